@@ -1,0 +1,158 @@
+"""create_app(config) -> the ASGI app. The lifespan owns the clients and the record sink."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import threading
+import time
+from pathlib import Path
+from typing import AsyncIterator
+
+import orjson
+from prometheus_client import CONTENT_TYPE_LATEST
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
+
+from gateway import tokens
+from gateway.config import load_config
+from gateway.config.types import GatewayConfig
+from gateway.context import Endpoint, RequestContext
+from gateway.errors import GatewayError, NotFound
+from gateway.handler import ProxyEndpoint, new_request_id, request_headers, send_error, send_json
+from gateway.pipeline import authenticate
+from gateway.mock_provider.inprocess import InProcessMockUpstream
+from gateway.observability.recorder import JsonlSink, RecordSink
+from gateway.runtime import build_runtime
+from gateway.services import Services
+from gateway.upstream.aiohttp_client import AiohttpUpstream
+
+log = logging.getLogger("gateway")
+CONFIG_ENV = "GATEWAY_CONFIG"
+
+ENDPOINTS = (
+    Endpoint("/v1/chat/completions", "chat", "openai"),
+    Endpoint("/v1/messages", "messages", "anthropic"),
+    Endpoint("/v1/embeddings", "embeddings", "openai"),
+)
+
+
+def _json(data: object, status: int = 200) -> Response:
+    return Response(orjson.dumps(data), status_code=status, media_type="application/json")
+
+
+class ModelsEndpoint:
+    """`GET /v1/models`: the models this key may use, in the OpenAI list shape."""
+
+    def __init__(self, services: Services) -> None:
+        self.services = services
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        runtime = self.services.runtime
+        ctx = RequestContext(
+            endpoint=Endpoint("/v1/models", "chat", "openai"),
+            runtime=runtime,
+            request_id=new_request_id(),
+            ts=time.time(),
+            started=time.monotonic(),
+            headers=request_headers(scope),
+        )
+        try:
+            await authenticate(ctx, self.services)
+            assert ctx.key is not None
+            created = int(runtime.config.source.stat().st_mtime) if runtime.config.source else 0
+            data = [
+                {"id": name, "object": "model", "created": created, "owned_by": "llm-gateway"}
+                for name in runtime.config.models
+                if ctx.key.allows(name)
+            ]
+            await send_json(ctx, send, orjson.dumps({"object": "list", "data": data}))
+        except GatewayError as error:
+            await send_error(ctx, send, error)
+        finally:
+            self.services.finish(ctx)
+
+
+class NotFoundEndpoint:
+    """Any other path: a 404 in the OpenAI error shape (Anthropic shape under /v1/messages)."""
+
+    def __init__(self, services: Services) -> None:
+        self.services = services
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = scope.get("path", "")
+        wire = "anthropic" if path.startswith("/v1/messages") else "openai"
+        ctx = RequestContext(
+            endpoint=Endpoint(path[:200], "chat", wire),
+            runtime=self.services.runtime,
+            request_id=new_request_id(),
+            ts=time.time(),
+            started=time.monotonic(),
+            headers=request_headers(scope),
+        )
+        try:
+            await send_error(ctx, send, NotFound(f"unknown route: {scope.get('method')} {path}", code="unknown_route"))
+        finally:
+            self.services.finish(ctx)
+
+
+def _warm_up(services: Services) -> None:
+    """Load the tokenizer off the request path, then report ready."""
+    try:
+        tokens.count_text("warm up")
+    finally:
+        services.ready = True
+
+
+def create_app(config: GatewayConfig, *, recorder: RecordSink | None = None) -> Starlette:
+    services = Services(
+        runtime=build_runtime(config),
+        network=AiohttpUpstream(),
+        mock=InProcessMockUpstream(),
+        recorder=recorder or JsonlSink(Path(config.logging.path)),
+    )
+
+    for model in config.models.values():
+        for deployment in model.deployments:
+            services.metrics.deployment_up.labels(deployment.name).set(1)
+
+    async def healthz(request: Request) -> Response:
+        return _json({"status": "ok"})
+
+    async def metrics(request: Request) -> Response:
+        return Response(services.metrics.render(), media_type=CONTENT_TYPE_LATEST)
+
+    async def readyz(request: Request) -> Response:
+        if not services.ready:
+            return _json({"status": "starting"}, 503)
+        return _json({"status": "ready", "config_version": services.runtime.config.version})
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        threading.Thread(target=_warm_up, args=(services,), daemon=True).start()
+        try:
+            yield
+        finally:
+            await services.aclose()
+
+    routes = [Route(e.path, ProxyEndpoint(e, services), methods=None) for e in ENDPOINTS]
+    routes += [
+        Route("/v1/models", ModelsEndpoint(services), methods=None),
+        Route("/healthz", healthz, methods=["GET"]),
+        Route("/readyz", readyz, methods=["GET"]),
+        Route("/metrics", metrics, methods=["GET"]),
+        Route("/{path:path}", NotFoundEndpoint(services), methods=None),
+    ]
+    app = Starlette(routes=routes, lifespan=lifespan)
+    app.state.services = services
+    return app
+
+
+def create_app_from_env() -> Starlette:
+    """Factory for uvicorn (`--workers N` re-imports the app in each worker process)."""
+    path = os.environ.get(CONFIG_ENV, "config.example.toml")
+    return create_app(load_config(path))

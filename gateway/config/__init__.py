@@ -1,0 +1,40 @@
+"""Configuration: TOML files -> validated, immutable types (see docs/configuration.md)."""
+
+from gateway.config.errors import ConfigError, Problem
+from gateway.config.load import check_config, hash_key, load_config
+from gateway.config.types import (
+    AdminConfig,
+    CacheConfig,
+    DeploymentConfig,
+    GatewayConfig,
+    KeyConfig,
+    LimitsConfig,
+    LoggingConfig,
+    ModelConfig,
+    PolicyConfig,
+    ProviderConfig,
+    ServerConfig,
+    StateConfig,
+    Timeouts,
+)
+
+__all__ = [
+    "AdminConfig",
+    "CacheConfig",
+    "ConfigError",
+    "DeploymentConfig",
+    "GatewayConfig",
+    "KeyConfig",
+    "LimitsConfig",
+    "LoggingConfig",
+    "ModelConfig",
+    "PolicyConfig",
+    "Problem",
+    "ProviderConfig",
+    "ServerConfig",
+    "StateConfig",
+    "Timeouts",
+    "check_config",
+    "hash_key",
+    "load_config",
+]

@@ -1,0 +1,670 @@
+"""TOML config -> validated, immutable `GatewayConfig`.
+
+`load_config` reads the config file and every policy file it names, checks everything (types,
+ranges, unknown keys, cross references, environment variables) and raises one `ConfigError`
+listing every problem as `file:line: message`. `check_config` returns the same problems as a
+list. Relative paths in the config (`policies_dir`, `logging.path`) are relative to the
+directory of the config file. Secret values (environment variables, key hashes) never appear in
+a message.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import os
+import re
+import tomllib
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any, get_args
+
+from gateway.config.errors import ConfigError, Problem
+from gateway.config.locate import KeyPath, Locator
+from gateway.config.types import (
+    AdminConfig,
+    CacheConfig,
+    CacheMode,
+    DeploymentConfig,
+    GatewayConfig,
+    KeyConfig,
+    LimitsConfig,
+    LoggingConfig,
+    ModelConfig,
+    PolicyConfig,
+    ProviderConfig,
+    ProviderType,
+    RedisErrorMode,
+    ServerConfig,
+    StateBackend,
+    StateConfig,
+    Strategy,
+    Timeouts,
+)
+
+DEFAULT_POLICY = "default"
+DEFAULT_POLICIES_DIR = "policies"
+
+
+def load_config(path: str | Path, env: Mapping[str, str] | None = None) -> GatewayConfig:
+    """Load and validate `path`; raise `ConfigError` with every problem found."""
+    config, problems = _load(Path(path), os.environ if env is None else env)
+    if problems or config is None:
+        raise ConfigError(problems)
+    return config
+
+
+def check_config(path: str | Path, env: Mapping[str, str] | None = None) -> list[Problem]:
+    """Every problem in `path` and the policies it names; [] when the config is clean."""
+    return _load(Path(path), os.environ if env is None else env)[1]
+
+
+def hash_key(secret: str) -> str:
+    """The hex sha256 of a gateway key, as `[[keys]] key_sha256` stores it."""
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+# -- field specs ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Field:
+    kind: str  # string | integer | number | boolean | array of strings | array of tables
+    required: bool = False
+    nonempty: bool = False
+    choices: tuple[str, ...] = ()
+    low: float | None = None  # inclusive
+    high: float | None = None  # inclusive
+    positive: bool = False
+
+
+def _one_of(literal: Any, required: bool = False) -> _Field:
+    return _Field("string", required=required, choices=get_args(literal))
+
+
+_NAME = _Field("string", required=True, nonempty=True)
+_TEXT = _Field("string")
+_NONEMPTY = _Field("string", nonempty=True)
+_BOOL = _Field("boolean")
+_POS_INT = _Field("integer", positive=True)
+_POS_NUM = _Field("number", positive=True)
+_COST = _Field("number", low=0)
+_NAMES = _Field("array of strings")
+
+_TOP = {"policies_dir": _NONEMPTY}
+_TOP_TABLES = ("server", "state", "logging", "admin")
+_TOP_ARRAYS = ("providers", "models", "keys")
+_SERVER = {
+    "host": _NONEMPTY,
+    "port": _Field("integer", low=1, high=65535),
+    "workers": _Field("integer", low=1),
+    "max_body_bytes": _POS_INT,
+    "request_timeout_s": _POS_NUM,
+}
+_STATE = {
+    "backend": _one_of(StateBackend),
+    "redis_url": _NONEMPTY,
+    "on_redis_error": _one_of(RedisErrorMode),
+}
+_LOGGING = {
+    "path": _NONEMPTY,
+    "include_bodies": _BOOL,
+    "redact_pii_in_logs": _BOOL,
+    "max_bytes": _POS_INT,
+    "backups": _Field("integer", low=0),
+}
+_ADMIN = {"key_env": _NONEMPTY}
+_PROVIDER = {
+    "name": _NAME,
+    "type": _one_of(ProviderType, required=True),
+    "base_url": _TEXT,
+    "api_key_env": _NONEMPTY,
+    "anthropic_version": _NONEMPTY,
+}
+_MODEL = {
+    "name": _NAME,
+    "strategy": _one_of(Strategy),
+    "fallbacks": _NAMES,
+    "deployments": _Field("array of tables"),
+}
+# TOML name -> Timeouts field.
+_TIMEOUTS = {
+    "connect_timeout_s": "connect_s",
+    "first_token_timeout_s": "first_token_s",
+    "idle_timeout_s": "idle_s",
+    "total_timeout_s": "total_s",
+}
+_DEPLOYMENT = {
+    "provider": _NAME,
+    "model": _NAME,
+    "weight": _POS_NUM,
+    "input_cost_per_1m": _COST,
+    "output_cost_per_1m": _COST,
+    "cached_input_cost_per_1m": _COST,
+    "context_window": _POS_INT,
+    "rpm": _POS_INT,
+    "tpm": _POS_INT,
+    **{name: _POS_NUM for name in _TIMEOUTS},
+}
+_KEY = {
+    "id": _NAME,
+    "key_sha256": _TEXT,
+    "key_env": _NONEMPTY,
+    "team": _NONEMPTY,
+    "policy": _NONEMPTY,
+    "models": _NAMES,
+}
+_LIMITS = {
+    "rpm": _POS_INT,
+    "tpm": _POS_INT,
+    "max_concurrent": _POS_INT,
+    "budget_usd_per_day": _COST,
+    "budget_usd_per_month": _COST,
+}
+_CACHE = {"mode": _one_of(CacheMode), "ttl_s": _POS_INT, "per_team": _BOOL}
+
+_SHA256 = re.compile(r"[0-9a-fA-F]{64}")
+_POLICY_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
+_TOML_POSITION = re.compile(
+    r"^(.*) \((?:at line (\d+), column \d+|at end of document)\)$", re.DOTALL
+)
+
+_INVALID = object()
+
+
+# -- one document ----------------------------------------------------------------------------
+
+
+@dataclass
+class _Doc:
+    """One parsed TOML file; problems go to a list shared by the config and its policies."""
+
+    file: str
+    locator: Locator
+    problems: list[Problem]
+
+    def report(self, path: KeyPath, message: str) -> None:
+        self.problems.append(Problem(self.file, self.locator.line(path), message))
+
+    def fields(
+        self, table: dict[str, Any], path: KeyPath, where: str, spec: Mapping[str, _Field]
+    ) -> dict[str, Any]:
+        """The valid values of `table` by key; reports unknown, missing and invalid keys."""
+        values: dict[str, Any] = {}
+        for key, raw in table.items():
+            field = spec.get(key)
+            if field is None:
+                self.report(path + (key,), f"unknown key '{key}' in {where}")
+                continue
+            value = self._value(raw, path + (key,), field)
+            if value is not _INVALID:
+                values[key] = value
+        for key, field in spec.items():
+            if field.required and key not in table:
+                self.report(path, f"missing key '{key}' in {where}")
+        return values
+
+    def table(self, data: dict[str, Any], name: str, spec: Mapping[str, _Field]) -> dict[str, Any]:
+        raw = data.get(name, {})
+        if not isinstance(raw, dict):
+            self.report((name,), f"{name}: expected table, got {_type_name(raw)}")
+            return {}
+        return self.fields(raw, (name,), f"[{name}]", spec)
+
+    def entries(self, data: dict[str, Any], name: str) -> Iterator[tuple[int, dict[str, Any]]]:
+        """The tables of a top-level array of tables, with their indices."""
+        raw = data.get(name, [])
+        if not isinstance(raw, list):
+            self.report(
+                (name,), f"{name}: expected array of tables ([[{name}]]), got {_type_name(raw)}"
+            )
+            return
+        for index, item in enumerate(raw):
+            if isinstance(item, dict):
+                yield index, item
+            else:
+                self.report(
+                    (name, index), f"{name}[{index}]: expected table, got {_type_name(item)}"
+                )
+
+    def _value(self, raw: Any, path: KeyPath, field: _Field) -> Any:
+        label = _dotted(path)
+        kind = field.kind
+        if kind == "array of strings" or kind == "array of tables":
+            if not isinstance(raw, list):
+                self.report(path, f"{label}: expected {kind}, got {_type_name(raw)}")
+                return _INVALID
+            wanted: type = str if kind == "array of strings" else dict
+            bad = [(i, item) for i, item in enumerate(raw) if not isinstance(item, wanted)]
+            for i, item in bad:
+                expected = "string" if wanted is str else "table"
+                self.report(
+                    path + (i,), f"{label}[{i}]: expected {expected}, got {_type_name(item)}"
+                )
+            return _INVALID if bad else (tuple(raw) if wanted is str else raw)
+        if not _is_kind(raw, kind):
+            self.report(path, f"{label}: expected {kind}, got {_type_name(raw)}")
+            return _INVALID
+        if kind == "number":
+            raw = float(raw)
+            if not math.isfinite(raw):
+                self.report(path, f"{label}: must be a finite number, got {raw}")
+                return _INVALID
+        problem = _range_problem(raw, field)
+        if problem:
+            self.report(path, f"{label}: {problem}")
+            return _INVALID
+        return raw
+
+
+def _is_kind(raw: Any, kind: str) -> bool:
+    if kind == "string":
+        return isinstance(raw, str)
+    if kind == "boolean":
+        return isinstance(raw, bool)
+    if kind == "integer":
+        return isinstance(raw, int) and not isinstance(raw, bool)
+    return isinstance(raw, (int, float)) and not isinstance(raw, bool)  # number
+
+
+def _range_problem(value: Any, field: _Field) -> str | None:
+    if field.nonempty and value == "":
+        return "must not be empty"
+    if field.choices and value not in field.choices:
+        return f"must be one of {', '.join(repr(c) for c in field.choices)}, got {value!r}"
+    if isinstance(value, str):
+        return None
+    if field.low is not None and field.high is not None and not field.low <= value <= field.high:
+        return f"must be between {_num(field.low)} and {_num(field.high)}, got {_num(value)}"
+    if field.positive and value <= 0:
+        return f"must be greater than 0, got {_num(value)}"
+    if field.low is not None and value < field.low:
+        return f"must be at least {_num(field.low)}, got {_num(value)}"
+    return None
+
+
+def _num(value: float) -> str:
+    return str(value) if isinstance(value, int) else f"{value:g}"
+
+
+def _type_name(value: Any) -> str:
+    for kind, name in (
+        (bool, "boolean"),
+        (int, "integer"),
+        (float, "float"),
+        (str, "string"),
+        (list, "array"),
+        (dict, "table"),
+    ):
+        if isinstance(value, kind):
+            return name
+    return "date/time"
+
+
+def _dotted(path: KeyPath) -> str:
+    return "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in path).lstrip(
+        "."
+    )
+
+
+def _where(section: str, index: int, name: Any) -> str:
+    return (
+        f"[[{section}]] '{name}'" if isinstance(name, str) and name else f"[[{section}]][{index}]"
+    )
+
+
+# -- sections ---------------------------------------------------------------------------------
+
+
+def _providers(
+    doc: _Doc, data: dict[str, Any], env: Mapping[str, str]
+) -> dict[str, ProviderConfig | None]:
+    """Providers by name, in file order; None for a named provider with problems."""
+    providers: dict[str, ProviderConfig | None] = {}
+    for i, raw in doc.entries(data, "providers"):
+        path: KeyPath = ("providers", i)
+        values = doc.fields(raw, path, _where("providers", i, raw.get("name")), _PROVIDER)
+        name = values.get("name")
+        if name is None:
+            continue
+        if name in providers:
+            doc.report(path + ("name",), f"duplicate provider name '{name}'")
+            continue
+        before = len(doc.problems)
+        kind = values.get("type")
+        base_url = values.get("base_url", "")
+        if kind in ("openai", "anthropic") and not base_url and "base_url" not in raw:
+            doc.report(
+                path + ("base_url",), f"provider '{name}': base_url is required for type '{kind}'"
+            )
+        elif "base_url" in values and not base_url.startswith(("http://", "https://")):
+            # The URL itself is not shown: it may carry credentials.
+            doc.report(
+                path + ("base_url",),
+                f"provider '{name}': base_url must start with http:// or https://",
+            )
+        env_name = values.get("api_key_env")
+        if env_name is not None:
+            _check_env(doc, path + ("api_key_env",), f"provider '{name}'", env_name, env)
+        ok = kind is not None and len(doc.problems) == before
+        providers[name] = ProviderConfig(**values) if ok else None
+    return providers
+
+
+def _models(
+    doc: _Doc, data: dict[str, Any], providers: Mapping[str, object]
+) -> dict[str, ModelConfig | None]:
+    """Models by name, in file order; None for a named model with problems."""
+    models: dict[str, ModelConfig | None] = {}
+    fallbacks: list[tuple[KeyPath, str, tuple[str, ...]]] = []
+    for i, raw in doc.entries(data, "models"):
+        path: KeyPath = ("models", i)
+        where = _where("models", i, raw.get("name"))
+        before = len(doc.problems)
+        values = doc.fields(raw, path, where, _MODEL)
+        name = values.get("name")
+        label = f"model '{name}'" if name else where
+        deployments: list[DeploymentConfig] = []
+        for j, table in enumerate(values.get("deployments", ())):
+            deployment = _deployment(
+                doc,
+                table,
+                path + ("deployments", j),
+                f"{where} deployments[{j}]",
+                f"{label} deployments[{j}]",
+                providers,
+            )
+            if deployment is not None:
+                if any(d.name == deployment.name for d in deployments):
+                    doc.report(
+                        path + ("deployments", j),
+                        f"{label} deployments[{j}]: repeats deployment '{deployment.name}'",
+                    )
+                deployments.append(deployment)
+        if raw.get("deployments", []) == []:
+            doc.report(path + ("deployments",), f"{label} has no deployment")
+        if name is None:
+            continue
+        if name in models:
+            doc.report(path + ("name",), f"duplicate model name '{name}'")
+            continue
+        fallbacks.append((path, name, values.get("fallbacks", ())))
+        ok = len(doc.problems) == before
+        models[name] = (
+            ModelConfig(
+                name,
+                tuple(deployments),
+                values.get("strategy", "weighted"),
+                values.get("fallbacks", ()),
+            )
+            if ok
+            else None
+        )
+    for path, name, names in fallbacks:
+        for k, fallback in enumerate(names):
+            if fallback == name:
+                doc.report(
+                    path + ("fallbacks", k), f"model '{name}': a model cannot fall back to itself"
+                )
+            elif fallback not in models:
+                doc.report(
+                    path + ("fallbacks", k),
+                    f"model '{name}': fallback '{fallback}' is not a configured model",
+                )
+    return models
+
+
+def _deployment(
+    doc: _Doc,
+    raw: dict[str, Any],
+    path: KeyPath,
+    where: str,
+    label: str,
+    providers: Mapping[str, object],
+) -> DeploymentConfig | None:
+    values = doc.fields(raw, path, where, _DEPLOYMENT)
+    timeouts = Timeouts(
+        **{field: values.pop(key) for key, field in _TIMEOUTS.items() if key in values}
+    )
+    provider = values.get("provider")
+    if provider is not None and provider not in providers:
+        doc.report(
+            path + ("provider",), f"{label}: provider '{provider}' is not a configured provider"
+        )
+    if "provider" not in values or "model" not in values:
+        return None
+    return DeploymentConfig(**values, timeouts=timeouts)
+
+
+def _keys(
+    doc: _Doc, data: dict[str, Any], env: Mapping[str, str], models: Mapping[str, object]
+) -> list[tuple[int, KeyConfig | None]]:
+    """(index in [[keys]], key or None when it has problems), in file order."""
+    keys: list[tuple[int, KeyConfig | None]] = []
+    ids: set[str] = set()
+    owners: dict[str, str] = {}  # sha256 -> key id
+    for i, raw in doc.entries(data, "keys"):
+        path: KeyPath = ("keys", i)
+        before = len(doc.problems)
+        values = doc.fields(raw, path, _where("keys", i, raw.get("id")), _KEY)
+        key_id = values.get("id")
+        label = f"key '{key_id}'" if key_id else _where("keys", i, None)
+        if key_id in ids:
+            doc.report(path + ("id",), f"duplicate key id '{key_id}'")
+        elif key_id:
+            ids.add(key_id)
+        digest = _key_digest(doc, raw, values, path, label, env)
+        if digest is not None:
+            if digest in owners:
+                doc.report(
+                    path + ("key_sha256" if "key_sha256" in raw else "key_env",),
+                    f"{label}: same secret as key '{owners[digest]}'",
+                )
+            else:
+                owners[digest] = key_id or label
+        policy = values.get("policy", DEFAULT_POLICY)
+        if not _POLICY_NAME.fullmatch(policy):
+            doc.report(
+                path + ("policy",),
+                f"{label}: policy name '{policy}' may only use letters, digits, '.', '-' and '_'",
+            )
+        allowed = values.get("models")
+        if allowed == ():
+            doc.report(
+                path + ("models",), f"{label}: models is empty (omit it to allow every model)"
+            )
+        for k, model in enumerate(allowed or ()):
+            if model not in models:
+                doc.report(
+                    path + ("models", k), f"{label}: model '{model}' is not a configured model"
+                )
+        ok = key_id is not None and digest is not None and len(doc.problems) == before
+        key = KeyConfig(key_id, digest, values.get("team"), policy, allowed) if ok else None  # type: ignore[arg-type]
+        keys.append((i, key))
+    return keys
+
+
+def _key_digest(
+    doc: _Doc,
+    raw: dict[str, Any],
+    values: dict[str, Any],
+    path: KeyPath,
+    label: str,
+    env: Mapping[str, str],
+) -> str | None:
+    if "key_sha256" in raw and "key_env" in raw:
+        doc.report(path + ("key_env",), f"{label}: set either key_sha256 or key_env, not both")
+        return None
+    if "key_sha256" not in raw and "key_env" not in raw:
+        doc.report(path, f"{label}: one of key_sha256 or key_env is required")
+        return None
+    if "key_sha256" in values:
+        # The value is never shown: a raw secret pasted here by mistake must not reach a log.
+        if not _SHA256.fullmatch(values["key_sha256"]):
+            doc.report(
+                path + ("key_sha256",),
+                f"{label}: key_sha256 must be 64 hex characters (see `gateway keys hash SECRET`)",
+            )
+            return None
+        return str(values["key_sha256"]).lower()
+    if "key_env" in values and _check_env(doc, path + ("key_env",), label, values["key_env"], env):
+        return hash_key(env[values["key_env"]])
+    return None
+
+
+def _check_env(doc: _Doc, path: KeyPath, label: str, name: str, env: Mapping[str, str]) -> bool:
+    if name not in env:
+        doc.report(path, f"{label}: environment variable {name} is not set")
+        return False
+    if not env[name]:
+        doc.report(path, f"{label}: environment variable {name} is empty")
+        return False
+    return True
+
+
+# -- policies ---------------------------------------------------------------------------------
+
+
+def _policies(
+    doc: _Doc, directory: Path, keys: list[tuple[int, KeyConfig | None]], data: dict[str, Any]
+) -> tuple[dict[str, PolicyConfig], dict[str, bytes]]:
+    """Every policy named by a key, plus `default`; and the bytes of each file read."""
+    wanted: dict[str, list[tuple[int, str]]] = {DEFAULT_POLICY: []}
+    for i, key in keys:
+        raw = data["keys"][i]
+        policy = raw.get("policy", DEFAULT_POLICY)
+        if isinstance(policy, str) and _POLICY_NAME.fullmatch(policy):
+            wanted.setdefault(policy, []).append((i, raw.get("id") if key is None else key.id))
+    policies: dict[str, PolicyConfig] = {}
+    files: dict[str, bytes] = {}
+    for name, users in wanted.items():
+        file = directory / f"{name}.toml"
+        try:
+            content = file.read_bytes()
+        except FileNotFoundError:
+            if name == DEFAULT_POLICY:
+                policies[name] = PolicyConfig(name)  # no default.toml: no limits, no cache
+                continue
+            for i, key_id in users:
+                label = f"key '{key_id}'" if isinstance(key_id, str) else f"[[keys]][{i}]"
+                doc.report(
+                    ("keys", i, "policy"), f"{label}: policy '{name}' not found (looked for {file})"
+                )
+            continue
+        except OSError as exc:
+            doc.problems.append(Problem(str(file), 1, f"cannot read policy file: {exc.strerror}"))
+            continue
+        files[name] = content
+        policy = _policy(name, str(file), content, doc.problems)
+        if policy is not None:
+            policies[name] = policy
+    return policies, files
+
+
+def _policy(name: str, file: str, content: bytes, problems: list[Problem]) -> PolicyConfig | None:
+    parsed = _parse(file, content, problems)
+    if parsed is None:
+        return None
+    data, doc = parsed
+    for key in data:
+        if key not in ("limits", "cache"):
+            doc.report((key,), f"unknown key '{key}' at top level")
+    limits = LimitsConfig(**doc.table(data, "limits", _LIMITS))
+    cache = CacheConfig(**doc.table(data, "cache", _CACHE))
+    return PolicyConfig(name, limits, cache)
+
+
+# -- files ------------------------------------------------------------------------------------
+
+
+def _parse(
+    file: str, content: bytes, problems: list[Problem]
+) -> tuple[dict[str, Any], _Doc] | None:
+    try:
+        text = content.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = content[: exc.start].count(b"\n") + 1
+        problems.append(Problem(file, line, "file is not valid UTF-8"))
+        return None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        match = _TOML_POSITION.match(str(exc))
+        if match is None:
+            problems.append(Problem(file, 1, str(exc)))
+        else:
+            line = int(match.group(2)) if match.group(2) else max(1, len(text.splitlines()))
+            problems.append(Problem(file, line, match.group(1)))
+        return None
+    return data, _Doc(file, Locator(text), problems)
+
+
+def _load(path: Path, env: Mapping[str, str]) -> tuple[GatewayConfig | None, list[Problem]]:
+    problems: list[Problem] = []
+    file = str(path)
+    try:
+        content = path.read_bytes()
+    except OSError as exc:
+        return None, [Problem(file, 1, f"cannot read config file: {exc.strerror}")]
+    parsed = _parse(file, content, problems)
+    if parsed is None:
+        return None, problems
+    data, doc = parsed
+    for key in data:
+        if key not in _TOP and key not in _TOP_TABLES and key not in _TOP_ARRAYS:
+            doc.report((key,), f"unknown key '{key}' at top level")
+    top = doc.fields({k: v for k, v in data.items() if k in _TOP}, (), "the top level", _TOP)
+    server = ServerConfig(**doc.table(data, "server", _SERVER))
+    state = _state(doc, doc.table(data, "state", _STATE))
+    logging = doc.table(data, "logging", _LOGGING)
+    admin = doc.table(data, "admin", _ADMIN)
+    if "key_env" in admin:
+        _check_env(doc, ("admin", "key_env"), "admin", admin["key_env"], env)
+    providers = _providers(doc, data, env)
+    models = _models(doc, data, providers)
+    keys = _keys(doc, data, env, models)
+    # Relative paths are relative to the config file's directory, not the process's CWD.
+    base = path.parent
+    policies_dir = base / top.get("policies_dir", DEFAULT_POLICIES_DIR)
+    policies, policy_files = _policies(doc, policies_dir, keys, data)
+    if problems:
+        config_first = sorted(problems, key=lambda p: (p.file != file, p.file, p.line))
+        return None, config_first
+    logging["path"] = Path(os.path.abspath(base / logging.get("path", LoggingConfig.path)))
+    config = GatewayConfig(
+        server=server,
+        state=state,
+        logging=LoggingConfig(**logging),
+        admin=AdminConfig(**admin),
+        providers=MappingProxyType(dict(providers)),  # type: ignore[arg-type]
+        models=MappingProxyType(dict(models)),  # type: ignore[arg-type]
+        keys=tuple(key for _, key in keys if key is not None),
+        policies=MappingProxyType(policies),
+        policies_dir=Path(os.path.abspath(policies_dir)),
+        source=path.resolve(),
+        version=_version(content, policy_files),
+    )
+    return config, []
+
+
+def _state(doc: _Doc, values: dict[str, Any]) -> StateConfig:
+    url = values.get("redis_url")
+    if values.get("backend") == "redis" and url is None:
+        doc.report(("state", "backend"), "state.redis_url is required when backend = 'redis'")
+    if url is not None and not url.startswith(("redis://", "rediss://", "unix://")):
+        doc.report(
+            ("state", "redis_url"), "state.redis_url must start with redis://, rediss:// or unix://"
+        )
+    return StateConfig(**values)
+
+
+def _version(config: bytes, policy_files: Mapping[str, bytes]) -> str:
+    """Short hash of the config bytes and each policy's name and bytes: same files, same version."""
+    digest = hashlib.sha256(config)
+    for name in sorted(policy_files):
+        content = policy_files[name]
+        digest.update(f"\0{name}\0{len(content)}\0".encode())
+        digest.update(content)
+    return digest.hexdigest()[:12]

@@ -1,0 +1,149 @@
+"""Validated, immutable configuration types.
+
+The loader (`gateway.config.load`) turns TOML into these; nothing else builds them from raw
+dicts. Every object is frozen so a whole config can be swapped atomically on reload.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal, Mapping
+
+ProviderType = Literal["openai", "anthropic", "mock"]
+Strategy = Literal[
+    "weighted", "round_robin", "least_busy", "lowest_latency", "lowest_cost", "usage_based"
+]
+StateBackend = Literal["memory", "redis"]
+RedisErrorMode = Literal["fail_open", "fail_closed"]
+CacheMode = Literal["off", "exact"]
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    host: str = "127.0.0.1"
+    port: int = 8080
+    workers: int = 1
+    max_body_bytes: int = 4 * 1024 * 1024
+    # Whole-request deadline (seconds), covering every attempt and the full stream.
+    request_timeout_s: float = 600.0
+
+
+@dataclass(frozen=True)
+class StateConfig:
+    backend: StateBackend = "memory"
+    redis_url: str | None = None
+    on_redis_error: RedisErrorMode = "fail_open"
+
+
+@dataclass(frozen=True)
+class LoggingConfig:
+    path: Path = Path("logs/requests.jsonl")
+    include_bodies: bool = False
+    redact_pii_in_logs: bool = False
+    max_bytes: int = 100 * 1024 * 1024
+    backups: int = 5
+
+
+@dataclass(frozen=True)
+class AdminConfig:
+    key_env: str | None = None
+
+
+@dataclass(frozen=True)
+class ProviderConfig:
+    name: str
+    type: ProviderType
+    base_url: str = ""
+    api_key_env: str | None = None
+    # Anthropic-only: value of the anthropic-version header sent upstream.
+    anthropic_version: str = "2023-06-01"
+
+
+@dataclass(frozen=True)
+class Timeouts:
+    connect_s: float = 5.0
+    first_token_s: float = 60.0
+    # Longest silence allowed between two stream chunks (or while reading a JSON body).
+    idle_s: float = 60.0
+    total_s: float = 600.0
+
+
+@dataclass(frozen=True)
+class DeploymentConfig:
+    provider: str
+    model: str
+    weight: float = 1.0
+    input_cost_per_1m: float = 0.0
+    output_cost_per_1m: float = 0.0
+    cached_input_cost_per_1m: float | None = None
+    context_window: int | None = None
+    rpm: int | None = None
+    tpm: int | None = None
+    timeouts: Timeouts = field(default_factory=Timeouts)
+
+    @property
+    def name(self) -> str:
+        """Stable label for metrics, headers and records: `provider/model`."""
+        return f"{self.provider}/{self.model}"
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    name: str
+    deployments: tuple[DeploymentConfig, ...]
+    strategy: Strategy = "weighted"
+    fallbacks: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class KeyConfig:
+    id: str
+    # Hex sha256 of the secret; filled from `key_env` at load when that is used instead.
+    key_sha256: str
+    team: str | None = None
+    policy: str = "default"
+    # None means every model.
+    models: tuple[str, ...] | None = None
+
+    def allows(self, model: str) -> bool:
+        return self.models is None or model in self.models
+
+
+@dataclass(frozen=True)
+class LimitsConfig:
+    rpm: int | None = None
+    tpm: int | None = None
+    max_concurrent: int | None = None
+    budget_usd_per_day: float | None = None
+    budget_usd_per_month: float | None = None
+
+
+@dataclass(frozen=True)
+class CacheConfig:
+    mode: CacheMode = "off"
+    ttl_s: int = 3600
+    per_team: bool = True
+
+
+@dataclass(frozen=True)
+class PolicyConfig:
+    name: str
+    limits: LimitsConfig = field(default_factory=LimitsConfig)
+    cache: CacheConfig = field(default_factory=CacheConfig)
+
+
+@dataclass(frozen=True)
+class GatewayConfig:
+    server: ServerConfig
+    state: StateConfig
+    logging: LoggingConfig
+    admin: AdminConfig
+    providers: Mapping[str, ProviderConfig]
+    models: Mapping[str, ModelConfig]
+    keys: tuple[KeyConfig, ...]
+    policies: Mapping[str, PolicyConfig]
+    policies_dir: Path
+    # The config file this was loaded from, and a short hash of it and every policy file.
+    source: Path | None = None
+    version: str = ""

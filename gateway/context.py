@@ -1,0 +1,70 @@
+"""The state of one request as it moves through the pipeline stages."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, AsyncIterator
+
+from gateway.config.types import DeploymentConfig, KeyConfig, ModelConfig, ProviderConfig
+from gateway.errors import GatewayError
+from gateway.providers import Adapter, EndpointKind, StreamConverter, Usage
+
+if TYPE_CHECKING:
+    from gateway.runtime import Runtime
+    from gateway.upstream import UpstreamResponse
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    path: str
+    kind: EndpointKind
+    wire: str  # "openai" | "anthropic": the client's format, for bodies and errors
+
+
+@dataclass(slots=True)
+class Attempt:
+    deployment: str
+    status: int | None
+    error_kind: str | None
+    duration_ms: float
+
+
+@dataclass(slots=True)
+class StreamReply:
+    upstream: "UpstreamResponse"
+    chunks: AsyncIterator[bytes]
+    converter: StreamConverter
+    # Client-format bytes already converted while the first upstream chunk was awaited.
+    pending: list[bytes]
+
+
+@dataclass(slots=True)
+class RequestContext:
+    endpoint: Endpoint
+    runtime: "Runtime"
+    request_id: str
+    ts: float  # wall clock at arrival
+    started: float  # monotonic at arrival
+    headers: dict[str, str]
+    raw_body: bytes = b""
+    body: dict[str, Any] | None = None
+    key: KeyConfig | None = None
+    model_name: str | None = None
+    model: ModelConfig | None = None
+    stream: bool = False
+    deployment: DeploymentConfig | None = None
+    provider: ProviderConfig | None = None
+    adapter: Adapter | None = None
+    attempts: list[Attempt] = field(default_factory=list)
+    fallback_used: bool = False
+    status: int = 0
+    error: GatewayError | None = None
+    usage: Usage | None = None
+    response_body: bytes | None = None
+    response_json: Any = None
+    stream_reply: StreamReply | None = None
+    upstream_started: float | None = None
+    upstream_finished: float | None = None
+    first_byte_sent: float | None = None
+    client_closed: bool = False
+    response_headers: dict[str, str] = field(default_factory=dict)

@@ -1,0 +1,208 @@
+"""The ASGI endpoint for proxied routes: read the body, run the stages, answer, record.
+
+Raw ASGI on purpose: this is the hot path, and the request/response objects of a framework cost
+more than the few lines here. Exactly one record is written per request, in `finally`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from typing import Any
+
+from starlette.types import Message, Receive, Scope, Send
+
+from gateway.context import Endpoint, RequestContext
+from gateway.errors import GatewayError, MethodNotAllowed, PayloadTooLarge, UpstreamFailed, UpstreamTimeout, unexpected
+from gateway.pipeline import STAGES
+from gateway.services import Services
+from gateway.upstream import UpstreamError
+
+log = logging.getLogger("gateway")
+
+_JSON = (b"content-type", b"application/json")
+_SSE = [(b"content-type", b"text/event-stream; charset=utf-8"), (b"cache-control", b"no-cache")]
+
+
+def new_request_id() -> str:
+    return "req_" + uuid.uuid4().hex
+
+
+def request_headers(scope: Scope) -> dict[str, str]:
+    return {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
+
+
+async def read_body(receive: Receive, headers: dict[str, str], limit: int) -> bytes:
+    """The whole request body, refusing (413) anything over `limit` bytes before reading it all."""
+    declared = headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLarge(f"request body of {declared} bytes exceeds the limit of {limit} bytes")
+    parts: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise asyncio.CancelledError("client disconnected while sending the body")
+        chunk = message.get("body", b"")
+        if chunk:
+            size += len(chunk)
+            if size > limit:
+                raise PayloadTooLarge(f"request body exceeds the limit of {limit} bytes")
+            parts.append(chunk)
+        if not message.get("more_body", False):
+            return parts[0] if len(parts) == 1 else b"".join(parts)
+
+
+def gateway_headers(ctx: RequestContext) -> list[tuple[bytes, bytes]]:
+    headers = [(b"x-request-id", ctx.request_id.encode())]
+    if ctx.deployment is not None:
+        headers.append((b"x-gateway-deployment", ctx.deployment.name.encode()))
+    if ctx.attempts:
+        headers.append((b"x-gateway-attempts", str(len(ctx.attempts)).encode()))
+    for name, value in ctx.response_headers.items():
+        headers.append((name.encode(), value.encode("latin-1", "replace")))
+    return headers
+
+
+def stream_error_event(error: GatewayError, wire: str) -> bytes:
+    """A well-formed last event that tells the SDK the stream failed."""
+    if wire == "anthropic":
+        return b"event: error\ndata: " + error.body("anthropic") + b"\n\n"
+    return b"data: " + error.body("openai") + b"\n\n"
+
+
+async def send_error(ctx: RequestContext, send: Send, error: GatewayError) -> None:
+    ctx.error = error
+    ctx.status = error.status
+    headers = [_JSON, *gateway_headers(ctx)]
+    headers.extend((k.encode(), v.encode()) for k, v in error.headers.items())
+    await send({"type": "http.response.start", "status": error.status, "headers": headers})
+    await send({"type": "http.response.body", "body": error.body(ctx.endpoint.wire)})  # type: ignore[arg-type]
+
+
+async def send_json(ctx: RequestContext, send: Send, body: bytes) -> None:
+    ctx.status = 200
+    await send({"type": "http.response.start", "status": 200, "headers": [_JSON, *gateway_headers(ctx)]})
+    await send({"type": "http.response.body", "body": body})
+
+
+async def _watch_disconnect(receive: Receive, ctx: RequestContext, streamer: asyncio.Task[Any]) -> None:
+    while True:
+        message: Message = await receive()
+        if message["type"] == "http.disconnect":
+            ctx.client_closed = True
+            streamer.cancel()
+            return
+
+
+async def send_stream(ctx: RequestContext, send: Send, receive: Receive) -> None:
+    """Forward the upstream stream as it arrives; end it with an error event if the upstream fails."""
+    reply = ctx.stream_reply
+    assert reply is not None
+    ctx.status = 200
+    await send({"type": "http.response.start", "status": 200, "headers": [*_SSE, *gateway_headers(ctx)]})
+    watcher = asyncio.create_task(_watch_disconnect(receive, ctx, asyncio.current_task()))  # type: ignore[arg-type]
+    try:
+        if reply.pending:
+            ctx.first_byte_sent = time.monotonic()
+            await send({"type": "http.response.body", "body": b"".join(reply.pending), "more_body": True})
+        try:
+            async for chunk in reply.chunks:
+                out = reply.converter.feed(chunk)
+                if out:
+                    if ctx.first_byte_sent is None:
+                        ctx.first_byte_sent = time.monotonic()
+                    await send({"type": "http.response.body", "body": b"".join(out), "more_body": True})
+            tail = reply.converter.finish()
+        except (UpstreamError, GatewayError) as exc:
+            error = exc if isinstance(exc, GatewayError) else _stream_failure(exc, ctx)
+            ctx.error = error
+            if ctx.attempts:
+                ctx.attempts[-1].error_kind = error.kind
+            tail = [stream_error_event(error, ctx.endpoint.wire)]
+        ctx.upstream_finished = time.monotonic()
+        await send({"type": "http.response.body", "body": b"".join(tail), "more_body": False})
+    except asyncio.CancelledError:
+        if not ctx.client_closed:
+            raise
+        ctx.status = 499
+        current = asyncio.current_task()
+        if current is not None:
+            current.uncancel()
+    except OSError:
+        # The client went away while we were writing.
+        ctx.client_closed = True
+        ctx.status = 499
+    finally:
+        watcher.cancel()
+        await reply.upstream.aclose()
+
+
+def _stream_failure(exc: UpstreamError, ctx: RequestContext) -> GatewayError:
+    where = ctx.deployment.name if ctx.deployment else "upstream"
+    if exc.kind.endswith("timeout"):
+        return UpstreamTimeout(f"upstream {where} stalled mid-stream ({exc.kind})")
+    return UpstreamFailed(f"upstream {where} failed mid-stream: {exc}", code="stream_interrupted")
+
+
+class ProxyEndpoint:
+    """ASGI app for one proxied route (`/v1/chat/completions`, `/v1/messages`, `/v1/embeddings`)."""
+
+    def __init__(self, endpoint: Endpoint, services: Services) -> None:
+        self.endpoint = endpoint
+        self.services = services
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        services = self.services
+        runtime = services.runtime
+        ctx = RequestContext(
+            endpoint=self.endpoint,
+            runtime=runtime,
+            request_id=new_request_id(),
+            ts=time.time(),
+            started=time.monotonic(),
+            headers=request_headers(scope),
+        )
+        started_response = False
+        services.metrics.inflight.inc()
+        try:
+            if scope["method"] != "POST":
+                raise MethodNotAllowed(f"{scope['method']} is not allowed on {self.endpoint.path}; use POST")
+            ctx.raw_body = await read_body(receive, ctx.headers, runtime.config.server.max_body_bytes)
+            async with asyncio.timeout(runtime.config.server.request_timeout_s):
+                for stage in STAGES:
+                    await stage(ctx, services)
+                started_response = True
+                if ctx.stream_reply is not None:
+                    await send_stream(ctx, send, receive)
+                else:
+                    await send_json(ctx, send, ctx.response_body or b"")
+        except GatewayError as error:
+            if not started_response:
+                await send_error(ctx, send, error)
+            else:
+                ctx.error = error
+        except TimeoutError:
+            error = UpstreamTimeout("the request exceeded the gateway's total time limit")
+            if not started_response:
+                await send_error(ctx, send, error)
+            else:
+                ctx.error = error
+        except asyncio.CancelledError:
+            ctx.client_closed = True
+            ctx.status = 499
+            raise
+        except Exception as exc:
+            log.exception("unexpected error handling %s", ctx.request_id)
+            error = unexpected(exc)
+            if not started_response:
+                await send_error(ctx, send, error)
+            else:
+                ctx.error = error
+        finally:
+            if ctx.stream_reply is not None and not started_response:
+                await ctx.stream_reply.upstream.aclose()
+            services.metrics.inflight.dec()
+            services.finish(ctx)

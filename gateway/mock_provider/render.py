@@ -1,0 +1,204 @@
+"""Render a `Plan` in the OpenAI and Anthropic wire formats, exactly as the real APIs send them.
+
+Streams come back as *frames*: each frame is a list of events written in one piece, and the
+transport paces the stream between frames. A text stream has one frame per word: the first
+frame also carries the opening events, the last one the closing events.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gateway.mock_provider.behaviour import FINISH_TO_STOP_REASON, Choice, Plan
+
+Event = dict[str, Any]
+Frame = list[Event]
+FINGERPRINT = "fp_mock"
+MODEL_IDS = (
+    "mock-small",
+    "mock-large",
+    "mock-embed",
+    "echo",
+    "fail-500",
+    "fail-429",
+    "fail-timeout",
+    "drop-mid-stream",
+    "malformed",
+)
+_MODELS_CREATED = 1700000000
+
+
+# ---------------------------------------------------------------------------------------------
+# OpenAI
+
+
+def openai_usage(prompt_tokens: int, completion_tokens: int) -> dict[str, Any]:
+    return {
+        "prompt_tokens": prompt_tokens,
+        "completion_tokens": completion_tokens,
+        "total_tokens": prompt_tokens + completion_tokens,
+        "prompt_tokens_details": {"cached_tokens": 0},
+        "completion_tokens_details": {"reasoning_tokens": 0},
+    }
+
+
+def _openai_message(choice: Choice) -> dict[str, Any]:
+    call = choice.tool_call
+    if call is None:
+        return {"role": "assistant", "content": choice.text, "refusal": None}
+    tool_call = {"id": call.id, "type": "function", "function": {"name": call.name, "arguments": call.arguments}}
+    return {"role": "assistant", "content": None, "tool_calls": [tool_call], "refusal": None}
+
+
+def openai_completion(plan: Plan, response_id: str, created: int) -> dict[str, Any]:
+    """The `chat.completion` object."""
+    return {
+        "id": response_id,
+        "object": "chat.completion",
+        "created": created,
+        "model": plan.model,
+        "choices": [
+            {"index": i, "message": _openai_message(c), "logprobs": None, "finish_reason": c.finish}
+            for i, c in enumerate(plan.choices)
+        ],
+        "usage": openai_usage(plan.prompt_tokens, plan.completion_tokens),
+        "system_fingerprint": FINGERPRINT,
+    }
+
+
+def openai_stream_frames(plan: Plan, response_id: str, created: int) -> list[Frame]:
+    """The `chat.completion.chunk` objects, grouped in frames (`data: [DONE]` is the transport's)."""
+    base: dict[str, Any] = {
+        "id": response_id,
+        "object": "chat.completion.chunk",
+        "created": created,
+        "model": plan.model,
+        "system_fingerprint": FINGERPRINT,
+    }
+    if plan.include_usage:
+        base["usage"] = None
+
+    def chunk(index: int, delta: dict[str, Any], finish: str | None = None) -> Event:
+        return {**base, "choices": [{"index": index, "delta": delta, "logprobs": None, "finish_reason": finish}]}
+
+    frames: list[Frame] = []
+    for index, choice in enumerate(plan.choices):
+        call = choice.tool_call
+        if call is None:
+            opening = chunk(index, {"role": "assistant", "content": ""})
+            deltas = [chunk(index, {"content": piece}) for piece in choice.pieces]
+        else:
+            first = {"index": 0, "id": call.id, "type": "function", "function": {"name": call.name, "arguments": ""}}
+            opening = chunk(index, {"role": "assistant", "content": None, "tool_calls": [first]})
+            deltas = [
+                chunk(index, {"tool_calls": [{"index": 0, "function": {"arguments": piece}}]})
+                for piece in choice.pieces
+            ]
+        frames += _frames([opening], deltas, [chunk(index, {}, choice.finish)])
+    if plan.include_usage:
+        usage_chunk = {**base, "choices": [], "usage": openai_usage(plan.prompt_tokens, plan.completion_tokens)}
+        frames[-1].append(usage_chunk)
+    return frames
+
+
+def _frames(opening: Frame, deltas: list[Event], closing: Frame) -> list[Frame]:
+    if not deltas:
+        return [opening + closing]
+    frames = [[event] for event in deltas]
+    frames[0] = opening + frames[0]
+    frames[-1] += closing
+    return frames
+
+
+def openai_error(message: str, kind: str, code: str | None = None, param: str | None = None) -> dict[str, Any]:
+    return {"error": {"message": message, "type": kind, "param": param, "code": code}}
+
+
+def models_list() -> dict[str, Any]:
+    return {"object": "list", "data": [model_object(name) for name in MODEL_IDS]}
+
+
+def model_object(name: str) -> dict[str, Any]:
+    return {"id": name, "object": "model", "created": _MODELS_CREATED, "owned_by": "mock-provider"}
+
+
+# ---------------------------------------------------------------------------------------------
+# Anthropic
+
+
+def _anthropic_usage(input_tokens: int, output_tokens: int) -> dict[str, Any]:
+    return {
+        "input_tokens": input_tokens,
+        "output_tokens": output_tokens,
+        "cache_creation_input_tokens": 0,
+        "cache_read_input_tokens": 0,
+    }
+
+
+def _anthropic_block(choice: Choice) -> dict[str, Any]:
+    call = choice.tool_call
+    if call is None:
+        return {"type": "text", "text": choice.text}
+    return {"type": "tool_use", "id": call.id, "name": call.name, "input": call.input}
+
+
+def anthropic_message(plan: Plan, message_id: str) -> dict[str, Any]:
+    """The Messages API `message` object (Anthropic has no `n`: the first choice)."""
+    choice = plan.choices[0]
+    return {
+        "id": message_id,
+        "type": "message",
+        "role": "assistant",
+        "model": plan.model,
+        "content": [_anthropic_block(choice)],
+        "stop_reason": FINISH_TO_STOP_REASON[choice.finish],
+        "stop_sequence": None,
+        "usage": _anthropic_usage(plan.prompt_tokens, choice.completion_tokens),
+    }
+
+
+def anthropic_stream_frames(plan: Plan, message_id: str) -> list[Frame]:
+    """The Messages API stream events, grouped in frames; each event's `type` names it."""
+    choice = plan.choices[0]
+    message = {
+        "id": message_id,
+        "type": "message",
+        "role": "assistant",
+        "model": plan.model,
+        "content": [],
+        "stop_reason": None,
+        "stop_sequence": None,
+        "usage": _anthropic_usage(plan.prompt_tokens, 1),
+    }
+    if choice.tool_call is None:
+        block: dict[str, Any] = {"type": "text", "text": ""}
+        deltas = [
+            {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": piece}}
+            for piece in choice.pieces
+        ]
+    else:
+        call = choice.tool_call
+        block = {"type": "tool_use", "id": call.id, "name": call.name, "input": {}}
+        deltas = [
+            {"type": "content_block_delta", "index": 0, "delta": {"type": "input_json_delta", "partial_json": piece}}
+            for piece in choice.pieces
+        ]
+    opening: Frame = [
+        {"type": "message_start", "message": message},
+        {"type": "content_block_start", "index": 0, "content_block": block},
+        {"type": "ping"},
+    ]
+    closing: Frame = [
+        {"type": "content_block_stop", "index": 0},
+        {
+            "type": "message_delta",
+            "delta": {"stop_reason": FINISH_TO_STOP_REASON[choice.finish], "stop_sequence": None},
+            "usage": {"output_tokens": choice.completion_tokens},
+        },
+        {"type": "message_stop"},
+    ]
+    return _frames(opening, deltas, closing)
+
+
+def anthropic_error(kind: str, message: str) -> dict[str, Any]:
+    return {"type": "error", "error": {"type": kind, "message": message}}

@@ -1,0 +1,123 @@
+"""Every Prometheus metric the gateway exposes, declared in one place.
+
+Request metrics are derived from the request record itself (`observe_record`), so what
+`/metrics` says and what the log says cannot drift apart. Label values are bounded: model names
+not in the config become `_unknown`, error kinds come from a fixed vocabulary.
+
+With `--workers N` the CLI points `PROMETHEUS_MULTIPROC_DIR` at a fresh directory and every
+worker writes its values there; `/metrics` in any worker aggregates all of them.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Callable, Collection
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import multiprocess
+
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+LATENCY_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0)
+OVERHEAD_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0)
+UNKNOWN = "_unknown"
+NONE = "none"
+
+
+def multiprocess_enabled() -> bool:
+    return bool(os.environ.get(MULTIPROC_ENV))
+
+
+class Metrics:
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry or CollectorRegistry(auto_describe=True)
+        r = self.registry
+        self.requests = Counter(
+            "gateway_requests", "Requests answered, by model, deployment, HTTP status and cache result",
+            ["model", "deployment", "status", "cache"], registry=r,
+        )
+        self.request_duration = Histogram(
+            "gateway_request_duration_seconds", "Arrival to last byte sent", ["model"],
+            buckets=LATENCY_BUCKETS, registry=r,
+        )
+        self.ttft = Histogram(
+            "gateway_time_to_first_token_seconds", "Streams: arrival to first answer byte sent", ["model"],
+            buckets=LATENCY_BUCKETS, registry=r,
+        )
+        self.upstream_duration = Histogram(
+            "gateway_upstream_duration_seconds", "One upstream attempt, start to last byte", ["deployment"],
+            buckets=LATENCY_BUCKETS, registry=r,
+        )
+        self.overhead = Histogram(
+            "gateway_overhead_seconds", "Time the gateway adds: total minus upstream time",
+            buckets=OVERHEAD_BUCKETS, registry=r,
+        )
+        self.tokens = Counter(
+            "gateway_tokens", "Tokens, by kind = prompt | completion", ["model", "deployment", "kind"], registry=r
+        )
+        self.cost = Counter("gateway_cost_usd", "Spend in USD", ["model", "deployment", "team"], registry=r)
+        self.cache_events = Counter("gateway_cache_events", "Cache lookups by result", ["result"], registry=r)
+        self.ratelimit_rejections = Counter(
+            "gateway_ratelimit_rejections", "Requests refused by a limit or budget", ["scope"], registry=r
+        )
+        self.guardrail_actions = Counter(
+            "gateway_guardrail_actions", "Guardrail findings acted on", ["guardrail", "stage", "action"], registry=r
+        )
+        self.fallbacks = Counter(
+            "gateway_fallbacks", "Requests answered by a fallback model", ["from_model", "to_model"], registry=r
+        )
+        self.upstream_errors = Counter(
+            "gateway_upstream_errors", "Failed upstream attempts", ["deployment", "kind"], registry=r
+        )
+        self.deployment_up = Gauge(
+            "gateway_deployment_up", "1 when the deployment takes traffic, 0 while its breaker is open",
+            ["deployment"], multiprocess_mode="livemin", registry=r,
+        )
+        self.inflight = Gauge(
+            "gateway_inflight_requests", "Requests being handled now", multiprocess_mode="livesum", registry=r
+        )
+        self.config_reloads = Counter(
+            "gateway_config_reloads", "Config reloads by result = ok | error", ["result"], registry=r
+        )
+
+    def observe_record(self, record: dict[str, Any], known_models: Collection[str]) -> None:
+        """Count one finished request from its record."""
+        model = record.get("model")
+        model = model if model in known_models else UNKNOWN
+        deployment = record.get("deployment") or NONE
+        cache = record.get("cache") or "bypass"
+        self.requests.labels(model, deployment, str(record["status"]), cache).inc()
+        latency_ms = record.get("latency_ms")
+        if latency_ms is not None:
+            self.request_duration.labels(model).observe(latency_ms / 1000)
+        ttft_ms = record.get("ttft_ms")
+        if ttft_ms is not None:
+            self.ttft.labels(model).observe(ttft_ms / 1000)
+        upstream_ms = 0.0
+        for attempt in record.get("attempts") or ():
+            upstream_ms += attempt["duration_ms"]
+            self.upstream_duration.labels(attempt["deployment"]).observe(attempt["duration_ms"] / 1000)
+            if attempt.get("error"):
+                self.upstream_errors.labels(attempt["deployment"], attempt["error"]).inc()
+        if latency_ms is not None:
+            self.overhead.observe(max(0.0, latency_ms - upstream_ms) / 1000)
+        if record.get("prompt_tokens"):
+            self.tokens.labels(model, deployment, "prompt").inc(record["prompt_tokens"])
+        if record.get("completion_tokens"):
+            self.tokens.labels(model, deployment, "completion").inc(record["completion_tokens"])
+        if record.get("cost_usd"):
+            self.cost.labels(model, deployment, record.get("team") or NONE).inc(record["cost_usd"])
+        if cache in ("hit", "miss"):
+            self.cache_events.labels(cache).inc()
+
+    def render(self) -> bytes:
+        if multiprocess_enabled():
+            registry = CollectorRegistry()
+            multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+            return generate_latest(registry)
+        return generate_latest(self.registry)
+
+
+def track_inflight(metrics: Metrics) -> Callable[[], None]:
+    """Increment the in-flight gauge; returns the call that decrements it."""
+    metrics.inflight.inc()
+    return metrics.inflight.dec

@@ -1,0 +1,49 @@
+"""Pick the adapter for (endpoint, provider type): one place that knows every pairing."""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+from typing import Literal
+
+from gateway.config.types import ProviderConfig
+from gateway.errors import InvalidRequest
+from gateway.providers.anthropic import AnthropicClientToOpenAI, AnthropicMessagesAdapter, OpenAIClientToAnthropic
+from gateway.providers.base import Adapter, PreparedCall, StreamConverter, Usage
+from gateway.providers.openai import OpenAIChatAdapter, OpenAIEmbeddingsAdapter
+
+EndpointKind = Literal["chat", "messages", "embeddings"]
+MOCK_BASE_URLS = {"openai": "mock://local/v1", "anthropic": "mock://local"}
+
+_OPENAI_CHAT = OpenAIChatAdapter()
+_OPENAI_EMBEDDINGS = OpenAIEmbeddingsAdapter()
+_OPENAI_TO_ANTHROPIC = OpenAIClientToAnthropic()
+_ANTHROPIC_TO_OPENAI = AnthropicClientToOpenAI()
+_ANTHROPIC_PASSTHROUGH = AnthropicMessagesAdapter()
+
+
+@functools.lru_cache(maxsize=256)
+def wire_provider(provider: ProviderConfig, kind: EndpointKind) -> ProviderConfig:
+    """The in-process mock speaks whichever format the client does, so nothing is translated."""
+    if provider.type != "mock":
+        return provider
+    wire = "anthropic" if kind == "messages" else "openai"
+    return dataclasses.replace(provider, type=wire, base_url=MOCK_BASE_URLS[wire])
+
+
+def adapter_for(kind: EndpointKind, provider: ProviderConfig, anthropic_beta: str | None = None) -> Adapter:
+    upstream = provider.type
+    if kind == "embeddings":
+        if upstream != "openai":
+            raise InvalidRequest(f"provider '{provider.name}' ({upstream}) does not serve embeddings")
+        return _OPENAI_EMBEDDINGS
+    if kind == "chat":
+        return _OPENAI_CHAT if upstream == "openai" else _OPENAI_TO_ANTHROPIC
+    if upstream == "anthropic":
+        if anthropic_beta:
+            return AnthropicMessagesAdapter({"anthropic-beta": anthropic_beta})
+        return _ANTHROPIC_PASSTHROUGH
+    return _ANTHROPIC_TO_OPENAI
+
+
+__all__ = ["Adapter", "EndpointKind", "PreparedCall", "StreamConverter", "Usage", "adapter_for", "wire_provider"]

@@ -1,0 +1,236 @@
+"""Anthropic Messages API upstreams, and the two cross-format adapters.
+
+- `AnthropicMessagesAdapter`: Anthropic client -> Anthropic upstream, passed through.
+- `OpenAIClientToAnthropic`: OpenAI client -> Anthropic upstream, translated both ways.
+- `AnthropicClientToOpenAI`: Anthropic client -> OpenAI-compatible upstream, translated both ways.
+The translation itself is pure and lives in `anthropic_translate`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from gateway import tokens
+from gateway.config.types import DeploymentConfig, ProviderConfig
+from gateway.errors import GatewayError, InvalidRequest, UpstreamFailed
+from gateway.providers import anthropic_translate as translate
+from gateway.providers.base import PreparedCall, Usage, error_from_upstream, parse_upstream_json
+from gateway.providers.openai import openai_headers, usage_from_openai
+from gateway.sse import SSEDecoder, encode_event
+
+_DONE_EVENT = b"data: [DONE]\n\n"
+
+
+def usage_from_anthropic(usage: Any) -> Usage | None:
+    if not isinstance(usage, dict):
+        return None
+    cache_read = int(usage.get("cache_read_input_tokens") or 0)
+    cache_write = int(usage.get("cache_creation_input_tokens") or 0)
+    return Usage(
+        prompt_tokens=int(usage.get("input_tokens") or 0) + cache_read + cache_write,
+        completion_tokens=int(usage.get("output_tokens") or 0),
+        cached_tokens=cache_read,
+        reported=True,
+    )
+
+
+def anthropic_headers(api_key: str | None, provider: ProviderConfig, extra: dict[str, str] | None = None) -> dict[str, str]:
+    headers = {"content-type": "application/json", "anthropic-version": provider.anthropic_version}
+    if api_key:
+        headers["x-api-key"] = api_key
+    if extra:
+        headers.update(extra)
+    return headers
+
+
+def _messages_url(provider: ProviderConfig) -> str:
+    return provider.base_url.rstrip("/") + "/v1/messages"
+
+
+def _parse_event(data: bytes) -> dict[str, Any]:
+    try:
+        parsed = orjson.loads(data)
+    except orjson.JSONDecodeError:
+        raise UpstreamFailed("upstream sent a malformed stream event", code="upstream_malformed") from None
+    if not isinstance(parsed, dict):
+        raise UpstreamFailed("upstream sent a malformed stream event", code="upstream_malformed")
+    return parsed
+
+
+class AnthropicStreamPassthrough:
+    """Forwards Anthropic events unchanged, reading usage and text on the way."""
+
+    def __init__(self) -> None:
+        self._decoder = SSEDecoder()
+        self.usage: Usage | None = None
+        self.text: list[str] = []
+
+    def feed(self, chunk: bytes) -> list[bytes]:
+        out: list[bytes] = []
+        for event in self._decoder.feed(chunk):
+            parsed = _parse_event(event.data)
+            kind = parsed.get("type")
+            if kind == "message_start":
+                message = parsed.get("message") or {}
+                self.usage = usage_from_anthropic(message.get("usage")) or Usage()
+            elif kind == "content_block_delta":
+                delta = parsed.get("delta") or {}
+                if delta.get("type") == "text_delta":
+                    self.text.append(str(delta.get("text", "")))
+            elif kind == "message_delta":
+                output = (parsed.get("usage") or {}).get("output_tokens")
+                if output is not None:
+                    self.usage = self.usage or Usage()
+                    self.usage.completion_tokens = int(output)
+                    self.usage.reported = True
+            elif kind == "error":
+                error = parsed.get("error") or {}
+                raise UpstreamFailed(f"upstream stream error: {error.get('message', 'unknown')}")
+            out.append(event.raw)
+        return out
+
+    def finish(self) -> list[bytes]:
+        return []
+
+
+class AnthropicMessagesAdapter:
+    def __init__(self, passthrough_headers: dict[str, str] | None = None) -> None:
+        self._extra = passthrough_headers
+
+    def prepare(
+        self, body: dict[str, Any], deployment: DeploymentConfig, provider: ProviderConfig, api_key: str | None
+    ) -> PreparedCall:
+        upstream = dict(body)
+        upstream["model"] = deployment.model
+        headers = anthropic_headers(api_key, provider, self._extra)
+        return PreparedCall(_messages_url(provider), headers, orjson.dumps(upstream))
+
+    def convert_json(self, data: bytes) -> tuple[bytes, Usage, dict[str, Any]]:
+        parsed = parse_upstream_json(data)
+        return data, usage_from_anthropic(parsed.get("usage")) or Usage(), parsed
+
+    def stream(self, body: dict[str, Any]) -> AnthropicStreamPassthrough:
+        return AnthropicStreamPassthrough()
+
+    def convert_error(self, status: int, data: bytes, deployment: DeploymentConfig) -> GatewayError:
+        return error_from_upstream(status, data, deployment)
+
+
+class AnthropicToOpenAIStreamAdapter:
+    """Anthropic events from upstream -> OpenAI chunks for the client."""
+
+    def __init__(self, model: str, include_usage: bool) -> None:
+        self._decoder = SSEDecoder()
+        self._translator = translate.AnthropicToOpenAIStream(model, include_usage)
+        self.usage: Usage | None = None
+        self.text: list[str] = []
+
+    def _encode(self, chunks: list[dict[str, Any]]) -> list[bytes]:
+        out = []
+        for chunk in chunks:
+            for choice in chunk.get("choices") or ():
+                content = (choice.get("delta") or {}).get("content")
+                if isinstance(content, str):
+                    self.text.append(content)
+            out.append(encode_event(orjson.dumps(chunk)))
+        return out
+
+    def feed(self, chunk: bytes) -> list[bytes]:
+        out: list[bytes] = []
+        for event in self._decoder.feed(chunk):
+            parsed = _parse_event(event.data)
+            try:
+                chunks = self._translator.feed(event.event or parsed.get("type"), parsed)
+            except translate.StreamTranslationError as exc:
+                raise UpstreamFailed(f"upstream stream error: {exc}") from None
+            out.extend(self._encode(chunks))
+        self.usage = usage_from_openai(self._translator.usage)
+        return out
+
+    def finish(self) -> list[bytes]:
+        out = self._encode(self._translator.finish())
+        self.usage = usage_from_openai(self._translator.usage)
+        out.append(_DONE_EVENT)
+        return out
+
+
+class OpenAIClientToAnthropic:
+    def prepare(
+        self, body: dict[str, Any], deployment: DeploymentConfig, provider: ProviderConfig, api_key: str | None
+    ) -> PreparedCall:
+        try:
+            upstream = translate.openai_request_to_anthropic(body, deployment.model)
+        except translate.TranslationError as exc:
+            raise InvalidRequest(str(exc)) from None
+        return PreparedCall(_messages_url(provider), anthropic_headers(api_key, provider), orjson.dumps(upstream))
+
+    def convert_json(self, data: bytes) -> tuple[bytes, Usage, dict[str, Any]]:
+        parsed = parse_upstream_json(data)
+        converted = translate.anthropic_response_to_openai(parsed, str(parsed.get("model") or ""))
+        usage = usage_from_anthropic(parsed.get("usage")) or Usage()
+        return orjson.dumps(converted), usage, converted
+
+    def stream(self, body: dict[str, Any]) -> AnthropicToOpenAIStreamAdapter:
+        options = body.get("stream_options")
+        wants_usage = isinstance(options, dict) and bool(options.get("include_usage"))
+        return AnthropicToOpenAIStreamAdapter(str(body.get("model") or ""), wants_usage)
+
+    def convert_error(self, status: int, data: bytes, deployment: DeploymentConfig) -> GatewayError:
+        return error_from_upstream(status, data, deployment)
+
+
+class OpenAIToAnthropicStreamAdapter:
+    """OpenAI chunks from upstream -> Anthropic events for the client."""
+
+    def __init__(self, model: str, input_tokens_estimate: int) -> None:
+        self._decoder = SSEDecoder()
+        self._translator = translate.OpenAIToAnthropicStream(model, input_tokens_estimate)
+        self.usage: Usage | None = None
+        self.text: list[str] = []
+
+    def _encode(self, events: list[tuple[str, dict[str, Any]]]) -> list[bytes]:
+        out = []
+        for name, data in events:
+            if name == "content_block_delta":
+                delta = data.get("delta") or {}
+                if delta.get("type") == "text_delta":
+                    self.text.append(str(delta.get("text", "")))
+            out.append(encode_event(orjson.dumps(data), name))
+        return out
+
+    def feed(self, chunk: bytes) -> list[bytes]:
+        out: list[bytes] = []
+        for event in self._decoder.feed(chunk):
+            if event.data == b"[DONE]":
+                continue
+            out.extend(self._encode(self._translator.feed(_parse_event(event.data))))
+        return out
+
+    def finish(self) -> list[bytes]:
+        out = self._encode(self._translator.finish())
+        self.usage = usage_from_anthropic(self._translator.usage)
+        return out
+
+
+class AnthropicClientToOpenAI:
+    def prepare(
+        self, body: dict[str, Any], deployment: DeploymentConfig, provider: ProviderConfig, api_key: str | None
+    ) -> PreparedCall:
+        upstream = translate.anthropic_request_to_openai(body, deployment.model)
+        url = provider.base_url.rstrip("/") + "/chat/completions"
+        return PreparedCall(url, openai_headers(api_key), orjson.dumps(upstream))
+
+    def convert_json(self, data: bytes) -> tuple[bytes, Usage, dict[str, Any]]:
+        parsed = parse_upstream_json(data)
+        converted = translate.openai_response_to_anthropic(parsed, str(parsed.get("model") or ""))
+        usage = usage_from_openai(parsed.get("usage")) or Usage()
+        return orjson.dumps(converted), usage, converted
+
+    def stream(self, body: dict[str, Any]) -> OpenAIToAnthropicStreamAdapter:
+        estimate = tokens.count_messages(body.get("messages"), body.get("system"))
+        return OpenAIToAnthropicStreamAdapter(str(body.get("model") or ""), estimate)
+
+    def convert_error(self, status: int, data: bytes, deployment: DeploymentConfig) -> GatewayError:
+        return error_from_upstream(status, data, deployment)

@@ -1,0 +1,192 @@
+"""Anthropic Messages requests -> OpenAI chat requests (an Anthropic client, an OpenAI upstream).
+
+A pure function over parsed JSON: no I/O. It builds the upstream body from scratch out of the
+fields it knows, so a parameter an OpenAI-compatible server would reject never leaks through.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from gateway.providers.anthropic_requests import TranslationError
+
+JSON = dict[str, Any]
+
+# Anthropic server tools (web search, bash, ...) carry a versioned type and run on Anthropic's side.
+_CUSTOM_TOOL_TYPES = (None, "custom")
+
+
+def anthropic_request_to_openai(body: JSON, upstream_model: str) -> JSON:
+    """Translate an Anthropic `/v1/messages` request into an OpenAI chat request.
+
+    - `system` (a string, or text blocks joined with a blank line) becomes the first message.
+    - `text` / `image` / `document` (PDF) blocks become content parts (a lone text block becomes a
+      plain string); `tool_use` blocks become assistant `tool_calls` (arguments as compact JSON);
+      each `tool_result` becomes a `tool` message, placed before the rest of its user message;
+      a result's content blocks are reduced to their text, joined by newlines.
+    - `thinking` blocks and `cache_control` markers have no OpenAI form and are dropped, as are
+      the `top_k`, `thinking` and `service_tier` parameters; a `tool_result`'s `is_error` too.
+    - `tools` -> function tools; `tool_choice` auto/any/tool/none -> "auto"/"required"/
+      {"type": "function", ...}/"none"; `disable_parallel_tool_use` -> `parallel_tool_calls: false`.
+    - `stop_sequences` -> `stop`, `metadata.user_id` -> `user`; when streaming,
+      `stream_options.include_usage` is set so the upstream reports token usage.
+
+    Raises `TranslationError` for Anthropic server tools (web search, bash, ...) and for image
+    sources OpenAI cannot take (Files API ids).
+    """
+    messages: list[JSON] = []
+    system = body.get("system")
+    if isinstance(system, list):
+        system = "\n\n".join(b["text"] for b in system if isinstance(b, dict) and b.get("text"))
+    if system:
+        messages.append({"role": "system", "content": system})
+    for message in body.get("messages") or ():
+        if not isinstance(message, dict):
+            raise TranslationError("each message must be an object")
+        if message.get("role") == "assistant":
+            messages.append(_openai_assistant(message.get("content")))
+        else:
+            messages.extend(_openai_user(message.get("content")))
+
+    out: JSON = {"model": upstream_model, "messages": messages}
+    if body.get("max_tokens") is not None:
+        out["max_tokens"] = body["max_tokens"]
+    for key in ("temperature", "top_p"):
+        if body.get(key) is not None:
+            out[key] = body[key]
+    if body.get("stop_sequences"):
+        out["stop"] = list(body["stop_sequences"])
+    metadata = body.get("metadata")
+    if isinstance(metadata, dict) and metadata.get("user_id") is not None:
+        out["user"] = str(metadata["user_id"])
+    if body.get("stream"):
+        out["stream"] = True
+        out["stream_options"] = {"include_usage": True}
+    _add_openai_tools(out, body)
+    return out
+
+
+def _openai_user(content: Any) -> list[JSON]:
+    if isinstance(content, str):
+        return [{"role": "user", "content": content}]
+    tool_messages: list[JSON] = []
+    parts: list[JSON] = []
+    for block in content or ():
+        kind = block.get("type") if isinstance(block, dict) else None
+        if kind == "tool_result":
+            tool_messages.append(
+                {
+                    "role": "tool",
+                    "tool_call_id": block.get("tool_use_id"),
+                    "content": _result_text(block.get("content")),
+                }
+            )
+        elif kind == "text":
+            parts.append({"type": "text", "text": block.get("text", "")})
+        elif kind == "image":
+            parts.append(
+                {"type": "image_url", "image_url": {"url": _source_url(block.get("source"))}}
+            )
+        elif kind == "document":
+            parts.append(_openai_document(block.get("source")))
+        # Other blocks (thinking, server tool results) have no OpenAI form.
+    if not parts:
+        return tool_messages
+    if len(parts) == 1 and parts[0]["type"] == "text":
+        return [*tool_messages, {"role": "user", "content": parts[0]["text"]}]
+    return [*tool_messages, {"role": "user", "content": parts}]
+
+
+def _result_text(content: Any) -> str:
+    if isinstance(content, str):
+        return content
+    texts = [
+        b.get("text", "") for b in content or () if isinstance(b, dict) and b.get("type") == "text"
+    ]
+    return "\n".join(texts)
+
+
+def _source_url(source: Any) -> str:
+    if isinstance(source, dict):
+        if source.get("type") == "base64":
+            return f"data:{source.get('media_type')};base64,{source.get('data')}"
+        if source.get("type") == "url" and isinstance(source.get("url"), str):
+            return str(source["url"])
+    kind = source.get("type") if isinstance(source, dict) else None
+    raise TranslationError(
+        f"image source type {kind!r} is not supported by OpenAI-compatible upstreams"
+    )
+
+
+def _openai_document(source: Any) -> JSON:
+    if isinstance(source, dict) and source.get("type") == "text":
+        return {"type": "text", "text": str(source.get("data", ""))}
+    if isinstance(source, dict) and source.get("type") == "base64":
+        return {
+            "type": "file",
+            "file": {"filename": "document.pdf", "file_data": _source_url(source)},
+        }
+    kind = source.get("type") if isinstance(source, dict) else None
+    raise TranslationError(
+        f"document source type {kind!r} is not supported by OpenAI-compatible upstreams"
+    )
+
+
+def _openai_assistant(content: Any) -> JSON:
+    if isinstance(content, str):
+        return {"role": "assistant", "content": content}
+    texts: list[str] = []
+    calls: list[JSON] = []
+    for block in content or ():
+        kind = block.get("type") if isinstance(block, dict) else None
+        if kind == "text":
+            texts.append(block.get("text", ""))
+        elif kind == "tool_use":
+            arguments = orjson.dumps(block.get("input") or {}).decode()
+            calls.append(
+                {
+                    "id": block.get("id"),
+                    "type": "function",
+                    "function": {"name": block.get("name"), "arguments": arguments},
+                }
+            )
+    message: JSON = {"role": "assistant", "content": "".join(texts) if texts or not calls else None}
+    if calls:
+        message["tool_calls"] = calls
+    return message
+
+
+def _add_openai_tools(out: JSON, body: JSON) -> None:
+    tools = body.get("tools")
+    if not tools:
+        return
+    converted = []
+    for tool in tools:
+        if tool.get("type") not in _CUSTOM_TOOL_TYPES:
+            raise TranslationError(
+                f"Anthropic server tool {tool.get('type')!r} cannot run on an "
+                "OpenAI-compatible upstream"
+            )
+        function: JSON = {"name": tool.get("name")}
+        if tool.get("description"):
+            function["description"] = tool["description"]
+        function["parameters"] = tool.get("input_schema") or {"type": "object", "properties": {}}
+        converted.append({"type": "function", "function": function})
+    out["tools"] = converted
+
+    choice = body.get("tool_choice")
+    if not isinstance(choice, dict):
+        return
+    kind = choice.get("type")
+    if kind == "auto":
+        out["tool_choice"] = "auto"
+    elif kind == "any":
+        out["tool_choice"] = "required"
+    elif kind == "none":
+        out["tool_choice"] = "none"
+    elif kind == "tool":
+        out["tool_choice"] = {"type": "function", "function": {"name": choice.get("name")}}
+    if choice.get("disable_parallel_tool_use") and kind != "none":
+        out["parallel_tool_calls"] = False

@@ -1,0 +1,327 @@
+"""OpenAI chat requests -> Anthropic Messages requests (an OpenAI client, an Anthropic upstream).
+
+A pure function over parsed JSON: no I/O. It builds the upstream body from scratch out of the
+fields it knows, so a parameter Anthropic would reject never leaks through.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+JSON = dict[str, Any]
+
+DEFAULT_MAX_TOKENS = 4096
+_JSON_ONLY = (
+    "Respond with a single valid JSON object and nothing else: no prose before or after it and "
+    "no markdown code fences."
+)
+
+
+class TranslationError(ValueError):
+    """The request cannot be expressed in the other wire format; the message says why."""
+
+
+def openai_request_to_anthropic(body: JSON, upstream_model: str) -> JSON:
+    """Translate an OpenAI chat request into an Anthropic `/v1/messages` request.
+
+    - `system` and `developer` messages (wherever they stand) become the top-level `system`: a
+      string, or a list of text blocks when there are several (or a part carries `cache_control`).
+    - Consecutive messages of one role are merged, since Anthropic requires user/assistant
+      alternation; `tool` messages become `tool_result` blocks of one user message.
+    - Images (`image_url` with an http(s) or base64 `data:` URL) become `image` blocks, PDF `file`
+      parts with a `data:` URL become `document` blocks; assistant `tool_calls` become `tool_use`
+      blocks (arguments that are not a JSON object become `{}`).
+    - `max_completion_tokens` or `max_tokens` -> `max_tokens` (4096 when absent: Anthropic
+      requires it); `stop` -> `stop_sequences`; `user` -> `metadata.user_id`;
+      `parallel_tool_calls: false` -> `tool_choice.disable_parallel_tool_use`; `tool_choice`
+      "none" stays `{"type": "none"}` with the tools kept, so a history holding `tool_use`
+      blocks stays valid.
+    - Messages left without content are dropped, and a final assistant message (a prefill) loses
+      its trailing whitespace: Anthropic rejects both.
+    - `temperature` is clamped to Anthropic's range [0, 1] (OpenAI allows up to 2); `top_p` and
+      `top_k` (an extension some OpenAI clients send) pass on.
+    - `response_format` `json_object` / `json_schema`: Anthropic has no such switch here, so an
+      instruction to answer with JSON only (and the schema, when given) is appended to the system
+      prompt. The answer is then JSON by instruction, not by constrained decoding.
+    - Dropped: `n` == 1, `logprobs`, `top_logprobs`, `presence_penalty`, `frequency_penalty`,
+      `logit_bias`, `seed`, `stream_options`, `store`, `metadata`, `reasoning_effort`, ...
+
+    Raises `TranslationError` for what Anthropic cannot do: `n` > 1, audio input, non-function
+    tools, legacy `function` messages, a conversation with no user or assistant message.
+    """
+    n = body.get("n")
+    if isinstance(n, int) and n > 1:
+        raise TranslationError(
+            f"n={n} is not supported by Anthropic models: they return one choice per request"
+        )
+    messages = body.get("messages")
+    if not isinstance(messages, list):
+        raise TranslationError("'messages' must be a list")
+
+    system: list[JSON] = []
+    turns: list[tuple[str, list[JSON]]] = []
+    for message in messages:
+        if not isinstance(message, dict):
+            raise TranslationError("each message must be an object")
+        role = message.get("role")
+        if role in ("system", "developer"):
+            system.extend(_text_blocks(message.get("content")))
+        elif role == "user":
+            turns.append(("user", _user_blocks(message.get("content"))))
+        elif role == "assistant":
+            turns.append(("assistant", _assistant_blocks(message)))
+        elif role == "tool":
+            turns.append(("user", [_tool_result_block(message)]))
+        else:
+            raise TranslationError(f"message role {role!r} is not supported; use 'tool' messages")
+
+    out: JSON = {"model": upstream_model, "messages": _merge_turns(turns)}
+    if not out["messages"]:
+        raise TranslationError("at least one user or assistant message is required")
+    max_tokens = body.get("max_completion_tokens")
+    if max_tokens is None:
+        max_tokens = body.get("max_tokens")
+    out["max_tokens"] = DEFAULT_MAX_TOKENS if max_tokens is None else max_tokens
+
+    instruction = _response_format_instruction(body.get("response_format"))
+    if instruction:
+        system.append({"type": "text", "text": instruction})
+    if system:
+        plain = len(system) == 1 and set(system[0]) == {"type", "text"}
+        out["system"] = system[0]["text"] if plain else system
+
+    temperature = body.get("temperature")
+    if isinstance(temperature, (int, float)):
+        out["temperature"] = min(max(temperature, 0), 1)
+    for key in ("top_p", "top_k"):
+        if body.get(key) is not None:
+            out[key] = body[key]
+    stop = body.get("stop")
+    if isinstance(stop, str):
+        stop = [stop]
+    if isinstance(stop, list) and any(stop):
+        out["stop_sequences"] = [s for s in stop if isinstance(s, str) and s]
+    if body.get("stream"):
+        out["stream"] = True
+    if body.get("user") is not None:
+        out["metadata"] = {"user_id": str(body["user"])}
+    _add_tools(out, body)
+    return out
+
+
+def _text_blocks(content: Any) -> list[JSON]:
+    """System/developer content (a string or text parts) as Anthropic text blocks."""
+    if isinstance(content, str):
+        return [{"type": "text", "text": content}] if content else []
+    blocks = []
+    for part in content or ():
+        if isinstance(part, dict) and part.get("type") == "text" and part.get("text"):
+            blocks.append(_text_block(part))
+    return blocks
+
+
+def _text_block(part: JSON) -> JSON:
+    block: JSON = {"type": "text", "text": part["text"]}
+    # Prompt caching markers some clients already put on OpenAI parts (as LiteLLM accepts them).
+    if isinstance(part.get("cache_control"), dict):
+        block["cache_control"] = part["cache_control"]
+    return block
+
+
+def _user_blocks(content: Any) -> list[JSON]:
+    if isinstance(content, str):
+        return [{"type": "text", "text": content}] if content else []
+    if not isinstance(content, list):
+        return []
+    blocks: list[JSON] = []
+    for part in content:
+        kind = part.get("type") if isinstance(part, dict) else None
+        if kind == "text":
+            if part.get("text"):
+                blocks.append(_text_block(part))
+        elif kind == "image_url":
+            image = part.get("image_url")
+            url = image.get("url") if isinstance(image, dict) else image
+            blocks.append(_image_block(url))
+        elif kind == "file":
+            blocks.append(_document_block(part.get("file")))
+        else:
+            raise TranslationError(
+                f"content part type {kind!r} is not supported by Anthropic models"
+            )
+    return blocks
+
+
+def _split_data_url(url: str) -> tuple[str, str]:
+    header, sep, data = url.partition(",")
+    if not sep or not header.endswith(";base64"):
+        raise TranslationError("a data: URL must be base64-encoded ('data:<type>;base64,<data>')")
+    return header[len("data:") : -len(";base64")], data
+
+
+def _image_block(url: Any) -> JSON:
+    if not isinstance(url, str) or not url:
+        raise TranslationError("image_url.url must be a non-empty string")
+    if url.startswith("data:"):
+        media_type, data = _split_data_url(url)
+        return {
+            "type": "image",
+            "source": {"type": "base64", "media_type": media_type, "data": data},
+        }
+    if url.startswith(("http://", "https://")):
+        return {"type": "image", "source": {"type": "url", "url": url}}
+    raise TranslationError("image_url.url must be an http(s) URL or a base64 data: URL")
+
+
+def _document_block(file: Any) -> JSON:
+    data_url = file.get("file_data") if isinstance(file, dict) else None
+    if not isinstance(data_url, str) or not data_url.startswith("data:"):
+        raise TranslationError(
+            "file parts need 'file_data' as a base64 data: URL (file_id is not supported)"
+        )
+    media_type, data = _split_data_url(data_url)
+    if media_type != "application/pdf":
+        raise TranslationError(f"file type {media_type!r} is not supported; only application/pdf")
+    return {
+        "type": "document",
+        "source": {"type": "base64", "media_type": media_type, "data": data},
+    }
+
+
+def _assistant_blocks(message: JSON) -> list[JSON]:
+    content = message.get("content")
+    blocks: list[JSON] = []
+    if isinstance(content, str):
+        if content:
+            blocks.append({"type": "text", "text": content})
+    elif isinstance(content, list):
+        for part in content:
+            if not isinstance(part, dict):
+                continue
+            text = part.get("text") if part.get("type") == "text" else part.get("refusal")
+            if isinstance(text, str) and text:
+                blocks.append({"type": "text", "text": text})
+    if message.get("function_call"):
+        raise TranslationError(
+            "legacy 'function_call' messages are not supported; use 'tool_calls'"
+        )
+    for call in message.get("tool_calls") or ():
+        function = call.get("function") or {}
+        blocks.append(
+            {
+                "type": "tool_use",
+                "id": call.get("id"),
+                "name": function.get("name"),
+                "input": parse_arguments(function.get("arguments")),
+            }
+        )
+    return blocks
+
+
+def parse_arguments(arguments: Any) -> JSON:
+    """OpenAI tool-call `arguments` (a JSON string) as an Anthropic `input` object; else `{}`."""
+    if isinstance(arguments, dict):
+        return arguments
+    if not isinstance(arguments, (str, bytes)) or not arguments:
+        return {}
+    try:
+        parsed = orjson.loads(arguments)
+    except orjson.JSONDecodeError:
+        return {}
+    return parsed if isinstance(parsed, dict) else {}
+
+
+def _tool_result_block(message: JSON) -> JSON:
+    block: JSON = {"type": "tool_result", "tool_use_id": message.get("tool_call_id")}
+    content = message.get("content")
+    if isinstance(content, list):
+        parts = _user_blocks([p for p in content if isinstance(p, dict)])
+        if parts:
+            block["content"] = parts
+    elif isinstance(content, str) and content:
+        block["content"] = content
+    return block
+
+
+def _merge_turns(turns: list[tuple[str, list[JSON]]]) -> list[JSON]:
+    """Drop empty turns, merge neighbours of one role, and shape each as Anthropic wants it."""
+    merged: list[JSON] = []
+    for role, blocks in turns:
+        if not blocks:
+            continue
+        if merged and merged[-1]["role"] == role:
+            merged[-1]["content"].extend(blocks)
+        else:
+            merged.append({"role": role, "content": list(blocks)})
+    if merged and merged[-1]["role"] == "assistant":
+        # A final assistant turn is a prefill, and Anthropic rejects one ending in whitespace.
+        last = merged[-1]["content"][-1]
+        if last["type"] == "text":
+            last["text"] = last["text"].rstrip()
+            if not last["text"]:
+                merged[-1]["content"].pop()
+                if not merged[-1]["content"]:
+                    merged.pop()
+    for message in merged:
+        content = message["content"]
+        if len(content) == 1 and set(content[0]) == {"type", "text"}:
+            message["content"] = content[0]["text"]
+    return merged
+
+
+def _response_format_instruction(response_format: Any) -> str | None:
+    if not isinstance(response_format, dict):
+        return None
+    kind = response_format.get("type")
+    if kind == "json_object":
+        return _JSON_ONLY
+    if kind == "json_schema":
+        spec = response_format.get("json_schema") or {}
+        schema = spec.get("schema") if isinstance(spec, dict) else None
+        if schema is None:
+            return _JSON_ONLY
+        return (
+            _JSON_ONLY + " It must conform to this JSON Schema:\n" + orjson.dumps(schema).decode()
+        )
+    return None
+
+
+def _add_tools(out: JSON, body: JSON) -> None:
+    tools = body.get("tools")
+    if not tools:
+        return  # tool_choice without tools is an error at Anthropic: drop it with them.
+    converted = []
+    for tool in tools:
+        if not isinstance(tool, dict) or tool.get("type") != "function":
+            kind = tool.get("type") if isinstance(tool, dict) else None
+            raise TranslationError(f"tool type {kind!r} is not supported; only 'function' tools")
+        function = tool.get("function") or {}
+        spec: JSON = {"name": function.get("name")}
+        if function.get("description"):
+            spec["description"] = function["description"]
+        spec["input_schema"] = function.get("parameters") or {"type": "object", "properties": {}}
+        converted.append(spec)
+    out["tools"] = converted
+
+    choice = body.get("tool_choice")
+    tool_choice: JSON | None = None
+    if choice == "auto":
+        tool_choice = {"type": "auto"}
+    elif choice == "none":
+        tool_choice = {"type": "none"}
+    elif choice == "required":
+        tool_choice = {"type": "any"}
+    elif isinstance(choice, dict):
+        name = (choice.get("function") or {}).get("name")
+        if not name:
+            raise TranslationError(
+                "tool_choice must name a function: {'type': 'function', 'function': {'name': ...}}"
+            )
+        tool_choice = {"type": "tool", "name": name}
+    if body.get("parallel_tool_calls") is False and (tool_choice or {}).get("type") != "none":
+        tool_choice = tool_choice or {"type": "auto"}
+        tool_choice["disable_parallel_tool_use"] = True
+    if tool_choice is not None:
+        out["tool_choice"] = tool_choice

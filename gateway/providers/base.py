@@ -1,0 +1,94 @@
+"""What every provider adapter shares: the usage record, the prepared call, the stream converter.
+
+An adapter serves one (client wire format, upstream wire format) pair, as in
+envoyproxy/ai-gateway's translators: it builds the upstream request, turns the upstream's JSON
+or stream into what the client's SDK expects, and reads the usage on the way.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Mapping, Protocol
+
+import orjson
+
+from gateway.config.types import DeploymentConfig, ProviderConfig
+from gateway.errors import GatewayError, UpstreamFailed, UpstreamRejected
+
+
+@dataclass
+class Usage:
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cached_tokens: int = 0
+    reasoning_tokens: int = 0
+    # True when the numbers came from the upstream, False when estimated with tiktoken.
+    reported: bool = False
+
+
+@dataclass(frozen=True)
+class PreparedCall:
+    url: str
+    headers: Mapping[str, str]
+    body: bytes
+
+
+class StreamConverter(Protocol):
+    usage: Usage | None
+    text: list[str]
+
+    def feed(self, chunk: bytes) -> list[bytes]:
+        """Upstream body bytes in; bytes to send to the client out (possibly none yet)."""
+        ...
+
+    def finish(self) -> list[bytes]:
+        """Bytes to send after the upstream stream ended cleanly."""
+        ...
+
+
+class Adapter(Protocol):
+    def prepare(
+        self, body: dict[str, Any], deployment: DeploymentConfig, provider: ProviderConfig, api_key: str | None
+    ) -> PreparedCall: ...
+
+    def convert_json(self, data: bytes) -> tuple[bytes, Usage, dict[str, Any]]:
+        """A 2xx upstream body -> (client body, usage, parsed client body for the record)."""
+        ...
+
+    def stream(self, body: dict[str, Any]) -> StreamConverter: ...
+
+    def convert_error(self, status: int, data: bytes, deployment: DeploymentConfig) -> GatewayError: ...
+
+
+def parse_upstream_json(data: bytes) -> dict[str, Any]:
+    try:
+        parsed = orjson.loads(data)
+    except orjson.JSONDecodeError:
+        raise UpstreamFailed("upstream returned malformed JSON", code="upstream_malformed") from None
+    if not isinstance(parsed, dict):
+        raise UpstreamFailed("upstream returned malformed JSON", code="upstream_malformed")
+    return parsed
+
+
+def upstream_error_message(data: bytes) -> tuple[str | None, Any]:
+    """The human message inside an upstream error body (OpenAI or Anthropic shape), if any."""
+    try:
+        parsed = orjson.loads(data)
+    except orjson.JSONDecodeError:
+        return None, None
+    if isinstance(parsed, dict):
+        error = parsed.get("error")
+        if isinstance(error, dict) and isinstance(error.get("message"), str):
+            return error["message"], parsed
+        if isinstance(error, str):
+            return error, parsed
+    return None, parsed
+
+
+def error_from_upstream(status: int, data: bytes, deployment: DeploymentConfig) -> GatewayError:
+    """Map an upstream non-2xx answer to the error the client sees."""
+    message, parsed = upstream_error_message(data)
+    where = f"upstream {deployment.name}"
+    if status >= 500:
+        return UpstreamFailed(f"{where} failed with status {status}: {message or 'no message'}")
+    return UpstreamRejected(status, message or f"{where} rejected the request with status {status}", upstream_body=parsed)

@@ -1,0 +1,131 @@
+"""OpenAI-compatible upstreams (OpenAI, vLLM, Ollama, TGI, LM Studio, ...) for OpenAI clients.
+
+The body passes through with only `model` (and, for streams, `stream_options.include_usage`)
+changed; stream events are forwarded byte for byte as they arrive.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from gateway.config.types import DeploymentConfig, ProviderConfig
+from gateway.errors import GatewayError, UpstreamFailed
+from gateway.providers.base import PreparedCall, Usage, error_from_upstream, parse_upstream_json
+from gateway.sse import SSEDecoder
+
+_DONE = b"[DONE]"
+
+
+def usage_from_openai(usage: Any) -> Usage | None:
+    if not isinstance(usage, dict):
+        return None
+    prompt_details = usage.get("prompt_tokens_details") or {}
+    completion_details = usage.get("completion_tokens_details") or {}
+    return Usage(
+        prompt_tokens=int(usage.get("prompt_tokens") or 0),
+        completion_tokens=int(usage.get("completion_tokens") or 0),
+        cached_tokens=int(prompt_details.get("cached_tokens") or 0) if isinstance(prompt_details, dict) else 0,
+        reasoning_tokens=int(completion_details.get("reasoning_tokens") or 0)
+        if isinstance(completion_details, dict)
+        else 0,
+        reported=True,
+    )
+
+
+def openai_headers(api_key: str | None) -> dict[str, str]:
+    headers = {"content-type": "application/json"}
+    if api_key:
+        headers["authorization"] = f"Bearer {api_key}"
+    return headers
+
+
+def _join(base_url: str, path: str) -> str:
+    return base_url.rstrip("/") + path
+
+
+def message_text(choice_message: Any) -> str:
+    if isinstance(choice_message, dict) and isinstance(choice_message.get("content"), str):
+        return str(choice_message["content"])
+    return ""
+
+
+class OpenAIStreamPassthrough:
+    """Forwards OpenAI chunks unchanged, reading usage and text on the way.
+
+    The gateway always asks the upstream for the usage chunk; when the client did not ask for
+    it, that chunk (the one with `"choices": []`) is dropped so the client sees what it asked for.
+    """
+
+    def __init__(self, client_wants_usage: bool) -> None:
+        self._decoder = SSEDecoder()
+        self._client_wants_usage = client_wants_usage
+        self.usage: Usage | None = None
+        self.text: list[str] = []
+
+    def feed(self, chunk: bytes) -> list[bytes]:
+        out: list[bytes] = []
+        for event in self._decoder.feed(chunk):
+            if event.data == _DONE:
+                out.append(event.raw)
+                continue
+            try:
+                parsed = orjson.loads(event.data)
+            except orjson.JSONDecodeError:
+                raise UpstreamFailed("upstream sent a malformed stream event", code="upstream_malformed") from None
+            if not isinstance(parsed, dict):
+                raise UpstreamFailed("upstream sent a malformed stream event", code="upstream_malformed")
+            choices = parsed.get("choices")
+            if choices:
+                delta = choices[0].get("delta") if isinstance(choices[0], dict) else None
+                if isinstance(delta, dict) and isinstance(delta.get("content"), str):
+                    self.text.append(delta["content"])
+            usage = usage_from_openai(parsed.get("usage"))
+            if usage is not None:
+                self.usage = usage
+                if not choices and not self._client_wants_usage:
+                    continue
+            out.append(event.raw)
+        return out
+
+    def finish(self) -> list[bytes]:
+        return []
+
+
+class OpenAIChatAdapter:
+    path = "/chat/completions"
+
+    def prepare(
+        self, body: dict[str, Any], deployment: DeploymentConfig, provider: ProviderConfig, api_key: str | None
+    ) -> PreparedCall:
+        upstream = dict(body)
+        upstream["model"] = deployment.model
+        if body.get("stream"):
+            options = body.get("stream_options")
+            upstream["stream_options"] = {**(options if isinstance(options, dict) else {}), "include_usage": True}
+        return PreparedCall(_join(provider.base_url, self.path), openai_headers(api_key), orjson.dumps(upstream))
+
+    def convert_json(self, data: bytes) -> tuple[bytes, Usage, dict[str, Any]]:
+        parsed = parse_upstream_json(data)
+        usage = usage_from_openai(parsed.get("usage")) or Usage()
+        return data, usage, parsed
+
+    def stream(self, body: dict[str, Any]) -> OpenAIStreamPassthrough:
+        options = body.get("stream_options")
+        wants_usage = isinstance(options, dict) and bool(options.get("include_usage"))
+        return OpenAIStreamPassthrough(wants_usage)
+
+    def convert_error(self, status: int, data: bytes, deployment: DeploymentConfig) -> GatewayError:
+        return error_from_upstream(status, data, deployment)
+
+
+class OpenAIEmbeddingsAdapter(OpenAIChatAdapter):
+    path = "/embeddings"
+
+    def prepare(
+        self, body: dict[str, Any], deployment: DeploymentConfig, provider: ProviderConfig, api_key: str | None
+    ) -> PreparedCall:
+        upstream = dict(body)
+        upstream["model"] = deployment.model
+        return PreparedCall(_join(provider.base_url, self.path), openai_headers(api_key), orjson.dumps(upstream))

@@ -1,0 +1,62 @@
+"""Everything derived from one config that the hot path needs, built once per (re)load."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Mapping
+
+from gateway.config.types import GatewayConfig, KeyConfig
+
+
+class Secret:
+    """A provider key read from the environment; never shows its value in a repr or str."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('****')"
+
+    __str__ = __repr__
+
+
+@dataclass(frozen=True)
+class Runtime:
+    config: GatewayConfig
+    keys_by_hash: Mapping[str, KeyConfig]
+    provider_keys: Mapping[str, Secret]
+
+    def find_key(self, presented: str) -> KeyConfig | None:
+        """The key whose stored sha256 matches the presented secret, compared in constant time."""
+        digest = hashlib.sha256(presented.encode()).hexdigest()
+        key = self.keys_by_hash.get(digest)
+        if key is None or not hmac.compare_digest(key.key_sha256, digest):
+            return None
+        return key
+
+    def provider_key(self, provider: str) -> str | None:
+        secret = self.provider_keys.get(provider)
+        return secret.reveal() if secret is not None else None
+
+
+def build_runtime(config: GatewayConfig, env: Mapping[str, str] | None = None) -> Runtime:
+    env = os.environ if env is None else env
+    provider_keys = {
+        name: Secret(env[p.api_key_env])
+        for name, p in config.providers.items()
+        if p.api_key_env and env.get(p.api_key_env)
+    }
+    return Runtime(
+        config=config,
+        keys_by_hash=MappingProxyType({k.key_sha256: k for k in config.keys}),
+        provider_keys=MappingProxyType(provider_keys),
+    )

@@ -1,0 +1,173 @@
+"""The shared-state interface behind rate limits, budgets, the response cache and breakers.
+
+One small async protocol, `StateBackend`, with two implementations picked by name
+(`gateway.state.create_state`): `memory.MemoryState` (one process, the embedded default) and
+`redis.RedisState` (several gateway replicas on one Redis). Both pass the same contract suite in
+`tests/unit/state/`. Every method takes the clock as `now` (Unix seconds) so tests never sleep.
+
+Limit semantics, identical in both backends:
+
+- rpm / tpm: a 60 s sliding window that never admits more than `limit` in any 60 s span. Usage is
+  kept in 1-second buckets, each remembering its latest use; a bucket counts until that latest use
+  is 60 s old, so a bucket can only ever count a little too long, never too short.
+- concurrent: slots held by reservation token, freed by settle/release, or after a slot TTL so a
+  crashed replica cannot leak them for ever. Each concurrent check takes one slot.
+- budget_day / budget_month: refused once the spend of the current UTC day / month has reached
+  `limit`; a budget check reserves nothing, the cost is added by `settle`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal, Protocol, Sequence
+
+LimitKind = Literal["rpm", "tpm", "concurrent", "budget_day", "budget_month"]
+WINDOW_KINDS: frozenset[str] = frozenset({"rpm", "tpm"})
+BUDGET_KINDS: frozenset[str] = frozenset({"budget_day", "budget_month"})
+
+WINDOW_S = 60.0
+# How long a concurrency slot outlives a replica that never settled it.
+SLOT_TTL_S = 600.0
+# The retry hint for a full concurrency limit: slots free when requests finish, not on a clock.
+CONCURRENT_RETRY_S = 1.0
+
+
+class StateUnavailable(Exception):
+    """The backend (Redis) cannot be reached; raised by every redis method on
+    connection errors and timeouts. Callers decide to fail open or closed."""
+
+
+@dataclass(frozen=True)
+class LimitCheck:
+    scope: str  # bounded label for metrics and messages: "key" | "team" | "model" | "deployment"
+    subject: str  # e.g. the key id, team name, model name
+    kind: LimitKind
+    limit: float  # requests/min, tokens/min, slots, or USD
+    # What this request reserves: 1 for rpm/concurrent, estimated tokens for tpm, 0 for budgets
+    # (a budget check only asks "is spend already >= limit?").
+    amount: float
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    check: LimitCheck
+    allowed: bool
+    remaining: float  # after this request's reservation (if allowed), never negative
+    # Refused: seconds until the window frees enough (or the budget period ends).
+    # Allowed: seconds until the oldest usage leaves the window (budgets: until the period ends).
+    reset_s: float
+
+
+@dataclass(frozen=True)
+class Reservation:
+    token: str  # opaque id for settle()
+    checks: tuple[LimitCheck, ...]
+    at: float  # `now` of the acquire
+
+
+@dataclass(frozen=True)
+class AcquireResult:
+    allowed: bool
+    results: tuple[CheckResult, ...]
+    reservation: Reservation | None  # None when refused: nothing was reserved at all
+    retry_after_s: float = 0.0  # max reset among refused checks (0 when allowed)
+
+    @property
+    def refused(self) -> CheckResult | None:
+        """The first refused check, if any."""
+        return next((result for result in self.results if not result.allowed), None)
+
+
+@dataclass(frozen=True)
+class Settlement:
+    reservation: Reservation
+    # Replaces the tpm reservation amount, in the window bucket the reservation went to.
+    actual_tokens: int
+    # Added to the spend of every budget check's subject and of `spend_subjects`.
+    cost_usd: float
+    # Extra (scope, subject) pairs whose spend to add even without a budget check.
+    spend_subjects: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class BreakerState:
+    state: Literal["closed", "open", "half_open"]
+    failures: int  # failures inside the current window
+    cooldown_remaining_s: float
+
+
+class StateBackend(Protocol):
+    name: str  # "memory" | "redis"
+
+    async def acquire(self, checks: Sequence[LimitCheck], now: float) -> AcquireResult:
+        """Check and reserve every limit at once: all checks pass and are reserved, or nothing is."""
+        ...
+
+    async def settle(self, settlements: Sequence[Settlement], now: float) -> None:
+        """After the call: free concurrency slots, reconcile tpm, add spend. One round trip."""
+        ...
+
+    async def release(self, reservation: Reservation, now: float) -> None:
+        """The call never happened: undo everything the reservation took."""
+        ...
+
+    async def spend(self, scope: str, subject: str, now: float) -> dict[str, float]:
+        """USD spent: {"day", "month", "total"} for the UTC day and month of `now`."""
+        ...
+
+    async def usage(self, scope: str, subject: str, now: float) -> dict[str, float]:
+        """{"requests_1m", "tokens_1m", "concurrent"} for admin views."""
+        ...
+
+    async def get(self, key: str, now: float) -> bytes | None:
+        """The cached value, unless its expiry (from `now` at set time) is <= `now`."""
+        ...
+
+    async def set(self, key: str, value: bytes, ttl_s: float, now: float) -> None: ...
+
+    async def delete(self, key: str) -> None: ...
+
+    async def breaker_record(
+        self,
+        deployment: str,
+        ok: bool,
+        now: float,
+        failure_threshold: int,
+        window_s: float,
+        cooldown_s: float,
+    ) -> BreakerState:
+        """Record a call outcome; `failure_threshold` failures within `window_s` open the breaker
+        for `cooldown_s`. A success closes a closed or half-open breaker and clears its failures;
+        a failure while half-open opens it again."""
+        ...
+
+    async def breaker_states(
+        self, deployments: Sequence[str], now: float
+    ) -> dict[str, BreakerState]:
+        """The state of many breakers in one round trip."""
+        ...
+
+    async def breaker_try_probe(self, deployment: str, now: float, probe_timeout_s: float) -> bool:
+        """May a request go to this deployment? True when closed; when half-open, True for exactly
+        one caller (across replicas) until an outcome is recorded or `probe_timeout_s` passes."""
+        ...
+
+    async def ping(self) -> bool: ...
+
+    async def aclose(self) -> None: ...
+
+
+def acquire_result(
+    checks: Sequence[LimitCheck], results: Sequence[CheckResult], token: str, now: float
+) -> AcquireResult:
+    """Assemble what `acquire` returns from the per-check results."""
+    refused = [result.reset_s for result in results if not result.allowed]
+    if refused:
+        return AcquireResult(False, tuple(results), None, max(refused))
+    return AcquireResult(True, tuple(results), Reservation(token, tuple(checks), now))
+
+
+def spend_subjects(settlement: Settlement) -> list[tuple[str, str]]:
+    """Every (scope, subject) whose spend a settlement adds to, each once, in order."""
+    pairs = [(c.scope, c.subject) for c in settlement.reservation.checks if c.kind in BUDGET_KINDS]
+    return list(dict.fromkeys([*pairs, *settlement.spend_subjects]))

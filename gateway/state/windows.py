@@ -1,0 +1,66 @@
+"""The 60 s sliding window in process memory, and the verdict rules `lua/acquire.lua` mirrors.
+
+Usage sits in 1-second buckets; each bucket keeps its amount and its latest use. A bucket counts
+while its latest use is less than 60 s old: everything inside (now - 60, now] is always counted,
+so no 60 s span can ever hold more than the limit (a bucket may count up to 1 s too long).
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+from gateway.state.base import WINDOW_S
+
+Usage = tuple[float, float]  # (amount, latest use) of one live bucket
+
+
+class SlidingWindow:
+    __slots__ = ("buckets",)
+
+    def __init__(self) -> None:
+        self.buckets: dict[int, list[float]] = {}  # second -> [amount, latest use]
+
+    def live(self, now: float) -> list[Usage]:
+        """The buckets still inside the window; older ones are dropped."""
+        cutoff = now - WINDOW_S
+        stale = [second for second, (_, last) in self.buckets.items() if last <= cutoff]
+        for second in stale:
+            del self.buckets[second]
+        return [(amount, last) for amount, last in self.buckets.values()]
+
+    def add(self, second: int, amount: float, now: float) -> None:
+        bucket = self.buckets.get(second)
+        if bucket is None:
+            self.buckets[second] = [amount, now]
+        else:
+            bucket[0] += amount
+            bucket[1] = max(bucket[1], now)
+
+    def adjust(self, second: int, delta: float) -> None:
+        """Reconcile a reservation in its own bucket, if that bucket still counts."""
+        bucket = self.buckets.get(second)
+        if bucket is not None:
+            bucket[0] = max(0.0, bucket[0] + delta)
+
+
+def window_verdict(
+    live: Sequence[Usage], pending: float, amount: float, limit: float, now: float
+) -> tuple[bool, float, float]:
+    """(allowed, remaining, reset_s) for reserving `amount` on top of `live` and `pending`
+    (what earlier checks of the same acquire reserve on the same window)."""
+    used = sum(usage for usage, _ in live) + pending
+    if used + amount <= limit:
+        oldest = min((last for _, last in live), default=now)
+        return True, limit - used - amount, oldest + WINDOW_S - now
+    return False, max(0.0, limit - used), _reset(live, used + amount - limit, amount > limit, now)
+
+
+def _reset(live: Sequence[Usage], need: float, never: bool, now: float) -> float:
+    """Seconds until `need` of the live usage has left the window."""
+    if not never:
+        freed = 0.0
+        for usage, last in sorted(live, key=lambda bucket: bucket[1]):
+            freed += usage
+            if freed >= need:
+                return last + WINDOW_S - now
+    return WINDOW_S

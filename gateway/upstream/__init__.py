@@ -1,0 +1,3 @@
+from gateway.upstream.base import UpstreamClient, UpstreamError, UpstreamRequest, UpstreamResponse
+
+__all__ = ["UpstreamClient", "UpstreamError", "UpstreamRequest", "UpstreamResponse"]

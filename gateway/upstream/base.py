@@ -1,0 +1,56 @@
+"""The upstream transport interface: one small async protocol, several implementations.
+
+`aiohttp_client.AiohttpUpstream` is the pooled network client used on the hot path;
+`gateway.mock_provider.inprocess.InProcessMockUpstream` answers in process for `type = "mock"`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import AsyncIterator, Mapping, Protocol
+
+
+class UpstreamError(Exception):
+    """The upstream could not be reached or stopped answering. `kind` is a bounded label."""
+
+    def __init__(self, kind: str, message: str) -> None:
+        super().__init__(message)
+        self.kind = kind  # "connect" | "timeout" | "first_token_timeout" | "idle_timeout" | "protocol"
+
+
+@dataclass(frozen=True)
+class UpstreamRequest:
+    method: str
+    url: str
+    headers: Mapping[str, str]
+    body: bytes
+    connect_timeout_s: float = 5.0
+    # Seconds until the response status and headers (and so the first byte) must arrive.
+    first_byte_timeout_s: float = 60.0
+    # Longest silence between two body chunks.
+    idle_timeout_s: float = 60.0
+
+
+class UpstreamResponse(Protocol):
+    status: int
+    headers: Mapping[str, str]  # names lower-cased
+
+    def iter_chunks(self) -> AsyncIterator[bytes]:
+        """Body bytes as they arrive; raises UpstreamError on idle timeout or a dropped connection."""
+        ...
+
+    async def read(self) -> bytes:
+        """The whole body."""
+        ...
+
+    async def aclose(self) -> None:
+        """Release (or, if the body was not fully read, close) the connection. Idempotent."""
+        ...
+
+
+class UpstreamClient(Protocol):
+    async def send(self, request: UpstreamRequest) -> UpstreamResponse:
+        """Send the request and return once status and headers are in; raises UpstreamError."""
+        ...
+
+    async def aclose(self) -> None: ...

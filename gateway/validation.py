@@ -1,0 +1,79 @@
+"""Request-body checks per endpoint: the fields we rely on, with the wire APIs' own rules.
+
+Each validator takes the parsed body and raises InvalidRequest naming the offending `param`;
+fields we do not rely on pass through untouched for the upstream to judge.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from gateway.errors import InvalidRequest
+
+Validator = Callable[[dict[str, Any]], None]
+
+
+def _require_model(body: dict[str, Any]) -> None:
+    model = body.get("model")
+    if not isinstance(model, str) or not model:
+        raise InvalidRequest("you must provide a model parameter (a non-empty string)", param="model")
+
+
+def _optional(body: dict[str, Any], name: str, types: type | tuple[type, ...], what: str) -> None:
+    if name in body and body[name] is not None:
+        value = body[name]
+        if not isinstance(value, types) or (isinstance(value, bool) and bool not in _as_tuple(types)):
+            raise InvalidRequest(f"'{name}' must be {what}", param=name)
+
+
+def _as_tuple(types: type | tuple[type, ...]) -> tuple[type, ...]:
+    return types if isinstance(types, tuple) else (types,)
+
+
+def _require_messages(body: dict[str, Any]) -> list[Any]:
+    messages = body.get("messages")
+    if messages is None:
+        raise InvalidRequest("missing required parameter: 'messages'", param="messages")
+    if not isinstance(messages, list) or not messages:
+        raise InvalidRequest("'messages' must be a non-empty array", param="messages")
+    for index, message in enumerate(messages):
+        if not isinstance(message, dict) or not isinstance(message.get("role"), str):
+            raise InvalidRequest(f"messages[{index}] must be an object with a string 'role'", param=f"messages[{index}]")
+    return messages
+
+
+def validate_chat(body: dict[str, Any]) -> None:
+    _require_model(body)
+    _require_messages(body)
+    _optional(body, "stream", bool, "a boolean")
+    _optional(body, "n", int, "an integer")
+    if isinstance(body.get("n"), int) and not 1 <= body["n"] <= 128:
+        raise InvalidRequest("'n' must be between 1 and 128", param="n")
+    _optional(body, "max_tokens", int, "an integer")
+    _optional(body, "max_completion_tokens", int, "an integer")
+    _optional(body, "temperature", (int, float), "a number")
+    _optional(body, "tools", list, "an array")
+    _optional(body, "stream_options", dict, "an object")
+    _optional(body, "response_format", dict, "an object")
+    if body.get("stream_options") is not None and not body.get("stream"):
+        raise InvalidRequest("'stream_options' is only allowed when 'stream' is true", param="stream_options")
+
+
+def validate_messages(body: dict[str, Any]) -> None:
+    _require_model(body)
+    _require_messages(body)
+    if "max_tokens" not in body:
+        raise InvalidRequest("max_tokens: field required", param="max_tokens")
+    _optional(body, "max_tokens", int, "an integer")
+    _optional(body, "stream", bool, "a boolean")
+    _optional(body, "system", (str, list), "a string or an array of text blocks")
+    _optional(body, "tools", list, "an array")
+
+
+def validate_embeddings(body: dict[str, Any]) -> None:
+    _require_model(body)
+    value = body.get("input")
+    if value is None:
+        raise InvalidRequest("missing required parameter: 'input'", param="input")
+    if not isinstance(value, (str, list)) or (isinstance(value, list) and not value):
+        raise InvalidRequest("'input' must be a string or a non-empty array", param="input")

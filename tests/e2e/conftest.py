@@ -1,0 +1,152 @@
+"""Fixtures that run the real gateway and real mock providers over loopback HTTP."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+from tests.procs import Proc, start_gateway, start_mock_provider
+
+PROVIDER_SECRET = "prov-secret-7f3a9c1e5b2d4a6f8e0c"
+GATEWAY_KEY = "sk-test-gateway-key"
+LIMITED_KEY = "sk-test-limited-key"
+
+
+def _sha(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def gateway_config(upstream: str, slow_upstream: str, log_path: Path) -> str:
+    """A config serving every pairing of client and upstream format, plus fault models."""
+    return f"""
+[server]
+host = "127.0.0.1"
+port = 8080
+max_body_bytes = 65536
+
+[logging]
+path = "{log_path}"
+
+[[providers]]
+name = "oai"
+type = "openai"
+base_url = "{upstream}/v1"
+api_key_env = "TEST_PROVIDER_KEY"
+
+[[providers]]
+name = "ant"
+type = "anthropic"
+base_url = "{upstream}"
+api_key_env = "TEST_PROVIDER_KEY"
+
+[[providers]]
+name = "slow"
+type = "openai"
+base_url = "{slow_upstream}/v1"
+
+[[providers]]
+name = "inproc"
+type = "mock"
+
+[[models]]
+name = "gpt-mock"
+[[models.deployments]]
+provider = "oai"
+model = "mock-small"
+input_cost_per_1m = 1.0
+output_cost_per_1m = 2.0
+
+[[models]]
+name = "echo"
+[[models.deployments]]
+provider = "oai"
+model = "echo"
+
+[[models]]
+name = "claude-mock"
+[[models.deployments]]
+provider = "ant"
+model = "mock-small"
+
+[[models]]
+name = "claude-echo"
+[[models.deployments]]
+provider = "ant"
+model = "echo"
+
+[[models]]
+name = "inproc-mock"
+[[models.deployments]]
+provider = "inproc"
+model = "mock-small"
+
+[[models]]
+name = "fail"
+[[models.deployments]]
+provider = "oai"
+model = "fail-500"
+
+[[models]]
+name = "drop"
+[[models.deployments]]
+provider = "oai"
+model = "drop-mid-stream"
+
+[[models]]
+name = "malformed"
+[[models.deployments]]
+provider = "oai"
+model = "malformed"
+
+[[models]]
+name = "slow-stream"
+[[models.deployments]]
+provider = "slow"
+model = "mock-small"
+
+[[models]]
+name = "embed"
+[[models.deployments]]
+provider = "oai"
+model = "mock-embed"
+
+[[keys]]
+id = "test"
+team = "qa"
+key_sha256 = "{_sha(GATEWAY_KEY)}"
+
+[[keys]]
+id = "limited"
+team = "qa"
+key_sha256 = "{_sha(LIMITED_KEY)}"
+models = ["gpt-mock"]
+"""
+
+
+@pytest.fixture(scope="session")
+def mock_upstream() -> Iterator[Proc]:
+    proc = start_mock_provider()
+    yield proc
+    proc.stop()
+
+
+@pytest.fixture(scope="session")
+def slow_upstream() -> Iterator[Proc]:
+    proc = start_mock_provider(tokens_per_s=20)
+    yield proc
+    proc.stop()
+
+
+@pytest.fixture(scope="session")
+def gateway(tmp_path_factory: pytest.TempPathFactory, mock_upstream: Proc, slow_upstream: Proc) -> Iterator[Proc]:
+    root = tmp_path_factory.mktemp("gateway")
+    log_path = root / "logs" / "requests.jsonl"
+    config = root / "config.toml"
+    config.write_text(gateway_config(mock_upstream.url, slow_upstream.url, log_path))
+    proc = start_gateway(config, env={"TEST_PROVIDER_KEY": PROVIDER_SECRET})
+    proc.log_path = log_path
+    yield proc
+    proc.stop()

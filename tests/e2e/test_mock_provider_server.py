@@ -1,0 +1,358 @@
+"""The real mock provider process over loopback, spoken to by the official SDKs and by httpx."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator
+
+import anthropic
+import httpx
+import openai
+import pytest
+
+from gateway import tokens
+
+REPO = Path(__file__).resolve().parents[2]
+MESSAGES = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Tell me about llamas."}]
+OPENAI_TOOL = {
+    "type": "function",
+    "function": {
+        "name": "get_weather",
+        "parameters": {"type": "object", "properties": {"city": {"type": "string"}, "days": {"type": "integer"}}},
+    },
+}
+ANTHROPIC_TOOL = {"name": "get_weather", "input_schema": OPENAI_TOOL["function"]["parameters"]}  # type: ignore[index]
+
+
+@dataclass
+class MockServer:
+    process: subprocess.Popen[str]
+    url: str = ""
+    output: list[str] = field(default_factory=list)
+
+    def stats(self) -> dict[str, Any]:
+        return dict(httpx.get(self.url + "/_mock/stats").json())
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _spawn(**options: float) -> MockServer:
+    port = _free_port()
+    arguments = ", ".join(f"{name}={value!r}" for name, value in {"port": port, **options}.items())
+    code = f"from gateway.mock_provider.server import run; run({arguments})"
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONPATH": str(REPO)}
+    process = subprocess.Popen(
+        [sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, cwd=REPO
+    )
+    server = MockServer(process)
+
+    def drain() -> None:
+        assert process.stdout is not None
+        for line in process.stdout:
+            server.output.append(line)
+
+    threading.Thread(target=drain, daemon=True).start()
+    return server
+
+
+def _wait_listening(server: MockServer, timeout: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for line in server.output:
+            if line.startswith("mock provider listening on "):
+                server.url = line.split()[-1]
+                assert httpx.get(server.url + "/healthz").json() == {"status": "ok"}
+                return
+        if server.process.poll() is not None:
+            break
+        time.sleep(0.02)
+    raise RuntimeError(f"mock provider did not start: {''.join(server.output)}")
+
+
+def _stop(server: MockServer) -> None:
+    server.process.terminate()
+    try:
+        server.process.wait(5)
+    except subprocess.TimeoutExpired:
+        server.process.kill()
+        server.process.wait(5)
+
+
+@pytest.fixture(scope="module")
+def servers() -> Iterator[tuple[MockServer, MockServer]]:
+    """An unpaced server and one streaming 20 tokens/s; started side by side."""
+    fast, slow = _spawn(), _spawn(tokens_per_s=20)
+    try:
+        _wait_listening(fast)
+        _wait_listening(slow)
+        yield fast, slow
+    finally:
+        _stop(fast)
+        _stop(slow)
+    assert not any("Traceback" in line for line in fast.output + slow.output), "".join(fast.output + slow.output)
+
+
+@pytest.fixture(scope="module")
+def mock(servers: tuple[MockServer, MockServer]) -> MockServer:
+    return servers[0]
+
+
+@pytest.fixture(scope="module")
+def slow_mock(servers: tuple[MockServer, MockServer]) -> MockServer:
+    return servers[1]
+
+
+def openai_client(server: MockServer) -> openai.OpenAI:
+    return openai.OpenAI(base_url=server.url + "/v1", api_key="sk-openai-test", max_retries=0, timeout=10)
+
+
+def anthropic_client(server: MockServer) -> anthropic.Anthropic:
+    return anthropic.Anthropic(base_url=server.url, api_key="sk-ant-test", max_retries=0, timeout=10)
+
+
+# ---------------------------------------------------------------------------------------------
+# openai SDK
+
+
+def test_openai_chat_with_tiktoken_usage(mock: MockServer) -> None:
+    completion = openai_client(mock).chat.completions.create(model="mock-small", messages=MESSAGES)  # type: ignore[arg-type]
+    text = completion.choices[0].message.content or ""
+    assert len(text.split()) == 20 and completion.choices[0].finish_reason == "stop"
+    assert completion.usage is not None
+    assert completion.usage.prompt_tokens == tokens.count_messages(MESSAGES)
+    assert completion.usage.completion_tokens == tokens.count_text(text)
+    again = openai_client(mock).chat.completions.create(model="mock-small", messages=MESSAGES)  # type: ignore[arg-type]
+    assert again.choices[0].message.content == text and again.id != completion.id
+    several = openai_client(mock).chat.completions.create(model="mock-small", messages=MESSAGES, n=3)  # type: ignore[arg-type]
+    assert [c.index for c in several.choices] == [0, 1, 2]
+
+
+def test_openai_stream_with_usage(mock: MockServer) -> None:
+    client = openai_client(mock)
+    expected = client.chat.completions.create(model="mock-small", messages=MESSAGES)  # type: ignore[arg-type]
+    stream = client.chat.completions.create(
+        model="mock-small", messages=MESSAGES, stream=True, stream_options={"include_usage": True}  # type: ignore[arg-type]
+    )
+    chunks = list(stream)
+    content = [c.choices[0].delta.content for c in chunks if c.choices and c.choices[0].delta.content]
+    assert len(content) == 20
+    assert "".join(content) == expected.choices[0].message.content
+    assert [c.choices[0].finish_reason for c in chunks if c.choices][-1] == "stop"
+    assert all(c.usage is None for c in chunks[:-1]) and chunks[-1].choices == []
+    assert chunks[-1].usage is not None and chunks[-1].usage.model_dump() == expected.usage.model_dump()  # type: ignore[union-attr]
+
+
+def test_openai_tool_round_trip_and_streamed_call(mock: MockServer) -> None:
+    client = openai_client(mock)
+    messages: list[Any] = [{"role": "user", "content": "What's the weather in Paris?"}]
+    first = client.chat.completions.create(model="mock-small", messages=messages, tools=[OPENAI_TOOL])  # type: ignore[list-item]
+    assert first.choices[0].finish_reason == "tool_calls"
+    call = first.choices[0].message.tool_calls[0]  # type: ignore[index]
+    assert call.function.name == "get_weather"  # type: ignore[union-attr]
+    assert json.loads(call.function.arguments) == {"city": "test", "days": 1}  # type: ignore[union-attr]
+    messages.append(first.choices[0].message.model_dump(exclude_none=True))
+    messages.append({"role": "tool", "tool_call_id": call.id, "content": "sunny, 21C"})
+    second = client.chat.completions.create(model="mock-small", messages=messages, tools=[OPENAI_TOOL])  # type: ignore[list-item]
+    assert second.choices[0].message.content == "Tool result: sunny, 21C"
+    stream = client.chat.completions.create(
+        model="mock-small", messages=messages[:1], tools=[OPENAI_TOOL], stream=True  # type: ignore[list-item]
+    )
+    name, arguments, finish = "", "", None
+    for chunk in stream:
+        for delta in chunk.choices[0].delta.tool_calls or ():
+            name += delta.function.name or ""  # type: ignore[union-attr]
+            arguments += delta.function.arguments or ""  # type: ignore[union-attr]
+        finish = chunk.choices[0].finish_reason or finish
+    assert (name, json.loads(arguments), finish) == ("get_weather", {"city": "test", "days": 1}, "tool_calls")
+
+
+def test_openai_json_mode_and_echo(mock: MockServer) -> None:
+    client = openai_client(mock)
+    completion = client.chat.completions.create(
+        model="mock-small", messages=MESSAGES, response_format={"type": "json_object"}  # type: ignore[arg-type]
+    )
+    assert isinstance(json.loads(completion.choices[0].message.content or ""), dict)
+    text = 'Exactly this: naïve café — 東京 and "quotes"\nnewline'
+    echo = client.chat.completions.create(model="echo", messages=[{"role": "user", "content": text}])
+    assert echo.choices[0].message.content == text
+
+
+async def test_openai_async_client(mock: MockServer) -> None:
+    client = openai.AsyncOpenAI(base_url=mock.url + "/v1", api_key="sk-async", max_retries=0, timeout=10)
+    completion = await client.chat.completions.create(model="mock-large", messages=MESSAGES)  # type: ignore[arg-type]
+    stream = await client.chat.completions.create(
+        model="mock-large", messages=MESSAGES, stream=True, stream_options={"include_usage": True}  # type: ignore[arg-type]
+    )
+    text = "".join([c.choices[0].delta.content or "" async for c in stream if c.choices])
+    assert text == completion.choices[0].message.content
+    # The SDK asks for base64 unless told otherwise; both encodings carry the same vectors.
+    packed = await client.embeddings.create(model="mock-embed", input=["hello", "world"])
+    floats = await client.embeddings.create(model="mock-embed", input=["hello", "world"], encoding_format="float")
+    assert [d.embedding for d in packed.data] == [d.embedding for d in floats.data]
+    assert len(packed.data[0].embedding) == 8 and packed.usage.prompt_tokens == 2
+    wide = await client.embeddings.create(model="mock-embed", input="hello", dimensions=64)
+    assert len(wide.data[0].embedding) == 64
+    assert {"echo", "mock-small", "mock-large"} <= {m.id async for m in client.models.list()}
+    await client.close()
+
+
+def test_openai_sdk_sees_faults_as_typed_errors(mock: MockServer) -> None:
+    client = openai_client(mock)
+    with pytest.raises(openai.InternalServerError) as failed:
+        client.chat.completions.create(model="fail-500", messages=MESSAGES)  # type: ignore[arg-type]
+    assert failed.value.status_code == 500
+    with pytest.raises(openai.RateLimitError) as limited:
+        client.chat.completions.create(model="fail-429", messages=MESSAGES)  # type: ignore[arg-type]
+    assert limited.value.response.headers["retry-after"] == "1"
+    with pytest.raises(openai.BadRequestError):
+        client.chat.completions.create(model="mock-small", messages=MESSAGES, n=0)  # type: ignore[arg-type]
+
+
+# ---------------------------------------------------------------------------------------------
+# anthropic SDK
+
+
+def test_anthropic_create_and_stream(mock: MockServer) -> None:
+    client = anthropic_client(mock)
+    kwargs: dict[str, Any] = {
+        "model": "mock-small",
+        "max_tokens": 100,
+        "system": "Be brief.",
+        "messages": [{"role": "user", "content": "Tell me about llamas."}],
+    }
+    message = client.messages.create(**kwargs)
+    assert message.type == "message" and message.role == "assistant" and message.stop_reason == "end_turn"
+    text = message.content[0].text  # type: ignore[union-attr]
+    assert len(text.split()) == 20
+    assert message.usage.input_tokens == tokens.count_messages(kwargs["messages"], "Be brief.")
+    assert message.usage.output_tokens == tokens.count_text(text)
+    with client.messages.stream(**kwargs) as stream:
+        streamed = "".join(stream.text_stream)
+        final = stream.get_final_message()
+    assert streamed == text and final.stop_reason == "end_turn"
+    assert final.usage.output_tokens == message.usage.output_tokens
+    short = client.messages.create(**{**kwargs, "max_tokens": 3})
+    assert short.stop_reason == "max_tokens" and short.usage.output_tokens <= 3
+
+
+def test_anthropic_tools(mock: MockServer) -> None:
+    client = anthropic_client(mock)
+    messages: list[Any] = [{"role": "user", "content": "Weather in Paris?"}]
+    first = client.messages.create(model="mock-small", max_tokens=200, tools=[ANTHROPIC_TOOL], messages=messages)  # type: ignore[list-item]
+    assert first.stop_reason == "tool_use"
+    tool_use = next(block for block in first.content if block.type == "tool_use")
+    assert tool_use.name == "get_weather" and tool_use.input == {"city": "test", "days": 1}  # type: ignore[union-attr]
+    messages.append({"role": "assistant", "content": [b.model_dump(exclude_none=True) for b in first.content]})
+    messages.append({"role": "user", "content": [{"type": "tool_result", "tool_use_id": tool_use.id, "content": "sunny, 21C"}]})  # type: ignore[union-attr]
+    second = client.messages.create(model="mock-small", max_tokens=200, tools=[ANTHROPIC_TOOL], messages=messages)  # type: ignore[list-item]
+    assert second.content[0].text == "Tool result: sunny, 21C"  # type: ignore[union-attr]
+    with client.messages.stream(
+        model="mock-small", max_tokens=200, tools=[ANTHROPIC_TOOL], messages=messages[:1]  # type: ignore[list-item]
+    ) as stream:
+        final = stream.get_final_message()
+    assert final.stop_reason == "tool_use"
+    streamed = next(block for block in final.content if block.type == "tool_use")
+    assert streamed.input == {"city": "test", "days": 1}  # type: ignore[union-attr]
+
+
+def test_anthropic_errors(mock: MockServer) -> None:
+    client = anthropic_client(mock)
+    kwargs: dict[str, Any] = {"max_tokens": 10, "messages": [{"role": "user", "content": "hi"}]}
+    with pytest.raises(anthropic.InternalServerError) as failed:
+        client.messages.create(model="fail-500", **kwargs)
+    assert failed.value.body == {"type": "error", "error": {"type": "api_error", "message": failed.value.body["error"]["message"]}}  # type: ignore[index]
+    with pytest.raises(anthropic.RateLimitError) as limited:
+        client.messages.create(model="fail-429", **kwargs)
+    assert limited.value.response.headers["retry-after"] == "1"
+    response = httpx.post(mock.url + "/v1/messages", content=b"{not json")
+    assert response.status_code == 400 and response.json()["error"]["type"] == "invalid_request_error"
+
+
+# ---------------------------------------------------------------------------------------------
+# Faults and stats, with plain httpx
+
+
+def _chat(model: str, **extra: Any) -> dict[str, Any]:
+    return {"model": model, "messages": [{"role": "user", "content": "hi"}], **extra}
+
+
+def test_fail_500_and_429_bodies(mock: MockServer) -> None:
+    failed = httpx.post(mock.url + "/v1/chat/completions", json=_chat("fail-500"))
+    assert failed.status_code == 500 and set(failed.json()["error"]) == {"message", "type", "param", "code"}
+    limited = httpx.post(mock.url + "/v1/chat/completions", json=_chat("fail-429"))
+    assert limited.status_code == 429 and limited.headers["retry-after"] == "1"
+    assert limited.json()["error"]["code"] == "rate_limit_exceeded"
+    bad = httpx.post(mock.url + "/v1/chat/completions", content=b"{not json")
+    assert bad.status_code == 400 and bad.json()["error"]["type"] == "invalid_request_error"
+
+
+def test_fail_timeout_never_answers(mock: MockServer) -> None:
+    started = time.monotonic()
+    with pytest.raises(httpx.ReadTimeout):
+        httpx.post(mock.url + "/v1/chat/completions", json=_chat("fail-timeout"), timeout=0.3)
+    assert time.monotonic() - started < 2
+    assert httpx.get(mock.url + "/healthz").status_code == 200
+
+
+def test_drop_mid_stream_aborts_the_connection(mock: MockServer) -> None:
+    with pytest.raises(httpx.RemoteProtocolError):
+        httpx.post(mock.url + "/v1/chat/completions", json=_chat("drop-mid-stream"))
+    received = b""
+    with pytest.raises(httpx.RemoteProtocolError):
+        with httpx.stream("POST", mock.url + "/v1/chat/completions", json=_chat("drop-mid-stream", stream=True)) as response:
+            assert response.status_code == 200
+            for chunk in response.iter_raw():
+                received += chunk
+    assert received.count(b'"content":') == 4 and b"[DONE]" not in received  # opening delta + 3 words
+    with pytest.raises(openai.APIConnectionError):
+        list(openai_client(mock).chat.completions.create(model="drop-mid-stream", messages=MESSAGES, stream=True))  # type: ignore[arg-type]
+
+
+def test_malformed_bodies(mock: MockServer) -> None:
+    response = httpx.post(mock.url + "/v1/chat/completions", json=_chat("malformed"))
+    assert response.status_code == 200 and response.headers["content-type"] == "application/json"
+    with pytest.raises(json.JSONDecodeError):
+        response.json()
+    stream = httpx.post(mock.url + "/v1/chat/completions", json=_chat("malformed", stream=True))
+    data_line = stream.text.split("\n")[0]
+    assert data_line.startswith("data: ")
+    with pytest.raises(json.JSONDecodeError):
+        json.loads(data_line[len("data: ") :])
+
+
+def test_stats_record_auth_headers_and_reset(mock: MockServer) -> None:
+    openai_client(mock).chat.completions.create(model="echo", messages=[{"role": "user", "content": "a"}])
+    anthropic_client(mock).messages.create(model="echo", max_tokens=5, messages=[{"role": "user", "content": "b"}])
+    stats = mock.stats()
+    # The anthropic SDK sends its key as x-api-key or (newer versions) as a bearer token.
+    assert stats["auth_headers_seen"][-2] == "Bearer sk-openai-test"
+    assert stats["auth_headers_seen"][-1] in ("sk-ant-test", "Bearer sk-ant-test")
+    assert stats["last_request"]["path"] == "/v1/messages" and stats["last_request"]["body"]["model"] == "echo"
+    assert stats["by_model"]["echo"] >= 2
+    assert httpx.post(mock.url + "/_mock/reset").status_code == 200
+    assert mock.stats()["requests"] == 0
+
+
+def test_client_cancelling_a_stream_is_seen_within_a_second(slow_mock: MockServer) -> None:
+    before = slow_mock.stats()["cancelled_streams"]
+    with httpx.Client(timeout=10) as client:
+        with client.stream("POST", slow_mock.url + "/v1/chat/completions", json=_chat("mock-small", stream=True)) as response:
+            next(response.iter_raw())
+            assert slow_mock.stats()["active_streams"] == 1
+    closed_at = time.monotonic()
+    while slow_mock.stats()["cancelled_streams"] == before:
+        assert time.monotonic() - closed_at < 1.0, "the mock still streams 1 s after the client left"
+        time.sleep(0.02)
+    assert slow_mock.stats()["active_streams"] == 0

@@ -1,0 +1,191 @@
+"""Anthropic Messages request -> OpenAI chat request (golden bodies)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from gateway.providers.anthropic_translate import TranslationError, anthropic_request_to_openai
+
+
+def translate(**body: Any) -> dict[str, Any]:
+    return anthropic_request_to_openai(body, "gpt-x")
+
+
+def test_minimal_request() -> None:
+    assert translate(
+        model="claude", max_tokens=64, messages=[{"role": "user", "content": "Hi"}]
+    ) == {
+        "model": "gpt-x",
+        "messages": [{"role": "user", "content": "Hi"}],
+        "max_tokens": 64,
+    }
+
+
+def test_system_string_and_blocks_become_the_first_message() -> None:
+    assert translate(system="Be brief.", messages=[{"role": "user", "content": "Hi"}])["messages"][
+        0
+    ] == {
+        "role": "system",
+        "content": "Be brief.",
+    }
+    blocks = [
+        {"type": "text", "text": "Be brief.", "cache_control": {"type": "ephemeral"}},
+        {"type": "text", "text": "Use French."},
+    ]
+    out = translate(system=blocks, messages=[{"role": "user", "content": "Hi"}])
+    assert out["messages"][0] == {"role": "system", "content": "Be brief.\n\nUse French."}
+
+
+def test_multi_turn_text_blocks_and_images() -> None:
+    out = translate(
+        messages=[
+            {"role": "user", "content": [{"type": "text", "text": "Hi"}]},
+            {
+                "role": "assistant",
+                "content": [{"type": "text", "text": "Hello"}, {"type": "text", "text": "!"}],
+            },
+            {
+                "role": "user",
+                "content": [
+                    {"type": "text", "text": "What is this?"},
+                    {
+                        "type": "image",
+                        "source": {"type": "base64", "media_type": "image/png", "data": "QUJD"},
+                    },
+                    {"type": "image", "source": {"type": "url", "url": "https://x.test/a.png"}},
+                ],
+            },
+        ]
+    )
+    assert out["messages"] == [
+        {"role": "user", "content": "Hi"},
+        {"role": "assistant", "content": "Hello!"},
+        {
+            "role": "user",
+            "content": [
+                {"type": "text", "text": "What is this?"},
+                {"type": "image_url", "image_url": {"url": "data:image/png;base64,QUJD"}},
+                {"type": "image_url", "image_url": {"url": "https://x.test/a.png"}},
+            ],
+        },
+    ]
+
+
+def test_tool_use_and_tool_results_become_tool_calls_and_tool_messages() -> None:
+    out = translate(
+        messages=[
+            {"role": "user", "content": "Weather?"},
+            {
+                "role": "assistant",
+                "content": [
+                    {"type": "thinking", "thinking": "hmm", "signature": "sig"},
+                    {
+                        "type": "tool_use",
+                        "id": "toolu_1",
+                        "name": "get_weather",
+                        "input": {"city": "Paris"},
+                    },
+                    {"type": "tool_use", "id": "toolu_2", "name": "get_weather", "input": {}},
+                ],
+            },
+            {
+                "role": "user",
+                "content": [
+                    {"type": "text", "text": "Here you go"},
+                    {"type": "tool_result", "tool_use_id": "toolu_1", "content": "18C"},
+                    {
+                        "type": "tool_result",
+                        "tool_use_id": "toolu_2",
+                        "is_error": True,
+                        "content": [
+                            {"type": "text", "text": "no"},
+                            {"type": "text", "text": "city"},
+                        ],
+                    },
+                ],
+            },
+        ]
+    )
+    assert out["messages"][1:] == [
+        {
+            "role": "assistant",
+            "content": None,
+            "tool_calls": [
+                {
+                    "id": "toolu_1",
+                    "type": "function",
+                    "function": {"name": "get_weather", "arguments": '{"city":"Paris"}'},
+                },
+                {
+                    "id": "toolu_2",
+                    "type": "function",
+                    "function": {"name": "get_weather", "arguments": "{}"},
+                },
+            ],
+        },
+        {"role": "tool", "tool_call_id": "toolu_1", "content": "18C"},
+        {"role": "tool", "tool_call_id": "toolu_2", "content": "no\ncity"},
+        {"role": "user", "content": "Here you go"},
+    ]
+
+
+def test_tools_and_tool_choice() -> None:
+    tool = {"name": "get_weather", "description": "Weather", "input_schema": {"type": "object"}}
+    out = translate(
+        messages=[{"role": "user", "content": "x"}],
+        tools=[tool],
+        tool_choice={"type": "any", "disable_parallel_tool_use": True},
+    )
+    assert out["tools"] == [
+        {
+            "type": "function",
+            "function": {
+                "name": "get_weather",
+                "description": "Weather",
+                "parameters": {"type": "object"},
+            },
+        }
+    ]
+    assert out["tool_choice"] == "required"
+    assert out["parallel_tool_calls"] is False
+    for choice, expected in [
+        ({"type": "auto"}, "auto"),
+        ({"type": "none"}, "none"),
+        (
+            {"type": "tool", "name": "get_weather"},
+            {"type": "function", "function": {"name": "get_weather"}},
+        ),
+    ]:
+        assert translate(messages=[], tools=[tool], tool_choice=choice)["tool_choice"] == expected
+
+
+def test_server_tools_raise() -> None:
+    with pytest.raises(TranslationError, match="web_search"):
+        translate(messages=[], tools=[{"type": "web_search_20250305", "name": "web_search"}])
+
+
+def test_sampling_stop_metadata_stream_and_dropped_params() -> None:
+    out = translate(
+        messages=[{"role": "user", "content": "x"}],
+        max_tokens=10,
+        temperature=0.2,
+        top_p=0.5,
+        top_k=40,
+        stop_sequences=["END"],
+        metadata={"user_id": "u-1"},
+        stream=True,
+        thinking={"type": "enabled", "budget_tokens": 1024},
+    )
+    assert out == {
+        "model": "gpt-x",
+        "messages": [{"role": "user", "content": "x"}],
+        "max_tokens": 10,
+        "temperature": 0.2,
+        "top_p": 0.5,
+        "stop": ["END"],
+        "user": "u-1",
+        "stream": True,
+        "stream_options": {"include_usage": True},
+    }

@@ -1,0 +1,318 @@
+"""OpenAI chat request -> Anthropic Messages request (golden bodies)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from gateway.providers.anthropic_translate import TranslationError, openai_request_to_anthropic
+
+WEATHER_TOOL = {
+    "type": "function",
+    "function": {
+        "name": "get_weather",
+        "description": "Weather for a city",
+        "parameters": {"type": "object", "properties": {"city": {"type": "string"}}},
+    },
+}
+
+
+def translate(**body: Any) -> dict[str, Any]:
+    return openai_request_to_anthropic(body, "claude-x")
+
+
+def test_minimal_request_gets_default_max_tokens() -> None:
+    assert translate(model="gpt", messages=[{"role": "user", "content": "Hi"}]) == {
+        "model": "claude-x",
+        "messages": [{"role": "user", "content": "Hi"}],
+        "max_tokens": 4096,
+    }
+
+
+def test_system_and_developer_messages_become_top_level_system() -> None:
+    one = translate(
+        messages=[{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi"}]
+    )
+    assert one["system"] == "Be brief."
+    assert one["messages"] == [{"role": "user", "content": "Hi"}]
+
+    several = translate(
+        messages=[
+            {"role": "system", "content": "Be brief."},
+            {"role": "user", "content": "Hi"},
+            {"role": "developer", "content": [{"type": "text", "text": "Use French."}]},
+        ]
+    )
+    assert several["system"] == [
+        {"type": "text", "text": "Be brief."},
+        {"type": "text", "text": "Use French."},
+    ]
+
+
+def test_multi_turn_keeps_order_and_strings() -> None:
+    out = translate(
+        messages=[
+            {"role": "user", "content": "Hi"},
+            {"role": "assistant", "content": "Hello!"},
+            {"role": "user", "content": "How are you?"},
+        ]
+    )
+    assert out["messages"] == [
+        {"role": "user", "content": "Hi"},
+        {"role": "assistant", "content": "Hello!"},
+        {"role": "user", "content": "How are you?"},
+    ]
+
+
+def test_consecutive_same_role_messages_are_merged_and_empty_ones_dropped() -> None:
+    out = translate(
+        messages=[
+            {"role": "user", "content": "one"},
+            {"role": "user", "content": [{"type": "text", "text": "two"}]},
+            {"role": "assistant", "content": ""},
+            {"role": "user", "content": "three"},
+        ]
+    )
+    assert out["messages"] == [
+        {
+            "role": "user",
+            "content": [
+                {"type": "text", "text": "one"},
+                {"type": "text", "text": "two"},
+                {"type": "text", "text": "three"},
+            ],
+        }
+    ]
+
+
+def test_final_assistant_prefill_loses_trailing_whitespace() -> None:
+    out = translate(
+        messages=[{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Sure: "}]
+    )
+    assert out["messages"][-1] == {"role": "assistant", "content": "Sure:"}
+
+
+def test_images_by_url_and_base64() -> None:
+    out = translate(
+        messages=[
+            {
+                "role": "user",
+                "content": [
+                    {"type": "text", "text": "Compare"},
+                    {
+                        "type": "image_url",
+                        "image_url": {"url": "https://x.test/a.png", "detail": "low"},
+                    },
+                    {"type": "image_url", "image_url": {"url": "data:image/jpeg;base64,QUJD"}},
+                ],
+            }
+        ]
+    )
+    assert out["messages"][0]["content"] == [
+        {"type": "text", "text": "Compare"},
+        {"type": "image", "source": {"type": "url", "url": "https://x.test/a.png"}},
+        {"type": "image", "source": {"type": "base64", "media_type": "image/jpeg", "data": "QUJD"}},
+    ]
+
+
+def test_pdf_file_part_becomes_document() -> None:
+    part = {
+        "type": "file",
+        "file": {"filename": "a.pdf", "file_data": "data:application/pdf;base64,JVBE"},
+    }
+    out = translate(messages=[{"role": "user", "content": [part]}])
+    assert out["messages"][0]["content"] == [
+        {
+            "type": "document",
+            "source": {"type": "base64", "media_type": "application/pdf", "data": "JVBE"},
+        }
+    ]
+
+
+@pytest.mark.parametrize(
+    "part",
+    [
+        {"type": "image_url", "image_url": {"url": "ftp://x.test/a.png"}},
+        {"type": "image_url", "image_url": {"url": "data:image/png,notbase64"}},
+        {"type": "input_audio", "input_audio": {"data": "", "format": "wav"}},
+        {"type": "file", "file": {"file_id": "file-1"}},
+    ],
+)
+def test_unsupported_parts_raise(part: dict[str, Any]) -> None:
+    with pytest.raises(TranslationError):
+        translate(messages=[{"role": "user", "content": [part]}])
+
+
+def test_tool_calls_and_results_round_into_tool_use_and_merged_tool_results() -> None:
+    out = translate(
+        messages=[
+            {"role": "user", "content": "Weather in Paris and Rome?"},
+            {
+                "role": "assistant",
+                "content": "Checking.",
+                "tool_calls": [
+                    {
+                        "id": "call_1",
+                        "type": "function",
+                        "function": {"name": "get_weather", "arguments": '{"city": "Paris"}'},
+                    },
+                    {
+                        "id": "call_2",
+                        "type": "function",
+                        "function": {"name": "get_weather", "arguments": "{not json"},
+                    },
+                ],
+            },
+            {"role": "tool", "tool_call_id": "call_1", "content": "18C"},
+            {
+                "role": "tool",
+                "tool_call_id": "call_2",
+                "content": [{"type": "text", "text": "21C"}],
+            },
+            {"role": "user", "content": "Thanks"},
+        ],
+        tools=[WEATHER_TOOL],
+    )
+    assert out["messages"] == [
+        {"role": "user", "content": "Weather in Paris and Rome?"},
+        {
+            "role": "assistant",
+            "content": [
+                {"type": "text", "text": "Checking."},
+                {
+                    "type": "tool_use",
+                    "id": "call_1",
+                    "name": "get_weather",
+                    "input": {"city": "Paris"},
+                },
+                {"type": "tool_use", "id": "call_2", "name": "get_weather", "input": {}},
+            ],
+        },
+        {
+            "role": "user",
+            "content": [
+                {"type": "tool_result", "tool_use_id": "call_1", "content": "18C"},
+                {
+                    "type": "tool_result",
+                    "tool_use_id": "call_2",
+                    "content": [{"type": "text", "text": "21C"}],
+                },
+                {"type": "text", "text": "Thanks"},
+            ],
+        },
+    ]
+    assert out["tools"] == [
+        {
+            "name": "get_weather",
+            "description": "Weather for a city",
+            "input_schema": {"type": "object", "properties": {"city": {"type": "string"}}},
+        }
+    ]
+    assert "tool_choice" not in out
+
+
+@pytest.mark.parametrize(
+    ("choice", "expected"),
+    [
+        ("auto", {"type": "auto"}),
+        ("none", {"type": "none"}),
+        ("required", {"type": "any"}),
+        (
+            {"type": "function", "function": {"name": "get_weather"}},
+            {"type": "tool", "name": "get_weather"},
+        ),
+    ],
+)
+def test_tool_choice(choice: Any, expected: dict[str, Any]) -> None:
+    out = translate(
+        messages=[{"role": "user", "content": "x"}], tools=[WEATHER_TOOL], tool_choice=choice
+    )
+    assert out["tool_choice"] == expected
+
+
+def test_parallel_tool_calls_false_disables_parallel_use() -> None:
+    base: dict[str, Any] = {"messages": [{"role": "user", "content": "x"}], "tools": [WEATHER_TOOL]}
+    assert translate(**base, parallel_tool_calls=False)["tool_choice"] == {
+        "type": "auto",
+        "disable_parallel_tool_use": True,
+    }
+    assert translate(**base, parallel_tool_calls=False, tool_choice="required")["tool_choice"] == {
+        "type": "any",
+        "disable_parallel_tool_use": True,
+    }
+
+
+def test_tool_choice_without_tools_is_dropped_and_other_tool_types_raise() -> None:
+    out = translate(messages=[{"role": "user", "content": "x"}], tool_choice="auto")
+    assert "tool_choice" not in out and "tools" not in out
+    with pytest.raises(TranslationError, match="custom"):
+        translate(
+            messages=[{"role": "user", "content": "x"}], tools=[{"type": "custom", "custom": {}}]
+        )
+
+
+def test_sampling_params_stop_stream_user_and_dropped_openai_params() -> None:
+    out = translate(
+        messages=[{"role": "user", "content": "x"}],
+        max_completion_tokens=100,
+        max_tokens=50,
+        temperature=1.5,
+        top_p=0.9,
+        stop="END",
+        stream=True,
+        stream_options={"include_usage": True},
+        user="u-42",
+        n=1,
+        logprobs=True,
+        presence_penalty=0.5,
+        frequency_penalty=0.5,
+        seed=7,
+    )
+    assert out == {
+        "model": "claude-x",
+        "messages": [{"role": "user", "content": "x"}],
+        "max_tokens": 100,
+        "temperature": 1,
+        "top_p": 0.9,
+        "stop_sequences": ["END"],
+        "stream": True,
+        "metadata": {"user_id": "u-42"},
+    }
+    listed = translate(messages=[{"role": "user", "content": "x"}], stop=["a", "b"], max_tokens=5)
+    assert listed["stop_sequences"] == ["a", "b"] and listed["max_tokens"] == 5
+
+
+def test_n_greater_than_one_raises_a_clear_error() -> None:
+    with pytest.raises(TranslationError, match="n=2") as info:
+        translate(messages=[{"role": "user", "content": "x"}], n=2)
+    assert isinstance(info.value, ValueError)
+
+
+def test_response_format_appends_a_json_instruction_to_system() -> None:
+    out = translate(
+        messages=[{"role": "system", "content": "Be brief."}, {"role": "user", "content": "x"}],
+        response_format={"type": "json_object"},
+    )
+    assert out["system"][0] == {"type": "text", "text": "Be brief."}
+    assert "JSON" in out["system"][1]["text"]
+
+    schema = {"type": "object", "properties": {"a": {"type": "integer"}}}
+    only = translate(
+        messages=[{"role": "user", "content": "x"}],
+        response_format={"type": "json_schema", "json_schema": {"name": "s", "schema": schema}},
+    )
+    assert isinstance(only["system"], str)
+    assert '{"type":"object","properties":{"a":{"type":"integer"}}}' in only["system"]
+    assert "system" not in translate(
+        messages=[{"role": "user", "content": "x"}], response_format={"type": "text"}
+    )
+
+
+def test_bad_shapes_raise() -> None:
+    with pytest.raises(TranslationError):
+        translate(messages="hi")
+    with pytest.raises(TranslationError):
+        translate(messages=[{"role": "system", "content": "only a system prompt"}])
+    with pytest.raises(TranslationError):
+        translate(messages=[{"role": "function", "name": "f", "content": "x"}])

@@ -1,0 +1,29 @@
+import hashlib
+from types import MappingProxyType
+
+from gateway.config.types import AdminConfig, GatewayConfig, KeyConfig, LoggingConfig, ServerConfig, StateConfig, ProviderConfig
+from gateway.runtime import Secret, build_runtime
+from pathlib import Path
+
+
+def config(keys: tuple[KeyConfig, ...]) -> GatewayConfig:
+    return GatewayConfig(
+        server=ServerConfig(), state=StateConfig(), logging=LoggingConfig(), admin=AdminConfig(),
+        providers=MappingProxyType({"p": ProviderConfig(name="p", type="openai", base_url="http://x", api_key_env="P_KEY")}),
+        models=MappingProxyType({}), keys=keys, policies=MappingProxyType({}), policies_dir=Path("policies"),
+    )
+
+
+def test_key_found_by_sha256_only() -> None:
+    key = KeyConfig(id="k", key_sha256=hashlib.sha256(b"sk-demo").hexdigest())
+    runtime = build_runtime(config((key,)), env={})
+    assert runtime.find_key("sk-demo") is key
+    assert runtime.find_key("sk-demo ") is None
+    assert runtime.find_key(key.key_sha256) is None
+
+
+def test_provider_secret_never_in_repr() -> None:
+    runtime = build_runtime(config(()), env={"P_KEY": "very-secret-value"})
+    assert runtime.provider_key("p") == "very-secret-value"
+    assert "very-secret-value" not in repr(runtime)
+    assert str(Secret("abc")) == "Secret('****')"
