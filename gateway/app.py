@@ -29,6 +29,7 @@ from gateway.mock_provider.inprocess import InProcessMockUpstream
 from gateway.observability.recorder import JsonlSink, RecordSink
 from gateway.runtime import build_runtime
 from gateway.services import Services
+from gateway.state import create_state
 from gateway.upstream.aiohttp_client import AiohttpUpstream
 
 log = logging.getLogger("gateway")
@@ -114,6 +115,7 @@ def create_app(config: GatewayConfig, *, recorder: RecordSink | None = None) -> 
         network=AiohttpUpstream(),
         mock=InProcessMockUpstream(),
         recorder=recorder or JsonlSink(Path(config.logging.path)),
+        state=create_state(config.state.backend, config.state.redis_url),
     )
 
     for model in config.models.values():

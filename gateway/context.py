@@ -24,6 +24,7 @@ class Endpoint:
 @dataclass(slots=True)
 class Attempt:
     deployment: str
+    model: str
     status: int | None
     error_kind: str | None
     duration_ms: float

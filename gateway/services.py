@@ -1,6 +1,6 @@
-"""What lives as long as the process: upstream clients, the record sink, the current runtime.
+"""What lives as long as the process: upstream clients, state, the record sink, the current runtime.
 
-Injected into every stage, so tests can swap any edge (upstream, sink, clock, randomness).
+Injected into every stage, so tests can swap any edge (upstream, state, sink, randomness).
 """
 
 from __future__ import annotations
@@ -8,14 +8,20 @@ from __future__ import annotations
 import logging
 import random
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from gateway.config.types import ProviderConfig
 from gateway.context import RequestContext
-from gateway.observability.record import build_record
 from gateway.observability.metrics import Metrics
+from gateway.observability.record import build_record
 from gateway.observability.recorder import RecordSink
+from gateway.routing.stats import DeploymentStats
 from gateway.runtime import Runtime
+from gateway.state import StateBackend
 from gateway.upstream import UpstreamClient
+
+if TYPE_CHECKING:
+    from gateway.routing.router import Router
 
 log = logging.getLogger("gateway")
 
@@ -26,19 +32,22 @@ class Services:
     network: UpstreamClient
     mock: UpstreamClient
     recorder: RecordSink
+    state: StateBackend
     metrics: Metrics = field(default_factory=Metrics)
+    stats: DeploymentStats = field(default_factory=DeploymentStats)
     rng: random.Random = field(default_factory=random.Random)
     ready: bool = False
+    router: "Router" = field(init=False)
+
+    def __post_init__(self) -> None:
+        from gateway.routing.router import Router
+
+        self.router = Router(self)
 
     def client_for(self, provider: ProviderConfig) -> UpstreamClient:
         return self.mock if provider.type == "mock" else self.network
 
-    async def aclose(self) -> None:
-        await self.network.aclose()
-        await self.mock.aclose()
-        self.recorder.close()
-
-    def finish(self, ctx: "RequestContext") -> None:
+    def finish(self, ctx: RequestContext) -> None:
         """Write the request's one record and count it in the metrics; never raises."""
         try:
             record = build_record(ctx, self.runtime.config.logging.include_bodies)
@@ -46,3 +55,9 @@ class Services:
             self.metrics.observe_record(record, ctx.runtime.config.models)
         except Exception:
             log.exception("cannot record request %s", ctx.request_id)
+
+    async def aclose(self) -> None:
+        await self.network.aclose()
+        await self.mock.aclose()
+        await self.state.aclose()
+        self.recorder.close()

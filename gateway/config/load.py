@@ -40,6 +40,8 @@ from gateway.config.types import (
     ServerConfig,
     StateBackend,
     StateConfig,
+    RoutingConfig,
+    Sticky,
     Strategy,
     Timeouts,
 )
@@ -94,7 +96,7 @@ _COST = _Field("number", low=0)
 _NAMES = _Field("array of strings")
 
 _TOP = {"policies_dir": _NONEMPTY}
-_TOP_TABLES = ("server", "state", "logging", "admin")
+_TOP_TABLES = ("server", "state", "logging", "admin", "routing")
 _TOP_ARRAYS = ("providers", "models", "keys")
 _SERVER = {
     "host": _NONEMPTY,
@@ -102,6 +104,15 @@ _SERVER = {
     "workers": _Field("integer", low=1),
     "max_body_bytes": _POS_INT,
     "request_timeout_s": _POS_NUM,
+}
+_ROUTING = {
+    "max_attempts": _POS_INT,
+    "backoff_base_s": _POS_NUM,
+    "backoff_max_s": _POS_NUM,
+    "breaker_failures": _POS_INT,
+    "breaker_window_s": _POS_NUM,
+    "breaker_cooldown_s": _POS_NUM,
+    "probe_timeout_s": _POS_NUM,
 }
 _STATE = {
     "backend": _one_of(StateBackend),
@@ -127,6 +138,10 @@ _MODEL = {
     "name": _NAME,
     "strategy": _one_of(Strategy),
     "fallbacks": _NAMES,
+    "context_window_fallbacks": _NAMES,
+    "content_policy_fallbacks": _NAMES,
+    "sticky": _one_of(Sticky),
+    "max_attempts": _POS_INT,
     "deployments": _Field("array of tables"),
 }
 # TOML name -> Timeouts field.
@@ -139,7 +154,7 @@ _TIMEOUTS = {
 _DEPLOYMENT = {
     "provider": _NAME,
     "model": _NAME,
-    "weight": _POS_NUM,
+    "weight": _Field("number", low=0),
     "input_cost_per_1m": _COST,
     "output_cost_per_1m": _COST,
     "cached_input_cost_per_1m": _COST,
@@ -353,6 +368,9 @@ def _providers(
     return providers
 
 
+_FALLBACK_FIELDS = ("fallbacks", "context_window_fallbacks", "content_policy_fallbacks")
+
+
 def _models(
     doc: _Doc, data: dict[str, Any], providers: Mapping[str, object]
 ) -> dict[str, ModelConfig | None]:
@@ -390,14 +408,21 @@ def _models(
         if name in models:
             doc.report(path + ("name",), f"duplicate model name '{name}'")
             continue
-        fallbacks.append((path, name, values.get("fallbacks", ())))
+        for field_name in _FALLBACK_FIELDS:
+            fallbacks.append((path + (field_name,), name, tuple(values.get(field_name, ()))))
+        if deployments and all(d.weight == 0 for d in deployments):
+            doc.report(path + ("deployments",), f"{label}: at least one deployment needs a weight above 0")
         ok = len(doc.problems) == before
         models[name] = (
             ModelConfig(
-                name,
-                tuple(deployments),
-                values.get("strategy", "weighted"),
-                values.get("fallbacks", ()),
+                name=name,
+                deployments=tuple(deployments),
+                strategy=values.get("strategy", "weighted"),
+                fallbacks=tuple(values.get("fallbacks", ())),
+                context_window_fallbacks=tuple(values.get("context_window_fallbacks", ())),
+                content_policy_fallbacks=tuple(values.get("content_policy_fallbacks", ())),
+                sticky=values.get("sticky", "none"),
+                max_attempts=values.get("max_attempts"),
             )
             if ok
             else None
@@ -405,12 +430,10 @@ def _models(
     for path, name, names in fallbacks:
         for k, fallback in enumerate(names):
             if fallback == name:
-                doc.report(
-                    path + ("fallbacks", k), f"model '{name}': a model cannot fall back to itself"
-                )
+                doc.report(path + (k,), f"model '{name}': a model cannot fall back to itself")
             elif fallback not in models:
                 doc.report(
-                    path + ("fallbacks", k),
+                    path + (k,),
                     f"model '{name}': fallback '{fallback}' is not a configured model",
                 )
     return models
@@ -618,6 +641,7 @@ def _load(path: Path, env: Mapping[str, str]) -> tuple[GatewayConfig | None, lis
     top = doc.fields({k: v for k, v in data.items() if k in _TOP}, (), "the top level", _TOP)
     server = ServerConfig(**doc.table(data, "server", _SERVER))
     state = _state(doc, doc.table(data, "state", _STATE))
+    routing = RoutingConfig(**doc.table(data, "routing", _ROUTING))
     logging = doc.table(data, "logging", _LOGGING)
     admin = doc.table(data, "admin", _ADMIN)
     if "key_env" in admin:
@@ -643,6 +667,7 @@ def _load(path: Path, env: Mapping[str, str]) -> tuple[GatewayConfig | None, lis
         keys=tuple(key for _, key in keys if key is not None),
         policies=MappingProxyType(policies),
         policies_dir=Path(os.path.abspath(policies_dir)),
+        routing=routing,
         source=path.resolve(),
         version=_version(content, policy_files),
     )

@@ -17,6 +17,7 @@ Strategy = Literal[
 StateBackend = Literal["memory", "redis"]
 RedisErrorMode = Literal["fail_open", "fail_closed"]
 CacheMode = Literal["off", "exact"]
+Sticky = Literal["none", "key", "user"]
 
 
 @dataclass(frozen=True)
@@ -94,6 +95,26 @@ class ModelConfig:
     deployments: tuple[DeploymentConfig, ...]
     strategy: Strategy = "weighted"
     fallbacks: tuple[str, ...] = ()
+    # Used instead of `fallbacks` when the prompt fits no deployment / the upstream refused on content policy.
+    context_window_fallbacks: tuple[str, ...] = ()
+    content_policy_fallbacks: tuple[str, ...] = ()
+    # Sticky assignment for canaries and A/B splits: by key id or the request's `user` field.
+    sticky: Sticky = "none"
+    # Tries on this model group before its fallbacks; None = [routing] max_attempts.
+    max_attempts: int | None = None
+
+
+@dataclass(frozen=True)
+class RoutingConfig:
+    max_attempts: int = 3
+    backoff_base_s: float = 0.05
+    backoff_max_s: float = 2.0
+    # Circuit breaker: this many failures within the window open it for the cooldown.
+    breaker_failures: int = 5
+    breaker_window_s: float = 30.0
+    breaker_cooldown_s: float = 30.0
+    # A half-open probe that never reports back frees the slot after this long.
+    probe_timeout_s: float = 30.0
 
 
 @dataclass(frozen=True)
@@ -144,6 +165,7 @@ class GatewayConfig:
     keys: tuple[KeyConfig, ...]
     policies: Mapping[str, PolicyConfig]
     policies_dir: Path
+    routing: RoutingConfig = field(default_factory=RoutingConfig)
     # The config file this was loaded from, and a short hash of it and every policy file.
     source: Path | None = None
     version: str = ""

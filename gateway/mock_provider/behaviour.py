@@ -20,15 +20,17 @@ from typing import Any
 import orjson
 
 from gateway import tokens
+from gateway.mock_provider.schema import arguments_from_schema
 
 SENTENCE_WORDS = 20
 _VARIANTS = 64
-_VOCABULARY = (
+_WORDS = (
     "the quick mock model answers every question with calm and steady words while tests "
     "run fast on a small local machine that never sleeps because load goes up then down "
     "again each time some client sends another request through this friendly gateway path "
     "so all numbers stay exact"
-).split()
+)
+_VOCABULARY = tuple(_WORDS.split())
 # Stream pieces: a word with the whitespace after it, or leading whitespace on its own.
 _PIECE = re.compile(r"\S+\s*|\s+")
 # Streamed tool call arguments: cut after each ',' and ':' of the (compact) JSON text.
@@ -184,7 +186,9 @@ def _json_choice(choice: Choice, response_format: Any, max_tokens: int | None) -
         document = orjson.dumps({"answer": inner}).decode()
     else:
         return choice
-    return Choice(document, split_pieces(document), None, choice.finish, tokens.count_text(document))
+    return Choice(
+        document, split_pieces(document), None, choice.finish, tokens.count_text(document)
+    )
 
 
 @functools.cache
@@ -202,7 +206,9 @@ def content_text(content: Any) -> str:
         return content
     if isinstance(content, list):
         return "".join(
-            part["text"] for part in content if isinstance(part, dict) and isinstance(part.get("text"), str)
+            part["text"]
+            for part in content
+            if isinstance(part, dict) and isinstance(part.get("text"), str)
         )
     return ""
 
@@ -246,62 +252,6 @@ def anthropic_tool_result(messages: list[Any]) -> str | None:
     return "\n".join(results) if results else None
 
 
-def arguments_from_schema(schema: Any) -> dict[str, Any]:
-    """Deterministic arguments that satisfy a tool's JSON schema: strings "test", numbers 1, ..."""
-    value = _example(schema, schema, 0)
-    return value if isinstance(value, dict) else {}
-
-
-def _example(schema: Any, root: Any, depth: int) -> Any:
-    if not isinstance(schema, dict) or depth > 12:
-        return None
-    if "const" in schema:
-        return schema["const"]
-    enum = schema.get("enum")
-    if isinstance(enum, list) and enum:
-        return enum[0]
-    if "default" in schema:
-        return schema["default"]
-    ref = schema.get("$ref")
-    if isinstance(ref, str):
-        return _example(_resolve(ref, root), root, depth + 1)
-    for key in ("anyOf", "oneOf", "allOf"):
-        options = schema.get(key)
-        if isinstance(options, list) and options:
-            usable = [o for o in options if not (isinstance(o, dict) and o.get("type") == "null")]
-            return _example((usable or options)[0], root, depth + 1)
-    kind = schema.get("type")
-    if isinstance(kind, list):
-        kind = next((k for k in kind if k != "null"), "null")
-    if kind is None:
-        kind = "object" if "properties" in schema else "array" if "items" in schema else "string"
-    if kind == "object":
-        properties = schema.get("properties")
-        if not isinstance(properties, dict):
-            return {}
-        return {name: _example(sub, root, depth + 1) for name, sub in properties.items()}
-    if kind == "array":
-        items = schema.get("items")
-        return [_example(items, root, depth + 1)] if isinstance(items, dict) else []
-    return _SCALARS.get(kind, "test")
-
-
-_SCALARS: dict[Any, Any] = {"string": "test", "integer": 1, "number": 1, "boolean": True, "null": None}
-
-
-def _resolve(ref: str, root: Any) -> Any:
-    if not ref.startswith("#"):
-        return None
-    node = root
-    for part in ref.lstrip("#").strip("/").split("/"):
-        if not part:
-            continue
-        if not isinstance(node, dict):
-            return None
-        node = node.get(part.replace("~1", "/").replace("~0", "~"))
-    return node
-
-
 def _tool_call(name: str, schema: Any, call_id: str) -> Choice:
     arguments = arguments_from_schema(schema)
     text = orjson.dumps(arguments).decode()
@@ -316,7 +266,9 @@ def _openai_tool(body: dict[str, Any]) -> tuple[str, Any] | None:
     choice = body.get("tool_choice")
     if not isinstance(tools, list) or not tools or choice == "none":
         return None
-    functions = [t["function"] for t in tools if isinstance(t, dict) and isinstance(t.get("function"), dict)]
+    functions = [
+        t["function"] for t in tools if isinstance(t, dict) and isinstance(t.get("function"), dict)
+    ]
     if isinstance(choice, dict) and isinstance(choice.get("function"), dict):
         wanted = choice["function"].get("name")
         for function in functions:
@@ -407,7 +359,9 @@ def plan_chat(body: Any) -> Plan:
     choices = _choices(model, messages, n, max_tokens, tool, tool_result, "call_mock")
     response_format = body.get("response_format")
     if response_format is not None and model != "echo":
-        choices = tuple(c if c.tool_call else _json_choice(c, response_format, max_tokens) for c in choices)
+        choices = tuple(
+            c if c.tool_call else _json_choice(c, response_format, max_tokens) for c in choices
+        )
     stream = body.get("stream") is True
     options = body.get("stream_options")
     include_usage = stream and isinstance(options, dict) and options.get("include_usage") is True

@@ -50,8 +50,14 @@ def embeddings_response(body: Any) -> dict[str, Any]:
         raise RequestError("model is required", "model")
     items = _inputs(body.get("input"))
     dimensions = body.get("dimensions", DEFAULT_DIMENSIONS)
-    if not isinstance(dimensions, int) or isinstance(dimensions, bool) or not 1 <= dimensions <= MAX_DIMENSIONS:
-        raise RequestError(f"dimensions must be an integer from 1 to {MAX_DIMENSIONS}", "dimensions")
+    if (
+        not isinstance(dimensions, int)
+        or isinstance(dimensions, bool)
+        or not 1 <= dimensions <= MAX_DIMENSIONS
+    ):
+        raise RequestError(
+            f"dimensions must be an integer from 1 to {MAX_DIMENSIONS}", "dimensions"
+        )
     encoding = body.get("encoding_format", "float")
     if encoding not in ("float", "base64"):
         raise RequestError("encoding_format must be 'float' or 'base64'", "encoding_format")
@@ -63,4 +69,9 @@ def embeddings_response(body: Any) -> dict[str, Any]:
             embedding = base64.b64encode(struct.pack(f"<{dimensions}f", *vector)).decode()
         data.append({"object": "embedding", "index": index, "embedding": embedding})
     used = sum(len(item) if isinstance(item, tuple) else tokens.count_text(item) for item in items)
-    return {"object": "list", "data": data, "model": model, "usage": {"prompt_tokens": used, "total_tokens": used}}
+    return {
+        "object": "list",
+        "data": data,
+        "model": model,
+        "usage": {"prompt_tokens": used, "total_tokens": used},
+    }

@@ -11,20 +11,29 @@ import asyncio
 import itertools
 import os
 import time
-from dataclasses import dataclass, field
-from typing import Any, AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass
+from typing import Any
 
 import orjson
 
 from gateway.mock_provider import render
-from gateway.mock_provider.behaviour import Plan, RequestError, count_message_tokens, plan_chat, plan_messages
+from gateway.mock_provider.behaviour import (
+    Plan,
+    RequestError,
+    count_message_tokens,
+    plan_chat,
+    plan_messages,
+)
+from gateway.mock_provider.bodies import MockConnectionDrop, MockStats, OnceBody, StreamBody
 from gateway.mock_provider.embeddings import embeddings_response
 from gateway.sse import encode_event
+
+__all__ = ["MockConnectionDrop", "MockHandler", "MockReply", "MockStats"]
 
 FAULT_MODELS = frozenset({"fail-500", "fail-429", "fail-timeout", "drop-mid-stream", "malformed"})
 # drop-mid-stream sends this many frames (after the opening events) and then drops.
 DROP_AFTER_FRAMES = 3
-_AUTH_HEADERS_KEPT = 100
 _CACHE_SIZE = 512
 _CACHEABLE_BODY = 16384
 
@@ -44,13 +53,13 @@ _OPENAI_ID = "chatcmpl-mock" + "#" * 16
 _ANTHROPIC_ID = "msg_mock" + "#" * 16
 _CREATED = 1000000000
 _CREATED_PLACEHOLDER = b'"created":1000000000,'
-_MALFORMED_JSON = b'{"id": "chatcmpl-malformed", "object": "chat.completion", "choices": [{"index": 0, '
+_MALFORMED_JSON = (
+    b'{"id": "chatcmpl-malformed", "object": "chat.completion", "choices": [{"index": 0, '
+)
 _MALFORMED_OPENAI_STREAM = b'data: {"id": "chatcmpl-malformed", "choices": [{"delta": \n\n' + _DONE
-_MALFORMED_ANTHROPIC_STREAM = b'event: message_start\ndata: {"type": "message_start", "message": \n\n'
-
-
-class MockConnectionDrop(Exception):
-    """Raised by a reply body (or by `handle`) where the provider drops the connection."""
+_MALFORMED_ANTHROPIC_STREAM = (
+    b'event: message_start\ndata: {"type": "message_start", "message": \n\n'
+)
 
 
 @dataclass
@@ -60,50 +69,6 @@ class MockReply:
     body: AsyncIterator[bytes]  # paced; raises MockConnectionDrop to simulate a dropped connection
 
 
-@dataclass
-class MockStats:
-    requests: int = 0
-    by_model: dict[str, int] = field(default_factory=dict)
-    active_streams: int = 0
-    completed_streams: int = 0
-    cancelled_streams: int = 0  # closed or cancelled by the consumer before the end
-    dropped_streams: int = 0  # ended by drop-mid-stream
-    auth_headers_seen: list[str] = field(default_factory=list)  # the last 100 values
-    # (method, path, headers, body bytes) of the last request; parsed only when asked for.
-    _last: tuple[str, str, Mapping[str, str], bytes] | None = field(default=None, repr=False)
-
-    @property
-    def last_request(self) -> dict[str, Any] | None:
-        if self._last is None:
-            return None
-        method, path, headers, body = self._last
-        try:
-            parsed: Any = orjson.loads(body) if body else None
-        except orjson.JSONDecodeError:
-            parsed = body.decode("utf-8", "replace")
-        lowered = {name.lower(): value for name, value in headers.items()}
-        return {"method": method, "path": path, "headers": lowered, "body": parsed}
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "requests": self.requests,
-            "by_model": dict(self.by_model),
-            "active_streams": self.active_streams,
-            "completed_streams": self.completed_streams,
-            "cancelled_streams": self.cancelled_streams,
-            "dropped_streams": self.dropped_streams,
-            "last_request": self.last_request,
-            "auth_headers_seen": list(self.auth_headers_seen),
-        }
-
-    def reset(self) -> None:
-        """Zero the counters; streams still running stay counted as active."""
-        self.requests = self.completed_streams = self.cancelled_streams = self.dropped_streams = 0
-        self.by_model.clear()
-        self.auth_headers_seen.clear()
-        self._last = None
-
-
 @dataclass(frozen=True, slots=True)
 class _Decision:
     """What to do with a request body; computed once per distinct body and cached."""
@@ -111,7 +76,6 @@ class _Decision:
     action: str  # "plan" | "json" | "error" | "timeout" | "drop" | "malformed"
     wire: str  # "openai" | "anthropic"
     model: str | None = None
-    plan: Plan | None = None
     status: int = 200
     payload: bytes = b""
     headers: tuple[tuple[str, str], ...] = ()
@@ -122,7 +86,7 @@ class _Decision:
 
 
 class MockHandler:
-    """Serves one request at a time per call; shared state is only the stats and a plan cache."""
+    """Answers provider requests; its only state is the stats and a cache of decisions."""
 
     def __init__(self, latency_ms: float = 0, tokens_per_s: float = 0) -> None:
         self.latency_ms = latency_ms
@@ -134,18 +98,12 @@ class MockHandler:
         self._ids = itertools.count(1)
         self._id_prefix = os.urandom(4).hex()
 
-    async def handle(self, method: str, path: str, headers: Mapping[str, str], body: bytes) -> MockReply:
+    async def handle(
+        self, method: str, path: str, headers: Mapping[str, str], body: bytes
+    ) -> MockReply:
         """Answer one request. Sleeps `latency_ms` first; raises MockConnectionDrop for a drop."""
         stats = self.stats
-        stats.requests += 1
-        seen = stats.auth_headers_seen
-        for name, value in headers.items():
-            lower = name.lower()
-            if lower == "authorization" or lower == "x-api-key":
-                seen.append(value)
-                if len(seen) > _AUTH_HEADERS_KEPT:
-                    del seen[0]
-        stats._last = (method, path, headers, body)
+        stats.note_request(method, path, headers, body)
         decision = self._route(method, path, body)
         if decision.model is not None:
             stats.by_model[decision.model] = stats.by_model.get(decision.model, 0) + 1
@@ -158,7 +116,11 @@ class MockHandler:
         pacing, or the `fail-timeout` model), so a transport should watch for the client leaving.
         May say True when it need not; never False when it should."""
         # A model name spelled with JSON escapes could hide "fail-timeout": watch those too.
-        return bool(self._latency_s or self._frame_delay_s) or b"fail-timeout" in body or b"\\u" in body
+        return (
+            bool(self._latency_s or self._frame_delay_s)
+            or b"fail-timeout" in body
+            or b"\\u" in body
+        )
 
     def _route(self, method: str, path: str, body: bytes) -> _Decision:
         wire = "anthropic" if path.startswith("/v1/messages") else "openai"
@@ -166,10 +128,18 @@ class MockHandler:
         if route is None:
             if path.startswith("/v1/models/") and method == "GET":
                 return _json_decision(wire, render.model_object(path[len("/v1/models/") :]))
-            return _error(wire, 404, f"Unknown request URL: {method} {path}", "not_found_error", "unknown_url")
+            return _error(
+                wire, 404, f"Unknown request URL: {method} {path}", "not_found_error", "unknown_url"
+            )
         expected, endpoint = route
         if method != expected:
-            return _error(wire, 405, f"Method {method} not allowed for {path}", "invalid_request_error", "method_not_allowed")
+            return _error(
+                wire,
+                405,
+                f"Method {method} not allowed for {path}",
+                "invalid_request_error",
+                "method_not_allowed",
+            )
         if endpoint == "models":
             return _MODELS
         key = (endpoint, body)
@@ -197,14 +167,22 @@ class MockHandler:
         # malformed
         if not decision.stream:
             return _json_reply(200, _MALFORMED_JSON, ())
-        malformed = _MALFORMED_ANTHROPIC_STREAM if decision.wire == "anthropic" else _MALFORMED_OPENAI_STREAM
-        return MockReply(200, dict(_SSE_HEADERS), _StreamBody([malformed], 0.0, self.stats, drop=False))
+        malformed = (
+            _MALFORMED_ANTHROPIC_STREAM
+            if decision.wire == "anthropic"
+            else _MALFORMED_OPENAI_STREAM
+        )
+        return MockReply(
+            200, dict(_SSE_HEADERS), StreamBody([malformed], 0.0, self.stats, drop=False)
+        )
 
     def _plan_reply(self, decision: _Decision, drop: bool) -> MockReply:
         # Fill this response's id (and OpenAI's `created`) into the pre-rendered bytes; the
         # placeholders have the same length, so the piece boundaries stay where they were.
         serial = f"{self._id_prefix}{next(self._ids) & 0xFFFFFFFF:08x}".encode()
-        raw = decision.payload.replace(decision.id_placeholder, decision.id_placeholder[:-17] + serial + b'"')
+        raw = decision.payload.replace(
+            decision.id_placeholder, decision.id_placeholder[:-17] + serial + b'"'
+        )
         if decision.wire == "openai":
             raw = raw.replace(_CREATED_PLACEHOLDER, b'"created":%d,' % int(time.time()))
         if not decision.stream:
@@ -213,7 +191,9 @@ class MockHandler:
         pieces = [raw[bounds[i] : bounds[i + 1]] for i in range(len(bounds) - 1)]
         if drop:
             pieces = pieces[:DROP_AFTER_FRAMES]
-        return MockReply(200, dict(_SSE_HEADERS), _StreamBody(pieces, self._frame_delay_s, self.stats, drop))
+        return MockReply(
+            200, dict(_SSE_HEADERS), StreamBody(pieces, self._frame_delay_s, self.stats, drop)
+        )
 
 
 def _rendered(wire: str, plan: Plan, model: str | None, action: str = "plan") -> _Decision:
@@ -222,22 +202,30 @@ def _rendered(wire: str, plan: Plan, model: str | None, action: str = "plan") ->
         placeholder = _OPENAI_ID
         if not plan.stream:
             payload = orjson.dumps(render.openai_completion(plan, placeholder, _CREATED))
-            return _Decision(action, wire, model, plan, payload=payload, id_placeholder=_quoted(placeholder))
+            return _Decision(
+                action, wire, model, payload=payload, id_placeholder=_quoted(placeholder)
+            )
         frames = render.openai_stream_frames(plan, placeholder, _CREATED)
-        pieces = [b"".join([encode_event(orjson.dumps(event)) for event in frame]) for frame in frames]
+        pieces = [
+            b"".join([encode_event(orjson.dumps(event)) for event in frame]) for frame in frames
+        ]
         pieces[-1] += _DONE
     else:
         placeholder = _ANTHROPIC_ID
         if not plan.stream:
             payload = orjson.dumps(render.anthropic_message(plan, placeholder))
-            return _Decision(action, wire, model, plan, payload=payload, id_placeholder=_quoted(placeholder))
+            return _Decision(
+                action, wire, model, payload=payload, id_placeholder=_quoted(placeholder)
+            )
         frames = render.anthropic_stream_frames(plan, placeholder)
-        pieces = [b"".join([encode_event(orjson.dumps(e), e["type"]) for e in frame]) for frame in frames]
+        pieces = [
+            b"".join([encode_event(orjson.dumps(e), e["type"]) for e in frame]) for frame in frames
+        ]
     bounds = [0]
     for piece in pieces:
         bounds.append(bounds[-1] + len(piece))
     return _Decision(
-        action, wire, model, plan, payload=b"".join(pieces), id_placeholder=_quoted(placeholder),
+        action, wire, model, payload=b"".join(pieces), id_placeholder=_quoted(placeholder),
         bounds=tuple(bounds), stream=True,
     )  # fmt: skip
 
@@ -250,7 +238,12 @@ def _decide(endpoint: str, wire: str, body: bytes) -> _Decision:
     try:
         data = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
-        return _error(wire, 400, f"We could not parse the JSON body of your request: {exc}", "invalid_request_error")
+        return _error(
+            wire,
+            400,
+            f"We could not parse the JSON body of your request: {exc}",
+            "invalid_request_error",
+        )
     model = data.get("model") if isinstance(data, dict) else None
     model = model if isinstance(model, str) else None
     stream = isinstance(data, dict) and data.get("stream") is True
@@ -270,7 +263,13 @@ def _decide(endpoint: str, wire: str, body: bytes) -> _Decision:
 
 def _fault(model: str, endpoint: str, wire: str, data: Any, stream: bool) -> _Decision:
     if model == "fail-500":
-        return _error(wire, 500, "The server had an error while processing your request (mock fail-500).", "server_error", model=model)
+        return _error(
+            wire,
+            500,
+            "The server had an error while processing your request (mock fail-500).",
+            "server_error",
+            model=model,
+        )
     if model == "fail-429":
         return _error(
             wire, 429, "Rate limit reached for requests (mock fail-429).", "rate_limit_error", "rate_limit_exceeded",
@@ -310,7 +309,9 @@ def _error(
         body = render.anthropic_error(_ANTHROPIC_ERROR_TYPES.get(kind, kind), message)
     else:
         body = render.openai_error(message, _OPENAI_ERROR_TYPES.get(kind, kind), code, param)
-    return _Decision("error", wire, model, status=status, payload=orjson.dumps(body), headers=headers)
+    return _Decision(
+        "error", wire, model, status=status, payload=orjson.dumps(body), headers=headers
+    )
 
 
 def _json_decision(wire: str, data: Any, model: str | None = None) -> _Decision:
@@ -323,90 +324,4 @@ _MODELS = _json_decision("openai", render.models_list())
 def _json_reply(status: int, payload: bytes, extra: tuple[tuple[str, str], ...]) -> MockReply:
     headers = {"content-type": _JSON, "content-length": str(len(payload))}
     headers.update(extra)
-    return MockReply(status, headers, _OnceBody(payload))
-
-
-class _OnceBody:
-    """A body that is one piece of bytes."""
-
-    __slots__ = ("_data",)
-
-    def __init__(self, data: bytes) -> None:
-        self._data: bytes | None = data
-
-    def __aiter__(self) -> _OnceBody:
-        return self
-
-    async def __anext__(self) -> bytes:
-        data = self._data
-        if data is None:
-            raise StopAsyncIteration
-        self._data = None
-        return data
-
-    async def aclose(self) -> None:
-        self._data = None
-
-
-_NEW, _RUNNING, _ENDED = 0, 1, 2
-
-
-class _StreamBody:
-    """An event stream paced `delay_s` between pieces, kept in the stats while consumed.
-
-    Closing or cancelling it before the last piece counts a cancelled stream; with `drop` it
-    raises MockConnectionDrop after its pieces instead of ending.
-    """
-
-    __slots__ = ("_pieces", "_delay_s", "_stats", "_drop", "_next", "_state")
-
-    def __init__(self, pieces: list[bytes], delay_s: float, stats: MockStats, drop: bool) -> None:
-        self._pieces = pieces
-        self._delay_s = delay_s
-        self._stats = stats
-        self._drop = drop
-        self._next = 0
-        self._state = _NEW
-
-    def __aiter__(self) -> _StreamBody:
-        return self
-
-    async def __anext__(self) -> bytes:
-        if self._state == _NEW:
-            self._state = _RUNNING
-            self._stats.active_streams += 1
-        elif self._state == _ENDED:
-            raise StopAsyncIteration
-        index = self._next
-        if index == len(self._pieces):  # an empty stream, or the drop point
-            if self._drop:
-                self._end("dropped")
-                raise MockConnectionDrop("connection dropped mid-stream")
-            self._end("completed")
-            raise StopAsyncIteration
-        if index and self._delay_s:
-            try:
-                await asyncio.sleep(self._delay_s)
-            except asyncio.CancelledError:
-                self._end("cancelled")
-                raise
-        self._next = index + 1
-        if self._next == len(self._pieces) and not self._drop:
-            self._end("completed")
-        return self._pieces[index]
-
-    async def aclose(self) -> None:
-        if self._state != _ENDED:
-            self._end("cancelled")
-
-    def _end(self, how: str) -> None:
-        stats = self._stats
-        if self._state == _RUNNING:
-            stats.active_streams -= 1
-        self._state = _ENDED
-        if how == "completed":
-            stats.completed_streams += 1
-        elif how == "cancelled":
-            stats.cancelled_streams += 1
-        else:
-            stats.dropped_streams += 1
+    return MockReply(status, headers, OnceBody(payload))

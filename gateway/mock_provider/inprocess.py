@@ -8,7 +8,7 @@ when the mock drops the connection.
 from __future__ import annotations
 
 import asyncio
-from typing import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping
 
 from gateway.mock_provider.handler import MockConnectionDrop, MockHandler, MockReply
 from gateway.upstream.base import UpstreamError, UpstreamRequest
@@ -26,7 +26,9 @@ def _path(url: str) -> str:
 class InProcessMockResponse:
     """An `UpstreamResponse` over a `MockReply`."""
 
-    def __init__(self, reply: MockReply, request: UpstreamRequest, first_byte_deadline: float, paced: bool) -> None:
+    def __init__(
+        self, reply: MockReply, request: UpstreamRequest, first_byte_deadline: float, paced: bool
+    ) -> None:
         self.status = reply.status
         self.headers: Mapping[str, str] = reply.headers
         self._body = reply.body
@@ -51,7 +53,9 @@ class InProcessMockResponse:
                 return
             except TimeoutError:
                 await self.aclose()
-                raise UpstreamError(kind, f"no data from the mock upstream for {timeout:.1f}s") from None
+                raise UpstreamError(
+                    kind, f"no data from the mock upstream for {timeout:.1f}s"
+                ) from None
             except MockConnectionDrop:
                 await self.aclose()
                 raise UpstreamError("protocol", "connection dropped mid-stream") from None
@@ -78,9 +82,13 @@ class InProcessMockUpstream:
         deadline = loop.time() + request.first_byte_timeout_s
         try:
             async with asyncio.timeout_at(deadline):
-                reply = await self.handler.handle(request.method, _path(request.url), request.headers, request.body)
+                reply = await self.handler.handle(
+                    request.method, _path(request.url), request.headers, request.body
+                )
         except TimeoutError:
-            raise UpstreamError("first_token_timeout", "the mock upstream sent no response in time") from None
+            raise UpstreamError(
+                "first_token_timeout", "the mock upstream sent no response in time"
+            ) from None
         except MockConnectionDrop:
             raise UpstreamError("protocol", "connection dropped before the response") from None
         return InProcessMockResponse(reply, request, deadline, self.handler.tokens_per_s > 0)

@@ -46,7 +46,11 @@ def _openai_message(choice: Choice) -> dict[str, Any]:
     call = choice.tool_call
     if call is None:
         return {"role": "assistant", "content": choice.text, "refusal": None}
-    tool_call = {"id": call.id, "type": "function", "function": {"name": call.name, "arguments": call.arguments}}
+    tool_call = {
+        "id": call.id,
+        "type": "function",
+        "function": {"name": call.name, "arguments": call.arguments},
+    }
     return {"role": "assistant", "content": None, "tool_calls": [tool_call], "refusal": None}
 
 
@@ -79,7 +83,12 @@ def openai_stream_frames(plan: Plan, response_id: str, created: int) -> list[Fra
         base["usage"] = None
 
     def chunk(index: int, delta: dict[str, Any], finish: str | None = None) -> Event:
-        return {**base, "choices": [{"index": index, "delta": delta, "logprobs": None, "finish_reason": finish}]}
+        return {
+            **base,
+            "choices": [
+                {"index": index, "delta": delta, "logprobs": None, "finish_reason": finish}
+            ],
+        }
 
     frames: list[Frame] = []
     for index, choice in enumerate(plan.choices):
@@ -88,7 +97,12 @@ def openai_stream_frames(plan: Plan, response_id: str, created: int) -> list[Fra
             opening = chunk(index, {"role": "assistant", "content": ""})
             deltas = [chunk(index, {"content": piece}) for piece in choice.pieces]
         else:
-            first = {"index": 0, "id": call.id, "type": "function", "function": {"name": call.name, "arguments": ""}}
+            first = {
+                "index": 0,
+                "id": call.id,
+                "type": "function",
+                "function": {"name": call.name, "arguments": ""},
+            }
             opening = chunk(index, {"role": "assistant", "content": None, "tool_calls": [first]})
             deltas = [
                 chunk(index, {"tool_calls": [{"index": 0, "function": {"arguments": piece}}]})
@@ -96,7 +110,11 @@ def openai_stream_frames(plan: Plan, response_id: str, created: int) -> list[Fra
             ]
         frames += _frames([opening], deltas, [chunk(index, {}, choice.finish)])
     if plan.include_usage:
-        usage_chunk = {**base, "choices": [], "usage": openai_usage(plan.prompt_tokens, plan.completion_tokens)}
+        usage_chunk = {
+            **base,
+            "choices": [],
+            "usage": openai_usage(plan.prompt_tokens, plan.completion_tokens),
+        }
         frames[-1].append(usage_chunk)
     return frames
 
@@ -110,7 +128,9 @@ def _frames(opening: Frame, deltas: list[Event], closing: Frame) -> list[Frame]:
     return frames
 
 
-def openai_error(message: str, kind: str, code: str | None = None, param: str | None = None) -> dict[str, Any]:
+def openai_error(
+    message: str, kind: str, code: str | None = None, param: str | None = None
+) -> dict[str, Any]:
     return {"error": {"message": message, "type": kind, "param": param, "code": code}}
 
 
@@ -160,7 +180,7 @@ def anthropic_message(plan: Plan, message_id: str) -> dict[str, Any]:
 def anthropic_stream_frames(plan: Plan, message_id: str) -> list[Frame]:
     """The Messages API stream events, grouped in frames; each event's `type` names it."""
     choice = plan.choices[0]
-    message = {
+    message: dict[str, Any] = {
         "id": message_id,
         "type": "message",
         "role": "assistant",
@@ -173,14 +193,22 @@ def anthropic_stream_frames(plan: Plan, message_id: str) -> list[Frame]:
     if choice.tool_call is None:
         block: dict[str, Any] = {"type": "text", "text": ""}
         deltas = [
-            {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": piece}}
+            {
+                "type": "content_block_delta",
+                "index": 0,
+                "delta": {"type": "text_delta", "text": piece},
+            }
             for piece in choice.pieces
         ]
     else:
         call = choice.tool_call
         block = {"type": "tool_use", "id": call.id, "name": call.name, "input": {}}
         deltas = [
-            {"type": "content_block_delta", "index": 0, "delta": {"type": "input_json_delta", "partial_json": piece}}
+            {
+                "type": "content_block_delta",
+                "index": 0,
+                "delta": {"type": "input_json_delta", "partial_json": piece},
+            }
             for piece in choice.pieces
         ]
     opening: Frame = [

@@ -11,23 +11,26 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
-from typing import Any, Awaitable, Callable, MutableMapping
+from typing import Any
 
 import orjson
 import uvicorn
+from starlette.types import Receive, Scope, Send
 
 from gateway import tokens
 from gateway.mock_provider.handler import MockConnectionDrop, MockHandler, MockReply
 
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
-
 log = logging.getLogger("gateway.mock_provider")
 _JSON_HEADERS = [(b"content-type", b"application/json")]
 _SERVER_ERROR = orjson.dumps(
-    {"error": {"message": "mock provider internal error", "type": "server_error", "param": None, "code": None}}
+    {
+        "error": {
+            "message": "mock provider internal error",
+            "type": "server_error",
+            "param": None,
+            "code": None,
+        }
+    }
 )
 
 
@@ -52,15 +55,22 @@ class MockProviderApp:
         body = await _read_body(receive)
         if body is None:
             return  # the client left before sending its body
-        headers = {name.decode("latin-1"): value.decode("latin-1") for name, value in scope["headers"]}
+        headers = {
+            name.decode("latin-1"): value.decode("latin-1") for name, value in scope["headers"]
+        }
         # Watching for the client leaving costs a task per request: only where a reply can wait.
         watch = _DisconnectWatch(receive) if self.handler.may_wait(body) else _NO_WATCH
         reply: MockReply | None = None
         started = False
         try:
             reply = await self.handler.handle(method, path, headers, body)
-            raw_headers = [(name.encode("latin-1"), value.encode("latin-1")) for name, value in reply.headers.items()]
-            await send({"type": "http.response.start", "status": reply.status, "headers": raw_headers})
+            raw_headers = [
+                (name.encode("latin-1"), value.encode("latin-1"))
+                for name, value in reply.headers.items()
+            ]
+            await send(
+                {"type": "http.response.start", "status": reply.status, "headers": raw_headers}
+            )
             started = True
             if "content-length" in reply.headers:
                 payload = b"".join([piece async for piece in reply.body])
@@ -97,14 +107,19 @@ class MockProviderApp:
             self.handler.stats.reset()
             await _send_json(send, 200, b'{"ok":true}')
         else:
-            error = {"message": f"Unknown request URL: {method} {path}", "type": "invalid_request_error"}
-            await _send_json(send, 404, orjson.dumps({"error": {**error, "param": None, "code": "unknown_url"}}))
+            error = {
+                "message": f"Unknown request URL: {method} {path}",
+                "type": "invalid_request_error",
+            }
+            await _send_json(
+                send, 404, orjson.dumps({"error": {**error, "param": None, "code": "unknown_url"}})
+            )
 
 
 class _DisconnectWatch:
     """Waits on `receive()` beside the request and cancels its task when the client leaves."""
 
-    __slots__ = ("finished", "disconnected", "task", "_watcher")
+    __slots__ = ("_watcher", "disconnected", "finished", "task")
 
     def __init__(self, receive: Receive | None) -> None:
         self.finished = False
@@ -162,7 +177,7 @@ async def _drop_connection(send: Send) -> None:
     letting the loop notice the connection loss makes uvicorn neither answer 500 nor log. Under
     another server we raise instead, which servers answer by closing the connection.
     """
-    cycle = getattr(send, "__self__", None)
+    cycle: Any = getattr(send, "__self__", None)
     transport = getattr(cycle, "transport", None)
     if transport is None or not hasattr(cycle, "disconnected"):
         raise MockConnectionDrop("connection dropped")
@@ -183,7 +198,9 @@ async def _lifespan(receive: Receive, send: Send) -> None:
             return
 
 
-def run(host: str = "127.0.0.1", port: int = 9000, latency_ms: float = 0, tokens_per_s: float = 0) -> None:
+def run(
+    host: str = "127.0.0.1", port: int = 9000, latency_ms: float = 0, tokens_per_s: float = 0
+) -> None:
     """Serve the mock provider with uvicorn until interrupted; print one line once listening."""
     tokens.count_text("warm up")  # load the tokenizer before the first request
     app = MockProviderApp(MockHandler(latency_ms=latency_ms, tokens_per_s=tokens_per_s))

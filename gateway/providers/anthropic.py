@@ -218,7 +218,10 @@ class AnthropicClientToOpenAI:
     def prepare(
         self, body: dict[str, Any], deployment: DeploymentConfig, provider: ProviderConfig, api_key: str | None
     ) -> PreparedCall:
-        upstream = translate.anthropic_request_to_openai(body, deployment.model)
+        try:
+            upstream = translate.anthropic_request_to_openai(body, deployment.model)
+        except translate.TranslationError as exc:
+            raise InvalidRequest(str(exc)) from None
         url = provider.base_url.rstrip("/") + "/chat/completions"
         return PreparedCall(url, openai_headers(api_key), orjson.dumps(upstream))
 

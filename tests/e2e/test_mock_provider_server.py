@@ -9,9 +9,10 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import anthropic
 import httpx
@@ -21,15 +22,16 @@ import pytest
 from gateway import tokens
 
 REPO = Path(__file__).resolve().parents[2]
-MESSAGES = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Tell me about llamas."}]
-OPENAI_TOOL = {
-    "type": "function",
-    "function": {
-        "name": "get_weather",
-        "parameters": {"type": "object", "properties": {"city": {"type": "string"}, "days": {"type": "integer"}}},
-    },
+MESSAGES = [
+    {"role": "system", "content": "Be brief."},
+    {"role": "user", "content": "Tell me about llamas."},
+]
+WEATHER: dict[str, Any] = {
+    "type": "object",
+    "properties": {"city": {"type": "string"}, "days": {"type": "integer"}},
 }
-ANTHROPIC_TOOL = {"name": "get_weather", "input_schema": OPENAI_TOOL["function"]["parameters"]}  # type: ignore[index]
+OPENAI_TOOL = {"type": "function", "function": {"name": "get_weather", "parameters": WEATHER}}
+ANTHROPIC_TOOL = {"name": "get_weather", "input_schema": WEATHER}
 
 
 @dataclass
@@ -54,7 +56,12 @@ def _spawn(**options: float) -> MockServer:
     code = f"from gateway.mock_provider.server import run; run({arguments})"
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONPATH": str(REPO)}
     process = subprocess.Popen(
-        [sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, cwd=REPO
+        [sys.executable, "-c", code],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+        cwd=REPO,
     )
     server = MockServer(process)
 
@@ -101,7 +108,9 @@ def servers() -> Iterator[tuple[MockServer, MockServer]]:
     finally:
         _stop(fast)
         _stop(slow)
-    assert not any("Traceback" in line for line in fast.output + slow.output), "".join(fast.output + slow.output)
+    assert not any("Traceback" in line for line in fast.output + slow.output), "".join(
+        fast.output + slow.output
+    )
 
 
 @pytest.fixture(scope="module")
@@ -114,12 +123,17 @@ def slow_mock(servers: tuple[MockServer, MockServer]) -> MockServer:
     return servers[1]
 
 
-def openai_client(server: MockServer) -> openai.OpenAI:
-    return openai.OpenAI(base_url=server.url + "/v1", api_key="sk-openai-test", max_retries=0, timeout=10)
+# The SDKs' typed request parameters add nothing to a wire test: their clients are `Any` here.
+def openai_client(server: MockServer) -> Any:
+    return openai.OpenAI(
+        base_url=server.url + "/v1", api_key="sk-openai-test", max_retries=0, timeout=10
+    )
 
 
-def anthropic_client(server: MockServer) -> anthropic.Anthropic:
-    return anthropic.Anthropic(base_url=server.url, api_key="sk-ant-test", max_retries=0, timeout=10)
+def anthropic_client(server: MockServer) -> Any:
+    return anthropic.Anthropic(
+        base_url=server.url, api_key="sk-ant-test", max_retries=0, timeout=10
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -127,79 +141,111 @@ def anthropic_client(server: MockServer) -> anthropic.Anthropic:
 
 
 def test_openai_chat_with_tiktoken_usage(mock: MockServer) -> None:
-    completion = openai_client(mock).chat.completions.create(model="mock-small", messages=MESSAGES)  # type: ignore[arg-type]
+    completion = openai_client(mock).chat.completions.create(model="mock-small", messages=MESSAGES)
     text = completion.choices[0].message.content or ""
     assert len(text.split()) == 20 and completion.choices[0].finish_reason == "stop"
     assert completion.usage is not None
     assert completion.usage.prompt_tokens == tokens.count_messages(MESSAGES)
     assert completion.usage.completion_tokens == tokens.count_text(text)
-    again = openai_client(mock).chat.completions.create(model="mock-small", messages=MESSAGES)  # type: ignore[arg-type]
+    again = openai_client(mock).chat.completions.create(model="mock-small", messages=MESSAGES)
     assert again.choices[0].message.content == text and again.id != completion.id
-    several = openai_client(mock).chat.completions.create(model="mock-small", messages=MESSAGES, n=3)  # type: ignore[arg-type]
+    several = openai_client(mock).chat.completions.create(
+        model="mock-small", messages=MESSAGES, n=3
+    )
     assert [c.index for c in several.choices] == [0, 1, 2]
 
 
 def test_openai_stream_with_usage(mock: MockServer) -> None:
     client = openai_client(mock)
-    expected = client.chat.completions.create(model="mock-small", messages=MESSAGES)  # type: ignore[arg-type]
+    expected = client.chat.completions.create(model="mock-small", messages=MESSAGES)
     stream = client.chat.completions.create(
-        model="mock-small", messages=MESSAGES, stream=True, stream_options={"include_usage": True}  # type: ignore[arg-type]
+        model="mock-small",
+        messages=MESSAGES,
+        stream=True,
+        stream_options={"include_usage": True},
     )
     chunks = list(stream)
-    content = [c.choices[0].delta.content for c in chunks if c.choices and c.choices[0].delta.content]
+    content = [
+        c.choices[0].delta.content for c in chunks if c.choices and c.choices[0].delta.content
+    ]
     assert len(content) == 20
     assert "".join(content) == expected.choices[0].message.content
     assert [c.choices[0].finish_reason for c in chunks if c.choices][-1] == "stop"
     assert all(c.usage is None for c in chunks[:-1]) and chunks[-1].choices == []
-    assert chunks[-1].usage is not None and chunks[-1].usage.model_dump() == expected.usage.model_dump()  # type: ignore[union-attr]
+    assert (
+        chunks[-1].usage is not None
+        and chunks[-1].usage.model_dump() == expected.usage.model_dump()
+    )
 
 
 def test_openai_tool_round_trip_and_streamed_call(mock: MockServer) -> None:
     client = openai_client(mock)
     messages: list[Any] = [{"role": "user", "content": "What's the weather in Paris?"}]
-    first = client.chat.completions.create(model="mock-small", messages=messages, tools=[OPENAI_TOOL])  # type: ignore[list-item]
+    first = client.chat.completions.create(
+        model="mock-small", messages=messages, tools=[OPENAI_TOOL]
+    )
     assert first.choices[0].finish_reason == "tool_calls"
-    call = first.choices[0].message.tool_calls[0]  # type: ignore[index]
-    assert call.function.name == "get_weather"  # type: ignore[union-attr]
-    assert json.loads(call.function.arguments) == {"city": "test", "days": 1}  # type: ignore[union-attr]
+    call = first.choices[0].message.tool_calls[0]
+    assert call.function.name == "get_weather"
+    assert json.loads(call.function.arguments) == {"city": "test", "days": 1}
     messages.append(first.choices[0].message.model_dump(exclude_none=True))
     messages.append({"role": "tool", "tool_call_id": call.id, "content": "sunny, 21C"})
-    second = client.chat.completions.create(model="mock-small", messages=messages, tools=[OPENAI_TOOL])  # type: ignore[list-item]
+    second = client.chat.completions.create(
+        model="mock-small", messages=messages, tools=[OPENAI_TOOL]
+    )
     assert second.choices[0].message.content == "Tool result: sunny, 21C"
     stream = client.chat.completions.create(
-        model="mock-small", messages=messages[:1], tools=[OPENAI_TOOL], stream=True  # type: ignore[list-item]
+        model="mock-small",
+        messages=messages[:1],
+        tools=[OPENAI_TOOL],
+        stream=True,
     )
     name, arguments, finish = "", "", None
     for chunk in stream:
         for delta in chunk.choices[0].delta.tool_calls or ():
-            name += delta.function.name or ""  # type: ignore[union-attr]
-            arguments += delta.function.arguments or ""  # type: ignore[union-attr]
+            name += delta.function.name or ""
+            arguments += delta.function.arguments or ""
         finish = chunk.choices[0].finish_reason or finish
-    assert (name, json.loads(arguments), finish) == ("get_weather", {"city": "test", "days": 1}, "tool_calls")
+    assert (name, json.loads(arguments), finish) == (
+        "get_weather",
+        {"city": "test", "days": 1},
+        "tool_calls",
+    )
 
 
 def test_openai_json_mode_and_echo(mock: MockServer) -> None:
     client = openai_client(mock)
     completion = client.chat.completions.create(
-        model="mock-small", messages=MESSAGES, response_format={"type": "json_object"}  # type: ignore[arg-type]
+        model="mock-small",
+        messages=MESSAGES,
+        response_format={"type": "json_object"},
     )
     assert isinstance(json.loads(completion.choices[0].message.content or ""), dict)
     text = 'Exactly this: naïve café — 東京 and "quotes"\nnewline'
-    echo = client.chat.completions.create(model="echo", messages=[{"role": "user", "content": text}])
+    echo = client.chat.completions.create(
+        model="echo", messages=[{"role": "user", "content": text}]
+    )
     assert echo.choices[0].message.content == text
 
 
 async def test_openai_async_client(mock: MockServer) -> None:
-    client = openai.AsyncOpenAI(base_url=mock.url + "/v1", api_key="sk-async", max_retries=0, timeout=10)
-    completion = await client.chat.completions.create(model="mock-large", messages=MESSAGES)  # type: ignore[arg-type]
+    client: Any = openai.AsyncOpenAI(
+        base_url=mock.url + "/v1", api_key="sk-async", max_retries=0, timeout=10
+    )
+    completion = await client.chat.completions.create(model="mock-large", messages=MESSAGES)
     stream = await client.chat.completions.create(
-        model="mock-large", messages=MESSAGES, stream=True, stream_options={"include_usage": True}  # type: ignore[arg-type]
+        model="mock-large",
+        messages=MESSAGES,
+        stream=True,
+        stream_options={"include_usage": True},
     )
     text = "".join([c.choices[0].delta.content or "" async for c in stream if c.choices])
     assert text == completion.choices[0].message.content
     # The SDK asks for base64 unless told otherwise; both encodings carry the same vectors.
     packed = await client.embeddings.create(model="mock-embed", input=["hello", "world"])
-    floats = await client.embeddings.create(model="mock-embed", input=["hello", "world"], encoding_format="float")
+    floats = await client.embeddings.create(
+        model="mock-embed", input=["hello", "world"], encoding_format="float"
+    )
     assert [d.embedding for d in packed.data] == [d.embedding for d in floats.data]
     assert len(packed.data[0].embedding) == 8 and packed.usage.prompt_tokens == 2
     wide = await client.embeddings.create(model="mock-embed", input="hello", dimensions=64)
@@ -211,13 +257,13 @@ async def test_openai_async_client(mock: MockServer) -> None:
 def test_openai_sdk_sees_faults_as_typed_errors(mock: MockServer) -> None:
     client = openai_client(mock)
     with pytest.raises(openai.InternalServerError) as failed:
-        client.chat.completions.create(model="fail-500", messages=MESSAGES)  # type: ignore[arg-type]
+        client.chat.completions.create(model="fail-500", messages=MESSAGES)
     assert failed.value.status_code == 500
     with pytest.raises(openai.RateLimitError) as limited:
-        client.chat.completions.create(model="fail-429", messages=MESSAGES)  # type: ignore[arg-type]
+        client.chat.completions.create(model="fail-429", messages=MESSAGES)
     assert limited.value.response.headers["retry-after"] == "1"
     with pytest.raises(openai.BadRequestError):
-        client.chat.completions.create(model="mock-small", messages=MESSAGES, n=0)  # type: ignore[arg-type]
+        client.chat.completions.create(model="mock-small", messages=MESSAGES, n=0)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -233,8 +279,12 @@ def test_anthropic_create_and_stream(mock: MockServer) -> None:
         "messages": [{"role": "user", "content": "Tell me about llamas."}],
     }
     message = client.messages.create(**kwargs)
-    assert message.type == "message" and message.role == "assistant" and message.stop_reason == "end_turn"
-    text = message.content[0].text  # type: ignore[union-attr]
+    assert (
+        message.type == "message"
+        and message.role == "assistant"
+        and message.stop_reason == "end_turn"
+    )
+    text = message.content[0].text
     assert len(text.split()) == 20
     assert message.usage.input_tokens == tokens.count_messages(kwargs["messages"], "Be brief.")
     assert message.usage.output_tokens == tokens.count_text(text)
@@ -250,21 +300,37 @@ def test_anthropic_create_and_stream(mock: MockServer) -> None:
 def test_anthropic_tools(mock: MockServer) -> None:
     client = anthropic_client(mock)
     messages: list[Any] = [{"role": "user", "content": "Weather in Paris?"}]
-    first = client.messages.create(model="mock-small", max_tokens=200, tools=[ANTHROPIC_TOOL], messages=messages)  # type: ignore[list-item]
+    first = client.messages.create(
+        model="mock-small", max_tokens=200, tools=[ANTHROPIC_TOOL], messages=messages
+    )
     assert first.stop_reason == "tool_use"
     tool_use = next(block for block in first.content if block.type == "tool_use")
-    assert tool_use.name == "get_weather" and tool_use.input == {"city": "test", "days": 1}  # type: ignore[union-attr]
-    messages.append({"role": "assistant", "content": [b.model_dump(exclude_none=True) for b in first.content]})
-    messages.append({"role": "user", "content": [{"type": "tool_result", "tool_use_id": tool_use.id, "content": "sunny, 21C"}]})  # type: ignore[union-attr]
-    second = client.messages.create(model="mock-small", max_tokens=200, tools=[ANTHROPIC_TOOL], messages=messages)  # type: ignore[list-item]
-    assert second.content[0].text == "Tool result: sunny, 21C"  # type: ignore[union-attr]
+    assert tool_use.name == "get_weather" and tool_use.input == {"city": "test", "days": 1}
+    messages.append(
+        {"role": "assistant", "content": [b.model_dump(exclude_none=True) for b in first.content]}
+    )
+    messages.append(
+        {
+            "role": "user",
+            "content": [
+                {"type": "tool_result", "tool_use_id": tool_use.id, "content": "sunny, 21C"}
+            ],
+        }
+    )
+    second = client.messages.create(
+        model="mock-small", max_tokens=200, tools=[ANTHROPIC_TOOL], messages=messages
+    )
+    assert second.content[0].text == "Tool result: sunny, 21C"
     with client.messages.stream(
-        model="mock-small", max_tokens=200, tools=[ANTHROPIC_TOOL], messages=messages[:1]  # type: ignore[list-item]
+        model="mock-small",
+        max_tokens=200,
+        tools=[ANTHROPIC_TOOL],
+        messages=messages[:1],
     ) as stream:
         final = stream.get_final_message()
     assert final.stop_reason == "tool_use"
     streamed = next(block for block in final.content if block.type == "tool_use")
-    assert streamed.input == {"city": "test", "days": 1}  # type: ignore[union-attr]
+    assert streamed.input == {"city": "test", "days": 1}
 
 
 def test_anthropic_errors(mock: MockServer) -> None:
@@ -272,12 +338,16 @@ def test_anthropic_errors(mock: MockServer) -> None:
     kwargs: dict[str, Any] = {"max_tokens": 10, "messages": [{"role": "user", "content": "hi"}]}
     with pytest.raises(anthropic.InternalServerError) as failed:
         client.messages.create(model="fail-500", **kwargs)
-    assert failed.value.body == {"type": "error", "error": {"type": "api_error", "message": failed.value.body["error"]["message"]}}  # type: ignore[index]
+    body: Any = failed.value.body
+    assert body["type"] == "error" and body["error"]["type"] == "api_error"
+    assert set(body["error"]) == {"type", "message"}
     with pytest.raises(anthropic.RateLimitError) as limited:
         client.messages.create(model="fail-429", **kwargs)
     assert limited.value.response.headers["retry-after"] == "1"
     response = httpx.post(mock.url + "/v1/messages", content=b"{not json")
-    assert response.status_code == 400 and response.json()["error"]["type"] == "invalid_request_error"
+    assert (
+        response.status_code == 400 and response.json()["error"]["type"] == "invalid_request_error"
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -290,7 +360,12 @@ def _chat(model: str, **extra: Any) -> dict[str, Any]:
 
 def test_fail_500_and_429_bodies(mock: MockServer) -> None:
     failed = httpx.post(mock.url + "/v1/chat/completions", json=_chat("fail-500"))
-    assert failed.status_code == 500 and set(failed.json()["error"]) == {"message", "type", "param", "code"}
+    assert failed.status_code == 500 and set(failed.json()["error"]) == {
+        "message",
+        "type",
+        "param",
+        "code",
+    }
     limited = httpx.post(mock.url + "/v1/chat/completions", json=_chat("fail-429"))
     assert limited.status_code == 429 and limited.headers["retry-after"] == "1"
     assert limited.json()["error"]["code"] == "rate_limit_exceeded"
@@ -310,14 +385,23 @@ def test_drop_mid_stream_aborts_the_connection(mock: MockServer) -> None:
     with pytest.raises(httpx.RemoteProtocolError):
         httpx.post(mock.url + "/v1/chat/completions", json=_chat("drop-mid-stream"))
     received = b""
-    with pytest.raises(httpx.RemoteProtocolError):
-        with httpx.stream("POST", mock.url + "/v1/chat/completions", json=_chat("drop-mid-stream", stream=True)) as response:
-            assert response.status_code == 200
-            for chunk in response.iter_raw():
-                received += chunk
-    assert received.count(b'"content":') == 4 and b"[DONE]" not in received  # opening delta + 3 words
+    body = _chat("drop-mid-stream", stream=True)
+    with (
+        pytest.raises(httpx.RemoteProtocolError),
+        httpx.stream("POST", mock.url + "/v1/chat/completions", json=body) as response,
+    ):
+        assert response.status_code == 200
+        for chunk in response.iter_raw():
+            received += chunk
+    assert (
+        received.count(b'"content":') == 4 and b"[DONE]" not in received
+    )  # opening delta + 3 words
     with pytest.raises(openai.APIConnectionError):
-        list(openai_client(mock).chat.completions.create(model="drop-mid-stream", messages=MESSAGES, stream=True))  # type: ignore[arg-type]
+        list(
+            openai_client(mock).chat.completions.create(
+                model="drop-mid-stream", messages=MESSAGES, stream=True
+            )
+        )
 
 
 def test_malformed_bodies(mock: MockServer) -> None:
@@ -333,13 +417,20 @@ def test_malformed_bodies(mock: MockServer) -> None:
 
 
 def test_stats_record_auth_headers_and_reset(mock: MockServer) -> None:
-    openai_client(mock).chat.completions.create(model="echo", messages=[{"role": "user", "content": "a"}])
-    anthropic_client(mock).messages.create(model="echo", max_tokens=5, messages=[{"role": "user", "content": "b"}])
+    openai_client(mock).chat.completions.create(
+        model="echo", messages=[{"role": "user", "content": "a"}]
+    )
+    anthropic_client(mock).messages.create(
+        model="echo", max_tokens=5, messages=[{"role": "user", "content": "b"}]
+    )
     stats = mock.stats()
     # The anthropic SDK sends its key as x-api-key or (newer versions) as a bearer token.
     assert stats["auth_headers_seen"][-2] == "Bearer sk-openai-test"
     assert stats["auth_headers_seen"][-1] in ("sk-ant-test", "Bearer sk-ant-test")
-    assert stats["last_request"]["path"] == "/v1/messages" and stats["last_request"]["body"]["model"] == "echo"
+    assert (
+        stats["last_request"]["path"] == "/v1/messages"
+        and stats["last_request"]["body"]["model"] == "echo"
+    )
     assert stats["by_model"]["echo"] >= 2
     assert httpx.post(mock.url + "/_mock/reset").status_code == 200
     assert mock.stats()["requests"] == 0
@@ -347,12 +438,18 @@ def test_stats_record_auth_headers_and_reset(mock: MockServer) -> None:
 
 def test_client_cancelling_a_stream_is_seen_within_a_second(slow_mock: MockServer) -> None:
     before = slow_mock.stats()["cancelled_streams"]
-    with httpx.Client(timeout=10) as client:
-        with client.stream("POST", slow_mock.url + "/v1/chat/completions", json=_chat("mock-small", stream=True)) as response:
-            next(response.iter_raw())
-            assert slow_mock.stats()["active_streams"] == 1
+    body = _chat("mock-small", stream=True)
+    with (
+        httpx.Client(timeout=10) as client,
+        client.stream("POST", slow_mock.url + "/v1/chat/completions", json=body) as response,
+    ):
+        chunks = response.iter_raw()
+        next(chunks)
+        assert slow_mock.stats()["active_streams"] == 1
     closed_at = time.monotonic()
     while slow_mock.stats()["cancelled_streams"] == before:
-        assert time.monotonic() - closed_at < 1.0, "the mock still streams 1 s after the client left"
+        assert time.monotonic() - closed_at < 1.0, (
+            "the mock still streams 1 s after the client left"
+        )
         time.sleep(0.02)
     assert slow_mock.stats()["active_streams"] == 0

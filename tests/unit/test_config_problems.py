@@ -174,7 +174,8 @@ def test_deployment_ranges(tmp_path: Path) -> None:
         + "weight = 0\ninput_cost_per_1m = -0.5\ncontext_window = 0\nidle_timeout_s = 0\nrpm = nan\n"
     )
     assert problems(tmp_path, text) == [
-        "config.toml:10: models[0].deployments[0].weight: must be greater than 0, got 0",
+        # weight 0 is allowed (a canary rolled back), but not on every deployment of a model.
+        "config.toml:7: model 'm': at least one deployment needs a weight above 0",
         "config.toml:11: models[0].deployments[0].input_cost_per_1m: must be at least 0, got -0.5",
         "config.toml:12: models[0].deployments[0].context_window: must be greater than 0, got 0",
         "config.toml:13: models[0].deployments[0].idle_timeout_s: must be greater than 0, got 0",

@@ -39,7 +39,9 @@ async def pieces_of(reply: MockReply) -> list[bytes]:
 def events(raw: bytes) -> list[tuple[str | None, Any]]:
     parsed = []
     for event in SSEDecoder().feed(raw):
-        parsed.append((event.event, event.data if event.data == b"[DONE]" else json.loads(event.data)))
+        parsed.append(
+            (event.event, event.data if event.data == b"[DONE]" else json.loads(event.data))
+        )
     return parsed
 
 
@@ -58,8 +60,13 @@ async def test_chat_json_reply() -> None:
 
 
 async def test_openai_stream_has_a_piece_per_word_and_done() -> None:
-    reply = await MockHandler().handle("POST", CHAT, {}, chat(stream=True, stream_options={"include_usage": True}))
-    assert reply.headers["content-type"].startswith("text/event-stream") and "content-length" not in reply.headers
+    reply = await MockHandler().handle(
+        "POST", CHAT, {}, chat(stream=True, stream_options={"include_usage": True})
+    )
+    assert (
+        reply.headers["content-type"].startswith("text/event-stream")
+        and "content-length" not in reply.headers
+    )
     pieces = await pieces_of(reply)
     assert len(pieces) == 20
     parsed = events(b"".join(pieces))
@@ -78,7 +85,9 @@ async def test_anthropic_stream_events_are_named_by_type() -> None:
     assert [name for name, _ in parsed][-1] == "message_stop"
 
 
-@pytest.mark.parametrize(("path", "body"), [(CHAT, chat("fail-500")), (MESSAGES, anthropic("fail-500"))])
+@pytest.mark.parametrize(
+    ("path", "body"), [(CHAT, chat("fail-500")), (MESSAGES, anthropic("fail-500"))]
+)
 async def test_fail_500_in_the_wire_shape(path: str, body: bytes) -> None:
     reply = await MockHandler().handle("POST", path, {}, body)
     data = json.loads(await body_of(reply))
@@ -99,7 +108,10 @@ async def test_fail_429_has_retry_after() -> None:
 async def test_bad_json_404_405_and_models() -> None:
     handler = MockHandler()
     reply = await handler.handle("POST", CHAT, {}, b"{not json")
-    assert reply.status == 400 and json.loads(await body_of(reply))["error"]["type"] == "invalid_request_error"
+    assert (
+        reply.status == 400
+        and json.loads(await body_of(reply))["error"]["type"] == "invalid_request_error"
+    )
     reply = await handler.handle("POST", MESSAGES, {}, b"[")
     assert reply.status == 400 and json.loads(await body_of(reply))["type"] == "error"
     reply = await handler.handle("POST", CHAT, {}, orjson.dumps({"model": "m"}))
@@ -108,7 +120,9 @@ async def test_bad_json_404_405_and_models() -> None:
     assert (await handler.handle("GET", CHAT, {}, b"")).status == 405
     models = json.loads(await body_of(await handler.handle("GET", "/v1/models", {}, b"")))
     assert {"echo", "mock-small", "mock-large"} <= {m["id"] for m in models["data"]}
-    count = json.loads(await body_of(await handler.handle("POST", "/v1/messages/count_tokens", {}, anthropic())))
+    count = json.loads(
+        await body_of(await handler.handle("POST", "/v1/messages/count_tokens", {}, anthropic()))
+    )
     assert count["input_tokens"] > 0
 
 
@@ -200,7 +214,9 @@ async def test_fail_timeout_waits_until_cancelled() -> None:
 
 
 def request(body: bytes, path: str = CHAT, **timeouts: float) -> UpstreamRequest:
-    return UpstreamRequest("POST", "mock://local" + path, {"authorization": "Bearer k"}, body, **timeouts)
+    return UpstreamRequest(
+        "POST", "mock://local" + path, {"authorization": "Bearer k"}, body, **timeouts
+    )
 
 
 async def test_inprocess_json_and_stream() -> None:
@@ -213,7 +229,10 @@ async def test_inprocess_json_and_stream() -> None:
     raw = b"".join([chunk async for chunk in response.iter_chunks()])
     await response.aclose()
     assert events(raw)[-1][0] == "message_stop"
-    assert upstream.handler.stats.completed_streams == 1 and upstream.handler.stats.cancelled_streams == 0
+    assert (
+        upstream.handler.stats.completed_streams == 1
+        and upstream.handler.stats.cancelled_streams == 0
+    )
     await upstream.aclose()
 
 
@@ -262,4 +281,6 @@ async def test_inprocess_aclose_mid_stream_counts_a_cancelled_stream() -> None:
         break
     await response.aclose()
     await response.aclose()
-    assert upstream.handler.stats.cancelled_streams == 1 and upstream.handler.stats.active_streams == 0
+    assert (
+        upstream.handler.stats.cancelled_streams == 1 and upstream.handler.stats.active_streams == 0
+    )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import MutableMapping
 from typing import Any
 
 import orjson
@@ -19,7 +20,7 @@ class FakeClient:
 
     def __init__(self, body: bytes = b"") -> None:
         self.body = body
-        self.sent: list[dict[str, Any]] = []
+        self.sent: list[MutableMapping[str, Any]] = []
         self.gone = asyncio.Event()
         self._delivered = False
 
@@ -30,7 +31,7 @@ class FakeClient:
         await self.gone.wait()
         return {"type": "http.disconnect"}
 
-    async def send(self, message: dict[str, Any]) -> None:
+    async def send(self, message: MutableMapping[str, Any]) -> None:
         self.sent.append(message)
 
     @property
@@ -43,7 +44,12 @@ class FakeClient:
 
 
 def scope(method: str, path: str) -> dict[str, Any]:
-    return {"type": "http", "method": method, "path": path, "headers": [(b"authorization", b"Bearer abc")]}
+    return {
+        "type": "http",
+        "method": method,
+        "path": path,
+        "headers": [(b"authorization", b"Bearer abc")],
+    }
 
 
 def chat(model: str = "mock-small", **extra: Any) -> bytes:
@@ -93,12 +99,12 @@ async def test_client_leaving_ends_a_fail_timeout_request() -> None:
 
 async def test_lifespan() -> None:
     messages = iter([{"type": "lifespan.startup"}, {"type": "lifespan.shutdown"}])
-    sent: list[dict[str, Any]] = []
+    sent: list[MutableMapping[str, Any]] = []
 
     async def receive() -> dict[str, Any]:
         return next(messages)
 
-    async def send(message: dict[str, Any]) -> None:
+    async def send(message: MutableMapping[str, Any]) -> None:
         sent.append(message)
 
     await MockProviderApp()({"type": "lifespan"}, receive, send)

@@ -1,0 +1,245 @@
+"""Route one request: pick deployments, retry, fall back, respect breakers and the deadline.
+
+Order of tries for a model group:
+1. deployments that fit the prompt (context window) and whose breaker lets traffic through,
+   picked by the model's strategy (sticky by key or `user` when the model says so);
+2. on a retryable failure (connect error, timeout, 429, 5xx, malformed answer) another healthy
+   deployment not tried yet, at once; when every one was tried, the same ones again after an
+   exponential backoff with jitter (or the upstream's Retry-After), up to `max_attempts`;
+3. then each model of `fallbacks` in order, with the same rules. A prompt too large for every
+   deployment goes straight to `context_window_fallbacks`; a content-policy refusal goes to
+   `content_policy_fallbacks`. Any other 4xx ends the request at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import time
+from typing import Sequence
+
+from gateway import tokens
+from gateway.config.types import DeploymentConfig, ModelConfig
+from gateway.context import RequestContext
+from gateway.errors import GatewayError, InvalidRequest, UpstreamFailed, UpstreamTimeout
+from gateway.routing.attempt import AttemptFailed, AttemptLimits, call_deployment
+from gateway.routing.strategies import STRATEGIES, Candidate, Selection, weighted_by_point
+from gateway.services import Services
+from gateway.state import BreakerState, StateUnavailable
+
+_CLOSED = BreakerState(state="closed", failures=0, cooldown_remaining_s=0.0)
+
+
+def sticky_point(model: str, subject: str) -> float:
+    """A stable number in [0, 1) for (model, subject): the same key always lands on the same side."""
+    digest = hashlib.sha256(f"{model}\x00{subject}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64
+
+
+def backoff_s(retry: int, base_s: float, max_s: float, jitter: float) -> float:
+    """Exponential backoff for the `retry`-th repeat (0-based), with full jitter in [50%, 100%]."""
+    return min(max_s, base_s * (2**retry)) * (0.5 + 0.5 * jitter)
+
+
+def estimate_prompt_tokens(ctx: RequestContext) -> int:
+    body = ctx.body or {}
+    if ctx.endpoint.kind == "embeddings":
+        value = body.get("input")
+        texts = [value] if isinstance(value, str) else [v for v in value or () if isinstance(v, str)]
+        return sum(tokens.count_text(t) for t in texts)
+    return tokens.count_messages(body.get("messages"), body.get("system"))
+
+
+def _needs_estimate(model: ModelConfig) -> bool:
+    return model.strategy in ("lowest_cost", "usage_based") or any(
+        d.context_window is not None for d in model.deployments
+    )
+
+
+class Router:
+    def __init__(self, services: Services) -> None:
+        self.services = services
+        self._turns: dict[str, int] = {}
+
+    async def _breaker_states(self, deployments: Sequence[DeploymentConfig], now: float) -> dict[str, BreakerState]:
+        names = [d.name for d in deployments]
+        try:
+            states = await self.services.state.breaker_states(names, now)
+        except StateUnavailable:
+            return {name: _CLOSED for name in names}
+        for name, state in states.items():
+            self.services.metrics.deployment_up.labels(name).set(0 if state.state == "open" else 1)
+        return states
+
+    async def _record_outcome(self, deployment: str, ok: bool, before: BreakerState, now: float) -> None:
+        if ok and before.state == "closed" and before.failures == 0:
+            return  # nothing to clear: save the round trip
+        routing = self.services.runtime.config.routing
+        try:
+            state = await self.services.state.breaker_record(
+                deployment, ok, now, routing.breaker_failures, routing.breaker_window_s, routing.breaker_cooldown_s
+            )
+        except StateUnavailable:
+            return
+        self.services.metrics.deployment_up.labels(deployment).set(0 if state.state == "open" else 1)
+
+    async def _admit(self, candidates: list[Candidate], states: dict[str, BreakerState], now: float) -> list[Candidate]:
+        """Closed deployments, plus a half-open one when this request wins its probe."""
+        admitted = []
+        for candidate in candidates:
+            state = states.get(candidate.deployment.name, _CLOSED)
+            if state.state == "closed":
+                admitted.append(candidate)
+            elif state.state == "half_open":
+                try:
+                    won = await self.services.state.breaker_try_probe(
+                        candidate.deployment.name, now, self.services.runtime.config.routing.probe_timeout_s
+                    )
+                except StateUnavailable:
+                    won = True
+                if won:
+                    admitted.append(candidate)
+        return admitted
+
+    def _pick(self, ctx: RequestContext, model: ModelConfig, candidates: list[Candidate], first: bool,
+              prompt_tokens: int) -> Candidate:
+        if len(candidates) == 1:
+            return candidates[0]
+        if first and model.sticky != "none":
+            subject = (ctx.body or {}).get("user") if model.sticky == "user" else None
+            if model.sticky == "key" or not isinstance(subject, str):
+                subject = ctx.key.id if ctx.key else ""
+            return weighted_by_point(candidates, sticky_point(model.name, subject))
+        turn = self._turns.get(model.name, 0)
+        self._turns[model.name] = turn + 1
+        max_tokens = (ctx.body or {}).get("max_tokens") or (ctx.body or {}).get("max_completion_tokens") or 256
+        selection = Selection(self.services.rng, turn, prompt_tokens, int(max_tokens) if isinstance(max_tokens, int) else 256)
+        return STRATEGIES[model.strategy](candidates, selection)
+
+    async def _try_model(self, ctx: RequestContext, model: ModelConfig, deadline: float, prompt_tokens: int | None) -> None:
+        """Every allowed try on one model group; raises AttemptFailed with the last failure."""
+        routing = self.services.runtime.config.routing
+        stats = self.services.stats
+        fitting = [d for d in model.deployments if d.weight > 0]
+        if prompt_tokens is not None:
+            fitting = [d for d in fitting if d.context_window is None or prompt_tokens <= d.context_window]
+            if not fitting:
+                raise AttemptFailed(
+                    InvalidRequest(
+                        f"the prompt (~{prompt_tokens} tokens) exceeds the context window of every deployment of '{model.name}'",
+                        code="context_length_exceeded",
+                    ),
+                    retryable=False,
+                    context_window=True,
+                )
+        max_attempts = model.max_attempts or routing.max_attempts
+        tried: set[str] = set()
+        last: AttemptFailed | None = None
+        repeats = 0
+        for attempt_no in range(max_attempts):
+            now = time.monotonic()
+            if now >= deadline:
+                break
+            states = await self._breaker_states(fitting, time.time())
+            candidates = [stats.candidate(d, now) for d in fitting]
+            healthy = await self._admit(candidates, states, time.time())
+            if not healthy:
+                if last is None:
+                    last = AttemptFailed(UpstreamFailed(f"every deployment of '{model.name}' is cooling down after failures",
+                                                        code="no_healthy_deployment"), retryable=True)
+                break
+            untried = [c for c in healthy if c.deployment.name not in tried]
+            if not untried:
+                # Every healthy deployment failed once: wait, then go round again.
+                wait = backoff_s(repeats, routing.backoff_base_s, routing.backoff_max_s, self.services.rng.random())
+                if last is not None and last.retry_after_s is not None:
+                    wait = max(wait, last.retry_after_s)
+                repeats += 1
+                if time.monotonic() + wait >= deadline:
+                    break
+                await asyncio.sleep(wait)
+                untried = healthy
+            choice = self._pick(ctx, model, untried, attempt_no == 0, prompt_tokens or 0).deployment
+            tried.add(choice.name)
+            try:
+                await self._attempt(ctx, model, choice, deadline, states.get(choice.name, _CLOSED), prompt_tokens or 0)
+                return
+            except AttemptFailed as failure:
+                last = failure
+                if not failure.retryable:
+                    raise
+        assert last is not None or time.monotonic() >= deadline
+        raise last or AttemptFailed(UpstreamTimeout("the request deadline passed before an upstream answered"), retryable=False)
+
+    async def _attempt(self, ctx: RequestContext, model: ModelConfig, deployment: DeploymentConfig, deadline: float,
+                       breaker: BreakerState, prompt_tokens: int) -> None:
+        stats = self.services.stats
+        remaining = max(0.001, deadline - time.monotonic())
+        limits = AttemptLimits(first_byte_s=min(deployment.timeouts.first_token_s, remaining),
+                               body_s=min(deployment.timeouts.total_s, remaining))
+        started = time.monotonic()
+        stats.started(deployment.name, prompt_tokens, started)
+        ok = False
+        try:
+            await call_deployment(ctx, self.services, model, deployment, limits)
+            ok = True
+        finally:
+            elapsed_ms = (time.monotonic() - started) * 1000
+            stats.finished(deployment.name, elapsed_ms if ok else None, elapsed_ms if ok and ctx.stream else None)
+            counts_as_failure = not ok and ctx.attempts and _is_deployment_fault(ctx.attempts[-1].error_kind)
+            if ok or counts_as_failure:
+                await self._record_outcome(deployment.name, ok, breaker, time.time())
+
+    async def route(self, ctx: RequestContext) -> None:
+        """Serve the request from its model group or its fallbacks; raises the final GatewayError."""
+        assert ctx.model is not None
+        config = self.services.runtime.config
+        deadline = ctx.started + config.server.request_timeout_s
+        chain: list[str] = [ctx.model.name]
+        seen: set[str] = set()
+        last: AttemptFailed | None = None
+        index = 0
+        while index < len(chain):
+            name = chain[index]
+            index += 1
+            if name in seen:
+                continue
+            seen.add(name)
+            model = config.models[name]
+            prompt_tokens = estimate_prompt_tokens(ctx) if _needs_estimate(model) else None
+            try:
+                await self._try_model(ctx, model, deadline, prompt_tokens)
+                ctx.fallback_used = name != ctx.model.name
+                return
+            except AttemptFailed as failure:
+                last = failure
+                if failure.context_window:
+                    chain[index:index] = list(model.context_window_fallbacks)
+                elif failure.content_policy:
+                    chain[index:index] = list(model.content_policy_fallbacks)
+                elif not failure.retryable:
+                    raise failure.error from None
+                else:
+                    chain.extend(model.fallbacks)
+            if time.monotonic() >= deadline:
+                break
+        assert last is not None
+        raise last.error
+
+
+def _is_deployment_fault(kind: str | None) -> bool:
+    """Failures that say something about the deployment's health (not the client's request)."""
+    if kind is None:
+        return False
+    if kind.startswith("http_"):
+        status = int(kind[5:])
+        return status == 429 or status >= 500
+    return True
+
+
+async def route_and_call(ctx: RequestContext, services: Services) -> None:
+    """Pipeline stage: hand the request to the router."""
+    await services.router.route(ctx)
+
+
+__all__ = ["GatewayError", "Router", "backoff_s", "route_and_call", "sticky_point"]

@@ -1,0 +1,76 @@
+"""What this process knows about each deployment: in-flight calls, latency EWMAs, recent usage.
+
+Kept in process memory on purpose: it steers load balancing, where a slightly local view is
+fine. What must be shared across replicas (breaker state, limits) lives in the state backend.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+
+from gateway.config.types import DeploymentConfig
+from gateway.routing.strategies import Candidate
+
+EWMA_ALPHA = 0.3
+WINDOW_S = 60.0
+
+
+@dataclass
+class _Stats:
+    inflight: int = 0
+    latency_ewma_ms: float | None = None
+    ttft_ewma_ms: float | None = None
+    # (time, tokens) of calls started in the last minute.
+    recent: deque[tuple[float, int]] = field(default_factory=deque)
+
+
+def _ewma(previous: float | None, sample: float) -> float:
+    return sample if previous is None else previous + EWMA_ALPHA * (sample - previous)
+
+
+class DeploymentStats:
+    def __init__(self) -> None:
+        self._stats: dict[str, _Stats] = {}
+
+    def _get(self, name: str) -> _Stats:
+        stats = self._stats.get(name)
+        if stats is None:
+            stats = self._stats[name] = _Stats()
+        return stats
+
+    def started(self, name: str, tokens: int, now: float) -> None:
+        stats = self._get(name)
+        stats.inflight += 1
+        stats.recent.append((now, tokens))
+
+    def finished(self, name: str, latency_ms: float | None, ttft_ms: float | None) -> None:
+        """One call ended; a latency is given only for calls that succeeded."""
+        stats = self._get(name)
+        stats.inflight = max(0, stats.inflight - 1)
+        if latency_ms is not None:
+            stats.latency_ewma_ms = _ewma(stats.latency_ewma_ms, latency_ms)
+        if ttft_ms is not None:
+            stats.ttft_ewma_ms = _ewma(stats.ttft_ewma_ms, ttft_ms)
+
+    def candidate(self, deployment: DeploymentConfig, now: float) -> Candidate:
+        stats = self._get(deployment.name)
+        recent = stats.recent
+        while recent and recent[0][0] <= now - WINDOW_S:
+            recent.popleft()
+        return Candidate(
+            deployment=deployment,
+            inflight=stats.inflight,
+            latency_ewma_ms=stats.latency_ewma_ms,
+            ttft_ewma_ms=stats.ttft_ewma_ms,
+            used_rpm=len(recent),
+            used_tpm=sum(tokens for _, tokens in recent),
+        )
+
+    def snapshot(self, name: str) -> dict[str, float | int | None]:
+        stats = self._get(name)
+        return {
+            "inflight": stats.inflight,
+            "latency_ewma_ms": stats.latency_ewma_ms,
+            "ttft_ewma_ms": stats.ttft_ewma_ms,
+        }

