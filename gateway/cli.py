@@ -62,6 +62,9 @@ def _serve(args: argparse.Namespace) -> int:
         access_log=False,
         lifespan="on",
         timeout_graceful_shutdown=30,
+        # Longer than the idle timeout of common clients and load balancers (60 s), so the
+        # client, not the gateway, closes idle keep-alive connections and never races a close.
+        timeout_keep_alive=75,
     )
     return 0
 

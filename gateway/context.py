@@ -28,6 +28,8 @@ class Attempt:
     status: int | None
     error_kind: str | None
     duration_ms: float
+    # When the attempt began, in ms after the request arrived.
+    start_ms: float = 0.0
 
 
 @dataclass(slots=True)

@@ -18,15 +18,17 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
 
-import psutil
+import psutil  # type: ignore[import-untyped]
 
 REPO = Path(__file__).resolve().parent.parent
 GATEWAY_KEY = "sk-loadtest-key"
-MODEL = "mock-small"  # the public model name equals the upstream model, so both bodies are identical
+MODEL = (
+    "mock-small"  # the public model name equals the upstream model, so both bodies are identical
+)
 
 
 def free_port() -> int:
@@ -70,6 +72,20 @@ class Proc:
             return total
         except psutil.Error:
             return 0
+
+    def cpu_seconds(self) -> float:
+        """User + system CPU time of the process and its children so far."""
+        try:
+            proc = psutil.Process(self.pid)
+            times = proc.cpu_times()
+            total = float(times.user + times.system)
+            for child in proc.children(recursive=True):
+                with contextlib.suppress(psutil.Error):
+                    child_times = child.cpu_times()
+                    total += float(child_times.user + child_times.system)
+            return total
+        except psutil.Error:
+            return 0.0
 
     def stop(self, timeout: float = 30.0) -> int:
         if self.process.poll() is None:
@@ -129,7 +145,16 @@ def wait_ready(proc: Proc, path: str, timeout: float, interval: float = 0.005) -
 
 def start_mock_provider(cpus: set[int] | None = None) -> Proc:
     port = free_port()
-    args = [sys.executable, "-m", "gateway.cli", "mock-provider", "--port", str(port), "--latency-ms", "0"]
+    args = [
+        sys.executable,
+        "-m",
+        "gateway.cli",
+        "mock-provider",
+        "--port",
+        str(port),
+        "--latency-ms",
+        "0",
+    ]
     with cpu_affinity(cpus):
         process = subprocess.Popen(
             args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=_env(), cwd=REPO
@@ -150,7 +175,7 @@ def write_config(directory: Path, upstream_url: str) -> Path:
 host = "127.0.0.1"
 
 [logging]
-path = "{directory / 'logs' / 'requests.jsonl'}"
+path = "{directory / "logs" / "requests.jsonl"}"
 
 [[providers]]
 name = "mock"
@@ -187,7 +212,12 @@ def start_gateway(config: Path, workers: int = 1, cpus: set[int] | None = None) 
     started = time.monotonic()
     with cpu_affinity(cpus):
         process = subprocess.Popen(
-            args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=_env(), cwd=config.parent
+            args,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env=_env(),
+            cwd=config.parent,
         )
     output: list[str] = []
     assert process.stdout is not None
@@ -226,9 +256,38 @@ def metric_total(url: str, name: str) -> float:
     total = 0.0
     prefix = name + "{"
     for line in text.splitlines():
-        if line.startswith(prefix) or line.startswith(name + " "):
+        if line.startswith((prefix, name + " ")):
             total += float(line.rsplit(" ", 1)[1])
     return total
+
+
+def cpu_pressure() -> str:
+    """The machine's load: other work on it skews every figure, so each run reports it."""
+    load1, load5, _ = os.getloadavg()
+    text = f"load average {load1:.2f} (1 min) {load5:.2f} (5 min) on {os.cpu_count()} CPUs"
+    with contextlib.suppress(OSError, IndexError, ValueError):
+        some = Path("/proc/pressure/cpu").read_text().splitlines()[0]
+        avg10 = float(some.split()[1].split("=")[1])
+        text += f"; CPU pressure (some, 10 s) {avg10:.0f}%"
+    return text
+
+
+def request_log_summary(path: Path) -> dict[str, int]:
+    """Records per status/error_type in the gateway's request log (one JSON line per request)."""
+    import json
+
+    counts: dict[str, int] = {}
+    if not path.exists():
+        return counts
+    with path.open() as handle:
+        for line in handle:
+            with contextlib.suppress(ValueError):
+                record = json.loads(line)
+                key = str(record.get("status"))
+                if record.get("error_type"):
+                    key += f" {record['error_type']}"
+                counts[key] = counts.get(key, 0) + 1
+    return dict(sorted(counts.items(), key=lambda item: -item[1]))
 
 
 def machine_info() -> dict[str, object]:
@@ -244,7 +303,9 @@ def machine_info() -> dict[str, object]:
     wrk_version = None
     if wrk:
         with contextlib.suppress(OSError, subprocess.SubprocessError):
-            out = subprocess.run([wrk, "-v"], capture_output=True, text=True, timeout=5)
+            out = subprocess.run(
+                [wrk, "-v"], capture_output=True, text=True, timeout=5, check=False
+            )
             wrk_version = (out.stdout or out.stderr).splitlines()[0].split("[")[0].strip()
     return {
         "nproc": os.cpu_count(),

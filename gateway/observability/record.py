@@ -70,7 +70,7 @@ def build_record(ctx: RequestContext, include_bodies: bool, now: float | None = 
         "error_type": "client_closed" if ctx.client_closed else (error.kind if error else None),
         "error_message": error.message if error else None,
         "attempts": [
-            {"deployment": a.deployment, "model": a.model, "status": a.status, "error": a.error_kind, "duration_ms": round(a.duration_ms, 3)}
+            {"deployment": a.deployment, "model": a.model, "status": a.status, "error": a.error_kind, "start_ms": round(a.start_ms, 3), "duration_ms": round(a.duration_ms, 3)}
             for a in ctx.attempts
         ],
         "fallback_used": ctx.fallback_used,

@@ -88,7 +88,7 @@ async def call_deployment(
     started = time.monotonic()
     if ctx.upstream_started is None:
         ctx.upstream_started = started
-    attempt = Attempt(deployment.name, model.name, None, None, 0.0)
+    attempt = Attempt(deployment.name, model.name, None, None, 0.0, (started - ctx.started) * 1000)
     ctx.attempts.append(attempt)
     response: UpstreamResponse | None = None
     try:

@@ -83,23 +83,20 @@ class Router:
             return
         self.services.metrics.deployment_up.labels(deployment).set(0 if state.state == "open" else 1)
 
-    async def _admit(self, candidates: list[Candidate], states: dict[str, BreakerState], now: float) -> list[Candidate]:
-        """Closed deployments, plus a half-open one when this request wins its probe."""
-        admitted = []
+    async def _probe(self, candidates: list[Candidate], states: dict[str, BreakerState], now: float) -> Candidate | None:
+        """A half-open deployment whose single probe this request wins; it must then be called."""
         for candidate in candidates:
-            state = states.get(candidate.deployment.name, _CLOSED)
-            if state.state == "closed":
-                admitted.append(candidate)
-            elif state.state == "half_open":
-                try:
-                    won = await self.services.state.breaker_try_probe(
-                        candidate.deployment.name, now, self.services.runtime.config.routing.probe_timeout_s
-                    )
-                except StateUnavailable:
-                    won = True
-                if won:
-                    admitted.append(candidate)
-        return admitted
+            if states.get(candidate.deployment.name, _CLOSED).state != "half_open":
+                continue
+            try:
+                won = await self.services.state.breaker_try_probe(
+                    candidate.deployment.name, now, self.services.runtime.config.routing.probe_timeout_s
+                )
+            except StateUnavailable:
+                won = False
+            if won:
+                return candidate
+        return None
 
     def _pick(self, ctx: RequestContext, model: ModelConfig, candidates: list[Candidate], first: bool,
               prompt_tokens: int) -> Candidate:
@@ -141,8 +138,22 @@ class Router:
             if now >= deadline:
                 break
             states = await self._breaker_states(fitting, time.time())
-            candidates = [stats.candidate(d, now) for d in fitting]
-            healthy = await self._admit(candidates, states, time.time())
+            candidates = [stats.candidate(d, now) for d in fitting if d.name not in tried]
+            probe = await self._probe(candidates, states, time.time())
+            if probe is not None:
+                choice = probe.deployment
+                tried.add(choice.name)
+                try:
+                    await self._attempt(ctx, model, choice, deadline, states[choice.name], prompt_tokens or 0)
+                    return
+                except AttemptFailed as failure:
+                    last = failure
+                    if not failure.retryable:
+                        raise
+                    continue
+            healthy = [
+                stats.candidate(d, now) for d in fitting if states.get(d.name, _CLOSED).state == "closed"
+            ]
             if not healthy:
                 if last is None:
                     last = AttemptFailed(UpstreamFailed(f"every deployment of '{model.name}' is cooling down after failures",

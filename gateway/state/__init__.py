@@ -39,7 +39,7 @@ def create_state(
     redis_url: str | None,
     *,
     socket_timeout_s: float = 0.25,
-    pool_size: int = 64,
+    pool_size: int = 32,
 ) -> StateBackend:
     """The state backend named by `[state] backend`; "redis" needs `redis_url`."""
     if backend == "memory":

@@ -18,8 +18,9 @@ Limit semantics, identical in both backends:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal, Protocol, Sequence
+from typing import Literal, Protocol
 
 LimitKind = Literal["rpm", "tpm", "concurrent", "budget_day", "budget_month"]
 WINDOW_KINDS: frozenset[str] = frozenset({"rpm", "tpm"})

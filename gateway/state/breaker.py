@@ -10,8 +10,9 @@ half_open --(one probe, success)--> closed;  half_open --(failure)--> open for a
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal, Sequence
+from typing import Literal
 
 from gateway.state.base import BreakerState
 

@@ -11,7 +11,9 @@ class LruCache:
         self.max_entries = max_entries
         self.max_bytes = max_bytes
         self.bytes = 0  # sum of len(key) + len(value) over the entries
-        self._entries: OrderedDict[str, tuple[float, bytes]] = OrderedDict()  # key -> (expiry, value)
+        self._entries: OrderedDict[str, tuple[float, bytes]] = (
+            OrderedDict()
+        )  # key -> (expiry, value)
 
     def __len__(self) -> int:
         return len(self._entries)

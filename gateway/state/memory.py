@@ -1,5 +1,7 @@
 """The in-process state backend: plain dicts, for one gateway process (the embedded default).
 
+With several worker processes or replicas each keeps its own counters; share them with Redis.
+
 Each method runs to completion without awaiting, so on one event loop every method is a critical
 section of its own: `acquire` checks and reserves all limits with nothing interleaved.
 """
@@ -8,7 +10,7 @@ from __future__ import annotations
 
 import math
 import secrets
-from typing import Sequence
+from collections.abc import Sequence
 
 from gateway.state import breaker
 from gateway.state.base import (
@@ -29,6 +31,7 @@ from gateway.state.periods import periods
 from gateway.state.windows import SlidingWindow, window_verdict
 
 Subject = tuple[str, str]  # (scope, subject)
+Counter = tuple[str, str, str]  # (kind, scope, subject)
 
 
 class _Spend:
@@ -70,7 +73,7 @@ class MemoryState:
     ) -> None:
         self.slot_ttl_s = slot_ttl_s
         self.cache = LruCache(max_entries, max_bytes)
-        self._windows: dict[tuple[str, str, str], SlidingWindow] = {}  # (kind, scope, subject)
+        self._windows: dict[Counter, SlidingWindow] = {}
         self._slots: dict[Subject, dict[str, float]] = {}  # token -> expiry
         self._spend: dict[Subject, _Spend] = {}
         self._breakers: dict[str, breaker.BreakerRecord] = {}
@@ -78,7 +81,7 @@ class MemoryState:
     # -- limits -----------------------------------------------------------------------------
 
     async def acquire(self, checks: Sequence[LimitCheck], now: float) -> AcquireResult:
-        pending: dict[object, float] = {}  # what earlier checks of this call reserve, per counter
+        pending: dict[Counter, float] = {}  # what earlier checks of this call reserve
         results = [self._judge(check, now, pending) for check in checks]
         token = secrets.token_hex(8)
         outcome = acquire_result(checks, results, token, now)
@@ -95,20 +98,20 @@ class MemoryState:
                     slots[token] = now + self.slot_ttl_s
         return outcome
 
-    def _judge(self, check: LimitCheck, now: float, pending: dict[object, float]) -> CheckResult:
+    def _judge(self, check: LimitCheck, now: float, pending: dict[Counter, float]) -> CheckResult:
+        counter = (check.kind, check.scope, check.subject)
+        already = pending.get(counter, 0.0)
         if check.kind in WINDOW_KINDS:
-            key: object = (check.kind, check.scope, check.subject)
-            window = self._windows.get((check.kind, check.scope, check.subject))
+            window = self._windows.get(counter)
             live = window.live(now) if window is not None else []
             allowed, remaining, reset = window_verdict(
-                live, pending.get(key, 0.0), check.amount, check.limit, now
+                live, already, check.amount, check.limit, now
             )
-            pending[key] = pending.get(key, 0.0) + check.amount
+            pending[counter] = already + check.amount
             return CheckResult(check, allowed, remaining, reset)
         if check.kind == "concurrent":
-            key = ("concurrent", check.scope, check.subject)
-            used = self._live_slots((check.scope, check.subject), now) + pending.get(key, 0.0)
-            pending[key] = pending.get(key, 0.0) + 1
+            used = self._live_slots((check.scope, check.subject), now) + already
+            pending[counter] = already + 1
             if used + 1 <= check.limit:
                 return CheckResult(check, True, check.limit - used - 1, 0.0)
             return CheckResult(check, False, max(0.0, check.limit - used), CONCURRENT_RETRY_S)

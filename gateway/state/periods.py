@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from functools import lru_cache
 
 DAY_S = 86_400.0
@@ -24,7 +24,7 @@ def periods(now: float) -> Periods:
 
 @lru_cache(maxsize=8)
 def _periods_of_day(day_index: int) -> Periods:
-    start = datetime.fromtimestamp(day_index * DAY_S, tz=timezone.utc)
+    start = datetime.fromtimestamp(day_index * DAY_S, tz=UTC)
     if start.month == 12:
         next_month = start.replace(year=start.year + 1, month=1, day=1)
     else:

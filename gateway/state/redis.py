@@ -6,7 +6,7 @@ upstream call and one `settle` after it (for a whole batch).
 
 Key layout (prefix `llmgw:`; the `{...}` part is the Redis Cluster hash tag):
 
-    llmgw:{limits}:rpm:<scope>:<subject>          hash: 1-second bucket -> amount, "t"<bucket> -> latest use
+    llmgw:{limits}:rpm:<scope>:<subject>          hash: <second> -> amount, t<second> -> latest use
     llmgw:{limits}:tpm:<scope>:<subject>          hash, as rpm
     llmgw:{limits}:concurrent:<scope>:<subject>   zset: reservation token -> slot expiry
     llmgw:{limits}:spend:<scope>:<subject>:day:<YYYY-MM-DD>   USD (float string), TTL 2 days
@@ -27,13 +27,15 @@ import contextlib
 import math
 import secrets
 import struct
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any
 
 from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import ReadOnlyError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from gateway.state import breaker
@@ -73,7 +75,7 @@ def _script_text(name: str) -> str:
 def _unavailable() -> Iterator[None]:
     try:
         yield
-    except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
+    except (RedisConnectionError, RedisTimeoutError, ReadOnlyError, OSError) as exc:
         raise StateUnavailable(f"redis: {exc}") from exc
 
 
@@ -91,6 +93,18 @@ def cache_key(key: str) -> str:
     return f"llmgw:{{cache:{key}}}"
 
 
+def _counter(check: LimitCheck, period: Periods, now: float) -> tuple[str, str, float]:
+    """How `lua/acquire.lua` sees a check: (kind code, key, hint)."""
+    if check.kind in WINDOW_KINDS:
+        return "w", limit_key(check.kind, check.scope, check.subject), 0.0
+    if check.kind == "concurrent":
+        return "c", limit_key("concurrent", check.scope, check.subject), CONCURRENT_RETRY_S
+    day, month, _ = spend_keys(check.scope, check.subject, period)
+    if check.kind == "budget_day":
+        return "b", day, period.day_end - now
+    return "b", month, period.month_end - now
+
+
 class RedisState:
     name = "redis"
 
@@ -99,17 +113,20 @@ class RedisState:
         url: str,
         *,
         socket_timeout_s: float = 0.25,
-        pool_size: int = 64,
+        pool_size: int = 32,
+        pool_timeout_s: float = 1.0,
         slot_ttl_s: float = SLOT_TTL_S,
     ) -> None:
+        """`socket_timeout_s` bounds connecting and every reply, with no retries, so a dead Redis
+        fails a call fast (StateUnavailable) instead of hanging it. `pool_timeout_s` bounds the
+        wait for a free connection when `pool_size` calls are already in flight. Connections
+        that died with the server are detected and reopened when taken from the pool, so the
+        backend recovers by itself once Redis is back."""
         self.slot_ttl_s = slot_ttl_s
-        # No retries, and every wait (for a pooled connection, connect, reply) bounded by
-        # socket_timeout_s: a dead Redis fails the request fast instead of hanging it. Pooled
-        # connections that died with the server are detected and reopened when taken from the pool.
         self._pool: BlockingConnectionPool = BlockingConnectionPool.from_url(
             url,
             max_connections=pool_size,
-            timeout=socket_timeout_s,
+            timeout=pool_timeout_s,
             socket_timeout=socket_timeout_s,
             socket_connect_timeout=socket_timeout_s,
             retry=Retry(NoBackoff(), 0),
@@ -139,16 +156,7 @@ class RedisState:
             str(int(WINDOW_KEY_TTL_S * 1000)),
         ]
         for check in checks:
-            if check.kind in WINDOW_KINDS:
-                code, key, hint = "w", limit_key(check.kind, check.scope, check.subject), 0.0
-            elif check.kind == "concurrent":
-                code, key = "c", limit_key("concurrent", check.scope, check.subject)
-                hint = CONCURRENT_RETRY_S
-            else:
-                day, month, _ = spend_keys(check.scope, check.subject, period)
-                code = "b"
-                key, end = (day, period.day_end) if check.kind == "budget_day" else (month, period.month_end)
-                hint = end - now
+            code, key, hint = _counter(check, period, now)
             keys.append(key)
             args += [code, repr(float(check.limit)), repr(float(check.amount)), repr(hint)]
         with _unavailable():
@@ -206,14 +214,18 @@ class RedisState:
         keys = [limit_key(kind, scope, subject) for kind in ("rpm", "tpm", "concurrent")]
         with _unavailable():
             requests, tokens, slots = await self._usage(keys, [repr(now), repr(WINDOW_S)])
-        return {"requests_1m": float(requests), "tokens_1m": float(tokens), "concurrent": float(slots)}
+        return {
+            "requests_1m": float(requests),
+            "tokens_1m": float(tokens),
+            "concurrent": float(slots),
+        }
 
     # -- cache ------------------------------------------------------------------------------
 
     async def get(self, key: str, now: float) -> bytes | None:
         with _unavailable():
             stored = await self._redis.get(cache_key(key))
-        if stored is None or len(stored) < _EXPIRY.size:
+        if not isinstance(stored, bytes) or len(stored) < _EXPIRY.size:
             return None
         (expiry,) = _EXPIRY.unpack_from(stored)
         return None if expiry <= now else bytes(stored[_EXPIRY.size :])
@@ -224,7 +236,9 @@ class RedisState:
             return
         with _unavailable():
             await self._redis.set(
-                cache_key(key), _EXPIRY.pack(now + ttl_s) + value, px=max(1, math.ceil(ttl_s * 1000))
+                cache_key(key),
+                _EXPIRY.pack(now + ttl_s) + value,
+                px=max(1, math.ceil(ttl_s * 1000)),
             )
 
     async def delete(self, key: str) -> None:
@@ -294,7 +308,12 @@ class _Ops:
         return str(self.keys.setdefault(key, len(self.keys) + 1))
 
     def free_slot(self, check: LimitCheck, token: str) -> None:
-        self.args += ["z", self._index(limit_key("concurrent", check.scope, check.subject)), token, ""]
+        self.args += [
+            "z",
+            self._index(limit_key("concurrent", check.scope, check.subject)),
+            token,
+            "",
+        ]
 
     def adjust(self, check: LimitCheck, at: float, delta: float) -> None:
         if delta:

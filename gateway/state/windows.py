@@ -7,7 +7,7 @@ so no 60 s span can ever hold more than the limit (a bucket may count up to 1 s 
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 from gateway.state.base import WINDOW_S
 
@@ -50,7 +50,7 @@ def window_verdict(
     (what earlier checks of the same acquire reserve on the same window)."""
     used = sum(usage for usage, _ in live) + pending
     if used + amount <= limit:
-        oldest = min((last for _, last in live), default=now)
+        oldest = min([now, *(last for _, last in live)])
         return True, limit - used - amount, oldest + WINDOW_S - now
     return False, max(0.0, limit - used), _reset(live, used + amount - limit, amount > limit, now)
 

@@ -39,6 +39,7 @@ class MockServer:
     process: subprocess.Popen[str]
     url: str = ""
     output: list[str] = field(default_factory=list)
+    reader: threading.Thread | None = None
 
     def stats(self) -> dict[str, Any]:
         return dict(httpx.get(self.url + "/_mock/stats").json())
@@ -70,7 +71,8 @@ def _spawn(**options: float) -> MockServer:
         for line in process.stdout:
             server.output.append(line)
 
-    threading.Thread(target=drain, daemon=True).start()
+    server.reader = threading.Thread(target=drain, daemon=True)
+    server.reader.start()
     return server
 
 
@@ -95,6 +97,10 @@ def _stop(server: MockServer) -> None:
     except subprocess.TimeoutExpired:
         server.process.kill()
         server.process.wait(5)
+    if server.reader is not None:
+        server.reader.join(5)
+    if server.process.stdout is not None:
+        server.process.stdout.close()
 
 
 @pytest.fixture(scope="module")

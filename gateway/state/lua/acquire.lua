@@ -6,6 +6,7 @@
 -- A window hash holds, per 1-second bucket b, field b = amount and field "t"..b = latest use;
 -- a bucket counts while its latest use is within window_s (the rules of gateway/state/windows.py).
 -- Returns: 1 or 0 (all allowed), then per check: allowed (1/0), remaining, reset_s.
+-- Sums are computed here and written with HSET, never with HINCRBYFLOAT (see apply.lua).
 local now = tonumber(ARGV[1])
 local second = ARGV[2]
 local token = ARGV[3]
@@ -109,9 +110,10 @@ if out[1] == 1 then
     local base = 7 + (i - 1) * 4
     local kind = ARGV[base + 1]
     if kind == 'w' then
-      redis.call('HINCRBYFLOAT', key, second, ARGV[base + 3])
-      local last = tonumber(redis.call('HGET', key, 't' .. second) or '')
-      if last == nil or last < now then redis.call('HSET', key, 't' .. second, ARGV[1]) end
+      local bucket = redis.call('HMGET', key, second, 't' .. second)
+      local amount = (tonumber(bucket[1] or '') or 0) + tonumber(ARGV[base + 3])
+      local last = math.max(tonumber(bucket[2] or '') or now, now)
+      redis.call('HSET', key, second, fmt(amount), 't' .. second, fmt(last))
       redis.call('PEXPIRE', key, window_ttl_ms)
     elseif kind == 'c' then
       redis.call('ZADD', key, slot_expiry, token)

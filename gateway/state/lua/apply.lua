@@ -3,18 +3,27 @@
 --   "z": free the concurrency slot of token a in zset KEYS[k]
 --   "w": add b to bucket a of window hash KEYS[k], if that bucket still counts (never below 0)
 --   "s": add a USD to spend counter KEYS[k]; expire it after b seconds unless b is "0"
+-- Sums are computed here and written with SET/HSET. Redis 6.2 rewrites INCRBYFLOAT into a longer
+-- SET for replication, and inside a script that corrupts its heap (the server crashes a few
+-- commands later); HINCRBYFLOAT is rewritten the same way, so neither is used.
+local function fmt(x) return string.format('%.17g', x) end
+
 for i = 1, #ARGV, 4 do
   local op, key, a, b = ARGV[i], KEYS[tonumber(ARGV[i + 1])], ARGV[i + 2], ARGV[i + 3]
   if op == 'z' then
     redis.call('ZREM', key, a)
   elseif op == 'w' then
-    if redis.call('HEXISTS', key, a) == 1 then
-      local left = tonumber(redis.call('HINCRBYFLOAT', key, a, b))
-      if left < 0 then redis.call('HSET', key, a, '0') end
+    local amount = tonumber(redis.call('HGET', key, a) or '')
+    if amount ~= nil then
+      redis.call('HSET', key, a, fmt(math.max(0, amount + tonumber(b))))
     end
   elseif op == 's' then
-    redis.call('INCRBYFLOAT', key, a)
-    if b ~= '0' then redis.call('EXPIRE', key, b) end
+    local spent = fmt((tonumber(redis.call('GET', key) or '0') or 0) + tonumber(a))
+    if b ~= '0' then
+      redis.call('SET', key, spent, 'EX', b)
+    else
+      redis.call('SET', key, spent)
+    end
   end
 end
 return 0

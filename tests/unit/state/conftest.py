@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 
 import pytest
 import redis
@@ -12,6 +12,9 @@ from gateway.state.redis import RedisState
 from tests.redis_server import RedisServer, redis_server_binary, start_redis
 
 BACKENDS = ["memory", "redis"]
+# Generous, so bursts of new connections on a slow CI machine never time out; the outage
+# tests in test_redis_state.py check the real default.
+TEST_TIMEOUT_S = 2.0
 
 
 @pytest.fixture(scope="session")
@@ -37,7 +40,7 @@ async def make_redis_state(redis_url: str) -> AsyncIterator[Callable[[], RedisSt
     made: list[RedisState] = []
 
     def make() -> RedisState:
-        made.append(RedisState(redis_url))
+        made.append(RedisState(redis_url, socket_timeout_s=TEST_TIMEOUT_S))
         return made[-1]
 
     yield make
@@ -52,7 +55,6 @@ async def state(request: pytest.FixtureRequest) -> AsyncIterator[StateBackend]:
         backend = MemoryState()
     else:
         # Only the redis runs start a server; `redis_url` is a plain (sync) fixture.
-        backend = RedisState(request.getfixturevalue("redis_url"))
+        backend = RedisState(request.getfixturevalue("redis_url"), socket_timeout_s=TEST_TIMEOUT_S)
     yield backend
     await backend.aclose()
-

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import random
-from typing import Sequence
+from collections.abc import Sequence
 
 import pytest
 
@@ -44,8 +44,15 @@ async def burst(state: StateBackend, checks: Sequence[LimitCheck], n: int, now: 
     return sum(result.allowed for result in results)
 
 
-async def settle(state: StateBackend, result: AcquireResult, now: float, *, tokens: int = 0,
-                 cost: float = 0.0, extra: tuple[tuple[str, str], ...] = ()) -> None:
+async def settle(
+    state: StateBackend,
+    result: AcquireResult,
+    now: float,
+    *,
+    tokens: int = 0,
+    cost: float = 0.0,
+    extra: tuple[tuple[str, str], ...] = (),
+) -> None:
     assert result.reservation is not None
     await state.settle([Settlement(result.reservation, tokens, cost, extra)], now)
 
@@ -130,7 +137,9 @@ async def test_release_undoes_window_reservations(state: StateBackend) -> None:
     assert result.reservation is not None
     await state.release(result.reservation, T0 + 1)
     assert await state.usage("key", "demo", T0 + 1) == {
-        "requests_1m": 0, "tokens_1m": 0, "concurrent": 0
+        "requests_1m": 0,
+        "tokens_1m": 0,
+        "concurrent": 0,
     }
     assert (await state.acquire([rpm(1), tpm(100, 80)], T0 + 1)).allowed
 
@@ -176,7 +185,9 @@ async def test_a_refused_check_reserves_nothing_anywhere(state: StateBackend) ->
     assert result.refused is not None and result.refused.check.scope == "team"
     assert result.retry_after_s == pytest.approx(59.0)
     assert await state.usage("key", "demo", T0 + 1) == {
-        "requests_1m": 0, "tokens_1m": 0, "concurrent": 0
+        "requests_1m": 0,
+        "tokens_1m": 0,
+        "concurrent": 0,
     }
 
 
@@ -224,14 +235,17 @@ async def test_spend_totals_per_subject(state: StateBackend) -> None:
         result = await state.acquire(checks, now)
         await settle(state, result, now, cost=0.25, extra=(("team", "qa"), ("key", "demo")))
     assert await state.spend("key", "demo", T0 + 30) == pytest.approx(
-        {"day": 0.5, "month": 0.5, "total": 0.5})
+        {"day": 0.5, "month": 0.5, "total": 0.5}
+    )
 
     result = await state.acquire([rpm(100)], T0 + DAY)  # tomorrow, no budget check
     await settle(state, result, T0 + DAY, cost=1.0, extra=(("key", "demo"),))
     assert await state.spend("key", "demo", T0 + DAY) == pytest.approx(
-        {"day": 1.0, "month": 1.5, "total": 1.5})
+        {"day": 1.0, "month": 1.5, "total": 1.5}
+    )
     assert await state.spend("team", "qa", T0 + DAY) == pytest.approx(
-        {"day": 0.0, "month": 0.5, "total": 0.5})
+        {"day": 0.0, "month": 0.5, "total": 0.5}
+    )
     assert await state.spend("team", "nobody", T0) == {"day": 0.0, "month": 0.0, "total": 0.0}
 
 
@@ -242,7 +256,9 @@ async def test_settle_takes_a_batch(state: StateBackend) -> None:
         [Settlement(r.reservation, 100, 0.5) for r in results if r.reservation], T0 + 1
     )
     assert await state.usage("key", "demo", T0 + 1) == {
-        "requests_1m": 0, "tokens_1m": 300, "concurrent": 0
+        "requests_1m": 0,
+        "tokens_1m": 300,
+        "concurrent": 0,
     }
     assert (await state.spend("key", "demo", T0 + 1))["day"] == pytest.approx(1.5)
     await state.settle([], T0 + 1)
@@ -269,8 +285,9 @@ async def test_kv_honours_the_injected_clock(state: StateBackend) -> None:
 
 
 async def record(state: StateBackend, ok: bool, now: float, name: str = "dep-a") -> str:
-    result = await state.breaker_record(name, ok, now, failure_threshold=3, window_s=10,
-                                        cooldown_s=30)
+    result = await state.breaker_record(
+        name, ok, now, failure_threshold=3, window_s=10, cooldown_s=30
+    )
     return result.state
 
 
