@@ -136,6 +136,7 @@ def create_app(config: GatewayConfig, *, recorder: RecordSink | None = None) -> 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         threading.Thread(target=_warm_up, args=(services,), daemon=True).start()
+        services.limiter.start()
         try:
             yield
         finally:

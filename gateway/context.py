@@ -70,4 +70,33 @@ class RequestContext:
     upstream_finished: float | None = None
     first_byte_sent: float | None = None
     client_closed: bool = False
+    # Guardrail findings for the record: [{name, stage, action, entities}].
+    guardrails: list[dict[str, Any]] = field(default_factory=list)
+    # Per-request guardrail state (e.g. the placeholder map of `restore`).
+    guard_state: Any = None
+    # "hit" | "miss" | "bypass"
+    cache: str = "bypass"
+    cache_key: str | None = None
+    cache_store: bool = False
+    # Client-format bytes sent for a stream, kept only when the answer will be cached.
+    sent_chunks: list[bytes] | None = None
+    # A cache hit served as a stream: the pieces to send.
+    cached_stream: list[bytes] | None = None
+    # What the limiter reserved for this request (gateway.limits.Held), settled when it ends.
+    limits_held: Any = None
+    _prompt_estimate: int | None = None
+
+    def prompt_estimate(self) -> int:
+        """tiktoken estimate of the prompt, computed at most once per request."""
+        if self._prompt_estimate is None:
+            from gateway import tokens
+
+            body = self.body or {}
+            if self.endpoint.kind == "embeddings":
+                value = body.get("input")
+                texts = [value] if isinstance(value, str) else [v for v in value or () if isinstance(v, str)]
+                self._prompt_estimate = sum(tokens.count_text(t) for t in texts)
+            else:
+                self._prompt_estimate = tokens.count_messages(body.get("messages"), body.get("system"))
+        return self._prompt_estimate
     response_headers: dict[str, str] = field(default_factory=dict)

@@ -2,11 +2,14 @@
 
     GatewayError(status, type, code)
     ├── InvalidRequest      400  invalid_request_error
+    ├── ContentBlocked      400  content_policy_violation (a guardrail said block)
     ├── AuthenticationError 401  authentication_error   (missing / unknown key)
     ├── PermissionDenied    403  permission_error       (key not allowed that model)
     ├── NotFound            404  not_found_error        (unknown model or route)
     ├── MethodNotAllowed    405
     ├── PayloadTooLarge     413  request_too_large
+    ├── RateLimited         429  rate_limit_exceeded / budget_exceeded (our own limits)
+    ├── ServiceUnavailable  503  state_unavailable (Redis down with fail_closed)
     ├── UpstreamFailed      502  upstream_error         (every attempt failed)
     ├── UpstreamTimeout     504  timeout_error
     └── UpstreamRejected    4xx/429 from upstream, passed on with the upstream's status
@@ -94,6 +97,14 @@ class PermissionDenied(GatewayError):
     code = "model_not_allowed"
 
 
+class ContentBlocked(GatewayError):
+    """A guardrail refused the request or the answer."""
+
+    status = 400
+    type = "invalid_request_error"
+    code = "content_policy_violation"
+
+
 class NotFound(GatewayError):
     status = 404
     type = "invalid_request_error"
@@ -110,6 +121,26 @@ class PayloadTooLarge(GatewayError):
     status = 413
     type = "invalid_request_error"
     code = "request_too_large"
+
+
+class RateLimited(GatewayError):
+    """A limit or budget of the gateway's own refused the request."""
+
+    status = 429
+    type = "rate_limit_error"
+    code = "rate_limit_exceeded"
+
+    def __init__(self, message: str, *, budget: bool = False, **kw: Any) -> None:
+        super().__init__(message, **kw)
+        if budget:
+            self.type = "insufficient_quota"
+            self.code = "budget_exceeded"
+
+
+class ServiceUnavailable(GatewayError):
+    status = 503
+    type = "api_error"
+    code = "state_unavailable"
 
 
 class UpstreamFailed(GatewayError):

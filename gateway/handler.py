@@ -17,6 +17,7 @@ from starlette.types import Message, Receive, Scope, Send
 from gateway.context import Endpoint, RequestContext
 from gateway.errors import GatewayError, MethodNotAllowed, PayloadTooLarge, UpstreamFailed, UpstreamTimeout, unexpected
 from gateway.pipeline import STAGES
+from gateway.response_cache import storable, store_answer
 from gateway.services import Services
 from gateway.upstream import UpstreamError
 
@@ -56,7 +57,7 @@ async def read_body(receive: Receive, headers: dict[str, str], limit: int) -> by
 
 
 def gateway_headers(ctx: RequestContext) -> list[tuple[bytes, bytes]]:
-    headers = [(b"x-request-id", ctx.request_id.encode())]
+    headers = [(b"x-request-id", ctx.request_id.encode()), (b"x-gateway-cache", ctx.cache.encode())]
     if ctx.deployment is not None:
         headers.append((b"x-gateway-deployment", ctx.deployment.name.encode()))
     if ctx.attempts:
@@ -104,18 +105,27 @@ async def send_stream(ctx: RequestContext, send: Send, receive: Receive) -> None
     ctx.status = 200
     await send({"type": "http.response.start", "status": 200, "headers": [*_SSE, *gateway_headers(ctx)]})
     watcher = asyncio.create_task(_watch_disconnect(receive, ctx, asyncio.current_task()))  # type: ignore[arg-type]
+    sent = ctx.sent_chunks = [] if storable_later(ctx) else None
     try:
         if reply.pending:
             ctx.first_byte_sent = time.monotonic()
-            await send({"type": "http.response.body", "body": b"".join(reply.pending), "more_body": True})
+            piece = b"".join(reply.pending)
+            if sent is not None:
+                sent.append(piece)
+            await send({"type": "http.response.body", "body": piece, "more_body": True})
         try:
             async for chunk in reply.chunks:
                 out = reply.converter.feed(chunk)
                 if out:
                     if ctx.first_byte_sent is None:
                         ctx.first_byte_sent = time.monotonic()
-                    await send({"type": "http.response.body", "body": b"".join(out), "more_body": True})
+                    piece = b"".join(out)
+                    if sent is not None:
+                        sent.append(piece)
+                    await send({"type": "http.response.body", "body": piece, "more_body": True})
             tail = reply.converter.finish()
+            if sent is not None and tail:
+                sent.append(b"".join(tail))
         except (UpstreamError, GatewayError) as exc:
             error = exc if isinstance(exc, GatewayError) else _stream_failure(exc, ctx)
             ctx.error = error
@@ -138,6 +148,20 @@ async def send_stream(ctx: RequestContext, send: Send, receive: Receive) -> None
     finally:
         watcher.cancel()
         await reply.upstream.aclose()
+
+
+def storable_later(ctx: RequestContext) -> bool:
+    return ctx.cache_key is not None and ctx.cache_store and ctx.cache != "hit"
+
+
+async def send_cached_stream(ctx: RequestContext, send: Send, pieces: list[bytes]) -> None:
+    """Replay a cached stream with the boundaries it was first sent with."""
+    ctx.status = 200
+    await send({"type": "http.response.start", "status": 200, "headers": [*_SSE, *gateway_headers(ctx)]})
+    ctx.first_byte_sent = time.monotonic()
+    for piece in pieces:
+        await send({"type": "http.response.body", "body": piece, "more_body": True})
+    await send({"type": "http.response.body", "body": b"", "more_body": False})
 
 
 def _stream_failure(exc: UpstreamError, ctx: RequestContext) -> GatewayError:
@@ -177,6 +201,8 @@ class ProxyEndpoint:
                 started_response = True
                 if ctx.stream_reply is not None:
                     await send_stream(ctx, send, receive)
+                elif ctx.cached_stream is not None:
+                    await send_cached_stream(ctx, send, ctx.cached_stream)
                 else:
                     await send_json(ctx, send, ctx.response_body or b"")
         except GatewayError as error:
@@ -206,3 +232,5 @@ class ProxyEndpoint:
                 await ctx.stream_reply.upstream.aclose()
             services.metrics.inflight.dec()
             services.finish(ctx)
+            if storable(ctx):
+                services.spawn(store_answer(ctx, services))

@@ -13,6 +13,8 @@ import orjson
 
 from gateway.context import RequestContext
 from gateway.errors import AuthenticationError, InvalidRequest, NotFound, PermissionDenied
+from gateway.limits import estimate_request, limit_checks, needs_estimate
+from gateway.response_cache import cache_lookup
 from gateway.routing.router import route_and_call
 from gateway.services import Services
 from gateway.validation import validate_chat, validate_embeddings, validate_messages
@@ -69,4 +71,26 @@ async def resolve_model(ctx: RequestContext, services: Services) -> None:
     ctx.model = model
 
 
-STAGES: tuple[Stage, ...] = (authenticate, parse_body, resolve_model, route_and_call)
+async def check_limits(ctx: RequestContext, services: Services) -> None:
+    """Reserve the key's, team's and model's limits and budgets (429 when one is reached)."""
+    assert ctx.key is not None and ctx.model is not None
+    policy = ctx.runtime.config.policies.get(ctx.key.policy)
+    if policy is None:
+        return
+    prompt_tokens = ctx.prompt_estimate() if needs_estimate(policy, ctx.model) else 0
+    estimate = estimate_request(ctx, prompt_tokens)
+    checks = limit_checks(ctx.key.id, ctx.key.team, ctx.model, policy, estimate)
+    if not checks:
+        return
+    ctx.limits_held, headers = await services.limiter.acquire(checks, estimate)
+    ctx.response_headers.update(headers)
+
+
+STAGES: tuple[Stage, ...] = (
+    authenticate,
+    parse_body,
+    resolve_model,
+    check_limits,
+    cache_lookup,
+    route_and_call,
+)

@@ -179,6 +179,7 @@ _LIMITS = {
     "budget_usd_per_month": _COST,
 }
 _CACHE = {"mode": _one_of(CacheMode), "ttl_s": _POS_INT, "per_team": _BOOL}
+_POLICY_TABLES = ("limits", "cache", "team_limits", "model_limits")
 
 _SHA256 = re.compile(r"[0-9a-fA-F]{64}")
 _POLICY_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
@@ -592,11 +593,25 @@ def _policy(name: str, file: str, content: bytes, problems: list[Problem]) -> Po
         return None
     data, doc = parsed
     for key in data:
-        if key not in ("limits", "cache"):
+        if key not in _POLICY_TABLES:
             doc.report((key,), f"unknown key '{key}' at top level")
     limits = LimitsConfig(**doc.table(data, "limits", _LIMITS))
     cache = CacheConfig(**doc.table(data, "cache", _CACHE))
-    return PolicyConfig(name, limits, cache)
+    team_limits = LimitsConfig(**doc.table(data, "team_limits", _LIMITS))
+    model_limits: dict[str, LimitsConfig] = {}
+    raw_models = data.get("model_limits", {})
+    if not isinstance(raw_models, dict):
+        doc.report(("model_limits",), "model_limits: expected a table of model names")
+        raw_models = {}
+    for model_name, table in raw_models.items():
+        if not isinstance(table, dict):
+            doc.report(("model_limits", model_name), f"model_limits.{model_name}: expected a table")
+            continue
+        values = doc.fields(table, ("model_limits", model_name), f"[model_limits.{model_name}]", _LIMITS)
+        model_limits[model_name] = LimitsConfig(**values)
+    return PolicyConfig(
+        name, limits, cache, team_limits=team_limits, model_limits=MappingProxyType(model_limits)
+    )
 
 
 # -- files ------------------------------------------------------------------------------------

@@ -147,11 +147,58 @@ class CacheConfig:
     per_team: bool = True
 
 
+GuardrailType = Literal["pii", "regex", "toxicity", "moderation", "prompt_injection"]
+GuardrailStage = Literal["input", "output", "both"]
+GuardrailAction = Literal["block", "redact", "mask", "restore", "log"]
+GuardrailOnError = Literal["block", "allow"]
+PiiEngine = Literal["patterns", "ner"]
+
+
+@dataclass(frozen=True)
+class RecognizerConfig:
+    """A custom PII recognizer: regexes and/or a deny list, boosted by nearby context words."""
+
+    entity: str
+    patterns: tuple[str, ...] = ()
+    deny_list: tuple[str, ...] = ()
+    context: tuple[str, ...] = ()
+    score: float = 0.6
+
+
+@dataclass(frozen=True)
+class GuardrailConfig:
+    """One `[[guardrails]]` entry of a policy; see docs/guardrails.md for each type's keys."""
+
+    name: str
+    type: GuardrailType
+    applies_to: GuardrailStage = "input"
+    action: GuardrailAction = "block"
+    on_error: GuardrailOnError = "block"
+    # Minimum score of a finding; None = the type's default.
+    threshold: float | None = None
+    # pii: entity types to look for (empty = the default set); regex: the label of a match.
+    entities: tuple[str, ...] = ()
+    engine: PiiEngine = "patterns"
+    recognizers: tuple[RecognizerConfig, ...] = ()
+    # regex: patterns and whole-word phrases; toxicity: extra words that always count.
+    patterns: tuple[str, ...] = ()
+    deny_list: tuple[str, ...] = ()
+    # moderation: the public model (a [[models]] name) asked through the gateway's routing.
+    model: str | None = None
+
+
 @dataclass(frozen=True)
 class PolicyConfig:
     name: str
+    # Per key (every key using this policy has its own counters).
     limits: LimitsConfig = field(default_factory=LimitsConfig)
     cache: CacheConfig = field(default_factory=CacheConfig)
+    # Shared by every key of the requesting key's team.
+    team_limits: LimitsConfig = field(default_factory=LimitsConfig)
+    # Per key and model: `[model_limits."gpt-4o"]`.
+    model_limits: Mapping[str, LimitsConfig] = field(default_factory=dict)
+    # Applied in order to what goes to the provider and to what comes back.
+    guardrails: tuple[GuardrailConfig, ...] = ()
 
 
 @dataclass(frozen=True)

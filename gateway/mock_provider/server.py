@@ -215,6 +215,9 @@ def run(
         access_log=False,
         # fail-timeout requests never end by themselves: do not let them hold up a shutdown.
         timeout_graceful_shutdown=1,
+        # Keep idle connections longer than the gateway's pool does (30 s), so the pool never
+        # reuses a connection at the moment the mock closes it.
+        timeout_keep_alive=75,
     )
     _Server(config).run()
 

@@ -75,6 +75,9 @@ class Metrics:
         self.inflight = Gauge(
             "gateway_inflight_requests", "Requests being handled now", multiprocess_mode="livesum", registry=r
         )
+        self.state_errors = Counter(
+            "gateway_state_errors", "Calls to the state backend (Redis) that failed", registry=r
+        )
         self.config_reloads = Counter(
             "gateway_config_reloads", "Config reloads by result = ok | error", ["result"], registry=r
         )
@@ -109,6 +112,8 @@ class Metrics:
             self.tokens.labels(model, deployment, "completion").inc(record["completion_tokens"])
         if record.get("cost_usd"):
             self.cost.labels(model, deployment, record.get("team") or NONE).inc(record["cost_usd"])
+        for finding in record.get("guardrails") or ():
+            self.guardrail_actions.labels(finding["name"], finding["stage"], finding["action"]).inc()
         if cache in ("hit", "miss"):
             self.cache_events.labels(cache).inc()
 

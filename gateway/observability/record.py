@@ -74,7 +74,7 @@ def build_record(ctx: RequestContext, include_bodies: bool, now: float | None = 
             for a in ctx.attempts
         ],
         "fallback_used": ctx.fallback_used,
-        "cache": "bypass",
+        "cache": ctx.cache,
         "prompt_tokens": usage.prompt_tokens if usage else 0,
         "completion_tokens": usage.completion_tokens if usage else 0,
         "cached_tokens": usage.cached_tokens if usage else 0,
@@ -83,7 +83,7 @@ def build_record(ctx: RequestContext, include_bodies: bool, now: float | None = 
         "latency_ms": _ms(ctx.started, finished),
         "ttft_ms": _ms(ctx.started, ctx.first_byte_sent) if ctx.stream else None,
         "upstream_latency_ms": _ms(ctx.upstream_started, ctx.upstream_finished),
-        "guardrails": [],
+        "guardrails": ctx.guardrails,
     }
     if include_bodies:
         record["request"] = ctx.body

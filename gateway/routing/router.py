@@ -18,7 +18,6 @@ import hashlib
 import time
 from typing import Sequence
 
-from gateway import tokens
 from gateway.config.types import DeploymentConfig, ModelConfig
 from gateway.context import RequestContext
 from gateway.errors import GatewayError, InvalidRequest, UpstreamFailed, UpstreamTimeout
@@ -39,15 +38,6 @@ def sticky_point(model: str, subject: str) -> float:
 def backoff_s(retry: int, base_s: float, max_s: float, jitter: float) -> float:
     """Exponential backoff for the `retry`-th repeat (0-based), with full jitter in [50%, 100%]."""
     return min(max_s, base_s * (2**retry)) * (0.5 + 0.5 * jitter)
-
-
-def estimate_prompt_tokens(ctx: RequestContext) -> int:
-    body = ctx.body or {}
-    if ctx.endpoint.kind == "embeddings":
-        value = body.get("input")
-        texts = [value] if isinstance(value, str) else [v for v in value or () if isinstance(v, str)]
-        return sum(tokens.count_text(t) for t in texts)
-    return tokens.count_messages(body.get("messages"), body.get("system"))
 
 
 def _needs_estimate(model: ModelConfig) -> bool:
@@ -217,7 +207,7 @@ class Router:
                 continue
             seen.add(name)
             model = config.models[name]
-            prompt_tokens = estimate_prompt_tokens(ctx) if _needs_estimate(model) else None
+            prompt_tokens = ctx.prompt_estimate() if _needs_estimate(model) else None
             try:
                 await self._try_model(ctx, model, deadline, prompt_tokens)
                 ctx.fallback_used = name != ctx.model.name
@@ -249,7 +239,9 @@ def _is_deployment_fault(kind: str | None) -> bool:
 
 
 async def route_and_call(ctx: RequestContext, services: Services) -> None:
-    """Pipeline stage: hand the request to the router."""
+    """Pipeline stage: hand the request to the router (unless the cache already answered)."""
+    if ctx.cache == "hit":
+        return
     await services.router.route(ctx)
 
 

@@ -1,0 +1,219 @@
+"""Exact response cache: key derivation, entries, and converting between JSON and stream entries.
+
+The key is a hash of the normalised request: endpoint, public model, messages, system, tools,
+tool choice and sampling parameters; never `user`, `stream`, `stream_options` or `metadata`.
+It is namespaced per team when the policy says `per_team = true`.
+
+A streamed answer is stored as the exact client-format SSE pieces that were sent and replayed
+with the same boundaries; a JSON request served from a stream entry gets the assembled JSON,
+and a stream request served from a JSON entry gets a synthesised stream.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+import orjson
+
+from gateway.sse import SSEDecoder, encode_event
+
+_KEY_FIELDS = (
+    "model", "messages", "system", "tools", "tool_choice", "functions", "function_call", "temperature",
+    "top_p", "top_k", "n", "max_tokens", "max_completion_tokens", "stop", "stop_sequences", "seed",
+    "response_format", "presence_penalty", "frequency_penalty", "logit_bias", "logprobs", "top_logprobs",
+    "parallel_tool_calls", "input", "dimensions", "encoding_format", "reasoning_effort", "thinking",
+)
+
+
+def cache_key(endpoint: str, body: dict[str, Any], namespace: str | None) -> str:
+    normalised = {name: body[name] for name in _KEY_FIELDS if name in body}
+    digest = hashlib.sha256(orjson.dumps(normalised, option=orjson.OPT_SORT_KEYS)).hexdigest()
+    return f"{namespace or '-'}:{endpoint}:{digest}"
+
+
+def encode_entry(kind: str, payload: bytes | list[bytes], usage: dict[str, int], include_usage: bool = False) -> bytes:
+    """`include_usage`: whether the stored stream carries OpenAI's usage chunk."""
+    if kind == "json":
+        assert isinstance(payload, bytes)
+        data: dict[str, Any] = {"kind": "json", "body": payload.decode(), "usage": usage}
+    else:
+        assert isinstance(payload, list)
+        data = {"kind": "stream", "chunks": [p.decode() for p in payload], "usage": usage, "include_usage": include_usage}
+    return orjson.dumps(data)
+
+
+def decode_entry(raw: bytes) -> dict[str, Any] | None:
+    try:
+        entry = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return None
+    return entry if isinstance(entry, dict) and entry.get("kind") in ("json", "stream") else None
+
+
+# -- stream -> JSON ------------------------------------------------------------------------------
+
+
+def _events(chunks: list[str]) -> list[tuple[str | None, Any]]:
+    decoder = SSEDecoder()
+    out: list[tuple[str | None, Any]] = []
+    for piece in chunks:
+        for event in decoder.feed(piece.encode()):
+            if event.data == b"[DONE]":
+                continue
+            out.append((event.event, orjson.loads(event.data)))
+    return out
+
+
+def openai_stream_to_json(chunks: list[str]) -> dict[str, Any]:
+    """Assemble OpenAI chat.completion.chunk events into one chat.completion."""
+    choices: dict[int, dict[str, Any]] = {}
+    result: dict[str, Any] = {"object": "chat.completion"}
+    for _, chunk in _events(chunks):
+        for name in ("id", "created", "model", "system_fingerprint"):
+            if name in chunk and name not in result:
+                result[name] = chunk[name]
+        if chunk.get("usage"):
+            result["usage"] = chunk["usage"]
+        for choice in chunk.get("choices") or ():
+            index = choice.get("index", 0)
+            slot = choices.setdefault(
+                index, {"index": index, "message": {"role": "assistant", "content": None}, "finish_reason": None}
+            )
+            delta = choice.get("delta") or {}
+            message = slot["message"]
+            if delta.get("content"):
+                message["content"] = (message["content"] or "") + delta["content"]
+            for call in delta.get("tool_calls") or ():
+                calls = message.setdefault("tool_calls", [])
+                position = call.get("index", 0)
+                while len(calls) <= position:
+                    calls.append({"id": None, "type": "function", "function": {"name": "", "arguments": ""}})
+                target = calls[position]
+                if call.get("id"):
+                    target["id"] = call["id"]
+                function = call.get("function") or {}
+                target["function"]["name"] += function.get("name") or ""
+                target["function"]["arguments"] += function.get("arguments") or ""
+            if choice.get("finish_reason"):
+                slot["finish_reason"] = choice["finish_reason"]
+    result["choices"] = [choices[i] for i in sorted(choices)]
+    return result
+
+
+def anthropic_stream_to_json(chunks: list[str]) -> dict[str, Any]:
+    """Assemble Anthropic stream events into one message."""
+    message: dict[str, Any] = {}
+    blocks: dict[int, dict[str, Any]] = {}
+    partial_json: dict[int, str] = {}
+    for _, event in _events(chunks):
+        kind = event.get("type")
+        if kind == "message_start":
+            message = dict(event["message"])
+        elif kind == "content_block_start":
+            blocks[event["index"]] = dict(event["content_block"])
+        elif kind == "content_block_delta":
+            delta = event["delta"]
+            block = blocks[event["index"]]
+            if delta.get("type") == "text_delta":
+                block["text"] = block.get("text", "") + delta["text"]
+            elif delta.get("type") == "input_json_delta":
+                partial_json[event["index"]] = partial_json.get(event["index"], "") + delta["partial_json"]
+        elif kind == "message_delta":
+            message.update(event.get("delta") or {})
+            usage = dict(message.get("usage") or {})
+            usage.update(event.get("usage") or {})
+            message["usage"] = usage
+    for index, text in partial_json.items():
+        blocks[index]["input"] = orjson.loads(text) if text else {}
+    message["content"] = [blocks[i] for i in sorted(blocks)]
+    return message
+
+
+# -- JSON -> stream ------------------------------------------------------------------------------
+
+
+def openai_json_to_stream(body: dict[str, Any], include_usage: bool) -> list[bytes]:
+    """A chat.completion replayed as the chunk sequence OpenAI would have streamed."""
+    base = {"id": body.get("id"), "object": "chat.completion.chunk", "created": body.get("created"), "model": body.get("model")}
+    extra: dict[str, Any] = {"usage": None} if include_usage else {}
+    out: list[bytes] = []
+    for choice in body.get("choices") or ():
+        index = choice.get("index", 0)
+        message = choice.get("message") or {}
+        delta: dict[str, Any] = {"role": "assistant", "content": message.get("content") or ""}
+        out.append(encode_event(orjson.dumps({**base, "choices": [{"index": index, "delta": delta, "finish_reason": None}], **extra})))
+        if message.get("tool_calls"):
+            calls = [{"index": i, **call} for i, call in enumerate(message["tool_calls"])]
+            out.append(encode_event(orjson.dumps({**base, "choices": [{"index": index, "delta": {"tool_calls": calls}, "finish_reason": None}], **extra})))
+        out.append(encode_event(orjson.dumps({**base, "choices": [{"index": index, "delta": {}, "finish_reason": choice.get("finish_reason")}], **extra})))
+    if include_usage and body.get("usage"):
+        out.append(encode_event(orjson.dumps({**base, "choices": [], "usage": body["usage"]})))
+    out.append(b"data: [DONE]\n\n")
+    return out
+
+
+def anthropic_json_to_stream(message: dict[str, Any]) -> list[bytes]:
+    """A message replayed as the Anthropic event sequence."""
+    start = {**message, "content": [], "stop_reason": None, "stop_sequence": None}
+    usage = message.get("usage") or {}
+    start["usage"] = {**usage, "output_tokens": 0}
+    out = [encode_event(orjson.dumps({"type": "message_start", "message": start}), "message_start")]
+    for index, block in enumerate(message.get("content") or ()):
+        if block.get("type") == "tool_use":
+            opening = {**block, "input": {}}
+            delta = {"type": "input_json_delta", "partial_json": orjson.dumps(block.get("input") or {}).decode()}
+        else:
+            opening = {**block, "text": ""}
+            delta = {"type": "text_delta", "text": block.get("text", "")}
+        out.append(encode_event(orjson.dumps({"type": "content_block_start", "index": index, "content_block": opening}), "content_block_start"))
+        out.append(encode_event(orjson.dumps({"type": "content_block_delta", "index": index, "delta": delta}), "content_block_delta"))
+        out.append(encode_event(orjson.dumps({"type": "content_block_stop", "index": index}), "content_block_stop"))
+    closing = {"stop_reason": message.get("stop_reason"), "stop_sequence": message.get("stop_sequence")}
+    out.append(encode_event(orjson.dumps({"type": "message_delta", "delta": closing, "usage": {"output_tokens": usage.get("output_tokens", 0)}}), "message_delta"))
+    out.append(encode_event(orjson.dumps({"type": "message_stop"}), "message_stop"))
+    return out
+
+
+def _without_usage_chunk(pieces: list[str]) -> list[bytes]:
+    out = []
+    decoder = SSEDecoder()
+    for piece in pieces:
+        kept = []
+        for event in decoder.feed(piece.encode()):
+            if event.data != b"[DONE]":
+                parsed = orjson.loads(event.data)
+                if parsed.get("choices") == [] and parsed.get("usage"):
+                    continue
+            kept.append(event.raw)
+        if kept:
+            out.append(b"".join(kept))
+    return out
+
+
+def _with_usage_chunk(pieces: list[str], usage: dict[str, int]) -> list[bytes]:
+    out = [p.encode() for p in pieces]
+    usage_event = encode_event(orjson.dumps({"object": "chat.completion.chunk", "choices": [], "usage": usage}))
+    for i, piece in enumerate(out):
+        if piece.endswith(b"data: [DONE]\n\n"):
+            out[i] = piece[: -len(b"data: [DONE]\n\n")] + usage_event + b"data: [DONE]\n\n"
+            break
+    return out
+
+
+def entry_as_json(entry: dict[str, Any], wire: str) -> bytes:
+    if entry["kind"] == "json":
+        return str(entry["body"]).encode()
+    assembled = openai_stream_to_json(entry["chunks"]) if wire == "openai" else anthropic_stream_to_json(entry["chunks"])
+    return orjson.dumps(assembled)
+
+
+def entry_as_stream(entry: dict[str, Any], wire: str, include_usage: bool) -> list[bytes]:
+    if entry["kind"] == "stream":
+        if wire != "openai" or bool(entry.get("include_usage")) == include_usage:
+            return [c.encode() for c in entry["chunks"]]  # the very pieces first sent
+        if include_usage:
+            return _with_usage_chunk(entry["chunks"], entry.get("usage") or {})
+        return _without_usage_chunk(entry["chunks"])
+    body = orjson.loads(entry["body"])
+    return openai_json_to_stream(body, include_usage) if wire == "openai" else anthropic_json_to_stream(body)

@@ -1,0 +1,241 @@
+"""Rate limits, concurrency caps and budgets from the key's policy, over the state backend.
+
+Before the call, `Limiter.acquire` checks and reserves everything that applies in one state
+round trip (all or nothing); after the request ends, whatever path it took, `Limiter.settle`
+queues the settlement (release the concurrency slot, reconcile tokens, add spend) and a
+background flusher sends queued settlements in one batch, so spend never waits on the request
+path and nothing queued is lost at shutdown.
+
+Scopes: `[limits]` per key, `[team_limits]` per team, `[model_limits."<model>"]` per key and
+model. When the state backend (Redis) is unreachable, `on_redis_error = "fail_open"` serves on
+limits kept in this process (warned and counted), `"fail_closed"` answers 503.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import math
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Callable
+
+from gateway.config.types import LimitsConfig, ModelConfig, PolicyConfig
+from gateway.context import RequestContext
+from gateway.errors import RateLimited, ServiceUnavailable
+from gateway.observability.metrics import Metrics
+from gateway.state import AcquireResult, CheckResult, LimitCheck, MemoryState, Reservation, Settlement, StateBackend, StateUnavailable
+
+log = logging.getLogger("gateway.limits")
+DEFAULT_COMPLETION_TOKENS = 256
+FLUSH_INTERVAL_S = 0.02
+_KIND_WORDS = {
+    "rpm": "requests per minute",
+    "tpm": "tokens per minute",
+    "concurrent": "concurrent requests",
+}
+
+
+@dataclass(frozen=True)
+class Estimate:
+    prompt_tokens: int
+    completion_tokens: int
+    cost_usd: float
+
+    @property
+    def tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+
+def estimate_request(ctx: RequestContext, prompt_tokens: int) -> Estimate:
+    """Tokens to reserve (prompt estimate + max_tokens) and the most it could cost."""
+    body = ctx.body or {}
+    completion = body.get("max_tokens") or body.get("max_completion_tokens")
+    completion = completion if isinstance(completion, int) and completion > 0 else DEFAULT_COMPLETION_TOKENS
+    if ctx.endpoint.kind == "embeddings":
+        completion = 0
+    cost = 0.0
+    if ctx.model is not None:
+        cost = max(
+            (prompt_tokens * d.input_cost_per_1m + completion * d.output_cost_per_1m) / 1e6
+            for d in ctx.model.deployments
+        )
+    return Estimate(prompt_tokens, completion, cost)
+
+
+def _checks_for(scope: str, subject: str, limits: LimitsConfig, estimate: Estimate) -> list[LimitCheck]:
+    checks = []
+    if limits.rpm:
+        checks.append(LimitCheck(scope, subject, "rpm", limits.rpm, 1))
+    if limits.tpm:
+        checks.append(LimitCheck(scope, subject, "tpm", limits.tpm, estimate.tokens))
+    if limits.max_concurrent:
+        checks.append(LimitCheck(scope, subject, "concurrent", limits.max_concurrent, 1))
+    if limits.budget_usd_per_day is not None:
+        checks.append(LimitCheck(scope, subject, "budget_day", limits.budget_usd_per_day, estimate.cost_usd))
+    if limits.budget_usd_per_month is not None:
+        checks.append(LimitCheck(scope, subject, "budget_month", limits.budget_usd_per_month, estimate.cost_usd))
+    return checks
+
+
+def limit_checks(
+    key_id: str, team: str | None, model: ModelConfig, policy: PolicyConfig, estimate: Estimate
+) -> list[LimitCheck]:
+    """Every check that applies to one request, key scope first."""
+    checks = _checks_for("key", key_id, policy.limits, estimate)
+    if team:
+        checks += _checks_for("team", team, policy.team_limits, estimate)
+    model_limits = policy.model_limits.get(model.name)
+    if model_limits is not None:
+        checks += _checks_for("model", f"{key_id}/{model.name}", model_limits, estimate)
+    return checks
+
+
+def needs_estimate(policy: PolicyConfig, model: ModelConfig) -> bool:
+    """Only tpm and budgets need a token estimate; skip tiktoken otherwise."""
+    scopes = [policy.limits, policy.team_limits]
+    model_limits = policy.model_limits.get(model.name)
+    if model_limits is not None:
+        scopes.append(model_limits)
+    return any(
+        s.tpm or s.budget_usd_per_day is not None or s.budget_usd_per_month is not None for s in scopes
+    )
+
+
+def refusal_message(result: CheckResult) -> str:
+    check = result.check
+    who = f"{check.scope} '{check.subject}'"
+    if check.kind.startswith("budget"):
+        period = "daily" if check.kind == "budget_day" else "monthly"
+        return (
+            f"budget exhausted: {who} has used its {period} budget of ${check.limit:g} "
+            f"(${check.limit - result.remaining:.4f} spent); try again in {math.ceil(result.reset_s)} s"
+        )
+    return (
+        f"rate limit reached for {who}: {check.limit:g} {_KIND_WORDS[check.kind]}; "
+        f"try again in {max(1, math.ceil(result.reset_s))} s"
+    )
+
+
+def rate_headers(results: tuple[CheckResult, ...]) -> dict[str, str]:
+    """OpenAI-style x-ratelimit-* headers from the tightest request and token windows."""
+    headers: dict[str, str] = {}
+    requests = [r for r in results if r.check.kind == "rpm"]
+    if requests:
+        tightest = min(requests, key=lambda r: r.remaining)
+        headers["x-ratelimit-limit-requests"] = f"{tightest.check.limit:g}"
+        headers["x-ratelimit-remaining-requests"] = f"{int(tightest.remaining)}"
+        headers["x-ratelimit-reset-requests"] = f"{max(0.0, tightest.reset_s):.3f}s"
+    token_windows = [r for r in results if r.check.kind == "tpm"]
+    if token_windows:
+        tightest = min(token_windows, key=lambda r: r.remaining)
+        headers["x-ratelimit-limit-tokens"] = f"{tightest.check.limit:g}"
+        headers["x-ratelimit-remaining-tokens"] = f"{int(tightest.remaining)}"
+        headers["x-ratelimit-reset-tokens"] = f"{max(0.0, tightest.reset_s):.3f}s"
+    return headers
+
+
+@dataclass
+class Held:
+    """What one request holds until it settles."""
+
+    reservation: Reservation
+    backend: StateBackend
+    estimate: Estimate
+
+
+class Limiter:
+    def __init__(self, state: StateBackend, metrics: Metrics, on_error: str, clock: Callable[[], float] = time.time) -> None:
+        self.state = state
+        self.local = MemoryState()
+        self.metrics = metrics
+        self.on_error = on_error
+        self.clock = clock
+        self._queue: list[tuple[Settlement, StateBackend]] = []
+        self._wakeup = asyncio.Event()
+        self._flusher: asyncio.Task[None] | None = None
+        self._last_warning = 0.0
+
+    async def acquire(self, checks: list[LimitCheck], estimate: Estimate) -> tuple[Held | None, dict[str, str]]:
+        """Reserve everything or raise RateLimited; returns what to settle and the rate headers."""
+        if not checks:
+            return None, {}
+        now = self.clock()
+        backend = self.state
+        try:
+            result: AcquireResult = await backend.acquire(checks, now)
+        except StateUnavailable:
+            if self.on_error == "fail_closed":
+                self._count_state_error()
+                raise ServiceUnavailable(
+                    "rate-limit state is unavailable and on_redis_error = 'fail_closed'; try again shortly"
+                ) from None
+            self._count_state_error()
+            backend = self.local
+            result = await backend.acquire(checks, now)
+        headers = rate_headers(result.results)
+        if not result.allowed or result.reservation is None:
+            refused = result.refused
+            assert refused is not None
+            self.metrics.ratelimit_rejections.labels(f"{refused.check.scope}_{refused.check.kind}").inc()
+            headers["retry-after"] = str(max(1, math.ceil(result.retry_after_s)))
+            raise RateLimited(refusal_message(refused), headers=headers, budget=refused.check.kind.startswith("budget"))
+        return Held(result.reservation, backend, estimate), headers
+
+    def _count_state_error(self) -> None:
+        self.metrics.state_errors.inc()
+        now = time.monotonic()
+        if now - self._last_warning > 10:
+            self._last_warning = now
+            log.warning("state backend unavailable; on_redis_error=%s", self.on_error)
+
+    def settle(self, held: Held | None, actual_tokens: int, cost_usd: float, spend_subjects: tuple[tuple[str, str], ...]) -> None:
+        """Queue the settlement; returns at once (the flusher sends it)."""
+        if held is None and not (cost_usd and spend_subjects):
+            return
+        if held is None:
+            # Nothing was reserved, but spend still counts (e.g. no limits configured).
+            held = Held(Reservation(token=uuid.uuid4().hex, checks=(), at=self.clock()), self.state, Estimate(0, 0, 0))
+        self._queue.append((Settlement(held.reservation, actual_tokens, cost_usd, spend_subjects), held.backend))
+        self._wakeup.set()
+
+    def start(self) -> None:
+        if self._flusher is None:
+            self._flusher = asyncio.get_running_loop().create_task(self._run())
+
+    async def _run(self) -> None:
+        while True:
+            await self._wakeup.wait()
+            await asyncio.sleep(FLUSH_INTERVAL_S)  # gather a batch
+            self._wakeup.clear()
+            await self.flush()
+
+    async def flush(self) -> None:
+        batch, self._queue = self._queue, []
+        if not batch:
+            return
+        now = self.clock()
+        for backend in {id(b): b for _, b in batch}.values():
+            settlements = [s for s, b in batch if b is backend]
+            try:
+                await backend.settle(settlements, now)
+            except StateUnavailable:
+                self._count_state_error()
+                # Keep them for the next round: spend must not be lost while Redis is away.
+                self._queue.extend((s, backend) for s in settlements)
+            except Exception:
+                log.exception("cannot settle %d requests", len(settlements))
+
+    async def aclose(self) -> None:
+        if self._flusher is not None:
+            self._flusher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._flusher
+        for _ in range(3):
+            await self.flush()
+            if not self._queue:
+                break
+        if self._queue:
+            log.error("%d settlements could not be written at shutdown", len(self._queue))

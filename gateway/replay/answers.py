@@ -1,0 +1,139 @@
+"""What a model answered, whatever wire shape the answer came in.
+
+A logged `response` is an OpenAI chat completion, an Anthropic message, or `{"text": ...}` for
+a stream (the gateway keeps only the streamed text). `Answer` is the common form the scorers
+compare: the text of the first choice and its tool calls as (name, canonical JSON arguments).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+CHAT = "/v1/chat/completions"
+MESSAGES = "/v1/messages"
+ENDPOINTS = (CHAT, MESSAGES)
+
+
+@dataclass(frozen=True)
+class ToolCall:
+    name: str
+    arguments: str  # canonical JSON (sorted keys, compact), or the raw text when it is not JSON
+
+    def render(self) -> str:
+        return f"{self.name}({self.arguments})"
+
+
+@dataclass(frozen=True)
+class Answer:
+    text: str
+    tool_calls: tuple[ToolCall, ...] = ()
+    # False for a streamed answer: the log keeps its text only, so tool calls are unknown.
+    tools_known: bool = True
+
+    def render(self) -> str:
+        """Text, then one `name(args)` line per tool call: what similarity and diffs look at."""
+        lines = [self.text] if self.text else []
+        lines += [call.render() for call in self.tool_calls]
+        return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class Usage:
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cached_tokens: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+
+def canonical_json(value: Any) -> str:
+    """Arguments as canonical JSON; text that is not JSON stays as it is."""
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            return value
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def _content_text(content: Any) -> str:
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return "".join(
+            p["text"] for p in content if isinstance(p, dict) and isinstance(p.get("text"), str)
+        )
+    return ""
+
+
+def _openai(body: dict[str, Any]) -> Answer:
+    choices = body.get("choices")
+    if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
+        return Answer("")
+    message = choices[0].get("message")
+    if not isinstance(message, dict):
+        return Answer("")
+    calls = []
+    for call in message.get("tool_calls") or ():
+        function = call.get("function") if isinstance(call, dict) else None
+        if isinstance(function, dict):
+            calls.append(ToolCall(str(function.get("name")), canonical_json(function.get("arguments", ""))))
+    return Answer(_content_text(message.get("content")), tuple(calls))
+
+
+def _anthropic(body: dict[str, Any]) -> Answer:
+    texts: list[str] = []
+    calls: list[ToolCall] = []
+    for block in body.get("content") or ():
+        if not isinstance(block, dict):
+            continue
+        if block.get("type") == "text" and isinstance(block.get("text"), str):
+            texts.append(block["text"])
+        elif block.get("type") == "tool_use":
+            calls.append(ToolCall(str(block.get("name")), canonical_json(block.get("input", {}))))
+    return Answer("".join(texts), tuple(calls))
+
+
+def extract_answer(body: Any) -> Answer | None:
+    """The answer in a response body, or None when there is none (an error body, nothing logged)."""
+    if not isinstance(body, dict) or "error" in body:
+        return None
+    if "choices" in body:
+        return _openai(body)
+    if body.get("type") == "message" or isinstance(body.get("content"), list):
+        return _anthropic(body)
+    if isinstance(body.get("text"), str):
+        return Answer(body["text"], tools_known=False)
+    return None
+
+
+def extract_usage(body: Any) -> Usage | None:
+    """Token usage from an OpenAI or Anthropic response body."""
+    usage = body.get("usage") if isinstance(body, dict) else None
+    if not isinstance(usage, dict):
+        return None
+    if "input_tokens" in usage or "output_tokens" in usage:
+        cached = int(usage.get("cache_read_input_tokens") or 0)
+        return Usage(
+            int(usage.get("input_tokens") or 0) + cached
+            + int(usage.get("cache_creation_input_tokens") or 0),
+            int(usage.get("output_tokens") or 0),
+            cached,
+        )
+    details = usage.get("prompt_tokens_details")
+    cached = int(details.get("cached_tokens") or 0) if isinstance(details, dict) else 0
+    return Usage(int(usage.get("prompt_tokens") or 0), int(usage.get("completion_tokens") or 0), cached)
+
+
+def wants_json(request: Any) -> bool:
+    """The request asked for a JSON answer (`response_format` json_object or json_schema)."""
+    fmt = request.get("response_format") if isinstance(request, dict) else None
+    return isinstance(fmt, dict) and fmt.get("type") in ("json_object", "json_schema")
+
+
+def has_tools(request: Any) -> bool:
+    return isinstance(request, dict) and bool(request.get("tools"))

@@ -1,0 +1,123 @@
+"""Reading the request log: records, time bounds and the filters `replay` and `stats` share.
+
+The log is the one the gateway writes (docs/request-log.md), one JSON object per line. Lines
+that do not parse (a torn last line after a crash, a stray edit) are counted and skipped, never
+fatal: the tools read what is there.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Iterator
+
+import orjson
+
+Record = dict[str, Any]
+
+_RELATIVE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d|w)\s*$", re.IGNORECASE)
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+_STATUS = re.compile(r"^[1-5](?:\d\d|xx)$", re.IGNORECASE)
+
+
+class UsageError(ValueError):
+    """A flag value the user must fix; the commands print it and exit 2."""
+
+
+def parse_time(text: str, now: float | None = None) -> float:
+    """Unix time from ISO-8601 (`2024-05-01`, `2024-05-01T12:00:00Z`), a Unix timestamp, or an
+    age relative to now (`30s`, `30m`, `1h`, `7d`, `2w` mean that long ago). Naive ISO times are UTC.
+    """
+    now = time.time() if now is None else now
+    value = text.strip()
+    match = _RELATIVE.match(value)
+    if match:
+        return now - float(match.group(1)) * _UNIT_SECONDS[match.group(2).lower()]
+    try:
+        return float(value)
+    except ValueError:
+        pass
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        raise UsageError(
+            f"cannot read time {text!r}: use ISO-8601 (2024-05-01T12:00:00Z), a Unix timestamp, "
+            "or an age like 30m, 1h, 7d"
+        ) from None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=timezone.utc)
+    return parsed.timestamp()
+
+
+def parse_statuses(text: str) -> tuple[str, ...]:
+    """`200`, `5xx`, `200,429` -> patterns for `status_matches`."""
+    parts = tuple(p.strip().lower() for p in text.split(",") if p.strip())
+    if not parts or not all(_STATUS.match(p) for p in parts):
+        raise UsageError(f"cannot read status {text!r}: use codes or classes like 200,429 or 5xx")
+    return parts
+
+
+def status_matches(status: Any, patterns: tuple[str, ...]) -> bool:
+    code = str(status)
+    return any(code == p or (p.endswith("xx") and code[:1] == p[0] and len(code) == 3) for p in patterns)
+
+
+@dataclass(frozen=True)
+class RecordFilter:
+    """Which records to use. Empty tuples and None bounds match everything."""
+
+    since: float | None = None
+    until: float | None = None
+    models: tuple[str, ...] = ()
+    keys: tuple[str, ...] = ()
+    statuses: tuple[str, ...] = ()
+
+    def matches(self, record: Record) -> bool:
+        ts = record.get("ts")
+        if self.since is not None and (not isinstance(ts, (int, float)) or ts < self.since):
+            return False
+        if self.until is not None and (not isinstance(ts, (int, float)) or ts >= self.until):
+            return False
+        if self.models and record.get("model") not in self.models:
+            return False
+        if self.keys and record.get("key_id") not in self.keys:
+            return False
+        if self.statuses and not status_matches(record.get("status"), self.statuses):
+            return False
+        return True
+
+
+@dataclass
+class LogReader:
+    """Iterates the records of one log file; counts what it had to skip."""
+
+    path: Path
+    bad_lines: int = 0
+    seen: int = 0
+
+    def __iter__(self) -> Iterator[Record]:
+        if not self.path.is_file():
+            raise UsageError(f"log file {self.path} not found")
+        with self.path.open("rb") as handle:
+            for line in handle:
+                if not line.strip():
+                    continue
+                try:
+                    record = orjson.loads(line)
+                except orjson.JSONDecodeError:
+                    self.bad_lines += 1
+                    continue
+                if not isinstance(record, dict):
+                    self.bad_lines += 1
+                    continue
+                self.seen += 1
+                yield record
+
+
+def read_records(path: Path, record_filter: RecordFilter = RecordFilter()) -> tuple[list[Record], LogReader]:
+    """Every record of `path` that passes the filter, in file order, and the reader's counts."""
+    reader = LogReader(path)
+    return [r for r in reader if record_filter.matches(r)], reader

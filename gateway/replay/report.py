@@ -1,0 +1,179 @@
+"""The replay report: one row per replayed request, a summary over them, report.json on disk.
+
+Every summary field is a number or null (null when nothing measured it: no JSON requests, no
+logged cost...), so a `--gate` can name any of them. docs/replay.md describes each field.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import tempfile
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+import orjson
+
+REPORT_VERSION = 1
+
+
+@dataclass
+class Row:
+    id: str | None
+    ts: float | None
+    endpoint: str
+    model_old: str | None
+    model_new: str
+    deployment_old: str | None = None
+    deployment_new: str | None = None
+    status_old: int | None = None
+    status_new: int | None = None
+    error: str | None = None
+    exact_match: bool = False
+    similarity: float = 0.0
+    json_asked: bool = False
+    json_valid_old: bool | None = None
+    json_valid_new: bool | None = None
+    tools_asked: bool = False
+    tool_agreement: bool | None = None
+    latency_ms_old: float | None = None
+    latency_ms_new: float | None = None
+    prompt_tokens_old: int = 0
+    completion_tokens_old: int = 0
+    prompt_tokens_new: int = 0
+    completion_tokens_new: int = 0
+    cost_usd_old: float | None = None
+    cost_usd_new: float | None = None
+    judge_score: float | None = None
+    judge_reason: str | None = None
+    answer_old: str = ""
+    answer_new: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+# Summary fields a gate may name, in report order.
+SUMMARY_FIELDS = (
+    "count", "ok_count", "error_count", "error_rate",
+    "exact_match_rate", "similarity_mean", "similarity_p50", "similarity_min",
+    "json_count", "json_valid_rate", "json_valid_rate_old",
+    "tool_count", "tool_agreement_rate",
+    "latency_p50_old", "latency_p50_new", "latency_p95_old", "latency_p95_new", "latency_ratio",
+    "prompt_tokens_old", "prompt_tokens_new", "completion_tokens_old", "completion_tokens_new",
+    "tokens_old", "tokens_new", "tokens_ratio",
+    "cost_old", "cost_new", "cost_ratio",
+    "judge_count", "judge_mean",
+    "skipped_no_body", "skipped_endpoint",
+)
+
+
+def percentile(values: Sequence[float], q: float) -> float | None:
+    """The q-th percentile (0..100) with linear interpolation between closest ranks; None if empty."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    rank = (len(ordered) - 1) * q / 100
+    low = math.floor(rank)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
+
+
+def _mean(values: Sequence[float]) -> float | None:
+    return sum(values) / len(values) if values else None
+
+
+def _rate(flags: Iterable[bool | None]) -> tuple[int, float | None]:
+    known = [f for f in flags if f is not None]
+    return len(known), (sum(1 for f in known if f) / len(known) if known else None)
+
+
+def ratio(new: float | None, old: float | None) -> float | None:
+    """new / old; 1.0 when both are zero, None when it cannot be told (old is 0 or missing)."""
+    if new is None or old is None:
+        return None
+    if old == 0:
+        return 1.0 if new == 0 else None
+    return new / old
+
+
+def _round(value: float | None, digits: int = 6) -> float | None:
+    return None if value is None else round(value, digits)
+
+
+def summarize(rows: Sequence[Row], skipped_no_body: int = 0, skipped_endpoint: int = 0) -> dict[str, Any]:
+    """The summary of a replay. Answer scores count every row (a failed request scores 0);
+    latency, tokens and cost compare only rows where the new request succeeded."""
+    ok = [r for r in rows if r.ok]
+    json_count, json_valid_rate = _rate(r.json_valid_new for r in rows if r.json_asked)
+    _, json_valid_rate_old = _rate(r.json_valid_old for r in rows if r.json_asked)
+    tool_count, tool_rate = _rate(r.tool_agreement for r in rows if r.tools_asked)
+    similarities = [r.similarity for r in rows]
+    lat_old = [r.latency_ms_old for r in ok if r.latency_ms_old is not None]
+    lat_new = [r.latency_ms_new for r in ok if r.latency_ms_new is not None]
+    p50_old, p50_new = percentile(lat_old, 50), percentile(lat_new, 50)
+    costed = [r for r in ok if r.cost_usd_old is not None and r.cost_usd_new is not None]
+    cost_old = sum(r.cost_usd_old or 0.0 for r in costed) if costed else None
+    cost_new = sum(r.cost_usd_new or 0.0 for r in costed) if costed else None
+    tokens_old = sum(r.prompt_tokens_old + r.completion_tokens_old for r in ok)
+    tokens_new = sum(r.prompt_tokens_new + r.completion_tokens_new for r in ok)
+    judged = [r.judge_score for r in rows if r.judge_score is not None]
+    summary: dict[str, Any] = {
+        "count": len(rows),
+        "ok_count": len(ok),
+        "error_count": len(rows) - len(ok),
+        "error_rate": _round((len(rows) - len(ok)) / len(rows)) if rows else None,
+        "exact_match_rate": _round(sum(r.exact_match for r in rows) / len(rows)) if rows else None,
+        "similarity_mean": _round(_mean(similarities)),
+        "similarity_p50": _round(percentile(similarities, 50)),
+        "similarity_min": _round(min(similarities)) if similarities else None,
+        "json_count": json_count,
+        "json_valid_rate": _round(json_valid_rate),
+        "json_valid_rate_old": _round(json_valid_rate_old),
+        "tool_count": tool_count,
+        "tool_agreement_rate": _round(tool_rate),
+        "latency_p50_old": _round(p50_old, 3),
+        "latency_p50_new": _round(p50_new, 3),
+        "latency_p95_old": _round(percentile(lat_old, 95), 3),
+        "latency_p95_new": _round(percentile(lat_new, 95), 3),
+        "latency_ratio": _round(ratio(p50_new, p50_old)),
+        "prompt_tokens_old": sum(r.prompt_tokens_old for r in ok),
+        "prompt_tokens_new": sum(r.prompt_tokens_new for r in ok),
+        "completion_tokens_old": sum(r.completion_tokens_old for r in ok),
+        "completion_tokens_new": sum(r.completion_tokens_new for r in ok),
+        "tokens_old": tokens_old,
+        "tokens_new": tokens_new,
+        "tokens_ratio": _round(ratio(tokens_new, tokens_old)),
+        "cost_old": _round(cost_old, 10),
+        "cost_new": _round(cost_new, 10),
+        "cost_ratio": _round(ratio(cost_new, cost_old)),
+        "judge_count": len(judged),
+        "judge_mean": _round(_mean(judged)),
+        "skipped_no_body": skipped_no_body,
+        "skipped_endpoint": skipped_endpoint,
+    }
+    assert tuple(summary) == SUMMARY_FIELDS
+    return summary
+
+
+def build_report(meta: dict[str, Any], summary: dict[str, Any], rows: Sequence[Row]) -> dict[str, Any]:
+    return {"version": REPORT_VERSION, **meta, "summary": summary, "rows": [asdict(r) for r in rows]}
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write beside the target and rename, so a reader never sees half a report."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+
+
+def write_json(path: Path, report: dict[str, Any]) -> None:
+    write_atomic(path, orjson.dumps(report, option=orjson.OPT_INDENT_2) + b"\n")
