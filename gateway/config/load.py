@@ -23,18 +23,26 @@ from typing import Any, get_args
 
 from gateway.config.errors import ConfigError, Problem
 from gateway.config.locate import KeyPath, Locator
+from gateway.guardrails.catalog import DEFAULT_THRESHOLDS, NER_ENTITIES, PII_ENTITIES
 from gateway.config.types import (
     AdminConfig,
     CacheConfig,
     CacheMode,
     DeploymentConfig,
     GatewayConfig,
+    GuardrailAction,
+    GuardrailConfig,
+    GuardrailOnError,
+    GuardrailStage,
+    GuardrailType,
     KeyConfig,
     LimitsConfig,
     LoggingConfig,
     ModelConfig,
+    PiiEngine,
     PolicyConfig,
     ProviderConfig,
+    RecognizerConfig,
     ProviderType,
     RedisErrorMode,
     ServerConfig,
@@ -179,7 +187,37 @@ _LIMITS = {
     "budget_usd_per_month": _COST,
 }
 _CACHE = {"mode": _one_of(CacheMode), "ttl_s": _POS_INT, "per_team": _BOOL}
-_POLICY_TABLES = ("limits", "cache", "team_limits", "model_limits")
+_POLICY_TABLES = ("limits", "cache", "team_limits", "model_limits", "guardrails")
+_GUARDRAIL = {
+    "name": _NAME,
+    "type": _one_of(GuardrailType, required=True),
+    "applies_to": _one_of(GuardrailStage),
+    "action": _one_of(GuardrailAction),
+    "on_error": _one_of(GuardrailOnError),
+    "threshold": _Field("number", low=0, high=1),
+    "entities": _NAMES,
+    "engine": _one_of(PiiEngine),
+    "recognizers": _Field("array of tables"),
+    "patterns": _NAMES,
+    "deny_list": _NAMES,
+    "model": _NONEMPTY,
+}
+_RECOGNIZER = {
+    "entity": _NAME,
+    "patterns": _NAMES,
+    "deny_list": _NAMES,
+    "context": _NAMES,
+    "score": _Field("number", low=0, high=1),
+}
+# Keys that only mean something for some guardrail types.
+_GUARDRAIL_KEYS_BY_TYPE = {
+    "entities": ("pii", "regex"),
+    "engine": ("pii",),
+    "recognizers": ("pii",),
+    "patterns": ("regex",),
+    "deny_list": ("regex", "toxicity", "prompt_injection"),
+    "model": ("moderation",),
+}
 
 _SHA256 = re.compile(r"[0-9a-fA-F]{64}")
 _POLICY_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
@@ -581,13 +619,15 @@ def _policies(
             doc.problems.append(Problem(str(file), 1, f"cannot read policy file: {exc.strerror}"))
             continue
         files[name] = content
-        policy = _policy(name, str(file), content, doc.problems)
+        policy = _policy(name, str(file), content, doc.problems, _model_names(data))
         if policy is not None:
             policies[name] = policy
     return policies, files
 
 
-def _policy(name: str, file: str, content: bytes, problems: list[Problem]) -> PolicyConfig | None:
+def _policy(
+    name: str, file: str, content: bytes, problems: list[Problem], models: frozenset[str] = frozenset()
+) -> PolicyConfig | None:
     parsed = _parse(file, content, problems)
     if parsed is None:
         return None
@@ -610,8 +650,82 @@ def _policy(name: str, file: str, content: bytes, problems: list[Problem]) -> Po
         values = doc.fields(table, ("model_limits", model_name), f"[model_limits.{model_name}]", _LIMITS)
         model_limits[model_name] = LimitsConfig(**values)
     return PolicyConfig(
-        name, limits, cache, team_limits=team_limits, model_limits=MappingProxyType(model_limits)
+        name, limits, cache, team_limits=team_limits, model_limits=MappingProxyType(model_limits),
+        guardrails=_guardrails(doc, data, models),
     )
+
+
+def _model_names(data: dict[str, Any]) -> frozenset[str]:
+    raw = data.get("models", [])
+    items = raw if isinstance(raw, list) else []
+    return frozenset(m["name"] for m in items if isinstance(m, dict) and isinstance(m.get("name"), str))
+
+
+def _guardrails(doc: _Doc, data: dict[str, Any], models: frozenset[str]) -> tuple[GuardrailConfig, ...]:
+    """The valid `[[guardrails]]` of a policy, in file order; reports every problem."""
+    guardrails: list[GuardrailConfig] = []
+    names: set[str] = set()
+    for i, raw in doc.entries(data, "guardrails"):
+        path: KeyPath = ("guardrails", i)
+        before = len(doc.problems)
+        values = doc.fields(raw, path, _where("guardrails", i, raw.get("name")), _GUARDRAIL)
+        name, kind = values.get("name"), values.get("type")
+        label = f"guardrail '{name}'" if name else _where("guardrails", i, None)
+        if name in names:
+            doc.report(path + ("name",), f"duplicate guardrail name '{name}'")
+        elif name:
+            names.add(name)
+        if kind is None:
+            continue
+        for key, kinds in _GUARDRAIL_KEYS_BY_TYPE.items():
+            if key in raw and kind not in kinds:
+                doc.report(path + (key,), f"{label}: '{key}' does not apply to type '{kind}'")
+        action, applies_to = values.get("action", "block"), values.get("applies_to", "input")
+        if action == "restore" and (kind != "pii" and kind != "regex" or applies_to == "output"):
+            doc.report(
+                path + ("action",),
+                f"{label}: action 'restore' needs type 'pii' or 'regex' and applies_to 'input' or 'both'",
+            )
+        if action in ("redact", "mask") and kind in ("toxicity", "moderation", "prompt_injection"):
+            doc.report(path + ("action",), f"{label}: type '{kind}' can only 'block' or 'log'")
+        engine = values.get("engine", "patterns")
+        for k, entity in enumerate(values.get("entities", ()) if kind == "pii" else ()):
+            custom = {r.get("entity") for r in values.get("recognizers", ()) if isinstance(r, dict)}
+            if entity not in PII_ENTITIES and entity not in custom:
+                doc.report(path + ("entities", k), f"{label}: unknown entity '{entity}'")
+            elif entity in NER_ENTITIES and engine != "ner":
+                doc.report(path + ("entities", k), f"{label}: entity '{entity}' needs engine = 'ner'")
+        recognizers = []
+        for j, table in enumerate(values.get("recognizers", ())):
+            rpath = path + ("recognizers", j)
+            spec = doc.fields(table, rpath, f"{label} recognizers[{j}]", _RECOGNIZER)
+            if not spec.get("patterns") and not spec.get("deny_list"):
+                doc.report(rpath, f"{label} recognizers[{j}]: needs patterns or deny_list")
+            _check_patterns(doc, rpath, f"{label} recognizers[{j}]", spec.get("patterns", ()))
+            if "entity" in spec:
+                recognizers.append(RecognizerConfig(**spec))
+        _check_patterns(doc, path, label, values.get("patterns", ()))
+        if kind == "regex" and not values.get("patterns") and not values.get("deny_list"):
+            doc.report(path, f"{label}: type 'regex' needs patterns or deny_list")
+        model = values.get("model")
+        if kind == "moderation" and model is None:
+            doc.report(path, f"{label}: type 'moderation' needs model = '<a [[models]] name>'")
+        elif model is not None and models and model not in models:
+            doc.report(path + ("model",), f"{label}: model '{model}' is not a configured model")
+        if name is None or len(doc.problems) != before:
+            continue
+        values["recognizers"] = tuple(recognizers)
+        values.setdefault("threshold", DEFAULT_THRESHOLDS[kind])
+        guardrails.append(GuardrailConfig(**values))
+    return tuple(guardrails)
+
+
+def _check_patterns(doc: _Doc, path: KeyPath, label: str, patterns: tuple[str, ...]) -> None:
+    for k, pattern in enumerate(patterns):
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            doc.report(path + ("patterns", k), f"{label}: patterns[{k}] is not a valid regex: {exc}")
 
 
 # -- files ------------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ import json
 from typing import Any
 
 import anthropic
+import httpx
 import openai
 import pytest
 
@@ -84,10 +85,12 @@ def test_streamed_tool_use(gateway: Proc, model: str) -> None:
 
 
 def test_x_api_key_header_is_accepted(gateway: Proc) -> None:
-    api = anthropic.Anthropic(base_url=gateway.url, api_key=GATEWAY_KEY, max_retries=0)
-    # The anthropic SDK sends the key as x-api-key (never as Authorization).
-    raw = api.messages.with_raw_response.create(model="claude-mock", max_tokens=10, messages=[{"role": "user", "content": "hi"}])
-    assert raw.headers["x-gateway-deployment"] == "ant/mock-small"
+    body = {"model": "claude-mock", "max_tokens": 10, "messages": [{"role": "user", "content": "hi"}]}
+    response = httpx.post(gateway.url + "/v1/messages", json=body, headers={"x-api-key": GATEWAY_KEY})
+    assert response.status_code == 200 and response.headers["x-gateway-deployment"] == "ant/mock-small"
+    assert response.json()["type"] == "message"
+    refused = httpx.post(gateway.url + "/v1/messages", json=body, headers={"x-api-key": "wrong"})
+    assert refused.status_code == 401 and refused.json()["error"]["type"] == "authentication_error"
 
 
 def test_openai_sdk_to_anthropic_upstream(gateway: Proc) -> None:

@@ -1,0 +1,16 @@
+"""Guardrails: scan what goes to the provider and what comes back, then act on the findings.
+
+    catalog.py      entity names and defaults (imported by the config loader; no heavy imports)
+    base.py         Finding, the Detector interface, action helpers
+    pii.py          presidio-analyzer, offline (patterns engine; `ner` with a spaCy model)
+    regex.py        operator regexes and deny lists
+    toxicity.py     offline classifier (alt-profanity-check)
+    injection.py    prompt-injection heuristics with a score
+    moderation.py   a moderation model asked through the gateway's own routing
+    compiled.py     config -> GuardrailSet, built once per config (Runtime.guardrails)
+    bodies.py       the texts of a request / answer, in both wire formats
+    stream.py       the sliding window over a streamed answer
+    stages.py       the pipeline stages `guard_input` and `guard_output`
+
+Kept free of imports so `gateway.config` can read the catalog without loading any engine.
+"""

@@ -1,0 +1,110 @@
+"""Where replayed requests go: a gateway in this process, or one at a URL.
+
+In-process, the app is built from a config with `create_app` and reached through
+`httpx.ASGITransport` (its lifespan runs around the replay). Its request records go to a
+capture sink instead of the config's log, so a replay never writes into production logs, and
+the runner reads the new request's latency, tokens and cost from the gateway's own record.
+Without `--key`, an ephemeral key is added whose policy has no limits and no cache, so the
+replay measures the model, not the limits.
+
+At a URL, latency is measured by the client and cost is computed from the response's usage
+and the prices in `--config` when one is given (otherwise cost is unknown).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any, AsyncIterator, Callable, Mapping
+
+import httpx
+
+from gateway.config import DeploymentConfig, GatewayConfig, KeyConfig, PolicyConfig, hash_key, load_config
+
+REPLAY_KEY_ID = "replay"
+REPLAY_POLICY = "_replay"
+IN_PROCESS_URL = "http://gateway.in-process"
+
+
+@dataclass
+class Target:
+    client: httpx.AsyncClient
+    describe: str
+    # The gateway's record of a request by its id (in-process only); popped when read.
+    take_record: Callable[[str], dict[str, Any] | None]
+    # Deployment name (`provider/model`) -> its prices, for cost when there is no record.
+    deployments: Mapping[str, DeploymentConfig]
+
+
+class CaptureSink:
+    """A record sink that keeps records by request id until the runner takes them."""
+
+    def __init__(self) -> None:
+        self.records: dict[str, dict[str, Any]] = {}
+
+    def write(self, record: dict[str, Any]) -> None:
+        self.records[str(record.get("id"))] = record
+
+    def close(self) -> None:
+        pass
+
+    def take(self, request_id: str) -> dict[str, Any] | None:
+        return self.records.pop(request_id, None)
+
+
+def deployments_by_name(config: GatewayConfig | None) -> dict[str, DeploymentConfig]:
+    if config is None:
+        return {}
+    return {d.name: d for m in config.models.values() for d in m.deployments}
+
+
+def with_replay_key(config: GatewayConfig) -> tuple[GatewayConfig, str]:
+    """The config plus an ephemeral key (all models, no limits, no cache) and its secret."""
+    secret = "sk-replay-" + secrets.token_hex(16)
+    key = KeyConfig(id=REPLAY_KEY_ID, key_sha256=hash_key(secret), team=REPLAY_KEY_ID, policy=REPLAY_POLICY)
+    policies = dict(config.policies)
+    policies[REPLAY_POLICY] = PolicyConfig(REPLAY_POLICY)
+    replaced = dataclasses.replace(config, keys=(*config.keys, key), policies=MappingProxyType(policies))
+    return replaced, secret
+
+
+def _headers(key: str) -> dict[str, str]:
+    # no-cache / no-store: a replay measures the model, never the gateway's response cache.
+    return {"authorization": f"Bearer {key}", "cache-control": "no-cache, no-store"}
+
+
+@contextlib.asynccontextmanager
+async def in_process(config_path: Path, key: str | None, timeout_s: float) -> AsyncIterator[Target]:
+    from gateway.app import create_app
+
+    config = load_config(config_path)
+    if key is None:
+        config, key = with_replay_key(config)
+    sink = CaptureSink()
+    app = create_app(config, recorder=sink)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(
+            transport=transport, base_url=IN_PROCESS_URL, headers=_headers(key), timeout=timeout_s
+        ) as client:
+            yield Target(client, f"in-process gateway ({config_path})", sink.take, deployments_by_name(config))
+
+
+def normalize_base_url(url: str) -> str:
+    url = url.rstrip("/")
+    return url[: -len("/v1")] if url.endswith("/v1") else url
+
+
+@contextlib.asynccontextmanager
+async def remote(
+    base_url: str, key: str, config_path: Path | None, timeout_s: float, concurrency: int
+) -> AsyncIterator[Target]:
+    config = load_config(config_path) if config_path is not None else None
+    url = normalize_base_url(base_url)
+    limits = httpx.Limits(max_connections=concurrency + 2, max_keepalive_connections=concurrency + 2)
+    async with httpx.AsyncClient(base_url=url, headers=_headers(key), timeout=timeout_s, limits=limits) as client:
+        yield Target(client, url, lambda request_id: None, deployments_by_name(config))

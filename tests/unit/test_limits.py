@@ -1,0 +1,96 @@
+"""Limit checks from policies, refusal messages, headers, and the limiter's fail-open / fail-closed."""
+
+from typing import Any
+
+import pytest
+
+from gateway.config.types import DeploymentConfig, LimitsConfig, ModelConfig, PolicyConfig
+from gateway.errors import RateLimited, ServiceUnavailable
+from gateway.limits import Estimate, Limiter, limit_checks, needs_estimate, rate_headers, refusal_message
+from gateway.observability.metrics import Metrics
+from gateway.state import CheckResult, LimitCheck, MemoryState, StateUnavailable
+
+MODEL = ModelConfig("gpt", (DeploymentConfig(provider="p", model="m", input_cost_per_1m=1, output_cost_per_1m=2),))
+ESTIMATE = Estimate(prompt_tokens=10, completion_tokens=20, cost_usd=0.5)
+
+
+def test_checks_cover_key_team_and_model_scopes() -> None:
+    policy = PolicyConfig(
+        "p",
+        limits=LimitsConfig(rpm=5, tpm=100),
+        team_limits=LimitsConfig(max_concurrent=2, budget_usd_per_day=1.0),
+        model_limits={"gpt": LimitsConfig(rpm=1)},
+    )
+    checks = limit_checks("k", "team-a", MODEL, policy, ESTIMATE)
+    assert [(c.scope, c.subject, c.kind, c.amount) for c in checks] == [
+        ("key", "k", "rpm", 1),
+        ("key", "k", "tpm", 30),
+        ("team", "team-a", "concurrent", 1),
+        ("team", "team-a", "budget_day", 0.5),
+        ("model", "k/gpt", "rpm", 1),
+    ]
+    assert needs_estimate(policy, MODEL)
+    assert not needs_estimate(PolicyConfig("q", limits=LimitsConfig(rpm=1)), MODEL)
+
+
+def test_no_team_means_no_team_checks() -> None:
+    policy = PolicyConfig("p", team_limits=LimitsConfig(rpm=1))
+    assert limit_checks("k", None, MODEL, policy, ESTIMATE) == []
+
+
+def test_messages_say_what_was_reached() -> None:
+    rpm = CheckResult(LimitCheck("key", "k", "rpm", 50, 1), False, 0, 12.2)
+    assert "50 requests per minute" in refusal_message(rpm) and "13 s" in refusal_message(rpm)
+    budget = CheckResult(LimitCheck("team", "qa", "budget_day", 0.01, 0.002), False, 0.001, 3600)
+    assert refusal_message(budget).startswith("budget exhausted: team 'qa'") and "daily" in refusal_message(budget)
+
+
+def test_headers_report_the_tightest_window() -> None:
+    results = (
+        CheckResult(LimitCheck("key", "k", "rpm", 50, 1), True, 49, 60),
+        CheckResult(LimitCheck("team", "t", "rpm", 10, 1), True, 3, 30),
+        CheckResult(LimitCheck("key", "k", "tpm", 1000, 30), True, 970, 60),
+    )
+    headers = rate_headers(results)
+    assert headers["x-ratelimit-limit-requests"] == "10" and headers["x-ratelimit-remaining-requests"] == "3"
+    assert headers["x-ratelimit-limit-tokens"] == "1000" and headers["x-ratelimit-remaining-tokens"] == "970"
+
+
+class DownState(MemoryState):
+    async def acquire(self, checks: Any, now: float) -> Any:
+        raise StateUnavailable("redis is down")
+
+    async def settle(self, settlements: Any, now: float) -> None:
+        raise StateUnavailable("redis is down")
+
+
+@pytest.mark.asyncio
+async def test_fail_open_uses_local_limits() -> None:
+    limiter = Limiter(DownState(), Metrics(), "fail_open", clock=lambda: 1000.0)
+    checks = [LimitCheck("key", "k", "rpm", 2, 1)]
+    await limiter.acquire(checks, ESTIMATE)
+    await limiter.acquire(checks, ESTIMATE)
+    with pytest.raises(RateLimited) as info:
+        await limiter.acquire(checks, ESTIMATE)
+    assert info.value.headers["retry-after"] == "60"
+    assert limiter.metrics.state_errors._value.get() == 3  # type: ignore[attr-defined]
+
+
+@pytest.mark.asyncio
+async def test_fail_closed_answers_503() -> None:
+    limiter = Limiter(DownState(), Metrics(), "fail_closed")
+    with pytest.raises(ServiceUnavailable):
+        await limiter.acquire([LimitCheck("key", "k", "rpm", 2, 1)], ESTIMATE)
+
+
+@pytest.mark.asyncio
+async def test_settlements_are_kept_until_the_state_returns() -> None:
+    down = DownState()
+    limiter = Limiter(down, Metrics(), "fail_open", clock=lambda: 1000.0)
+    limiter.settle(None, 10, 0.25, (("key", "k"),))
+    await limiter.flush()
+    assert len(limiter._queue) == 1  # not lost
+    limiter.state = MemoryState()
+    limiter._queue = [(s, limiter.state) for s, _ in limiter._queue]
+    await limiter.aclose()
+    assert (await limiter.state.spend("key", "k", 1000.0))["total"] == pytest.approx(0.25)
