@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import os
+import signal
 import threading
 import time
 from pathlib import Path
@@ -19,6 +21,7 @@ from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from gateway import tokens
+from gateway.admin import AdminAPI
 from gateway.config import load_config
 from gateway.config.types import GatewayConfig
 from gateway.context import Endpoint, RequestContext
@@ -27,6 +30,7 @@ from gateway.handler import ProxyEndpoint, new_request_id, request_headers, send
 from gateway.pipeline import authenticate
 from gateway.mock_provider.inprocess import InProcessMockUpstream
 from gateway.observability.recorder import JsonlSink, RecordSink
+from gateway.reload import Reloader
 from gateway.runtime import build_runtime
 from gateway.services import Services
 from gateway.state import create_state
@@ -109,7 +113,11 @@ def _warm_up(services: Services) -> None:
         services.ready = True
 
 
-def create_app(config: GatewayConfig, *, recorder: RecordSink | None = None) -> Starlette:
+async def _reload_quietly(reloader: Reloader, trigger: str) -> None:
+    await reloader.reload(trigger)
+
+
+def create_app(config: GatewayConfig, *, recorder: RecordSink | None = None, watch_config: bool = True) -> Starlette:
     services = Services(
         runtime=build_runtime(config),
         network=AiohttpUpstream(),
@@ -133,13 +141,22 @@ def create_app(config: GatewayConfig, *, recorder: RecordSink | None = None) -> 
             return _json({"status": "starting"}, 503)
         return _json({"status": "ready", "config_version": services.runtime.config.version})
 
+    reloader = Reloader(services, config.source or Path(os.environ.get(CONFIG_ENV, "config.example.toml")))
+
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         threading.Thread(target=_warm_up, args=(services,), daemon=True).start()
         services.limiter.start()
+        if watch_config and config.source is not None:
+            reloader.start()
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                asyncio.get_running_loop().add_signal_handler(
+                    signal.SIGHUP, lambda: services.spawn(_reload_quietly(reloader, "SIGHUP"))
+                )
         try:
             yield
         finally:
+            await reloader.aclose()
             await services.aclose()
 
     routes = [Route(e.path, ProxyEndpoint(e, services), methods=None) for e in ENDPOINTS]
@@ -148,10 +165,12 @@ def create_app(config: GatewayConfig, *, recorder: RecordSink | None = None) -> 
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
         Route("/metrics", metrics, methods=["GET"]),
+        *AdminAPI(services, reloader).routes(),
         Route("/{path:path}", NotFoundEndpoint(services), methods=None),
     ]
     app = Starlette(routes=routes, lifespan=lifespan)
     app.state.services = services
+    app.state.reloader = reloader
     return app
 
 

@@ -43,9 +43,10 @@ def _serve(args: argparse.Namespace) -> int:
     sock.listen(2048)
     sock.set_inheritable(True)
     bound_port = sock.getsockname()[1]
-    os.environ[CONFIG_ENV] = str(path.resolve())
+    os.environ[CONFIG_ENV] = os.path.abspath(path)
     if workers > 1:
         _fresh_multiprocess_dir()
+        _fresh_run_dir()
     print(
         f"llm-gateway listening on http://{host}:{bound_port} "
         f"(config {path}, version {config.version}, {workers} worker{'s' if workers > 1 else ''})",
@@ -82,6 +83,15 @@ def _fresh_multiprocess_dir() -> None:
     os.environ[MULTIPROC_ENV] = directory
 
 
+def _fresh_run_dir() -> None:
+    """Workers publish the config version they serve here, so /admin/config/status shows all."""
+    import tempfile
+
+    from gateway.reload import RUN_DIR_ENV
+
+    os.environ[RUN_DIR_ENV] = tempfile.mkdtemp(prefix="llm-gateway-run-")
+
+
 def _check(args: argparse.Namespace) -> int:
     from gateway.config import check_config, load_config
 
@@ -107,6 +117,18 @@ def _keys_hash(args: argparse.Namespace) -> int:
 
     print(hash_key(args.secret))
     return 0
+
+
+def _replay(args: argparse.Namespace) -> int:
+    from gateway.replay.command import run
+
+    return run(args)
+
+
+def _stats(args: argparse.Namespace) -> int:
+    from gateway.stats import run
+
+    return run(args)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -137,6 +159,36 @@ def build_parser() -> argparse.ArgumentParser:
     key_hash = key_commands.add_parser("hash", help="print the sha256 form of a key for [[keys]] key_sha256")
     key_hash.add_argument("secret")
     key_hash.set_defaults(func=_keys_hash)
+
+    replay = commands.add_parser("replay", help="re-send logged requests to a model and compare the answers")
+    replay.add_argument("log", help="request log (JSONL) written with [logging] include_bodies = true")
+    replay.add_argument("--model", required=True, help="the model to replay against")
+    replay.add_argument("--base-url", help="a running gateway (default: one in this process, from --config)")
+    replay.add_argument("--key", help="gateway key (default: $GATEWAY_API_KEY; in-process: an ephemeral key)")
+    replay.add_argument("--config", help=f"config for the in-process gateway, and prices (default: {DEFAULT_CONFIG})")
+    replay.add_argument("--concurrency", type=int, default=8)
+    replay.add_argument("--limit", type=int, help="replay at most N records")
+    replay.add_argument("--sample", type=float, help="replay this fraction of the records, e.g. 0.1")
+    replay.add_argument("--seed", type=int, default=0, help="seed of --sample (default 0)")
+    replay.add_argument("--filter-model", action="append", help="only records for this model (repeat or comma list)")
+    replay.add_argument("--filter-key", action="append", help="only records of this key id (repeat or comma list)")
+    replay.add_argument("--status", help="only records with these statuses, e.g. 200 or 5xx,429 (default: successful)")
+    replay.add_argument("--since", help="ISO-8601 time or an age like 1h, 30m, 7d")
+    replay.add_argument("--until", help="ISO-8601 time or an age like 1h, 30m, 7d")
+    replay.add_argument("--report", default="report.json", help="report path; the HTML goes beside it")
+    replay.add_argument("--gate", help='e.g. "similarity_mean>=0.9 and cost_ratio<=1.2"; exit 1 when false')
+    replay.add_argument("--judge-model", help="score each answer 1-10 with this model through the gateway")
+    replay.add_argument("--rubric", help="the judge's rubric (default: a generic one)")
+    replay.add_argument("--timeout", type=float, default=120.0, help="seconds per request (default 120)")
+    replay.set_defaults(func=_replay)
+
+    stats = commands.add_parser("stats", help="spend, tokens, errors and latency from the request log")
+    stats.add_argument("log", help="request log (JSONL)")
+    stats.add_argument("--since", help="ISO-8601 time or an age like 1h, 30m, 7d")
+    stats.add_argument("--until", help="ISO-8601 time or an age like 1h, 30m, 7d")
+    stats.add_argument("--by", default="model", help="comma list of model, key, team, deployment, provider, endpoint, status")
+    stats.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    stats.set_defaults(func=_stats)
     return parser
 
 

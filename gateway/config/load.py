@@ -797,7 +797,8 @@ def _load(path: Path, env: Mapping[str, str]) -> tuple[GatewayConfig | None, lis
         policies=MappingProxyType(policies),
         policies_dir=Path(os.path.abspath(policies_dir)),
         routing=routing,
-        source=path.resolve(),
+        # Absolute but not resolved: a symlinked config (Kubernetes ConfigMap) stays watchable.
+        source=Path(os.path.abspath(path)),
         version=_version(content, policy_files),
     )
     return config, []

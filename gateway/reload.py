@@ -1,0 +1,177 @@
+"""Live config reloads: watch the files, validate everything, swap one immutable runtime.
+
+Every trigger (a file event, SIGHUP, `POST /admin/reload`) runs the same `reload()`: parse and
+validate the config and every policy; on any problem keep serving the last good config, log
+each problem as `file:line: message` and count `gateway_config_reloads_total{result="error"}`;
+otherwise swap `services.runtime` in one assignment. Requests in flight keep the runtime they
+started with. Limit counters, breaker state and the cache live in the state backend and are
+untouched. Listen address, worker count, state backend and log path need a restart: a reload
+keeps their old values and says so.
+
+The watcher looks at the config file's directory and the policies directory (so editor
+save-by-rename, truncate-and-write and ConfigMap symlink swaps are all seen), waits for a burst
+of events to settle, and reloads only when the files' version hash changed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import json
+import logging
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from gateway.config import ConfigError, load_config
+from gateway.config.types import GatewayConfig
+from gateway.runtime import build_runtime
+from gateway.services import Services
+
+log = logging.getLogger("gateway.reload")
+RUN_DIR_ENV = "GATEWAY_RUN_DIR"
+DEBOUNCE_MS = 150
+
+
+@dataclass
+class ReloadStatus:
+    version: str
+    loaded_at: float
+    last_result: str = "ok"
+    last_attempt_at: float | None = None
+    last_error: dict[str, Any] | None = None
+    restart_required: list[str] = field(default_factory=list)
+
+
+def restart_only_changes(old: GatewayConfig, new: GatewayConfig) -> list[str]:
+    """What changed in settings a running process cannot apply."""
+    changes = []
+    for name in ("host", "port", "workers"):
+        before, after = getattr(old.server, name), getattr(new.server, name)
+        if before != after:
+            changes.append(f"server.{name}: {before} -> {after}")
+    if old.state != new.state:
+        changes.append("state: backend settings changed")
+    if old.logging.path != new.logging.path:
+        changes.append(f"logging.path: {old.logging.path} -> {new.logging.path}")
+    return changes
+
+
+def keep_restart_only(old: GatewayConfig, new: GatewayConfig) -> GatewayConfig:
+    """The new config with the restart-only settings of the running one."""
+    server = dataclasses.replace(new.server, host=old.server.host, port=old.server.port, workers=old.server.workers)
+    logging_config = dataclasses.replace(new.logging, path=old.logging.path)
+    return dataclasses.replace(new, server=server, state=old.state, logging=logging_config)
+
+
+class Reloader:
+    def __init__(self, services: Services, path: Path) -> None:
+        self.services = services
+        self.path = path
+        config = services.runtime.config
+        self.status = ReloadStatus(version=config.version, loaded_at=time.time())
+        self._lock = asyncio.Lock()
+        self._stop = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self.run_dir = Path(os.environ[RUN_DIR_ENV]) if os.environ.get(RUN_DIR_ENV) else None
+        self._publish()
+
+    async def reload(self, trigger: str) -> dict[str, Any]:
+        """Load, validate and swap; returns {result: ok | unchanged | error, version, problems}."""
+        async with self._lock:
+            self.status.last_attempt_at = time.time()
+            try:
+                new = await asyncio.to_thread(load_config, self.path)
+            except ConfigError as exc:
+                problems = [str(p) for p in exc.problems]
+                for problem in problems:
+                    log.error("config reload refused (%s): %s", trigger, problem)
+                self.services.metrics.config_reloads.labels("error").inc()
+                self.status.last_result = "error"
+                self.status.last_error = {"at": time.time(), "trigger": trigger, "problems": problems}
+                return {"result": "error", "version": self.status.version, "problems": problems}
+            old = self.services.runtime.config
+            if new.version == old.version:
+                self.status.last_result = "unchanged"
+                return {"result": "unchanged", "version": old.version, "problems": []}
+            self.status.restart_required = restart_only_changes(old, new)
+            for change in self.status.restart_required:
+                log.warning("config change needs a restart to apply: %s", change)
+            runtime = await asyncio.to_thread(build_runtime, keep_restart_only(old, new))
+            self.services.runtime = runtime  # the swap: one assignment
+            for model in runtime.config.models.values():
+                for deployment in model.deployments:
+                    self.services.metrics.deployment_up.labels(deployment.name).set(1)
+            self.services.metrics.config_reloads.labels("ok").inc()
+            self.status.version, self.status.loaded_at = new.version, time.time()
+            self.status.last_result, self.status.last_error = "ok", None
+            log.warning("config reloaded (%s): version %s", trigger, new.version)
+            self._publish()
+            return {"result": "ok", "version": new.version, "problems": [], "restart_required": self.status.restart_required}
+
+    def _publish(self) -> None:
+        """Tell the other workers (through the run directory) which version this one serves."""
+        if self.run_dir is None:
+            return
+        data = {"pid": os.getpid(), "version": self.status.version, "loaded_at": self.status.loaded_at}
+        target = self.run_dir / f"worker-{os.getpid()}.json"
+        tmp = target.with_suffix(".tmp")
+        tmp.write_text(json.dumps(data))
+        os.replace(tmp, target)
+
+    def workers(self) -> list[dict[str, Any]]:
+        """Every live worker's config version (this one alone without a run directory)."""
+        if self.run_dir is None:
+            return [{"pid": os.getpid(), "version": self.status.version, "loaded_at": self.status.loaded_at}]
+        found = []
+        for path in sorted(self.run_dir.glob("worker-*.json")):
+            try:
+                data = json.loads(path.read_text())
+                os.kill(int(data["pid"]), 0)
+            except (OSError, ValueError, KeyError):
+                continue
+            found.append(data)
+        return found
+
+    def watched_paths(self) -> list[Path]:
+        config = self.services.runtime.config
+        paths = {self.path.parent.resolve()}
+        if config.policies_dir.exists():
+            paths.add(config.policies_dir.resolve())
+        return sorted(paths)
+
+    def _relevant(self, change: Any, path: str) -> bool:
+        """The config file, a policy file, or a `..data`-style symlink swap (Kubernetes ConfigMaps)."""
+        candidate = Path(path)
+        if candidate.name == self.path.name or candidate.name.startswith(".."):
+            return True
+        policies = self.services.runtime.config.policies_dir.resolve()
+        return candidate.parent.resolve() == policies and candidate.suffix == ".toml"
+
+    async def watch(self) -> None:
+        from watchfiles import awatch
+
+        while not self._stop.is_set():
+            try:
+                async for _ in awatch(*self.watched_paths(), stop_event=self._stop, debounce=DEBOUNCE_MS, step=50,
+                                      recursive=False, watch_filter=self._relevant):
+                    await self.reload("file change")
+            except Exception:
+                log.exception("config watcher failed; restarting it")
+                await asyncio.sleep(1)
+
+    def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self.watch())
+
+    async def aclose(self) -> None:
+        self._stop.set()
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        if self.run_dir is not None:
+            with contextlib.suppress(OSError):
+                (self.run_dir / f"worker-{os.getpid()}.json").unlink()
