@@ -122,7 +122,7 @@ def create_app(config: GatewayConfig, *, recorder: RecordSink | None = None, wat
         runtime=build_runtime(config),
         network=AiohttpUpstream(),
         mock=InProcessMockUpstream(),
-        recorder=recorder or JsonlSink(Path(config.logging.path)),
+        recorder=recorder or JsonlSink(Path(config.logging.path), config.logging.max_bytes, config.logging.backups),
         state=create_state(config.state.backend, config.state.redis_url),
     )
 

@@ -8,6 +8,7 @@ worker processes can share one log without interleaving lines.
 
 from __future__ import annotations
 
+import fcntl
 import logging
 import os
 import queue
@@ -41,10 +42,16 @@ class MemorySink:
 
 
 class JsonlSink:
-    def __init__(self, path: Path) -> None:
+    """`max_bytes` > 0 rotates the file past that size, keeping `backups` old files
+    (`path.1` newest); several processes may share one path (a lock file serialises rotation,
+    and each writer reopens when the path no longer names its file)."""
+
+    def __init__(self, path: Path, max_bytes: int = 0, backups: int = 5) -> None:
         self.path = path
+        self.max_bytes = max_bytes
+        self.backups = backups
         path.parent.mkdir(parents=True, exist_ok=True)
-        self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
+        self._fd = self._open()
         self._queue: queue.SimpleQueue[object] = queue.SimpleQueue()
         self._closed = False
         self._thread = threading.Thread(target=self._run, name="record-writer", daemon=True)
@@ -76,7 +83,46 @@ class JsonlSink:
             if stop:
                 return
 
+    def _open(self) -> int:
+        return os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
+
+    def _reopen_if_moved(self) -> None:
+        try:
+            current = os.stat(self.path).st_ino
+        except FileNotFoundError:
+            current = -1
+        if current != os.fstat(self._fd).st_ino:
+            os.close(self._fd)
+            self._fd = self._open()
+
+    def _rotate_if_large(self) -> None:
+        if os.fstat(self._fd).st_size < self.max_bytes:
+            return
+        lock_path = self.path.with_name(self.path.name + ".lock")
+        with open(lock_path, "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                # Another process may have rotated while we waited for the lock.
+                if os.path.exists(self.path) and os.stat(self.path).st_size >= self.max_bytes:
+                    for index in range(self.backups - 1, 0, -1):
+                        older = self.path.with_name(f"{self.path.name}.{index}")
+                        if older.exists():
+                            os.replace(older, self.path.with_name(f"{self.path.name}.{index + 1}"))
+                    if self.backups > 0:
+                        os.replace(self.path, self.path.with_name(f"{self.path.name}.1"))
+                    else:
+                        os.unlink(self.path)
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
+        self._reopen_if_moved()
+
     def _write_all(self, data: bytes) -> None:
+        if self.max_bytes:
+            try:
+                self._reopen_if_moved()
+                self._rotate_if_large()
+            except OSError:
+                log.exception("cannot rotate %s", self.path)
         view = memoryview(data)
         while view:
             try:

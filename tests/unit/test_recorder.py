@@ -1,5 +1,6 @@
 import json
 import threading
+import time
 from pathlib import Path
 
 from gateway.observability.recorder import JsonlSink
@@ -39,3 +40,40 @@ def test_close_is_idempotent(tmp_path: Path) -> None:
     sink.close()
     sink.close()
     assert (tmp_path / "r.jsonl").read_text().count("\n") == 1
+
+
+def _drained(sink: JsonlSink) -> None:
+    deadline = time.monotonic() + 5
+    while not sink._queue.empty() and time.monotonic() < deadline:
+        time.sleep(0.001)
+    time.sleep(0.01)
+
+
+def test_rotation_keeps_the_configured_number_of_files(tmp_path: Path) -> None:
+    path = tmp_path / "r.jsonl"
+    sink = JsonlSink(path, max_bytes=2000, backups=2)
+    for i in range(300):
+        sink.write({"id": i, "pad": "z" * 40})
+        if i % 10 == 9:
+            _drained(sink)  # small batches, so rotation is checked often
+    sink.close()
+    files = sorted(p.name for p in tmp_path.iterdir() if not p.name.endswith(".lock"))
+    assert files == ["r.jsonl", "r.jsonl.1", "r.jsonl.2"]
+    newest_first = [json.loads(line)["id"] for name in ("r.jsonl.2", "r.jsonl.1", "r.jsonl")
+                    for line in (tmp_path / name).read_text().splitlines()]
+    assert newest_first == list(range(newest_first[0], 300)), "the kept files hold the latest lines, in order"
+    assert all((tmp_path / name).stat().st_size < 2000 + 700 for name in files)
+
+
+def test_two_writers_survive_rotation_without_losing_lines(tmp_path: Path) -> None:
+    path = tmp_path / "shared.jsonl"
+    sinks = [JsonlSink(path, max_bytes=50_000, backups=50), JsonlSink(path, max_bytes=50_000, backups=50)]
+    for i in range(3000):
+        sinks[i % 2].write({"id": i, "pad": "q" * 60})
+    for sink in sinks:
+        sink.close()
+    ids = []
+    for file in tmp_path.iterdir():
+        if not file.name.endswith(".lock"):
+            ids += [json.loads(line)["id"] for line in file.read_text().splitlines()]
+    assert sorted(ids) == list(range(3000))
