@@ -35,6 +35,10 @@ def _serve(args: argparse.Namespace) -> int:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    # uvicorn rebuilds a socket passed by fd as AF_UNIX, so uvloop never sets TCP_NODELAY on
+    # accepted connections; set it here, accepted sockets inherit it (else Nagle + delayed
+    # ACK stall every keep-alive request ~40 ms).
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     try:
         sock.bind((host, port))
     except OSError as exc:

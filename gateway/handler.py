@@ -77,15 +77,17 @@ def stream_error_event(error: GatewayError, wire: str) -> bytes:
 async def send_error(ctx: RequestContext, send: Send, error: GatewayError) -> None:
     ctx.error = error
     ctx.status = error.status
-    headers = [_JSON, *gateway_headers(ctx)]
+    body = error.body(ctx.endpoint.wire)
+    headers = [_JSON, (b"content-length", str(len(body)).encode()), *gateway_headers(ctx)]
     headers.extend((k.encode(), v.encode()) for k, v in error.headers.items())
     await send({"type": "http.response.start", "status": error.status, "headers": headers})
-    await send({"type": "http.response.body", "body": error.body(ctx.endpoint.wire)})  # type: ignore[arg-type]
+    await send({"type": "http.response.body", "body": body})
 
 
 async def send_json(ctx: RequestContext, send: Send, body: bytes) -> None:
     ctx.status = 200
-    await send({"type": "http.response.start", "status": 200, "headers": [_JSON, *gateway_headers(ctx)]})
+    headers = [_JSON, (b"content-length", str(len(body)).encode()), *gateway_headers(ctx)]
+    await send({"type": "http.response.start", "status": 200, "headers": headers})
     await send({"type": "http.response.body", "body": body})
 
 

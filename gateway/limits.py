@@ -3,7 +3,7 @@
 Before the call, `Limiter.acquire` checks and reserves everything that applies in one state
 round trip (all or nothing); after the request ends, whatever path it took, `Limiter.settle`
 queues the settlement (release the concurrency slot, reconcile tokens, add spend) and a
-background flusher sends queued settlements in one batch, so spend never waits on the request
+background flusher sends whatever is queued in one batch, so spend never waits on the request
 path and nothing queued is lost at shutdown.
 
 Scopes: `[limits]` per key, `[team_limits]` per team, `[model_limits."<model>"]` per key and
@@ -30,7 +30,7 @@ from gateway.state import AcquireResult, CheckResult, LimitCheck, MemoryState, R
 
 log = logging.getLogger("gateway.limits")
 DEFAULT_COMPLETION_TOKENS = 256
-FLUSH_INTERVAL_S = 0.02
+FLUSH_RETRY_S = 0.5
 _KIND_WORDS = {
     "rpm": "requests per minute",
     "tpm": "tokens per minute",
@@ -206,11 +206,15 @@ class Limiter:
             self._flusher = asyncio.get_running_loop().create_task(self._run())
 
     async def _run(self) -> None:
+        # Settlements that arrive while a flush is in flight form the next batch, so the
+        # batch size follows the load and a concurrency slot is never held longer than needed.
         while True:
             await self._wakeup.wait()
-            await asyncio.sleep(FLUSH_INTERVAL_S)  # gather a batch
             self._wakeup.clear()
             await self.flush()
+            if self._queue:
+                await asyncio.sleep(FLUSH_RETRY_S)  # the state backend refused: do not spin
+                self._wakeup.set()
 
     async def flush(self) -> None:
         batch, self._queue = self._queue, []

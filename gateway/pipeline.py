@@ -13,6 +13,7 @@ import orjson
 
 from gateway.context import RequestContext
 from gateway.errors import AuthenticationError, InvalidRequest, NotFound, PermissionDenied
+from gateway.guardrails.stages import guard_input, guard_output
 from gateway.limits import estimate_request, limit_checks, needs_estimate
 from gateway.response_cache import cache_lookup
 from gateway.routing.router import route_and_call
@@ -91,6 +92,8 @@ STAGES: tuple[Stage, ...] = (
     parse_body,
     resolve_model,
     check_limits,
+    guard_input,
     cache_lookup,
     route_and_call,
+    guard_output,
 )

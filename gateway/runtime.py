@@ -5,11 +5,12 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Mapping
 
 from gateway.config.types import GatewayConfig, KeyConfig
+from gateway.guardrails.compiled import GuardrailSet, build_guardrail_sets
 
 
 class Secret:
@@ -34,6 +35,8 @@ class Runtime:
     config: GatewayConfig
     keys_by_hash: Mapping[str, KeyConfig]
     provider_keys: Mapping[str, Secret]
+    # Compiled guardrails by policy name (policies without any are absent).
+    guardrails: Mapping[str, GuardrailSet] = field(default_factory=lambda: MappingProxyType({}))
 
     def find_key(self, presented: str) -> KeyConfig | None:
         """The key whose stored sha256 matches the presented secret, compared in constant time."""
@@ -59,4 +62,5 @@ def build_runtime(config: GatewayConfig, env: Mapping[str, str] | None = None) -
         config=config,
         keys_by_hash=MappingProxyType({k.key_sha256: k for k in config.keys}),
         provider_keys=MappingProxyType(provider_keys),
+        guardrails=build_guardrail_sets(config),
     )

@@ -7,7 +7,9 @@ under the sha1 of its URL (and checks its pinned sha256 before use).
 
 from __future__ import annotations
 
+import ctypes
 import functools
+import gc
 import gzip
 import hashlib
 import os
@@ -58,7 +60,24 @@ def encoding(name: str = DEFAULT_ENCODING) -> tiktoken.Encoding:
     cache_dir = _cache_dir()
     _install_bundled_files(cache_dir)
     os.environ["TIKTOKEN_CACHE_DIR"] = str(cache_dir)
-    return tiktoken.get_encoding(name)
+    loaded = tiktoken.get_encoding(name)
+    _drop_python_ranks(loaded)
+    return loaded
+
+
+def _drop_python_ranks(loaded: tiktoken.Encoding) -> None:
+    """Free tiktoken's Python copy of the merge ranks (~30 MB for o200k_base).
+
+    The Rust core keeps its own copy and does all encoding; the Python dict is only read when
+    an Encoding is pickled, which we never do.
+    """
+    if hasattr(loaded, "_mergeable_ranks"):
+        loaded._mergeable_ranks = {}
+        gc.collect()
+        try:
+            ctypes.CDLL("libc.so.6").malloc_trim(0)
+        except (OSError, AttributeError):
+            pass  # not glibc: the memory is reused by Python later instead
 
 
 def count_text(text: str) -> int:

@@ -8,6 +8,7 @@ worker processes can share one log without interleaving lines.
 
 from __future__ import annotations
 
+import asyncio
 import fcntl
 import logging
 import os
@@ -20,6 +21,7 @@ import orjson
 
 log = logging.getLogger("gateway.records")
 _STOP = object()
+HANDOFF_DELAY_S = 0.002
 
 
 class RecordSink(Protocol):
@@ -53,13 +55,31 @@ class JsonlSink:
         path.parent.mkdir(parents=True, exist_ok=True)
         self._fd = self._open()
         self._queue: queue.SimpleQueue[object] = queue.SimpleQueue()
+        self._pending: list[bytes] = []
+        self._handoff_scheduled = False
         self._closed = False
         self._thread = threading.Thread(target=self._run, name="record-writer", daemon=True)
         self._thread.start()
 
     def write(self, record: dict[str, Any]) -> None:
         line = orjson.dumps(record, default=str) + b"\n"
-        self._queue.put(line)
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            self._queue.put(line)  # not on an event loop: hand it over at once
+            return
+        # On the loop, gather lines for a moment: one wake-up of the writer thread per batch
+        # instead of one per request.
+        self._pending.append(line)
+        if not self._handoff_scheduled:
+            self._handoff_scheduled = True
+            loop.call_later(HANDOFF_DELAY_S, self._handoff)
+
+    def _handoff(self) -> None:
+        self._handoff_scheduled = False
+        if self._pending:
+            batch, self._pending = b"".join(self._pending), []
+            self._queue.put(batch)
 
     def _run(self) -> None:
         while True:
@@ -136,6 +156,7 @@ class JsonlSink:
         if self._closed:
             return
         self._closed = True
+        self._handoff()
         self._queue.put(_STOP)
         self._thread.join()
         os.close(self._fd)

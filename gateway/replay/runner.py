@@ -102,7 +102,7 @@ class Runner:
 
     async def replay_one(self, record: Record) -> Row:
         row = _old_row(record, self.options.model)
-        old = extract_answer(record.get("response")) or Answer("", tools_known=record.get("status") == 200)
+        old = extract_answer(record.get("response")) or Answer("", tools_known=False)
         body = replay_body(record["request"], self.options.model)
         started = time.perf_counter()
         try:

@@ -13,17 +13,18 @@ and the prices in `--config` when one is given (otherwise cost is unknown).
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import dataclasses
 import secrets
+import time
 from dataclasses import dataclass
-from pathlib import Path
 from types import MappingProxyType
 from typing import Any, AsyncIterator, Callable, Mapping
 
 import httpx
 
-from gateway.config import DeploymentConfig, GatewayConfig, KeyConfig, PolicyConfig, hash_key, load_config
+from gateway.config import DeploymentConfig, GatewayConfig, KeyConfig, PolicyConfig, hash_key
 
 REPLAY_KEY_ID = "replay"
 REPLAY_POLICY = "_replay"
@@ -78,10 +79,10 @@ def _headers(key: str) -> dict[str, str]:
 
 
 @contextlib.asynccontextmanager
-async def in_process(config_path: Path, key: str | None, timeout_s: float) -> AsyncIterator[Target]:
+async def in_process(config: GatewayConfig, key: str | None, timeout_s: float) -> AsyncIterator[Target]:
     from gateway.app import create_app
 
-    config = load_config(config_path)
+    source = config.source
     if key is None:
         config, key = with_replay_key(config)
     sink = CaptureSink()
@@ -91,7 +92,17 @@ async def in_process(config_path: Path, key: str | None, timeout_s: float) -> As
         async with httpx.AsyncClient(
             transport=transport, base_url=IN_PROCESS_URL, headers=_headers(key), timeout=timeout_s
         ) as client:
-            yield Target(client, f"in-process gateway ({config_path})", sink.take, deployments_by_name(config))
+            await _wait_ready(client)
+            yield Target(client, f"in-process gateway ({source})", sink.take, deployments_by_name(config))
+
+
+async def _wait_ready(client: httpx.AsyncClient, timeout_s: float = 15.0) -> None:
+    """Wait for /readyz (the tokenizer is loaded), so the first replayed latencies are fair."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if (await client.get("/readyz")).status_code == 200:
+            return
+        await asyncio.sleep(0.02)
 
 
 def normalize_base_url(url: str) -> str:
@@ -101,9 +112,8 @@ def normalize_base_url(url: str) -> str:
 
 @contextlib.asynccontextmanager
 async def remote(
-    base_url: str, key: str, config_path: Path | None, timeout_s: float, concurrency: int
+    base_url: str, key: str, config: GatewayConfig | None, timeout_s: float, concurrency: int
 ) -> AsyncIterator[Target]:
-    config = load_config(config_path) if config_path is not None else None
     url = normalize_base_url(base_url)
     limits = httpx.Limits(max_connections=concurrency + 2, max_keepalive_connections=concurrency + 2)
     async with httpx.AsyncClient(base_url=url, headers=_headers(key), timeout=timeout_s, limits=limits) as client:

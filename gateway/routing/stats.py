@@ -21,8 +21,9 @@ class _Stats:
     inflight: int = 0
     latency_ewma_ms: float | None = None
     ttft_ewma_ms: float | None = None
-    # (time, tokens) of calls started in the last minute.
+    # (time, tokens) of calls started in the last minute, and their token sum.
     recent: deque[tuple[float, int]] = field(default_factory=deque)
+    recent_tokens: int = 0
 
 
 def _ewma(previous: float | None, sample: float) -> float:
@@ -43,6 +44,7 @@ class DeploymentStats:
         stats = self._get(name)
         stats.inflight += 1
         stats.recent.append((now, tokens))
+        stats.recent_tokens += tokens
 
     def finished(self, name: str, latency_ms: float | None, ttft_ms: float | None) -> None:
         """One call ended; a latency is given only for calls that succeeded."""
@@ -57,14 +59,14 @@ class DeploymentStats:
         stats = self._get(deployment.name)
         recent = stats.recent
         while recent and recent[0][0] <= now - WINDOW_S:
-            recent.popleft()
+            stats.recent_tokens -= recent.popleft()[1]
         return Candidate(
             deployment=deployment,
             inflight=stats.inflight,
             latency_ewma_ms=stats.latency_ewma_ms,
             ttft_ewma_ms=stats.ttft_ewma_ms,
             used_rpm=len(recent),
-            used_tpm=sum(tokens for _, tokens in recent),
+            used_tpm=stats.recent_tokens,
         )
 
     def snapshot(self, name: str) -> dict[str, float | int | None]:

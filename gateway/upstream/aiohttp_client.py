@@ -59,7 +59,9 @@ class AiohttpResponse:
 
 
 class AiohttpUpstream:
-    def __init__(self, *, max_connections: int = 0, keepalive_s: float = 30.0) -> None:
+    # Below the 5 s idle timeout of uvicorn-based upstreams (vLLM, TGI routers, our mock), so
+    # the pool drops an idle connection before the upstream closes it under our feet.
+    def __init__(self, *, max_connections: int = 0, keepalive_s: float = 4.0) -> None:
         self._session: aiohttp.ClientSession | None = None
         self._max_connections = max_connections
         self._keepalive_s = keepalive_s
@@ -87,14 +89,12 @@ class AiohttpUpstream:
         timeout = aiohttp.ClientTimeout(total=None, sock_connect=request.connect_timeout_s)
         try:
             async with asyncio.timeout(request.first_byte_timeout_s):
-                response = await session.request(
-                    request.method,
-                    request.url,
-                    data=request.body,
-                    headers=dict(request.headers),
-                    timeout=timeout,
-                    allow_redirects=False,
-                )
+                try:
+                    response = await self._request(session, request, timeout)
+                except (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError):
+                    # A pooled connection the upstream closed while idle: the request never
+                    # reached it, so one immediate retry on a fresh connection is safe.
+                    response = await self._request(session, request, timeout)
         except TimeoutError:
             raise UpstreamError("first_token_timeout", "upstream sent no response in time") from None
         except aiohttp.ServerTimeoutError:
@@ -106,6 +106,19 @@ class AiohttpUpstream:
         except aiohttp.ClientError as exc:
             raise UpstreamError("protocol", f"upstream request failed: {type(exc).__name__}") from None
         return AiohttpResponse(response, request, deadline)
+
+    @staticmethod
+    async def _request(
+        session: aiohttp.ClientSession, request: UpstreamRequest, timeout: aiohttp.ClientTimeout
+    ) -> aiohttp.ClientResponse:
+        return await session.request(
+            request.method,
+            request.url,
+            data=request.body,
+            headers=dict(request.headers),
+            timeout=timeout,
+            allow_redirects=False,
+        )
 
     async def aclose(self) -> None:
         if self._session is not None:

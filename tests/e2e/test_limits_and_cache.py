@@ -114,9 +114,12 @@ def pair(configs: list[Path]) -> list[Proc]:
     return [start_gateway(path) for path in configs]
 
 
+CLIENT = httpx.Client(timeout=30)  # keep-alive: sequential requests without a new connection each
+
+
 def post(gateway: Proc, model: str = "echo", **extra: Any) -> httpx.Response:
     body = {"model": model, "messages": MESSAGES, "max_tokens": 1, **extra}
-    return httpx.post(gateway.url + "/v1/chat/completions", json=body, headers=AUTH, timeout=30)
+    return CLIENT.post(gateway.url + "/v1/chat/completions", json=body, headers=AUTH)
 
 
 def alternate(gateways: list[Proc], count: int, **extra: Any) -> list[httpx.Response]:
@@ -167,6 +170,7 @@ def test_max_concurrent_is_exact_across_two_replicas(tmp_path: Path, upstream: P
 
     try:
         statuses = asyncio.run(burst())
+        time.sleep(0.1)  # settlements go out right after each answer
         after = [post(g, "slow").status_code for g in gateways]  # slots are free again
     finally:
         stop_all(gateways)

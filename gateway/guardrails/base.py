@@ -1,0 +1,132 @@
+"""What every guardrail type shares: the finding, the detector interface, and the rewrites.
+
+A detector is one small object: `scan(text) -> findings`, plus what a stream needs to know
+(`tail(text)`: how many trailing characters may still grow into a finding). The stage, not the
+detector, decides what to do with the findings (the policy's `action`).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    entity: str
+    start: int
+    end: int
+    score: float = 1.0
+
+
+class GuardrailUnavailable(RuntimeError):
+    """A detector cannot run (optional package missing, remote model failing): `on_error` decides."""
+
+
+class Detector(Protocol):
+    # Longest text one finding can cover: a stream never holds back more than this.
+    window: int
+    # Texts longer than this are scanned in a worker thread, off the event loop (0: always).
+    inline_limit: int
+
+    def scan(self, text: str) -> list[Finding]:
+        """Every finding in `text` at or above the guardrail's threshold."""
+        ...
+
+    def tail(self, text: str) -> int:
+        """How many characters at the end of `text` could be the start of a finding."""
+        ...
+
+
+def max_width(pattern: str, cap: int = 256) -> int:
+    """The longest text `pattern` can match, capped (unbounded repeats count as `cap`)."""
+    import re._parser as sre_parse  # the supported home of sre_parse since 3.11
+
+    return min(int(sre_parse.parse(pattern).getwidth()[1]), cap)
+
+
+def suffix_run(pattern: re.Pattern[str], text: str, limit: int) -> int:
+    """Length of the match of `pattern` (anchored with `$`) in the last `limit` characters."""
+    match = pattern.search(text, max(0, len(text) - limit))
+    return match.end() - match.start() if match else 0
+
+
+class PrefixTail:
+    """`tail` for a finite set of phrases: the longest suffix of the text that starts one of them."""
+
+    def __init__(self, phrases: Iterable[str]) -> None:
+        self._prefixes = {p.lower()[:k] for p in phrases for k in range(1, len(p) + 1)}
+        self.longest = max((len(p) for p in phrases), default=0)
+
+    def __call__(self, text: str) -> int:
+        lowered = text[-self.longest :].lower() if self.longest else ""
+        for k in range(len(lowered), 0, -1):
+            if lowered[-k:] in self._prefixes:
+                return k
+        return 0
+
+
+def resolve(findings: Iterable[Finding]) -> list[Finding]:
+    """Drop overlaps: the higher score wins, then the longer span; sorted by position."""
+    ranked = sorted(findings, key=lambda f: (-f.score, -(f.end - f.start), f.start))
+    kept: list[Finding] = []
+    for finding in ranked:
+        if all(finding.end <= k.start or finding.start >= k.end for k in kept):
+            kept.append(finding)
+    return sorted(kept, key=lambda f: f.start)
+
+
+def mask(value: str) -> str:
+    """Partial mask: `****1111` (last four kept), `j****@example.com` for an email."""
+    if "@" in value:
+        local, _, domain = value.partition("@")
+        return local[:1] + "****@" + domain
+    kept = re.sub(r"[\s\-.()/]", "", value)[-4:]
+    return "****" + kept if len(value) > 4 else "****"
+
+
+@dataclass
+class Placeholders:
+    """The per-request map of `restore`: the same value always gets the same placeholder."""
+
+    by_value: dict[str, str] = field(default_factory=dict)
+    by_placeholder: dict[str, str] = field(default_factory=dict)
+    counts: dict[str, int] = field(default_factory=dict)
+
+    def placeholder(self, entity: str, value: str) -> str:
+        known = self.by_value.get(value)
+        if known is not None:
+            return known
+        number = self.counts.get(entity, 0) + 1
+        self.counts[entity] = number
+        token = f"<{entity}_{number}>"
+        self.by_value[value] = token
+        self.by_placeholder[token] = value
+        return token
+
+    def restore(self, text: str) -> str:
+        if "<" not in text or not self.by_placeholder:
+            return text
+        return PLACEHOLDER.sub(lambda m: self.by_placeholder.get(m.group(0), m.group(0)), text)
+
+
+PLACEHOLDER = re.compile(r"<[A-Z][A-Z0-9_]*_\d+>")
+# The end of a text that may still become a placeholder: `<EMAIL_ADD`.
+PLACEHOLDER_TAIL = re.compile(r"<[A-Z0-9_]*$")
+PLACEHOLDER_WINDOW = 40
+
+
+def rewrite(text: str, edits: Sequence[tuple[int, int, str]]) -> str:
+    """Apply non-overlapping (start, end, replacement) edits, sorted by start."""
+    if not edits:
+        return text
+    parts: list[str] = []
+    position = 0
+    for start, end, replacement in edits:
+        parts.append(text[position:start])
+        parts.append(replacement)
+        position = end
+    parts.append(text[position:])
+    return "".join(parts)

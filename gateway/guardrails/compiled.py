@@ -1,0 +1,193 @@
+"""Policy guardrails compiled once per config, and how findings turn into actions.
+
+`build_guardrail_sets(config)` runs when a config is (re)loaded (it lives on `Runtime`), so no
+request ever compiles a regex or loads an engine. `Guard.check` runs one detector and maps a
+failure to its `on_error`; `decide` turns the findings of several guards over one text into
+the rewritten text, or the guard that blocks it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any
+
+from gateway.config.types import GatewayConfig, GuardrailConfig
+from gateway.guardrails.base import (
+    PLACEHOLDER_TAIL,
+    PLACEHOLDER_WINDOW,
+    Detector,
+    Finding,
+    GuardrailUnavailable,
+    Placeholders,
+    mask,
+    rewrite,
+    suffix_run,
+)
+
+log = logging.getLogger("gateway.guardrails")
+
+ERROR_ENTITY = "GUARDRAIL_ERROR"
+
+
+@dataclass(frozen=True)
+class Guard:
+    config: GuardrailConfig
+    # None for `moderation`, which is asked asynchronously (see `remote`).
+    detector: Detector | None = None
+    remote: Any = None
+
+    @property
+    def name(self) -> str:
+        return self.config.name
+
+    @property
+    def action(self) -> str:
+        return self.config.action
+
+    def check(self, text: str) -> list[Finding]:
+        """The detector's findings; a failure becomes one ERROR finding (`on_error` decides)."""
+        assert self.detector is not None
+        try:
+            return self.detector.scan(text)
+        except Exception as exc:  # noqa: BLE001 - any failure must follow on_error, never pass silently
+            log.warning("guardrail %s failed: %s", self.name, exc)
+            return [Finding(ERROR_ENTITY, 0, 0, 1.0)]
+
+
+@dataclass(frozen=True)
+class GuardrailSet:
+    """The compiled guardrails of one policy, split by the stage they run in."""
+
+    input: tuple[Guard, ...] = ()
+    output: tuple[Guard, ...] = ()
+    # A guardrail replaces input values with placeholders that the answer gets back.
+    restores: bool = False
+
+    def hold(self, text: str, restoring: bool) -> int:
+        """Characters at the end of a streamed text that must wait for the next chunk."""
+        held = max((g.detector.tail(text) for g in self.output if g.detector is not None), default=0)
+        if restoring:
+            held = max(held, suffix_run(PLACEHOLDER_TAIL, text, PLACEHOLDER_WINDOW))
+        return held
+
+
+@dataclass
+class Decision:
+    text: str
+    blocked: Guard | None
+    # (guard, action taken, entity types) for the record.
+    hits: list[tuple[Guard, str, list[str]]]
+
+
+def decide(
+    text: str, results: Sequence[tuple[Guard, list[Finding]]], placeholders: Placeholders | None
+) -> Decision:
+    """Apply each guard's action to its findings; earlier guards win where findings overlap."""
+    hits: list[tuple[Guard, str, list[str]]] = []
+    edits: list[tuple[int, int, str]] = []
+    for guard, findings in results:
+        if not findings:
+            continue
+        errors = [f for f in findings if f.entity == ERROR_ENTITY]
+        if errors:
+            action = "error_block" if guard.config.on_error == "block" else "error_allow"
+            hits.append((guard, action, [ERROR_ENTITY]))
+            if action == "error_block":
+                return Decision(text, guard, hits)
+            findings = [f for f in findings if f.entity != ERROR_ENTITY]
+            if not findings:
+                continue
+        entities = sorted({f.entity for f in findings})
+        hits.append((guard, guard.action, entities))
+        if guard.action == "block":
+            return Decision(text, guard, hits)
+        if guard.action == "log":
+            continue
+        for f in findings:
+            if f.end <= f.start or any(f.start < e and s < f.end for s, e, _ in edits):
+                continue
+            value = text[f.start : f.end]
+            if guard.action == "redact":
+                replacement = f"<{f.entity}>"
+            elif guard.action == "mask":
+                replacement = mask(value)
+            else:  # restore
+                assert placeholders is not None
+                replacement = placeholders.placeholder(f.entity, value)
+            edits.append((f.start, f.end, replacement))
+    edits.sort()
+    return Decision(rewrite(text, edits), None, hits)
+
+
+def _build_guard(config: GuardrailConfig, analyzers: dict[Any, Any]) -> Guard:
+    kind = config.type
+    try:
+        if kind == "pii":
+            from gateway.guardrails.pii import build_pii
+
+            return Guard(config, build_pii(config, analyzers))
+        if kind == "regex":
+            from gateway.guardrails.regex import RegexDetector
+
+            return Guard(config, RegexDetector(config))
+        if kind == "toxicity":
+            from gateway.guardrails.toxicity import ToxicityDetector
+
+            return Guard(config, ToxicityDetector(config))
+        if kind == "prompt_injection":
+            from gateway.guardrails.injection import InjectionDetector
+
+            return Guard(config, InjectionDetector(config))
+        from gateway.guardrails.moderation import ModerationCheck
+
+        return Guard(config, remote=ModerationCheck(config))
+    except GuardrailUnavailable as exc:
+        log.warning("guardrail %s is unavailable (%s): on_error = %s applies to every request",
+                    config.name, exc, config.on_error)
+        return Guard(config, _Unavailable(str(exc)))
+
+
+class _Unavailable:
+    """Stands in for a detector that could not be built; every scan fails, so on_error applies."""
+
+    window = 0
+    inline_limit = 1_000_000
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+
+    def scan(self, text: str) -> list[Finding]:
+        raise GuardrailUnavailable(self.reason)
+
+    def tail(self, text: str) -> int:
+        return 0
+
+
+def compile_guardrails(
+    guardrails: Sequence[GuardrailConfig], analyzers: dict[Any, Any] | None = None
+) -> GuardrailSet:
+    analyzers = {} if analyzers is None else analyzers
+    guards = [_build_guard(g, analyzers) for g in guardrails]
+    return GuardrailSet(
+        input=tuple(g for g in guards if g.config.applies_to in ("input", "both")),
+        # `restore` acts on the answer by putting values back, not by scanning it.
+        output=tuple(g for g in guards if g.config.applies_to in ("output", "both") and g.action != "restore"),
+        restores=any(g.action == "restore" for g in guards),
+    )
+
+
+def build_guardrail_sets(config: GatewayConfig) -> Mapping[str, GuardrailSet]:
+    """Every policy's compiled guardrails, by policy name; policies without any are left out."""
+    analyzers: dict[Any, Any] = {}  # one presidio engine per distinct PII setup in this config
+    sets = {
+        name: compile_guardrails(policy.guardrails, analyzers)
+        for name, policy in config.policies.items()
+        if policy.guardrails
+    }
+    return MappingProxyType(sets)
+
+
+Recorder = Callable[[Guard, str, list[str]], None]

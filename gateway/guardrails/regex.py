@@ -1,0 +1,35 @@
+"""`type = "regex"`: operator regexes and a deny list of words or phrases, no NLP engine."""
+
+from __future__ import annotations
+
+import re
+
+from gateway.config.types import GuardrailConfig
+from gateway.guardrails.base import Finding, PrefixTail, max_width, resolve
+
+
+class RegexDetector:
+    inline_limit = 1_000_000
+
+    def __init__(self, config: GuardrailConfig) -> None:
+        self.entity = config.entities[0] if config.entities else config.name.upper().replace("-", "_")
+        self._patterns = [re.compile(p) for p in config.patterns]
+        phrases = sorted(config.deny_list, key=len, reverse=True)
+        self._deny = (
+            re.compile(r"(?<!\w)(?:" + "|".join(re.escape(p) for p in phrases) + r")(?!\w)", re.IGNORECASE)
+            if phrases
+            else None
+        )
+        self._pattern_window = max((max_width(p) for p in config.patterns), default=0)
+        self._deny_tail = PrefixTail(phrases)
+        self.window = max(self._pattern_window, self._deny_tail.longest, 1)
+
+    def scan(self, text: str) -> list[Finding]:
+        found = [Finding(self.entity, m.start(), m.end()) for p in self._patterns for m in p.finditer(text) if m.end() > m.start()]
+        if self._deny is not None:
+            found += [Finding(self.entity, m.start(), m.end()) for m in self._deny.finditer(text)]
+        return resolve(found)
+
+    def tail(self, text: str) -> int:
+        # A regex can match anything up to its width; a phrase only from one of its prefixes.
+        return min(len(text), max(self._pattern_window, self._deny_tail(text)))

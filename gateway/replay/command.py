@@ -1,0 +1,206 @@
+"""`gateway replay`: from parsed flags to a report and an exit code.
+
+Exit codes: 0 done (and the gate, if any, passed); 1 the gate failed; 2 a usage error (bad flag
+value, missing log or config, nothing to replay). Everything that can be checked (gate syntax,
+times, config) is checked before the first request is sent.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import sys
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Sequence
+
+from gateway.config import ConfigError, GatewayConfig, load_config
+from gateway.replay import target as targets
+from gateway.replay.answers import ENDPOINTS
+from gateway.replay.gate import Gate, GateError, parse_gate
+from gateway.replay.html import render_html
+from gateway.replay.judge import DEFAULT_RUBRIC
+from gateway.replay.logfile import Record, RecordFilter, UsageError, parse_statuses, parse_time, read_records
+from gateway.replay.progress import Progress
+from gateway.replay.report import SUMMARY_FIELDS, build_report, summarize, write_atomic, write_json
+from gateway.replay.runner import ReplayOptions, Runner
+
+KEY_ENV = "GATEWAY_API_KEY"
+CONFIG_ENV = "GATEWAY_CONFIG"
+DEFAULT_CONFIG = "config.example.toml"
+
+
+@dataclass
+class Selection:
+    records: list[Record]
+    read: int
+    bad_lines: int
+    matched: int
+    skipped_no_body: int
+    skipped_endpoint: int
+
+
+def _split(values: Sequence[str] | None) -> tuple[str, ...]:
+    return tuple(v.strip() for value in values or () for v in value.split(",") if v.strip())
+
+
+def record_filter(args: argparse.Namespace) -> RecordFilter:
+    return RecordFilter(
+        since=parse_time(args.since) if args.since else None,
+        until=parse_time(args.until) if args.until else None,
+        models=_split(args.filter_model),
+        keys=_split(args.filter_key),
+        statuses=parse_statuses(args.status) if args.status else (),
+    )
+
+
+def select(
+    path: Path, rfilter: RecordFilter, *, sample: float | None, seed: int, limit: int | None,
+    default_ok_only: bool = True,
+) -> Selection:
+    """Filter, keep replayable records (a request body, a chat or messages endpoint), sample, limit.
+
+    Without a status filter only successful records are replayed (status 200, no error_type):
+    they are the ones with an answer to compare with.
+    """
+    records, reader = read_records(path, rfilter)
+    if default_ok_only and not rfilter.statuses:
+        records = [r for r in records if r.get("status") == 200 and not r.get("error_type")]
+    matched = len(records)
+    no_body = [r for r in records if not isinstance(r.get("request"), dict)]
+    wrong_endpoint = [r for r in records if isinstance(r.get("request"), dict) and r.get("endpoint") not in ENDPOINTS]
+    chosen = [r for r in records if isinstance(r.get("request"), dict) and r.get("endpoint") in ENDPOINTS]
+    if sample is not None and sample < 1.0:
+        keep = sorted(random.Random(seed).sample(range(len(chosen)), k=round(len(chosen) * sample)))
+        chosen = [chosen[i] for i in keep]
+    if limit is not None:
+        chosen = chosen[:limit]
+    return Selection(chosen, reader.seen, reader.bad_lines, matched, len(no_body), len(wrong_endpoint))
+
+
+def _config(args: argparse.Namespace, required: bool) -> GatewayConfig | None:
+    text = args.config
+    if text is None and required:
+        text = os.environ.get(CONFIG_ENV) or DEFAULT_CONFIG
+    if text is None:
+        return None
+    path = Path(text)
+    if not path.is_file():
+        raise UsageError(f"config file {path} not found (pass --config PATH)")
+    return load_config(path)
+
+
+def _validate(args: argparse.Namespace) -> Gate | None:
+    if args.concurrency < 1:
+        raise UsageError("--concurrency must be at least 1")
+    if args.limit is not None and args.limit < 1:
+        raise UsageError("--limit must be at least 1")
+    if args.sample is not None and not 0 < args.sample <= 1:
+        raise UsageError("--sample must be a fraction in (0, 1]")
+    return parse_gate(args.gate, SUMMARY_FIELDS) if args.gate else None
+
+
+async def _replay(args: argparse.Namespace, config: GatewayConfig | None, key: str | None, selection: Selection) -> tuple[list[Any], str]:
+    options = ReplayOptions(
+        model=args.model, concurrency=args.concurrency, judge_model=args.judge_model,
+        rubric=args.rubric or DEFAULT_RUBRIC,
+    )
+    progress = Progress(len(selection.records))
+    if args.base_url:
+        assert key is not None
+        context = targets.remote(args.base_url, key, config, args.timeout, args.concurrency)
+    else:
+        assert config is not None
+        context = targets.in_process(config, key, args.timeout)
+    async with context as target:
+        rows = await Runner(target, options, progress).run(selection.records)
+        return rows, target.describe
+
+
+def _print_summary(summary: dict[str, Any], model: str, where: str, log: Path) -> None:
+    def pct(v: float | None) -> str:
+        return "n/a" if v is None else f"{v * 100:.1f}%"
+
+    def num(v: float | None, digits: int = 4) -> str:
+        return "n/a" if v is None else f"{v:.{digits}g}"
+
+    print(f"replayed {summary['count']} requests from {log} against {model} ({where})")
+    lines = [
+        ("errors", f"{summary['error_count']} ({pct(summary['error_rate'])})"),
+        ("exact match", pct(summary["exact_match_rate"])),
+        ("similarity mean", f"{num(summary['similarity_mean'], 3)} (token F1)"),
+        ("JSON valid", f"{pct(summary['json_valid_rate'])} of {summary['json_count']}"),
+        ("tool agreement", f"{pct(summary['tool_agreement_rate'])} of {summary['tool_count']}"),
+        ("latency p50 (ms)", f"{num(summary['latency_p50_old'])} -> {num(summary['latency_p50_new'])} (ratio {num(summary['latency_ratio'], 3)})"),
+        ("latency p95 (ms)", f"{num(summary['latency_p95_old'])} -> {num(summary['latency_p95_new'])}"),
+        ("tokens", f"{summary['tokens_old']} -> {summary['tokens_new']}"),
+        ("cost (USD)", f"{num(summary['cost_old'])} -> {num(summary['cost_new'])} (ratio {num(summary['cost_ratio'], 3)})"),
+    ]
+    if summary["judge_count"]:
+        lines.append(("judge mean", f"{num(summary['judge_mean'], 3)} of {summary['judge_count']}"))
+    for label, value in lines:
+        print(f"  {label:<18}{value}")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run `gateway replay` with parsed flags; returns the exit code."""
+    log = Path(args.log)
+    try:
+        gate = _validate(args)
+        rfilter = record_filter(args)
+        key = args.key or os.environ.get(KEY_ENV)
+        if args.base_url and not key:
+            raise UsageError(f"--base-url needs a gateway key: pass --key or set ${KEY_ENV}")
+        config = _config(args, required=not args.base_url)
+        selection = select(log, rfilter, sample=args.sample, seed=args.seed, limit=args.limit)
+    except (UsageError, GateError, ConfigError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if selection.skipped_no_body:
+        print(
+            f"skipped {selection.skipped_no_body} record(s) without a request body "
+            "(log them with [logging] include_bodies = true)",
+            file=sys.stderr,
+        )
+    if selection.skipped_endpoint:
+        print(f"skipped {selection.skipped_endpoint} record(s) of other endpoints (embeddings, ...)", file=sys.stderr)
+    if not selection.records:
+        print(f"error: nothing to replay: {selection.read} record(s) in {log}, {selection.matched} matched the filters",
+              file=sys.stderr)
+        return 2
+
+    rows, where = asyncio.run(_replay(args, config, key, selection))
+    summary = summarize(rows, selection.skipped_no_body, selection.skipped_endpoint)
+    meta = {
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "log": str(log),
+        "model": args.model,
+        "target": where,
+        "records_read": selection.read,
+        "bad_lines": selection.bad_lines,
+        "options": {
+            "since": args.since, "until": args.until, "filter_model": list(rfilter.models),
+            "filter_key": list(rfilter.keys), "status": args.status, "sample": args.sample,
+            "seed": args.seed, "limit": args.limit, "concurrency": args.concurrency,
+            "judge_model": args.judge_model,
+        },
+    }
+    report = build_report(meta, summary, rows)
+    passed = True
+    if gate is not None:
+        passed, details = gate.evaluate(summary)
+        report["gate"] = {"expression": gate.text, "passed": passed, "details": details}
+    json_path = Path(args.report)
+    html_path = json_path.with_suffix(".html")
+    write_json(json_path, report)
+    write_atomic(html_path, render_html(report).encode())
+    _print_summary(summary, args.model, where, log)
+    print(f"report: {json_path}, {html_path}")
+    if gate is not None:
+        print(f"gate {'passed' if passed else 'FAILED'}: {gate.text}")
+        for line in report["gate"]["details"]:
+            print(f"  {line}")
+    return 0 if passed else 1
