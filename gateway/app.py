@@ -18,7 +18,7 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
-from starlette.types import Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from gateway import tokens
 from gateway.admin import AdminAPI
@@ -117,7 +117,7 @@ async def _reload_quietly(reloader: Reloader, trigger: str) -> None:
     await reloader.reload(trigger)
 
 
-def create_app(config: GatewayConfig, *, recorder: RecordSink | None = None, watch_config: bool = True) -> Starlette:
+def create_app(config: GatewayConfig, *, recorder: RecordSink | None = None, watch_config: bool = True) -> "GatewayApp":
     services = Services(
         runtime=build_runtime(config),
         network=AiohttpUpstream(),
@@ -159,7 +159,8 @@ def create_app(config: GatewayConfig, *, recorder: RecordSink | None = None, wat
             await reloader.aclose()
             await services.aclose()
 
-    routes = [Route(e.path, ProxyEndpoint(e, services), methods=None) for e in ENDPOINTS]
+    proxies = {e.path: ProxyEndpoint(e, services) for e in ENDPOINTS}
+    routes = [Route(path, endpoint, methods=None) for path, endpoint in proxies.items()]
     routes += [
         Route("/v1/models", ModelsEndpoint(services), methods=None),
         Route("/healthz", healthz, methods=["GET"]),
@@ -171,10 +172,31 @@ def create_app(config: GatewayConfig, *, recorder: RecordSink | None = None, wat
     app = Starlette(routes=routes, lifespan=lifespan)
     app.state.services = services
     app.state.reloader = reloader
-    return app
+    return GatewayApp(app, dict(proxies))
 
 
-def create_app_from_env() -> Starlette:
+class GatewayApp:
+    """The proxied routes go straight to their endpoint; everything else through Starlette.
+
+    The hot path skips Starlette's router and exception middlewares (the proxy endpoints answer
+    every error themselves); lifespan, admin, health and metrics keep the framework.
+    """
+
+    def __init__(self, app: Starlette, direct: dict[str, ASGIApp]) -> None:
+        self.app = app
+        self.state = app.state
+        self._direct = direct
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            endpoint = self._direct.get(scope["path"])
+            if endpoint is not None:
+                await endpoint(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+def create_app_from_env() -> "GatewayApp":
     """Factory for uvicorn (`--workers N` re-imports the app in each worker process)."""
     path = os.environ.get(CONFIG_ENV, "config.example.toml")
     return create_app(load_config(path))

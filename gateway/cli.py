@@ -65,6 +65,7 @@ def _serve(args: argparse.Namespace) -> int:
         http="httptools",
         log_level=args.log_level,
         access_log=False,
+        proxy_headers=False,
         lifespan="on",
         timeout_graceful_shutdown=30,
         # Longer than the idle timeout of common clients and load balancers (60 s), so the

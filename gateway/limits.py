@@ -18,7 +18,6 @@ import contextlib
 import logging
 import math
 import time
-import uuid
 from dataclasses import dataclass
 from typing import Callable
 
@@ -47,6 +46,10 @@ class Estimate:
     @property
     def tokens(self) -> int:
         return self.prompt_tokens + self.completion_tokens
+
+
+_NO_ESTIMATE = Estimate(0, 0, 0.0)
+_UNLIMITED = LimitsConfig()
 
 
 def estimate_request(ctx: RequestContext, prompt_tokens: int) -> Estimate:
@@ -93,14 +96,23 @@ def limit_checks(
     return checks
 
 
-def needs_estimate(policy: PolicyConfig, model: ModelConfig) -> bool:
-    """Only tpm and budgets need a token estimate; skip tiktoken otherwise."""
+def _scopes(policy: PolicyConfig, model: ModelConfig) -> list[LimitsConfig]:
     scopes = [policy.limits, policy.team_limits]
     model_limits = policy.model_limits.get(model.name)
     if model_limits is not None:
         scopes.append(model_limits)
+    return scopes
+
+
+def has_limits(policy: PolicyConfig, model: ModelConfig) -> bool:
+    return any(s != _UNLIMITED for s in _scopes(policy, model))
+
+
+def needs_estimate(policy: PolicyConfig, model: ModelConfig) -> bool:
+    """Only tpm and budgets need a token estimate; skip tiktoken otherwise."""
     return any(
-        s.tpm or s.budget_usd_per_day is not None or s.budget_usd_per_month is not None for s in scopes
+        s.tpm or s.budget_usd_per_day is not None or s.budget_usd_per_month is not None
+        for s in _scopes(policy, model)
     )
 
 
@@ -197,7 +209,7 @@ class Limiter:
             return
         if held is None:
             # Nothing was reserved, but spend still counts (e.g. no limits configured).
-            held = Held(Reservation(token=uuid.uuid4().hex, checks=(), at=self.clock()), self.state, Estimate(0, 0, 0))
+            held = Held(Reservation(token="", checks=(), at=self.clock()), self.state, _NO_ESTIMATE)
         self._queue.append((Settlement(held.reservation, actual_tokens, cost_usd, spend_subjects), held.backend))
         self._wakeup.set()
 

@@ -14,7 +14,7 @@ import orjson
 from gateway.context import RequestContext
 from gateway.errors import AuthenticationError, InvalidRequest, NotFound, PermissionDenied
 from gateway.guardrails.stages import guard_input, guard_output
-from gateway.limits import estimate_request, limit_checks, needs_estimate
+from gateway.limits import estimate_request, has_limits, limit_checks, needs_estimate
 from gateway.response_cache import cache_lookup
 from gateway.routing.router import route_and_call
 from gateway.services import Services
@@ -76,13 +76,11 @@ async def check_limits(ctx: RequestContext, services: Services) -> None:
     """Reserve the key's, team's and model's limits and budgets (429 when one is reached)."""
     assert ctx.key is not None and ctx.model is not None
     policy = ctx.runtime.config.policies.get(ctx.key.policy)
-    if policy is None:
+    if policy is None or not has_limits(policy, ctx.model):
         return
     prompt_tokens = ctx.prompt_estimate() if needs_estimate(policy, ctx.model) else 0
     estimate = estimate_request(ctx, prompt_tokens)
     checks = limit_checks(ctx.key.id, ctx.key.team, ctx.model, policy, estimate)
-    if not checks:
-        return
     ctx.limits_held, headers = await services.limiter.acquire(checks, estimate)
     ctx.response_headers.update(headers)
 

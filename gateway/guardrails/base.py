@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,8 +42,9 @@ class Detector(Protocol):
 
 def max_width(pattern: str, cap: int = 256) -> int:
     """The longest text `pattern` can match, capped (unbounded repeats count as `cap`)."""
-    import re._parser as sre_parse  # the supported home of sre_parse since 3.11
+    import importlib
 
+    sre_parse: Any = importlib.import_module("re._parser")  # sre_parse's home since 3.11
     return min(int(sre_parse.parse(pattern).getwidth()[1]), cap)
 
 

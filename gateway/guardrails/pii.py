@@ -85,12 +85,12 @@ def _nlp_engine(model: str | None) -> Any:
     import spacy
     from presidio_analyzer.nlp_engine import SpacyNlpEngine
 
-    class OfflineNlpEngine(SpacyNlpEngine):  # type: ignore[misc]
+    class OfflineNlpEngine(SpacyNlpEngine):
         """spaCy without downloads: a blank English pipeline, or an installed model."""
 
         def load(self) -> None:
             nlp = spacy.load(model, exclude=["parser", "lemmatizer"]) if model else spacy.blank("en")
-            self.nlp = {"en": nlp}
+            self.nlp = {"en": nlp}  # type: ignore[assignment]
 
         def _doc_to_nlp_artifact(self, doc: Any, language: str) -> Any:
             return _lemma_artifacts(self, doc, language)
@@ -126,11 +126,11 @@ def _recognizers(entities: Sequence[str], custom: Sequence[RecognizerConfig], ne
     # The suffix list shipped inside tldextract's wheel; never the network.
     extract = tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None)
 
-    class OfflineEmailRecognizer(EmailRecognizer):  # type: ignore[misc]
+    class OfflineEmailRecognizer(EmailRecognizer):
         def validate_result(self, pattern_text: str) -> bool:
             return bool(extract(pattern_text).fqdn)
 
-    class PhoneRecognizer(LocalRecognizer):  # type: ignore[misc]
+    class PhoneRecognizer(LocalRecognizer):
         """Phone numbers: cheap candidates by regex, each validated by libphonenumber.
 
         A formatted number (`+`, parentheses or separators) scores 0.7; bare digits score 0.3 and
@@ -157,14 +157,14 @@ def _recognizers(entities: Sequence[str], custom: Sequence[RecognizerConfig], ne
                             "PHONE_NUMBER", match.start(), match.start() + len(value), score,
                             analysis_explanation=AnalysisExplanation("PhoneRecognizer", score),
                             recognition_metadata={
-                                RecognizerResult.RECOGNIZER_NAME_KEY: self.name,
+                                RecognizerResult.RECOGNIZER_NAME_KEY: "PhoneRecognizer",
                                 RecognizerResult.RECOGNIZER_IDENTIFIER_KEY: self.id,
                             },
                         )
                     )
             return EntityRecognizer.remove_duplicates(results)
 
-    class CardRecognizer(CreditCardRecognizer):  # type: ignore[misc]
+    class CardRecognizer(CreditCardRecognizer):
         # presidio's pattern plus the Mastercard 2-series (2221-2720); Luhn still decides.
         PATTERNS = CreditCardRecognizer.PATTERNS + [
             Pattern("Mastercard 2-series", r"\b2[2-7]\d{2}[- ]?\d{4}[- ]?\d{4}[- ]?\d{4}\b", 0.3)
@@ -190,10 +190,10 @@ def _recognizers(entities: Sequence[str], custom: Sequence[RecognizerConfig], ne
             PatternRecognizer(
                 supported_entity=spec.entity,
                 name=f"custom_{spec.entity}",
-                patterns=patterns or None,
-                deny_list=list(spec.deny_list) or None,
+                patterns=patterns or None,  # type: ignore[arg-type]
+                deny_list=list(spec.deny_list) or None,  # type: ignore[arg-type]
                 deny_list_score=spec.score,
-                context=list(spec.context) or None,
+                context=list(spec.context) or None,  # type: ignore[arg-type]
             )
         )
     return recognizers

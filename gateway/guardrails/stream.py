@@ -109,7 +109,7 @@ class GuardedConverter:
     ) -> None:
         self._inner = inner
         self._wire = wire
-        self._make_window = lambda: TextWindow(guards, placeholders, record)
+        self._guards, self._placeholders, self._record = guards, placeholders, record
         self._windows: dict[int, TextWindow] = {}
         self._decoder = SSEDecoder()
         self._template: dict[str, Any] | None = None
@@ -119,13 +119,21 @@ class GuardedConverter:
         self.released: list[str] = []
 
     @property
-    def usage(self) -> Usage | None:  # type: ignore[override]
+    def usage(self) -> Usage | None:
         return self._inner.usage
 
+    @usage.setter
+    def usage(self, value: Usage | None) -> None:
+        self._inner.usage = value
+
     @property
-    def text(self) -> list[str]:  # type: ignore[override]
+    def text(self) -> list[str]:
         # What the client was sent (redacted / masked), for the record.
         return self.released
+
+    @text.setter
+    def text(self, value: list[str]) -> None:
+        self.released = value
 
     def rewrite(self, produced: list[bytes]) -> list[bytes]:
         """Client-format bytes (from the inner converter) -> the guarded bytes to send."""
@@ -157,7 +165,7 @@ class GuardedConverter:
     def _window(self, index: int) -> TextWindow:
         window = self._windows.get(index)
         if window is None:
-            window = self._windows[index] = self._make_window()
+            window = self._windows[index] = TextWindow(self._guards, self._placeholders, self._record)
         return window
 
     def _openai(self, data: bytes, raw: bytes, out: list[bytes]) -> None:

@@ -32,7 +32,7 @@ class ToxicityDetector:
 
     def __init__(self, config: GuardrailConfig) -> None:
         try:
-            from profanity_check import predict_prob
+            from profanity_check import predict_prob  # type: ignore[import-untyped]
         except ImportError as exc:
             raise GuardrailUnavailable(
                 "the toxicity classifier needs alt-profanity-check: pip install 'llm-gateway[toxicity-ml]'"
