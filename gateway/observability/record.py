@@ -78,6 +78,8 @@ def build_record(ctx: RequestContext, include_bodies: bool, now: float | None = 
         "prompt_tokens": usage.prompt_tokens if usage else 0,
         "completion_tokens": usage.completion_tokens if usage else 0,
         "cached_tokens": usage.cached_tokens if usage else 0,
+        # Part of completion_tokens (and priced with them), as OpenAI reports it.
+        "reasoning_tokens": usage.reasoning_tokens if usage else 0,
         "usage_estimated": bool(usage and not usage.reported),
         "cost_usd": cost_usd(usage, ctx.deployment) if usage else 0.0,
         "latency_ms": _ms(ctx.started, finished),
