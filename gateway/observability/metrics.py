@@ -11,7 +11,7 @@ worker writes its values there; `/metrics` in any worker aggregates all of them.
 from __future__ import annotations
 
 import os
-from typing import Any, Callable, Collection
+from typing import Any, Collection
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client import multiprocess
@@ -30,6 +30,7 @@ def multiprocess_enabled() -> bool:
 class Metrics:
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         self.registry = registry or CollectorRegistry(auto_describe=True)
+        self._children: dict[tuple[int, tuple[str, ...]], Any] = {}
         r = self.registry
         self.requests = Counter(
             "gateway_requests", "Requests answered, by model, deployment, HTTP status and cache result",
@@ -82,40 +83,48 @@ class Metrics:
             "gateway_config_reloads", "Config reloads by result = ok | error", ["result"], registry=r
         )
 
+    def child(self, metric: Any, *labels: str) -> Any:
+        """`metric.labels(*labels)`, memoised: prometheus-client's lookup costs microseconds."""
+        key = (id(metric), labels)
+        found = self._children.get(key)
+        if found is None:
+            found = self._children[key] = metric.labels(*labels)
+        return found
+
     def observe_record(self, record: dict[str, Any], known_models: Collection[str]) -> None:
         """Count one finished request from its record."""
         model = record.get("model")
         model = model if model in known_models else UNKNOWN
         deployment = record.get("deployment") or NONE
         cache = record.get("cache") or "bypass"
-        self.requests.labels(model, deployment, str(record["status"]), cache).inc()
+        self.child(self.requests, model, deployment, str(record["status"]), cache).inc()
         latency_ms = record.get("latency_ms")
         if latency_ms is not None:
-            self.request_duration.labels(model).observe(latency_ms / 1000)
+            self.child(self.request_duration, model).observe(latency_ms / 1000)
         ttft_ms = record.get("ttft_ms")
         if ttft_ms is not None:
-            self.ttft.labels(model).observe(ttft_ms / 1000)
+            self.child(self.ttft, model).observe(ttft_ms / 1000)
         attempts = record.get("attempts") or ()
         if record.get("fallback_used") and attempts:
-            self.fallbacks.labels(model, attempts[-1]["model"]).inc()
+            self.child(self.fallbacks, model, attempts[-1]["model"]).inc()
         upstream_ms = 0.0
         for attempt in attempts:
             upstream_ms += attempt["duration_ms"]
-            self.upstream_duration.labels(attempt["deployment"]).observe(attempt["duration_ms"] / 1000)
+            self.child(self.upstream_duration, attempt["deployment"]).observe(attempt["duration_ms"] / 1000)
             if attempt.get("error"):
-                self.upstream_errors.labels(attempt["deployment"], attempt["error"]).inc()
+                self.child(self.upstream_errors, attempt["deployment"], attempt["error"]).inc()
         if latency_ms is not None:
             self.overhead.observe(max(0.0, latency_ms - upstream_ms) / 1000)
         if record.get("prompt_tokens"):
-            self.tokens.labels(model, deployment, "prompt").inc(record["prompt_tokens"])
+            self.child(self.tokens, model, deployment, "prompt").inc(record["prompt_tokens"])
         if record.get("completion_tokens"):
-            self.tokens.labels(model, deployment, "completion").inc(record["completion_tokens"])
+            self.child(self.tokens, model, deployment, "completion").inc(record["completion_tokens"])
         if record.get("cost_usd"):
-            self.cost.labels(model, deployment, record.get("team") or NONE).inc(record["cost_usd"])
+            self.child(self.cost, model, deployment, record.get("team") or NONE).inc(record["cost_usd"])
         for finding in record.get("guardrails") or ():
-            self.guardrail_actions.labels(finding["name"], finding["stage"], finding["action"]).inc()
+            self.child(self.guardrail_actions, finding["name"], finding["stage"], finding["action"]).inc()
         if cache in ("hit", "miss"):
-            self.cache_events.labels(cache).inc()
+            self.child(self.cache_events, cache).inc()
 
     def render(self) -> bytes:
         if multiprocess_enabled():
@@ -124,8 +133,3 @@ class Metrics:
             return generate_latest(registry)
         return generate_latest(self.registry)
 
-
-def track_inflight(metrics: Metrics) -> Callable[[], None]:
-    """Increment the in-flight gauge; returns the call that decrements it."""
-    metrics.inflight.inc()
-    return metrics.inflight.dec

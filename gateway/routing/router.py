@@ -57,8 +57,9 @@ class Router:
             states = await self.services.state.breaker_states(names, now)
         except StateUnavailable:
             return {name: _CLOSED for name in names}
+        metrics = self.services.metrics
         for name, state in states.items():
-            self.services.metrics.deployment_up.labels(name).set(0 if state.state == "open" else 1)
+            metrics.child(metrics.deployment_up, name).set(0 if state.state == "open" else 1)
         return states
 
     async def _record_outcome(self, deployment: str, ok: bool, before: BreakerState, now: float) -> None:
@@ -71,7 +72,7 @@ class Router:
             )
         except StateUnavailable:
             return
-        self.services.metrics.deployment_up.labels(deployment).set(0 if state.state == "open" else 1)
+        self.services.metrics.child(self.services.metrics.deployment_up, deployment).set(0 if state.state == "open" else 1)
 
     async def _probe(self, candidates: list[Candidate], states: dict[str, BreakerState], now: float) -> Candidate | None:
         """A half-open deployment whose single probe this request wins; it must then be called."""
@@ -128,8 +129,8 @@ class Router:
             if now >= deadline:
                 break
             states = await self._breaker_states(fitting, time.time())
-            candidates = [stats.candidate(d, now) for d in fitting if d.name not in tried]
-            probe = await self._probe(candidates, states, time.time())
+            half_open = [d for d in fitting if d.name not in tried and states.get(d.name, _CLOSED).state == "half_open"]
+            probe = await self._probe([stats.candidate(d, now) for d in half_open], states, time.time()) if half_open else None
             if probe is not None:
                 choice = probe.deployment
                 tried.add(choice.name)
