@@ -40,10 +40,16 @@ def backoff_s(retry: int, base_s: float, max_s: float, jitter: float) -> float:
     return min(max_s, base_s * (2**retry)) * (0.5 + 0.5 * jitter)
 
 
-def _needs_estimate(model: ModelConfig) -> bool:
-    return model.strategy in ("lowest_cost", "usage_based") or any(
-        d.context_window is not None for d in model.deployments
-    )
+def _needs_estimate(model: ModelConfig, body_bytes: int) -> bool:
+    """Whether routing needs the prompt's token count.
+
+    A token is at least one byte, so a body smaller than every context window fits without
+    running the tokenizer.
+    """
+    if model.strategy in ("lowest_cost", "usage_based"):
+        return True
+    windows = [d.context_window for d in model.deployments if d.context_window is not None]
+    return bool(windows) and body_bytes >= min(windows)
 
 
 class Router:
@@ -208,7 +214,7 @@ class Router:
                 continue
             seen.add(name)
             model = config.models[name]
-            prompt_tokens = ctx.prompt_estimate() if _needs_estimate(model) else None
+            prompt_tokens = ctx.prompt_estimate() if _needs_estimate(model, len(ctx.raw_body)) else None
             try:
                 await self._try_model(ctx, model, deadline, prompt_tokens)
                 ctx.fallback_used = name != ctx.model.name
