@@ -12,8 +12,9 @@ import hashlib
 import hmac
 import os
 import time
+from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
-from typing import Any, Awaitable, Callable, Mapping
+from typing import Any
 
 import orjson
 from starlette.requests import Request
@@ -53,7 +54,7 @@ def masked_config(services: Services) -> dict[str, Any]:
     """The effective config as JSON, with every secret masked."""
     runtime = services.runtime
     config = runtime.config
-    data = plain(config)
+    data: dict[str, Any] = plain(config)
     data["keys"] = [
         {"id": k.id, "team": k.team, "policy": k.policy, "models": k.models, "key_sha256": k.key_sha256[:8] + "…"}
         for k in config.keys

@@ -9,8 +9,8 @@ import os
 import signal
 import threading
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import AsyncIterator
 
 import orjson
 from prometheus_client import CONTENT_TYPE_LATEST
@@ -25,11 +25,11 @@ from gateway.admin import AdminAPI
 from gateway.config import load_config
 from gateway.config.types import GatewayConfig
 from gateway.context import Endpoint, RequestContext
-from gateway.errors import GatewayError, NotFound
+from gateway.errors import GatewayError, NotFound, WireFormat
 from gateway.handler import ProxyEndpoint, new_request_id, request_headers, send_error, send_json
-from gateway.pipeline import authenticate
 from gateway.mock_provider.inprocess import InProcessMockUpstream
 from gateway.observability.recorder import JsonlSink, RecordSink
+from gateway.pipeline import authenticate
 from gateway.reload import Reloader
 from gateway.runtime import build_runtime
 from gateway.services import Services
@@ -90,7 +90,7 @@ class NotFoundEndpoint:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = scope.get("path", "")
-        wire = "anthropic" if path.startswith("/v1/messages") else "openai"
+        wire: WireFormat = "anthropic" if path.startswith("/v1/messages") else "openai"
         ctx = RequestContext(
             endpoint=Endpoint(path[:200], "chat", wire),
             runtime=self.services.runtime,
@@ -117,7 +117,7 @@ async def _reload_quietly(reloader: Reloader, trigger: str) -> None:
     await reloader.reload(trigger)
 
 
-def create_app(config: GatewayConfig, *, recorder: RecordSink | None = None, watch_config: bool = True) -> "GatewayApp":
+def create_app(config: GatewayConfig, *, recorder: RecordSink | None = None, watch_config: bool = True) -> GatewayApp:
     services = Services(
         runtime=build_runtime(config),
         network=AiohttpUpstream(),
@@ -196,7 +196,7 @@ class GatewayApp:
         await self.app(scope, receive, send)
 
 
-def create_app_from_env() -> "GatewayApp":
+def create_app_from_env() -> GatewayApp:
     """Factory for uvicorn (`--workers N` re-imports the app in each worker process)."""
     path = os.environ.get(CONFIG_ENV, "config.example.toml")
     return create_app(load_config(path))

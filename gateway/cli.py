@@ -6,8 +6,8 @@ import argparse
 import os
 import socket
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 DEFAULT_CONFIG = "config.example.toml"
 

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, AsyncIterator
+from typing import TYPE_CHECKING, Any
 
 from gateway.config.types import DeploymentConfig, KeyConfig, ModelConfig, ProviderConfig
-from gateway.errors import GatewayError
+from gateway.errors import GatewayError, WireFormat
 from gateway.providers import Adapter, EndpointKind, StreamConverter, Usage
 
 if TYPE_CHECKING:
@@ -18,7 +19,7 @@ if TYPE_CHECKING:
 class Endpoint:
     path: str
     kind: EndpointKind
-    wire: str  # "openai" | "anthropic": the client's format, for bodies and errors
+    wire: WireFormat  # the client's format, for bodies and errors
 
 
 @dataclass(slots=True)
@@ -34,7 +35,7 @@ class Attempt:
 
 @dataclass(slots=True)
 class StreamReply:
-    upstream: "UpstreamResponse"
+    upstream: UpstreamResponse
     chunks: AsyncIterator[bytes]
     converter: StreamConverter
     # Client-format bytes already converted while the first upstream chunk was awaited.
@@ -44,7 +45,7 @@ class StreamReply:
 @dataclass(slots=True)
 class RequestContext:
     endpoint: Endpoint
-    runtime: "Runtime"
+    runtime: Runtime
     request_id: str
     ts: float  # wall clock at arrival
     started: float  # monotonic at arrival

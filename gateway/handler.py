@@ -7,16 +7,23 @@ more than the few lines here. Exactly one record is written per request, in `fin
 from __future__ import annotations
 
 import asyncio
-import logging
-import time
 import itertools
+import logging
 import secrets
+import time
 from typing import Any
 
 from starlette.types import Message, Receive, Scope, Send
 
 from gateway.context import Endpoint, RequestContext
-from gateway.errors import GatewayError, MethodNotAllowed, PayloadTooLarge, UpstreamFailed, UpstreamTimeout, unexpected
+from gateway.errors import (
+    GatewayError,
+    MethodNotAllowed,
+    PayloadTooLarge,
+    UpstreamFailed,
+    UpstreamTimeout,
+    unexpected,
+)
 from gateway.pipeline import STAGES
 from gateway.response_cache import storable, store_answer
 from gateway.services import Services
@@ -219,22 +226,22 @@ class ProxyEndpoint:
             else:
                 ctx.error = error
         except TimeoutError:
-            error = UpstreamTimeout("the request exceeded the gateway's total time limit")
+            timeout = UpstreamTimeout("the request exceeded the gateway's total time limit")
             if not started_response:
-                await send_error(ctx, send, error)
+                await send_error(ctx, send, timeout)
             else:
-                ctx.error = error
+                ctx.error = timeout
         except asyncio.CancelledError:
             ctx.client_closed = True
             ctx.status = 499
             raise
         except Exception as exc:
             log.exception("unexpected error handling %s", ctx.request_id)
-            error = unexpected(exc)
+            bug = unexpected(exc)
             if not started_response:
-                await send_error(ctx, send, error)
+                await send_error(ctx, send, bug)
             else:
-                ctx.error = error
+                ctx.error = bug
         finally:
             if ctx.stream_reply is not None and not started_response:
                 await ctx.stream_reply.upstream.aclose()

@@ -18,14 +18,23 @@ import contextlib
 import logging
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from gateway.config.types import LimitsConfig, ModelConfig, PolicyConfig
 from gateway.context import RequestContext
 from gateway.errors import RateLimited, ServiceUnavailable
 from gateway.observability.metrics import Metrics
-from gateway.state import AcquireResult, CheckResult, LimitCheck, MemoryState, Reservation, Settlement, StateBackend, StateUnavailable
+from gateway.state import (
+    AcquireResult,
+    CheckResult,
+    LimitCheck,
+    MemoryState,
+    Reservation,
+    Settlement,
+    StateBackend,
+    StateUnavailable,
+)
 
 log = logging.getLogger("gateway.limits")
 DEFAULT_COMPLETION_TOKENS = 256

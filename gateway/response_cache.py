@@ -8,6 +8,7 @@ Cache trouble (Redis down) never fails a request: it is a bypass, counted.
 from __future__ import annotations
 
 import logging
+
 from gateway.cache import cache_key, decode_entry, encode_entry, entry_as_json, entry_as_stream
 from gateway.context import RequestContext
 from gateway.providers import Usage

@@ -5,9 +5,9 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Mapping
 
 from gateway.config.types import GatewayConfig, KeyConfig
 from gateway.guardrails.compiled import GuardrailSet, build_guardrail_sets

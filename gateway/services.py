@@ -9,8 +9,9 @@ import asyncio
 import logging
 import random
 import time
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, Coroutine
+from typing import TYPE_CHECKING, Any
 
 from gateway.config.types import ProviderConfig
 from gateway.context import RequestContext
@@ -41,9 +42,9 @@ class Services:
     rng: random.Random = field(default_factory=random.Random)
     clock: Callable[[], float] = time.time
     ready: bool = False
-    router: "Router" = field(init=False)
+    router: Router = field(init=False)
     limiter: Limiter = field(init=False)
-    _background: set["asyncio.Task[None]"] = field(default_factory=set)
+    _background: set[asyncio.Task[None]] = field(default_factory=set)
 
     def __post_init__(self) -> None:
         from gateway.routing.router import Router

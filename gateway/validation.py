@@ -6,7 +6,8 @@ fields we do not rely on pass through untouched for the upstream to judge.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from gateway.errors import InvalidRequest
 

@@ -11,10 +11,17 @@ worker writes its values there; `/metrics` in any worker aggregates all of them.
 from __future__ import annotations
 
 import os
-from typing import Any, Collection
+from collections.abc import Collection
+from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
-from prometheus_client import multiprocess
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 LATENCY_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0)
@@ -93,8 +100,8 @@ class Metrics:
 
     def observe_record(self, record: dict[str, Any], known_models: Collection[str]) -> None:
         """Count one finished request from its record."""
-        model = record.get("model")
-        model = model if model in known_models else UNKNOWN
+        requested = record.get("model")
+        model = str(requested) if requested in known_models else UNKNOWN
         deployment = record.get("deployment") or NONE
         cache = record.get("cache") or "bypass"
         self.child(self.requests, model, deployment, str(record["status"]), cache).inc()

@@ -8,7 +8,11 @@ from typing import Literal
 
 from gateway.config.types import ProviderConfig
 from gateway.errors import InvalidRequest
-from gateway.providers.anthropic import AnthropicClientToOpenAI, AnthropicMessagesAdapter, OpenAIClientToAnthropic
+from gateway.providers.anthropic import (
+    AnthropicClientToOpenAI,
+    AnthropicMessagesAdapter,
+    OpenAIClientToAnthropic,
+)
 from gateway.providers.base import Adapter, PreparedCall, StreamConverter, Usage
 from gateway.providers.openai import OpenAIChatAdapter, OpenAIEmbeddingsAdapter
 
@@ -27,7 +31,7 @@ def wire_provider(provider: ProviderConfig, kind: EndpointKind) -> ProviderConfi
     """The in-process mock speaks whichever format the client does, so nothing is translated."""
     if provider.type != "mock":
         return provider
-    wire = "anthropic" if kind == "messages" else "openai"
+    wire: Literal["openai", "anthropic"] = "anthropic" if kind == "messages" else "openai"
     return dataclasses.replace(provider, type=wire, base_url=MOCK_BASE_URLS[wire])
 
 

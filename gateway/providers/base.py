@@ -7,8 +7,9 @@ or stream into what the client's SDK expects, and reads the usage on the way.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping, Protocol
+from typing import Any, Protocol
 
 import orjson
 

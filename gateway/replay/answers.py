@@ -53,10 +53,11 @@ class Usage:
 def canonical_json(value: Any) -> str:
     """Arguments as canonical JSON; text that is not JSON stays as it is."""
     if isinstance(value, str):
+        text = value
         try:
-            value = json.loads(value)
+            value = json.loads(text)
         except ValueError:
-            return value
+            return text
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 

@@ -12,10 +12,11 @@ import asyncio
 import os
 import random
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from gateway.config import ConfigError, GatewayConfig, load_config
 from gateway.replay import target as targets
@@ -23,7 +24,14 @@ from gateway.replay.answers import ENDPOINTS
 from gateway.replay.gate import Gate, GateError, parse_gate
 from gateway.replay.html import render_html
 from gateway.replay.judge import DEFAULT_RUBRIC
-from gateway.replay.logfile import Record, RecordFilter, UsageError, parse_statuses, parse_time, read_records
+from gateway.replay.logfile import (
+    Record,
+    RecordFilter,
+    UsageError,
+    parse_statuses,
+    parse_time,
+    read_records,
+)
 from gateway.replay.progress import Progress
 from gateway.replay.report import SUMMARY_FIELDS, build_report, summarize, write_atomic, write_json
 from gateway.replay.runner import ReplayOptions, Runner
@@ -175,7 +183,7 @@ def run(args: argparse.Namespace) -> int:
     rows, where = asyncio.run(_replay(args, config, key, selection))
     summary = summarize(rows, selection.skipped_no_body, selection.skipped_endpoint)
     meta = {
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "log": str(log),
         "model": args.model,
         "target": where,

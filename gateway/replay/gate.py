@@ -19,8 +19,8 @@ from __future__ import annotations
 import difflib
 import operator
 import re
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
-from typing import Callable, Collection, Mapping, Union
 
 _TOKEN = re.compile(
     r"\s*(?:(?P<number>(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)"
@@ -48,16 +48,16 @@ class Comparison:
 
 @dataclass(frozen=True)
 class Not:
-    operand: "Node"
+    operand: Node
 
 
 @dataclass(frozen=True)
 class BoolOp:
     op: str  # "and" | "or"
-    operands: tuple["Node", ...]
+    operands: tuple[Node, ...]
 
 
-Node = Union[Comparison, Not, BoolOp]
+Node = Comparison | Not | BoolOp
 Values = Mapping[str, object]
 
 
@@ -101,18 +101,25 @@ class _Parser:
     def parse(self) -> Node:
         if not self.tokens:
             raise GateError("the gate is empty")
-        node = self.parse_bool("or")
-        if self.peek() is not None:
-            raise GateError(f"unexpected {self.peek()[1]!r}")  # type: ignore[index]
+        node = self.parse_or()
+        extra = self.peek()
+        if extra is not None:
+            raise GateError(f"unexpected {extra[1]!r}")
         return node
 
-    def parse_bool(self, op: str) -> Node:
-        parse_next = (lambda: self.parse_bool("and")) if op == "or" else self.parse_not
-        operands = [parse_next()]
-        while self.peek() == ("keyword", op):
+    def parse_or(self) -> Node:
+        operands = [self.parse_and()]
+        while self.peek() == ("keyword", "or"):
             self.take()
-            operands.append(parse_next())
-        return operands[0] if len(operands) == 1 else BoolOp(op, tuple(operands))
+            operands.append(self.parse_and())
+        return operands[0] if len(operands) == 1 else BoolOp("or", tuple(operands))
+
+    def parse_and(self) -> Node:
+        operands = [self.parse_not()]
+        while self.peek() == ("keyword", "and"):
+            self.take()
+            operands.append(self.parse_not())
+        return operands[0] if len(operands) == 1 else BoolOp("and", tuple(operands))
 
     def parse_not(self) -> Node:
         token = self.peek()
@@ -121,9 +128,10 @@ class _Parser:
             return Not(self.parse_not())
         if token == ("punct", "("):
             self.take()
-            node = self.parse_bool("or")
-            if self.take() != ("punct", ")"):
+            node = self.parse_or()
+            if self.peek() != ("punct", ")"):
                 raise GateError("missing ')'")
+            self.take()
             return node
         return self.parse_comparison()
 
@@ -138,7 +146,8 @@ class _Parser:
             return -float(value)
         if kind == "name":
             if value not in self.names:
-                close = difflib.get_close_matches(value, list(self.names), n=1)
+                close = [n for n in self.names if n.startswith(value)]
+                close = close or difflib.get_close_matches(value, list(self.names), n=1)
                 hint = f" (did you mean {close[0]}?)" if close else ""
                 raise GateError(f"unknown name {value!r}{hint}; known: {', '.join(sorted(self.names))}")
             return value
@@ -148,8 +157,9 @@ class _Parser:
         start = self.pos
         operands = [self.parse_operand()]
         ops: list[str] = []
-        while self.peek() is not None and self.peek()[0] == "op":  # type: ignore[index]
-            ops.append(self.take()[1])
+        while (token := self.peek()) is not None and token[0] == "op":
+            self.take()
+            ops.append(token[1])
             operands.append(self.parse_operand())
         if not ops:
             raise GateError(f"expected a comparison like 'similarity_mean >= 0.9' near {operands[0]!r}")
@@ -185,14 +195,11 @@ def _value(operand: str | float, values: Values) -> float | None:
 def _evaluate(node: Node, values: Values, lines: list[str]) -> bool | None:
     if isinstance(node, Comparison):
         numbers = [_value(o, values) for o in node.operands]
+        known = [n for n in numbers if n is not None]
         shown = ", ".join(f"{o} = {_show(values.get(o))}" for o in node.operands if isinstance(o, str))
-        if any(n is None for n in numbers):
-            outcome: bool | None = None
-        else:
-            outcome = all(
-                _OPS[op](numbers[i], numbers[i + 1])  # type: ignore[arg-type]
-                for i, op in enumerate(node.ops)
-            )
+        outcome: bool | None = None
+        if len(known) == len(numbers):
+            outcome = all(_OPS[op](known[i], known[i + 1]) for i, op in enumerate(node.ops))
         verdict = {True: "true", False: "FALSE", None: "UNKNOWN"}[outcome]
         lines.append(f"{node.text}: {verdict}" + (f" ({shown})" if shown else ""))
         return outcome

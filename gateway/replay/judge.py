@@ -87,9 +87,8 @@ def parse_score(text: str) -> tuple[float | None, str | None]:
             if score is not None:
                 reason = data.get("reason") or data.get("explanation")
                 return score, str(reason) if reason is not None else None
-        elif isinstance(data, (int, float)) and not isinstance(data, bool):
-            if _valid(float(data)) is not None:
-                return float(data), None
+        elif isinstance(data, (int, float)) and not isinstance(data, bool) and _valid(float(data)) is not None:
+            return float(data), None
     for pattern in (_LABELLED, _OUT_OF):
         match = pattern.search(text)
         if match and _valid(float(match.group(1))) is not None:

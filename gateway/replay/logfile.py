@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import orjson
 
@@ -48,7 +49,7 @@ def parse_time(text: str, now: float | None = None) -> float:
             "or an age like 30m, 1h, 7d"
         ) from None
     if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=timezone.utc)
+        parsed = parsed.replace(tzinfo=UTC)
     return parsed.timestamp()
 
 
@@ -85,9 +86,7 @@ class RecordFilter:
             return False
         if self.keys and record.get("key_id") not in self.keys:
             return False
-        if self.statuses and not status_matches(record.get("status"), self.statuses):
-            return False
-        return True
+        return not self.statuses or status_matches(record.get("status"), self.statuses)
 
 
 @dataclass

@@ -9,15 +9,23 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 import httpx
 
 from gateway.observability.record import cost_usd
 from gateway.providers import Usage as GatewayUsage
 from gateway.replay import scorers
-from gateway.replay.answers import Answer, Usage, extract_answer, extract_usage, has_tools, wants_json
+from gateway.replay.answers import (
+    Answer,
+    Usage,
+    extract_answer,
+    extract_usage,
+    has_tools,
+    wants_json,
+)
 from gateway.replay.judge import DEFAULT_RUBRIC, judge_request, parse_score
 from gateway.replay.logfile import Record
 from gateway.replay.progress import Progress

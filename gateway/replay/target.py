@@ -18,11 +18,13 @@ import contextlib
 import dataclasses
 import secrets
 import time
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Any, AsyncIterator, Callable, Mapping
+from typing import Any
 
 import httpx
+from starlette.types import ASGIApp, Message
 
 from gateway.config import DeploymentConfig, GatewayConfig, KeyConfig, PolicyConfig, hash_key
 
@@ -86,14 +88,50 @@ async def in_process(config: GatewayConfig, key: str | None, timeout_s: float) -
     if key is None:
         config, key = with_replay_key(config)
     sink = CaptureSink()
-    app = create_app(config, recorder=sink)
-    async with app.router.lifespan_context(app):
+    # No config watching: a reload would drop the ephemeral key in the middle of a replay.
+    app = create_app(config, recorder=sink, watch_config=False)
+    async with lifespan(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(
             transport=transport, base_url=IN_PROCESS_URL, headers=_headers(key), timeout=timeout_s
         ) as client:
             await _wait_ready(client)
             yield Target(client, f"in-process gateway ({source})", sink.take, deployments_by_name(config))
+
+
+@contextlib.asynccontextmanager
+async def lifespan(app: ASGIApp) -> AsyncIterator[None]:
+    """Run an ASGI app's lifespan (startup, then shutdown on exit) over the ASGI protocol itself."""
+    inbox: asyncio.Queue[Message] = asyncio.Queue()
+    outbox: asyncio.Queue[Message] = asyncio.Queue()
+
+    async def receive() -> Message:
+        return await inbox.get()
+
+    async def send(message: Message) -> None:
+        await outbox.put(message)
+
+    async def run() -> None:
+        await app({"type": "lifespan", "asgi": {"version": "3.0"}, "state": {}}, receive, send)
+
+    task = asyncio.create_task(run())
+    await inbox.put({"type": "lifespan.startup"})
+    getter = asyncio.ensure_future(outbox.get())
+    await asyncio.wait({getter, task}, return_when=asyncio.FIRST_COMPLETED)
+    if not getter.done():
+        getter.cancel()
+        task.result()  # the app ended its lifespan early: raise what it raised
+        raise RuntimeError("the gateway ended its lifespan before starting up")
+    started = getter.result()
+    if started["type"] != "lifespan.startup.complete":
+        task.cancel()
+        raise RuntimeError(f"the gateway did not start: {started.get('message', started['type'])}")
+    try:
+        yield
+    finally:
+        await inbox.put({"type": "lifespan.shutdown"})
+        await outbox.get()
+        await task
 
 
 async def _wait_ready(client: httpx.AsyncClient, timeout_s: float = 15.0) -> None:
@@ -107,7 +145,7 @@ async def _wait_ready(client: httpx.AsyncClient, timeout_s: float = 15.0) -> Non
 
 def normalize_base_url(url: str) -> str:
     url = url.rstrip("/")
-    return url[: -len("/v1")] if url.endswith("/v1") else url
+    return url.removesuffix("/v1")
 
 
 @contextlib.asynccontextmanager

@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import time
-from typing import Sequence
+from collections.abc import Sequence
 
 from gateway.config.types import DeploymentConfig, ModelConfig
 from gateway.context import RequestContext
@@ -37,7 +37,7 @@ def sticky_point(model: str, subject: str) -> float:
 
 def backoff_s(retry: int, base_s: float, max_s: float, jitter: float) -> float:
     """Exponential backoff for the `retry`-th repeat (0-based), with full jitter in [50%, 100%]."""
-    return min(max_s, base_s * (2**retry)) * (0.5 + 0.5 * jitter)
+    return float(min(max_s, base_s * 2.0**retry) * (0.5 + 0.5 * jitter))
 
 
 def _needs_estimate(model: ModelConfig, body_bytes: int) -> bool:

@@ -7,8 +7,8 @@ gets the same `Selection` inputs and ignores what it does not need, so they are 
 from __future__ import annotations
 
 import random
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Callable, Mapping, Sequence
 
 from gateway.config.types import DeploymentConfig
 

@@ -6,8 +6,9 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
-from typing import AsyncIterator, Mapping, Protocol
+from typing import Protocol
 
 
 class UpstreamError(Exception):
