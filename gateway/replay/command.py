@@ -33,7 +33,14 @@ from gateway.replay.logfile import (
     read_records,
 )
 from gateway.replay.progress import Progress
-from gateway.replay.report import SUMMARY_FIELDS, build_report, summarize, write_atomic, write_json
+from gateway.replay.report import (
+    SUMMARY_FIELDS,
+    Row,
+    build_report,
+    summarize,
+    write_atomic,
+    write_json,
+)
 from gateway.replay.runner import ReplayOptions, Runner
 
 KEY_ENV = "GATEWAY_API_KEY"
@@ -111,12 +118,11 @@ def _validate(args: argparse.Namespace) -> Gate | None:
     return parse_gate(args.gate, SUMMARY_FIELDS) if args.gate else None
 
 
-async def _replay(args: argparse.Namespace, config: GatewayConfig | None, key: str | None, selection: Selection) -> tuple[list[Any], str]:
+async def _replay(args: argparse.Namespace, config: GatewayConfig | None, key: str | None, selection: Selection) -> tuple[list[Row], str]:
     options = ReplayOptions(
         model=args.model, concurrency=args.concurrency, judge_model=args.judge_model,
         rubric=args.rubric or DEFAULT_RUBRIC,
     )
-    progress = Progress(len(selection.records))
     if args.base_url:
         assert key is not None
         context = targets.remote(args.base_url, key, config, args.timeout, args.concurrency)
@@ -124,6 +130,7 @@ async def _replay(args: argparse.Namespace, config: GatewayConfig | None, key: s
         assert config is not None
         context = targets.in_process(config, key, args.timeout)
     async with context as target:
+        progress = Progress(len(selection.records))  # started once the gateway is ready
         rows = await Runner(target, options, progress).run(selection.records)
         return rows, target.describe
 
@@ -132,6 +139,9 @@ def _print_summary(summary: dict[str, Any], model: str, where: str, log: Path) -
     def pct(v: float | None) -> str:
         return "n/a" if v is None else f"{v * 100:.1f}%"
 
+    def fixed(v: float | None) -> str:
+        return "n/a" if v is None else f"{v:.3f}"
+
     def num(v: float | None, digits: int = 4) -> str:
         return "n/a" if v is None else f"{v:.{digits}g}"
 
@@ -139,7 +149,7 @@ def _print_summary(summary: dict[str, Any], model: str, where: str, log: Path) -
     lines = [
         ("errors", f"{summary['error_count']} ({pct(summary['error_rate'])})"),
         ("exact match", pct(summary["exact_match_rate"])),
-        ("similarity mean", f"{num(summary['similarity_mean'], 3)} (token F1)"),
+        ("similarity mean", f"{fixed(summary['similarity_mean'])} (token F1)"),
         ("JSON valid", f"{pct(summary['json_valid_rate'])} of {summary['json_count']}"),
         ("tool agreement", f"{pct(summary['tool_agreement_rate'])} of {summary['tool_count']}"),
         ("latency p50 (ms)", f"{num(summary['latency_p50_old'])} -> {num(summary['latency_p50_new'])} (ratio {num(summary['latency_ratio'], 3)})"),
@@ -163,6 +173,10 @@ def run(args: argparse.Namespace) -> int:
         if args.base_url and not key:
             raise UsageError(f"--base-url needs a gateway key: pass --key or set ${KEY_ENV}")
         config = _config(args, required=not args.base_url)
+        if config is not None and not args.base_url:
+            for flag, name in (("--model", args.model), ("--judge-model", args.judge_model)):
+                if name is not None and name not in config.models:
+                    raise UsageError(f"{flag} {name!r} is not a model in {config.source}")
         selection = select(log, rfilter, sample=args.sample, seed=args.seed, limit=args.limit)
     except (UsageError, GateError, ConfigError) as exc:
         print(f"error: {exc}", file=sys.stderr)
