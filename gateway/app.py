@@ -29,6 +29,7 @@ from gateway.errors import GatewayError, NotFound, WireFormat
 from gateway.handler import ProxyEndpoint, new_request_id, request_headers, send_error, send_json
 from gateway.mock_provider.inprocess import InProcessMockUpstream
 from gateway.observability.recorder import JsonlSink, RecordSink
+from gateway.observability.redact import LogRedactor
 from gateway.pipeline import authenticate
 from gateway.reload import Reloader
 from gateway.runtime import build_runtime
@@ -113,6 +114,12 @@ def _warm_up(services: Services) -> None:
         services.ready = True
 
 
+def _record_sink(config: GatewayConfig) -> JsonlSink:
+    logging_config = config.logging
+    redact = LogRedactor() if logging_config.redact_pii_in_logs and logging_config.include_bodies else None
+    return JsonlSink(Path(logging_config.path), logging_config.max_bytes, logging_config.backups, transform=redact)
+
+
 async def _reload_quietly(reloader: Reloader, trigger: str) -> None:
     await reloader.reload(trigger)
 
@@ -122,7 +129,7 @@ def create_app(config: GatewayConfig, *, recorder: RecordSink | None = None, wat
         runtime=build_runtime(config),
         network=AiohttpUpstream(),
         mock=InProcessMockUpstream(),
-        recorder=recorder or JsonlSink(Path(config.logging.path), config.logging.max_bytes, config.logging.backups),
+        recorder=recorder or _record_sink(config),
         state=create_state(config.state.backend, config.state.redis_url),
     )
 

@@ -15,7 +15,7 @@ import os
 import queue
 import threading
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Callable, Protocol
 
 import orjson
 
@@ -48,21 +48,30 @@ class JsonlSink:
     (`path.1` newest); several processes may share one path (a lock file serialises rotation,
     and each writer reopens when the path no longer names its file)."""
 
-    def __init__(self, path: Path, max_bytes: int = 0, backups: int = 5) -> None:
+    def __init__(
+        self,
+        path: Path,
+        max_bytes: int = 0,
+        backups: int = 5,
+        transform: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+    ) -> None:
+        """`transform` (e.g. PII redaction) runs on each record in the writer thread."""
         self.path = path
+        self.transform = transform
         self.max_bytes = max_bytes
         self.backups = backups
         path.parent.mkdir(parents=True, exist_ok=True)
         self._fd = self._open()
         self._queue: queue.SimpleQueue[object] = queue.SimpleQueue()
-        self._pending: list[bytes] = []
+        self._pending: list[object] = []
         self._handoff_scheduled = False
         self._closed = False
         self._thread = threading.Thread(target=self._run, name="record-writer", daemon=True)
         self._thread.start()
 
     def write(self, record: dict[str, Any]) -> None:
-        line = orjson.dumps(record, default=str) + b"\n"
+        # With a transform the record is serialised in the writer thread, after the transform.
+        line: object = record if self.transform is not None else orjson.dumps(record, default=str) + b"\n"
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:
@@ -78,8 +87,8 @@ class JsonlSink:
     def _handoff(self) -> None:
         self._handoff_scheduled = False
         if self._pending:
-            batch, self._pending = b"".join(self._pending), []
-            self._queue.put(batch)
+            pending, self._pending = self._pending, []
+            self._queue.put(pending if self.transform is not None else b"".join(pending))  # type: ignore[arg-type]
 
     def _run(self) -> None:
         while True:
@@ -99,9 +108,24 @@ class JsonlSink:
                 else:
                     batch.append(more)  # type: ignore[arg-type]
             if batch:
-                self._write_all(b"".join(batch))
+                self._write_all(b"".join(self._serialise(item) for item in batch))
             if stop:
                 return
+
+    def _serialise(self, item: object) -> bytes:
+        """Queued items are lines, a record, or a list of records (when transforming)."""
+        if isinstance(item, bytes):
+            return item
+        records = item if isinstance(item, list) else [item]
+        lines = []
+        for record in records:
+            try:
+                record = self.transform(record) if self.transform is not None else record
+            except Exception:
+                log.exception("record transform failed; writing the record without bodies")
+                record = {k: v for k, v in record.items() if k not in ("request", "response")}
+            lines.append(orjson.dumps(record, default=str) + b"\n")
+        return b"".join(lines)
 
     def _open(self) -> int:
         return os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)

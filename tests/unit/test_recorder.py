@@ -77,3 +77,20 @@ def test_two_writers_survive_rotation_without_losing_lines(tmp_path: Path) -> No
         if not file.name.endswith(".lock"):
             ids += [json.loads(line)["id"] for line in file.read_text().splitlines()]
     assert sorted(ids) == list(range(3000))
+
+
+def test_pii_is_redacted_in_logged_bodies_by_the_writer_thread(tmp_path: Path) -> None:
+    from gateway.observability.redact import LogRedactor
+
+    sink = JsonlSink(tmp_path / "r.jsonl", transform=LogRedactor())
+    sink.write({
+        "id": 1,
+        "request": {"messages": [{"role": "user", "content": "mail jane.doe@example.com or 192.168.10.20"}]},
+        "response": {"text": "card 4111 1111 1111 1111 noted"},
+    })
+    sink.close()
+    line = (tmp_path / "r.jsonl").read_text()
+    assert "jane.doe@example.com" not in line and "4111 1111 1111 1111" not in line and "192.168.10.20" not in line
+    record = json.loads(line)
+    assert record["request"]["messages"][0]["content"] == "mail <EMAIL_ADDRESS> or <IP_ADDRESS>"
+    assert record["response"]["text"] == "card <CREDIT_CARD> noted"

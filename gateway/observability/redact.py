@@ -1,0 +1,50 @@
+"""`[logging] redact_pii_in_logs`: logged bodies with every PII value replaced by `<ENTITY>`.
+
+Runs in the record writer's thread (the sink's `transform`), never on the event loop. Uses the
+PII guardrail's offline detector with its default entities, built on first use.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from gateway.config.types import GuardrailConfig
+
+_LOG_GUARDRAIL = GuardrailConfig(name="log-redaction", type="pii", action="redact")
+
+
+class LogRedactor:
+    def __init__(self) -> None:
+        self._detector: Any = None
+        self._lock = threading.Lock()
+
+    def _get(self) -> Any:
+        with self._lock:
+            if self._detector is None:
+                from gateway.guardrails.pii import build_pii
+
+                self._detector = build_pii(_LOG_GUARDRAIL, {})
+            return self._detector
+
+    def text(self, value: str) -> str:
+        findings = self._get().scan(value)
+        for finding in sorted(findings, key=lambda f: f.start, reverse=True):
+            value = value[: finding.start] + f"<{finding.entity}>" + value[finding.end :]
+        return value
+
+    def value(self, value: Any) -> Any:
+        """A copy of a JSON value with PII redacted in every string."""
+        if isinstance(value, str):
+            return self.text(value)
+        if isinstance(value, dict):
+            return {k: self.value(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [self.value(v) for v in value]
+        return value
+
+    def __call__(self, record: dict[str, Any]) -> dict[str, Any]:
+        for field in ("request", "response"):
+            if record.get(field) is not None:
+                record[field] = self.value(record[field])
+        return record
