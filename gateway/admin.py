@@ -23,6 +23,7 @@ from starlette.routing import Route
 
 from gateway.errors import AuthenticationError, GatewayError, InvalidRequest, NotFound
 from gateway.reload import Reloader
+from gateway.replay.logfile import LogReader, RecordFilter, UsageError, parse_time
 from gateway.services import Services
 from gateway.state import StateUnavailable
 
@@ -65,44 +66,30 @@ def masked_config(services: Services) -> dict[str, Any]:
 
 
 def parse_since(value: str | None, now: float) -> float:
-    """Unix seconds, ISO-8601, or a relative span like `30m`, `2h`, `7d` (default: 24 h)."""
+    """`since` as `gateway stats` reads it (ISO-8601, Unix seconds, or `30m` / `2h` / `7d`); default 24 h."""
     if not value:
         return now - 86400
-    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-    if value[-1] in units and value[:-1].replace(".", "", 1).isdigit():
-        return now - float(value[:-1]) * units[value[-1]]
     try:
-        return float(value)
-    except ValueError:
-        pass
-    from datetime import datetime
-
-    try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
-    except ValueError:
-        raise InvalidRequest(f"since: cannot read '{value}' (use unix seconds, ISO-8601, or 30m / 2h / 7d)") from None
+        return parse_time(value, now)
+    except UsageError as exc:
+        raise InvalidRequest(f"since: {exc}", param="since") from None
 
 
 def usage_from_log(path: Path, since: float, key: str | None, team: str | None) -> dict[str, Any]:
-    """Requests, tokens and spend in the request log since `since` for a key and/or team."""
+    """Requests, errors, tokens and spend in the request log since `since` for a key and/or team."""
     totals = {"requests": 0, "errors": 0, "prompt_tokens": 0, "completion_tokens": 0, "cost_usd": 0.0}
-    if not path.exists():
+    if not path.is_file():
         return totals
-    with path.open("rb") as handle:
-        for line in handle:
-            try:
-                record = orjson.loads(line)
-            except orjson.JSONDecodeError:
-                continue
-            if record.get("ts", 0) < since:
-                continue
-            if (key and record.get("key_id") != key) or (team and record.get("team") != team):
-                continue
-            totals["requests"] += 1
-            totals["errors"] += int((record.get("status") or 0) >= 400)
-            totals["prompt_tokens"] += record.get("prompt_tokens") or 0
-            totals["completion_tokens"] += record.get("completion_tokens") or 0
-            totals["cost_usd"] += record.get("cost_usd") or 0.0
+    for record in LogReader(path):
+        if not RecordFilter(since=since, keys=(key,) if key else ()).matches(record):
+            continue
+        if team and record.get("team") != team:
+            continue
+        totals["requests"] += 1
+        totals["errors"] += int((record.get("status") or 0) >= 400)
+        totals["prompt_tokens"] += record.get("prompt_tokens") or 0
+        totals["completion_tokens"] += record.get("completion_tokens") or 0
+        totals["cost_usd"] += record.get("cost_usd") or 0.0
     totals["cost_usd"] = round(totals["cost_usd"], 10)
     return totals
 
