@@ -21,6 +21,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import psutil  # type: ignore[import-untyped]
 
@@ -165,38 +166,89 @@ def start_mock_provider(cpus: set[int] | None = None) -> Proc:
     return proc
 
 
-def write_config(directory: Path, upstream_url: str) -> Path:
-    """The default pipeline: auth, routing, request record, metrics; no policy limits, no cache."""
+def write_config(
+    directory: Path,
+    upstream_url: str,
+    *,
+    policy: str = "",
+    redis_url: str | None = None,
+    deployments: int = 1,
+    strategy: str | None = None,
+) -> Path:
+    """The default pipeline: auth, routing, request record, metrics; no policy limits, no cache.
+
+    The options turn features on for `loadtests/features.py`: `policy` is written as the key's
+    policy (`policies/default.toml`: `[limits]`, `[cache]`, ...), `redis_url` sets
+    `[state] backend = "redis"`, and `deployments` > 1 gives the model that many deployments,
+    each behind its own provider entry pointing at the same upstream, picked by `strategy`.
+    """
     key_sha = hashlib.sha256(GATEWAY_KEY.encode()).hexdigest()
+    directory.mkdir(parents=True, exist_ok=True)
     config = directory / "config.toml"
-    config.write_text(
-        f"""# written by loadtests/overhead.py
-[server]
-host = "127.0.0.1"
-
-[logging]
-path = "{directory / "logs" / "requests.jsonl"}"
-
+    state = f'\n[state]\nbackend = "redis"\nredis_url = "{redis_url}"\n' if redis_url else ""
+    providers = "".join(
+        f"""
 [[providers]]
-name = "mock"
+name = "{_provider_name(n)}"
 type = "openai"
 base_url = "{upstream_url}/v1"
-
-[[models]]
-name = "{MODEL}"
-[[models.deployments]]
-provider = "mock"
+"""
+        for n in range(deployments)
+    )
+    model = f'\n[[models]]\nname = "{MODEL}"\n'
+    if strategy:
+        model += f'strategy = "{strategy}"\n'
+    model += "".join(
+        f"""[[models.deployments]]
+provider = "{_provider_name(n)}"
 model = "{MODEL}"
 input_cost_per_1m = 0.15
 output_cost_per_1m = 0.60
-
+"""
+        for n in range(deployments)
+    )
+    config.write_text(
+        f"""# written by loadtests/ (harness.write_config)
+[server]
+host = "127.0.0.1"
+{state}
+[logging]
+path = "{directory / "logs" / "requests.jsonl"}"
+{providers}{model}
 [[keys]]
 id = "loadtest"
 team = "perf"
 key_sha256 = "{key_sha}"
 """
     )
+    if policy:
+        (directory / "policies").mkdir(exist_ok=True)
+        (directory / "policies" / "default.toml").write_text(policy)
     return config
+
+
+def _provider_name(n: int) -> str:
+    return "mock" if n == 0 else f"mock{n + 1}"
+
+
+def start_redis(cpus: set[int] | None = None) -> Any:
+    """A throwaway redis-server on a free loopback port (`tests/redis_server.py`'s `start_redis`:
+    no persistence); `.url`, `.process` and `.stop()`."""
+    if str(REPO) not in sys.path:
+        sys.path.insert(0, str(REPO))
+    from tests.redis_server import start_redis as start
+
+    with cpu_affinity(cpus):
+        return start()
+
+
+def process_cpu_seconds(pid: int) -> float:
+    """User + system CPU time of one process so far (0.0 once it is gone)."""
+    try:
+        times = psutil.Process(pid).cpu_times()
+        return float(times.user + times.system)
+    except psutil.Error:
+        return 0.0
 
 
 @dataclass
@@ -246,6 +298,11 @@ def start_gateway(config: Path, workers: int = 1, cpus: set[int] | None = None) 
 
 def metric_total(url: str, name: str) -> float:
     """Sum every sample of one counter from GET /metrics (used to follow the soak's progress)."""
+    return sum(metric_samples(url, name).values())
+
+
+def metric_samples(url: str, name: str) -> dict[str, float]:
+    """Every sample of one metric from GET /metrics, by its label text (`'{result="hit"}'`)."""
     host, _, port = url.removeprefix("http://").partition(":")
     conn = http.client.HTTPConnection(host, int(port), timeout=5)
     try:
@@ -253,12 +310,12 @@ def metric_total(url: str, name: str) -> float:
         text = conn.getresponse().read().decode()
     finally:
         conn.close()
-    total = 0.0
-    prefix = name + "{"
+    samples: dict[str, float] = {}
     for line in text.splitlines():
-        if line.startswith((prefix, name + " ")):
-            total += float(line.rsplit(" ", 1)[1])
-    return total
+        if line.startswith((name + "{", name + " ")):
+            labels, _, value = line[len(name) :].rpartition(" ")
+            samples[labels.strip()] = samples.get(labels.strip(), 0.0) + float(value)
+    return samples
 
 
 def cpu_pressure() -> str:

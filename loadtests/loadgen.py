@@ -20,11 +20,12 @@ import math
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -52,6 +53,40 @@ class LoadResult:
 
 def have_wrk() -> bool:
     return shutil.which("wrk") is not None
+
+
+Tick = Callable[[], bool]
+
+
+def _run_process(args: list[str], tick: Tick | None, deadline_s: float) -> tuple[int, str, str]:
+    """Run a load generator; call `tick()` every 0.1 s while it runs (the soak samples RSS there).
+
+    When `tick()` returns True the generator is sent SIGINT, on which wrk stops and still prints
+    its summary (wrk.thread:stop() alone stops sending, but wrk then sleeps out its -d).
+    """
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        process = subprocess.Popen(args, stdout=out, stderr=err, text=True)
+        interrupted = False
+        deadline = time.monotonic() + deadline_s
+        try:
+            while True:
+                try:
+                    process.wait(0.1)
+                    break
+                except subprocess.TimeoutExpired:
+                    pass
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"{args[0]} did not finish in {deadline_s:.0f} s")
+                if tick is not None and tick() and not interrupted:
+                    process.send_signal(signal.SIGINT)
+                    interrupted = True
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+        out.seek(0)
+        err.seek(0)
+        return int(process.returncode), out.read(), err.read()
 
 
 # --------------------------------------------------------------------------- wrk
@@ -115,6 +150,7 @@ def run_wrk(
     threads: int = 1,
     limit_total: int | None = None,
     timeout_s: float = 10.0,
+    tick: Tick | None = None,
 ) -> LoadResult:
     threads = max(1, min(threads, concurrency))  # wrk needs connections >= threads (-t1 -c1 at c=1)
     limit = None if limit_total is None else math.ceil(limit_total / threads)
@@ -134,14 +170,12 @@ def run_wrk(
             script,
             url,
         ]
-        out = subprocess.run(
-            args, capture_output=True, text=True, timeout=duration_s + timeout_s + 60, check=False
-        )
+        returncode, stdout, stderr = _run_process(args, tick, duration_s + timeout_s + 60)
     finally:
         os.unlink(script)
-    match = re.search(r"LOADTEST_RESULT ([-\d. ]+)", out.stdout)
-    if out.returncode != 0 or match is None:
-        raise RuntimeError(f"wrk failed ({out.returncode}):\n{out.stdout}\n{out.stderr}")
+    match = re.search(r"LOADTEST_RESULT ([-\d. ]+)", stdout)
+    if returncode != 0 or match is None:
+        raise RuntimeError(f"wrk failed ({returncode}):\n{stdout}\n{stderr}")
     fields = match.group(1).split()
     requests, duration_us = int(fields[0]), int(fields[1])
     p50, p99, mean, peak = (float(x) / 1000.0 for x in fields[2:6])
@@ -170,6 +204,7 @@ def run_python(
     concurrency: int,
     duration_s: float,
     limit_total: int | None = None,
+    tick: Tick | None = None,
 ) -> LoadResult:
     """Run this file as a script in its own process (as wrk would be) and parse its JSON line."""
     files = []
@@ -196,15 +231,15 @@ def run_python(
             args += ["--requests", str(limit_total)]
         else:
             args += ["--duration", str(duration_s)]
-        out = subprocess.run(args, capture_output=True, text=True, check=False)
+        # It stops by itself (duration or request count): tick() only observes.
+        observe = None if tick is None else (lambda: bool(tick()) and False)
+        returncode, stdout, stderr = _run_process(args, observe, duration_s + 3600)
     finally:
         for name in files:
             os.unlink(name)
-    if out.returncode != 0:
-        raise RuntimeError(
-            f"python load generator failed ({out.returncode}):\n{out.stdout}\n{out.stderr}"
-        )
-    data = json.loads(out.stdout.strip().splitlines()[-1])
+    if returncode != 0:
+        raise RuntimeError(f"python load generator failed ({returncode}):\n{stdout}\n{stderr}")
+    data = json.loads(stdout.strip().splitlines()[-1])
     return LoadResult(**data)
 
 

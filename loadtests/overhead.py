@@ -24,12 +24,10 @@ import datetime as dt
 import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
-import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -114,31 +112,53 @@ class Load:
         concurrency: int,
         duration_s: float,
         limit: int | None = None,
+        tick: Callable[[], bool] | None = None,
     ) -> LoadResult:
+        """`limit`: stop after that many requests (then `tick` must return True once they are
+        done, so wrk can be told to stop); `tick` is called every 0.1 s while the load runs."""
         with cpu_affinity(self.cpus):
             if self.generator == "wrk":
                 threads = 1 if concurrency == 1 else self.wrk_threads
                 return run_wrk(
-                    url, bodies, HEADERS, concurrency, duration_s, threads, limit_total=limit
+                    url, bodies, HEADERS, concurrency, duration_s, threads, limit, tick=tick
                 )
-            return run_python(url, bodies, HEADERS, concurrency, duration_s, limit_total=limit)
+            return run_python(
+                url, bodies, HEADERS, concurrency, duration_s, limit_total=limit, tick=tick
+            )
 
 
-def check_answers(base_url: str, label: str) -> None:
+def complete_answer(mode: str, status: int, text: str) -> bool:
+    """A 200 and a whole answer: a chat completion with content, or a stream of at least 20
+    content chunks ending in `data: [DONE]`."""
+    if status != 200:
+        return False
+    if mode == "chat":
+        try:
+            return bool(json.loads(text)["choices"][0]["message"]["content"])
+        except (ValueError, LookupError, TypeError):
+            return False
+    chunks = [
+        line for line in text.splitlines() if line.startswith("data: ") and "[DONE]" not in line
+    ]
+    return "data: [DONE]" in text and len(chunks) >= 20
+
+
+def post(client: httpx.Client, base_url: str, body: bytes) -> httpx.Response:
+    """POST one chat request and read the whole answer (the whole stream for SSE)."""
+    with client.stream("POST", base_url + CHAT_PATH, content=body) as response:
+        response.read()
+    return response
+
+
+def check_answers(base_url: str, label: str, bodies: dict[str, bytes] = BODIES) -> None:
     """One chat and one stream before measuring: a 200 and a complete answer, or stop here."""
     with httpx.Client(timeout=10.0, headers=HEADERS) as client:
-        response = client.post(base_url + CHAT_PATH, content=BODIES["chat"])
-        if response.status_code != 200 or not response.json()["choices"][0]["message"]["content"]:
-            raise SystemExit(
-                f"{label}: chat request failed: {response.status_code} {response.text[:500]}"
-            )
-        with client.stream("POST", base_url + CHAT_PATH, content=BODIES["stream"]) as stream:
-            text = stream.read().decode()
-        chunks = [
-            line for line in text.splitlines() if line.startswith("data: ") and "[DONE]" not in line
-        ]
-        if stream.status_code != 200 or "data: [DONE]" not in text or len(chunks) < 20:
-            raise SystemExit(f"{label}: stream request failed: {stream.status_code} {text[:500]}")
+        for mode in ("chat", "stream"):
+            response = post(client, base_url, bodies[mode])
+            if not complete_answer(mode, response.status_code, response.text):
+                raise SystemExit(
+                    f"{label}: {mode} request failed: {response.status_code} {response.text[:500]}"
+                )
 
 
 def fmt_ms(value: float) -> str:
@@ -147,6 +167,22 @@ def fmt_ms(value: float) -> str:
 
 def fmt_signed(value: float) -> str:
     return f"{value:+.3f}"
+
+
+def align(rows: list[list[str]], left: int = 1) -> str:
+    """Rows of cells as aligned columns, the first row a header underlined with dashes; the first
+    `left` columns are left-aligned, the others right-aligned."""
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    lines = []
+    for n, row in enumerate(rows):
+        cols = [
+            row[i].ljust(widths[i]) if i < left else row[i].rjust(widths[i])
+            for i in range(len(row))
+        ]
+        lines.append("  ".join(cols).rstrip())
+        if n == 0:
+            lines.append("  ".join("-" * w for w in widths))
+    return "\n".join(lines)
 
 
 def render_table(cells: list[Cell]) -> str:
@@ -185,16 +221,7 @@ def render_table(cells: list[Cell]) -> str:
                 f"{d.errors}/{g.errors}",
             ]
         )
-    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
-    lines = []
-    for n, row in enumerate(rows):
-        cols = [
-            row[i].ljust(widths[i]) if i == 0 else row[i].rjust(widths[i]) for i in range(len(row))
-        ]
-        lines.append("  ".join(cols))
-        if n == 0:
-            lines.append("  ".join("-" * w for w in widths))
-    return "\n".join(lines) + (
+    return align(rows) + (
         "\n(latencies in ms, to the last byte of the response; req/s = successful responses / s;"
         " gw CPU/req = gateway process CPU time / requests through it)"
     )
@@ -289,6 +316,35 @@ def measure_startup(config: Path, workers: int, cpus: set[int] | None, runs: int
     return times
 
 
+def measure(
+    load: Load,
+    base_url: str,
+    body: bytes,
+    concurrency: int,
+    duration_s: float,
+    warmup_s: float,
+    watched: Proc,
+) -> tuple[LoadResult, float]:
+    """One measurement: `warmup_s` of unmeasured load, then `duration_s` of measured load on
+    base_url's chat endpoint; returns the result and the CPU time `watched` (the gateway) spent
+    per request meanwhile, in microseconds."""
+    url = base_url + CHAT_PATH
+    if warmup_s > 0:
+        load.run(url, [body], concurrency, warmup_s)
+    cpu_before = watched.cpu_seconds()
+    result = load.run(url, [body], concurrency, duration_s)
+    cpu_us = (watched.cpu_seconds() - cpu_before) * 1e6 / max(1, result.requests)
+    return result, cpu_us
+
+
+def progress(mode: str, concurrency: int, target: str, r: LoadResult, width: int = 7) -> str:
+    """The line printed after each measurement."""
+    return (
+        f"{mode:<6} c={concurrency:<3} {target:<{width}} {r.ok_rps:>9,.0f} req/s  "
+        f"p50 {r.p50_ms:.3f} ms  p99 {r.p99_ms:.3f} ms  errors {r.errors}"
+    )
+
+
 def timed_run(args: argparse.Namespace, load: Load, mock: Proc, gateway: Proc) -> dict[str, Any]:
     duration = 3.0 if args.quick else args.duration
     cells: list[Cell] = []
@@ -297,16 +353,14 @@ def timed_run(args: argparse.Namespace, load: Load, mock: Proc, gateway: Proc) -
             results = {}
             cpu_us = 0.0
             for target, server in (("direct", mock), ("gateway", gateway)):
-                url = server.url + CHAT_PATH
-                if args.warmup > 0:
-                    load.run(url, [BODIES[mode]], concurrency, args.warmup)
-                cpu_before = gateway.cpu_seconds()
-                r = results[target] = load.run(url, [BODIES[mode]], concurrency, duration)
+                r, cpu = measure(
+                    load, server.url, BODIES[mode], concurrency, duration, args.warmup, gateway
+                )
+                results[target] = r
                 if target == "gateway":
-                    cpu_us = (gateway.cpu_seconds() - cpu_before) * 1e6 / max(1, r.requests)
+                    cpu_us = cpu
                 say(
-                    f"  {mode:<6} c={concurrency:<3} {target:<7} {r.ok_rps:>9,.0f} req/s  "
-                    f"p50 {r.p50_ms:.3f} ms  p99 {r.p99_ms:.3f} ms  errors {r.errors}  "
+                    f"  {progress(mode, concurrency, target, r)}  "
                     f"(gateway RSS {gateway.rss_bytes() / MB:.1f} MB)"
                 )
             cells.append(Cell(mode, concurrency, results["direct"], results["gateway"], cpu_us))
@@ -315,7 +369,7 @@ def timed_run(args: argparse.Namespace, load: Load, mock: Proc, gateway: Proc) -
 
 def soak_run(args: argparse.Namespace, load: Load, gateway: Proc) -> dict[str, Any]:
     gw_url, gw_rss = gateway.url, gateway.rss_bytes
-    total = args.soak
+    total: int = args.soak
     concurrency = args.soak_concurrency
     bodies = [BODIES["chat"], BODIES["stream"]]
     url = gw_url + CHAT_PATH
@@ -324,50 +378,48 @@ def soak_run(args: argparse.Namespace, load: Load, gateway: Proc) -> dict[str, A
         f"soak: RSS at ready {rss_ready / MB:.1f} MB; warming up with {args.soak_warmup:,} requests"
     )
     if args.soak_warmup:
-        load.run(url, bodies, concurrency, 3600, limit=args.soak_warmup)
+        base = metric_total(gw_url, "gateway_requests_total")
+        warm = args.soak_warmup
+        load.run(
+            url,
+            bodies,
+            concurrency,
+            3600,
+            limit=warm,
+            tick=lambda: metric_total(gw_url, "gateway_requests_total") - base >= warm,
+        )
+    time.sleep(0.5)  # let the warm-up's last requests finish
     baseline = metric_total(gw_url, "gateway_requests_total")
     samples: list[dict[str, Any]] = []
+    peak = {"rss": 0}
 
     def sample(pct: int, done: float) -> None:
         rss = gw_rss()
         samples.append({"pct": pct, "requests": int(done), "rss_mb": rss / MB})
         say(f"  {pct:>3}%  {int(done):>9,} requests  RSS {rss / MB:7.1f} MB")
 
-    sample(0, 0)
-    outcome: dict[str, Any] = {}
-
-    def drive() -> None:
-        try:
-            outcome["result"] = load.run(url, bodies, concurrency, 3600, limit=total)
-        except (
-            RuntimeError,
-            OSError,
-            ValueError,
-            subprocess.SubprocessError,
-        ) as exc:  # re-raised below
-            outcome["error"] = exc
-
-    worker = threading.Thread(target=drive, daemon=True)
-    cpu_before = gateway.cpu_seconds()
-    started = time.monotonic()
-    worker.start()
     next_pct = 10
-    while worker.is_alive():
-        worker.join(0.1)
+
+    def tick() -> bool:
+        nonlocal next_pct
         done = metric_total(gw_url, "gateway_requests_total") - baseline
+        peak["rss"] = max(peak["rss"], gw_rss())
         while next_pct < 100 and done >= total * next_pct / 100:
             sample(next_pct, done)
             next_pct += 10
+        return done >= total
+
+    sample(0, 0)
+    cpu_before = gateway.cpu_seconds()
+    started = time.monotonic()
+    result = load.run(url, bodies, concurrency, 3600, limit=total, tick=tick)
     elapsed = time.monotonic() - started
     cpu_used = gateway.cpu_seconds() - cpu_before
-    if "error" in outcome:
-        raise outcome["error"]
-    result: LoadResult = outcome["result"]
     time.sleep(0.5)  # let the last records and metrics settle
     done = metric_total(gw_url, "gateway_requests_total") - baseline
     sample(100, done)
     start_mb, end_mb = samples[0]["rss_mb"], samples[-1]["rss_mb"]
-    peak_mb = max(s["rss_mb"] for s in samples)
+    peak_mb = max(peak["rss"] / MB, *(s["rss_mb"] for s in samples))
     growth = (end_mb - start_mb) / start_mb * 100 if start_mb else 0.0
     return {
         "requests": total,
@@ -397,6 +449,26 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
+    add_load_arguments(parser)
+    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument(
+        "--startup-runs", type=int, default=3, help="extra gateway starts timed at the end"
+    )
+    parser.add_argument(
+        "--soak", type=int, default=0, metavar="N", help="memory soak: N requests, no timed cells"
+    )
+    parser.add_argument("--soak-concurrency", type=int, default=64)
+    parser.add_argument(
+        "--soak-warmup", type=int, default=2000, help="requests before the soak's first sample"
+    )
+    parser.add_argument("--json", type=Path, help="also write the results here")
+    args = parser.parse_args(argv)
+    check_load_arguments(parser, args)
+    return args
+
+
+def add_load_arguments(parser: argparse.ArgumentParser) -> None:
+    """The flags every timed load test takes (overhead.py and features.py)."""
     parser.add_argument(
         "--duration", type=float, default=10.0, help="seconds per measurement (default 10)"
     )
@@ -412,29 +484,22 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "--concurrency", type=lambda s: [int(x) for x in s.split(",")], default=[1, 64]
     )
     parser.add_argument("--modes", type=lambda s: s.split(","), default=["chat", "stream"])
-    parser.add_argument("--workers", type=int, default=1)
     parser.add_argument(
         "--pin", action="store_true", help="gateway on CPU 0; mock and load generator on CPU 1"
     )
-    parser.add_argument(
-        "--startup-runs", type=int, default=3, help="extra gateway starts timed at the end"
-    )
-    parser.add_argument(
-        "--soak", type=int, default=0, metavar="N", help="memory soak: N requests, no timed cells"
-    )
-    parser.add_argument("--soak-concurrency", type=int, default=64)
-    parser.add_argument(
-        "--soak-warmup", type=int, default=2000, help="requests before the soak's first sample"
-    )
-    parser.add_argument("--json", type=Path, help="also write the results here")
-    args = parser.parse_args(argv)
+
+
+def check_load_arguments(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """Resolve `--generator auto` and refuse what this machine cannot do."""
     if args.generator == "auto":
         args.generator = "wrk" if have_wrk() else "python"
     elif args.generator == "wrk" and not have_wrk():
         parser.error("wrk is not installed (apt-get install -y wrk)")
     if args.pin and (os.cpu_count() or 1) < 2:
         parser.error("--pin needs at least 2 CPUs")
-    return args
+    unknown = [mode for mode in args.modes if mode not in BODIES]
+    if unknown:
+        parser.error(f"--modes takes {', '.join(BODIES)} (got {', '.join(unknown)})")
 
 
 def nagle_hint(cells: list[Cell]) -> str | None:
@@ -453,14 +518,11 @@ def nagle_hint(cells: list[Cell]) -> str | None:
     return None
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    args = parse_args(argv)
-    machine = machine_info()
-    today = dt.datetime.now().astimezone()
-    gw_cpus = {0} if args.pin else None
-    other_cpus = {1} if args.pin else None
-    load = Load(args.generator, args.wrk_threads, other_cpus)
-    say(f"llm-gateway overhead  {today:%Y-%m-%d %H:%M %Z}")
+def say_header(
+    title: str, today: dt.datetime, machine: dict[str, Any], args: argparse.Namespace
+) -> None:
+    """The first lines of a run: what, when, on which machine, with which load generator."""
+    say(f"llm-gateway {title}  {today:%Y-%m-%d %H:%M %Z}")
     say(
         f"machine: {machine['nproc']} CPUs, {machine['cpu_model']}, {machine['memory_gb']} GB, "
         f"Linux {machine['kernel']}, Python {machine['python']}"
@@ -470,8 +532,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.generator == "wrk"
         else "python (asyncio + httpx, one connection per virtual user)"
     )
-    say(f"load generator: {gen_desc}; gateway --workers {args.workers}")
+    say(f"load generator: {gen_desc}; gateway --workers {getattr(args, 'workers', 1)}")
     say(cpu_note(args.pin))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    machine = machine_info()
+    today = dt.datetime.now().astimezone()
+    gw_cpus = {0} if args.pin else None
+    other_cpus = {1} if args.pin else None
+    load = Load(args.generator, args.wrk_threads, other_cpus)
+    say_header("overhead", today, machine, args)
     pressure_before = cpu_pressure()
     say(f"before: {pressure_before}")
     report: dict[str, Any] = {
