@@ -7,8 +7,9 @@ Starts a throwaway redis-server on loopback (`tests/redis_server.py`) and, in on
 request N times in a row, one at a time: the breaker read the router makes on every attempt, a
 limits acquire (rpm + tpm + max_concurrent, as loadtests/features.py's policy) followed by its
 settle with spend for a key and a team, and a cache lookup; on `MemoryState` and on `RedisState`.
-For scale it also times a Redis round trip over a bare asyncio stream (`PING`) and redis-py's own
-`GET`. Prints p50 latency and the process's CPU time per call. docs/performance.md (diagnosis,
+`RedisState` talks to Redis through `gateway/state/resp.py`; for scale the script also times
+that client's own `GET`, a Redis round trip over a bare asyncio stream (`PING`) and redis-py's
+`GET` (what `RedisState` used before). Prints p50 latency and the process's CPU time per call. docs/performance.md (diagnosis,
 item 6) explains what the figures mean for the request path.
 """
 
@@ -56,6 +57,18 @@ async def backend_calls(name: str, state: StateBackend, calls: int) -> None:
     async def breaker() -> object:
         return await state.breaker_states([DEPLOYMENT], time.time())
 
+    async def acquire_with_breaker() -> object:
+        return await state.acquire(CHECKS, time.time(), [DEPLOYMENT])
+
+    async def settle_only() -> object:
+        result = await state.acquire(CHECKS, time.time())
+        assert result.reservation is not None
+        settlement = Settlement(result.reservation, 280, 0.0001, SPEND)
+        started = time.process_time()
+        await state.settle([settlement], time.time())
+        settle_cpu.append(time.process_time() - started)
+        return result
+
     async def acquire_and_settle() -> object:
         result = await state.acquire(CHECKS, time.time())
         assert result.reservation is not None
@@ -68,12 +81,20 @@ async def backend_calls(name: str, state: StateBackend, calls: int) -> None:
 
     await timed(f"{name}: breaker_states (1 deployment)", breaker, calls)
     await timed(f"{name}: acquire (3 checks) + settle (spend)", acquire_and_settle, calls)
+    await timed(f"{name}: acquire (3 checks) + breaker read", acquire_with_breaker, calls)
+    settle_cpu: list[float] = []
+    await timed(f"{name}: acquire + settle, settle alone ->", settle_only, calls)
+    settle_us = statistics.median(settle_cpu) * 1e6
+    print(f"{'':<44} settle alone: CPU {settle_us:6.0f} us/call (median)", flush=True)
     await timed(f"{name}: cache get (a miss)", cache_get, calls)
 
 
 async def raw_calls(port: int, url: str, calls: int) -> None:
     import redis.asyncio
 
+    from gateway.state.resp import RespClient
+
+    lean = RespClient(url)
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
 
     async def ping() -> object:
@@ -81,10 +102,13 @@ async def raw_calls(port: int, url: str, calls: int) -> None:
         return await reader.readline()
 
     client = redis.asyncio.Redis.from_url(url)
+    await timed("gateway.state.resp client: GET", lambda: lean.execute("GET", "no-such-key"), calls)
+    await timed("gateway.state.resp client: PING", lambda: lean.execute("PING"), calls)
     await timed("raw asyncio stream: PING round trip", ping, calls)
     await timed("redis-py client: GET", lambda: client.get("no-such-key"), calls)
     writer.close()
     await client.aclose()
+    await lean.aclose()
 
 
 async def run(calls: int) -> None:

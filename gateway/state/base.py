@@ -18,8 +18,8 @@ Limit semantics, identical in both backends:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
 LimitKind = Literal["rpm", "tpm", "concurrent", "budget_day", "budget_month"]
@@ -67,11 +67,20 @@ class Reservation:
 
 
 @dataclass(frozen=True)
+class BreakerState:
+    state: Literal["closed", "open", "half_open"]
+    failures: int  # failures inside the current window
+    cooldown_remaining_s: float
+
+
+@dataclass(frozen=True)
 class AcquireResult:
     allowed: bool
     results: tuple[CheckResult, ...]
     reservation: Reservation | None  # None when refused: nothing was reserved at all
     retry_after_s: float = 0.0  # max reset among refused checks (0 when allowed)
+    # The breakers asked for in `acquire(..., breakers=)`, read in the same round trip.
+    breakers: Mapping[str, BreakerState] = field(default_factory=dict)
 
     @property
     def refused(self) -> CheckResult | None:
@@ -90,18 +99,15 @@ class Settlement:
     spend_subjects: tuple[tuple[str, str], ...] = ()
 
 
-@dataclass(frozen=True)
-class BreakerState:
-    state: Literal["closed", "open", "half_open"]
-    failures: int  # failures inside the current window
-    cooldown_remaining_s: float
-
-
 class StateBackend(Protocol):
     name: str  # "memory" | "redis"
 
-    async def acquire(self, checks: Sequence[LimitCheck], now: float) -> AcquireResult:
-        """Check and reserve every limit at once: all checks pass and are reserved, or nothing is."""
+    async def acquire(
+        self, checks: Sequence[LimitCheck], now: float, breakers: Sequence[str] = ()
+    ) -> AcquireResult:
+        """Check and reserve every limit at once: all checks pass and are reserved, or nothing is.
+        Also reads the state of the `breakers` deployments (as `breaker_states` would), in the
+        same round trip, so a request with limits needs no other call before the upstream."""
         ...
 
     async def settle(self, settlements: Sequence[Settlement], now: float) -> None:
@@ -159,13 +165,18 @@ class StateBackend(Protocol):
 
 
 def acquire_result(
-    checks: Sequence[LimitCheck], results: Sequence[CheckResult], token: str, now: float
+    checks: Sequence[LimitCheck],
+    results: Sequence[CheckResult],
+    token: str,
+    now: float,
+    breakers: Mapping[str, BreakerState] | None = None,
 ) -> AcquireResult:
     """Assemble what `acquire` returns from the per-check results."""
+    states = breakers if breakers is not None else {}
     refused = [result.reset_s for result in results if not result.allowed]
     if refused:
-        return AcquireResult(False, tuple(results), None, max(refused))
-    return AcquireResult(True, tuple(results), Reservation(token, tuple(checks), now))
+        return AcquireResult(False, tuple(results), None, max(refused), states)
+    return AcquireResult(True, tuple(results), Reservation(token, tuple(checks), now), 0.0, states)
 
 
 def spend_subjects(settlement: Settlement) -> list[tuple[str, str]]:

@@ -80,11 +80,13 @@ class MemoryState:
 
     # -- limits -----------------------------------------------------------------------------
 
-    async def acquire(self, checks: Sequence[LimitCheck], now: float) -> AcquireResult:
+    async def acquire(
+        self, checks: Sequence[LimitCheck], now: float, breakers: Sequence[str] = ()
+    ) -> AcquireResult:
         pending: dict[Counter, float] = {}  # what earlier checks of this call reserve
         results = [self._judge(check, now, pending) for check in checks]
         token = secrets.token_hex(8)
-        outcome = acquire_result(checks, results, token, now)
+        outcome = acquire_result(checks, results, token, now, self._breaker_views(breakers, now))
         if outcome.allowed:
             second = math.floor(now)
             for check in checks:
@@ -222,6 +224,9 @@ class MemoryState:
     async def breaker_states(
         self, deployments: Sequence[str], now: float
     ) -> dict[str, BreakerState]:
+        return self._breaker_views(deployments, now)
+
+    def _breaker_views(self, deployments: Sequence[str], now: float) -> dict[str, BreakerState]:
         return {
             name: breaker.view(self._breakers.get(name, breaker.CLOSED), now)
             for name in deployments

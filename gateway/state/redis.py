@@ -2,7 +2,10 @@
 
 Every check-and-reserve is one Lua script (`lua/*.lua`, run by EVALSHA), so replicas can never
 overshoot a limit between a read and a write. Round trips per request: one `acquire` before the
-upstream call and one `settle` after it (for a whole batch).
+upstream call, which also reads the breakers of the model's deployments (the script and one
+HMGET per breaker written together, so the router needs no call of its own on its first
+attempt), and one `settle` after it (for a whole batch, off the request path). Every call goes
+through `resp.RespClient`: one pipelined connection, no pool (see its docstring for why).
 
 Key layout (prefix `llmgw:`; the `{...}` part is the Redis Cluster hash tag):
 
@@ -17,26 +20,19 @@ Key layout (prefix `llmgw:`; the `{...}` part is the Redis Cluster hash tag):
 
 All limit keys share the `{limits}` tag, so on Redis Cluster they live in one slot and a single
 script can touch every key of a request; breakers share `{breakers}` so many are read in one
-round trip. The price is that limits do not spread over cluster shards; cache entries do, each
-under its own tag.
+round trip. The acquire script touches only `{limits}` keys: the breaker reads that travel with
+it are separate HMGET commands in the same write, not part of the script, so the two tags never
+have to share a slot. The price is that limits do not spread over cluster shards; cache entries
+do, each under its own tag.
 """
 
 from __future__ import annotations
 
-import contextlib
 import math
 import secrets
 import struct
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
-
-from redis.asyncio import BlockingConnectionPool, Redis
-from redis.asyncio.retry import Retry
-from redis.backoff import NoBackoff
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import ReadOnlyError
-from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from gateway.state import breaker
 from gateway.state.base import (
@@ -55,6 +51,7 @@ from gateway.state.base import (
     spend_subjects,
 )
 from gateway.state.periods import DAY_S, Periods, periods
+from gateway.state.resp import Arg, Reply, RespClient, Script
 
 LIMITS = "llmgw:{limits}:"
 BREAKERS = "llmgw:{breakers}:"
@@ -67,16 +64,18 @@ _EXPIRY = struct.Struct(">d")
 _LUA = Path(__file__).with_name("lua")
 
 
-def _script_text(name: str) -> str:
-    return (_LUA / f"{name}.lua").read_text()
+_BREAKER_FIELDS = ("f", "w", "ou", "pu")
 
 
-@contextlib.contextmanager
-def _unavailable() -> Iterator[None]:
-    try:
-        yield
-    except (RedisConnectionError, RedisTimeoutError, ReadOnlyError, OSError) as exc:
-        raise StateUnavailable(f"redis: {exc}") from exc
+def _script(name: str) -> Script:
+    return Script((_LUA / f"{name}.lua").read_text())
+
+
+ACQUIRE = _script("acquire")
+APPLY = _script("apply")
+USAGE = _script("usage")
+BREAKER_RECORD = _script("breaker_record")
+BREAKER_PROBE = _script("breaker_probe")
 
 
 def limit_key(kind: str, scope: str, subject: str) -> str:
@@ -114,63 +113,56 @@ class RedisState:
         *,
         socket_timeout_s: float = 0.25,
         pool_size: int = 32,
-        pool_timeout_s: float = 1.0,
         slot_ttl_s: float = SLOT_TTL_S,
     ) -> None:
         """`socket_timeout_s` bounds connecting and every reply, with no retries, so a dead Redis
-        fails a call fast (StateUnavailable) instead of hanging it. `pool_timeout_s` bounds the
-        wait for a free connection when `pool_size` calls are already in flight. Connections
-        that died with the server are detected and reopened when taken from the pool, so the
-        backend recovers by itself once Redis is back."""
+        fails a call fast (StateUnavailable) instead of hanging it; the next call reconnects, so
+        the backend recovers by itself once Redis is back. All calls share one pipelined
+        connection; `pool_size` is accepted for compatibility and unused."""
+        del pool_size
         self.slot_ttl_s = slot_ttl_s
-        self._pool: BlockingConnectionPool = BlockingConnectionPool.from_url(
-            url,
-            max_connections=pool_size,
-            timeout=pool_timeout_s,
-            socket_timeout=socket_timeout_s,
-            socket_connect_timeout=socket_timeout_s,
-            retry=Retry(NoBackoff(), 0),
-        )
-        self._redis = Redis(connection_pool=self._pool)
-        self._acquire = self._redis.register_script(_script_text("acquire"))
-        self._apply = self._redis.register_script(_script_text("apply"))
-        self._usage = self._redis.register_script(_script_text("usage"))
-        self._breaker_record = self._redis.register_script(_script_text("breaker_record"))
-        self._breaker_probe = self._redis.register_script(_script_text("breaker_probe"))
+        self._client = RespClient(url, socket_timeout_s=socket_timeout_s)
 
     # -- limits -----------------------------------------------------------------------------
 
-    async def acquire(self, checks: Sequence[LimitCheck], now: float) -> AcquireResult:
+    async def acquire(
+        self, checks: Sequence[LimitCheck], now: float, breakers: Sequence[str] = ()
+    ) -> AcquireResult:
         token = secrets.token_hex(8)
         if not checks:
-            return acquire_result(checks, [], token, now)
+            states = await self.breaker_states(breakers, now) if breakers else None
+            return acquire_result(checks, [], token, now, states)
         period = periods(now)
-        keys: list[str] = []
-        args: list[str] = [
+        keys: list[Arg] = []
+        args: list[Arg] = [
             repr(now),
-            str(math.floor(now)),
+            math.floor(now),
             token,
             repr(now + self.slot_ttl_s),
-            str(int(self.slot_ttl_s * 1000)),
+            int(self.slot_ttl_s * 1000),
             repr(WINDOW_S),
-            str(int(WINDOW_KEY_TTL_S * 1000)),
+            int(WINDOW_KEY_TTL_S * 1000),
         ]
         for check in checks:
             code, key, hint = _counter(check, period, now)
             keys.append(key)
             args += [code, repr(float(check.limit)), repr(float(check.amount)), repr(hint)]
-        with _unavailable():
-            reply = await self._acquire(keys, args)
+        commands = [self._client.evalsha_command(ACQUIRE, keys, args)]
+        commands += [_breaker_read(name) for name in breakers]
+        replies = await self._client.pipeline(commands)
+        reply = await self._client.eval_reply(ACQUIRE, keys, args, replies[0])
+        assert isinstance(reply, list)
         results = [
             CheckResult(
                 check,
                 reply[1 + 3 * i] == 1,
-                float(reply[2 + 3 * i]),
-                float(reply[3 + 3 * i]),
+                float(reply[2 + 3 * i]),  # type: ignore[arg-type]
+                float(reply[3 + 3 * i]),  # type: ignore[arg-type]
             )
             for i, check in enumerate(checks)
         ]
-        return acquire_result(checks, results, token, now)
+        states = _breaker_views(breakers, replies[1:], now) if breakers else None
+        return acquire_result(checks, results, token, now, states)
 
     async def settle(self, settlements: Sequence[Settlement], now: float) -> None:
         ops = _Ops()
@@ -201,49 +193,48 @@ class RedisState:
 
     async def _run(self, ops: _Ops) -> None:
         if ops.args:
-            with _unavailable():
-                await self._apply(list(ops.keys), ops.args)
+            await self._client.evalsha(APPLY, list(ops.keys), ops.args)
 
     async def spend(self, scope: str, subject: str, now: float) -> dict[str, float]:
-        with _unavailable():
-            values = await self._redis.mget(spend_keys(scope, subject, periods(now)))
-        day, month, total = (float(value) if value is not None else 0.0 for value in values)
+        values = await self._client.execute("MGET", *spend_keys(scope, subject, periods(now)))
+        assert isinstance(values, list)
+        day, month, total = (float(value) if value is not None else 0.0 for value in values)  # type: ignore[arg-type]
         return {"day": day, "month": month, "total": total}
 
     async def usage(self, scope: str, subject: str, now: float) -> dict[str, float]:
-        keys = [limit_key(kind, scope, subject) for kind in ("rpm", "tpm", "concurrent")]
-        with _unavailable():
-            requests, tokens, slots = await self._usage(keys, [repr(now), repr(WINDOW_S)])
+        keys: list[Arg] = [limit_key(kind, scope, subject) for kind in ("rpm", "tpm", "concurrent")]
+        reply = await self._client.evalsha(USAGE, keys, [repr(now), repr(WINDOW_S)])
+        assert isinstance(reply, list)
+        requests, tokens, slots = reply
         return {
-            "requests_1m": float(requests),
-            "tokens_1m": float(tokens),
-            "concurrent": float(slots),
+            "requests_1m": float(requests),  # type: ignore[arg-type]
+            "tokens_1m": float(tokens),  # type: ignore[arg-type]
+            "concurrent": float(slots),  # type: ignore[arg-type]
         }
 
     # -- cache ------------------------------------------------------------------------------
 
     async def get(self, key: str, now: float) -> bytes | None:
-        with _unavailable():
-            stored = await self._redis.get(cache_key(key))
+        stored = await self._client.execute("GET", cache_key(key))
         if not isinstance(stored, bytes) or len(stored) < _EXPIRY.size:
             return None
         (expiry,) = _EXPIRY.unpack_from(stored)
-        return None if expiry <= now else bytes(stored[_EXPIRY.size :])
+        return None if expiry <= now else stored[_EXPIRY.size :]
 
     async def set(self, key: str, value: bytes, ttl_s: float, now: float) -> None:
         if ttl_s <= 0:
             await self.delete(key)
             return
-        with _unavailable():
-            await self._redis.set(
-                cache_key(key),
-                _EXPIRY.pack(now + ttl_s) + value,
-                px=max(1, math.ceil(ttl_s * 1000)),
-            )
+        await self._client.execute(
+            "SET",
+            cache_key(key),
+            _EXPIRY.pack(now + ttl_s) + value,
+            "PX",
+            max(1, math.ceil(ttl_s * 1000)),
+        )
 
     async def delete(self, key: str) -> None:
-        with _unavailable():
-            await self._redis.delete(cache_key(key))
+        await self._client.execute("DEL", cache_key(key))
 
     # -- circuit breakers -------------------------------------------------------------------
 
@@ -257,44 +248,50 @@ class RedisState:
         cooldown_s: float,
     ) -> BreakerState:
         key_ttl = max(BREAKER_KEY_TTL_S, math.ceil(2 * (window_s + cooldown_s)))
-        args = ["1" if ok else "0", repr(now), str(failure_threshold), repr(float(window_s))]
-        args += [repr(float(cooldown_s)), str(key_ttl)]
-        with _unavailable():
-            fields = await self._breaker_record([BREAKERS + deployment], args)
-        return breaker.view(breaker.from_fields(fields), now)
+        args: list[Arg] = ["1" if ok else "0", repr(now), failure_threshold, repr(float(window_s))]
+        args += [repr(float(cooldown_s)), key_ttl]
+        fields = await self._client.evalsha(BREAKER_RECORD, [BREAKERS + deployment], args)
+        assert isinstance(fields, list)
+        return breaker.view(breaker.from_fields(fields), now)  # type: ignore[arg-type]
 
     async def breaker_states(
         self, deployments: Sequence[str], now: float
     ) -> dict[str, BreakerState]:
         if not deployments:
             return {}
-        pipe = self._redis.pipeline(transaction=False)
-        for name in deployments:
-            pipe.hmget(BREAKERS + name, ["f", "w", "ou", "pu"])
-        with _unavailable():
-            replies: list[Any] = await pipe.execute()
-        return {
-            name: breaker.view(breaker.from_fields(fields), now)
-            for name, fields in zip(deployments, replies)
-        }
+        replies = await self._client.pipeline([_breaker_read(name) for name in deployments])
+        return _breaker_views(deployments, replies, now)
 
     async def breaker_try_probe(self, deployment: str, now: float, probe_timeout_s: float) -> bool:
-        with _unavailable():
-            won = await self._breaker_probe(
-                [BREAKERS + deployment], [repr(now), repr(float(probe_timeout_s))]
-            )
-        return bool(won == 1)
+        won = await self._client.evalsha(
+            BREAKER_PROBE, [BREAKERS + deployment], [repr(now), repr(float(probe_timeout_s))]
+        )
+        return won == 1
 
     async def ping(self) -> bool:
         """True when Redis answers; False (never an exception) when it cannot be reached."""
         try:
-            with _unavailable():
-                return bool(await self._redis.ping())
+            return await self._client.execute("PING") == b"PONG"
         except StateUnavailable:
             return False
 
     async def aclose(self) -> None:
-        await self._redis.aclose(close_connection_pool=True)
+        await self._client.aclose()
+
+
+def _breaker_read(deployment: str) -> list[Arg]:
+    return ["HMGET", BREAKERS + deployment, *_BREAKER_FIELDS]
+
+
+def _breaker_views(
+    deployments: Sequence[str], replies: Sequence[Reply], now: float
+) -> dict[str, BreakerState]:
+    views = {}
+    for name, fields in zip(deployments, replies):
+        if not isinstance(fields, list):
+            raise StateUnavailable(f"redis: unexpected breaker reply {fields!r}")
+        views[name] = breaker.view(breaker.from_fields(fields), now)  # type: ignore[arg-type]
+    return views
 
 
 class _Ops:
