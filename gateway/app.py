@@ -35,7 +35,7 @@ from gateway.reload import Reloader
 from gateway.runtime import build_runtime
 from gateway.services import Services
 from gateway.state import create_state
-from gateway.upstream.aiohttp_client import AiohttpUpstream
+from gateway.upstream.http1_client import Http1Upstream
 
 log = logging.getLogger("gateway")
 CONFIG_ENV = "GATEWAY_CONFIG"
@@ -127,7 +127,7 @@ async def _reload_quietly(reloader: Reloader, trigger: str) -> None:
 def create_app(config: GatewayConfig, *, recorder: RecordSink | None = None, watch_config: bool = True) -> GatewayApp:
     services = Services(
         runtime=build_runtime(config),
-        network=AiohttpUpstream(),
+        network=Http1Upstream(),
         mock=InProcessMockUpstream(),
         recorder=recorder or _record_sink(config),
         state=create_state(config.state.backend, config.state.redis_url),

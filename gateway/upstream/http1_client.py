@@ -1,0 +1,362 @@
+"""The hot-path upstream client: HTTP/1.1 over asyncio protocols, pooled keep-alive connections.
+
+Chosen by measurement (docs/performance.md, "upstream client"): per chat request aiohttp's
+client spends ~220 us of CPU here (request objects, writers, several `asyncio.timeout`s); this
+client writes the request in one `transport.write`, parses the answer with `httptools` (the C
+parser uvicorn already uses) and keeps each connection's state in one small object, for a
+fraction of that. It does only what a gateway needs: `POST`/`GET` with a byte body, status,
+headers, the body as it arrives (chunked, Content-Length or close-delimited; gzip/deflate
+decoded), TLS, and per-phase timeouts. No redirects, cookies, proxies or HTTP/2.
+
+Connections are kept per (scheme, host, port), reused newest first, and dropped after
+`keepalive_s` idle (below the 5 s idle timeout of uvicorn-based upstreams, so the pool lets a
+connection go before the upstream closes it under us). A request on a reused connection that the
+upstream closed before answering a single byte is retried once on a fresh connection: it never
+reached the upstream's application.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+import time
+import zlib
+from collections import deque
+from collections.abc import AsyncIterator, Callable
+from urllib.parse import urlsplit
+
+import httptools
+
+from gateway.upstream.base import UpstreamError, UpstreamRequest
+
+# Stop reading from the socket while this much body is buffered and unread.
+HIGH_WATER_BYTES = 1 << 20
+Origin = tuple[str, str, int]  # scheme, host, port
+
+
+class _Dropped(Exception):
+    """The connection closed before any byte of the response: safe to retry once."""
+
+
+class Http1Connection(asyncio.Protocol):
+    """One keep-alive connection and the response currently being read on it."""
+
+    def __init__(self, origin: Origin) -> None:
+        self.origin = origin
+        self.transport: asyncio.Transport | None = None
+        self.closed = False
+        self.idle_since = 0.0
+        self._parser = httptools.HttpResponseParser(self)
+        self._reset()
+
+    def _reset(self) -> None:
+        self.status = 0
+        self.headers: dict[str, str] = {}
+        self.received_any = False
+        self.headers_done = False
+        self.complete = False
+        self.keep_alive = False
+        self.error: str | None = None
+        self._chunks: list[bytes] = []
+        self._buffered = 0
+        self._paused = False
+        self._waiter: asyncio.Future[None] | None = None
+
+    # -- asyncio.Protocol -------------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def data_received(self, data: bytes) -> None:
+        self.received_any = True
+        try:
+            self._parser.feed_data(data)
+        except httptools.HttpParserError as exc:
+            self.error = f"malformed HTTP response from upstream: {exc}"
+            self.close()
+        self._wake()
+
+    def eof_received(self) -> bool:
+        return False  # let the transport close; connection_lost settles the response
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
+        if self.headers_done and not self.complete and self.error is None:
+            if self._close_delimited():
+                self.complete = True  # the body ran until the upstream closed: that is its end
+            else:
+                self.error = "upstream closed the connection mid-response"
+        self._wake()
+
+    # -- httptools callbacks ----------------------------------------------------------------
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self.headers[name.decode("latin-1").lower()] = value.decode("latin-1")
+
+    def on_headers_complete(self) -> None:
+        self.status = self._parser.get_status_code()
+        if 100 <= self.status < 200:  # an interim answer (100 Continue): the real one follows
+            self.headers = {}
+            return
+        self.headers_done = True
+
+    def on_body(self, body: bytes) -> None:
+        self._chunks.append(body)
+        self._buffered += len(body)
+        if self._buffered > HIGH_WATER_BYTES and not self._paused and self.transport is not None:
+            self._paused = True
+            self.transport.pause_reading()
+
+    def on_message_complete(self) -> None:
+        if self.headers_done:
+            self.keep_alive = self._parser.should_keep_alive()  # only meaningful before the reset
+            self.complete = True
+
+    # -- used by the client and the response ------------------------------------------------
+
+    def _close_delimited(self) -> bool:
+        return "content-length" not in self.headers and "chunked" not in self.headers.get("transfer-encoding", "")
+
+    def _wake(self) -> None:
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    def take_body(self) -> bytes:
+        data = self._chunks[0] if len(self._chunks) == 1 else b"".join(self._chunks)
+        self._chunks = []
+        self._buffered = 0
+        if self._paused and self.transport is not None and not self.closed:
+            self._paused = False
+            self.transport.resume_reading()
+        return data
+
+    @property
+    def has_body(self) -> bool:
+        return bool(self._chunks)
+
+    async def wait(self, deadline: float) -> bool:
+        """Wait for more of the response until `deadline` (loop time); False on timeout."""
+        loop = asyncio.get_running_loop()
+        waiter = self._waiter = loop.create_future()
+        timer = loop.call_at(deadline, _expire, waiter)
+        try:
+            await waiter
+        finally:
+            timer.cancel()
+            self._waiter = None
+        return waiter.result() is None
+
+    def start(self, request_bytes: bytes) -> None:
+        self._reset()
+        assert self.transport is not None
+        self.transport.write(request_bytes)
+
+    def reusable(self) -> bool:
+        return self.complete and self.keep_alive and not self.closed and self.error is None
+
+    def close(self) -> None:
+        self.closed = True
+        if self.transport is not None:
+            self.transport.close()
+
+
+def _expire(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_result(False)  # type: ignore[arg-type]
+
+
+class Http1Response:
+    def __init__(
+        self, connection: Http1Connection, request: UpstreamRequest, deadline: float, release: Callable[[Http1Connection], None]
+    ) -> None:
+        self._connection = connection
+        self._request = request
+        self._first_byte_deadline = deadline
+        self._release = release
+        self._released = False
+        self.status = connection.status
+        self.headers = connection.headers
+        self._decoder = _decoder(connection.headers.get("content-encoding", ""))
+
+    async def iter_chunks(self) -> AsyncIterator[bytes]:
+        connection = self._connection
+        loop = asyncio.get_running_loop()
+        deadline = self._first_byte_deadline
+        kind, span = "first_token_timeout", self._request.first_byte_timeout_s
+        while True:
+            if connection.has_body:
+                chunk = connection.take_body()
+                if self._decoder is not None:
+                    chunk = self._decoder.decompress(chunk)
+                if chunk:
+                    yield chunk
+                kind, span = "idle_timeout", self._request.idle_timeout_s
+                deadline = loop.time() + span
+                continue
+            if connection.error is not None:
+                raise UpstreamError("protocol", connection.error)
+            if connection.complete:
+                if self._decoder is not None:
+                    tail = self._decoder.flush()
+                    self._decoder = None
+                    if tail:
+                        yield tail
+                self._finish()
+                return
+            if not await connection.wait(deadline):
+                raise UpstreamError(kind, f"no data from upstream for {span:.1f}s")
+
+    async def read(self) -> bytes:
+        parts = [chunk async for chunk in self.iter_chunks()]
+        return parts[0] if len(parts) == 1 else b"".join(parts)
+
+    def _finish(self) -> None:
+        if not self._released:
+            self._released = True
+            self._release(self._connection)
+
+    async def aclose(self) -> None:
+        if not self._released:
+            if not self._connection.complete:
+                # Unread body: close the connection so the upstream stops generating.
+                self._connection.close()
+            self._finish()
+
+
+def _decoder(encoding: str) -> zlib._Decompress | None:
+    encoding = encoding.strip().lower()
+    if encoding in ("gzip", "x-gzip"):
+        return zlib.decompressobj(16 + zlib.MAX_WBITS)
+    if encoding == "deflate":
+        return zlib.decompressobj()
+    return None
+
+
+def _origin(url: str) -> tuple[Origin, str]:
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    if scheme not in ("http", "https") or not parts.hostname:
+        raise UpstreamError("connect", f"unsupported upstream URL scheme '{scheme}'")
+    port = parts.port or (443 if scheme == "https" else 80)
+    target = parts.path or "/"
+    if parts.query:
+        target += "?" + parts.query
+    return (scheme, parts.hostname, port), target
+
+
+def request_bytes(method: str, origin: Origin, target: str, headers: dict[str, str], body: bytes) -> bytes:
+    """The request head and body, ready for one write. Refuses header injection."""
+    scheme, host, port = origin
+    default_port = 443 if scheme == "https" else 80
+    host_header = host if port == default_port else f"{host}:{port}"
+    if ":" in host and not host.startswith("["):
+        host_header = f"[{host}]" if port == default_port else f"[{host}]:{port}"
+    lines = [f"{method} {target} HTTP/1.1", f"host: {host_header}"]
+    for name, value in headers.items():
+        lowered = name.lower()
+        if lowered in ("host", "content-length", "transfer-encoding", "connection"):
+            continue
+        if "\r" in name or "\n" in name or "\r" in value or "\n" in value:
+            raise UpstreamError("protocol", f"refusing a header with a line break: {name}")
+        lines.append(f"{name}: {value}")
+    if body or method not in ("GET", "HEAD"):
+        lines.append(f"content-length: {len(body)}")
+    head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+    return head + body
+
+
+class Http1Upstream:
+    def __init__(self, *, keepalive_s: float = 4.0, ssl_context: ssl.SSLContext | None = None) -> None:
+        self._keepalive_s = keepalive_s
+        self._ssl_context = ssl_context
+        self._idle: dict[Origin, deque[Http1Connection]] = {}
+        self._all: set[Http1Connection] = set()
+
+    def _ssl(self) -> ssl.SSLContext:
+        if self._ssl_context is None:
+            self._ssl_context = ssl.create_default_context()
+        return self._ssl_context
+
+    def _pooled(self, origin: Origin) -> Http1Connection | None:
+        idle = self._idle.get(origin)
+        now = time.monotonic()
+        while idle:
+            connection = idle.pop()  # newest first: the least likely to have timed out
+            if not connection.closed and now - connection.idle_since < self._keepalive_s:
+                return connection
+            connection.close()
+            self._all.discard(connection)
+        return None
+
+    def _release(self, connection: Http1Connection) -> None:
+        if connection.reusable():
+            connection.idle_since = time.monotonic()
+            self._idle.setdefault(connection.origin, deque()).append(connection)
+        else:
+            connection.close()
+            self._all.discard(connection)
+
+    async def _connect(self, origin: Origin, timeout_s: float) -> Http1Connection:
+        scheme, host, port = origin
+        loop = asyncio.get_running_loop()
+        try:
+            async with asyncio.timeout(timeout_s):
+                _, connection = await loop.create_connection(
+                    lambda: Http1Connection(origin),
+                    host,
+                    port,
+                    ssl=self._ssl() if scheme == "https" else None,
+                    server_hostname=host if scheme == "https" else None,
+                )
+        except TimeoutError:
+            raise UpstreamError("connect", "timed out connecting to upstream") from None
+        except (OSError, ssl.SSLError) as exc:
+            raise UpstreamError("connect", f"cannot connect to upstream: {exc}") from None
+        self._all.add(connection)
+        return connection
+
+    async def send(self, request: UpstreamRequest) -> Http1Response:
+        origin, target = _origin(request.url)
+        payload = request_bytes(request.method, origin, target, dict(request.headers), request.body)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + request.first_byte_timeout_s
+        connection = self._pooled(origin)
+        if connection is not None:
+            try:
+                return await self._exchange(connection, payload, request, deadline)
+            except _Dropped:
+                pass  # the upstream closed the idle connection as we reused it: once more, fresh
+        remaining = deadline - loop.time()
+        connection = await self._connect(origin, min(request.connect_timeout_s, max(0.001, remaining)))
+        try:
+            return await self._exchange(connection, payload, request, deadline)
+        except _Dropped:
+            raise UpstreamError("protocol", "upstream closed the connection without answering") from None
+
+    async def _exchange(
+        self, connection: Http1Connection, payload: bytes, request: UpstreamRequest, deadline: float
+    ) -> Http1Response:
+        connection.start(payload)
+        try:
+            while not connection.headers_done:
+                if connection.error is not None:
+                    raise UpstreamError("protocol", connection.error)
+                if connection.closed:
+                    if not connection.received_any:
+                        self._all.discard(connection)
+                        raise _Dropped()
+                    raise UpstreamError("protocol", "upstream closed the connection mid-response")
+                if not await connection.wait(deadline):
+                    raise UpstreamError("first_token_timeout", "upstream sent no response in time")
+        except BaseException:
+            connection.close()
+            self._all.discard(connection)
+            raise
+        return Http1Response(connection, request, deadline, self._release)
+
+    async def aclose(self) -> None:
+        for connection in list(self._all):
+            connection.close()
+        self._all.clear()
+        self._idle.clear()
