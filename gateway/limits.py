@@ -1,7 +1,8 @@
 """Rate limits, concurrency caps and budgets from the key's policy, over the state backend.
 
 Before the call, `Limiter.acquire` checks and reserves everything that applies in one state
-round trip (all or nothing); after the request ends, whatever path it took, `Limiter.settle`
+round trip (all or nothing), and in the same round trip reads the breakers of the model's
+deployments, which the router's first attempt then uses instead of reading them again; after the request ends, whatever path it took, `Limiter.settle`
 queues the settlement (release the concurrency slot, reconcile tokens, add spend) and a
 background flusher sends whatever is queued in one batch, so spend never waits on the request
 path and nothing queued is lost at shutdown.
@@ -18,7 +19,7 @@ import contextlib
 import logging
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from gateway.config.types import LimitsConfig, ModelConfig, PolicyConfig
@@ -27,6 +28,7 @@ from gateway.errors import RateLimited, ServiceUnavailable
 from gateway.observability.metrics import Metrics
 from gateway.state import (
     AcquireResult,
+    BreakerState,
     CheckResult,
     LimitCheck,
     MemoryState,
@@ -165,6 +167,9 @@ class Held:
     reservation: Reservation
     backend: StateBackend
     estimate: Estimate
+    # The model's breakers as read with the acquire (None when not read, e.g. Redis was down):
+    # the router's first attempt uses them instead of a round trip of its own.
+    breakers: Mapping[str, BreakerState] | None = None
 
 
 class Limiter:
@@ -179,14 +184,18 @@ class Limiter:
         self._flusher: asyncio.Task[None] | None = None
         self._last_warning = 0.0
 
-    async def acquire(self, checks: list[LimitCheck], estimate: Estimate) -> tuple[Held | None, dict[str, str]]:
-        """Reserve everything or raise RateLimited; returns what to settle and the rate headers."""
+    async def acquire(
+        self, checks: list[LimitCheck], estimate: Estimate, model: ModelConfig | None = None
+    ) -> tuple[Held | None, dict[str, str]]:
+        """Reserve everything or raise RateLimited; returns what to settle and the rate headers.
+        With `model`, its deployments' breakers are read in the same round trip (`Held.breakers`)."""
         if not checks:
             return None, {}
         now = self.clock()
         backend = self.state
+        names = tuple(d.name for d in model.deployments) if model is not None else ()
         try:
-            result: AcquireResult = await backend.acquire(checks, now)
+            result: AcquireResult = await backend.acquire(checks, now, names)
         except StateUnavailable:
             if self.on_error == "fail_closed":
                 self._count_state_error()
@@ -196,6 +205,7 @@ class Limiter:
             self._count_state_error()
             backend = self.local
             result = await backend.acquire(checks, now)
+            names = ()  # the local limits know no breakers: the router reads (and fails) as usual
         headers = rate_headers(result.results)
         if not result.allowed or result.reservation is None:
             refused = result.refused
@@ -203,7 +213,8 @@ class Limiter:
             self.metrics.ratelimit_rejections.labels(f"{refused.check.scope}_{refused.check.kind}").inc()
             headers["retry-after"] = str(max(1, math.ceil(result.retry_after_s)))
             raise RateLimited(refusal_message(refused), headers=headers, budget=refused.check.kind.startswith("budget"))
-        return Held(result.reservation, backend, estimate), headers
+        breakers = result.breakers if names else None
+        return Held(result.reservation, backend, estimate, breakers), headers
 
     def _count_state_error(self) -> None:
         self.metrics.state_errors.inc()

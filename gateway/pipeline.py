@@ -82,7 +82,7 @@ async def check_limits(ctx: RequestContext, services: Services) -> None:
     prompt_tokens = ctx.prompt_estimate() if needs_estimate(policy, ctx.model) else 0
     estimate = estimate_request(ctx, prompt_tokens)
     checks = limit_checks(ctx.key.id, ctx.key.team, ctx.model, policy, estimate)
-    ctx.limits_held, headers = await services.limiter.acquire(checks, estimate)
+    ctx.limits_held, headers = await services.limiter.acquire(checks, estimate, ctx.model)
     ctx.response_headers.update(headers)
 
 

@@ -16,11 +16,12 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from gateway.config.types import DeploymentConfig, ModelConfig
 from gateway.context import RequestContext
 from gateway.errors import GatewayError, InvalidRequest, UpstreamFailed, UpstreamTimeout
+from gateway.limits import Held
 from gateway.routing.attempt import AttemptFailed, AttemptLimits, call_deployment
 from gateway.routing.strategies import STRATEGIES, Candidate, Selection, weighted_by_point
 from gateway.services import Services
@@ -57,14 +58,21 @@ class Router:
         self.services = services
         self._turns: dict[str, int] = {}
 
-    async def _breaker_states(self, deployments: Sequence[DeploymentConfig], now: float) -> dict[str, BreakerState]:
+    async def _breaker_states(self, deployments: Sequence[DeploymentConfig], now: float,
+                              known: Mapping[str, BreakerState] | None = None) -> Mapping[str, BreakerState]:
+        """The deployments' breakers: `known` (read with the limits acquire) when it has them
+        all, else one state round trip; every breaker is treated closed when the state is down."""
         names = [d.name for d in deployments]
-        try:
-            states = await self.services.state.breaker_states(names, now)
-        except StateUnavailable:
-            return {name: _CLOSED for name in names}
+        if known is not None and all(name in known for name in names):
+            states = known
+        else:
+            try:
+                states = await self.services.state.breaker_states(names, now)
+            except StateUnavailable:
+                return {name: _CLOSED for name in names}
         metrics = self.services.metrics
-        for name, state in states.items():
+        for name in names:
+            state = states[name]
             metrics.child(metrics.deployment_up, name).set(0 if state.state == "open" else 1)
         return states
 
@@ -80,7 +88,7 @@ class Router:
             return
         self.services.metrics.child(self.services.metrics.deployment_up, deployment).set(0 if state.state == "open" else 1)
 
-    async def _probe(self, candidates: list[Candidate], states: dict[str, BreakerState], now: float) -> Candidate | None:
+    async def _probe(self, candidates: list[Candidate], states: Mapping[str, BreakerState], now: float) -> Candidate | None:
         """A half-open deployment whose single probe this request wins; it must then be called."""
         for candidate in candidates:
             if states.get(candidate.deployment.name, _CLOSED).state != "half_open":
@@ -127,6 +135,11 @@ class Router:
                     context_window=True,
                 )
         max_attempts = model.max_attempts or routing.max_attempts
+        # The first attempt on the requested model uses the breakers read with the limits
+        # acquire (same round trip); later attempts and fallback models read them fresh.
+        held = ctx.limits_held
+        requested = ctx.model is not None and model.name == ctx.model.name
+        known = held.breakers if isinstance(held, Held) and requested else None
         tried: set[str] = set()
         last: AttemptFailed | None = None
         repeats = 0
@@ -134,7 +147,7 @@ class Router:
             now = time.monotonic()
             if now >= deadline:
                 break
-            states = await self._breaker_states(fitting, time.time())
+            states = await self._breaker_states(fitting, time.time(), known if attempt_no == 0 else None)
             half_open = [d for d in fitting if d.name not in tried and states.get(d.name, _CLOSED).state == "half_open"]
             probe = await self._probe([stats.candidate(d, now) for d in half_open], states, time.time()) if half_open else None
             if probe is not None:

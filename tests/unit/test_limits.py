@@ -57,7 +57,7 @@ def test_headers_report_the_tightest_window() -> None:
 
 
 class DownState(MemoryState):
-    async def acquire(self, checks: Any, now: float) -> Any:
+    async def acquire(self, checks: Any, now: float, breakers: Any = ()) -> Any:
         raise StateUnavailable("redis is down")
 
     async def settle(self, settlements: Any, now: float) -> None:
@@ -74,6 +74,25 @@ async def test_fail_open_uses_local_limits() -> None:
         await limiter.acquire(checks, ESTIMATE)
     assert info.value.headers["retry-after"] == "60"
     assert limiter.metrics.state_errors._value.get() == 3  # type: ignore[attr-defined]
+
+
+@pytest.mark.asyncio
+async def test_acquire_reads_the_models_breakers_in_the_same_call() -> None:
+    state = MemoryState()
+    await state.breaker_record("p/m", False, 1000.0, 1, 10, 30)
+    limiter = Limiter(state, Metrics(), "fail_open", clock=lambda: 1001.0)
+    held, _ = await limiter.acquire([LimitCheck("key", "k", "rpm", 2, 1)], ESTIMATE, MODEL)
+    assert held is not None and held.breakers is not None
+    assert held.breakers["p/m"].state == "open"
+    held, _ = await limiter.acquire([LimitCheck("key", "k", "rpm", 2, 1)], ESTIMATE)
+    assert held is not None and held.breakers is None  # no model given: nothing read
+
+
+@pytest.mark.asyncio
+async def test_fail_open_leaves_the_breakers_to_the_router() -> None:
+    limiter = Limiter(DownState(), Metrics(), "fail_open", clock=lambda: 1000.0)
+    held, _ = await limiter.acquire([LimitCheck("key", "k", "rpm", 2, 1)], ESTIMATE, MODEL)
+    assert held is not None and held.breakers is None
 
 
 @pytest.mark.asyncio
