@@ -6,7 +6,14 @@ import pytest
 
 from gateway.config.types import DeploymentConfig, LimitsConfig, ModelConfig, PolicyConfig
 from gateway.errors import RateLimited, ServiceUnavailable
-from gateway.limits import Estimate, Limiter, limit_checks, needs_estimate, rate_headers, refusal_message
+from gateway.limits import (
+    Estimate,
+    Limiter,
+    limit_checks,
+    needs_estimate,
+    rate_headers,
+    refusal_message,
+)
 from gateway.observability.metrics import Metrics
 from gateway.state import CheckResult, LimitCheck, MemoryState, StateUnavailable
 

@@ -5,10 +5,13 @@
 --       (hint: a budget's seconds to the period end; a full concurrency limit's retry hint).
 -- A window hash holds, per 1-second bucket b, field b = amount and field "t"..b = latest use;
 -- a bucket counts while its latest use is within window_s (the rules of gateway/state/windows.py).
+-- Two summary fields make a check cost the same however many buckets are stored: "sum" (the
+-- amounts of every stored bucket) and "lo" (no bucket is stored below that second); see
+-- window_usage. apply.lua keeps "sum" right when it adjusts a bucket.
 -- Returns: 1 or 0 (all allowed), then per check: allowed (1/0), remaining, reset_s.
 -- Sums are computed here and written with HSET, never with HINCRBYFLOAT (see apply.lua).
 local now = tonumber(ARGV[1])
-local second = ARGV[2]
+local second = tonumber(ARGV[2])
 local token = ARGV[3]
 local slot_expiry = ARGV[4]
 local slot_ttl_ms = ARGV[5]
@@ -16,21 +19,29 @@ local window = tonumber(ARGV[6])
 local window_ttl_ms = ARGV[7]
 
 local function fmt(x) return string.format('%.17g', x) end
+local windows = {}  -- window key -> {sum, lo, oldest} as read by this call
 
-local function live_buckets(key)
+-- Every bucket of a window, for the rare full scan: drops stale buckets, rewrites the summary,
+-- and returns the live ones as {amount, latest use}. Used when the summary is missing (a window
+-- written before it existed), after a gap of more than a window, and to compute a refusal's reset.
+local function scan_window(key)
   local flat = redis.call('HGETALL', key)
   local amounts, lasts, stale, live = {}, {}, {}, {}
   for j = 1, #flat, 2 do
     local field = flat[j]
     if string.sub(field, 1, 1) == 't' then
       lasts[string.sub(field, 2)] = tonumber(flat[j + 1])
-    else
+    elseif tonumber(field) ~= nil then
       amounts[field] = tonumber(flat[j + 1])
     end
   end
+  local sum, lo, oldest = 0, nil, nil
   for b, last in pairs(lasts) do
     if amounts[b] ~= nil and last > now - window then
       live[#live + 1] = {amounts[b], last}
+      sum = sum + amounts[b]
+      if lo == nil or tonumber(b) < lo then lo = tonumber(b) end
+      if oldest == nil or last < oldest then oldest = last end
     else
       stale[#stale + 1] = 't' .. b
       if amounts[b] ~= nil then stale[#stale + 1] = b end
@@ -40,21 +51,88 @@ local function live_buckets(key)
     if lasts[b] == nil then stale[#stale + 1] = b end
   end
   if #stale > 0 then redis.call('HDEL', key, unpack(stale)) end
+  if lo == nil then
+    redis.call('HDEL', key, 'sum', 'lo')
+    windows[key] = {sum = 0, lo = second}
+  else
+    redis.call('HSET', key, 'sum', fmt(sum), 'lo', fmt(lo))
+    windows[key] = {sum = sum, lo = lo, oldest = oldest}
+  end
   return live
 end
 
-local function window_verdict(live, pending, amount, limit)
-  local used = pending
-  local oldest = now
-  for _, bucket in ipairs(live) do
-    used = used + bucket[1]
-    if bucket[2] < oldest then oldest = bucket[2] end
+-- The window's live sum and its oldest live use (nil when empty), from the summary fields
+-- `sum` (the amounts of every bucket stored) and `lo` (no bucket is stored below it): only the
+-- buckets that left the window since the last call are read and dropped, so the cost does not
+-- grow with the number of buckets. Bucket b holds uses from [b, b + 1), so every bucket below
+-- floor(now - window) has left and every one above it still counts; only that one is compared.
+local function window_usage(key)
+  local known = windows[key]
+  if known ~= nil then return known.sum, known.oldest end
+  local head = redis.call('HMGET', key, 'sum', 'lo')
+  local sum, lo = tonumber(head[1] or ''), tonumber(head[2] or '')
+  local edge = math.floor(now - window)
+  if sum == nil or lo == nil or edge - lo > 64 then
+    scan_window(key)
+    return windows[key].sum, windows[key].oldest
   end
+  local stale, b, oldest = {}, lo, nil
+  while b <= edge do
+    local bucket = redis.call('HMGET', key, b, 't' .. b)
+    local amount, last = tonumber(bucket[1] or ''), tonumber(bucket[2] or '')
+    if amount ~= nil and last ~= nil and b == edge and last > now - window then
+      oldest = last
+      break
+    end
+    if amount ~= nil or last ~= nil then
+      stale[#stale + 1] = b
+      stale[#stale + 1] = 't' .. b
+      sum = sum - (amount or 0)
+    end
+    b = b + 1
+  end
+  if oldest == nil then
+    -- The oldest live bucket is the first one stored at or after b.
+    local last = tonumber(redis.call('HGET', key, 't' .. b) or '')
+    if last == nil and b < second then
+      local fields = {}
+      for x = b + 1, second do fields[#fields + 1] = 't' .. x end
+      local lasts = redis.call('HMGET', key, unpack(fields))
+      for i = 1, #fields do
+        if lasts[i] then
+          b, last = b + i, tonumber(lasts[i])
+          break
+        end
+      end
+    end
+    oldest = last
+    if oldest == nil then
+      if sum > 1e-9 then
+        -- Usage stored beyond `now` (a clock that went back): count it the slow, exact way.
+        windows[key] = nil
+        redis.call('HDEL', key, 'sum')
+        return window_usage(key)
+      end
+      sum, b = 0, second
+    end
+  end
+  if #stale > 0 or b ~= lo then
+    if #stale > 0 then redis.call('HDEL', key, unpack(stale)) end
+    redis.call('HSET', key, 'sum', fmt(sum), 'lo', fmt(b))
+  end
+  windows[key] = {sum = sum, lo = b, oldest = oldest}
+  return sum, oldest
+end
+
+local function window_verdict(key, pending, amount, limit)
+  local sum, oldest = window_usage(key)
+  local used = sum + pending
   if used + amount <= limit then
-    return 1, limit - used - amount, oldest + window - now
+    return 1, limit - used - amount, math.min(oldest or now, now) + window - now
   end
   local reset = window
   if amount <= limit then
+    local live = scan_window(key)
     table.sort(live, function(a, b) return a[2] < b[2] end)
     local need, freed = used + amount - limit, 0
     for _, bucket in ipairs(live) do
@@ -79,7 +157,7 @@ for i, key in ipairs(KEYS) do
   local already = pending[key] or 0
   local allowed, remaining, reset
   if kind == 'w' then
-    allowed, remaining, reset = window_verdict(live_buckets(key), already, amount, limit)
+    allowed, remaining, reset = window_verdict(key, already, amount, limit)
     pending[key] = already + amount
   elseif kind == 'c' then
     redis.call('ZREMRANGEBYSCORE', key, '-inf', ARGV[1])
@@ -110,10 +188,15 @@ if out[1] == 1 then
     local base = 7 + (i - 1) * 4
     local kind = ARGV[base + 1]
     if kind == 'w' then
+      local add = tonumber(ARGV[base + 3])
       local bucket = redis.call('HMGET', key, second, 't' .. second)
-      local amount = (tonumber(bucket[1] or '') or 0) + tonumber(ARGV[base + 3])
+      local amount = (tonumber(bucket[1] or '') or 0) + add
       local last = math.max(tonumber(bucket[2] or '') or now, now)
-      redis.call('HSET', key, second, fmt(amount), 't' .. second, fmt(last))
+      local known = windows[key]
+      known.sum = known.sum + add
+      known.lo = math.min(known.lo, second)
+      redis.call('HSET', key, second, fmt(amount), 't' .. second, fmt(last),
+        'sum', fmt(known.sum), 'lo', fmt(known.lo))
       redis.call('PEXPIRE', key, window_ttl_ms)
     elseif kind == 'c' then
       redis.call('ZADD', key, slot_expiry, token)
