@@ -62,7 +62,7 @@ def _serve(args: argparse.Namespace) -> int:
         fd=sock.fileno(),
         workers=workers,
         loop="uvloop",
-        http="httptools",
+        http="gateway.server_protocol:CoalescingHttpToolsProtocol",
         log_level=args.log_level,
         access_log=False,
         proxy_headers=False,

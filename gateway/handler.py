@@ -128,17 +128,24 @@ async def send_stream(ctx: RequestContext, send: Send, receive: Receive) -> None
             if sent is not None:
                 sent.append(piece)
             await send({"type": "http.response.body", "body": piece, "more_body": True})
+        # The last piece of a finished upstream body is held back and leaves together with the
+        # end of the response: one write instead of two.
+        last: list[bytes] = []
         try:
             async for chunk in reply.chunks:
                 out = reply.converter.feed(chunk)
-                if out:
+                if reply.upstream.body_complete:
+                    last += out
+                elif out:
                     if ctx.first_byte_sent is None:
                         ctx.first_byte_sent = time.monotonic()
                     piece = b"".join(out)
                     if sent is not None:
                         sent.append(piece)
                     await send({"type": "http.response.body", "body": piece, "more_body": True})
-            tail = reply.converter.finish()
+            tail = [*last, *reply.converter.finish()]
+            if tail and ctx.first_byte_sent is None:
+                ctx.first_byte_sent = time.monotonic()
             if sent is not None and tail:
                 sent.append(b"".join(tail))
         except (UpstreamError, GatewayError) as exc:
@@ -146,7 +153,7 @@ async def send_stream(ctx: RequestContext, send: Send, receive: Receive) -> None
             ctx.error = error
             if ctx.attempts:
                 ctx.attempts[-1].error_kind = error.kind
-            tail = [stream_error_event(error, ctx.endpoint.wire)]
+            tail = [*last, stream_error_event(error, ctx.endpoint.wire)]
         ctx.upstream_finished = time.monotonic()
         await send({"type": "http.response.body", "body": b"".join(tail), "more_body": False})
     except asyncio.CancelledError:

@@ -62,6 +62,10 @@ class InProcessMockResponse:
             yield chunk
             kind, timeout = "idle_timeout", self._request.idle_timeout_s
 
+    @property
+    def body_complete(self) -> bool:
+        return False  # the mock body is a generator: its end is known only once it is reached
+
     async def read(self) -> bytes:
         return b"".join([chunk async for chunk in self.iter_chunks()])
 

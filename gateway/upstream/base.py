@@ -44,6 +44,12 @@ class UpstreamResponse(Protocol):
         """The whole body."""
         ...
 
+    @property
+    def body_complete(self) -> bool:
+        """True when `iter_chunks` has handed out the last byte and will end without waiting;
+        lets a relay send its final piece together with the end of its own response."""
+        ...
+
     async def aclose(self) -> None:
         """Release (or, if the body was not fully read, close) the connection. Idempotent."""
         ...

@@ -207,6 +207,11 @@ class Http1Response:
             if not await connection.wait(deadline):
                 raise UpstreamError(kind, f"no data from upstream for {span:.1f}s")
 
+    @property
+    def body_complete(self) -> bool:
+        connection = self._connection
+        return connection.complete and not connection.has_body and self._decoder is None
+
     async def read(self) -> bytes:
         parts = [chunk async for chunk in self.iter_chunks()]
         return parts[0] if len(parts) == 1 else b"".join(parts)
