@@ -192,8 +192,10 @@ class RedisState:
         await self._run(ops)
 
     async def _run(self, ops: _Ops) -> None:
+        # Off the request path (the limiter's flusher): it may wait a few ms for the next
+        # request's call and share its write.
         if ops.args:
-            await self._client.evalsha(APPLY, list(ops.keys), ops.args)
+            await self._client.evalsha(APPLY, list(ops.keys), ops.args, later=True)
 
     async def spend(self, scope: str, subject: str, now: float) -> dict[str, float]:
         values = await self._client.execute("MGET", *spend_keys(scope, subject, periods(now)))

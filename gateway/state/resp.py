@@ -11,7 +11,10 @@ How it works:
   resolves the waiting calls strictly in the order they were written. Any number of calls may
   be in flight at once (pipelining); there is no pool and no lock on the fast path.
 - `pipeline(commands)` writes several commands in one write and returns all their replies:
-  one round trip.
+  one round trip. `pipeline(commands, later=True)` (for work off the request path, such as
+  settling spend) holds the bytes until the next call writes, at most `later_s` (5 ms), and
+  sends them in front of it: at low load the settlement of one request travels with the next
+  request's acquire, so it costs no write, no wake-up and no round trip of its own.
 - Every call has a deadline (`socket_timeout_s`). When a reply is late, or the connection is
   lost, the connection is closed and every call still waiting on it fails with
   `StateUnavailable`; the next call reconnects (bounded by `connect_timeout_s`), so a dead Redis
@@ -64,60 +67,76 @@ def encode(command: Sequence[Arg]) -> bytes:
 
 
 class _Incomplete(Exception):
-    """The buffer ends inside a reply: wait for more bytes."""
+    """The buffer ends inside a reply: wait until it holds at least `need` bytes."""
+
+    def __init__(self, need: int) -> None:
+        self.need = need
 
 
 class Parser:
-    """Incremental RESP2 reply parser: `feed` bytes, then take complete replies from `replies`."""
+    """Incremental RESP2 reply parser: `feed` it bytes, it returns the replies now complete."""
 
     def __init__(self) -> None:
         self._buf = bytearray()
+        self._need = 0  # no reply can complete before the buffer holds this many bytes
 
     def feed(self, data: bytes) -> list[Reply]:
         """Add bytes; return every reply now complete, in order."""
         buf = self._buf
-        buf += data
+        if not buf and len(data) >= self._need:
+            chunk = data  # the common case: whole replies in one read, no copy
+        else:
+            buf += data
+            if len(buf) < self._need:
+                return []
+            chunk = bytes(buf)
         replies: list[Reply] = []
-        pos = 0
+        pos, size = 0, len(chunk)
         try:
-            while pos < len(buf):
-                reply, pos = self._parse(buf, pos)
+            while pos < size:
+                reply, pos = _parse(chunk, pos)
                 replies.append(reply)
-        except _Incomplete:
-            pass
-        del buf[:pos]
+            self._need = 0
+        except _Incomplete as incomplete:
+            self._need = incomplete.need - pos
+        if chunk is data:
+            buf += data[pos:]
+        else:
+            del buf[:pos]
         return replies
 
-    def _parse(self, buf: bytearray, pos: int) -> tuple[Reply, int]:
-        end = buf.find(b"\r\n", pos)
-        if end < 0:
-            raise _Incomplete
-        kind = buf[pos]
-        line = bytes(buf[pos + 1 : end])
+
+def _parse(data: bytes, pos: int) -> tuple[Reply, int]:
+    """One reply starting at `pos`, and where the next one starts."""
+    end = data.find(b"\r\n", pos)
+    if end < 0:
+        raise _Incomplete(len(data) + 1)
+    kind = data[pos]
+    if kind == 36:  # $ bulk string
+        size = int(data[pos + 1 : end])
+        if size < 0:
+            return None, end + 2
+        stop = end + 2 + size
+        if len(data) < stop + 2:
+            raise _Incomplete(stop + 2)
+        return data[end + 2 : stop], stop + 2
+    if kind == 58:  # : integer
+        return int(data[pos + 1 : end]), end + 2
+    if kind == 42:  # * array
+        count = int(data[pos + 1 : end])
+        if count < 0:
+            return None, end + 2
         pos = end + 2
-        if kind == 36:  # $ bulk string
-            size = int(line)
-            if size < 0:
-                return None, pos
-            if len(buf) < pos + size + 2:
-                raise _Incomplete
-            return bytes(buf[pos : pos + size]), pos + size + 2
-        if kind == 58:  # : integer
-            return int(line), pos
-        if kind == 42:  # * array
-            count = int(line)
-            if count < 0:
-                return None, pos
-            items: list[Reply] = []
-            for _ in range(count):
-                item, pos = self._parse(buf, pos)
-                items.append(item)
-            return items, pos
-        if kind == 43:  # + simple string
-            return line, pos
-        if kind == 45:  # - error
-            return ReplyError(line.decode(errors="replace")), pos
-        raise ValueError(f"unexpected RESP type byte {chr(kind)!r}")
+        items: list[Reply] = []
+        for _ in range(count):
+            item, pos = _parse(data, pos)
+            items.append(item)
+        return items, pos
+    if kind == 43:  # + simple string
+        return data[pos + 1 : end], end + 2
+    if kind == 45:  # - error
+        return ReplyError(data[pos + 1 : end].decode(errors="replace")), end + 2
+    raise ValueError(f"unexpected RESP type byte {chr(kind)!r}")
 
 
 # -- the connection ----------------------------------------------------------------------------
@@ -136,32 +155,55 @@ class _Call:
 
 
 class _Connection(asyncio.Protocol):
-    def __init__(self, loop: asyncio.AbstractEventLoop, timeout_s: float) -> None:
+    def __init__(self, loop: asyncio.AbstractEventLoop, timeout_s: float, later_s: float) -> None:
         self.loop = loop
         self.timeout_s = timeout_s
+        self.later_s = later_s
         self.transport: asyncio.Transport | None = None
         self.parser = Parser()
         self.calls: deque[_Call] = deque()
         self.closed = False
         self._timer: asyncio.TimerHandle | None = None
+        self._held: list[bytes] = []  # written with the next call, or by `_flush_timer`
+        self._flush_timer: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
 
-    def send(self, payload: bytes, count: int) -> asyncio.Future[list[Reply]]:
-        """Write `count` encoded commands; the future gets their `count` replies."""
+    def send(self, payload: bytes, count: int, later: bool = False) -> asyncio.Future[list[Reply]]:
+        """Write `count` encoded commands; the future gets their `count` replies. With `later`,
+        the bytes wait for the next call's write (at most `later_s`), so they cost no write of
+        their own."""
         future: asyncio.Future[list[Reply]] = self.loop.create_future()
         deadline = self.loop.time() + self.timeout_s
-        self.calls.append(_Call(future, count, deadline))
         assert self.transport is not None
-        self.transport.write(payload)
+        if later:
+            deadline += self.later_s
+            self._held.append(payload)
+            if self._flush_timer is None:
+                self._flush_timer = self.loop.call_later(self.later_s, self._flush)
+        elif self._held:
+            self._held.append(payload)
+            self._flush()
+        else:
+            self.transport.write(payload)
+        self.calls.append(_Call(future, count, deadline))
         if self._timer is None:
             self._timer = self.loop.call_at(deadline, self._check_deadline)
         return future
 
+    def _flush(self) -> None:
+        if self._flush_timer is not None:
+            self._flush_timer.cancel()
+            self._flush_timer = None
+        if self._held and self.transport is not None and not self.closed:
+            self.transport.write(b"".join(self._held))
+        self._held.clear()
+
     def _check_deadline(self) -> None:
-        # One timer per connection, not one per call: calls share one timeout and are answered in
-        # order, so only the oldest can be overdue. When it fires early, it re-arms for the oldest.
+        # One timer per connection, not one per call: calls are answered in order, so the oldest
+        # is the first to be overdue (a held call's deadline counts from when it may be written,
+        # so a call behind it may wait up to `later_s` longer). Re-arms for the oldest when early.
         self._timer = None
         if not self.calls:
             return
@@ -195,9 +237,11 @@ class _Connection(asyncio.Protocol):
     def close(self, error: StateUnavailable) -> None:
         """Close the connection and fail every call still waiting on it."""
         self.closed = True
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
+        self._held.clear()
+        for timer in (self._timer, self._flush_timer):
+            if timer is not None:
+                timer.cancel()
+        self._timer = self._flush_timer = None
         if self.transport is not None:
             self.transport.abort()
         while self.calls:
@@ -251,11 +295,18 @@ class Script:
 
 class RespClient:
     def __init__(
-        self, url: str, *, socket_timeout_s: float = 0.25, connect_timeout_s: float | None = None
+        self,
+        url: str,
+        *,
+        socket_timeout_s: float = 0.25,
+        connect_timeout_s: float | None = None,
+        later_s: float = 0.005,
     ) -> None:
         """`socket_timeout_s` bounds the wait for every reply, `connect_timeout_s` (default: the
-        same) connecting and the AUTH/SELECT handshake. Nothing connects until the first call."""
+        same) connecting and the AUTH/SELECT handshake. Nothing connects until the first call.
+        `later_s`: how long a `later=True` call may wait for another call to share its write."""
         self.address = Address.from_url(url)
+        self.later_s = later_s
         self.socket_timeout_s = socket_timeout_s
         self.connect_timeout_s = connect_timeout_s or socket_timeout_s
         self._conn: _Connection | None = None
@@ -268,14 +319,18 @@ class RespClient:
             raise reply
         return reply
 
-    async def pipeline(self, commands: Sequence[Sequence[Arg]]) -> list[Reply]:
+    async def pipeline(
+        self, commands: Sequence[Sequence[Arg]], *, later: bool = False
+    ) -> list[Reply]:
         """Send every command in one write and return their replies in order (one round trip);
-        error replies are returned as ReplyError values, not raised."""
+        error replies are returned as ReplyError values, not raised. `later=True` is for work off
+        the request path: the commands ride with the next call's write, or go on their own after
+        `later_s`, so at low load they add no round trip of their own."""
         payload = b"".join([encode(command) for command in commands])
         conn = self._conn
         if conn is None or conn.closed:
             conn = await self._connect()
-        replies = await conn.send(payload, len(commands))
+        replies = await conn.send(payload, len(commands), later)
         for reply in replies:
             if isinstance(reply, ReplyError) and str(reply).startswith(_UNAVAILABLE_PREFIXES):
                 raise StateUnavailable(f"redis: {reply}")
@@ -298,8 +353,10 @@ class RespClient:
             return await self.execute("EVAL", script.text, len(keys), *keys, *args)
         return reply
 
-    async def evalsha(self, script: Script, keys: Sequence[Arg], args: Sequence[Arg]) -> Reply:
-        (reply,) = await self.pipeline([self.evalsha_command(script, keys, args)])
+    async def evalsha(
+        self, script: Script, keys: Sequence[Arg], args: Sequence[Arg], *, later: bool = False
+    ) -> Reply:
+        (reply,) = await self.pipeline([self.evalsha_command(script, keys, args)], later=later)
         return await self.eval_reply(script, keys, args, reply)
 
     async def _connect(self) -> _Connection:
@@ -318,11 +375,11 @@ class RespClient:
         conn: _Connection
         if address.path is not None:
             transport, conn = await loop.create_unix_connection(
-                lambda: _Connection(loop, self.socket_timeout_s), address.path
+                lambda: _Connection(loop, self.socket_timeout_s, self.later_s), address.path
             )
         else:
             transport, conn = await loop.create_connection(
-                lambda: _Connection(loop, self.socket_timeout_s),
+                lambda: _Connection(loop, self.socket_timeout_s, self.later_s),
                 address.host,
                 address.port,
                 ssl=ssl.create_default_context() if address.tls else None,
