@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 
-@dataclass(frozen=True)
-class SSEEvent:
+class SSEEvent(NamedTuple):  # a tuple: one is made per event on the hot path
     event: str | None
     data: bytes
     # The event exactly as received, terminator included, for byte-for-byte forwarding.
@@ -20,21 +19,20 @@ class SSEDecoder:
         self._buffer = b""
 
     def feed(self, chunk: bytes) -> list[SSEEvent]:
-        buffer = self._buffer + chunk
+        buffer = self._buffer + chunk if self._buffer else chunk
         if b"\r" in buffer:
             buffer = buffer.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+        parts = buffer.split(b"\n\n")
+        self._buffer = parts.pop()  # after the last blank line: an event not complete yet
         events: list[SSEEvent] = []
-        start = 0
-        while True:
-            end = buffer.find(b"\n\n", start)
-            if end < 0:
-                break
-            raw = buffer[start : end + 2]
-            start = end + 2
-            event = _parse_event(raw)
+        for part in parts:
+            if part.startswith(b"data: ") and b"\n" not in part:
+                # The shape of nearly every event on the hot path: one `data: ...` line.
+                events.append(SSEEvent(None, part[6:], part + b"\n\n"))
+                continue
+            event = _parse_event(part + b"\n\n")
             if event is not None:
                 events.append(event)
-        self._buffer = buffer[start:]
         return events
 
     @property
@@ -43,9 +41,6 @@ class SSEDecoder:
 
 
 def _parse_event(raw: bytes) -> SSEEvent | None:
-    if raw.startswith(b"data: ") and raw.find(b"\n") == len(raw) - 2:
-        # The shape of nearly every event on the hot path: one `data: ...` line.
-        return SSEEvent(event=None, data=raw[6:-2], raw=raw)
     name: str | None = None
     data: list[bytes] = []
     for line in raw.split(b"\n"):

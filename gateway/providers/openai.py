@@ -74,18 +74,22 @@ class OpenAIStreamPassthrough:
                 parsed = orjson.loads(event.data)
             except orjson.JSONDecodeError:
                 raise UpstreamFailed("upstream sent a malformed stream event", code="upstream_malformed") from None
-            if not isinstance(parsed, dict):
+            if type(parsed) is not dict:
                 raise UpstreamFailed("upstream sent a malformed stream event", code="upstream_malformed")
             choices = parsed.get("choices")
             if choices:
-                delta = choices[0].get("delta") if isinstance(choices[0], dict) else None
-                if isinstance(delta, dict) and isinstance(delta.get("content"), str):
-                    self.text.append(delta["content"])
-            usage = usage_from_openai(parsed.get("usage"))
-            if usage is not None:
-                self.usage = usage
-                if not choices and not self._client_wants_usage:
-                    continue
+                first = choices[0]
+                delta = first.get("delta") if type(first) is dict else None
+                if type(delta) is dict:
+                    content = delta.get("content")
+                    if type(content) is str:
+                        self.text.append(content)
+            if parsed.get("usage") is not None:
+                usage = usage_from_openai(parsed["usage"])
+                if usage is not None:
+                    self.usage = usage
+                    if not choices and not self._client_wants_usage:
+                        continue
             out.append(event.raw)
         return out
 
