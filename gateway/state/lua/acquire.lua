@@ -69,16 +69,19 @@ end
 local function window_usage(key)
   local known = windows[key]
   if known ~= nil then return known.sum, known.oldest end
-  local head = redis.call('HMGET', key, 'sum', 'lo')
-  local sum, lo = tonumber(head[1] or ''), tonumber(head[2] or '')
+  -- One read for the common case: the summary, the bucket at the window's edge and this second's.
   local edge = math.floor(now - window)
+  local head = redis.call('HMGET', key, 'sum', 'lo', edge, 't' .. edge, second, 't' .. second)
+  local sum, lo = tonumber(head[1] or ''), tonumber(head[2] or '')
   if sum == nil or lo == nil or edge - lo > 64 then
     scan_window(key)
     return windows[key].sum, windows[key].oldest
   end
+  local current = {tonumber(head[5] or ''), tonumber(head[6] or '')}
   local stale, b, oldest = {}, lo, nil
   while b <= edge do
-    local bucket = redis.call('HMGET', key, b, 't' .. b)
+    local bucket = {head[3], head[4]}
+    if b < edge then bucket = redis.call('HMGET', key, b, 't' .. b) end
     local amount, last = tonumber(bucket[1] or ''), tonumber(bucket[2] or '')
     if amount ~= nil and last ~= nil and b == edge and last > now - window then
       oldest = last
@@ -111,7 +114,8 @@ local function window_usage(key)
         -- Usage stored beyond `now` (a clock that went back): count it the slow, exact way.
         windows[key] = nil
         redis.call('HDEL', key, 'sum')
-        return window_usage(key)
+        scan_window(key)
+        return windows[key].sum, windows[key].oldest
       end
       sum, b = 0, second
     end
@@ -120,7 +124,7 @@ local function window_usage(key)
     if #stale > 0 then redis.call('HDEL', key, unpack(stale)) end
     redis.call('HSET', key, 'sum', fmt(sum), 'lo', fmt(b))
   end
-  windows[key] = {sum = sum, lo = b, oldest = oldest}
+  windows[key] = {sum = sum, lo = b, oldest = oldest, current = current}
   return sum, oldest
 end
 
@@ -189,10 +193,15 @@ if out[1] == 1 then
     local kind = ARGV[base + 1]
     if kind == 'w' then
       local add = tonumber(ARGV[base + 3])
-      local bucket = redis.call('HMGET', key, second, 't' .. second)
-      local amount = (tonumber(bucket[1] or '') or 0) + add
-      local last = math.max(tonumber(bucket[2] or '') or now, now)
       local known = windows[key]
+      local bucket = known.current
+      if bucket == nil then
+        local stored = redis.call('HMGET', key, second, 't' .. second)
+        bucket = {tonumber(stored[1] or ''), tonumber(stored[2] or '')}
+      end
+      local amount = (bucket[1] or 0) + add
+      local last = math.max(bucket[2] or now, now)
+      known.current = {amount, last}
       known.sum = known.sum + add
       known.lo = math.min(known.lo, second)
       redis.call('HSET', key, second, fmt(amount), 't' .. second, fmt(last),
