@@ -119,18 +119,23 @@ async def send_stream(ctx: RequestContext, send: Send, receive: Receive) -> None
     assert reply is not None
     ctx.status = 200
     await send({"type": "http.response.start", "status": 200, "headers": [*_SSE, *gateway_headers(ctx)]})
-    watcher = asyncio.create_task(_watch_disconnect(receive, ctx, asyncio.current_task()))  # type: ignore[arg-type]
     sent = ctx.sent_chunks = [] if storable_later(ctx) else None
+    # The last piece of a finished upstream body is held back and leaves together with the
+    # end of the response: one write instead of two. When the whole upstream body is already
+    # in, nothing is awaited from it, so there is no disconnect to watch for either.
+    last: list[bytes] = []
+    watcher: asyncio.Task[None] | None = None
+    if reply.upstream.body_complete:
+        last += reply.pending
+    else:
+        watcher = asyncio.create_task(_watch_disconnect(receive, ctx, asyncio.current_task()))  # type: ignore[arg-type]
     try:
-        if reply.pending:
+        if reply.pending and watcher is not None:
             ctx.first_byte_sent = time.monotonic()
             piece = b"".join(reply.pending)
             if sent is not None:
                 sent.append(piece)
             await send({"type": "http.response.body", "body": piece, "more_body": True})
-        # The last piece of a finished upstream body is held back and leaves together with the
-        # end of the response: one write instead of two.
-        last: list[bytes] = []
         try:
             async for chunk in reply.chunks:
                 out = reply.converter.feed(chunk)
@@ -168,7 +173,8 @@ async def send_stream(ctx: RequestContext, send: Send, receive: Receive) -> None
         ctx.client_closed = True
         ctx.status = 499
     finally:
-        watcher.cancel()
+        if watcher is not None:
+            watcher.cancel()
         await reply.upstream.aclose()
 
 
