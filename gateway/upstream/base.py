@@ -1,6 +1,6 @@
 """The upstream transport interface: one small async protocol, several implementations.
 
-`aiohttp_client.AiohttpUpstream` is the pooled network client used on the hot path;
+`http1_client.Http1Upstream` is the pooled network client used on the hot path;
 `gateway.mock_provider.inprocess.InProcessMockUpstream` answers in process for `type = "mock"`.
 """
 
