@@ -4,12 +4,15 @@ Every check-and-reserve is one Lua script (`lua/*.lua`, run by EVALSHA), so repl
 overshoot a limit between a read and a write. Round trips per request: one `acquire` before the
 upstream call, which also reads the breakers of the model's deployments (the script and one
 HMGET per breaker written together, so the router needs no call of its own on its first
-attempt), and one `settle` after it (for a whole batch, off the request path). Every call goes
-through `resp.RespClient`: one pipelined connection, no pool (see its docstring for why).
+attempt), and one `settle` after it (for a whole batch, off the request path; sent at once, so
+other replicas see the spend and the freed slots before the client's next request). Every call
+goes through `resp.RespClient`: one pipelined connection, no pool (see its docstring for why).
 
 Key layout (prefix `llmgw:`; the `{...}` part is the Redis Cluster hash tag):
 
-    llmgw:{limits}:rpm:<scope>:<subject>          hash: <second> -> amount, t<second> -> latest use
+    llmgw:{limits}:rpm:<scope>:<subject>          hash: <second> -> amount, t<second> -> latest use,
+                                                  sum -> the amounts of every stored bucket,
+                                                  lo -> no bucket is stored below this second
     llmgw:{limits}:tpm:<scope>:<subject>          hash, as rpm
     llmgw:{limits}:concurrent:<scope>:<subject>   zset: reservation token -> slot expiry
     llmgw:{limits}:spend:<scope>:<subject>:day:<YYYY-MM-DD>   USD (float string), TTL 2 days
@@ -192,10 +195,8 @@ class RedisState:
         await self._run(ops)
 
     async def _run(self, ops: _Ops) -> None:
-        # Off the request path (the limiter's flusher): it may wait a few ms for the next
-        # request's call and share its write.
         if ops.args:
-            await self._client.evalsha(APPLY, list(ops.keys), ops.args, later=True)
+            await self._client.evalsha(APPLY, list(ops.keys), ops.args)
 
     async def spend(self, scope: str, subject: str, now: float) -> dict[str, float]:
         values = await self._client.execute("MGET", *spend_keys(scope, subject, periods(now)))

@@ -11,10 +11,7 @@ How it works:
   resolves the waiting calls strictly in the order they were written. Any number of calls may
   be in flight at once (pipelining); there is no pool and no lock on the fast path.
 - `pipeline(commands)` writes several commands in one write and returns all their replies:
-  one round trip. `pipeline(commands, later=True)` (for work off the request path, such as
-  settling spend) holds the bytes until the next call writes, at most `later_s` (5 ms), and
-  sends them in front of it: at low load the settlement of one request travels with the next
-  request's acquire, so it costs no write, no wake-up and no round trip of its own.
+  one round trip.
 - Every call has a deadline (`socket_timeout_s`). When a reply is late, or the connection is
   lost, the connection is closed and every call still waiting on it fails with
   `StateUnavailable`; the next call reconnects (bounded by `connect_timeout_s`), so a dead Redis
@@ -155,55 +152,32 @@ class _Call:
 
 
 class _Connection(asyncio.Protocol):
-    def __init__(self, loop: asyncio.AbstractEventLoop, timeout_s: float, later_s: float) -> None:
+    def __init__(self, loop: asyncio.AbstractEventLoop, timeout_s: float) -> None:
         self.loop = loop
         self.timeout_s = timeout_s
-        self.later_s = later_s
         self.transport: asyncio.Transport | None = None
         self.parser = Parser()
         self.calls: deque[_Call] = deque()
         self.closed = False
         self._timer: asyncio.TimerHandle | None = None
-        self._held: list[bytes] = []  # written with the next call, or by `_flush_timer`
-        self._flush_timer: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
 
-    def send(self, payload: bytes, count: int, later: bool = False) -> asyncio.Future[list[Reply]]:
-        """Write `count` encoded commands; the future gets their `count` replies. With `later`,
-        the bytes wait for the next call's write (at most `later_s`), so they cost no write of
-        their own."""
+    def send(self, payload: bytes, count: int) -> asyncio.Future[list[Reply]]:
+        """Write `count` encoded commands; the future gets their `count` replies."""
         future: asyncio.Future[list[Reply]] = self.loop.create_future()
         deadline = self.loop.time() + self.timeout_s
         assert self.transport is not None
-        if later:
-            deadline += self.later_s
-            self._held.append(payload)
-            if self._flush_timer is None:
-                self._flush_timer = self.loop.call_later(self.later_s, self._flush)
-        elif self._held:
-            self._held.append(payload)
-            self._flush()
-        else:
-            self.transport.write(payload)
+        self.transport.write(payload)
         self.calls.append(_Call(future, count, deadline))
         if self._timer is None:
             self._timer = self.loop.call_at(deadline, self._check_deadline)
         return future
 
-    def _flush(self) -> None:
-        if self._flush_timer is not None:
-            self._flush_timer.cancel()
-            self._flush_timer = None
-        if self._held and self.transport is not None and not self.closed:
-            self.transport.write(b"".join(self._held))
-        self._held.clear()
-
     def _check_deadline(self) -> None:
-        # One timer per connection, not one per call: calls are answered in order, so the oldest
-        # is the first to be overdue (a held call's deadline counts from when it may be written,
-        # so a call behind it may wait up to `later_s` longer). Re-arms for the oldest when early.
+        # One timer per connection, not one per call: calls share one timeout and are answered in
+        # order, so the oldest is the first to be overdue. When it fires early, it re-arms.
         self._timer = None
         if not self.calls:
             return
@@ -237,11 +211,9 @@ class _Connection(asyncio.Protocol):
     def close(self, error: StateUnavailable) -> None:
         """Close the connection and fail every call still waiting on it."""
         self.closed = True
-        self._held.clear()
-        for timer in (self._timer, self._flush_timer):
-            if timer is not None:
-                timer.cancel()
-        self._timer = self._flush_timer = None
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
         if self.transport is not None:
             self.transport.abort()
         while self.calls:
@@ -300,13 +272,10 @@ class RespClient:
         *,
         socket_timeout_s: float = 0.25,
         connect_timeout_s: float | None = None,
-        later_s: float = 0.005,
     ) -> None:
         """`socket_timeout_s` bounds the wait for every reply, `connect_timeout_s` (default: the
-        same) connecting and the AUTH/SELECT handshake. Nothing connects until the first call.
-        `later_s`: how long a `later=True` call may wait for another call to share its write."""
+        same) connecting and the AUTH/SELECT handshake. Nothing connects before the first call."""
         self.address = Address.from_url(url)
-        self.later_s = later_s
         self.socket_timeout_s = socket_timeout_s
         self.connect_timeout_s = connect_timeout_s or socket_timeout_s
         self._conn: _Connection | None = None
@@ -319,18 +288,14 @@ class RespClient:
             raise reply
         return reply
 
-    async def pipeline(
-        self, commands: Sequence[Sequence[Arg]], *, later: bool = False
-    ) -> list[Reply]:
+    async def pipeline(self, commands: Sequence[Sequence[Arg]]) -> list[Reply]:
         """Send every command in one write and return their replies in order (one round trip);
-        error replies are returned as ReplyError values, not raised. `later=True` is for work off
-        the request path: the commands ride with the next call's write, or go on their own after
-        `later_s`, so at low load they add no round trip of their own."""
+        error replies are returned as ReplyError values, not raised."""
         payload = b"".join([encode(command) for command in commands])
         conn = self._conn
         if conn is None or conn.closed:
             conn = await self._connect()
-        replies = await conn.send(payload, len(commands), later)
+        replies = await conn.send(payload, len(commands))
         for reply in replies:
             if isinstance(reply, ReplyError) and str(reply).startswith(_UNAVAILABLE_PREFIXES):
                 raise StateUnavailable(f"redis: {reply}")
@@ -353,10 +318,8 @@ class RespClient:
             return await self.execute("EVAL", script.text, len(keys), *keys, *args)
         return reply
 
-    async def evalsha(
-        self, script: Script, keys: Sequence[Arg], args: Sequence[Arg], *, later: bool = False
-    ) -> Reply:
-        (reply,) = await self.pipeline([self.evalsha_command(script, keys, args)], later=later)
+    async def evalsha(self, script: Script, keys: Sequence[Arg], args: Sequence[Arg]) -> Reply:
+        (reply,) = await self.pipeline([self.evalsha_command(script, keys, args)])
         return await self.eval_reply(script, keys, args, reply)
 
     async def _connect(self) -> _Connection:
@@ -375,11 +338,11 @@ class RespClient:
         conn: _Connection
         if address.path is not None:
             transport, conn = await loop.create_unix_connection(
-                lambda: _Connection(loop, self.socket_timeout_s, self.later_s), address.path
+                lambda: _Connection(loop, self.socket_timeout_s), address.path
             )
         else:
             transport, conn = await loop.create_connection(
-                lambda: _Connection(loop, self.socket_timeout_s, self.later_s),
+                lambda: _Connection(loop, self.socket_timeout_s),
                 address.host,
                 address.port,
                 ssl=ssl.create_default_context() if address.tls else None,
