@@ -46,8 +46,8 @@ class UpstreamResponse(Protocol):
 
     @property
     def body_complete(self) -> bool:
-        """True when `iter_chunks` has handed out the last byte and will end without waiting;
-        lets a relay send its final piece together with the end of its own response."""
+        """True once the whole body has arrived, so `read` and `iter_chunks` will not wait; lets
+        a relay send its final piece together with the end of its own response."""
         ...
 
     async def aclose(self) -> None:

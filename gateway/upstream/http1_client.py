@@ -209,10 +209,15 @@ class Http1Response:
 
     @property
     def body_complete(self) -> bool:
-        connection = self._connection
-        return connection.complete and not connection.has_body and self._decoder is None
+        return self._connection.complete
 
     async def read(self) -> bytes:
+        connection = self._connection
+        if connection.complete and self._decoder is None and connection.error is None:
+            # Everything is in already (the usual case for a JSON answer): no iterator needed.
+            data = connection.take_body()
+            self._finish()
+            return data
         parts = [chunk async for chunk in self.iter_chunks()]
         return parts[0] if len(parts) == 1 else b"".join(parts)
 
