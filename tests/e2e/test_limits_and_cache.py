@@ -250,6 +250,17 @@ def test_no_concurrency_slot_leaks(tmp_path: Path, upstream: Proc, slow: Proc, r
         stop_all(gateways)
 
 
+def records_of(*paths: Path, at_least: int, timeout_s: float = 5.0) -> list[dict[str, Any]]:
+    """The request records of running gateways, once `at_least` have been written (the
+    recorder hands records to its writer in batches, a little after the answers)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        records = [record for path in paths for record in read_records(path)]
+        if len(records) >= at_least or time.monotonic() > deadline:
+            return records
+        time.sleep(0.05)
+
+
 def test_redis_outage_fail_open_then_recovery(tmp_path: Path, upstream: Proc, slow: Proc, redis: RedisServer) -> None:
     gateways = pair(write_setup(tmp_path, "[limits]\nrpm = 1000\n", upstream, slow, redis.url))
     try:
@@ -257,7 +268,7 @@ def test_redis_outage_fail_open_then_recovery(tmp_path: Path, upstream: Proc, sl
         redis.stop()
         during = alternate(gateways, 20)
         assert [r.status_code for r in during] == [200] * 20, "fail_open keeps serving on local limits"
-        records = read_records(tmp_path / "a.jsonl") + read_records(tmp_path / "b.jsonl")
+        records = records_of(tmp_path / "a.jsonl", tmp_path / "b.jsonl", at_least=21)
         assert max(r["latency_ms"] for r in records) < 1000, "a dead Redis never holds a request past its timeout"
         metrics = httpx.get(gateways[0].url + "/metrics").text
         state_errors = [line for line in metrics.splitlines() if line.startswith("gateway_state_errors_total ")]
