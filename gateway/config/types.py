@@ -82,11 +82,12 @@ class DeploymentConfig:
     rpm: int | None = None
     tpm: int | None = None
     timeouts: Timeouts = field(default_factory=Timeouts)
+    # Stable label for metrics, headers and records: `provider/model` (computed once; it is
+    # read many times per request).
+    name: str = field(init=False, repr=False, compare=False)
 
-    @property
-    def name(self) -> str:
-        """Stable label for metrics, headers and records: `provider/model`."""
-        return f"{self.provider}/{self.model}"
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "name", f"{self.provider}/{self.model}")
 
 
 @dataclass(frozen=True)

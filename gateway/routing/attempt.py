@@ -117,8 +117,11 @@ async def call_deployment(
             ctx.stream_reply = StreamReply(response, chunks, converter, pending)
             response = None  # the responder owns it now
         else:
-            async with asyncio.timeout(limits.body_s):
-                data = await response.read()
+            if response.body_complete:
+                data = await response.read()  # all in already: nothing to time out
+            else:
+                async with asyncio.timeout(limits.body_s):
+                    data = await response.read()
             ctx.response_body, ctx.usage, ctx.response_json = adapter.convert_json(data)
             ctx.upstream_finished = time.monotonic()
     except UpstreamError as exc:

@@ -57,6 +57,7 @@ class Router:
     def __init__(self, services: Services) -> None:
         self.services = services
         self._turns: dict[str, int] = {}
+        self._up: dict[str, int] = {}
 
     async def _breaker_states(self, deployments: Sequence[DeploymentConfig], now: float,
                               known: Mapping[str, BreakerState] | None = None) -> Mapping[str, BreakerState]:
@@ -70,11 +71,17 @@ class Router:
                 states = await self.services.state.breaker_states(names, now)
             except StateUnavailable:
                 return {name: _CLOSED for name in names}
-        metrics = self.services.metrics
         for name in names:
-            state = states[name]
-            metrics.child(metrics.deployment_up, name).set(0 if state.state == "open" else 1)
+            self._set_up(name, states[name])
         return states
+
+    def _set_up(self, deployment: str, state: BreakerState) -> None:
+        """`gateway_deployment_up`, written only when it changes."""
+        up = 0 if state.state == "open" else 1
+        if self._up.get(deployment) != up:
+            self._up[deployment] = up
+            metrics = self.services.metrics
+            metrics.child(metrics.deployment_up, deployment).set(up)
 
     async def _record_outcome(self, deployment: str, ok: bool, before: BreakerState, now: float) -> None:
         if ok and before.state == "closed" and before.failures == 0:
@@ -86,7 +93,7 @@ class Router:
             )
         except StateUnavailable:
             return
-        self.services.metrics.child(self.services.metrics.deployment_up, deployment).set(0 if state.state == "open" else 1)
+        self._set_up(deployment, state)
 
     async def _probe(self, candidates: list[Candidate], states: Mapping[str, BreakerState], now: float) -> Candidate | None:
         """A half-open deployment whose single probe this request wins; it must then be called."""

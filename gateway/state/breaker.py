@@ -36,7 +36,12 @@ def phase(record: BreakerRecord, now: float) -> Phase:
     return "open" if now < record.open_until else "half_open"
 
 
+_CLOSED_VIEW = BreakerState("closed", 0, 0.0)
+
+
 def view(record: BreakerRecord, now: float) -> BreakerState:
+    if record is CLOSED:
+        return _CLOSED_VIEW  # nearly every breaker, nearly always
     recent = sum(1 for at in record.failures if at > now - record.window_s)
     cooldown = 0.0 if record.open_until is None else max(0.0, record.open_until - now)
     return BreakerState(phase(record, now), recent, cooldown)
