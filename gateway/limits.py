@@ -2,14 +2,23 @@
 
 Before the call, `Limiter.acquire` checks and reserves everything that applies in one state
 round trip (all or nothing), and in the same round trip reads the breakers of the model's
-deployments, which the router's first attempt then uses instead of reading them again; after the request ends, whatever path it took, `Limiter.settle`
-queues the settlement (release the concurrency slot, reconcile tokens, add spend) and a
-background flusher sends whatever is queued in one batch, so spend never waits on the request
-path and nothing queued is lost at shutdown.
+deployments, which the router's first attempt then uses instead of reading them again. After the
+request ends, whatever path it took, `Limiter.settle` splits what is left to do in two:
+
+- what other requests' checks read at once (release the concurrency slot, reconcile the tokens
+  reserved for tpm, add the cost to the subjects whose budgets this request checked) is queued
+  and sent by a background flusher as soon as it can, in one batch, so replicas never see a slot
+  or a budget later than necessary;
+- the rest of the spend (subjects without a budget on this request: the key and team counters
+  that admin views read) is summed per subject and written every `SPEND_FLUSH_S`, one round trip
+  for all of it instead of one per request.
+
+Neither waits on the request path, and both are flushed at shutdown, so no spend is lost.
 
 Scopes: `[limits]` per key, `[team_limits]` per team, `[model_limits."<model>"]` per key and
 model. When the state backend (Redis) is unreachable, `on_redis_error = "fail_open"` serves on
-limits kept in this process (warned and counted), `"fail_closed"` answers 503.
+limits kept in this process (warned and counted), `"fail_closed"` answers 503. Spend that cannot
+be written is kept and retried.
 """
 
 from __future__ import annotations
@@ -27,6 +36,7 @@ from gateway.context import RequestContext
 from gateway.errors import RateLimited, ServiceUnavailable
 from gateway.observability.metrics import Metrics
 from gateway.state import (
+    BUDGET_KINDS,
     AcquireResult,
     BreakerState,
     CheckResult,
@@ -41,6 +51,8 @@ from gateway.state import (
 log = logging.getLogger("gateway.limits")
 DEFAULT_COMPLETION_TOKENS = 256
 FLUSH_RETRY_S = 0.5
+# How often spend that no budget of the request depends on is written (summed per subject).
+SPEND_FLUSH_S = 0.25
 _KIND_WORDS = {
     "rpm": "requests per minute",
     "tpm": "tokens per minute",
@@ -59,7 +71,6 @@ class Estimate:
         return self.prompt_tokens + self.completion_tokens
 
 
-_NO_ESTIMATE = Estimate(0, 0, 0.0)
 _UNLIMITED = LimitsConfig()
 
 
@@ -183,6 +194,10 @@ class Limiter:
         self._wakeup = asyncio.Event()
         self._flusher: asyncio.Task[None] | None = None
         self._last_warning = 0.0
+        # Spend no budget of its request depends on, summed per (scope, subject) until written.
+        self._spend: dict[tuple[str, str], float] = {}
+        self._spend_timer: asyncio.TimerHandle | None = None
+        self._spend_flush_wanted = False
 
     async def acquire(
         self, checks: list[LimitCheck], estimate: Estimate, model: ModelConfig | None = None
@@ -224,13 +239,27 @@ class Limiter:
             log.warning("state backend unavailable; on_redis_error=%s", self.on_error)
 
     def settle(self, held: Held | None, actual_tokens: int, cost_usd: float, spend_subjects: tuple[tuple[str, str], ...]) -> None:
-        """Queue the settlement; returns at once (the flusher sends it)."""
-        if held is None and not (cost_usd and spend_subjects):
-            return
-        if held is None:
-            # Nothing was reserved, but spend still counts (e.g. no limits configured).
-            held = Held(Reservation(token="", checks=(), at=self.clock()), self.state, _NO_ESTIMATE)
-        self._queue.append((Settlement(held.reservation, actual_tokens, cost_usd, spend_subjects), held.backend))
+        """Queue what the request leaves to do; returns at once (the flushers send it)."""
+        budgeted: set[tuple[str, str]] = set()
+        if held is not None:
+            checks = held.reservation.checks
+            budgeted = {(c.scope, c.subject) for c in checks if c.kind in BUDGET_KINDS}
+            if any(c.kind not in BUDGET_KINDS for c in checks) or (budgeted and cost_usd):
+                # Slots, tokens and the spend of budgeted subjects: other requests read them now.
+                settlement = Settlement(held.reservation, actual_tokens, cost_usd)
+                self._queue.append((settlement, held.backend))
+                self._wakeup.set()
+        if cost_usd:
+            for subject in spend_subjects:
+                if subject not in budgeted:
+                    self._spend[subject] = self._spend.get(subject, 0.0) + cost_usd
+            if self._spend and self._spend_timer is None and self._flusher is not None:
+                loop = asyncio.get_running_loop()
+                self._spend_timer = loop.call_later(SPEND_FLUSH_S, self._spend_due)
+
+    def _spend_due(self) -> None:
+        self._spend_timer = None
+        self._spend_flush_wanted = True
         self._wakeup.set()
 
     def start(self) -> None:
@@ -243,12 +272,21 @@ class Limiter:
         while True:
             await self._wakeup.wait()
             self._wakeup.clear()
-            await self.flush()
-            if self._queue:
+            spend_due, self._spend_flush_wanted = self._spend_flush_wanted, False
+            await self._flush_settlements()
+            if spend_due:
+                await self._flush_spend()
+            if self._queue or (spend_due and self._spend):
                 await asyncio.sleep(FLUSH_RETRY_S)  # the state backend refused: do not spin
+                self._spend_flush_wanted = spend_due or self._spend_flush_wanted
                 self._wakeup.set()
 
     async def flush(self) -> None:
+        """Send everything queued now: settlements, then the summed spend."""
+        await self._flush_settlements()
+        await self._flush_spend()
+
+    async def _flush_settlements(self) -> None:
         batch, self._queue = self._queue, []
         if not batch:
             return
@@ -264,14 +302,36 @@ class Limiter:
             except Exception:
                 log.exception("cannot settle %d requests", len(settlements))
 
+    async def _flush_spend(self) -> None:
+        spend, self._spend = self._spend, {}
+        if not spend:
+            return
+        now = self.clock()
+        nothing = Reservation(token="", checks=(), at=now)
+        settlements = [Settlement(nothing, 0, usd, (subject,)) for subject, usd in spend.items()]
+        try:
+            await self.state.settle(settlements, now)
+        except StateUnavailable:
+            self._count_state_error()
+            for subject, usd in spend.items():  # kept, and retried: spend must not be lost
+                self._spend[subject] = self._spend.get(subject, 0.0) + usd
+        except Exception:
+            log.exception("cannot add the spend of %d subjects", len(spend))
+
     async def aclose(self) -> None:
         if self._flusher is not None:
             self._flusher.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._flusher
+        if self._spend_timer is not None:
+            self._spend_timer.cancel()
+            self._spend_timer = None
         for _ in range(3):
             await self.flush()
-            if not self._queue:
+            if not self._queue and not self._spend:
                 break
-        if self._queue:
-            log.error("%d settlements could not be written at shutdown", len(self._queue))
+        if self._queue or self._spend:
+            log.error(
+                "%d settlements and the spend of %d subjects could not be written at shutdown",
+                len(self._queue), len(self._spend),
+            )

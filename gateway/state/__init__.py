@@ -7,6 +7,7 @@ The redis module (and with it the redis client) is imported only when asked for.
 from __future__ import annotations
 
 from gateway.state.base import (
+    BUDGET_KINDS,
     AcquireResult,
     BreakerState,
     CheckResult,
@@ -20,6 +21,7 @@ from gateway.state.base import (
 from gateway.state.memory import MemoryState
 
 __all__ = [
+    "BUDGET_KINDS",
     "AcquireResult",
     "BreakerState",
     "CheckResult",

@@ -105,10 +105,10 @@ class MemoryState:
         already = pending.get(counter, 0.0)
         if check.kind in WINDOW_KINDS:
             window = self._windows.get(counter)
-            live = window.live(now) if window is not None else []
-            allowed, remaining, reset = window_verdict(
-                live, already, check.amount, check.limit, now
-            )
+            if window is not None:
+                allowed, remaining, reset = window.verdict(already, check.amount, check.limit, now)
+            else:
+                allowed, remaining, reset = window_verdict([], already, check.amount, check.limit, now)
             pending[counter] = already + check.amount
             return CheckResult(check, allowed, remaining, reset)
         if check.kind == "concurrent":

@@ -15,18 +15,51 @@ Usage = tuple[float, float]  # (amount, latest use) of one live bucket
 
 
 class SlidingWindow:
-    __slots__ = ("buckets",)
+    """Buckets in the order their seconds arrived, with the running sum of their amounts, so a
+    check costs O(1) (plus dropping the buckets that left the window) instead of a pass over all
+    60. The clock only moves forward in practice; if it steps back, a bucket behind a newer one
+    is dropped a little late, which errs on the side of counting usage too long, never too short.
+    """
+
+    __slots__ = ("buckets", "total")
 
     def __init__(self) -> None:
-        self.buckets: dict[int, list[float]] = {}  # second -> [amount, latest use]
+        self.buckets: dict[int, list[float]] = {}  # second -> [amount, latest use], oldest first
+        self.total = 0.0  # the sum of the stored buckets' amounts
+
+    def prune(self, now: float) -> None:
+        """Drop the buckets whose latest use left the window, oldest first."""
+        cutoff = now - WINDOW_S
+        buckets = self.buckets
+        while buckets:
+            second = next(iter(buckets))
+            amount, last = buckets[second]
+            if last > cutoff:
+                return
+            del buckets[second]
+            self.total -= amount
+        self.total = 0.0  # empty: no rounding left over
 
     def live(self, now: float) -> list[Usage]:
         """The buckets still inside the window; older ones are dropped."""
         cutoff = now - WINDOW_S
         stale = [second for second, (_, last) in self.buckets.items() if last <= cutoff]
         for second in stale:
-            del self.buckets[second]
+            self.total -= self.buckets.pop(second)[0]
+        if not self.buckets:
+            self.total = 0.0
         return [(amount, last) for amount, last in self.buckets.values()]
+
+    def verdict(self, pending: float, amount: float, limit: float, now: float) -> tuple[bool, float, float]:
+        """`window_verdict` over this window's live buckets, without listing them when allowed."""
+        self.prune(now)
+        used = self.total + pending
+        if used + amount <= limit:
+            oldest = now
+            if self.buckets:
+                oldest = min(now, self.buckets[next(iter(self.buckets))][1])
+            return True, limit - used - amount, oldest + WINDOW_S - now
+        return window_verdict(self.live(now), pending, amount, limit, now)
 
     def add(self, second: int, amount: float, now: float) -> None:
         bucket = self.buckets.get(second)
@@ -35,12 +68,15 @@ class SlidingWindow:
         else:
             bucket[0] += amount
             bucket[1] = max(bucket[1], now)
+        self.total += amount
 
     def adjust(self, second: int, delta: float) -> None:
         """Reconcile a reservation in its own bucket, if that bucket still counts."""
         bucket = self.buckets.get(second)
         if bucket is not None:
-            bucket[0] = max(0.0, bucket[0] + delta)
+            adjusted = max(0.0, bucket[0] + delta)
+            self.total += adjusted - bucket[0]
+            bucket[0] = adjusted
 
 
 def window_verdict(

@@ -115,8 +115,69 @@ async def test_settlements_are_kept_until_the_state_returns() -> None:
     limiter = Limiter(down, Metrics(), "fail_open", clock=lambda: 1000.0)
     limiter.settle(None, 10, 0.25, (("key", "k"),))
     await limiter.flush()
-    assert len(limiter._queue) == 1  # not lost
+    assert limiter._spend == {("key", "k"): 0.25}  # not lost
     limiter.state = MemoryState()
-    limiter._queue = [(s, limiter.state) for s, _ in limiter._queue]
     await limiter.aclose()
     assert (await limiter.state.spend("key", "k", 1000.0))["total"] == pytest.approx(0.25)
+
+
+class CountingState(MemoryState):
+    """MemoryState that counts settle round trips and what each carried."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.settle_calls: list[int] = []
+
+    async def settle(self, settlements: Any, now: float) -> None:
+        self.settle_calls.append(len(settlements))
+        await super().settle(settlements, now)
+
+
+@pytest.mark.asyncio
+async def test_spend_without_a_budget_is_summed_per_subject_and_written_in_one_round_trip() -> None:
+    state = CountingState()
+    limiter = Limiter(state, Metrics(), "fail_open", clock=lambda: 1000.0)
+    for _ in range(10):
+        limiter.settle(None, 10, 0.125, (("key", "k"), ("team", "t")))
+    assert state.settle_calls == []  # nothing on the request path
+    await limiter.flush()
+    assert state.settle_calls == [2]  # one call, one settlement per subject
+    assert (await state.spend("key", "k", 1000.0))["total"] == pytest.approx(1.25)
+    assert (await state.spend("team", "t", 1000.0))["total"] == pytest.approx(1.25)
+
+
+@pytest.mark.asyncio
+async def test_slots_and_budgeted_spend_are_settled_at_once_the_rest_later() -> None:
+    state = CountingState()
+    limiter = Limiter(state, Metrics(), "fail_open", clock=lambda: 1000.0)
+    checks = [LimitCheck("key", "k", "concurrent", 1, 1), LimitCheck("team", "t", "budget_day", 1.0, 0.5)]
+    held, _ = await limiter.acquire(checks, ESTIMATE)
+    limiter.settle(held, 30, 0.25, (("key", "k"), ("team", "t")))
+    await limiter._flush_settlements()  # what the flusher sends as soon as it can
+    assert (await state.usage("key", "k", 1000.0))["concurrent"] == 0  # the slot is free
+    assert (await state.spend("team", "t", 1000.0))["total"] == pytest.approx(0.25)  # the budget sees it
+    assert (await state.spend("key", "k", 1000.0))["total"] == 0  # no budget on the key: later
+    await limiter.aclose()
+    assert (await state.spend("key", "k", 1000.0))["total"] == pytest.approx(0.25)
+    assert (await state.spend("team", "t", 1000.0))["total"] == pytest.approx(0.25)  # counted once
+
+
+@pytest.mark.asyncio
+async def test_the_running_flusher_writes_summed_spend_on_its_own(monkeypatch: pytest.MonkeyPatch) -> None:
+    import asyncio
+
+    import gateway.limits
+
+    monkeypatch.setattr(gateway.limits, "SPEND_FLUSH_S", 0.01)
+    state = CountingState()
+    limiter = Limiter(state, Metrics(), "fail_open", clock=lambda: 1000.0)
+    limiter.start()
+    limiter.settle(None, 10, 0.5, (("key", "k"),))
+    limiter.settle(None, 10, 0.5, (("key", "k"),))
+    for _ in range(200):
+        if state.settle_calls:
+            break
+        await asyncio.sleep(0.01)
+    assert state.settle_calls == [1]
+    assert (await state.spend("key", "k", 1000.0))["total"] == pytest.approx(1.0)
+    await limiter.aclose()
