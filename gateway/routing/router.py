@@ -185,7 +185,7 @@ class Router:
                 repeats += 1
                 if time.monotonic() + wait >= deadline:
                     break
-                await asyncio.sleep(wait)
+                await _sleep_at_least(wait)
                 untried = healthy
             choice = self._pick(ctx, model, untried, attempt_no == 0, prompt_tokens or 0).deployment
             tried.add(choice.name)
@@ -253,6 +253,15 @@ class Router:
                 break
         assert last is not None
         raise last.error
+
+
+async def _sleep_at_least(seconds: float) -> None:
+    """Sleep no less than `seconds` by `time.monotonic()`: uvloop's timers run on a millisecond
+    clock and may fire up to a millisecond early, and a Retry-After must not be cut short."""
+    resume = time.monotonic() + seconds
+    await asyncio.sleep(seconds)
+    while (left := resume - time.monotonic()) > 0:
+        await asyncio.sleep(left + 0.0005)
 
 
 def _is_deployment_fault(kind: str | None) -> bool:
