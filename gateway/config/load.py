@@ -23,7 +23,6 @@ from typing import Any, get_args
 
 from gateway.config.errors import ConfigError, Problem
 from gateway.config.locate import KeyPath, Locator
-from gateway.guardrails.catalog import DEFAULT_THRESHOLDS, NER_ENTITIES, PII_ENTITIES
 from gateway.config.types import (
     AdminConfig,
     CacheConfig,
@@ -42,17 +41,18 @@ from gateway.config.types import (
     PiiEngine,
     PolicyConfig,
     ProviderConfig,
-    RecognizerConfig,
     ProviderType,
+    RecognizerConfig,
     RedisErrorMode,
+    RoutingConfig,
     ServerConfig,
     StateBackend,
     StateConfig,
-    RoutingConfig,
     Sticky,
     Strategy,
     Timeouts,
 )
+from gateway.guardrails.catalog import DEFAULT_THRESHOLDS, NER_ENTITIES, PII_ENTITIES
 
 DEFAULT_POLICY = "default"
 DEFAULT_POLICIES_DIR = "policies"

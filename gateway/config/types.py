@@ -6,9 +6,10 @@ dicts. Every object is frozen so a whole config can be swapped atomically on rel
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal, Mapping
+from typing import Literal
 
 ProviderType = Literal["openai", "anthropic", "mock"]
 Strategy = Literal[

@@ -22,6 +22,7 @@ from gateway.guardrails.base import Finding, GuardrailUnavailable, Placeholders
 from gateway.guardrails.bodies import Slot, input_slots, output_slots, string_slots
 from gateway.guardrails.compiled import ERROR_ENTITY, Decision, Guard, GuardrailSet, decide
 from gateway.guardrails.stream import GuardedConverter
+from gateway.providers import StreamConverter
 from gateway.services import Services
 
 # Joins the texts of one body for a single scan; no pattern matches across it.
@@ -155,16 +156,17 @@ def _guard_stream(ctx: RequestContext, services: Services, guards: GuardrailSet,
     reply.pending = converter.rewrite(reply.pending)
     reply.converter = converter
     if remote:
-        reply.chunks = _check_when_done(reply.chunks, inner.text, remote, ctx, services)
+        reply.chunks = _check_when_done(reply.chunks, inner, remote, ctx, services)
 
 
 async def _check_when_done(
-    chunks: AsyncIterator[bytes], text: list[str], guards: list[Guard], ctx: RequestContext, services: Services
+    chunks: AsyncIterator[bytes], converter: StreamConverter, guards: list[Guard], ctx: RequestContext,
+    services: Services,
 ) -> AsyncIterator[bytes]:
     """Remote checks see the whole answer; the stream's ending events wait for their verdict."""
     async for chunk in chunks:
         yield chunk
-    full = "".join(text)
+    full = "".join(converter.text)
     results = [(guard, await _scan(guard, full, ctx, services)) for guard in guards]
     decision = decide(full, results, None)
     if decision.hits:

@@ -14,8 +14,9 @@ import logging
 import os
 import queue
 import threading
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable, Protocol
+from typing import Any, Protocol, cast
 
 import orjson
 
@@ -120,7 +121,7 @@ class JsonlSink:
         """Queued items are lines, a record, or a list of records (when transforming)."""
         if isinstance(item, bytes):
             return item
-        records = item if isinstance(item, list) else [item]
+        records = cast(list[dict[str, Any]], item if isinstance(item, list) else [item])
         lines = []
         for record in records:
             try:

@@ -36,7 +36,11 @@ class PreparedCall:
 
 class StreamConverter(Protocol):
     usage: Usage | None
-    text: list[str]
+
+    @property
+    def text(self) -> list[str]:
+        """The answer's text deltas so far (for token estimates, logged bodies, guardrails)."""
+        ...
 
     def feed(self, chunk: bytes) -> list[bytes]:
         """Upstream body bytes in; bytes to send to the client out (possibly none yet)."""

@@ -52,44 +52,53 @@ def message_text(choice_message: Any) -> str:
 
 
 class OpenAIStreamPassthrough:
-    """Forwards OpenAI chunks unchanged, reading usage and text on the way.
+    """Forwards OpenAI chunks unchanged, validating each and reading usage on the way.
 
     The gateway always asks the upstream for the usage chunk; when the client did not ask for
     it, that chunk (the one with `"choices": []`) is dropped so the client sees what it asked for.
+    The answer's text is only needed now and then (no usage from upstream, bodies in the log,
+    remote output guardrails), so it is read from the kept events when asked for, not per event.
     """
 
     def __init__(self, client_wants_usage: bool) -> None:
         self._decoder = SSEDecoder()
         self._client_wants_usage = client_wants_usage
+        self._events: list[bytes] = []  # the data of every forwarded chunk, for `text`
         self.usage: Usage | None = None
-        self.text: list[str] = []
+
+    @property
+    def text(self) -> list[str]:
+        """The content deltas so far, in order."""
+        parts: list[str] = []
+        for data in self._events:
+            parsed = orjson.loads(data)
+            choices = parsed.get("choices")
+            if choices and type(choices[0]) is dict:
+                delta = choices[0].get("delta")
+                if type(delta) is dict and type(delta.get("content")) is str:
+                    parts.append(delta["content"])
+        return parts
 
     def feed(self, chunk: bytes) -> list[bytes]:
         out: list[bytes] = []
         for event in self._decoder.feed(chunk):
-            if event.data == _DONE:
+            data = event.data
+            if data == _DONE:
                 out.append(event.raw)
                 continue
             try:
-                parsed = orjson.loads(event.data)
+                parsed = orjson.loads(data)
             except orjson.JSONDecodeError:
                 raise UpstreamFailed("upstream sent a malformed stream event", code="upstream_malformed") from None
             if type(parsed) is not dict:
                 raise UpstreamFailed("upstream sent a malformed stream event", code="upstream_malformed")
-            choices = parsed.get("choices")
-            if choices:
-                first = choices[0]
-                delta = first.get("delta") if type(first) is dict else None
-                if type(delta) is dict:
-                    content = delta.get("content")
-                    if type(content) is str:
-                        self.text.append(content)
             if parsed.get("usage") is not None:
                 usage = usage_from_openai(parsed["usage"])
                 if usage is not None:
                     self.usage = usage
-                    if not choices and not self._client_wants_usage:
+                    if not parsed.get("choices") and not self._client_wants_usage:
                         continue
+            self._events.append(data)
             out.append(event.raw)
         return out
 

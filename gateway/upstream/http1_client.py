@@ -22,7 +22,7 @@ import ssl
 import time
 import zlib
 from collections import deque
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from urllib.parse import urlsplit
 
 import httptools
@@ -176,7 +176,7 @@ class Http1Response:
         self._release = release
         self._released = False
         self.status = connection.status
-        self.headers = connection.headers
+        self.headers: Mapping[str, str] = connection.headers
         self._decoder = _decoder(connection.headers.get("content-encoding", ""))
 
     async def iter_chunks(self) -> AsyncIterator[bytes]:

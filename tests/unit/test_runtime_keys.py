@@ -1,9 +1,17 @@
 import hashlib
+from pathlib import Path
 from types import MappingProxyType
 
-from gateway.config.types import AdminConfig, GatewayConfig, KeyConfig, LoggingConfig, ServerConfig, StateConfig, ProviderConfig
+from gateway.config.types import (
+    AdminConfig,
+    GatewayConfig,
+    KeyConfig,
+    LoggingConfig,
+    ProviderConfig,
+    ServerConfig,
+    StateConfig,
+)
 from gateway.runtime import Secret, build_runtime
-from pathlib import Path
 
 
 def config(keys: tuple[KeyConfig, ...]) -> GatewayConfig:
