@@ -7,6 +7,7 @@ so no 60 s span can ever hold more than the limit (a bucket may count up to 1 s 
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Sequence
 
 from gateway.state.base import WINDOW_S
@@ -21,22 +22,25 @@ class SlidingWindow:
     is dropped a little late, which errs on the side of counting usage too long, never too short.
     """
 
-    __slots__ = ("buckets", "total")
+    __slots__ = ("buckets", "order", "total")
 
     def __init__(self) -> None:
-        self.buckets: dict[int, list[float]] = {}  # second -> [amount, latest use], oldest first
+        self.buckets: dict[int, list[float]] = {}  # second -> [amount, latest use]
+        # The buckets' seconds, oldest first. (Not `next(iter(buckets))`: a dict used as a
+        # queue keeps the holes of deleted entries at its front until it resizes, and every
+        # iteration walks past them.)
+        self.order: deque[int] = deque()
         self.total = 0.0  # the sum of the stored buckets' amounts
 
     def prune(self, now: float) -> None:
         """Drop the buckets whose latest use left the window, oldest first."""
         cutoff = now - WINDOW_S
-        buckets = self.buckets
-        while buckets:
-            second = next(iter(buckets))
-            amount, last = buckets[second]
+        buckets, order = self.buckets, self.order
+        while order:
+            amount, last = buckets[order[0]]
             if last > cutoff:
                 return
-            del buckets[second]
+            del buckets[order.popleft()]
             self.total -= amount
         self.total = 0.0  # empty: no rounding left over
 
@@ -46,6 +50,8 @@ class SlidingWindow:
         stale = [second for second, (_, last) in self.buckets.items() if last <= cutoff]
         for second in stale:
             self.total -= self.buckets.pop(second)[0]
+        if stale:
+            self.order = deque(second for second in self.order if second in self.buckets)
         if not self.buckets:
             self.total = 0.0
         return [(amount, last) for amount, last in self.buckets.values()]
@@ -55,9 +61,7 @@ class SlidingWindow:
         self.prune(now)
         used = self.total + pending
         if used + amount <= limit:
-            oldest = now
-            if self.buckets:
-                oldest = min(now, self.buckets[next(iter(self.buckets))][1])
+            oldest = min(now, self.buckets[self.order[0]][1]) if self.order else now
             return True, limit - used - amount, oldest + WINDOW_S - now
         return window_verdict(self.live(now), pending, amount, limit, now)
 
@@ -65,6 +69,7 @@ class SlidingWindow:
         bucket = self.buckets.get(second)
         if bucket is None:
             self.buckets[second] = [amount, now]
+            self.order.append(second)
         else:
             bucket[0] += amount
             bucket[1] = max(bucket[1], now)

@@ -25,6 +25,7 @@ def test_running_sum_verdicts_equal_a_full_pass(seed: int) -> None:
         expected = window_verdict(reference.live(now), pending, amount, limit, now)
         assert window.verdict(pending, amount, limit, now) == pytest.approx(expected)
         assert window.total == pytest.approx(sum(a for a, _ in window.buckets.values()))
+        assert list(window.order) == sorted(window.buckets)  # oldest first, nothing missing
         if expected[0]:
             window.add(math.floor(now), amount, now)
         if window.buckets and rng.random() < 0.3:
