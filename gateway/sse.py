@@ -30,7 +30,7 @@ class SSEDecoder:
                 # The shape of nearly every event on the hot path: one `data: ...` line.
                 events.append(SSEEvent(None, part[6:], part + b"\n\n"))
                 continue
-            event = _parse_event(part + b"\n\n")
+            event = parse_event(part + b"\n\n")
             if event is not None:
                 events.append(event)
         return events
@@ -40,7 +40,8 @@ class SSEDecoder:
         return self._buffer
 
 
-def _parse_event(raw: bytes) -> SSEEvent | None:
+def parse_event(raw: bytes) -> SSEEvent | None:
+    """One complete event (terminator included); None for a comment or an empty event."""
     name: str | None = None
     data: list[bytes] = []
     for line in raw.split(b"\n"):

@@ -13,7 +13,7 @@ import orjson
 from gateway.config.types import DeploymentConfig, ProviderConfig
 from gateway.errors import GatewayError, UpstreamFailed
 from gateway.providers.base import PreparedCall, Usage, error_from_upstream, parse_upstream_json
-from gateway.sse import SSEDecoder
+from gateway.sse import parse_event
 
 _DONE = b"[DONE]"
 
@@ -61,7 +61,7 @@ class OpenAIStreamPassthrough:
     """
 
     def __init__(self, client_wants_usage: bool) -> None:
-        self._decoder = SSEDecoder()
+        self._pending = b""  # bytes after the last complete event
         self._client_wants_usage = client_wants_usage
         self._events: list[bytes] = []  # the data of every forwarded chunk, for `text`
         self.usage: Usage | None = None
@@ -80,11 +80,26 @@ class OpenAIStreamPassthrough:
         return parts
 
     def feed(self, chunk: bytes) -> list[bytes]:
-        out: list[bytes] = []
-        for event in self._decoder.feed(chunk):
-            data = event.data
+        buffer = self._pending + chunk if self._pending else chunk
+        if b"\r" in buffer:
+            buffer = buffer.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+        end = buffer.rfind(b"\n\n")
+        if end < 0:
+            self._pending = buffer
+            return []
+        complete, self._pending = buffer[: end + 2], buffer[end + 2 :]
+        parts = complete.split(b"\n\n")
+        parts.pop()  # the empty remainder after the last blank line
+        dropped: set[int] = set()
+        for index, part in enumerate(parts):
+            if part.startswith(b"data: ") and b"\n" not in part:
+                data = part[6:]  # the shape of nearly every event
+            else:
+                event = parse_event(part + b"\n\n")
+                if event is None or not event.data:
+                    continue  # a comment or an event without data: forwarded as it is
+                data = event.data
             if data == _DONE:
-                out.append(event.raw)
                 continue
             try:
                 parsed = orjson.loads(data)
@@ -97,10 +112,12 @@ class OpenAIStreamPassthrough:
                 if usage is not None:
                     self.usage = usage
                     if not parsed.get("choices") and not self._client_wants_usage:
+                        dropped.add(index)
                         continue
             self._events.append(data)
-            out.append(event.raw)
-        return out
+        if not dropped:
+            return [complete]  # the bytes exactly as received
+        return [part + b"\n\n" for index, part in enumerate(parts) if index not in dropped]
 
     def finish(self) -> list[bytes]:
         return []

@@ -1,0 +1,60 @@
+"""The OpenAI stream relay: bytes forwarded as received, usage read, malformed events refused."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from gateway.errors import UpstreamFailed
+from gateway.providers.openai import OpenAIStreamPassthrough
+
+
+def chunk(content: str | None, usage: dict[str, int] | None = None, choices: bool = True) -> bytes:
+    body = {
+        "id": "c1",
+        "object": "chat.completion.chunk",
+        "choices": [{"index": 0, "delta": {"content": content}, "finish_reason": None}] if choices else [],
+        "usage": usage,
+    }
+    return b"data: " + json.dumps(body).encode() + b"\n\n"
+
+
+USAGE = {"prompt_tokens": 5, "completion_tokens": 2, "total_tokens": 7}
+STREAM = chunk("Hel") + b": keep-alive\n\n" + chunk("lo") + chunk(None, USAGE, choices=False) + b"data: [DONE]\n\n"
+
+
+def relay(wants_usage: bool, pieces: list[bytes]) -> tuple[bytes, OpenAIStreamPassthrough]:
+    relay = OpenAIStreamPassthrough(wants_usage)
+    out = b"".join(b"".join(relay.feed(piece)) for piece in pieces)
+    return out + b"".join(relay.finish()), relay
+
+
+def test_a_client_that_asked_for_usage_gets_the_bytes_exactly_as_sent() -> None:
+    out, converter = relay(True, [STREAM])
+    assert out == STREAM  # comments included
+    assert converter.usage is not None and converter.usage.completion_tokens == 2
+    assert converter.text == ["Hel", "lo"]
+
+
+def test_the_usage_chunk_is_dropped_when_the_client_did_not_ask_for_it() -> None:
+    out, converter = relay(False, [STREAM])
+    assert out == STREAM.replace(chunk(None, USAGE, choices=False), b"")
+    assert converter.usage is not None and converter.usage.prompt_tokens == 5
+
+
+def test_events_split_anywhere_across_reads_come_out_whole() -> None:
+    for cut in range(1, len(STREAM), 7):
+        out, converter = relay(True, [STREAM[:cut], STREAM[cut:]])
+        assert out == STREAM and converter.text == ["Hel", "lo"]
+
+
+def test_crlf_line_endings_are_normalised() -> None:
+    out, converter = relay(True, [STREAM.replace(b"\n", b"\r\n")])
+    assert out == STREAM and converter.text == ["Hel", "lo"]
+
+
+@pytest.mark.parametrize("bad", [b'data: {"choices": [\n\n', b"data: [1, 2]\n\n"])
+def test_a_malformed_event_is_refused(bad: bytes) -> None:
+    with pytest.raises(UpstreamFailed):
+        relay(True, [chunk("ok") + bad])
