@@ -272,7 +272,10 @@ def request_bytes(method: str, origin: Origin, target: str, headers: dict[str, s
         lines.append(f"{name}: {value}")
     if body or method not in ("GET", "HEAD"):
         lines.append(f"content-length: {len(body)}")
-    head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+    try:
+        head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+    except UnicodeEncodeError:
+        raise UpstreamError("protocol", "refusing a request header that is not latin-1 text") from None
     return head + body
 
 

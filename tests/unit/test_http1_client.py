@@ -266,6 +266,8 @@ def test_request_head_carries_host_length_and_refuses_line_breaks() -> None:
     assert request_bytes("GET", ("https", "api.test", 443), "/", {}, b"").startswith(b"GET / HTTP/1.1\r\nhost: api.test\r\n")
     with pytest.raises(UpstreamError):
         request_bytes("POST", ("http", "h", 80), "/", {"x-evil": "a\r\nx-injected: 1"}, b"")
+    with pytest.raises(UpstreamError):
+        request_bytes("POST", ("http", "h", 80), "/", {"authorization": "Bearer \u2603"}, b"")
 
 
 def test_a_body_larger_than_the_read_buffer_arrives_whole() -> None:
