@@ -18,6 +18,8 @@ Limit semantics, identical in both backends:
 
 from __future__ import annotations
 
+import itertools
+import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
@@ -31,6 +33,15 @@ WINDOW_S = 60.0
 SLOT_TTL_S = 600.0
 # The retry hint for a full concurrency limit: slots free when requests finish, not on a clock.
 CONCURRENT_RETRY_S = 1.0
+
+
+_TOKEN_PREFIX = secrets.token_hex(6)
+_token_counter = itertools.count(1)
+
+
+def new_token() -> str:
+    """A reservation token unique across processes and replicas (random prefix, counter)."""
+    return f"{_TOKEN_PREFIX}{next(_token_counter):x}"
 
 
 class StateUnavailable(Exception):

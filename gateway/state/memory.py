@@ -9,7 +9,6 @@ section of its own: `acquire` checks and reserves all limits with nothing interl
 from __future__ import annotations
 
 import math
-import secrets
 from collections.abc import Sequence
 
 from gateway.state import breaker
@@ -24,6 +23,7 @@ from gateway.state.base import (
     Reservation,
     Settlement,
     acquire_result,
+    new_token,
     spend_subjects,
 )
 from gateway.state.lru import LruCache
@@ -85,7 +85,7 @@ class MemoryState:
     ) -> AcquireResult:
         pending: dict[Counter, float] = {}  # what earlier checks of this call reserve
         results = [self._judge(check, now, pending) for check in checks]
-        token = secrets.token_hex(8)
+        token = new_token()
         outcome = acquire_result(checks, results, token, now, self._breaker_views(breakers, now))
         if outcome.allowed:
             second = math.floor(now)

@@ -32,7 +32,6 @@ do, each under its own tag.
 from __future__ import annotations
 
 import math
-import secrets
 import struct
 from collections.abc import Sequence
 from pathlib import Path
@@ -51,6 +50,7 @@ from gateway.state.base import (
     Settlement,
     StateUnavailable,
     acquire_result,
+    new_token,
     spend_subjects,
 )
 from gateway.state.periods import DAY_S, Periods, periods
@@ -131,7 +131,7 @@ class RedisState:
     async def acquire(
         self, checks: Sequence[LimitCheck], now: float, breakers: Sequence[str] = ()
     ) -> AcquireResult:
-        token = secrets.token_hex(8)
+        token = new_token()
         if not checks:
             states = await self.breaker_states(breakers, now) if breakers else None
             return acquire_result(checks, [], token, now, states)

@@ -53,6 +53,17 @@ _UNAVAILABLE_PREFIXES = ("READONLY", "LOADING", "MASTERDOWN")
 
 def encode(command: Sequence[Arg]) -> bytes:
     """One command as a RESP array of bulk strings."""
+    text = [f"*{len(command)}\r\n"]
+    for arg in command:  # ASCII text and integers (nearly every call): one str, encoded once
+        if type(arg) is str and arg.isascii():
+            text.append(f"${len(arg)}\r\n{arg}\r\n")
+        elif type(arg) is int:
+            digits = str(arg)
+            text.append(f"${len(digits)}\r\n{digits}\r\n")
+        else:
+            break
+    else:
+        return "".join(text).encode()
     parts = [b"*%d\r\n" % len(command)]
     for arg in command:
         if isinstance(arg, str):

@@ -23,6 +23,9 @@ from tests.redis_server import RedisServer, start_redis_or_skip
 
 def test_encode_makes_an_array_of_bulk_strings() -> None:
     assert encode(["SET", b"k\r\n", 42]) == b"*3\r\n$3\r\nSET\r\n$3\r\nk\r\n\r\n$2\r\n42\r\n"
+    # Text only (the fast path) and with non-ASCII text (lengths in bytes, not characters).
+    assert encode(["GET", "key", -7]) == b"*3\r\n$3\r\nGET\r\n$3\r\nkey\r\n$2\r\n-7\r\n"
+    assert encode(["GET", "caf\u00e9"]) == b"*2\r\n$3\r\nGET\r\n$5\r\ncaf\xc3\xa9\r\n"
 
 
 def test_parser_reads_every_reply_type_across_chunk_boundaries() -> None:
