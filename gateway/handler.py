@@ -35,6 +35,9 @@ _JSON = (b"content-type", b"application/json")
 _SSE = [(b"content-type", b"text/event-stream; charset=utf-8"), (b"cache-control", b"no-cache")]
 
 
+# How long a stream runs before the gateway starts watching for the client going away.
+WATCH_DISCONNECT_AFTER_S = 0.05
+
 _ID_PREFIX = secrets.token_hex(8)
 _id_counter = itertools.count(1)
 
@@ -124,13 +127,23 @@ async def send_stream(ctx: RequestContext, send: Send, receive: Receive) -> None
     # end of the response: one write instead of two. When the whole upstream body is already
     # in, nothing is awaited from it, so there is no disconnect to watch for either.
     last: list[bytes] = []
-    watcher: asyncio.Task[None] | None = None
     if reply.upstream.body_complete:
         last += reply.pending
-    else:
-        watcher = asyncio.create_task(_watch_disconnect(receive, ctx, asyncio.current_task()))  # type: ignore[arg-type]
+    # A client that goes away must stop the upstream (uvicorn's `send` stays silent once the
+    # client is gone). Watching costs a task per stream, so it starts only once the stream has
+    # lasted WATCH_DISCONNECT_AFTER_S: a fast stream never pays for it, a slow one is cut off
+    # at most that much later.
+    streamer = asyncio.current_task()
+    assert streamer is not None
+    watcher: list[asyncio.Task[None]] = []
+    watch_timer = None
+    if not reply.upstream.body_complete:
+        watch_timer = asyncio.get_running_loop().call_later(
+            WATCH_DISCONNECT_AFTER_S,
+            lambda: watcher.append(asyncio.create_task(_watch_disconnect(receive, ctx, streamer))),
+        )
     try:
-        if reply.pending and watcher is not None:
+        if reply.pending and not reply.upstream.body_complete:
             ctx.first_byte_sent = time.monotonic()
             piece = b"".join(reply.pending)
             if sent is not None:
@@ -173,8 +186,10 @@ async def send_stream(ctx: RequestContext, send: Send, receive: Receive) -> None
         ctx.client_closed = True
         ctx.status = 499
     finally:
-        if watcher is not None:
-            watcher.cancel()
+        if watch_timer is not None:
+            watch_timer.cancel()
+        for task in watcher:
+            task.cancel()
         await reply.upstream.aclose()
 
 
