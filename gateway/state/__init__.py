@@ -41,7 +41,6 @@ def create_state(
     redis_url: str | None,
     *,
     socket_timeout_s: float = 0.25,
-    pool_size: int = 32,
 ) -> StateBackend:
     """The state backend named by `[state] backend`; "redis" needs `redis_url`."""
     if backend == "memory":
@@ -51,5 +50,5 @@ def create_state(
             raise ValueError("state backend 'redis' needs a redis_url")
         from gateway.state.redis import RedisState
 
-        return RedisState(redis_url, socket_timeout_s=socket_timeout_s, pool_size=pool_size)
+        return RedisState(redis_url, socket_timeout_s=socket_timeout_s)
     raise ValueError(f"unknown state backend {backend!r} (expected 'memory' or 'redis')")

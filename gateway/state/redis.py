@@ -115,14 +115,12 @@ class RedisState:
         url: str,
         *,
         socket_timeout_s: float = 0.25,
-        pool_size: int = 32,
         slot_ttl_s: float = SLOT_TTL_S,
     ) -> None:
         """`socket_timeout_s` bounds connecting and every reply, with no retries, so a dead Redis
         fails a call fast (StateUnavailable) instead of hanging it; the next call reconnects, so
         the backend recovers by itself once Redis is back. All calls share one pipelined
-        connection; `pool_size` is accepted for compatibility and unused."""
-        del pool_size
+        connection."""
         self.slot_ttl_s = slot_ttl_s
         self._client = RespClient(url, socket_timeout_s=socket_timeout_s)
 
