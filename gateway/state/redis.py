@@ -12,7 +12,8 @@ Key layout (prefix `llmgw:`; the `{...}` part is the Redis Cluster hash tag):
 
     llmgw:{limits}:rpm:<scope>:<subject>          hash: <second> -> amount, t<second> -> latest use,
                                                   sum -> the amounts of every stored bucket,
-                                                  lo -> no bucket is stored below this second
+                                                  lo -> no bucket is stored below this second,
+                                                  ot -> the latest use of the bucket at lo
     llmgw:{limits}:tpm:<scope>:<subject>          hash, as rpm
     llmgw:{limits}:concurrent:<scope>:<subject>   zset: reservation token -> slot expiry
     llmgw:{limits}:spend:<scope>:<subject>:day:<YYYY-MM-DD>   USD (float string), TTL 2 days
@@ -152,14 +153,11 @@ class RedisState:
         commands += [_breaker_read(name) for name in breakers]
         replies = await self._client.pipeline(commands)
         reply = await self._client.eval_reply(ACQUIRE, keys, args, replies[0])
-        assert isinstance(reply, list)
+        if not isinstance(reply, bytes):
+            raise StateUnavailable(f"redis: unexpected acquire reply {reply!r}")
+        fields = reply.split()  # "ok allowed remaining reset allowed remaining reset ..."
         results = [
-            CheckResult(
-                check,
-                reply[1 + 3 * i] == 1,
-                float(reply[2 + 3 * i]),  # type: ignore[arg-type]
-                float(reply[3 + 3 * i]),  # type: ignore[arg-type]
-            )
+            CheckResult(check, fields[1 + 3 * i] == b"1", float(fields[2 + 3 * i]), float(fields[3 + 3 * i]))
             for i, check in enumerate(checks)
         ]
         states = _breaker_views(breakers, replies[1:], now) if breakers else None

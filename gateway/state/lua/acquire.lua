@@ -5,10 +5,15 @@
 --       (hint: a budget's seconds to the period end; a full concurrency limit's retry hint).
 -- A window hash holds, per 1-second bucket b, field b = amount and field "t"..b = latest use;
 -- a bucket counts while its latest use is within window_s (the rules of gateway/state/windows.py).
--- Two summary fields make a check cost the same however many buckets are stored: "sum" (the
--- amounts of every stored bucket) and "lo" (no bucket is stored below that second); see
--- window_usage. apply.lua keeps "sum" right when it adjusts a bucket.
--- Returns: 1 or 0 (all allowed), then per check: allowed (1/0), remaining, reset_s.
+-- Three summary fields make a check cost the same however many buckets are stored: "sum" (the
+-- amounts of every stored bucket), "lo" (no bucket is stored below that second) and "ot" (the
+-- latest use of the bucket at "lo", when there is one); see window_usage. apply.lua keeps "sum"
+-- right when it adjusts a bucket. While no bucket has left the window (every second but one of
+-- a busy window's minute), a check is one HMGET and its reservation one HSET.
+-- A concurrency zset's expired slots (a replica that died holding them) are dropped only when
+-- the live count would refuse: until then they cannot change a verdict.
+-- Returns one string, space-separated: 1 or 0 (all allowed), then per check: allowed (1/0),
+-- remaining, reset_s.
 -- Sums are computed here and written with HSET, never with HINCRBYFLOAT (see apply.lua).
 local now = tonumber(ARGV[1])
 local second = tonumber(ARGV[2])
@@ -52,10 +57,10 @@ local function scan_window(key)
   end
   if #stale > 0 then redis.call('HDEL', key, unpack(stale)) end
   if lo == nil then
-    redis.call('HDEL', key, 'sum', 'lo')
+    redis.call('HDEL', key, 'sum', 'lo', 'ot')
     windows[key] = {sum = 0, lo = second}
   else
-    redis.call('HSET', key, 'sum', fmt(sum), 'lo', fmt(lo))
+    redis.call('HSET', key, 'sum', fmt(sum), 'lo', fmt(lo), 'ot', fmt(oldest))
     windows[key] = {sum = sum, lo = lo, oldest = oldest}
   end
   return live
@@ -69,19 +74,24 @@ end
 local function window_usage(key)
   local known = windows[key]
   if known ~= nil then return known.sum, known.oldest end
-  -- One read for the common case: the summary, the bucket at the window's edge and this second's.
+  -- One read: the summary and this second's bucket. When no stored bucket can have left the
+  -- window (lo > edge), that is all a check needs.
   local edge = math.floor(now - window)
-  local head = redis.call('HMGET', key, 'sum', 'lo', edge, 't' .. edge, second, 't' .. second)
-  local sum, lo = tonumber(head[1] or ''), tonumber(head[2] or '')
+  local head = redis.call('HMGET', key, 'sum', 'lo', 'ot', second, 't' .. second)
+  local sum, lo, ot = tonumber(head[1] or ''), tonumber(head[2] or ''), tonumber(head[3] or '')
+  local current = {tonumber(head[4] or ''), tonumber(head[5] or '')}
+  if sum ~= nil and lo ~= nil and ot ~= nil and lo > edge then
+    windows[key] = {sum = sum, lo = lo, oldest = ot, current = current}
+    return sum, ot
+  end
   if sum == nil or lo == nil or edge - lo > 64 then
     scan_window(key)
     return windows[key].sum, windows[key].oldest
   end
-  local current = {tonumber(head[5] or ''), tonumber(head[6] or '')}
+  -- Buckets may have left: drop them from the bottom up, down to the first live one.
   local stale, b, oldest = {}, lo, nil
   while b <= edge do
-    local bucket = {head[3], head[4]}
-    if b < edge then bucket = redis.call('HMGET', key, b, 't' .. b) end
+    local bucket = redis.call('HMGET', key, b, 't' .. b)
     local amount, last = tonumber(bucket[1] or ''), tonumber(bucket[2] or '')
     if amount ~= nil and last ~= nil and b == edge and last > now - window then
       oldest = last
@@ -120,9 +130,12 @@ local function window_usage(key)
       sum, b = 0, second
     end
   end
-  if #stale > 0 or b ~= lo then
-    if #stale > 0 then redis.call('HDEL', key, unpack(stale)) end
+  if #stale > 0 then redis.call('HDEL', key, unpack(stale)) end
+  if oldest ~= nil then
+    redis.call('HSET', key, 'sum', fmt(sum), 'lo', fmt(b), 'ot', fmt(oldest))
+  else
     redis.call('HSET', key, 'sum', fmt(sum), 'lo', fmt(b))
+    redis.call('HDEL', key, 'ot')
   end
   windows[key] = {sum = sum, lo = b, oldest = oldest, current = current}
   return sum, oldest
@@ -164,8 +177,11 @@ for i, key in ipairs(KEYS) do
     allowed, remaining, reset = window_verdict(key, already, amount, limit)
     pending[key] = already + amount
   elseif kind == 'c' then
-    redis.call('ZREMRANGEBYSCORE', key, '-inf', ARGV[1])
     local used = redis.call('ZCARD', key) + already
+    if used + 1 > limit then
+      redis.call('ZREMRANGEBYSCORE', key, '-inf', ARGV[1])
+      used = redis.call('ZCARD', key) + already
+    end
     pending[key] = already + 1
     if used + 1 <= limit then
       allowed, remaining, reset = 1, limit - used - 1, 0
@@ -203,14 +219,20 @@ if out[1] == 1 then
       local last = math.max(bucket[2] or now, now)
       known.current = {amount, last}
       known.sum = known.sum + add
-      known.lo = math.min(known.lo, second)
-      redis.call('HSET', key, second, fmt(amount), 't' .. second, fmt(last),
-        'sum', fmt(known.sum), 'lo', fmt(known.lo))
-      redis.call('PEXPIRE', key, window_ttl_ms)
+      if second <= known.lo then
+        -- This second's bucket is (now) the lowest stored: the summary's oldest use is its own.
+        known.lo, known.oldest = second, last
+        redis.call('HSET', key, second, fmt(amount), 't' .. second, fmt(last),
+          'sum', fmt(known.sum), 'lo', fmt(second), 'ot', fmt(last))
+      else
+        redis.call('HSET', key, second, fmt(amount), 't' .. second, fmt(last), 'sum', fmt(known.sum))
+      end
+      -- A new bucket renews the key's expiry: never more than once a second.
+      if bucket[1] == nil then redis.call('PEXPIRE', key, window_ttl_ms) end
     elseif kind == 'c' then
       redis.call('ZADD', key, slot_expiry, token)
       redis.call('PEXPIRE', key, slot_ttl_ms)
     end
   end
 end
-return out
+return table.concat(out, ' ')

@@ -221,3 +221,39 @@ async def test_windows_agree_with_memory_over_random_traffic(
         assert await memory.usage(scope, subject, now) == await redis_state.usage(
             scope, subject, now
         )
+
+
+async def test_window_summary_keeps_oldest_use_and_survives_its_loss(
+    redis_url: str, make_redis_state: Callable[[], RedisState]
+) -> None:
+    """A check that finds the summary newer than the window's edge reads only it (`ot` gives the
+    reset); a window without `ot` (written by an older gateway) is rebuilt, verdicts unchanged."""
+    memory, redis_state = MemoryState(), make_redis_state()
+    key = "llmgw:{limits}:rpm:key:demo"
+    with redis.Redis.from_url(redis_url) as client:
+        for i, step in enumerate([0.0, 0.3, 1.2, 5.0, 20.0, 40.0, 59.9, 61.0, 62.5]):
+            now = T0 + step
+            if i == 4:
+                client.hdel(key, "ot")  # as an older acquire.lua left it
+            a, b = await memory.acquire(RPM_50, now), await redis_state.acquire(RPM_50, now)
+            assert b.allowed and a.results[0].remaining == b.results[0].remaining, step
+            assert a.results[0].reset_s == pytest.approx(b.results[0].reset_s), step
+            summary = client.hmget(key, "lo", "ot")
+            oldest_second = int(float(summary[0]))
+            assert float(summary[1]) == float(client.hget(key, f"t{oldest_second}")), step
+
+
+async def test_expired_slots_are_dropped_when_they_would_refuse(
+    redis_url: str, make_redis_state: Callable[[], RedisState]
+) -> None:
+    """Expired slots stay in the zset until the live count would refuse; then they make room."""
+    state = make_redis_state()
+    state.slot_ttl_s = 10.0
+    slots = [LimitCheck("key", "demo", "concurrent", 2, 1)]
+    assert (await state.acquire(slots, T0)).allowed
+    assert (await state.acquire(slots, T0)).allowed  # both held, never settled (a dead replica)
+    assert not (await state.acquire(slots, T0 + 5)).allowed
+    with redis.Redis.from_url(redis_url) as client:
+        assert client.zcard("llmgw:{limits}:concurrent:key:demo") == 2
+        assert (await state.acquire(slots, T0 + 11)).allowed  # expired ones dropped
+        assert client.zcard("llmgw:{limits}:concurrent:key:demo") == 1
