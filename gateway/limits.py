@@ -155,19 +155,24 @@ def refusal_message(result: CheckResult) -> str:
 
 def rate_headers(results: tuple[CheckResult, ...]) -> dict[str, str]:
     """OpenAI-style x-ratelimit-* headers from the tightest request and token windows."""
+    requests: CheckResult | None = None
+    tokens: CheckResult | None = None
+    for result in results:
+        kind = result.check.kind
+        if kind == "rpm":
+            if requests is None or result.remaining < requests.remaining:
+                requests = result
+        elif kind == "tpm" and (tokens is None or result.remaining < tokens.remaining):
+            tokens = result
     headers: dict[str, str] = {}
-    requests = [r for r in results if r.check.kind == "rpm"]
-    if requests:
-        tightest = min(requests, key=lambda r: r.remaining)
-        headers["x-ratelimit-limit-requests"] = f"{tightest.check.limit:g}"
-        headers["x-ratelimit-remaining-requests"] = f"{int(tightest.remaining)}"
-        headers["x-ratelimit-reset-requests"] = f"{max(0.0, tightest.reset_s):.3f}s"
-    token_windows = [r for r in results if r.check.kind == "tpm"]
-    if token_windows:
-        tightest = min(token_windows, key=lambda r: r.remaining)
-        headers["x-ratelimit-limit-tokens"] = f"{tightest.check.limit:g}"
-        headers["x-ratelimit-remaining-tokens"] = f"{int(tightest.remaining)}"
-        headers["x-ratelimit-reset-tokens"] = f"{max(0.0, tightest.reset_s):.3f}s"
+    if requests is not None:
+        headers["x-ratelimit-limit-requests"] = f"{requests.check.limit:g}"
+        headers["x-ratelimit-remaining-requests"] = f"{int(requests.remaining)}"
+        headers["x-ratelimit-reset-requests"] = f"{max(0.0, requests.reset_s):.3f}s"
+    if tokens is not None:
+        headers["x-ratelimit-limit-tokens"] = f"{tokens.check.limit:g}"
+        headers["x-ratelimit-remaining-tokens"] = f"{int(tokens.remaining)}"
+        headers["x-ratelimit-reset-tokens"] = f"{max(0.0, tokens.reset_s):.3f}s"
     return headers
 
 
@@ -208,7 +213,7 @@ class Limiter:
             return None, {}
         now = self.clock()
         backend = self.state
-        names = tuple(d.name for d in model.deployments) if model is not None else ()
+        names = model.deployment_names if model is not None else ()
         try:
             result: AcquireResult = await backend.acquire(checks, now, names)
         except StateUnavailable:
@@ -247,8 +252,11 @@ class Limiter:
             if any(c.kind not in BUDGET_KINDS for c in checks) or (budgeted and cost_usd):
                 # Slots, tokens and the spend of budgeted subjects: other requests read them now.
                 settlement = Settlement(held.reservation, actual_tokens, cost_usd)
-                self._queue.append((settlement, held.backend))
-                self._wakeup.set()
+                if isinstance(held.backend, MemoryState):
+                    held.backend.settle_now((settlement,), self.clock())  # no I/O: at once
+                else:
+                    self._queue.append((settlement, held.backend))
+                    self._wakeup.set()
         if cost_usd:
             for subject in spend_subjects:
                 if subject not in budgeted:

@@ -104,6 +104,11 @@ class ModelConfig:
     sticky: Sticky = "none"
     # Tries on this model group before its fallbacks; None = [routing] max_attempts.
     max_attempts: int | None = None
+    # The deployments' names, in order (computed once: the limits acquire sends them per request).
+    deployment_names: tuple[str, ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "deployment_names", tuple(d.name for d in self.deployments))
 
 
 @dataclass(frozen=True)

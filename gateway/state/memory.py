@@ -141,6 +141,11 @@ class MemoryState:
         return spent if spent is not None else _Spend()
 
     async def settle(self, settlements: Sequence[Settlement], now: float) -> None:
+        self.settle_now(settlements, now)
+
+    def settle_now(self, settlements: Sequence[Settlement], now: float) -> None:
+        """`settle` without the await: in-process state needs no I/O (the Limiter calls it
+        directly instead of queueing for its flusher)."""
         for settlement in settlements:
             reservation = settlement.reservation
             for check in reservation.checks:
