@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import math
 import time
@@ -196,6 +197,8 @@ class Limiter:
         self.on_error = on_error
         self.clock = clock
         self._queue: list[tuple[Settlement, StateBackend]] = []
+        self._sending: set[asyncio.Future[None]] = set()  # settlement writes in flight
+        self._retrying: list[tuple[Settlement, StateBackend]] = []  # for the flusher task
         self._wakeup = asyncio.Event()
         self._flusher: asyncio.Task[None] | None = None
         self._last_warning = 0.0
@@ -251,12 +254,8 @@ class Limiter:
             budgeted = {(c.scope, c.subject) for c in checks if c.kind in BUDGET_KINDS}
             if any(c.kind not in BUDGET_KINDS for c in checks) or (budgeted and cost_usd):
                 # Slots, tokens and the spend of budgeted subjects: other requests read them now.
-                settlement = Settlement(held.reservation, actual_tokens, cost_usd)
-                if isinstance(held.backend, MemoryState):
-                    held.backend.settle_now((settlement,), self.clock())  # no I/O: at once
-                else:
-                    self._queue.append((settlement, held.backend))
-                    self._wakeup.set()
+                self._queue.append((Settlement(held.reservation, actual_tokens, cost_usd), held.backend))
+                self._send_queue()
         if cost_usd:
             for subject in spend_subjects:
                 if subject not in budgeted:
@@ -264,6 +263,43 @@ class Limiter:
             if self._spend and self._spend_timer is None and self._flusher is not None:
                 loop = asyncio.get_running_loop()
                 self._spend_timer = loop.call_later(SPEND_FLUSH_S, self._spend_due)
+
+    def _send_queue(self) -> None:
+        """Write the queued settlements now, without an await, so they reach the state backend
+        before the client can send its next request. While a write is in flight, settlements
+        wait and leave together when it completes: the batch size follows the load. A write
+        that cannot start or fails is left to the flusher task, which retries."""
+        if self._sending or not self._queue:
+            return
+        batch, self._queue = self._queue, []
+        now = self.clock()
+        for backend in {id(b): b for _, b in batch}.values():
+            settlements = [s for s, b in batch if b is backend]
+            try:
+                pending = backend.start_settle(settlements, now)
+            except StateUnavailable:
+                self._retry(backend, settlements)
+                continue
+            except Exception:
+                log.exception("cannot settle %d requests", len(settlements))
+                continue
+            if pending is not None:
+                self._sending.add(pending)
+                pending.add_done_callback(functools.partial(self._sent, backend, settlements))
+
+    def _sent(self, backend: StateBackend, settlements: list[Settlement], pending: asyncio.Future[None]) -> None:
+        self._sending.discard(pending)
+        error = pending.exception() if not pending.cancelled() else StateUnavailable("cancelled")
+        if isinstance(error, StateUnavailable):
+            self._retry(backend, settlements)
+        elif error is not None:
+            log.error("cannot settle %d requests: %s", len(settlements), error)
+        self._send_queue()
+
+    def _retry(self, backend: StateBackend, settlements: list[Settlement]) -> None:
+        """Hand settlements to the flusher task (it awaits, counts the error and retries)."""
+        self._retrying.extend((s, backend) for s in settlements)
+        self._wakeup.set()
 
     def _spend_due(self) -> None:
         self._spend_timer = None
@@ -284,7 +320,7 @@ class Limiter:
             await self._flush_settlements()
             if spend_due:
                 await self._flush_spend()
-            if self._queue or (spend_due and self._spend):
+            if self._retrying or (spend_due and self._spend):
                 await asyncio.sleep(FLUSH_RETRY_S)  # the state backend refused: do not spin
                 self._spend_flush_wanted = spend_due or self._spend_flush_wanted
                 self._wakeup.set()
@@ -295,7 +331,8 @@ class Limiter:
         await self._flush_spend()
 
     async def _flush_settlements(self) -> None:
-        batch, self._queue = self._queue, []
+        batch, self._retrying = [*self._retrying, *self._queue], []
+        self._queue = []
         if not batch:
             return
         now = self.clock()
@@ -306,7 +343,7 @@ class Limiter:
             except StateUnavailable:
                 self._count_state_error()
                 # Keep them for the next round: spend must not be lost while Redis is away.
-                self._queue.extend((s, backend) for s in settlements)
+                self._retrying.extend((s, backend) for s in settlements)
             except Exception:
                 log.exception("cannot settle %d requests", len(settlements))
 
@@ -334,12 +371,15 @@ class Limiter:
         if self._spend_timer is not None:
             self._spend_timer.cancel()
             self._spend_timer = None
+        if self._sending:  # writes in flight: a failed one comes back in `_retrying`
+            await asyncio.wait(list(self._sending))
         for _ in range(3):
             await self.flush()
-            if not self._queue and not self._spend:
+            if not self._retrying and not self._queue and not self._spend:
                 break
-        if self._queue or self._spend:
+        left = len(self._retrying) + len(self._queue)
+        if left or self._spend:
             log.error(
                 "%d settlements and the spend of %d subjects could not be written at shutdown",
-                len(self._queue), len(self._spend),
+                left, len(self._spend),
             )

@@ -18,6 +18,7 @@ Limit semantics, identical in both backends:
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import secrets
 from collections.abc import Mapping, Sequence
@@ -123,6 +124,13 @@ class StateBackend(Protocol):
 
     async def settle(self, settlements: Sequence[Settlement], now: float) -> None:
         """After the call: free concurrency slots, reconcile tpm, add spend. One round trip."""
+        ...
+
+    def start_settle(self, settlements: Sequence[Settlement], now: float) -> asyncio.Future[None] | None:
+        """`settle` begun without an await: the write leaves before this returns. None when it
+        is already done (in-process state); else a future that ends when it is applied, or
+        with StateUnavailable (nothing was applied: settle them again). Raises StateUnavailable
+        when it cannot even be sent now (no connection): use `settle`."""
         ...
 
     async def release(self, reservation: Reservation, now: float) -> None:

@@ -141,11 +141,10 @@ class MemoryState:
         return spent if spent is not None else _Spend()
 
     async def settle(self, settlements: Sequence[Settlement], now: float) -> None:
-        self.settle_now(settlements, now)
+        self.start_settle(settlements, now)
 
-    def settle_now(self, settlements: Sequence[Settlement], now: float) -> None:
-        """`settle` without the await: in-process state needs no I/O (the Limiter calls it
-        directly instead of queueing for its flusher)."""
+    def start_settle(self, settlements: Sequence[Settlement], now: float) -> None:
+        """In process there is nothing to wait for: applied before this returns."""
         for settlement in settlements:
             reservation = settlement.reservation
             for check in reservation.checks:

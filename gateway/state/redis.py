@@ -32,6 +32,7 @@ do, each under its own tag.
 
 from __future__ import annotations
 
+import asyncio
 import math
 import struct
 from collections.abc import Sequence
@@ -55,7 +56,17 @@ from gateway.state.base import (
     spend_subjects,
 )
 from gateway.state.periods import DAY_S, Periods, periods
-from gateway.state.resp import Arg, Reply, RespClient, Script
+from gateway.state.resp import (
+    UNAVAILABLE_PREFIXES,
+    Arg,
+    Reply,
+    ReplyError,
+    RespClient,
+    Script,
+    ScriptCall,
+    bulk,
+    encode,
+)
 
 LIMITS = "llmgw:{limits}:"
 BREAKERS = "llmgw:{breakers}:"
@@ -108,6 +119,32 @@ def _counter(check: LimitCheck, period: Periods, now: float) -> tuple[str, str, 
     return "b", month, period.month_end - now
 
 
+# A check's key and its "kind limit" arguments as RESP pieces, which stay the same from one
+# request to the next: cached, so an acquire encodes only what changes (times, token, amounts).
+_PIECES_MAX = 4096
+_pieces: dict[tuple[str, str, str, float, str], tuple[str, str, str | None]] = {}
+
+
+def _check_pieces(check: LimitCheck, period: Periods) -> tuple[str, str, str | None]:
+    """(key, "code limit", hint) of one check as RESP pieces; the hint is None for a budget,
+    whose hint (seconds to the period's end) depends on `now`."""
+    # Budget keys name their day or month: part of the cache key, so a new period misses.
+    when = period.day if check.kind == "budget_day" else period.month if check.kind == "budget_month" else ""
+    cache_key = (check.kind, check.scope, check.subject, check.limit, when)
+    pieces = _pieces.get(cache_key)
+    if pieces is None:
+        code, key, hint = _counter(check, period, 0.0)
+        pieces = (bulk(key), bulk(code) + bulk(repr(float(check.limit))), None if code == "b" else bulk(repr(hint)))
+        if len(_pieces) >= _PIECES_MAX:
+            _pieces.clear()
+        _pieces[cache_key] = pieces
+    return pieces
+
+
+# window_s and window_ttl_ms: the same on every acquire.
+_WINDOW_ARGS = bulk(repr(WINDOW_S)) + bulk(str(int(WINDOW_KEY_TTL_S * 1000)))
+
+
 class RedisState:
     name = "redis"
 
@@ -135,24 +172,10 @@ class RedisState:
             states = await self.breaker_states(breakers, now) if breakers else None
             return acquire_result(checks, [], token, now, states)
         period = periods(now)
-        keys: list[Arg] = []
-        args: list[Arg] = [
-            repr(now),
-            math.floor(now),
-            token,
-            repr(now + self.slot_ttl_s),
-            int(self.slot_ttl_s * 1000),
-            repr(WINDOW_S),
-            int(WINDOW_KEY_TTL_S * 1000),
-        ]
-        for check in checks:
-            code, key, hint = _counter(check, period, now)
-            keys.append(key)
-            args += [code, repr(float(check.limit)), repr(float(check.amount)), repr(hint)]
-        commands = [self._client.evalsha_command(ACQUIRE, keys, args)]
-        commands += [_breaker_read(name) for name in breakers]
+        call = self._acquire_call(checks, now, token, period)
+        commands: list[bytes] = [call.evalsha(), *(_breaker_read(name) for name in breakers)]
         replies = await self._client.pipeline(commands)
-        reply = await self._client.eval_reply(ACQUIRE, keys, args, replies[0])
+        reply = await self._client.script_reply(call, replies[0])
         if not isinstance(reply, bytes):
             raise StateUnavailable(f"redis: unexpected acquire reply {reply!r}")
         fields = reply.split()  # "ok allowed remaining reset allowed remaining reset ..."
@@ -163,7 +186,59 @@ class RedisState:
         states = _breaker_views(breakers, replies[1:], now) if breakers else None
         return acquire_result(checks, results, token, now, states)
 
+    def _acquire_call(
+        self, checks: Sequence[LimitCheck], now: float, token: str, period: Periods
+    ) -> ScriptCall:
+        """`lua/acquire.lua`'s call: KEYS, the 7 common ARGV, then 4 ARGV per check."""
+        keys = [bulk(str(len(checks)))]
+        per_check = []
+        for check in checks:
+            key, code_limit, hint = _check_pieces(check, period)
+            keys.append(key)
+            per_check.append(code_limit)
+            per_check.append(bulk(repr(float(check.amount))))
+            if hint is None:  # a budget: seconds to its period's end
+                end = period.day_end if check.kind == "budget_day" else period.month_end
+                hint = bulk(repr(end - now))
+            per_check.append(hint)
+        slot_ttl_ms = int(self.slot_ttl_s * 1000)
+        common = (
+            bulk(repr(now)) + bulk(str(math.floor(now))) + bulk(token)
+            + bulk(repr(now + self.slot_ttl_s)) + bulk(str(slot_ttl_ms)) + _WINDOW_ARGS
+        )
+        text = "".join(keys) + common + "".join(per_check)
+        return ScriptCall(ACQUIRE, text.encode(), 1 + len(checks) + 7 + 4 * len(checks))
+
     async def settle(self, settlements: Sequence[Settlement], now: float) -> None:
+        await self._run(self._settle_ops(settlements, now))
+
+    def start_settle(self, settlements: Sequence[Settlement], now: float) -> asyncio.Future[None] | None:
+        ops = self._settle_ops(settlements, now)
+        if not ops.args:
+            return None
+        call = ops.call()
+        sent = self._client.send_now([call.evalsha()])
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+        def applied(sent: asyncio.Future[list[Reply]]) -> None:
+            error = sent.exception() if not sent.cancelled() else StateUnavailable("redis: cancelled")
+            if error is None:
+                (reply,) = sent.result()
+                if isinstance(reply, ReplyError):
+                    # NOSCRIPT (a restarted server) ran nothing: `settle` sends it again by EVAL.
+                    # READONLY / LOADING: this server cannot take writes now.
+                    text = str(reply)
+                    retry = text.startswith(("NOSCRIPT", *UNAVAILABLE_PREFIXES))
+                    error = StateUnavailable(f"redis: {text}") if retry else reply
+            if error is None:
+                done.set_result(None)
+            else:
+                done.set_exception(error)
+
+        sent.add_done_callback(applied)
+        return done
+
+    def _settle_ops(self, settlements: Sequence[Settlement], now: float) -> _Ops:
         ops = _Ops()
         period = periods(now)
         for settlement in settlements:
@@ -179,7 +254,7 @@ class RedisState:
                     ops.add_spend(day, settlement.cost_usd, DAY_KEY_TTL_S)
                     ops.add_spend(month, settlement.cost_usd, MONTH_KEY_TTL_S)
                     ops.add_spend(total, settlement.cost_usd, 0)
-        await self._run(ops)
+        return ops
 
     async def release(self, reservation: Reservation, now: float) -> None:
         ops = _Ops()
@@ -192,7 +267,7 @@ class RedisState:
 
     async def _run(self, ops: _Ops) -> None:
         if ops.args:
-            await self._client.evalsha(APPLY, list(ops.keys), ops.args)
+            await self._client.run(ops.call())
 
     async def spend(self, scope: str, subject: str, now: float) -> dict[str, float]:
         values = await self._client.execute("MGET", *spend_keys(scope, subject, periods(now)))
@@ -278,8 +353,17 @@ class RedisState:
         await self._client.aclose()
 
 
-def _breaker_read(deployment: str) -> list[Arg]:
-    return ["HMGET", BREAKERS + deployment, *_BREAKER_FIELDS]
+_breaker_reads: dict[str, bytes] = {}
+
+
+def _breaker_read(deployment: str) -> bytes:
+    """The encoded HMGET of one breaker (cached: the same bytes on every request)."""
+    command = _breaker_reads.get(deployment)
+    if command is None:
+        if len(_breaker_reads) >= _PIECES_MAX:
+            _breaker_reads.clear()
+        command = _breaker_reads[deployment] = encode(["HMGET", BREAKERS + deployment, *_BREAKER_FIELDS])
+    return command
 
 
 def _breaker_views(
@@ -293,28 +377,36 @@ def _breaker_views(
     return views
 
 
+_OP_SLOT, _OP_WINDOW, _OP_SPEND, _NONE = bulk("z"), bulk("w"), bulk("s"), bulk("")
+
+
 class _Ops:
-    """The operations of one `lua/apply.lua` call: keys numbered once, ARGV in groups of 4."""
+    """The operations of one `lua/apply.lua` call: keys numbered once, ARGV in groups of 4,
+    kept as RESP pieces (`call` joins them)."""
 
     def __init__(self) -> None:
-        self.keys: dict[str, int] = {}  # key -> 1-based index into KEYS
+        self.keys: dict[str, str] = {}  # key -> its 1-based index into KEYS, as a RESP piece
         self.args: list[str] = []
 
     def _index(self, key: str) -> str:
-        return str(self.keys.setdefault(key, len(self.keys) + 1))
+        index = self.keys.get(key)
+        if index is None:
+            index = self.keys[key] = bulk(str(len(self.keys) + 1))
+        return index
 
     def free_slot(self, check: LimitCheck, token: str) -> None:
-        self.args += [
-            "z",
-            self._index(limit_key("concurrent", check.scope, check.subject)),
-            token,
-            "",
-        ]
+        key = self._index(limit_key("concurrent", check.scope, check.subject))
+        self.args += [_OP_SLOT, key, bulk(token), _NONE]
 
     def adjust(self, check: LimitCheck, at: float, delta: float) -> None:
         if delta:
             key = self._index(limit_key(check.kind, check.scope, check.subject))
-            self.args += ["w", key, str(math.floor(at)), repr(float(delta))]
+            self.args += [_OP_WINDOW, key, bulk(str(math.floor(at))), bulk(repr(float(delta)))]
 
     def add_spend(self, key: str, usd: float, ttl_s: int) -> None:
-        self.args += ["s", self._index(key), repr(float(usd)), str(ttl_s)]
+        self.args += [_OP_SPEND, self._index(key), bulk(repr(float(usd))), bulk(str(ttl_s))]
+
+    def call(self) -> ScriptCall:
+        keys = "".join([bulk(key) for key in self.keys])
+        text = bulk(str(len(self.keys))) + keys + "".join(self.args)
+        return ScriptCall(APPLY, text.encode(), 1 + len(self.keys) + len(self.args))

@@ -33,7 +33,7 @@ import ssl
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TypeAlias
+from typing import NamedTuple, TypeAlias
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from gateway.state.base import StateUnavailable
@@ -45,7 +45,7 @@ class ReplyError(Exception):
 
 Arg: TypeAlias = str | bytes | int
 Reply: TypeAlias = "int | bytes | None | list[Reply] | ReplyError"
-_UNAVAILABLE_PREFIXES = ("READONLY", "LOADING", "MASTERDOWN")
+UNAVAILABLE_PREFIXES = ("READONLY", "LOADING", "MASTERDOWN")
 
 
 # -- encoding and parsing ----------------------------------------------------------------------
@@ -72,6 +72,12 @@ def encode(command: Sequence[Arg]) -> bytes:
             arg = b"%d" % arg
         parts.append(b"$%d\r\n%b\r\n" % (len(arg), arg))
     return b"".join(parts)
+
+
+def bulk(text: str) -> str:
+    """One ASCII argument as a RESP bulk string, for commands assembled from cached pieces
+    (`ScriptCall`)."""
+    return f"${len(text)}\r\n{text}\r\n"
 
 
 class _Incomplete(Exception):
@@ -274,6 +280,30 @@ class Script:
     def __init__(self, text: str) -> None:
         self.text = text
         self.sha = hashlib.sha1(text.encode()).hexdigest()
+        source = text.encode()
+        self.evalsha_head = b"$7\r\nEVALSHA\r\n$40\r\n" + self.sha.encode() + b"\r\n"
+        self.eval_head = b"$4\r\nEVAL\r\n$%d\r\n%b\r\n" % (len(source), source)
+
+    def call(self, keys: Sequence[Arg], args: Sequence[Arg]) -> ScriptCall:
+        """A call of this script with these KEYS and ARGV."""
+        encoded = encode([len(keys), *keys, *args])
+        # `encode` starts with the array header "*<n>\r\n": drop it, the call writes its own.
+        return ScriptCall(self, encoded[encoded.index(b"\n") + 1 :], 1 + len(keys) + len(args))
+
+
+class ScriptCall(NamedTuple):
+    """One script call, encoded once: `args` is numkeys, KEYS and ARGV as `nargs` RESP bulk
+    strings. Hot paths build `args` from cached pieces (`bulk`) instead of through `encode`."""
+
+    script: Script
+    args: bytes
+    nargs: int
+
+    def evalsha(self) -> bytes:
+        return b"*%d\r\n%b%b" % (self.nargs + 2, self.script.evalsha_head, self.args)
+
+    def eval(self) -> bytes:
+        return b"*%d\r\n%b%b" % (self.nargs + 2, self.script.eval_head, self.args)
 
 
 class RespClient:
@@ -299,39 +329,49 @@ class RespClient:
             raise reply
         return reply
 
-    async def pipeline(self, commands: Sequence[Sequence[Arg]]) -> list[Reply]:
+    async def pipeline(self, commands: Sequence[Sequence[Arg] | bytes]) -> list[Reply]:
         """Send every command in one write and return their replies in order (one round trip);
-        error replies are returned as ReplyError values, not raised."""
-        payload = b"".join([encode(command) for command in commands])
+        error replies are returned as ReplyError values, not raised. A command given as `bytes`
+        is already encoded (`ScriptCall.evalsha()`, cached reads)."""
+        payload = b"".join(
+            [command if isinstance(command, bytes) else encode(command) for command in commands]
+        )
         conn = self._conn
         if conn is None or conn.closed:
             conn = await self._connect()
         replies = await conn.send(payload, len(commands))
         for reply in replies:
-            if isinstance(reply, ReplyError) and str(reply).startswith(_UNAVAILABLE_PREFIXES):
+            if isinstance(reply, ReplyError) and str(reply).startswith(UNAVAILABLE_PREFIXES):
                 raise StateUnavailable(f"redis: {reply}")
         return replies
 
-    def evalsha_command(
-        self, script: Script, keys: Sequence[Arg], args: Sequence[Arg]
-    ) -> list[Arg]:
-        """The EVALSHA command of a script, to run alone or in a `pipeline`."""
-        return ["EVALSHA", script.sha, len(keys), *keys, *args]
+    def send_now(self, commands: Sequence[bytes]) -> asyncio.Future[list[Reply]]:
+        """Write encoded commands at once, without an await; the future gets their replies (or
+        StateUnavailable). Raises StateUnavailable when there is no connection to write to (a
+        call that awaits, like `pipeline`, connects first)."""
+        conn = self._conn
+        if conn is None or conn.closed:
+            raise StateUnavailable("redis: not connected")
+        return conn.send(b"".join(commands), len(commands))
 
-    async def eval_reply(
-        self, script: Script, keys: Sequence[Arg], args: Sequence[Arg], reply: Reply
-    ) -> Reply:
+    async def script_reply(self, call: ScriptCall, reply: Reply) -> Reply:
         """The script's result, given the reply to its EVALSHA: on NOSCRIPT (a restarted or
         flushed server) it is run again with EVAL, which also caches it on the server."""
         if isinstance(reply, ReplyError):
             if not str(reply).startswith("NOSCRIPT"):
                 raise reply
-            return await self.execute("EVAL", script.text, len(keys), *keys, *args)
+            (reply,) = await self.pipeline([call.eval()])
+            if isinstance(reply, ReplyError):
+                raise reply
         return reply
 
+    async def run(self, call: ScriptCall) -> Reply:
+        """Run a script call (EVALSHA, EVAL on NOSCRIPT); raises ReplyError for an error reply."""
+        (reply,) = await self.pipeline([call.evalsha()])
+        return await self.script_reply(call, reply)
+
     async def evalsha(self, script: Script, keys: Sequence[Arg], args: Sequence[Arg]) -> Reply:
-        (reply,) = await self.pipeline([self.evalsha_command(script, keys, args)])
-        return await self.eval_reply(script, keys, args, reply)
+        return await self.run(script.call(keys, args))
 
     async def _connect(self) -> _Connection:
         async with self._connecting:  # concurrent callers share one new connection

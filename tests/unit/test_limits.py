@@ -70,6 +70,9 @@ class DownState(MemoryState):
     async def settle(self, settlements: Any, now: float) -> None:
         raise StateUnavailable("redis is down")
 
+    def start_settle(self, settlements: Any, now: float) -> None:
+        raise StateUnavailable("redis is down")
+
 
 @pytest.mark.asyncio
 async def test_fail_open_uses_local_limits() -> None:
@@ -181,3 +184,30 @@ async def test_the_running_flusher_writes_summed_spend_on_its_own(monkeypatch: p
     assert state.settle_calls == [1]
     assert (await state.spend("key", "k", 1000.0))["total"] == pytest.approx(1.0)
     await limiter.aclose()
+
+
+@pytest.mark.asyncio
+async def test_a_slot_is_free_before_settle_returns() -> None:
+    state = MemoryState()
+    limiter = Limiter(state, Metrics(), "fail_open", clock=lambda: 1000.0)
+    held, _ = await limiter.acquire([LimitCheck("key", "k", "concurrent", 1, 1)], ESTIMATE)
+    limiter.settle(held, 30, 0.0, ())
+    assert (await state.usage("key", "k", 1000.0))["concurrent"] == 0  # no flusher ran
+
+
+@pytest.mark.asyncio
+async def test_a_settlement_that_cannot_be_sent_is_retried_by_the_flusher() -> None:
+    state = MemoryState()
+    limiter = Limiter(state, Metrics(), "fail_open", clock=lambda: 1000.0)
+    held, _ = await limiter.acquire([LimitCheck("key", "k", "concurrent", 1, 1)], ESTIMATE)
+    assert held is not None
+    held.backend = DownState()  # the state went away between the acquire and the settle
+    limiter.settle(held, 30, 0.0, ())
+    assert limiter._retrying  # kept for the flusher, not lost
+    await limiter.flush()
+    assert limiter._retrying and limiter.metrics.state_errors._value.get() == 1  # type: ignore[attr-defined]
+    held.backend = state  # back: the next flush frees the slot
+    limiter._retrying = [(settlement, state) for settlement, _ in limiter._retrying]
+    await limiter.flush()
+    assert not limiter._retrying
+    assert (await state.usage("key", "k", 1000.0))["concurrent"] == 0

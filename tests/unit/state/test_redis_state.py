@@ -257,3 +257,23 @@ async def test_expired_slots_are_dropped_when_they_would_refuse(
         assert client.zcard("llmgw:{limits}:concurrent:key:demo") == 2
         assert (await state.acquire(slots, T0 + 11)).allowed  # expired ones dropped
         assert client.zcard("llmgw:{limits}:concurrent:key:demo") == 1
+
+
+async def test_a_settlement_is_on_its_way_to_redis_when_settle_returns(
+    redis_url: str, make_redis_state: Callable[[], RedisState]
+) -> None:
+    """The limiter writes a settlement before `settle` returns (no await, no flusher task), so
+    it reaches Redis before the client can even read the answer it follows."""
+    from gateway.limits import Estimate, Limiter
+    from gateway.observability.metrics import Metrics
+
+    state = make_redis_state()
+    limiter = Limiter(state, Metrics(), "fail_open", clock=lambda: T0)
+    slots = [LimitCheck("key", "demo", "concurrent", 1, 1)]
+    held, _ = await limiter.acquire(slots, Estimate(1, 1, 0.0))
+    with redis.Redis.from_url(redis_url) as client:
+        assert client.zcard("llmgw:{limits}:concurrent:key:demo") == 1
+        limiter.settle(held, 2, 0.0, ())
+        # No await since: this blocking client's command leaves after the settlement's write.
+        assert client.zcard("llmgw:{limits}:concurrent:key:demo") == 0
+    await limiter.aclose()
