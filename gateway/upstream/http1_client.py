@@ -18,6 +18,7 @@ reached the upstream's application.
 from __future__ import annotations
 
 import asyncio
+import functools
 import ssl
 import time
 import zlib
@@ -243,7 +244,10 @@ def _decoder(encoding: str) -> zlib._Decompress | None:
     return None
 
 
+@functools.lru_cache(maxsize=256)
 def _origin(url: str) -> tuple[Origin, str]:
+    """(scheme, host, port) and the request target of an upstream URL (a few distinct URLs per
+    config: cached)."""
     parts = urlsplit(url)
     scheme = parts.scheme.lower()
     if scheme not in ("http", "https") or not parts.hostname:
