@@ -33,6 +33,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import socket
 import statistics
 import sys
 import tempfile
@@ -535,6 +536,21 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     return args
 
 
+def redis_round_trip_us(port: int, pings: int = 2000) -> float:
+    """p50 of a PING round trip from this process to redis-server over loopback TCP: how costly
+    one cross-process hop is on the machine right now (it drifts; a Redis check makes one or
+    two such hops per request)."""
+    times = []
+    with socket.create_connection(("127.0.0.1", port)) as conn:
+        conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        for _ in range(pings):
+            started = time.perf_counter()
+            conn.sendall(b"*1\r\n$4\r\nPING\r\n")
+            conn.recv(64)
+            times.append(time.perf_counter() - started)
+    return statistics.median(times) * 1e6
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     machine = machine_info()
@@ -570,6 +586,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             if any(v.redis for v in variants):
                 redis_server = start_redis(other_cpus)
                 say(f"redis-server pid {redis_server.process.pid} at {redis_server.url}")
+                report["redis_ping_us_before"] = redis_round_trip_us(redis_server.port)
+                say(f"redis PING round trip (loopback, p50): {report['redis_ping_us_before']:.0f} us")
             redis_url = redis_server.url if redis_server is not None else None
             for variant in variants:
                 directory = Path(tmp) / variant.name.replace(" ", "-").replace("+", "-")
@@ -610,6 +628,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             targets = [Target("direct", mock), *gateways]
             samples = run_rounds(args, load, targets, counters)
             report["rss_after_mb"] = {t.name: t.proc.rss_bytes() / MB for t in gateways}
+            if redis_server is not None:
+                report["redis_ping_us_after"] = redis_round_trip_us(redis_server.port)
             report["startup_s"] = {t.name: t.startup_s for t in gateways}
         finally:
             for target in gateways:
@@ -638,6 +658,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     ]
     say()
     say(f"after: {report['pressure_after']}")
+    if "redis_ping_us_after" in report:
+        say(
+            f"redis PING round trip (loopback, p50): {report['redis_ping_us_before']:.0f} us before, "
+            f"{report['redis_ping_us_after']:.0f} us after"
+        )
     for name, counts in report["request_log"].items():
         say(f"request log {name}: " + ", ".join(f"{k}: {n:,}" for k, n in counts.items()))
     say(
