@@ -6,14 +6,17 @@ deployments, which the router's first attempt then uses instead of reading them 
 request ends, whatever path it took, `Limiter.settle` splits what is left to do in two:
 
 - what other requests' checks read at once (release the concurrency slot, reconcile the tokens
-  reserved for tpm, add the cost to the subjects whose budgets this request checked) is queued
-  and sent by a background flusher as soon as it can, in one batch, so replicas never see a slot
-  or a budget later than necessary;
+  reserved for tpm, add the cost to the subjects whose budgets this request checked) is written
+  before `settle` returns (`StateBackend.start_settle`: no await), so it reaches Redis before
+  the client can send its next request to any replica; settlements that arrive while such a
+  write is in flight leave together when it completes, and a write that fails is retried by the
+  flusher task;
 - the rest of the spend (subjects without a budget on this request: the key and team counters
   that admin views read) is summed per subject and written every `SPEND_FLUSH_S`, one round trip
   for all of it instead of one per request.
 
-Neither waits on the request path, and both are flushed at shutdown, so no spend is lost.
+Neither waits for Redis on the request path, and both are flushed at shutdown, so no spend is
+lost.
 
 Scopes: `[limits]` per key, `[team_limits]` per team, `[model_limits."<model>"]` per key and
 model. When the state backend (Redis) is unreachable, `on_redis_error = "fail_open"` serves on

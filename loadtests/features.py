@@ -586,8 +586,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             if any(v.redis for v in variants):
                 redis_server = start_redis(other_cpus)
                 say(f"redis-server pid {redis_server.process.pid} at {redis_server.url}")
-                report["redis_ping_us_before"] = redis_round_trip_us(redis_server.port)
-                say(f"redis PING round trip (loopback, p50): {report['redis_ping_us_before']:.0f} us")
             redis_url = redis_server.url if redis_server is not None else None
             for variant in variants:
                 directory = Path(tmp) / variant.name.replace(" ", "-").replace("+", "-")
@@ -618,6 +616,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                     check_cache(target.proc.url)
                 else:
                     check_answers(target.proc.url, target.name, FEATURE_BODIES)
+            if redis_server is not None:  # now that every gateway is up and idle
+                report["redis_ping_us_before"] = redis_round_trip_us(redis_server.port)
+                say(f"redis PING round trip (loopback, p50): {report['redis_ping_us_before']:.0f} us")
             counters = Counters(
                 redis_url, redis_server.process.pid if redis_server is not None else None
             )

@@ -4,9 +4,11 @@ Every check-and-reserve is one Lua script (`lua/*.lua`, run by EVALSHA), so repl
 overshoot a limit between a read and a write. Round trips per request: one `acquire` before the
 upstream call, which also reads the breakers of the model's deployments (the script and one
 HMGET per breaker written together, so the router needs no call of its own on its first
-attempt), and one `settle` after it (for a whole batch, off the request path; sent at once, so
-other replicas see the spend and the freed slots before the client's next request). Every call
-goes through `resp.RespClient`: one pipelined connection, no pool (see its docstring for why).
+attempt), and one `settle` after it (`start_settle`: written before the limiter's `settle`
+returns, so other replicas see the spend and the freed slots before the client's next request;
+what follows while it is in flight goes in one batch). Every call goes through
+`resp.RespClient`: one pipelined connection, no pool (see its docstring for why). The hot calls
+are encoded from cached pieces (`resp.ScriptCall`): a check's key and limit, a breaker's read.
 
 Key layout (prefix `llmgw:`; the `{...}` part is the Redis Cluster hash tag):
 
