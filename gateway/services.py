@@ -65,15 +65,20 @@ class Services:
         """Write the request's one record and count it in the metrics; never raises."""
         try:
             record = build_record(ctx, self.runtime.config.logging.include_bodies)
+            # The settlement first: its write to Redis then runs there while this process
+            # hands the record over and counts it.
+            spenders = (("key", ctx.key.id), ("team", ctx.key.team or "")) if ctx.key else ()
+            try:
+                self.limiter.settle(
+                    ctx.limits_held,
+                    record["prompt_tokens"] + record["completion_tokens"],
+                    record["cost_usd"],
+                    tuple(s for s in spenders if s[1]),
+                )
+            except Exception:  # the record is written whatever happens here
+                log.exception("cannot settle request %s", ctx.request_id)
             self.recorder.write(record)
             self.metrics.observe_record(record, ctx.runtime.config.models)
-            spenders = (("key", ctx.key.id), ("team", ctx.key.team or "")) if ctx.key else ()
-            self.limiter.settle(
-                ctx.limits_held,
-                record["prompt_tokens"] + record["completion_tokens"],
-                record["cost_usd"],
-                tuple(s for s in spenders if s[1]),
-            )
         except Exception:
             log.exception("cannot record request %s", ctx.request_id)
 
