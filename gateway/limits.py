@@ -321,11 +321,12 @@ class Limiter:
             self._wakeup.clear()
             spend_due, self._spend_flush_wanted = self._spend_flush_wanted, False
             await self._flush_settlements()
-            if spend_due:
-                await self._flush_spend()
-            if self._retrying or (spend_due and self._spend):
+            spend_failed = spend_due and not await self._flush_spend()
+            # Only a refusal waits before the retry. (Settlements or spend that merely arrived
+            # during the writes are not failures: they go at once, or on the spend timer.)
+            if self._retrying or spend_failed:
                 await asyncio.sleep(FLUSH_RETRY_S)  # the state backend refused: do not spin
-                self._spend_flush_wanted = spend_due or self._spend_flush_wanted
+                self._spend_flush_wanted = spend_failed or self._spend_flush_wanted
                 self._wakeup.set()
 
     async def flush(self) -> None:
@@ -350,10 +351,11 @@ class Limiter:
             except Exception:
                 log.exception("cannot settle %d requests", len(settlements))
 
-    async def _flush_spend(self) -> None:
+    async def _flush_spend(self) -> bool:
+        """Write the summed spend; False when the state backend refused it (it is kept)."""
         spend, self._spend = self._spend, {}
         if not spend:
-            return
+            return True
         now = self.clock()
         nothing = Reservation(token="", checks=(), at=now)
         settlements = [Settlement(nothing, 0, usd, (subject,)) for subject, usd in spend.items()]
@@ -363,8 +365,10 @@ class Limiter:
             self._count_state_error()
             for subject, usd in spend.items():  # kept, and retried: spend must not be lost
                 self._spend[subject] = self._spend.get(subject, 0.0) + usd
+            return False
         except Exception:
             log.exception("cannot add the spend of %d subjects", len(spend))
+        return True
 
     async def aclose(self) -> None:
         if self._flusher is not None:

@@ -1,5 +1,6 @@
 """Limit checks from policies, refusal messages, headers, and the limiter's fail-open / fail-closed."""
 
+import asyncio
 from typing import Any
 
 import pytest
@@ -211,3 +212,45 @@ async def test_a_settlement_that_cannot_be_sent_is_retried_by_the_flusher() -> N
     await limiter.flush()
     assert not limiter._retrying
     assert (await state.usage("key", "k", 1000.0))["concurrent"] == 0
+
+
+class SlowState(MemoryState):
+    """MemoryState whose settle waits until `go` is set, counting the calls."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.go = asyncio.Event()
+        self.calls = 0
+
+    async def settle(self, settlements: Any, now: float) -> None:
+        self.calls += 1
+        await self.go.wait()
+        await super().settle(settlements, now)
+
+
+@pytest.mark.asyncio
+async def test_spend_that_arrives_during_a_write_is_not_mistaken_for_a_failure(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Only a refused write waits FLUSH_RETRY_S before the next one; spend added while a write
+    is in flight goes on the next spend timer."""
+    import gateway.limits
+
+    monkeypatch.setattr(gateway.limits, "SPEND_FLUSH_S", 0.01)
+    monkeypatch.setattr(gateway.limits, "FLUSH_RETRY_S", 60.0)
+    state = SlowState()
+    limiter = Limiter(state, Metrics(), "fail_open", clock=lambda: 1000.0)
+    limiter.start()
+    limiter.settle(None, 10, 0.5, (("key", "k"),))
+    for _ in range(200):  # the first write is in flight
+        if state.calls:
+            break
+        await asyncio.sleep(0.01)
+    limiter.settle(None, 10, 0.25, (("key", "k"),))  # arrives meanwhile
+    state.go.set()
+    for _ in range(200):
+        if (await state.spend("key", "k", 1000.0))["total"] == pytest.approx(0.75):
+            break
+        await asyncio.sleep(0.01)
+    assert (await state.spend("key", "k", 1000.0))["total"] == pytest.approx(0.75)
+    await limiter.aclose()
