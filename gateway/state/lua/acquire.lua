@@ -10,8 +10,8 @@
 -- latest use of the bucket at "lo", when there is one); see window_usage. apply.lua keeps "sum"
 -- right when it adjusts a bucket. While no bucket has left the window (every second but one of
 -- a busy window's minute), a check is one HMGET and its reservation one HSET.
--- A concurrency zset's expired slots (a replica that died holding them) are dropped only when
--- the live count would refuse: until then they cannot change a verdict.
+-- A concurrency zset's slots are counted with ZCOUNT from `now` on, so expired ones (a replica
+-- that died holding them) never count; they are removed only when the count refuses.
 -- Returns one string, space-separated: 1 or 0 (all allowed), then per check: allowed (1/0),
 -- remaining, reset_s.
 -- Sums are computed here and written with HSET, never with HINCRBYFLOAT (see apply.lua).
@@ -177,11 +177,10 @@ for i, key in ipairs(KEYS) do
     allowed, remaining, reset = window_verdict(key, already, amount, limit)
     pending[key] = already + amount
   elseif kind == 'c' then
-    local used = redis.call('ZCARD', key) + already
-    if used + 1 > limit then
-      redis.call('ZREMRANGEBYSCORE', key, '-inf', ARGV[1])
-      used = redis.call('ZCARD', key) + already
-    end
+    -- Live slots only (an expired one belonged to a replica that died holding it); the
+    -- expired ones are dropped when the live count refuses, and with the key when it idles.
+    local used = redis.call('ZCOUNT', key, '(' .. ARGV[1], '+inf') + already
+    if used + 1 > limit then redis.call('ZREMRANGEBYSCORE', key, '-inf', ARGV[1]) end
     pending[key] = already + 1
     if used + 1 <= limit then
       allowed, remaining, reset = 1, limit - used - 1, 0

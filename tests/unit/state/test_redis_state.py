@@ -181,15 +181,17 @@ def _own_server() -> RedisServer:
 async def test_windows_agree_with_memory_over_random_traffic(
     make_redis_state: Callable[[], RedisState],
 ) -> None:
-    """The window summary (`sum`, `lo`, read incrementally by acquire.lua) gives exactly the
-    verdicts of a full scan: the same random traffic (uneven steps, gaps longer than a window,
-    settles and releases) through MemoryState and RedisState, result by result."""
+    """The window summary (`sum`, `lo`, `ot`, read incrementally by acquire.lua) and the slot
+    count give exactly the verdicts of a full scan: the same random traffic (uneven steps, gaps
+    longer than a window, slots left to expire, settles and releases) through MemoryState and
+    RedisState, result by result."""
     rng = random.Random(7)
     memory, redis_state = MemoryState(), make_redis_state()
     checks = [
         LimitCheck("key", "demo", "rpm", 12, 1),
         LimitCheck("key", "demo", "tpm", 900, 80),
         LimitCheck("team", "qa", "tpm", 2000, 80),
+        LimitCheck("key", "demo", "concurrent", 4, 1),
     ]
     held: list[tuple[Reservation, Reservation]] = []
     now, refused = T0 + 0.25, 0
@@ -197,7 +199,7 @@ async def test_windows_agree_with_memory_over_random_traffic(
         now += rng.choice(
             [0.0, 0.1, 0.4, 0.9, 1.0, 2.5, 7.0, 30.0] + ([75.0] if step % 97 == 0 else [])
         )
-        ask = checks[: rng.randint(1, 3)]
+        ask = checks[: rng.randint(1, 4)]
         a, b = await memory.acquire(ask, now), await redis_state.acquire(ask, now)
         assert a.allowed == b.allowed, (step, now)
         refused += not a.allowed
@@ -243,10 +245,11 @@ async def test_window_summary_keeps_oldest_use_and_survives_its_loss(
             assert float(summary[1]) == float(client.hget(key, f"t{oldest_second}")), step
 
 
-async def test_expired_slots_are_dropped_when_they_would_refuse(
+async def test_expired_slots_never_count_and_go_when_the_count_refuses(
     redis_url: str, make_redis_state: Callable[[], RedisState]
 ) -> None:
-    """Expired slots stay in the zset until the live count would refuse; then they make room."""
+    """Slots left by a replica that died count until they expire, then never; they stay in the
+    zset until a check is refused (or the key expires)."""
     state = make_redis_state()
     state.slot_ttl_s = 10.0
     slots = [LimitCheck("key", "demo", "concurrent", 2, 1)]
@@ -254,9 +257,14 @@ async def test_expired_slots_are_dropped_when_they_would_refuse(
     assert (await state.acquire(slots, T0)).allowed  # both held, never settled (a dead replica)
     assert not (await state.acquire(slots, T0 + 5)).allowed
     with redis.Redis.from_url(redis_url) as client:
-        assert client.zcard("llmgw:{limits}:concurrent:key:demo") == 2
-        assert (await state.acquire(slots, T0 + 11)).allowed  # expired ones dropped
-        assert client.zcard("llmgw:{limits}:concurrent:key:demo") == 1
+        key = "llmgw:{limits}:concurrent:key:demo"
+        assert client.zcard(key) == 2
+        result = await state.acquire(slots, T0 + 11)  # both expired: they do not count
+        assert result.allowed and result.results[0].remaining == 1
+        assert client.zcard(key) == 3  # still stored
+        assert (await state.acquire(slots, T0 + 12)).allowed
+        assert not (await state.acquire(slots, T0 + 13)).allowed  # refused: expired ones go
+        assert client.zcard(key) == 2
 
 
 async def test_a_settlement_is_on_its_way_to_redis_when_settle_returns(
