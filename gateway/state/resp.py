@@ -278,9 +278,9 @@ class Script:
     """A Lua script run by EVALSHA (EVAL when the server does not know it yet)."""
 
     def __init__(self, text: str) -> None:
-        self.text = text
-        self.sha = hashlib.sha1(text.encode()).hexdigest()
         source = text.encode()
+        self.text = text
+        self.sha = hashlib.sha1(source).hexdigest()
         self.evalsha_head = b"$7\r\nEVALSHA\r\n$40\r\n" + self.sha.encode() + b"\r\n"
         self.eval_head = b"$4\r\nEVAL\r\n$%d\r\n%b\r\n" % (len(source), source)
 

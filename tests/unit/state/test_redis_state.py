@@ -285,3 +285,25 @@ async def test_a_settlement_is_on_its_way_to_redis_when_settle_returns(
         # No await since: this blocking client's command leaves after the settlement's write.
         assert client.zcard("llmgw:{limits}:concurrent:key:demo") == 0
     await limiter.aclose()
+
+
+async def test_a_settlement_the_server_has_no_script_for_is_sent_again(
+    redis_url: str, make_redis_state: Callable[[], RedisState]
+) -> None:
+    """A restarted (or flushed) server answers NOSCRIPT to the settlement written at once: it
+    ran nothing, so the flusher sends it again with EVAL."""
+    from gateway.limits import Estimate, Limiter
+    from gateway.observability.metrics import Metrics
+
+    state = make_redis_state()
+    limiter = Limiter(state, Metrics(), "fail_open", clock=lambda: T0)
+    held, _ = await limiter.acquire([LimitCheck("key", "demo", "concurrent", 1, 1)], Estimate(1, 1, 0.0))
+    with redis.Redis.from_url(redis_url) as client:
+        client.script_flush()
+        limiter.settle(held, 2, 0.0, ())
+        await asyncio.wait(list(limiter._sending))
+        assert limiter._retrying  # NOSCRIPT: handed to the flusher
+        await limiter.flush()
+        assert not limiter._retrying
+        assert client.zcard("llmgw:{limits}:concurrent:key:demo") == 0
+    await limiter.aclose()
