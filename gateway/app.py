@@ -141,6 +141,7 @@ def create_app(config: GatewayConfig, *, recorder: RecordSink | None = None, wat
         return _json({"status": "ok"})
 
     async def metrics(request: Request) -> Response:
+        services.record_pending()  # count every request that has ended
         return Response(services.metrics.render(), media_type=CONTENT_TYPE_LATEST)
 
     async def readyz(request: Request) -> Response:

@@ -233,6 +233,7 @@ class ProxyEndpoint:
             headers=request_headers(scope),
         )
         started_response = False
+        services.record_soon()  # the previous requests' records, while this one waits
         services.metrics.inflight.inc()
         try:
             if scope["method"] != "POST":

@@ -17,8 +17,9 @@ from gateway.config.types import ProviderConfig
 from gateway.context import RequestContext
 from gateway.limits import Limiter
 from gateway.observability.metrics import Metrics
-from gateway.observability.record import build_record
+from gateway.observability.record import build_record, cost_usd, request_usage
 from gateway.observability.recorder import RecordSink
+from gateway.providers import Usage
 from gateway.routing.stats import DeploymentStats
 from gateway.runtime import Runtime
 from gateway.state import StateBackend
@@ -28,6 +29,9 @@ if TYPE_CHECKING:
     from gateway.routing.router import Router
 
 log = logging.getLogger("gateway")
+# A finished request's record is written (and counted in the metrics) at the next request's
+# first await (`record_soon`), or at the latest this long after it ended.
+RECORD_WITHIN_S = 0.002
 
 
 @dataclass
@@ -45,6 +49,10 @@ class Services:
     router: Router = field(init=False)
     limiter: Limiter = field(init=False)
     _background: set[asyncio.Task[None]] = field(default_factory=set)
+    # Finished requests whose record is not written yet: (context, when it ended, its usage).
+    _unrecorded: list[tuple[RequestContext, float, Usage | None]] = field(default_factory=list)
+    _record_timer: asyncio.TimerHandle | None = None
+    _record_soon: bool = False
 
     def __post_init__(self) -> None:
         from gateway.routing.router import Router
@@ -62,31 +70,65 @@ class Services:
         return self.mock if provider.type == "mock" else self.network
 
     def finish(self, ctx: RequestContext) -> None:
-        """Write the request's one record and count it in the metrics; never raises."""
+        """Settle the request's limits now; write its one record and count it in the metrics
+        a moment later (`record_pending`). Never raises."""
         try:
-            record = build_record(ctx, self.runtime.config.logging.include_bodies)
-            # The settlement first: its write to Redis then runs there while this process
-            # hands the record over and counts it.
+            ended = time.monotonic()
+            usage = request_usage(ctx)
+            cost = cost_usd(usage, ctx.deployment) if usage else 0.0
+            # Settled at once: other requests (on any replica) read the freed slot and the spend.
             spenders = (("key", ctx.key.id), ("team", ctx.key.team or "")) if ctx.key else ()
             try:
                 self.limiter.settle(
                     ctx.limits_held,
-                    record["prompt_tokens"] + record["completion_tokens"],
-                    record["cost_usd"],
+                    usage.prompt_tokens + usage.completion_tokens if usage else 0,
+                    cost,
                     tuple(s for s in spenders if s[1]),
                 )
             except Exception:  # the record is written whatever happens here
                 log.exception("cannot settle request %s", ctx.request_id)
-            self.recorder.write(record)
-            self.metrics.observe_record(record, ctx.runtime.config.models)
+            self._unrecorded.append((ctx, ended, usage))
+            if self._record_timer is None:
+                try:
+                    loop = asyncio.get_running_loop()
+                except RuntimeError:
+                    self.record_pending()
+                    return
+                self._record_timer = loop.call_later(RECORD_WITHIN_S, self.record_pending)
         except Exception:
             log.exception("cannot record request %s", ctx.request_id)
 
+    def record_soon(self) -> None:
+        """Write the pending records at the caller's next await: a request calls this as it
+        starts, so the previous request's bookkeeping runs while this one waits on its first
+        round trip (Redis, the upstream) instead of delaying it."""
+        if self._unrecorded and not self._record_soon:
+            self._record_soon = True
+            asyncio.get_running_loop().call_soon(self.record_pending)
+
+    def record_pending(self) -> None:
+        """Write and count the records of the requests finished so far; never raises."""
+        self._record_soon = False
+        if self._record_timer is not None:
+            self._record_timer.cancel()
+            self._record_timer = None
+        pending, self._unrecorded = self._unrecorded, []
+        include_bodies = self.runtime.config.logging.include_bodies
+        for ctx, ended, usage in pending:
+            try:
+                record = build_record(ctx, include_bodies, ended, usage)
+                self.recorder.write(record)
+                self.metrics.observe_record(record, ctx.runtime.config.models)
+            except Exception:
+                log.exception("cannot record request %s", ctx.request_id)
+
     async def aclose(self) -> None:
+        self.record_pending()
         if self._background:
             await asyncio.gather(*self._background, return_exceptions=True)
         await self.limiter.aclose()
         await self.network.aclose()
         await self.mock.aclose()
         await self.state.aclose()
+        self.record_pending()
         self.recorder.close()

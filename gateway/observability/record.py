@@ -29,7 +29,7 @@ def cost_usd(usage: Usage, deployment: DeploymentConfig | None) -> float:
     return round(total, 10)
 
 
-def _usage(ctx: RequestContext) -> Usage | None:
+def request_usage(ctx: RequestContext) -> Usage | None:
     """Upstream-reported usage, else a tiktoken estimate when a call was made."""
     if ctx.usage is not None:
         return ctx.usage
@@ -50,9 +50,17 @@ def _ms(start: float | None, end: float | None) -> float | None:
     return round((end - start) * 1000, 3)
 
 
-def build_record(ctx: RequestContext, include_bodies: bool, now: float | None = None) -> dict[str, Any]:
+_UNKNOWN: Any = object()
+
+
+def build_record(
+    ctx: RequestContext, include_bodies: bool, now: float | None = None, usage: Usage | None = _UNKNOWN
+) -> dict[str, Any]:
+    """`now`: when the request ended (default: now); `usage`: `request_usage(ctx)`, when the
+    caller has it already."""
     finished = time.monotonic() if now is None else now
-    usage = _usage(ctx)
+    if usage is _UNKNOWN:
+        usage = request_usage(ctx)
     key = ctx.key
     error = ctx.error
     record: dict[str, Any] = {
