@@ -253,9 +253,13 @@ class Limiter:
         """Queue what the request leaves to do; returns at once (the flushers send it)."""
         budgeted: set[tuple[str, str]] = set()
         if held is not None:
-            checks = held.reservation.checks
-            budgeted = {(c.scope, c.subject) for c in checks if c.kind in BUDGET_KINDS}
-            if any(c.kind not in BUDGET_KINDS for c in checks) or (budgeted and cost_usd):
+            others = False  # a slot or a token window, which other requests read now
+            for c in held.reservation.checks:
+                if c.kind in BUDGET_KINDS:
+                    budgeted.add((c.scope, c.subject))
+                else:
+                    others = True
+            if others or (budgeted and cost_usd):
                 # Slots, tokens and the spend of budgeted subjects: other requests read them now.
                 self._queue.append((Settlement(held.reservation, actual_tokens, cost_usd), held.backend))
                 self._send_queue()
@@ -276,8 +280,13 @@ class Limiter:
             return
         batch, self._queue = self._queue, []
         now = self.clock()
-        for backend in {id(b): b for _, b in batch}.values():
-            settlements = [s for s, b in batch if b is backend]
+        first = batch[0][1]
+        if all(b is first for _, b in batch):  # one backend, nearly always
+            groups = [(first, [s for s, _ in batch])]
+        else:
+            backends = {id(b): b for _, b in batch}.values()
+            groups = [(backend, [s for s, b in batch if b is backend]) for backend in backends]
+        for backend, settlements in groups:
             try:
                 pending = backend.start_settle(settlements, now)
             except StateUnavailable:

@@ -83,6 +83,8 @@ def try_probe(
 
 def from_fields(fields: Sequence[bytes | str | None]) -> BreakerRecord:
     """Read the Redis hash fields (f, w, ou, pu) written by the breaker Lua scripts."""
+    if not any(fields):
+        return CLOSED  # no failure recorded: nearly every breaker, nearly always
     failures, window, open_until, probe_until = (_text(field) for field in fields)
     return BreakerRecord(
         tuple(float(at) for at in failures.split()),

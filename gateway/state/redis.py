@@ -143,7 +143,8 @@ def _check_pieces(check: LimitCheck, period: Periods) -> tuple[str, str, str | N
     return pieces
 
 
-# window_s and window_ttl_ms: the same on every acquire.
+# The RESP pieces of the numbers 1..64: key counts and key indexes.
+_INDEXES = [bulk(str(i)) for i in range(1, 65)]
 _WINDOW_ARGS = bulk(repr(WINDOW_S)) + bulk(str(int(WINDOW_KEY_TTL_S * 1000)))
 
 
@@ -162,6 +163,8 @@ class RedisState:
         the backend recovers by itself once Redis is back. All calls share one pipelined
         connection."""
         self.slot_ttl_s = slot_ttl_s
+        # slot_ttl_ms, window_s and window_ttl_ms: the same on every acquire.
+        self._fixed_args = bulk(str(int(slot_ttl_s * 1000))) + _WINDOW_ARGS
         self._client = RespClient(url, socket_timeout_s=socket_timeout_s)
 
     # -- limits -----------------------------------------------------------------------------
@@ -177,9 +180,11 @@ class RedisState:
         call = self._acquire_call(checks, now, token, period)
         commands: list[bytes] = [call.evalsha(), *(_breaker_read(name) for name in breakers)]
         replies = await self._client.pipeline(commands)
-        reply = await self._client.script_reply(call, replies[0])
-        if not isinstance(reply, bytes):
-            raise StateUnavailable(f"redis: unexpected acquire reply {reply!r}")
+        reply = replies[0]
+        if not isinstance(reply, bytes):  # NOSCRIPT: run by EVAL; else an error reply
+            reply = await self._client.script_reply(call, reply)
+            if not isinstance(reply, bytes):
+                raise StateUnavailable(f"redis: unexpected acquire reply {reply!r}")
         fields = reply.split()  # "ok allowed remaining reset allowed remaining reset ..."
         results = [
             CheckResult(check, fields[1 + 3 * i] == b"1", float(fields[2 + 3 * i]), float(fields[3 + 3 * i]))
@@ -192,7 +197,7 @@ class RedisState:
         self, checks: Sequence[LimitCheck], now: float, token: str, period: Periods
     ) -> ScriptCall:
         """`lua/acquire.lua`'s call: KEYS, the 7 common ARGV, then 4 ARGV per check."""
-        keys = [bulk(str(len(checks)))]
+        keys = [_INDEXES[len(checks) - 1] if len(checks) <= len(_INDEXES) else bulk(str(len(checks)))]
         per_check = []
         for check in checks:
             key, code_limit, hint = _check_pieces(check, period)
@@ -203,10 +208,9 @@ class RedisState:
                 end = period.day_end if check.kind == "budget_day" else period.month_end
                 hint = bulk(repr(end - now))
             per_check.append(hint)
-        slot_ttl_ms = int(self.slot_ttl_s * 1000)
         common = (
             bulk(repr(now)) + bulk(str(math.floor(now))) + bulk(token)
-            + bulk(repr(now + self.slot_ttl_s)) + bulk(str(slot_ttl_ms)) + _WINDOW_ARGS
+            + bulk(repr(now + self.slot_ttl_s)) + self._fixed_args
         )
         text = "".join(keys) + common + "".join(per_check)
         return ScriptCall(ACQUIRE, text.encode(), 1 + len(checks) + 7 + 4 * len(checks))
@@ -382,33 +386,47 @@ def _breaker_views(
 _OP_SLOT, _OP_WINDOW, _OP_SPEND, _NONE = bulk("z"), bulk("w"), bulk("s"), bulk("")
 
 
+_key_pieces: dict[tuple[str, str, str], str] = {}
+
+
+def _key_piece(kind: str, scope: str, subject: str) -> str:
+    """The RESP piece of a window's or concurrency zset's key (cached, like `_check_pieces`)."""
+    piece = _key_pieces.get((kind, scope, subject))
+    if piece is None:
+        if len(_key_pieces) >= _PIECES_MAX:
+            _key_pieces.clear()
+        piece = _key_pieces[(kind, scope, subject)] = bulk(limit_key(kind, scope, subject))
+    return piece
+
+
+
 class _Ops:
     """The operations of one `lua/apply.lua` call: keys numbered once, ARGV in groups of 4,
     kept as RESP pieces (`call` joins them)."""
 
     def __init__(self) -> None:
-        self.keys: dict[str, str] = {}  # key -> its 1-based index into KEYS, as a RESP piece
+        self.keys: dict[str, str] = {}  # a key's RESP piece -> its 1-based index into KEYS (a piece)
         self.args: list[str] = []
 
-    def _index(self, key: str) -> str:
-        index = self.keys.get(key)
+    def _index(self, key_piece: str) -> str:
+        index = self.keys.get(key_piece)
         if index is None:
-            index = self.keys[key] = bulk(str(len(self.keys) + 1))
+            n = len(self.keys)
+            index = self.keys[key_piece] = _INDEXES[n] if n < len(_INDEXES) else bulk(str(n + 1))
         return index
 
     def free_slot(self, check: LimitCheck, token: str) -> None:
-        key = self._index(limit_key("concurrent", check.scope, check.subject))
+        key = self._index(_key_piece("concurrent", check.scope, check.subject))
         self.args += [_OP_SLOT, key, bulk(token), _NONE]
 
     def adjust(self, check: LimitCheck, at: float, delta: float) -> None:
         if delta:
-            key = self._index(limit_key(check.kind, check.scope, check.subject))
+            key = self._index(_key_piece(check.kind, check.scope, check.subject))
             self.args += [_OP_WINDOW, key, bulk(str(math.floor(at))), bulk(repr(float(delta)))]
 
     def add_spend(self, key: str, usd: float, ttl_s: int) -> None:
-        self.args += [_OP_SPEND, self._index(key), bulk(repr(float(usd))), bulk(str(ttl_s))]
+        self.args += [_OP_SPEND, self._index(bulk(key)), bulk(repr(float(usd))), bulk(str(ttl_s))]
 
     def call(self) -> ScriptCall:
-        keys = "".join([bulk(key) for key in self.keys])
-        text = bulk(str(len(self.keys))) + keys + "".join(self.args)
+        text = bulk(str(len(self.keys))) + "".join(self.keys) + "".join(self.args)
         return ScriptCall(APPLY, text.encode(), 1 + len(self.keys) + len(self.args))
