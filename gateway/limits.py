@@ -142,17 +142,22 @@ def needs_estimate(policy: PolicyConfig, model: ModelConfig) -> bool:
     )
 
 
+def _number(value: float) -> str:
+    """A limit as people write it: 100000000, not 1e+08; 0.01 stays 0.01."""
+    return str(int(value)) if float(value).is_integer() else f"{value:g}"
+
+
 def refusal_message(result: CheckResult) -> str:
     check = result.check
     who = f"{check.scope} '{check.subject}'"
     if check.kind.startswith("budget"):
         period = "daily" if check.kind == "budget_day" else "monthly"
         return (
-            f"budget exhausted: {who} has used its {period} budget of ${check.limit:g} "
+            f"budget exhausted: {who} has used its {period} budget of ${_number(check.limit)} "
             f"(${check.limit - result.remaining:.4f} spent); try again in {math.ceil(result.reset_s)} s"
         )
     return (
-        f"rate limit reached for {who}: {check.limit:g} {_KIND_WORDS[check.kind]}; "
+        f"rate limit reached for {who}: {_number(check.limit)} {_KIND_WORDS[check.kind]}; "
         f"try again in {max(1, math.ceil(result.reset_s))} s"
     )
 
@@ -170,11 +175,11 @@ def rate_headers(results: tuple[CheckResult, ...]) -> dict[str, str]:
             tokens = result
     headers: dict[str, str] = {}
     if requests is not None:
-        headers["x-ratelimit-limit-requests"] = f"{requests.check.limit:g}"
+        headers["x-ratelimit-limit-requests"] = _number(requests.check.limit)
         headers["x-ratelimit-remaining-requests"] = f"{int(requests.remaining)}"
         headers["x-ratelimit-reset-requests"] = f"{max(0.0, requests.reset_s):.3f}s"
     if tokens is not None:
-        headers["x-ratelimit-limit-tokens"] = f"{tokens.check.limit:g}"
+        headers["x-ratelimit-limit-tokens"] = _number(tokens.check.limit)
         headers["x-ratelimit-remaining-tokens"] = f"{int(tokens.remaining)}"
         headers["x-ratelimit-reset-tokens"] = f"{max(0.0, tokens.reset_s):.3f}s"
     return headers

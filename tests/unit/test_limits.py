@@ -64,6 +64,19 @@ def test_headers_report_the_tightest_window() -> None:
     assert headers["x-ratelimit-limit-tokens"] == "1000" and headers["x-ratelimit-remaining-tokens"] == "970"
 
 
+def test_large_limits_are_written_as_integers_not_exponents() -> None:
+    results = (
+        CheckResult(LimitCheck("key", "k", "rpm", 100_000_000, 1), True, 99_999_999, 60),
+        CheckResult(LimitCheck("key", "k", "tpm", 100_000_000_000, 300), True, 99_999_999_700, 60),
+    )
+    headers = rate_headers(results)
+    assert headers["x-ratelimit-limit-requests"] == "100000000"
+    assert headers["x-ratelimit-limit-tokens"] == "100000000000"
+    assert "100000000 requests per minute" in refusal_message(results[0])
+    budget = CheckResult(LimitCheck("key", "k", "budget_month", 2_500_000, 1.0), False, 0, 60)
+    assert "budget of $2500000 " in refusal_message(budget)
+
+
 class DownState(MemoryState):
     async def acquire(self, checks: Any, now: float, breakers: Any = ()) -> Any:
         raise StateUnavailable("redis is down")
