@@ -22,8 +22,20 @@ local slot_expiry = ARGV[4]
 local slot_ttl_ms = ARGV[5]
 local window = tonumber(ARGV[6])
 local window_ttl_ms = ARGV[7]
+-- This second's bucket fields as strings: a number given to redis.call or to `..` is formatted
+-- by sprintf on every use, which costs more than the command itself.
+local second_field, second_time_field = ARGV[2], 't' .. ARGV[2]
 
-local function fmt(x) return string.format('%.17g', x) end
+-- Exact decimal text of a number: %d for whole numbers (several times cheaper than %.17g).
+local function fmt(x)
+  if x % 1 == 0 and x > -1e15 and x < 1e15 then return string.format('%d', x) end
+  return string.format('%.17g', x)
+end
+-- A time: `now` as it was given when it is `now` (no formatting at all).
+local function fmt_time(t)
+  if t == now then return ARGV[1] end
+  return fmt(t)
+end
 local windows = {}  -- window key -> {sum, lo, oldest} as read by this call
 
 -- Every bucket of a window, for the rare full scan: drops stale buckets, rewrites the summary,
@@ -77,7 +89,7 @@ local function window_usage(key)
   -- One read: the summary and this second's bucket. When no stored bucket can have left the
   -- window (lo > edge), that is all a check needs.
   local edge = math.floor(now - window)
-  local head = redis.call('HMGET', key, 'sum', 'lo', 'ot', second, 't' .. second)
+  local head = redis.call('HMGET', key, 'sum', 'lo', 'ot', second_field, second_time_field)
   local sum, lo, ot = tonumber(head[1] or ''), tonumber(head[2] or ''), tonumber(head[3] or '')
   local current = {tonumber(head[4] or ''), tonumber(head[5] or '')}
   if sum ~= nil and lo ~= nil and ot ~= nil and lo > edge then
@@ -211,7 +223,7 @@ if out[1] == 1 then
       local known = windows[key]
       local bucket = known.current
       if bucket == nil then
-        local stored = redis.call('HMGET', key, second, 't' .. second)
+        local stored = redis.call('HMGET', key, second_field, second_time_field)
         bucket = {tonumber(stored[1] or ''), tonumber(stored[2] or '')}
       end
       local amount = (bucket[1] or 0) + add
@@ -221,10 +233,11 @@ if out[1] == 1 then
       if second <= known.lo then
         -- This second's bucket is (now) the lowest stored: the summary's oldest use is its own.
         known.lo, known.oldest = second, last
-        redis.call('HSET', key, second, fmt(amount), 't' .. second, fmt(last),
-          'sum', fmt(known.sum), 'lo', fmt(second), 'ot', fmt(last))
+        local last_text = fmt_time(last)
+        redis.call('HSET', key, second_field, fmt(amount), second_time_field, last_text,
+          'sum', fmt(known.sum), 'lo', second_field, 'ot', last_text)
       else
-        redis.call('HSET', key, second, fmt(amount), 't' .. second, fmt(last), 'sum', fmt(known.sum))
+        redis.call('HSET', key, second_field, fmt(amount), second_time_field, fmt_time(last), 'sum', fmt(known.sum))
       end
       -- A new bucket renews the key's expiry: never more than once a second.
       if bucket[1] == nil then redis.call('PEXPIRE', key, window_ttl_ms) end

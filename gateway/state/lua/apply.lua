@@ -7,7 +7,11 @@
 -- Sums are computed here and written with SET/HSET. Redis 6.2 rewrites INCRBYFLOAT into a longer
 -- SET for replication, and inside a script that corrupts its heap (the server crashes a few
 -- commands later); HINCRBYFLOAT is rewritten the same way, so neither is used.
-local function fmt(x) return string.format('%.17g', x) end
+-- Exact decimal text of a number: %d for whole numbers (several times cheaper than %.17g).
+local function fmt(x)
+  if x % 1 == 0 and x > -1e15 and x < 1e15 then return string.format('%d', x) end
+  return string.format('%.17g', x)
+end
 
 for i = 1, #ARGV, 4 do
   local op, key, a, b = ARGV[i], KEYS[tonumber(ARGV[i + 1])], ARGV[i + 2], ARGV[i + 3]
