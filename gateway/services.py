@@ -77,13 +77,12 @@ class Services:
             usage = request_usage(ctx)
             cost = cost_usd(usage, ctx.deployment) if usage else 0.0
             # Settled at once: other requests (on any replica) read the freed slot and the spend.
-            spenders = (("key", ctx.key.id), ("team", ctx.key.team or "")) if ctx.key else ()
             try:
                 self.limiter.settle(
                     ctx.limits_held,
                     usage.prompt_tokens + usage.completion_tokens if usage else 0,
                     cost,
-                    tuple(s for s in spenders if s[1]),
+                    ctx.key.spenders if ctx.key else (),
                 )
             except Exception:  # the record is written whatever happens here
                 log.exception("cannot settle request %s", ctx.request_id)

@@ -133,6 +133,13 @@ class KeyConfig:
     policy: str = "default"
     # None means every model.
     models: tuple[str, ...] | None = None
+    # Whose spend a request with this key adds to: ("key", id) and ("team", team) when it has one
+    # (computed once: every request settles it).
+    spenders: tuple[tuple[str, str], ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        spenders = (("key", self.id),) + ((("team", self.team),) if self.team else ())
+        object.__setattr__(self, "spenders", spenders)
 
     def allows(self, model: str) -> bool:
         return self.models is None or model in self.models

@@ -42,6 +42,7 @@ from pathlib import Path
 
 from gateway.state import breaker
 from gateway.state.base import (
+    BUDGET_KINDS,
     CONCURRENT_RETRY_S,
     SLOT_TTL_S,
     WINDOW_KINDS,
@@ -246,15 +247,20 @@ class RedisState:
 
     def _settle_ops(self, settlements: Sequence[Settlement], now: float) -> _Ops:
         ops = _Ops()
-        period = periods(now)
+        period: Periods | None = None
         for settlement in settlements:
             reservation = settlement.reservation
+            budgeted = False
             for check in reservation.checks:
-                if check.kind == "concurrent":
+                kind = check.kind
+                if kind == "concurrent":
                     ops.free_slot(check, reservation.token)
-                elif check.kind == "tpm":
+                elif kind == "tpm":
                     ops.adjust(check, reservation.at, settlement.actual_tokens - check.amount)
-            if settlement.cost_usd:
+                elif kind in BUDGET_KINDS:
+                    budgeted = True
+            if settlement.cost_usd and (budgeted or settlement.spend_subjects):
+                period = period or periods(now)
                 for scope, subject in spend_subjects(settlement):
                     day, month, total = spend_keys(scope, subject, period)
                     ops.add_spend(day, settlement.cost_usd, DAY_KEY_TTL_S)
