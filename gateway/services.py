@@ -93,7 +93,7 @@ class Services:
                 except RuntimeError:
                     self.record_pending()
                     return
-                self._record_timer = loop.call_later(RECORD_WITHIN_S, self.record_pending)
+                self._record_timer = loop.call_later(RECORD_WITHIN_S, self._record_due)
         except Exception:
             log.exception("cannot record request %s", ctx.request_id)
 
@@ -105,23 +105,29 @@ class Services:
             self._record_soon = True
             asyncio.get_running_loop().call_soon(self.record_pending)
 
+    def _record_due(self) -> None:
+        # The timer is left to run out rather than cancelled by every drain: at most one timer
+        # per RECORD_WITHIN_S instead of one created and cancelled per request.
+        self._record_timer = None
+        self.record_pending()
+
     def record_pending(self) -> None:
         """Write and count the records of the requests finished so far; never raises."""
         self._record_soon = False
-        if self._record_timer is not None:
-            self._record_timer.cancel()
-            self._record_timer = None
         pending, self._unrecorded = self._unrecorded, []
-        include_bodies = self.runtime.config.logging.include_bodies
         for ctx, ended, usage in pending:
             try:
-                record = build_record(ctx, include_bodies, ended, usage)
+                # The config the request ran under, even if a reload happened since.
+                record = build_record(ctx, ctx.runtime.config.logging.include_bodies, ended, usage)
                 self.recorder.write(record)
                 self.metrics.observe_record(record, ctx.runtime.config.models)
             except Exception:
                 log.exception("cannot record request %s", ctx.request_id)
 
     async def aclose(self) -> None:
+        if self._record_timer is not None:
+            self._record_timer.cancel()
+            self._record_timer = None
         self.record_pending()
         if self._background:
             await asyncio.gather(*self._background, return_exceptions=True)
