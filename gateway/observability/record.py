@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from gateway import tokens
@@ -50,17 +49,8 @@ def _ms(start: float | None, end: float | None) -> float | None:
     return round((end - start) * 1000, 3)
 
 
-_UNKNOWN: Any = object()
-
-
-def build_record(
-    ctx: RequestContext, include_bodies: bool, now: float | None = None, usage: Usage | None = _UNKNOWN
-) -> dict[str, Any]:
-    """`now`: when the request ended (default: now); `usage`: `request_usage(ctx)`, when the
-    caller has it already."""
-    finished = time.monotonic() if now is None else now
-    if usage is _UNKNOWN:
-        usage = request_usage(ctx)
+def build_record(ctx: RequestContext, include_bodies: bool, finished: float, usage: Usage | None) -> dict[str, Any]:
+    """`finished`: when the request ended (`time.monotonic()`); `usage`: `request_usage(ctx)`."""
     key = ctx.key
     error = ctx.error
     record: dict[str, Any] = {
