@@ -16,6 +16,8 @@ Key layout (prefix `llmgw:`; the `{...}` part is the Redis Cluster hash tag):
                                                   sum -> the amounts of every stored bucket,
                                                   lo -> no bucket is stored below this second,
                                                   ot -> the latest use of the bucket at lo
+                                                  pad -> 72 bytes, once the window spans 8 s
+                                                  (a hash table, not a packed list: lua/acquire.lua)
     llmgw:{limits}:tpm:<scope>:<subject>          hash, as rpm
     llmgw:{limits}:concurrent:<scope>:<subject>   zset: reservation token -> slot expiry
     llmgw:{limits}:spend:<scope>:<subject>:day:<YYYY-MM-DD>   USD (float string), TTL 2 days

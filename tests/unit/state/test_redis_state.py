@@ -245,6 +245,29 @@ async def test_window_summary_keeps_oldest_use_and_survives_its_loss(
             assert float(summary[1]) == float(client.hget(key, f"t{oldest_second}")), step
 
 
+async def test_a_window_spanning_many_seconds_becomes_a_hash_table(
+    redis_url: str, make_redis_state: Callable[[], RedisState]
+) -> None:
+    """A window hash with a few buckets stays in Redis's packed encoding; once it spans
+    HASHTABLE_AFTER (8) seconds its new bucket adds field "pad", whose long value makes Redis
+    convert it to a hash table (field lookups no longer scan every field). Verdicts and usage
+    stay those of memory state."""
+    memory, redis_state = MemoryState(), make_redis_state()
+    key = "llmgw:{limits}:rpm:key:demo"
+    with redis.Redis.from_url(redis_url) as client:
+        encodings = []
+        for second in range(12):
+            now = T0 + second + 0.5
+            a, b = await memory.acquire(RPM_50, now), await redis_state.acquire(RPM_50, now)
+            assert a.results[0].remaining == b.results[0].remaining
+            encodings.append(client.object("encoding", key))
+        assert encodings[3] in (b"ziplist", b"listpack")
+        assert encodings[-1] == b"hashtable"
+        assert encodings.index(b"hashtable") == 8
+        assert len(client.hget(key, "pad")) > 64
+        assert await memory.usage("key", "demo", now) == await redis_state.usage("key", "demo", now)
+
+
 async def test_expired_slots_never_count_and_go_when_the_count_refuses(
     redis_url: str, make_redis_state: Callable[[], RedisState]
 ) -> None:
