@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -86,6 +88,25 @@ class RequestContext:
     # What the limiter reserved for this request (gateway.limits.Held), settled when it ends.
     limits_held: Any = None
     _prompt_estimate: int | None = None
+    # Work the response needs but the upstream call does not (`defer`).
+    _deferred: list[Callable[[], None]] | None = None
+
+    def defer(self, work: Callable[[], None]) -> None:
+        """Do `work` at the request's next await (while the upstream works, nearly always), and
+        at the latest when the response starts (`run_deferred`, from `gateway_headers`)."""
+        if self._deferred is None:
+            self._deferred = []
+            asyncio.get_running_loop().call_soon(self.run_deferred)
+        self._deferred.append(work)
+
+    def run_deferred(self) -> None:
+        """The deferred work not done yet, in order; each runs once."""
+        while self._deferred:
+            work = self._deferred.pop(0)
+            try:
+                work()
+            except Exception:  # a bug here must not fail a request that is otherwise answered
+                logging.getLogger("gateway").exception("deferred work of request %s failed", self.request_id)
 
     def prompt_estimate(self) -> int:
         """tiktoken estimate of the prompt, computed at most once per request."""

@@ -73,6 +73,7 @@ async def read_body(receive: Receive, headers: dict[str, str], limit: int) -> by
 
 
 def gateway_headers(ctx: RequestContext) -> list[tuple[bytes, bytes]]:
+    ctx.run_deferred()  # e.g. the rate-limit headers, if no await has built them yet
     headers = [(b"x-request-id", ctx.request_id.encode()), (b"x-gateway-cache", ctx.cache.encode())]
     if ctx.deployment is not None:
         headers.append((b"x-gateway-deployment", ctx.deployment.name.encode()))

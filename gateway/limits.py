@@ -192,9 +192,14 @@ class Held:
     reservation: Reservation
     backend: StateBackend
     estimate: Estimate
+    acquired: AcquireResult
     # The model's breakers as read with the acquire (None when not read, e.g. Redis was down):
     # the router's first attempt uses them instead of a round trip of its own.
     breakers: Mapping[str, BreakerState] | None = None
+
+    def rate_headers(self) -> dict[str, str]:
+        """The x-ratelimit-* headers of the acquire (built on demand: see check_limits)."""
+        return rate_headers(self.acquired.results)
 
 
 class Limiter:
@@ -217,11 +222,12 @@ class Limiter:
 
     async def acquire(
         self, checks: list[LimitCheck], estimate: Estimate, model: ModelConfig | None = None
-    ) -> tuple[Held | None, dict[str, str]]:
-        """Reserve everything or raise RateLimited; returns what to settle and the rate headers.
-        With `model`, its deployments' breakers are read in the same round trip (`Held.breakers`)."""
+    ) -> Held | None:
+        """Reserve everything or raise RateLimited (with the rate headers); returns what to
+        settle, and the rate headers by `Held.rate_headers`. With `model`, its deployments'
+        breakers are read in the same round trip (`Held.breakers`)."""
         if not checks:
-            return None, {}
+            return None
         now = self.clock()
         backend = self.state
         names = model.deployment_names if model is not None else ()
@@ -237,15 +243,15 @@ class Limiter:
             backend = self.local
             result = await backend.acquire(checks, now)
             names = ()  # the local limits know no breakers: the router reads (and fails) as usual
-        headers = rate_headers(result.results)
         if not result.allowed or result.reservation is None:
+            headers = rate_headers(result.results)
             refused = result.refused
             assert refused is not None
             self.metrics.ratelimit_rejections.labels(f"{refused.check.scope}_{refused.check.kind}").inc()
             headers["retry-after"] = str(max(1, math.ceil(result.retry_after_s)))
             raise RateLimited(refusal_message(refused), headers=headers, budget=refused.check.kind.startswith("budget"))
         breakers = result.breakers if names else None
-        return Held(result.reservation, backend, estimate, breakers), headers
+        return Held(result.reservation, backend, estimate, result, breakers)
 
     def _count_state_error(self) -> None:
         self.metrics.state_errors.inc()

@@ -82,8 +82,10 @@ async def check_limits(ctx: RequestContext, services: Services) -> None:
     prompt_tokens = ctx.prompt_estimate() if needs_estimate(policy, ctx.model) else 0
     estimate = estimate_request(ctx, prompt_tokens)
     checks = limit_checks(ctx.key.id, ctx.key.team, ctx.model, policy, estimate)
-    ctx.limits_held, headers = await services.limiter.acquire(checks, estimate, ctx.model)
-    ctx.response_headers.update(headers)
+    held = ctx.limits_held = await services.limiter.acquire(checks, estimate, ctx.model)
+    if held is not None:
+        # The headers are for the response, not the upstream call: built while it works.
+        ctx.defer(lambda: ctx.response_headers.update(held.rate_headers()))
 
 
 STAGES: tuple[Stage, ...] = (

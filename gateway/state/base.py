@@ -19,9 +19,10 @@ Limit semantics, identical in both backends:
 from __future__ import annotations
 
 import asyncio
+import functools
 import itertools
 import secrets
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
@@ -88,11 +89,18 @@ class BreakerState:
 @dataclass(frozen=True)
 class AcquireResult:
     allowed: bool
-    results: tuple[CheckResult, ...]
+    # The per-check results, or a function that makes them when `results` is first read:
+    # RedisState parses an allowed reply's numbers only when the rate headers are built, which
+    # the gateway does while the upstream works (gateway.pipeline.check_limits).
+    parts: tuple[CheckResult, ...] | Callable[[], tuple[CheckResult, ...]]
     reservation: Reservation | None  # None when refused: nothing was reserved at all
     retry_after_s: float = 0.0  # max reset among refused checks (0 when allowed)
     # The breakers asked for in `acquire(..., breakers=)`, read in the same round trip.
     breakers: Mapping[str, BreakerState] = field(default_factory=dict)
+
+    @functools.cached_property
+    def results(self) -> tuple[CheckResult, ...]:
+        return self.parts() if callable(self.parts) else self.parts
 
     @property
     def refused(self) -> CheckResult | None:

@@ -37,6 +37,7 @@ do, each under its own tag.
 from __future__ import annotations
 
 import asyncio
+import functools
 import math
 import struct
 from collections.abc import Sequence
@@ -189,12 +190,13 @@ class RedisState:
             if not isinstance(reply, bytes):
                 raise StateUnavailable(f"redis: unexpected acquire reply {reply!r}")
         fields = reply.split()  # "ok allowed remaining reset allowed remaining reset ..."
-        results = [
-            CheckResult(check, fields[1 + 3 * i] == b"1", float(fields[2 + 3 * i]), float(fields[3 + 3 * i]))
-            for i, check in enumerate(checks)
-        ]
+        if len(fields) != 1 + 3 * len(checks):
+            raise StateUnavailable(f"redis: unexpected acquire reply {reply!r}")
         states = _breaker_views(breakers, replies[1:], now) if breakers else None
-        return acquire_result(checks, results, token, now, states)
+        if fields[0] == b"1":  # all allowed: the numbers are parsed when first read
+            parts = functools.partial(_check_results, tuple(checks), fields)
+            return AcquireResult(True, parts, Reservation(token, tuple(checks), now), 0.0, states or {})
+        return acquire_result(checks, _check_results(checks, fields), token, now, states)
 
     def _acquire_call(
         self, checks: Sequence[LimitCheck], now: float, token: str, period: Periods
@@ -365,6 +367,14 @@ class RedisState:
 
     async def aclose(self) -> None:
         await self._client.aclose()
+
+
+def _check_results(checks: Sequence[LimitCheck], fields: list[bytes]) -> tuple[CheckResult, ...]:
+    """Per check: "allowed remaining reset" (fields[0] is the overall verdict)."""
+    return tuple(
+        CheckResult(check, fields[1 + 3 * i] == b"1", float(fields[2 + 3 * i]), float(fields[3 + 3 * i]))
+        for i, check in enumerate(checks)
+    )
 
 
 _breaker_reads: dict[str, bytes] = {}

@@ -105,17 +105,17 @@ async def test_acquire_reads_the_models_breakers_in_the_same_call() -> None:
     state = MemoryState()
     await state.breaker_record("p/m", False, 1000.0, 1, 10, 30)
     limiter = Limiter(state, Metrics(), "fail_open", clock=lambda: 1001.0)
-    held, _ = await limiter.acquire([LimitCheck("key", "k", "rpm", 2, 1)], ESTIMATE, MODEL)
+    held = await limiter.acquire([LimitCheck("key", "k", "rpm", 2, 1)], ESTIMATE, MODEL)
     assert held is not None and held.breakers is not None
     assert held.breakers["p/m"].state == "open"
-    held, _ = await limiter.acquire([LimitCheck("key", "k", "rpm", 2, 1)], ESTIMATE)
+    held = await limiter.acquire([LimitCheck("key", "k", "rpm", 2, 1)], ESTIMATE)
     assert held is not None and held.breakers is None  # no model given: nothing read
 
 
 @pytest.mark.asyncio
 async def test_fail_open_leaves_the_breakers_to_the_router() -> None:
     limiter = Limiter(DownState(), Metrics(), "fail_open", clock=lambda: 1000.0)
-    held, _ = await limiter.acquire([LimitCheck("key", "k", "rpm", 2, 1)], ESTIMATE, MODEL)
+    held = await limiter.acquire([LimitCheck("key", "k", "rpm", 2, 1)], ESTIMATE, MODEL)
     assert held is not None and held.breakers is None
 
 
@@ -168,7 +168,7 @@ async def test_slots_and_budgeted_spend_are_settled_at_once_the_rest_later() -> 
     state = CountingState()
     limiter = Limiter(state, Metrics(), "fail_open", clock=lambda: 1000.0)
     checks = [LimitCheck("key", "k", "concurrent", 1, 1), LimitCheck("team", "t", "budget_day", 1.0, 0.5)]
-    held, _ = await limiter.acquire(checks, ESTIMATE)
+    held = await limiter.acquire(checks, ESTIMATE)
     limiter.settle(held, 30, 0.25, (("key", "k"), ("team", "t")))
     await limiter._flush_settlements()  # what the flusher sends as soon as it can
     assert (await state.usage("key", "k", 1000.0))["concurrent"] == 0  # the slot is free
@@ -204,7 +204,7 @@ async def test_the_running_flusher_writes_summed_spend_on_its_own(monkeypatch: p
 async def test_a_slot_is_free_before_settle_returns() -> None:
     state = MemoryState()
     limiter = Limiter(state, Metrics(), "fail_open", clock=lambda: 1000.0)
-    held, _ = await limiter.acquire([LimitCheck("key", "k", "concurrent", 1, 1)], ESTIMATE)
+    held = await limiter.acquire([LimitCheck("key", "k", "concurrent", 1, 1)], ESTIMATE)
     limiter.settle(held, 30, 0.0, ())
     assert (await state.usage("key", "k", 1000.0))["concurrent"] == 0  # no flusher ran
 
@@ -213,7 +213,7 @@ async def test_a_slot_is_free_before_settle_returns() -> None:
 async def test_a_settlement_that_cannot_be_sent_is_retried_by_the_flusher() -> None:
     state = MemoryState()
     limiter = Limiter(state, Metrics(), "fail_open", clock=lambda: 1000.0)
-    held, _ = await limiter.acquire([LimitCheck("key", "k", "concurrent", 1, 1)], ESTIMATE)
+    held = await limiter.acquire([LimitCheck("key", "k", "concurrent", 1, 1)], ESTIMATE)
     assert held is not None
     held.backend = DownState()  # the state went away between the acquire and the settle
     limiter.settle(held, 30, 0.0, ())

@@ -301,7 +301,7 @@ async def test_a_settlement_is_on_its_way_to_redis_when_settle_returns(
     state = make_redis_state()
     limiter = Limiter(state, Metrics(), "fail_open", clock=lambda: T0)
     slots = [LimitCheck("key", "demo", "concurrent", 1, 1)]
-    held, _ = await limiter.acquire(slots, Estimate(1, 1, 0.0))
+    held = await limiter.acquire(slots, Estimate(1, 1, 0.0))
     with redis.Redis.from_url(redis_url) as client:
         assert client.zcard("llmgw:{limits}:concurrent:key:demo") == 1
         limiter.settle(held, 2, 0.0, ())
@@ -320,7 +320,7 @@ async def test_a_settlement_the_server_has_no_script_for_is_sent_again(
 
     state = make_redis_state()
     limiter = Limiter(state, Metrics(), "fail_open", clock=lambda: T0)
-    held, _ = await limiter.acquire([LimitCheck("key", "demo", "concurrent", 1, 1)], Estimate(1, 1, 0.0))
+    held = await limiter.acquire([LimitCheck("key", "demo", "concurrent", 1, 1)], Estimate(1, 1, 0.0))
     with redis.Redis.from_url(redis_url) as client:
         client.script_flush()
         limiter.settle(held, 2, 0.0, ())
