@@ -117,6 +117,8 @@ class Settlement:
     cost_usd: float
     # Extra (scope, subject) pairs whose spend to add even without a budget check.
     spend_subjects: tuple[tuple[str, str], ...] = ()
+    # What `prepare_settle` worked out for this reservation before the call ended (or None).
+    prepared: object | None = None
 
 
 class StateBackend(Protocol):
@@ -139,6 +141,13 @@ class StateBackend(Protocol):
         is already done (in-process state); else a future that ends when it is applied, or
         with StateUnavailable (nothing was applied: settle them again). Raises StateUnavailable
         when it cannot even be sent now (no connection): use `settle`."""
+        ...
+
+    def prepare_settle(self, reservation: Reservation) -> object | None:
+        """Work out, while the upstream call runs, what settling `reservation` will write, so
+        that only the tokens used and the cost are left for when the call ends (RedisState: its
+        command, encoded). None when there is nothing to gain (in-process state). The result
+        goes in `Settlement.prepared`; a settlement without it is settled all the same."""
         ...
 
     async def release(self, reservation: Reservation, now: float) -> None:

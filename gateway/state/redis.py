@@ -221,13 +221,14 @@ class RedisState:
         return ScriptCall(ACQUIRE, text.encode(), 1 + len(checks) + 7 + 4 * len(checks))
 
     async def settle(self, settlements: Sequence[Settlement], now: float) -> None:
-        await self._run(self._settle_ops(settlements, now))
+        call = self._settle_call(settlements, now)
+        if call is not None:
+            await self._client.run(call)
 
     def start_settle(self, settlements: Sequence[Settlement], now: float) -> asyncio.Future[None] | None:
-        ops = self._settle_ops(settlements, now)
-        if not ops.args:
+        call = self._settle_call(settlements, now)
+        if call is None:
             return None
-        call = ops.call()
         sent = self._client.send_now([call.evalsha()])
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
@@ -248,6 +249,41 @@ class RedisState:
 
         sent.add_done_callback(applied)
         return done
+
+    def prepare_settle(self, reservation: Reservation) -> _PreparedSettle | None:
+        """The reservation's `lua/apply.lua` call, encoded but for the tokens used and the cost
+        (`_PreparedSettle`); None when settling it writes nothing."""
+        ops = _Ops()
+        tpm: list[tuple[int, float]] = []
+        budgeted: list[tuple[str, str]] = []
+        for check in reservation.checks:
+            kind = check.kind
+            if kind == "concurrent":
+                ops.free_slot(check, reservation.token)
+            elif kind == "tpm":
+                tpm.append((ops.adjust_later(check, reservation.at), check.amount))
+            elif kind in BUDGET_KINDS and (check.scope, check.subject) not in budgeted:
+                budgeted.append((check.scope, check.subject))
+        period = periods(reservation.at)
+        usd: list[int] = []
+        for scope, subject in budgeted:
+            day, month, total = spend_keys(scope, subject, period)
+            usd += [ops.add_spend_later(day, DAY_KEY_TTL_S), ops.add_spend_later(month, MONTH_KEY_TTL_S)]
+            usd.append(ops.add_spend_later(total, 0))
+        if not ops.args:
+            return None
+        return _PreparedSettle(ops.parts(), tuple(tpm), tuple(usd), ops.nargs(), period)
+
+    def _settle_call(self, settlements: Sequence[Settlement], now: float) -> ScriptCall | None:
+        """The `lua/apply.lua` call that applies these settlements (None: nothing to write). A
+        lone settlement whose call was prepared (`prepare_settle`) only has its numbers filled in."""
+        if len(settlements) == 1:
+            settlement = settlements[0]
+            prepared = settlement.prepared
+            if isinstance(prepared, _PreparedSettle) and prepared.fits(settlement, now):
+                return prepared.call(settlement.actual_tokens, settlement.cost_usd)
+        ops = self._settle_ops(settlements, now)
+        return ops.call() if ops.args else None
 
     def _settle_ops(self, settlements: Sequence[Settlement], now: float) -> _Ops:
         ops = _Ops()
@@ -445,6 +481,61 @@ class _Ops:
     def add_spend(self, key: str, usd: float, ttl_s: int) -> None:
         self.args += [_OP_SPEND, self._index(bulk(key)), bulk(repr(float(usd))), bulk(str(ttl_s))]
 
+    # For a prepared call (`_PreparedSettle`): the op with a hole where its number goes; returns
+    # the hole's index in `parts()`.
+    def adjust_later(self, check: LimitCheck, at: float) -> int:
+        key = self._index(_key_piece(check.kind, check.scope, check.subject))
+        self.args += [_OP_WINDOW, key, bulk(str(math.floor(at))), _NONE]
+        return len(self.args)  # parts() puts the keys first: args[i] is parts()[i + 1]
+
+    def add_spend_later(self, key: str, ttl_s: int) -> int:
+        self.args += [_OP_SPEND, self._index(bulk(key)), _NONE, bulk(str(ttl_s))]
+        return len(self.args) - 1
+
+    def parts(self) -> list[str]:
+        """The call's text in pieces: numkeys and KEYS, then each ARGV."""
+        return [bulk(str(len(self.keys))) + "".join(self.keys), *self.args]
+
+    def nargs(self) -> int:
+        return 1 + len(self.keys) + len(self.args)
+
     def call(self) -> ScriptCall:
-        text = bulk(str(len(self.keys))) + "".join(self.keys) + "".join(self.args)
-        return ScriptCall(APPLY, text.encode(), 1 + len(self.keys) + len(self.args))
+        return ScriptCall(APPLY, "".join(self.parts()).encode(), self.nargs())
+
+
+class _PreparedSettle:
+    """One reservation's `lua/apply.lua` call, encoded while the upstream works
+    (`RedisState.prepare_settle`): its keys, its slot frees and the bucket of each tpm
+    adjustment are known then. `call` fills in what only the end of the call knows: each tpm
+    change (tokens used - tokens reserved) and the cost added to each budgeted subject's spend.
+    The result is the call `_settle_ops` would build for the same settlement alone."""
+
+    __slots__ = ("nargs", "parts", "period", "tpm", "usd")
+
+    def __init__(
+        self, parts: list[str], tpm: tuple[tuple[int, float], ...], usd: tuple[int, ...], nargs: int, period: Periods
+    ) -> None:
+        self.parts = parts
+        self.tpm = tpm  # (hole, tokens reserved)
+        self.usd = usd  # holes for the cost
+        self.nargs = nargs
+        self.period = period  # the day and month whose spend keys it names
+
+    def fits(self, settlement: Settlement, now: float) -> bool:
+        """False where `_settle_ops` would write something else: an extra spend subject, a tpm
+        reservation that was exact (no change to write), no cost to add, or a new day or month."""
+        if settlement.spend_subjects:
+            return False
+        if any(settlement.actual_tokens == reserved for _, reserved in self.tpm):
+            return False
+        return not self.usd or (settlement.cost_usd != 0 and periods(now) == self.period)
+
+    def call(self, actual_tokens: int, cost_usd: float) -> ScriptCall:
+        parts = self.parts.copy()
+        for hole, reserved in self.tpm:
+            parts[hole] = bulk(repr(float(actual_tokens - reserved)))
+        if self.usd:
+            usd = bulk(repr(float(cost_usd)))
+            for hole in self.usd:
+                parts[hole] = usd
+        return ScriptCall(APPLY, "".join(parts).encode(), self.nargs)
