@@ -196,15 +196,10 @@ class Held:
     # The model's breakers as read with the acquire (None when not read, e.g. Redis was down):
     # the router's first attempt uses them instead of a round trip of its own.
     breakers: Mapping[str, BreakerState] | None = None
-    # The settlement's write, worked out ahead (`StateBackend.prepare_settle`), or None.
-    prepared: object | None = None
 
-    def prepare(self, headers: dict[str, str]) -> None:
-        """What the response and the settlement need but the upstream call does not, worked out
-        while the upstream works (see check_limits): the rate headers, added to `headers`, and
-        the settlement's write, all but the tokens used and the cost."""
-        headers.update(rate_headers(self.acquired.results))
-        self.prepared = self.backend.prepare_settle(self.reservation)
+    def rate_headers(self) -> dict[str, str]:
+        """The x-ratelimit-* headers of the acquire (built on demand: see check_limits)."""
+        return rate_headers(self.acquired.results)
 
 
 class Limiter:
@@ -277,7 +272,7 @@ class Limiter:
                     others = True
             if others or (budgeted and cost_usd):
                 # Slots, tokens and the spend of budgeted subjects: other requests read them now.
-                settlement = Settlement(held.reservation, actual_tokens, cost_usd, prepared=held.prepared)
+                settlement = Settlement(held.reservation, actual_tokens, cost_usd, prepared=held.acquired.prepared)
                 self._queue.append((settlement, held.backend))
                 self._send_queue()
         if cost_usd:

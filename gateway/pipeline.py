@@ -84,9 +84,8 @@ async def check_limits(ctx: RequestContext, services: Services) -> None:
     checks = limit_checks(ctx.key.id, ctx.key.team, ctx.model, policy, estimate)
     held = ctx.limits_held = await services.limiter.acquire(checks, estimate, ctx.model)
     if held is not None:
-        # The rate headers and the settlement's write are not needed for the upstream call:
-        # they are worked out while it runs.
-        ctx.defer(lambda: held.prepare(ctx.response_headers))
+        # The headers are for the response, not the upstream call: built while it works.
+        ctx.defer(lambda: ctx.response_headers.update(held.rate_headers()))
 
 
 STAGES: tuple[Stage, ...] = (

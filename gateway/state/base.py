@@ -97,6 +97,10 @@ class AcquireResult:
     retry_after_s: float = 0.0  # max reset among refused checks (0 when allowed)
     # The breakers asked for in `acquire(..., breakers=)`, read in the same round trip.
     breakers: Mapping[str, BreakerState] = field(default_factory=dict)
+    # The settlement's write, worked out by the backend while it waited for the acquire's reply
+    # (RedisState: the encoded command but for the tokens used and the cost), or None. Give it
+    # back in `Settlement.prepared`.
+    prepared: object | None = None
 
     @functools.cached_property
     def results(self) -> tuple[CheckResult, ...]:
@@ -117,7 +121,7 @@ class Settlement:
     cost_usd: float
     # Extra (scope, subject) pairs whose spend to add even without a budget check.
     spend_subjects: tuple[tuple[str, str], ...] = ()
-    # What `prepare_settle` worked out for this reservation before the call ended (or None).
+    # `AcquireResult.prepared` of the reservation (or None: the settlement is built in full).
     prepared: object | None = None
 
 
@@ -141,13 +145,6 @@ class StateBackend(Protocol):
         is already done (in-process state); else a future that ends when it is applied, or
         with StateUnavailable (nothing was applied: settle them again). Raises StateUnavailable
         when it cannot even be sent now (no connection): use `settle`."""
-        ...
-
-    def prepare_settle(self, reservation: Reservation) -> object | None:
-        """Work out, while the upstream call runs, what settling `reservation` will write, so
-        that only the tokens used and the cost are left for when the call ends (RedisState: its
-        command, encoded). None when there is nothing to gain (in-process state). The result
-        goes in `Settlement.prepared`; a settlement without it is settled all the same."""
         ...
 
     async def release(self, reservation: Reservation, now: float) -> None:

@@ -156,9 +156,6 @@ class MemoryState:
                 for subject in spend_subjects(settlement):
                     self._spend.setdefault(subject, _Spend()).add(settlement.cost_usd, now)
 
-    def prepare_settle(self, reservation: Reservation) -> None:
-        """Settling in process costs nothing worth preparing."""
-
     async def release(self, reservation: Reservation, now: float) -> None:
         for check in reservation.checks:
             if check.kind == "concurrent":

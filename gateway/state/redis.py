@@ -183,7 +183,15 @@ class RedisState:
         period = periods(now)
         call = self._acquire_call(checks, now, token, period)
         commands: list[bytes] = [call.evalsha(), *(_breaker_read(name) for name in breakers)]
-        replies = await self._client.pipeline(commands)
+        # While Redis runs the script, encode what settling the reservation will write (wasted
+        # on a refusal): this process is idle then, and Redis runs on another core.
+        reservation = Reservation(token, tuple(checks), now)  # if all is allowed
+        prepared: list[_PreparedSettle | None] = []
+
+        def prepare() -> None:
+            prepared.append(self.prepare_settle(reservation))
+
+        replies = await self._client.pipeline(commands, prepare)
         reply = replies[0]
         if not isinstance(reply, bytes):  # NOSCRIPT: run by EVAL; else an error reply
             reply = await self._client.script_reply(call, reply)
@@ -194,8 +202,8 @@ class RedisState:
             raise StateUnavailable(f"redis: unexpected acquire reply {reply!r}")
         states = _breaker_views(breakers, replies[1:], now) if breakers else None
         if fields[0] == b"1":  # all allowed: the numbers are parsed when first read
-            parts = functools.partial(_check_results, tuple(checks), fields)
-            return AcquireResult(True, parts, Reservation(token, tuple(checks), now), 0.0, states or {})
+            parts = functools.partial(_check_results, reservation.checks, fields)
+            return AcquireResult(True, parts, reservation, 0.0, states or {}, prepared[0] if prepared else None)
         return acquire_result(checks, _check_results(checks, fields), token, now, states)
 
     def _acquire_call(

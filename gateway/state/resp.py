@@ -31,7 +31,7 @@ import asyncio
 import hashlib
 import ssl
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import NamedTuple, TypeAlias
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -329,17 +329,23 @@ class RespClient:
             raise reply
         return reply
 
-    async def pipeline(self, commands: Sequence[Sequence[Arg] | bytes]) -> list[Reply]:
+    async def pipeline(
+        self, commands: Sequence[Sequence[Arg] | bytes], while_waiting: Callable[[], None] | None = None
+    ) -> list[Reply]:
         """Send every command in one write and return their replies in order (one round trip);
         error replies are returned as ReplyError values, not raised. A command given as `bytes`
-        is already encoded (`ScriptCall.evalsha()`, cached reads)."""
+        is already encoded (`ScriptCall.evalsha()`, cached reads). `while_waiting` runs once
+        the commands are written, while Redis works on them."""
         payload = b"".join(
             [command if isinstance(command, bytes) else encode(command) for command in commands]
         )
         conn = self._conn
         if conn is None or conn.closed:
             conn = await self._connect()
-        replies = await conn.send(payload, len(commands))
+        pending = conn.send(payload, len(commands))
+        if while_waiting is not None:
+            while_waiting()
+        replies = await pending
         for reply in replies:
             if isinstance(reply, ReplyError) and str(reply).startswith(UNAVAILABLE_PREFIXES):
                 raise StateUnavailable(f"redis: {reply}")

@@ -1,5 +1,6 @@
-"""A settlement's Redis write prepared while the upstream works (`RedisState.prepare_settle`)
-is the write `_settle_ops` builds for it at the end, byte for byte, and applies the same."""
+"""A settlement's Redis write prepared while the acquire's reply is awaited
+(`RedisState.prepare_settle`, `AcquireResult.prepared`) is the write `_settle_ops` builds for it
+at the end, byte for byte, and applies the same."""
 
 from __future__ import annotations
 
@@ -62,8 +63,8 @@ async def test_prepared_settlements_apply_as_the_plain_ones(
         now = T0 + step
         a, b = await memory.acquire(checks, now), await redis_state.acquire(checks, now)
         assert a.reservation is not None and b.reservation is not None
-        prepared = redis_state.prepare_settle(b.reservation)
-        assert prepared is not None
+        prepared = b.prepared  # made by the acquire, while Redis ran the script
+        assert prepared is not None and a.prepared is None  # memory state prepares nothing
         await memory.settle([Settlement(a.reservation, 120, 0.25)], now + 0.5)
         await redis_state.settle([Settlement(b.reservation, 120, 0.25, prepared=prepared)], now + 0.5)
     assert await redis_state.usage("key", "demo", T0 + 3) == await memory.usage("key", "demo", T0 + 3)
