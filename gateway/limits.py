@@ -35,10 +35,11 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from gateway.config.types import LimitsConfig, ModelConfig, PolicyConfig
+from gateway.config.types import KeyConfig, LimitsConfig, ModelConfig, PolicyConfig
 from gateway.context import RequestContext
 from gateway.errors import RateLimited, ServiceUnavailable
 from gateway.observability.metrics import Metrics
+from gateway.runtime import Runtime
 from gateway.state import (
     BUDGET_KINDS,
     AcquireResult,
@@ -140,6 +141,47 @@ def needs_estimate(policy: PolicyConfig, model: ModelConfig) -> bool:
         s.tpm or s.budget_usd_per_day is not None or s.budget_usd_per_month is not None
         for s in _scopes(policy, model)
     )
+
+
+@dataclass(frozen=True)
+class LimitPlan:
+    """The checks one key's policy makes on every request to one model, worked out once per
+    config (`limit_plan`): only the tpm and budget amounts change from request to request."""
+
+    checks: tuple[LimitCheck, ...]  # as `limit_checks` orders them; tpm and budget amounts 0
+    needs_estimate: bool
+
+    def for_request(self, estimate: Estimate) -> list[LimitCheck]:
+        """`limit_checks` for this estimate."""
+        return [
+            check if check.kind in _FIXED_AMOUNTS else LimitCheck(
+                check.scope, check.subject, check.kind, check.limit,
+                estimate.tokens if check.kind == "tpm" else estimate.cost_usd,
+            )
+            for check in self.checks
+        ]
+
+
+_FIXED_AMOUNTS = frozenset({"rpm", "concurrent"})  # 1 per request
+_NO_ESTIMATE = Estimate(0, 0, 0.0)
+
+
+def limit_plan(runtime: Runtime, key: KeyConfig, model: ModelConfig) -> LimitPlan | None:
+    """The plan of (key, model) under this runtime's config; None when no limit applies. Made
+    on first use and kept with the runtime, so a reload starts afresh (keys and models come from
+    the config, so the cache is as bounded as it is)."""
+    plans = runtime.limit_plans
+    cache_key = (key.id, model.name)
+    if cache_key in plans:
+        known: LimitPlan | None = plans[cache_key]
+        return known
+    policy = runtime.config.policies.get(key.policy)
+    plan = None
+    if policy is not None and has_limits(policy, model):
+        checks = limit_checks(key.id, key.team, model, policy, _NO_ESTIMATE)
+        plan = LimitPlan(tuple(checks), needs_estimate(policy, model))
+    plans[cache_key] = plan
+    return plan
 
 
 def _number(value: float) -> str:

@@ -15,7 +15,7 @@ import orjson
 from gateway.context import RequestContext
 from gateway.errors import AuthenticationError, InvalidRequest, NotFound, PermissionDenied
 from gateway.guardrails.stages import guard_input, guard_output
-from gateway.limits import estimate_request, has_limits, limit_checks, needs_estimate
+from gateway.limits import estimate_request, limit_plan
 from gateway.response_cache import cache_lookup
 from gateway.routing.router import route_and_call
 from gateway.services import Services
@@ -76,12 +76,12 @@ async def resolve_model(ctx: RequestContext, services: Services) -> None:
 async def check_limits(ctx: RequestContext, services: Services) -> None:
     """Reserve the key's, team's and model's limits and budgets (429 when one is reached)."""
     assert ctx.key is not None and ctx.model is not None
-    policy = ctx.runtime.config.policies.get(ctx.key.policy)
-    if policy is None or not has_limits(policy, ctx.model):
+    plan = limit_plan(ctx.runtime, ctx.key, ctx.model)
+    if plan is None:
         return
-    prompt_tokens = ctx.prompt_estimate() if needs_estimate(policy, ctx.model) else 0
+    prompt_tokens = ctx.prompt_estimate() if plan.needs_estimate else 0
     estimate = estimate_request(ctx, prompt_tokens)
-    checks = limit_checks(ctx.key.id, ctx.key.team, ctx.model, policy, estimate)
+    checks = plan.for_request(estimate)
     held = ctx.limits_held = await services.limiter.acquire(checks, estimate, ctx.model)
     if held is not None:
         # The headers are for the response, not the upstream call: built while it works.

@@ -8,6 +8,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
+from typing import Any
 
 from gateway.config.types import GatewayConfig, KeyConfig
 from gateway.guardrails.compiled import GuardrailSet, build_guardrail_sets
@@ -37,6 +38,8 @@ class Runtime:
     provider_keys: Mapping[str, Secret]
     # Compiled guardrails by policy name (policies without any are absent).
     guardrails: Mapping[str, GuardrailSet] = field(default_factory=lambda: MappingProxyType({}))
+    # gateway.limits.LimitPlan (or None) by (key id, model name), made on first use.
+    limit_plans: dict[tuple[str, str], Any] = field(default_factory=dict, compare=False, repr=False)
 
     def find_key(self, presented: str) -> KeyConfig | None:
         """The key whose stored sha256 matches the presented secret, compared in constant time."""

@@ -1,21 +1,25 @@
 """Limit checks from policies, refusal messages, headers, and the limiter's fail-open / fail-closed."""
 
 import asyncio
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from gateway.config.load import load_config
 from gateway.config.types import DeploymentConfig, LimitsConfig, ModelConfig, PolicyConfig
 from gateway.errors import RateLimited, ServiceUnavailable
 from gateway.limits import (
     Estimate,
     Limiter,
     limit_checks,
+    limit_plan,
     needs_estimate,
     rate_headers,
     refusal_message,
 )
 from gateway.observability.metrics import Metrics
+from gateway.runtime import build_runtime
 from gateway.state import CheckResult, LimitCheck, MemoryState, StateUnavailable
 
 MODEL = ModelConfig("gpt", (DeploymentConfig(provider="p", model="m", input_cost_per_1m=1, output_cost_per_1m=2),))
@@ -39,6 +43,66 @@ def test_checks_cover_key_team_and_model_scopes() -> None:
     ]
     assert needs_estimate(policy, MODEL)
     assert not needs_estimate(PolicyConfig("q", limits=LimitsConfig(rpm=1)), MODEL)
+
+
+PLAN_CONFIG = """
+[[providers]]
+name = "mock"
+type = "mock"
+
+[[models]]
+name = "gpt"
+[[models.deployments]]
+provider = "mock"
+model = "mock-small"
+input_cost_per_1m = 1.0
+output_cost_per_1m = 2.0
+
+[[keys]]
+id = "k"
+team = "team-a"
+key_sha256 = "0000000000000000000000000000000000000000000000000000000000000000"
+policy = "p"
+
+[[keys]]
+id = "f"
+key_sha256 = "1111111111111111111111111111111111111111111111111111111111111111"
+"""
+PLAN_POLICY = """
+[limits]
+rpm = 5
+tpm = 100
+budget_usd_per_month = 9.0
+
+[team_limits]
+max_concurrent = 2
+budget_usd_per_day = 1.0
+tpm = 1000
+
+[model_limits.gpt]
+rpm = 1
+max_concurrent = 1
+"""
+
+
+def test_a_plan_gives_the_checks_of_each_request(tmp_path: Path) -> None:
+    """`limit_plan` works the checks out once per (key, model) and config; `for_request` gives
+    exactly what `limit_checks` gives for any estimate."""
+    (tmp_path / "policies").mkdir()
+    (tmp_path / "policies" / "p.toml").write_text(PLAN_POLICY)
+    (tmp_path / "gateway.toml").write_text(PLAN_CONFIG)
+    config = load_config(tmp_path / "gateway.toml", env={})
+    runtime = build_runtime(config, env={})
+    key, unlimited = config.keys
+    model, policy = config.models["gpt"], config.policies["p"]
+    plan = limit_plan(runtime, key, model)
+    assert plan is not None and plan.needs_estimate
+    assert len(plan.checks) == 8
+    assert limit_plan(runtime, key, model) is plan  # kept with the runtime
+    assert limit_plan(runtime, unlimited, model) is None  # no policy file: no limits
+    for estimate in (ESTIMATE, Estimate(0, 256, 0.0), Estimate(1234, 1, 0.0125)):
+        assert plan.for_request(estimate) == limit_checks("k", "team-a", model, policy, estimate)
+    assert limit_plan(build_runtime(config, env={}), key, model) is not plan  # a reload starts afresh
 
 
 def test_no_team_means_no_team_checks() -> None:
