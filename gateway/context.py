@@ -87,6 +87,8 @@ class RequestContext:
     cached_stream: list[bytes] | None = None
     # What the limiter reserved for this request (gateway.limits.Held), settled when it ends.
     limits_held: Any = None
+    # The first upstream call, made while the limits were checked (routing.attempt.UpstreamDraft).
+    upstream_draft: Any = None
     _prompt_estimate: int | None = None
     # Work the response needs but the upstream call does not (`defer`).
     _deferred: list[Callable[[], None]] | None = None

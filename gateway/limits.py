@@ -263,18 +263,20 @@ class Limiter:
         self._spend_flush_wanted = False
 
     async def acquire(
-        self, checks: list[LimitCheck], estimate: Estimate, model: ModelConfig | None = None
+        self, checks: list[LimitCheck], estimate: Estimate, model: ModelConfig | None = None,
+        while_waiting: Callable[[], None] | None = None,
     ) -> Held | None:
         """Reserve everything or raise RateLimited (with the rate headers); returns what to
         settle, and the rate headers by `Held.rate_headers`. With `model`, its deployments'
-        breakers are read in the same round trip (`Held.breakers`)."""
+        breakers are read in the same round trip (`Held.breakers`). `while_waiting` runs while
+        the shared state works on the call (see `StateBackend.acquire`)."""
         if not checks:
             return None
         now = self.clock()
         backend = self.state
         names = model.deployment_names if model is not None else ()
         try:
-            result: AcquireResult = await backend.acquire(checks, now, names)
+            result: AcquireResult = await backend.acquire(checks, now, names, while_waiting)
         except StateUnavailable:
             if self.on_error == "fail_closed":
                 self._count_state_error()

@@ -17,6 +17,7 @@ from gateway.errors import AuthenticationError, InvalidRequest, NotFound, Permis
 from gateway.guardrails.stages import guard_input, guard_output
 from gateway.limits import estimate_request, limit_plan
 from gateway.response_cache import cache_lookup
+from gateway.routing.attempt import draft_first_call
 from gateway.routing.router import route_and_call
 from gateway.services import Services
 from gateway.validation import validate_chat, validate_embeddings, validate_messages
@@ -82,7 +83,10 @@ async def check_limits(ctx: RequestContext, services: Services) -> None:
     prompt_tokens = ctx.prompt_estimate() if plan.needs_estimate else 0
     estimate = estimate_request(ctx, prompt_tokens)
     checks = plan.for_request(estimate)
-    held = ctx.limits_held = await services.limiter.acquire(checks, estimate, ctx.model)
+    # While Redis decides, the upstream call is made ready (it leaves only once allowed).
+    held = ctx.limits_held = await services.limiter.acquire(
+        checks, estimate, ctx.model, lambda: draft_first_call(ctx)
+    )
     if held is not None:
         # The headers are for the response, not the upstream call: built while it works.
         ctx.defer(lambda: ctx.response_headers.update(held.rate_headers()))

@@ -103,6 +103,7 @@ async def guard_input(ctx: RequestContext, services: Services) -> None:
     guards = _guardrails(ctx)
     if guards is None or not guards.input or ctx.body is None:
         return
+    ctx.upstream_draft = None  # made from the body as it was (routing.attempt.draft_first_call)
     placeholders = Placeholders() if guards.restores else None
     ctx.guard_state = placeholders
     slots = input_slots(ctx.body, ctx.endpoint.kind)

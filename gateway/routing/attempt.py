@@ -8,15 +8,19 @@ Failure raises `AttemptFailed`, which says whether another try may help.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from dataclasses import dataclass
 
-from gateway.config.types import DeploymentConfig, ModelConfig
+from gateway.config.types import DeploymentConfig, ModelConfig, ProviderConfig
 from gateway.context import Attempt, RequestContext, StreamReply
 from gateway.errors import GatewayError, UpstreamFailed, UpstreamRejected, UpstreamTimeout
-from gateway.providers import adapter_for, wire_provider
+from gateway.providers import Adapter, PreparedCall, adapter_for, wire_provider
 from gateway.services import Services
 from gateway.upstream import UpstreamError, UpstreamRequest, UpstreamResponse
+from gateway.upstream.http1_client import encode_request
+
+log = logging.getLogger("gateway")
 
 _CONTENT_POLICY_MARKERS = ("content_policy", "content_filter", "content management policy", "safety system")
 
@@ -65,16 +69,63 @@ def _failure_from_upstream_error(exc: UpstreamError, deployment: DeploymentConfi
     return AttemptFailed(UpstreamFailed(f"upstream {deployment.name} failed ({exc.kind}): {exc}"), retryable=True)
 
 
+@dataclass(frozen=True)
+class UpstreamDraft:
+    """A request's first upstream call, made ahead by `draft_first_call`."""
+
+    deployment: DeploymentConfig
+    provider: ProviderConfig
+    wire: ProviderConfig
+    adapter: Adapter
+    call: PreparedCall
+    encoded: bytes | None  # the HTTP/1.1 bytes (None for the in-process mock)
+
+
+def draft_first_call(ctx: RequestContext) -> None:
+    """Make the call to the model's only deployment ahead (`ctx.upstream_draft`).
+
+    Runs while Redis checks the request's limits, when this process would otherwise wait: once
+    they allow it, the call leaves without being built. It only saves work, never decides
+    anything: the router still picks the deployment, `call_deployment` uses the draft only if it
+    picked that one, and `guard_input` drops it before it rewrites the body. A model with several
+    deployments gets no draft (which one goes first depends on the router's state then).
+    """
+    model = ctx.model
+    if model is None or ctx.body is None:
+        return
+    deployments = [d for d in model.deployments if d.weight > 0]
+    if len(deployments) != 1:
+        return
+    deployment = deployments[0]
+    try:
+        provider = ctx.runtime.config.providers[deployment.provider]
+        wire = wire_provider(provider, ctx.endpoint.kind)
+        adapter = adapter_for(ctx.endpoint.kind, wire, ctx.headers.get("anthropic-beta"))
+        call = adapter.prepare(ctx.body, deployment, wire, ctx.runtime.provider_key(provider.name))
+        encoded = None if provider.type == "mock" else encode_request("POST", call.url, call.headers, call.body)
+    except (GatewayError, UpstreamError):
+        return  # the same error is raised where it belongs, when the call is made
+    except Exception:
+        log.exception("cannot draft the upstream call of request %s", ctx.request_id)
+        return
+    ctx.upstream_draft = UpstreamDraft(deployment, provider, wire, adapter, call, encoded)
+
+
 async def call_deployment(
     ctx: RequestContext, services: Services, model: ModelConfig, deployment: DeploymentConfig, limits: AttemptLimits
 ) -> None:
     """Try `deployment` once; on success the context holds the answer, else AttemptFailed."""
     assert ctx.body is not None
-    provider = ctx.runtime.config.providers[deployment.provider]
-    wire = wire_provider(provider, ctx.endpoint.kind)
-    adapter = adapter_for(ctx.endpoint.kind, wire, ctx.headers.get("anthropic-beta"))
+    draft, ctx.upstream_draft = ctx.upstream_draft, None  # a retry or fallback builds its own
+    if isinstance(draft, UpstreamDraft) and draft.deployment is deployment:
+        provider, wire, adapter, call, encoded = draft.provider, draft.wire, draft.adapter, draft.call, draft.encoded
+    else:
+        provider = ctx.runtime.config.providers[deployment.provider]
+        wire = wire_provider(provider, ctx.endpoint.kind)
+        adapter = adapter_for(ctx.endpoint.kind, wire, ctx.headers.get("anthropic-beta"))
+        call = adapter.prepare(ctx.body, deployment, wire, ctx.runtime.provider_key(provider.name))
+        encoded = None
     ctx.deployment, ctx.provider, ctx.adapter = deployment, provider, adapter
-    call = adapter.prepare(ctx.body, deployment, wire, ctx.runtime.provider_key(provider.name))
     timeouts = deployment.timeouts
     request = UpstreamRequest(
         method="POST",
@@ -84,6 +135,7 @@ async def call_deployment(
         connect_timeout_s=min(timeouts.connect_s, limits.first_byte_s),
         first_byte_timeout_s=limits.first_byte_s,
         idle_timeout_s=timeouts.idle_s,
+        encoded=encoded,
     )
     started = time.monotonic()
     if ctx.upstream_started is None:

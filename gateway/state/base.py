@@ -129,11 +129,14 @@ class StateBackend(Protocol):
     name: str  # "memory" | "redis"
 
     async def acquire(
-        self, checks: Sequence[LimitCheck], now: float, breakers: Sequence[str] = ()
+        self, checks: Sequence[LimitCheck], now: float, breakers: Sequence[str] = (),
+        while_waiting: Callable[[], None] | None = None,
     ) -> AcquireResult:
         """Check and reserve every limit at once: all checks pass and are reserved, or nothing is.
         Also reads the state of the `breakers` deployments (as `breaker_states` would), in the
-        same round trip, so a request with limits needs no other call before the upstream."""
+        same round trip, so a request with limits needs no other call before the upstream.
+        `while_waiting` runs once the call is on its way, while the store works on it (Redis);
+        a backend with nothing to wait for (memory) does not call it."""
         ...
 
     async def settle(self, settlements: Sequence[Settlement], now: float) -> None:

@@ -9,7 +9,7 @@ section of its own: `acquire` checks and reserves all limits with nothing interl
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from gateway.state import breaker
 from gateway.state.base import (
@@ -81,7 +81,8 @@ class MemoryState:
     # -- limits -----------------------------------------------------------------------------
 
     async def acquire(
-        self, checks: Sequence[LimitCheck], now: float, breakers: Sequence[str] = ()
+        self, checks: Sequence[LimitCheck], now: float, breakers: Sequence[str] = (),
+        while_waiting: Callable[[], None] | None = None,
     ) -> AcquireResult:
         pending: dict[Counter, float] = {}  # what earlier checks of this call reserve
         results = [self._judge(check, now, pending) for check in checks]

@@ -40,7 +40,7 @@ import asyncio
 import functools
 import math
 import struct
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from gateway.state import breaker
@@ -174,7 +174,8 @@ class RedisState:
     # -- limits -----------------------------------------------------------------------------
 
     async def acquire(
-        self, checks: Sequence[LimitCheck], now: float, breakers: Sequence[str] = ()
+        self, checks: Sequence[LimitCheck], now: float, breakers: Sequence[str] = (),
+        while_waiting: Callable[[], None] | None = None,
     ) -> AcquireResult:
         token = new_token()
         if not checks:
@@ -184,12 +185,15 @@ class RedisState:
         call = self._acquire_call(checks, now, token, period)
         commands: list[bytes] = [call.evalsha(), *(_breaker_read(name) for name in breakers)]
         # While Redis runs the script, encode what settling the reservation will write (wasted
-        # on a refusal): this process is idle then, and Redis runs on another core.
+        # on a refusal), then the caller's `while_waiting`: this process is idle then, and
+        # Redis runs on another core.
         reservation = Reservation(token, tuple(checks), now)  # if all is allowed
         prepared: list[_PreparedSettle | None] = []
 
         def prepare() -> None:
             prepared.append(self.prepare_settle(reservation))
+            if while_waiting is not None:
+                while_waiting()
 
         replies = await self._client.pipeline(commands, prepare)
         reply = replies[0]

@@ -30,6 +30,10 @@ class UpstreamRequest:
     first_byte_timeout_s: float = 60.0
     # Longest silence between two body chunks.
     idle_timeout_s: float = 60.0
+    # The whole HTTP/1.1 request as `http1_client.encode_request` makes it, when it was made
+    # ahead (`routing.attempt.draft_first_call`); a client that does not write HTTP/1.1 bytes
+    # (the in-process mock) ignores it.
+    encoded: bytes | None = None
 
 
 class UpstreamResponse(Protocol):

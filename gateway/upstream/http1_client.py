@@ -259,6 +259,12 @@ def _origin(url: str) -> tuple[Origin, str]:
     return (scheme, parts.hostname, port), target
 
 
+def encode_request(method: str, url: str, headers: Mapping[str, str], body: bytes) -> bytes:
+    """The bytes `Http1Upstream.send` writes for this request (`UpstreamRequest.encoded`)."""
+    origin, target = _origin(url)
+    return request_bytes(method, origin, target, dict(headers), body)
+
+
 def request_bytes(method: str, origin: Origin, target: str, headers: dict[str, str], body: bytes) -> bytes:
     """The request head and body, ready for one write. Refuses header injection."""
     scheme, host, port = origin
@@ -335,7 +341,7 @@ class Http1Upstream:
 
     async def send(self, request: UpstreamRequest) -> Http1Response:
         origin, target = _origin(request.url)
-        payload = request_bytes(request.method, origin, target, dict(request.headers), request.body)
+        payload = request.encoded or request_bytes(request.method, origin, target, dict(request.headers), request.body)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + request.first_byte_timeout_s
         connection = self._pooled(origin)

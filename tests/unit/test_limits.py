@@ -142,7 +142,7 @@ def test_large_limits_are_written_as_integers_not_exponents() -> None:
 
 
 class DownState(MemoryState):
-    async def acquire(self, checks: Any, now: float, breakers: Any = ()) -> Any:
+    async def acquire(self, checks: Any, now: float, breakers: Any = (), while_waiting: Any = None) -> Any:
         raise StateUnavailable("redis is down")
 
     async def settle(self, settlements: Any, now: float) -> None:
