@@ -8,8 +8,9 @@
 -- Three summary fields make a check cost the same however many buckets are stored: "sum" (the
 -- amounts of every stored bucket), "lo" (no bucket is stored below that second) and "ot" (the
 -- latest use of the bucket at "lo", when there is one); see read_window. apply.lua keeps "sum"
--- right when it adjusts a bucket. While no bucket has left the window (every second but one of
--- a busy window's minute), a check is one HMGET and its reservation one HSET.
+-- right when it adjusts a bucket. While no bucket has left the window since the last call (all
+-- the time but once a second under steady traffic), a check is one HMGET and its reservation
+-- one HSET.
 -- A concurrency zset's slots are counted with ZCOUNT from `now` on, so expired ones (a replica
 -- that died holding them) never count; they are removed only when the count refuses.
 -- Returns one string, space-separated: 1 or 0 (all allowed), then per check: allowed (1/0),
@@ -87,14 +88,19 @@ end
 -- every one above it still counts; only that one is compared. (A record from scan_window lacks
 -- the last three: this second's bucket is then read when it is reserved.)
 local function read_window(key, now, window, second, second_field, second_time_field)
-  -- One read: the summary and this second's bucket. When no stored bucket can have left the
-  -- window (lo > edge), that is all a check needs.
+  -- One read: the summary and this second's bucket. When no stored bucket has left the window,
+  -- that is all a check needs: every bucket above the edge counts, and the edge bucket (when it
+  -- is the lowest) still counts while its latest use, `ot`, is inside the window. Under steady
+  -- traffic the edge bucket is nearly always stored, so this second test is what keeps a busy
+  -- window's check to one HMGET; only once a second, when that bucket leaves, is more read.
   local edge = math.floor(now - window)
   local w = redis.call('HMGET', key, 'sum', 'lo', 'ot', second_field, second_time_field)
-  local sum, lo = tonumber(w[1] or ''), tonumber(w[2] or '')
-  w[1], w[2], w[3] = sum, lo, tonumber(w[3] or '')
+  local sum, lo, ot = tonumber(w[1] or ''), tonumber(w[2] or ''), tonumber(w[3] or '')
+  w[1], w[2], w[3] = sum, lo, ot
   w[4], w[5], w[6] = tonumber(w[4] or ''), tonumber(w[5] or ''), true
-  if sum ~= nil and lo ~= nil and w[3] ~= nil and lo > edge then return w end
+  if sum ~= nil and lo ~= nil and ot ~= nil and (lo > edge or (lo == edge and ot > now - window)) then
+    return w
+  end
   if sum == nil or lo == nil or edge - lo > 64 then
     return (scan_window(key, now, window, second))
   end

@@ -245,6 +245,33 @@ async def test_window_summary_keeps_oldest_use_and_survives_its_loss(
             assert float(summary[1]) == float(client.hget(key, f"t{oldest_second}")), step
 
 
+async def test_steady_traffic_checks_a_window_with_one_read_and_one_write(
+    redis_url: str, make_redis_state: Callable[[], RedisState]
+) -> None:
+    """Under steady traffic the lowest stored bucket is nearly always the one at the window's
+    edge, partly inside it: its latest use (`ot`) says it still counts, so a check is one HMGET
+    and its reservation one HSET (more is read once a second, when that bucket leaves). The
+    verdicts are memory state's, including once the limit binds."""
+    memory, redis_state = MemoryState(), make_redis_state()
+    binding = [LimitCheck("key", "steady", "rpm", 1000, 1)]  # 20 a second: binds after 50 s
+    for i in range(1600):
+        now = T0 + i * 0.05
+        a, b = await memory.acquire(binding, now), await redis_state.acquire(binding, now)
+        assert a.allowed == b.allowed, i
+        assert a.results[0].remaining == b.results[0].remaining, i
+        assert a.results[0].reset_s == pytest.approx(b.results[0].reset_s), i
+    free = [LimitCheck("key", "busy", "rpm", 1_000_000, 1)]
+    for i in range(1401):  # 70 s of it, the last one opening second 70's bucket
+        await redis_state.acquire(free, T0 + i * 0.05)
+    with redis.Redis.from_url(redis_url) as client:
+        client.config_resetstat()
+        for i in range(1, 19):  # the rest of second 70: the edge bucket (10) still counts
+            await redis_state.acquire(free, T0 + 70 + i * 0.05)
+        calls = {name: stats["calls"] for name, stats in client.info("commandstats").items()}
+    assert calls["cmdstat_evalsha"] == 18
+    assert calls["cmdstat_hmget"] == 18 and calls["cmdstat_hset"] == 18
+
+
 async def test_a_window_spanning_many_seconds_becomes_a_hash_table(
     redis_url: str, make_redis_state: Callable[[], RedisState]
 ) -> None:
