@@ -71,7 +71,8 @@ def _failure_from_upstream_error(exc: UpstreamError, deployment: DeploymentConfi
 
 @dataclass(frozen=True)
 class UpstreamDraft:
-    """A request's first upstream call, made ahead by `draft_first_call`."""
+    """One upstream call as `build_call` makes it: ahead of time by `draft_first_call` (the
+    draft), or when the router calls the deployment."""
 
     deployment: DeploymentConfig
     provider: ProviderConfig
@@ -79,6 +80,18 @@ class UpstreamDraft:
     adapter: Adapter
     call: PreparedCall
     encoded: bytes | None  # the HTTP/1.1 bytes (None for the in-process mock)
+
+
+def build_call(ctx: RequestContext, deployment: DeploymentConfig, encode: bool = False) -> UpstreamDraft:
+    """The upstream call of this request to `deployment` (with its HTTP/1.1 bytes if `encode`,
+    except for the in-process mock, which reads no bytes)."""
+    assert ctx.body is not None
+    provider = ctx.runtime.config.providers[deployment.provider]
+    wire = wire_provider(provider, ctx.endpoint.kind)
+    adapter = adapter_for(ctx.endpoint.kind, wire, ctx.headers.get("anthropic-beta"))
+    call = adapter.prepare(ctx.body, deployment, wire, ctx.runtime.provider_key(provider.name))
+    encoded = encode_request("POST", call.url, call.headers, call.body) if encode and provider.type != "mock" else None
+    return UpstreamDraft(deployment, provider, wire, adapter, call, encoded)
 
 
 def draft_first_call(ctx: RequestContext) -> None:
@@ -96,19 +109,12 @@ def draft_first_call(ctx: RequestContext) -> None:
     deployments = [d for d in model.deployments if d.weight > 0]
     if len(deployments) != 1:
         return
-    deployment = deployments[0]
     try:
-        provider = ctx.runtime.config.providers[deployment.provider]
-        wire = wire_provider(provider, ctx.endpoint.kind)
-        adapter = adapter_for(ctx.endpoint.kind, wire, ctx.headers.get("anthropic-beta"))
-        call = adapter.prepare(ctx.body, deployment, wire, ctx.runtime.provider_key(provider.name))
-        encoded = None if provider.type == "mock" else encode_request("POST", call.url, call.headers, call.body)
+        ctx.upstream_draft = build_call(ctx, deployments[0], encode=True)
     except (GatewayError, UpstreamError):
         return  # the same error is raised where it belongs, when the call is made
     except Exception:
         log.exception("cannot draft the upstream call of request %s", ctx.request_id)
-        return
-    ctx.upstream_draft = UpstreamDraft(deployment, provider, wire, adapter, call, encoded)
 
 
 async def call_deployment(
@@ -117,14 +123,9 @@ async def call_deployment(
     """Try `deployment` once; on success the context holds the answer, else AttemptFailed."""
     assert ctx.body is not None
     draft, ctx.upstream_draft = ctx.upstream_draft, None  # a retry or fallback builds its own
-    if isinstance(draft, UpstreamDraft) and draft.deployment is deployment:
-        provider, wire, adapter, call, encoded = draft.provider, draft.wire, draft.adapter, draft.call, draft.encoded
-    else:
-        provider = ctx.runtime.config.providers[deployment.provider]
-        wire = wire_provider(provider, ctx.endpoint.kind)
-        adapter = adapter_for(ctx.endpoint.kind, wire, ctx.headers.get("anthropic-beta"))
-        call = adapter.prepare(ctx.body, deployment, wire, ctx.runtime.provider_key(provider.name))
-        encoded = None
+    if not (isinstance(draft, UpstreamDraft) and draft.deployment is deployment):
+        draft = build_call(ctx, deployment)
+    provider, adapter, call = draft.provider, draft.adapter, draft.call
     ctx.deployment, ctx.provider, ctx.adapter = deployment, provider, adapter
     timeouts = deployment.timeouts
     request = UpstreamRequest(
@@ -135,7 +136,7 @@ async def call_deployment(
         connect_timeout_s=min(timeouts.connect_s, limits.first_byte_s),
         first_byte_timeout_s=limits.first_byte_s,
         idle_timeout_s=timeouts.idle_s,
-        encoded=encoded,
+        encoded=draft.encoded,
     )
     started = time.monotonic()
     if ctx.upstream_started is None:
