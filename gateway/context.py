@@ -88,7 +88,8 @@ class RequestContext:
     # What the limiter reserved for this request (gateway.limits.Held), settled when it ends.
     limits_held: Any = None
     # The first upstream call, made while the limits were checked (routing.attempt.UpstreamDraft).
-    upstream_draft: Any = None
+    # Out of repr: its headers carry the provider key.
+    upstream_draft: Any = field(default=None, repr=False)
     _prompt_estimate: int | None = None
     # Work the response needs but the upstream call does not (`defer`).
     _deferred: list[Callable[[], None]] | None = None

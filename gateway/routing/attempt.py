@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from gateway.config.types import DeploymentConfig, ModelConfig, ProviderConfig
 from gateway.context import Attempt, RequestContext, StreamReply
@@ -78,8 +78,9 @@ class UpstreamDraft:
     provider: ProviderConfig
     wire: ProviderConfig
     adapter: Adapter
-    call: PreparedCall
-    encoded: bytes | None  # the HTTP/1.1 bytes (None for the in-process mock)
+    # Out of repr: the headers carry the provider key.
+    call: PreparedCall = field(repr=False)
+    encoded: bytes | None = field(repr=False)  # the HTTP/1.1 bytes (None for the in-process mock)
 
 
 def build_call(ctx: RequestContext, deployment: DeploymentConfig, encode: bool = False) -> UpstreamDraft:

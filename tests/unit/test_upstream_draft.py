@@ -110,6 +110,8 @@ def test_only_a_model_with_one_deployment_gets_a_draft(tmp_path: Path) -> None:
     ctx = _context(tmp_path, "http://127.0.0.1:9", "one")
     draft_first_call(ctx)
     assert isinstance(ctx.upstream_draft, UpstreamDraft) and ctx.upstream_draft.encoded is not None
+    assert b"sk-upstream" in ctx.upstream_draft.encoded
+    assert "sk-upstream" not in repr(ctx) and "sk-upstream" not in repr(ctx.upstream_draft)  # secrets stay out
 
 
 def test_a_draft_is_dropped_when_input_guards_may_rewrite_the_body(tmp_path: Path) -> None:
