@@ -87,7 +87,7 @@ class RequestContext:
     cached_stream: list[bytes] | None = None
     # What the limiter reserved for this request (gateway.limits.Held), settled when it ends.
     limits_held: Any = None
-    # The first upstream call, made while the limits were checked (routing.attempt.UpstreamDraft).
+    # The first upstream call, made while the limits were checked (routing.attempt.UpstreamCall).
     # Out of repr: its headers carry the provider key.
     upstream_draft: Any = field(default=None, repr=False)
     _prompt_estimate: int | None = None

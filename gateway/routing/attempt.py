@@ -70,20 +70,19 @@ def _failure_from_upstream_error(exc: UpstreamError, deployment: DeploymentConfi
 
 
 @dataclass(frozen=True)
-class UpstreamDraft:
+class UpstreamCall:
     """One upstream call as `build_call` makes it: ahead of time by `draft_first_call` (the
     draft), or when the router calls the deployment."""
 
     deployment: DeploymentConfig
     provider: ProviderConfig
-    wire: ProviderConfig
     adapter: Adapter
     # Out of repr: the headers carry the provider key.
     call: PreparedCall = field(repr=False)
     encoded: bytes | None = field(repr=False)  # the HTTP/1.1 bytes (None for the in-process mock)
 
 
-def build_call(ctx: RequestContext, deployment: DeploymentConfig, encode: bool = False) -> UpstreamDraft:
+def build_call(ctx: RequestContext, deployment: DeploymentConfig, encode: bool = False) -> UpstreamCall:
     """The upstream call of this request to `deployment` (with its HTTP/1.1 bytes if `encode`,
     except for the in-process mock, which reads no bytes)."""
     assert ctx.body is not None
@@ -92,7 +91,7 @@ def build_call(ctx: RequestContext, deployment: DeploymentConfig, encode: bool =
     adapter = adapter_for(ctx.endpoint.kind, wire, ctx.headers.get("anthropic-beta"))
     call = adapter.prepare(ctx.body, deployment, wire, ctx.runtime.provider_key(provider.name))
     encoded = encode_request("POST", call.url, call.headers, call.body) if encode and provider.type != "mock" else None
-    return UpstreamDraft(deployment, provider, wire, adapter, call, encoded)
+    return UpstreamCall(deployment, provider, adapter, call, encoded)
 
 
 def draft_first_call(ctx: RequestContext) -> None:
@@ -124,7 +123,7 @@ async def call_deployment(
     """Try `deployment` once; on success the context holds the answer, else AttemptFailed."""
     assert ctx.body is not None
     draft, ctx.upstream_draft = ctx.upstream_draft, None  # a retry or fallback builds its own
-    if not (isinstance(draft, UpstreamDraft) and draft.deployment is deployment):
+    if not (isinstance(draft, UpstreamCall) and draft.deployment is deployment):
         draft = build_call(ctx, deployment)
     provider, adapter, call = draft.provider, draft.adapter, draft.call
     ctx.deployment, ctx.provider, ctx.adapter = deployment, provider, adapter

@@ -14,7 +14,7 @@ import orjson
 from gateway.config import load_config
 from gateway.context import Endpoint, RequestContext
 from gateway.guardrails.stages import guard_input
-from gateway.routing.attempt import AttemptLimits, UpstreamDraft, call_deployment, draft_first_call
+from gateway.routing.attempt import AttemptLimits, UpstreamCall, call_deployment, draft_first_call
 from gateway.runtime import build_runtime
 from gateway.upstream.base import UpstreamRequest
 from gateway.upstream.http1_client import encode_request
@@ -82,7 +82,7 @@ async def _serve_and_capture(tmp_path: Path, calls: list[tuple[str, str, bool]])
             ctx = _context(tmp_path, url, context_model)
             if drafted:
                 draft_first_call(ctx)
-                assert isinstance(ctx.upstream_draft, UpstreamDraft)
+                assert isinstance(ctx.upstream_draft, UpstreamCall)
             deployment = ctx.runtime.config.models[called_model].deployments[0]
             await call_deployment(ctx, services, ctx.runtime.config.models[called_model], deployment, LIMITS)
             assert ctx.upstream_draft is None  # used up (or dropped): a retry builds its own
@@ -109,7 +109,7 @@ def test_only_a_model_with_one_deployment_gets_a_draft(tmp_path: Path) -> None:
     assert ctx.upstream_draft is None
     ctx = _context(tmp_path, "http://127.0.0.1:9", "one")
     draft_first_call(ctx)
-    assert isinstance(ctx.upstream_draft, UpstreamDraft) and ctx.upstream_draft.encoded is not None
+    assert isinstance(ctx.upstream_draft, UpstreamCall) and ctx.upstream_draft.encoded is not None
     assert b"sk-upstream" in ctx.upstream_draft.encoded
     assert "sk-upstream" not in repr(ctx) and "sk-upstream" not in repr(ctx.upstream_draft)  # secrets stay out
 
