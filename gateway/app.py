@@ -21,21 +21,21 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from gateway import tokens
-from gateway.admin import AdminAPI
+from gateway.http.admin import AdminAPI
 from gateway.config import load_config
 from gateway.config.types import GatewayConfig
-from gateway.context import Endpoint, RequestContext
+from gateway.pipeline.context import Endpoint, RequestContext
 from gateway.errors import GatewayError, NotFound, WireFormat
-from gateway.handler import ProxyEndpoint, new_request_id, request_headers, send_error, send_json
+from gateway.http.endpoint import ProxyEndpoint, new_request_id, request_headers, send_error, send_json
 from gateway.mock_provider.inprocess import InProcessMockUpstream
 from gateway.observability.recorder import JsonlSink, RecordSink
 from gateway.observability.redact import LogRedactor
-from gateway.pipeline import authenticate
+from gateway.pipeline.stages import authenticate
 from gateway.reload import Reloader
 from gateway.runtime import build_runtime
-from gateway.services import Services
+from gateway.pipeline.services import Services
 from gateway.state import create_state
-from gateway.upstream.http1_client import Http1Upstream
+from gateway.upstream.http1 import Http1Upstream
 
 log = logging.getLogger("gateway")
 CONFIG_ENV = "GATEWAY_CONFIG"

@@ -62,7 +62,7 @@ def _serve(args: argparse.Namespace) -> int:
         fd=sock.fileno(),
         workers=workers,
         loop="uvloop",
-        http="gateway.server_protocol:CoalescingHttpToolsProtocol",
+        http="gateway.http.protocol:CoalescingHttpToolsProtocol",
         log_level=args.log_level,
         access_log=False,
         proxy_headers=False,
@@ -131,7 +131,7 @@ def _replay(args: argparse.Namespace) -> int:
 
 
 def _stats(args: argparse.Namespace) -> int:
-    from gateway.stats import run
+    from gateway.observability.log_stats import run
 
     return run(args)
 

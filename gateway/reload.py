@@ -29,7 +29,7 @@ from typing import Any
 from gateway.config import ConfigError, load_config
 from gateway.config.types import GatewayConfig
 from gateway.runtime import build_runtime
-from gateway.services import Services
+from gateway.pipeline.services import Services
 
 log = logging.getLogger("gateway.reload")
 RUN_DIR_ENV = "GATEWAY_RUN_DIR"

@@ -38,7 +38,7 @@ class Runtime:
     provider_keys: Mapping[str, Secret]
     # Compiled guardrails by policy name (policies without any are absent).
     guardrails: Mapping[str, GuardrailSet] = field(default_factory=lambda: MappingProxyType({}))
-    # gateway.limits.LimitPlan (or None) by (key id, model name), made on first use.
+    # gateway.limits.limiter.LimitPlan (or None) by (key id, model name), made on first use.
     limit_plans: dict[tuple[str, str], Any] = field(default_factory=dict, compare=False, repr=False)
 
     def find_key(self, presented: str) -> KeyConfig | None:

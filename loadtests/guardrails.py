@@ -118,8 +118,8 @@ def stages_in_process(n: int) -> None:
     import orjson
 
     from gateway.config import load_config
-    from gateway.context import Endpoint, RequestContext
-    from gateway.guardrails.stages import guard_input, guard_output
+    from gateway.pipeline.context import Endpoint, RequestContext
+    from gateway.pipeline.guard import guard_input, guard_output
     from gateway.runtime import build_runtime
 
     with tempfile.TemporaryDirectory() as tmp:

@@ -8,7 +8,7 @@ request N times in a row, one at a time: the breaker read the router makes (with
 limits acquire (rpm + tpm + max_concurrent, as loadtests/features.py's policy) that also reads the
 breaker, the same followed by its settle (spend for a key and a team) queued in the background as
 the limiter does, and a cache lookup; on `MemoryState` and on `RedisState`.
-`RedisState` talks to Redis through `gateway/state/resp.py`; for scale the script also times
+`RedisState` talks to Redis through `gateway/state/redis/resp.py`; for scale the script also times
 that client's own `GET`, a Redis round trip over a bare asyncio stream (`PING`) and redis-py's
 `GET` (what `RedisState` used before). Prints p50 latency and the process's CPU time per call. docs/performance.md (diagnosis,
 item 6) explains what the figures mean for the request path.
@@ -90,7 +90,7 @@ async def backend_calls(name: str, state: StateBackend, calls: int) -> None:
 async def raw_calls(port: int, url: str, calls: int) -> None:
     import redis.asyncio
 
-    from gateway.state.resp import RespClient
+    from gateway.state.redis.resp import RespClient
 
     lean = RespClient(url)
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
@@ -100,8 +100,8 @@ async def raw_calls(port: int, url: str, calls: int) -> None:
         return await reader.readline()
 
     client = redis.asyncio.Redis.from_url(url)
-    await timed("gateway.state.resp client: GET", lambda: lean.execute("GET", "no-such-key"), calls)
-    await timed("gateway.state.resp client: PING", lambda: lean.execute("PING"), calls)
+    await timed("gateway.state.redis.resp client: GET", lambda: lean.execute("GET", "no-such-key"), calls)
+    await timed("gateway.state.redis.resp client: PING", lambda: lean.execute("PING"), calls)
     await timed("raw asyncio stream: PING round trip", ping, calls)
     await timed("redis-py client: GET", lambda: client.get("no-such-key"), calls)
     writer.close()

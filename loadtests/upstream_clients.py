@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from harness import MODEL, start_mock_provider
 
 from gateway.upstream.base import UpstreamRequest
-from gateway.upstream.http1_client import Http1Upstream
+from gateway.upstream.http1 import Http1Upstream
 
 PROMPT = [{"role": "user", "content": "Tell me something about load testing."}]
 HEADERS = {"content-type": "application/json"}

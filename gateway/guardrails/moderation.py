@@ -15,8 +15,8 @@ from gateway.config.types import GuardrailConfig
 from gateway.guardrails.base import Finding, GuardrailUnavailable
 
 if TYPE_CHECKING:
-    from gateway.context import RequestContext
-    from gateway.services import Services
+    from gateway.pipeline.context import RequestContext
+    from gateway.pipeline.services import Services
 
 RUBRIC = (
     "You are a content moderator. Read the user's text and decide whether it contains harassment, "
@@ -51,7 +51,7 @@ class ModerationCheck:
         }
 
     async def scan(self, text: str, ctx: RequestContext, services: Services) -> list[Finding]:
-        from gateway.context import Endpoint, RequestContext
+        from gateway.pipeline.context import Endpoint, RequestContext
 
         model = ctx.runtime.config.models.get(self.model)
         if model is None:

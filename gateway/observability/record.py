@@ -6,7 +6,7 @@ from typing import Any
 
 from gateway import tokens
 from gateway.config.types import DeploymentConfig
-from gateway.context import RequestContext
+from gateway.pipeline.context import RequestContext
 from gateway.providers import Usage
 
 

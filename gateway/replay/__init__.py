@@ -1,6 +1,6 @@
 """Replay logged requests against another model and report how the answers compare.
 
-    logfile   read the request log; time, status and record filters (shared with `gateway stats`)
+    (the request log is read by gateway.observability.log_reader, shared with `gateway stats`)
     answers   the answer, usage and intent (JSON? tools?) in OpenAI, Anthropic and stream shapes
     scorers   exact match, token-F1 similarity, JSON validity, tool-call agreement (pure)
     judge     the LLM-as-judge request and a lenient reader of its score

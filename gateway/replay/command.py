@@ -24,7 +24,7 @@ from gateway.replay.answers import ENDPOINTS
 from gateway.replay.gate import Gate, GateError, parse_gate
 from gateway.replay.html import render_html
 from gateway.replay.judge import DEFAULT_RUBRIC
-from gateway.replay.logfile import (
+from gateway.observability.log_reader import (
     Record,
     RecordFilter,
     UsageError,

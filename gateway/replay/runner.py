@@ -27,7 +27,7 @@ from gateway.replay.answers import (
     wants_json,
 )
 from gateway.replay.judge import DEFAULT_RUBRIC, judge_request, parse_score
-from gateway.replay.logfile import Record
+from gateway.observability.log_reader import Record
 from gateway.replay.progress import Progress
 from gateway.replay.report import Row
 from gateway.replay.target import Target

@@ -13,12 +13,12 @@ import time
 from dataclasses import dataclass, field
 
 from gateway.config.types import DeploymentConfig, ModelConfig, ProviderConfig
-from gateway.context import Attempt, RequestContext, StreamReply
+from gateway.pipeline.context import Attempt, RequestContext, StreamReply
 from gateway.errors import GatewayError, UpstreamFailed, UpstreamRejected, UpstreamTimeout
 from gateway.providers import Adapter, PreparedCall, adapter_for, wire_provider
-from gateway.services import Services
+from gateway.pipeline.services import Services
 from gateway.upstream import UpstreamError, UpstreamRequest, UpstreamResponse
-from gateway.upstream.http1_client import encode_request
+from gateway.upstream.http1 import encode_request
 
 log = logging.getLogger("gateway")
 

@@ -19,12 +19,12 @@ import time
 from collections.abc import Mapping, Sequence
 
 from gateway.config.types import DeploymentConfig, ModelConfig
-from gateway.context import RequestContext
+from gateway.pipeline.context import RequestContext
 from gateway.errors import GatewayError, InvalidRequest, UpstreamFailed, UpstreamTimeout
-from gateway.limits import Held
+from gateway.limits.limiter import Held
 from gateway.routing.attempt import AttemptFailed, AttemptLimits, call_deployment
 from gateway.routing.strategies import STRATEGIES, Candidate, Selection, weighted_by_point
-from gateway.services import Services
+from gateway.pipeline.services import Services
 from gateway.state import BreakerState, StateUnavailable
 
 _CLOSED = BreakerState(state="closed", failures=0, cooldown_remaining_s=0.0)

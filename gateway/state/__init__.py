@@ -48,7 +48,7 @@ def create_state(
     if backend == "redis":
         if not redis_url:
             raise ValueError("state backend 'redis' needs a redis_url")
-        from gateway.state.redis import RedisState
+        from gateway.state.redis.backend import RedisState
 
         return RedisState(redis_url, socket_timeout_s=socket_timeout_s)
     raise ValueError(f"unknown state backend {backend!r} (expected 'memory' or 'redis')")

@@ -91,7 +91,7 @@ class AcquireResult:
     allowed: bool
     # The per-check results, or a function that makes them when `results` is first read:
     # RedisState parses an allowed reply's numbers only when the rate headers are built, which
-    # the gateway does while the upstream works (gateway.pipeline.check_limits).
+    # the gateway does while the upstream works (gateway.pipeline.stages.check_limits).
     parts: tuple[CheckResult, ...] | Callable[[], tuple[CheckResult, ...]]
     reservation: Reservation | None  # None when refused: nothing was reserved at all
     retry_after_s: float = 0.0  # max reset among refused checks (0 when allowed)

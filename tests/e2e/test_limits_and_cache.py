@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from gateway import tokens
-from gateway.state.redis import RedisState
+from gateway.state.redis.backend import RedisState
 from tests.e2e.test_errors_and_records import read_records
 from tests.procs import Proc, start_gateway, start_mock_provider
 from tests.redis_server import RedisServer, start_redis

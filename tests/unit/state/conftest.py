@@ -8,7 +8,7 @@ import pytest
 import redis
 
 from gateway.state import MemoryState, StateBackend
-from gateway.state.redis import RedisState
+from gateway.state.redis.backend import RedisState
 from tests.redis_server import RedisServer, start_redis_or_skip
 
 BACKENDS = ["memory", "redis"]

@@ -1,0 +1,194 @@
+"""The admin API: `/admin/*`, behind a bearer admin key read from `[admin] key_env`.
+
+No admin key configured (or its variable unset): every `/admin/*` path answers 404, the API is
+off. A missing or wrong key: 401. No response ever carries a provider key or a gateway key's
+hash in full.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import hmac
+import os
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from gateway.errors import AuthenticationError, GatewayError, InvalidRequest, NotFound
+from gateway.reload import Reloader
+from gateway.observability.log_reader import LogReader, RecordFilter, UsageError, parse_time
+from gateway.pipeline.services import Services
+from gateway.state import StateUnavailable
+
+Handler = Callable[[Request], Awaitable[Response]]
+
+
+def _json(data: Any, status: int = 200) -> Response:
+    return Response(orjson.dumps(data, default=str), status_code=status, media_type="application/json")
+
+
+def _error(error: GatewayError) -> Response:
+    return Response(error.body("openai"), status_code=error.status, media_type="application/json")
+
+
+def plain(value: Any) -> Any:
+    """Dataclasses, mappings and tuples as plain JSON-ready data."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, Mapping):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [plain(v) for v in value]
+    if isinstance(value, Path):
+        return str(value)
+    return value
+
+
+def masked_config(services: Services) -> dict[str, Any]:
+    """The effective config as JSON, with every secret masked."""
+    runtime = services.runtime
+    config = runtime.config
+    data: dict[str, Any] = plain(config)
+    data["keys"] = [
+        {"id": k.id, "team": k.team, "policy": k.policy, "models": k.models, "key_sha256": k.key_sha256[:8] + "…"}
+        for k in config.keys
+    ]
+    for name, provider in data["providers"].items():
+        provider["api_key"] = "set (masked)" if name in runtime.provider_keys else "not set"
+    return data
+
+
+def parse_since(value: str | None, now: float) -> float:
+    """`since` as `gateway stats` reads it (ISO-8601, Unix seconds, or `30m` / `2h` / `7d`); default 24 h."""
+    if not value:
+        return now - 86400
+    try:
+        return parse_time(value, now)
+    except UsageError as exc:
+        raise InvalidRequest(f"since: {exc}", param="since") from None
+
+
+def usage_from_log(path: Path, since: float, key: str | None, team: str | None) -> dict[str, Any]:
+    """Requests, errors, tokens and spend in the request log since `since` for a key and/or team."""
+    totals = {"requests": 0, "errors": 0, "prompt_tokens": 0, "completion_tokens": 0, "cost_usd": 0.0}
+    if not path.is_file():
+        return totals
+    for record in LogReader(path):
+        if not RecordFilter(since=since, keys=(key,) if key else ()).matches(record):
+            continue
+        if team and record.get("team") != team:
+            continue
+        totals["requests"] += 1
+        totals["errors"] += int((record.get("status") or 0) >= 400)
+        totals["prompt_tokens"] += record.get("prompt_tokens") or 0
+        totals["completion_tokens"] += record.get("completion_tokens") or 0
+        totals["cost_usd"] += record.get("cost_usd") or 0.0
+    totals["cost_usd"] = round(totals["cost_usd"], 10)
+    return totals
+
+
+class AdminAPI:
+    def __init__(self, services: Services, reloader: Reloader) -> None:
+        self.services = services
+        self.reloader = reloader
+
+    def _authorized(self, request: Request) -> GatewayError | None:
+        env_name = self.services.runtime.config.admin.key_env
+        expected = os.environ.get(env_name) if env_name else None
+        if not expected:
+            return NotFound("the admin API is disabled (set [admin] key_env)", code="admin_disabled")
+        header = request.headers.get("authorization", "")
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token:
+            return AuthenticationError("the admin API needs 'Authorization: Bearer <admin key>'", code="missing_api_key")
+        presented = hashlib.sha256(token.strip().encode()).digest()
+        if not hmac.compare_digest(presented, hashlib.sha256(expected.encode()).digest()):
+            return AuthenticationError("invalid admin key")
+        return None
+
+    def guarded(self, handler: Handler) -> Handler:
+        async def endpoint(request: Request) -> Response:
+            refusal = self._authorized(request)
+            if refusal is not None:
+                return _error(refusal)
+            try:
+                return await handler(request)
+            except GatewayError as error:
+                return _error(error)
+
+        return endpoint
+
+    async def config(self, request: Request) -> Response:
+        return _json(masked_config(self.services))
+
+    async def config_status(self, request: Request) -> Response:
+        status = dataclasses.asdict(self.reloader.status)
+        status["source"] = str(self.services.runtime.config.source)
+        status["workers"] = self.reloader.workers()
+        status["workers_agree"] = len({w["version"] for w in status["workers"]}) <= 1
+        return _json(status)
+
+    async def reload(self, request: Request) -> Response:
+        result = await self.reloader.reload("admin API")
+        return _json(result, 200 if result["result"] != "error" else 422)
+
+    async def deployments(self, request: Request) -> Response:
+        config = self.services.runtime.config
+        names = [d.name for m in config.models.values() for d in m.deployments]
+        try:
+            breakers = await self.services.state.breaker_states(names, time.time())
+        except StateUnavailable:
+            breakers = {}
+        rows = []
+        for model in config.models.values():
+            for deployment in model.deployments:
+                breaker = breakers.get(deployment.name)
+                rows.append({
+                    "model": model.name,
+                    "deployment": deployment.name,
+                    "weight": deployment.weight,
+                    "health": breaker.state if breaker else "unknown",
+                    "recent_failures": breaker.failures if breaker else None,
+                    "cooldown_remaining_s": round(breaker.cooldown_remaining_s, 3) if breaker else None,
+                    **self.services.stats.snapshot(deployment.name),
+                })
+        return _json({"deployments": rows})
+
+    async def usage(self, request: Request) -> Response:
+        key = request.query_params.get("key") or None
+        team = request.query_params.get("team") or None
+        now = time.time()
+        since = parse_since(request.query_params.get("since"), now)
+        log_path = self.services.runtime.config.logging.path
+        result: dict[str, Any] = {"key": key, "team": team, "since": since}
+        result.update(usage_from_log(Path(log_path), since, key, team))
+        state = self.services.state
+        try:
+            if key:
+                result["key_spend"] = await state.spend("key", key, now)
+                result["key_window"] = await state.usage("key", key, now)
+            if team:
+                result["team_spend"] = await state.spend("team", team, now)
+        except StateUnavailable:
+            result["state"] = "unavailable"
+        return _json(result)
+
+    def routes(self) -> list[Route]:
+        return [
+            Route("/admin/config", self.guarded(self.config), methods=["GET"]),
+            Route("/admin/config/status", self.guarded(self.config_status), methods=["GET"]),
+            Route("/admin/reload", self.guarded(self.reload), methods=["POST"]),
+            Route("/admin/deployments", self.guarded(self.deployments), methods=["GET"]),
+            Route("/admin/usage", self.guarded(self.usage), methods=["GET"]),
+            Route("/admin/{rest:path}", self.guarded(self._unknown)),
+        ]
+
+    async def _unknown(self, request: Request) -> Response:
+        raise NotFound(f"unknown admin route: {request.url.path}", code="unknown_route")

@@ -1,0 +1,457 @@
+"""Rate limits, concurrency caps and budgets from the key's policy, over the state backend.
+
+Before the call, `Limiter.acquire` checks and reserves everything that applies in one state
+round trip (all or nothing), and in the same round trip reads the breakers of the model's
+deployments, which the router's first attempt then uses instead of reading them again. After the
+request ends, whatever path it took, `Limiter.settle` splits what is left to do in two:
+
+- what other requests' checks read at once (release the concurrency slot, reconcile the tokens
+  reserved for tpm, add the cost to the subjects whose budgets this request checked) is written
+  before `settle` returns (`StateBackend.start_settle`: no await), so it reaches Redis before
+  the client can send its next request to any replica; settlements that arrive while such a
+  write is in flight leave together when it completes, and a write that fails is retried by the
+  flusher task;
+- the rest of the spend (subjects without a budget on this request: the key and team counters
+  that admin views read) is summed per subject and written every `SPEND_FLUSH_S`, one round trip
+  for all of it instead of one per request.
+
+Neither waits for Redis on the request path, and both are flushed at shutdown, so no spend is
+lost.
+
+Scopes: `[limits]` per key, `[team_limits]` per team, `[model_limits."<model>"]` per key and
+model. When the state backend (Redis) is unreachable, `on_redis_error = "fail_open"` serves on
+limits kept in this process (warned and counted), `"fail_closed"` answers 503. Spend that cannot
+be written is kept and retried.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import logging
+import math
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+from gateway.config.types import KeyConfig, LimitsConfig, ModelConfig, PolicyConfig
+from gateway.pipeline.context import RequestContext
+from gateway.errors import RateLimited, ServiceUnavailable
+from gateway.observability.metrics import Metrics
+from gateway.runtime import Runtime
+from gateway.state import (
+    BUDGET_KINDS,
+    AcquireResult,
+    BreakerState,
+    CheckResult,
+    LimitCheck,
+    MemoryState,
+    Reservation,
+    Settlement,
+    StateBackend,
+    StateUnavailable,
+)
+
+log = logging.getLogger("gateway.limits.limiter")
+DEFAULT_COMPLETION_TOKENS = 256
+FLUSH_RETRY_S = 0.5
+# How often spend that no budget of the request depends on is written (summed per subject).
+SPEND_FLUSH_S = 0.25
+_KIND_WORDS = {
+    "rpm": "requests per minute",
+    "tpm": "tokens per minute",
+    "concurrent": "concurrent requests",
+}
+
+
+@dataclass(frozen=True)
+class Estimate:
+    prompt_tokens: int
+    completion_tokens: int
+    cost_usd: float
+
+    @property
+    def tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+
+_UNLIMITED = LimitsConfig()
+
+
+def estimate_request(ctx: RequestContext, prompt_tokens: int) -> Estimate:
+    """Tokens to reserve (prompt estimate + max_tokens) and the most it could cost."""
+    body = ctx.body or {}
+    completion = body.get("max_tokens") or body.get("max_completion_tokens")
+    completion = completion if isinstance(completion, int) and completion > 0 else DEFAULT_COMPLETION_TOKENS
+    if ctx.endpoint.kind == "embeddings":
+        completion = 0
+    cost = 0.0
+    if ctx.model is not None:
+        cost = max(
+            (prompt_tokens * d.input_cost_per_1m + completion * d.output_cost_per_1m) / 1e6
+            for d in ctx.model.deployments
+        )
+    return Estimate(prompt_tokens, completion, cost)
+
+
+def _checks_for(scope: str, subject: str, limits: LimitsConfig, estimate: Estimate) -> list[LimitCheck]:
+    checks = []
+    if limits.rpm:
+        checks.append(LimitCheck(scope, subject, "rpm", limits.rpm, 1))
+    if limits.tpm:
+        checks.append(LimitCheck(scope, subject, "tpm", limits.tpm, estimate.tokens))
+    if limits.max_concurrent:
+        checks.append(LimitCheck(scope, subject, "concurrent", limits.max_concurrent, 1))
+    if limits.budget_usd_per_day is not None:
+        checks.append(LimitCheck(scope, subject, "budget_day", limits.budget_usd_per_day, estimate.cost_usd))
+    if limits.budget_usd_per_month is not None:
+        checks.append(LimitCheck(scope, subject, "budget_month", limits.budget_usd_per_month, estimate.cost_usd))
+    return checks
+
+
+def limit_checks(
+    key_id: str, team: str | None, model: ModelConfig, policy: PolicyConfig, estimate: Estimate
+) -> list[LimitCheck]:
+    """Every check that applies to one request, key scope first."""
+    checks = _checks_for("key", key_id, policy.limits, estimate)
+    if team:
+        checks += _checks_for("team", team, policy.team_limits, estimate)
+    model_limits = policy.model_limits.get(model.name)
+    if model_limits is not None:
+        checks += _checks_for("model", f"{key_id}/{model.name}", model_limits, estimate)
+    return checks
+
+
+def _scopes(policy: PolicyConfig, model: ModelConfig) -> list[LimitsConfig]:
+    scopes = [policy.limits, policy.team_limits]
+    model_limits = policy.model_limits.get(model.name)
+    if model_limits is not None:
+        scopes.append(model_limits)
+    return scopes
+
+
+def has_limits(policy: PolicyConfig, model: ModelConfig) -> bool:
+    return any(s != _UNLIMITED for s in _scopes(policy, model))
+
+
+def needs_estimate(policy: PolicyConfig, model: ModelConfig) -> bool:
+    """Only tpm and budgets need a token estimate; skip tiktoken otherwise."""
+    return any(
+        s.tpm or s.budget_usd_per_day is not None or s.budget_usd_per_month is not None
+        for s in _scopes(policy, model)
+    )
+
+
+@dataclass(frozen=True)
+class LimitPlan:
+    """The checks one key's policy makes on every request to one model, worked out once per
+    config (`limit_plan`): only the tpm and budget amounts change from request to request."""
+
+    checks: tuple[LimitCheck, ...]  # as `limit_checks` orders them; tpm and budget amounts 0
+    needs_estimate: bool
+
+    def for_request(self, estimate: Estimate) -> list[LimitCheck]:
+        """`limit_checks` for this estimate."""
+        return [
+            check if check.kind in _FIXED_AMOUNTS else LimitCheck(
+                check.scope, check.subject, check.kind, check.limit,
+                estimate.tokens if check.kind == "tpm" else estimate.cost_usd,
+            )
+            for check in self.checks
+        ]
+
+
+_FIXED_AMOUNTS = frozenset({"rpm", "concurrent"})  # 1 per request
+_NO_ESTIMATE = Estimate(0, 0, 0.0)
+
+
+def limit_plan(runtime: Runtime, key: KeyConfig, model: ModelConfig) -> LimitPlan | None:
+    """The plan of (key, model) under this runtime's config; None when no limit applies. Made
+    on first use and kept with the runtime, so a reload starts afresh (keys and models come from
+    the config, so the cache is as bounded as it is)."""
+    plans = runtime.limit_plans
+    cache_key = (key.id, model.name)
+    if cache_key in plans:
+        known: LimitPlan | None = plans[cache_key]
+        return known
+    policy = runtime.config.policies.get(key.policy)
+    plan = None
+    if policy is not None and has_limits(policy, model):
+        checks = limit_checks(key.id, key.team, model, policy, _NO_ESTIMATE)
+        plan = LimitPlan(tuple(checks), needs_estimate(policy, model))
+    plans[cache_key] = plan
+    return plan
+
+
+def _number(value: float) -> str:
+    """A limit as people write it: 100000000, not 1e+08; 0.01 stays 0.01."""
+    return str(int(value)) if float(value).is_integer() else f"{value:g}"
+
+
+def refusal_message(result: CheckResult) -> str:
+    check = result.check
+    who = f"{check.scope} '{check.subject}'"
+    if check.kind.startswith("budget"):
+        period = "daily" if check.kind == "budget_day" else "monthly"
+        return (
+            f"budget exhausted: {who} has used its {period} budget of ${_number(check.limit)} "
+            f"(${check.limit - result.remaining:.4f} spent); try again in {math.ceil(result.reset_s)} s"
+        )
+    return (
+        f"rate limit reached for {who}: {_number(check.limit)} {_KIND_WORDS[check.kind]}; "
+        f"try again in {max(1, math.ceil(result.reset_s))} s"
+    )
+
+
+def rate_headers(results: tuple[CheckResult, ...]) -> dict[str, str]:
+    """OpenAI-style x-ratelimit-* headers from the tightest request and token windows."""
+    requests: CheckResult | None = None
+    tokens: CheckResult | None = None
+    for result in results:
+        kind = result.check.kind
+        if kind == "rpm":
+            if requests is None or result.remaining < requests.remaining:
+                requests = result
+        elif kind == "tpm" and (tokens is None or result.remaining < tokens.remaining):
+            tokens = result
+    headers: dict[str, str] = {}
+    if requests is not None:
+        headers["x-ratelimit-limit-requests"] = _number(requests.check.limit)
+        headers["x-ratelimit-remaining-requests"] = f"{int(requests.remaining)}"
+        headers["x-ratelimit-reset-requests"] = f"{max(0.0, requests.reset_s):.3f}s"
+    if tokens is not None:
+        headers["x-ratelimit-limit-tokens"] = _number(tokens.check.limit)
+        headers["x-ratelimit-remaining-tokens"] = f"{int(tokens.remaining)}"
+        headers["x-ratelimit-reset-tokens"] = f"{max(0.0, tokens.reset_s):.3f}s"
+    return headers
+
+
+@dataclass
+class Held:
+    """What one request holds until it settles."""
+
+    reservation: Reservation
+    backend: StateBackend
+    estimate: Estimate
+    acquired: AcquireResult
+    # The model's breakers as read with the acquire (None when not read, e.g. Redis was down):
+    # the router's first attempt uses them instead of a round trip of its own.
+    breakers: Mapping[str, BreakerState] | None = None
+
+    def rate_headers(self) -> dict[str, str]:
+        """The x-ratelimit-* headers of the acquire (built on demand: see check_limits)."""
+        return rate_headers(self.acquired.results)
+
+
+class Limiter:
+    def __init__(self, state: StateBackend, metrics: Metrics, on_error: str, clock: Callable[[], float] = time.time) -> None:
+        self.state = state
+        self.local = MemoryState()
+        self.metrics = metrics
+        self.on_error = on_error
+        self.clock = clock
+        self._queue: list[tuple[Settlement, StateBackend]] = []
+        self._sending: set[asyncio.Future[None]] = set()  # settlement writes in flight
+        self._retrying: list[tuple[Settlement, StateBackend]] = []  # for the flusher task
+        self._wakeup = asyncio.Event()
+        self._flusher: asyncio.Task[None] | None = None
+        self._last_warning = 0.0
+        # Spend no budget of its request depends on, summed per (scope, subject) until written.
+        self._spend: dict[tuple[str, str], float] = {}
+        self._spend_timer: asyncio.TimerHandle | None = None
+        self._spend_flush_wanted = False
+
+    async def acquire(
+        self, checks: list[LimitCheck], estimate: Estimate, model: ModelConfig | None = None,
+        while_waiting: Callable[[], None] | None = None,
+    ) -> Held | None:
+        """Reserve everything or raise RateLimited (with the rate headers); returns what to
+        settle, and the rate headers by `Held.rate_headers`. With `model`, its deployments'
+        breakers are read in the same round trip (`Held.breakers`). `while_waiting` runs while
+        the shared state works on the call (see `StateBackend.acquire`)."""
+        if not checks:
+            return None
+        now = self.clock()
+        backend = self.state
+        names = model.deployment_names if model is not None else ()
+        try:
+            result: AcquireResult = await backend.acquire(checks, now, names, while_waiting)
+        except StateUnavailable:
+            if self.on_error == "fail_closed":
+                self._count_state_error()
+                raise ServiceUnavailable(
+                    "rate-limit state is unavailable and on_redis_error = 'fail_closed'; try again shortly"
+                ) from None
+            self._count_state_error()
+            backend = self.local
+            result = await backend.acquire(checks, now)
+            names = ()  # the local limits know no breakers: the router reads (and fails) as usual
+        if not result.allowed or result.reservation is None:
+            headers = rate_headers(result.results)
+            refused = result.refused
+            assert refused is not None
+            self.metrics.ratelimit_rejections.labels(f"{refused.check.scope}_{refused.check.kind}").inc()
+            headers["retry-after"] = str(max(1, math.ceil(result.retry_after_s)))
+            raise RateLimited(refusal_message(refused), headers=headers, budget=refused.check.kind.startswith("budget"))
+        breakers = result.breakers if names else None
+        return Held(result.reservation, backend, estimate, result, breakers)
+
+    def _count_state_error(self) -> None:
+        self.metrics.state_errors.inc()
+        now = time.monotonic()
+        if now - self._last_warning > 10:
+            self._last_warning = now
+            log.warning("state backend unavailable; on_redis_error=%s", self.on_error)
+
+    def settle(self, held: Held | None, actual_tokens: int, cost_usd: float, spend_subjects: tuple[tuple[str, str], ...]) -> None:
+        """Queue what the request leaves to do; returns at once (the flushers send it)."""
+        budgeted: set[tuple[str, str]] = set()
+        if held is not None:
+            others = False  # a slot or a token window, which other requests read now
+            for c in held.reservation.checks:
+                if c.kind in BUDGET_KINDS:
+                    budgeted.add((c.scope, c.subject))
+                else:
+                    others = True
+            if others or (budgeted and cost_usd):
+                # Slots, tokens and the spend of budgeted subjects: other requests read them now.
+                settlement = Settlement(held.reservation, actual_tokens, cost_usd, prepared=held.acquired.prepared)
+                self._queue.append((settlement, held.backend))
+                self._send_queue()
+        if cost_usd:
+            for subject in spend_subjects:
+                if subject not in budgeted:
+                    self._spend[subject] = self._spend.get(subject, 0.0) + cost_usd
+            if self._spend and self._spend_timer is None and self._flusher is not None:
+                loop = asyncio.get_running_loop()
+                self._spend_timer = loop.call_later(SPEND_FLUSH_S, self._spend_due)
+
+    def _send_queue(self) -> None:
+        """Write the queued settlements now, without an await, so they reach the state backend
+        before the client can send its next request. While a write is in flight, settlements
+        wait and leave together when it completes: the batch size follows the load. A write
+        that cannot start or fails is left to the flusher task, which retries."""
+        if self._sending or not self._queue:
+            return
+        batch, self._queue = self._queue, []
+        now = self.clock()
+        first = batch[0][1]
+        if all(b is first for _, b in batch):  # one backend, nearly always
+            groups = [(first, [s for s, _ in batch])]
+        else:
+            backends = {id(b): b for _, b in batch}.values()
+            groups = [(backend, [s for s, b in batch if b is backend]) for backend in backends]
+        for backend, settlements in groups:
+            try:
+                pending = backend.start_settle(settlements, now)
+            except StateUnavailable:
+                self._retry(backend, settlements)
+                continue
+            except Exception:
+                log.exception("cannot settle %d requests", len(settlements))
+                continue
+            if pending is not None:
+                self._sending.add(pending)
+                pending.add_done_callback(functools.partial(self._sent, backend, settlements))
+
+    def _sent(self, backend: StateBackend, settlements: list[Settlement], pending: asyncio.Future[None]) -> None:
+        self._sending.discard(pending)
+        error = pending.exception() if not pending.cancelled() else StateUnavailable("cancelled")
+        if isinstance(error, StateUnavailable):
+            self._retry(backend, settlements)
+        elif error is not None:
+            log.error("cannot settle %d requests: %s", len(settlements), error)
+        self._send_queue()
+
+    def _retry(self, backend: StateBackend, settlements: list[Settlement]) -> None:
+        """Hand settlements to the flusher task (it awaits, counts the error and retries)."""
+        self._retrying.extend((s, backend) for s in settlements)
+        self._wakeup.set()
+
+    def _spend_due(self) -> None:
+        self._spend_timer = None
+        self._spend_flush_wanted = True
+        self._wakeup.set()
+
+    def start(self) -> None:
+        if self._flusher is None:
+            self._flusher = asyncio.get_running_loop().create_task(self._run())
+
+    async def _run(self) -> None:
+        # Settlements that arrive while a flush is in flight form the next batch, so the
+        # batch size follows the load and a concurrency slot is never held longer than needed.
+        while True:
+            await self._wakeup.wait()
+            self._wakeup.clear()
+            spend_due, self._spend_flush_wanted = self._spend_flush_wanted, False
+            await self._flush_settlements()
+            spend_failed = spend_due and not await self._flush_spend()
+            # Only a refusal waits before the retry. (Settlements or spend that merely arrived
+            # during the writes are not failures: they go at once, or on the spend timer.)
+            if self._retrying or spend_failed:
+                await asyncio.sleep(FLUSH_RETRY_S)  # the state backend refused: do not spin
+                self._spend_flush_wanted = spend_failed or self._spend_flush_wanted
+                self._wakeup.set()
+
+    async def flush(self) -> None:
+        """Send everything queued now: settlements, then the summed spend."""
+        await self._flush_settlements()
+        await self._flush_spend()
+
+    async def _flush_settlements(self) -> None:
+        batch, self._retrying = [*self._retrying, *self._queue], []
+        self._queue = []
+        if not batch:
+            return
+        now = self.clock()
+        for backend in {id(b): b for _, b in batch}.values():
+            settlements = [s for s, b in batch if b is backend]
+            try:
+                await backend.settle(settlements, now)
+            except StateUnavailable:
+                self._count_state_error()
+                # Keep them for the next round: spend must not be lost while Redis is away.
+                self._retrying.extend((s, backend) for s in settlements)
+            except Exception:
+                log.exception("cannot settle %d requests", len(settlements))
+
+    async def _flush_spend(self) -> bool:
+        """Write the summed spend; False when the state backend refused it (it is kept)."""
+        spend, self._spend = self._spend, {}
+        if not spend:
+            return True
+        now = self.clock()
+        nothing = Reservation(token="", checks=(), at=now)
+        settlements = [Settlement(nothing, 0, usd, (subject,)) for subject, usd in spend.items()]
+        try:
+            await self.state.settle(settlements, now)
+        except StateUnavailable:
+            self._count_state_error()
+            for subject, usd in spend.items():  # kept, and retried: spend must not be lost
+                self._spend[subject] = self._spend.get(subject, 0.0) + usd
+            return False
+        except Exception:
+            log.exception("cannot add the spend of %d subjects", len(spend))
+        return True
+
+    async def aclose(self) -> None:
+        if self._flusher is not None:
+            self._flusher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._flusher
+        if self._spend_timer is not None:
+            self._spend_timer.cancel()
+            self._spend_timer = None
+        if self._sending:  # writes in flight: a failed one comes back in `_retrying`
+            await asyncio.wait(list(self._sending))
+        for _ in range(3):
+            await self.flush()
+            if not self._retrying and not self._queue and not self._spend:
+                break
+        left = len(self._retrying) + len(self._queue)
+        if left or self._spend:
+            log.error(
+                "%d settlements and the spend of %d subjects could not be written at shutdown",
+                left, len(self._spend),
+            )

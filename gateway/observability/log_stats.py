@@ -1,0 +1,157 @@
+"""`gateway stats`: spend, tokens, requests, errors and latency percentiles from the request log.
+
+Groups by any of model, key, team (and deployment, provider, endpoint, status); prints an
+aligned table, or JSON with `--json`. A request is an error when its status is >= 400 or it
+has an `error_type` (a stream that broke after its first byte keeps status 200). Latency
+percentiles use every request of the group, errors included, interpolating linearly.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from gateway.observability.log_reader import Record, RecordFilter, UsageError, parse_time, read_records
+from gateway.replay.report import percentile
+
+GROUP_FIELDS = {
+    "model": "model", "key": "key_id", "team": "team", "deployment": "deployment",
+    "provider": "provider", "endpoint": "endpoint", "status": "status",
+}
+NONE_LABEL = "(none)"
+
+
+@dataclass
+class GroupStats:
+    requests: int = 0
+    errors: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    spend_usd: float = 0.0
+    latencies: list[float] = field(default_factory=list)
+    ttfts: list[float] = field(default_factory=list)
+
+    def add(self, record: Record) -> None:
+        self.requests += 1
+        status = record.get("status")
+        if record.get("error_type") or (isinstance(status, int) and status >= 400):
+            self.errors += 1
+        self.prompt_tokens += int(record.get("prompt_tokens") or 0)
+        self.completion_tokens += int(record.get("completion_tokens") or 0)
+        self.spend_usd += float(record.get("cost_usd") or 0.0)
+        if isinstance(record.get("latency_ms"), (int, float)):
+            self.latencies.append(float(record["latency_ms"]))
+        if isinstance(record.get("ttft_ms"), (int, float)):
+            self.ttfts.append(float(record["ttft_ms"]))
+
+    def as_dict(self) -> dict[str, Any]:
+        def ms(q: float, values: Sequence[float]) -> float | None:
+            value = percentile(values, q)
+            return None if value is None else round(value, 3)
+
+        return {
+            "requests": self.requests,
+            "errors": self.errors,
+            "error_rate": round(self.errors / self.requests, 6) if self.requests else 0.0,
+            "prompt_tokens": self.prompt_tokens,
+            "completion_tokens": self.completion_tokens,
+            "tokens": self.prompt_tokens + self.completion_tokens,
+            "spend_usd": round(self.spend_usd, 10),
+            "latency_p50_ms": ms(50, self.latencies),
+            "latency_p95_ms": ms(95, self.latencies),
+            "latency_p99_ms": ms(99, self.latencies),
+            "ttft_p50_ms": ms(50, self.ttfts),
+        }
+
+
+def parse_by(text: str) -> tuple[str, ...]:
+    names = tuple(n.strip() for n in text.split(",") if n.strip())
+    unknown = [n for n in names if n not in GROUP_FIELDS]
+    if not names or unknown:
+        raise UsageError(f"--by takes a comma list of: {', '.join(GROUP_FIELDS)} (got {text!r})")
+    return names
+
+
+def aggregate(records: Iterable[Record], by: Sequence[str]) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """(one row per group, biggest spend first; the total) over `records`."""
+    groups: dict[tuple[str, ...], GroupStats] = {}
+    total = GroupStats()
+    for record in records:
+        key = tuple(_label(record.get(GROUP_FIELDS[name])) for name in by)
+        groups.setdefault(key, GroupStats()).add(record)
+        total.add(record)
+    rows = [{**dict(zip(by, key)), **stats.as_dict()} for key, stats in groups.items()]
+    rows.sort(key=lambda r: (-r["spend_usd"], -r["requests"], [str(r[n]) for n in by]))
+    return rows, total.as_dict()
+
+
+def _label(value: Any) -> str:
+    return NONE_LABEL if value is None or value == "" else str(value)
+
+
+_COLUMNS = (
+    ("requests", "requests", "{:d}"), ("errors", "errors", "{:d}"), ("error_rate", "error%", "pct"),
+    ("prompt_tokens", "prompt_tok", "{:d}"), ("completion_tokens", "compl_tok", "{:d}"),
+    ("spend_usd", "spend_usd", "{:.6f}"), ("latency_p50_ms", "p50_ms", "{:.1f}"),
+    ("latency_p95_ms", "p95_ms", "{:.1f}"), ("latency_p99_ms", "p99_ms", "{:.1f}"),
+)
+
+
+def _cell(value: Any, fmt: str) -> str:
+    if value is None:
+        return "-"
+    if fmt == "pct":
+        return f"{value * 100:.1f}%"
+    return fmt.format(value)
+
+
+def render_table(rows: Sequence[dict[str, Any]], total: dict[str, Any], by: Sequence[str]) -> str:
+    header = [*by, *(title for _, title, _ in _COLUMNS)]
+    body = [[*(str(r[n]) for n in by), *(_cell(r[k], f) for k, _, f in _COLUMNS)] for r in rows]
+    total_row = ["TOTAL", *([""] * (len(by) - 1)), *(_cell(total[k], f) for k, _, f in _COLUMNS)]
+    table = [header, *body, total_row]
+    widths = [max(len(line[i]) for line in table) for i in range(len(header))]
+
+    def line(cells: Sequence[str]) -> str:
+        text = [c.ljust(widths[i]) if i < len(by) else c.rjust(widths[i]) for i, c in enumerate(cells)]
+        return "  ".join(text).rstrip()
+
+    rule = "  ".join("-" * w for w in widths)
+    return "\n".join([line(header), rule, *(line(r) for r in body), rule, line(total_row)])
+
+
+def _iso(ts: float | None) -> str | None:
+    return None if ts is None else datetime.fromtimestamp(ts, UTC).isoformat(timespec="seconds")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run `gateway stats` with parsed flags; returns the exit code."""
+    try:
+        by = parse_by(args.by)
+        since = parse_time(args.since) if args.since else None
+        until = parse_time(args.until) if args.until else None
+        records, reader = read_records(Path(args.log), RecordFilter(since=since, until=until))
+    except UsageError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    rows, total = aggregate(records, by)
+    if args.json:
+        document = {
+            "log": args.log, "since": _iso(since), "until": _iso(until), "by": list(by),
+            "records": len(records), "bad_lines": reader.bad_lines, "groups": rows, "total": total,
+        }
+        sys.stdout.write(orjson.dumps(document, option=orjson.OPT_INDENT_2).decode() + "\n")
+        return 0
+    span = f"{_iso(since) or 'start of log'} .. {_iso(until) or 'now'}"
+    print(f"{len(records)} requests in {args.log} ({span}), by {', '.join(by)}")
+    if reader.bad_lines:
+        print(f"({reader.bad_lines} unreadable line(s) skipped)")
+    print(render_table(rows, total, by))
+    return 0

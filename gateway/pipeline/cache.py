@@ -1,0 +1,93 @@
+"""The cache stage (lookup before routing) and the store after a successful answer.
+
+`Cache-Control: no-cache` skips the lookup (the answer is still stored), `no-store` skips the
+store. A hit costs nothing: no deployment, no attempts, `cost_usd` 0, `cache: "hit"`.
+Cache trouble (Redis down) never fails a request: it is a bypass, counted.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from gateway.cache.entries import cache_key, decode_entry, encode_entry, entry_as_json, entry_as_stream
+from gateway.pipeline.context import RequestContext
+from gateway.providers import Usage
+from gateway.pipeline.services import Services
+from gateway.state import StateUnavailable
+
+log = logging.getLogger("gateway.cache.entries")
+
+
+def _usage_dict(usage: Usage | None) -> dict[str, int]:
+    if usage is None:
+        return {}
+    return {
+        "prompt_tokens": usage.prompt_tokens,
+        "completion_tokens": usage.completion_tokens,
+        "total_tokens": usage.prompt_tokens + usage.completion_tokens,
+    }
+
+
+async def cache_lookup(ctx: RequestContext, services: Services) -> None:
+    """Serve an identical earlier answer when the policy caches and the client allows it."""
+    assert ctx.key is not None and ctx.body is not None
+    policy = ctx.runtime.config.policies.get(ctx.key.policy)
+    if policy is None or policy.cache.mode == "off":
+        return
+    control = ctx.headers.get("cache-control", "").lower()
+    namespace = ctx.key.team if policy.cache.per_team else None
+    ctx.cache_key = cache_key(ctx.endpoint.path, ctx.body, namespace)
+    ctx.cache_store = "no-store" not in control
+    if "no-cache" in control:
+        return
+    try:
+        raw = await services.state.get(ctx.cache_key, services.clock())
+    except StateUnavailable:
+        services.metrics.state_errors.inc()
+        return
+    entry = decode_entry(raw) if raw is not None else None
+    if entry is None:
+        ctx.cache = "miss"
+        return
+    ctx.cache = "hit"
+    usage = entry.get("usage") or {}
+    ctx.usage = Usage(usage.get("prompt_tokens", 0), usage.get("completion_tokens", 0), reported=True)
+    if ctx.stream:
+        options = ctx.body.get("stream_options")
+        include_usage = isinstance(options, dict) and bool(options.get("include_usage"))
+        ctx.cached_stream = entry_as_stream(entry, ctx.endpoint.wire, include_usage)
+    else:
+        ctx.response_body = entry_as_json(entry, ctx.endpoint.wire)
+
+
+def storable(ctx: RequestContext) -> bool:
+    return (
+        ctx.cache_key is not None
+        and ctx.cache_store
+        and ctx.cache != "hit"
+        and ctx.status == 200
+        and ctx.error is None
+        and not ctx.client_closed
+    )
+
+
+async def store_answer(ctx: RequestContext, services: Services) -> None:
+    """Write the answer just sent under the request's cache key (run off the request path)."""
+    assert ctx.cache_key is not None and ctx.key is not None
+    policy = ctx.runtime.config.policies[ctx.key.policy]
+    usage = ctx.usage
+    if ctx.stream_reply is not None:
+        usage = usage or ctx.stream_reply.converter.usage
+        options = (ctx.body or {}).get("stream_options")
+        include_usage = isinstance(options, dict) and bool(options.get("include_usage"))
+        entry = encode_entry("stream", ctx.sent_chunks or [], _usage_dict(usage), include_usage)
+    elif ctx.response_body is not None:
+        entry = encode_entry("json", ctx.response_body, _usage_dict(usage))
+    else:
+        return
+    try:
+        await services.state.set(ctx.cache_key, entry, policy.cache.ttl_s, services.clock())
+    except StateUnavailable:
+        services.metrics.state_errors.inc()
+    except Exception:
+        log.exception("cannot store a cache entry")

@@ -1,0 +1,104 @@
+"""The request pipeline: an explicit, ordered list of stages.
+
+Each stage reads and fills the RequestContext, or raises a GatewayError that ends the request
+with that error. The record is written once per request by the caller (`gateway.http.endpoint`),
+whatever happens here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import orjson
+
+from gateway.pipeline.context import RequestContext
+from gateway.errors import AuthenticationError, InvalidRequest, NotFound, PermissionDenied
+from gateway.pipeline.guard import guard_input, guard_output
+from gateway.limits.limiter import estimate_request, limit_plan
+from gateway.pipeline.cache import cache_lookup
+from gateway.routing.attempt import draft_first_call
+from gateway.routing.router import route_and_call
+from gateway.pipeline.services import Services
+from gateway.validation import validate_chat, validate_embeddings, validate_messages
+
+Stage = Callable[[RequestContext, Services], Awaitable[None]]
+
+_VALIDATORS = {"chat": validate_chat, "messages": validate_messages, "embeddings": validate_embeddings}
+
+
+async def authenticate(ctx: RequestContext, services: Services) -> None:
+    """Find the gateway key: `Authorization: Bearer`, or `x-api-key` on the Anthropic endpoint."""
+    presented = None
+    authorization = ctx.headers.get("authorization")
+    if authorization:
+        scheme, _, token = authorization.partition(" ")
+        if scheme.lower() == "bearer" and token.strip():
+            presented = token.strip()
+    if presented is None and ctx.endpoint.wire == "anthropic":
+        presented = ctx.headers.get("x-api-key") or None
+    if presented is None:
+        raise AuthenticationError(
+            "missing API key: send 'Authorization: Bearer <key>'"
+            + (" or 'x-api-key: <key>'" if ctx.endpoint.wire == "anthropic" else ""),
+            code="missing_api_key",
+        )
+    key = ctx.runtime.find_key(presented)
+    if key is None:
+        raise AuthenticationError("invalid API key")
+    ctx.key = key
+
+
+async def parse_body(ctx: RequestContext, services: Services) -> None:
+    """Parse the JSON body once and check the fields the gateway relies on."""
+    try:
+        body: Any = orjson.loads(ctx.raw_body)
+    except orjson.JSONDecodeError as exc:
+        raise InvalidRequest(f"request body is not valid JSON: {exc}", code="invalid_json") from None
+    if not isinstance(body, dict):
+        raise InvalidRequest("request body must be a JSON object", code="invalid_json")
+    _VALIDATORS[ctx.endpoint.kind](body)
+    ctx.body = body
+    ctx.model_name = body["model"]
+    ctx.stream = bool(body.get("stream")) and ctx.endpoint.kind != "embeddings"
+
+
+async def resolve_model(ctx: RequestContext, services: Services) -> None:
+    """The public model name -> its model group; 404 when unknown, 403 when the key may not use it."""
+    assert ctx.key is not None and ctx.model_name is not None
+    model = ctx.runtime.config.models.get(ctx.model_name)
+    if model is None:
+        raise NotFound(f"the model '{ctx.model_name}' does not exist on this gateway", param="model", code="model_not_found")
+    if not ctx.key.allows(model.name):
+        raise PermissionDenied(f"this key is not allowed to use the model '{model.name}'", param="model")
+    ctx.model = model
+
+
+async def check_limits(ctx: RequestContext, services: Services) -> None:
+    """Reserve the key's, team's and model's limits and budgets (429 when one is reached)."""
+    assert ctx.key is not None and ctx.model is not None
+    plan = limit_plan(ctx.runtime, ctx.key, ctx.model)
+    if plan is None:
+        return
+    prompt_tokens = ctx.prompt_estimate() if plan.needs_estimate else 0
+    estimate = estimate_request(ctx, prompt_tokens)
+    checks = plan.for_request(estimate)
+    # While Redis decides, the upstream call is made ready (it leaves only once allowed).
+    held = ctx.limits_held = await services.limiter.acquire(
+        checks, estimate, ctx.model, lambda: draft_first_call(ctx)
+    )
+    if held is not None:
+        # The headers are for the response, not the upstream call: built while it works.
+        ctx.defer(lambda: ctx.response_headers.update(held.rate_headers()))
+
+
+STAGES: tuple[Stage, ...] = (
+    authenticate,
+    parse_body,
+    resolve_model,
+    check_limits,
+    guard_input,
+    cache_lookup,
+    route_and_call,
+    guard_output,
+)

@@ -1,0 +1,40 @@
+-- Settle or release reservations in one call (gateway/state/redis/backend.py).
+-- ARGV: groups of 4: op, key index, a, b.
+--   "z": free the concurrency slot of token a in zset KEYS[k]
+--   "w": add b to bucket a of window hash KEYS[k], if that bucket is still stored (never below 0),
+--        and the same change to the hash's "sum" (see acquire.lua)
+--   "s": add a USD to spend counter KEYS[k]; expire it after b seconds unless b is "0"
+-- Sums are computed here and written with SET/HSET. Redis 6.2 rewrites INCRBYFLOAT into a longer
+-- SET for replication, and inside a script that corrupts its heap (the server crashes a few
+-- commands later); HINCRBYFLOAT is rewritten the same way, so neither is used.
+-- Exact decimal text of a number: %d for whole numbers (several times cheaper than %.17g).
+local function fmt(x)
+  if x % 1 == 0 and x > -1e15 and x < 1e15 then return string.format('%d', x) end
+  return string.format('%.17g', x)
+end
+
+for i = 1, #ARGV, 4 do
+  local op, key, a, b = ARGV[i], KEYS[tonumber(ARGV[i + 1])], ARGV[i + 2], ARGV[i + 3]
+  if op == 'z' then
+    redis.call('ZREM', key, a)
+  elseif op == 'w' then
+    local stored = redis.call('HMGET', key, a, 'sum')
+    local amount, sum = tonumber(stored[1] or ''), tonumber(stored[2] or '')
+    if amount ~= nil then
+      local adjusted = math.max(0, amount + tonumber(b))
+      if sum ~= nil then
+        redis.call('HSET', key, a, fmt(adjusted), 'sum', fmt(math.max(0, sum + adjusted - amount)))
+      else
+        redis.call('HSET', key, a, fmt(adjusted))
+      end
+    end
+  elseif op == 's' then
+    local spent = fmt((tonumber(redis.call('GET', key) or '0') or 0) + tonumber(a))
+    if b ~= '0' then
+      redis.call('SET', key, spent, 'EX', b)
+    else
+      redis.call('SET', key, spent)
+    end
+  end
+end
+return 0

@@ -1,0 +1,109 @@
+"""The exact cache: keys, entries, and JSON <-> stream conversions in both wire formats."""
+
+import orjson
+import pytest
+
+from gateway.cache.entries import (
+    anthropic_json_to_stream,
+    anthropic_stream_to_json,
+    cache_key,
+    decode_entry,
+    encode_entry,
+    entry_as_json,
+    entry_as_stream,
+    openai_json_to_stream,
+    openai_stream_to_json,
+)
+from gateway.state import MemoryState
+
+BODY = {"model": "m", "messages": [{"role": "user", "content": "hi"}], "temperature": 0.2}
+COMPLETION = {
+    "id": "chatcmpl-1",
+    "object": "chat.completion",
+    "created": 1,
+    "model": "m",
+    "choices": [
+        {
+            "index": 0,
+            "message": {
+                "role": "assistant",
+                "content": "Hello there",
+                "tool_calls": [{"id": "call_1", "type": "function", "function": {"name": "f", "arguments": "{\"a\":1}"}}],
+            },
+            "finish_reason": "tool_calls",
+        }
+    ],
+    "usage": {"prompt_tokens": 5, "completion_tokens": 2, "total_tokens": 7},
+}
+MESSAGE = {
+    "id": "msg_1",
+    "type": "message",
+    "role": "assistant",
+    "model": "m",
+    "content": [{"type": "text", "text": "Hello"}, {"type": "tool_use", "id": "toolu_1", "name": "f", "input": {"a": 1}}],
+    "stop_reason": "tool_use",
+    "stop_sequence": None,
+    "usage": {"input_tokens": 5, "output_tokens": 2},
+}
+
+
+def test_key_ignores_user_stream_and_metadata() -> None:
+    plain = cache_key("/v1/chat/completions", BODY, "team")
+    assert cache_key("/v1/chat/completions", {**BODY, "user": "u", "stream": True, "stream_options": {}}, "team") == plain
+    assert cache_key("/v1/chat/completions", {**BODY, "temperature": 0.3}, "team") != plain
+    assert cache_key("/v1/chat/completions", BODY, "other-team") != plain
+    assert cache_key("/v1/messages", BODY, "team") != plain
+
+
+def test_openai_json_stream_round_trip() -> None:
+    pieces = openai_json_to_stream(COMPLETION, include_usage=True)
+    assembled = openai_stream_to_json([p.decode() for p in pieces])
+    assert assembled["choices"] == COMPLETION["choices"]
+    assert assembled["usage"] == COMPLETION["usage"]
+    assert pieces[-1] == b"data: [DONE]\n\n"
+
+
+def test_anthropic_json_stream_round_trip() -> None:
+    pieces = anthropic_json_to_stream(MESSAGE)
+    assembled = anthropic_stream_to_json([p.decode() for p in pieces])
+    assert assembled["content"] == MESSAGE["content"]
+    assert assembled["stop_reason"] == "tool_use"
+    assert assembled["usage"]["output_tokens"] == 2
+
+
+def test_stream_entry_replays_the_same_pieces() -> None:
+    pieces = openai_json_to_stream(COMPLETION, include_usage=True)
+    entry = decode_entry(encode_entry("stream", pieces, COMPLETION["usage"], include_usage=True))
+    assert entry is not None
+    assert entry_as_stream(entry, "openai", include_usage=True) == pieces
+    without = entry_as_stream(entry, "openai", include_usage=False)
+    assert b"".join(without).count(b'"usage":{') == 0 and without[-1].endswith(b"data: [DONE]\n\n")
+    assert orjson.loads(entry_as_json(entry, "openai"))["choices"][0]["message"]["content"] == "Hello there"
+
+
+def test_stream_entry_without_usage_chunk_gains_one_when_asked() -> None:
+    pieces = openai_json_to_stream(COMPLETION, include_usage=False)
+    entry = decode_entry(encode_entry("stream", pieces, COMPLETION["usage"], include_usage=False))
+    assert entry is not None
+    replay = b"".join(entry_as_stream(entry, "openai", include_usage=True))
+    assert b'"completion_tokens":2' in replay and replay.endswith(b"data: [DONE]\n\n")
+
+
+def test_json_entry_served_as_stream() -> None:
+    entry = decode_entry(encode_entry("json", orjson.dumps(MESSAGE), {}))
+    assert entry is not None
+    events = b"".join(entry_as_stream(entry, "anthropic", include_usage=False))
+    assert events.startswith(b"event: message_start") and events.endswith(b"event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n")
+
+
+def test_garbage_entries_are_misses() -> None:
+    assert decode_entry(b"not json") is None
+    assert decode_entry(b'{"kind": "other"}') is None
+
+
+@pytest.mark.asyncio
+async def test_ttl_expires_with_an_injected_clock() -> None:
+    state = MemoryState()
+    await state.set("k", b"v", ttl_s=60, now=1000.0)
+    assert await state.get("k", now=1059.0) == b"v"
+    assert await state.get("k", now=1060.5) is None

@@ -1,0 +1,78 @@
+"""The server transport sends a response's headers together with its first body write."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from gateway.http.protocol import HeadersWithBody
+
+HEAD = b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 2\r\n\r\n"
+
+
+class RecordingTransport:
+    def __init__(self) -> None:
+        self.writes: list[bytes] = []
+        self.closed = False
+
+    def write(self, data: bytes) -> None:
+        self.writes.append(data)
+
+    def is_closing(self) -> bool:
+        return self.closed
+
+    def close(self) -> None:
+        self.closed = True
+
+    def get_extra_info(self, name: str) -> Any:
+        return f"info:{name}"
+
+
+def test_headers_and_body_written_in_one_turn_leave_as_one_write() -> None:
+    async def main() -> list[bytes]:
+        transport = RecordingTransport()
+        proxy = HeadersWithBody(transport, asyncio.get_running_loop())  # type: ignore[arg-type]
+        proxy.write(HEAD)
+        assert transport.writes == []
+        proxy.write(b"{}")
+        await asyncio.sleep(0)
+        return transport.writes
+
+    assert asyncio.run(main()) == [HEAD + b"{}"]
+
+
+def test_headers_without_a_body_leave_at_the_end_of_the_turn() -> None:
+    async def main() -> list[bytes]:
+        transport = RecordingTransport()
+        proxy = HeadersWithBody(transport, asyncio.get_running_loop())  # type: ignore[arg-type]
+        proxy.write(HEAD)
+        await asyncio.sleep(0)
+        assert transport.writes == [HEAD], "a stream's headers do not wait for its first event"
+        proxy.write(b"5\r\nhello\r\n")
+        return transport.writes
+
+    assert asyncio.run(main()) == [HEAD, b"5\r\nhello\r\n"]
+
+
+def test_close_sends_held_headers_first_and_other_calls_pass_through() -> None:
+    async def main() -> RecordingTransport:
+        transport = RecordingTransport()
+        proxy = HeadersWithBody(transport, asyncio.get_running_loop())  # type: ignore[arg-type]
+        assert proxy.get_extra_info("peername") == "info:peername"
+        proxy.write(HEAD)
+        proxy.close()
+        await asyncio.sleep(0)
+        return transport
+
+    transport = asyncio.run(main())
+    assert transport.writes == [HEAD] and transport.closed
+
+
+def test_body_writes_are_never_held() -> None:
+    async def main() -> list[bytes]:
+        transport = RecordingTransport()
+        proxy = HeadersWithBody(transport, asyncio.get_running_loop())  # type: ignore[arg-type]
+        proxy.write(b"data: {}\r\n")
+        return list(transport.writes)
+
+    assert asyncio.run(main()) == [b"data: {}\r\n"]

@@ -1,0 +1,83 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from gateway.cli import main
+from gateway.observability.log_reader import UsageError
+from gateway.replay.report import percentile
+from gateway.observability.log_stats import aggregate, parse_by, render_table
+
+
+def rec(model: str | None, key: str, team: str | None, status: int, cost: float, latency: float, **extra: Any) -> dict[str, Any]:
+    return {
+        "ts": 1_700_000_000.0, "model": model, "key_id": key, "team": team, "status": status, "error_type": None,
+        "prompt_tokens": 10, "completion_tokens": 5, "cost_usd": cost, "latency_ms": latency, "ttft_ms": None,
+    } | extra
+
+
+RECORDS = [
+    rec("gpt", "a", "t1", 200, 0.01, 100),
+    rec("gpt", "a", "t1", 200, 0.02, 200),
+    rec("gpt", "b", "t2", 502, 0.0, 300),
+    rec("claude", "b", "t2", 200, 0.5, 50, ttft_ms=20),
+    rec("claude", "b", "t2", 200, 0.0, 60, error_type="stream_interrupted"),
+    rec(None, "c", None, 401, 0.0, 1),
+]
+
+
+def test_percentile_interpolates() -> None:
+    assert percentile([], 50) is None
+    assert percentile([5.0], 99) == 5.0
+    assert percentile([1.0, 2.0, 3.0, 4.0], 50) == 2.5
+    assert percentile(list(map(float, range(1, 101))), 95) == pytest.approx(95.05)
+    assert percentile([3.0, 1.0, 2.0], 100) == 3.0 and percentile([3.0, 1.0, 2.0], 0) == 1.0
+
+
+def test_aggregate_by_model() -> None:
+    rows, total = aggregate(RECORDS, ["model"])
+    assert [r["model"] for r in rows] == ["claude", "gpt", "(none)"]  # biggest spend first
+    gpt = rows[1]
+    assert (gpt["requests"], gpt["errors"], gpt["tokens"]) == (3, 1, 45)
+    assert gpt["spend_usd"] == pytest.approx(0.03) and gpt["error_rate"] == pytest.approx(1 / 3)
+    assert (gpt["latency_p50_ms"], gpt["latency_p95_ms"], gpt["latency_p99_ms"]) == (200.0, 290.0, 298.0)
+    claude = rows[0]
+    assert claude["errors"] == 1 and claude["ttft_p50_ms"] == 20.0  # a broken stream is an error
+    assert total["requests"] == 6 and total["errors"] == 3 and total["spend_usd"] == pytest.approx(0.53)
+
+
+def test_aggregate_by_several_fields() -> None:
+    rows, _ = aggregate(RECORDS, ["team", "key"])
+    assert {(r["team"], r["key"]): r["requests"] for r in rows} == {("t1", "a"): 2, ("t2", "b"): 3, ("(none)", "c"): 1}
+
+
+def test_parse_by() -> None:
+    assert parse_by("model, key,team") == ("model", "key", "team")
+    with pytest.raises(UsageError, match="--by"):
+        parse_by("model,colour")
+
+
+def test_table_is_aligned() -> None:
+    rows, total = aggregate(RECORDS, ["model", "team"])
+    lines = render_table(rows, total, ["model", "team"]).splitlines()
+    assert lines[0].split()[:4] == ["model", "team", "requests", "errors"]
+    assert lines[-1].startswith("TOTAL")
+    # Numeric columns are right-aligned: every row ends at the same column as the header.
+    widths = {len(line) for line in lines if not line.startswith("-")}
+    assert len(widths) == 1
+
+
+def test_cli_stats(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    log = tmp_path / "log.jsonl"
+    log.write_text("".join(json.dumps(r) + "\n" for r in RECORDS) + "{torn\n")
+    assert main(["stats", str(log), "--by", "team", "--json"]) == 0
+    document = json.loads(capsys.readouterr().out)
+    assert document["total"]["requests"] == 6 and document["bad_lines"] == 1
+    assert main(["stats", str(log), "--since", "2020-01-01", "--until", "2020-01-02"]) == 0
+    assert capsys.readouterr().out.startswith("0 requests")
+    assert main(["stats", str(log), "--since", "soon"]) == 2
+    assert main(["stats", str(tmp_path / "nope.jsonl")]) == 2
+    assert "not found" in capsys.readouterr().err

@@ -1,0 +1,112 @@
+"""A request's record is written after its response, without delaying the next request:
+at the next request's first await, before /metrics answers, at shutdown, or within
+RECORD_WITHIN_S. Its limits are settled at once."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import httpx
+import pytest
+
+from gateway.pipeline import services as services_module
+from gateway.app import create_app
+from gateway.config.load import load_config
+from gateway.observability.recorder import MemorySink
+
+CONFIG = """
+[logging]
+path = "logs/requests.jsonl"
+
+[[providers]]
+name = "mock"
+type = "mock"
+
+[[models]]
+name = "m"
+[[models.deployments]]
+provider = "mock"
+model = "mock-small"
+input_cost_per_1m = 1.0
+output_cost_per_1m = 2.0
+
+[[keys]]
+id = "k"
+key_sha256 = "f77894fdfa58e447c57e077eaa9708e8e009c84dc6aba2db80461275e9b85be7"
+policy = "capped"
+"""
+POLICY = "[limits]\nmax_concurrent = 1\n"
+BODY = {"model": "m", "messages": [{"role": "user", "content": "hello"}]}
+HEADERS = {"authorization": "Bearer sk-demo"}
+
+
+def make_app(tmp_path: Path) -> tuple[httpx.AsyncClient, MemorySink, services_module.Services]:
+    (tmp_path / "config.toml").write_text(CONFIG)
+    (tmp_path / "policies").mkdir()
+    (tmp_path / "policies" / "capped.toml").write_text(POLICY)
+    sink = MemorySink()
+    app = create_app(load_config(tmp_path / "config.toml"), recorder=sink, watch_config=False)
+    client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gw")
+    return client, sink, app.state.services
+
+
+def requests_total(metrics_text: str) -> float:
+    return sum(
+        float(line.rsplit(" ", 1)[1])
+        for line in metrics_text.splitlines()
+        if line.startswith("gateway_requests_total{")
+    )
+
+
+async def test_the_next_request_writes_the_record_while_it_waits(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(services_module, "RECORD_WITHIN_S", 60.0)
+    client, sink, _ = make_app(tmp_path)
+    async with client:
+        first = await client.post("/v1/chat/completions", json=BODY, headers=HEADERS)
+        assert first.status_code == 200
+        assert sink.records == []  # not yet: after the response, off its path
+        second = await client.post("/v1/chat/completions", json=BODY, headers=HEADERS)
+        assert second.status_code == 200  # the slot (max_concurrent = 1) was freed at once
+        # The in-process mock never suspends the second request: its first await is the test's.
+        await asyncio.sleep(0)
+        ids = [r["id"] for r in sink.records]
+        assert ids == [first.headers["x-request-id"], second.headers["x-request-id"]]
+        record = sink.records[0]
+        assert record["status"] == 200 and record["cost_usd"] > 0
+        assert record["latency_ms"] > 0
+
+
+async def test_metrics_count_every_request_that_has_ended(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(services_module, "RECORD_WITHIN_S", 60.0)
+    client, sink, _ = make_app(tmp_path)
+    async with client:
+        for _ in range(3):
+            assert (await client.post("/v1/chat/completions", json=BODY, headers=HEADERS)).status_code == 200
+        metrics = (await client.get("/metrics")).text
+        assert requests_total(metrics) == 3
+        assert len(sink.records) == 3
+
+
+async def test_shutdown_writes_the_pending_records(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(services_module, "RECORD_WITHIN_S", 60.0)
+    client, sink, services = make_app(tmp_path)
+    async with client:
+        response = await client.post("/v1/chat/completions", json=BODY, headers=HEADERS)
+    assert sink.records == []
+    await services.aclose()
+    assert [r["id"] for r in sink.records] == [response.headers["x-request-id"]]
+
+
+async def test_an_idle_gateway_writes_the_record_by_itself(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(services_module, "RECORD_WITHIN_S", 0.0)
+    client, sink, _ = make_app(tmp_path)
+    async with client:
+        response = await client.post("/v1/chat/completions", json=BODY, headers=HEADERS)
+        for _ in range(100):  # a 0 s timer: due at the loop's next turns
+            if sink.records:
+                break
+            await asyncio.sleep(0)
+        assert [r["id"] for r in sink.records] == [response.headers["x-request-id"]]
