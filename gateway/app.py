@@ -21,19 +21,25 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from gateway import tokens
-from gateway.http.admin import AdminAPI
 from gateway.config import load_config
 from gateway.config.types import GatewayConfig
-from gateway.pipeline.context import Endpoint, RequestContext
 from gateway.errors import GatewayError, NotFound, WireFormat
-from gateway.http.endpoint import ProxyEndpoint, new_request_id, request_headers, send_error, send_json
+from gateway.http.admin import AdminAPI
+from gateway.http.endpoint import (
+    ProxyEndpoint,
+    new_request_id,
+    request_headers,
+    send_error,
+    send_json,
+)
 from gateway.mock_provider.inprocess import InProcessMockUpstream
 from gateway.observability.recorder import JsonlSink, RecordSink
 from gateway.observability.redact import LogRedactor
+from gateway.pipeline.context import Endpoint, RequestContext
+from gateway.pipeline.services import Services
 from gateway.pipeline.stages import authenticate
 from gateway.reload import Reloader
 from gateway.runtime import build_runtime
-from gateway.pipeline.services import Services
 from gateway.state import create_state
 from gateway.upstream.http1 import Http1Upstream
 
@@ -101,7 +107,11 @@ class NotFoundEndpoint:
             headers=request_headers(scope),
         )
         try:
-            await send_error(ctx, send, NotFound(f"unknown route: {scope.get('method')} {path}", code="unknown_route"))
+            await send_error(
+                ctx,
+                send,
+                NotFound(f"unknown route: {scope.get('method')} {path}", code="unknown_route"),
+            )
         finally:
             self.services.finish(ctx)
 
@@ -116,15 +126,26 @@ def _warm_up(services: Services) -> None:
 
 def _record_sink(config: GatewayConfig) -> JsonlSink:
     logging_config = config.logging
-    redact = LogRedactor() if logging_config.redact_pii_in_logs and logging_config.include_bodies else None
-    return JsonlSink(Path(logging_config.path), logging_config.max_bytes, logging_config.backups, transform=redact)
+    redact = (
+        LogRedactor()
+        if logging_config.redact_pii_in_logs and logging_config.include_bodies
+        else None
+    )
+    return JsonlSink(
+        Path(logging_config.path),
+        logging_config.max_bytes,
+        logging_config.backups,
+        transform=redact,
+    )
 
 
 async def _reload_quietly(reloader: Reloader, trigger: str) -> None:
     await reloader.reload(trigger)
 
 
-def create_app(config: GatewayConfig, *, recorder: RecordSink | None = None, watch_config: bool = True) -> GatewayApp:
+def create_app(
+    config: GatewayConfig, *, recorder: RecordSink | None = None, watch_config: bool = True
+) -> GatewayApp:
     services = Services(
         runtime=build_runtime(config),
         network=Http1Upstream(),
@@ -149,7 +170,9 @@ def create_app(config: GatewayConfig, *, recorder: RecordSink | None = None, wat
             return _json({"status": "starting"}, 503)
         return _json({"status": "ready", "config_version": services.runtime.config.version})
 
-    reloader = Reloader(services, config.source or Path(os.environ.get(CONFIG_ENV, "config.example.toml")))
+    reloader = Reloader(
+        services, config.source or Path(os.environ.get(CONFIG_ENV, "config.example.toml"))
+    )
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

@@ -137,15 +137,21 @@ def _stats(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="gateway", description="llm-gateway: an OpenAI-compatible LLM proxy")
+    parser = argparse.ArgumentParser(
+        prog="gateway", description="llm-gateway: an OpenAI-compatible LLM proxy"
+    )
     commands = parser.add_subparsers(dest="command", required=True)
 
     serve = commands.add_parser("serve", help="run the proxy")
-    serve.add_argument("--config", help=f"config file (default: $GATEWAY_CONFIG or {DEFAULT_CONFIG})")
+    serve.add_argument(
+        "--config", help=f"config file (default: $GATEWAY_CONFIG or {DEFAULT_CONFIG})"
+    )
     serve.add_argument("--host")
     serve.add_argument("--port", type=int)
     serve.add_argument("--workers", type=int)
-    serve.add_argument("--log-level", default="warning", choices=["debug", "info", "warning", "error"])
+    serve.add_argument(
+        "--log-level", default="warning", choices=["debug", "info", "warning", "error"]
+    )
     serve.set_defaults(func=_serve)
 
     check = commands.add_parser("check", help="validate a config and the policies it names")
@@ -161,37 +167,73 @@ def build_parser() -> argparse.ArgumentParser:
 
     keys = commands.add_parser("keys", help="gateway key helpers")
     key_commands = keys.add_subparsers(dest="keys_command", required=True)
-    key_hash = key_commands.add_parser("hash", help="print the sha256 form of a key for [[keys]] key_sha256")
+    key_hash = key_commands.add_parser(
+        "hash", help="print the sha256 form of a key for [[keys]] key_sha256"
+    )
     key_hash.add_argument("secret")
     key_hash.set_defaults(func=_keys_hash)
 
-    replay = commands.add_parser("replay", help="re-send logged requests to a model and compare the answers")
-    replay.add_argument("log", help="request log (JSONL) written with [logging] include_bodies = true")
+    replay = commands.add_parser(
+        "replay", help="re-send logged requests to a model and compare the answers"
+    )
+    replay.add_argument(
+        "log", help="request log (JSONL) written with [logging] include_bodies = true"
+    )
     replay.add_argument("--model", required=True, help="the model to replay against")
-    replay.add_argument("--base-url", help="a running gateway (default: one in this process, from --config)")
-    replay.add_argument("--key", help="gateway key (default: $GATEWAY_API_KEY; in-process: an ephemeral key)")
-    replay.add_argument("--config", help=f"config for the in-process gateway, and prices (default: {DEFAULT_CONFIG})")
+    replay.add_argument(
+        "--base-url", help="a running gateway (default: one in this process, from --config)"
+    )
+    replay.add_argument(
+        "--key", help="gateway key (default: $GATEWAY_API_KEY; in-process: an ephemeral key)"
+    )
+    replay.add_argument(
+        "--config",
+        help=f"config for the in-process gateway, and prices (default: {DEFAULT_CONFIG})",
+    )
     replay.add_argument("--concurrency", type=int, default=8)
     replay.add_argument("--limit", type=int, help="replay at most N records")
-    replay.add_argument("--sample", type=float, help="replay this fraction of the records, e.g. 0.1")
+    replay.add_argument(
+        "--sample", type=float, help="replay this fraction of the records, e.g. 0.1"
+    )
     replay.add_argument("--seed", type=int, default=0, help="seed of --sample (default 0)")
-    replay.add_argument("--filter-model", action="append", help="only records for this model (repeat or comma list)")
-    replay.add_argument("--filter-key", action="append", help="only records of this key id (repeat or comma list)")
-    replay.add_argument("--status", help="only records with these statuses, e.g. 200 or 5xx,429 (default: successful)")
+    replay.add_argument(
+        "--filter-model", action="append", help="only records for this model (repeat or comma list)"
+    )
+    replay.add_argument(
+        "--filter-key", action="append", help="only records of this key id (repeat or comma list)"
+    )
+    replay.add_argument(
+        "--status",
+        help="only records with these statuses, e.g. 200 or 5xx,429 (default: successful)",
+    )
     replay.add_argument("--since", help="ISO-8601 time or an age like 1h, 30m, 7d")
     replay.add_argument("--until", help="ISO-8601 time or an age like 1h, 30m, 7d")
-    replay.add_argument("--report", default="report.json", help="report path; the HTML goes beside it")
-    replay.add_argument("--gate", help='e.g. "similarity_mean>=0.9 and cost_ratio<=1.2"; exit 1 when false')
-    replay.add_argument("--judge-model", help="score each answer 1-10 with this model through the gateway")
+    replay.add_argument(
+        "--report", default="report.json", help="report path; the HTML goes beside it"
+    )
+    replay.add_argument(
+        "--gate", help='e.g. "similarity_mean>=0.9 and cost_ratio<=1.2"; exit 1 when false'
+    )
+    replay.add_argument(
+        "--judge-model", help="score each answer 1-10 with this model through the gateway"
+    )
     replay.add_argument("--rubric", help="the judge's rubric (default: a generic one)")
-    replay.add_argument("--timeout", type=float, default=120.0, help="seconds per request (default 120)")
+    replay.add_argument(
+        "--timeout", type=float, default=120.0, help="seconds per request (default 120)"
+    )
     replay.set_defaults(func=_replay)
 
-    stats = commands.add_parser("stats", help="spend, tokens, errors and latency from the request log")
+    stats = commands.add_parser(
+        "stats", help="spend, tokens, errors and latency from the request log"
+    )
     stats.add_argument("log", help="request log (JSONL)")
     stats.add_argument("--since", help="ISO-8601 time or an age like 1h, 30m, 7d")
     stats.add_argument("--until", help="ISO-8601 time or an age like 1h, 30m, 7d")
-    stats.add_argument("--by", default="model", help="comma list of model, key, team, deployment, provider, endpoint, status")
+    stats.add_argument(
+        "--by",
+        default="model",
+        help="comma list of model, key, team, deployment, provider, endpoint, status",
+    )
     stats.add_argument("--json", action="store_true", help="print JSON instead of a table")
     stats.set_defaults(func=_stats)
     return parser

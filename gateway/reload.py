@@ -28,8 +28,8 @@ from typing import Any
 
 from gateway.config import ConfigError, load_config
 from gateway.config.types import GatewayConfig
-from gateway.runtime import build_runtime
 from gateway.pipeline.services import Services
+from gateway.runtime import build_runtime
 
 log = logging.getLogger("gateway.reload")
 RUN_DIR_ENV = "GATEWAY_RUN_DIR"
@@ -62,7 +62,9 @@ def restart_only_changes(old: GatewayConfig, new: GatewayConfig) -> list[str]:
 
 def keep_restart_only(old: GatewayConfig, new: GatewayConfig) -> GatewayConfig:
     """The new config with the restart-only settings of the running one."""
-    server = dataclasses.replace(new.server, host=old.server.host, port=old.server.port, workers=old.server.workers)
+    server = dataclasses.replace(
+        new.server, host=old.server.host, port=old.server.port, workers=old.server.workers
+    )
     logging_config = dataclasses.replace(new.logging, path=old.logging.path)
     return dataclasses.replace(new, server=server, state=old.state, logging=logging_config)
 
@@ -91,7 +93,11 @@ class Reloader:
                     log.error("config reload refused (%s): %s", trigger, problem)
                 self.services.metrics.config_reloads.labels("error").inc()
                 self.status.last_result = "error"
-                self.status.last_error = {"at": time.time(), "trigger": trigger, "problems": problems}
+                self.status.last_error = {
+                    "at": time.time(),
+                    "trigger": trigger,
+                    "problems": problems,
+                }
                 return {"result": "error", "version": self.status.version, "problems": problems}
             old = self.services.runtime.config
             if new.version == old.version:
@@ -110,13 +116,22 @@ class Reloader:
             self.status.last_result, self.status.last_error = "ok", None
             log.warning("config reloaded (%s): version %s", trigger, new.version)
             self._publish()
-            return {"result": "ok", "version": new.version, "problems": [], "restart_required": self.status.restart_required}
+            return {
+                "result": "ok",
+                "version": new.version,
+                "problems": [],
+                "restart_required": self.status.restart_required,
+            }
 
     def _publish(self) -> None:
         """Tell the other workers (through the run directory) which version this one serves."""
         if self.run_dir is None:
             return
-        data = {"pid": os.getpid(), "version": self.status.version, "loaded_at": self.status.loaded_at}
+        data = {
+            "pid": os.getpid(),
+            "version": self.status.version,
+            "loaded_at": self.status.loaded_at,
+        }
         target = self.run_dir / f"worker-{os.getpid()}.json"
         tmp = target.with_suffix(".tmp")
         tmp.write_text(json.dumps(data))
@@ -125,7 +140,13 @@ class Reloader:
     def workers(self) -> list[dict[str, Any]]:
         """Every live worker's config version (this one alone without a run directory)."""
         if self.run_dir is None:
-            return [{"pid": os.getpid(), "version": self.status.version, "loaded_at": self.status.loaded_at}]
+            return [
+                {
+                    "pid": os.getpid(),
+                    "version": self.status.version,
+                    "loaded_at": self.status.loaded_at,
+                }
+            ]
         found = []
         for path in sorted(self.run_dir.glob("worker-*.json")):
             try:
@@ -156,8 +177,14 @@ class Reloader:
 
         while not self._stop.is_set():
             try:
-                async for _ in awatch(*self.watched_paths(), stop_event=self._stop, debounce=DEBOUNCE_MS, step=50,
-                                      recursive=False, watch_filter=self._relevant):
+                async for _ in awatch(
+                    *self.watched_paths(),
+                    stop_event=self._stop,
+                    debounce=DEBOUNCE_MS,
+                    step=50,
+                    recursive=False,
+                    watch_filter=self._relevant,
+                ):
                     await self.reload("file change")
             except Exception:
                 log.exception("config watcher failed; restarting it")

@@ -34,7 +34,9 @@ def _cache_dir() -> Path:
     configured = os.environ.get("TIKTOKEN_CACHE_DIR")
     if configured:
         return Path(configured)
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(tempfile.gettempdir(), f"llm-gateway-{os.getuid()}")
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(
+        tempfile.gettempdir(), f"llm-gateway-{os.getuid()}"
+    )
     return Path(base) / "llm-gateway-tiktoken"
 
 

@@ -17,13 +17,17 @@ Validator = Callable[[dict[str, Any]], None]
 def _require_model(body: dict[str, Any]) -> None:
     model = body.get("model")
     if not isinstance(model, str) or not model:
-        raise InvalidRequest("you must provide a model parameter (a non-empty string)", param="model")
+        raise InvalidRequest(
+            "you must provide a model parameter (a non-empty string)", param="model"
+        )
 
 
 def _optional(body: dict[str, Any], name: str, types: type | tuple[type, ...], what: str) -> None:
     if name in body and body[name] is not None:
         value = body[name]
-        if not isinstance(value, types) or (isinstance(value, bool) and bool not in _as_tuple(types)):
+        if not isinstance(value, types) or (
+            isinstance(value, bool) and bool not in _as_tuple(types)
+        ):
             raise InvalidRequest(f"'{name}' must be {what}", param=name)
 
 
@@ -39,7 +43,10 @@ def _require_messages(body: dict[str, Any]) -> list[Any]:
         raise InvalidRequest("'messages' must be a non-empty array", param="messages")
     for index, message in enumerate(messages):
         if not isinstance(message, dict) or not isinstance(message.get("role"), str):
-            raise InvalidRequest(f"messages[{index}] must be an object with a string 'role'", param=f"messages[{index}]")
+            raise InvalidRequest(
+                f"messages[{index}] must be an object with a string 'role'",
+                param=f"messages[{index}]",
+            )
     return messages
 
 
@@ -57,7 +64,9 @@ def validate_chat(body: dict[str, Any]) -> None:
     _optional(body, "stream_options", dict, "an object")
     _optional(body, "response_format", dict, "an object")
     if body.get("stream_options") is not None and not body.get("stream"):
-        raise InvalidRequest("'stream_options' is only allowed when 'stream' is true", param="stream_options")
+        raise InvalidRequest(
+            "'stream_options' is only allowed when 'stream' is true", param="stream_options"
+        )
 
 
 def validate_messages(body: dict[str, Any]) -> None:

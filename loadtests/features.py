@@ -618,7 +618,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                     check_answers(target.proc.url, target.name, FEATURE_BODIES)
             if redis_server is not None:  # now that every gateway is up and idle
                 report["redis_ping_us_before"] = redis_round_trip_us(redis_server.port)
-                say(f"redis PING round trip (loopback, p50): {report['redis_ping_us_before']:.0f} us")
+                say(
+                    f"redis PING round trip (loopback, p50): {report['redis_ping_us_before']:.0f} us"
+                )
             counters = Counters(
                 redis_url, redis_server.process.pid if redis_server is not None else None
             )

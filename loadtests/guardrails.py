@@ -70,7 +70,9 @@ def timed(fn: Callable[[], Any], n: int) -> tuple[float, float]:
     return percentiles(samples)
 
 
-def interleaved(names: list[str], measure: Callable[[str], float], n: int) -> dict[str, list[float]]:
+def interleaved(
+    names: list[str], measure: Callable[[str], float], n: int
+) -> dict[str, list[float]]:
     for name in names:
         for _ in range(10):
             measure(name)
@@ -99,14 +101,20 @@ def in_process(n: int) -> None:
     configs = {
         "pii (patterns)": GuardrailConfig(name="pii", type="pii"),
         "pii, prose no digits": GuardrailConfig(name="pii", type="pii"),
-        "regex + deny list": GuardrailConfig(name="r", type="regex", patterns=(r"\bPRJ-\d{4}\b",), deny_list=("Project Bluebird",)),
+        "regex + deny list": GuardrailConfig(
+            name="r", type="regex", patterns=(r"\bPRJ-\d{4}\b",), deny_list=("Project Bluebird",)
+        ),
         "prompt_injection": GuardrailConfig(name="i", type="prompt_injection"),
         "toxicity (sklearn)": GuardrailConfig(name="t", type="toxicity"),
     }
     analyzers: dict[Any, Any] = {}
     for label, config in configs.items():
         guard = compile_guardrails([config], analyzers).input[0]
-        text = "".join(c for c in PROMPT if not c.isdigit() and c != "@") if "no digits" in label else PROMPT
+        text = (
+            "".join(c for c in PROMPT if not c.isdigit() and c != "@")
+            if "no digits" in label
+            else PROMPT
+        )
         p50, p99 = timed(lambda guard=guard, text=text: guard.check(text), n)
         print(f"{label:<22}{p50:9.3f}{p99:9.3f}")
 
@@ -129,20 +137,44 @@ def stages_in_process(n: int) -> None:
     endpoint = Endpoint("/v1/chat/completions", "chat", "openai")
 
     async def one(name: str) -> None:
-        ctx = RequestContext(endpoint=endpoint, runtime=runtime, request_id="r", ts=0.0, started=0.0, headers={})
+        ctx = RequestContext(
+            endpoint=endpoint, runtime=runtime, request_id="r", ts=0.0, started=0.0, headers={}
+        )
         ctx.key = runtime.find_key(keys[name])
         ctx.body = {"model": "echo", "messages": [{"role": "user", "content": PROMPT}]}
         await guard_input(ctx, None)  # type: ignore[arg-type]
         sent = ctx.body["messages"][0]["content"]
-        ctx.response_json = {"id": "x", "object": "chat.completion", "choices": [
-            {"index": 0, "message": {"role": "assistant", "content": sent}, "finish_reason": "stop"}]}
+        ctx.response_json = {
+            "id": "x",
+            "object": "chat.completion",
+            "choices": [
+                {
+                    "index": 0,
+                    "message": {"role": "assistant", "content": sent},
+                    "finish_reason": "stop",
+                }
+            ],
+        }
         ctx.response_body = orjson.dumps(ctx.response_json)
         await guard_output(ctx, None)  # type: ignore[arg-type]
 
     loop = asyncio.new_event_loop()
-    names = ["none", "pii_patterns", "pii_restore", "pii_output_stream", "regex", "prompt_injection", "toxicity"]
-    print(f"\n## Pipeline stages guard_input + guard_output, in process ({n} requests each, JSON answer)")
-    report(names, interleaved(names, lambda name: _timed_once(lambda: loop.run_until_complete(one(name))), n))
+    names = [
+        "none",
+        "pii_patterns",
+        "pii_restore",
+        "pii_output_stream",
+        "regex",
+        "prompt_injection",
+        "toxicity",
+    ]
+    print(
+        f"\n## Pipeline stages guard_input + guard_output, in process ({n} requests each, JSON answer)"
+    )
+    report(
+        names,
+        interleaved(names, lambda name: _timed_once(lambda: loop.run_until_complete(one(name))), n),
+    )
     loop.close()
 
 
@@ -189,8 +221,12 @@ def end_to_end(n: int) -> None:
             print(f"\n(gateway start-up with every guardrail policy: {started.startup_s:.2f} s)")
             host, port = gateway.url.removeprefix("http://").split(":")
             conn = http.client.HTTPConnection(host, int(port), timeout=30)
-            chat_body = json.dumps({"model": "echo", "messages": [{"role": "user", "content": PROMPT}]}).encode()
-            stream_body = json.dumps({"model": "echo", "stream": True, "messages": [{"role": "user", "content": PROMPT}]}).encode()
+            chat_body = json.dumps(
+                {"model": "echo", "messages": [{"role": "user", "content": PROMPT}]}
+            ).encode()
+            stream_body = json.dumps(
+                {"model": "echo", "stream": True, "messages": [{"role": "user", "content": PROMPT}]}
+            ).encode()
 
             def send(key: str, body: bytes) -> http.client.HTTPResponse:
                 # Headers and body in one write (http.client does that for bytes): no Nagle stall.
@@ -211,7 +247,12 @@ def end_to_end(n: int) -> None:
                 response = send(key, stream_body)
                 ttft = None
                 for line in iter(response.readline, b""):
-                    if ttft is None and line.startswith(b"data: {") and b'"content":"' in line and b'"content":""' not in line:
+                    if (
+                        ttft is None
+                        and line.startswith(b"data: {")
+                        and b'"content":"' in line
+                        and b'"content":""' not in line
+                    ):
                         ttft = (time.perf_counter() - start) * 1000
                 response.read()
                 assert ttft is not None, "no content in the stream"
@@ -219,10 +260,14 @@ def end_to_end(n: int) -> None:
 
             # Policies take turns request by request, so drift on a shared machine hits them alike.
             names = ["none", "pii_patterns", "pii_restore", "regex", "prompt_injection", "toxicity"]
-            print(f"\n## Added latency per request, through the gateway ({n} sequential chat requests each)")
+            print(
+                f"\n## Added latency per request, through the gateway ({n} sequential chat requests each)"
+            )
             report(names, interleaved(names, lambda name: chat(keys[name]), n))
             names = ["none", "pii_output_stream", "pii_restore"]
-            print(f"\n## Streaming time to first content byte ({n} streams each; echo of the prompt)")
+            print(
+                f"\n## Streaming time to first content byte ({n} streams each; echo of the prompt)"
+            )
             report(names, interleaved(names, lambda name: first_token(keys[name]), n))
         finally:
             gateway.stop()
@@ -230,7 +275,9 @@ def end_to_end(n: int) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--requests", type=int, default=300)
     parser.add_argument("--no-server", action="store_true", help="skip the end-to-end part")
     args = parser.parse_args()

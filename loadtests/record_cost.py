@@ -26,7 +26,13 @@ HEADERS = [(b"authorization", b"Bearer sk-demo"), (b"content-type", b"applicatio
 
 
 async def call(app: Any) -> None:
-    scope = {"type": "http", "method": "POST", "path": "/v1/chat/completions", "headers": HEADERS, "query_string": b""}
+    scope = {
+        "type": "http",
+        "method": "POST",
+        "path": "/v1/chat/completions",
+        "headers": HEADERS,
+        "query_string": b"",
+    }
     delivered = False
 
     async def receive() -> dict[str, Any]:
@@ -62,12 +68,16 @@ async def main(requests: int) -> None:
     steady = sorted(timings[requests // 10 :])
     p50, p99 = steady[len(steady) // 2] / 1000, steady[int(len(steady) * 0.99)] / 1000
     verdict = "PASS" if p50 <= 100 else "MISS"
-    print(f"record + metrics per request over {len(steady)} requests: p50 {p50:.1f} us, p99 {p99:.1f} us "
-          f"(target p50 <= 100 us: {verdict})")
+    print(
+        f"record + metrics per request over {len(steady)} requests: p50 {p50:.1f} us, p99 {p99:.1f} us "
+        f"(target p50 <= 100 us: {verdict})"
+    )
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--requests", type=int, default=10000)
     import uvloop
 

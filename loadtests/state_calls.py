@@ -100,7 +100,9 @@ async def raw_calls(port: int, url: str, calls: int) -> None:
         return await reader.readline()
 
     client = redis.asyncio.Redis.from_url(url)
-    await timed("gateway.state.redis.resp client: GET", lambda: lean.execute("GET", "no-such-key"), calls)
+    await timed(
+        "gateway.state.redis.resp client: GET", lambda: lean.execute("GET", "no-such-key"), calls
+    )
     await timed("gateway.state.redis.resp client: PING", lambda: lean.execute("PING"), calls)
     await timed("raw asyncio stream: PING round trip", ping, calls)
     await timed("redis-py client: GET", lambda: client.get("no-such-key"), calls)

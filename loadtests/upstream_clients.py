@@ -83,7 +83,10 @@ async def run(url: str, requests: int) -> None:
     print(f"{'client':<22} {'mode':<7} {'p50 c=1':>9} {'CPU/req c=1':>12} {'req/s c=64':>11}")
     try:
         for mode, body in bodies().items():
-            for name, call in (("aiohttp.ClientSession", via_aiohttp), ("Http1Upstream", via_http1)):
+            for name, call in (
+                ("aiohttp.ClientSession", via_aiohttp),
+                ("Http1Upstream", via_http1),
+            ):
                 p50, cpu_us, rps = await measure(call, body, requests)
                 print(f"{name:<22} {mode:<7} {p50:>7.3f}ms {cpu_us:>9.0f} us {rps:>11,.0f}")
     finally:
@@ -92,7 +95,9 @@ async def run(url: str, requests: int) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--requests", type=int, default=5000)
     args = parser.parse_args()
     mock = start_mock_provider()

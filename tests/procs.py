@@ -42,7 +42,9 @@ class Proc:
         return self.process.returncode
 
 
-def _wait_line(process: subprocess.Popen[str], pattern: str, timeout: float, output: list[str]) -> re.Match[str]:
+def _wait_line(
+    process: subprocess.Popen[str], pattern: str, timeout: float, output: list[str]
+) -> re.Match[str]:
     deadline = time.monotonic() + timeout
     assert process.stdout is not None
     while time.monotonic() < deadline:
@@ -92,18 +94,36 @@ def start_mock_provider(latency_ms: float = 0, tokens_per_s: float = 0) -> Proc:
     port = free_port()
     args = [sys.executable, "-m", "gateway.cli", "mock-provider", "--port", str(port)]
     args += ["--latency-ms", str(latency_ms), "--tokens-per-s", str(tokens_per_s)]
-    process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=_env(None), cwd=REPO)
+    process = subprocess.Popen(
+        args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=_env(None), cwd=REPO
+    )
     proc = Proc(process, f"http://127.0.0.1:{port}")
     _drain(process, proc.output)
     _wait_ready(proc.url, "/healthz", 15)
     return proc
 
 
-def start_gateway(config_path: Path, *, workers: int = 1, env: dict[str, str] | None = None) -> Proc:
-    args = [sys.executable, "-m", "gateway.cli", "serve", "--config", str(config_path), "--port", "0"]
+def start_gateway(
+    config_path: Path, *, workers: int = 1, env: dict[str, str] | None = None
+) -> Proc:
+    args = [
+        sys.executable,
+        "-m",
+        "gateway.cli",
+        "serve",
+        "--config",
+        str(config_path),
+        "--port",
+        "0",
+    ]
     args += ["--workers", str(workers)]
     process = subprocess.Popen(
-        args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=_env(env), cwd=config_path.parent
+        args,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=_env(env),
+        cwd=config_path.parent,
     )
     output: list[str] = []
     match = _wait_line(process, r"listening on (http://\S+)", 15, output)

@@ -19,10 +19,34 @@ import orjson
 from gateway.sse import SSEDecoder, encode_event
 
 _KEY_FIELDS = (
-    "model", "messages", "system", "tools", "tool_choice", "functions", "function_call", "temperature",
-    "top_p", "top_k", "n", "max_tokens", "max_completion_tokens", "stop", "stop_sequences", "seed",
-    "response_format", "presence_penalty", "frequency_penalty", "logit_bias", "logprobs", "top_logprobs",
-    "parallel_tool_calls", "input", "dimensions", "encoding_format", "reasoning_effort", "thinking",
+    "model",
+    "messages",
+    "system",
+    "tools",
+    "tool_choice",
+    "functions",
+    "function_call",
+    "temperature",
+    "top_p",
+    "top_k",
+    "n",
+    "max_tokens",
+    "max_completion_tokens",
+    "stop",
+    "stop_sequences",
+    "seed",
+    "response_format",
+    "presence_penalty",
+    "frequency_penalty",
+    "logit_bias",
+    "logprobs",
+    "top_logprobs",
+    "parallel_tool_calls",
+    "input",
+    "dimensions",
+    "encoding_format",
+    "reasoning_effort",
+    "thinking",
 )
 
 
@@ -32,14 +56,21 @@ def cache_key(endpoint: str, body: dict[str, Any], namespace: str | None) -> str
     return f"{namespace or '-'}:{endpoint}:{digest}"
 
 
-def encode_entry(kind: str, payload: bytes | list[bytes], usage: dict[str, int], include_usage: bool = False) -> bytes:
+def encode_entry(
+    kind: str, payload: bytes | list[bytes], usage: dict[str, int], include_usage: bool = False
+) -> bytes:
     """`include_usage`: whether the stored stream carries OpenAI's usage chunk."""
     if kind == "json":
         assert isinstance(payload, bytes)
         data: dict[str, Any] = {"kind": "json", "body": payload.decode(), "usage": usage}
     else:
         assert isinstance(payload, list)
-        data = {"kind": "stream", "chunks": [p.decode() for p in payload], "usage": usage, "include_usage": include_usage}
+        data = {
+            "kind": "stream",
+            "chunks": [p.decode() for p in payload],
+            "usage": usage,
+            "include_usage": include_usage,
+        }
     return orjson.dumps(data)
 
 
@@ -78,7 +109,12 @@ def openai_stream_to_json(chunks: list[str]) -> dict[str, Any]:
         for choice in chunk.get("choices") or ():
             index = choice.get("index", 0)
             slot = choices.setdefault(
-                index, {"index": index, "message": {"role": "assistant", "content": None}, "finish_reason": None}
+                index,
+                {
+                    "index": index,
+                    "message": {"role": "assistant", "content": None},
+                    "finish_reason": None,
+                },
             )
             delta = choice.get("delta") or {}
             message = slot["message"]
@@ -88,7 +124,9 @@ def openai_stream_to_json(chunks: list[str]) -> dict[str, Any]:
                 calls = message.setdefault("tool_calls", [])
                 position = call.get("index", 0)
                 while len(calls) <= position:
-                    calls.append({"id": None, "type": "function", "function": {"name": "", "arguments": ""}})
+                    calls.append(
+                        {"id": None, "type": "function", "function": {"name": "", "arguments": ""}}
+                    )
                 target = calls[position]
                 if call.get("id"):
                     target["id"] = call["id"]
@@ -118,7 +156,9 @@ def anthropic_stream_to_json(chunks: list[str]) -> dict[str, Any]:
             if delta.get("type") == "text_delta":
                 block["text"] = block.get("text", "") + delta["text"]
             elif delta.get("type") == "input_json_delta":
-                partial_json[event["index"]] = partial_json.get(event["index"], "") + delta["partial_json"]
+                partial_json[event["index"]] = (
+                    partial_json.get(event["index"], "") + delta["partial_json"]
+                )
         elif kind == "message_delta":
             message.update(event.get("delta") or {})
             usage = dict(message.get("usage") or {})
@@ -135,18 +175,65 @@ def anthropic_stream_to_json(chunks: list[str]) -> dict[str, Any]:
 
 def openai_json_to_stream(body: dict[str, Any], include_usage: bool) -> list[bytes]:
     """A chat.completion replayed as the chunk sequence OpenAI would have streamed."""
-    base = {"id": body.get("id"), "object": "chat.completion.chunk", "created": body.get("created"), "model": body.get("model")}
+    base = {
+        "id": body.get("id"),
+        "object": "chat.completion.chunk",
+        "created": body.get("created"),
+        "model": body.get("model"),
+    }
     extra: dict[str, Any] = {"usage": None} if include_usage else {}
     out: list[bytes] = []
     for choice in body.get("choices") or ():
         index = choice.get("index", 0)
         message = choice.get("message") or {}
         delta: dict[str, Any] = {"role": "assistant", "content": message.get("content") or ""}
-        out.append(encode_event(orjson.dumps({**base, "choices": [{"index": index, "delta": delta, "finish_reason": None}], **extra})))
+        out.append(
+            encode_event(
+                orjson.dumps(
+                    {
+                        **base,
+                        "choices": [{"index": index, "delta": delta, "finish_reason": None}],
+                        **extra,
+                    }
+                )
+            )
+        )
         if message.get("tool_calls"):
             calls = [{"index": i, **call} for i, call in enumerate(message["tool_calls"])]
-            out.append(encode_event(orjson.dumps({**base, "choices": [{"index": index, "delta": {"tool_calls": calls}, "finish_reason": None}], **extra})))
-        out.append(encode_event(orjson.dumps({**base, "choices": [{"index": index, "delta": {}, "finish_reason": choice.get("finish_reason")}], **extra})))
+            out.append(
+                encode_event(
+                    orjson.dumps(
+                        {
+                            **base,
+                            "choices": [
+                                {
+                                    "index": index,
+                                    "delta": {"tool_calls": calls},
+                                    "finish_reason": None,
+                                }
+                            ],
+                            **extra,
+                        }
+                    )
+                )
+            )
+        out.append(
+            encode_event(
+                orjson.dumps(
+                    {
+                        **base,
+                        "choices": [
+                            {
+                                "index": index,
+                                "delta": {},
+                                "finish_reason": choice.get("finish_reason"),
+                            }
+                        ],
+                        **extra,
+                    }
+                )
+            )
+        )
     if include_usage and body.get("usage"):
         out.append(encode_event(orjson.dumps({**base, "choices": [], "usage": body["usage"]})))
     out.append(b"data: [DONE]\n\n")
@@ -162,15 +249,48 @@ def anthropic_json_to_stream(message: dict[str, Any]) -> list[bytes]:
     for index, block in enumerate(message.get("content") or ()):
         if block.get("type") == "tool_use":
             opening = {**block, "input": {}}
-            delta = {"type": "input_json_delta", "partial_json": orjson.dumps(block.get("input") or {}).decode()}
+            delta = {
+                "type": "input_json_delta",
+                "partial_json": orjson.dumps(block.get("input") or {}).decode(),
+            }
         else:
             opening = {**block, "text": ""}
             delta = {"type": "text_delta", "text": block.get("text", "")}
-        out.append(encode_event(orjson.dumps({"type": "content_block_start", "index": index, "content_block": opening}), "content_block_start"))
-        out.append(encode_event(orjson.dumps({"type": "content_block_delta", "index": index, "delta": delta}), "content_block_delta"))
-        out.append(encode_event(orjson.dumps({"type": "content_block_stop", "index": index}), "content_block_stop"))
-    closing = {"stop_reason": message.get("stop_reason"), "stop_sequence": message.get("stop_sequence")}
-    out.append(encode_event(orjson.dumps({"type": "message_delta", "delta": closing, "usage": {"output_tokens": usage.get("output_tokens", 0)}}), "message_delta"))
+        out.append(
+            encode_event(
+                orjson.dumps(
+                    {"type": "content_block_start", "index": index, "content_block": opening}
+                ),
+                "content_block_start",
+            )
+        )
+        out.append(
+            encode_event(
+                orjson.dumps({"type": "content_block_delta", "index": index, "delta": delta}),
+                "content_block_delta",
+            )
+        )
+        out.append(
+            encode_event(
+                orjson.dumps({"type": "content_block_stop", "index": index}), "content_block_stop"
+            )
+        )
+    closing = {
+        "stop_reason": message.get("stop_reason"),
+        "stop_sequence": message.get("stop_sequence"),
+    }
+    out.append(
+        encode_event(
+            orjson.dumps(
+                {
+                    "type": "message_delta",
+                    "delta": closing,
+                    "usage": {"output_tokens": usage.get("output_tokens", 0)},
+                }
+            ),
+            "message_delta",
+        )
+    )
     out.append(encode_event(orjson.dumps({"type": "message_stop"}), "message_stop"))
     return out
 
@@ -193,7 +313,9 @@ def _without_usage_chunk(pieces: list[str]) -> list[bytes]:
 
 def _with_usage_chunk(pieces: list[str], usage: dict[str, int]) -> list[bytes]:
     out = [p.encode() for p in pieces]
-    usage_event = encode_event(orjson.dumps({"object": "chat.completion.chunk", "choices": [], "usage": usage}))
+    usage_event = encode_event(
+        orjson.dumps({"object": "chat.completion.chunk", "choices": [], "usage": usage})
+    )
     for i, piece in enumerate(out):
         if piece.endswith(b"data: [DONE]\n\n"):
             out[i] = piece[: -len(b"data: [DONE]\n\n")] + usage_event + b"data: [DONE]\n\n"
@@ -204,7 +326,11 @@ def _with_usage_chunk(pieces: list[str], usage: dict[str, int]) -> list[bytes]:
 def entry_as_json(entry: dict[str, Any], wire: str) -> bytes:
     if entry["kind"] == "json":
         return str(entry["body"]).encode()
-    assembled = openai_stream_to_json(entry["chunks"]) if wire == "openai" else anthropic_stream_to_json(entry["chunks"])
+    assembled = (
+        openai_stream_to_json(entry["chunks"])
+        if wire == "openai"
+        else anthropic_stream_to_json(entry["chunks"])
+    )
     return orjson.dumps(assembled)
 
 
@@ -216,4 +342,8 @@ def entry_as_stream(entry: dict[str, Any], wire: str, include_usage: bool) -> li
             return _with_usage_chunk(entry["chunks"], entry.get("usage") or {})
         return _without_usage_chunk(entry["chunks"])
     body = orjson.loads(entry["body"])
-    return openai_json_to_stream(body, include_usage) if wire == "openai" else anthropic_json_to_stream(body)
+    return (
+        openai_json_to_stream(body, include_usage)
+        if wire == "openai"
+        else anthropic_json_to_stream(body)
+    )

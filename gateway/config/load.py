@@ -450,7 +450,9 @@ def _models(
         for field_name in _FALLBACK_FIELDS:
             fallbacks.append((path + (field_name,), name, tuple(values.get(field_name, ()))))
         if deployments and all(d.weight == 0 for d in deployments):
-            doc.report(path + ("deployments",), f"{label}: at least one deployment needs a weight above 0")
+            doc.report(
+                path + ("deployments",), f"{label}: at least one deployment needs a weight above 0"
+            )
         ok = len(doc.problems) == before
         models[name] = (
             ModelConfig(
@@ -626,7 +628,11 @@ def _policies(
 
 
 def _policy(
-    name: str, file: str, content: bytes, problems: list[Problem], models: frozenset[str] = frozenset()
+    name: str,
+    file: str,
+    content: bytes,
+    problems: list[Problem],
+    models: frozenset[str] = frozenset(),
 ) -> PolicyConfig | None:
     parsed = _parse(file, content, problems)
     if parsed is None:
@@ -647,10 +653,16 @@ def _policy(
         if not isinstance(table, dict):
             doc.report(("model_limits", model_name), f"model_limits.{model_name}: expected a table")
             continue
-        values = doc.fields(table, ("model_limits", model_name), f"[model_limits.{model_name}]", _LIMITS)
+        values = doc.fields(
+            table, ("model_limits", model_name), f"[model_limits.{model_name}]", _LIMITS
+        )
         model_limits[model_name] = LimitsConfig(**values)
     return PolicyConfig(
-        name, limits, cache, team_limits=team_limits, model_limits=MappingProxyType(model_limits),
+        name,
+        limits,
+        cache,
+        team_limits=team_limits,
+        model_limits=MappingProxyType(model_limits),
         guardrails=_guardrails(doc, data, models),
     )
 
@@ -658,10 +670,14 @@ def _policy(
 def _model_names(data: dict[str, Any]) -> frozenset[str]:
     raw = data.get("models", [])
     items = raw if isinstance(raw, list) else []
-    return frozenset(m["name"] for m in items if isinstance(m, dict) and isinstance(m.get("name"), str))
+    return frozenset(
+        m["name"] for m in items if isinstance(m, dict) and isinstance(m.get("name"), str)
+    )
 
 
-def _guardrails(doc: _Doc, data: dict[str, Any], models: frozenset[str]) -> tuple[GuardrailConfig, ...]:
+def _guardrails(
+    doc: _Doc, data: dict[str, Any], models: frozenset[str]
+) -> tuple[GuardrailConfig, ...]:
     """The valid `[[guardrails]]` of a policy, in file order; reports every problem."""
     guardrails: list[GuardrailConfig] = []
     names: set[str] = set()
@@ -694,7 +710,9 @@ def _guardrails(doc: _Doc, data: dict[str, Any], models: frozenset[str]) -> tupl
             if entity not in PII_ENTITIES and entity not in custom:
                 doc.report(path + ("entities", k), f"{label}: unknown entity '{entity}'")
             elif entity in NER_ENTITIES and engine != "ner":
-                doc.report(path + ("entities", k), f"{label}: entity '{entity}' needs engine = 'ner'")
+                doc.report(
+                    path + ("entities", k), f"{label}: entity '{entity}' needs engine = 'ner'"
+                )
         recognizers = []
         for j, table in enumerate(values.get("recognizers", ())):
             rpath = path + ("recognizers", j)
@@ -725,7 +743,9 @@ def _check_patterns(doc: _Doc, path: KeyPath, label: str, patterns: tuple[str, .
         try:
             re.compile(pattern)
         except re.error as exc:
-            doc.report(path + ("patterns", k), f"{label}: patterns[{k}] is not a valid regex: {exc}")
+            doc.report(
+                path + ("patterns", k), f"{label}: patterns[{k}] is not a valid regex: {exc}"
+            )
 
 
 # -- files ------------------------------------------------------------------------------------

@@ -48,7 +48,11 @@ def output_slots(data: Any, wire: str) -> list[Slot]:
     if not isinstance(data, dict):
         return []
     if wire == "anthropic":
-        return [(b, "text") for b in data.get("content") or () if isinstance(b, dict) and isinstance(b.get("text"), str)]
+        return [
+            (b, "text")
+            for b in data.get("content") or ()
+            if isinstance(b, dict) and isinstance(b.get("text"), str)
+        ]
     slots: list[Slot] = []
     for choice in data.get("choices") or ():
         message = choice.get("message") if isinstance(choice, dict) else None

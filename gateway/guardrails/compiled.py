@@ -68,7 +68,9 @@ class GuardrailSet:
 
     def hold(self, text: str, restoring: bool) -> int:
         """Characters at the end of a streamed text that must wait for the next chunk."""
-        held = max((g.detector.tail(text) for g in self.output if g.detector is not None), default=0)
+        held = max(
+            (g.detector.tail(text) for g in self.output if g.detector is not None), default=0
+        )
         if restoring:
             held = max(held, suffix_run(PLACEHOLDER_TAIL, text, PLACEHOLDER_WINDOW))
         return held
@@ -145,8 +147,12 @@ def _build_guard(config: GuardrailConfig, analyzers: dict[Any, Any]) -> Guard:
 
         return Guard(config, remote=ModerationCheck(config))
     except GuardrailUnavailable as exc:
-        log.warning("guardrail %s is unavailable (%s): on_error = %s applies to every request",
-                    config.name, exc, config.on_error)
+        log.warning(
+            "guardrail %s is unavailable (%s): on_error = %s applies to every request",
+            config.name,
+            exc,
+            config.on_error,
+        )
         return Guard(config, _Unavailable(str(exc)))
 
 
@@ -174,7 +180,9 @@ def compile_guardrails(
     return GuardrailSet(
         input=tuple(g for g in guards if g.config.applies_to in ("input", "both")),
         # `restore` acts on the answer by putting values back, not by scanning it.
-        output=tuple(g for g in guards if g.config.applies_to in ("output", "both") and g.action != "restore"),
+        output=tuple(
+            g for g in guards if g.config.applies_to in ("output", "both") and g.action != "restore"
+        ),
         restores=any(g.action == "restore" for g in guards),
     )
 

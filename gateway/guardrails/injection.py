@@ -15,28 +15,83 @@ from gateway.guardrails.base import Finding, PrefixTail
 
 _I = re.IGNORECASE
 RULES: tuple[tuple[str, re.Pattern[str], float], ...] = (
-    ("IGNORE_INSTRUCTIONS", re.compile(
-        r"\b(?:ignore|disregard|forget|override|bypass)\b[^.\n]{0,30}?\b(?:all|any|the|your|previous|prior|above|earlier|preceding|system|original)\b"
-        r"[^.\n]{0,25}?\b(?:instructions?|prompts?|rules|directives|guidelines|guardrails)\b", _I), 0.6),
-    ("REVEAL_SYSTEM_PROMPT", re.compile(
-        r"\b(?:reveal|show|print|repeat|output|display|leak|dump|tell me)\b[^.\n]{0,50}?\b(?:your|the)\s+(?:system\s+prompt|initial\s+(?:prompt|instructions)|hidden\s+(?:prompt|instructions)|instructions\s+above)", _I), 0.5),
-    ("ROLE_OVERRIDE", re.compile(
-        r"\byou are (?:now|no longer)\b|\bfrom now on,? you (?:are|will|must|shall)\b|\bact as an? (?:unfiltered|uncensored|unrestricted|jailbroken|evil)\b", _I), 0.4),
+    (
+        "IGNORE_INSTRUCTIONS",
+        re.compile(
+            r"\b(?:ignore|disregard|forget|override|bypass)\b[^.\n]{0,30}?\b(?:all|any|the|your|previous|prior|above|earlier|preceding|system|original)\b"
+            r"[^.\n]{0,25}?\b(?:instructions?|prompts?|rules|directives|guidelines|guardrails)\b",
+            _I,
+        ),
+        0.6,
+    ),
+    (
+        "REVEAL_SYSTEM_PROMPT",
+        re.compile(
+            r"\b(?:reveal|show|print|repeat|output|display|leak|dump|tell me)\b[^.\n]{0,50}?\b(?:your|the)\s+(?:system\s+prompt|initial\s+(?:prompt|instructions)|hidden\s+(?:prompt|instructions)|instructions\s+above)",
+            _I,
+        ),
+        0.5,
+    ),
+    (
+        "ROLE_OVERRIDE",
+        re.compile(
+            r"\byou are (?:now|no longer)\b|\bfrom now on,? you (?:are|will|must|shall)\b|\bact as an? (?:unfiltered|uncensored|unrestricted|jailbroken|evil)\b",
+            _I,
+        ),
+        0.4,
+    ),
     ("DAN", re.compile(r"\bDAN\b|\bdo anything now\b|\bAIM\b(?= mode)|\bSTAN\b"), 0.5),
-    ("JAILBREAK_TERMS", re.compile(r"\b(?:jailbreak|jailbroken|developer mode|god mode|unfiltered mode)\b", _I), 0.3),
-    ("NO_RESTRICTIONS", re.compile(
-        r"\b(?:without|no|free (?:of|from)|remove (?:all|any|your))\s+(?:any\s+|all\s+|your\s+)?(?:restrictions|filters|limitations|censorship|safety guidelines|ethical guidelines|content polic(?:y|ies))\b", _I), 0.35),
-    ("PRETEND", re.compile(r"\b(?:pretend|imagine|roleplay|role-play)\b[^.\n]{0,40}\b(?:you are|you're|to be)\b", _I), 0.2),
-    ("FAKE_ROLE_TAGS", re.compile(
-        r"(?im)^\s*(?:system|assistant)\s*:|<\|(?:system|im_start|im_end)\|>|\[/?(?:INST|SYS)\]|<</?SYS>>"), 0.45),
-    ("HIDDEN_INSTRUCTION", re.compile(
-        r"<!--[^>]{0,200}?\b(?:instructions?|ignore|assistant|AI|prompt)\b"
-        r"|\b(?:AI|assistant|LLM|language model|chatbot)s?\b[^.\n]{0,25}?\b(?:must|should|shall|are instructed to)\b[^.\n]{0,40}?"
-        r"\b(?:ignore|instead|send|forward|exfiltrate|reveal|include the)\b", _I), 0.55),
-    ("NEW_INSTRUCTIONS", re.compile(r"\b(?:new|updated|real|actual) (?:system )?instructions?\s*:", _I), 0.35),
+    (
+        "JAILBREAK_TERMS",
+        re.compile(r"\b(?:jailbreak|jailbroken|developer mode|god mode|unfiltered mode)\b", _I),
+        0.3,
+    ),
+    (
+        "NO_RESTRICTIONS",
+        re.compile(
+            r"\b(?:without|no|free (?:of|from)|remove (?:all|any|your))\s+(?:any\s+|all\s+|your\s+)?(?:restrictions|filters|limitations|censorship|safety guidelines|ethical guidelines|content polic(?:y|ies))\b",
+            _I,
+        ),
+        0.35,
+    ),
+    (
+        "PRETEND",
+        re.compile(
+            r"\b(?:pretend|imagine|roleplay|role-play)\b[^.\n]{0,40}\b(?:you are|you're|to be)\b",
+            _I,
+        ),
+        0.2,
+    ),
+    (
+        "FAKE_ROLE_TAGS",
+        re.compile(
+            r"(?im)^\s*(?:system|assistant)\s*:|<\|(?:system|im_start|im_end)\|>|\[/?(?:INST|SYS)\]|<</?SYS>>"
+        ),
+        0.45,
+    ),
+    (
+        "HIDDEN_INSTRUCTION",
+        re.compile(
+            r"<!--[^>]{0,200}?\b(?:instructions?|ignore|assistant|AI|prompt)\b"
+            r"|\b(?:AI|assistant|LLM|language model|chatbot)s?\b[^.\n]{0,25}?\b(?:must|should|shall|are instructed to)\b[^.\n]{0,40}?"
+            r"\b(?:ignore|instead|send|forward|exfiltrate|reveal|include the)\b",
+            _I,
+        ),
+        0.55,
+    ),
+    (
+        "NEW_INSTRUCTIONS",
+        re.compile(r"\b(?:new|updated|real|actual) (?:system )?instructions?\s*:", _I),
+        0.35,
+    ),
     ("ZERO_WIDTH", re.compile("[\u200b\u200c\u200d\u2060\ufeff]"), 0.3),
 )
-_PHRASES = ("ignore all previous instructions", "disregard the system prompt", "you are now", "do anything now")
+_PHRASES = (
+    "ignore all previous instructions",
+    "disregard the system prompt",
+    "you are now",
+    "do anything now",
+)
 
 
 def injection_score(text: str) -> tuple[float, list[tuple[str, int, int]]]:

@@ -45,7 +45,10 @@ class ModerationCheck:
     def request_body(self, text: str) -> dict[str, Any]:
         return {
             "model": self.model,
-            "messages": [{"role": "system", "content": RUBRIC}, {"role": "user", "content": text[:MAX_CHARS]}],
+            "messages": [
+                {"role": "system", "content": RUBRIC},
+                {"role": "user", "content": text[:MAX_CHARS]},
+            ],
             "max_tokens": 5,
             "temperature": 0,
         }

@@ -38,7 +38,15 @@ _LIMITS: dict[str, tuple[int, str]] = {
     "CRYPTO": (64, r"\w*$"),
 }
 # Entities that need a digit or an '@' somewhere in the text: a text with neither skips analysis.
-_NEEDS_DIGIT = {"PHONE_NUMBER", "CREDIT_CARD", "IBAN_CODE", "IP_ADDRESS", "US_SSN", "MAC_ADDRESS", "CRYPTO"}
+_NEEDS_DIGIT = {
+    "PHONE_NUMBER",
+    "CREDIT_CARD",
+    "IBAN_CODE",
+    "IP_ADDRESS",
+    "US_SSN",
+    "MAC_ADDRESS",
+    "CRYPTO",
+}
 _TRIGGERS = {"EMAIL_ADDRESS": "@", **{e: r"\d" for e in _NEEDS_DIGIT}}
 
 _PHONE_CANDIDATE = re.compile(
@@ -89,7 +97,9 @@ def _nlp_engine(model: str | None) -> Any:
         """spaCy without downloads: a blank English pipeline, or an installed model."""
 
         def load(self) -> None:
-            nlp = spacy.load(model, exclude=["parser", "lemmatizer"]) if model else spacy.blank("en")
+            nlp = (
+                spacy.load(model, exclude=["parser", "lemmatizer"]) if model else spacy.blank("en")
+            )
             self.nlp = {"en": nlp}  # type: ignore[assignment]
 
         def _doc_to_nlp_artifact(self, doc: Any, language: str) -> Any:
@@ -100,7 +110,9 @@ def _nlp_engine(model: str | None) -> Any:
     return engine
 
 
-def _recognizers(entities: Sequence[str], custom: Sequence[RecognizerConfig], ner: bool) -> list[Any]:
+def _recognizers(
+    entities: Sequence[str], custom: Sequence[RecognizerConfig], ner: bool
+) -> list[Any]:
     import phonenumbers
     import tldextract
     from presidio_analyzer import (
@@ -138,10 +150,24 @@ def _recognizers(entities: Sequence[str], custom: Sequence[RecognizerConfig], ne
         numbers and ids do not.
         """
 
-        CONTEXT = ("phone", "telephone", "tel", "cell", "mobile", "call", "fax", "whatsapp", "reach")
+        CONTEXT = (
+            "phone",
+            "telephone",
+            "tel",
+            "cell",
+            "mobile",
+            "call",
+            "fax",
+            "whatsapp",
+            "reach",
+        )
 
         def __init__(self) -> None:
-            super().__init__(supported_entities=["PHONE_NUMBER"], context=list(self.CONTEXT), name="PhoneRecognizer")
+            super().__init__(
+                supported_entities=["PHONE_NUMBER"],
+                context=list(self.CONTEXT),
+                name="PhoneRecognizer",
+            )
 
         def load(self) -> None:
             pass
@@ -154,7 +180,10 @@ def _recognizers(entities: Sequence[str], custom: Sequence[RecognizerConfig], ne
                 if score:
                     results.append(
                         RecognizerResult(
-                            "PHONE_NUMBER", match.start(), match.start() + len(value), score,
+                            "PHONE_NUMBER",
+                            match.start(),
+                            match.start() + len(value),
+                            score,
                             analysis_explanation=AnalysisExplanation("PhoneRecognizer", score),
                             recognition_metadata={
                                 RecognizerResult.RECOGNIZER_NAME_KEY: "PhoneRecognizer",
@@ -183,9 +212,13 @@ def _recognizers(entities: Sequence[str], custom: Sequence[RecognizerConfig], ne
     }
     recognizers = [builtin[e]() for e in entities if e in builtin]
     if ner:
-        recognizers.append(SpacyRecognizer(supported_entities=[e for e in entities if e in NER_ENTITIES]))
+        recognizers.append(
+            SpacyRecognizer(supported_entities=[e for e in entities if e in NER_ENTITIES])
+        )
     for spec in custom:
-        patterns = [Pattern(f"{spec.entity}_{i}", p, spec.score) for i, p in enumerate(spec.patterns)]
+        patterns = [
+            Pattern(f"{spec.entity}_{i}", p, spec.score) for i, p in enumerate(spec.patterns)
+        ]
         recognizers.append(
             PatternRecognizer(
                 supported_entity=spec.entity,
@@ -236,7 +269,13 @@ class PiiDetector:
     # ~2 ms for 200 tokens inline; longer prompts go to a thread.
     inline_limit = 1500
 
-    def __init__(self, analyzer: Any, entities: Sequence[str], threshold: float, custom: Sequence[RecognizerConfig]) -> None:
+    def __init__(
+        self,
+        analyzer: Any,
+        entities: Sequence[str],
+        threshold: float,
+        custom: Sequence[RecognizerConfig],
+    ) -> None:
         self._analyzer = analyzer
         self._entities = list(entities) + [r.entity for r in custom if r.entity not in entities]
         self._threshold = threshold
@@ -248,7 +287,8 @@ class PiiDetector:
             self._tails.append((re.compile(r"\S*$"), max(custom_windows)))
         # Every built-in entity needs a digit or an '@': prose without either is skipped.
         triggers = {_TRIGGERS.get(e) for e in entities}
-        self._trigger = None if custom or None in triggers else re.compile("|".join(sorted(triggers)))  # type: ignore[arg-type]
+        known = sorted(t for t in triggers if t is not None)
+        self._trigger = None if custom or None in triggers else re.compile("|".join(known))
 
     def scan(self, text: str) -> list[Finding]:
         if not text or (self._trigger is not None and self._trigger.search(text) is None):
@@ -274,18 +314,25 @@ def build_analyzer(entities: Iterable[str], custom: Sequence[RecognizerConfig], 
         else:
             log.warning(
                 "guardrails: engine = 'ner' needs the spaCy model %s (pip install 'llm-gateway[ner]'); "
-                "using the patterns engine, so PERSON / LOCATION / NRP are not detected", NER_MODEL,
+                "using the patterns engine, so PERSON / LOCATION / NRP are not detected",
+                NER_MODEL,
             )
     wanted = list(entities)
     registry = RecognizerRegistry(supported_languages=["en"])
     for recognizer in _recognizers(wanted, custom, ner=model is not None):
         registry.add_recognizer(recognizer)
-    return AnalyzerEngine(nlp_engine=_nlp_engine(model), registry=registry, supported_languages=["en"])
+    return AnalyzerEngine(
+        nlp_engine=_nlp_engine(model), registry=registry, supported_languages=["en"]
+    )
 
 
 def build_pii(config: GuardrailConfig, analyzers: dict[Any, Any]) -> PiiDetector:
     """The detector for one `type = "pii"` guardrail; analyzers are shared within one config."""
-    entities = [e for e in (config.entities or DEFAULT_PII_ENTITIES) if e not in {r.entity for r in config.recognizers}]
+    entities = [
+        e
+        for e in (config.entities or DEFAULT_PII_ENTITIES)
+        if e not in {r.entity for r in config.recognizers}
+    ]
     key = (tuple(entities), config.recognizers, config.engine)
     if key not in analyzers:
         try:

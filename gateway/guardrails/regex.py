@@ -12,11 +12,15 @@ class RegexDetector:
     inline_limit = 1_000_000
 
     def __init__(self, config: GuardrailConfig) -> None:
-        self.entity = config.entities[0] if config.entities else config.name.upper().replace("-", "_")
+        self.entity = (
+            config.entities[0] if config.entities else config.name.upper().replace("-", "_")
+        )
         self._patterns = [re.compile(p) for p in config.patterns]
         phrases = sorted(config.deny_list, key=len, reverse=True)
         self._deny = (
-            re.compile(r"(?<!\w)(?:" + "|".join(re.escape(p) for p in phrases) + r")(?!\w)", re.IGNORECASE)
+            re.compile(
+                r"(?<!\w)(?:" + "|".join(re.escape(p) for p in phrases) + r")(?!\w)", re.IGNORECASE
+            )
             if phrases
             else None
         )
@@ -25,7 +29,12 @@ class RegexDetector:
         self.window = max(self._pattern_window, self._deny_tail.longest, 1)
 
     def scan(self, text: str) -> list[Finding]:
-        found = [Finding(self.entity, m.start(), m.end()) for p in self._patterns for m in p.finditer(text) if m.end() > m.start()]
+        found = [
+            Finding(self.entity, m.start(), m.end())
+            for p in self._patterns
+            for m in p.finditer(text)
+            if m.end() > m.start()
+        ]
         if self._deny is not None:
             found += [Finding(self.entity, m.start(), m.end()) for m in self._deny.finditer(text)]
         return resolve(found)

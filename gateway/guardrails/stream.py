@@ -31,7 +31,9 @@ Recorder = Callable[[Decision], None]
 class TextWindow:
     """One growing text: push deltas, get back what may be released (rewritten as needed)."""
 
-    def __init__(self, guards: GuardrailSet, placeholders: Placeholders | None, record: Recorder) -> None:
+    def __init__(
+        self, guards: GuardrailSet, placeholders: Placeholders | None, record: Recorder
+    ) -> None:
         self._guards = guards
         self._placeholders = placeholders
         self._restoring = placeholders is not None and bool(placeholders.by_placeholder)
@@ -70,7 +72,10 @@ class TextWindow:
             self._act(scanned[:base], results, only_blocks=True)
             return ""
         limit = base + cut
-        inside = [(g, [_clip(f, base) for f in fs if f.end <= limit or f.end == f.start]) for g, fs in results]
+        inside = [
+            (g, [_clip(f, base) for f in fs if f.end <= limit or f.end == f.start])
+            for g, fs in results
+        ]
         released = self._act(scanned[:limit], inside, only_blocks=False)[base:]
         self._context = (self._context + buffer[:cut])[-CONTEXT_CHARS:]
         self.buffer = buffer[cut:]
@@ -85,7 +90,9 @@ class TextWindow:
         if decision.hits:
             self._record(decision)
         if decision.blocked is not None:
-            raise ContentBlocked(f"the answer was stopped by the guardrail '{decision.blocked.name}'")
+            raise ContentBlocked(
+                f"the answer was stopped by the guardrail '{decision.blocked.name}'"
+            )
         return decision.text
 
 
@@ -165,7 +172,9 @@ class GuardedConverter:
     def _window(self, index: int) -> TextWindow:
         window = self._windows.get(index)
         if window is None:
-            window = self._windows[index] = TextWindow(self._guards, self._placeholders, self._record)
+            window = self._windows[index] = TextWindow(
+                self._guards, self._placeholders, self._record
+            )
         return window
 
     def _openai(self, data: bytes, raw: bytes, out: list[bytes]) -> None:
@@ -248,7 +257,11 @@ class GuardedConverter:
 
     def _anthropic_text(self, index: int, text: str) -> bytes:
         self._note(text)
-        event = {"type": "content_block_delta", "index": index, "delta": {"type": "text_delta", "text": text}}
+        event = {
+            "type": "content_block_delta",
+            "index": index,
+            "delta": {"type": "text_delta", "text": text},
+        }
         return encode_event(orjson.dumps(event), "content_block_delta")
 
     # -- both -------------------------------------------------------------------------------
@@ -258,7 +271,11 @@ class GuardedConverter:
         for index, window in self._windows.items():
             pending = window.flush()
             if pending:
-                out.append(self._anthropic_text(index, pending) if self._wire == "anthropic" else self._openai_text(index, pending))
+                out.append(
+                    self._anthropic_text(index, pending)
+                    if self._wire == "anthropic"
+                    else self._openai_text(index, pending)
+                )
         return out
 
     def _end(self, raw: bytes, out: list[bytes]) -> None:

@@ -41,7 +41,9 @@ class ToxicityDetector:
         self.threshold = config.threshold if config.threshold is not None else 0.8
         phrases = sorted(config.deny_list, key=len, reverse=True)
         self._deny = (
-            re.compile(r"(?<!\w)(?:" + "|".join(re.escape(p) for p in phrases) + r")(?!\w)", re.IGNORECASE)
+            re.compile(
+                r"(?<!\w)(?:" + "|".join(re.escape(p) for p in phrases) + r")(?!\w)", re.IGNORECASE
+            )
             if phrases
             else None
         )
@@ -61,6 +63,9 @@ class ToxicityDetector:
 
     def tail(self, text: str) -> int:
         # A sentence is judged whole: hold back the one still being written.
-        last = max((m.end() for m in _SENTENCE_END.finditer(text, max(0, len(text) - self.window))), default=-1)
+        last = max(
+            (m.end() for m in _SENTENCE_END.finditer(text, max(0, len(text) - self.window))),
+            default=-1,
+        )
         open_sentence = len(text) - last if last >= 0 else len(text)
         return min(self.window, max(open_sentence, self._deny_tail(text)))

@@ -22,16 +22,18 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from gateway.errors import AuthenticationError, GatewayError, InvalidRequest, NotFound
-from gateway.reload import Reloader
 from gateway.observability.log_reader import LogReader, RecordFilter, UsageError, parse_time
 from gateway.pipeline.services import Services
+from gateway.reload import Reloader
 from gateway.state import StateUnavailable
 
 Handler = Callable[[Request], Awaitable[Response]]
 
 
 def _json(data: Any, status: int = 200) -> Response:
-    return Response(orjson.dumps(data, default=str), status_code=status, media_type="application/json")
+    return Response(
+        orjson.dumps(data, default=str), status_code=status, media_type="application/json"
+    )
 
 
 def _error(error: GatewayError) -> Response:
@@ -57,7 +59,13 @@ def masked_config(services: Services) -> dict[str, Any]:
     config = runtime.config
     data: dict[str, Any] = plain(config)
     data["keys"] = [
-        {"id": k.id, "team": k.team, "policy": k.policy, "models": k.models, "key_sha256": k.key_sha256[:8] + "…"}
+        {
+            "id": k.id,
+            "team": k.team,
+            "policy": k.policy,
+            "models": k.models,
+            "key_sha256": k.key_sha256[:8] + "…",
+        }
         for k in config.keys
     ]
     for name, provider in data["providers"].items():
@@ -77,7 +85,13 @@ def parse_since(value: str | None, now: float) -> float:
 
 def usage_from_log(path: Path, since: float, key: str | None, team: str | None) -> dict[str, Any]:
     """Requests, errors, tokens and spend in the request log since `since` for a key and/or team."""
-    totals = {"requests": 0, "errors": 0, "prompt_tokens": 0, "completion_tokens": 0, "cost_usd": 0.0}
+    totals = {
+        "requests": 0,
+        "errors": 0,
+        "prompt_tokens": 0,
+        "completion_tokens": 0,
+        "cost_usd": 0.0,
+    }
     if not path.is_file():
         return totals
     for record in LogReader(path):
@@ -103,11 +117,15 @@ class AdminAPI:
         env_name = self.services.runtime.config.admin.key_env
         expected = os.environ.get(env_name) if env_name else None
         if not expected:
-            return NotFound("the admin API is disabled (set [admin] key_env)", code="admin_disabled")
+            return NotFound(
+                "the admin API is disabled (set [admin] key_env)", code="admin_disabled"
+            )
         header = request.headers.get("authorization", "")
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token:
-            return AuthenticationError("the admin API needs 'Authorization: Bearer <admin key>'", code="missing_api_key")
+            return AuthenticationError(
+                "the admin API needs 'Authorization: Bearer <admin key>'", code="missing_api_key"
+            )
         presented = hashlib.sha256(token.strip().encode()).digest()
         if not hmac.compare_digest(presented, hashlib.sha256(expected.encode()).digest()):
             return AuthenticationError("invalid admin key")
@@ -150,15 +168,19 @@ class AdminAPI:
         for model in config.models.values():
             for deployment in model.deployments:
                 breaker = breakers.get(deployment.name)
-                rows.append({
-                    "model": model.name,
-                    "deployment": deployment.name,
-                    "weight": deployment.weight,
-                    "health": breaker.state if breaker else "unknown",
-                    "recent_failures": breaker.failures if breaker else None,
-                    "cooldown_remaining_s": round(breaker.cooldown_remaining_s, 3) if breaker else None,
-                    **self.services.stats.snapshot(deployment.name),
-                })
+                rows.append(
+                    {
+                        "model": model.name,
+                        "deployment": deployment.name,
+                        "weight": deployment.weight,
+                        "health": breaker.state if breaker else "unknown",
+                        "recent_failures": breaker.failures if breaker else None,
+                        "cooldown_remaining_s": round(breaker.cooldown_remaining_s, 3)
+                        if breaker
+                        else None,
+                        **self.services.stats.snapshot(deployment.name),
+                    }
+                )
         return _json({"deployments": rows})
 
     async def usage(self, request: Request) -> Response:

@@ -15,7 +15,6 @@ from typing import Any
 
 from starlette.types import Message, Receive, Scope, Send
 
-from gateway.pipeline.context import Endpoint, RequestContext
 from gateway.errors import (
     GatewayError,
     MethodNotAllowed,
@@ -24,9 +23,10 @@ from gateway.errors import (
     UpstreamTimeout,
     unexpected,
 )
-from gateway.pipeline.stages import STAGES
 from gateway.pipeline.cache import storable, store_answer
+from gateway.pipeline.context import Endpoint, RequestContext
 from gateway.pipeline.services import Services
+from gateway.pipeline.stages import STAGES
 from gateway.upstream import UpstreamError
 
 log = logging.getLogger("gateway")
@@ -55,7 +55,9 @@ async def read_body(receive: Receive, headers: dict[str, str], limit: int) -> by
     """The whole request body, refusing (413) anything over `limit` bytes before reading it all."""
     declared = headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > limit:
-        raise PayloadTooLarge(f"request body of {declared} bytes exceeds the limit of {limit} bytes")
+        raise PayloadTooLarge(
+            f"request body of {declared} bytes exceeds the limit of {limit} bytes"
+        )
     parts: list[bytes] = []
     size = 0
     while True:
@@ -108,7 +110,9 @@ async def send_json(ctx: RequestContext, send: Send, body: bytes) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
-async def _watch_disconnect(receive: Receive, ctx: RequestContext, streamer: asyncio.Task[Any]) -> None:
+async def _watch_disconnect(
+    receive: Receive, ctx: RequestContext, streamer: asyncio.Task[Any]
+) -> None:
     while True:
         message: Message = await receive()
         if message["type"] == "http.disconnect":
@@ -122,7 +126,9 @@ async def send_stream(ctx: RequestContext, send: Send, receive: Receive) -> None
     reply = ctx.stream_reply
     assert reply is not None
     ctx.status = 200
-    await send({"type": "http.response.start", "status": 200, "headers": [*_SSE, *gateway_headers(ctx)]})
+    await send(
+        {"type": "http.response.start", "status": 200, "headers": [*_SSE, *gateway_headers(ctx)]}
+    )
     sent = ctx.sent_chunks = [] if storable_later(ctx) else None
     # The last piece of a finished upstream body is held back and leaves together with the
     # end of the response: one write instead of two. When the whole upstream body is already
@@ -201,7 +207,9 @@ def storable_later(ctx: RequestContext) -> bool:
 async def send_cached_stream(ctx: RequestContext, send: Send, pieces: list[bytes]) -> None:
     """Replay a cached stream with the boundaries it was first sent with."""
     ctx.status = 200
-    await send({"type": "http.response.start", "status": 200, "headers": [*_SSE, *gateway_headers(ctx)]})
+    await send(
+        {"type": "http.response.start", "status": 200, "headers": [*_SSE, *gateway_headers(ctx)]}
+    )
     ctx.first_byte_sent = time.monotonic()
     for piece in pieces:
         await send({"type": "http.response.body", "body": piece, "more_body": True})
@@ -238,8 +246,12 @@ class ProxyEndpoint:
         services.metrics.inflight.inc()
         try:
             if scope["method"] != "POST":
-                raise MethodNotAllowed(f"{scope['method']} is not allowed on {self.endpoint.path}; use POST")
-            ctx.raw_body = await read_body(receive, ctx.headers, runtime.config.server.max_body_bytes)
+                raise MethodNotAllowed(
+                    f"{scope['method']} is not allowed on {self.endpoint.path}; use POST"
+                )
+            ctx.raw_body = await read_body(
+                receive, ctx.headers, runtime.config.server.max_body_bytes
+            )
             async with asyncio.timeout(runtime.config.server.request_timeout_s):
                 for stage in STAGES:
                     await stage(ctx, services)

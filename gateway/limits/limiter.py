@@ -36,9 +36,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from gateway.config.types import KeyConfig, LimitsConfig, ModelConfig, PolicyConfig
-from gateway.pipeline.context import RequestContext
 from gateway.errors import RateLimited, ServiceUnavailable
 from gateway.observability.metrics import Metrics
+from gateway.pipeline.context import RequestContext
 from gateway.runtime import Runtime
 from gateway.state import (
     BUDGET_KINDS,
@@ -83,7 +83,9 @@ def estimate_request(ctx: RequestContext, prompt_tokens: int) -> Estimate:
     """Tokens to reserve (prompt estimate + max_tokens) and the most it could cost."""
     body = ctx.body or {}
     completion = body.get("max_tokens") or body.get("max_completion_tokens")
-    completion = completion if isinstance(completion, int) and completion > 0 else DEFAULT_COMPLETION_TOKENS
+    completion = (
+        completion if isinstance(completion, int) and completion > 0 else DEFAULT_COMPLETION_TOKENS
+    )
     if ctx.endpoint.kind == "embeddings":
         completion = 0
     cost = 0.0
@@ -95,7 +97,9 @@ def estimate_request(ctx: RequestContext, prompt_tokens: int) -> Estimate:
     return Estimate(prompt_tokens, completion, cost)
 
 
-def _checks_for(scope: str, subject: str, limits: LimitsConfig, estimate: Estimate) -> list[LimitCheck]:
+def _checks_for(
+    scope: str, subject: str, limits: LimitsConfig, estimate: Estimate
+) -> list[LimitCheck]:
     checks = []
     if limits.rpm:
         checks.append(LimitCheck(scope, subject, "rpm", limits.rpm, 1))
@@ -104,9 +108,15 @@ def _checks_for(scope: str, subject: str, limits: LimitsConfig, estimate: Estima
     if limits.max_concurrent:
         checks.append(LimitCheck(scope, subject, "concurrent", limits.max_concurrent, 1))
     if limits.budget_usd_per_day is not None:
-        checks.append(LimitCheck(scope, subject, "budget_day", limits.budget_usd_per_day, estimate.cost_usd))
+        checks.append(
+            LimitCheck(scope, subject, "budget_day", limits.budget_usd_per_day, estimate.cost_usd)
+        )
     if limits.budget_usd_per_month is not None:
-        checks.append(LimitCheck(scope, subject, "budget_month", limits.budget_usd_per_month, estimate.cost_usd))
+        checks.append(
+            LimitCheck(
+                scope, subject, "budget_month", limits.budget_usd_per_month, estimate.cost_usd
+            )
+        )
     return checks
 
 
@@ -154,8 +164,13 @@ class LimitPlan:
     def for_request(self, estimate: Estimate) -> list[LimitCheck]:
         """`limit_checks` for this estimate."""
         return [
-            check if check.kind in _FIXED_AMOUNTS else LimitCheck(
-                check.scope, check.subject, check.kind, check.limit,
+            check
+            if check.kind in _FIXED_AMOUNTS
+            else LimitCheck(
+                check.scope,
+                check.subject,
+                check.kind,
+                check.limit,
                 estimate.tokens if check.kind == "tpm" else estimate.cost_usd,
             )
             for check in self.checks
@@ -245,7 +260,13 @@ class Held:
 
 
 class Limiter:
-    def __init__(self, state: StateBackend, metrics: Metrics, on_error: str, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        state: StateBackend,
+        metrics: Metrics,
+        on_error: str,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.state = state
         self.local = MemoryState()
         self.metrics = metrics
@@ -263,7 +284,10 @@ class Limiter:
         self._spend_flush_wanted = False
 
     async def acquire(
-        self, checks: list[LimitCheck], estimate: Estimate, model: ModelConfig | None = None,
+        self,
+        checks: list[LimitCheck],
+        estimate: Estimate,
+        model: ModelConfig | None = None,
         while_waiting: Callable[[], None] | None = None,
     ) -> Held | None:
         """Reserve everything or raise RateLimited (with the rate headers); returns what to
@@ -291,9 +315,15 @@ class Limiter:
             headers = rate_headers(result.results)
             refused = result.refused
             assert refused is not None
-            self.metrics.ratelimit_rejections.labels(f"{refused.check.scope}_{refused.check.kind}").inc()
+            self.metrics.ratelimit_rejections.labels(
+                f"{refused.check.scope}_{refused.check.kind}"
+            ).inc()
             headers["retry-after"] = str(max(1, math.ceil(result.retry_after_s)))
-            raise RateLimited(refusal_message(refused), headers=headers, budget=refused.check.kind.startswith("budget"))
+            raise RateLimited(
+                refusal_message(refused),
+                headers=headers,
+                budget=refused.check.kind.startswith("budget"),
+            )
         breakers = result.breakers if names else None
         return Held(result.reservation, backend, estimate, result, breakers)
 
@@ -304,7 +334,13 @@ class Limiter:
             self._last_warning = now
             log.warning("state backend unavailable; on_redis_error=%s", self.on_error)
 
-    def settle(self, held: Held | None, actual_tokens: int, cost_usd: float, spend_subjects: tuple[tuple[str, str], ...]) -> None:
+    def settle(
+        self,
+        held: Held | None,
+        actual_tokens: int,
+        cost_usd: float,
+        spend_subjects: tuple[tuple[str, str], ...],
+    ) -> None:
         """Queue what the request leaves to do; returns at once (the flushers send it)."""
         budgeted: set[tuple[str, str]] = set()
         if held is not None:
@@ -316,7 +352,9 @@ class Limiter:
                     others = True
             if others or (budgeted and cost_usd):
                 # Slots, tokens and the spend of budgeted subjects: other requests read them now.
-                settlement = Settlement(held.reservation, actual_tokens, cost_usd, prepared=held.acquired.prepared)
+                settlement = Settlement(
+                    held.reservation, actual_tokens, cost_usd, prepared=held.acquired.prepared
+                )
                 self._queue.append((settlement, held.backend))
                 self._send_queue()
         if cost_usd:
@@ -355,7 +393,9 @@ class Limiter:
                 self._sending.add(pending)
                 pending.add_done_callback(functools.partial(self._sent, backend, settlements))
 
-    def _sent(self, backend: StateBackend, settlements: list[Settlement], pending: asyncio.Future[None]) -> None:
+    def _sent(
+        self, backend: StateBackend, settlements: list[Settlement], pending: asyncio.Future[None]
+    ) -> None:
         self._sending.discard(pending)
         error = pending.exception() if not pending.cancelled() else StateUnavailable("cancelled")
         if isinstance(error, StateUnavailable):
@@ -453,5 +493,6 @@ class Limiter:
         if left or self._spend:
             log.error(
                 "%d settlements and the spend of %d subjects could not be written at shutdown",
-                left, len(self._spend),
+                left,
+                len(self._spend),
             )

@@ -63,7 +63,9 @@ def parse_statuses(text: str) -> tuple[str, ...]:
 
 def status_matches(status: Any, patterns: tuple[str, ...]) -> bool:
     code = str(status)
-    return any(code == p or (p.endswith("xx") and code[:1] == p[0] and len(code) == 3) for p in patterns)
+    return any(
+        code == p or (p.endswith("xx") and code[:1] == p[0] and len(code) == 3) for p in patterns
+    )
 
 
 @dataclass(frozen=True)
@@ -116,7 +118,9 @@ class LogReader:
                 yield record
 
 
-def read_records(path: Path, record_filter: RecordFilter = RecordFilter()) -> tuple[list[Record], LogReader]:
+def read_records(
+    path: Path, record_filter: RecordFilter = RecordFilter()
+) -> tuple[list[Record], LogReader]:
     """Every record of `path` that passes the filter, in file order, and the reader's counts."""
     reader = LogReader(path)
     return [r for r in reader if record_filter.matches(r)], reader

@@ -18,12 +18,23 @@ from typing import Any
 
 import orjson
 
-from gateway.observability.log_reader import Record, RecordFilter, UsageError, parse_time, read_records
+from gateway.observability.log_reader import (
+    Record,
+    RecordFilter,
+    UsageError,
+    parse_time,
+    read_records,
+)
 from gateway.replay.report import percentile
 
 GROUP_FIELDS = {
-    "model": "model", "key": "key_id", "team": "team", "deployment": "deployment",
-    "provider": "provider", "endpoint": "endpoint", "status": "status",
+    "model": "model",
+    "key": "key_id",
+    "team": "team",
+    "deployment": "deployment",
+    "provider": "provider",
+    "endpoint": "endpoint",
+    "status": "status",
 }
 NONE_LABEL = "(none)"
 
@@ -79,7 +90,9 @@ def parse_by(text: str) -> tuple[str, ...]:
     return names
 
 
-def aggregate(records: Iterable[Record], by: Sequence[str]) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+def aggregate(
+    records: Iterable[Record], by: Sequence[str]
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """(one row per group, biggest spend first; the total) over `records`."""
     groups: dict[tuple[str, ...], GroupStats] = {}
     total = GroupStats()
@@ -97,10 +110,15 @@ def _label(value: Any) -> str:
 
 
 _COLUMNS = (
-    ("requests", "requests", "{:d}"), ("errors", "errors", "{:d}"), ("error_rate", "error%", "pct"),
-    ("prompt_tokens", "prompt_tok", "{:d}"), ("completion_tokens", "compl_tok", "{:d}"),
-    ("spend_usd", "spend_usd", "{:.6f}"), ("latency_p50_ms", "p50_ms", "{:.1f}"),
-    ("latency_p95_ms", "p95_ms", "{:.1f}"), ("latency_p99_ms", "p99_ms", "{:.1f}"),
+    ("requests", "requests", "{:d}"),
+    ("errors", "errors", "{:d}"),
+    ("error_rate", "error%", "pct"),
+    ("prompt_tokens", "prompt_tok", "{:d}"),
+    ("completion_tokens", "compl_tok", "{:d}"),
+    ("spend_usd", "spend_usd", "{:.6f}"),
+    ("latency_p50_ms", "p50_ms", "{:.1f}"),
+    ("latency_p95_ms", "p95_ms", "{:.1f}"),
+    ("latency_p99_ms", "p99_ms", "{:.1f}"),
 )
 
 
@@ -120,7 +138,9 @@ def render_table(rows: Sequence[dict[str, Any]], total: dict[str, Any], by: Sequ
     widths = [max(len(line[i]) for line in table) for i in range(len(header))]
 
     def line(cells: Sequence[str]) -> str:
-        text = [c.ljust(widths[i]) if i < len(by) else c.rjust(widths[i]) for i, c in enumerate(cells)]
+        text = [
+            c.ljust(widths[i]) if i < len(by) else c.rjust(widths[i]) for i, c in enumerate(cells)
+        ]
         return "  ".join(text).rstrip()
 
     rule = "  ".join("-" * w for w in widths)
@@ -144,8 +164,14 @@ def run(args: argparse.Namespace) -> int:
     rows, total = aggregate(records, by)
     if args.json:
         document = {
-            "log": args.log, "since": _iso(since), "until": _iso(until), "by": list(by),
-            "records": len(records), "bad_lines": reader.bad_lines, "groups": rows, "total": total,
+            "log": args.log,
+            "since": _iso(since),
+            "until": _iso(until),
+            "by": list(by),
+            "records": len(records),
+            "bad_lines": reader.bad_lines,
+            "groups": rows,
+            "total": total,
         }
         sys.stdout.write(orjson.dumps(document, option=orjson.OPT_INDENT_2).decode() + "\n")
         return 0

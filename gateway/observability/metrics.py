@@ -25,7 +25,21 @@ from prometheus_client import (
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 LATENCY_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0)
-OVERHEAD_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0)
+OVERHEAD_BUCKETS = (
+    0.0001,
+    0.00025,
+    0.0005,
+    0.001,
+    0.0025,
+    0.005,
+    0.01,
+    0.025,
+    0.05,
+    0.1,
+    0.25,
+    0.5,
+    1.0,
+)
 UNKNOWN = "_unknown"
 NONE = "none"
 
@@ -40,54 +54,95 @@ class Metrics:
         self._children: dict[tuple[int, tuple[str, ...]], Any] = {}
         r = self.registry
         self.requests = Counter(
-            "gateway_requests", "Requests answered, by model, deployment, HTTP status and cache result",
-            ["model", "deployment", "status", "cache"], registry=r,
+            "gateway_requests",
+            "Requests answered, by model, deployment, HTTP status and cache result",
+            ["model", "deployment", "status", "cache"],
+            registry=r,
         )
         self.request_duration = Histogram(
-            "gateway_request_duration_seconds", "Arrival to last byte sent", ["model"],
-            buckets=LATENCY_BUCKETS, registry=r,
+            "gateway_request_duration_seconds",
+            "Arrival to last byte sent",
+            ["model"],
+            buckets=LATENCY_BUCKETS,
+            registry=r,
         )
         self.ttft = Histogram(
-            "gateway_time_to_first_token_seconds", "Streams: arrival to first answer byte sent", ["model"],
-            buckets=LATENCY_BUCKETS, registry=r,
+            "gateway_time_to_first_token_seconds",
+            "Streams: arrival to first answer byte sent",
+            ["model"],
+            buckets=LATENCY_BUCKETS,
+            registry=r,
         )
         self.upstream_duration = Histogram(
-            "gateway_upstream_duration_seconds", "One upstream attempt, start to last byte", ["deployment"],
-            buckets=LATENCY_BUCKETS, registry=r,
+            "gateway_upstream_duration_seconds",
+            "One upstream attempt, start to last byte",
+            ["deployment"],
+            buckets=LATENCY_BUCKETS,
+            registry=r,
         )
         self.overhead = Histogram(
-            "gateway_overhead_seconds", "Time the gateway adds: total minus upstream time",
-            buckets=OVERHEAD_BUCKETS, registry=r,
+            "gateway_overhead_seconds",
+            "Time the gateway adds: total minus upstream time",
+            buckets=OVERHEAD_BUCKETS,
+            registry=r,
         )
         self.tokens = Counter(
-            "gateway_tokens", "Tokens, by kind = prompt | completion", ["model", "deployment", "kind"], registry=r
+            "gateway_tokens",
+            "Tokens, by kind = prompt | completion",
+            ["model", "deployment", "kind"],
+            registry=r,
         )
-        self.cost = Counter("gateway_cost_usd", "Spend in USD", ["model", "deployment", "team"], registry=r)
-        self.cache_events = Counter("gateway_cache_events", "Cache lookups by result", ["result"], registry=r)
+        self.cost = Counter(
+            "gateway_cost_usd", "Spend in USD", ["model", "deployment", "team"], registry=r
+        )
+        self.cache_events = Counter(
+            "gateway_cache_events", "Cache lookups by result", ["result"], registry=r
+        )
         self.ratelimit_rejections = Counter(
-            "gateway_ratelimit_rejections", "Requests refused by a limit or budget", ["scope"], registry=r
+            "gateway_ratelimit_rejections",
+            "Requests refused by a limit or budget",
+            ["scope"],
+            registry=r,
         )
         self.guardrail_actions = Counter(
-            "gateway_guardrail_actions", "Guardrail findings acted on", ["guardrail", "stage", "action"], registry=r
+            "gateway_guardrail_actions",
+            "Guardrail findings acted on",
+            ["guardrail", "stage", "action"],
+            registry=r,
         )
         self.fallbacks = Counter(
-            "gateway_fallbacks", "Requests answered by a fallback model", ["from_model", "to_model"], registry=r
+            "gateway_fallbacks",
+            "Requests answered by a fallback model",
+            ["from_model", "to_model"],
+            registry=r,
         )
         self.upstream_errors = Counter(
-            "gateway_upstream_errors", "Failed upstream attempts", ["deployment", "kind"], registry=r
+            "gateway_upstream_errors",
+            "Failed upstream attempts",
+            ["deployment", "kind"],
+            registry=r,
         )
         self.deployment_up = Gauge(
-            "gateway_deployment_up", "1 when the deployment takes traffic, 0 while its breaker is open",
-            ["deployment"], multiprocess_mode="livemin", registry=r,
+            "gateway_deployment_up",
+            "1 when the deployment takes traffic, 0 while its breaker is open",
+            ["deployment"],
+            multiprocess_mode="livemin",
+            registry=r,
         )
         self.inflight = Gauge(
-            "gateway_inflight_requests", "Requests being handled now", multiprocess_mode="livesum", registry=r
+            "gateway_inflight_requests",
+            "Requests being handled now",
+            multiprocess_mode="livesum",
+            registry=r,
         )
         self.state_errors = Counter(
             "gateway_state_errors", "Calls to the state backend (Redis) that failed", registry=r
         )
         self.config_reloads = Counter(
-            "gateway_config_reloads", "Config reloads by result = ok | error", ["result"], registry=r
+            "gateway_config_reloads",
+            "Config reloads by result = ok | error",
+            ["result"],
+            registry=r,
         )
 
     def child(self, metric: Any, *labels: str) -> Any:
@@ -117,7 +172,9 @@ class Metrics:
         upstream_ms = 0.0
         for attempt in attempts:
             upstream_ms += attempt["duration_ms"]
-            self.child(self.upstream_duration, attempt["deployment"]).observe(attempt["duration_ms"] / 1000)
+            self.child(self.upstream_duration, attempt["deployment"]).observe(
+                attempt["duration_ms"] / 1000
+            )
             if attempt.get("error"):
                 self.child(self.upstream_errors, attempt["deployment"], attempt["error"]).inc()
         if latency_ms is not None:
@@ -125,11 +182,17 @@ class Metrics:
         if record.get("prompt_tokens"):
             self.child(self.tokens, model, deployment, "prompt").inc(record["prompt_tokens"])
         if record.get("completion_tokens"):
-            self.child(self.tokens, model, deployment, "completion").inc(record["completion_tokens"])
+            self.child(self.tokens, model, deployment, "completion").inc(
+                record["completion_tokens"]
+            )
         if record.get("cost_usd"):
-            self.child(self.cost, model, deployment, record.get("team") or NONE).inc(record["cost_usd"])
+            self.child(self.cost, model, deployment, record.get("team") or NONE).inc(
+                record["cost_usd"]
+            )
         for finding in record.get("guardrails") or ():
-            self.child(self.guardrail_actions, finding["name"], finding["stage"], finding["action"]).inc()
+            self.child(
+                self.guardrail_actions, finding["name"], finding["stage"], finding["action"]
+            ).inc()
         if cache in ("hit", "miss"):
             self.child(self.cache_events, cache).inc()
 
@@ -139,4 +202,3 @@ class Metrics:
             multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
             return generate_latest(registry)
         return generate_latest(self.registry)
-

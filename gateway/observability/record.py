@@ -49,7 +49,9 @@ def _ms(start: float | None, end: float | None) -> float | None:
     return round((end - start) * 1000, 3)
 
 
-def build_record(ctx: RequestContext, include_bodies: bool, finished: float, usage: Usage | None) -> dict[str, Any]:
+def build_record(
+    ctx: RequestContext, include_bodies: bool, finished: float, usage: Usage | None
+) -> dict[str, Any]:
     """`finished`: when the request ended (`time.monotonic()`); `usage`: `request_usage(ctx)`."""
     key = ctx.key
     error = ctx.error
@@ -68,7 +70,14 @@ def build_record(ctx: RequestContext, include_bodies: bool, finished: float, usa
         "error_type": "client_closed" if ctx.client_closed else (error.kind if error else None),
         "error_message": error.message if error else None,
         "attempts": [
-            {"deployment": a.deployment, "model": a.model, "status": a.status, "error": a.error_kind, "start_ms": round(a.start_ms, 3), "duration_ms": round(a.duration_ms, 3)}
+            {
+                "deployment": a.deployment,
+                "model": a.model,
+                "status": a.status,
+                "error": a.error_kind,
+                "start_ms": round(a.start_ms, 3),
+                "duration_ms": round(a.duration_ms, 3),
+            }
             for a in ctx.attempts
         ],
         "fallback_used": ctx.fallback_used,

@@ -76,7 +76,9 @@ class JsonlSink:
 
     def write(self, record: dict[str, Any]) -> None:
         # With a transform the record is serialised in the writer thread, after the transform.
-        line: object = record if self.transform is not None else orjson.dumps(record, default=str) + b"\n"
+        line: object = (
+            record if self.transform is not None else orjson.dumps(record, default=str) + b"\n"
+        )
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:

@@ -9,10 +9,16 @@ from __future__ import annotations
 
 import logging
 
-from gateway.cache.entries import cache_key, decode_entry, encode_entry, entry_as_json, entry_as_stream
+from gateway.cache.entries import (
+    cache_key,
+    decode_entry,
+    encode_entry,
+    entry_as_json,
+    entry_as_stream,
+)
 from gateway.pipeline.context import RequestContext
-from gateway.providers import Usage
 from gateway.pipeline.services import Services
+from gateway.providers import Usage
 from gateway.state import StateUnavailable
 
 log = logging.getLogger("gateway.cache.entries")
@@ -51,7 +57,9 @@ async def cache_lookup(ctx: RequestContext, services: Services) -> None:
         return
     ctx.cache = "hit"
     usage = entry.get("usage") or {}
-    ctx.usage = Usage(usage.get("prompt_tokens", 0), usage.get("completion_tokens", 0), reported=True)
+    ctx.usage = Usage(
+        usage.get("prompt_tokens", 0), usage.get("completion_tokens", 0), reported=True
+    )
     if ctx.stream:
         options = ctx.body.get("stream_options")
         include_usage = isinstance(options, dict) and bool(options.get("include_usage"))

@@ -109,7 +109,9 @@ class RequestContext:
             try:
                 work()
             except Exception:  # a bug here must not fail a request that is otherwise answered
-                logging.getLogger("gateway").exception("deferred work of request %s failed", self.request_id)
+                logging.getLogger("gateway").exception(
+                    "deferred work of request %s failed", self.request_id
+                )
 
     def prompt_estimate(self) -> int:
         """tiktoken estimate of the prompt, computed at most once per request."""
@@ -119,9 +121,16 @@ class RequestContext:
             body = self.body or {}
             if self.endpoint.kind == "embeddings":
                 value = body.get("input")
-                texts = [value] if isinstance(value, str) else [v for v in value or () if isinstance(v, str)]
+                texts = (
+                    [value]
+                    if isinstance(value, str)
+                    else [v for v in value or () if isinstance(v, str)]
+                )
                 self._prompt_estimate = sum(tokens.count_text(t) for t in texts)
             else:
-                self._prompt_estimate = tokens.count_messages(body.get("messages"), body.get("system"))
+                self._prompt_estimate = tokens.count_messages(
+                    body.get("messages"), body.get("system")
+                )
         return self._prompt_estimate
+
     response_headers: dict[str, str] = field(default_factory=dict)

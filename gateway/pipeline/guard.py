@@ -16,14 +16,14 @@ from typing import Any
 
 import orjson
 
-from gateway.pipeline.context import RequestContext
 from gateway.errors import ContentBlocked
 from gateway.guardrails.base import Finding, GuardrailUnavailable, Placeholders
 from gateway.guardrails.bodies import Slot, input_slots, output_slots, string_slots
 from gateway.guardrails.compiled import ERROR_ENTITY, Decision, Guard, GuardrailSet, decide
 from gateway.guardrails.stream import GuardedConverter
-from gateway.providers import StreamConverter
+from gateway.pipeline.context import RequestContext
 from gateway.pipeline.services import Services
+from gateway.providers import StreamConverter
 
 # Joins the texts of one body for a single scan; no pattern matches across it.
 SEPARATOR = "\n\u2063\n"
@@ -40,11 +40,17 @@ def record(ctx: RequestContext, stage: str, decision: Decision) -> None:
     """Findings -> `ctx.guardrails` ({name, stage, action, entities}; never the values)."""
     for guard, action, entities in decision.hits:
         for entry in ctx.guardrails:
-            if entry["name"] == guard.name and entry["stage"] == stage and entry["action"] == action:
+            if (
+                entry["name"] == guard.name
+                and entry["stage"] == stage
+                and entry["action"] == action
+            ):
                 entry["entities"] = sorted(set(entry["entities"]) | set(entities))
                 break
         else:
-            ctx.guardrails.append({"name": guard.name, "stage": stage, "action": action, "entities": entities})
+            ctx.guardrails.append(
+                {"name": guard.name, "stage": stage, "action": action, "entities": entities}
+            )
 
 
 async def _scan(guard: Guard, text: str, ctx: RequestContext, services: Services) -> list[Finding]:
@@ -81,7 +87,11 @@ async def _apply(
         for guard in guards:
             findings = await _scan(guard, joined, ctx, services)
             results.append((guard, findings))
-            if findings and (guard.action == "block" or guard.config.on_error == "block" and findings[0].entity == ERROR_ENTITY):
+            if findings and (
+                guard.action == "block"
+                or guard.config.on_error == "block"
+                and findings[0].entity == ERROR_ENTITY
+            ):
                 break
         decision = decide(joined, results, placeholders)
         if decision.hits:
@@ -89,7 +99,9 @@ async def _apply(
         if decision.blocked is not None:
             entities = ", ".join(decision.hits[-1][2])
             where = "request" if stage == "input" else "answer"
-            raise ContentBlocked(f"the {where} was blocked by the guardrail '{decision.blocked.name}' ({entities})")
+            raise ContentBlocked(
+                f"the {where} was blocked by the guardrail '{decision.blocked.name}' ({entities})"
+            )
         if decision.text != joined:
             for i, text in zip(group, decision.text.split(SEPARATOR)):
                 container, key = slots[i]
@@ -114,7 +126,11 @@ async def guard_input(ctx: RequestContext, services: Services) -> None:
 async def guard_output(ctx: RequestContext, services: Services) -> None:
     """Pipeline stage: scan the answer; block it, rewrite it, put `restore` values back."""
     guards = _guardrails(ctx)
-    placeholders = ctx.guard_state if isinstance(ctx.guard_state, Placeholders) and ctx.guard_state.by_value else None
+    placeholders = (
+        ctx.guard_state
+        if isinstance(ctx.guard_state, Placeholders) and ctx.guard_state.by_value
+        else None
+    )
     if (guards is None or not guards.output) and placeholders is None:
         return
     guards = guards or _NO_GUARDS
@@ -145,13 +161,20 @@ def _restore(data: dict[str, Any], placeholders: Placeholders) -> bool:
     return changed
 
 
-def _guard_stream(ctx: RequestContext, services: Services, guards: GuardrailSet, placeholders: Placeholders | None) -> None:
+def _guard_stream(
+    ctx: RequestContext, services: Services, guards: GuardrailSet, placeholders: Placeholders | None
+) -> None:
     reply = ctx.stream_reply
     assert reply is not None
     remote = [g for g in guards.output if g.remote is not None]
     inner = reply.converter
     converter = GuardedConverter(
-        inner, ctx.endpoint.wire, guards, placeholders, lambda d: record(ctx, "output", d), defer_end=bool(remote)
+        inner,
+        ctx.endpoint.wire,
+        guards,
+        placeholders,
+        lambda d: record(ctx, "output", d),
+        defer_end=bool(remote),
     )
     # Already converted from the first upstream chunk: goes through the same windows.
     reply.pending = converter.rewrite(reply.pending)
@@ -161,7 +184,10 @@ def _guard_stream(ctx: RequestContext, services: Services, guards: GuardrailSet,
 
 
 async def _check_when_done(
-    chunks: AsyncIterator[bytes], converter: StreamConverter, guards: list[Guard], ctx: RequestContext,
+    chunks: AsyncIterator[bytes],
+    converter: StreamConverter,
+    guards: list[Guard],
+    ctx: RequestContext,
     services: Services,
 ) -> AsyncIterator[bytes]:
     """Remote checks see the whole answer; the stream's ending events wait for their verdict."""

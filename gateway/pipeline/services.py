@@ -14,11 +14,11 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from gateway.config.types import ProviderConfig
-from gateway.pipeline.context import RequestContext
 from gateway.limits.limiter import Limiter
 from gateway.observability.metrics import Metrics
 from gateway.observability.record import build_record, cost_usd, request_usage
 from gateway.observability.recorder import RecordSink
+from gateway.pipeline.context import RequestContext
 from gateway.providers import Usage
 from gateway.routing.deployment_stats import DeploymentStats
 from gateway.runtime import Runtime
@@ -58,7 +58,9 @@ class Services:
         from gateway.routing.router import Router
 
         self.router = Router(self)
-        self.limiter = Limiter(self.state, self.metrics, self.runtime.config.state.on_redis_error, self.clock)
+        self.limiter = Limiter(
+            self.state, self.metrics, self.runtime.config.state.on_redis_error, self.clock
+        )
 
     def spawn(self, coroutine: Coroutine[Any, Any, None]) -> None:
         """Run work off the request path; shutdown waits for it."""

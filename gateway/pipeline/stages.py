@@ -12,19 +12,23 @@ from typing import Any
 
 import orjson
 
-from gateway.pipeline.context import RequestContext
 from gateway.errors import AuthenticationError, InvalidRequest, NotFound, PermissionDenied
-from gateway.pipeline.guard import guard_input, guard_output
 from gateway.limits.limiter import estimate_request, limit_plan
 from gateway.pipeline.cache import cache_lookup
+from gateway.pipeline.context import RequestContext
+from gateway.pipeline.guard import guard_input, guard_output
+from gateway.pipeline.services import Services
 from gateway.routing.attempt import draft_first_call
 from gateway.routing.router import route_and_call
-from gateway.pipeline.services import Services
 from gateway.validation import validate_chat, validate_embeddings, validate_messages
 
 Stage = Callable[[RequestContext, Services], Awaitable[None]]
 
-_VALIDATORS = {"chat": validate_chat, "messages": validate_messages, "embeddings": validate_embeddings}
+_VALIDATORS = {
+    "chat": validate_chat,
+    "messages": validate_messages,
+    "embeddings": validate_embeddings,
+}
 
 
 async def authenticate(ctx: RequestContext, services: Services) -> None:
@@ -54,7 +58,9 @@ async def parse_body(ctx: RequestContext, services: Services) -> None:
     try:
         body: Any = orjson.loads(ctx.raw_body)
     except orjson.JSONDecodeError as exc:
-        raise InvalidRequest(f"request body is not valid JSON: {exc}", code="invalid_json") from None
+        raise InvalidRequest(
+            f"request body is not valid JSON: {exc}", code="invalid_json"
+        ) from None
     if not isinstance(body, dict):
         raise InvalidRequest("request body must be a JSON object", code="invalid_json")
     _VALIDATORS[ctx.endpoint.kind](body)
@@ -68,9 +74,15 @@ async def resolve_model(ctx: RequestContext, services: Services) -> None:
     assert ctx.key is not None and ctx.model_name is not None
     model = ctx.runtime.config.models.get(ctx.model_name)
     if model is None:
-        raise NotFound(f"the model '{ctx.model_name}' does not exist on this gateway", param="model", code="model_not_found")
+        raise NotFound(
+            f"the model '{ctx.model_name}' does not exist on this gateway",
+            param="model",
+            code="model_not_found",
+        )
     if not ctx.key.allows(model.name):
-        raise PermissionDenied(f"this key is not allowed to use the model '{model.name}'", param="model")
+        raise PermissionDenied(
+            f"this key is not allowed to use the model '{model.name}'", param="model"
+        )
     ctx.model = model
 
 

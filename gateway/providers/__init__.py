@@ -35,11 +35,15 @@ def wire_provider(provider: ProviderConfig, kind: EndpointKind) -> ProviderConfi
     return dataclasses.replace(provider, type=wire, base_url=MOCK_BASE_URLS[wire])
 
 
-def adapter_for(kind: EndpointKind, provider: ProviderConfig, anthropic_beta: str | None = None) -> Adapter:
+def adapter_for(
+    kind: EndpointKind, provider: ProviderConfig, anthropic_beta: str | None = None
+) -> Adapter:
     upstream = provider.type
     if kind == "embeddings":
         if upstream != "openai":
-            raise InvalidRequest(f"provider '{provider.name}' ({upstream}) does not serve embeddings")
+            raise InvalidRequest(
+                f"provider '{provider.name}' ({upstream}) does not serve embeddings"
+            )
         return _OPENAI_EMBEDDINGS
     if kind == "chat":
         return _OPENAI_CHAT if upstream == "openai" else _OPENAI_TO_ANTHROPIC
@@ -50,4 +54,12 @@ def adapter_for(kind: EndpointKind, provider: ProviderConfig, anthropic_beta: st
     return _ANTHROPIC_TO_OPENAI
 
 
-__all__ = ["Adapter", "EndpointKind", "PreparedCall", "StreamConverter", "Usage", "adapter_for", "wire_provider"]
+__all__ = [
+    "Adapter",
+    "EndpointKind",
+    "PreparedCall",
+    "StreamConverter",
+    "Usage",
+    "adapter_for",
+    "wire_provider",
+]

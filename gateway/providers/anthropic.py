@@ -36,7 +36,9 @@ def usage_from_anthropic(usage: Any) -> Usage | None:
     )
 
 
-def anthropic_headers(api_key: str | None, provider: ProviderConfig, extra: dict[str, str] | None = None) -> dict[str, str]:
+def anthropic_headers(
+    api_key: str | None, provider: ProviderConfig, extra: dict[str, str] | None = None
+) -> dict[str, str]:
     headers = {"content-type": "application/json", "anthropic-version": provider.anthropic_version}
     if api_key:
         headers["x-api-key"] = api_key
@@ -53,7 +55,9 @@ def _parse_event(data: bytes) -> dict[str, Any]:
     try:
         parsed = orjson.loads(data)
     except orjson.JSONDecodeError:
-        raise UpstreamFailed("upstream sent a malformed stream event", code="upstream_malformed") from None
+        raise UpstreamFailed(
+            "upstream sent a malformed stream event", code="upstream_malformed"
+        ) from None
     if not isinstance(parsed, dict):
         raise UpstreamFailed("upstream sent a malformed stream event", code="upstream_malformed")
     return parsed
@@ -100,7 +104,11 @@ class AnthropicMessagesAdapter:
         self._extra = passthrough_headers
 
     def prepare(
-        self, body: dict[str, Any], deployment: DeploymentConfig, provider: ProviderConfig, api_key: str | None
+        self,
+        body: dict[str, Any],
+        deployment: DeploymentConfig,
+        provider: ProviderConfig,
+        api_key: str | None,
     ) -> PreparedCall:
         upstream = dict(body)
         upstream["model"] = deployment.model
@@ -158,13 +166,19 @@ class AnthropicToOpenAIStreamAdapter:
 
 class OpenAIClientToAnthropic:
     def prepare(
-        self, body: dict[str, Any], deployment: DeploymentConfig, provider: ProviderConfig, api_key: str | None
+        self,
+        body: dict[str, Any],
+        deployment: DeploymentConfig,
+        provider: ProviderConfig,
+        api_key: str | None,
     ) -> PreparedCall:
         try:
             upstream = translate.openai_request_to_anthropic(body, deployment.model)
         except translate.TranslationError as exc:
             raise InvalidRequest(str(exc)) from None
-        return PreparedCall(_messages_url(provider), anthropic_headers(api_key, provider), orjson.dumps(upstream))
+        return PreparedCall(
+            _messages_url(provider), anthropic_headers(api_key, provider), orjson.dumps(upstream)
+        )
 
     def convert_json(self, data: bytes) -> tuple[bytes, Usage, dict[str, Any]]:
         parsed = parse_upstream_json(data)
@@ -216,7 +230,11 @@ class OpenAIToAnthropicStreamAdapter:
 
 class AnthropicClientToOpenAI:
     def prepare(
-        self, body: dict[str, Any], deployment: DeploymentConfig, provider: ProviderConfig, api_key: str | None
+        self,
+        body: dict[str, Any],
+        deployment: DeploymentConfig,
+        provider: ProviderConfig,
+        api_key: str | None,
     ) -> PreparedCall:
         try:
             upstream = translate.anthropic_request_to_openai(body, deployment.model)

@@ -53,7 +53,11 @@ class StreamConverter(Protocol):
 
 class Adapter(Protocol):
     def prepare(
-        self, body: dict[str, Any], deployment: DeploymentConfig, provider: ProviderConfig, api_key: str | None
+        self,
+        body: dict[str, Any],
+        deployment: DeploymentConfig,
+        provider: ProviderConfig,
+        api_key: str | None,
     ) -> PreparedCall: ...
 
     def convert_json(self, data: bytes) -> tuple[bytes, Usage, dict[str, Any]]:
@@ -62,14 +66,18 @@ class Adapter(Protocol):
 
     def stream(self, body: dict[str, Any]) -> StreamConverter: ...
 
-    def convert_error(self, status: int, data: bytes, deployment: DeploymentConfig) -> GatewayError: ...
+    def convert_error(
+        self, status: int, data: bytes, deployment: DeploymentConfig
+    ) -> GatewayError: ...
 
 
 def parse_upstream_json(data: bytes) -> dict[str, Any]:
     try:
         parsed = orjson.loads(data)
     except orjson.JSONDecodeError:
-        raise UpstreamFailed("upstream returned malformed JSON", code="upstream_malformed") from None
+        raise UpstreamFailed(
+            "upstream returned malformed JSON", code="upstream_malformed"
+        ) from None
     if not isinstance(parsed, dict):
         raise UpstreamFailed("upstream returned malformed JSON", code="upstream_malformed")
     return parsed
@@ -96,4 +104,8 @@ def error_from_upstream(status: int, data: bytes, deployment: DeploymentConfig) 
     where = f"upstream {deployment.name}"
     if status >= 500:
         return UpstreamFailed(f"{where} failed with status {status}: {message or 'no message'}")
-    return UpstreamRejected(status, message or f"{where} rejected the request with status {status}", upstream_body=parsed)
+    return UpstreamRejected(
+        status,
+        message or f"{where} rejected the request with status {status}",
+        upstream_body=parsed,
+    )

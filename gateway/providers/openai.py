@@ -26,7 +26,9 @@ def usage_from_openai(usage: Any) -> Usage | None:
     return Usage(
         prompt_tokens=int(usage.get("prompt_tokens") or 0),
         completion_tokens=int(usage.get("completion_tokens") or 0),
-        cached_tokens=int(prompt_details.get("cached_tokens") or 0) if isinstance(prompt_details, dict) else 0,
+        cached_tokens=int(prompt_details.get("cached_tokens") or 0)
+        if isinstance(prompt_details, dict)
+        else 0,
         reasoning_tokens=int(completion_details.get("reasoning_tokens") or 0)
         if isinstance(completion_details, dict)
         else 0,
@@ -104,9 +106,13 @@ class OpenAIStreamPassthrough:
             try:
                 parsed = orjson.loads(data)
             except orjson.JSONDecodeError:
-                raise UpstreamFailed("upstream sent a malformed stream event", code="upstream_malformed") from None
+                raise UpstreamFailed(
+                    "upstream sent a malformed stream event", code="upstream_malformed"
+                ) from None
             if type(parsed) is not dict:
-                raise UpstreamFailed("upstream sent a malformed stream event", code="upstream_malformed")
+                raise UpstreamFailed(
+                    "upstream sent a malformed stream event", code="upstream_malformed"
+                )
             if parsed.get("usage") is not None:
                 usage = usage_from_openai(parsed["usage"])
                 if usage is not None:
@@ -127,14 +133,23 @@ class OpenAIChatAdapter:
     path = "/chat/completions"
 
     def prepare(
-        self, body: dict[str, Any], deployment: DeploymentConfig, provider: ProviderConfig, api_key: str | None
+        self,
+        body: dict[str, Any],
+        deployment: DeploymentConfig,
+        provider: ProviderConfig,
+        api_key: str | None,
     ) -> PreparedCall:
         upstream = dict(body)
         upstream["model"] = deployment.model
         if body.get("stream"):
             options = body.get("stream_options")
-            upstream["stream_options"] = {**(options if isinstance(options, dict) else {}), "include_usage": True}
-        return PreparedCall(_join(provider.base_url, self.path), openai_headers(api_key), orjson.dumps(upstream))
+            upstream["stream_options"] = {
+                **(options if isinstance(options, dict) else {}),
+                "include_usage": True,
+            }
+        return PreparedCall(
+            _join(provider.base_url, self.path), openai_headers(api_key), orjson.dumps(upstream)
+        )
 
     def convert_json(self, data: bytes) -> tuple[bytes, Usage, dict[str, Any]]:
         parsed = parse_upstream_json(data)
@@ -154,8 +169,14 @@ class OpenAIEmbeddingsAdapter(OpenAIChatAdapter):
     path = "/embeddings"
 
     def prepare(
-        self, body: dict[str, Any], deployment: DeploymentConfig, provider: ProviderConfig, api_key: str | None
+        self,
+        body: dict[str, Any],
+        deployment: DeploymentConfig,
+        provider: ProviderConfig,
+        api_key: str | None,
     ) -> PreparedCall:
         upstream = dict(body)
         upstream["model"] = deployment.model
-        return PreparedCall(_join(provider.base_url, self.path), openai_headers(api_key), orjson.dumps(upstream))
+        return PreparedCall(
+            _join(provider.base_url, self.path), openai_headers(api_key), orjson.dumps(upstream)
+        )

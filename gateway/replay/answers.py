@@ -82,7 +82,9 @@ def _openai(body: dict[str, Any]) -> Answer:
     for call in message.get("tool_calls") or ():
         function = call.get("function") if isinstance(call, dict) else None
         if isinstance(function, dict):
-            calls.append(ToolCall(str(function.get("name")), canonical_json(function.get("arguments", ""))))
+            calls.append(
+                ToolCall(str(function.get("name")), canonical_json(function.get("arguments", "")))
+            )
     return Answer(_content_text(message.get("content")), tuple(calls))
 
 
@@ -120,14 +122,17 @@ def extract_usage(body: Any) -> Usage | None:
     if "input_tokens" in usage or "output_tokens" in usage:
         cached = int(usage.get("cache_read_input_tokens") or 0)
         return Usage(
-            int(usage.get("input_tokens") or 0) + cached
+            int(usage.get("input_tokens") or 0)
+            + cached
             + int(usage.get("cache_creation_input_tokens") or 0),
             int(usage.get("output_tokens") or 0),
             cached,
         )
     details = usage.get("prompt_tokens_details")
     cached = int(details.get("cached_tokens") or 0) if isinstance(details, dict) else 0
-    return Usage(int(usage.get("prompt_tokens") or 0), int(usage.get("completion_tokens") or 0), cached)
+    return Usage(
+        int(usage.get("prompt_tokens") or 0), int(usage.get("completion_tokens") or 0), cached
+    )
 
 
 def wants_json(request: Any) -> bool:

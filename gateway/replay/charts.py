@@ -51,7 +51,10 @@ def histogram_svg(
     head += f"<title>{escape(title)}</title>"
     head += f'<text x="{LEFT}" y="16" class="chart-title">{escape(title)}</text>'
     if not present:
-        return head + f'<text x="{WIDTH / 2}" y="{HEIGHT / 2}" text-anchor="middle">no data</text></svg>'
+        return (
+            head
+            + f'<text x="{WIDTH / 2}" y="{HEIGHT / 2}" text-anchor="middle">no data</text></svg>'
+        )
     low, high = domain or _domain(present)
     counts = [_counts(s.values, low, high, bins) for s in present]
     peak = max(max(c) for c in counts) or 1
@@ -60,12 +63,18 @@ def histogram_svg(
     bar_w = bin_w * 0.9 / len(present)
     parts = [head]
     base_y = TOP + plot_h
-    parts.append(f'<line x1="{LEFT}" y1="{base_y}" x2="{WIDTH - RIGHT}" y2="{base_y}" class="axis"/>')
+    parts.append(
+        f'<line x1="{LEFT}" y1="{base_y}" x2="{WIDTH - RIGHT}" y2="{base_y}" class="axis"/>'
+    )
     parts.append(f'<line x1="{LEFT}" y1="{TOP}" x2="{LEFT}" y2="{base_y}" class="axis"/>')
     for tick in _ticks(peak):
         y = base_y - tick / peak * plot_h
-        parts.append(f'<text x="{LEFT - 6}" y="{y + 4:.1f}" text-anchor="end" class="tick">{tick}</text>')
-        parts.append(f'<line x1="{LEFT}" y1="{y:.1f}" x2="{WIDTH - RIGHT}" y2="{y:.1f}" class="grid"/>')
+        parts.append(
+            f'<text x="{LEFT - 6}" y="{y + 4:.1f}" text-anchor="end" class="tick">{tick}</text>'
+        )
+        parts.append(
+            f'<line x1="{LEFT}" y1="{y:.1f}" x2="{WIDTH - RIGHT}" y2="{y:.1f}" class="grid"/>'
+        )
     for s_index, (s, bin_counts) in enumerate(zip(present, counts)):
         for b, n in enumerate(bin_counts):
             if n == 0:
@@ -81,12 +90,16 @@ def histogram_svg(
     for i in range(0, bins + 1, max(1, bins // 4)):
         x = LEFT + i * bin_w
         value = low + i * (high - low) / bins
-        parts.append(f'<text x="{x:.1f}" y="{base_y + 16}" text-anchor="middle" class="tick">{escape(fmt(value))}</text>')
+        parts.append(
+            f'<text x="{x:.1f}" y="{base_y + 16}" text-anchor="middle" class="tick">{escape(fmt(value))}</text>'
+        )
     legend_x = WIDTH - RIGHT - 120 * len(present)
     for i, s in enumerate(present):
         x = legend_x + i * 120
         parts.append(f'<rect x="{x}" y="6" width="12" height="12" fill="{escape(s.color)}"/>')
-        parts.append(f'<text x="{x + 16}" y="16" class="legend">{escape(s.label)} (n={len(s.values)})</text>')
+        parts.append(
+            f'<text x="{x + 16}" y="16" class="legend">{escape(s.label)} (n={len(s.values)})</text>'
+        )
     parts.append("</svg>")
     return "".join(parts)
 

@@ -19,11 +19,6 @@ from pathlib import Path
 from typing import Any
 
 from gateway.config import ConfigError, GatewayConfig, load_config
-from gateway.replay import target as targets
-from gateway.replay.answers import ENDPOINTS
-from gateway.replay.gate import Gate, GateError, parse_gate
-from gateway.replay.html import render_html
-from gateway.replay.judge import DEFAULT_RUBRIC
 from gateway.observability.log_reader import (
     Record,
     RecordFilter,
@@ -32,6 +27,11 @@ from gateway.observability.log_reader import (
     parse_time,
     read_records,
 )
+from gateway.replay import target as targets
+from gateway.replay.answers import ENDPOINTS
+from gateway.replay.gate import Gate, GateError, parse_gate
+from gateway.replay.html import render_html
+from gateway.replay.judge import DEFAULT_RUBRIC
 from gateway.replay.progress import Progress
 from gateway.replay.report import (
     SUMMARY_FIELDS,
@@ -73,7 +73,12 @@ def record_filter(args: argparse.Namespace) -> RecordFilter:
 
 
 def select(
-    path: Path, rfilter: RecordFilter, *, sample: float | None, seed: int, limit: int | None,
+    path: Path,
+    rfilter: RecordFilter,
+    *,
+    sample: float | None,
+    seed: int,
+    limit: int | None,
     default_ok_only: bool = True,
 ) -> Selection:
     """Filter, keep replayable records (a request body, a chat or messages endpoint), sample, limit.
@@ -86,14 +91,22 @@ def select(
         records = [r for r in records if r.get("status") == 200 and not r.get("error_type")]
     matched = len(records)
     no_body = [r for r in records if not isinstance(r.get("request"), dict)]
-    wrong_endpoint = [r for r in records if isinstance(r.get("request"), dict) and r.get("endpoint") not in ENDPOINTS]
-    chosen = [r for r in records if isinstance(r.get("request"), dict) and r.get("endpoint") in ENDPOINTS]
+    wrong_endpoint = [
+        r
+        for r in records
+        if isinstance(r.get("request"), dict) and r.get("endpoint") not in ENDPOINTS
+    ]
+    chosen = [
+        r for r in records if isinstance(r.get("request"), dict) and r.get("endpoint") in ENDPOINTS
+    ]
     if sample is not None and sample < 1.0:
         keep = sorted(random.Random(seed).sample(range(len(chosen)), k=round(len(chosen) * sample)))
         chosen = [chosen[i] for i in keep]
     if limit is not None:
         chosen = chosen[:limit]
-    return Selection(chosen, reader.seen, reader.bad_lines, matched, len(no_body), len(wrong_endpoint))
+    return Selection(
+        chosen, reader.seen, reader.bad_lines, matched, len(no_body), len(wrong_endpoint)
+    )
 
 
 def _config(args: argparse.Namespace, required: bool) -> GatewayConfig | None:
@@ -118,9 +131,13 @@ def _validate(args: argparse.Namespace) -> Gate | None:
     return parse_gate(args.gate, SUMMARY_FIELDS) if args.gate else None
 
 
-async def _replay(args: argparse.Namespace, config: GatewayConfig | None, key: str | None, selection: Selection) -> tuple[list[Row], str]:
+async def _replay(
+    args: argparse.Namespace, config: GatewayConfig | None, key: str | None, selection: Selection
+) -> tuple[list[Row], str]:
     options = ReplayOptions(
-        model=args.model, concurrency=args.concurrency, judge_model=args.judge_model,
+        model=args.model,
+        concurrency=args.concurrency,
+        judge_model=args.judge_model,
         rubric=args.rubric or DEFAULT_RUBRIC,
     )
     if args.base_url:
@@ -152,10 +169,19 @@ def _print_summary(summary: dict[str, Any], model: str, where: str, log: Path) -
         ("similarity mean", f"{fixed(summary['similarity_mean'])} (token F1)"),
         ("JSON valid", f"{pct(summary['json_valid_rate'])} of {summary['json_count']}"),
         ("tool agreement", f"{pct(summary['tool_agreement_rate'])} of {summary['tool_count']}"),
-        ("latency p50 (ms)", f"{num(summary['latency_p50_old'])} -> {num(summary['latency_p50_new'])} (ratio {num(summary['latency_ratio'], 3)})"),
-        ("latency p95 (ms)", f"{num(summary['latency_p95_old'])} -> {num(summary['latency_p95_new'])}"),
+        (
+            "latency p50 (ms)",
+            f"{num(summary['latency_p50_old'])} -> {num(summary['latency_p50_new'])} (ratio {num(summary['latency_ratio'], 3)})",
+        ),
+        (
+            "latency p95 (ms)",
+            f"{num(summary['latency_p95_old'])} -> {num(summary['latency_p95_new'])}",
+        ),
         ("tokens", f"{summary['tokens_old']} -> {summary['tokens_new']}"),
-        ("cost (USD)", f"{num(summary['cost_old'])} -> {num(summary['cost_new'])} (ratio {num(summary['cost_ratio'], 3)})"),
+        (
+            "cost (USD)",
+            f"{num(summary['cost_old'])} -> {num(summary['cost_new'])} (ratio {num(summary['cost_ratio'], 3)})",
+        ),
     ]
     if summary["judge_count"]:
         lines.append(("judge mean", f"{num(summary['judge_mean'], 3)} of {summary['judge_count']}"))
@@ -188,10 +214,15 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     if selection.skipped_endpoint:
-        print(f"skipped {selection.skipped_endpoint} record(s) of other endpoints (embeddings, ...)", file=sys.stderr)
+        print(
+            f"skipped {selection.skipped_endpoint} record(s) of other endpoints (embeddings, ...)",
+            file=sys.stderr,
+        )
     if not selection.records:
-        print(f"error: nothing to replay: {selection.read} record(s) in {log}, {selection.matched} matched the filters",
-              file=sys.stderr)
+        print(
+            f"error: nothing to replay: {selection.read} record(s) in {log}, {selection.matched} matched the filters",
+            file=sys.stderr,
+        )
         return 2
 
     rows, where = asyncio.run(_replay(args, config, key, selection))
@@ -204,9 +235,15 @@ def run(args: argparse.Namespace) -> int:
         "records_read": selection.read,
         "bad_lines": selection.bad_lines,
         "options": {
-            "since": args.since, "until": args.until, "filter_model": list(rfilter.models),
-            "filter_key": list(rfilter.keys), "status": args.status, "sample": args.sample,
-            "seed": args.seed, "limit": args.limit, "concurrency": args.concurrency,
+            "since": args.since,
+            "until": args.until,
+            "filter_model": list(rfilter.models),
+            "filter_key": list(rfilter.keys),
+            "status": args.status,
+            "sample": args.sample,
+            "seed": args.seed,
+            "limit": args.limit,
+            "concurrency": args.concurrency,
             "judge_model": args.judge_model,
         },
     }

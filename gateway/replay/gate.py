@@ -29,8 +29,12 @@ _TOKEN = re.compile(
     r"|(?P<punct>[()\-]))"
 )
 _OPS: dict[str, Callable[[float, float], bool]] = {
-    "<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge,
-    "==": operator.eq, "!=": operator.ne,
+    "<": operator.lt,
+    "<=": operator.le,
+    ">": operator.gt,
+    ">=": operator.ge,
+    "==": operator.eq,
+    "!=": operator.ne,
 }
 _KEYWORDS = {"and", "or", "not"}
 
@@ -149,7 +153,9 @@ class _Parser:
                 close = [n for n in self.names if n.startswith(value)]
                 close = close or difflib.get_close_matches(value, list(self.names), n=1)
                 hint = f" (did you mean {close[0]}?)" if close else ""
-                raise GateError(f"unknown name {value!r}{hint}; known: {', '.join(sorted(self.names))}")
+                raise GateError(
+                    f"unknown name {value!r}{hint}; known: {', '.join(sorted(self.names))}"
+                )
             return value
         raise GateError(f"expected a name or a number, got {value!r}")
 
@@ -162,8 +168,10 @@ class _Parser:
             ops.append(token[1])
             operands.append(self.parse_operand())
         if not ops:
-            raise GateError(f"expected a comparison like 'similarity_mean >= 0.9' near {operands[0]!r}")
-        text = "".join(v for _, v in self.tokens[start:self.pos])
+            raise GateError(
+                f"expected a comparison like 'similarity_mean >= 0.9' near {operands[0]!r}"
+            )
+        text = "".join(v for _, v in self.tokens[start : self.pos])
         return Comparison(tuple(operands), tuple(ops), text)
 
 
@@ -196,7 +204,9 @@ def _evaluate(node: Node, values: Values, lines: list[str]) -> bool | None:
     if isinstance(node, Comparison):
         numbers = [_value(o, values) for o in node.operands]
         known = [n for n in numbers if n is not None]
-        shown = ", ".join(f"{o} = {_show(values.get(o))}" for o in node.operands if isinstance(o, str))
+        shown = ", ".join(
+            f"{o} = {_show(values.get(o))}" for o in node.operands if isinstance(o, str)
+        )
         outcome: bool | None = None
         if len(known) == len(numbers):
             outcome = all(_OPS[op](known[i], known[i + 1]) for i, op in enumerate(node.ops))

@@ -92,17 +92,26 @@ def _summary_table(summary: dict[str, Any]) -> str:
         ("errors", f"{summary['error_count']} ({_pct(summary['error_rate'])})"),
         ("exact match", _pct(summary["exact_match_rate"])),
         ("similarity mean (token F1)", _fmt(summary["similarity_mean"])),
-        ("similarity p50 / min", f"{_fmt(summary['similarity_p50'])} / {_fmt(summary['similarity_min'])}"),
+        (
+            "similarity p50 / min",
+            f"{_fmt(summary['similarity_p50'])} / {_fmt(summary['similarity_min'])}",
+        ),
         ("JSON valid (new)", f"{_pct(summary['json_valid_rate'])} of {summary['json_count']}"),
-        ("tool-call agreement", f"{_pct(summary['tool_agreement_rate'])} of {summary['tool_count']}"),
+        (
+            "tool-call agreement",
+            f"{_pct(summary['tool_agreement_rate'])} of {summary['tool_count']}",
+        ),
         ("judge mean (1-10)", f"{_fmt(summary['judge_mean'])} of {summary['judge_count']}"),
-        ("skipped: no request body / other endpoint", f"{summary['skipped_no_body']} / {summary['skipped_endpoint']}"),
+        (
+            "skipped: no request body / other endpoint",
+            f"{summary['skipped_no_body']} / {summary['skipped_endpoint']}",
+        ),
     ]
     quality_rows = "".join(f"<tr><td>{escape(k)}</td><td>{v}</td></tr>" for k, v in quality)
     return (
         '<div class="charts"><table><thead><tr><th>answers</th><th></th></tr></thead>'
         f"<tbody>{quality_rows}</tbody></table>"
-        '<table><thead><tr><th></th><th>old</th><th>new</th><th>new/old</th></tr></thead>'
+        "<table><thead><tr><th></th><th>old</th><th>new</th><th>new/old</th></tr></thead>"
         f"<tbody>{''.join(rows)}</tbody></table></div>"
     )
 
@@ -110,34 +119,56 @@ def _summary_table(summary: dict[str, Any]) -> str:
 def _gate_block(gate: dict[str, Any] | None) -> str:
     if not gate:
         return ""
-    verdict = '<span class="pass">PASSED</span>' if gate["passed"] else '<span class="fail">FAILED</span>'
+    verdict = (
+        '<span class="pass">PASSED</span>' if gate["passed"] else '<span class="fail">FAILED</span>'
+    )
     lines = "".join(f"<li>{escape(line)}</li>" for line in gate["details"])
-    return f"<h2>Gate {verdict}</h2><p><code>{escape(gate['expression'])}</code></p><ul>{lines}</ul>"
+    return (
+        f"<h2>Gate {verdict}</h2><p><code>{escape(gate['expression'])}</code></p><ul>{lines}</ul>"
+    )
 
 
 def _charts(rows: Sequence[dict[str, Any]]) -> str:
     ok = [r for r in rows if r["error"] is None]
     lat = [
-        Series("old", OLD_COLOR, [r["latency_ms_old"] for r in ok if r["latency_ms_old"] is not None]),
-        Series("new", NEW_COLOR, [r["latency_ms_new"] for r in ok if r["latency_ms_new"] is not None]),
+        Series(
+            "old", OLD_COLOR, [r["latency_ms_old"] for r in ok if r["latency_ms_old"] is not None]
+        ),
+        Series(
+            "new", NEW_COLOR, [r["latency_ms_new"] for r in ok if r["latency_ms_new"] is not None]
+        ),
     ]
     cost = [
-        Series("old", OLD_COLOR, [r["cost_usd_old"] * 1e6 for r in ok if r["cost_usd_old"] is not None]),
-        Series("new", NEW_COLOR, [r["cost_usd_new"] * 1e6 for r in ok if r["cost_usd_new"] is not None]),
+        Series(
+            "old", OLD_COLOR, [r["cost_usd_old"] * 1e6 for r in ok if r["cost_usd_old"] is not None]
+        ),
+        Series(
+            "new", NEW_COLOR, [r["cost_usd_new"] * 1e6 for r in ok if r["cost_usd_new"] is not None]
+        ),
     ]
     tokens = [
         Series("old", OLD_COLOR, [r["prompt_tokens_old"] + r["completion_tokens_old"] for r in ok]),
         Series("new", NEW_COLOR, [r["prompt_tokens_new"] + r["completion_tokens_new"] for r in ok]),
     ]
     sims = [Series("new vs old", NEW_COLOR, [r["similarity"] for r in rows])]
-    return '<div class="charts">' + "".join(
-        (
-            histogram_svg("Latency per request (ms)", lat),
-            histogram_svg("Cost per request (micro-USD)", cost),
-            histogram_svg("Tokens per request", tokens, fmt=lambda v: f"{v:.0f}"),
-            histogram_svg("Similarity (token F1)", sims, bins=10, domain=(0.0, 1.0), fmt=lambda v: f"{v:.1f}"),
+    return (
+        '<div class="charts">'
+        + "".join(
+            (
+                histogram_svg("Latency per request (ms)", lat),
+                histogram_svg("Cost per request (micro-USD)", cost),
+                histogram_svg("Tokens per request", tokens, fmt=lambda v: f"{v:.0f}"),
+                histogram_svg(
+                    "Similarity (token F1)",
+                    sims,
+                    bins=10,
+                    domain=(0.0, 1.0),
+                    fmt=lambda v: f"{v:.1f}",
+                ),
+            )
         )
-    ) + "</div>"
+        + "</div>"
+    )
 
 
 def _request_rows(rows: Sequence[dict[str, Any]]) -> str:
@@ -158,14 +189,18 @@ def _request_rows(rows: Sequence[dict[str, Any]]) -> str:
         if row["judge_score"] is not None:
             flags.append(f"judge {_fmt(row['judge_score'])}")
         error = f' <span class="err">{escape(row["error"])}</span>' if row["error"] else ""
-        judge = f'<p class="small">judge: {escape(row["judge_reason"])}</p>' if row["judge_reason"] else ""
+        judge = (
+            f'<p class="small">judge: {escape(row["judge_reason"])}</p>'
+            if row["judge_reason"]
+            else ""
+        )
         parts.append(
             f"<details><summary><code>{escape(str(row['id']))}</code> {escape(row['endpoint'])} "
             f"{escape(str(row['model_old']))} → {escape(row['model_new'])}: {escape(' · '.join(flags))}{error}</summary>"
             f'{judge}<div class="diff">{word_diff(row["answer_old"], row["answer_new"])}</div></details>'
         )
     if len(rows) > MAX_DIFF_ROWS:
-        parts.append(f"<p class=\"small\">{len(rows) - MAX_DIFF_ROWS} more rows in report.json.</p>")
+        parts.append(f'<p class="small">{len(rows) - MAX_DIFF_ROWS} more rows in report.json.</p>')
     return "".join(parts)
 
 
@@ -174,16 +209,18 @@ def render_html(report: dict[str, Any]) -> str:
     summary = report["summary"]
     rows = report["rows"]
     old_models = sorted({str(r["model_old"]) for r in rows}) or ["logged"]
-    shown_old = ", ".join(old_models[:3]) + (f" (+{len(old_models) - 3})" if len(old_models) > 3 else "")
+    shown_old = ", ".join(old_models[:3]) + (
+        f" (+{len(old_models) - 3})" if len(old_models) > 3 else ""
+    )
     title = f"Replay: {shown_old} → {report['model']}"
     meta = (
         f"{escape(str(report.get('created')))} · log <code>{escape(str(report.get('log')))}</code> · "
         f"target {escape(str(report.get('target')))}"
     )
     return (
-        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">"
+        '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
         f"<title>{escape(title)}</title><style>{_CSS}</style></head><body>"
-        f"<h1>{escape(title)}</h1><div class=\"meta\">{meta}</div>"
+        f'<h1>{escape(title)}</h1><div class="meta">{meta}</div>'
         f"{_gate_block(report.get('gate'))}"
         f"<h2>Summary</h2>{_summary_table(summary)}"
         f"<h2>Distributions, old vs new</h2>{_charts(rows)}"

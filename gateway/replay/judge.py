@@ -46,7 +46,9 @@ def _conversation(request: dict[str, Any]) -> str:
     return _clip("\n".join(lines))
 
 
-def judge_request(model: str, request: dict[str, Any], reference: str, answer: str, rubric: str) -> dict[str, Any]:
+def judge_request(
+    model: str, request: dict[str, Any], reference: str, answer: str, rubric: str
+) -> dict[str, Any]:
     """The chat completion body that asks the judge model for a score."""
     prompt = (
         f"Rubric: {rubric}\n\n"
@@ -81,13 +83,19 @@ def parse_score(text: str) -> tuple[float | None, str | None]:
         if isinstance(data, dict):
             raw = data.get("score", data.get("rating"))
             try:
-                score = _valid(float(raw)) if raw is not None and not isinstance(raw, bool) else None
+                score = (
+                    _valid(float(raw)) if raw is not None and not isinstance(raw, bool) else None
+                )
             except (TypeError, ValueError):
                 score = None
             if score is not None:
                 reason = data.get("reason") or data.get("explanation")
                 return score, str(reason) if reason is not None else None
-        elif isinstance(data, (int, float)) and not isinstance(data, bool) and _valid(float(data)) is not None:
+        elif (
+            isinstance(data, (int, float))
+            and not isinstance(data, bool)
+            and _valid(float(data)) is not None
+        ):
             return float(data), None
     for pattern in (_LABELLED, _OUT_OF):
         match = pattern.search(text)

@@ -58,16 +58,38 @@ class Row:
 
 # Summary fields a gate may name, in report order.
 SUMMARY_FIELDS = (
-    "count", "ok_count", "error_count", "error_rate",
-    "exact_match_rate", "similarity_mean", "similarity_p50", "similarity_min",
-    "json_count", "json_valid_rate", "json_valid_rate_old",
-    "tool_count", "tool_agreement_rate",
-    "latency_p50_old", "latency_p50_new", "latency_p95_old", "latency_p95_new", "latency_ratio",
-    "prompt_tokens_old", "prompt_tokens_new", "completion_tokens_old", "completion_tokens_new",
-    "tokens_old", "tokens_new", "tokens_ratio",
-    "cost_old", "cost_new", "cost_ratio",
-    "judge_count", "judge_mean",
-    "skipped_no_body", "skipped_endpoint",
+    "count",
+    "ok_count",
+    "error_count",
+    "error_rate",
+    "exact_match_rate",
+    "similarity_mean",
+    "similarity_p50",
+    "similarity_min",
+    "json_count",
+    "json_valid_rate",
+    "json_valid_rate_old",
+    "tool_count",
+    "tool_agreement_rate",
+    "latency_p50_old",
+    "latency_p50_new",
+    "latency_p95_old",
+    "latency_p95_new",
+    "latency_ratio",
+    "prompt_tokens_old",
+    "prompt_tokens_new",
+    "completion_tokens_old",
+    "completion_tokens_new",
+    "tokens_old",
+    "tokens_new",
+    "tokens_ratio",
+    "cost_old",
+    "cost_new",
+    "cost_ratio",
+    "judge_count",
+    "judge_mean",
+    "skipped_no_body",
+    "skipped_endpoint",
 )
 
 
@@ -104,7 +126,9 @@ def _round(value: float | None, digits: int = 6) -> float | None:
     return None if value is None else round(value, digits)
 
 
-def summarize(rows: Sequence[Row], skipped_no_body: int = 0, skipped_endpoint: int = 0) -> dict[str, Any]:
+def summarize(
+    rows: Sequence[Row], skipped_no_body: int = 0, skipped_endpoint: int = 0
+) -> dict[str, Any]:
     """The summary of a replay. Answer scores count every row (a failed request scores 0);
     latency, tokens and cost compare only rows where the new request succeeded."""
     ok = [r for r in rows if r.ok]
@@ -159,8 +183,15 @@ def summarize(rows: Sequence[Row], skipped_no_body: int = 0, skipped_endpoint: i
     return summary
 
 
-def build_report(meta: dict[str, Any], summary: dict[str, Any], rows: Sequence[Row]) -> dict[str, Any]:
-    return {"version": REPORT_VERSION, **meta, "summary": summary, "rows": [asdict(r) for r in rows]}
+def build_report(
+    meta: dict[str, Any], summary: dict[str, Any], rows: Sequence[Row]
+) -> dict[str, Any]:
+    return {
+        "version": REPORT_VERSION,
+        **meta,
+        "summary": summary,
+        "rows": [asdict(r) for r in rows],
+    }
 
 
 def write_atomic(path: Path, data: bytes) -> None:

@@ -15,6 +15,7 @@ from typing import Any
 
 import httpx
 
+from gateway.observability.log_reader import Record
 from gateway.observability.record import cost_usd
 from gateway.providers import Usage as GatewayUsage
 from gateway.replay import scorers
@@ -27,7 +28,6 @@ from gateway.replay.answers import (
     wants_json,
 )
 from gateway.replay.judge import DEFAULT_RUBRIC, judge_request, parse_score
-from gateway.observability.log_reader import Record
 from gateway.replay.progress import Progress
 from gateway.replay.report import Row
 from gateway.replay.target import Target
@@ -71,7 +71,9 @@ def _old_row(record: Record, model: str) -> Row:
         deployment_old=record.get("deployment"),
         status_old=record.get("status"),
         json_asked=wants_json(request),
-        json_valid_old=scorers.json_valid(old.text) if old is not None and wants_json(request) else None,
+        json_valid_old=scorers.json_valid(old.text)
+        if old is not None and wants_json(request)
+        else None,
         tools_asked=has_tools(request) or bool(old and old.tool_calls),
         latency_ms_old=record.get("latency_ms"),
         prompt_tokens_old=int(record.get("prompt_tokens") or 0),
@@ -82,7 +84,9 @@ def _old_row(record: Record, model: str) -> Row:
 
 
 class Runner:
-    def __init__(self, target: Target, options: ReplayOptions, progress: Progress | None = None) -> None:
+    def __init__(
+        self, target: Target, options: ReplayOptions, progress: Progress | None = None
+    ) -> None:
         self.target = target
         self.options = options
         self.progress = progress
@@ -167,7 +171,9 @@ class Runner:
 
     async def _judge(self, row: Row, request: dict[str, Any]) -> None:
         assert self.options.judge_model is not None
-        body = judge_request(self.options.judge_model, request, row.answer_old, row.answer_new, self.options.rubric)
+        body = judge_request(
+            self.options.judge_model, request, row.answer_old, row.answer_new, self.options.rubric
+        )
         try:
             response = await self.target.client.post("/v1/chat/completions", json=body)
         except httpx.HTTPError as exc:
@@ -183,4 +189,6 @@ class Runner:
             answer = None
         score, reason = parse_score(answer.text if answer else "")
         row.judge_score = score
-        row.judge_reason = reason if score is not None else "could not read a score from the judge's reply"
+        row.judge_reason = (
+            reason if score is not None else "could not read a score from the judge's reply"
+        )

@@ -42,7 +42,9 @@ def token_f1(a: str, b: str) -> float:
 
 
 def exact_match(old: Answer, new: Answer) -> bool:
-    return old.text == new.text and sorted(old.tool_calls, key=repr) == sorted(new.tool_calls, key=repr)
+    return old.text == new.text and sorted(old.tool_calls, key=repr) == sorted(
+        new.tool_calls, key=repr
+    )
 
 
 def similarity(old: Answer, new: Answer) -> float:

@@ -68,10 +68,14 @@ def deployments_by_name(config: GatewayConfig | None) -> dict[str, DeploymentCon
 def with_replay_key(config: GatewayConfig) -> tuple[GatewayConfig, str]:
     """The config plus an ephemeral key (all models, no limits, no cache) and its secret."""
     secret = "sk-replay-" + secrets.token_hex(16)
-    key = KeyConfig(id=REPLAY_KEY_ID, key_sha256=hash_key(secret), team=REPLAY_KEY_ID, policy=REPLAY_POLICY)
+    key = KeyConfig(
+        id=REPLAY_KEY_ID, key_sha256=hash_key(secret), team=REPLAY_KEY_ID, policy=REPLAY_POLICY
+    )
     policies = dict(config.policies)
     policies[REPLAY_POLICY] = PolicyConfig(REPLAY_POLICY)
-    replaced = dataclasses.replace(config, keys=(*config.keys, key), policies=MappingProxyType(policies))
+    replaced = dataclasses.replace(
+        config, keys=(*config.keys, key), policies=MappingProxyType(policies)
+    )
     return replaced, secret
 
 
@@ -81,7 +85,9 @@ def _headers(key: str) -> dict[str, str]:
 
 
 @contextlib.asynccontextmanager
-async def in_process(config: GatewayConfig, key: str | None, timeout_s: float) -> AsyncIterator[Target]:
+async def in_process(
+    config: GatewayConfig, key: str | None, timeout_s: float
+) -> AsyncIterator[Target]:
     from gateway.app import create_app
 
     source = config.source
@@ -96,7 +102,9 @@ async def in_process(config: GatewayConfig, key: str | None, timeout_s: float) -
             transport=transport, base_url=IN_PROCESS_URL, headers=_headers(key), timeout=timeout_s
         ) as client:
             await _wait_ready(client)
-            yield Target(client, f"in-process gateway ({source})", sink.take, deployments_by_name(config))
+            yield Target(
+                client, f"in-process gateway ({source})", sink.take, deployments_by_name(config)
+            )
 
 
 @contextlib.asynccontextmanager
@@ -153,6 +161,10 @@ async def remote(
     base_url: str, key: str, config: GatewayConfig | None, timeout_s: float, concurrency: int
 ) -> AsyncIterator[Target]:
     url = normalize_base_url(base_url)
-    limits = httpx.Limits(max_connections=concurrency + 2, max_keepalive_connections=concurrency + 2)
-    async with httpx.AsyncClient(base_url=url, headers=_headers(key), timeout=timeout_s, limits=limits) as client:
+    limits = httpx.Limits(
+        max_connections=concurrency + 2, max_keepalive_connections=concurrency + 2
+    )
+    async with httpx.AsyncClient(
+        base_url=url, headers=_headers(key), timeout=timeout_s, limits=limits
+    ) as client:
         yield Target(client, url, lambda request_id: None, deployments_by_name(config))

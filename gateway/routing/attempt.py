@@ -13,21 +13,33 @@ import time
 from dataclasses import dataclass, field
 
 from gateway.config.types import DeploymentConfig, ModelConfig, ProviderConfig
-from gateway.pipeline.context import Attempt, RequestContext, StreamReply
 from gateway.errors import GatewayError, UpstreamFailed, UpstreamRejected, UpstreamTimeout
-from gateway.providers import Adapter, PreparedCall, adapter_for, wire_provider
+from gateway.pipeline.context import Attempt, RequestContext, StreamReply
 from gateway.pipeline.services import Services
+from gateway.providers import Adapter, PreparedCall, adapter_for, wire_provider
 from gateway.upstream import UpstreamError, UpstreamRequest, UpstreamResponse
 from gateway.upstream.http1 import encode_request
 
 log = logging.getLogger("gateway")
 
-_CONTENT_POLICY_MARKERS = ("content_policy", "content_filter", "content management policy", "safety system")
+_CONTENT_POLICY_MARKERS = (
+    "content_policy",
+    "content_filter",
+    "content management policy",
+    "safety system",
+)
 
 
 class AttemptFailed(Exception):
-    def __init__(self, error: GatewayError, *, retryable: bool, retry_after_s: float | None = None,
-                 content_policy: bool = False, context_window: bool = False) -> None:
+    def __init__(
+        self,
+        error: GatewayError,
+        *,
+        retryable: bool,
+        retry_after_s: float | None = None,
+        content_policy: bool = False,
+        context_window: bool = False,
+    ) -> None:
         super().__init__(error.message)
         self.error = error
         self.retryable = retryable
@@ -59,14 +71,23 @@ def is_content_policy(error: GatewayError) -> bool:
     text = error.message.lower()
     body = error.upstream_body
     if isinstance(body, dict) and isinstance(body.get("error"), dict):
-        text += " " + str(body["error"].get("code", "")).lower() + " " + str(body["error"].get("type", "")).lower()
+        text += (
+            " "
+            + str(body["error"].get("code", "")).lower()
+            + " "
+            + str(body["error"].get("type", "")).lower()
+        )
     return any(marker in text for marker in _CONTENT_POLICY_MARKERS)
 
 
 def _failure_from_upstream_error(exc: UpstreamError, deployment: DeploymentConfig) -> AttemptFailed:
     if exc.kind.endswith("timeout"):
-        return AttemptFailed(UpstreamTimeout(f"upstream {deployment.name} timed out ({exc.kind})"), retryable=True)
-    return AttemptFailed(UpstreamFailed(f"upstream {deployment.name} failed ({exc.kind}): {exc}"), retryable=True)
+        return AttemptFailed(
+            UpstreamTimeout(f"upstream {deployment.name} timed out ({exc.kind})"), retryable=True
+        )
+    return AttemptFailed(
+        UpstreamFailed(f"upstream {deployment.name} failed ({exc.kind}): {exc}"), retryable=True
+    )
 
 
 @dataclass(frozen=True)
@@ -82,7 +103,9 @@ class UpstreamCall:
     encoded: bytes | None = field(repr=False)  # the HTTP/1.1 bytes (None for the in-process mock)
 
 
-def build_call(ctx: RequestContext, deployment: DeploymentConfig, encode: bool = False) -> UpstreamCall:
+def build_call(
+    ctx: RequestContext, deployment: DeploymentConfig, encode: bool = False
+) -> UpstreamCall:
     """The upstream call of this request to `deployment` (with its HTTP/1.1 bytes if `encode`,
     except for the in-process mock, which reads no bytes)."""
     assert ctx.body is not None
@@ -90,7 +113,11 @@ def build_call(ctx: RequestContext, deployment: DeploymentConfig, encode: bool =
     wire = wire_provider(provider, ctx.endpoint.kind)
     adapter = adapter_for(ctx.endpoint.kind, wire, ctx.headers.get("anthropic-beta"))
     call = adapter.prepare(ctx.body, deployment, wire, ctx.runtime.provider_key(provider.name))
-    encoded = encode_request("POST", call.url, call.headers, call.body) if encode and provider.type != "mock" else None
+    encoded = (
+        encode_request("POST", call.url, call.headers, call.body)
+        if encode and provider.type != "mock"
+        else None
+    )
     return UpstreamCall(deployment, provider, adapter, call, encoded)
 
 
@@ -118,7 +145,11 @@ def draft_first_call(ctx: RequestContext) -> None:
 
 
 async def call_deployment(
-    ctx: RequestContext, services: Services, model: ModelConfig, deployment: DeploymentConfig, limits: AttemptLimits
+    ctx: RequestContext,
+    services: Services,
+    model: ModelConfig,
+    deployment: DeploymentConfig,
+    limits: AttemptLimits,
 ) -> None:
     """Try `deployment` once; on success the context holds the answer, else AttemptFailed."""
     assert ctx.body is not None
@@ -155,8 +186,12 @@ async def call_deployment(
             if response.status == 429 and retry_after is not None:
                 error.headers["retry-after"] = response.headers["retry-after"]
             retryable = response.status == 429 or response.status >= 500
-            raise AttemptFailed(error, retryable=retryable, retry_after_s=retry_after,
-                                content_policy=is_content_policy(error))
+            raise AttemptFailed(
+                error,
+                retryable=retryable,
+                retry_after_s=retry_after,
+                content_policy=is_content_policy(error),
+            )
         if ctx.stream:
             converter = adapter.stream(ctx.body)
             chunks = response.iter_chunks()
@@ -182,7 +217,9 @@ async def call_deployment(
         raise _failure_from_upstream_error(exc, deployment) from None
     except TimeoutError:
         attempt.error_kind = "timeout"
-        raise AttemptFailed(UpstreamTimeout(f"upstream {deployment.name} took too long"), retryable=True) from None
+        raise AttemptFailed(
+            UpstreamTimeout(f"upstream {deployment.name} took too long"), retryable=True
+        ) from None
     except UpstreamFailed as exc:
         # Malformed answers: the deployment is misbehaving, another may not be.
         attempt.error_kind = attempt.error_kind or exc.kind

@@ -19,12 +19,12 @@ import time
 from collections.abc import Mapping, Sequence
 
 from gateway.config.types import DeploymentConfig, ModelConfig
-from gateway.pipeline.context import RequestContext
 from gateway.errors import GatewayError, InvalidRequest, UpstreamFailed, UpstreamTimeout
 from gateway.limits.limiter import Held
+from gateway.pipeline.context import RequestContext
+from gateway.pipeline.services import Services
 from gateway.routing.attempt import AttemptFailed, AttemptLimits, call_deployment
 from gateway.routing.strategies import STRATEGIES, Candidate, Selection, weighted_by_point
-from gateway.pipeline.services import Services
 from gateway.state import BreakerState, StateUnavailable
 
 _CLOSED = BreakerState(state="closed", failures=0, cooldown_remaining_s=0.0)
@@ -59,8 +59,12 @@ class Router:
         self._turns: dict[str, int] = {}
         self._up: dict[str, int] = {}
 
-    async def _breaker_states(self, deployments: Sequence[DeploymentConfig], now: float,
-                              known: Mapping[str, BreakerState] | None = None) -> Mapping[str, BreakerState]:
+    async def _breaker_states(
+        self,
+        deployments: Sequence[DeploymentConfig],
+        now: float,
+        known: Mapping[str, BreakerState] | None = None,
+    ) -> Mapping[str, BreakerState]:
         """The deployments' breakers: `known` (read with the limits acquire) when it has them
         all, else one state round trip; every breaker is treated closed when the state is down."""
         names = [d.name for d in deployments]
@@ -83,26 +87,37 @@ class Router:
             metrics = self.services.metrics
             metrics.child(metrics.deployment_up, deployment).set(up)
 
-    async def _record_outcome(self, deployment: str, ok: bool, before: BreakerState, now: float) -> None:
+    async def _record_outcome(
+        self, deployment: str, ok: bool, before: BreakerState, now: float
+    ) -> None:
         if ok and before.state == "closed" and before.failures == 0:
             return  # nothing to clear: save the round trip
         routing = self.services.runtime.config.routing
         try:
             state = await self.services.state.breaker_record(
-                deployment, ok, now, routing.breaker_failures, routing.breaker_window_s, routing.breaker_cooldown_s
+                deployment,
+                ok,
+                now,
+                routing.breaker_failures,
+                routing.breaker_window_s,
+                routing.breaker_cooldown_s,
             )
         except StateUnavailable:
             return
         self._set_up(deployment, state)
 
-    async def _probe(self, candidates: list[Candidate], states: Mapping[str, BreakerState], now: float) -> Candidate | None:
+    async def _probe(
+        self, candidates: list[Candidate], states: Mapping[str, BreakerState], now: float
+    ) -> Candidate | None:
         """A half-open deployment whose single probe this request wins; it must then be called."""
         for candidate in candidates:
             if states.get(candidate.deployment.name, _CLOSED).state != "half_open":
                 continue
             try:
                 won = await self.services.state.breaker_try_probe(
-                    candidate.deployment.name, now, self.services.runtime.config.routing.probe_timeout_s
+                    candidate.deployment.name,
+                    now,
+                    self.services.runtime.config.routing.probe_timeout_s,
                 )
             except StateUnavailable:
                 won = False
@@ -110,8 +125,14 @@ class Router:
                 return candidate
         return None
 
-    def _pick(self, ctx: RequestContext, model: ModelConfig, candidates: list[Candidate], first: bool,
-              prompt_tokens: int) -> Candidate:
+    def _pick(
+        self,
+        ctx: RequestContext,
+        model: ModelConfig,
+        candidates: list[Candidate],
+        first: bool,
+        prompt_tokens: int,
+    ) -> Candidate:
         if len(candidates) == 1:
             return candidates[0]
         if first and model.sticky != "none":
@@ -121,17 +142,30 @@ class Router:
             return weighted_by_point(candidates, sticky_point(model.name, subject))
         turn = self._turns.get(model.name, 0)
         self._turns[model.name] = turn + 1
-        max_tokens = (ctx.body or {}).get("max_tokens") or (ctx.body or {}).get("max_completion_tokens") or 256
-        selection = Selection(self.services.rng, turn, prompt_tokens, int(max_tokens) if isinstance(max_tokens, int) else 256)
+        max_tokens = (
+            (ctx.body or {}).get("max_tokens")
+            or (ctx.body or {}).get("max_completion_tokens")
+            or 256
+        )
+        selection = Selection(
+            self.services.rng,
+            turn,
+            prompt_tokens,
+            int(max_tokens) if isinstance(max_tokens, int) else 256,
+        )
         return STRATEGIES[model.strategy](candidates, selection)
 
-    async def _try_model(self, ctx: RequestContext, model: ModelConfig, deadline: float, prompt_tokens: int | None) -> None:
+    async def _try_model(
+        self, ctx: RequestContext, model: ModelConfig, deadline: float, prompt_tokens: int | None
+    ) -> None:
         """Every allowed try on one model group; raises AttemptFailed with the last failure."""
         routing = self.services.runtime.config.routing
         stats = self.services.stats
         fitting = [d for d in model.deployments if d.weight > 0]
         if prompt_tokens is not None:
-            fitting = [d for d in fitting if d.context_window is None or prompt_tokens <= d.context_window]
+            fitting = [
+                d for d in fitting if d.context_window is None or prompt_tokens <= d.context_window
+            ]
             if not fitting:
                 raise AttemptFailed(
                     InvalidRequest(
@@ -154,14 +188,26 @@ class Router:
             now = time.monotonic()
             if now >= deadline:
                 break
-            states = await self._breaker_states(fitting, time.time(), known if attempt_no == 0 else None)
-            half_open = [d for d in fitting if d.name not in tried and states.get(d.name, _CLOSED).state == "half_open"]
-            probe = await self._probe([stats.candidate(d, now) for d in half_open], states, time.time()) if half_open else None
+            states = await self._breaker_states(
+                fitting, time.time(), known if attempt_no == 0 else None
+            )
+            half_open = [
+                d
+                for d in fitting
+                if d.name not in tried and states.get(d.name, _CLOSED).state == "half_open"
+            ]
+            probe = (
+                await self._probe([stats.candidate(d, now) for d in half_open], states, time.time())
+                if half_open
+                else None
+            )
             if probe is not None:
                 choice = probe.deployment
                 tried.add(choice.name)
                 try:
-                    await self._attempt(ctx, model, choice, deadline, states[choice.name], prompt_tokens or 0)
+                    await self._attempt(
+                        ctx, model, choice, deadline, states[choice.name], prompt_tokens or 0
+                    )
                     return
                 except AttemptFailed as failure:
                     last = failure
@@ -169,17 +215,29 @@ class Router:
                         raise
                     continue
             healthy = [
-                stats.candidate(d, now) for d in fitting if states.get(d.name, _CLOSED).state == "closed"
+                stats.candidate(d, now)
+                for d in fitting
+                if states.get(d.name, _CLOSED).state == "closed"
             ]
             if not healthy:
                 if last is None:
-                    last = AttemptFailed(UpstreamFailed(f"every deployment of '{model.name}' is cooling down after failures",
-                                                        code="no_healthy_deployment"), retryable=True)
+                    last = AttemptFailed(
+                        UpstreamFailed(
+                            f"every deployment of '{model.name}' is cooling down after failures",
+                            code="no_healthy_deployment",
+                        ),
+                        retryable=True,
+                    )
                 break
             untried = [c for c in healthy if c.deployment.name not in tried]
             if not untried:
                 # Every healthy deployment failed once: wait, then go round again.
-                wait = backoff_s(repeats, routing.backoff_base_s, routing.backoff_max_s, self.services.rng.random())
+                wait = backoff_s(
+                    repeats,
+                    routing.backoff_base_s,
+                    routing.backoff_max_s,
+                    self.services.rng.random(),
+                )
                 if last is not None and last.retry_after_s is not None:
                     wait = max(wait, last.retry_after_s)
                 repeats += 1
@@ -190,21 +248,40 @@ class Router:
             choice = self._pick(ctx, model, untried, attempt_no == 0, prompt_tokens or 0).deployment
             tried.add(choice.name)
             try:
-                await self._attempt(ctx, model, choice, deadline, states.get(choice.name, _CLOSED), prompt_tokens or 0)
+                await self._attempt(
+                    ctx,
+                    model,
+                    choice,
+                    deadline,
+                    states.get(choice.name, _CLOSED),
+                    prompt_tokens or 0,
+                )
                 return
             except AttemptFailed as failure:
                 last = failure
                 if not failure.retryable:
                     raise
         assert last is not None or time.monotonic() >= deadline
-        raise last or AttemptFailed(UpstreamTimeout("the request deadline passed before an upstream answered"), retryable=False)
+        raise last or AttemptFailed(
+            UpstreamTimeout("the request deadline passed before an upstream answered"),
+            retryable=False,
+        )
 
-    async def _attempt(self, ctx: RequestContext, model: ModelConfig, deployment: DeploymentConfig, deadline: float,
-                       breaker: BreakerState, prompt_tokens: int) -> None:
+    async def _attempt(
+        self,
+        ctx: RequestContext,
+        model: ModelConfig,
+        deployment: DeploymentConfig,
+        deadline: float,
+        breaker: BreakerState,
+        prompt_tokens: int,
+    ) -> None:
         stats = self.services.stats
         remaining = max(0.001, deadline - time.monotonic())
-        limits = AttemptLimits(first_byte_s=min(deployment.timeouts.first_token_s, remaining),
-                               body_s=min(deployment.timeouts.total_s, remaining))
+        limits = AttemptLimits(
+            first_byte_s=min(deployment.timeouts.first_token_s, remaining),
+            body_s=min(deployment.timeouts.total_s, remaining),
+        )
         started = time.monotonic()
         stats.started(deployment.name, prompt_tokens, started)
         ok = False
@@ -213,8 +290,14 @@ class Router:
             ok = True
         finally:
             elapsed_ms = (time.monotonic() - started) * 1000
-            stats.finished(deployment.name, elapsed_ms if ok else None, elapsed_ms if ok and ctx.stream else None)
-            counts_as_failure = not ok and ctx.attempts and _is_deployment_fault(ctx.attempts[-1].error_kind)
+            stats.finished(
+                deployment.name,
+                elapsed_ms if ok else None,
+                elapsed_ms if ok and ctx.stream else None,
+            )
+            counts_as_failure = (
+                not ok and ctx.attempts and _is_deployment_fault(ctx.attempts[-1].error_kind)
+            )
             if ok or counts_as_failure:
                 await self._record_outcome(deployment.name, ok, breaker, time.time())
 
@@ -234,7 +317,9 @@ class Router:
                 continue
             seen.add(name)
             model = config.models[name]
-            prompt_tokens = ctx.prompt_estimate() if _needs_estimate(model, len(ctx.raw_body)) else None
+            prompt_tokens = (
+                ctx.prompt_estimate() if _needs_estimate(model, len(ctx.raw_body)) else None
+            )
             try:
                 await self._try_model(ctx, model, deadline, prompt_tokens)
                 ctx.fallback_used = name != ctx.model.name

@@ -61,7 +61,9 @@ def round_robin(candidates: Sequence[Candidate], selection: Selection) -> Candid
     return candidates[selection.turn % len(candidates)]
 
 
-def _least(candidates: Sequence[Candidate], selection: Selection, score: Callable[[Candidate], float]) -> Candidate:
+def _least(
+    candidates: Sequence[Candidate], selection: Selection, score: Callable[[Candidate], float]
+) -> Candidate:
     best = min(score(c) for c in candidates)
     tied = [c for c in candidates if score(c) == best]
     return tied[0] if len(tied) == 1 else selection.rng.choice(tied)
@@ -85,7 +87,10 @@ def lowest_latency(candidates: Sequence[Candidate], selection: Selection) -> Can
 
 
 def price(deployment: DeploymentConfig, prompt_tokens: int, completion_tokens: int) -> float:
-    return (prompt_tokens * deployment.input_cost_per_1m + completion_tokens * deployment.output_cost_per_1m) / 1e6
+    return (
+        prompt_tokens * deployment.input_cost_per_1m
+        + completion_tokens * deployment.output_cost_per_1m
+    ) / 1e6
 
 
 def lowest_cost(candidates: Sequence[Candidate], selection: Selection) -> Candidate:
@@ -93,7 +98,9 @@ def lowest_cost(candidates: Sequence[Candidate], selection: Selection) -> Candid
     return _least(
         candidates,
         selection,
-        lambda c: price(c.deployment, selection.estimated_prompt_tokens, selection.estimated_completion_tokens),
+        lambda c: price(
+            c.deployment, selection.estimated_prompt_tokens, selection.estimated_completion_tokens
+        ),
     )
 
 

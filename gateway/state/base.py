@@ -129,7 +129,10 @@ class StateBackend(Protocol):
     name: str  # "memory" | "redis"
 
     async def acquire(
-        self, checks: Sequence[LimitCheck], now: float, breakers: Sequence[str] = (),
+        self,
+        checks: Sequence[LimitCheck],
+        now: float,
+        breakers: Sequence[str] = (),
         while_waiting: Callable[[], None] | None = None,
     ) -> AcquireResult:
         """Check and reserve every limit at once: all checks pass and are reserved, or nothing is.
@@ -143,7 +146,9 @@ class StateBackend(Protocol):
         """After the call: free concurrency slots, reconcile tpm, add spend. One round trip."""
         ...
 
-    def start_settle(self, settlements: Sequence[Settlement], now: float) -> asyncio.Future[None] | None:
+    def start_settle(
+        self, settlements: Sequence[Settlement], now: float
+    ) -> asyncio.Future[None] | None:
         """`settle` begun without an await: the write leaves before this returns. None when it
         is already done (in-process state); else a future that ends when it is applied, or
         with StateUnavailable (nothing was applied: settle them again). Raises StateUnavailable

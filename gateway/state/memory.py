@@ -81,7 +81,10 @@ class MemoryState:
     # -- limits -----------------------------------------------------------------------------
 
     async def acquire(
-        self, checks: Sequence[LimitCheck], now: float, breakers: Sequence[str] = (),
+        self,
+        checks: Sequence[LimitCheck],
+        now: float,
+        breakers: Sequence[str] = (),
         while_waiting: Callable[[], None] | None = None,
     ) -> AcquireResult:
         pending: dict[Counter, float] = {}  # what earlier checks of this call reserve
@@ -109,7 +112,9 @@ class MemoryState:
             if window is not None:
                 allowed, remaining, reset = window.verdict(already, check.amount, check.limit, now)
             else:
-                allowed, remaining, reset = window_verdict([], already, check.amount, check.limit, now)
+                allowed, remaining, reset = window_verdict(
+                    [], already, check.amount, check.limit, now
+                )
             pending[counter] = already + check.amount
             return CheckResult(check, allowed, remaining, reset)
         if check.kind == "concurrent":

@@ -56,7 +56,9 @@ class SlidingWindow:
             self.total = 0.0
         return [(amount, last) for amount, last in self.buckets.values()]
 
-    def verdict(self, pending: float, amount: float, limit: float, now: float) -> tuple[bool, float, float]:
+    def verdict(
+        self, pending: float, amount: float, limit: float, now: float
+    ) -> tuple[bool, float, float]:
         """`window_verdict` over this window's live buckets, without listing them when allowed."""
         self.prune(now)
         used = self.total + pending

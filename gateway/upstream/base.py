@@ -16,7 +16,9 @@ class UpstreamError(Exception):
 
     def __init__(self, kind: str, message: str) -> None:
         super().__init__(message)
-        self.kind = kind  # "connect" | "timeout" | "first_token_timeout" | "idle_timeout" | "protocol"
+        self.kind = (
+            kind  # "connect" | "timeout" | "first_token_timeout" | "idle_timeout" | "protocol"
+        )
 
 
 @dataclass(frozen=True)

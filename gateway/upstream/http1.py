@@ -116,7 +116,9 @@ class Http1Connection(asyncio.Protocol):
     # -- used by the client and the response ------------------------------------------------
 
     def _close_delimited(self) -> bool:
-        return "content-length" not in self.headers and "chunked" not in self.headers.get("transfer-encoding", "")
+        return "content-length" not in self.headers and "chunked" not in self.headers.get(
+            "transfer-encoding", ""
+        )
 
     def _wake(self) -> None:
         waiter = self._waiter
@@ -169,7 +171,11 @@ def _expire(waiter: asyncio.Future[None]) -> None:
 
 class Http1Response:
     def __init__(
-        self, connection: Http1Connection, request: UpstreamRequest, deadline: float, release: Callable[[Http1Connection], None]
+        self,
+        connection: Http1Connection,
+        request: UpstreamRequest,
+        deadline: float,
+        release: Callable[[Http1Connection], None],
     ) -> None:
         self._connection = connection
         self._request = request
@@ -265,7 +271,9 @@ def encode_request(method: str, url: str, headers: Mapping[str, str], body: byte
     return request_bytes(method, origin, target, dict(headers), body)
 
 
-def request_bytes(method: str, origin: Origin, target: str, headers: dict[str, str], body: bytes) -> bytes:
+def request_bytes(
+    method: str, origin: Origin, target: str, headers: dict[str, str], body: bytes
+) -> bytes:
     """The request head and body, ready for one write. Refuses header injection."""
     scheme, host, port = origin
     default_port = 443 if scheme == "https" else 80
@@ -285,12 +293,16 @@ def request_bytes(method: str, origin: Origin, target: str, headers: dict[str, s
     try:
         head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
     except UnicodeEncodeError:
-        raise UpstreamError("protocol", "refusing a request header that is not latin-1 text") from None
+        raise UpstreamError(
+            "protocol", "refusing a request header that is not latin-1 text"
+        ) from None
     return head + body
 
 
 class Http1Upstream:
-    def __init__(self, *, keepalive_s: float = 4.0, ssl_context: ssl.SSLContext | None = None) -> None:
+    def __init__(
+        self, *, keepalive_s: float = 4.0, ssl_context: ssl.SSLContext | None = None
+    ) -> None:
         self._keepalive_s = keepalive_s
         self._ssl_context = ssl_context
         self._idle: dict[Origin, deque[Http1Connection]] = {}
@@ -341,7 +353,9 @@ class Http1Upstream:
 
     async def send(self, request: UpstreamRequest) -> Http1Response:
         origin, target = _origin(request.url)
-        payload = request.encoded or request_bytes(request.method, origin, target, dict(request.headers), request.body)
+        payload = request.encoded or request_bytes(
+            request.method, origin, target, dict(request.headers), request.body
+        )
         loop = asyncio.get_running_loop()
         deadline = loop.time() + request.first_byte_timeout_s
         connection = self._pooled(origin)
@@ -351,11 +365,15 @@ class Http1Upstream:
             except _Dropped:
                 pass  # the upstream closed the idle connection as we reused it: once more, fresh
         remaining = deadline - loop.time()
-        connection = await self._connect(origin, min(request.connect_timeout_s, max(0.001, remaining)))
+        connection = await self._connect(
+            origin, min(request.connect_timeout_s, max(0.001, remaining))
+        )
         try:
             return await self._exchange(connection, payload, request, deadline)
         except _Dropped:
-            raise UpstreamError("protocol", "upstream closed the connection without answering") from None
+            raise UpstreamError(
+                "protocol", "upstream closed the connection without answering"
+            ) from None
 
     async def _exchange(
         self, connection: Http1Connection, payload: bytes, request: UpstreamRequest, deadline: float

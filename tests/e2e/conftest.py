@@ -141,7 +141,9 @@ def slow_upstream() -> Iterator[Proc]:
 
 
 @pytest.fixture(scope="session")
-def gateway(tmp_path_factory: pytest.TempPathFactory, mock_upstream: Proc, slow_upstream: Proc) -> Iterator[Proc]:
+def gateway(
+    tmp_path_factory: pytest.TempPathFactory, mock_upstream: Proc, slow_upstream: Proc
+) -> Iterator[Proc]:
     root = tmp_path_factory.mktemp("gateway")
     log_path = root / "logs" / "requests.jsonl"
     config = root / "config.toml"

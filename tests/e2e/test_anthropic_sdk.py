@@ -17,7 +17,11 @@ from tests.procs import Proc
 WEATHER_TOOL = {
     "name": "get_weather",
     "description": "Weather for a city",
-    "input_schema": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
+    "input_schema": {
+        "type": "object",
+        "properties": {"city": {"type": "string"}},
+        "required": ["city"],
+    },
 }
 # "claude-mock" is served by an Anthropic-format upstream, "gpt-mock" by an OpenAI-format one.
 UPSTREAMS = ["claude-mock", "gpt-mock"]
@@ -30,7 +34,10 @@ def client(gateway: Proc, **kw: Any) -> anthropic.Anthropic:
 @pytest.mark.parametrize("model", UPSTREAMS)
 def test_messages_create(gateway: Proc, model: str) -> None:
     message = client(gateway).messages.create(
-        model=model, max_tokens=100, system="Be brief.", messages=[{"role": "user", "content": "Tell me about llamas."}]
+        model=model,
+        max_tokens=100,
+        system="Be brief.",
+        messages=[{"role": "user", "content": "Tell me about llamas."}],
     )
     assert message.type == "message" and message.role == "assistant"
     assert message.content[0].type == "text" and message.content[0].text
@@ -40,7 +47,11 @@ def test_messages_create(gateway: Proc, model: str) -> None:
 
 @pytest.mark.parametrize("model", UPSTREAMS)
 def test_messages_stream(gateway: Proc, model: str) -> None:
-    kwargs: dict[str, Any] = {"model": model, "max_tokens": 100, "messages": [{"role": "user", "content": "Hi there"}]}
+    kwargs: dict[str, Any] = {
+        "model": model,
+        "max_tokens": 100,
+        "messages": [{"role": "user", "content": "Hi there"}],
+    }
     expected = client(gateway).messages.create(**kwargs)
     with client(gateway).messages.stream(**kwargs) as stream:
         text = "".join(stream.text_stream)
@@ -52,8 +63,10 @@ def test_messages_stream(gateway: Proc, model: str) -> None:
 
 @pytest.mark.parametrize("model", ["claude-echo", "echo"])
 def test_echo_through_both_formats(gateway: Proc, model: str) -> None:
-    text = "Repeat me exactly: ünïcödé, \"quotes\", and 42."
-    message = client(gateway).messages.create(model=model, max_tokens=200, messages=[{"role": "user", "content": text}])
+    text = 'Repeat me exactly: ünïcödé, "quotes", and 42.'
+    message = client(gateway).messages.create(
+        model=model, max_tokens=200, messages=[{"role": "user", "content": text}]
+    )
     assert message.content[0].text == text  # type: ignore[union-attr]
 
 
@@ -61,22 +74,36 @@ def test_echo_through_both_formats(gateway: Proc, model: str) -> None:
 def test_tool_use_round_trip(gateway: Proc, model: str) -> None:
     api = client(gateway)
     messages: list[Any] = [{"role": "user", "content": "Weather in Paris?"}]
-    first = api.messages.create(model=model, max_tokens=200, tools=[WEATHER_TOOL], messages=messages)  # type: ignore[list-item]
+    first = api.messages.create(
+        model=model, max_tokens=200, tools=[WEATHER_TOOL], messages=messages
+    )  # type: ignore[list-item]
     assert first.stop_reason == "tool_use"
     tool_use = next(block for block in first.content if block.type == "tool_use")
     assert tool_use.name == "get_weather" and "city" in tool_use.input  # type: ignore[operator]
-    messages.append({"role": "assistant", "content": [b.model_dump(exclude_none=True) for b in first.content]})
     messages.append(
-        {"role": "user", "content": [{"type": "tool_result", "tool_use_id": tool_use.id, "content": "sunny, 21C"}]}
+        {"role": "assistant", "content": [b.model_dump(exclude_none=True) for b in first.content]}
     )
-    second = api.messages.create(model=model, max_tokens=200, tools=[WEATHER_TOOL], messages=messages)  # type: ignore[list-item]
+    messages.append(
+        {
+            "role": "user",
+            "content": [
+                {"type": "tool_result", "tool_use_id": tool_use.id, "content": "sunny, 21C"}
+            ],
+        }
+    )
+    second = api.messages.create(
+        model=model, max_tokens=200, tools=[WEATHER_TOOL], messages=messages
+    )  # type: ignore[list-item]
     assert "sunny, 21C" in second.content[0].text  # type: ignore[union-attr]
 
 
 @pytest.mark.parametrize("model", UPSTREAMS)
 def test_streamed_tool_use(gateway: Proc, model: str) -> None:
     with client(gateway).messages.stream(
-        model=model, max_tokens=200, tools=[WEATHER_TOOL], messages=[{"role": "user", "content": "Weather?"}]  # type: ignore[list-item]
+        model=model,
+        max_tokens=200,
+        tools=[WEATHER_TOOL],
+        messages=[{"role": "user", "content": "Weather?"}],  # type: ignore[list-item]
     ) as stream:
         final = stream.get_final_message()
     assert final.stop_reason == "tool_use"
@@ -85,9 +112,17 @@ def test_streamed_tool_use(gateway: Proc, model: str) -> None:
 
 
 def test_x_api_key_header_is_accepted(gateway: Proc) -> None:
-    body = {"model": "claude-mock", "max_tokens": 10, "messages": [{"role": "user", "content": "hi"}]}
-    response = httpx.post(gateway.url + "/v1/messages", json=body, headers={"x-api-key": GATEWAY_KEY})
-    assert response.status_code == 200 and response.headers["x-gateway-deployment"] == "ant/mock-small"
+    body = {
+        "model": "claude-mock",
+        "max_tokens": 10,
+        "messages": [{"role": "user", "content": "hi"}],
+    }
+    response = httpx.post(
+        gateway.url + "/v1/messages", json=body, headers={"x-api-key": GATEWAY_KEY}
+    )
+    assert (
+        response.status_code == 200 and response.headers["x-gateway-deployment"] == "ant/mock-small"
+    )
     assert response.json()["type"] == "message"
     refused = httpx.post(gateway.url + "/v1/messages", json=body, headers={"x-api-key": "wrong"})
     assert refused.status_code == 401 and refused.json()["error"]["type"] == "authentication_error"
@@ -96,22 +131,32 @@ def test_x_api_key_header_is_accepted(gateway: Proc) -> None:
 def test_openai_sdk_to_anthropic_upstream(gateway: Proc) -> None:
     api = openai.OpenAI(base_url=gateway.url + "/v1", api_key=GATEWAY_KEY, max_retries=0)
     completion = api.chat.completions.create(
-        model="claude-mock", messages=[{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi"}]
+        model="claude-mock",
+        messages=[{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi"}],
     )
     assert completion.choices[0].message.content and completion.choices[0].finish_reason == "stop"
     assert completion.usage is not None and completion.usage.prompt_tokens > 0
     stream = api.chat.completions.create(
-        model="claude-mock", messages=[{"role": "user", "content": "Hi"}], stream=True, stream_options={"include_usage": True}
+        model="claude-mock",
+        messages=[{"role": "user", "content": "Hi"}],
+        stream=True,
+        stream_options={"include_usage": True},
     )
     chunks = list(stream)
     text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
     assert text == completion.choices[0].message.content
-    assert chunks[-1].usage is not None and chunks[-1].usage.completion_tokens == completion.usage.completion_tokens
+    assert (
+        chunks[-1].usage is not None
+        and chunks[-1].usage.completion_tokens == completion.usage.completion_tokens
+    )
 
 
 def test_openai_sdk_tools_to_anthropic_upstream(gateway: Proc) -> None:
     api = openai.OpenAI(base_url=gateway.url + "/v1", api_key=GATEWAY_KEY, max_retries=0)
-    tool = {"type": "function", "function": {"name": "get_weather", "parameters": WEATHER_TOOL["input_schema"]}}
+    tool = {
+        "type": "function",
+        "function": {"name": "get_weather", "parameters": WEATHER_TOOL["input_schema"]},
+    }
     messages: list[Any] = [{"role": "user", "content": "Weather in Paris?"}]
     first = api.chat.completions.create(model="claude-mock", messages=messages, tools=[tool])  # type: ignore[list-item]
     assert first.choices[0].finish_reason == "tool_calls"
@@ -126,15 +171,25 @@ def test_openai_sdk_tools_to_anthropic_upstream(gateway: Proc) -> None:
 def test_openai_echo_through_anthropic_upstream(gateway: Proc) -> None:
     api = openai.OpenAI(base_url=gateway.url + "/v1", api_key=GATEWAY_KEY, max_retries=0)
     text = "What the SDK sent is what the provider received."
-    completion = api.chat.completions.create(model="claude-echo", messages=[{"role": "user", "content": text}])
+    completion = api.chat.completions.create(
+        model="claude-echo", messages=[{"role": "user", "content": text}]
+    )
     assert completion.choices[0].message.content == text
 
 
 def test_anthropic_errors_use_anthropic_shape(gateway: Proc) -> None:
     with pytest.raises(anthropic.NotFoundError) as info:
-        client(gateway).messages.create(model="nope", max_tokens=10, messages=[{"role": "user", "content": "hi"}])
+        client(gateway).messages.create(
+            model="nope", max_tokens=10, messages=[{"role": "user", "content": "hi"}]
+        )
     body = info.value.body
-    assert isinstance(body, dict) and body["type"] == "error" and body["error"]["type"] == "not_found_error"
+    assert (
+        isinstance(body, dict)
+        and body["type"] == "error"
+        and body["error"]["type"] == "not_found_error"
+    )
     bad = anthropic.Anthropic(base_url=gateway.url, api_key="wrong", max_retries=0)
     with pytest.raises(anthropic.AuthenticationError):
-        bad.messages.create(model="claude-mock", max_tokens=10, messages=[{"role": "user", "content": "hi"}])
+        bad.messages.create(
+            model="claude-mock", max_tokens=10, messages=[{"role": "user", "content": "hi"}]
+        )

@@ -53,18 +53,49 @@ def openai_error(response: httpx.Response) -> dict[str, Any]:
         (json.dumps({"model": "gpt-mock", "messages": "hi"}).encode(), AUTH, 400, None, "messages"),
         (json.dumps({"model": 5, "messages": []}).encode(), AUTH, 400, None, "model"),
         (json.dumps({**CHAT, "stream": "yes"}).encode(), AUTH, 400, None, "stream"),
-        (json.dumps({**CHAT, "model": "no-such-model"}).encode(), AUTH, 404, "model_not_found", "model"),
+        (
+            json.dumps({**CHAT, "model": "no-such-model"}).encode(),
+            AUTH,
+            404,
+            "model_not_found",
+            "model",
+        ),
         (json.dumps(CHAT).encode(), {}, 401, "missing_api_key", None),
-        (json.dumps(CHAT).encode(), {"authorization": "Bearer sk-wrong"}, 401, "invalid_api_key", None),
-        (json.dumps({**CHAT, "model": "echo"}).encode(), {"authorization": f"Bearer {LIMITED_KEY}"}, 403, "model_not_allowed", "model"),
+        (
+            json.dumps(CHAT).encode(),
+            {"authorization": "Bearer sk-wrong"},
+            401,
+            "invalid_api_key",
+            None,
+        ),
+        (
+            json.dumps({**CHAT, "model": "echo"}).encode(),
+            {"authorization": f"Bearer {LIMITED_KEY}"},
+            403,
+            "model_not_allowed",
+            "model",
+        ),
         (json.dumps({**CHAT, "model": "fail"}).encode(), AUTH, 502, "upstream_error", None),
-        (json.dumps({**CHAT, "model": "malformed"}).encode(), AUTH, 502, "upstream_malformed", None),
+        (
+            json.dumps({**CHAT, "model": "malformed"}).encode(),
+            AUTH,
+            502,
+            "upstream_malformed",
+            None,
+        ),
     ],
 )
 def test_bad_requests_get_openai_errors_and_records(
-    gateway: Proc, content: bytes, headers: dict[str, str], status: int, code: str | None, param: str | None
+    gateway: Proc,
+    content: bytes,
+    headers: dict[str, str],
+    status: int,
+    code: str | None,
+    param: str | None,
 ) -> None:
-    response = httpx.post(gateway.url + "/v1/chat/completions", content=content, headers=headers, timeout=10)
+    response = httpx.post(
+        gateway.url + "/v1/chat/completions", content=content, headers=headers, timeout=10
+    )
     assert response.status_code == status
     error = openai_error(response)
     assert error["message"]
@@ -107,25 +138,35 @@ def test_sdk_sees_typed_errors(gateway: Proc) -> None:
 
 
 def test_drop_mid_stream_ends_with_error_event(gateway: Proc) -> None:
-    client = openai.OpenAI(base_url=gateway.url + "/v1", api_key=GATEWAY_KEY, max_retries=0, timeout=10)
+    client = openai.OpenAI(
+        base_url=gateway.url + "/v1", api_key=GATEWAY_KEY, max_retries=0, timeout=10
+    )
     received: list[str] = []
     with pytest.raises(openai.APIError) as info:
-        for chunk in client.chat.completions.create(model="drop", messages=[{"role": "user", "content": "hi"}], stream=True):
+        for chunk in client.chat.completions.create(
+            model="drop", messages=[{"role": "user", "content": "hi"}], stream=True
+        ):
             received.append(chunk.choices[0].delta.content or "")
     assert received, "the chunks before the drop reach the client"
     assert "mid-stream" in str(info.value)
 
 
-def test_client_disconnect_closes_upstream_and_is_recorded(gateway: Proc, slow_upstream: Proc) -> None:
+def test_client_disconnect_closes_upstream_and_is_recorded(
+    gateway: Proc, slow_upstream: Proc
+) -> None:
     before = httpx.get(slow_upstream.url + "/_mock/stats").json()["cancelled_streams"]
     body = {"model": "slow-stream", "messages": [{"role": "user", "content": "hi"}], "stream": True}
     with httpx.Client(timeout=10) as client:
-        with client.stream("POST", gateway.url + "/v1/chat/completions", json=body, headers=AUTH) as response:
+        with client.stream(
+            "POST", gateway.url + "/v1/chat/completions", json=body, headers=AUTH
+        ) as response:
             request_id = response.headers["x-request-id"]
             next(response.iter_bytes())
     closed_at = time.monotonic()
     while httpx.get(slow_upstream.url + "/_mock/stats").json()["cancelled_streams"] == before:
-        assert time.monotonic() - closed_at < 1.0, "upstream stream still open 1 s after the client left"
+        assert time.monotonic() - closed_at < 1.0, (
+            "upstream stream still open 1 s after the client left"
+        )
         time.sleep(0.02)
     assert gateway.log_path is not None
     record = wait_for_record(gateway.log_path, request_id)
@@ -135,11 +176,15 @@ def test_client_disconnect_closes_upstream_and_is_recorded(gateway: Proc, slow_u
 def test_provider_key_never_leaks(gateway: Proc, mock_upstream: Proc) -> None:
     seen: list[str] = []
     for model in ("gpt-mock", "fail", "no-such", "claude-mock"):
-        response = httpx.post(gateway.url + "/v1/chat/completions", json={**CHAT, "model": model}, headers=AUTH)
+        response = httpx.post(
+            gateway.url + "/v1/chat/completions", json={**CHAT, "model": model}, headers=AUTH
+        )
         seen.append(response.text)
         seen.extend(f"{k}: {v}" for k, v in response.headers.items())
     stats = httpx.get(mock_upstream.url + "/_mock/stats").json()
-    assert any(PROVIDER_SECRET in header for header in stats["auth_headers_seen"]), "the key did reach the provider"
+    assert any(PROVIDER_SECRET in header for header in stats["auth_headers_seen"]), (
+        "the key did reach the provider"
+    )
     assert gateway.log_path is not None
     time.sleep(0.3)
     assert PROVIDER_SECRET not in "\n".join(seen)
@@ -162,21 +207,34 @@ async def _mixed_request(client: httpx.AsyncClient, url: str, kind: str) -> None
         response = await client.post(url, json={**chat, "model": "missing"}, headers=AUTH)
         assert response.status_code == 404
     elif kind == "stream":
-        async with client.stream("POST", url, json={**chat, "stream": True}, headers=AUTH) as response:
+        async with client.stream(
+            "POST", url, json={**chat, "stream": True}, headers=AUTH
+        ) as response:
             body = b"".join([chunk async for chunk in response.aiter_bytes()])
             assert body.endswith(b"data: [DONE]\n\n")
     elif kind == "aborted":
-        async with client.stream("POST", url, json={**chat, "model": "slow-stream", "stream": True}, headers=AUTH) as response:
+        async with client.stream(
+            "POST", url, json={**chat, "model": "slow-stream", "stream": True}, headers=AUTH
+        ) as response:
             async for _ in response.aiter_bytes():
                 break
 
 
-def test_thousand_mixed_requests_leave_thousand_records(tmp_path: Path, mock_upstream: Proc, slow_upstream: Proc) -> None:
+def test_thousand_mixed_requests_leave_thousand_records(
+    tmp_path: Path, mock_upstream: Proc, slow_upstream: Proc
+) -> None:
     log_path = tmp_path / "records.jsonl"
     config = tmp_path / "config.toml"
     config.write_text(gateway_config(mock_upstream.url, slow_upstream.url, log_path))
     proc = start_gateway(config, env={"TEST_PROVIDER_KEY": PROVIDER_SECRET})
-    kinds = ["good"] * 500 + ["bad_json"] * 100 + ["bad_key"] * 100 + ["unknown_model"] * 100 + ["stream"] * 150 + ["aborted"] * 50
+    kinds = (
+        ["good"] * 500
+        + ["bad_json"] * 100
+        + ["bad_key"] * 100
+        + ["unknown_model"] * 100
+        + ["stream"] * 150
+        + ["aborted"] * 50
+    )
     random.Random(7).shuffle(kinds)
     url = proc.url + "/v1/chat/completions"
 
@@ -194,7 +252,10 @@ def test_thousand_mixed_requests_leave_thousand_records(tmp_path: Path, mock_ups
         asyncio.run(run())
         time.sleep(0.5)  # let the aborted streams notice their clients left
     finally:
-        assert proc.stop() in (0, -signal.SIGTERM)  # uvicorn re-raises SIGTERM after a graceful stop
+        assert proc.stop() in (
+            0,
+            -signal.SIGTERM,
+        )  # uvicorn re-raises SIGTERM after a graceful stop
     records = read_records(log_path)
     assert len(records) == 1000
     assert len({r["id"] for r in records}) == 1000

@@ -86,7 +86,13 @@ applies_to = "input"
 on_error = "allow"
 """,
 }
-SECRETS = ["jane.roe@example.org", "+44 20 7946 0958", "4111 1111 1111 1111", "DE89 3704 0044 0532 0130 00", "203.0.113.42"]
+SECRETS = [
+    "jane.roe@example.org",
+    "+44 20 7946 0958",
+    "4111 1111 1111 1111",
+    "DE89 3704 0044 0532 0130 00",
+    "203.0.113.42",
+]
 MESSAGE = (
     f"Please mail {SECRETS[0]} or call {SECRETS[1]}. Pay with card {SECRETS[2]}, "
     f"refund to {SECRETS[3]}, and allow {SECRETS[4]} through the firewall."
@@ -102,15 +108,23 @@ class _Scripted(BaseHTTPRequestHandler):
         self.send_response(200)
         self.send_header("content-type", "text/event-stream")
         self.end_headers()
-        base = {"id": "chatcmpl-split", "object": "chat.completion.chunk", "created": 1, "model": "split"}
+        base = {
+            "id": "chatcmpl-split",
+            "object": "chat.completion.chunk",
+            "created": 1,
+            "model": "split",
+        }
         pieces = [{"role": "assistant", "content": ""}] + [{"content": p} for p in SPLIT_EMAIL]
         for delta in pieces:
             event = {**base, "choices": [{"index": 0, "delta": delta, "finish_reason": None}]}
             self.wfile.write(b"data: " + json.dumps(event).encode() + b"\n\n")
             self.wfile.flush()
             time.sleep(0.02)
-        end = {**base, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}],
-               "usage": {"prompt_tokens": 3, "completion_tokens": 6, "total_tokens": 9}}
+        end = {
+            **base,
+            "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}],
+            "usage": {"prompt_tokens": 3, "completion_tokens": 6, "total_tokens": 9},
+        }
         self.wfile.write(b"data: " + json.dumps(end).encode() + b"\n\ndata: [DONE]\n\n")
         self.wfile.flush()
 
@@ -127,7 +141,12 @@ def scripted() -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def guarded(tmp_path_factory: pytest.TempPathFactory, mock_upstream: Proc, slow_upstream: Proc, scripted: str) -> Iterator[Proc]:
+def guarded(
+    tmp_path_factory: pytest.TempPathFactory,
+    mock_upstream: Proc,
+    slow_upstream: Proc,
+    scripted: str,
+) -> Iterator[Proc]:
     root = tmp_path_factory.mktemp("guarded")
     (root / "policies").mkdir()
     for name, text in POLICIES.items():
@@ -175,8 +194,12 @@ def _start_gateway(config: Path) -> Proc:
     """Like tests.procs.start_gateway, with room for loading presidio and scikit-learn (~5 s)."""
     args = [sys.executable, "-m", "gateway.cli", "serve", "--config", str(config), "--port", "0"]
     process = subprocess.Popen(
-        args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-        env=_env({"TEST_PROVIDER_KEY": PROVIDER_SECRET}), cwd=config.parent,
+        args,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=_env({"TEST_PROVIDER_KEY": PROVIDER_SECRET}),
+        cwd=config.parent,
     )
     output: list[str] = []
     match = _wait_line(process, r"listening on (http://\S+)", 15, output)
@@ -212,8 +235,12 @@ def _stream_text(response: httpx.Response) -> tuple[str, list[bytes]]:
     return text, [e.encode() for e in events]
 
 
-def test_restore_hides_values_from_the_provider_and_gives_them_back(guarded: Proc, mock_upstream: Proc) -> None:
-    response = httpx.post(guarded.url + "/v1/chat/completions", json=_chat(MESSAGE), headers=_auth("restore"))
+def test_restore_hides_values_from_the_provider_and_gives_them_back(
+    guarded: Proc, mock_upstream: Proc
+) -> None:
+    response = httpx.post(
+        guarded.url + "/v1/chat/completions", json=_chat(MESSAGE), headers=_auth("restore")
+    )
     assert response.status_code == 200, response.text
     seen = _upstream_saw(mock_upstream)
     assert not [s for s in SECRETS if s in seen], seen
@@ -222,14 +249,23 @@ def test_restore_hides_values_from_the_provider_and_gives_them_back(guarded: Pro
     assert guarded.log_path is not None
     record = wait_for_record(guarded.log_path, response.headers["x-request-id"])
     assert record["guardrails"] == [
-        {"name": "pii-restore", "stage": "input", "action": "restore",
-         "entities": ["CREDIT_CARD", "EMAIL_ADDRESS", "IBAN_CODE", "IP_ADDRESS", "PHONE_NUMBER"]}
+        {
+            "name": "pii-restore",
+            "stage": "input",
+            "action": "restore",
+            "entities": ["CREDIT_CARD", "EMAIL_ADDRESS", "IBAN_CODE", "IP_ADDRESS", "PHONE_NUMBER"],
+        }
     ]
     assert not [s for s in SECRETS if s in json.dumps(record)]
 
 
 def test_restore_in_a_stream(guarded: Proc, mock_upstream: Proc) -> None:
-    with httpx.stream("POST", guarded.url + "/v1/chat/completions", json=_chat(MESSAGE, stream=True), headers=_auth("restore")) as response:
+    with httpx.stream(
+        "POST",
+        guarded.url + "/v1/chat/completions",
+        json=_chat(MESSAGE, stream=True),
+        headers=_auth("restore"),
+    ) as response:
         assert response.status_code == 200
         text, events = _stream_text(response)
     assert not [s for s in SECRETS if s in _upstream_saw(mock_upstream)]
@@ -238,8 +274,14 @@ def test_restore_in_a_stream(guarded: Proc, mock_upstream: Proc) -> None:
 
 
 def test_restore_with_the_anthropic_api(guarded: Proc, mock_upstream: Proc) -> None:
-    body = {"model": "claude-echo", "max_tokens": 200, "messages": [{"role": "user", "content": MESSAGE}]}
-    response = httpx.post(guarded.url + "/v1/messages", json=body, headers={"x-api-key": KEYS["restore"]})
+    body = {
+        "model": "claude-echo",
+        "max_tokens": 200,
+        "messages": [{"role": "user", "content": MESSAGE}],
+    }
+    response = httpx.post(
+        guarded.url + "/v1/messages", json=body, headers={"x-api-key": KEYS["restore"]}
+    )
     assert response.status_code == 200, response.text
     assert not [s for s in SECRETS if s in _upstream_saw(mock_upstream)]
     assert response.json()["content"][0]["text"] == MESSAGE
@@ -249,7 +291,9 @@ def test_email_split_across_three_chunks_is_redacted(guarded: Proc) -> None:
     client = openai.OpenAI(base_url=guarded.url + "/v1", api_key=KEYS["redact_out"], max_retries=0)
     chunks = [
         c.choices[0].delta.content or ""
-        for c in client.chat.completions.create(model="split-email", messages=[{"role": "user", "content": "hi"}], stream=True)
+        for c in client.chat.completions.create(
+            model="split-email", messages=[{"role": "user", "content": "hi"}], stream=True
+        )
         if c.choices
     ]
     text = "".join(chunks)
@@ -260,17 +304,29 @@ def test_email_split_across_three_chunks_is_redacted(guarded: Proc) -> None:
 
 def test_block_sends_nothing_upstream(guarded: Proc, mock_upstream: Proc) -> None:
     before = _requests(mock_upstream)
-    response = httpx.post(guarded.url + "/v1/chat/completions", json=_chat(MESSAGE), headers=_auth("block_in"))
+    response = httpx.post(
+        guarded.url + "/v1/chat/completions", json=_chat(MESSAGE), headers=_auth("block_in")
+    )
     assert response.status_code == 400
     error = response.json()["error"]
     assert error["code"] == "content_policy_violation" and "pii-block" in error["message"]
     assert not [s for s in SECRETS if s in response.text]
-    body = {"model": "claude-echo", "max_tokens": 50, "messages": [{"role": "user", "content": MESSAGE}]}
-    anthropic = httpx.post(guarded.url + "/v1/messages", json=body, headers={"x-api-key": KEYS["block_in"]})
+    body = {
+        "model": "claude-echo",
+        "max_tokens": 50,
+        "messages": [{"role": "user", "content": MESSAGE}],
+    }
+    anthropic = httpx.post(
+        guarded.url + "/v1/messages", json=body, headers={"x-api-key": KEYS["block_in"]}
+    )
     assert anthropic.status_code == 400
     assert anthropic.json()["error"]["type"] == "invalid_request_error"
     assert _requests(mock_upstream) == before
-    ok = httpx.post(guarded.url + "/v1/chat/completions", json=_chat("mail me at bob@example.com"), headers=_auth("block_in"))
+    ok = httpx.post(
+        guarded.url + "/v1/chat/completions",
+        json=_chat("mail me at bob@example.com"),
+        headers=_auth("block_in"),
+    )
     assert ok.status_code == 200, "emails are not in this guardrail's entities"
 
 
@@ -278,15 +334,24 @@ def test_block_mid_stream_ends_with_an_error_event(guarded: Proc) -> None:
     # A slow upstream (20 tokens/s), so the email arrives after the first text was sent.
     message = "Sure, the address you want is " + SECRETS[0] + " and nothing else."
     chat = _chat(message, model="slow-echo", stream=True)
-    with httpx.stream("POST", guarded.url + "/v1/chat/completions", json=chat, headers=_auth("block_out")) as response:
+    with httpx.stream(
+        "POST", guarded.url + "/v1/chat/completions", json=chat, headers=_auth("block_out")
+    ) as response:
         assert response.status_code == 200
         lines = [line for line in response.iter_lines() if line.startswith("data: ")]
     last = json.loads(lines[-1][6:])
     assert last["error"]["code"] == "content_policy_violation"
     assert SECRETS[0] not in "\n".join(lines)
     assert any("Sure," in line for line in lines[:-1]), "the safe text before the email was sent"
-    body = {"model": "slow-claude-echo", "max_tokens": 200, "stream": True, "messages": [{"role": "user", "content": message}]}
-    with httpx.stream("POST", guarded.url + "/v1/messages", json=body, headers={"x-api-key": KEYS["block_out"]}) as response:
+    body = {
+        "model": "slow-claude-echo",
+        "max_tokens": 200,
+        "stream": True,
+        "messages": [{"role": "user", "content": message}],
+    }
+    with httpx.stream(
+        "POST", guarded.url + "/v1/messages", json=body, headers={"x-api-key": KEYS["block_out"]}
+    ) as response:
         raw = response.read().decode()
     assert raw.rstrip().split("\n\n")[-1].startswith("event: error")
     assert SECRETS[0] not in raw
@@ -300,7 +365,9 @@ def test_block_mid_stream_ends_with_an_error_event(guarded: Proc) -> None:
         ("You are a worthless idiot and everybody hates you, you stupid bitch.", "toxicity"),
     ],
 )
-def test_toxicity_and_injection_are_blocked_recorded_and_counted(guarded: Proc, mock_upstream: Proc, message: str, guardrail: str) -> None:
+def test_toxicity_and_injection_are_blocked_recorded_and_counted(
+    guarded: Proc, mock_upstream: Proc, message: str, guardrail: str
+) -> None:
     def counted() -> float:
         metrics = httpx.get(guarded.url + "/metrics").text
         pattern = rf'gateway_guardrail_actions_total\{{[^}}]*guardrail="{guardrail}"[^}}]*\}} (\S+)'
@@ -308,12 +375,19 @@ def test_toxicity_and_injection_are_blocked_recorded_and_counted(guarded: Proc, 
         return float(match.group(1)) if match else 0.0
 
     before, upstream_before = counted(), _requests(mock_upstream)
-    response = httpx.post(guarded.url + "/v1/chat/completions", json=_chat(message), headers=_auth("safety"))
-    assert response.status_code == 400 and response.json()["error"]["code"] == "content_policy_violation"
+    response = httpx.post(
+        guarded.url + "/v1/chat/completions", json=_chat(message), headers=_auth("safety")
+    )
+    assert (
+        response.status_code == 400
+        and response.json()["error"]["code"] == "content_policy_violation"
+    )
     assert _requests(mock_upstream) == upstream_before
     assert guarded.log_path is not None
     record = wait_for_record(guarded.log_path, response.headers["x-request-id"])
-    assert [(g["name"], g["stage"], g["action"]) for g in record["guardrails"]] == [(guardrail, "input", "block")]
+    assert [(g["name"], g["stage"], g["action"]) for g in record["guardrails"]] == [
+        (guardrail, "input", "block")
+    ]
     deadline = time.monotonic() + 5
     while counted() != before + 1:
         assert time.monotonic() < deadline, "the metric did not count the block"
@@ -332,21 +406,41 @@ def test_toxicity_and_injection_are_blocked_recorded_and_counted(guarded: Proc, 
     ],
 )
 def test_benign_near_misses_pass(guarded: Proc, message: str) -> None:
-    response = httpx.post(guarded.url + "/v1/chat/completions", json=_chat(message), headers=_auth("safety"))
+    response = httpx.post(
+        guarded.url + "/v1/chat/completions", json=_chat(message), headers=_auth("safety")
+    )
     assert response.status_code == 200, response.text
     assert response.json()["choices"][0]["message"]["content"] == message
 
 
 def test_moderation_asks_a_model_through_the_routing(guarded: Proc, mock_upstream: Proc) -> None:
     before = _requests(mock_upstream)
-    flagged = httpx.post(guarded.url + "/v1/chat/completions", json=_chat("FLAGGED: you will regret this"), headers=_auth("moderated"))
-    assert flagged.status_code == 400 and flagged.json()["error"]["code"] == "content_policy_violation"
+    flagged = httpx.post(
+        guarded.url + "/v1/chat/completions",
+        json=_chat("FLAGGED: you will regret this"),
+        headers=_auth("moderated"),
+    )
+    assert (
+        flagged.status_code == 400 and flagged.json()["error"]["code"] == "content_policy_violation"
+    )
     assert _requests(mock_upstream) == before + 1, "only the moderation call reached the provider"
-    assert "FLAGGED" in _upstream_saw(mock_upstream) and "content moderator" in _upstream_saw(mock_upstream)
-    safe = httpx.post(guarded.url + "/v1/chat/completions", json=_chat("SAFE and sound"), headers=_auth("moderated"))
+    assert "FLAGGED" in _upstream_saw(mock_upstream) and "content moderator" in _upstream_saw(
+        mock_upstream
+    )
+    safe = httpx.post(
+        guarded.url + "/v1/chat/completions",
+        json=_chat("SAFE and sound"),
+        headers=_auth("moderated"),
+    )
     assert safe.status_code == 200 and _requests(mock_upstream) == before + 3
-    unsure = httpx.post(guarded.url + "/v1/chat/completions", json=_chat("no verdict here"), headers=_auth("moderated"))
+    unsure = httpx.post(
+        guarded.url + "/v1/chat/completions",
+        json=_chat("no verdict here"),
+        headers=_auth("moderated"),
+    )
     assert unsure.status_code == 200, "on_error = allow"
     assert guarded.log_path is not None
     record = wait_for_record(guarded.log_path, unsure.headers["x-request-id"])
-    assert record["guardrails"] == [{"name": "mod", "stage": "input", "action": "error_allow", "entities": ["GUARDRAIL_ERROR"]}]
+    assert record["guardrails"] == [
+        {"name": "mod", "stage": "input", "action": "error_allow", "entities": ["GUARDRAIL_ERROR"]}
+    ]

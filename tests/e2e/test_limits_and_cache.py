@@ -27,8 +27,14 @@ MESSAGES = [{"role": "user", "content": "hi"}]
 TOKENS_PER_REQUEST = tokens.count_messages(MESSAGES) + 1
 
 
-def config_text(upstream: Proc, slow: Proc, redis_url: str | None, log: Path, on_error: str = "fail_open") -> str:
-    state = f'[state]\nbackend = "redis"\nredis_url = "{redis_url}"\non_redis_error = "{on_error}"\n' if redis_url else ""
+def config_text(
+    upstream: Proc, slow: Proc, redis_url: str | None, log: Path, on_error: str = "fail_open"
+) -> str:
+    state = (
+        f'[state]\nbackend = "redis"\nredis_url = "{redis_url}"\non_redis_error = "{on_error}"\n'
+        if redis_url
+        else ""
+    )
     return f"""{state}
 [logging]
 path = "{log}"
@@ -79,7 +85,14 @@ key_sha256 = "{hashlib.sha256(KEY.encode()).hexdigest()}"
 """
 
 
-def write_setup(root: Path, policy: str, upstream: Proc, slow: Proc, redis_url: str | None, on_error: str = "fail_open") -> list[Path]:
+def write_setup(
+    root: Path,
+    policy: str,
+    upstream: Proc,
+    slow: Proc,
+    redis_url: str | None,
+    on_error: str = "fail_open",
+) -> list[Path]:
     (root / "policies").mkdir(parents=True, exist_ok=True)
     (root / "policies" / "limited.toml").write_text(policy)
     configs = []
@@ -132,7 +145,9 @@ def stop_all(gateways: list[Proc]) -> None:
         gateway.stop()
 
 
-def test_rpm_is_exact_across_two_replicas(tmp_path: Path, upstream: Proc, slow: Proc, redis: RedisServer) -> None:
+def test_rpm_is_exact_across_two_replicas(
+    tmp_path: Path, upstream: Proc, slow: Proc, redis: RedisServer
+) -> None:
     gateways = pair(write_setup(tmp_path, "[limits]\nrpm = 50\n", upstream, slow, redis.url))
     try:
         responses = alternate(gateways, 200)
@@ -148,7 +163,9 @@ def test_rpm_is_exact_across_two_replicas(tmp_path: Path, upstream: Proc, slow: 
     assert "x-ratelimit-reset-requests" in ok.headers
 
 
-def test_tpm_is_exact_across_two_replicas(tmp_path: Path, upstream: Proc, slow: Proc, redis: RedisServer) -> None:
+def test_tpm_is_exact_across_two_replicas(
+    tmp_path: Path, upstream: Proc, slow: Proc, redis: RedisServer
+) -> None:
     policy = f"[limits]\ntpm = {TOKENS_PER_REQUEST * 25}\n"
     gateways = pair(write_setup(tmp_path, policy, upstream, slow, redis.url))
     try:
@@ -160,13 +177,20 @@ def test_tpm_is_exact_across_two_replicas(tmp_path: Path, upstream: Proc, slow: 
     assert all(r.status_code == 429 for r in responses[25:])
 
 
-def test_max_concurrent_is_exact_across_two_replicas(tmp_path: Path, upstream: Proc, slow: Proc, redis: RedisServer) -> None:
-    gateways = pair(write_setup(tmp_path, "[limits]\nmax_concurrent = 3\n", upstream, slow, redis.url))
+def test_max_concurrent_is_exact_across_two_replicas(
+    tmp_path: Path, upstream: Proc, slow: Proc, redis: RedisServer
+) -> None:
+    gateways = pair(
+        write_setup(tmp_path, "[limits]\nmax_concurrent = 3\n", upstream, slow, redis.url)
+    )
 
     async def burst() -> list[int]:
         async with httpx.AsyncClient(timeout=30) as client:
             body = {"model": "slow", "messages": MESSAGES}
-            calls = [client.post(gateways[i % 2].url + "/v1/chat/completions", json=body, headers=AUTH) for i in range(12)]
+            calls = [
+                client.post(gateways[i % 2].url + "/v1/chat/completions", json=body, headers=AUTH)
+                for i in range(12)
+            ]
             return [r.status_code for r in await asyncio.gather(*calls)]
 
     try:
@@ -179,11 +203,17 @@ def test_max_concurrent_is_exact_across_two_replicas(tmp_path: Path, upstream: P
     assert after == [200, 200]
 
 
-def test_budget_refuses_the_request_that_would_cross(tmp_path: Path, upstream: Proc, slow: Proc, redis: RedisServer) -> None:
+def test_budget_refuses_the_request_that_would_cross(
+    tmp_path: Path, upstream: Proc, slow: Proc, redis: RedisServer
+) -> None:
     # $1000 / 1M input and $2000 / 1M output: each request costs (prompt + 2 * 1) / 1000 dollars.
     cost = (tokens.count_messages(MESSAGES) * 1000 + 1 * 2000) / 1e6
     budget = round(cost * 10.5, 6)
-    gateways = pair(write_setup(tmp_path, f"[team_limits]\nbudget_usd_per_day = {budget}\n", upstream, slow, redis.url))
+    gateways = pair(
+        write_setup(
+            tmp_path, f"[team_limits]\nbudget_usd_per_day = {budget}\n", upstream, slow, redis.url
+        )
+    )
     try:
         responses = alternate(gateways, 14)
     finally:
@@ -207,7 +237,10 @@ def test_budget_refuses_the_request_that_would_cross(tmp_path: Path, upstream: P
 
 
 async def _maybe_abort(client: httpx.AsyncClient, url: str, kind: str) -> None:
-    body: dict[str, Any] = {"model": {"ok": "echo", "fail": "failing", "hang": "hanging", "abort": "slow"}[kind], "messages": MESSAGES}
+    body: dict[str, Any] = {
+        "model": {"ok": "echo", "fail": "failing", "hang": "hanging", "abort": "slow"}[kind],
+        "messages": MESSAGES,
+    }
     if kind == "abort":
         body["stream"] = True
         try:
@@ -220,8 +253,12 @@ async def _maybe_abort(client: httpx.AsyncClient, url: str, kind: str) -> None:
     await client.post(url, json=body, headers=AUTH)
 
 
-def test_no_concurrency_slot_leaks(tmp_path: Path, upstream: Proc, slow: Proc, redis: RedisServer) -> None:
-    gateways = pair(write_setup(tmp_path, "[limits]\nmax_concurrent = 1000\n", upstream, slow, redis.url))
+def test_no_concurrency_slot_leaks(
+    tmp_path: Path, upstream: Proc, slow: Proc, redis: RedisServer
+) -> None:
+    gateways = pair(
+        write_setup(tmp_path, "[limits]\nmax_concurrent = 1000\n", upstream, slow, redis.url)
+    )
     kinds = random.Random(3).choices(["ok", "fail", "hang", "abort"], weights=[5, 2, 1, 2], k=1000)
 
     async def run() -> None:
@@ -262,29 +299,45 @@ def records_of(*paths: Path, at_least: int, timeout_s: float = 5.0) -> list[dict
         time.sleep(0.05)
 
 
-def test_redis_outage_fail_open_then_recovery(tmp_path: Path, upstream: Proc, slow: Proc, redis: RedisServer) -> None:
+def test_redis_outage_fail_open_then_recovery(
+    tmp_path: Path, upstream: Proc, slow: Proc, redis: RedisServer
+) -> None:
     gateways = pair(write_setup(tmp_path, "[limits]\nrpm = 1000\n", upstream, slow, redis.url))
     try:
         assert post(gateways[0]).status_code == 200
         redis.stop()
         during = alternate(gateways, 20)
-        assert [r.status_code for r in during] == [200] * 20, "fail_open keeps serving on local limits"
+        assert [r.status_code for r in during] == [200] * 20, (
+            "fail_open keeps serving on local limits"
+        )
         records = records_of(tmp_path / "a.jsonl", tmp_path / "b.jsonl", at_least=21)
-        assert max(r["latency_ms"] for r in records) < 1000, "a dead Redis never holds a request past its timeout"
+        assert max(r["latency_ms"] for r in records) < 1000, (
+            "a dead Redis never holds a request past its timeout"
+        )
         metrics = httpx.get(gateways[0].url + "/metrics").text
-        state_errors = [line for line in metrics.splitlines() if line.startswith("gateway_state_errors_total ")]
+        state_errors = [
+            line for line in metrics.splitlines() if line.startswith("gateway_state_errors_total ")
+        ]
         assert state_errors and float(state_errors[0].split()[1]) > 0, "the outage is counted"
         redis.restart()
         after = alternate(gateways, 6)
         assert all(r.status_code == 200 for r in after)
         remaining = [int(r.headers["x-ratelimit-remaining-requests"]) for r in after]
-        assert remaining == sorted(remaining, reverse=True) and len(set(remaining)) == 6, "one shared window again"
+        assert remaining == sorted(remaining, reverse=True) and len(set(remaining)) == 6, (
+            "one shared window again"
+        )
     finally:
         stop_all(gateways)
 
 
-def test_redis_outage_fail_closed(tmp_path: Path, upstream: Proc, slow: Proc, redis: RedisServer) -> None:
-    gateways = pair(write_setup(tmp_path, "[limits]\nrpm = 1000\n", upstream, slow, redis.url, on_error="fail_closed"))
+def test_redis_outage_fail_closed(
+    tmp_path: Path, upstream: Proc, slow: Proc, redis: RedisServer
+) -> None:
+    gateways = pair(
+        write_setup(
+            tmp_path, "[limits]\nrpm = 1000\n", upstream, slow, redis.url, on_error="fail_closed"
+        )
+    )
     try:
         assert post(gateways[0]).status_code == 200
         redis.stop()
@@ -297,7 +350,7 @@ def test_redis_outage_fail_closed(tmp_path: Path, upstream: Proc, slow: Proc, re
         stop_all(gateways)
 
 
-CACHE_POLICY = "[cache]\nmode = \"exact\"\nttl_s = 60\n"
+CACHE_POLICY = '[cache]\nmode = "exact"\nttl_s = 60\n'
 
 
 def test_cache_hits_json_and_streams(tmp_path: Path, upstream: Proc, slow: Proc) -> None:
@@ -307,12 +360,19 @@ def test_cache_hits_json_and_streams(tmp_path: Path, upstream: Proc, slow: Proc)
     try:
         first = httpx.post(url, json=body, headers=AUTH)
         second = httpx.post(url, json={**body, "user": "someone-else"}, headers=AUTH)
-        assert first.headers["x-gateway-cache"] == "miss" and second.headers["x-gateway-cache"] == "hit"
+        assert (
+            first.headers["x-gateway-cache"] == "miss"
+            and second.headers["x-gateway-cache"] == "hit"
+        )
         assert second.content == first.content
         bypass = httpx.post(url, json=body, headers={**AUTH, "cache-control": "no-cache"})
         assert bypass.headers["x-gateway-cache"] == "bypass"
 
-        stream_body = {**body, "messages": [{"role": "user", "content": "stream me"}], "stream": True}
+        stream_body = {
+            **body,
+            "messages": [{"role": "user", "content": "stream me"}],
+            "stream": True,
+        }
 
         def stream_pieces() -> tuple[str, list[bytes]]:
             with httpx.stream("POST", url, json=stream_body, headers=AUTH) as response:

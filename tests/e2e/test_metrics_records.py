@@ -89,18 +89,32 @@ def scripted_mix(url: str) -> int:
     """Misses, hits, errors, streams, fallbacks and rejections; returns how many requests."""
 
     def call(key: str, body: dict[str, Any]) -> None:
-        response = httpx.post(url + "/v1/chat/completions", json=body, headers={"authorization": f"Bearer {key}"}, timeout=10)
+        response = httpx.post(
+            url + "/v1/chat/completions",
+            json=body,
+            headers={"authorization": f"Bearer {key}"},
+            timeout=10,
+        )
         response.read()
 
     count = 0
     for i in range(8):
-        body = {"model": "echo", "messages": [{"role": "user", "content": f"question number {i} " * (i + 1)}]}
+        body = {
+            "model": "echo",
+            "messages": [{"role": "user", "content": f"question number {i} " * (i + 1)}],
+        }
         call(KEY, body)  # miss
         call(KEY, body)  # hit (or a miss on the other worker)
         call(KEY, {**body, "stream": True, "stream_options": {"include_usage": True}})
         count += 3
     for i in range(4):
-        call(KEY, {"model": "primary", "messages": [{"role": "user", "content": f"fall back please {i}"}]})
+        call(
+            KEY,
+            {
+                "model": "primary",
+                "messages": [{"role": "user", "content": f"fall back please {i}"}],
+            },
+        )
         call(KEY, {"model": "nope", "messages": [{"role": "user", "content": "unknown"}]})
         call(KEY, {"model": "echo"})
         count += 3
@@ -119,7 +133,9 @@ def samples(text: str) -> dict[str, list[tuple[dict[str, str], float]]]:
 
 
 def total(found: dict[str, list[tuple[dict[str, str], float]]], name: str, **labels: str) -> float:
-    return sum(v for l, v in found.get(name, []) if all(l.get(k) == want for k, want in labels.items()))
+    return sum(
+        v for l, v in found.get(name, []) if all(l.get(k) == want for k, want in labels.items())
+    )
 
 
 @pytest.mark.parametrize("workers", [1, 2])
@@ -138,9 +154,21 @@ def test_every_metric_matches_the_records(tmp_path: Path, upstream: Proc, worker
     def label(record: dict[str, Any]) -> str:
         return record["model"] if record["model"] in known else "_unknown"
 
-    by_series = Counter((label(r), r["deployment"] or "none", str(r["status"]), r["cache"]) for r in records)
+    by_series = Counter(
+        (label(r), r["deployment"] or "none", str(r["status"]), r["cache"]) for r in records
+    )
     for (model, deployment, status, cache), count in by_series.items():
-        assert total(found, "gateway_requests_total", model=model, deployment=deployment, status=status, cache=cache) == count
+        assert (
+            total(
+                found,
+                "gateway_requests_total",
+                model=model,
+                deployment=deployment,
+                status=status,
+                cache=cache,
+            )
+            == count
+        )
     assert total(found, "gateway_requests_total") == sent
 
     for kind in ("prompt", "completion"):
@@ -148,23 +176,38 @@ def test_every_metric_matches_the_records(tmp_path: Path, upstream: Proc, worker
         for r in records:
             sums[(label(r), r["deployment"] or "none")] += r[f"{kind}_tokens"]
         for (model, deployment), value in sums.items():
-            assert total(found, "gateway_tokens_total", model=model, deployment=deployment, kind=kind) == value
+            assert (
+                total(found, "gateway_tokens_total", model=model, deployment=deployment, kind=kind)
+                == value
+            )
 
     cost = sum(r["cost_usd"] for r in records)
     assert cost > 0 and total(found, "gateway_cost_usd_total") == pytest.approx(cost, abs=1e-9)
     for team in ("red", "blue"):
         team_cost = sum(r["cost_usd"] for r in records if r["team"] == team)
-        assert total(found, "gateway_cost_usd_total", team=team) == pytest.approx(team_cost, abs=1e-9)
+        assert total(found, "gateway_cost_usd_total", team=team) == pytest.approx(
+            team_cost, abs=1e-9
+        )
 
     fallbacks = sum(1 for r in records if r["fallback_used"])
-    assert fallbacks == 4 and total(found, "gateway_fallbacks_total", from_model="primary", to_model="backup") == 4
+    assert (
+        fallbacks == 4
+        and total(found, "gateway_fallbacks_total", from_model="primary", to_model="backup") == 4
+    )
     rejected = sum(1 for r in records if r["error_type"] == "rate_limit_exceeded")
-    assert rejected >= 7 - 2 * workers and total(found, "gateway_ratelimit_rejections_total") == rejected
+    assert (
+        rejected >= 7 - 2 * workers
+        and total(found, "gateway_ratelimit_rejections_total") == rejected
+    )
     hits = sum(1 for r in records if r["cache"] == "hit")
     assert hits >= 1 and total(found, "gateway_cache_events_total", result="hit") == hits
-    upstream_errors = Counter((a["deployment"], a["error"]) for r in records for a in r["attempts"] if a["error"])
+    upstream_errors = Counter(
+        (a["deployment"], a["error"]) for r in records for a in r["attempts"] if a["error"]
+    )
     for (deployment, kind), count in upstream_errors.items():
-        assert total(found, "gateway_upstream_errors_total", deployment=deployment, kind=kind) == count
+        assert (
+            total(found, "gateway_upstream_errors_total", deployment=deployment, kind=kind) == count
+        )
     for model in known:
         count = sum(1 for r in records if r["model"] == model)
         assert total(found, "gateway_request_duration_seconds_count", model=model) == count
@@ -180,8 +223,14 @@ def test_sigterm_drains_in_flight_streams(tmp_path: Path) -> None:
     started = asyncio.Event()
 
     async def one(client: httpx.AsyncClient, counter: list[int]) -> bytes:
-        body = {"model": "backup", "messages": [{"role": "user", "content": "stream"}], "stream": True}
-        async with client.stream("POST", url, json=body, headers={"authorization": f"Bearer {KEY}"}) as response:
+        body = {
+            "model": "backup",
+            "messages": [{"role": "user", "content": "stream"}],
+            "stream": True,
+        }
+        async with client.stream(
+            "POST", url, json=body, headers={"authorization": f"Bearer {KEY}"}
+        ) as response:
             pieces = []
             async for piece in response.aiter_bytes():
                 if not pieces:
@@ -193,7 +242,9 @@ def test_sigterm_drains_in_flight_streams(tmp_path: Path) -> None:
 
     async def run() -> list[bytes]:
         counter = [0]
-        async with httpx.AsyncClient(timeout=60, limits=httpx.Limits(max_connections=200)) as client:
+        async with httpx.AsyncClient(
+            timeout=60, limits=httpx.Limits(max_connections=200)
+        ) as client:
             tasks = [asyncio.create_task(one(client, counter)) for _ in range(200)]
             await asyncio.wait_for(started.wait(), 30)
             gateway.process.send_signal(signal.SIGTERM)
@@ -207,4 +258,6 @@ def test_sigterm_drains_in_flight_streams(tmp_path: Path) -> None:
         slow.stop()
     assert all(body.endswith(b"data: [DONE]\n\n") for body in bodies), "every stream finished"
     records = read_records(tmp_path / "records.jsonl")
-    assert len(records) == 200 and all(r["status"] == 200 and r["error_type"] is None for r in records)
+    assert len(records) == 200 and all(
+        r["status"] == 200 and r["error_type"] is None for r in records
+    )

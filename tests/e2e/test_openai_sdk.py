@@ -23,7 +23,10 @@ WEATHER_TOOL = {
         },
     },
 }
-MESSAGES = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Tell me about llamas."}]
+MESSAGES = [
+    {"role": "system", "content": "Be brief."},
+    {"role": "user", "content": "Tell me about llamas."},
+]
 
 
 def gateway_client(gateway: Proc, key: str = GATEWAY_KEY) -> openai.OpenAI:
@@ -41,20 +44,26 @@ def comparable(completion: Any) -> dict[str, Any]:
 
 def test_chat_equals_direct_call(gateway: Proc, mock_upstream: Proc) -> None:
     via = gateway_client(gateway).chat.completions.create(model="gpt-mock", messages=MESSAGES)
-    direct = direct_client(mock_upstream).chat.completions.create(model="mock-small", messages=MESSAGES)
+    direct = direct_client(mock_upstream).chat.completions.create(
+        model="mock-small", messages=MESSAGES
+    )
     assert via.choices[0].message.content
     assert comparable(via) == comparable(direct)
 
 
 def test_chat_response_headers(gateway: Proc) -> None:
-    raw = gateway_client(gateway).chat.completions.with_raw_response.create(model="gpt-mock", messages=MESSAGES)
+    raw = gateway_client(gateway).chat.completions.with_raw_response.create(
+        model="gpt-mock", messages=MESSAGES
+    )
     assert raw.headers["x-gateway-deployment"] == "oai/mock-small"
     assert raw.headers["x-gateway-attempts"] == "1"
     assert raw.headers["x-request-id"].startswith("req_")
 
 
 def test_n_choices(gateway: Proc) -> None:
-    completion = gateway_client(gateway).chat.completions.create(model="gpt-mock", messages=MESSAGES, n=3)
+    completion = gateway_client(gateway).chat.completions.create(
+        model="gpt-mock", messages=MESSAGES, n=3
+    )
     assert [c.index for c in completion.choices] == [0, 1, 2]
 
 
@@ -72,7 +81,9 @@ def test_stream_with_usage_equals_direct(gateway: Proc, mock_upstream: Proc) -> 
         )
         chunks = list(stream)
         text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
-        finish = [c.choices[0].finish_reason for c in chunks if c.choices and c.choices[0].finish_reason]
+        finish = [
+            c.choices[0].finish_reason for c in chunks if c.choices and c.choices[0].finish_reason
+        ]
         return text, chunks[-1].usage, finish
 
     via = collect(gateway_client(gateway), "gpt-mock")
@@ -82,7 +93,11 @@ def test_stream_with_usage_equals_direct(gateway: Proc, mock_upstream: Proc) -> 
 
 
 def test_stream_without_usage_gets_no_usage_chunk(gateway: Proc) -> None:
-    chunks = list(gateway_client(gateway).chat.completions.create(model="gpt-mock", messages=MESSAGES, stream=True))
+    chunks = list(
+        gateway_client(gateway).chat.completions.create(
+            model="gpt-mock", messages=MESSAGES, stream=True
+        )
+    )
     assert chunks and all(c.choices for c in chunks)
     assert all(c.usage is None for c in chunks)
 
@@ -105,13 +120,18 @@ def test_tool_call_round_trip(gateway: Proc, mock_upstream: Proc) -> None:
     assert "city" in json.loads(call.function.arguments)
     assert "sunny, 21C" in (second.choices[0].message.content or "")
     direct_first, direct_second = tool_round_trip(direct_client(mock_upstream), "mock-small")
-    assert call.function.arguments == direct_first.choices[0].message.tool_calls[0].function.arguments
+    assert (
+        call.function.arguments == direct_first.choices[0].message.tool_calls[0].function.arguments
+    )
     assert second.choices[0].message.content == direct_second.choices[0].message.content
 
 
 def test_streamed_tool_call(gateway: Proc) -> None:
     stream = gateway_client(gateway).chat.completions.create(
-        model="gpt-mock", messages=[{"role": "user", "content": "weather?"}], tools=[WEATHER_TOOL], stream=True
+        model="gpt-mock",
+        messages=[{"role": "user", "content": "weather?"}],
+        tools=[WEATHER_TOOL],
+        stream=True,
     )
     name, arguments, finish = "", "", None
     for chunk in stream:
@@ -125,7 +145,9 @@ def test_streamed_tool_call(gateway: Proc) -> None:
 
 def test_embeddings_equal_direct(gateway: Proc, mock_upstream: Proc) -> None:
     via = gateway_client(gateway).embeddings.create(model="embed", input=["hello", "world"])
-    direct = direct_client(mock_upstream).embeddings.create(model="mock-embed", input=["hello", "world"])
+    direct = direct_client(mock_upstream).embeddings.create(
+        model="mock-embed", input=["hello", "world"]
+    )
     assert len(via.data) == 2
     assert [d.embedding for d in via.data] == [d.embedding for d in direct.data]
     assert via.usage.prompt_tokens == direct.usage.prompt_tokens
@@ -139,7 +161,7 @@ def test_models_lists_only_allowed(gateway: Proc) -> None:
 
 
 def test_echo_shows_what_the_provider_received(gateway: Proc) -> None:
-    text = "Exactly this, with unicode: naïve café — 東京 and \"quotes\"\nnewline"
+    text = 'Exactly this, with unicode: naïve café — 東京 and "quotes"\nnewline'
     completion = gateway_client(gateway).chat.completions.create(
         model="echo", messages=[{"role": "user", "content": text}]
     )
@@ -147,13 +169,18 @@ def test_echo_shows_what_the_provider_received(gateway: Proc) -> None:
 
 
 def test_in_process_mock_provider(gateway: Proc) -> None:
-    completion = gateway_client(gateway).chat.completions.create(model="inproc-mock", messages=MESSAGES)
+    completion = gateway_client(gateway).chat.completions.create(
+        model="inproc-mock", messages=MESSAGES
+    )
     assert completion.choices[0].message.content
     stream = gateway_client(gateway).chat.completions.create(
         model="inproc-mock", messages=MESSAGES, stream=True, stream_options={"include_usage": True}
     )
     chunks = list(stream)
-    assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == completion.choices[0].message.content
+    assert (
+        "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+        == completion.choices[0].message.content
+    )
     assert chunks[-1].usage is not None
 
 

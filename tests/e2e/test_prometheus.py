@@ -133,14 +133,18 @@ def _write_config(root: Path, gaps: dict[str, str]) -> Path:
         load_config(path)
     except ConfigError as exc:
         path.write_text(CONFIG)
-        gaps["gateway_guardrail_actions_total"] = f"this build rejects the regex guardrail policy: {exc}"
+        gaps["gateway_guardrail_actions_total"] = (
+            f"this build rejects the regex guardrail policy: {exc}"
+        )
         load_config(path)
     return path
 
 
 def _chat(client: httpx.Client, key: str, model: str, text: str, **extra: Any) -> httpx.Response:
     body = {"model": model, "messages": [{"role": "user", "content": text}], **extra}
-    return client.post("/v1/chat/completions", json=body, headers={"authorization": f"Bearer {key}"})
+    return client.post(
+        "/v1/chat/completions", json=body, headers={"authorization": f"Bearer {key}"}
+    )
 
 
 def _traffic(gateway: Proc, round_: int, gaps: dict[str, str]) -> None:
@@ -150,14 +154,22 @@ def _traffic(gateway: Proc, round_: int, gaps: dict[str, str]) -> None:
             # The same request twice: a cache miss, then a hit.
             assert _chat(client, KEY, "gpt-mock", "cache me").status_code == 200
             with client.stream(
-                "POST", "/v1/chat/completions", headers={"authorization": f"Bearer {KEY}"},
-                json={"model": "gpt-mock", "stream": True, "messages": [{"role": "user", "content": f"s{i}"}]},
+                "POST",
+                "/v1/chat/completions",
+                headers={"authorization": f"Bearer {KEY}"},
+                json={
+                    "model": "gpt-mock",
+                    "stream": True,
+                    "messages": [{"role": "user", "content": f"s{i}"}],
+                },
             ) as stream:
                 assert stream.status_code == 200
                 stream.read()
         assert _chat(client, KEY, "broken", "fails").status_code >= 500
         assert _chat(client, KEY, "flaky", "falls back").status_code == 200
-        statuses = [_chat(client, LIMITED, "gpt-mock", f"limit {round_} {i}").status_code for i in range(4)]
+        statuses = [
+            _chat(client, LIMITED, "gpt-mock", f"limit {round_} {i}").status_code for i in range(4)
+        ]
         assert 429 in statuses
         if "gateway_guardrail_actions_total" not in gaps:
             assert _chat(client, GUARDED, "gpt-mock", "my code is TOPSECRET-42").status_code == 400
@@ -176,7 +188,9 @@ def _reload_twice(gateway: Proc, config: Path, gaps: dict[str, str]) -> None:
                 break
             time.sleep(0.1)
         else:
-            gaps["gateway_config_reloads_total"] = f"no {result!r} reload counted 5 s after editing the config"
+            gaps["gateway_config_reloads_total"] = (
+                f"no {result!r} reload counted 5 s after editing the config"
+            )
             config.write_text(good)
             return
 
@@ -215,10 +229,14 @@ def _start_prometheus(root: Path, target: str) -> Prometheus:
     )
     process = subprocess.Popen(
         [
-            str(PROMETHEUS), f"--config.file={config}", f"--storage.tsdb.path={root / 'tsdb'}",
-            f"--web.listen-address=127.0.0.1:{port}", "--log.level=warn",
+            str(PROMETHEUS),
+            f"--config.file={config}",
+            f"--storage.tsdb.path={root / 'tsdb'}",
+            f"--web.listen-address=127.0.0.1:{port}",
+            "--log.level=warn",
         ],
-        stdout=subprocess.DEVNULL, stderr=(root / "prometheus.log").open("wb"),
+        stdout=subprocess.DEVNULL,
+        stderr=(root / "prometheus.log").open("wb"),
     )
     prometheus = Prometheus(f"http://127.0.0.1:{port}", process)
     deadline = time.monotonic() + 15
@@ -257,7 +275,13 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Prometheus
 
 @needs_prometheus
 def test_promtool_accepts_the_alert_rules() -> None:
-    result = subprocess.run([str(PROMTOOL), "check", "rules", str(ALERTS)], check=False, capture_output=True, text=True, timeout=30)
+    result = subprocess.run(
+        [str(PROMTOOL), "check", "rules", str(ALERTS)],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
 
 
@@ -274,11 +298,27 @@ GUARDRAIL = 'guardrail="g",stage="input",action="block"'
 COST = 'model="m",deployment="mock/a",team="t"'
 
 
-def _promtool_test(tmp_path: Path, name: str, evaluation_interval: str, tests: list[dict[str, Any]]) -> None:
+def _promtool_test(
+    tmp_path: Path, name: str, evaluation_interval: str, tests: list[dict[str, Any]]
+) -> None:
     spec = tmp_path / f"{name}_test.yml"
     # JSON is YAML: no YAML library needed to write promtool's test file.
-    spec.write_text(json.dumps({"rule_files": [str(ALERTS)], "evaluation_interval": evaluation_interval, "tests": tests}))
-    result = subprocess.run([str(PROMTOOL), "test", "rules", str(spec)], check=False, capture_output=True, text=True, timeout=60)
+    spec.write_text(
+        json.dumps(
+            {
+                "rule_files": [str(ALERTS)],
+                "evaluation_interval": evaluation_interval,
+                "tests": tests,
+            }
+        )
+    )
+    result = subprocess.run(
+        [str(PROMTOOL), "test", "rules", str(spec)],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
 
 
@@ -286,79 +326,144 @@ def _promtool_test(tmp_path: Path, name: str, evaluation_interval: str, tests: l
 def test_alert_rules_fire_when_they_should(tmp_path: Path) -> None:
     """`promtool test rules` on synthetic series: each alert fires on its condition, and not below it."""
     requests = 'model="m",deployment="mock/a",cache="bypass"'
-    _promtool_test(tmp_path, "minutes", "1m", [
-        {  # 10% 5xx for half an hour: fires; 1% does not.
-            "interval": "1m",
-            "input_series": [
-                _series("gateway_requests_total", f'{requests},status="200"', "0+90x40"),
-                _series("gateway_requests_total", f'{requests},status="502"', "0+10x40"),
-                _series("gateway_requests_total", 'model="n",deployment="mock/b",cache="bypass",status="200"', "0+99x40"),
-                _series("gateway_requests_total", 'model="n",deployment="mock/b",cache="bypass",status="502"', "0+1x40"),
-            ],
-            "alert_rule_test": [{
-                "eval_time": "30m", "alertname": "LLMGatewayHighErrorRatio",
-                "exp_alerts": [_alert(
-                    {"severity": "page", "model": "m"}, "m: 10% of requests fail with 5xx",
-                    'Check the "Upstream errors" and "Deployment health" dashboard panels.',
-                )],
-            }],
-        },
-        {  # A breaker open for 5 minutes.
-            "interval": "1m",
-            "input_series": [_series("gateway_deployment_up", 'deployment="mock/a"', "1 1 0 0 0 0 0 0")],
-            "alert_rule_test": [
-                {"eval_time": "3m", "alertname": "LLMGatewayDeploymentDown", "exp_alerts": []},
-                {"eval_time": "7m", "alertname": "LLMGatewayDeploymentDown", "exp_alerts": [
-                    _alert({"severity": "page", "deployment": "mock/a"}, "deployment mock/a is down (circuit breaker open)"),
-                ]},
-            ],
-        },
-    ])
+    _promtool_test(
+        tmp_path,
+        "minutes",
+        "1m",
+        [
+            {  # 10% 5xx for half an hour: fires; 1% does not.
+                "interval": "1m",
+                "input_series": [
+                    _series("gateway_requests_total", f'{requests},status="200"', "0+90x40"),
+                    _series("gateway_requests_total", f'{requests},status="502"', "0+10x40"),
+                    _series(
+                        "gateway_requests_total",
+                        'model="n",deployment="mock/b",cache="bypass",status="200"',
+                        "0+99x40",
+                    ),
+                    _series(
+                        "gateway_requests_total",
+                        'model="n",deployment="mock/b",cache="bypass",status="502"',
+                        "0+1x40",
+                    ),
+                ],
+                "alert_rule_test": [
+                    {
+                        "eval_time": "30m",
+                        "alertname": "LLMGatewayHighErrorRatio",
+                        "exp_alerts": [
+                            _alert(
+                                {"severity": "page", "model": "m"},
+                                "m: 10% of requests fail with 5xx",
+                                'Check the "Upstream errors" and "Deployment health" dashboard panels.',
+                            )
+                        ],
+                    }
+                ],
+            },
+            {  # A breaker open for 5 minutes.
+                "interval": "1m",
+                "input_series": [
+                    _series("gateway_deployment_up", 'deployment="mock/a"', "1 1 0 0 0 0 0 0")
+                ],
+                "alert_rule_test": [
+                    {"eval_time": "3m", "alertname": "LLMGatewayDeploymentDown", "exp_alerts": []},
+                    {
+                        "eval_time": "7m",
+                        "alertname": "LLMGatewayDeploymentDown",
+                        "exp_alerts": [
+                            _alert(
+                                {"severity": "page", "deployment": "mock/a"},
+                                "deployment mock/a is down (circuit breaker open)",
+                            ),
+                        ],
+                    },
+                ],
+            },
+        ],
+    )
     # Day-over-day rules on 5-minute samples: a day of data stays quick to evaluate.
-    _promtool_test(tmp_path, "days", "5m", [
-        {  # Spend doubles against the same hour yesterday (1 then 2 USD a minute): fires.
-            "interval": "5m",
-            "input_series": [
-                _series("gateway_cost_usd_total", COST, "0+5x288 1440+10x24"),
-                _series("gateway_cost_usd_total", 'model="m",deployment="mock/a",team="u"', "0+0x312"),
-            ],
-            "alert_rule_test": [{
-                "eval_time": "26h", "alertname": "LLMGatewayCostPerHourUp",
-                "exp_alerts": [_alert(
-                    {"severity": "warning"}, "spend in the last hour is over 140% of the same hour yesterday",
-                    "See the cost panels by model and team for where it comes from.",
-                )],
-            }],
-        },
-        {  # +30%: does not fire.
-            "interval": "5m",
-            "input_series": [_series("gateway_cost_usd_total", COST, "0+50x288 14400+65x24")],
-            "alert_rule_test": [{"eval_time": "26h", "alertname": "LLMGatewayCostPerHourUp", "exp_alerts": []}],
-        },
-        {  # Blocks from a guardrail that never blocked before (a new series), and a steady rate.
-            "interval": "5m",
-            "input_series": [
-                _series("gateway_guardrail_actions_total", GUARDRAIL, "_x288 0+25x6"),
-                _series("gateway_guardrail_actions_total", 'guardrail="steady",stage="input",action="block"', "0+25x294"),
-            ],
-            "alert_rule_test": [{
-                "eval_time": "1465m", "alertname": "LLMGatewayGuardrailBlockSpike",
-                "exp_alerts": [_alert(
-                    {"severity": "warning", "guardrail": "g"}, "guardrail g blocks far more requests than usual",
-                )],
-            }],
-        },
-    ])
+    _promtool_test(
+        tmp_path,
+        "days",
+        "5m",
+        [
+            {  # Spend doubles against the same hour yesterday (1 then 2 USD a minute): fires.
+                "interval": "5m",
+                "input_series": [
+                    _series("gateway_cost_usd_total", COST, "0+5x288 1440+10x24"),
+                    _series(
+                        "gateway_cost_usd_total",
+                        'model="m",deployment="mock/a",team="u"',
+                        "0+0x312",
+                    ),
+                ],
+                "alert_rule_test": [
+                    {
+                        "eval_time": "26h",
+                        "alertname": "LLMGatewayCostPerHourUp",
+                        "exp_alerts": [
+                            _alert(
+                                {"severity": "warning"},
+                                "spend in the last hour is over 140% of the same hour yesterday",
+                                "See the cost panels by model and team for where it comes from.",
+                            )
+                        ],
+                    }
+                ],
+            },
+            {  # +30%: does not fire.
+                "interval": "5m",
+                "input_series": [_series("gateway_cost_usd_total", COST, "0+50x288 14400+65x24")],
+                "alert_rule_test": [
+                    {"eval_time": "26h", "alertname": "LLMGatewayCostPerHourUp", "exp_alerts": []}
+                ],
+            },
+            {  # Blocks from a guardrail that never blocked before (a new series), and a steady rate.
+                "interval": "5m",
+                "input_series": [
+                    _series("gateway_guardrail_actions_total", GUARDRAIL, "_x288 0+25x6"),
+                    _series(
+                        "gateway_guardrail_actions_total",
+                        'guardrail="steady",stage="input",action="block"',
+                        "0+25x294",
+                    ),
+                ],
+                "alert_rule_test": [
+                    {
+                        "eval_time": "1465m",
+                        "alertname": "LLMGatewayGuardrailBlockSpike",
+                        "exp_alerts": [
+                            _alert(
+                                {"severity": "warning", "guardrail": "g"},
+                                "guardrail g blocks far more requests than usual",
+                            )
+                        ],
+                    }
+                ],
+            },
+        ],
+    )
 
 
-def _check(prometheus: Prometheus, gaps: dict[str, str], expression: Expression, expr: str, label: str | None = None) -> str | None:
+def _check(
+    prometheus: Prometheus,
+    gaps: dict[str, str],
+    expression: Expression,
+    expr: str,
+    label: str | None = None,
+) -> str | None:
     """None when the expression returned a series; the reason when only known gaps explain it."""
     result = prometheus.query(expr)
     if result:
         if label is not None:
-            assert all(label in series["metric"] for series in result), f"{expression.source}: no {label!r} label"
+            assert all(label in series["metric"] for series in result), (
+                f"{expression.source}: no {label!r} label"
+            )
         return None
-    empty = sorted(m for m in set(_METRIC.findall(expr)) if not prometheus.query(f'count({{__name__="{m}"}})'))
+    empty = sorted(
+        m for m in set(_METRIC.findall(expr)) if not prometheus.query(f'count({{__name__="{m}"}})')
+    )
     unexplained = [m for m in empty if m not in gaps]
     assert empty and not unexplained, (
         f"{expression.source}: {expr!r} returned no series "
@@ -368,11 +473,19 @@ def _check(prometheus: Prometheus, gaps: dict[str, str], expression: Expression,
 
 
 @needs_prometheus
-def test_every_dashboard_expression_returns_a_series(stack: tuple[Prometheus, dict[str, str]]) -> None:
+def test_every_dashboard_expression_returns_a_series(
+    stack: tuple[Prometheus, dict[str, str]],
+) -> None:
     prometheus, gaps = stack
     explained = []
     for expression in dashboard_expressions():
-        note = _check(prometheus, gaps, expression, to_promql(expression.expr), label_values_label(expression.expr))
+        note = _check(
+            prometheus,
+            gaps,
+            expression,
+            to_promql(expression.expr),
+            label_values_label(expression.expr),
+        )
         if note:
             explained.append(note)
     if explained:
@@ -380,7 +493,9 @@ def test_every_dashboard_expression_returns_a_series(stack: tuple[Prometheus, di
 
 
 @needs_prometheus
-def test_every_alert_left_hand_side_returns_a_series(stack: tuple[Prometheus, dict[str, str]]) -> None:
+def test_every_alert_left_hand_side_returns_a_series(
+    stack: tuple[Prometheus, dict[str, str]],
+) -> None:
     prometheus, gaps = stack
     for expression in alert_expressions():
         prometheus.query(expression.expr)  # the whole rule must at least evaluate

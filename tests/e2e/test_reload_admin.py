@@ -27,9 +27,15 @@ def sha(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-def config_text(upstream: Proc, extra_models: str = "", keys: tuple[str, ...] = (KEY, OTHER_KEY), fallback: str = "") -> str:
+def config_text(
+    upstream: Proc,
+    extra_models: str = "",
+    keys: tuple[str, ...] = (KEY, OTHER_KEY),
+    fallback: str = "",
+) -> str:
     key_blocks = "".join(
-        f'\n[[keys]]\nid = "k{i}"\npolicy = "tight"\nkey_sha256 = "{sha(secret)}"\n' for i, secret in enumerate(keys)
+        f'\n[[keys]]\nid = "k{i}"\npolicy = "tight"\nkey_sha256 = "{sha(secret)}"\n'
+        for i, secret in enumerate(keys)
     )
     fallbacks = f'fallbacks = ["{fallback}"]\n' if fallback else ""
     return f"""[admin]
@@ -52,7 +58,9 @@ model = "mock-small"
 {extra_models}{key_blocks}"""
 
 
-NEW_MODEL = '\n[[models]]\nname = "brand-new"\n[[models.deployments]]\nprovider = "mock"\nmodel = "echo"\n'
+NEW_MODEL = (
+    '\n[[models]]\nname = "brand-new"\n[[models.deployments]]\nprovider = "mock"\nmodel = "echo"\n'
+)
 
 
 @pytest.fixture(scope="module")
@@ -75,7 +83,12 @@ def setup(tmp_path: Path, upstream: Proc) -> Iterator[tuple[Proc, Path]]:
 
 def chat(gateway: Proc, model: str = "base", key: str = KEY) -> httpx.Response:
     body = {"model": model, "messages": [{"role": "user", "content": "hi"}]}
-    return httpx.post(gateway.url + "/v1/chat/completions", json=body, headers={"authorization": f"Bearer {key}"}, timeout=10)
+    return httpx.post(
+        gateway.url + "/v1/chat/completions",
+        json=body,
+        headers={"authorization": f"Bearer {key}"},
+        timeout=10,
+    )
 
 
 def status(gateway: Proc) -> dict[str, Any]:
@@ -103,7 +116,9 @@ def metric(gateway: Proc, line_prefix: str) -> float:
     return 0.0
 
 
-def test_added_model_serves_within_a_second_without_failures(setup: tuple[Proc, Path], upstream: Proc) -> None:
+def test_added_model_serves_within_a_second_without_failures(
+    setup: tuple[Proc, Path], upstream: Proc
+) -> None:
     gateway, config = setup
     failures: list[int] = []
     stop = threading.Event()
@@ -121,7 +136,9 @@ def test_added_model_serves_within_a_second_without_failures(setup: tuple[Proc, 
         config.write_text(config_text(upstream, NEW_MODEL))
 
         def listed() -> bool:
-            models = httpx.get(gateway.url + "/v1/models", headers={"authorization": f"Bearer {KEY}"}).json()
+            models = httpx.get(
+                gateway.url + "/v1/models", headers={"authorization": f"Bearer {KEY}"}
+            ).json()
             return "brand-new" in {m["id"] for m in models["data"]}
 
         wait_until(listed, timeout=1.0)
@@ -141,7 +158,9 @@ def test_lowered_rpm_applies_on_the_next_request(setup: tuple[Proc, Path]) -> No
     (config.parent / "policies" / "tight.toml").write_text("[limits]\nrpm = 3\n")
     wait_for_reload(gateway, before)
     refused = chat(gateway)
-    assert refused.status_code == 429, "counters survive the reload and the new limit applies at once"
+    assert refused.status_code == 429, (
+        "counters survive the reload and the new limit applies at once"
+    )
     assert refused.headers["x-ratelimit-limit-requests"] == "3"
 
 
@@ -155,7 +174,9 @@ def test_revoked_key_gets_401_on_its_next_request(setup: tuple[Proc, Path], upst
     assert chat(gateway, key=KEY).status_code == 200
 
 
-def test_broken_edits_are_refused_and_the_old_config_keeps_serving(setup: tuple[Proc, Path], upstream: Proc) -> None:
+def test_broken_edits_are_refused_and_the_old_config_keeps_serving(
+    setup: tuple[Proc, Path], upstream: Proc
+) -> None:
     gateway, config = setup
     good = status(gateway)["version"]
     errors_before = metric(gateway, 'gateway_config_reloads_total{result="error"}')
@@ -163,7 +184,11 @@ def test_broken_edits_are_refused_and_the_old_config_keeps_serving(setup: tuple[
     config.write_text(config_text(upstream) + "\n[server\nport = 1\n")
     wait_until(lambda: status(gateway)["last_result"] == "error")
     problems = status(gateway)["last_error"]["problems"]
-    assert problems and problems[0].startswith(f"{config}:") and ":" in problems[0][len(str(config)) + 1 :]
+    assert (
+        problems
+        and problems[0].startswith(f"{config}:")
+        and ":" in problems[0][len(str(config)) + 1 :]
+    )
     assert chat(gateway).status_code == 200
 
     broken = config_text(upstream, fallback="no-such-model")
@@ -171,7 +196,10 @@ def test_broken_edits_are_refused_and_the_old_config_keeps_serving(setup: tuple[
     wait_until(lambda: "no-such-model" in " ".join(status(gateway)["last_error"]["problems"]))
     problem = status(gateway)["last_error"]["problems"][0]
     line = broken.splitlines().index('fallbacks = ["no-such-model"]') + 1
-    assert problem == f"{config}:{line}: model 'base': fallback 'no-such-model' is not a configured model"
+    assert (
+        problem
+        == f"{config}:{line}: model 'base': fallback 'no-such-model' is not a configured model"
+    )
     assert chat(gateway).status_code == 200
     assert status(gateway)["version"] == good
     assert metric(gateway, 'gateway_config_reloads_total{result="error"}') == errors_before + 2
@@ -237,14 +265,24 @@ def test_two_workers_agree_on_the_config_hash(tmp_path: Path, upstream: Proc) ->
 def test_admin_needs_its_key_and_never_shows_secrets(setup: tuple[Proc, Path]) -> None:
     gateway, _ = setup
     chat(gateway)
-    paths = ["/admin/config", "/admin/config/status", "/admin/deployments", "/admin/usage?key=k0&team=&since=1h"]
+    paths = [
+        "/admin/config",
+        "/admin/config/status",
+        "/admin/deployments",
+        "/admin/usage?key=k0&team=&since=1h",
+    ]
     for path in paths:
         assert httpx.get(gateway.url + path).status_code == 401
-        assert httpx.get(gateway.url + path, headers={"authorization": "Bearer wrong"}).status_code == 401
+        assert (
+            httpx.get(gateway.url + path, headers={"authorization": "Bearer wrong"}).status_code
+            == 401
+        )
     assert httpx.post(gateway.url + "/admin/reload").status_code == 401
     bodies = [httpx.get(gateway.url + path, headers=ADMIN) for path in paths]
     bodies.append(httpx.post(gateway.url + "/admin/reload", headers=ADMIN))
-    assert all(r.status_code == 200 for r in bodies), [r.text for r in bodies if r.status_code != 200]
+    assert all(r.status_code == 200 for r in bodies), [
+        r.text for r in bodies if r.status_code != 200
+    ]
     text = "\n".join(r.text for r in bodies)
     assert PROVIDER_SECRET not in text and ADMIN_KEY not in text and sha(KEY) not in text
     config = bodies[0].json()
@@ -252,4 +290,6 @@ def test_admin_needs_its_key_and_never_shows_secrets(setup: tuple[Proc, Path]) -
     usage = bodies[3].json()
     assert usage["requests"] >= 1 and usage["key_spend"]["total"] >= 0
     deployments = bodies[2].json()["deployments"]
-    assert deployments[0]["deployment"] == "mock/mock-small" and deployments[0]["health"] == "closed"
+    assert (
+        deployments[0]["deployment"] == "mock/mock-small" and deployments[0]["health"] == "closed"
+    )

@@ -25,13 +25,19 @@ import pytest
 from tests.procs import REPO, Proc, start_gateway
 
 KEY = "sk-replay-e2e"
-TOOLS = [{
-    "type": "function",
-    "function": {
-        "name": "get_weather",
-        "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
-    },
-}]
+TOOLS = [
+    {
+        "type": "function",
+        "function": {
+            "name": "get_weather",
+            "parameters": {
+                "type": "object",
+                "properties": {"city": {"type": "string"}},
+                "required": ["city"],
+            },
+        },
+    }
+]
 CONFIG = f"""
 [logging]
 path = "logs/requests.jsonl"
@@ -78,10 +84,25 @@ key_sha256 = "{hashlib.sha256(KEY.encode()).hexdigest()}"
 """
 # (model, kind, how many): 150 echo records and 50 gpt-mock ones, 200 in all.
 MIX = [
-    ("echo", "chat", 80), ("echo", "json", 30), ("echo", "messages", 20), ("echo", "stream", 20),
-    ("gpt-mock", "tools", 30), ("gpt-mock", "json", 20),
+    ("echo", "chat", 80),
+    ("echo", "json", 30),
+    ("echo", "messages", 20),
+    ("echo", "stream", 20),
+    ("gpt-mock", "tools", 30),
+    ("gpt-mock", "json", 20),
 ]
-WORDS = ["order", "invoice", "refund", "shipping", "delay", "password", "account", "billing", "address", "warranty"]
+WORDS = [
+    "order",
+    "invoice",
+    "refund",
+    "shipping",
+    "delay",
+    "password",
+    "account",
+    "billing",
+    "address",
+    "warranty",
+]
 
 
 def _request(model: str, kind: str, i: int) -> tuple[str, dict[str, Any]]:
@@ -92,7 +113,9 @@ def _request(model: str, kind: str, i: int) -> tuple[str, dict[str, Any]]:
     body: dict[str, Any] = {"model": model, "messages": messages, "temperature": 0.2}
     if kind == "json":
         # echo answers with the message itself, so make the message a JSON document.
-        body["messages"] = [{"role": "user", "content": json.dumps({"customer": i, "question": text})}]
+        body["messages"] = [
+            {"role": "user", "content": json.dumps({"customer": i, "question": text})}
+        ]
         body["response_format"] = {"type": "json_object"}
     elif kind == "tools":
         body["tools"] = TOOLS
@@ -110,7 +133,9 @@ def logged(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Proc, Pat
     gateway = start_gateway(config)
     log = root / "logs" / "requests.jsonl"
     try:
-        with httpx.Client(base_url=gateway.url, headers={"authorization": f"Bearer {KEY}"}, timeout=10) as client:
+        with httpx.Client(
+            base_url=gateway.url, headers={"authorization": f"Bearer {KEY}"}, timeout=10
+        ) as client:
             for model, kind, count in MIX:
                 for i in range(count):
                     path, body = _request(model, kind, i)
@@ -130,8 +155,11 @@ def logged(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Proc, Pat
 
 def _cli(*args: str) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [sys.executable, "-m", "gateway.cli", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        text=True, cwd=REPO,
+        [sys.executable, "-m", "gateway.cli", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=REPO,
     )
 
 
@@ -142,26 +170,72 @@ def _finish(process: subprocess.Popen[str]) -> tuple[int, str]:
 
 def test_replay_reports_and_gates(logged: tuple[Proc, Path, Path], tmp_path: Path) -> None:
     gateway, config, log = logged
-    reports = {name: tmp_path / name / "report.json" for name in ("echo", "other", "pricey", "pricey-pass")}
+    reports = {
+        name: tmp_path / name / "report.json" for name in ("echo", "other", "pricey", "pricey-pass")
+    }
     # Every run at once: each is its own process, and the gateway serves them all.
     runs = {
         "echo": _cli(
-            "replay", str(log), "--model", "echo", "--config", str(config), "--filter-model", "echo",
-            "--report", str(reports["echo"]), "--gate", "exact_match_rate >= 1 and similarity_mean >= 0.99",
+            "replay",
+            str(log),
+            "--model",
+            "echo",
+            "--config",
+            str(config),
+            "--filter-model",
+            "echo",
+            "--report",
+            str(reports["echo"]),
+            "--gate",
+            "exact_match_rate >= 1 and similarity_mean >= 0.99",
         ),
         "other": _cli(
-            "replay", str(log), "--model", "other-mock", "--base-url", gateway.url + "/v1", "--key", KEY,
-            "--config", str(config), "--filter-model", "echo", "--concurrency", "16",
-            "--report", str(reports["other"]), "--gate", "similarity_mean>=0.9",
+            "replay",
+            str(log),
+            "--model",
+            "other-mock",
+            "--base-url",
+            gateway.url + "/v1",
+            "--key",
+            KEY,
+            "--config",
+            str(config),
+            "--filter-model",
+            "echo",
+            "--concurrency",
+            "16",
+            "--report",
+            str(reports["other"]),
+            "--gate",
+            "similarity_mean>=0.9",
         ),
         "pricey": _cli(
-            "replay", str(log), "--model", "gpt-mock-pricey", "--config", str(config), "--filter-model", "gpt-mock",
-            "--report", str(reports["pricey"]), "--gate", "similarity_mean>=0.9 and cost_ratio<=1.2",
+            "replay",
+            str(log),
+            "--model",
+            "gpt-mock-pricey",
+            "--config",
+            str(config),
+            "--filter-model",
+            "gpt-mock",
+            "--report",
+            str(reports["pricey"]),
+            "--gate",
+            "similarity_mean>=0.9 and cost_ratio<=1.2",
         ),
         "pricey-pass": _cli(
-            "replay", str(log), "--model", "gpt-mock-pricey", "--config", str(config), "--filter-model", "gpt-mock",
-            "--report", str(reports["pricey-pass"]),
-            "--gate", "tool_agreement_rate == 1 and (cost_ratio <= 1.6 or not latency_ratio < 100)",
+            "replay",
+            str(log),
+            "--model",
+            "gpt-mock-pricey",
+            "--config",
+            str(config),
+            "--filter-model",
+            "gpt-mock",
+            "--report",
+            str(reports["pricey-pass"]),
+            "--gate",
+            "tool_agreement_rate == 1 and (cost_ratio <= 1.6 or not latency_ratio < 100)",
         ),
     }
     results = {name: _finish(process) for name, process in runs.items()}
@@ -238,9 +312,18 @@ def _check_html(path: Path, tmp_path: Path) -> None:
         return
     shot = tmp_path / "report.png"
     subprocess.run(
-        [chromium, "--headless", "--no-sandbox", "--disable-gpu", f"--screenshot={shot}",
-         "--window-size=1280,1600", path.resolve().as_uri()],
-        check=False, capture_output=True, timeout=60,
+        [
+            chromium,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            f"--screenshot={shot}",
+            "--window-size=1280,1600",
+            path.resolve().as_uri(),
+        ],
+        check=False,
+        capture_output=True,
+        timeout=60,
     )
     data = shot.read_bytes()
     assert data[:8] == b"\x89PNG\r\n\x1a\n"
@@ -256,7 +339,9 @@ def test_stats_sums_the_log(logged: tuple[Proc, Path, Path]) -> None:
     assert code == 0, output
     stats = json.loads(output)
     assert stats["total"]["requests"] == len(records) == 200
-    assert stats["total"]["spend_usd"] == pytest.approx(sum(r["cost_usd"] for r in records), abs=1e-9)
+    assert stats["total"]["spend_usd"] == pytest.approx(
+        sum(r["cost_usd"] for r in records), abs=1e-9
+    )
     by_model = {g["model"]: g for g in stats["groups"]}
     assert by_model["echo"]["requests"] == 150 and by_model["gpt-mock"]["requests"] == 50
     assert by_model["echo"]["team"] == "evals" and by_model["gpt-mock"]["errors"] == 0

@@ -4,13 +4,25 @@ from gateway.errors import AuthenticationError, NotFound, UpstreamRejected, unex
 
 
 def test_openai_shape() -> None:
-    body = json.loads(NotFound("no such model", param="model", code="model_not_found").body("openai"))
-    assert body == {"error": {"message": "no such model", "type": "invalid_request_error", "param": "model", "code": "model_not_found"}}
+    body = json.loads(
+        NotFound("no such model", param="model", code="model_not_found").body("openai")
+    )
+    assert body == {
+        "error": {
+            "message": "no such model",
+            "type": "invalid_request_error",
+            "param": "model",
+            "code": "model_not_found",
+        }
+    }
 
 
 def test_anthropic_shape() -> None:
     body = json.loads(AuthenticationError("invalid API key").body("anthropic"))
-    assert body == {"type": "error", "error": {"type": "authentication_error", "message": "invalid API key"}}
+    assert body == {
+        "type": "error",
+        "error": {"type": "authentication_error", "message": "invalid API key"},
+    }
 
 
 def test_upstream_429_keeps_status_and_kind() -> None:

@@ -16,9 +16,17 @@ from gateway.runtime import Secret, build_runtime
 
 def config(keys: tuple[KeyConfig, ...]) -> GatewayConfig:
     return GatewayConfig(
-        server=ServerConfig(), state=StateConfig(), logging=LoggingConfig(), admin=AdminConfig(),
-        providers=MappingProxyType({"p": ProviderConfig(name="p", type="openai", base_url="http://x", api_key_env="P_KEY")}),
-        models=MappingProxyType({}), keys=keys, policies=MappingProxyType({}), policies_dir=Path("policies"),
+        server=ServerConfig(),
+        state=StateConfig(),
+        logging=LoggingConfig(),
+        admin=AdminConfig(),
+        providers=MappingProxyType(
+            {"p": ProviderConfig(name="p", type="openai", base_url="http://x", api_key_env="P_KEY")}
+        ),
+        models=MappingProxyType({}),
+        keys=keys,
+        policies=MappingProxyType({}),
+        policies_dir=Path("policies"),
     )
 
 

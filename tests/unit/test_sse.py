@@ -7,7 +7,10 @@ def test_events_split_across_chunks_are_reassembled() -> None:
     events = []
     for i in range(len(raw)):
         events += decoder.feed(raw[i : i + 1])
-    assert [(e.event, e.data) for e in events] == [("message_start", b'{"a": 1}'), (None, b'{"b": 2}')]
+    assert [(e.event, e.data) for e in events] == [
+        ("message_start", b'{"a": 1}'),
+        (None, b'{"b": 2}'),
+    ]
     assert b"".join(e.raw for e in events) == raw
 
 

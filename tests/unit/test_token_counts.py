@@ -15,6 +15,8 @@ def test_special_token_markers_count_as_the_plain_text_they_are() -> None:
 def test_message_counts_add_the_chat_framing() -> None:
     hello = tokens.count_text("hello")
     one = tokens.count_messages([{"role": "user", "content": "hello"}])
-    parts = tokens.count_messages([{"role": "user", "content": [{"type": "text", "text": "hello"}]}])
+    parts = tokens.count_messages(
+        [{"role": "user", "content": [{"type": "text", "text": "hello"}]}]
+    )
     assert one == parts == hello + 3 + 3  # per message + per reply
     assert tokens.count_messages([], system="hello") == one

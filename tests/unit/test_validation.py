@@ -18,7 +18,10 @@ MESSAGES = [{"role": "user", "content": "hi"}]
         ({"model": "m", "messages": MESSAGES, "n": 0}, "n"),
         ({"model": "m", "messages": MESSAGES, "n": True}, "n"),
         ({"model": "m", "messages": MESSAGES, "temperature": "hot"}, "temperature"),
-        ({"model": "m", "messages": MESSAGES, "stream_options": {"include_usage": True}}, "stream_options"),
+        (
+            {"model": "m", "messages": MESSAGES, "stream_options": {"include_usage": True}},
+            "stream_options",
+        ),
     ],
 )
 def test_chat_rejections_name_the_param(body: dict, param: str) -> None:
@@ -28,7 +31,15 @@ def test_chat_rejections_name_the_param(body: dict, param: str) -> None:
 
 
 def test_valid_chat_passes() -> None:
-    validate_chat({"model": "m", "messages": MESSAGES, "stream": True, "stream_options": {"include_usage": True}, "n": 2})
+    validate_chat(
+        {
+            "model": "m",
+            "messages": MESSAGES,
+            "stream": True,
+            "stream_options": {"include_usage": True},
+            "n": 2,
+        }
+    )
 
 
 def test_messages_requires_max_tokens() -> None:

@@ -135,12 +135,22 @@ def _check_pieces(check: LimitCheck, period: Periods) -> tuple[str, str, str | N
     """(key, "code limit", hint) of one check as RESP pieces; the hint is None for a budget,
     whose hint (seconds to the period's end) depends on `now`."""
     # Budget keys name their day or month: part of the cache key, so a new period misses.
-    when = period.day if check.kind == "budget_day" else period.month if check.kind == "budget_month" else ""
+    when = (
+        period.day
+        if check.kind == "budget_day"
+        else period.month
+        if check.kind == "budget_month"
+        else ""
+    )
     cache_key = (check.kind, check.scope, check.subject, check.limit, when)
     pieces = _pieces.get(cache_key)
     if pieces is None:
         code, key, hint = _counter(check, period, 0.0)
-        pieces = (bulk(key), bulk(code) + bulk(repr(float(check.limit))), None if code == "b" else bulk(repr(hint)))
+        pieces = (
+            bulk(key),
+            bulk(code) + bulk(repr(float(check.limit))),
+            None if code == "b" else bulk(repr(hint)),
+        )
         if len(_pieces) >= _PIECES_MAX:
             _pieces.clear()
         _pieces[cache_key] = pieces
@@ -174,7 +184,10 @@ class RedisState:
     # -- limits -----------------------------------------------------------------------------
 
     async def acquire(
-        self, checks: Sequence[LimitCheck], now: float, breakers: Sequence[str] = (),
+        self,
+        checks: Sequence[LimitCheck],
+        now: float,
+        breakers: Sequence[str] = (),
         while_waiting: Callable[[], None] | None = None,
     ) -> AcquireResult:
         token = new_token()
@@ -207,14 +220,18 @@ class RedisState:
         states = _breaker_views(breakers, replies[1:], now) if breakers else None
         if fields[0] == b"1":  # all allowed: the numbers are parsed when first read
             parts = functools.partial(_check_results, reservation.checks, fields)
-            return AcquireResult(True, parts, reservation, 0.0, states or {}, prepared[0] if prepared else None)
+            return AcquireResult(
+                True, parts, reservation, 0.0, states or {}, prepared[0] if prepared else None
+            )
         return acquire_result(checks, _check_results(checks, fields), token, now, states)
 
     def _acquire_call(
         self, checks: Sequence[LimitCheck], now: float, token: str, period: Periods
     ) -> ScriptCall:
         """`lua/acquire.lua`'s call: KEYS, the 7 common ARGV, then 4 ARGV per check."""
-        keys = [_INDEXES[len(checks) - 1] if len(checks) <= len(_INDEXES) else bulk(str(len(checks)))]
+        keys = [
+            _INDEXES[len(checks) - 1] if len(checks) <= len(_INDEXES) else bulk(str(len(checks)))
+        ]
         per_check = []
         for check in checks:
             key, code_limit, hint = _check_pieces(check, period)
@@ -226,8 +243,11 @@ class RedisState:
                 hint = bulk(repr(end - now))
             per_check.append(hint)
         common = (
-            bulk(repr(now)) + bulk(str(math.floor(now))) + bulk(token)
-            + bulk(repr(now + self.slot_ttl_s)) + self._fixed_args
+            bulk(repr(now))
+            + bulk(str(math.floor(now)))
+            + bulk(token)
+            + bulk(repr(now + self.slot_ttl_s))
+            + self._fixed_args
         )
         text = "".join(keys) + common + "".join(per_check)
         return ScriptCall(ACQUIRE, text.encode(), 1 + len(checks) + 7 + 4 * len(checks))
@@ -237,7 +257,9 @@ class RedisState:
         if call is not None:
             await self._client.run(call)
 
-    def start_settle(self, settlements: Sequence[Settlement], now: float) -> asyncio.Future[None] | None:
+    def start_settle(
+        self, settlements: Sequence[Settlement], now: float
+    ) -> asyncio.Future[None] | None:
         call = self._settle_call(settlements, now)
         if call is None:
             return None
@@ -245,7 +267,9 @@ class RedisState:
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
         def applied(sent: asyncio.Future[list[Reply]]) -> None:
-            error = sent.exception() if not sent.cancelled() else StateUnavailable("redis: cancelled")
+            error = (
+                sent.exception() if not sent.cancelled() else StateUnavailable("redis: cancelled")
+            )
             if error is None:
                 (reply,) = sent.result()
                 if isinstance(reply, ReplyError):
@@ -280,7 +304,10 @@ class RedisState:
         usd: list[int] = []
         for scope, subject in budgeted:
             day, month, total = spend_keys(scope, subject, period)
-            usd += [ops.add_spend_later(day, DAY_KEY_TTL_S), ops.add_spend_later(month, MONTH_KEY_TTL_S)]
+            usd += [
+                ops.add_spend_later(day, DAY_KEY_TTL_S),
+                ops.add_spend_later(month, MONTH_KEY_TTL_S),
+            ]
             usd.append(ops.add_spend_later(total, 0))
         if not ops.args:
             return None
@@ -420,7 +447,9 @@ class RedisState:
 def _check_results(checks: Sequence[LimitCheck], fields: list[bytes]) -> tuple[CheckResult, ...]:
     """Per check: "allowed remaining reset" (fields[0] is the overall verdict)."""
     return tuple(
-        CheckResult(check, fields[1 + 3 * i] == b"1", float(fields[2 + 3 * i]), float(fields[3 + 3 * i]))
+        CheckResult(
+            check, fields[1 + 3 * i] == b"1", float(fields[2 + 3 * i]), float(fields[3 + 3 * i])
+        )
         for i, check in enumerate(checks)
     )
 
@@ -434,7 +463,9 @@ def _breaker_read(deployment: str) -> bytes:
     if command is None:
         if len(_breaker_reads) >= _PIECES_MAX:
             _breaker_reads.clear()
-        command = _breaker_reads[deployment] = encode(["HMGET", BREAKERS + deployment, *_BREAKER_FIELDS])
+        command = _breaker_reads[deployment] = encode(
+            ["HMGET", BREAKERS + deployment, *_BREAKER_FIELDS]
+        )
     return command
 
 
@@ -465,13 +496,14 @@ def _key_piece(kind: str, scope: str, subject: str) -> str:
     return piece
 
 
-
 class _Ops:
     """The operations of one `lua/apply.lua` call: keys numbered once, ARGV in groups of 4,
     kept as RESP pieces (`call` joins them)."""
 
     def __init__(self) -> None:
-        self.keys: dict[str, str] = {}  # a key's RESP piece -> its 1-based index into KEYS (a piece)
+        self.keys: dict[
+            str, str
+        ] = {}  # a key's RESP piece -> its 1-based index into KEYS (a piece)
         self.args: list[str] = []
 
     def _index(self, key_piece: str) -> str:
@@ -525,7 +557,12 @@ class _PreparedSettle:
     __slots__ = ("nargs", "parts", "period", "tpm", "usd")
 
     def __init__(
-        self, parts: list[str], tpm: tuple[tuple[int, float], ...], usd: tuple[int, ...], nargs: int, period: Periods
+        self,
+        parts: list[str],
+        tpm: tuple[tuple[int, float], ...],
+        usd: tuple[int, ...],
+        nargs: int,
+        period: Periods,
     ) -> None:
         self.parts = parts
         self.tpm = tpm  # (hole, tokens reserved)

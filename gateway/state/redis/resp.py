@@ -330,7 +330,9 @@ class RespClient:
         return reply
 
     async def pipeline(
-        self, commands: Sequence[Sequence[Arg] | bytes], while_waiting: Callable[[], None] | None = None
+        self,
+        commands: Sequence[Sequence[Arg] | bytes],
+        while_waiting: Callable[[], None] | None = None,
     ) -> list[Reply]:
         """Send every command in one write and return their replies in order (one round trip);
         error replies are returned as ReplyError values, not raised. A command given as `bytes`

@@ -28,7 +28,13 @@ COMPLETION = {
             "message": {
                 "role": "assistant",
                 "content": "Hello there",
-                "tool_calls": [{"id": "call_1", "type": "function", "function": {"name": "f", "arguments": "{\"a\":1}"}}],
+                "tool_calls": [
+                    {
+                        "id": "call_1",
+                        "type": "function",
+                        "function": {"name": "f", "arguments": '{"a":1}'},
+                    }
+                ],
             },
             "finish_reason": "tool_calls",
         }
@@ -40,7 +46,10 @@ MESSAGE = {
     "type": "message",
     "role": "assistant",
     "model": "m",
-    "content": [{"type": "text", "text": "Hello"}, {"type": "tool_use", "id": "toolu_1", "name": "f", "input": {"a": 1}}],
+    "content": [
+        {"type": "text", "text": "Hello"},
+        {"type": "tool_use", "id": "toolu_1", "name": "f", "input": {"a": 1}},
+    ],
     "stop_reason": "tool_use",
     "stop_sequence": None,
     "usage": {"input_tokens": 5, "output_tokens": 2},
@@ -49,7 +58,14 @@ MESSAGE = {
 
 def test_key_ignores_user_stream_and_metadata() -> None:
     plain = cache_key("/v1/chat/completions", BODY, "team")
-    assert cache_key("/v1/chat/completions", {**BODY, "user": "u", "stream": True, "stream_options": {}}, "team") == plain
+    assert (
+        cache_key(
+            "/v1/chat/completions",
+            {**BODY, "user": "u", "stream": True, "stream_options": {}},
+            "team",
+        )
+        == plain
+    )
     assert cache_key("/v1/chat/completions", {**BODY, "temperature": 0.3}, "team") != plain
     assert cache_key("/v1/chat/completions", BODY, "other-team") != plain
     assert cache_key("/v1/messages", BODY, "team") != plain
@@ -78,7 +94,10 @@ def test_stream_entry_replays_the_same_pieces() -> None:
     assert entry_as_stream(entry, "openai", include_usage=True) == pieces
     without = entry_as_stream(entry, "openai", include_usage=False)
     assert b"".join(without).count(b'"usage":{') == 0 and without[-1].endswith(b"data: [DONE]\n\n")
-    assert orjson.loads(entry_as_json(entry, "openai"))["choices"][0]["message"]["content"] == "Hello there"
+    assert (
+        orjson.loads(entry_as_json(entry, "openai"))["choices"][0]["message"]["content"]
+        == "Hello there"
+    )
 
 
 def test_stream_entry_without_usage_chunk_gains_one_when_asked() -> None:
@@ -93,7 +112,9 @@ def test_json_entry_served_as_stream() -> None:
     entry = decode_entry(encode_entry("json", orjson.dumps(MESSAGE), {}))
     assert entry is not None
     events = b"".join(entry_as_stream(entry, "anthropic", include_usage=False))
-    assert events.startswith(b"event: message_start") and events.endswith(b"event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n")
+    assert events.startswith(b"event: message_start") and events.endswith(
+        b'event: message_stop\ndata: {"type":"message_stop"}\n\n'
+    )
 
 
 def test_garbage_entries_are_misses() -> None:

@@ -53,9 +53,17 @@ def test_parses_into_typed_config(tmp_path: Path) -> None:
     config = load_config(write(tmp_path, GOOD), env={})
     pii, mod = config.policies["default"].guardrails
     assert pii == GuardrailConfig(
-        name="pii", type="pii", applies_to="both", action="restore", threshold=0.5,
+        name="pii",
+        type="pii",
+        applies_to="both",
+        action="restore",
+        threshold=0.5,
         entities=("EMAIL_ADDRESS", "EMPLOYEE_ID"),
-        recognizers=(RecognizerConfig(entity="EMPLOYEE_ID", patterns=(r"EMP-\d{6}",), context=("employee",), score=0.7),),
+        recognizers=(
+            RecognizerConfig(
+                entity="EMPLOYEE_ID", patterns=(r"EMP-\d{6}",), context=("employee",), score=0.7
+            ),
+        ),
     )
     assert (mod.type, mod.model, mod.on_error, mod.action) == ("moderation", "m", "allow", "block")
 

@@ -36,29 +36,52 @@ NEAR_MISSES = [
 
 @pytest.mark.parametrize("text", INJECTIONS)
 def test_injections_score_over_the_threshold(text: str) -> None:
-    assert InjectionDetector(GuardrailConfig(name="i", type="prompt_injection", threshold=0.5)).scan(text)
+    assert InjectionDetector(
+        GuardrailConfig(name="i", type="prompt_injection", threshold=0.5)
+    ).scan(text)
 
 
 @pytest.mark.parametrize("text", NEAR_MISSES)
 def test_near_misses_pass(text: str) -> None:
-    assert InjectionDetector(GuardrailConfig(name="i", type="prompt_injection", threshold=0.5)).scan(text) == []
+    assert (
+        InjectionDetector(GuardrailConfig(name="i", type="prompt_injection", threshold=0.5)).scan(
+            text
+        )
+        == []
+    )
 
 
 def test_toxicity_classifier_and_idioms() -> None:
     from gateway.guardrails.toxicity import ToxicityDetector
 
-    detector = ToxicityDetector(GuardrailConfig(name="t", type="toxicity", threshold=0.8, deny_list=("frobnicate",)))
+    detector = ToxicityDetector(
+        GuardrailConfig(name="t", type="toxicity", threshold=0.8, deny_list=("frobnicate",))
+    )
     assert detector.scan("You are a worthless idiot, you stupid bitch.")
-    for benign in ("How do I kill a Python process?", "kill -9 the stuck worker", "Shoot me an email when done."):
+    for benign in (
+        "How do I kill a Python process?",
+        "kill -9 the stuck worker",
+        "Shoot me an email when done.",
+    ):
         assert detector.scan(benign) == [], benign
     assert [f.entity for f in detector.scan("Never frobnicate again.")] == ["DENY_LIST"]
     assert detector.tail("Fine. And then you") == len(" And then you")
 
 
 def test_regex_and_deny_list_tail() -> None:
-    detector = RegexDetector(GuardrailConfig(name="codes", type="regex", patterns=(r"\bPRJ-\d{4}\b",), deny_list=("Project Bluebird",)))
+    detector = RegexDetector(
+        GuardrailConfig(
+            name="codes",
+            type="regex",
+            patterns=(r"\bPRJ-\d{4}\b",),
+            deny_list=("Project Bluebird",),
+        )
+    )
     text = "PRJ-1234 and project bluebird"
-    assert [(f.entity, text[f.start : f.end]) for f in detector.scan(text)] == [("CODES", "PRJ-1234"), ("CODES", "project bluebird")]
+    assert [(f.entity, text[f.start : f.end]) for f in detector.scan(text)] == [
+        ("CODES", "PRJ-1234"),
+        ("CODES", "project bluebird"),
+    ]
     assert detector.window == len("Project Bluebird")
 
 
@@ -70,12 +93,21 @@ def test_decide_applies_actions_in_order() -> None:
     restore_guard = Guard(GuardrailConfig(name="r", type="pii", action="restore"))
     log_guard = Guard(GuardrailConfig(name="l", type="regex", action="log", patterns=("x",)))
     placeholders = Placeholders()
-    decision = decide(text, [(mask_guard, [card]), (restore_guard, [card, email]), (log_guard, [email])], placeholders)
+    decision = decide(
+        text,
+        [(mask_guard, [card]), (restore_guard, [card, email]), (log_guard, [email])],
+        placeholders,
+    )
     assert decision.text == "card ****1111 mail <EMAIL_ADDRESS_1>"
     assert [(g.name, a, e) for g, a, e in decision.hits] == [
-        ("m", "mask", ["CREDIT_CARD"]), ("r", "restore", ["CREDIT_CARD", "EMAIL_ADDRESS"]), ("l", "log", ["EMAIL_ADDRESS"])
+        ("m", "mask", ["CREDIT_CARD"]),
+        ("r", "restore", ["CREDIT_CARD", "EMAIL_ADDRESS"]),
+        ("l", "log", ["EMAIL_ADDRESS"]),
     ]
-    assert placeholders.restore("to <EMAIL_ADDRESS_1>, not <EMAIL_ADDRESS_2>") == "to a@b.com, not <EMAIL_ADDRESS_2>"
+    assert (
+        placeholders.restore("to <EMAIL_ADDRESS_1>, not <EMAIL_ADDRESS_2>")
+        == "to a@b.com, not <EMAIL_ADDRESS_2>"
+    )
 
 
 def test_errors_follow_on_error() -> None:
@@ -86,7 +118,9 @@ def test_errors_follow_on_error() -> None:
     assert decide("hi", [(allow, failing), (block, failing)], None).blocked is block
 
 
-def test_unavailable_detector_fails_closed(compile_set: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_unavailable_detector_fails_closed(
+    compile_set: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import builtins
 
     real_import = builtins.__import__

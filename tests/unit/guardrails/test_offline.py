@@ -17,7 +17,9 @@ def test_builds_and_scans_without_network(monkeypatch: pytest.MonkeyPatch) -> No
 
     monkeypatch.setattr(socket.socket, "connect", refuse)
     monkeypatch.setattr(socket, "getaddrinfo", refuse)
-    custom = RecognizerConfig(entity="EMPLOYEE_ID", patterns=(r"\bEMP-\d{6}\b",), context=("employee",), score=0.4)
+    custom = RecognizerConfig(
+        entity="EMPLOYEE_ID", patterns=(r"\bEMP-\d{6}\b",), context=("employee",), score=0.4
+    )
     detector = build_pii(GuardrailConfig(name="pii", type="pii", recognizers=(custom,)), {})
     text = "Employee EMP-123456 wrote from ana@example.co.uk. Later that week a visitor found a badge, EMP-654321."
     found = [(f.entity, text[f.start : f.end]) for f in detector.scan(text)]
@@ -29,13 +31,19 @@ def test_builds_and_scans_without_network(monkeypatch: pytest.MonkeyPatch) -> No
 
 def test_deny_list_recognizer(compile_set: Any) -> None:
     custom = RecognizerConfig(entity="PROJECT", deny_list=("Project Bluebird", "Nightjar"))
-    guards = compile_set(GuardrailConfig(name="codes", type="pii", action="redact", entities=("PROJECT",), recognizers=(custom,)))
+    guards = compile_set(
+        GuardrailConfig(
+            name="codes", type="pii", action="redact", entities=("PROJECT",), recognizers=(custom,)
+        )
+    )
     detector = guards.input[0].detector
     text = "Status of project bluebird and NIGHTJAR, not nightjars."
     assert [text[f.start : f.end] for f in detector.scan(text)] == ["project bluebird", "NIGHTJAR"]
 
 
-def test_ner_engine_without_model_falls_back_to_patterns(caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_ner_engine_without_model_falls_back_to_patterns(
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import spacy
 
     monkeypatch.setattr(spacy.util, "is_package", lambda name: False)

@@ -37,7 +37,9 @@ def _spans(text: str, entities: list[dict[str, str]]) -> list[tuple[str, int, in
 
 def _streamed_entities(compile_set: Any, chunks: list[str]) -> Counter[str]:
     """Entity types a `redact` guardrail catches when the text arrives in these chunks."""
-    guards = compile_set(GuardrailConfig(name="pii", type="pii", applies_to="output", action="redact"))
+    guards = compile_set(
+        GuardrailConfig(name="pii", type="pii", applies_to="output", action="redact")
+    )
     window = TextWindow(guards, None, lambda d: None)
     released = "".join(window.push(chunk) for chunk in chunks) + window.flush()
     # Each `<ENTITY>` in the released text stands where a value was.
@@ -77,12 +79,16 @@ def test_precision_and_recall_per_entity(compile_set: Any) -> None:
         matched: set[int] = set()
         for f in found:
             hit = next(
-                (i for i, (e, s, end) in enumerate(gold) if i not in matched and e == f.entity and f.start < end and s < f.end),
+                (
+                    i
+                    for i, (e, s, end) in enumerate(gold)
+                    if i not in matched and e == f.entity and f.start < end and s < f.end
+                ),
                 None,
             )
             if hit is None:
                 fp[f.entity] += 1
-                misses.append(f"false {f.entity} {text[f.start:f.end]!r} in {text!r}")
+                misses.append(f"false {f.entity} {text[f.start : f.end]!r} in {text!r}")
             else:
                 matched.add(hit)
                 tp[f.entity] += 1
@@ -95,7 +101,9 @@ def test_precision_and_recall_per_entity(compile_set: Any) -> None:
     for entity in sorted(set(tp) | set(fp) | set(fn)):
         precision = tp[entity] / (tp[entity] + fp[entity]) if tp[entity] + fp[entity] else 1.0
         recall = tp[entity] / (tp[entity] + fn[entity]) if tp[entity] + fn[entity] else 1.0
-        print(f"{entity:<17} {precision:9.3f} {recall:7.3f} {tp[entity]:4d} {fp[entity]:3d} {fn[entity]:3d}")
+        print(
+            f"{entity:<17} {precision:9.3f} {recall:7.3f} {tp[entity]:4d} {fp[entity]:3d} {fn[entity]:3d}"
+        )
         if entity in GATED and (recall < MIN_RECALL or precision < MIN_PRECISION):
             failures.append(entity)
     print("\n".join(misses))

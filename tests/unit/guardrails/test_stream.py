@@ -30,19 +30,40 @@ class Passthrough:
 def openai_event(content: str | None, finish: str | None = None) -> bytes:
     delta = {} if content is None else {"content": content}
     choice = {"index": 0, "delta": delta, "finish_reason": finish}
-    return b"data: " + orjson.dumps({"id": "c1", "object": "chat.completion.chunk", "choices": [choice]}) + b"\n\n"
+    return (
+        b"data: "
+        + orjson.dumps({"id": "c1", "object": "chat.completion.chunk", "choices": [choice]})
+        + b"\n\n"
+    )
 
 
 def anthropic_events(pieces: list[str]) -> list[bytes]:
     def ev(name: str, data: dict[str, Any]) -> bytes:
         return b"event: " + name.encode() + b"\ndata: " + orjson.dumps(data) + b"\n\n"
 
-    out = [ev("message_start", {"type": "message_start", "message": {"id": "m"}}),
-           ev("content_block_start", {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}})]
-    out += [ev("content_block_delta", {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": p}}) for p in pieces]
-    out += [ev("content_block_stop", {"type": "content_block_stop", "index": 0}),
-            ev("message_delta", {"type": "message_delta", "delta": {"stop_reason": "end_turn"}}),
-            ev("message_stop", {"type": "message_stop"})]
+    out = [
+        ev("message_start", {"type": "message_start", "message": {"id": "m"}}),
+        ev(
+            "content_block_start",
+            {
+                "type": "content_block_start",
+                "index": 0,
+                "content_block": {"type": "text", "text": ""},
+            },
+        ),
+    ]
+    out += [
+        ev(
+            "content_block_delta",
+            {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": p}},
+        )
+        for p in pieces
+    ]
+    out += [
+        ev("content_block_stop", {"type": "content_block_stop", "index": 0}),
+        ev("message_delta", {"type": "message_delta", "delta": {"stop_reason": "end_turn"}}),
+        ev("message_stop", {"type": "message_stop"}),
+    ]
     return out
 
 
@@ -64,14 +85,19 @@ def run(converter: GuardedConverter, events: list[bytes]) -> tuple[str, list[byt
 
 @pytest.fixture
 def redact(compile_set: Any) -> GuardrailSet:
-    return compile_set(GuardrailConfig(name="pii", type="pii", applies_to="output", action="redact"))  # type: ignore[no-any-return]
+    return compile_set(
+        GuardrailConfig(name="pii", type="pii", applies_to="output", action="redact")
+    )  # type: ignore[no-any-return]
 
 
 def test_email_split_in_three_openai_chunks(redact: GuardrailSet) -> None:
     hits: list[Any] = []
     converter = GuardedConverter(Passthrough(), "openai", redact, None, hits.append)
     pieces = ["Mail jo", "hn.doe@exa", "mple.com now. Bye"]
-    text, out = run(converter, [openai_event(p) for p in pieces] + [openai_event(None, "stop"), b"data: [DONE]\n\n"])
+    text, out = run(
+        converter,
+        [openai_event(p) for p in pieces] + [openai_event(None, "stop"), b"data: [DONE]\n\n"],
+    )
     assert text == "Mail <EMAIL_ADDRESS> now. Bye"
     assert out[-1] == b"data: [DONE]\n\n"
     assert b'"finish_reason":"stop"' in out[-2]
@@ -79,7 +105,11 @@ def test_email_split_in_three_openai_chunks(redact: GuardrailSet) -> None:
 
 
 def test_anthropic_stream_masks_a_card(compile_set: Any) -> None:
-    guards = compile_set(GuardrailConfig(name="cards", type="pii", applies_to="output", action="mask", entities=("CREDIT_CARD",)))
+    guards = compile_set(
+        GuardrailConfig(
+            name="cards", type="pii", applies_to="output", action="mask", entities=("CREDIT_CARD",)
+        )
+    )
     converter = GuardedConverter(Passthrough(), "anthropic", guards, None, lambda d: None)
     text, out = run(converter, anthropic_events(["Card 4111 11", "11 1111 1", "111 is yours."]))
     assert text == "Card ****1111 is yours."
@@ -97,7 +127,11 @@ def test_text_is_released_as_soon_as_it_is_safe(redact: GuardrailSet) -> None:
 
 
 def test_block_mid_stream_raises(compile_set: Any) -> None:
-    guards = compile_set(GuardrailConfig(name="no-ip", type="pii", applies_to="output", action="block", entities=("IP_ADDRESS",)))
+    guards = compile_set(
+        GuardrailConfig(
+            name="no-ip", type="pii", applies_to="output", action="block", entities=("IP_ADDRESS",)
+        )
+    )
     converter = GuardedConverter(Passthrough(), "openai", guards, None, lambda d: None)
     assert converter.feed(openai_event("Connect to the host "))
     with pytest.raises(ContentBlocked, match="no-ip"):
@@ -118,5 +152,8 @@ def test_pending_bytes_go_through_the_same_window(redact: GuardrailSet) -> None:
     converter = GuardedConverter(Passthrough(), "openai", redact, None, lambda d: None)
     first = converter.rewrite([openai_event("Reach me at a@b"), openai_event(".com or later")])
     text, _ = run(converter, [openai_event(None, "stop")])
-    released = "".join(orjson.loads(e.data)["choices"][0]["delta"].get("content") or "" for e in SSEDecoder().feed(b"".join(first)))
+    released = "".join(
+        orjson.loads(e.data)["choices"][0]["delta"].get("content") or ""
+        for e in SSEDecoder().feed(b"".join(first))
+    )
     assert released + text == "Reach me at <EMAIL_ADDRESS> or later"

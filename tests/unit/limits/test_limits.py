@@ -22,7 +22,9 @@ from gateway.observability.metrics import Metrics
 from gateway.runtime import build_runtime
 from gateway.state import CheckResult, LimitCheck, MemoryState, StateUnavailable
 
-MODEL = ModelConfig("gpt", (DeploymentConfig(provider="p", model="m", input_cost_per_1m=1, output_cost_per_1m=2),))
+MODEL = ModelConfig(
+    "gpt", (DeploymentConfig(provider="p", model="m", input_cost_per_1m=1, output_cost_per_1m=2),)
+)
 ESTIMATE = Estimate(prompt_tokens=10, completion_tokens=20, cost_usd=0.5)
 
 
@@ -102,7 +104,9 @@ def test_a_plan_gives_the_checks_of_each_request(tmp_path: Path) -> None:
     assert limit_plan(runtime, unlimited, model) is None  # no policy file: no limits
     for estimate in (ESTIMATE, Estimate(0, 256, 0.0), Estimate(1234, 1, 0.0125)):
         assert plan.for_request(estimate) == limit_checks("k", "team-a", model, policy, estimate)
-    assert limit_plan(build_runtime(config, env={}), key, model) is not plan  # a reload starts afresh
+    assert (
+        limit_plan(build_runtime(config, env={}), key, model) is not plan
+    )  # a reload starts afresh
 
 
 def test_no_team_means_no_team_checks() -> None:
@@ -114,7 +118,9 @@ def test_messages_say_what_was_reached() -> None:
     rpm = CheckResult(LimitCheck("key", "k", "rpm", 50, 1), False, 0, 12.2)
     assert "50 requests per minute" in refusal_message(rpm) and "13 s" in refusal_message(rpm)
     budget = CheckResult(LimitCheck("team", "qa", "budget_day", 0.01, 0.002), False, 0.001, 3600)
-    assert refusal_message(budget).startswith("budget exhausted: team 'qa'") and "daily" in refusal_message(budget)
+    assert refusal_message(budget).startswith(
+        "budget exhausted: team 'qa'"
+    ) and "daily" in refusal_message(budget)
 
 
 def test_headers_report_the_tightest_window() -> None:
@@ -124,8 +130,14 @@ def test_headers_report_the_tightest_window() -> None:
         CheckResult(LimitCheck("key", "k", "tpm", 1000, 30), True, 970, 60),
     )
     headers = rate_headers(results)
-    assert headers["x-ratelimit-limit-requests"] == "10" and headers["x-ratelimit-remaining-requests"] == "3"
-    assert headers["x-ratelimit-limit-tokens"] == "1000" and headers["x-ratelimit-remaining-tokens"] == "970"
+    assert (
+        headers["x-ratelimit-limit-requests"] == "10"
+        and headers["x-ratelimit-remaining-requests"] == "3"
+    )
+    assert (
+        headers["x-ratelimit-limit-tokens"] == "1000"
+        and headers["x-ratelimit-remaining-tokens"] == "970"
+    )
 
 
 def test_large_limits_are_written_as_integers_not_exponents() -> None:
@@ -142,7 +154,9 @@ def test_large_limits_are_written_as_integers_not_exponents() -> None:
 
 
 class DownState(MemoryState):
-    async def acquire(self, checks: Any, now: float, breakers: Any = (), while_waiting: Any = None) -> Any:
+    async def acquire(
+        self, checks: Any, now: float, breakers: Any = (), while_waiting: Any = None
+    ) -> Any:
         raise StateUnavailable("redis is down")
 
     async def settle(self, settlements: Any, now: float) -> None:
@@ -231,12 +245,17 @@ async def test_spend_without_a_budget_is_summed_per_subject_and_written_in_one_r
 async def test_slots_and_budgeted_spend_are_settled_at_once_the_rest_later() -> None:
     state = CountingState()
     limiter = Limiter(state, Metrics(), "fail_open", clock=lambda: 1000.0)
-    checks = [LimitCheck("key", "k", "concurrent", 1, 1), LimitCheck("team", "t", "budget_day", 1.0, 0.5)]
+    checks = [
+        LimitCheck("key", "k", "concurrent", 1, 1),
+        LimitCheck("team", "t", "budget_day", 1.0, 0.5),
+    ]
     held = await limiter.acquire(checks, ESTIMATE)
     limiter.settle(held, 30, 0.25, (("key", "k"), ("team", "t")))
     await limiter._flush_settlements()  # what the flusher sends as soon as it can
     assert (await state.usage("key", "k", 1000.0))["concurrent"] == 0  # the slot is free
-    assert (await state.spend("team", "t", 1000.0))["total"] == pytest.approx(0.25)  # the budget sees it
+    assert (await state.spend("team", "t", 1000.0))["total"] == pytest.approx(
+        0.25
+    )  # the budget sees it
     assert (await state.spend("key", "k", 1000.0))["total"] == 0  # no budget on the key: later
     await limiter.aclose()
     assert (await state.spend("key", "k", 1000.0))["total"] == pytest.approx(0.25)
@@ -244,7 +263,9 @@ async def test_slots_and_budgeted_spend_are_settled_at_once_the_rest_later() -> 
 
 
 @pytest.mark.asyncio
-async def test_the_running_flusher_writes_summed_spend_on_its_own(monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_the_running_flusher_writes_summed_spend_on_its_own(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     import asyncio
 
     import gateway.limits.limiter

@@ -7,7 +7,6 @@ from typing import Any
 
 import pytest
 
-from gateway.replay.command import select
 from gateway.observability.log_reader import (
     RecordFilter,
     UsageError,
@@ -16,6 +15,7 @@ from gateway.observability.log_reader import (
     read_records,
     status_matches,
 )
+from gateway.replay.command import select
 
 NOW = 1_700_000_000.0
 
@@ -23,9 +23,15 @@ NOW = 1_700_000_000.0
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("30s", NOW - 30), ("30m", NOW - 1800), ("1h", NOW - 3600), ("7d", NOW - 7 * 86400),
-        ("2w", NOW - 14 * 86400), ("1.5h", NOW - 5400), (" 10M ", NOW - 600),
-        ("1700000000", 1_700_000_000.0), ("1699999999.5", 1_699_999_999.5),
+        ("30s", NOW - 30),
+        ("30m", NOW - 1800),
+        ("1h", NOW - 3600),
+        ("7d", NOW - 7 * 86400),
+        ("2w", NOW - 14 * 86400),
+        ("1.5h", NOW - 5400),
+        (" 10M ", NOW - 600),
+        ("1700000000", 1_700_000_000.0),
+        ("1699999999.5", 1_699_999_999.5),
         ("2024-05-01", datetime(2024, 5, 1, tzinfo=UTC).timestamp()),
         ("2024-05-01T12:30:00Z", datetime(2024, 5, 1, 12, 30, tzinfo=UTC).timestamp()),
         ("2024-05-01T12:30:00+02:00", datetime(2024, 5, 1, 10, 30, tzinfo=UTC).timestamp()),
@@ -53,8 +59,15 @@ def test_statuses() -> None:
 
 def record(i: int, **extra: Any) -> dict[str, Any]:
     base = {
-        "id": f"req_{i}", "ts": NOW + i, "model": "m", "key_id": "k", "status": 200, "error_type": None,
-        "endpoint": "/v1/chat/completions", "request": {"model": "m", "messages": []}, "response": None,
+        "id": f"req_{i}",
+        "ts": NOW + i,
+        "model": "m",
+        "key_id": "k",
+        "status": 200,
+        "error_type": None,
+        "endpoint": "/v1/chat/completions",
+        "request": {"model": "m", "messages": []},
+        "response": None,
     }
     return base | extra
 
@@ -68,9 +81,17 @@ def write_log(path: Path, records: list[dict[str, Any]], garbage: bool = False) 
 
 
 def test_read_records_filters_and_counts_bad_lines(tmp_path: Path) -> None:
-    log = write_log(tmp_path / "log.jsonl", [
-        record(0), record(1, model="other"), record(2, key_id="k2"), record(3, status=502), record(4),
-    ], garbage=True)
+    log = write_log(
+        tmp_path / "log.jsonl",
+        [
+            record(0),
+            record(1, model="other"),
+            record(2, key_id="k2"),
+            record(3, status=502),
+            record(4),
+        ],
+        garbage=True,
+    )
     records, reader = read_records(log)
     assert [r["id"] for r in records] == ["req_0", "req_1", "req_2", "req_3", "req_4"]
     assert reader.bad_lines == 2 and reader.seen == 5
@@ -83,7 +104,11 @@ def test_read_records_filters_and_counts_bad_lines(tmp_path: Path) -> None:
 
 def test_select_keeps_replayable_successes_then_samples_and_limits(tmp_path: Path) -> None:
     records = [record(i) for i in range(100)]
-    records += [record(100, request=None), record(101, endpoint="/v1/embeddings"), record(102, status=502)]
+    records += [
+        record(100, request=None),
+        record(101, endpoint="/v1/embeddings"),
+        record(102, status=502),
+    ]
     records += [record(103, error_type="stream_interrupted")]
     log = write_log(tmp_path / "log.jsonl", records)
     selection = select(log, RecordFilter(), sample=None, seed=0, limit=None)
@@ -91,7 +116,9 @@ def test_select_keeps_replayable_successes_then_samples_and_limits(tmp_path: Pat
     assert (selection.skipped_no_body, selection.skipped_endpoint, selection.matched) == (1, 1, 102)
     sampled = select(log, RecordFilter(), sample=0.25, seed=7, limit=None)
     assert len(sampled.records) == 25
-    assert [r["ts"] for r in sampled.records] == sorted(r["ts"] for r in sampled.records)  # file order kept
+    assert [r["ts"] for r in sampled.records] == sorted(
+        r["ts"] for r in sampled.records
+    )  # file order kept
     assert sampled.records == select(log, RecordFilter(), sample=0.25, seed=7, limit=None).records
     assert sampled.records != select(log, RecordFilter(), sample=0.25, seed=8, limit=None).records
     assert len(select(log, RecordFilter(), sample=0.25, seed=7, limit=10).records) == 10

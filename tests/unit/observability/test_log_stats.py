@@ -8,14 +8,31 @@ import pytest
 
 from gateway.cli import main
 from gateway.observability.log_reader import UsageError
-from gateway.replay.report import percentile
 from gateway.observability.log_stats import aggregate, parse_by, render_table
+from gateway.replay.report import percentile
 
 
-def rec(model: str | None, key: str, team: str | None, status: int, cost: float, latency: float, **extra: Any) -> dict[str, Any]:
+def rec(
+    model: str | None,
+    key: str,
+    team: str | None,
+    status: int,
+    cost: float,
+    latency: float,
+    **extra: Any,
+) -> dict[str, Any]:
     return {
-        "ts": 1_700_000_000.0, "model": model, "key_id": key, "team": team, "status": status, "error_type": None,
-        "prompt_tokens": 10, "completion_tokens": 5, "cost_usd": cost, "latency_ms": latency, "ttft_ms": None,
+        "ts": 1_700_000_000.0,
+        "model": model,
+        "key_id": key,
+        "team": team,
+        "status": status,
+        "error_type": None,
+        "prompt_tokens": 10,
+        "completion_tokens": 5,
+        "cost_usd": cost,
+        "latency_ms": latency,
+        "ttft_ms": None,
     } | extra
 
 
@@ -43,15 +60,27 @@ def test_aggregate_by_model() -> None:
     gpt = rows[1]
     assert (gpt["requests"], gpt["errors"], gpt["tokens"]) == (3, 1, 45)
     assert gpt["spend_usd"] == pytest.approx(0.03) and gpt["error_rate"] == pytest.approx(1 / 3)
-    assert (gpt["latency_p50_ms"], gpt["latency_p95_ms"], gpt["latency_p99_ms"]) == (200.0, 290.0, 298.0)
+    assert (gpt["latency_p50_ms"], gpt["latency_p95_ms"], gpt["latency_p99_ms"]) == (
+        200.0,
+        290.0,
+        298.0,
+    )
     claude = rows[0]
     assert claude["errors"] == 1 and claude["ttft_p50_ms"] == 20.0  # a broken stream is an error
-    assert total["requests"] == 6 and total["errors"] == 3 and total["spend_usd"] == pytest.approx(0.53)
+    assert (
+        total["requests"] == 6
+        and total["errors"] == 3
+        and total["spend_usd"] == pytest.approx(0.53)
+    )
 
 
 def test_aggregate_by_several_fields() -> None:
     rows, _ = aggregate(RECORDS, ["team", "key"])
-    assert {(r["team"], r["key"]): r["requests"] for r in rows} == {("t1", "a"): 2, ("t2", "b"): 3, ("(none)", "c"): 1}
+    assert {(r["team"], r["key"]): r["requests"] for r in rows} == {
+        ("t1", "a"): 2,
+        ("t2", "b"): 3,
+        ("(none)", "c"): 1,
+    }
 
 
 def test_parse_by() -> None:

@@ -20,7 +20,9 @@ def test_every_written_record_is_on_disk_after_close(tmp_path: Path) -> None:
         thread.join()
     sink.close()
     lines = (tmp_path / "logs" / "r.jsonl").read_text().splitlines()
-    assert sorted(json.loads(line)["id"] for line in lines) == sorted(n * 1000 + i for n in range(4) for i in range(500))
+    assert sorted(json.loads(line)["id"] for line in lines) == sorted(
+        n * 1000 + i for n in range(4) for i in range(500)
+    )
 
 
 def test_two_sinks_on_one_file_never_interleave_lines(tmp_path: Path) -> None:
@@ -59,15 +61,23 @@ def test_rotation_keeps_the_configured_number_of_files(tmp_path: Path) -> None:
     sink.close()
     files = sorted(p.name for p in tmp_path.iterdir() if not p.name.endswith(".lock"))
     assert files == ["r.jsonl", "r.jsonl.1", "r.jsonl.2"]
-    newest_first = [json.loads(line)["id"] for name in ("r.jsonl.2", "r.jsonl.1", "r.jsonl")
-                    for line in (tmp_path / name).read_text().splitlines()]
-    assert newest_first == list(range(newest_first[0], 300)), "the kept files hold the latest lines, in order"
+    newest_first = [
+        json.loads(line)["id"]
+        for name in ("r.jsonl.2", "r.jsonl.1", "r.jsonl")
+        for line in (tmp_path / name).read_text().splitlines()
+    ]
+    assert newest_first == list(range(newest_first[0], 300)), (
+        "the kept files hold the latest lines, in order"
+    )
     assert all((tmp_path / name).stat().st_size < 2000 + 700 for name in files)
 
 
 def test_two_writers_survive_rotation_without_losing_lines(tmp_path: Path) -> None:
     path = tmp_path / "shared.jsonl"
-    sinks = [JsonlSink(path, max_bytes=50_000, backups=50), JsonlSink(path, max_bytes=50_000, backups=50)]
+    sinks = [
+        JsonlSink(path, max_bytes=50_000, backups=50),
+        JsonlSink(path, max_bytes=50_000, backups=50),
+    ]
     for i in range(3000):
         sinks[i % 2].write({"id": i, "pad": "q" * 60})
     for sink in sinks:
@@ -83,14 +93,24 @@ def test_pii_is_redacted_in_logged_bodies_by_the_writer_thread(tmp_path: Path) -
     from gateway.observability.redact import LogRedactor
 
     sink = JsonlSink(tmp_path / "r.jsonl", transform=LogRedactor())
-    sink.write({
-        "id": 1,
-        "request": {"messages": [{"role": "user", "content": "mail jane.doe@example.com or 192.168.10.20"}]},
-        "response": {"text": "card 4111 1111 1111 1111 noted"},
-    })
+    sink.write(
+        {
+            "id": 1,
+            "request": {
+                "messages": [
+                    {"role": "user", "content": "mail jane.doe@example.com or 192.168.10.20"}
+                ]
+            },
+            "response": {"text": "card 4111 1111 1111 1111 noted"},
+        }
+    )
     sink.close()
     line = (tmp_path / "r.jsonl").read_text()
-    assert "jane.doe@example.com" not in line and "4111 1111 1111 1111" not in line and "192.168.10.20" not in line
+    assert (
+        "jane.doe@example.com" not in line
+        and "4111 1111 1111 1111" not in line
+        and "192.168.10.20" not in line
+    )
     record = json.loads(line)
     assert record["request"]["messages"][0]["content"] == "mail <EMAIL_ADDRESS> or <IP_ADDRESS>"
     assert record["response"]["text"] == "card <CREDIT_CARD> noted"

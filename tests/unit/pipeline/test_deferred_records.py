@@ -10,10 +10,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from gateway.pipeline import services as services_module
 from gateway.app import create_app
 from gateway.config.load import load_config
 from gateway.observability.recorder import MemorySink
+from gateway.pipeline import services as services_module
 
 CONFIG = """
 [logging]
@@ -79,18 +79,24 @@ async def test_the_next_request_writes_the_record_while_it_waits(
         assert record["latency_ms"] > 0
 
 
-async def test_metrics_count_every_request_that_has_ended(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_metrics_count_every_request_that_has_ended(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(services_module, "RECORD_WITHIN_S", 60.0)
     client, sink, _ = make_app(tmp_path)
     async with client:
         for _ in range(3):
-            assert (await client.post("/v1/chat/completions", json=BODY, headers=HEADERS)).status_code == 200
+            assert (
+                await client.post("/v1/chat/completions", json=BODY, headers=HEADERS)
+            ).status_code == 200
         metrics = (await client.get("/metrics")).text
         assert requests_total(metrics) == 3
         assert len(sink.records) == 3
 
 
-async def test_shutdown_writes_the_pending_records(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_shutdown_writes_the_pending_records(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(services_module, "RECORD_WITHIN_S", 60.0)
     client, sink, services = make_app(tmp_path)
     async with client:
@@ -100,7 +106,9 @@ async def test_shutdown_writes_the_pending_records(tmp_path: Path, monkeypatch: 
     assert [r["id"] for r in sink.records] == [response.headers["x-request-id"]]
 
 
-async def test_an_idle_gateway_writes_the_record_by_itself(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_an_idle_gateway_writes_the_record_by_itself(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(services_module, "RECORD_WITHIN_S", 0.0)
     client, sink, _ = make_app(tmp_path)
     async with client:

@@ -9,13 +9,15 @@ from typing import Any
 
 import pytest
 
-from gateway.pipeline.context import Endpoint, RequestContext
 from gateway.http.endpoint import gateway_headers
+from gateway.pipeline.context import Endpoint, RequestContext
 
 
 def _context() -> RequestContext:
     runtime: Any = None  # not read by defer or gateway_headers
-    return RequestContext(Endpoint("/v1/chat/completions", "chat", "openai"), runtime, "req_1", 0.0, 0.0, {})
+    return RequestContext(
+        Endpoint("/v1/chat/completions", "chat", "openai"), runtime, "req_1", 0.0, 0.0, {}
+    )
 
 
 async def test_deferred_work_runs_at_the_next_await_in_order() -> None:
@@ -39,7 +41,9 @@ async def test_the_response_headers_include_work_no_await_has_run_yet() -> None:
     assert ctx.response_headers == {"x-ratelimit-remaining-requests": "49"}
 
 
-async def test_failing_work_is_logged_and_the_rest_still_runs(caplog: pytest.LogCaptureFixture) -> None:
+async def test_failing_work_is_logged_and_the_rest_still_runs(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     ctx = _context()
     done: list[str] = []
     ctx.defer(lambda: 1 / 0 and None)

@@ -14,14 +14,22 @@ def chunk(content: str | None, usage: dict[str, int] | None = None, choices: boo
     body = {
         "id": "c1",
         "object": "chat.completion.chunk",
-        "choices": [{"index": 0, "delta": {"content": content}, "finish_reason": None}] if choices else [],
+        "choices": [{"index": 0, "delta": {"content": content}, "finish_reason": None}]
+        if choices
+        else [],
         "usage": usage,
     }
     return b"data: " + json.dumps(body).encode() + b"\n\n"
 
 
 USAGE = {"prompt_tokens": 5, "completion_tokens": 2, "total_tokens": 7}
-STREAM = chunk("Hel") + b": keep-alive\n\n" + chunk("lo") + chunk(None, USAGE, choices=False) + b"data: [DONE]\n\n"
+STREAM = (
+    chunk("Hel")
+    + b": keep-alive\n\n"
+    + chunk("lo")
+    + chunk(None, USAGE, choices=False)
+    + b"data: [DONE]\n\n"
+)
 
 
 def relay(wants_usage: bool, pieces: list[bytes]) -> tuple[bytes, OpenAIStreamPassthrough]:

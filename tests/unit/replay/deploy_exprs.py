@@ -18,8 +18,11 @@ REPO = Path(__file__).resolve().parents[3]
 DASHBOARD = REPO / "deploy" / "grafana" / "llm-gateway.json"
 ALERTS = REPO / "deploy" / "prometheus" / "alerts.yml"
 GRAFANA_VARIABLES = {
-    "$__rate_interval": "1m", "$__interval": "1m", "$__range": "1m",
-    "$model": ".*", "$team": ".*",
+    "$__rate_interval": "1m",
+    "$__interval": "1m",
+    "$__range": "1m",
+    "$model": ".*",
+    "$team": ".*",
 }
 _LABEL_VALUES = re.compile(r"^label_values\(\s*([^,]+?)\s*,\s*(\w+)\s*\)$")
 
@@ -41,7 +44,9 @@ def dashboard_expressions(path: Path = DASHBOARD) -> list[Expression]:
     found = []
     for panel in _walk_panels(dashboard["panels"]):
         for target in panel.get("targets") or ():
-            found.append(Expression(f"dashboard: {panel['title']} ({target['refId']})", target["expr"]))
+            found.append(
+                Expression(f"dashboard: {panel['title']} ({target['refId']})", target["expr"])
+            )
     for variable in dashboard["templating"]["list"]:
         if variable["type"] == "query":
             query = variable["query"]
@@ -67,7 +72,9 @@ def alert_expressions(path: Path = ALERTS) -> list[Expression]:
         indent, value = len(match.group(1)), match.group(2).strip()
         if value in ("|", "|-", ">", ">-"):
             block = []
-            while i < len(lines) and (not lines[i].strip() or len(lines[i]) - len(lines[i].lstrip()) > indent):
+            while i < len(lines) and (
+                not lines[i].strip() or len(lines[i]) - len(lines[i].lstrip()) > indent
+            ):
                 block.append(lines[i].strip())
                 i += 1
             value = " ".join(b for b in block if b)
@@ -130,7 +137,10 @@ def _top_level(expr: str, operators: tuple[str, ...]) -> int | None:
             for op in operators:
                 if not expr.startswith(op, i):
                     continue
-                if op.isalpha() and (re.match(r"\w", expr[i - 1 : i] or " ") or re.match(r"\w", expr[i + len(op) : i + len(op) + 1] or " ")):
+                if op.isalpha() and (
+                    re.match(r"\w", expr[i - 1 : i] or " ")
+                    or re.match(r"\w", expr[i + len(op) : i + len(op) + 1] or " ")
+                ):
                     continue
                 if op in (">", "<") and expr[i + 1 : i + 2] == "=":
                     continue

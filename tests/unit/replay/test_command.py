@@ -30,18 +30,32 @@ output_cost_per_1m = 2.0
 
 def record(i: int, text: str, answer: str, **extra: Any) -> dict[str, Any]:
     return {
-        "id": f"req_{i}", "ts": 1_700_000_000.0 + i, "model": "old", "key_id": "k", "deployment": "mock/old",
-        "endpoint": "/v1/chat/completions", "stream": False, "status": 200, "error_type": None,
-        "latency_ms": 5.0, "prompt_tokens": 9, "completion_tokens": 2, "cost_usd": 0.0,
+        "id": f"req_{i}",
+        "ts": 1_700_000_000.0 + i,
+        "model": "old",
+        "key_id": "k",
+        "deployment": "mock/old",
+        "endpoint": "/v1/chat/completions",
+        "stream": False,
+        "status": 200,
+        "error_type": None,
+        "latency_ms": 5.0,
+        "prompt_tokens": 9,
+        "completion_tokens": 2,
+        "cost_usd": 0.0,
         "request": {"model": "old", "messages": [{"role": "user", "content": text}]},
-        "response": {"choices": [{"index": 0, "message": {"role": "assistant", "content": answer}}]},
+        "response": {
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": answer}}]
+        },
     } | extra
 
 
 @pytest.fixture
 def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     (tmp_path / "config.toml").write_text(CONFIG)
-    records = [record(i, f"question {i}", f"question {i}" if i % 2 else "something else") for i in range(6)]
+    records = [
+        record(i, f"question {i}", f"question {i}" if i % 2 else "something else") for i in range(6)
+    ]
     records.append(record(6, "no body", "x", request=None))
     (tmp_path / "log.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
     monkeypatch.chdir(tmp_path)
@@ -50,50 +64,130 @@ def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path
 
 
-def test_in_process_replay_writes_reports_and_gates(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code = main([
-        "replay", "log.jsonl", "--model", "echo", "--config", "config.toml", "--report", "out/r.json",
-        "--concurrency", "2", "--gate", "exact_match_rate >= 0.5 and cost_ratio <= 1",
-    ])
+def test_in_process_replay_writes_reports_and_gates(
+    workdir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main(
+        [
+            "replay",
+            "log.jsonl",
+            "--model",
+            "echo",
+            "--config",
+            "config.toml",
+            "--report",
+            "out/r.json",
+            "--concurrency",
+            "2",
+            "--gate",
+            "exact_match_rate >= 0.5 and cost_ratio <= 1",
+        ]
+    )
     captured = capsys.readouterr()
     assert code == 1, captured.out + captured.err
     assert "skipped 1 record(s) without a request body" in captured.err
     assert "cost_ratio<=1: UNKNOWN" in captured.out  # logged cost 0, new cost > 0: no ratio
     report = json.loads((workdir / "out" / "r.json").read_text())
     summary = report["summary"]
-    assert summary["count"] == 6 and summary["exact_match_rate"] == 0.5 and summary["skipped_no_body"] == 1
+    assert (
+        summary["count"] == 6
+        and summary["exact_match_rate"] == 0.5
+        and summary["skipped_no_body"] == 1
+    )
     # The in-process gateway's own record gives tokens and cost: 9 prompt + n completion tokens at 1/2 USD per 1M.
     row = report["rows"][1]
     assert row["exact_match"] and row["deployment_new"] == "mock/echo"
-    assert row["cost_usd_new"] == pytest.approx((row["prompt_tokens_new"] + 2 * row["completion_tokens_new"]) / 1e6)
+    assert row["cost_usd_new"] == pytest.approx(
+        (row["prompt_tokens_new"] + 2 * row["completion_tokens_new"]) / 1e6
+    )
     assert report["gate"]["passed"] is False and report["target"].startswith("in-process gateway")
     assert (workdir / "out" / "r.html").read_text().startswith("<!DOCTYPE html>")
-    assert not (workdir / "logs").exists(), "an in-process replay must not write the config's request log"
+    assert not (workdir / "logs").exists(), (
+        "an in-process replay must not write the config's request log"
+    )
 
-    assert main(["replay", "log.jsonl", "--model", "echo", "--config", "config.toml", "--report", "out/r.json",
-                 "--limit", "2", "--gate", "exact_match_rate >= 0.5"]) == 0
+    assert (
+        main(
+            [
+                "replay",
+                "log.jsonl",
+                "--model",
+                "echo",
+                "--config",
+                "config.toml",
+                "--report",
+                "out/r.json",
+                "--limit",
+                "2",
+                "--gate",
+                "exact_match_rate >= 0.5",
+            ]
+        )
+        == 0
+    )
 
 
 @pytest.mark.parametrize(
     ("args", "message"),
     [
         (["replay", "missing.jsonl", "--model", "echo", "--config", "config.toml"], "not found"),
-        (["replay", "log.jsonl", "--model", "echo", "--config", "nope.toml"], "config file nope.toml not found"),
+        (
+            ["replay", "log.jsonl", "--model", "echo", "--config", "nope.toml"],
+            "config file nope.toml not found",
+        ),
         (["replay", "log.jsonl", "--model", "echo"], "config.example.toml not found"),
-        (["replay", "log.jsonl", "--model", "echo", "--gate", "similarity >= 1"], "did you mean similarity_mean"),
-        (["replay", "log.jsonl", "--model", "echo", "--gate", "import os"], "unknown name 'import'"),
+        (
+            ["replay", "log.jsonl", "--model", "echo", "--gate", "similarity >= 1"],
+            "did you mean similarity_mean",
+        ),
+        (
+            ["replay", "log.jsonl", "--model", "echo", "--gate", "import os"],
+            "unknown name 'import'",
+        ),
         (["replay", "log.jsonl", "--model", "echo", "--sample", "0"], "--sample"),
         (["replay", "log.jsonl", "--model", "echo", "--concurrency", "0"], "--concurrency"),
         (["replay", "log.jsonl", "--model", "echo", "--limit", "0"], "--limit"),
         (["replay", "log.jsonl", "--model", "echo", "--since", "later"], "cannot read time"),
         (["replay", "log.jsonl", "--model", "echo", "--status", "ok"], "cannot read status"),
-        (["replay", "log.jsonl", "--model", "echo", "--base-url", "http://127.0.0.1:9"], "needs a gateway key"),
-        (["replay", "log.jsonl", "--model", "echo", "--config", "config.toml", "--filter-model", "zzz"], "nothing to replay"),
-        (["replay", "log.jsonl", "--model", "gpt-9", "--config", "config.toml"], "--model 'gpt-9' is not a model"),
-        (["replay", "log.jsonl", "--model", "echo", "--config", "config.toml", "--judge-model", "j"], "--judge-model 'j'"),
+        (
+            ["replay", "log.jsonl", "--model", "echo", "--base-url", "http://127.0.0.1:9"],
+            "needs a gateway key",
+        ),
+        (
+            [
+                "replay",
+                "log.jsonl",
+                "--model",
+                "echo",
+                "--config",
+                "config.toml",
+                "--filter-model",
+                "zzz",
+            ],
+            "nothing to replay",
+        ),
+        (
+            ["replay", "log.jsonl", "--model", "gpt-9", "--config", "config.toml"],
+            "--model 'gpt-9' is not a model",
+        ),
+        (
+            [
+                "replay",
+                "log.jsonl",
+                "--model",
+                "echo",
+                "--config",
+                "config.toml",
+                "--judge-model",
+                "j",
+            ],
+            "--judge-model 'j'",
+        ),
     ],
 )
-def test_usage_errors_exit_2(workdir: Path, capsys: pytest.CaptureFixture[str], args: list[str], message: str) -> None:
+def test_usage_errors_exit_2(
+    workdir: Path, capsys: pytest.CaptureFixture[str], args: list[str], message: str
+) -> None:
     assert main(args) == 2
     assert message in capsys.readouterr().err
 

@@ -34,7 +34,10 @@ def exposed() -> dict[str, set[str]]:
             names[wrapper._name + suffix] = labels | ({"le"} if suffix == "_bucket" else set())
     # Cross-check against what the registry itself describes.
     described = {family.name for family in metrics.registry.collect()}
-    assert {n.removesuffix("_total").removesuffix("_bucket").removesuffix("_sum").removesuffix("_count") for n in names} <= described
+    assert {
+        n.removesuffix("_total").removesuffix("_bucket").removesuffix("_sum").removesuffix("_count")
+        for n in names
+    } <= described
     return names
 
 
@@ -45,10 +48,15 @@ def test_files_have_expressions() -> None:
     assert len(dashboard_expressions()) >= 20
     alerts = alert_expressions()
     assert {e.source for e in alerts} >= {
-        "alert: LLMGatewayHighErrorRatio", "alert: LLMGatewayLatencyP95SLO", "alert: LLMGatewayDeploymentDown",
-        "alert: LLMGatewayCostPerHourUp", "alert: LLMGatewayGuardrailBlockSpike",
+        "alert: LLMGatewayHighErrorRatio",
+        "alert: LLMGatewayLatencyP95SLO",
+        "alert: LLMGatewayDeploymentDown",
+        "alert: LLMGatewayCostPerHourUp",
+        "alert: LLMGatewayGuardrailBlockSpike",
     }
-    assert "offset 1d" in next(e.expr for e in alerts if e.source == "alert: LLMGatewayCostPerHourUp")
+    assert "offset 1d" in next(
+        e.expr for e in alerts if e.source == "alert: LLMGatewayCostPerHourUp"
+    )
 
 
 @pytest.mark.parametrize("expression", EXPRESSIONS, ids=lambda e: e.source)
@@ -69,13 +77,19 @@ def test_expression_uses_only_exposed_metrics_and_labels(expression: Expression)
 
 def test_every_metric_is_on_the_dashboard() -> None:
     text = " ".join(e.expr for e in dashboard_expressions())
-    families = {name.rsplit("_", 1)[0] if name.endswith(("_bucket", "_sum", "_count", "_total")) else name for name in exposed()}
+    families = {
+        name.rsplit("_", 1)[0] if name.endswith(("_bucket", "_sum", "_count", "_total")) else name
+        for name in exposed()
+    }
     missing = sorted(f for f in families if f not in text)
     assert not missing, f"metrics with no dashboard panel: {missing}"
 
 
 def test_left_hand_side() -> None:
-    assert left_hand_side("sum(rate(a[5m])) / sum(rate(b[5m])) > 0.05") == "sum(rate(a[5m])) / sum(rate(b[5m]))"
+    assert (
+        left_hand_side("sum(rate(a[5m])) / sum(rate(b[5m])) > 0.05")
+        == "sum(rate(a[5m])) / sum(rate(b[5m]))"
+    )
     assert left_hand_side("(x > 3 * y or x unless y) and z > 10") == "x"
     assert left_hand_side('min by (d) (up{a=~"x|y"}) == 0') == 'min by (d) (up{a=~"x|y"})'
     assert left_hand_side("a >= 1") == "a"

@@ -9,7 +9,11 @@ from gateway.replay.gate import GateError, parse_gate
 from gateway.replay.report import SUMMARY_FIELDS
 
 SUMMARY = {name: None for name in SUMMARY_FIELDS} | {
-    "similarity_mean": 0.95, "cost_ratio": 1.1, "exact_match_rate": 0.5, "error_count": 0, "latency_ratio": 2.0,
+    "similarity_mean": 0.95,
+    "cost_ratio": 1.1,
+    "exact_match_rate": 0.5,
+    "error_count": 0,
+    "latency_ratio": 2.0,
 }
 
 
@@ -55,7 +59,9 @@ def test_unknown_values_fail_and_stay_unknown_under_not() -> None:
 
 
 def test_explains_each_comparison() -> None:
-    passed, lines = parse_gate("similarity_mean>=0.99 and cost_ratio<=1.2", SUMMARY_FIELDS).evaluate(SUMMARY)
+    passed, lines = parse_gate(
+        "similarity_mean>=0.99 and cost_ratio<=1.2", SUMMARY_FIELDS
+    ).evaluate(SUMMARY)
     assert not passed
     assert lines == [
         "similarity_mean>=0.99: FALSE (similarity_mean = 0.95)",

@@ -27,7 +27,10 @@ def test_parse_score(text: str, score: float | None, reason: str | None) -> None
 
 
 def test_judge_request_carries_rubric_conversation_and_answers() -> None:
-    request = {"system": "be brief", "messages": [{"role": "user", "content": [{"type": "text", "text": "hi"}]}]}
+    request = {
+        "system": "be brief",
+        "messages": [{"role": "user", "content": [{"type": "text", "text": "hi"}]}],
+    }
     body = judge_request("judge-model", request, "ref", "new", DEFAULT_RUBRIC)
     assert body["model"] == "judge-model" and body["temperature"] == 0
     prompt = body["messages"][1]["content"]

@@ -17,15 +17,53 @@ def row(**fields: object) -> Row:
 
 
 ROWS = [
-    row(exact_match=True, similarity=1.0, json_asked=True, json_valid_old=True, json_valid_new=True,
-        latency_ms_old=100.0, latency_ms_new=50.0, prompt_tokens_old=10, completion_tokens_old=10,
-        prompt_tokens_new=10, completion_tokens_new=20, cost_usd_old=0.001, cost_usd_new=0.003, judge_score=8.0),
-    row(similarity=0.5, tools_asked=True, tool_agreement=True, latency_ms_old=200.0, latency_ms_new=150.0,
-        prompt_tokens_old=5, completion_tokens_old=5, prompt_tokens_new=5, completion_tokens_new=5,
-        cost_usd_old=0.001, cost_usd_new=0.001),
-    row(error="HTTP 502: boom", json_asked=True, json_valid_old=True, json_valid_new=False, tools_asked=True,
-        tool_agreement=False, latency_ms_old=300.0, latency_ms_new=10.0, cost_usd_old=0.5),
-    row(tools_asked=True, tool_agreement=None, similarity=0.75, latency_ms_old=400.0, latency_ms_new=250.0),
+    row(
+        exact_match=True,
+        similarity=1.0,
+        json_asked=True,
+        json_valid_old=True,
+        json_valid_new=True,
+        latency_ms_old=100.0,
+        latency_ms_new=50.0,
+        prompt_tokens_old=10,
+        completion_tokens_old=10,
+        prompt_tokens_new=10,
+        completion_tokens_new=20,
+        cost_usd_old=0.001,
+        cost_usd_new=0.003,
+        judge_score=8.0,
+    ),
+    row(
+        similarity=0.5,
+        tools_asked=True,
+        tool_agreement=True,
+        latency_ms_old=200.0,
+        latency_ms_new=150.0,
+        prompt_tokens_old=5,
+        completion_tokens_old=5,
+        prompt_tokens_new=5,
+        completion_tokens_new=5,
+        cost_usd_old=0.001,
+        cost_usd_new=0.001,
+    ),
+    row(
+        error="HTTP 502: boom",
+        json_asked=True,
+        json_valid_old=True,
+        json_valid_new=False,
+        tools_asked=True,
+        tool_agreement=False,
+        latency_ms_old=300.0,
+        latency_ms_new=10.0,
+        cost_usd_old=0.5,
+    ),
+    row(
+        tools_asked=True,
+        tool_agreement=None,
+        similarity=0.75,
+        latency_ms_old=400.0,
+        latency_ms_new=250.0,
+    ),
 ]
 
 
@@ -37,11 +75,18 @@ def test_summary_numbers() -> None:
     assert s["similarity_mean"] == pytest.approx((1.0 + 0.5 + 0.0 + 0.75) / 4)
     assert s["similarity_min"] == 0.0
     assert (s["json_count"], s["json_valid_rate"], s["json_valid_rate_old"]) == (2, 0.5, 1.0)
-    assert (s["tool_count"], s["tool_agreement_rate"]) == (2, 0.5)  # unknown (None) rows are not counted
+    assert (s["tool_count"], s["tool_agreement_rate"]) == (
+        2,
+        0.5,
+    )  # unknown (None) rows are not counted
     # Latency, tokens and cost: only requests that succeeded now.
     assert (s["latency_p50_old"], s["latency_p50_new"]) == (200.0, 150.0)
     assert s["latency_ratio"] == 0.75
-    assert (s["tokens_old"], s["tokens_new"], s["tokens_ratio"]) == (30, 40, pytest.approx(4 / 3, abs=1e-6))
+    assert (s["tokens_old"], s["tokens_new"], s["tokens_ratio"]) == (
+        30,
+        40,
+        pytest.approx(4 / 3, abs=1e-6),
+    )
     assert (s["cost_old"], s["cost_new"], s["cost_ratio"]) == (0.002, 0.004, 2.0)
     assert (s["judge_count"], s["judge_mean"]) == (1, 8.0)
     assert (s["skipped_no_body"], s["skipped_endpoint"]) == (3, 1)
@@ -49,7 +94,12 @@ def test_summary_numbers() -> None:
 
 def test_empty_summary_is_all_unknown() -> None:
     s = summarize([])
-    assert s["count"] == 0 and s["similarity_mean"] is None and s["cost_ratio"] is None and s["error_rate"] is None
+    assert (
+        s["count"] == 0
+        and s["similarity_mean"] is None
+        and s["cost_ratio"] is None
+        and s["error_rate"] is None
+    )
 
 
 def test_ratio() -> None:
@@ -76,22 +126,33 @@ class Tags(HTMLParser):
 
 
 def test_html_is_self_contained_and_escaped() -> None:
-    rows = [replace(r, answer_old="<script>alert(1)</script>", answer_new="x & y", id="<id>") for r in ROWS]
-    report = build_report({"created": "now", "log": "<log>", "model": "m<b>", "target": "t"}, summarize(rows), rows)
+    rows = [
+        replace(r, answer_old="<script>alert(1)</script>", answer_new="x & y", id="<id>")
+        for r in ROWS
+    ]
+    report = build_report(
+        {"created": "now", "log": "<log>", "model": "m<b>", "target": "t"}, summarize(rows), rows
+    )
     report["gate"] = {"expression": "a < b", "passed": False, "details": ["a<b: FALSE (a = <1>)"]}
     html = render_html(report)
     assert "<script>" not in html and "&lt;script&gt;" in html and "m&lt;b&gt;" in html
     assert "a &lt; b" in html and "FAILED" in html
     parser = Tags()
     parser.feed(html)
-    assert parser.tags.count("svg") == 4 and parser.tags.count("details") == 4 and "style" in parser.tags
+    assert (
+        parser.tags.count("svg") == 4
+        and parser.tags.count("details") == 4
+        and "style" in parser.tags
+    )
     assert "script" not in parser.tags and not parser.links
     # Worst first: the failed row's summary comes before the exact match's.
     assert html.index("HTTP 502: boom") < html.index("· exact ·")
 
 
 def test_histogram_svg() -> None:
-    svg = histogram_svg("Latency <ms>", [Series("old", "#888", [1, 2, 2, 3]), Series("new", "#00f", [2, 2, 2])])
+    svg = histogram_svg(
+        "Latency <ms>", [Series("old", "#888", [1, 2, 2, 3]), Series("new", "#00f", [2, 2, 2])]
+    )
     assert svg.startswith("<svg") and svg.endswith("</svg>") and "Latency &lt;ms&gt;" in svg
     assert svg.count("<rect") >= 2 + 3  # legend squares + bars
     assert "no data" in histogram_svg("x", [Series("old", "#888", [])])

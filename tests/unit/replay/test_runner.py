@@ -16,19 +16,38 @@ from gateway.replay.target import Target
 TOOLS = [{"type": "function", "function": {"name": "get", "parameters": {}}}]
 
 
-def chat(content: str | None, tool_calls: list[dict[str, Any]] | None = None, prompt: int = 10, completion: int = 5) -> dict[str, Any]:
+def chat(
+    content: str | None,
+    tool_calls: list[dict[str, Any]] | None = None,
+    prompt: int = 10,
+    completion: int = 5,
+) -> dict[str, Any]:
     message: dict[str, Any] = {"role": "assistant", "content": content}
     if tool_calls:
         message["tool_calls"] = tool_calls
-    return {"object": "chat.completion", "choices": [{"index": 0, "message": message}],
-            "usage": {"prompt_tokens": prompt, "completion_tokens": completion}}
-
-
-def record(i: int, request: dict[str, Any], response: dict[str, Any] | None, **extra: Any) -> dict[str, Any]:
     return {
-        "id": f"req_{i}", "ts": 1.0, "model": "old", "deployment": "mock/old", "endpoint": "/v1/chat/completions",
-        "status": 200, "latency_ms": 100.0, "prompt_tokens": 10, "completion_tokens": 5, "cost_usd": 0.00002,
-        "request": request, "response": response,
+        "object": "chat.completion",
+        "choices": [{"index": 0, "message": message}],
+        "usage": {"prompt_tokens": prompt, "completion_tokens": completion},
+    }
+
+
+def record(
+    i: int, request: dict[str, Any], response: dict[str, Any] | None, **extra: Any
+) -> dict[str, Any]:
+    return {
+        "id": f"req_{i}",
+        "ts": 1.0,
+        "model": "old",
+        "deployment": "mock/old",
+        "endpoint": "/v1/chat/completions",
+        "status": 200,
+        "latency_ms": 100.0,
+        "prompt_tokens": 10,
+        "completion_tokens": 5,
+        "cost_usd": 0.00002,
+        "request": request,
+        "response": response,
     } | extra
 
 
@@ -53,48 +72,114 @@ class Upstream:
         headers = {"x-gateway-deployment": "mock/new", "x-request-id": "req_new"}
         text = body["messages"][-1]["content"]
         if text == "fail":
-            return httpx.Response(502, json={"error": {"message": "upstream broke"}}, headers=headers)
+            return httpx.Response(
+                502, json={"error": {"message": "upstream broke"}}, headers=headers
+            )
         if text == "drop":
             raise httpx.ConnectError("connection refused")
         if request.url.path == "/v1/messages":
-            return httpx.Response(200, headers=headers, json={
-                "type": "message", "content": [{"type": "text", "text": text}],
-                "usage": {"input_tokens": 3, "output_tokens": 2},
-            })
+            return httpx.Response(
+                200,
+                headers=headers,
+                json={
+                    "type": "message",
+                    "content": [{"type": "text", "text": text}],
+                    "usage": {"input_tokens": 3, "output_tokens": 2},
+                },
+            )
         if body.get("model") == "judge":
-            return httpx.Response(200, headers=headers, json=chat('```json\n{"score": 7, "reason": "close"}\n```'))
+            return httpx.Response(
+                200, headers=headers, json=chat('```json\n{"score": 7, "reason": "close"}\n```')
+            )
         if body.get("tools"):
-            call = {"id": "c", "type": "function", "function": {"name": "get", "arguments": '{"q": 1}'}}
+            call = {
+                "id": "c",
+                "type": "function",
+                "function": {"name": "get", "arguments": '{"q": 1}'},
+            }
             return httpx.Response(200, headers=headers, json=chat(None, [call]))
         return httpx.Response(200, headers=headers, json=chat(text, prompt=20, completion=10))
 
 
 def target(upstream: Upstream, priced: bool = True) -> Target:
     client = httpx.AsyncClient(transport=httpx.MockTransport(upstream), base_url="http://gateway")
-    prices = {"mock/new": DeploymentConfig(provider="mock", model="new", input_cost_per_1m=1.0, output_cost_per_1m=2.0)}
+    prices = {
+        "mock/new": DeploymentConfig(
+            provider="mock", model="new", input_cost_per_1m=1.0, output_cost_per_1m=2.0
+        )
+    }
     return Target(client, "fake", lambda request_id: None, prices if priced else {})
 
 
 def test_replay_body_replaces_model_and_turns_streaming_off() -> None:
-    request = {"model": "a", "stream": True, "stream_options": {"include_usage": True}, "temperature": 0.3,
-               "messages": [{"role": "user", "content": "x"}], "tools": TOOLS}
+    request = {
+        "model": "a",
+        "stream": True,
+        "stream_options": {"include_usage": True},
+        "temperature": 0.3,
+        "messages": [{"role": "user", "content": "x"}],
+        "tools": TOOLS,
+    }
     body = replay_body(request, "b")
-    assert body == {"model": "b", "temperature": 0.3, "messages": request["messages"], "tools": TOOLS}
+    assert body == {
+        "model": "b",
+        "temperature": 0.3,
+        "messages": request["messages"],
+        "tools": TOOLS,
+    }
     assert request["model"] == "a" and request["stream"] is True  # the record is not changed
 
 
 async def test_rows_compare_answers_and_price_new_usage() -> None:
     upstream = Upstream()
     records = [
-        record(0, {"model": "old", "messages": [{"role": "user", "content": "same"}]}, chat("same")),
-        record(1, {"model": "old", "messages": [{"role": "user", "content": "new words"}]}, chat("old words")),
-        record(2, {"model": "old", "messages": [{"role": "user", "content": "{}"}], "response_format": {"type": "json_object"}}, chat("{}")),
-        record(3, {"model": "old", "messages": [{"role": "user", "content": "t"}], "tools": TOOLS},
-               chat(None, [{"id": "x", "type": "function", "function": {"name": "get", "arguments": '{"q":1}'}}])),
-        record(4, {"model": "old", "stream": True, "messages": [{"role": "user", "content": "streamed"}]}, {"text": "streamed"}),
-        record(5, {"model": "old", "max_tokens": 9, "messages": [{"role": "user", "content": "hey"}]},
-               {"type": "message", "content": [{"type": "text", "text": "hey"}]}, endpoint="/v1/messages"),
-        record(6, {"model": "old", "messages": [{"role": "user", "content": "fail"}], "tools": TOOLS}, chat("x")),
+        record(
+            0, {"model": "old", "messages": [{"role": "user", "content": "same"}]}, chat("same")
+        ),
+        record(
+            1,
+            {"model": "old", "messages": [{"role": "user", "content": "new words"}]},
+            chat("old words"),
+        ),
+        record(
+            2,
+            {
+                "model": "old",
+                "messages": [{"role": "user", "content": "{}"}],
+                "response_format": {"type": "json_object"},
+            },
+            chat("{}"),
+        ),
+        record(
+            3,
+            {"model": "old", "messages": [{"role": "user", "content": "t"}], "tools": TOOLS},
+            chat(
+                None,
+                [
+                    {
+                        "id": "x",
+                        "type": "function",
+                        "function": {"name": "get", "arguments": '{"q":1}'},
+                    }
+                ],
+            ),
+        ),
+        record(
+            4,
+            {"model": "old", "stream": True, "messages": [{"role": "user", "content": "streamed"}]},
+            {"text": "streamed"},
+        ),
+        record(
+            5,
+            {"model": "old", "max_tokens": 9, "messages": [{"role": "user", "content": "hey"}]},
+            {"type": "message", "content": [{"type": "text", "text": "hey"}]},
+            endpoint="/v1/messages",
+        ),
+        record(
+            6,
+            {"model": "old", "messages": [{"role": "user", "content": "fail"}], "tools": TOOLS},
+            chat("x"),
+        ),
         record(7, {"model": "old", "messages": [{"role": "user", "content": "drop"}]}, chat("x")),
     ]
     fake = target(upstream)
@@ -106,20 +191,36 @@ async def test_rows_compare_answers_and_price_new_usage() -> None:
     same, differs, json_row, tools, stream, messages, failed, dropped = rows
     assert same.exact_match and same.similarity == 1.0 and same.error is None
     assert not differs.exact_match and differs.similarity == 0.5
-    assert json_row.json_asked and json_row.json_valid_new is True and json_row.json_valid_old is True
+    assert (
+        json_row.json_asked and json_row.json_valid_new is True and json_row.json_valid_old is True
+    )
     assert tools.tools_asked and tools.tool_agreement is True and tools.exact_match
     assert stream.exact_match and stream.tool_agreement is None
-    assert messages.exact_match and (messages.prompt_tokens_new, messages.completion_tokens_new) == (3, 2)
-    assert failed.error == "HTTP 502: upstream broke" and failed.status_new == 502 and failed.tool_agreement is False
+    assert messages.exact_match and (
+        messages.prompt_tokens_new,
+        messages.completion_tokens_new,
+    ) == (3, 2)
+    assert (
+        failed.error == "HTTP 502: upstream broke"
+        and failed.status_new == 502
+        and failed.tool_agreement is False
+    )
     assert dropped.error is not None and dropped.error.startswith("ConnectError")
     # Cost from the response's usage and the deployment's prices: 20 * 1 + 10 * 2 per 1M tokens.
     assert same.cost_usd_new == pytest.approx(40 / 1_000_000) and same.cost_usd_old == 0.00002
-    assert same.deployment_new == "mock/new" and same.latency_ms_new is not None and same.latency_ms_old == 100.0
+    assert (
+        same.deployment_new == "mock/new"
+        and same.latency_ms_new is not None
+        and same.latency_ms_old == 100.0
+    )
 
 
 async def test_concurrency_is_bounded_and_progress_counts() -> None:
     upstream = Upstream(delay=0.01)
-    records = [record(i, {"model": "old", "messages": [{"role": "user", "content": str(i)}]}, chat(str(i))) for i in range(20)]
+    records = [
+        record(i, {"model": "old", "messages": [{"role": "user", "content": str(i)}]}, chat(str(i)))
+        for i in range(20)
+    ]
     stream = io.StringIO()
     progress = Progress(len(records), stream=stream)
     fake = target(upstream, priced=False)
@@ -134,12 +235,19 @@ async def test_concurrency_is_bounded_and_progress_counts() -> None:
 
 async def test_judge_scores_each_answer() -> None:
     upstream = Upstream()
-    records = [record(0, {"model": "old", "messages": [{"role": "user", "content": "q"}]}, chat("q"))]
+    records = [
+        record(0, {"model": "old", "messages": [{"role": "user", "content": "q"}]}, chat("q"))
+    ]
     fake = target(upstream)
     async with fake.client:
         rows = await Runner(fake, ReplayOptions("new", judge_model="judge")).run(records)
     assert rows[0].judge_score == 7.0 and rows[0].judge_reason == "close"
     judge_body = upstream.bodies[1][1]
-    assert judge_body["model"] == "judge" and judge_body["response_format"] == {"type": "json_object"}
+    assert judge_body["model"] == "judge" and judge_body["response_format"] == {
+        "type": "json_object"
+    }
     prompt = judge_body["messages"][-1]["content"]
-    assert "<reference_answer>\nq\n</reference_answer>" in prompt and "<new_answer>\nq\n</new_answer>" in prompt
+    assert (
+        "<reference_answer>\nq\n</reference_answer>" in prompt
+        and "<new_answer>\nq\n</new_answer>" in prompt
+    )

@@ -13,12 +13,21 @@ from gateway.replay.answers import (
 )
 
 
-def openai(content: str | None, tool_calls: list[dict[str, object]] | None = None) -> dict[str, object]:
+def openai(
+    content: str | None, tool_calls: list[dict[str, object]] | None = None
+) -> dict[str, object]:
     message: dict[str, object] = {"role": "assistant", "content": content}
     if tool_calls:
         message["tool_calls"] = tool_calls
-    return {"object": "chat.completion", "choices": [{"index": 0, "message": message}],
-            "usage": {"prompt_tokens": 10, "completion_tokens": 4, "prompt_tokens_details": {"cached_tokens": 2}}}
+    return {
+        "object": "chat.completion",
+        "choices": [{"index": 0, "message": message}],
+        "usage": {
+            "prompt_tokens": 10,
+            "completion_tokens": 4,
+            "prompt_tokens_details": {"cached_tokens": 2},
+        },
+    }
 
 
 def call(name: str, arguments: str) -> dict[str, object]:
@@ -30,18 +39,29 @@ def test_extracts_openai_text_and_canonical_tool_calls() -> None:
     assert answer == Answer("", (ToolCall("get", '{"a":[1,2],"b":1}'),))
     assert answer.render() == 'get({"a":[1,2],"b":1})'
     assert extract_answer(openai("hi")) == Answer("hi")
-    assert extract_answer(openai(None, [call("get", "not json")])).tool_calls[0].arguments == "not json"  # type: ignore[union-attr]
+    assert (
+        extract_answer(openai(None, [call("get", "not json")])).tool_calls[0].arguments
+        == "not json"
+    )  # type: ignore[union-attr]
 
 
 def test_extracts_anthropic_blocks() -> None:
     body = {
-        "type": "message", "role": "assistant",
-        "content": [{"type": "text", "text": "Let me look. "}, {"type": "tool_use", "id": "t", "name": "get", "input": {"city": "Oslo"}}],
+        "type": "message",
+        "role": "assistant",
+        "content": [
+            {"type": "text", "text": "Let me look. "},
+            {"type": "tool_use", "id": "t", "name": "get", "input": {"city": "Oslo"}},
+        ],
         "usage": {"input_tokens": 7, "output_tokens": 3, "cache_read_input_tokens": 5},
     }
     assert extract_answer(body) == Answer("Let me look. ", (ToolCall("get", '{"city":"Oslo"}'),))
     usage = extract_usage(body)
-    assert usage is not None and (usage.prompt_tokens, usage.completion_tokens, usage.cached_tokens) == (12, 3, 5)
+    assert usage is not None and (
+        usage.prompt_tokens,
+        usage.completion_tokens,
+        usage.cached_tokens,
+    ) == (12, 3, 5)
 
 
 def test_stream_records_keep_text_only() -> None:
@@ -57,7 +77,12 @@ def test_no_answer(body: object) -> None:
 
 def test_usage_openai() -> None:
     usage = extract_usage(openai("x"))
-    assert usage is not None and (usage.prompt_tokens, usage.completion_tokens, usage.cached_tokens, usage.total) == (10, 4, 2, 14)
+    assert usage is not None and (
+        usage.prompt_tokens,
+        usage.completion_tokens,
+        usage.cached_tokens,
+        usage.total,
+    ) == (10, 4, 2, 14)
     assert extract_usage({"usage": None}) is None
 
 
@@ -97,14 +122,26 @@ def test_exact_match_and_similarity() -> None:
 
 
 def test_json_valid() -> None:
-    assert scorers.json_valid('{"a": 1}') and scorers.json_valid(" [1, 2] ") and scorers.json_valid("3")
-    assert not scorers.json_valid("```json\n{}\n```") and not scorers.json_valid("") and not scorers.json_valid("{'a': 1}")
+    assert (
+        scorers.json_valid('{"a": 1}')
+        and scorers.json_valid(" [1, 2] ")
+        and scorers.json_valid("3")
+    )
+    assert (
+        not scorers.json_valid("```json\n{}\n```")
+        and not scorers.json_valid("")
+        and not scorers.json_valid("{'a': 1}")
+    )
 
 
 def test_tool_agreement() -> None:
     a, b = ToolCall("f", '{"x":1}'), ToolCall("g", "{}")
-    assert scorers.tool_agreement(Answer("", (a, b)), Answer("other text", (b, a))) is True  # order ignored
-    assert scorers.tool_agreement(Answer("", (a,)), Answer("", (ToolCall("f", '{"x":2}'),))) is False
+    assert (
+        scorers.tool_agreement(Answer("", (a, b)), Answer("other text", (b, a))) is True
+    )  # order ignored
+    assert (
+        scorers.tool_agreement(Answer("", (a,)), Answer("", (ToolCall("f", '{"x":2}'),))) is False
+    )
     assert scorers.tool_agreement(Answer("", (a,)), Answer("", ())) is False
     assert scorers.tool_agreement(Answer("", ()), Answer("", ())) is True
     assert scorers.tool_agreement(Answer("", tools_known=False), Answer("", (a,))) is None

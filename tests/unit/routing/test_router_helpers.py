@@ -21,10 +21,18 @@ from gateway.state import BreakerState, MemoryState
 
 
 def test_sticky_points_split_five_thousand_keys_near_the_weights() -> None:
-    sides = [Candidate(DeploymentConfig("p", "stable", weight=90)), Candidate(DeploymentConfig("p", "canary", weight=10))]
-    picks = [weighted_by_point(sides, sticky_point("m", f"key-{i}")).deployment.model for i in range(5000)]
+    sides = [
+        Candidate(DeploymentConfig("p", "stable", weight=90)),
+        Candidate(DeploymentConfig("p", "canary", weight=10)),
+    ]
+    picks = [
+        weighted_by_point(sides, sticky_point("m", f"key-{i}")).deployment.model
+        for i in range(5000)
+    ]
     assert abs(picks.count("canary") / 5000 - 0.10) <= 0.02
-    assert sticky_point("m", "key-1") == sticky_point("m", "key-1") != sticky_point("other", "key-1")
+    assert (
+        sticky_point("m", "key-1") == sticky_point("m", "key-1") != sticky_point("other", "key-1")
+    )
 
 
 def test_backoff_doubles_with_jitter_and_a_ceiling() -> None:
@@ -39,7 +47,9 @@ def test_tokenizer_runs_only_when_a_window_could_be_exceeded() -> None:
     assert not _needs_estimate(small, 999)
     assert _needs_estimate(small, 1000)
     assert not _needs_estimate(ModelConfig("m", (DeploymentConfig("p", "a"),)), 10**6)
-    assert _needs_estimate(ModelConfig("m", (DeploymentConfig("p", "a"),), strategy="lowest_cost"), 10)
+    assert _needs_estimate(
+        ModelConfig("m", (DeploymentConfig("p", "a"),), strategy="lowest_cost"), 10
+    )
 
 
 def test_which_failures_count_against_a_deployment() -> None:
@@ -57,7 +67,10 @@ def test_content_policy_refusals_are_recognised() -> None:
 
 def test_retry_after_parsing() -> None:
     assert parse_retry_after("2") == 2.0 and parse_retry_after("0.5") == 0.5
-    assert parse_retry_after(None) is None and parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT") is None
+    assert (
+        parse_retry_after(None) is None
+        and parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT") is None
+    )
 
 
 class CountingState(MemoryState):
@@ -67,7 +80,9 @@ class CountingState(MemoryState):
         super().__init__()
         self.reads = 0
 
-    async def breaker_states(self, deployments: Sequence[str], now: float) -> dict[str, BreakerState]:
+    async def breaker_states(
+        self, deployments: Sequence[str], now: float
+    ) -> dict[str, BreakerState]:
         self.reads += 1
         return await super().breaker_states(deployments, now)
 

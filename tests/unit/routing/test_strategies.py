@@ -45,7 +45,11 @@ def test_round_robin_is_exact() -> None:
 
 
 def test_least_busy_prefers_idle() -> None:
-    cands = [Candidate(dep("a"), inflight=3), Candidate(dep("b"), inflight=0), Candidate(dep("c"), inflight=1)]
+    cands = [
+        Candidate(dep("a"), inflight=3),
+        Candidate(dep("b"), inflight=0),
+        Candidate(dep("c"), inflight=1),
+    ]
     assert least_busy(cands, sel()).deployment.model == "b"
 
 
@@ -59,8 +63,20 @@ def test_lowest_latency_prefers_fast_and_explores_unmeasured() -> None:
 def test_lowest_cost_uses_estimated_tokens() -> None:
     cheap_in = Candidate(dep("cheap-in", input_cost_per_1m=0.1, output_cost_per_1m=10))
     cheap_out = Candidate(dep("cheap-out", input_cost_per_1m=5, output_cost_per_1m=0.1))
-    assert lowest_cost([cheap_in, cheap_out], sel(estimated_prompt_tokens=10000, estimated_completion_tokens=10)).deployment.model == "cheap-in"
-    assert lowest_cost([cheap_in, cheap_out], sel(estimated_prompt_tokens=10, estimated_completion_tokens=10000)).deployment.model == "cheap-out"
+    assert (
+        lowest_cost(
+            [cheap_in, cheap_out],
+            sel(estimated_prompt_tokens=10000, estimated_completion_tokens=10),
+        ).deployment.model
+        == "cheap-in"
+    )
+    assert (
+        lowest_cost(
+            [cheap_in, cheap_out],
+            sel(estimated_prompt_tokens=10, estimated_completion_tokens=10000),
+        ).deployment.model
+        == "cheap-out"
+    )
 
 
 def test_usage_based_prefers_headroom() -> None:
@@ -68,5 +84,7 @@ def test_usage_based_prefers_headroom() -> None:
     free = Candidate(dep("free", rpm=100), used_rpm=10)
     assert usage_based([busy, free], sel()).deployment.model == "free"
     tight_tpm = Candidate(dep("tpm", tpm=1000), used_tpm=900)
-    assert headroom(tight_tpm, sel(estimated_prompt_tokens=50)) < headroom(free, sel(estimated_prompt_tokens=50))
+    assert headroom(tight_tpm, sel(estimated_prompt_tokens=50)) < headroom(
+        free, sel(estimated_prompt_tokens=50)
+    )
     assert headroom(Candidate(dep("uncapped")), sel()) == 1.0

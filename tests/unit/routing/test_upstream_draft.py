@@ -54,8 +54,14 @@ def _context(tmp_path: Path, url: str, model: str) -> RequestContext:
     (tmp_path / "gateway.toml").write_text(CONFIG.format(url=url))
     env = {"UP_KEY": "sk-upstream"}
     runtime = build_runtime(load_config(tmp_path / "gateway.toml", env=env), env=env)
-    ctx = RequestContext(Endpoint("/v1/chat/completions", "chat", "openai"), runtime, "req_1", time.time(),
-                         time.monotonic(), {})
+    ctx = RequestContext(
+        Endpoint("/v1/chat/completions", "chat", "openai"),
+        runtime,
+        "req_1",
+        time.time(),
+        time.monotonic(),
+        {},
+    )
     ctx.body = dict(BODY, model=model)
     ctx.model = runtime.config.models[model]
     return ctx
@@ -73,7 +79,9 @@ async def _serve_and_capture(tmp_path: Path, calls: list[tuple[str, str, bool]])
             except asyncio.IncompleteReadError:
                 return
             received.append(head + body)
-            writer.write(answer(b'{"choices": [], "usage": {"prompt_tokens": 1, "completion_tokens": 1}}'))
+            writer.write(
+                answer(b'{"choices": [], "usage": {"prompt_tokens": 1, "completion_tokens": 1}}')
+            )
             await writer.drain()
 
     async with upstream(handler) as (client, url):
@@ -84,14 +92,18 @@ async def _serve_and_capture(tmp_path: Path, calls: list[tuple[str, str, bool]])
                 draft_first_call(ctx)
                 assert isinstance(ctx.upstream_draft, UpstreamCall)
             deployment = ctx.runtime.config.models[called_model].deployments[0]
-            await call_deployment(ctx, services, ctx.runtime.config.models[called_model], deployment, LIMITS)
+            await call_deployment(
+                ctx, services, ctx.runtime.config.models[called_model], deployment, LIMITS
+            )
             assert ctx.upstream_draft is None  # used up (or dropped): a retry builds its own
             assert ctx.deployment is deployment and ctx.usage is not None
     return received
 
 
 def test_a_drafted_call_sends_the_bytes_the_router_would_have_built(tmp_path: Path) -> None:
-    drafted, built = run(_serve_and_capture(tmp_path, [("one", "one", True), ("one", "one", False)]))
+    drafted, built = run(
+        _serve_and_capture(tmp_path, [("one", "one", True), ("one", "one", False)])
+    )
     assert drafted == built
     assert b"authorization: Bearer sk-upstream" in drafted
     assert orjson.loads(drafted.split(b"\r\n\r\n", 1)[1])["model"] == "upstream-one"
@@ -111,7 +123,9 @@ def test_only_a_model_with_one_deployment_gets_a_draft(tmp_path: Path) -> None:
     draft_first_call(ctx)
     assert isinstance(ctx.upstream_draft, UpstreamCall) and ctx.upstream_draft.encoded is not None
     assert b"sk-upstream" in ctx.upstream_draft.encoded
-    assert "sk-upstream" not in repr(ctx) and "sk-upstream" not in repr(ctx.upstream_draft)  # secrets stay out
+    assert "sk-upstream" not in repr(ctx) and "sk-upstream" not in repr(
+        ctx.upstream_draft
+    )  # secrets stay out
 
 
 def test_a_draft_is_dropped_when_input_guards_may_rewrite_the_body(tmp_path: Path) -> None:
@@ -138,7 +152,9 @@ def test_the_network_client_writes_an_encoded_request_as_it_is() -> None:
     async def main() -> None:
         async with upstream(handler) as (client, url):
             encoded = encode_request("POST", url + "/v1/other", {"x-drafted": "yes"}, b"[]")
-            request = UpstreamRequest("POST", url + "/v1/chat/completions", {}, b"{}", encoded=encoded)
+            request = UpstreamRequest(
+                "POST", url + "/v1/chat/completions", {}, b"{}", encoded=encoded
+            )
             response = await client.send(request)
             assert await response.read() == b"{}"
             assert received == [encoded]

@@ -44,7 +44,9 @@ async def upstream(handler: Handler) -> AsyncIterator[tuple[Http1Upstream, str]]
 
 
 def post(url: str, body: bytes = b"{}", **timeouts: float) -> UpstreamRequest:
-    return UpstreamRequest("POST", url + "/v1/chat/completions", {"content-type": "application/json"}, body, **timeouts)
+    return UpstreamRequest(
+        "POST", url + "/v1/chat/completions", {"content-type": "application/json"}, body, **timeouts
+    )
 
 
 def run(coro: Awaitable[Any]) -> Any:
@@ -86,7 +88,9 @@ def test_chunked_body_arrives_piece_by_piece() -> None:
 
         async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
             await read_request(reader)
-            writer.write(b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\ncontent-type: text/event-stream\r\n\r\n")
+            writer.write(
+                b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\ncontent-type: text/event-stream\r\n\r\n"
+            )
             writer.write(b"6\r\nfirst.\r\n")
             await writer.drain()
             await go.wait()
@@ -260,10 +264,14 @@ def test_closing_an_unread_answer_closes_the_connection() -> None:
 
 
 def test_request_head_carries_host_length_and_refuses_line_breaks() -> None:
-    head = request_bytes("POST", ("http", "example.test", 8000), "/v1/x", {"authorization": "Bearer k"}, b"{}")
+    head = request_bytes(
+        "POST", ("http", "example.test", 8000), "/v1/x", {"authorization": "Bearer k"}, b"{}"
+    )
     assert head.startswith(b"POST /v1/x HTTP/1.1\r\nhost: example.test:8000\r\n")
     assert b"authorization: Bearer k\r\ncontent-length: 2\r\n\r\n{}" in head
-    assert request_bytes("GET", ("https", "api.test", 443), "/", {}, b"").startswith(b"GET / HTTP/1.1\r\nhost: api.test\r\n")
+    assert request_bytes("GET", ("https", "api.test", 443), "/", {}, b"").startswith(
+        b"GET / HTTP/1.1\r\nhost: api.test\r\n"
+    )
     with pytest.raises(UpstreamError):
         request_bytes("POST", ("http", "h", 80), "/", {"x-evil": "a\r\nx-injected: 1"}, b"")
     with pytest.raises(UpstreamError):

@@ -19,7 +19,10 @@ from gateway.providers.anthropic_translate import (
     anthropic_response_to_openai,
     openai_response_to_anthropic,
 )
-from tests.unit.providers.anthropic.test_anthropic_responses import ANTHROPIC_TEXT, OPENAI_TOOL_RESPONSE
+from tests.unit.providers.anthropic.test_anthropic_responses import (
+    ANTHROPIC_TEXT,
+    OPENAI_TOOL_RESPONSE,
+)
 from tests.unit.providers.anthropic.test_anthropic_streams import (
     ANTHROPIC_TOOL_EVENTS,
     OPENAI_TEXT_CHUNKS,

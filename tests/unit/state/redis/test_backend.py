@@ -347,7 +347,9 @@ async def test_a_settlement_the_server_has_no_script_for_is_sent_again(
 
     state = make_redis_state()
     limiter = Limiter(state, Metrics(), "fail_open", clock=lambda: T0)
-    held = await limiter.acquire([LimitCheck("key", "demo", "concurrent", 1, 1)], Estimate(1, 1, 0.0))
+    held = await limiter.acquire(
+        [LimitCheck("key", "demo", "concurrent", 1, 1)], Estimate(1, 1, 0.0)
+    )
     with redis.Redis.from_url(redis_url) as client:
         client.script_flush()
         limiter.settle(held, 2, 0.0, ())

@@ -66,7 +66,13 @@ async def test_prepared_settlements_apply_as_the_plain_ones(
         prepared = b.prepared  # made by the acquire, while Redis ran the script
         assert prepared is not None and a.prepared is None  # memory state prepares nothing
         await memory.settle([Settlement(a.reservation, 120, 0.25)], now + 0.5)
-        await redis_state.settle([Settlement(b.reservation, 120, 0.25, prepared=prepared)], now + 0.5)
-    assert await redis_state.usage("key", "demo", T0 + 3) == await memory.usage("key", "demo", T0 + 3)
+        await redis_state.settle(
+            [Settlement(b.reservation, 120, 0.25, prepared=prepared)], now + 0.5
+        )
+    assert await redis_state.usage("key", "demo", T0 + 3) == await memory.usage(
+        "key", "demo", T0 + 3
+    )
     assert (await redis_state.usage("key", "demo", T0 + 3))["tokens_1m"] == 360
-    assert await redis_state.spend("key", "demo", T0 + 3) == await memory.spend("key", "demo", T0 + 3)
+    assert await redis_state.spend("key", "demo", T0 + 3) == await memory.spend(
+        "key", "demo", T0 + 3
+    )
