@@ -25,11 +25,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from harness import MODEL, start_mock_provider
 
-from gateway.upstream.base import UpstreamRequest
+from gateway.upstream.base import UpstreamRequest, UpstreamTimeouts
 from gateway.upstream.http1 import Http1Upstream
 
 PROMPT = [{"role": "user", "content": "Tell me something about load testing."}]
 HEADERS = {"content-type": "application/json"}
+TIMEOUTS = UpstreamTimeouts()
 Call = Callable[[bytes], Awaitable[bytes]]
 
 
@@ -74,7 +75,7 @@ async def run(url: str, requests: int) -> None:
             return await response.read()
 
     async def via_http1(body: bytes) -> bytes:
-        response = await http1.send(UpstreamRequest("POST", endpoint, HEADERS, body))
+        response = await http1.send(UpstreamRequest("POST", endpoint, HEADERS, body), TIMEOUTS)
         try:
             return await response.read()
         finally:

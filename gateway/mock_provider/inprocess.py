@@ -11,7 +11,14 @@ import asyncio
 from collections.abc import AsyncIterator, Mapping
 
 from gateway.mock_provider.handler import MockConnectionDrop, MockHandler, MockReply
-from gateway.upstream.base import UpstreamError, UpstreamRequest
+from gateway.upstream.base import (
+    PlainPrepared,
+    PreparedRequest,
+    UpstreamError,
+    UpstreamRequest,
+    UpstreamTimeouts,
+    request_of,
+)
 
 
 def _path(url: str) -> str:
@@ -27,16 +34,17 @@ class InProcessMockResponse:
     """An `UpstreamResponse` over a `MockReply`."""
 
     def __init__(
-        self, reply: MockReply, request: UpstreamRequest, first_byte_deadline: float, paced: bool
+        self, reply: MockReply, idle_s: float, first_byte_deadline: float, paced: bool
     ) -> None:
         self.status = reply.status
         self.headers: Mapping[str, str] = reply.headers
         self._body = reply.body
-        self._request = request
+        self._idle_s = idle_s
         self._first_byte_deadline = first_byte_deadline
         # Without pacing every chunk is ready at once, so the timeouts cannot fire: skip them.
         self._paced = paced
         self._closed = False
+        self._ended = False
 
     async def iter_chunks(self) -> AsyncIterator[bytes]:
         body = self._body
@@ -50,6 +58,7 @@ class InProcessMockResponse:
                 else:
                     chunk = await body.__anext__()
             except StopAsyncIteration:
+                self._ended = True
                 return
             except TimeoutError:
                 await self.aclose()
@@ -60,11 +69,11 @@ class InProcessMockResponse:
                 await self.aclose()
                 raise UpstreamError("protocol", "connection dropped mid-stream") from None
             yield chunk
-            kind, timeout = "idle_timeout", self._request.idle_timeout_s
+            kind, timeout = "idle_timeout", self._idle_s
 
     @property
     def body_complete(self) -> bool:
-        return False  # the mock body is a generator: its end is known only once it is reached
+        return self._ended  # the mock body is a generator: its end is known once it is reached
 
     async def read(self) -> bytes:
         return b"".join([chunk async for chunk in self.iter_chunks()])
@@ -81,13 +90,21 @@ class InProcessMockUpstream:
     def __init__(self, handler: MockHandler | None = None) -> None:
         self.handler = handler or MockHandler()
 
-    async def send(self, request: UpstreamRequest) -> InProcessMockResponse:
+    def prepare(self, request: UpstreamRequest) -> PreparedRequest:
+        """Nothing to do ahead: no bytes are written."""
+        return PlainPrepared(request)
+
+    async def send(
+        self, request: UpstreamRequest | PreparedRequest, timeouts: UpstreamTimeouts
+    ) -> InProcessMockResponse:
+        """Hand the request to the handler; return once its reply's status and headers are in."""
+        plain = request_of(request)
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + request.first_byte_timeout_s
+        deadline = loop.time() + timeouts.first_byte_s
         try:
             async with asyncio.timeout_at(deadline):
                 reply = await self.handler.handle(
-                    request.method, _path(request.url), request.headers, request.body
+                    plain.method, _path(plain.url), plain.headers, plain.body
                 )
         except TimeoutError:
             raise UpstreamError(
@@ -95,7 +112,8 @@ class InProcessMockUpstream:
             ) from None
         except MockConnectionDrop:
             raise UpstreamError("protocol", "connection dropped before the response") from None
-        return InProcessMockResponse(reply, request, deadline, self.handler.tokens_per_s > 0)
+        paced = self.handler.tokens_per_s > 0
+        return InProcessMockResponse(reply, timeouts.idle_s, deadline, paced)
 
     async def aclose(self) -> None:
         return None

@@ -1,3 +1,22 @@
-from gateway.upstream.base import UpstreamClient, UpstreamError, UpstreamRequest, UpstreamResponse
+"""The upstream edge: how the gateway talks to providers (`base.py` draws the interface)."""
 
-__all__ = ["UpstreamClient", "UpstreamError", "UpstreamRequest", "UpstreamResponse"]
+from gateway.upstream.base import (
+    PreparedRequest,
+    UpstreamClient,
+    UpstreamError,
+    UpstreamRequest,
+    UpstreamResponse,
+    UpstreamTimeouts,
+)
+from gateway.upstream.fake import FakeReply, FakeUpstream
+
+__all__ = [
+    "FakeReply",
+    "FakeUpstream",
+    "PreparedRequest",
+    "UpstreamClient",
+    "UpstreamError",
+    "UpstreamRequest",
+    "UpstreamResponse",
+    "UpstreamTimeouts",
+]

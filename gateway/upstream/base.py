@@ -1,13 +1,18 @@
 """The upstream transport interface: one small async protocol, several implementations.
 
-`http1_client.Http1Upstream` is the pooled network client used on the hot path;
-`gateway.mock_provider.inprocess.InProcessMockUpstream` answers in process for `type = "mock"`.
+`http1.Http1Upstream` is the pooled network client used on the hot path;
+`gateway.mock_provider.inprocess.InProcessMockUpstream` answers in process for `type = "mock"`;
+`fake.FakeUpstream` answers from a test's handler.
+
+A client may do the CPU work of a request ahead of sending it (`prepare`): what it makes is
+opaque to the caller and accepted only by that client's `send`, so the trick stays inside the
+client that profits from it. Sending a plain `UpstreamRequest` is always allowed.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 
@@ -23,19 +28,38 @@ class UpstreamError(Exception):
 
 @dataclass(frozen=True)
 class UpstreamRequest:
+    """What goes on the wire, nothing else."""
+
     method: str
     url: str
-    headers: Mapping[str, str]
-    body: bytes
-    connect_timeout_s: float = 5.0
-    # Seconds until the response status and headers (and so the first byte) must arrive.
-    first_byte_timeout_s: float = 60.0
-    # Longest silence between two body chunks.
-    idle_timeout_s: float = 60.0
-    # The whole HTTP/1.1 request as `http1_client.encode_request` makes it, when it was made
-    # ahead (`routing.attempt.draft_first_call`); a client that does not write HTTP/1.1 bytes
-    # (the in-process mock) ignores it.
-    encoded: bytes | None = None
+    headers: Mapping[str, str] = field(repr=False)  # carries the provider key: never in a repr
+    body: bytes = field(repr=False)
+
+
+@dataclass(frozen=True)
+class UpstreamTimeouts:
+    connect_s: float = 5.0
+    first_byte_s: float = 60.0  # until status and headers arrive
+    idle_s: float = 60.0  # longest silence between two body chunks
+
+
+class PreparedRequest(Protocol):
+    """Made by one client's `prepare`, accepted by that client's `send`; opaque to callers."""
+
+    @property
+    def request(self) -> UpstreamRequest: ...
+
+
+@dataclass(frozen=True, slots=True)
+class PlainPrepared:
+    """The prepared form of a request a client has no work to do ahead for: the request itself."""
+
+    request: UpstreamRequest
+
+
+def request_of(request: UpstreamRequest | PreparedRequest) -> UpstreamRequest:
+    """The request itself, whether it came prepared or not."""
+    return request if isinstance(request, UpstreamRequest) else request.request
 
 
 class UpstreamResponse(Protocol):
@@ -43,7 +67,7 @@ class UpstreamResponse(Protocol):
     headers: Mapping[str, str]  # names lower-cased
 
     def iter_chunks(self) -> AsyncIterator[bytes]:
-        """Body bytes as they arrive; raises UpstreamError on idle timeout or a dropped connection."""
+        """Body bytes as they arrive; raises UpstreamError on a timeout or a dropped connection."""
         ...
 
     async def read(self) -> bytes:
@@ -62,8 +86,19 @@ class UpstreamResponse(Protocol):
 
 
 class UpstreamClient(Protocol):
-    async def send(self, request: UpstreamRequest) -> UpstreamResponse:
-        """Send the request and return once status and headers are in; raises UpstreamError."""
+    def prepare(self, request: UpstreamRequest) -> PreparedRequest:
+        """Do the CPU work of sending ahead (HTTP/1.1: encode the bytes). No I/O, and never
+        raises: a request that cannot be sent fails in `send`, as it would unprepared."""
         ...
 
-    async def aclose(self) -> None: ...
+    async def send(
+        self, request: UpstreamRequest | PreparedRequest, timeouts: UpstreamTimeouts
+    ) -> UpstreamResponse:
+        """Send the request (prepared by this client, or not) and return once status and
+        headers are in; raises UpstreamError. A prepared request is sent exactly as the plain
+        one would be."""
+        ...
+
+    async def aclose(self) -> None:
+        """Close every connection. Idempotent."""
+        ...

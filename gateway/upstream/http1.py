@@ -8,6 +8,9 @@ fraction of that. It does only what a gateway needs: `POST`/`GET` with a byte bo
 headers, the body as it arrives (chunked, Content-Length or close-delimited; gzip/deflate
 decoded), TLS, and per-phase timeouts. No redirects, cookies, proxies or HTTP/2.
 
+`prepare` encodes the request ahead (`_EncodedRequest`), so a caller with time to spare (waiting
+for its limits to be checked) can take that work off the moment of sending.
+
 Connections are kept per (scheme, host, port), reused newest first, and dropped after
 `keepalive_s` idle (below the 5 s idle timeout of uvicorn-based upstreams, so the pool lets a
 connection go before the upstream closes it under us). A request on a reused connection that the
@@ -24,11 +27,19 @@ import time
 import zlib
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Mapping
+from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 import httptools
 
-from gateway.upstream.base import UpstreamError, UpstreamRequest
+from gateway.upstream.base import (
+    PlainPrepared,
+    PreparedRequest,
+    UpstreamError,
+    UpstreamRequest,
+    UpstreamTimeouts,
+    request_of,
+)
 
 # Stop reading from the socket while this much body is buffered and unread.
 HIGH_WATER_BYTES = 1 << 20
@@ -173,24 +184,27 @@ class Http1Response:
     def __init__(
         self,
         connection: Http1Connection,
-        request: UpstreamRequest,
+        timeouts: UpstreamTimeouts,
         deadline: float,
         release: Callable[[Http1Connection], None],
     ) -> None:
         self._connection = connection
-        self._request = request
+        self._timeouts = timeouts
         self._first_byte_deadline = deadline
         self._release = release
         self._released = False
+        self._body_read = False
         self.status = connection.status
         self.headers: Mapping[str, str] = connection.headers
         self._decoder = _decoder(connection.headers.get("content-encoding", ""))
 
     async def iter_chunks(self) -> AsyncIterator[bytes]:
+        if self._released:
+            return  # read to its end, or closed: the connection may serve another request now
         connection = self._connection
         loop = asyncio.get_running_loop()
         deadline = self._first_byte_deadline
-        kind, span = "first_token_timeout", self._request.first_byte_timeout_s
+        kind, span = "first_token_timeout", self._timeouts.first_byte_s
         while True:
             if connection.has_body:
                 chunk = connection.take_body()
@@ -198,10 +212,11 @@ class Http1Response:
                     chunk = self._decoder.decompress(chunk)
                 if chunk:
                     yield chunk
-                kind, span = "idle_timeout", self._request.idle_timeout_s
+                kind, span = "idle_timeout", self._timeouts.idle_s
                 deadline = loop.time() + span
                 continue
             if connection.error is not None:
+                self._finish()  # the connection cannot be reused: closed now, not at `aclose`
                 raise UpstreamError("protocol", connection.error)
             if connection.complete:
                 if self._decoder is not None:
@@ -209,20 +224,30 @@ class Http1Response:
                     self._decoder = None
                     if tail:
                         yield tail
+                self._body_read = True
                 self._finish()
                 return
             if not await connection.wait(deadline):
+                self._finish()
                 raise UpstreamError(kind, f"no data from upstream for {span:.1f}s")
 
     @property
     def body_complete(self) -> bool:
+        if self._released:
+            return self._body_read  # the connection may carry another answer now: not ours
         return self._connection.complete
 
     async def read(self) -> bytes:
         connection = self._connection
-        if connection.complete and self._decoder is None and connection.error is None:
+        if (
+            not self._released
+            and connection.complete
+            and self._decoder is None
+            and connection.error is None
+        ):
             # Everything is in already (the usual case for a JSON answer): no iterator needed.
             data = connection.take_body()
+            self._body_read = True
             self._finish()
             return data
         parts = [chunk async for chunk in self.iter_chunks()]
@@ -265,14 +290,23 @@ def _origin(url: str) -> tuple[Origin, str]:
     return (scheme, parts.hostname, port), target
 
 
-def encode_request(method: str, url: str, headers: Mapping[str, str], body: bytes) -> bytes:
-    """The bytes `Http1Upstream.send` writes for this request (`UpstreamRequest.encoded`)."""
-    origin, target = _origin(url)
-    return request_bytes(method, origin, target, dict(headers), body)
+@dataclass(frozen=True, slots=True)
+class _EncodedRequest:
+    """`Http1Upstream.prepare`'s work: the request, where it goes and its bytes on the wire."""
+
+    request: UpstreamRequest
+    origin: Origin = field(repr=False)
+    payload: bytes = field(repr=False)  # holds the headers, and so the provider key
+
+
+def _encode(request: UpstreamRequest) -> _EncodedRequest:
+    origin, target = _origin(request.url)
+    payload = request_bytes(request.method, origin, target, request.headers, request.body)
+    return _EncodedRequest(request, origin, payload)
 
 
 def request_bytes(
-    method: str, origin: Origin, target: str, headers: dict[str, str], body: bytes
+    method: str, origin: Origin, target: str, headers: Mapping[str, str], body: bytes
 ) -> bytes:
     """The request head and body, ready for one write. Refuses header injection."""
     scheme, host, port = origin
@@ -351,32 +385,44 @@ class Http1Upstream:
         self._all.add(connection)
         return connection
 
-    async def send(self, request: UpstreamRequest) -> Http1Response:
-        origin, target = _origin(request.url)
-        payload = request.encoded or request_bytes(
-            request.method, origin, target, dict(request.headers), request.body
-        )
+    def prepare(self, request: UpstreamRequest) -> PreparedRequest:
+        """The request with its HTTP/1.1 bytes made. One this client cannot encode comes back
+        as it is; `send` then raises the error."""
+        try:
+            return _encode(request)
+        except UpstreamError:
+            return PlainPrepared(request)
+
+    async def send(
+        self, request: UpstreamRequest | PreparedRequest, timeouts: UpstreamTimeouts
+    ) -> Http1Response:
+        """Send the request (its bytes made ahead when prepared here) on a pooled connection or
+        a new one; return once status and headers are in. Raises UpstreamError."""
+        encoded = request if isinstance(request, _EncodedRequest) else _encode(request_of(request))
+        origin, payload = encoded.origin, encoded.payload
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + request.first_byte_timeout_s
+        deadline = loop.time() + timeouts.first_byte_s
         connection = self._pooled(origin)
         if connection is not None:
             try:
-                return await self._exchange(connection, payload, request, deadline)
+                return await self._exchange(connection, payload, timeouts, deadline)
             except _Dropped:
                 pass  # the upstream closed the idle connection as we reused it: once more, fresh
         remaining = deadline - loop.time()
-        connection = await self._connect(
-            origin, min(request.connect_timeout_s, max(0.001, remaining))
-        )
+        connection = await self._connect(origin, min(timeouts.connect_s, max(0.001, remaining)))
         try:
-            return await self._exchange(connection, payload, request, deadline)
+            return await self._exchange(connection, payload, timeouts, deadline)
         except _Dropped:
             raise UpstreamError(
                 "protocol", "upstream closed the connection without answering"
             ) from None
 
     async def _exchange(
-        self, connection: Http1Connection, payload: bytes, request: UpstreamRequest, deadline: float
+        self,
+        connection: Http1Connection,
+        payload: bytes,
+        timeouts: UpstreamTimeouts,
+        deadline: float,
     ) -> Http1Response:
         connection.start(payload)
         try:
@@ -394,7 +440,7 @@ class Http1Upstream:
             connection.close()
             self._all.discard(connection)
             raise
-        return Http1Response(connection, request, deadline, self._release)
+        return Http1Response(connection, timeouts, deadline, self._release)
 
     async def aclose(self) -> None:
         for connection in list(self._all):

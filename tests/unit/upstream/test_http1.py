@@ -6,25 +6,14 @@ import asyncio
 import contextlib
 import gzip
 import socket
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable
 from typing import Any
 
 import pytest
 
-from gateway.upstream.base import UpstreamError, UpstreamRequest
+from gateway.upstream.base import UpstreamError, UpstreamRequest, UpstreamTimeouts
 from gateway.upstream.http1 import Http1Upstream, request_bytes
-
-Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
-
-
-async def read_request(reader: asyncio.StreamReader) -> tuple[bytes, bytes]:
-    head = await reader.readuntil(b"\r\n\r\n")
-    length = 0
-    for line in head.split(b"\r\n"):
-        if line.lower().startswith(b"content-length:"):
-            length = int(line.split(b":")[1])
-    body = await reader.readexactly(length) if length else b""
-    return head, body
+from tests.unit.upstream.loopback import Handler, loopback_server, read_request
 
 
 def answer(body: bytes, *, extra: str = "") -> bytes:
@@ -34,19 +23,21 @@ def answer(body: bytes, *, extra: str = "") -> bytes:
 @contextlib.asynccontextmanager
 async def upstream(handler: Handler) -> AsyncIterator[tuple[Http1Upstream, str]]:
     """A loopback server running `handler` per connection, and a client for it."""
-    server = await asyncio.start_server(handler, "127.0.0.1", 0)
-    client = Http1Upstream()
-    try:
-        yield client, f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"
-    finally:
-        await client.aclose()
-        server.close()
+    async with loopback_server(handler) as url:
+        client = Http1Upstream()
+        try:
+            yield client, url
+        finally:
+            await client.aclose()
 
 
-def post(url: str, body: bytes = b"{}", **timeouts: float) -> UpstreamRequest:
+def post(url: str, body: bytes = b"{}") -> UpstreamRequest:
     return UpstreamRequest(
-        "POST", url + "/v1/chat/completions", {"content-type": "application/json"}, body, **timeouts
+        "POST", url + "/v1/chat/completions", {"content-type": "application/json"}, body
     )
+
+
+DEFAULT = UpstreamTimeouts()
 
 
 def run(coro: Awaitable[Any]) -> Any:
@@ -71,7 +62,7 @@ def test_content_length_answers_reuse_one_connection() -> None:
     async def main() -> None:
         async with upstream(handler) as (client, url):
             for n in range(3):
-                response = await client.send(post(url, f"{n}".encode()))
+                response = await client.send(post(url, f"{n}".encode()), DEFAULT)
                 assert response.status == 200 and response.headers["content-length"] == "6"
                 assert await response.read() == f"echo:{n}".encode()
                 await response.aclose()
@@ -89,7 +80,8 @@ def test_chunked_body_arrives_piece_by_piece() -> None:
         async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
             await read_request(reader)
             writer.write(
-                b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\ncontent-type: text/event-stream\r\n\r\n"
+                b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n"
+                b"content-type: text/event-stream\r\n\r\n"
             )
             writer.write(b"6\r\nfirst.\r\n")
             await writer.drain()
@@ -98,7 +90,7 @@ def test_chunked_body_arrives_piece_by_piece() -> None:
             await writer.drain()
 
         async with upstream(handler) as (client, url):
-            response = await client.send(post(url))
+            response = await client.send(post(url), DEFAULT)
             chunks = response.iter_chunks()
             assert await chunks.__anext__() == b"first."
             go.set()
@@ -117,7 +109,7 @@ def test_a_body_without_length_ends_when_the_upstream_closes() -> None:
 
     async def main() -> None:
         async with upstream(handler) as (client, url):
-            response = await client.send(post(url))
+            response = await client.send(post(url), DEFAULT)
             assert await response.read() == b"all of it"
             await response.aclose()
 
@@ -134,7 +126,7 @@ def test_gzip_answers_are_decoded() -> None:
 
     async def main() -> None:
         async with upstream(handler) as (client, url):
-            response = await client.send(post(url))
+            response = await client.send(post(url), DEFAULT)
             assert await response.read() == payload
 
     run(main())
@@ -156,7 +148,7 @@ def test_a_pooled_connection_the_upstream_dropped_is_retried_once_on_a_fresh_one
     async def main() -> None:
         async with upstream(handler) as (client, url):
             for _ in range(3):
-                response = await client.send(post(url))
+                response = await client.send(post(url), DEFAULT)
                 assert await response.read() == b"ok"
                 await response.aclose()
 
@@ -171,7 +163,7 @@ def test_no_answer_in_time_is_a_first_token_timeout() -> None:
     async def main() -> None:
         async with upstream(handler) as (client, url):
             with pytest.raises(UpstreamError) as caught:
-                await client.send(post(url, first_byte_timeout_s=0.2))
+                await client.send(post(url), UpstreamTimeouts(first_byte_s=0.2))
             assert caught.value.kind == "first_token_timeout"
 
     run(main())
@@ -186,7 +178,7 @@ def test_silence_mid_body_is_an_idle_timeout() -> None:
 
     async def main() -> None:
         async with upstream(handler) as (client, url):
-            response = await client.send(post(url, idle_timeout_s=0.2))
+            response = await client.send(post(url), UpstreamTimeouts(idle_s=0.2))
             chunks = response.iter_chunks()
             assert await chunks.__anext__() == b"abc"
             with pytest.raises(UpstreamError) as caught:
@@ -206,7 +198,7 @@ def test_a_connection_dropped_mid_body_is_a_protocol_error() -> None:
 
     async def main() -> None:
         async with upstream(handler) as (client, url):
-            response = await client.send(post(url))
+            response = await client.send(post(url), DEFAULT)
             with pytest.raises(UpstreamError) as caught:
                 await response.read()
             assert caught.value.kind == "protocol"
@@ -223,7 +215,7 @@ def test_garbage_instead_of_http_is_a_protocol_error() -> None:
     async def main() -> None:
         async with upstream(handler) as (client, url):
             with pytest.raises(UpstreamError) as caught:
-                await client.send(post(url))
+                await client.send(post(url), DEFAULT)
             assert caught.value.kind == "protocol"
 
     run(main())
@@ -237,7 +229,7 @@ def test_a_closed_port_is_a_connect_error() -> None:
     async def main() -> None:
         client = Http1Upstream()
         with pytest.raises(UpstreamError) as caught:
-            await client.send(post(f"http://127.0.0.1:{port}"))
+            await client.send(post(f"http://127.0.0.1:{port}"), DEFAULT)
         assert caught.value.kind == "connect"
         await client.aclose()
 
@@ -256,7 +248,7 @@ def test_closing_an_unread_answer_closes_the_connection() -> None:
             closed.set()
 
         async with upstream(handler) as (client, url):
-            response = await client.send(post(url))
+            response = await client.send(post(url), DEFAULT)
             await response.aclose()
             await asyncio.wait_for(closed.wait(), 1.0)
 
@@ -288,11 +280,46 @@ def test_a_body_larger_than_the_read_buffer_arrives_whole() -> None:
 
     async def main() -> None:
         async with upstream(handler) as (client, url):
-            response = await client.send(post(url))
+            response = await client.send(post(url), DEFAULT)
             received = bytearray()
             async for chunk in response.iter_chunks():
                 received += chunk
                 await asyncio.sleep(0)
             assert bytes(received) == payload
+
+    run(main())
+
+
+def test_a_request_that_cannot_be_encoded_is_prepared_anyway_and_fails_in_send() -> None:
+    client = Http1Upstream()
+    injected = UpstreamRequest("POST", "http://h.test/", {"x-evil": "a\r\nx-injected: 1"}, b"")
+    unsupported = UpstreamRequest("POST", "ftp://h.test/", {}, b"")
+
+    async def main() -> None:
+        for request in (injected, unsupported):
+            prepared = client.prepare(request)
+            assert prepared.request is request
+            with pytest.raises(UpstreamError) as caught:
+                await client.send(prepared, DEFAULT)
+            assert caught.value.kind in ("protocol", "connect")
+        await client.aclose()
+
+    run(main())
+
+
+def test_a_failed_body_gives_its_connection_up_at_once() -> None:
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await read_request(reader)
+        writer.write(b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n3\r\nabc\r\n")
+        await writer.drain()
+        await reader.read()  # until the client closes
+
+    async def main() -> None:
+        async with upstream(handler) as (client, url):
+            response = await client.send(post(url), UpstreamTimeouts(idle_s=0.05))
+            with pytest.raises(UpstreamError):
+                await response.read()
+            assert response._connection.closed  # not left open until someone calls aclose
+            assert not response.body_complete
 
     run(main())
