@@ -45,6 +45,7 @@ class FakeResponse:
         self._chunks: list[Chunk] = (
             [reply.body] if isinstance(reply.body, bytes) else list(reply.body)
         )
+        self._failed = False
         self.closed = False
 
     async def iter_chunks(self) -> AsyncIterator[bytes]:
@@ -52,6 +53,7 @@ class FakeResponse:
             chunk = self._chunks.pop(0)
             if isinstance(chunk, UpstreamError):
                 self._chunks.clear()
+                self._failed = True
                 raise chunk
             if chunk:
                 yield chunk
@@ -62,7 +64,8 @@ class FakeResponse:
     @property
     def body_complete(self) -> bool:
         # Nothing here is ever waited for: the body is all in, unless it is to fail on the way.
-        return not any(isinstance(chunk, UpstreamError) for chunk in self._chunks)
+        failing = self._failed or any(isinstance(c, UpstreamError) for c in self._chunks)
+        return not failing
 
     async def aclose(self) -> None:
         self.closed = True
