@@ -1,7 +1,13 @@
-"""Validated, immutable configuration types.
+"""Validated, immutable configuration types: the one schema of the config and policy files.
 
 The loader (`gateway.config.load`) turns TOML into these; nothing else builds them from raw
 dicts. Every object is frozen so a whole config can be swapped atomically on reload.
+
+The loader derives each TOML table from these dataclasses (`gateway.config.specs`): a table
+accepts exactly the fields of its type (init fields, not marked `toml(skip=True)`), with their
+kinds from the annotations, allowed values from `Literal[...]`, bounds from the `Annotated`
+aliases below and defaults from the field defaults. A scalar without a default is a required key;
+an absent table or array is its default (empty). Cross-field rules live in the loader.
 """
 
 from __future__ import annotations
@@ -9,7 +15,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
+
+from gateway.config.schema import NON_EMPTY, Range, toml
 
 ProviderType = Literal["openai", "anthropic", "mock"]
 Strategy = Literal[
@@ -20,69 +28,81 @@ RedisErrorMode = Literal["fail_open", "fail_closed"]
 CacheMode = Literal["off", "exact"]
 Sticky = Literal["none", "key", "user"]
 
+NonEmptyStr = Annotated[str, NON_EMPTY]
+PositiveInt = Annotated[int, Range(above=0)]
+PositiveFloat = Annotated[float, Range(above=0)]
+NonNegativeFloat = Annotated[float, Range(low=0)]
+# A score or threshold between 0 and 1.
+Fraction = Annotated[float, Range(low=0, high=1)]
+
 
 @dataclass(frozen=True)
 class ServerConfig:
-    host: str = "127.0.0.1"
-    port: int = 8080
-    workers: int = 1
-    max_body_bytes: int = 4 * 1024 * 1024
+    host: NonEmptyStr = "127.0.0.1"
+    port: Annotated[int, Range(low=1, high=65535)] = 8080
+    workers: Annotated[int, Range(low=1)] = 1
+    max_body_bytes: PositiveInt = 4 * 1024 * 1024
     # Whole-request deadline (seconds), covering every attempt and the full stream.
-    request_timeout_s: float = 600.0
+    request_timeout_s: PositiveFloat = 600.0
 
 
 @dataclass(frozen=True)
 class StateConfig:
     backend: StateBackend = "memory"
-    redis_url: str | None = None
+    redis_url: NonEmptyStr | None = None
     on_redis_error: RedisErrorMode = "fail_open"
 
 
 @dataclass(frozen=True)
 class LoggingConfig:
-    path: Path = Path("logs/requests.jsonl")
+    # Relative in the TOML to the config file's directory; absolute once loaded.
+    path: Annotated[Path, NON_EMPTY] = Path("logs/requests.jsonl")
     include_bodies: bool = False
     redact_pii_in_logs: bool = False
-    max_bytes: int = 100 * 1024 * 1024
-    backups: int = 5
+    max_bytes: PositiveInt = 100 * 1024 * 1024
+    backups: Annotated[int, Range(low=0)] = 5
 
 
 @dataclass(frozen=True)
 class AdminConfig:
-    key_env: str | None = None
+    key_env: NonEmptyStr | None = None
 
 
 @dataclass(frozen=True)
 class ProviderConfig:
-    name: str
+    name: NonEmptyStr
     type: ProviderType
+    # May be empty for type 'mock' (the in-process mock provider).
     base_url: str = ""
-    api_key_env: str | None = None
+    api_key_env: NonEmptyStr | None = None
     # Anthropic-only: value of the anthropic-version header sent upstream.
-    anthropic_version: str = "2023-06-01"
+    anthropic_version: NonEmptyStr = "2023-06-01"
 
 
 @dataclass(frozen=True)
 class Timeouts:
-    connect_s: float = 5.0
-    first_token_s: float = 60.0
+    """A deployment's timeouts, written in its `[[models.deployments]]` table as `*_timeout_s`."""
+
+    connect_s: PositiveFloat = field(default=5.0, metadata=toml(key="connect_timeout_s"))
+    first_token_s: PositiveFloat = field(default=60.0, metadata=toml(key="first_token_timeout_s"))
     # Longest silence allowed between two stream chunks (or while reading a JSON body).
-    idle_s: float = 60.0
-    total_s: float = 600.0
+    idle_s: PositiveFloat = field(default=60.0, metadata=toml(key="idle_timeout_s"))
+    total_s: PositiveFloat = field(default=600.0, metadata=toml(key="total_timeout_s"))
 
 
 @dataclass(frozen=True)
 class DeploymentConfig:
-    provider: str
-    model: str
-    weight: float = 1.0
-    input_cost_per_1m: float = 0.0
-    output_cost_per_1m: float = 0.0
-    cached_input_cost_per_1m: float | None = None
-    context_window: int | None = None
-    rpm: int | None = None
-    tpm: int | None = None
-    timeouts: Timeouts = field(default_factory=Timeouts)
+    provider: NonEmptyStr
+    model: NonEmptyStr
+    # 0 takes no traffic (a canary rolled back); at least one deployment of a model is above 0.
+    weight: NonNegativeFloat = 1.0
+    input_cost_per_1m: NonNegativeFloat = 0.0
+    output_cost_per_1m: NonNegativeFloat = 0.0
+    cached_input_cost_per_1m: NonNegativeFloat | None = None
+    context_window: PositiveInt | None = None
+    rpm: PositiveInt | None = None
+    tpm: PositiveInt | None = None
+    timeouts: Timeouts = field(default_factory=Timeouts, metadata=toml(flatten=True))
     # Stable label for metrics, headers and records: `provider/model` (computed once; it is
     # read many times per request).
     name: str = field(init=False, repr=False, compare=False)
@@ -93,17 +113,19 @@ class DeploymentConfig:
 
 @dataclass(frozen=True)
 class ModelConfig:
-    name: str
+    name: NonEmptyStr
+    # Absent or empty in the TOML is reported as "has no deployment", not as a missing key.
     deployments: tuple[DeploymentConfig, ...]
     strategy: Strategy = "weighted"
     fallbacks: tuple[str, ...] = ()
-    # Used instead of `fallbacks` when the prompt fits no deployment / the upstream refused on content policy.
+    # Used instead of `fallbacks` when the prompt fits no deployment / the upstream refused on
+    # content policy.
     context_window_fallbacks: tuple[str, ...] = ()
     content_policy_fallbacks: tuple[str, ...] = ()
     # Sticky assignment for canaries and A/B splits: by key id or the request's `user` field.
     sticky: Sticky = "none"
     # Tries on this model group before its fallbacks; None = [routing] max_attempts.
-    max_attempts: int | None = None
+    max_attempts: PositiveInt | None = None
     # The deployments' names, in order (computed once: the limits acquire sends them per request).
     deployment_names: tuple[str, ...] = field(init=False, repr=False, compare=False)
 
@@ -113,26 +135,29 @@ class ModelConfig:
 
 @dataclass(frozen=True)
 class RoutingConfig:
-    max_attempts: int = 3
-    backoff_base_s: float = 0.05
-    backoff_max_s: float = 2.0
+    max_attempts: PositiveInt = 3
+    backoff_base_s: PositiveFloat = 0.05
+    backoff_max_s: PositiveFloat = 2.0
     # Circuit breaker: this many failures within the window open it for the cooldown.
-    breaker_failures: int = 5
-    breaker_window_s: float = 30.0
-    breaker_cooldown_s: float = 30.0
+    breaker_failures: PositiveInt = 5
+    breaker_window_s: PositiveFloat = 30.0
+    breaker_cooldown_s: PositiveFloat = 30.0
     # A half-open probe that never reports back frees the slot after this long.
-    probe_timeout_s: float = 30.0
+    probe_timeout_s: PositiveFloat = 30.0
 
 
 @dataclass(frozen=True)
 class KeyConfig:
-    id: str
-    # Hex sha256 of the secret; filled from `key_env` at load when that is used instead.
-    key_sha256: str
-    team: str | None = None
-    policy: str = "default"
+    id: NonEmptyStr
+    # Hex sha256 of the secret. The TOML sets either this or `key_env` (then the loader fills
+    # it with the hash of that variable's value).
+    key_sha256: str = field(metadata=toml(optional=True))
+    team: NonEmptyStr | None = None
+    policy: NonEmptyStr = "default"
     # None means every model.
     models: tuple[str, ...] | None = None
+    # The environment variable the secret was read from at load, when not `key_sha256`.
+    key_env: NonEmptyStr | None = None
     # Whose spend a request with this key adds to: ("key", id) and ("team", team) when it has one
     # (computed once: every request settles it).
     spenders: tuple[tuple[str, str], ...] = field(init=False, repr=False, compare=False)
@@ -147,17 +172,17 @@ class KeyConfig:
 
 @dataclass(frozen=True)
 class LimitsConfig:
-    rpm: int | None = None
-    tpm: int | None = None
-    max_concurrent: int | None = None
-    budget_usd_per_day: float | None = None
-    budget_usd_per_month: float | None = None
+    rpm: PositiveInt | None = None
+    tpm: PositiveInt | None = None
+    max_concurrent: PositiveInt | None = None
+    budget_usd_per_day: NonNegativeFloat | None = None
+    budget_usd_per_month: NonNegativeFloat | None = None
 
 
 @dataclass(frozen=True)
 class CacheConfig:
     mode: CacheMode = "off"
-    ttl_s: int = 3600
+    ttl_s: PositiveInt = 3600
     per_team: bool = True
 
 
@@ -172,24 +197,24 @@ PiiEngine = Literal["patterns", "ner"]
 class RecognizerConfig:
     """A custom PII recognizer: regexes and/or a deny list, boosted by nearby context words."""
 
-    entity: str
+    entity: NonEmptyStr
     patterns: tuple[str, ...] = ()
     deny_list: tuple[str, ...] = ()
     context: tuple[str, ...] = ()
-    score: float = 0.6
+    score: Fraction = 0.6
 
 
 @dataclass(frozen=True)
 class GuardrailConfig:
     """One `[[guardrails]]` entry of a policy; see docs/guardrails.md for each type's keys."""
 
-    name: str
+    name: NonEmptyStr
     type: GuardrailType
     applies_to: GuardrailStage = "input"
     action: GuardrailAction = "block"
     on_error: GuardrailOnError = "block"
-    # Minimum score of a finding; None = the type's default.
-    threshold: float | None = None
+    # Minimum score of a finding; the loader fills the type's default when the TOML has none.
+    threshold: Fraction | None = None
     # pii: entity types to look for (empty = the default set); regex: the label of a match.
     entities: tuple[str, ...] = ()
     engine: PiiEngine = "patterns"
@@ -198,12 +223,15 @@ class GuardrailConfig:
     patterns: tuple[str, ...] = ()
     deny_list: tuple[str, ...] = ()
     # moderation: the public model (a [[models]] name) asked through the gateway's routing.
-    model: str | None = None
+    model: NonEmptyStr | None = None
 
 
 @dataclass(frozen=True)
 class PolicyConfig:
-    name: str
+    """One policy file, `<policies_dir>/<name>.toml`."""
+
+    # The file's name without `.toml`.
+    name: str = field(metadata=toml(skip=True))
     # Per key (every key using this policy has its own counters).
     limits: LimitsConfig = field(default_factory=LimitsConfig)
     cache: CacheConfig = field(default_factory=CacheConfig)
@@ -224,9 +252,11 @@ class GatewayConfig:
     providers: Mapping[str, ProviderConfig]
     models: Mapping[str, ModelConfig]
     keys: tuple[KeyConfig, ...]
-    policies: Mapping[str, PolicyConfig]
-    policies_dir: Path
+    # Read from the policy files that keys name (and `default`), not from the config file.
+    policies: Mapping[str, PolicyConfig] = field(metadata=toml(skip=True))
+    # Relative in the TOML to the config file's directory; absolute once loaded.
+    policies_dir: Annotated[Path, NON_EMPTY] = Path("policies")
     routing: RoutingConfig = field(default_factory=RoutingConfig)
     # The config file this was loaded from, and a short hash of it and every policy file.
-    source: Path | None = None
-    version: str = ""
+    source: Path | None = field(default=None, metadata=toml(skip=True))
+    version: str = field(default="", metadata=toml(skip=True))

@@ -1,0 +1,100 @@
+"""`[[keys]]`: the cross-field rules of gateway keys, and how a secret becomes `key_sha256`.
+
+Secret values (the environment variable's value, a raw key pasted as `key_sha256`) never appear
+in a message.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Mapping
+
+from gateway.config.document import Doc, Entries, Table, entry_name
+from gateway.config.locate import KeyPath
+from gateway.config.specs import spec_of
+from gateway.config.types import KeyConfig
+
+KEY = spec_of(KeyConfig)
+POLICY_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
+
+_SHA256 = re.compile(r"[0-9a-fA-F]{64}")
+
+
+def hash_key(secret: str) -> str:
+    """The hex sha256 of a gateway key, as `[[keys]] key_sha256` stores it."""
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def keys(
+    doc: Doc, entries: Entries, env: Mapping[str, str], models: Mapping[str, object]
+) -> list[tuple[int, KeyConfig | None]]:
+    """(index in [[keys]], key or None when it has problems), in file order."""
+    found: list[tuple[int, KeyConfig | None]] = []
+    ids: set[str] = set()
+    owners: dict[str, str] = {}  # sha256 -> key id
+    for i, raw in entries:
+        path: KeyPath = ("keys", i)
+        before = len(doc.problems)
+        values = doc.fields(raw, path, f"in {entry_name('keys', i, raw.get('id'))}", KEY)
+        key_id = values.get("id")
+        label = f"key '{key_id}'" if key_id else entry_name("keys", i, None)
+        if key_id in ids:
+            doc.report(path + ("id",), f"duplicate key id '{key_id}'")
+        elif key_id:
+            ids.add(key_id)
+        digest = _digest(doc, raw, values, path, label, env)
+        if digest is not None:
+            if digest in owners:
+                doc.report(
+                    path + ("key_sha256" if "key_sha256" in raw else "key_env",),
+                    f"{label}: same secret as key '{owners[digest]}'",
+                )
+            else:
+                owners[digest] = key_id or label
+        _check_policy_and_models(doc, path, label, values, models)
+        ok = key_id is not None and digest is not None and len(doc.problems) == before
+        found.append((i, KEY.build(values, key_sha256=digest) if ok else None))
+    return found
+
+
+def _check_policy_and_models(
+    doc: Doc, path: KeyPath, label: str, values: Table, models: Mapping[str, object]
+) -> None:
+    policy = values.get("policy", KEY.default("policy"))
+    if not POLICY_NAME.fullmatch(policy):
+        doc.report(
+            path + ("policy",),
+            f"{label}: policy name '{policy}' may only use letters, digits, '.', '-' and '_'",
+        )
+    allowed = values.get("models")
+    if allowed == ():
+        doc.report(path + ("models",), f"{label}: models is empty (omit it to allow every model)")
+    for k, model in enumerate(allowed or ()):
+        if model not in models:
+            doc.report(path + ("models", k), f"{label}: model '{model}' is not a configured model")
+
+
+def _digest(
+    doc: Doc, raw: Table, values: Table, path: KeyPath, label: str, env: Mapping[str, str]
+) -> str | None:
+    """The key's sha256 from `key_sha256` or from the variable `key_env` names; None if neither."""
+    if "key_sha256" in raw and "key_env" in raw:
+        doc.report(path + ("key_env",), f"{label}: set either key_sha256 or key_env, not both")
+        return None
+    if "key_sha256" not in raw and "key_env" not in raw:
+        doc.report(path, f"{label}: one of key_sha256 or key_env is required")
+        return None
+    if "key_sha256" in values:
+        # The value is never shown: a raw secret pasted here by mistake must not reach a log.
+        if not _SHA256.fullmatch(values["key_sha256"]):
+            doc.report(
+                path + ("key_sha256",),
+                f"{label}: key_sha256 must be 64 hex characters (see `gateway keys hash SECRET`)",
+            )
+            return None
+        return str(values["key_sha256"]).lower()
+    name = values.get("key_env")
+    if name is not None and doc.require_env(path + ("key_env",), label, name, env):
+        return hash_key(env[name])
+    return None

@@ -1,0 +1,138 @@
+"""`[[providers]]` and `[[models]]`: the cross-field rules of what requests are routed to.
+
+Keys, kinds and bounds come from the specs of `types.py`; this module adds what one field cannot
+say alone: unique names, deployments that name configured providers, fallbacks that name
+configured models, a base URL for the providers that call out, an API key in the environment.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from gateway.config.document import Doc, Entries, Table, entry_name
+from gateway.config.locate import KeyPath
+from gateway.config.specs import spec_of
+from gateway.config.types import DeploymentConfig, ModelConfig, ProviderConfig
+
+PROVIDER = spec_of(ProviderConfig)
+MODEL = spec_of(ModelConfig)
+DEPLOYMENT = spec_of(DeploymentConfig)
+
+_FALLBACK_FIELDS = ("fallbacks", "context_window_fallbacks", "content_policy_fallbacks")
+
+
+def providers(
+    doc: Doc, entries: Entries, env: Mapping[str, str]
+) -> dict[str, ProviderConfig | None]:
+    """Providers by name, in file order; None for a named provider with problems."""
+    found: dict[str, ProviderConfig | None] = {}
+    for i, raw in entries:
+        path: KeyPath = ("providers", i)
+        values = doc.fields(
+            raw, path, f"in {entry_name('providers', i, raw.get('name'))}", PROVIDER
+        )
+        name = values.get("name")
+        if name is None:
+            continue
+        if name in found:
+            doc.report(path + ("name",), f"duplicate provider name '{name}'")
+            continue
+        before = len(doc.problems)
+        _check_provider(doc, path, raw, values, env)
+        ok = "type" in values and len(doc.problems) == before
+        found[name] = PROVIDER.build(values) if ok else None
+    return found
+
+
+def _check_provider(
+    doc: Doc, path: KeyPath, raw: Table, values: Table, env: Mapping[str, str]
+) -> None:
+    label, kind = f"provider '{values['name']}'", values.get("type")
+    base_url = values.get("base_url", "")
+    if kind in ("openai", "anthropic") and not base_url and "base_url" not in raw:
+        doc.report(path + ("base_url",), f"{label}: base_url is required for type '{kind}'")
+    elif "base_url" in values and not base_url.startswith(("http://", "https://")):
+        # The URL itself is not shown: it may carry credentials.
+        doc.report(path + ("base_url",), f"{label}: base_url must start with http:// or https://")
+    env_name = values.get("api_key_env")
+    if env_name is not None:
+        doc.require_env(path + ("api_key_env",), label, env_name, env)
+
+
+def models(
+    doc: Doc, entries: Entries, providers: Mapping[str, object]
+) -> dict[str, ModelConfig | None]:
+    """Models by name, in file order; None for a named model with problems."""
+    found: dict[str, ModelConfig | None] = {}
+    fallbacks: list[tuple[KeyPath, str, tuple[str, ...]]] = []
+    for i, raw in entries:
+        path: KeyPath = ("models", i)
+        where = entry_name("models", i, raw.get("name"))
+        before = len(doc.problems)
+        values = doc.fields(raw, path, f"in {where}", MODEL)
+        name = values.get("name")
+        label = f"model '{name}'" if name else where
+        deployments = _deployments(
+            doc, path, values.get("deployments", []), where, label, providers
+        )
+        if raw.get("deployments", []) == []:
+            doc.report(path + ("deployments",), f"{label} has no deployment")
+        if name is None:
+            continue
+        if name in found:
+            doc.report(path + ("name",), f"duplicate model name '{name}'")
+            continue
+        for field_name in _FALLBACK_FIELDS:
+            fallbacks.append((path + (field_name,), name, values.get(field_name, ())))
+        if deployments and all(d.weight == 0 for d in deployments):
+            doc.report(
+                path + ("deployments",), f"{label}: at least one deployment needs a weight above 0"
+            )
+        ok = len(doc.problems) == before
+        found[name] = MODEL.build(values, deployments=deployments) if ok else None
+    _check_fallbacks(doc, fallbacks, found)
+    return found
+
+
+def _deployments(
+    doc: Doc,
+    path: KeyPath,
+    entries: Entries,
+    where: str,
+    label: str,
+    providers: Mapping[str, object],
+) -> tuple[DeploymentConfig, ...]:
+    """The valid deployments of one model; reports unknown providers and repeats."""
+    found: list[DeploymentConfig] = []
+    for j, raw in entries:
+        deployment_path = path + ("deployments", j)
+        at = f"{label} deployments[{j}]"
+        values = doc.fields(raw, deployment_path, f"in {where} deployments[{j}]", DEPLOYMENT)
+        provider = values.get("provider")
+        if provider is not None and provider not in providers:
+            doc.report(
+                deployment_path + ("provider",),
+                f"{at}: provider '{provider}' is not a configured provider",
+            )
+        if "provider" not in values or "model" not in values:
+            continue
+        deployment = DEPLOYMENT.build(values)
+        if any(d.name == deployment.name for d in found):
+            doc.report(deployment_path, f"{at}: repeats deployment '{deployment.name}'")
+        found.append(deployment)
+    return tuple(found)
+
+
+def _check_fallbacks(
+    doc: Doc,
+    fallbacks: list[tuple[KeyPath, str, tuple[str, ...]]],
+    models: Mapping[str, object],
+) -> None:
+    for path, name, names in fallbacks:
+        for k, fallback in enumerate(names):
+            if fallback == name:
+                doc.report(path + (k,), f"model '{name}': a model cannot fall back to itself")
+            elif fallback not in models:
+                doc.report(
+                    path + (k,), f"model '{name}': fallback '{fallback}' is not a configured model"
+                )
