@@ -165,7 +165,7 @@ class Reloader:
         return sorted(paths)
 
     def _relevant(self, change: Any, path: str) -> bool:
-        """The config file, a policy file, or a `..data`-style symlink swap (Kubernetes ConfigMaps)."""
+        """The config file, a policy file, or a `..data` symlink swap (Kubernetes ConfigMaps)."""
         candidate = Path(path)
         if candidate.name == self.path.name or candidate.name.startswith(".."):
             return True

@@ -22,7 +22,7 @@ class Finding:
 
 
 class GuardrailUnavailable(RuntimeError):
-    """A detector cannot run (optional package missing, remote model failing): `on_error` decides."""
+    """A detector cannot run (optional package missing, remote model down): `on_error` decides."""
 
 
 class Detector(Protocol):
@@ -55,7 +55,7 @@ def suffix_run(pattern: re.Pattern[str], text: str, limit: int) -> int:
 
 
 class PrefixTail:
-    """`tail` for a finite set of phrases: the longest suffix of the text that starts one of them."""
+    """`tail` for a finite set of phrases: the longest suffix of the text starting one of them."""
 
     def __init__(self, phrases: Iterable[str]) -> None:
         self._prefixes = {p.lower()[:k] for p in phrases for k in range(1, len(p) + 1)}

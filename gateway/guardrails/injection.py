@@ -27,7 +27,9 @@ RULES: tuple[tuple[str, re.Pattern[str], float], ...] = (
     (
         "REVEAL_SYSTEM_PROMPT",
         re.compile(
-            r"\b(?:reveal|show|print|repeat|output|display|leak|dump|tell me)\b[^.\n]{0,50}?\b(?:your|the)\s+(?:system\s+prompt|initial\s+(?:prompt|instructions)|hidden\s+(?:prompt|instructions)|instructions\s+above)",
+            r"\b(?:reveal|show|print|repeat|output|display|leak|dump|tell me)\b[^.\n]{0,50}?"
+            r"\b(?:your|the)\s+(?:system\s+prompt|initial\s+(?:prompt|instructions)"
+            r"|hidden\s+(?:prompt|instructions)|instructions\s+above)",
             _I,
         ),
         0.5,
@@ -35,7 +37,8 @@ RULES: tuple[tuple[str, re.Pattern[str], float], ...] = (
     (
         "ROLE_OVERRIDE",
         re.compile(
-            r"\byou are (?:now|no longer)\b|\bfrom now on,? you (?:are|will|must|shall)\b|\bact as an? (?:unfiltered|uncensored|unrestricted|jailbroken|evil)\b",
+            r"\byou are (?:now|no longer)\b|\bfrom now on,? you (?:are|will|must|shall)\b"
+            r"|\bact as an? (?:unfiltered|uncensored|unrestricted|jailbroken|evil)\b",
             _I,
         ),
         0.4,
@@ -49,7 +52,10 @@ RULES: tuple[tuple[str, re.Pattern[str], float], ...] = (
     (
         "NO_RESTRICTIONS",
         re.compile(
-            r"\b(?:without|no|free (?:of|from)|remove (?:all|any|your))\s+(?:any\s+|all\s+|your\s+)?(?:restrictions|filters|limitations|censorship|safety guidelines|ethical guidelines|content polic(?:y|ies))\b",
+            r"\b(?:without|no|free (?:of|from)|remove (?:all|any|your))\s+"
+            r"(?:any\s+|all\s+|your\s+)?"
+            r"(?:restrictions|filters|limitations|censorship|safety guidelines|ethical guidelines"
+            r"|content polic(?:y|ies))\b",
             _I,
         ),
         0.35,
@@ -73,7 +79,8 @@ RULES: tuple[tuple[str, re.Pattern[str], float], ...] = (
         "HIDDEN_INSTRUCTION",
         re.compile(
             r"<!--[^>]{0,200}?\b(?:instructions?|ignore|assistant|AI|prompt)\b"
-            r"|\b(?:AI|assistant|LLM|language model|chatbot)s?\b[^.\n]{0,25}?\b(?:must|should|shall|are instructed to)\b[^.\n]{0,40}?"
+            r"|\b(?:AI|assistant|LLM|language model|chatbot)s?\b[^.\n]{0,25}?"
+            r"\b(?:must|should|shall|are instructed to)\b[^.\n]{0,40}?"
             r"\b(?:ignore|instead|send|forward|exfiltrate|reveal|include the)\b",
             _I,
         ),

@@ -313,7 +313,8 @@ def build_analyzer(entities: Iterable[str], custom: Sequence[RecognizerConfig], 
             model = NER_MODEL
         else:
             log.warning(
-                "guardrails: engine = 'ner' needs the spaCy model %s (pip install 'llm-gateway[ner]'); "
+                "guardrails: engine = 'ner' needs the spaCy model %s "
+                "(pip install 'llm-gateway[ner]'); "
                 "using the patterns engine, so PERSON / LOCATION / NRP are not detected",
                 NER_MODEL,
             )

@@ -120,7 +120,8 @@ class GuardedConverter:
         self._windows: dict[int, TextWindow] = {}
         self._decoder = SSEDecoder()
         self._template: dict[str, Any] | None = None
-        # Ending events kept back until `finish` (a remote check of the whole answer may still block).
+        # Ending events kept back until `finish`: a remote check of the whole answer may still
+        # block it.
         self._defer_end = defer_end
         self._deferred: list[bytes] = []
         self.released: list[str] = []

@@ -17,9 +17,11 @@ _SENTENCE = re.compile(r"[^.!?\n]+[.!?\n]*")
 _SENTENCE_END = re.compile(r"[.!?\n]")
 # Programming and office idioms with violent words; replaced by a neutral verb before scoring.
 _IDIOMS = re.compile(
-    r"\b(?:kill(?:ed|ing|s)?|terminate|nuke|shoot)\b(?=\s+(?:-\d+|-[A-Z]+|the\s+|a\s+|an\s+|this\s+|that\s+|my\s+|all\s+|every\s+)?"
-    r"(?:\w+\s+){0,2}(?:process(?:es)?|jobs?|tasks?|threads?|servers?|containers?|pods?|sessions?|commands?|signals?|pid|"
-    r"services?|workers?|daemons?|connections?|queries|query|an? email|me an email|a message|branch(?:es)?)\b)"
+    r"\b(?:kill(?:ed|ing|s)?|terminate|nuke|shoot)\b"
+    r"(?=\s+(?:-\d+|-[A-Z]+|the\s+|a\s+|an\s+|this\s+|that\s+|my\s+|all\s+|every\s+)?"
+    r"(?:\w+\s+){0,2}(?:process(?:es)?|jobs?|tasks?|threads?|servers?|containers?|pods?"
+    r"|sessions?|commands?|signals?|pid|services?|workers?|daemons?|connections?|queries|query"
+    r"|an? email|me an email|a message|branch(?:es)?)\b)"
     r"|\bkill\s+-\d+|\bkillall\b|\bpkill\b|\bdead ?lock(?:s|ed)?\b|\bzombie process(?:es)?\b",
     re.IGNORECASE,
 )
@@ -35,7 +37,8 @@ class ToxicityDetector:
             from profanity_check import predict_prob  # type: ignore[import-untyped]
         except ImportError as exc:
             raise GuardrailUnavailable(
-                "the toxicity classifier needs alt-profanity-check: pip install 'llm-gateway[toxicity-ml]'"
+                "the toxicity classifier needs alt-profanity-check: "
+                "pip install 'llm-gateway[toxicity-ml]'"
             ) from exc
         self._predict: Any = predict_prob
         self.threshold = config.threshold if config.threshold is not None else 0.8

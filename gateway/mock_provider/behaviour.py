@@ -138,7 +138,7 @@ def _cut(pieces: tuple[str, ...], k: int) -> tuple[str, ...]:
 
 
 def _fit(pieces: tuple[str, ...], max_tokens: int) -> int:
-    """The most leading pieces whose text fits in max_tokens (binary search; counts are monotone)."""
+    """The most leading pieces whose text fits in max_tokens (binary search: counts only grow)."""
     low, high = 0, len(pieces)
     while low < high:
         mid = (low + high + 1) // 2

@@ -272,9 +272,14 @@ def _fault(model: str, endpoint: str, wire: str, data: Any, stream: bool) -> _De
         )
     if model == "fail-429":
         return _error(
-            wire, 429, "Rate limit reached for requests (mock fail-429).", "rate_limit_error", "rate_limit_exceeded",
-            model=model, headers=(("retry-after", "1"),),
-        )  # fmt: skip
+            wire,
+            429,
+            "Rate limit reached for requests (mock fail-429).",
+            "rate_limit_error",
+            "rate_limit_exceeded",
+            model=model,
+            headers=(("retry-after", "1"),),
+        )
     if model == "fail-timeout":
         return _Decision("timeout", wire, model)
     if model == "drop-mid-stream":

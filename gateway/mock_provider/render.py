@@ -71,7 +71,7 @@ def openai_completion(plan: Plan, response_id: str, created: int) -> dict[str, A
 
 
 def openai_stream_frames(plan: Plan, response_id: str, created: int) -> list[Frame]:
-    """The `chat.completion.chunk` objects, grouped in frames (`data: [DONE]` is the transport's)."""
+    """The `chat.completion.chunk` objects in frames (the transport adds `data: [DONE]`)."""
     base: dict[str, Any] = {
         "id": response_id,
         "object": "chat.completion.chunk",

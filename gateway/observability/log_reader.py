@@ -30,7 +30,9 @@ class UsageError(ValueError):
 
 def parse_time(text: str, now: float | None = None) -> float:
     """Unix time from ISO-8601 (`2024-05-01`, `2024-05-01T12:00:00Z`), a Unix timestamp, or an
-    age relative to now (`30s`, `30m`, `1h`, `7d`, `2w` mean that long ago). Naive ISO times are UTC.
+    age relative to now (`30s`, `30m`, `1h`, `7d`, `2w` mean that long ago).
+
+    Naive ISO times are UTC.
     """
     now = time.time() if now is None else now
     value = text.strip()

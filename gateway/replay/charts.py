@@ -47,7 +47,10 @@ def histogram_svg(
 ) -> str:
     """An SVG histogram, one colour per series, bars side by side within each bin."""
     present = [s for s in series if s.values]
-    head = f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" class="chart">'
+    head = (
+        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {HEIGHT}"'
+        ' role="img" class="chart">'
+    )
     head += f"<title>{escape(title)}</title>"
     head += f'<text x="{LEFT}" y="16" class="chart-title">{escape(title)}</text>'
     if not present:
@@ -91,7 +94,8 @@ def histogram_svg(
         x = LEFT + i * bin_w
         value = low + i * (high - low) / bins
         parts.append(
-            f'<text x="{x:.1f}" y="{base_y + 16}" text-anchor="middle" class="tick">{escape(fmt(value))}</text>'
+            f'<text x="{x:.1f}" y="{base_y + 16}" text-anchor="middle" class="tick">'
+            f"{escape(fmt(value))}</text>"
         )
     legend_x = WIDTH - RIGHT - 120 * len(present)
     for i, s in enumerate(present):

@@ -171,7 +171,8 @@ def _print_summary(summary: dict[str, Any], model: str, where: str, log: Path) -
         ("tool agreement", f"{pct(summary['tool_agreement_rate'])} of {summary['tool_count']}"),
         (
             "latency p50 (ms)",
-            f"{num(summary['latency_p50_old'])} -> {num(summary['latency_p50_new'])} (ratio {num(summary['latency_ratio'], 3)})",
+            f"{num(summary['latency_p50_old'])} -> {num(summary['latency_p50_new'])}"
+            f" (ratio {num(summary['latency_ratio'], 3)})",
         ),
         (
             "latency p95 (ms)",
@@ -180,7 +181,8 @@ def _print_summary(summary: dict[str, Any], model: str, where: str, log: Path) -
         ("tokens", f"{summary['tokens_old']} -> {summary['tokens_new']}"),
         (
             "cost (USD)",
-            f"{num(summary['cost_old'])} -> {num(summary['cost_new'])} (ratio {num(summary['cost_ratio'], 3)})",
+            f"{num(summary['cost_old'])} -> {num(summary['cost_new'])}"
+            f" (ratio {num(summary['cost_ratio'], 3)})",
         ),
     ]
     if summary["judge_count"]:
@@ -220,7 +222,8 @@ def run(args: argparse.Namespace) -> int:
         )
     if not selection.records:
         print(
-            f"error: nothing to replay: {selection.read} record(s) in {log}, {selection.matched} matched the filters",
+            f"error: nothing to replay: {selection.read} record(s) in {log}, "
+            f"{selection.matched} matched the filters",
             file=sys.stderr,
         )
         return 2

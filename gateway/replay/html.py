@@ -20,17 +20,21 @@ MAX_DIFF_TOKENS = 3000
 _DIFF_TOKEN = re.compile(r"\s+|\w+|[^\w\s]")
 
 _CSS = """
-body{font:14px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:24px;color:#1d1d1f;background:#fff}
+body{font:14px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:24px;
+color:#1d1d1f;background:#fff}
 h1{font-size:22px;margin:0 0 4px}h2{font-size:17px;margin:28px 0 8px}
 .meta{color:#555;margin-bottom:12px}
-table{border-collapse:collapse}th,td{padding:4px 10px;border-bottom:1px solid #e3e3e3;text-align:right}
+table{border-collapse:collapse}
+th,td{padding:4px 10px;border-bottom:1px solid #e3e3e3;text-align:right}
 th:first-child,td:first-child{text-align:left}thead th{background:#f4f5f7}
 .pass{color:#137333;font-weight:600}.fail{color:#c5221f;font-weight:600}
-.charts{display:flex;flex-wrap:wrap;gap:16px}.chart{width:560px;max-width:100%;border:1px solid #e3e3e3;border-radius:6px}
+.charts{display:flex;flex-wrap:wrap;gap:16px}
+.chart{width:560px;max-width:100%;border:1px solid #e3e3e3;border-radius:6px}
 .chart-title{font-weight:600;font-size:13px}.tick,.legend{font-size:11px;fill:#444}
 .axis{stroke:#888}.grid{stroke:#eee}
 details{border-bottom:1px solid #eee;padding:4px 0}summary{cursor:pointer}
-.diff{white-space:pre-wrap;font:12px/1.4 ui-monospace,Menlo,Consolas,monospace;background:#fafafa;padding:8px;border-radius:4px}
+.diff{white-space:pre-wrap;font:12px/1.4 ui-monospace,Menlo,Consolas,monospace;
+background:#fafafa;padding:8px;border-radius:4px}
 del{background:#ffd7d5;text-decoration:line-through}ins{background:#ccf2d1;text-decoration:none}
 .err{color:#c5221f}.small{color:#666;font-size:12px}
 """
@@ -85,7 +89,8 @@ def _summary_table(summary: dict[str, Any]) -> str:
         shown = _pct if is_rate else _fmt
         rows.append(
             f"<tr><td>{escape(label)}</td><td>{shown(summary.get(old))}</td>"
-            f"<td>{shown(summary.get(new))}</td><td>{_fmt(summary.get(ratio)) if ratio else ''}</td></tr>"
+            f"<td>{shown(summary.get(new))}</td>"
+            f"<td>{_fmt(summary.get(ratio)) if ratio else ''}</td></tr>"
         )
     quality = [
         ("requests replayed", _fmt(summary["count"])),
@@ -196,8 +201,10 @@ def _request_rows(rows: Sequence[dict[str, Any]]) -> str:
         )
         parts.append(
             f"<details><summary><code>{escape(str(row['id']))}</code> {escape(row['endpoint'])} "
-            f"{escape(str(row['model_old']))} → {escape(row['model_new'])}: {escape(' · '.join(flags))}{error}</summary>"
-            f'{judge}<div class="diff">{word_diff(row["answer_old"], row["answer_new"])}</div></details>'
+            f"{escape(str(row['model_old']))} → {escape(row['model_new'])}: "
+            f"{escape(' · '.join(flags))}{error}</summary>"
+            f'{judge}<div class="diff">{word_diff(row["answer_old"], row["answer_new"])}'
+            "</div></details>"
         )
     if len(rows) > MAX_DIFF_ROWS:
         parts.append(f'<p class="small">{len(rows) - MAX_DIFF_ROWS} more rows in report.json.</p>')
@@ -214,7 +221,8 @@ def render_html(report: dict[str, Any]) -> str:
     )
     title = f"Replay: {shown_old} → {report['model']}"
     meta = (
-        f"{escape(str(report.get('created')))} · log <code>{escape(str(report.get('log')))}</code> · "
+        f"{escape(str(report.get('created')))} · "
+        f"log <code>{escape(str(report.get('log')))}</code> · "
         f"target {escape(str(report.get('target')))}"
     )
     return (
@@ -225,7 +233,8 @@ def render_html(report: dict[str, Any]) -> str:
         f"<h2>Summary</h2>{_summary_table(summary)}"
         f"<h2>Distributions, old vs new</h2>{_charts(rows)}"
         f"<h2>Requests ({len(rows)})</h2>"
-        '<p class="small">Worst first. Word diff of each answer: <del>logged</del> <ins>new</ins>.</p>'
+        '<p class="small">Worst first. '
+        "Word diff of each answer: <del>logged</del> <ins>new</ins>.</p>"
         f"{_request_rows(rows)}"
         "</body></html>\n"
     )

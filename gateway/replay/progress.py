@@ -30,7 +30,10 @@ class Progress:
         bar = "#" * filled + "-" * (WIDTH - filled)
         elapsed = max(time.monotonic() - self.started, 1e-9)
         errors = f", {self.errors} error{'s' if self.errors != 1 else ''}" if self.errors else ""
-        return f"{self.label} [{bar}] {self.done}/{self.total} {fraction:4.0%} {self.done / elapsed:.1f} req/s{errors}"
+        return (
+            f"{self.label} [{bar}] {self.done}/{self.total} {fraction:4.0%}"
+            f" {self.done / elapsed:.1f} req/s{errors}"
+        )
 
     def advance(self, ok: bool = True) -> None:
         self.done += 1

@@ -94,7 +94,7 @@ SUMMARY_FIELDS = (
 
 
 def percentile(values: Sequence[float], q: float) -> float | None:
-    """The q-th percentile (0..100) with linear interpolation between closest ranks; None if empty."""
+    """The q-th percentile (0..100), interpolating linearly between closest ranks; None if empty."""
     if not values:
         return None
     ordered = sorted(values)

@@ -158,7 +158,8 @@ TEMPLATES = {
 # Several entities in one text.
 MIXED = [
     (
-        "Hi, I'm Dana. Email dana.k@fastmail.com or call +44 20 7946 0958; invoice goes to IBAN GB82 WEST 1234 5698 7654 32.",
+        "Hi, I'm Dana. Email dana.k@fastmail.com or call +44 20 7946 0958; "
+        "invoice goes to IBAN GB82 WEST 1234 5698 7654 32.",
         [
             ("EMAIL_ADDRESS", "dana.k@fastmail.com"),
             ("PHONE_NUMBER", "+44 20 7946 0958"),
@@ -190,7 +191,8 @@ MIXED = [
         ],
     ),
     (
-        "Ticket 4821: user maria.garcia92@hotmail.es (SSN 536-22-8714) cannot log in from 172.16.254.1",
+        "Ticket 4821: user maria.garcia92@hotmail.es (SSN 536-22-8714) "
+        "cannot log in from 172.16.254.1",
         [
             ("EMAIL_ADDRESS", "maria.garcia92@hotmail.es"),
             ("US_SSN", "536-22-8714"),

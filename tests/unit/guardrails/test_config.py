@@ -104,14 +104,17 @@ entities = ["PERSON", "SHOE_SIZE"]
     found = [f"{p.line}: {p.message}" for p in check_config(path, env={})]
     assert all(str(p.file).endswith("default.toml") for p in check_config(path, env={}))
     assert found == [
-        "4: guardrails[0].action: must be one of 'block', 'redact', 'mask', 'restore', 'log', got 'shred'",
+        "4: guardrails[0].action: "
+        "must be one of 'block', 'redact', 'mask', 'restore', 'log', got 'shred'",
         "5: unknown key 'colour' in [[guardrails]] 'a'",
-        "10: guardrail 'b': patterns[0] is not a valid regex: missing ), unterminated subpattern at position 0",
+        "10: guardrail 'b': patterns[0] is not a valid regex: "
+        "missing ), unterminated subpattern at position 0",
         "11: guardrails[1].threshold: must be between 0 and 1, got 2",
         "16: guardrail 'c': type 'toxicity' can only 'block' or 'log'",
         "17: guardrail 'c': 'entities' does not apply to type 'toxicity'",
         "22: guardrail 'd': model 'nope' is not a configured model",
-        "28: guardrail 'e': action 'restore' needs type 'pii' or 'regex' and applies_to 'input' or 'both'",
+        "28: guardrail 'e': "
+        "action 'restore' needs type 'pii' or 'regex' and applies_to 'input' or 'both'",
         "29: guardrail 'e': entity 'PERSON' needs engine = 'ner'",
         "29: guardrail 'e': unknown entity 'SHOE_SIZE'",
     ]

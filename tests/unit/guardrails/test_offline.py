@@ -21,7 +21,10 @@ def test_builds_and_scans_without_network(monkeypatch: pytest.MonkeyPatch) -> No
         entity="EMPLOYEE_ID", patterns=(r"\bEMP-\d{6}\b",), context=("employee",), score=0.4
     )
     detector = build_pii(GuardrailConfig(name="pii", type="pii", recognizers=(custom,)), {})
-    text = "Employee EMP-123456 wrote from ana@example.co.uk. Later that week a visitor found a badge, EMP-654321."
+    text = (
+        "Employee EMP-123456 wrote from ana@example.co.uk. "
+        "Later that week a visitor found a badge, EMP-654321."
+    )
     found = [(f.entity, text[f.start : f.end]) for f in detector.scan(text)]
     assert ("EMAIL_ADDRESS", "ana@example.co.uk") in found
     # 0.4 alone is under the 0.5 threshold: the context word "employee" lifts the first one only.

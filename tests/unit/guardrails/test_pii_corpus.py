@@ -102,7 +102,8 @@ def test_precision_and_recall_per_entity(compile_set: Any) -> None:
         precision = tp[entity] / (tp[entity] + fp[entity]) if tp[entity] + fp[entity] else 1.0
         recall = tp[entity] / (tp[entity] + fn[entity]) if tp[entity] + fn[entity] else 1.0
         print(
-            f"{entity:<17} {precision:9.3f} {recall:7.3f} {tp[entity]:4d} {fp[entity]:3d} {fn[entity]:3d}"
+            f"{entity:<17} {precision:9.3f} {recall:7.3f} "
+            f"{tp[entity]:4d} {fp[entity]:3d} {fn[entity]:3d}"
         )
         if entity in GATED and (recall < MIN_RECALL or precision < MIN_PRECISION):
             failures.append(entity)

@@ -94,7 +94,8 @@ def test_in_process_replay_writes_reports_and_gates(
         and summary["exact_match_rate"] == 0.5
         and summary["skipped_no_body"] == 1
     )
-    # The in-process gateway's own record gives tokens and cost: 9 prompt + n completion tokens at 1/2 USD per 1M.
+    # The in-process gateway's own record gives tokens and cost: 9 prompt + n completion tokens
+    # at 1/2 USD per 1M.
     row = report["rows"][1]
     assert row["exact_match"] and row["deployment_new"] == "mock/echo"
     assert row["cost_usd_new"] == pytest.approx(
