@@ -8,7 +8,7 @@ from typing import Literal
 
 from gateway.config.types import ProviderConfig
 from gateway.errors import InvalidRequest
-from gateway.providers.anthropic import (
+from gateway.providers.anthropic.adapters import (
     AnthropicClientToOpenAI,
     AnthropicMessagesAdapter,
     OpenAIClientToAnthropic,

@@ -13,18 +13,14 @@ import httpx
 import openai
 import orjson
 
-from gateway.providers.anthropic_translate import (
-    AnthropicToOpenAIStream,
-    OpenAIToAnthropicStream,
-    anthropic_response_to_openai,
-    openai_response_to_anthropic,
-)
-from tests.unit.providers.anthropic.test_anthropic_responses import (
-    ANTHROPIC_TEXT,
-    OPENAI_TOOL_RESPONSE,
-)
-from tests.unit.providers.anthropic.test_anthropic_streams import (
-    ANTHROPIC_TOOL_EVENTS,
+from gateway.providers.anthropic.responses_anthropic_to_openai import anthropic_response_to_openai
+from gateway.providers.anthropic.responses_openai_to_anthropic import openai_response_to_anthropic
+from gateway.providers.anthropic.streams_anthropic_to_openai import AnthropicToOpenAIStream
+from gateway.providers.anthropic.streams_openai_to_anthropic import OpenAIToAnthropicStream
+from tests.unit.providers.anthropic.test_responses_anthropic_to_openai import ANTHROPIC_TEXT
+from tests.unit.providers.anthropic.test_responses_openai_to_anthropic import OPENAI_TOOL_RESPONSE
+from tests.unit.providers.anthropic.test_streams_anthropic_to_openai import ANTHROPIC_TOOL_EVENTS
+from tests.unit.providers.anthropic.test_streams_openai_to_anthropic import (
     OPENAI_TEXT_CHUNKS,
     OPENAI_TOOL_CHUNKS,
 )

@@ -6,7 +6,8 @@ from typing import Any
 
 import pytest
 
-from gateway.providers.anthropic_translate import TranslationError, anthropic_request_to_openai
+from gateway.providers.anthropic.errors import TranslationError
+from gateway.providers.anthropic.requests_anthropic_to_openai import anthropic_request_to_openai
 
 
 def translate(**body: Any) -> dict[str, Any]:

@@ -6,7 +6,8 @@ from typing import Any
 
 import pytest
 
-from gateway.providers.anthropic_translate import TranslationError, openai_request_to_anthropic
+from gateway.providers.anthropic.errors import TranslationError
+from gateway.providers.anthropic.requests_openai_to_anthropic import openai_request_to_anthropic
 
 WEATHER_TOOL = {
     "type": "function",

@@ -3,7 +3,8 @@
 - `AnthropicMessagesAdapter`: Anthropic client -> Anthropic upstream, passed through.
 - `OpenAIClientToAnthropic`: OpenAI client -> Anthropic upstream, translated both ways.
 - `AnthropicClientToOpenAI`: Anthropic client -> OpenAI-compatible upstream, translated both ways.
-The translation itself is pure and lives in `anthropic_translate`.
+Here live the URLs, headers and SSE framing; the translation itself is pure and lives in the
+sibling modules named for their direction.
 """
 
 from __future__ import annotations
@@ -15,7 +16,14 @@ import orjson
 from gateway import tokens
 from gateway.config.types import DeploymentConfig, ProviderConfig
 from gateway.errors import GatewayError, InvalidRequest, UpstreamFailed
-from gateway.providers import anthropic_translate as translate
+from gateway.providers.anthropic.errors import StreamTranslationError, TranslationError
+from gateway.providers.anthropic.requests_anthropic_to_openai import anthropic_request_to_openai
+from gateway.providers.anthropic.requests_openai_to_anthropic import openai_request_to_anthropic
+from gateway.providers.anthropic.responses_anthropic_to_openai import anthropic_response_to_openai
+from gateway.providers.anthropic.responses_openai_to_anthropic import openai_response_to_anthropic
+from gateway.providers.anthropic.streams_anthropic_to_openai import AnthropicToOpenAIStream
+from gateway.providers.anthropic.streams_openai_to_anthropic import OpenAIToAnthropicStream
+from gateway.providers.anthropic.usage import usage_from_anthropic
 from gateway.providers.base import PreparedCall, Usage, error_from_upstream, parse_upstream_json
 from gateway.providers.openai import openai_headers, usage_from_openai
 from gateway.sse import SSEDecoder, encode_event
@@ -23,22 +31,11 @@ from gateway.sse import SSEDecoder, encode_event
 _DONE_EVENT = b"data: [DONE]\n\n"
 
 
-def usage_from_anthropic(usage: Any) -> Usage | None:
-    if not isinstance(usage, dict):
-        return None
-    cache_read = int(usage.get("cache_read_input_tokens") or 0)
-    cache_write = int(usage.get("cache_creation_input_tokens") or 0)
-    return Usage(
-        prompt_tokens=int(usage.get("input_tokens") or 0) + cache_read + cache_write,
-        completion_tokens=int(usage.get("output_tokens") or 0),
-        cached_tokens=cache_read,
-        reported=True,
-    )
-
-
 def anthropic_headers(
     api_key: str | None, provider: ProviderConfig, extra: dict[str, str] | None = None
 ) -> dict[str, str]:
+    """The headers of a Messages API call: JSON, the provider's API version, the key if any,
+    then `extra` (passed-through client headers such as `anthropic-beta`)."""
     headers = {"content-type": "application/json", "anthropic-version": provider.anthropic_version}
     if api_key:
         headers["x-api-key"] = api_key
@@ -100,6 +97,8 @@ class AnthropicStreamPassthrough:
 
 
 class AnthropicMessagesAdapter:
+    """Anthropic client -> Anthropic upstream: the body passes with only `model` replaced."""
+
     def __init__(self, passthrough_headers: dict[str, str] | None = None) -> None:
         self._extra = passthrough_headers
 
@@ -131,7 +130,7 @@ class AnthropicToOpenAIStreamAdapter:
 
     def __init__(self, model: str, include_usage: bool) -> None:
         self._decoder = SSEDecoder()
-        self._translator = translate.AnthropicToOpenAIStream(model, include_usage)
+        self._translator = AnthropicToOpenAIStream(model, include_usage)
         self.usage: Usage | None = None
         self.text: list[str] = []
 
@@ -151,7 +150,7 @@ class AnthropicToOpenAIStreamAdapter:
             parsed = _parse_event(event.data)
             try:
                 chunks = self._translator.feed(event.event or parsed.get("type"), parsed)
-            except translate.StreamTranslationError as exc:
+            except StreamTranslationError as exc:
                 raise UpstreamFailed(f"upstream stream error: {exc}") from None
             out.extend(self._encode(chunks))
         self.usage = usage_from_openai(self._translator.usage)
@@ -165,6 +164,8 @@ class AnthropicToOpenAIStreamAdapter:
 
 
 class OpenAIClientToAnthropic:
+    """OpenAI client -> Anthropic upstream: requests, responses and streams translated."""
+
     def prepare(
         self,
         body: dict[str, Any],
@@ -173,8 +174,8 @@ class OpenAIClientToAnthropic:
         api_key: str | None,
     ) -> PreparedCall:
         try:
-            upstream = translate.openai_request_to_anthropic(body, deployment.model)
-        except translate.TranslationError as exc:
+            upstream = openai_request_to_anthropic(body, deployment.model)
+        except TranslationError as exc:
             raise InvalidRequest(str(exc)) from None
         return PreparedCall(
             _messages_url(provider), anthropic_headers(api_key, provider), orjson.dumps(upstream)
@@ -182,7 +183,7 @@ class OpenAIClientToAnthropic:
 
     def convert_json(self, data: bytes) -> tuple[bytes, Usage, dict[str, Any]]:
         parsed = parse_upstream_json(data)
-        converted = translate.anthropic_response_to_openai(parsed, str(parsed.get("model") or ""))
+        converted = anthropic_response_to_openai(parsed, str(parsed.get("model") or ""))
         usage = usage_from_anthropic(parsed.get("usage")) or Usage()
         return orjson.dumps(converted), usage, converted
 
@@ -200,7 +201,7 @@ class OpenAIToAnthropicStreamAdapter:
 
     def __init__(self, model: str, input_tokens_estimate: int) -> None:
         self._decoder = SSEDecoder()
-        self._translator = translate.OpenAIToAnthropicStream(model, input_tokens_estimate)
+        self._translator = OpenAIToAnthropicStream(model, input_tokens_estimate)
         self.usage: Usage | None = None
         self.text: list[str] = []
 
@@ -229,6 +230,9 @@ class OpenAIToAnthropicStreamAdapter:
 
 
 class AnthropicClientToOpenAI:
+    """Anthropic client -> OpenAI-compatible upstream: requests, responses and streams
+    translated."""
+
     def prepare(
         self,
         body: dict[str, Any],
@@ -237,15 +241,15 @@ class AnthropicClientToOpenAI:
         api_key: str | None,
     ) -> PreparedCall:
         try:
-            upstream = translate.anthropic_request_to_openai(body, deployment.model)
-        except translate.TranslationError as exc:
+            upstream = anthropic_request_to_openai(body, deployment.model)
+        except TranslationError as exc:
             raise InvalidRequest(str(exc)) from None
         url = provider.base_url.rstrip("/") + "/chat/completions"
         return PreparedCall(url, openai_headers(api_key), orjson.dumps(upstream))
 
     def convert_json(self, data: bytes) -> tuple[bytes, Usage, dict[str, Any]]:
         parsed = parse_upstream_json(data)
-        converted = translate.openai_response_to_anthropic(parsed, str(parsed.get("model") or ""))
+        converted = openai_response_to_anthropic(parsed, str(parsed.get("model") or ""))
         usage = usage_from_openai(parsed.get("usage")) or Usage()
         return orjson.dumps(converted), usage, converted
 

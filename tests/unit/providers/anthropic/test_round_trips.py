@@ -1,40 +1,20 @@
-"""The public surface of `anthropic_translate`, and round trips through both directions.
+"""Round trips through both directions: what one translator writes, the other reads back.
 
-Golden tests per concept live beside it: test_anthropic_requests.py,
-test_anthropic_client_requests.py, test_anthropic_responses.py, test_anthropic_streams.py and
-test_anthropic_sdk_parsing.py.
+Golden tests per module live beside it, named for the module they test
+(test_requests_openai_to_anthropic.py, test_streams_anthropic_to_openai.py, ...).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from gateway.providers import anthropic_translate
-from gateway.providers.anthropic_translate import (
-    AnthropicToOpenAIStream,
-    OpenAIToAnthropicStream,
-    anthropic_request_to_openai,
-    openai_request_to_anthropic,
-)
-
-
-def test_exported_members() -> None:
-    assert sorted(anthropic_translate.__all__) == [
-        "AnthropicToOpenAIStream",
-        "OpenAIToAnthropicStream",
-        "StreamTranslationError",
-        "TranslationError",
-        "anthropic_error_to_openai",
-        "anthropic_request_to_openai",
-        "anthropic_response_to_openai",
-        "openai_error_to_anthropic",
-        "openai_request_to_anthropic",
-        "openai_response_to_anthropic",
-    ]
-    for name in anthropic_translate.__all__:
-        assert getattr(anthropic_translate, name).__doc__, f"{name} needs a docstring"
-    assert issubclass(anthropic_translate.TranslationError, ValueError)
-
+from gateway.providers.anthropic.requests_anthropic_to_openai import anthropic_request_to_openai
+from gateway.providers.anthropic.requests_openai_to_anthropic import openai_request_to_anthropic
+from gateway.providers.anthropic.responses_anthropic_to_openai import anthropic_response_to_openai
+from gateway.providers.anthropic.responses_openai_to_anthropic import openai_response_to_anthropic
+from gateway.providers.anthropic.streams_anthropic_to_openai import AnthropicToOpenAIStream
+from gateway.providers.anthropic.streams_openai_to_anthropic import OpenAIToAnthropicStream
+from tests.unit.providers.anthropic.test_responses_openai_to_anthropic import OPENAI_TOOL_RESPONSE
 
 CONVERSATION: list[dict[str, Any]] = [
     {"role": "system", "content": "Be brief."},
@@ -116,3 +96,10 @@ def test_streams_round_trip_openai_chunks_through_anthropic_events() -> None:
     ]
     assert chunks[2]["choices"][0]["finish_reason"] == "length"
     assert chunks[0]["id"] == "chatcmpl-msg_c"
+
+
+def test_usage_round_trip_keeps_prompt_totals() -> None:
+    back = anthropic_response_to_openai(
+        openai_response_to_anthropic(OPENAI_TOOL_RESPONSE, "m"), "m"
+    )
+    assert back["usage"] == OPENAI_TOOL_RESPONSE["usage"]

@@ -8,9 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
-import orjson
-
-from gateway.providers.anthropic_requests import TranslationError
+from gateway.providers.anthropic.errors import TranslationError
+from gateway.providers.anthropic.tool_calls import tool_call_from_tool_use
 
 JSON = dict[str, Any]
 
@@ -144,14 +143,7 @@ def _openai_assistant(content: Any) -> JSON:
         if kind == "text":
             texts.append(block.get("text", ""))
         elif kind == "tool_use":
-            arguments = orjson.dumps(block.get("input") or {}).decode()
-            calls.append(
-                {
-                    "id": block.get("id"),
-                    "type": "function",
-                    "function": {"name": block.get("name"), "arguments": arguments},
-                }
-            )
+            calls.append(tool_call_from_tool_use(block))
     message: JSON = {"role": "assistant", "content": "".join(texts) if texts or not calls else None}
     if calls:
         message["tool_calls"] = calls

@@ -10,6 +10,9 @@ from typing import Any
 
 import orjson
 
+from gateway.providers.anthropic.errors import TranslationError
+from gateway.providers.anthropic.tool_calls import tool_use_from_tool_call
+
 JSON = dict[str, Any]
 
 DEFAULT_MAX_TOKENS = 4096
@@ -17,10 +20,6 @@ _JSON_ONLY = (
     "Respond with a single valid JSON object and nothing else: no prose before or after it and "
     "no markdown code fences."
 )
-
-
-class TranslationError(ValueError):
-    """The request cannot be expressed in the other wire format; the message says why."""
 
 
 def openai_request_to_anthropic(body: JSON, upstream_model: str) -> JSON:
@@ -207,30 +206,8 @@ def _assistant_blocks(message: JSON) -> list[JSON]:
         raise TranslationError(
             "legacy 'function_call' messages are not supported; use 'tool_calls'"
         )
-    for call in message.get("tool_calls") or ():
-        function = call.get("function") or {}
-        blocks.append(
-            {
-                "type": "tool_use",
-                "id": call.get("id"),
-                "name": function.get("name"),
-                "input": parse_arguments(function.get("arguments")),
-            }
-        )
+    blocks.extend(tool_use_from_tool_call(call) for call in message.get("tool_calls") or ())
     return blocks
-
-
-def parse_arguments(arguments: Any) -> JSON:
-    """OpenAI tool-call `arguments` (a JSON string) as an Anthropic `input` object; else `{}`."""
-    if isinstance(arguments, dict):
-        return arguments
-    if not isinstance(arguments, (str, bytes)) or not arguments:
-        return {}
-    try:
-        parsed = orjson.loads(arguments)
-    except orjson.JSONDecodeError:
-        return {}
-    return parsed if isinstance(parsed, dict) else {}
 
 
 def _tool_result_block(message: JSON) -> JSON:

@@ -1,0 +1,14 @@
+"""Anthropic Messages API upstreams and clients: the adapters and the translation, by pair.
+
+The adapters do the byte and header work; the translation modules are pure functions (or small
+state machines) over parsed JSON, each named for the direction its data travels:
+
+- `adapters`: the three `Adapter`s (Anthropic client -> Anthropic upstream passed through,
+  OpenAI client -> Anthropic upstream, Anthropic client -> OpenAI-compatible upstream) and the
+  stream converters that frame their SSE;
+- `requests_openai_to_anthropic`, `requests_anthropic_to_openai`: request bodies;
+- `responses_anthropic_to_openai`, `responses_openai_to_anthropic`: JSON responses;
+- `streams_anthropic_to_openai`, `streams_openai_to_anthropic`: stream events <-> chunks;
+- shared by both directions: `tool_calls` (one tool call in each format), `usage`,
+  `stop_reasons`, and `errors` (the translation exceptions and error bodies both ways).
+"""

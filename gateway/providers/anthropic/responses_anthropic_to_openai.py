@@ -1,0 +1,55 @@
+"""Anthropic messages -> OpenAI chat completions (an OpenAI client, an Anthropic upstream).
+
+A pure function over parsed JSON: no I/O. The clock is read only for OpenAI's `created` field,
+and callers may pass it in.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from gateway.providers.anthropic.stop_reasons import finish_reason
+from gateway.providers.anthropic.tool_calls import tool_call_from_tool_use
+from gateway.providers.anthropic.usage import openai_usage
+
+JSON = dict[str, Any]
+
+
+def anthropic_response_to_openai(resp: JSON, model: str, *, created: int | None = None) -> JSON:
+    """Translate an Anthropic message into an OpenAI `chat.completion`.
+
+    Text blocks are joined into `message.content` (None when there is none); `tool_use` blocks
+    become `tool_calls` with compact JSON `arguments`; thinking blocks are dropped. The id is
+    "chatcmpl-" + the Anthropic id, `model` is the argument, `created` defaults to now.
+    """
+    texts: list[str] = []
+    calls: list[JSON] = []
+    for block in resp.get("content") or ():
+        kind = block.get("type") if isinstance(block, dict) else None
+        if kind == "text":
+            texts.append(str(block.get("text", "")))
+        elif kind == "tool_use":
+            calls.append(tool_call_from_tool_use(block))
+    message: JSON = {
+        "role": "assistant",
+        "content": "".join(texts) if texts else None,
+        "refusal": None,
+    }
+    if calls:
+        message["tool_calls"] = calls
+    return {
+        "id": f"chatcmpl-{resp.get('id', '')}",
+        "object": "chat.completion",
+        "created": int(time.time()) if created is None else created,
+        "model": model,
+        "choices": [
+            {
+                "index": 0,
+                "message": message,
+                "logprobs": None,
+                "finish_reason": finish_reason(resp.get("stop_reason")),
+            }
+        ],
+        "usage": openai_usage(resp.get("usage")),
+    }

@@ -1,0 +1,45 @@
+"""OpenAI chat completions -> Anthropic messages (an Anthropic client, an OpenAI upstream).
+
+A pure function over parsed JSON: no I/O.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gateway.providers.anthropic.stop_reasons import stop_reason
+from gateway.providers.anthropic.tool_calls import tool_use_from_tool_call
+from gateway.providers.anthropic.usage import anthropic_usage
+
+JSON = dict[str, Any]
+
+
+def openai_response_to_anthropic(resp: JSON, model: str) -> JSON:
+    """Translate an OpenAI `chat.completion` into an Anthropic message.
+
+    Reads the first choice: its text (or refusal) becomes a text block, each tool call a
+    `tool_use` block whose `input` is the parsed arguments (`{}` when they are not a JSON object).
+    The id is "msg_" + the OpenAI id; `stop_sequence` is always None, since OpenAI does not say
+    which stop sequence matched. Usage follows `anthropic_usage`.
+    """
+    choices = resp.get("choices") or [{}]
+    choice = choices[0] if isinstance(choices[0], dict) else {}
+    message = choice.get("message") or {}
+    content: list[JSON] = []
+    text = message.get("content")
+    if isinstance(text, list):  # some compatible servers return content parts
+        text = "".join(p.get("text", "") for p in text if isinstance(p, dict))
+    text = text or message.get("refusal")
+    if isinstance(text, str) and text:
+        content.append({"type": "text", "text": text})
+    content.extend(tool_use_from_tool_call(call) for call in message.get("tool_calls") or ())
+    return {
+        "id": f"msg_{resp.get('id', '')}",
+        "type": "message",
+        "role": "assistant",
+        "model": model,
+        "content": content,
+        "stop_reason": stop_reason(choice.get("finish_reason")),
+        "stop_sequence": None,
+        "usage": anthropic_usage(resp.get("usage")),
+    }

@@ -1,0 +1,37 @@
+"""Why a message ended, in both formats: Anthropic's `stop_reason`, OpenAI's `finish_reason`.
+
+Used by the response and the stream translators alike, so each mapping is written once.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+# Anthropic stop_reason -> OpenAI finish_reason.
+_FINISH_REASONS = {
+    "end_turn": "stop",
+    "stop_sequence": "stop",
+    "pause_turn": "stop",
+    "max_tokens": "length",
+    "model_context_window_exceeded": "length",
+    "tool_use": "tool_calls",
+    "refusal": "content_filter",
+}
+# OpenAI finish_reason -> Anthropic stop_reason.
+_STOP_REASONS = {
+    "stop": "end_turn",
+    "length": "max_tokens",
+    "tool_calls": "tool_use",
+    "function_call": "tool_use",
+    "content_filter": "refusal",
+}
+
+
+def finish_reason(stop_reason: Any) -> str:
+    """The OpenAI `finish_reason` for an Anthropic `stop_reason` ("stop" when unknown)."""
+    return _FINISH_REASONS.get(stop_reason, "stop") if isinstance(stop_reason, str) else "stop"
+
+
+def stop_reason(finish: Any) -> str:
+    """The Anthropic `stop_reason` for an OpenAI `finish_reason` ("end_turn" when unknown)."""
+    return _STOP_REASONS.get(finish, "end_turn") if isinstance(finish, str) else "end_turn"

@@ -1,0 +1,149 @@
+"""Anthropic stream events -> OpenAI chat chunks (an OpenAI client, an Anthropic upstream).
+
+A small state machine over parsed events: feed it what arrives, send on what it returns, call
+`finish()` once the upstream stream has ended. No I/O and no byte handling: SSE framing stays
+with the caller.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import orjson
+
+from gateway.providers.anthropic.errors import stream_error
+from gateway.providers.anthropic.stop_reasons import finish_reason
+from gateway.providers.anthropic.usage import openai_usage
+
+JSON = dict[str, Any]
+
+
+class AnthropicToOpenAIStream:
+    """Anthropic stream events in, OpenAI `chat.completion.chunk` dicts out, as OpenAI sends them.
+
+    - `message_start` -> the first chunk, delta `{"role": "assistant", "content": ""}`;
+    - text deltas -> `{"content": ...}`; a `tool_use` block -> a `tool_calls` entry with id, type,
+      name and empty arguments, then its `input_json_delta`s as argument fragments; tool calls are
+      indexed from 0 in the order they appear, whatever their content block index;
+    - `message_delta` -> the closing chunk (empty delta, `finish_reason`), then, when
+      `include_usage`, a chunk with `"choices": []` and the usage; other chunks then carry
+      `"usage": null`, and carry no `usage` key at all otherwise;
+    - thinking blocks, `ping` and unknown events produce nothing; `error` raises
+      `StreamTranslationError` with the upstream message.
+
+    `usage` holds the OpenAI-style usage from `message_start` on, final after `message_delta`.
+    """
+
+    def __init__(self, model: str, include_usage: bool, *, created: int | None = None) -> None:
+        self.model = model
+        self.include_usage = include_usage
+        self.created = int(time.time()) if created is None else created
+        self.id = "chatcmpl-gateway"
+        self.usage: JSON | None = None
+        self._anthropic_usage: JSON = {}
+        self._started = False
+        self._finished = False
+        self._usage_sent = False
+        self._tool_index: dict[int, int] = {}  # content block index -> OpenAI tool call index
+
+    def feed(self, event: str | None, data: JSON) -> list[JSON]:
+        """Translate one Anthropic event (`event` may be None: `data["type"]` names it then)."""
+        kind = event or data.get("type")
+        if kind == "error":
+            raise stream_error(data)
+        if kind == "message_start":
+            message = data.get("message") or {}
+            if message.get("id"):
+                self.id = f"chatcmpl-{message['id']}"
+            self._update_usage(message.get("usage"))
+            return self._start()
+        if kind == "content_block_start":
+            return self._start() + self._block_start(data)
+        if kind == "content_block_delta":
+            return self._start() + self._block_delta(data)
+        if kind == "message_delta":
+            self._update_usage(data.get("usage"))
+            reason = finish_reason((data.get("delta") or {}).get("stop_reason"))
+            return self._start() + self._finish(reason)
+        return []  # ping, content_block_stop, message_stop, and events added to the API later
+
+    def finish(self) -> list[JSON]:
+        """Chunks still owed when the upstream ended: the closing chunk and the usage chunk
+        (the latter only when usage is known), if `message_delta` never delivered them."""
+        return self._start() + self._finish("stop")
+
+    def _chunk(self, delta: JSON, finish: str | None = None) -> JSON:
+        chunk: JSON = {
+            "id": self.id,
+            "object": "chat.completion.chunk",
+            "created": self.created,
+            "model": self.model,
+            "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}],
+        }
+        if self.include_usage:
+            chunk["usage"] = None
+        return chunk
+
+    def _start(self) -> list[JSON]:
+        if self._started:
+            return []
+        self._started = True
+        return [self._chunk({"role": "assistant", "content": ""})]
+
+    def _block_start(self, data: JSON) -> list[JSON]:
+        block = data.get("content_block") or {}
+        kind = block.get("type")
+        if kind == "text" and block.get("text"):
+            return [self._chunk({"content": block["text"]})]
+        if kind != "tool_use":
+            return []
+        index = self._tool_index.setdefault(int(data.get("index") or 0), len(self._tool_index))
+        initial = block.get("input")
+        # Streamed tool_use blocks start with `{}` and grow through input_json_delta.
+        arguments = orjson.dumps(initial).decode() if initial else ""
+        call = {
+            "index": index,
+            "id": block.get("id"),
+            "type": "function",
+            "function": {"name": block.get("name"), "arguments": arguments},
+        }
+        return [self._chunk({"tool_calls": [call]})]
+
+    def _block_delta(self, data: JSON) -> list[JSON]:
+        delta = data.get("delta") or {}
+        kind = delta.get("type")
+        if kind == "text_delta" and delta.get("text"):
+            return [self._chunk({"content": delta["text"]})]
+        if kind == "input_json_delta" and delta.get("partial_json"):
+            index = self._tool_index.get(int(data.get("index") or 0))
+            if index is not None:
+                call = {"index": index, "function": {"arguments": delta["partial_json"]}}
+                return [self._chunk({"tool_calls": [call]})]
+        return []
+
+    def _update_usage(self, usage: Any) -> None:
+        if not isinstance(usage, dict):
+            return
+        # message_delta counts are cumulative: they replace those of message_start.
+        self._anthropic_usage.update({k: v for k, v in usage.items() if v is not None})
+        self.usage = openai_usage(self._anthropic_usage)
+
+    def _finish(self, reason: str) -> list[JSON]:
+        out: list[JSON] = []
+        if not self._finished:
+            self._finished = True
+            out.append(self._chunk({}, reason))
+        if self.include_usage and not self._usage_sent and self.usage is not None:
+            self._usage_sent = True
+            out.append(
+                {
+                    "id": self.id,
+                    "object": "chat.completion.chunk",
+                    "created": self.created,
+                    "model": self.model,
+                    "choices": [],
+                    "usage": self.usage,
+                }
+            )
+        return out

@@ -1,0 +1,167 @@
+"""OpenAI chat chunks -> Anthropic stream events (an Anthropic client, an OpenAI upstream).
+
+A small state machine over parsed chunks: feed it what arrives, send on what it returns, call
+`finish()` once the upstream stream has ended. No I/O and no byte handling: SSE framing stays
+with the caller.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from gateway.providers.anthropic.errors import stream_error
+from gateway.providers.anthropic.stop_reasons import stop_reason
+from gateway.providers.anthropic.usage import anthropic_usage
+
+JSON = dict[str, Any]
+Event = tuple[str, JSON]
+
+
+class OpenAIToAnthropicStream:
+    """OpenAI `chat.completion.chunk` dicts in, Anthropic `(event, data)` pairs out.
+
+    The sequence is Anthropic's: `message_start` (empty content), then per content block
+    `content_block_start`, its deltas (`text_delta`, or `input_json_delta` for `tool_use`), and
+    `content_block_stop`; a new block opens when the delta switches between text and tool calls
+    or a new tool call (index or id) appears. `finish()` closes the last block and sends
+    `message_delta` (stop_reason, `stop_sequence: None`, usage) and `message_stop`: OpenAI sends
+    usage after its finish_reason chunk, so nothing closes before the upstream has ended.
+
+    `message_start` must go out before any usage is known, so its `input_tokens` is the caller's
+    estimate. When the upstream reports usage, `message_delta.usage` carries the real
+    `input_tokens` (and `cache_read_input_tokens`) beside `output_tokens`; Anthropic's own
+    streams do the same and its SDK overwrites the estimate with them. Without reported usage,
+    `output_tokens` is 0 and `usage` stays None, so the caller knows to count. Only choice 0 is
+    read; non-standard reasoning deltas (`reasoning_content`) are dropped: Anthropic thinking
+    blocks would need a signature.
+    """
+
+    def __init__(self, model: str, input_tokens_estimate: int) -> None:
+        self.model = model
+        self.input_tokens_estimate = input_tokens_estimate
+        self.usage: JSON | None = None
+        self._started = False
+        self._closed = False
+        self._index = -1  # Anthropic content block index of the open block
+        self._open: Literal["text", "tool"] | None = None
+        self._tool_key: tuple[Any, Any] | None = None  # (OpenAI index, id) of the open tool call
+        self._finish_reason: str | None = None
+
+    def feed(self, chunk: JSON) -> list[Event]:
+        """Translate one OpenAI chunk (the `[DONE]` sentinel is the caller's to drop)."""
+        if chunk.get("error"):
+            raise stream_error(chunk)
+        out = self._start(chunk)
+        if isinstance(chunk.get("usage"), dict):
+            self.usage = anthropic_usage(chunk["usage"])
+        for choice in chunk.get("choices") or ():
+            if not isinstance(choice, dict) or (choice.get("index") or 0) != 0:
+                continue
+            delta = choice.get("delta") or {}
+            text = delta.get("content") or delta.get("refusal")
+            if isinstance(text, str) and text:
+                out += self._text(text)
+            for call in delta.get("tool_calls") or ():
+                out += self._tool(call)
+            if choice.get("finish_reason"):
+                self._finish_reason = choice["finish_reason"]
+        return out
+
+    def finish(self) -> list[Event]:
+        """The closing events; an empty list when called twice."""
+        if self._closed:
+            return []
+        self._closed = True
+        out = self._start({}) + self._close_block()
+        usage: JSON = {"output_tokens": 0}
+        if self.usage is not None:
+            usage = {
+                "output_tokens": self.usage["output_tokens"],
+                "input_tokens": self.usage["input_tokens"],
+            }
+            if "cache_read_input_tokens" in self.usage:
+                usage["cache_read_input_tokens"] = self.usage["cache_read_input_tokens"]
+        delta = {"stop_reason": stop_reason(self._finish_reason), "stop_sequence": None}
+        out.append(("message_delta", {"type": "message_delta", "delta": delta, "usage": usage}))
+        out.append(("message_stop", {"type": "message_stop"}))
+        return out
+
+    def _start(self, chunk: JSON) -> list[Event]:
+        if self._started:
+            return []
+        self._started = True
+        message: JSON = {
+            "id": f"msg_{chunk.get('id') or 'gateway'}",
+            "type": "message",
+            "role": "assistant",
+            "model": self.model,
+            "content": [],
+            "stop_reason": None,
+            "stop_sequence": None,
+            "usage": {"input_tokens": self.input_tokens_estimate, "output_tokens": 0},
+        }
+        return [("message_start", {"type": "message_start", "message": message})]
+
+    def _close_block(self) -> list[Event]:
+        if self._open is None:
+            return []
+        self._open = None
+        self._tool_key = None
+        return [("content_block_stop", {"type": "content_block_stop", "index": self._index})]
+
+    def _open_block(self, block: JSON) -> list[Event]:
+        out = self._close_block()
+        self._index += 1
+        out.append(
+            (
+                "content_block_start",
+                {"type": "content_block_start", "index": self._index, "content_block": block},
+            )
+        )
+        return out
+
+    def _text(self, text: str) -> list[Event]:
+        out = [] if self._open == "text" else self._open_block({"type": "text", "text": ""})
+        self._open = "text"
+        delta = {"type": "text_delta", "text": text}
+        out.append(
+            (
+                "content_block_delta",
+                {"type": "content_block_delta", "index": self._index, "delta": delta},
+            )
+        )
+        return out
+
+    def _tool(self, call: JSON) -> list[Event]:
+        function = call.get("function") or {}
+        index, call_id = call.get("index"), call.get("id")
+        out: list[Event] = []
+        current = self._tool_key
+        # Some compatible servers omit `index` or reuse 0 for every call; a new id then tells.
+        is_new = (
+            self._open != "tool"
+            or current is None
+            or (index is not None and index != current[0])
+            or (bool(call_id) and call_id != current[1])
+        )
+        if is_new:
+            block_id = call_id or f"toolu_gateway_{self._index + 1}"
+            block: JSON = {
+                "type": "tool_use",
+                "id": block_id,
+                "name": function.get("name") or "",
+                "input": {},
+            }
+            out = self._open_block(block)
+            self._open = "tool"
+            self._tool_key = (index, call_id or block_id)
+        arguments = function.get("arguments")
+        if isinstance(arguments, str) and arguments:
+            delta = {"type": "input_json_delta", "partial_json": arguments}
+            out.append(
+                (
+                    "content_block_delta",
+                    {"type": "content_block_delta", "index": self._index, "delta": delta},
+                )
+            )
+        return out

@@ -1,0 +1,72 @@
+"""Token usage in both formats, and the gateway's `Usage` record read from Anthropic's.
+
+Anthropic's `input_tokens` excludes cache reads and writes; OpenAI's `prompt_tokens` includes
+every prompt token. Each conversion moves the cached counts across that line.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gateway.providers.base import Usage
+
+JSON = dict[str, Any]
+
+
+def openai_usage(usage: Any) -> JSON:
+    """Anthropic usage -> OpenAI usage.
+
+    Anthropic's `input_tokens` excludes cache reads and writes; OpenAI's `prompt_tokens`
+    includes every prompt token, so both cache counts are added back. `prompt_tokens_details`
+    appears only when Anthropic reported `cache_read_input_tokens`.
+    """
+    usage = usage if isinstance(usage, dict) else {}
+    cache_read = usage.get("cache_read_input_tokens")
+    prompt = (
+        int(usage.get("input_tokens") or 0)
+        + int(cache_read or 0)
+        + int(usage.get("cache_creation_input_tokens") or 0)
+    )
+    completion = int(usage.get("output_tokens") or 0)
+    out: JSON = {
+        "prompt_tokens": prompt,
+        "completion_tokens": completion,
+        "total_tokens": prompt + completion,
+    }
+    if cache_read is not None:
+        out["prompt_tokens_details"] = {"cached_tokens": int(cache_read)}
+    return out
+
+
+def anthropic_usage(usage: Any) -> JSON:
+    """OpenAI usage -> Anthropic usage.
+
+    OpenAI's `prompt_tokens` includes cached tokens; Anthropic's `input_tokens` does not, so the
+    cached ones move to `cache_read_input_tokens` (present only when OpenAI reported them).
+    """
+    usage = usage if isinstance(usage, dict) else {}
+    details = usage.get("prompt_tokens_details")
+    cached = details.get("cached_tokens") if isinstance(details, dict) else None
+    prompt = int(usage.get("prompt_tokens") or 0)
+    out: JSON = {
+        "input_tokens": max(prompt - int(cached or 0), 0),
+        "output_tokens": int(usage.get("completion_tokens") or 0),
+    }
+    if cached is not None:
+        out["cache_read_input_tokens"] = int(cached)
+    return out
+
+
+def usage_from_anthropic(usage: Any) -> Usage | None:
+    """Anthropic usage as the gateway's record (prompt counts include cache reads and writes);
+    None when `usage` is not an object."""
+    if not isinstance(usage, dict):
+        return None
+    cache_read = int(usage.get("cache_read_input_tokens") or 0)
+    cache_write = int(usage.get("cache_creation_input_tokens") or 0)
+    return Usage(
+        prompt_tokens=int(usage.get("input_tokens") or 0) + cache_read + cache_write,
+        completion_tokens=int(usage.get("output_tokens") or 0),
+        cached_tokens=cache_read,
+        reported=True,
+    )

@@ -1,0 +1,30 @@
+"""Stop reasons both ways, unknown values included."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from gateway.providers.anthropic.stop_reasons import finish_reason, stop_reason
+
+
+@pytest.mark.parametrize(
+    ("stop", "finish"),
+    [
+        ("model_context_window_exceeded", "length"),
+        ("something_new", "stop"),
+        (None, "stop"),
+        (3, "stop"),
+    ],
+)
+def test_finish_reason_for_anthropic_stop_reasons(stop: Any, finish: str) -> None:
+    assert finish_reason(stop) == finish
+
+
+@pytest.mark.parametrize(
+    ("finish", "stop"),
+    [("function_call", "tool_use"), ("something_new", "end_turn"), (None, "end_turn")],
+)
+def test_stop_reason_for_openai_finish_reasons(finish: Any, stop: str) -> None:
+    assert stop_reason(finish) == stop
