@@ -300,7 +300,8 @@ def check_cache(base_url: str) -> None:
                 seen.append(response.headers.get("x-gateway-cache", "?"))
                 if not complete_answer(mode, response.status_code, response.text):
                     raise SystemExit(
-                        f"cache: {mode} answer incomplete: {response.status_code} {response.text[:500]}"
+                        f"cache: {mode} answer incomplete: "
+                        f"{response.status_code} {response.text[:500]}"
                     )
                 if seen[-1] == "hit":
                     break
@@ -608,7 +609,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 gateways.append(target)
                 say(
                     f"{variant.name:<14} gateway pid {started.proc.pid} at {started.proc.url}: "
-                    f"ready in {started.startup_s:.2f} s, RSS {started.proc.rss_bytes() / MB:.1f} MB"
+                    f"ready in {started.startup_s:.2f} s, "
+                    f"RSS {started.proc.rss_bytes() / MB:.1f} MB"
                 )
             check_answers(mock.url, "mock provider", FEATURE_BODIES)
             for target in gateways:
@@ -619,7 +621,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             if redis_server is not None:  # now that every gateway is up and idle
                 report["redis_ping_us_before"] = redis_round_trip_us(redis_server.port)
                 say(
-                    f"redis PING round trip (loopback, p50): {report['redis_ping_us_before']:.0f} us"
+                    "redis PING round trip (loopback, p50): "
+                    f"{report['redis_ping_us_before']:.0f} us"
                 )
             counters = Counters(
                 redis_url, redis_server.process.pid if redis_server is not None else None
@@ -663,7 +666,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     say(f"after: {report['pressure_after']}")
     if "redis_ping_us_after" in report:
         say(
-            f"redis PING round trip (loopback, p50): {report['redis_ping_us_before']:.0f} us before, "
+            "redis PING round trip (loopback, p50): "
+            f"{report['redis_ping_us_before']:.0f} us before, "
             f"{report['redis_ping_us_after']:.0f} us after"
         )
     for name, counts in report["request_log"].items():

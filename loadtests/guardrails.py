@@ -33,24 +33,37 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from harness import start_gateway, start_mock_provider
 
 PROMPT = (
-    "Hi team, I am writing about the quarterly report that we discussed in the meeting last week. "
-    "Please review the attached summary and send me your comments by Friday. The budget for the next "
-    "quarter was approved and we will start hiring two engineers. You can reach me at "
-    "jane.smith@acme-corp.com or call me on +44 20 7946 0958 if anything is unclear. We also need to "
-    "migrate the staging server 10.20.30.40 to the new cluster before the end of the month, and update "
-    "the documentation for the onboarding process. Thanks for your help with the launch; the customers "
-    "were happy with the new dashboard and the faster search. Let us plan a short retrospective next "
-    "Tuesday at 10am to collect lessons learned and agree on next steps for the roadmap, including the "
-    "mobile app and the billing integration. Invoice 2024-117 is due on 2024-06-30 and covers 3 licences."
+    "Hi team, I am writing about the quarterly report that we discussed in the meeting last "
+    "week. Please review the attached summary and send me your comments by Friday. The budget "
+    "for the next quarter was approved and we will start hiring two engineers. You can reach me "
+    "at jane.smith@acme-corp.com or call me on +44 20 7946 0958 if anything is unclear. We also "
+    "need to migrate the staging server 10.20.30.40 to the new cluster before the end of the "
+    "month, and update the documentation for the onboarding process. Thanks for your help with "
+    "the launch; the customers were happy with the new dashboard and the faster search. Let us "
+    "plan a short retrospective next Tuesday at 10am to collect lessons learned and agree on "
+    "next steps for the roadmap, including the mobile app and the billing integration. Invoice "
+    "2024-117 is due on 2024-06-30 and covers 3 licences."
 )
 POLICIES: dict[str, str] = {
     "none": "",
-    "pii_patterns": '[[guardrails]]\nname = "pii"\ntype = "pii"\napplies_to = "input"\naction = "redact"\n',
-    "pii_restore": '[[guardrails]]\nname = "pii"\ntype = "pii"\napplies_to = "both"\naction = "restore"\n',
-    "regex": '[[guardrails]]\nname = "codes"\ntype = "regex"\naction = "redact"\npatterns = [\'\\bPRJ-\\d{4}\\b\']\ndeny_list = ["Project Bluebird"]\n',
-    "prompt_injection": '[[guardrails]]\nname = "inj"\ntype = "prompt_injection"\naction = "block"\n',
+    "pii_patterns": (
+        '[[guardrails]]\nname = "pii"\ntype = "pii"\napplies_to = "input"\naction = "redact"\n'
+    ),
+    "pii_restore": (
+        '[[guardrails]]\nname = "pii"\ntype = "pii"\napplies_to = "both"\naction = "restore"\n'
+    ),
+    "regex": (
+        '[[guardrails]]\nname = "codes"\ntype = "regex"\naction = "redact"\n'
+        "patterns = ['\\bPRJ-\\d{4}\\b']\n"
+        'deny_list = ["Project Bluebird"]\n'
+    ),
+    "prompt_injection": (
+        '[[guardrails]]\nname = "inj"\ntype = "prompt_injection"\naction = "block"\n'
+    ),
     "toxicity": '[[guardrails]]\nname = "tox"\ntype = "toxicity"\naction = "block"\n',
-    "pii_output_stream": '[[guardrails]]\nname = "pii"\ntype = "pii"\napplies_to = "output"\naction = "redact"\n',
+    "pii_output_stream": (
+        '[[guardrails]]\nname = "pii"\ntype = "pii"\napplies_to = "output"\naction = "redact"\n'
+    ),
 }
 
 
@@ -169,7 +182,8 @@ def stages_in_process(n: int) -> None:
         "toxicity",
     ]
     print(
-        f"\n## Pipeline stages guard_input + guard_output, in process ({n} requests each, JSON answer)"
+        f"\n## Pipeline stages guard_input + guard_output, in process ({n} requests each, "
+        "JSON answer)"
     )
     report(
         names,
@@ -261,7 +275,8 @@ def end_to_end(n: int) -> None:
             # Policies take turns request by request, so drift on a shared machine hits them alike.
             names = ["none", "pii_patterns", "pii_restore", "regex", "prompt_injection", "toxicity"]
             print(
-                f"\n## Added latency per request, through the gateway ({n} sequential chat requests each)"
+                f"\n## Added latency per request, through the gateway "
+                f"({n} sequential chat requests each)"
             )
             report(names, interleaved(names, lambda name: chat(keys[name]), n))
             names = ["none", "pii_output_stream", "pii_restore"]

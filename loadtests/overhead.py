@@ -303,7 +303,8 @@ def cpu_note(pin: bool) -> str:
         )
     return (
         f"{cpus} CPUs shared (unpinned) by the load generator, the mock provider and the gateway: "
-        "the figures understate the gateway's own ceiling, since at c=64 all three compete for the cores."
+        "the figures understate the gateway's own ceiling, "
+        "since at c=64 all three compete for the cores."
     )
 
 
@@ -512,7 +513,8 @@ def nagle_hint(cells: list[Cell]) -> str | None:
             and cell.direct.p50_ms < 10.0
         ):
             return (
-                "note: the gateway's c=1 p50 sits near 40 ms: the signature of a Nagle/delayed-ACK stall "
+                "note: the gateway's c=1 p50 sits near 40 ms: "
+                "the signature of a Nagle/delayed-ACK stall "
                 "(TCP_NODELAY missing on the gateway's accepted sockets); see docs/performance.md."
             )
     return None
@@ -569,7 +571,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 check_answers(gateway.url, "gateway")
                 rss_before = gateway.rss_bytes()
                 say(
-                    f"gateway pid {gateway.pid} at {gateway.url}: ready {started.startup_s:.2f} s after spawn "
+                    f"gateway pid {gateway.pid} at {gateway.url}: "
+                    f"ready {started.startup_s:.2f} s after spawn "
                     f"('listening' after {started.listening_s:.2f} s), RSS {rss_before / MB:.1f} MB"
                 )
                 report["startup_s"] = started.startup_s
@@ -577,7 +580,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                     report["soak"] = soak_run(args, load, gateway)
                 else:
                     say(
-                        f"measuring ({3.0 if args.quick else args.duration:g} s each, {args.warmup:g} s warm-up)"
+                        f"measuring ({3.0 if args.quick else args.duration:g} s each, "
+                        f"{args.warmup:g} s warm-up)"
                     )
                     timed = timed_run(args, load, mock, gateway)
                     rss_after = gateway.rss_bytes()
@@ -610,20 +614,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     say()
     say(f"after: {report['pressure_after']}")
     say(
-        f"start-up (spawn -> /readyz 200): {', '.join(f'{s:.2f}' for s in startups)} s; median {startup_median:.2f} s"
+        f"start-up (spawn -> /readyz 200): {', '.join(f'{s:.2f}' for s in startups)} s; "
+        f"median {startup_median:.2f} s"
     )
     say(f"request log: {log_total:,} records ({log_desc})")
     if args.soak:
         soak = report["soak"]
         say(
-            f"soak: {soak['completed']:,} requests (chat and stream alternating) at c={soak['concurrency']} "
-            f"in {soak['elapsed_s']:.1f} s ({soak['ok_rps']:,.0f} ok req/s, p50 {soak['p50_ms']:.2f} ms, "
+            f"soak: {soak['completed']:,} requests (chat and stream alternating) "
+            f"at c={soak['concurrency']} in {soak['elapsed_s']:.1f} s "
+            f"({soak['ok_rps']:,.0f} ok req/s, p50 {soak['p50_ms']:.2f} ms, "
             f"p99 {soak['p99_ms']:.2f} ms), errors {soak['errors']:,}; "
-            f"gateway counted {soak['gateway_counted']:,}; gateway CPU {soak['gateway_cpu_us_per_request']:,.0f} us/request"
+            f"gateway counted {soak['gateway_counted']:,}; "
+            f"gateway CPU {soak['gateway_cpu_us_per_request']:,.0f} us/request"
         )
         say(
-            f"soak RSS: ready {soak['rss_ready_mb']:.1f} MB, start (after warm-up) {soak['start_mb']:.1f} MB, "
-            f"end {soak['end_mb']:.1f} MB, peak {soak['peak_mb']:.1f} MB; growth {soak['growth_pct']:+.1f}% "
+            f"soak RSS: ready {soak['rss_ready_mb']:.1f} MB, "
+            f"start (after warm-up) {soak['start_mb']:.1f} MB, "
+            f"end {soak['end_mb']:.1f} MB, peak {soak['peak_mb']:.1f} MB; "
+            f"growth {soak['growth_pct']:+.1f}% "
             f"(from ready {soak['growth_from_ready_pct']:+.1f}%)"
         )
         targets = [
@@ -651,7 +660,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         ]
         if soak["errors"]:
             say(
-                f"warning: {soak['errors']:,} soak requests failed (see the request log summary above)"
+                f"warning: {soak['errors']:,} soak requests failed "
+                "(see the request log summary above)"
             )
     else:
         cells = [
@@ -672,7 +682,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         if any(c.direct.errors or c.gateway.errors for c in cells):
             say(
-                "warning: some requests failed; req/s counts successful responses only (request log above)"
+                "warning: some requests failed; "
+                "req/s counts successful responses only (request log above)"
             )
         hint = nagle_hint(cells)
         if hint:
