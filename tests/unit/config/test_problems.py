@@ -132,7 +132,10 @@ def test_float_where_integer_expected_is_rejected(tmp_path: Path) -> None:
 
 
 def test_sections_of_the_wrong_shape(tmp_path: Path) -> None:
-    text = 'server = 1\n[providers]\nname = "x"\n[[models]]\nname = "m"\nfallbacks = "other"\ndeployments = ["x"]\n'
+    text = (
+        'server = 1\n[providers]\nname = "x"\n'
+        '[[models]]\nname = "m"\nfallbacks = "other"\ndeployments = ["x"]\n'
+    )
     assert problems(tmp_path, text) == [
         "config.toml:1: server: expected table, got integer",
         "config.toml:2: providers: expected array of tables ([[providers]]), got table",
@@ -171,7 +174,8 @@ def test_server_ranges(tmp_path: Path) -> None:
 def test_deployment_ranges(tmp_path: Path) -> None:
     text = (
         BASE
-        + "weight = 0\ninput_cost_per_1m = -0.5\ncontext_window = 0\nidle_timeout_s = 0\nrpm = nan\n"
+        + "weight = 0\ninput_cost_per_1m = -0.5\ncontext_window = 0\n"
+        + "idle_timeout_s = 0\nrpm = nan\n"
     )
     assert problems(tmp_path, text) == [
         # weight 0 is allowed (a canary rolled back), but not on every deployment of a model.
@@ -219,7 +223,8 @@ def test_provider_problems(tmp_path: Path) -> None:
         "config.toml:13: provider 'oai': environment variable OPENAI_API_KEY is not set",
         "config.toml:17: provider 'ant': base_url must start with http:// or https://",
         "config.toml:19: duplicate provider name 'mock'",
-        "config.toml:23: providers[4].type: must be one of 'openai', 'anthropic', 'mock', got 'azure'",
+        "config.toml:23: providers[4].type: must be one of 'openai', 'anthropic', 'mock', "
+        "got 'azure'",
         "config.toml:24: missing key 'name' in [[providers]][5]",
     ]
 
@@ -227,7 +232,8 @@ def test_provider_problems(tmp_path: Path) -> None:
 def test_provider_env_var_set_but_empty(tmp_path: Path) -> None:
     text = (
         BASE
-        + '[[providers]]\nname = "o"\ntype = "openai"\nbase_url = "http://h/v1"\napi_key_env = "K"\n'
+        + '[[providers]]\nname = "o"\ntype = "openai"\nbase_url = "http://h/v1"\n'
+        + 'api_key_env = "K"\n'
     )
     assert problems(tmp_path, text, env={"K": ""}) == [
         "config.toml:14: provider 'o': environment variable K is empty"
@@ -316,7 +322,8 @@ def test_key_problems(tmp_path: Path) -> None:
     assert problems(tmp_path, text) == [
         "config.toml:13: key 'both': set either key_sha256 or key_env, not both",
         "config.toml:14: key 'neither': one of key_sha256 or key_env is required",
-        "config.toml:18: key 'short': key_sha256 must be 64 hex characters (see `gateway keys hash SECRET`)",
+        "config.toml:18: key 'short': key_sha256 must be 64 hex characters "
+        "(see `gateway keys hash SECRET`)",
         "config.toml:21: key 'unset': environment variable GW_UNSET is not set",
         "config.toml:25: key 'models': model 'zzz' is not a configured model",
         "config.toml:29: key 'empty': models is empty (omit it to allow every model)",
@@ -360,7 +367,8 @@ def test_missing_policy_path_is_shown_as_given(
 def test_key_policy_name_cannot_be_a_path(tmp_path: Path) -> None:
     text = BASE + f'[[keys]]\nid = "k"\nkey_sha256 = "{SHA}"\npolicy = "../etc/x"\n'
     assert problems(tmp_path, text) == [
-        "config.toml:13: key 'k': policy name '../etc/x' may only use letters, digits, '.', '-' and '_'"
+        "config.toml:13: key 'k': policy name '../etc/x' may only use letters, digits, "
+        "'.', '-' and '_'"
     ]
 
 
