@@ -1,7 +1,8 @@
 """Configuration: TOML files -> validated, immutable types (see docs/configuration.md)."""
 
 from gateway.config.errors import ConfigError, Problem
-from gateway.config.load import check_config, hash_key, load_config
+from gateway.config.keys import hash_key
+from gateway.config.load import check_config, load_config
 from gateway.config.types import (
     AdminConfig,
     CacheConfig,
