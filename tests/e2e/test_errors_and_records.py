@@ -1,4 +1,5 @@
-"""Bad input gets a clear error in the right shape, every request leaves one record, secrets stay secret."""
+"""Bad input gets a clear error in the right shape, every request leaves one record, secrets
+stay secret."""
 
 from __future__ import annotations
 
@@ -6,7 +7,6 @@ import asyncio
 import json
 import random
 import signal
-import time
 from pathlib import Path
 from typing import Any
 
@@ -14,27 +14,13 @@ import httpx
 import openai
 import pytest
 
+from tests.conditions import wait_until
 from tests.e2e.conftest import GATEWAY_KEY, LIMITED_KEY, PROVIDER_SECRET, gateway_config
+from tests.e2e.records import read_records, wait_for_record, wait_for_records
 from tests.procs import Proc, start_gateway
 
 AUTH = {"authorization": f"Bearer {GATEWAY_KEY}"}
 CHAT = {"model": "gpt-mock", "messages": [{"role": "user", "content": "hi"}]}
-
-
-def read_records(path: Path) -> list[dict[str, Any]]:
-    if not path.exists():
-        return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line]
-
-
-def wait_for_record(path: Path, request_id: str, timeout: float = 5.0) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        for record in read_records(path):
-            if record["id"] == request_id:
-                return record
-        time.sleep(0.05)
-    raise AssertionError(f"no record for {request_id}")
 
 
 def openai_error(response: httpx.Response) -> dict[str, Any]:
@@ -162,12 +148,11 @@ def test_client_disconnect_closes_upstream_and_is_recorded(
         ) as response:
             request_id = response.headers["x-request-id"]
             next(response.iter_bytes())
-    closed_at = time.monotonic()
-    while httpx.get(slow_upstream.url + "/_mock/stats").json()["cancelled_streams"] == before:
-        assert time.monotonic() - closed_at < 1.0, (
-            "upstream stream still open 1 s after the client left"
-        )
-        time.sleep(0.02)
+    wait_until(
+        lambda: httpx.get(slow_upstream.url + "/_mock/stats").json()["cancelled_streams"] > before,
+        1.0,
+        message="the upstream stream is still open after the client left",
+    )
     assert gateway.log_path is not None
     record = wait_for_record(gateway.log_path, request_id)
     assert record["error_type"] == "client_closed" and record["status"] == 499
@@ -175,18 +160,21 @@ def test_client_disconnect_closes_upstream_and_is_recorded(
 
 def test_provider_key_never_leaks(gateway: Proc, mock_upstream: Proc) -> None:
     seen: list[str] = []
+    request_ids = []
     for model in ("gpt-mock", "fail", "no-such", "claude-mock"):
         response = httpx.post(
             gateway.url + "/v1/chat/completions", json={**CHAT, "model": model}, headers=AUTH
         )
         seen.append(response.text)
         seen.extend(f"{k}: {v}" for k, v in response.headers.items())
+        request_ids.append(response.headers["x-request-id"])
     stats = httpx.get(mock_upstream.url + "/_mock/stats").json()
     assert any(PROVIDER_SECRET in header for header in stats["auth_headers_seen"]), (
         "the key did reach the provider"
     )
     assert gateway.log_path is not None
-    time.sleep(0.3)
+    for request_id in request_ids:  # everything these requests log has been written
+        wait_for_record(gateway.log_path, request_id)
     assert PROVIDER_SECRET not in "\n".join(seen)
     assert PROVIDER_SECRET not in gateway.log_path.read_text()
     assert PROVIDER_SECRET not in "".join(gateway.output)
@@ -250,7 +238,8 @@ def test_thousand_mixed_requests_leave_thousand_records(
 
     try:
         asyncio.run(run())
-        time.sleep(0.5)  # let the aborted streams notice their clients left
+        # The aborted streams are recorded once the gateway notices their clients left.
+        wait_for_records(len(kinds), log_path)
     finally:
         assert proc.stop() in (
             0,

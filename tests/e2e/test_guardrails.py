@@ -6,22 +6,20 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import Any
 
 import httpx
 import openai
 import pytest
 
+from tests.conditions import wait_until
 from tests.e2e.conftest import PROVIDER_SECRET, gateway_config
-from tests.e2e.test_errors_and_records import wait_for_record
-from tests.procs import Proc, _drain, _env, _wait_line, _wait_ready
+from tests.e2e.records import wait_for_record
+from tests.procs import Proc, start_gateway
 
 KEYS = {
     "restore": "sk-guard-restore",
@@ -138,6 +136,7 @@ def scripted() -> Iterator[str]:
     threading.Thread(target=server.serve_forever, daemon=True).start()
     yield f"http://127.0.0.1:{server.server_address[1]}"
     server.shutdown()
+    server.server_close()
 
 
 @pytest.fixture(scope="module")
@@ -182,31 +181,16 @@ provider = "slow-ant"
 model = "echo"
 """
     for policy, secret in KEYS.items():
-        config += f'\n[[keys]]\nid = "{policy}"\npolicy = "{policy}"\nkey_sha256 = "{hashlib.sha256(secret.encode()).hexdigest()}"\n'
+        digest = hashlib.sha256(secret.encode()).hexdigest()
+        config += f'\n[[keys]]\nid = "{policy}"\npolicy = "{policy}"\nkey_sha256 = "{digest}"\n'
     (root / "config.toml").write_text(config)
-    proc = _start_gateway(root / "config.toml")
+    # Room for loading presidio and scikit-learn (~5 s) before the gateway is ready.
+    proc = start_gateway(
+        root / "config.toml", env={"TEST_PROVIDER_KEY": PROVIDER_SECRET}, ready_timeout_s=60
+    )
     proc.log_path = root / "records.jsonl"
     yield proc
     proc.stop()
-
-
-def _start_gateway(config: Path) -> Proc:
-    """Like tests.procs.start_gateway, with room for loading presidio and scikit-learn (~5 s)."""
-    args = [sys.executable, "-m", "gateway.cli", "serve", "--config", str(config), "--port", "0"]
-    process = subprocess.Popen(
-        args,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env=_env({"TEST_PROVIDER_KEY": PROVIDER_SECRET}),
-        cwd=config.parent,
-    )
-    output: list[str] = []
-    match = _wait_line(process, r"listening on (http://\S+)", 15, output)
-    proc = Proc(process, match.group(1), output=output)
-    _drain(process, output)
-    _wait_ready(proc.url, "/readyz", 60)
-    return proc
 
 
 def _auth(policy: str) -> dict[str, str]:
@@ -388,10 +372,7 @@ def test_toxicity_and_injection_are_blocked_recorded_and_counted(
     assert [(g["name"], g["stage"], g["action"]) for g in record["guardrails"]] == [
         (guardrail, "input", "block")
     ]
-    deadline = time.monotonic() + 5
-    while counted() != before + 1:
-        assert time.monotonic() < deadline, "the metric did not count the block"
-        time.sleep(0.05)
+    wait_until(lambda: counted() == before + 1, 5, message="the metric did not count the block")
 
 
 @pytest.mark.parametrize(

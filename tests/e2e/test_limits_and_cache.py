@@ -15,8 +15,9 @@ import pytest
 
 from gateway import tokens
 from gateway.state.redis.backend import RedisState
-from tests.e2e.test_errors_and_records import read_records
-from tests.procs import Proc, start_gateway, start_mock_provider
+from tests.conditions import wait_until
+from tests.e2e.records import read_records, wait_for_records
+from tests.procs import Proc, start_gateway, start_gateways, start_mock_provider
 from tests.redis_server import RedisServer, start_redis
 
 KEY = "sk-limits-test"
@@ -125,10 +126,16 @@ def redis() -> Iterator[RedisServer]:
 
 
 def pair(configs: list[Path]) -> list[Proc]:
-    return [start_gateway(path) for path in configs]
+    return start_gateways(configs)
 
 
 CLIENT = httpx.Client(timeout=30)  # keep-alive: sequential requests without a new connection each
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _close_client() -> Iterator[None]:
+    yield
+    CLIENT.close()
 
 
 def post(gateway: Proc, model: str = "echo", **extra: Any) -> httpx.Response:
@@ -143,6 +150,25 @@ def alternate(gateways: list[Proc], count: int, **extra: Any) -> list[httpx.Resp
 def stop_all(gateways: list[Proc]) -> None:
     for gateway in gateways:
         gateway.stop()
+
+
+def slots_in_use(redis: RedisServer) -> float:
+    """The limited key's concurrency slots held right now, as Redis has them."""
+
+    async def read() -> float:
+        state = RedisState(redis.url)
+        try:
+            return (await state.usage("key", "limited", time.time()))["concurrent"]
+        finally:
+            await state.aclose()
+
+    return asyncio.run(read())
+
+
+def wait_for_free_slots(redis: RedisServer, timeout_s: float = 5.0) -> None:
+    wait_until(
+        lambda: slots_in_use(redis) == 0, timeout_s, 0.02, "concurrency slots are still held"
+    )
 
 
 def test_rpm_is_exact_across_two_replicas(
@@ -195,8 +221,8 @@ def test_max_concurrent_is_exact_across_two_replicas(
 
     try:
         statuses = asyncio.run(burst())
-        time.sleep(0.1)  # settlements go out right after each answer
-        after = [post(g, "slow").status_code for g in gateways]  # slots are free again
+        wait_for_free_slots(redis)  # settlements go out right after each answer
+        after = [post(g, "slow").status_code for g in gateways]
     finally:
         stop_all(gateways)
     assert statuses.count(200) == 3 and statuses.count(429) == 9
@@ -271,32 +297,11 @@ def test_no_concurrency_slot_leaks(
 
             await asyncio.gather(*(one(i, k) for i, k in enumerate(kinds)))
 
-    async def slots_in_use() -> float:
-        state = RedisState(redis.url)
-        try:
-            return (await state.usage("key", "limited", time.time()))["concurrent"]
-        finally:
-            await state.aclose()
-
     try:
         asyncio.run(run())
-        deadline = time.monotonic() + 5
-        while asyncio.run(slots_in_use()) != 0 and time.monotonic() < deadline:
-            time.sleep(0.1)  # the slow upstream answers aborted requests within 0.5 s
-        assert asyncio.run(slots_in_use()) == 0
+        wait_for_free_slots(redis)  # the slow upstream answers aborted requests within 0.5 s
     finally:
         stop_all(gateways)
-
-
-def records_of(*paths: Path, at_least: int, timeout_s: float = 5.0) -> list[dict[str, Any]]:
-    """The request records of running gateways, once `at_least` have been written (the
-    recorder hands records to its writer in batches, a little after the answers)."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        records = [record for path in paths for record in read_records(path)]
-        if len(records) >= at_least or time.monotonic() > deadline:
-            return records
-        time.sleep(0.05)
 
 
 def test_redis_outage_fail_open_then_recovery(
@@ -310,7 +315,7 @@ def test_redis_outage_fail_open_then_recovery(
         assert [r.status_code for r in during] == [200] * 20, (
             "fail_open keeps serving on local limits"
         )
-        records = records_of(tmp_path / "a.jsonl", tmp_path / "b.jsonl", at_least=21)
+        records = wait_for_records(21, tmp_path / "a.jsonl", tmp_path / "b.jsonl")
         assert max(r["latency_ms"] for r in records) < 1000, (
             "a dead Redis never holds a request past its timeout"
         )
@@ -350,6 +355,20 @@ def test_redis_outage_fail_closed(
         stop_all(gateways)
 
 
+def wait_for_cache_entry(url: str, body: dict[str, Any]) -> set[str]:
+    """Wait until the gateway's cache holds an answer for `body` (it is stored off the request
+    path); the ids of the probe requests, which look it up but store nothing."""
+    probes: set[str] = set()
+
+    def cached() -> bool:
+        response = httpx.post(url, json=body, headers={**AUTH, "cache-control": "no-store"})
+        probes.add(response.headers["x-request-id"])
+        return response.headers["x-gateway-cache"] == "hit"
+
+    wait_until(cached, 5, 0.02, "the answer was never stored")
+    return probes
+
+
 CACHE_POLICY = '[cache]\nmode = "exact"\nttl_s = 60\n'
 
 
@@ -379,7 +398,7 @@ def test_cache_hits_json_and_streams(tmp_path: Path, upstream: Proc, slow: Proc)
                 return response.headers["x-gateway-cache"], list(response.iter_raw())
 
         miss, original = stream_pieces()
-        time.sleep(0.2)  # the store runs off the request path
+        probes = wait_for_cache_entry(url, {**stream_body, "stream": False})
         hit, replayed = stream_pieces()
         assert (miss, hit) == ("miss", "hit")
         assert b"".join(replayed) == b"".join(original)
@@ -388,6 +407,6 @@ def test_cache_hits_json_and_streams(tmp_path: Path, upstream: Proc, slow: Proc)
         assert as_json.json()["choices"][0]["message"]["content"] == "stream me"
     finally:
         gateway.stop()
-    records = read_records(tmp_path / "a.jsonl")
+    records = [r for r in read_records(tmp_path / "a.jsonl") if r["id"] not in probes]
     hits = [r for r in records if r["cache"] == "hit"]
     assert len(hits) == 3 and all(r["cost_usd"] == 0 and r["attempts"] == [] for r in hits)

@@ -1,11 +1,11 @@
-"""/metrics says exactly what the request records say, with 1 and 2 workers; SIGTERM loses nothing."""
+"""/metrics says exactly what the request records say, with 1 and 2 workers; SIGTERM loses
+nothing."""
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
 import signal
-import time
 from collections import Counter, defaultdict
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,7 +15,8 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.e2e.test_errors_and_records import read_records
+from tests.conditions import wait_until
+from tests.e2e.records import read_records, wait_for_records
 from tests.procs import Proc, start_gateway, start_mock_provider
 
 KEY, LIMITED = "sk-metrics-a", "sk-metrics-b"
@@ -134,7 +135,9 @@ def samples(text: str) -> dict[str, list[tuple[dict[str, str], float]]]:
 
 def total(found: dict[str, list[tuple[dict[str, str], float]]], name: str, **labels: str) -> float:
     return sum(
-        v for l, v in found.get(name, []) if all(l.get(k) == want for k, want in labels.items())
+        value
+        for sample_labels, value in found.get(name, [])
+        if all(sample_labels.get(k) == want for k, want in labels.items())
     )
 
 
@@ -143,8 +146,14 @@ def test_every_metric_matches_the_records(tmp_path: Path, upstream: Proc, worker
     gateway = start_gateway(write_config(tmp_path, upstream), workers=workers)
     try:
         sent = scripted_mix(gateway.url)
-        time.sleep(0.5)  # the record writer runs off the request path
-        found = samples(httpx.get(gateway.url + "/metrics").text)
+        # Records are written and counted off the request path: wait for the last of them.
+        wait_for_records(sent, tmp_path / "records.jsonl")
+
+        def counted_all() -> dict[str, list[tuple[dict[str, str], float]]] | None:
+            found = samples(httpx.get(gateway.url + "/metrics").text)
+            return found if total(found, "gateway_requests_total") >= sent else None
+
+        found = wait_until(counted_all, 5, message="/metrics did not count every request")
     finally:
         gateway.stop()
     records = read_records(tmp_path / "records.jsonl")
@@ -231,7 +240,7 @@ def test_sigterm_drains_in_flight_streams(tmp_path: Path) -> None:
         async with client.stream(
             "POST", url, json=body, headers={"authorization": f"Bearer {KEY}"}
         ) as response:
-            pieces = []
+            pieces: list[bytes] = []
             async for piece in response.aiter_bytes():
                 if not pieces:
                     counter[0] += 1

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import threading
@@ -20,6 +19,8 @@ import openai
 import pytest
 
 from gateway import tokens
+from tests.conditions import wait_until
+from tests.procs import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 MESSAGES = [
@@ -45,14 +46,8 @@ class MockServer:
         return dict(httpx.get(self.url + "/_mock/stats").json())
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def _spawn(**options: float) -> MockServer:
-    port = _free_port()
+    port = free_port()
     arguments = ", ".join(f"{name}={value!r}" for name, value in {"port": port, **options}.items())
     code = f"from gateway.mock_provider.server import run; run({arguments})"
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONPATH": str(REPO)}
@@ -77,17 +72,15 @@ def _spawn(**options: float) -> MockServer:
 
 
 def _wait_listening(server: MockServer, timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        for line in server.output:
-            if line.startswith("mock provider listening on "):
-                server.url = line.split()[-1]
-                assert httpx.get(server.url + "/healthz").json() == {"status": "ok"}
-                return
-        if server.process.poll() is not None:
-            break
-        time.sleep(0.02)
-    raise RuntimeError(f"mock provider did not start: {''.join(server.output)}")
+    def listening_line() -> str | None:
+        assert server.process.poll() is None, f"mock provider exited: {''.join(server.output)}"
+        prefix = "mock provider listening on "
+        return next((line for line in server.output if line.startswith(prefix)), None)
+
+    server.url = wait_until(listening_line, timeout, 0.02, "mock provider did not start").split()[
+        -1
+    ]
+    assert httpx.get(server.url + "/healthz").json() == {"status": "ok"}
 
 
 def _stop(server: MockServer) -> None:
@@ -452,10 +445,9 @@ def test_client_cancelling_a_stream_is_seen_within_a_second(slow_mock: MockServe
         chunks = response.iter_raw()
         next(chunks)
         assert slow_mock.stats()["active_streams"] == 1
-    closed_at = time.monotonic()
-    while slow_mock.stats()["cancelled_streams"] == before:
-        assert time.monotonic() - closed_at < 1.0, (
-            "the mock still streams 1 s after the client left"
-        )
-        time.sleep(0.02)
+    wait_until(
+        lambda: slow_mock.stats()["cancelled_streams"] > before,
+        1.0,
+        message="the mock still streams after the client left",
+    )
     assert slow_mock.stats()["active_streams"] == 0

@@ -5,7 +5,8 @@ Needs the `prometheus` and `promtool` binaries (Debian package `prometheus`); sk
 How expressions are checked:
 - Dashboard expressions run as they are, with Grafana's variables replaced (`$__rate_interval`,
   `$__interval`, `$__range` -> `1m`; `$model`, `$team` -> `.*`); each must return a series.
-  A `label_values(metric, label)` variable query becomes `metric`, whose series must carry the label.
+  A `label_values(metric, label)` variable query becomes `metric`, whose series must carry the
+  label.
 - Alert expressions compare with a threshold, so with healthy test traffic they rightly return
   nothing. Each one must run without error, and its *left-hand side* must return a series: the
   expression is cut at its lowest-precedence top-level operator (`or`, then `and`/`unless`,
@@ -25,7 +26,6 @@ import json
 import re
 import shutil
 import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -34,6 +34,7 @@ import httpx
 import pytest
 
 from gateway.config import ConfigError, load_config
+from tests.conditions import wait_until
 from tests.procs import Proc, free_port, start_gateway
 from tests.unit.replay.deploy_exprs import (
     ALERTS,
@@ -181,13 +182,10 @@ def _reload_twice(gateway: Proc, config: Path, gaps: dict[str, str]) -> None:
     good = config.read_text()
     for text, result in (("[server\n", "error"), (good + "\n# edited\n", "ok")):
         config.write_text(text)
-        deadline = time.monotonic() + 5
-        while time.monotonic() < deadline:
-            body = httpx.get(gateway.url + "/metrics").text
-            if f'gateway_config_reloads_total{{result="{result}"}}' in body:
-                break
-            time.sleep(0.1)
-        else:
+        counted = f'gateway_config_reloads_total{{result="{result}"}}'
+        try:
+            wait_until(lambda: counted in httpx.get(gateway.url + "/metrics").text, 5, 0.05)
+        except AssertionError:
             gaps["gateway_config_reloads_total"] = (
                 f"no {result!r} reload counted 5 s after editing the config"
             )
@@ -212,10 +210,12 @@ class Prometheus:
 
     def wait_scrapes(self, more: int, timeout: float = 15) -> None:
         target = self.scrapes() + more
-        deadline = time.monotonic() + timeout
-        while self.scrapes() < target:
-            assert time.monotonic() < deadline, "Prometheus stopped scraping the gateway"
-            time.sleep(0.2)
+        wait_until(
+            lambda: self.scrapes() >= target,
+            timeout,
+            0.1,
+            "Prometheus stopped scraping the gateway",
+        )
 
 
 def _start_prometheus(root: Path, target: str) -> Prometheus:
@@ -227,28 +227,30 @@ def _start_prometheus(root: Path, target: str) -> Prometheus:
         "scrape_configs:\n  - job_name: gateway\n    static_configs:\n"
         f"      - targets: ['{target}']\n"
     )
-    process = subprocess.Popen(
-        [
-            str(PROMETHEUS),
-            f"--config.file={config}",
-            f"--storage.tsdb.path={root / 'tsdb'}",
-            f"--web.listen-address=127.0.0.1:{port}",
-            "--log.level=warn",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=(root / "prometheus.log").open("wb"),
-    )
+    log = root / "prometheus.log"
+    with log.open("wb") as stderr:  # the child keeps its own copy of the descriptor
+        process = subprocess.Popen(
+            [
+                str(PROMETHEUS),
+                f"--config.file={config}",
+                f"--storage.tsdb.path={root / 'tsdb'}",
+                f"--web.listen-address=127.0.0.1:{port}",
+                "--log.level=warn",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=stderr,
+        )
     prometheus = Prometheus(f"http://127.0.0.1:{port}", process)
-    deadline = time.monotonic() + 15
-    while True:
+
+    def ready() -> bool:
+        assert process.poll() is None, f"Prometheus exited: {log.read_text()}"
         try:
-            if httpx.get(prometheus.url + "/-/ready", timeout=1).status_code == 200:
-                return prometheus
+            return httpx.get(prometheus.url + "/-/ready", timeout=1).status_code == 200
         except httpx.HTTPError:
-            pass
-        if process.poll() is not None or time.monotonic() > deadline:
-            raise RuntimeError(f"Prometheus did not start: {(root / 'prometheus.log').read_text()}")
-        time.sleep(0.1)
+            return False
+
+    wait_until(ready, 15, 0.05, "Prometheus did not start")
+    return prometheus
 
 
 @pytest.fixture(scope="module")
@@ -324,7 +326,8 @@ def _promtool_test(
 
 @needs_prometheus
 def test_alert_rules_fire_when_they_should(tmp_path: Path) -> None:
-    """`promtool test rules` on synthetic series: each alert fires on its condition, and not below it."""
+    """`promtool test rules` on synthetic series: each alert fires on its condition, and not
+    below it."""
     requests = 'model="m",deployment="mock/a",cache="bypass"'
     _promtool_test(
         tmp_path,
@@ -355,7 +358,8 @@ def test_alert_rules_fire_when_they_should(tmp_path: Path) -> None:
                             _alert(
                                 {"severity": "page", "model": "m"},
                                 "m: 10% of requests fail with 5xx",
-                                'Check the "Upstream errors" and "Deployment health" dashboard panels.',
+                                'Check the "Upstream errors" and "Deployment health" '
+                                "dashboard panels.",
                             )
                         ],
                     }
@@ -419,7 +423,8 @@ def test_alert_rules_fire_when_they_should(tmp_path: Path) -> None:
                     {"eval_time": "26h", "alertname": "LLMGatewayCostPerHourUp", "exp_alerts": []}
                 ],
             },
-            {  # Blocks from a guardrail that never blocked before (a new series), and a steady rate.
+            # Blocks from a guardrail that never blocked before (a new series), and a steady rate.
+            {
                 "interval": "5m",
                 "input_series": [
                     _series("gateway_guardrail_actions_total", GUARDRAIL, "_x288 0+25x6"),

@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import os
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -13,6 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.conditions import wait_until
 from tests.procs import Proc, start_gateway, start_mock_provider
 
 KEY = "sk-reload-test"
@@ -95,17 +95,8 @@ def status(gateway: Proc) -> dict[str, Any]:
     return dict(httpx.get(gateway.url + "/admin/config/status", headers=ADMIN).json())
 
 
-def wait_until(predicate: Any, timeout: float = 1.0) -> None:
-    """Poll until `predicate()` holds; fail when `timeout` seconds pass first."""
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            pytest.fail(f"condition not met within {timeout} s")
-        time.sleep(0.02)
-
-
 def wait_for_reload(gateway: Proc, before: str, timeout: float = 1.0) -> str:
-    wait_until(lambda: status(gateway)["version"] != before, timeout)
+    wait_until(lambda: status(gateway)["version"] != before, timeout, 0.02, "no reload")
     return str(status(gateway)["version"])
 
 
@@ -121,18 +112,23 @@ def test_added_model_serves_within_a_second_without_failures(
 ) -> None:
     gateway, config = setup
     failures: list[int] = []
+    answered = [0]
     stop = threading.Event()
 
     def steady_loop() -> None:
         while not stop.is_set():
             code = chat(gateway).status_code
+            answered[0] += 1
             if code != 200:
                 failures.append(code)
+
+    def answered_more(than: int) -> bool:
+        return answered[0] >= than + 5
 
     loop = threading.Thread(target=steady_loop)
     loop.start()
     try:
-        time.sleep(0.2)
+        wait_until(lambda: answered_more(0), 5, message="the steady traffic did not start")
         config.write_text(config_text(upstream, NEW_MODEL))
 
         def listed() -> bool:
@@ -141,9 +137,10 @@ def test_added_model_serves_within_a_second_without_failures(
             ).json()
             return "brand-new" in {m["id"] for m in models["data"]}
 
-        wait_until(listed, timeout=1.0)
+        wait_until(listed, 1.0, 0.02, "the new model is not listed")
         assert chat(gateway, "brand-new").status_code == 200
-        time.sleep(0.2)
+        reloaded_at = answered[0]
+        wait_until(lambda: answered_more(reloaded_at), 5, message="the steady traffic stalled")
     finally:
         stop.set()
         loop.join()
@@ -182,7 +179,7 @@ def test_broken_edits_are_refused_and_the_old_config_keeps_serving(
     errors_before = metric(gateway, 'gateway_config_reloads_total{result="error"}')
 
     config.write_text(config_text(upstream) + "\n[server\nport = 1\n")
-    wait_until(lambda: status(gateway)["last_result"] == "error")
+    wait_until(lambda: status(gateway)["last_result"] == "error", 1.0)
     problems = status(gateway)["last_error"]["problems"]
     assert (
         problems
@@ -193,7 +190,7 @@ def test_broken_edits_are_refused_and_the_old_config_keeps_serving(
 
     broken = config_text(upstream, fallback="no-such-model")
     config.write_text(broken)
-    wait_until(lambda: "no-such-model" in " ".join(status(gateway)["last_error"]["problems"]))
+    wait_until(lambda: "no-such-model" in " ".join(status(gateway)["last_error"]["problems"]), 1.0)
     problem = status(gateway)["last_error"]["problems"][0]
     line = broken.splitlines().index('fallbacks = ["no-such-model"]') + 1
     assert (
@@ -247,7 +244,7 @@ def test_two_workers_agree_on_the_config_hash(tmp_path: Path, upstream: Proc) ->
     config.write_text(config_text(upstream))
     gateway = start_gateway(config, workers=2, env=ENV)
     try:
-        wait_until(lambda: len(status(gateway)["workers"]) == 2, timeout=10)
+        wait_until(lambda: len(status(gateway)["workers"]) == 2, 10)
         before = status(gateway)["version"]
         config.write_text(config_text(upstream, NEW_MODEL))
 
@@ -255,7 +252,7 @@ def test_two_workers_agree_on_the_config_hash(tmp_path: Path, upstream: Proc) ->
             workers = status(gateway)["workers"]
             return len(workers) == 2 and all(w["version"] != before for w in workers)
 
-        wait_until(agreed, timeout=2.0)
+        wait_until(agreed, 2.0)
         assert status(gateway)["workers_agree"] is True
         assert len({w["pid"] for w in status(gateway)["workers"]}) == 2
     finally:

@@ -13,7 +13,6 @@ import shutil
 import struct
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from html.parser import HTMLParser
 from pathlib import Path
@@ -22,6 +21,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.e2e.records import wait_for_records
 from tests.procs import REPO, Proc, start_gateway
 
 KEY = "sk-replay-e2e"
@@ -106,7 +106,8 @@ WORDS = [
 
 
 def _request(model: str, kind: str, i: int) -> tuple[str, dict[str, Any]]:
-    text = f"please check the {WORDS[i % len(WORDS)]} for customer {i} and reply <b>politely</b> & fast"
+    word = WORDS[i % len(WORDS)]
+    text = f"please check the {word} for customer {i} and reply <b>politely</b> & fast"
     messages = [{"role": "user", "content": text}]
     if kind == "messages":
         return "/v1/messages", {"model": model, "max_tokens": 200, "messages": messages}
@@ -141,10 +142,7 @@ def logged(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Proc, Pat
                     path, body = _request(model, kind, i)
                     response = client.post(path, json=body)
                     assert response.status_code == 200, response.text
-        deadline = time.monotonic() + 10
-        while not log.exists() or len(log.read_text().splitlines()) < 200:
-            assert time.monotonic() < deadline, "the gateway did not log 200 records"
-            time.sleep(0.05)
+        wait_for_records(200, log, timeout_s=10)
         # A snapshot: replays through the gateway's URL append their own records to its log.
         snapshot = root / "snapshot.jsonl"
         snapshot.write_text(log.read_text())
