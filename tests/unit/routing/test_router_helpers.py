@@ -1,38 +1,54 @@
-"""The router's small helpers: sticky points, backoff, when to tokenize, failure kinds, breaker reads."""
+"""The router's small helpers: sticky points, backoff, when to tokenize, failure kinds.
 
-from collections.abc import Sequence
-from types import SimpleNamespace
+Splits are measured over many keys or seeded draws, against the binomial spread.
+"""
 
-import pytest
+import random
+from collections import Counter
 
 from gateway.config.types import DeploymentConfig, ModelConfig
 from gateway.errors import UpstreamRejected
-from gateway.observability.metrics import Metrics
 from gateway.routing.attempt import is_content_policy, parse_retry_after
-from gateway.routing.router import (
-    Router,
-    _is_deployment_fault,
-    _needs_estimate,
-    backoff_s,
-    sticky_point,
-)
+from gateway.routing.breakers import is_deployment_fault as _is_deployment_fault
+from gateway.routing.router import _needs_estimate, backoff_s, sticky_point
 from gateway.routing.strategies import Candidate, weighted_by_point
-from gateway.state import BreakerState, MemoryState
+from tests.binomial import assert_share
+
+DRAWS = 20_000
 
 
-def test_sticky_points_split_five_thousand_keys_near_the_weights() -> None:
-    sides = [
-        Candidate(DeploymentConfig("p", "stable", weight=90)),
-        Candidate(DeploymentConfig("p", "canary", weight=10)),
-    ]
-    picks = [
-        weighted_by_point(sides, sticky_point("m", f"key-{i}")).deployment.model
-        for i in range(5000)
-    ]
-    assert abs(picks.count("canary") / 5000 - 0.10) <= 0.02
-    assert (
-        sticky_point("m", "key-1") == sticky_point("m", "key-1") != sticky_point("other", "key-1")
-    )
+KEYS = [f"key-{i}" for i in range(20_000)]
+CANARY = [
+    Candidate(DeploymentConfig("p", "stable", weight=90)),
+    Candidate(DeploymentConfig("p", "canary", weight=10)),
+]
+
+
+def side(model: str, key: str) -> str:
+    """The side a key lands on for `model`, as the router picks it for a sticky model."""
+    return weighted_by_point(CANARY, sticky_point(model, key)).deployment.model
+
+
+def test_sticky_points_split_keys_at_the_weights() -> None:
+    on_canary = sum(side("m", key) == "canary" for key in KEYS)
+    assert_share(on_canary, len(KEYS), 0.10, "canary")
+
+
+def test_sticky_points_are_uniform_over_the_unit_interval() -> None:
+    points = [sticky_point("m", key) for key in KEYS]
+    assert all(0.0 <= point < 1.0 for point in points)
+    deciles = Counter(int(point * 10) for point in points)
+    for decile in range(10):
+        assert_share(deciles[decile], len(KEYS), 0.1, f"decile {decile}")
+
+
+def test_a_key_sticks_per_model_and_models_split_independently() -> None:
+    assert sticky_point("m", "key-1") == sticky_point("m", "key-1")
+    assert sticky_point("m", "key-1") != sticky_point("other", "key-1")
+    # The model is part of the hash: the keys on one model's canary are not the same keys on
+    # another's, so one set of users does not carry every canary.
+    on_both = sum(side("m", key) == side("other", key) == "canary" for key in KEYS)
+    assert_share(on_both, len(KEYS), 0.10 * 0.10, "canary on both models")
 
 
 def test_backoff_doubles_with_jitter_and_a_ceiling() -> None:
@@ -40,6 +56,15 @@ def test_backoff_doubles_with_jitter_and_a_ceiling() -> None:
     assert backoff_s(3, 0.05, 2.0, 1.0) == 0.4
     assert backoff_s(10, 0.05, 2.0, 1.0) == 2.0
     assert backoff_s(3, 0.05, 2.0, 0.0) == 0.2
+    assert backoff_s(10, 0.05, 2.0, 0.0) == 1.0, "jitter keeps at least half of the ceiling"
+
+
+def test_backoff_jitter_spreads_waits_over_the_upper_half() -> None:
+    rng = random.Random(7)
+    waits = [backoff_s(2, 0.1, 2.0, rng.random()) for _ in range(DRAWS)]
+    assert 0.2 <= min(waits) and max(waits) < 0.4
+    upper_quarter = sum(wait >= 0.35 for wait in waits)
+    assert_share(upper_quarter, DRAWS, 0.25, "waits in [0.35, 0.4)")
 
 
 def test_tokenizer_runs_only_when_a_window_could_be_exceeded() -> None:
@@ -71,33 +96,3 @@ def test_retry_after_parsing() -> None:
         parse_retry_after(None) is None
         and parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT") is None
     )
-
-
-class CountingState(MemoryState):
-    """Memory state that counts the router's own breaker reads."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.reads = 0
-
-    async def breaker_states(
-        self, deployments: Sequence[str], now: float
-    ) -> dict[str, BreakerState]:
-        self.reads += 1
-        return await super().breaker_states(deployments, now)
-
-
-@pytest.mark.asyncio
-async def test_breakers_read_with_the_limits_acquire_save_the_routers_read() -> None:
-    state = CountingState()
-    router = Router(SimpleNamespace(state=state, metrics=Metrics()))  # type: ignore[arg-type]
-    deployments = [DeploymentConfig("p", "a"), DeploymentConfig("p", "b")]
-    opened = BreakerState("open", 3, 20.0)
-    known = {"p/a": opened, "p/b": BreakerState("closed", 0, 0.0)}
-    assert await router._breaker_states(deployments, 1000.0, known) == known
-    assert state.reads == 0
-    # A deployment the acquire did not read (or no acquire at all): one read of them all.
-    partial = await router._breaker_states(deployments, 1000.0, {"p/a": opened})
-    assert state.reads == 1 and partial["p/a"].state == "closed"
-    await router._breaker_states(deployments, 1000.0)
-    assert state.reads == 2

@@ -1,8 +1,11 @@
+"""Load-balancing strategies: exact choices, and splits measured over many seeded draws."""
+
 import random
 from collections import Counter
 
 from gateway.config.types import DeploymentConfig
 from gateway.routing.strategies import (
+    STRATEGIES,
     Candidate,
     Selection,
     headroom,
@@ -11,9 +14,9 @@ from gateway.routing.strategies import (
     lowest_latency,
     round_robin,
     usage_based,
-    weighted,
     weighted_by_point,
 )
+from tests.binomial import assert_share
 
 
 def dep(model: str, **kw: object) -> DeploymentConfig:
@@ -24,11 +27,35 @@ def sel(**kw: object) -> Selection:
     return Selection(rng=random.Random(1), **kw)  # type: ignore[arg-type]
 
 
+DRAWS = 20_000
+
+
+def draw(strategy: str, cands: list[Candidate], seed: int = 42) -> Counter[str]:
+    """Which deployment `strategy` picks over DRAWS selections with one seeded generator."""
+    selection = Selection(rng=random.Random(seed))
+    return Counter(STRATEGIES[strategy](cands, selection).deployment.model for _ in range(DRAWS))
+
+
 def test_weighted_follows_weights() -> None:
-    cands = [Candidate(dep("a", weight=3)), Candidate(dep("b", weight=1))]
-    rng = random.Random(42)
-    counts = Counter(weighted(cands, Selection(rng=rng)).deployment.model for _ in range(20000))
-    assert abs(counts["a"] / 20000 - 0.75) < 0.015
+    counts = draw("weighted", [Candidate(dep("a", weight=3)), Candidate(dep("b", weight=1))])
+    assert_share(counts["a"], DRAWS, 0.75, "weight 3 of 4")
+    assert counts["a"] + counts["b"] == DRAWS
+
+
+def test_weighted_splits_three_ways_and_never_picks_weight_zero() -> None:
+    weights = {"a": 5.0, "b": 3.0, "c": 2.0, "off": 0.0}
+    counts = draw("weighted", [Candidate(dep(m, weight=w)) for m, w in weights.items()])
+    for name, weight in weights.items():
+        assert_share(counts[name], DRAWS, weight / 10, name)
+    assert counts["off"] == 0
+
+
+def test_weighted_by_point_lays_the_weights_end_to_end() -> None:
+    # Evenly spaced points land on each candidate in exact proportion to its weight.
+    cands = [Candidate(dep("a", weight=1)), Candidate(dep("b", weight=2.5)), Candidate(dep("c"))]
+    points = 9_000
+    counts = Counter(weighted_by_point(cands, i / points).deployment.model for i in range(points))
+    assert counts == {"a": 2000, "b": 5000, "c": 2000}
 
 
 def test_weighted_by_point_is_deterministic() -> None:
@@ -36,6 +63,13 @@ def test_weighted_by_point_is_deterministic() -> None:
     assert weighted_by_point(cands, 0.0).deployment.model == "a"
     assert weighted_by_point(cands, 0.949).deployment.model == "a"
     assert weighted_by_point(cands, 0.951).deployment.model == "b"
+    assert weighted_by_point(cands, 0.999999).deployment.model == "b"
+
+
+def test_all_zero_weights_spread_evenly() -> None:
+    cands = [Candidate(dep(m, weight=0)) for m in "ab"]
+    assert weighted_by_point(cands, 0.25).deployment.model == "a"
+    assert weighted_by_point(cands, 0.75).deployment.model == "b"
 
 
 def test_round_robin_is_exact() -> None:
@@ -51,6 +85,19 @@ def test_least_busy_prefers_idle() -> None:
         Candidate(dep("c"), inflight=1),
     ]
     assert least_busy(cands, sel()).deployment.model == "b"
+
+
+def test_least_busy_breaks_ties_evenly() -> None:
+    counts = draw(
+        "least_busy",
+        [
+            Candidate(dep("a"), inflight=1),
+            Candidate(dep("b"), inflight=1),
+            Candidate(dep("busy"), inflight=2),
+        ],
+    )
+    assert_share(counts["a"], DRAWS, 0.5, "one of two tied")
+    assert counts["busy"] == 0
 
 
 def test_lowest_latency_prefers_fast_and_explores_unmeasured() -> None:
