@@ -14,6 +14,16 @@ Limit semantics, identical in both backends:
   crashed replica cannot leak them for ever. Each concurrent check takes one slot.
 - budget_day / budget_month: refused once the spend of the current UTC day / month has reached
   `limit`; a budget check reserves nothing, the cost is added by `settle`.
+
+Call semantics, identical in both backends (what a backend does to be fast stays inside it):
+
+- `begin_acquire` checks and reserves all or nothing, and reads breakers in the same round trip;
+  the command is written before it returns (once connected), and the caller awaits the verdict
+  when it needs it, doing other work meanwhile. `acquire` is the same, awaited at once.
+- `start_settle` writes settlements before it returns (None when already applied, else a future
+  for the outcome); `settle` is the same, awaited, and also connects when it must. A failed
+  settlement applied nothing: settle it again.
+- `release` undoes a reservation whose call never happened.
 """
 
 from __future__ import annotations
@@ -22,9 +32,9 @@ import asyncio
 import functools
 import itertools
 import secrets
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Generator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Literal, Protocol
+from typing import Generic, Literal, Protocol, TypeVar
 
 LimitKind = Literal["rpm", "tpm", "concurrent", "budget_day", "budget_month"]
 WINDOW_KINDS: frozenset[str] = frozenset({"rpm", "tpm"})
@@ -89,18 +99,13 @@ class BreakerState:
 @dataclass(frozen=True)
 class AcquireResult:
     allowed: bool
-    # The per-check results, or a function that makes them when `results` is first read:
-    # RedisState parses an allowed reply's numbers only when the rate headers are built, which
-    # the gateway does while the upstream works (gateway.pipeline.stages.check_limits).
+    # The per-check results, or a function that makes them when `results` is first read (a
+    # backend may leave an allowed reply's numbers unparsed until someone asks for them).
     parts: tuple[CheckResult, ...] | Callable[[], tuple[CheckResult, ...]]
     reservation: Reservation | None  # None when refused: nothing was reserved at all
     retry_after_s: float = 0.0  # max reset among refused checks (0 when allowed)
     # The breakers asked for in `acquire(..., breakers=)`, read in the same round trip.
     breakers: Mapping[str, BreakerState] = field(default_factory=dict)
-    # The settlement's write, worked out by the backend while it waited for the acquire's reply
-    # (RedisState: the encoded command but for the tokens used and the cost), or None. Give it
-    # back in `Settlement.prepared`.
-    prepared: object | None = None
 
     @functools.cached_property
     def results(self) -> tuple[CheckResult, ...]:
@@ -121,25 +126,28 @@ class Settlement:
     cost_usd: float
     # Extra (scope, subject) pairs whose spend to add even without a budget check.
     spend_subjects: tuple[tuple[str, str], ...] = ()
-    # `AcquireResult.prepared` of the reservation (or None: the settlement is built in full).
-    prepared: object | None = None
 
 
 class StateBackend(Protocol):
     name: str  # "memory" | "redis"
 
+    def begin_acquire(
+        self, checks: Sequence[LimitCheck], now: float, breakers: Sequence[str] = ()
+    ) -> Awaitable[AcquireResult]:
+        """Start the check-and-reserve: with Redis the command is written before this returns
+        (no await), so the caller can do other work while Redis runs it; await the result
+        later, exactly once. Awaiting raises StateUnavailable as `acquire` does (also when the
+        command could not even be sent). With nothing to wait for (memory) the awaitable is
+        already complete: the reservation is made before this returns."""
+        ...
+
     async def acquire(
-        self,
-        checks: Sequence[LimitCheck],
-        now: float,
-        breakers: Sequence[str] = (),
-        while_waiting: Callable[[], None] | None = None,
+        self, checks: Sequence[LimitCheck], now: float, breakers: Sequence[str] = ()
     ) -> AcquireResult:
         """Check and reserve every limit at once: all checks pass and are reserved, or nothing is.
         Also reads the state of the `breakers` deployments (as `breaker_states` would), in the
         same round trip, so a request with limits needs no other call before the upstream.
-        `while_waiting` runs once the call is on its way, while the store works on it (Redis);
-        a backend with nothing to wait for (memory) does not call it."""
+        The same as awaiting `begin_acquire` at once."""
         ...
 
     async def settle(self, settlements: Sequence[Settlement], now: float) -> None:
@@ -203,6 +211,23 @@ class StateBackend(Protocol):
     async def ping(self) -> bool: ...
 
     async def aclose(self) -> None: ...
+
+
+T = TypeVar("T")
+
+
+class Ready(Generic[T]):
+    """An awaitable whose value is already there: awaiting it returns the value at once, with
+    no task, future or event loop (what `MemoryState.begin_acquire` returns)."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: T) -> None:
+        self.value = value
+
+    def __await__(self) -> Generator[None, None, T]:
+        return self.value
+        yield  # never reached: it makes this a generator, which `await` drives
 
 
 def acquire_result(

@@ -3,13 +3,13 @@
 With several worker processes or replicas each keeps its own counters; share them with Redis.
 
 Each method runs to completion without awaiting, so on one event loop every method is a critical
-section of its own: `acquire` checks and reserves all limits with nothing interleaved.
+section of its own: `begin_acquire` checks and reserves all limits with nothing interleaved.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 from gateway.state import breaker
 from gateway.state.base import (
@@ -20,6 +20,7 @@ from gateway.state.base import (
     BreakerState,
     CheckResult,
     LimitCheck,
+    Ready,
     Reservation,
     Settlement,
     acquire_result,
@@ -80,12 +81,19 @@ class MemoryState:
 
     # -- limits -----------------------------------------------------------------------------
 
+    def begin_acquire(
+        self, checks: Sequence[LimitCheck], now: float, breakers: Sequence[str] = ()
+    ) -> Ready[AcquireResult]:
+        """Decided and reserved before this returns: the awaitable is already complete."""
+        return Ready(self._acquire(checks, now, breakers))
+
     async def acquire(
-        self,
-        checks: Sequence[LimitCheck],
-        now: float,
-        breakers: Sequence[str] = (),
-        while_waiting: Callable[[], None] | None = None,
+        self, checks: Sequence[LimitCheck], now: float, breakers: Sequence[str] = ()
+    ) -> AcquireResult:
+        return self._acquire(checks, now, breakers)
+
+    def _acquire(
+        self, checks: Sequence[LimitCheck], now: float, breakers: Sequence[str]
     ) -> AcquireResult:
         pending: dict[Counter, float] = {}  # what earlier checks of this call reserve
         results = [self._judge(check, now, pending) for check in checks]

@@ -11,7 +11,8 @@ How it works:
   resolves the waiting calls strictly in the order they were written. Any number of calls may
   be in flight at once (pipelining); there is no pool and no lock on the fast path.
 - `pipeline(commands)` writes several commands in one write and returns all their replies:
-  one round trip.
+  one round trip. `begin(commands)` is the same begun without an await: on an open connection
+  the write leaves before it returns, and the caller awaits the replies when it needs them.
 - Every call has a deadline (`socket_timeout_s`). When a reply is late, or the connection is
   lost, the connection is closed and every call still waiting on it fails with
   `StateUnavailable`; the next call reconnects (bounded by `connect_timeout_s`), so a dead Redis
@@ -31,7 +32,7 @@ import asyncio
 import hashlib
 import ssl
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass
 from typing import NamedTuple, TypeAlias
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -306,6 +307,16 @@ class ScriptCall(NamedTuple):
         return b"*%d\r\n%b%b" % (self.nargs + 2, self.script.eval_head, self.args)
 
 
+async def _available(sent: Awaitable[list[Reply]]) -> list[Reply]:
+    """The replies; an error reply meaning "this server cannot serve now" raises
+    StateUnavailable, like a lost connection."""
+    replies = await sent
+    for reply in replies:
+        if isinstance(reply, ReplyError) and str(reply).startswith(UNAVAILABLE_PREFIXES):
+            raise StateUnavailable(f"redis: {reply}")
+    return replies
+
+
 class RespClient:
     def __init__(
         self,
@@ -329,29 +340,27 @@ class RespClient:
             raise reply
         return reply
 
-    async def pipeline(
-        self,
-        commands: Sequence[Sequence[Arg] | bytes],
-        while_waiting: Callable[[], None] | None = None,
-    ) -> list[Reply]:
+    async def pipeline(self, commands: Sequence[Sequence[Arg] | bytes]) -> list[Reply]:
         """Send every command in one write and return their replies in order (one round trip);
         error replies are returned as ReplyError values, not raised. A command given as `bytes`
-        is already encoded (`ScriptCall.evalsha()`, cached reads). `while_waiting` runs once
-        the commands are written, while Redis works on them."""
+        is already encoded (`ScriptCall.evalsha()`, cached reads)."""
+        return await self.begin(commands)
+
+    def begin(self, commands: Sequence[Sequence[Arg] | bytes]) -> Awaitable[list[Reply]]:
+        """`pipeline` begun without an await: on an open connection the commands are written
+        before this returns; without one, the awaitable connects first, then writes. Await it
+        (once) for the replies; it raises StateUnavailable as `pipeline` does."""
         payload = b"".join(
             [command if isinstance(command, bytes) else encode(command) for command in commands]
         )
         conn = self._conn
         if conn is None or conn.closed:
-            conn = await self._connect()
-        pending = conn.send(payload, len(commands))
-        if while_waiting is not None:
-            while_waiting()
-        replies = await pending
-        for reply in replies:
-            if isinstance(reply, ReplyError) and str(reply).startswith(UNAVAILABLE_PREFIXES):
-                raise StateUnavailable(f"redis: {reply}")
-        return replies
+            return self._connect_and_send(payload, len(commands))
+        return _available(conn.send(payload, len(commands)))
+
+    async def _connect_and_send(self, payload: bytes, count: int) -> list[Reply]:
+        conn = await self._connect()
+        return await _available(conn.send(payload, count))
 
     def send_now(self, commands: Sequence[bytes]) -> asyncio.Future[list[Reply]]:
         """Write encoded commands at once, without an await; the future gets their replies (or

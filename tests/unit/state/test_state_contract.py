@@ -196,6 +196,54 @@ async def test_empty_check_list_is_allowed(state: StateBackend) -> None:
     assert result.allowed and result.results == () and result.reservation is not None
 
 
+# -- begun now, awaited later --------------------------------------------------------------------
+
+
+def _outcome(result: AcquireResult) -> tuple[object, ...]:
+    """What an acquire decided, without the subjects and the token."""
+    verdicts = [(r.allowed, r.remaining, r.reset_s) for r in result.results]
+    reserved = (
+        (result.reservation.at, len(result.reservation.checks)) if result.reservation else None
+    )
+    return result.allowed, verdicts, result.retry_after_s, dict(result.breakers), reserved
+
+
+async def test_begin_acquire_gives_what_acquire_gives(state: StateBackend) -> None:
+    await record(state, False, T0)
+    for step in range(4):  # allowed twice (tpm 2 x 400 of 1000), then refused
+        now = T0 + step
+        begun = await state.begin_acquire([rpm(3, "a"), tpm(1000, 400, "a")], now, ["dep-a"])
+        awaited = await state.acquire([rpm(3, "b"), tpm(1000, 400, "b")], now, ["dep-a"])
+        assert _outcome(begun) == _outcome(awaited), step
+        assert begun.allowed == (step < 2) and begun.breakers["dep-a"].failures == 1
+    assert (await state.usage("key", "a", T0 + 4)) == {
+        "requests_1m": 2,
+        "tokens_1m": 800,
+        "concurrent": 0,
+    }
+    no_checks = await state.begin_acquire([], T0, ["dep-a"])
+    assert _outcome(no_checks) == _outcome(await state.acquire([], T0, ["dep-a"]))
+    assert no_checks.allowed and no_checks.breakers["dep-a"].failures == 1
+
+
+async def test_begin_acquire_reserves_before_it_is_awaited(state: StateBackend) -> None:
+    """The check-and-reserve has reached the store before the caller's first await: a call made
+    after it, and answered before its verdict is read, already sees the slot taken."""
+    await state.ping()  # connected: a backend that connects does so on its first call
+    pending = state.begin_acquire([concurrent(1)], T0)
+    assert (await state.usage("key", "demo", T0))["concurrent"] == 1
+    result = await pending
+    assert result.allowed and result.reservation is not None
+    await state.release(result.reservation, T0)
+    assert (await state.usage("key", "demo", T0))["concurrent"] == 0
+
+
+async def test_begin_acquire_on_a_backend_not_yet_connected(state: StateBackend) -> None:
+    pending = state.begin_acquire([concurrent(1)], T0)  # the first call: nothing connected yet
+    assert (await pending).allowed
+    assert not (await state.begin_acquire([concurrent(1)], T0)).allowed
+
+
 # -- budgets and spend ---------------------------------------------------------------------------
 
 

@@ -129,6 +129,9 @@ async def test_dead_redis_fails_fast_and_recovers() -> None:
             with pytest.raises(StateUnavailable):
                 await call()
             assert time.monotonic() - started < 0.5
+        pending = state.begin_acquire(RPM_50, T0)  # never raises itself: awaiting does
+        with pytest.raises(StateUnavailable):
+            await pending
         assert not await state.ping()
 
         server.restart()
@@ -322,7 +325,8 @@ async def test_a_settlement_is_on_its_way_to_redis_when_settle_returns(
 ) -> None:
     """The limiter writes a settlement before `settle` returns (no await, no flusher task), so
     it reaches Redis before the client can even read the answer it follows."""
-    from gateway.limits.limiter import Estimate, Limiter
+    from gateway.limits.limiter import Limiter
+    from gateway.limits.plan import Estimate
     from gateway.observability.metrics import Metrics
 
     state = make_redis_state()
@@ -342,7 +346,8 @@ async def test_a_settlement_the_server_has_no_script_for_is_sent_again(
 ) -> None:
     """A restarted (or flushed) server answers NOSCRIPT to the settlement written at once: it
     ran nothing, so the flusher sends it again with EVAL."""
-    from gateway.limits.limiter import Estimate, Limiter
+    from gateway.limits.limiter import Limiter
+    from gateway.limits.plan import Estimate
     from gateway.observability.metrics import Metrics
 
     state = make_redis_state()

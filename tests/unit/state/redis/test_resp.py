@@ -1,4 +1,5 @@
-"""The lean RESP2 client (gateway/state/redis/resp.py): parsing, pipelining, errors, timeouts, reconnects.
+"""The lean RESP2 client (gateway/state/redis/resp.py): parsing, pipelining, errors, timeouts,
+reconnects.
 
 Runs against a real redis-server (tests/redis_server.py), and against a plain listening socket
 that never answers for the timeouts.

@@ -1,0 +1,54 @@
+"""Redis key names of the state backend (the layout is drawn in `backend.py`'s docstring), their
+cleanup TTLs, and the RESP pieces of the names the hot calls repeat."""
+
+from __future__ import annotations
+
+from gateway.state.base import WINDOW_S
+from gateway.state.periods import DAY_S, Periods
+from gateway.state.redis.resp import bulk
+
+LIMITS = "llmgw:{limits}:"
+BREAKERS = "llmgw:{breakers}:"
+# Real Redis TTLs only clean up; the limit logic itself runs on the injected clock.
+WINDOW_KEY_TTL_S = 2 * WINDOW_S
+DAY_KEY_TTL_S = int(2 * DAY_S)
+MONTH_KEY_TTL_S = int(62 * DAY_S)
+BREAKER_KEY_TTL_S = int(DAY_S)
+# Bound of each cache of encoded pieces: emptied when full (the live set refills it at once).
+PIECES_MAX = 4096
+
+
+def limit_key(kind: str, scope: str, subject: str) -> str:
+    return f"{LIMITS}{kind}:{scope}:{subject}"
+
+
+def spend_keys(scope: str, subject: str, period: Periods) -> tuple[str, str, str]:
+    """The day, month and all-time spend counters of one subject."""
+    base = f"{LIMITS}spend:{scope}:{subject}:"
+    return f"{base}day:{period.day}", f"{base}month:{period.month}", f"{base}total"
+
+
+def cache_key(key: str) -> str:
+    return f"llmgw:{{cache:{key}}}"
+
+
+_key_pieces: dict[tuple[str, str, str], str] = {}
+
+
+def limit_key_piece(kind: str, scope: str, subject: str) -> str:
+    """`limit_key` as a RESP bulk string (cached: the same on every request)."""
+    piece = _key_pieces.get((kind, scope, subject))
+    if piece is None:
+        if len(_key_pieces) >= PIECES_MAX:
+            _key_pieces.clear()
+        piece = _key_pieces[(kind, scope, subject)] = bulk(limit_key(kind, scope, subject))
+    return piece
+
+
+# The RESP pieces of the numbers 1..64: key counts and key indexes.
+_INDEXES = [bulk(str(i)) for i in range(1, 65)]
+
+
+def number_piece(n: int) -> str:
+    """The positive integer `n` as a RESP bulk string (1..64 cached)."""
+    return _INDEXES[n - 1] if 0 < n <= len(_INDEXES) else bulk(str(n))
