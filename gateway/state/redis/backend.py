@@ -5,12 +5,12 @@ overshoot a limit between a read and a write. Round trips per request: one acqui
 upstream call, which also reads the breakers of the model's deployments (the script and one
 HMGET per breaker written together, so the router needs no call of its own on its first
 attempt), and one settle after it. Both are written before the call that starts them returns:
-`begin_acquire` leaves the caller free until it awaits the verdict, and meanwhile encodes the
-reservation's settlement (`settle_calls`); `start_settle` lets other replicas see the spend and
-the freed slots before the client's next request. Every call goes through `resp.RespClient`:
-one pipelined connection, no pool (see its docstring for why). The hot calls are encoded from
-cached pieces (`resp.ScriptCall`): a check's key and limit, a breaker's read. Key names are
-built in `keys.py`, the scripts loaded in `scripts.py`.
+`begin_acquire` leaves the caller free until it awaits the verdict; `start_settle` lets other
+replicas see the spend and the freed slots before the client's next request. Every call goes
+through `resp.RespClient`: one pipelined connection, no pool (see its docstring for why). The
+hot calls are encoded from cached pieces (`resp.ScriptCall`): a check's key and limit, a
+breaker's read, a settlement's keys. Key names are built in `keys.py`, the scripts loaded in
+`scripts.py`, settle and release calls encoded in `settle_calls.py`.
 
 Key layout (prefix `llmgw:`; the `{...}` part is the Redis Cluster hash tag):
 
@@ -82,7 +82,7 @@ from gateway.state.redis.resp import (
     encode,
 )
 from gateway.state.redis.scripts import ACQUIRE, BREAKER_PROBE, BREAKER_RECORD, USAGE
-from gateway.state.redis.settle_calls import PreparedSettles, release_ops
+from gateway.state.redis.settle_calls import release_ops, settle_ops
 
 _EXPIRY = struct.Struct(">d")
 _BREAKER_FIELDS = ("f", "w", "ou", "pu")
@@ -152,8 +152,6 @@ class RedisState:
         # slot_ttl_ms, window_s and window_ttl_ms: the same on every acquire.
         self._fixed_args = bulk(str(int(slot_ttl_s * 1000))) + _WINDOW_ARGS
         self._client = RespClient(url, socket_timeout_s=socket_timeout_s)
-        # Settlement calls encoded while Redis runs the acquire script, by reservation token.
-        self._prepared = PreparedSettles()
 
     # -- limits -----------------------------------------------------------------------------
 
@@ -161,17 +159,14 @@ class RedisState:
         self, checks: Sequence[LimitCheck], now: float, breakers: Sequence[str] = ()
     ) -> Awaitable[AcquireResult]:
         """On an open connection the script call (and the breaker reads) is written before this
-        returns; without one, awaiting connects first. While Redis runs it, this encodes the
-        reservation's settlement (`settle_calls.PreparedSettles`; wasted on a refusal): the
-        process is idle then, and Redis runs on another core."""
+        returns; without one, awaiting connects first."""
         token = new_token()
         if not checks:
             return self._breakers_only(token, now, breakers)
         call = self._acquire_call(checks, now, token, periods(now))
-        replies = self._client.begin([call.evalsha(), *(_breaker_read(name) for name in breakers)])
+        sent = self._client.begin([call.evalsha(), *(_breaker_read(name) for name in breakers)])
         reservation = Reservation(token, tuple(checks), now)  # if all is allowed
-        self._prepared.prepare(reservation)
-        return self._acquire_reply(replies, call, reservation, breakers)
+        return self._acquire_reply(sent, call, reservation, breakers)
 
     async def acquire(
         self, checks: Sequence[LimitCheck], now: float, breakers: Sequence[str] = ()
@@ -186,28 +181,13 @@ class RedisState:
 
     async def _acquire_reply(
         self,
-        replies: Awaitable[list[Reply]],
-        call: ScriptCall,
-        reservation: Reservation,
-        breakers: Sequence[str],
-    ) -> AcquireResult:
-        try:
-            result = await self._verdict(await replies, call, reservation, breakers)
-        except BaseException:
-            self._prepared.drop(reservation.token)
-            raise
-        if not result.allowed:
-            self._prepared.drop(reservation.token)
-        return result
-
-    async def _verdict(
-        self,
-        replies: list[Reply],
+        sent: Awaitable[list[Reply]],
         call: ScriptCall,
         reservation: Reservation,
         breakers: Sequence[str],
     ) -> AcquireResult:
         checks, now = reservation.checks, reservation.at
+        replies = await sent
         reply = replies[0]
         if not isinstance(reply, bytes):  # NOSCRIPT: run by EVAL; else an error reply
             reply = await self._client.script_reply(call, reply)
@@ -250,14 +230,14 @@ class RedisState:
         return ScriptCall(ACQUIRE, text.encode(), 1 + len(checks) + 7 + 4 * len(checks))
 
     async def settle(self, settlements: Sequence[Settlement], now: float) -> None:
-        call = self._prepared.settle_call(settlements, now)
+        call = settle_ops(settlements, now).call()
         if call is not None:
             await self._client.run(call)
 
     def start_settle(
         self, settlements: Sequence[Settlement], now: float
     ) -> asyncio.Future[None] | None:
-        call = self._prepared.settle_call(settlements, now)
+        call = settle_ops(settlements, now).call()
         if call is None:
             return None
         sent = self._client.send_now([call.evalsha()])
@@ -284,7 +264,6 @@ class RedisState:
         return done
 
     async def release(self, reservation: Reservation, now: float) -> None:
-        self._prepared.drop(reservation.token)
         call = release_ops(reservation).call()
         if call is not None:
             await self._client.run(call)
