@@ -25,17 +25,13 @@ from gateway.config import load_config
 from gateway.config.types import GatewayConfig
 from gateway.errors import GatewayError, NotFound, WireFormat
 from gateway.http.admin import AdminAPI
-from gateway.http.endpoint import (
-    ProxyEndpoint,
-    new_request_id,
-    request_headers,
-    send_error,
-    send_json,
-)
+from gateway.http.endpoint import ProxyEndpoint, new_request_id, request_headers
+from gateway.http.responses import send_error, send_json
 from gateway.mock_provider.inprocess import InProcessMockUpstream
 from gateway.observability.recorder import JsonlSink, RecordSink
 from gateway.observability.redact import LogRedactor
 from gateway.pipeline.context import Endpoint, RequestContext
+from gateway.pipeline.finish import finish_request
 from gateway.pipeline.services import Services
 from gateway.pipeline.stages import authenticate
 from gateway.reload import Reloader
@@ -86,7 +82,7 @@ class ModelsEndpoint:
         except GatewayError as error:
             await send_error(ctx, send, error)
         finally:
-            self.services.finish(ctx)
+            finish_request(ctx, self.services)
 
 
 class NotFoundEndpoint:
@@ -113,7 +109,7 @@ class NotFoundEndpoint:
                 NotFound(f"unknown route: {scope.get('method')} {path}", code="unknown_route"),
             )
         finally:
-            self.services.finish(ctx)
+            finish_request(ctx, self.services)
 
 
 def _warm_up(services: Services) -> None:
@@ -162,7 +158,7 @@ def create_app(
         return _json({"status": "ok"})
 
     async def metrics(request: Request) -> Response:
-        services.record_pending()  # count every request that has ended
+        services.records.write_pending()  # count every request that has ended
         return Response(services.metrics.render(), media_type=CONTENT_TYPE_LATEST)
 
     async def readyz(request: Request) -> Response:

@@ -8,10 +8,10 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any
 
 from gateway.config.types import GatewayConfig, KeyConfig
 from gateway.guardrails.compiled import GuardrailSet, build_guardrail_sets
+from gateway.limits.plan import LimitPlans
 
 
 class Secret:
@@ -36,10 +36,10 @@ class Runtime:
     config: GatewayConfig
     keys_by_hash: Mapping[str, KeyConfig]
     provider_keys: Mapping[str, Secret]
+    # The limit checks of each (key, model), worked out once per config.
+    limit_plans: LimitPlans = field(compare=False, repr=False)
     # Compiled guardrails by policy name (policies without any are absent).
     guardrails: Mapping[str, GuardrailSet] = field(default_factory=lambda: MappingProxyType({}))
-    # gateway.limits.limiter.LimitPlan (or None) by (key id, model name), made on first use.
-    limit_plans: dict[tuple[str, str], Any] = field(default_factory=dict, compare=False, repr=False)
 
     def find_key(self, presented: str) -> KeyConfig | None:
         """The key whose stored sha256 matches the presented secret, compared in constant time."""
@@ -66,4 +66,5 @@ def build_runtime(config: GatewayConfig, env: Mapping[str, str] | None = None) -
         keys_by_hash=MappingProxyType({k.key_sha256: k for k in config.keys}),
         provider_keys=MappingProxyType(provider_keys),
         guardrails=build_guardrail_sets(config),
+        limit_plans=LimitPlans(config.policies),
     )

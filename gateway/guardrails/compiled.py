@@ -26,6 +26,7 @@ from gateway.guardrails.base import (
     rewrite,
     suffix_run,
 )
+from gateway.guardrails.moderation import ModerationCheck
 
 log = logging.getLogger("gateway.guardrails")
 
@@ -37,7 +38,7 @@ class Guard:
     config: GuardrailConfig
     # None for `moderation`, which is asked asynchronously (see `remote`).
     detector: Detector | None = None
-    remote: Any = None
+    remote: ModerationCheck | None = None
 
     @property
     def name(self) -> str:
@@ -143,8 +144,6 @@ def _build_guard(config: GuardrailConfig, analyzers: dict[Any, Any]) -> Guard:
             from gateway.guardrails.injection import InjectionDetector
 
             return Guard(config, InjectionDetector(config))
-        from gateway.guardrails.moderation import ModerationCheck
-
         return Guard(config, remote=ModerationCheck(config))
     except GuardrailUnavailable as exc:
         log.warning(

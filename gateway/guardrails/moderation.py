@@ -8,15 +8,15 @@ Cheap local checks (`toxicity`) and this accurate remote one can be combined in 
 
 from __future__ import annotations
 
-import time
-from typing import TYPE_CHECKING, Any
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 from gateway.config.types import GuardrailConfig
 from gateway.guardrails.base import Finding, GuardrailUnavailable
 
-if TYPE_CHECKING:
-    from gateway.pipeline.context import RequestContext
-    from gateway.pipeline.services import Services
+# Asks the gateway's own routing for a chat completion (the body names the model); returns the
+# answer's parsed JSON. Given by the pipeline, so the guardrail knows nothing of it.
+Complete = Callable[[dict[str, Any]], Awaitable[dict[str, Any] | None]]
 
 RUBRIC = (
     "You are a content moderator. Read the user's text and decide whether it contains harassment, "
@@ -53,33 +53,22 @@ class ModerationCheck:
             "temperature": 0,
         }
 
-    async def scan(self, text: str, ctx: RequestContext, services: Services) -> list[Finding]:
-        from gateway.pipeline.context import Endpoint, RequestContext
-
-        model = ctx.runtime.config.models.get(self.model)
-        if model is None:
-            raise GuardrailUnavailable(f"moderation model '{self.model}' is not configured")
-        sub = RequestContext(
-            endpoint=Endpoint("/v1/chat/completions", "chat", "openai"),
-            runtime=ctx.runtime,
-            request_id=ctx.request_id + "-moderation",
-            ts=time.time(),
-            started=time.monotonic(),
-            headers={},
-            body=self.request_body(text),
-            key=ctx.key,
-            model_name=self.model,
-            model=model,
-        )
+    async def scan(self, text: str, complete: Complete) -> list[Finding]:
+        """FLAGGED -> one finding over the whole text; a failed call or no verdict raises
+        GuardrailUnavailable (the guardrail's `on_error` decides)."""
         try:
-            await services.router.route(sub)
+            data = await complete(self.request_body(text))
+        except GuardrailUnavailable:
+            raise
         except Exception as exc:
             raise GuardrailUnavailable(f"moderation call failed: {exc}") from exc
-        answer = ""
-        data = sub.response_json
-        if isinstance(data, dict):
-            choices = data.get("choices") or [{}]
-            message = choices[0].get("message") if isinstance(choices[0], dict) else None
-            if isinstance(message, dict) and isinstance(message.get("content"), str):
-                answer = message["content"]
-        return [Finding("MODERATION_FLAGGED", 0, len(text))] if parse_verdict(answer) else []
+        return [Finding("MODERATION_FLAGGED", 0, len(text))] if parse_verdict(_answer(data)) else []
+
+
+def _answer(data: dict[str, Any] | None) -> str:
+    """The first choice's message text of a chat completion ("" when there is none)."""
+    choices = (data or {}).get("choices") or [{}]
+    message = choices[0].get("message") if isinstance(choices[0], dict) else None
+    if isinstance(message, dict) and isinstance(message.get("content"), str):
+        return str(message["content"])
+    return ""

@@ -74,7 +74,8 @@ def masked_config(services: Services) -> dict[str, Any]:
 
 
 def parse_since(value: str | None, now: float) -> float:
-    """`since` as `gateway stats` reads it (ISO-8601, Unix seconds, or `30m` / `2h` / `7d`); default 24 h."""
+    """`since` as `gateway stats` reads it (ISO-8601, Unix seconds, or `30m` / `2h` / `7d`);
+    default 24 h."""
     if not value:
         return now - 86400
     try:

@@ -1,6 +1,6 @@
 """Rate limits, concurrency caps and budgets from the key's policy, over the state backend.
 
-Before the call, `Limiter.acquire` checks and reserves everything that applies in one state
+Before the call, `Limiter.begin` checks and reserves everything that applies in one state
 round trip (all or nothing), and in the same round trip reads the breakers of the model's
 deployments, which the router's first attempt then uses instead of reading them again. After the
 request ends, whatever path it took, `Limiter.settle` splits what is left to do in two:
@@ -16,12 +16,11 @@ request ends, whatever path it took, `Limiter.settle` splits what is left to do 
   for all of it instead of one per request.
 
 Neither waits for Redis on the request path, and both are flushed at shutdown, so no spend is
-lost.
+lost. What the checks are is decided by the pure `gateway.limits.plan`.
 
-Scopes: `[limits]` per key, `[team_limits]` per team, `[model_limits."<model>"]` per key and
-model. When the state backend (Redis) is unreachable, `on_redis_error = "fail_open"` serves on
-limits kept in this process (warned and counted), `"fail_closed"` answers 503. Spend that cannot
-be written is kept and retried.
+When the state backend (Redis) is unreachable, `on_redis_error = "fail_open"` serves on limits
+kept in this process (warned and counted), `"fail_closed"` answers 503. Spend that cannot be
+written is kept and retried.
 """
 
 from __future__ import annotations
@@ -32,19 +31,17 @@ import functools
 import logging
 import math
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 
-from gateway.config.types import KeyConfig, LimitsConfig, ModelConfig, PolicyConfig
+from gateway.config.types import ModelConfig
 from gateway.errors import RateLimited, ServiceUnavailable
+from gateway.limits.plan import Estimate, rate_headers, refusal_message
 from gateway.observability.metrics import Metrics
-from gateway.pipeline.context import RequestContext
-from gateway.runtime import Runtime
 from gateway.state import (
     BUDGET_KINDS,
     AcquireResult,
     BreakerState,
-    CheckResult,
     LimitCheck,
     MemoryState,
     Reservation,
@@ -53,193 +50,10 @@ from gateway.state import (
     StateUnavailable,
 )
 
-log = logging.getLogger("gateway.limits.limiter")
-DEFAULT_COMPLETION_TOKENS = 256
+log = logging.getLogger("gateway.limits")
 FLUSH_RETRY_S = 0.5
 # How often spend that no budget of the request depends on is written (summed per subject).
 SPEND_FLUSH_S = 0.25
-_KIND_WORDS = {
-    "rpm": "requests per minute",
-    "tpm": "tokens per minute",
-    "concurrent": "concurrent requests",
-}
-
-
-@dataclass(frozen=True)
-class Estimate:
-    prompt_tokens: int
-    completion_tokens: int
-    cost_usd: float
-
-    @property
-    def tokens(self) -> int:
-        return self.prompt_tokens + self.completion_tokens
-
-
-_UNLIMITED = LimitsConfig()
-
-
-def estimate_request(ctx: RequestContext, prompt_tokens: int) -> Estimate:
-    """Tokens to reserve (prompt estimate + max_tokens) and the most it could cost."""
-    body = ctx.body or {}
-    completion = body.get("max_tokens") or body.get("max_completion_tokens")
-    completion = (
-        completion if isinstance(completion, int) and completion > 0 else DEFAULT_COMPLETION_TOKENS
-    )
-    if ctx.endpoint.kind == "embeddings":
-        completion = 0
-    cost = 0.0
-    if ctx.model is not None:
-        cost = max(
-            (prompt_tokens * d.input_cost_per_1m + completion * d.output_cost_per_1m) / 1e6
-            for d in ctx.model.deployments
-        )
-    return Estimate(prompt_tokens, completion, cost)
-
-
-def _checks_for(
-    scope: str, subject: str, limits: LimitsConfig, estimate: Estimate
-) -> list[LimitCheck]:
-    checks = []
-    if limits.rpm:
-        checks.append(LimitCheck(scope, subject, "rpm", limits.rpm, 1))
-    if limits.tpm:
-        checks.append(LimitCheck(scope, subject, "tpm", limits.tpm, estimate.tokens))
-    if limits.max_concurrent:
-        checks.append(LimitCheck(scope, subject, "concurrent", limits.max_concurrent, 1))
-    if limits.budget_usd_per_day is not None:
-        checks.append(
-            LimitCheck(scope, subject, "budget_day", limits.budget_usd_per_day, estimate.cost_usd)
-        )
-    if limits.budget_usd_per_month is not None:
-        checks.append(
-            LimitCheck(
-                scope, subject, "budget_month", limits.budget_usd_per_month, estimate.cost_usd
-            )
-        )
-    return checks
-
-
-def limit_checks(
-    key_id: str, team: str | None, model: ModelConfig, policy: PolicyConfig, estimate: Estimate
-) -> list[LimitCheck]:
-    """Every check that applies to one request, key scope first."""
-    checks = _checks_for("key", key_id, policy.limits, estimate)
-    if team:
-        checks += _checks_for("team", team, policy.team_limits, estimate)
-    model_limits = policy.model_limits.get(model.name)
-    if model_limits is not None:
-        checks += _checks_for("model", f"{key_id}/{model.name}", model_limits, estimate)
-    return checks
-
-
-def _scopes(policy: PolicyConfig, model: ModelConfig) -> list[LimitsConfig]:
-    scopes = [policy.limits, policy.team_limits]
-    model_limits = policy.model_limits.get(model.name)
-    if model_limits is not None:
-        scopes.append(model_limits)
-    return scopes
-
-
-def has_limits(policy: PolicyConfig, model: ModelConfig) -> bool:
-    return any(s != _UNLIMITED for s in _scopes(policy, model))
-
-
-def needs_estimate(policy: PolicyConfig, model: ModelConfig) -> bool:
-    """Only tpm and budgets need a token estimate; skip tiktoken otherwise."""
-    return any(
-        s.tpm or s.budget_usd_per_day is not None or s.budget_usd_per_month is not None
-        for s in _scopes(policy, model)
-    )
-
-
-@dataclass(frozen=True)
-class LimitPlan:
-    """The checks one key's policy makes on every request to one model, worked out once per
-    config (`limit_plan`): only the tpm and budget amounts change from request to request."""
-
-    checks: tuple[LimitCheck, ...]  # as `limit_checks` orders them; tpm and budget amounts 0
-    needs_estimate: bool
-
-    def for_request(self, estimate: Estimate) -> list[LimitCheck]:
-        """`limit_checks` for this estimate."""
-        return [
-            check
-            if check.kind in _FIXED_AMOUNTS
-            else LimitCheck(
-                check.scope,
-                check.subject,
-                check.kind,
-                check.limit,
-                estimate.tokens if check.kind == "tpm" else estimate.cost_usd,
-            )
-            for check in self.checks
-        ]
-
-
-_FIXED_AMOUNTS = frozenset({"rpm", "concurrent"})  # 1 per request
-_NO_ESTIMATE = Estimate(0, 0, 0.0)
-
-
-def limit_plan(runtime: Runtime, key: KeyConfig, model: ModelConfig) -> LimitPlan | None:
-    """The plan of (key, model) under this runtime's config; None when no limit applies. Made
-    on first use and kept with the runtime, so a reload starts afresh (keys and models come from
-    the config, so the cache is as bounded as it is)."""
-    plans = runtime.limit_plans
-    cache_key = (key.id, model.name)
-    if cache_key in plans:
-        known: LimitPlan | None = plans[cache_key]
-        return known
-    policy = runtime.config.policies.get(key.policy)
-    plan = None
-    if policy is not None and has_limits(policy, model):
-        checks = limit_checks(key.id, key.team, model, policy, _NO_ESTIMATE)
-        plan = LimitPlan(tuple(checks), needs_estimate(policy, model))
-    plans[cache_key] = plan
-    return plan
-
-
-def _number(value: float) -> str:
-    """A limit as people write it: 100000000, not 1e+08; 0.01 stays 0.01."""
-    return str(int(value)) if float(value).is_integer() else f"{value:g}"
-
-
-def refusal_message(result: CheckResult) -> str:
-    check = result.check
-    who = f"{check.scope} '{check.subject}'"
-    if check.kind.startswith("budget"):
-        period = "daily" if check.kind == "budget_day" else "monthly"
-        return (
-            f"budget exhausted: {who} has used its {period} budget of ${_number(check.limit)} "
-            f"(${check.limit - result.remaining:.4f} spent); try again in {math.ceil(result.reset_s)} s"
-        )
-    return (
-        f"rate limit reached for {who}: {_number(check.limit)} {_KIND_WORDS[check.kind]}; "
-        f"try again in {max(1, math.ceil(result.reset_s))} s"
-    )
-
-
-def rate_headers(results: tuple[CheckResult, ...]) -> dict[str, str]:
-    """OpenAI-style x-ratelimit-* headers from the tightest request and token windows."""
-    requests: CheckResult | None = None
-    tokens: CheckResult | None = None
-    for result in results:
-        kind = result.check.kind
-        if kind == "rpm":
-            if requests is None or result.remaining < requests.remaining:
-                requests = result
-        elif kind == "tpm" and (tokens is None or result.remaining < tokens.remaining):
-            tokens = result
-    headers: dict[str, str] = {}
-    if requests is not None:
-        headers["x-ratelimit-limit-requests"] = _number(requests.check.limit)
-        headers["x-ratelimit-remaining-requests"] = f"{int(requests.remaining)}"
-        headers["x-ratelimit-reset-requests"] = f"{max(0.0, requests.reset_s):.3f}s"
-    if tokens is not None:
-        headers["x-ratelimit-limit-tokens"] = _number(tokens.check.limit)
-        headers["x-ratelimit-remaining-tokens"] = f"{int(tokens.remaining)}"
-        headers["x-ratelimit-reset-tokens"] = f"{max(0.0, tokens.reset_s):.3f}s"
-    return headers
 
 
 @dataclass
@@ -283,34 +97,46 @@ class Limiter:
         self._spend_timer: asyncio.TimerHandle | None = None
         self._spend_flush_wanted = False
 
+    def begin(
+        self, checks: list[LimitCheck], estimate: Estimate, model: ModelConfig | None = None
+    ) -> Awaitable[Held | None]:
+        """Start reserving everything (the state backend's call leaves before this returns);
+        await the result for what to settle, or RateLimited (with the rate headers). With
+        `model`, its deployments' breakers are read in the same round trip (`Held.breakers`).
+        The caller may do other work before awaiting: the state backend works meanwhile."""
+        now = self.clock()
+        names = model.deployment_names if model is not None else ()
+        return self._finish(self.state.begin_acquire(checks, now, names), checks, estimate, now)
+
     async def acquire(
+        self, checks: list[LimitCheck], estimate: Estimate, model: ModelConfig | None = None
+    ) -> Held | None:
+        """`begin`, awaited at once."""
+        return await self.begin(checks, estimate, model)
+
+    async def _finish(
         self,
+        pending: Awaitable[AcquireResult],
         checks: list[LimitCheck],
         estimate: Estimate,
-        model: ModelConfig | None = None,
-        while_waiting: Callable[[], None] | None = None,
+        now: float,
     ) -> Held | None:
-        """Reserve everything or raise RateLimited (with the rate headers); returns what to
-        settle, and the rate headers by `Held.rate_headers`. With `model`, its deployments'
-        breakers are read in the same round trip (`Held.breakers`). `while_waiting` runs while
-        the shared state works on the call (see `StateBackend.acquire`)."""
-        if not checks:
-            return None
-        now = self.clock()
         backend = self.state
-        names = model.deployment_names if model is not None else ()
+        breakers_read = True
         try:
-            result: AcquireResult = await backend.acquire(checks, now, names, while_waiting)
+            result = await pending
         except StateUnavailable:
-            if self.on_error == "fail_closed":
-                self._count_state_error()
-                raise ServiceUnavailable(
-                    "rate-limit state is unavailable and on_redis_error = 'fail_closed'; try again shortly"
-                ) from None
             self._count_state_error()
+            if self.on_error == "fail_closed":
+                raise ServiceUnavailable(
+                    "rate-limit state is unavailable and on_redis_error = 'fail_closed'; "
+                    "try again shortly"
+                ) from None
+            # fail_open: the limits kept in this process, which know no breakers (the router
+            # reads them, and finds the state unavailable, as usual).
             backend = self.local
             result = await backend.acquire(checks, now)
-            names = ()  # the local limits know no breakers: the router reads (and fails) as usual
+            breakers_read = False
         if not result.allowed or result.reservation is None:
             headers = rate_headers(result.results)
             refused = result.refused
@@ -324,7 +150,7 @@ class Limiter:
                 headers=headers,
                 budget=refused.check.kind.startswith("budget"),
             )
-        breakers = result.breakers if names else None
+        breakers = result.breakers if breakers_read and result.breakers else None
         return Held(result.reservation, backend, estimate, result, breakers)
 
     def _count_state_error(self) -> None:
@@ -352,9 +178,7 @@ class Limiter:
                     others = True
             if others or (budgeted and cost_usd):
                 # Slots, tokens and the spend of budgeted subjects: other requests read them now.
-                settlement = Settlement(
-                    held.reservation, actual_tokens, cost_usd, prepared=held.acquired.prepared
-                )
+                settlement = Settlement(held.reservation, actual_tokens, cost_usd)
                 self._queue.append((settlement, held.backend))
                 self._send_queue()
         if cost_usd:

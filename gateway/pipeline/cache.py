@@ -21,7 +21,7 @@ from gateway.pipeline.services import Services
 from gateway.providers import Usage
 from gateway.state import StateUnavailable
 
-log = logging.getLogger("gateway.cache.entries")
+log = logging.getLogger("gateway.cache")
 
 
 def _usage_dict(usage: Usage | None) -> dict[str, int]:
@@ -47,7 +47,7 @@ async def cache_lookup(ctx: RequestContext, services: Services) -> None:
     if "no-cache" in control:
         return
     try:
-        raw = await services.state.get(ctx.cache_key, services.clock())
+        raw = await services.state.get(ctx.cache_key, services.clock.time())
     except StateUnavailable:
         services.metrics.state_errors.inc()
         return
@@ -68,15 +68,14 @@ async def cache_lookup(ctx: RequestContext, services: Services) -> None:
         ctx.response_body = entry_as_json(entry, ctx.endpoint.wire)
 
 
+def will_store(ctx: RequestContext) -> bool:
+    """Whether the answer is to be stored if it succeeds (so a stream keeps what it sends)."""
+    return ctx.cache_key is not None and ctx.cache_store and ctx.cache != "hit"
+
+
 def storable(ctx: RequestContext) -> bool:
-    return (
-        ctx.cache_key is not None
-        and ctx.cache_store
-        and ctx.cache != "hit"
-        and ctx.status == 200
-        and ctx.error is None
-        and not ctx.client_closed
-    )
+    """Whether the answer just sent is stored: `will_store`, and it succeeded in full."""
+    return will_store(ctx) and ctx.status == 200 and ctx.error is None and not ctx.client_closed
 
 
 async def store_answer(ctx: RequestContext, services: Services) -> None:
@@ -94,7 +93,7 @@ async def store_answer(ctx: RequestContext, services: Services) -> None:
     else:
         return
     try:
-        await services.state.set(ctx.cache_key, entry, policy.cache.ttl_s, services.clock())
+        await services.state.set(ctx.cache_key, entry, policy.cache.ttl_s, services.clock.time())
     except StateUnavailable:
         services.metrics.state_errors.inc()
     except Exception:

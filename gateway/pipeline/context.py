@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any, TypedDict
 
-from gateway.config.types import DeploymentConfig, KeyConfig, ModelConfig, ProviderConfig
+from gateway import tokens
+from gateway.config.types import KeyConfig, ModelConfig
 from gateway.errors import GatewayError, WireFormat
-from gateway.providers import Adapter, EndpointKind, StreamConverter, Usage
+from gateway.guardrails.base import Placeholders
+from gateway.limits.limiter import Held
+from gateway.providers import EndpointKind, Usage
+from gateway.routing.exchange import Exchange, StreamReply, UpstreamCall
+from gateway.runtime import Runtime
 
-if TYPE_CHECKING:
-    from gateway.runtime import Runtime
-    from gateway.upstream import UpstreamResponse
+log = logging.getLogger("gateway")
 
 
 @dataclass(frozen=True)
@@ -24,79 +27,64 @@ class Endpoint:
     wire: WireFormat  # the client's format, for bodies and errors
 
 
-@dataclass(slots=True)
-class Attempt:
-    deployment: str
-    model: str
-    status: int | None
-    error_kind: str | None
-    duration_ms: float
-    # When the attempt began, in ms after the request arrived.
-    start_ms: float = 0.0
+class GuardrailHit(TypedDict):
+    """One guardrail's findings on one stage, as the record shows them (never the values)."""
 
-
-@dataclass(slots=True)
-class StreamReply:
-    upstream: UpstreamResponse
-    chunks: AsyncIterator[bytes]
-    converter: StreamConverter
-    # Client-format bytes already converted while the first upstream chunk was awaited.
-    pending: list[bytes]
+    name: str
+    stage: str
+    action: str
+    entities: list[str]
 
 
 @dataclass(slots=True)
 class RequestContext:
     endpoint: Endpoint
-    runtime: Runtime
+    runtime: Runtime  # the config this request runs under, even if a reload happens meanwhile
     request_id: str
     ts: float  # wall clock at arrival
     started: float  # monotonic at arrival
     headers: dict[str, str]
     raw_body: bytes = b""
-    body: dict[str, Any] | None = None
+    body: dict[str, Any] | None = None  # the parsed JSON body
     key: KeyConfig | None = None
     model_name: str | None = None
     model: ModelConfig | None = None
     stream: bool = False
-    deployment: DeploymentConfig | None = None
-    provider: ProviderConfig | None = None
-    adapter: Adapter | None = None
-    attempts: list[Attempt] = field(default_factory=list)
-    fallback_used: bool = False
+    # What the limiter reserved for this request, settled when it ends.
+    limits_held: Held | None = None
+    # The first upstream call, made ready while the limits were checked. Out of repr: its
+    # headers carry the provider key.
+    upstream_draft: UpstreamCall | None = field(default=None, repr=False)
+    # What happened upstream: attempts, the deployment, the answer (see gateway.routing).
+    exchange: Exchange = field(default_factory=Exchange)
+    # The answer to send, from the upstream (copied from the exchange) or the cache.
+    response_body: bytes | None = None
+    response_json: dict[str, Any] | None = None
+    usage: Usage | None = None
+    stream_reply: StreamReply | None = None
+    # A cache hit served as a stream: the pieces to send.
+    cached_stream: list[bytes] | None = None
     status: int = 0
     error: GatewayError | None = None
-    usage: Usage | None = None
-    response_body: bytes | None = None
-    response_json: Any = None
-    stream_reply: StreamReply | None = None
-    upstream_started: float | None = None
-    upstream_finished: float | None = None
     first_byte_sent: float | None = None
     client_closed: bool = False
-    # Guardrail findings for the record: [{name, stage, action, entities}].
-    guardrails: list[dict[str, Any]] = field(default_factory=list)
-    # Per-request guardrail state (e.g. the placeholder map of `restore`).
-    guard_state: Any = None
+    guardrails: list[GuardrailHit] = field(default_factory=list)
+    # The placeholder map of a `restore` guardrail: input values the answer gets back.
+    placeholders: Placeholders | None = None
     # "hit" | "miss" | "bypass"
     cache: str = "bypass"
     cache_key: str | None = None
     cache_store: bool = False
     # Client-format bytes sent for a stream, kept only when the answer will be cached.
     sent_chunks: list[bytes] | None = None
-    # A cache hit served as a stream: the pieces to send.
-    cached_stream: list[bytes] | None = None
-    # What the limiter reserved for this request (gateway.limits.limiter.Held), settled when it ends.
-    limits_held: Any = None
-    # The first upstream call, made while the limits were checked (routing.attempt.UpstreamCall).
-    # Out of repr: its headers carry the provider key.
-    upstream_draft: Any = field(default=None, repr=False)
+    response_headers: dict[str, str] = field(default_factory=dict)
     _prompt_estimate: int | None = None
     # Work the response needs but the upstream call does not (`defer`).
     _deferred: list[Callable[[], None]] | None = None
 
     def defer(self, work: Callable[[], None]) -> None:
         """Do `work` at the request's next await (while the upstream works, nearly always), and
-        at the latest when the response starts (`run_deferred`, from `gateway_headers`)."""
+        at the latest when the response starts (`run_deferred`, from the response writer)."""
         if self._deferred is None:
             self._deferred = []
             asyncio.get_running_loop().call_soon(self.run_deferred)
@@ -109,15 +97,11 @@ class RequestContext:
             try:
                 work()
             except Exception:  # a bug here must not fail a request that is otherwise answered
-                logging.getLogger("gateway").exception(
-                    "deferred work of request %s failed", self.request_id
-                )
+                log.exception("deferred work of request %s failed", self.request_id)
 
     def prompt_estimate(self) -> int:
         """tiktoken estimate of the prompt, computed at most once per request."""
         if self._prompt_estimate is None:
-            from gateway import tokens
-
             body = self.body or {}
             if self.endpoint.kind == "embeddings":
                 value = body.get("input")
@@ -132,5 +116,3 @@ class RequestContext:
                     body.get("messages"), body.get("system")
                 )
         return self._prompt_estimate
-
-    response_headers: dict[str, str] = field(default_factory=dict)

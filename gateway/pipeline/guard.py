@@ -22,6 +22,7 @@ from gateway.guardrails.bodies import Slot, input_slots, output_slots, string_sl
 from gateway.guardrails.compiled import ERROR_ENTITY, Decision, Guard, GuardrailSet, decide
 from gateway.guardrails.stream import GuardedConverter
 from gateway.pipeline.context import RequestContext
+from gateway.pipeline.route import internal_completion
 from gateway.pipeline.services import Services
 from gateway.providers import StreamConverter
 
@@ -34,6 +35,12 @@ def _guardrails(ctx: RequestContext) -> GuardrailSet | None:
     if ctx.key is None:
         return None
     return ctx.runtime.guardrails.get(ctx.key.policy)
+
+
+def guards_input(ctx: RequestContext) -> bool:
+    """Whether `guard_input` may look at (and rewrite) this request's body."""
+    guards = _guardrails(ctx)
+    return guards is not None and bool(guards.input)
 
 
 def record(ctx: RequestContext, stage: str, decision: Decision) -> None:
@@ -56,8 +63,7 @@ def record(ctx: RequestContext, stage: str, decision: Decision) -> None:
 async def _scan(guard: Guard, text: str, ctx: RequestContext, services: Services) -> list[Finding]:
     if guard.remote is not None:
         try:
-            findings: list[Finding] = await guard.remote.scan(text, ctx, services)
-            return findings
+            return await guard.remote.scan(text, internal_completion(ctx, services))
         except GuardrailUnavailable:
             return [Finding(ERROR_ENTITY, 0, 0)]
     assert guard.detector is not None
@@ -115,9 +121,8 @@ async def guard_input(ctx: RequestContext, services: Services) -> None:
     guards = _guardrails(ctx)
     if guards is None or not guards.input or ctx.body is None:
         return
-    ctx.upstream_draft = None  # made from the body as it was (routing.attempt.draft_first_call)
     placeholders = Placeholders() if guards.restores else None
-    ctx.guard_state = placeholders
+    ctx.placeholders = placeholders
     slots = input_slots(ctx.body, ctx.endpoint.kind)
     if slots:
         await _apply(guards.input, slots, "input", ctx, services, placeholders)
@@ -126,11 +131,8 @@ async def guard_input(ctx: RequestContext, services: Services) -> None:
 async def guard_output(ctx: RequestContext, services: Services) -> None:
     """Pipeline stage: scan the answer; block it, rewrite it, put `restore` values back."""
     guards = _guardrails(ctx)
-    placeholders = (
-        ctx.guard_state
-        if isinstance(ctx.guard_state, Placeholders) and ctx.guard_state.by_value
-        else None
-    )
+    restoring = ctx.placeholders is not None and bool(ctx.placeholders.by_value)
+    placeholders = ctx.placeholders if restoring else None
     if (guards is None or not guards.output) and placeholders is None:
         return
     guards = guards or _NO_GUARDS

@@ -13,13 +13,12 @@ from typing import Any
 import orjson
 
 from gateway.errors import AuthenticationError, InvalidRequest, NotFound, PermissionDenied
-from gateway.limits.limiter import estimate_request, limit_plan
+from gateway.limits.plan import estimate_request
 from gateway.pipeline.cache import cache_lookup
 from gateway.pipeline.context import RequestContext
-from gateway.pipeline.guard import guard_input, guard_output
+from gateway.pipeline.guard import guard_input, guard_output, guards_input
+from gateway.pipeline.route import route_and_call, route_request
 from gateway.pipeline.services import Services
-from gateway.routing.attempt import draft_first_call
-from gateway.routing.router import route_and_call
 from gateway.validation import validate_chat, validate_embeddings, validate_messages
 
 Stage = Callable[[RequestContext, Services], Awaitable[None]]
@@ -70,7 +69,8 @@ async def parse_body(ctx: RequestContext, services: Services) -> None:
 
 
 async def resolve_model(ctx: RequestContext, services: Services) -> None:
-    """The public model name -> its model group; 404 when unknown, 403 when the key may not use it."""
+    """The public model name -> its model group; 404 when unknown, 403 when the key may not
+    use it."""
     assert ctx.key is not None and ctx.model_name is not None
     model = ctx.runtime.config.models.get(ctx.model_name)
     if model is None:
@@ -88,17 +88,18 @@ async def resolve_model(ctx: RequestContext, services: Services) -> None:
 
 async def check_limits(ctx: RequestContext, services: Services) -> None:
     """Reserve the key's, team's and model's limits and budgets (429 when one is reached)."""
-    assert ctx.key is not None and ctx.model is not None
-    plan = limit_plan(ctx.runtime, ctx.key, ctx.model)
+    assert ctx.key is not None and ctx.model is not None and ctx.body is not None
+    plan = ctx.runtime.limit_plans.get(ctx.key, ctx.model)
     if plan is None:
         return
     prompt_tokens = ctx.prompt_estimate() if plan.needs_estimate else 0
-    estimate = estimate_request(ctx, prompt_tokens)
-    checks = plan.for_request(estimate)
-    # While Redis decides, the upstream call is made ready (it leaves only once allowed).
-    held = ctx.limits_held = await services.limiter.acquire(
-        checks, estimate, ctx.model, lambda: draft_first_call(ctx)
-    )
+    estimate = estimate_request(ctx.body, ctx.endpoint.kind, ctx.model, prompt_tokens)
+    pending = services.limiter.begin(plan.for_request(estimate), estimate, ctx.model)
+    # While the state backend decides, the first upstream call is made ready; it leaves only
+    # once allowed. Not when an input guardrail may still rewrite the body.
+    if not guards_input(ctx):
+        ctx.upstream_draft = services.router.draft(route_request(ctx))
+    held = ctx.limits_held = await pending
     if held is not None:
         # The headers are for the response, not the upstream call: built while it works.
         ctx.defer(lambda: ctx.response_headers.update(held.rate_headers()))

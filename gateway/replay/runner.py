@@ -15,8 +15,8 @@ from typing import Any
 
 import httpx
 
+from gateway.observability.cost import cost_usd
 from gateway.observability.log_reader import Record
-from gateway.observability.record import cost_usd
 from gateway.providers import Usage as GatewayUsage
 from gateway.replay import scorers
 from gateway.replay.answers import (

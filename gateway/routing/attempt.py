@@ -1,6 +1,6 @@
 """One upstream attempt: send the request to one deployment and take in its answer.
 
-Success fills the context (a JSON body, or a stream whose first converted bytes are already in
+Success fills the exchange (a JSON body, or a stream whose first converted bytes are already in
 hand, so a stream that fails before its first byte can still move to another deployment).
 Failure raises `AttemptFailed`, which says whether another try may help.
 """
@@ -8,19 +8,22 @@ Failure raises `AttemptFailed`, which says whether another try may help.
 from __future__ import annotations
 
 import asyncio
-import logging
-import time
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from typing import Any
 
+from gateway.clock import Clock
 from gateway.config.types import DeploymentConfig, ModelConfig, ProviderConfig
 from gateway.errors import GatewayError, UpstreamFailed, UpstreamRejected, UpstreamTimeout
-from gateway.pipeline.context import Attempt, RequestContext, StreamReply
-from gateway.pipeline.services import Services
-from gateway.providers import Adapter, PreparedCall, adapter_for, wire_provider
-from gateway.upstream import UpstreamError, UpstreamRequest, UpstreamResponse
-from gateway.upstream.http1 import encode_request
-
-log = logging.getLogger("gateway")
+from gateway.providers import EndpointKind, adapter_for, wire_provider
+from gateway.routing.exchange import Attempt, Exchange, RouteRequest, StreamReply, UpstreamCall
+from gateway.runtime import Runtime
+from gateway.upstream import (
+    UpstreamClient,
+    UpstreamError,
+    UpstreamRequest,
+    UpstreamResponse,
+    UpstreamTimeouts,
+)
 
 _CONTENT_POLICY_MARKERS = (
     "content_policy",
@@ -28,6 +31,9 @@ _CONTENT_POLICY_MARKERS = (
     "content management policy",
     "safety system",
 )
+
+# The upstream client that serves a provider (the network, or the in-process mock).
+ClientFor = Callable[[ProviderConfig], UpstreamClient]
 
 
 class AttemptFailed(Exception):
@@ -48,12 +54,6 @@ class AttemptFailed(Exception):
         self.context_window = context_window
 
 
-@dataclass(frozen=True)
-class AttemptLimits:
-    first_byte_s: float
-    body_s: float
-
-
 def parse_retry_after(value: str | None) -> float | None:
     """Seconds from a `Retry-After` header (delta-seconds form; HTTP dates are ignored)."""
     if not value:
@@ -65,153 +65,84 @@ def parse_retry_after(value: str | None) -> float | None:
 
 
 def is_content_policy(error: GatewayError) -> bool:
-    """Did the upstream refuse on content policy (OpenAI `content_policy_violation`, Azure filters)?"""
+    """Did the upstream refuse on content policy (OpenAI `content_policy_violation`, Azure
+    filters)?"""
     if not isinstance(error, UpstreamRejected) or error.status != 400:
         return False
     text = error.message.lower()
     body = error.upstream_body
     if isinstance(body, dict) and isinstance(body.get("error"), dict):
-        text += (
-            " "
-            + str(body["error"].get("code", "")).lower()
-            + " "
-            + str(body["error"].get("type", "")).lower()
-        )
+        detail = body["error"]
+        text += f" {detail.get('code', '')} {detail.get('type', '')}".lower()
     return any(marker in text for marker in _CONTENT_POLICY_MARKERS)
 
 
 def _failure_from_upstream_error(exc: UpstreamError, deployment: DeploymentConfig) -> AttemptFailed:
+    name = deployment.name
     if exc.kind.endswith("timeout"):
         return AttemptFailed(
-            UpstreamTimeout(f"upstream {deployment.name} timed out ({exc.kind})"), retryable=True
+            UpstreamTimeout(f"upstream {name} timed out ({exc.kind})"), retryable=True
         )
     return AttemptFailed(
-        UpstreamFailed(f"upstream {deployment.name} failed ({exc.kind}): {exc}"), retryable=True
+        UpstreamFailed(f"upstream {name} failed ({exc.kind}): {exc}"), retryable=True
     )
-
-
-@dataclass(frozen=True)
-class UpstreamCall:
-    """One upstream call as `build_call` makes it: ahead of time by `draft_first_call` (the
-    draft), or when the router calls the deployment."""
-
-    deployment: DeploymentConfig
-    provider: ProviderConfig
-    adapter: Adapter
-    # Out of repr: the headers carry the provider key.
-    call: PreparedCall = field(repr=False)
-    encoded: bytes | None = field(repr=False)  # the HTTP/1.1 bytes (None for the in-process mock)
 
 
 def build_call(
-    ctx: RequestContext, deployment: DeploymentConfig, encode: bool = False
+    runtime: Runtime,
+    kind: EndpointKind,
+    body: dict[str, Any],
+    anthropic_beta: str | None,
+    deployment: DeploymentConfig,
+    client_for: ClientFor,
 ) -> UpstreamCall:
-    """The upstream call of this request to `deployment` (with its HTTP/1.1 bytes if `encode`,
-    except for the in-process mock, which reads no bytes)."""
-    assert ctx.body is not None
-    provider = ctx.runtime.config.providers[deployment.provider]
-    wire = wire_provider(provider, ctx.endpoint.kind)
-    adapter = adapter_for(ctx.endpoint.kind, wire, ctx.headers.get("anthropic-beta"))
-    call = adapter.prepare(ctx.body, deployment, wire, ctx.runtime.provider_key(provider.name))
-    encoded = (
-        encode_request("POST", call.url, call.headers, call.body)
-        if encode and provider.type != "mock"
-        else None
-    )
-    return UpstreamCall(deployment, provider, adapter, call, encoded)
-
-
-def draft_first_call(ctx: RequestContext) -> None:
-    """Make the call to the model's only deployment ahead (`ctx.upstream_draft`).
-
-    Runs while Redis checks the request's limits, when this process would otherwise wait: once
-    they allow it, the call leaves without being built. It only saves work, never decides
-    anything: the router still picks the deployment, `call_deployment` uses the draft only if it
-    picked that one, and `guard_input` drops it before it rewrites the body. A model with several
-    deployments gets no draft (which one goes first depends on the router's state then).
-    """
-    model = ctx.model
-    if model is None or ctx.body is None:
-        return
-    deployments = [d for d in model.deployments if d.weight > 0]
-    if len(deployments) != 1:
-        return
-    try:
-        ctx.upstream_draft = build_call(ctx, deployments[0], encode=True)
-    except (GatewayError, UpstreamError):
-        return  # the same error is raised where it belongs, when the call is made
-    except Exception:
-        log.exception("cannot draft the upstream call of request %s", ctx.request_id)
+    """The upstream call of a request to `deployment`, prepared by the client that sends it."""
+    provider = runtime.config.providers[deployment.provider]
+    wire = wire_provider(provider, kind)
+    adapter = adapter_for(kind, wire, anthropic_beta)
+    call = adapter.prepare(body, deployment, wire, runtime.provider_key(provider.name))
+    request = UpstreamRequest("POST", call.url, call.headers, call.body)
+    return UpstreamCall(deployment, provider, adapter, client_for(provider).prepare(request))
 
 
 async def call_deployment(
-    ctx: RequestContext,
-    services: Services,
+    request: RouteRequest,
+    exchange: Exchange,
     model: ModelConfig,
-    deployment: DeploymentConfig,
-    limits: AttemptLimits,
+    call: UpstreamCall,
+    client: UpstreamClient,
+    timeouts: UpstreamTimeouts,
+    body_timeout_s: float,
+    clock: Clock,
 ) -> None:
-    """Try `deployment` once; on success the context holds the answer, else AttemptFailed."""
-    assert ctx.body is not None
-    draft, ctx.upstream_draft = ctx.upstream_draft, None  # a retry or fallback builds its own
-    if not (isinstance(draft, UpstreamCall) and draft.deployment is deployment):
-        draft = build_call(ctx, deployment)
-    provider, adapter, call = draft.provider, draft.adapter, draft.call
-    ctx.deployment, ctx.provider, ctx.adapter = deployment, provider, adapter
-    timeouts = deployment.timeouts
-    request = UpstreamRequest(
-        method="POST",
-        url=call.url,
-        headers=call.headers,
-        body=call.body,
-        connect_timeout_s=min(timeouts.connect_s, limits.first_byte_s),
-        first_byte_timeout_s=limits.first_byte_s,
-        idle_timeout_s=timeouts.idle_s,
-        encoded=draft.encoded,
+    """Try `call.deployment` once; on success the exchange holds the answer, else AttemptFailed."""
+    deployment, adapter = call.deployment, call.adapter
+    exchange.deployment, exchange.provider, exchange.adapter = deployment, call.provider, adapter
+    started = clock.monotonic()
+    if exchange.started is None:
+        exchange.started = started
+    attempt = Attempt(
+        deployment.name, model.name, None, None, 0.0, (started - request.started) * 1000
     )
-    started = time.monotonic()
-    if ctx.upstream_started is None:
-        ctx.upstream_started = started
-    attempt = Attempt(deployment.name, model.name, None, None, 0.0, (started - ctx.started) * 1000)
-    ctx.attempts.append(attempt)
+    exchange.attempts.append(attempt)
     response: UpstreamResponse | None = None
     try:
-        response = await services.client_for(provider).send(request)
+        response = await client.send(call.prepared, timeouts)
         attempt.status = response.status
         if response.status >= 400:
-            data = await response.read()
-            error = adapter.convert_error(response.status, data, deployment)
             attempt.error_kind = f"http_{response.status}"
-            retry_after = parse_retry_after(response.headers.get("retry-after"))
-            if response.status == 429 and retry_after is not None:
-                error.headers["retry-after"] = response.headers["retry-after"]
-            retryable = response.status == 429 or response.status >= 500
-            raise AttemptFailed(
-                error,
-                retryable=retryable,
-                retry_after_s=retry_after,
-                content_policy=is_content_policy(error),
-            )
-        if ctx.stream:
-            converter = adapter.stream(ctx.body)
-            chunks = response.iter_chunks()
-            pending: list[bytes] = []
-            async for chunk in chunks:
-                pending = converter.feed(chunk)
-                if pending:
-                    break
-            else:
-                pending = converter.finish()
-            ctx.stream_reply = StreamReply(response, chunks, converter, pending)
+            raise await _rejection(response, call)
+        if request.stream:
+            exchange.stream = await _start_stream(response, call, request.body)
             response = None  # the responder owns it now
         else:
             if response.body_complete:
                 data = await response.read()  # all in already: nothing to time out
             else:
-                async with asyncio.timeout(limits.body_s):
+                async with asyncio.timeout(body_timeout_s):
                     data = await response.read()
-            ctx.response_body, ctx.usage, ctx.response_json = adapter.convert_json(data)
-            ctx.upstream_finished = time.monotonic()
+            exchange.body, exchange.usage, exchange.json = adapter.convert_json(data)
+            exchange.finished = clock.monotonic()
     except UpstreamError as exc:
         attempt.error_kind = exc.kind
         raise _failure_from_upstream_error(exc, deployment) from None
@@ -230,6 +161,37 @@ async def call_deployment(
         attempt.error_kind = attempt.error_kind or exc.kind
         raise AttemptFailed(exc, retryable=False) from None
     finally:
-        attempt.duration_ms = (time.monotonic() - started) * 1000
+        attempt.duration_ms = (clock.monotonic() - started) * 1000
         if response is not None:
             await response.aclose()
+
+
+async def _rejection(response: UpstreamResponse, call: UpstreamCall) -> AttemptFailed:
+    """The upstream's error answer as the client's error, and whether another try may help."""
+    data = await response.read()
+    error = call.adapter.convert_error(response.status, data, call.deployment)
+    retry_after = parse_retry_after(response.headers.get("retry-after"))
+    if response.status == 429 and retry_after is not None:
+        error.headers["retry-after"] = response.headers["retry-after"]
+    return AttemptFailed(
+        error,
+        retryable=response.status == 429 or response.status >= 500,
+        retry_after_s=retry_after,
+        content_policy=is_content_policy(error),
+    )
+
+
+async def _start_stream(
+    response: UpstreamResponse, call: UpstreamCall, body: dict[str, Any]
+) -> StreamReply:
+    """Read until the first bytes the client can be sent (or the end), converting as it goes."""
+    converter = call.adapter.stream(body)
+    chunks = response.iter_chunks()
+    pending: list[bytes] = []
+    async for chunk in chunks:
+        pending = converter.feed(chunk)
+        if pending:
+            break
+    else:
+        pending = converter.finish()
+    return StreamReply(response, chunks, converter, pending)

@@ -9,29 +9,37 @@ Order of tries for a model group:
 3. then each model of `fallbacks` in order, with the same rules. A prompt too large for every
    deployment goes straight to `context_window_fallbacks`; a content-policy refusal goes to
    `content_policy_fallbacks`. Any other 4xx ends the request at once.
+
+The router is built from the edges it uses (state, deployment stats, metrics, upstream
+clients, clock, randomness) and knows nothing of the pipeline: it is asked a `RouteRequest`
+and fills an `Exchange`.
 """
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
-import time
-from collections.abc import Mapping, Sequence
+import random
+from collections.abc import Mapping
+from dataclasses import dataclass
 
+from gateway.clock import Clock
 from gateway.config.types import DeploymentConfig, ModelConfig
 from gateway.errors import GatewayError, InvalidRequest, UpstreamFailed, UpstreamTimeout
-from gateway.limits.limiter import Held
-from gateway.pipeline.context import RequestContext
-from gateway.pipeline.services import Services
-from gateway.routing.attempt import AttemptFailed, AttemptLimits, call_deployment
+from gateway.observability.metrics import Metrics
+from gateway.routing.attempt import AttemptFailed, ClientFor, build_call, call_deployment
+from gateway.routing.breakers import CLOSED, Breakers, is_deployment_fault
+from gateway.routing.deployment_stats import DeploymentStats
+from gateway.routing.exchange import Exchange, RouteRequest, UpstreamCall
 from gateway.routing.strategies import STRATEGIES, Candidate, Selection, weighted_by_point
-from gateway.state import BreakerState, StateUnavailable
+from gateway.state import BreakerState, StateBackend
+from gateway.upstream import UpstreamTimeouts
 
-_CLOSED = BreakerState(state="closed", failures=0, cooldown_remaining_s=0.0)
+DEFAULT_COMPLETION_TOKENS = 256
 
 
 def sticky_point(model: str, subject: str) -> float:
-    """A stable number in [0, 1) for (model, subject): the same key always lands on the same side."""
+    """A stable number in [0, 1) for (model, subject): the same key always lands on the same
+    side."""
     digest = hashlib.sha256(f"{model}\x00{subject}".encode()).digest()
     return int.from_bytes(digest[:8], "big") / 2**64
 
@@ -53,260 +61,69 @@ def _needs_estimate(model: ModelConfig, body_bytes: int) -> bool:
     return bool(windows) and body_bytes >= min(windows)
 
 
+def _max_tokens(request: RouteRequest) -> int:
+    body = request.body
+    value = body.get("max_tokens") or body.get("max_completion_tokens")
+    return value if isinstance(value, int) else DEFAULT_COMPLETION_TOKENS
+
+
+@dataclass
+class _Tries:
+    """One model group's tries so far."""
+
+    model: ModelConfig
+    deadline: float
+    prompt_tokens: int | None
+    tried: set[str]
+    last: AttemptFailed | None = None
+    repeats: int = 0
+
+
 class Router:
-    def __init__(self, services: Services) -> None:
-        self.services = services
+    def __init__(
+        self,
+        state: StateBackend,
+        stats: DeploymentStats,
+        metrics: Metrics,
+        client_for: ClientFor,
+        clock: Clock,
+        rng: random.Random,
+    ) -> None:
+        self.breakers = Breakers(state, metrics)
+        self.stats = stats
+        self.client_for = client_for
+        self.clock = clock
+        self.rng = rng
         self._turns: dict[str, int] = {}
-        self._up: dict[str, int] = {}
 
-    async def _breaker_states(
-        self,
-        deployments: Sequence[DeploymentConfig],
-        now: float,
-        known: Mapping[str, BreakerState] | None = None,
-    ) -> Mapping[str, BreakerState]:
-        """The deployments' breakers: `known` (read with the limits acquire) when it has them
-        all, else one state round trip; every breaker is treated closed when the state is down."""
-        names = [d.name for d in deployments]
-        if known is not None and all(name in known for name in names):
-            states = known
-        else:
-            try:
-                states = await self.services.state.breaker_states(names, now)
-            except StateUnavailable:
-                return {name: _CLOSED for name in names}
-        for name in names:
-            self._set_up(name, states[name])
-        return states
-
-    def _set_up(self, deployment: str, state: BreakerState) -> None:
-        """`gateway_deployment_up`, written only when it changes."""
-        up = 0 if state.state == "open" else 1
-        if self._up.get(deployment) != up:
-            self._up[deployment] = up
-            metrics = self.services.metrics
-            metrics.child(metrics.deployment_up, deployment).set(up)
-
-    async def _record_outcome(
-        self, deployment: str, ok: bool, before: BreakerState, now: float
-    ) -> None:
-        if ok and before.state == "closed" and before.failures == 0:
-            return  # nothing to clear: save the round trip
-        routing = self.services.runtime.config.routing
+    def draft(self, request: RouteRequest) -> UpstreamCall | None:
+        """The call to the model's only deployment, made ready ahead (e.g. while the limits are
+        checked): `route` sends it without building it again if it picks that deployment. A
+        model with several deployments gets none (which goes first depends on state then)."""
+        deployments = [d for d in request.model.deployments if d.weight > 0]
+        if len(deployments) != 1:
+            return None
         try:
-            state = await self.services.state.breaker_record(
-                deployment,
-                ok,
-                now,
-                routing.breaker_failures,
-                routing.breaker_window_s,
-                routing.breaker_cooldown_s,
-            )
-        except StateUnavailable:
-            return
-        self._set_up(deployment, state)
+            return self._build(request, deployments[0])
+        except GatewayError:
+            return None  # the same error is raised where it belongs, when the call is made
 
-    async def _probe(
-        self, candidates: list[Candidate], states: Mapping[str, BreakerState], now: float
-    ) -> Candidate | None:
-        """A half-open deployment whose single probe this request wins; it must then be called."""
-        for candidate in candidates:
-            if states.get(candidate.deployment.name, _CLOSED).state != "half_open":
-                continue
-            try:
-                won = await self.services.state.breaker_try_probe(
-                    candidate.deployment.name,
-                    now,
-                    self.services.runtime.config.routing.probe_timeout_s,
-                )
-            except StateUnavailable:
-                won = False
-            if won:
-                return candidate
-        return None
-
-    def _pick(
-        self,
-        ctx: RequestContext,
-        model: ModelConfig,
-        candidates: list[Candidate],
-        first: bool,
-        prompt_tokens: int,
-    ) -> Candidate:
-        if len(candidates) == 1:
-            return candidates[0]
-        if first and model.sticky != "none":
-            subject = (ctx.body or {}).get("user") if model.sticky == "user" else None
-            if model.sticky == "key" or not isinstance(subject, str):
-                subject = ctx.key.id if ctx.key else ""
-            return weighted_by_point(candidates, sticky_point(model.name, subject))
-        turn = self._turns.get(model.name, 0)
-        self._turns[model.name] = turn + 1
-        max_tokens = (
-            (ctx.body or {}).get("max_tokens")
-            or (ctx.body or {}).get("max_completion_tokens")
-            or 256
-        )
-        selection = Selection(
-            self.services.rng,
-            turn,
-            prompt_tokens,
-            int(max_tokens) if isinstance(max_tokens, int) else 256,
-        )
-        return STRATEGIES[model.strategy](candidates, selection)
-
-    async def _try_model(
-        self, ctx: RequestContext, model: ModelConfig, deadline: float, prompt_tokens: int | None
-    ) -> None:
-        """Every allowed try on one model group; raises AttemptFailed with the last failure."""
-        routing = self.services.runtime.config.routing
-        stats = self.services.stats
-        fitting = [d for d in model.deployments if d.weight > 0]
-        if prompt_tokens is not None:
-            fitting = [
-                d for d in fitting if d.context_window is None or prompt_tokens <= d.context_window
-            ]
-            if not fitting:
-                raise AttemptFailed(
-                    InvalidRequest(
-                        f"the prompt (~{prompt_tokens} tokens) exceeds the context window of every deployment of '{model.name}'",
-                        code="context_length_exceeded",
-                    ),
-                    retryable=False,
-                    context_window=True,
-                )
-        max_attempts = model.max_attempts or routing.max_attempts
-        # The first attempt on the requested model uses the breakers read with the limits
-        # acquire (same round trip); later attempts and fallback models read them fresh.
-        held = ctx.limits_held
-        requested = ctx.model is not None and model.name == ctx.model.name
-        known = held.breakers if isinstance(held, Held) and requested else None
-        tried: set[str] = set()
-        last: AttemptFailed | None = None
-        repeats = 0
-        for attempt_no in range(max_attempts):
-            now = time.monotonic()
-            if now >= deadline:
-                break
-            states = await self._breaker_states(
-                fitting, time.time(), known if attempt_no == 0 else None
-            )
-            half_open = [
-                d
-                for d in fitting
-                if d.name not in tried and states.get(d.name, _CLOSED).state == "half_open"
-            ]
-            probe = (
-                await self._probe([stats.candidate(d, now) for d in half_open], states, time.time())
-                if half_open
-                else None
-            )
-            if probe is not None:
-                choice = probe.deployment
-                tried.add(choice.name)
-                try:
-                    await self._attempt(
-                        ctx, model, choice, deadline, states[choice.name], prompt_tokens or 0
-                    )
-                    return
-                except AttemptFailed as failure:
-                    last = failure
-                    if not failure.retryable:
-                        raise
-                    continue
-            healthy = [
-                stats.candidate(d, now)
-                for d in fitting
-                if states.get(d.name, _CLOSED).state == "closed"
-            ]
-            if not healthy:
-                if last is None:
-                    last = AttemptFailed(
-                        UpstreamFailed(
-                            f"every deployment of '{model.name}' is cooling down after failures",
-                            code="no_healthy_deployment",
-                        ),
-                        retryable=True,
-                    )
-                break
-            untried = [c for c in healthy if c.deployment.name not in tried]
-            if not untried:
-                # Every healthy deployment failed once: wait, then go round again.
-                wait = backoff_s(
-                    repeats,
-                    routing.backoff_base_s,
-                    routing.backoff_max_s,
-                    self.services.rng.random(),
-                )
-                if last is not None and last.retry_after_s is not None:
-                    wait = max(wait, last.retry_after_s)
-                repeats += 1
-                if time.monotonic() + wait >= deadline:
-                    break
-                await _sleep_at_least(wait)
-                untried = healthy
-            choice = self._pick(ctx, model, untried, attempt_no == 0, prompt_tokens or 0).deployment
-            tried.add(choice.name)
-            try:
-                await self._attempt(
-                    ctx,
-                    model,
-                    choice,
-                    deadline,
-                    states.get(choice.name, _CLOSED),
-                    prompt_tokens or 0,
-                )
-                return
-            except AttemptFailed as failure:
-                last = failure
-                if not failure.retryable:
-                    raise
-        assert last is not None or time.monotonic() >= deadline
-        raise last or AttemptFailed(
-            UpstreamTimeout("the request deadline passed before an upstream answered"),
-            retryable=False,
+    def _build(self, request: RouteRequest, deployment: DeploymentConfig) -> UpstreamCall:
+        return build_call(
+            request.runtime,
+            request.kind,
+            request.body,
+            request.anthropic_beta,
+            deployment,
+            self.client_for,
         )
 
-    async def _attempt(
-        self,
-        ctx: RequestContext,
-        model: ModelConfig,
-        deployment: DeploymentConfig,
-        deadline: float,
-        breaker: BreakerState,
-        prompt_tokens: int,
-    ) -> None:
-        stats = self.services.stats
-        remaining = max(0.001, deadline - time.monotonic())
-        limits = AttemptLimits(
-            first_byte_s=min(deployment.timeouts.first_token_s, remaining),
-            body_s=min(deployment.timeouts.total_s, remaining),
-        )
-        started = time.monotonic()
-        stats.started(deployment.name, prompt_tokens, started)
-        ok = False
-        try:
-            await call_deployment(ctx, self.services, model, deployment, limits)
-            ok = True
-        finally:
-            elapsed_ms = (time.monotonic() - started) * 1000
-            stats.finished(
-                deployment.name,
-                elapsed_ms if ok else None,
-                elapsed_ms if ok and ctx.stream else None,
-            )
-            counts_as_failure = (
-                not ok and ctx.attempts and _is_deployment_fault(ctx.attempts[-1].error_kind)
-            )
-            if ok or counts_as_failure:
-                await self._record_outcome(deployment.name, ok, breaker, time.time())
-
-    async def route(self, ctx: RequestContext) -> None:
-        """Serve the request from its model group or its fallbacks; raises the final GatewayError."""
-        assert ctx.model is not None
-        config = self.services.runtime.config
-        deadline = ctx.started + config.server.request_timeout_s
-        chain: list[str] = [ctx.model.name]
+    async def route(self, request: RouteRequest, exchange: Exchange) -> None:
+        """Serve the request from its model group or its fallbacks, filling `exchange`;
+        raises the final GatewayError."""
+        config = request.runtime.config
+        deadline = request.started + config.server.request_timeout_s
+        chain: list[str] = [request.model.name]
         seen: set[str] = set()
         last: AttemptFailed | None = None
         index = 0
@@ -317,12 +134,11 @@ class Router:
                 continue
             seen.add(name)
             model = config.models[name]
-            prompt_tokens = (
-                ctx.prompt_estimate() if _needs_estimate(model, len(ctx.raw_body)) else None
-            )
+            needs = _needs_estimate(model, request.body_bytes)
+            tries = _Tries(model, deadline, request.prompt_tokens() if needs else None, set())
             try:
-                await self._try_model(ctx, model, deadline, prompt_tokens)
-                ctx.fallback_used = name != ctx.model.name
+                await self._try_model(request, exchange, tries)
+                exchange.fallback_used = name != request.model.name
                 return
             except AttemptFailed as failure:
                 last = failure
@@ -334,36 +150,183 @@ class Router:
                     raise failure.error from None
                 else:
                     chain.extend(model.fallbacks)
-            if time.monotonic() >= deadline:
+            if self.clock.monotonic() >= deadline:
                 break
         assert last is not None
         raise last.error
 
+    def _fitting(self, tries: _Tries) -> list[DeploymentConfig]:
+        model, prompt_tokens = tries.model, tries.prompt_tokens
+        fitting = [d for d in model.deployments if d.weight > 0]
+        if prompt_tokens is None:
+            return fitting
+        fitting = [
+            d for d in fitting if d.context_window is None or prompt_tokens <= d.context_window
+        ]
+        if not fitting:
+            raise AttemptFailed(
+                InvalidRequest(
+                    f"the prompt (~{prompt_tokens} tokens) exceeds the context window of every "
+                    f"deployment of '{model.name}'",
+                    code="context_length_exceeded",
+                ),
+                retryable=False,
+                context_window=True,
+            )
+        return fitting
 
-async def _sleep_at_least(seconds: float) -> None:
-    """Sleep no less than `seconds` by `time.monotonic()`: uvloop's timers run on a millisecond
-    clock and may fire up to a millisecond early, and a Retry-After must not be cut short."""
-    resume = time.monotonic() + seconds
-    await asyncio.sleep(seconds)
-    while (left := resume - time.monotonic()) > 0:
-        await asyncio.sleep(left + 0.0005)
+    async def _try_model(self, request: RouteRequest, exchange: Exchange, tries: _Tries) -> None:
+        """Every allowed try on one model group; raises AttemptFailed with the last failure."""
+        model = tries.model
+        routing = request.runtime.config.routing
+        fitting = self._fitting(tries)
+        names = [d.name for d in fitting]
+        # The first attempt on the requested model uses the breakers read with the limits
+        # check (same round trip); later attempts and fallback models read them fresh.
+        known = request.breakers if model.name == request.model.name else None
+        for attempt_no in range(model.max_attempts or routing.max_attempts):
+            if self.clock.monotonic() >= tries.deadline:
+                break
+            states = await self.breakers.states(
+                names, self.clock.time(), known if attempt_no == 0 else None
+            )
+            choice = await self._probe(fitting, tries, states, routing.probe_timeout_s)
+            if choice is None:
+                choice = await self._choose(request, fitting, tries, states, attempt_no == 0)
+            if choice is None:
+                break
+            tries.tried.add(choice.name)
+            try:
+                await self._attempt(request, exchange, tries, choice, states)
+                return
+            except AttemptFailed as failure:
+                tries.last = failure
+                if not failure.retryable:
+                    raise
+        if tries.last is not None:
+            raise tries.last
+        raise AttemptFailed(
+            UpstreamTimeout("the request deadline passed before an upstream answered"),
+            retryable=False,
+        )
 
+    async def _probe(
+        self,
+        fitting: list[DeploymentConfig],
+        tries: _Tries,
+        states: Mapping[str, BreakerState],
+        probe_timeout_s: float,
+    ) -> DeploymentConfig | None:
+        """A half-open deployment whose single probe this request wins; it must then be called."""
+        for deployment in fitting:
+            if deployment.name in tries.tried:
+                continue
+            if states.get(deployment.name, CLOSED).state != "half_open":
+                continue
+            if await self.breakers.try_probe(deployment.name, self.clock.time(), probe_timeout_s):
+                return deployment
+        return None
 
-def _is_deployment_fault(kind: str | None) -> bool:
-    """Failures that say something about the deployment's health (not the client's request)."""
-    if kind is None:
-        return False
-    if kind.startswith("http_"):
-        status = int(kind[5:])
-        return status == 429 or status >= 500
-    return True
+    async def _choose(
+        self,
+        request: RouteRequest,
+        fitting: list[DeploymentConfig],
+        tries: _Tries,
+        states: Mapping[str, BreakerState],
+        first: bool,
+    ) -> DeploymentConfig | None:
+        """The next closed deployment to try, after a backoff when every one was tried; None
+        when none is healthy or the deadline would pass while waiting."""
+        now = self.clock.monotonic()
+        healthy = [
+            self.stats.candidate(d, now)
+            for d in fitting
+            if states.get(d.name, CLOSED).state == "closed"
+        ]
+        if not healthy:
+            if tries.last is None:
+                tries.last = AttemptFailed(
+                    UpstreamFailed(
+                        f"every deployment of '{tries.model.name}' is cooling down after failures",
+                        code="no_healthy_deployment",
+                    ),
+                    retryable=True,
+                )
+            return None
+        untried = [c for c in healthy if c.deployment.name not in tries.tried]
+        if not untried:
+            # Every healthy deployment failed once: wait, then go round again.
+            routing = request.runtime.config.routing
+            wait = backoff_s(
+                tries.repeats, routing.backoff_base_s, routing.backoff_max_s, self.rng.random()
+            )
+            if tries.last is not None and tries.last.retry_after_s is not None:
+                wait = max(wait, tries.last.retry_after_s)
+            tries.repeats += 1
+            if self.clock.monotonic() + wait >= tries.deadline:
+                return None
+            await self.clock.sleep(wait)
+            untried = healthy
+        return self._pick(request, tries, untried, first).deployment
 
+    def _pick(
+        self, request: RouteRequest, tries: _Tries, candidates: list[Candidate], first: bool
+    ) -> Candidate:
+        model = tries.model
+        if len(candidates) == 1:
+            return candidates[0]
+        if first and model.sticky != "none":
+            user = request.body.get("user") if model.sticky == "user" else None
+            subject = user if isinstance(user, str) else request.key_id
+            return weighted_by_point(candidates, sticky_point(model.name, subject))
+        turn = self._turns.get(model.name, 0)
+        self._turns[model.name] = turn + 1
+        selection = Selection(self.rng, turn, tries.prompt_tokens or 0, _max_tokens(request))
+        return STRATEGIES[model.strategy](candidates, selection)
 
-async def route_and_call(ctx: RequestContext, services: Services) -> None:
-    """Pipeline stage: hand the request to the router (unless the cache already answered)."""
-    if ctx.cache == "hit":
-        return
-    await services.router.route(ctx)
-
-
-__all__ = ["GatewayError", "Router", "backoff_s", "route_and_call", "sticky_point"]
+    async def _attempt(
+        self,
+        request: RouteRequest,
+        exchange: Exchange,
+        tries: _Tries,
+        deployment: DeploymentConfig,
+        states: Mapping[str, BreakerState],
+    ) -> None:
+        clock = self.clock
+        remaining = max(0.001, tries.deadline - clock.monotonic())
+        limits = deployment.timeouts
+        first_byte_s = min(limits.first_token_s, remaining)
+        connect_s = min(limits.connect_s, first_byte_s)
+        timeouts = UpstreamTimeouts(connect_s, first_byte_s, limits.idle_s)
+        draft = request.draft
+        call = draft if draft is not None and draft.deployment is deployment else None
+        call = call or self._build(request, deployment)
+        client = self.client_for(call.provider)
+        started = clock.monotonic()
+        self.stats.started(deployment.name, tries.prompt_tokens or 0, started)
+        ok = False
+        try:
+            await call_deployment(
+                request,
+                exchange,
+                tries.model,
+                call,
+                client,
+                timeouts,
+                min(limits.total_s, remaining),
+                clock,
+            )
+            ok = True
+        finally:
+            elapsed_ms = (clock.monotonic() - started) * 1000
+            self.stats.finished(
+                deployment.name,
+                elapsed_ms if ok else None,
+                elapsed_ms if ok and request.stream else None,
+            )
+            attempts = exchange.attempts
+            fault = not ok and bool(attempts) and is_deployment_fault(attempts[-1].error_kind)
+            if ok or fault:
+                breaker = states.get(deployment.name, CLOSED)
+                routing = request.runtime.config.routing
+                await self.breakers.record(deployment.name, ok, breaker, clock.time(), routing)

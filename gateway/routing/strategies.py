@@ -75,7 +75,8 @@ def least_busy(candidates: Sequence[Candidate], selection: Selection) -> Candida
 
 
 def lowest_latency(candidates: Sequence[Candidate], selection: Selection) -> Candidate:
-    """Lowest EWMA of latency and time to first token; a deployment never measured is tried first."""
+    """Lowest EWMA of latency and time to first token; a deployment never measured is tried
+    first."""
 
     def score(c: Candidate) -> float:
         if c.latency_ewma_ms is None:

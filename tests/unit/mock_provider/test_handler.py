@@ -13,7 +13,7 @@ import pytest
 from gateway.mock_provider.handler import MockConnectionDrop, MockHandler, MockReply
 from gateway.mock_provider.inprocess import InProcessMockUpstream
 from gateway.sse import SSEDecoder
-from gateway.upstream.base import UpstreamError, UpstreamRequest
+from gateway.upstream import UpstreamError, UpstreamRequest, UpstreamTimeouts
 
 CHAT = "/v1/chat/completions"
 MESSAGES = "/v1/messages"
@@ -213,19 +213,19 @@ async def test_fail_timeout_waits_until_cancelled() -> None:
 # InProcessMockUpstream
 
 
-def request(body: bytes, path: str = CHAT, **timeouts: float) -> UpstreamRequest:
-    return UpstreamRequest(
-        "POST", "mock://local" + path, {"authorization": "Bearer k"}, body, **timeouts
-    )
+def request(body: bytes, path: str = CHAT) -> UpstreamRequest:
+    return UpstreamRequest("POST", "mock://local" + path, {"authorization": "Bearer k"}, body)
 
 
 async def test_inprocess_json_and_stream() -> None:
     upstream = InProcessMockUpstream()
-    response = await upstream.send(request(chat()))
+    response = await upstream.send(request(chat()), UpstreamTimeouts())
     assert response.status == 200 and response.headers["content-type"] == "application/json"
     assert json.loads(await response.read())["object"] == "chat.completion"
     await response.aclose()
-    response = await upstream.send(request(anthropic(stream=True), MESSAGES + "?beta=true"))
+    response = await upstream.send(
+        request(anthropic(stream=True), MESSAGES + "?beta=true"), UpstreamTimeouts()
+    )
     raw = b"".join([chunk async for chunk in response.iter_chunks()])
     await response.aclose()
     assert events(raw)[-1][0] == "message_stop"
@@ -240,17 +240,17 @@ async def test_inprocess_first_byte_timeout() -> None:
     upstream = InProcessMockUpstream()
     started = time.monotonic()
     with pytest.raises(UpstreamError) as info:
-        await upstream.send(request(chat("fail-timeout"), first_byte_timeout_s=0.05))
+        await upstream.send(request(chat("fail-timeout")), UpstreamTimeouts(first_byte_s=0.05))
     assert info.value.kind == "first_token_timeout" and time.monotonic() - started < 1
     slow = InProcessMockUpstream(MockHandler(latency_ms=500))
     with pytest.raises(UpstreamError) as info:
-        await slow.send(request(chat(), first_byte_timeout_s=0.05))
+        await slow.send(request(chat()), UpstreamTimeouts(first_byte_s=0.05))
     assert info.value.kind == "first_token_timeout"
 
 
 async def test_inprocess_idle_timeout_closes_the_stream() -> None:
     upstream = InProcessMockUpstream(MockHandler(tokens_per_s=5))
-    response = await upstream.send(request(chat(stream=True), idle_timeout_s=0.05))
+    response = await upstream.send(request(chat(stream=True)), UpstreamTimeouts(idle_s=0.05))
     chunks = []
     with pytest.raises(UpstreamError) as info:
         async for chunk in response.iter_chunks():
@@ -263,20 +263,22 @@ async def test_inprocess_idle_timeout_closes_the_stream() -> None:
 
 async def test_inprocess_drop_becomes_protocol_error() -> None:
     upstream = InProcessMockUpstream()
-    response = await upstream.send(request(chat("drop-mid-stream", stream=True)))
+    response = await upstream.send(
+        request(chat("drop-mid-stream", stream=True)), UpstreamTimeouts()
+    )
     chunks = []
     with pytest.raises(UpstreamError) as info:
         async for chunk in response.iter_chunks():
             chunks.append(chunk)
     assert info.value.kind == "protocol" and "mid-stream" in str(info.value) and len(chunks) == 3
     with pytest.raises(UpstreamError) as info:
-        await upstream.send(request(chat("drop-mid-stream")))
+        await upstream.send(request(chat("drop-mid-stream")), UpstreamTimeouts())
     assert info.value.kind == "protocol"
 
 
 async def test_inprocess_aclose_mid_stream_counts_a_cancelled_stream() -> None:
     upstream = InProcessMockUpstream(MockHandler(tokens_per_s=200))
-    response = await upstream.send(request(chat(stream=True)))
+    response = await upstream.send(request(chat(stream=True)), UpstreamTimeouts())
     async for _ in response.iter_chunks():
         break
     await response.aclose()

@@ -13,7 +13,8 @@ import pytest
 from gateway.app import create_app
 from gateway.config.load import load_config
 from gateway.observability.recorder import MemorySink
-from gateway.pipeline import services as services_module
+from gateway.pipeline import record as record_module
+from gateway.pipeline.services import Services
 
 CONFIG = """
 [logging]
@@ -41,7 +42,7 @@ BODY = {"model": "m", "messages": [{"role": "user", "content": "hello"}]}
 HEADERS = {"authorization": "Bearer sk-demo"}
 
 
-def make_app(tmp_path: Path) -> tuple[httpx.AsyncClient, MemorySink, services_module.Services]:
+def make_app(tmp_path: Path) -> tuple[httpx.AsyncClient, MemorySink, Services]:
     (tmp_path / "config.toml").write_text(CONFIG)
     (tmp_path / "policies").mkdir()
     (tmp_path / "policies" / "capped.toml").write_text(POLICY)
@@ -62,7 +63,7 @@ def requests_total(metrics_text: str) -> float:
 async def test_the_next_request_writes_the_record_while_it_waits(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(services_module, "RECORD_WITHIN_S", 60.0)
+    monkeypatch.setattr(record_module, "RECORD_WITHIN_S", 60.0)
     client, sink, _ = make_app(tmp_path)
     async with client:
         first = await client.post("/v1/chat/completions", json=BODY, headers=HEADERS)
@@ -82,7 +83,7 @@ async def test_the_next_request_writes_the_record_while_it_waits(
 async def test_metrics_count_every_request_that_has_ended(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(services_module, "RECORD_WITHIN_S", 60.0)
+    monkeypatch.setattr(record_module, "RECORD_WITHIN_S", 60.0)
     client, sink, _ = make_app(tmp_path)
     async with client:
         for _ in range(3):
@@ -97,7 +98,7 @@ async def test_metrics_count_every_request_that_has_ended(
 async def test_shutdown_writes_the_pending_records(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(services_module, "RECORD_WITHIN_S", 60.0)
+    monkeypatch.setattr(record_module, "RECORD_WITHIN_S", 60.0)
     client, sink, services = make_app(tmp_path)
     async with client:
         response = await client.post("/v1/chat/completions", json=BODY, headers=HEADERS)
@@ -109,7 +110,7 @@ async def test_shutdown_writes_the_pending_records(
 async def test_an_idle_gateway_writes_the_record_by_itself(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(services_module, "RECORD_WITHIN_S", 0.0)
+    monkeypatch.setattr(record_module, "RECORD_WITHIN_S", 0.0)
     client, sink, _ = make_app(tmp_path)
     async with client:
         response = await client.post("/v1/chat/completions", json=BODY, headers=HEADERS)

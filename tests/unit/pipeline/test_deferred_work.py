@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from gateway.http.endpoint import gateway_headers
+from gateway.http.responses import gateway_headers
 from gateway.pipeline.context import Endpoint, RequestContext
 
 

@@ -1,7 +1,7 @@
 import pytest
 
 from gateway.config.types import DeploymentConfig
-from gateway.observability.record import cost_usd
+from gateway.observability.cost import cost_usd
 from gateway.providers import Usage
 
 

@@ -1,0 +1,170 @@
+"""Response writers: a JSON answer, an error, a relayed stream, a cached stream.
+
+Each sets the status the record shows. A relayed stream that fails after its first byte ends
+with a well-formed error event the SDKs understand; a client that leaves stops the upstream.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+from starlette.types import Message, Receive, Send
+
+from gateway.errors import GatewayError, UpstreamFailed, UpstreamTimeout
+from gateway.pipeline.cache import will_store
+from gateway.pipeline.context import RequestContext
+from gateway.upstream import UpstreamError
+
+_JSON = (b"content-type", b"application/json")
+_SSE = [(b"content-type", b"text/event-stream; charset=utf-8"), (b"cache-control", b"no-cache")]
+
+# How long a stream runs before the gateway starts watching for the client going away.
+WATCH_DISCONNECT_AFTER_S = 0.05
+
+
+def gateway_headers(ctx: RequestContext) -> list[tuple[bytes, bytes]]:
+    ctx.run_deferred()  # e.g. the rate-limit headers, if no await has built them yet
+    headers = [(b"x-request-id", ctx.request_id.encode()), (b"x-gateway-cache", ctx.cache.encode())]
+    if ctx.exchange.deployment is not None:
+        headers.append((b"x-gateway-deployment", ctx.exchange.deployment.name.encode()))
+    if ctx.exchange.attempts:
+        headers.append((b"x-gateway-attempts", str(len(ctx.exchange.attempts)).encode()))
+    for name, value in ctx.response_headers.items():
+        headers.append((name.encode(), value.encode("latin-1", "replace")))
+    return headers
+
+
+def stream_error_event(error: GatewayError, wire: str) -> bytes:
+    """A well-formed last event that tells the SDK the stream failed."""
+    if wire == "anthropic":
+        return b"event: error\ndata: " + error.body("anthropic") + b"\n\n"
+    return b"data: " + error.body("openai") + b"\n\n"
+
+
+async def send_error(ctx: RequestContext, send: Send, error: GatewayError) -> None:
+    ctx.error = error
+    ctx.status = error.status
+    body = error.body(ctx.endpoint.wire)
+    headers = [_JSON, (b"content-length", str(len(body)).encode()), *gateway_headers(ctx)]
+    headers.extend((k.encode(), v.encode()) for k, v in error.headers.items())
+    await send({"type": "http.response.start", "status": error.status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+async def send_json(ctx: RequestContext, send: Send, body: bytes) -> None:
+    ctx.status = 200
+    headers = [_JSON, (b"content-length", str(len(body)).encode()), *gateway_headers(ctx)]
+    await send({"type": "http.response.start", "status": 200, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+async def _watch_disconnect(
+    receive: Receive, ctx: RequestContext, streamer: asyncio.Task[Any]
+) -> None:
+    while True:
+        message: Message = await receive()
+        if message["type"] == "http.disconnect":
+            ctx.client_closed = True
+            streamer.cancel()
+            return
+
+
+async def send_stream(ctx: RequestContext, send: Send, receive: Receive) -> None:
+    """Forward the upstream stream as it arrives; end it with an error event if the upstream
+    fails."""
+    reply = ctx.stream_reply
+    assert reply is not None
+    ctx.status = 200
+    await send(
+        {"type": "http.response.start", "status": 200, "headers": [*_SSE, *gateway_headers(ctx)]}
+    )
+    sent = ctx.sent_chunks = [] if will_store(ctx) else None
+    # The last piece of a finished upstream body is held back and leaves together with the
+    # end of the response: one write instead of two. When the whole upstream body is already
+    # in, nothing is awaited from it, so there is no disconnect to watch for either.
+    last: list[bytes] = []
+    if reply.upstream.body_complete:
+        last += reply.pending
+    # A client that goes away must stop the upstream (uvicorn's `send` stays silent once the
+    # client is gone). Watching costs a task per stream, so it starts only once the stream has
+    # lasted WATCH_DISCONNECT_AFTER_S: a fast stream never pays for it, a slow one is cut off
+    # at most that much later.
+    streamer = asyncio.current_task()
+    assert streamer is not None
+    watcher: list[asyncio.Task[None]] = []
+    watch_timer = None
+    if not reply.upstream.body_complete:
+        watch_timer = asyncio.get_running_loop().call_later(
+            WATCH_DISCONNECT_AFTER_S,
+            lambda: watcher.append(asyncio.create_task(_watch_disconnect(receive, ctx, streamer))),
+        )
+    try:
+        if reply.pending and not reply.upstream.body_complete:
+            ctx.first_byte_sent = time.monotonic()
+            piece = b"".join(reply.pending)
+            if sent is not None:
+                sent.append(piece)
+            await send({"type": "http.response.body", "body": piece, "more_body": True})
+        try:
+            async for chunk in reply.chunks:
+                out = reply.converter.feed(chunk)
+                if reply.upstream.body_complete:
+                    last += out
+                elif out:
+                    if ctx.first_byte_sent is None:
+                        ctx.first_byte_sent = time.monotonic()
+                    piece = b"".join(out)
+                    if sent is not None:
+                        sent.append(piece)
+                    await send({"type": "http.response.body", "body": piece, "more_body": True})
+            tail = [*last, *reply.converter.finish()]
+            if tail and ctx.first_byte_sent is None:
+                ctx.first_byte_sent = time.monotonic()
+            if sent is not None and tail:
+                sent.append(b"".join(tail))
+        except (UpstreamError, GatewayError) as exc:
+            error = exc if isinstance(exc, GatewayError) else _stream_failure(exc, ctx)
+            ctx.error = error
+            if ctx.exchange.attempts:
+                ctx.exchange.attempts[-1].error_kind = error.kind
+            tail = [*last, stream_error_event(error, ctx.endpoint.wire)]
+        ctx.exchange.finished = time.monotonic()
+        await send({"type": "http.response.body", "body": b"".join(tail), "more_body": False})
+    except asyncio.CancelledError:
+        if not ctx.client_closed:
+            raise
+        ctx.status = 499
+        current = asyncio.current_task()
+        if current is not None:
+            current.uncancel()
+    except OSError:
+        # The client went away while we were writing.
+        ctx.client_closed = True
+        ctx.status = 499
+    finally:
+        if watch_timer is not None:
+            watch_timer.cancel()
+        for task in watcher:
+            task.cancel()
+        await reply.upstream.aclose()
+
+
+async def send_cached_stream(ctx: RequestContext, send: Send, pieces: list[bytes]) -> None:
+    """Replay a cached stream with the boundaries it was first sent with."""
+    ctx.status = 200
+    await send(
+        {"type": "http.response.start", "status": 200, "headers": [*_SSE, *gateway_headers(ctx)]}
+    )
+    ctx.first_byte_sent = time.monotonic()
+    for piece in pieces:
+        await send({"type": "http.response.body", "body": piece, "more_body": True})
+    await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+
+def _stream_failure(exc: UpstreamError, ctx: RequestContext) -> GatewayError:
+    where = ctx.exchange.deployment.name if ctx.exchange.deployment else "upstream"
+    if exc.kind.endswith("timeout"):
+        return UpstreamTimeout(f"upstream {where} stalled mid-stream ({exc.kind})")
+    return UpstreamFailed(f"upstream {where} failed mid-stream: {exc}", code="stream_interrupted")

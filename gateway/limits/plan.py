@@ -1,0 +1,208 @@
+"""What a key's policy checks on a request, worked out without any state: pure functions.
+
+`LimitPlans.get(key, model)` gives the checks (rpm, tpm, concurrency, budgets, for the key, its
+team and the key on that model) made once per config; `estimate_request` the tokens and cost a
+request may use, which fill in the tpm and budget amounts; `refusal_message` and `rate_headers`
+turn a state backend's verdict into what the client reads. The stateful side is
+`gateway.limits.limiter`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from gateway.config.types import KeyConfig, LimitsConfig, ModelConfig, PolicyConfig
+from gateway.providers import EndpointKind
+from gateway.state import CheckResult, LimitCheck
+
+DEFAULT_COMPLETION_TOKENS = 256
+_KIND_WORDS = {
+    "rpm": "requests per minute",
+    "tpm": "tokens per minute",
+    "concurrent": "concurrent requests",
+}
+
+
+@dataclass(frozen=True)
+class Estimate:
+    prompt_tokens: int
+    completion_tokens: int
+    cost_usd: float
+
+    @property
+    def tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+
+_UNLIMITED = LimitsConfig()
+
+
+def estimate_request(
+    body: dict[str, Any], kind: EndpointKind, model: ModelConfig, prompt_tokens: int
+) -> Estimate:
+    """Tokens to reserve (prompt estimate + max_tokens) and the most it could cost."""
+    completion = body.get("max_tokens") or body.get("max_completion_tokens")
+    completion = (
+        completion if isinstance(completion, int) and completion > 0 else DEFAULT_COMPLETION_TOKENS
+    )
+    if kind == "embeddings":
+        completion = 0
+    cost = max(
+        (prompt_tokens * d.input_cost_per_1m + completion * d.output_cost_per_1m) / 1e6
+        for d in model.deployments
+    )
+    return Estimate(prompt_tokens, completion, cost)
+
+
+def _checks_for(
+    scope: str, subject: str, limits: LimitsConfig, estimate: Estimate
+) -> list[LimitCheck]:
+    checks = []
+    if limits.rpm:
+        checks.append(LimitCheck(scope, subject, "rpm", limits.rpm, 1))
+    if limits.tpm:
+        checks.append(LimitCheck(scope, subject, "tpm", limits.tpm, estimate.tokens))
+    if limits.max_concurrent:
+        checks.append(LimitCheck(scope, subject, "concurrent", limits.max_concurrent, 1))
+    if limits.budget_usd_per_day is not None:
+        checks.append(
+            LimitCheck(scope, subject, "budget_day", limits.budget_usd_per_day, estimate.cost_usd)
+        )
+    if limits.budget_usd_per_month is not None:
+        checks.append(
+            LimitCheck(
+                scope, subject, "budget_month", limits.budget_usd_per_month, estimate.cost_usd
+            )
+        )
+    return checks
+
+
+def limit_checks(
+    key_id: str, team: str | None, model: ModelConfig, policy: PolicyConfig, estimate: Estimate
+) -> list[LimitCheck]:
+    """Every check that applies to one request, key scope first."""
+    checks = _checks_for("key", key_id, policy.limits, estimate)
+    if team:
+        checks += _checks_for("team", team, policy.team_limits, estimate)
+    model_limits = policy.model_limits.get(model.name)
+    if model_limits is not None:
+        checks += _checks_for("model", f"{key_id}/{model.name}", model_limits, estimate)
+    return checks
+
+
+def _scopes(policy: PolicyConfig, model: ModelConfig) -> list[LimitsConfig]:
+    scopes = [policy.limits, policy.team_limits]
+    model_limits = policy.model_limits.get(model.name)
+    if model_limits is not None:
+        scopes.append(model_limits)
+    return scopes
+
+
+def has_limits(policy: PolicyConfig, model: ModelConfig) -> bool:
+    return any(s != _UNLIMITED for s in _scopes(policy, model))
+
+
+def needs_estimate(policy: PolicyConfig, model: ModelConfig) -> bool:
+    """Only tpm and budgets need a token estimate; skip tiktoken otherwise."""
+    return any(
+        s.tpm or s.budget_usd_per_day is not None or s.budget_usd_per_month is not None
+        for s in _scopes(policy, model)
+    )
+
+
+@dataclass(frozen=True)
+class LimitPlan:
+    """The checks one key's policy makes on every request to one model, worked out once per
+    config (`limit_plan`): only the tpm and budget amounts change from request to request."""
+
+    checks: tuple[LimitCheck, ...]  # as `limit_checks` orders them; tpm and budget amounts 0
+    needs_estimate: bool
+
+    def for_request(self, estimate: Estimate) -> list[LimitCheck]:
+        """`limit_checks` for this estimate."""
+        return [
+            check
+            if check.kind in _FIXED_AMOUNTS
+            else LimitCheck(
+                check.scope,
+                check.subject,
+                check.kind,
+                check.limit,
+                estimate.tokens if check.kind == "tpm" else estimate.cost_usd,
+            )
+            for check in self.checks
+        ]
+
+
+_FIXED_AMOUNTS = frozenset({"rpm", "concurrent"})  # 1 per request
+_NO_ESTIMATE = Estimate(0, 0, 0.0)
+
+
+class LimitPlans:
+    """The plans of one config by (key id, model name), each made on first use. Lives on the
+    runtime, so a reload starts afresh; keys and models come from the config, so it is as
+    bounded as the config is."""
+
+    def __init__(self, policies: Mapping[str, PolicyConfig]) -> None:
+        self._policies = policies
+        self._plans: dict[tuple[str, str], LimitPlan | None] = {}
+
+    def get(self, key: KeyConfig, model: ModelConfig) -> LimitPlan | None:
+        """The plan of (key, model); None when no limit applies."""
+        cache_key = (key.id, model.name)
+        if cache_key in self._plans:
+            return self._plans[cache_key]
+        policy = self._policies.get(key.policy)
+        plan = None
+        if policy is not None and has_limits(policy, model):
+            checks = limit_checks(key.id, key.team, model, policy, _NO_ESTIMATE)
+            plan = LimitPlan(tuple(checks), needs_estimate(policy, model))
+        self._plans[cache_key] = plan
+        return plan
+
+
+def _number(value: float) -> str:
+    """A limit as people write it: 100000000, not 1e+08; 0.01 stays 0.01."""
+    return str(int(value)) if float(value).is_integer() else f"{value:g}"
+
+
+def refusal_message(result: CheckResult) -> str:
+    check = result.check
+    who = f"{check.scope} '{check.subject}'"
+    if check.kind.startswith("budget"):
+        period = "daily" if check.kind == "budget_day" else "monthly"
+        spent = check.limit - result.remaining
+        return (
+            f"budget exhausted: {who} has used its {period} budget of ${_number(check.limit)} "
+            f"(${spent:.4f} spent); try again in {math.ceil(result.reset_s)} s"
+        )
+    return (
+        f"rate limit reached for {who}: {_number(check.limit)} {_KIND_WORDS[check.kind]}; "
+        f"try again in {max(1, math.ceil(result.reset_s))} s"
+    )
+
+
+def rate_headers(results: tuple[CheckResult, ...]) -> dict[str, str]:
+    """OpenAI-style x-ratelimit-* headers from the tightest request and token windows."""
+    requests: CheckResult | None = None
+    tokens: CheckResult | None = None
+    for result in results:
+        kind = result.check.kind
+        if kind == "rpm":
+            if requests is None or result.remaining < requests.remaining:
+                requests = result
+        elif kind == "tpm" and (tokens is None or result.remaining < tokens.remaining):
+            tokens = result
+    headers: dict[str, str] = {}
+    if requests is not None:
+        headers["x-ratelimit-limit-requests"] = _number(requests.check.limit)
+        headers["x-ratelimit-remaining-requests"] = f"{int(requests.remaining)}"
+        headers["x-ratelimit-reset-requests"] = f"{max(0.0, requests.reset_s):.3f}s"
+    if tokens is not None:
+        headers["x-ratelimit-limit-tokens"] = _number(tokens.check.limit)
+        headers["x-ratelimit-remaining-tokens"] = f"{int(tokens.remaining)}"
+        headers["x-ratelimit-reset-tokens"] = f"{max(0.0, tokens.reset_s):.3f}s"
+    return headers

@@ -1,0 +1,42 @@
+"""The end of a request, whatever path it took: one place, called once per request.
+
+1. Its limits are settled at once (the concurrency slot freed, tokens and spend reconciled):
+   other requests, on any replica, read them next (`Limiter.settle`, no await).
+2. Its record is queued; it is built, written and counted a moment later, off the response's
+   path (`RecordQueue`).
+3. A successful answer the policy caches is stored in the background.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from gateway.observability.cost import cost_usd
+from gateway.pipeline.cache import storable, store_answer
+from gateway.pipeline.context import RequestContext
+from gateway.pipeline.record import request_usage
+from gateway.pipeline.services import Services
+
+log = logging.getLogger("gateway")
+
+
+def finish_request(ctx: RequestContext, services: Services) -> None:
+    """Settle, queue the record, store the answer; never raises."""
+    try:
+        ended = time.monotonic()
+        usage = request_usage(ctx)
+        try:
+            services.limiter.settle(
+                ctx.limits_held,
+                usage.prompt_tokens + usage.completion_tokens if usage else 0,
+                cost_usd(usage, ctx.exchange.deployment) if usage else 0.0,
+                ctx.key.spenders if ctx.key else (),
+            )
+        except Exception:  # the record is written whatever happens here
+            log.exception("cannot settle request %s", ctx.request_id)
+        services.records.add(ctx, ended, usage)
+        if storable(ctx):
+            services.spawn(store_answer(ctx, services))
+    except Exception:
+        log.exception("cannot finish request %s", ctx.request_id)

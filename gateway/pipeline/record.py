@@ -1,0 +1,154 @@
+"""The one record every request leaves (schema: docs/request-log.md), and when it is written.
+
+A request's record is built and written, and counted in the metrics, after its response: at
+the next request's first await (`RecordQueue.write_soon`, called as a request starts, so the
+work runs while that request waits on its first round trip), or at the latest
+`RECORD_WITHIN_S` after the request ended, before /metrics answers, and at shutdown. It is
+built with the config the request ran under, even if a reload happened since.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from gateway import tokens
+from gateway.observability.cost import cost_usd
+from gateway.observability.metrics import Metrics
+from gateway.observability.recorder import RecordSink
+from gateway.pipeline.context import RequestContext
+from gateway.providers import Usage
+
+log = logging.getLogger("gateway")
+RECORD_WITHIN_S = 0.002
+
+
+def request_usage(ctx: RequestContext) -> Usage | None:
+    """Upstream-reported usage, else a tiktoken estimate when a call was made."""
+    if ctx.usage is not None:
+        return ctx.usage
+    if ctx.stream_reply is not None and ctx.stream_reply.converter.usage is not None:
+        return ctx.stream_reply.converter.usage
+    if not ctx.exchange.attempts or ctx.body is None:
+        return None
+    prompt = tokens.count_messages(ctx.body.get("messages"), ctx.body.get("system"))
+    completion = 0
+    if ctx.stream_reply is not None:
+        completion = tokens.count_text("".join(ctx.stream_reply.converter.text))
+    return Usage(prompt_tokens=prompt, completion_tokens=completion, reported=False)
+
+
+def _ms(start: float | None, end: float | None) -> float | None:
+    if start is None or end is None:
+        return None
+    return round((end - start) * 1000, 3)
+
+
+def build_record(
+    ctx: RequestContext, include_bodies: bool, finished: float, usage: Usage | None
+) -> dict[str, Any]:
+    """`finished`: when the request ended (`time.monotonic()`); `usage`: `request_usage(ctx)`."""
+    key = ctx.key
+    error = ctx.error
+    record: dict[str, Any] = {
+        "id": ctx.request_id,
+        "ts": ctx.ts,
+        "key_id": key.id if key else None,
+        "team": key.team if key else None,
+        "policy": key.policy if key else None,
+        "model": ctx.model_name,
+        "deployment": ctx.exchange.deployment.name if ctx.exchange.deployment else None,
+        "provider": ctx.exchange.provider.name if ctx.exchange.provider else None,
+        "endpoint": ctx.endpoint.path,
+        "stream": ctx.stream,
+        "status": ctx.status,
+        "error_type": "client_closed" if ctx.client_closed else (error.kind if error else None),
+        "error_message": error.message if error else None,
+        "attempts": [
+            {
+                "deployment": a.deployment,
+                "model": a.model,
+                "status": a.status,
+                "error": a.error_kind,
+                "start_ms": round(a.start_ms, 3),
+                "duration_ms": round(a.duration_ms, 3),
+            }
+            for a in ctx.exchange.attempts
+        ],
+        "fallback_used": ctx.exchange.fallback_used,
+        "cache": ctx.cache,
+        "prompt_tokens": usage.prompt_tokens if usage else 0,
+        "completion_tokens": usage.completion_tokens if usage else 0,
+        "cached_tokens": usage.cached_tokens if usage else 0,
+        # Part of completion_tokens (and priced with them), as OpenAI reports it.
+        "reasoning_tokens": usage.reasoning_tokens if usage else 0,
+        "usage_estimated": bool(usage and not usage.reported),
+        "cost_usd": cost_usd(usage, ctx.exchange.deployment) if usage else 0.0,
+        "latency_ms": _ms(ctx.started, finished),
+        "ttft_ms": _ms(ctx.started, ctx.first_byte_sent) if ctx.stream else None,
+        "upstream_latency_ms": _ms(ctx.exchange.started, ctx.exchange.finished),
+        "guardrails": ctx.guardrails,
+    }
+    if include_bodies:
+        record["request"] = ctx.body
+        if ctx.stream_reply is not None:
+            record["response"] = {"text": "".join(ctx.stream_reply.converter.text)}
+        else:
+            record["response"] = ctx.response_json
+    return record
+
+
+class RecordQueue:
+    """Finished requests whose record is not written yet, and the writing of them."""
+
+    def __init__(self, sink: RecordSink, metrics: Metrics) -> None:
+        self.sink = sink
+        self.metrics = metrics
+        # (context, when it ended, its usage) of each finished request not recorded yet.
+        self._pending: list[tuple[RequestContext, float, Usage | None]] = []
+        self._timer: asyncio.TimerHandle | None = None
+        self._soon = False
+
+    def add(self, ctx: RequestContext, ended: float, usage: Usage | None) -> None:
+        """Queue the record of a finished request (written at once when no loop runs)."""
+        self._pending.append((ctx, ended, usage))
+        if self._timer is not None:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            self.write_pending()
+            return
+        self._timer = loop.call_later(RECORD_WITHIN_S, self._due)
+
+    def write_soon(self) -> None:
+        """Write the pending records at the caller's next await."""
+        if self._pending and not self._soon:
+            self._soon = True
+            asyncio.get_running_loop().call_soon(self.write_pending)
+
+    def _due(self) -> None:
+        # The timer is left to run out rather than cancelled by every drain: at most one timer
+        # per RECORD_WITHIN_S instead of one created and cancelled per request.
+        self._timer = None
+        self.write_pending()
+
+    def write_pending(self) -> None:
+        """Write and count the records of the requests finished so far; never raises."""
+        self._soon = False
+        pending, self._pending = self._pending, []
+        for ctx, ended, usage in pending:
+            try:
+                record = build_record(ctx, ctx.runtime.config.logging.include_bodies, ended, usage)
+                self.sink.write(record)
+                self.metrics.observe_record(record, ctx.runtime.config.models)
+            except Exception:
+                log.exception("cannot record request %s", ctx.request_id)
+
+    def close(self) -> None:
+        """Write what is pending and stop the timer (at shutdown)."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        self.write_pending()

@@ -1,0 +1,76 @@
+"""The routing stage, and the gateway's own completions (a moderation guardrail's question).
+
+The router knows nothing of the request context: this stage says what it needs to know
+(`route_request`) and takes the answer from the exchange it fills.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import orjson
+
+from gateway import tokens
+from gateway.guardrails.base import GuardrailUnavailable
+from gateway.guardrails.moderation import Complete
+from gateway.pipeline.context import RequestContext
+from gateway.pipeline.services import Services
+from gateway.routing.exchange import Exchange, RouteRequest
+
+
+def route_request(ctx: RequestContext) -> RouteRequest:
+    """What the router needs of this request (after the model is resolved)."""
+    assert ctx.body is not None and ctx.model is not None
+    held = ctx.limits_held
+    return RouteRequest(
+        runtime=ctx.runtime,
+        kind=ctx.endpoint.kind,
+        body=ctx.body,
+        model=ctx.model,
+        stream=ctx.stream,
+        key_id=ctx.key.id if ctx.key is not None else "",
+        started=ctx.started,
+        body_bytes=len(ctx.raw_body),
+        prompt_tokens=ctx.prompt_estimate,
+        anthropic_beta=ctx.headers.get("anthropic-beta"),
+        breakers=held.breakers if held is not None else None,
+        draft=ctx.upstream_draft,
+    )
+
+
+async def route_and_call(ctx: RequestContext, services: Services) -> None:
+    """Pipeline stage: hand the request to the router (unless the cache already answered)."""
+    if ctx.cache == "hit":
+        return
+    exchange = ctx.exchange
+    await services.router.route(route_request(ctx), exchange)
+    ctx.response_body, ctx.response_json = exchange.body, exchange.json
+    ctx.usage, ctx.stream_reply = exchange.usage, exchange.stream
+
+
+def internal_completion(ctx: RequestContext, services: Services) -> Complete:
+    """A chat completion asked through the gateway's own routing on behalf of `ctx`'s key (same
+    deployments, retries, fallbacks and breakers as client traffic); not recorded on its own."""
+
+    async def complete(body: dict[str, Any]) -> dict[str, Any] | None:
+        name = body.get("model")
+        model = ctx.runtime.config.models.get(name) if isinstance(name, str) else None
+        if model is None:
+            raise GuardrailUnavailable(f"moderation model '{name}' is not configured")
+        request = RouteRequest(
+            runtime=ctx.runtime,
+            kind="chat",
+            body=body,
+            model=model,
+            stream=False,
+            key_id=ctx.key.id if ctx.key is not None else "",
+            started=time.monotonic(),
+            body_bytes=len(orjson.dumps(body)),
+            prompt_tokens=lambda: tokens.count_messages(body.get("messages"), None),
+        )
+        exchange = Exchange()
+        await services.router.route(request, exchange)
+        return exchange.json
+
+    return complete

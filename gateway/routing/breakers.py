@@ -1,0 +1,85 @@
+"""The router's view of the deployments' circuit breakers, kept in the state backend.
+
+The state is shared across replicas (`StateBackend.breaker_*`); this module reads it (or uses
+what the limits check already read), records call outcomes, claims half-open probes, and keeps
+`gateway_deployment_up` in step. When the state backend is unavailable every breaker counts as
+closed: routing keeps working on what it has.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from gateway.config.types import RoutingConfig
+from gateway.observability.metrics import Metrics
+from gateway.state import BreakerState, StateBackend, StateUnavailable
+
+CLOSED = BreakerState(state="closed", failures=0, cooldown_remaining_s=0.0)
+
+
+def is_deployment_fault(kind: str | None) -> bool:
+    """Failures that say something about the deployment's health (not the client's request)."""
+    if kind is None:
+        return False
+    if kind.startswith("http_"):
+        status = int(kind[5:])
+        return status == 429 or status >= 500
+    return True
+
+
+class Breakers:
+    def __init__(self, state: StateBackend, metrics: Metrics) -> None:
+        self.state = state
+        self.metrics = metrics
+        self._up: dict[str, int] = {}
+
+    async def states(
+        self,
+        names: Sequence[str],
+        now: float,
+        known: Mapping[str, BreakerState] | None = None,
+    ) -> Mapping[str, BreakerState]:
+        """The breakers of `names`: `known` when it has them all, else one state round trip."""
+        if known is not None and all(name in known for name in names):
+            states = known
+        else:
+            try:
+                states = await self.state.breaker_states(names, now)
+            except StateUnavailable:
+                return {name: CLOSED for name in names}
+        for name in names:
+            self._set_up(name, states[name])
+        return states
+
+    async def record(
+        self, deployment: str, ok: bool, before: BreakerState, now: float, routing: RoutingConfig
+    ) -> None:
+        """One call's outcome; a success on a clean closed breaker costs no round trip."""
+        if ok and before.state == "closed" and before.failures == 0:
+            return
+        try:
+            state = await self.state.breaker_record(
+                deployment,
+                ok,
+                now,
+                routing.breaker_failures,
+                routing.breaker_window_s,
+                routing.breaker_cooldown_s,
+            )
+        except StateUnavailable:
+            return
+        self._set_up(deployment, state)
+
+    async def try_probe(self, deployment: str, now: float, probe_timeout_s: float) -> bool:
+        """Whether this request wins the single probe of a half-open deployment."""
+        try:
+            return await self.state.breaker_try_probe(deployment, now, probe_timeout_s)
+        except StateUnavailable:
+            return False
+
+    def _set_up(self, deployment: str, state: BreakerState) -> None:
+        """`gateway_deployment_up`, written only when it changes."""
+        up = 0 if state.state == "open" else 1
+        if self._up.get(deployment) != up:
+            self._up[deployment] = up
+            self.metrics.child(self.metrics.deployment_up, deployment).set(up)

@@ -1,0 +1,89 @@
+"""What the router is asked (`RouteRequest`) and what it leaves behind (`Exchange`).
+
+The pipeline builds a `RouteRequest` from its request context and hands the router an
+`Exchange` to fill: every attempt, the deployment tried last, and, on success, the answer in the
+client's format (a JSON body, or a stream whose first converted bytes are already in hand).
+The exchange is filled as the router goes, so a failed or cancelled request still shows what
+was tried.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from gateway.config.types import DeploymentConfig, ModelConfig, ProviderConfig
+from gateway.providers import Adapter, EndpointKind, StreamConverter, Usage
+from gateway.runtime import Runtime
+from gateway.state import BreakerState
+from gateway.upstream import PreparedRequest, UpstreamResponse
+
+
+@dataclass(slots=True)
+class Attempt:
+    deployment: str
+    model: str
+    status: int | None
+    error_kind: str | None
+    duration_ms: float
+    # When the attempt began, in ms after the request arrived.
+    start_ms: float = 0.0
+
+
+@dataclass(slots=True)
+class StreamReply:
+    upstream: UpstreamResponse
+    chunks: AsyncIterator[bytes]
+    converter: StreamConverter
+    # Client-format bytes already converted while the first upstream chunk was awaited.
+    pending: list[bytes]
+
+
+@dataclass(frozen=True, slots=True)
+class UpstreamCall:
+    """One call to one deployment, ready for its client's `send`."""
+
+    deployment: DeploymentConfig
+    provider: ProviderConfig
+    adapter: Adapter
+    # Out of repr: the request's headers carry the provider key.
+    prepared: PreparedRequest = field(repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class RouteRequest:
+    """One request as the router sees it."""
+
+    runtime: Runtime  # the config the request runs under, even if a reload happens meanwhile
+    kind: EndpointKind
+    body: dict[str, Any]
+    model: ModelConfig
+    stream: bool
+    key_id: str  # sticky routing by key
+    started: float  # monotonic, when the request arrived (deadline and attempt offsets)
+    body_bytes: int  # the request's size: a prompt smaller than a context window needs no count
+    prompt_tokens: Callable[[], int]  # the prompt's token estimate, computed on demand
+    anthropic_beta: str | None = None
+    # The model's breakers as read with the limits check (None: read them).
+    breakers: Mapping[str, BreakerState] | None = None
+    # The first call, made ready while the limits were checked (`Router.draft`).
+    draft: UpstreamCall | None = None
+
+
+@dataclass(slots=True)
+class Exchange:
+    """What happened upstream for one request; filled by `Router.route` as it goes."""
+
+    attempts: list[Attempt] = field(default_factory=list)
+    deployment: DeploymentConfig | None = None  # the one tried last (the one that answered)
+    provider: ProviderConfig | None = None
+    adapter: Adapter | None = None
+    fallback_used: bool = False
+    started: float | None = None  # monotonic, when the first upstream call began
+    finished: float | None = None  # when the answer was all in (a stream: when it ended)
+    # The answer, in the client's format: a JSON body (with its parsed form), or a stream.
+    body: bytes | None = None
+    json: dict[str, Any] | None = None
+    usage: Usage | None = None
+    stream: StreamReply | None = None
