@@ -1,8 +1,8 @@
 """The request pipeline: an explicit, ordered list of stages.
 
 Each stage reads and fills the RequestContext, or raises a GatewayError that ends the request
-with that error. The record is written once per request by the caller (`gateway.http.endpoint`),
-whatever happens here.
+with that error. Whatever happens here, the endpoint ends the request with
+`gateway.pipeline.finish.finish_request` (exactly one record per request).
 """
 
 from __future__ import annotations
