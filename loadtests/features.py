@@ -25,7 +25,7 @@ It prints each measurement as it goes, then per section a table of the variant b
 baseline and the direct call (medians over `--rounds`), the checks (PASS / MISS, never a failing
 exit status), and what the gateways counted (cache hits, refusals, state errors, Redis commands
 and redis-server CPU per request, the share of each deployment) as evidence that the feature was
-really on. Figures of the latest run: docs/performance.md, "Feature costs".
+really on. Figures: docs/performance.md (current), docs/performance-history.md ("Feature costs").
 """
 
 from __future__ import annotations

@@ -515,7 +515,8 @@ def nagle_hint(cells: list[Cell]) -> str | None:
             return (
                 "note: the gateway's c=1 p50 sits near 40 ms: "
                 "the signature of a Nagle/delayed-ACK stall "
-                "(TCP_NODELAY missing on the gateway's accepted sockets); see docs/performance.md."
+                "(TCP_NODELAY missing on the gateway's accepted sockets); "
+                "see docs/performance-history.md."
             )
     return None
 

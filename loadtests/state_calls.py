@@ -11,7 +11,7 @@ the limiter does, and a cache lookup; on `MemoryState` and on `RedisState`.
 `RedisState` talks to Redis through `gateway/state/redis/resp.py`; for scale the script also times
 that client's own `GET`, a Redis round trip over a bare asyncio stream (`PING`) and redis-py's
 `GET` (what `RedisState` used before). Prints p50 latency and the process's CPU time per call.
-docs/performance.md (diagnosis, item 6) explains what the figures mean for the request path.
+docs/performance-history.md (diagnosis, item 6) explains what the figures mean for the request path.
 """
 
 from __future__ import annotations

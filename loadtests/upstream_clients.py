@@ -5,8 +5,8 @@
 Starts `gateway mock-provider` (0 ms) on loopback and, in one uvloop event loop (as `gateway
 serve` runs), sends the same chat and streaming chat requests through each client: one at a time
 (p50 latency and this process's CPU time per request) and 64 at a time (requests/s). Each
-request reads the whole answer, as the gateway does. docs/performance.md ("The upstream client")
-explains the choice these figures made.
+request reads the whole answer, as the gateway does. docs/performance-history.md ("The
+upstream client") explains the choice these figures made.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """The hot-path upstream client: HTTP/1.1 over asyncio protocols, pooled keep-alive connections.
 
-Chosen by measurement (docs/performance.md, "upstream client"): per chat request aiohttp's
+Chosen by measurement (docs/performance-history.md, "upstream client"): per chat request aiohttp's
 client spends ~220 us of CPU here (request objects, writers, several `asyncio.timeout`s); this
 client writes the request in one `transport.write`, parses the answer with `httptools` (the C
 parser uvicorn already uses) and keeps each connection's state in one small object, for a
