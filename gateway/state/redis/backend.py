@@ -71,18 +71,10 @@ from gateway.state.redis.keys import (
     number_piece,
     spend_keys,
 )
-from gateway.state.redis.resp import (
-    UNAVAILABLE_PREFIXES,
-    Arg,
-    Reply,
-    ReplyError,
-    RespClient,
-    ScriptCall,
-    bulk,
-    encode,
-)
+from gateway.state.redis.resp import RespClient, ScriptCall
 from gateway.state.redis.scripts import ACQUIRE, BREAKER_PROBE, BREAKER_RECORD, USAGE
 from gateway.state.redis.settle_calls import release_ops, settle_ops
+from gateway.state.redis.wire import UNAVAILABLE_PREFIXES, Arg, Reply, ReplyError, bulk, encode
 
 _EXPIRY = struct.Struct(">d")
 _BREAKER_FIELDS = ("f", "w", "ou", "pu")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from gateway.state.base import WINDOW_S
 from gateway.state.periods import DAY_S, Periods
-from gateway.state.redis.resp import bulk
+from gateway.state.redis.wire import bulk
 
 LIMITS = "llmgw:{limits}:"
 BREAKERS = "llmgw:{breakers}:"

@@ -25,8 +25,9 @@ from gateway.state.redis.keys import (
     number_piece,
     spend_keys,
 )
-from gateway.state.redis.resp import ScriptCall, bulk
+from gateway.state.redis.resp import ScriptCall
 from gateway.state.redis.scripts import APPLY
+from gateway.state.redis.wire import bulk
 
 _OP_SLOT, _OP_WINDOW, _OP_SPEND, _NONE = bulk("z"), bulk("w"), bulk("s"), bulk("")
 

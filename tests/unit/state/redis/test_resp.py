@@ -16,7 +16,8 @@ import pytest
 import redis
 
 from gateway.state import StateUnavailable
-from gateway.state.redis.resp import Address, Parser, ReplyError, RespClient, Script, encode
+from gateway.state.redis.resp import Address, RespClient, Script
+from gateway.state.redis.wire import Parser, ReplyError, encode
 from tests.redis_server import RedisServer, start_redis_or_skip
 
 # -- pure parts --------------------------------------------------------------------------------
