@@ -4,6 +4,7 @@ and the `openai` SDK to an Anthropic-format upstream."""
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from typing import Any
 
 import anthropic
@@ -27,13 +28,24 @@ WEATHER_TOOL = {
 UPSTREAMS = ["claude-mock", "gpt-mock"]
 
 
-def client(gateway: Proc, **kw: Any) -> anthropic.Anthropic:
-    return anthropic.Anthropic(base_url=gateway.url, api_key=GATEWAY_KEY, max_retries=0, **kw)
+@pytest.fixture(scope="module")
+def claude(gateway: Proc) -> Iterator[anthropic.Anthropic]:
+    """The anthropic SDK pointed at the gateway (closed at the end: its connections are
+    sockets)."""
+    with anthropic.Anthropic(base_url=gateway.url, api_key=GATEWAY_KEY, max_retries=0) as client:
+        yield client
+
+
+@pytest.fixture(scope="module")
+def oai(gateway: Proc) -> Iterator[openai.OpenAI]:
+    """The openai SDK pointed at the gateway."""
+    with openai.OpenAI(base_url=gateway.url + "/v1", api_key=GATEWAY_KEY, max_retries=0) as client:
+        yield client
 
 
 @pytest.mark.parametrize("model", UPSTREAMS)
-def test_messages_create(gateway: Proc, model: str) -> None:
-    message = client(gateway).messages.create(
+def test_messages_create(model: str, claude: anthropic.Anthropic) -> None:
+    message = claude.messages.create(
         model=model,
         max_tokens=100,
         system="Be brief.",
@@ -46,14 +58,14 @@ def test_messages_create(gateway: Proc, model: str) -> None:
 
 
 @pytest.mark.parametrize("model", UPSTREAMS)
-def test_messages_stream(gateway: Proc, model: str) -> None:
+def test_messages_stream(model: str, claude: anthropic.Anthropic) -> None:
     kwargs: dict[str, Any] = {
         "model": model,
         "max_tokens": 100,
         "messages": [{"role": "user", "content": "Hi there"}],
     }
-    expected = client(gateway).messages.create(**kwargs)
-    with client(gateway).messages.stream(**kwargs) as stream:
+    expected = claude.messages.create(**kwargs)
+    with claude.messages.stream(**kwargs) as stream:
         text = "".join(stream.text_stream)
         final = stream.get_final_message()
     assert text == expected.content[0].text  # type: ignore[union-attr]
@@ -62,19 +74,18 @@ def test_messages_stream(gateway: Proc, model: str) -> None:
 
 
 @pytest.mark.parametrize("model", ["claude-echo", "echo"])
-def test_echo_through_both_formats(gateway: Proc, model: str) -> None:
+def test_echo_through_both_formats(model: str, claude: anthropic.Anthropic) -> None:
     text = 'Repeat me exactly: ünïcödé, "quotes", and 42.'
-    message = client(gateway).messages.create(
+    message = claude.messages.create(
         model=model, max_tokens=200, messages=[{"role": "user", "content": text}]
     )
     assert message.content[0].text == text  # type: ignore[union-attr]
 
 
 @pytest.mark.parametrize("model", UPSTREAMS)
-def test_tool_use_round_trip(gateway: Proc, model: str) -> None:
-    api = client(gateway)
+def test_tool_use_round_trip(model: str, claude: anthropic.Anthropic) -> None:
     messages: list[Any] = [{"role": "user", "content": "Weather in Paris?"}]
-    first = api.messages.create(
+    first = claude.messages.create(
         model=model, max_tokens=200, tools=[WEATHER_TOOL], messages=messages
     )  # type: ignore[list-item]
     assert first.stop_reason == "tool_use"
@@ -91,15 +102,15 @@ def test_tool_use_round_trip(gateway: Proc, model: str) -> None:
             ],
         }
     )
-    second = api.messages.create(
+    second = claude.messages.create(
         model=model, max_tokens=200, tools=[WEATHER_TOOL], messages=messages
     )  # type: ignore[list-item]
     assert "sunny, 21C" in second.content[0].text  # type: ignore[union-attr]
 
 
 @pytest.mark.parametrize("model", UPSTREAMS)
-def test_streamed_tool_use(gateway: Proc, model: str) -> None:
-    with client(gateway).messages.stream(
+def test_streamed_tool_use(model: str, claude: anthropic.Anthropic) -> None:
+    with claude.messages.stream(
         model=model,
         max_tokens=200,
         tools=[WEATHER_TOOL],
@@ -128,15 +139,14 @@ def test_x_api_key_header_is_accepted(gateway: Proc) -> None:
     assert refused.status_code == 401 and refused.json()["error"]["type"] == "authentication_error"
 
 
-def test_openai_sdk_to_anthropic_upstream(gateway: Proc) -> None:
-    api = openai.OpenAI(base_url=gateway.url + "/v1", api_key=GATEWAY_KEY, max_retries=0)
-    completion = api.chat.completions.create(
+def test_openai_sdk_to_anthropic_upstream(oai: openai.OpenAI) -> None:
+    completion = oai.chat.completions.create(
         model="claude-mock",
         messages=[{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi"}],
     )
     assert completion.choices[0].message.content and completion.choices[0].finish_reason == "stop"
     assert completion.usage is not None and completion.usage.prompt_tokens > 0
-    stream = api.chat.completions.create(
+    stream = oai.chat.completions.create(
         model="claude-mock",
         messages=[{"role": "user", "content": "Hi"}],
         stream=True,
@@ -151,35 +161,33 @@ def test_openai_sdk_to_anthropic_upstream(gateway: Proc) -> None:
     )
 
 
-def test_openai_sdk_tools_to_anthropic_upstream(gateway: Proc) -> None:
-    api = openai.OpenAI(base_url=gateway.url + "/v1", api_key=GATEWAY_KEY, max_retries=0)
+def test_openai_sdk_tools_to_anthropic_upstream(oai: openai.OpenAI) -> None:
     tool = {
         "type": "function",
         "function": {"name": "get_weather", "parameters": WEATHER_TOOL["input_schema"]},
     }
     messages: list[Any] = [{"role": "user", "content": "Weather in Paris?"}]
-    first = api.chat.completions.create(model="claude-mock", messages=messages, tools=[tool])  # type: ignore[list-item]
+    first = oai.chat.completions.create(model="claude-mock", messages=messages, tools=[tool])  # type: ignore[list-item]
     assert first.choices[0].finish_reason == "tool_calls"
     call = first.choices[0].message.tool_calls[0]  # type: ignore[index]
     assert call.function.name == "get_weather" and "city" in json.loads(call.function.arguments)
     messages.append(first.choices[0].message.model_dump(exclude_none=True))
     messages.append({"role": "tool", "tool_call_id": call.id, "content": "sunny, 21C"})
-    second = api.chat.completions.create(model="claude-mock", messages=messages, tools=[tool])  # type: ignore[list-item]
+    second = oai.chat.completions.create(model="claude-mock", messages=messages, tools=[tool])  # type: ignore[list-item]
     assert "sunny, 21C" in (second.choices[0].message.content or "")
 
 
-def test_openai_echo_through_anthropic_upstream(gateway: Proc) -> None:
-    api = openai.OpenAI(base_url=gateway.url + "/v1", api_key=GATEWAY_KEY, max_retries=0)
+def test_openai_echo_through_anthropic_upstream(oai: openai.OpenAI) -> None:
     text = "What the SDK sent is what the provider received."
-    completion = api.chat.completions.create(
+    completion = oai.chat.completions.create(
         model="claude-echo", messages=[{"role": "user", "content": text}]
     )
     assert completion.choices[0].message.content == text
 
 
-def test_anthropic_errors_use_anthropic_shape(gateway: Proc) -> None:
+def test_anthropic_errors_use_anthropic_shape(gateway: Proc, claude: anthropic.Anthropic) -> None:
     with pytest.raises(anthropic.NotFoundError) as info:
-        client(gateway).messages.create(
+        claude.messages.create(
             model="nope", max_tokens=10, messages=[{"role": "user", "content": "hi"}]
         )
     body = info.value.body
@@ -188,8 +196,10 @@ def test_anthropic_errors_use_anthropic_shape(gateway: Proc) -> None:
         and body["type"] == "error"
         and body["error"]["type"] == "not_found_error"
     )
-    bad = anthropic.Anthropic(base_url=gateway.url, api_key="wrong", max_retries=0)
-    with pytest.raises(anthropic.AuthenticationError):
+    with (
+        anthropic.Anthropic(base_url=gateway.url, api_key="wrong", max_retries=0) as bad,
+        pytest.raises(anthropic.AuthenticationError),
+    ):
         bad.messages.create(
             model="claude-mock", max_tokens=10, messages=[{"role": "user", "content": "hi"}]
         )

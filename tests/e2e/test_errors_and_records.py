@@ -115,20 +115,26 @@ def test_health_and_ready(gateway: Proc) -> None:
 
 
 def test_sdk_sees_typed_errors(gateway: Proc) -> None:
-    client = openai.OpenAI(base_url=gateway.url + "/v1", api_key=GATEWAY_KEY, max_retries=0)
-    with pytest.raises(openai.NotFoundError):
-        client.chat.completions.create(model="nope", messages=[{"role": "user", "content": "hi"}])
-    with pytest.raises(openai.InternalServerError) as info:
-        client.chat.completions.create(model="fail", messages=[{"role": "user", "content": "hi"}])
+    with openai.OpenAI(base_url=gateway.url + "/v1", api_key=GATEWAY_KEY, max_retries=0) as client:
+        with pytest.raises(openai.NotFoundError):
+            client.chat.completions.create(
+                model="nope", messages=[{"role": "user", "content": "hi"}]
+            )
+        with pytest.raises(openai.InternalServerError) as info:
+            client.chat.completions.create(
+                model="fail", messages=[{"role": "user", "content": "hi"}]
+            )
     assert info.value.status_code == 502
 
 
 def test_drop_mid_stream_ends_with_error_event(gateway: Proc) -> None:
-    client = openai.OpenAI(
-        base_url=gateway.url + "/v1", api_key=GATEWAY_KEY, max_retries=0, timeout=10
-    )
     received: list[str] = []
-    with pytest.raises(openai.APIError) as info:
+    with (
+        openai.OpenAI(
+            base_url=gateway.url + "/v1", api_key=GATEWAY_KEY, max_retries=0, timeout=10
+        ) as client,
+        pytest.raises(openai.APIError) as info,
+    ):
         for chunk in client.chat.completions.create(
             model="drop", messages=[{"role": "user", "content": "hi"}], stream=True
         ):

@@ -272,14 +272,16 @@ def test_restore_with_the_anthropic_api(guarded: Proc, mock_upstream: Proc) -> N
 
 
 def test_email_split_across_three_chunks_is_redacted(guarded: Proc) -> None:
-    client = openai.OpenAI(base_url=guarded.url + "/v1", api_key=KEYS["redact_out"], max_retries=0)
-    chunks = [
-        c.choices[0].delta.content or ""
-        for c in client.chat.completions.create(
-            model="split-email", messages=[{"role": "user", "content": "hi"}], stream=True
-        )
-        if c.choices
-    ]
+    with openai.OpenAI(
+        base_url=guarded.url + "/v1", api_key=KEYS["redact_out"], max_retries=0
+    ) as client:
+        chunks = [
+            c.choices[0].delta.content or ""
+            for c in client.chat.completions.create(
+                model="split-email", messages=[{"role": "user", "content": "hi"}], stream=True
+            )
+            if c.choices
+        ]
     text = "".join(chunks)
     assert text == "Contact: <EMAIL_ADDRESS> today"
     assert "john" not in text and "example" not in text

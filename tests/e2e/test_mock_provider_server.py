@@ -123,41 +123,43 @@ def slow_mock(servers: tuple[MockServer, MockServer]) -> MockServer:
 
 
 # The SDKs' typed request parameters add nothing to a wire test: their clients are `Any` here.
-def openai_client(server: MockServer) -> Any:
-    return openai.OpenAI(
-        base_url=server.url + "/v1", api_key="sk-openai-test", max_retries=0, timeout=10
-    )
+# Each is closed when the module ends (its pooled connections are sockets).
+@pytest.fixture(scope="module")
+def oai(mock: MockServer) -> Iterator[Any]:
+    with openai.OpenAI(
+        base_url=mock.url + "/v1", api_key="sk-openai-test", max_retries=0, timeout=10
+    ) as client:
+        yield client
 
 
-def anthropic_client(server: MockServer) -> Any:
-    return anthropic.Anthropic(
-        base_url=server.url, api_key="sk-ant-test", max_retries=0, timeout=10
-    )
+@pytest.fixture(scope="module")
+def ant(mock: MockServer) -> Iterator[Any]:
+    with anthropic.Anthropic(
+        base_url=mock.url, api_key="sk-ant-test", max_retries=0, timeout=10
+    ) as client:
+        yield client
 
 
 # ---------------------------------------------------------------------------------------------
 # openai SDK
 
 
-def test_openai_chat_with_tiktoken_usage(mock: MockServer) -> None:
-    completion = openai_client(mock).chat.completions.create(model="mock-small", messages=MESSAGES)
+def test_openai_chat_with_tiktoken_usage(oai: Any) -> None:
+    completion = oai.chat.completions.create(model="mock-small", messages=MESSAGES)
     text = completion.choices[0].message.content or ""
     assert len(text.split()) == 20 and completion.choices[0].finish_reason == "stop"
     assert completion.usage is not None
     assert completion.usage.prompt_tokens == tokens.count_messages(MESSAGES)
     assert completion.usage.completion_tokens == tokens.count_text(text)
-    again = openai_client(mock).chat.completions.create(model="mock-small", messages=MESSAGES)
+    again = oai.chat.completions.create(model="mock-small", messages=MESSAGES)
     assert again.choices[0].message.content == text and again.id != completion.id
-    several = openai_client(mock).chat.completions.create(
-        model="mock-small", messages=MESSAGES, n=3
-    )
+    several = oai.chat.completions.create(model="mock-small", messages=MESSAGES, n=3)
     assert [c.index for c in several.choices] == [0, 1, 2]
 
 
-def test_openai_stream_with_usage(mock: MockServer) -> None:
-    client = openai_client(mock)
-    expected = client.chat.completions.create(model="mock-small", messages=MESSAGES)
-    stream = client.chat.completions.create(
+def test_openai_stream_with_usage(oai: Any) -> None:
+    expected = oai.chat.completions.create(model="mock-small", messages=MESSAGES)
+    stream = oai.chat.completions.create(
         model="mock-small",
         messages=MESSAGES,
         stream=True,
@@ -177,23 +179,18 @@ def test_openai_stream_with_usage(mock: MockServer) -> None:
     )
 
 
-def test_openai_tool_round_trip_and_streamed_call(mock: MockServer) -> None:
-    client = openai_client(mock)
+def test_openai_tool_round_trip_and_streamed_call(oai: Any) -> None:
     messages: list[Any] = [{"role": "user", "content": "What's the weather in Paris?"}]
-    first = client.chat.completions.create(
-        model="mock-small", messages=messages, tools=[OPENAI_TOOL]
-    )
+    first = oai.chat.completions.create(model="mock-small", messages=messages, tools=[OPENAI_TOOL])
     assert first.choices[0].finish_reason == "tool_calls"
     call = first.choices[0].message.tool_calls[0]
     assert call.function.name == "get_weather"
     assert json.loads(call.function.arguments) == {"city": "test", "days": 1}
     messages.append(first.choices[0].message.model_dump(exclude_none=True))
     messages.append({"role": "tool", "tool_call_id": call.id, "content": "sunny, 21C"})
-    second = client.chat.completions.create(
-        model="mock-small", messages=messages, tools=[OPENAI_TOOL]
-    )
+    second = oai.chat.completions.create(model="mock-small", messages=messages, tools=[OPENAI_TOOL])
     assert second.choices[0].message.content == "Tool result: sunny, 21C"
-    stream = client.chat.completions.create(
+    stream = oai.chat.completions.create(
         model="mock-small",
         messages=messages[:1],
         tools=[OPENAI_TOOL],
@@ -212,72 +209,67 @@ def test_openai_tool_round_trip_and_streamed_call(mock: MockServer) -> None:
     )
 
 
-def test_openai_json_mode_and_echo(mock: MockServer) -> None:
-    client = openai_client(mock)
-    completion = client.chat.completions.create(
+def test_openai_json_mode_and_echo(oai: Any) -> None:
+    completion = oai.chat.completions.create(
         model="mock-small",
         messages=MESSAGES,
         response_format={"type": "json_object"},
     )
     assert isinstance(json.loads(completion.choices[0].message.content or ""), dict)
     text = 'Exactly this: naïve café — 東京 and "quotes"\nnewline'
-    echo = client.chat.completions.create(
-        model="echo", messages=[{"role": "user", "content": text}]
-    )
+    echo = oai.chat.completions.create(model="echo", messages=[{"role": "user", "content": text}])
     assert echo.choices[0].message.content == text
 
 
 async def test_openai_async_client(mock: MockServer) -> None:
-    client: Any = openai.AsyncOpenAI(
+    client: Any
+    async with openai.AsyncOpenAI(
         base_url=mock.url + "/v1", api_key="sk-async", max_retries=0, timeout=10
-    )
-    completion = await client.chat.completions.create(model="mock-large", messages=MESSAGES)
-    stream = await client.chat.completions.create(
-        model="mock-large",
-        messages=MESSAGES,
-        stream=True,
-        stream_options={"include_usage": True},
-    )
-    text = "".join([c.choices[0].delta.content or "" async for c in stream if c.choices])
-    assert text == completion.choices[0].message.content
-    # The SDK asks for base64 unless told otherwise; both encodings carry the same vectors.
-    packed = await client.embeddings.create(model="mock-embed", input=["hello", "world"])
-    floats = await client.embeddings.create(
-        model="mock-embed", input=["hello", "world"], encoding_format="float"
-    )
-    assert [d.embedding for d in packed.data] == [d.embedding for d in floats.data]
-    assert len(packed.data[0].embedding) == 8 and packed.usage.prompt_tokens == 2
-    wide = await client.embeddings.create(model="mock-embed", input="hello", dimensions=64)
-    assert len(wide.data[0].embedding) == 64
-    assert {"echo", "mock-small", "mock-large"} <= {m.id async for m in client.models.list()}
-    await client.close()
+    ) as client:
+        completion = await client.chat.completions.create(model="mock-large", messages=MESSAGES)
+        stream = await client.chat.completions.create(
+            model="mock-large",
+            messages=MESSAGES,
+            stream=True,
+            stream_options={"include_usage": True},
+        )
+        text = "".join([c.choices[0].delta.content or "" async for c in stream if c.choices])
+        assert text == completion.choices[0].message.content
+        # The SDK asks for base64 unless told otherwise; both encodings carry the same vectors.
+        packed = await client.embeddings.create(model="mock-embed", input=["hello", "world"])
+        floats = await client.embeddings.create(
+            model="mock-embed", input=["hello", "world"], encoding_format="float"
+        )
+        assert [d.embedding for d in packed.data] == [d.embedding for d in floats.data]
+        assert len(packed.data[0].embedding) == 8 and packed.usage.prompt_tokens == 2
+        wide = await client.embeddings.create(model="mock-embed", input="hello", dimensions=64)
+        assert len(wide.data[0].embedding) == 64
+        assert {"echo", "mock-small", "mock-large"} <= {m.id async for m in client.models.list()}
 
 
-def test_openai_sdk_sees_faults_as_typed_errors(mock: MockServer) -> None:
-    client = openai_client(mock)
+def test_openai_sdk_sees_faults_as_typed_errors(oai: Any) -> None:
     with pytest.raises(openai.InternalServerError) as failed:
-        client.chat.completions.create(model="fail-500", messages=MESSAGES)
+        oai.chat.completions.create(model="fail-500", messages=MESSAGES)
     assert failed.value.status_code == 500
     with pytest.raises(openai.RateLimitError) as limited:
-        client.chat.completions.create(model="fail-429", messages=MESSAGES)
+        oai.chat.completions.create(model="fail-429", messages=MESSAGES)
     assert limited.value.response.headers["retry-after"] == "1"
     with pytest.raises(openai.BadRequestError):
-        client.chat.completions.create(model="mock-small", messages=MESSAGES, n=0)
+        oai.chat.completions.create(model="mock-small", messages=MESSAGES, n=0)
 
 
 # ---------------------------------------------------------------------------------------------
 # anthropic SDK
 
 
-def test_anthropic_create_and_stream(mock: MockServer) -> None:
-    client = anthropic_client(mock)
+def test_anthropic_create_and_stream(ant: Any) -> None:
     kwargs: dict[str, Any] = {
         "model": "mock-small",
         "max_tokens": 100,
         "system": "Be brief.",
         "messages": [{"role": "user", "content": "Tell me about llamas."}],
     }
-    message = client.messages.create(**kwargs)
+    message = ant.messages.create(**kwargs)
     assert (
         message.type == "message"
         and message.role == "assistant"
@@ -287,19 +279,18 @@ def test_anthropic_create_and_stream(mock: MockServer) -> None:
     assert len(text.split()) == 20
     assert message.usage.input_tokens == tokens.count_messages(kwargs["messages"], "Be brief.")
     assert message.usage.output_tokens == tokens.count_text(text)
-    with client.messages.stream(**kwargs) as stream:
+    with ant.messages.stream(**kwargs) as stream:
         streamed = "".join(stream.text_stream)
         final = stream.get_final_message()
     assert streamed == text and final.stop_reason == "end_turn"
     assert final.usage.output_tokens == message.usage.output_tokens
-    short = client.messages.create(**{**kwargs, "max_tokens": 3})
+    short = ant.messages.create(**{**kwargs, "max_tokens": 3})
     assert short.stop_reason == "max_tokens" and short.usage.output_tokens <= 3
 
 
-def test_anthropic_tools(mock: MockServer) -> None:
-    client = anthropic_client(mock)
+def test_anthropic_tools(ant: Any) -> None:
     messages: list[Any] = [{"role": "user", "content": "Weather in Paris?"}]
-    first = client.messages.create(
+    first = ant.messages.create(
         model="mock-small", max_tokens=200, tools=[ANTHROPIC_TOOL], messages=messages
     )
     assert first.stop_reason == "tool_use"
@@ -316,11 +307,11 @@ def test_anthropic_tools(mock: MockServer) -> None:
             ],
         }
     )
-    second = client.messages.create(
+    second = ant.messages.create(
         model="mock-small", max_tokens=200, tools=[ANTHROPIC_TOOL], messages=messages
     )
     assert second.content[0].text == "Tool result: sunny, 21C"
-    with client.messages.stream(
+    with ant.messages.stream(
         model="mock-small",
         max_tokens=200,
         tools=[ANTHROPIC_TOOL],
@@ -332,16 +323,15 @@ def test_anthropic_tools(mock: MockServer) -> None:
     assert streamed.input == {"city": "test", "days": 1}
 
 
-def test_anthropic_errors(mock: MockServer) -> None:
-    client = anthropic_client(mock)
+def test_anthropic_errors(mock: MockServer, ant: Any) -> None:
     kwargs: dict[str, Any] = {"max_tokens": 10, "messages": [{"role": "user", "content": "hi"}]}
     with pytest.raises(anthropic.InternalServerError) as failed:
-        client.messages.create(model="fail-500", **kwargs)
+        ant.messages.create(model="fail-500", **kwargs)
     body: Any = failed.value.body
     assert body["type"] == "error" and body["error"]["type"] == "api_error"
     assert set(body["error"]) == {"type", "message"}
     with pytest.raises(anthropic.RateLimitError) as limited:
-        client.messages.create(model="fail-429", **kwargs)
+        ant.messages.create(model="fail-429", **kwargs)
     assert limited.value.response.headers["retry-after"] == "1"
     response = httpx.post(mock.url + "/v1/messages", content=b"{not json")
     assert (
@@ -380,7 +370,7 @@ def test_fail_timeout_never_answers(mock: MockServer) -> None:
     assert httpx.get(mock.url + "/healthz").status_code == 200
 
 
-def test_drop_mid_stream_aborts_the_connection(mock: MockServer) -> None:
+def test_drop_mid_stream_aborts_the_connection(mock: MockServer, oai: Any) -> None:
     with pytest.raises(httpx.RemoteProtocolError):
         httpx.post(mock.url + "/v1/chat/completions", json=_chat("drop-mid-stream"))
     received = b""
@@ -396,11 +386,7 @@ def test_drop_mid_stream_aborts_the_connection(mock: MockServer) -> None:
         received.count(b'"content":') == 4 and b"[DONE]" not in received
     )  # opening delta + 3 words
     with pytest.raises(openai.APIConnectionError):
-        list(
-            openai_client(mock).chat.completions.create(
-                model="drop-mid-stream", messages=MESSAGES, stream=True
-            )
-        )
+        list(oai.chat.completions.create(model="drop-mid-stream", messages=MESSAGES, stream=True))
 
 
 def test_malformed_bodies(mock: MockServer) -> None:
@@ -415,13 +401,9 @@ def test_malformed_bodies(mock: MockServer) -> None:
         json.loads(data_line[len("data: ") :])
 
 
-def test_stats_record_auth_headers_and_reset(mock: MockServer) -> None:
-    openai_client(mock).chat.completions.create(
-        model="echo", messages=[{"role": "user", "content": "a"}]
-    )
-    anthropic_client(mock).messages.create(
-        model="echo", max_tokens=5, messages=[{"role": "user", "content": "b"}]
-    )
+def test_stats_record_auth_headers_and_reset(mock: MockServer, oai: Any, ant: Any) -> None:
+    oai.chat.completions.create(model="echo", messages=[{"role": "user", "content": "a"}])
+    ant.messages.create(model="echo", max_tokens=5, messages=[{"role": "user", "content": "b"}])
     stats = mock.stats()
     # The anthropic SDK sends its key as x-api-key or (newer versions) as a bearer token.
     assert stats["auth_headers_seen"][-2] == "Bearer sk-openai-test"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from typing import Any
 
 import openai
@@ -29,12 +30,22 @@ MESSAGES = [
 ]
 
 
-def gateway_client(gateway: Proc, key: str = GATEWAY_KEY) -> openai.OpenAI:
-    return openai.OpenAI(base_url=gateway.url + "/v1", api_key=key, max_retries=0)
+def sdk_client(server: Proc, key: str) -> openai.OpenAI:
+    return openai.OpenAI(base_url=server.url + "/v1", api_key=key, max_retries=0)
 
 
-def direct_client(mock_upstream: Proc) -> openai.OpenAI:
-    return openai.OpenAI(base_url=mock_upstream.url + "/v1", api_key="direct", max_retries=0)
+@pytest.fixture(scope="module")
+def via(gateway: Proc) -> Iterator[openai.OpenAI]:
+    """The SDK pointed at the gateway (closed at the end: its connections are sockets)."""
+    with sdk_client(gateway, GATEWAY_KEY) as client:
+        yield client
+
+
+@pytest.fixture(scope="module")
+def direct(mock_upstream: Proc) -> Iterator[openai.OpenAI]:
+    """The SDK pointed at the mock provider itself."""
+    with sdk_client(mock_upstream, "direct") as client:
+        yield client
 
 
 def comparable(completion: Any) -> dict[str, Any]:
@@ -42,39 +53,33 @@ def comparable(completion: Any) -> dict[str, Any]:
     return {"choices": data["choices"], "usage": data["usage"]}
 
 
-def test_chat_equals_direct_call(gateway: Proc, mock_upstream: Proc) -> None:
-    via = gateway_client(gateway).chat.completions.create(model="gpt-mock", messages=MESSAGES)
-    direct = direct_client(mock_upstream).chat.completions.create(
-        model="mock-small", messages=MESSAGES
-    )
+def test_chat_equals_direct_call(via: openai.OpenAI, direct: openai.OpenAI) -> None:
+    via = via.chat.completions.create(model="gpt-mock", messages=MESSAGES)
+    direct = direct.chat.completions.create(model="mock-small", messages=MESSAGES)
     assert via.choices[0].message.content
     assert comparable(via) == comparable(direct)
 
 
-def test_chat_response_headers(gateway: Proc) -> None:
-    raw = gateway_client(gateway).chat.completions.with_raw_response.create(
-        model="gpt-mock", messages=MESSAGES
-    )
+def test_chat_response_headers(via: openai.OpenAI) -> None:
+    raw = via.chat.completions.with_raw_response.create(model="gpt-mock", messages=MESSAGES)
     assert raw.headers["x-gateway-deployment"] == "oai/mock-small"
     assert raw.headers["x-gateway-attempts"] == "1"
     assert raw.headers["x-request-id"].startswith("req_")
 
 
-def test_n_choices(gateway: Proc) -> None:
-    completion = gateway_client(gateway).chat.completions.create(
-        model="gpt-mock", messages=MESSAGES, n=3
-    )
+def test_n_choices(via: openai.OpenAI) -> None:
+    completion = via.chat.completions.create(model="gpt-mock", messages=MESSAGES, n=3)
     assert [c.index for c in completion.choices] == [0, 1, 2]
 
 
-def test_response_format_json(gateway: Proc) -> None:
-    completion = gateway_client(gateway).chat.completions.create(
+def test_response_format_json(via: openai.OpenAI) -> None:
+    completion = via.chat.completions.create(
         model="gpt-mock", messages=MESSAGES, response_format={"type": "json_object"}
     )
     assert isinstance(json.loads(completion.choices[0].message.content or ""), dict)
 
 
-def test_stream_with_usage_equals_direct(gateway: Proc, mock_upstream: Proc) -> None:
+def test_stream_with_usage_equals_direct(via: openai.OpenAI, direct: openai.OpenAI) -> None:
     def collect(client: openai.OpenAI, model: str) -> tuple[str, Any, list[Any]]:
         stream = client.chat.completions.create(
             model=model, messages=MESSAGES, stream=True, stream_options={"include_usage": True}
@@ -86,18 +91,14 @@ def test_stream_with_usage_equals_direct(gateway: Proc, mock_upstream: Proc) -> 
         ]
         return text, chunks[-1].usage, finish
 
-    via = collect(gateway_client(gateway), "gpt-mock")
-    direct = collect(direct_client(mock_upstream), "mock-small")
+    via = collect(via, "gpt-mock")
+    direct = collect(direct, "mock-small")
     assert via[0] and via == direct
     assert via[1] is not None and via[1].completion_tokens > 0
 
 
-def test_stream_without_usage_gets_no_usage_chunk(gateway: Proc) -> None:
-    chunks = list(
-        gateway_client(gateway).chat.completions.create(
-            model="gpt-mock", messages=MESSAGES, stream=True
-        )
-    )
+def test_stream_without_usage_gets_no_usage_chunk(via: openai.OpenAI) -> None:
+    chunks = list(via.chat.completions.create(model="gpt-mock", messages=MESSAGES, stream=True))
     assert chunks and all(c.choices for c in chunks)
     assert all(c.usage is None for c in chunks)
 
@@ -112,22 +113,22 @@ def tool_round_trip(client: openai.OpenAI, model: str) -> tuple[Any, Any]:
     return first, second
 
 
-def test_tool_call_round_trip(gateway: Proc, mock_upstream: Proc) -> None:
-    first, second = tool_round_trip(gateway_client(gateway), "gpt-mock")
+def test_tool_call_round_trip(via: openai.OpenAI, direct: openai.OpenAI) -> None:
+    first, second = tool_round_trip(via, "gpt-mock")
     assert first.choices[0].finish_reason == "tool_calls"
     call = first.choices[0].message.tool_calls[0]
     assert call.function.name == "get_weather"
     assert "city" in json.loads(call.function.arguments)
     assert "sunny, 21C" in (second.choices[0].message.content or "")
-    direct_first, direct_second = tool_round_trip(direct_client(mock_upstream), "mock-small")
+    direct_first, direct_second = tool_round_trip(direct, "mock-small")
     assert (
         call.function.arguments == direct_first.choices[0].message.tool_calls[0].function.arguments
     )
     assert second.choices[0].message.content == direct_second.choices[0].message.content
 
 
-def test_streamed_tool_call(gateway: Proc) -> None:
-    stream = gateway_client(gateway).chat.completions.create(
+def test_streamed_tool_call(via: openai.OpenAI) -> None:
+    stream = via.chat.completions.create(
         model="gpt-mock",
         messages=[{"role": "user", "content": "weather?"}],
         tools=[WEATHER_TOOL],
@@ -143,37 +144,34 @@ def test_streamed_tool_call(gateway: Proc) -> None:
     assert "city" in json.loads(arguments)
 
 
-def test_embeddings_equal_direct(gateway: Proc, mock_upstream: Proc) -> None:
-    via = gateway_client(gateway).embeddings.create(model="embed", input=["hello", "world"])
-    direct = direct_client(mock_upstream).embeddings.create(
-        model="mock-embed", input=["hello", "world"]
-    )
+def test_embeddings_equal_direct(via: openai.OpenAI, direct: openai.OpenAI) -> None:
+    via = via.embeddings.create(model="embed", input=["hello", "world"])
+    direct = direct.embeddings.create(model="mock-embed", input=["hello", "world"])
     assert len(via.data) == 2
     assert [d.embedding for d in via.data] == [d.embedding for d in direct.data]
     assert via.usage.prompt_tokens == direct.usage.prompt_tokens
 
 
-def test_models_lists_only_allowed(gateway: Proc) -> None:
-    everything = {m.id for m in gateway_client(gateway).models.list()}
+def test_models_lists_only_allowed(gateway: Proc, via: openai.OpenAI) -> None:
+    everything = {m.id for m in via.models.list()}
     assert {"gpt-mock", "echo", "claude-mock"} <= everything
-    limited = {m.id for m in gateway_client(gateway, LIMITED_KEY).models.list()}
+    with sdk_client(gateway, LIMITED_KEY) as limited_client:
+        limited = {m.id for m in limited_client.models.list()}
     assert limited == {"gpt-mock"}
 
 
-def test_echo_shows_what_the_provider_received(gateway: Proc) -> None:
+def test_echo_shows_what_the_provider_received(via: openai.OpenAI) -> None:
     text = 'Exactly this, with unicode: naïve café — 東京 and "quotes"\nnewline'
-    completion = gateway_client(gateway).chat.completions.create(
+    completion = via.chat.completions.create(
         model="echo", messages=[{"role": "user", "content": text}]
     )
     assert completion.choices[0].message.content == text
 
 
-def test_in_process_mock_provider(gateway: Proc) -> None:
-    completion = gateway_client(gateway).chat.completions.create(
-        model="inproc-mock", messages=MESSAGES
-    )
+def test_in_process_mock_provider(via: openai.OpenAI) -> None:
+    completion = via.chat.completions.create(model="inproc-mock", messages=MESSAGES)
     assert completion.choices[0].message.content
-    stream = gateway_client(gateway).chat.completions.create(
+    stream = via.chat.completions.create(
         model="inproc-mock", messages=MESSAGES, stream=True, stream_options={"include_usage": True}
     )
     chunks = list(stream)
@@ -186,19 +184,26 @@ def test_in_process_mock_provider(gateway: Proc) -> None:
 
 @pytest.mark.asyncio
 async def test_async_client_chat_stream_embeddings(gateway: Proc, mock_upstream: Proc) -> None:
-    client = openai.AsyncOpenAI(base_url=gateway.url + "/v1", api_key=GATEWAY_KEY, max_retries=0)
-    direct = openai.AsyncOpenAI(base_url=mock_upstream.url + "/v1", api_key="direct", max_retries=0)
-    via = await client.chat.completions.create(model="gpt-mock", messages=MESSAGES)
-    expected = await direct.chat.completions.create(model="mock-small", messages=MESSAGES)
-    assert comparable(via) == comparable(expected)
-    stream = await client.chat.completions.create(
-        model="gpt-mock", messages=MESSAGES, stream=True, stream_options={"include_usage": True}
-    )
-    text = "".join([c.choices[0].delta.content or "" async for c in stream if c.choices])
-    assert text == via.choices[0].message.content
-    embeddings = await client.embeddings.create(model="embed", input="hi")
-    assert len(embeddings.data) == 1
-    models = [m.id async for m in client.models.list()]
-    assert "gpt-mock" in models
-    await client.close()
-    await direct.close()
+    async with (
+        openai.AsyncOpenAI(
+            base_url=gateway.url + "/v1", api_key=GATEWAY_KEY, max_retries=0
+        ) as client,
+        openai.AsyncOpenAI(
+            base_url=mock_upstream.url + "/v1", api_key="direct", max_retries=0
+        ) as direct,
+    ):
+        answer = await client.chat.completions.create(model="gpt-mock", messages=MESSAGES)
+        expected = await direct.chat.completions.create(model="mock-small", messages=MESSAGES)
+        assert comparable(answer) == comparable(expected)
+        stream = await client.chat.completions.create(
+            model="gpt-mock",
+            messages=MESSAGES,
+            stream=True,
+            stream_options={"include_usage": True},
+        )
+        text = "".join([c.choices[0].delta.content or "" async for c in stream if c.choices])
+        assert text == answer.choices[0].message.content
+        embeddings = await client.embeddings.create(model="embed", input="hi")
+        assert len(embeddings.data) == 1
+        models = [m.id async for m in client.models.list()]
+        assert "gpt-mock" in models
