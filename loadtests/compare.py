@@ -31,21 +31,24 @@ from typing import Any
 
 HERE = Path(__file__).resolve().parent.parent
 Key = tuple[str, str, int]  # (target, mode, concurrency)
-Figures = dict[Key, tuple[float, float]]  # -> (requests/s, p50 ms)
+# -> (requests/s, p50 ms, the gateway's CPU us per request or None where not measured)
+Figures = dict[Key, tuple[float, float, float | None]]
 
 
 def figures(report: dict[str, Any]) -> Figures:
-    """The cells of an overhead.py or features.py report as (rps, p50) by key."""
+    """The cells of an overhead.py or features.py report as (rps, p50, cpu) by key."""
     out: Figures = {}
     for cell in report.get("cells", []):
         mode, concurrency = str(cell["mode"]), int(cell["concurrency"])
         if "target" in cell:  # features.py: one cell per target, medians over its rounds
-            median = cell["median"]
-            out[(str(cell["target"]), mode, concurrency)] = (median["rps"], median["p50_ms"])
+            median, target = cell["median"], str(cell["target"])
+            cpu = median.get("cpu_us") if target != "direct" else None
+            out[(target, mode, concurrency)] = (median["rps"], median["p50_ms"], cpu)
         else:  # overhead.py: the direct call and the gateway in one cell
-            for target in ("direct", "gateway"):
-                result = cell[target]
-                out[(target, mode, concurrency)] = (result["rps"], result["p50_ms"])
+            direct, gateway = cell["direct"], cell["gateway"]
+            out[("direct", mode, concurrency)] = (direct["rps"], direct["p50_ms"], None)
+            cpu = cell.get("gateway_cpu_us_per_request")
+            out[("gateway", mode, concurrency)] = (gateway["rps"], gateway["p50_ms"], cpu)
     return out
 
 
@@ -71,12 +74,20 @@ def summary(runs: dict[str, list[Figures]]) -> dict[str, Any]:
         row: dict[str, Any] = {"target": key[0], "mode": key[1], "concurrency": key[2]}
         for side, results in runs.items():
             samples = [figs[key] for figs in results if key in figs]
+            cpus = [s[2] for s in samples if s[2] is not None]
             row[side] = {
                 "rps": statistics.median(s[0] for s in samples),
                 "p50_ms": statistics.median(s[1] for s in samples),
+                "cpu_us": statistics.median(cpus) if cpus else None,
                 "rounds": len(samples),
             }
         rows.append(row)
+    baselines = {(r["mode"], r["concurrency"]): r for r in rows if r["target"] == "direct"}
+    for row in rows:
+        base = baselines.get((row["mode"], row["concurrency"]))
+        for side in runs:
+            if base is not None and row["target"] != "direct":
+                row[side]["added_p50_ms"] = row[side]["p50_ms"] - base[side]["p50_ms"]
     noise = {}
     for mode, concurrency in sorted({(k[1], k[2]) for k in keys if k[0] == "direct"}):
         direct = [figs[("direct", mode, concurrency)] for side in runs.values() for figs in side]
@@ -92,10 +103,16 @@ def show(result: dict[str, Any]) -> None:
     for row in result["rows"]:
         before, after = row["before"], row["after"]
         change = (after["rps"] - before["rps"]) / before["rps"] if before["rps"] else 0.0
+        added = ""
+        if "added_p50_ms" in before:
+            added = f" (added {before['added_p50_ms']:.3f} -> {after['added_p50_ms']:.3f})"
+        cpu = ""
+        if before["cpu_us"] is not None and after["cpu_us"] is not None:
+            cpu = f"   CPU {before['cpu_us']:.0f} -> {after['cpu_us']:.0f} us/request"
         print(
             f"  {row['target']:<14} {row['mode']:<6} c={row['concurrency']:<3} "
             f"{before['rps']:>9,.0f} -> {after['rps']:>9,.0f} req/s ({change:+.1%})   "
-            f"p50 {before['p50_ms']:.3f} -> {after['p50_ms']:.3f} ms"
+            f"p50 {before['p50_ms']:.3f} -> {after['p50_ms']:.3f} ms{added}{cpu}"
         )
     print("noise (the direct baseline's spread over every run, both sides):")
     for cell, spreads in result["noise"].items():

@@ -40,7 +40,9 @@ class StreamReply:
     pending: list[bytes]
 
 
-@dataclass(frozen=True, slots=True)
+# Not frozen (a frozen dataclass costs ~1 us more to make, per request): neither is changed
+# after it is made.
+@dataclass(slots=True)
 class UpstreamCall:
     """One call to one deployment, ready for its client's `send`."""
 
@@ -51,7 +53,7 @@ class UpstreamCall:
     prepared: PreparedRequest = field(repr=False)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class RouteRequest:
     """One request as the router sees it."""
 

@@ -190,11 +190,19 @@ class Router:
             states = await self.breakers.states(
                 names, self.clock.time(), known if attempt_no == 0 else None
             )
-            choice = await self._probe(fitting, tries, states, routing.probe_timeout_s)
+            choice = None
+            if any(s.state == "half_open" for s in states.values()):
+                choice = await self._probe(fitting, tries, states, routing.probe_timeout_s)
             if choice is None:
-                choice = await self._choose(request, fitting, tries, states, attempt_no == 0)
-            if choice is None:
-                break
+                healthy = self._healthy(fitting, tries, states)
+                if not healthy:
+                    break
+                untried = [c for c in healthy if c.deployment.name not in tries.tried]
+                if not untried:
+                    if not await self._back_off(request, tries):
+                        break
+                    untried = healthy
+                choice = self._pick(request, tries, untried, attempt_no == 0).deployment
             tries.tried.add(choice.name)
             try:
                 await self._attempt(request, exchange, tries, choice, states)
@@ -227,47 +235,42 @@ class Router:
                 return deployment
         return None
 
-    async def _choose(
-        self,
-        request: RouteRequest,
-        fitting: list[DeploymentConfig],
-        tries: _Tries,
-        states: Mapping[str, BreakerState],
-        first: bool,
-    ) -> DeploymentConfig | None:
-        """The next closed deployment to try, after a backoff when every one was tried; None
-        when none is healthy or the deadline would pass while waiting."""
+    def _healthy(
+        self, fitting: list[DeploymentConfig], tries: _Tries, states: Mapping[str, BreakerState]
+    ) -> list[Candidate]:
+        """The deployments whose breaker is closed; when there are none, the failure to report
+        (unless an attempt already failed) is that they are all cooling down."""
         now = self.clock.monotonic()
         healthy = [
             self.stats.candidate(d, now)
             for d in fitting
             if states.get(d.name, CLOSED).state == "closed"
         ]
-        if not healthy:
-            if tries.last is None:
-                tries.last = AttemptFailed(
-                    UpstreamFailed(
-                        f"every deployment of '{tries.model.name}' is cooling down after failures",
-                        code="no_healthy_deployment",
-                    ),
-                    retryable=True,
-                )
-            return None
-        untried = [c for c in healthy if c.deployment.name not in tries.tried]
-        if not untried:
-            # Every healthy deployment failed once: wait, then go round again.
-            routing = request.runtime.config.routing
-            wait = backoff_s(
-                tries.repeats, routing.backoff_base_s, routing.backoff_max_s, self.rng.random()
+        if not healthy and tries.last is None:
+            tries.last = AttemptFailed(
+                UpstreamFailed(
+                    f"every deployment of '{tries.model.name}' is cooling down after failures",
+                    code="no_healthy_deployment",
+                ),
+                retryable=True,
             )
-            if tries.last is not None and tries.last.retry_after_s is not None:
-                wait = max(wait, tries.last.retry_after_s)
-            tries.repeats += 1
-            if self.clock.monotonic() + wait >= tries.deadline:
-                return None
-            await self.clock.sleep(wait)
-            untried = healthy
-        return self._pick(request, tries, untried, first).deployment
+        return healthy
+
+    async def _back_off(self, request: RouteRequest, tries: _Tries) -> bool:
+        """Every healthy deployment failed once: wait (exponential backoff with jitter, or the
+        upstream's Retry-After if longer) before going round again. False when the deadline
+        would pass while waiting."""
+        routing = request.runtime.config.routing
+        wait = backoff_s(
+            tries.repeats, routing.backoff_base_s, routing.backoff_max_s, self.rng.random()
+        )
+        if tries.last is not None and tries.last.retry_after_s is not None:
+            wait = max(wait, tries.last.retry_after_s)
+        tries.repeats += 1
+        if self.clock.monotonic() + wait >= tries.deadline:
+            return False
+        await self.clock.sleep(wait)
+        return True
 
     def _pick(
         self, request: RouteRequest, tries: _Tries, candidates: list[Candidate], first: bool
