@@ -1,6 +1,6 @@
 """Rate limits, concurrency caps and budgets from the key's policy, over the state backend.
 
-Before the call, `Limiter.begin` checks and reserves everything that applies in one state
+Before the call, `Limiter.acquire` checks and reserves everything that applies in one state
 round trip (all or nothing), and in the same round trip reads the breakers of the model's
 deployments, which the router's first attempt then uses instead of reading them again. After the
 request ends, whatever path it took, `Limiter.settle` splits what is left to do in two:
@@ -31,7 +31,7 @@ import functools
 import logging
 import math
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from gateway.config.types import ModelConfig
@@ -97,34 +97,18 @@ class Limiter:
         self._spend_timer: asyncio.TimerHandle | None = None
         self._spend_flush_wanted = False
 
-    def begin(
-        self, checks: list[LimitCheck], estimate: Estimate, model: ModelConfig | None = None
-    ) -> Awaitable[Held | None]:
-        """Start reserving everything (the state backend's call leaves before this returns);
-        await the result for what to settle, or RateLimited (with the rate headers). With
-        `model`, its deployments' breakers are read in the same round trip (`Held.breakers`).
-        The caller may do other work before awaiting: the state backend works meanwhile."""
-        now = self.clock()
-        names = model.deployment_names if model is not None else ()
-        return self._finish(self.state.begin_acquire(checks, now, names), checks, estimate, now)
-
     async def acquire(
         self, checks: list[LimitCheck], estimate: Estimate, model: ModelConfig | None = None
     ) -> Held | None:
-        """`begin`, awaited at once."""
-        return await self.begin(checks, estimate, model)
-
-    async def _finish(
-        self,
-        pending: Awaitable[AcquireResult],
-        checks: list[LimitCheck],
-        estimate: Estimate,
-        now: float,
-    ) -> Held | None:
+        """Reserve everything or raise RateLimited (with the rate headers); returns what to
+        settle. With `model`, its deployments' breakers are read in the same round trip
+        (`Held.breakers`)."""
+        now = self.clock()
+        names = model.deployment_names if model is not None else ()
         backend = self.state
         breakers_read = True
         try:
-            result = await pending
+            result = await backend.acquire(checks, now, names)
         except StateUnavailable:
             self._count_state_error()
             if self.on_error == "fail_closed":

@@ -2,9 +2,8 @@
 
 1. `gateway.http.endpoint.ProxyEndpoint` makes a `context.RequestContext` and reads the body.
 2. `stages.STAGES`, in order: `authenticate`, `parse_body`, `resolve_model`, `check_limits`
-   (reserve the limits; while the state backend decides, the router drafts the first upstream
-   call), `guard.guard_input`, `cache.cache_lookup`, `route.route_and_call` (the router's
-   retries and fallbacks fill `context.exchange`), `guard.guard_output`.
+   (reserve the limits), `guard.guard_input`, `cache.cache_lookup`, `route.route_and_call`
+   (the router's retries and fallbacks fill `context.exchange`), `guard.guard_output`.
 3. `gateway.http.responses` writes the answer: JSON, a relayed stream, a cached stream, or
    an error in the endpoint's shape.
 4. `finish.finish_request`, whatever happened: settle the limits, queue the record

@@ -14,7 +14,7 @@ from gateway.errors import GatewayError, WireFormat
 from gateway.guardrails.base import Placeholders
 from gateway.limits.limiter import Held
 from gateway.providers import EndpointKind, Usage
-from gateway.routing.exchange import Exchange, StreamReply, UpstreamCall
+from gateway.routing.exchange import Exchange, StreamReply
 from gateway.runtime import Runtime
 
 log = logging.getLogger("gateway")
@@ -52,9 +52,6 @@ class RequestContext:
     stream: bool = False
     # What the limiter reserved for this request, settled when it ends.
     limits_held: Held | None = None
-    # The first upstream call, made ready while the limits were checked. Out of repr: its
-    # headers carry the provider key.
-    upstream_draft: UpstreamCall | None = field(default=None, repr=False)
     # What happened upstream: attempts, the deployment, the answer (see gateway.routing).
     exchange: Exchange = field(default_factory=Exchange)
     # The answer to send, from the upstream (copied from the exchange) or the cache.

@@ -37,12 +37,6 @@ def _guardrails(ctx: RequestContext) -> GuardrailSet | None:
     return ctx.runtime.guardrails.get(ctx.key.policy)
 
 
-def guards_input(ctx: RequestContext) -> bool:
-    """Whether `guard_input` may look at (and rewrite) this request's body."""
-    guards = _guardrails(ctx)
-    return guards is not None and bool(guards.input)
-
-
 def record(ctx: RequestContext, stage: str, decision: Decision) -> None:
     """Findings -> `ctx.guardrails` ({name, stage, action, entities}; never the values)."""
     for guard, action, entities in decision.hits:

@@ -16,8 +16,8 @@ from gateway.errors import AuthenticationError, InvalidRequest, NotFound, Permis
 from gateway.limits.plan import estimate_request
 from gateway.pipeline.cache import cache_lookup
 from gateway.pipeline.context import RequestContext
-from gateway.pipeline.guard import guard_input, guard_output, guards_input
-from gateway.pipeline.route import route_and_call, route_request
+from gateway.pipeline.guard import guard_input, guard_output
+from gateway.pipeline.route import route_and_call
 from gateway.pipeline.services import Services
 from gateway.validation import validate_chat, validate_embeddings, validate_messages
 
@@ -94,12 +94,8 @@ async def check_limits(ctx: RequestContext, services: Services) -> None:
         return
     prompt_tokens = ctx.prompt_estimate() if plan.needs_estimate else 0
     estimate = estimate_request(ctx.body, ctx.endpoint.kind, ctx.model, prompt_tokens)
-    pending = services.limiter.begin(plan.for_request(estimate), estimate, ctx.model)
-    # While the state backend decides, the first upstream call is made ready; it leaves only
-    # once allowed. Not when an input guardrail may still rewrite the body.
-    if not guards_input(ctx):
-        ctx.upstream_draft = services.router.draft(route_request(ctx))
-    held = ctx.limits_held = await pending
+    checks = plan.for_request(estimate)
+    held = ctx.limits_held = await services.limiter.acquire(checks, estimate, ctx.model)
     if held is not None:
         # The headers are for the response, not the upstream call: built while it works.
         ctx.defer(lambda: ctx.response_headers.update(held.rate_headers()))

@@ -69,8 +69,6 @@ class RouteRequest:
     anthropic_beta: str | None = None
     # The model's breakers as read with the limits check (None: read them).
     breakers: Mapping[str, BreakerState] | None = None
-    # The first call, made ready while the limits were checked (`Router.draft`).
-    draft: UpstreamCall | None = None
 
 
 @dataclass(slots=True)

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 from gateway.clock import Clock
 from gateway.config.types import DeploymentConfig, ModelConfig
-from gateway.errors import GatewayError, InvalidRequest, UpstreamFailed, UpstreamTimeout
+from gateway.errors import InvalidRequest, UpstreamFailed, UpstreamTimeout
 from gateway.observability.metrics import Metrics
 from gateway.routing.attempt import AttemptFailed, ClientFor, build_call, call_deployment
 from gateway.routing.breakers import CLOSED, Breakers, is_deployment_fault
@@ -95,18 +95,6 @@ class Router:
         self.clock = clock
         self.rng = rng
         self._turns: dict[str, int] = {}
-
-    def draft(self, request: RouteRequest) -> UpstreamCall | None:
-        """The call to the model's only deployment, made ready ahead (e.g. while the limits are
-        checked): `route` sends it without building it again if it picks that deployment. A
-        model with several deployments gets none (which goes first depends on state then)."""
-        deployments = [d for d in request.model.deployments if d.weight > 0]
-        if len(deployments) != 1:
-            return None
-        try:
-            return self._build(request, deployments[0])
-        except GatewayError:
-            return None  # the same error is raised where it belongs, when the call is made
 
     def _build(self, request: RouteRequest, deployment: DeploymentConfig) -> UpstreamCall:
         return build_call(
@@ -301,9 +289,7 @@ class Router:
         first_byte_s = min(limits.first_token_s, remaining)
         connect_s = min(limits.connect_s, first_byte_s)
         timeouts = UpstreamTimeouts(connect_s, first_byte_s, limits.idle_s)
-        draft = request.draft
-        call = draft if draft is not None and draft.deployment is deployment else None
-        call = call or self._build(request, deployment)
+        call = self._build(request, deployment)
         client = self.client_for(call.provider)
         started = clock.monotonic()
         self.stats.started(deployment.name, tries.prompt_tokens or 0, started)

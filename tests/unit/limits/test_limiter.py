@@ -1,7 +1,7 @@
 """The limiter over a state backend: reserve, settle, fail open or closed when state is down."""
 
 import asyncio
-from collections.abc import Awaitable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import pytest
@@ -19,15 +19,11 @@ MODEL = ModelConfig(
 ESTIMATE = Estimate(prompt_tokens=10, completion_tokens=20, cost_usd=0.5)
 
 
-async def _down() -> AcquireResult:
-    raise StateUnavailable("redis is down")
-
-
 class DownState(MemoryState):
-    def begin_acquire(
+    async def acquire(
         self, checks: Sequence[LimitCheck], now: float, breakers: Sequence[str] = ()
-    ) -> Awaitable[AcquireResult]:
-        return _down()
+    ) -> AcquireResult:
+        raise StateUnavailable("redis is down")
 
     async def settle(self, settlements: Any, now: float) -> None:
         raise StateUnavailable("redis is down")

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable
-from dataclasses import replace
 from pathlib import Path
 
 import orjson
@@ -27,7 +26,9 @@ from gateway.upstream import (
     PreparedRequest,
     UpstreamError,
     UpstreamRequest,
+    UpstreamTimeouts,
 )
+from gateway.upstream.fake import FakeResponse
 
 ANSWER = orjson.dumps(
     {
@@ -79,6 +80,7 @@ breaker_cooldown_s = 10
 name = "up"
 type = "openai"
 base_url = "http://upstream.invalid/v1"
+api_key_env = "UP_KEY"
 
 [[models]]
 name = "retry"
@@ -143,11 +145,14 @@ key_sha256 = "0000000000000000000000000000000000000000000000000000000000000000"
 """
 
 
+ENV = {"UP_KEY": "sk-upstream"}
+
+
 class Harness:
     def __init__(self, tmp_path: Path, handler: Callable[[UpstreamRequest], FakeReply]) -> None:
         (tmp_path / "gateway.toml").write_text(CONFIG)
-        config = load_config(tmp_path / "gateway.toml", env={})
-        self.runtime: Runtime = build_runtime(config, env={})
+        config = load_config(tmp_path / "gateway.toml", env=ENV)
+        self.runtime: Runtime = build_runtime(config, env=ENV)
         self.upstream = FakeUpstream(handler)
         self.clock = FakeClock()
         self.state = MemoryState()
@@ -218,8 +223,8 @@ async def test_when_every_deployment_failed_the_router_backs_off_then_gives_up(
 async def test_backoff_doubles_for_each_round(tmp_path: Path) -> None:
     h = Harness(tmp_path, answer)
     h.runtime = build_runtime(
-        load_config(_with(tmp_path, "breaker_failures = 2", "breaker_failures = 50"), env={}),
-        env={},
+        load_config(_with(tmp_path, "breaker_failures = 2", "breaker_failures = 50"), env=ENV),
+        env=ENV,
     )
     error, exchange = await h.fail("unreachable")
     assert len(exchange.attempts) == 3
@@ -306,32 +311,29 @@ async def test_the_deadline_stops_retries_that_would_outlive_it(tmp_path: Path) 
     assert caught.value.status == 429 and len(exchange.attempts) == 1 and h.clock.sleeps == []
 
 
-async def test_a_drafted_call_is_sent_as_made_and_only_to_its_deployment(tmp_path: Path) -> None:
-    prepared = []
+async def test_each_attempt_sends_what_its_client_prepared(tmp_path: Path) -> None:
+    prepared: list[PreparedRequest] = []
+    sent: list[object] = []
 
-    class CountingUpstream(FakeUpstream):
+    class RecordingUpstream(FakeUpstream):
         def prepare(self, request: UpstreamRequest) -> PreparedRequest:
             made = super().prepare(request)
             prepared.append(made)
             return made
 
+        async def send(
+            self, request: UpstreamRequest | PreparedRequest, timeouts: UpstreamTimeouts
+        ) -> FakeResponse:
+            sent.append(request)
+            return await super().send(request, timeouts)
+
     h = Harness(tmp_path, answer)
-    h.upstream = CountingUpstream(answer)
-    request = h.request("fine")
-    draft = h.router.draft(request)
-    assert draft is not None and len(prepared) == 1
-    assert "Bearer" not in repr(draft)  # the headers (provider key) stay out of reprs
-    await h.router.route(_replace_draft(request, draft), Exchange())
-    assert len(prepared) == 1  # the draft was sent; nothing was built again
-    assert h.router.draft(h.request("retry")) is None  # several deployments: no draft
-    # A draft for another model's deployment is not used (a fallback builds its own call).
-    await h.router.route(_replace_draft(h.request("broken"), draft), Exchange())
-    assert h.sent()[-2:] == ["e500-only", "ok-fine"]
-
-
-def _replace_draft(request: RouteRequest, draft: object) -> RouteRequest:
-
-    return replace(request, draft=draft)
+    h.upstream = RecordingUpstream(answer)
+    await h.route("retry")  # two attempts: e500-a, then ok-b
+    assert len(prepared) == 2 and all(a is b for a, b in zip(prepared, sent, strict=True))
+    for made in prepared:  # the provider key goes to the upstream, never into a repr
+        assert made.request.headers["authorization"] == "Bearer sk-upstream"
+        assert "sk-upstream" not in repr(made)
 
 
 def _renamed(request: UpstreamRequest, model: str) -> UpstreamRequest:
