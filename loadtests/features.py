@@ -33,474 +33,33 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-import socket
-import statistics
 import sys
 import tempfile
-import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-import httpx
-
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from features_report import build_checks, cells_as_json, say_results
+from features_rounds import figure, run_rounds
+from features_targets import (
+    Counters,
+    Target,
+    check_targets,
+    redis_round_trip_us,
+    start_variant,
+)
+from features_variants import CACHE_POLICY, LIMITS_POLICY, comparisons_for, variants_for
 from harness import (
-    MODEL,
-    Proc,
     cpu_pressure,
     machine_info,
-    metric_samples,
-    process_cpu_seconds,
     request_log_summary,
-    start_gateway,
     start_mock_provider,
     start_redis,
-    write_config,
 )
-from loadgen import LoadResult
-from overhead import (
-    BODIES,
-    HEADERS,
-    MB,
-    PROMPT,
-    Load,
-    add_load_arguments,
-    align,
-    check_answers,
-    check_load_arguments,
-    complete_answer,
-    cpu_note,
-    fmt_ms,
-    fmt_signed,
-    measure,
-    post,
-    progress,
-    render_targets,
-    say,
-    say_header,
-    verdict,
-)
-
-# The cache key leaves out `stream`, so a stream with the chat prompt would be answered from the
-# chat's JSON entry (a synthesised 3-event stream). A prompt of its own makes the stream a hit on
-# a stream entry: the 20 chunks first sent, replayed. Every variant gets the same two bodies.
-STREAM_PROMPT = [{"role": "user", "content": "Tell me something about streaming load tests."}]
-FEATURE_BODIES = {
-    "chat": BODIES["chat"],
-    "stream": json.dumps({"model": MODEL, "messages": STREAM_PROMPT, "stream": True}).encode(),
-}
-assert PROMPT != STREAM_PROMPT
-
-CACHE_POLICY = '[cache]\nmode = "exact"\nttl_s = 86400\n'
-# High enough never to refuse: rpm 1e8 is 1.7 M requests/s, far beyond one worker.
-LIMITS_POLICY = "[limits]\nrpm = 100000000\ntpm = 100000000000\nmax_concurrent = 100000\n"
-
-# Targets: DESIGN.md ("Performance targets"): added p50 <= 0.4 ms, Redis limits +0.2 ms.
-TARGET_REDIS_ADDED_P50_MS = 0.6
-TARGET_REDIS_STAGE_P50_MS = 0.2
-ROUTING_TOLERANCE = 0.10  # issue 3: 2 deployments within 10 % of one (reported, not a target)
-
-
-@dataclass(frozen=True)
-class Variant:
-    name: str
-    policy: str = ""
-    redis: bool = False
-    deployments: int = 1
-    strategy: str | None = None
-
-
-@dataclass(frozen=True)
-class Comparison:
-    section: str
-    title: str
-    variant: str
-    baseline: str
-
-
-@dataclass
-class Sample:
-    """One measurement of one target."""
-
-    result: LoadResult
-    cpu_us: float  # CPU time of the measured process (gateway, or the mock when direct) / request
-    counted: dict[str, float] = field(default_factory=dict)  # counter deltas (warm-up included)
-
-
-@dataclass
-class Figure:
-    """The medians of one target's samples in one cell over the rounds."""
-
-    rps: float
-    p50_ms: float
-    p99_ms: float
-    cpu_us: float
-    errors: int
-    samples: list[Sample]
-
-
-def variants_for(sections: Sequence[str], strategies: Sequence[str]) -> list[Variant]:
-    out = [Variant("gateway")]
-    if "cache" in sections:
-        out.append(Variant("cache", policy=CACHE_POLICY))
-    if "redis" in sections:
-        out += [
-            Variant("limits", policy=LIMITS_POLICY),
-            Variant("limits+redis", policy=LIMITS_POLICY, redis=True),
-            Variant("redis", redis=True),
-        ]
-    if "routing" in sections:
-        out += [Variant(f"2x {s}", deployments=2, strategy=s) for s in strategies]
-    return out
-
-
-def comparisons_for(sections: Sequence[str], strategies: Sequence[str]) -> list[Comparison]:
-    out = []
-    if "cache" in sections:
-        out.append(
-            Comparison(
-                "cache",
-                "cache hits ([cache] mode = exact, the same request repeated) vs. no cache",
-                "cache",
-                "gateway",
-            )
-        )
-    if "redis" in sections:
-        out += [
-            Comparison(
-                "redis",
-                "limits on Redis vs. the same limits in memory (the Redis cost per request)",
-                "limits+redis",
-                "limits",
-            ),
-            Comparison(
-                "redis",
-                "limits on Redis vs. the default pipeline (the whole stage)",
-                "limits+redis",
-                "gateway",
-            ),
-            Comparison("redis", "limits in memory vs. the default pipeline", "limits", "gateway"),
-            Comparison(
-                "redis",
-                "Redis state without limits vs. memory state (breaker reads, spend settlements)",
-                "redis",
-                "gateway",
-            ),
-        ]
-    if "routing" in sections:
-        out += [
-            Comparison(
-                "routing",
-                f"2 deployments, strategy {s} vs. 1 deployment (strategy weighted)",
-                f"2x {s}",
-                "gateway",
-            )
-            for s in strategies
-        ]
-    return out
-
-
-# --------------------------------------------------------------------------- processes
-
-
-@dataclass
-class Target:
-    """Something the load is sent to: the mock directly, or one gateway variant."""
-
-    name: str
-    proc: Proc
-    variant: Variant | None = None
-    startup_s: float = 0.0
-    log: Path | None = None
-
-
-class Counters:
-    """What a gateway (and redis-server) counted, read before and after each measurement."""
-
-    def __init__(self, redis_url: str | None, redis_pid: int | None) -> None:
-        self.redis = None
-        self.redis_pid = redis_pid
-        if redis_url:
-            import redis
-
-            self.redis = redis.Redis.from_url(redis_url)
-
-    def read(self, target: Target) -> dict[str, float]:
-        if target.variant is None:
-            return {}
-        url = target.proc.url
-        out: dict[str, float] = {}
-        for labels, value in metric_samples(url, "gateway_requests_total").items():
-            out["requests"] = out.get("requests", 0.0) + value
-            deployment = _label(labels, "deployment")
-            if target.variant.deployments > 1 and deployment:
-                out[f"deployment {deployment}"] = out.get(f"deployment {deployment}", 0.0) + value
-        for labels, value in metric_samples(url, "gateway_cache_events_total").items():
-            out[f"cache {_label(labels, 'result')}"] = value
-        out["refused"] = sum(metric_samples(url, "gateway_ratelimit_rejections_total").values())
-        out["state errors"] = sum(metric_samples(url, "gateway_state_errors_total").values())
-        if target.variant.redis and self.redis is not None and self.redis_pid is not None:
-            stats = self.redis.info("commandstats")
-            # Commands run inside Lua scripts count too: EVALSHA is one script (one round trip).
-            out["redis commands"] = float(sum(int(v["calls"]) for v in stats.values()))
-            out["redis scripts"] = float(stats.get("cmdstat_evalsha", {}).get("calls", 0))
-            out["redis cpu s"] = process_cpu_seconds(self.redis_pid)
-        return out
-
-
-def _label(labels: str, name: str) -> str:
-    marker = f'{name}="'
-    start = labels.find(marker)
-    if start < 0:
-        return ""
-    start += len(marker)
-    return labels[start : labels.index('"', start)]
-
-
-def describe(counted: dict[str, float]) -> str:
-    """The evidence printed after a measurement: what the feature did per request."""
-    requests = counted.get("requests", 0.0)
-    if not requests:
-        return ""
-    parts = []
-    hits, misses = counted.get("cache hit", 0.0), counted.get("cache miss", 0.0)
-    if hits or misses:
-        parts.append(f"cache hits {hits / requests:.1%} (misses {misses:.0f})")
-    if counted.get("refused"):
-        parts.append(f"REFUSED {counted['refused']:.0f}")
-    if counted.get("state errors"):
-        parts.append(f"STATE ERRORS {counted['state errors']:.0f}")
-    if "redis commands" in counted:
-        # The INFO of each read is counted too: one per measurement, negligible.
-        parts.append(
-            f"redis {counted['redis scripts'] / requests:.2f} EVALSHA/req, "
-            f"{counted['redis commands'] / requests:.1f} commands/req in all"
-        )
-        parts.append(f"redis-server CPU {counted['redis cpu s'] * 1e6 / requests:.0f} us/req")
-    shares = {k.split(" ", 1)[1]: v for k, v in counted.items() if k.startswith("deployment ")}
-    if shares:
-        parts.append(
-            "deployments "
-            + " / ".join(f"{k} {v / requests:.0%}" for k, v in sorted(shares.items()))
-        )
-    return "; ".join(parts)
-
-
-def check_cache(base_url: str) -> None:
-    """Before measuring: each body's first answer is a miss, a repeat becomes a hit, and a hit
-    is a complete answer (the stream's 20 chunks replayed)."""
-    with httpx.Client(timeout=10.0, headers=HEADERS) as client:
-        for mode, body in FEATURE_BODIES.items():
-            seen = []
-            for _ in range(50):  # the entry is stored after the answer: poll until it is there
-                response = post(client, base_url, body)
-                seen.append(response.headers.get("x-gateway-cache", "?"))
-                if not complete_answer(mode, response.status_code, response.text):
-                    raise SystemExit(
-                        f"cache: {mode} answer incomplete: "
-                        f"{response.status_code} {response.text[:500]}"
-                    )
-                if seen[-1] == "hit":
-                    break
-                time.sleep(0.02)
-            if seen[0] != "miss" or seen[-1] != "hit":
-                raise SystemExit(
-                    f"cache: {mode}: x-gateway-cache went {seen}, expected miss ... hit"
-                )
-
-
-# --------------------------------------------------------------------------- measuring
-
-
-def run_rounds(
-    args: argparse.Namespace, load: Load, targets: list[Target], counters: Counters
-) -> dict[tuple[str, str, int], list[Sample]]:
-    duration = 3.0 if args.quick else args.duration
-    width = max(len(t.name) for t in targets)
-    samples: dict[tuple[str, str, int], list[Sample]] = {}
-    for round_no in range(args.rounds):
-        say(f"round {round_no + 1} of {args.rounds}: {cpu_pressure()}")
-        # Each round starts the cell with a different target, so none is always measured first.
-        order = targets[round_no % len(targets) :] + targets[: round_no % len(targets)]
-        for mode in args.modes:
-            for concurrency in args.concurrency:
-                for target in order:
-                    before = counters.read(target)
-                    result, cpu_us = measure(
-                        load,
-                        target.proc.url,
-                        FEATURE_BODIES[mode],
-                        concurrency,
-                        duration,
-                        args.warmup,
-                        target.proc,
-                    )
-                    after = counters.read(target)
-                    counted = {k: after[k] - before.get(k, 0.0) for k in after}
-                    sample = Sample(result, cpu_us, counted)
-                    samples.setdefault((target.name, mode, concurrency), []).append(sample)
-                    evidence = describe(counted)
-                    say(
-                        f"  {progress(mode, concurrency, target.name, result, width)}  "
-                        f"CPU {cpu_us:,.0f} us/req" + (f"  [{evidence}]" if evidence else "")
-                    )
-    return samples
-
-
-def figure(samples: list[Sample]) -> Figure:
-    return Figure(
-        rps=statistics.median(s.result.ok_rps for s in samples),
-        p50_ms=statistics.median(s.result.p50_ms for s in samples),
-        p99_ms=statistics.median(s.result.p99_ms for s in samples),
-        cpu_us=statistics.median(s.cpu_us for s in samples),
-        errors=sum(s.result.errors for s in samples),
-        samples=samples,
-    )
-
-
-# --------------------------------------------------------------------------- report
-
-
-def render_comparison(
-    comparison: Comparison, figures: dict[tuple[str, str, int], Figure], args: argparse.Namespace
-) -> str:
-    v, b = comparison.variant, comparison.baseline
-    header = [
-        "mode",
-        "c",
-        "direct req/s",
-        f"{b} req/s",
-        f"{v} req/s",
-        f"{v}/{b}",
-        "direct p50",
-        f"{b} p50",
-        f"{v} p50",
-        "added p50",
-        f"{v}-{b} p50",
-        f"{b} p99",
-        f"{v} p99",
-        f"{b} CPU/req",
-        f"{v} CPU/req",
-        "errors d/b/v",
-    ]
-    rows = [header]
-    for mode in args.modes:
-        for concurrency in args.concurrency:
-            d = figures[("direct", mode, concurrency)]
-            base = figures[(b, mode, concurrency)]
-            var = figures[(v, mode, concurrency)]
-            rows.append(
-                [
-                    mode,
-                    str(concurrency),
-                    f"{d.rps:,.0f}",
-                    f"{base.rps:,.0f}",
-                    f"{var.rps:,.0f}",
-                    f"{var.rps / base.rps:.2f}" if base.rps else "-",
-                    fmt_ms(d.p50_ms),
-                    fmt_ms(base.p50_ms),
-                    fmt_ms(var.p50_ms),
-                    fmt_signed(var.p50_ms - d.p50_ms),
-                    fmt_signed(var.p50_ms - base.p50_ms),
-                    fmt_ms(base.p99_ms),
-                    fmt_ms(var.p99_ms),
-                    f"{base.cpu_us:,.0f} us",
-                    f"{var.cpu_us:,.0f} us",
-                    f"{d.errors}/{base.errors}/{var.errors}",
-                ]
-            )
-    return f"[{comparison.section}] {comparison.title}\n" + align(rows)
-
-
-def per_request(figure: Figure, counter: str, scale: float = 1.0) -> float | None:
-    """The median over the rounds of one counter per request through the gateway."""
-    values = [
-        s.counted[counter] * scale / s.counted["requests"]
-        for s in figure.samples
-        if counter in s.counted and s.counted.get("requests")
-    ]
-    return statistics.median(values) if values else None
-
-
-def report_only(name: str, target: str, measured: str, value: float, ok: bool) -> dict[str, Any]:
-    result = "within" if ok else "OUTSIDE (report only)"
-    return {"name": name, "target": target, "measured": measured, "value": value, "result": result}
-
-
-def build_checks(
-    comparisons: list[Comparison],
-    figures: dict[tuple[str, str, int], Figure],
-    args: argparse.Namespace,
-) -> list[dict[str, Any]]:
-    checks: list[dict[str, Any]] = []
-    cells = [(mode, c) for mode in args.modes for c in args.concurrency]
-    for mode, c in cells:
-        redis = figures.get(("limits+redis", mode, c))
-        memory = figures.get(("limits", mode, c))
-        direct = figures.get(("direct", mode, c))
-        gateway = figures.get(("gateway", mode, c))
-        if redis is None:
-            continue
-        if c == 1 and direct:
-            added = redis.p50_ms - direct.p50_ms
-            checks.append(
-                {
-                    "name": f"Redis limits: added p50 over direct, {mode}, c=1",
-                    "target": f"<= {TARGET_REDIS_ADDED_P50_MS} ms",
-                    "measured": f"{added:.3f} ms",
-                    "value": added,
-                    "result": verdict(added <= TARGET_REDIS_ADDED_P50_MS),
-                }
-            )
-        if c == 1 and gateway:
-            stage = redis.p50_ms - gateway.p50_ms
-            checks.append(
-                {
-                    "name": f"Redis limits stage (vs. no limits), p50, {mode}, c=1",
-                    "target": f"<= +{TARGET_REDIS_STAGE_P50_MS} ms",
-                    "measured": f"{stage:+.3f} ms",
-                    "value": stage,
-                    "result": verdict(stage <= TARGET_REDIS_STAGE_P50_MS),
-                }
-            )
-        if memory:
-            extra_cpu = redis.cpu_us - memory.cpu_us
-            server_us = per_request(redis, "redis cpu s", 1e6)
-            checks.append(
-                {
-                    "name": f"Redis cost: gateway CPU/req vs. memory limits, {mode}, c={c}",
-                    "target": "(report)",
-                    "measured": f"{extra_cpu:+,.0f} us",
-                    "value": extra_cpu,
-                    "result": "" if server_us is None else f"+ redis-server {server_us:,.0f} us",
-                }
-            )
-    for comparison in comparisons:
-        if comparison.section != "routing":
-            continue
-        for mode, c in cells:
-            var = figures.get((comparison.variant, mode, c))
-            base = figures.get((comparison.baseline, mode, c))
-            if not (var and base and base.rps and base.p50_ms and base.cpu_us):
-                continue
-            for what, change in (
-                ("req/s", var.rps / base.rps - 1),
-                ("p50", var.p50_ms / base.p50_ms - 1),
-                ("CPU/req", var.cpu_us / base.cpu_us - 1),
-            ):
-                checks.append(
-                    report_only(
-                        f"{comparison.variant} vs. 1 deployment, {what}, {mode}, c={c}",
-                        f"within {ROUTING_TOLERANCE:.0%}",
-                        f"{change:+.1%}",
-                        change,
-                        abs(change) <= ROUTING_TOLERANCE,
-                    )
-                )
-    return checks
+from load_common import MB, Load, add_load_arguments, check_load_arguments, say, say_header
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -535,21 +94,6 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     if args.rounds < 1:
         parser.error("--rounds must be at least 1")
     return args
-
-
-def redis_round_trip_us(port: int, pings: int = 2000) -> float:
-    """p50 of a PING round trip from this process to redis-server over loopback TCP: how costly
-    one cross-process hop is on the machine right now (it drifts; a Redis check makes one or
-    two such hops per request)."""
-    times = []
-    with socket.create_connection(("127.0.0.1", port)) as conn:
-        conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        for _ in range(pings):
-            started = time.perf_counter()
-            conn.sendall(b"*1\r\n$4\r\nPING\r\n")
-            conn.recv(64)
-            times.append(time.perf_counter() - started)
-    return statistics.median(times) * 1e6
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -589,35 +133,14 @@ def main(argv: Sequence[str] | None = None) -> int:
                 say(f"redis-server pid {redis_server.process.pid} at {redis_server.url}")
             redis_url = redis_server.url if redis_server is not None else None
             for variant in variants:
-                directory = Path(tmp) / variant.name.replace(" ", "-").replace("+", "-")
-                config = write_config(
-                    directory,
-                    mock.url,
-                    policy=variant.policy,
-                    redis_url=redis_url if variant.redis else None,
-                    deployments=variant.deployments,
-                    strategy=variant.strategy,
-                )
-                started = start_gateway(config, 1, gw_cpus)
-                target = Target(
-                    variant.name,
-                    started.proc,
-                    variant,
-                    started.startup_s,
-                    directory / "logs" / "requests.jsonl",
-                )
+                target = start_variant(variant, Path(tmp), mock.url, redis_url, gw_cpus)
                 gateways.append(target)
                 say(
-                    f"{variant.name:<14} gateway pid {started.proc.pid} at {started.proc.url}: "
-                    f"ready in {started.startup_s:.2f} s, "
-                    f"RSS {started.proc.rss_bytes() / MB:.1f} MB"
+                    f"{variant.name:<14} gateway pid {target.proc.pid} at {target.proc.url}: "
+                    f"ready in {target.startup_s:.2f} s, "
+                    f"RSS {target.proc.rss_bytes() / MB:.1f} MB"
                 )
-            check_answers(mock.url, "mock provider", FEATURE_BODIES)
-            for target in gateways:
-                if target.name == "cache":
-                    check_cache(target.proc.url)
-                else:
-                    check_answers(target.proc.url, target.name, FEATURE_BODIES)
+            check_targets(mock.url, gateways)
             if redis_server is not None:  # now that every gateway is up and idle
                 report["redis_ping_us_before"] = redis_round_trip_us(redis_server.port)
                 say(
@@ -649,53 +172,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         }
 
     figures = {key: figure(s) for key, s in samples.items()}
-    report["cells"] = [
-        {
-            "target": name,
-            "mode": mode,
-            "concurrency": c,
-            "median": {k: v for k, v in asdict(f).items() if k != "samples"},
-            "samples": [
-                {"result": s.result.as_dict(), "cpu_us_per_request": s.cpu_us, "counted": s.counted}
-                for s in f.samples
-            ],
-        }
-        for (name, mode, c), f in figures.items()
-    ]
-    say()
-    say(f"after: {report['pressure_after']}")
-    if "redis_ping_us_after" in report:
-        say(
-            "redis PING round trip (loopback, p50): "
-            f"{report['redis_ping_us_before']:.0f} us before, "
-            f"{report['redis_ping_us_after']:.0f} us after"
-        )
-    for name, counts in report["request_log"].items():
-        say(f"request log {name}: " + ", ".join(f"{k}: {n:,}" for k, n in counts.items()))
-    say(
-        "gateway RSS after: "
-        + ", ".join(f"{name} {mb:.1f} MB" for name, mb in report["rss_after_mb"].items())
-    )
-    for comparison in comparisons:
-        say()
-        say(render_comparison(comparison, figures, args))
-    say(
-        "(medians over the rounds; latencies in ms to the last byte; req/s = successful responses"
-        " / s; added p50 = the variant's p50 - the direct call's; CPU/req = that gateway's CPU"
-        " time / requests through it)"
-    )
-    checks = build_checks(comparisons, figures, args)
-    report["checks"] = checks
-    if checks:
-        say()
-        say("checks (DESIGN.md targets are PASS / MISS; routing's 10 % is reported only):")
-        say(render_targets(checks))
-    say(cpu_note(args.pin))
-    if any(v.redis for v in variants):
-        say(
-            "redis-server shares the cores too (CPU 1 with --pin); its CPU time per request is"
-            " printed with each Redis measurement."
-        )
+    report["cells"] = cells_as_json(figures)
+    report["checks"] = build_checks(comparisons, figures, args)
+    say_results(report, figures, comparisons, variants, args)
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(report, indent=2) + "\n")
