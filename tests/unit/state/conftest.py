@@ -1,4 +1,5 @@
-"""Fixtures for the state contract suite: every test runs once per backend."""
+"""Fixtures for the state contract suite (test_contract_*.py): every test runs once per backend,
+through the `state` fixture. The suite's check builders are in contract.py."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from tests.redis_server import RedisServer, start_redis_or_skip
 
 BACKENDS = ["memory", "redis"]
 # Generous, so bursts of new connections on a slow CI machine never time out; the outage
-# tests in test_redis_state.py check the real default.
+# tests in redis/test_backend.py check short timeouts.
 TEST_TIMEOUT_S = 2.0
 
 

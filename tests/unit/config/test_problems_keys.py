@@ -1,0 +1,100 @@
+"""gateway.config.load: problems in [[keys]], including the policy a key names, with exact
+lines."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from gateway.config import check_config
+from tests.unit.config.problems import BASE, SHA, problems
+
+
+def test_key_problems(tmp_path: Path) -> None:
+    text = BASE + (
+        "[[keys]]\n"  # 10
+        'id = "both"\n'  # 11
+        f'key_sha256 = "{SHA}"\n'  # 12
+        'key_env = "K"\n'  # 13
+        "[[keys]]\n"  # 14
+        'id = "neither"\n'  # 15
+        "[[keys]]\n"  # 16
+        'id = "short"\n'  # 17
+        'key_sha256 = "abc123"\n'  # 18
+        "[[keys]]\n"  # 19
+        'id = "unset"\n'  # 20
+        'key_env = "GW_UNSET"\n'  # 21
+        "[[keys]]\n"  # 22
+        'id = "models"\n'  # 23
+        f'key_sha256 = "{"1" * 64}"\n'  # 24
+        'models = ["m", "zzz"]\n'  # 25
+        "[[keys]]\n"  # 26
+        'id = "empty"\n'  # 27
+        f'key_sha256 = "{"2" * 64}"\n'  # 28
+        "models = []\n"  # 29
+        "[[keys]]\n"  # 30
+        f'key_sha256 = "{"3" * 64}"\n'  # 31
+    )
+    assert problems(tmp_path, text) == [
+        "config.toml:13: key 'both': set either key_sha256 or key_env, not both",
+        "config.toml:14: key 'neither': one of key_sha256 or key_env is required",
+        "config.toml:18: key 'short': key_sha256 must be 64 hex characters "
+        "(see `gateway keys hash SECRET`)",
+        "config.toml:21: key 'unset': environment variable GW_UNSET is not set",
+        "config.toml:25: key 'models': model 'zzz' is not a configured model",
+        "config.toml:29: key 'empty': models is empty (omit it to allow every model)",
+        "config.toml:30: missing key 'id' in [[keys]][6]",
+    ]
+
+
+def test_duplicate_key_ids_and_secrets(tmp_path: Path) -> None:
+    text = BASE + (
+        f'[[keys]]\nid = "a"\nkey_sha256 = "{SHA}"\n'  # 10-12
+        f'[[keys]]\nid = "a"\nkey_sha256 = "{"e" * 64}"\n'  # 13-15
+        f'[[keys]]\nid = "b"\nkey_sha256 = "{SHA.upper()}"\n'  # 16-18
+        '[[keys]]\nid = "c"\nkey_env = "DEMO"\n'  # 19-21
+    )
+    assert problems(tmp_path, text, env={"DEMO": "sk-demo"}) == [
+        "config.toml:14: duplicate key id 'a'",
+        "config.toml:18: key 'b': same secret as key 'a'",
+        "config.toml:21: key 'c': same secret as key 'a'",
+    ]
+
+
+def test_key_policy_not_found_points_at_the_policy_line(tmp_path: Path) -> None:
+    text = BASE + f'[[keys]]\nid = "k"\nkey_sha256 = "{SHA}"\npolicy = "strict"\n'
+    assert problems(tmp_path, text) == [
+        "config.toml:13: key 'k': policy 'strict' not found (looked for policies/strict.toml)"
+    ]
+
+
+def test_missing_policy_path_is_shown_as_given(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "config.toml").write_text(
+        BASE + f'[[keys]]\nid = "k"\nkey_sha256 = "{SHA}"\npolicy = "strict"\n'
+    )
+    monkeypatch.chdir(tmp_path)
+    assert [str(p) for p in check_config("config.toml", env={})] == [
+        "config.toml:13: key 'k': policy 'strict' not found (looked for policies/strict.toml)"
+    ]
+
+
+def test_key_policy_name_cannot_be_a_path(tmp_path: Path) -> None:
+    text = BASE + f'[[keys]]\nid = "k"\nkey_sha256 = "{SHA}"\npolicy = "../etc/x"\n'
+    assert problems(tmp_path, text) == [
+        "config.toml:13: key 'k': policy name '../etc/x' may only use letters, digits, "
+        "'.', '-' and '_'"
+    ]
+
+
+def test_policies_dir_is_relative_to_the_config(tmp_path: Path) -> None:
+    text = (
+        'policies_dir = "conf/pol"\n'
+        + BASE
+        + f'[[keys]]\nid = "k"\nkey_sha256 = "{SHA}"\npolicy = "p"\n'
+    )
+    assert problems(tmp_path, text) == [
+        "config.toml:14: key 'k': policy 'p' not found (looked for conf/pol/p.toml)"
+    ]

@@ -1,0 +1,32 @@
+"""gateway.config.load: problems in [server], [state] and [admin], with exact lines."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.unit.config.problems import problems
+
+
+def test_server_ranges(tmp_path: Path) -> None:
+    text = "[server]\nport = 65536\nworkers = 0\nmax_body_bytes = 0\nrequest_timeout_s = -1\n"
+    assert problems(tmp_path, text) == [
+        "config.toml:2: server.port: must be between 1 and 65535, got 65536",
+        "config.toml:3: server.workers: must be at least 1, got 0",
+        "config.toml:4: server.max_body_bytes: must be greater than 0, got 0",
+        "config.toml:5: server.request_timeout_s: must be greater than 0, got -1",
+    ]
+
+
+def test_redis_backend_needs_a_url(tmp_path: Path) -> None:
+    assert problems(tmp_path, '[state]\nbackend = "redis"\n') == [
+        "config.toml:2: state.redis_url is required when backend = 'redis'"
+    ]
+    assert problems(tmp_path, '[state]\nredis_url = "localhost:6379"\n') == [
+        "config.toml:2: state.redis_url must start with redis://, rediss:// or unix://"
+    ]
+
+
+def test_admin_key_env_must_be_set(tmp_path: Path) -> None:
+    assert problems(tmp_path, '[admin]\nkey_env = "GW_ADMIN"\n') == [
+        "config.toml:2: admin: environment variable GW_ADMIN is not set"
+    ]
