@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.e2e.guarded_gateway import running_scripted_upstream, write_guarded_config
+from tests.e2e.mock_provider_direct import MockServer, running_mock_servers
 from tests.procs import Proc, start_gateway, start_mock_provider
 
 PROVIDER_SECRET = "prov-secret-7f3a9c1e5b2d4a6f8e0c"
@@ -152,3 +154,42 @@ def gateway(
     proc.log_path = log_path
     yield proc
     proc.stop()
+
+
+# Shared by the test_guardrails_*.py files and by the test_mock_provider_*.py files: each set is
+# started once for its files (package scope: stopped when the e2e tests end, not the session).
+
+
+@pytest.fixture(scope="package")
+def guarded(
+    tmp_path_factory: pytest.TempPathFactory, mock_upstream: Proc, slow_upstream: Proc
+) -> Iterator[Proc]:
+    """A gateway with one guardrail policy per key (guarded_gateway.py), over the suite's mock
+    providers and a scripted upstream; its request log at `log_path`."""
+    root = tmp_path_factory.mktemp("guarded")
+    log_path = root / "records.jsonl"
+    with running_scripted_upstream() as scripted:
+        base = gateway_config(mock_upstream.url, slow_upstream.url, log_path)
+        config = write_guarded_config(root, base, slow_upstream.url, scripted)
+        # Room for loading presidio and scikit-learn (~5 s) before the gateway is ready.
+        proc = start_gateway(config, env={"TEST_PROVIDER_KEY": PROVIDER_SECRET}, ready_timeout_s=60)
+        proc.log_path = log_path
+        yield proc
+        proc.stop()
+
+
+@pytest.fixture(scope="package")
+def mock_servers() -> Iterator[tuple[MockServer, MockServer]]:
+    """Two mock providers started directly (mock_provider_direct.py): unpaced, and 20 tokens/s."""
+    with running_mock_servers() as servers:
+        yield servers
+
+
+@pytest.fixture(scope="package")
+def mock(mock_servers: tuple[MockServer, MockServer]) -> MockServer:
+    return mock_servers[0]
+
+
+@pytest.fixture(scope="package")
+def slow_mock(mock_servers: tuple[MockServer, MockServer]) -> MockServer:
+    return mock_servers[1]

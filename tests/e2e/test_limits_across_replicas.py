@@ -1,9 +1,9 @@
-"""Limits, budgets and the cache, exact across two gateway processes sharing one real Redis."""
+"""Limits and budgets, exact across two gateway processes sharing one real Redis, and what
+the gateways do when that Redis goes away (fail open, fail closed)."""
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import random
 import time
 from collections.abc import Iterator
@@ -16,92 +16,10 @@ import pytest
 from gateway import tokens
 from gateway.state.redis.backend import RedisState
 from tests.conditions import wait_until
+from tests.e2e.limits_setup import AUTH, MESSAGES, TOKENS_PER_REQUEST, write_setup
 from tests.e2e.records import read_records, wait_for_records
-from tests.procs import Proc, start_gateway, start_gateways, start_mock_provider
+from tests.procs import Proc, start_gateways, start_mock_provider
 from tests.redis_server import RedisServer, start_redis
-
-KEY = "sk-limits-test"
-AUTH = {"authorization": f"Bearer {KEY}"}
-MESSAGES = [{"role": "user", "content": "hi"}]
-# The echo model answers "hi": one completion token. With max_tokens = 1 the reservation
-# (prompt estimate + max_tokens) equals the real usage, so token counts are known exactly.
-TOKENS_PER_REQUEST = tokens.count_messages(MESSAGES) + 1
-
-
-def config_text(
-    upstream: Proc, slow: Proc, redis_url: str | None, log: Path, on_error: str = "fail_open"
-) -> str:
-    state = (
-        f'[state]\nbackend = "redis"\nredis_url = "{redis_url}"\non_redis_error = "{on_error}"\n'
-        if redis_url
-        else ""
-    )
-    return f"""{state}
-[logging]
-path = "{log}"
-include_bodies = true
-
-[[providers]]
-name = "mock"
-type = "openai"
-base_url = "{upstream.url}/v1"
-
-[[providers]]
-name = "slow"
-type = "openai"
-base_url = "{slow.url}/v1"
-
-[[models]]
-name = "echo"
-[[models.deployments]]
-provider = "mock"
-model = "echo"
-input_cost_per_1m = 1000.0
-output_cost_per_1m = 2000.0
-
-[[models]]
-name = "slow"
-[[models.deployments]]
-provider = "slow"
-model = "mock-small"
-
-[[models]]
-name = "failing"
-[[models.deployments]]
-provider = "mock"
-model = "fail-500"
-
-[[models]]
-name = "hanging"
-[[models.deployments]]
-provider = "mock"
-model = "fail-timeout"
-first_token_timeout_s = 0.2
-
-[[keys]]
-id = "limited"
-team = "qa"
-policy = "limited"
-key_sha256 = "{hashlib.sha256(KEY.encode()).hexdigest()}"
-"""
-
-
-def write_setup(
-    root: Path,
-    policy: str,
-    upstream: Proc,
-    slow: Proc,
-    redis_url: str | None,
-    on_error: str = "fail_open",
-) -> list[Path]:
-    (root / "policies").mkdir(parents=True, exist_ok=True)
-    (root / "policies" / "limited.toml").write_text(policy)
-    configs = []
-    for name in ("a", "b"):
-        path = root / f"{name}.toml"
-        path.write_text(config_text(upstream, slow, redis_url, root / f"{name}.jsonl", on_error))
-        configs.append(path)
-    return configs
 
 
 @pytest.fixture(scope="module")
@@ -353,60 +271,3 @@ def test_redis_outage_fail_closed(
         assert post(gateways[1]).status_code == 200
     finally:
         stop_all(gateways)
-
-
-def wait_for_cache_entry(url: str, body: dict[str, Any]) -> set[str]:
-    """Wait until the gateway's cache holds an answer for `body` (it is stored off the request
-    path); the ids of the probe requests, which look it up but store nothing."""
-    probes: set[str] = set()
-
-    def cached() -> bool:
-        response = httpx.post(url, json=body, headers={**AUTH, "cache-control": "no-store"})
-        probes.add(response.headers["x-request-id"])
-        return response.headers["x-gateway-cache"] == "hit"
-
-    wait_until(cached, 5, 0.02, "the answer was never stored")
-    return probes
-
-
-CACHE_POLICY = '[cache]\nmode = "exact"\nttl_s = 60\n'
-
-
-def test_cache_hits_json_and_streams(tmp_path: Path, upstream: Proc, slow: Proc) -> None:
-    gateway = start_gateway(write_setup(tmp_path, CACHE_POLICY, upstream, slow, None)[0])
-    url = gateway.url + "/v1/chat/completions"
-    body = {"model": "echo", "messages": [{"role": "user", "content": "cache me please"}]}
-    try:
-        first = httpx.post(url, json=body, headers=AUTH)
-        second = httpx.post(url, json={**body, "user": "someone-else"}, headers=AUTH)
-        assert (
-            first.headers["x-gateway-cache"] == "miss"
-            and second.headers["x-gateway-cache"] == "hit"
-        )
-        assert second.content == first.content
-        bypass = httpx.post(url, json=body, headers={**AUTH, "cache-control": "no-cache"})
-        assert bypass.headers["x-gateway-cache"] == "bypass"
-
-        stream_body = {
-            **body,
-            "messages": [{"role": "user", "content": "stream me"}],
-            "stream": True,
-        }
-
-        def stream_pieces() -> tuple[str, list[bytes]]:
-            with httpx.stream("POST", url, json=stream_body, headers=AUTH) as response:
-                return response.headers["x-gateway-cache"], list(response.iter_raw())
-
-        miss, original = stream_pieces()
-        probes = wait_for_cache_entry(url, {**stream_body, "stream": False})
-        hit, replayed = stream_pieces()
-        assert (miss, hit) == ("miss", "hit")
-        assert b"".join(replayed) == b"".join(original)
-        as_json = httpx.post(url, json={**stream_body, "stream": False}, headers=AUTH)
-        assert as_json.headers["x-gateway-cache"] == "hit"
-        assert as_json.json()["choices"][0]["message"]["content"] == "stream me"
-    finally:
-        gateway.stop()
-    records = [r for r in read_records(tmp_path / "a.jsonl") if r["id"] not in probes]
-    hits = [r for r in records if r["cache"] == "hit"]
-    assert len(hits) == 3 and all(r["cost_usd"] == 0 and r["attempts"] == [] for r in hits)

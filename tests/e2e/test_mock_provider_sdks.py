@@ -1,16 +1,11 @@
-"""The real mock provider process over loopback, spoken to by the official SDKs and by httpx."""
+"""The real mock provider process over loopback, spoken to by the official SDKs: chat, streams,
+tools, JSON mode, embeddings and typed errors; a dropped stream and the recorded auth headers as
+the SDKs see them. The servers (`mock`, `slow_mock`) are fixtures in conftest.py."""
 
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-import threading
-import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import anthropic
@@ -19,107 +14,14 @@ import openai
 import pytest
 
 from gateway import tokens
-from tests.conditions import wait_until
-from tests.procs import free_port
+from tests.e2e.mock_provider_direct import MESSAGES, MockServer, chat_body
 
-REPO = Path(__file__).resolve().parents[2]
-MESSAGES = [
-    {"role": "system", "content": "Be brief."},
-    {"role": "user", "content": "Tell me about llamas."},
-]
 WEATHER: dict[str, Any] = {
     "type": "object",
     "properties": {"city": {"type": "string"}, "days": {"type": "integer"}},
 }
 OPENAI_TOOL = {"type": "function", "function": {"name": "get_weather", "parameters": WEATHER}}
 ANTHROPIC_TOOL = {"name": "get_weather", "input_schema": WEATHER}
-
-
-@dataclass
-class MockServer:
-    process: subprocess.Popen[str]
-    url: str = ""
-    output: list[str] = field(default_factory=list)
-    reader: threading.Thread | None = None
-
-    def stats(self) -> dict[str, Any]:
-        return dict(httpx.get(self.url + "/_mock/stats").json())
-
-
-def _spawn(**options: float) -> MockServer:
-    port = free_port()
-    arguments = ", ".join(f"{name}={value!r}" for name, value in {"port": port, **options}.items())
-    code = f"from gateway.mock_provider.server import run; run({arguments})"
-    env = {**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONPATH": str(REPO)}
-    process = subprocess.Popen(
-        [sys.executable, "-c", code],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env=env,
-        cwd=REPO,
-    )
-    server = MockServer(process)
-
-    def drain() -> None:
-        assert process.stdout is not None
-        for line in process.stdout:
-            server.output.append(line)
-
-    server.reader = threading.Thread(target=drain, daemon=True)
-    server.reader.start()
-    return server
-
-
-def _wait_listening(server: MockServer, timeout: float = 15.0) -> None:
-    def listening_line() -> str | None:
-        assert server.process.poll() is None, f"mock provider exited: {''.join(server.output)}"
-        prefix = "mock provider listening on "
-        return next((line for line in server.output if line.startswith(prefix)), None)
-
-    server.url = wait_until(listening_line, timeout, 0.02, "mock provider did not start").split()[
-        -1
-    ]
-    assert httpx.get(server.url + "/healthz").json() == {"status": "ok"}
-
-
-def _stop(server: MockServer) -> None:
-    server.process.terminate()
-    try:
-        server.process.wait(5)
-    except subprocess.TimeoutExpired:
-        server.process.kill()
-        server.process.wait(5)
-    if server.reader is not None:
-        server.reader.join(5)
-    if server.process.stdout is not None:
-        server.process.stdout.close()
-
-
-@pytest.fixture(scope="module")
-def servers() -> Iterator[tuple[MockServer, MockServer]]:
-    """An unpaced server and one streaming 20 tokens/s; started side by side."""
-    fast, slow = _spawn(), _spawn(tokens_per_s=20)
-    try:
-        _wait_listening(fast)
-        _wait_listening(slow)
-        yield fast, slow
-    finally:
-        _stop(fast)
-        _stop(slow)
-    assert not any("Traceback" in line for line in fast.output + slow.output), "".join(
-        fast.output + slow.output
-    )
-
-
-@pytest.fixture(scope="module")
-def mock(servers: tuple[MockServer, MockServer]) -> MockServer:
-    return servers[0]
-
-
-@pytest.fixture(scope="module")
-def slow_mock(servers: tuple[MockServer, MockServer]) -> MockServer:
-    return servers[1]
 
 
 # The SDKs' typed request parameters add nothing to a wire test: their clients are `Any` here.
@@ -340,41 +242,14 @@ def test_anthropic_errors(mock: MockServer, ant: Any) -> None:
 
 
 # ---------------------------------------------------------------------------------------------
-# Faults and stats, with plain httpx
-
-
-def _chat(model: str, **extra: Any) -> dict[str, Any]:
-    return {"model": model, "messages": [{"role": "user", "content": "hi"}], **extra}
-
-
-def test_fail_500_and_429_bodies(mock: MockServer) -> None:
-    failed = httpx.post(mock.url + "/v1/chat/completions", json=_chat("fail-500"))
-    assert failed.status_code == 500 and set(failed.json()["error"]) == {
-        "message",
-        "type",
-        "param",
-        "code",
-    }
-    limited = httpx.post(mock.url + "/v1/chat/completions", json=_chat("fail-429"))
-    assert limited.status_code == 429 and limited.headers["retry-after"] == "1"
-    assert limited.json()["error"]["code"] == "rate_limit_exceeded"
-    bad = httpx.post(mock.url + "/v1/chat/completions", content=b"{not json")
-    assert bad.status_code == 400 and bad.json()["error"]["type"] == "invalid_request_error"
-
-
-def test_fail_timeout_never_answers(mock: MockServer) -> None:
-    started = time.monotonic()
-    with pytest.raises(httpx.ReadTimeout):
-        httpx.post(mock.url + "/v1/chat/completions", json=_chat("fail-timeout"), timeout=0.3)
-    assert time.monotonic() - started < 2
-    assert httpx.get(mock.url + "/healthz").status_code == 200
+# Faults and stats as the SDKs see them
 
 
 def test_drop_mid_stream_aborts_the_connection(mock: MockServer, oai: Any) -> None:
     with pytest.raises(httpx.RemoteProtocolError):
-        httpx.post(mock.url + "/v1/chat/completions", json=_chat("drop-mid-stream"))
+        httpx.post(mock.url + "/v1/chat/completions", json=chat_body("drop-mid-stream"))
     received = b""
-    body = _chat("drop-mid-stream", stream=True)
+    body = chat_body("drop-mid-stream", stream=True)
     with (
         pytest.raises(httpx.RemoteProtocolError),
         httpx.stream("POST", mock.url + "/v1/chat/completions", json=body) as response,
@@ -387,18 +262,6 @@ def test_drop_mid_stream_aborts_the_connection(mock: MockServer, oai: Any) -> No
     )  # opening delta + 3 words
     with pytest.raises(openai.APIConnectionError):
         list(oai.chat.completions.create(model="drop-mid-stream", messages=MESSAGES, stream=True))
-
-
-def test_malformed_bodies(mock: MockServer) -> None:
-    response = httpx.post(mock.url + "/v1/chat/completions", json=_chat("malformed"))
-    assert response.status_code == 200 and response.headers["content-type"] == "application/json"
-    with pytest.raises(json.JSONDecodeError):
-        response.json()
-    stream = httpx.post(mock.url + "/v1/chat/completions", json=_chat("malformed", stream=True))
-    data_line = stream.text.split("\n")[0]
-    assert data_line.startswith("data: ")
-    with pytest.raises(json.JSONDecodeError):
-        json.loads(data_line[len("data: ") :])
 
 
 def test_stats_record_auth_headers_and_reset(mock: MockServer, oai: Any, ant: Any) -> None:
@@ -415,21 +278,3 @@ def test_stats_record_auth_headers_and_reset(mock: MockServer, oai: Any, ant: An
     assert stats["by_model"]["echo"] >= 2
     assert httpx.post(mock.url + "/_mock/reset").status_code == 200
     assert mock.stats()["requests"] == 0
-
-
-def test_client_cancelling_a_stream_is_seen_within_a_second(slow_mock: MockServer) -> None:
-    before = slow_mock.stats()["cancelled_streams"]
-    body = _chat("mock-small", stream=True)
-    with (
-        httpx.Client(timeout=10) as client,
-        client.stream("POST", slow_mock.url + "/v1/chat/completions", json=body) as response,
-    ):
-        chunks = response.iter_raw()
-        next(chunks)
-        assert slow_mock.stats()["active_streams"] == 1
-    wait_until(
-        lambda: slow_mock.stats()["cancelled_streams"] > before,
-        1.0,
-        message="the mock still streams after the client left",
-    )
-    assert slow_mock.stats()["active_streams"] == 0

@@ -1,0 +1,156 @@
+"""PII guardrails end to end: values restored after the provider saw placeholders (JSON,
+streams, the Anthropic API), an email split across stream chunks redacted, and blocks before
+and during a stream. The `guarded` gateway is in conftest.py, its setup in guarded_gateway.py."""
+
+from __future__ import annotations
+
+import json
+
+import httpx
+import openai
+
+from tests.e2e.guarded_gateway import (
+    KEYS,
+    MESSAGE,
+    SECRETS,
+    auth,
+    chat_request,
+    upstream_requests,
+    upstream_saw,
+)
+from tests.e2e.records import wait_for_record
+from tests.procs import Proc
+
+
+def _stream_text(response: httpx.Response) -> tuple[str, list[bytes]]:
+    events = [line for line in response.iter_lines() if line.startswith("data: ")]
+    text = ""
+    for line in events:
+        if line != "data: [DONE]":
+            for choice in json.loads(line[6:]).get("choices", []):
+                text += choice["delta"].get("content") or ""
+    return text, [e.encode() for e in events]
+
+
+def test_restore_hides_values_from_the_provider_and_gives_them_back(
+    guarded: Proc, mock_upstream: Proc
+) -> None:
+    response = httpx.post(
+        guarded.url + "/v1/chat/completions", json=chat_request(MESSAGE), headers=auth("restore")
+    )
+    assert response.status_code == 200, response.text
+    seen = upstream_saw(mock_upstream)
+    assert not [s for s in SECRETS if s in seen], seen
+    assert "<EMAIL_ADDRESS_1>" in seen and "<CREDIT_CARD_1>" in seen
+    assert response.json()["choices"][0]["message"]["content"] == MESSAGE
+    assert guarded.log_path is not None
+    record = wait_for_record(guarded.log_path, response.headers["x-request-id"])
+    assert record["guardrails"] == [
+        {
+            "name": "pii-restore",
+            "stage": "input",
+            "action": "restore",
+            "entities": ["CREDIT_CARD", "EMAIL_ADDRESS", "IBAN_CODE", "IP_ADDRESS", "PHONE_NUMBER"],
+        }
+    ]
+    assert not [s for s in SECRETS if s in json.dumps(record)]
+
+
+def test_restore_in_a_stream(guarded: Proc, mock_upstream: Proc) -> None:
+    with httpx.stream(
+        "POST",
+        guarded.url + "/v1/chat/completions",
+        json=chat_request(MESSAGE, stream=True),
+        headers=auth("restore"),
+    ) as response:
+        assert response.status_code == 200
+        text, events = _stream_text(response)
+    assert not [s for s in SECRETS if s in upstream_saw(mock_upstream)]
+    assert text == MESSAGE
+    assert len(events) > 5, "still streamed, not buffered into one event"
+
+
+def test_restore_with_the_anthropic_api(guarded: Proc, mock_upstream: Proc) -> None:
+    body = {
+        "model": "claude-echo",
+        "max_tokens": 200,
+        "messages": [{"role": "user", "content": MESSAGE}],
+    }
+    response = httpx.post(
+        guarded.url + "/v1/messages", json=body, headers={"x-api-key": KEYS["restore"]}
+    )
+    assert response.status_code == 200, response.text
+    assert not [s for s in SECRETS if s in upstream_saw(mock_upstream)]
+    assert response.json()["content"][0]["text"] == MESSAGE
+
+
+def test_email_split_across_three_chunks_is_redacted(guarded: Proc) -> None:
+    with openai.OpenAI(
+        base_url=guarded.url + "/v1", api_key=KEYS["redact_out"], max_retries=0
+    ) as client:
+        chunks = [
+            c.choices[0].delta.content or ""
+            for c in client.chat.completions.create(
+                model="split-email", messages=[{"role": "user", "content": "hi"}], stream=True
+            )
+            if c.choices
+        ]
+    text = "".join(chunks)
+    assert text == "Contact: <EMAIL_ADDRESS> today"
+    assert "john" not in text and "example" not in text
+    assert len([c for c in chunks if c]) >= 2, "released as it became safe, not all at the end"
+
+
+def test_block_sends_nothing_upstream(guarded: Proc, mock_upstream: Proc) -> None:
+    before = upstream_requests(mock_upstream)
+    response = httpx.post(
+        guarded.url + "/v1/chat/completions", json=chat_request(MESSAGE), headers=auth("block_in")
+    )
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert error["code"] == "content_policy_violation" and "pii-block" in error["message"]
+    assert not [s for s in SECRETS if s in response.text]
+    body = {
+        "model": "claude-echo",
+        "max_tokens": 50,
+        "messages": [{"role": "user", "content": MESSAGE}],
+    }
+    anthropic = httpx.post(
+        guarded.url + "/v1/messages", json=body, headers={"x-api-key": KEYS["block_in"]}
+    )
+    assert anthropic.status_code == 400
+    assert anthropic.json()["error"]["type"] == "invalid_request_error"
+    assert upstream_requests(mock_upstream) == before
+    ok = httpx.post(
+        guarded.url + "/v1/chat/completions",
+        json=chat_request("mail me at bob@example.com"),
+        headers=auth("block_in"),
+    )
+    assert ok.status_code == 200, "emails are not in this guardrail's entities"
+
+
+def test_block_mid_stream_ends_with_an_error_event(guarded: Proc) -> None:
+    # A slow upstream (20 tokens/s), so the email arrives after the first text was sent.
+    message = "Sure, the address you want is " + SECRETS[0] + " and nothing else."
+    chat = chat_request(message, model="slow-echo", stream=True)
+    with httpx.stream(
+        "POST", guarded.url + "/v1/chat/completions", json=chat, headers=auth("block_out")
+    ) as response:
+        assert response.status_code == 200
+        lines = [line for line in response.iter_lines() if line.startswith("data: ")]
+    last = json.loads(lines[-1][6:])
+    assert last["error"]["code"] == "content_policy_violation"
+    assert SECRETS[0] not in "\n".join(lines)
+    assert any("Sure," in line for line in lines[:-1]), "the safe text before the email was sent"
+    body = {
+        "model": "slow-claude-echo",
+        "max_tokens": 200,
+        "stream": True,
+        "messages": [{"role": "user", "content": message}],
+    }
+    with httpx.stream(
+        "POST", guarded.url + "/v1/messages", json=body, headers={"x-api-key": KEYS["block_out"]}
+    ) as response:
+        raw = response.read().decode()
+    assert raw.rstrip().split("\n\n")[-1].startswith("event: error")
+    assert SECRETS[0] not in raw
