@@ -71,15 +71,16 @@ class Adapter(Protocol):
     ) -> GatewayError: ...
 
 
-def parse_upstream_json(data: bytes) -> dict[str, Any]:
+def parse_upstream_json(
+    data: bytes, malformed: str = "upstream returned malformed JSON"
+) -> dict[str, Any]:
+    """A JSON object from the upstream; anything else is UpstreamFailed(`malformed`)."""
     try:
         parsed = orjson.loads(data)
     except orjson.JSONDecodeError:
-        raise UpstreamFailed(
-            "upstream returned malformed JSON", code="upstream_malformed"
-        ) from None
+        raise UpstreamFailed(malformed, code="upstream_malformed") from None
     if not isinstance(parsed, dict):
-        raise UpstreamFailed("upstream returned malformed JSON", code="upstream_malformed")
+        raise UpstreamFailed(malformed, code="upstream_malformed")
     return parsed
 
 

@@ -49,15 +49,7 @@ def _messages_url(provider: ProviderConfig) -> str:
 
 
 def _parse_event(data: bytes) -> dict[str, Any]:
-    try:
-        parsed = orjson.loads(data)
-    except orjson.JSONDecodeError:
-        raise UpstreamFailed(
-            "upstream sent a malformed stream event", code="upstream_malformed"
-        ) from None
-    if not isinstance(parsed, dict):
-        raise UpstreamFailed("upstream sent a malformed stream event", code="upstream_malformed")
-    return parsed
+    return parse_upstream_json(data, "upstream sent a malformed stream event")
 
 
 class AnthropicStreamPassthrough:
