@@ -5,7 +5,6 @@ timeouts, malformed bodies) and a client that leaves a stream. The servers (`moc
 from __future__ import annotations
 
 import json
-import time
 
 import httpx
 import pytest
@@ -30,10 +29,8 @@ def test_fail_500_and_429_bodies(mock: MockServer) -> None:
 
 
 def test_fail_timeout_never_answers(mock: MockServer) -> None:
-    started = time.monotonic()
     with pytest.raises(httpx.ReadTimeout):
         httpx.post(mock.url + "/v1/chat/completions", json=chat_body("fail-timeout"), timeout=0.3)
-    assert time.monotonic() - started < 2
     assert httpx.get(mock.url + "/healthz").status_code == 200
 
 
