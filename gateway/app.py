@@ -46,6 +46,7 @@ ENDPOINTS = (
     Endpoint("/v1/chat/completions", "chat", "openai"),
     Endpoint("/v1/messages", "messages", "anthropic"),
     Endpoint("/v1/embeddings", "embeddings", "openai"),
+    Endpoint("/v1/responses", "responses", "openai"),
 )
 
 

@@ -125,3 +125,23 @@ def count_messages(messages: Any, system: Any = None) -> int:
                 total += count_text(str(function.get("name", "")))
                 total += count_text(str(function.get("arguments", "")))
     return total
+
+
+def count_response_input(items: Any, instructions: Any = None) -> int:
+    """Estimate prompt tokens of a Responses API `input` (a string or items) and `instructions`:
+    message texts, function call names and arguments, function call outputs."""
+    if isinstance(items, str):
+        items = [{"role": "user", "content": items}]
+    messages: list[Any] = []
+    for item in items if isinstance(items, list) else ():
+        if not isinstance(item, dict):
+            continue
+        kind = item.get("type", "message")
+        if kind == "function_call":
+            call = {"function": {"name": item.get("name", ""), "arguments": item.get("arguments")}}
+            messages.append({"content": None, "tool_calls": [call]})
+        elif kind == "function_call_output":
+            messages.append({"content": item.get("output")})
+        elif kind == "message":
+            messages.append(item)
+    return count_messages(messages, instructions if isinstance(instructions, str) else None)

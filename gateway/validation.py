@@ -87,3 +87,25 @@ def validate_embeddings(body: dict[str, Any]) -> None:
         raise InvalidRequest("missing required parameter: 'input'", param="input")
     if not isinstance(value, (str, list)) or (isinstance(value, list) and not value):
         raise InvalidRequest("'input' must be a string or a non-empty array", param="input")
+
+
+def validate_responses(body: dict[str, Any]) -> None:
+    _require_model(body)
+    value = body.get("input")
+    if value is None:
+        raise InvalidRequest("missing required parameter: 'input'", param="input")
+    if not isinstance(value, (str, list)):
+        raise InvalidRequest("'input' must be a string or an array of items", param="input")
+    for index, item in enumerate(value if isinstance(value, list) else ()):
+        if not isinstance(item, dict):
+            raise InvalidRequest(f"input[{index}] must be an object", param=f"input[{index}]")
+    _optional(body, "instructions", str, "a string")
+    _optional(body, "stream", bool, "a boolean")
+    _optional(body, "store", bool, "a boolean")
+    _optional(body, "max_output_tokens", int, "an integer")
+    _optional(body, "temperature", (int, float), "a number")
+    _optional(body, "tools", list, "an array")
+    _optional(body, "text", dict, "an object")
+    _optional(body, "reasoning", dict, "an object")
+    _optional(body, "metadata", dict, "an object")
+    _optional(body, "previous_response_id", str, "a string")

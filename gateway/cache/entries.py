@@ -47,6 +47,11 @@ _KEY_FIELDS = (
     "encoding_format",
     "reasoning_effort",
     "thinking",
+    # Responses API
+    "instructions",
+    "text",
+    "reasoning",
+    "max_output_tokens",
 )
 
 

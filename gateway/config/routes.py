@@ -57,6 +57,9 @@ def _check_provider(
     env_name = values.get("api_key_env")
     if env_name is not None:
         doc.require_env(path + ("api_key_env",), label, env_name, env)
+    if values.get("responses") is not None and kind == "anthropic":
+        message = f"{label}: responses applies to types 'openai' and 'mock' only"
+        doc.report(path + ("responses",), message)
 
 
 def models(

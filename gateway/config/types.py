@@ -77,6 +77,10 @@ class ProviderConfig:
     api_key_env: NonEmptyStr | None = None
     # Anthropic-only: value of the anthropic-version header sent upstream.
     anthropic_version: NonEmptyStr = "2023-06-01"
+    # OpenAI-type only: the upstream serves `POST /responses` (the Responses API), so
+    # `/v1/responses` passes through instead of being translated to chat completions. Unset:
+    # true for https://api.openai.com, false for any other base_url (docs/responses-api.md).
+    responses: bool | None = None
 
 
 @dataclass(frozen=True)

@@ -28,8 +28,29 @@ def _content_slots(message: Any, key: str = "content") -> Iterator[Slot]:
                 yield from _content_slots(part)
 
 
+def _response_input_slots(body: dict[str, Any]) -> list[Slot]:
+    """Responses API: `instructions`, `input` (a string, or message items and tool outputs)."""
+    slots: list[Slot] = []
+    if isinstance(body.get("instructions"), str):
+        slots.append((body, "instructions"))
+    value = body.get("input")
+    if isinstance(value, str):
+        return [*slots, (body, "input")]
+    for item in value if isinstance(value, list) else ():
+        if not isinstance(item, dict):
+            continue
+        if item.get("type") == "function_call_output" and isinstance(item.get("output"), str):
+            slots.append((item, "output"))
+        else:
+            slots.extend(_content_slots(item))
+    return slots
+
+
 def input_slots(body: dict[str, Any], kind: str) -> list[Slot]:
-    """Every text the client sends: messages (tool results included), system, embeddings input."""
+    """Every text the client sends: messages (tool results included), system, embeddings input,
+    Responses instructions and input."""
+    if kind == "responses":
+        return _response_input_slots(body)
     if kind == "embeddings":
         value = body.get("input")
         if isinstance(value, str):
@@ -44,9 +65,17 @@ def input_slots(body: dict[str, Any], kind: str) -> list[Slot]:
 
 
 def output_slots(data: Any, wire: str) -> list[Slot]:
-    """The answer's text: OpenAI `choices[].message.content`, Anthropic `content[].text`."""
+    """The answer's text: OpenAI `choices[].message.content`, Anthropic `content[].text`,
+    a Responses API `output[].content[].text`."""
     if not isinstance(data, dict):
         return []
+    if data.get("object") == "response":
+        return [
+            slot
+            for item in data.get("output") or ()
+            if isinstance(item, dict) and item.get("type") == "message"
+            for slot in _content_slots(item)
+        ]
     if wire == "anthropic":
         return [
             (b, "text")

@@ -125,6 +125,8 @@ class GuardedConverter:
         self._defer_end = defer_end
         self._deferred: list[bytes] = []
         self.released: list[str] = []
+        # Responses API: the text sent so far per output item.
+        self._sent: dict[int, str] = {}
 
     @property
     def usage(self) -> Usage | None:
@@ -151,6 +153,8 @@ class GuardedConverter:
         for event in self._decoder.feed(b"".join(produced)):
             if self._wire == "anthropic":
                 self._anthropic(event.event, event.data, event.raw, out)
+            elif self._wire == "responses":
+                self._responses(event.data, event.raw, out)
             else:
                 self._openai(event.data, event.raw, out)
         return out
@@ -265,18 +269,71 @@ class GuardedConverter:
         }
         return encode_event(orjson.dumps(event), "content_block_delta")
 
+    # -- Responses API events ---------------------------------------------------------------
+
+    def _responses(self, data: bytes, raw: bytes, out: list[bytes]) -> None:
+        """Text deltas go through a window per output item; the events that repeat the whole
+        text (`.done`, `response.completed`) get the text the client was actually sent."""
+        parsed = orjson.loads(data)
+        kind = parsed.get("type")
+        index = parsed.get("output_index", 0)
+        if kind == "response.output_text.delta" and isinstance(parsed.get("delta"), str):
+            self._template = parsed
+            released = self._window(index).push(parsed["delta"])
+            if released:
+                parsed["delta"] = released
+                out.append(self._responses_delta(parsed, released))
+            return
+        if kind == "response.output_text.done":
+            pending = self._window(index).flush()
+            if pending:
+                out.append(self._responses_delta({**parsed, "type": "x"}, pending))
+            parsed["text"] = self._sent.get(index, "")
+        elif kind == "response.content_part.done":
+            _set_text(parsed.get("part"), self._sent.get(index, ""))
+        elif kind == "response.output_item.done":
+            _set_item_text(parsed.get("item"), self._sent.get(index))
+        elif kind in ("response.completed", "response.incomplete", "response.failed"):
+            out.extend(self._flush_all())
+            response = parsed.get("response") or {}
+            for position, item in enumerate(response.get("output") or ()):
+                _set_item_text(item, self._sent.get(position))
+            self._end(encode_event(orjson.dumps(parsed), kind), out)
+            return
+        else:
+            out.append(raw)
+            return
+        out.append(encode_event(orjson.dumps(parsed), kind))
+
+    def _responses_delta(self, like: dict[str, Any], text: str) -> bytes:
+        index = like.get("output_index", 0)
+        self._note(text)
+        self._sent[index] = self._sent.get(index, "") + text
+        event = {
+            "type": "response.output_text.delta",
+            "item_id": like.get("item_id"),
+            "output_index": index,
+            "content_index": like.get("content_index", 0),
+            "delta": text,
+        }
+        if "sequence_number" in like:
+            event["sequence_number"] = like["sequence_number"]
+        return encode_event(orjson.dumps(event), "response.output_text.delta")
+
     # -- both -------------------------------------------------------------------------------
 
     def _flush_all(self) -> list[bytes]:
         out: list[bytes] = []
         for index, window in self._windows.items():
             pending = window.flush()
-            if pending:
-                out.append(
-                    self._anthropic_text(index, pending)
-                    if self._wire == "anthropic"
-                    else self._openai_text(index, pending)
-                )
+            if not pending:
+                continue
+            if self._wire == "anthropic":
+                out.append(self._anthropic_text(index, pending))
+            elif self._wire == "responses":
+                out.append(self._responses_delta({"output_index": index}, pending))
+            else:
+                out.append(self._openai_text(index, pending))
         return out
 
     def _end(self, raw: bytes, out: list[bytes]) -> None:
@@ -288,3 +345,16 @@ class GuardedConverter:
     def _note(self, text: str) -> None:
         if text:
             self.released.append(text)
+
+
+def _set_text(part: Any, text: str) -> None:
+    if isinstance(part, dict) and isinstance(part.get("text"), str):
+        part["text"] = text
+
+
+def _set_item_text(item: Any, text: str | None) -> None:
+    """A Responses `message` item's text part -> `text` (None: the item had no text)."""
+    if text is None or not isinstance(item, dict) or item.get("type") != "message":
+        return
+    for part in item.get("content") or ():
+        _set_text(part, text)

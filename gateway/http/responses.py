@@ -10,6 +10,7 @@ import asyncio
 import time
 from typing import Any
 
+import orjson
 from starlette.types import Message, Receive, Send
 
 from gateway.errors import GatewayError, UpstreamFailed, UpstreamTimeout
@@ -36,10 +37,21 @@ def gateway_headers(ctx: RequestContext) -> list[tuple[bytes, bytes]]:
     return headers
 
 
-def stream_error_event(error: GatewayError, wire: str) -> bytes:
-    """A well-formed last event that tells the SDK the stream failed."""
+def stream_error_event(error: GatewayError, wire: str, kind: str = "chat") -> bytes:
+    """A well-formed last event that tells the SDK the stream failed. On the Responses API:
+    a typed `error` event (`type`, `code`, `message`, `param`) that also carries the OpenAI
+    `error` object, on which the openai SDK raises `APIError`."""
     if wire == "anthropic":
         return b"event: error\ndata: " + error.body("anthropic") + b"\n\n"
+    if kind == "responses":
+        event = {
+            "type": "error",
+            "code": error.code or error.type,
+            "message": error.message,
+            "param": error.param,
+            "error": orjson.loads(error.body("openai"))["error"],
+        }
+        return b"event: error\ndata: " + orjson.dumps(event) + b"\n\n"
     return b"data: " + error.body("openai") + b"\n\n"
 
 
@@ -129,7 +141,7 @@ async def send_stream(ctx: RequestContext, send: Send, receive: Receive) -> None
             ctx.error = error
             if ctx.exchange.attempts:
                 ctx.exchange.attempts[-1].error_kind = error.kind
-            tail = [*last, stream_error_event(error, ctx.endpoint.wire)]
+            tail = [*last, stream_error_event(error, ctx.endpoint.wire, ctx.endpoint.kind)]
         ctx.exchange.finished = time.monotonic()
         await send({"type": "http.response.body", "body": b"".join(tail), "more_body": False})
     except asyncio.CancelledError:

@@ -44,7 +44,9 @@ def estimate_request(
     body: dict[str, Any], kind: EndpointKind, model: ModelConfig, prompt_tokens: int
 ) -> Estimate:
     """Tokens to reserve (prompt estimate + max_tokens) and the most it could cost."""
-    completion = body.get("max_tokens") or body.get("max_completion_tokens")
+    completion = (
+        body.get("max_tokens") or body.get("max_completion_tokens") or body.get("max_output_tokens")
+    )
     completion = (
         completion if isinstance(completion, int) and completion > 0 else DEFAULT_COMPLETION_TOKENS
     )

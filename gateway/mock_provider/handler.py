@@ -1,7 +1,8 @@
 """The transport-independent core of the mock provider: request bytes in, a paced reply out.
 
-`MockHandler.handle` serves the OpenAI and Anthropic endpoints and injects the faults named by
-the requested model (`fail-500`, `fail-429`, `fail-timeout`, `drop-mid-stream`, `malformed`).
+`MockHandler.handle` serves the OpenAI (chat, Responses, embeddings) and Anthropic endpoints and
+injects the faults named by the requested model (`fail-500`, `fail-429`, `fail-timeout`,
+`drop-mid-stream`, `malformed`).
 The ASGI server (`server.py`) and the in-process upstream (`inprocess.py`) both wrap it.
 """
 
@@ -27,6 +28,13 @@ from gateway.mock_provider.behaviour import (
 )
 from gateway.mock_provider.bodies import MockConnectionDrop, MockStats, OnceBody, StreamBody
 from gateway.mock_provider.embeddings import embeddings_response
+from gateway.mock_provider.responses import (
+    ResponseStore,
+    not_found,
+    plan_responses,
+    render_response,
+    render_stream,
+)
 from gateway.sse import encode_event
 
 __all__ = ["MockConnectionDrop", "MockHandler", "MockReply", "MockStats"]
@@ -43,6 +51,7 @@ _ROUTES = {
     "/v1/messages": ("POST", "messages"),
     "/v1/messages/count_tokens": ("POST", "count_tokens"),
     "/v1/embeddings": ("POST", "embeddings"),
+    "/v1/responses": ("POST", "responses"),
     "/v1/models": ("GET", "models"),
 }
 _JSON = "application/json"
@@ -51,8 +60,11 @@ _DONE = b"data: [DONE]\n\n"
 # Placeholders exactly as long as what replaces them (16 hex digits; 10 digits of Unix time).
 _OPENAI_ID = "chatcmpl-mock" + "#" * 16
 _ANTHROPIC_ID = "msg_mock" + "#" * 16
+_RESPONSES_ID = "resp_mock" + "#" * 16
 _CREATED = 1000000000
 _CREATED_PLACEHOLDER = b'"created":1000000000,'
+_CREATED_AT_PLACEHOLDER = b'"created_at":1000000000,'
+_STREAMING = ("chat", "messages", "responses")
 _MALFORMED_JSON = (
     b'{"id": "chatcmpl-malformed", "object": "chat.completion", "choices": [{"index": 0, '
 )
@@ -74,7 +86,7 @@ class _Decision:
     """What to do with a request body; computed once per distinct body and cached."""
 
     action: str  # "plan" | "json" | "error" | "timeout" | "drop" | "malformed"
-    wire: str  # "openai" | "anthropic"
+    wire: str  # "openai" | "anthropic" | "responses" (OpenAI errors)
     model: str | None = None
     status: int = 200
     payload: bytes = b""
@@ -83,6 +95,10 @@ class _Decision:
     # For rendered plans: the id placeholder inside `payload` and, for streams, piece offsets.
     id_placeholder: bytes = b""
     bounds: tuple[int, ...] = ()
+    # Responses: the response object to remember (with the same placeholders), and the
+    # `previous_response_id` the request names.
+    stored: bytes = b""
+    previous: str | None = None
 
 
 class MockHandler:
@@ -97,6 +113,7 @@ class MockHandler:
         self._cache: dict[tuple[str, bytes], _Decision] = {}
         self._ids = itertools.count(1)
         self._id_prefix = os.urandom(4).hex()
+        self.responses = ResponseStore()
 
     async def handle(
         self, method: str, path: str, headers: Mapping[str, str], body: bytes
@@ -107,6 +124,9 @@ class MockHandler:
         decision = self._route(method, path, body)
         if decision.model is not None:
             stats.by_model[decision.model] = stats.by_model.get(decision.model, 0) + 1
+        if decision.previous is not None and self.responses.get(decision.previous) is None:
+            payload = orjson.dumps(not_found(decision.previous, "previous_response_id"))
+            decision = _Decision("error", "responses", decision.model, 404, payload)
         if self._latency_s:
             await asyncio.sleep(self._latency_s)
         return await self._reply(decision)
@@ -125,6 +145,8 @@ class MockHandler:
     def _route(self, method: str, path: str, body: bytes) -> _Decision:
         wire = "anthropic" if path.startswith("/v1/messages") else "openai"
         route = _ROUTES.get(path)
+        if route is None and path.startswith("/v1/responses/"):
+            return self._stored_response(method, path[len("/v1/responses/") :])
         if route is None:
             if path.startswith("/v1/models/") and method == "GET":
                 return _json_decision(wire, render.model_object(path[len("/v1/models/") :]))
@@ -151,6 +173,20 @@ class MockHandler:
                     self._cache.clear()
                 self._cache[key] = decision
         return decision
+
+    def _stored_response(self, method: str, response_id: str) -> _Decision:
+        """`GET` / `DELETE /v1/responses/{id}` of a response this mock remembers."""
+        if method not in ("GET", "DELETE"):
+            message = f"Method {method} not allowed for /v1/responses/{{id}}"
+            return _error("responses", 405, message, "invalid_request_error", "method_not_allowed")
+        stored = self.responses.get(response_id)
+        if stored is None:
+            return _Decision("error", "responses", None, 404, orjson.dumps(not_found(response_id)))
+        if method == "GET":
+            return _Decision("json", "responses", None, payload=stored)
+        self.responses.delete(response_id)
+        deleted = {"id": response_id, "object": "response", "deleted": True}
+        return _json_decision("responses", deleted)
 
     async def _reply(self, decision: _Decision) -> MockReply:
         action = decision.action
@@ -185,6 +221,15 @@ class MockHandler:
         )
         if decision.wire == "openai":
             raw = raw.replace(_CREATED_PLACEHOLDER, b'"created":%d,' % int(time.time()))
+        elif decision.wire == "responses":
+            created_at = b'"created_at":%d,' % int(time.time())
+            raw = raw.replace(_CREATED_AT_PLACEHOLDER, created_at)
+            if decision.stored:
+                stored = decision.stored.replace(_CREATED_AT_PLACEHOLDER, created_at)
+                response_id = (decision.id_placeholder[1:-17] + serial).decode()
+                self.responses.add(
+                    response_id, stored.replace(decision.id_placeholder, _quoted(response_id))
+                )
         if not decision.stream:
             return _json_reply(200, raw, ())
         bounds = decision.bounds
@@ -194,6 +239,38 @@ class MockHandler:
         return MockReply(
             200, dict(_SSE_HEADERS), StreamBody(pieces, self._frame_delay_s, self.stats, drop)
         )
+
+
+def _rendered_responses(
+    plan: Plan, request: dict[str, Any], model: str | None, action: str = "plan"
+) -> _Decision:
+    """A Responses plan rendered once, with placeholders for the id and `created_at`; the
+    response object to remember too, unless `store` is false."""
+    placeholder = _RESPONSES_ID
+    previous = request.get("previous_response_id")
+    previous = previous if isinstance(previous, str) else None
+    common: dict[str, Any] = {"id_placeholder": _quoted(placeholder), "previous": previous}
+    if not plan.stream:
+        response = render_response(plan, request, placeholder, _CREATED)
+        payload = orjson.dumps(response)
+        stored = payload if request.get("store") is not False else b""
+        return _Decision(action, "responses", model, payload=payload, stored=stored, **common)
+    frames, final = render_stream(plan, request, placeholder, _CREATED)
+    pieces = [
+        b"".join([encode_event(orjson.dumps(e), e["type"]) for e in frame]) for frame in frames
+    ]
+    stored = orjson.dumps(final) if request.get("store") is not False else b""
+    return _Decision(
+        action, "responses", model, payload=b"".join(pieces), stored=stored,
+        bounds=_bounds(pieces), stream=True, **common,
+    )  # fmt: skip
+
+
+def _bounds(pieces: list[bytes]) -> tuple[int, ...]:
+    bounds = [0]
+    for piece in pieces:
+        bounds.append(bounds[-1] + len(piece))
+    return tuple(bounds)
 
 
 def _rendered(wire: str, plan: Plan, model: str | None, action: str = "plan") -> _Decision:
@@ -221,12 +298,9 @@ def _rendered(wire: str, plan: Plan, model: str | None, action: str = "plan") ->
         pieces = [
             b"".join([encode_event(orjson.dumps(e), e["type"]) for e in frame]) for frame in frames
         ]
-    bounds = [0]
-    for piece in pieces:
-        bounds.append(bounds[-1] + len(piece))
     return _Decision(
         action, wire, model, payload=b"".join(pieces), id_placeholder=_quoted(placeholder),
-        bounds=tuple(bounds), stream=True,
+        bounds=_bounds(pieces), stream=True,
     )  # fmt: skip
 
 
@@ -254,6 +328,8 @@ def _decide(endpoint: str, wire: str, body: bytes) -> _Decision:
             return _rendered(wire, plan_chat(data), model)
         if endpoint == "messages":
             return _rendered(wire, plan_messages(data), model)
+        if endpoint == "responses":
+            return _rendered_responses(plan_responses(data), data, model)
         if endpoint == "count_tokens":
             return _json_decision(wire, {"input_tokens": count_message_tokens(data)}, model)
         return _json_decision(wire, embeddings_response(data), model)
@@ -283,11 +359,13 @@ def _fault(model: str, endpoint: str, wire: str, data: Any, stream: bool) -> _De
     if model == "fail-timeout":
         return _Decision("timeout", wire, model)
     if model == "drop-mid-stream":
-        if stream and endpoint in ("chat", "messages"):
+        if stream and endpoint == "responses":
+            return _rendered_responses(plan_responses(data), data, model, action="drop")
+        if stream and endpoint in _STREAMING:
             plan = plan_chat(data) if endpoint == "chat" else plan_messages(data)
             return _rendered(wire, plan, model, action="drop")
         return _Decision("drop", wire, model)
-    return _Decision("malformed", wire, model, stream=stream and endpoint in ("chat", "messages"))
+    return _Decision("malformed", wire, model, stream=stream and endpoint in _STREAMING)
 
 
 # OpenAI error `type` for each Anthropic-style kind used above.

@@ -8,6 +8,7 @@ Cache trouble (Redis down) never fails a request: it is a bypass, counted.
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from gateway.cache.entries import (
     cache_key,
@@ -40,9 +41,15 @@ async def cache_lookup(ctx: RequestContext, services: Services) -> None:
     policy = ctx.runtime.config.policies.get(ctx.key.policy)
     if policy is None or policy.cache.mode == "off":
         return
+    endpoint = ctx.endpoint.path
+    if ctx.endpoint.kind == "responses":
+        if not stateless_response(ctx.body):
+            return
+        # A Responses stream entry is replayed as such, never converted to or from JSON.
+        endpoint += "#stream" if ctx.stream else ""
     control = ctx.headers.get("cache-control", "").lower()
     namespace = ctx.key.team if policy.cache.per_team else None
-    ctx.cache_key = cache_key(ctx.endpoint.path, ctx.body, namespace)
+    ctx.cache_key = cache_key(endpoint, ctx.body, namespace)
     ctx.cache_store = "no-store" not in control
     if "no-cache" in control:
         return
@@ -66,6 +73,12 @@ async def cache_lookup(ctx: RequestContext, services: Services) -> None:
         ctx.cached_stream = entry_as_stream(entry, ctx.endpoint.wire, include_usage)
     else:
         ctx.response_body = entry_as_json(entry, ctx.endpoint.wire)
+
+
+def stateless_response(body: dict[str, Any]) -> bool:
+    """A Responses request the cache may answer: `store` false and no `previous_response_id`
+    (a stored response has an id the client may build on; a cached one would repeat it)."""
+    return body.get("store") is False and not body.get("previous_response_id")
 
 
 def will_store(ctx: RequestContext) -> bool:

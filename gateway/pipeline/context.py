@@ -108,6 +108,10 @@ class RequestContext:
                     else [v for v in value or () if isinstance(v, str)]
                 )
                 self._prompt_estimate = sum(tokens.count_text(t) for t in texts)
+            elif self.endpoint.kind == "responses":
+                self._prompt_estimate = tokens.count_response_input(
+                    body.get("input"), body.get("instructions")
+                )
             else:
                 self._prompt_estimate = tokens.count_messages(
                     body.get("messages"), body.get("system")

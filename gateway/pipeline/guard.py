@@ -166,7 +166,7 @@ def _guard_stream(
     inner = reply.converter
     converter = GuardedConverter(
         inner,
-        ctx.endpoint.wire,
+        "responses" if ctx.endpoint.kind == "responses" else ctx.endpoint.wire,
         guards,
         placeholders,
         lambda d: record(ctx, "output", d),

@@ -32,7 +32,7 @@ def request_usage(ctx: RequestContext) -> Usage | None:
         return ctx.stream_reply.converter.usage
     if not ctx.exchange.attempts or ctx.body is None:
         return None
-    prompt = tokens.count_messages(ctx.body.get("messages"), ctx.body.get("system"))
+    prompt = ctx.prompt_estimate()
     completion = 0
     if ctx.stream_reply is not None:
         completion = tokens.count_text("".join(ctx.stream_reply.converter.text))

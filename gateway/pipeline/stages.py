@@ -19,7 +19,12 @@ from gateway.pipeline.context import RequestContext
 from gateway.pipeline.guard import guard_input, guard_output
 from gateway.pipeline.route import route_and_call
 from gateway.pipeline.services import Services
-from gateway.validation import validate_chat, validate_embeddings, validate_messages
+from gateway.validation import (
+    validate_chat,
+    validate_embeddings,
+    validate_messages,
+    validate_responses,
+)
 
 Stage = Callable[[RequestContext, Services], Awaitable[None]]
 
@@ -27,6 +32,7 @@ _VALIDATORS = {
     "chat": validate_chat,
     "messages": validate_messages,
     "embeddings": validate_embeddings,
+    "responses": validate_responses,
 }
 
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-from typing import Literal
+import urllib.parse
+from typing import Any, Literal
 
 from gateway.config.types import ProviderConfig
 from gateway.errors import InvalidRequest
@@ -15,8 +16,14 @@ from gateway.providers.anthropic.adapters import (
 )
 from gateway.providers.base import Adapter, PreparedCall, StreamConverter, Usage
 from gateway.providers.openai import OpenAIChatAdapter, OpenAIEmbeddingsAdapter
+from gateway.providers.responses.adapters import (
+    ResponsesPassthrough,
+    ResponsesToAnthropic,
+    ResponsesToChat,
+)
 
-EndpointKind = Literal["chat", "messages", "embeddings"]
+EndpointKind = Literal["chat", "messages", "embeddings", "responses"]
+OPENAI_HOST = "api.openai.com"
 MOCK_BASE_URLS = {"openai": "mock://local/v1", "anthropic": "mock://local"}
 
 _OPENAI_CHAT = OpenAIChatAdapter()
@@ -24,6 +31,7 @@ _OPENAI_EMBEDDINGS = OpenAIEmbeddingsAdapter()
 _OPENAI_TO_ANTHROPIC = OpenAIClientToAnthropic()
 _ANTHROPIC_TO_OPENAI = AnthropicClientToOpenAI()
 _ANTHROPIC_PASSTHROUGH = AnthropicMessagesAdapter()
+_RESPONSES_PASSTHROUGH = ResponsesPassthrough()
 
 
 @functools.lru_cache(maxsize=256)
@@ -32,13 +40,41 @@ def wire_provider(provider: ProviderConfig, kind: EndpointKind) -> ProviderConfi
     if provider.type != "mock":
         return provider
     wire: Literal["openai", "anthropic"] = "anthropic" if kind == "messages" else "openai"
-    return dataclasses.replace(provider, type=wire, base_url=MOCK_BASE_URLS[wire])
+    return dataclasses.replace(
+        provider,
+        type=wire,
+        base_url=MOCK_BASE_URLS[wire],
+        responses=provider.responses is not False,
+    )
+
+
+def speaks_responses(provider: ProviderConfig) -> bool:
+    """Whether the upstream serves the Responses API itself: the `responses` flag of an OpenAI
+    type provider, or, unset, whether it is OpenAI's own API; the in-process mock does too."""
+    if provider.type == "mock":
+        return provider.responses is not False
+    if provider.type != "openai":
+        return False
+    if provider.responses is not None:
+        return provider.responses
+    return urllib.parse.urlsplit(provider.base_url).hostname == OPENAI_HOST
 
 
 def adapter_for(
-    kind: EndpointKind, provider: ProviderConfig, anthropic_beta: str | None = None
+    kind: EndpointKind,
+    provider: ProviderConfig,
+    anthropic_beta: str | None = None,
+    body: dict[str, Any] | None = None,
 ) -> Adapter:
+    """The adapter serving `kind` from `provider`; `body` (the request) is needed by the
+    Responses translations, which echo its fields."""
     upstream = provider.type
+    if kind == "responses":
+        if speaks_responses(provider):
+            return _RESPONSES_PASSTHROUGH
+        if upstream == "anthropic":
+            return ResponsesToAnthropic(body or {})
+        return ResponsesToChat(body or {})
     if kind == "embeddings":
         if upstream != "openai":
             raise InvalidRequest(
@@ -61,5 +97,6 @@ __all__ = [
     "StreamConverter",
     "Usage",
     "adapter_for",
+    "speaks_responses",
     "wire_provider",
 ]

@@ -99,7 +99,7 @@ def build_call(
     """The upstream call of a request to `deployment`, prepared by the client that sends it."""
     provider = runtime.config.providers[deployment.provider]
     wire = wire_provider(provider, kind)
-    adapter = adapter_for(kind, wire, anthropic_beta)
+    adapter = adapter_for(kind, wire, anthropic_beta, body)
     call = adapter.prepare(body, deployment, wire, runtime.provider_key(provider.name))
     request = UpstreamRequest("POST", call.url, call.headers, call.body)
     return UpstreamCall(deployment, provider, adapter, client_for(provider).prepare(request))

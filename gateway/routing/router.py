@@ -63,7 +63,9 @@ def _needs_estimate(model: ModelConfig, body_bytes: int) -> bool:
 
 def _max_tokens(request: RouteRequest) -> int:
     body = request.body
-    value = body.get("max_tokens") or body.get("max_completion_tokens")
+    value = (
+        body.get("max_tokens") or body.get("max_completion_tokens") or body.get("max_output_tokens")
+    )
     return value if isinstance(value, int) else DEFAULT_COMPLETION_TOKENS
 
 

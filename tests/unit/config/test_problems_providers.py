@@ -47,3 +47,14 @@ def test_provider_env_var_set_but_empty(tmp_path: Path) -> None:
         "config.toml:14: provider 'o': environment variable K is empty"
     ]
     assert problems(tmp_path, text, env={"K": "v"}) == []
+
+
+def test_responses_flag_is_for_openai_type_providers(tmp_path: Path) -> None:
+    text = (
+        BASE
+        + '[[providers]]\nname = "a"\ntype = "anthropic"\nbase_url = "http://h"\n'
+        + "responses = true\n"
+    )
+    assert problems(tmp_path, text) == [
+        "config.toml:14: provider 'a': responses applies to types 'openai' and 'mock' only"
+    ]

@@ -81,6 +81,7 @@ CONFIG: dict[str, Any] = {
             "base_url": "https://api.openai.com/v1",
             "api_key_env": "OAI",
             "anthropic_version": "2024-01-01",
+            "responses": False,
         }
     ],
     "models": [

@@ -1,0 +1,137 @@
+"""The mock provider's Responses API: planning a `POST /v1/responses`, rendering the plan as a
+response object or its event stream, and the store behind `previous_response_id`,
+`GET /v1/responses/{id}` and `DELETE /v1/responses/{id}`.
+
+A Responses request is planned as the chat request it translates to (the gateway's own
+`requests_responses_to_chat`), so both endpoints answer the same text, tool calls and token
+counts for the same conversation. The store keeps the ids of the responses the mock made with
+`store` not false (the latest `STORED_MAX`), so a `previous_response_id` that this mock never
+made (or forgot) answers 404 as OpenAI does.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections import OrderedDict
+from typing import Any
+
+from gateway.mock_provider.behaviour import Choice, Plan, RequestError, plan_chat
+from gateway.mock_provider.render import Frame
+from gateway.providers.anthropic.errors import TranslationError
+from gateway.providers.responses.events import ResponseEvents
+from gateway.providers.responses.objects import (
+    function_call_item,
+    message_item,
+    response_object,
+    responses_usage,
+)
+from gateway.providers.responses.requests_responses_to_chat import responses_request_to_chat
+
+JSON = dict[str, Any]
+STORED_MAX = 10_000
+
+
+def plan_responses(body: Any) -> Plan:
+    """Plan the answer to an OpenAI `POST /v1/responses` body."""
+    if not isinstance(body, dict):
+        raise RequestError("the request body must be a JSON object")
+    model = body.get("model")
+    if not isinstance(model, str) or not model:
+        raise RequestError("model is required", "model")
+    if "input" not in body:
+        raise RequestError("input is required", "input")
+    request = {k: v for k, v in body.items() if k != "previous_response_id"}
+    try:
+        chat = responses_request_to_chat(request, model)
+    except TranslationError as exc:
+        raise RequestError(str(exc), "input") from None
+    chat.pop("stream", None)
+    if "max_tokens" in chat:
+        chat["max_completion_tokens"] = chat.pop("max_tokens")
+    plan = plan_chat(chat)
+    return Plan(model, plan.choices[:1], plan.prompt_tokens, body.get("stream") is True, True)
+
+
+def _incomplete(choice: Choice) -> str | None:
+    return "max_output_tokens" if choice.finish == "length" else None
+
+
+def _usage(plan: Plan) -> JSON:
+    return responses_usage(plan.prompt_tokens, plan.completion_tokens)
+
+
+def render_response(plan: Plan, request: JSON, response_id: str, created_at: int) -> JSON:
+    """The `response` object."""
+    choice = plan.choices[0]
+    call = choice.tool_call
+    if call is None:
+        text = choice.text or ""
+        output = [message_item(f"msg_mock{zlib.crc32(text.encode()):08x}", text)]
+    else:
+        output = [function_call_item(f"fc_{call.id}", call.id, call.name, call.arguments)]
+    reason = _incomplete(choice)
+    return response_object(
+        request,
+        response_id,
+        plan.model,
+        output,
+        _usage(plan),
+        status="incomplete" if reason else "completed",
+        incomplete_reason=reason,
+        created_at=created_at,
+    )
+
+
+def render_stream(
+    plan: Plan, request: JSON, response_id: str, created_at: int
+) -> tuple[list[Frame], JSON]:
+    """The typed events in frames (the opening events with the first delta, one delta per
+    frame, the closing events with the last), and the final response object."""
+    events = ResponseEvents(request, response_id, plan.model, created_at)
+    choice = plan.choices[0]
+    call = choice.tool_call
+    opening = events.start()
+    if call is None:
+        opening += events.text("")
+        deltas = [events.text(piece) for piece in choice.pieces]
+    else:
+        opening += events.call_start(0, call.id, call.name)
+        deltas = [events.call_arguments(0, piece) for piece in choice.pieces]
+    closing = events.complete(_usage(plan), _incomplete(choice))
+    if not deltas:
+        return [opening + closing], events.response
+    deltas[0] = opening + deltas[0]
+    deltas[-1] = deltas[-1] + closing
+    return deltas, events.response
+
+
+def not_found(response_id: str, param: str | None = None) -> JSON:
+    """OpenAI's answer for a response id it does not know."""
+    where = "Previous response" if param else "Response"
+    return {
+        "error": {
+            "message": f"{where} with id '{response_id}' not found.",
+            "type": "invalid_request_error",
+            "param": param,
+            "code": "previous_response_not_found" if param else "not_found",
+        }
+    }
+
+
+class ResponseStore:
+    """The responses this mock made and still remembers: id -> the response object's JSON."""
+
+    def __init__(self, max_entries: int = STORED_MAX) -> None:
+        self.max_entries = max_entries
+        self._stored: OrderedDict[str, bytes] = OrderedDict()
+
+    def add(self, response_id: str, payload: bytes) -> None:
+        self._stored[response_id] = payload
+        if len(self._stored) > self.max_entries:
+            self._stored.popitem(last=False)
+
+    def get(self, response_id: str) -> bytes | None:
+        return self._stored.get(response_id)
+
+    def delete(self, response_id: str) -> bool:
+        return self._stored.pop(response_id, None) is not None

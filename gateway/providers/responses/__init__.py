@@ -1,0 +1,9 @@
+"""The OpenAI Responses API (`POST /v1/responses`): the adapters and the translation, by pair.
+
+- `adapters`: pass-through to upstreams that speak Responses, translation to chat completions
+  for those that do not, and to Anthropic Messages through the chat translation;
+- `requests_responses_to_chat`, `responses_chat_to_responses`, `streams_chat_to_responses`:
+  the pure translations, each named for the direction its data travels;
+- `objects` (the response object, items and usage) and `events` (the typed stream events),
+  shared by the translations and the mock provider.
+"""

@@ -1,0 +1,268 @@
+"""The adapters of the Responses API (`POST /v1/responses`), one per kind of upstream.
+
+- `ResponsesPassthrough`: an upstream that speaks Responses (OpenAI; vLLM and others with
+  `responses = true`): the body passes with only `model` changed, events are forwarded as
+  they arrive, the usage is read from `response.completed`.
+- `ResponsesToChat`: an OpenAI-compatible upstream without Responses: translated to chat
+  completions and back (`requests_responses_to_chat`, `responses_chat_to_responses`,
+  `streams_chat_to_responses`).
+- `ResponsesToAnthropic`: an Anthropic upstream: translated to chat completions, then through
+  the chat -> Messages translation the chat endpoint uses, and back the same way.
+
+A translated response gets a `resp_` id made here (the upstream has none to give). Messages
+has no JSON-schema switch: a `text.format` `json_schema` goes to Anthropic as a forced tool
+with that schema (`STRUCTURED_TOOL`, Anthropic's own advice for structured output), whose input
+comes back as the answer's text.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from gateway.config.types import DeploymentConfig, ProviderConfig
+from gateway.errors import GatewayError, InvalidRequest, UpstreamFailed
+from gateway.providers.anthropic.adapters import anthropic_headers
+from gateway.providers.anthropic.errors import StreamTranslationError, TranslationError
+from gateway.providers.anthropic.requests_openai_to_anthropic import openai_request_to_anthropic
+from gateway.providers.anthropic.responses_anthropic_to_openai import anthropic_response_to_openai
+from gateway.providers.anthropic.streams_anthropic_to_openai import AnthropicToOpenAIStream
+from gateway.providers.anthropic.usage import usage_from_anthropic
+from gateway.providers.base import PreparedCall, Usage, error_from_upstream, parse_upstream_json
+from gateway.providers.openai import openai_headers, usage_from_openai
+from gateway.providers.responses.events import encode
+from gateway.providers.responses.objects import new_id, usage_from_responses
+from gateway.providers.responses.requests_responses_to_chat import responses_request_to_chat
+from gateway.providers.responses.responses_chat_to_responses import chat_response_to_responses
+from gateway.providers.responses.streams_chat_to_responses import ChatToResponsesStream
+from gateway.sse import SSEDecoder
+
+JSON = dict[str, Any]
+_FINAL_EVENTS = frozenset({"response.completed", "response.incomplete", "response.failed"})
+STRUCTURED_TOOL = "structured_output"
+
+
+def _url(provider: ProviderConfig, path: str) -> str:
+    return provider.base_url.rstrip("/") + path
+
+
+def _event(data: bytes) -> JSON:
+    return parse_upstream_json(data, "upstream sent a malformed stream event")
+
+
+class ResponsesStreamPassthrough:
+    """Forwards Responses events unchanged, reading the final response and its usage."""
+
+    def __init__(self) -> None:
+        self._decoder = SSEDecoder()
+        self._deltas: list[str] = []
+        self.usage: Usage | None = None
+        self.response: JSON | None = None  # the final response object, once it arrived
+        self.response_id: str | None = None
+
+    @property
+    def text(self) -> list[str]:
+        return self._deltas
+
+    def feed(self, chunk: bytes) -> list[bytes]:
+        events = self._decoder.feed(chunk)
+        for event in events:
+            if event.data == b"[DONE]":
+                continue
+            parsed = _event(event.data)
+            kind = parsed.get("type") or event.event
+            if kind == "response.output_text.delta":
+                delta = parsed.get("delta")
+                if isinstance(delta, str):
+                    self._deltas.append(delta)
+            elif kind == "response.created":
+                response = parsed.get("response") or {}
+                self.response_id = response.get("id")
+            elif kind in _FINAL_EVENTS:
+                response = parsed.get("response")
+                if isinstance(response, dict):
+                    self.response = response
+                    self.usage = usage_from_responses(response.get("usage")) or self.usage
+        return [b"".join([event.raw for event in events])] if events else []
+
+    def finish(self) -> list[bytes]:
+        return []
+
+
+class ResponsesPassthrough:
+    """A Responses client and a Responses upstream: only `model` (and the auth) change."""
+
+    def prepare(
+        self,
+        body: JSON,
+        deployment: DeploymentConfig,
+        provider: ProviderConfig,
+        api_key: str | None,
+    ) -> PreparedCall:
+        upstream = dict(body)
+        upstream["model"] = deployment.model
+        return PreparedCall(
+            _url(provider, "/responses"), openai_headers(api_key), orjson.dumps(upstream)
+        )
+
+    def convert_json(self, data: bytes) -> tuple[bytes, Usage, JSON]:
+        parsed = parse_upstream_json(data)
+        return data, usage_from_responses(parsed.get("usage")) or Usage(), parsed
+
+    def stream(self, body: JSON) -> ResponsesStreamPassthrough:
+        return ResponsesStreamPassthrough()
+
+    def convert_error(self, status: int, data: bytes, deployment: DeploymentConfig) -> GatewayError:
+        return error_from_upstream(status, data, deployment)
+
+
+class _TranslatedStream:
+    """Chat chunks (from `_chunks`) -> Responses events, as SSE bytes."""
+
+    def __init__(self, request: JSON, structured_tool: str | None = None) -> None:
+        self._decoder = SSEDecoder()
+        self._translator = ChatToResponsesStream(request, new_id("resp"), structured_tool)
+        self.usage: Usage | None = None
+
+    @property
+    def text(self) -> list[str]:
+        return self._translator.events.texts
+
+    @property
+    def response(self) -> JSON:
+        return self._translator.response
+
+    @property
+    def response_id(self) -> str:
+        return str(self._translator.response["id"])
+
+    def _chunks(self, event_name: str | None, data: bytes) -> list[JSON]:
+        if data == b"[DONE]":
+            return []
+        return [_event(data)]
+
+    def feed(self, chunk: bytes) -> list[bytes]:
+        out: list[bytes] = []
+        for event in self._decoder.feed(chunk):
+            for parsed in self._chunks(event.event, event.data):
+                out += [encode(e) for e in self._translator.feed(parsed)]
+        return out
+
+    def finish(self) -> list[bytes]:
+        out = [encode(e) for e in self._translator.finish()]
+        self.usage = usage_from_openai(self._translator.usage)
+        return out
+
+
+class _AnthropicTranslatedStream(_TranslatedStream):
+    """Anthropic events -> chat chunks (the chat endpoint's translator) -> Responses events."""
+
+    def __init__(self, request: JSON, structured_tool: str | None) -> None:
+        super().__init__(request, structured_tool)
+        self._to_chat = AnthropicToOpenAIStream(str(request.get("model") or ""), True)
+
+    def _chunks(self, event_name: str | None, data: bytes) -> list[JSON]:
+        parsed = _event(data)
+        try:
+            return self._to_chat.feed(event_name or parsed.get("type"), parsed)
+        except StreamTranslationError as exc:
+            raise UpstreamFailed(f"upstream stream error: {exc}") from None
+
+    def finish(self) -> list[bytes]:
+        out: list[bytes] = []
+        for parsed in self._to_chat.finish():
+            out += [encode(e) for e in self._translator.feed(parsed)]
+        return out + super().finish()
+
+
+class ResponsesToChat:
+    """A Responses client and a chat-completions-only upstream: translated both ways."""
+
+    def __init__(self, request: JSON) -> None:
+        self.request = request
+
+    def _upstream_body(self, body: JSON, model: str) -> JSON:
+        try:
+            upstream = responses_request_to_chat(body, model)
+        except TranslationError as exc:
+            raise InvalidRequest(str(exc)) from None
+        if upstream.get("stream"):
+            upstream["stream_options"] = {"include_usage": True}
+        return upstream
+
+    def prepare(
+        self,
+        body: JSON,
+        deployment: DeploymentConfig,
+        provider: ProviderConfig,
+        api_key: str | None,
+    ) -> PreparedCall:
+        upstream = self._upstream_body(body, deployment.model)
+        return PreparedCall(
+            _url(provider, "/chat/completions"), openai_headers(api_key), orjson.dumps(upstream)
+        )
+
+    def convert_json(self, data: bytes) -> tuple[bytes, Usage, JSON]:
+        chat = parse_upstream_json(data)
+        converted = chat_response_to_responses(chat, self.request, new_id("resp"))
+        usage = usage_from_openai(chat.get("usage")) or Usage()
+        return orjson.dumps(converted), usage, converted
+
+    def stream(self, body: JSON) -> _TranslatedStream:
+        return _TranslatedStream(body)
+
+    def convert_error(self, status: int, data: bytes, deployment: DeploymentConfig) -> GatewayError:
+        return error_from_upstream(status, data, deployment)
+
+
+class ResponsesToAnthropic(ResponsesToChat):
+    """A Responses client and an Anthropic upstream: Responses -> chat -> Messages, and back."""
+
+    def prepare(
+        self,
+        body: JSON,
+        deployment: DeploymentConfig,
+        provider: ProviderConfig,
+        api_key: str | None,
+    ) -> PreparedCall:
+        chat = self._upstream_body(body, deployment.model)
+        chat.pop("stream_options", None)
+        _as_forced_tool(chat)
+        try:
+            upstream = openai_request_to_anthropic(chat, deployment.model)
+        except TranslationError as exc:
+            raise InvalidRequest(str(exc)) from None
+        url = _url(provider, "/v1/messages")
+        return PreparedCall(url, anthropic_headers(api_key, provider), orjson.dumps(upstream))
+
+    def convert_json(self, data: bytes) -> tuple[bytes, Usage, JSON]:
+        message = parse_upstream_json(data)
+        chat = anthropic_response_to_openai(message, str(message.get("model") or ""))
+        converted = chat_response_to_responses(
+            chat, self.request, new_id("resp"), _structured_tool(self.request)
+        )
+        usage = usage_from_anthropic(message.get("usage")) or Usage()
+        return orjson.dumps(converted), usage, converted
+
+    def stream(self, body: JSON) -> _AnthropicTranslatedStream:
+        return _AnthropicTranslatedStream(body, _structured_tool(body))
+
+
+def _structured_tool(request: JSON) -> str | None:
+    spec = (request.get("text") or {}).get("format")
+    return STRUCTURED_TOOL if isinstance(spec, dict) and spec.get("type") == "json_schema" else None
+
+
+def _as_forced_tool(chat: JSON) -> None:
+    """A chat `response_format` json_schema -> a forced tool taking that schema."""
+    response_format = chat.get("response_format")
+    if not isinstance(response_format, dict) or response_format.get("type") != "json_schema":
+        return
+    spec = response_format.get("json_schema") or {}
+    function: JSON = {"name": STRUCTURED_TOOL, "parameters": spec.get("schema") or {}}
+    if spec.get("description"):
+        function["description"] = spec["description"]
+    chat.pop("response_format")
+    chat["tools"] = [*(chat.get("tools") or ()), {"type": "function", "function": function}]
+    chat["tool_choice"] = {"type": "function", "function": {"name": STRUCTURED_TOOL}}

@@ -1,0 +1,182 @@
+"""The Responses API stream, built one piece at a time: `ResponseEvents` turns "some text",
+"a function call starts", "some arguments", "done" into the typed events OpenAI sends.
+
+    response.created, response.in_progress
+    response.output_item.added            (a `message` or a `function_call` item)
+    response.content_part.added           (a message's `output_text` part)
+    response.output_text.delta ...        / response.function_call_arguments.delta ...
+    response.output_text.done, response.content_part.done
+                                          / response.function_call_arguments.done
+    response.output_item.done
+    response.completed                    (or response.incomplete), with the usage
+
+Every event carries `type` and a `sequence_number` from 0. An item is closed when the next one
+opens, and at the end. Used by the chat -> Responses stream translation and the mock provider.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from gateway.providers.responses.objects import (
+    function_call_item,
+    message_item,
+    new_id,
+    output_text_part,
+    response_object,
+)
+from gateway.sse import encode_event
+
+JSON = dict[str, Any]
+
+
+def encode(event: JSON) -> bytes:
+    """One Responses event as SSE: `event: <type>` and its JSON."""
+    return encode_event(orjson.dumps(event), event["type"])
+
+
+class ResponseEvents:
+    """The events of one streamed response; `response` is the final object once complete."""
+
+    def __init__(
+        self, request: JSON, response_id: str, model: str, created_at: int | None = None
+    ) -> None:
+        self.request = request
+        self.response = response_object(
+            request, response_id, model, [], None, status="in_progress", created_at=created_at
+        )
+        self.output: list[JSON] = self.response["output"]
+        self.texts: list[str] = []  # the text deltas, in order
+        self._sequence = 0
+        self._open: int | None = None  # output index of the item being written
+        self._calls: dict[Any, int] = {}  # caller's key of a function call -> output index
+        self.completed = False
+
+    def _event(self, kind: str, **fields: Any) -> JSON:
+        event = {"type": kind, "sequence_number": self._sequence, **fields}
+        self._sequence += 1
+        return event
+
+    def _snapshot(self) -> JSON:
+        return orjson.loads(orjson.dumps(self.response))  # type: ignore[no-any-return]
+
+    def start(self) -> list[JSON]:
+        return [
+            self._event("response.created", response=self._snapshot()),
+            self._event("response.in_progress", response=self._snapshot()),
+        ]
+
+    def text(self, delta: str) -> list[JSON]:
+        """Text of the answer: into the open message item (opened when needed)."""
+        events: list[JSON] = []
+        if self._open is None or self.output[self._open]["type"] != "message":
+            events += self.close_open()
+            item = message_item(new_id("msg"), "", status="in_progress")
+            item["content"] = []
+            events += self._add(item)
+            index = len(self.output) - 1
+            item["content"].append(output_text_part(""))
+            events.append(
+                self._event(
+                    "response.content_part.added",
+                    item_id=item["id"],
+                    output_index=index,
+                    content_index=0,
+                    part=output_text_part(""),
+                )
+            )
+        if not delta:
+            return events
+        open_index = self._open
+        assert open_index is not None
+        item = self.output[open_index]
+        item["content"][0]["text"] += delta
+        self.texts.append(delta)
+        events.append(
+            self._event(
+                "response.output_text.delta",
+                item_id=item["id"],
+                output_index=open_index,
+                content_index=0,
+                delta=delta,
+                logprobs=[],
+            )
+        )
+        return events
+
+    def call_start(self, key: Any, call_id: str, name: str) -> list[JSON]:
+        """A function call begins; `key` names it in later `call_arguments`."""
+        events = self.close_open()
+        item = function_call_item(new_id("fc"), call_id, name, "", status="in_progress")
+        events += self._add(item)
+        self._calls[key] = len(self.output) - 1
+        return events
+
+    def call_arguments(self, key: Any, delta: str) -> list[JSON]:
+        index = self._calls.get(key)
+        if index is None or not delta:
+            return []
+        item = self.output[index]
+        item["arguments"] += delta
+        return [
+            self._event(
+                "response.function_call_arguments.delta",
+                item_id=item["id"],
+                output_index=index,
+                delta=delta,
+            )
+        ]
+
+    def _add(self, item: JSON) -> list[JSON]:
+        self.output.append(item)
+        self._open = len(self.output) - 1
+        added = orjson.loads(orjson.dumps(item))
+        return [self._event("response.output_item.added", output_index=self._open, item=added)]
+
+    def close_open(self) -> list[JSON]:
+        """End the item being written (its `.done` events)."""
+        index, self._open = self._open, None
+        if index is None:
+            return []
+        item = self.output[index]
+        item["status"] = "completed"
+        events: list[JSON] = []
+        if item["type"] == "message":
+            part = item["content"][0]
+            common = {"item_id": item["id"], "output_index": index, "content_index": 0}
+            events.append(
+                self._event("response.output_text.done", **common, text=part["text"], logprobs=[])
+            )
+            events.append(self._event("response.content_part.done", **common, part=dict(part)))
+        else:
+            events.append(
+                self._event(
+                    "response.function_call_arguments.done",
+                    item_id=item["id"],
+                    output_index=index,
+                    name=item["name"],
+                    arguments=item["arguments"],
+                )
+            )
+        done = orjson.loads(orjson.dumps(item))
+        events.append(self._event("response.output_item.done", output_index=index, item=done))
+        return events
+
+    def complete(self, usage: JSON | None, incomplete_reason: str | None = None) -> list[JSON]:
+        """The end: close the open item, then `response.completed` (or `.incomplete`)."""
+        if self.completed:
+            return []
+        self.completed = True
+        events = self.close_open()
+        self.response["usage"] = usage
+        if incomplete_reason:
+            self.response["status"] = "incomplete"
+            self.response["incomplete_details"] = {"reason": incomplete_reason}
+            kind = "response.incomplete"
+        else:
+            self.response["status"] = "completed"
+            kind = "response.completed"
+        events.append(self._event(kind, response=self._snapshot()))
+        return events

@@ -1,0 +1,188 @@
+"""A Responses API request -> a chat completions request (for upstreams without Responses).
+
+- `instructions` -> a leading `system` message; `developer` messages -> `system` (what every
+  OpenAI-compatible server accepts);
+- `input` as a string -> one user message; as items: `message` items (string content, or
+  `input_text` / `output_text` / `input_image` parts) -> messages, `function_call` items ->
+  `tool_calls` on an assistant message (consecutive calls share one), `function_call_output`
+  -> `tool` messages, `reasoning` items are dropped (chat has no place for them);
+- function `tools` (flat in Responses) -> nested chat tools; `tool_choice` likewise;
+- `text.format` `json_schema` / `json_object` -> `response_format`; `reasoning.effort` ->
+  `reasoning_effort`; `max_output_tokens` -> `max_tokens`; `temperature`, `top_p`, `user`,
+  `parallel_tool_calls` and `stream` as they are;
+- `metadata`, `store`, `include`, `truncation`, `service_tier` ... have no chat counterpart
+  and stay with the gateway. What chat cannot express (built-in tools such as `web_search`,
+  `item_reference` items, `background`, an unexpanded `previous_response_id`) raises
+  TranslationError, which the client sees as a 400.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gateway.providers.anthropic.errors import TranslationError
+
+JSON = dict[str, Any]
+_PASSED = ("temperature", "top_p", "user", "parallel_tool_calls", "stream")
+_ROLES = {"user": "user", "assistant": "assistant", "system": "system", "developer": "system"}
+
+
+def responses_request_to_chat(body: JSON, model: str) -> JSON:
+    """The chat completions body asking `model` what `body` asks the Responses API."""
+    if body.get("previous_response_id"):
+        raise TranslationError(
+            "previous_response_id cannot be sent to a deployment without the Responses API"
+        )
+    if body.get("background"):
+        raise TranslationError("background responses need a deployment with the Responses API")
+    messages: list[JSON] = []
+    instructions = body.get("instructions")
+    if isinstance(instructions, str) and instructions:
+        messages.append({"role": "system", "content": instructions})
+    messages += input_messages(body.get("input"))
+    out: JSON = {"model": model, "messages": messages}
+    for name in _PASSED:
+        if body.get(name) is not None:
+            out[name] = body[name]
+    if isinstance(body.get("max_output_tokens"), int):
+        out["max_tokens"] = body["max_output_tokens"]
+    tools = [_tool(tool) for tool in body.get("tools") or ()]
+    if tools:
+        out["tools"] = tools
+    if body.get("tool_choice") is not None:
+        out["tool_choice"] = _tool_choice(body["tool_choice"])
+    response_format = _response_format((body.get("text") or {}).get("format"))
+    if response_format is not None:
+        out["response_format"] = response_format
+    reasoning = body.get("reasoning")
+    if isinstance(reasoning, dict) and isinstance(reasoning.get("effort"), str):
+        out["reasoning_effort"] = reasoning["effort"]
+    return out
+
+
+def input_messages(value: Any) -> list[JSON]:
+    """Responses `input` (a string or a list of items) as chat messages."""
+    if isinstance(value, str):
+        return [{"role": "user", "content": value}]
+    if not isinstance(value, list):
+        raise TranslationError("'input' must be a string or an array of items")
+    messages: list[JSON] = []
+    for index, item in enumerate(value):
+        if not isinstance(item, dict):
+            raise TranslationError(f"input[{index}] must be an object")
+        kind = item.get("type", "message")
+        if kind == "message":
+            messages.append(_message(item, index))
+        elif kind == "function_call":
+            _add_call(messages, item)
+        elif kind == "function_call_output":
+            messages.append(
+                {
+                    "role": "tool",
+                    "tool_call_id": str(item.get("call_id", "")),
+                    "content": _output(item.get("output")),
+                }
+            )
+        elif kind == "reasoning":
+            continue
+        else:
+            raise TranslationError(
+                f"input[{index}] of type '{kind}' needs a deployment with the Responses API"
+            )
+    return messages
+
+
+def _message(item: JSON, index: int) -> JSON:
+    role = _ROLES.get(str(item.get("role")))
+    if role is None:
+        raise TranslationError(f"input[{index}].role must be user, assistant, system or developer")
+    content = item.get("content")
+    if isinstance(content, str):
+        return {"role": role, "content": content}
+    if not isinstance(content, list):
+        raise TranslationError(f"input[{index}].content must be a string or an array of parts")
+    if role != "user":
+        # Chat takes text only from the other roles: the parts' text, joined.
+        return {"role": role, "content": "".join(_text(part) for part in content)}
+    return {"role": role, "content": [_part(part, index) for part in content]}
+
+
+def _text(part: Any) -> str:
+    if isinstance(part, dict):
+        for name in ("text", "refusal"):
+            if isinstance(part.get(name), str):
+                return str(part[name])
+    return ""
+
+
+def _part(part: Any, index: int) -> JSON:
+    kind = part.get("type") if isinstance(part, dict) else None
+    if kind in ("input_text", "output_text", "text"):
+        return {"type": "text", "text": _text(part)}
+    if kind == "input_image" and isinstance(part.get("image_url"), str):
+        image: JSON = {"url": part["image_url"]}
+        if part.get("detail"):
+            image["detail"] = part["detail"]
+        return {"type": "image_url", "image_url": image}
+    raise TranslationError(
+        f"input[{index}] has a content part of type '{kind}' that chat completions cannot carry"
+    )
+
+
+def _add_call(messages: list[JSON], item: JSON) -> None:
+    call = {
+        "id": str(item.get("call_id", "")),
+        "type": "function",
+        "function": {"name": str(item.get("name", "")), "arguments": item.get("arguments") or ""},
+    }
+    last = messages[-1] if messages else None
+    if last is not None and last["role"] == "assistant" and "tool_calls" in last:
+        last["tool_calls"].append(call)
+    elif last is not None and last["role"] == "assistant" and isinstance(last.get("content"), str):
+        last["tool_calls"] = [call]
+    else:
+        messages.append({"role": "assistant", "content": None, "tool_calls": [call]})
+
+
+def _output(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, list):
+        return "".join(_text(part) for part in value)
+    return ""
+
+
+def _tool(tool: Any) -> JSON:
+    if not isinstance(tool, dict) or tool.get("type") != "function":
+        kind = tool.get("type") if isinstance(tool, dict) else tool
+        raise TranslationError(f"the tool '{kind}' needs a deployment with the Responses API")
+    function = {
+        name: tool[name]
+        for name in ("name", "description", "parameters", "strict")
+        if tool.get(name) is not None
+    }
+    return {"type": "function", "function": function}
+
+
+def _tool_choice(choice: Any) -> Any:
+    if isinstance(choice, str):
+        return choice
+    if isinstance(choice, dict) and choice.get("type") == "function":
+        return {"type": "function", "function": {"name": choice.get("name")}}
+    raise TranslationError("this tool_choice needs a deployment with the Responses API")
+
+
+def _response_format(spec: Any) -> JSON | None:
+    if not isinstance(spec, dict):
+        return None
+    kind = spec.get("type")
+    if kind == "json_object":
+        return {"type": "json_object"}
+    if kind == "json_schema":
+        schema = {
+            name: spec[name]
+            for name in ("name", "description", "schema", "strict")
+            if spec.get(name) is not None
+        }
+        return {"type": "json_schema", "json_schema": schema}
+    return None

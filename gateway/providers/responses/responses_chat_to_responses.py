@@ -1,0 +1,87 @@
+"""A chat completion -> a Responses API `response` (for upstreams without Responses).
+
+The first choice's text becomes a `message` item (its `refusal`, a `refusal` part), each of its
+tool calls a `function_call` item (`call_id` = the chat tool call id); `finish_reason` `length`
+makes the response `incomplete` (`max_output_tokens`), `content_filter` likewise
+(`content_filter`); the usage is renamed (`prompt_tokens` -> `input_tokens`, the cached and
+reasoning details kept). The request's fields are echoed as OpenAI echoes them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gateway.providers.responses.objects import (
+    function_call_item,
+    message_item,
+    new_id,
+    response_object,
+    responses_usage,
+)
+
+JSON = dict[str, Any]
+INCOMPLETE_REASONS = {"length": "max_output_tokens", "content_filter": "content_filter"}
+
+
+def chat_usage_to_responses(usage: Any) -> JSON | None:
+    if not isinstance(usage, dict):
+        return None
+    prompt_details = usage.get("prompt_tokens_details")
+    completion_details = usage.get("completion_tokens_details")
+    return responses_usage(
+        int(usage.get("prompt_tokens") or 0),
+        int(usage.get("completion_tokens") or 0),
+        int((prompt_details or {}).get("cached_tokens") or 0)
+        if isinstance(prompt_details, dict)
+        else 0,
+        int((completion_details or {}).get("reasoning_tokens") or 0)
+        if isinstance(completion_details, dict)
+        else 0,
+    )
+
+
+def chat_response_to_responses(
+    chat: JSON, request: JSON, response_id: str, structured_tool: str | None = None
+) -> JSON:
+    """The `response` answering `request`, from the upstream's chat completion. A call of
+    `structured_tool` (the forced tool a structured output was asked through) is the answer's
+    text: its arguments are the JSON document."""
+    choices = chat.get("choices") or [{}]
+    choice = choices[0] if isinstance(choices[0], dict) else {}
+    message = choice.get("message")
+    message = message if isinstance(message, dict) else {}
+    output: list[JSON] = []
+    content = message.get("content")
+    calls = [c for c in message.get("tool_calls") or () if isinstance(c, dict)]
+    if structured_tool is not None:
+        for call in calls:
+            function = call.get("function") or {}
+            if function.get("name") == structured_tool:
+                content, calls = str(function.get("arguments") or ""), []
+                break
+    if isinstance(content, str) and (content or not calls):
+        output.append(message_item(new_id("msg"), content))
+    if isinstance(message.get("refusal"), str):
+        item = message_item(new_id("msg"), "")
+        item["content"] = [{"type": "refusal", "refusal": message["refusal"]}]
+        output.append(item)
+    for call in calls:
+        function = call.get("function") or {}
+        output.append(
+            function_call_item(
+                new_id("fc"),
+                str(call.get("id") or new_id("call")),
+                str(function.get("name", "")),
+                str(function.get("arguments") or ""),
+            )
+        )
+    reason = INCOMPLETE_REASONS.get(str(choice.get("finish_reason")))
+    return response_object(
+        request,
+        response_id,
+        str(chat.get("model") or request.get("model") or ""),
+        output,
+        chat_usage_to_responses(chat.get("usage")),
+        status="incomplete" if reason else "completed",
+        incomplete_reason=reason,
+    )

@@ -1,0 +1,87 @@
+"""Chat completion chunks -> Responses API stream events (for upstreams without Responses).
+
+A small state machine over parsed chunks: feed it each `chat.completion.chunk`, send on the
+events it returns, call `finish()` once the upstream ended. The first chunk opens the response
+(`response.created`, `response.in_progress`); content deltas become `response.output_text.delta`
+in one `message` item; each tool call (by its chat `index`) becomes a `function_call` item with
+`response.function_call_arguments.delta` events; the finish reason and the usage chunk are kept
+for the closing `response.completed` (`response.incomplete` after `length`). Only the first
+choice is followed (Responses has no `n`). A call of `structured_tool` (the forced tool a
+structured output was asked through) streams as the answer's text.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gateway.providers.responses.events import ResponseEvents
+from gateway.providers.responses.objects import new_id
+from gateway.providers.responses.responses_chat_to_responses import (
+    INCOMPLETE_REASONS,
+    chat_usage_to_responses,
+)
+
+JSON = dict[str, Any]
+
+
+class ChatToResponsesStream:
+    def __init__(self, request: JSON, response_id: str, structured_tool: str | None = None) -> None:
+        self.events = ResponseEvents(request, response_id, str(request.get("model") or ""))
+        self._structured_tool = structured_tool
+        self._structured: set[Any] = set()  # the keys of structured_tool's calls
+        self.usage: JSON | None = None  # the chat usage, once the upstream sent it
+        self._started = False
+        self._finish_reason: str | None = None
+
+    @property
+    def response(self) -> JSON:
+        """The response so far (final once `finish` returned)."""
+        return self.events.response
+
+    def feed(self, chunk: JSON) -> list[JSON]:
+        out = self._start(chunk)
+        if isinstance(chunk.get("usage"), dict):
+            self.usage = chunk["usage"]
+        choices = chunk.get("choices")
+        choice = choices[0] if isinstance(choices, list) and choices else None
+        if not isinstance(choice, dict) or choice.get("index", 0) != 0:
+            return out
+        delta = choice.get("delta")
+        delta = delta if isinstance(delta, dict) else {}
+        content = delta.get("content")
+        if isinstance(content, str) and content:
+            out += self.events.text(content)
+        for call in delta.get("tool_calls") or ():
+            if not isinstance(call, dict):
+                continue
+            key = call.get("index", 0)
+            function = call.get("function")
+            function = function if isinstance(function, dict) else {}
+            name = function.get("name")
+            if name is not None and name == self._structured_tool:
+                self._structured.add(key)
+            elif call.get("id") or name:
+                call_id = str(call.get("id") or new_id("call"))
+                out += self.events.call_start(key, call_id, str(name or ""))
+            arguments = function.get("arguments")
+            if isinstance(arguments, str) and key in self._structured:
+                out += self.events.text(arguments)
+            elif isinstance(arguments, str):
+                out += self.events.call_arguments(key, arguments)
+        if choice.get("finish_reason"):
+            self._finish_reason = str(choice["finish_reason"])
+        return out
+
+    def finish(self) -> list[JSON]:
+        """The closing events (the output items' `.done`, then `response.completed`)."""
+        out = self._start({})
+        reason = INCOMPLETE_REASONS.get(self._finish_reason or "")
+        return out + self.events.complete(chat_usage_to_responses(self.usage), reason)
+
+    def _start(self, chunk: JSON) -> list[JSON]:
+        if self._started:
+            return []
+        self._started = True
+        if isinstance(chunk.get("model"), str) and chunk["model"]:
+            self.events.response["model"] = chunk["model"]
+        return self.events.start()

@@ -1,0 +1,205 @@
+"""`POST /v1/responses` through the gateway with the real `openai` SDK, against an upstream that
+speaks Responses (passed through), one that only speaks chat completions (translated) and an
+Anthropic one (translated through chat), all three served by mock providers. Two gateway
+replicas share a Redis, so a `previous_response_id` follow-up can arrive at either."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import openai
+import pydantic
+import pytest
+
+from tests.e2e.records import wait_for_record
+from tests.procs import Proc, start_gateways, start_mock_provider
+from tests.redis_server import RedisServer, start_redis
+
+KEY = "sk-responses-test"
+MODELS = ["pass", "chat-only", "claude"]
+WEATHER = {
+    "type": "function",
+    "name": "get_weather",
+    "description": "Weather for a city",
+    "parameters": {
+        "type": "object",
+        "properties": {"city": {"type": "string"}},
+        "required": ["city"],
+    },
+}
+
+
+class Weather(pydantic.BaseModel):
+    city: str
+    celsius: int
+
+
+def config(root: Path, first: str, second: str, redis_url: str) -> str:
+    """`pass` and `pair` speak Responses, `chat-only` and `chat-pair` do not, `claude` is
+    Anthropic; the pairs have one deployment on each mock provider."""
+    providers = "".join(
+        f'[[providers]]\nname = "{name}"\ntype = "{kind}"\nbase_url = "{url}"\n{extra}\n'
+        for name, kind, url, extra in (
+            ("oai", "openai", f"{first}/v1", "responses = true"),
+            ("oai2", "openai", f"{second}/v1", "responses = true"),
+            ("chat", "openai", f"{first}/v1", ""),
+            ("chat2", "openai", f"{second}/v1", ""),
+            ("ant", "anthropic", first, ""),
+        )
+    )
+    models = "".join(
+        f'[[models]]\nname = "{name}"\nstrategy = "round_robin"\n'
+        + "".join(
+            f'[[models.deployments]]\nprovider = "{p}"\nmodel = "mock-small"\n'
+            "input_cost_per_1m = 1.0\noutput_cost_per_1m = 2.0\n"
+            for p in providers_of
+        )
+        for name, providers_of in (
+            ("pass", ["oai"]),
+            ("pair", ["oai", "oai2"]),
+            ("chat-only", ["chat"]),
+            ("chat-pair", ["chat", "chat2"]),
+            ("claude", ["ant"]),
+        )
+    )
+    return f"""
+[logging]
+path = "{root}/requests.jsonl"
+
+[state]
+backend = "redis"
+redis_url = "{redis_url}"
+
+{providers}
+{models}
+[[keys]]
+id = "resp"
+team = "qa"
+key_sha256 = "{hashlib.sha256(KEY.encode()).hexdigest()}"
+"""
+
+
+@pytest.fixture(scope="module")
+def second_upstream() -> Iterator[Proc]:
+    proc = start_mock_provider()
+    yield proc
+    proc.stop()
+
+
+@pytest.fixture(scope="module")
+def redis() -> Iterator[RedisServer]:
+    server = start_redis()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def replicas(
+    tmp_path_factory: pytest.TempPathFactory,
+    mock_upstream: Proc,
+    second_upstream: Proc,
+    redis: RedisServer,
+) -> Iterator[list[Proc]]:
+    paths = []
+    for name in ("a", "b"):
+        root = tmp_path_factory.mktemp(f"responses-{name}")
+        path = root / "config.toml"
+        path.write_text(config(root, mock_upstream.url, second_upstream.url, redis.url))
+        paths.append(path)
+    procs = start_gateways(paths)
+    for proc, path in zip(procs, paths):
+        proc.log_path = path.parent / "requests.jsonl"
+    yield procs
+    for proc in procs:
+        proc.stop()
+
+
+@pytest.fixture(scope="module")
+def client(replicas: list[Proc]) -> Iterator[openai.OpenAI]:
+    with openai.OpenAI(base_url=replicas[0].url + "/v1", api_key=KEY, max_retries=0) as sdk:
+        yield sdk
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_create_json(client: openai.OpenAI, replicas: list[Proc], model: str) -> None:
+    raw = client.responses.with_raw_response.create(
+        model=model, input="Tell me about llamas.", instructions="Be brief.", metadata={"t": "1"}
+    )
+    response = raw.parse()
+    assert response.object == "response" and response.status == "completed"
+    assert response.output_text and response.instructions == "Be brief."
+    assert response.metadata == {"t": "1"}
+    assert response.usage is not None and response.usage.output_tokens > 0
+    assert replicas[0].log_path is not None
+    record = wait_for_record(replicas[0].log_path, raw.headers["x-request-id"])
+    assert record["endpoint"] == "/v1/responses" and record["status"] == 200
+    assert record["prompt_tokens"] == response.usage.input_tokens
+    assert record["completion_tokens"] == response.usage.output_tokens
+    assert record["cost_usd"] == pytest.approx(
+        (response.usage.input_tokens * 1.0 + response.usage.output_tokens * 2.0) / 1e6
+    )
+    assert not record["usage_estimated"]
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_stream(client: openai.OpenAI, replicas: list[Proc], model: str) -> None:
+    with client.responses.stream(model=model, input="Tell me about llamas.") as stream:
+        kinds = [event.type for event in stream]
+        final = stream.get_final_response()
+    assert kinds[:2] == ["response.created", "response.in_progress"]
+    assert kinds.count("response.output_text.delta") >= 10
+    assert kinds[-1] == "response.completed"
+    assert final.output_text and final.usage is not None
+    with client.responses.with_streaming_response.create(
+        model=model, input="Tell me about llamas.", stream=True
+    ) as raw:
+        request_id = raw.headers["x-request-id"]
+        assert b"event: response.completed" in raw.read()
+    assert replicas[0].log_path is not None
+    record = wait_for_record(replicas[0].log_path, request_id)
+    assert record["stream"] and record["ttft_ms"] is not None and record["ttft_ms"] > 0
+    assert record["completion_tokens"] == final.usage.output_tokens
+    assert not record["usage_estimated"]
+
+
+@pytest.mark.parametrize("model", MODELS)
+@pytest.mark.parametrize("stream", [False, True])
+def test_function_tool_round_trip(client: openai.OpenAI, model: str, stream: bool) -> None:
+    def ask(items: list[object]) -> openai.types.responses.Response:
+        if not stream:
+            return client.responses.create(model=model, input=items, tools=[WEATHER])  # type: ignore[arg-type]
+        with client.responses.stream(model=model, input=items, tools=[WEATHER]) as events:  # type: ignore[arg-type]
+            return events.get_final_response()
+
+    question = {"role": "user", "content": "Weather in Paris?"}
+    first = ask([question])
+    [call] = first.output
+    assert call.type == "function_call" and call.name == "get_weather"
+    assert call.arguments == '{"city":"test"}'
+    output = {"type": "function_call_output", "call_id": call.call_id, "output": "sunny, 21 C"}
+    second = ask([question, call.model_dump(exclude_none=True), output])
+    assert second.output_text == "Tool result: sunny, 21 C"
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_parse_with_a_pydantic_model(client: openai.OpenAI, model: str) -> None:
+    parsed = client.responses.parse(model=model, input="Weather in Paris?", text_format=Weather)
+    assert parsed.output_parsed == Weather(city="test", celsius=1)
+
+
+def test_errors_in_openai_shape(client: openai.OpenAI, replicas: list[Proc]) -> None:
+    with pytest.raises(openai.BadRequestError) as missing:
+        client.responses.create(model="pass", input=None)  # type: ignore[arg-type]
+    assert missing.value.body["param"] == "input"  # type: ignore[index]
+    with pytest.raises(openai.NotFoundError):
+        client.responses.create(model="no-such-model", input="hi")
+    with pytest.raises(openai.BadRequestError) as builtin:
+        client.responses.create(model="chat-only", input="hi", tools=[{"type": "web_search"}])
+    assert "web_search" in builtin.value.message
+    metrics = httpx.get(replicas[0].url + "/metrics").text
+    assert (
+        'gateway_requests_total{cache="bypass",deployment="oai/mock-small",model="pass"' in metrics
+    )

@@ -1,0 +1,102 @@
+"""The mock provider's Responses API: JSON, the event stream, faults, and the store behind
+`previous_response_id`, `GET` and `DELETE /v1/responses/{id}`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+import pytest
+
+from gateway.mock_provider.handler import MockConnectionDrop, MockHandler
+from tests.unit.mock_provider.test_handler import body_of, events, pieces_of
+
+RESPONSES = "/v1/responses"
+
+
+def request(model: str = "mock-small", **extra: Any) -> bytes:
+    return orjson.dumps({"model": model, "input": "hi", **extra})
+
+
+async def call(handler: MockHandler, method: str, path: str, body: bytes = b"") -> Any:
+    reply = await handler.handle(method, path, {}, body)
+    return reply.status, orjson.loads(await body_of(reply))
+
+
+async def test_json_answer_matches_chat_and_is_remembered() -> None:
+    handler = MockHandler()
+    status, response = await call(handler, "POST", RESPONSES, request(instructions="brief"))
+    assert status == 200 and response["object"] == "response"
+    assert response["id"].startswith("resp_mock") and response["instructions"] == "brief"
+    assert response["output"][0]["content"][0]["text"]
+    assert response["usage"]["output_tokens"] > 0
+    chat = orjson.dumps(
+        {
+            "model": "mock-small",
+            "messages": [{"role": "system", "content": "brief"}, {"role": "user", "content": "hi"}],
+        }
+    )
+    _, completion = await call(handler, "POST", "/v1/chat/completions", chat)
+    assert (
+        completion["choices"][0]["message"]["content"]
+        == response["output"][0]["content"][0]["text"]
+    )
+    assert await call(handler, "GET", f"{RESPONSES}/{response['id']}") == (200, response)
+    again = request(previous_response_id=response["id"])
+    status, follow_up = await call(handler, "POST", RESPONSES, again)
+    assert status == 200 and follow_up["previous_response_id"] == response["id"]
+    assert follow_up["id"] != response["id"]
+    deleted = {"id": response["id"], "object": "response", "deleted": True}
+    assert await call(handler, "DELETE", f"{RESPONSES}/{response['id']}") == (200, deleted)
+    status, error = await call(handler, "POST", RESPONSES, again)
+    assert status == 404 and error["error"]["code"] == "previous_response_not_found"
+    assert error["error"]["param"] == "previous_response_id"
+
+
+async def test_store_false_is_not_remembered() -> None:
+    handler = MockHandler()
+    _, response = await call(handler, "POST", RESPONSES, request(store=False))
+    status, error = await call(handler, "GET", f"{RESPONSES}/{response['id']}")
+    assert status == 404 and error["error"]["code"] == "not_found"
+
+
+async def test_stream_events_and_tool_call() -> None:
+    tool = {
+        "type": "function",
+        "name": "f",
+        "parameters": {"type": "object", "properties": {"a": {"type": "string"}}},
+    }
+    handler = MockHandler()
+    reply = await handler.handle("POST", RESPONSES, {}, request(stream=True, tools=[tool]))
+    parsed = events(await body_of(reply))
+    kinds = [name for name, _ in parsed]
+    assert kinds[:3] == ["response.created", "response.in_progress", "response.output_item.added"]
+    assert kinds[-2:] == ["response.output_item.done", "response.completed"]
+    assert all(name == data["type"] for name, data in parsed)
+    arguments = "".join(
+        d["delta"] for n, d in parsed if n == "response.function_call_arguments.delta"
+    )
+    assert orjson.loads(arguments) == {"a": "test"}
+    final = parsed[-1][1]["response"]
+    assert final["usage"]["input_tokens"] > 0 and final["output"][0]["call_id"]
+    status, stored = await call(handler, "GET", f"{RESPONSES}/{final['id']}")
+    assert status == 200 and stored["output"] == final["output"]
+
+
+async def test_text_stream_is_paced_per_word_and_max_output_tokens_cuts() -> None:
+    reply = await MockHandler().handle("POST", RESPONSES, {}, request(stream=True))
+    assert len(await pieces_of(reply)) == 20
+    _, response = await call(MockHandler(), "POST", RESPONSES, request(max_output_tokens=3))
+    assert response["status"] == "incomplete"
+    assert response["incomplete_details"] == {"reason": "max_output_tokens"}
+
+
+async def test_faults() -> None:
+    handler = MockHandler()
+    status, error = await call(handler, "POST", RESPONSES, request("fail-500"))
+    assert status == 500 and error["error"]["type"] == "server_error"
+    reply = await handler.handle("POST", RESPONSES, {}, request("drop-mid-stream", stream=True))
+    with pytest.raises(MockConnectionDrop):
+        await body_of(reply)
+    status, error = await call(handler, "POST", RESPONSES, orjson.dumps({"model": "m"}))
+    assert status == 400 and error["error"]["param"] == "input"

@@ -1,0 +1,117 @@
+"""The Responses adapters: which one serves which provider, and the bytes they make."""
+
+from __future__ import annotations
+
+import orjson
+
+from gateway.config.types import DeploymentConfig, ProviderConfig
+from gateway.providers import adapter_for, speaks_responses, wire_provider
+from gateway.providers.responses.adapters import (
+    STRUCTURED_TOOL,
+    ResponsesPassthrough,
+    ResponsesToAnthropic,
+    ResponsesToChat,
+)
+from gateway.sse import encode_event
+
+DEPLOYMENT = DeploymentConfig(provider="p", model="up-model")
+
+
+def provider(kind: str, base_url: str, responses: bool | None = None) -> ProviderConfig:
+    return ProviderConfig(name="p", type=kind, base_url=base_url, responses=responses)  # type: ignore[arg-type]
+
+
+def test_which_providers_speak_responses() -> None:
+    assert speaks_responses(provider("openai", "https://api.openai.com/v1"))
+    assert not speaks_responses(provider("openai", "http://vllm:8000/v1"))
+    assert speaks_responses(provider("openai", "http://vllm:8000/v1", responses=True))
+    assert not speaks_responses(provider("openai", "https://api.openai.com/v1", responses=False))
+    assert not speaks_responses(provider("anthropic", "https://api.anthropic.com"))
+    mock = wire_provider(provider("mock", ""), "responses")
+    assert mock.type == "openai" and speaks_responses(mock)
+    body = {"model": "pub", "input": "hi"}
+    chosen = adapter_for("responses", provider("openai", "http://x/v1"), None, body)
+    assert isinstance(chosen, ResponsesToChat) and not isinstance(chosen, ResponsesToAnthropic)
+    assert isinstance(
+        adapter_for("responses", provider("anthropic", "http://x")), ResponsesToAnthropic
+    )
+    passthrough = adapter_for("responses", provider("openai", "http://x/v1", True))
+    assert isinstance(passthrough, ResponsesPassthrough)
+
+
+def test_passthrough_changes_only_the_model_and_reads_usage_from_the_stream() -> None:
+    body = {"model": "pub", "input": "hi", "store": False, "metadata": {"a": "b"}}
+    call = ResponsesPassthrough().prepare(body, DEPLOYMENT, provider("openai", "http://x/v1"), "k")
+    assert call.url == "http://x/v1/responses"
+    assert call.headers["authorization"] == "Bearer k"
+    assert orjson.loads(call.body) == {**body, "model": "up-model"}
+    usage = {
+        "input_tokens": 7,
+        "output_tokens": 3,
+        "output_tokens_details": {"reasoning_tokens": 2},
+    }
+    events = [
+        {"type": "response.created", "response": {"id": "resp_9"}},
+        {"type": "response.output_text.delta", "delta": "Hi"},
+        {"type": "response.completed", "response": {"id": "resp_9", "usage": usage}},
+    ]
+    raw = b"".join(encode_event(orjson.dumps(e), e["type"]) for e in events)
+    stream = ResponsesPassthrough().stream(body)
+    assert b"".join(stream.feed(raw[:30]) + stream.feed(raw[30:])) == raw
+    assert stream.text == ["Hi"] and stream.response_id == "resp_9"
+    assert stream.usage is not None
+    assert (stream.usage.prompt_tokens, stream.usage.completion_tokens) == (7, 3)
+    assert stream.usage.reasoning_tokens == 2
+
+
+def test_anthropic_chain_json_and_structured_output() -> None:
+    schema = {"type": "object", "properties": {"a": {"type": "string"}}}
+    body = {
+        "model": "pub",
+        "input": "hi",
+        "instructions": "brief",
+        "max_output_tokens": 50,
+        "text": {"format": {"type": "json_schema", "name": "A", "schema": schema}},
+    }
+    adapter = ResponsesToAnthropic(body)
+    call = adapter.prepare(body, DEPLOYMENT, provider("anthropic", "http://a"), "k")
+    sent = orjson.loads(call.body)
+    assert call.url == "http://a/v1/messages" and call.headers["x-api-key"] == "k"
+    assert sent["model"] == "up-model" and sent["max_tokens"] == 50
+    assert sent["tool_choice"] == {"type": "tool", "name": STRUCTURED_TOOL}
+    assert sent["tools"][0]["input_schema"] == schema
+    message = {
+        "id": "msg_1",
+        "type": "message",
+        "role": "assistant",
+        "model": "up-model",
+        "content": [{"type": "tool_use", "id": "t", "name": STRUCTURED_TOOL, "input": {"a": "x"}}],
+        "stop_reason": "tool_use",
+        "usage": {"input_tokens": 9, "output_tokens": 4, "cache_read_input_tokens": 2},
+    }
+    data, usage, parsed = adapter.convert_json(orjson.dumps(message))
+    assert parsed["output"][0]["type"] == "message"
+    assert orjson.loads(parsed["output"][0]["content"][0]["text"]) == {"a": "x"}
+    assert parsed["instructions"] == "brief" and parsed["id"].startswith("resp_")
+    assert (usage.prompt_tokens, usage.completion_tokens, usage.cached_tokens) == (11, 4, 2)
+    assert orjson.loads(data) == parsed
+
+
+def test_chat_translation_streams_with_usage() -> None:
+    body = {"model": "pub", "input": "hi", "stream": True}
+    adapter = ResponsesToChat(body)
+    call = adapter.prepare(body, DEPLOYMENT, provider("openai", "http://x/v1"), None)
+    assert call.url == "http://x/v1/chat/completions"
+    assert orjson.loads(call.body)["stream_options"] == {"include_usage": True}
+    chunks = [
+        {"id": "c", "model": "up", "choices": [{"index": 0, "delta": {"content": "Hi"}}]},
+        {"id": "c", "model": "up", "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]},
+        {"id": "c", "choices": [], "usage": {"prompt_tokens": 5, "completion_tokens": 1}},
+    ]
+    raw = b"".join(encode_event(orjson.dumps(c)) for c in chunks) + b"data: [DONE]\n\n"
+    stream = adapter.stream(body)
+    out = b"".join(stream.feed(raw) + stream.finish())
+    assert out.startswith(b"event: response.created\n")
+    assert b"event: response.completed\n" in out
+    assert stream.text == ["Hi"] and stream.response["status"] == "completed"
+    assert stream.usage is not None and stream.usage.prompt_tokens == 5

@@ -1,0 +1,97 @@
+"""Responses API requests -> chat completions requests."""
+
+from __future__ import annotations
+
+import pytest
+
+from gateway.providers.anthropic.errors import TranslationError
+from gateway.providers.responses.requests_responses_to_chat import responses_request_to_chat
+
+TOOL = {"type": "function", "name": "get_weather", "parameters": {"type": "object"}}
+
+
+def test_string_input_and_instructions() -> None:
+    body = {"model": "pub", "input": "hi", "instructions": "be brief", "max_output_tokens": 9}
+    assert responses_request_to_chat(body, "up") == {
+        "model": "up",
+        "messages": [{"role": "system", "content": "be brief"}, {"role": "user", "content": "hi"}],
+        "max_tokens": 9,
+    }
+
+
+def test_items_tool_round_trip() -> None:
+    body = {
+        "model": "pub",
+        "input": [
+            {"role": "developer", "content": "rules"},
+            {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "w?"}]},
+            {"type": "reasoning", "id": "rs_1", "summary": []},
+            {"type": "function_call", "call_id": "c1", "name": "get_weather", "arguments": "{}"},
+            {"type": "function_call", "call_id": "c2", "name": "get_weather", "arguments": "{}"},
+            {"type": "function_call_output", "call_id": "c1", "output": "sunny"},
+        ],
+        "tools": [TOOL],
+        "tool_choice": {"type": "function", "name": "get_weather"},
+        "stream": True,
+    }
+    chat = responses_request_to_chat(body, "up")
+    assert chat["messages"] == [
+        {"role": "system", "content": "rules"},
+        {"role": "user", "content": [{"type": "text", "text": "w?"}]},
+        {
+            "role": "assistant",
+            "content": None,
+            "tool_calls": [
+                {
+                    "id": "c1",
+                    "type": "function",
+                    "function": {"name": "get_weather", "arguments": "{}"},
+                },
+                {
+                    "id": "c2",
+                    "type": "function",
+                    "function": {"name": "get_weather", "arguments": "{}"},
+                },
+            ],
+        },
+        {"role": "tool", "tool_call_id": "c1", "content": "sunny"},
+    ]
+    assert chat["tools"] == [
+        {"type": "function", "function": {"name": "get_weather", "parameters": {"type": "object"}}}
+    ]
+    assert chat["tool_choice"] == {"type": "function", "function": {"name": "get_weather"}}
+    assert chat["stream"] is True
+
+
+def test_text_format_and_reasoning() -> None:
+    schema = {"type": "object", "properties": {"a": {"type": "string"}}}
+    body = {
+        "model": "pub",
+        "input": "x",
+        "text": {"format": {"type": "json_schema", "name": "A", "schema": schema, "strict": True}},
+        "reasoning": {"effort": "low"},
+        "metadata": {"k": "v"},
+        "store": False,
+    }
+    chat = responses_request_to_chat(body, "up")
+    assert chat["response_format"] == {
+        "type": "json_schema",
+        "json_schema": {"name": "A", "schema": schema, "strict": True},
+    }
+    assert chat["reasoning_effort"] == "low"
+    assert "metadata" not in chat and "store" not in chat
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"input": "x", "previous_response_id": "resp_1"},
+        {"input": "x", "tools": [{"type": "web_search"}]},
+        {"input": [{"type": "item_reference", "id": "msg_1"}]},
+        {"input": [{"role": "tool", "content": "x"}]},
+        {"input": 3},
+    ],
+)
+def test_what_chat_cannot_carry_is_refused(body: dict[str, object]) -> None:
+    with pytest.raises(TranslationError):
+        responses_request_to_chat({"model": "pub", **body}, "up")

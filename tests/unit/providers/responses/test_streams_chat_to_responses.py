@@ -1,0 +1,105 @@
+"""Chat completion chunks -> Responses API stream events."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gateway.providers.responses.streams_chat_to_responses import ChatToResponsesStream
+
+
+def chunk(delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
+    return {
+        "id": "c",
+        "model": "up-model",
+        "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+    }
+
+
+USAGE_CHUNK = {"id": "c", "choices": [], "usage": {"prompt_tokens": 5, "completion_tokens": 2}}
+
+
+def run(chunks: list[dict[str, Any]], **kw: Any) -> tuple[list[dict[str, Any]], Any]:
+    stream = ChatToResponsesStream({"model": "pub", "input": "hi"}, "resp_1", **kw)
+    events = [e for c in chunks for e in stream.feed(c)] + stream.finish()
+    return events, stream
+
+
+def test_text_stream_event_sequence() -> None:
+    events, stream = run(
+        [
+            chunk({"role": "assistant", "content": ""}),
+            chunk({"content": "Hel"}),
+            chunk({"content": "lo"}),
+            chunk({}, "stop"),
+            USAGE_CHUNK,
+        ]
+    )
+    assert [e["type"] for e in events] == [
+        "response.created",
+        "response.in_progress",
+        "response.output_item.added",
+        "response.content_part.added",
+        "response.output_text.delta",
+        "response.output_text.delta",
+        "response.output_text.done",
+        "response.content_part.done",
+        "response.output_item.done",
+        "response.completed",
+    ]
+    assert [e["sequence_number"] for e in events] == list(range(len(events)))
+    assert events[0]["response"]["id"] == "resp_1"
+    assert events[0]["response"]["model"] == "up-model"
+    assert events[6]["text"] == "Hello"
+    final = events[-1]["response"]
+    assert final["output"][0]["content"][0]["text"] == "Hello"
+    assert final["usage"]["input_tokens"] == 5 and final["usage"]["output_tokens"] == 2
+    assert stream.response["status"] == "completed"
+
+
+def test_tool_call_stream() -> None:
+    first = {
+        "index": 0,
+        "id": "call_1",
+        "type": "function",
+        "function": {"name": "f", "arguments": ""},
+    }
+    events, _ = run(
+        [
+            chunk({"role": "assistant", "content": None, "tool_calls": [first]}),
+            chunk({"tool_calls": [{"index": 0, "function": {"arguments": '{"a":'}}]}),
+            chunk({"tool_calls": [{"index": 0, "function": {"arguments": "1}"}}]}),
+            chunk({}, "tool_calls"),
+        ]
+    )
+    kinds = [e["type"] for e in events]
+    assert kinds[2:] == [
+        "response.output_item.added",
+        "response.function_call_arguments.delta",
+        "response.function_call_arguments.delta",
+        "response.function_call_arguments.done",
+        "response.output_item.done",
+        "response.completed",
+    ]
+    assert events[2]["item"]["call_id"] == "call_1" and events[2]["item"]["name"] == "f"
+    assert events[5]["arguments"] == '{"a":1}'
+    assert events[-1]["response"]["output"][0]["arguments"] == '{"a":1}'
+
+
+def test_length_ends_incomplete() -> None:
+    events, _ = run([chunk({"content": "Hel"}, "length")])
+    assert events[-1]["type"] == "response.incomplete"
+    assert events[-1]["response"]["incomplete_details"] == {"reason": "max_output_tokens"}
+
+
+def test_structured_tool_streams_as_text() -> None:
+    first = {"index": 0, "id": "c", "type": "function", "function": {"name": "so", "arguments": ""}}
+    events, _ = run(
+        [
+            chunk({"tool_calls": [first]}),
+            chunk({"tool_calls": [{"index": 0, "function": {"arguments": '{"a":1}'}}]}),
+        ],
+        structured_tool="so",
+    )
+    deltas = [e["delta"] for e in events if e["type"] == "response.output_text.delta"]
+    assert deltas == ['{"a":1}']
+    assert not any("function_call" in e["type"] for e in events)
