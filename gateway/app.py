@@ -27,6 +27,7 @@ from gateway.errors import GatewayError, NotFound, WireFormat
 from gateway.http.admin import AdminAPI
 from gateway.http.endpoint import ProxyEndpoint, new_request_id, request_headers
 from gateway.http.responses import send_error, send_json
+from gateway.http.stored_responses import StoredResponseEndpoint
 from gateway.mock_provider.inprocess import InProcessMockUpstream
 from gateway.observability.recorder import JsonlSink, RecordSink
 from gateway.observability.redact import LogRedactor
@@ -191,6 +192,7 @@ def create_app(
     routes = [Route(path, endpoint, methods=None) for path, endpoint in proxies.items()]
     routes += [
         Route("/v1/models", ModelsEndpoint(services), methods=None),
+        Route("/v1/responses/{response_id}", StoredResponseEndpoint(services), methods=None),
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
         Route("/metrics", metrics, methods=["GET"]),

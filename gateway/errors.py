@@ -7,6 +7,7 @@
     ├── PermissionDenied    403  permission_error       (key not allowed that model)
     ├── NotFound            404  not_found_error        (unknown model or route)
     ├── MethodNotAllowed    405
+    ├── Conflict            409  conflict               (the request contradicts stored state)
     ├── PayloadTooLarge     413  request_too_large
     ├── RateLimited         429  rate_limit_exceeded / budget_exceeded (our own limits)
     ├── ServiceUnavailable  503  state_unavailable (Redis down with fail_closed)
@@ -31,6 +32,7 @@ _ANTHROPIC_TYPES = {
     403: "permission_error",
     404: "not_found_error",
     405: "invalid_request_error",
+    409: "invalid_request_error",
     413: "request_too_large",
     429: "rate_limit_error",
     502: "api_error",
@@ -115,6 +117,12 @@ class MethodNotAllowed(GatewayError):
     status = 405
     type = "invalid_request_error"
     code = "method_not_allowed"
+
+
+class Conflict(GatewayError):
+    status = 409
+    type = "invalid_request_error"
+    code = "conflict"
 
 
 class PayloadTooLarge(GatewayError):

@@ -51,6 +51,9 @@ class StateConfig:
     backend: StateBackend = "memory"
     redis_url: NonEmptyStr | None = None
     on_redis_error: RedisErrorMode = "fail_open"
+    # How long a Responses API response id stays usable as `previous_response_id` (and for
+    # GET / DELETE): which deployment made it, and a translated deployment's conversation.
+    responses_ttl_s: PositiveInt = 30 * 86400
 
 
 @dataclass(frozen=True)

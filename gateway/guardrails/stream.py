@@ -129,6 +129,11 @@ class GuardedConverter:
         self._sent: dict[int, str] = {}
 
     @property
+    def inner(self) -> StreamConverter:
+        """The adapter's converter this one wraps."""
+        return self._inner
+
+    @property
     def usage(self) -> Usage | None:
         return self._inner.usage
 

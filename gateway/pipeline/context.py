@@ -50,6 +50,8 @@ class RequestContext:
     model_name: str | None = None
     model: ModelConfig | None = None
     stream: bool = False
+    # Responses API `previous_response_id`: the deployment that holds the conversation.
+    pinned_deployment: str | None = None
     # What the limiter reserved for this request, settled when it ends.
     limits_held: Held | None = None
     # What happened upstream: attempts, the deployment, the answer (see gateway.routing).

@@ -4,7 +4,8 @@
    other requests, on any replica, read them next (`Limiter.settle`, no await).
 2. Its record is queued; it is built, written and counted a moment later, off the response's
    path (`RecordQueue`).
-3. A successful answer the policy caches is stored in the background.
+3. A successful answer the policy caches is stored in the background, and a Responses API
+   answer's id remembered (`conversations.remember_soon`).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import time
 from gateway.observability.cost import cost_usd
 from gateway.pipeline.cache import storable, store_answer
 from gateway.pipeline.context import RequestContext
+from gateway.pipeline.conversations import remember_soon
 from gateway.pipeline.record import request_usage
 from gateway.pipeline.services import Services
 
@@ -36,6 +38,7 @@ def finish_request(ctx: RequestContext, services: Services) -> None:
         except Exception:  # the record is written whatever happens here
             log.exception("cannot settle request %s", ctx.request_id)
         services.records.add(ctx, ended, usage)
+        remember_soon(ctx, services)
         if storable(ctx):
             services.spawn(store_answer(ctx, services))
     except Exception:

@@ -35,6 +35,7 @@ def route_request(ctx: RequestContext) -> RouteRequest:
         prompt_tokens=ctx.prompt_estimate,
         anthropic_beta=ctx.headers.get("anthropic-beta"),
         breakers=held.breakers if held is not None else None,
+        deployment=ctx.pinned_deployment,
     )
 
 

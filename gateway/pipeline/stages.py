@@ -16,6 +16,7 @@ from gateway.errors import AuthenticationError, InvalidRequest, NotFound, Permis
 from gateway.limits.plan import estimate_request
 from gateway.pipeline.cache import cache_lookup
 from gateway.pipeline.context import RequestContext
+from gateway.pipeline.conversations import continue_conversation
 from gateway.pipeline.guard import guard_input, guard_output
 from gateway.pipeline.route import route_and_call
 from gateway.pipeline.services import Services
@@ -111,6 +112,7 @@ STAGES: tuple[Stage, ...] = (
     authenticate,
     parse_body,
     resolve_model,
+    continue_conversation,
     check_limits,
     guard_input,
     cache_lookup,

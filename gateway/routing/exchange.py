@@ -69,6 +69,9 @@ class RouteRequest:
     anthropic_beta: str | None = None
     # The model's breakers as read with the limits check (None: read them).
     breakers: Mapping[str, BreakerState] | None = None
+    # Only this deployment (by name) may answer, with no fallback: it holds the conversation
+    # a Responses API `previous_response_id` continues.
+    deployment: str | None = None
 
 
 @dataclass(slots=True)

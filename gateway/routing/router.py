@@ -136,7 +136,7 @@ class Router:
                     chain[index:index] = list(model.context_window_fallbacks)
                 elif failure.content_policy:
                     chain[index:index] = list(model.content_policy_fallbacks)
-                elif not failure.retryable:
+                elif not failure.retryable or request.deployment is not None:
                     raise failure.error from None
                 else:
                     chain.extend(model.fallbacks)
@@ -145,8 +145,10 @@ class Router:
         assert last is not None
         raise last.error
 
-    def _fitting(self, tries: _Tries) -> list[DeploymentConfig]:
+    def _fitting(self, tries: _Tries, only: str | None = None) -> list[DeploymentConfig]:
         model, prompt_tokens = tries.model, tries.prompt_tokens
+        if only is not None:
+            return [d for d in model.deployments if d.name == only]
         fitting = [d for d in model.deployments if d.weight > 0]
         if prompt_tokens is None:
             return fitting
@@ -169,7 +171,7 @@ class Router:
         """Every allowed try on one model group; raises AttemptFailed with the last failure."""
         model = tries.model
         routing = request.runtime.config.routing
-        fitting = self._fitting(tries)
+        fitting = self._fitting(tries, request.deployment)
         names = [d.name for d in fitting]
         # The first attempt on the requested model uses the breakers read with the limits
         # check (same round trip); later attempts and fallback models read them fresh.

@@ -183,6 +183,18 @@ class StateBackend(Protocol):
 
     async def delete(self, key: str) -> None: ...
 
+    async def remember(self, key: str, value: bytes, ttl_s: float, now: float) -> None:
+        """Keep `value` under `key` until `now + ttl_s`: what must outlive the cache's eviction
+        (which deployment made a Responses API response, a translated conversation). Apart
+        from the cache: cache pressure never drops it, and clearing the cache keeps it."""
+        ...
+
+    async def recall(self, key: str, now: float) -> bytes | None:
+        """The value remembered under `key`, unless it expired (expiry <= `now`)."""
+        ...
+
+    async def forget(self, key: str) -> None: ...
+
     async def breaker_record(
         self,
         deployment: str,

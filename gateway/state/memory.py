@@ -31,6 +31,9 @@ from gateway.state.lru import LruCache
 from gateway.state.periods import periods
 from gateway.state.windows import SlidingWindow, window_verdict
 
+REMEMBERED_MAX_ENTRIES = 100_000
+REMEMBERED_MAX_BYTES = 256 * 1024 * 1024
+
 Subject = tuple[str, str]  # (scope, subject)
 Counter = tuple[str, str, str]  # (kind, scope, subject)
 
@@ -74,6 +77,8 @@ class MemoryState:
     ) -> None:
         self.slot_ttl_s = slot_ttl_s
         self.cache = LruCache(max_entries, max_bytes)
+        # Bounded too (one process's memory), but apart from the cache and larger.
+        self.remembered = LruCache(REMEMBERED_MAX_ENTRIES, REMEMBERED_MAX_BYTES)
         self._windows: dict[Counter, SlidingWindow] = {}
         self._slots: dict[Subject, dict[str, float]] = {}  # token -> expiry
         self._spend: dict[Subject, _Spend] = {}
@@ -213,6 +218,17 @@ class MemoryState:
 
     async def delete(self, key: str) -> None:
         self.cache.delete(key)
+
+    # -- remembered values --------------------------------------------------------------------
+
+    async def remember(self, key: str, value: bytes, ttl_s: float, now: float) -> None:
+        self.remembered.set(key, value, ttl_s, now)
+
+    async def recall(self, key: str, now: float) -> bytes | None:
+        return self.remembered.get(key, now)
+
+    async def forget(self, key: str) -> None:
+        self.remembered.delete(key)
 
     # -- circuit breakers -------------------------------------------------------------------
 

@@ -203,3 +203,77 @@ def test_errors_in_openai_shape(client: openai.OpenAI, replicas: list[Proc]) -> 
     assert (
         'gateway_requests_total{cache="bypass",deployment="oai/mock-small",model="pass"' in metrics
     )
+
+
+def deployment_of(raw: object) -> str:
+    return str(raw.headers["x-gateway-deployment"])  # type: ignore[attr-defined]
+
+
+@pytest.fixture(scope="module")
+def other_replica(replicas: list[Proc]) -> Iterator[openai.OpenAI]:
+    with openai.OpenAI(base_url=replicas[1].url + "/v1", api_key=KEY, max_retries=0) as sdk:
+        yield sdk
+
+
+@pytest.mark.parametrize("model", ["pair", "chat-pair"])
+def test_previous_response_id_follows_its_deployment_across_replicas(
+    client: openai.OpenAI, other_replica: openai.OpenAI, model: str
+) -> None:
+    """Round robin would alternate the two deployments; every follow-up, on either replica,
+    stays on the one that made the first response (the other mock would answer 404)."""
+    raw = client.responses.with_raw_response.create(model=model, input="My name is Ada.")
+    first, where = raw.parse(), deployment_of(raw)
+    previous = first.id
+    for turn, sdk in enumerate([other_replica, client, other_replica, client]):
+        raw = sdk.responses.with_raw_response.create(
+            model=model, input=f"Turn {turn}: what is my name?", previous_response_id=previous
+        )
+        assert deployment_of(raw) == where
+        previous = raw.parse().id
+    with other_replica.responses.stream(
+        model=model, input="And now?", previous_response_id=previous
+    ) as stream:
+        final = stream.get_final_response()
+    assert final.output_text
+    fetched = other_replica.responses.retrieve(previous)
+    assert fetched.id == previous and fetched.output_text
+
+
+def test_translated_follow_up_carries_the_conversation(
+    client: openai.OpenAI, other_replica: openai.OpenAI, mock_upstream: Proc, second_upstream: Proc
+) -> None:
+    first = client.responses.create(model="chat-pair", input="My name is Ada.", instructions="Hi")
+    raw = other_replica.responses.with_raw_response.create(
+        model="chat-pair", input="What is my name?", previous_response_id=first.id
+    )
+    upstream = mock_upstream if deployment_of(raw).startswith("chat/") else second_upstream
+    sent = httpx.get(upstream.url + "/_mock/stats").json()["last_request"]["body"]
+    assert sent["messages"] == [
+        {"role": "user", "content": "My name is Ada."},
+        {"role": "assistant", "content": first.output_text},
+        {"role": "user", "content": "What is my name?"},
+    ]
+
+
+def test_unknown_or_foreign_previous_response(client: openai.OpenAI) -> None:
+    with pytest.raises(openai.NotFoundError) as unknown:
+        client.responses.create(model="pass", input="hi", previous_response_id="resp_nope")
+    assert unknown.value.body["code"] == "previous_response_not_found"  # type: ignore[index]
+    made_by_pass = client.responses.create(model="pass", input="hi")
+    with pytest.raises(openai.ConflictError) as other_model:
+        client.responses.create(model="claude", input="hi", previous_response_id=made_by_pass.id)
+    assert "'pass'" in other_model.value.message
+    not_stored = client.responses.create(model="chat-only", input="hi", store=False)
+    with pytest.raises(openai.NotFoundError):
+        client.responses.create(model="chat-only", input="hi", previous_response_id=not_stored.id)
+
+
+@pytest.mark.parametrize("model", ["pass", "chat-only"])
+def test_retrieve_and_delete(
+    client: openai.OpenAI, other_replica: openai.OpenAI, model: str
+) -> None:
+    made = client.responses.create(model=model, input="hi")
+    assert other_replica.responses.retrieve(made.id).output_text == made.output_text
+    other_replica.responses.delete(made.id)
+    with pytest.raises(openai.NotFoundError):
+        client.responses.retrieve(made.id)

@@ -27,6 +27,7 @@ Key layout (prefix `llmgw:`; the `{...}` part is the Redis Cluster hash tag):
     llmgw:{limits}:spend:<scope>:<subject>:total              USD, no TTL
     llmgw:{breakers}:<deployment>                 hash: see lua/breaker_record.lua
     llmgw:{cache:<key>}                           string: 8-byte expiry (big-endian double) + value
+    llmgw:{remembered:<key>}                      string: as a cache entry (`remember`)
 
 All limit keys share the `{limits}` tag, so on Redis Cluster they live in one slot and a single
 script can touch every key of a request; breakers share `{breakers}` so many are read in one
@@ -69,6 +70,7 @@ from gateway.state.redis.keys import (
     cache_key,
     limit_key,
     number_piece,
+    remembered_key,
     spend_keys,
 )
 from gateway.state.redis.resp import RespClient, ScriptCall
@@ -300,6 +302,30 @@ class RedisState:
 
     async def delete(self, key: str) -> None:
         await self._client.execute("DEL", cache_key(key))
+
+    # -- remembered values --------------------------------------------------------------------
+
+    async def remember(self, key: str, value: bytes, ttl_s: float, now: float) -> None:
+        if ttl_s <= 0:
+            await self.forget(key)
+            return
+        await self._client.execute(
+            "SET",
+            remembered_key(key),
+            _EXPIRY.pack(now + ttl_s) + value,
+            "PX",
+            max(1, math.ceil(ttl_s * 1000)),
+        )
+
+    async def recall(self, key: str, now: float) -> bytes | None:
+        stored = await self._client.execute("GET", remembered_key(key))
+        if not isinstance(stored, bytes) or len(stored) < _EXPIRY.size:
+            return None
+        (expiry,) = _EXPIRY.unpack_from(stored)
+        return None if expiry <= now else stored[_EXPIRY.size :]
+
+    async def forget(self, key: str) -> None:
+        await self._client.execute("DEL", remembered_key(key))
 
     # -- circuit breakers -------------------------------------------------------------------
 

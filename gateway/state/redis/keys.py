@@ -32,6 +32,10 @@ def cache_key(key: str) -> str:
     return f"llmgw:{{cache:{key}}}"
 
 
+def remembered_key(key: str) -> str:
+    return f"llmgw:{{remembered:{key}}}"
+
+
 _key_pieces: dict[tuple[str, str, str], str] = {}
 
 

@@ -56,6 +56,7 @@ CONFIG: dict[str, Any] = {
         "backend": "redis",
         "redis_url": "redis://localhost:6379/0",
         "on_redis_error": "fail_closed",
+        "responses_ttl_s": 3600,
     },
     "logging": {
         "path": "out/requests.jsonl",

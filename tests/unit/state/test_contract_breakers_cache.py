@@ -89,3 +89,20 @@ async def test_only_one_probe_under_concurrency(state: StateBackend) -> None:
 
 async def test_ping(state: StateBackend) -> None:
     assert await state.ping()
+
+
+# -- remembered values ---------------------------------------------------------------------------
+
+
+async def test_remembered_values_expire_and_stay_apart_from_the_cache(state: StateBackend) -> None:
+    assert await state.recall("resp_1", T0) is None
+    await state.remember("resp_1", b'{"deployment":"a"}', ttl_s=60, now=T0)
+    await state.set("resp_1", b"cache", ttl_s=60, now=T0)
+    await state.delete("resp_1")
+    assert await state.recall("resp_1", T0 + 59.9) == b'{"deployment":"a"}'
+    assert await state.recall("resp_1", T0 + 60) is None
+    await state.remember("resp_2", b"x", ttl_s=60, now=T0)
+    await state.forget("resp_2")
+    assert await state.recall("resp_2", T0 + 1) is None
+    assert await state.get("resp_2", T0 + 1) is None
+    await state.forget("never-remembered")

@@ -1,0 +1,119 @@
+"""`GET` and `DELETE /v1/responses/{id}`: a response the gateway remembers, from its deployment.
+
+A response made by a deployment that speaks Responses is asked of that deployment (the same
+provider, key and client as the request that made it) and its answer relayed as it is; a
+`DELETE` that succeeds there is forgotten here too. A translated deployment's response is
+answered from what the gateway remembers of it (`gateway.pipeline.conversations`). An id the
+gateway does not know for this key is a 404, in the OpenAI error shape like every failure here.
+"""
+
+from __future__ import annotations
+
+import time
+
+import orjson
+from starlette.types import Receive, Scope, Send
+
+from gateway.errors import (
+    GatewayError,
+    MethodNotAllowed,
+    NotFound,
+    ServiceUnavailable,
+    UpstreamFailed,
+)
+from gateway.http.endpoint import new_request_id, request_headers
+from gateway.http.responses import gateway_headers, send_error, send_json
+from gateway.pipeline.context import Endpoint, RequestContext
+from gateway.pipeline.conversations import KEY_PREFIX, find_deployment, not_found, recall
+from gateway.pipeline.finish import finish_request
+from gateway.pipeline.services import Services
+from gateway.pipeline.stages import authenticate
+from gateway.providers import wire_provider
+from gateway.providers.openai import openai_headers
+from gateway.state import StateUnavailable
+from gateway.upstream import UpstreamError, UpstreamRequest, UpstreamTimeouts
+
+_ENDPOINT = Endpoint("/v1/responses/{id}", "responses", "openai")
+_TIMEOUTS = UpstreamTimeouts(connect_s=5.0, first_byte_s=30.0, idle_s=30.0)
+
+
+class StoredResponseEndpoint:
+    def __init__(self, services: Services) -> None:
+        self.services = services
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        ctx = RequestContext(
+            endpoint=_ENDPOINT,
+            runtime=self.services.runtime,
+            request_id=new_request_id(),
+            ts=time.time(),
+            started=time.monotonic(),
+            headers=request_headers(scope),
+        )
+        try:
+            method = scope["method"]
+            if method not in ("GET", "DELETE"):
+                raise MethodNotAllowed(f"{method} is not allowed here; use GET or DELETE")
+            await authenticate(ctx, self.services)
+            await self._answer(ctx, method, str(scope["path_params"]["response_id"]), send)
+        except GatewayError as error:
+            await send_error(ctx, send, error)
+        finally:
+            finish_request(ctx, self.services)
+
+    async def _forget(self, response_id: str) -> None:
+        try:
+            await self.services.state.forget(KEY_PREFIX + response_id)
+        except StateUnavailable:
+            self.services.metrics.state_errors.inc()
+            raise ServiceUnavailable(
+                "cannot forget the response: the state backend is down"
+            ) from None
+
+    async def _answer(self, ctx: RequestContext, method: str, response_id: str, send: Send) -> None:
+        services = self.services
+        assert ctx.key is not None
+        entry = await recall(services, ctx.key, response_id)
+        if entry is None:
+            raise not_found(response_id)
+        found = find_deployment(ctx.runtime, str(entry.get("deployment")))
+        stored = entry.get("response")
+        if isinstance(stored, dict):
+            if method == "GET":
+                await send_json(ctx, send, orjson.dumps(stored))
+                return
+            await self._forget(response_id)
+            deleted = {"id": response_id, "object": "response", "deleted": True}
+            await send_json(ctx, send, orjson.dumps(deleted))
+            return
+        if found is None:
+            raise NotFound(
+                f"the deployment that made the response '{response_id}' is no longer configured",
+                code="response_deployment_gone",
+            )
+        ctx.model_name, deployment = found
+        ctx.exchange.deployment = deployment
+        provider = ctx.runtime.config.providers[deployment.provider]
+        ctx.exchange.provider = provider
+        wire = wire_provider(provider, "responses")
+        url = f"{wire.base_url.rstrip('/')}/responses/{response_id}"
+        headers = openai_headers(ctx.runtime.provider_key(provider.name))
+        request = UpstreamRequest(method, url, headers, b"")
+        try:
+            upstream = await services.client_for(provider).send(request, _TIMEOUTS)
+            try:
+                body = await upstream.read()
+            finally:
+                await upstream.aclose()
+        except UpstreamError as exc:
+            raise UpstreamFailed(f"upstream {deployment.name} failed ({exc.kind}): {exc}") from None
+        if method == "DELETE" and upstream.status < 300:
+            await self._forget(response_id)
+        ctx.status = upstream.status
+        head = [
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(body)).encode()),
+            *gateway_headers(ctx),
+        ]
+        await send({"type": "http.response.start", "status": upstream.status, "headers": head})
+        await send({"type": "http.response.body", "body": body})

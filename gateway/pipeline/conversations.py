@@ -1,0 +1,159 @@
+"""Responses API conversations: `previous_response_id` goes back to the deployment that made
+the response, across replicas.
+
+After a successful `/v1/responses` answer with `store` not false, the state backend remembers
+(`StateBackend.remember`, `[state] responses_ttl_s`) under the response id: the deployment that
+made it and who may build on it (the key's team, else the key). For a deployment that speaks
+Responses that is all: the upstream keeps the conversation. A translated deployment (chat-only
+or Anthropic) keeps none, so the gateway remembers the conversation too: the input items and
+the answer's output items, and the response object for `GET /v1/responses/{id}`.
+
+A follow-up (`continue_conversation`, a pipeline stage) is routed to that deployment only, with
+no fallback (another would answer without the context); a translated one gets the remembered
+items ahead of its `input`. A response the gateway does not know (expired, never made, another
+team's) is a 404 `previous_response_not_found`; one whose deployment left the config a 404
+too, one whose deployment serves another model a 409 naming that model.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import orjson
+
+from gateway.config.types import DeploymentConfig, KeyConfig
+from gateway.errors import Conflict, NotFound, ServiceUnavailable
+from gateway.pipeline.context import RequestContext
+from gateway.pipeline.services import Services
+from gateway.providers import speaks_responses, wire_provider
+from gateway.runtime import Runtime
+from gateway.state import StateUnavailable
+
+log = logging.getLogger("gateway")
+KEY_PREFIX = "response:"
+
+
+def owner(key: KeyConfig) -> str:
+    """Who may build on a response: the key's team, else the key itself."""
+    return f"team:{key.team}" if key.team else f"key:{key.id}"
+
+
+def find_deployment(runtime: Runtime, name: str) -> tuple[str, DeploymentConfig] | None:
+    """(model name, deployment) of the deployment called `name`, if still configured."""
+    for model in runtime.config.models.values():
+        for deployment in model.deployments:
+            if deployment.name == name:
+                return model.name, deployment
+    return None
+
+
+def translated(runtime: Runtime, deployment: DeploymentConfig) -> bool:
+    provider = runtime.config.providers[deployment.provider]
+    return not speaks_responses(wire_provider(provider, "responses"))
+
+
+async def recall(services: Services, key: KeyConfig, response_id: str) -> dict[str, Any] | None:
+    """What the gateway remembers of `response_id` for this key, or None."""
+    try:
+        raw = await services.state.recall(KEY_PREFIX + response_id, services.clock.time())
+    except StateUnavailable:
+        services.metrics.state_errors.inc()
+        raise ServiceUnavailable("cannot look up the response: the state backend is down") from None
+    entry = orjson.loads(raw) if raw is not None else None
+    if not isinstance(entry, dict) or entry.get("owner") != owner(key):
+        return None
+    return entry
+
+
+def not_found(response_id: str, param: str | None = None) -> NotFound:
+    where = "previous response" if param else "response"
+    return NotFound(
+        f"the {where} '{response_id}' is unknown to this gateway (never made, expired, "
+        "stored with store=false, or made for another team)",
+        param=param,
+        code="previous_response_not_found" if param else "response_not_found",
+    )
+
+
+async def continue_conversation(ctx: RequestContext, services: Services) -> None:
+    """Pipeline stage: pin a `previous_response_id` follow-up to its deployment."""
+    if ctx.endpoint.kind != "responses":
+        return
+    assert ctx.body is not None and ctx.key is not None and ctx.model is not None
+    previous = ctx.body.get("previous_response_id")
+    if not previous:
+        return
+    param = "previous_response_id"
+    entry = await recall(services, ctx.key, previous)
+    if entry is None:
+        raise not_found(previous, param)
+    name = str(entry.get("deployment"))
+    found = find_deployment(ctx.runtime, name)
+    if found is None:
+        raise NotFound(
+            f"the previous response was made by the deployment '{name}', which is no longer "
+            "configured: its conversation cannot be continued",
+            param=param,
+            code="previous_response_deployment_gone",
+        )
+    model_name, deployment = found
+    if name not in ctx.model.deployment_names:
+        raise Conflict(
+            f"the previous response was made by a deployment of the model '{model_name}': "
+            f"continue it with model '{model_name}'",
+            param=param,
+            code="previous_response_other_model",
+        )
+    ctx.pinned_deployment = name
+    items = entry.get("items")
+    if isinstance(items, list) and translated(ctx.runtime, deployment):
+        body = {k: v for k, v in ctx.body.items() if k != param}
+        body["input"] = items + _as_items(ctx.body.get("input"))
+        ctx.body = body
+
+
+def _as_items(value: Any) -> list[Any]:
+    if isinstance(value, str):
+        return [{"type": "message", "role": "user", "content": value}]
+    return list(value) if isinstance(value, list) else []
+
+
+def answered_response(ctx: RequestContext) -> dict[str, Any] | None:
+    """The response object just sent (a stream's from its last event), if there is one."""
+    if ctx.stream_reply is not None:
+        converter: Any = ctx.stream_reply.converter
+        converter = getattr(converter, "inner", converter)
+        response = getattr(converter, "response", None)
+        return response if isinstance(response, dict) else None
+    return ctx.response_json
+
+
+def remember_soon(ctx: RequestContext, services: Services) -> None:
+    """After a successful answer: remember its response id (in the background)."""
+    if ctx.endpoint.kind != "responses" or ctx.cache == "hit" or ctx.key is None:
+        return
+    if ctx.status != 200 or ctx.error is not None or ctx.client_closed or ctx.body is None:
+        return
+    if ctx.body.get("store") is False or ctx.exchange.deployment is None:
+        return
+    response = answered_response(ctx)
+    if response is None or not isinstance(response.get("id"), str):
+        return
+    deployment = ctx.exchange.deployment
+    entry: dict[str, Any] = {"deployment": deployment.name, "owner": owner(ctx.key)}
+    if translated(ctx.runtime, deployment):
+        entry["items"] = _as_items(ctx.body.get("input")) + list(response.get("output") or ())
+        entry["response"] = response
+    services.spawn(_remember(services, response["id"], orjson.dumps(entry), ctx.runtime))
+
+
+async def _remember(services: Services, response_id: str, entry: bytes, runtime: Runtime) -> None:
+    ttl_s = runtime.config.state.responses_ttl_s
+    try:
+        await services.state.remember(KEY_PREFIX + response_id, entry, ttl_s, services.clock.time())
+    except StateUnavailable:
+        services.metrics.state_errors.inc()
+        log.warning("cannot remember response %s: the state backend is down", response_id)
+    except Exception:
+        log.exception("cannot remember response %s", response_id)
