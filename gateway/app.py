@@ -38,7 +38,7 @@ from gateway.pipeline.stages import authenticate
 from gateway.reload import Reloader
 from gateway.runtime import build_runtime
 from gateway.state import create_state
-from gateway.upstream.http1 import Http1Upstream
+from gateway.upstream.transports import NetworkClients
 
 log = logging.getLogger("gateway")
 CONFIG_ENV = "GATEWAY_CONFIG"
@@ -146,7 +146,7 @@ def create_app(
 ) -> GatewayApp:
     services = Services(
         runtime=build_runtime(config),
-        network=Http1Upstream(),
+        network=NetworkClients(),
         mock=InProcessMockUpstream(),
         recorder=recorder or _record_sink(config),
         state=create_state(config.state.backend, config.state.redis_url),

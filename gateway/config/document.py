@@ -17,6 +17,7 @@ from typing import Any
 
 from gateway.config.errors import Problem
 from gateway.config.locate import KeyPath, Locator
+from gateway.config.schema import StringTable
 from gateway.config.specs import FieldSpec, TableSpec
 
 # A parsed TOML table (tomllib's own type: values are any TOML value).
@@ -79,6 +80,8 @@ class Doc:
             return self._array(raw, path, field)
         if kind == "table" or kind == "table of tables":
             return self._table_value(raw, path, field)
+        if kind == "table of strings":
+            return self._strings(raw, path)
         if not _is_kind(raw, kind):
             self.report(path, f"{label}: expected {kind}, got {type_name(raw)}")
             return _INVALID
@@ -109,6 +112,19 @@ class Doc:
         if field.kind == "array of tables":
             return [(i, item) for i, item in enumerate(raw) if isinstance(item, dict)]
         return tuple(raw) if all(isinstance(item, str) for item in raw) else _INVALID
+
+    def _strings(self, raw: Any, path: KeyPath) -> Any:
+        label = dotted(path)
+        if not isinstance(raw, dict):
+            self.report(path, f"{label}: expected table of strings, got {type_name(raw)}")
+            return _INVALID
+        for name, value in raw.items():
+            if not isinstance(value, str):
+                inner = path + (name,)
+                self.report(inner, f"{dotted(inner)}: expected string, got {type_name(value)}")
+        if not all(isinstance(value, str) for value in raw.values()):
+            return _INVALID
+        return StringTable(raw)
 
     def _table_value(self, raw: Any, path: KeyPath, field: FieldSpec) -> Any:
         label, spec = dotted(path), field.table

@@ -65,7 +65,7 @@ def _load(path: Path, env: Mapping[str, str]) -> tuple[GatewayConfig | None, lis
     admin_env = top["admin"].key_env if "admin" in top else None
     if admin_env is not None:
         doc.require_env(("admin", "key_env"), "admin", admin_env, env)
-    found_providers = providers(doc, top.get("providers", []), env)
+    found_providers = providers(doc, top.get("providers", []), env, path.parent)
     found_models = models(doc, top.get("models", []), found_providers)
     found_keys = keys(doc, top.get("keys", []), env, found_models)
     # Relative paths are relative to the config file's directory, not the process's CWD.

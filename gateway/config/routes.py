@@ -8,9 +8,11 @@ configured models, a base URL for the providers that call out, an API key in the
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 
 from gateway.config.document import Doc, Entries, Table, entry_name
 from gateway.config.locate import KeyPath
+from gateway.config.provider_network import check_azure, check_network
 from gateway.config.specs import spec_of
 from gateway.config.types import DeploymentConfig, ModelConfig, ProviderConfig
 
@@ -22,9 +24,10 @@ _FALLBACK_FIELDS = ("fallbacks", "context_window_fallbacks", "content_policy_fal
 
 
 def providers(
-    doc: Doc, entries: Entries, env: Mapping[str, str]
+    doc: Doc, entries: Entries, env: Mapping[str, str], base: Path
 ) -> dict[str, ProviderConfig | None]:
-    """Providers by name, in file order; None for a named provider with problems."""
+    """Providers by name, in file order; None for a named provider with problems. Relative
+    file paths are relative to `base` (the config file's directory)."""
     found: dict[str, ProviderConfig | None] = {}
     for i, raw in entries:
         path: KeyPath = ("providers", i)
@@ -39,6 +42,9 @@ def providers(
             continue
         before = len(doc.problems)
         _check_provider(doc, path, raw, values, env)
+        label = f"provider '{name}'"
+        check_azure(doc, path, label, values)
+        values = check_network(doc, path, label, values, base)
         ok = "type" in values and len(doc.problems) == before
         found[name] = PROVIDER.build(values) if ok else None
     return found
@@ -49,7 +55,7 @@ def _check_provider(
 ) -> None:
     label, kind = f"provider '{values['name']}'", values.get("type")
     base_url = values.get("base_url", "")
-    if kind in ("openai", "anthropic") and not base_url and "base_url" not in raw:
+    if kind in ("openai", "anthropic", "azure") and not base_url and "base_url" not in raw:
         doc.report(path + ("base_url",), f"{label}: base_url is required for type '{kind}'")
     elif "base_url" in values and not base_url.startswith(("http://", "https://")):
         # The URL itself is not shown: it may carry credentials.

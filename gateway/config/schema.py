@@ -11,7 +11,7 @@ kinds, defaults and checks from it (`gateway.config.specs`). Two kinds of marks 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
 TOML_METADATA_KEY = "gateway.config.toml"
@@ -64,6 +64,37 @@ def toml(
 ) -> Mapping[str, Toml]:
     """`field(metadata=...)` for a field whose place in the TOML is not `name = value`."""
     return {TOML_METADATA_KEY: Toml(key=key, flatten=flatten, skip=skip, optional=optional)}
+
+
+class StringTable(Mapping[str, str]):
+    """A read-only, hashable table of strings (`headers = { x-team = "a" }`): a config holding
+    one stays hashable and comparable, and the hash is computed once."""
+
+    __slots__ = ("_items", "_hash", "pairs")
+
+    def __init__(self, items: Mapping[str, str] | None = None) -> None:
+        self._items = dict(items or {})
+        # In insertion order, for callers that append them (query parameters).
+        self.pairs: tuple[tuple[str, str], ...] = tuple(self._items.items())
+        self._hash = hash(frozenset(self.pairs))
+
+    def __getitem__(self, key: str) -> str:
+        return self._items[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._items)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __hash__(self) -> int:
+        return self._hash
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, StringTable) and self._items == other._items
+
+    def __repr__(self) -> str:
+        return f"StringTable({self._items!r})"
 
 
 def _num(value: float) -> str:

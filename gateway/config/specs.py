@@ -10,6 +10,7 @@ How a field's type reads in the TOML:
     int / float / bool               integer / number (an integer is accepted) / boolean
     X | None                         as X; absent means None
     tuple[str, ...]                  array of strings
+    StringTable                      table of strings `{ name = "value" }`
     tuple[D, ...] (D a dataclass)    array of tables `[[key]]`
     Mapping[str, D], D has `name`    array of tables, keyed by name in the loaded value
     Mapping[str, D], D has no name   table of tables `[key.NAME]`
@@ -28,7 +29,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Generic, Literal, TypeVar, cast
 
-from gateway.config.schema import TOML_METADATA_KEY, NonEmpty, Range, Toml
+from gateway.config.schema import TOML_METADATA_KEY, NonEmpty, Range, StringTable, Toml
 
 T = TypeVar("T")
 
@@ -41,6 +42,7 @@ Kind = Literal[
     "array of tables",
     "table",
     "table of tables",
+    "table of strings",
 ]
 SCALARS: frozenset[Kind] = frozenset(("string", "integer", "number", "boolean"))
 
@@ -185,6 +187,8 @@ def _kind(
         return "string", tuple(str(arg) for arg in args), None
     if hint in _PLAIN_KINDS:
         return _PLAIN_KINDS[hint], (), None
+    if hint is StringTable:
+        return "table of strings", (), None
     if origin is tuple and len(args) == 2 and args[1] is Ellipsis:
         if args[0] is str:
             return "array of strings", (), None

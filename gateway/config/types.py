@@ -17,9 +17,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Literal
 
-from gateway.config.schema import NON_EMPTY, Range, toml
+from gateway.config.schema import NON_EMPTY, Range, StringTable, toml
 
-ProviderType = Literal["openai", "anthropic", "mock"]
+ProviderType = Literal["openai", "anthropic", "azure", "mock"]
+# Which upstream client serves a provider (gateway/upstream/transports.py).
+Transport = Literal["auto", "httpx", "http1"]
 Strategy = Literal[
     "weighted", "round_robin", "least_busy", "lowest_latency", "lowest_cost", "usage_based"
 ]
@@ -72,6 +74,26 @@ class AdminConfig:
 
 
 @dataclass(frozen=True)
+class NetworkConfig:
+    """How a provider's upstream client reaches it (docs/configuration.md, "Provider network
+    options"); written in the `[[providers]]` table. Providers with equal ones share a client."""
+
+    transport: Transport = "auto"
+    http2: bool = False
+    # None: the HTTPS_PROXY / HTTP_PROXY / ALL_PROXY / NO_PROXY variables when `trust_env`.
+    proxy: NonEmptyStr | None = field(default=None, repr=False)  # may carry credentials
+    trust_env: bool = True
+    # Relative in the TOML to the config file's directory; absolute once loaded.
+    # PEM CAs trusted in addition to the system's.
+    ca_file: Annotated[Path, NON_EMPTY] | None = None
+    # mTLS: the client certificate (PEM) and its key (when not in the certificate file).
+    client_cert: Annotated[Path, NON_EMPTY] | None = None
+    client_key: Annotated[Path, NON_EMPTY] | None = None
+    # Beyond it (decoded bytes), the answer fails with 502 `upstream_response_too_large`.
+    max_response_bytes: PositiveInt = 64 * 1024 * 1024
+
+
+@dataclass(frozen=True)
 class ProviderConfig:
     name: NonEmptyStr
     type: ProviderType
@@ -84,6 +106,14 @@ class ProviderConfig:
     # `/v1/responses` passes through instead of being translated to chat completions. Unset:
     # true for https://api.openai.com, false for any other base_url (docs/responses-api.md).
     responses: bool | None = None
+    # Azure-only: the deployment in the URL (default: the deployment's `model`), `api-version`.
+    deployment: NonEmptyStr | None = None
+    api_version: NonEmptyStr | None = None
+    # Sent with every request to this provider (over the adapter's own headers, names lower-cased)
+    # and added to every URL's query.
+    headers: StringTable = field(default_factory=StringTable, repr=False)
+    query: StringTable = field(default_factory=StringTable, repr=False)
+    network: NetworkConfig = field(default_factory=NetworkConfig, metadata=toml(flatten=True))
 
 
 @dataclass(frozen=True)

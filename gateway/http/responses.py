@@ -179,4 +179,5 @@ def _stream_failure(exc: UpstreamError, ctx: RequestContext) -> GatewayError:
     where = ctx.exchange.deployment.name if ctx.exchange.deployment else "upstream"
     if exc.kind.endswith("timeout"):
         return UpstreamTimeout(f"upstream {where} stalled mid-stream ({exc.kind})")
-    return UpstreamFailed(f"upstream {where} failed mid-stream: {exc}", code="stream_interrupted")
+    code = "upstream_response_too_large" if exc.kind == "too_large" else "stream_interrupted"
+    return UpstreamFailed(f"upstream {where} failed mid-stream: {exc}", code=code)

@@ -23,12 +23,13 @@ from gateway.routing.router import Router
 from gateway.runtime import Runtime
 from gateway.state import StateBackend
 from gateway.upstream import UpstreamClient
+from gateway.upstream.transports import NetworkClients
 
 
 @dataclass
 class Services:
     runtime: Runtime  # swapped whole by a reload; a request keeps the one it started with
-    network: UpstreamClient
+    network: NetworkClients  # each provider's network client (transports.py picks it)
     mock: UpstreamClient
     recorder: RecordSink
     state: StateBackend
@@ -57,7 +58,7 @@ class Services:
         task.add_done_callback(self._background.discard)
 
     def client_for(self, provider: ProviderConfig) -> UpstreamClient:
-        return self.mock if provider.type == "mock" else self.network
+        return self.mock if provider.type == "mock" else self.network.client(provider)
 
     async def aclose(self) -> None:
         self.records.write_pending()

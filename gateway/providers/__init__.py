@@ -14,6 +14,7 @@ from gateway.providers.anthropic.adapters import (
     AnthropicMessagesAdapter,
     OpenAIClientToAnthropic,
 )
+from gateway.providers.azure import AZURE_CHAT, AZURE_EMBEDDINGS, AZURE_WIRE
 from gateway.providers.base import Adapter, PreparedCall, StreamConverter, Usage
 from gateway.providers.openai import OpenAIChatAdapter, OpenAIEmbeddingsAdapter
 from gateway.providers.responses.adapters import (
@@ -30,15 +31,18 @@ _OPENAI_CHAT = OpenAIChatAdapter()
 _OPENAI_EMBEDDINGS = OpenAIEmbeddingsAdapter()
 _OPENAI_TO_ANTHROPIC = OpenAIClientToAnthropic()
 _ANTHROPIC_TO_OPENAI = AnthropicClientToOpenAI()
+_ANTHROPIC_TO_AZURE = AnthropicClientToOpenAI(AZURE_WIRE)
 _ANTHROPIC_PASSTHROUGH = AnthropicMessagesAdapter()
 _RESPONSES_PASSTHROUGH = ResponsesPassthrough()
 
 
-@functools.lru_cache(maxsize=256)
 def wire_provider(provider: ProviderConfig, kind: EndpointKind) -> ProviderConfig:
     """The in-process mock speaks whichever format the client does, so nothing is translated."""
-    if provider.type != "mock":
-        return provider
+    return provider if provider.type != "mock" else _mock_wire(provider, kind)
+
+
+@functools.lru_cache(maxsize=256)
+def _mock_wire(provider: ProviderConfig, kind: EndpointKind) -> ProviderConfig:
     wire: Literal["openai", "anthropic"] = "anthropic" if kind == "messages" else "openai"
     return dataclasses.replace(
         provider,
@@ -76,18 +80,20 @@ def adapter_for(
             return ResponsesToAnthropic(body or {})
         return ResponsesToChat(body or {})
     if kind == "embeddings":
-        if upstream != "openai":
+        if upstream == "anthropic":
             raise InvalidRequest(
                 f"provider '{provider.name}' ({upstream}) does not serve embeddings"
             )
-        return _OPENAI_EMBEDDINGS
+        return AZURE_EMBEDDINGS if upstream == "azure" else _OPENAI_EMBEDDINGS
     if kind == "chat":
-        return _OPENAI_CHAT if upstream == "openai" else _OPENAI_TO_ANTHROPIC
+        if upstream == "anthropic":
+            return _OPENAI_TO_ANTHROPIC
+        return AZURE_CHAT if upstream == "azure" else _OPENAI_CHAT
     if upstream == "anthropic":
         if anthropic_beta:
             return AnthropicMessagesAdapter({"anthropic-beta": anthropic_beta})
         return _ANTHROPIC_PASSTHROUGH
-    return _ANTHROPIC_TO_OPENAI
+    return _ANTHROPIC_TO_AZURE if upstream == "azure" else _ANTHROPIC_TO_OPENAI
 
 
 __all__ = [

@@ -7,9 +7,11 @@ or stream into what the client's SDK expects, and reads the usage on the way.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 import orjson
 
@@ -69,6 +71,26 @@ class Adapter(Protocol):
     def convert_error(
         self, status: int, data: bytes, deployment: DeploymentConfig
     ) -> GatewayError: ...
+
+
+QueryPairs = tuple[tuple[str, str], ...]
+
+
+@functools.lru_cache(maxsize=1024)
+def endpoint_url(base_url: str, path: str, query: QueryPairs = ()) -> str:
+    """`path` appended to the path of `base_url`, its query kept and `query` added (a key in
+    both takes `query`'s value). Path and query never mix:
+    `https://r/openai/deployments/d?api-version=1` + `/chat/completions` ->
+    `https://r/openai/deployments/d/chat/completions?api-version=1`. A few URLs per config:
+    cached."""
+    parts = urlsplit(base_url)
+    joined = parts.path.rstrip("/") + path
+    search = parts.query  # kept as written unless `query` changes it
+    if query:
+        keys = {key for key, _ in query}
+        kept = [pair for pair in parse_qsl(search, keep_blank_values=True) if pair[0] not in keys]
+        search = urlencode([*kept, *query], quote_via=quote)
+    return urlunsplit((parts.scheme, parts.netloc, joined, search, ""))
 
 
 def parse_upstream_json(

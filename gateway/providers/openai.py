@@ -12,7 +12,13 @@ import orjson
 
 from gateway.config.types import DeploymentConfig, ProviderConfig
 from gateway.errors import GatewayError, UpstreamFailed
-from gateway.providers.base import PreparedCall, Usage, error_from_upstream, parse_upstream_json
+from gateway.providers.base import (
+    PreparedCall,
+    Usage,
+    endpoint_url,
+    error_from_upstream,
+    parse_upstream_json,
+)
 from gateway.sse import parse_event
 
 _DONE = b"[DONE]"
@@ -43,8 +49,18 @@ def openai_headers(api_key: str | None) -> dict[str, str]:
     return headers
 
 
-def _join(base_url: str, path: str) -> str:
-    return base_url.rstrip("/") + path
+class OpenAIWire:
+    """Where an OpenAI-compatible provider serves an operation (`chat/completions`,
+    `embeddings`) and how it takes the key. `azure.AzureWire` is the Azure OpenAI one."""
+
+    def url(self, provider: ProviderConfig, deployment: DeploymentConfig, operation: str) -> str:
+        return endpoint_url(provider.base_url, "/" + operation, provider.query.pairs)
+
+    def headers(self, api_key: str | None) -> dict[str, str]:
+        return openai_headers(api_key)
+
+
+OPENAI_WIRE = OpenAIWire()
 
 
 def message_text(choice_message: Any) -> str:
@@ -130,7 +146,10 @@ class OpenAIStreamPassthrough:
 
 
 class OpenAIChatAdapter:
-    path = "/chat/completions"
+    operation = "chat/completions"
+
+    def __init__(self, wire: OpenAIWire = OPENAI_WIRE) -> None:
+        self.wire = wire
 
     def prepare(
         self,
@@ -147,9 +166,17 @@ class OpenAIChatAdapter:
                 **(options if isinstance(options, dict) else {}),
                 "include_usage": True,
             }
-        return PreparedCall(
-            _join(provider.base_url, self.path), openai_headers(api_key), orjson.dumps(upstream)
-        )
+        return self._call(provider, deployment, api_key, upstream)
+
+    def _call(
+        self,
+        provider: ProviderConfig,
+        deployment: DeploymentConfig,
+        api_key: str | None,
+        upstream: dict[str, Any],
+    ) -> PreparedCall:
+        url = self.wire.url(provider, deployment, self.operation)
+        return PreparedCall(url, self.wire.headers(api_key), orjson.dumps(upstream))
 
     def convert_json(self, data: bytes) -> tuple[bytes, Usage, dict[str, Any]]:
         parsed = parse_upstream_json(data)
@@ -166,7 +193,7 @@ class OpenAIChatAdapter:
 
 
 class OpenAIEmbeddingsAdapter(OpenAIChatAdapter):
-    path = "/embeddings"
+    operation = "embeddings"
 
     def prepare(
         self,
@@ -177,6 +204,4 @@ class OpenAIEmbeddingsAdapter(OpenAIChatAdapter):
     ) -> PreparedCall:
         upstream = dict(body)
         upstream["model"] = deployment.model
-        return PreparedCall(
-            _join(provider.base_url, self.path), openai_headers(api_key), orjson.dumps(upstream)
-        )
+        return self._call(provider, deployment, api_key, upstream)

@@ -77,14 +77,23 @@ def is_content_policy(error: GatewayError) -> bool:
     return any(marker in text for marker in _CONTENT_POLICY_MARKERS)
 
 
+# The client-facing codes of the transport failures that have one (else `upstream_error`).
+_TRANSPORT_CODES = {
+    "redirect": "upstream_redirect",
+    "too_large": "upstream_response_too_large",
+    "tls": "upstream_tls_error",
+}
+
+
 def _failure_from_upstream_error(exc: UpstreamError, deployment: DeploymentConfig) -> AttemptFailed:
     name = deployment.name
     if exc.kind.endswith("timeout"):
         return AttemptFailed(
             UpstreamTimeout(f"upstream {name} timed out ({exc.kind})"), retryable=True
         )
+    code = _TRANSPORT_CODES.get(exc.kind)
     return AttemptFailed(
-        UpstreamFailed(f"upstream {name} failed ({exc.kind}): {exc}"), retryable=True
+        UpstreamFailed(f"upstream {name} failed ({exc.kind}): {exc}", code=code), retryable=True
     )
 
 
@@ -101,7 +110,8 @@ def build_call(
     wire = wire_provider(provider, kind)
     adapter = adapter_for(kind, wire, anthropic_beta, body)
     call = adapter.prepare(body, deployment, wire, runtime.provider_key(provider.name))
-    request = UpstreamRequest("POST", call.url, call.headers, call.body)
+    headers = call.headers if not provider.headers else {**call.headers, **provider.headers}
+    request = UpstreamRequest("POST", call.url, headers, call.body)
     return UpstreamCall(deployment, provider, adapter, client_for(provider).prepare(request))
 
 

@@ -1,8 +1,12 @@
 """The upstream transport interface: one small async protocol, several implementations.
 
-`http1.Http1Upstream` is the pooled network client used on the hot path;
-`gateway.mock_provider.inprocess.InProcessMockUpstream` answers in process for `type = "mock"`;
-`fake.FakeUpstream` answers from a test's handler.
+`http1.Http1Upstream` (hand-written HTTP/1.1, the fast path) and `httpx_transport.HttpxUpstream`
+(httpx, the reference: proxies, HTTP/2) are the network clients, picked per provider by
+`transports.py`; `gateway.mock_provider.inprocess.InProcessMockUpstream` answers in process for
+`type = "mock"`; `fake.FakeUpstream` answers from a test's handler.
+
+Every network client decodes gzip, deflate, br and zstd bodies, never follows a redirect
+(`UpstreamRedirect`) and stops a body at the provider's `max_response_bytes` (`UpstreamTooLarge`).
 
 A client may do the CPU work of a request ahead of sending it (`prepare`): what it makes is
 opaque to the caller and accepted only by that client's `send`, so the trick stays inside the
@@ -17,13 +21,47 @@ from typing import Protocol
 
 
 class UpstreamError(Exception):
-    """The upstream could not be reached or stopped answering. `kind` is a bounded label."""
+    """The upstream could not be reached or stopped answering. `kind` is a bounded label.
+
+    UpstreamError                 kind: connect, first_token_timeout, idle_timeout, protocol
+     +-- UpstreamTLSError         tls: the upstream's certificate is not trusted, or no handshake
+     +-- UpstreamRedirect         redirect: a 3xx answer (never followed: it would carry the key)
+     +-- UpstreamTooLarge         too_large: the body passed the provider's max_response_bytes
+    """
 
     def __init__(self, kind: str, message: str) -> None:
         super().__init__(message)
-        self.kind = (
-            kind  # "connect" | "timeout" | "first_token_timeout" | "idle_timeout" | "protocol"
+        self.kind = kind
+
+
+class UpstreamTLSError(UpstreamError):
+    def __init__(self, message: str) -> None:
+        super().__init__("tls", message)
+
+
+class UpstreamRedirect(UpstreamError):
+    def __init__(self, status: int, location: str) -> None:
+        shown = location.split("?", 1)[0] or "(no Location)"  # a query may carry a signed token
+        super().__init__("redirect", f"upstream answered {status} redirecting to {shown}")
+        self.status = status
+        self.location = shown
+
+
+class UpstreamTooLarge(UpstreamError):
+    def __init__(self, limit: int) -> None:
+        super().__init__(
+            "too_large", f"upstream response is larger than max_response_bytes ({limit})"
         )
+        self.limit = limit
+
+
+# The statuses that redirect; 300 and 304 name no single new location.
+REDIRECT_STATUSES = frozenset((301, 302, 303, 307, 308))
+
+
+def redirect_error(status: int, headers: Mapping[str, str]) -> UpstreamRedirect:
+    """The error a redirect answer becomes (`headers` lower-cased)."""
+    return UpstreamRedirect(status, headers.get("location", ""))
 
 
 @dataclass(frozen=True)
@@ -71,7 +109,7 @@ class UpstreamResponse(Protocol):
         ...
 
     async def read(self) -> bytes:
-        """The whole body."""
+        """The whole body (decoded)."""
         ...
 
     @property

@@ -5,8 +5,10 @@ client spends ~220 us of CPU here (request objects, writers, several `asyncio.ti
 client writes the request in one `transport.write`, parses the answer with `httptools` (the C
 parser uvicorn already uses) and keeps each connection's state in one small object, for a
 fraction of that. It does only what a gateway needs: `POST`/`GET` with a byte body, status,
-headers, the body as it arrives (chunked, Content-Length or close-delimited; gzip/deflate
-decoded), TLS, and per-phase timeouts. No redirects, cookies, proxies or HTTP/2.
+headers, the body as it arrives (chunked, Content-Length or close-delimited; gzip, deflate, br
+and zstd decoded), TLS (system CAs plus `ca_file`, client certificates), per-phase timeouts and
+the `max_response_bytes` cap. No proxies, HTTP/2 or cookies: `transports.py` gives providers that
+need them to httpx. A redirect is an error (`UpstreamRedirect`), never followed.
 
 `prepare` encodes the request ahead (`_EncodedRequest`), so a caller with time to spare (waiting
 for its limits to be checked) can take that work off the moment of sending.
@@ -24,21 +26,26 @@ import asyncio
 import functools
 import ssl
 import time
-import zlib
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
+from gateway.config.types import NetworkConfig
 from gateway.upstream.base import (
+    REDIRECT_STATUSES,
     PlainPrepared,
     PreparedRequest,
     UpstreamError,
     UpstreamRequest,
     UpstreamTimeouts,
+    UpstreamTooLarge,
+    redirect_error,
     request_of,
 )
+from gateway.upstream.decoding import DECODE_ERRORS, Decoder, decoder_for
 from gateway.upstream.http1_connection import Http1Connection, Origin
+from gateway.upstream.tls import ssl_context, tls_failure
 
 
 class _Dropped(Exception):
@@ -52,6 +59,8 @@ class Http1Response:
         timeouts: UpstreamTimeouts,
         deadline: float,
         release: Callable[[Http1Connection], None],
+        max_bytes: int,
+        decoder: Decoder | None,
     ) -> None:
         self._connection = connection
         self._timeouts = timeouts
@@ -61,7 +70,9 @@ class Http1Response:
         self._body_read = False
         self.status = connection.status
         self.headers: Mapping[str, str] = connection.headers
-        self._decoder = _decoder(connection.headers.get("content-encoding", ""))
+        self._decoder = decoder
+        self._max_bytes = max_bytes
+        self._room = max_bytes  # body bytes still allowed
 
     async def iter_chunks(self) -> AsyncIterator[bytes]:
         if self._released:
@@ -72,9 +83,7 @@ class Http1Response:
         kind, span = "first_token_timeout", self._timeouts.first_byte_s
         while True:
             if connection.has_body:
-                chunk = connection.take_body()
-                if self._decoder is not None:
-                    chunk = self._decoder.decompress(chunk)
+                chunk = self._take(connection.take_body())
                 if chunk:
                     yield chunk
                 kind, span = "idle_timeout", self._timeouts.idle_s
@@ -85,7 +94,7 @@ class Http1Response:
                 raise UpstreamError("protocol", connection.error)
             if connection.complete:
                 if self._decoder is not None:
-                    tail = self._decoder.flush()
+                    tail = self._take(b"", flush=True)
                     self._decoder = None
                     if tail:
                         yield tail
@@ -95,6 +104,25 @@ class Http1Response:
             if not await connection.wait(deadline):
                 self._finish()
                 raise UpstreamError(kind, f"no data from upstream for {span:.1f}s")
+
+    def _take(self, chunk: bytes, flush: bool = False) -> bytes:
+        """`chunk` decoded and counted against the cap; raises UpstreamError past either."""
+        decoder = self._decoder
+        if decoder is not None:
+            try:
+                chunk = decoder.decompress(chunk)
+                if flush:
+                    chunk += decoder.flush()
+            except DECODE_ERRORS as exc:
+                self._finish()
+                raise UpstreamError(
+                    "protocol", f"upstream sent a malformed compressed body: {exc}"
+                ) from None
+        self._room -= len(chunk)
+        if self._room < 0:
+            self._finish()
+            raise UpstreamTooLarge(self._max_bytes)
+        return chunk
 
     @property
     def body_complete(self) -> bool:
@@ -111,7 +139,7 @@ class Http1Response:
             and connection.error is None
         ):
             # Everything is in already (the usual case for a JSON answer): no iterator needed.
-            data = connection.take_body()
+            data = self._take(connection.take_body())
             self._body_read = True
             self._finish()
             return data
@@ -129,15 +157,6 @@ class Http1Response:
                 # Unread body: close the connection so the upstream stops generating.
                 self._connection.close()
             self._finish()
-
-
-def _decoder(encoding: str) -> zlib._Decompress | None:
-    encoding = encoding.strip().lower()
-    if encoding in ("gzip", "x-gzip"):
-        return zlib.decompressobj(16 + zlib.MAX_WBITS)
-    if encoding == "deflate":
-        return zlib.decompressobj()
-    return None
 
 
 @functools.lru_cache(maxsize=256)
@@ -200,16 +219,18 @@ def request_bytes(
 
 class Http1Upstream:
     def __init__(
-        self, *, keepalive_s: float = 4.0, ssl_context: ssl.SSLContext | None = None
+        self, network: NetworkConfig = NetworkConfig(), *, keepalive_s: float = 4.0
     ) -> None:
+        self._network = network
         self._keepalive_s = keepalive_s
-        self._ssl_context = ssl_context
+        self._max_bytes = network.max_response_bytes
+        self._ssl_context: ssl.SSLContext | None = None
         self._idle: dict[Origin, deque[Http1Connection]] = {}
         self._all: set[Http1Connection] = set()
 
     def _ssl(self) -> ssl.SSLContext:
         if self._ssl_context is None:
-            self._ssl_context = ssl.create_default_context()
+            self._ssl_context = ssl_context(self._network)
         return self._ssl_context
 
     def _pooled(self, origin: Origin) -> Http1Connection | None:
@@ -246,7 +267,9 @@ class Http1Upstream:
         except TimeoutError:
             raise UpstreamError("connect", "timed out connecting to upstream") from None
         except (OSError, ssl.SSLError) as exc:
-            raise UpstreamError("connect", f"cannot connect to upstream: {exc}") from None
+            raise tls_failure(exc, host) or UpstreamError(
+                "connect", f"cannot connect to upstream: {exc}"
+            ) from None
         self._all.add(connection)
         return connection
 
@@ -301,11 +324,18 @@ class Http1Upstream:
                     raise UpstreamError("protocol", "upstream closed the connection mid-response")
                 if not await connection.wait(deadline):
                     raise UpstreamError("first_token_timeout", "upstream sent no response in time")
+            status, headers = connection.status, connection.headers
+            if status in REDIRECT_STATUSES:
+                raise redirect_error(status, headers)
+            encoding = headers.get("content-encoding")
+            decoder = decoder_for(encoding) if encoding else None
         except BaseException:
             connection.close()
             self._all.discard(connection)
             raise
-        return Http1Response(connection, timeouts, deadline, self._release)
+        return Http1Response(
+            connection, timeouts, deadline, self._release, self._max_bytes, decoder
+        )
 
     async def aclose(self) -> None:
         for connection in list(self._all):

@@ -24,8 +24,14 @@ from gateway.providers.anthropic.responses_openai_to_anthropic import openai_res
 from gateway.providers.anthropic.streams_anthropic_to_openai import AnthropicToOpenAIStream
 from gateway.providers.anthropic.streams_openai_to_anthropic import OpenAIToAnthropicStream
 from gateway.providers.anthropic.usage import usage_from_anthropic
-from gateway.providers.base import PreparedCall, Usage, error_from_upstream, parse_upstream_json
-from gateway.providers.openai import openai_headers, usage_from_openai
+from gateway.providers.base import (
+    PreparedCall,
+    Usage,
+    endpoint_url,
+    error_from_upstream,
+    parse_upstream_json,
+)
+from gateway.providers.openai import OPENAI_WIRE, OpenAIWire, usage_from_openai
 from gateway.sse import SSEDecoder, encode_event
 
 _DONE_EVENT = b"data: [DONE]\n\n"
@@ -45,7 +51,7 @@ def anthropic_headers(
 
 
 def _messages_url(provider: ProviderConfig) -> str:
-    return provider.base_url.rstrip("/") + "/v1/messages"
+    return endpoint_url(provider.base_url, "/v1/messages", provider.query.pairs)
 
 
 def _parse_event(data: bytes) -> dict[str, Any]:
@@ -222,8 +228,11 @@ class OpenAIToAnthropicStreamAdapter:
 
 
 class AnthropicClientToOpenAI:
-    """Anthropic client -> OpenAI-compatible upstream: requests, responses and streams
-    translated."""
+    """Anthropic client -> OpenAI-compatible upstream (reached as `wire` says): requests,
+    responses and streams translated."""
+
+    def __init__(self, wire: OpenAIWire = OPENAI_WIRE) -> None:
+        self.wire = wire
 
     def prepare(
         self,
@@ -236,8 +245,8 @@ class AnthropicClientToOpenAI:
             upstream = anthropic_request_to_openai(body, deployment.model)
         except TranslationError as exc:
             raise InvalidRequest(str(exc)) from None
-        url = provider.base_url.rstrip("/") + "/chat/completions"
-        return PreparedCall(url, openai_headers(api_key), orjson.dumps(upstream))
+        url = self.wire.url(provider, deployment, "chat/completions")
+        return PreparedCall(url, self.wire.headers(api_key), orjson.dumps(upstream))
 
     def convert_json(self, data: bytes) -> tuple[bytes, Usage, dict[str, Any]]:
         parsed = parse_upstream_json(data)

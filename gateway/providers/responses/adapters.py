@@ -29,8 +29,15 @@ from gateway.providers.anthropic.requests_openai_to_anthropic import openai_requ
 from gateway.providers.anthropic.responses_anthropic_to_openai import anthropic_response_to_openai
 from gateway.providers.anthropic.streams_anthropic_to_openai import AnthropicToOpenAIStream
 from gateway.providers.anthropic.usage import usage_from_anthropic
-from gateway.providers.base import PreparedCall, Usage, error_from_upstream, parse_upstream_json
-from gateway.providers.openai import openai_headers, usage_from_openai
+from gateway.providers.azure import openai_wire_for
+from gateway.providers.base import (
+    PreparedCall,
+    Usage,
+    endpoint_url,
+    error_from_upstream,
+    parse_upstream_json,
+)
+from gateway.providers.openai import OPENAI_WIRE, openai_headers, usage_from_openai
 from gateway.providers.responses.events import encode
 from gateway.providers.responses.objects import new_id, usage_from_responses
 from gateway.providers.responses.requests_responses_to_chat import responses_request_to_chat
@@ -41,10 +48,6 @@ from gateway.sse import SSEDecoder
 JSON = dict[str, Any]
 _FINAL_EVENTS = frozenset({"response.completed", "response.incomplete", "response.failed"})
 STRUCTURED_TOOL = "structured_output"
-
-
-def _url(provider: ProviderConfig, path: str) -> str:
-    return provider.base_url.rstrip("/") + path
 
 
 def _event(data: bytes) -> JSON:
@@ -102,9 +105,8 @@ class ResponsesPassthrough:
     ) -> PreparedCall:
         upstream = dict(body)
         upstream["model"] = deployment.model
-        return PreparedCall(
-            _url(provider, "/responses"), openai_headers(api_key), orjson.dumps(upstream)
-        )
+        url = OPENAI_WIRE.url(provider, deployment, "responses")
+        return PreparedCall(url, openai_headers(api_key), orjson.dumps(upstream))
 
     def convert_json(self, data: bytes) -> tuple[bytes, Usage, JSON]:
         parsed = parse_upstream_json(data)
@@ -199,9 +201,9 @@ class ResponsesToChat:
         api_key: str | None,
     ) -> PreparedCall:
         upstream = self._upstream_body(body, deployment.model)
-        return PreparedCall(
-            _url(provider, "/chat/completions"), openai_headers(api_key), orjson.dumps(upstream)
-        )
+        wire = openai_wire_for(provider)
+        url = wire.url(provider, deployment, "chat/completions")
+        return PreparedCall(url, wire.headers(api_key), orjson.dumps(upstream))
 
     def convert_json(self, data: bytes) -> tuple[bytes, Usage, JSON]:
         chat = parse_upstream_json(data)
@@ -233,7 +235,7 @@ class ResponsesToAnthropic(ResponsesToChat):
             upstream = openai_request_to_anthropic(chat, deployment.model)
         except TranslationError as exc:
             raise InvalidRequest(str(exc)) from None
-        url = _url(provider, "/v1/messages")
+        url = endpoint_url(provider.base_url, "/v1/messages", provider.query.pairs)
         return PreparedCall(url, anthropic_headers(api_key, provider), orjson.dumps(upstream))
 
     def convert_json(self, data: bytes) -> tuple[bytes, Usage, JSON]:

@@ -22,7 +22,7 @@ def test_provider_problems(tmp_path: Path) -> None:
         'type = "mock"\n'  # 20
         "[[providers]]\n"  # 21
         'name = "x"\n'  # 22
-        'type = "azure"\n'  # 23
+        'type = "bedrock"\n'  # 23
         "[[providers]]\n"  # 24
         'type = "mock"\n'  # 25
     )
@@ -31,8 +31,8 @@ def test_provider_problems(tmp_path: Path) -> None:
         "config.toml:13: provider 'oai': environment variable OPENAI_API_KEY is not set",
         "config.toml:17: provider 'ant': base_url must start with http:// or https://",
         "config.toml:19: duplicate provider name 'mock'",
-        "config.toml:23: providers[4].type: must be one of 'openai', 'anthropic', 'mock', "
-        "got 'azure'",
+        "config.toml:23: providers[4].type: must be one of 'openai', 'anthropic', 'azure', "
+        "'mock', got 'bedrock'",
         "config.toml:24: missing key 'name' in [[providers]][5]",
     ]
 
@@ -58,3 +58,55 @@ def test_responses_flag_is_for_openai_type_providers(tmp_path: Path) -> None:
     assert problems(tmp_path, text) == [
         "config.toml:14: provider 'a': responses applies to types 'openai' and 'mock' only"
     ]
+
+
+def test_azure_and_network_problems(tmp_path: Path) -> None:
+    (tmp_path / "not-a-ca.pem").write_text("nonsense")
+    text = BASE + (
+        "[[providers]]\n"  # 10
+        'name = "az"\n'  # 11
+        'type = "azure"\n'  # 12
+        'base_url = "https://r.openai.azure.com"\n'  # 13
+        'transport = "http1"\n'  # 14
+        'proxy = "http://proxy:3128"\n'  # 15
+        'ca_file = "not-a-ca.pem"\n'  # 16
+        'client_key = "missing.key"\n'  # 17
+        'headers = { Host = "x", "x-ok" = "1", "x-bad" = 2 }\n'  # 18
+        "[[providers]]\n"  # 19
+        'name = "oai"\n'  # 20
+        'type = "openai"\n'  # 21
+        'base_url = "https://api.openai.com/v1"\n'  # 22
+        'deployment = "d"\n'  # 23
+        'proxy = "socks5://p:1080"\n'  # 24
+    )
+    assert problems(tmp_path, text) == [
+        "config.toml:10: provider 'az': api_version is required for type 'azure'",
+        "config.toml:15: provider 'az': transport 'http1' does not support proxy; "
+        "use transport 'httpx' or 'auto'",
+        "config.toml:16: provider 'az': cannot load ca_file not-a-ca.pem: "
+        "NO_CERTIFICATE_OR_CRL_FOUND",
+        "config.toml:17: provider 'az': client_key needs client_cert",
+        "config.toml:18: providers[1].headers.x-bad: expected string, got integer",
+        "config.toml:23: provider 'oai': deployment is only for type 'azure'",
+        "config.toml:24: provider 'oai': proxy must start with http:// or https://",
+    ]
+
+
+def test_headers_the_gateway_sets_are_refused(tmp_path: Path) -> None:
+    text = BASE + (
+        '[[providers]]\nname = "o"\ntype = "openai"\nbase_url = "http://h/v1"\n'
+        'headers = { Host = "x", "x-ok" = "1" }\n'  # 14
+    )
+    assert problems(tmp_path, text) == [
+        "config.toml:14: provider 'o': header 'Host' is set by the gateway"
+    ]
+
+
+def test_a_clean_azure_provider_with_network_options(tmp_path: Path) -> None:
+    text = BASE + (
+        '[[providers]]\nname = "az"\ntype = "azure"\nbase_url = "https://r.openai.azure.com"\n'
+        'api_version = "2024-06-01"\ndeployment = "gpt4o"\ntransport = "httpx"\nhttp2 = true\n'
+        'proxy = "http://proxy:3128"\nheaders = { "X-Team" = "a" }\nquery = { t = "1" }\n'
+        "max_response_bytes = 1000\n"
+    )
+    assert problems(tmp_path, text) == []

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import trustme
 
 from gateway.config import check_config, load_config, types
 from gateway.config.schema import TOML_METADATA_KEY, Toml
@@ -83,7 +84,24 @@ CONFIG: dict[str, Any] = {
             "api_key_env": "OAI",
             "anthropic_version": "2024-01-01",
             "responses": False,
-        }
+        },
+        {
+            "name": "az",
+            "type": "azure",
+            "base_url": "https://r.openai.azure.com",
+            "deployment": "gpt4o",
+            "api_version": "2024-06-01",
+            "headers": {"x-team": "blue"},
+            "query": {"tag": "a"},
+            "transport": "httpx",
+            "http2": True,
+            "proxy": "http://proxy.internal:3128",
+            "trust_env": False,
+            "ca_file": "tls/ca.pem",
+            "client_cert": "tls/client.pem",
+            "client_key": "tls/client.key",
+            "max_response_bytes": 1024,
+        },
     ],
     "models": [
         {
@@ -165,6 +183,7 @@ CONFIG_TABLES: dict[tuple[str | int, ...], type] = {
     ("admin",): AdminConfig,
     ("routing",): RoutingConfig,
     ("providers", 0): ProviderConfig,
+    ("providers", 1): ProviderConfig,
     ("models", 0): ModelConfig,
     ("models", 0, "deployments", 0): DeploymentConfig,
     ("keys", 0): KeyConfig,
@@ -234,6 +253,12 @@ def toml_value(value: Any) -> str:
 
 
 def write(root: Path, config: Mapping[str, Any], policy: Mapping[str, Any]) -> Path:
+    (root / "tls").mkdir(exist_ok=True)
+    ca = trustme.CA()
+    ca.cert_pem.write_to_path(str(root / "tls" / "ca.pem"))
+    client = ca.issue_cert("client.test")
+    client.cert_chain_pems[0].write_to_path(str(root / "tls" / "client.pem"))
+    client.private_key_pem.write_to_path(str(root / "tls" / "client.key"))
     (root / "pol").mkdir(exist_ok=True)
     (root / "pol" / "strict.toml").write_text(
         "".join(f"{key} = {toml_value(value)}\n" for key, value in policy.items())

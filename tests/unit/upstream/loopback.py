@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
@@ -21,10 +22,13 @@ async def read_request(reader: asyncio.StreamReader) -> tuple[bytes, bytes]:
 
 
 @contextlib.asynccontextmanager
-async def loopback_server(handler: Handler) -> AsyncIterator[str]:
-    """The base URL of a server running `handler` per connection. On exit every handler still
-    running is cancelled and every server-side connection closed (a handler that just returns
-    leaves its socket open, which `asyncio.Server.close` does not close on Python 3.11)."""
+async def loopback_server(
+    handler: Handler, tls: ssl.SSLContext | None = None
+) -> AsyncIterator[str]:
+    """The base URL of a server running `handler` per connection (over TLS with `tls`, then
+    `https://`). On exit every handler still running is cancelled and every server-side
+    connection closed (a handler that just returns leaves its socket open, which
+    `asyncio.Server.close` does not close on Python 3.11)."""
     handlers: set[asyncio.Task[None]] = set()
 
     async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -36,9 +40,10 @@ async def loopback_server(handler: Handler) -> AsyncIterator[str]:
             with contextlib.suppress(OSError):
                 await writer.wait_closed()
 
-    server = await asyncio.start_server(serve, "127.0.0.1", 0)
+    server = await asyncio.start_server(serve, "127.0.0.1", 0, ssl=tls)
+    scheme = "https" if tls is not None else "http"
     try:
-        yield f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"
+        yield f"{scheme}://127.0.0.1:{server.sockets[0].getsockname()[1]}"
     finally:
         server.close()
         for task in handlers:

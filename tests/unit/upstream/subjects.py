@@ -13,6 +13,7 @@ import contextlib
 from collections.abc import AsyncIterator, Mapping
 from typing import Protocol
 
+from gateway.config.types import NetworkConfig
 from gateway.mock_provider.handler import MockConnectionDrop, MockHandler, MockReply
 from gateway.mock_provider.inprocess import InProcessMockUpstream
 from gateway.upstream import (
@@ -22,7 +23,7 @@ from gateway.upstream import (
     UpstreamError,
     UpstreamRequest,
 )
-from gateway.upstream.http1 import Http1Upstream
+from gateway.upstream.transports import ConcreteTransport, transport_class
 from tests.unit.upstream.loopback import loopback_server, read_request
 
 
@@ -58,11 +59,14 @@ def _http_bytes(reply: FakeReply) -> list[bytes | UpstreamError]:
     return pieces
 
 
-class Http1Subject:
-    name = "http1"
+class _NetworkSubject:
+    """A network client (`transport`) over a loopback HTTP/1.1 server."""
+
+    transport: ConcreteTransport
 
     def __init__(self) -> None:
         self.arrivals: list[object] = []
+        self.name = self.transport
 
     @contextlib.asynccontextmanager
     async def serving(self, reply: FakeReply) -> AsyncIterator[tuple[UpstreamClient, str]]:
@@ -83,11 +87,19 @@ class Http1Subject:
                     await writer.drain()
 
         async with loopback_server(handler) as url:
-            client = Http1Upstream()
+            client = transport_class(self.transport)(NetworkConfig(trust_env=False))
             try:
                 yield client, url
             finally:
                 await client.aclose()
+
+
+class Http1Subject(_NetworkSubject):
+    transport = "http1"
+
+
+class HttpxSubject(_NetworkSubject):
+    transport = "httpx"
 
 
 class _ScriptedMockHandler(MockHandler):
@@ -148,4 +160,9 @@ class FakeSubject:
             await client.aclose()
 
 
-SUBJECTS = {subject.name: subject for subject in (Http1Subject, InProcessSubject, FakeSubject)}
+SUBJECTS: dict[str, type[Subject]] = {
+    "http1": Http1Subject,
+    "httpx": HttpxSubject,
+    "inprocess": InProcessSubject,
+    "fake": FakeSubject,
+}

@@ -1,0 +1,91 @@
+"""The cross-field rules of a provider's Azure and network keys (`[[providers]]`).
+
+Files named by `ca_file`, `client_cert` and `client_key` are read here, once, so a wrong path or a
+file that is not PEM fails `gateway check` and start-up instead of every request.
+"""
+
+from __future__ import annotations
+
+import ssl
+from pathlib import Path
+
+from gateway.config.document import Doc, Table
+from gateway.config.locate import KeyPath
+from gateway.config.schema import StringTable
+
+_TLS_FILES = ("ca_file", "client_cert", "client_key")
+_AZURE_ONLY = ("deployment", "api_version")
+# Set by the upstream client itself from the URL and the body.
+_FRAMING_HEADERS = frozenset(("host", "content-length", "transfer-encoding", "connection"))
+
+
+def check_azure(doc: Doc, path: KeyPath, label: str, values: Table) -> None:
+    """`api_version` is required for type 'azure'; its keys mean nothing to other types."""
+    if values.get("type") == "azure":
+        if "api_version" not in values:
+            doc.report(path, f"{label}: api_version is required for type 'azure'")
+        return
+    for key in _AZURE_ONLY:
+        if key in values:
+            doc.report(path + (key,), f"{label}: {key} is only for type 'azure'")
+
+
+def check_network(doc: Doc, path: KeyPath, label: str, values: Table, base: Path) -> Table:
+    """Report contradictory network keys; `values` with the TLS file paths made absolute
+    (relative to the config file's directory)."""
+    resolved = dict(values)
+    for key in _TLS_FILES:
+        if key in values:
+            resolved[key] = Path(base / values[key]).absolute()
+    proxy = values.get("proxy")
+    if proxy is not None and not proxy.startswith(("http://", "https://")):
+        # The URL itself is not shown: it may carry credentials.
+        doc.report(path + ("proxy",), f"{label}: proxy must start with http:// or https://")
+    if values.get("transport") == "http1":
+        for key in ("proxy", "http2"):
+            if values.get(key):
+                doc.report(
+                    path + (key,),
+                    f"{label}: transport 'http1' does not support {key}; "
+                    "use transport 'httpx' or 'auto'",
+                )
+    if "headers" in values:
+        resolved["headers"] = _headers(doc, path + ("headers",), label, values["headers"])
+    if "client_key" in values and "client_cert" not in values:
+        doc.report(path + ("client_key",), f"{label}: client_key needs client_cert")
+    _check_tls_files(doc, path, label, resolved)
+    return resolved
+
+
+def _headers(doc: Doc, path: KeyPath, label: str, headers: StringTable) -> StringTable:
+    """The headers with lower-cased names (so they replace the adapter's own, whatever their
+    case); reports the ones no client may send."""
+    for name, value in headers.items():
+        if name.lower() in _FRAMING_HEADERS:
+            doc.report(path + (name,), f"{label}: header '{name}' is set by the gateway")
+        elif any(c in name + value for c in "\r\n") or not name.strip():
+            doc.report(path + (name,), f"{label}: header '{name}' is not a valid header line")
+    return StringTable({name.lower(): value for name, value in headers.items()})
+
+
+def _check_tls_files(doc: Doc, path: KeyPath, label: str, values: Table) -> None:
+    ca_file = values.get("ca_file")
+    if ca_file is not None:
+        try:
+            ssl.create_default_context().load_verify_locations(cafile=ca_file)
+        except (OSError, ssl.SSLError) as exc:
+            doc.report(path + ("ca_file",), f"{label}: cannot load ca_file {ca_file}: {_why(exc)}")
+    cert = values.get("client_cert")
+    if cert is not None:
+        try:
+            ssl.create_default_context().load_cert_chain(cert, values.get("client_key"))
+        except (OSError, ssl.SSLError) as exc:
+            doc.report(
+                path + ("client_cert",), f"{label}: cannot load client_cert/client_key: {_why(exc)}"
+            )
+
+
+def _why(exc: OSError | ssl.SSLError) -> str:
+    if isinstance(exc, ssl.SSLError):
+        return exc.reason or str(exc)
+    return exc.strerror or str(exc)

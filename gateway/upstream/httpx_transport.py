@@ -1,0 +1,167 @@
+"""The reference network client: httpx, for every provider `http1` does not fully serve
+(proxies from the config or the environment with NO_PROXY, HTTP/2 through `h2`).
+
+One `httpx.AsyncClient` per network config, redirects never followed, bodies decoded by httpx
+(gzip, deflate, br, zstd). The gateway's timeouts are phases, not httpx's per-read ones: the
+connect timeout goes to httpx, the first-byte deadline covers the send until the headers and the
+first body chunk, and the idle timeout each later chunk.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Mapping
+
+import httpx
+
+from gateway.config.types import NetworkConfig
+from gateway.upstream.base import (
+    REDIRECT_STATUSES,
+    PlainPrepared,
+    PreparedRequest,
+    UpstreamError,
+    UpstreamRequest,
+    UpstreamTimeouts,
+    UpstreamTooLarge,
+    redirect_error,
+    request_of,
+)
+from gateway.upstream.tls import ssl_context, tls_failure
+
+# Below the 5 s idle timeout of uvicorn-based upstreams, as in http1.
+KEEPALIVE_S = 4.0
+
+
+class HttpxResponse:
+    def __init__(
+        self,
+        response: httpx.Response,
+        timeouts: UpstreamTimeouts,
+        deadline: float,
+        max_bytes: int,
+    ) -> None:
+        self._response = response
+        self._timeouts = timeouts
+        self._first_byte_deadline = deadline
+        self._max_bytes = max_bytes
+        self._chunks = response.aiter_bytes()
+        self._complete = False
+        self._closed = False
+        self.status = response.status_code
+        self.headers: Mapping[str, str] = dict(response.headers.items())  # lower-cased names
+
+    async def iter_chunks(self) -> AsyncIterator[bytes]:
+        if self._closed:
+            return
+        loop = asyncio.get_running_loop()
+        kind, deadline, room = "first_token_timeout", self._first_byte_deadline, self._max_bytes
+        while True:
+            try:
+                async with asyncio.timeout_at(deadline):
+                    chunk = await anext(self._chunks)
+            except StopAsyncIteration:
+                self._complete = True
+                await self.aclose()
+                return
+            except TimeoutError:
+                await self.aclose()
+                raise UpstreamError(kind, "no data from upstream in time") from None
+            except httpx.DecodingError as exc:
+                await self.aclose()
+                raise UpstreamError(
+                    "protocol", f"upstream sent a malformed compressed body: {exc}"
+                ) from None
+            except httpx.HTTPError as exc:
+                await self.aclose()
+                raise UpstreamError("protocol", f"upstream connection failed: {exc}") from None
+            room -= len(chunk)
+            if room < 0:
+                await self.aclose()
+                raise UpstreamTooLarge(self._max_bytes)
+            if chunk:
+                yield chunk
+            kind, deadline = "idle_timeout", loop.time() + self._timeouts.idle_s
+
+    @property
+    def body_complete(self) -> bool:
+        return self._complete
+
+    async def read(self) -> bytes:
+        parts = [chunk async for chunk in self.iter_chunks()]
+        return parts[0] if len(parts) == 1 else b"".join(parts)
+
+    async def aclose(self) -> None:
+        if not self._closed:
+            self._closed = True
+            await self._response.aclose()  # an unread body closes its connection
+
+
+class HttpxUpstream:
+    def __init__(self, network: NetworkConfig = NetworkConfig()) -> None:
+        self._network = network
+        self._client: httpx.AsyncClient | None = None
+
+    def _http(self) -> httpx.AsyncClient:
+        if self._client is None:
+            network = self._network
+            self._client = httpx.AsyncClient(
+                verify=ssl_context(network),
+                http2=network.http2,
+                proxy=network.proxy,
+                trust_env=network.trust_env,
+                follow_redirects=False,
+                limits=httpx.Limits(
+                    max_connections=None,
+                    max_keepalive_connections=None,
+                    keepalive_expiry=KEEPALIVE_S,
+                ),
+            )
+        return self._client
+
+    def prepare(self, request: UpstreamRequest) -> PreparedRequest:
+        return PlainPrepared(request)
+
+    async def send(
+        self, request: UpstreamRequest | PreparedRequest, timeouts: UpstreamTimeouts
+    ) -> HttpxResponse:
+        """Send the request; return once status and headers are in. Raises UpstreamError."""
+        plain = request_of(request)
+        client = self._http()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeouts.first_byte_s
+        try:
+            outgoing = client.build_request(
+                plain.method,
+                plain.url,
+                headers=plain.headers,
+                content=plain.body,
+                timeout=httpx.Timeout(None, connect=timeouts.connect_s),
+            )
+            async with asyncio.timeout_at(deadline):
+                response = await client.send(outgoing, stream=True)
+        except TimeoutError:
+            raise UpstreamError(
+                "first_token_timeout", "upstream sent no response in time"
+            ) from None
+        except httpx.ConnectTimeout:
+            raise UpstreamError("connect", "timed out connecting to upstream") from None
+        except httpx.ProxyError as exc:
+            raise UpstreamError("connect", f"the proxy refused the connection: {exc}") from None
+        except (httpx.ConnectError, httpx.UnsupportedProtocol) as exc:
+            raise tls_failure(exc, outgoing.url.host) or UpstreamError(
+                "connect", f"cannot connect to upstream: {exc}"
+            ) from None
+        except httpx.InvalidURL as exc:
+            raise UpstreamError("connect", f"invalid upstream URL: {exc}") from None
+        except (httpx.HTTPError, httpx.StreamError) as exc:
+            raise UpstreamError("protocol", f"upstream connection failed: {exc}") from None
+        answer = HttpxResponse(response, timeouts, deadline, self._network.max_response_bytes)
+        if answer.status in REDIRECT_STATUSES:
+            await answer.aclose()
+            raise redirect_error(answer.status, answer.headers)
+        return answer
+
+    async def aclose(self) -> None:
+        if self._client is not None:
+            client, self._client = self._client, None
+            await client.aclose()

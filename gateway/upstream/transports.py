@@ -1,0 +1,86 @@
+"""Which network client serves a provider, by name, imported only when used (uvicorn's
+`http = auto | h11 | httptools` registry).
+
+`http1` (gateway/upstream/http1.py) is the hand-written fast path: HTTP/1.1, plain or TLS
+(system CAs + `ca_file`, mTLS), gzip/deflate/br/zstd, no proxy, no HTTP/2. `httpx`
+(gateway/upstream/httpx_transport.py) is the reference that does everything a provider may ask.
+`auto` picks `http1` only where it does all the provider needs: no `http2`, no `proxy`, and no
+proxy in the environment when `trust_env` (any of HTTPS_PROXY, HTTP_PROXY, ALL_PROXY set, in
+either case; httpx then applies NO_PROXY itself). Everything else goes to `httpx`.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from collections.abc import Callable, Mapping
+from typing import Literal, cast
+
+from gateway.config.types import NetworkConfig, ProviderConfig
+from gateway.upstream.base import UpstreamClient
+
+ConcreteTransport = Literal["http1", "httpx"]
+ClientFactory = Callable[[NetworkConfig], UpstreamClient]
+
+TRANSPORTS: Mapping[ConcreteTransport, str] = {
+    "http1": "gateway.upstream.http1:Http1Upstream",
+    "httpx": "gateway.upstream.httpx_transport:HttpxUpstream",
+}
+PROXY_VARIABLES = ("https_proxy", "http_proxy", "all_proxy")
+
+
+def environment_has_proxy(environ: Mapping[str, str]) -> bool:
+    return any(environ.get(name) or environ.get(name.upper()) for name in PROXY_VARIABLES)
+
+
+def chosen_transport(
+    network: NetworkConfig, environ: Mapping[str, str] = os.environ
+) -> ConcreteTransport:
+    """The transport `network.transport` names; for `auto`, http1 where it does all `network`
+    asks (see the module's docstring), else httpx."""
+    if network.transport != "auto":
+        return network.transport
+    if network.http2 or network.proxy is not None:
+        return "httpx"
+    if network.trust_env and environment_has_proxy(environ):
+        return "httpx"
+    return "http1"
+
+
+def transport_class(name: ConcreteTransport) -> ClientFactory:
+    """The client class registered as `name`, imported now."""
+    module, _, attribute = TRANSPORTS[name].partition(":")
+    return cast(ClientFactory, getattr(importlib.import_module(module), attribute))
+
+
+def make_client(network: NetworkConfig) -> UpstreamClient:
+    return transport_class(chosen_transport(network))(network)
+
+
+class NetworkClients:
+    """The network client of each provider: one per distinct `NetworkConfig` (providers that
+    reach the network alike share its pool). A provider's answer is remembered by name and
+    checked by identity, so the lookup per request is one dict get; a reloaded config's new
+    provider objects look theirs up once."""
+
+    def __init__(self, make: ClientFactory = make_client) -> None:
+        self._make = make
+        self._by_network: dict[NetworkConfig, UpstreamClient] = {}
+        self._by_provider: dict[str, tuple[ProviderConfig, UpstreamClient]] = {}
+
+    def client(self, provider: ProviderConfig) -> UpstreamClient:
+        known = self._by_provider.get(provider.name)
+        if known is not None and known[0] is provider:
+            return known[1]
+        client = self._by_network.get(provider.network)
+        if client is None:
+            client = self._by_network[provider.network] = self._make(provider.network)
+        self._by_provider[provider.name] = (provider, client)
+        return client
+
+    async def aclose(self) -> None:
+        clients = list(self._by_network.values())
+        self._by_network.clear()
+        self._by_provider.clear()
+        for client in clients:
+            await client.aclose()

@@ -1,0 +1,68 @@
+"""Azure OpenAI and OpenAI-compatible URLs: path and query never mix, the key header per type."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from gateway.config.schema import StringTable
+from gateway.config.types import DeploymentConfig, ProviderConfig
+from gateway.providers import adapter_for
+from gateway.providers.base import endpoint_url
+
+AZURE = ProviderConfig(
+    name="az",
+    type="azure",
+    base_url="https://res.openai.azure.com/",
+    api_version="2024-06-01",
+)
+OPENAI = ProviderConfig(
+    name="oai",
+    type="openai",
+    base_url="https://res.openai.azure.com/openai/deployments/gpt4o?api-version=2024-06-01",
+)
+DEPLOYMENT = DeploymentConfig(provider="az", model="gpt-4o-prod")
+BODY = {"model": "public", "messages": [{"role": "user", "content": "hi"}]}
+
+
+def test_an_openai_base_url_with_a_query_keeps_the_query_after_the_path() -> None:
+    call = adapter_for("chat", OPENAI).prepare(BODY, DEPLOYMENT, OPENAI, "sk-1")
+    assert call.url == (
+        "https://res.openai.azure.com/openai/deployments/gpt4o/chat/completions"
+        "?api-version=2024-06-01"
+    )
+    assert call.headers["authorization"] == "Bearer sk-1"
+
+
+def test_azure_puts_the_deployment_in_the_path_and_the_key_in_api_key() -> None:
+    call = adapter_for("chat", AZURE).prepare(BODY, DEPLOYMENT, AZURE, "az-key")
+    assert call.url == (
+        "https://res.openai.azure.com/openai/deployments/gpt-4o-prod/chat/completions"
+        "?api-version=2024-06-01"
+    )
+    assert call.headers["api-key"] == "az-key" and "authorization" not in call.headers
+
+
+def test_azure_embeddings_and_anthropic_clients_use_the_same_urls() -> None:
+    named = dataclasses.replace(AZURE, deployment="emb 1")
+    embeddings = adapter_for("embeddings", named).prepare(
+        {"model": "e", "input": "x"}, DEPLOYMENT, named, "k"
+    )
+    assert embeddings.url.startswith("https://res.openai.azure.com/openai/deployments/emb%201/")
+    assert embeddings.url.endswith("/embeddings?api-version=2024-06-01")
+    anthropic_body = {"model": "m", "max_tokens": 5, "messages": [{"role": "user", "content": "x"}]}
+    messages = adapter_for("messages", AZURE).prepare(anthropic_body, DEPLOYMENT, AZURE, "k")
+    assert "/openai/deployments/gpt-4o-prod/chat/completions?api-version=" in messages.url
+    assert messages.headers["api-key"] == "k"
+
+
+def test_static_query_parameters_join_the_url() -> None:
+    with_query = dataclasses.replace(AZURE, query=StringTable({"tenant": "a b"}))
+    call = adapter_for("chat", with_query).prepare(BODY, DEPLOYMENT, with_query, None)
+    assert call.url.endswith("/chat/completions?api-version=2024-06-01&tenant=a%20b")
+    assert "api-key" not in call.headers
+
+
+def test_endpoint_url_joins_paths_and_queries() -> None:
+    assert endpoint_url("http://h:8/v1/", "/chat/completions") == "http://h:8/v1/chat/completions"
+    assert endpoint_url("http://h/v1?a=1", "/x") == "http://h/v1/x?a=1"
+    assert endpoint_url("http://h/v1?a=1&b=2", "/x", (("a", "9"),)) == "http://h/v1/x?b=2&a=9"

@@ -1,0 +1,69 @@
+"""Which transport serves a provider (`auto`'s choice), and one client per network config."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from gateway.config.types import NetworkConfig, ProviderConfig
+from gateway.upstream import FakeReply, FakeUpstream, UpstreamClient
+from gateway.upstream.httpx_transport import HttpxUpstream
+from gateway.upstream.transports import (
+    NetworkClients,
+    chosen_transport,
+    make_client,
+    transport_class,
+)
+
+PLAIN = NetworkConfig()
+
+
+@pytest.mark.parametrize(
+    ("network", "environ", "expected"),
+    [
+        (PLAIN, {}, "http1"),
+        (dataclasses.replace(PLAIN, ca_file=None, max_response_bytes=10), {}, "http1"),
+        (dataclasses.replace(PLAIN, http2=True), {}, "httpx"),
+        (dataclasses.replace(PLAIN, proxy="http://p:3128"), {}, "httpx"),
+        (PLAIN, {"HTTPS_PROXY": "http://p:3128"}, "httpx"),
+        (PLAIN, {"http_proxy": "http://p:3128"}, "httpx"),
+        (PLAIN, {"ALL_PROXY": "http://p:3128"}, "httpx"),
+        (PLAIN, {"NO_PROXY": "*"}, "http1"),
+        (dataclasses.replace(PLAIN, trust_env=False), {"HTTPS_PROXY": "http://p"}, "http1"),
+        (dataclasses.replace(PLAIN, transport="httpx"), {}, "httpx"),
+        (dataclasses.replace(PLAIN, transport="http1"), {"HTTPS_PROXY": "http://p"}, "http1"),
+    ],
+)
+def test_auto_picks_http1_only_for_what_it_fully_supports(
+    network: NetworkConfig, environ: dict[str, str], expected: str
+) -> None:
+    assert chosen_transport(network, environ) == expected
+
+
+async def test_the_registry_imports_each_transport_by_name() -> None:
+    client = make_client(dataclasses.replace(PLAIN, transport="httpx"))
+    assert isinstance(client, HttpxUpstream)
+    assert transport_class("http1").__name__ == "Http1Upstream"
+    await client.aclose()
+
+
+async def test_providers_with_equal_network_configs_share_one_client() -> None:
+    made: list[NetworkConfig] = []
+
+    def make(network: NetworkConfig) -> UpstreamClient:
+        made.append(network)
+        return FakeUpstream(lambda request: FakeReply())
+
+    clients = NetworkClients(make)
+    a = ProviderConfig(name="a", type="openai", base_url="http://a")
+    b = ProviderConfig(name="b", type="openai", base_url="http://b")
+    h2 = NetworkConfig(http2=True)
+    c = ProviderConfig(name="c", type="openai", base_url="http://c", network=h2)
+    assert clients.client(a) is clients.client(b) is clients.client(a)
+    assert clients.client(c) is not clients.client(a)
+    # A reloaded provider with another network config gets another client.
+    reloaded = dataclasses.replace(a, network=h2)
+    assert clients.client(reloaded) is clients.client(c)
+    assert made == [PLAIN, h2]
+    await clients.aclose()
