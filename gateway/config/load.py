@@ -3,9 +3,10 @@
 `load_config` reads the config file and every policy file it names, checks everything (types,
 ranges, unknown keys, cross references, environment variables) and raises one `ConfigError`
 listing every problem as `file:line: message`. `check_config` returns the same problems as a
-list. Relative paths in the config (`policies_dir`, `logging.path`) are relative to the
-directory of the config file. Secret values (environment variables, key hashes) never appear in
-a message.
+list. Relative paths in the config (`policies_dir`, `prompts_dir`, `logging.path`) are relative
+to the directory of the config file. Secret values (environment variables, key hashes) never
+appear in a message. The prompt files of `prompts_dir` are loaded with the config (a version
+that requests used may not change: `gateway.config.prompts`).
 
 What each table accepts comes from `types.py` (see `gateway.config.specs`); the cross-field rules
 are in `routes` (providers, models), `keys`, `policies` and `guardrails`.
@@ -25,6 +26,7 @@ from gateway.config.document import Doc, parse
 from gateway.config.errors import ConfigError, Problem
 from gateway.config.keys import hash_key, keys
 from gateway.config.policies import policies
+from gateway.config.prompts import load_prompts, used_versions
 from gateway.config.routes import models, providers
 from gateway.config.specs import spec_of
 from gateway.config.types import GatewayConfig, LoggingConfig, StateConfig
@@ -74,20 +76,26 @@ def _load(path: Path, env: Mapping[str, str]) -> tuple[GatewayConfig | None, lis
     found_policies, policy_files = policies(
         doc, policies_dir, found_keys, top.get("keys", []), frozenset(found_models)
     )
+    prompts_dir = base / top.get("prompts_dir", GATEWAY.default("prompts_dir"))
+    logging = _absolute_log_path(top.get("logging", LoggingConfig()), base)
+    used = used_versions(logging.path, logging.backups)
+    found_prompts, prompt_files = load_prompts(prompts_dir, problems, used)
     if problems:
         config_first = sorted(problems, key=lambda p: (p.file != file, p.file, p.line))
         return None, config_first
     config = GATEWAY.build(
         top,
-        logging=_absolute_log_path(top.get("logging", LoggingConfig()), base),
+        logging=logging,
         providers=MappingProxyType(_valid(found_providers)),
         models=MappingProxyType(_valid(found_models)),
         keys=tuple(key for _, key in found_keys if key is not None),
         policies=MappingProxyType(found_policies),
         policies_dir=Path(os.path.abspath(policies_dir)),
+        prompts_dir=Path(os.path.abspath(prompts_dir)),
+        prompts=MappingProxyType(found_prompts),
         # Absolute but not resolved: a symlinked config (Kubernetes ConfigMap) stays watchable.
         source=Path(os.path.abspath(path)),
-        version=_version(content, policy_files),
+        version=_version(content, {**policy_files, **_prefixed("prompt:", prompt_files)}),
     )
     return config, []
 
@@ -109,6 +117,10 @@ def _absolute_log_path(logging: LoggingConfig, base: Path) -> LoggingConfig:
 def _valid(found: Mapping[str, _T | None]) -> dict[str, _T]:
     # Without problems every entry is valid; the filter only narrows the type.
     return {name: value for name, value in found.items() if value is not None}
+
+
+def _prefixed(prefix: str, files: Mapping[str, bytes]) -> dict[str, bytes]:
+    return {prefix + name: content for name, content in files.items()}
 
 
 def _version(config: bytes, policy_files: Mapping[str, bytes]) -> str:

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Literal
 
+from gateway.config.prompt_types import Prompt
 from gateway.config.schema import NON_EMPTY, Range, StringTable, toml
 
 ProviderType = Literal["openai", "anthropic", "azure", "mock"]
@@ -293,6 +294,9 @@ class GatewayConfig:
     policies: Mapping[str, PolicyConfig] = field(metadata=toml(skip=True))
     # Relative in the TOML to the config file's directory; absolute once loaded.
     policies_dir: Annotated[Path, NON_EMPTY] = Path("policies")
+    # The prompt registry: one `<id>.toml` per prompt (docs/prompts.md); absolute once loaded.
+    prompts_dir: Annotated[Path, NON_EMPTY] = Path("prompts")
+    prompts: Mapping[str, Prompt] = field(default_factory=dict, metadata=toml(skip=True))
     routing: RoutingConfig = field(default_factory=RoutingConfig)
     # The config file this was loaded from, and a short hash of it and every policy file.
     source: Path | None = field(default=None, metadata=toml(skip=True))

@@ -130,7 +130,8 @@ class JsonlSink:
                 record = self.transform(record) if self.transform is not None else record
             except Exception:
                 log.exception("record transform failed; writing the record without bodies")
-                record = {k: v for k, v in record.items() if k not in ("request", "response")}
+                bodies = ("request", "response", "prompt_variables")
+                record = {k: v for k, v in record.items() if k not in bodies}
             lines.append(orjson.dumps(record, default=str) + b"\n")
         return b"".join(lines)
 

@@ -44,7 +44,7 @@ class LogRedactor:
         return value
 
     def __call__(self, record: dict[str, Any]) -> dict[str, Any]:
-        for field in ("request", "response"):
+        for field in ("request", "response", "prompt_variables"):
             if record.get(field) is not None:
                 record[field] = self.value(record[field])
         return record

@@ -13,6 +13,7 @@ from gateway.config.types import KeyConfig, ModelConfig
 from gateway.errors import GatewayError, WireFormat
 from gateway.guardrails.base import Placeholders
 from gateway.limits.limiter import Held
+from gateway.prompts.apply import PromptUse
 from gateway.providers import EndpointKind, Usage
 from gateway.routing.exchange import Exchange, StreamReply
 from gateway.runtime import Runtime
@@ -52,6 +53,8 @@ class RequestContext:
     stream: bool = False
     # Responses API `previous_response_id`: the deployment that holds the conversation.
     pinned_deployment: str | None = None
+    # The registered prompt this request used (`x-gateway-prompt` / the body's `prompt`).
+    prompt: PromptUse | None = None
     # What the limiter reserved for this request, settled when it ends.
     limits_held: Held | None = None
     # What happened upstream: attempts, the deployment, the answer (see gateway.routing).

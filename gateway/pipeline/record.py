@@ -18,6 +18,7 @@ from gateway.observability.cost import cost_usd
 from gateway.observability.metrics import Metrics
 from gateway.observability.recorder import RecordSink
 from gateway.pipeline.context import RequestContext
+from gateway.prompts.apply import PromptUse, client_part
 from gateway.providers import Usage
 
 log = logging.getLogger("gateway")
@@ -89,14 +90,38 @@ def build_record(
         "ttft_ms": _ms(ctx.started, ctx.first_byte_sent) if ctx.stream else None,
         "upstream_latency_ms": _ms(ctx.exchange.started, ctx.exchange.finished),
         "guardrails": ctx.guardrails,
+        **_prompt_fields(ctx.prompt, include_bodies),
     }
     if include_bodies:
-        record["request"] = ctx.body
+        use = ctx.prompt
+        body = ctx.body
+        record["request"] = (
+            body if use is None or body is None else client_part(body, ctx.endpoint.kind, use)
+        )
         if ctx.stream_reply is not None:
             record["response"] = {"text": "".join(ctx.stream_reply.converter.text)}
         else:
             record["response"] = ctx.response_json
     return record
+
+
+def _prompt_fields(use: PromptUse | None, include_bodies: bool) -> dict[str, Any]:
+    if use is None:
+        return _NO_PROMPT
+    fields: dict[str, Any] = {
+        "prompt_id": use.id,
+        "prompt_version": use.version,
+        "prompt_alias": use.alias,
+        "prompt_hash": use.hash,
+    }
+    if include_bodies:
+        fields["prompt_variables"] = dict(use.variables)
+    return fields
+
+
+_NO_PROMPT: dict[str, Any] = dict.fromkeys(
+    ("prompt_id", "prompt_version", "prompt_alias", "prompt_hash")
+)
 
 
 class RecordQueue:

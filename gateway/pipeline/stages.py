@@ -18,6 +18,7 @@ from gateway.pipeline.cache import cache_lookup
 from gateway.pipeline.context import RequestContext
 from gateway.pipeline.conversations import continue_conversation
 from gateway.pipeline.guard import guard_input, guard_output
+from gateway.pipeline.prompt import use_prompt
 from gateway.pipeline.route import route_and_call
 from gateway.pipeline.services import Services
 from gateway.validation import (
@@ -113,6 +114,7 @@ STAGES: tuple[Stage, ...] = (
     parse_body,
     resolve_model,
     continue_conversation,
+    use_prompt,
     check_limits,
     guard_input,
     cache_lookup,

@@ -1,0 +1,225 @@
+"""Prompt files: `<prompts_dir>/<id>.toml`, one versioned prompt each (docs/prompts.md).
+
+```toml
+[[versions]]
+version = 1
+messages = [{ role = "system", content = "You answer questions about {{product}}." }]
+params = { temperature = 0.2 }        # applied to the request; see `allow_override`
+allow_override = []                   # params the request may set to another value
+[aliases]
+production = 1
+canary = { version = 2, weight = 0.1 }  # that share of the `production` alias's traffic
+```
+
+A version's content (messages, params, allow_override) has a hash; a version that requests have
+used (its hash is in the request log) may not change: the load refuses the edit with the file
+and line, and says to add a version instead. Evaluations `gateway prompts promote` appends
+(`[[versions.evals]]`) are not content.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+import orjson
+
+from gateway.config.document import Doc, Table, parse, type_name
+from gateway.config.errors import Problem
+from gateway.config.prompt_types import (
+    ALIAS_NAME,
+    PRODUCTION,
+    PROMPT_ID,
+    ROLES,
+    VARIABLE,
+    Prompt,
+    PromptAlias,
+    PromptMessage,
+    PromptVersion,
+    UsedVersions,
+    content_hash,
+)
+
+
+def load_prompts(
+    directory: Path, problems: list[Problem], used: UsedVersions
+) -> tuple[dict[str, Prompt], dict[str, bytes]]:
+    """Every `*.toml` prompt in `directory` (none when it does not exist), and their bytes."""
+    prompts: dict[str, Prompt] = {}
+    files: dict[str, bytes] = {}
+    if not directory.is_dir():
+        return prompts, files
+    for file in sorted(directory.glob("*.toml")):
+        prompt_id = file.stem
+        try:
+            content = file.read_bytes()
+        except OSError as exc:
+            problems.append(Problem(str(file), 1, f"cannot read prompt file: {exc.strerror}"))
+            continue
+        files[prompt_id] = content
+        if not PROMPT_ID.fullmatch(prompt_id):
+            problems.append(Problem(str(file), 1, f"invalid prompt id '{prompt_id}' (file name)"))
+            continue
+        parsed = parse(str(file), content, problems)
+        if parsed is not None:
+            prompt = _prompt(prompt_id, file, *parsed, used)
+            if prompt is not None:
+                prompts[prompt_id] = prompt
+    return prompts, files
+
+
+def _prompt(prompt_id: str, file: Path, data: Table, doc: Doc, used: UsedVersions) -> Prompt | None:
+    before = len(doc.problems)
+    for key in data:
+        if key not in ("versions", "aliases", "description"):
+            doc.report((key,), f"unknown key '{key}' at top level of prompt '{prompt_id}'")
+    raw_versions = data.get("versions")
+    if not isinstance(raw_versions, list) or not raw_versions:
+        doc.report(("versions",), f"prompt '{prompt_id}' has no [[versions]]")
+        return None
+    versions: dict[int, PromptVersion] = {}
+    for i, raw in enumerate(raw_versions):
+        version = _version(doc, i, raw, prompt_id, used)
+        if version is None:
+            continue
+        if version.version in versions:
+            doc.report(("versions", i, "version"), f"version {version.version} is defined twice")
+        versions[version.version] = version
+    declared = {raw.get("version") for raw in raw_versions if isinstance(raw, dict)}
+    aliases = _aliases(doc, data.get("aliases", {}), versions, declared)
+    if len(doc.problems) > before:
+        return None
+    return Prompt(prompt_id, file, MappingProxyType(versions), MappingProxyType(aliases))
+
+
+def _version(
+    doc: Doc, i: int, raw: Any, prompt_id: str, used: UsedVersions
+) -> PromptVersion | None:
+    path: tuple[str | int, ...] = ("versions", i)
+    if not isinstance(raw, dict):
+        doc.report(path, f"versions[{i}]: expected table, got {type_name(raw)}")
+        return None
+    known = ("version", "messages", "params", "allow_override", "description", "evals")
+    for key in raw:
+        if key not in known:
+            doc.report(path + (key,), f"unknown key '{key}' in versions[{i}]")
+    number = raw.get("version")
+    if not isinstance(number, int) or isinstance(number, bool) or number < 1:
+        doc.report(path + ("version",), f"versions[{i}].version: expected a positive integer")
+        return None
+    messages = _messages(doc, path, raw.get("messages"))
+    params = raw.get("params", {})
+    if not isinstance(params, dict):
+        doc.report(path + ("params",), f"versions[{i}].params: expected table")
+        params = {}
+    allow = raw.get("allow_override", [])
+    if not isinstance(allow, list) or not all(isinstance(a, str) for a in allow):
+        doc.report(path + ("allow_override",), f"versions[{i}].allow_override: strings expected")
+        allow = []
+    if messages is None:
+        return None
+    digest = content_hash(messages, params, allow)
+    was = used.get((prompt_id, number))
+    if was is not None and was != digest:
+        doc.report(
+            path + ("messages",),
+            f"prompt '{prompt_id}' version {number} was used by requests (hash {was}) and "
+            "cannot change: add a new version instead",
+        )
+    names = dict.fromkeys(name for m in messages for name in VARIABLE.findall(m.content))
+    evals = raw.get("evals", [])
+    return PromptVersion(
+        number,
+        messages,
+        MappingProxyType(dict(params)),
+        tuple(allow),
+        tuple(names),
+        digest,
+        len(evals) if isinstance(evals, list) else 0,
+    )
+
+
+def _messages(doc: Doc, path: tuple[str | int, ...], raw: Any) -> tuple[PromptMessage, ...] | None:
+    where = f"versions[{path[1]}].messages"
+    if not isinstance(raw, list) or not raw:
+        doc.report(path + ("messages",), f"{where}: expected a non-empty array of messages")
+        return None
+    found: list[PromptMessage] = []
+    for j, item in enumerate(raw):
+        at = path + ("messages", j)
+        role = item.get("role") if isinstance(item, dict) else None
+        content = item.get("content") if isinstance(item, dict) else None
+        if role not in ROLES or not isinstance(content, str):
+            doc.report(
+                at, f'{where}[{j}]: expected {{role = {" | ".join(ROLES)}, content = "..."}}'
+            )
+            continue
+        found.append(PromptMessage(role, content))
+    return tuple(found) if len(found) == len(raw) else None
+
+
+def _aliases(
+    doc: Doc, raw: Any, versions: Mapping[int, PromptVersion], declared: set[Any]
+) -> dict[str, PromptAlias]:
+    """The aliases; one naming a version that is declared but invalid is not reported again."""
+    if not isinstance(raw, dict):
+        doc.report(("aliases",), "aliases: expected table")
+        return {}
+    aliases: dict[str, PromptAlias] = {}
+    total = 0.0
+    for name, value in raw.items():
+        at = ("aliases", name)
+        if not ALIAS_NAME.fullmatch(name) or name.isdigit():
+            doc.report(at, f"invalid alias name '{name}'")
+            continue
+        weight = None
+        if isinstance(value, dict):
+            version, weight = value.get("version"), value.get("weight")
+            if (
+                not isinstance(weight, int | float)
+                or isinstance(weight, bool)
+                or not 0 <= weight <= 1
+            ):
+                doc.report(at, f"aliases.{name}.weight: expected a number from 0 to 1")
+                continue
+            if name == PRODUCTION:
+                doc.report(at, "aliases.production takes a version, not a weight")
+                continue
+            total += weight
+        else:
+            version = value
+        if not isinstance(version, int) or isinstance(version, bool) or version not in versions:
+            if version not in declared or isinstance(version, bool):
+                doc.report(at, f"aliases.{name}: no version {version!r} in this prompt")
+            continue
+        aliases[name] = PromptAlias(name, version, None if weight is None else float(weight))
+    if total > 1:
+        doc.report(("aliases",), f"the canary weights add up to {total:g}, more than 1")
+    return aliases
+
+
+def used_versions(log_path: Path, backups: int) -> dict[tuple[str, int], str]:
+    """(prompt id, version) -> content hash, from every record of the request log (and its
+    rotated files) that used a prompt: what the immutability check holds a file to."""
+    used: dict[tuple[str, int], str] = {}
+    files = [log_path.with_name(f"{log_path.name}.{i}") for i in range(backups, 0, -1)]
+    for file in [*files, log_path]:
+        try:
+            handle = file.open("rb")
+        except OSError:
+            continue
+        with handle:
+            for line in handle:
+                if b'"prompt_hash":"' not in line:
+                    continue
+                try:
+                    record = orjson.loads(line)
+                except orjson.JSONDecodeError:
+                    continue
+                prompt_id, version = record.get("prompt_id"), record.get("prompt_version")
+                digest = record.get("prompt_hash")
+                if isinstance(prompt_id, str) and isinstance(version, int) and digest:
+                    used[(prompt_id, version)] = str(digest)
+    return used

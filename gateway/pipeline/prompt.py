@@ -1,0 +1,36 @@
+"""The prompt stage: a request that names a registered prompt gets its version rendered in."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gateway.pipeline.context import RequestContext
+from gateway.pipeline.services import Services
+from gateway.prompts.apply import PromptUse, apply
+from gateway.prompts.render import render
+from gateway.prompts.select import HEADER, choose, requested
+
+
+async def use_prompt(ctx: RequestContext, services: Services) -> None:
+    """Render the prompt the body's `prompt` field or the `x-gateway-prompt` header names
+    (400 for a bad reference or variables, 404 for an unknown prompt, version or alias)."""
+    assert ctx.body is not None and ctx.key is not None
+    ref = requested(ctx.body, ctx.headers.get(HEADER))
+    if ref is None:
+        return
+    prompt, version, alias = choose(
+        ctx.runtime.config.prompts, ref, end_user(ctx.body) or f"key:{ctx.key.id}"
+    )
+    rendered = render(prompt.id, version, ref.variables)
+    use = PromptUse(prompt.id, version.version, alias, version.hash, dict(ref.variables))
+    ctx.body, ctx.prompt = apply(ctx.body, ctx.endpoint.kind, rendered, use, version)
+
+
+def end_user(body: dict[str, Any]) -> str | None:
+    """The end user a request names: OpenAI's `user`, Anthropic's `metadata.user_id`."""
+    user = body.get("user")
+    if isinstance(user, str) and user:
+        return f"user:{user}"
+    metadata = body.get("metadata")
+    user = metadata.get("user_id") if isinstance(metadata, dict) else None
+    return f"user:{user}" if isinstance(user, str) and user else None

@@ -1,0 +1,108 @@
+"""Prompt files: versions, aliases, canaries, and the refusal of an edit to a used version."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from gateway.config.errors import Problem
+from gateway.config.prompts import load_prompts, used_versions
+
+SUPPORT = """\
+# the support bot
+[[versions]]
+version = 1
+messages = [{ role = "system", content = "You answer questions about {{product}}." }]
+params = { temperature = 0.2 }
+
+[[versions]]
+version = 2
+messages = [
+  { role = "system", content = "You are {{product}}'s support. Be brief." },
+  { role = "user", content = "My plan: {{plan}}" },
+]
+
+[aliases]
+production = 1
+canary = { version = 2, weight = 0.1 }
+"""
+
+
+def load(
+    tmp_path: Path, text: str, used: dict[tuple[str, int], str] | None = None
+) -> tuple[dict[str, object], list[Problem]]:
+    (tmp_path / "support-bot.toml").write_text(text)
+    problems: list[Problem] = []
+    prompts, _ = load_prompts(tmp_path, problems, used or {})
+    return dict(prompts), problems
+
+
+def test_versions_aliases_and_variables(tmp_path: Path) -> None:
+    (tmp_path / "support-bot.toml").write_text(SUPPORT)
+    problems: list[Problem] = []
+    prompts, files = load_prompts(tmp_path, problems, {})
+    assert problems == []
+    prompt = prompts["support-bot"]
+    assert sorted(prompt.versions) == [1, 2]
+    assert prompt.versions[1].variables == ("product",)
+    assert prompt.versions[2].variables == ("product", "plan")
+    assert dict(prompt.versions[1].params) == {"temperature": 0.2}
+    assert prompt.aliases["production"].version == 1
+    assert [(a.name, a.version, a.weight) for a in prompt.canaries()] == [("canary", 2, 0.1)]
+    assert prompt.versions[1].hash != prompt.versions[2].hash
+    assert files["support-bot"] == SUPPORT.encode()
+
+
+def test_missing_dir_is_an_empty_registry(tmp_path: Path) -> None:
+    problems: list[Problem] = []
+    assert load_prompts(tmp_path / "absent", problems, {}) == ({}, {})
+    assert problems == []
+
+
+@pytest.mark.parametrize(
+    ("edit", "lines", "words"),
+    [
+        (("production = 1", "production = 7"), [15], "no version 7"),
+        (("weight = 0.1", "weight = 1.5"), [16], "number from 0 to 1"),
+        (('role = "user"', 'role = "robot"'), [11], "versions[1].messages[1]"),
+        # The canary's version 2 is gone too.
+        (("version = 2\n", "version = 1\n"), [8, 16], "defined twice"),
+        (("params = {", "parms = {"), [5], "unknown key 'parms'"),
+    ],
+)
+def test_problems_name_file_and_line(
+    tmp_path: Path, edit: tuple[str, str], lines: list[int], words: str
+) -> None:
+    prompts, problems = load(tmp_path, SUPPORT.replace(*edit, 1))
+    assert prompts == {}
+    assert [(Path(p.file).name, p.line) for p in problems] == [
+        ("support-bot.toml", line) for line in lines
+    ]
+    assert words in problems[0].message
+
+
+def test_an_edit_to_a_used_version_is_refused(tmp_path: Path) -> None:
+    prompts, _ = load(tmp_path, SUPPORT)
+    original = prompts["support-bot"].versions[1].hash  # type: ignore[attr-defined]
+    edited = SUPPORT.replace("You answer questions", "You answer all questions")
+    _, problems = load(tmp_path, edited, {("support-bot", 1): original})
+    assert len(problems) == 1 and problems[0].line == 4
+    assert "version 1 was used by requests" in problems[0].message
+    assert "add a new version" in problems[0].message
+    # An unused version may still change, and comments and evals are not content.
+    untouched = SUPPORT.replace("Be brief.", "Be very brief.").replace("# the", "# our")
+    _, problems = load(tmp_path, untouched, {("support-bot", 1): original})
+    assert problems == []
+
+
+def test_used_versions_read_the_log_and_its_rotations(tmp_path: Path) -> None:
+    log = tmp_path / "requests.jsonl"
+    log.with_name("requests.jsonl.1").write_text(
+        '{"prompt_id":"a","prompt_version":1,"prompt_hash":"h1"}\n'
+    )
+    log.write_text(
+        '{"id":"x","prompt_id":null}\nnot json "prompt_hash":"\n'
+        '{"prompt_id":"a","prompt_version":2,"prompt_hash":"h2"}\n'
+    )
+    assert used_versions(log, backups=5) == {("a", 1): "h1", ("a", 2): "h2"}
