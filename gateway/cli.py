@@ -179,7 +179,13 @@ def build_parser() -> argparse.ArgumentParser:
     replay.add_argument(
         "log", help="request log (JSONL) written with [logging] include_bodies = true"
     )
-    replay.add_argument("--model", required=True, help="the model to replay against")
+    replay.add_argument(
+        "--model", help="the model to replay against (default with --prompt: the logged model)"
+    )
+    replay.add_argument("--prompt", help="replay the requests that used this registered prompt")
+    replay.add_argument(
+        "--candidate", type=int, help="with --prompt: the version to render in their place"
+    )
     replay.add_argument(
         "--base-url", help="a running gateway (default: one in this process, from --config)"
     )
@@ -232,11 +238,46 @@ def build_parser() -> argparse.ArgumentParser:
     stats.add_argument(
         "--by",
         default="model",
-        help="comma list of model, key, team, deployment, provider, endpoint, status",
+        help="comma list of model, key, team, deployment, provider, endpoint, status, prompt, "
+        "prompt_version",
     )
     stats.add_argument("--json", action="store_true", help="print JSON instead of a table")
     stats.set_defaults(func=_stats)
+    _add_prompt_commands(commands)
     return parser
+
+
+def _prompts(args: argparse.Namespace) -> int:
+    from gateway.prompts.commands import run
+
+    return run(args)
+
+
+def _add_prompt_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    prompts = commands.add_parser("prompts", help="the prompt registry: list, show, diff, promote")
+    prompts.add_argument(
+        "--config", help=f"config naming prompts_dir (default: $GATEWAY_CONFIG or {DEFAULT_CONFIG})"
+    )
+    prompts.add_argument("--dir", help="the prompts directory (instead of --config)")
+    actions = prompts.add_subparsers(dest="prompts_command", required=True)
+    actions.add_parser("list", help="every prompt, its versions and aliases")
+    show = actions.add_parser("show", help="one prompt's versions in full")
+    show.add_argument("id")
+    diff = actions.add_parser("diff", help="a unified diff of two versions")
+    diff.add_argument("id")
+    diff.add_argument("a", type=int)
+    diff.add_argument("b", type=int)
+    promote = actions.add_parser(
+        "promote", help="move an alias to a version when its replay report's gate passed"
+    )
+    promote.add_argument("id")
+    promote.add_argument("version", type=int)
+    promote.add_argument("--alias", default="production")
+    promote.add_argument("--report", help="the `gateway replay --prompt` report (JSON)")
+    promote.add_argument(
+        "--force", action="store_true", help="promote without a passing gate (recorded as forced)"
+    )
+    prompts.set_defaults(func=_prompts)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -8,9 +8,9 @@ started with. Limit counters, breaker state and the cache live in the state back
 untouched. Listen address, worker count, state backend and log path need a restart: a reload
 keeps their old values and says so.
 
-The watcher looks at the config file's directory and the policies directory (so editor
-save-by-rename, truncate-and-write and ConfigMap symlink swaps are all seen), waits for a burst
-of events to settle, and reloads only when the files' version hash changed.
+The watcher looks at the config file's directory and the policies and prompts directories (so
+editor save-by-rename, truncate-and-write and ConfigMap symlink swaps are all seen), waits for a
+burst of events to settle, and reloads only when the files' version hash changed.
 """
 
 from __future__ import annotations
@@ -160,8 +160,9 @@ class Reloader:
     def watched_paths(self) -> list[Path]:
         config = self.services.runtime.config
         paths = {self.path.parent.resolve()}
-        if config.policies_dir.exists():
-            paths.add(config.policies_dir.resolve())
+        for directory in (config.policies_dir, config.prompts_dir):
+            if directory.exists():
+                paths.add(directory.resolve())
         return sorted(paths)
 
     def _relevant(self, change: Any, path: str) -> bool:
@@ -169,8 +170,9 @@ class Reloader:
         candidate = Path(path)
         if candidate.name == self.path.name or candidate.name.startswith(".."):
             return True
-        policies = self.services.runtime.config.policies_dir.resolve()
-        return candidate.parent.resolve() == policies and candidate.suffix == ".toml"
+        config = self.services.runtime.config
+        watched = (config.policies_dir.resolve(), config.prompts_dir.resolve())
+        return candidate.parent.resolve() in watched and candidate.suffix == ".toml"
 
     async def watch(self) -> None:
         from watchfiles import awatch

@@ -59,15 +59,23 @@ def load_prompts(
             problems.append(Problem(str(file), 1, f"cannot read prompt file: {exc.strerror}"))
             continue
         files[prompt_id] = content
-        if not PROMPT_ID.fullmatch(prompt_id):
-            problems.append(Problem(str(file), 1, f"invalid prompt id '{prompt_id}' (file name)"))
-            continue
-        parsed = parse(str(file), content, problems)
-        if parsed is not None:
-            prompt = _prompt(prompt_id, file, *parsed, used)
-            if prompt is not None:
-                prompts[prompt_id] = prompt
+        prompt = parse_prompt(file, content, problems, used)
+        if prompt is not None:
+            prompts[prompt_id] = prompt
     return prompts, files
+
+
+def parse_prompt(
+    file: Path, content: bytes, problems: list[Problem], used: UsedVersions
+) -> Prompt | None:
+    """The prompt in `content` (its id is the file's name without `.toml`), or None with its
+    problems reported."""
+    prompt_id = file.stem
+    if not PROMPT_ID.fullmatch(prompt_id):
+        problems.append(Problem(str(file), 1, f"invalid prompt id '{prompt_id}' (file name)"))
+        return None
+    parsed = parse(str(file), content, problems)
+    return None if parsed is None else _prompt(prompt_id, file, *parsed, used)
 
 
 def _prompt(prompt_id: str, file: Path, data: Table, doc: Doc, used: UsedVersions) -> Prompt | None:

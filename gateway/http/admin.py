@@ -24,6 +24,7 @@ from starlette.routing import Route
 from gateway.errors import AuthenticationError, GatewayError, InvalidRequest, NotFound
 from gateway.observability.log_reader import LogReader, RecordFilter, UsageError, parse_time
 from gateway.pipeline.services import Services
+from gateway.prompts import view as prompt_views
 from gateway.reload import Reloader
 from gateway.state import StateUnavailable
 
@@ -203,6 +204,9 @@ class AdminAPI:
             result["state"] = "unavailable"
         return _json(result)
 
+    async def prompts(self, request: Request) -> Response:
+        return _json(prompt_views.registry(self.services.runtime.config.prompts))
+
     def routes(self) -> list[Route]:
         return [
             Route("/admin/config", self.guarded(self.config), methods=["GET"]),
@@ -210,6 +214,7 @@ class AdminAPI:
             Route("/admin/reload", self.guarded(self.reload), methods=["POST"]),
             Route("/admin/deployments", self.guarded(self.deployments), methods=["GET"]),
             Route("/admin/usage", self.guarded(self.usage), methods=["GET"]),
+            Route("/admin/prompts", self.guarded(self.prompts), methods=["GET"]),
             Route("/admin/{rest:path}", self.guarded(self._unknown)),
         ]
 

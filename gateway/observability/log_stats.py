@@ -1,9 +1,10 @@
 """`gateway stats`: spend, tokens, requests, errors and latency percentiles from the request log.
 
-Groups by any of model, key, team (and deployment, provider, endpoint, status); prints an
-aligned table, or JSON with `--json`. A request is an error when its status is >= 400 or it
-has an `error_type` (a stream that broke after its first byte keeps status 200). Latency
-percentiles use every request of the group, errors included, interpolating linearly.
+Groups by any of model, key, team (and deployment, provider, endpoint, status, prompt,
+prompt_version); prints an aligned table, or JSON with `--json`. A request is an error when its
+status is >= 400 or it has an `error_type` (a stream that broke after its first byte keeps
+status 200). Latency percentiles use every request of the group, errors included, interpolating
+linearly.
 """
 
 from __future__ import annotations
@@ -35,6 +36,8 @@ GROUP_FIELDS = {
     "provider": "provider",
     "endpoint": "endpoint",
     "status": "status",
+    "prompt": "prompt_id",
+    "prompt_version": "prompt_version",
 }
 NONE_LABEL = "(none)"
 

@@ -144,6 +144,34 @@ class Metrics:
             ["result"],
             registry=r,
         )
+        # Requests that used a registered prompt, by prompt and version (bounded by the
+        # registry: only its prompts and versions can be used).
+        by_prompt = ["prompt", "prompt_version"]
+        self.prompt_requests = Counter(
+            "gateway_prompt_requests",
+            "Requests that used a registered prompt",
+            [*by_prompt, "status"],
+            registry=r,
+        )
+        self.prompt_duration = Histogram(
+            "gateway_prompt_request_duration_seconds",
+            "Request latency of requests that used a registered prompt",
+            by_prompt,
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.prompt_tokens = Counter(
+            "gateway_prompt_tokens",
+            "Tokens of requests that used a registered prompt, by kind = prompt | completion",
+            [*by_prompt, "kind"],
+            registry=r,
+        )
+        self.prompt_cost = Counter(
+            "gateway_prompt_cost_usd",
+            "Spend in USD of requests that used a registered prompt",
+            by_prompt,
+            registry=r,
+        )
 
     def child(self, metric: Any, *labels: str) -> Any:
         """`metric.labels(*labels)`, memoised: prometheus-client's lookup costs microseconds."""
@@ -195,6 +223,19 @@ class Metrics:
             ).inc()
         if cache in ("hit", "miss"):
             self.child(self.cache_events, cache).inc()
+        if record.get("prompt_id"):
+            self._observe_prompt(record)
+
+    def _observe_prompt(self, record: dict[str, Any]) -> None:
+        labels = (str(record["prompt_id"]), str(record.get("prompt_version")))
+        self.child(self.prompt_requests, *labels, str(record["status"])).inc()
+        if record.get("latency_ms") is not None:
+            self.child(self.prompt_duration, *labels).observe(record["latency_ms"] / 1000)
+        for kind in ("prompt", "completion"):
+            if record.get(f"{kind}_tokens"):
+                self.child(self.prompt_tokens, *labels, kind).inc(record[f"{kind}_tokens"])
+        if record.get("cost_usd"):
+            self.child(self.prompt_cost, *labels).inc(record["cost_usd"])
 
     def render(self) -> bytes:
         if multiprocess_enabled():

@@ -80,6 +80,7 @@ def select(
     seed: int,
     limit: int | None,
     default_ok_only: bool = True,
+    prompt: tuple[str, int] | None = None,
 ) -> Selection:
     """Filter, keep replayable records (a request body, a chat or messages endpoint), sample, limit.
 
@@ -89,6 +90,12 @@ def select(
     records, reader = read_records(path, rfilter)
     if default_ok_only and not rfilter.statuses:
         records = [r for r in records if r.get("status") == 200 and not r.get("error_type")]
+    if prompt is not None:  # the requests that used another version of the prompt
+        records = [
+            r
+            for r in records
+            if r.get("prompt_id") == prompt[0] and r.get("prompt_version") not in (None, prompt[1])
+        ]
     matched = len(records)
     no_body = [r for r in records if not isinstance(r.get("request"), dict)]
     wrong_endpoint = [
@@ -128,6 +135,10 @@ def _validate(args: argparse.Namespace) -> Gate | None:
         raise UsageError("--limit must be at least 1")
     if args.sample is not None and not 0 < args.sample <= 1:
         raise UsageError("--sample must be a fraction in (0, 1]")
+    if (args.prompt is None) != (args.candidate is None):
+        raise UsageError("--prompt and --candidate go together")
+    if args.model is None and args.prompt is None:
+        raise UsageError("--model is required (or --prompt ID --candidate VERSION)")
     return parse_gate(args.gate, SUMMARY_FIELDS) if args.gate else None
 
 
@@ -139,6 +150,7 @@ async def _replay(
         concurrency=args.concurrency,
         judge_model=args.judge_model,
         rubric=args.rubric or DEFAULT_RUBRIC,
+        prompt=_prompt(args),
     )
     if args.base_url:
         assert key is not None
@@ -150,6 +162,16 @@ async def _replay(
         progress = Progress(len(selection.records))  # started once the gateway is ready
         rows = await Runner(target, options, progress).run(selection.records)
         return rows, target.describe
+
+
+def _prompt(args: argparse.Namespace) -> tuple[str, int] | None:
+    return None if args.prompt is None else (args.prompt, args.candidate)
+
+
+def _check_candidate(config: GatewayConfig, prompt: tuple[str, int]) -> None:
+    found = config.prompts.get(prompt[0])
+    if found is None or prompt[1] not in found.versions:
+        raise UsageError(f"--prompt {prompt[0]} has no version {prompt[1]} in {config.prompts_dir}")
 
 
 def _print_summary(summary: dict[str, Any], model: str, where: str, log: Path) -> None:
@@ -205,7 +227,11 @@ def run(args: argparse.Namespace) -> int:
             for flag, name in (("--model", args.model), ("--judge-model", args.judge_model)):
                 if name is not None and name not in config.models:
                     raise UsageError(f"{flag} {name!r} is not a model in {config.source}")
-        selection = select(log, rfilter, sample=args.sample, seed=args.seed, limit=args.limit)
+            if args.prompt is not None:
+                _check_candidate(config, (args.prompt, args.candidate))
+        selection = select(
+            log, rfilter, sample=args.sample, seed=args.seed, limit=args.limit, prompt=_prompt(args)
+        )
     except (UsageError, GateError, ConfigError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -230,10 +256,11 @@ def run(args: argparse.Namespace) -> int:
 
     rows, where = asyncio.run(_replay(args, config, key, selection))
     summary = summarize(rows, selection.skipped_no_body, selection.skipped_endpoint)
-    meta = {
+    model = args.model or "(the logged models)"
+    meta: dict[str, Any] = {
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "log": str(log),
-        "model": args.model,
+        "model": model,
         "target": where,
         "records_read": selection.read,
         "bad_lines": selection.bad_lines,
@@ -250,6 +277,8 @@ def run(args: argparse.Namespace) -> int:
             "judge_model": args.judge_model,
         },
     }
+    if args.prompt is not None:
+        meta["prompt"] = {"id": args.prompt, "candidate": args.candidate}
     report = build_report(meta, summary, rows)
     passed = True
     if gate is not None:
@@ -259,7 +288,7 @@ def run(args: argparse.Namespace) -> int:
     html_path = json_path.with_suffix(".html")
     write_json(json_path, report)
     write_atomic(html_path, render_html(report).encode())
-    _print_summary(summary, args.model, where, log)
+    _print_summary(summary, model, where, log)
     print(f"report: {json_path}, {html_path}")
     if gate is not None:
         print(f"gate {'passed' if passed else 'FAILED'}: {gate.text}")

@@ -2,7 +2,9 @@
 
 Each record's `request` goes to the record's endpoint (`/v1/chat/completions` or
 `/v1/messages`) with `model` replaced and streaming turned off (answers are compared whole);
-every other parameter is kept. At most `concurrency` requests are in flight.
+every other parameter is kept. At most `concurrency` requests are in flight. A prompt replay
+(`prompt`) keeps each record's model and asks the gateway to render the candidate version of
+the prompt with the variables the record logged.
 """
 
 from __future__ import annotations
@@ -35,10 +37,13 @@ from gateway.replay.target import Target
 
 @dataclass(frozen=True)
 class ReplayOptions:
-    model: str
+    # None: each record's own model (a prompt replay compares prompt versions, not models).
+    model: str | None
     concurrency: int = 8
     judge_model: str | None = None
     rubric: str = DEFAULT_RUBRIC
+    # (prompt id, candidate version): render that version instead of the logged one.
+    prompt: tuple[str, int] | None = None
 
 
 def replay_body(request: dict[str, Any], model: str) -> dict[str, Any]:
@@ -46,6 +51,12 @@ def replay_body(request: dict[str, Any], model: str) -> dict[str, Any]:
     body = {k: v for k, v in request.items() if k not in ("stream", "stream_options")}
     body["model"] = model
     return body
+
+
+def candidate_prompt(record: Record, prompt_id: str, version: int) -> dict[str, Any]:
+    """The `prompt` field that renders `version` with the variables the record logged."""
+    variables = record.get("prompt_variables")
+    return {"id": prompt_id, "version": version, "variables": variables or {}}
 
 
 def _error_message(response: httpx.Response) -> str:
@@ -113,9 +124,12 @@ class Runner:
         return [row for row in rows if row is not None]
 
     async def replay_one(self, record: Record) -> Row:
-        row = _old_row(record, self.options.model)
+        model = self.options.model or str(record.get("model"))
+        row = _old_row(record, model)
         old = extract_answer(record.get("response")) or Answer("", tools_known=False)
-        body = replay_body(record["request"], self.options.model)
+        body = replay_body(record["request"], model)
+        if self.options.prompt is not None:
+            body["prompt"] = candidate_prompt(record, *self.options.prompt)
         started = time.perf_counter()
         try:
             response = await self.target.client.post(row.endpoint, json=body)

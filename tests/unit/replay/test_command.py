@@ -193,7 +193,15 @@ def test_usage_errors_exit_2(
     assert message in capsys.readouterr().err
 
 
-def test_missing_model_is_an_argparse_error(workdir: Path) -> None:
-    with pytest.raises(SystemExit) as exit_info:
-        main(["replay", "log.jsonl"])
-    assert exit_info.value.code == 2
+def test_missing_model_is_a_usage_error(
+    workdir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["replay", "log.jsonl"]) == 2
+    assert "--model is required (or --prompt ID --candidate VERSION)" in capsys.readouterr().err
+
+
+def test_prompt_and_candidate_go_together(
+    workdir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["replay", "log.jsonl", "--prompt", "support-bot"]) == 2
+    assert "--prompt and --candidate go together" in capsys.readouterr().err

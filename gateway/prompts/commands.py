@@ -1,0 +1,128 @@
+"""`gateway prompts list | show ID | diff ID A B | promote ID VERSION --alias A --report R`.
+
+The prompts directory is `--dir`, else the `prompts_dir` of `--config` (default
+$GATEWAY_CONFIG or config.example.toml), relative to that config's directory. These commands
+read only the prompt files, so they work without the config's secrets. Exit codes: 0 done;
+1 promotion refused because the report's gate did not pass; 2 usage error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tomllib
+from datetime import UTC, datetime
+from pathlib import Path
+
+from gateway.config.errors import Problem
+from gateway.config.prompt_types import Prompt
+from gateway.config.prompts import load_prompts
+from gateway.prompts import view
+from gateway.prompts.promote import (
+    Evaluation,
+    PromotionError,
+    current_version,
+    gate_of,
+    promoted,
+    scores_of,
+    write_checked,
+)
+
+CONFIG_ENV = "GATEWAY_CONFIG"
+DEFAULT_CONFIG = "config.example.toml"
+
+
+class UsageError(Exception):
+    pass
+
+
+def prompts_dir(args: argparse.Namespace) -> Path:
+    if args.dir:
+        return Path(args.dir)
+    config = Path(args.config or os.environ.get(CONFIG_ENV) or DEFAULT_CONFIG)
+    try:
+        data = tomllib.loads(config.read_text())
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise UsageError(f"cannot read {config}: {exc} (pass --dir or --config)") from None
+    return config.parent / str(data.get("prompts_dir", "prompts"))
+
+
+def registry(directory: Path) -> dict[str, Prompt]:
+    problems: list[Problem] = []
+    prompts, _ = load_prompts(directory, problems, {})
+    if problems:
+        raise UsageError("\n".join(str(p) for p in problems))
+    return prompts
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        directory = prompts_dir(args)
+        prompts = registry(directory)
+        command = args.prompts_command
+        if command == "list":
+            for prompt_id in sorted(prompts):
+                row = view.summary(prompts[prompt_id])
+                print(f"{prompt_id}  versions {row['versions']}  aliases {row['aliases']}")
+            return 0
+        prompt = _prompt(prompts, args.id)
+        if command == "show":
+            print(json.dumps(view.detail(prompt), indent=2))
+            return 0
+        if command == "diff":
+            for number in (args.a, args.b):
+                _version(prompt, number)
+            print(view.diff(prompt, args.a, args.b), end="")
+            return 0
+        return promote(prompt, args)
+    except (UsageError, PromotionError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+def promote(prompt: Prompt, args: argparse.Namespace) -> int:
+    _version(prompt, args.version)
+    text = prompt.file.read_text(encoding="utf-8")
+    previous = current_version(text, args.alias)
+    gate, passed, scores, report = None, False, {}, ""
+    if args.report:
+        try:
+            data = json.loads(Path(args.report).read_text())
+        except (OSError, ValueError) as exc:
+            raise UsageError(f"cannot read the report {args.report}: {exc}") from None
+        gate, passed = gate_of(data, prompt.id, args.version)
+        scores, report = scores_of(data), str(args.report)
+    elif not args.force:
+        raise UsageError("promote needs --report (a `gateway replay --prompt` report) or --force")
+    if not passed and not args.force:
+        why = "has no gate" if gate is None else f"gate failed: {gate}"
+        print(f"refused: the report {why} (pass --force to promote anyway)", file=sys.stderr)
+        return 1
+    evaluation = Evaluation(
+        date=datetime.now(UTC).isoformat(timespec="seconds"),
+        report=report,
+        alias=args.alias,
+        previous=previous,
+        gate=gate,
+        passed=passed,
+        forced=args.force and not passed,
+        rollback=previous is not None and args.version < previous,
+        scores=scores,
+    )
+    write_checked(prompt.file, promoted(text, args.version, evaluation))
+    how = " (forced)" if evaluation.forced else ""
+    print(f"{prompt.id}: alias {args.alias} {previous} -> {args.version}{how}")
+    return 0
+
+
+def _prompt(prompts: dict[str, Prompt], prompt_id: str) -> Prompt:
+    if prompt_id not in prompts:
+        raise UsageError(f"no prompt '{prompt_id}' (known: {', '.join(sorted(prompts)) or '-'})")
+    return prompts[prompt_id]
+
+
+def _version(prompt: Prompt, number: int) -> None:
+    if number not in prompt.versions:
+        raise UsageError(f"prompt '{prompt.id}' has no version {number}")
