@@ -60,7 +60,10 @@ def diff(prompt: Prompt, a: int, b: int) -> str:
 
 
 def _lines(version: PromptVersion) -> list[str]:
-    lines = [f"[{m.role}]\n{m.content}\n" for m in version.messages]
+    lines = []
+    for message in version.messages:
+        lines.append(f"[{message.role}]\n")
+        lines += [f"{line}\n" for line in message.content.splitlines()]
     lines += [f"param {k} = {v!r}\n" for k, v in sorted(version.params.items())]
     lines += [f"allow_override {name}\n" for name in version.allow_override]
     return lines

@@ -193,9 +193,7 @@ def test_usage_errors_exit_2(
     assert message in capsys.readouterr().err
 
 
-def test_missing_model_is_a_usage_error(
-    workdir: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_missing_model_is_a_usage_error(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["replay", "log.jsonl"]) == 2
     assert "--model is required (or --prompt ID --candidate VERSION)" in capsys.readouterr().err
 

@@ -1,0 +1,109 @@
+"""Promotion: the alias moves only on a passing gate, the file keeps its comments and gains the
+evaluation, a forced promotion and a rollback are recorded as such."""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from gateway.cli import main
+from gateway.prompts.promote import PromotionError, gate_of
+
+FILE = """\
+# Support bot: owned by the support team.
+[[versions]]
+version = 1
+messages = [{ role = "system", content = "v1 {{product}}" }]
+
+[[versions]]
+version = 2  # brief
+messages = [{ role = "system", content = "v2 {{product}}" }]
+
+[aliases]
+production = 1  # live
+canary = { version = 2, weight = 0.1 }
+"""
+
+
+def report(tmp_path: Path, passed: bool | None, candidate: int = 2) -> Path:
+    data: dict[str, object] = {
+        "prompt": {"id": "bot", "candidate": candidate},
+        "summary": {"similarity_mean": 0.93, "error_rate": 0.0, "judge_mean": None},
+    }
+    if passed is not None:
+        data["gate"] = {"expression": "similarity_mean>=0.9", "passed": passed, "details": []}
+    path = tmp_path / f"report-{passed}-{candidate}.json"
+    path.write_text(json.dumps(data))
+    return path
+
+
+@pytest.fixture
+def prompts(tmp_path: Path) -> Path:
+    directory = tmp_path / "prompts"
+    directory.mkdir()
+    (directory / "bot.toml").write_text(FILE)
+    return directory
+
+
+def promote(prompts: Path, *args: str) -> int:
+    return main(["prompts", "--dir", str(prompts), "promote", "bot", *args])
+
+
+def test_a_failing_or_missing_gate_changes_nothing(
+    prompts: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert promote(prompts, "2", "--report", str(report(tmp_path, False))) == 1
+    assert "gate failed: similarity_mean>=0.9" in capsys.readouterr().err
+    assert promote(prompts, "2", "--report", str(report(tmp_path, None))) == 1
+    assert promote(prompts, "2") == 2  # neither --report nor --force
+    assert (prompts / "bot.toml").read_text() == FILE
+
+
+def test_a_report_for_another_version_is_a_usage_error(prompts: Path, tmp_path: Path) -> None:
+    assert promote(prompts, "2", "--report", str(report(tmp_path, True, candidate=3))) == 2
+    with pytest.raises(PromotionError):
+        gate_of({"prompt": {"id": "other", "candidate": 2}}, "bot", 2)
+
+
+def test_a_passing_gate_moves_the_alias_keeping_comments(prompts: Path, tmp_path: Path) -> None:
+    assert promote(prompts, "2", "--report", str(report(tmp_path, True))) == 0
+    text = (prompts / "bot.toml").read_text()
+    assert text.startswith("# Support bot: owned by the support team.\n")
+    assert "production = 2  # live" in text and "version = 2  # brief" in text
+    data = tomllib.loads(text)
+    (evaluation,) = data["versions"][1]["evals"]
+    assert evaluation["passed"] is True and evaluation["forced"] is False
+    assert evaluation["previous"] == 1 and evaluation["rollback"] is False
+    assert evaluation["scores"] == {"similarity_mean": 0.93, "error_rate": 0.0}
+    assert evaluation["gate"] == "similarity_mean>=0.9"
+
+
+def test_forced_rollback_is_recorded(prompts: Path, tmp_path: Path) -> None:
+    assert promote(prompts, "2", "--report", str(report(tmp_path, True))) == 0
+    assert promote(prompts, "1", "--force") == 0
+    data = tomllib.loads((prompts / "bot.toml").read_text())
+    assert data["aliases"]["production"] == 1
+    (evaluation,) = data["versions"][0]["evals"]
+    assert evaluation["forced"] is True and evaluation["rollback"] is True
+    assert evaluation["previous"] == 2
+
+
+def test_a_canary_keeps_its_weight(prompts: Path, tmp_path: Path) -> None:
+    assert promote(prompts, "1", "--alias", "canary", "--force") == 0
+    data = tomllib.loads((prompts / "bot.toml").read_text())
+    assert data["aliases"]["canary"] == {"version": 1, "weight": 0.1}
+
+
+def test_list_show_diff(prompts: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["prompts", "--dir", str(prompts), "list"]) == 0
+    assert "bot  versions [1, 2]" in capsys.readouterr().out
+    assert main(["prompts", "--dir", str(prompts), "show", "bot"]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["detail"][1]["variables"] == ["product"]
+    assert main(["prompts", "--dir", str(prompts), "diff", "bot", "1", "2"]) == 0
+    diff = capsys.readouterr().out
+    assert "-v1 {{product}}" in diff and "+v2 {{product}}" in diff
+    assert main(["prompts", "--dir", str(prompts), "diff", "bot", "1", "7"]) == 2
