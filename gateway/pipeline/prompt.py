@@ -16,7 +16,7 @@ async def use_prompt(ctx: RequestContext, services: Services) -> None:
     (400 for a bad reference or variables, 404 for an unknown prompt, version or alias)."""
     assert ctx.body is not None and ctx.key is not None
     ref = requested(ctx.body, ctx.headers.get(HEADER))
-    if ref is None:
+    if ref is None or _hosted_by_openai(ctx, ref.id):
         return
     prompt, version, alias = choose(
         ctx.runtime.config.prompts, ref, end_user(ctx.body) or f"key:{ctx.key.id}"
@@ -24,6 +24,16 @@ async def use_prompt(ctx: RequestContext, services: Services) -> None:
     rendered = render(prompt.id, version, ref.variables)
     use = PromptUse(prompt.id, version.version, alias, version.hash, dict(ref.variables))
     ctx.body, ctx.prompt = apply(ctx.body, ctx.endpoint.kind, rendered, use, version)
+
+
+def _hosted_by_openai(ctx: RequestContext, prompt_id: str) -> bool:
+    """A Responses API request naming a prompt stored at OpenAI (`pmpt_...`) that the registry
+    does not hold: the field is OpenAI's own and goes upstream untouched."""
+    return (
+        ctx.endpoint.kind == "responses"
+        and prompt_id.startswith("pmpt_")
+        and prompt_id not in ctx.runtime.config.prompts
+    )
 
 
 def end_user(body: dict[str, Any]) -> str | None:
