@@ -13,7 +13,9 @@
     ├── ServiceUnavailable  503  state_unavailable (Redis down with fail_closed)
     ├── UpstreamFailed      502  upstream_error         (every attempt failed)
     ├── UpstreamTimeout     504  timeout_error
-    └── UpstreamRejected    4xx/429 from upstream, passed on with the upstream's status
+    └── UpstreamRejected    the upstream's own error answer, passed on (status, type, code,
+                            param, message); 5xx but 503/504/529 become 502; 529 is 503 on
+                            OpenAI routes
 
 Each has an OpenAI body (`/v1/chat/*`, `/v1/embeddings`) and an Anthropic body (`/v1/messages`).
 """
@@ -38,6 +40,7 @@ _ANTHROPIC_TYPES = {
     502: "api_error",
     503: "overloaded_error",
     504: "api_error",
+    529: "overloaded_error",
 }
 
 
@@ -66,9 +69,26 @@ class GatewayError(Exception):
         """Bounded label for records and metrics."""
         return self.code or self.type
 
+    def status_on(self, wire: WireFormat) -> int:
+        """The HTTP status a client of `wire` gets."""
+        return self.status
+
+    def with_headers(self, headers: dict[str, str]) -> GatewayError:
+        """A copy of this error with `headers` added to its response headers (one error kept
+        for many requests, e.g. the rate limit of a benched deployment, is never changed)."""
+        copy = Exception.__new__(type(self))
+        copy.__dict__.update(self.__dict__)
+        copy.args = self.args
+        copy.headers = {**self.headers, **headers}
+        return copy
+
+    def anthropic_type(self) -> str:
+        """The error `type` of the Anthropic body."""
+        return _ANTHROPIC_TYPES.get(self.status, "api_error")
+
     def body(self, wire: WireFormat) -> bytes:
         if wire == "anthropic":
-            kind = _ANTHROPIC_TYPES.get(self.status, "api_error")
+            kind = self.anthropic_type()
             return orjson.dumps({"type": "error", "error": {"type": kind, "message": self.message}})
         return orjson.dumps(
             {
@@ -164,21 +184,54 @@ class UpstreamTimeout(GatewayError):
 
 
 class UpstreamRejected(GatewayError):
-    """The upstream answered 4xx; the client gets that status with the upstream's message."""
+    """The upstream's own error answer, passed on: its status, `type`, `code`, `param` and
+    message, in the client's shape (`gateway.providers.upstream_errors` reads either shape).
+
+    A 5xx is the gateway's 502 (the upstream failed), but 503, 504 and Anthropic's 529
+    (overloaded) keep their status, since they tell the client to come back later; 529 is 503 on
+    OpenAI routes, which know no 529. A 401/403 says the provider refused the gateway's own
+    credentials, not the client's: the status stays, the code says `upstream_auth_error`.
+    """
 
     type = "invalid_request_error"
 
-    def __init__(self, status: int, message: str, *, upstream_body: Any = None, **kw: Any) -> None:
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        *,
+        error_type: str | None = None,
+        anthropic_type: str | None = None,
+        upstream_body: Any = None,
+        **kw: Any,
+    ) -> None:
         super().__init__(message, **kw)
-        self.status = status
-        if status == 429:
+        self.upstream_status = status
+        self.status = status if status < 500 or status in (503, 504, 529) else 502
+        if error_type:
+            self.type = error_type
+        elif status == 429:
             self.type = "rate_limit_error"
+        elif status >= 500:
+            self.type = "api_error"
+        if status == 429 and self.code is None:
             self.code = "rate_limit_exceeded"
         elif status in (401, 403):
             # The provider refused our credentials: not the client's fault, say so plainly.
             self.type = "api_error"
             self.code = "upstream_auth_error"
+        elif status >= 500 and self.code is None:
+            self.code = "upstream_error"
+        self._anthropic_type = anthropic_type
         self.upstream_body = upstream_body
+
+    def status_on(self, wire: WireFormat) -> int:
+        if self.status == 529 and wire == "openai":
+            return 503
+        return self.status
+
+    def anthropic_type(self) -> str:
+        return self._anthropic_type or super().anthropic_type()
 
 
 def unexpected(exc: BaseException) -> GatewayError:

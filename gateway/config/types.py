@@ -182,6 +182,8 @@ class RoutingConfig:
     breaker_cooldown_s: PositiveFloat = 30.0
     # A half-open probe that never reports back frees the slot after this long.
     probe_timeout_s: PositiveFloat = 30.0
+    # How long a rate-limited deployment (429, 529) is benched when the upstream names no wait.
+    rate_limit_cooldown_s: PositiveFloat = 5.0
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,9 @@
 Raw ASGI on purpose: this is the hot path, and the request/response objects of a framework cost
 more than the few lines here. A request's path, in order: `read_body`, each stage of
 `gateway.pipeline.stages.STAGES`, one response writer of `gateway.http.responses`, and
-`gateway.pipeline.finish.finish_request` in `finally` (exactly one record per request).
+`gateway.pipeline.finish.finish_request` in `finally` (exactly one record per request). A client
+that leaves while the stages run cancels them (`DisconnectWatch`): the upstream call is closed,
+no retry or fallback starts, and the record says 499 `client_closed`.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from gateway.errors import (
     UpstreamTimeout,
     unexpected,
 )
+from gateway.http.disconnect import WATCH_STAGES_AFTER_S, DisconnectWatch
 from gateway.http.responses import send_cached_stream, send_error, send_json, send_stream
 from gateway.pipeline.context import Endpoint, RequestContext
 from gateway.pipeline.finish import finish_request
@@ -86,6 +89,7 @@ class ProxyEndpoint:
             headers=request_headers(scope),
         )
         started_response = False
+        watch: DisconnectWatch | None = None
         services.records.write_soon()  # earlier requests' records, while this one waits
         services.metrics.inflight.inc()
         try:
@@ -97,8 +101,12 @@ class ProxyEndpoint:
                 receive, ctx.headers, runtime.config.server.max_body_bytes
             )
             async with asyncio.timeout(runtime.config.server.request_timeout_s):
-                for stage in STAGES:
-                    await stage(ctx, services)
+                watch = DisconnectWatch(receive, ctx, WATCH_STAGES_AFTER_S)
+                try:
+                    for stage in STAGES:
+                        await stage(ctx, services)
+                finally:
+                    watch.stop()
                 started_response = True
                 if ctx.stream_reply is not None:
                     await send_stream(ctx, send, receive)
@@ -120,7 +128,12 @@ class ProxyEndpoint:
         except asyncio.CancelledError:
             ctx.client_closed = True
             ctx.status = 499
-            raise
+            if watch is None or not watch.fired:
+                raise
+            # The client left: the upstream call was cancelled with the stages; nothing to send.
+            task = asyncio.current_task()
+            if task is not None:
+                task.uncancel()
         except Exception as exc:
             log.exception("unexpected error handling %s", ctx.request_id)
             bug = unexpected(exc)

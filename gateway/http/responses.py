@@ -8,21 +8,18 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Any
 
 import orjson
-from starlette.types import Message, Receive, Send
+from starlette.types import Receive, Send
 
 from gateway.errors import GatewayError, UpstreamFailed, UpstreamTimeout
+from gateway.http.disconnect import WATCH_STREAM_AFTER_S, DisconnectWatch
 from gateway.pipeline.cache import will_store
 from gateway.pipeline.context import RequestContext
 from gateway.upstream import UpstreamError
 
 _JSON = (b"content-type", b"application/json")
 _SSE = [(b"content-type", b"text/event-stream; charset=utf-8"), (b"cache-control", b"no-cache")]
-
-# How long a stream runs before the gateway starts watching for the client going away.
-WATCH_DISCONNECT_AFTER_S = 0.05
 
 
 def gateway_headers(ctx: RequestContext) -> list[tuple[bytes, bytes]]:
@@ -34,6 +31,24 @@ def gateway_headers(ctx: RequestContext) -> list[tuple[bytes, bytes]]:
         headers.append((b"x-gateway-attempts", str(len(ctx.exchange.attempts)).encode()))
     for name, value in ctx.response_headers.items():
         headers.append((name.encode(), value.encode("latin-1", "replace")))
+    if ctx.exchange.upstream_request_id is not None or ctx.exchange.upstream_headers:
+        headers += upstream_headers(ctx)
+    return headers
+
+
+def upstream_headers(ctx: RequestContext) -> list[tuple[bytes, bytes]]:
+    """What the client is told of the last upstream answer's headers: its request id as
+    `x-upstream-request-id`, and its `x-ratelimit-*` headers when the gateway set none."""
+    exchange = ctx.exchange
+    headers: list[tuple[bytes, bytes]] = []
+    if exchange.upstream_request_id is not None:
+        request_id = exchange.upstream_request_id.encode("latin-1", "replace")
+        headers.append((b"x-upstream-request-id", request_id))
+    if exchange.upstream_headers and not any(
+        name.startswith("x-ratelimit-") for name in ctx.response_headers
+    ):
+        for name, value in exchange.upstream_headers.items():
+            headers.append((name.encode(), value.encode("latin-1", "replace")))
     return headers
 
 
@@ -57,11 +72,11 @@ def stream_error_event(error: GatewayError, wire: str, kind: str = "chat") -> by
 
 async def send_error(ctx: RequestContext, send: Send, error: GatewayError) -> None:
     ctx.error = error
-    ctx.status = error.status
+    ctx.status = error.status_on(ctx.endpoint.wire)
     body = error.body(ctx.endpoint.wire)
     headers = [_JSON, (b"content-length", str(len(body)).encode()), *gateway_headers(ctx)]
     headers.extend((k.encode(), v.encode()) for k, v in error.headers.items())
-    await send({"type": "http.response.start", "status": error.status, "headers": headers})
+    await send({"type": "http.response.start", "status": ctx.status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
 
 
@@ -70,17 +85,6 @@ async def send_json(ctx: RequestContext, send: Send, body: bytes) -> None:
     headers = [_JSON, (b"content-length", str(len(body)).encode()), *gateway_headers(ctx)]
     await send({"type": "http.response.start", "status": 200, "headers": headers})
     await send({"type": "http.response.body", "body": body})
-
-
-async def _watch_disconnect(
-    receive: Receive, ctx: RequestContext, streamer: asyncio.Task[Any]
-) -> None:
-    while True:
-        message: Message = await receive()
-        if message["type"] == "http.disconnect":
-            ctx.client_closed = True
-            streamer.cancel()
-            return
 
 
 async def send_stream(ctx: RequestContext, send: Send, receive: Receive) -> None:
@@ -99,19 +103,12 @@ async def send_stream(ctx: RequestContext, send: Send, receive: Receive) -> None
     last: list[bytes] = []
     if reply.upstream.body_complete:
         last += reply.pending
-    # A client that goes away must stop the upstream (uvicorn's `send` stays silent once the
-    # client is gone). Watching costs a task per stream, so it starts only once the stream has
-    # lasted WATCH_DISCONNECT_AFTER_S: a fast stream never pays for it, a slow one is cut off
-    # at most that much later.
-    streamer = asyncio.current_task()
-    assert streamer is not None
-    watcher: list[asyncio.Task[None]] = []
-    watch_timer = None
-    if not reply.upstream.body_complete:
-        watch_timer = asyncio.get_running_loop().call_later(
-            WATCH_DISCONNECT_AFTER_S,
-            lambda: watcher.append(asyncio.create_task(_watch_disconnect(receive, ctx, streamer))),
-        )
+    # A client that goes away must stop the upstream (`DisconnectWatch`).
+    watch = (
+        None
+        if reply.upstream.body_complete
+        else DisconnectWatch(receive, ctx, WATCH_STREAM_AFTER_S)
+    )
     try:
         if reply.pending and not reply.upstream.body_complete:
             ctx.first_byte_sent = time.monotonic()
@@ -156,10 +153,8 @@ async def send_stream(ctx: RequestContext, send: Send, receive: Receive) -> None
         ctx.client_closed = True
         ctx.status = 499
     finally:
-        if watch_timer is not None:
-            watch_timer.cancel()
-        for task in watcher:
-            task.cancel()
+        if watch is not None:
+            watch.stop()
         await reply.upstream.aclose()
 
 

@@ -1,8 +1,9 @@
 """The transport-independent core of the mock provider: request bytes in, a paced reply out.
 
 `MockHandler.handle` serves the OpenAI (chat, Responses, embeddings) and Anthropic endpoints and
-injects the faults named by the requested model (`fail-500`, `fail-429`, `fail-timeout`,
-`drop-mid-stream`, `malformed`).
+injects the faults named by the requested model (`fail-500`, `fail-429`, `fail-quota`,
+`fail-529`, `fail-400-context`, `fail-timeout`, `drop-mid-stream`, `malformed`), with the
+bodies and headers the real providers send.
 The ASGI server (`server.py`) and the in-process upstream (`inprocess.py`) both wrap it.
 """
 
@@ -39,7 +40,18 @@ from gateway.sse import encode_event
 
 __all__ = ["MockConnectionDrop", "MockHandler", "MockReply", "MockStats"]
 
-FAULT_MODELS = frozenset({"fail-500", "fail-429", "fail-timeout", "drop-mid-stream", "malformed"})
+FAULT_MODELS = frozenset(
+    {
+        "fail-500",
+        "fail-429",
+        "fail-quota",
+        "fail-529",
+        "fail-400-context",
+        "fail-timeout",
+        "drop-mid-stream",
+        "malformed",
+    }
+)
 # drop-mid-stream sends this many frames (after the opening events) and then drops.
 DROP_AFTER_FRAMES = 3
 _CACHE_SIZE = 512
@@ -192,8 +204,13 @@ class MockHandler:
         action = decision.action
         if action == "plan":
             return self._plan_reply(decision, drop=False)
-        if action == "json" or action == "error":
+        if action == "json":
             return _json_reply(decision.status, decision.payload, decision.headers)
+        if action == "error":
+            # Each error answer has its own request id, as the providers' do.
+            name = "request-id" if decision.wire == "anthropic" else "x-request-id"
+            rid = (name, f"req_mock{self._id_prefix}{next(self._ids) & 0xFFFFFFFF:08x}")
+            return _json_reply(decision.status, decision.payload, (*decision.headers, rid))
         if action == "timeout":
             await asyncio.get_running_loop().create_future()  # never answers; cancellable
         if action == "drop":
@@ -350,11 +367,37 @@ def _fault(model: str, endpoint: str, wire: str, data: Any, stream: bool) -> _De
         return _error(
             wire,
             429,
-            "Rate limit reached for requests (mock fail-429).",
+            "Rate limit reached for fail-429 in organization org-mock on requests per min (RPM): "
+            "Limit 60, Used 60, Requested 1. Please try again in 1s. (mock fail-429)",
             "rate_limit_error",
             "rate_limit_exceeded",
             model=model,
-            headers=(("retry-after", "1"),),
+            headers=(("retry-after", "1"), *_RATE_LIMIT_HEADERS[wire]),
+        )
+    if model == "fail-quota":
+        if wire == "anthropic":  # Anthropic says so with a 400 about credits
+            message = "Your credit balance is too low to access the Anthropic API. (mock)"
+            return _error(wire, 400, message, "invalid_request_error", model=model)
+        message = (
+            "You exceeded your current quota, please check your plan and billing details. "
+            "(mock fail-quota)"
+        )
+        return _error(wire, 429, message, "insufficient_quota", "insufficient_quota", model=model)
+    if model == "fail-529":
+        if wire == "openai":  # OpenAI knows no 529: its overload is a 503
+            message = "The engine is currently overloaded, please try again later. (mock)"
+            return _error(wire, 503, message, "server_error", model=model)
+        return _error(wire, 529, "Overloaded", "overloaded_error", model=model)
+    if model == "fail-400-context":
+        return _error(
+            wire,
+            400,
+            "This model's maximum context length is 128000 tokens. However, your messages "
+            "resulted in 130412 tokens. Please reduce the length of the messages. (mock)",
+            "invalid_request_error",
+            "context_length_exceeded",
+            param="messages",
+            model=model,
         )
     if model == "fail-timeout":
         return _Decision("timeout", wire, model)
@@ -373,6 +416,21 @@ _OPENAI_ERROR_TYPES = {
     "not_found_error": "invalid_request_error",
     "rate_limit_error": "requests",
     "server_error": "server_error",
+}
+# What a rate-limited answer says of the limits, in each provider's own headers.
+_RATE_LIMIT_HEADERS = {
+    "openai": (
+        ("x-ratelimit-limit-requests", "60"),
+        ("x-ratelimit-remaining-requests", "0"),
+        ("x-ratelimit-reset-requests", "1s"),
+        ("x-ratelimit-limit-tokens", "150000"),
+        ("x-ratelimit-remaining-tokens", "149984"),
+        ("x-ratelimit-reset-tokens", "6ms"),
+    ),
+    "anthropic": (
+        ("anthropic-ratelimit-requests-limit", "60"),
+        ("anthropic-ratelimit-requests-remaining", "0"),
+    ),
 }
 _ANTHROPIC_ERROR_TYPES = {"server_error": "api_error"}
 

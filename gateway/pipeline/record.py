@@ -89,6 +89,7 @@ def build_record(
         "latency_ms": _ms(ctx.started, finished),
         "ttft_ms": _ms(ctx.started, ctx.first_byte_sent) if ctx.stream else None,
         "upstream_latency_ms": _ms(ctx.exchange.started, ctx.exchange.finished),
+        "upstream_request_id": ctx.exchange.upstream_request_id,
         "guardrails": ctx.guardrails,
         **_prompt_fields(ctx.prompt, include_bodies),
     }

@@ -34,6 +34,7 @@ def route_request(ctx: RequestContext) -> RouteRequest:
         body_bytes=len(ctx.raw_body),
         prompt_tokens=ctx.prompt_estimate,
         anthropic_beta=ctx.headers.get("anthropic-beta"),
+        request_id=ctx.request_id,
         breakers=held.breakers if held is not None else None,
         deployment=ctx.pinned_deployment,
     )
@@ -68,6 +69,7 @@ def internal_completion(ctx: RequestContext, services: Services) -> Complete:
             started=time.monotonic(),
             body_bytes=len(orjson.dumps(body)),
             prompt_tokens=lambda: tokens.count_messages(body.get("messages"), None),
+            request_id=ctx.request_id,
         )
         exchange = Exchange()
         await services.router.route(request, exchange)

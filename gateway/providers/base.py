@@ -16,7 +16,7 @@ from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 import orjson
 
 from gateway.config.types import DeploymentConfig, ProviderConfig
-from gateway.errors import GatewayError, UpstreamFailed, UpstreamRejected
+from gateway.errors import GatewayError, UpstreamFailed
 
 
 @dataclass
@@ -104,31 +104,3 @@ def parse_upstream_json(
     if not isinstance(parsed, dict):
         raise UpstreamFailed(malformed, code="upstream_malformed")
     return parsed
-
-
-def upstream_error_message(data: bytes) -> tuple[str | None, Any]:
-    """The human message inside an upstream error body (OpenAI or Anthropic shape), if any."""
-    try:
-        parsed = orjson.loads(data)
-    except orjson.JSONDecodeError:
-        return None, None
-    if isinstance(parsed, dict):
-        error = parsed.get("error")
-        if isinstance(error, dict) and isinstance(error.get("message"), str):
-            return error["message"], parsed
-        if isinstance(error, str):
-            return error, parsed
-    return None, parsed
-
-
-def error_from_upstream(status: int, data: bytes, deployment: DeploymentConfig) -> GatewayError:
-    """Map an upstream non-2xx answer to the error the client sees."""
-    message, parsed = upstream_error_message(data)
-    where = f"upstream {deployment.name}"
-    if status >= 500:
-        return UpstreamFailed(f"{where} failed with status {status}: {message or 'no message'}")
-    return UpstreamRejected(
-        status,
-        message or f"{where} rejected the request with status {status}",
-        upstream_body=parsed,
-    )

@@ -12,13 +12,8 @@ import orjson
 
 from gateway.config.types import DeploymentConfig, ProviderConfig
 from gateway.errors import GatewayError, UpstreamFailed
-from gateway.providers.base import (
-    PreparedCall,
-    Usage,
-    endpoint_url,
-    error_from_upstream,
-    parse_upstream_json,
-)
+from gateway.providers.base import PreparedCall, Usage, endpoint_url, parse_upstream_json
+from gateway.providers.upstream_errors import error_from_upstream
 from gateway.sse import parse_event
 
 _DONE = b"[DONE]"

@@ -8,7 +8,7 @@ Failure raises `AttemptFailed`, which says whether another try may help.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from gateway.clock import Clock
@@ -45,11 +45,14 @@ class AttemptFailed(Exception):
         retry_after_s: float | None = None,
         content_policy: bool = False,
         context_window: bool = False,
+        rate_limited: bool = False,
     ) -> None:
         super().__init__(error.message)
         self.error = error
         self.retryable = retryable
         self.retry_after_s = retry_after_s
+        # A 429 or 529: the deployment is benched for a while, not counted as a fault.
+        self.rate_limited = rate_limited
         self.content_policy = content_policy
         self.context_window = context_window
 
@@ -62,6 +65,23 @@ def parse_retry_after(value: str | None) -> float | None:
         return max(0.0, float(value))
     except ValueError:
         return None
+
+
+def retry_after_s(headers: Mapping[str, str]) -> float | None:
+    """The wait an upstream asks for: `retry-after-ms` (OpenAI's, more precise) first, then
+    `Retry-After`."""
+    ms = parse_retry_after(headers.get("retry-after-ms"))
+    if ms is not None:
+        return ms / 1000
+    return parse_retry_after(headers.get("retry-after"))
+
+
+def take_upstream_headers(exchange: Exchange, headers: Mapping[str, str]) -> None:
+    """Keep what the client gets of an upstream answer's headers: its request id and its
+    `x-ratelimit-*` headers."""
+    exchange.upstream_request_id = headers.get("x-request-id") or headers.get("request-id")
+    limits = {k: v for k, v in headers.items() if k.startswith("x-ratelimit-")}
+    exchange.upstream_headers = limits or None
 
 
 def is_content_policy(error: GatewayError) -> bool:
@@ -136,9 +156,11 @@ async def call_deployment(
     )
     exchange.attempts.append(attempt)
     response: UpstreamResponse | None = None
+    exchange.upstream_request_id = exchange.upstream_headers = None
     try:
         response = await client.send(call.prepared, timeouts)
         attempt.status = response.status
+        take_upstream_headers(exchange, response.headers)
         if response.status >= 400:
             attempt.error_kind = f"http_{response.status}"
             raise await _rejection(response, call)
@@ -167,6 +189,9 @@ async def call_deployment(
         raise AttemptFailed(exc, retryable=True) from None
     except AttemptFailed:
         raise
+    except asyncio.CancelledError:
+        attempt.error_kind = "client_closed"  # the client left: the request is cancelled
+        raise
     except GatewayError as exc:
         attempt.error_kind = attempt.error_kind or exc.kind
         raise AttemptFailed(exc, retryable=False) from None
@@ -179,15 +204,15 @@ async def call_deployment(
 async def _rejection(response: UpstreamResponse, call: UpstreamCall) -> AttemptFailed:
     """The upstream's error answer as the client's error, and whether another try may help."""
     data = await response.read()
-    error = call.adapter.convert_error(response.status, data, call.deployment)
-    retry_after = parse_retry_after(response.headers.get("retry-after"))
-    if response.status == 429 and retry_after is not None:
-        error.headers["retry-after"] = response.headers["retry-after"]
+    status = response.status
+    error = call.adapter.convert_error(status, data, call.deployment)
+    rate_limited = status in (429, 529)
     return AttemptFailed(
         error,
-        retryable=response.status == 429 or response.status >= 500,
-        retry_after_s=retry_after,
+        retryable=rate_limited or status >= 500,
+        retry_after_s=retry_after_s(response.headers),
         content_policy=is_content_policy(error),
+        rate_limited=rate_limited,
     )
 
 

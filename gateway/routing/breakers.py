@@ -18,12 +18,15 @@ CLOSED = BreakerState(state="closed", failures=0, cooldown_remaining_s=0.0)
 
 
 def is_deployment_fault(kind: str | None) -> bool:
-    """Failures that say something about the deployment's health (not the client's request)."""
-    if kind is None:
+    """Failures that say something about the deployment's health: connect errors, timeouts,
+    5xx, malformed answers. Not the client's request (4xx), not the client leaving, and not a
+    rate limit (429, Anthropic's 529 overloaded): those bench it for a while
+    (`gateway.routing.cooldowns`) but never open its breaker."""
+    if kind is None or kind == "client_closed":
         return False
     if kind.startswith("http_"):
         status = int(kind[5:])
-        return status == 429 or status >= 500
+        return status >= 500 and status != 529
     return True
 
 

@@ -67,6 +67,7 @@ class RouteRequest:
     body_bytes: int  # the request's size: a prompt smaller than a context window needs no count
     prompt_tokens: Callable[[], int]  # the prompt's token estimate, computed on demand
     anthropic_beta: str | None = None
+    request_id: str = ""  # named in the log lines of failed attempts
     # The model's breakers as read with the limits check (None: read them).
     breakers: Mapping[str, BreakerState] | None = None
     # Only this deployment (by name) may answer, with no fallback: it holds the conversation
@@ -90,3 +91,7 @@ class Exchange:
     json: dict[str, Any] | None = None
     usage: Usage | None = None
     stream: StreamReply | None = None
+    # Of the last upstream answer: its request id (`x-request-id`, Anthropic's `request-id`)
+    # and its `x-ratelimit-*` headers, passed on to the client.
+    upstream_request_id: str | None = None
+    upstream_headers: dict[str, str] | None = None

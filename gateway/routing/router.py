@@ -3,12 +3,16 @@
 Order of tries for a model group:
 1. deployments that fit the prompt (context window) and whose breaker lets traffic through,
    picked by the model's strategy (sticky by key or `user` when the model says so);
-2. on a retryable failure (connect error, timeout, 429, 5xx, malformed answer) another healthy
+2. on a retryable failure (connect error, timeout, 5xx, malformed answer) another healthy
    deployment not tried yet, at once; when every one was tried, the same ones again after an
    exponential backoff with jitter (or the upstream's Retry-After), up to `max_attempts`;
+   a rate limit (429, Anthropic's 529) is no fault: it benches the deployment for the
+   upstream's Retry-After (`cooldowns.py`) and the next healthy deployment is tried at once;
 3. then each model of `fallbacks` in order, with the same rules. A prompt too large for every
    deployment goes straight to `context_window_fallbacks`; a content-policy refusal goes to
-   `content_policy_fallbacks`. Any other 4xx ends the request at once.
+   `content_policy_fallbacks`. Any other 4xx ends the request at once. When nothing is left
+   and the last failure was a rate limit, the client gets it with the shortest wait of the
+   benched deployments as `Retry-After`.
 
 The router is built from the edges it uses (state, deployment stats, metrics, upstream
 clients, clock, randomness) and knows nothing of the pipeline: it is asked a `RouteRequest`
@@ -18,16 +22,19 @@ and fills an `Exchange`.
 from __future__ import annotations
 
 import hashlib
+import math
 import random
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 from gateway.clock import Clock
 from gateway.config.types import DeploymentConfig, ModelConfig
-from gateway.errors import InvalidRequest, UpstreamFailed, UpstreamTimeout
+from gateway.errors import GatewayError, InvalidRequest, UpstreamFailed, UpstreamTimeout
 from gateway.observability.metrics import Metrics
 from gateway.routing.attempt import AttemptFailed, ClientFor, build_call, call_deployment
+from gateway.routing.attempt_log import AttemptLog
 from gateway.routing.breakers import CLOSED, Breakers, is_deployment_fault
+from gateway.routing.cooldowns import Cooldowns
 from gateway.routing.deployment_stats import DeploymentStats
 from gateway.routing.exchange import Exchange, RouteRequest, UpstreamCall
 from gateway.routing.strategies import STRATEGIES, Candidate, Selection, weighted_by_point
@@ -96,6 +103,8 @@ class Router:
         self.client_for = client_for
         self.clock = clock
         self.rng = rng
+        self.cooldowns = Cooldowns()
+        self.attempt_log = AttemptLog(clock)
         self._turns: dict[str, int] = {}
 
     def _build(self, request: RouteRequest, deployment: DeploymentConfig) -> UpstreamCall:
@@ -143,7 +152,22 @@ class Router:
             if self.clock.monotonic() >= deadline:
                 break
         assert last is not None
+        if last.rate_limited:
+            names = [d.name for m in seen for d in config.models[m].deployments]
+            raise self._rate_limit_answer(last.error, names)
         raise last.error
+
+    def _rate_limit_answer(self, error: GatewayError, names: list[str]) -> GatewayError:
+        """The rate limit the client gets when no deployment is left: the upstream's error with
+        the shortest wait among the benched deployments `names` as `Retry-After` (whole
+        seconds) and `retry-after-ms`, which the OpenAI and Anthropic SDKs read first."""
+        now = self.clock.monotonic()
+        shortest = self.cooldowns.shortest(names, now)
+        wait = max(0.0, shortest.until - now) if shortest is not None else 0.0
+        ms = math.ceil(round(wait * 1000, 3))  # float noise must not add a millisecond
+        return error.with_headers(
+            {"retry-after": str(math.ceil(ms / 1000)), "retry-after-ms": str(ms)}
+        )
 
     def _fitting(self, tries: _Tries, only: str | None = None) -> list[DeploymentConfig]:
         model, prompt_tokens = tries.model, tries.prompt_tokens
@@ -203,12 +227,33 @@ class Router:
                 tries.last = failure
                 if not failure.retryable:
                     raise
+                self._failed(request, exchange, choice, failure)
         if tries.last is not None:
             raise tries.last
         raise AttemptFailed(
             UpstreamTimeout("the request deadline passed before an upstream answered"),
             retryable=False,
         )
+
+    def _failed(
+        self,
+        request: RouteRequest,
+        exchange: Exchange,
+        deployment: DeploymentConfig,
+        failure: AttemptFailed,
+    ) -> None:
+        """A retryable failure: bench the deployment when rate-limited, and say so in the log."""
+        now = self.clock.monotonic()
+        if failure.rate_limited:
+            wait = failure.retry_after_s
+            if wait is None:
+                wait = request.runtime.config.routing.rate_limit_cooldown_s
+            self.cooldowns.start(deployment.name, wait, failure.error, now)
+        kind = exchange.attempts[-1].error_kind if exchange.attempts else None
+        cause = kind or failure.error.kind
+        if failure.rate_limited and failure.error.code:
+            cause = f"{cause} {failure.error.code}"
+        self.attempt_log.failed(deployment.name, cause, request.request_id, failure.error.message)
 
     async def _probe(
         self,
@@ -218,8 +263,9 @@ class Router:
         probe_timeout_s: float,
     ) -> DeploymentConfig | None:
         """A half-open deployment whose single probe this request wins; it must then be called."""
+        now = self.clock.monotonic()
         for deployment in fitting:
-            if deployment.name in tries.tried:
+            if deployment.name in tries.tried or self.cooldowns.cooling(deployment.name, now):
                 continue
             if states.get(deployment.name, CLOSED).state != "half_open":
                 continue
@@ -230,15 +276,23 @@ class Router:
     def _healthy(
         self, fitting: list[DeploymentConfig], tries: _Tries, states: Mapping[str, BreakerState]
     ) -> list[Candidate]:
-        """The deployments whose breaker is closed; when there are none, the failure to report
-        (unless an attempt already failed) is that they are all cooling down."""
+        """The deployments whose breaker is closed and that no rate limit benched; when there
+        are none, the failure to report (unless an attempt already failed) is the upstream's
+        rate limit of the one benched for the shortest time, or else that the breakers are all
+        open."""
         now = self.clock.monotonic()
+        cooldowns = self.cooldowns
         healthy = [
             self.stats.candidate(d, now)
             for d in fitting
-            if states.get(d.name, CLOSED).state == "closed"
+            if states.get(d.name, CLOSED).state == "closed" and not cooldowns.cooling(d.name, now)
         ]
-        if not healthy and tries.last is None:
+        if healthy or tries.last is not None:
+            return healthy
+        benched = cooldowns.shortest([d.name for d in fitting], now)
+        if benched is not None:
+            tries.last = AttemptFailed(benched.error, retryable=True, rate_limited=True)
+        else:
             tries.last = AttemptFailed(
                 UpstreamFailed(
                     f"every deployment of '{tries.model.name}' is cooling down after failures",

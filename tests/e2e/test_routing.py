@@ -303,16 +303,16 @@ def test_killed_provider_is_detected(failing: Proc, doomed: Proc) -> None:
     )
 
 
-def test_retry_after_is_honoured(failing: Proc) -> None:
+def test_a_rate_limit_is_passed_on_with_its_retry_after(failing: Proc) -> None:
     response = post(failing, chat("throttled"))
     assert response.status_code == 429
     assert response.headers["retry-after"] == "1"
-    assert response.json()["error"]["type"] == "rate_limit_error"
+    assert response.json()["error"]["code"] == "rate_limit_exceeded"
     assert failing.log_path is not None
     attempts = wait_for_record(failing.log_path, response.headers["x-request-id"])["attempts"]
-    assert len(attempts) == 2
-    waited_ms = attempts[1]["start_ms"] - (attempts[0]["start_ms"] + attempts[0]["duration_ms"])
-    assert waited_ms >= 1000, "the second try waits for Retry-After"
+    # The deployment is benched for its Retry-After: not tried again within the request (the
+    # client's SDK waits and retries), and its breaker is left alone.
+    assert len(attempts) == 1
 
 
 def test_first_token_timeout_moves_on(failing: Proc) -> None:

@@ -34,3 +34,15 @@ def test_upstream_429_keeps_status_and_kind() -> None:
 def test_unexpected_errors_hide_details() -> None:
     error = unexpected(RuntimeError("secret internals"))
     assert error.status == 500 and "secret internals" not in error.body("openai").decode()
+
+
+def test_with_headers_copies_and_leaves_the_original_alone() -> None:
+    error = UpstreamRejected(429, "slow down", code="insufficient_quota")
+    copy = error.with_headers({"retry-after": "3"})
+    assert copy.headers == {"retry-after": "3"} and error.headers == {}
+    assert (copy.status, copy.code, copy.message, str(copy)) == (
+        429,
+        "insufficient_quota",
+        "slow down",
+        "slow down",
+    )

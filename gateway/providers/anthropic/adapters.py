@@ -24,14 +24,9 @@ from gateway.providers.anthropic.responses_openai_to_anthropic import openai_res
 from gateway.providers.anthropic.streams_anthropic_to_openai import AnthropicToOpenAIStream
 from gateway.providers.anthropic.streams_openai_to_anthropic import OpenAIToAnthropicStream
 from gateway.providers.anthropic.usage import usage_from_anthropic
-from gateway.providers.base import (
-    PreparedCall,
-    Usage,
-    endpoint_url,
-    error_from_upstream,
-    parse_upstream_json,
-)
+from gateway.providers.base import PreparedCall, Usage, endpoint_url, parse_upstream_json
 from gateway.providers.openai import OPENAI_WIRE, OpenAIWire, usage_from_openai
+from gateway.providers.upstream_errors import error_from_upstream
 from gateway.sse import SSEDecoder, encode_event
 
 _DONE_EVENT = b"data: [DONE]\n\n"

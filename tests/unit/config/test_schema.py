@@ -75,6 +75,7 @@ CONFIG: dict[str, Any] = {
         "breaker_window_s": 31.0,
         "breaker_cooldown_s": 32.0,
         "probe_timeout_s": 33.0,
+        "rate_limit_cooldown_s": 7.0,
     },
     "providers": [
         {

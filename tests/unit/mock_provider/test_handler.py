@@ -286,3 +286,27 @@ async def test_inprocess_aclose_mid_stream_counts_a_cancelled_stream() -> None:
     assert (
         upstream.handler.stats.cancelled_streams == 1 and upstream.handler.stats.active_streams == 0
     )
+
+
+async def test_fault_models_answer_like_the_real_providers() -> None:
+    handler = MockHandler()
+    reply = await handler.handle("POST", CHAT, {}, chat("fail-429"))
+    assert reply.headers["x-ratelimit-remaining-requests"] == "0"
+    assert reply.headers["x-request-id"].startswith("req_mock")
+    quota = await handler.handle("POST", CHAT, {}, chat("fail-quota"))
+    error = json.loads(await body_of(quota))["error"]
+    assert quota.status == 429 and error["type"] == error["code"] == "insufficient_quota"
+    context = await handler.handle("POST", CHAT, {}, chat("fail-400-context"))
+    error = json.loads(await body_of(context))["error"]
+    assert (context.status, error["code"], error["param"]) == (
+        400,
+        "context_length_exceeded",
+        "messages",
+    )
+    overloaded = await handler.handle("POST", MESSAGES, {}, anthropic("fail-529"))
+    assert overloaded.status == 529 and overloaded.headers["request-id"].startswith("req_mock")
+    assert json.loads(await body_of(overloaded)) == {
+        "type": "error",
+        "error": {"type": "overloaded_error", "message": "Overloaded"},
+    }
+    assert (await handler.handle("POST", CHAT, {}, chat("fail-529"))).status == 503

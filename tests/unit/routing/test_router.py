@@ -4,6 +4,7 @@ below says (`ok-*` 200, `e500-*` 500, ...); the fake clock records every wait.""
 
 from __future__ import annotations
 
+import logging
 import random
 from collections.abc import Callable
 from pathlib import Path
@@ -42,8 +43,21 @@ ANSWER = orjson.dumps(
 )
 
 
-def _error(status: int, code: str | None = None) -> bytes:
-    return orjson.dumps({"error": {"message": f"status {status}", "type": "x", "code": code}})
+def _error(status: int, code: str | None = None, kind: str = "x") -> bytes:
+    return orjson.dumps({"error": {"message": f"status {status}", "type": kind, "code": code}})
+
+
+QUOTA = orjson.dumps(
+    {
+        "error": {
+            "message": "You exceeded your current quota, please check your plan and billing "
+            "details.",
+            "type": "insufficient_quota",
+            "param": None,
+            "code": "insufficient_quota",
+        }
+    }
+)
 
 
 def answer(request: UpstreamRequest) -> FakeReply:
@@ -53,8 +67,18 @@ def answer(request: UpstreamRequest) -> FakeReply:
         return FakeReply(200, {"content-type": "application/json"}, ANSWER)
     if model.startswith("e500"):
         return FakeReply(500, {}, _error(500))
+    if model.startswith("e429ms"):
+        return FakeReply(429, {"retry-after-ms": "700"}, _error(429, "rate_limit_exceeded"))
+    if model.startswith("e429slow"):
+        return FakeReply(429, {"retry-after": "30"}, _error(429, "rate_limit_exceeded"))
+    if model.startswith("e429bare"):
+        return FakeReply(429, {}, _error(429, "rate_limit_exceeded", "tokens"))
     if model.startswith("e429"):
         return FakeReply(429, {"retry-after": "2"}, _error(429, "rate_limit_exceeded"))
+    if model.startswith("quota"):
+        return FakeReply(429, {}, QUOTA)
+    if model.startswith("e503"):
+        return FakeReply(503, {"retry-after": "2"}, _error(503))
     if model.startswith("e400"):
         return FakeReply(400, {}, _error(400, "invalid_value"))
     if model.startswith("policy"):
@@ -110,6 +134,45 @@ name = "limited"
 [[models.deployments]]
 provider = "up"
 model = "e429-x"
+
+[[models]]
+name = "busy"
+strategy = "round_robin"
+fallbacks = ["also-busy"]
+[[models.deployments]]
+provider = "up"
+model = "e429-a"
+[[models.deployments]]
+provider = "up"
+model = "e429ms-b"
+
+[[models]]
+name = "also-busy"
+[[models.deployments]]
+provider = "up"
+model = "e429slow-c"
+
+[[models]]
+name = "bare-limit"
+[[models.deployments]]
+provider = "up"
+model = "e429bare-x"
+
+[[models]]
+name = "no-quota"
+strategy = "round_robin"
+[[models.deployments]]
+provider = "up"
+model = "quota-a"
+[[models.deployments]]
+provider = "up"
+model = "quota-b"
+
+[[models]]
+name = "overloaded"
+[[models.deployments]]
+provider = "up"
+model = "e503-x"
 
 [[models]]
 name = "refused"
@@ -232,11 +295,82 @@ async def test_backoff_doubles_for_each_round(tmp_path: Path) -> None:
     assert 0.25 <= first <= 0.5 and 0.5 <= second <= 1.0
 
 
-async def test_an_upstream_retry_after_is_waited_out_and_passed_on(tmp_path: Path) -> None:
+async def test_a_rate_limit_is_passed_on_at_once_with_its_retry_after(tmp_path: Path) -> None:
     h = Harness(tmp_path, answer)
     error, exchange = await h.fail("limited")
-    assert error.status == 429 and error.headers["retry-after"] == "2"
-    assert h.clock.sleeps and min(h.clock.sleeps) >= 2.0  # never cut short by the backoff
+    assert error.status == 429 and error.code == "rate_limit_exceeded"
+    assert (error.headers["retry-after"], error.headers["retry-after-ms"]) == ("2", "2000")
+    # The only deployment is benched for the wait it asked for: not called again meanwhile.
+    assert h.sent() == ["e429-x"] and h.clock.sleeps == []
+
+
+async def test_rate_limits_bench_deployments_without_opening_breakers(tmp_path: Path) -> None:
+    h = Harness(tmp_path, answer)
+    error, exchange = await h.fail("busy")
+    # Each deployment once, then the fallback, at once; nothing is waited for.
+    assert sorted(h.sent()[:2]) == ["e429-a", "e429ms-b"] and h.sent()[2] == "e429slow-c"
+    assert len(h.sent()) == 3 and h.clock.sleeps == []
+    # The shortest wait of the three (retry-after-ms 700 on e429ms-b), in both headers.
+    assert error.status == 429 and error.code == "rate_limit_exceeded"
+    assert (error.headers["retry-after"], error.headers["retry-after-ms"]) == ("1", "700")
+    names = ["up/e429-a", "up/e429ms-b", "up/e429slow-c"]
+    states = await h.state.breaker_states(names, h.clock.time())
+    assert all(s.state == "closed" and s.failures == 0 for s in states.values())
+
+    # While they are benched, a request calls nobody and gets the rate limit with what is left
+    # of the shortest wait.
+    h.clock.advance(0.5)
+    error, exchange = await h.fail("busy")
+    assert len(h.sent()) == 3 and exchange.attempts == []
+    assert error.status == 429 and error.headers["retry-after-ms"] == "200"
+    # The shortest cooldown ends: that deployment alone is tried again.
+    h.clock.advance(0.3)
+    await h.fail("busy")
+    assert h.sent()[3:] == ["e429ms-b"]
+
+
+async def test_a_rate_limit_naming_no_wait_benches_for_the_configured_cooldown(
+    tmp_path: Path,
+) -> None:
+    h = Harness(tmp_path, answer)
+    error, _ = await h.fail("bare-limit")
+    assert error.status == 429 and error.type == "tokens"  # the upstream's own type
+    assert error.headers["retry-after"] == "5"  # [routing] rate_limit_cooldown_s default
+
+
+async def test_insufficient_quota_is_tried_once_per_deployment(tmp_path: Path) -> None:
+    h = Harness(tmp_path, answer)
+    error, exchange = await h.fail("no-quota")
+    assert sorted(h.sent()) == ["quota-a", "quota-b"] and h.clock.sleeps == []
+    assert (error.status, error.type, error.code) == (
+        429,
+        "insufficient_quota",
+        "insufficient_quota",
+    )
+    assert error.message.startswith("You exceeded your current quota")
+
+
+async def test_failed_attempts_are_logged_once_per_cause_and_deployment(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    h = Harness(tmp_path, answer)
+    request = h.request("unreachable")
+    request.request_id = "req_abc"
+    with caplog.at_level(logging.WARNING, logger="gateway.upstream"):
+        with pytest.raises(GatewayError):
+            await h.router.route(request, Exchange())
+    (line,) = [r.getMessage() for r in caplog.records]  # two connect failures, one line
+    assert "deployment=up/down-x" in line and "cause=connect" in line
+    assert "request=req_abc" in line and "connection refused" in line
+    assert "sk-upstream" not in caplog.text
+    caplog.clear()
+    h.clock.advance(11)
+    with caplog.at_level(logging.WARNING, logger="gateway.upstream"):
+        await h.fail("limited")
+        await h.fail("unreachable")
+    lines = [r.getMessage() for r in caplog.records]
+    assert any("cause=http_429 rate_limit_exceeded" in line for line in lines)
+    assert any("cause=connect" in line and "1 more left out" in line for line in lines)
 
 
 async def test_a_client_error_ends_the_request_without_retry_or_fallback(tmp_path: Path) -> None:
@@ -303,12 +437,12 @@ async def test_the_breaker_opens_then_lets_one_probe_through_after_the_cooldown(
 
 async def test_the_deadline_stops_retries_that_would_outlive_it(tmp_path: Path) -> None:
     h = Harness(tmp_path, answer)
-    request = h.request("limited")
+    request = h.request("overloaded")
     h.clock.advance(29.0)  # 1 s left of request_timeout_s = 30; Retry-After asks for 2 s
     exchange = Exchange()
     with pytest.raises(GatewayError) as caught:
         await h.router.route(request, exchange)
-    assert caught.value.status == 429 and len(exchange.attempts) == 1 and h.clock.sleeps == []
+    assert caught.value.status == 503 and len(exchange.attempts) == 1 and h.clock.sleeps == []
 
 
 async def test_each_attempt_sends_what_its_client_prepared(tmp_path: Path) -> None:

@@ -8,7 +8,7 @@ from collections import Counter
 
 from gateway.config.types import DeploymentConfig, ModelConfig
 from gateway.errors import UpstreamRejected
-from gateway.routing.attempt import is_content_policy, parse_retry_after
+from gateway.routing.attempt import is_content_policy, parse_retry_after, retry_after_s
 from gateway.routing.breakers import is_deployment_fault as _is_deployment_fault
 from gateway.routing.router import _needs_estimate, backoff_s, sticky_point
 from gateway.routing.strategies import Candidate, weighted_by_point
@@ -79,8 +79,12 @@ def test_tokenizer_runs_only_when_a_window_could_be_exceeded() -> None:
 
 def test_which_failures_count_against_a_deployment() -> None:
     assert _is_deployment_fault("connect") and _is_deployment_fault("first_token_timeout")
-    assert _is_deployment_fault("http_500") and _is_deployment_fault("http_429")
+    assert _is_deployment_fault("http_500") and _is_deployment_fault("http_503")
     assert not _is_deployment_fault("http_400") and not _is_deployment_fault(None)
+    # Rate limits bench a deployment (cooldowns) but say nothing of its health; nor does a
+    # client that leaves.
+    assert not _is_deployment_fault("http_429") and not _is_deployment_fault("http_529")
+    assert not _is_deployment_fault("client_closed")
 
 
 def test_content_policy_refusals_are_recognised() -> None:
@@ -88,6 +92,11 @@ def test_content_policy_refusals_are_recognised() -> None:
     assert is_content_policy(UpstreamRejected(400, "Your request was rejected", upstream_body=body))
     assert not is_content_policy(UpstreamRejected(400, "bad parameter"))
     assert not is_content_policy(UpstreamRejected(429, "content_filter"))
+
+
+def test_retry_after_ms_wins_over_retry_after() -> None:
+    assert retry_after_s({"retry-after-ms": "250", "retry-after": "1"}) == 0.25
+    assert retry_after_s({"retry-after": "3"}) == 3.0 and retry_after_s({}) is None
 
 
 def test_retry_after_parsing() -> None:

@@ -1,0 +1,83 @@
+"""An upstream's error answer as the client's error: the one place upstream error text enters.
+
+Reads the OpenAI shape `{"error": {"message", "type", "param", "code"}}` (also the top-level
+`{"message", "type", "code"}` of some OpenAI-compatible servers, and `{"error": "text"}`) and
+the Anthropic shape `{"type": "error", "error": {"type", "message"}}`, and keeps what the
+client's SDK reads: status, type, code, param, message. The error renders itself in the
+client's shape (`GatewayError.body`), so an Anthropic `overloaded_error` reaches an OpenAI
+client as `type: "overloaded_error", code: "overloaded"`, and an OpenAI `code` stays in the
+OpenAI body (the Anthropic shape has no code).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from gateway.config.types import DeploymentConfig
+from gateway.errors import GatewayError, UpstreamRejected
+
+# What an OpenAI client branches on, for each Anthropic error type whose meaning OpenAI names
+# differently; any other Anthropic type is its own code.
+_OPENAI_CODES = {
+    "rate_limit_error": "rate_limit_exceeded",
+    "overloaded_error": "overloaded",
+}
+
+
+def _text(value: Any) -> str | None:
+    """A field as text: strings as they are, numbers (vLLM's `"code": 400`) spelled out."""
+    if isinstance(value, str) and value:
+        return value
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return str(value)
+    return None
+
+
+def _fields(parsed: Any) -> dict[str, str | None]:
+    """message, type, code, param and the Anthropic type of an error body, when present."""
+    if not isinstance(parsed, dict):
+        return {}
+    error = parsed.get("error")
+    if isinstance(error, str):
+        return {"message": error or None}
+    if parsed.get("type") == "error" and isinstance(error, dict):
+        kind = _text(error.get("type"))
+        return {
+            "message": _text(error.get("message")),
+            "type": kind,
+            "code": _OPENAI_CODES.get(kind, kind) if kind else None,
+            "anthropic_type": kind,
+        }
+    detail = error if isinstance(error, dict) else parsed
+    return {
+        "message": _text(detail.get("message")),
+        "type": _text(detail.get("type")),
+        "code": _text(detail.get("code")),
+        "param": _text(detail.get("param")),
+    }
+
+
+def error_from_upstream(status: int, data: bytes, deployment: DeploymentConfig) -> GatewayError:
+    """The client's error for an upstream non-2xx answer of `status` with body `data`."""
+    try:
+        parsed = orjson.loads(data)
+    except orjson.JSONDecodeError:
+        parsed = None
+    fields = _fields(parsed)
+    message = fields.get("message")
+    if message is None:
+        message = f"upstream {deployment.name} answered status {status}"
+    elif status >= 500 and status not in (503, 504, 529):
+        # The client sees the gateway's 502: say whose failure it was.
+        message = f"upstream {deployment.name} failed with status {status}: {message}"
+    return UpstreamRejected(
+        status,
+        message,
+        error_type=fields.get("type"),
+        anthropic_type=fields.get("anthropic_type"),
+        code=fields.get("code"),
+        param=fields.get("param"),
+        upstream_body=parsed,
+    )

@@ -1,0 +1,88 @@
+"""Upstream error answers as the client's error: the real bodies of OpenAI and Anthropic, and
+of OpenAI-compatible servers, keep their status, type, code, param and message."""
+
+from __future__ import annotations
+
+import json
+
+import orjson
+
+from gateway.config.types import DeploymentConfig
+from gateway.providers.upstream_errors import error_from_upstream
+
+DEPLOYMENT = DeploymentConfig("oai", "gpt-4o")
+CONTEXT = {
+    "error": {
+        "message": "This model's maximum context length is 128000 tokens. However, your messages "
+        "resulted in 130412 tokens. Please reduce the length of the messages.",
+        "type": "invalid_request_error",
+        "param": "messages",
+        "code": "context_length_exceeded",
+    }
+}
+OVERLOADED = {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}
+
+
+def test_an_openai_error_keeps_type_code_param_and_message() -> None:
+    error = error_from_upstream(400, orjson.dumps(CONTEXT), DEPLOYMENT)
+    assert error.status == 400
+    assert json.loads(error.body("openai")) == CONTEXT
+    # An Anthropic client gets the same message in its own shape.
+    assert json.loads(error.body("anthropic")) == {
+        "type": "error",
+        "error": {"type": "invalid_request_error", "message": CONTEXT["error"]["message"]},
+    }
+
+
+def test_quota_and_rate_limit_codes_survive() -> None:
+    quota = {"error": {"message": "You exceeded your current quota", "type": "insufficient_quota",
+                       "param": None, "code": "insufficient_quota"}}  # fmt: skip
+    error = error_from_upstream(429, orjson.dumps(quota), DEPLOYMENT)
+    assert (error.status, error.type, error.code) == (
+        429,
+        "insufficient_quota",
+        "insufficient_quota",
+    )
+    limited = {"error": {"message": "Rate limit reached", "type": "requests", "param": None,
+                         "code": "rate_limit_exceeded"}}  # fmt: skip
+    error = error_from_upstream(429, orjson.dumps(limited), DEPLOYMENT)
+    assert (error.type, error.code) == ("requests", "rate_limit_exceeded")
+    assert json.loads(error.body("anthropic"))["error"]["type"] == "rate_limit_error"
+
+
+def test_anthropic_overloaded_is_529_for_anthropic_clients_and_503_for_openai_ones() -> None:
+    error = error_from_upstream(529, orjson.dumps(OVERLOADED), DEPLOYMENT)
+    assert error.status_on("anthropic") == 529 and error.status_on("openai") == 503
+    assert json.loads(error.body("anthropic")) == OVERLOADED
+    assert json.loads(error.body("openai"))["error"] == {
+        "message": "Overloaded",
+        "type": "overloaded_error",
+        "param": None,
+        "code": "overloaded",
+    }
+
+
+def test_server_errors_are_the_gateways_502_naming_the_deployment() -> None:
+    body = {"error": {"message": "The server had an error", "type": "server_error",
+                      "param": None, "code": None}}  # fmt: skip
+    error = error_from_upstream(500, orjson.dumps(body), DEPLOYMENT)
+    assert error.status == 502 and error.code == "upstream_error" and error.type == "server_error"
+    assert "oai/gpt-4o" in error.message and "The server had an error" in error.message
+    assert error_from_upstream(503, b"{}", DEPLOYMENT).status == 503
+
+
+def test_other_shapes_of_openai_compatible_servers() -> None:
+    vllm = {"object": "error", "message": "model 'x' does not exist", "type": "NotFoundError",
+            "param": None, "code": 404}  # fmt: skip
+    error = error_from_upstream(404, orjson.dumps(vllm), DEPLOYMENT)
+    assert (error.status, error.message, error.code) == (404, "model 'x' does not exist", "404")
+    assert error_from_upstream(400, b'{"error": "bad input"}', DEPLOYMENT).message == "bad input"
+    text = error_from_upstream(502, b"<html>Bad Gateway</html>", DEPLOYMENT)
+    assert text.status == 502 and "oai/gpt-4o" in text.message
+
+
+def test_the_providers_refusal_of_the_gateways_key_is_not_the_clients() -> None:
+    body = {"error": {"message": "Incorrect API key provided", "type": "invalid_request_error",
+                      "param": None, "code": "invalid_api_key"}}  # fmt: skip
+    error = error_from_upstream(401, orjson.dumps(body), DEPLOYMENT)
+    assert error.status == 401 and error.code == "upstream_auth_error"
