@@ -30,19 +30,14 @@ from gateway.providers.anthropic.responses_anthropic_to_openai import anthropic_
 from gateway.providers.anthropic.streams_anthropic_to_openai import AnthropicToOpenAIStream
 from gateway.providers.anthropic.usage import usage_from_anthropic
 from gateway.providers.azure import openai_wire_for
-from gateway.providers.base import (
-    PreparedCall,
-    Usage,
-    endpoint_url,
-    error_from_upstream,
-    parse_upstream_json,
-)
+from gateway.providers.base import PreparedCall, Usage, endpoint_url, parse_upstream_json
 from gateway.providers.openai import OPENAI_WIRE, openai_headers, usage_from_openai
 from gateway.providers.responses.events import encode
 from gateway.providers.responses.objects import new_id, usage_from_responses
 from gateway.providers.responses.requests_responses_to_chat import responses_request_to_chat
 from gateway.providers.responses.responses_chat_to_responses import chat_response_to_responses
 from gateway.providers.responses.streams_chat_to_responses import ChatToResponsesStream
+from gateway.providers.upstream_errors import error_from_upstream
 from gateway.sse import SSEDecoder
 
 JSON = dict[str, Any]
