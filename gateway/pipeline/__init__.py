@@ -4,7 +4,8 @@
 2. `stages.STAGES`, in order: `authenticate`, `parse_body`, `resolve_model`,
    `conversations.continue_conversation` (Responses API follow-ups), `check_limits`
    (reserve the limits), `guard.guard_input`, `cache.cache_lookup`, `route.route_and_call`
-   (the router's retries and fallbacks fill `context.exchange`), `guard.guard_output`.
+   (the router's retries and fallbacks fill `context.exchange`), `guard.guard_output`,
+   `conversations.remember_answer` (Responses API ids, before the client has the answer).
 3. `gateway.http.responses` writes the answer: JSON, a relayed stream, a cached stream, or
    an error in the endpoint's shape.
 4. `finish.finish_request`, whatever happened: settle the limits, queue the record

@@ -1,12 +1,15 @@
 """Responses API conversations: `previous_response_id` goes back to the deployment that made
 the response, across replicas.
 
-After a successful `/v1/responses` answer with `store` not false, the state backend remembers
-(`StateBackend.remember`, `[state] responses_ttl_s`) under the response id: the deployment that
-made it and who may build on it (the key's team, else the key). For a deployment that speaks
-Responses that is all: the upstream keeps the conversation. A translated deployment (chat-only
-or Anthropic) keeps none, so the gateway remembers the conversation too: the input items and
-the answer's output items, and the response object for `GET /v1/responses/{id}`.
+Before a successful `/v1/responses` answer with `store` not false is complete for the client
+(`remember_answer`, the last stage: a JSON answer before it is sent, a stream before its last
+bytes), so that a follow-up sent the moment it arrives finds it on any replica, the state
+backend remembers (`StateBackend.remember`, `[state] responses_ttl_s`) under the response id:
+the deployment that made it and who may build on it (the key's team, else the key). For a
+deployment that speaks Responses that is all: the upstream keeps the conversation. A
+translated deployment (chat-only or Anthropic) keeps none, so the gateway remembers the
+conversation too: the input items, the answer's output items, and the response object for
+`GET /v1/responses/{id}`.
 
 A follow-up (`continue_conversation`, a pipeline stage) is routed to that deployment only, with
 no fallback (another would answer without the context); a translated one gets the remembered
@@ -18,6 +21,7 @@ too, one whose deployment serves another model a 409 naming that model.
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator
 from typing import Any
 
 import orjson
@@ -129,27 +133,58 @@ def answered_response(ctx: RequestContext) -> dict[str, Any] | None:
     return ctx.response_json
 
 
-def remember_soon(ctx: RequestContext, services: Services) -> None:
-    """After a successful answer: remember its response id (in the background)."""
+def _entry(ctx: RequestContext) -> tuple[str, bytes] | None:
+    """(response id, what to remember of it), or None when there is nothing to remember."""
     if ctx.endpoint.kind != "responses" or ctx.cache == "hit" or ctx.key is None:
-        return
-    if ctx.status != 200 or ctx.error is not None or ctx.client_closed or ctx.body is None:
-        return
-    if ctx.body.get("store") is False or ctx.exchange.deployment is None:
-        return
+        return None
+    if ctx.body is None or ctx.body.get("store") is False or ctx.exchange.deployment is None:
+        return None
     response = answered_response(ctx)
     if response is None or not isinstance(response.get("id"), str):
-        return
+        return None
     deployment = ctx.exchange.deployment
     entry: dict[str, Any] = {"deployment": deployment.name, "owner": owner(ctx.key)}
     if translated(ctx.runtime, deployment):
         entry["items"] = _as_items(ctx.body.get("input")) + list(response.get("output") or ())
         entry["response"] = response
-    services.spawn(_remember(services, response["id"], orjson.dumps(entry), ctx.runtime))
+    return response["id"], orjson.dumps(entry)
 
 
-async def _remember(services: Services, response_id: str, entry: bytes, runtime: Runtime) -> None:
-    ttl_s = runtime.config.state.responses_ttl_s
+async def remember_answer(ctx: RequestContext, services: Services) -> None:
+    """Pipeline stage (the last): remember the answer's response id before the client has it
+    all, so a follow-up on any replica finds it. A JSON answer is remembered now; a stream once
+    the upstream ended, before its last bytes go out (`finish` writes the final object)."""
+    if ctx.endpoint.kind != "responses" or ctx.cache == "hit":
+        return
+    if ctx.stream_reply is None:
+        await _remember(ctx, services)
+        return
+    ctx.stream_reply.chunks = _remember_when_done(ctx.stream_reply.chunks, ctx, services)
+
+
+async def _remember_when_done(
+    chunks: AsyncIterator[bytes], ctx: RequestContext, services: Services
+) -> AsyncIterator[bytes]:
+    async for chunk in chunks:
+        yield chunk
+    await _remember(ctx, services)
+
+
+def remember_soon(ctx: RequestContext, services: Services) -> None:
+    """At the end of a successful stream: remember the final response object (in the
+    background; `remember_answer` already made the id usable)."""
+    if ctx.stream_reply is None or ctx.status != 200 or ctx.error is not None:
+        return
+    if not ctx.client_closed:
+        services.spawn(_remember(ctx, services))
+
+
+async def _remember(ctx: RequestContext, services: Services) -> None:
+    made = _entry(ctx)
+    if made is None:
+        return
+    response_id, entry = made
+    ttl_s = ctx.runtime.config.state.responses_ttl_s
     try:
         await services.state.remember(KEY_PREFIX + response_id, entry, ttl_s, services.clock.time())
     except StateUnavailable:

@@ -16,7 +16,7 @@ from gateway.errors import AuthenticationError, InvalidRequest, NotFound, Permis
 from gateway.limits.plan import estimate_request
 from gateway.pipeline.cache import cache_lookup
 from gateway.pipeline.context import RequestContext
-from gateway.pipeline.conversations import continue_conversation
+from gateway.pipeline.conversations import continue_conversation, remember_answer
 from gateway.pipeline.guard import guard_input, guard_output
 from gateway.pipeline.prompt import use_prompt
 from gateway.pipeline.route import route_and_call
@@ -120,4 +120,5 @@ STAGES: tuple[Stage, ...] = (
     cache_lookup,
     route_and_call,
     guard_output,
+    remember_answer,
 )
