@@ -152,6 +152,10 @@ def create_app(
         state=create_state(config.state.backend, config.state.redis_url),
     )
 
+    for provider in config.providers.values():
+        if provider.type != "mock":
+            services.network.client(provider)  # each transport imported (and logged) at start
+
     for model in config.models.values():
         for deployment in model.deployments:
             services.metrics.deployment_up.labels(deployment.name).set(1)

@@ -174,6 +174,7 @@ def write_config(
     redis_url: str | None = None,
     deployments: int = 1,
     strategy: str | None = None,
+    transport: str = "auto",
 ) -> Path:
     """The default pipeline: auth, routing, request record, metrics; no policy limits, no cache.
 
@@ -181,6 +182,7 @@ def write_config(
     policy (`policies/default.toml`: `[limits]`, `[cache]`, ...), `redis_url` sets
     `[state] backend = "redis"`, and `deployments` > 1 gives the model that many deployments,
     each behind its own provider entry pointing at the same upstream, picked by `strategy`.
+    `transport` is the providers' upstream client (`overhead.py --transport httpx`).
     """
     key_sha = hashlib.sha256(GATEWAY_KEY.encode()).hexdigest()
     directory.mkdir(parents=True, exist_ok=True)
@@ -192,6 +194,7 @@ def write_config(
 name = "{_provider_name(n)}"
 type = "openai"
 base_url = "{upstream_url}/v1"
+transport = "{transport}"
 """
         for n in range(deployments)
     )

@@ -1,7 +1,7 @@
 """Gateway overhead: requests/s and latency direct to the mock provider vs. through the gateway.
 
     python loadtests/overhead.py [--duration S | --quick] [--generator wrk|python] [--pin]
-                                 [--json PATH] [--soak N]
+                                 [--json PATH] [--soak N] [--transport auto|httpx|http1]
 
 Starts `gateway mock-provider` (0 ms latency) and `gateway serve --workers 1` (default pipeline:
 auth, routing, request record, metrics) on loopback, each in its own process, then for
@@ -10,6 +10,10 @@ the same load against the mock provider directly and through the gateway, back t
 prints requests/s, p50/p99 latency (to the last byte) and the latency the gateway adds, the
 gateway's RSS before and after, its start-up time, and each target from DESIGN.md with PASS or
 MISS. A miss is reported, never turned into a failing exit status.
+
+`--transport httpx` measures the same cells with the provider on the httpx upstream client
+instead of the default (`auto`, which is the hand-written `http1` client for this loopback
+provider), so the reference transport's cost is known; run both, interleaved, to compare.
 
 `--soak N` instead sends N requests (alternating chat and stream) at concurrency 64 through the
 gateway and prints its RSS at the start, every 10 % and the end.
@@ -67,6 +71,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--soak-warmup", type=int, default=2000, help="requests before the soak's first sample"
     )
+    parser.add_argument(
+        "--transport",
+        choices=("auto", "httpx", "http1"),
+        default="auto",
+        help="the provider's upstream client (docs/configuration.md, network options)",
+    )
     parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args(argv)
     check_load_arguments(parser, args)
@@ -83,6 +93,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     say_header("overhead", today, machine, args)
     pressure_before = cpu_pressure()
     say(f"before: {pressure_before}")
+    say(f"upstream transport: {args.transport}")
     report: dict[str, Any] = {
         "date": today.isoformat(timespec="seconds"),
         "machine": machine,
@@ -92,13 +103,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             "workers": args.workers,
             "pin": args.pin,
             "warmup_s": args.warmup,
+            "transport": args.transport,
         },
         "pressure_before": pressure_before,
     }
     with tempfile.TemporaryDirectory(prefix="llm-gateway-loadtest-") as tmp:
         mock = start_mock_provider(other_cpus)
         try:
-            config = write_config(Path(tmp), mock.url)
+            config = write_config(Path(tmp), mock.url, transport=args.transport)
             started = start_gateway(config, args.workers, gw_cpus)
             gateway = started.proc
             try:

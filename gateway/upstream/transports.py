@@ -12,12 +12,15 @@ either case; httpx then applies NO_PROXY itself). Everything else goes to `httpx
 from __future__ import annotations
 
 import importlib
+import logging
 import os
 from collections.abc import Callable, Mapping
 from typing import Literal, cast
 
 from gateway.config.types import NetworkConfig, ProviderConfig
 from gateway.upstream.base import UpstreamClient
+
+log = logging.getLogger("gateway.upstream")
 
 ConcreteTransport = Literal["http1", "httpx"]
 ClientFactory = Callable[[NetworkConfig], UpstreamClient]
@@ -75,6 +78,9 @@ class NetworkClients:
         client = self._by_network.get(provider.network)
         if client is None:
             client = self._by_network[provider.network] = self._make(provider.network)
+        log.info(
+            "provider '%s' reaches its upstream through %s", provider.name, type(client).__name__
+        )
         self._by_provider[provider.name] = (provider, client)
         return client
 

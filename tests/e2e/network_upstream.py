@@ -1,0 +1,182 @@
+"""Servers for the upstream network e2e tests, each on a thread: an HTTPS OpenAI/Azure-shaped
+upstream signed by a private CA (trustme), recording what it received, and an HTTP CONNECT proxy
+that alone can resolve the upstream's name."""
+
+from __future__ import annotations
+
+import json
+import select
+import socket
+import socketserver
+import ssl
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import brotli
+import trustme
+
+# Only the proxy knows this name: the gateway cannot reach the upstream without it.
+UPSTREAM_HOST = "upstream.test"
+
+
+@dataclass
+class Received:
+    path: str
+    query: str
+    headers: dict[str, str]
+    body: dict[str, Any]
+
+
+@dataclass
+class Upstream:
+    port: int
+    ca_file: Path
+    received: list[Received] = field(default_factory=list)
+
+
+def _completion(model: str) -> bytes:
+    return json.dumps(
+        {
+            "id": "chatcmpl-net",
+            "object": "chat.completion",
+            "created": 1,
+            "model": model,
+            "choices": [
+                {
+                    "index": 0,
+                    "message": {"role": "assistant", "content": "over the wire"},
+                    "finish_reason": "stop",
+                }
+            ],
+            "usage": {"prompt_tokens": 5, "completion_tokens": 3, "total_tokens": 8},
+        }
+    ).encode()
+
+
+def _stream(model: str) -> bytes:
+    base = {"id": "chatcmpl-net", "object": "chat.completion.chunk", "created": 1, "model": model}
+    events = [
+        {**base, "choices": [{"index": 0, "delta": {"content": w}, "finish_reason": None}]}
+        for w in ("over ", "the ", "wire")
+    ]
+    events.append(
+        {
+            **base,
+            "choices": [],
+            "usage": {"prompt_tokens": 5, "completion_tokens": 3, "total_tokens": 8},
+        }
+    )
+    return b"".join(b"data: " + json.dumps(e).encode() + b"\n\n" for e in events) + (
+        b"data: [DONE]\n\n"
+    )
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    upstream: Upstream
+
+    def do_POST(self) -> None:
+        body = json.loads(self.rfile.read(int(self.headers.get("content-length", "0"))))
+        url = urlsplit(self.path)
+        headers = {k.lower(): v for k, v in self.headers.items()}
+        self.upstream.received.append(Received(url.path, url.query, headers, body))
+        stream = bool(body.get("stream"))
+        data = _stream(body["model"]) if stream else _completion(body["model"])
+        self.send_response(200)
+        self.send_header("content-type", "text/event-stream" if stream else "application/json")
+        if not stream and "br" in headers.get("accept-encoding", ""):
+            data = bytes(brotli.compress(data))  # as a CDN in front of a provider would
+            self.send_header("content-encoding", "br")
+        self.send_header("content-length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+@contextmanager
+def running_https_upstream(directory: Path) -> Iterator[Upstream]:
+    """The upstream on 127.0.0.1 with a certificate for UPSTREAM_HOST and 127.0.0.1 from a CA
+    made here (its PEM in `directory`)."""
+    ca = trustme.CA()
+    ca_file = directory / "private-ca.pem"
+    ca.cert_pem.write_to_path(str(ca_file))
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert(UPSTREAM_HOST, "127.0.0.1").configure_cert(context)
+    handler = type("Handler", (_Handler,), {})
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    handler.upstream = Upstream(server.server_address[1], ca_file)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield handler.upstream
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+@dataclass
+class Proxy:
+    url: str
+    targets: list[str] = field(default_factory=list)
+
+
+class _ProxyHandler(socketserver.BaseRequestHandler):
+    proxy: Proxy
+
+    def handle(self) -> None:
+        client: socket.socket = self.request
+        head = b""
+        while b"\r\n\r\n" not in head:
+            data = client.recv(4096)
+            if not data:
+                return
+            head += data
+        method, target, _ = head.split(b"\r\n", 1)[0].decode().split(" ", 2)
+        self.proxy.targets.append(target)
+        if method != "CONNECT":
+            client.sendall(b"HTTP/1.1 405 Method Not Allowed\r\ncontent-length: 0\r\n\r\n")
+            return
+        host, _, port = target.rpartition(":")
+        address = "127.0.0.1" if host == UPSTREAM_HOST else host
+        with socket.create_connection((address, int(port)), timeout=5) as upstream:
+            client.sendall(b"HTTP/1.1 200 Connection established\r\n\r\n")
+            _pipe(client, upstream)
+
+
+def _pipe(a: socket.socket, b: socket.socket) -> None:
+    sockets = [a, b]
+    while True:
+        readable, _, _ = select.select(sockets, [], [], 10)
+        if not readable:
+            return
+        for sock in readable:
+            data = sock.recv(65536)
+            if not data:
+                return
+            (b if sock is a else a).sendall(data)
+
+
+@contextmanager
+def running_connect_proxy() -> Iterator[Proxy]:
+    handler = type("ProxyHandler", (_ProxyHandler,), {})
+    server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), handler)
+    server.daemon_threads = True
+    handler.proxy = Proxy(f"http://127.0.0.1:{server.server_address[1]}")
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield handler.proxy
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()

@@ -1,0 +1,150 @@
+"""The openai SDK through the gateway to upstreams where operators find them: an HTTPS upstream
+with a private CA reachable only through a CONNECT proxy (from HTTPS_PROXY), and Azure OpenAI."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import openai
+import pytest
+
+from tests.e2e.conftest import GATEWAY_KEY, PROVIDER_SECRET
+from tests.e2e.network_upstream import (
+    UPSTREAM_HOST,
+    Proxy,
+    Upstream,
+    running_connect_proxy,
+    running_https_upstream,
+)
+from tests.procs import Proc, start_gateway
+
+MESSAGES = [{"role": "user", "content": "hello"}]
+
+
+def config(upstream: Upstream, log: Path) -> str:
+    private = f"https://{UPSTREAM_HOST}:{upstream.port}/v1"
+    azure = f"https://127.0.0.1:{upstream.port}"
+    providers = f"""
+[logging]
+path = "{log}"
+
+[[providers]]
+name = "private"
+type = "openai"
+base_url = "{private}"
+api_key_env = "TEST_PROVIDER_KEY"
+ca_file = "{upstream.ca_file}"
+
+[[providers]]
+name = "private-no-ca"
+type = "openai"
+base_url = "https://127.0.0.1:{upstream.port}/v1"
+
+[[providers]]
+name = "azure"
+type = "azure"
+base_url = "{azure}"
+api_version = "2024-06-01"
+api_key_env = "TEST_PROVIDER_KEY"
+ca_file = "{upstream.ca_file}"
+
+[[providers]]
+name = "azure-http1"
+type = "azure"
+base_url = "{azure}/"
+deployment = "gpt4o-named"
+api_version = "2024-10-21"
+api_key_env = "TEST_PROVIDER_KEY"
+ca_file = "{upstream.ca_file}"
+transport = "http1"
+query = {{ tenant = "blue" }}
+"""
+    models = [
+        ("private", "private", "m-private"),
+        ("untrusted", "private-no-ca", "m"),
+        ("azure", "azure", "gpt4o-prod"),
+        ("azure-http1", "azure-http1", "ignored-by-azure"),
+    ]
+    for name, provider, model in models:
+        providers += (
+            f'\n[[models]]\nname = "{name}"\n[[models.deployments]]\n'
+            f'provider = "{provider}"\nmodel = "{model}"\n'
+        )
+    providers += '\n[[keys]]\nid = "k"\nkey_env = "GW_KEY"\n'
+    return providers
+
+
+@pytest.fixture(scope="module")
+def network(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Proc, Upstream, Proxy]]:
+    root = tmp_path_factory.mktemp("network")
+    with running_https_upstream(root) as upstream, running_connect_proxy() as proxy:
+        (root / "config.toml").write_text(config(upstream, root / "requests.jsonl"))
+        env = {
+            "TEST_PROVIDER_KEY": PROVIDER_SECRET,
+            "GW_KEY": GATEWAY_KEY,
+            "HTTPS_PROXY": proxy.url,
+            "NO_PROXY": "127.0.0.1,localhost",
+        }
+        gateway = start_gateway(root / "config.toml", env=env)
+        try:
+            yield gateway, upstream, proxy
+        finally:
+            gateway.stop()
+
+
+@pytest.fixture(scope="module")
+def sdk(network: tuple[Proc, Upstream, Proxy]) -> Iterator[openai.OpenAI]:
+    with openai.OpenAI(
+        base_url=network[0].url + "/v1", api_key=GATEWAY_KEY, max_retries=0
+    ) as client:
+        yield client
+
+
+def test_https_through_a_connect_proxy_with_a_private_ca(
+    network: tuple[Proc, Upstream, Proxy], sdk: openai.OpenAI
+) -> None:
+    _, upstream, proxy = network
+    reply = sdk.chat.completions.create(model="private", messages=MESSAGES)
+    assert reply.choices[0].message.content == "over the wire"  # br-compressed on the wire
+    stream = sdk.chat.completions.create(model="private", messages=MESSAGES, stream=True)
+    text = "".join(chunk.choices[0].delta.content or "" for chunk in stream if chunk.choices)
+    assert text == "over the wire"
+    assert f"{UPSTREAM_HOST}:{upstream.port}" in proxy.targets  # the only way there
+    sent = [r for r in upstream.received if r.body["model"] == "m-private"]
+    assert [r.path for r in sent] == ["/v1/chat/completions"] * 2
+    assert sent[0].headers["authorization"] == f"Bearer {PROVIDER_SECRET}"
+
+
+def test_an_untrusted_certificate_is_a_clear_502(sdk: openai.OpenAI) -> None:
+    with pytest.raises(openai.APIStatusError) as caught:
+        sdk.chat.completions.create(model="untrusted", messages=MESSAGES)
+    assert caught.value.status_code == 502
+    error = caught.value.body
+    assert isinstance(error, dict) and error["code"] == "upstream_tls_error"
+    assert "not trusted" in error["message"] and "ca_file" in error["message"]
+
+
+@pytest.mark.parametrize(
+    ("model", "path", "query"),
+    [
+        ("azure", "/openai/deployments/gpt4o-prod/chat/completions", "api-version=2024-06-01"),
+        (
+            "azure-http1",
+            "/openai/deployments/gpt4o-named/chat/completions",
+            "api-version=2024-10-21&tenant=blue",
+        ),
+    ],
+)
+def test_azure_gets_its_path_query_and_api_key(
+    network: tuple[Proc, Upstream, Proxy], sdk: openai.OpenAI, model: str, path: str, query: str
+) -> None:
+    _, upstream, proxy = network
+    before, proxied = len(upstream.received), len(proxy.targets)
+    reply = sdk.chat.completions.create(model=model, messages=MESSAGES)
+    assert reply.choices[0].message.content == "over the wire"
+    (received,) = upstream.received[before:]
+    assert (received.path, received.query) == (path, query)
+    assert received.headers["api-key"] == PROVIDER_SECRET
+    assert "authorization" not in received.headers
+    assert len(proxy.targets) == proxied  # NO_PROXY (auto) and http1 both go direct
