@@ -23,18 +23,20 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from gateway import tokens
 from gateway.config import load_config
 from gateway.config.types import GatewayConfig
-from gateway.errors import GatewayError, NotFound, WireFormat
+from gateway.errors import NotFound, WireFormat
 from gateway.http.admin import AdminAPI
+from gateway.http.cors import CORSMiddleware
 from gateway.http.endpoint import ProxyEndpoint, new_request_id, request_headers
-from gateway.http.responses import send_error, send_json
+from gateway.http.models import ModelsEndpoint
+from gateway.http.responses import send_error
 from gateway.http.stored_responses import StoredResponseEndpoint
 from gateway.mock_provider.inprocess import InProcessMockUpstream
 from gateway.observability.recorder import JsonlSink, RecordSink
 from gateway.observability.redact import LogRedactor
 from gateway.pipeline.context import Endpoint, RequestContext
+from gateway.pipeline.count_tokens import COUNT_TOKENS_STAGES
 from gateway.pipeline.finish import finish_request
 from gateway.pipeline.services import Services
-from gateway.pipeline.stages import authenticate
 from gateway.reload import Reloader
 from gateway.runtime import build_runtime
 from gateway.state import create_state
@@ -48,43 +50,13 @@ ENDPOINTS = (
     Endpoint("/v1/messages", "messages", "anthropic"),
     Endpoint("/v1/embeddings", "embeddings", "openai"),
     Endpoint("/v1/responses", "responses", "openai"),
+    Endpoint("/v1/completions", "completions", "openai", cacheable=False),
 )
+COUNT_TOKENS = Endpoint("/v1/messages/count_tokens", "count_tokens", "anthropic", cacheable=False)
 
 
 def _json(data: object, status: int = 200) -> Response:
     return Response(orjson.dumps(data), status_code=status, media_type="application/json")
-
-
-class ModelsEndpoint:
-    """`GET /v1/models`: the models this key may use, in the OpenAI list shape."""
-
-    def __init__(self, services: Services) -> None:
-        self.services = services
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        runtime = self.services.runtime
-        ctx = RequestContext(
-            endpoint=Endpoint("/v1/models", "chat", "openai"),
-            runtime=runtime,
-            request_id=new_request_id(),
-            ts=time.time(),
-            started=time.monotonic(),
-            headers=request_headers(scope),
-        )
-        try:
-            await authenticate(ctx, self.services)
-            assert ctx.key is not None
-            created = int(runtime.config.source.stat().st_mtime) if runtime.config.source else 0
-            data = [
-                {"id": name, "object": "model", "created": created, "owned_by": "llm-gateway"}
-                for name in runtime.config.models
-                if ctx.key.allows(name)
-            ]
-            await send_json(ctx, send, orjson.dumps({"object": "list", "data": data}))
-        except GatewayError as error:
-            await send_error(ctx, send, error)
-        finally:
-            finish_request(ctx, self.services)
 
 
 class NotFoundEndpoint:
@@ -193,9 +165,12 @@ def create_app(
             await services.aclose()
 
     proxies = {e.path: ProxyEndpoint(e, services) for e in ENDPOINTS}
+    proxies[COUNT_TOKENS.path] = ProxyEndpoint(COUNT_TOKENS, services, COUNT_TOKENS_STAGES)
+    models = ModelsEndpoint(services)
     routes = [Route(path, endpoint, methods=None) for path, endpoint in proxies.items()]
     routes += [
-        Route("/v1/models", ModelsEndpoint(services), methods=None),
+        Route("/v1/models", models, methods=None),
+        Route("/v1/models/{model_id:path}", models, methods=None),
         Route("/v1/responses/{response_id}", StoredResponseEndpoint(services), methods=None),
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
@@ -206,28 +181,41 @@ def create_app(
     app = Starlette(routes=routes, lifespan=lifespan)
     app.state.services = services
     app.state.reloader = reloader
-    return GatewayApp(app, dict(proxies))
+    return GatewayApp(app, dict(proxies), services)
 
 
 class GatewayApp:
     """The proxied routes go straight to their endpoint; everything else through Starlette.
 
     The hot path skips Starlette's router and exception middlewares (the proxy endpoints answer
-    every error themselves); lifespan, admin, health and metrics keep the framework.
+    every error themselves); lifespan, admin, health and metrics keep the framework. CORS wraps
+    both only while the running config lists `cors_origins`.
     """
 
-    def __init__(self, app: Starlette, direct: dict[str, ASGIApp]) -> None:
+    def __init__(self, app: Starlette, direct: dict[str, ASGIApp], services: Services) -> None:
         self.app = app
         self.state = app.state
         self._direct = direct
+        self._services = services
+        self._cors = CORSMiddleware(self._dispatch, self._cors_origins)
+
+    def _cors_origins(self) -> tuple[str, ...]:
+        return self._services.runtime.config.server.cors_origins
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
+            if self._services.runtime.config.server.cors_origins:
+                await self._cors(scope, receive, send)
+                return
             endpoint = self._direct.get(scope["path"])
             if endpoint is not None:
                 await endpoint(scope, receive, send)
                 return
         await self.app(scope, receive, send)
+
+    async def _dispatch(self, scope: Scope, receive: Receive, send: Send) -> None:
+        endpoint = self._direct.get(scope["path"])
+        await (endpoint or self.app)(scope, receive, send)
 
 
 def create_app_from_env() -> GatewayApp:

@@ -80,6 +80,32 @@ def validate_messages(body: dict[str, Any]) -> None:
     _optional(body, "tools", list, "an array")
 
 
+def validate_completions(body: dict[str, Any]) -> None:
+    """Legacy text completions: `prompt` is a string, strings, or token arrays."""
+    _require_model(body)
+    prompt = body.get("prompt")
+    if prompt is None:
+        raise InvalidRequest("missing required parameter: 'prompt'", param="prompt")
+    if not isinstance(prompt, (str, list)):
+        raise InvalidRequest("'prompt' must be a string or an array", param="prompt")
+    _optional(body, "stream", bool, "a boolean")
+    _optional(body, "n", int, "an integer")
+    _optional(body, "max_tokens", int, "an integer")
+    _optional(body, "stream_options", dict, "an object")
+    if body.get("stream_options") is not None and not body.get("stream"):
+        raise InvalidRequest(
+            "'stream_options' is only allowed when 'stream' is true", param="stream_options"
+        )
+
+
+def validate_count_tokens(body: dict[str, Any]) -> None:
+    """`/v1/messages/count_tokens`: a Messages body without `max_tokens`."""
+    _require_model(body)
+    _require_messages(body)
+    _optional(body, "system", (str, list), "a string or an array of text blocks")
+    _optional(body, "tools", list, "an array")
+
+
 def validate_embeddings(body: dict[str, Any]) -> None:
     _require_model(body)
     value = body.get("input")

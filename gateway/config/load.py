@@ -64,6 +64,8 @@ def _load(path: Path, env: Mapping[str, str]) -> tuple[GatewayConfig | None, lis
     data, doc = parsed
     top = doc.fields(data, (), "at top level", GATEWAY)
     _check_state(doc, top["state"] if "state" in top else StateConfig())
+    if "server" in top:
+        _check_cors_origins(doc, top["server"].cors_origins)
     admin_env = top["admin"].key_env if "admin" in top else None
     if admin_env is not None:
         doc.require_env(("admin", "key_env"), "admin", admin_env, env)
@@ -108,6 +110,20 @@ def _check_state(doc: Doc, state: StateConfig) -> None:
         doc.report(
             ("state", "redis_url"), "state.redis_url must start with redis://, rediss:// or unix://"
         )
+
+
+def _check_cors_origins(doc: Doc, origins: tuple[str, ...]) -> None:
+    """An origin is `*` or `scheme://host[:port]`, as a browser sends it (no path, no `/`)."""
+    for origin in origins:
+        scheme, sep, rest = origin.partition("://")
+        if origin != "*" and (
+            scheme not in ("http", "https") or not sep or not rest or "/" in rest
+        ):
+            doc.report(
+                ("server", "cors_origins"),
+                f"server.cors_origins: {origin!r} is not an origin: write '*' or "
+                "scheme://host[:port], without a path or a trailing '/'",
+            )
 
 
 def _absolute_log_path(logging: LoggingConfig, base: Path) -> LoggingConfig:

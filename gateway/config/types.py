@@ -47,6 +47,8 @@ class ServerConfig:
     max_body_bytes: PositiveInt = 4 * 1024 * 1024
     # Whole-request deadline (seconds), covering every attempt and the full stream.
     request_timeout_s: PositiveFloat = 600.0
+    # Browser origins allowed to call the /v1/ routes (CORS); "*" allows any. Empty: no CORS.
+    cors_origins: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -137,6 +139,8 @@ class DeploymentConfig:
     input_cost_per_1m: NonNegativeFloat = 0.0
     output_cost_per_1m: NonNegativeFloat = 0.0
     cached_input_cost_per_1m: NonNegativeFloat | None = None
+    # Anthropic prompt-cache writes; None = 1.25 x input_cost_per_1m (Anthropic's 5-minute rate).
+    cache_write_cost_per_1m: NonNegativeFloat | None = None
     context_window: PositiveInt | None = None
     rpm: PositiveInt | None = None
     tpm: PositiveInt | None = None

@@ -48,13 +48,14 @@ def _response_input_slots(body: dict[str, Any]) -> list[Slot]:
 
 def input_slots(body: dict[str, Any], kind: str) -> list[Slot]:
     """Every text the client sends: messages (tool results included), system, embeddings input,
-    Responses instructions and input."""
+    Responses instructions and input, a legacy completion's prompt."""
     if kind == "responses":
         return _response_input_slots(body)
-    if kind == "embeddings":
-        value = body.get("input")
+    if kind == "embeddings" or kind == "completions":
+        name = "input" if kind == "embeddings" else "prompt"
+        value = body.get(name)
         if isinstance(value, str):
-            return [(body, "input")]
+            return [(body, name)]
         if isinstance(value, list):
             return [(value, i) for i, item in enumerate(value) if isinstance(item, str)]
         return []
@@ -65,8 +66,8 @@ def input_slots(body: dict[str, Any], kind: str) -> list[Slot]:
 
 
 def output_slots(data: Any, wire: str) -> list[Slot]:
-    """The answer's text: OpenAI `choices[].message.content`, Anthropic `content[].text`,
-    a Responses API `output[].content[].text`."""
+    """The answer's text: OpenAI `choices[].message.content` (a legacy completion's
+    `choices[].text`), Anthropic `content[].text`, a Responses API `output[].content[].text`."""
     if not isinstance(data, dict):
         return []
     if data.get("object") == "response":
@@ -87,6 +88,8 @@ def output_slots(data: Any, wire: str) -> list[Slot]:
         message = choice.get("message") if isinstance(choice, dict) else None
         if isinstance(message, dict) and isinstance(message.get("content"), str):
             slots.append((message, "content"))
+        elif isinstance(choice, dict) and isinstance(choice.get("text"), str):
+            slots.append((choice, "text"))
     return slots
 
 

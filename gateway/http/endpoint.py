@@ -30,7 +30,7 @@ from gateway.http.responses import send_cached_stream, send_error, send_json, se
 from gateway.pipeline.context import Endpoint, RequestContext
 from gateway.pipeline.finish import finish_request
 from gateway.pipeline.services import Services
-from gateway.pipeline.stages import STAGES
+from gateway.pipeline.stages import STAGES, Stage
 
 log = logging.getLogger("gateway")
 
@@ -71,11 +71,15 @@ async def read_body(receive: Receive, headers: dict[str, str], limit: int) -> by
 
 
 class ProxyEndpoint:
-    """ASGI app for one proxied route (`/v1/chat/completions`, `/v1/messages`, `/v1/embeddings`)."""
+    """ASGI app for one proxied route (`/v1/chat/completions`, `/v1/messages`, ...); `stages`
+    are the pipeline's (`STAGES`) unless the route has its own short list."""
 
-    def __init__(self, endpoint: Endpoint, services: Services) -> None:
+    def __init__(
+        self, endpoint: Endpoint, services: Services, stages: tuple[Stage, ...] = STAGES
+    ) -> None:
         self.endpoint = endpoint
         self.services = services
+        self.stages = stages
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         services = self.services
@@ -103,7 +107,7 @@ class ProxyEndpoint:
             async with asyncio.timeout(runtime.config.server.request_timeout_s):
                 watch = DisconnectWatch(receive, ctx, WATCH_STAGES_AFTER_S)
                 try:
-                    for stage in STAGES:
+                    for stage in self.stages:
                         await stage(ctx, services)
                 finally:
                     watch.stop()

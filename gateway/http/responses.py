@@ -24,7 +24,10 @@ _SSE = [(b"content-type", b"text/event-stream; charset=utf-8"), (b"cache-control
 
 def gateway_headers(ctx: RequestContext) -> list[tuple[bytes, bytes]]:
     ctx.run_deferred()  # e.g. the rate-limit headers, if no await has built them yet
-    headers = [(b"x-request-id", ctx.request_id.encode()), (b"x-gateway-cache", ctx.cache.encode())]
+    request_id = ctx.request_id.encode()
+    headers = [(b"x-request-id", request_id), (b"x-gateway-cache", ctx.cache.encode())]
+    if ctx.endpoint.wire == "anthropic":
+        headers.append((b"request-id", request_id))  # where the anthropic SDK reads it
     if ctx.exchange.deployment is not None:
         headers.append((b"x-gateway-deployment", ctx.exchange.deployment.name.encode()))
     if ctx.exchange.attempts:

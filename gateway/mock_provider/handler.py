@@ -1,9 +1,10 @@
 """The transport-independent core of the mock provider: request bytes in, a paced reply out.
 
-`MockHandler.handle` serves the OpenAI (chat, Responses, embeddings) and Anthropic endpoints and
-injects the faults named by the requested model (`fail-500`, `fail-429`, `fail-quota`,
-`fail-529`, `fail-400-context`, `fail-timeout`, `drop-mid-stream`, `malformed`), with the
-bodies and headers the real providers send.
+`MockHandler.handle` serves the OpenAI endpoints (chat, legacy completions, Responses,
+embeddings, models) and the Anthropic ones (messages, count_tokens), and injects the faults
+named by the requested model (`fail-500`, `fail-429`, `fail-quota`, `fail-529`,
+`fail-400-context`, `fail-timeout`, `drop-mid-stream`, `malformed`), with the bodies and headers
+the real providers send.
 The ASGI server (`server.py`) and the in-process upstream (`inprocess.py`) both wrap it.
 """
 
@@ -28,6 +29,11 @@ from gateway.mock_provider.behaviour import (
     plan_messages,
 )
 from gateway.mock_provider.bodies import MockConnectionDrop, MockStats, OnceBody, StreamBody
+from gateway.mock_provider.completions import (
+    plan_completion,
+    text_completion,
+    text_completion_frames,
+)
 from gateway.mock_provider.embeddings import embeddings_response
 from gateway.mock_provider.responses import (
     ResponseStore,
@@ -60,6 +66,7 @@ _CACHEABLE_BODY = 16384
 # path -> (method, endpoint)
 _ROUTES = {
     "/v1/chat/completions": ("POST", "chat"),
+    "/v1/completions": ("POST", "completions"),
     "/v1/messages": ("POST", "messages"),
     "/v1/messages/count_tokens": ("POST", "count_tokens"),
     "/v1/embeddings": ("POST", "embeddings"),
@@ -71,12 +78,13 @@ _SSE_HEADERS = {"content-type": "text/event-stream; charset=utf-8", "cache-contr
 _DONE = b"data: [DONE]\n\n"
 # Placeholders exactly as long as what replaces them (16 hex digits; 10 digits of Unix time).
 _OPENAI_ID = "chatcmpl-mock" + "#" * 16
+_COMPLETION_ID = "cmpl-mock" + "#" * 16
 _ANTHROPIC_ID = "msg_mock" + "#" * 16
 _RESPONSES_ID = "resp_mock" + "#" * 16
 _CREATED = 1000000000
 _CREATED_PLACEHOLDER = b'"created":1000000000,'
 _CREATED_AT_PLACEHOLDER = b'"created_at":1000000000,'
-_STREAMING = ("chat", "messages", "responses")
+_STREAMING = ("chat", "messages", "responses", "completions")
 _MALFORMED_JSON = (
     b'{"id": "chatcmpl-malformed", "object": "chat.completion", "choices": [{"index": 0, '
 )
@@ -290,9 +298,24 @@ def _bounds(pieces: list[bytes]) -> tuple[int, ...]:
     return tuple(bounds)
 
 
-def _rendered(wire: str, plan: Plan, model: str | None, action: str = "plan") -> _Decision:
-    """Render the plan once, with placeholders where each response's id and timestamp go."""
-    if wire == "openai":
+def _rendered(
+    wire: str, plan: Plan, model: str | None, action: str = "plan", completion: bool = False
+) -> _Decision:
+    """Render the plan once, with placeholders where each response's id and timestamp go;
+    `completion`: as a legacy text completion."""
+    if completion:
+        placeholder = _COMPLETION_ID
+        if not plan.stream:
+            payload = orjson.dumps(text_completion(plan, placeholder, _CREATED))
+            return _Decision(
+                action, wire, model, payload=payload, id_placeholder=_quoted(placeholder)
+            )
+        pieces = [
+            b"".join([encode_event(orjson.dumps(event)) for event in frame])
+            for frame in text_completion_frames(plan, placeholder, _CREATED)
+        ]
+        pieces[-1] += _DONE
+    elif wire == "openai":
         placeholder = _OPENAI_ID
         if not plan.stream:
             payload = orjson.dumps(render.openai_completion(plan, placeholder, _CREATED))
@@ -343,6 +366,8 @@ def _decide(endpoint: str, wire: str, body: bytes) -> _Decision:
             return _fault(model, endpoint, wire, data, stream)
         if endpoint == "chat":
             return _rendered(wire, plan_chat(data), model)
+        if endpoint == "completions":
+            return _rendered(wire, plan_completion(data), model, completion=True)
         if endpoint == "messages":
             return _rendered(wire, plan_messages(data), model)
         if endpoint == "responses":
@@ -404,6 +429,8 @@ def _fault(model: str, endpoint: str, wire: str, data: Any, stream: bool) -> _De
     if model == "drop-mid-stream":
         if stream and endpoint == "responses":
             return _rendered_responses(plan_responses(data), data, model, action="drop")
+        if stream and endpoint == "completions":
+            return _rendered(wire, plan_completion(data), model, "drop", completion=True)
         if stream and endpoint in _STREAMING:
             plan = plan_chat(data) if endpoint == "chat" else plan_messages(data)
             return _rendered(wire, plan, model, action="drop")

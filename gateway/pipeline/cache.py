@@ -39,7 +39,7 @@ async def cache_lookup(ctx: RequestContext, services: Services) -> None:
     """Serve an identical earlier answer when the policy caches and the client allows it."""
     assert ctx.key is not None and ctx.body is not None
     policy = ctx.runtime.config.policies.get(ctx.key.policy)
-    if policy is None or policy.cache.mode == "off":
+    if policy is None or policy.cache.mode == "off" or not ctx.endpoint.cacheable:
         return
     endpoint = ctx.endpoint.path
     if ctx.endpoint.kind == "responses":

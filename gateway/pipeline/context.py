@@ -26,6 +26,8 @@ class Endpoint:
     path: str
     kind: EndpointKind
     wire: WireFormat  # the client's format, for bodies and errors
+    # Whether the exact cache may answer it (its entries rebuild chat, messages or embeddings).
+    cacheable: bool = True
 
 
 class GuardrailHit(TypedDict):
@@ -105,8 +107,9 @@ class RequestContext:
         """tiktoken estimate of the prompt, computed at most once per request."""
         if self._prompt_estimate is None:
             body = self.body or {}
-            if self.endpoint.kind == "embeddings":
-                value = body.get("input")
+            kind = self.endpoint.kind
+            if kind == "embeddings" or kind == "completions":
+                value = body.get("input" if kind == "embeddings" else "prompt")
                 texts = (
                     [value]
                     if isinstance(value, str)

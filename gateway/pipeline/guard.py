@@ -16,7 +16,7 @@ from typing import Any
 
 import orjson
 
-from gateway.errors import ContentBlocked
+from gateway.errors import ContentBlocked, InvalidRequest
 from gateway.guardrails.base import Finding, GuardrailUnavailable, Placeholders
 from gateway.guardrails.bodies import Slot, input_slots, output_slots, string_slots
 from gateway.guardrails.compiled import ERROR_ENTITY, Decision, Guard, GuardrailSet, decide
@@ -113,7 +113,16 @@ async def _apply(
 async def guard_input(ctx: RequestContext, services: Services) -> None:
     """Pipeline stage: scan what goes to the provider; block, or rewrite `ctx.body` in place."""
     guards = _guardrails(ctx)
-    if guards is None or not guards.input or ctx.body is None:
+    if guards is None:
+        return
+    if ctx.stream and ctx.endpoint.kind == "completions" and (guards.output or guards.restores):
+        # The stream guard reads chat deltas: a legacy completion stream would pass unread.
+        raise InvalidRequest(
+            "this key's output guardrails cannot inspect streamed legacy completions: "
+            "send 'stream': false, or use /v1/chat/completions",
+            param="stream",
+        )
+    if not guards.input or ctx.body is None:
         return
     placeholders = Placeholders() if guards.restores else None
     ctx.placeholders = placeholders

@@ -15,7 +15,9 @@ async def use_prompt(ctx: RequestContext, services: Services) -> None:
     """Render the prompt the body's `prompt` field or the `x-gateway-prompt` header names
     (400 for a bad reference or variables, 404 for an unknown prompt, version or alias)."""
     assert ctx.body is not None and ctx.key is not None
-    ref = requested(ctx.body, ctx.headers.get(HEADER))
+    # A legacy completion's `prompt` is the text to complete, never a registry reference.
+    named_in = {} if ctx.endpoint.kind == "completions" else ctx.body
+    ref = requested(named_in, ctx.headers.get(HEADER))
     if ref is None or _hosted_by_openai(ctx, ref.id):
         return
     prompt, version, alias = choose(

@@ -23,6 +23,8 @@ from gateway.pipeline.route import route_and_call
 from gateway.pipeline.services import Services
 from gateway.validation import (
     validate_chat,
+    validate_completions,
+    validate_count_tokens,
     validate_embeddings,
     validate_messages,
     validate_responses,
@@ -35,7 +37,10 @@ _VALIDATORS = {
     "messages": validate_messages,
     "embeddings": validate_embeddings,
     "responses": validate_responses,
+    "completions": validate_completions,
+    "count_tokens": validate_count_tokens,
 }
+_NOT_STREAMED = ("embeddings", "count_tokens")
 
 
 async def authenticate(ctx: RequestContext, services: Services) -> None:
@@ -73,7 +78,7 @@ async def parse_body(ctx: RequestContext, services: Services) -> None:
     _VALIDATORS[ctx.endpoint.kind](body)
     ctx.body = body
     ctx.model_name = body["model"]
-    ctx.stream = bool(body.get("stream")) and ctx.endpoint.kind != "embeddings"
+    ctx.stream = bool(body.get("stream")) and ctx.endpoint.kind not in _NOT_STREAMED
 
 
 async def resolve_model(ctx: RequestContext, services: Services) -> None:

@@ -14,18 +14,24 @@ from gateway.providers.anthropic.adapters import (
     AnthropicMessagesAdapter,
     OpenAIClientToAnthropic,
 )
+from gateway.providers.anthropic.count_tokens import AnthropicCountTokensAdapter
 from gateway.providers.azure import AZURE_CHAT, AZURE_EMBEDDINGS, AZURE_WIRE
 from gateway.providers.base import Adapter, PreparedCall, StreamConverter, Usage
-from gateway.providers.openai import OpenAIChatAdapter, OpenAIEmbeddingsAdapter
+from gateway.providers.openai import (
+    OpenAIChatAdapter,
+    OpenAICompletionsAdapter,
+    OpenAIEmbeddingsAdapter,
+)
 from gateway.providers.responses.adapters import (
     ResponsesPassthrough,
     ResponsesToAnthropic,
     ResponsesToChat,
 )
 
-EndpointKind = Literal["chat", "messages", "embeddings", "responses"]
+EndpointKind = Literal["chat", "messages", "embeddings", "responses", "completions", "count_tokens"]
 OPENAI_HOST = "api.openai.com"
 MOCK_BASE_URLS = {"openai": "mock://local/v1", "anthropic": "mock://local"}
+_ANTHROPIC_KINDS = ("messages", "count_tokens")
 
 _OPENAI_CHAT = OpenAIChatAdapter()
 _OPENAI_EMBEDDINGS = OpenAIEmbeddingsAdapter()
@@ -34,6 +40,9 @@ _ANTHROPIC_TO_OPENAI = AnthropicClientToOpenAI()
 _ANTHROPIC_TO_AZURE = AnthropicClientToOpenAI(AZURE_WIRE)
 _ANTHROPIC_PASSTHROUGH = AnthropicMessagesAdapter()
 _RESPONSES_PASSTHROUGH = ResponsesPassthrough()
+_OPENAI_COMPLETIONS = OpenAICompletionsAdapter()
+_AZURE_COMPLETIONS = OpenAICompletionsAdapter(AZURE_WIRE)
+_ANTHROPIC_COUNT_TOKENS = AnthropicCountTokensAdapter()
 
 
 def wire_provider(provider: ProviderConfig, kind: EndpointKind) -> ProviderConfig:
@@ -43,7 +52,7 @@ def wire_provider(provider: ProviderConfig, kind: EndpointKind) -> ProviderConfi
 
 @functools.lru_cache(maxsize=256)
 def _mock_wire(provider: ProviderConfig, kind: EndpointKind) -> ProviderConfig:
-    wire: Literal["openai", "anthropic"] = "anthropic" if kind == "messages" else "openai"
+    wire: Literal["openai", "anthropic"] = "anthropic" if kind in _ANTHROPIC_KINDS else "openai"
     return dataclasses.replace(
         provider,
         type=wire,
@@ -89,6 +98,19 @@ def adapter_for(
         if upstream == "anthropic":
             return _OPENAI_TO_ANTHROPIC
         return AZURE_CHAT if upstream == "azure" else _OPENAI_CHAT
+    if kind == "completions":
+        if upstream == "anthropic":
+            raise InvalidRequest(
+                f"provider '{provider.name}' ({upstream}) does not serve legacy completions: "
+                "use /v1/chat/completions"
+            )
+        return _AZURE_COMPLETIONS if upstream == "azure" else _OPENAI_COMPLETIONS
+    if kind == "count_tokens":
+        if upstream != "anthropic":
+            raise InvalidRequest(f"provider '{provider.name}' ({upstream}) does not count tokens")
+        if anthropic_beta:
+            return AnthropicCountTokensAdapter({"anthropic-beta": anthropic_beta})
+        return _ANTHROPIC_COUNT_TOKENS
     if upstream == "anthropic":
         if anthropic_beta:
             return AnthropicMessagesAdapter({"anthropic-beta": anthropic_beta})

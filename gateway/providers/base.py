@@ -25,6 +25,8 @@ class Usage:
     completion_tokens: int = 0
     cached_tokens: int = 0
     reasoning_tokens: int = 0
+    # Anthropic prompt-cache writes (part of prompt_tokens, priced at their own rate).
+    cache_write_tokens: int = 0
     # True when the numbers came from the upstream, False when estimated with tiktoken.
     reported: bool = False
 

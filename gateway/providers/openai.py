@@ -140,6 +140,19 @@ class OpenAIStreamPassthrough:
         return []
 
 
+class OpenAICompletionStreamPassthrough(OpenAIStreamPassthrough):
+    """The same relay for legacy `text_completion` chunks, whose text is `choices[].text`."""
+
+    @property
+    def text(self) -> list[str]:
+        parts: list[str] = []
+        for data in self._events:
+            choices = orjson.loads(data).get("choices")
+            if choices and type(choices[0]) is dict and type(choices[0].get("text")) is str:
+                parts.append(choices[0]["text"])
+        return parts
+
+
 class OpenAIChatAdapter:
     operation = "chat/completions"
 
@@ -200,3 +213,14 @@ class OpenAIEmbeddingsAdapter(OpenAIChatAdapter):
         upstream = dict(body)
         upstream["model"] = deployment.model
         return self._call(provider, deployment, api_key, upstream)
+
+
+class OpenAICompletionsAdapter(OpenAIChatAdapter):
+    """Legacy `POST /v1/completions`: passed through like chat (usage asked for on streams)."""
+
+    operation = "completions"
+
+    def stream(self, body: dict[str, Any]) -> OpenAICompletionStreamPassthrough:
+        options = body.get("stream_options")
+        wants_usage = isinstance(options, dict) and bool(options.get("include_usage"))
+        return OpenAICompletionStreamPassthrough(wants_usage)

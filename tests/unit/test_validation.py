@@ -1,7 +1,13 @@
 import pytest
 
 from gateway.errors import InvalidRequest
-from gateway.validation import validate_chat, validate_embeddings, validate_messages
+from gateway.validation import (
+    validate_chat,
+    validate_completions,
+    validate_count_tokens,
+    validate_embeddings,
+    validate_messages,
+)
 
 MESSAGES = [{"role": "user", "content": "hi"}]
 
@@ -55,3 +61,26 @@ def test_embeddings_input() -> None:
     with pytest.raises(InvalidRequest):
         validate_embeddings({"model": "m", "input": []})
     validate_embeddings({"model": "m", "input": ["a", "b"]})
+
+
+@pytest.mark.parametrize(
+    ("body", "param"),
+    [
+        ({"prompt": "hi"}, "model"),
+        ({"model": "m"}, "prompt"),
+        ({"model": "m", "prompt": {"text": "hi"}}, "prompt"),
+        ({"model": "m", "prompt": "hi", "max_tokens": "5"}, "max_tokens"),
+        ({"model": "m", "prompt": "hi", "stream_options": {}}, "stream_options"),
+    ],
+)
+def test_completions_rejections_name_the_param(body: dict, param: str) -> None:
+    with pytest.raises(InvalidRequest) as info:
+        validate_completions(body)
+    assert info.value.param == param
+
+
+def test_count_tokens_needs_no_max_tokens() -> None:
+    validate_count_tokens({"model": "m", "messages": MESSAGES, "system": "be brief"})
+    with pytest.raises(InvalidRequest) as info:
+        validate_count_tokens({"model": "m"})
+    assert info.value.param == "messages"

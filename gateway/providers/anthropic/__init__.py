@@ -6,6 +6,7 @@ state machines) over parsed JSON, each named for the direction its data travels:
 - `adapters`: the three `Adapter`s (Anthropic client -> Anthropic upstream passed through,
   OpenAI client -> Anthropic upstream, Anthropic client -> OpenAI-compatible upstream) and the
   stream converters that frame their SSE;
+- `count_tokens`: the `Adapter` of `/v1/messages/count_tokens` to an Anthropic upstream;
 - `requests_openai_to_anthropic`, `requests_anthropic_to_openai`: request bodies;
 - `responses_anthropic_to_openai`, `responses_openai_to_anthropic`: JSON responses;
 - `streams_anthropic_to_openai`, `streams_openai_to_anthropic`: stream events <-> chunks;

@@ -146,12 +146,17 @@ class AnthropicToOpenAIStreamAdapter:
             except StreamTranslationError as exc:
                 raise UpstreamFailed(f"upstream stream error: {exc}") from None
             out.extend(self._encode(chunks))
-        self.usage = usage_from_openai(self._translator.usage)
+        self._read_usage()
         return out
+
+    def _read_usage(self) -> None:
+        # From Anthropic's own counts: the OpenAI form has no place for cache writes.
+        if self._translator.usage is not None:
+            self.usage = usage_from_anthropic(self._translator.anthropic_usage)
 
     def finish(self) -> list[bytes]:
         out = self._encode(self._translator.finish())
-        self.usage = usage_from_openai(self._translator.usage)
+        self._read_usage()
         out.append(_DONE_EVENT)
         return out
 
@@ -197,6 +202,8 @@ class OpenAIToAnthropicStreamAdapter:
         self._translator = OpenAIToAnthropicStream(model, input_tokens_estimate)
         self.usage: Usage | None = None
         self.text: list[str] = []
+        # The upstream's usage as OpenAI reported it (reasoning tokens included), if it did.
+        self._reported: Usage | None = None
 
     def _encode(self, events: list[tuple[str, dict[str, Any]]]) -> list[bytes]:
         out = []
@@ -213,12 +220,15 @@ class OpenAIToAnthropicStreamAdapter:
         for event in self._decoder.feed(chunk):
             if event.data == b"[DONE]":
                 continue
-            out.extend(self._encode(self._translator.feed(_parse_event(event.data))))
+            parsed = _parse_event(event.data)
+            if parsed.get("usage") is not None:
+                self._reported = usage_from_openai(parsed["usage"]) or self._reported
+            out.extend(self._encode(self._translator.feed(parsed)))
         return out
 
     def finish(self) -> list[bytes]:
         out = self._encode(self._translator.finish())
-        self.usage = usage_from_anthropic(self._translator.usage)
+        self.usage = self._reported or usage_from_anthropic(self._translator.usage)
         return out
 
 

@@ -41,7 +41,8 @@ class AnthropicToOpenAIStream:
         self.created = int(time.time()) if created is None else created
         self.id = "chatcmpl-gateway"
         self.usage: JSON | None = None
-        self._anthropic_usage: JSON = {}
+        # The upstream's own usage, merged over the stream (cache writes included).
+        self.anthropic_usage: JSON = {}
         self._started = False
         self._finished = False
         self._usage_sent = False
@@ -56,6 +57,8 @@ class AnthropicToOpenAIStream:
             message = data.get("message") or {}
             if message.get("id"):
                 self.id = f"chatcmpl-{message['id']}"
+            if isinstance(message.get("model"), str) and message["model"]:
+                self.model = message["model"]  # the upstream's name, as on the JSON path
             self._update_usage(message.get("usage"))
             return self._start()
         if kind == "content_block_start":
@@ -126,8 +129,8 @@ class AnthropicToOpenAIStream:
         if not isinstance(usage, dict):
             return
         # message_delta counts are cumulative: they replace those of message_start.
-        self._anthropic_usage.update({k: v for k, v in usage.items() if v is not None})
-        self.usage = openai_usage(self._anthropic_usage)
+        self.anthropic_usage.update({k: v for k, v in usage.items() if v is not None})
+        self.usage = openai_usage(self.anthropic_usage)
 
     def _finish(self, reason: str) -> list[JSON]:
         out: list[JSON] = []

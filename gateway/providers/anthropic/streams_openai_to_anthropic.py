@@ -90,6 +90,8 @@ class OpenAIToAnthropicStream:
         if self._started:
             return []
         self._started = True
+        if isinstance(chunk.get("model"), str) and chunk["model"]:
+            self.model = chunk["model"]  # the upstream's name, as on the JSON path
         message: JSON = {
             "id": f"msg_{chunk.get('id') or 'gateway'}",
             "type": "message",

@@ -68,5 +68,6 @@ def usage_from_anthropic(usage: Any) -> Usage | None:
         prompt_tokens=int(usage.get("input_tokens") or 0) + cache_read + cache_write,
         completion_tokens=int(usage.get("output_tokens") or 0),
         cached_tokens=cache_read,
+        cache_write_tokens=cache_write,
         reported=True,
     )

@@ -30,3 +30,12 @@ def test_admin_key_env_must_be_set(tmp_path: Path) -> None:
     assert problems(tmp_path, '[admin]\nkey_env = "GW_ADMIN"\n') == [
         "config.toml:2: admin: environment variable GW_ADMIN is not set"
     ]
+
+
+def test_cors_origins_are_origins(tmp_path: Path) -> None:
+    good = '[server]\ncors_origins = ["*", "https://app.example.com", "http://localhost:3000"]\n'
+    assert problems(tmp_path, good) == []
+    assert problems(tmp_path, '[server]\ncors_origins = ["https://app.example.com/"]\n') == [
+        "config.toml:2: server.cors_origins: 'https://app.example.com/' is not an origin: "
+        "write '*' or scheme://host[:port], without a path or a trailing '/'"
+    ]

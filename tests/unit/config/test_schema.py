@@ -52,6 +52,7 @@ CONFIG: dict[str, Any] = {
         "workers": 2,
         "max_body_bytes": 1024,
         "request_timeout_s": 30.5,
+        "cors_origins": ["https://app.example.com"],
     },
     "state": {
         "backend": "redis",
@@ -121,6 +122,7 @@ CONFIG: dict[str, Any] = {
                     "input_cost_per_1m": 2.5,
                     "output_cost_per_1m": 10,
                     "cached_input_cost_per_1m": 1.25,
+                    "cache_write_cost_per_1m": 3.75,
                     "context_window": 128000,
                     "rpm": 100,
                     "tpm": 20000,

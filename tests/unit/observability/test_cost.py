@@ -27,3 +27,33 @@ def test_cached_input_has_its_own_price() -> None:
 
 def test_no_deployment_costs_nothing() -> None:
     assert cost_usd(Usage(prompt_tokens=10), None) == 0.0
+
+
+def test_cache_writes_cost_a_quarter_more_than_input_by_default() -> None:
+    # Anthropic: 100 plain input tokens, 300 cache reads, 600 cache writes (all in prompt_tokens).
+    deployment = DeploymentConfig(
+        provider="p",
+        model="m",
+        input_cost_per_1m=3.0,
+        output_cost_per_1m=15.0,
+        cached_input_cost_per_1m=0.3,
+    )
+    usage = Usage(
+        prompt_tokens=1000, completion_tokens=10, cached_tokens=300, cache_write_tokens=600
+    )
+    expected = (100 * 3.0 + 300 * 0.3 + 600 * 3.75 + 10 * 15.0) / 1e6
+    assert cost_usd(usage, deployment) == pytest.approx(expected)
+
+
+def test_cache_writes_use_the_deployment_price_when_set() -> None:
+    deployment = DeploymentConfig(
+        provider="p", model="m", input_cost_per_1m=3.0, cache_write_cost_per_1m=6.0
+    )
+    usage = Usage(prompt_tokens=1000, cache_write_tokens=1000)
+    assert cost_usd(usage, deployment) == pytest.approx(1000 * 6.0 / 1e6)
+
+
+def test_cache_writes_never_count_beyond_the_prompt() -> None:
+    deployment = DeploymentConfig(provider="p", model="m", input_cost_per_1m=1.0)
+    usage = Usage(prompt_tokens=10, cached_tokens=8, cache_write_tokens=50)
+    assert cost_usd(usage, deployment) == pytest.approx((8 * 1.0 + 2 * 1.25) / 1e6)

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from gateway.errors import UpstreamFailed
-from gateway.providers.openai import OpenAIStreamPassthrough
+from gateway.providers.openai import OpenAICompletionStreamPassthrough, OpenAIStreamPassthrough
 
 
 def chunk(content: str | None, usage: dict[str, int] | None = None, choices: bool = True) -> bytes:
@@ -66,3 +66,16 @@ def test_crlf_line_endings_are_normalised() -> None:
 def test_a_malformed_event_is_refused(bad: bytes) -> None:
     with pytest.raises(UpstreamFailed):
         relay(True, [chunk("ok") + bad])
+
+
+def test_legacy_completion_chunks_are_relayed_and_their_text_read() -> None:
+    def text_chunk(text: str) -> bytes:
+        body = {"object": "text_completion", "choices": [{"index": 0, "text": text}]}
+        return b"data: " + json.dumps(body).encode() + b"\n\n"
+
+    relay = OpenAICompletionStreamPassthrough(client_wants_usage=False)
+    upstream = text_chunk("Once ") + text_chunk("upon") + chunk(None, USAGE, choices=False)
+    sent = relay.feed(upstream)
+    assert b"".join(sent) == text_chunk("Once ") + text_chunk("upon")
+    assert relay.text == ["Once ", "upon"]
+    assert relay.usage is not None and relay.usage.completion_tokens == 2

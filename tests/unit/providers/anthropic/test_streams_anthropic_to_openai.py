@@ -95,7 +95,7 @@ def chunk(delta: JSON, finish: str | None = None, usage: bool = True) -> JSON:
         "id": "chatcmpl-msg_1",
         "object": "chat.completion.chunk",
         "created": 7,
-        "model": "my-model",
+        "model": "claude-x",
         "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}],
     }
     if usage:
@@ -107,7 +107,7 @@ USAGE_CHUNK = {
     "id": "chatcmpl-msg_1",
     "object": "chat.completion.chunk",
     "created": 7,
-    "model": "my-model",
+    "model": "claude-x",
     "choices": [],
     "usage": {
         "prompt_tokens": 30,

@@ -91,7 +91,7 @@ MESSAGE_START_OUT = (
             "id": "msg_chatcmpl-9",
             "type": "message",
             "role": "assistant",
-            "model": "my-model",
+            "model": "gpt-x",
             "content": [],
             "stop_reason": None,
             "stop_sequence": None,

@@ -15,7 +15,11 @@ CACHED = {
 
 def test_the_gateway_record_counts_cache_reads_and_writes_as_prompt_tokens() -> None:
     assert usage_from_anthropic(CACHED) == Usage(
-        prompt_tokens=125, completion_tokens=7, cached_tokens=100, reported=True
+        prompt_tokens=125,
+        completion_tokens=7,
+        cached_tokens=100,
+        cache_write_tokens=20,
+        reported=True,
     )
     assert usage_from_anthropic(None) is None
     assert usage_from_anthropic({}) == Usage(reported=True)

@@ -1,0 +1,95 @@
+"""The cross-format adapters: the JSON and the stream path of a pair report the same usage and
+the same `model` (the upstream's name)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from gateway.providers.anthropic.adapters import AnthropicClientToOpenAI, OpenAIClientToAnthropic
+from gateway.sse import SSEDecoder, encode_event
+
+OPENAI_USAGE = {
+    "prompt_tokens": 20,
+    "completion_tokens": 50,
+    "total_tokens": 70,
+    "completion_tokens_details": {"reasoning_tokens": 40},
+}
+ANTHROPIC_USAGE = {
+    "input_tokens": 5,
+    "output_tokens": 7,
+    "cache_read_input_tokens": 100,
+    "cache_creation_input_tokens": 20,
+}
+CLIENT_BODY: dict[str, Any] = {
+    "model": "public-name",
+    "max_tokens": 100,
+    "stream": True,
+    "messages": [{"role": "user", "content": "hi"}],
+}
+
+
+def sse(events: list[tuple[str | None, dict[str, Any]]]) -> bytes:
+    return b"".join(encode_event(orjson.dumps(data), name) for name, data in events)
+
+
+def client_events(pieces: list[bytes]) -> list[dict[str, Any]]:
+    events = SSEDecoder().feed(b"".join(pieces))
+    return [orjson.loads(e.data) for e in events if e.data != b"[DONE]"]
+
+
+def openai_chunk(delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
+    choice = {"index": 0, "delta": delta, "finish_reason": finish}
+    return {"id": "c1", "object": "chat.completion.chunk", "model": "o3-2025", "choices": [choice]}
+
+
+def test_reasoning_tokens_survive_on_messages_streams_as_on_json() -> None:
+    adapter = AnthropicClientToOpenAI()
+    answer = {
+        "id": "c1",
+        "object": "chat.completion",
+        "model": "o3-2025",
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": "Hi"}}],
+        "usage": OPENAI_USAGE,
+    }
+    body, json_usage, parsed = adapter.convert_json(orjson.dumps(answer))
+    stream = adapter.stream(CLIENT_BODY)
+    usage_chunk = {"id": "c1", "model": "o3-2025", "choices": [], "usage": OPENAI_USAGE}
+    upstream = [
+        (None, openai_chunk({"role": "assistant", "content": "Hi"})),
+        (None, openai_chunk({}, "stop")),
+        (None, usage_chunk),
+    ]
+    out = stream.feed(sse(upstream)) + stream.finish()
+    assert json_usage.reasoning_tokens == 40
+    assert stream.usage == json_usage
+    started = client_events(out)[0]
+    assert started["type"] == "message_start"
+    assert started["message"]["model"] == parsed["model"] == "o3-2025"
+
+
+def test_cache_writes_survive_on_translated_openai_streams_as_on_json() -> None:
+    adapter = OpenAIClientToAnthropic()
+    message = {
+        "id": "msg_1",
+        "type": "message",
+        "role": "assistant",
+        "model": "claude-upstream",
+        "content": [{"type": "text", "text": "Hi"}],
+        "stop_reason": "end_turn",
+        "usage": ANTHROPIC_USAGE,
+    }
+    _, json_usage, parsed = adapter.convert_json(orjson.dumps(message))
+    stream = adapter.stream({**CLIENT_BODY, "stream_options": {"include_usage": True}})
+    start = {**message, "content": [], "stop_reason": None, "usage": ANTHROPIC_USAGE}
+    upstream = [
+        ("message_start", {"type": "message_start", "message": start}),
+        ("message_delta", {"type": "message_delta", "delta": {"stop_reason": "end_turn"}}),
+        ("message_stop", {"type": "message_stop"}),
+    ]
+    out = stream.feed(sse(upstream)) + stream.finish()
+    assert json_usage.cache_write_tokens == 20
+    assert stream.usage == json_usage
+    assert {chunk["model"] for chunk in client_events(out)} == {parsed["model"]}
+    assert parsed["model"] == "claude-upstream"
