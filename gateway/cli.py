@@ -259,6 +259,7 @@ def _add_prompt_commands(commands: argparse._SubParsersAction[argparse.ArgumentP
         "--config", help=f"config naming prompts_dir (default: $GATEWAY_CONFIG or {DEFAULT_CONFIG})"
     )
     prompts.add_argument("--dir", help="the prompts directory (instead of --config)")
+    prompts.add_argument("--audit", help="the audit trail (default: the config's audit_path)")
     actions = prompts.add_subparsers(dest="prompts_command", required=True)
     actions.add_parser("list", help="every prompt, its versions and aliases")
     show = actions.add_parser("show", help="one prompt's versions in full")

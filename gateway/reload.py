@@ -28,12 +28,15 @@ from typing import Any
 
 from gateway.config import ConfigError, load_config
 from gateway.config.types import GatewayConfig
+from gateway.observability.audit import AuditLog
 from gateway.pipeline.services import Services
 from gateway.runtime import build_runtime
 
 log = logging.getLogger("gateway.reload")
 RUN_DIR_ENV = "GATEWAY_RUN_DIR"
 DEBOUNCE_MS = 150
+# Who the audit trail names for a reload nobody authenticated for.
+_WHO = {"file change": "file-watch", "SIGHUP": "signal"}
 
 
 @dataclass
@@ -79,10 +82,28 @@ class Reloader:
         self._stop = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self.run_dir = Path(os.environ[RUN_DIR_ENV]) if os.environ.get(RUN_DIR_ENV) else None
+        self.audit = AuditLog(config.logging.audit_path)
         self._publish()
 
-    async def reload(self, trigger: str) -> dict[str, Any]:
-        """Load, validate and swap; returns {result: ok | unchanged | error, version, problems}."""
+    async def reload(self, trigger: str, who: str | None = None) -> dict[str, Any]:
+        """Load, validate and swap; returns {result: ok | unchanged | error, version, problems}.
+        Every attempt leaves one line in the audit trail (`who`: the admin key's id for the
+        admin API, else named after the trigger)."""
+        before = self.status.version
+        result = await self._reload(trigger)
+        self.audit.write(
+            who or _WHO.get(trigger, trigger),
+            "reload",
+            trigger=trigger,
+            file=str(self.path),
+            result=result["result"],
+            before=before,
+            after=result["version"],
+            problems=result["problems"],
+        )
+        return result
+
+    async def _reload(self, trigger: str) -> dict[str, Any]:
         async with self._lock:
             self.status.last_attempt_at = time.time()
             try:

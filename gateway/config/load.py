@@ -127,7 +127,11 @@ def _check_cors_origins(doc: Doc, origins: tuple[str, ...]) -> None:
 
 
 def _absolute_log_path(logging: LoggingConfig, base: Path) -> LoggingConfig:
-    return dataclasses.replace(logging, path=Path(os.path.abspath(base / logging.path)))
+    return dataclasses.replace(
+        logging,
+        path=Path(os.path.abspath(base / logging.path)),
+        audit_path=Path(os.path.abspath(base / logging.audit_path)),
+    )
 
 
 def _valid(found: Mapping[str, _T | None]) -> dict[str, _T]:

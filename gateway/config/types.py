@@ -69,6 +69,9 @@ class LoggingConfig:
     redact_pii_in_logs: bool = False
     max_bytes: PositiveInt = 100 * 1024 * 1024
     backups: Annotated[int, Range(low=0)] = 5
+    # Admin calls, reloads and prompt promotions (gateway/observability/audit.py); relative like
+    # `path`.
+    audit_path: Annotated[Path, NON_EMPTY] = Path("logs/audit.jsonl")
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from gateway.errors import AuthenticationError, GatewayError, InvalidRequest, NotFound
+from gateway.observability.audit import admin_id
 from gateway.observability.log_reader import LogReader, RecordFilter, UsageError, parse_time
 from gateway.pipeline.services import Services
 from gateway.prompts import view as prompt_views
@@ -133,17 +134,34 @@ class AdminAPI:
             return AuthenticationError("invalid admin key")
         return None
 
-    def guarded(self, handler: Handler) -> Handler:
+    def guarded(self, handler: Handler, audited: bool = True) -> Handler:
+        """`handler` behind the admin key; each authorized call leaves an audit line (refused
+        ones are logged by the HTTP layer's counters only: the trail names who acted)."""
+
         async def endpoint(request: Request) -> Response:
             refusal = self._authorized(request)
             if refusal is not None:
                 return _error(refusal)
             try:
-                return await handler(request)
+                response = await handler(request)
             except GatewayError as error:
-                return _error(error)
+                response = _error(error)
+            if audited:
+                self.reloader.audit.write(
+                    self._who(request),
+                    "admin_api",
+                    method=request.method,
+                    target=request.url.path,
+                    query=str(request.query_params) or None,
+                    status=response.status_code,
+                )
+            return response
 
         return endpoint
+
+    def _who(self, request: Request) -> str:
+        _, _, token = request.headers.get("authorization", "").partition(" ")
+        return admin_id(token.strip())
 
     async def config(self, request: Request) -> Response:
         return _json(masked_config(self.services))
@@ -156,7 +174,7 @@ class AdminAPI:
         return _json(status)
 
     async def reload(self, request: Request) -> Response:
-        result = await self.reloader.reload("admin API")
+        result = await self.reloader.reload("admin API", self._who(request))
         return _json(result, 200 if result["result"] != "error" else 422)
 
     async def deployments(self, request: Request) -> Response:
@@ -204,6 +222,10 @@ class AdminAPI:
             result["state"] = "unavailable"
         return _json(result)
 
+    async def audit(self, request: Request) -> Response:
+        since = parse_since(request.query_params.get("since"), time.time())
+        return _json({"since": since, "entries": list(self.reloader.audit.read(since))})
+
     async def prompts(self, request: Request) -> Response:
         return _json(prompt_views.registry(self.services.runtime.config.prompts))
 
@@ -211,10 +233,12 @@ class AdminAPI:
         return [
             Route("/admin/config", self.guarded(self.config), methods=["GET"]),
             Route("/admin/config/status", self.guarded(self.config_status), methods=["GET"]),
-            Route("/admin/reload", self.guarded(self.reload), methods=["POST"]),
+            # The reload's own audit line names the admin: one line per admin reload.
+            Route("/admin/reload", self.guarded(self.reload, audited=False), methods=["POST"]),
             Route("/admin/deployments", self.guarded(self.deployments), methods=["GET"]),
             Route("/admin/usage", self.guarded(self.usage), methods=["GET"]),
             Route("/admin/prompts", self.guarded(self.prompts), methods=["GET"]),
+            Route("/admin/audit", self.guarded(self.audit), methods=["GET"]),
             Route("/admin/{rest:path}", self.guarded(self._unknown)),
         ]
 

@@ -3,12 +3,15 @@
 The prompts directory is `--dir`, else the `prompts_dir` of `--config` (default
 $GATEWAY_CONFIG or config.example.toml), relative to that config's directory. These commands
 read only the prompt files, so they work without the config's secrets. Exit codes: 0 done;
-1 promotion refused because the report's gate did not pass; 2 usage error.
+1 promotion refused because the report's gate did not pass; 2 usage error. A promotion, done or
+refused, leaves one line in the audit trail (`--audit`, else the config's `[logging]
+audit_path`).
 """
 
 from __future__ import annotations
 
 import argparse
+import getpass
 import json
 import os
 import sys
@@ -19,6 +22,7 @@ from pathlib import Path
 from gateway.config.errors import Problem
 from gateway.config.prompt_types import Prompt
 from gateway.config.prompts import load_prompts
+from gateway.observability.audit import AuditLog, file_hash
 from gateway.prompts import view
 from gateway.prompts.promote import (
     Evaluation,
@@ -41,12 +45,29 @@ class UsageError(Exception):
 def prompts_dir(args: argparse.Namespace) -> Path:
     if args.dir:
         return Path(args.dir)
+    config, data = _config(args)
+    return config.parent / str(data.get("prompts_dir", "prompts"))
+
+
+def audit_path(args: argparse.Namespace) -> Path:
+    """`--audit`, else the config's `[logging] audit_path`, else `logs/audit.jsonl` beside the
+    prompts directory (what a config in that directory would use by default)."""
+    if args.audit:
+        return Path(args.audit)
+    if args.dir:
+        return Path(args.dir).resolve().parent / "logs" / "audit.jsonl"
+    config, data = _config(args)
+    logging = data.get("logging", {})
+    path = logging.get("audit_path", "logs/audit.jsonl") if isinstance(logging, dict) else None
+    return config.parent / str(path or "logs/audit.jsonl")
+
+
+def _config(args: argparse.Namespace) -> tuple[Path, dict[str, object]]:
     config = Path(args.config or os.environ.get(CONFIG_ENV) or DEFAULT_CONFIG)
     try:
-        data = tomllib.loads(config.read_text())
+        return config, tomllib.loads(config.read_text())
     except (OSError, tomllib.TOMLDecodeError) as exc:
         raise UsageError(f"cannot read {config}: {exc} (pass --dir or --config)") from None
-    return config.parent / str(data.get("prompts_dir", "prompts"))
 
 
 def registry(directory: Path) -> dict[str, Prompt]:
@@ -96,9 +117,21 @@ def promote(prompt: Prompt, args: argparse.Namespace) -> int:
         scores, report = scores_of(data), str(args.report)
     elif not args.force:
         raise UsageError("promote needs --report (a `gateway replay --prompt` report) or --force")
+    audit = AuditLog(audit_path(args))
+    who = f"cli:{getpass.getuser()}"
+    details = {
+        "target": prompt.id,
+        "version": args.version,
+        "alias": args.alias,
+        "previous": previous,
+        "report": report or None,
+        "gate": gate,
+        "passed": passed,
+    }
     if not passed and not args.force:
         why = "has no gate" if gate is None else f"gate failed: {gate}"
         print(f"refused: the report {why} (pass --force to promote anyway)", file=sys.stderr)
+        audit.write(who, "prompt_promote", result="refused", **details)
         return 1
     evaluation = Evaluation(
         date=datetime.now(UTC).isoformat(timespec="seconds"),
@@ -111,7 +144,19 @@ def promote(prompt: Prompt, args: argparse.Namespace) -> int:
         rollback=previous is not None and args.version < previous,
         scores=scores,
     )
-    write_checked(prompt.file, promoted(text, args.version, evaluation))
+    after = promoted(text, args.version, evaluation)
+    write_checked(prompt.file, after)
+    audit.write(
+        who,
+        "prompt_promote",
+        result="ok",
+        forced=evaluation.forced,
+        rollback=evaluation.rollback,
+        file=str(prompt.file),
+        before=file_hash(text.encode()),
+        after=file_hash(after.encode()),
+        **details,
+    )
     how = " (forced)" if evaluation.forced else ""
     print(f"{prompt.id}: alias {args.alias} {previous} -> {args.version}{how}")
     return 0

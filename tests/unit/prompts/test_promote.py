@@ -60,6 +60,14 @@ def test_a_failing_or_missing_gate_changes_nothing(
     assert promote(prompts, "2", "--report", str(report(tmp_path, None))) == 1
     assert promote(prompts, "2") == 2  # neither --report nor --force
     assert (prompts / "bot.toml").read_text() == FILE
+    trail = [
+        json.loads(line) for line in (tmp_path / "logs" / "audit.jsonl").read_text().splitlines()
+    ]
+    assert [(e["action"], e["result"], e["passed"]) for e in trail] == [
+        ("prompt_promote", "refused", False),
+        ("prompt_promote", "refused", False),
+    ]
+    assert trail[0]["who"].startswith("cli:") and trail[0]["gate"] == "similarity_mean>=0.9"
 
 
 def test_a_report_for_another_version_is_a_usage_error(prompts: Path, tmp_path: Path) -> None:
@@ -79,6 +87,15 @@ def test_a_passing_gate_moves_the_alias_keeping_comments(prompts: Path, tmp_path
     assert evaluation["previous"] == 1 and evaluation["rollback"] is False
     assert evaluation["scores"] == {"similarity_mean": 0.93, "error_rate": 0.0}
     assert evaluation["gate"] == "similarity_mean>=0.9"
+    (line,) = (tmp_path / "logs" / "audit.jsonl").read_text().splitlines()
+    entry = json.loads(line)
+    assert (entry["result"], entry["target"], entry["version"], entry["previous"]) == (
+        "ok",
+        "bot",
+        2,
+        1,
+    )
+    assert entry["before"] != entry["after"] and entry["forced"] is False
 
 
 def test_forced_rollback_is_recorded(prompts: Path, tmp_path: Path) -> None:

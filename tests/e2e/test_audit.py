@@ -1,0 +1,115 @@
+"""The audit trail from a running gateway: an admin reload, a refused edit and a prompt
+promotion each leave one line, and `GET /admin/audit?since=` reads them back."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.conditions import wait_until
+from tests.procs import REPO, Proc, start_gateway
+
+ADMIN_KEY = "admin-audit-test-key"
+ADMIN = {"authorization": f"Bearer {ADMIN_KEY}"}
+CONFIG = """[admin]
+key_env = "AUDIT_ADMIN_KEY"
+
+[[providers]]
+name = "mock"
+type = "mock"
+
+[[models]]
+name = "m"
+[[models.deployments]]
+provider = "mock"
+model = "mock-small"
+"""
+PROMPT = """[[versions]]
+version = 1
+messages = [{ role = "system", content = "one" }]
+[[versions]]
+version = 2
+messages = [{ role = "system", content = "two" }]
+[aliases]
+production = 1
+"""
+
+
+@pytest.fixture(scope="module")
+def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Proc]:
+    root = tmp_path_factory.mktemp("audit")
+    (root / "config.toml").write_text(CONFIG)
+    (root / "prompts").mkdir()
+    (root / "prompts" / "bot.toml").write_text(PROMPT)
+    proc = start_gateway(root / "config.toml", env={"AUDIT_ADMIN_KEY": ADMIN_KEY})
+    proc.root = root  # type: ignore[attr-defined]
+    yield proc
+    proc.stop()
+
+
+def trail(proc: Proc) -> list[dict[str, Any]]:
+    path = proc.root / "logs" / "audit.jsonl"  # type: ignore[attr-defined]
+    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+
+
+def test_an_admin_reload_leaves_one_line_naming_the_admin(gateway: Proc) -> None:
+    before = len(trail(gateway))
+    assert httpx.post(gateway.url + "/admin/reload", headers=ADMIN).status_code == 200
+    (entry,) = trail(gateway)[before:]
+    assert entry["action"] == "reload" and entry["trigger"] == "admin API"
+    assert entry["who"].startswith("admin:") and ADMIN_KEY not in json.dumps(entry)
+    assert entry["result"] == "unchanged" and entry["before"] == entry["after"]
+
+
+def test_a_refused_edit_leaves_one_line_with_its_problems(gateway: Proc) -> None:
+    config = gateway.root / "config.toml"  # type: ignore[attr-defined]
+    before = len(trail(gateway))
+    config.write_text(CONFIG + "\n[[models]]\nname = 3\n")
+    entries = wait_until(lambda: trail(gateway)[before:] or None, 5, message="no audit line")
+    config.write_text(CONFIG)
+    (entry,) = entries
+    assert (entry["who"], entry["result"]) == ("file-watch", "error")
+    assert any("config.toml:" in problem for problem in entry["problems"])
+    wait_until(lambda: trail(gateway)[-1]["result"] in ("ok", "unchanged"), 5)
+
+
+def test_a_promotion_leaves_one_line_and_the_api_reads_the_trail(gateway: Proc) -> None:
+    root: Path = gateway.root  # type: ignore[attr-defined]
+    since = time.time()
+    before = len(trail(gateway))
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "gateway.cli",
+            "prompts",
+            "--config",
+            str(root / "config.toml"),
+            "promote",
+            "bot",
+            "2",
+            "--force",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        env=dict(os.environ),
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    promotions = [e for e in trail(gateway)[before:] if e["action"] == "prompt_promote"]
+    assert len(promotions) == 1 and promotions[0]["forced"] is True
+    served = httpx.get(gateway.url + "/admin/audit", params={"since": str(since)}, headers=ADMIN)
+    actions = [e["action"] for e in served.json()["entries"]]
+    assert "prompt_promote" in actions and all(e["ts"] >= since for e in served.json()["entries"])
+    # Reading the trail is itself an admin call, audited after it answered.
+    wait_until(lambda: trail(gateway)[-1]["target"] == "/admin/audit", 2)
