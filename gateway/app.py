@@ -106,6 +106,7 @@ def _record_sink(config: GatewayConfig) -> JsonlSink:
         logging_config.max_bytes,
         logging_config.backups,
         transform=redact,
+        handoff_delay_s=logging_config.record_batch_ms / 1000,
     )
 
 

@@ -8,15 +8,20 @@ import socket
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import cast
 
 DEFAULT_CONFIG = "config.example.toml"
 
 
 def _serve(args: argparse.Namespace) -> int:
+    import asyncio
+    import functools
+
     import uvicorn
 
     from gateway.app import CONFIG_ENV
     from gateway.config import ConfigError, load_config
+    from gateway.http.protocol import GuardedHttpToolsProtocol
 
     path = Path(args.config or os.environ.get(CONFIG_ENV) or DEFAULT_CONFIG)
     if not path.exists():
@@ -62,7 +67,12 @@ def _serve(args: argparse.Namespace) -> int:
         fd=sock.fileno(),
         workers=workers,
         loop="uvloop",
-        http="gateway.http.protocol:CoalescingHttpToolsProtocol",
+        # The [server] HTTP limits travel with the protocol class (a partial pickles into
+        # each worker); they are fixed at start.
+        http=cast(
+            "type[asyncio.Protocol]",
+            functools.partial(GuardedHttpToolsProtocol, limits=config.server),
+        ),
         log_level=args.log_level,
         access_log=False,
         proxy_headers=False,

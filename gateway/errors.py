@@ -7,8 +7,10 @@
     ├── PermissionDenied    403  permission_error       (key not allowed that model)
     ├── NotFound            404  not_found_error        (unknown model or route)
     ├── MethodNotAllowed    405
+    ├── RequestTimeout      408  request_timeout        (headers or body too slow)
     ├── Conflict            409  conflict               (the request contradicts stored state)
     ├── PayloadTooLarge     413  request_too_large
+    ├── HeadersTooLarge     431  headers_too_large
     ├── RateLimited         429  rate_limit_exceeded / budget_exceeded (our own limits)
     ├── ServiceUnavailable  503  state_unavailable (Redis down with fail_closed)
     ├── UpstreamFailed      502  upstream_error         (every attempt failed)
@@ -34,9 +36,11 @@ _ANTHROPIC_TYPES = {
     403: "permission_error",
     404: "not_found_error",
     405: "invalid_request_error",
+    408: "invalid_request_error",
     409: "invalid_request_error",
     413: "request_too_large",
     429: "rate_limit_error",
+    431: "invalid_request_error",
     502: "api_error",
     503: "overloaded_error",
     504: "api_error",
@@ -149,6 +153,22 @@ class PayloadTooLarge(GatewayError):
     status = 413
     type = "invalid_request_error"
     code = "request_too_large"
+
+
+class RequestTimeout(GatewayError):
+    """The client took longer than `[server] header_timeout_s` / `body_timeout_s`."""
+
+    status = 408
+    type = "invalid_request_error"
+    code = "request_timeout"
+
+
+class HeadersTooLarge(GatewayError):
+    """Request line and headers past `[server] max_header_bytes` or `max_headers`."""
+
+    status = 431
+    type = "invalid_request_error"
+    code = "headers_too_large"
 
 
 class RateLimited(GatewayError):

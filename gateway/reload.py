@@ -8,9 +8,12 @@ started with. Limit counters, breaker state and the cache live in the state back
 untouched. Listen address, worker count, state backend and log path need a restart: a reload
 keeps their old values and says so.
 
-The watcher looks at the config file's directory and the policies and prompts directories (so
-editor save-by-rename, truncate-and-write and ConfigMap symlink swaps are all seen), waits for a
-burst of events to settle, and reloads only when the files' version hash changed.
+The watcher looks at the config file's directory, the policies and prompts directories and
+the directory holding the policies (so editor save-by-rename, truncate-and-write and ConfigMap
+symlink swaps are all seen), waits for a burst of events to settle, and reloads only when the
+files' version hash changed. When the policies directory itself is renamed, replaced or
+recreated (rsync, git checkout, `mv policies p; mv p policies`), the watcher reloads and watches
+the paths again, resolved anew, so later edits apply too.
 """
 
 from __future__ import annotations
@@ -81,6 +84,8 @@ class Reloader:
         self._lock = asyncio.Lock()
         self._stop = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        # Set when the policies directory itself changed: watch the paths resolved anew.
+        self._rewatch = False
         self.run_dir = Path(os.environ[RUN_DIR_ENV]) if os.environ.get(RUN_DIR_ENV) else None
         self.audit = AuditLog(config.logging.audit_path)
         self._publish()
@@ -184,14 +189,20 @@ class Reloader:
         for directory in (config.policies_dir, config.prompts_dir):
             if directory.exists():
                 paths.add(directory.resolve())
+        if config.policies_dir.parent.exists():
+            paths.add(config.policies_dir.parent.resolve())
         return sorted(paths)
 
     def _relevant(self, change: Any, path: str) -> bool:
-        """The config file, a policy file, or a `..data` symlink swap (Kubernetes ConfigMaps)."""
+        """The config file, a policy file, the policies directory itself, or a `..data`
+        symlink swap (Kubernetes ConfigMaps)."""
         candidate = Path(path)
         if candidate.name == self.path.name or candidate.name.startswith(".."):
             return True
         config = self.services.runtime.config
+        if candidate in (config.policies_dir, config.policies_dir.resolve()):
+            self._rewatch = True
+            return True
         watched = (config.policies_dir.resolve(), config.prompts_dir.resolve())
         return candidate.parent.resolve() in watched and candidate.suffix == ".toml"
 
@@ -200,6 +211,10 @@ class Reloader:
 
         while not self._stop.is_set():
             try:
+                if self._rewatch:
+                    self._rewatch = False
+                    # Edits made while the directories were being swapped.
+                    await self.reload("policies directory replaced")
                 async for _ in awatch(
                     *self.watched_paths(),
                     stop_event=self._stop,
@@ -209,6 +224,8 @@ class Reloader:
                     watch_filter=self._relevant,
                 ):
                     await self.reload("file change")
+                    if self._rewatch:
+                        break
             except Exception:
                 log.exception("config watcher failed; restarting it")
                 await asyncio.sleep(1)

@@ -13,6 +13,14 @@ from gateway.errors import InvalidRequest
 
 Validator = Callable[[dict[str, Any]], None]
 
+# Deepest nesting of arrays and objects a body may have. orjson writes at most 255 levels; the
+# gateway wraps a body in a few more (a record's `request`, a translated tool schema), so the
+# limit leaves room for them, and is far above any real request (OpenAI's strict schemas allow
+# 10 levels).
+MAX_JSON_DEPTH = 128
+# Token counts are 32-bit integers in the OpenAI API (and vLLM's): 400 above, never a 429.
+MAX_TOKENS_LIMIT = 2**31 - 1
+
 
 def _require_model(body: dict[str, Any]) -> None:
     model = body.get("model")
@@ -29,6 +37,35 @@ def _optional(body: dict[str, Any], name: str, types: type | tuple[type, ...], w
             isinstance(value, bool) and bool not in _as_tuple(types)
         ):
             raise InvalidRequest(f"'{name}' must be {what}", param=name)
+
+
+def _token_count(body: dict[str, Any], name: str) -> None:
+    _optional(body, name, int, "an integer")
+    value = body.get(name)
+    if isinstance(value, int) and not 1 <= value <= MAX_TOKENS_LIMIT:
+        raise InvalidRequest(
+            f"'{name}' must be between 1 and {MAX_TOKENS_LIMIT}, got {value}", param=name
+        )
+
+
+def check_depth(body: Any) -> None:
+    """400 when `body` nests arrays and objects deeper than MAX_JSON_DEPTH."""
+    stack: list[tuple[Any, int]] = [(body, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_JSON_DEPTH:
+            raise InvalidRequest(
+                f"request body nests arrays and objects more than {MAX_JSON_DEPTH} levels deep "
+                f"(the limit is {MAX_JSON_DEPTH})",
+                code="json_too_deep",
+            )
+        children = node.values() if isinstance(node, dict) else node
+        kinds = set(map(type, children))  # in C: a long array of numbers costs ~10 ns each
+        if dict in kinds or list in kinds:
+            stack.extend((child, depth + 1) for child in children if type(child) in _NESTED)
+
+
+_NESTED = (dict, list)
 
 
 def _as_tuple(types: type | tuple[type, ...]) -> tuple[type, ...]:
@@ -57,8 +94,8 @@ def validate_chat(body: dict[str, Any]) -> None:
     _optional(body, "n", int, "an integer")
     if isinstance(body.get("n"), int) and not 1 <= body["n"] <= 128:
         raise InvalidRequest("'n' must be between 1 and 128", param="n")
-    _optional(body, "max_tokens", int, "an integer")
-    _optional(body, "max_completion_tokens", int, "an integer")
+    _token_count(body, "max_tokens")
+    _token_count(body, "max_completion_tokens")
     _optional(body, "temperature", (int, float), "a number")
     _optional(body, "tools", list, "an array")
     _optional(body, "stream_options", dict, "an object")
@@ -74,7 +111,7 @@ def validate_messages(body: dict[str, Any]) -> None:
     _require_messages(body)
     if "max_tokens" not in body:
         raise InvalidRequest("max_tokens: field required", param="max_tokens")
-    _optional(body, "max_tokens", int, "an integer")
+    _token_count(body, "max_tokens")
     _optional(body, "stream", bool, "a boolean")
     _optional(body, "system", (str, list), "a string or an array of text blocks")
     _optional(body, "tools", list, "an array")

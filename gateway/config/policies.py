@@ -81,4 +81,11 @@ def _policy(
     data, doc = parsed
     values: Table = doc.fields(data, (), "at top level", POLICY)
     found = guardrails(doc, values.get("guardrails", []), models)
+    for model in values.get("model_limits", {}):
+        if model not in models:
+            # A typo here would leave the real model unlimited: refuse it.
+            doc.report(
+                ("model_limits", model),
+                f"policy '{name}': [model_limits.\"{model}\"] names a model that is not configured",
+            )
     return POLICY.build(values, name=name, guardrails=found)

@@ -49,6 +49,15 @@ class ServerConfig:
     request_timeout_s: PositiveFloat = 600.0
     # Browser origins allowed to call the /v1/ routes (CORS); "*" allows any. Empty: no CORS.
     cors_origins: tuple[str, ...] = ()
+    # HTTP limits of the server itself (gateway/http/protocol.py), fixed when it starts.
+    # Request line plus headers, and how many headers: past either -> 431.
+    max_header_bytes: PositiveInt = 64 * 1024
+    max_headers: PositiveInt = 100
+    # First byte of a request to the end of its headers, and longest silence inside a body.
+    header_timeout_s: PositiveFloat = 10.0
+    body_timeout_s: PositiveFloat = 30.0
+    # Connections served at once per process; one more gets 503 to its first request.
+    max_connections: PositiveInt = 1000
 
 
 @dataclass(frozen=True)
@@ -72,6 +81,9 @@ class LoggingConfig:
     # Admin calls, reloads and prompt promotions (gateway/observability/audit.py); relative like
     # `path`.
     audit_path: Annotated[Path, NON_EMPTY] = Path("logs/audit.jsonl")
+    # Longest a finished request's record waits to be written, batched with others (what a
+    # SIGKILL can lose); 0 writes each record as its response ends.
+    record_batch_ms: Annotated[float, Range(low=0, high=1000)] = 50.0
 
 
 @dataclass(frozen=True)

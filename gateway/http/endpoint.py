@@ -22,10 +22,12 @@ from gateway.errors import (
     GatewayError,
     MethodNotAllowed,
     PayloadTooLarge,
+    RequestTimeout,
     UpstreamTimeout,
     unexpected,
 )
 from gateway.http.disconnect import WATCH_STAGES_AFTER_S, DisconnectWatch
+from gateway.http.protocol import body_timed_out
 from gateway.http.responses import send_cached_stream, send_error, send_json, send_stream
 from gateway.pipeline.context import Endpoint, RequestContext
 from gateway.pipeline.finish import finish_request
@@ -41,6 +43,10 @@ _id_counter = itertools.count(1)
 def new_request_id() -> str:
     """Unique across processes (random per-process prefix) and cheap (no syscall per request)."""
     return f"req_{_ID_PREFIX}{next(_id_counter):016x}"
+
+
+class ClientDisconnected(Exception):
+    """The client closed the connection before its request body was complete."""
 
 
 def request_headers(scope: Scope) -> dict[str, str]:
@@ -59,7 +65,7 @@ async def read_body(receive: Receive, headers: dict[str, str], limit: int) -> by
     while True:
         message = await receive()
         if message["type"] == "http.disconnect":
-            raise asyncio.CancelledError("client disconnected while sending the body")
+            raise ClientDisconnected()
         chunk = message.get("body", b"")
         if chunk:
             size += len(chunk)
@@ -101,9 +107,19 @@ class ProxyEndpoint:
                 raise MethodNotAllowed(
                     f"{scope['method']} is not allowed on {self.endpoint.path}; use POST"
                 )
-            ctx.raw_body = await read_body(
-                receive, ctx.headers, runtime.config.server.max_body_bytes
-            )
+            try:
+                ctx.raw_body = await read_body(
+                    receive, ctx.headers, runtime.config.server.max_body_bytes
+                )
+            except ClientDisconnected:
+                if not body_timed_out(scope):
+                    # Not an error of ours: one line at most, and the request's record (499).
+                    log.info("client left while sending the body of %s", ctx.request_id)
+                    ctx.client_closed = True
+                    ctx.status = 499
+                    return
+                # The server answered 408 already; the record says so.
+                raise RequestTimeout("the request body stalled") from None
             async with asyncio.timeout(runtime.config.server.request_timeout_s):
                 watch = DisconnectWatch(receive, ctx, WATCH_STAGES_AFTER_S)
                 try:

@@ -59,8 +59,13 @@ class JsonlSink:
         max_bytes: int = 0,
         backups: int = 5,
         transform: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+        handoff_delay_s: float = HANDOFF_DELAY_S,
     ) -> None:
-        """`transform` (e.g. PII redaction) runs on each record in the writer thread."""
+        """`transform` (e.g. PII redaction) runs on each record in the writer thread.
+        `handoff_delay_s` 0: a line is written by the caller at once, with no transform (with
+        one, the record goes to the writer thread at once)."""
+        self.handoff_delay_s = handoff_delay_s
+        self._write_lock = threading.Lock()
         self.path = path
         self.transform = transform
         self.max_bytes = max_bytes
@@ -79,6 +84,13 @@ class JsonlSink:
         line: object = (
             record if self.transform is not None else orjson.dumps(record, default=str) + b"\n"
         )
+        if self.handoff_delay_s <= 0:
+            if isinstance(line, bytes):
+                with self._write_lock:  # one write() to the page cache: survives a SIGKILL
+                    self._write_all(line)
+            else:
+                self._queue.put(line)
+            return
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:
@@ -89,7 +101,7 @@ class JsonlSink:
         self._pending.append(line)
         if not self._handoff_scheduled:
             self._handoff_scheduled = True
-            loop.call_later(HANDOFF_DELAY_S, self._handoff)
+            loop.call_later(self.handoff_delay_s, self._handoff)
 
     def _handoff(self) -> None:
         self._handoff_scheduled = False
@@ -115,7 +127,9 @@ class JsonlSink:
                 else:
                     batch.append(more)  # type: ignore[arg-type]
             if batch:
-                self._write_all(b"".join(self._serialise(item) for item in batch))
+                data = b"".join(self._serialise(item) for item in batch)
+                with self._write_lock:
+                    self._write_all(data)
             if stop:
                 return
 

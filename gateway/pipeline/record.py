@@ -140,6 +140,9 @@ class RecordQueue:
     def add(self, ctx: RequestContext, ended: float, usage: Usage | None) -> None:
         """Queue the record of a finished request (written at once when no loop runs)."""
         self._pending.append((ctx, ended, usage))
+        if not ctx.runtime.config.logging.record_batch_ms:
+            self.write_pending()  # `[logging] record_batch_ms = 0`: before anything else runs
+            return
         if self._timer is not None:
             return
         try:

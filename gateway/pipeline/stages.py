@@ -22,6 +22,7 @@ from gateway.pipeline.prompt import use_prompt
 from gateway.pipeline.route import route_and_call
 from gateway.pipeline.services import Services
 from gateway.validation import (
+    check_depth,
     validate_chat,
     validate_completions,
     validate_count_tokens,
@@ -75,6 +76,7 @@ async def parse_body(ctx: RequestContext, services: Services) -> None:
         ) from None
     if not isinstance(body, dict):
         raise InvalidRequest("request body must be a JSON object", code="invalid_json")
+    check_depth(body)
     _VALIDATORS[ctx.endpoint.kind](body)
     ctx.body = body
     ctx.model_name = body["model"]

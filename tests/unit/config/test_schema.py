@@ -53,6 +53,11 @@ CONFIG: dict[str, Any] = {
         "max_body_bytes": 1024,
         "request_timeout_s": 30.5,
         "cors_origins": ["https://app.example.com"],
+        "max_header_bytes": 8192,
+        "max_headers": 50,
+        "header_timeout_s": 5.5,
+        "body_timeout_s": 12.5,
+        "max_connections": 64,
     },
     "state": {
         "backend": "redis",
@@ -66,6 +71,7 @@ CONFIG: dict[str, Any] = {
         "redact_pii_in_logs": True,
         "max_bytes": 2048,
         "backups": 0,
+        "record_batch_ms": 0.0,
     },
     "admin": {"key_env": "ADMIN"},
     "routing": {
