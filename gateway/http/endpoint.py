@@ -32,7 +32,7 @@ from gateway.http.responses import send_cached_stream, send_error, send_json, se
 from gateway.pipeline.context import Endpoint, RequestContext
 from gateway.pipeline.finish import finish_request
 from gateway.pipeline.services import Services
-from gateway.pipeline.stages import STAGES, Stage
+from gateway.pipeline.stages import GUARDRAIL_STAGES, STAGES, Stage
 
 log = logging.getLogger("gateway")
 
@@ -124,7 +124,14 @@ class ProxyEndpoint:
                 watch = DisconnectWatch(receive, ctx, WATCH_STAGES_AFTER_S)
                 try:
                     for stage in self.stages:
-                        await stage(ctx, services)
+                        if stage in GUARDRAIL_STAGES:  # timed for Server-Timing and the record
+                            began = time.perf_counter()
+                            try:
+                                await stage(ctx, services)
+                            finally:
+                                ctx.guardrails_ms += (time.perf_counter() - began) * 1000
+                        else:
+                            await stage(ctx, services)
                 finally:
                     watch.stop()
                 started_response = True

@@ -36,7 +36,23 @@ def gateway_headers(ctx: RequestContext) -> list[tuple[bytes, bytes]]:
         headers.append((name.encode(), value.encode("latin-1", "replace")))
     if ctx.exchange.upstream_request_id is not None or ctx.exchange.upstream_headers:
         headers += upstream_headers(ctx)
+    headers += timing_headers(ctx)
     return headers
+
+
+def timing_headers(ctx: RequestContext) -> list[tuple[bytes, bytes]]:
+    """`Server-Timing` and `x-gateway-overhead-ms` as the response starts: the gateway's time so
+    far, the upstream attempts' (for a stream: until the upstream's headers), the guardrails'
+    when the key has any. The record's `overhead_ms` is the same sum at the last byte."""
+    gateway_ms = (time.monotonic() - ctx.started) * 1000
+    upstream_ms = sum(attempt.duration_ms for attempt in ctx.exchange.attempts)
+    timing = f"gateway;dur={gateway_ms:.3f}"
+    if ctx.exchange.attempts:
+        timing += f", upstream;dur={upstream_ms:.3f}"
+    if ctx.key is not None and ctx.key.policy in ctx.runtime.guardrails:
+        timing += f", guardrails;dur={ctx.guardrails_ms:.3f}"
+    overhead = f"{max(0.0, gateway_ms - upstream_ms):.3f}"
+    return [(b"server-timing", timing.encode()), (b"x-gateway-overhead-ms", overhead.encode())]
 
 
 def upstream_headers(ctx: RequestContext) -> list[tuple[bytes, bytes]]:

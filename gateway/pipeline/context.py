@@ -73,6 +73,8 @@ class RequestContext:
     first_byte_sent: float | None = None
     client_closed: bool = False
     guardrails: list[GuardrailHit] = field(default_factory=list)
+    # Time spent in the guardrail stages (input and, before the response, output).
+    guardrails_ms: float = 0.0
     # The placeholder map of a `restore` guardrail: input values the answer gets back.
     placeholders: Placeholders | None = None
     # "hit" | "miss" | "bypass"

@@ -88,6 +88,16 @@ def build_record(
         "usage_estimated": bool(usage and not usage.reported),
         "cost_usd": cost_usd(usage, ctx.exchange.deployment) if usage else 0.0,
         "latency_ms": _ms(ctx.started, finished),
+        # What the gateway added: the latency minus the upstream attempts (x-gateway-overhead-ms
+        # is the same sum when the response started).
+        "overhead_ms": round(
+            max(
+                0.0,
+                (finished - ctx.started) * 1000 - sum(a.duration_ms for a in ctx.exchange.attempts),
+            ),
+            3,
+        ),
+        "guardrails_ms": round(ctx.guardrails_ms, 3),
         "ttft_ms": _ms(ctx.started, ctx.first_byte_sent) if ctx.stream else None,
         "upstream_latency_ms": _ms(ctx.exchange.started, ctx.exchange.finished),
         "upstream_request_id": ctx.exchange.upstream_request_id,

@@ -129,3 +129,5 @@ STAGES: tuple[Stage, ...] = (
     guard_output,
     remember_answer,
 )
+# The stages whose time is the request's `guardrails_ms` (Server-Timing `guardrails;dur`).
+GUARDRAIL_STAGES = frozenset({guard_input, guard_output})
