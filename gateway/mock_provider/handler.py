@@ -35,6 +35,7 @@ from gateway.mock_provider.completions import (
     text_completion_frames,
 )
 from gateway.mock_provider.embeddings import embeddings_response
+from gateway.mock_provider.errors import ERROR_FAULTS, error_answer, fault_error
 from gateway.mock_provider.responses import (
     ResponseStore,
     not_found,
@@ -46,18 +47,7 @@ from gateway.sse import encode_event
 
 __all__ = ["MockConnectionDrop", "MockHandler", "MockReply", "MockStats"]
 
-FAULT_MODELS = frozenset(
-    {
-        "fail-500",
-        "fail-429",
-        "fail-quota",
-        "fail-529",
-        "fail-400-context",
-        "fail-timeout",
-        "drop-mid-stream",
-        "malformed",
-    }
-)
+FAULT_MODELS = ERROR_FAULTS | {"fail-timeout", "drop-mid-stream", "malformed"}
 # drop-mid-stream sends this many frames (after the opening events) and then drops.
 DROP_AFTER_FRAMES = 3
 _CACHE_SIZE = 512
@@ -380,50 +370,12 @@ def _decide(endpoint: str, wire: str, body: bytes) -> _Decision:
 
 
 def _fault(model: str, endpoint: str, wire: str, data: Any, stream: bool) -> _Decision:
-    if model == "fail-500":
-        return _error(
-            wire,
-            500,
-            "The server had an error while processing your request (mock fail-500).",
-            "server_error",
-            model=model,
-        )
-    if model == "fail-429":
-        return _error(
-            wire,
-            429,
-            "Rate limit reached for fail-429 in organization org-mock on requests per min (RPM): "
-            "Limit 60, Used 60, Requested 1. Please try again in 1s. (mock fail-429)",
-            "rate_limit_error",
-            "rate_limit_exceeded",
-            model=model,
-            headers=(("retry-after", "1"), *_RATE_LIMIT_HEADERS[wire]),
-        )
-    if model == "fail-quota":
-        if wire == "anthropic":  # Anthropic says so with a 400 about credits
-            message = "Your credit balance is too low to access the Anthropic API. (mock)"
-            return _error(wire, 400, message, "invalid_request_error", model=model)
-        message = (
-            "You exceeded your current quota, please check your plan and billing details. "
-            "(mock fail-quota)"
-        )
-        return _error(wire, 429, message, "insufficient_quota", "insufficient_quota", model=model)
-    if model == "fail-529":
-        if wire == "openai":  # OpenAI knows no 529: its overload is a 503
-            message = "The engine is currently overloaded, please try again later. (mock)"
-            return _error(wire, 503, message, "server_error", model=model)
-        return _error(wire, 529, "Overloaded", "overloaded_error", model=model)
-    if model == "fail-400-context":
-        return _error(
-            wire,
-            400,
-            "This model's maximum context length is 128000 tokens. However, your messages "
-            "resulted in 130412 tokens. Please reduce the length of the messages. (mock)",
-            "invalid_request_error",
-            "context_length_exceeded",
-            param="messages",
-            model=model,
-        )
+    if model in ERROR_FAULTS:
+        answer = fault_error(model, wire)
+        return _Decision(
+            "error", wire, model, status=answer.status, payload=answer.payload,
+            headers=answer.headers,
+        )  # fmt: skip
     if model == "fail-timeout":
         return _Decision("timeout", wire, model)
     if model == "drop-mid-stream":
@@ -438,30 +390,6 @@ def _fault(model: str, endpoint: str, wire: str, data: Any, stream: bool) -> _De
     return _Decision("malformed", wire, model, stream=stream and endpoint in _STREAMING)
 
 
-# OpenAI error `type` for each Anthropic-style kind used above.
-_OPENAI_ERROR_TYPES = {
-    "not_found_error": "invalid_request_error",
-    "rate_limit_error": "requests",
-    "server_error": "server_error",
-}
-# What a rate-limited answer says of the limits, in each provider's own headers.
-_RATE_LIMIT_HEADERS = {
-    "openai": (
-        ("x-ratelimit-limit-requests", "60"),
-        ("x-ratelimit-remaining-requests", "0"),
-        ("x-ratelimit-reset-requests", "1s"),
-        ("x-ratelimit-limit-tokens", "150000"),
-        ("x-ratelimit-remaining-tokens", "149984"),
-        ("x-ratelimit-reset-tokens", "6ms"),
-    ),
-    "anthropic": (
-        ("anthropic-ratelimit-requests-limit", "60"),
-        ("anthropic-ratelimit-requests-remaining", "0"),
-    ),
-}
-_ANTHROPIC_ERROR_TYPES = {"server_error": "api_error"}
-
-
 def _error(
     wire: str,
     status: int,
@@ -471,15 +399,9 @@ def _error(
     *,
     param: str | None = None,
     model: str | None = None,
-    headers: tuple[tuple[str, str], ...] = (),
 ) -> _Decision:
-    if wire == "anthropic":
-        body = render.anthropic_error(_ANTHROPIC_ERROR_TYPES.get(kind, kind), message)
-    else:
-        body = render.openai_error(message, _OPENAI_ERROR_TYPES.get(kind, kind), code, param)
-    return _Decision(
-        "error", wire, model, status=status, payload=orjson.dumps(body), headers=headers
-    )
+    answer = error_answer(wire, status, message, kind, code, param=param)
+    return _Decision("error", wire, model, status=status, payload=answer.payload)
 
 
 def _json_decision(wire: str, data: Any, model: str | None = None) -> _Decision:
