@@ -4,27 +4,36 @@ uvicorn's `send` stays silent once the client is gone, so a request would otherw
 end (an upstream call held open until its timeout, retries and fallbacks started for nobody).
 `DisconnectWatch` listens for ASGI's `http.disconnect` beside the request's own task and
 cancels that task when it comes; the cancellation reaches the upstream client, which closes its
-connection. Watching costs a task, so it starts only after a short delay (`after_s`): a fast
-request never pays for it, a slow one is cut off at most that much after its client left.
+connection.
+
+Watching costs a task, so it starts only once the request has run `after_s`: a fast request
+never pays for it, a slow one is cut off at most `after_s + TICK_S` after its client left. Nor
+does a request pay for a timer of its own: one ticker per event loop, running while requests
+wait, starts the watches that are due (a timer made and cancelled per request costs more than
+the rest of the watch).
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
 
 from starlette.types import Message, Receive
 
 from gateway.pipeline.context import RequestContext
 
 # While the stages run (the upstream call of a JSON answer, or until a stream's first chunk),
-# and while a stream is relayed.
+# and while a stream is relayed; a watch starts within TICK_S after its delay.
 WATCH_STAGES_AFTER_S = 0.02
-WATCH_STREAM_AFTER_S = 0.05
+WATCH_STREAM_AFTER_S = 0.04
+TICK_S = 0.01
 
 
 class DisconnectWatch:
     """Cancels the current task when the client disconnects; `stop` ends the watch.
     `fired` says whether it cancelled the task (then `ctx.client_closed` is set too)."""
+
+    __slots__ = ("_ctx", "_due", "_receive", "_task", "_ticker", "_watcher", "fired")
 
     def __init__(self, receive: Receive, ctx: RequestContext, after_s: float) -> None:
         task = asyncio.current_task()
@@ -34,13 +43,12 @@ class DisconnectWatch:
         self._ctx = ctx
         self._watcher: asyncio.Task[None] | None = None
         self.fired = False
-        self._timer: asyncio.TimerHandle | None = asyncio.get_running_loop().call_later(
-            after_s, self._start
-        )
+        self._due = time.monotonic() + after_s
+        self._ticker = _ticker(task.get_loop())
+        self._ticker.add(self)
 
     def _start(self) -> None:
-        self._timer = None
-        self._watcher = asyncio.create_task(self._watch())
+        self._watcher = self._task.get_loop().create_task(self._watch())
 
     async def _watch(self) -> None:
         while True:
@@ -52,9 +60,42 @@ class DisconnectWatch:
                 return
 
     def stop(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
+        self._ticker.waiting.pop(self, None)
         if self._watcher is not None:
             self._watcher.cancel()
             self._watcher = None
+
+
+class _Ticker:
+    """Starts the watches of one event loop once they are due, every TICK_S while any waits."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.waiting: dict[DisconnectWatch, None] = {}
+        self._scheduled = False
+
+    def add(self, watch: DisconnectWatch) -> None:
+        self.waiting[watch] = None
+        if not self._scheduled:
+            self._scheduled = True
+            self.loop.call_later(TICK_S, self._tick)
+
+    def _tick(self) -> None:
+        now = time.monotonic()
+        for watch in [w for w in self.waiting if w._due <= now]:
+            del self.waiting[watch]
+            watch._start()
+        self._scheduled = bool(self.waiting)
+        if self._scheduled:
+            self.loop.call_later(TICK_S, self._tick)
+
+
+_tickers: dict[asyncio.AbstractEventLoop, _Ticker] = {}
+
+
+def _ticker(loop: asyncio.AbstractEventLoop) -> _Ticker:
+    ticker = _tickers.get(loop)
+    if ticker is None:
+        _tickers.clear()  # a loop that ended (tests run one per test) needs none any more
+        ticker = _tickers[loop] = _Ticker(loop)
+    return ticker
