@@ -29,6 +29,7 @@ import time
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
+from typing import NoReturn
 from urllib.parse import urlsplit
 
 from gateway.config.types import NetworkConfig
@@ -83,7 +84,12 @@ class Http1Response:
         kind, span = "first_token_timeout", self._timeouts.first_byte_s
         while True:
             if connection.has_body:
-                chunk = self._take(connection.take_body())
+                chunk = connection.take_body()
+                if self._decoder is not None:
+                    chunk = self._decode(chunk)
+                self._room -= len(chunk)
+                if self._room < 0:
+                    self._too_large()
                 if chunk:
                     yield chunk
                 kind, span = "idle_timeout", self._timeouts.idle_s
@@ -94,8 +100,11 @@ class Http1Response:
                 raise UpstreamError("protocol", connection.error)
             if connection.complete:
                 if self._decoder is not None:
-                    tail = self._take(b"", flush=True)
+                    tail = self._decode(b"", flush=True)
                     self._decoder = None
+                    self._room -= len(tail)
+                    if self._room < 0:
+                        self._too_large()
                     if tail:
                         yield tail
                 self._body_read = True
@@ -105,24 +114,20 @@ class Http1Response:
                 self._finish()
                 raise UpstreamError(kind, f"no data from upstream for {span:.1f}s")
 
-    def _take(self, chunk: bytes, flush: bool = False) -> bytes:
-        """`chunk` decoded and counted against the cap; raises UpstreamError past either."""
-        decoder = self._decoder
-        if decoder is not None:
-            try:
-                chunk = decoder.decompress(chunk)
-                if flush:
-                    chunk += decoder.flush()
-            except DECODE_ERRORS as exc:
-                self._finish()
-                raise UpstreamError(
-                    "protocol", f"upstream sent a malformed compressed body: {exc}"
-                ) from None
-        self._room -= len(chunk)
-        if self._room < 0:
+    def _decode(self, chunk: bytes, flush: bool = False) -> bytes:
+        assert self._decoder is not None
+        try:
+            chunk = self._decoder.decompress(chunk)
+            return chunk + self._decoder.flush() if flush else chunk
+        except DECODE_ERRORS as exc:
             self._finish()
-            raise UpstreamTooLarge(self._max_bytes)
-        return chunk
+            raise UpstreamError(
+                "protocol", f"upstream sent a malformed compressed body: {exc}"
+            ) from None
+
+    def _too_large(self) -> NoReturn:
+        self._finish()  # the rest is not read: the connection closes
+        raise UpstreamTooLarge(self._max_bytes)
 
     @property
     def body_complete(self) -> bool:
@@ -139,7 +144,9 @@ class Http1Response:
             and connection.error is None
         ):
             # Everything is in already (the usual case for a JSON answer): no iterator needed.
-            data = self._take(connection.take_body())
+            data = connection.take_body()
+            if len(data) > self._room:
+                self._too_large()
             self._body_read = True
             self._finish()
             return data

@@ -10,6 +10,7 @@ import socket
 import socketserver
 import ssl
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -87,6 +88,9 @@ class _Handler(BaseHTTPRequestHandler):
         headers = {k.lower(): v for k, v in self.headers.items()}
         self.upstream.received.append(Received(url.path, url.query, headers, body))
         stream = bool(body.get("stream"))
+        if stream and body["model"] == "trickle":
+            self._trickle(_stream(body["model"]))
+            return
         data = _stream(body["model"]) if stream else _completion(body["model"])
         self.send_response(200)
         self.send_header("content-type", "text/event-stream" if stream else "application/json")
@@ -96,6 +100,19 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("content-length", str(len(data)))
         self.end_headers()
         self.wfile.write(data)
+
+    def _trickle(self, data: bytes) -> None:
+        """The stream one event per chunk, a little apart, as a model generates it."""
+        self.send_response(200)
+        self.send_header("content-type", "text/event-stream")
+        self.send_header("transfer-encoding", "chunked")
+        self.end_headers()
+        for event in data.split(b"\n\n")[:-1]:
+            event += b"\n\n"
+            self.wfile.write(b"%x\r\n%s\r\n" % (len(event), event))
+            self.wfile.flush()
+            time.sleep(0.02)
+        self.wfile.write(b"0\r\n\r\n")
 
     def log_message(self, *args: Any) -> None:
         pass

@@ -59,12 +59,21 @@ api_key_env = "TEST_PROVIDER_KEY"
 ca_file = "{upstream.ca_file}"
 transport = "http1"
 query = {{ tenant = "blue" }}
+
+[[providers]]
+name = "capped"
+type = "openai"
+base_url = "https://127.0.0.1:{upstream.port}/v1"
+ca_file = "{upstream.ca_file}"
+max_response_bytes = 250
 """
     models = [
         ("private", "private", "m-private"),
         ("untrusted", "private-no-ca", "m"),
         ("azure", "azure", "gpt4o-prod"),
         ("azure-http1", "azure-http1", "ignored-by-azure"),
+        ("capped", "capped", "m"),
+        ("capped-stream", "capped", "trickle"),
     ]
     for name, provider, model in models:
         providers += (
@@ -148,3 +157,20 @@ def test_azure_gets_its_path_query_and_api_key(
     assert received.headers["api-key"] == PROVIDER_SECRET
     assert "authorization" not in received.headers
     assert len(proxy.targets) == proxied  # NO_PROXY (auto) and http1 both go direct
+
+
+def test_an_answer_over_max_response_bytes_is_cut_with_its_code(sdk: openai.OpenAI) -> None:
+    with pytest.raises(openai.APIStatusError) as caught:
+        sdk.chat.completions.create(model="capped", messages=MESSAGES)
+    assert caught.value.status_code == 502
+    assert isinstance(caught.value.body, dict)
+    assert caught.value.body["code"] == "upstream_response_too_large"
+    # A stream past the cap: its first event arrives, then an error event with the same code.
+    stream = sdk.chat.completions.create(model="capped-stream", messages=MESSAGES, stream=True)
+    received: list[str] = []
+    with pytest.raises(openai.APIError) as mid_stream:
+        for chunk in stream:
+            received += [c.delta.content or "" for c in chunk.choices]
+    assert received == ["over "]
+    assert "max_response_bytes" in mid_stream.value.message
+    assert mid_stream.value.code == "upstream_response_too_large"
