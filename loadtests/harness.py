@@ -195,6 +195,7 @@ name = "{_provider_name(n)}"
 type = "openai"
 base_url = "{upstream_url}/v1"
 transport = "{transport}"
+responses = true
 """
         for n in range(deployments)
     )

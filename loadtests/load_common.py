@@ -21,10 +21,19 @@ from loadgen import LoadResult, have_wrk, run_python, run_wrk
 MB = 1024 * 1024
 CHAT_PATH = "/v1/chat/completions"
 PROMPT = [{"role": "user", "content": "Tell me something about load testing."}]
+RESPONSES_PATH = "/v1/responses"
+RESPONSES_INPUT = PROMPT[0]["content"]
 BODIES = {
     "chat": json.dumps({"model": MODEL, "messages": PROMPT}).encode(),
     "stream": json.dumps({"model": MODEL, "messages": PROMPT, "stream": True}).encode(),
+    # The Responses API (overhead.py's Responses section): the same prompt, passed through.
+    "responses": json.dumps({"model": MODEL, "input": RESPONSES_INPUT}).encode(),
+    "responses-stream": json.dumps(
+        {"model": MODEL, "input": RESPONSES_INPUT, "stream": True}
+    ).encode(),
 }
+# The endpoint each mode posts to (chat completions unless named here).
+PATHS = {"responses": RESPONSES_PATH, "responses-stream": RESPONSES_PATH}
 HEADERS = {"Content-Type": "application/json", "Authorization": f"Bearer {GATEWAY_KEY}"}
 
 
@@ -108,11 +117,12 @@ def measure(
     duration_s: float,
     warmup_s: float,
     watched: Proc,
+    path: str = CHAT_PATH,
 ) -> tuple[LoadResult, float]:
     """One measurement: `warmup_s` of unmeasured load, then `duration_s` of measured load on
-    base_url's chat endpoint; returns the result and the CPU time `watched` (the gateway) spent
-    per request meanwhile, in microseconds."""
-    url = base_url + CHAT_PATH
+    base_url's `path` (chat completions); returns the result and the CPU time `watched` (the
+    gateway) spent per request meanwhile, in microseconds."""
+    url = base_url + path
     if warmup_s > 0:
         load.run(url, [body], concurrency, warmup_s)
     cpu_before = watched.cpu_seconds()

@@ -5,8 +5,10 @@
 
 Starts `gateway mock-provider` (0 ms latency) and `gateway serve --workers 1` (default pipeline:
 auth, routing, request record, metrics) on loopback, each in its own process, then for
-concurrency 1 and 64 and for non-streaming and streaming (20-chunk SSE) chat completions it runs
-the same load against the mock provider directly and through the gateway, back to back, and
+concurrency 1 and 64 and for non-streaming and streaming (20-chunk SSE) chat completions, and the
+same two through the Responses API (`POST /v1/responses`, passed through: the Responses
+section; `--modes chat,stream` leaves it out), it runs the same load against the mock provider
+directly and through the gateway, back to back, and
 prints requests/s, p50/p99 latency (to the last byte) and the latency the gateway adds, the
 gateway's RSS before and after, its start-up time, and each target from DESIGN.md with PASS or
 MISS. A miss is reported, never turned into a failing exit status.
@@ -78,6 +80,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help="the provider's upstream client (docs/configuration.md, network options)",
     )
     parser.add_argument("--json", type=Path, help="also write the results here")
+    parser.set_defaults(modes=["chat", "stream", "responses", "responses-stream"])
     args = parser.parse_args(argv)
     check_load_arguments(parser, args)
     return args

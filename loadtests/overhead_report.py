@@ -13,6 +13,8 @@ from overhead_runs import Cell
 
 # Targets from /work/shared/DESIGN.md, "Performance targets".
 TARGET_ADDED_P50_MS = 0.4
+# The Responses section: its added p50 at c=1 against chat's (issue 16).
+RESPONSES_SLACK_MS = 0.1
 TARGET_CHAT_RPS = 2500.0
 TARGET_STREAM_RPS = 1500.0
 TARGET_RSS_MB = 120.0
@@ -84,6 +86,7 @@ def build_targets(
                     "result": verdict(added <= TARGET_ADDED_P50_MS),
                 }
             )
+    targets += responses_targets(cells)
     for mode, goal, unit in (
         ("chat", TARGET_CHAT_RPS, "chat req/s"),
         ("stream", TARGET_STREAM_RPS, "streams/s"),
@@ -118,6 +121,28 @@ def build_targets(
             "result": verdict(startup_s <= TARGET_STARTUP_S),
         }
     )
+    return targets
+
+
+def responses_targets(cells: list[Cell]) -> list[dict[str, Any]]:
+    """The Responses section: its added p50 at c=1 within RESPONSES_SLACK_MS of chat's (JSON
+    against chat, its stream against chat's stream)."""
+    targets: list[dict[str, Any]] = []
+    for mode, like in (("responses", "chat"), ("responses-stream", "stream")):
+        cell, base = cell_for(cells, mode, 1), cell_for(cells, like, 1)
+        if cell is None or base is None:
+            continue
+        added = cell.gateway.p50_ms - cell.direct.p50_ms
+        base_added = base.gateway.p50_ms - base.direct.p50_ms
+        targets.append(
+            {
+                "name": f"added p50, {mode}, c=1, vs {like}'s",
+                "target": f"<= {like}'s + {RESPONSES_SLACK_MS} ms",
+                "measured": f"{added:.3f} ms ({added - base_added:+.3f})",
+                "value": added - base_added,
+                "result": verdict(added - base_added <= RESPONSES_SLACK_MS),
+            }
+        )
     return targets
 
 

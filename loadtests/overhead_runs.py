@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from harness import Proc, metric_total, start_gateway
-from load_common import BODIES, CHAT_PATH, MB, Load, measure, progress, say
+from load_common import BODIES, CHAT_PATH, MB, PATHS, Load, measure, progress, say
 from loadgen import LoadResult
 
 
@@ -51,8 +51,16 @@ def timed_run(args: argparse.Namespace, load: Load, mock: Proc, gateway: Proc) -
             results = {}
             cpu_us = 0.0
             for target, server in (("direct", mock), ("gateway", gateway)):
+                path = PATHS.get(mode, CHAT_PATH)
                 r, cpu = measure(
-                    load, server.url, BODIES[mode], concurrency, duration, args.warmup, gateway
+                    load,
+                    server.url,
+                    BODIES[mode],
+                    concurrency,
+                    duration,
+                    args.warmup,
+                    gateway,
+                    path,
                 )
                 results[target] = r
                 if target == "gateway":

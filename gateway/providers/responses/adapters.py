@@ -38,7 +38,7 @@ from gateway.providers.responses.requests_responses_to_chat import responses_req
 from gateway.providers.responses.responses_chat_to_responses import chat_response_to_responses
 from gateway.providers.responses.streams_chat_to_responses import ChatToResponsesStream
 from gateway.providers.upstream_errors import error_from_upstream
-from gateway.sse import SSEDecoder
+from gateway.sse import SSEDecoder, parse_event
 
 JSON = dict[str, Any]
 _FINAL_EVENTS = frozenset({"response.completed", "response.incomplete", "response.failed"})
@@ -50,42 +50,75 @@ def _event(data: bytes) -> JSON:
 
 
 class ResponsesStreamPassthrough:
-    """Forwards Responses events unchanged, reading the final response and its usage."""
+    """Forwards Responses events unchanged, as received, reading the final response and its
+    usage on the way.
+
+    Only the events that end a response (`response.completed`, `.incomplete`, `.failed`) are
+    parsed as they pass (the usage and the final object are in them); the text deltas are kept
+    as bytes and read only when the text is asked for (no usage, logged bodies, remote
+    guardrails). A stream that ends without a final event is reported as failed (`finish`).
+    """
 
     def __init__(self) -> None:
-        self._decoder = SSEDecoder()
-        self._deltas: list[str] = []
+        self._pending = b""
+        self._deltas: list[bytes] = []  # the data of each response.output_text.delta
         self.usage: Usage | None = None
         self.response: JSON | None = None  # the final response object, once it arrived
-        self.response_id: str | None = None
 
     @property
     def text(self) -> list[str]:
-        return self._deltas
+        parts: list[str] = []
+        for data in self._deltas:
+            delta = _event(data).get("delta")
+            if isinstance(delta, str):
+                parts.append(delta)
+        return parts
 
     def feed(self, chunk: bytes) -> list[bytes]:
-        events = self._decoder.feed(chunk)
-        for event in events:
-            if event.data == b"[DONE]":
-                continue
-            parsed = _event(event.data)
-            kind = parsed.get("type") or event.event
-            if kind == "response.output_text.delta":
-                delta = parsed.get("delta")
-                if isinstance(delta, str):
-                    self._deltas.append(delta)
-            elif kind == "response.created":
-                response = parsed.get("response") or {}
-                self.response_id = response.get("id")
-            elif kind in _FINAL_EVENTS:
-                response = parsed.get("response")
-                if isinstance(response, dict):
-                    self.response = response
-                    self.usage = usage_from_responses(response.get("usage")) or self.usage
-        return [b"".join([event.raw for event in events])] if events else []
+        buffer = self._pending + chunk if self._pending else chunk
+        if b"\r" in buffer:
+            buffer = buffer.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+        end = buffer.rfind(b"\n\n")
+        if end < 0:
+            self._pending = buffer
+            return []
+        complete, self._pending = buffer[: end + 2], buffer[end + 2 :]
+        for part in complete.split(b"\n\n")[:-1]:
+            name, data = _name_and_data(part)
+            if name == "response.output_text.delta":
+                self._deltas.append(data)
+            elif name in _FINAL_EVENTS or (name is None and data and data != b"[DONE]"):
+                self._final(_event(data))
+        return [complete]
+
+    def _final(self, parsed: JSON) -> None:
+        if parsed.get("type") not in _FINAL_EVENTS:
+            return
+        response = parsed.get("response")
+        if isinstance(response, dict):
+            self.response = response
+            self.usage = usage_from_responses(response.get("usage")) or self.usage
 
     def finish(self) -> list[bytes]:
+        if self.response is None:
+            raise UpstreamFailed(
+                "upstream stream ended before its response was complete",
+                code="stream_interrupted",
+            )
         return []
+
+
+def _name_and_data(part: bytes) -> tuple[str | None, bytes]:
+    """(event name, data) of one SSE event without its blank line; the common shape
+    (`event: X` then one `data:` line) without the general parser."""
+    if part.startswith(b"event: "):
+        newline = part.find(b"\n")
+        if newline > 0 and part.startswith(b"data: ", newline + 1) and part.count(b"\n") == 1:
+            return part[7:newline].decode(), part[newline + 7 :]
+    event = parse_event(part + b"\n\n")
+    if event is None:
+        return None, b""
+    return event.event, event.data
 
 
 class ResponsesPassthrough:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import orjson
+import pytest
 
 from gateway.config.types import DeploymentConfig, ProviderConfig
+from gateway.errors import UpstreamFailed
 from gateway.providers import adapter_for, speaks_responses, wire_provider
 from gateway.providers.responses.adapters import (
     STRUCTURED_TOOL,
@@ -58,7 +60,9 @@ def test_passthrough_changes_only_the_model_and_reads_usage_from_the_stream() ->
     raw = b"".join(encode_event(orjson.dumps(e), e["type"]) for e in events)
     stream = ResponsesPassthrough().stream(body)
     assert b"".join(stream.feed(raw[:30]) + stream.feed(raw[30:])) == raw
-    assert stream.text == ["Hi"] and stream.response_id == "resp_9"
+    assert stream.finish() == []
+    assert stream.text == ["Hi"] and stream.response is not None
+    assert stream.response["id"] == "resp_9"
     assert stream.usage is not None
     assert (stream.usage.prompt_tokens, stream.usage.completion_tokens) == (7, 3)
     assert stream.usage.reasoning_tokens == 2
@@ -115,3 +119,12 @@ def test_chat_translation_streams_with_usage() -> None:
     assert b"event: response.completed\n" in out
     assert stream.text == ["Hi"] and stream.response["status"] == "completed"
     assert stream.usage is not None and stream.usage.prompt_tokens == 5
+
+
+def test_passthrough_stream_cut_before_its_end_fails() -> None:
+    created = {"type": "response.created", "response": {"id": "resp_9"}}
+    stream = ResponsesPassthrough().stream({})
+    raw = encode_event(orjson.dumps(created), "response.created")
+    assert stream.feed(raw + b"event: response.output_text.delta\ndata: {") == [raw]
+    with pytest.raises(UpstreamFailed):
+        stream.finish()
