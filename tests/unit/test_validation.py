@@ -1,7 +1,10 @@
+import orjson
 import pytest
 
 from gateway.errors import InvalidRequest
 from gateway.validation import (
+    MAX_JSON_DEPTH,
+    check_depth,
     validate_chat,
     validate_completions,
     validate_count_tokens,
@@ -84,3 +87,37 @@ def test_count_tokens_needs_no_max_tokens() -> None:
     with pytest.raises(InvalidRequest) as info:
         validate_count_tokens({"model": "m"})
     assert info.value.param == "messages"
+
+
+@pytest.mark.parametrize("value", [0, -1, 2**31, 2**63])
+@pytest.mark.parametrize("name", ["max_tokens", "max_completion_tokens"])
+def test_token_counts_outside_32_bits_are_invalid_not_rate_limited(name: str, value: int) -> None:
+    with pytest.raises(InvalidRequest) as raised:
+        validate_chat({"model": "m", "messages": MESSAGES, name: value})
+    assert raised.value.param == name and "2147483647" in raised.value.message
+    with pytest.raises(InvalidRequest):
+        validate_messages({"model": "m", "messages": MESSAGES, "max_tokens": value})
+
+
+def _nested(depth: int) -> list[object]:
+    value: list[object] = []
+    for _ in range(depth - 1):
+        value = [value]
+    return value
+
+
+def test_bodies_deeper_than_the_limit_are_refused_naming_it() -> None:
+    check_depth({"x": _nested(MAX_JSON_DEPTH - 1)})  # the body object is the first level
+    with pytest.raises(InvalidRequest) as raised:
+        check_depth({"x": _nested(MAX_JSON_DEPTH)})
+    assert raised.value.code == "json_too_deep" and str(MAX_JSON_DEPTH) in raised.value.message
+    deep_schema: dict[str, object] = {"type": "string"}
+    for _ in range(100):
+        deep_schema = {"type": "object", "properties": {"x": deep_schema}}
+    with pytest.raises(InvalidRequest):
+        check_depth({"tools": [{"function": {"parameters": deep_schema}}]})
+
+
+def test_the_depth_limit_leaves_room_below_the_serialiser_s() -> None:
+    orjson.dumps({"record": {"request": {"x": _nested(MAX_JSON_DEPTH - 1)}}})
+    check_depth({"input": [list(range(1000))] * 100, "messages": MESSAGES})

@@ -56,3 +56,17 @@ def test_config_problems_come_first_then_policies_by_line(tmp_path: Path) -> Non
         "config.toml:9: unknown key 'bogus' in [[models]] 'm'",
         "policies/default.toml:2: limits.rpm: must be greater than 0, got 0",
     ]
+
+
+def test_model_limits_for_a_model_that_is_not_configured_are_refused(tmp_path: Path) -> None:
+    strict = (
+        "[model_limits.m]\n"  # 1
+        "rpm = 5\n"  # 2
+        '[model_limits."gtp-4o"]\n'  # 3
+        "rpm = 1\n"  # 4
+    )
+    text = BASE + f'[[keys]]\nid = "k"\nkey_sha256 = "{SHA}"\npolicy = "strict"\n'
+    assert problems(tmp_path, text, policies={"strict": strict}) == [
+        "policies/strict.toml:3: policy 'strict': [model_limits.\"gtp-4o\"] names a model that "
+        "is not configured",
+    ]

@@ -42,8 +42,8 @@ BODY = {"model": "m", "messages": [{"role": "user", "content": "hello"}]}
 HEADERS = {"authorization": "Bearer sk-demo"}
 
 
-def make_app(tmp_path: Path) -> tuple[httpx.AsyncClient, MemorySink, Services]:
-    (tmp_path / "config.toml").write_text(CONFIG)
+def make_app(tmp_path: Path, logging: str = "") -> tuple[httpx.AsyncClient, MemorySink, Services]:
+    (tmp_path / "config.toml").write_text(CONFIG.replace("[logging]\n", "[logging]\n" + logging))
     (tmp_path / "policies").mkdir()
     (tmp_path / "policies" / "capped.toml").write_text(POLICY)
     sink = MemorySink()
@@ -118,4 +118,14 @@ async def test_an_idle_gateway_writes_the_record_by_itself(
             if sink.records:
                 break
             await asyncio.sleep(0)
+        assert [r["id"] for r in sink.records] == [response.headers["x-request-id"]]
+
+
+async def test_with_record_batch_0_the_record_is_written_as_the_response_ends(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(record_module, "RECORD_WITHIN_S", 60.0)
+    client, sink, _ = make_app(tmp_path, logging="record_batch_ms = 0\n")
+    async with client:
+        response = await client.post("/v1/chat/completions", json=BODY, headers=HEADERS)
         assert [r["id"] for r in sink.records] == [response.headers["x-request-id"]]
