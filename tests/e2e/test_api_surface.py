@@ -187,7 +187,10 @@ def test_count_tokens_is_estimated_locally_for_other_deployments(
 def test_count_tokens_errors_in_the_anthropic_shape(claude: anthropic.Anthropic) -> None:
     with pytest.raises(anthropic.NotFoundError) as caught:
         claude.messages.count_tokens(model="no-such-model", **COUNT_BODY)
-    assert caught.value.body["error"]["type"] == "not_found_error"  # type: ignore[index]
+    error = caught.value.body["error"]  # type: ignore[index]
+    assert error["type"] == "not_found_error" and "no-such-model" in error["message"]
+    with pytest.raises(anthropic.BadRequestError, match="messages"):
+        claude.messages.count_tokens(model="claude-mock", messages=[])
 
 
 # -- GET /v1/models/{id} ------------------------------------------------------------------------
@@ -299,8 +302,11 @@ def test_a_preflight_from_an_allowed_origin_gets_the_cors_headers(surface: Proc,
 
 
 def test_a_preflight_from_another_origin_gets_no_cors_headers(surface: Proc) -> None:
+    allowed = preflight(surface, "/v1/chat/completions", ORIGIN)
+    assert allowed.headers["access-control-allow-origin"] == ORIGIN  # the same route, allowed
     answer = preflight(surface, "/v1/chat/completions", "https://evil.example.net")
     assert not [name for name in answer.headers if name.startswith("access-control-")]
+    assert answer.status_code == 405  # the route's own answer to OPTIONS
 
 
 def test_an_allowed_origin_can_read_the_gateway_headers(surface: Proc) -> None:
