@@ -14,12 +14,13 @@ import openai
 import pydantic
 import pytest
 
+from tests.conditions import wait_until
 from tests.e2e.records import wait_for_record
 from tests.procs import Proc, start_gateways, start_mock_provider
 from tests.redis_server import RedisServer, start_redis
 
 KEY = "sk-responses-test"
-MODELS = ["pass", "chat-only", "claude"]
+MODELS = ["pass", "chat-only", "claude", "inproc"]
 WEATHER = {
     "type": "function",
     "name": "get_weather",
@@ -39,15 +40,19 @@ class Weather(pydantic.BaseModel):
 
 def config(root: Path, first: str, second: str, redis_url: str) -> str:
     """`pass` and `pair` speak Responses, `chat-only` and `chat-pair` do not, `claude` is
-    Anthropic; the pairs have one deployment on each mock provider."""
+    Anthropic, `inproc` the in-process mock; the pairs have one deployment on each mock
+    provider."""
     providers = "".join(
-        f'[[providers]]\nname = "{name}"\ntype = "{kind}"\nbase_url = "{url}"\n{extra}\n'
+        f'[[providers]]\nname = "{name}"\ntype = "{kind}"\n'
+        + (f'base_url = "{url}"\n' if url else "")
+        + f"{extra}\n"
         for name, kind, url, extra in (
             ("oai", "openai", f"{first}/v1", "responses = true"),
             ("oai2", "openai", f"{second}/v1", "responses = true"),
             ("chat", "openai", f"{first}/v1", ""),
             ("chat2", "openai", f"{second}/v1", ""),
             ("ant", "anthropic", first, ""),
+            ("inproc", "mock", "", ""),
         )
     )
     models = "".join(
@@ -63,6 +68,7 @@ def config(root: Path, first: str, second: str, redis_url: str) -> str:
             ("chat-only", ["chat"]),
             ("chat-pair", ["chat", "chat2"]),
             ("claude", ["ant"]),
+            ("inproc", ["inproc"]),
         )
     )
     return f"""
@@ -108,6 +114,8 @@ def replicas(
         root = tmp_path_factory.mktemp(f"responses-{name}")
         path = root / "config.toml"
         path.write_text(config(root, mock_upstream.url, second_upstream.url, redis.url))
+        (root / "policies").mkdir()
+        (root / "policies" / "default.toml").write_text('[cache]\nmode = "exact"\n')
         paths.append(path)
     procs = start_gateways(paths)
     for proc, path in zip(procs, paths):
@@ -277,3 +285,37 @@ def test_retrieve_and_delete(
     other_replica.responses.delete(made.id)
     with pytest.raises(openai.NotFoundError):
         client.responses.retrieve(made.id)
+
+
+def test_exact_cache_answers_only_stateless_requests(client: openai.OpenAI) -> None:
+    """`store: false` without `previous_response_id` is cached (JSON and streams apart);
+    a stored response never is: its id must stay unique."""
+    create = client.responses.with_raw_response.create
+    first = create(model="chat-only", input="cache me", store=False)
+    assert first.headers["x-gateway-cache"] == "miss"
+    wait_until(
+        lambda: (
+            create(model="chat-only", input="cache me", store=False).headers["x-gateway-cache"]
+            == "hit"
+        ),
+        5,
+        0.02,
+        "the answer was never cached",
+    )
+    hit = create(model="chat-only", input="cache me", store=False)
+    assert hit.parse().output_text == first.parse().output_text
+
+    def streamed() -> tuple[str, bytes]:
+        with client.responses.with_streaming_response.create(
+            model="chat-only", input="cache me", store=False, stream=True
+        ) as raw:
+            return raw.headers["x-gateway-cache"], raw.read()
+
+    assert streamed()[0] == "miss"
+    wait_until(lambda: streamed()[0] == "hit", 5, 0.02, "the stream was never cached")
+    cached, replayed = streamed()
+    assert cached == "hit" and replayed.rstrip().endswith(b"}")
+    assert b"event: response.completed" in replayed
+    for _ in range(2):
+        stored = create(model="chat-only", input="cache me")
+        assert stored.headers["x-gateway-cache"] == "bypass"
