@@ -71,6 +71,10 @@ def config(root: Path, first: str, second: str, redis_url: str) -> str:
             ("inproc", ["inproc"]),
         )
     )
+    models += (
+        '[[models]]\nname = "drop"\n[[models.deployments]]\nprovider = "oai"\n'
+        'model = "drop-mid-stream"\n'
+    )
     return f"""
 [logging]
 path = "{root}/requests.jsonl"
@@ -319,3 +323,12 @@ def test_exact_cache_answers_only_stateless_requests(client: openai.OpenAI) -> N
     for _ in range(2):
         stored = create(model="chat-only", input="cache me")
         assert stored.headers["x-gateway-cache"] == "bypass"
+
+
+def test_a_stream_cut_mid_way_ends_with_an_error_event(client: openai.OpenAI) -> None:
+    kinds: list[str] = []
+    with pytest.raises(openai.APIError) as failed:
+        for event in client.responses.create(model="drop", input="hi", stream=True):
+            kinds.append(event.type)
+    assert kinds[:2] == ["response.created", "response.in_progress"]
+    assert "mid-stream" in failed.value.message

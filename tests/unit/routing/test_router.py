@@ -479,3 +479,24 @@ def _with(tmp_path: Path, old: str, new: str) -> Path:
     path = tmp_path / "gateway.toml"
     path.write_text(CONFIG.replace(old, new))
     return path
+
+
+async def test_a_pinned_deployment_is_the_only_one_tried_and_has_no_fallback(
+    tmp_path: Path,
+) -> None:
+    """A Responses API follow-up (`previous_response_id`) may only go where its conversation
+    is: round robin would move on to the healthy sibling, a failure would fall back."""
+    h = Harness(tmp_path, answer)
+    request = h.request("retry")
+    request.deployment = "up/e500-a"
+    exchange = Exchange()
+    with pytest.raises(GatewayError) as caught:
+        await h.router.route(request, exchange)
+    assert caught.value.status == 502
+    assert {deployment for deployment, _, _ in tried(exchange)} == {"up/e500-a"}
+    request = h.request("broken")
+    request.deployment = "up/e500-only"
+    exchange = Exchange()
+    with pytest.raises(GatewayError):
+        await h.router.route(request, exchange)
+    assert "ok-fine" not in h.sent() and "e500-only" in h.sent()
