@@ -87,6 +87,14 @@ class LoggingConfig:
 
 
 @dataclass(frozen=True)
+class MetricsConfig:
+    # Request tags (x-gateway-tags, metadata) that become labels of the gateway_tag_* series.
+    tag_labels: tuple[str, ...] = ()
+    # Distinct values per tag label (per process) before the rest are counted as `other`.
+    tag_values_max: PositiveInt = 20
+
+
+@dataclass(frozen=True)
 class AdminConfig:
     key_env: NonEmptyStr | None = None
 
@@ -298,6 +306,9 @@ class PolicyConfig:
     team_limits: LimitsConfig = field(default_factory=LimitsConfig)
     # Per key and model: `[model_limits."gpt-4o"]`.
     model_limits: Mapping[str, LimitsConfig] = field(default_factory=dict)
+    # Per end user of a key (the request's `user` / `metadata.user_id`): each user of each key
+    # has its own counters; requests that name no user are not counted here.
+    user_limits: LimitsConfig = field(default_factory=LimitsConfig)
     # Applied in order to what goes to the provider and to what comes back.
     guardrails: tuple[GuardrailConfig, ...] = ()
 
@@ -319,6 +330,7 @@ class GatewayConfig:
     prompts_dir: Annotated[Path, NON_EMPTY] = Path("prompts")
     prompts: Mapping[str, Prompt] = field(default_factory=dict, metadata=toml(skip=True))
     routing: RoutingConfig = field(default_factory=RoutingConfig)
+    metrics: MetricsConfig = field(default_factory=MetricsConfig)
     # The config file this was loaded from, and a short hash of it and every policy file.
     source: Path | None = field(default=None, metadata=toml(skip=True))
     version: str = field(default="", metadata=toml(skip=True))

@@ -24,6 +24,7 @@ from starlette.routing import Route
 from gateway.errors import AuthenticationError, GatewayError, InvalidRequest, NotFound
 from gateway.observability.audit import admin_id
 from gateway.observability.log_reader import LogReader, RecordFilter, UsageError, parse_time
+from gateway.observability.log_stats import aggregate, parse_by
 from gateway.pipeline.services import Services
 from gateway.prompts import view as prompt_views
 from gateway.reload import Reloader
@@ -109,6 +110,23 @@ def usage_from_log(path: Path, since: float, key: str | None, team: str | None) 
         totals["cost_usd"] += record.get("cost_usd") or 0.0
     totals["cost_usd"] = round(totals["cost_usd"], 10)
     return totals
+
+
+def usage_groups(
+    path: Path, since: float, key: str | None, team: str | None, by: str
+) -> tuple[list[str], list[dict[str, Any]]]:
+    """`?by=user,tag:feature,session`: the same records grouped as `gateway stats --by` does."""
+    try:
+        names = parse_by(by)
+    except UsageError as exc:
+        raise InvalidRequest(str(exc).replace("--by", "by"), param="by") from None
+    if not path.is_file():
+        return list(names), []
+    rfilter = RecordFilter(since=since, keys=(key,) if key else ())
+    records = (
+        r for r in LogReader(path) if rfilter.matches(r) and (not team or r.get("team") == team)
+    )
+    return list(names), aggregate(records, names)[0]
 
 
 class AdminAPI:
@@ -211,6 +229,9 @@ class AdminAPI:
         log_path = self.services.runtime.config.logging.path
         result: dict[str, Any] = {"key": key, "team": team, "since": since}
         result.update(usage_from_log(Path(log_path), since, key, team))
+        by = request.query_params.get("by")
+        if by:
+            result["by"], result["groups"] = usage_groups(Path(log_path), since, key, team, by)
         state = self.services.state
         try:
             if key:

@@ -92,11 +92,13 @@ def limit_checks(
     model_limits = policy.model_limits.get(model.name)
     if model_limits is not None:
         checks += _checks_for("model", f"{key_id}/{model.name}", model_limits, estimate)
+    # The subject is the key's; `LimitPlan.for_request` makes it `<key>/<end user>`.
+    checks += _checks_for("user", key_id, policy.user_limits, estimate)
     return checks
 
 
 def _scopes(policy: PolicyConfig, model: ModelConfig) -> list[LimitsConfig]:
-    scopes = [policy.limits, policy.team_limits]
+    scopes = [policy.limits, policy.team_limits, policy.user_limits]
     model_limits = policy.model_limits.get(model.name)
     if model_limits is not None:
         scopes.append(model_limits)
@@ -123,19 +125,25 @@ class LimitPlan:
     checks: tuple[LimitCheck, ...]  # as `limit_checks` orders them; tpm and budget amounts 0
     needs_estimate: bool
 
-    def for_request(self, estimate: Estimate) -> list[LimitCheck]:
-        """`limit_checks` for this estimate."""
+    def for_request(self, estimate: Estimate, user: str | None = None) -> list[LimitCheck]:
+        """`limit_checks` for this estimate and end user (the user scope's checks apply only
+        to a request that names its user)."""
         return [
             check
-            if check.kind in _FIXED_AMOUNTS
+            if check.kind in _FIXED_AMOUNTS and check.scope != "user"
             else LimitCheck(
                 check.scope,
-                check.subject,
+                check.subject if check.scope != "user" else f"{check.subject}/{user}",
                 check.kind,
                 check.limit,
-                estimate.tokens if check.kind == "tpm" else estimate.cost_usd,
+                estimate.tokens
+                if check.kind == "tpm"
+                else estimate.cost_usd
+                if check.kind.startswith("budget")
+                else check.amount,
             )
             for check in self.checks
+            if check.scope != "user" or user is not None
         ]
 
 

@@ -1,10 +1,10 @@
 """`gateway stats`: spend, tokens, requests, errors and latency percentiles from the request log.
 
 Groups by any of model, key, team (and deployment, provider, endpoint, status, prompt,
-prompt_version); prints an aligned table, or JSON with `--json`. A request is an error when its
-status is >= 400 or it has an `error_type` (a stream that broke after its first byte keeps
-status 200). Latency percentiles use every request of the group, errors included, interpolating
-linearly.
+prompt_version, user, session, and `tag:NAME` for a request tag); prints an aligned table, or
+JSON with `--json`. A request is an error when its status is >= 400 or it has an `error_type` (a
+stream that broke after its first byte keeps status 200). Latency percentiles use every request
+of the group, errors included, interpolating linearly.
 """
 
 from __future__ import annotations
@@ -38,7 +38,11 @@ GROUP_FIELDS = {
     "status": "status",
     "prompt": "prompt_id",
     "prompt_version": "prompt_version",
+    "user": "user",
+    "session": "session_id",
 }
+# `--by tag:NAME` groups by the value of the request's tag NAME.
+TAG_PREFIX = "tag:"
 NONE_LABEL = "(none)"
 
 
@@ -87,10 +91,22 @@ class GroupStats:
 
 def parse_by(text: str) -> tuple[str, ...]:
     names = tuple(n.strip() for n in text.split(",") if n.strip())
-    unknown = [n for n in names if n not in GROUP_FIELDS]
+    unknown = [
+        n for n in names if n not in GROUP_FIELDS and not (n.startswith(TAG_PREFIX) and n[4:])
+    ]
     if not names or unknown:
-        raise UsageError(f"--by takes a comma list of: {', '.join(GROUP_FIELDS)} (got {text!r})")
+        raise UsageError(
+            f"--by takes a comma list of: {', '.join(GROUP_FIELDS)}, tag:NAME (got {text!r})"
+        )
     return names
+
+
+def group_value(record: Record, name: str) -> Any:
+    """The value `record` has for the grouping `name` (a field, or `tag:NAME`)."""
+    if name.startswith(TAG_PREFIX):
+        tags = record.get("tags")
+        return tags.get(name[len(TAG_PREFIX) :]) if isinstance(tags, dict) else None
+    return record.get(GROUP_FIELDS[name])
 
 
 def aggregate(
@@ -100,7 +116,7 @@ def aggregate(
     groups: dict[tuple[str, ...], GroupStats] = {}
     total = GroupStats()
     for record in records:
-        key = tuple(_label(record.get(GROUP_FIELDS[name])) for name in by)
+        key = tuple(_label(group_value(record, name)) for name in by)
         groups.setdefault(key, GroupStats()).add(record)
         total.add(record)
     rows = [{**dict(zip(by, key)), **stats.as_dict()} for key, stats in groups.items()]

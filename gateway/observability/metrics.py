@@ -42,6 +42,7 @@ OVERHEAD_BUCKETS = (
 )
 UNKNOWN = "_unknown"
 NONE = "none"
+OTHER = "other"
 
 
 def multiprocess_enabled() -> bool:
@@ -144,6 +145,26 @@ class Metrics:
             ["result"],
             registry=r,
         )
+        # Requests by the tags `[metrics] tag_labels` lists (values capped: `tag_value`).
+        self.tag_requests = Counter(
+            "gateway_tag_requests",
+            "Requests by a tag listed in [metrics] tag_labels",
+            ["tag", "value", "status"],
+            registry=r,
+        )
+        self.tag_cost = Counter(
+            "gateway_tag_cost_usd",
+            "Spend in USD by a tag listed in [metrics] tag_labels",
+            ["tag", "value"],
+            registry=r,
+        )
+        self.tag_tokens = Counter(
+            "gateway_tag_tokens",
+            "Tokens by a tag listed in [metrics] tag_labels, by kind = prompt | completion",
+            ["tag", "value", "kind"],
+            registry=r,
+        )
+        self._tag_values: dict[str, set[str]] = {}
         # Requests that used a registered prompt, by prompt and version (bounded by the
         # registry: only its prompts and versions can be used).
         by_prompt = ["prompt", "prompt_version"]
@@ -181,8 +202,15 @@ class Metrics:
             found = self._children[key] = metric.labels(*labels)
         return found
 
-    def observe_record(self, record: dict[str, Any], known_models: Collection[str]) -> None:
-        """Count one finished request from its record."""
+    def observe_record(
+        self,
+        record: dict[str, Any],
+        known_models: Collection[str],
+        tag_labels: Collection[str] = (),
+        tag_values_max: int = 0,
+    ) -> None:
+        """Count one finished request from its record (`tag_labels`: the tags that are labels,
+        each with at most `tag_values_max` values before the rest count as `other`)."""
         requested = record.get("model")
         model = str(requested) if requested in known_models else UNKNOWN
         deployment = record.get("deployment") or NONE
@@ -225,6 +253,30 @@ class Metrics:
             self.child(self.cache_events, cache).inc()
         if record.get("prompt_id"):
             self._observe_prompt(record)
+        tags = record.get("tags")
+        if tag_labels and tags:
+            for tag in tag_labels:
+                if tag in tags:
+                    self._observe_tag(record, tag, self.tag_value(tag, tags[tag], tag_values_max))
+
+    def tag_value(self, tag: str, value: str, most: int) -> str:
+        """`value` as a label: the first `most` values seen per tag (per process), then
+        `other`, so a tag with unbounded values cannot grow the series without bound."""
+        seen = self._tag_values.setdefault(tag, set())
+        if value in seen:
+            return value
+        if len(seen) < most:
+            seen.add(value)
+            return value
+        return OTHER
+
+    def _observe_tag(self, record: dict[str, Any], tag: str, value: str) -> None:
+        self.child(self.tag_requests, tag, value, str(record["status"])).inc()
+        for kind in ("prompt", "completion"):
+            if record.get(f"{kind}_tokens"):
+                self.child(self.tag_tokens, tag, value, kind).inc(record[f"{kind}_tokens"])
+        if record.get("cost_usd"):
+            self.child(self.tag_cost, tag, value).inc(record["cost_usd"])
 
     def _observe_prompt(self, record: dict[str, Any]) -> None:
         labels = (str(record["prompt_id"]), str(record.get("prompt_version")))

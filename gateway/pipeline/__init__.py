@@ -1,8 +1,9 @@
 """One request's path through the gateway, in the order it runs.
 
 1. `gateway.http.endpoint.ProxyEndpoint` makes a `context.RequestContext` and reads the body.
-2. `stages.STAGES`, in order: `authenticate`, `parse_body`, `resolve_model`,
-   `conversations.continue_conversation` (Responses API follow-ups), `check_limits`
+2. `stages.STAGES`, in order: `authenticate`, `parse_body`, `attribution.attribute` (end user,
+   tags, session), `resolve_model`, `conversations.continue_conversation` (Responses API
+   follow-ups), `prompt.use_prompt` (a registered prompt rendered in), `check_limits`
    (reserve the limits), `guard.guard_input`, `cache.cache_lookup`, `route.route_and_call`
    (the router's retries and fallbacks fill `context.exchange`), `guard.guard_output`,
    `conversations.remember_answer` (Responses API ids, before the client has the answer).

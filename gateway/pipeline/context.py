@@ -53,6 +53,10 @@ class RequestContext:
     model_name: str | None = None
     model: ModelConfig | None = None
     stream: bool = False
+    # Attribution (gateway.pipeline.attribution): end user, gateway tags, session id.
+    user: str | None = None
+    tags: dict[str, str] | None = None
+    session_id: str | None = None
     # Responses API `previous_response_id`: the deployment that holds the conversation.
     pinned_deployment: str | None = None
     # The registered prompt this request used (`x-gateway-prompt` / the body's `prompt`).

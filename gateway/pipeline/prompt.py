@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from gateway.pipeline.context import RequestContext
 from gateway.pipeline.services import Services
 from gateway.prompts.apply import PromptUse, apply
@@ -20,9 +18,8 @@ async def use_prompt(ctx: RequestContext, services: Services) -> None:
     ref = requested(named_in, ctx.headers.get(HEADER))
     if ref is None or _hosted_by_openai(ctx, ref.id):
         return
-    prompt, version, alias = choose(
-        ctx.runtime.config.prompts, ref, end_user(ctx.body) or f"key:{ctx.key.id}"
-    )
+    sticky = f"user:{ctx.user}" if ctx.user else f"key:{ctx.key.id}"
+    prompt, version, alias = choose(ctx.runtime.config.prompts, ref, sticky)
     rendered = render(prompt.id, version, ref.variables)
     use = PromptUse(prompt.id, version.version, alias, version.hash, dict(ref.variables))
     ctx.body, ctx.prompt = apply(ctx.body, ctx.endpoint.kind, rendered, use, version)
@@ -36,13 +33,3 @@ def _hosted_by_openai(ctx: RequestContext, prompt_id: str) -> bool:
         and prompt_id.startswith("pmpt_")
         and prompt_id not in ctx.runtime.config.prompts
     )
-
-
-def end_user(body: dict[str, Any]) -> str | None:
-    """The end user a request names: OpenAI's `user`, Anthropic's `metadata.user_id`."""
-    user = body.get("user")
-    if isinstance(user, str) and user:
-        return f"user:{user}"
-    metadata = body.get("metadata")
-    user = metadata.get("user_id") if isinstance(metadata, dict) else None
-    return f"user:{user}" if isinstance(user, str) and user else None

@@ -102,6 +102,9 @@ def build_record(
         "upstream_latency_ms": _ms(ctx.exchange.started, ctx.exchange.finished),
         "upstream_request_id": ctx.exchange.upstream_request_id,
         "guardrails": ctx.guardrails,
+        "user": ctx.user,
+        "tags": ctx.tags,
+        "session_id": ctx.session_id,
         **_prompt_fields(ctx.prompt, include_bodies),
     }
     if include_bodies:
@@ -182,7 +185,10 @@ class RecordQueue:
             try:
                 record = build_record(ctx, ctx.runtime.config.logging.include_bodies, ended, usage)
                 self.sink.write(record)
-                self.metrics.observe_record(record, ctx.runtime.config.models)
+                config = ctx.runtime.config
+                self.metrics.observe_record(
+                    record, config.models, config.metrics.tag_labels, config.metrics.tag_values_max
+                )
             except Exception:
                 log.exception("cannot record request %s", ctx.request_id)
 

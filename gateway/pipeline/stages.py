@@ -14,6 +14,7 @@ import orjson
 
 from gateway.errors import AuthenticationError, InvalidRequest, NotFound, PermissionDenied
 from gateway.limits.plan import estimate_request
+from gateway.pipeline.attribution import attribute
 from gateway.pipeline.cache import cache_lookup
 from gateway.pipeline.context import RequestContext
 from gateway.pipeline.conversations import continue_conversation, remember_answer
@@ -109,7 +110,7 @@ async def check_limits(ctx: RequestContext, services: Services) -> None:
         return
     prompt_tokens = ctx.prompt_estimate() if plan.needs_estimate else 0
     estimate = estimate_request(ctx.body, ctx.endpoint.kind, ctx.model, prompt_tokens)
-    checks = plan.for_request(estimate)
+    checks = plan.for_request(estimate, ctx.user)
     held = ctx.limits_held = await services.limiter.acquire(checks, estimate, ctx.model)
     if held is not None:
         # The headers are for the response, not the upstream call: built while it works.
@@ -119,6 +120,7 @@ async def check_limits(ctx: RequestContext, services: Services) -> None:
 STAGES: tuple[Stage, ...] = (
     authenticate,
     parse_body,
+    attribute,
     resolve_model,
     continue_conversation,
     use_prompt,

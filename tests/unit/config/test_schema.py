@@ -31,6 +31,7 @@ from gateway.config.types import (
     KeyConfig,
     LimitsConfig,
     LoggingConfig,
+    MetricsConfig,
     ModelConfig,
     PolicyConfig,
     ProviderConfig,
@@ -74,6 +75,7 @@ CONFIG: dict[str, Any] = {
         "record_batch_ms": 0.0,
     },
     "admin": {"key_env": "ADMIN"},
+    "metrics": {"tag_labels": ["feature"], "tag_values_max": 5},
     "routing": {
         "max_attempts": 4,
         "backoff_base_s": 0.5,
@@ -158,6 +160,7 @@ POLICY: dict[str, Any] = {
     "cache": {"mode": "exact", "ttl_s": 60, "per_team": False},
     "team_limits": {"rpm": 20},
     "model_limits": {"gpt": {"tpm": 500}},
+    "user_limits": {"rpm": 3},
     "guardrails": [
         {
             "name": "pii",
@@ -191,6 +194,7 @@ CONFIG_TABLES: dict[tuple[str | int, ...], type] = {
     ("logging",): LoggingConfig,
     ("admin",): AdminConfig,
     ("routing",): RoutingConfig,
+    ("metrics",): MetricsConfig,
     ("providers", 0): ProviderConfig,
     ("providers", 1): ProviderConfig,
     ("models", 0): ModelConfig,
@@ -203,6 +207,7 @@ POLICY_TABLES: dict[tuple[str | int, ...], type] = {
     ("cache",): CacheConfig,
     ("team_limits",): LimitsConfig,
     ("model_limits", "gpt"): LimitsConfig,
+    ("user_limits",): LimitsConfig,
     ("guardrails", 0): GuardrailConfig,
     ("guardrails", 0, "recognizers", 0): RecognizerConfig,
 }

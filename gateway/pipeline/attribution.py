@@ -1,0 +1,90 @@
+"""Who a request is for: the end user, gateway tags and the session, read once per request.
+
+- end user: OpenAI's `user` (also on `/v1/responses`), Anthropic's `metadata.user_id`;
+- tags: `x-gateway-tags: feature=search,env=prod`, plus on OpenAI routes the string entries of
+  the body's `metadata` (the body is forwarded as sent: `metadata` is the provider's field too);
+  the header wins on a shared name;
+- session: `x-gateway-session-id` (a conversation or session id of the application's).
+
+They go into the record (`user`, `tags`, `session_id`), per-user limits (`[user_limits]`), and
+the tag metrics for the tags listed in `[metrics] tag_labels`. Bounds keep them cheap: at most
+`MAX_TAGS` tags, names up to 64 characters, values and ids up to 256; beyond that a 400 says
+which.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from gateway.errors import InvalidRequest
+from gateway.pipeline.context import RequestContext
+from gateway.pipeline.services import Services
+
+TAGS_HEADER = "x-gateway-tags"
+SESSION_HEADER = "x-gateway-session-id"
+MAX_TAGS = 16
+MAX_NAME = 64
+MAX_VALUE = 256
+
+
+async def attribute(ctx: RequestContext, services: Services) -> None:
+    """Pipeline stage: fill `ctx.user`, `ctx.tags` and `ctx.session_id`."""
+    body = ctx.body or {}
+    ctx.user = end_user(body)
+    header = ctx.headers.get(TAGS_HEADER)
+    metadata = body.get("metadata") if ctx.endpoint.wire == "openai" else None
+    if header or isinstance(metadata, dict):
+        ctx.tags = request_tags(header, metadata if isinstance(metadata, dict) else {})
+    session = ctx.headers.get(SESSION_HEADER)
+    if session:
+        ctx.session_id = _bounded(session.strip(), MAX_VALUE, SESSION_HEADER)
+
+
+def end_user(body: Mapping[str, Any]) -> str | None:
+    """The end user a request names, or None."""
+    user = body.get("user")
+    if not isinstance(user, str) or not user:
+        metadata = body.get("metadata")
+        user = metadata.get("user_id") if isinstance(metadata, dict) else None
+    if not isinstance(user, str) or not user:
+        return None
+    return _bounded(user, MAX_VALUE, "user")
+
+
+def request_tags(header: str | None, metadata: Mapping[str, Any]) -> dict[str, str]:
+    """The request's tags from the header and the body's `metadata` (400 when malformed)."""
+    tags = {
+        str(name): value
+        for name, value in metadata.items()
+        if isinstance(value, str) and name != "user_id"
+    }
+    for part in (header or "").split(","):
+        if not part.strip():
+            continue
+        name, sep, value = part.partition("=")
+        if not sep or not name.strip():
+            raise InvalidRequest(
+                f"{TAGS_HEADER} takes name=value pairs separated by commas (got {part.strip()!r})",
+                param=TAGS_HEADER,
+                code="invalid_tags",
+            )
+        tags[name.strip()] = value.strip()
+    if len(tags) > MAX_TAGS:
+        raise InvalidRequest(
+            f"at most {MAX_TAGS} tags per request (got {len(tags)})",
+            param=TAGS_HEADER,
+            code="invalid_tags",
+        )
+    for name, value in tags.items():
+        _bounded(name, MAX_NAME, "a tag name")
+        _bounded(value, MAX_VALUE, f"tag '{name[:MAX_NAME]}'")
+    return tags
+
+
+def _bounded(value: str, limit: int, what: str) -> str:
+    if len(value) > limit:
+        raise InvalidRequest(
+            f"{what} is longer than {limit} characters", param=what, code="invalid_tags"
+        )
+    return value
