@@ -40,6 +40,7 @@ from gateway.pipeline.services import Services
 from gateway.reload import Reloader
 from gateway.runtime import build_runtime
 from gateway.state import create_state
+from gateway.state.redis.configured import redis_options
 from gateway.upstream.transports import NetworkClients
 
 log = logging.getLogger("gateway")
@@ -122,7 +123,7 @@ def create_app(
         network=NetworkClients(),
         mock=InProcessMockUpstream(),
         recorder=recorder or _record_sink(config),
-        state=create_state(config.state.backend, config.state.redis_url),
+        state=create_state(config.state.backend, redis_options(config.state, os.environ)),
     )
 
     for provider in config.providers.values():

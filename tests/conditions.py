@@ -7,8 +7,9 @@ clear failure when it never happens.
 
 from __future__ import annotations
 
+import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 T = TypeVar("T")
@@ -35,3 +36,30 @@ def wait_until(
                 f"{message or 'condition not met'} within {timeout_s} s (last value: {value!r})"
             )
         time.sleep(interval_s)
+
+
+async def eventually(
+    call: Callable[[], Awaitable[T | None]],
+    timeout_s: float,
+    interval_s: float = 0.01,
+    message: str = "",
+    ignore: tuple[type[Exception], ...] = (),
+) -> T:
+    """`wait_until` for a coroutine function: await `call()` every `interval_s` until it returns
+    something truthy (an exception of a type in `ignore` counts as falsy), and return that."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            value = await call()
+        except ignore as exc:
+            value = None
+            last: object = exc
+        else:
+            last = value
+        if value:
+            return value
+        if time.monotonic() >= deadline:
+            raise AssertionError(
+                f"{message or 'condition not met'} within {timeout_s} s (last value: {last!r})"
+            )
+        await asyncio.sleep(interval_s)

@@ -35,6 +35,7 @@ class RedisServer:
     binary: str
     port: int
     process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+    extra: list[str] = field(default_factory=list)  # more command-line options
 
     @property
     def url(self) -> str:
@@ -52,6 +53,7 @@ class RedisServer:
                 str(self.port),
                 "--bind",
                 "127.0.0.1",
+                *self.extra,
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,

@@ -30,6 +30,13 @@ from gateway.config.prompts import load_prompts, used_versions
 from gateway.config.routes import models, providers
 from gateway.config.specs import spec_of
 from gateway.config.types import GatewayConfig, LoggingConfig, StateConfig
+from gateway.state.redis.options import (
+    DEFAULT_URL,
+    RedisOptions,
+    choose_client,
+    host_port,
+    unknown_url_options,
+)
 
 __all__ = ["check_config", "hash_key", "load_config"]
 
@@ -63,7 +70,7 @@ def _load(path: Path, env: Mapping[str, str]) -> tuple[GatewayConfig | None, lis
         return None, problems
     data, doc = parsed
     top = doc.fields(data, (), "at top level", GATEWAY)
-    _check_state(doc, top["state"] if "state" in top else StateConfig())
+    _check_state(doc, top["state"] if "state" in top else StateConfig(), env)
     if "server" in top:
         _check_cors_origins(doc, top["server"].cors_origins)
     admin_env = top["admin"].key_env if "admin" in top else None
@@ -102,14 +109,44 @@ def _load(path: Path, env: Mapping[str, str]) -> tuple[GatewayConfig | None, lis
     return config, []
 
 
-def _check_state(doc: Doc, state: StateConfig) -> None:
+def _check_state(doc: Doc, state: StateConfig, env: Mapping[str, str]) -> None:
     url = state.redis_url
-    if state.backend == "redis" and url is None:
+    if state.backend == "redis" and url is None and not state.sentinels:
         doc.report(("state", "backend"), "state.redis_url is required when backend = 'redis'")
     if url is not None and not url.startswith(("redis://", "rediss://", "unix://")):
         doc.report(
             ("state", "redis_url"), "state.redis_url must start with redis://, rediss:// or unix://"
         )
+    for key, message in _redis_problems(state):
+        doc.report(("state", key), message)
+    if state.sentinel_password_env is not None:
+        doc.require_env(
+            ("state", "sentinel_password_env"), "state", state.sentinel_password_env, env
+        )
+
+
+def _redis_problems(state: StateConfig) -> list[tuple[str, str]]:
+    """(key, message) for each Redis setting that cannot work as written."""
+    problems = []
+    for text in state.sentinels:
+        try:
+            host_port(text)
+        except ValueError as exc:
+            problems.append(("sentinels", f"state.sentinels: {exc}"))
+    if state.cluster and state.sentinels:
+        problems.append(("cluster", "state.cluster and state.sentinels exclude each other"))
+    url = state.redis_url or DEFAULT_URL
+    unknown = unknown_url_options(url)
+    if unknown:
+        problems.append(("redis_url", f"state.redis_url: unknown options {', '.join(unknown)}"))
+    options = RedisOptions(url=url, client=state.client, cluster=state.cluster, sentinels=())
+    if state.sentinels:
+        options = dataclasses.replace(options, sentinels=(("sentinel", 26379),))
+    try:
+        choose_client(options)
+    except ValueError as exc:
+        problems.append(("client", f"state.client: {exc}"))
+    return problems
 
 
 def _check_cors_origins(doc: Doc, origins: tuple[str, ...]) -> None:

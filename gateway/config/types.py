@@ -28,6 +28,7 @@ Strategy = Literal[
 ]
 StateBackend = Literal["memory", "redis"]
 RedisErrorMode = Literal["fail_open", "fail_closed"]
+RedisClientName = Literal["auto", "redis-py", "resp"]
 CacheMode = Literal["off", "exact"]
 Sticky = Literal["none", "key", "user"]
 
@@ -68,6 +69,18 @@ class StateConfig:
     # How long a Responses API response id stays usable as `previous_response_id` (and for
     # GET / DELETE): which deployment made it, and a translated deployment's conversation.
     responses_ttl_s: PositiveInt = 30 * 86400
+    # Which Redis client (gateway/state/redis/options.py): "auto" picks the hand-written RESP
+    # fast path only for a plain standalone redis:// or unix:// URL, redis-py for the rest.
+    client: RedisClientName = "auto"
+    # Longest wait for one reply; a call that gets none counts as unavailable.
+    timeout_ms: PositiveInt = 250
+    # Longest a new connection (with its TLS and AUTH handshakes) may take.
+    connect_timeout_ms: PositiveInt = 1000
+    cluster: bool = False
+    # Sentinel: "host:port" of each sentinel; redis_url then gives only credentials, db, TLS.
+    sentinels: tuple[str, ...] = ()
+    sentinel_master: NonEmptyStr = "mymaster"
+    sentinel_password_env: NonEmptyStr | None = None
 
 
 @dataclass(frozen=True)

@@ -109,8 +109,8 @@ class Limiter:
         breakers_read = True
         try:
             result = await backend.acquire(checks, now, names)
-        except StateUnavailable:
-            self._count_state_error()
+        except StateUnavailable as exc:
+            self._count_state_error(exc)
             if self.on_error == "fail_closed":
                 raise ServiceUnavailable(
                     "rate-limit state is unavailable and on_redis_error = 'fail_closed'; "
@@ -137,8 +137,8 @@ class Limiter:
         breakers = result.breakers if breakers_read and result.breakers else None
         return Held(result.reservation, backend, estimate, result, breakers)
 
-    def _count_state_error(self) -> None:
-        self.metrics.state_errors.inc()
+    def _count_state_error(self, error: StateUnavailable) -> None:
+        self.metrics.state_error(error.kind)
         now = time.monotonic()
         if now - self._last_warning > 10:
             self._last_warning = now
@@ -257,8 +257,8 @@ class Limiter:
             settlements = [s for s, b in batch if b is backend]
             try:
                 await backend.settle(settlements, now)
-            except StateUnavailable:
-                self._count_state_error()
+            except StateUnavailable as exc:
+                self._count_state_error(exc)
                 # Keep them for the next round: spend must not be lost while Redis is away.
                 self._retrying.extend((s, backend) for s in settlements)
             except Exception:
@@ -274,8 +274,8 @@ class Limiter:
         settlements = [Settlement(nothing, 0, usd, (subject,)) for subject, usd in spend.items()]
         try:
             await self.state.settle(settlements, now)
-        except StateUnavailable:
-            self._count_state_error()
+        except StateUnavailable as exc:
+            self._count_state_error(exc)
             for subject, usd in spend.items():  # kept, and retried: spend must not be lost
                 self._spend[subject] = self._spend.get(subject, 0.0) + usd
             return False

@@ -137,7 +137,12 @@ class Metrics:
             registry=r,
         )
         self.state_errors = Counter(
-            "gateway_state_errors", "Calls to the state backend (Redis) that failed", registry=r
+            "gateway_state_errors",
+            "Calls to the state backend (Redis) that failed, by kind = connection | timeout | "
+            "down (refused at once while unreachable) | the error reply's code (oom, noauth, "
+            "readonly, moved, ...; error_reply for others)",
+            ["kind"],
+            registry=r,
         )
         self.config_reloads = Counter(
             "gateway_config_reloads",
@@ -193,6 +198,10 @@ class Metrics:
             by_prompt,
             registry=r,
         )
+
+    def state_error(self, kind: str) -> None:
+        """Count one failed state call (`StateUnavailable.kind`)."""
+        self.child(self.state_errors, kind).inc()
 
     def child(self, metric: Any, *labels: str) -> Any:
         """`metric.labels(*labels)`, memoised: prometheus-client's lookup costs microseconds."""

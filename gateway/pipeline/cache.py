@@ -55,8 +55,8 @@ async def cache_lookup(ctx: RequestContext, services: Services) -> None:
         return
     try:
         raw = await services.state.get(ctx.cache_key, services.clock.time())
-    except StateUnavailable:
-        services.metrics.state_errors.inc()
+    except StateUnavailable as exc:
+        services.metrics.state_error(exc.kind)
         return
     entry = decode_entry(raw) if raw is not None else None
     if entry is None:
@@ -107,7 +107,7 @@ async def store_answer(ctx: RequestContext, services: Services) -> None:
         return
     try:
         await services.state.set(ctx.cache_key, entry, policy.cache.ttl_s, services.clock.time())
-    except StateUnavailable:
-        services.metrics.state_errors.inc()
+    except StateUnavailable as exc:
+        services.metrics.state_error(exc.kind)
     except Exception:
         log.exception("cannot store a cache entry")

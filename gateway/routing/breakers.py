@@ -48,7 +48,8 @@ class Breakers:
         else:
             try:
                 states = await self.state.breaker_states(names, now)
-            except StateUnavailable:
+            except StateUnavailable as exc:
+                self.metrics.state_error(exc.kind)
                 return {name: CLOSED for name in names}
         for name in names:
             self._set_up(name, states[name])
@@ -69,7 +70,8 @@ class Breakers:
                 routing.breaker_window_s,
                 routing.breaker_cooldown_s,
             )
-        except StateUnavailable:
+        except StateUnavailable as exc:
+            self.metrics.state_error(exc.kind)
             return
         self._set_up(deployment, state)
 
@@ -77,7 +79,8 @@ class Breakers:
         """Whether this request wins the single probe of a half-open deployment."""
         try:
             return await self.state.breaker_try_probe(deployment, now, probe_timeout_s)
-        except StateUnavailable:
+        except StateUnavailable as exc:
+            self.metrics.state_error(exc.kind)
             return False
 
     def _set_up(self, deployment: str, state: BreakerState) -> None:

@@ -1,7 +1,8 @@
 """Shared state behind rate limits, budgets, the response cache and circuit breakers.
 
-`create_state("memory" | "redis", redis_url)` builds a backend; both implement `StateBackend`.
-The redis module (and with it the redis client) is imported only when asked for.
+`create_state("memory" | "redis", redis_url or RedisOptions)` builds a backend; both implement
+`StateBackend`. The redis backend (and with it the redis clients) is imported only when asked
+for.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from gateway.state.base import (
     StateUnavailable,
 )
 from gateway.state.memory import MemoryState
+from gateway.state.redis.options import RedisOptions
 
 __all__ = [
     "BUDGET_KINDS",
@@ -28,6 +30,7 @@ __all__ = [
     "LimitCheck",
     "LimitKind",
     "MemoryState",
+    "RedisOptions",
     "Reservation",
     "Settlement",
     "StateBackend",
@@ -38,17 +41,18 @@ __all__ = [
 
 def create_state(
     backend: str,
-    redis_url: str | None,
+    redis: str | RedisOptions | None,
     *,
-    socket_timeout_s: float = 0.25,
+    socket_timeout_s: float | None = None,
 ) -> StateBackend:
-    """The state backend named by `[state] backend`; "redis" needs `redis_url`."""
+    """The state backend named by `[state] backend`; "redis" needs a URL or `RedisOptions`
+    (`socket_timeout_s`, when given, replaces their timeout)."""
     if backend == "memory":
         return MemoryState()
     if backend == "redis":
-        if not redis_url:
+        if not redis:
             raise ValueError("state backend 'redis' needs a redis_url")
         from gateway.state.redis.backend import RedisState
 
-        return RedisState(redis_url, socket_timeout_s=socket_timeout_s)
+        return RedisState(redis, socket_timeout_s=socket_timeout_s)
     raise ValueError(f"unknown state backend {backend!r} (expected 'memory' or 'redis')")

@@ -57,8 +57,16 @@ def new_token() -> str:
 
 
 class StateUnavailable(Exception):
-    """The backend (Redis) cannot be reached; raised by every redis method on
-    connection errors and timeouts. Callers decide to fail open or closed."""
+    """The backend (Redis) cannot serve this call: raised by every redis method on connection
+    errors, timeouts and error replies alike (OOM, NOAUTH, READONLY...), never anything else.
+    Callers decide to fail open or closed. `kind` is a bounded label for
+    `gateway_state_errors_total{kind}`: "connection", "timeout", "down" (refused at once while
+    the client reconnects) or the error reply's code in lower case ("oom", "noauth", ...,
+    "error_reply" for codes outside the known set)."""
+
+    def __init__(self, message: str, kind: str = "connection") -> None:
+        super().__init__(message)
+        self.kind = kind
 
 
 @dataclass(frozen=True)

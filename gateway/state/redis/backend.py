@@ -7,9 +7,10 @@ HMGET per breaker written together, so the router needs no call of its own on it
 attempt), and one settle after it. Both are written before the call that starts them returns:
 `begin_acquire` leaves the caller free until it awaits the verdict; `start_settle` lets other
 replicas see the spend and the freed slots before the client's next request. Every call goes
-through `resp.RespClient`: one pipelined connection, no pool (see its docstring for why). The
-hot calls are encoded from cached pieces (`resp.ScriptCall`): a check's key and limit, a
-breaker's read, a settlement's keys. Key names are built in `keys.py`, the scripts loaded in
+through a `client.RedisClient`, redis-py or the hand-written RESP client, as `[state] client`
+says (`options.py`); every failure of either is `StateUnavailable`. The hot calls are encoded
+from cached pieces (`commands.ScriptCall`): a check's key and limit, a breaker's read, a
+settlement's keys. Key names are built in `keys.py`, the scripts loaded in
 `scripts.py`, settle and release calls encoded in `settle_calls.py`.
 
 Key layout (prefix `llmgw:`; the `{...}` part is the Redis Cluster hash tag):
@@ -40,6 +41,7 @@ do, each under its own tag.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import functools
 import math
 import struct
@@ -62,6 +64,8 @@ from gateway.state.base import (
     new_token,
 )
 from gateway.state.periods import Periods, periods
+from gateway.state.redis.client import RedisClient
+from gateway.state.redis.commands import ScriptCall
 from gateway.state.redis.keys import (
     BREAKER_KEY_TTL_S,
     BREAKERS,
@@ -73,10 +77,12 @@ from gateway.state.redis.keys import (
     remembered_key,
     spend_keys,
 )
-from gateway.state.redis.resp import RespClient, ScriptCall
+from gateway.state.redis.options import RedisOptions, choose_client
+from gateway.state.redis.redispy import RedisPyClient
+from gateway.state.redis.resp import RespClient
 from gateway.state.redis.scripts import ACQUIRE, BREAKER_PROBE, BREAKER_RECORD, USAGE
 from gateway.state.redis.settle_calls import release_ops, settle_ops
-from gateway.state.redis.wire import UNAVAILABLE_PREFIXES, Arg, Reply, ReplyError, bulk, encode
+from gateway.state.redis.wire import Arg, Reply, ReplyError, bulk, encode
 
 _EXPIRY = struct.Struct(">d")
 _BREAKER_FIELDS = ("f", "w", "ou", "pu")
@@ -125,6 +131,17 @@ def _check_pieces(check: LimitCheck, period: Periods) -> tuple[str, str, str | N
     return pieces
 
 
+def open_client(options: RedisOptions) -> RedisClient:
+    """The client `[state] client` picks for these options (`options.choose_client`)."""
+    if choose_client(options) == "resp":
+        return RespClient(
+            options.url,
+            socket_timeout_s=options.timeout_s,
+            connect_timeout_s=options.connect_timeout_s,
+        )
+    return RedisPyClient(options)
+
+
 _WINDOW_ARGS = bulk(repr(WINDOW_S)) + bulk(str(int(WINDOW_KEY_TTL_S * 1000)))
 
 
@@ -133,19 +150,23 @@ class RedisState:
 
     def __init__(
         self,
-        url: str,
+        target: str | RedisOptions,
         *,
-        socket_timeout_s: float = 0.25,
+        socket_timeout_s: float | None = None,
         slot_ttl_s: float = SLOT_TTL_S,
     ) -> None:
-        """`socket_timeout_s` bounds connecting and every reply, with no retries, so a dead Redis
-        fails a call fast (StateUnavailable) instead of hanging it; the next call reconnects, so
-        the backend recovers by itself once Redis is back. All calls share one pipelined
-        connection."""
+        """`target`: a URL, or every option (`options.RedisOptions`). `socket_timeout_s`, when
+        given, replaces the options' `timeout_s`: the longest wait for a reply, with no retries,
+        so a dead Redis fails a call fast (StateUnavailable) instead of hanging it; the client
+        reconnects in the background, so the backend recovers by itself once Redis is back."""
+        options = RedisOptions(url=target) if isinstance(target, str) else target
+        if socket_timeout_s is not None:
+            options = dataclasses.replace(options, timeout_s=socket_timeout_s)
         self.slot_ttl_s = slot_ttl_s
         # slot_ttl_ms, window_s and window_ttl_ms: the same on every acquire.
         self._fixed_args = bulk(str(int(slot_ttl_s * 1000))) + _WINDOW_ARGS
-        self._client = RespClient(url, socket_timeout_s=socket_timeout_s)
+        self._client = open_client(options)
+        self.client_name = self._client.name
 
     # -- limits -----------------------------------------------------------------------------
 
@@ -244,11 +265,9 @@ class RedisState:
             if error is None:
                 (reply,) = sent.result()
                 if isinstance(reply, ReplyError):
-                    # NOSCRIPT (a restarted server) ran nothing: `settle` sends it again by EVAL.
-                    # READONLY / LOADING: this server cannot take writes now.
-                    text = str(reply)
-                    retry = text.startswith(("NOSCRIPT", *UNAVAILABLE_PREFIXES))
-                    error = StateUnavailable(f"redis: {text}") if retry else reply
+                    # It ran nothing, a StateUnavailable: NOSCRIPT (a restarted server) is sent
+                    # again by EVAL (`settle`), OOM, READONLY and the rest are retried too.
+                    error = reply
             if error is None:
                 done.set_result(None)
             else:
@@ -361,10 +380,7 @@ class RedisState:
 
     async def ping(self) -> bool:
         """True when Redis answers; False (never an exception) when it cannot be reached."""
-        try:
-            return await self._client.execute("PING") == b"PONG"
-        except StateUnavailable:
-            return False
+        return await self._client.ping()
 
     async def aclose(self) -> None:
         await self._client.aclose()

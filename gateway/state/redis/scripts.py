@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from gateway.state.redis.resp import Script
+from gateway.state.redis.commands import Script
 
 _LUA = Path(__file__).with_name("lua")
 

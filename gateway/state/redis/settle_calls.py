@@ -18,6 +18,7 @@ from gateway.state.base import (
     spend_subjects,
 )
 from gateway.state.periods import Periods, periods
+from gateway.state.redis.commands import ScriptCall
 from gateway.state.redis.keys import (
     DAY_KEY_TTL_S,
     MONTH_KEY_TTL_S,
@@ -25,7 +26,6 @@ from gateway.state.redis.keys import (
     number_piece,
     spend_keys,
 )
-from gateway.state.redis.resp import ScriptCall
 from gateway.state.redis.scripts import APPLY
 from gateway.state.redis.wire import bulk
 

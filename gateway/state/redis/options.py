@@ -1,0 +1,84 @@
+"""How to reach Redis (`[state]` settings), and which client does it.
+
+`[state] client = "auto" | "redis-py" | "resp"`, in the manner of uvicorn's `http = "auto"`:
+redis-py (`redispy.py`) is the reference and serves every deployment shape; the hand-written
+RESP client (`resp.py`) is a fast path for one standalone server. `auto` picks the fast path
+only for what it fully supports: a `redis://` or `unix://` URL with no option but the db, no
+Sentinel, no Cluster. Everything else (`rediss://` and its TLS options, Sentinel, Cluster, any
+other URL option) goes to redis-py; asking for `resp` there is a config error.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+from urllib.parse import parse_qs, urlsplit
+
+from gateway.state.redis.resp import Address
+
+ClientName = Literal["resp", "redis-py"]
+DEFAULT_URL = "redis://127.0.0.1:6379/0"
+# The URL options redis-py takes (anything else would fail at the first connection).
+REDIS_PY_URL_OPTIONS = frozenset(
+    {
+        "db", "socket_timeout", "socket_connect_timeout", "socket_keepalive", "protocol",
+        "health_check_interval", "client_name", "max_connections", "ssl_cert_reqs",
+        "ssl_ca_certs", "ssl_ca_path", "ssl_ca_data", "ssl_certfile", "ssl_keyfile",
+        "ssl_password", "ssl_check_hostname", "ssl_min_version", "ssl_ciphers",
+    }
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class RedisOptions:
+    """Where Redis is and how to talk to it (`[state]`, converted by the app)."""
+
+    url: str = field(default=DEFAULT_URL, repr=False)  # may hold a password
+    client: Literal["auto", "resp", "redis-py"] = "auto"
+    timeout_s: float = 0.25
+    connect_timeout_s: float = 1.0
+    cluster: bool = False
+    sentinels: tuple[tuple[str, int], ...] = ()
+    sentinel_master: str = "mymaster"
+    sentinel_password: str | None = field(default=None, repr=False)
+
+
+def host_port(text: str) -> tuple[str, int]:
+    """ "host:port" (IPv6 as "[::1]:26379"); raises ValueError."""
+    host, sep, port = text.rpartition(":")
+    if not sep or not host or not port.isdigit():
+        raise ValueError(f"expected host:port, got {text!r}")
+    return host.strip("[]"), int(port)
+
+
+def resp_lacks(options: RedisOptions) -> str | None:
+    """What these options ask for that the RESP client cannot do (None: it can do it all)."""
+    if options.cluster:
+        return "Redis Cluster"
+    if options.sentinels:
+        return "Sentinel"
+    try:
+        Address.from_url(options.url)
+    except ValueError as exc:
+        return str(exc)
+    return None
+
+
+def unknown_url_options(url: str) -> list[str]:
+    """URL options neither client knows."""
+    return sorted(set(parse_qs(urlsplit(url).query)) - REDIS_PY_URL_OPTIONS)
+
+
+def choose_client(options: RedisOptions) -> ClientName:
+    """The client `options.client` names; for "auto", the RESP fast path only for a plain
+    redis:// or unix:// URL (it supports all of that), else redis-py. Raises ValueError when
+    "resp" is asked for what it cannot do."""
+    if options.client == "resp":
+        lacks = resp_lacks(options)
+        if lacks is not None:
+            raise ValueError(f'client = "resp" cannot serve this: {lacks}; use "redis-py"')
+        return "resp"
+    if options.client == "redis-py":
+        return "redis-py"
+    plain = not options.url.startswith("rediss://")
+    return "resp" if plain and resp_lacks(options) is None else "redis-py"

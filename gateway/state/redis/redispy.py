@@ -1,0 +1,206 @@
+"""The reference Redis client: redis-py's `redis.asyncio` (with hiredis), for every deployment
+shape: standalone (`redis://`, `rediss://` with the URL's TLS options, ACL `user:password`, db
+index, `unix://`), Sentinel (`Sentinel.master_for`: a failover moves it to the new primary) and
+Cluster (`RedisCluster`: follows MOVED and ASK, and runs each script on the node owning its
+keys, which share one hash slot by their `{...}` tags, keys.py).
+
+What it adds to redis-py, so that it keeps the promises of `client.RedisClient`:
+
+- no retries inside redis-py: a call costs at most one timeout (`timeout_s`, covering taking
+  or opening a connection and the reply), and a call that fails closes the gate (`gate.Gate`)
+  so the next ones are refused at once until a background PING gets an answer;
+- every failure, whatever redis-py raised, becomes `StateUnavailable` (error replies become
+  `ReplyError` values inside a pipeline's replies, with their Redis code, like the RESP client);
+- replies are raw (bytes, ints, lists), as the backend parses them itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Sequence
+from typing import Any
+
+import redis.asyncio as aioredis
+from redis.asyncio.cluster import RedisCluster
+from redis.asyncio.connection import SSLConnection, parse_url
+from redis.asyncio.retry import Retry
+from redis.asyncio.sentinel import Sentinel
+from redis.backoff import NoBackoff
+from redis.exceptions import (
+    AuthenticationError,
+    AuthorizationError,
+    BusyLoadingError,
+    MaxConnectionsError,
+    NoPermissionError,
+    NoScriptError,
+    OutOfMemoryError,
+    ReadOnlyError,
+    RedisError,
+    ResponseError,
+)
+from redis.exceptions import (
+    TimeoutError as RedisTimeoutError,
+)
+
+from gateway.state.base import StateUnavailable
+from gateway.state.redis.client import ClientBase, check_available, refuse
+from gateway.state.redis.commands import Command, decode
+from gateway.state.redis.gate import Gate
+from gateway.state.redis.options import RedisOptions
+from gateway.state.redis.wire import Reply, ReplyError
+
+# The Redis error code of the exceptions redis-py raises for error replies (it strips the code
+# from the message). Versions that keep it in `status_code` tell it directly.
+_CODES: dict[type[Exception], str] = {
+    NoScriptError: "NOSCRIPT",
+    ReadOnlyError: "READONLY",
+    BusyLoadingError: "LOADING",
+    OutOfMemoryError: "OOM",
+    NoPermissionError: "NOPERM",
+    AuthenticationError: "NOAUTH",
+    AuthorizationError: "NOPERM",
+}
+Client = aioredis.Redis | RedisCluster
+# Calls in flight at once (each holds one pooled connection), and the bound of each pool.
+IN_FLIGHT_MAX = 64
+POOL_MAX = 1024
+
+
+class RedisPyClient(ClientBase):
+    name = "redis-py"
+
+    def __init__(self, options: RedisOptions) -> None:
+        self.options = options
+        self.timeout_s = options.timeout_s
+        self.gate = Gate(self._probe)
+        self._sentinel: Sentinel | None = None
+        # A burst waits for one of IN_FLIGHT_MAX calls to end (within its timeout) instead of
+        # opening a connection per call (redis-py's pools open one per call in flight).
+        self._slots = asyncio.Semaphore(IN_FLIGHT_MAX)
+        self._initializing = asyncio.Lock()
+        self._ready = False
+        self._redis: Client = self._build(options)
+
+    def _build(self, options: RedisOptions) -> Client:
+        common: dict[str, Any] = {
+            "socket_timeout": options.timeout_s,
+            "socket_connect_timeout": options.connect_timeout_s,
+            "retry": Retry(NoBackoff(), 0),
+        }
+        if options.cluster:
+            return RedisCluster.from_url(options.url, max_connections=POOL_MAX, **common)
+        if options.sentinels:
+            kwargs = dict(parse_url(options.url))
+            for where in ("host", "port", "path"):
+                kwargs.pop(where, None)
+            if kwargs.pop("connection_class", None) is SSLConnection:
+                kwargs["ssl"] = True
+            sentinel_kwargs = {
+                "socket_timeout": options.timeout_s,
+                "socket_connect_timeout": options.connect_timeout_s,
+                "password": options.sentinel_password,
+            }
+            self._sentinel = Sentinel(  # type: ignore[no-untyped-call]
+                list(options.sentinels),
+                sentinel_kwargs=sentinel_kwargs,
+                max_connections=POOL_MAX,
+                **common,
+                **kwargs,
+            )
+            master: aioredis.Redis = self._sentinel.master_for(options.sentinel_master)
+            return master
+        client: aioredis.Redis = aioredis.Redis.from_url(
+            options.url, max_connections=POOL_MAX, **common
+        )
+        return client
+
+    def begin(self, commands: Sequence[Command]) -> Awaitable[list[Reply]]:
+        """Sent from a task started now: the write leaves on the next turn of the loop, not
+        before this returns (redis-py cannot write without an await), on a pooled connection,
+        so a later call may overtake it (the RESP client keeps the order)."""
+        refused = self.gate.refusal()
+        if refused is not None:
+            return refuse(refused)
+        return asyncio.ensure_future(self._send([decode(command) for command in commands]))
+
+    def send_now(self, commands: Sequence[bytes]) -> asyncio.Future[list[Reply]]:
+        self.gate.check()
+        return asyncio.ensure_future(self._send([decode(command) for command in commands]))
+
+    async def _send(self, commands: list[list[bytes | str | int]]) -> list[Reply]:
+        try:
+            async with asyncio.timeout(self.timeout_s), self._slots:
+                if not self._ready:
+                    await self._initialize()
+                if len(commands) == 1:
+                    replies = [await self._one(commands[0])]
+                else:
+                    pipe = self._redis.pipeline(transaction=False)
+                    for command in commands:
+                        pipe.execute_command(*command)
+                    replies = [_reply(r) for r in await pipe.execute(raise_on_error=False)]
+        except Exception as exc:  # noqa: BLE001 - whatever redis-py raised: unavailable
+            error = unavailable(exc)
+            self.gate.failed(error)
+            raise error from exc
+        return check_available(replies)
+
+    async def _initialize(self) -> None:
+        """Learn the cluster's slots once, before concurrent calls (redis-py's cluster client
+        mishandles a burst of first calls racing to do it)."""
+        async with self._initializing:
+            if not self._ready:
+                if isinstance(self._redis, RedisCluster):
+                    await self._redis.initialize()
+                self._ready = True
+
+    async def _one(self, command: list[bytes | str | int]) -> Reply:
+        try:
+            reply: Reply = await self._redis.execute_command(*command)
+        except (ResponseError, AuthenticationError) as exc:
+            return reply_error(exc)
+        return reply
+
+    async def ping(self) -> bool:
+        return await self.gate.probe_now()
+
+    async def _probe(self) -> None:
+        try:
+            async with asyncio.timeout(self.options.connect_timeout_s + self.timeout_s):
+                await self._redis.ping()
+        except Exception as exc:  # noqa: BLE001 - whatever redis-py raised: unavailable
+            raise unavailable(exc) from exc
+
+    async def aclose(self) -> None:
+        await self.gate.aclose()
+        await self._redis.aclose()
+        if self._sentinel is not None:
+            for sentinel in self._sentinel.sentinels:
+                await sentinel.aclose()
+
+
+def reply_error(exc: Exception) -> ReplyError:
+    """redis-py's exception for an error reply, as the error reply itself (code and text)."""
+    code = getattr(exc, "status_code", None) or next(
+        (code for kind, code in _CODES.items() if isinstance(exc, kind)), "ERR"
+    )
+    return ReplyError(f"{code} {exc}")
+
+
+def _reply(reply: Any) -> Reply:
+    return reply_error(reply) if isinstance(reply, (ResponseError, AuthenticationError)) else reply
+
+
+def unavailable(exc: BaseException) -> StateUnavailable:
+    """Any failure of a redis-py call, as the StateUnavailable it means."""
+    if isinstance(exc, StateUnavailable):
+        return exc
+    if isinstance(exc, (ResponseError, AuthenticationError)):
+        return reply_error(exc)
+    if isinstance(exc, MaxConnectionsError):  # the server is fine: the gate stays open
+        return StateUnavailable(f"redis: {exc}", "pool")
+    if isinstance(exc, (TimeoutError, RedisTimeoutError)):
+        return StateUnavailable(f"redis: timed out {exc}".rstrip(), "timeout")
+    if isinstance(exc, (RedisError, OSError)):
+        return StateUnavailable(f"redis: {type(exc).__name__}: {exc}")
+    return StateUnavailable(f"redis: unexpected {type(exc).__name__}: {exc}")

@@ -1,0 +1,121 @@
+"""One pipelined RESP2 connection (`asyncio.Protocol`, no streams) of the hand-written client.
+
+A call writes its encoded commands straight to the transport and gets a future; `data_received`
+parses the replies and resolves the waiting calls strictly in the order they were written. Any
+number of calls may be in flight at once (pipelining); there is no lock on the fast path.
+
+Every call has a deadline (`timeout_s`). When a reply is late, or the connection is lost, the
+connection is closed and every call still waiting on it fails with `StateUnavailable` (kind
+"timeout" or "connection"), and `on_lost` hears of it, so the client can stop sending calls to
+a server that does not answer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from collections.abc import Callable
+
+from gateway.state.base import StateUnavailable
+from gateway.state.redis.wire import Parser, Reply
+
+
+class _Call:
+    """Calls waiting on the connection, in write order: `count` replies resolve `future`."""
+
+    __slots__ = ("count", "deadline", "future", "replies")
+
+    def __init__(self, future: asyncio.Future[list[Reply]], count: int, deadline: float) -> None:
+        self.future = future
+        self.count = count
+        self.deadline = deadline
+        self.replies: list[Reply] = []
+
+
+class Connection(asyncio.Protocol):
+    def __init__(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        timeout_s: float,
+        on_lost: Callable[[StateUnavailable], None],
+    ) -> None:
+        self.loop = loop
+        self.timeout_s = timeout_s
+        self.on_lost = on_lost
+        self.transport: asyncio.Transport | None = None
+        self.parser = Parser()
+        self.calls: deque[_Call] = deque()
+        self.closed = False
+        self._timer: asyncio.TimerHandle | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def send(self, payload: bytes, count: int) -> asyncio.Future[list[Reply]]:
+        """Write `count` encoded commands; the future gets their `count` replies."""
+        future: asyncio.Future[list[Reply]] = self.loop.create_future()
+        deadline = self.loop.time() + self.timeout_s
+        assert self.transport is not None
+        self.transport.write(payload)
+        self.calls.append(_Call(future, count, deadline))
+        timer = self._timer
+        if timer is None or timer.when() > deadline:  # (the handshake's timeout is longer)
+            if timer is not None:
+                timer.cancel()
+            self._timer = self.loop.call_at(deadline, self._check_deadline)
+        return future
+
+    def _check_deadline(self) -> None:
+        # One timer per connection, not one per call: calls share one timeout and are answered in
+        # order, so the oldest is the first to be overdue. When it fires early, it re-arms.
+        self._timer = None
+        if not self.calls:
+            return
+        # Calls are answered in order and a deadline is never earlier than the one before
+        # (after the handshake), so the oldest call is the first to be overdue.
+        oldest = self.calls[0].deadline
+        if self.loop.time() >= oldest:
+            self.lose(StateUnavailable(f"redis: no reply within {self.timeout_s:g} s", "timeout"))
+        else:
+            self._timer = self.loop.call_at(oldest, self._check_deadline)
+
+    def data_received(self, data: bytes) -> None:
+        try:
+            replies = self.parser.feed(data)
+        except ValueError as exc:
+            self.lose(StateUnavailable(f"redis: bad reply: {exc}"))
+            return
+        calls = self.calls
+        for reply in replies:
+            if not calls:
+                self.lose(StateUnavailable("redis: a reply nobody asked for"))
+                return
+            call = calls[0]
+            call.replies.append(reply)
+            if len(call.replies) == call.count:
+                calls.popleft()
+                if not call.future.done():  # the caller may have been cancelled
+                    call.future.set_result(call.replies)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self.closed:
+            self.lose(StateUnavailable(f"redis: connection lost ({exc or 'closed by the server'})"))
+
+    def lose(self, error: StateUnavailable) -> None:
+        """The server failed us: close, fail every waiting call, tell the client."""
+        if not self.closed:
+            self.close(error)
+            self.on_lost(error)
+
+    def close(self, error: StateUnavailable) -> None:
+        """Close the connection and fail every call still waiting on it."""
+        self.closed = True
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if self.transport is not None:
+            self.transport.abort()
+        while self.calls:
+            future = self.calls.popleft().future
+            if not future.done():
+                future.set_exception(error)
