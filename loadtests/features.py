@@ -16,7 +16,8 @@ each variant, back to back:
                    request but the first is a hit (`x-gateway-cache: hit`), no upstream call
     limits         + a policy with `[limits] rpm, tpm, max_concurrent` (too high to ever refuse),
                    memory state
-    limits+redis   the same policy, `[state] backend = "redis"`
+    limits+redis   the same policy, `[state] backend = "redis"` (client "auto": the RESP client)
+    limits+redis-py  the same through redis-py (`[state] client = "redis-py"`), side by side
     redis          no policy, `[state] backend = "redis"` (what Redis costs without limits)
     2x <strategy>  the model with 2 deployments (two provider entries for the same mock) and
                    `strategy = "<strategy>"` (default least_busy)

@@ -40,6 +40,7 @@ def start_variant(
         redis_url=redis_url if variant.redis else None,
         deployments=variant.deployments,
         strategy=variant.strategy,
+        redis_client=variant.redis_client,
     )
     started = start_gateway(config, 1, cpus)
     return Target(

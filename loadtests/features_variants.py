@@ -33,6 +33,7 @@ class Variant:
     redis: bool = False
     deployments: int = 1
     strategy: str | None = None
+    redis_client: str = "auto"  # [state] client: "auto" picks the RESP client on loopback
 
 
 @dataclass(frozen=True)
@@ -51,6 +52,7 @@ def variants_for(sections: Sequence[str], strategies: Sequence[str]) -> list[Var
         out += [
             Variant("limits", policy=LIMITS_POLICY),
             Variant("limits+redis", policy=LIMITS_POLICY, redis=True),
+            Variant("limits+redis-py", policy=LIMITS_POLICY, redis=True, redis_client="redis-py"),
             Variant("redis", redis=True),
         ]
     if "routing" in sections:
@@ -82,6 +84,12 @@ def comparisons_for(sections: Sequence[str], strategies: Sequence[str]) -> list[
                 "limits on Redis vs. the default pipeline (the whole stage)",
                 "limits+redis",
                 "gateway",
+            ),
+            Comparison(
+                "redis",
+                "limits on Redis through redis-py vs. through the RESP client (auto's pick)",
+                "limits+redis-py",
+                "limits+redis",
             ),
             Comparison("redis", "limits in memory vs. the default pipeline", "limits", "gateway"),
             Comparison(

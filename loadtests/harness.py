@@ -175,6 +175,7 @@ def write_config(
     deployments: int = 1,
     strategy: str | None = None,
     transport: str = "auto",
+    redis_client: str = "auto",
 ) -> Path:
     """The default pipeline: auth, routing, request record, metrics; no policy limits, no cache.
 
@@ -182,12 +183,17 @@ def write_config(
     policy (`policies/default.toml`: `[limits]`, `[cache]`, ...), `redis_url` sets
     `[state] backend = "redis"`, and `deployments` > 1 gives the model that many deployments,
     each behind its own provider entry pointing at the same upstream, picked by `strategy`.
-    `transport` is the providers' upstream client (`overhead.py --transport httpx`).
+    `transport` is the providers' upstream client (`overhead.py --transport httpx`),
+    `redis_client` the Redis client (`[state] client`: auto, redis-py or resp).
     """
     key_sha = hashlib.sha256(GATEWAY_KEY.encode()).hexdigest()
     directory.mkdir(parents=True, exist_ok=True)
     config = directory / "config.toml"
-    state = f'\n[state]\nbackend = "redis"\nredis_url = "{redis_url}"\n' if redis_url else ""
+    state = (
+        f'\n[state]\nbackend = "redis"\nredis_url = "{redis_url}"\nclient = "{redis_client}"\n'
+        if redis_url
+        else ""
+    )
     providers = "".join(
         f"""
 [[providers]]

@@ -5,6 +5,7 @@ the cache and the router turn StateUnavailable into the `on_redis_error` path: n
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 
 import pytest
@@ -106,3 +107,23 @@ async def test_readonly_from_a_replica_is_unavailable(sentinel_topology: Topolog
 def _role(server: RedisServer) -> str:
     with redis.Redis(port=server.port) as node:
         return str(node.info("replication")["role"])
+
+
+async def test_every_cluster_node_gets_the_scripts_again_after_a_flush(
+    cluster_topology: Topology,
+) -> None:
+    """EVALSHA on the node owning the slot; NOSCRIPT there (a new, flushed or promoted node)
+    sends the script again with EVAL, to that node."""
+    cluster_topology.flush()
+    state = RedisState(dataclasses.replace(cluster_topology.options, timeout_s=2.0))
+    try:
+        assert (await state.acquire(RPM, T0, ["dep"])).allowed
+        await state.breaker_record("dep", False, T0, 3, 10, 30)  # another slot, maybe node
+        for url in cluster_topology.admin_urls:
+            with redis.Redis.from_url(url) as node:
+                node.script_flush()
+        assert (await state.acquire(RPM, T0, ["dep"])).allowed
+        assert (await state.breaker_record("dep", False, T0, 3, 10, 30)).failures == 2
+        assert (await state.usage("key", "demo", T0))["requests_1m"] == 2
+    finally:
+        await state.aclose()

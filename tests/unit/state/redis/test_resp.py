@@ -207,6 +207,28 @@ async def test_a_silent_server_times_out_every_pending_call(silent_port: int) ->
         await client.aclose()
 
 
+async def test_a_stalled_server_behind_a_password_costs_each_caller_one_timeout(
+    silent_port: int,
+) -> None:
+    """Regression: callers queued on one connection lock, each waiting out its own AUTH
+    (40 callers: p50 5.5 s). Now they share the one connection attempt, and once it has failed
+    the next callers are refused at once while a reconnect runs in the background."""
+    client = RespClient(f"redis://:pw@127.0.0.1:{silent_port}/0", socket_timeout_s=0.2)
+    try:
+        started = time.monotonic()
+        results = await asyncio.gather(
+            *(client.execute("GET", "k") for _ in range(40)), return_exceptions=True
+        )
+        assert all(isinstance(result, StateUnavailable) for result in results)
+        assert time.monotonic() - started < 0.6  # one timeout for all, not 40 in a row
+        started = time.monotonic()
+        with pytest.raises(StateUnavailable, match="reconnecting"):
+            await client.execute("GET", "k")
+        assert time.monotonic() - started < 0.05
+    finally:
+        await client.aclose()
+
+
 async def test_a_cancelled_call_does_not_shift_the_replies(client: RespClient) -> None:
     await client.execute("SET", "a", "1")
     slow = asyncio.ensure_future(client.execute("GET", "a"))
