@@ -96,7 +96,9 @@ def backend_options(request: pytest.FixtureRequest, name: str) -> RedisOptions:
         topology: Topology = request.getfixturevalue(f"{name.split('-')[0]}_topology")
         topology.flush()
         options = topology.options
-    return dataclasses.replace(options, client=client, timeout_s=TEST_TIMEOUT_S)
+    return dataclasses.replace(
+        options, client=client, timeout_s=TEST_TIMEOUT_S, connect_timeout_s=TEST_TIMEOUT_S
+    )
 
 
 @pytest.fixture(params=BACKENDS)
