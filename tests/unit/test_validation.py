@@ -10,6 +10,7 @@ from gateway.validation import (
     validate_count_tokens,
     validate_embeddings,
     validate_messages,
+    validate_responses,
 )
 
 MESSAGES = [{"role": "user", "content": "hi"}]
@@ -121,3 +122,29 @@ def test_bodies_deeper_than_the_limit_are_refused_naming_it() -> None:
 def test_the_depth_limit_leaves_room_below_the_serialiser_s() -> None:
     orjson.dumps({"record": {"request": {"x": _nested(MAX_JSON_DEPTH - 1)}}})
     check_depth({"input": [list(range(1000))] * 100, "messages": MESSAGES})
+
+
+@pytest.mark.parametrize(
+    ("body", "param"),
+    [
+        ({"input": "hi"}, "model"),
+        ({"model": "m"}, "input"),
+        ({"model": "m", "input": 3}, "input"),
+        ({"model": "m", "input": ["hi"]}, "input[0]"),
+        ({"model": "m", "input": "hi", "stream": "yes"}, "stream"),
+        ({"model": "m", "input": "hi", "store": 0}, "store"),
+        ({"model": "m", "input": "hi", "max_output_tokens": "9"}, "max_output_tokens"),
+        ({"model": "m", "input": "hi", "text": "json"}, "text"),
+        ({"model": "m", "input": "hi", "previous_response_id": 7}, "previous_response_id"),
+        ({"model": "m", "input": "hi", "instructions": ["x"]}, "instructions"),
+    ],
+)
+def test_responses_rejects(body: dict[str, object], param: str) -> None:
+    with pytest.raises(InvalidRequest) as caught:
+        validate_responses(body)
+    assert caught.value.param == param
+
+
+def test_responses_accepts_strings_and_items() -> None:
+    validate_responses({"model": "m", "input": "hi", "store": False, "max_output_tokens": 5})
+    validate_responses({"model": "m", "input": [{"role": "user", "content": "hi"}]})

@@ -157,3 +157,5 @@ def test_estimate_reserves_the_prompt_and_max_tokens_at_the_dearest_deployment()
     assert estimate.cost_usd == pytest.approx((50 * 10 + 100 * 20) / 1e6)
     assert estimate_request({}, "chat", model, 5).completion_tokens == 256  # the default
     assert estimate_request({"max_tokens": 100}, "embeddings", model, 5).completion_tokens == 0
+    responses = estimate_request({"max_output_tokens": 40}, "responses", model, 5)
+    assert responses.completion_tokens == 40  # the Responses API's name for it
