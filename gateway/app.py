@@ -11,6 +11,7 @@ import threading
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import orjson
 from prometheus_client import CONTENT_TYPE_LATEST
@@ -28,6 +29,7 @@ from gateway.http.admin import AdminAPI
 from gateway.http.cors import CORSMiddleware
 from gateway.http.endpoint import ProxyEndpoint, new_request_id, request_headers
 from gateway.http.models import ModelsEndpoint
+from gateway.http.protocol import COUNT_REFUSAL_STATE
 from gateway.http.responses import send_error
 from gateway.http.stored_responses import StoredResponseEndpoint
 from gateway.mock_provider.inprocess import InProcessMockUpstream
@@ -151,7 +153,7 @@ def create_app(
     )
 
     @contextlib.asynccontextmanager
-    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+    async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Any]]:
         threading.Thread(target=_warm_up, args=(services,), daemon=True).start()
         services.limiter.start()
         if watch_config and config.source is not None:
@@ -160,8 +162,10 @@ def create_app(
                 asyncio.get_running_loop().add_signal_handler(
                     signal.SIGHUP, lambda: services.spawn(_reload_quietly(reloader, "SIGHUP"))
                 )
+        count_refusal = services.metrics.http_refusals
         try:
-            yield
+            # Lifespan state reaches the HTTP protocol, which counts its refusals with this.
+            yield {COUNT_REFUSAL_STATE: lambda reason: count_refusal.labels(reason).inc()}
         finally:
             await reloader.aclose()
             await services.aclose()

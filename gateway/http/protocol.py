@@ -49,6 +49,8 @@ LINGER_S = 2.0
 # Set in a request's scope["extensions"] when its body stalled past `body_timeout_s`: the app
 # then records a 408 instead of a client that left.
 BODY_TIMEOUT_EXTENSION = "gateway.body_timeout"
+# The app's lifespan state may hold, under this key, a callable counting a refusal by reason.
+COUNT_REFUSAL_STATE = "gateway.count_http_refusal"
 
 
 class HeadersWithBody:
@@ -149,6 +151,7 @@ class GuardedHttpToolsProtocol(CoalescingHttpToolsProtocol):
         self._head_size = 0  # request target and header lines parsed so far
         self._header_count = 0
         self._deadline: asyncio.TimerHandle | None = None
+        self._head_started = 0.0
         self._last_body_at = 0.0
         self._over_capacity = False
         self._refused = False
@@ -173,8 +176,8 @@ class GuardedHttpToolsProtocol(CoalescingHttpToolsProtocol):
             return  # answered already: drop the rest until the client closes
         self._unset_keepalive_if_required()
         if self._reading_head:
-            if not self._head_bytes and self._deadline is None:
-                self._arm(self.limits.header_timeout_s, self._head_too_slow)
+            if not self._head_bytes:
+                self._head_started = self.loop.time()
             self._head_bytes += len(data)
         try:
             self.parser.feed_data(data)
@@ -192,10 +195,16 @@ class GuardedHttpToolsProtocol(CoalescingHttpToolsProtocol):
                 message = f"invalid HTTP request: {exc}"
                 self._refuse(InvalidRequest(message, code="invalid_http_request"), "invalid_http")
             return
+        # Deadlines are armed only for a head or body that did not arrive whole: a request
+        # that comes in one read makes no timer.
         if self._reading_head:
             if self._head_bytes > self.limits.max_header_bytes:
                 self._refuse(self._too_large(), "headers_too_large")
+            elif self._head_bytes and self._deadline is None:
+                left = self._head_started + self.limits.header_timeout_s - self.loop.time()
+                self._arm(max(left, 0.0), self._head_too_slow)
         elif self._deadline is None and self.cycle is not None and self.cycle.more_body:
+            self._last_body_at = self.loop.time()
             self._arm(self.limits.body_timeout_s, self._body_too_slow)
 
     # Parser callbacks
@@ -226,7 +235,6 @@ class GuardedHttpToolsProtocol(CoalescingHttpToolsProtocol):
         if self._over_capacity:
             message = "the gateway is serving its maximum number of connections; retry shortly"
             raise _Refusal(TooManyConnections(message), "max_connections")
-        self._last_body_at = self.loop.time()
         super().on_headers_complete()
 
     def on_body(self, body: bytes) -> None:
@@ -311,6 +319,9 @@ class GuardedHttpToolsProtocol(CoalescingHttpToolsProtocol):
         self._unset_keepalive_if_required()
         client = f"{self.client[0]}:{self.client[1]}" if self.client else "client"
         _REFUSALS.warning(reason, f"{client}: {error.status} {error.code}: {error.message}")
+        count = self.app_state.get(COUNT_REFUSAL_STATE)
+        if count is not None:
+            count(reason)
         transport = self.transport
         if transport.is_closing():
             return

@@ -170,6 +170,14 @@ class Metrics:
             registry=r,
         )
         self._tag_values: dict[str, set[str]] = {}
+        # Refused by the HTTP server itself (gateway/http/protocol.py), by a fixed reason.
+        self.http_refusals = Counter(
+            "gateway_http_refusals",
+            "Requests the HTTP server refused: headers_too_large | header_timeout | "
+            "body_timeout | invalid_http | max_connections",
+            ["reason"],
+            registry=r,
+        )
         # Requests that used a registered prompt, by prompt and version (bounded by the
         # registry: only its prompts and versions can be used).
         by_prompt = ["prompt", "prompt_version"]

@@ -198,6 +198,13 @@ def test_slowloris_heads_get_408_after_the_header_deadline(gateway: Proc) -> Non
     finally:
         for sock in socks:
             sock.close()
+    metrics = httpx.get(gateway.url + "/metrics").text
+    counted = next(
+        line
+        for line in metrics.splitlines()
+        if line.startswith('gateway_http_refusals_total{reason="header_timeout"}')
+    )
+    assert float(counted.rsplit(" ", 1)[1]) >= 20
 
 
 def test_a_body_at_one_byte_per_second_gets_408_and_a_record(gateway: Proc) -> None:

@@ -10,7 +10,7 @@ from uvicorn.config import Config
 from uvicorn.server import ServerState
 
 from gateway.config.types import ServerConfig
-from gateway.http.protocol import GuardedHttpToolsProtocol
+from gateway.http.protocol import COUNT_REFUSAL_STATE, GuardedHttpToolsProtocol
 
 
 class Transport:
@@ -47,11 +47,14 @@ async def _app(scope: Any, receive: Any, send: Any) -> None:
 
 
 def _protocol(
-    limits: ServerConfig, state: ServerState | None = None
+    limits: ServerConfig, state: ServerState | None = None, counted: list[str] | None = None
 ) -> tuple[GuardedHttpToolsProtocol, Transport]:
     config = Config(app=_app)
     config.load()
-    protocol = GuardedHttpToolsProtocol(config, state or ServerState(), {}, limits=limits)
+    app_state: dict[str, Any] = {}
+    if counted is not None:
+        app_state[COUNT_REFUSAL_STATE] = counted.append
+    protocol = GuardedHttpToolsProtocol(config, state or ServerState(), app_state, limits=limits)
     transport = Transport()
     protocol.connection_made(transport)  # type: ignore[arg-type]
     return protocol, transport
@@ -64,9 +67,11 @@ def _answer(transport: Transport) -> tuple[int, dict[str, Any]]:
 
 def test_more_headers_than_allowed_get_431_and_the_connection_ends() -> None:
     async def main() -> None:
-        protocol, transport = _protocol(ServerConfig(max_headers=3))
+        counted: list[str] = []
+        protocol, transport = _protocol(ServerConfig(max_headers=3), counted=counted)
         protocol.data_received(b"GET /v1/messages HTTP/1.1\r\na: 1\r\nb: 2\r\nc: 3\r\nd: 4\r\n\r\n")
         status, body = _answer(transport)
+        assert counted == ["headers_too_large"]
         assert status == 431 and body["type"] == "error"  # the Anthropic route's shape
         assert transport.eof  # no more writes; what the client still sends is dropped
         protocol.data_received(b"GET / HTTP/1.1\r\n\r\n")
