@@ -3,7 +3,8 @@
 The model's Anthropic-type deployments answer it exactly (the request goes through the router,
 with its retries and breakers, to one of them); a model without one (OpenAI-compatible or
 in-process mock deployments) gets a local tiktoken estimate, marked by the response header
-`x-gateway-token-count: estimate`. Counting generates nothing and costs nothing: no limits are
+`x-gateway-token-count: estimate`. A registered prompt the request names is rendered in
+first, as on `/v1/messages`. Counting generates nothing and costs nothing: no limits are
 reserved, no budget is spent, the cache and guardrails are not involved, and the record shows
 zero tokens.
 """
@@ -18,6 +19,7 @@ import orjson
 from gateway import tokens
 from gateway.config.types import ModelConfig, ProviderConfig
 from gateway.pipeline.context import RequestContext
+from gateway.pipeline.prompt import use_prompt
 from gateway.pipeline.route import route_request
 from gateway.pipeline.services import Services
 from gateway.pipeline.stages import Stage, authenticate, parse_body, resolve_model
@@ -72,4 +74,12 @@ async def count_tokens(ctx: RequestContext, services: Services) -> None:
     ctx.usage = Usage(reported=True)
 
 
-COUNT_TOKENS_STAGES: tuple[Stage, ...] = (authenticate, parse_body, resolve_model, count_tokens)
+# `use_prompt`: a registered prompt is rendered in, so the count is that of what `/v1/messages`
+# would send.
+COUNT_TOKENS_STAGES: tuple[Stage, ...] = (
+    authenticate,
+    parse_body,
+    resolve_model,
+    use_prompt,
+    count_tokens,
+)

@@ -48,7 +48,8 @@ def apply(
     """A new body with the prompt in it (the given one is not changed), and the use updated
     with what was put where."""
     out = {k: v for k, v in body.items() if k != "prompt"}
-    _apply_params(out, version)
+    if kind != "count_tokens":  # a token count takes no sampling parameters
+        _apply_params(out, version)
     if kind == "chat":
         out["messages"] = [*rendered, *_list(body.get("messages"))]
         return out, replace(use, prepended=len(rendered))
@@ -57,7 +58,7 @@ def apply(
         items = [{"role": "user", "content": own}] if isinstance(own, str) else _list(own)
         out["input"] = [*rendered, *items]
         return out, replace(use, prepended=len(rendered))
-    if kind == "messages":
+    if kind == "messages" or kind == "count_tokens":  # a count sees what a message would send
         system = [
             {"type": "text", "text": m["content"]} for m in rendered if m["role"] in _SYSTEM_ROLES
         ]

@@ -47,6 +47,19 @@ def test_messages_put_system_into_system_blocks(tmp_path: Path) -> None:
     assert logged["system"] == "Own rules." and logged["messages"] == body["messages"]
 
 
+def test_a_token_count_gets_the_messages_layout_without_params(tmp_path: Path) -> None:
+    messages, version = rendered(tmp_path)
+    body = {
+        "model": "m",
+        "prompt": {"id": "support-bot"},
+        "messages": [{"role": "user", "content": "hi"}],
+    }
+    out, _ = apply(body, "count_tokens", messages, USE, version)
+    as_message, _ = apply(body, "messages", messages, USE, version)
+    assert out["system"] == as_message["system"] and out["messages"] == as_message["messages"]
+    assert "temperature" in as_message and "temperature" not in out and "prompt" not in out
+
+
 def test_responses_input_string_becomes_items(tmp_path: Path) -> None:
     messages, version = rendered(tmp_path)
     out, use = apply({"model": "m", "input": "hi"}, "responses", messages, USE, version)
