@@ -207,6 +207,9 @@ async def _rejection(response: UpstreamResponse, call: UpstreamCall) -> AttemptF
     status = response.status
     error = call.adapter.convert_error(status, data, call.deployment)
     rate_limited = status in (429, 529)
+    if status == 503 and "retry-after" in response.headers:
+        # Passed on as it is (a 503 keeps its status); a rate limit's wait is the router's.
+        error.headers["retry-after"] = response.headers["retry-after"]
     return AttemptFailed(
         error,
         retryable=rate_limited or status >= 500,

@@ -443,6 +443,7 @@ async def test_the_deadline_stops_retries_that_would_outlive_it(tmp_path: Path) 
     with pytest.raises(GatewayError) as caught:
         await h.router.route(request, exchange)
     assert caught.value.status == 503 and len(exchange.attempts) == 1 and h.clock.sleeps == []
+    assert caught.value.headers["retry-after"] == "2"  # a 503 passes its Retry-After on
 
 
 async def test_each_attempt_sends_what_its_client_prepared(tmp_path: Path) -> None:
