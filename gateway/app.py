@@ -33,6 +33,7 @@ from gateway.http.protocol import COUNT_REFUSAL_STATE
 from gateway.http.responses import send_error
 from gateway.http.stored_responses import StoredResponseEndpoint
 from gateway.mock_provider.inprocess import InProcessMockUpstream
+from gateway.observability.budgets import refresh_budgets
 from gateway.observability.recorder import JsonlSink, RecordSink
 from gateway.observability.redact import LogRedactor
 from gateway.pipeline.context import Endpoint, RequestContext
@@ -141,6 +142,9 @@ def create_app(
 
     async def metrics(request: Request) -> Response:
         services.records.write_pending()  # count every request that has ended
+        await refresh_budgets(
+            services.state, services.runtime.config, services.metrics, time.time()
+        )
         return Response(services.metrics.render(), media_type=CONTENT_TYPE_LATEST)
 
     async def readyz(request: Request) -> Response:

@@ -252,6 +252,13 @@ def build_parser() -> argparse.ArgumentParser:
         "prompt_version",
     )
     stats.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    stats.add_argument(
+        "--drift",
+        action="store_true",
+        help="compare the last --window with the --baseline before it; exit 1 when flagged",
+    )
+    stats.add_argument("--baseline", default="7d", help="with --drift (default 7d)")
+    stats.add_argument("--window", default="1d", help="with --drift (default 1d)")
     stats.set_defaults(func=_stats)
     _add_prompt_commands(commands)
     return parser

@@ -55,6 +55,14 @@ def parse_time(text: str, now: float | None = None) -> float:
     return parsed.timestamp()
 
 
+def parse_span(text: str) -> float:
+    """A length of time in seconds: `30s`, `30m`, `1h`, `7d`, `2w`."""
+    match = _RELATIVE.match(text.strip())
+    if not match:
+        raise UsageError(f"cannot read the span {text!r}: use 30m, 1h, 7d, 2w")
+    return float(match.group(1)) * _UNIT_SECONDS[match.group(2).lower()]
+
+
 def parse_statuses(text: str) -> tuple[str, ...]:
     """`200`, `5xx`, `200,429` -> patterns for `status_matches`."""
     parts = tuple(p.strip().lower() for p in text.split(",") if p.strip())

@@ -19,10 +19,12 @@ from typing import Any
 
 import orjson
 
+from gateway.observability.drift import drift, windows
 from gateway.observability.log_reader import (
     Record,
     RecordFilter,
     UsageError,
+    parse_span,
     parse_time,
     read_records,
 )
@@ -170,8 +172,45 @@ def _iso(ts: float | None) -> str | None:
     return None if ts is None else datetime.fromtimestamp(ts, UTC).isoformat(timespec="seconds")
 
 
+def run_drift(args: argparse.Namespace) -> int:
+    """`gateway stats --drift`: exit 0 when nothing is flagged, 1 when something is, 2 on a
+    usage error (`gateway.observability.drift`)."""
+    try:
+        window_s, baseline_s = parse_span(args.window), parse_span(args.baseline)
+        records, reader = read_records(Path(args.log))
+        until = parse_time(args.until) if args.until else None
+    except UsageError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    stamps = [r["ts"] for r in records if isinstance(r.get("ts"), int | float)]
+    end = until if until is not None else max(stamps, default=0.0)
+    spans = windows(end, window_s, baseline_s)
+    reports = drift(records, spans)
+    flagged = [r for r in reports if r["flags"]]
+    if args.json:
+        document = {
+            "log": args.log,
+            "baseline": [_iso(spans.baseline[0]), _iso(spans.baseline[1])],
+            "window": [_iso(spans.window[0]), _iso(spans.window[1])],
+            "flagged": len(flagged),
+            "groups": reports,
+        }
+        sys.stdout.write(orjson.dumps(document, option=orjson.OPT_INDENT_2).decode() + "\n")
+    else:
+        print(
+            f"window {_iso(spans.window[0])} .. {_iso(spans.window[1])} against the "
+            f"baseline {_iso(spans.baseline[0])} .. {_iso(spans.baseline[1])}"
+        )
+        for report in reports:
+            status = "DRIFT " + ", ".join(report["flags"]) if report["flags"] else "ok"
+            print(f"  {report['model']} {report['prompt_version']}: {status}")
+    return 1 if flagged else 0
+
+
 def run(args: argparse.Namespace) -> int:
     """Run `gateway stats` with parsed flags; returns the exit code."""
+    if getattr(args, "drift", False):
+        return run_drift(args)
     try:
         by = parse_by(args.by)
         since = parse_time(args.since) if args.since else None

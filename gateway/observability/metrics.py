@@ -11,6 +11,7 @@ worker writes its values there; `/metrics` in any worker aggregates all of them.
 from __future__ import annotations
 
 import os
+from collections import OrderedDict
 from collections.abc import Collection
 from typing import Any
 
@@ -43,6 +44,8 @@ OVERHEAD_BUCKETS = (
 UNKNOWN = "_unknown"
 NONE = "none"
 OTHER = "other"
+# Session ids remembered per process to count each once (least recently seen forgotten first).
+SESSIONS_REMEMBERED = 100_000
 
 
 def multiprocess_enabled() -> bool:
@@ -150,6 +153,35 @@ class Metrics:
             ["result"],
             registry=r,
         )
+        # Budgets per key and team, read from the state backend at scrape time (budgets.py).
+        self.budget_spend = Gauge(
+            "gateway_budget_spend_usd",
+            "Spend counted against a budget, by scope = key | team and period = day | month",
+            ["scope", "subject", "period"],
+            multiprocess_mode="livemax",
+            registry=r,
+        )
+        self.budget_remaining = Gauge(
+            "gateway_budget_remaining_usd",
+            "What is left of a budget, by scope = key | team and period = day | month",
+            ["scope", "subject", "period"],
+            multiprocess_mode="livemin",
+            registry=r,
+        )
+        # Requests that carried a session id (x-gateway-session-id), for cost per session.
+        self.session_cost = Counter(
+            "gateway_session_cost_usd",
+            "Spend in USD of requests that carried a session id",
+            ["model"],
+            registry=r,
+        )
+        self.sessions = Counter(
+            "gateway_sessions",
+            "Session ids seen for the first time by this process",
+            ["model"],
+            registry=r,
+        )
+        self._sessions_seen: OrderedDict[str, None] = OrderedDict()
         # Requests by the tags `[metrics] tag_labels` lists (values capped: `tag_value`).
         self.tag_requests = Counter(
             "gateway_tag_requests",
@@ -270,11 +302,26 @@ class Metrics:
             self.child(self.cache_events, cache).inc()
         if record.get("prompt_id"):
             self._observe_prompt(record)
+        session = record.get("session_id")
+        if session:
+            self._observe_session(model, str(session), record.get("cost_usd") or 0.0)
         tags = record.get("tags")
         if tag_labels and tags:
             for tag in tag_labels:
                 if tag in tags:
                     self._observe_tag(record, tag, self.tag_value(tag, tags[tag], tag_values_max))
+
+    def _observe_session(self, model: str, session: str, cost: float) -> None:
+        if cost:
+            self.child(self.session_cost, model).inc(cost)
+        seen = self._sessions_seen
+        if session in seen:
+            seen.move_to_end(session)
+            return
+        seen[session] = None
+        if len(seen) > SESSIONS_REMEMBERED:
+            seen.popitem(last=False)
+        self.child(self.sessions, model).inc()
 
     def tag_value(self, tag: str, value: str, most: int) -> str:
         """`value` as a label: the first `most` values seen per tag (per process), then

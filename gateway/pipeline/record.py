@@ -20,6 +20,7 @@ from gateway.observability.recorder import RecordSink
 from gateway.pipeline.context import RequestContext
 from gateway.prompts.apply import PromptUse, client_part
 from gateway.providers import Usage
+from gateway.providers.openai import OpenAIStreamPassthrough
 
 log = logging.getLogger("gateway")
 RECORD_WITHIN_S = 0.002
@@ -38,6 +39,25 @@ def request_usage(ctx: RequestContext) -> Usage | None:
     if ctx.stream_reply is not None:
         completion = tokens.count_text("".join(ctx.stream_reply.converter.text))
     return Usage(prompt_tokens=prompt, completion_tokens=completion, reported=False)
+
+
+def finish_reason(ctx: RequestContext) -> str | None:
+    """Why the answer ended, as the upstream said it: OpenAI's `finish_reason`, Anthropic's
+    `stop_reason`, a Responses `status`; for streams only when relayed in OpenAI's format."""
+    data = ctx.response_json
+    if isinstance(data, dict):
+        choices = data.get("choices")
+        if isinstance(choices, list) and choices and isinstance(choices[0], dict):
+            reason = choices[0].get("finish_reason")
+        elif data.get("type") == "message":
+            reason = data.get("stop_reason")
+        else:
+            reason = data.get("status") if data.get("object") == "response" else None
+        return reason if isinstance(reason, str) else None
+    reply = ctx.stream_reply
+    if reply is not None and isinstance(reply.converter, OpenAIStreamPassthrough):
+        return reply.converter.finish_reason
+    return None
 
 
 def _ms(start: float | None, end: float | None) -> float | None:
@@ -98,6 +118,7 @@ def build_record(
             3,
         ),
         "guardrails_ms": round(ctx.guardrails_ms, 3),
+        "finish_reason": finish_reason(ctx),
         "ttft_ms": _ms(ctx.started, ctx.first_byte_sent) if ctx.stream else None,
         "upstream_latency_ms": _ms(ctx.exchange.started, ctx.exchange.finished),
         "upstream_request_id": ctx.exchange.upstream_request_id,

@@ -92,6 +92,15 @@ class OpenAIStreamPassthrough:
                     parts.append(delta["content"])
         return parts
 
+    @property
+    def finish_reason(self) -> str | None:
+        """The first choice's `finish_reason`, once a chunk carried one (read when asked)."""
+        for data in reversed(self._events):
+            choices = orjson.loads(data).get("choices")
+            if choices and type(choices[0]) is dict and choices[0].get("finish_reason"):
+                return str(choices[0]["finish_reason"])
+        return None
+
     def feed(self, chunk: bytes) -> list[bytes]:
         buffer = self._pending + chunk if self._pending else chunk
         if b"\r" in buffer:

@@ -189,3 +189,42 @@ def test_alert_rules_fire_when_they_should(tmp_path: Path) -> None:
             },
         ],
     )
+
+
+def _cost_case(per_5m_now: float, scale: float, fires: bool) -> dict[str, Any]:
+    """A day at $12/h for 100 requests per 5 min, then the cost per 5 min set to
+    `per_5m_now` (times `scale`) for the same requests; evaluated 2 h into the second day."""
+    requests = 'model="m",deployment="mock/a",cache="bypass",status="200"'
+    before, now = scale, per_5m_now * scale
+    expected = [
+        _alert(
+            {"severity": "warning", "model": "m"},
+            "m: cost per request is over 140% of the same hour yesterday",
+            "See the prompt version panels and gateway stats --drift for the cause.",
+        )
+    ]
+    return {
+        "interval": "5m",
+        "input_series": [
+            _series("gateway_requests_total", requests, "0+100x312"),
+            _series("gateway_cost_usd_total", COST, f"0+{before}x288 {288 * before}+{now}x24"),
+        ],
+        "alert_rule_test": [
+            {
+                "eval_time": "26h",
+                "alertname": "LLMGatewayCostPerRequestSpike",
+                "exp_alerts": expected if fires else [],
+            }
+        ],
+    }
+
+
+@needs_prometheus
+def test_cost_per_request_spike_alerts_above_the_dollar_floor(tmp_path: Path) -> None:
+    """+50 % cost per request fires; +30 % does not; +50 % on cents (under $1/h) does not."""
+    _promtool_test(
+        tmp_path,
+        "cost_per_request",
+        "1m",
+        [_cost_case(1.5, 1.0, True), _cost_case(1.3, 1.0, False), _cost_case(1.5, 0.01, False)],
+    )
