@@ -225,9 +225,9 @@ class Router:
                 return
             except AttemptFailed as failure:
                 tries.last = failure
+                self._failed(request, exchange, choice, failure)
                 if not failure.retryable:
                     raise
-                self._failed(request, exchange, choice, failure)
         if tries.last is not None:
             raise tries.last
         raise AttemptFailed(
@@ -242,7 +242,11 @@ class Router:
         deployment: DeploymentConfig,
         failure: AttemptFailed,
     ) -> None:
-        """A retryable failure: bench the deployment when rate-limited, and say so in the log."""
+        """A failed attempt: bench the deployment when rate-limited, and say so in the log when
+        the deployment is at fault (retryable failures, and the provider refusing the gateway's
+        key); a client's own error (other 4xx) is not the operator's concern."""
+        if not failure.retryable and failure.error.code != "upstream_auth_error":
+            return
         now = self.clock.monotonic()
         if failure.rate_limited:
             wait = failure.retry_after_s

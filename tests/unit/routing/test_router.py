@@ -83,6 +83,8 @@ def answer(request: UpstreamRequest) -> FakeReply:
         return FakeReply(400, {}, _error(400, "invalid_value"))
     if model.startswith("policy"):
         return FakeReply(400, {}, _error(400, "content_policy_violation"))
+    if model.startswith("badkey"):
+        return FakeReply(401, {}, _error(401, "invalid_api_key"))
     if model.startswith("down"):
         raise UpstreamError("connect", "connection refused")
     raise AssertionError(model)
@@ -173,6 +175,12 @@ name = "overloaded"
 [[models.deployments]]
 provider = "up"
 model = "e503-x"
+
+[[models]]
+name = "misconfigured"
+[[models.deployments]]
+provider = "up"
+model = "badkey-x"
 
 [[models]]
 name = "refused"
@@ -371,6 +379,14 @@ async def test_failed_attempts_are_logged_once_per_cause_and_deployment(
     lines = [r.getMessage() for r in caplog.records]
     assert any("cause=http_429 rate_limit_exceeded" in line for line in lines)
     assert any("cause=connect" in line and "1 more left out" in line for line in lines)
+    # The provider refusing the gateway's key is the operator's concern; a client's bad
+    # request is not.
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="gateway.upstream"):
+        await h.fail("misconfigured")
+        await h.fail("refused")
+    (line,) = [r.getMessage() for r in caplog.records]
+    assert "deployment=up/badkey-x cause=http_401" in line
 
 
 async def test_a_client_error_ends_the_request_without_retry_or_fallback(tmp_path: Path) -> None:
