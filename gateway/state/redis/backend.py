@@ -64,7 +64,7 @@ from gateway.state.base import (
     new_token,
 )
 from gateway.state.periods import Periods, periods
-from gateway.state.redis.client import RedisClient
+from gateway.state.redis.clients import open_client
 from gateway.state.redis.commands import ScriptCall
 from gateway.state.redis.keys import (
     BREAKER_KEY_TTL_S,
@@ -77,9 +77,7 @@ from gateway.state.redis.keys import (
     remembered_key,
     spend_keys,
 )
-from gateway.state.redis.options import RedisOptions, choose_client
-from gateway.state.redis.redispy import RedisPyClient
-from gateway.state.redis.resp import RespClient
+from gateway.state.redis.options import RedisOptions
 from gateway.state.redis.scripts import ACQUIRE, BREAKER_PROBE, BREAKER_RECORD, USAGE
 from gateway.state.redis.settle_calls import release_ops, settle_ops
 from gateway.state.redis.wire import Arg, Reply, ReplyError, bulk, encode
@@ -129,17 +127,6 @@ def _check_pieces(check: LimitCheck, period: Periods) -> tuple[str, str, str | N
             _pieces.clear()
         _pieces[cache_key] = pieces
     return pieces
-
-
-def open_client(options: RedisOptions) -> RedisClient:
-    """The client `[state] client` picks for these options (`options.choose_client`)."""
-    if choose_client(options) == "resp":
-        return RespClient(
-            options.url,
-            socket_timeout_s=options.timeout_s,
-            connect_timeout_s=options.connect_timeout_s,
-        )
-    return RedisPyClient(options)
 
 
 _WINDOW_ARGS = bulk(repr(WINDOW_S)) + bulk(str(int(WINDOW_KEY_TTL_S * 1000)))
