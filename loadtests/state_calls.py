@@ -8,9 +8,10 @@ request N times in a row, one at a time: the breaker read the router makes (with
 limits acquire (rpm + tpm + max_concurrent, as loadtests/features.py's policy) that also reads the
 breaker, the same followed by its settle (spend for a key and a team) queued in the background as
 the limiter does, and a cache lookup; on `MemoryState` and on `RedisState`.
-`RedisState` talks to Redis through `gateway/state/redis/resp.py`; for scale the script also times
-that client's own `GET`, a Redis round trip over a bare asyncio stream (`PING`) and redis-py's
-`GET` (what `RedisState` used before). Prints p50 latency and the process's CPU time per call.
+`RedisState` runs twice: through `gateway/state/redis/resp.py` (what `[state] client = "auto"`
+picks on loopback) and through redis-py (`client = "redis-py"`); for scale the script also times
+the RESP client's own `GET`, a Redis round trip over a bare asyncio stream (`PING`) and redis-py's
+plain `GET`. Prints p50 latency and the process's CPU time per call.
 docs/performance-history.md (diagnosis, item 6) explains what the figures mean for the request path.
 """
 
@@ -29,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from harness import start_redis
 
-from gateway.state import LimitCheck, Settlement, StateBackend, create_state
+from gateway.state import LimitCheck, RedisOptions, Settlement, StateBackend, create_state
 
 DEPLOYMENT = "mock/mock-small"
 CHECKS = [
@@ -118,6 +119,9 @@ async def run(calls: int) -> None:
         redis_state = create_state("redis", server.url)
         await backend_calls("redis", redis_state, calls)
         await redis_state.aclose()
+        redis_py_state = create_state("redis", RedisOptions(url=server.url, client="redis-py"))
+        await backend_calls("redis (redis-py)", redis_py_state, calls)
+        await redis_py_state.aclose()
         await raw_calls(server.port, server.url, calls)
     finally:
         server.stop()

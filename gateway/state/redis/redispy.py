@@ -27,16 +27,22 @@ from redis.asyncio.retry import Retry
 from redis.asyncio.sentinel import Sentinel
 from redis.backoff import NoBackoff
 from redis.exceptions import (
+    AskError,
     AuthenticationError,
     AuthorizationError,
     BusyLoadingError,
+    ClusterCrossSlotError,
+    ClusterDownError,
+    MasterDownError,
     MaxConnectionsError,
+    MovedError,
     NoPermissionError,
     NoScriptError,
     OutOfMemoryError,
     ReadOnlyError,
     RedisError,
     ResponseError,
+    TryAgainError,
 )
 from redis.exceptions import (
     TimeoutError as RedisTimeoutError,
@@ -47,11 +53,17 @@ from gateway.state.redis.client import ClientBase, check_available, refuse
 from gateway.state.redis.commands import Command, decode
 from gateway.state.redis.gate import Gate
 from gateway.state.redis.options import RedisOptions
-from gateway.state.redis.wire import Reply, ReplyError
+from gateway.state.redis.wire import KNOWN_CODES, Reply, ReplyError
 
 # The Redis error code of the exceptions redis-py raises for error replies (it strips the code
 # from the message). Versions that keep it in `status_code` tell it directly.
 _CODES: dict[type[Exception], str] = {
+    MovedError: "MOVED",  # before AskError: it is one
+    AskError: "ASK",
+    TryAgainError: "TRYAGAIN",
+    ClusterDownError: "CLUSTERDOWN",
+    ClusterCrossSlotError: "CROSSSLOT",
+    MasterDownError: "MASTERDOWN",
     NoScriptError: "NOSCRIPT",
     ReadOnlyError: "READONLY",
     BusyLoadingError: "LOADING",
@@ -181,10 +193,14 @@ class RedisPyClient(ClientBase):
 
 def reply_error(exc: Exception) -> ReplyError:
     """redis-py's exception for an error reply, as the error reply itself (code and text)."""
+    text = str(exc)
     code = getattr(exc, "status_code", None) or next(
-        (code for kind, code in _CODES.items() if isinstance(exc, kind)), "ERR"
+        (code for kind, code in _CODES.items() if isinstance(exc, kind)), None
     )
-    return ReplyError(f"{code} {exc}")
+    if code is None:  # a code redis-py's parser does not know stays in the text (older ones)
+        first = text.split(" ", 1)[0]
+        return ReplyError(text if first in KNOWN_CODES else f"ERR {text}")
+    return ReplyError(f"{code} {text}")
 
 
 def _reply(reply: Any) -> Reply:
