@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -164,6 +165,11 @@ def _traffic(gateway: Proc, round_: int, gaps: dict[str, str]) -> None:
         assert 429 in statuses
         if "gateway_guardrail_actions_total" not in gaps:
             assert _chat(client, GUARDED, "gpt-mock", "my code is TOPSECRET-42").status_code == 400
+    # A request the HTTP server itself refuses (a control character in a header value).
+    host, port = gateway.url.removeprefix("http://").rsplit(":", 1)
+    with socket.create_connection((host, int(port)), timeout=10) as sock:
+        sock.sendall(b"GET /healthz HTTP/1.1\r\nx-bad: a\x01b\r\n\r\n")
+        assert sock.recv(65536).startswith(b"HTTP/1.1 400")
 
 
 def _reload_twice(gateway: Proc, config: Path, gaps: dict[str, str]) -> None:
