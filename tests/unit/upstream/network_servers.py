@@ -1,6 +1,7 @@
 """Misbehaving loopback servers for the network transport contract suite: raw asyncio sockets
 that answer in exactly the bytes a test scripts, a TLS server signed by a private CA made in the
-test (trustme), and a small HTTP CONNECT proxy that records what it was asked to reach."""
+test (trustme), an HTTP/2 server (h2, by ALPN), and a small HTTP CONNECT proxy that records what
+it was asked to reach."""
 
 from __future__ import annotations
 
@@ -13,6 +14,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import brotli
+import h2.config
+import h2.connection
+import h2.events
 import trustme
 import zstandard
 
@@ -185,3 +189,44 @@ async def connect_proxy() -> AsyncIterator[Proxy]:
     async with loopback_server(handler) as url:
         proxy.url = url
         yield proxy
+
+
+@dataclass
+class H2Seen:
+    protocols: list[str] = field(default_factory=list)  # the ALPN protocol of each connection
+    paths: list[str] = field(default_factory=list)
+
+
+@contextlib.asynccontextmanager
+async def h2_server(tls: ssl.SSLContext, body: bytes) -> AsyncIterator[tuple[str, H2Seen]]:
+    """A TLS server offering HTTP/2 (and HTTP/1.1) by ALPN that answers every HTTP/2 request
+    200 with `body`; its URL and what it saw. An HTTP/1.1 client gets a 505."""
+    tls.set_alpn_protocols(["h2", "http/1.1"])
+    seen = H2Seen()
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        ssl_object = writer.get_extra_info("ssl_object")
+        protocol = ssl_object.selected_alpn_protocol() if ssl_object else None
+        seen.protocols.append(protocol or "none")
+        if protocol != "h2":
+            writer.write(b"HTTP/1.1 505 X\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")
+            await writer.drain()
+            return
+        conn = h2.connection.H2Connection(h2.config.H2Configuration(client_side=False))
+        conn.initiate_connection()
+        writer.write(conn.data_to_send())
+        while data := await reader.read(65536):
+            for event in conn.receive_data(data):
+                if isinstance(event, h2.events.RequestReceived):
+                    headers = dict(event.headers)
+                    seen.paths.append(headers[b":path"].decode())
+                elif isinstance(event, h2.events.StreamEnded):
+                    conn.send_headers(
+                        event.stream_id, [(":status", "200"), ("content-length", str(len(body)))]
+                    )
+                    conn.send_data(event.stream_id, body, end_stream=True)
+            writer.write(conn.data_to_send())
+            await writer.drain()
+
+    async with loopback_server(handler, tls) as url:
+        yield url, seen

@@ -26,6 +26,7 @@ from tests.unit.upstream.network_servers import (
     compressed,
     compressor,
     connect_proxy,
+    h2_server,
     private_ca,
     response,
     scripted_server,
@@ -295,13 +296,28 @@ async def test_the_proxy_from_the_environment_and_no_proxy(
     assert len(seen.requests) == 2
 
 
-async def test_http2_is_asked_for_only_through_httpx(
-    transport: ConcreteTransport, ca: PrivateCA
+async def test_http2_is_spoken_only_through_httpx(
+    transport: ConcreteTransport, tmp_path: Path
 ) -> None:
+    ca = private_ca(tmp_path)  # its own: the server context gets HTTP/2 by ALPN
     network = dataclasses.replace(DIRECT, http2=True, ca_file=ca.ca_file)
     if not served_by(transport, network):
         return
-    # This server speaks HTTP/1.1 only: ALPN settles on it and the request still works.
-    async with scripted_server(always(response(200, b"h1")), ca.server) as (url, _):
+    async with h2_server(ca.server, b"over h2") as (url, seen):
         async with Client(transport, network) as client:
-            assert await send(client, url) == b"h1"
+            assert [await send(client, url) for _ in range(2)] == [b"over h2"] * 2
+    assert seen.protocols == ["h2"]  # both requests on one HTTP/2 connection
+    assert seen.paths == ["/v1/chat/completions"] * 2
+
+
+async def test_without_http2_no_client_offers_it(
+    transport: ConcreteTransport, tmp_path: Path
+) -> None:
+    ca = private_ca(tmp_path)
+    network = dataclasses.replace(DIRECT, ca_file=ca.ca_file)
+    async with h2_server(ca.server, b"over h2") as (url, seen):
+        async with Client(transport, network) as client:
+            request = UpstreamRequest("POST", url + "/v1/chat/completions", {}, b"{}")
+            answer = await client.send(request, TIMEOUTS)
+            await answer.aclose()
+    assert answer.status == 505 and seen.protocols != ["h2"]
