@@ -111,21 +111,24 @@ class _Refusal(Exception):
 
 
 class _CapacityLog:
-    """One line when a process reaches `max_connections`, one when it is below it again."""
+    """One line when a process reaches `max_connections`, one when it is below it again (each
+    at most once a second: a process hovering at the cap does not flood the log)."""
 
     full = False
+
+    def __init__(self) -> None:
+        self._log = RateLimitedLog(log)
 
     def refused(self, limit: int) -> None:
         if not self.full:
             self.full = True
-            log.warning(
-                "max_connections (%d) reached: new connections get 503 until some close", limit
-            )
+            message = f"max_connections ({limit}) reached: new connections get 503 until some close"
+            self._log.warning("reached", message)
 
     def accepted(self) -> None:
         if self.full:
             self.full = False
-            log.warning("connections are below max_connections again")
+            self._log.warning("below", "connections are below max_connections again")
 
 
 _REFUSALS = RateLimitedLog(log)
