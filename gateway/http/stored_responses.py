@@ -64,8 +64,8 @@ class StoredResponseEndpoint:
     async def _forget(self, response_id: str) -> None:
         try:
             await self.services.state.forget(KEY_PREFIX + response_id)
-        except StateUnavailable:
-            self.services.metrics.state_errors.inc()
+        except StateUnavailable as exc:
+            self.services.metrics.state_error(exc.kind)
             raise ServiceUnavailable(
                 "cannot forget the response: the state backend is down"
             ) from None

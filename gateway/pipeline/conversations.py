@@ -61,8 +61,8 @@ async def recall(services: Services, key: KeyConfig, response_id: str) -> dict[s
     """What the gateway remembers of `response_id` for this key, or None."""
     try:
         raw = await services.state.recall(KEY_PREFIX + response_id, services.clock.time())
-    except StateUnavailable:
-        services.metrics.state_errors.inc()
+    except StateUnavailable as exc:
+        services.metrics.state_error(exc.kind)
         raise ServiceUnavailable("cannot look up the response: the state backend is down") from None
     entry = orjson.loads(raw) if raw is not None else None
     if not isinstance(entry, dict) or entry.get("owner") != owner(key):
@@ -187,8 +187,8 @@ async def _remember(ctx: RequestContext, services: Services) -> None:
     ttl_s = ctx.runtime.config.state.responses_ttl_s
     try:
         await services.state.remember(KEY_PREFIX + response_id, entry, ttl_s, services.clock.time())
-    except StateUnavailable:
-        services.metrics.state_errors.inc()
+    except StateUnavailable as exc:
+        services.metrics.state_error(exc.kind)
         log.warning("cannot remember response %s: the state backend is down", response_id)
     except Exception:
         log.exception("cannot remember response %s", response_id)
