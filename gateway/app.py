@@ -34,8 +34,10 @@ from gateway.http.responses import send_error
 from gateway.http.stored_responses import StoredResponseEndpoint
 from gateway.mock_provider.inprocess import InProcessMockUpstream
 from gateway.observability.budgets import refresh_budgets
+from gateway.observability.metrics import Metrics
 from gateway.observability.recorder import JsonlSink, RecordSink
 from gateway.observability.redact import LogRedactor
+from gateway.observability.trace_context import RequestTracer
 from gateway.pipeline.context import Endpoint, RequestContext
 from gateway.pipeline.count_tokens import COUNT_TOKENS_STAGES
 from gateway.pipeline.finish import finish_request
@@ -114,6 +116,20 @@ def _record_sink(config: GatewayConfig) -> JsonlSink:
     )
 
 
+def _tracer(config: GatewayConfig, metrics: Metrics) -> RequestTracer | None:
+    """The OTLP tracer when `[tracing]` names an endpoint. OpenTelemetry is the optional `otel`
+    extra: imported here, only then, so a gateway without tracing never loads it."""
+    if config.tracing.endpoint is None:
+        return None
+    try:
+        from gateway.observability.tracing import OtlpTracer
+    except ImportError as exc:
+        raise RuntimeError(
+            f"[tracing] needs the otel extra: pip install 'llm-gateway[otel]' ({exc})"
+        ) from None
+    return OtlpTracer(config.tracing, metrics)
+
+
 async def _reload_quietly(reloader: Reloader, trigger: str) -> None:
     await reloader.reload(trigger)
 
@@ -121,12 +137,15 @@ async def _reload_quietly(reloader: Reloader, trigger: str) -> None:
 def create_app(
     config: GatewayConfig, *, recorder: RecordSink | None = None, watch_config: bool = True
 ) -> GatewayApp:
+    process_metrics = Metrics()
     services = Services(
         runtime=build_runtime(config),
         network=NetworkClients(),
         mock=InProcessMockUpstream(),
         recorder=recorder or _record_sink(config),
         state=create_state(config.state.backend, redis_options(config.state, os.environ)),
+        tracer=_tracer(config, process_metrics),
+        metrics=process_metrics,
     )
 
     for provider in config.providers.values():

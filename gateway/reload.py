@@ -61,6 +61,8 @@ def restart_only_changes(old: GatewayConfig, new: GatewayConfig) -> list[str]:
             changes.append(f"server.{name}: {before} -> {after}")
     if old.state != new.state:
         changes.append("state: backend settings changed")
+    if old.tracing != new.tracing:
+        changes.append("tracing: exporter settings changed")
     if old.logging.path != new.logging.path:
         changes.append(f"logging.path: {old.logging.path} -> {new.logging.path}")
     return changes
@@ -72,7 +74,9 @@ def keep_restart_only(old: GatewayConfig, new: GatewayConfig) -> GatewayConfig:
         new.server, host=old.server.host, port=old.server.port, workers=old.server.workers
     )
     logging_config = dataclasses.replace(new.logging, path=old.logging.path)
-    return dataclasses.replace(new, server=server, state=old.state, logging=logging_config)
+    return dataclasses.replace(
+        new, server=server, state=old.state, logging=logging_config, tracing=old.tracing
+    )
 
 
 class Reloader:

@@ -176,6 +176,7 @@ def write_config(
     strategy: str | None = None,
     transport: str = "auto",
     redis_client: str = "auto",
+    tracing_endpoint: str | None = None,
 ) -> Path:
     """The default pipeline: auth, routing, request record, metrics; no policy limits, no cache.
 
@@ -184,7 +185,8 @@ def write_config(
     `[state] backend = "redis"`, and `deployments` > 1 gives the model that many deployments,
     each behind its own provider entry pointing at the same upstream, picked by `strategy`.
     `transport` is the providers' upstream client (`overhead.py --transport httpx`),
-    `redis_client` the Redis client (`[state] client`: auto, redis-py or resp).
+    `redis_client` the Redis client (`[state] client`: auto, redis-py or resp),
+    `tracing_endpoint` turns `[tracing]` on towards that OTLP/HTTP endpoint.
     """
     key_sha = hashlib.sha256(GATEWAY_KEY.encode()).hexdigest()
     directory.mkdir(parents=True, exist_ok=True)
@@ -224,7 +226,7 @@ host = "127.0.0.1"
 {state}
 [logging]
 path = "{directory / "logs" / "requests.jsonl"}"
-{providers}{model}
+{_tracing(tracing_endpoint)}{providers}{model}
 [[keys]]
 id = "loadtest"
 team = "perf"
@@ -235,6 +237,10 @@ key_sha256 = "{key_sha}"
         (directory / "policies").mkdir(exist_ok=True)
         (directory / "policies" / "default.toml").write_text(policy)
     return config
+
+
+def _tracing(endpoint: str | None) -> str:
+    return f'\n[tracing]\nendpoint = "{endpoint}"\n' if endpoint else ""
 
 
 def _provider_name(n: int) -> str:

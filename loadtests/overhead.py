@@ -26,6 +26,7 @@ See docs/performance.md for the figures of the latest run and how to read them.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import json
 import sys
@@ -53,6 +54,7 @@ from load_common import (
     say,
     say_header,
 )
+from otlp_sink import running_sink
 from overhead_report import median_startup, say_results, targets_for
 from overhead_runs import measure_startup, soak_run, timed_run
 
@@ -78,6 +80,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         choices=("auto", "httpx", "http1"),
         default="auto",
         help="the provider's upstream client (docs/configuration.md, network options)",
+    )
+    parser.add_argument(
+        "--tracing",
+        action="store_true",
+        help="[tracing] on, exporting every request's spans to a local OTLP sink",
     )
     parser.add_argument("--json", type=Path, help="also write the results here")
     parser.set_defaults(modes=["chat", "stream", "responses", "responses-stream"])
@@ -107,13 +114,20 @@ def main(argv: Sequence[str] | None = None) -> int:
             "pin": args.pin,
             "warmup_s": args.warmup,
             "transport": args.transport,
+            "tracing": args.tracing,
         },
         "pressure_before": pressure_before,
     }
-    with tempfile.TemporaryDirectory(prefix="llm-gateway-loadtest-") as tmp:
+    with (
+        tempfile.TemporaryDirectory(prefix="llm-gateway-loadtest-") as tmp,
+        contextlib.ExitStack() as stack,
+    ):
         mock = start_mock_provider(other_cpus)
         try:
-            config = write_config(Path(tmp), mock.url, transport=args.transport)
+            sink = stack.enter_context(running_sink()) if args.tracing else None
+            config = write_config(
+                Path(tmp), mock.url, transport=args.transport, tracing_endpoint=sink
+            )
             started = start_gateway(config, args.workers, gw_cpus)
             gateway = started.proc
             try:

@@ -99,6 +99,26 @@ class LoggingConfig:
     record_batch_ms: Annotated[float, Range(low=0, high=1000)] = 50.0
 
 
+TraceProtocol = Literal["http", "grpc"]
+
+
+@dataclass(frozen=True)
+class TracingConfig:
+    """OpenTelemetry export (docs/operations.md, "Tracing"); off while `endpoint` is unset."""
+
+    # OTLP endpoint: `http://collector:4318/v1/traces` (http) or `http://collector:4317` (grpc).
+    endpoint: NonEmptyStr | None = None
+    protocol: TraceProtocol = "http"
+    service_name: NonEmptyStr = "llm-gateway"
+    # Prompt and answer text as span attributes (gen_ai.input/output.messages).
+    capture_content: bool = False
+    # Share of requests traced (decided per request, before any work).
+    sample_ratio: Fraction = 1.0
+    # Spans waiting for export; beyond it new spans are dropped (and counted).
+    queue_size: PositiveInt = 4096
+    export_timeout_s: PositiveFloat = 2.0
+
+
 @dataclass(frozen=True)
 class MetricsConfig:
     # Request tags (x-gateway-tags, metadata) that become labels of the gateway_tag_* series.
@@ -344,6 +364,7 @@ class GatewayConfig:
     prompts: Mapping[str, Prompt] = field(default_factory=dict, metadata=toml(skip=True))
     routing: RoutingConfig = field(default_factory=RoutingConfig)
     metrics: MetricsConfig = field(default_factory=MetricsConfig)
+    tracing: TracingConfig = field(default_factory=TracingConfig)
     # The config file this was loaded from, and a short hash of it and every policy file.
     source: Path | None = field(default=None, metadata=toml(skip=True))
     version: str = field(default="", metadata=toml(skip=True))

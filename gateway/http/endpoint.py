@@ -98,6 +98,8 @@ class ProxyEndpoint:
             started=time.monotonic(),
             headers=request_headers(scope),
         )
+        if services.tracer is not None:
+            ctx.trace = services.tracer.start(ctx.headers)
         started_response = False
         watch: DisconnectWatch | None = None
         services.records.write_soon()  # earlier requests' records, while this one waits

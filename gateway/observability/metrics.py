@@ -153,6 +153,12 @@ class Metrics:
             ["result"],
             registry=r,
         )
+        self.trace_spans_dropped = Counter(
+            "gateway_trace_spans_dropped",
+            "Spans not exported, by reason = queue_full | export_failed",
+            ["reason"],
+            registry=r,
+        )
         # Budgets per key and team, read from the state backend at scrape time (budgets.py).
         self.budget_spend = Gauge(
             "gateway_budget_spend_usd",

@@ -13,6 +13,7 @@ from gateway.config.types import KeyConfig, ModelConfig
 from gateway.errors import GatewayError, WireFormat
 from gateway.guardrails.base import Placeholders
 from gateway.limits.limiter import Held
+from gateway.observability.trace_context import TraceIds
 from gateway.prompts.apply import PromptUse
 from gateway.providers import EndpointKind, Usage
 from gateway.routing.exchange import Exchange, StreamReply
@@ -57,6 +58,8 @@ class RequestContext:
     user: str | None = None
     tags: dict[str, str] | None = None
     session_id: str | None = None
+    # The request's trace ids when it is traced ([tracing]).
+    trace: TraceIds | None = None
     # Responses API `previous_response_id`: the deployment that holds the conversation.
     pinned_deployment: str | None = None
     # The registered prompt this request used (`x-gateway-prompt` / the body's `prompt`).

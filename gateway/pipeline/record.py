@@ -17,6 +17,7 @@ from gateway import tokens
 from gateway.observability.cost import cost_usd
 from gateway.observability.metrics import Metrics
 from gateway.observability.recorder import RecordSink
+from gateway.observability.trace_context import RequestTracer, TraceIds
 from gateway.pipeline.context import RequestContext
 from gateway.prompts.apply import PromptUse, client_part
 from gateway.providers import Usage
@@ -160,12 +161,39 @@ _NO_PROMPT: dict[str, Any] = dict.fromkeys(
 )
 
 
+def trace_facts(
+    ctx: RequestContext, record: dict[str, Any]
+) -> tuple[dict[str, Any], TraceIds, list[int | None], tuple[Any, Any] | None]:
+    """What the tracer exports of a finished request: its record with the facts a span needs
+    that the record leaves out, its ids, its attempts' span ids, and its text when
+    `capture_content` is on."""
+    assert ctx.trace is not None
+    deployment = ctx.exchange.deployment
+    facts = {
+        **record,
+        "endpoint_kind": ctx.endpoint.kind,
+        "provider_type": ctx.exchange.provider.type if ctx.exchange.provider else None,
+        "response_model": (ctx.response_json or {}).get("model")
+        or (deployment.model if deployment else None),
+    }
+    content = None
+    if ctx.runtime.config.tracing.capture_content:
+        answer: Any = ctx.response_json
+        if ctx.stream_reply is not None:
+            answer = {"text": "".join(ctx.stream_reply.converter.text)}
+        content = (ctx.body, answer)
+    return facts, ctx.trace, [a.span_id for a in ctx.exchange.attempts], content
+
+
 class RecordQueue:
     """Finished requests whose record is not written yet, and the writing of them."""
 
-    def __init__(self, sink: RecordSink, metrics: Metrics) -> None:
+    def __init__(
+        self, sink: RecordSink, metrics: Metrics, tracer: RequestTracer | None = None
+    ) -> None:
         self.sink = sink
         self.metrics = metrics
+        self.tracer = tracer
         # (context, when it ended, its usage) of each finished request not recorded yet.
         self._pending: list[tuple[RequestContext, float, Usage | None]] = []
         self._timer: asyncio.TimerHandle | None = None
@@ -210,6 +238,8 @@ class RecordQueue:
                 self.metrics.observe_record(
                     record, config.models, config.metrics.tag_labels, config.metrics.tag_values_max
                 )
+                if ctx.trace is not None and self.tracer is not None:
+                    self.tracer.export(*trace_facts(ctx, record))
             except Exception:
                 log.exception("cannot record request %s", ctx.request_id)
 

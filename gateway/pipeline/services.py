@@ -17,6 +17,7 @@ from gateway.config.types import ProviderConfig
 from gateway.limits.limiter import Limiter
 from gateway.observability.metrics import Metrics
 from gateway.observability.recorder import RecordSink
+from gateway.observability.trace_context import RequestTracer
 from gateway.pipeline.record import RecordQueue
 from gateway.routing.deployment_stats import DeploymentStats
 from gateway.routing.router import Router
@@ -37,6 +38,8 @@ class Services:
     stats: DeploymentStats = field(default_factory=DeploymentStats)
     rng: random.Random = field(default_factory=random.Random)
     clock: Clock = SYSTEM_CLOCK
+    # Exports finished requests as spans ([tracing]; None when tracing is off).
+    tracer: RequestTracer | None = None
     ready: bool = False
     router: Router = field(init=False)
     limiter: Limiter = field(init=False)
@@ -49,7 +52,7 @@ class Services:
         )
         on_error = self.runtime.config.state.on_redis_error
         self.limiter = Limiter(self.state, self.metrics, on_error, self.clock.time)
-        self.records = RecordQueue(self.recorder, self.metrics)
+        self.records = RecordQueue(self.recorder, self.metrics, self.tracer)
 
     def spawn(self, coroutine: Coroutine[Any, Any, None]) -> None:
         """Run work off the request path; shutdown waits for it."""
@@ -70,3 +73,5 @@ class Services:
         await self.state.aclose()
         self.records.close()
         self.recorder.close()
+        if self.tracer is not None:
+            self.tracer.shutdown()

@@ -14,6 +14,7 @@ from typing import Any
 from gateway.clock import Clock
 from gateway.config.types import DeploymentConfig, ModelConfig, ProviderConfig
 from gateway.errors import GatewayError, UpstreamFailed, UpstreamRejected, UpstreamTimeout
+from gateway.observability.trace_context import traceparent
 from gateway.providers import EndpointKind, adapter_for, wire_provider
 from gateway.routing.exchange import Attempt, Exchange, RouteRequest, StreamReply, UpstreamCall
 from gateway.runtime import Runtime
@@ -124,15 +125,21 @@ def build_call(
     anthropic_beta: str | None,
     deployment: DeploymentConfig,
     client_for: ClientFor,
+    trace: tuple[int, int] | None = None,
 ) -> UpstreamCall:
-    """The upstream call of a request to `deployment`, prepared by the client that sends it."""
+    """The upstream call of a request to `deployment`, prepared by the client that sends it;
+    `trace` (trace id, the attempt's span id) adds its `traceparent` header."""
     provider = runtime.config.providers[deployment.provider]
     wire = wire_provider(provider, kind)
     adapter = adapter_for(kind, wire, anthropic_beta, body)
     call = adapter.prepare(body, deployment, wire, runtime.provider_key(provider.name))
     headers = call.headers if not provider.headers else {**call.headers, **provider.headers}
+    if trace is not None:
+        headers = {**headers, "traceparent": traceparent(*trace)}
     request = UpstreamRequest("POST", call.url, headers, call.body)
-    return UpstreamCall(deployment, provider, adapter, client_for(provider).prepare(request))
+    prepared = client_for(provider).prepare(request)
+    span_id = trace[1] if trace is not None else None
+    return UpstreamCall(deployment, provider, adapter, prepared, span_id)
 
 
 async def call_deployment(
@@ -152,7 +159,13 @@ async def call_deployment(
     if exchange.started is None:
         exchange.started = started
     attempt = Attempt(
-        deployment.name, model.name, None, None, 0.0, (started - request.started) * 1000
+        deployment.name,
+        model.name,
+        None,
+        None,
+        0.0,
+        (started - request.started) * 1000,
+        call.span_id,
     )
     exchange.attempts.append(attempt)
     response: UpstreamResponse | None = None

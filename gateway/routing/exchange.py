@@ -29,6 +29,8 @@ class Attempt:
     duration_ms: float
     # When the attempt began, in ms after the request arrived.
     start_ms: float = 0.0
+    # Its span id when the request is traced (sent upstream in `traceparent`).
+    span_id: int | None = None
 
 
 @dataclass(slots=True)
@@ -51,6 +53,8 @@ class UpstreamCall:
     adapter: Adapter
     # Out of repr: the request's headers carry the provider key.
     prepared: PreparedRequest = field(repr=False)
+    # The attempt's span id when the request is traced.
+    span_id: int | None = None
 
 
 @dataclass(slots=True)
@@ -73,6 +77,9 @@ class RouteRequest:
     # Only this deployment (by name) may answer, with no fallback: it holds the conversation
     # a Responses API `previous_response_id` continues.
     deployment: str | None = None
+    # The request's trace id when it is traced: each attempt gets a span id and a
+    # `traceparent` header naming it.
+    trace_id: int | None = None
 
 
 @dataclass(slots=True)

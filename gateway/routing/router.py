@@ -115,6 +115,7 @@ class Router:
             request.anthropic_beta,
             deployment,
             self.client_for,
+            None if request.trace_id is None else (request.trace_id, self.rng.getrandbits(64) or 1),
         )
 
     async def route(self, request: RouteRequest, exchange: Exchange) -> None:

@@ -39,6 +39,7 @@ from gateway.config.types import (
     RoutingConfig,
     ServerConfig,
     StateConfig,
+    TracingConfig,
 )
 
 SHA = "f77894fdfa58e447c57e077eaa9708e8e009c84dc6aba2db80461275e9b85be7"
@@ -81,6 +82,15 @@ CONFIG: dict[str, Any] = {
     },
     "admin": {"key_env": "ADMIN"},
     "metrics": {"tag_labels": ["feature"], "tag_values_max": 5},
+    "tracing": {
+        "endpoint": "http://collector:4318/v1/traces",
+        "protocol": "grpc",
+        "service_name": "gw",
+        "capture_content": True,
+        "sample_ratio": 0.5,
+        "queue_size": 100,
+        "export_timeout_s": 1.5,
+    },
     "routing": {
         "max_attempts": 4,
         "backoff_base_s": 0.5,
@@ -211,6 +221,7 @@ CONFIG_TABLES: dict[tuple[str | int, ...], type] = {
     ("admin",): AdminConfig,
     ("routing",): RoutingConfig,
     ("metrics",): MetricsConfig,
+    ("tracing",): TracingConfig,
     ("providers", 0): ProviderConfig,
     ("providers", 1): ProviderConfig,
     ("models", 0): ModelConfig,

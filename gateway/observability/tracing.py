@@ -1,0 +1,257 @@
+"""OpenTelemetry export of finished requests (the `otel` extra; on when `[tracing]` names an
+endpoint).
+
+Each request becomes one SERVER span (`<operation> <model>`, from arrival to the last byte) with
+one CLIENT child per upstream attempt (`<operation> <upstream model>`, at its start offset, for
+its duration), built from the request's record after the response has left, with the ids the
+request carried (`trace_context`): so the `traceparent` each upstream saw names its attempt's
+span. Attributes follow the OpenTelemetry GenAI semantic conventions (`gen_ai.*`) plus the
+gateway's own (`gateway.*`); prompt and answer text only with `capture_content = true`.
+
+Spans wait in a bounded queue that one background thread exports in batches over OTLP (HTTP or
+gRPC, the SDK's exporters). The request path never waits on it: a full queue drops the new
+spans, a failed export drops its batch, and both count in `gateway_trace_spans_dropped_total`.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+from collections import deque
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import orjson
+from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import (
+    OTLPSpanExporter as GrpcExporter,
+)
+from opentelemetry.exporter.otlp.proto.http.trace_exporter import (
+    OTLPSpanExporter as HttpExporter,
+)
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
+from opentelemetry.trace import SpanContext, SpanKind, TraceFlags
+from opentelemetry.trace.status import Status, StatusCode
+
+from gateway.config.types import TracingConfig
+from gateway.observability.metrics import Metrics
+from gateway.observability.trace_context import TraceIds, new_ids
+
+log = logging.getLogger("gateway.tracing")
+BATCH = 512
+FLUSH_EVERY_S = 1.0
+_OPERATIONS = {
+    "chat": "chat",
+    "messages": "chat",
+    "responses": "chat",
+    "completions": "text_completion",
+    "embeddings": "embeddings",
+}
+_SAMPLED = TraceFlags(TraceFlags.SAMPLED)
+AttributeValue = str | bool | int | float | Sequence[str]
+
+
+class SpanQueue:
+    """The bounded queue and the thread that exports it."""
+
+    def __init__(self, exporter: SpanExporter, size: int, metrics: Metrics) -> None:
+        self.exporter = exporter
+        self.size = size
+        self.metrics = metrics
+        self._spans: deque[ReadableSpan] = deque()
+        self._wake = threading.Condition()
+        self._stopped = False
+        self._thread = threading.Thread(target=self._run, name="trace-export", daemon=True)
+        self._thread.start()
+
+    def put(self, spans: Sequence[ReadableSpan]) -> None:
+        with self._wake:
+            room = self.size - len(self._spans)
+            if room < len(spans):
+                self.metrics.trace_spans_dropped.labels("queue_full").inc(len(spans) - room)
+                spans = spans[: max(0, room)]
+            self._spans.extend(spans)
+            if len(self._spans) >= BATCH:
+                self._wake.notify()
+
+    def _run(self) -> None:
+        while True:
+            with self._wake:
+                if not self._stopped and len(self._spans) < BATCH:
+                    self._wake.wait(FLUSH_EVERY_S)
+                batch = [self._spans.popleft() for _ in range(min(BATCH, len(self._spans)))]
+                stopped = self._stopped
+            if batch:
+                self._export(batch)
+            if stopped and not self._spans:
+                return
+
+    def _export(self, batch: list[ReadableSpan]) -> None:
+        try:
+            result = self.exporter.export(batch)
+        except Exception as exc:  # an exporter bug or a transport error: drop, count, go on
+            log.warning("trace export failed: %s", exc)
+            result = SpanExportResult.FAILURE
+        if result is not SpanExportResult.SUCCESS:
+            self.metrics.trace_spans_dropped.labels("export_failed").inc(len(batch))
+
+    def shutdown(self, timeout_s: float = 5.0) -> None:
+        with self._wake:
+            self._stopped = True
+            self._wake.notify()
+        self._thread.join(timeout_s)
+        self.exporter.shutdown()
+
+
+class OtlpTracer:
+    """`trace_context.RequestTracer` over the OpenTelemetry SDK's OTLP exporters."""
+
+    def __init__(self, config: TracingConfig, metrics: Metrics) -> None:
+        assert config.endpoint is not None  # built only when tracing is configured
+        self.config = config
+        self.rng = random.Random()
+        self.resource = Resource.create({"service.name": config.service_name})
+        exporter: SpanExporter
+        if config.protocol == "grpc":
+            exporter = GrpcExporter(
+                endpoint=config.endpoint,
+                insecure=config.endpoint.startswith("http://"),
+                timeout=config.export_timeout_s,
+            )
+        else:
+            exporter = HttpExporter(endpoint=config.endpoint, timeout=config.export_timeout_s)
+        self.queue = SpanQueue(exporter, config.queue_size, metrics)
+
+    def start(self, headers: Mapping[str, str]) -> TraceIds | None:
+        if self.config.sample_ratio < 1.0 and self.rng.random() >= self.config.sample_ratio:
+            return None
+        return new_ids(headers, self.rng)
+
+    def export(
+        self,
+        record: Mapping[str, Any],
+        ids: TraceIds,
+        attempt_span_ids: Sequence[int | None],
+        content: tuple[Any, Any] | None,
+    ) -> None:
+        server = self._server_span(record, ids, content)
+        spans = [server]
+        start_ns = _ns(record.get("ts"))
+        attempts = record.get("attempts") or []
+        for number, (attempt, span_id) in enumerate(zip(attempts, attempt_span_ids), 1):
+            if span_id is not None:
+                spans.append(self._attempt_span(record, ids, attempt, span_id, number, start_ns))
+        self.queue.put(spans)
+
+    def shutdown(self) -> None:
+        self.queue.shutdown()
+
+    def _server_span(
+        self, record: Mapping[str, Any], ids: TraceIds, content: tuple[Any, Any] | None
+    ) -> ReadableSpan:
+        start = _ns(record.get("ts"))
+        end = start + int((record.get("latency_ms") or 0) * 1e6)
+        operation = _OPERATIONS.get(str(record.get("endpoint_kind")), "chat")
+        attributes: dict[str, AttributeValue] = {
+            "gen_ai.operation.name": operation,
+            "gen_ai.request.model": str(record.get("model")),
+            "gen_ai.usage.input_tokens": int(record.get("prompt_tokens") or 0),
+            "gen_ai.usage.output_tokens": int(record.get("completion_tokens") or 0),
+            "http.request.method": "POST",
+            "url.path": str(record.get("endpoint")),
+            "http.response.status_code": int(record.get("status") or 0),
+            "gateway.request_id": str(record.get("id")),
+            "gateway.attempts": len(record.get("attempts") or []),
+            "gateway.fallback_used": bool(record.get("fallback_used")),
+            "gateway.cache": str(record.get("cache")),
+            "gateway.cost_usd": float(record.get("cost_usd") or 0.0),
+            "gateway.overhead_ms": float(record.get("overhead_ms") or 0.0),
+        }
+        _optional(attributes, record, "gen_ai.response.model", "response_model")
+        _optional(attributes, record, "gen_ai.provider.name", "provider_type")
+        _optional(attributes, record, "gateway.deployment", "deployment")
+        _optional(attributes, record, "gateway.key_id", "key_id")
+        _optional(attributes, record, "gateway.error_type", "error_type")
+        if record.get("finish_reason"):
+            attributes["gen_ai.response.finish_reasons"] = [str(record["finish_reason"])]
+        if record.get("status") == 429:
+            attributes["gateway.limit_decision"] = "refused"
+        verdicts = [
+            f"{g['name']}:{g['stage']}:{g['action']}" for g in record.get("guardrails") or ()
+        ]
+        if verdicts:
+            attributes["gateway.guardrails"] = verdicts
+        if content is not None:
+            attributes["gen_ai.input.messages"] = orjson.dumps(content[0]).decode()
+            attributes["gen_ai.output.messages"] = orjson.dumps(content[1]).decode()
+        parent = (
+            SpanContext(ids.trace_id, ids.parent_id, True, _SAMPLED)
+            if ids.parent_id is not None
+            else None
+        )
+        return ReadableSpan(
+            name=f"{operation} {record.get('model')}",
+            context=SpanContext(ids.trace_id, ids.span_id, False, _SAMPLED),
+            parent=parent,
+            resource=self.resource,
+            attributes=attributes,
+            kind=SpanKind.SERVER,
+            status=_status(int(record.get("status") or 0), record.get("error_type")),
+            start_time=start,
+            end_time=end,
+        )
+
+    def _attempt_span(
+        self,
+        record: Mapping[str, Any],
+        ids: TraceIds,
+        attempt: Mapping[str, Any],
+        span_id: int,
+        number: int,
+        request_start_ns: int,
+    ) -> ReadableSpan:
+        start = request_start_ns + int(float(attempt.get("start_ms") or 0) * 1e6)
+        end = start + int(float(attempt.get("duration_ms") or 0) * 1e6)
+        operation = _OPERATIONS.get(str(record.get("endpoint_kind")), "chat")
+        attributes: dict[str, AttributeValue] = {
+            "gen_ai.operation.name": operation,
+            "gen_ai.request.model": str(attempt.get("model")),
+            "gateway.deployment": str(attempt.get("deployment")),
+            "gateway.attempt": number,
+        }
+        if attempt.get("status") is not None:
+            attributes["http.response.status_code"] = int(attempt["status"])
+        if attempt.get("error"):
+            attributes["error.type"] = str(attempt["error"])
+        failed = bool(attempt.get("error"))
+        return ReadableSpan(
+            name=f"{operation} {attempt.get('deployment')}",
+            context=SpanContext(ids.trace_id, span_id, False, _SAMPLED),
+            parent=SpanContext(ids.trace_id, ids.span_id, False, _SAMPLED),
+            resource=self.resource,
+            attributes=attributes,
+            kind=SpanKind.CLIENT,
+            status=Status(StatusCode.ERROR, str(attempt["error"])) if failed else Status(),
+            start_time=start,
+            end_time=end,
+        )
+
+
+def _ns(ts: Any) -> int:
+    return int(float(ts or 0) * 1e9)
+
+
+def _optional(
+    attributes: dict[str, AttributeValue], record: Mapping[str, Any], name: str, field: str
+) -> None:
+    value = record.get(field)
+    if value is not None:
+        attributes[name] = str(value)
+
+
+def _status(status: int, error_type: Any) -> Status:
+    if status >= 500 or (status == 200 and error_type):
+        return Status(StatusCode.ERROR, str(error_type or status))
+    return Status()

@@ -1,0 +1,133 @@
+"""OpenTelemetry traces from a real gateway to a real OTLP/HTTP receiver: one server span per
+request with one child per upstream attempt and the GenAI attributes, the client's trace
+continued and propagated upstream; with the collector down, requests are unaffected and the
+drop counter rises."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conditions import wait_until
+from tests.e2e.otlp_receiver import ReceivedSpan, Receiver, running_receiver
+from tests.procs import Proc, start_gateway
+
+KEY = "sk-tracing-test"
+CLIENT_TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
+CLIENT_SPAN = "00f067aa0ba902b7"
+
+
+def config(upstream: Proc, endpoint: str) -> str:
+    digest = hashlib.sha256(KEY.encode()).hexdigest()
+    return f"""[tracing]
+endpoint = "{endpoint}"
+service_name = "gateway-under-test"
+export_timeout_s = 0.5
+
+[[providers]]
+name = "mock"
+type = "openai"
+base_url = "{upstream.url}/v1"
+
+[[models]]
+name = "flaky"
+max_attempts = 1
+fallbacks = ["echo"]
+[[models.deployments]]
+provider = "mock"
+model = "fail-500"
+
+[[models]]
+name = "echo"
+[[models.deployments]]
+provider = "mock"
+model = "echo"
+
+[[keys]]
+id = "traced"
+key_sha256 = "{digest}"
+"""
+
+
+@pytest.fixture(scope="module")
+def traced(
+    tmp_path_factory: pytest.TempPathFactory, mock_upstream: Proc
+) -> Iterator[tuple[Proc, Receiver, object]]:
+    root: Path = tmp_path_factory.mktemp("tracing")
+    with running_receiver() as (receiver, server):
+        (root / "config.toml").write_text(config(mock_upstream, receiver.url))
+        proc = start_gateway(root / "config.toml")
+        yield proc, receiver, server
+        proc.stop()
+
+
+def post(proc: Proc, model: str, **headers: str) -> httpx.Response:
+    return httpx.post(
+        proc.url + "/v1/chat/completions",
+        json={"model": model, "messages": [{"role": "user", "content": "trace me"}]},
+        headers={"authorization": f"Bearer {KEY}", **headers},
+        timeout=10,
+    )
+
+
+def test_a_fallback_is_one_server_span_with_two_attempt_children(
+    traced: tuple[Proc, Receiver, object], mock_upstream: Proc
+) -> None:
+    proc, receiver, _ = traced
+    parent = f"00-{CLIENT_TRACE}-{CLIENT_SPAN}-01"
+    response = post(proc, "flaky", traceparent=parent)
+    assert response.status_code == 200 and response.headers["x-gateway-attempts"] == "2"
+    sent = httpx.get(mock_upstream.url + "/_mock/stats").json()["last_request"]["headers"]
+    upstream_parent = re.fullmatch(r"00-([0-9a-f]{32})-([0-9a-f]{16})-01", sent["traceparent"])
+    assert upstream_parent is not None and upstream_parent[1] == CLIENT_TRACE
+
+    def trace() -> list[ReceivedSpan] | None:
+        spans = [s for s in receiver.snapshot() if s.trace_id == CLIENT_TRACE]
+        return spans if len(spans) >= 3 else None
+
+    spans = wait_until(trace, 10, message="the spans never reached the receiver")
+    (server,) = [s for s in spans if s.kind == 2]  # SPAN_KIND_SERVER
+    attempts = sorted(
+        (s for s in spans if s.kind == 3), key=lambda s: s.attributes["gateway.attempt"]
+    )
+    assert len(attempts) == 2 and len(spans) == 3
+    assert server.parent_span_id == CLIENT_SPAN and server.service == "gateway-under-test"
+    assert all(a.parent_span_id == server.span_id for a in attempts)
+    # The upstream's traceparent names the attempt that reached it (the fallback).
+    assert attempts[1].span_id == upstream_parent[2]
+    assert server.attributes["gen_ai.operation.name"] == "chat"
+    assert server.attributes["gen_ai.request.model"] == "flaky"
+    assert server.attributes["gen_ai.provider.name"] == "openai"
+    assert server.attributes["gen_ai.usage.input_tokens"] > 0
+    assert server.attributes["gen_ai.usage.output_tokens"] > 0
+    assert server.attributes["gen_ai.response.finish_reasons"] == ["stop"]
+    assert server.attributes["gateway.fallback_used"] is True
+    assert server.attributes["gateway.cache"] == "bypass"
+    assert attempts[0].attributes["error.type"] == "http_500"
+    assert attempts[1].attributes["gateway.deployment"] == "mock/echo"
+    assert "gen_ai.input.messages" not in server.attributes  # capture_content is off
+
+
+def test_collector_down_requests_unaffected_and_drops_counted(
+    traced: tuple[Proc, Receiver, object],
+) -> None:
+    proc, _, server = traced
+    server.shutdown()  # type: ignore[attr-defined]
+    server.server_close()  # type: ignore[attr-defined]
+    for _ in range(5):
+        response = post(proc, "echo")
+        assert response.status_code == 200
+
+    def dropped() -> float | None:
+        text = httpx.get(proc.url + "/metrics").text
+        match = re.search(
+            r'gateway_trace_spans_dropped_total\{reason="export_failed"\} ([0-9.e+]+)', text
+        )
+        return float(match[1]) if match and float(match[1]) > 0 else None
+
+    assert wait_until(dropped, 15, interval_s=0.2, message="no drop counted") >= 1
