@@ -14,7 +14,7 @@ import asyncio
 import itertools
 import os
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -288,48 +288,36 @@ def _bounds(pieces: list[bytes]) -> tuple[int, ...]:
     return tuple(bounds)
 
 
+# How a plan renders: (id placeholder, the JSON answer, the stream's frames).
+_Shape = tuple[str, Callable[[Plan, str, int], Any], Callable[[Plan, str, int], list[render.Frame]]]
+_CHAT: _Shape = (_OPENAI_ID, render.openai_completion, render.openai_stream_frames)
+_COMPLETION: _Shape = (_COMPLETION_ID, text_completion, text_completion_frames)
+_MESSAGES: _Shape = (
+    _ANTHROPIC_ID,
+    lambda plan, message_id, _: render.anthropic_message(plan, message_id),
+    lambda plan, message_id, _: render.anthropic_stream_frames(plan, message_id),
+)
+
+
 def _rendered(
     wire: str, plan: Plan, model: str | None, action: str = "plan", completion: bool = False
 ) -> _Decision:
     """Render the plan once, with placeholders where each response's id and timestamp go;
     `completion`: as a legacy text completion."""
-    if completion:
-        placeholder = _COMPLETION_ID
-        if not plan.stream:
-            payload = orjson.dumps(text_completion(plan, placeholder, _CREATED))
-            return _Decision(
-                action, wire, model, payload=payload, id_placeholder=_quoted(placeholder)
-            )
-        pieces = [
-            b"".join([encode_event(orjson.dumps(event)) for event in frame])
-            for frame in text_completion_frames(plan, placeholder, _CREATED)
-        ]
+    anthropic = wire == "anthropic"
+    placeholder, whole, frames_of = _MESSAGES if anthropic else _COMPLETION if completion else _CHAT
+    quoted = _quoted(placeholder)
+    if not plan.stream:
+        payload = orjson.dumps(whole(plan, placeholder, _CREATED))
+        return _Decision(action, wire, model, payload=payload, id_placeholder=quoted)
+    pieces = [
+        b"".join([encode_event(orjson.dumps(e), e["type"] if anthropic else None) for e in frame])
+        for frame in frames_of(plan, placeholder, _CREATED)
+    ]
+    if not anthropic:
         pieces[-1] += _DONE
-    elif wire == "openai":
-        placeholder = _OPENAI_ID
-        if not plan.stream:
-            payload = orjson.dumps(render.openai_completion(plan, placeholder, _CREATED))
-            return _Decision(
-                action, wire, model, payload=payload, id_placeholder=_quoted(placeholder)
-            )
-        frames = render.openai_stream_frames(plan, placeholder, _CREATED)
-        pieces = [
-            b"".join([encode_event(orjson.dumps(event)) for event in frame]) for frame in frames
-        ]
-        pieces[-1] += _DONE
-    else:
-        placeholder = _ANTHROPIC_ID
-        if not plan.stream:
-            payload = orjson.dumps(render.anthropic_message(plan, placeholder))
-            return _Decision(
-                action, wire, model, payload=payload, id_placeholder=_quoted(placeholder)
-            )
-        frames = render.anthropic_stream_frames(plan, placeholder)
-        pieces = [
-            b"".join([encode_event(orjson.dumps(e), e["type"]) for e in frame]) for frame in frames
-        ]
     return _Decision(
-        action, wire, model, payload=b"".join(pieces), id_placeholder=_quoted(placeholder),
+        action, wire, model, payload=b"".join(pieces), id_placeholder=quoted,
         bounds=_bounds(pieces), stream=True,
     )  # fmt: skip
 
