@@ -147,6 +147,8 @@ class Metrics:
             ["kind"],
             registry=r,
         )
+        for kind in ("connection", "timeout", "down"):  # at 0 from the start: rate() works
+            self.state_errors.labels(kind)
         self.config_reloads = Counter(
             "gateway_config_reloads",
             "Config reloads by result = ok | error",

@@ -56,6 +56,14 @@ CONFIG = f"""
 [logging]
 path = "logs/requests.jsonl"
 
+[metrics]
+tag_labels = ["feature"]
+
+# Nothing listens there: every export fails, so the drop counter has a series.
+[tracing]
+endpoint = "http://127.0.0.1:9/v1/traces"
+export_timeout_s = 0.2
+
 [routing]
 backoff_base_s = 0.001
 backoff_max_s = 0.002
@@ -105,7 +113,7 @@ policy = "guarded"
 key_sha256 = "{_sha(GUARDED)}"
 """
 POLICIES = {
-    "cached.toml": '[cache]\nmode = "exact"\n',
+    "cached.toml": '[cache]\nmode = "exact"\n[limits]\nbudget_usd_per_day = 1000\n',
     "limited.toml": "[limits]\nrpm = 2\n",
     "guarded.toml": (
         '[[guardrails]]\nname = "no-secrets"\ntype = "regex"\napplies_to = "input"\n'
@@ -114,8 +122,14 @@ POLICIES = {
 }
 
 
+PROMPT = '[[versions]]\nversion = 1\nmessages = [{ role = "system", content = "Be brief." }]\n'
+ATTRIBUTED = {"x-gateway-tags": "feature=search", "x-gateway-session-id": "conversation-1"}
+
+
 def _write_config(root: Path, gaps: dict[str, str]) -> Path:
     """The config, with the guardrail policy when this build's config schema takes it."""
+    (root / "prompts").mkdir()
+    (root / "prompts" / "bot.toml").write_text(PROMPT)
     (root / "policies").mkdir()
     for name, text in POLICIES.items():
         (root / "policies" / name).write_text(text)
@@ -132,17 +146,29 @@ def _write_config(root: Path, gaps: dict[str, str]) -> Path:
     return path
 
 
-def _chat(client: httpx.Client, key: str, model: str, text: str, **extra: Any) -> httpx.Response:
+def _chat(
+    client: httpx.Client,
+    key: str,
+    model: str,
+    text: str,
+    headers: dict[str, str] | None = None,
+    **extra: Any,
+) -> httpx.Response:
     body = {"model": model, "messages": [{"role": "user", "content": text}], **extra}
     return client.post(
-        "/v1/chat/completions", json=body, headers={"authorization": f"Bearer {key}"}
+        "/v1/chat/completions",
+        json=body,
+        headers={"authorization": f"Bearer {key}", **(headers or {})},
     )
 
 
 def _traffic(gateway: Proc, round_: int, gaps: dict[str, str]) -> None:
     with httpx.Client(base_url=gateway.url, timeout=10) as client:
         for i in range(5):
-            assert _chat(client, KEY, "gpt-mock", f"hello {round_} {i}").status_code == 200
+            hello = f"hello {round_} {i}"
+            assert _chat(client, KEY, "gpt-mock", hello, ATTRIBUTED).status_code == 200
+            prompted = _chat(client, KEY, "gpt-mock", hello, prompt={"id": "bot"})
+            assert prompted.status_code == 200
             # The same request twice: a cache miss, then a hit.
             assert _chat(client, KEY, "gpt-mock", "cache me").status_code == 200
             with client.stream(
@@ -158,6 +184,7 @@ def _traffic(gateway: Proc, round_: int, gaps: dict[str, str]) -> None:
                 assert stream.status_code == 200
                 stream.read()
         assert _chat(client, KEY, "broken", "fails").status_code >= 500
+        assert _chat(client, KEY, "broken", "fails", prompt={"id": "bot"}).status_code >= 500
         assert _chat(client, KEY, "flaky", "falls back").status_code == 200
         statuses = [
             _chat(client, LIMITED, "gpt-mock", f"limit {round_} {i}").status_code for i in range(4)
