@@ -34,6 +34,7 @@ from gateway.http.responses import send_error
 from gateway.http.stored_responses import StoredResponseEndpoint
 from gateway.mock_provider.inprocess import InProcessMockUpstream
 from gateway.observability.budgets import refresh_budgets
+from gateway.observability.log_scrub import install_log_scrubber
 from gateway.observability.metrics import Metrics
 from gateway.observability.recorder import JsonlSink, RecordSink
 from gateway.observability.redact import LogRedactor
@@ -100,7 +101,7 @@ def _warm_up(services: Services) -> None:
         services.ready = True
 
 
-def _record_sink(config: GatewayConfig) -> JsonlSink:
+def _record_sink(config: GatewayConfig, metrics: Metrics) -> JsonlSink:
     logging_config = config.logging
     redact = (
         LogRedactor()
@@ -113,6 +114,7 @@ def _record_sink(config: GatewayConfig) -> JsonlSink:
         logging_config.backups,
         transform=redact,
         handoff_delay_s=logging_config.record_batch_ms / 1000,
+        on_record_error=metrics.record_errors.inc,
     )
 
 
@@ -142,11 +144,13 @@ def create_app(
         runtime=build_runtime(config),
         network=NetworkClients(),
         mock=InProcessMockUpstream(),
-        recorder=recorder or _record_sink(config),
+        recorder=recorder or _record_sink(config, process_metrics),
         state=create_state(config.state.backend, redis_options(config.state, os.environ)),
         tracer=_tracer(config, process_metrics),
         metrics=process_metrics,
     )
+    # Log lines never carry a provider key, whichever config is current.
+    install_log_scrubber(lambda: services.runtime.secrets)
 
     for provider in config.providers.values():
         if provider.type != "mock":

@@ -5,13 +5,16 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
+import re
+import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
-from gateway.config.types import GatewayConfig, KeyConfig
+from gateway.config.types import GatewayConfig, KeyConfig, ProviderConfig
 from gateway.guardrails.compiled import GuardrailSet, build_guardrail_sets
 from gateway.limits.plan import LimitPlans
+from gateway.scrub import NO_SECRETS, Secrets
 
 
 class Secret:
@@ -40,6 +43,8 @@ class Runtime:
     limit_plans: LimitPlans = field(compare=False, repr=False)
     # Compiled guardrails by policy name (policies without any are absent).
     guardrails: Mapping[str, GuardrailSet] = field(default_factory=lambda: MappingProxyType({}))
+    # Scrubs this config's provider and admin keys out of upstream text (see gateway.scrub).
+    secrets: Secrets = field(default=NO_SECRETS, compare=False, repr=False)
 
     def find_key(self, presented: str) -> KeyConfig | None:
         """The key whose stored sha256 matches the presented secret, compared in constant time."""
@@ -54,6 +59,28 @@ class Runtime:
         return secret.reveal() if secret is not None else None
 
 
+# Header and query names whose values are credentials (`api-key`, `x-goog-api-key`, `token`,
+# `sig`, `authorization`, ...).
+_CREDENTIAL_NAME = re.compile(r"key|token|secret|auth|sig|password|credential", re.IGNORECASE)
+
+
+def provider_credentials(provider: ProviderConfig) -> list[str]:
+    """The credentials a provider's config holds besides its key: header and query values with
+    a credential's name, the password of a proxy URL."""
+    values = [
+        value
+        for table in (provider.headers, provider.query)
+        for name, value in table.items()
+        if _CREDENTIAL_NAME.search(name)
+    ]
+    proxy = provider.network.proxy
+    if proxy:
+        password = urllib.parse.urlsplit(proxy).password
+        if password:
+            values.append(password)
+    return values
+
+
 def build_runtime(config: GatewayConfig, env: Mapping[str, str] | None = None) -> Runtime:
     env = os.environ if env is None else env
     provider_keys = {
@@ -61,10 +88,17 @@ def build_runtime(config: GatewayConfig, env: Mapping[str, str] | None = None) -
         for name, p in config.providers.items()
         if p.api_key_env and env.get(p.api_key_env)
     }
+    admin_key = env.get(config.admin.key_env) if config.admin.key_env else None
+    secrets = Secrets(
+        [s.reveal() for s in provider_keys.values()]
+        + [admin_key or ""]
+        + [value for p in config.providers.values() for value in provider_credentials(p)]
+    )
     return Runtime(
         config=config,
         keys_by_hash=MappingProxyType({k.key_sha256: k for k in config.keys}),
         provider_keys=MappingProxyType(provider_keys),
         guardrails=build_guardrail_sets(config),
         limit_plans=LimitPlans(config.policies),
+        secrets=secrets,
     )

@@ -1,8 +1,8 @@
 """Exact response cache: key derivation, entries, and converting between JSON and stream entries.
 
-The key is a hash of the normalised request: endpoint, public model, messages, system, tools,
-tool choice and sampling parameters; never `user`, `stream`, `stream_options` or `metadata`.
-It is namespaced per team when the policy says `per_team = true`.
+The key is a hash of the whole request body as forwarded (endpoint and public model included),
+minus the fields that never change the answer (`IGNORED_FIELDS`: `stream`, `stream_options`,
+`user`, `metadata`). It is namespaced per team when the policy says `per_team = true`.
 
 A streamed answer is stored as the exact client-format SSE pieces that were sent and replayed
 with the same boundaries; a JSON request served from a stream entry gets the assembled JSON,
@@ -18,46 +18,19 @@ import orjson
 
 from gateway.sse import SSEDecoder, encode_event
 
-_KEY_FIELDS = (
-    "model",
-    "messages",
-    "system",
-    "tools",
-    "tool_choice",
-    "functions",
-    "function_call",
-    "temperature",
-    "top_p",
-    "top_k",
-    "n",
-    "max_tokens",
-    "max_completion_tokens",
-    "stop",
-    "stop_sequences",
-    "seed",
-    "response_format",
-    "presence_penalty",
-    "frequency_penalty",
-    "logit_bias",
-    "logprobs",
-    "top_logprobs",
-    "parallel_tool_calls",
-    "input",
-    "dimensions",
-    "encoding_format",
-    "reasoning_effort",
-    "thinking",
-    # Responses API
-    "instructions",
-    "text",
-    "reasoning",
-    "max_output_tokens",
-)
+# The fields that never change the answer: everything else in the body is part of the key.
+# `stream`/`stream_options` change only the framing (entries convert between JSON and stream);
+# `user` and `metadata` label the request for the provider's own bookkeeping.
+IGNORED_FIELDS = frozenset({"stream", "stream_options", "user", "metadata"})
 
 
 def cache_key(endpoint: str, body: dict[str, Any], namespace: str | None) -> str:
-    normalised = {name: body[name] for name in _KEY_FIELDS if name in body}
-    digest = hashlib.sha256(orjson.dumps(normalised, option=orjson.OPT_SORT_KEYS)).hexdigest()
+    """The key of the answer to `body`: a hash of the whole forwarded body (keys sorted, so the
+    order fields came in does not matter) minus `IGNORED_FIELDS`. Any other field, known or not
+    (`modalities`, `service_tier`, vLLM's `guided_json`, ...), may change the answer, so two
+    requests differing in one never share an entry."""
+    kept = {name: value for name, value in body.items() if name not in IGNORED_FIELDS}
+    digest = hashlib.sha256(orjson.dumps(kept, option=orjson.OPT_SORT_KEYS)).hexdigest()
     return f"{namespace or '-'}:{endpoint}:{digest}"
 
 

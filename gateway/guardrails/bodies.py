@@ -28,69 +28,73 @@ def _content_slots(message: Any, key: str = "content") -> Iterator[Slot]:
                 yield from _content_slots(part)
 
 
-def _response_input_slots(body: dict[str, Any]) -> list[Slot]:
-    """Responses API: `instructions`, `input` (a string, or message items and tool outputs)."""
-    slots: list[Slot] = []
+def _response_input_groups(body: dict[str, Any]) -> list[list[Slot]]:
+    """Responses API: `instructions`, `input` (a string, or message items and tool outputs),
+    each item a group."""
+    groups: list[list[Slot]] = []
     if isinstance(body.get("instructions"), str):
-        slots.append((body, "instructions"))
+        groups.append([(body, "instructions")])
     value = body.get("input")
     if isinstance(value, str):
-        return [*slots, (body, "input")]
+        return [*groups, [(body, "input")]]
     for item in value if isinstance(value, list) else ():
         if not isinstance(item, dict):
             continue
         if item.get("type") == "function_call_output" and isinstance(item.get("output"), str):
-            slots.append((item, "output"))
+            groups.append([(item, "output")])
         else:
-            slots.extend(_content_slots(item))
-    return slots
+            groups.append(list(_content_slots(item)))
+    return [group for group in groups if group]
 
 
-def input_slots(body: dict[str, Any], kind: str) -> list[Slot]:
-    """Every text the client sends: messages (tool results included), system, embeddings input,
-    Responses instructions and input, a legacy completion's prompt."""
+def input_groups(body: dict[str, Any], kind: str) -> list[list[Slot]]:
+    """Every text the client sends, by message: the parts of one message (text parts, tool
+    results) form one group, read as one text (a model reads them as one); the system prompt,
+    each embeddings input or completion prompt, Responses instructions and each input item are
+    groups of their own."""
     if kind == "responses":
-        return _response_input_slots(body)
+        return _response_input_groups(body)
     if kind == "embeddings" or kind == "completions":
         name = "input" if kind == "embeddings" else "prompt"
         value = body.get(name)
         if isinstance(value, str):
-            return [(body, name)]
+            return [[(body, name)]]
         if isinstance(value, list):
-            return [(value, i) for i, item in enumerate(value) if isinstance(item, str)]
+            return [[(value, i)] for i, item in enumerate(value) if isinstance(item, str)]
         return []
-    slots: list[Slot] = list(_content_slots(body, "system"))
-    for message in body.get("messages") or ():
-        slots.extend(_content_slots(message))
-    return slots
+    groups = [list(_content_slots(body, "system"))]
+    groups += [list(_content_slots(message)) for message in body.get("messages") or ()]
+    return [group for group in groups if group]
 
 
-def output_slots(data: Any, wire: str) -> list[Slot]:
-    """The answer's text: OpenAI `choices[].message.content` (a legacy completion's
-    `choices[].text`), Anthropic `content[].text`, a Responses API `output[].content[].text`."""
+def output_groups(data: Any, wire: str) -> list[list[Slot]]:
+    """The answer's text by message: each OpenAI `choices[].message.content` (a legacy
+    completion's `choices[].text`), all of Anthropic's `content[].text` blocks as one, each
+    Responses API `output[]` message."""
     if not isinstance(data, dict):
         return []
     if data.get("object") == "response":
-        return [
-            slot
+        messages = [
+            list(_content_slots(item))
             for item in data.get("output") or ()
             if isinstance(item, dict) and item.get("type") == "message"
-            for slot in _content_slots(item)
         ]
+        return [group for group in messages if group]
     if wire == "anthropic":
-        return [
+        blocks = [
             (b, "text")
             for b in data.get("content") or ()
             if isinstance(b, dict) and isinstance(b.get("text"), str)
         ]
-    slots: list[Slot] = []
+        return [blocks] if blocks else []
+    groups: list[list[Slot]] = []
     for choice in data.get("choices") or ():
         message = choice.get("message") if isinstance(choice, dict) else None
         if isinstance(message, dict) and isinstance(message.get("content"), str):
-            slots.append((message, "content"))
+            groups.append([(message, "content")])
         elif isinstance(choice, dict) and isinstance(choice.get("text"), str):
-            slots.append((choice, "text"))
-    return slots
+            groups.append([(choice, "text")])
+    return groups
 
 
 def string_slots(value: Any) -> Iterator[Slot]:

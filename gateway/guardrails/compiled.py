@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
@@ -83,6 +83,8 @@ class Decision:
     blocked: Guard | None
     # (guard, action taken, entity types) for the record.
     hits: list[tuple[Guard, str, list[str]]]
+    # The (start, end, replacement) edits that made `text`, sorted by start.
+    edits: list[tuple[int, int, str]] = field(default_factory=list)
 
 
 def decide(
@@ -122,7 +124,7 @@ def decide(
                 replacement = placeholders.placeholder(f.entity, value)
             edits.append((f.start, f.end, replacement))
     edits.sort()
-    return Decision(rewrite(text, edits), None, hits)
+    return Decision(rewrite(text, edits), None, hits, edits)
 
 
 def _build_guard(config: GuardrailConfig, analyzers: dict[Any, Any]) -> Guard:

@@ -19,6 +19,7 @@ from typing import Any
 from gateway.config.types import GuardrailConfig, RecognizerConfig
 from gateway.guardrails.base import Finding, GuardrailUnavailable, max_width, resolve, suffix_run
 from gateway.guardrails.catalog import DEFAULT_PII_ENTITIES, NER_ENTITIES
+from gateway.guardrails.normalise import normalise
 
 log = logging.getLogger("gateway.guardrails")
 
@@ -259,6 +260,34 @@ def _phone_score(value: str, phonenumbers: Any) -> float:
     return 0.0
 
 
+# Texts longer than this are scanned in pieces (spaCy refuses texts over 1,000,000 characters,
+# error E088); neighbouring pieces overlap by the longest finding's width plus this margin.
+CHUNK_CHARS = 100_000
+CHUNK_MARGIN = 64
+
+
+def chunks(length: int, size: int, overlap: int) -> list[tuple[int, int]]:
+    """(start, end) of pieces of at most `size` covering `0..length`, each overlapping the
+    previous one by `overlap` characters."""
+    if length <= size:
+        return [(0, length)]
+    step = size - overlap
+    return [(start, min(start + size, length)) for start in range(0, length - overlap, step)]
+
+
+def merge_overlaps(findings: list[Finding]) -> list[Finding]:
+    """Overlapping findings of one entity as one finding spanning them all (the best score)."""
+    merged: list[Finding] = []
+    for f in sorted(findings, key=lambda f: (f.entity, f.start)):
+        last = merged[-1] if merged else None
+        if last is not None and last.entity == f.entity and f.start < last.end:
+            end, score = max(last.end, f.end), max(last.score, f.score)
+            merged[-1] = Finding(f.entity, last.start, end, score)
+        else:
+            merged.append(f)
+    return merged
+
+
 def _custom_window(spec: RecognizerConfig) -> int:
     return max([len(w) for w in spec.deny_list] + [max_width(p) for p in spec.patterns] + [1])
 
@@ -291,12 +320,30 @@ class PiiDetector:
         self._trigger = None if custom or None in triggers else re.compile("|".join(known))
 
     def scan(self, text: str) -> list[Finding]:
-        if not text or (self._trigger is not None and self._trigger.search(text) is None):
+        """Findings in `text`, read through `normalise` (look-alike digits, invisible characters)
+        and in overlapping chunks within the engine's length limit, so no text is too long to
+        scan; each finding's span is that of the original text."""
+        folded = normalise(text)
+        scanned = folded.text
+        if not scanned or (self._trigger is not None and self._trigger.search(scanned) is None):
             return []
-        results = self._analyzer.analyze(
-            text, language="en", entities=self._entities, score_threshold=self._threshold
-        )
-        return resolve(Finding(r.entity_type, r.start, r.end, r.score) for r in results)
+        pieces = chunks(len(scanned), CHUNK_CHARS, self.window + CHUNK_MARGIN)
+        found: list[Finding] = []
+        for start, end in pieces:
+            results = self._analyzer.analyze(
+                scanned[start:end],
+                language="en",
+                entities=self._entities,
+                score_threshold=self._threshold,
+            )
+            for r in results:
+                first, last = folded.original_span(r.start + start, r.end + start)
+                found.append(Finding(r.entity_type, first, last, r.score))
+        if len(pieces) > 1:
+            # A value on a cut is seen whole by the neighbouring piece and in part by the other:
+            # the union of the two is the value.
+            found = merge_overlaps(found)
+        return resolve(found)
 
     def tail(self, text: str) -> int:
         return min(self.window, max((suffix_run(p, text, w) for p, w in self._tails), default=0))

@@ -92,7 +92,8 @@ def stream_error_event(error: GatewayError, wire: str, kind: str = "chat") -> by
 async def send_error(ctx: RequestContext, send: Send, error: GatewayError) -> None:
     ctx.error = error
     ctx.status = error.status_on(ctx.endpoint.wire)
-    body = error.body(ctx.endpoint.wire)
+    # An upstream's error text may quote the credentials it was sent.
+    body = ctx.runtime.secrets.scrub_bytes(error.body(ctx.endpoint.wire))
     headers = [_JSON, (b"content-length", str(len(body)).encode()), *gateway_headers(ctx)]
     headers.extend((k.encode(), v.encode()) for k, v in error.headers.items())
     await send({"type": "http.response.start", "status": ctx.status, "headers": headers})
@@ -157,7 +158,9 @@ async def send_stream(ctx: RequestContext, send: Send, receive: Receive) -> None
             ctx.error = error
             if ctx.exchange.attempts:
                 ctx.exchange.attempts[-1].error_kind = error.kind
-            tail = [*last, stream_error_event(error, ctx.endpoint.wire, ctx.endpoint.kind)]
+            # An upstream's error text may quote the credentials it was sent.
+            event = stream_error_event(error, ctx.endpoint.wire, ctx.endpoint.kind)
+            tail = [*last, ctx.runtime.secrets.scrub_bytes(event)]
         ctx.exchange.finished = time.monotonic()
         await send({"type": "http.response.body", "body": b"".join(tail), "more_body": False})
     except asyncio.CancelledError:

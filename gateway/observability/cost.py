@@ -34,4 +34,5 @@ def cost_usd(usage: Usage, deployment: DeploymentConfig | None) -> float:
         + written * write_price
         + usage.completion_tokens * deployment.output_cost_per_1m
     ) / 1_000_000
-    return round(total, 10)
+    # Never negative: a refund is not something an upstream's usage can claim.
+    return max(0.0, round(total, 10))

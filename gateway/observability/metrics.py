@@ -10,6 +10,7 @@ worker writes its values there; `/metrics` in any worker aggregates all of them.
 
 from __future__ import annotations
 
+import math
 import os
 from collections import OrderedDict
 from collections.abc import Collection
@@ -46,6 +47,14 @@ NONE = "none"
 OTHER = "other"
 # Session ids remembered per process to count each once (least recently seen forgotten first).
 SESSIONS_REMEMBERED = 100_000
+
+
+def amount(value: Any) -> float:
+    """A value a counter may add: a finite number >= 0, else 0 (a counter raises on negatives,
+    and a record's numbers may come from an upstream)."""
+    if type(value) not in (int, float) or not 0 <= value < math.inf:
+        return 0.0
+    return float(value)
 
 
 def multiprocess_enabled() -> bool:
@@ -149,6 +158,11 @@ class Metrics:
         )
         for kind in ("connection", "timeout", "down"):  # at 0 from the start: rate() works
             self.state_errors.labels(kind)
+        self.record_errors = Counter(
+            "gateway_record_errors",
+            "Request records written with fields replaced (they could not be serialised)",
+            registry=r,
+        )
         self.config_reloads = Counter(
             "gateway_config_reloads",
             "Config reloads by result = ok | error",
@@ -292,16 +306,17 @@ class Metrics:
                 self.child(self.upstream_errors, attempt["deployment"], attempt["error"]).inc()
         if latency_ms is not None:
             self.overhead.observe(max(0.0, latency_ms - upstream_ms) / 1000)
-        if record.get("prompt_tokens"):
-            self.child(self.tokens, model, deployment, "prompt").inc(record["prompt_tokens"])
-        if record.get("completion_tokens"):
-            self.child(self.tokens, model, deployment, "completion").inc(
-                record["completion_tokens"]
-            )
-        if record.get("cost_usd"):
-            self.child(self.cost, model, deployment, record.get("team") or NONE).inc(
-                record["cost_usd"]
-            )
+        prompt, completion = (
+            amount(record.get("prompt_tokens")),
+            amount(record.get("completion_tokens")),
+        )
+        if prompt:
+            self.child(self.tokens, model, deployment, "prompt").inc(prompt)
+        if completion:
+            self.child(self.tokens, model, deployment, "completion").inc(completion)
+        cost = amount(record.get("cost_usd"))
+        if cost:
+            self.child(self.cost, model, deployment, record.get("team") or NONE).inc(cost)
         for finding in record.get("guardrails") or ():
             self.child(
                 self.guardrail_actions, finding["name"], finding["stage"], finding["action"]

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol, cast
 
-import orjson
+from gateway.observability.record_json import record_line
 
 log = logging.getLogger("gateway.records")
 _STOP = object()
@@ -60,14 +60,17 @@ class JsonlSink:
         backups: int = 5,
         transform: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
         handoff_delay_s: float = HANDOFF_DELAY_S,
+        on_record_error: Callable[[], None] | None = None,
     ) -> None:
         """`transform` (e.g. PII redaction) runs on each record in the writer thread.
         `handoff_delay_s` 0: a line is written by the caller at once, with no transform (with
-        one, the record goes to the writer thread at once)."""
+        one, the record goes to the writer thread at once). `on_record_error` is called for each
+        record written with fields replaced (a metric)."""
         self.handoff_delay_s = handoff_delay_s
         self._write_lock = threading.Lock()
         self.path = path
         self.transform = transform
+        self.on_record_error = on_record_error
         self.max_bytes = max_bytes
         self.backups = backups
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -81,9 +84,7 @@ class JsonlSink:
 
     def write(self, record: dict[str, Any]) -> None:
         # With a transform the record is serialised in the writer thread, after the transform.
-        line: object = (
-            record if self.transform is not None else orjson.dumps(record, default=str) + b"\n"
-        )
+        line: object = record if self.transform is not None else self._line(record)
         if self.handoff_delay_s <= 0:
             if isinstance(line, bytes):
                 with self._write_lock:  # one write() to the page cache: survives a SIGKILL
@@ -102,6 +103,12 @@ class JsonlSink:
         if not self._handoff_scheduled:
             self._handoff_scheduled = True
             loop.call_later(self.handoff_delay_s, self._handoff)
+
+    def _line(self, record: dict[str, Any]) -> bytes:
+        line, repaired = record_line(record)
+        if repaired and self.on_record_error is not None:
+            self.on_record_error()
+        return line
 
     def _handoff(self) -> None:
         self._handoff_scheduled = False
@@ -146,7 +153,7 @@ class JsonlSink:
                 log.exception("record transform failed; writing the record without bodies")
                 bodies = ("request", "response", "prompt_variables")
                 record = {k: v for k, v in record.items() if k not in bodies}
-            lines.append(orjson.dumps(record, default=str) + b"\n")
+            lines.append(self._line(record))
         return b"".join(lines)
 
     def _open(self) -> int:

@@ -17,8 +17,8 @@ from typing import Any
 import orjson
 
 from gateway.errors import ContentBlocked, InvalidRequest
-from gateway.guardrails.base import Finding, GuardrailUnavailable, Placeholders
-from gateway.guardrails.bodies import Slot, input_slots, output_slots, string_slots
+from gateway.guardrails.base import Finding, GuardrailUnavailable, Placeholders, rewrite
+from gateway.guardrails.bodies import Slot, input_groups, output_groups, string_slots
 from gateway.guardrails.compiled import ERROR_ENTITY, Decision, Guard, GuardrailSet, decide
 from gateway.guardrails.stream import GuardedConverter
 from gateway.pipeline.context import RequestContext
@@ -26,8 +26,9 @@ from gateway.pipeline.route import internal_completion
 from gateway.pipeline.services import Services
 from gateway.providers import StreamConverter
 
-# Joins the texts of one body for a single scan; no pattern matches across it.
-SEPARATOR = "\n\u2063\n"
+# Joins the texts of different messages for one scan; no detector matches across it (a
+# private-use character between newlines: normalisation keeps it, no pattern takes it).
+SEPARATOR = "\n\ue000\n"
 _NO_GUARDS = GuardrailSet()
 
 
@@ -66,48 +67,80 @@ async def _scan(guard: Guard, text: str, ctx: RequestContext, services: Services
     return guard.check(text)
 
 
+def _join(groups: list[list[Slot]]) -> tuple[str, list[tuple[int, int]]]:
+    """One text for a scan: the parts of a group joined as they are (a value split across two
+    parts is still seen), groups joined by SEPARATOR; and each slot's span in it, in order."""
+    pieces: list[str] = []
+    spans: list[tuple[int, int]] = []
+    position = 0
+    for number, group in enumerate(groups):
+        if number:
+            pieces.append(SEPARATOR)
+            position += len(SEPARATOR)
+        for container, key in group:
+            text = container[key]
+            pieces.append(text)
+            spans.append((position, position + len(text)))
+            position += len(text)
+    return "".join(pieces), spans
+
+
+def _write_back(
+    slots: list[Slot], spans: list[tuple[int, int]], edits: list[tuple[int, int, str]]
+) -> None:
+    """Apply edits of the joined text to the slots, part boundaries kept: an edit across parts
+    leaves its replacement in the first part it covers and removes its text from the others."""
+    placed: set[int] = set()
+    for (container, key), (start, end) in zip(slots, spans, strict=True):
+        local: list[tuple[int, int, str]] = []
+        for number, (first, last, replacement) in enumerate(edits):
+            if last <= start or first >= end:
+                continue
+            local.append(
+                (
+                    max(first, start) - start,
+                    min(last, end) - start,
+                    "" if number in placed else replacement,
+                )
+            )
+            placed.add(number)
+        if local:
+            container[key] = rewrite(container[key], local)
+
+
 async def _apply(
     guards: Sequence[Guard],
-    slots: list[Slot],
+    groups: list[list[Slot]],
     stage: str,
     ctx: RequestContext,
     services: Services,
     placeholders: Placeholders | None,
 ) -> bool:
-    """Run `guards` over the texts in `slots`, rewrite them in place; True when any changed."""
-    texts = [container[key] for container, key in slots]
-    if any(SEPARATOR in t for t in texts):
-        groups = [[i] for i in range(len(texts))]  # cannot join safely: one scan per text
-    else:
-        groups = [list(range(len(texts)))]
-    changed = False
-    for group in groups:
-        joined = SEPARATOR.join(texts[i] for i in group)
-        results: list[tuple[Guard, list[Finding]]] = []
-        for guard in guards:
-            findings = await _scan(guard, joined, ctx, services)
-            results.append((guard, findings))
-            if findings and (
-                guard.action == "block"
-                or guard.config.on_error == "block"
-                and findings[0].entity == ERROR_ENTITY
-            ):
-                break
-        decision = decide(joined, results, placeholders)
-        if decision.hits:
-            record(ctx, stage, decision)
-        if decision.blocked is not None:
-            entities = ", ".join(decision.hits[-1][2])
-            where = "request" if stage == "input" else "answer"
-            raise ContentBlocked(
-                f"the {where} was blocked by the guardrail '{decision.blocked.name}' ({entities})"
-            )
-        if decision.text != joined:
-            for i, text in zip(group, decision.text.split(SEPARATOR)):
-                container, key = slots[i]
-                container[key] = text
-            changed = True
-    return changed
+    """Run `guards` over the texts of `groups`, rewrite them in place; True when any changed."""
+    joined, spans = _join(groups)
+    results: list[tuple[Guard, list[Finding]]] = []
+    for guard in guards:
+        findings = await _scan(guard, joined, ctx, services)
+        results.append((guard, findings))
+        if findings and (
+            guard.action == "block"
+            or guard.config.on_error == "block"
+            and findings[0].entity == ERROR_ENTITY
+        ):
+            break
+    decision = decide(joined, results, placeholders)
+    if decision.hits:
+        record(ctx, stage, decision)
+    if decision.blocked is not None:
+        entities = ", ".join(decision.hits[-1][2])
+        where = "request" if stage == "input" else "answer"
+        raise ContentBlocked(
+            f"the {where} was blocked by the guardrail '{decision.blocked.name}' ({entities})"
+        )
+    if not decision.edits:
+        return False
+    _write_back([slot for group in groups for slot in group], spans, decision.edits)
+    return True
 
 
 async def guard_input(ctx: RequestContext, services: Services) -> None:
@@ -126,9 +159,9 @@ async def guard_input(ctx: RequestContext, services: Services) -> None:
         return
     placeholders = Placeholders() if guards.restores else None
     ctx.placeholders = placeholders
-    slots = input_slots(ctx.body, ctx.endpoint.kind)
-    if slots:
-        await _apply(guards.input, slots, "input", ctx, services, placeholders)
+    groups = input_groups(ctx.body, ctx.endpoint.kind)
+    if groups:
+        await _apply(guards.input, groups, "input", ctx, services, placeholders)
 
 
 async def guard_output(ctx: RequestContext, services: Services) -> None:
@@ -146,9 +179,9 @@ async def guard_output(ctx: RequestContext, services: Services) -> None:
     if not isinstance(data, dict):
         return
     changed = False
-    slots = output_slots(data, ctx.endpoint.wire)
-    if slots and guards.output:
-        changed = await _apply(guards.output, slots, "output", ctx, services, None)
+    groups = output_groups(data, ctx.endpoint.wire)
+    if groups and guards.output:
+        changed = await _apply(guards.output, groups, "output", ctx, services, None)
     if placeholders is not None:
         changed = _restore(data, placeholders) or changed
     if changed:

@@ -73,6 +73,7 @@ def build_record(
     """`finished`: when the request ended (`time.monotonic()`); `usage`: `request_usage(ctx)`."""
     key = ctx.key
     error = ctx.error
+    scrub = ctx.runtime.secrets.scrub  # error text may be an upstream's, quoting its key
     record: dict[str, Any] = {
         "id": ctx.request_id,
         "ts": ctx.ts,
@@ -85,8 +86,10 @@ def build_record(
         "endpoint": ctx.endpoint.path,
         "stream": ctx.stream,
         "status": ctx.status,
-        "error_type": "client_closed" if ctx.client_closed else (error.kind if error else None),
-        "error_message": error.message if error else None,
+        "error_type": "client_closed"
+        if ctx.client_closed
+        else (scrub(error.kind) if error else None),
+        "error_message": scrub(error.message) if error else None,
         "attempts": [
             {
                 "deployment": a.deployment,
@@ -185,6 +188,32 @@ def trace_facts(
     return facts, ctx.trace, [a.span_id for a in ctx.exchange.attempts], content
 
 
+def fallback_record(ctx: RequestContext) -> dict[str, Any]:
+    """The record of a request whose full record could not be built: what is sure, plus
+    `record_error` (docs/request-log.md)."""
+    key = ctx.key
+    return {
+        "id": ctx.request_id,
+        "ts": ctx.ts,
+        "key_id": key.id if key else None,
+        "team": key.team if key else None,
+        "policy": key.policy if key else None,
+        "model": ctx.model_name if isinstance(ctx.model_name, str) else None,
+        "endpoint": ctx.endpoint.path,
+        "stream": ctx.stream,
+        "status": ctx.status,
+        "error_type": "client_closed"
+        if ctx.client_closed
+        else (ctx.runtime.secrets.scrub(ctx.error.kind) if ctx.error else None),
+        "attempts": [],
+        "cache": ctx.cache,
+        "prompt_tokens": 0,
+        "completion_tokens": 0,
+        "cost_usd": 0.0,
+        "record_error": "the full record could not be built; see the gateway log",
+    }
+
+
 class RecordQueue:
     """Finished requests whose record is not written yet, and the writing of them."""
 
@@ -233,7 +262,15 @@ class RecordQueue:
         for ctx, ended, usage in pending:
             try:
                 record = build_record(ctx, ctx.runtime.config.logging.include_bodies, ended, usage)
+            except Exception:  # a record is never dropped: the fields that need no work
+                log.exception("cannot build the record of request %s", ctx.request_id)
+                record = fallback_record(ctx)
+                self.metrics.record_errors.inc()
+            try:
                 self.sink.write(record)
+            except Exception:
+                log.exception("cannot write the record of request %s", ctx.request_id)
+            try:
                 config = ctx.runtime.config
                 self.metrics.observe_record(
                     record, config.models, config.metrics.tag_labels, config.metrics.tag_values_max
@@ -241,7 +278,7 @@ class RecordQueue:
                 if ctx.trace is not None and self.tracer is not None:
                     self.tracer.export(*trace_facts(ctx, record))
             except Exception:
-                log.exception("cannot record request %s", ctx.request_id)
+                log.exception("cannot count request %s", ctx.request_id)
 
     def close(self) -> None:
         """Write what is pending and stop the timer (at shutdown)."""

@@ -17,6 +17,7 @@ from gateway.providers.anthropic.adapters import (
 from gateway.providers.anthropic.count_tokens import AnthropicCountTokensAdapter
 from gateway.providers.azure import AZURE_CHAT, AZURE_EMBEDDINGS, AZURE_WIRE
 from gateway.providers.base import Adapter, PreparedCall, StreamConverter, Usage
+from gateway.providers.checked import CheckedAdapter
 from gateway.providers.openai import (
     OpenAIChatAdapter,
     OpenAICompletionsAdapter,
@@ -80,7 +81,17 @@ def adapter_for(
     body: dict[str, Any] | None = None,
 ) -> Adapter:
     """The adapter serving `kind` from `provider`; `body` (the request) is needed by the
-    Responses translations, which echo its fields."""
+    Responses translations, which echo its fields. Behind CheckedAdapter: whatever an upstream
+    sends, a translator's failure is a 502 `upstream_malformed`, never a bare 500."""
+    return CheckedAdapter(_adapter(kind, provider, anthropic_beta, body))
+
+
+def _adapter(
+    kind: EndpointKind,
+    provider: ProviderConfig,
+    anthropic_beta: str | None,
+    body: dict[str, Any] | None,
+) -> Adapter:
     upstream = provider.type
     if kind == "responses":
         if speaks_responses(provider):

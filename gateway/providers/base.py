@@ -31,6 +31,64 @@ class Usage:
     reported: bool = False
 
 
+# Usage counts at or above this are not counts (a float above it loses whole numbers).
+MAX_TOKEN_COUNT = 2**53
+
+
+def token_count(value: Any, name: str) -> int:
+    """One usage count from an upstream: a whole number with 0 <= n < 2**53 (absent or null: 0);
+    anything else (a string, a negative or huge number, a fraction) is UpstreamFailed
+    `upstream_malformed`, never trusted into a record, a budget or a metric."""
+    if value is None:
+        return 0
+    if type(value) is int:
+        count = value
+    elif type(value) is float and value.is_integer() and abs(value) < MAX_TOKEN_COUNT:
+        count = int(value)
+    else:
+        raise UpstreamFailed(
+            f"upstream reported an invalid usage count {name}={str(value)[:40]!r}",
+            code="upstream_malformed",
+        )
+    if not 0 <= count < MAX_TOKEN_COUNT:
+        raise UpstreamFailed(
+            f"upstream reported a usage count out of range: {name}={count}",
+            code="upstream_malformed",
+        )
+    return count
+
+
+def malformed(what: str) -> UpstreamFailed:
+    """The error of an upstream answer that does not have the shape its format promises."""
+    return UpstreamFailed(
+        f"upstream returned a malformed answer: {what}", code="upstream_malformed"
+    )
+
+
+def require_objects(answer: dict[str, Any], name: str) -> None:
+    """`answer[name]` must be a list of objects (`choices`, `data`, `content`), else
+    UpstreamFailed `upstream_malformed`: `"choices": null` is not a 200 to pass on."""
+    items = answer.get(name)
+    if type(items) is not list or not all(type(item) is dict for item in items):
+        raise malformed(f"'{name}' is not a list of objects")
+
+
+def stream_cut_short(expected: str) -> UpstreamFailed:
+    """The error of an upstream stream that ended without its end (`expected` names it)."""
+    return UpstreamFailed(
+        f"upstream stream ended without {expected}: the answer may be incomplete",
+        code="stream_interrupted",
+    )
+
+
+def error_text(error: Any) -> str:
+    """The message of an upstream error value (an object with `message`, or a string)."""
+    if isinstance(error, dict):
+        message = error.get("message")
+        return str(message) if message else "unknown"
+    return str(error)
+
+
 @dataclass(frozen=True)
 class PreparedCall:
     url: str

@@ -12,7 +12,17 @@ import orjson
 
 from gateway.config.types import DeploymentConfig, ProviderConfig
 from gateway.errors import GatewayError, UpstreamFailed
-from gateway.providers.base import PreparedCall, Usage, endpoint_url, parse_upstream_json
+from gateway.providers.base import (
+    PreparedCall,
+    Usage,
+    endpoint_url,
+    error_text,
+    malformed,
+    parse_upstream_json,
+    require_objects,
+    stream_cut_short,
+    token_count,
+)
 from gateway.providers.upstream_errors import error_from_upstream
 from gateway.sse import parse_event
 
@@ -22,15 +32,15 @@ _DONE = b"[DONE]"
 def usage_from_openai(usage: Any) -> Usage | None:
     if not isinstance(usage, dict):
         return None
-    prompt_details = usage.get("prompt_tokens_details") or {}
-    completion_details = usage.get("completion_tokens_details") or {}
+    prompt_details = usage.get("prompt_tokens_details")
+    completion_details = usage.get("completion_tokens_details")
     return Usage(
-        prompt_tokens=int(usage.get("prompt_tokens") or 0),
-        completion_tokens=int(usage.get("completion_tokens") or 0),
-        cached_tokens=int(prompt_details.get("cached_tokens") or 0)
+        prompt_tokens=token_count(usage.get("prompt_tokens"), "prompt_tokens"),
+        completion_tokens=token_count(usage.get("completion_tokens"), "completion_tokens"),
+        cached_tokens=token_count(prompt_details.get("cached_tokens"), "cached_tokens")
         if isinstance(prompt_details, dict)
         else 0,
-        reasoning_tokens=int(completion_details.get("reasoning_tokens") or 0)
+        reasoning_tokens=token_count(completion_details.get("reasoning_tokens"), "reasoning_tokens")
         if isinstance(completion_details, dict)
         else 0,
         reported=True,
@@ -78,6 +88,8 @@ class OpenAIStreamPassthrough:
         self._client_wants_usage = client_wants_usage
         self._events: list[bytes] = []  # the data of every forwarded chunk, for `text`
         self.usage: Usage | None = None
+        # A proper end came: `[DONE]`, or a chunk with a finish_reason.
+        self.ended = False
 
     @property
     def text(self) -> list[str]:
@@ -122,6 +134,7 @@ class OpenAIStreamPassthrough:
                     continue  # a comment or an event without data: forwarded as it is
                 data = event.data
             if data == _DONE:
+                self.ended = True
                 continue
             try:
                 parsed = orjson.loads(data)
@@ -133,6 +146,16 @@ class OpenAIStreamPassthrough:
                 raise UpstreamFailed(
                     "upstream sent a malformed stream event", code="upstream_malformed"
                 )
+            if parsed.get("error"):
+                raise UpstreamFailed(f"upstream stream error: {error_text(parsed['error'])}")
+            choices = parsed.get("choices")
+            if choices:
+                if type(choices) is not list or type(choices[0]) is not dict:
+                    raise malformed("a stream chunk's choices are not a list of objects")
+                if not self.ended:
+                    self.ended = any(type(c) is dict and c.get("finish_reason") for c in choices)
+            elif choices is not None and choices != []:
+                raise malformed("a stream chunk's choices are not a list")
             if parsed.get("usage") is not None:
                 usage = usage_from_openai(parsed["usage"])
                 if usage is not None:
@@ -146,6 +169,8 @@ class OpenAIStreamPassthrough:
         return [part + b"\n\n" for index, part in enumerate(parts) if index not in dropped]
 
     def finish(self) -> list[bytes]:
+        if not self.ended:
+            raise stream_cut_short("[DONE] or a finish_reason")
         return []
 
 
@@ -195,8 +220,12 @@ class OpenAIChatAdapter:
         url = self.wire.url(provider, deployment, self.operation)
         return PreparedCall(url, self.wire.headers(api_key), orjson.dumps(upstream))
 
+    # The list a 2xx answer must carry: `choices` (chat), `data` (embeddings).
+    answer_list = "choices"
+
     def convert_json(self, data: bytes) -> tuple[bytes, Usage, dict[str, Any]]:
         parsed = parse_upstream_json(data)
+        require_objects(parsed, self.answer_list)
         usage = usage_from_openai(parsed.get("usage")) or Usage()
         return data, usage, parsed
 
@@ -211,6 +240,7 @@ class OpenAIChatAdapter:
 
 class OpenAIEmbeddingsAdapter(OpenAIChatAdapter):
     operation = "embeddings"
+    answer_list = "data"
 
     def prepare(
         self,

@@ -24,7 +24,16 @@ from gateway.providers.anthropic.responses_openai_to_anthropic import openai_res
 from gateway.providers.anthropic.streams_anthropic_to_openai import AnthropicToOpenAIStream
 from gateway.providers.anthropic.streams_openai_to_anthropic import OpenAIToAnthropicStream
 from gateway.providers.anthropic.usage import usage_from_anthropic
-from gateway.providers.base import PreparedCall, Usage, endpoint_url, parse_upstream_json
+from gateway.providers.base import (
+    PreparedCall,
+    Usage,
+    endpoint_url,
+    error_text,
+    parse_upstream_json,
+    require_objects,
+    stream_cut_short,
+    token_count,
+)
 from gateway.providers.openai import OPENAI_WIRE, OpenAIWire, usage_from_openai
 from gateway.providers.upstream_errors import error_from_upstream
 from gateway.sse import SSEDecoder, encode_event
@@ -60,13 +69,16 @@ class AnthropicStreamPassthrough:
         self._decoder = SSEDecoder()
         self.usage: Usage | None = None
         self.text: list[str] = []
+        self.ended = False  # `message_stop` came
 
     def feed(self, chunk: bytes) -> list[bytes]:
         out: list[bytes] = []
         for event in self._decoder.feed(chunk):
             parsed = _parse_event(event.data)
             kind = parsed.get("type")
-            if kind == "message_start":
+            if kind == "message_stop":
+                self.ended = True
+            elif kind == "message_start":
                 message = parsed.get("message") or {}
                 self.usage = usage_from_anthropic(message.get("usage")) or Usage()
             elif kind == "content_block_delta":
@@ -74,18 +86,20 @@ class AnthropicStreamPassthrough:
                 if delta.get("type") == "text_delta":
                     self.text.append(str(delta.get("text", "")))
             elif kind == "message_delta":
-                output = (parsed.get("usage") or {}).get("output_tokens")
+                usage = parsed.get("usage")
+                output = usage.get("output_tokens") if isinstance(usage, dict) else None
                 if output is not None:
                     self.usage = self.usage or Usage()
-                    self.usage.completion_tokens = int(output)
+                    self.usage.completion_tokens = token_count(output, "output_tokens")
                     self.usage.reported = True
             elif kind == "error":
-                error = parsed.get("error") or {}
-                raise UpstreamFailed(f"upstream stream error: {error.get('message', 'unknown')}")
+                raise UpstreamFailed(f"upstream stream error: {error_text(parsed.get('error'))}")
             out.append(event.raw)
         return out
 
     def finish(self) -> list[bytes]:
+        if not self.ended:
+            raise stream_cut_short("message_stop")
         return []
 
 
@@ -109,6 +123,7 @@ class AnthropicMessagesAdapter:
 
     def convert_json(self, data: bytes) -> tuple[bytes, Usage, dict[str, Any]]:
         parsed = parse_upstream_json(data)
+        require_objects(parsed, "content")
         return data, usage_from_anthropic(parsed.get("usage")) or Usage(), parsed
 
     def stream(self, body: dict[str, Any]) -> AnthropicStreamPassthrough:
@@ -126,6 +141,7 @@ class AnthropicToOpenAIStreamAdapter:
         self._translator = AnthropicToOpenAIStream(model, include_usage)
         self.usage: Usage | None = None
         self.text: list[str] = []
+        self.ended = False  # `message_stop` came
 
     def _encode(self, chunks: list[dict[str, Any]]) -> list[bytes]:
         out = []
@@ -141,8 +157,10 @@ class AnthropicToOpenAIStreamAdapter:
         out: list[bytes] = []
         for event in self._decoder.feed(chunk):
             parsed = _parse_event(event.data)
+            kind = event.event or parsed.get("type")
+            self.ended = self.ended or kind == "message_stop"
             try:
-                chunks = self._translator.feed(event.event or parsed.get("type"), parsed)
+                chunks = self._translator.feed(kind, parsed)
             except StreamTranslationError as exc:
                 raise UpstreamFailed(f"upstream stream error: {exc}") from None
             out.extend(self._encode(chunks))
@@ -155,6 +173,8 @@ class AnthropicToOpenAIStreamAdapter:
             self.usage = usage_from_anthropic(self._translator.anthropic_usage)
 
     def finish(self) -> list[bytes]:
+        if not self.ended:
+            raise stream_cut_short("message_stop")
         out = self._encode(self._translator.finish())
         self._read_usage()
         out.append(_DONE_EVENT)
@@ -181,6 +201,7 @@ class OpenAIClientToAnthropic:
 
     def convert_json(self, data: bytes) -> tuple[bytes, Usage, dict[str, Any]]:
         parsed = parse_upstream_json(data)
+        require_objects(parsed, "content")
         converted = anthropic_response_to_openai(parsed, str(parsed.get("model") or ""))
         usage = usage_from_anthropic(parsed.get("usage")) or Usage()
         return orjson.dumps(converted), usage, converted
@@ -204,6 +225,7 @@ class OpenAIToAnthropicStreamAdapter:
         self.text: list[str] = []
         # The upstream's usage as OpenAI reported it (reasoning tokens included), if it did.
         self._reported: Usage | None = None
+        self._done = False  # `[DONE]` came
 
     def _encode(self, events: list[tuple[str, dict[str, Any]]]) -> list[bytes]:
         out = []
@@ -219,14 +241,21 @@ class OpenAIToAnthropicStreamAdapter:
         out: list[bytes] = []
         for event in self._decoder.feed(chunk):
             if event.data == b"[DONE]":
+                self._done = True
                 continue
             parsed = _parse_event(event.data)
             if parsed.get("usage") is not None:
                 self._reported = usage_from_openai(parsed["usage"]) or self._reported
-            out.extend(self._encode(self._translator.feed(parsed)))
+            try:
+                events = self._translator.feed(parsed)
+            except StreamTranslationError as exc:
+                raise UpstreamFailed(f"upstream stream error: {exc}") from None
+            out.extend(self._encode(events))
         return out
 
     def finish(self) -> list[bytes]:
+        if not (self._done or self._translator.finish_reason):
+            raise stream_cut_short("[DONE] or a finish_reason")
         out = self._encode(self._translator.finish())
         self.usage = self._reported or usage_from_anthropic(self._translator.usage)
         return out
@@ -255,6 +284,7 @@ class AnthropicClientToOpenAI:
 
     def convert_json(self, data: bytes) -> tuple[bytes, Usage, dict[str, Any]]:
         parsed = parse_upstream_json(data)
+        require_objects(parsed, "choices")
         converted = openai_response_to_anthropic(parsed, str(parsed.get("model") or ""))
         usage = usage_from_openai(parsed.get("usage")) or Usage()
         return orjson.dumps(converted), usage, converted

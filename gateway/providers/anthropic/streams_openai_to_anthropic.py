@@ -47,6 +47,11 @@ class OpenAIToAnthropicStream:
         self._tool_key: tuple[Any, Any] | None = None  # (OpenAI index, id) of the open tool call
         self._finish_reason: str | None = None
 
+    @property
+    def finish_reason(self) -> str | None:
+        """The finish_reason of choice 0, once a chunk carried one."""
+        return self._finish_reason
+
     def feed(self, chunk: JSON) -> list[Event]:
         """Translate one OpenAI chunk (the `[DONE]` sentinel is the caller's to drop)."""
         if chunk.get("error"):

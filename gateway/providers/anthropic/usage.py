@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from gateway.providers.base import Usage
+from gateway.providers.base import Usage, token_count
 
 JSON = dict[str, Any]
 
@@ -22,19 +22,20 @@ def openai_usage(usage: Any) -> JSON:
     """
     usage = usage if isinstance(usage, dict) else {}
     cache_read = usage.get("cache_read_input_tokens")
+    cache_read_count = token_count(cache_read, "cache_read_input_tokens")
     prompt = (
-        int(usage.get("input_tokens") or 0)
-        + int(cache_read or 0)
-        + int(usage.get("cache_creation_input_tokens") or 0)
+        token_count(usage.get("input_tokens"), "input_tokens")
+        + cache_read_count
+        + token_count(usage.get("cache_creation_input_tokens"), "cache_creation_input_tokens")
     )
-    completion = int(usage.get("output_tokens") or 0)
+    completion = token_count(usage.get("output_tokens"), "output_tokens")
     out: JSON = {
         "prompt_tokens": prompt,
         "completion_tokens": completion,
         "total_tokens": prompt + completion,
     }
     if cache_read is not None:
-        out["prompt_tokens_details"] = {"cached_tokens": int(cache_read)}
+        out["prompt_tokens_details"] = {"cached_tokens": cache_read_count}
     return out
 
 
@@ -47,13 +48,14 @@ def anthropic_usage(usage: Any) -> JSON:
     usage = usage if isinstance(usage, dict) else {}
     details = usage.get("prompt_tokens_details")
     cached = details.get("cached_tokens") if isinstance(details, dict) else None
-    prompt = int(usage.get("prompt_tokens") or 0)
+    prompt = token_count(usage.get("prompt_tokens"), "prompt_tokens")
+    cached_count = token_count(cached, "cached_tokens")
     out: JSON = {
-        "input_tokens": max(prompt - int(cached or 0), 0),
-        "output_tokens": int(usage.get("completion_tokens") or 0),
+        "input_tokens": max(prompt - cached_count, 0),
+        "output_tokens": token_count(usage.get("completion_tokens"), "completion_tokens"),
     }
     if cached is not None:
-        out["cache_read_input_tokens"] = int(cached)
+        out["cache_read_input_tokens"] = cached_count
     return out
 
 
@@ -62,11 +64,15 @@ def usage_from_anthropic(usage: Any) -> Usage | None:
     None when `usage` is not an object."""
     if not isinstance(usage, dict):
         return None
-    cache_read = int(usage.get("cache_read_input_tokens") or 0)
-    cache_write = int(usage.get("cache_creation_input_tokens") or 0)
+    cache_read = token_count(usage.get("cache_read_input_tokens"), "cache_read_input_tokens")
+    cache_write = token_count(
+        usage.get("cache_creation_input_tokens"), "cache_creation_input_tokens"
+    )
     return Usage(
-        prompt_tokens=int(usage.get("input_tokens") or 0) + cache_read + cache_write,
-        completion_tokens=int(usage.get("output_tokens") or 0),
+        prompt_tokens=token_count(usage.get("input_tokens"), "input_tokens")
+        + cache_read
+        + cache_write,
+        completion_tokens=token_count(usage.get("output_tokens"), "output_tokens"),
         cached_tokens=cache_read,
         cache_write_tokens=cache_write,
         reported=True,

@@ -30,7 +30,14 @@ from gateway.providers.anthropic.responses_anthropic_to_openai import anthropic_
 from gateway.providers.anthropic.streams_anthropic_to_openai import AnthropicToOpenAIStream
 from gateway.providers.anthropic.usage import usage_from_anthropic
 from gateway.providers.azure import openai_wire_for
-from gateway.providers.base import PreparedCall, Usage, endpoint_url, parse_upstream_json
+from gateway.providers.base import (
+    PreparedCall,
+    Usage,
+    endpoint_url,
+    error_text,
+    parse_upstream_json,
+    stream_cut_short,
+)
 from gateway.providers.openai import OPENAI_WIRE, openai_headers, usage_from_openai
 from gateway.providers.responses.events import encode
 from gateway.providers.responses.objects import new_id, usage_from_responses
@@ -87,6 +94,8 @@ class ResponsesStreamPassthrough:
             name, data = _name_and_data(part)
             if name == "response.output_text.delta":
                 self._deltas.append(data)
+            elif name == "error":
+                raise UpstreamFailed(f"upstream stream error: {error_text(_event(data))}")
             elif name in _FINAL_EVENTS or (name is None and data and data != b"[DONE]"):
                 self._final(_event(data))
         return [complete]
@@ -154,6 +163,8 @@ class _TranslatedStream:
         self._decoder = SSEDecoder()
         self._translator = ChatToResponsesStream(request, new_id("resp"), structured_tool)
         self.usage: Usage | None = None
+        # The upstream's proper end came: `[DONE]` or a finish_reason (Anthropic: message_stop).
+        self.ended = False
 
     @property
     def text(self) -> list[str]:
@@ -169,8 +180,17 @@ class _TranslatedStream:
 
     def _chunks(self, event_name: str | None, data: bytes) -> list[JSON]:
         if data == b"[DONE]":
+            self.ended = True
             return []
-        return [_event(data)]
+        chunk = _event(data)
+        if chunk.get("error"):
+            raise UpstreamFailed(f"upstream stream error: {error_text(chunk['error'])}")
+        choices = chunk.get("choices")
+        if isinstance(choices, list):
+            self.ended = self.ended or any(
+                isinstance(c, dict) and c.get("finish_reason") for c in choices
+            )
+        return [chunk]
 
     def feed(self, chunk: bytes) -> list[bytes]:
         out: list[bytes] = []
@@ -180,6 +200,8 @@ class _TranslatedStream:
         return out
 
     def finish(self) -> list[bytes]:
+        if not self.ended:
+            raise stream_cut_short("its end")
         out = [encode(e) for e in self._translator.finish()]
         self.usage = usage_from_openai(self._translator.usage)
         return out
@@ -194,8 +216,10 @@ class _AnthropicTranslatedStream(_TranslatedStream):
 
     def _chunks(self, event_name: str | None, data: bytes) -> list[JSON]:
         parsed = _event(data)
+        kind = event_name or parsed.get("type")
+        self.ended = self.ended or kind == "message_stop"
         try:
-            return self._to_chat.feed(event_name or parsed.get("type"), parsed)
+            return self._to_chat.feed(kind, parsed)
         except StreamTranslationError as exc:
             raise UpstreamFailed(f"upstream stream error: {exc}") from None
 

@@ -11,7 +11,7 @@ import secrets
 import time
 from typing import Any
 
-from gateway.providers.base import Usage
+from gateway.providers.base import Usage, token_count
 
 JSON = dict[str, Any]
 
@@ -115,12 +115,12 @@ def usage_from_responses(usage: Any) -> Usage | None:
     input_details = usage.get("input_tokens_details")
     output_details = usage.get("output_tokens_details")
     return Usage(
-        prompt_tokens=int(usage.get("input_tokens") or 0),
-        completion_tokens=int(usage.get("output_tokens") or 0),
-        cached_tokens=int(input_details.get("cached_tokens") or 0)
+        prompt_tokens=token_count(usage.get("input_tokens"), "input_tokens"),
+        completion_tokens=token_count(usage.get("output_tokens"), "output_tokens"),
+        cached_tokens=token_count(input_details.get("cached_tokens"), "cached_tokens")
         if isinstance(input_details, dict)
         else 0,
-        reasoning_tokens=int(output_details.get("reasoning_tokens") or 0)
+        reasoning_tokens=token_count(output_details.get("reasoning_tokens"), "reasoning_tokens")
         if isinstance(output_details, dict)
         else 0,
         reported=True,

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from gateway.providers.base import token_count
 from gateway.providers.responses.objects import (
     function_call_item,
     message_item,
@@ -29,12 +30,12 @@ def chat_usage_to_responses(usage: Any) -> JSON | None:
     prompt_details = usage.get("prompt_tokens_details")
     completion_details = usage.get("completion_tokens_details")
     return responses_usage(
-        int(usage.get("prompt_tokens") or 0),
-        int(usage.get("completion_tokens") or 0),
-        int((prompt_details or {}).get("cached_tokens") or 0)
+        token_count(usage.get("prompt_tokens"), "prompt_tokens"),
+        token_count(usage.get("completion_tokens"), "completion_tokens"),
+        token_count(prompt_details.get("cached_tokens"), "cached_tokens")
         if isinstance(prompt_details, dict)
         else 0,
-        int((completion_details or {}).get("reasoning_tokens") or 0)
+        token_count(completion_details.get("reasoning_tokens"), "reasoning_tokens")
         if isinstance(completion_details, dict)
         else 0,
     )

@@ -61,7 +61,7 @@ def test_key_ignores_user_stream_and_metadata() -> None:
     assert (
         cache_key(
             "/v1/chat/completions",
-            {**BODY, "user": "u", "stream": True, "stream_options": {}},
+            {**BODY, "user": "u", "stream": True, "stream_options": {}, "metadata": {"a": "b"}},
             "team",
         )
         == plain
@@ -69,6 +69,33 @@ def test_key_ignores_user_stream_and_metadata() -> None:
     assert cache_key("/v1/chat/completions", {**BODY, "temperature": 0.3}, "team") != plain
     assert cache_key("/v1/chat/completions", BODY, "other-team") != plain
     assert cache_key("/v1/messages", BODY, "team") != plain
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("modalities", ["text", "audio"]),
+        ("audio", {"voice": "alloy"}),
+        ("prediction", {"type": "content", "content": "x"}),
+        ("service_tier", "flex"),
+        ("verbosity", "low"),
+        ("web_search_options", {}),
+        ("guided_json", {"type": "object"}),
+        ("min_p", 0.1),
+        ("chat_template_kwargs", {"enable_thinking": False}),
+        ("a_field_no_one_knows_yet", 1),
+    ],
+)
+def test_every_other_field_is_part_of_the_key(field: str, value: object) -> None:
+    plain = cache_key("/v1/chat/completions", BODY, None)
+    assert cache_key("/v1/chat/completions", {**BODY, field: value}, None) != plain
+
+
+def test_key_does_not_depend_on_field_order() -> None:
+    reordered = dict(reversed(list({**BODY, "tools": [{"b": 1, "a": 2}]}.items())))
+    assert cache_key("/v1/chat/completions", reordered, None) == cache_key(
+        "/v1/chat/completions", {**BODY, "tools": [{"a": 2, "b": 1}]}, None
+    )
 
 
 def test_openai_json_stream_round_trip() -> None:

@@ -8,7 +8,7 @@ import orjson
 import pytest
 
 from gateway.config.types import GuardrailConfig
-from gateway.guardrails.bodies import input_slots, output_slots
+from gateway.guardrails.bodies import input_groups, output_groups
 from gateway.guardrails.compiled import GuardrailSet
 from gateway.guardrails.stream import GuardedConverter
 from gateway.providers.responses.events import ResponseEvents, encode
@@ -31,14 +31,17 @@ def test_input_slots_cover_instructions_messages_and_tool_outputs() -> None:
             {"type": "function_call_output", "call_id": "c", "output": "result"},
         ],
     }
-    assert [c[k] for c, k in input_slots(body, "responses")] == ["sys", "plain", "part", "result"]
-    assert [c[k] for c, k in input_slots({"input": "just text"}, "responses")] == ["just text"]
+    groups = input_groups(body, "responses")
+    assert [[c[k] for c, k in g] for g in groups] == [["sys"], ["plain"], ["part"], ["result"]]
+    assert [c[k] for g in input_groups({"input": "just text"}, "responses") for c, k in g] == [
+        "just text"
+    ]
 
 
 def test_output_slots_are_the_output_text_parts() -> None:
     response = response_object({}, "resp_1", "m", [message_item("msg_1", "answer")], None)
     response["output"].append({"type": "function_call", "arguments": "{}"})
-    assert [c[k] for c, k in output_slots(response, "openai")] == ["answer"]
+    assert [c[k] for g in output_groups(response, "openai") for c, k in g] == ["answer"]
 
 
 @pytest.fixture

@@ -57,3 +57,8 @@ def test_cache_writes_never_count_beyond_the_prompt() -> None:
     deployment = DeploymentConfig(provider="p", model="m", input_cost_per_1m=1.0)
     usage = Usage(prompt_tokens=10, cached_tokens=8, cache_write_tokens=50)
     assert cost_usd(usage, deployment) == pytest.approx((8 * 1.0 + 2 * 1.25) / 1e6)
+
+
+def test_cost_is_never_negative() -> None:
+    deployment = DeploymentConfig(provider="p", model="m", input_cost_per_1m=1.0)
+    assert cost_usd(Usage(prompt_tokens=-1_000_000), deployment) == 0.0

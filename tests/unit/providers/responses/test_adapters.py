@@ -8,6 +8,7 @@ import pytest
 from gateway.config.types import DeploymentConfig, ProviderConfig
 from gateway.errors import UpstreamFailed
 from gateway.providers import adapter_for, speaks_responses, wire_provider
+from gateway.providers.checked import CheckedAdapter
 from gateway.providers.responses.adapters import (
     STRUCTURED_TOOL,
     ResponsesPassthrough,
@@ -32,13 +33,17 @@ def test_which_providers_speak_responses() -> None:
     mock = wire_provider(provider("mock", ""), "responses")
     assert mock.type == "openai" and speaks_responses(mock)
     body = {"model": "pub", "input": "hi"}
+    # Each adapter comes behind CheckedAdapter (an upstream's malformed answer is a 502).
     chosen = adapter_for("responses", provider("openai", "http://x/v1"), None, body)
+    assert isinstance(chosen, CheckedAdapter)
+    chosen = chosen.inner
     assert isinstance(chosen, ResponsesToChat) and not isinstance(chosen, ResponsesToAnthropic)
-    assert isinstance(
-        adapter_for("responses", provider("anthropic", "http://x")), ResponsesToAnthropic
-    )
+    to_anthropic = adapter_for("responses", provider("anthropic", "http://x"))
+    assert isinstance(to_anthropic, CheckedAdapter)
+    assert isinstance(to_anthropic.inner, ResponsesToAnthropic)
     passthrough = adapter_for("responses", provider("openai", "http://x/v1", True))
-    assert isinstance(passthrough, ResponsesPassthrough)
+    assert isinstance(passthrough, CheckedAdapter)
+    assert isinstance(passthrough.inner, ResponsesPassthrough)
 
 
 def test_passthrough_changes_only_the_model_and_reads_usage_from_the_stream() -> None:

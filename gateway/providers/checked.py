@@ -1,0 +1,112 @@
+"""Every adapter behind one check: an upstream answer that breaks a translator is malformed.
+
+The adapters validate what they rely on (usage counts, the answer's lists, a stream's end) and
+raise `UpstreamFailed` themselves. Whatever else an upstream can make a translator trip over
+(a field of the wrong type deep inside an answer) must still end as a 502 `upstream_malformed`
+(or, mid-stream, an error event), never as a bare 500 or a stream cut without an end: this
+wrapper turns any other exception of `convert_json`, `feed`, `finish` and `text` into that.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from gateway.config.types import DeploymentConfig, ProviderConfig
+from gateway.errors import GatewayError, UpstreamFailed
+from gateway.providers.base import Adapter, PreparedCall, StreamConverter, Usage, malformed
+
+log = logging.getLogger("gateway.providers")
+
+
+def _malformed(exc: Exception) -> UpstreamFailed:
+    # A translator's own bug looks the same from outside: the traceback tells them apart.
+    log.warning("upstream answer rejected: %s: %s", type(exc).__name__, exc, exc_info=True)
+    return malformed(f"cannot read it ({type(exc).__name__})")
+
+
+class CheckedStream:
+    """A stream converter whose unexpected failures are `upstream_malformed`."""
+
+    def __init__(self, inner: StreamConverter) -> None:
+        self._inner = inner
+
+    @property
+    def inner(self) -> StreamConverter:
+        """The converter checked."""
+        return self._inner
+
+    def __getattr__(self, name: str) -> Any:
+        # What a converter offers beside the protocol (a Responses stream's final `response`).
+        return getattr(self._inner, name)
+
+    @property
+    def usage(self) -> Usage | None:
+        return self._inner.usage
+
+    @usage.setter
+    def usage(self, value: Usage | None) -> None:
+        self._inner.usage = value
+
+    @property
+    def text(self) -> list[str]:
+        try:
+            return self._inner.text
+        except Exception:  # noqa: BLE001 - the text is only for estimates and the log
+            log.warning("cannot read a stream's text", exc_info=True)
+            return []
+
+    def feed(self, chunk: bytes) -> list[bytes]:
+        try:
+            return self._inner.feed(chunk)
+        except GatewayError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - see the module docstring
+            raise _malformed(exc) from None
+
+    def finish(self) -> list[bytes]:
+        try:
+            return self._inner.finish()
+        except GatewayError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - see the module docstring
+            raise _malformed(exc) from None
+
+
+class CheckedAdapter:
+    """An adapter whose answers go through the checks above; requests pass as they are."""
+
+    def __init__(self, inner: Adapter) -> None:
+        self._inner = inner
+
+    @property
+    def inner(self) -> Adapter:
+        """The adapter checked."""
+        return self._inner
+
+    def prepare(
+        self,
+        body: dict[str, Any],
+        deployment: DeploymentConfig,
+        provider: ProviderConfig,
+        api_key: str | None,
+    ) -> PreparedCall:
+        return self._inner.prepare(body, deployment, provider, api_key)
+
+    def convert_json(self, data: bytes) -> tuple[bytes, Usage, dict[str, Any]]:
+        try:
+            return self._inner.convert_json(data)
+        except GatewayError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - see the module docstring
+            raise _malformed(exc) from None
+
+    def stream(self, body: dict[str, Any]) -> CheckedStream:
+        return CheckedStream(self._inner.stream(body))
+
+    def convert_error(self, status: int, data: bytes, deployment: DeploymentConfig) -> GatewayError:
+        try:
+            return self._inner.convert_error(status, data, deployment)
+        except Exception as exc:  # noqa: BLE001 - see the module docstring
+            log.warning("cannot read an upstream error answer: %s", exc, exc_info=True)
+            return UpstreamFailed(f"upstream {deployment.name} failed with status {status}")

@@ -1,0 +1,79 @@
+"""`Secrets`: takes provider keys (and anything shaped like a credential) out of untrusted text.
+
+An upstream may quote the credentials it was sent in its answer (`Incorrect API key provided:
+Bearer sk-...`, as many OpenAI-compatible servers do). Every upstream text the gateway passes
+on or writes down (error bodies, stream error events, the record's error message, log lines)
+goes through `scrub` first. It removes:
+
+- every configured secret (provider keys, the admin key) of at least `MIN_SECRET_LENGTH`
+  characters, verbatim or JSON-escaped;
+- the shapes credentials take even when the gateway does not know them: a token with a digit
+  in it after `Bearer `/`Basic `, `sk-...` keys, and the value of an `x-api-key`, `api-key` or
+  `authorization` header or field.
+
+Each is replaced by `****`. Built once per config (`Runtime.secrets`), so a reload that changes
+a key scrubs the new one.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+import orjson
+
+REDACTED = "****"
+# Shorter values would scrub ordinary words; no real provider key is this short.
+MIN_SECRET_LENGTH = 8
+
+# A credential's value: up to the next quote, backslash, separator or whitespace, so a scrub
+# of serialised JSON never eats the JSON around it.
+_VALUE = r"[^\s\"'\\,;&<>]+"
+_SHAPES = (
+    # `authorization: Bearer x`, `"x-api-key": "x"`, `api-key=x`: the name and separator stay.
+    r"(?P<name>\b(?:x-api-key|api[-_]key|authorization)[\"']?\s*[:=]\s*[\"']?)"
+    rf"(?:(?:bearer|basic)\s+)?{_VALUE}",
+    # After a scheme, only a token-like value (a digit in it): "Basic information" is prose.
+    rf"(?P<scheme>\b(?:bearer|basic)\s+)(?=[^\s\"'\\,;&<>]*\d){_VALUE}",
+    r"(?P<prefix>\bsk-)[A-Za-z0-9_\-]{8,}",
+)
+
+
+def _replacement(match: re.Match[str]) -> str:
+    groups = match.groupdict()
+    kept = groups.get("name") or groups.get("scheme") or groups.get("prefix") or ""
+    return kept + REDACTED
+
+
+class Secrets:
+    """The scrubber of one config: `scrub(text)` is `text` without any secret in it."""
+
+    def __init__(self, values: Iterable[str] = ()) -> None:
+        known: set[str] = set()
+        for value in values:
+            if len(value) >= MIN_SECRET_LENGTH:
+                known.add(value)
+                known.add(orjson.dumps(value).decode()[1:-1])  # as it stands inside JSON
+        # Longest first, so a key containing another is removed whole.
+        literals = [re.escape(v) for v in sorted(known, key=len, reverse=True)]
+        self._pattern = re.compile("|".join([*literals, *_SHAPES]), re.IGNORECASE)
+        self._count = len(known)
+
+    def __repr__(self) -> str:
+        return f"Secrets({self._count} known values)"
+
+    def scrub(self, text: str) -> str:
+        """`text` with every secret and credential-shaped value replaced by `****`."""
+        return self._pattern.sub(_replacement, text)
+
+    def scrub_bytes(self, data: bytes) -> bytes:
+        """`scrub` for UTF-8 bytes (a serialised error body); other bytes pass unchanged."""
+        try:
+            text = data.decode()
+        except UnicodeDecodeError:
+            return data
+        scrubbed = self.scrub(text)
+        return data if scrubbed == text else scrubbed.encode()
+
+
+NO_SECRETS = Secrets()

@@ -1,0 +1,241 @@
+"""An upstream that lies, on a raw socket: it writes the bytes a hostile or broken
+OpenAI-compatible (or Anthropic) server would, chosen by the upstream model name it is asked for.
+
+- `key-401`, `key-400`, `key-500`: an error answer quoting the credentials it was sent (in the
+  message, `param` and `code`, as some servers do);
+- `key-stream`: a stream that sends one chunk, then an error event quoting the credentials;
+- `usage-huge`, `usage-negative`, `usage-string`, `choices-null`: JSON answers with that flaw;
+- `stream-usage-huge`, `stream-usage-negative`: streams whose usage chunk has that flaw;
+- `stream-no-end`: a stream that ends (cleanly, at the HTTP level) without `[DONE]` or a
+  finish_reason (Anthropic: without `message_stop`);
+- `counter`: a fresh answer every time (its text is the request number), to see cache hits;
+- anything else: a normal answer.
+
+Every request body received is kept in `bodies` (what reached the provider).
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+PROVIDER_KEY = "hostile-provider-key-9d8c7b6a5f4e3d2c1b0a"
+
+
+# Between the pieces of a stream: each reaches the gateway as its own read.
+PACE_S = 0.02
+
+
+def _chunked(pieces: list[bytes]) -> list[bytes]:
+    return [b"%x\r\n%s\r\n" % (len(p), p) for p in pieces if p] + [b"0\r\n\r\n"]
+
+
+def _answer(status: int, body: bytes | list[bytes], stream: bool = False) -> list[bytes]:
+    """The response as the pieces to write, paced (a stream's chunks) or at once."""
+    if isinstance(body, list):
+        head = (
+            f"HTTP/1.1 {status} OK\r\ncontent-type: text/event-stream\r\n"
+            "transfer-encoding: chunked\r\nconnection: close\r\n\r\n"
+        )
+        return [head.encode(), *body]
+    head = (
+        f"HTTP/1.1 {status} X\r\ncontent-type: application/json\r\n"
+        f"content-length: {len(body)}\r\nconnection: close\r\n\r\n"
+    )
+    return [head.encode() + body]
+
+
+def _openai_chunk(delta: dict[str, Any], finish: str | None = None, **extra: Any) -> bytes:
+    chunk = {
+        "id": "chatcmpl-h",
+        "object": "chat.completion.chunk",
+        "created": 1,
+        "model": "h",
+        "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+        **extra,
+    }
+    return b"data: " + json.dumps(chunk).encode() + b"\n\n"
+
+
+def _usage_chunk(prompt: Any) -> bytes:
+    usage = {"prompt_tokens": prompt, "completion_tokens": 2, "total_tokens": 3}
+    chunk = {"id": "chatcmpl-h", "object": "chat.completion.chunk", "choices": [], "usage": usage}
+    return b"data: " + json.dumps(chunk).encode() + b"\n\n"
+
+
+def _anthropic_event(name: str, data: dict[str, Any]) -> bytes:
+    return f"event: {name}\ndata: {json.dumps(data)}\n\n".encode()
+
+
+def _anthropic_start() -> list[bytes]:
+    message = {
+        "id": "msg_h",
+        "type": "message",
+        "role": "assistant",
+        "model": "h",
+        "content": [],
+        "stop_reason": None,
+        "usage": {"input_tokens": 3, "output_tokens": 0},
+    }
+    block = {
+        "type": "content_block_start",
+        "index": 0,
+        "content_block": {"type": "text", "text": ""},
+    }
+    delta = {
+        "type": "content_block_delta",
+        "index": 0,
+        "delta": {"type": "text_delta", "text": "Hi"},
+    }
+    return [
+        _anthropic_event("message_start", {"type": "message_start", "message": message}),
+        _anthropic_event("content_block_start", block),
+        _anthropic_event("content_block_delta", delta),
+    ]
+
+
+class HostileUpstream:
+    """The server; `url` is its base (OpenAI providers add `/v1`)."""
+
+    def __init__(self) -> None:
+        self.bodies: list[dict[str, Any]] = []
+        self._count = itertools.count(1)
+        self._sock = socket.socket()
+        self._sock.bind(("127.0.0.1", 0))
+        self._sock.listen(64)
+        self.url = f"http://127.0.0.1:{self._sock.getsockname()[1]}"
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self._sock.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._handle, args=(conn,), daemon=True).start()
+
+    def _handle(self, conn: socket.socket) -> None:
+        with conn:
+            data = b""
+            while b"\r\n\r\n" not in data:
+                more = conn.recv(65536)
+                if not more:
+                    return
+                data += more
+            head, _, body = data.partition(b"\r\n\r\n")
+            lines = head.decode("latin-1").split("\r\n")
+            headers = {k.lower(): v.strip() for k, _, v in (h.partition(":") for h in lines[1:])}
+            length = int(headers.get("content-length", "0"))
+            while len(body) < length:
+                more = conn.recv(65536)
+                if not more:
+                    return
+                body += more
+            request = json.loads(body)
+            self.bodies.append(request)
+            credentials = headers.get("authorization") or headers.get("x-api-key", "")
+            anthropic = lines[0].split()[1].endswith("/messages")
+            pieces = self._reply(str(request.get("model")), credentials, anthropic, request)
+            try:
+                for number, piece in enumerate(pieces):
+                    if number > 1:
+                        time.sleep(PACE_S)
+                    conn.sendall(piece)
+            except OSError:
+                pass  # the gateway stopped reading: what it does then is the test
+
+    def _reply(
+        self, model: str, credentials: str, anthropic: bool, request: dict[str, Any]
+    ) -> list[bytes]:
+        leak = f"Incorrect API key provided: {credentials}. Check x-api-key: {PROVIDER_KEY}"
+        if model.startswith("key-") and model != "key-stream":
+            error = {"message": leak, "type": "invalid_request_error", "param": credentials}
+            error["code"] = PROVIDER_KEY
+            return _answer(int(model[4:]), json.dumps({"error": error}).encode())
+        if model == "key-stream":
+            if anthropic:
+                events = _anthropic_start()
+                error = {"type": "error", "error": {"type": "api_error", "message": leak}}
+                events.append(_anthropic_event("error", error))
+            else:
+                events = [_openai_chunk({"role": "assistant", "content": "Hi"})]
+                events.append(
+                    b"data: " + json.dumps({"error": {"message": leak}}).encode() + b"\n\n"
+                )
+            return _answer(200, _chunked(events), stream=True)
+        if model == "stream-no-end":
+            if anthropic:
+                return _answer(200, _chunked(_anthropic_start()), stream=True)
+            events = [_openai_chunk({"role": "assistant", "content": "Hi, and then"})]
+            return _answer(200, _chunked(events), stream=True)
+        if model.startswith("stream-usage-"):
+            prompt: Any = 10**30 if model.endswith("huge") else -(10**9)
+            events = [
+                _openai_chunk({"role": "assistant", "content": "Hi"}),
+                _openai_chunk({}, "stop"),
+                _usage_chunk(prompt),
+                b"data: [DONE]\n\n",
+            ]
+            return _answer(200, _chunked(events), stream=True)
+        text = str(next(self._count)) if model == "counter" else "Hello"
+        if anthropic:
+            answer: dict[str, Any] = {
+                "id": "msg_h",
+                "type": "message",
+                "role": "assistant",
+                "model": model,
+                "content": [{"type": "text", "text": text}],
+                "stop_reason": "end_turn",
+                "usage": {"input_tokens": 3, "output_tokens": 1},
+            }
+            return _answer(200, json.dumps(answer).encode())
+        usage: dict[str, Any] = {"prompt_tokens": 3, "completion_tokens": 1, "total_tokens": 4}
+        answer = {
+            "id": "chatcmpl-h",
+            "object": "chat.completion",
+            "created": 1,
+            "model": model,
+            "choices": [
+                {
+                    "index": 0,
+                    "message": {"role": "assistant", "content": text},
+                    "finish_reason": "stop",
+                }
+            ],
+            "usage": usage,
+        }
+        if model == "usage-huge":
+            usage["prompt_tokens"] = 10**30
+        elif model == "usage-negative":
+            usage["prompt_tokens"] = -(10**9)
+        elif model == "usage-string":
+            usage["prompt_tokens"] = "12"
+        elif model == "choices-null":
+            answer["choices"] = None
+        if request.get("stream"):
+            events = [
+                _openai_chunk({"role": "assistant", "content": text}),
+                _openai_chunk({}, "stop"),
+                b"data: [DONE]\n\n",
+            ]
+            return _answer(200, _chunked(events), stream=True)
+        return _answer(200, json.dumps(answer).encode())
+
+    def close(self) -> None:
+        self._sock.close()
+
+
+@contextmanager
+def running_hostile_upstream() -> Iterator[HostileUpstream]:
+    server = HostileUpstream()
+    server._thread.start()
+    try:
+        yield server
+    finally:
+        server.close()

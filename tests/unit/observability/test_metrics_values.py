@@ -1,0 +1,49 @@
+"""Counting a record never raises, whatever numbers it carries."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from prometheus_client import generate_latest
+
+from gateway.observability.metrics import Metrics, amount
+
+
+@pytest.mark.parametrize(
+    ("value", "counted"),
+    [
+        (3, 3.0),
+        (0.5, 0.5),
+        (-4, 0.0),
+        (float("nan"), 0.0),
+        (float("inf"), 0.0),
+        ("7", 0.0),
+        (None, 0.0),
+    ],
+)
+def test_amount_keeps_only_finite_non_negative_numbers(value: Any, counted: float) -> None:
+    assert amount(value) == counted
+
+
+def test_a_record_with_hostile_numbers_is_counted_without_raising() -> None:
+    metrics = Metrics()
+    record = {
+        "model": "m",
+        "deployment": "p/m",
+        "status": 200,
+        "cache": "bypass",
+        "latency_ms": 12.0,
+        "prompt_tokens": -1_000_000_000,
+        "completion_tokens": float("nan"),
+        "cost_usd": -999.0,
+        "team": "t",
+        "attempts": [],
+        "guardrails": [],
+    }
+    metrics.observe_record(record, {"m"})
+    text = generate_latest(metrics.registry).decode()
+    assert (
+        'gateway_requests_total{cache="bypass",deployment="p/m",model="m",status="200"} 1.0' in text
+    )
+    assert "gateway_tokens_total{" not in text and "gateway_cost_usd_total{" not in text

@@ -1,0 +1,95 @@
+"""`Secrets`: configured keys and credential-shaped values out of untrusted text."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import orjson
+import pytest
+
+from gateway.config import load_config
+from gateway.runtime import build_runtime
+from gateway.scrub import Secrets
+
+KEY = "prov-7f3a9c1e5b2d4a6f8e0c"
+
+
+@pytest.mark.parametrize(
+    ("text", "scrubbed"),
+    [
+        (f"Incorrect API key provided: {KEY}.", "Incorrect API key provided: ****."),
+        (f"Bearer {KEY}", "Bearer ****"),
+        ("authorization: Bearer abc123", "authorization: ****"),
+        ('{"x-api-key": "abc123xyz"}', '{"x-api-key": "****"}'),
+        ("api_key=zzz", "api_key=****"),
+        ("use sk-proj-abcdefgh1234 instead", "use sk-**** instead"),
+        ("Basic dXNlcjpwYXNzd29yZDE=", "Basic ****"),
+    ],
+)
+def test_secrets_and_credential_shapes_are_scrubbed(text: str, scrubbed: str) -> None:
+    assert Secrets([KEY]).scrub(text) == scrubbed
+
+
+@pytest.mark.parametrize(
+    "prose",
+    ["Basic information on the bearer of news", "short sk-abc key", "no key here", ""],
+)
+def test_prose_is_left_alone(prose: str) -> None:
+    assert Secrets([KEY]).scrub(prose) == prose
+
+
+def test_short_values_are_not_secrets() -> None:
+    # A one-letter "key" would scrub every such letter of every message.
+    assert Secrets(["abc"]).scrub("abc abc") == "abc abc"
+
+
+def test_a_secret_inside_serialised_json_is_scrubbed_and_the_json_stays_valid() -> None:
+    key = 'we"ird\\key-123456'
+    body = orjson.dumps({"error": {"message": f"bad key {key}", "param": key}})
+    scrubbed = Secrets([key]).scrub_bytes(body)
+    assert orjson.loads(scrubbed) == {"error": {"message": "bad key ****", "param": "****"}}
+
+
+def test_bytes_without_a_secret_are_returned_as_they_are() -> None:
+    body = b'{"error":{"message":"rate limited"}}'
+    assert Secrets([KEY]).scrub_bytes(body) is body
+    assert Secrets([KEY]).scrub_bytes(b"\xff\xfe") == b"\xff\xfe"
+
+
+def test_the_runtime_scrubs_the_keys_of_its_config(tmp_path: Path) -> None:
+    (tmp_path / "gateway.toml").write_text(
+        """
+[admin]
+key_env = "ADMIN"
+
+[[providers]]
+name = "p"
+type = "openai"
+base_url = "http://127.0.0.1:9"
+api_key_env = "P_KEY"
+"""
+    )
+    env = {"P_KEY": KEY, "ADMIN": "admin-key-0123456789"}
+    runtime = build_runtime(load_config(tmp_path / "gateway.toml", env=env), env=env)
+    assert runtime.secrets.scrub(f"{KEY} admin-key-0123456789") == "**** ****"
+    # A reload builds a new runtime: a rotated key is scrubbed from then on.
+    rotated = {**env, "P_KEY": "prov-rotated-1234567890"}
+    runtime = build_runtime(load_config(tmp_path / "gateway.toml", env=rotated), env=rotated)
+    assert runtime.secrets.scrub("prov-rotated-1234567890") == "****"
+
+
+def test_credentials_in_provider_headers_query_and_proxy_are_secrets(tmp_path: Path) -> None:
+    (tmp_path / "gateway.toml").write_text(
+        """
+[[providers]]
+name = "p"
+type = "openai"
+base_url = "http://127.0.0.1:9/v1"
+headers = { x-portkey-api-key = "hdr-secret-0123456", x-team = "team-platform-a" }
+query = { sig = "query-secret-0123456" }
+proxy = "http://user:proxy-pass-0123456@127.0.0.1:3128"
+"""
+    )
+    runtime = build_runtime(load_config(tmp_path / "gateway.toml", env={}), env={})
+    text = "hdr-secret-0123456 query-secret-0123456 proxy-pass-0123456 team-platform-a"
+    assert runtime.secrets.scrub(text) == "**** **** **** team-platform-a"
