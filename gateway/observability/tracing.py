@@ -108,21 +108,15 @@ class SpanQueue:
 class OtlpTracer:
     """`trace_context.RequestTracer` over the OpenTelemetry SDK's OTLP exporters."""
 
-    def __init__(self, config: TracingConfig, metrics: Metrics) -> None:
+    def __init__(
+        self, config: TracingConfig, metrics: Metrics, exporter: SpanExporter | None = None
+    ) -> None:
+        """`exporter`: the OTLP exporter `config` asks for, unless one is given (tests)."""
         assert config.endpoint is not None  # built only when tracing is configured
         self.config = config
         self.rng = random.Random()
         self.resource = Resource.create({"service.name": config.service_name})
-        exporter: SpanExporter
-        if config.protocol == "grpc":
-            exporter = GrpcExporter(
-                endpoint=config.endpoint,
-                insecure=config.endpoint.startswith("http://"),
-                timeout=config.export_timeout_s,
-            )
-        else:
-            exporter = HttpExporter(endpoint=config.endpoint, timeout=config.export_timeout_s)
-        self.queue = SpanQueue(exporter, config.queue_size, metrics)
+        self.queue = SpanQueue(exporter or otlp_exporter(config), config.queue_size, metrics)
 
     def start(self, headers: Mapping[str, str]) -> TraceIds | None:
         if self.config.sample_ratio < 1.0 and self.rng.random() >= self.config.sample_ratio:
@@ -237,6 +231,18 @@ class OtlpTracer:
             start_time=start,
             end_time=end,
         )
+
+
+def otlp_exporter(config: TracingConfig) -> SpanExporter:
+    """The SDK's OTLP exporter for `config.protocol` (`http://` on gRPC means no TLS)."""
+    assert config.endpoint is not None
+    if config.protocol == "grpc":
+        return GrpcExporter(
+            endpoint=config.endpoint,
+            insecure=config.endpoint.startswith("http://"),
+            timeout=config.export_timeout_s,
+        )
+    return HttpExporter(endpoint=config.endpoint, timeout=config.export_timeout_s)
 
 
 def _ns(ts: Any) -> int:

@@ -1,0 +1,94 @@
+"""The span exporter side: spans built from a record (content only when asked), the bounded
+queue that drops and counts, and the OTLP exporter each protocol gets."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+
+from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter as Grpc
+from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter as Http
+from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
+
+from gateway.config.types import TracingConfig
+from gateway.observability.metrics import Metrics
+from gateway.observability.trace_context import TraceIds
+from gateway.observability.tracing import OtlpTracer, otlp_exporter
+
+RECORD = {
+    "id": "req_1",
+    "ts": 1_767_225_600.0,
+    "model": "gpt",
+    "endpoint": "/v1/chat/completions",
+    "endpoint_kind": "chat",
+    "status": 200,
+    "latency_ms": 12.5,
+    "prompt_tokens": 7,
+    "completion_tokens": 3,
+    "attempts": [{"deployment": "p/m", "model": "gpt", "start_ms": 1.0, "duration_ms": 10.0}],
+    "finish_reason": "stop",
+    "guardrails": [{"name": "pii", "stage": "input", "action": "redact", "entities": []}],
+}
+
+
+class Held(SpanExporter):
+    """Keeps what it is given; blocks its first export until released (a slow collector)."""
+
+    def __init__(self) -> None:
+        self.spans: list[ReadableSpan] = []
+        self.release = threading.Event()
+        self.exported = threading.Event()
+
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        self.release.wait(5)
+        self.spans.extend(spans)
+        self.exported.set()
+        return SpanExportResult.SUCCESS
+
+    def shutdown(self) -> None:
+        self.release.set()
+
+
+def tracer(exporter: Held, **settings: object) -> tuple[OtlpTracer, Metrics]:
+    metrics = Metrics()
+    config = TracingConfig(endpoint="http://127.0.0.1:9/v1/traces", **settings)  # type: ignore[arg-type]
+    return OtlpTracer(config, metrics, exporter), metrics
+
+
+def test_content_only_when_asked_and_the_verdicts_always() -> None:
+    held = Held()
+    held.release.set()
+    traced, _ = tracer(held)
+    ids = TraceIds(5, 6, None)
+    traced.export(RECORD, ids, [7], ({"messages": ["hi"]}, {"text": "yo"}))
+    traced.export(RECORD, ids, [8], None)
+    traced.shutdown()
+    servers = [s for s in held.spans if s.parent is None]
+    assert len(servers) == 2 and len(held.spans) == 4
+    with_content = [s for s in servers if "gen_ai.input.messages" in (s.attributes or {})]
+    assert len(with_content) == 1
+    assert list(servers[0].attributes["gateway.guardrails"]) == ["pii:input:redact"]  # type: ignore[index, arg-type]
+    child = next(s for s in held.spans if s.parent is not None)
+    assert child.parent is not None and child.parent.span_id == 6
+    assert child.start_time == int(RECORD["ts"] * 1e9) + 1_000_000  # type: ignore[operator]
+
+
+def test_a_full_queue_drops_and_counts_without_blocking() -> None:
+    held = Held()  # the first export waits: the queue fills behind it
+    traced, metrics = tracer(held, queue_size=4)
+    for span_id in range(1, 10):
+        traced.export(RECORD, TraceIds(1, span_id + 100, None), [span_id], None)
+    dropped = metrics.registry.get_sample_value(
+        "gateway_trace_spans_dropped_total", {"reason": "queue_full"}
+    )
+    assert dropped is not None and dropped >= 9 * 2 - 4 - 2  # what the queue could not hold
+    traced.shutdown()
+
+
+def test_each_protocol_gets_its_otlp_exporter() -> None:
+    http = otlp_exporter(TracingConfig(endpoint="http://127.0.0.1:9/v1/traces"))
+    grpc = otlp_exporter(TracingConfig(endpoint="http://127.0.0.1:9", protocol="grpc"))
+    assert isinstance(http, Http) and isinstance(grpc, Grpc)
+    http.shutdown()
+    grpc.shutdown()
