@@ -8,9 +8,8 @@
 - `start_sentinel`: a primary, one replica and one Sentinel watching them (quorum 1, the
   primary is declared down after 1 s without an answer).
 
-TLS: the bundled redis-server (6.2, built without TLS) cannot serve it; `rediss://` and its
-URL options are passed to redis-py, which tests its TLS itself (tests/unit/state/redis/
-test_redispy.py checks that the options reach it).
+TLS: the bundled redis-server (6.2) is built without it; tests/tls_proxy.py puts a TLS proxy
+with a private CA in front of a server (tests/unit/state/redis/test_tls.py).
 """
 
 from __future__ import annotations

@@ -73,8 +73,9 @@ _CODES: dict[type[Exception], str] = {
     AuthorizationError: "NOPERM",
 }
 Client = aioredis.Redis | RedisCluster
-# Calls in flight at once (each holds one pooled connection), and the bound of each pool.
-IN_FLIGHT_MAX = 64
+# Calls in flight at once (each holds one pooled connection: a cold burst opens this many, each
+# with its TLS and AUTH handshakes), and the bound of each pool.
+IN_FLIGHT_MAX = 16
 POOL_MAX = 1024
 
 

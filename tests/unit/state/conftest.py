@@ -13,10 +13,18 @@ import redis
 from gateway.state import MemoryState, RedisOptions, StateBackend
 from gateway.state.redis.backend import RedisState
 from tests.redis_server import RedisServer, redis_server_binary, start_redis_or_skip
-from tests.redis_topologies import Topology, start_acl, start_cluster, start_sentinel
+from tests.redis_topologies import (
+    Topology,
+    start_acl,
+    start_cluster,
+    start_sentinel,
+)
+from tests.tls_proxy import TlsProxy
 
 # memory; one standalone server through each client; an ACL user through each client; a
-# 3-master Cluster and a Sentinel-managed primary (redis-py: the only client for them).
+# 3-master Cluster and a Sentinel-managed primary (redis-py: the only client for them). TLS
+# (with an ACL user): redis/test_tls.py, a few calls, since every new redis-py TLS connection
+# costs a tenth of a second here (an SSL context built per connection).
 BACKENDS = [
     "memory",
     "redis-resp",
@@ -79,6 +87,16 @@ def sentinel_topology(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Topo
     topology = _started_or_skip(lambda: start_sentinel(tmp_path_factory.mktemp("sentinel")))
     yield topology
     topology.stop()
+
+
+@pytest.fixture(scope="session")
+def tls_proxy(
+    acl_topology: Topology, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[TlsProxy]:
+    """TLS (a private CA) in front of the ACL server: the bundled redis-server has no TLS."""
+    proxy = TlsProxy(acl_topology.servers[0].port, tmp_path_factory.mktemp("tls")).start()
+    yield proxy
+    proxy.stop()
 
 
 def _started_or_skip(start: Callable[[], Topology]) -> Topology:
