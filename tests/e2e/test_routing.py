@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import time
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -267,6 +268,7 @@ def cooling(tmp_path: Path, fast: Proc) -> Iterator[Proc]:
 
 def test_failed_deployment_is_retried_on_sibling_then_benched(cooling: Proc, fast: Proc) -> None:
     before = calls(fast, "fail-500")
+    began = time.monotonic()
     first = post(cooling, chat("flaky"))
     assert first.status_code == 200
     assert first.headers["x-gateway-attempts"] == "2"
@@ -274,7 +276,10 @@ def test_failed_deployment_is_retried_on_sibling_then_benched(cooling: Proc, fas
     for _ in range(10):
         assert post(cooling, chat("flaky")).status_code == 200
     benched_at = calls(fast, "fail-500")
-    assert benched_at - before == 3, "exactly breaker_failures calls reach the failing deployment"
+    # breaker_failures calls, and one probe per cooldown that ran out meanwhile (none when the
+    # 11 requests take less than a cooldown, as they do on an idle machine).
+    probes = int((time.monotonic() - began) // COOLDOWN_S)
+    assert 3 <= benched_at - before <= 3 + probes, "breaker_failures calls reach the deployment"
     metrics = httpx.get(cooling.url + "/metrics").text
     assert 'gateway_deployment_up{deployment="fast/fail-500"} 0.0' in metrics
     # The cooldown ends: the next request probes the deployment once; the probe fails and
