@@ -2,7 +2,11 @@
 
     catalog.py      entity names and defaults (imported by the config loader; no heavy imports)
     base.py         Finding, the Detector interface, action helpers
-    pii.py          presidio-analyzer, offline (patterns engine; `ner` with a spaCy model)
+    pii.py          the PII detector over one of two engines, offline
+    pii_patterns.py the `patterns` engine: presidio's pattern rules run directly (no spaCy)
+    pii_rules.py    those rules: patterns, scores, context words, checks (pii_iban.py: formats)
+    pii_phone.py    phone numbers: regex candidates validated by libphonenumber (both engines)
+    pii_presidio.py the `ner` engine: presidio-analyzer over a spaCy model (imported only here)
     regex.py        operator regexes and deny lists
     toxicity.py     offline classifier (alt-profanity-check)
     injection.py    prompt-injection heuristics with a score

@@ -1,16 +1,15 @@
-"""PII with presidio-analyzer, fully offline.
+"""The PII guardrail: a detector over one of two engines, both offline.
 
-A default `AnalyzerEngine()` downloads a spaCy model and the email recognizer's tldextract
-downloads the public suffix list. Here neither happens: the `patterns` engine runs a blank
-spaCy pipeline (a tokenizer only; each token's lowercase form stands in for its lemma so
-presidio's context-word boost still works) under presidio's pattern recognizers, and tldextract
-reads the suffix list bundled in its wheel. `engine = "ner"` adds PERSON / LOCATION / NRP from an
-installed spaCy model (`pip install 'llm-gateway[ner]'`); without one it falls back to
-`patterns` and says so in the log.
+`engine = "patterns"` (the default) runs presidio's pattern recognizers directly
+(`pii_patterns.py`, rules in `pii_rules.py`): no presidio, no spaCy, no NLP pipeline.
+`engine = "ner"` adds PERSON / LOCATION / NRP with presidio over an installed spaCy model
+(`pii_presidio.py`, `pip install 'llm-gateway[ner]'`); without the model it falls back to
+`patterns` and says so in the log. Only `ner` imports presidio and spaCy.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import re
 from collections.abc import Iterable, Sequence
@@ -18,8 +17,11 @@ from typing import Any
 
 from gateway.config.types import GuardrailConfig, RecognizerConfig
 from gateway.guardrails.base import Finding, GuardrailUnavailable, max_width, resolve, suffix_run
-from gateway.guardrails.catalog import DEFAULT_PII_ENTITIES, NER_ENTITIES
+from gateway.guardrails.catalog import DEFAULT_PII_ENTITIES
 from gateway.guardrails.normalise import normalise
+from gateway.guardrails.pii_patterns import PatternEngine
+from gateway.guardrails.pii_presidio import build_presidio_analyzer
+from gateway.guardrails.pii_rules import email_domain_check
 
 log = logging.getLogger("gateway.guardrails")
 
@@ -49,215 +51,6 @@ _NEEDS_DIGIT = {
     "CRYPTO",
 }
 _TRIGGERS = {"EMAIL_ADDRESS": "@", **{e: r"\d" for e in _NEEDS_DIGIT}}
-
-_PHONE_CANDIDATE = re.compile(
-    r"(?<![\w+\-./])(?:(?:\+|00)\d{1,3}[\s.\-]?)?(?:\(\d{1,5}\)[\s.\-]?)?\d[\d\s.\-]{4,17}\d(?![\w@]|[.\-/:]\d)"
-)
-_PHONE_REJECT = (
-    re.compile(r"\d{4}[-/.]\d{1,2}[-/.]\d{1,2}"),  # dates
-    re.compile(r"\d{1,2}[-/.]\d{1,2}[-/.]\d{2,4}"),
-    re.compile(r"(?:19|20)\d{2}[-./]\d+(?:[-./]\d+)*"),  # year-led references: 2024-117-0042
-    re.compile(r"\d{1,3}(?:\.\d{1,3}){3}"),  # IPv4
-    re.compile(r"\d{3}[\s.\-]\d{2}[\s.\-]\d{4}"),  # SSN shape
-    re.compile(r"\d{5}-\d{4}|\d{2}-\d{7}"),  # ZIP+4, US tax id
-    re.compile(r"\d+\.\d+"),  # decimals
-)
-# National formats: a leading 0 is the trunk prefix of these; anything else must be a NANP number.
-_TRUNK_REGIONS = ("GB", "DE", "FR", "NL", "IT", "AU", "IN", "BR", "IE", "CH", "AT", "BE")
-_NANP_REGIONS = ("US", "CA")
-
-
-def _lemma_artifacts(engine: Any, doc: Any, language: str) -> Any:
-    from presidio_analyzer.nlp_engine import NlpArtifacts
-
-    entities = list(doc.ents) if doc.has_annotation("ENT_IOB") else []
-    mapping = engine.ner_model_configuration.model_to_presidio_entity_mapping
-    kept = []
-    for span in entities:
-        label = mapping.get(span.label_)
-        if label in NER_ENTITIES:
-            span.label_ = label
-            kept.append(span)
-    return NlpArtifacts(
-        entities=kept,
-        tokens=doc,
-        tokens_indices=[token.idx for token in doc],
-        # A blank pipeline has no lemmatizer; the lowercase form keeps context words working.
-        lemmas=[token.lemma_ or token.lower_ for token in doc],
-        nlp_engine=engine,
-        language=language,
-        scores=[0.85] * len(kept),
-    )
-
-
-def _nlp_engine(model: str | None) -> Any:
-    import spacy
-    from presidio_analyzer.nlp_engine import SpacyNlpEngine
-
-    class OfflineNlpEngine(SpacyNlpEngine):
-        """spaCy without downloads: a blank English pipeline, or an installed model."""
-
-        def load(self) -> None:
-            nlp = (
-                spacy.load(model, exclude=["parser", "lemmatizer"]) if model else spacy.blank("en")
-            )
-            self.nlp = {"en": nlp}  # type: ignore[assignment]
-
-        def _doc_to_nlp_artifact(self, doc: Any, language: str) -> Any:
-            return _lemma_artifacts(self, doc, language)
-
-    engine = OfflineNlpEngine(models=[{"lang_code": "en", "model_name": model or "blank"}])
-    engine.load()
-    return engine
-
-
-def _recognizers(
-    entities: Sequence[str], custom: Sequence[RecognizerConfig], ner: bool
-) -> list[Any]:
-    import phonenumbers
-    import tldextract
-    from presidio_analyzer import (
-        AnalysisExplanation,
-        EntityRecognizer,
-        LocalRecognizer,
-        Pattern,
-        PatternRecognizer,
-        RecognizerResult,
-    )
-    from presidio_analyzer.predefined_recognizers import (
-        CreditCardRecognizer,
-        CryptoRecognizer,
-        EmailRecognizer,
-        IbanRecognizer,
-        IpRecognizer,
-        MacAddressRecognizer,
-        SpacyRecognizer,
-        UrlRecognizer,
-        UsSsnRecognizer,
-    )
-
-    # The suffix list shipped inside tldextract's wheel; never the network.
-    extract = tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None)
-
-    class OfflineEmailRecognizer(EmailRecognizer):
-        def validate_result(self, pattern_text: str) -> bool:
-            return bool(extract(pattern_text).fqdn)
-
-    class PhoneRecognizer(LocalRecognizer):
-        """Phone numbers: cheap candidates by regex, each validated by libphonenumber.
-
-        A formatted number (`+`, parentheses or separators) scores 0.7; bare digits score 0.3 and
-        need a context word ("phone", "call", ...) to pass the default threshold, so order
-        numbers and ids do not.
-        """
-
-        CONTEXT = (
-            "phone",
-            "telephone",
-            "tel",
-            "cell",
-            "mobile",
-            "call",
-            "fax",
-            "whatsapp",
-            "reach",
-        )
-
-        def __init__(self) -> None:
-            super().__init__(
-                supported_entities=["PHONE_NUMBER"],
-                context=list(self.CONTEXT),
-                name="PhoneRecognizer",
-            )
-
-        def load(self) -> None:
-            pass
-
-        def analyze(self, text: str, entities: list[str], nlp_artifacts: Any = None) -> list[Any]:
-            results = []
-            for match in _PHONE_CANDIDATE.finditer(text):
-                value = match.group().rstrip(" .-")
-                score = _phone_score(value, phonenumbers)
-                if score:
-                    results.append(
-                        RecognizerResult(
-                            "PHONE_NUMBER",
-                            match.start(),
-                            match.start() + len(value),
-                            score,
-                            analysis_explanation=AnalysisExplanation("PhoneRecognizer", score),
-                            recognition_metadata={
-                                RecognizerResult.RECOGNIZER_NAME_KEY: "PhoneRecognizer",
-                                RecognizerResult.RECOGNIZER_IDENTIFIER_KEY: self.id,
-                            },
-                        )
-                    )
-            return EntityRecognizer.remove_duplicates(results)
-
-    class CardRecognizer(CreditCardRecognizer):
-        # presidio's pattern plus the Mastercard 2-series (2221-2720); Luhn still decides.
-        PATTERNS = CreditCardRecognizer.PATTERNS + [
-            Pattern("Mastercard 2-series", r"\b2[2-7]\d{2}[- ]?\d{4}[- ]?\d{4}[- ]?\d{4}\b", 0.3)
-        ]
-
-    builtin: dict[str, Any] = {
-        "EMAIL_ADDRESS": OfflineEmailRecognizer,
-        "PHONE_NUMBER": PhoneRecognizer,
-        "CREDIT_CARD": CardRecognizer,
-        "IBAN_CODE": IbanRecognizer,
-        "IP_ADDRESS": IpRecognizer,
-        "US_SSN": UsSsnRecognizer,
-        "URL": UrlRecognizer,
-        "MAC_ADDRESS": MacAddressRecognizer,
-        "CRYPTO": CryptoRecognizer,
-    }
-    recognizers = [builtin[e]() for e in entities if e in builtin]
-    if ner:
-        recognizers.append(
-            SpacyRecognizer(supported_entities=[e for e in entities if e in NER_ENTITIES])
-        )
-    for spec in custom:
-        patterns = [
-            Pattern(f"{spec.entity}_{i}", p, spec.score) for i, p in enumerate(spec.patterns)
-        ]
-        recognizers.append(
-            PatternRecognizer(
-                supported_entity=spec.entity,
-                name=f"custom_{spec.entity}",
-                patterns=patterns or None,  # type: ignore[arg-type]
-                deny_list=list(spec.deny_list) or None,  # type: ignore[arg-type]
-                deny_list_score=spec.score,
-                context=list(spec.context) or None,  # type: ignore[arg-type]
-            )
-        )
-    return recognizers
-
-
-def _phone_score(value: str, phonenumbers: Any) -> float:
-    """0.7 for a valid formatted number, 0.3 for valid bare digits (needs context), else 0."""
-    digits = sum(c.isdigit() for c in value)
-    international = value.startswith(("+", "00"))
-    formatted = international or "(" in value or bool(re.search(r"\d[\s.\-]\d", value))
-    if international:
-        regions: tuple[str | None, ...] = (None,)
-        low = 7
-    elif value.lstrip("(").startswith("0"):
-        regions, low = _TRUNK_REGIONS, 9
-    else:
-        regions, low = _NANP_REGIONS, 10
-    if not formatted:
-        low = max(low, 10)
-    if not low <= digits <= 15 or any(p.fullmatch(value) for p in _PHONE_REJECT):
-        return 0.0
-    text = "+" + value[2:] if value.startswith("00") else value
-    for region in regions:
-        try:
-            number = phonenumbers.parse(text, region)
-        except phonenumbers.NumberParseException:
-            continue
-        if phonenumbers.is_valid_number(number):
-            return 0.7 if formatted else 0.3
-    return 0.0
 
 
 # Texts longer than this are scanned in pieces (spaCy refuses texts over 1,000,000 characters,
@@ -349,29 +142,25 @@ class PiiDetector:
         return min(self.window, max((suffix_run(p, text, w) for p, w in self._tails), default=0))
 
 
-def build_analyzer(entities: Iterable[str], custom: Sequence[RecognizerConfig], engine: str) -> Any:
-    """A presidio AnalyzerEngine that never touches the network."""
-    import spacy
-    from presidio_analyzer import AnalyzerEngine, RecognizerRegistry
+def ner_model_installed() -> bool:
+    """Whether the spaCy model of `engine = "ner"` is installed (found without importing it)."""
+    return importlib.util.find_spec(NER_MODEL) is not None
 
-    model = None
-    if engine == "ner":
-        if spacy.util.is_package(NER_MODEL):
-            model = NER_MODEL
-        else:
-            log.warning(
-                "guardrails: engine = 'ner' needs the spaCy model %s "
-                "(pip install 'llm-gateway[ner]'); "
-                "using the patterns engine, so PERSON / LOCATION / NRP are not detected",
-                NER_MODEL,
-            )
+
+def build_analyzer(entities: Iterable[str], custom: Sequence[RecognizerConfig], engine: str) -> Any:
+    """The engine's analyzer: presidio over a spaCy model for `ner`, else the pattern engine
+    (which imports neither presidio nor spaCy)."""
     wanted = list(entities)
-    registry = RecognizerRegistry(supported_languages=["en"])
-    for recognizer in _recognizers(wanted, custom, ner=model is not None):
-        registry.add_recognizer(recognizer)
-    return AnalyzerEngine(
-        nlp_engine=_nlp_engine(model), registry=registry, supported_languages=["en"]
-    )
+    if engine == "ner":
+        if ner_model_installed():
+            return build_presidio_analyzer(wanted, custom, NER_MODEL)
+        log.warning(
+            "guardrails: engine = 'ner' needs the spaCy model %s "
+            "(pip install 'llm-gateway[ner]'); "
+            "using the patterns engine, so PERSON / LOCATION / NRP are not detected",
+            NER_MODEL,
+        )
+    return PatternEngine(wanted, custom, email_domain_check())
 
 
 def build_pii(config: GuardrailConfig, analyzers: dict[Any, Any]) -> PiiDetector:

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from gateway.config.types import GuardrailConfig, RecognizerConfig
+from gateway.guardrails import pii
 from gateway.guardrails.pii import build_pii
 
 
@@ -47,9 +48,7 @@ def test_deny_list_recognizer(compile_set: Any) -> None:
 def test_ner_engine_without_model_falls_back_to_patterns(
     caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import spacy
-
-    monkeypatch.setattr(spacy.util, "is_package", lambda name: False)
+    monkeypatch.setattr(pii, "ner_model_installed", lambda: False)
     detector = build_pii(GuardrailConfig(name="ner", type="pii", engine="ner"), {})
     assert "needs the spaCy model" in caplog.text
     assert [f.entity for f in detector.scan("write to a@b.com")] == ["EMAIL_ADDRESS"]

@@ -1,0 +1,216 @@
+"""The `patterns` PII engine: presidio's pattern recognizers run directly, without an NLP engine.
+
+presidio-analyzer imports spaCy as soon as any part of it is imported (~2 s and ~60 MB), and
+its analyzer tokenizes every text with a spaCy pipeline only to find the words before a match.
+This engine applies the same rules (`pii_rules.py`) the way presidio's `AnalyzerEngine` does:
+each pattern over the text (`regex`, DOTALL | MULTILINE | IGNORECASE), a check that confirms
+(score 1.0) or drops a match, then the context boost (+0.35, at least 0.4) when one of the
+rule's context words is part of one of the five words before the match (stop words and
+punctuation not counted, as presidio counts them), then the score threshold. Its `analyze` has
+the signature of presidio's, so `PiiDetector` runs either engine.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import regex
+
+from gateway.config.types import RecognizerConfig
+from gateway.guardrails.pii_phone import PHONE_CANDIDATE, PHONE_CONTEXT, phone_score
+from gateway.guardrails.pii_rules import PATTERN_NEEDS, STOP_WORDS, Rule, builtin_rules
+
+_FLAGS = regex.DOTALL | regex.MULTILINE | regex.IGNORECASE
+# presidio's LemmaContextAwareEnhancer defaults.
+CONTEXT_BOOST = 0.35
+CONTEXT_MIN_SCORE = 0.4
+CONTEXT_WORDS_BEFORE = 5
+
+# spaCy's English tokenizer, as far as the words before a match go: whitespace-separated chunks,
+# its prefix / suffix characters split off one by one, a hyphen between letters or digits and
+# `:<>=/` before a letter split off (not inside an email, a URL or a dotted number, which spaCy
+# keeps whole); whitespace other than one space is a word of its own.
+_CHUNK = regex.compile(r"\S+|\s+")
+_CHUNK_GAP = regex.compile(r"\s+")
+_LEAD = regex.compile("^[" + regex.escape("!\"#$%&'()*+,:;<=>?[]_`{}«»“”‘’…—–¡¿£€¥§°") + "]+")
+_TRAIL = regex.compile("[" + regex.escape("!\"#&'()*,.:;<>?[]_`{}«»“”‘’…—–¡¿°") + "]+$")
+_INFIX = regex.compile(r"((?<=[\p{L}\d])-(?=[\p{L}\d])|(?<=[\p{L}\d])[:<>=/](?=\p{L}))")
+_PUNCT = regex.compile(r"[\p{P}]+")
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    """One match, named as presidio's RecognizerResult is (the detector reads either)."""
+
+    entity_type: str
+    start: int
+    end: int
+    score: float
+
+
+@dataclass(frozen=True)
+class _Compiled:
+    rule: Rule
+    patterns: tuple[tuple[Any, Any, float], ...]  # (filter or None, pattern, score)
+    groups: bool  # IBAN: try the match's end at each group's end, longest first
+
+
+def _compile(rule: Rule) -> _Compiled:
+    compiled = tuple(
+        (_needs(name), regex.compile(p, _FLAGS), score) for name, p, score in rule.patterns
+    )
+    return _Compiled(rule, compiled, groups=rule.entity == "IBAN_CODE")
+
+
+def _needs(name: str) -> Any:
+    need = PATTERN_NEEDS.get(name)
+    return regex.compile(need, _FLAGS) if need else None
+
+
+def custom_rule(spec: RecognizerConfig) -> Rule:
+    """An operator's recognizer as presidio's PatternRecognizer reads it (deny list last)."""
+    patterns = [(f"{spec.entity}_{i}", p, spec.score) for i, p in enumerate(spec.patterns)]
+    if spec.deny_list:
+        words = "|".join(regex.escape(w) for w in spec.deny_list)
+        patterns.append(("deny_list", rf"(?:^|(?<=\W))({words})(?:(?=\W)|$)", spec.score))
+    return Rule(spec.entity, tuple(patterns), tuple(c.lower() for c in spec.context))
+
+
+def context_words(text: str, start: int) -> list[str]:
+    """The counted words (lowercase) from the match's own word back to five words before it."""
+    span = 160
+    while True:
+        low = max(0, start - span)
+        if low:
+            # Start at a word boundary: the first chunk may have been cut.
+            gap = _CHUNK_GAP.search(text, low, start)
+            low = gap.end() if gap else start
+        counted = _counted(_words(text, low, start), start)
+        if counted is None or len(counted) > CONTEXT_WORDS_BEFORE or low == 0:
+            return counted or []
+        span *= 4
+
+
+def _words(text: str, low: int, start: int) -> list[tuple[int, int, str]]:
+    words: list[tuple[int, int, str]] = []
+    for chunk in _CHUNK.finditer(text, low):
+        if chunk.start() > start:
+            break
+        body = chunk.group()
+        if body.isspace():
+            # spaCy keeps whitespace other than one separating space as a token (a word).
+            if body != " " or chunk.start() == 0:
+                words.append((chunk.start(), chunk.end(), body))
+            continue
+        lead = edge.end() if (edge := _LEAD.match(body)) and edge.end() < len(body) else 0
+        trail = _TRAIL.search(body, lead)
+        core = body[lead : trail.start() if trail and trail.start() > lead else len(body)]
+        at = chunk.start()
+        keep_whole = "@" in core or "://" in core or "." in core
+        parts = [core] if keep_whole else _INFIX.split(core)
+        for part in [*body[:lead], *parts, *body[lead + len(core) :]]:
+            words.append((at, at + len(part), part))
+            at += len(part)
+    return words
+
+
+def _counted(words: list[tuple[int, int, str]], start: int) -> list[str] | None:
+    index = next((i for i, (s, e, _) in enumerate(words) if s == start or start < e), None)
+    if index is None:
+        return None
+    counted: list[str] = []
+    for _, _, word in reversed(words[: index + 1]):
+        lower = word.lower()
+        if lower in STOP_WORDS or lower == "be" or ":" in lower or _PUNCT.fullmatch(lower):
+            continue
+        counted.append(lower)
+        if len(counted) > CONTEXT_WORDS_BEFORE:
+            break
+    return counted
+
+
+class PatternEngine:
+    """The built-in rules for `entities`, the phone recognizer and the operator's recognizers."""
+
+    def __init__(
+        self,
+        entities: Sequence[str],
+        custom: Sequence[RecognizerConfig],
+        email_domain: Any,
+    ) -> None:
+        builtin = builtin_rules(email_domain)
+        rules = [builtin[e] for e in entities if e in builtin]
+        rules += [custom_rule(spec) for spec in custom]
+        self._rules = [_compile(rule) for rule in rules]
+        self._phone = "PHONE_NUMBER" in entities
+
+    def analyze(
+        self, text: str, language: str, entities: Sequence[str], score_threshold: float
+    ) -> list[Hit]:
+        """Every match of the wanted entities scoring at least `score_threshold`."""
+        wanted = set(entities)
+        found: list[tuple[Hit, tuple[str, ...]]] = []
+        for compiled in self._rules:
+            if compiled.rule.entity in wanted:
+                found += [(hit, compiled.rule.context) for hit in _matches(compiled, text)]
+        if self._phone and "PHONE_NUMBER" in wanted:
+            found += [(hit, PHONE_CONTEXT) for hit in _phones(text)]
+        lowered = text.lower()
+        hits = [_boosted(text, lowered, hit, context) for hit, context in found]
+        return [hit for hit in hits if hit.score >= score_threshold]
+
+
+def _matches(compiled: _Compiled, text: str) -> list[Hit]:
+    rule = compiled.rule
+    hits: list[Hit] = []
+    for need, pattern, base in compiled.patterns:
+        if need is not None and need.search(text) is None:
+            continue
+        for match in pattern.finditer(text):
+            ends = [match.end()]
+            if compiled.groups:
+                groups = range(len(match.groups()), 0, -1)
+                ends = [e if (e := match.end(g)) > 0 else match.end() for g in groups]
+            for end in ends:
+                value = text[match.start() : end]
+                if not value:
+                    continue
+                score = base
+                if rule.validate is not None:
+                    verdict = rule.validate(value)
+                    if verdict is not None:
+                        score = 1.0 if verdict else 0.0
+                if rule.invalidate is not None and rule.invalidate(value):
+                    score = 0.0
+                if score > 0:
+                    hits.append(Hit(rule.entity, match.start(), end, score))
+                    break
+    return hits
+
+
+def _phones(text: str) -> list[Hit]:
+    hits = []
+    for match in PHONE_CANDIDATE.finditer(text):
+        value = match.group().rstrip(" .-")
+        score = phone_score(value)
+        if score:
+            hits.append(Hit("PHONE_NUMBER", match.start(), match.start() + len(value), score))
+    return hits
+
+
+def _boosted(text: str, lowered: str, hit: Hit, context: tuple[str, ...]) -> Hit:
+    if not context or hit.score >= 1.0:
+        return hit
+    # A context word counts only inside a word before the match (or the match's own word):
+    # when it is nowhere in the text up to the end of that word, there is nothing to look for.
+    gap = _CHUNK_GAP.search(text, hit.start)
+    before = lowered[: gap.start() if gap else len(text)]
+    if not any(c in before for c in context):
+        return hit
+    words = context_words(text, hit.start)
+    if not any(c in w for c in context for w in words):
+        return hit
+    score = min(max(hit.score + CONTEXT_BOOST, CONTEXT_MIN_SCORE), 1.0)
+    return Hit(hit.entity_type, hit.start, hit.end, score)
