@@ -12,7 +12,8 @@ the signature of presidio's, so `PiiDetector` runs either engine.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import re
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,7 +21,13 @@ import regex
 
 from gateway.config.types import RecognizerConfig
 from gateway.guardrails.pii_phone import PHONE_CANDIDATE, PHONE_CONTEXT, phone_score
-from gateway.guardrails.pii_rules import PATTERN_NEEDS, STOP_WORDS, Rule, builtin_rules
+from gateway.guardrails.pii_rules import (
+    PATTERN_ANCHORS,
+    PATTERN_NEEDS,
+    STOP_WORDS,
+    Rule,
+    builtin_rules,
+)
 
 _FLAGS = regex.DOTALL | regex.MULTILINE | regex.IGNORECASE
 # presidio's LemmaContextAwareEnhancer defaults.
@@ -32,7 +39,7 @@ CONTEXT_WORDS_BEFORE = 5
 # its prefix / suffix characters split off one by one, a hyphen between letters or digits and
 # `:<>=/` before a letter split off (not inside an email, a URL or a dotted number, which spaCy
 # keeps whole); whitespace other than one space is a word of its own.
-_CHUNK = regex.compile(r"\S+|\s+")
+_CHUNKS_BACKWARD = regex.compile(r"\S+|\s+", regex.REVERSE)
 _CHUNK_GAP = regex.compile(r"\s+")
 _LEAD = regex.compile("^[" + regex.escape("!\"#$%&'()*+,:;<=>?[]_`{}«»“”‘’…—–¡¿£€¥§°") + "]+")
 _TRAIL = regex.compile("[" + regex.escape("!\"#&'()*,.:;<>?[]_`{}«»“”‘’…—–¡¿°") + "]+$")
@@ -53,20 +60,44 @@ class Hit:
 @dataclass(frozen=True)
 class _Compiled:
     rule: Rule
-    patterns: tuple[tuple[Any, Any, float], ...]  # (filter or None, pattern, score)
+    patterns: tuple[tuple[Any, Any, float], ...]  # (filter or None, search, score)
     groups: bool  # IBAN: try the match's end at each group's end, longest first
 
 
 def _compile(rule: Rule) -> _Compiled:
     compiled = tuple(
-        (_needs(name), regex.compile(p, _FLAGS), score) for name, p, score in rule.patterns
+        (_needs(name), _search(name, regex.compile(p, _FLAGS)), score)
+        for name, p, score in rule.patterns
     )
     return _Compiled(rule, compiled, groups=rule.entity == "IBAN_CODE")
 
 
-def _needs(name: str) -> Any:
+def _needs(name: str) -> re.Pattern[str] | None:
+    # The standard library's engine: ~2x faster than `regex` for these one-class scans.
     need = PATTERN_NEEDS.get(name)
-    return regex.compile(need, _FLAGS) if need else None
+    return re.compile(need, re.IGNORECASE) if need else None
+
+
+def _search(name: str, pattern: Any) -> Callable[[str], Iterator[Any]]:
+    """`pattern.finditer`, or for an anchored pattern the same matches found from each anchor."""
+    if name not in PATTERN_ANCHORS:
+        return pattern.finditer  # type: ignore[no-any-return]
+    anchor, before = PATTERN_ANCHORS[name]
+    run = regex.compile(before, _FLAGS | regex.REVERSE)
+
+    def finditer(text: str) -> Iterator[Any]:
+        pos = 0
+        while (at := text.find(anchor, pos)) >= 0:
+            # No match can start before this run: it would have to cross a character outside
+            # the class to reach the anchor. Matches are never empty, so `pos` always moves.
+            before_anchor = run.match(text, pos, at)
+            match = pattern.search(text, before_anchor.start() if before_anchor else at)
+            if match is None:
+                return
+            yield match
+            pos = match.end()
+
+    return finditer
 
 
 def custom_rule(spec: RecognizerConfig) -> Rule:
@@ -80,55 +111,44 @@ def custom_rule(spec: RecognizerConfig) -> Rule:
 
 def context_words(text: str, start: int) -> list[str]:
     """The counted words (lowercase) from the match's own word back to five words before it."""
-    span = 160
-    while True:
-        low = max(0, start - span)
-        if low:
-            # Start at a word boundary: the first chunk may have been cut.
-            gap = _CHUNK_GAP.search(text, low, start)
-            low = gap.end() if gap else start
-        counted = _counted(_words(text, low, start), start)
-        if counted is None or len(counted) > CONTEXT_WORDS_BEFORE or low == 0:
-            return counted or []
-        span *= 4
-
-
-def _words(text: str, low: int, start: int) -> list[tuple[int, int, str]]:
-    words: list[tuple[int, int, str]] = []
-    for chunk in _CHUNK.finditer(text, low):
-        if chunk.start() > start:
-            break
-        body = chunk.group()
-        if body.isspace():
-            # spaCy keeps whitespace other than one separating space as a token (a word).
-            if body != " " or chunk.start() == 0:
-                words.append((chunk.start(), chunk.end(), body))
-            continue
-        lead = edge.end() if (edge := _LEAD.match(body)) and edge.end() < len(body) else 0
-        trail = _TRAIL.search(body, lead)
-        core = body[lead : trail.start() if trail and trail.start() > lead else len(body)]
-        at = chunk.start()
-        keep_whole = "@" in core or "://" in core or "." in core
-        parts = [core] if keep_whole else _INFIX.split(core)
-        for part in [*body[:lead], *parts, *body[lead + len(core) :]]:
-            words.append((at, at + len(part), part))
-            at += len(part)
-    return words
-
-
-def _counted(words: list[tuple[int, int, str]], start: int) -> list[str] | None:
-    index = next((i for i, (s, e, _) in enumerate(words) if s == start or start < e), None)
-    if index is None:
-        return None
+    gap = _CHUNK_GAP.search(text, start)
     counted: list[str] = []
-    for _, _, word in reversed(words[: index + 1]):
-        lower = word.lower()
-        if lower in STOP_WORDS or lower == "be" or ":" in lower or _PUNCT.fullmatch(lower):
-            continue
-        counted.append(lower)
-        if len(counted) > CONTEXT_WORDS_BEFORE:
-            break
+    last = True
+    for chunk in _CHUNKS_BACKWARD.finditer(text, 0, gap.start() if gap else len(text)):
+        words = _words(chunk.group(), chunk.start())
+        if last:
+            # The match's own word: the first one that ends after the match starts.
+            index = next((i for i, (s, e, _) in enumerate(words) if s == start or start < e), None)
+            if index is None:
+                return []
+            words, last = words[: index + 1], False
+        for word in reversed(words):
+            lower = word[2].lower()
+            if lower in STOP_WORDS or lower == "be" or ":" in lower or _PUNCT.fullmatch(lower):
+                continue
+            counted.append(lower)
+            if len(counted) > CONTEXT_WORDS_BEFORE:
+                return counted
     return counted
+
+
+def _words(body: str, at: int) -> list[tuple[int, int, str]]:
+    """The tokens of one whitespace-separated chunk starting at `at` (spaCy's, see above)."""
+    if body.isalnum():
+        return [(at, at + len(body), body)]
+    if body.isspace():
+        # spaCy keeps whitespace other than one separating space as a token (a word).
+        return [(at, at + len(body), body)] if body != " " or at == 0 else []
+    lead = edge.end() if (edge := _LEAD.match(body)) and edge.end() < len(body) else 0
+    trail = _TRAIL.search(body, lead)
+    core = body[lead : trail.start() if trail and trail.start() > lead else len(body)]
+    keep_whole = "@" in core or "://" in core or "." in core
+    parts = [core] if keep_whole else _INFIX.split(core)
+    words = []
+    for part in [*body[:lead], *parts, *body[lead + len(core) :]]:
+        words.append((at, at + len(part), part))
+        at += len(part)
+    return words
 
 
 class PatternEngine:
@@ -168,7 +188,7 @@ def _matches(compiled: _Compiled, text: str) -> list[Hit]:
     for need, pattern, base in compiled.patterns:
         if need is not None and need.search(text) is None:
             continue
-        for match in pattern.finditer(text):
+        for match in pattern(text):
             ends = [match.end()]
             if compiled.groups:
                 groups = range(len(match.groups()), 0, -1)

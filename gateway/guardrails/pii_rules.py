@@ -382,3 +382,7 @@ PATTERN_NEEDS = {
     "MAC_CISCO_DOT": r"\.",
     "Crypto (Medium)": r"[a-z0-9]{26}",
 }
+# Patterns whose every match holds a character (`@`) preceded, within the match, only by
+# characters of a class: the search starts at the run of that class before each such character
+# instead of at every position of the text. Same matches as a full scan, a fraction of the work.
+PATTERN_ANCHORS = {"Email (Medium)": ("@", r"[!#$%&'*+\-/=?^_`{|}~.\w]*")}
