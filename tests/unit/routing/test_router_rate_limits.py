@@ -1,0 +1,102 @@
+"""Rate limits at the router: a 429 benches a deployment (never its breaker) for the upstream's
+wait, quota errors are tried once per deployment, failed attempts are logged once per cause."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pytest
+
+from gateway.errors import GatewayError
+from gateway.routing.exchange import Exchange
+from tests.unit.routing.router_harness import (
+    Harness,
+    answer,
+)
+
+
+async def test_a_rate_limit_is_passed_on_at_once_with_its_retry_after(tmp_path: Path) -> None:
+    h = Harness(tmp_path, answer)
+    error, exchange = await h.fail("limited")
+    assert error.status == 429 and error.code == "rate_limit_exceeded"
+    assert (error.headers["retry-after"], error.headers["retry-after-ms"]) == ("2", "2000")
+    # The only deployment is benched for the wait it asked for: not called again meanwhile.
+    assert h.sent() == ["e429-x"] and h.clock.sleeps == []
+
+
+async def test_rate_limits_bench_deployments_without_opening_breakers(tmp_path: Path) -> None:
+    h = Harness(tmp_path, answer)
+    error, exchange = await h.fail("busy")
+    # Each deployment once, then the fallback, at once; nothing is waited for.
+    assert sorted(h.sent()[:2]) == ["e429-a", "e429ms-b"] and h.sent()[2] == "e429slow-c"
+    assert len(h.sent()) == 3 and h.clock.sleeps == []
+    # The shortest wait of the three (retry-after-ms 700 on e429ms-b), in both headers.
+    assert error.status == 429 and error.code == "rate_limit_exceeded"
+    assert (error.headers["retry-after"], error.headers["retry-after-ms"]) == ("1", "700")
+    names = ["up/e429-a", "up/e429ms-b", "up/e429slow-c"]
+    states = await h.state.breaker_states(names, h.clock.time())
+    assert all(s.state == "closed" and s.failures == 0 for s in states.values())
+
+    # While they are benched, a request calls nobody and gets the rate limit with what is left
+    # of the shortest wait.
+    h.clock.advance(0.5)
+    error, exchange = await h.fail("busy")
+    assert len(h.sent()) == 3 and exchange.attempts == []
+    assert error.status == 429 and error.headers["retry-after-ms"] == "200"
+    # The shortest cooldown ends: that deployment alone is tried again.
+    h.clock.advance(0.3)
+    await h.fail("busy")
+    assert h.sent()[3:] == ["e429ms-b"]
+
+
+async def test_a_rate_limit_naming_no_wait_benches_for_the_configured_cooldown(
+    tmp_path: Path,
+) -> None:
+    h = Harness(tmp_path, answer)
+    error, _ = await h.fail("bare-limit")
+    assert error.status == 429 and error.type == "tokens"  # the upstream's own type
+    assert error.headers["retry-after"] == "5"  # [routing] rate_limit_cooldown_s default
+
+
+async def test_insufficient_quota_is_tried_once_per_deployment(tmp_path: Path) -> None:
+    h = Harness(tmp_path, answer)
+    error, exchange = await h.fail("no-quota")
+    assert sorted(h.sent()) == ["quota-a", "quota-b"] and h.clock.sleeps == []
+    assert (error.status, error.type, error.code) == (
+        429,
+        "insufficient_quota",
+        "insufficient_quota",
+    )
+    assert error.message.startswith("You exceeded your current quota")
+
+
+async def test_failed_attempts_are_logged_once_per_cause_and_deployment(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    h = Harness(tmp_path, answer)
+    request = h.request("unreachable")
+    request.request_id = "req_abc"
+    with caplog.at_level(logging.WARNING, logger="gateway.upstream"):
+        with pytest.raises(GatewayError):
+            await h.router.route(request, Exchange())
+    (line,) = [r.getMessage() for r in caplog.records]  # two connect failures, one line
+    assert "deployment=up/down-x" in line and "cause=connect" in line
+    assert "request=req_abc" in line and "connection refused" in line
+    assert "sk-upstream" not in caplog.text
+    caplog.clear()
+    h.clock.advance(11)
+    with caplog.at_level(logging.WARNING, logger="gateway.upstream"):
+        await h.fail("limited")
+        await h.fail("unreachable")
+    lines = [r.getMessage() for r in caplog.records]
+    assert any("cause=http_429 rate_limit_exceeded" in line for line in lines)
+    assert any("cause=connect" in line and "1 more left out" in line for line in lines)
+    # The provider refusing the gateway's key is the operator's concern; a client's bad
+    # request is not.
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="gateway.upstream"):
+        await h.fail("misconfigured")
+        await h.fail("refused")
+    (line,) = [r.getMessage() for r in caplog.records]
+    assert "deployment=up/badkey-x cause=http_401" in line
