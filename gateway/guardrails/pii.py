@@ -139,7 +139,16 @@ class PiiDetector:
         return resolve(found)
 
     def tail(self, text: str) -> int:
-        return min(self.window, max((suffix_run(p, text, w) for p, w in self._tails), default=0))
+        """Read like `scan` (normalised): a card streamed as `4111\u200b1111...` is held back as
+        `41111111...` would be, the invisible characters with it."""
+        recent = text[-2 * self.window :]
+        folded = normalise(recent)
+        tails = (suffix_run(p, folded.text, w) for p, w in self._tails)
+        held = min(self.window, max(tails, default=0))
+        if held == 0:
+            return 0
+        start, _ = folded.original_span(len(folded.text) - held, len(folded.text))
+        return len(recent) - start
 
 
 def ner_model_installed() -> bool:

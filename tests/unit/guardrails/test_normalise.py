@@ -100,3 +100,17 @@ def test_a_text_beyond_the_engine_limit_is_scanned_whole(pii: PiiDetector) -> No
     assert len(text) > 1_000_000
     found = {text[f.start : f.end] for f in pii.scan(text)}
     assert found == {"jane.roe@example.org", "john@example.com"}
+
+
+def test_a_stream_holds_back_a_value_written_with_invisible_characters(
+    analyzers: dict[Any, Any],
+) -> None:
+    # The tail decides what a stream releases: a card cut by zero-width spaces is held back
+    # whole, as its plain form would be.
+    from gateway.guardrails.pii import build_pii
+
+    config = GuardrailConfig(name="c", type="pii", action="redact", entities=("CREDIT_CARD",))
+    cards = build_pii(config, analyzers)
+    assert cards.tail("my card is 4111 1111 1111") == len("4111 1111 1111")
+    assert cards.tail("my card is 4111\u200b1111\u200b1111") == len("4111\u200b1111\u200b1111")
+    assert cards.tail("nothing pending here ") == 0
