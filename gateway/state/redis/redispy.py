@@ -134,15 +134,47 @@ class RedisPyClient(ClientBase):
         refused = self.gate.refusal()
         if refused is not None:
             return refuse(refused)
-        return asyncio.ensure_future(self._send([decode(command) for command in commands]))
+        return self._start([decode(command) for command in commands])
 
     def send_now(self, commands: Sequence[bytes]) -> asyncio.Future[list[Reply]]:
         self.gate.check()
-        return asyncio.ensure_future(self._send([decode(command) for command in commands]))
+        return self._start([decode(command) for command in commands])
+
+    def _start(self, commands: list[list[bytes | str | int]]) -> asyncio.Future[list[Reply]]:
+        """The replies, or StateUnavailable at the deadline whatever redis-py is doing then: a
+        call it is cancelling may still be closing its connection (which can take another
+        socket timeout), and that is left to finish in the background."""
+        loop = asyncio.get_running_loop()
+        outcome: asyncio.Future[list[Reply]] = loop.create_future()
+        task = loop.create_task(self._send(commands))
+
+        def expire() -> None:
+            if not outcome.done():
+                error = StateUnavailable(f"redis: no reply within {self.timeout_s:g} s", "timeout")
+                self.gate.failed(error)
+                outcome.set_exception(error)
+            task.cancel()
+
+        timer = loop.call_later(self.timeout_s, expire)
+
+        def finished(task: asyncio.Task[list[Reply]]) -> None:
+            timer.cancel()
+            error = task.exception() if not task.cancelled() else None
+            if outcome.done():
+                return  # expired (its error, if any, was retrieved above)
+            if task.cancelled():
+                outcome.set_exception(StateUnavailable("redis: call cancelled", "timeout"))
+            elif error is not None:
+                outcome.set_exception(error)
+            else:
+                outcome.set_result(task.result())
+
+        task.add_done_callback(finished)
+        return outcome
 
     async def _send(self, commands: list[list[bytes | str | int]]) -> list[Reply]:
         try:
-            async with asyncio.timeout(self.timeout_s), self._slots:
+            async with self._slots:
                 if not self._ready:
                     await self._initialize()
                 if len(commands) == 1:
@@ -152,6 +184,8 @@ class RedisPyClient(ClientBase):
                     for command in commands:
                         pipe.execute_command(*command)
                     replies = [_reply(r) for r in await pipe.execute(raise_on_error=False)]
+        except asyncio.CancelledError:
+            raise
         except Exception as exc:  # noqa: BLE001 - whatever redis-py raised: unavailable
             error = unavailable(exc)
             self.gate.failed(error)
