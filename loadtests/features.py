@@ -1,7 +1,7 @@
 """Feature costs under load: the exact cache, limits on Redis, and routing over 2 deployments.
 
     python loadtests/features.py [--duration S | --quick] [--rounds N]
-                                 [--sections cache,redis,routing] [--strategy least_busy]
+                                 [--sections cache,redis,routing,pii] [--strategy least_busy]
                                  [--generator wrk|python] [--pin] [--json PATH]
 
 Starts one `gateway mock-provider` (0 ms), a throwaway `redis-server` on loopback (no
@@ -21,12 +21,17 @@ each variant, back to back:
     redis          no policy, `[state] backend = "redis"` (what Redis costs without limits)
     2x <strategy>  the model with 2 deployments (two provider entries for the same mock) and
                    `strategy = "<strategy>"` (default least_busy)
+    pii-off        no policy, but the bodies carry a ~200-token prompt with PII (an email, a
+                   phone number, an IP address, dates: loadtests/guardrails.py's)
+    pii            the same prompt, a policy with one PII guardrail (patterns engine, redact)
 
 It prints each measurement as it goes, then per section a table of the variant beside its
 baseline and the direct call (medians over `--rounds`), the checks (PASS / MISS, never a failing
 exit status), and what the gateways counted (cache hits, refusals, state errors, Redis commands
 and redis-server CPU per request, the share of each deployment) as evidence that the feature was
-really on. Figures: docs/performance.md (current), docs/performance-history.md ("Feature costs").
+really on. Last, issue 22's table: added p50 at c = 1 and chat req/s at c = 64 per variant with
+PASS / MISS per target and the run's noise (loadtests/features_summary.py). Figures:
+docs/performance.md (current), docs/performance-history.md ("Feature costs").
 """
 
 from __future__ import annotations
@@ -77,8 +82,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--sections",
         type=lambda s: s.split(","),
-        default=["cache", "redis", "routing"],
-        help="which comparisons: cache, redis, routing (default all)",
+        default=["cache", "redis", "routing", "pii"],
+        help="which comparisons: cache, redis, routing, pii (default all)",
     )
     parser.add_argument(
         "--strategy",
@@ -89,9 +94,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args(argv)
     check_load_arguments(parser, args)
-    unknown = [s for s in args.sections if s not in ("cache", "redis", "routing")]
+    unknown = [s for s in args.sections if s not in ("cache", "redis", "routing", "pii")]
     if unknown:
-        parser.error(f"--sections takes cache, redis, routing (got {', '.join(unknown)})")
+        parser.error(f"--sections takes cache, redis, routing, pii (got {', '.join(unknown)})")
     if args.rounds < 1:
         parser.error("--rounds must be at least 1")
     return args

@@ -9,6 +9,7 @@ from dataclasses import asdict
 from typing import Any
 
 from features_rounds import Figure
+from features_summary import issue_table
 from features_variants import Comparison, Variant
 from load_common import align, cpu_note, fmt_ms, fmt_signed, render_targets, say, verdict
 
@@ -205,6 +206,10 @@ def say_results(
         " / s; added p50 = the variant's p50 - the direct call's; CPU/req = that gateway's CPU"
         " time / requests through it)"
     )
+    say()
+    say("issue 22's table (medians over the rounds):")
+    for line in issue_table(figures):
+        say(line)
     checks = report["checks"]
     if checks:
         say()

@@ -9,7 +9,7 @@ import statistics
 from dataclasses import dataclass, field
 
 from features_targets import Counters, Target, describe
-from features_variants import FEATURE_BODIES
+from features_variants import body_for
 from harness import cpu_pressure
 from load_common import Load, measure, progress, say
 from loadgen import LoadResult
@@ -53,7 +53,7 @@ def run_rounds(
                     result, cpu_us = measure(
                         load,
                         target.proc.url,
-                        FEATURE_BODIES[mode],
+                        body_for(target.name, mode),
                         concurrency,
                         duration,
                         args.warmup,

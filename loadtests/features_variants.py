@@ -7,6 +7,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from guardrails import PROMPT as GUARDRAIL_PROMPT
 from harness import MODEL
 from load_common import BODIES, PROMPT
 
@@ -19,11 +20,26 @@ FEATURE_BODIES = {
     "stream": json.dumps({"model": MODEL, "messages": STREAM_PROMPT, "stream": True}).encode(),
 }
 assert PROMPT != STREAM_PROMPT
+# The PII variants send a ~200-token prompt with an email, a phone number, an IP address and
+# dates (loadtests/guardrails.py), so the guardrail really scans (a text without a digit or an
+# '@' is skipped); `pii-off` sends the same prompt through the default pipeline.
+PII_MESSAGES = [{"role": "user", "content": GUARDRAIL_PROMPT}]
+PII_BODIES = {
+    "chat": json.dumps({"model": MODEL, "messages": PII_MESSAGES}).encode(),
+    "stream": json.dumps({"model": MODEL, "messages": PII_MESSAGES, "stream": True}).encode(),
+}
+PII_VARIANTS = ("pii", "pii-off")
+
+
+def body_for(variant: str, mode: str) -> bytes:
+    """The request body a variant (or the direct call) gets in one mode."""
+    return (PII_BODIES if variant in PII_VARIANTS else FEATURE_BODIES)[mode]
 
 
 CACHE_POLICY = '[cache]\nmode = "exact"\nttl_s = 86400\n'
 # High enough never to refuse: rpm 1e8 is 1.7 M requests/s, far beyond one worker.
 LIMITS_POLICY = "[limits]\nrpm = 100000000\ntpm = 100000000000\nmax_concurrent = 100000\n"
+PII_POLICY = '[[guardrails]]\nname = "pii"\ntype = "pii"\napplies_to = "input"\naction = "redact"\n'
 
 
 @dataclass(frozen=True)
@@ -57,6 +73,8 @@ def variants_for(sections: Sequence[str], strategies: Sequence[str]) -> list[Var
         ]
     if "routing" in sections:
         out += [Variant(f"2x {s}", deployments=2, strategy=s) for s in strategies]
+    if "pii" in sections:
+        out += [Variant("pii-off"), Variant("pii", policy=PII_POLICY)]
     return out
 
 
@@ -109,4 +127,13 @@ def comparisons_for(sections: Sequence[str], strategies: Sequence[str]) -> list[
             )
             for s in strategies
         ]
+    if "pii" in sections:
+        out.append(
+            Comparison(
+                "pii",
+                "PII guardrail (patterns engine, redact input) vs. none, same 200-token prompt",
+                "pii",
+                "pii-off",
+            )
+        )
     return out

@@ -361,6 +361,8 @@ def email_domain_check() -> Check:
     """Whether an address's domain ends in a public suffix, read from the list bundled in
     tldextract's wheel (never the network)."""
     extract = tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None)
+    # The list is parsed on the first call (~40 ms): here, at build, not in a client's request.
+    extract("warm-up@example.com")
     return lambda value: bool(extract(value).fqdn)
 
 
