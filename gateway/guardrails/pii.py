@@ -86,9 +86,10 @@ def _custom_window(spec: RecognizerConfig) -> int:
 
 
 class PiiDetector:
-    """presidio's AnalyzerEngine over the configured entities and custom recognizers."""
+    """An engine (`patterns`, or presidio for `ner`) over the configured entities and custom
+    recognizers."""
 
-    # ~2 ms for 200 tokens inline; longer prompts go to a thread.
+    # ~0.3 ms of CPU for 200 tokens with `patterns` inline; longer prompts go to a thread.
     inline_limit = 1500
 
     def __init__(
