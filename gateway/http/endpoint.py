@@ -30,7 +30,7 @@ from gateway.http.disconnect import WATCH_STAGES_AFTER_S, DisconnectWatch
 from gateway.http.protocol import body_timed_out
 from gateway.http.responses import send_cached_stream, send_error, send_json, send_stream
 from gateway.pipeline.context import Endpoint, RequestContext
-from gateway.pipeline.finish import finish_request
+from gateway.pipeline.finish import finish_request, free_slots_before_last_byte
 from gateway.pipeline.services import Services
 from gateway.pipeline.stages import GUARDRAIL_STAGES, STAGES, Stage
 
@@ -137,21 +137,22 @@ class ProxyEndpoint:
                 finally:
                     watch.stop()
                 started_response = True
+                out = free_slots_before_last_byte(ctx, services, send)
                 if ctx.stream_reply is not None:
-                    await send_stream(ctx, send, receive)
+                    await send_stream(ctx, out, receive)
                 elif ctx.cached_stream is not None:
-                    await send_cached_stream(ctx, send, ctx.cached_stream)
+                    await send_cached_stream(ctx, out, ctx.cached_stream)
                 else:
-                    await send_json(ctx, send, ctx.response_body or b"")
+                    await send_json(ctx, out, ctx.response_body or b"")
         except GatewayError as error:
             if not started_response:
-                await send_error(ctx, send, error)
+                await send_error(ctx, free_slots_before_last_byte(ctx, services, send), error)
             else:
                 ctx.error = error
         except TimeoutError:
             timeout = UpstreamTimeout("the request exceeded the gateway's total time limit")
             if not started_response:
-                await send_error(ctx, send, timeout)
+                await send_error(ctx, free_slots_before_last_byte(ctx, services, send), timeout)
             else:
                 ctx.error = timeout
         except asyncio.CancelledError:

@@ -2,8 +2,17 @@
 
 Before the call, `Limiter.acquire` checks and reserves everything that applies in one state
 round trip (all or nothing), and in the same round trip reads the breakers of the model's
-deployments, which the router's first attempt then uses instead of reading them again. After the
-request ends, whatever path it took, `Limiter.settle` splits what is left to do in two:
+deployments, which the router's first attempt then uses instead of reading them again. The
+reservation is named by a token the limiter picks and held until the request's deadline (plus
+`HOLD_GRACE_S`) at the latest; an acquire it gave up on (Redis did not answer in time, or the
+request was cancelled while it waited) is abandoned by that token, from the flusher task, as
+soon as the state backend answers again, so a stall of any length leaves no slot, tokens or
+budget held (`StateBackend.abandon`).
+
+Just before the response's last byte is sent, `Limiter.free_slots` frees the request's
+concurrency slots (written at once, not batched), so a client that sends its next request as
+soon as it has the answer finds the slot free. After the request ends, whatever path it took,
+`Limiter.settle` splits what is left to do in two:
 
 - what other requests' checks read at once (release the concurrency slot, reconcile the tokens
   reserved for tpm, add the cost to the subjects whose budgets this request checked) is written
@@ -32,7 +41,7 @@ import logging
 import math
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from gateway.config.types import ModelConfig
 from gateway.errors import RateLimited, ServiceUnavailable
@@ -40,6 +49,7 @@ from gateway.limits.plan import Estimate, rate_headers, refusal_message
 from gateway.observability.metrics import Metrics
 from gateway.state import (
     BUDGET_KINDS,
+    SLOT_TTL_S,
     AcquireResult,
     BreakerState,
     LimitCheck,
@@ -48,10 +58,20 @@ from gateway.state import (
     Settlement,
     StateBackend,
     StateUnavailable,
+    is_marked,
+    new_token,
 )
 
 log = logging.getLogger("gateway.limits")
 FLUSH_RETRY_S = 0.5
+# How long past the request's deadline its reservation is held, at the latest: the settlement
+# goes out right after the deadline, so this only matters for a replica that died.
+HOLD_GRACE_S = 5.0
+# Abandoned acquires sent per call; more wait for the next (an outage abandons every acquire).
+ABANDON_BATCH = 500
+# Abandoned acquires kept while the state is away; the oldest beyond this are dropped (their
+# slots then free at the end of their hold, as a crashed replica's do).
+ABANDON_KEEP = 100_000
 # How often spend that no budget of the request depends on is written (summed per subject).
 SPEND_FLUSH_S = 0.25
 
@@ -67,6 +87,11 @@ class Held:
     # The model's breakers as read with the acquire (None when not read, e.g. Redis was down):
     # the router's first attempt uses them instead of a round trip of its own.
     breakers: Mapping[str, BreakerState] | None = None
+    slots_freed: bool = False  # by `Limiter.free_slots`, before the response's last byte
+
+    @property
+    def holds_slots(self) -> bool:
+        return any(check.kind == "concurrent" for check in self.reservation.checks)
 
     def rate_headers(self) -> dict[str, str]:
         """The x-ratelimit-* headers of the acquire (built on demand: see check_limits)."""
@@ -88,6 +113,7 @@ class Limiter:
         self.clock = clock
         self._queue: list[tuple[Settlement, StateBackend]] = []
         self._sending: set[asyncio.Future[None]] = set()  # settlement writes in flight
+        self._freeing: set[asyncio.Future[None]] = set()  # `free_slots` writes in flight
         self._retrying: list[tuple[Settlement, StateBackend]] = []  # for the flusher task
         self._wakeup = asyncio.Event()
         self._flusher: asyncio.Task[None] | None = None
@@ -96,21 +122,36 @@ class Limiter:
         self._spend: dict[tuple[str, str], float] = {}
         self._spend_timer: asyncio.TimerHandle | None = None
         self._spend_flush_wanted = False
+        # Acquires given up on, to abandon once the state backend answers (the flusher's job).
+        self._abandoned: list[Reservation] = []
 
     async def acquire(
-        self, checks: list[LimitCheck], estimate: Estimate, model: ModelConfig | None = None
+        self,
+        checks: list[LimitCheck],
+        estimate: Estimate,
+        model: ModelConfig | None = None,
+        deadline_s: float | None = None,
     ) -> Held | None:
         """Reserve everything or raise RateLimited (with the rate headers); returns what to
         settle. With `model`, its deployments' breakers are read in the same round trip
-        (`Held.breakers`)."""
+        (`Held.breakers`). `deadline_s`: how long the request may still run (its reservation
+        is held that long plus `HOLD_GRACE_S`, at the latest)."""
         now = self.clock()
         names = model.deployment_names if model is not None else ()
         backend = self.state
         breakers_read = True
+        token = new_token()
+        hold_s = deadline_s + HOLD_GRACE_S if deadline_s is not None else None
         try:
-            result = await backend.acquire(checks, now, names)
-        except StateUnavailable as exc:
-            self._count_state_error(exc)
+            result = await backend.acquire(checks, now, names, token=token, hold_s=hold_s)
+        except BaseException as error:
+            if not isinstance(error, StateUnavailable | asyncio.CancelledError):
+                raise
+            # Given up on: it may have run, or may still run (a stalled Redis): abandon it.
+            self._abandon(Reservation(token, tuple(checks), now, hold_s or SLOT_TTL_S))
+            if isinstance(error, asyncio.CancelledError):
+                raise
+            self._count_state_error(error)
             if self.on_error == "fail_closed":
                 raise ServiceUnavailable(
                     "rate-limit state is unavailable and on_redis_error = 'fail_closed'; "
@@ -119,7 +160,7 @@ class Limiter:
             # fail_open: the limits kept in this process, which know no breakers (the router
             # reads them, and finds the state unavailable, as usual).
             backend = self.local
-            result = await backend.acquire(checks, now)
+            result = await backend.acquire(checks, now, hold_s=hold_s)
             breakers_read = False
         if not result.allowed or result.reservation is None:
             headers = rate_headers(result.results)
@@ -136,6 +177,44 @@ class Limiter:
             )
         breakers = result.breakers if breakers_read and result.breakers else None
         return Held(result.reservation, backend, estimate, result, breakers)
+
+    def _abandon(self, reservation: Reservation) -> None:
+        self._abandoned.append(reservation)
+        if len(self._abandoned) > ABANDON_KEEP:
+            del self._abandoned[: len(self._abandoned) - ABANDON_KEEP]
+        self._wakeup.set()
+
+    def free_slots(self, held: Held | None) -> None:
+        """Free the request's concurrency slots now, before its answer's last byte is sent:
+        written before this returns (not batched behind a settlement in flight), so the slot is
+        free before the client can send its next request, to any replica. Tokens and spend are
+        settled later (`settle`). Returns at once; a write that fails is retried."""
+        if held is None or held.slots_freed:
+            return
+        reservation = held.reservation
+        slots = tuple(c for c in reservation.checks if c.kind == "concurrent")
+        if not slots:
+            return
+        held.slots_freed = True
+        settlement = Settlement(replace(reservation, checks=slots), 0, 0.0)
+        try:
+            pending = held.backend.start_settle([settlement], self.clock())
+        except StateUnavailable:
+            self._retry(held.backend, [settlement])
+            return
+        if pending is not None:
+            self._freeing.add(pending)
+            pending.add_done_callback(functools.partial(self._freed, held.backend, settlement))
+
+    def _freed(
+        self, backend: StateBackend, settlement: Settlement, pending: asyncio.Future[None]
+    ) -> None:
+        self._freeing.discard(pending)
+        error = pending.exception() if not pending.cancelled() else StateUnavailable("cancelled")
+        if isinstance(error, StateUnavailable):
+            self._retry(backend, [settlement])
+        elif error is not None:
+            log.error("cannot free a concurrency slot: %s", error)
 
     def _count_state_error(self, error: StateUnavailable) -> None:
         self.metrics.state_error(error.kind)
@@ -154,15 +233,16 @@ class Limiter:
         """Queue what the request leaves to do; returns at once (the flushers send it)."""
         budgeted: set[tuple[str, str]] = set()
         if held is not None:
-            others = False  # a slot or a token window, which other requests read now
-            for c in held.reservation.checks:
+            reservation = held.reservation
+            if held.slots_freed:
+                kept = tuple(c for c in reservation.checks if c.kind != "concurrent")
+                reservation = replace(reservation, checks=kept)
+            for c in reservation.checks:
                 if c.kind in BUDGET_KINDS:
                     budgeted.add((c.scope, c.subject))
-                else:
-                    others = True
-            if others or (budgeted and cost_usd):
-                # Slots, tokens and the spend of budgeted subjects: other requests read them now.
-                settlement = Settlement(held.reservation, actual_tokens, cost_usd)
+            if is_marked(reservation.checks):
+                # Slots, tokens and budget reservations: other requests read them now.
+                settlement = Settlement(reservation, actual_tokens, cost_usd)
                 self._queue.append((settlement, held.backend))
                 self._send_queue()
         if cost_usd:
@@ -233,19 +313,35 @@ class Limiter:
             await self._wakeup.wait()
             self._wakeup.clear()
             spend_due, self._spend_flush_wanted = self._spend_flush_wanted, False
+            abandon_failed = not await self._flush_abandoned()
             await self._flush_settlements()
             spend_failed = spend_due and not await self._flush_spend()
             # Only a refusal waits before the retry. (Settlements or spend that merely arrived
             # during the writes are not failures: they go at once, or on the spend timer.)
-            if self._retrying or spend_failed:
+            if self._retrying or spend_failed or abandon_failed:
                 await asyncio.sleep(FLUSH_RETRY_S)  # the state backend refused: do not spin
                 self._spend_flush_wanted = spend_failed or self._spend_flush_wanted
                 self._wakeup.set()
 
     async def flush(self) -> None:
-        """Send everything queued now: settlements, then the summed spend."""
+        """Send everything queued now: abandoned acquires, settlements, the summed spend."""
+        await self._flush_abandoned()
         await self._flush_settlements()
         await self._flush_spend()
+
+    async def _flush_abandoned(self) -> bool:
+        """Abandon the acquires given up on; False when the state backend refused (kept)."""
+        while self._abandoned:
+            batch = self._abandoned[:ABANDON_BATCH]
+            try:
+                await self.state.abandon(batch, self.clock())
+            except StateUnavailable as exc:
+                self._count_state_error(exc)
+                return False
+            except Exception:
+                log.exception("cannot abandon %d acquires", len(batch))
+            del self._abandoned[: len(batch)]
+        return True
 
     async def _flush_settlements(self) -> None:
         batch, self._retrying = [*self._retrying, *self._queue], []
@@ -291,16 +387,18 @@ class Limiter:
         if self._spend_timer is not None:
             self._spend_timer.cancel()
             self._spend_timer = None
-        if self._sending:  # writes in flight: a failed one comes back in `_retrying`
-            await asyncio.wait(list(self._sending))
+        if self._sending or self._freeing:  # in flight: a failed one comes back in `_retrying`
+            await asyncio.wait([*self._sending, *self._freeing])
         for _ in range(3):
             await self.flush()
-            if not self._retrying and not self._queue and not self._spend:
+            if not self._retrying and not self._queue and not self._spend and not self._abandoned:
                 break
         left = len(self._retrying) + len(self._queue)
-        if left or self._spend:
+        if left or self._spend or self._abandoned:
             log.error(
-                "%d settlements and the spend of %d subjects could not be written at shutdown",
+                "%d settlements, %d abandoned acquires and the spend of %d subjects could not "
+                "be written at shutdown",
                 left,
+                len(self._abandoned),
                 len(self._spend),
             )

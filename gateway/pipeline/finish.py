@@ -1,5 +1,8 @@
 """The end of a request, whatever path it took: one place, called once per request.
 
+0. Just before the answer's last byte is sent, its concurrency slots are freed
+   (`free_slots_before_last_byte` wraps the response writer's `send`), so a client that sends
+   its next request as soon as it has this answer never finds its own slot still taken.
 1. Its limits are settled at once (the concurrency slot freed, tokens and spend reconciled):
    other requests, on any replica, read them next (`Limiter.settle`, no await).
 2. Its record is queued; it is built, written and counted a moment later, off the response's
@@ -12,6 +15,8 @@ from __future__ import annotations
 
 import logging
 import time
+
+from starlette.types import Message, Send
 
 from gateway.observability.cost import cost_usd
 from gateway.pipeline.cache import storable, store_answer
@@ -43,3 +48,19 @@ def finish_request(ctx: RequestContext, services: Services) -> None:
             services.spawn(store_answer(ctx, services))
     except Exception:
         log.exception("cannot finish request %s", ctx.request_id)
+
+
+def free_slots_before_last_byte(ctx: RequestContext, services: Services, send: Send) -> Send:
+    """`send`, freeing the request's concurrency slots just before the message that ends the
+    answer (`Limiter.free_slots`); `send` itself when the request holds no slot."""
+    held = ctx.limits_held
+    if held is None or not held.holds_slots:
+        return send
+    limiter = services.limiter
+
+    async def send_then_free(message: Message) -> None:
+        if message["type"] == "http.response.body" and not message.get("more_body", False):
+            limiter.free_slots(held)
+        await send(message)
+
+    return send_then_free

@@ -7,6 +7,7 @@ with that error. Whatever happens here, the endpoint ends the request with
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -111,7 +112,11 @@ async def check_limits(ctx: RequestContext, services: Services) -> None:
     prompt_tokens = ctx.prompt_estimate() if plan.needs_estimate else 0
     estimate = estimate_request(ctx.body, ctx.endpoint.kind, ctx.model, prompt_tokens)
     checks = plan.for_request(estimate, ctx.user)
-    held = ctx.limits_held = await services.limiter.acquire(checks, estimate, ctx.model)
+    # Held until the request's deadline at the latest (the endpoint's total time limit).
+    deadline_s = ctx.runtime.config.server.request_timeout_s - (time.monotonic() - ctx.started)
+    held = ctx.limits_held = await services.limiter.acquire(
+        checks, estimate, ctx.model, max(0.0, deadline_s)
+    )
     if held is not None:
         # The headers are for the response, not the upstream call: built while it works.
         ctx.defer(lambda: ctx.response_headers.update(held.rate_headers()))

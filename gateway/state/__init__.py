@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from gateway.state.base import (
     BUDGET_KINDS,
+    SLOT_TTL_S,
     AcquireResult,
     BreakerState,
     CheckResult,
@@ -18,12 +19,15 @@ from gateway.state.base import (
     Settlement,
     StateBackend,
     StateUnavailable,
+    is_marked,
+    new_token,
 )
 from gateway.state.memory import MemoryState
 from gateway.state.redis.options import RedisOptions
 
 __all__ = [
     "BUDGET_KINDS",
+    "SLOT_TTL_S",
     "AcquireResult",
     "BreakerState",
     "CheckResult",
@@ -36,6 +40,8 @@ __all__ = [
     "StateBackend",
     "StateUnavailable",
     "create_state",
+    "is_marked",
+    "new_token",
 ]
 
 

@@ -10,10 +10,18 @@ Limit semantics, identical in both backends:
 - rpm / tpm: a 60 s sliding window that never admits more than `limit` in any 60 s span. Usage is
   kept in 1-second buckets, each remembering its latest use; a bucket counts until that latest use
   is 60 s old, so a bucket can only ever count a little too long, never too short.
-- concurrent: slots held by reservation token, freed by settle/release, or after a slot TTL so a
-  crashed replica cannot leak them for ever. Each concurrent check takes one slot.
-- budget_day / budget_month: refused once the spend of the current UTC day / month has reached
-  `limit`; a budget check reserves nothing, the cost is added by `settle`.
+- concurrent: slots held by reservation token, freed by settle/release/abandon, or when the
+  acquire's `hold_s` has passed (the request's deadline plus a grace: a replica that died
+  holding a slot cannot leak it for long). Each concurrent check takes one slot.
+- budget_day / budget_month: the acquire reserves the check's amount (the request's estimated
+  cost) in the spend of the current UTC day / month, atomically with the check: refused when
+  that spend (settled and reserved) plus the amount would exceed `limit`. `settle` replaces the
+  estimate by the actual cost; `release` and `abandon` take the estimate back.
+- every allowed acquire is held under its reservation token until `settle`, `release` or
+  `abandon` ends it (or `hold_s` passes). `abandon` ends a reservation whose verdict the caller
+  never read (a timeout, a cancelled request): it undoes what the acquire took if it ran, and
+  when it has not run yet (it waits in a stalled Redis) it makes it reserve nothing when it runs.
+  So an acquire the gateway gave up on never holds a slot, a token or a budget for long.
 
 Call semantics, identical in both backends (what a backend does to be fast stays inside it):
 
@@ -23,7 +31,8 @@ Call semantics, identical in both backends (what a backend does to be fast stays
 - `start_settle` writes settlements before it returns (None when already applied, else a future
   for the outcome); `settle` is the same, awaited, and also connects when it must. A failed
   settlement applied nothing: settle it again.
-- `release` undoes a reservation whose call never happened.
+- `release` undoes a reservation whose call never happened; `abandon` one whose verdict was
+  never read (see above).
 """
 
 from __future__ import annotations
@@ -41,7 +50,8 @@ WINDOW_KINDS: frozenset[str] = frozenset({"rpm", "tpm"})
 BUDGET_KINDS: frozenset[str] = frozenset({"budget_day", "budget_month"})
 
 WINDOW_S = 60.0
-# How long a concurrency slot outlives a replica that never settled it.
+# How long a reservation is held when the caller names no deadline (`hold_s`): what a slot
+# outlives a replica that never settled it. The limiter passes the request's own deadline.
 SLOT_TTL_S = 600.0
 # The retry hint for a full concurrency limit: slots free when requests finish, not on a clock.
 CONCURRENT_RETRY_S = 1.0
@@ -75,8 +85,8 @@ class LimitCheck:
     subject: str  # e.g. the key id, team name, model name
     kind: LimitKind
     limit: float  # requests/min, tokens/min, slots, or USD
-    # What this request reserves: 1 for rpm/concurrent, estimated tokens for tpm, 0 for budgets
-    # (a budget check only asks "is spend already >= limit?").
+    # What this request reserves: 1 for rpm/concurrent, estimated tokens for tpm, the estimated
+    # cost in USD for budgets.
     amount: float
 
 
@@ -95,6 +105,7 @@ class Reservation:
     token: str  # opaque id for settle()
     checks: tuple[LimitCheck, ...]
     at: float  # `now` of the acquire
+    hold_s: float = SLOT_TTL_S  # held until `at + hold_s` at the latest (the acquire's `hold_s`)
 
 
 @dataclass(frozen=True)
@@ -130,7 +141,8 @@ class Settlement:
     reservation: Reservation
     # Replaces the tpm reservation amount, in the window bucket the reservation went to.
     actual_tokens: int
-    # Added to the spend of every budget check's subject and of `spend_subjects`.
+    # Replaces each budget check's reserved amount (in the period the reservation went to), and
+    # is added to the spend of `spend_subjects` (and to every subject's all-time total).
     cost_usd: float
     # Extra (scope, subject) pairs whose spend to add even without a budget check.
     spend_subjects: tuple[tuple[str, str], ...] = ()
@@ -140,7 +152,13 @@ class StateBackend(Protocol):
     name: str  # "memory" | "redis"
 
     def begin_acquire(
-        self, checks: Sequence[LimitCheck], now: float, breakers: Sequence[str] = ()
+        self,
+        checks: Sequence[LimitCheck],
+        now: float,
+        breakers: Sequence[str] = (),
+        *,
+        token: str | None = None,
+        hold_s: float | None = None,
     ) -> Awaitable[AcquireResult]:
         """Start the check-and-reserve: with Redis the command is written before this returns
         (no await), so the caller can do other work while Redis runs it; await the result
@@ -150,12 +168,23 @@ class StateBackend(Protocol):
         ...
 
     async def acquire(
-        self, checks: Sequence[LimitCheck], now: float, breakers: Sequence[str] = ()
+        self,
+        checks: Sequence[LimitCheck],
+        now: float,
+        breakers: Sequence[str] = (),
+        *,
+        token: str | None = None,
+        hold_s: float | None = None,
     ) -> AcquireResult:
         """Check and reserve every limit at once: all checks pass and are reserved, or nothing is.
         Also reads the state of the `breakers` deployments (as `breaker_states` would), in the
         same round trip, so a request with limits needs no other call before the upstream.
-        The same as awaiting `begin_acquire` at once."""
+        The same as awaiting `begin_acquire` at once.
+
+        `token` names the reservation (a fresh `new_token()` when None): a caller that may give
+        up waiting names it, so it can `abandon` it. An acquire whose token was abandoned before
+        it ran reserves nothing and is refused. What it holds expires `hold_s` after `now` (pass
+        the request's deadline plus a grace; None: the backend's default, `SLOT_TTL_S`)."""
         ...
 
     async def settle(self, settlements: Sequence[Settlement], now: float) -> None:
@@ -173,6 +202,13 @@ class StateBackend(Protocol):
 
     async def release(self, reservation: Reservation, now: float) -> None:
         """The call never happened: undo everything the reservation took."""
+        ...
+
+    async def abandon(self, reservations: Sequence[Reservation], now: float) -> None:
+        """The caller gave up on these acquires without reading their verdicts (a timeout, a
+        cancelled request): undo what each took if it ran and was allowed; if it has not run yet,
+        it reserves nothing when it does (the token is remembered for `hold_s`). Idempotent; a
+        reservation settled or released before is left alone. One round trip for all."""
         ...
 
     async def spend(self, scope: str, subject: str, now: float) -> dict[str, float]:
@@ -256,13 +292,41 @@ def acquire_result(
     token: str,
     now: float,
     breakers: Mapping[str, BreakerState] | None = None,
+    hold_s: float = SLOT_TTL_S,
 ) -> AcquireResult:
     """Assemble what `acquire` returns from the per-check results."""
     states = breakers if breakers is not None else {}
     refused = [result.reset_s for result in results if not result.allowed]
     if refused:
         return AcquireResult(False, tuple(results), None, max(refused), states)
-    return AcquireResult(True, tuple(results), Reservation(token, tuple(checks), now), 0.0, states)
+    reservation = Reservation(token, tuple(checks), now, hold_s)
+    return AcquireResult(True, tuple(results), reservation, 0.0, states)
+
+
+def abandoned_result(checks: Sequence[LimitCheck], now: float) -> AcquireResult:
+    """What an acquire whose token was abandoned before it ran returns: refused, nothing
+    reserved (nobody reads it: its caller gave up)."""
+    return AcquireResult(False, tuple(CheckResult(c, False, 0.0, 0.0) for c in checks), None)
+
+
+def is_marked(checks: Sequence[LimitCheck]) -> bool:
+    """Is an allowed acquire of `checks` remembered under its token until it is settled? Only
+    when it will be settled anyway (a slot, tokens or a budget to settle): an rpm-only acquire
+    is not, so it needs no settlement round trip; if abandoned after it ran, its request stays
+    counted until it leaves the window (at most 60 s)."""
+    return any(check.kind != "rpm" for check in checks)
+
+
+def budget_reserved(reservation: Reservation, scope: str, subject: str) -> tuple[float, float]:
+    """USD the reservation's budget checks reserved on one subject: (day, month)."""
+    day = month = 0.0
+    for check in reservation.checks:
+        if check.scope == scope and check.subject == subject:
+            if check.kind == "budget_day":
+                day += check.amount
+            elif check.kind == "budget_month":
+                month += check.amount
+    return day, month
 
 
 def spend_subjects(settlement: Settlement) -> list[tuple[str, str]]:

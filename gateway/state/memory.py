@@ -13,6 +13,7 @@ from collections.abc import Sequence
 
 from gateway.state import breaker
 from gateway.state.base import (
+    BUDGET_KINDS,
     CONCURRENT_RETRY_S,
     SLOT_TTL_S,
     WINDOW_KINDS,
@@ -23,12 +24,16 @@ from gateway.state.base import (
     Ready,
     Reservation,
     Settlement,
+    abandoned_result,
     acquire_result,
+    budget_reserved,
+    is_marked,
     new_token,
     spend_subjects,
 )
 from gateway.state.lru import LruCache
 from gateway.state.periods import periods
+from gateway.state.spend import SpendCounter
 from gateway.state.windows import SlidingWindow, window_verdict
 
 REMEMBERED_MAX_ENTRIES = 100_000
@@ -36,33 +41,8 @@ REMEMBERED_MAX_BYTES = 256 * 1024 * 1024
 
 Subject = tuple[str, str]  # (scope, subject)
 Counter = tuple[str, str, str]  # (kind, scope, subject)
-
-
-class _Spend:
-    __slots__ = ("day", "day_usd", "month", "month_usd", "total_usd")
-
-    def __init__(self) -> None:
-        self.day, self.day_usd = "", 0.0
-        self.month, self.month_usd = "", 0.0
-        self.total_usd = 0.0
-
-    def read(self, now: float) -> dict[str, float]:
-        period = periods(now)
-        return {
-            "day": self.day_usd if self.day == period.day else 0.0,
-            "month": self.month_usd if self.month == period.month else 0.0,
-            "total": self.total_usd,
-        }
-
-    def add(self, usd: float, now: float) -> None:
-        period = periods(now)
-        if self.day != period.day:
-            self.day, self.day_usd = period.day, 0.0
-        if self.month != period.month:
-            self.month, self.month_usd = period.month, 0.0
-        self.day_usd += usd
-        self.month_usd += usd
-        self.total_usd += usd
+# How often (in `now` seconds) the held and abandoned tokens past their hold are forgotten.
+_PRUNE_EVERY_S = 10.0
 
 
 class MemoryState:
@@ -75,47 +55,89 @@ class MemoryState:
         max_bytes: int = 64 * 1024 * 1024,
         slot_ttl_s: float = SLOT_TTL_S,
     ) -> None:
-        self.slot_ttl_s = slot_ttl_s
+        self.slot_ttl_s = slot_ttl_s  # the hold of an acquire that names none
         self.cache = LruCache(max_entries, max_bytes)
         # Bounded too (one process's memory), but apart from the cache and larger.
         self.remembered = LruCache(REMEMBERED_MAX_ENTRIES, REMEMBERED_MAX_BYTES)
         self._windows: dict[Counter, SlidingWindow] = {}
         self._slots: dict[Subject, dict[str, float]] = {}  # token -> expiry
-        self._spend: dict[Subject, _Spend] = {}
+        self._spend: dict[Subject, SpendCounter] = {}
         self._breakers: dict[str, breaker.BreakerRecord] = {}
+        # Tokens of allowed acquires not yet settled, released or abandoned, and of abandoned
+        # acquires that had not run: token -> end of its hold.
+        self._held: dict[str, float] = {}
+        self._gone: dict[str, float] = {}
+        self._next_prune = 0.0
 
     # -- limits -----------------------------------------------------------------------------
 
     def begin_acquire(
-        self, checks: Sequence[LimitCheck], now: float, breakers: Sequence[str] = ()
+        self,
+        checks: Sequence[LimitCheck],
+        now: float,
+        breakers: Sequence[str] = (),
+        *,
+        token: str | None = None,
+        hold_s: float | None = None,
     ) -> Ready[AcquireResult]:
         """Decided and reserved before this returns: the awaitable is already complete."""
-        return Ready(self._acquire(checks, now, breakers))
+        return Ready(self._acquire(checks, now, breakers, token, hold_s))
 
     async def acquire(
-        self, checks: Sequence[LimitCheck], now: float, breakers: Sequence[str] = ()
+        self,
+        checks: Sequence[LimitCheck],
+        now: float,
+        breakers: Sequence[str] = (),
+        *,
+        token: str | None = None,
+        hold_s: float | None = None,
     ) -> AcquireResult:
-        return self._acquire(checks, now, breakers)
+        return self._acquire(checks, now, breakers, token, hold_s)
 
     def _acquire(
-        self, checks: Sequence[LimitCheck], now: float, breakers: Sequence[str]
+        self,
+        checks: Sequence[LimitCheck],
+        now: float,
+        breakers: Sequence[str],
+        token: str | None,
+        hold_s: float | None,
     ) -> AcquireResult:
+        if now >= self._next_prune:
+            self._prune(now)
+        if token is None:
+            token = new_token()
+        elif token in self._gone:
+            return abandoned_result(checks, now)
+        hold = self.slot_ttl_s if hold_s is None else hold_s
         pending: dict[Counter, float] = {}  # what earlier checks of this call reserve
         results = [self._judge(check, now, pending) for check in checks]
-        token = new_token()
-        outcome = acquire_result(checks, results, token, now, self._breaker_views(breakers, now))
+        views = self._breaker_views(breakers, now)
+        outcome = acquire_result(checks, results, token, now, views, hold)
         if outcome.allowed:
-            second = math.floor(now)
-            for check in checks:
-                if check.kind in WINDOW_KINDS:
-                    window_key = (check.kind, check.scope, check.subject)
-                    self._windows.setdefault(window_key, SlidingWindow()).add(
-                        second, check.amount, now
-                    )
-                elif check.kind == "concurrent":
-                    slots = self._slots.setdefault((check.scope, check.subject), {})
-                    slots[token] = now + self.slot_ttl_s
+            self._reserve(checks, token, now, hold)
         return outcome
+
+    def _reserve(self, checks: Sequence[LimitCheck], token: str, now: float, hold: float) -> None:
+        second = math.floor(now)
+        for check in checks:
+            if check.kind in WINDOW_KINDS:
+                window_key = (check.kind, check.scope, check.subject)
+                self._windows.setdefault(window_key, SlidingWindow()).add(second, check.amount, now)
+            elif check.kind == "concurrent":
+                slots = self._slots.setdefault((check.scope, check.subject), {})
+                slots[token] = now + hold
+            elif check.amount:
+                spent = self._spend.setdefault((check.scope, check.subject), SpendCounter())
+                day = check.amount if check.kind == "budget_day" else 0.0
+                spent.shift(day, check.amount - day, now)
+        if is_marked(checks):
+            self._held[token] = now + hold
+
+    def _prune(self, now: float) -> None:
+        self._next_prune = now + _PRUNE_EVERY_S
+        for tokens in (self._held, self._gone):
+            for token in [token for token, end in tokens.items() if end <= now]:
+                del tokens[token]
 
     def _judge(self, check: LimitCheck, now: float, pending: dict[Counter, float]) -> CheckResult:
         counter = (check.kind, check.scope, check.subject)
@@ -136,7 +158,7 @@ class MemoryState:
             if used + 1 <= check.limit:
                 return CheckResult(check, True, check.limit - used - 1, 0.0)
             return CheckResult(check, False, max(0.0, check.limit - used), CONCURRENT_RETRY_S)
-        # A budget: reserves nothing, only asks whether the period's spend has reached the limit.
+        # A budget: the period's spend, settled and reserved, plus this request's estimate.
         spent = self._spend_of((check.scope, check.subject))
         period = periods(now)
         if check.kind == "budget_day":
@@ -155,9 +177,9 @@ class MemoryState:
             del slots[token]
         return len(slots)
 
-    def _spend_of(self, subject: Subject) -> _Spend:
+    def _spend_of(self, subject: Subject) -> SpendCounter:
         spent = self._spend.get(subject)
-        return spent if spent is not None else _Spend()
+        return spent if spent is not None else SpendCounter()
 
     async def settle(self, settlements: Sequence[Settlement], now: float) -> None:
         self.start_settle(settlements, now)
@@ -166,21 +188,41 @@ class MemoryState:
         """In process there is nothing to wait for: applied before this returns."""
         for settlement in settlements:
             reservation = settlement.reservation
+            self._held.pop(reservation.token, None)
             for check in reservation.checks:
                 if check.kind == "concurrent":
                     self._free_slot(check, reservation.token)
                 elif check.kind == "tpm":
                     self._adjust(check, reservation.at, settlement.actual_tokens - check.amount)
-            if settlement.cost_usd:
-                for subject in spend_subjects(settlement):
-                    self._spend.setdefault(subject, _Spend()).add(settlement.cost_usd, now)
+            for subject in spend_subjects(settlement):
+                spent = self._spend.setdefault(subject, SpendCounter())
+                day, month = budget_reserved(reservation, *subject)
+                spent.shift(-day, -month, reservation.at)
+                if settlement.cost_usd:
+                    spent.add(settlement.cost_usd, now)
 
     async def release(self, reservation: Reservation, now: float) -> None:
+        self._held.pop(reservation.token, None)
+        self._undo(reservation)
+
+    async def abandon(self, reservations: Sequence[Reservation], now: float) -> None:
+        for reservation in reservations:
+            if self._held.pop(reservation.token, None) is not None:
+                self._undo(reservation)
+            elif reservation.checks:
+                self._gone[reservation.token] = reservation.at + reservation.hold_s
+
+    def _undo(self, reservation: Reservation) -> None:
         for check in reservation.checks:
             if check.kind == "concurrent":
                 self._free_slot(check, reservation.token)
             elif check.kind in WINDOW_KINDS:
                 self._adjust(check, reservation.at, -check.amount)
+            elif check.kind in BUDGET_KINDS and check.amount:
+                spent = self._spend.get((check.scope, check.subject))
+                if spent is not None:
+                    day = check.amount if check.kind == "budget_day" else 0.0
+                    spent.shift(-day, -(check.amount - day), reservation.at)
 
     def _free_slot(self, check: LimitCheck, token: str) -> None:
         slots = self._slots.get((check.scope, check.subject))

@@ -18,6 +18,8 @@ MESSAGES = [{"role": "user", "content": "hi"}]
 # The echo model answers "hi": one completion token. With max_tokens = 1 the reservation
 # (prompt estimate + max_tokens) equals the real usage, so token counts are known exactly.
 TOKENS_PER_REQUEST = tokens.count_messages(MESSAGES) + 1
+# What one such request costs on `echo` or `slow` ($1000 / 1M input, $2000 / 1M output).
+COST_PER_REQUEST = (tokens.count_messages(MESSAGES) * 1000 + 1 * 2000) / 1e6
 
 
 def config_text(
@@ -58,6 +60,8 @@ name = "slow"
 [[models.deployments]]
 provider = "slow"
 model = "mock-small"
+input_cost_per_1m = 1000.0
+output_cost_per_1m = 2000.0
 
 [[models]]
 name = "failing"

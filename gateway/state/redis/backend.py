@@ -23,7 +23,11 @@ Key layout (prefix `llmgw:`; the `{...}` part is the Redis Cluster hash tag):
                                                   (a hash table, not a packed list: lua/acquire.lua)
     llmgw:{limits}:tpm:<scope>:<subject>          hash, as rpm
     llmgw:{limits}:concurrent:<scope>:<subject>   zset: reservation token -> slot expiry
-    llmgw:{limits}:spend:<scope>:<subject>:day:<YYYY-MM-DD>   USD (float string), TTL 2 days
+    llmgw:{limits}:r:<token>                      "h" while an allowed acquire is held (until
+                                                  settled, or its hold ends), "g" once abandoned
+                                                  before its acquire ran (lua/apply.lua)
+    llmgw:{limits}:spend:<scope>:<subject>:day:<YYYY-MM-DD>   USD (float string), TTL 2 days,
+                                                  settled spend plus budget reservations
     llmgw:{limits}:spend:<scope>:<subject>:month:<YYYY-MM>    USD, TTL 62 days
     llmgw:{limits}:spend:<scope>:<subject>:total              USD, no TTL
     llmgw:{breakers}:<deployment>                 hash: see lua/breaker_record.lua
@@ -41,6 +45,7 @@ do, each under its own tag.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import functools
 import math
@@ -61,6 +66,7 @@ from gateway.state.base import (
     Settlement,
     StateUnavailable,
     acquire_result,
+    is_marked,
     new_token,
 )
 from gateway.state.periods import Periods, periods
@@ -75,11 +81,12 @@ from gateway.state.redis.keys import (
     limit_key,
     number_piece,
     remembered_key,
+    reservation_key,
     spend_keys,
 )
 from gateway.state.redis.options import RedisOptions
-from gateway.state.redis.scripts import ACQUIRE, BREAKER_PROBE, BREAKER_RECORD, USAGE
-from gateway.state.redis.settle_calls import release_ops, settle_ops
+from gateway.state.redis.scripts import ACQUIRE, APPLY, BREAKER_PROBE, BREAKER_RECORD, USAGE
+from gateway.state.redis.settle_calls import abandon_ops, release_ops, settle_ops
 from gateway.state.redis.wire import Arg, Reply, ReplyError, bulk, encode
 
 _EXPIRY = struct.Struct(">d")
@@ -130,6 +137,7 @@ def _check_pieces(check: LimitCheck, period: Periods) -> tuple[str, str, str | N
 
 
 _WINDOW_ARGS = bulk(repr(WINDOW_S)) + bulk(str(int(WINDOW_KEY_TTL_S * 1000)))
+_MARKED, _UNMARKED = bulk("1"), bulk("0")
 
 
 class RedisState:
@@ -149,31 +157,42 @@ class RedisState:
         options = RedisOptions(url=target) if isinstance(target, str) else target
         if socket_timeout_s is not None:
             options = dataclasses.replace(options, timeout_s=socket_timeout_s)
-        self.slot_ttl_s = slot_ttl_s
-        # slot_ttl_ms, window_s and window_ttl_ms: the same on every acquire.
-        self._fixed_args = bulk(str(int(slot_ttl_s * 1000))) + _WINDOW_ARGS
+        self.slot_ttl_s = slot_ttl_s  # the hold of an acquire that names none
         self._client = open_client(options)
         self.client_name = self._client.name
 
     # -- limits -----------------------------------------------------------------------------
 
     def begin_acquire(
-        self, checks: Sequence[LimitCheck], now: float, breakers: Sequence[str] = ()
+        self,
+        checks: Sequence[LimitCheck],
+        now: float,
+        breakers: Sequence[str] = (),
+        *,
+        token: str | None = None,
+        hold_s: float | None = None,
     ) -> Awaitable[AcquireResult]:
         """On an open connection the script call (and the breaker reads) is written before this
         returns; without one, awaiting connects first."""
-        token = new_token()
+        token = token or new_token()
         if not checks:
             return self._breakers_only(token, now, breakers)
-        call = self._acquire_call(checks, now, token, periods(now))
+        hold = self.slot_ttl_s if hold_s is None else hold_s
+        reservation = Reservation(token, tuple(checks), now, hold)  # if all is allowed
+        call = self._acquire_call(reservation, periods(now))
         sent = self._client.begin([call.evalsha(), *(_breaker_read(name) for name in breakers)])
-        reservation = Reservation(token, tuple(checks), now)  # if all is allowed
         return self._acquire_reply(sent, call, reservation, breakers)
 
     async def acquire(
-        self, checks: Sequence[LimitCheck], now: float, breakers: Sequence[str] = ()
+        self,
+        checks: Sequence[LimitCheck],
+        now: float,
+        breakers: Sequence[str] = (),
+        *,
+        token: str | None = None,
+        hold_s: float | None = None,
     ) -> AcquireResult:
-        return await self.begin_acquire(checks, now, breakers)
+        return await self.begin_acquire(checks, now, breakers, token=token, hold_s=hold_s)
 
     async def _breakers_only(
         self, token: str, now: float, breakers: Sequence[str]
@@ -192,6 +211,12 @@ class RedisState:
         replies = await sent
         reply = replies[0]
         if not isinstance(reply, bytes):  # NOSCRIPT: run by EVAL; else an error reply
+            if (
+                isinstance(reply, ReplyError)
+                and reply.code == "NOSCRIPT"
+                and self.client_name == "resp"
+            ):
+                self._load_apply_script()
             reply = await self._client.script_reply(call, reply)
             if not isinstance(reply, bytes):
                 raise StateUnavailable(f"redis: unexpected acquire reply {reply!r}")
@@ -206,11 +231,22 @@ class RedisState:
             checks, _check_results(checks, fields), reservation.token, now, states
         )
 
-    def _acquire_call(
-        self, checks: Sequence[LimitCheck], now: float, token: str, period: Periods
-    ) -> ScriptCall:
-        """`lua/acquire.lua`'s call: KEYS, the 7 common ARGV, then 4 ARGV per check."""
-        keys = [number_piece(len(checks))]
+    def _load_apply_script(self) -> None:
+        """A server that lacks the acquire script (a new or restarted one) lacks the settle
+        script too: load it now, so the first slots freed (`start_settle`, which cannot wait
+        for a NOSCRIPT round trip) are freed at once, not on the flusher's retry. Best effort:
+        if it fails, the settlement falls back on EVAL as before. RESP client only: it writes
+        at once, on one server (redis-py writes a turn later, and a Cluster cannot route a
+        keyless SCRIPT LOAD)."""
+        with contextlib.suppress(Exception):
+            loaded = self._client.send_now([encode(["SCRIPT", "LOAD", APPLY.text])])
+            loaded.add_done_callback(lambda done: done.cancelled() or done.exception())
+
+    def _acquire_call(self, reservation: Reservation, period: Periods) -> ScriptCall:
+        """`lua/acquire.lua`'s call: KEYS (the checks' and the mark), the 8 common ARGV, then
+        4 ARGV per check."""
+        checks, now, token = reservation.checks, reservation.at, reservation.token
+        keys = [number_piece(len(checks) + 1)]
         per_check = []
         for check in checks:
             key, code_limit, hint = _check_pieces(check, period)
@@ -221,15 +257,18 @@ class RedisState:
                 end = period.day_end if check.kind == "budget_day" else period.month_end
                 hint = bulk(repr(end - now))
             per_check.append(hint)
+        keys.append(bulk(reservation_key(token)))
         common = (
             bulk(repr(now))
             + bulk(str(math.floor(now)))
             + bulk(token)
-            + bulk(repr(now + self.slot_ttl_s))
-            + self._fixed_args
+            + bulk(repr(now + reservation.hold_s))
+            + bulk(str(max(1, math.ceil(reservation.hold_s * 1000))))
+            + _WINDOW_ARGS
+            + (_MARKED if is_marked(checks) else _UNMARKED)
         )
         text = "".join(keys) + common + "".join(per_check)
-        return ScriptCall(ACQUIRE, text.encode(), 1 + len(checks) + 7 + 4 * len(checks))
+        return ScriptCall(ACQUIRE, text.encode(), 1 + len(checks) + 1 + 8 + 4 * len(checks))
 
     async def settle(self, settlements: Sequence[Settlement], now: float) -> None:
         call = settle_ops(settlements, now).call()
@@ -265,6 +304,11 @@ class RedisState:
 
     async def release(self, reservation: Reservation, now: float) -> None:
         call = release_ops(reservation).call()
+        if call is not None:
+            await self._client.run(call)
+
+    async def abandon(self, reservations: Sequence[Reservation], now: float) -> None:
+        call = abandon_ops(reservations).call()
         if call is not None:
             await self._client.run(call)
 

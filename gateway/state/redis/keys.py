@@ -28,6 +28,11 @@ def spend_keys(scope: str, subject: str, period: Periods) -> tuple[str, str, str
     return f"{base}day:{period.day}", f"{base}month:{period.month}", f"{base}total"
 
 
+def reservation_key(token: str) -> str:
+    """The mark of one reservation: "h" while an allowed acquire is held, "g" once abandoned."""
+    return f"{LIMITS}r:{token}"
+
+
 def cache_key(key: str) -> str:
     return f"llmgw:{{cache:{key}}}"
 

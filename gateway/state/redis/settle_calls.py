@@ -15,21 +15,25 @@ from gateway.state.base import (
     LimitCheck,
     Reservation,
     Settlement,
+    budget_reserved,
+    is_marked,
     spend_subjects,
 )
-from gateway.state.periods import Periods, periods
+from gateway.state.periods import periods
 from gateway.state.redis.commands import ScriptCall
 from gateway.state.redis.keys import (
     DAY_KEY_TTL_S,
     MONTH_KEY_TTL_S,
     limit_key_piece,
     number_piece,
+    reservation_key,
     spend_keys,
 )
 from gateway.state.redis.scripts import APPLY
 from gateway.state.redis.wire import bulk
 
 _OP_SLOT, _OP_WINDOW, _OP_SPEND, _NONE = bulk("z"), bulk("w"), bulk("s"), bulk("")
+_OP_DROP, _OP_ABANDON = bulk("d"), bulk("a")
 
 
 class ApplyOps:
@@ -58,6 +62,15 @@ class ApplyOps:
     def add_spend(self, key: str, usd: float, ttl_s: int) -> None:
         self.args += [_OP_SPEND, self._index(bulk(key)), bulk(repr(float(usd))), bulk(str(ttl_s))]
 
+    def drop_mark(self, token: str) -> None:
+        self.args += [_OP_DROP, self._index(bulk(reservation_key(token))), _NONE, _NONE]
+
+    def abandon(self, reservation: Reservation, undo_ops: int) -> None:
+        """The header of an abandon: the next `undo_ops` groups run only if the acquire ran."""
+        key = self._index(bulk(reservation_key(reservation.token)))
+        hold_ms = bulk(str(max(1, math.ceil(reservation.hold_s * 1000))))
+        self.args += [_OP_ABANDON, key, bulk(str(undo_ops)), hold_ms]
+
     def call(self) -> ScriptCall | None:
         """The script call (numkeys, KEYS, then ARGV), or None when there is nothing to write."""
         if not self.args:
@@ -67,37 +80,84 @@ class ApplyOps:
 
 
 def settle_ops(settlements: Sequence[Settlement], now: float) -> ApplyOps:
-    """Free each reservation's slots, move its tpm reservation to the tokens used, add its cost
-    to the spend of every budgeted subject and of its `spend_subjects`."""
+    """Free each reservation's slots, move its tpm reservation to the tokens used, replace each
+    budget reservation by the cost (in the period it went to), add the cost to the spend of its
+    `spend_subjects`, and drop its mark."""
     ops = ApplyOps()
-    period: Periods | None = None
+    spend: dict[str, tuple[float, int]] = {}  # spend key -> (USD to add, its TTL)
     for settlement in settlements:
         reservation = settlement.reservation
-        budgeted = False
         for check in reservation.checks:
-            kind = check.kind
-            if kind == "concurrent":
+            if check.kind == "concurrent":
                 ops.free_slot(check, reservation.token)
-            elif kind == "tpm":
+            elif check.kind == "tpm":
                 ops.adjust(check, reservation.at, settlement.actual_tokens - check.amount)
-            elif kind in BUDGET_KINDS:
-                budgeted = True
-        if settlement.cost_usd and (budgeted or settlement.spend_subjects):
-            period = period or periods(now)
-            for scope, subject in spend_subjects(settlement):
-                day, month, total = spend_keys(scope, subject, period)
-                ops.add_spend(day, settlement.cost_usd, DAY_KEY_TTL_S)
-                ops.add_spend(month, settlement.cost_usd, MONTH_KEY_TTL_S)
-                ops.add_spend(total, settlement.cost_usd, 0)
+        _spend_deltas(settlement, now, spend)
+        if is_marked(reservation.checks):
+            ops.drop_mark(reservation.token)
+    for key, (usd, ttl_s) in spend.items():
+        if usd:
+            ops.add_spend(key, usd, ttl_s)
     return ops
 
 
+def _spend_deltas(settlement: Settlement, now: float, spend: dict[str, tuple[float, int]]) -> None:
+    """What a settlement adds to each spend key: the cost in the period of `now`, less the
+    budget reservations in the period of the acquire."""
+    reservation, cost = settlement.reservation, settlement.cost_usd
+    subjects = spend_subjects(settlement) if cost or reservation.checks else ()
+    for scope, subject in subjects:
+        day, month = budget_reserved(reservation, scope, subject)
+        if cost:
+            _add(spend, spend_keys(scope, subject, periods(now)), cost, cost, cost)
+        if day or month:
+            _add(spend, spend_keys(scope, subject, periods(reservation.at)), -day, -month, 0.0)
+
+
+def _add(
+    spend: dict[str, tuple[float, int]],
+    keys: tuple[str, str, str],
+    day: float,
+    month: float,
+    total: float,
+) -> None:
+    for key, usd, ttl_s in zip(keys, (day, month, total), (DAY_KEY_TTL_S, MONTH_KEY_TTL_S, 0)):
+        if usd:
+            spend[key] = (spend.get(key, (0.0, ttl_s))[0] + usd, ttl_s)
+
+
 def release_ops(reservation: Reservation) -> ApplyOps:
-    """Undo everything the reservation took: its slots and its window amounts."""
+    """Undo everything the reservation took: its slots, window amounts, budget reservations."""
     ops = ApplyOps()
+    _undo(ops, reservation)
+    if is_marked(reservation.checks):
+        ops.drop_mark(reservation.token)
+    return ops
+
+
+def abandon_ops(reservations: Sequence[Reservation]) -> ApplyOps:
+    """Per reservation: undo it if its acquire ran and was allowed, else make sure it reserves
+    nothing should it run later (`lua/apply.lua`'s "a")."""
+    ops = ApplyOps()
+    for reservation in reservations:
+        if reservation.checks:
+            undo = ApplyOps()
+            undo.keys = ops.keys  # one numbering of the keys for the whole call
+            _undo(undo, reservation)
+            ops.abandon(reservation, len(undo.args) // 4)
+            ops.args += undo.args
+    return ops
+
+
+def _undo(ops: ApplyOps, reservation: Reservation) -> None:
     for check in reservation.checks:
         if check.kind == "concurrent":
             ops.free_slot(check, reservation.token)
         elif check.kind in WINDOW_KINDS:
             ops.adjust(check, reservation.at, -check.amount)
-    return ops
+        elif check.kind in BUDGET_KINDS and check.amount:
+            day, month, _ = spend_keys(check.scope, check.subject, periods(reservation.at))
+            if check.kind == "budget_day":
+                ops.add_spend(day, -check.amount, DAY_KEY_TTL_S)
+            else:
+                ops.add_spend(month, -check.amount, MONTH_KEY_TTL_S)

@@ -8,7 +8,7 @@ import pytest
 
 from gateway.config.types import DeploymentConfig, ModelConfig
 from gateway.errors import RateLimited, ServiceUnavailable
-from gateway.limits.limiter import Limiter
+from gateway.limits.limiter import HOLD_GRACE_S, Limiter
 from gateway.limits.plan import Estimate
 from gateway.observability.metrics import Metrics
 from gateway.state import AcquireResult, LimitCheck, MemoryState, StateUnavailable
@@ -21,8 +21,17 @@ ESTIMATE = Estimate(prompt_tokens=10, completion_tokens=20, cost_usd=0.5)
 
 class DownState(MemoryState):
     async def acquire(
-        self, checks: Sequence[LimitCheck], now: float, breakers: Sequence[str] = ()
+        self,
+        checks: Sequence[LimitCheck],
+        now: float,
+        breakers: Sequence[str] = (),
+        *,
+        token: str | None = None,
+        hold_s: float | None = None,
     ) -> AcquireResult:
+        raise StateUnavailable("redis is down")
+
+    async def abandon(self, reservations: Any, now: float) -> None:
         raise StateUnavailable("redis is down")
 
     async def settle(self, settlements: Any, now: float) -> None:
@@ -218,3 +227,74 @@ async def test_spend_that_arrives_during_a_write_is_not_mistaken_for_a_failure(
         await asyncio.sleep(0.01)
     assert (await state.spend("key", "k", 1000.0))["total"] == pytest.approx(0.75)
     await limiter.aclose()
+
+
+class LostReplyState(MemoryState):
+    """MemoryState whose acquires run but whose replies never arrive (a Redis that stalls after
+    reading the command): the acquire reserves, then the caller gets StateUnavailable."""
+
+    async def acquire(
+        self,
+        checks: Sequence[LimitCheck],
+        now: float,
+        breakers: Sequence[str] = (),
+        *,
+        token: str | None = None,
+        hold_s: float | None = None,
+    ) -> AcquireResult:
+        await super().acquire(checks, now, breakers, token=token, hold_s=hold_s)
+        raise StateUnavailable("redis: no reply within 0.25 s")
+
+
+@pytest.mark.asyncio
+async def test_an_acquire_given_up_on_is_abandoned_once_the_state_answers() -> None:
+    state = LostReplyState()
+    limiter = Limiter(state, Metrics(), "fail_open", clock=lambda: 1000.0)
+    checks = [LimitCheck("key", "k", "concurrent", 2, 1), LimitCheck("key", "k", "tpm", 1e6, 30)]
+    held = await limiter.acquire(checks, ESTIMATE, deadline_s=60.0)
+    assert held is not None and held.backend is limiter.local  # served on the local limits
+    assert (await state.usage("key", "k", 1000.0))["concurrent"] == 1  # what the stall left
+    await limiter.flush()  # the flusher's job, as soon as the state answers
+    assert await state.usage("key", "k", 1000.0) == {
+        "requests_1m": 0,
+        "tokens_1m": 0,
+        "concurrent": 0,
+    }
+
+
+@pytest.mark.asyncio
+async def test_abandons_are_kept_while_the_state_is_away() -> None:
+    limiter = Limiter(DownState(), Metrics(), "fail_open", clock=lambda: 1000.0)
+    await limiter.acquire([LimitCheck("key", "k", "concurrent", 2, 1)], ESTIMATE)
+    await limiter.flush()
+    assert len(limiter._abandoned) == 1  # refused: kept for the next round
+    limiter.state = MemoryState()
+    await limiter.flush()
+    assert limiter._abandoned == []
+
+
+@pytest.mark.asyncio
+async def test_the_hold_is_the_requests_deadline_plus_a_grace() -> None:
+    state = MemoryState()
+    limiter = Limiter(state, Metrics(), "fail_open", clock=lambda: 1000.0)
+    held = await limiter.acquire([LimitCheck("key", "k", "concurrent", 1, 1)], ESTIMATE, None, 30)
+    assert held is not None and held.reservation.hold_s == 30 + HOLD_GRACE_S
+    assert (await state.usage("key", "k", 1000.0 + 30 + HOLD_GRACE_S))["concurrent"] == 0
+
+
+@pytest.mark.asyncio
+async def test_free_slots_frees_the_slot_now_and_settle_the_rest_later() -> None:
+    state = MemoryState()
+    limiter = Limiter(state, Metrics(), "fail_open", clock=lambda: 1000.0)
+    checks = [LimitCheck("key", "k", "concurrent", 1, 1), LimitCheck("key", "k", "tpm", 1e6, 30)]
+    held = await limiter.acquire(checks, ESTIMATE)
+    limiter.free_slots(held)
+    limiter.free_slots(held)  # once only
+    assert await state.usage("key", "k", 1000.0) == {
+        "requests_1m": 0,
+        "tokens_1m": 30,  # still the reservation: settled with the request
+        "concurrent": 0,
+    }
+    assert (await limiter.acquire(checks, ESTIMATE)) is not None  # the slot is free
+    limiter.settle(held, 12, 0.0, ())
+    assert (await state.usage("key", "k", 1000.0))["tokens_1m"] == 42

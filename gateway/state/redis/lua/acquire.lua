@@ -1,8 +1,13 @@
 -- Check and reserve every limit of one request, all or nothing (gateway/state/redis/backend.py).
--- KEYS[i]: the counter of check i: a window hash, a concurrency zset or a spend counter.
--- ARGV: now, second, token, slot_expiry, slot_ttl_ms, window_s, window_ttl_ms,
+-- KEYS[i]: the counter of check i: a window hash, a concurrency zset or a spend counter;
+--       the last key: the reservation's mark (llmgw:{limits}:r:<token>).
+-- ARGV: now, second, token, slot_expiry, hold_ms, window_s, window_ttl_ms, mark ("1": set it),
 --       then 4 per check: kind ("w" window, "c" concurrency, "b" budget), limit, amount, hint
 --       (hint: a budget's seconds to the period end; a full concurrency limit's retry hint).
+-- The mark: "g" when the gateway abandoned this token before the script ran (it waited in a
+-- stalled Redis; see apply.lua's "a"): then nothing is reserved. An allowed acquire that will
+-- be settled (ARGV[8] = "1") sets it to "h" for hold_ms, so an abandon can tell it ran.
+-- A budget check reserves its amount (the estimated cost) in the period's spend counter.
 -- A window hash holds, per 1-second bucket b, field b = amount and field "t"..b = latest use;
 -- a bucket counts while its latest use is within window_s (the rules of gateway/state/windows.py).
 -- Three summary fields make a check cost the same however many buckets are stored: "sum" (the
@@ -155,11 +160,19 @@ local function read_window(key, now, window, second, second_field, second_time_f
   return w
 end
 
+local checks = #KEYS - 1
+local mark = KEYS[checks + 1]
+if redis.call('EXISTS', mark) == 1 then
+  return '0' .. string.rep(' 0 0 0', checks)  -- abandoned before it ran: reserve nothing
+end
+
 local windows = {}  -- window key -> its record, as read by this call
 local pending = {}  -- key -> what earlier checks of this call reserve on it
+local spent = {}  -- budget key -> its spend, as read by this call
 local out = {1}
-for i, key in ipairs(KEYS) do
-  local base = 7 + (i - 1) * 4
+for i = 1, checks do
+  local key = KEYS[i]
+  local base = 8 + (i - 1) * 4
   local kind = ARGV[base + 1]
   local limit = tonumber(ARGV[base + 2])
   local amount = tonumber(ARGV[base + 3])
@@ -205,6 +218,7 @@ for i, key in ipairs(KEYS) do
     end
   else
     local used = tonumber(redis.call('GET', key) or '0')
+    spent[key] = used
     if used < limit and used + amount <= limit then
       allowed, remaining = 1, limit - used - amount
     else
@@ -219,8 +233,9 @@ for i, key in ipairs(KEYS) do
 end
 
 if out[1] == 1 then
-  for i, key in ipairs(KEYS) do
-    local base = 7 + (i - 1) * 4
+  for i = 1, checks do
+    local key = KEYS[i]
+    local base = 8 + (i - 1) * 4
     local kind = ARGV[base + 1]
     if kind == 'w' then
       local w = windows[key]
@@ -249,8 +264,17 @@ if out[1] == 1 then
       end
     elseif kind == 'c' then
       redis.call('ZADD', key, ARGV[4], ARGV[3])
-      redis.call('PEXPIRE', key, ARGV[5])
+      -- The key outlives its longest hold (requests may hold for different times).
+      if redis.call('PTTL', key) < tonumber(ARGV[5]) then redis.call('PEXPIRE', key, ARGV[5]) end
+    else
+      local amount = tonumber(ARGV[base + 3])
+      if amount > 0 then
+        -- Kept a day past its period's end (the hint), as apply.lua's spend keys are.
+        local ttl = math.ceil(tonumber(ARGV[base + 4])) + 86400
+        redis.call('SET', key, fmt(spent[key] + amount), 'EX', ttl)
+      end
     end
   end
+  if ARGV[8] == '1' then redis.call('SET', mark, 'h', 'PX', ARGV[5]) end
 end
 return table.concat(out, ' ')
