@@ -23,6 +23,7 @@ from gateway.config.errors import Problem
 from gateway.config.prompt_types import Prompt
 from gateway.config.prompts import load_prompts
 from gateway.observability.audit import AuditLog, file_hash
+from gateway.observability.log_reader import UsageError
 from gateway.prompts import view
 from gateway.prompts.promote import (
     Evaluation,
@@ -36,10 +37,6 @@ from gateway.prompts.promote import (
 
 CONFIG_ENV = "GATEWAY_CONFIG"
 DEFAULT_CONFIG = "config.example.toml"
-
-
-class UsageError(Exception):
-    pass
 
 
 def prompts_dir(args: argparse.Namespace) -> Path:

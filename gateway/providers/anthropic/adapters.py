@@ -106,6 +106,8 @@ class AnthropicStreamPassthrough:
 class AnthropicMessagesAdapter:
     """Anthropic client -> Anthropic upstream: the body passes with only `model` replaced."""
 
+    path = "/v1/messages"  # the upstream route; `AnthropicCountTokensAdapter` has its own
+
     def __init__(self, passthrough_headers: dict[str, str] | None = None) -> None:
         self._extra = passthrough_headers
 
@@ -118,8 +120,9 @@ class AnthropicMessagesAdapter:
     ) -> PreparedCall:
         upstream = dict(body)
         upstream["model"] = deployment.model
+        url = endpoint_url(provider.base_url, self.path, provider.query.pairs)
         headers = anthropic_headers(api_key, provider, self._extra)
-        return PreparedCall(_messages_url(provider), headers, orjson.dumps(upstream))
+        return PreparedCall(url, headers, orjson.dumps(upstream))
 
     def convert_json(self, data: bytes) -> tuple[bytes, Usage, dict[str, Any]]:
         parsed = parse_upstream_json(data)
