@@ -43,8 +43,10 @@ def gateway_headers(ctx: RequestContext) -> list[tuple[bytes, bytes]]:
 def timing_headers(ctx: RequestContext) -> list[tuple[bytes, bytes]]:
     """`Server-Timing` and `x-gateway-overhead-ms` as the response starts: the gateway's time so
     far, the upstream attempts' (for a stream: until the upstream's headers), the guardrails'
-    when the key has any. The record's `overhead_ms` is the same sum at the last byte."""
-    gateway_ms = (time.monotonic() - ctx.started) * 1000
+    when the key has any. The record's `response_start_ms` is this `gateway;dur`; its
+    `overhead_ms` is the same difference at the last byte."""
+    ctx.response_started = now = time.monotonic()
+    gateway_ms = (now - ctx.started) * 1000
     upstream_ms = sum(attempt.duration_ms for attempt in ctx.exchange.attempts)
     timing = f"gateway;dur={gateway_ms:.3f}"
     if ctx.exchange.attempts:

@@ -78,6 +78,8 @@ class RequestContext:
     status: int = 0
     error: GatewayError | None = None
     first_byte_sent: float | None = None
+    # When the response's headers were built (monotonic): Server-Timing's `gateway;dur`.
+    response_started: float | None = None
     client_closed: bool = False
     guardrails: list[GuardrailHit] = field(default_factory=list)
     # Time spent in the guardrail stages (input and, before the response, output).

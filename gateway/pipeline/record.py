@@ -112,6 +112,7 @@ def build_record(
         "usage_estimated": bool(usage and not usage.reported),
         "cost_usd": cost_usd(usage, ctx.exchange.deployment) if usage else 0.0,
         "latency_ms": _ms(ctx.started, finished),
+        "response_start_ms": _ms(ctx.started, ctx.response_started),
         # What the gateway added: the latency minus the upstream attempts (x-gateway-overhead-ms
         # is the same sum when the response started).
         "overhead_ms": round(

@@ -4,7 +4,6 @@ response, agreeing with the request's record."""
 from __future__ import annotations
 
 import re
-import statistics
 
 import httpx
 import openai
@@ -23,8 +22,7 @@ def timings(header: str) -> dict[str, float]:
 
 def test_the_sdk_sees_timings_that_agree_with_the_record(gateway: Proc) -> None:
     client = openai.OpenAI(base_url=gateway.url + "/v1", api_key=GATEWAY_KEY, max_retries=0)
-    gaps: list[tuple[float, float]] = []
-    for _ in range(5):  # the median of 5, so one preempted request on a busy machine is noise
+    for _ in range(3):
         raw = client.chat.completions.with_raw_response.create(
             model="gpt-mock", messages=[{"role": "user", "content": "time me"}]
         )
@@ -34,13 +32,13 @@ def test_the_sdk_sees_timings_that_agree_with_the_record(gateway: Proc) -> None:
         record = wait_for_record(gateway.log_path, raw.headers["x-request-id"])
         upstream = sum(a["duration_ms"] for a in record["attempts"])
         assert abs(found["upstream"] - upstream) < 0.01  # the same attempts, summed
+        # The header is the record's response start, to the rounding of both.
+        assert abs(found["gateway"] - record["response_start_ms"]) < 0.002
         assert abs(found["gateway"] - found["upstream"] - overhead) < 0.01
         assert "guardrails" not in found  # this key's policy has none
-        # The header is taken as the response starts, the record as it ends.
+        # The record's overhead and latency run on to the last byte: never less.
         assert overhead <= record["overhead_ms"] + 0.01
-        gaps.append((record["overhead_ms"] - overhead, record["latency_ms"] - found["gateway"]))
-    assert statistics.median(g[0] for g in gaps) < 1.0
-    assert statistics.median(g[1] for g in gaps) < 1.0
+        assert found["gateway"] <= record["latency_ms"] + 0.002
 
 
 def test_guardrail_time_is_reported_when_the_key_has_guardrails(guarded: Proc) -> None:
