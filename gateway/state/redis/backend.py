@@ -9,9 +9,9 @@ attempt), and one settle after it. Both are written before the call that starts 
 replicas see the spend and the freed slots before the client's next request. Every call goes
 through a `client.RedisClient`, redis-py or the hand-written RESP client, as `[state] client`
 says (`options.py`); every failure of either is `StateUnavailable`. The hot calls are encoded
-from cached pieces (`commands.ScriptCall`): a check's key and limit, a breaker's read, a
-settlement's keys. Key names are built in `keys.py`, the scripts loaded in
-`scripts.py`, settle and release calls encoded in `settle_calls.py`.
+from cached pieces (`commands.ScriptCall`): the acquire in `acquire_call.py`, the breaker reads
+that travel with it in `breaker_reads.py`, settle and release calls in `settle_calls.py`. Key
+names are built in `keys.py`, the scripts loaded in `scripts.py`.
 
 Key layout (prefix `llmgw:`; the `{...}` part is the Redis Cluster hash tag):
 
@@ -54,90 +54,36 @@ from collections.abc import Awaitable, Sequence
 
 from gateway.state import breaker
 from gateway.state.base import (
-    CONCURRENT_RETRY_S,
     SLOT_TTL_S,
-    WINDOW_KINDS,
     WINDOW_S,
     AcquireResult,
     BreakerState,
-    CheckResult,
     LimitCheck,
     Reservation,
     Settlement,
     StateUnavailable,
     acquire_result,
-    is_marked,
     new_token,
 )
-from gateway.state.periods import Periods, periods
+from gateway.state.periods import periods
+from gateway.state.redis.acquire_call import acquire_call, check_results
+from gateway.state.redis.breaker_reads import breaker_read, breaker_views
 from gateway.state.redis.clients import open_client
 from gateway.state.redis.commands import ScriptCall
 from gateway.state.redis.keys import (
     BREAKER_KEY_TTL_S,
     BREAKERS,
-    PIECES_MAX,
-    WINDOW_KEY_TTL_S,
     cache_key,
     limit_key,
-    number_piece,
     remembered_key,
-    reservation_key,
     spend_keys,
 )
 from gateway.state.redis.options import RedisOptions
-from gateway.state.redis.scripts import ACQUIRE, APPLY, BREAKER_PROBE, BREAKER_RECORD, USAGE
+from gateway.state.redis.scripts import APPLY, BREAKER_PROBE, BREAKER_RECORD, USAGE
 from gateway.state.redis.settle_calls import abandon_ops, release_ops, settle_ops
-from gateway.state.redis.wire import Arg, Reply, ReplyError, bulk, encode
+from gateway.state.redis.wire import Arg, Reply, ReplyError, encode
 
 _EXPIRY = struct.Struct(">d")
-_BREAKER_FIELDS = ("f", "w", "ou", "pu")
-
-
-def _counter(check: LimitCheck, period: Periods, now: float) -> tuple[str, str, float]:
-    """How `lua/acquire.lua` sees a check: (kind code, key, hint)."""
-    if check.kind in WINDOW_KINDS:
-        return "w", limit_key(check.kind, check.scope, check.subject), 0.0
-    if check.kind == "concurrent":
-        return "c", limit_key("concurrent", check.scope, check.subject), CONCURRENT_RETRY_S
-    day, month, _ = spend_keys(check.scope, check.subject, period)
-    if check.kind == "budget_day":
-        return "b", day, period.day_end - now
-    return "b", month, period.month_end - now
-
-
-# A check's key and its "kind limit" arguments as RESP pieces, which stay the same from one
-# request to the next: cached, so an acquire encodes only what changes (times, token, amounts).
-_pieces: dict[tuple[str, str, str, float, str], tuple[str, str, str | None]] = {}
-
-
-def _check_pieces(check: LimitCheck, period: Periods) -> tuple[str, str, str | None]:
-    """(key, "code limit", hint) of one check as RESP pieces; the hint is None for a budget,
-    whose hint (seconds to the period's end) depends on `now`."""
-    # Budget keys name their day or month: part of the cache key, so a new period misses.
-    when = (
-        period.day
-        if check.kind == "budget_day"
-        else period.month
-        if check.kind == "budget_month"
-        else ""
-    )
-    cache_key = (check.kind, check.scope, check.subject, check.limit, when)
-    pieces = _pieces.get(cache_key)
-    if pieces is None:
-        code, key, hint = _counter(check, period, 0.0)
-        pieces = (
-            bulk(key),
-            bulk(code) + bulk(repr(float(check.limit))),
-            None if code == "b" else bulk(repr(hint)),
-        )
-        if len(_pieces) >= PIECES_MAX:
-            _pieces.clear()
-        _pieces[cache_key] = pieces
-    return pieces
-
-
-_WINDOW_ARGS = bulk(repr(WINDOW_S)) + bulk(str(int(WINDOW_KEY_TTL_S * 1000)))
-_MARKED, _UNMARKED = bulk("1"), bulk("0")
 
 
 class RedisState:
@@ -179,8 +125,8 @@ class RedisState:
             return self._breakers_only(token, now, breakers)
         hold = self.slot_ttl_s if hold_s is None else hold_s
         reservation = Reservation(token, tuple(checks), now, hold)  # if all is allowed
-        call = self._acquire_call(reservation, periods(now))
-        sent = self._client.begin([call.evalsha(), *(_breaker_read(name) for name in breakers)])
+        call = acquire_call(reservation, periods(now))
+        sent = self._client.begin([call.evalsha(), *(breaker_read(name) for name in breakers)])
         return self._acquire_reply(sent, call, reservation, breakers)
 
     async def acquire(
@@ -223,13 +169,11 @@ class RedisState:
         fields = reply.split()  # "ok allowed remaining reset allowed remaining reset ..."
         if len(fields) != 1 + 3 * len(checks):
             raise StateUnavailable(f"redis: unexpected acquire reply {reply!r}")
-        states = _breaker_views(breakers, replies[1:], now) if breakers else None
+        states = breaker_views(breakers, replies[1:], now) if breakers else None
         if fields[0] == b"1":  # all allowed: the numbers are parsed when first read
-            parts = functools.partial(_check_results, checks, fields)
+            parts = functools.partial(check_results, checks, fields)
             return AcquireResult(True, parts, reservation, 0.0, states or {})
-        return acquire_result(
-            checks, _check_results(checks, fields), reservation.token, now, states
-        )
+        return acquire_result(checks, check_results(checks, fields), reservation.token, now, states)
 
     def _load_apply_script(self) -> None:
         """A server that lacks the acquire script (a new or restarted one) lacks the settle
@@ -241,34 +185,6 @@ class RedisState:
         with contextlib.suppress(Exception):
             loaded = self._client.send_now([encode(["SCRIPT", "LOAD", APPLY.text])])
             loaded.add_done_callback(lambda done: done.cancelled() or done.exception())
-
-    def _acquire_call(self, reservation: Reservation, period: Periods) -> ScriptCall:
-        """`lua/acquire.lua`'s call: KEYS (the checks' and the mark), the 8 common ARGV, then
-        4 ARGV per check."""
-        checks, now, token = reservation.checks, reservation.at, reservation.token
-        keys = [number_piece(len(checks) + 1)]
-        per_check = []
-        for check in checks:
-            key, code_limit, hint = _check_pieces(check, period)
-            keys.append(key)
-            per_check.append(code_limit)
-            per_check.append(bulk(repr(float(check.amount))))
-            if hint is None:  # a budget: seconds to its period's end
-                end = period.day_end if check.kind == "budget_day" else period.month_end
-                hint = bulk(repr(end - now))
-            per_check.append(hint)
-        keys.append(bulk(reservation_key(token)))
-        common = (
-            bulk(repr(now))
-            + bulk(str(math.floor(now)))
-            + bulk(token)
-            + bulk(repr(now + reservation.hold_s))
-            + bulk(str(max(1, math.ceil(reservation.hold_s * 1000))))
-            + _WINDOW_ARGS
-            + (_MARKED if is_marked(checks) else _UNMARKED)
-        )
-        text = "".join(keys) + common + "".join(per_check)
-        return ScriptCall(ACQUIRE, text.encode(), 1 + len(checks) + 1 + 8 + 4 * len(checks))
 
     async def settle(self, settlements: Sequence[Settlement], now: float) -> None:
         call = settle_ops(settlements, now).call()
@@ -400,8 +316,8 @@ class RedisState:
     ) -> dict[str, BreakerState]:
         if not deployments:
             return {}
-        replies = await self._client.pipeline([_breaker_read(name) for name in deployments])
-        return _breaker_views(deployments, replies, now)
+        replies = await self._client.pipeline([breaker_read(name) for name in deployments])
+        return breaker_views(deployments, replies, now)
 
     async def breaker_try_probe(self, deployment: str, now: float, probe_timeout_s: float) -> bool:
         won = await self._client.evalsha(
@@ -415,39 +331,3 @@ class RedisState:
 
     async def aclose(self) -> None:
         await self._client.aclose()
-
-
-def _check_results(checks: Sequence[LimitCheck], fields: list[bytes]) -> tuple[CheckResult, ...]:
-    """Per check: "allowed remaining reset" (fields[0] is the overall verdict)."""
-    return tuple(
-        CheckResult(
-            check, fields[1 + 3 * i] == b"1", float(fields[2 + 3 * i]), float(fields[3 + 3 * i])
-        )
-        for i, check in enumerate(checks)
-    )
-
-
-_breaker_reads: dict[str, bytes] = {}
-
-
-def _breaker_read(deployment: str) -> bytes:
-    """The encoded HMGET of one breaker (cached: the same bytes on every request)."""
-    command = _breaker_reads.get(deployment)
-    if command is None:
-        if len(_breaker_reads) >= PIECES_MAX:
-            _breaker_reads.clear()
-        command = _breaker_reads[deployment] = encode(
-            ["HMGET", BREAKERS + deployment, *_BREAKER_FIELDS]
-        )
-    return command
-
-
-def _breaker_views(
-    deployments: Sequence[str], replies: Sequence[Reply], now: float
-) -> dict[str, BreakerState]:
-    views = {}
-    for name, fields in zip(deployments, replies):
-        if not isinstance(fields, list):
-            raise StateUnavailable(f"redis: unexpected breaker reply {fields!r}")
-        views[name] = breaker.view(breaker.from_fields(fields), now)  # type: ignore[arg-type]
-    return views

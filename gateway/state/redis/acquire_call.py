@@ -1,0 +1,116 @@
+"""The `lua/acquire.lua` call, encoded from cached pieces, and the parsing of its reply.
+
+A check's key and its "kind limit" arguments stay the same from one request to the next, so
+they are cached as RESP pieces and an acquire encodes only what changes (times, token, amounts).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+from gateway.state.base import (
+    CONCURRENT_RETRY_S,
+    WINDOW_KINDS,
+    WINDOW_S,
+    CheckResult,
+    LimitCheck,
+    Reservation,
+    is_marked,
+)
+from gateway.state.periods import Periods
+from gateway.state.redis.commands import ScriptCall
+from gateway.state.redis.keys import (
+    PIECES_MAX,
+    WINDOW_KEY_TTL_S,
+    limit_key,
+    number_piece,
+    reservation_key,
+    spend_keys,
+)
+from gateway.state.redis.scripts import ACQUIRE
+from gateway.state.redis.wire import bulk
+
+
+def _counter(check: LimitCheck, period: Periods, now: float) -> tuple[str, str, float]:
+    """How `lua/acquire.lua` sees a check: (kind code, key, hint)."""
+    if check.kind in WINDOW_KINDS:
+        return "w", limit_key(check.kind, check.scope, check.subject), 0.0
+    if check.kind == "concurrent":
+        return "c", limit_key("concurrent", check.scope, check.subject), CONCURRENT_RETRY_S
+    day, month, _ = spend_keys(check.scope, check.subject, period)
+    if check.kind == "budget_day":
+        return "b", day, period.day_end - now
+    return "b", month, period.month_end - now
+
+
+_pieces: dict[tuple[str, str, str, float, str], tuple[str, str, str | None]] = {}
+
+
+def _check_pieces(check: LimitCheck, period: Periods) -> tuple[str, str, str | None]:
+    """(key, "code limit", hint) of one check as RESP pieces; the hint is None for a budget,
+    whose hint (seconds to the period's end) depends on `now`."""
+    # Budget keys name their day or month: part of the cache key, so a new period misses.
+    when = (
+        period.day
+        if check.kind == "budget_day"
+        else period.month
+        if check.kind == "budget_month"
+        else ""
+    )
+    cache_key = (check.kind, check.scope, check.subject, check.limit, when)
+    pieces = _pieces.get(cache_key)
+    if pieces is None:
+        code, key, hint = _counter(check, period, 0.0)
+        pieces = (
+            bulk(key),
+            bulk(code) + bulk(repr(float(check.limit))),
+            None if code == "b" else bulk(repr(hint)),
+        )
+        if len(_pieces) >= PIECES_MAX:
+            _pieces.clear()
+        _pieces[cache_key] = pieces
+    return pieces
+
+
+_WINDOW_ARGS = bulk(repr(WINDOW_S)) + bulk(str(int(WINDOW_KEY_TTL_S * 1000)))
+_MARKED, _UNMARKED = bulk("1"), bulk("0")
+
+
+def acquire_call(reservation: Reservation, period: Periods) -> ScriptCall:
+    """`lua/acquire.lua`'s call: KEYS (the checks' and the mark), the 8 common ARGV, then
+    4 ARGV per check."""
+    checks, now, token = reservation.checks, reservation.at, reservation.token
+    keys = [number_piece(len(checks) + 1)]
+    per_check = []
+    for check in checks:
+        key, code_limit, hint = _check_pieces(check, period)
+        keys.append(key)
+        per_check.append(code_limit)
+        per_check.append(bulk(repr(float(check.amount))))
+        if hint is None:  # a budget: seconds to its period's end
+            end = period.day_end if check.kind == "budget_day" else period.month_end
+            hint = bulk(repr(end - now))
+        per_check.append(hint)
+    keys.append(bulk(reservation_key(token)))
+    common = (
+        bulk(repr(now))
+        + bulk(str(math.floor(now)))
+        + bulk(token)
+        + bulk(repr(now + reservation.hold_s))
+        + bulk(str(max(1, math.ceil(reservation.hold_s * 1000))))
+        + _WINDOW_ARGS
+        + (_MARKED if is_marked(checks) else _UNMARKED)
+    )
+    text = "".join(keys) + common + "".join(per_check)
+    return ScriptCall(ACQUIRE, text.encode(), 1 + len(checks) + 1 + 8 + 4 * len(checks))
+
+
+def check_results(checks: Sequence[LimitCheck], fields: list[bytes]) -> tuple[CheckResult, ...]:
+    """Per check: "allowed remaining reset" (fields[0] is the overall verdict)."""
+    return tuple(
+        CheckResult(
+            check, fields[1 + 3 * i] == b"1", float(fields[2 + 3 * i]), float(fields[3 + 3 * i])
+        )
+        for i, check in enumerate(checks)
+    )
