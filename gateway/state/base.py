@@ -21,7 +21,12 @@ Limit semantics, identical in both backends:
   `abandon` ends it (or `hold_s` passes). `abandon` ends a reservation whose verdict the caller
   never read (a timeout, a cancelled request): it undoes what the acquire took if it ran, and
   when it has not run yet (it waits in a stalled Redis) it makes it reserve nothing when it runs.
-  So an acquire the gateway gave up on never holds a slot, a token or a budget for long.
+  So an acquire the gateway gave up on never holds a slot, a token or a budget for long, and its
+  request is not counted in the shared limits, whether the gateway then refused it
+  (`on_redis_error = "fail_closed"`) or served it on its own in-process limits ("fail_open").
+  One exception, where it cannot matter: the memory backend does not remember an rpm-only
+  acquire (see `is_marked`), but its acquires are decided before they return, so nobody ever
+  gives up on one.
 
 Call semantics, identical in both backends (what a backend does to be fast stays inside it):
 
@@ -310,10 +315,11 @@ def abandoned_result(checks: Sequence[LimitCheck], now: float) -> AcquireResult:
 
 
 def is_marked(checks: Sequence[LimitCheck]) -> bool:
-    """Is an allowed acquire of `checks` remembered under its token until it is settled? Only
-    when it will be settled anyway (a slot, tokens or a budget to settle): an rpm-only acquire
-    is not, so it needs no settlement round trip; if abandoned after it ran, its request stays
-    counted until it leaves the window (at most 60 s)."""
+    """Is an allowed acquire of `checks` settled, and remembered under its token until then?
+    Only when it has a slot, tokens or a budget to settle: an rpm-only acquire costs no
+    settlement round trip. (The Redis backend still marks an rpm-only acquire, for at most a
+    window, so that an abandon coming after it ran in a stalled Redis undoes it; the memory
+    backend, whose acquires are never waited on, does not.)"""
     return any(check.kind != "rpm" for check in checks)
 
 

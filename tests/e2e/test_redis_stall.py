@@ -18,6 +18,7 @@ import httpx
 import pytest
 import redis
 
+from tests.conditions import wait_until
 from tests.e2e.limits_setup import AUTH, MESSAGES, write_setup
 from tests.e2e.records import read_records
 from tests.procs import Proc, start_gateways, start_mock_provider
@@ -57,7 +58,7 @@ async def _load(url: str, stop: asyncio.Event, results: list[int]) -> None:
 
 
 async def _stall_under_load(
-    gateway: Proc, server: RedisServer, password: str | None
+    gateway: Proc, server: RedisServer, password: str | None, stall_s: float = STALL_S
 ) -> tuple[float, float, list[int], float]:
     """Load until warm, SIGSTOP Redis for STALL_S, SIGCONT, load a little more; the wall-clock
     times of the stop and the continue, every status seen, and how many requests Redis counted
@@ -71,7 +72,7 @@ async def _stall_under_load(
     before = _counted(server, password)
     stopped = time.time()
     os.kill(server.process.pid, signal.SIGSTOP)
-    await asyncio.sleep(STALL_S)
+    await asyncio.sleep(stall_s)
     os.kill(server.process.pid, signal.SIGCONT)
     resumed = time.time()
     seen = len(statuses)
@@ -119,6 +120,35 @@ def test_a_stalled_redis_costs_a_request_at_most_one_timeout(
     after = [r for r in records if r["ts"] > resumed + 0.5]
     assert after and all(r["status"] == 200 for r in after)
     assert counted >= len(after), "the shared limits count again once Redis answers"
+
+
+@pytest.mark.parametrize("client", ["resp", "redis-py"])
+def test_requests_refused_during_a_stall_are_not_counted(
+    tmp_path: Path, upstream: Proc, server: RedisServer, client: str
+) -> None:
+    """fail_closed, an rpm limit only: the acquires in flight when Redis stopped were written
+    into its sockets; the gateway gave up on them and answered 503, and Redis runs them when it
+    wakes. Such an acquire has nothing to settle, so it used to leave no mark an abandon could
+    find: every refused request stayed counted for a minute. Now, once the abandons are written,
+    Redis counts exactly the requests it admitted and the gateway served."""
+    config = write_setup(
+        tmp_path, "[limits]\nrpm = 1000000\n", upstream, upstream, server.url, "fail_closed"
+    )[0]
+    extra = f'client = "{client}"\ntimeout_ms = {TIMEOUT_MS}\n'
+    config.write_text(config.read_text().replace("[state]\n", f"[state]\n{extra}", 1))
+    (gateway,) = start_gateways([config])
+    try:
+        statuses = asyncio.run(_stall_under_load(gateway, server, None, stall_s=1.0))[2]
+        assert set(statuses) == {200, 503}, "fail_closed: refused during the stall, never a 500"
+        served = statuses.count(200)
+        wait_until(
+            lambda: _counted(server, None) == served,
+            5.0,
+            0.02,
+            f"Redis should count the {served} requests served, no refused one",
+        )
+    finally:
+        gateway.stop()
 
 
 def _counted(server: RedisServer, password: str | None) -> float:

@@ -74,7 +74,15 @@ def _check_pieces(check: LimitCheck, period: Periods) -> tuple[str, str, str | N
 
 
 _WINDOW_ARGS = bulk(repr(WINDOW_S)) + bulk(str(int(WINDOW_KEY_TTL_S * 1000)))
-_MARKED, _UNMARKED = bulk("1"), bulk("0")
+_WINDOW_MS = int(WINDOW_S * 1000)
+
+
+def mark_ms(checks: Sequence[LimitCheck], hold_ms: int) -> int:
+    """How long an allowed acquire's mark lives (`lua/acquire.lua`): its hold when it will be
+    settled; else (rpm only: nothing to settle) at most a window, after which its count is gone
+    anyway. Either way an abandon that comes after the acquire ran finds the mark and undoes it.
+    """
+    return hold_ms if is_marked(checks) else min(hold_ms, _WINDOW_MS)
 
 
 def acquire_call(reservation: Reservation, period: Periods) -> ScriptCall:
@@ -93,14 +101,15 @@ def acquire_call(reservation: Reservation, period: Periods) -> ScriptCall:
             hint = bulk(repr(end - now))
         per_check.append(hint)
     keys.append(bulk(reservation_key(token)))
+    hold_ms = max(1, math.ceil(reservation.hold_s * 1000))
     common = (
         bulk(repr(now))
         + bulk(str(math.floor(now)))
         + bulk(token)
         + bulk(repr(now + reservation.hold_s))
-        + bulk(str(max(1, math.ceil(reservation.hold_s * 1000))))
+        + bulk(str(hold_ms))
         + _WINDOW_ARGS
-        + (_MARKED if is_marked(checks) else _UNMARKED)
+        + bulk(str(mark_ms(checks, hold_ms)))
     )
     text = "".join(keys) + common + "".join(per_check)
     return ScriptCall(ACQUIRE, text.encode(), 1 + len(checks) + 1 + 8 + 4 * len(checks))

@@ -24,8 +24,9 @@ Key layout (prefix `llmgw:`; the `{...}` part is the Redis Cluster hash tag):
     llmgw:{limits}:tpm:<scope>:<subject>          hash, as rpm
     llmgw:{limits}:concurrent:<scope>:<subject>   zset: reservation token -> slot expiry
     llmgw:{limits}:r:<token>                      "h" while an allowed acquire is held (until
-                                                  settled, or its hold ends), "g" once abandoned
-                                                  before its acquire ran (lua/apply.lua)
+                                                  settled, or its hold ends; an rpm-only one, never
+                                                  settled, for at most a window), "g" once
+                                                  abandoned before its acquire ran (lua/apply.lua)
     llmgw:{limits}:spend:<scope>:<subject>:day:<YYYY-MM-DD>   USD (float string), TTL 2 days,
                                                   settled spend plus budget reservations
     llmgw:{limits}:spend:<scope>:<subject>:month:<YYYY-MM>    USD, TTL 62 days

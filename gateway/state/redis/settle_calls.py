@@ -16,7 +16,6 @@ from gateway.state.base import (
     Reservation,
     Settlement,
     budget_reserved,
-    is_marked,
     spend_subjects,
 )
 from gateway.state.periods import periods
@@ -93,7 +92,7 @@ def settle_ops(settlements: Sequence[Settlement], now: float) -> ApplyOps:
             elif check.kind == "tpm":
                 ops.adjust(check, reservation.at, settlement.actual_tokens - check.amount)
         _spend_deltas(settlement, now, spend)
-        if is_marked(reservation.checks):
+        if reservation.checks:  # every allowed acquire is marked (lua/acquire.lua)
             ops.drop_mark(reservation.token)
     for key, (usd, ttl_s) in spend.items():
         if usd:
@@ -130,7 +129,7 @@ def release_ops(reservation: Reservation) -> ApplyOps:
     """Undo everything the reservation took: its slots, window amounts, budget reservations."""
     ops = ApplyOps()
     _undo(ops, reservation)
-    if is_marked(reservation.checks):
+    if reservation.checks:
         ops.drop_mark(reservation.token)
     return ops
 

@@ -126,15 +126,32 @@ async def test_abandon_leaves_settled_reservations_alone(state: StateBackend) ->
     assert await spent_today(state, T0 + 2) == pytest.approx(0.25)
 
 
-async def test_an_abandoned_rpm_only_acquire_that_ran_stays_counted(state: StateBackend) -> None:
-    """An rpm-only acquire is not remembered under its token (it has nothing to settle, so it
-    costs no settlement); abandoned after it ran, its request counts until it leaves the
-    window, as a request would."""
+async def test_an_abandoned_rpm_only_acquire_that_ran_is_undone(state: StateBackend) -> None:
+    """An rpm-only acquire has nothing to settle, yet once abandoned after it ran (Redis ran
+    it on waking, before the abandon) its request is not counted: the gateway refused it, or
+    served it on its own limits. The memory backend, whose acquires are decided before they
+    return and so are never abandoned, keeps it counted until it leaves the window."""
     token = new_token()
     assert (await state.acquire([rpm(10)], T0, token=token)).allowed
     await state.abandon([Reservation(token, (rpm(10),), T0, 30.0)], T0 + 1)
-    assert (await state.usage("key", "demo", T0 + 1))["requests_1m"] == 1
+    await state.abandon([Reservation(token, (rpm(10),), T0, 30.0)], T0 + 1)  # twice: nothing more
+    counted = 1 if state.name == "memory" else 0
+    assert (await state.usage("key", "demo", T0 + 1))["requests_1m"] == counted
     assert (await state.usage("key", "demo", T0 + 60))["requests_1m"] == 0
+
+
+async def test_a_released_or_settled_rpm_only_acquire_is_not_undone_again(
+    state: StateBackend,
+) -> None:
+    """Abandon leaves alone what a release or a settlement already ended (the mark goes)."""
+    first, second, other = new_token(), new_token(), new_token()
+    for token in (first, second, other):
+        assert (await state.acquire([rpm(10)], T0, token=token)).allowed
+    await state.release(Reservation(first, (rpm(10),), T0, 30.0), T0 + 1)
+    await state.settle([Settlement(Reservation(second, (rpm(10),), T0, 30.0), 0, 0.0)], T0 + 1)
+    gone = [Reservation(token, (rpm(10),), T0, 30.0) for token in (first, second)]
+    await state.abandon(gone, T0 + 1)
+    assert (await state.usage("key", "demo", T0 + 1))["requests_1m"] == 2  # second and other
 
 
 async def test_many_abandons_in_one_call(state: StateBackend) -> None:

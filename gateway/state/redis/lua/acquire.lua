@@ -1,12 +1,14 @@
 -- Check and reserve every limit of one request, all or nothing (gateway/state/redis/backend.py).
 -- KEYS[i]: the counter of check i: a window hash, a concurrency zset or a spend counter;
 --       the last key: the reservation's mark (llmgw:{limits}:r:<token>).
--- ARGV: now, second, token, slot_expiry, hold_ms, window_s, window_ttl_ms, mark ("1": set it),
+-- ARGV: now, second, token, slot_expiry, hold_ms, window_s, window_ttl_ms, mark_ms,
 --       then 4 per check: kind ("w" window, "c" concurrency, "b" budget), limit, amount, hint
 --       (hint: a budget's seconds to the period end; a full concurrency limit's retry hint).
 -- The mark: "g" when the gateway abandoned this token before the script ran (it waited in a
--- stalled Redis; see apply.lua's "a"): then nothing is reserved. An allowed acquire that will
--- be settled (ARGV[8] = "1") sets it to "h" for hold_ms, so an abandon can tell it ran.
+-- stalled Redis; see apply.lua's "a"): then nothing is reserved. Every allowed acquire sets it
+-- to "h" for mark_ms, so an abandon can tell it ran and undo it: for its hold when it will be
+-- settled (the settlement deletes it), for at most a window when it will not (rpm only: after
+-- a window its count is gone anyway; acquire_call.mark_ms).
 -- A budget check reserves its amount (the estimated cost) in the period's spend counter.
 -- A window hash holds, per 1-second bucket b, field b = amount and field "t"..b = latest use;
 -- a bucket counts while its latest use is within window_s (the rules of gateway/state/windows.py).
@@ -275,6 +277,6 @@ if out[1] == 1 then
       end
     end
   end
-  if ARGV[8] == '1' then redis.call('SET', mark, 'h', 'PX', ARGV[5]) end
+  redis.call('SET', mark, 'h', 'PX', ARGV[8])
 end
 return table.concat(out, ' ')
