@@ -177,6 +177,7 @@ def write_config(
     transport: str = "auto",
     redis_client: str = "auto",
     tracing_endpoint: str | None = None,
+    log_backups: int | None = None,
 ) -> Path:
     """The default pipeline: auth, routing, request record, metrics; no policy limits, no cache.
 
@@ -186,7 +187,8 @@ def write_config(
     each behind its own provider entry pointing at the same upstream, picked by `strategy`.
     `transport` is the providers' upstream client (`overhead.py --transport httpx`),
     `redis_client` the Redis client (`[state] client`: auto, redis-py or resp),
-    `tracing_endpoint` turns `[tracing]` on towards that OTLP/HTTP endpoint.
+    `tracing_endpoint` turns `[tracing]` on towards that OTLP/HTTP endpoint, `log_backups` keeps
+    that many rotated request logs (the soak counts every record of a long run).
     """
     key_sha = hashlib.sha256(GATEWAY_KEY.encode()).hexdigest()
     directory.mkdir(parents=True, exist_ok=True)
@@ -226,7 +228,7 @@ host = "127.0.0.1"
 {state}
 [logging]
 path = "{directory / "logs" / "requests.jsonl"}"
-{_tracing(tracing_endpoint)}{providers}{model}
+{_backups(log_backups)}{_tracing(tracing_endpoint)}{providers}{model}
 [[keys]]
 id = "loadtest"
 team = "perf"
@@ -237,6 +239,10 @@ key_sha256 = "{key_sha}"
         (directory / "policies").mkdir(exist_ok=True)
         (directory / "policies" / "default.toml").write_text(policy)
     return config
+
+
+def _backups(count: int | None) -> str:
+    return "" if count is None else f"backups = {count}\n"
 
 
 def _tracing(endpoint: str | None) -> str:
@@ -274,7 +280,13 @@ class GatewayStart:
     listening_s: float  # spawn -> the "listening on" line
 
 
-def start_gateway(config: Path, workers: int = 1, cpus: set[int] | None = None) -> GatewayStart:
+def start_gateway(
+    config: Path,
+    workers: int = 1,
+    cpus: set[int] | None = None,
+    env: dict[str, str] | None = None,
+) -> GatewayStart:
+    """`env`: extra environment variables (`workers.py` names the metrics directory)."""
     args = [sys.executable, "-m", "gateway.cli", "serve", "--config", str(config), "--port", "0"]
     args += ["--workers", str(workers)]
     started = time.monotonic()
@@ -284,7 +296,7 @@ def start_gateway(config: Path, workers: int = 1, cpus: set[int] | None = None) 
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
-            env=_env(),
+            env=_env() | (env or {}),
             cwd=config.parent,
         )
     output: list[str] = []

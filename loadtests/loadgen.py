@@ -58,7 +58,7 @@ def have_wrk() -> bool:
 Tick = Callable[[], bool]
 
 
-def _run_process(args: list[str], tick: Tick | None, deadline_s: float) -> tuple[int, str, str]:
+def run_process(args: list[str], tick: Tick | None, deadline_s: float) -> tuple[int, str, str]:
     """Run a load generator; call `tick()` every 0.1 s while it runs (the soak samples RSS there).
 
     When `tick()` returns True the generator is sent SIGINT, on which wrk stops and still prints
@@ -99,7 +99,7 @@ def _lua_string(text: str) -> str:
     return f"[{level}[{text}]{level}]"
 
 
-_DONE = """
+DONE_FUNCTION = """
 function done(summary, latency, requests)
   local e = summary.errors
   io.write(string.format("LOADTEST_RESULT %d %d %.3f %.3f %.3f %.3f %d %d %d %d %d\\n",
@@ -138,7 +138,7 @@ def wrk_script(
         lines.append("  answered = answered + 1")
         lines.append("  if answered >= limit then wrk.thread:stop() end")
         lines.append("end")
-    return "\n".join(lines) + "\n" + _DONE
+    return "\n".join(lines) + "\n" + DONE_FUNCTION
 
 
 def run_wrk(
@@ -170,9 +170,14 @@ def run_wrk(
             script,
             url,
         ]
-        returncode, stdout, stderr = _run_process(args, tick, duration_s + timeout_s + 60)
+        returncode, stdout, stderr = run_process(args, tick, duration_s + timeout_s + 60)
     finally:
         os.unlink(script)
+    return wrk_result(returncode, stdout, stderr)
+
+
+def wrk_result(returncode: int, stdout: str, stderr: str) -> LoadResult:
+    """The LoadResult of a wrk run whose script ends with `DONE_FUNCTION` (the soak's does too)."""
     match = re.search(r"LOADTEST_RESULT ([-\d. ]+)", stdout)
     if returncode != 0 or match is None:
         raise RuntimeError(f"wrk failed ({returncode}):\n{stdout}\n{stderr}")
@@ -233,7 +238,7 @@ def run_python(
             args += ["--duration", str(duration_s)]
         # It stops by itself (duration or request count): tick() only observes.
         observe = None if tick is None else (lambda: bool(tick()) and False)
-        returncode, stdout, stderr = _run_process(args, observe, duration_s + 3600)
+        returncode, stdout, stderr = run_process(args, observe, duration_s + 3600)
     finally:
         for name in files:
             os.unlink(name)
