@@ -206,8 +206,11 @@ def render_targets(targets: list[dict[str, Any]]) -> str:
     )
 
 
-def cpu_note(pin: bool) -> str:
+def cpu_note(pin: bool, plan: str | None = None) -> str:
+    """`plan`: how the CPUs were pinned (cpus.py's note), when not the 1-worker default below."""
     cpus = os.cpu_count() or 0
+    if pin and plan:
+        return f"{cpus} CPUs, {plan}."
     if pin:
         return (
             f"{cpus} CPUs, pinned: gateway on CPU 0; mock provider and load generator on CPU 1. "
@@ -235,4 +238,4 @@ def say_header(
         else "python (asyncio + httpx, one connection per virtual user)"
     )
     say(f"load generator: {gen_desc}; gateway --workers {getattr(args, 'workers', 1)}")
-    say(cpu_note(args.pin))
+    say(cpu_note(args.pin, getattr(args, "cpu_plan", None)))

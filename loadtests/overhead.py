@@ -37,6 +37,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from cpus import plan_cpus
 from harness import (
     cpu_pressure,
     machine_info,
@@ -97,10 +98,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     machine = machine_info()
     today = dt.datetime.now().astimezone()
-    gw_cpus = {0} if args.pin else None
-    other_cpus = {1} if args.pin else None
-    load = Load(args.generator, args.wrk_threads, other_cpus)
+    cpus = plan_cpus(args.workers, args.pin)
+    args.pin = cpus.pinned  # --pin on too few cores for the workers pins nothing (cpus.py)
+    args.cpu_plan = cpus.note if args.workers > 1 else None
+    gw_cpus = cpus.gateway
+    load = Load(args.generator, args.wrk_threads, cpus.load)
     say_header("overhead", today, machine, args)
+    say(f"CPUs: {cpus.note}")
     pressure_before = cpu_pressure()
     say(f"before: {pressure_before}")
     say(f"upstream transport: {args.transport}")
@@ -112,6 +116,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "wrk_threads": args.wrk_threads,
             "workers": args.workers,
             "pin": args.pin,
+            "cpus": cpus.note,
             "warmup_s": args.warmup,
             "transport": args.transport,
             "tracing": args.tracing,
@@ -122,7 +127,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         tempfile.TemporaryDirectory(prefix="llm-gateway-loadtest-") as tmp,
         contextlib.ExitStack() as stack,
     ):
-        mock = start_mock_provider(other_cpus)
+        mock = start_mock_provider(cpus.mock)
         try:
             sink = stack.enter_context(running_sink()) if args.tracing else None
             config = write_config(

@@ -280,7 +280,7 @@ def say_results(report: dict[str, Any], args: argparse.Namespace) -> None:
     say()
     say("targets (DESIGN.md, 'Performance targets'; a MISS is reported, not fatal):")
     say(render_targets(report["targets"]))
-    say(cpu_note(args.pin))
+    say(cpu_note(args.pin, getattr(args, "cpu_plan", None)))
 
 
 def median_startup(report: dict[str, Any]) -> float:

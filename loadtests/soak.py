@@ -34,6 +34,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from cpus import plan_cpus
 from features_variants import CACHE_POLICY, LIMITS_POLICY, PII_POLICY
 from harness import (
     Proc,
@@ -173,14 +174,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     today = dt.datetime.now().astimezone()
     machine = machine_info()
-    gw_cpus = {0} if args.pin else None
-    other_cpus = {1} if args.pin else None
+    cpus = plan_cpus(1, args.pin)
     say(f"llm-gateway soak  {today:%Y-%m-%d %H:%M %Z}")
     say(
         f"machine: {machine['nproc']} CPUs, {machine['cpu_model']}, {machine['memory_gb']} GB; "
         f"wrk ({machine['wrk']}) -t{args.wrk_threads} -c{args.concurrency}; gateway --workers 1"
     )
     say(cpu_note(args.pin))
+    say(f"CPUs: {cpus.note}")
     say(
         f"{args.requests:,} requests in windows of {args.window:,} after {args.warmup:,} warm-up "
         f"requests; mix per wrk thread: {', '.join(KINDS)} (PII prompt of ~200 tokens)"
@@ -194,13 +195,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     say(f"before: {report['pressure_before']}")
     bodies = soak_bodies()
     with tempfile.TemporaryDirectory(prefix="llm-gateway-soak-") as tmp:
-        mock = start_mock_provider(other_cpus)
+        mock = start_mock_provider(cpus.mock)
         try:
             config = write_config(Path(tmp), mock.url, policy=POLICY, log_backups=LOG_BACKUPS)
-            gateway = start_gateway(config, 1, gw_cpus).proc
+            gateway = start_gateway(config, 1, cpus.gateway).proc
             try:
                 check_answers(gateway.url, "gateway", bodies)  # 2 requests, recorded too
-                report |= Soak(args, gateway, other_cpus).run()
+                report |= Soak(args, gateway, cpus.load).run()
             finally:
                 gateway.stop()
             report["records"] = count_records(Path(tmp) / "logs" / "requests.jsonl")
