@@ -20,8 +20,14 @@ from typing import Any
 import regex
 
 from gateway.config.types import RecognizerConfig
-from gateway.guardrails.pii_phone import PHONE_CANDIDATE, PHONE_CONTEXT, phone_score
+from gateway.guardrails.pii_phone import (
+    ASCII_PHONE_CANDIDATE,
+    PHONE_CANDIDATE,
+    PHONE_CONTEXT,
+    phone_score,
+)
 from gateway.guardrails.pii_rules import (
+    ASCII_STARTS,
     PATTERN_ANCHORS,
     PATTERN_NEEDS,
     STOP_WORDS,
@@ -57,19 +63,32 @@ class Hit:
     score: float
 
 
+Search = Callable[[str], Iterator[Any]]
+
+
+@dataclass(frozen=True, slots=True)
+class _Pattern:
+    score: float
+    search: Search  # every match in a text, as `finditer` finds them
+    need: re.Pattern[str] | None  # a text without it has no match
+    ascii_search: Search | None  # the same matches in an ASCII text, found faster
+
+
 @dataclass(frozen=True)
 class _Compiled:
     rule: Rule
-    patterns: tuple[tuple[Any, Any, float], ...]  # (filter or None, search, score)
+    patterns: tuple[_Pattern, ...]
     groups: bool  # IBAN: try the match's end at each group's end, longest first
 
 
 def _compile(rule: Rule) -> _Compiled:
-    compiled = tuple(
-        (_needs(name), _search(name, regex.compile(p, _FLAGS)), score)
-        for name, p, score in rule.patterns
-    )
-    return _Compiled(rule, compiled, groups=rule.entity == "IBAN_CODE")
+    compiled = []
+    for name, source, score in rule.patterns:
+        pattern = regex.compile(source, _FLAGS)
+        starts = ASCII_STARTS.get(name)
+        ascii_search = _from_starts(*starts, pattern) if starts else None
+        compiled.append(_Pattern(score, _search(name, pattern), _needs(name), ascii_search))
+    return _Compiled(rule, tuple(compiled), groups=rule.entity == "IBAN_CODE")
 
 
 def _needs(name: str) -> re.Pattern[str] | None:
@@ -78,7 +97,7 @@ def _needs(name: str) -> re.Pattern[str] | None:
     return re.compile(need, re.IGNORECASE) if need else None
 
 
-def _search(name: str, pattern: Any) -> Callable[[str], Iterator[Any]]:
+def _search(name: str, pattern: Any) -> Search:
     """`pattern.finditer`, or for an anchored pattern the same matches found from each anchor."""
     if name not in PATTERN_ANCHORS:
         return pattern.finditer  # type: ignore[no-any-return]
@@ -94,6 +113,27 @@ def _search(name: str, pattern: Any) -> Callable[[str], Iterator[Any]]:
             match = pattern.search(text, before_anchor.start() if before_anchor else at)
             if match is None:
                 return
+            yield match
+            pos = match.end()
+
+    return finditer
+
+
+def _from_starts(starts: str, back: int, pattern: Any) -> Search:
+    """`pattern.finditer` over a text in which every match starts `back` characters before a
+    match of `starts`: the pattern is tried there only, leftmost first, never inside an earlier
+    match."""
+    found_at = regex.compile(starts)
+
+    def finditer(text: str) -> Iterator[Any]:
+        pos = 0  # where the next match may start
+        while (start := found_at.search(text, pos + back)) is not None:
+            at = start.start() - back
+            # Tried at `at`, the pattern still sees the text before it (look-behinds, `\b`).
+            match = pattern.match(text, at)
+            if match is None:
+                pos = at + 1
+                continue
             yield match
             pos = match.end()
 
@@ -171,24 +211,31 @@ class PatternEngine:
     ) -> list[Hit]:
         """Every match of the wanted entities scoring at least `score_threshold`."""
         wanted = set(entities)
+        ascii = text.isascii()
         found: list[tuple[Hit, tuple[str, ...]]] = []
         for compiled in self._rules:
             if compiled.rule.entity in wanted:
-                found += [(hit, compiled.rule.context) for hit in _matches(compiled, text)]
+                hits = _matches(compiled, text, ascii)
+                found += [(hit, compiled.rule.context) for hit in hits]
         if self._phone and "PHONE_NUMBER" in wanted:
-            found += [(hit, PHONE_CONTEXT) for hit in _phones(text)]
+            found += [(hit, PHONE_CONTEXT) for hit in _phones(text, ascii)]
         lowered = text.lower()
         hits = [_boosted(text, lowered, hit, context) for hit, context in found]
         return [hit for hit in hits if hit.score >= score_threshold]
 
 
-def _matches(compiled: _Compiled, text: str) -> list[Hit]:
+def _matches(compiled: _Compiled, text: str, ascii: bool) -> list[Hit]:
     rule = compiled.rule
     hits: list[Hit] = []
-    for need, pattern, base in compiled.patterns:
-        if need is not None and need.search(text) is None:
+    for pattern in compiled.patterns:
+        if ascii and pattern.ascii_search is not None:
+            found = pattern.ascii_search(text)
+        elif pattern.need is None or pattern.need.search(text) is not None:
+            found = pattern.search(text)
+        else:
             continue
-        for match in pattern(text):
+        base = pattern.score
+        for match in found:
             ends = [match.end()]
             if compiled.groups:
                 groups = range(len(match.groups()), 0, -1)
@@ -210,9 +257,9 @@ def _matches(compiled: _Compiled, text: str) -> list[Hit]:
     return hits
 
 
-def _phones(text: str) -> list[Hit]:
+def _phones(text: str, ascii: bool) -> list[Hit]:
     hits = []
-    for match in PHONE_CANDIDATE.finditer(text):
+    for match in (ASCII_PHONE_CANDIDATE if ascii else PHONE_CANDIDATE).finditer(text):
         value = match.group().rstrip(" .-")
         score = phone_score(value)
         if score:

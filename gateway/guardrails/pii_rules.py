@@ -124,7 +124,16 @@ def _iban_format(text: str) -> bool:
     return bool(country) and regex.match(country, text, flags=regex.DOTALL | regex.M) is not None
 
 
+# A dotted quad without leading zeros (and a prefix length): `ipaddress` takes every one.
+_PLAIN_IPV4 = regex.compile(
+    r"(?:(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\.){3}"
+    r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(?:/(?:3[0-2]|[12]?[0-9]))?"
+)
+
+
 def _not_ip(value: str) -> bool:
+    if _PLAIN_IPV4.fullmatch(value) is not None:
+        return False
     try:
         ipaddress.ip_interface(value)
     except ValueError:
@@ -388,3 +397,20 @@ PATTERN_NEEDS = {
 # characters of a class: the search starts at the run of that class before each such character
 # instead of at every position of the text. Same matches as a full scan, a fraction of the work.
 PATTERN_ANCHORS = {"Email (Medium)": ("@", r"[!#$%&'*+\-/=?^_`{|}~.\w]*")}
+# For an ASCII text, by pattern name: what the text holds where a match of the pattern starts
+# (read with `regex`, no flags) and how many characters before that place the match starts; the
+# pattern is tried there only, not at every position of the text. Exact for ASCII alone, where
+# `\d` is [0-9], `\w` is [A-Za-z0-9_] and IGNORECASE adds only ASCII letters (beyond ASCII,
+# `regex` and Python's Unicode tables disagree on some digits and letters): any other text is
+# scanned whole. Digit runs are rare in prose, so `regex` skips to them quickly.
+ASCII_STARTS = {
+    "IBAN Generic": ("[0-9]{2}(?<=[A-Za-z]{2}[0-9]{2})", 2),
+    "IPv4": (r"[0-9]{1,3}\.[0-9]", 0),
+    "SSN1 (very weak)": ("[0-9]{5}-[0-9]{4}", 0),
+    "SSN2 (very weak)": ("[0-9]{3}-[0-9]{6}", 0),
+    "SSN3 (very weak)": ("[0-9]{3}-[0-9]{2}-[0-9]{4}", 0),
+    "SSN4 (very weak)": ("[0-9]{9}", 0),
+    "SSN5 (medium)": ("[0-9]{3}[- .][0-9]{2}[- .][0-9]{4}", 0),
+    "All Credit Cards (weak)": ("[0-9]{4}[- ]?[0-9]{3}", 0),
+    "Mastercard 2-series": ("[0-9]{4}[- ]?[0-9]{4}", 0),
+}
