@@ -155,7 +155,19 @@ def context_words(text: str, start: int) -> list[str]:
     counted: list[str] = []
     last = True
     for chunk in _CHUNKS_BACKWARD.finditer(text, 0, gap.start() if gap else len(text)):
-        words = _words(chunk.group(), chunk.start())
+        body = chunk.group()
+        if not last:
+            # The common chunks, as `_words` and the checks below read them, without the calls.
+            if body == " " and chunk.start() > 0:
+                continue  # one separating space: no word
+            if body.isalnum():  # one word, neither punctuation nor holding a ':'
+                lower = body.lower()
+                if lower not in STOP_WORDS and lower != "be":
+                    counted.append(lower)
+                    if len(counted) > CONTEXT_WORDS_BEFORE:
+                        return counted
+                continue
+        words = _words(body, chunk.start())
         if last:
             # The match's own word: the first one that ends after the match starts.
             index = next((i for i, (s, e, _) in enumerate(words) if s == start or start < e), None)
