@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import os
 import signal
@@ -94,9 +95,15 @@ class NotFoundEndpoint:
 
 
 def _warm_up(services: Services) -> None:
-    """Load the tokenizer off the request path, then report ready."""
+    """Load the tokenizer off the request path, then report ready.
+
+    What is loaded by then (modules, config, tokenizer, guardrail patterns: most of the heap,
+    and none of it garbage) is then moved out of the cyclic collector's sight (`gc.freeze`).
+    Otherwise every full collection walks it again, one every few thousand requests, each a
+    pause of tens of milliseconds on the request path (docs/performance.md)."""
     try:
         tokens.count_text("warm up")
+        gc.freeze()
     finally:
         services.ready = True
 

@@ -48,8 +48,12 @@ def _token_count(body: dict[str, Any], name: str) -> None:
         )
 
 
-def check_depth(body: Any) -> None:
-    """400 when `body` nests arrays and objects deeper than MAX_JSON_DEPTH."""
+def check_depth(body: Any, raw: bytes | None = None) -> None:
+    """400 when `body` nests arrays and objects deeper than MAX_JSON_DEPTH. With `raw`, the
+    bytes `body` was parsed from, a body with fewer brackets than the limit is not walked: each
+    array or object opens with one, so its depth cannot exceed their count."""
+    if raw is not None and raw.count(b"{") + raw.count(b"[") <= MAX_JSON_DEPTH:
+        return
     stack: list[tuple[Any, int]] = [(body, 1)]
     while stack:
         node, depth = stack.pop()

@@ -175,7 +175,7 @@ def remember_soon(ctx: RequestContext, services: Services) -> None:
     background; `remember_answer` already made the id usable)."""
     if ctx.stream_reply is None or ctx.status != 200 or ctx.error is not None:
         return
-    if not ctx.client_closed:
+    if ctx.endpoint.kind == "responses" and not ctx.client_closed:  # a task costs ~5 us
         services.spawn(_remember(ctx, services))
 
 

@@ -33,16 +33,18 @@ def finish_request(ctx: RequestContext, services: Services) -> None:
     try:
         ended = time.monotonic()
         usage = request_usage(ctx)
+        cost = 0.0
         try:
+            cost = cost_usd(usage, ctx.exchange.deployment) if usage else 0.0
             services.limiter.settle(
                 ctx.limits_held,
                 usage.prompt_tokens + usage.completion_tokens if usage else 0,
-                cost_usd(usage, ctx.exchange.deployment) if usage else 0.0,
+                cost,
                 ctx.key.spenders if ctx.key else (),
             )
         except Exception:  # the record is written whatever happens here
             log.exception("cannot settle request %s", ctx.request_id)
-        services.records.add(ctx, ended, usage)
+        services.records.add(ctx, ended, usage, cost)
         remember_soon(ctx, services)
         if storable(ctx):
             services.spawn(store_answer(ctx, services))

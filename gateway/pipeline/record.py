@@ -14,7 +14,6 @@ import logging
 from typing import Any
 
 from gateway import tokens
-from gateway.observability.cost import cost_usd
 from gateway.observability.metrics import Metrics
 from gateway.observability.recorder import RecordSink
 from gateway.observability.trace_context import RequestTracer, TraceIds
@@ -68,10 +67,14 @@ def _ms(start: float | None, end: float | None) -> float | None:
 
 
 def build_record(
-    ctx: RequestContext, include_bodies: bool, finished: float, usage: Usage | None
+    ctx: RequestContext, include_bodies: bool, finished: float, usage: Usage | None, cost: float
 ) -> dict[str, Any]:
-    """`finished`: when the request ended (`time.monotonic()`); `usage`: `request_usage(ctx)`."""
+    """`finished`: when the request ended (`time.monotonic()`); `usage`: `request_usage(ctx)`;
+    `cost`: its price (`cost_usd`), computed once when the limits were settled."""
     key = ctx.key
+    upstream_ms = 0.0
+    for attempt in ctx.exchange.attempts:
+        upstream_ms += attempt.duration_ms
     error = ctx.error
     scrub = ctx.runtime.secrets.scrub  # error text may be an upstream's, quoting its key
     record: dict[str, Any] = {
@@ -110,18 +113,12 @@ def build_record(
         # Part of completion_tokens (and priced with them), as OpenAI reports it.
         "reasoning_tokens": usage.reasoning_tokens if usage else 0,
         "usage_estimated": bool(usage and not usage.reported),
-        "cost_usd": cost_usd(usage, ctx.exchange.deployment) if usage else 0.0,
+        "cost_usd": cost,
         "latency_ms": _ms(ctx.started, finished),
         "response_start_ms": _ms(ctx.started, ctx.response_started),
         # What the gateway added: the latency minus the upstream attempts (x-gateway-overhead-ms
         # is the same sum when the response started).
-        "overhead_ms": round(
-            max(
-                0.0,
-                (finished - ctx.started) * 1000 - sum(a.duration_ms for a in ctx.exchange.attempts),
-            ),
-            3,
-        ),
+        "overhead_ms": round(max(0.0, (finished - ctx.started) * 1000 - upstream_ms), 3),
         "guardrails_ms": round(ctx.guardrails_ms, 3),
         "finish_reason": finish_reason(ctx),
         "ttft_ms": _ms(ctx.started, ctx.first_byte_sent) if ctx.stream else None,
@@ -224,14 +221,14 @@ class RecordQueue:
         self.sink = sink
         self.metrics = metrics
         self.tracer = tracer
-        # (context, when it ended, its usage) of each finished request not recorded yet.
-        self._pending: list[tuple[RequestContext, float, Usage | None]] = []
+        # (context, when it ended, its usage, its cost) of each finished request not recorded.
+        self._pending: list[tuple[RequestContext, float, Usage | None, float]] = []
         self._timer: asyncio.TimerHandle | None = None
         self._soon = False
 
-    def add(self, ctx: RequestContext, ended: float, usage: Usage | None) -> None:
+    def add(self, ctx: RequestContext, ended: float, usage: Usage | None, cost: float) -> None:
         """Queue the record of a finished request (written at once when no loop runs)."""
-        self._pending.append((ctx, ended, usage))
+        self._pending.append((ctx, ended, usage, cost))
         if not ctx.runtime.config.logging.record_batch_ms:
             self.write_pending()  # `[logging] record_batch_ms = 0`: before anything else runs
             return
@@ -260,9 +257,10 @@ class RecordQueue:
         """Write and count the records of the requests finished so far; never raises."""
         self._soon = False
         pending, self._pending = self._pending, []
-        for ctx, ended, usage in pending:
+        for ctx, ended, usage, cost in pending:
             try:
-                record = build_record(ctx, ctx.runtime.config.logging.include_bodies, ended, usage)
+                include_bodies = ctx.runtime.config.logging.include_bodies
+                record = build_record(ctx, include_bodies, ended, usage, cost)
             except Exception:  # a record is never dropped: the fields that need no work
                 log.exception("cannot build the record of request %s", ctx.request_id)
                 record = fallback_record(ctx)

@@ -78,7 +78,7 @@ async def parse_body(ctx: RequestContext, services: Services) -> None:
         ) from None
     if not isinstance(body, dict):
         raise InvalidRequest("request body must be a JSON object", code="invalid_json")
-    check_depth(body)
+    check_depth(body, ctx.raw_body)
     _VALIDATORS[ctx.endpoint.kind](body)
     ctx.body = body
     ctx.model_name = body["model"]

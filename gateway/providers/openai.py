@@ -152,8 +152,14 @@ class OpenAIStreamPassthrough:
             if choices:
                 if type(choices) is not list or type(choices[0]) is not dict:
                     raise malformed("a stream chunk's choices are not a list of objects")
-                if not self.ended:
-                    self.ended = any(type(c) is dict and c.get("finish_reason") for c in choices)
+                if not self.ended and (
+                    choices[0].get("finish_reason")
+                    or (
+                        len(choices) > 1
+                        and any(type(c) is dict and c.get("finish_reason") for c in choices)
+                    )
+                ):
+                    self.ended = True
             elif choices is not None and choices != []:
                 raise malformed("a stream chunk's choices are not a list")
             if parsed.get("usage") is not None:

@@ -148,3 +148,17 @@ def test_responses_rejects(body: dict[str, object], param: str) -> None:
 def test_responses_accepts_strings_and_items() -> None:
     validate_responses({"model": "m", "input": "hi", "store": False, "max_output_tokens": 5})
     validate_responses({"model": "m", "input": [{"role": "user", "content": "hi"}]})
+
+
+def test_the_raw_bytes_shortcut_walks_every_body_that_could_be_too_deep() -> None:
+    # Few brackets: not walked. A walk would refuse this body (a nested list was put in after
+    # parsing), so passing shows the shortcut was taken; refusing the same with its own bytes
+    # shows a body with enough brackets is walked.
+    shallow = b'{"model":"m","messages":[{"role":"user","content":"[{[{"}]}'
+    check_depth({"x": _nested(MAX_JSON_DEPTH)}, shallow)
+    deep = {"x": _nested(MAX_JSON_DEPTH)}
+    with pytest.raises(InvalidRequest):
+        check_depth(deep, orjson.dumps(deep))
+    # Brackets inside strings only count against the shortcut, never for it.
+    text = {"content": "[" * (MAX_JSON_DEPTH + 1)}
+    check_depth(text, orjson.dumps(text))
