@@ -84,6 +84,8 @@ class RequestContext:
     guardrails: list[GuardrailHit] = field(default_factory=list)
     # Time spent in the guardrail stages (input and, before the response, output).
     guardrails_ms: float = 0.0
+    # Time spent checking and reserving the limits (the state round trip, on_redis_error applied).
+    limits_ms: float = 0.0
     # The placeholder map of a `restore` guardrail: input values the answer gets back.
     placeholders: Placeholders | None = None
     # "hit" | "miss" | "bypass"

@@ -120,6 +120,7 @@ def build_record(
         # is the same sum when the response started).
         "overhead_ms": round(max(0.0, (finished - ctx.started) * 1000 - upstream_ms), 3),
         "guardrails_ms": round(ctx.guardrails_ms, 3),
+        "limits_ms": round(ctx.limits_ms, 3),
         "finish_reason": finish_reason(ctx),
         "ttft_ms": _ms(ctx.started, ctx.first_byte_sent) if ctx.stream else None,
         "upstream_latency_ms": _ms(ctx.exchange.started, ctx.exchange.finished),

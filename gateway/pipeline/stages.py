@@ -113,10 +113,14 @@ async def check_limits(ctx: RequestContext, services: Services) -> None:
     estimate = estimate_request(ctx.body, ctx.endpoint.kind, ctx.model, prompt_tokens)
     checks = plan.for_request(estimate, ctx.user)
     # Held until the request's deadline at the latest (the endpoint's total time limit).
-    deadline_s = ctx.runtime.config.server.request_timeout_s - (time.monotonic() - ctx.started)
-    held = ctx.limits_held = await services.limiter.acquire(
-        checks, estimate, ctx.model, max(0.0, deadline_s)
-    )
+    began = time.monotonic()
+    deadline_s = ctx.runtime.config.server.request_timeout_s - (began - ctx.started)
+    try:
+        held = ctx.limits_held = await services.limiter.acquire(
+            checks, estimate, ctx.model, max(0.0, deadline_s)
+        )
+    finally:
+        ctx.limits_ms = (time.monotonic() - began) * 1000
     if held is not None:
         # The headers are for the response, not the upstream call: built while it works.
         ctx.defer(lambda: ctx.response_headers.update(held.rate_headers()))

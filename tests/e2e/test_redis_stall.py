@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import statistics
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -27,10 +28,15 @@ from tests.redis_server import RedisServer, start_redis_or_skip
 TIMEOUT_MS = 250
 STALL_S = 4.0
 CONCURRENCY = 24
-# The bound is one timeout + 50 ms; the rest is room for a loaded 2-core machine (the
-# gateway, its mock upstream, this load and Redis share it). The bug it guards against costs
-# seconds per request.
-P99_BOUND_MS = TIMEOUT_MS + 50 + 150
+# The bound is one timeout + 50 ms. It is checked on what the gateway itself measured
+# (the record's `limits_ms`: the time in the state call), on the requests that waited for Redis
+# at all, by their median: a loaded 2-core machine (the gateway, its mock upstream, this load
+# and Redis share it) delays a few of them by tens of ms more. A request that waits two
+# timeouts (a call that also waits for its connection's teardown, or a second call after the
+# first timed out) fails the max check; the queueing bug it guards against cost seconds.
+MEDIAN_WAIT_BOUND_MS = TIMEOUT_MS + 50
+MAX_WAIT_BOUND_MS = 2 * TIMEOUT_MS
+P99_BOUND_MS = TIMEOUT_MS + 50 + 150  # whole requests, arrival to last byte: loose
 
 
 @pytest.fixture(scope="module")
@@ -111,11 +117,19 @@ def test_a_stalled_redis_costs_a_request_at_most_one_timeout(
     finally:
         gateway.stop()
     records = read_records(tmp_path / "a.jsonl")
-    during = sorted(r["latency_ms"] for r in records if stopped <= r["ts"] <= resumed)
+    during = [r for r in records if stopped <= r["ts"] <= resumed]
     assert len(during) > 50, "the load kept going through the stall"
-    p99 = during[int(len(during) * 0.99)]
-    assert p99 <= P99_BOUND_MS, (p99, during[-5:])
-    assert during[len(during) // 2] < 100, "after the first timeout, calls fail at once"
+    waits = sorted(r["limits_ms"] for r in during)
+    waited = [wait for wait in waits if wait >= TIMEOUT_MS / 2]
+    # Only the calls in flight when Redis stopped wait for it (one per client at most); after
+    # the first timeout every call is refused at once.
+    assert 0 < len(waited) <= 2 * CONCURRENCY, waits[-5:]
+    assert waits[len(waits) // 2] < 50, "after the first timeout, calls fail at once"
+    assert statistics.median(waited) <= MEDIAN_WAIT_BOUND_MS, waited
+    assert waited[-1] < MAX_WAIT_BOUND_MS, ("a request waited two timeouts", waited[-5:])
+    latencies = sorted(r["latency_ms"] for r in during)
+    p99 = latencies[int(len(latencies) * 0.99)]
+    assert p99 <= P99_BOUND_MS, (p99, latencies[-5:])
     assert _counted_errors(metrics, "timeout") > 0 and _counted_errors(metrics, "down") > 0
     after = [r for r in records if r["ts"] > resumed + 0.5]
     assert after and all(r["status"] == 200 for r in after)
