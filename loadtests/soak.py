@@ -77,8 +77,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if not have_wrk():
         parser.error("the soak needs wrk (apt-get install -y wrk)")
-    if args.window <= 0 or args.requests < 2 * args.window:
-        parser.error("--requests must hold at least two windows (a first and a last)")
+    if args.window <= 0 or args.requests < 3 * args.window:
+        parser.error("--requests must hold at least 3 windows (the noise needs 2 before the last)")
     if args.requests % args.window:
         parser.error("--requests must be a multiple of --window")
     return args

@@ -12,7 +12,9 @@ between rounds). It prints:
   inherits the load generator's); with `--pin` both gateways get one core per worker of the
   2-worker gateway, the mock and wrk the cores left (loadtests/cpus.py), and nothing is pinned
   when there are too few;
-- each measurement's req/s and p50 / p99, and the CPU each process used meanwhile, as cores
+- each measurement's req/s, p50 / p99 and the target's CPU time per request (what the workers'
+  shared metrics files and the second process cost shows there, whatever the machine's load),
+  and the CPU each process used meanwhile, as cores
   (CPU seconds / wall seconds): the gateway, the mock, the load generator (wrk's CPU time, as a
   child of this process);
 - how the 2-worker gateway's load fell on its workers: requests per worker pid (each worker's own
@@ -97,6 +99,7 @@ def summarise(rounds: list[list[Measurement]]) -> dict[str, Any]:
             "ok_rps": statistics.median(m.result.ok_rps for m in ms),
             "p50_ms": statistics.median(m.result.p50_ms for m in ms),
             "p99_ms": statistics.median(m.result.p99_ms for m in ms),
+            "cpu_us_per_request": statistics.median(m.cpu_us_per_request for m in ms),
         }
         for target, ms in by_target.items()
     }
@@ -121,7 +124,7 @@ def say_summary(summary: dict[str, Any], cores: int) -> None:
     for target, m in summary["medians"].items():
         say(
             f"{target:<10} median {m['ok_rps']:>8,.0f} req/s  p50 {m['p50_ms']:.2f} ms  "
-            f"p99 {m['p99_ms']:.2f} ms"
+            f"p99 {m['p99_ms']:.2f} ms  CPU/req {m['cpu_us_per_request']:.0f} us"
         )
     rounds = ", ".join(f"{r:.2f}x" for r in summary["ratios_per_round"])
     say(

@@ -28,6 +28,7 @@ class Measurement:
     target: str
     result: LoadResult
     cores: dict[str, float]  # CPU seconds / wall seconds of each process during the load
+    cpu_us_per_request: float  # the target's CPU time per request (robust on a shared machine)
     spread: Spread | None  # the workers' shares (2-worker gateway only)
 
     def describe(self) -> str:
@@ -35,7 +36,8 @@ class Measurement:
         cores = ", ".join(f"{name} {n:.2f}" for name, n in self.cores.items())
         text = (
             f"  {self.target:<10} {r.ok_rps:>8,.0f} req/s  p50 {r.p50_ms:6.2f} ms  "
-            f"p99 {r.p99_ms:6.2f} ms  errors {r.errors}  cores used: {cores}"
+            f"p99 {r.p99_ms:6.2f} ms  errors {r.errors}  CPU/req {self.cpu_us_per_request:.0f} us"
+            f"  cores used: {cores}"
         )
         if self.spread is not None:
             text += f"\n             workers: {self.spread.describe()}"
@@ -46,6 +48,7 @@ class Measurement:
             "target": self.target,
             "result": self.result.as_dict(),
             "cores_used": self.cores,
+            "cpu_us_per_request": self.cpu_us_per_request,
         }
         if self.spread is not None:
             out["workers"] = {
@@ -90,10 +93,11 @@ def measure_target(
     load_before = children_cpu_seconds()
     result = load.run(url, [body], concurrency, duration_s, tick=sample_connections)
     wall = time.monotonic() - started
+    server_cpu = server.cpu_seconds() - server_before
     cores = {"load generator": (children_cpu_seconds() - load_before) / wall}
     cores["mock"] = (mock.cpu_seconds() - mock_before) / wall
     if server is not mock:
-        cores["gateway"] = (server.cpu_seconds() - server_before) / wall
+        cores["gateway"] = server_cpu / wall
     spread = None
     if metrics_dir is not None:
         spread = spread_between(
@@ -103,4 +107,5 @@ def measure_target(
             cpu_before,
             cpu_per_pid(server),
         )
-    return Measurement(target, result, cores, spread)
+    cpu_us = server_cpu * 1e6 / max(1, result.requests)
+    return Measurement(target, result, cores, cpu_us, spread)
