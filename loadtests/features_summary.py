@@ -18,7 +18,9 @@ from features_rounds import Figure
 ROWS = (
     ("gateway", "default", None),
     ("limits", "key limits in memory (never bind)", "gateway"),
-    ("limits+redis", "key limits on Redis (auto client)", "gateway"),
+    ("limits+redis", "key limits on Redis (auto client: RESP)", "gateway"),
+    # The reference client beside auto's pick; the target is auto's (docs/operations.md).
+    ("limits+redis-py", "key limits on Redis (redis-py)", "gateway"),
     ("pii-off", "200-token PII prompt, no guardrail", "gateway"),
     ("pii", "PII guardrail (patterns), prompt with digits", "pii-off"),
 )
