@@ -151,8 +151,6 @@ class GuardedHttpToolsProtocol(CoalescingHttpToolsProtocol):
         self.limits = limits or ServerConfig()
         self._reading_head = True
         self._head_bytes = 0  # bytes received since this request's head began
-        self._head_size = 0  # request target and header lines parsed so far
-        self._header_count = 0
         self._deadline: asyncio.TimerHandle | None = None
         self._head_started = 0.0
         self._last_body_at = 0.0
@@ -182,6 +180,8 @@ class GuardedHttpToolsProtocol(CoalescingHttpToolsProtocol):
             if not self._head_bytes:
                 self._head_started = self.loop.time()
             self._head_bytes += len(data)
+        elif self._deadline is not None:
+            self._last_body_at = self.loop.time()  # the body's idle deadline is armed
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserUpgrade:
@@ -210,28 +210,19 @@ class GuardedHttpToolsProtocol(CoalescingHttpToolsProtocol):
             self._last_body_at = self.loop.time()
             self._arm(self.limits.body_timeout_s, self._body_too_slow)
 
-    # Parser callbacks
-
-    def on_message_begin(self) -> None:
-        super().on_message_begin()
-        self._head_size = 0
-        self._header_count = 0
-
-    def on_url(self, url: bytes) -> None:
-        super().on_url(url)
-        self._head_size += len(url)
-
-    def on_header(self, name: bytes, value: bytes) -> None:
-        self._header_count += 1
-        self._head_size += len(name) + len(value) + 4
-        if (
-            self._header_count > self.limits.max_headers
-            or self._head_size > self.limits.max_header_bytes
-        ):
-            raise _Refusal(self._too_large(), "headers_too_large")
-        super().on_header(name, value)
+    # Parser callbacks: uvicorn's own, the head's limits checked once it is complete (each
+    # read of an unfinished head is checked in `data_received`, so it never grows past one
+    # read over the limit).
 
     def on_headers_complete(self) -> None:
+        limits = self.limits
+        # The bytes read since the head began bound its size: most heads need no sum.
+        if len(self.headers) > limits.max_headers or (
+            self._head_bytes > limits.max_header_bytes
+            and len(self.url) + sum(len(n) + len(v) + 4 for n, v in self.headers)
+            > limits.max_header_bytes
+        ):
+            raise _Refusal(self._too_large(), "headers_too_large")
         self._reading_head = False
         self._head_bytes = 0
         self._cancel_deadline()
@@ -239,10 +230,6 @@ class GuardedHttpToolsProtocol(CoalescingHttpToolsProtocol):
             message = "the gateway is serving its maximum number of connections; retry shortly"
             raise _Refusal(TooManyConnections(message), "max_connections")
         super().on_headers_complete()
-
-    def on_body(self, body: bytes) -> None:
-        self._last_body_at = self.loop.time()
-        super().on_body(body)
 
     def on_message_complete(self) -> None:
         super().on_message_complete()
