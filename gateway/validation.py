@@ -50,9 +50,14 @@ def _token_count(body: dict[str, Any], name: str) -> None:
 
 def check_depth(body: Any, raw: bytes | None = None) -> None:
     """400 when `body` nests arrays and objects deeper than MAX_JSON_DEPTH. With `raw`, the
-    bytes `body` was parsed from, a body with fewer brackets than the limit is not walked: each
-    array or object opens with one, so its depth cannot exceed their count."""
-    if raw is not None and raw.count(b"{") + raw.count(b"[") <= MAX_JSON_DEPTH:
+    bytes `body` was parsed from, a small body with fewer brackets than the limit is not walked:
+    each array or object opens with one, so its depth cannot exceed their count. (A large body
+    is walked: the walk costs per array and object, counting costs per byte.)"""
+    if (
+        raw is not None
+        and len(raw) <= _COUNT_BRACKETS_BELOW
+        and raw.count(b"{") + raw.count(b"[") <= MAX_JSON_DEPTH
+    ):
         return
     stack: list[tuple[Any, int]] = [(body, 1)]
     while stack:
@@ -70,6 +75,7 @@ def check_depth(body: Any, raw: bytes | None = None) -> None:
 
 
 _NESTED = (dict, list)
+_COUNT_BRACKETS_BELOW = 16384
 
 
 def _as_tuple(types: type | tuple[type, ...]) -> tuple[type, ...]:
