@@ -8,7 +8,9 @@ What it adds to redis-py, so that it keeps the promises of `client.RedisClient`:
 
 - no retries inside redis-py: a call costs at most one timeout (`timeout_s`, covering taking
   or opening a connection and the reply), and a call that fails closes the gate (`gate.Gate`)
-  so the next ones are refused at once until a background PING gets an answer;
+  so the next ones are refused at once until a background PING gets an answer; the calls still
+  waiting then (on other pooled connections, to the same stalled server) fail with it, as they
+  do on the RESP client's one connection, instead of each waiting out its own timeout;
 - every failure, whatever redis-py raised, becomes `StateUnavailable` (error replies become
   `ReplyError` values inside a pipeline's replies, with their Redis code, like the RESP client);
 - replies are raw (bytes, ints, lists), as the backend parses them itself.
@@ -92,6 +94,8 @@ class RedisPyClient(ClientBase):
         self._slots = asyncio.Semaphore(IN_FLIGHT_MAX)
         self._initializing = asyncio.Lock()
         self._ready = False
+        # Calls waiting for their replies: failed at once when another call closes the gate.
+        self._waiting: set[asyncio.Future[list[Reply]]] = set()
         self._redis: Client = self._build(options)
 
     def _build(self, options: RedisOptions) -> Client:
@@ -151,8 +155,8 @@ class RedisPyClient(ClientBase):
         def expire() -> None:
             if not outcome.done():
                 error = StateUnavailable(f"redis: no reply within {self.timeout_s:g} s", "timeout")
-                self.gate.failed(error)
                 outcome.set_exception(error)
+                self._failed(error)
             task.cancel()
 
         timer = loop.call_later(self.timeout_s, expire)
@@ -161,16 +165,32 @@ class RedisPyClient(ClientBase):
             timer.cancel()
             error = task.exception() if not task.cancelled() else None
             if outcome.done():
-                return  # expired (its error, if any, was retrieved above)
+                return  # expired, or failed with another call (its error was retrieved above)
             if task.cancelled():
                 outcome.set_exception(StateUnavailable("redis: call cancelled", "timeout"))
             elif error is not None:
                 outcome.set_exception(error)
+                if isinstance(error, StateUnavailable):
+                    self._failed(error)
             else:
                 outcome.set_result(task.result())
 
         task.add_done_callback(finished)
+        self._waiting.add(outcome)
+        outcome.add_done_callback(self._waiting.discard)
         return outcome
+
+    def _failed(self, error: StateUnavailable) -> None:
+        """A call failed with `error`: when that closes the gate (the server cannot be reached),
+        every call still waiting fails now too ("down", as a call made now would), each left
+        to end in the background (its task is cancelled at its own deadline)."""
+        self.gate.failed(error)
+        if self.gate.down is None:
+            return
+        for waiting in list(self._waiting):
+            refusal = self.gate.refusal()
+            if refusal is not None and not waiting.done():
+                waiting.set_exception(refusal)
 
     async def _send(self, commands: list[list[bytes | str | int]]) -> list[Reply]:
         try:
@@ -187,9 +207,7 @@ class RedisPyClient(ClientBase):
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # noqa: BLE001 - whatever redis-py raised: unavailable
-            error = unavailable(exc)
-            self.gate.failed(error)
-            raise error from exc
+            raise unavailable(exc) from exc
         return check_available(replies)
 
     async def _initialize(self) -> None:

@@ -6,6 +6,8 @@ the cache and the router turn StateUnavailable into the `on_redis_error` path: n
 from __future__ import annotations
 
 import dataclasses
+import os
+import signal
 from collections.abc import Iterator
 
 import pytest
@@ -126,4 +128,23 @@ async def test_every_cluster_node_gets_the_scripts_again_after_a_flush(
         assert (await state.breaker_record("dep", False, T0, 3, 10, 30)).failures == 2
         assert (await state.usage("key", "demo", T0))["requests_1m"] == 2
     finally:
+        await state.aclose()
+
+
+async def test_a_timeout_fails_every_call_waiting_on_the_stalled_server(
+    own_server: RedisServer,
+) -> None:
+    """redis-py: calls in flight on other pooled connections to a stalled server fail with the
+    first one that times out ("down", as a call made then is refused), as they do on the RESP
+    client's one connection, instead of each waiting out its own timeout."""
+    assert own_server.process is not None
+    state = RedisState(RedisOptions(url=own_server.url, client="redis-py", timeout_s=0.25))
+    try:
+        assert await state.ping()
+        os.kill(own_server.process.pid, signal.SIGSTOP)
+        calls = [state.begin_acquire(RPM, T0) for _ in range(6)]
+        kinds = [await _kind(call) for call in calls]
+        assert sorted(kinds) == ["down"] * 5 + ["timeout"], kinds
+    finally:
+        os.kill(own_server.process.pid, signal.SIGCONT)
         await state.aclose()
