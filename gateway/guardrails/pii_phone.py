@@ -41,19 +41,15 @@ PHONE_CANDIDATE = re.compile(_candidate(r"\d", r"\s", r"\w"))
 ASCII_PHONE_CANDIDATE = regex.compile(
     "(?=[+(0-9])" + _candidate("0-9", r"\t\n\x0b\x0c\r\x1c-\x1f ", "A-Za-z0-9_")
 )
-_PHONE_REJECT = re.compile(
-    "|".join(
-        (
-            r"\d{4}[-/.]\d{1,2}[-/.]\d{1,2}",  # dates
-            r"\d{1,2}[-/.]\d{1,2}[-/.]\d{2,4}",
-            r"(?:19|20)\d{2}[-./]\d+(?:[-./]\d+)*",  # year-led references: 2024-117-0042
-            r"\d{1,3}(?:\.\d{1,3}){3}",  # IPv4
-            r"\d{3}[\s.\-]\d{2}[\s.\-]\d{4}",  # SSN shape
-            r"\d{5}-\d{4}|\d{2}-\d{7}",  # ZIP+4, US tax id
-            r"\d+\.\d+",  # decimals
-        )
-    )
-)  # fullmatch: the whole value has one of these shapes
+_PHONE_REJECT = (
+    re.compile(r"\d{4}[-/.]\d{1,2}[-/.]\d{1,2}"),  # dates
+    re.compile(r"\d{1,2}[-/.]\d{1,2}[-/.]\d{2,4}"),
+    re.compile(r"(?:19|20)\d{2}[-./]\d+(?:[-./]\d+)*"),  # year-led references: 2024-117-0042
+    re.compile(r"\d{1,3}(?:\.\d{1,3}){3}"),  # IPv4
+    re.compile(r"\d{3}[\s.\-]\d{2}[\s.\-]\d{4}"),  # SSN shape
+    re.compile(r"\d{5}-\d{4}|\d{2}-\d{7}"),  # ZIP+4, US tax id
+    re.compile(r"\d+\.\d+"),  # decimals
+)
 _SEPARATED = re.compile(r"\d[\s.\-]\d")
 # National formats: a leading 0 is the trunk prefix of these; anything else must be a NANP number.
 _TRUNK_REGIONS = ("GB", "DE", "FR", "NL", "IT", "AU", "IN", "BR", "IE", "CH", "AT", "BE")
@@ -62,7 +58,7 @@ _NANP_REGIONS = ("US", "CA")
 
 def phone_score(value: str) -> float:
     """0.7 for a valid formatted number, 0.3 for valid bare digits (needs context), else 0."""
-    digits = sum(map(str.isdigit, value))
+    digits = sum(c.isdigit() for c in value)
     international = value.startswith(("+", "00"))
     formatted = international or "(" in value or bool(_SEPARATED.search(value))
     if international:
@@ -74,7 +70,7 @@ def phone_score(value: str) -> float:
         regions, low = _NANP_REGIONS, 10
     if not formatted:
         low = max(low, 10)
-    if not low <= digits <= 15 or _PHONE_REJECT.fullmatch(value):
+    if not low <= digits <= 15 or any(p.fullmatch(value) for p in _PHONE_REJECT):
         return 0.0
     text = "+" + value[2:] if value.startswith("00") else value
     for region in regions:
