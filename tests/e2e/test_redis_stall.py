@@ -20,7 +20,7 @@ import pytest
 import redis
 
 from tests.conditions import wait_until
-from tests.e2e.limits_setup import AUTH, MESSAGES, write_setup
+from tests.e2e.limits_setup import AUTH, MESSAGES, TOKENS_PER_REQUEST, write_setup
 from tests.e2e.records import read_records
 from tests.procs import Proc, start_gateways, start_mock_provider
 from tests.redis_server import RedisServer, start_redis_or_skip
@@ -136,18 +136,23 @@ def test_a_stalled_redis_costs_a_request_at_most_one_timeout(
     assert counted >= len(after), "the shared limits count again once Redis answers"
 
 
-@pytest.mark.parametrize("client", ["resp", "redis-py"])
+RPM_ONLY = "[limits]\nrpm = 1000000\n"
+EVERY_KIND = "[limits]\nrpm = 1000000\ntpm = 1000000000\nmax_concurrent = 1000\n"
+
+
+@pytest.mark.parametrize(
+    ("client", "policy"), [("resp", RPM_ONLY), ("redis-py", EVERY_KIND)], ids=["resp", "redis-py"]
+)
 def test_requests_refused_during_a_stall_are_not_counted(
-    tmp_path: Path, upstream: Proc, server: RedisServer, client: str
+    tmp_path: Path, upstream: Proc, server: RedisServer, client: str, policy: str
 ) -> None:
-    """fail_closed, an rpm limit only: the acquires in flight when Redis stopped were written
-    into its sockets; the gateway gave up on them and answered 503, and Redis runs them when it
-    wakes. Such an acquire has nothing to settle, so it used to leave no mark an abandon could
-    find: every refused request stayed counted for a minute. Now, once the abandons are written,
-    Redis counts exactly the requests it admitted and the gateway served."""
-    config = write_setup(
-        tmp_path, "[limits]\nrpm = 1000000\n", upstream, upstream, server.url, "fail_closed"
-    )[0]
+    """fail_closed: the acquires in flight when Redis stopped were written into its sockets; the
+    gateway gave up on them and answered 503, and Redis runs them when it wakes. Once the
+    abandons are written, Redis counts exactly the requests it admitted and the gateway served:
+    requests (rpm), tokens (tpm), and no concurrency slot held. An rpm-only acquire has nothing
+    to settle, so it used to leave no mark an abandon could find: every refused request stayed
+    counted for a minute."""
+    config = write_setup(tmp_path, policy, upstream, upstream, server.url, "fail_closed")[0]
     extra = f'client = "{client}"\ntimeout_ms = {TIMEOUT_MS}\n'
     config.write_text(config.read_text().replace("[state]\n", f"[state]\n{extra}", 1))
     (gateway,) = start_gateways([config])
@@ -155,14 +160,25 @@ def test_requests_refused_during_a_stall_are_not_counted(
         statuses = asyncio.run(_stall_under_load(gateway, server, None, stall_s=1.0))[2]
         assert set(statuses) == {200, 503}, "fail_closed: refused during the stall, never a 500"
         served = statuses.count(200)
+        expected = {"rpm": served, "tpm": 0, "slots": 0}
+        if policy == EVERY_KIND:
+            expected["tpm"] = served * TOKENS_PER_REQUEST
         wait_until(
-            lambda: _counted(server, None) == served,
+            lambda: _usage(server) == expected,
             5.0,
             0.02,
-            f"Redis should count the {served} requests served, no refused one",
+            f"Redis should count the {served} requests served, no refused one: {expected}",
         )
     finally:
         gateway.stop()
+
+
+def _usage(server: RedisServer) -> dict[str, float]:
+    """The limited key's requests and tokens in the window, and its live slots, in Redis."""
+    with redis.Redis(port=server.port) as admin:
+        tokens = float(admin.hget("llmgw:{limits}:tpm:key:limited", "sum") or 0)
+        slots = admin.zcount("llmgw:{limits}:concurrent:key:limited", time.time(), "+inf")
+    return {"rpm": _counted(server, None), "tpm": tokens, "slots": float(slots)}
 
 
 def _counted(server: RedisServer, password: str | None) -> float:
