@@ -22,6 +22,10 @@ between rounds). It prints:
 - the medians over the rounds, the ratio 2 workers / 1 worker (and each round's), and the noise:
   the spread of the direct call's req/s over the rounds ((max - min) / median).
 
+`--multiprocess-metrics` adds a third gateway: one worker with its metrics kept in the
+Prometheus multiprocess files as `--workers N` keeps them (PROMETHEUS_MULTIPROC_DIR set), so its
+CPU per request beside the plain worker's is what that mode costs each request.
+
 The target is meaningful only when the gateway's two workers, the mock and wrk each have a core:
 on fewer than 4 usable cores the ratio is printed but not judged.
 """
@@ -54,6 +58,7 @@ from worker_spread import affinity_per_pid
 from workers_measure import Measurement, measure_target
 
 TARGET_RATIO = 1.8
+ONE_MP = "1 worker mp"  # metrics in the multiprocess files
 CORES_NEEDED = 4  # two gateway workers, the mock provider, wrk: one core each
 
 
@@ -63,6 +68,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     add_load_arguments(parser)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument(
+        "--multiprocess-metrics",
+        action="store_true",
+        help="also a 1-worker gateway with the metrics in files, as --workers N keeps them",
+    )
     parser.add_argument("--json", type=Path, help="also write the results here")
     parser.set_defaults(concurrency=[64], modes=["chat"])
     args = parser.parse_args(argv)
@@ -123,7 +133,7 @@ def say_summary(summary: dict[str, Any], cores: int) -> None:
     say()
     for target, m in summary["medians"].items():
         say(
-            f"{target:<10} median {m['ok_rps']:>8,.0f} req/s  p50 {m['p50_ms']:.2f} ms  "
+            f"{target:<11} median {m['ok_rps']:>8,.0f} req/s  p50 {m['p50_ms']:.2f} ms  "
             f"p99 {m['p99_ms']:.2f} ms  CPU/req {m['cpu_us_per_request']:.0f} us"
         )
     rounds = ", ".join(f"{r:.2f}x" for r in summary["ratios_per_round"])
@@ -171,11 +181,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             gateways["1 worker"] = start_gateway(config, 1, plan.gateway).proc
             env = {"PROMETHEUS_MULTIPROC_DIR": str(metrics_dir)}
             gateways["2 workers"] = start_gateway(config, 2, plan.gateway, env).proc
+            if args.multiprocess_metrics:
+                (Path(tmp) / "metrics-1").mkdir()  # the CLI makes it only for N > 1
+                env = {"PROMETHEUS_MULTIPROC_DIR": str(Path(tmp) / "metrics-1")}
+                gateways[ONE_MP] = start_gateway(config, 1, plan.gateway, env).proc
             for name, gateway in gateways.items():
                 check_answers(gateway.url, name)
             say_cores(plan.note, {"mock provider": mock, **gateways}, plan.load)
             for number in range(args.rounds):
-                order = ["1 worker", "2 workers"][:: 1 if number % 2 == 0 else -1]
+                order = list(gateways)[:: 1 if number % 2 == 0 else -1]
                 say(f"round {number + 1}:")
                 measurements = []
                 for target in ["direct", *order]:

@@ -35,12 +35,12 @@ class Measurement:
         r = self.result
         cores = ", ".join(f"{name} {n:.2f}" for name, n in self.cores.items())
         text = (
-            f"  {self.target:<10} {r.ok_rps:>8,.0f} req/s  p50 {r.p50_ms:6.2f} ms  "
+            f"  {self.target:<11} {r.ok_rps:>8,.0f} req/s  p50 {r.p50_ms:6.2f} ms  "
             f"p99 {r.p99_ms:6.2f} ms  errors {r.errors}  CPU/req {self.cpu_us_per_request:.0f} us"
             f"  cores used: {cores}"
         )
         if self.spread is not None:
-            text += f"\n             workers: {self.spread.describe()}"
+            text += f"\n              workers: {self.spread.describe()}"
         return text
 
     def as_dict(self) -> dict[str, Any]:
