@@ -41,7 +41,6 @@ import logging
 import math
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
 
 from gateway.config.types import ModelConfig
 from gateway.errors import RateLimited, ServiceUnavailable
@@ -76,22 +75,62 @@ ABANDON_KEEP = 100_000
 SPEND_FLUSH_S = 0.25
 
 
-@dataclass
 class Held:
     """What one request holds until it settles."""
 
-    reservation: Reservation
-    backend: StateBackend
-    estimate: Estimate
-    acquired: AcquireResult
-    # The model's breakers as read with the acquire (None when not read, e.g. Redis was down):
-    # the router's first attempt uses them instead of a round trip of its own.
-    breakers: Mapping[str, BreakerState] | None = None
-    slots_freed: bool = False  # by `Limiter.free_slots`, before the response's last byte
+    __slots__ = (
+        "acquired",
+        "backend",
+        "breakers",
+        "budgeted",
+        "estimate",
+        "marked",
+        "reservation",
+        "rest",
+        "rest_marked",
+        "slots",
+        "slots_freed",
+    )
+
+    def __init__(
+        self,
+        reservation: Reservation,
+        backend: StateBackend,
+        estimate: Estimate,
+        acquired: AcquireResult,
+        breakers: Mapping[str, BreakerState] | None = None,
+    ) -> None:
+        self.reservation = reservation
+        self.backend = backend
+        self.estimate = estimate
+        self.acquired = acquired
+        # The model's breakers as read with the acquire (None when not read, e.g. Redis was
+        # down): the router's first attempt uses them instead of a round trip of its own.
+        self.breakers = breakers
+        self.slots_freed = False  # by `Limiter.free_slots`, before the response's last byte
+        # The reservation's checks sorted once for `free_slots` and `settle`: the concurrency
+        # slots, the rest, and the (scope, subject) pairs whose budgets it checked.
+        slots: list[LimitCheck] = []
+        rest: list[LimitCheck] = []
+        budgeted: set[tuple[str, str]] | None = None
+        for check in reservation.checks:
+            kind = check.kind
+            if kind == "concurrent":
+                slots.append(check)
+                continue
+            rest.append(check)
+            if kind in BUDGET_KINDS:
+                budgeted = budgeted or set()
+                budgeted.add((check.scope, check.subject))
+        self.slots = tuple(slots)
+        self.rest = tuple(rest)
+        self.rest_marked = is_marked(rest)
+        self.marked = bool(slots) or self.rest_marked  # `is_marked` of all its checks
+        self.budgeted = budgeted
 
     @property
     def holds_slots(self) -> bool:
-        return any(check.kind == "concurrent" for check in self.reservation.checks)
+        return bool(self.slots)
 
     def rate_headers(self) -> dict[str, str]:
         """The x-ratelimit-* headers of the acquire (built on demand: see check_limits)."""
@@ -189,14 +228,12 @@ class Limiter:
         written before this returns (not batched behind a settlement in flight), so the slot is
         free before the client can send its next request, to any replica. Tokens and spend are
         settled later (`settle`). Returns at once; a write that fails is retried."""
-        if held is None or held.slots_freed:
-            return
-        reservation = held.reservation
-        slots = tuple(c for c in reservation.checks if c.kind == "concurrent")
-        if not slots:
+        if held is None or held.slots_freed or not held.slots:
             return
         held.slots_freed = True
-        settlement = Settlement(replace(reservation, checks=slots), 0, 0.0)
+        reservation = held.reservation
+        freed = Reservation(reservation.token, held.slots, reservation.at, reservation.hold_s)
+        settlement = Settlement(freed, 0, 0.0)
         try:
             pending = held.backend.start_settle([settlement], self.clock())
         except StateUnavailable:
@@ -231,25 +268,27 @@ class Limiter:
         spend_subjects: tuple[tuple[str, str], ...],
     ) -> None:
         """Queue what the request leaves to do; returns at once (the flushers send it)."""
-        budgeted: set[tuple[str, str]] = set()
+        budgeted: set[tuple[str, str]] | None = None
         if held is not None:
             reservation = held.reservation
+            marked = held.marked  # remembered under its token (not rpm only): settle it
             if held.slots_freed:
-                kept = tuple(c for c in reservation.checks if c.kind != "concurrent")
-                reservation = replace(reservation, checks=kept)
-            for c in reservation.checks:
-                if c.kind in BUDGET_KINDS:
-                    budgeted.add((c.scope, c.subject))
-            if is_marked(reservation.checks):
+                reservation = Reservation(
+                    reservation.token, held.rest, reservation.at, reservation.hold_s
+                )
+                marked = held.rest_marked
+            budgeted = held.budgeted
+            if marked:
                 # Slots, tokens and budget reservations: other requests read them now.
                 settlement = Settlement(reservation, actual_tokens, cost_usd)
                 self._queue.append((settlement, held.backend))
                 self._send_queue()
-        if cost_usd:
+        if cost_usd and spend_subjects:
+            spend = self._spend
             for subject in spend_subjects:
-                if subject not in budgeted:
-                    self._spend[subject] = self._spend.get(subject, 0.0) + cost_usd
-            if self._spend and self._spend_timer is None and self._flusher is not None:
+                if budgeted is None or subject not in budgeted:
+                    spend[subject] = spend.get(subject, 0.0) + cost_usd
+            if spend and self._spend_timer is None and self._flusher is not None:
                 loop = asyncio.get_running_loop()
                 self._spend_timer = loop.call_later(SPEND_FLUSH_S, self._spend_due)
 
@@ -263,7 +302,9 @@ class Limiter:
         batch, self._queue = self._queue, []
         now = self.clock()
         first = batch[0][1]
-        if all(b is first for _, b in batch):  # one backend, nearly always
+        if len(batch) == 1:
+            groups = [(first, [batch[0][0]])]
+        elif all(b is first for _, b in batch):  # one backend, nearly always
             groups = [(first, [s for s, _ in batch])]
         else:
             backends = {id(b): b for _, b in batch}.values()

@@ -9,6 +9,7 @@ turn a state backend's verdict into what the client reads. The stateful side is
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -16,7 +17,7 @@ from typing import Any
 
 from gateway.config.types import KeyConfig, LimitsConfig, ModelConfig, PolicyConfig
 from gateway.providers import EndpointKind
-from gateway.state import CheckResult, LimitCheck
+from gateway.state import BUDGET_KINDS, CheckResult, LimitCheck
 
 DEFAULT_COMPLETION_TOKENS = 256
 _KIND_WORDS = {
@@ -128,6 +129,12 @@ class LimitPlan:
     def for_request(self, estimate: Estimate, user: str | None = None) -> list[LimitCheck]:
         """`limit_checks` for this estimate and end user (the user scope's checks apply only
         to a request that names its user)."""
+        if self.tpm_only_varies:  # rpm, tpm, concurrency of keys, teams, models: the usual
+            tokens = estimate.tokens
+            return [
+                LimitCheck(c.scope, c.subject, "tpm", c.limit, tokens) if c.kind == "tpm" else c
+                for c in self.checks
+            ]
         return [
             check
             if check.kind in _FIXED_AMOUNTS and check.scope != "user"
@@ -146,9 +153,15 @@ class LimitPlan:
             if check.scope != "user" or user is not None
         ]
 
+    @functools.cached_property
+    def tpm_only_varies(self) -> bool:
+        """No budget and no end-user check: only the tpm amounts change per request."""
+        return all(c.scope != "user" and c.kind not in BUDGET_KINDS for c in self.checks)
+
 
 _FIXED_AMOUNTS = frozenset({"rpm", "concurrent"})  # 1 per request
 _NO_ESTIMATE = Estimate(0, 0, 0.0)
+_NOT_MADE = LimitPlan((), False)  # `LimitPlans.get`: no plan made yet for this pair
 
 
 class LimitPlans:
@@ -163,8 +176,9 @@ class LimitPlans:
     def get(self, key: KeyConfig, model: ModelConfig) -> LimitPlan | None:
         """The plan of (key, model); None when no limit applies."""
         cache_key = (key.id, model.name)
-        if cache_key in self._plans:
-            return self._plans[cache_key]
+        known = self._plans.get(cache_key, _NOT_MADE)
+        if known is not _NOT_MADE:
+            return known
         policy = self._policies.get(key.policy)
         plan = None
         if policy is not None and has_limits(policy, model):
@@ -174,6 +188,7 @@ class LimitPlans:
         return plan
 
 
+@functools.lru_cache(maxsize=256)  # the limits of the config: a few values, read per request
 def _number(value: float) -> str:
     """A limit as people write it: 100000000, not 1e+08; 0.01 stays 0.01."""
     return str(int(value)) if float(value).is_integer() else f"{value:g}"
@@ -209,10 +224,10 @@ def rate_headers(results: tuple[CheckResult, ...]) -> dict[str, str]:
     headers: dict[str, str] = {}
     if requests is not None:
         headers["x-ratelimit-limit-requests"] = _number(requests.check.limit)
-        headers["x-ratelimit-remaining-requests"] = f"{int(requests.remaining)}"
+        headers["x-ratelimit-remaining-requests"] = str(int(requests.remaining))
         headers["x-ratelimit-reset-requests"] = f"{max(0.0, requests.reset_s):.3f}s"
     if tokens is not None:
         headers["x-ratelimit-limit-tokens"] = _number(tokens.check.limit)
-        headers["x-ratelimit-remaining-tokens"] = f"{int(tokens.remaining)}"
+        headers["x-ratelimit-remaining-tokens"] = str(int(tokens.remaining))
         headers["x-ratelimit-reset-tokens"] = f"{max(0.0, tokens.reset_s):.3f}s"
     return headers

@@ -27,11 +27,11 @@ from gateway.state.base import (
     abandoned_result,
     acquire_result,
     budget_reserved,
-    is_marked,
     new_token,
     spend_subjects,
 )
 from gateway.state.lru import LruCache
+from gateway.state.memory_slots import Slots
 from gateway.state.periods import periods
 from gateway.state.spend import SpendCounter
 from gateway.state.windows import SlidingWindow, window_verdict
@@ -60,7 +60,7 @@ class MemoryState:
         # Bounded too (one process's memory), but apart from the cache and larger.
         self.remembered = LruCache(REMEMBERED_MAX_ENTRIES, REMEMBERED_MAX_BYTES)
         self._windows: dict[Counter, SlidingWindow] = {}
-        self._slots: dict[Subject, dict[str, float]] = {}  # token -> expiry
+        self._slots: dict[Subject, Slots] = {}
         self._spend: dict[Subject, SpendCounter] = {}
         self._breakers: dict[str, breaker.BreakerRecord] = {}
         # Tokens of allowed acquires not yet settled, released or abandoned, and of abandoned
@@ -119,19 +119,29 @@ class MemoryState:
 
     def _reserve(self, checks: Sequence[LimitCheck], token: str, now: float, hold: float) -> None:
         second = math.floor(now)
+        end = now + hold
+        marked = False  # `is_marked(checks)`, worked out on the way
         for check in checks:
-            if check.kind in WINDOW_KINDS:
-                window_key = (check.kind, check.scope, check.subject)
-                self._windows.setdefault(window_key, SlidingWindow()).add(second, check.amount, now)
-            elif check.kind == "concurrent":
-                slots = self._slots.setdefault((check.scope, check.subject), {})
-                slots[token] = now + hold
+            kind = check.kind
+            if kind in WINDOW_KINDS:
+                window_key = (kind, check.scope, check.subject)
+                window = self._windows.get(window_key)
+                if window is None:
+                    window = self._windows[window_key] = SlidingWindow()
+                window.add(second, check.amount, now)
+            elif kind == "concurrent":
+                subject = (check.scope, check.subject)
+                slots = self._slots.get(subject)
+                if slots is None:
+                    slots = self._slots[subject] = Slots()
+                slots.take(token, end)
             elif check.amount:
                 spent = self._spend.setdefault((check.scope, check.subject), SpendCounter())
-                day = check.amount if check.kind == "budget_day" else 0.0
+                day = check.amount if kind == "budget_day" else 0.0
                 spent.shift(day, check.amount - day, now)
-        if is_marked(checks):
-            self._held[token] = now + hold
+            marked = marked or kind != "rpm"
+        if marked:
+            self._held[token] = end
 
     def _prune(self, now: float) -> None:
         self._next_prune = now + _PRUNE_EVERY_S
@@ -153,7 +163,8 @@ class MemoryState:
             pending[counter] = already + check.amount
             return CheckResult(check, allowed, remaining, reset)
         if check.kind == "concurrent":
-            used = self._live_slots((check.scope, check.subject), now) + already
+            slots = self._slots.get((check.scope, check.subject))
+            used = (slots.live(now) if slots is not None else 0) + already
             pending[counter] = already + 1
             if used + 1 <= check.limit:
                 return CheckResult(check, True, check.limit - used - 1, 0.0)
@@ -171,11 +182,7 @@ class MemoryState:
 
     def _live_slots(self, subject: Subject, now: float) -> int:
         slots = self._slots.get(subject)
-        if not slots:
-            return 0
-        for token in [token for token, expiry in slots.items() if expiry <= now]:
-            del slots[token]
-        return len(slots)
+        return slots.live(now) if slots is not None else 0
 
     def _spend_of(self, subject: Subject) -> SpendCounter:
         spent = self._spend.get(subject)
@@ -189,11 +196,17 @@ class MemoryState:
         for settlement in settlements:
             reservation = settlement.reservation
             self._held.pop(reservation.token, None)
+            budgeted = False
             for check in reservation.checks:
-                if check.kind == "concurrent":
+                kind = check.kind
+                if kind == "concurrent":
                     self._free_slot(check, reservation.token)
-                elif check.kind == "tpm":
+                elif kind == "tpm":
                     self._adjust(check, reservation.at, settlement.actual_tokens - check.amount)
+                elif kind in BUDGET_KINDS:
+                    budgeted = True
+            if not budgeted and not settlement.spend_subjects:
+                continue  # no spend to add anywhere (the limiter sums the rest itself)
             for subject in spend_subjects(settlement):
                 spent = self._spend.setdefault(subject, SpendCounter())
                 day, month = budget_reserved(reservation, *subject)
@@ -227,7 +240,7 @@ class MemoryState:
     def _free_slot(self, check: LimitCheck, token: str) -> None:
         slots = self._slots.get((check.scope, check.subject))
         if slots is not None:
-            slots.pop(token, None)
+            slots.free(token)
             if not slots:
                 del self._slots[(check.scope, check.subject)]
 
@@ -303,6 +316,8 @@ class MemoryState:
         return self._breaker_views(deployments, now)
 
     def _breaker_views(self, deployments: Sequence[str], now: float) -> dict[str, BreakerState]:
+        if not self._breakers:  # every breaker closed, as nearly always
+            return dict.fromkeys(deployments, breaker.view(breaker.CLOSED, now))
         return {
             name: breaker.view(self._breakers.get(name, breaker.CLOSED), now)
             for name in deployments

@@ -1,0 +1,40 @@
+"""One subject's concurrency slots in process memory, counted in O(1).
+
+A slot is held by a reservation token until it is freed or its hold ends. Counting the live
+slots must not walk every slot on every request (at concurrency 64 that is 64 slots per
+acquire): the earliest end of a hold is kept, and only when the clock passes it are the ended
+slots dropped. Holds run for the request's deadline (minutes), so that walk is rare.
+"""
+
+from __future__ import annotations
+
+import math
+
+
+class Slots:
+    __slots__ = ("ends", "earliest")
+
+    def __init__(self) -> None:
+        self.ends: dict[str, float] = {}  # token -> end of its hold
+        # No slot ends before this (a lower bound: a freed slot may have held it).
+        self.earliest = math.inf
+
+    def __len__(self) -> int:
+        return len(self.ends)
+
+    def live(self, now: float) -> int:
+        """How many slots are held at `now` (the ended ones are dropped)."""
+        if now >= self.earliest:
+            ends = self.ends
+            for token in [token for token, end in ends.items() if end <= now]:
+                del ends[token]
+            self.earliest = min(ends.values(), default=math.inf)
+        return len(self.ends)
+
+    def take(self, token: str, end: float) -> None:
+        self.ends[token] = end
+        if end < self.earliest:
+            self.earliest = end
+
+    def free(self, token: str) -> None:
+        self.ends.pop(token, None)
