@@ -57,7 +57,6 @@ from gateway.state import (
     Settlement,
     StateBackend,
     StateUnavailable,
-    is_marked,
     new_token,
 )
 
@@ -110,22 +109,25 @@ class Held:
         self.slots_freed = False  # by `Limiter.free_slots`, before the response's last byte
         # The reservation's checks sorted once for `free_slots` and `settle`: the concurrency
         # slots, the rest, and the (scope, subject) pairs whose budgets it checked.
-        slots: list[LimitCheck] = []
-        rest: list[LimitCheck] = []
+        slots: tuple[LimitCheck, ...] = ()
+        rest: tuple[LimitCheck, ...] = ()
         budgeted: set[tuple[str, str]] | None = None
+        rest_marked = False
         for check in reservation.checks:
             kind = check.kind
             if kind == "concurrent":
-                slots.append(check)
+                slots += (check,)
                 continue
-            rest.append(check)
-            if kind in BUDGET_KINDS:
-                budgeted = budgeted or set()
-                budgeted.add((check.scope, check.subject))
-        self.slots = tuple(slots)
-        self.rest = tuple(rest)
-        self.rest_marked = is_marked(rest)
-        self.marked = bool(slots) or self.rest_marked  # `is_marked` of all its checks
+            rest += (check,)
+            if kind != "rpm":
+                rest_marked = True  # `is_marked(rest)`
+                if kind in BUDGET_KINDS:
+                    budgeted = budgeted or set()
+                    budgeted.add((check.scope, check.subject))
+        self.slots = slots
+        self.rest = rest
+        self.rest_marked = rest_marked
+        self.marked = bool(slots) or rest_marked  # `is_marked` of all its checks
         self.budgeted = budgeted
 
     @property

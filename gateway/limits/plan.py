@@ -27,7 +27,7 @@ _KIND_WORDS = {
 }
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # not frozen: one is made per request (see gateway.state.base)
 class Estimate:
     prompt_tokens: int
     completion_tokens: int

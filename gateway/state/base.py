@@ -43,7 +43,6 @@ Call semantics, identical in both backends (what a backend does to be fast stays
 from __future__ import annotations
 
 import asyncio
-import functools
 import itertools
 import secrets
 from collections.abc import Awaitable, Callable, Generator, Mapping, Sequence
@@ -84,7 +83,11 @@ class StateUnavailable(Exception):
         self.kind = kind
 
 
-@dataclass(frozen=True)
+# The values made per request (checks, results, reservations, settlements) are slotted
+# dataclasses, not frozen ones: a frozen dataclass sets each field through object.__setattr__,
+# which made building one ~3.5x dearer (0.56 vs 0.15 us; a request with limits builds about a
+# dozen). Nothing changes them once built: treat them as immutable.
+@dataclass(slots=True)
 class LimitCheck:
     scope: str  # bounded label for metrics and messages: "key" | "team" | "model" | "deployment"
     subject: str  # e.g. the key id, team name, model name
@@ -95,7 +98,7 @@ class LimitCheck:
     amount: float
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class CheckResult:
     check: LimitCheck
     allowed: bool
@@ -105,7 +108,7 @@ class CheckResult:
     reset_s: float
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Reservation:
     token: str  # opaque id for settle()
     checks: tuple[LimitCheck, ...]
@@ -120,7 +123,7 @@ class BreakerState:
     cooldown_remaining_s: float
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class AcquireResult:
     allowed: bool
     # The per-check results, or a function that makes them when `results` is first read (a
@@ -131,9 +134,13 @@ class AcquireResult:
     # The breakers asked for in `acquire(..., breakers=)`, read in the same round trip.
     breakers: Mapping[str, BreakerState] = field(default_factory=dict)
 
-    @functools.cached_property
+    @property
     def results(self) -> tuple[CheckResult, ...]:
-        return self.parts() if callable(self.parts) else self.parts
+        """The per-check results (made from `parts` on the first read, then kept)."""
+        parts = self.parts
+        if callable(parts):
+            self.parts = parts = parts()
+        return parts
 
     @property
     def refused(self) -> CheckResult | None:
@@ -141,7 +148,7 @@ class AcquireResult:
         return next((result for result in self.results if not result.allowed), None)
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Settlement:
     reservation: Reservation
     # Replaces the tpm reservation amount, in the window bucket the reservation went to.

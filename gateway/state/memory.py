@@ -110,12 +110,16 @@ class MemoryState:
             return abandoned_result(checks, now)
         hold = self.slot_ttl_s if hold_s is None else hold_s
         pending: dict[Counter, float] = {}  # what earlier checks of this call reserve
-        results = [self._judge(check, now, pending) for check in checks]
+        judge = self._judge
+        results = tuple([judge(check, now, pending) for check in checks])
         views = self._breaker_views(breakers, now)
-        outcome = acquire_result(checks, results, token, now, views, hold)
-        if outcome.allowed:
-            self._reserve(checks, token, now, hold)
-        return outcome
+        for result in results:
+            if not result.allowed:
+                return acquire_result(checks, results, token, now, views, hold)
+        self._reserve(checks, token, now, hold)
+        # `acquire_result`'s allowed case, built here: this is the path of nearly every request.
+        reservation = Reservation(token, tuple(checks), now, hold)
+        return AcquireResult(True, results, reservation, 0.0, views)
 
     def _reserve(self, checks: Sequence[LimitCheck], token: str, now: float, hold: float) -> None:
         second = math.floor(now)

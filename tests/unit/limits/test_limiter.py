@@ -298,3 +298,30 @@ async def test_free_slots_frees_the_slot_now_and_settle_the_rest_later() -> None
     assert (await limiter.acquire(checks, ESTIMATE)) is not None  # the slot is free
     limiter.settle(held, 12, 0.0, ())
     assert (await state.usage("key", "k", 1000.0))["tokens_1m"] == 42
+
+
+@pytest.mark.asyncio
+async def test_settle_after_free_slots_settles_the_budget_once_and_keeps_other_slots() -> None:
+    state = MemoryState()
+    limiter = Limiter(state, Metrics(), "fail_open", clock=lambda: 1000.0)
+    checks = [
+        LimitCheck("key", "k", "concurrent", 2, 1),
+        LimitCheck("key", "k", "rpm", 100, 1),
+        LimitCheck("key", "k", "budget_day", 10.0, 0.5),
+    ]
+    first = await limiter.acquire(checks, ESTIMATE)
+    second = await limiter.acquire(checks, ESTIMATE)
+    assert first is not None and second is not None
+    assert first.slots == (checks[0],) and first.budgeted == {("key", "k")}
+    limiter.free_slots(first)
+    limiter.settle(first, 12, 0.2, (("key", "k"), ("team", "t")))
+    assert (await state.usage("key", "k", 1000.0))["concurrent"] == 1  # the second's slot
+    # The budgeted key: the first's actual cost and the second's reserved estimate.
+    assert (await state.spend("key", "k", 1000.0))["day"] == pytest.approx(0.7)
+    assert limiter._spend == {("team", "t"): 0.2}  # the team's spend, summed for later
+    limiter.settle(second, 0, 0.0, ())
+    assert await state.usage("key", "k", 1000.0) == {
+        "requests_1m": 2,
+        "tokens_1m": 0,
+        "concurrent": 0,
+    }
