@@ -31,8 +31,9 @@ Limit semantics, identical in both backends:
 Call semantics, identical in both backends (what a backend does to be fast stays inside it):
 
 - `begin_acquire` checks and reserves all or nothing, and reads breakers in the same round trip;
-  the command is written before it returns (once connected), and the caller awaits the verdict
-  when it needs it, doing other work meanwhile. `acquire` is the same, awaited at once.
+  the command is sent when it returns (once connected; a client may write it at the end of the
+  loop's turn, with the other calls of that turn), and the caller awaits the verdict when it
+  needs it, doing other work meanwhile. `acquire` is the same, awaited at once.
 - `start_settle` writes settlements before it returns (None when already applied, else a future
   for the outcome); `settle` is the same, awaited, and also connects when it must. A failed
   settlement applied nothing: settle it again.
@@ -172,8 +173,9 @@ class StateBackend(Protocol):
         token: str | None = None,
         hold_s: float | None = None,
     ) -> Awaitable[AcquireResult]:
-        """Start the check-and-reserve: with Redis the command is written before this returns
-        (no await), so the caller can do other work while Redis runs it; await the result
+        """Start the check-and-reserve: with Redis the command is sent before this returns (no
+        await; written at the latest at the end of this turn of the loop), so the caller can do
+        other work while Redis runs it; await the result
         later, exactly once. Awaiting raises StateUnavailable as `acquire` does (also when the
         command could not even be sent). With nothing to wait for (memory) the awaitable is
         already complete: the reservation is made before this returns."""

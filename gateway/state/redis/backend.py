@@ -4,8 +4,9 @@ Every check-and-reserve is one Lua script (`lua/*.lua`, run by EVALSHA), so repl
 overshoot a limit between a read and a write. Round trips per request: one acquire before the
 upstream call, which also reads the breakers of the model's deployments (the script and one
 HMGET per breaker written together, so the router needs no call of its own on its first
-attempt), and one settle after it. Both are written before the call that starts them returns:
-`begin_acquire` leaves the caller free until it awaits the verdict; `start_settle` lets other
+attempt), and one settle after it. Both are sent before the call that starts them returns:
+`begin_acquire` leaves the caller free until it awaits the verdict (the RESP client writes the
+acquires of one turn of the loop together, at its end); `start_settle` (written at once) lets other
 replicas see the spend and the freed slots before the client's next request. Every call goes
 through a `client.RedisClient`, redis-py or the hand-written RESP client, as `[state] client`
 says (`options.py`); every failure of either is `StateUnavailable`. The hot calls are encoded
@@ -119,8 +120,9 @@ class RedisState:
         token: str | None = None,
         hold_s: float | None = None,
     ) -> Awaitable[AcquireResult]:
-        """On an open connection the script call (and the breaker reads) is written before this
-        returns; without one, awaiting connects first."""
+        """On an open connection the script call (and the breaker reads) is sent before this
+        returns (the RESP client writes it at the end of the turn); without one, awaiting
+        connects first."""
         token = token or new_token()
         if not checks:
             return self._breakers_only(token, now, breakers)

@@ -116,8 +116,10 @@ class RespClient(ClientBase):
 
     def begin(self, commands: Sequence[Command]) -> Awaitable[list[Reply]]:
         """Send the commands and return an awaitable of their replies (error replies as values):
-        on an open connection the commands are written before this returns; without one, the
-        awaitable connects first (or raises at once while the gate is closed)."""
+        on an open connection the commands are written at the end of this turn of the loop,
+        with every other call begun in it (`Connection.send(soon=True)`), or before a later
+        `send_now` (in order); without one, the awaitable connects first (or raises at once
+        while the gate is closed)."""
         payload = b"".join([encoded(command) for command in commands])
         conn = self._conn
         if conn is None or conn.closed:
@@ -125,7 +127,7 @@ class RespClient(ClientBase):
             if refused is not None:
                 return refuse(refused)
             return self._connect_and_send(payload, len(commands))
-        return _checked(conn.send(payload, len(commands)))
+        return _checked(conn.send(payload, len(commands), soon=True))
 
     async def _connect_and_send(self, payload: bytes, count: int) -> list[Reply]:
         conn = await self._connect()

@@ -47,16 +47,30 @@ class Connection(asyncio.Protocol):
         self.calls: deque[_Call] = deque()
         self.closed = False
         self._timer: asyncio.TimerHandle | None = None
+        self._unwritten: list[bytes] = []  # calls sent `soon`, written at the end of the turn
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
 
-    def send(self, payload: bytes, count: int) -> asyncio.Future[list[Reply]]:
-        """Write `count` encoded commands; the future gets their `count` replies."""
+    def send(
+        self, payload: bytes, count: int, *, soon: bool = False
+    ) -> asyncio.Future[list[Reply]]:
+        """Write `count` encoded commands; the future gets their `count` replies. `soon`: write
+        them at the end of this turn of the loop, together with every other call sent `soon`
+        meanwhile (one socket write for the acquires of many requests, instead of one each: a
+        write on loopback costs ~20-30 us of CPU); else now, behind those still waiting."""
         future: asyncio.Future[list[Reply]] = self.loop.create_future()
         deadline = self.loop.time() + self.timeout_s
         assert self.transport is not None
-        self.transport.write(payload)
+        if soon:
+            if not self._unwritten:
+                self.loop.call_soon(self._write_unwritten)
+            self._unwritten.append(payload)
+        elif self._unwritten:  # in order: the replies resolve the calls in the order written
+            self._unwritten.append(payload)
+            self._write_unwritten()
+        else:
+            self.transport.write(payload)
         self.calls.append(_Call(future, count, deadline))
         timer = self._timer
         if timer is None or timer.when() > deadline:  # (the handshake's timeout is longer)
@@ -64,6 +78,12 @@ class Connection(asyncio.Protocol):
                 timer.cancel()
             self._timer = self.loop.call_at(deadline, self._check_deadline)
         return future
+
+    def _write_unwritten(self) -> None:
+        unwritten, self._unwritten = self._unwritten, []
+        if unwritten and not self.closed:  # closed: `close` has failed their calls already
+            assert self.transport is not None
+            self.transport.write(b"".join(unwritten))
 
     def _check_deadline(self) -> None:
         # One timer per connection, not one per call: calls share one timeout and are answered in
@@ -110,6 +130,7 @@ class Connection(asyncio.Protocol):
     def close(self, error: StateUnavailable) -> None:
         """Close the connection and fail every call still waiting on it."""
         self.closed = True
+        self._unwritten.clear()
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None

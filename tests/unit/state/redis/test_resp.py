@@ -242,3 +242,28 @@ async def test_a_call_on_a_closed_client_reconnects(client: RespClient) -> None:
     assert await client.execute("PING") == b"PONG"
     await client.aclose()
     assert await client.execute("PING") == b"PONG"
+
+
+async def test_calls_begun_in_one_turn_leave_in_one_write_and_send_now_keeps_the_order(
+    client: RespClient,
+) -> None:
+    assert await client.execute("PING") == b"PONG"  # connected
+    conn = client._conn
+    assert conn is not None and conn.transport is not None
+    writes: list[bytes] = []
+    real_write = conn.transport.write
+
+    def write(data: bytes) -> None:
+        writes.append(bytes(data))
+        real_write(data)
+
+    conn.transport.write = write  # type: ignore[method-assign]
+    begun = [client.begin([encode(["ECHO", f"begun {i}"])]) for i in range(3)]
+    assert writes == []  # not yet: at the end of this turn of the loop, together
+    await asyncio.gather(*begun)
+    assert len(writes) == 1 and writes[0].count(b"ECHO") == 3
+    # A write that must leave now takes the calls begun before it along, in their order.
+    first = client.begin([encode(["ECHO", "first"])])
+    now = client.send_now([encode(["ECHO", "now"])])
+    assert len(writes) == 2 and writes[1].index(b"first") < writes[1].index(b"now")
+    assert await first == [b"first"] and await now == [b"now"]
