@@ -87,6 +87,7 @@ class Held:
         "reservation",
         "rest",
         "rest_marked",
+        "settled",
         "slots",
         "slots_freed",
     )
@@ -107,6 +108,7 @@ class Held:
         # down): the router's first attempt uses them instead of a round trip of its own.
         self.breakers = breakers
         self.slots_freed = False  # by `Limiter.free_slots`, before the response's last byte
+        self.settled = False  # by `Limiter.settle_before_last_byte`: nothing left to settle
         # The reservation's checks sorted once for `free_slots` and `settle`: the concurrency
         # slots, the rest, and the (scope, subject) pairs whose budgets it checked.
         slots: tuple[LimitCheck, ...] = ()
@@ -269,9 +271,12 @@ class Limiter:
         cost_usd: float,
         spend_subjects: tuple[tuple[str, str], ...],
     ) -> None:
-        """Queue what the request leaves to do; returns at once (the flushers send it)."""
+        """Queue what the request leaves to do; returns at once (the flushers send it).
+        Nothing when `settle_before_last_byte` settled it already."""
         budgeted: set[tuple[str, str]] | None = None
         if held is not None:
+            if held.settled:
+                return
             reservation = held.reservation
             marked = held.marked  # remembered under its token (not rpm only): settle it
             if held.slots_freed:
@@ -285,6 +290,16 @@ class Limiter:
                 settlement = Settlement(reservation, actual_tokens, cost_usd)
                 self._queue.append((settlement, held.backend))
                 self._send_queue()
+        self._add_spend(cost_usd, spend_subjects, budgeted)
+
+    def _add_spend(
+        self,
+        cost_usd: float,
+        spend_subjects: tuple[tuple[str, str], ...],
+        budgeted: set[tuple[str, str]] | None,
+    ) -> None:
+        """Sum the spend of subjects whose budget the request did not check (those settle with
+        its reservation), for the next spend write."""
         if cost_usd and spend_subjects:
             spend = self._spend
             for subject in spend_subjects:
@@ -293,6 +308,31 @@ class Limiter:
             if spend and self._spend_timer is None and self._flusher is not None:
                 loop = asyncio.get_running_loop()
                 self._spend_timer = loop.call_later(SPEND_FLUSH_S, self._spend_due)
+
+    def settle_before_last_byte(
+        self,
+        held: Held,
+        actual_tokens: int,
+        cost_usd: float,
+        spend_subjects: tuple[tuple[str, str], ...],
+    ) -> None:
+        """`free_slots` and `settle` in one: when the usage is known before the answer's last
+        byte, the slots, tokens and budgets are settled in one write that leaves before this
+        returns (as `free_slots`'s), instead of two; the later `settle` then does nothing."""
+        if held.settled or held.slots_freed:
+            return
+        settlement = Settlement(held.reservation, actual_tokens, cost_usd)
+        held.settled = held.slots_freed = True
+        try:
+            pending = held.backend.start_settle([settlement], self.clock())
+        except StateUnavailable:
+            self._retry(held.backend, [settlement])
+        else:
+            if pending is not None:
+                self._freeing.add(pending)
+                pending.add_done_callback(functools.partial(self._freed, held.backend, settlement))
+        budgeted = held.budgeted
+        self._add_spend(cost_usd, spend_subjects, budgeted)
 
     def _send_queue(self) -> None:
         """Write the queued settlements now, without an await, so they reach the state backend

@@ -2,9 +2,11 @@
 
 0. Just before the answer's last byte is sent, its concurrency slots are freed
    (`free_slots_before_last_byte` wraps the response writer's `send`), so a client that sends
-   its next request as soon as it has this answer never finds its own slot still taken.
-1. Its limits are settled at once (the concurrency slot freed, tokens and spend reconciled):
-   other requests, on any replica, read them next (`Limiter.settle`, no await).
+   its next request as soon as it has this answer never finds its own slot still taken; when
+   the upstream has reported the usage by then, its whole settlement goes in that write.
+1. Its limits are settled at once, unless step 0 did it (the concurrency slot freed, tokens and
+   spend reconciled): other requests, on any replica, read them next (`Limiter.settle`, no
+   await).
 2. Its record is queued; it is built, written and counted a moment later, off the response's
    path (`RecordQueue`).
 3. A successful answer the policy caches is stored in the background, and a Responses API
@@ -22,7 +24,7 @@ from gateway.observability.cost import cost_usd
 from gateway.pipeline.cache import storable, store_answer
 from gateway.pipeline.context import RequestContext
 from gateway.pipeline.conversations import remember_soon
-from gateway.pipeline.record import request_usage
+from gateway.pipeline.record import reported_usage, request_usage
 from gateway.pipeline.services import Services
 
 log = logging.getLogger("gateway")
@@ -54,7 +56,10 @@ def finish_request(ctx: RequestContext, services: Services) -> None:
 
 def free_slots_before_last_byte(ctx: RequestContext, services: Services, send: Send) -> Send:
     """`send`, freeing the request's concurrency slots just before the message that ends the
-    answer (`Limiter.free_slots`); `send` itself when the request holds no slot."""
+    answer; `send` itself when the request holds no slot. When the upstream has reported the
+    usage by then (nearly always), the whole settlement goes in that one write
+    (`Limiter.settle_before_last_byte`: tokens and spend too, one state write instead of two);
+    else only the slots are freed (`Limiter.free_slots`) and `finish_request` settles the rest."""
     held = ctx.limits_held
     if held is None or not held.holds_slots:
         return send
@@ -62,7 +67,16 @@ def free_slots_before_last_byte(ctx: RequestContext, services: Services, send: S
 
     async def send_then_free(message: Message) -> None:
         if message["type"] == "http.response.body" and not message.get("more_body", False):
-            limiter.free_slots(held)
+            usage = reported_usage(ctx)
+            if usage is None:
+                limiter.free_slots(held)
+            else:
+                limiter.settle_before_last_byte(
+                    held,
+                    usage.prompt_tokens + usage.completion_tokens,
+                    cost_usd(usage, ctx.exchange.deployment),
+                    ctx.key.spenders if ctx.key else (),
+                )
         await send(message)
 
     return send_then_free

@@ -26,12 +26,20 @@ log = logging.getLogger("gateway")
 RECORD_WITHIN_S = 0.002
 
 
-def request_usage(ctx: RequestContext) -> Usage | None:
-    """Upstream-reported usage, else a tiktoken estimate when a call was made."""
+def reported_usage(ctx: RequestContext) -> Usage | None:
+    """The usage the upstream reported (in its answer, or in its stream so far), if any."""
     if ctx.usage is not None:
         return ctx.usage
-    if ctx.stream_reply is not None and ctx.stream_reply.converter.usage is not None:
+    if ctx.stream_reply is not None:
         return ctx.stream_reply.converter.usage
+    return None
+
+
+def request_usage(ctx: RequestContext) -> Usage | None:
+    """Upstream-reported usage, else a tiktoken estimate when a call was made."""
+    reported = reported_usage(ctx)
+    if reported is not None:
+        return reported
     if not ctx.exchange.attempts or ctx.body is None:
         return None
     prompt = ctx.prompt_estimate()

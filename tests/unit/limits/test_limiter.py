@@ -325,3 +325,36 @@ async def test_settle_after_free_slots_settles_the_budget_once_and_keeps_other_s
         "tokens_1m": 0,
         "concurrent": 0,
     }
+
+
+@pytest.mark.asyncio
+async def test_settle_before_last_byte_settles_everything_in_one_write() -> None:
+    state = MemoryState()
+    limiter = Limiter(state, Metrics(), "fail_open", clock=lambda: 1000.0)
+    checks = [
+        LimitCheck("key", "k", "concurrent", 1, 1),
+        LimitCheck("key", "k", "tpm", 1e6, 30),
+        LimitCheck("key", "k", "budget_day", 10.0, 0.5),
+    ]
+    held = await limiter.acquire(checks, ESTIMATE)
+    assert held is not None
+    writes: list[int] = []
+    start_settle = state.start_settle
+
+    def counted(settlements: Any, now: float) -> None:
+        writes.append(len(settlements))
+        start_settle(settlements, now)
+
+    state.start_settle = counted  # type: ignore[method-assign]
+    limiter.settle_before_last_byte(held, 12, 0.2, (("key", "k"), ("team", "t")))
+    assert writes == [1]
+    assert await state.usage("key", "k", 1000.0) == {
+        "requests_1m": 0,
+        "tokens_1m": 12,  # reconciled already
+        "concurrent": 0,
+    }
+    assert (await state.spend("key", "k", 1000.0))["day"] == pytest.approx(0.2)
+    assert limiter._spend == {("team", "t"): 0.2}
+    limiter.free_slots(held)
+    limiter.settle(held, 12, 0.2, (("key", "k"), ("team", "t")))  # from finish: nothing left
+    assert writes == [1] and limiter._spend == {("team", "t"): 0.2}
