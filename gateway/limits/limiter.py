@@ -40,17 +40,15 @@ import functools
 import logging
 import math
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 
 from gateway.config.types import ModelConfig
 from gateway.errors import RateLimited, ServiceUnavailable
+from gateway.limits.held import Held
 from gateway.limits.plan import Estimate, rate_headers, refusal_message
 from gateway.observability.metrics import Metrics
 from gateway.state import (
-    BUDGET_KINDS,
     SLOT_TTL_S,
-    AcquireResult,
-    BreakerState,
     LimitCheck,
     MemoryState,
     Reservation,
@@ -72,73 +70,6 @@ ABANDON_BATCH = 500
 ABANDON_KEEP = 100_000
 # How often spend that no budget of the request depends on is written (summed per subject).
 SPEND_FLUSH_S = 0.25
-
-
-class Held:
-    """What one request holds until it settles."""
-
-    __slots__ = (
-        "acquired",
-        "backend",
-        "breakers",
-        "budgeted",
-        "estimate",
-        "marked",
-        "reservation",
-        "rest",
-        "rest_marked",
-        "settled",
-        "slots",
-        "slots_freed",
-    )
-
-    def __init__(
-        self,
-        reservation: Reservation,
-        backend: StateBackend,
-        estimate: Estimate,
-        acquired: AcquireResult,
-        breakers: Mapping[str, BreakerState] | None = None,
-    ) -> None:
-        self.reservation = reservation
-        self.backend = backend
-        self.estimate = estimate
-        self.acquired = acquired
-        # The model's breakers as read with the acquire (None when not read, e.g. Redis was
-        # down): the router's first attempt uses them instead of a round trip of its own.
-        self.breakers = breakers
-        self.slots_freed = False  # by `Limiter.free_slots`, before the response's last byte
-        self.settled = False  # by `Limiter.settle_before_last_byte`: nothing left to settle
-        # The reservation's checks sorted once for `free_slots` and `settle`: the concurrency
-        # slots, the rest, and the (scope, subject) pairs whose budgets it checked.
-        slots: tuple[LimitCheck, ...] = ()
-        rest: tuple[LimitCheck, ...] = ()
-        budgeted: set[tuple[str, str]] | None = None
-        rest_marked = False
-        for check in reservation.checks:
-            kind = check.kind
-            if kind == "concurrent":
-                slots += (check,)
-                continue
-            rest += (check,)
-            if kind != "rpm":
-                rest_marked = True  # `is_marked(rest)`
-                if kind in BUDGET_KINDS:
-                    budgeted = budgeted or set()
-                    budgeted.add((check.scope, check.subject))
-        self.slots = slots
-        self.rest = rest
-        self.rest_marked = rest_marked
-        self.marked = bool(slots) or rest_marked  # `is_marked` of all its checks
-        self.budgeted = budgeted
-
-    @property
-    def holds_slots(self) -> bool:
-        return bool(self.slots)
-
-    def rate_headers(self) -> dict[str, str]:
-        """The x-ratelimit-* headers of the acquire (built on demand: see check_limits)."""
-        return rate_headers(self.acquired.results)
 
 
 class Limiter:
@@ -284,13 +215,19 @@ class Limiter:
                     reservation.token, held.rest, reservation.at, reservation.hold_s
                 )
                 marked = held.rest_marked
-            budgeted = held.budgeted
+            budgeted = self._budgeted_here(held)
             if marked:
                 # Slots, tokens and budget reservations: other requests read them now.
                 settlement = Settlement(reservation, actual_tokens, cost_usd)
                 self._queue.append((settlement, held.backend))
                 self._send_queue()
         self._add_spend(cost_usd, spend_subjects, budgeted)
+
+    def _budgeted_here(self, held: Held) -> set[tuple[str, str]] | None:
+        """The subjects whose spend the request's settlement adds to the shared state. A
+        request held in this process (`fail_open` while Redis was away) settles its budgets
+        here only: its whole cost then goes with the summed spend, to reach Redis too."""
+        return held.budgeted if held.backend is self.state else None
 
     def _add_spend(
         self,
@@ -331,8 +268,7 @@ class Limiter:
             if pending is not None:
                 self._freeing.add(pending)
                 pending.add_done_callback(functools.partial(self._freed, held.backend, settlement))
-        budgeted = held.budgeted
-        self._add_spend(cost_usd, spend_subjects, budgeted)
+        self._add_spend(cost_usd, spend_subjects, self._budgeted_here(held))
 
     def _send_queue(self) -> None:
         """Write the queued settlements now, without an await, so they reach the state backend

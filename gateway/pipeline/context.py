@@ -12,7 +12,7 @@ from gateway import tokens
 from gateway.config.types import KeyConfig, ModelConfig
 from gateway.errors import GatewayError, WireFormat
 from gateway.guardrails.base import Placeholders
-from gateway.limits.limiter import Held
+from gateway.limits.held import Held
 from gateway.observability.trace_context import TraceIds
 from gateway.prompts.apply import PromptUse
 from gateway.providers import EndpointKind, Usage

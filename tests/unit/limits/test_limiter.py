@@ -358,3 +358,19 @@ async def test_settle_before_last_byte_settles_everything_in_one_write() -> None
     limiter.free_slots(held)
     limiter.settle(held, 12, 0.2, (("key", "k"), ("team", "t")))  # from finish: nothing left
     assert writes == [1] and limiter._spend == {("team", "t"): 0.2}
+
+
+@pytest.mark.asyncio
+async def test_a_request_held_in_process_adds_its_whole_cost_to_the_shared_spend() -> None:
+    # fail_open while Redis is away: the budget reserved in this process settles here, and the
+    # cost still reaches the shared state once it answers, the budgeted subject's included.
+    limiter = Limiter(DownState(), Metrics(), "fail_open", clock=lambda: 1000.0)
+    checks = [LimitCheck("team", "t", "budget_day", 1.0, 0.5)]
+    held = await limiter.acquire(checks, ESTIMATE)
+    assert held is not None and held.backend is limiter.local
+    limiter.settle(held, 30, 0.25, (("key", "k"), ("team", "t")))
+    assert (await limiter.local.spend("team", "t", 1000.0))["total"] == pytest.approx(0.25)
+    limiter.state = MemoryState()  # Redis is back
+    await limiter.aclose()
+    assert (await limiter.state.spend("team", "t", 1000.0))["total"] == pytest.approx(0.25)
+    assert (await limiter.state.spend("key", "k", 1000.0))["total"] == pytest.approx(0.25)
