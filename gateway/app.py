@@ -44,6 +44,7 @@ from gateway.pipeline.context import Endpoint, RequestContext
 from gateway.pipeline.count_tokens import COUNT_TOKENS_STAGES
 from gateway.pipeline.finish import finish_request
 from gateway.pipeline.services import Services
+from gateway.pipeline.stages import stages_for
 from gateway.reload import Reloader
 from gateway.runtime import build_runtime
 from gateway.state import create_state
@@ -204,7 +205,7 @@ def create_app(
             await reloader.aclose()
             await services.aclose()
 
-    proxies = {e.path: ProxyEndpoint(e, services) for e in ENDPOINTS}
+    proxies = {e.path: ProxyEndpoint(e, services, stages_for(e.kind)) for e in ENDPOINTS}
     proxies[COUNT_TOKENS.path] = ProxyEndpoint(COUNT_TOKENS, services, COUNT_TOKENS_STAGES)
     models = ModelsEndpoint(services)
     routes = [Route(path, endpoint, methods=None) for path, endpoint in proxies.items()]

@@ -86,6 +86,8 @@ class ProxyEndpoint:
         self.endpoint = endpoint
         self.services = services
         self.stages = stages
+        # Each stage with whether its time counts as the guardrails' (decided once, not per call).
+        self._steps = tuple((stage, stage in GUARDRAIL_STAGES) for stage in stages)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         services = self.services
@@ -125,8 +127,8 @@ class ProxyEndpoint:
             async with asyncio.timeout(runtime.config.server.request_timeout_s):
                 watch = DisconnectWatch(receive, ctx, WATCH_STAGES_AFTER_S)
                 try:
-                    for stage in self.stages:
-                        if stage in GUARDRAIL_STAGES:  # timed for Server-Timing and the record
+                    for stage, timed in self._steps:
+                        if timed:  # a guardrail stage: timed for Server-Timing and the record
                             began = time.perf_counter()
                             try:
                                 await stage(ctx, services)

@@ -142,3 +142,10 @@ STAGES: tuple[Stage, ...] = (
 )
 # The stages whose time is the request's `guardrails_ms` (Server-Timing `guardrails;dur`).
 GUARDRAIL_STAGES = frozenset({guard_input, guard_output})
+# The stages with work on the Responses API only (each returns at once elsewhere).
+_RESPONSES_ONLY = frozenset({continue_conversation, remember_answer})
+
+
+def stages_for(kind: str) -> tuple[Stage, ...]:
+    """`STAGES` as an endpoint of `kind` runs them: without those that do nothing for it."""
+    return STAGES if kind == "responses" else tuple(s for s in STAGES if s not in _RESPONSES_ONLY)
