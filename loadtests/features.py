@@ -38,7 +38,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
 import sys
 import tempfile
 from collections.abc import Sequence
@@ -65,7 +64,15 @@ from harness import (
     start_mock_provider,
     start_redis,
 )
-from load_common import MB, Load, add_load_arguments, check_load_arguments, say, say_header
+from load_common import (
+    MB,
+    Load,
+    add_load_arguments,
+    check_load_arguments,
+    say,
+    say_header,
+    write_report,
+)
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -182,9 +189,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     report["checks"] = build_checks(comparisons, figures, args)
     say_results(report, figures, comparisons, variants, args)
     if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(report, indent=2) + "\n")
-        say(f"results written to {args.json}")
+        write_report(args.json, report)
     return 0
 
 

@@ -40,6 +40,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from asgi_call import post
 from features_variants import LIMITS_POLICY
 from harness import GATEWAY_KEY, MODEL, start_redis
 from load_common import BODIES
@@ -122,33 +123,7 @@ class Variant:
 
 
 async def call(app: GatewayApp, body: bytes, state: dict[str, Any]) -> int:
-    scope = {
-        "state": state.copy(),
-        "type": "http",
-        "http_version": "1.1",
-        "method": "POST",
-        "path": "/v1/chat/completions",
-        "headers": HEADERS,
-        "query_string": b"",
-    }
-    delivered = False
-    status = 0
-
-    async def receive() -> dict[str, Any]:
-        nonlocal delivered
-        if not delivered:
-            delivered = True
-            return {"type": "http.request", "body": body, "more_body": False}
-        await asyncio.sleep(3600)
-        return {"type": "http.disconnect"}
-
-    async def send(message: dict[str, Any]) -> None:
-        nonlocal status
-        if message["type"] == "http.response.start":
-            status = message["status"]
-
-    await app(scope, receive, send)  # type: ignore[arg-type]
-    return status
+    return await post(app, "/v1/chat/completions", body, HEADERS, state)  # type: ignore[arg-type]
 
 
 async def batch(variant: Variant, body: bytes, requests: int, concurrency: int) -> None:

@@ -12,6 +12,7 @@ import datetime as dt
 import json
 import os
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -39,6 +40,13 @@ HEADERS = {"Content-Type": "application/json", "Authorization": f"Bearer {GATEWA
 
 def say(text: str = "") -> None:
     print(text, flush=True)
+
+
+def write_report(path: Path, report: dict[str, Any]) -> None:
+    """A load test's figures as JSON at `path` (`--json`), said on the console."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(report, indent=2) + "\n")
+    say(f"results written to {path}")
 
 
 def verdict(ok: bool) -> str:

@@ -28,7 +28,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime as dt
-import json
 import sys
 import tempfile
 from collections.abc import Sequence
@@ -54,6 +53,7 @@ from load_common import (
     check_load_arguments,
     say,
     say_header,
+    write_report,
 )
 from otlp_sink import running_sink
 from overhead_report import median_startup, say_results, targets_for
@@ -179,9 +179,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     report["targets"] = targets_for(report, args)
     say_results(report, args)
     if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(report, indent=2) + "\n")
-        say(f"results written to {args.json}")
+        write_report(args.json, report)
     return 0
 
 

@@ -17,6 +17,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from asgi_call import post
+
 from gateway.app import create_app
 from gateway.config import load_config
 from gateway.http import endpoint
@@ -30,27 +32,7 @@ HEADERS = [(b"authorization", b"Bearer sk-demo"), (b"content-type", b"applicatio
 
 
 async def call(app: Any) -> None:
-    scope = {
-        "type": "http",
-        "method": "POST",
-        "path": "/v1/chat/completions",
-        "headers": HEADERS,
-        "query_string": b"",
-    }
-    delivered = False
-
-    async def receive() -> dict[str, Any]:
-        nonlocal delivered
-        if not delivered:
-            delivered = True
-            return {"type": "http.request", "body": BODY, "more_body": False}
-        await asyncio.sleep(3600)
-        return {"type": "http.disconnect"}
-
-    async def send(message: dict[str, Any]) -> None:
-        pass
-
-    await app(scope, receive, send)
+    await post(app, "/v1/chat/completions", BODY, HEADERS)
 
 
 async def main(requests: int) -> None:

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
 import sys
 import tempfile
 from collections.abc import Sequence
@@ -45,7 +44,7 @@ from harness import (
     start_mock_provider,
     write_config,
 )
-from load_common import CHAT_PATH, MB, check_answers, cpu_note, say
+from load_common import CHAT_PATH, MB, check_answers, cpu_note, say, write_report
 from loadgen import have_wrk
 from soak_load import KINDS, run_window, soak_bodies
 from soak_report import count_records, say_summary, soak_targets
@@ -212,9 +211,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     report["targets"] = soak_targets(report, args.stable_factor)
     say_summary(report)
     if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(report, indent=2) + "\n")
-        say(f"results written to {args.json}")
+        write_report(args.json, report)
     return 0
 
 

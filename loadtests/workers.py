@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
 import statistics
 import sys
 import tempfile
@@ -53,7 +52,15 @@ from harness import (
     start_mock_provider,
     write_config,
 )
-from load_common import BODIES, Load, add_load_arguments, check_answers, check_load_arguments, say
+from load_common import (
+    BODIES,
+    Load,
+    add_load_arguments,
+    check_answers,
+    check_load_arguments,
+    say,
+    write_report,
+)
 from worker_spread import affinity_per_pid
 from workers_measure import Measurement, measure_target
 
@@ -223,9 +230,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "rounds": [[m.as_dict() for m in ms] for ms in rounds],
             "summary": summary,
         }
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(report, indent=2) + "\n")
-        say(f"results written to {args.json}")
+        write_report(args.json, report)
     return 0
 
 

@@ -1,0 +1,52 @@
+"""One request to the gateway's app in this process, through ASGI, as uvicorn would make it.
+
+For the load tests that measure CPU per request without sockets (record_cost.py,
+limits_cost.py, pii_pipeline.py): the body arrives whole, the client never leaves.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from typing import Any
+
+from starlette.types import ASGIApp
+
+
+async def post(
+    app: ASGIApp,
+    path: str,
+    body: bytes,
+    headers: list[tuple[bytes, bytes]],
+    state: Mapping[str, Any] | None = None,
+) -> int:
+    """POST `body` to `path`; the response's status. `state`: what the app's lifespan yielded
+    (uvicorn copies it into each request's scope)."""
+    scope: dict[str, Any] = {
+        "type": "http",
+        "http_version": "1.1",
+        "method": "POST",
+        "path": path,
+        "headers": headers,
+        "query_string": b"",
+    }
+    if state is not None:
+        scope["state"] = dict(state)
+    delivered = False
+    status = 0
+
+    async def receive() -> dict[str, Any]:
+        nonlocal delivered
+        if not delivered:
+            delivered = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        await asyncio.sleep(3600)  # the client never leaves
+        return {"type": "http.disconnect"}
+
+    async def send(message: dict[str, Any]) -> None:
+        nonlocal status
+        if message["type"] == "http.response.start":
+            status = message["status"]
+
+    await app(scope, receive, send)
+    return status
