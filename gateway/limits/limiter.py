@@ -44,6 +44,7 @@ from collections.abc import Callable
 
 from gateway.config.types import ModelConfig
 from gateway.errors import RateLimited, ServiceUnavailable
+from gateway.limits.abandoned import AbandonedAcquires
 from gateway.limits.held import Held
 from gateway.limits.plan import Estimate, rate_headers, refusal_message
 from gateway.observability.metrics import Metrics
@@ -63,11 +64,6 @@ FLUSH_RETRY_S = 0.5
 # How long past the request's deadline its reservation is held, at the latest: the settlement
 # goes out right after the deadline, so this only matters for a replica that died.
 HOLD_GRACE_S = 5.0
-# Abandoned acquires sent per call; more wait for the next (an outage abandons every acquire).
-ABANDON_BATCH = 500
-# Abandoned acquires kept while the state is away; the oldest beyond this are dropped (their
-# slots then free at the end of their hold, as a crashed replica's do).
-ABANDON_KEEP = 100_000
 # How often spend that no budget of the request depends on is written (summed per subject).
 SPEND_FLUSH_S = 0.25
 
@@ -97,7 +93,7 @@ class Limiter:
         self._spend_timer: asyncio.TimerHandle | None = None
         self._spend_flush_wanted = False
         # Acquires given up on, to abandon once the state backend answers (the flusher's job).
-        self._abandoned: list[Reservation] = []
+        self._abandoned = AbandonedAcquires()
 
     async def acquire(
         self,
@@ -153,9 +149,7 @@ class Limiter:
         return Held(result.reservation, backend, estimate, result, breakers)
 
     def _abandon(self, reservation: Reservation) -> None:
-        self._abandoned.append(reservation)
-        if len(self._abandoned) > ABANDON_KEEP:
-            del self._abandoned[: len(self._abandoned) - ABANDON_KEEP]
+        self._abandoned.add(reservation)
         self._wakeup.set()
 
     def free_slots(self, held: Held | None) -> None:
@@ -350,17 +344,7 @@ class Limiter:
 
     async def _flush_abandoned(self) -> bool:
         """Abandon the acquires given up on; False when the state backend refused (kept)."""
-        while self._abandoned:
-            batch = self._abandoned[:ABANDON_BATCH]
-            try:
-                await self.state.abandon(batch, self.clock())
-            except StateUnavailable as exc:
-                self._count_state_error(exc)
-                return False
-            except Exception:
-                log.exception("cannot abandon %d acquires", len(batch))
-            del self._abandoned[: len(batch)]
-        return True
+        return await self._abandoned.send(self.state, self.clock(), self._count_state_error)
 
     async def _flush_settlements(self) -> None:
         batch, self._retrying = [*self._retrying, *self._queue], []
