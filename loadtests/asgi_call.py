@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from starlette.types import ASGIApp
@@ -50,3 +51,28 @@ async def post(
 
     await app(scope, receive, send)
     return status
+
+
+def write_inprocess_config(directory: Path, model: str, keys: str, head: str = "") -> Path:
+    """A gateway config serving `model` from the in-process mock provider, its request log in
+    `directory`; `keys`: the `[[keys]]` tables; `head`: tables before `[logging]` (`[server]`,
+    `[state]`)."""
+    config = directory / "config.toml"
+    config.write_text(
+        f"""{head}[logging]
+path = "{directory / "requests.jsonl"}"
+
+[[providers]]
+name = "mock"
+type = "mock"
+
+[[models]]
+name = "{model}"
+[[models.deployments]]
+provider = "mock"
+model = "{model}"
+input_cost_per_1m = 0.15
+output_cost_per_1m = 0.60
+{keys}"""
+    )
+    return config

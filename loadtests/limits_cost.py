@@ -40,7 +40,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from asgi_call import post
+from asgi_call import post, write_inprocess_config
 from features_variants import LIMITS_POLICY
 from harness import GATEWAY_KEY, MODEL, start_redis
 from load_common import BODIES
@@ -58,32 +58,14 @@ def write_config(directory: Path, policy: str, redis_url: str | None) -> Path:
     """The loadtests' gateway config (harness.write_config) on the in-process mock provider."""
     directory.mkdir(parents=True, exist_ok=True)
     state = f'[state]\nbackend = "redis"\nredis_url = "{redis_url}"\n' if redis_url else ""
-    config = directory / "config.toml"
-    config.write_text(
-        f"""[server]
-host = "127.0.0.1"
-{state}
-[logging]
-path = "{directory / "requests.jsonl"}"
-
-[[providers]]
-name = "mock"
-type = "mock"
-
-[[models]]
-name = "{MODEL}"
-[[models.deployments]]
-provider = "mock"
-model = "{MODEL}"
-input_cost_per_1m = 0.15
-output_cost_per_1m = 0.60
-
+    keys = f"""
 [[keys]]
 id = "loadtest"
 team = "perf"
 key_sha256 = "{hashlib.sha256(GATEWAY_KEY.encode()).hexdigest()}"
 """
-    )
+    head = f'[server]\nhost = "127.0.0.1"\n{state}\n'
+    config = write_inprocess_config(directory, MODEL, keys, head)
     if policy:
         (directory / "policies").mkdir(exist_ok=True)
         (directory / "policies" / "default.toml").write_text(policy)

@@ -19,7 +19,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from asgi_call import post
+from asgi_call import post, write_inprocess_config
 
 from gateway.app import GatewayApp, create_app
 from gateway.config import load_config
@@ -38,26 +38,7 @@ def write_config(directory: Path) -> Path:
     )
     (directory / "policies").mkdir()
     (directory / "policies" / "pii.toml").write_text(PII_POLICY)
-    config = directory / "config.toml"
-    config.write_text(
-        f"""[logging]
-path = "{directory / "requests.jsonl"}"
-
-[[providers]]
-name = "mock"
-type = "mock"
-
-[[models]]
-name = "{MODEL}"
-
-[[models.deployments]]
-provider = "mock"
-model = "{MODEL}"
-input_cost_per_1m = 0.15
-output_cost_per_1m = 0.60
-{keys}"""
-    )
-    return config
+    return write_inprocess_config(directory, MODEL, keys)
 
 
 class Caller:

@@ -85,7 +85,6 @@ class ProxyEndpoint:
     ) -> None:
         self.endpoint = endpoint
         self.services = services
-        self.stages = stages
         # Each stage with whether its time counts as the guardrails' (decided once, not per call).
         self._steps = tuple((stage, stage in GUARDRAIL_STAGES) for stage in stages)
 
