@@ -113,6 +113,8 @@ class RespClient(ClientBase):
         self.gate = Gate(self._probe)
         self._conn: Connection | None = None
         self._opening: asyncio.Task[Connection] | None = None
+        # When the callers waiting for the attempt in flight give up: the first one's deadline.
+        self._callers_deadline: float | None = None
 
     def begin(self, commands: Sequence[Command]) -> Awaitable[list[Reply]]:
         """Send the commands and return an awaitable of their replies (error replies as values):
@@ -143,15 +145,25 @@ class RespClient(ClientBase):
         return conn.send(b"".join(commands), len(commands))
 
     async def _connect(self) -> Connection:
-        """The open connection: the attempt in flight (shared), else a new one. Waits at most one
-        timeout; the attempt goes on in the background up to `connect_timeout_s`."""
+        """The open connection: the attempt in flight (shared), else a new one. Its callers
+        share one deadline, the first one's (one timeout): then they all fail together and the
+        gate closes, so later callers are refused at once instead of joining the attempt, which
+        goes on in the background up to `connect_timeout_s` (as the calls on a stalled
+        connection fail with the oldest one's timeout, `Connection`)."""
         opening = self._attempt()
+        loop = asyncio.get_running_loop()
+        if self._callers_deadline is None:
+            self._callers_deadline = loop.time() + self.socket_timeout_s
         try:
-            return await asyncio.wait_for(asyncio.shield(opening), self.socket_timeout_s)
+            return await asyncio.wait_for(
+                asyncio.shield(opening), max(0.0, self._callers_deadline - loop.time())
+            )
         except TimeoutError:
-            raise StateUnavailable(
+            error = StateUnavailable(
                 f"redis: still connecting after {self.socket_timeout_s:g} s", "timeout"
-            ) from None
+            )
+            self.gate.failed(error)
+            raise error from None
 
     async def _probe(self) -> None:
         """The gate's probe: a new connection whose handshake the server answered."""
@@ -162,6 +174,7 @@ class RespClient(ClientBase):
         opening = self._opening
         if opening is None or opening.done():
             opening = self._opening = asyncio.get_running_loop().create_task(self._open())
+            self._callers_deadline = None
             # Its failure reaches whoever waits for it (and the gate): none may be left.
             opening.add_done_callback(_retrieve)
         return opening

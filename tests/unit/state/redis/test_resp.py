@@ -229,6 +229,41 @@ async def test_a_stalled_server_behind_a_password_costs_each_caller_one_timeout(
         await client.aclose()
 
 
+async def test_callers_of_one_connection_attempt_share_the_first_ones_deadline(
+    silent_port: int,
+) -> None:
+    """A connection attempt (its AUTH unanswered) runs up to the connect timeout, longer than a
+    call's: callers that join it later used to wait out a timeout each from their own start,
+    and until the attempt itself failed every new caller joined it and waited too. Now they
+    fail together at the first caller's deadline, as the calls on a stalled connection do, and
+    the gate closes then: the next caller is refused at once."""
+    client = RespClient(
+        f"redis://:pw@127.0.0.1:{silent_port}/0", socket_timeout_s=0.2, connect_timeout_s=2.0
+    )
+    loop = asyncio.get_running_loop()
+    ended: dict[str, float] = {}
+
+    async def call(name: str) -> None:
+        with pytest.raises(StateUnavailable):
+            await client.execute("GET", "k")
+        ended[name] = loop.time()
+
+    try:
+        started = loop.time()
+        first = asyncio.create_task(call("first"))
+        await asyncio.sleep(0.05)
+        await asyncio.gather(first, call("later"))
+        # The later caller ends with the first (not 0.05 s after it, at its own deadline).
+        assert ended["later"] - ended["first"] < 0.03, ended
+        assert ended["first"] - started < 0.2 + 0.1
+        before = loop.time()
+        with pytest.raises(StateUnavailable, match="reconnecting"):
+            await client.execute("GET", "k")
+        assert loop.time() - before < 0.05  # refused, not joining the attempt still running
+    finally:
+        await client.aclose()
+
+
 async def test_a_cancelled_call_does_not_shift_the_replies(client: RespClient) -> None:
     await client.execute("SET", "a", "1")
     slow = asyncio.ensure_future(client.execute("GET", "a"))
