@@ -28,15 +28,29 @@ from tests.redis_server import RedisServer, start_redis_or_skip
 TIMEOUT_MS = 250
 STALL_S = 4.0
 CONCURRENCY = 24
-# The issue's bound is one timeout + 50 ms. It is checked on what the gateway itself measured
-# (the record's `limits_ms`: the time in the state call), on the requests that waited for Redis
-# at all, by their median: a loaded 2-core machine (the gateway, its mock upstream, this load
-# and Redis share it) delays a few of them by tens of ms more. A request that waits two
-# timeouts (a call that also waits for its connection's teardown, or a second call after the
-# first timed out) fails the max check; the queueing bug it guards against cost seconds.
+# The issue's bound: p99 of the requests during the stall <= one timeout + 50 ms. Checked on
+# what the gateway itself measured for the state call (the record's `limits_ms`), over every
+# request in flight at some moment of the stall. Only the calls in flight when Redis stopped
+# wait for it (at most one per client: the first timeout fails them all, at the oldest one's
+# deadline); the others are refused at once. What is beyond the timeout is the event loop's
+# lag: the released requests resume one after another (measured 246-253 ms on a quiet machine).
+# So the p99 check fails when many requests wait (the queueing bug this guards against cost
+# seconds: p50 5.5 s), the count of waiters when calls are not refused at once after the first
+# timeout, and the max when a request waits two timeouts (a second call after the first timed
+# out, or a call waiting for its connection's teardown).
+WAIT_P99_BOUND_MS = TIMEOUT_MS + 50
 MEDIAN_WAIT_BOUND_MS = TIMEOUT_MS + 50
 MAX_WAIT_BOUND_MS = 2 * TIMEOUT_MS
-P99_BOUND_MS = TIMEOUT_MS + 50 + 150  # whole requests, arrival to last byte: loose
+# Whole requests, arrival to last byte, over the same requests: p99 is the released waiters'
+# when they are more than 1 % of the requests (a loaded machine serves fewer meanwhile). A
+# waiter's latency is its wait plus the rest of the request after it: up to 24 released
+# requests resume in turn, each then makes its upstream call (261-265 ms on a quiet machine,
+# loadtests/redis_stall.py measures it); a loaded 2-core machine (the gateway, its mock
+# upstream, this load and Redis share it, with other jobs) adds tens of ms more: margin 150 ms.
+P99_BOUND_MS = TIMEOUT_MS + 50 + 150
+# Slots held in Redis by the acquires given up on are freed once Redis answers (the issue: within
+# 5 s of SIGCONT).
+SLOTS_FREED_S = 5.0
 
 
 @pytest.fixture(scope="module")
@@ -104,7 +118,7 @@ def test_a_stalled_redis_costs_a_request_at_most_one_timeout(
         with redis.Redis.from_url(url) as admin:
             admin.config_set("requirepass", password)
         url = f"redis://:{password}@127.0.0.1:{server.port}/0"
-    config = write_setup(tmp_path, "[limits]\nrpm = 1000000\n", upstream, upstream, url)[0]
+    config = write_setup(tmp_path, EVERY_KIND, upstream, upstream, url)[0]
     extra = f'client = "{client}"\ntimeout_ms = {TIMEOUT_MS}\n'
     config.write_text(config.read_text().replace("[state]\n", f"[state]\n{extra}", 1))
     (gateway,) = start_gateways([config])
@@ -114,6 +128,12 @@ def test_a_stalled_redis_costs_a_request_at_most_one_timeout(
         )
         assert set(statuses) == {200}, "fail_open: nothing fails, never a 500"
         metrics = httpx.get(gateway.url + "/metrics").text
+        wait_until(
+            lambda: _live_slots(server, password) == 0,
+            max(0.0, resumed + SLOTS_FREED_S - time.time()),
+            0.02,
+            f"every concurrency slot free within {SLOTS_FREED_S:g} s of SIGCONT",
+        )
     finally:
         gateway.stop()
     records = read_records(tmp_path / "a.jsonl")
@@ -122,18 +142,18 @@ def test_a_stalled_redis_costs_a_request_at_most_one_timeout(
     during = [
         r for r in records if r["ts"] <= resumed and r["ts"] + r["latency_ms"] / 1000 >= stopped
     ]
-    assert len(during) > 50, "the load kept going through the stall"
     waits = sorted(r["limits_ms"] for r in during)
+    assert _p99(waits) <= WAIT_P99_BOUND_MS, (_p99(waits), waits[-5:])
+    assert len(during) > 50, "the load kept going through the stall"
     waited = [wait for wait in waits if wait >= TIMEOUT_MS / 2]
     # Only the calls in flight when Redis stopped wait for it (one per client at most); after
     # the first timeout every call is refused at once.
-    assert 0 < len(waited) <= 2 * CONCURRENCY, waits[-5:]
+    assert 0 < len(waited) <= CONCURRENCY, waited
     assert waits[len(waits) // 2] < 50, "after the first timeout, calls fail at once"
     assert statistics.median(waited) <= MEDIAN_WAIT_BOUND_MS, waited
     assert waited[-1] < MAX_WAIT_BOUND_MS, ("a request waited two timeouts", waited[-5:])
     latencies = sorted(r["latency_ms"] for r in during)
-    p99 = latencies[int(len(latencies) * 0.99)]
-    assert p99 <= P99_BOUND_MS, (p99, latencies[-5:])
+    assert _p99(latencies) <= P99_BOUND_MS, (_p99(latencies), latencies[-5:])
     assert _counted_errors(metrics, "timeout") > 0 and _counted_errors(metrics, "down") > 0
     after = [r for r in records if r["ts"] > resumed + 0.5]
     assert after and all(r["status"] == 200 for r in after)
@@ -175,6 +195,16 @@ def test_requests_refused_during_a_stall_are_not_counted(
         )
     finally:
         gateway.stop()
+
+
+def _p99(sorted_values: list[float]) -> float:
+    return sorted_values[int(len(sorted_values) * 0.99)]
+
+
+def _live_slots(server: RedisServer, password: str | None) -> int:
+    """The limited key's concurrency slots Redis holds now."""
+    with redis.Redis(port=server.port, password=password) as admin:
+        return int(admin.zcount("llmgw:{limits}:concurrent:key:limited", time.time(), "+inf"))
 
 
 def _usage(server: RedisServer) -> dict[str, float]:
