@@ -132,8 +132,17 @@ class RespClient(ClientBase):
         return _checked(conn.send(payload, len(commands), soon=True))
 
     async def _connect_and_send(self, payload: bytes, count: int) -> list[Reply]:
+        """Connect, then send: the reply gets what is left of the one timeout the call has."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.socket_timeout_s
         conn = await self._connect()
-        return check_available(await conn.send(payload, count))
+        try:
+            replies = await asyncio.wait_for(conn.send(payload, count), deadline - loop.time())
+        except TimeoutError:
+            raise StateUnavailable(
+                f"redis: no reply within {self.socket_timeout_s:g} s", "timeout"
+            ) from None
+        return check_available(replies)
 
     def send_now(self, commands: Sequence[bytes]) -> asyncio.Future[list[Reply]]:
         """Write encoded commands at once, without an await; the future gets their replies (or

@@ -264,6 +264,36 @@ async def test_callers_of_one_connection_attempt_share_the_first_ones_deadline(
         await client.aclose()
 
 
+async def test_a_call_that_waited_for_the_connection_has_only_the_rest_of_its_timeout() -> None:
+    """A server that answers the handshake late, then nothing: the call that had to connect
+    first fails one timeout after it began (it used to get a whole timeout more for its reply
+    once connected: 0.15 + 0.2 s here)."""
+    loop = asyncio.get_running_loop()
+
+    class LateHandshake(asyncio.Protocol):
+        def connection_made(self, transport: asyncio.BaseTransport) -> None:
+            self.transport = transport
+            self.answered = False
+
+        def data_received(self, data: bytes) -> None:
+            if not self.answered:  # the PING of the handshake, once
+                self.answered = True
+                loop.call_later(0.15, self.transport.write, b"+PONG\r\n")  # type: ignore[attr-defined]
+
+    server = await loop.create_server(LateHandshake, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    client = RespClient(f"redis://127.0.0.1:{port}/0", socket_timeout_s=0.2, connect_timeout_s=2.0)
+    try:
+        started = loop.time()
+        with pytest.raises(StateUnavailable):
+            await client.execute("GET", "k")
+        assert loop.time() - started < 0.3
+    finally:
+        await client.aclose()
+        server.close()
+        await server.wait_closed()
+
+
 async def test_a_cancelled_call_does_not_shift_the_replies(client: RespClient) -> None:
     await client.execute("SET", "a", "1")
     slow = asyncio.ensure_future(client.execute("GET", "a"))
