@@ -23,7 +23,9 @@ Key layout (prefix `llmgw:`; the `{...}` part is the Redis Cluster hash tag):
                                                   pad -> 72 bytes, once the window spans 8 s
                                                   (a hash table, not a packed list: lua/acquire.lua)
     llmgw:{limits}:tpm:<scope>:<subject>          hash, as rpm
-    llmgw:{limits}:concurrent:<scope>:<subject>   zset: reservation token -> slot expiry
+    llmgw:{limits}:concurrent:<scope>:<subject>   zset: reservation token -> slot expiry, and a
+                                                  72-byte padding member at score 0 (a
+                                                  skiplist, not a packed list: lua/acquire.lua)
     llmgw:{limits}:r:<token>                      "h" while an allowed acquire is held (until
                                                   settled, or its hold ends; an rpm-only one, never
                                                   settled, for at most a window), "g" once

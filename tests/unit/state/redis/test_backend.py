@@ -29,6 +29,11 @@ T0 = 1_768_435_200.0  # 2026-01-15T00:00:00Z
 RPM_50 = [LimitCheck("key", "demo", "rpm", 50, 1)]
 
 
+def stored_slots(client: redis.Redis, key: str) -> int:
+    """The slots a concurrency zset stores, expired or not (not its padding member, score 0)."""
+    return int(client.zcount(key, "(0", "+inf"))
+
+
 async def test_two_replicas_never_overshoot(make_redis_state: Callable[[], RedisState]) -> None:
     replicas = [make_redis_state(), make_redis_state()]
     results = await asyncio.gather(
@@ -77,7 +82,9 @@ async def test_keys_share_one_cluster_slot_and_expire(
         assert "llmgw:{cache:abc123}" in keys
         assert "llmgw:{breakers}:dep" in keys
         limit_keys = [key for key in keys if "{limits}" in key]
-        assert len(limit_keys) == 5, keys  # rpm, tpm, spend day/month/total (no slot held)
+        # rpm, tpm, spend day/month/total, and the concurrency zset: no slot held, but its
+        # padding member keeps it until it expires
+        assert len(limit_keys) == 6, keys
         assert len(keys) == len(limit_keys) + 2
         assert len({key_slot(key.encode()) for key in limit_keys}) == 1
         for key in keys:
@@ -323,13 +330,36 @@ async def test_expired_slots_never_count_and_go_when_the_count_refuses(
     assert not (await state.acquire(slots, T0 + 5)).allowed
     with redis.Redis.from_url(redis_url) as client:
         key = "llmgw:{limits}:concurrent:key:demo"
-        assert client.zcard(key) == 2
+        assert stored_slots(client, key) == 2
         result = await state.acquire(slots, T0 + 11)  # both expired: they do not count
         assert result.allowed and result.results[0].remaining == 1
-        assert client.zcard(key) == 3  # still stored
+        assert stored_slots(client, key) == 3  # still stored
         assert (await state.acquire(slots, T0 + 12)).allowed
         assert not (await state.acquire(slots, T0 + 13)).allowed  # refused: expired ones go
-        assert client.zcard(key) == 2
+        assert stored_slots(client, key) == 2
+
+
+async def test_a_concurrency_zset_is_a_skiplist_from_its_first_slot(
+    redis_url: str, make_redis_state: Callable[[], RedisState]
+) -> None:
+    """A small zset would be a packed list, whose ZCOUNT and ZADD scan every slot: 8-10 us each
+    at 64 slots held, under 1 us as a skiplist. The padding member that makes it one (score 0,
+    a slot long expired) never counts, and stays when a refusal drops the expired slots."""
+    state = make_redis_state()
+    state.slot_ttl_s = 10.0
+    slots = [LimitCheck("key", "pad", "concurrent", 1, 1)]
+    key = "llmgw:{limits}:concurrent:key:pad"
+    first = await state.acquire(slots, T0)
+    assert first.allowed and first.results[0].remaining == 0
+    with redis.Redis.from_url(redis_url) as client:
+        assert client.object("encoding", key) == b"skiplist"
+        assert not (await state.acquire(slots, T0 + 1)).allowed  # refused: drops expired ones
+        assert (await state.usage("key", "pad", T0 + 1))["concurrent"] == 1
+        assert first.reservation is not None
+        await state.settle([Settlement(first.reservation, 0, 0.0)], T0 + 2)
+        assert (await state.acquire(slots, T0 + 3)).allowed
+        assert client.object("encoding", key) == b"skiplist"
+        assert stored_slots(client, key) == 1
 
 
 async def test_a_settlement_is_on_its_way_to_redis_when_settle_returns(
@@ -346,10 +376,10 @@ async def test_a_settlement_is_on_its_way_to_redis_when_settle_returns(
     slots = [LimitCheck("key", "demo", "concurrent", 1, 1)]
     held = await limiter.acquire(slots, Estimate(1, 1, 0.0))
     with redis.Redis.from_url(redis_url) as client:
-        assert client.zcard("llmgw:{limits}:concurrent:key:demo") == 1
+        assert stored_slots(client, "llmgw:{limits}:concurrent:key:demo") == 1
         limiter.settle(held, 2, 0.0, ())
         # No await since: this blocking client's command leaves after the settlement's write.
-        assert client.zcard("llmgw:{limits}:concurrent:key:demo") == 0
+        assert stored_slots(client, "llmgw:{limits}:concurrent:key:demo") == 0
     await limiter.aclose()
 
 
@@ -374,5 +404,5 @@ async def test_a_settlement_the_server_has_no_script_for_is_sent_again(
         assert limiter._retrying  # NOSCRIPT: handed to the flusher
         await limiter.flush()
         assert not limiter._retrying
-        assert client.zcard("llmgw:{limits}:concurrent:key:demo") == 0
+        assert stored_slots(client, "llmgw:{limits}:concurrent:key:demo") == 0
     await limiter.aclose()
