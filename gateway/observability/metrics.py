@@ -20,10 +20,11 @@ from prometheus_client import (
     CollectorRegistry,
     Counter,
     Gauge,
-    Histogram,
     generate_latest,
     multiprocess,
 )
+
+from gateway.observability.request_series import LibrarySeries, LocalSeries, SeriesFactory
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 LATENCY_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0)
@@ -66,50 +67,48 @@ class Metrics:
         self.registry = registry or CollectorRegistry(auto_describe=True)
         self._children: dict[tuple[int, tuple[str, ...]], Any] = {}
         r = self.registry
-        self.requests = Counter(
+        # What every finished request adds to (request_series.py): kept in this process and
+        # read at scrape time, except with --workers N (the library's multiprocess files).
+        series: SeriesFactory = LibrarySeries(r) if multiprocess_enabled() else LocalSeries(r)
+        self.requests = series.counter(
             "gateway_requests",
             "Requests answered, by model, deployment, HTTP status and cache result",
             ["model", "deployment", "status", "cache"],
-            registry=r,
         )
-        self.request_duration = Histogram(
+        self.request_duration = series.histogram(
             "gateway_request_duration_seconds",
             "Arrival to last byte sent",
             ["model"],
-            buckets=LATENCY_BUCKETS,
-            registry=r,
+            LATENCY_BUCKETS,
         )
-        self.ttft = Histogram(
+        self.ttft = series.histogram(
             "gateway_time_to_first_token_seconds",
             "Streams: arrival to first answer byte sent",
             ["model"],
-            buckets=LATENCY_BUCKETS,
-            registry=r,
+            LATENCY_BUCKETS,
         )
-        self.upstream_duration = Histogram(
+        self.upstream_duration = series.histogram(
             "gateway_upstream_duration_seconds",
             "One upstream attempt, start to last byte",
             ["deployment"],
-            buckets=LATENCY_BUCKETS,
-            registry=r,
+            LATENCY_BUCKETS,
         )
-        self.overhead = Histogram(
+        self.overhead = series.histogram(
             "gateway_overhead_seconds",
             "Time the gateway adds: total minus upstream time",
-            buckets=OVERHEAD_BUCKETS,
-            registry=r,
+            (),
+            OVERHEAD_BUCKETS,
         )
-        self.tokens = Counter(
+        self.tokens = series.counter(
             "gateway_tokens",
             "Tokens, by kind = prompt | completion",
             ["model", "deployment", "kind"],
-            registry=r,
         )
-        self.cost = Counter(
-            "gateway_cost_usd", "Spend in USD", ["model", "deployment", "team"], registry=r
+        self.cost = series.counter(
+            "gateway_cost_usd", "Spend in USD", ["model", "deployment", "team"]
         )
-        self.cache_events = Counter(
-            "gateway_cache_events", "Cache lookups by result", ["result"], registry=r
+        self.cache_events = series.counter(
+            "gateway_cache_events", "Cache lookups by result", ["result"]
         )
         self.ratelimit_rejections = Counter(
             "gateway_ratelimit_rejections",
@@ -117,23 +116,16 @@ class Metrics:
             ["scope"],
             registry=r,
         )
-        self.guardrail_actions = Counter(
+        self.guardrail_actions = series.counter(
             "gateway_guardrail_actions",
             "Guardrail findings acted on",
             ["guardrail", "stage", "action"],
-            registry=r,
         )
-        self.fallbacks = Counter(
-            "gateway_fallbacks",
-            "Requests answered by a fallback model",
-            ["from_model", "to_model"],
-            registry=r,
+        self.fallbacks = series.counter(
+            "gateway_fallbacks", "Requests answered by a fallback model", ["from_model", "to_model"]
         )
-        self.upstream_errors = Counter(
-            "gateway_upstream_errors",
-            "Failed upstream attempts",
-            ["deployment", "kind"],
-            registry=r,
+        self.upstream_errors = series.counter(
+            "gateway_upstream_errors", "Failed upstream attempts", ["deployment", "kind"]
         )
         self.deployment_up = Gauge(
             "gateway_deployment_up",
@@ -191,37 +183,30 @@ class Metrics:
             registry=r,
         )
         # Requests that carried a session id (x-gateway-session-id), for cost per session.
-        self.session_cost = Counter(
+        self.session_cost = series.counter(
             "gateway_session_cost_usd",
             "Spend in USD of requests that carried a session id",
             ["model"],
-            registry=r,
         )
-        self.sessions = Counter(
-            "gateway_sessions",
-            "Session ids seen for the first time by this process",
-            ["model"],
-            registry=r,
+        self.sessions = series.counter(
+            "gateway_sessions", "Session ids seen for the first time by this process", ["model"]
         )
         self._sessions_seen: OrderedDict[str, None] = OrderedDict()
         # Requests by the tags `[metrics] tag_labels` lists (values capped: `tag_value`).
-        self.tag_requests = Counter(
+        self.tag_requests = series.counter(
             "gateway_tag_requests",
             "Requests by a tag listed in [metrics] tag_labels",
             ["tag", "value", "status"],
-            registry=r,
         )
-        self.tag_cost = Counter(
+        self.tag_cost = series.counter(
             "gateway_tag_cost_usd",
             "Spend in USD by a tag listed in [metrics] tag_labels",
             ["tag", "value"],
-            registry=r,
         )
-        self.tag_tokens = Counter(
+        self.tag_tokens = series.counter(
             "gateway_tag_tokens",
             "Tokens by a tag listed in [metrics] tag_labels, by kind = prompt | completion",
             ["tag", "value", "kind"],
-            registry=r,
         )
         self._tag_values: dict[str, set[str]] = {}
         # Refused by the HTTP server itself (gateway/http/protocol.py), by a fixed reason.
@@ -235,31 +220,28 @@ class Metrics:
         # Requests that used a registered prompt, by prompt and version (bounded by the
         # registry: only its prompts and versions can be used).
         by_prompt = ["prompt", "prompt_version"]
-        self.prompt_requests = Counter(
+        self.prompt_requests = series.counter(
             "gateway_prompt_requests",
             "Requests that used a registered prompt",
             [*by_prompt, "status"],
-            registry=r,
         )
-        self.prompt_duration = Histogram(
+        self.prompt_duration = series.histogram(
             "gateway_prompt_request_duration_seconds",
             "Request latency of requests that used a registered prompt",
             by_prompt,
-            buckets=LATENCY_BUCKETS,
-            registry=r,
+            LATENCY_BUCKETS,
         )
-        self.prompt_tokens = Counter(
+        self.prompt_tokens = series.counter(
             "gateway_prompt_tokens",
             "Tokens of requests that used a registered prompt, by kind = prompt | completion",
             [*by_prompt, "kind"],
-            registry=r,
         )
-        self.prompt_cost = Counter(
+        self.prompt_cost = series.counter(
             "gateway_prompt_cost_usd",
             "Spend in USD of requests that used a registered prompt",
             by_prompt,
-            registry=r,
         )
+        series.register()
 
     def state_error(self, kind: str) -> None:
         """Count one failed state call (`StateUnavailable.kind`)."""
@@ -286,57 +268,53 @@ class Metrics:
         model = str(requested) if requested in known_models else UNKNOWN
         deployment = record.get("deployment") or NONE
         cache = record.get("cache") or "bypass"
-        self.child(self.requests, model, deployment, str(record["status"]), cache).inc()
+        self.requests.add((model, deployment, str(record["status"]), cache), 1.0)
         latency_ms = record.get("latency_ms")
         if latency_ms is not None:
-            self.child(self.request_duration, model).observe(latency_ms / 1000)
+            self.request_duration.observe((model,), latency_ms / 1000)
         ttft_ms = record.get("ttft_ms")
         if ttft_ms is not None:
-            self.child(self.ttft, model).observe(ttft_ms / 1000)
+            self.ttft.observe((model,), ttft_ms / 1000)
         attempts = record.get("attempts") or ()
         if record.get("fallback_used") and attempts:
-            self.child(self.fallbacks, model, attempts[-1]["model"]).inc()
+            self.fallbacks.add((model, attempts[-1]["model"]), 1.0)
         upstream_ms = 0.0
         for attempt in attempts:
-            upstream_ms += attempt["duration_ms"]
-            self.child(self.upstream_duration, attempt["deployment"]).observe(
-                attempt["duration_ms"] / 1000
-            )
+            duration_ms = attempt["duration_ms"]
+            upstream_ms += duration_ms
+            self.upstream_duration.observe((attempt["deployment"],), duration_ms / 1000)
             if attempt.get("error"):
-                self.child(self.upstream_errors, attempt["deployment"], attempt["error"]).inc()
+                self.upstream_errors.add((attempt["deployment"], attempt["error"]), 1.0)
         if latency_ms is not None:
-            self.overhead.observe(max(0.0, latency_ms - upstream_ms) / 1000)
-        prompt, completion = (
-            amount(record.get("prompt_tokens")),
-            amount(record.get("completion_tokens")),
-        )
+            self.overhead.observe((), max(0.0, latency_ms - upstream_ms) / 1000)
+        prompt = amount(record.get("prompt_tokens"))
         if prompt:
-            self.child(self.tokens, model, deployment, "prompt").inc(prompt)
+            self.tokens.add((model, deployment, "prompt"), prompt)
+        completion = amount(record.get("completion_tokens"))
         if completion:
-            self.child(self.tokens, model, deployment, "completion").inc(completion)
+            self.tokens.add((model, deployment, "completion"), completion)
         cost = amount(record.get("cost_usd"))
         if cost:
-            self.child(self.cost, model, deployment, record.get("team") or NONE).inc(cost)
+            self.cost.add((model, deployment, record.get("team") or NONE), cost)
         for finding in record.get("guardrails") or ():
-            self.child(
-                self.guardrail_actions, finding["name"], finding["stage"], finding["action"]
-            ).inc()
-        if cache in ("hit", "miss"):
-            self.child(self.cache_events, cache).inc()
+            self.guardrail_actions.add((finding["name"], finding["stage"], finding["action"]), 1.0)
+        if cache == "hit" or cache == "miss":
+            self.cache_events.add((cache,), 1.0)
         if record.get("prompt_id"):
-            self._observe_prompt(record)
+            self._observe_prompt(record, prompt, completion, cost)
         session = record.get("session_id")
         if session:
-            self._observe_session(model, str(session), record.get("cost_usd") or 0.0)
+            self._observe_session(model, str(session), cost)
         tags = record.get("tags")
         if tag_labels and tags:
             for tag in tag_labels:
                 if tag in tags:
-                    self._observe_tag(record, tag, self.tag_value(tag, tags[tag], tag_values_max))
+                    value = self.tag_value(tag, tags[tag], tag_values_max)
+                    self._observe_tag(record, tag, value, prompt, completion, cost)
 
     def _observe_session(self, model: str, session: str, cost: float) -> None:
         if cost:
-            self.child(self.session_cost, model).inc(cost)
+            self.session_cost.add((model,), cost)
         seen = self._sessions_seen
         if session in seen:
             seen.move_to_end(session)
@@ -344,7 +322,7 @@ class Metrics:
         seen[session] = None
         if len(seen) > SESSIONS_REMEMBERED:
             seen.popitem(last=False)
-        self.child(self.sessions, model).inc()
+        self.sessions.add((model,), 1.0)
 
     def tag_value(self, tag: str, value: str, most: int) -> str:
         """`value` as a label: the first `most` values seen per tag (per process), then
@@ -357,24 +335,37 @@ class Metrics:
             return value
         return OTHER
 
-    def _observe_tag(self, record: dict[str, Any], tag: str, value: str) -> None:
-        self.child(self.tag_requests, tag, value, str(record["status"])).inc()
-        for kind in ("prompt", "completion"):
-            if record.get(f"{kind}_tokens"):
-                self.child(self.tag_tokens, tag, value, kind).inc(record[f"{kind}_tokens"])
-        if record.get("cost_usd"):
-            self.child(self.tag_cost, tag, value).inc(record["cost_usd"])
+    def _observe_tag(
+        self,
+        record: dict[str, Any],
+        tag: str,
+        value: str,
+        prompt: float,
+        completion: float,
+        cost: float,
+    ) -> None:
+        self.tag_requests.add((tag, value, str(record["status"])), 1.0)
+        if prompt:
+            self.tag_tokens.add((tag, value, "prompt"), prompt)
+        if completion:
+            self.tag_tokens.add((tag, value, "completion"), completion)
+        if cost:
+            self.tag_cost.add((tag, value), cost)
 
-    def _observe_prompt(self, record: dict[str, Any]) -> None:
-        labels = (str(record["prompt_id"]), str(record.get("prompt_version")))
-        self.child(self.prompt_requests, *labels, str(record["status"])).inc()
+    def _observe_prompt(
+        self, record: dict[str, Any], prompt: float, completion: float, cost: float
+    ) -> None:
+        version = str(record.get("prompt_version"))
+        name = str(record["prompt_id"])
+        self.prompt_requests.add((name, version, str(record["status"])), 1.0)
         if record.get("latency_ms") is not None:
-            self.child(self.prompt_duration, *labels).observe(record["latency_ms"] / 1000)
-        for kind in ("prompt", "completion"):
-            if record.get(f"{kind}_tokens"):
-                self.child(self.prompt_tokens, *labels, kind).inc(record[f"{kind}_tokens"])
-        if record.get("cost_usd"):
-            self.child(self.prompt_cost, *labels).inc(record["cost_usd"])
+            self.prompt_duration.observe((name, version), record["latency_ms"] / 1000)
+        if prompt:
+            self.prompt_tokens.add((name, version, "prompt"), prompt)
+        if completion:
+            self.prompt_tokens.add((name, version, "completion"), completion)
+        if cost:
+            self.prompt_cost.add((name, version), cost)
 
     def render(self) -> bytes:
         if multiprocess_enabled():

@@ -8,6 +8,7 @@ import pytest
 from prometheus_client.metrics import MetricWrapperBase
 
 from gateway.observability.metrics import Metrics
+from gateway.observability.request_series import LocalCounter, LocalHistogram
 from tests.unit.replay.deploy_exprs import (
     Expression,
     alert_expressions,
@@ -27,11 +28,15 @@ def exposed() -> dict[str, set[str]]:
     metrics = Metrics()
     names: dict[str, set[str]] = {}
     for wrapper in vars(metrics).values():
-        if not isinstance(wrapper, MetricWrapperBase):
+        if isinstance(wrapper, MetricWrapperBase):
+            name, labels, kind = wrapper._name, set(wrapper._labelnames), str(wrapper._type)
+        elif isinstance(wrapper, LocalCounter | LocalHistogram):  # the per-request series
+            name, labels = wrapper.name, set(wrapper.label_names)
+            kind = "counter" if isinstance(wrapper, LocalCounter) else "histogram"
+        else:
             continue
-        labels = set(wrapper._labelnames)
-        for suffix in _SUFFIXES[str(wrapper._type)]:
-            names[wrapper._name + suffix] = labels | ({"le"} if suffix == "_bucket" else set())
+        for suffix in _SUFFIXES[kind]:
+            names[name + suffix] = labels | ({"le"} if suffix == "_bucket" else set())
     # Cross-check against what the registry itself describes.
     described = {family.name for family in metrics.registry.collect()}
     assert {
