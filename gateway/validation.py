@@ -40,8 +40,10 @@ def _optional(body: dict[str, Any], name: str, types: type | tuple[type, ...], w
 
 
 def _token_count(body: dict[str, Any], name: str) -> None:
-    _optional(body, name, int, "an integer")
     value = body.get(name)
+    if value is None:  # absent or null: nothing to check (most requests)
+        return
+    _optional(body, name, int, "an integer")
     if isinstance(value, int) and not 1 <= value <= MAX_TOKENS_LIMIT:
         raise InvalidRequest(
             f"'{name}' must be between 1 and {MAX_TOKENS_LIMIT}, got {value}", param=name

@@ -44,6 +44,7 @@ OVERHEAD_BUCKETS = (
     1.0,
 )
 UNKNOWN = "_unknown"
+_INF = math.inf
 NONE = "none"
 OTHER = "other"
 # Session ids remembered per process to count each once (least recently seen forgotten first).
@@ -53,9 +54,10 @@ SESSIONS_REMEMBERED = 100_000
 def amount(value: Any) -> float:
     """A value a counter may add: a finite number >= 0, else 0 (a counter raises on negatives,
     and a record's numbers may come from an upstream)."""
-    if type(value) not in (int, float) or not 0 <= value < math.inf:
-        return 0.0
-    return float(value)
+    kind = type(value)
+    if (kind is float or kind is int) and 0 <= value < _INF:
+        return float(value)
+    return 0.0
 
 
 def multiprocess_enabled() -> bool:

@@ -39,10 +39,12 @@ def token_count(value: Any, name: str) -> int:
     """One usage count from an upstream: a whole number with 0 <= n < 2**53 (absent or null: 0);
     anything else (a string, a negative or huge number, a fraction) is UpstreamFailed
     `upstream_malformed`, never trusted into a record, a budget or a metric."""
-    if value is None:
-        return 0
     if type(value) is int:
+        if 0 <= value < MAX_TOKEN_COUNT:  # nearly always: a plain count
+            return value
         count = value
+    elif value is None:
+        return 0
     elif type(value) is float and value.is_integer() and abs(value) < MAX_TOKEN_COUNT:
         count = int(value)
     else:

@@ -88,7 +88,7 @@ class OpenAIStreamPassthrough:
         self._client_wants_usage = client_wants_usage
         self._events: list[bytes] = []  # the data of every forwarded chunk, for `text`
         self.usage: Usage | None = None
-        # A proper end came: `[DONE]`, or a chunk with a finish_reason.
+        # `[DONE]` came (a chunk with a finish_reason is the other proper end: `finish`).
         self.ended = False
 
     @property
@@ -152,14 +152,6 @@ class OpenAIStreamPassthrough:
             if choices:
                 if type(choices) is not list or type(choices[0]) is not dict:
                     raise malformed("a stream chunk's choices are not a list of objects")
-                if not self.ended and (
-                    choices[0].get("finish_reason")
-                    or (
-                        len(choices) > 1
-                        and any(type(c) is dict and c.get("finish_reason") for c in choices)
-                    )
-                ):
-                    self.ended = True
             elif choices is not None and choices != []:
                 raise malformed("a stream chunk's choices are not a list")
             if parsed.get("usage") is not None:
@@ -175,9 +167,18 @@ class OpenAIStreamPassthrough:
         return [part + b"\n\n" for index, part in enumerate(parts) if index not in dropped]
 
     def finish(self) -> list[bytes]:
-        if not self.ended:
+        if not self.ended and not self._finish_reason_sent():
             raise stream_cut_short("[DONE] or a finish_reason")
         return []
+
+    def _finish_reason_sent(self) -> bool:
+        """Whether a forwarded chunk had a choice with a finish_reason: looked for once, at the
+        end (the last chunks nearly always), not in every chunk as it passes."""
+        for data in reversed(self._events):
+            choices = orjson.loads(data).get("choices")
+            if choices and any(type(c) is dict and c.get("finish_reason") for c in choices):
+                return True
+        return False
 
 
 class OpenAICompletionStreamPassthrough(OpenAIStreamPassthrough):

@@ -83,6 +83,10 @@ def _sse(*events: Any) -> bytes:
 
 CHUNK = {"choices": [{"index": 0, "delta": {"content": "Hi"}, "finish_reason": None}]}
 LAST = {"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}
+# n = 2: the second choice ends first, in a chunk that is not the last.
+SECOND_ENDS = {
+    "choices": [{"index": 0, "delta": {}}, {"index": 1, "delta": {}, "finish_reason": "stop"}]
+}
 STARTS = [
     {"type": "message_start", "message": {"usage": {"input_tokens": 1, "output_tokens": 0}}},
     {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}},
@@ -101,6 +105,7 @@ def _run(kind: Any, provider: ProviderConfig, data: bytes) -> bytes:
     [
         ("chat", OPENAI, _sse(CHUNK, LAST), _sse(CHUNK)),
         ("chat", OPENAI, _sse(CHUNK, "[DONE]"), _sse(CHUNK)),
+        ("chat", OPENAI, _sse(CHUNK, SECOND_ENDS, CHUNK), _sse(CHUNK, CHUNK)),
         ("messages", OPENAI, _sse(CHUNK, LAST), _sse(CHUNK)),
         ("messages", ANTHROPIC, _sse(*STARTS, STOP), _sse(*STARTS)),
         ("chat", ANTHROPIC, _sse(*STARTS, STOP), _sse(*STARTS)),
