@@ -4,10 +4,12 @@ Every check-and-reserve is one Lua script (`lua/*.lua`, run by EVALSHA), so repl
 overshoot a limit between a read and a write. Round trips per request: one acquire before the
 upstream call, which also reads the breakers of the model's deployments (the script and one
 HMGET per breaker written together, so the router needs no call of its own on its first
-attempt), and one settle after it. Both are sent before the call that starts them returns:
-`begin_acquire` leaves the caller free until it awaits the verdict (the RESP client writes the
-acquires of one turn of the loop together, at its end); `start_settle` (written at once) lets other
-replicas see the spend and the freed slots before the client's next request. Every call goes
+attempt), and one settle after it. Both are sent without an await, and the RESP client writes
+every call made in one turn of the loop in one write, at its end: `begin_acquire` leaves the
+caller free until it awaits the verdict; `start_settle` (called just before the answer's last
+byte) has the spend and the freed slots written in the same turn as that byte, before this
+process reads anything more, so other replicas see them before the client's next request can
+reach one (a network round trip later). Every call goes
 through a `client.RedisClient`, redis-py or the hand-written RESP client, as `[state] client`
 says (`options.py`); every failure of either is `StateUnavailable`. The hot calls are encoded
 from cached pieces (`commands.ScriptCall`): the acquire in `acquire_call.py`, the breaker reads
@@ -185,10 +187,10 @@ class RedisState:
         script too: load it now, so the first slots freed (`start_settle`, which cannot wait
         for a NOSCRIPT round trip) are freed at once, not on the flusher's retry. Best effort:
         if it fails, the settlement falls back on EVAL as before. RESP client only: it writes
-        at once, on one server (redis-py writes a turn later, and a Cluster cannot route a
-        keyless SCRIPT LOAD)."""
+        in order, on one server, ahead of the settlements (redis-py may reorder its calls, and
+        a Cluster cannot route a keyless SCRIPT LOAD)."""
         with contextlib.suppress(Exception):
-            loaded = self._client.send_now([encode(["SCRIPT", "LOAD", APPLY.text])])
+            loaded = self._client.send_soon([encode(["SCRIPT", "LOAD", APPLY.text])])
             loaded.add_done_callback(lambda done: done.cancelled() or done.exception())
 
     async def settle(self, settlements: Sequence[Settlement], now: float) -> None:
@@ -202,7 +204,7 @@ class RedisState:
         call = settle_ops(settlements, now).call()
         if call is None:
             return None
-        sent = self._client.send_now([call.evalsha()])
+        sent = self._client.send_soon([call.evalsha()])
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
         def applied(sent: asyncio.Future[list[Reply]]) -> None:

@@ -11,9 +11,10 @@ What a client promises:
   their replies in order, error replies as `ReplyError` values; it never raises itself.
   Awaiting it raises `StateUnavailable` when the server cannot be reached, does not answer within
   the timeout, or answers "cannot serve now" (READONLY, LOADING, MASTERDOWN).
-- `send_now(commands)`: the same, as a future, written before it returns when the client can
-  (the RESP client; redis-py's write leaves on the next loop turn); raises StateUnavailable
-  when it cannot even start.
+- `send_soon(commands)`: the same, as a future, without an await: written at the end of this
+  turn of the loop (the RESP client: in one write with every other call of the turn, in the
+  order they were made; redis-py: from a task started now); raises StateUnavailable when it
+  cannot even start.
 - No call waits more than one timeout, and none waits behind a reconnect (`gate.Gate`).
 """
 
@@ -34,7 +35,7 @@ class RedisClient(Protocol):
 
     def begin(self, commands: Sequence[Command]) -> Awaitable[list[Reply]]: ...
 
-    def send_now(self, commands: Sequence[bytes]) -> asyncio.Future[list[Reply]]: ...
+    def send_soon(self, commands: Sequence[bytes]) -> asyncio.Future[list[Reply]]: ...
 
     async def pipeline(self, commands: Sequence[Command]) -> list[Reply]: ...
 

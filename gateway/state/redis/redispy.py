@@ -140,7 +140,7 @@ class RedisPyClient(ClientBase):
             return refuse(refused)
         return self._start([decode(command) for command in commands])
 
-    def send_now(self, commands: Sequence[bytes]) -> asyncio.Future[list[Reply]]:
+    def send_soon(self, commands: Sequence[bytes]) -> asyncio.Future[list[Reply]]:
         self.gate.check()
         return self._start([decode(command) for command in commands])
 

@@ -362,11 +362,12 @@ async def test_a_concurrency_zset_is_a_skiplist_from_its_first_slot(
         assert stored_slots(client, key) == 1
 
 
-async def test_a_settlement_is_on_its_way_to_redis_when_settle_returns(
+async def test_a_settlement_leaves_in_the_turn_of_the_loop_settle_returns_in(
     redis_url: str, make_redis_state: Callable[[], RedisState]
 ) -> None:
-    """The limiter writes a settlement before `settle` returns (no await, no flusher task), so
-    it reaches Redis before the client can even read the answer it follows."""
+    """The limiter sends a settlement without an await or a flusher task: it is written at the
+    end of the turn `settle` returns in (with the other calls of that turn), before the process
+    reads anything more, so it reaches Redis before the client can send its next request."""
     from gateway.limits.limiter import Limiter
     from gateway.limits.plan import Estimate
     from gateway.observability.metrics import Metrics
@@ -378,7 +379,8 @@ async def test_a_settlement_is_on_its_way_to_redis_when_settle_returns(
     with redis.Redis.from_url(redis_url) as client:
         assert stored_slots(client, "llmgw:{limits}:concurrent:key:demo") == 1
         limiter.settle(held, 2, 0.0, ())
-        # No await since: this blocking client's command leaves after the settlement's write.
+        await asyncio.sleep(0)  # the end of the turn: no reply awaited, nothing else read
+        # This blocking client's command leaves after the settlement's write.
         assert stored_slots(client, "llmgw:{limits}:concurrent:key:demo") == 0
     await limiter.aclose()
 

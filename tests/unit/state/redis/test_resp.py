@@ -309,7 +309,7 @@ async def test_a_call_on_a_closed_client_reconnects(client: RespClient) -> None:
     assert await client.execute("PING") == b"PONG"
 
 
-async def test_calls_begun_in_one_turn_leave_in_one_write_and_send_now_keeps_the_order(
+async def test_calls_made_in_one_turn_leave_in_one_write_in_their_order(
     client: RespClient,
 ) -> None:
     assert await client.execute("PING") == b"PONG"  # connected
@@ -327,8 +327,11 @@ async def test_calls_begun_in_one_turn_leave_in_one_write_and_send_now_keeps_the
     assert writes == []  # not yet: at the end of this turn of the loop, together
     await asyncio.gather(*begun)
     assert len(writes) == 1 and writes[0].count(b"ECHO") == 3
-    # A write that must leave now takes the calls begun before it along, in their order.
+    # Calls sent soon (settlements) leave in the same write, in the order they were made.
     first = client.begin([encode(["ECHO", "first"])])
-    now = client.send_now([encode(["ECHO", "now"])])
-    assert len(writes) == 2 and writes[1].index(b"first") < writes[1].index(b"now")
-    assert await first == [b"first"] and await now == [b"now"]
+    soon = client.send_soon([encode(["ECHO", "soon"])])
+    last = client.begin([encode(["ECHO", "last"])])
+    assert len(writes) == 1
+    assert await first == [b"first"] and await soon == [b"soon"] and await last == [b"last"]
+    assert len(writes) == 2
+    assert writes[1].index(b"first") < writes[1].index(b"soon") < writes[1].index(b"last")
