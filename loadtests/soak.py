@@ -7,11 +7,15 @@ guardrail (patterns engine), one worker, concurrency 64 (issue 22's last target)
 Starts `gateway mock-provider` (0 ms) and `gateway serve --workers 1` with a key policy holding
 `[limits]` (rpm 1e8, tpm 1e11, max_concurrent 1e5: never refuse), `[cache] mode = "exact"` and a
 PII guardrail (redact the input). It sends `--warmup` requests (which fill the cache: half the
-requests are misses with a unique prompt and the cache keeps 10,000 entries), samples the
-gateway's RSS, then sends `--requests` in windows of `--window`, each an exact number of requests
-all answered before the next window starts (loadtests/soak_load.py: the mix and how wrk stops).
-After each window it prints the window's p50 / p99 / p99.9 latency and req/s as wrk measured
-them, the gateway's CPU time per request, its RSS and the cache's hits and misses.
+requests are misses with a unique prompt, each stored, and the in-memory cache keeps 10,000
+entries, so the default 30,000 leave it full: from then on it evicts one entry per miss and its
+size stays put), samples the gateway's RSS, then sends `--requests` in windows of `--window`,
+each an exact number of requests all answered before the next window starts
+(loadtests/soak_load.py: the mix and how wrk stops). After each window it prints the window's
+p50 / p99 / p99.9 latency and req/s as wrk measured them, the gateway's CPU time per request, its
+RSS and how much it grew in the window, the cache's hits and misses and its entries (the misses
+stored so far, up to the cap: the gateway has no gauge of its cache's size). A warm-up too short
+to fill the cache is said, and the RSS verdict then says the cache was still filling.
 
 At the end it stops the gateway (which writes every queued record), counts the request log's
 records (rotated files included) and prints the targets with PASS or MISS
@@ -49,7 +53,12 @@ from loadgen import have_wrk
 from soak_load import KINDS, run_window, soak_bodies
 from soak_report import count_records, say_summary, soak_targets
 
+from gateway.state import MemoryState
+
 POLICY = LIMITS_POLICY + CACHE_POLICY + PII_POLICY
+# The in-memory cache's entry cap (gateway/state/memory.py); its byte cap (64 MiB) is not
+# reached: the soak's entries average ~3.7 KB (a chat ~0.8 KB, a stream ~6.6 KB).
+CACHE_MAX_ENTRIES = MemoryState().cache.max_entries
 # Enough rotated request logs (100 MB each) to keep every record of a 1M-request soak.
 LOG_BACKUPS = 100
 
@@ -103,6 +112,7 @@ class Soak:
         self.gateway = gateway
         self.cpus = cpus
         self.peak_rss = 0
+        self.last_rss_mb = gateway.rss_bytes() / MB  # the RSS after the previous window
         self.windows: list[dict[str, Any]] = []
 
     def _follow_rss(self) -> None:
@@ -123,6 +133,8 @@ class Soak:
         cpu = self.gateway.cpu_seconds() - cpu_before
         after = counters(self.gateway.url)
         r = window.result
+        rss_mb = self.gateway.rss_bytes() / MB
+        growth_mb, self.last_rss_mb = rss_mb - self.last_rss_mb, rss_mb
         return {
             "window": number,
             "sent": window.sent,
@@ -134,21 +146,32 @@ class Soak:
             "p999_ms": window.p999_ms,
             "max_ms": r.max_ms,
             "cpu_us_per_request": cpu * 1e6 / max(1, r.requests),
-            "rss_mb": self.gateway.rss_bytes() / MB,
+            "rss_mb": rss_mb,
+            "rss_growth_mb": growth_mb,
+            # Every miss of the mix is stored (a 200 answer): the cache holds the misses so far,
+            # up to its cap (the two checks' first requests are misses too).
+            "cache_entries": int(min(CACHE_MAX_ENTRIES, after["cache_misses"])),
             **{f"{k}_delta": after[k] - before[k] for k in after},
         }
 
     def run(self) -> dict[str, Any]:
         args = self.args
-        rss_ready = self.gateway.rss_bytes() / MB
+        rss_ready = self.last_rss_mb
         say(f"RSS at ready {rss_ready:.1f} MB; warm-up: {args.warmup:,} requests")
         warmup = self.send(0, args.warmup) if args.warmup else None
-        rss_warm = self.gateway.rss_bytes() / MB
-        say(f"RSS after the warm-up {rss_warm:.1f} MB")
+        rss_warm = self.last_rss_mb = self.gateway.rss_bytes() / MB
+        cache_warm = int(min(CACHE_MAX_ENTRIES, counters(self.gateway.url)["cache_misses"]))
+        say(f"RSS after the warm-up {rss_warm:.1f} MB; cache {cache_warm:,} entries")
+        if cache_warm < CACHE_MAX_ENTRIES:
+            say(
+                f"note: the warm-up left the cache short of its {CACHE_MAX_ENTRIES:,} entries: "
+                "the RSS growth below includes the cache filling (--warmup >= "
+                f"{2 * CACHE_MAX_ENTRIES:,} fills it)"
+            )
         say(
             f"{'window':>6} {'requests':>10} {'req/s':>7} {'p50 ms':>7} {'p99 ms':>7} "
-            f"{'p99.9 ms':>8} {'CPU/req us':>10} {'RSS MB':>7} {'hits':>7} {'misses':>7} "
-            f"{'errors':>6}"
+            f"{'p99.9 ms':>8} {'CPU/req us':>10} {'RSS MB':>7} {'+MB':>5} {'hits':>7} "
+            f"{'misses':>7} {'cache':>7} {'errors':>6}"
         )
         for number in range(1, args.requests // args.window + 1):
             w = self.send(number, args.window)
@@ -156,12 +179,14 @@ class Soak:
             say(
                 f"{number:>6} {number * args.window:>10,} {w['rps']:>7,.0f} {w['p50_ms']:>7.2f} "
                 f"{w['p99_ms']:>7.2f} {w['p999_ms']:>8.2f} {w['cpu_us_per_request']:>10.0f} "
-                f"{w['rss_mb']:>7.1f} {w['cache_hits_delta']:>7.0f} "
-                f"{w['cache_misses_delta']:>7.0f} {w['errors']:>6}"
+                f"{w['rss_mb']:>7.1f} {w['rss_growth_mb']:>+5.1f} {w['cache_hits_delta']:>7.0f} "
+                f"{w['cache_misses_delta']:>7.0f} {w['cache_entries']:>7,} {w['errors']:>6}"
             )
         return {
             "rss_ready_mb": rss_ready,
             "rss_after_warmup_mb": rss_warm,
+            "cache_entries_after_warmup": cache_warm,
+            "cache_max_entries": CACHE_MAX_ENTRIES,
             "rss_peak_mb": max(self.peak_rss / MB, *(w["rss_mb"] for w in self.windows)),
             "warmup": warmup,
             "windows": self.windows,

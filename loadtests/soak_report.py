@@ -2,9 +2,9 @@
 
 How each target is decided:
 - RSS growth: (RSS after the last window - RSS after the warm-up) / RSS after the warm-up,
-  <= 5 %. The warm-up fills the cache to its bound (10,000 entries), so what grows after it is
-  not the cache filling up. The gateway's RSS is read between windows, when no request is in
-  flight.
+  <= 5 %. The warm-up fills the cache to its bound (10,000 entries; the verdict's text says
+  when it did not), so what grows after it is not the cache filling up. The gateway's RSS is read
+  between windows, when no request is in flight.
 - p99 stable: the last window's p99 <= the first window's p99 x `--stable-factor` (1.25) + the
   run's noise, where the noise is twice the median change of p99 between consecutive windows
   before the last one (how much p99 moves from one window to the next on this machine during
@@ -64,6 +64,7 @@ def soak_targets(report: dict[str, Any], stable_factor: float) -> list[dict[str,
     first, last = windows[0], windows[-1]
     warm = report["rss_after_warmup_mb"]
     growth = (last["rss_mb"] - warm) / warm * 100 if warm else 0.0
+    cache_full = report["cache_entries_after_warmup"] >= report["cache_max_entries"]
     noise = p99_noise(windows)
     bound = first["p99_ms"] * stable_factor + noise
     runs = [*([report["warmup"]] if report["warmup"] else []), *windows]
@@ -80,7 +81,9 @@ def soak_targets(report: dict[str, Any], stable_factor: float) -> list[dict[str,
         {
             "name": "RSS growth after warm-up",
             "target": f"<= {RSS_GROWTH_MAX_PCT:g} %",
-            "measured": f"{growth:+.1f} % ({warm:.1f} -> {last['rss_mb']:.1f} MB)",
+            "measured": f"{growth:+.1f} % ({warm:.1f} -> {last['rss_mb']:.1f} MB"
+            + ("; cache full before" if cache_full else "; cache still filling")
+            + ")",
             "result": verdict(growth <= RSS_GROWTH_MAX_PCT),
         },
         {
@@ -118,6 +121,12 @@ def say_summary(report: dict[str, Any]) -> None:
         f"RSS: {report['rss_ready_mb']:.1f} MB at ready, {report['rss_after_warmup_mb']:.1f} MB "
         f"after the warm-up, {windows[-1]['rss_mb']:.1f} MB at the end, "
         f"peak {report['rss_peak_mb']:.1f} MB"
+    )
+    say(
+        "RSS growth per window: "
+        + ", ".join(f"{w['rss_growth_mb']:+.1f}" for w in windows)
+        + f" MB; cache {report['cache_entries_after_warmup']:,} entries after the warm-up "
+        f"(cap {report['cache_max_entries']:,}), {windows[-1]['cache_entries']:,} at the end"
     )
     p99s = [w["p99_ms"] for w in windows]
     cpus = [w["cpu_us_per_request"] for w in windows]

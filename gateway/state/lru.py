@@ -34,7 +34,11 @@ class LruCache:
         size = len(key) + len(value)
         if ttl_s <= 0 or size > self.max_bytes or self.max_entries <= 0:
             return
-        self._entries[key] = (now + ttl_s, value)
+        # Kept as a copy of exactly its length: a serialiser's output can sit in a buffer far larger
+        # than itself (orjson's `dumps` returns 6.6 KB in a 16 KB block), and the entries would
+        # hold over twice the bytes they are bounded by, untouched tails included (RSS creeping
+        # up as those pages are reused).
+        self._entries[key] = (now + ttl_s, bytes(memoryview(value)))
         self.bytes += size
         while len(self._entries) > self.max_entries or self.bytes > self.max_bytes:
             oldest, (_, old_value) = self._entries.popitem(last=False)
