@@ -24,7 +24,12 @@ from prometheus_client import (
     multiprocess,
 )
 
-from gateway.observability.request_series import LibrarySeries, LocalSeries, SeriesFactory
+from gateway.observability.request_series import (
+    CounterSeries,
+    LibrarySeries,
+    LocalSeries,
+    SeriesFactory,
+)
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 LATENCY_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0)
@@ -347,12 +352,7 @@ class Metrics:
         cost: float,
     ) -> None:
         self.tag_requests.add((tag, value, str(record["status"])), 1.0)
-        if prompt:
-            self.tag_tokens.add((tag, value, "prompt"), prompt)
-        if completion:
-            self.tag_tokens.add((tag, value, "completion"), completion)
-        if cost:
-            self.tag_cost.add((tag, value), cost)
+        _add_usage(self.tag_tokens, self.tag_cost, (tag, value), prompt, completion, cost)
 
     def _observe_prompt(
         self, record: dict[str, Any], prompt: float, completion: float, cost: float
@@ -362,12 +362,7 @@ class Metrics:
         self.prompt_requests.add((name, version, str(record["status"])), 1.0)
         if record.get("latency_ms") is not None:
             self.prompt_duration.observe((name, version), record["latency_ms"] / 1000)
-        if prompt:
-            self.prompt_tokens.add((name, version, "prompt"), prompt)
-        if completion:
-            self.prompt_tokens.add((name, version, "completion"), completion)
-        if cost:
-            self.prompt_cost.add((name, version), cost)
+        _add_usage(self.prompt_tokens, self.prompt_cost, (name, version), prompt, completion, cost)
 
     def render(self) -> bytes:
         if multiprocess_enabled():
@@ -375,3 +370,20 @@ class Metrics:
             multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
             return generate_latest(registry)
         return generate_latest(self.registry)
+
+
+def _add_usage(
+    tokens: CounterSeries,
+    cost: CounterSeries,
+    labels: tuple[str, ...],
+    prompt: float,
+    completion: float,
+    spent: float,
+) -> None:
+    """Count a request's tokens (by kind) and spend under `labels`."""
+    if prompt:
+        tokens.add((*labels, "prompt"), prompt)
+    if completion:
+        tokens.add((*labels, "completion"), completion)
+    if spent:
+        cost.add(labels, spent)

@@ -19,7 +19,7 @@ from __future__ import annotations
 import time
 from bisect import bisect_left
 from collections.abc import Callable, Iterator, Sequence
-from typing import Protocol, cast
+from typing import Generic, Protocol, TypeVar, cast
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.metrics_core import (
@@ -32,6 +32,7 @@ from prometheus_client.samples import Sample
 from prometheus_client.utils import floatToGoString
 
 Labels = tuple[str, ...]
+Child = TypeVar("Child", Counter, Histogram)
 # How the library writes a bucket's bound as its `le` label ("0.01", "1.0", "+Inf").
 bound_label = cast(Callable[[float], str], floatToGoString)
 
@@ -152,36 +153,34 @@ class LocalSeries(Collector):
                 yield HistogramMetricFamily(series.name, series.doc, labels=series.label_names)
 
 
-class LibraryCounter:
-    """A prometheus-client `Counter`, its children memoised by label values."""
+class _LibraryChildren(Generic[Child]):
+    """A prometheus-client metric's children, memoised by label values."""
 
     __slots__ = ("_children", "metric")
 
-    def __init__(self, metric: Counter) -> None:
-        self.metric = metric
-        self._children: dict[Labels, Counter] = {}
+    def __init__(self, metric: Child) -> None:
+        self.metric: Child = metric
+        self._children: dict[Labels, Child] = {}
+
+    def child(self, labels: Labels) -> Child:
+        found = self._children.get(labels)
+        if found is None:
+            found = self._children[labels] = self.metric.labels(*labels) if labels else self.metric
+        return found
+
+
+class LibraryCounter(_LibraryChildren[Counter]):
+    __slots__ = ()
 
     def add(self, labels: Labels, amount: float) -> None:
-        child = self._children.get(labels)
-        if child is None:
-            child = self._children[labels] = self.metric.labels(*labels) if labels else self.metric
-        child.inc(amount)
+        self.child(labels).inc(amount)
 
 
-class LibraryHistogram:
-    """A prometheus-client `Histogram`, its children memoised by label values."""
-
-    __slots__ = ("_children", "metric")
-
-    def __init__(self, metric: Histogram) -> None:
-        self.metric = metric
-        self._children: dict[Labels, Histogram] = {}
+class LibraryHistogram(_LibraryChildren[Histogram]):
+    __slots__ = ()
 
     def observe(self, labels: Labels, value: float) -> None:
-        child = self._children.get(labels)
-        if child is None:
-            child = self._children[labels] = self.metric.labels(*labels) if labels else self.metric
-        child.observe(value)
+        self.child(labels).observe(value)
 
 
 class LibrarySeries:
