@@ -75,6 +75,7 @@ def _check_pieces(check: LimitCheck, period: Periods) -> tuple[str, str, str | N
 
 _WINDOW_ARGS = bulk(repr(WINDOW_S)) + bulk(str(int(WINDOW_KEY_TTL_S * 1000)))
 _WINDOW_MS = int(WINDOW_S * 1000)
+_ONE = bulk(repr(1.0))  # the amount of an rpm or concurrency check
 
 
 def mark_ms(checks: Sequence[LimitCheck], hold_ms: int) -> int:
@@ -89,29 +90,28 @@ def acquire_call(reservation: Reservation, period: Periods) -> ScriptCall:
     """`lua/acquire.lua`'s call: KEYS (the checks' and the mark), the 8 common ARGV, then
     4 ARGV per check."""
     checks, now, token = reservation.checks, reservation.at, reservation.token
-    keys = [number_piece(len(checks) + 1)]
-    per_check = []
+    hold_s = reservation.hold_s
+    parts = [number_piece(len(checks) + 1)]
+    per_check: list[str] = []
     for check in checks:
         key, code_limit, hint = _check_pieces(check, period)
-        keys.append(key)
-        per_check.append(code_limit)
-        per_check.append(bulk(repr(float(check.amount))))
+        parts.append(key)
+        amount = check.amount
         if hint is None:  # a budget: seconds to its period's end
             end = period.day_end if check.kind == "budget_day" else period.month_end
             hint = bulk(repr(end - now))
-        per_check.append(hint)
-    keys.append(bulk(reservation_key(token)))
-    hold_ms = max(1, math.ceil(reservation.hold_s * 1000))
-    common = (
-        bulk(repr(now))
-        + bulk(str(math.floor(now)))
-        + bulk(token)
-        + bulk(repr(now + reservation.hold_s))
-        + bulk(str(hold_ms))
-        + _WINDOW_ARGS
-        + bulk(str(mark_ms(checks, hold_ms)))
+        per_check += (code_limit, _ONE if amount == 1 else bulk(repr(float(amount))), hint)
+    hold_ms = max(1, math.ceil(hold_s * 1000))
+    # The mark's key and the common ARGV that change with every call, as one string.
+    mark_key, now_text, second = reservation_key(token), repr(now), str(math.floor(now))
+    expiry, hold, mark = repr(now + hold_s), str(hold_ms), str(mark_ms(checks, hold_ms))
+    parts.append(
+        f"${len(mark_key)}\r\n{mark_key}\r\n${len(now_text)}\r\n{now_text}\r\n"
+        f"${len(second)}\r\n{second}\r\n${len(token)}\r\n{token}\r\n"
+        f"${len(expiry)}\r\n{expiry}\r\n${len(hold)}\r\n{hold}\r\n"
+        f"{_WINDOW_ARGS}${len(mark)}\r\n{mark}\r\n"
     )
-    text = "".join(keys) + common + "".join(per_check)
+    text = "".join(parts) + "".join(per_check)
     return ScriptCall(ACQUIRE, text.encode(), 1 + len(checks) + 1 + 8 + 4 * len(checks))
 
 

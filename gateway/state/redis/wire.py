@@ -145,6 +145,10 @@ def _parse(data: bytes, pos: int) -> tuple[Reply, int]:
         pos = end + 2
         items: list[Reply] = []
         for _ in range(count):
+            if data.startswith(b"$-1\r\n", pos):  # nil: a field not stored (breaker reads)
+                items.append(None)
+                pos += 5
+                continue
             item, pos = _parse(data, pos)
             items.append(item)
         return items, pos
