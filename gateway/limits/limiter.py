@@ -178,6 +178,7 @@ class Limiter:
         self._freeing.discard(pending)
         error = pending.exception() if not pending.cancelled() else StateUnavailable("cancelled")
         if isinstance(error, StateUnavailable):
+            self._count_state_error(error)
             self._retry(backend, [settlement])
         elif error is not None:
             log.error("cannot free a concurrency slot: %s", error)
@@ -300,6 +301,7 @@ class Limiter:
         self._sending.discard(pending)
         error = pending.exception() if not pending.cancelled() else StateUnavailable("cancelled")
         if isinstance(error, StateUnavailable):
+            self._count_state_error(error)
             self._retry(backend, settlements)
         elif error is not None:
             log.error("cannot settle %d requests: %s", len(settlements), error)

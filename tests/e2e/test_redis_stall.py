@@ -14,6 +14,7 @@ import statistics
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -27,26 +28,33 @@ from tests.redis_server import RedisServer, start_redis_or_skip
 
 TIMEOUT_MS = 250
 STALL_S = 4.0
-CONCURRENCY = 24
+# Under load, with few enough clients that those waiting for Redis when it stops stay well
+# under 1 % of the requests during the stall (24 clients: 2,551 requests on a loaded machine, a
+# p99 just below the waiters; 12: 3,700).
+CONCURRENCY = 12
 # The issue's bound: p99 of the requests during the stall <= one timeout + 50 ms. Checked on
 # what the gateway itself measured for the state call (the record's `limits_ms`), over every
 # request in flight at some moment of the stall. Only the calls in flight when Redis stopped
-# wait for it (at most one per client: the first timeout fails them all, at the oldest one's
-# deadline); the others are refused at once. What is beyond the timeout is the event loop's
-# lag: the released requests resume one after another (measured 246-253 ms on a quiet machine).
-# So the p99 check fails when many requests wait (the queueing bug this guards against cost
-# seconds: p50 5.5 s), the count of waiters when calls are not refused at once after the first
-# timeout, and the max when a request waits two timeouts (a second call after the first timed
-# out, or a call waiting for its connection's teardown).
+# wait for it (one per client: the first timeout fails them all, at the oldest one's deadline);
+# the thousands after them are refused at once, so the p99 is theirs while the waiters are
+# fewer than 1 % of the requests (12 of 2,500-4,000 here). It fails when many requests wait:
+# the queueing behind a reconnect this guards against gave p99 3.66 s (reintroduced to check).
 WAIT_P99_BOUND_MS = TIMEOUT_MS + 50
-MEDIAN_WAIT_BOUND_MS = TIMEOUT_MS + 50
+# The waiters themselves: what is beyond the timeout is the event loop's lag, the released
+# requests resuming one after another: 246-254 ms on a quiet machine (loadtests/redis_stall.py),
+# 295-330 ms seen with a load average of 6.8 on 2 cores (other jobs: the loop gets a third of a
+# core). Their median gets that margin; the max fails when a request waits two timeouts (a
+# second call after the first timed out, or a wait for the connection's teardown). A request
+# slowed by the machine just before the stop may count as a waiter too: twice the clients.
+MEDIAN_WAIT_BOUND_MS = TIMEOUT_MS + 50 + 100
 MAX_WAIT_BOUND_MS = 2 * TIMEOUT_MS
+WAITERS_MAX = 2 * CONCURRENCY
 # Whole requests, arrival to last byte, over the same requests: p99 is the released waiters'
-# when they are more than 1 % of the requests (a loaded machine serves fewer meanwhile). A
-# waiter's latency is its wait plus the rest of the request after it: up to 24 released
-# requests resume in turn, each then makes its upstream call (261-265 ms on a quiet machine,
-# loadtests/redis_stall.py measures it); a loaded 2-core machine (the gateway, its mock
-# upstream, this load and Redis share it, with other jobs) adds tens of ms more: margin 150 ms.
+# only if they are more than 1 % of the requests (a machine loaded enough serves fewer). A
+# waiter's latency is its wait plus the rest of the request after it: the released requests
+# resume in turn, each then makes its upstream call (254-265 ms with 24 clients on a quiet
+# machine, loadtests/redis_stall.py measures it); a loaded 2-core machine (the gateway, its
+# mock upstream, this load and Redis share it, with other jobs) adds tens of ms: margin 150 ms.
 P99_BOUND_MS = TIMEOUT_MS + 50 + 150
 # Slots held in Redis by the acquires given up on are freed once Redis answers (the issue: within
 # 5 s of SIGCONT).
@@ -137,21 +145,7 @@ def test_a_stalled_redis_costs_a_request_at_most_one_timeout(
     finally:
         gateway.stop()
     records = read_records(tmp_path / "a.jsonl")
-    # Every request in flight at some moment of the stall: those that arrived before it and were
-    # still waiting for Redis are the ones that wait longest.
-    during = [
-        r for r in records if r["ts"] <= resumed and r["ts"] + r["latency_ms"] / 1000 >= stopped
-    ]
-    waits = sorted(r["limits_ms"] for r in during)
-    assert _p99(waits) <= WAIT_P99_BOUND_MS, (_p99(waits), waits[-5:])
-    assert len(during) > 50, "the load kept going through the stall"
-    waited = [wait for wait in waits if wait >= TIMEOUT_MS / 2]
-    # Only the calls in flight when Redis stopped wait for it (one per client at most); after
-    # the first timeout every call is refused at once.
-    assert 0 < len(waited) <= CONCURRENCY, waited
-    assert waits[len(waits) // 2] < 50, "after the first timeout, calls fail at once"
-    assert statistics.median(waited) <= MEDIAN_WAIT_BOUND_MS, waited
-    assert waited[-1] < MAX_WAIT_BOUND_MS, ("a request waited two timeouts", waited[-5:])
+    during = _check_state_waits(records, stopped, resumed)
     latencies = sorted(r["latency_ms"] for r in during)
     assert _p99(latencies) <= P99_BOUND_MS, (_p99(latencies), latencies[-5:])
     assert _counted_errors(metrics, "timeout") > 0 and _counted_errors(metrics, "down") > 0
@@ -181,7 +175,9 @@ def test_requests_refused_during_a_stall_are_not_counted(
     config.write_text(config.read_text().replace("[state]\n", f"[state]\n{extra}", 1))
     (gateway,) = start_gateways([config])
     try:
-        statuses = asyncio.run(_stall_under_load(gateway, server, None, stall_s=1.0))[2]
+        stopped, resumed, statuses, _ = asyncio.run(
+            _stall_under_load(gateway, server, None, stall_s=1.0)
+        )
         assert set(statuses) == {200, 503}, "fail_closed: refused during the stall, never a 500"
         served = statuses.count(200)
         expected = {"rpm": served, "tpm": 0, "slots": 0}
@@ -195,6 +191,31 @@ def test_requests_refused_during_a_stall_are_not_counted(
         )
     finally:
         gateway.stop()
+    # Without a password, refused (503) instead of served: the same waits.
+    _check_state_waits(read_records(tmp_path / "a.jsonl"), stopped, resumed)
+
+
+def _check_state_waits(
+    records: list[dict[str, Any]], stopped: float, resumed: float
+) -> list[dict[str, Any]]:
+    """The issue's bound on the state call of the requests during the stall, and that only
+    those in flight when Redis stopped waited for it, none two timeouts; returns those
+    requests: every one in flight at some moment of the stall (those that arrived before it
+    and were still waiting for Redis are the ones that wait longest)."""
+    during = [
+        r for r in records if r["ts"] <= resumed and r["ts"] + r["latency_ms"] / 1000 >= stopped
+    ]
+    waits = sorted(r["limits_ms"] for r in during)
+    waited = [wait for wait in waits if wait >= TIMEOUT_MS / 2]
+    assert _p99(waits) <= WAIT_P99_BOUND_MS, (_p99(waits), len(during), waited)
+    assert len(during) > 50, "the load kept going through the stall"
+    # Only the calls in flight when Redis stopped wait for it; after the first timeout every
+    # call is refused at once.
+    assert 0 < len(waited) <= WAITERS_MAX, waited
+    assert waits[len(waits) // 2] < 50, "after the first timeout, calls fail at once"
+    assert statistics.median(waited) <= MEDIAN_WAIT_BOUND_MS, waited
+    assert waited[-1] < MAX_WAIT_BOUND_MS, ("a request waited two timeouts", waited[-5:])
+    return during
 
 
 def _p99(sorted_values: list[float]) -> float:

@@ -187,6 +187,31 @@ async def test_a_settlement_that_cannot_be_sent_is_retried_by_the_flusher() -> N
     assert (await state.usage("key", "k", 1000.0))["concurrent"] == 0
 
 
+class TimingOutWrites(MemoryState):
+    """MemoryState whose settlement writes start, then time out (a Redis that stalled)."""
+
+    def start_settle(self, settlements: Any, now: float) -> asyncio.Future[None]:
+        failed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        failed.set_exception(StateUnavailable("redis: no reply within 0.25 s", "timeout"))
+        return failed
+
+
+@pytest.mark.asyncio
+async def test_a_settlement_write_that_times_out_is_counted_as_a_state_error() -> None:
+    """A freed slot's and a settlement's write count in gateway_state_errors_total when they
+    fail, as an acquire does (they used to be retried uncounted: a stall whose first timeout
+    was a settlement's showed no "timeout" at all)."""
+    state = TimingOutWrites()
+    limiter = Limiter(state, Metrics(), "fail_open", clock=lambda: 1000.0)
+    checks = [LimitCheck("key", "k", "concurrent", 5, 1), LimitCheck("key", "k", "tpm", 1e6, 30)]
+    held = await limiter.acquire(checks, ESTIMATE)
+    limiter.free_slots(held)
+    limiter.settle(held, 12, 0.0, ())
+    await asyncio.sleep(0)  # the futures' callbacks
+    assert limiter.metrics.state_errors.labels("timeout")._value.get() == 2  # type: ignore[attr-defined]
+    assert len(limiter._retrying) == 2  # and both retried
+
+
 class SlowState(MemoryState):
     """MemoryState whose settle waits until `go` is set, counting the calls."""
 
