@@ -39,6 +39,8 @@ _TOKENS_PER_REPLY = 3
 EXACT_CHARS = 8192
 # OpenAI estimates a request's tokens for its rate limits as characters / 4.
 MIN_TOKENS_PER_CHAR = 0.25
+# Characters of counted texts whose counts are kept (`_Counts`): about 4 MB at most.
+COUNTS_KEPT_CHARS = 1_000_000
 
 
 def _cache_dir() -> Path:
@@ -94,6 +96,35 @@ def _drop_python_ranks(loaded: tiktoken.Encoding) -> None:
             pass  # not glibc: the memory is reused by Python later instead
 
 
+class _Counts:
+    """The token counts of texts counted whole, kept until `COUNTS_KEPT_CHARS` characters of
+    them are kept, then forgotten all at once. A conversation sends its earlier messages and
+    its system prompt again with every turn: each is counted once. A lookup hashes the text,
+    a few hundred times faster than counting it (and tiktoken, which lets the GIL go while it
+    counts, is not called at all)."""
+
+    __slots__ = ("chars", "counts")
+
+    def __init__(self) -> None:
+        self.counts: dict[str, int] = {}
+        self.chars = 0
+
+    def of(self, text: str) -> int:
+        """Tokens of `text`, all of it counted exactly."""
+        count = self.counts.get(text)
+        if count is None:
+            count = len(encoding().encode_ordinary(text))
+            if self.chars + len(text) > COUNTS_KEPT_CHARS:
+                self.counts.clear()
+                self.chars = 0
+            self.counts[text] = count
+            self.chars += len(text)
+        return count
+
+
+_COUNTS = _Counts()
+
+
 class _Tally:
     """Tokens of several texts: exact for the first `EXACT_CHARS` characters, then estimated."""
 
@@ -110,8 +141,10 @@ class _Tally:
         if take:
             # `encode_ordinary` counts special-token markers (`<|endoftext|>`) as the plain
             # text they are, without `encode`'s extra regex pass looking for them.
-            piece = text if take == len(text) else text[:take]
-            self.tokens += len(encoding().encode_ordinary(piece))
+            if take == len(text):
+                self.tokens += _COUNTS.of(text)
+            else:
+                self.tokens += len(encoding().encode_ordinary(text[:take]))
             self.counted_chars += take
             self.budget -= take
         self.rest_chars += len(text) - take
@@ -150,6 +183,10 @@ def _content_text(content: Any) -> Iterable[str]:
 def count_messages(messages: Any, system: Any = None) -> int:
     """Estimate prompt tokens of an OpenAI or Anthropic message list (text parts only), within
     one `EXACT_CHARS` budget for all its texts."""
+    if system is None and isinstance(messages, list):
+        plain = _count_plain(messages)
+        if plain is not None:
+            return plain
     framing = _TOKENS_PER_REPLY
     tally = _Tally()
     if system is not None:
@@ -170,6 +207,25 @@ def count_messages(messages: Any, system: Any = None) -> int:
                 tally.add(str(function.get("name", "")))
                 tally.add(str(function.get("arguments", "")))
     return framing + tally.total()
+
+
+def _count_plain(messages: list[Any]) -> int | None:
+    """`count_messages` of messages that are all dicts with plain string contents and no tool
+    calls, within `EXACT_CHARS` together (nearly every chat request), without its general
+    walk; None for any other list."""
+    count = _TOKENS_PER_REPLY
+    chars = 0
+    for message in messages:
+        if not isinstance(message, dict):
+            return None
+        content = message.get("content")
+        if not isinstance(content, str) or message.get("tool_calls"):
+            return None
+        chars += len(content)
+        if chars > EXACT_CHARS:
+            return None
+        count += _TOKENS_PER_MESSAGE + (_COUNTS.of(content) if content else 0)
+    return count
 
 
 def count_response_input(items: Any, instructions: Any = None) -> int:

@@ -78,6 +78,12 @@ class Held:
     def holds_slots(self) -> bool:
         return bool(self.slots)
 
+    @property
+    def results_ready(self) -> bool:
+        """Whether the acquire's per-check results are made already (in-process state), so the
+        headers cost only their formatting; else (Redis) reading them parses the reply."""
+        return not callable(self.acquired.parts)
+
     def rate_headers(self) -> dict[str, str]:
         """The x-ratelimit-* headers of the acquire (built on demand: see check_limits)."""
         return rate_headers(self.acquired.results)

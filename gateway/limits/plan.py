@@ -48,15 +48,15 @@ def estimate_request(
     completion = (
         body.get("max_tokens") or body.get("max_completion_tokens") or body.get("max_output_tokens")
     )
-    completion = (
-        completion if isinstance(completion, int) and completion > 0 else DEFAULT_COMPLETION_TOKENS
-    )
     if kind == "embeddings":
         completion = 0
-    cost = max(
-        (prompt_tokens * d.input_cost_per_1m + completion * d.output_cost_per_1m) / 1e6
-        for d in model.deployments
-    )
+    elif not isinstance(completion, int) or completion <= 0:
+        completion = DEFAULT_COMPLETION_TOKENS
+    cost = 0.0
+    for d in model.deployments:  # the dearest deployment (a loop: nearly always one)
+        price = (prompt_tokens * d.input_cost_per_1m + completion * d.output_cost_per_1m) / 1e6
+        if price > cost:
+            cost = price
     return Estimate(prompt_tokens, completion, cost)
 
 
@@ -130,11 +130,12 @@ class LimitPlan:
         """`limit_checks` for this estimate and end user (the user scope's checks apply only
         to a request that names its user)."""
         if self.tpm_only_varies:  # rpm, tpm, concurrency of keys, teams, models: the usual
-            tokens = estimate.tokens
-            return [
-                LimitCheck(c.scope, c.subject, "tpm", c.limit, tokens) if c.kind == "tpm" else c
-                for c in self.checks
-            ]
+            checks = list(self.checks)
+            tokens = estimate.prompt_tokens + estimate.completion_tokens
+            for at in self.tpm_at:
+                check = checks[at]
+                checks[at] = LimitCheck(check.scope, check.subject, "tpm", check.limit, tokens)
+            return checks
         return [
             check
             if check.kind in _FIXED_AMOUNTS and check.scope != "user"
@@ -152,6 +153,11 @@ class LimitPlan:
             for check in self.checks
             if check.scope != "user" or user is not None
         ]
+
+    @functools.cached_property
+    def tpm_at(self) -> tuple[int, ...]:
+        """Where the tpm checks are in `checks`."""
+        return tuple(at for at, check in enumerate(self.checks) if check.kind == "tpm")
 
     @functools.cached_property
     def tpm_only_varies(self) -> bool:
@@ -223,11 +229,13 @@ def rate_headers(results: tuple[CheckResult, ...]) -> dict[str, str]:
             tokens = result
     headers: dict[str, str] = {}
     if requests is not None:
+        reset = requests.reset_s
         headers["x-ratelimit-limit-requests"] = _number(requests.check.limit)
         headers["x-ratelimit-remaining-requests"] = str(int(requests.remaining))
-        headers["x-ratelimit-reset-requests"] = f"{max(0.0, requests.reset_s):.3f}s"
+        headers["x-ratelimit-reset-requests"] = f"{reset if reset > 0.0 else 0.0:.3f}s"
     if tokens is not None:
+        reset = tokens.reset_s
         headers["x-ratelimit-limit-tokens"] = _number(tokens.check.limit)
         headers["x-ratelimit-remaining-tokens"] = str(int(tokens.remaining))
-        headers["x-ratelimit-reset-tokens"] = f"{max(0.0, tokens.reset_s):.3f}s"
+        headers["x-ratelimit-reset-tokens"] = f"{reset if reset > 0.0 else 0.0:.3f}s"
     return headers

@@ -121,8 +121,11 @@ async def check_limits(ctx: RequestContext, services: Services) -> None:
         )
     finally:
         ctx.limits_ms = (time.monotonic() - began) * 1000
-    if held is not None:
-        # The headers are for the response, not the upstream call: built while it works.
+    if held is None:
+        return
+    if held.results_ready:  # in process: formatting them costs less than putting it off
+        ctx.response_headers.update(held.rate_headers())
+    else:  # the reply is parsed for the response, not the upstream call: while it works
         ctx.defer(lambda: ctx.response_headers.update(held.rate_headers()))
 
 

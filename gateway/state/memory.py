@@ -9,7 +9,8 @@ section of its own: `begin_acquire` checks and reserves all limits with nothing 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from types import MappingProxyType
 
 from gateway.state import breaker
 from gateway.state.base import (
@@ -34,7 +35,7 @@ from gateway.state.lru import LruCache
 from gateway.state.memory_slots import Slots
 from gateway.state.periods import periods
 from gateway.state.spend import SpendCounter
-from gateway.state.windows import SlidingWindow, window_verdict
+from gateway.state.windows import SlidingWindow
 
 REMEMBERED_MAX_ENTRIES = 100_000
 REMEMBERED_MAX_BYTES = 256 * 1024 * 1024
@@ -43,6 +44,18 @@ Subject = tuple[str, str]  # (scope, subject)
 Counter = tuple[str, str, str]  # (kind, scope, subject)
 # How often (in `now` seconds) the held and abandoned tokens past their hold are forgotten.
 _PRUNE_EVERY_S = 10.0
+# Lists of deployments whose all-closed breakers an acquire keeps read (`_acquire_breakers`).
+_ALL_CLOSED_MAX = 256
+# What one check of an acquire reserves on: a window, slots, or (a budget) the subject's spend.
+Usage = SlidingWindow | Slots | None
+
+
+def _already(
+    window: SlidingWindow, checks: Sequence[LimitCheck], counters: Sequence[Usage]
+) -> float:
+    """What the earlier checks of one acquire reserve on `window` (rarely anything: two checks
+    of one call on the same window)."""
+    return sum(check.amount for check, counter in zip(checks, counters) if counter is window)
 
 
 class MemoryState:
@@ -63,6 +76,7 @@ class MemoryState:
         self._slots: dict[Subject, Slots] = {}
         self._spend: dict[Subject, SpendCounter] = {}
         self._breakers: dict[str, breaker.BreakerRecord] = {}
+        self._all_closed: dict[tuple[str, ...], Mapping[str, BreakerState]] = {}
         # Tokens of allowed acquires not yet settled, released or abandoned, and of abandoned
         # acquires that had not run: token -> end of its hold.
         self._held: dict[str, float] = {}
@@ -109,71 +123,96 @@ class MemoryState:
         elif token in self._gone:
             return abandoned_result(checks, now)
         hold = self.slot_ttl_s if hold_s is None else hold_s
-        pending: dict[Counter, float] = {}  # what earlier checks of this call reserve
-        judge = self._judge
-        results = tuple([judge(check, now, pending) for check in checks])
-        views = self._breaker_views(breakers, now)
-        for result in results:
-            if not result.allowed:
-                return acquire_result(checks, results, token, now, views, hold)
-        self._reserve(checks, token, now, hold)
-        # `acquire_result`'s allowed case, built here: this is the path of nearly every request.
-        reservation = Reservation(token, tuple(checks), now, hold)
-        return AcquireResult(True, results, reservation, 0.0, views)
-
-    def _reserve(self, checks: Sequence[LimitCheck], token: str, now: float, hold: float) -> None:
-        second = math.floor(now)
-        end = now + hold
-        marked = False  # `is_marked(checks)`, worked out on the way
+        # One pass judges every check against its counter (found once, kept for the reserve).
+        # A counter a check shares with an earlier check of this call counts that one's amount
+        # too (`_already`); windows and slots are made as they are met and dropped again when
+        # the acquire is refused and they hold nothing.
+        results: list[CheckResult] = []
+        counters: list[Usage] = []
+        allowed = True
         for check in checks:
             kind = check.kind
-            if kind in WINDOW_KINDS:
+            if kind == "rpm" or kind == "tpm":
                 window_key = (kind, check.scope, check.subject)
                 window = self._windows.get(window_key)
                 if window is None:
                     window = self._windows[window_key] = SlidingWindow()
-                window.add(second, check.amount, now)
+                already = _already(window, checks, counters) if window in counters else 0.0
+                result = window.judge(check, already, now)
+                counters.append(window)
             elif kind == "concurrent":
                 subject = (check.scope, check.subject)
                 slots = self._slots.get(subject)
                 if slots is None:
                     slots = self._slots[subject] = Slots()
-                slots.take(token, end)
-            elif check.amount:
-                spent = self._spend.setdefault((check.scope, check.subject), SpendCounter())
-                day = check.amount if kind == "budget_day" else 0.0
-                spent.shift(day, check.amount - day, now)
-            marked = marked or kind != "rpm"
+                used = slots.live(now) + (counters.count(slots) if slots in counters else 0)
+                if used + 1 <= check.limit:
+                    result = CheckResult(check, True, check.limit - used - 1, 0.0)
+                else:
+                    result = CheckResult(
+                        check, False, max(0.0, check.limit - used), CONCURRENT_RETRY_S
+                    )
+                counters.append(slots)
+            else:
+                result = self._judge_budget(check, now)
+                counters.append(None)
+            allowed = allowed and result.allowed
+            results.append(result)
+        views = self._acquire_breakers(breakers, now)
+        if not allowed:
+            self._drop_empty(checks, counters)
+            return acquire_result(checks, results, token, now, views, hold)
+        self._reserve(checks, counters, token, now, hold)
+        # `acquire_result`'s allowed case, built here: this is the path of nearly every request.
+        reservation = Reservation(token, tuple(checks), now, hold)
+        return AcquireResult(True, tuple(results), reservation, 0.0, views)
+
+    def _reserve(
+        self,
+        checks: Sequence[LimitCheck],
+        counters: Sequence[Usage],
+        token: str,
+        now: float,
+        hold: float,
+    ) -> None:
+        second = math.floor(now)
+        end = now + hold
+        marked = False  # `is_marked(checks)`, worked out on the way
+        for check, counter in zip(checks, counters, strict=True):
+            if isinstance(counter, SlidingWindow):
+                counter.add(second, check.amount, now)
+                marked = marked or check.kind == "tpm"
+            elif isinstance(counter, Slots):
+                counter.take(token, end)
+                marked = True
+            else:
+                marked = True
+                if check.amount:
+                    spent = self._spend.setdefault((check.scope, check.subject), SpendCounter())
+                    day = check.amount if check.kind == "budget_day" else 0.0
+                    spent.shift(day, check.amount - day, now)
         if marked:
             self._held[token] = end
+
+    def _drop_empty(self, checks: Sequence[LimitCheck], counters: Sequence[Usage]) -> None:
+        """A refused acquire leaves no counter behind that it made (an empty window or slots
+        of a subject seen for the first time)."""
+        for check, counter in zip(checks, counters, strict=True):
+            if isinstance(counter, SlidingWindow) and not counter.buckets:
+                self._windows.pop((check.kind, check.scope, check.subject), None)
+            elif isinstance(counter, Slots) and not counter:
+                self._slots.pop((check.scope, check.subject), None)
 
     def _prune(self, now: float) -> None:
         self._next_prune = now + _PRUNE_EVERY_S
         for tokens in (self._held, self._gone):
             for token in [token for token, end in tokens.items() if end <= now]:
                 del tokens[token]
+        for subject in [subject for subject, slots in self._slots.items() if not slots.live(now)]:
+            del self._slots[subject]
 
-    def _judge(self, check: LimitCheck, now: float, pending: dict[Counter, float]) -> CheckResult:
-        counter = (check.kind, check.scope, check.subject)
-        already = pending.get(counter, 0.0)
-        if check.kind in WINDOW_KINDS:
-            window = self._windows.get(counter)
-            if window is not None:
-                allowed, remaining, reset = window.verdict(already, check.amount, check.limit, now)
-            else:
-                allowed, remaining, reset = window_verdict(
-                    [], already, check.amount, check.limit, now
-                )
-            pending[counter] = already + check.amount
-            return CheckResult(check, allowed, remaining, reset)
-        if check.kind == "concurrent":
-            slots = self._slots.get((check.scope, check.subject))
-            used = (slots.live(now) if slots is not None else 0) + already
-            pending[counter] = already + 1
-            if used + 1 <= check.limit:
-                return CheckResult(check, True, check.limit - used - 1, 0.0)
-            return CheckResult(check, False, max(0.0, check.limit - used), CONCURRENT_RETRY_S)
-        # A budget: the period's spend, settled and reserved, plus this request's estimate.
+    def _judge_budget(self, check: LimitCheck, now: float) -> CheckResult:
+        """A budget: the period's spend, settled and reserved, plus this request's estimate."""
         spent = self._spend_of((check.scope, check.subject))
         period = periods(now)
         if check.kind == "budget_day":
@@ -199,14 +238,22 @@ class MemoryState:
         """In process there is nothing to wait for: applied before this returns."""
         for settlement in settlements:
             reservation = settlement.reservation
-            self._held.pop(reservation.token, None)
+            token = reservation.token
+            self._held.pop(token, None)
             budgeted = False
             for check in reservation.checks:
                 kind = check.kind
                 if kind == "concurrent":
-                    self._free_slot(check, reservation.token)
+                    # Emptied slots stay until the next prune: a subject whose requests come
+                    # one at a time would otherwise make and drop them on every request.
+                    slots = self._slots.get((check.scope, check.subject))
+                    if slots is not None:
+                        slots.free(token)
                 elif kind == "tpm":
-                    self._adjust(check, reservation.at, settlement.actual_tokens - check.amount)
+                    delta = settlement.actual_tokens - check.amount
+                    window = self._windows.get(("tpm", check.scope, check.subject))
+                    if window is not None and delta:
+                        window.adjust(math.floor(reservation.at), delta)
                 elif kind in BUDGET_KINDS:
                     budgeted = True
             if not budgeted and not settlement.spend_subjects:
@@ -325,6 +372,21 @@ class MemoryState:
         self, deployments: Sequence[str], now: float
     ) -> dict[str, BreakerState]:
         return self._breaker_views(deployments, now)
+
+    def _acquire_breakers(
+        self, deployments: Sequence[str], now: float
+    ) -> Mapping[str, BreakerState]:
+        """The breakers an acquire reads: while every breaker is closed (nearly always), one
+        read-only mapping per list of deployments, made once."""
+        if self._breakers or not isinstance(deployments, tuple):
+            return self._breaker_views(deployments, now)
+        views = self._all_closed.get(deployments)
+        if views is None:
+            if len(self._all_closed) >= _ALL_CLOSED_MAX:  # a model's deployments: a few
+                self._all_closed.clear()
+            views = MappingProxyType(dict.fromkeys(deployments, breaker.view(breaker.CLOSED, now)))
+            self._all_closed[deployments] = views
+        return views
 
     def _breaker_views(self, deployments: Sequence[str], now: float) -> dict[str, BreakerState]:
         if not self._breakers:  # every breaker closed, as nearly always

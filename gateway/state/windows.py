@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Sequence
 
-from gateway.state.base import WINDOW_S
+from gateway.state.base import WINDOW_S, CheckResult, LimitCheck
 
 Usage = tuple[float, float]  # (amount, latest use) of one live bucket
 
@@ -60,12 +60,28 @@ class SlidingWindow:
         self, pending: float, amount: float, limit: float, now: float
     ) -> tuple[bool, float, float]:
         """`window_verdict` over this window's live buckets, without listing them when allowed."""
-        self.prune(now)
+        result = self.judge(LimitCheck("", "", "rpm", limit, amount), pending, now)
+        return result.allowed, result.remaining, result.reset_s
+
+    def judge(self, check: LimitCheck, pending: float, now: float) -> CheckResult:
+        """`check`'s verdict on this window (as `window_verdict` gives it), `pending` being
+        what earlier checks of the same acquire reserve on it."""
+        order = self.order
+        if order:
+            oldest = self.buckets[order[0]][1]
+            if oldest <= now - WINDOW_S:  # the oldest bucket left: drop what did
+                self.prune(now)
+                oldest = self.buckets[order[0]][1] if order else now
+            if oldest > now:
+                oldest = now
+        else:
+            oldest = now
         used = self.total + pending
+        amount, limit = check.amount, check.limit
         if used + amount <= limit:
-            oldest = min(now, self.buckets[self.order[0]][1]) if self.order else now
-            return True, limit - used - amount, oldest + WINDOW_S - now
-        return window_verdict(self.live(now), pending, amount, limit, now)
+            return CheckResult(check, True, limit - used - amount, oldest + WINDOW_S - now)
+        _, remaining, reset = window_verdict(self.live(now), pending, amount, limit, now)
+        return CheckResult(check, False, remaining, reset)
 
     def add(self, second: int, amount: float, now: float) -> None:
         bucket = self.buckets.get(second)
@@ -74,7 +90,8 @@ class SlidingWindow:
             self.order.append(second)
         else:
             bucket[0] += amount
-            bucket[1] = max(bucket[1], now)
+            if now > bucket[1]:
+                bucket[1] = now
         self.total += amount
 
     def adjust(self, second: int, delta: float) -> None:

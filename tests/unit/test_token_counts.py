@@ -50,3 +50,53 @@ def test_the_estimate_follows_the_counted_part_s_ratio() -> None:
     assert tokens.count_text(cjk) == pytest.approx(len(tokens.encoding().encode(cjk)), rel=0.05)
     short = "hello world"
     assert tokens.count_text(short) == len(tokens.encoding().encode(short))
+
+
+def test_a_text_counted_whole_is_counted_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    encoded: list[str] = []
+    real = tokens.encoding()
+
+    class Recording:
+        def encode_ordinary(self, text: str) -> list[int]:
+            encoded.append(text)
+            return real.encode_ordinary(text)
+
+    monkeypatch.setattr(tokens, "encoding", lambda: Recording())
+    monkeypatch.setattr(tokens, "_COUNTS", tokens._Counts())
+    system = {"role": "system", "content": "You answer in French, briefly."}
+    first = tokens.count_messages([system, {"role": "user", "content": "One?"}])
+    second = tokens.count_messages([system, {"role": "user", "content": "Two?"}])
+    assert encoded == [system["content"], "One?", "Two?"]  # the system prompt once
+    assert first == second == tokens.count_text(system["content"]) + tokens.count_text("One?") + 9
+
+
+def test_kept_counts_are_bounded_by_characters(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(tokens, "COUNTS_KEPT_CHARS", 100)
+    counts = tokens._Counts()
+    for n in range(30):
+        counts.of(f"text number {n}")
+        assert counts.chars <= 100 and counts.chars == sum(map(len, counts.counts))
+
+
+@pytest.mark.parametrize(
+    "messages",
+    [
+        [{"role": "user", "content": "hello"}, {"role": "assistant", "content": ""}],
+        [{"role": "user", "content": "a" * 5000}, {"role": "user", "content": "b" * 5000}],
+        [{"role": "user", "content": "hi"}, "not a message", {"role": "user", "content": "x"}],
+        [{"role": "assistant", "content": None, "tool_calls": [{"function": {"name": "f"}}]}],
+        [{"role": "user", "content": [{"type": "text", "text": "hello"}]}],
+    ],
+)
+def test_plain_messages_count_as_the_general_walk_counts_them(messages: list[object]) -> None:
+    tally = tokens._Tally()
+    framing = 3
+    for message in messages:
+        if isinstance(message, dict):
+            framing += 3
+            for text in tokens._content_text(message.get("content")):
+                tally.add(text)
+            for call in message.get("tool_calls") or ():
+                tally.add(str(call["function"].get("name", "")))
+                tally.add(str(call["function"].get("arguments", "")))
+    assert tokens.count_messages(messages) == framing + tally.total()

@@ -1,10 +1,12 @@
 """The limits stage: one reservation per request (with the model's breakers read in the same
-round trip), the rate headers built off the request's path, a 429 past the limit."""
+round trip), the rate headers built at once from results made in process and off the request's
+path from a reply still to parse, a 429 past the limit."""
 
 from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -16,6 +18,7 @@ from gateway.observability.recorder import MemorySink
 from gateway.pipeline.context import Endpoint, RequestContext
 from gateway.pipeline.services import Services
 from gateway.pipeline.stages import authenticate, check_limits, parse_body, resolve_model
+from gateway.state import AcquireResult, LimitCheck, MemoryState
 
 CONFIG = """
 [[providers]]
@@ -68,6 +71,37 @@ async def test_the_stage_reserves_and_reads_the_breakers_in_one_go(tmp_path: Pat
     held = ctx.limits_held
     assert held is not None and held.breakers is not None
     assert held.breakers["mock/mock-small"].state == "closed"  # the router needs no read
+    # In process the results are there: the headers are built at once, nothing put off.
+    assert ctx.response_headers["x-ratelimit-limit-requests"] == "2"
+    assert ctx.response_headers["x-ratelimit-remaining-requests"] == "1"
+    assert ctx._deferred is None
+    await svc.aclose()
+
+
+class LazyState(MemoryState):
+    """Answers as Redis does: an allowed acquire's numbers are made when first read."""
+
+    async def acquire(
+        self,
+        checks: Sequence[LimitCheck],
+        now: float,
+        breakers: Sequence[str] = (),
+        *,
+        token: str | None = None,
+        hold_s: float | None = None,
+    ) -> AcquireResult:
+        result = await super().acquire(checks, now, breakers, token=token, hold_s=hold_s)
+        made = result.results
+        result.parts = lambda: made
+        return result
+
+
+async def test_rate_headers_from_a_reply_still_to_parse_are_built_off_the_path(
+    tmp_path: Path,
+) -> None:
+    svc = services(tmp_path)
+    svc.limiter.state = LazyState()
+    ctx = await limited(svc)
     assert ctx.response_headers == {}  # the rate headers are built at the next await
     await asyncio.sleep(0)
     assert ctx.response_headers["x-ratelimit-limit-requests"] == "2"

@@ -1,10 +1,11 @@
 """MemoryState only: its cache is an LRU bounded by entries and by bytes, and drops expired
-entries when it meets them."""
+entries when it meets them; its one-pass acquire counts checks of one call on one counter
+together, leaves nothing behind when refused, and keeps emptied slots until a prune."""
 
 from __future__ import annotations
 
 from gateway.state import MemoryState
-from tests.unit.state.contract import T0
+from tests.unit.state.contract import T0, concurrent, record, rpm, settle, tpm
 
 
 async def test_memory_cache_is_lru_bounded_by_entries() -> None:
@@ -34,3 +35,42 @@ async def test_memory_cache_drops_expired_entries_lazily() -> None:
     assert len(state.cache) == 1
     assert await state.get("a", T0 + 2) is None
     assert len(state.cache) == 0
+
+
+async def test_checks_of_one_acquire_on_the_same_counter_count_each_other() -> None:
+    state = MemoryState()
+    # Two tpm checks on one window (5 + 6 > 10) and two slots of one subject (2 > 1).
+    assert not (await state.acquire([tpm(10, 5), tpm(10, 6)], T0)).allowed
+    assert not (await state.acquire([concurrent(1), concurrent(1)], T0)).allowed
+    both = await state.acquire([tpm(10, 4), tpm(10, 6), concurrent(2), concurrent(2)], T0)
+    assert both.allowed
+    assert [r.remaining for r in both.results] == [6, 0, 1, 0]
+    assert not (await state.acquire([tpm(10, 1)], T0)).allowed  # both amounts were reserved
+
+
+async def test_a_refused_acquire_leaves_no_counter_of_a_new_subject_behind() -> None:
+    state = MemoryState()
+    assert (await state.acquire([rpm(1)], T0)).allowed
+    refused = await state.acquire([rpm(1), tpm(10, 1, "new"), concurrent(1, "new")], T0)
+    assert not refused.allowed
+    assert ("tpm", "key", "new") not in state._windows and ("key", "new") not in state._slots
+
+
+async def test_emptied_slots_are_kept_until_the_next_prune() -> None:
+    state = MemoryState()
+    result = await state.acquire([concurrent(1)], T0)
+    await settle(state, result, T0)
+    assert state._slots[("key", "demo")].live(T0) == 0  # kept: the next request reuses them
+    assert (await state.acquire([rpm(5, "other")], T0 + 11)).allowed  # prunes
+    assert ("key", "demo") not in state._slots
+
+
+async def test_an_acquire_reads_the_breakers_as_breaker_states_does() -> None:
+    state = MemoryState()
+    names = ("a", "b")
+    closed = await state.acquire([rpm(5)], T0, names)
+    assert dict(closed.breakers) == await state.breaker_states(names, T0)
+    await record(state, False, T0, "a")
+    opened = await state.acquire([rpm(5)], T0, names)
+    assert dict(opened.breakers) == await state.breaker_states(names, T0)
+    assert opened.breakers["a"].failures == 1 and closed.breakers["a"].failures == 0
