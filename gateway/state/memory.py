@@ -33,7 +33,6 @@ from gateway.state.base import (
 )
 from gateway.state.lru import LruCache
 from gateway.state.memory_slots import Slots
-from gateway.state.periods import periods
 from gateway.state.spend import SpendCounter
 from gateway.state.windows import SlidingWindow
 
@@ -154,7 +153,7 @@ class MemoryState:
                     )
                 counters.append(slots)
             else:
-                result = self._judge_budget(check, now)
+                result = self._spend_of((check.scope, check.subject)).judge(check, now)
                 counters.append(None)
             allowed = allowed and result.allowed
             results.append(result)
@@ -210,18 +209,6 @@ class MemoryState:
                 del tokens[token]
         for subject in [subject for subject, slots in self._slots.items() if not slots.live(now)]:
             del self._slots[subject]
-
-    def _judge_budget(self, check: LimitCheck, now: float) -> CheckResult:
-        """A budget: the period's spend, settled and reserved, plus this request's estimate."""
-        spent = self._spend_of((check.scope, check.subject))
-        period = periods(now)
-        if check.kind == "budget_day":
-            used, reset = spent.read(now)["day"], period.day_end - now
-        else:
-            used, reset = spent.read(now)["month"], period.month_end - now
-        allowed = used < check.limit and used + check.amount <= check.limit
-        remaining = check.limit - used - (check.amount if allowed else 0.0)
-        return CheckResult(check, allowed, max(0.0, remaining), reset)
 
     def _live_slots(self, subject: Subject, now: float) -> int:
         slots = self._slots.get(subject)

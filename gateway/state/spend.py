@@ -7,6 +7,7 @@ total holds settled spend only.
 
 from __future__ import annotations
 
+from gateway.state.base import CheckResult, LimitCheck
 from gateway.state.periods import periods
 
 
@@ -25,6 +26,18 @@ class SpendCounter:
             "month": self.month_usd if self.month == period.month else 0.0,
             "total": self.total_usd,
         }
+
+    def judge(self, check: LimitCheck, now: float) -> CheckResult:
+        """A budget check's verdict: the period's spend, settled and reserved, plus the
+        request's estimate (`check.amount`) within `check.limit`."""
+        period = periods(now)
+        if check.kind == "budget_day":
+            used, reset = self.read(now)["day"], period.day_end - now
+        else:
+            used, reset = self.read(now)["month"], period.month_end - now
+        allowed = used < check.limit and used + check.amount <= check.limit
+        remaining = check.limit - used - (check.amount if allowed else 0.0)
+        return CheckResult(check, allowed, max(0.0, remaining), reset)
 
     def _roll(self, now: float) -> None:
         period = periods(now)
