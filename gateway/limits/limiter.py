@@ -10,16 +10,22 @@ soon as the state backend answers again, so a stall of any length leaves no slot
 budget held (`StateBackend.abandon`).
 
 Just before the response's last byte is sent, `Limiter.free_slots` frees the request's
-concurrency slots (written at once, not batched), so a client that sends its next request as
-soon as it has the answer finds the slot free. After the request ends, whatever path it took,
-`Limiter.settle` splits what is left to do in two:
+concurrency slots (started at once, not queued behind a settlement in flight), so a client that
+sends its next request as soon as it has the answer finds the slot free. In memory that is
+immediate; on Redis the write leaves at the end of the current turn of the event loop, in one
+write with the turn's other Redis calls: after the last byte's `send` but before any request
+this process reads next can acquire (they run in later turns, on the same connection), and
+microseconds before another replica could see the client's next request.
+
+After the request ends, whatever path it took, `Limiter.settle` splits what is left to do in
+two:
 
 - what other requests' checks read at once (release the concurrency slot, reconcile the tokens
-  reserved for tpm, add the cost to the subjects whose budgets this request checked) is written
-  before `settle` returns (`StateBackend.start_settle`: no await), so it reaches Redis before
-  the client can send its next request to any replica; settlements that arrive while such a
-  write is in flight leave together when it completes, and a write that fails is retried by the
-  flusher task;
+  reserved for tpm, add the cost to the subjects whose budgets this request checked) is started
+  before `settle` returns (`StateBackend.start_settle`: no await; on Redis it leaves at the end
+  of this turn of the loop), so it reaches Redis before the client's next request can acquire;
+  settlements that arrive while such a write is in flight leave together when it completes, and
+  a write that fails is retried by the flusher task;
 - the rest of the spend (subjects without a budget on this request: the key and team counters
   that admin views read) is summed per subject and written every `SPEND_FLUSH_S`, one round trip
   for all of it instead of one per request.
@@ -154,8 +160,9 @@ class Limiter:
 
     def free_slots(self, held: Held | None) -> None:
         """Free the request's concurrency slots now, before its answer's last byte is sent:
-        written before this returns (not batched behind a settlement in flight), so the slot is
-        free before the client can send its next request, to any replica. Tokens and spend are
+        started before this returns (not queued behind a settlement in flight; on Redis written
+        at the end of this turn of the loop, see the module docstring), so the slot is free
+        before the client's next request can acquire. Tokens and spend are
         settled later (`settle`). Returns at once; a write that fails is retried."""
         if held is None or held.slots_freed or not held.slots:
             return
@@ -249,7 +256,7 @@ class Limiter:
         spend_subjects: tuple[tuple[str, str], ...],
     ) -> None:
         """`free_slots` and `settle` in one: when the usage is known before the answer's last
-        byte, the slots, tokens and budgets are settled in one write that leaves before this
+        byte, the slots, tokens and budgets are settled in one write started before this
         returns (as `free_slots`'s), instead of two; the later `settle` then does nothing."""
         if held.settled or held.slots_freed:
             return
@@ -266,8 +273,9 @@ class Limiter:
         self._add_spend(cost_usd, spend_subjects, self._budgeted_here(held))
 
     def _send_queue(self) -> None:
-        """Write the queued settlements now, without an await, so they reach the state backend
-        before the client can send its next request. While a write is in flight, settlements
+        """Start writing the queued settlements now, without an await (on Redis they leave at
+        the end of this turn of the loop), so they reach the state backend before the client's
+        next request can acquire. While a write is in flight, settlements
         wait and leave together when it completes: the batch size follows the load. A write
         that cannot start or fails is left to the flusher task, which retries."""
         if self._sending or not self._queue:

@@ -3,7 +3,8 @@
 0. Just before the answer's last byte is sent, its concurrency slots are freed
    (`free_slots_before_last_byte` wraps the response writer's `send`), so a client that sends
    its next request as soon as it has this answer never finds its own slot still taken; when
-   the upstream has reported the usage by then, its whole settlement goes in that write.
+   the upstream has reported the usage by then, its whole settlement goes in that write. (On
+   Redis the write leaves at the end of that turn of the event loop: `gateway.limits.limiter`.)
 1. Its limits are settled at once, unless step 0 did it (the concurrency slot freed, tokens and
    spend reconciled): other requests, on any replica, read them next (`Limiter.settle`, no
    await).
