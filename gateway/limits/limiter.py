@@ -28,7 +28,7 @@ two:
   a write that fails is retried by the flusher task;
 - the rest of the spend (subjects without a budget on this request: the key and team counters
   that admin views read) is summed per subject and written every `SPEND_FLUSH_S`, one round trip
-  for all of it instead of one per request.
+  for all of it instead of one per request (`gateway.limits.summed_spend`).
 
 Neither waits for Redis on the request path, and both are flushed at shutdown, so no spend is
 lost. What the checks are is decided by the pure `gateway.limits.plan`.
@@ -53,6 +53,7 @@ from gateway.errors import RateLimited, ServiceUnavailable
 from gateway.limits.abandoned import AbandonedAcquires
 from gateway.limits.held import Held
 from gateway.limits.plan import Estimate, rate_headers, refusal_message
+from gateway.limits.summed_spend import SummedSpend
 from gateway.observability.metrics import Metrics
 from gateway.state import (
     SLOT_TTL_S,
@@ -70,8 +71,6 @@ FLUSH_RETRY_S = 0.5
 # How long past the request's deadline its reservation is held, at the latest: the settlement
 # goes out right after the deadline, so this only matters for a replica that died.
 HOLD_GRACE_S = 5.0
-# How often spend that no budget of the request depends on is written (summed per subject).
-SPEND_FLUSH_S = 0.25
 
 
 class Limiter:
@@ -95,8 +94,7 @@ class Limiter:
         self._flusher: asyncio.Task[None] | None = None
         self._last_warning = 0.0
         # Spend no budget of its request depends on, summed per (scope, subject) until written.
-        self._spend: dict[tuple[str, str], float] = {}
-        self._spend_timer: asyncio.TimerHandle | None = None
+        self._spend = SummedSpend(self._spend_due)
         self._spend_flush_wanted = False
         # Acquires given up on, to abandon once the state backend answers (the flusher's job).
         self._abandoned = AbandonedAcquires()
@@ -239,14 +237,7 @@ class Limiter:
     ) -> None:
         """Sum the spend of subjects whose budget the request did not check (those settle with
         its reservation), for the next spend write."""
-        if cost_usd and spend_subjects:
-            spend = self._spend
-            for subject in spend_subjects:
-                if budgeted is None or subject not in budgeted:
-                    spend[subject] = spend.get(subject, 0.0) + cost_usd
-            if spend and self._spend_timer is None and self._flusher is not None:
-                loop = asyncio.get_running_loop()
-                self._spend_timer = loop.call_later(SPEND_FLUSH_S, self._spend_due)
+        self._spend.add(cost_usd, spend_subjects, budgeted, timed=self._flusher is not None)
 
     def settle_before_last_byte(
         self,
@@ -321,7 +312,6 @@ class Limiter:
         self._wakeup.set()
 
     def _spend_due(self) -> None:
-        self._spend_timer = None
         self._spend_flush_wanted = True
         self._wakeup.set()
 
@@ -375,31 +365,14 @@ class Limiter:
 
     async def _flush_spend(self) -> bool:
         """Write the summed spend; False when the state backend refused it (it is kept)."""
-        spend, self._spend = self._spend, {}
-        if not spend:
-            return True
-        now = self.clock()
-        nothing = Reservation(token="", checks=(), at=now)
-        settlements = [Settlement(nothing, 0, usd, (subject,)) for subject, usd in spend.items()]
-        try:
-            await self.state.settle(settlements, now)
-        except StateUnavailable as exc:
-            self._count_state_error(exc)
-            for subject, usd in spend.items():  # kept, and retried: spend must not be lost
-                self._spend[subject] = self._spend.get(subject, 0.0) + usd
-            return False
-        except Exception:
-            log.exception("cannot add the spend of %d subjects", len(spend))
-        return True
+        return await self._spend.write(self.state, self.clock(), self._count_state_error)
 
     async def aclose(self) -> None:
         if self._flusher is not None:
             self._flusher.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._flusher
-        if self._spend_timer is not None:
-            self._spend_timer.cancel()
-            self._spend_timer = None
+        self._spend.cancel()
         if self._sending or self._freeing:  # in flight: a failed one comes back in `_retrying`
             await asyncio.wait([*self._sending, *self._freeing])
         for _ in range(3):

@@ -85,7 +85,7 @@ async def test_settlements_are_kept_until_the_state_returns() -> None:
     limiter = Limiter(down, Metrics(), "fail_open", clock=lambda: 1000.0)
     limiter.settle(None, 10, 0.25, (("key", "k"),))
     await limiter.flush()
-    assert limiter._spend == {("key", "k"): 0.25}  # not lost
+    assert limiter._spend.totals == {("key", "k"): 0.25}  # not lost
     limiter.state = MemoryState()
     await limiter.aclose()
     assert (await limiter.state.spend("key", "k", 1000.0))["total"] == pytest.approx(0.25)
@@ -143,9 +143,9 @@ async def test_the_running_flusher_writes_summed_spend_on_its_own(
 ) -> None:
     import asyncio
 
-    import gateway.limits.limiter
+    import gateway.limits.summed_spend
 
-    monkeypatch.setattr(gateway.limits.limiter, "SPEND_FLUSH_S", 0.01)
+    monkeypatch.setattr(gateway.limits.summed_spend, "SPEND_FLUSH_S", 0.01)
     state = CountingState()
     limiter = Limiter(state, Metrics(), "fail_open", clock=lambda: 1000.0)
     limiter.start()
@@ -232,9 +232,9 @@ async def test_spend_that_arrives_during_a_write_is_not_mistaken_for_a_failure(
 ) -> None:
     """Only a refused write waits FLUSH_RETRY_S before the next one; spend added while a write
     is in flight goes on the next spend timer."""
-    import gateway.limits.limiter
+    import gateway.limits.summed_spend
 
-    monkeypatch.setattr(gateway.limits.limiter, "SPEND_FLUSH_S", 0.01)
+    monkeypatch.setattr(gateway.limits.summed_spend, "SPEND_FLUSH_S", 0.01)
     monkeypatch.setattr(gateway.limits.limiter, "FLUSH_RETRY_S", 60.0)
     state = SlowState()
     limiter = Limiter(state, Metrics(), "fail_open", clock=lambda: 1000.0)
@@ -343,7 +343,7 @@ async def test_settle_after_free_slots_settles_the_budget_once_and_keeps_other_s
     assert (await state.usage("key", "k", 1000.0))["concurrent"] == 1  # the second's slot
     # The budgeted key: the first's actual cost and the second's reserved estimate.
     assert (await state.spend("key", "k", 1000.0))["day"] == pytest.approx(0.7)
-    assert limiter._spend == {("team", "t"): 0.2}  # the team's spend, summed for later
+    assert limiter._spend.totals == {("team", "t"): 0.2}  # the team's spend, summed for later
     limiter.settle(second, 0, 0.0, ())
     assert await state.usage("key", "k", 1000.0) == {
         "requests_1m": 2,
@@ -379,10 +379,10 @@ async def test_settle_before_last_byte_settles_everything_in_one_write() -> None
         "concurrent": 0,
     }
     assert (await state.spend("key", "k", 1000.0))["day"] == pytest.approx(0.2)
-    assert limiter._spend == {("team", "t"): 0.2}
+    assert limiter._spend.totals == {("team", "t"): 0.2}
     limiter.free_slots(held)
     limiter.settle(held, 12, 0.2, (("key", "k"), ("team", "t")))  # from finish: nothing left
-    assert writes == [1] and limiter._spend == {("team", "t"): 0.2}
+    assert writes == [1] and limiter._spend.totals == {("team", "t"): 0.2}
 
 
 @pytest.mark.asyncio

@@ -1,0 +1,80 @@
+"""Spend that no budget of its request depends on (the key and team counters admin views read),
+summed per subject in this process and written every `SPEND_FLUSH_S`: one state round trip for
+all of it instead of one per request. Spend a budget of the request did depend on settles with
+its reservation instead (`Limiter.settle`)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+
+from gateway.state import Reservation, Settlement, StateBackend, StateUnavailable
+
+log = logging.getLogger("gateway.limits")
+# How often spend that no budget of the request depends on is written (summed per subject).
+SPEND_FLUSH_S = 0.25
+
+Subject = tuple[str, str]
+
+
+class SummedSpend:
+    """The sums not written yet, and the timer that asks for their write (`on_due`)."""
+
+    def __init__(self, on_due: Callable[[], None]) -> None:
+        self.totals: dict[Subject, float] = {}
+        self._on_due = on_due
+        self._timer: asyncio.TimerHandle | None = None
+
+    def __bool__(self) -> bool:
+        return bool(self.totals)
+
+    def __len__(self) -> int:
+        return len(self.totals)
+
+    def add(
+        self,
+        cost_usd: float,
+        subjects: tuple[Subject, ...],
+        budgeted: set[Subject] | None,
+        timed: bool,
+    ) -> None:
+        """Add `cost_usd` to each subject not in `budgeted`; with `timed`, make sure a write
+        is due within SPEND_FLUSH_S (without, the sums wait for `write`)."""
+        if not cost_usd or not subjects:
+            return
+        totals = self.totals
+        for subject in subjects:
+            if budgeted is None or subject not in budgeted:
+                totals[subject] = totals.get(subject, 0.0) + cost_usd
+        if totals and self._timer is None and timed:
+            self._timer = asyncio.get_running_loop().call_later(SPEND_FLUSH_S, self._due)
+
+    def _due(self) -> None:
+        self._timer = None
+        self._on_due()
+
+    def cancel(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    async def write(
+        self, state: StateBackend, now: float, count_error: Callable[[StateUnavailable], None]
+    ) -> bool:
+        """Write the sums; False when the state backend refused them (they are kept)."""
+        spend, self.totals = self.totals, {}
+        if not spend:
+            return True
+        nothing = Reservation(token="", checks=(), at=now)
+        settlements = [Settlement(nothing, 0, usd, (subject,)) for subject, usd in spend.items()]
+        try:
+            await state.settle(settlements, now)
+        except StateUnavailable as exc:
+            count_error(exc)
+            for subject, usd in spend.items():  # kept, and retried: spend must not be lost
+                self.totals[subject] = self.totals.get(subject, 0.0) + usd
+            return False
+        except Exception:
+            log.exception("cannot add the spend of %d subjects", len(spend))
+        return True
