@@ -61,9 +61,9 @@ class LocalCounter:
         values = self.values
         if labels in values:
             values[labels] += amount
-        else:
-            values[labels] = amount
+        else:  # its creation time first: a scrape that sees the value finds it
             self.created[labels] = time.time()
+            values[labels] = amount
 
     def family(self) -> Metric:
         family = CounterMetricFamily(self.name, self.doc, labels=self.label_names)
@@ -91,8 +91,8 @@ class LocalHistogram:
             self._new_row(())
 
     def _new_row(self, labels: Labels) -> list[float]:
+        self.created[labels] = time.time()  # first: a scrape that sees the row finds it
         row = self.rows[labels] = [0.0] * (len(self.bounds) + 2)
-        self.created[labels] = time.time()
         return row
 
     def observe(self, labels: Labels, value: float) -> None:
