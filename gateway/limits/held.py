@@ -29,7 +29,7 @@ class Held:
         "reservation",
         "rest",
         "rest_marked",
-        "settled",
+        "settled_cost",
         "slots",
         "slots_freed",
     )
@@ -50,7 +50,9 @@ class Held:
         # down): the router's first attempt uses them instead of a round trip of its own.
         self.breakers = breakers
         self.slots_freed = False  # by `Limiter.free_slots`, before the response's last byte
-        self.settled = False  # by `Limiter.settle_before_last_byte`: nothing left to settle
+        # Set by `Limiter.settle_before_last_byte` (nothing left to settle): the cost it settled,
+        # which the request's record reuses.
+        self.settled_cost: float | None = None
         # The reservation's checks sorted once for `free_slots` and `settle`: the concurrency
         # slots, the rest, and the (scope, subject) pairs whose budgets it checked.
         slots: tuple[LimitCheck, ...] = ()
@@ -73,6 +75,11 @@ class Held:
         self.rest_marked = rest_marked
         self.marked = bool(slots) or rest_marked  # `is_marked` of all its checks
         self.budgeted = budgeted
+
+    @property
+    def settled(self) -> bool:
+        """Whether `Limiter.settle_before_last_byte` settled everything already."""
+        return self.settled_cost is not None
 
     @property
     def holds_slots(self) -> bool:

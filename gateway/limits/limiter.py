@@ -252,7 +252,8 @@ class Limiter:
         if held.settled or held.slots_freed:
             return
         settlement = Settlement(held.reservation, actual_tokens, cost_usd)
-        held.settled = held.slots_freed = True
+        held.settled_cost = cost_usd
+        held.slots_freed = True
         try:
             pending = held.backend.start_settle([settlement], self.clock())
         except StateUnavailable:

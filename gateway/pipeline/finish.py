@@ -38,7 +38,11 @@ def finish_request(ctx: RequestContext, services: Services) -> None:
         usage = request_usage(ctx)
         cost = 0.0
         try:
-            cost = cost_usd(usage, ctx.exchange.deployment) if usage else 0.0
+            held = ctx.limits_held
+            if held is not None and held.settled_cost is not None:
+                cost = held.settled_cost  # priced before the last byte, from this same usage
+            elif usage is not None:
+                cost = cost_usd(usage, ctx.exchange.deployment)
             services.limiter.settle(
                 ctx.limits_held,
                 usage.prompt_tokens + usage.completion_tokens if usage else 0,
