@@ -15,9 +15,10 @@ import phonenumbers
 import pytest
 import regex
 
+from gateway.guardrails.pii_checks import PLAIN_IPV4
 from gateway.guardrails.pii_patterns import _FLAGS, _from_starts
 from gateway.guardrails.pii_phone import ASCII_PHONE_CANDIDATE, PHONE_CANDIDATE, _is_valid
-from gateway.guardrails.pii_rules import _PLAIN_IPV4, ASCII_STARTS, builtin_rules
+from gateway.guardrails.pii_rules import ASCII_STARTS, builtin_rules
 
 PATTERNS = {
     name: source
@@ -80,7 +81,7 @@ def test_plain_dotted_quads_are_addresses_ipaddress_accepts() -> None:
         value = ".".join(rng.choice(octets) for _ in range(4))
         if rng.random() < 0.3:
             value += "/" + rng.choice([str(n) for n in range(40)] + ["00", "032"])
-        if _PLAIN_IPV4.fullmatch(value):
+        if PLAIN_IPV4.fullmatch(value):
             ipaddress.ip_interface(value)  # raises if the fast path took a non-address
 
 
