@@ -27,119 +27,25 @@ import psutil
 import pytest
 
 from tests.conditions import wait_until
+from tests.e2e.hostile_gateway import (
+    KEY,
+    SWAP_KEY,
+    TIGHT_KEY,
+    MiB,
+    start_hostile_gateway,
+)
+from tests.e2e.raw_client import connect, read_response, refusal
 from tests.e2e.records import read_records
-from tests.procs import Proc, start_gateway
-
-KEY = "sk-hostile-key"
-TIGHT_KEY = "sk-hostile-tight"
-SWAP_KEY = "sk-hostile-swap"
-MiB = 1024 * 1024
-
-
-def _sha(secret: str) -> str:
-    return hashlib.sha256(secret.encode()).hexdigest()
-
-
-def _config(upstream: str, log_path: Path) -> str:
-    return f"""
-[server]
-max_body_bytes = {16 * MiB}
-header_timeout_s = 1.0
-body_timeout_s = 0.5
-max_connections = 32
-
-[logging]
-path = "{log_path}"
-
-[[providers]]
-name = "oai"
-type = "openai"
-base_url = "{upstream}/v1"
-
-[[providers]]
-name = "ant"
-type = "anthropic"
-base_url = "{upstream}"
-
-[[models]]
-name = "gpt"
-[[models.deployments]]
-provider = "oai"
-model = "mock-small"
-
-[[models]]
-name = "claude"
-[[models.deployments]]
-provider = "ant"
-model = "mock-small"
-
-[[keys]]
-id = "open"
-key_sha256 = "{_sha(KEY)}"
-
-[[keys]]
-id = "tight"
-key_sha256 = "{_sha(TIGHT_KEY)}"
-policy = "tight"
-
-[[keys]]
-id = "swap"
-key_sha256 = "{_sha(SWAP_KEY)}"
-policy = "swappable"
-"""
-
-
-def _start(root: Path, upstream: Proc, logging: str = "") -> Proc:
-    (root / "policies").mkdir()
-    (root / "policies" / "tight.toml").write_text("[limits]\ntpm = 100000\n")
-    (root / "policies" / "swappable.toml").write_text("[limits]\nrpm = 1000\n")
-    config = root / "config.toml"
-    text = _config(upstream.url, root / "requests.jsonl")
-    config.write_text(text.replace("[logging]\n", f"[logging]\n{logging}"))
-    return start_gateway(config)
+from tests.procs import Proc
 
 
 @pytest.fixture(scope="module")
 def gateway(tmp_path_factory: pytest.TempPathFactory, mock_upstream: Proc) -> Iterator[Proc]:
     root = tmp_path_factory.mktemp("hostile")
-    proc = _start(root, mock_upstream)
+    proc = start_hostile_gateway(root, mock_upstream)
     proc.log_path = root / "requests.jsonl"
     yield proc
     proc.stop()
-
-
-def _address(proc: Proc) -> tuple[str, int]:
-    host, port = proc.url.removeprefix("http://").rsplit(":", 1)
-    return host, int(port)
-
-
-def _connect(proc: Proc, timeout_s: float = 10.0) -> socket.socket:
-    sock = socket.create_connection(_address(proc), timeout=timeout_s)
-    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    return sock
-
-
-def _read_response(sock: socket.socket) -> tuple[int, dict[str, str], bytes]:
-    """One response read to its end (the gateway closes refused connections after it)."""
-    data = b""
-    while b"\r\n\r\n" not in data:
-        chunk = sock.recv(65536)
-        assert chunk, f"connection closed before a response: {data!r}"
-        data += chunk
-    head, _, body = data.partition(b"\r\n\r\n")
-    status_line, *lines = head.decode("latin-1").split("\r\n")
-    headers = {k.lower(): v.strip() for k, _, v in (line.partition(":") for line in lines)}
-    while len(body) < int(headers.get("content-length", "0")):
-        chunk = sock.recv(65536)
-        assert chunk, "connection closed inside the body"
-        body += chunk
-    return int(status_line.split()[1]), headers, body
-
-
-def _refusal(sock: socket.socket) -> tuple[int, dict[str, Any]]:
-    status, headers, body = _read_response(sock)
-    assert headers["content-type"] == "application/json"
-    return status, json.loads(body)
 
 
 def _gateway_rss(proc: Proc) -> int:
@@ -152,7 +58,7 @@ def _gateway_rss(proc: Proc) -> int:
 def test_a_200_mb_header_is_refused_while_it_is_read(gateway: Proc) -> None:
     before = _gateway_rss(gateway)
     chunk = b"a" * MiB
-    with _connect(gateway) as sock:
+    with connect(gateway) as sock:
         sock.sendall(b"GET /healthz HTTP/1.1\r\nhost: x\r\nx-big: ")
         sent = 0
         while sent < 200 * MiB and not select.select([sock], [], [], 0)[0]:
@@ -161,7 +67,7 @@ def test_a_200_mb_header_is_refused_while_it_is_read(gateway: Proc) -> None:
             except (BrokenPipeError, ConnectionResetError):
                 break
             sent += len(chunk)
-        status, body = _refusal(sock)
+        status, body = refusal(sock)
     assert status == 431
     assert body["error"]["code"] == "headers_too_large"
     assert sent < 200 * MiB, "the whole header was accepted"
@@ -176,9 +82,9 @@ def test_too_many_headers_get_431_in_the_route_s_shape(
     gateway: Proc, path: str, shape: str
 ) -> None:
     headers = "".join(f"x-h{i}: v\r\n" for i in range(101))
-    with _connect(gateway) as sock:
+    with connect(gateway) as sock:
         sock.sendall(f"POST {path} HTTP/1.1\r\nhost: x\r\n{headers}\r\n".encode())
-        status, body = _refusal(sock)
+        status, body = refusal(sock)
     assert status == 431
     if shape == "anthropic":
         assert body["type"] == "error" and body["error"]["type"] == "invalid_request_error"
@@ -187,12 +93,12 @@ def test_too_many_headers_get_431_in_the_route_s_shape(
 
 
 def test_slowloris_heads_get_408_after_the_header_deadline(gateway: Proc) -> None:
-    socks = [_connect(gateway) for _ in range(20)]
+    socks = [connect(gateway) for _ in range(20)]
     try:
         for sock in socks:
             sock.sendall(b"GET /healthz HTTP/1.1\r\nhost: x\r\nx-slow: ")
         for sock in socks:
-            status, body = _refusal(sock)  # the deadline is 1 s; the socket waits up to 10
+            status, body = refusal(sock)  # the deadline is 1 s; the socket waits up to 10
             assert status == 408 and body["error"]["code"] == "request_timeout"
             assert sock.recv(1) == b""  # and the connection is closed
     finally:
@@ -209,7 +115,7 @@ def test_slowloris_heads_get_408_after_the_header_deadline(gateway: Proc) -> Non
 
 def test_a_body_at_one_byte_per_second_gets_408_and_a_record(gateway: Proc) -> None:
     assert gateway.log_path is not None
-    with _connect(gateway) as sock:
+    with connect(gateway) as sock:
         sock.sendall(
             b"POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\n"
             + f"authorization: Bearer {KEY}\r\ncontent-length: 1000\r\n\r\n{{".encode()
@@ -224,7 +130,7 @@ def test_a_body_at_one_byte_per_second_gets_408_and_a_record(gateway: Proc) -> N
             assert ready
             break
         sock.settimeout(10)
-        status, body = _refusal(sock)
+        status, body = refusal(sock)
     assert status == 408 and body["error"]["code"] == "request_timeout"
     wait_until(
         lambda: [r for r in read_records(gateway.log_path) if r["status"] == 408],  # type: ignore[arg-type]
@@ -238,10 +144,10 @@ def test_connections_past_max_connections_get_503(gateway: Proc) -> None:
     try:
         refused: tuple[int, dict[str, Any], dict[str, str]] | None = None
         for _ in range(40):
-            sock = _connect(gateway)
+            sock = connect(gateway)
             opened.append(sock)
             sock.sendall(b"GET /healthz HTTP/1.1\r\nhost: x\r\n\r\n")
-            status, headers, body = _read_response(sock)
+            status, headers, body = read_response(sock)
             if status != 200:
                 refused = (status, json.loads(body), headers)
                 break
@@ -406,12 +312,12 @@ def test_max_tokens_2_to_the_63_gets_400_not_429(gateway: Proc) -> None:
 def test_a_control_character_in_authorization_gets_a_json_400(
     gateway: Proc, path: str, shape: str
 ) -> None:
-    with _connect(gateway) as sock:
+    with connect(gateway) as sock:
         sock.sendall(
             f"POST {path} HTTP/1.1\r\nhost: x\r\nauthorization: Bearer a\x01b\r\n"
             "content-length: 2\r\n\r\n{}".encode()
         )
-        status, body = _refusal(sock)
+        status, body = refusal(sock)
     assert status == 400
     if shape == "anthropic":
         assert body["type"] == "error" and body["error"]["type"] == "invalid_request_error"
@@ -422,7 +328,7 @@ def test_a_control_character_in_authorization_gets_a_json_400(
 def test_a_client_leaving_during_the_upload_logs_no_traceback(gateway: Proc) -> None:
     assert gateway.log_path is not None
     seen = len(read_records(gateway.log_path))
-    with _connect(gateway) as sock:
+    with connect(gateway) as sock:
         sock.sendall(
             b"POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\n"
             + f"authorization: Bearer {KEY}\r\ncontent-length: 1000\r\n\r\n{{".encode()
@@ -444,7 +350,7 @@ def test_with_record_batch_0_a_sigkill_loses_no_answered_request(
     tmp_path: Path, mock_upstream: Proc
 ) -> None:
     log_path = tmp_path / "requests.jsonl"
-    proc = _start(tmp_path, mock_upstream, "record_batch_ms = 0\n")
+    proc = start_hostile_gateway(tmp_path, mock_upstream, "record_batch_ms = 0\n")
     try:
         ids = []
         with httpx.Client(base_url=proc.url, headers={"authorization": f"Bearer {KEY}"}) as client:
