@@ -8,133 +8,20 @@ per request that can be written.
 
 from __future__ import annotations
 
-import asyncio
-import hashlib
 import json
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gateway.app import create_app
-from gateway.config.load import load_config
-from gateway.observability.record_json import record_line
-from gateway.observability.recorder import MemorySink
-from gateway.pipeline.services import Services
-from gateway.upstream import UpstreamClient, UpstreamError, UpstreamRequest
-from gateway.upstream.fake import FakeReply, FakeUpstream
+from gateway.upstream import UpstreamError
+from gateway.upstream.fake import FakeReply
+from tests.unit.http.fuzz_harness import BUDGET, ENDPOINTS, Harness, check
 
-# One attempt, no backoff, a breaker that never opens: every example reaches the upstream.
-CONFIG = """
-[routing]
-max_attempts = 1
-backoff_base_s = 0.001
-breaker_failures = 1000000
-
-[[providers]]
-name = "oai"
-type = "openai"
-base_url = "http://upstream.invalid/v1"
-
-[[providers]]
-name = "ant"
-type = "anthropic"
-base_url = "http://upstream.invalid"
-
-[[models]]
-name = "gpt"
-[[models.deployments]]
-provider = "oai"
-model = "m"
-input_cost_per_1m = 1.0
-
-[[models]]
-name = "claude"
-[[models.deployments]]
-provider = "ant"
-model = "m"
-
-[[keys]]
-id = "fuzz"
-key_sha256 = "{digest}"
-policy = "fuzz"
-"""
-POLICY = """
-[cache]
-mode = "exact"
-
-[[guardrails]]
-name = "pii"
-type = "pii"
-applies_to = "both"
-action = "redact"
-on_error = "allow"
-"""
-ENDPOINTS = {
-    "/v1/chat/completions": "openai",
-    "/v1/embeddings": "openai",
-    "/v1/messages": "anthropic",
-}
-# Derandomized (the same examples on every run) and small: a CI budget of a few seconds each.
-BUDGET = settings(
-    max_examples=60,
-    derandomize=True,
-    deadline=None,
-    database=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
-REQUEST_TIMEOUT_S = 10.0
 # Hypothesis's failure report trips this warning of a dependency; the report must stay readable.
 pytestmark = pytest.mark.filterwarnings("ignore:mypy_extensions.TypedDict:DeprecationWarning")
-FUZZ_KEY = "sk-fuzz"
-
-
-class _Network:
-    """Stands in for the network clients: every provider is the fake upstream."""
-
-    def __init__(self, upstream: UpstreamClient) -> None:
-        self.upstream = upstream
-
-    def client(self, provider: object) -> UpstreamClient:
-        return self.upstream
-
-    async def aclose(self) -> None:
-        pass
-
-
-class Harness:
-    """The app, its sink, and the answer the fake upstream gives next."""
-
-    def __init__(self, root: Path) -> None:
-        digest = hashlib.sha256(FUZZ_KEY.encode()).hexdigest()
-        (root / "config.toml").write_text(CONFIG.replace("{digest}", digest))
-        (root / "policies").mkdir()
-        (root / "policies" / "fuzz.toml").write_text(POLICY)
-        self.sink = MemorySink()
-        app = create_app(load_config(root / "config.toml"), recorder=self.sink, watch_config=False)
-        self.services: Services = app.state.services
-        self.reply = FakeReply(500)
-        self.services.network = _Network(FakeUpstream(self._answer))  # type: ignore[assignment]
-        self.loop = asyncio.new_event_loop()
-        transport = httpx.ASGITransport(app=app)
-        self.client = httpx.AsyncClient(transport=transport, base_url="http://gw")
-
-    def _answer(self, request: UpstreamRequest) -> FakeReply:
-        return self.reply
-
-    def post(self, path: str, body: bytes) -> httpx.Response:
-        headers = {"authorization": f"Bearer {FUZZ_KEY}", "content-type": "application/json"}
-        request = self.client.post(path, content=body, headers=headers)
-        return self.loop.run_until_complete(asyncio.wait_for(request, REQUEST_TIMEOUT_S))
-
-    def close(self) -> None:
-        self.loop.run_until_complete(self.client.aclose())
-        self.loop.run_until_complete(self.services.aclose())
-        self.loop.close()
 
 
 @pytest.fixture(scope="module")
@@ -142,24 +29,6 @@ def harness(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Harness]:
     harness = Harness(tmp_path_factory.mktemp("fuzz"))
     yield harness
     harness.close()
-
-
-def check(harness: Harness, path: str, response: httpx.Response, records_before: int) -> None:
-    """No 500, errors in the endpoint's shape, one record per request that can be written."""
-    assert response.status_code != 500, response.text
-    if response.status_code >= 400:
-        body = response.json()
-        if ENDPOINTS[path] == "anthropic":
-            assert body["type"] == "error"
-            assert isinstance(body["error"]["type"], str)
-            assert isinstance(body["error"]["message"], str)
-        else:
-            assert set(body["error"]) == {"message", "type", "param", "code"}
-            assert isinstance(body["error"]["message"], str)
-    harness.services.records.write_pending()
-    assert len(harness.sink.records) == records_before + 1
-    line, _ = record_line(harness.sink.records[-1])
-    assert json.loads(line)["id"] == response.headers["x-request-id"]
 
 
 # -- hostile requests ---------------------------------------------------------------------------
