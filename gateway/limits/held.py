@@ -1,19 +1,14 @@
 """What one request holds from its acquire until it settles: its reservation, the backend that
-holds it, and its checks sorted once (the concurrency slots, the rest, the budgets checked)."""
+holds it, and its checks sorted (`gateway.limits.sorting`: the concurrency slots, the rest, the
+budgets checked, where the rate headers' windows are)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 
-from gateway.limits.plan import Estimate, rate_headers
-from gateway.state import (
-    BUDGET_KINDS,
-    AcquireResult,
-    BreakerState,
-    LimitCheck,
-    Reservation,
-    StateBackend,
-)
+from gateway.limits.plan import Estimate, rate_headers, window_headers
+from gateway.limits.sorting import Sorting, Subject, sort_checks
+from gateway.state import AcquireResult, BreakerState, LimitCheck, Reservation, StateBackend
 
 
 class Held:
@@ -23,15 +18,11 @@ class Held:
         "acquired",
         "backend",
         "breakers",
-        "budgeted",
         "estimate",
-        "marked",
         "reservation",
-        "rest",
-        "rest_marked",
         "settled_cost",
-        "slots",
         "slots_freed",
+        "sorting",
     )
 
     def __init__(
@@ -41,6 +32,7 @@ class Held:
         estimate: Estimate,
         acquired: AcquireResult,
         breakers: Mapping[str, BreakerState] | None = None,
+        sorting: Sorting | None = None,
     ) -> None:
         self.reservation = reservation
         self.backend = backend
@@ -53,28 +45,35 @@ class Held:
         # Set by `Limiter.settle_before_last_byte` (nothing left to settle): the cost it settled,
         # which the request's record reuses.
         self.settled_cost: float | None = None
-        # The reservation's checks sorted once for `free_slots` and `settle`: the concurrency
-        # slots, the rest, and the (scope, subject) pairs whose budgets it checked.
-        slots: tuple[LimitCheck, ...] = ()
-        rest: tuple[LimitCheck, ...] = ()
-        budgeted: set[tuple[str, str]] | None = None
-        rest_marked = False
-        for check in reservation.checks:
-            kind = check.kind
-            if kind == "concurrent":
-                slots += (check,)
-                continue
-            rest += (check,)
-            if kind != "rpm":
-                rest_marked = True  # `is_marked(rest)`
-                if kind in BUDGET_KINDS:
-                    budgeted = budgeted or set()
-                    budgeted.add((check.scope, check.subject))
-        self.slots = slots
-        self.rest = rest
-        self.rest_marked = rest_marked
-        self.marked = bool(slots) or rest_marked  # `is_marked` of all its checks
-        self.budgeted = budgeted
+        # The checks sorted: given by the plan when they keep their shape, else sorted here.
+        self.sorting = sorting if sorting is not None else sort_checks(reservation.checks)
+
+    @property
+    def slots(self) -> tuple[LimitCheck, ...]:
+        """The concurrency checks (what `Limiter.free_slots` frees)."""
+        checks = self.reservation.checks
+        return tuple(checks[at] for at in self.sorting.slots_at)
+
+    @property
+    def rest(self) -> tuple[LimitCheck, ...]:
+        """The checks other than the concurrency slots (settled after `free_slots`)."""
+        slots_at = self.sorting.slots_at
+        return tuple(c for at, c in enumerate(self.reservation.checks) if at not in slots_at)
+
+    @property
+    def marked(self) -> bool:
+        """`is_marked` of all its checks: remembered under its token, to settle."""
+        return self.sorting.marked
+
+    @property
+    def rest_marked(self) -> bool:
+        """`is_marked` of `rest`."""
+        return self.sorting.rest_marked
+
+    @property
+    def budgeted(self) -> frozenset[Subject] | None:
+        """The (scope, subject) pairs whose budgets it checked."""
+        return self.sorting.budgeted
 
     @property
     def settled(self) -> bool:
@@ -83,7 +82,7 @@ class Held:
 
     @property
     def holds_slots(self) -> bool:
-        return bool(self.slots)
+        return bool(self.sorting.slots_at)
 
     @property
     def results_ready(self) -> bool:
@@ -93,4 +92,8 @@ class Held:
 
     def rate_headers(self) -> dict[str, str]:
         """The x-ratelimit-* headers of the acquire (built on demand: see check_limits)."""
+        pair = self.sorting.window_pair
+        if pair is not None:  # one rpm and one tpm window: no tightest to look for
+            results = self.acquired.results
+            return window_headers(results[pair[0]], results[pair[1]])
         return rate_headers(self.acquired.results)

@@ -53,6 +53,7 @@ from gateway.errors import RateLimited, ServiceUnavailable
 from gateway.limits.abandoned import AbandonedAcquires
 from gateway.limits.held import Held
 from gateway.limits.plan import Estimate, rate_headers, refusal_message
+from gateway.limits.sorting import Sorting, Subject
 from gateway.limits.summed_spend import SummedSpend
 from gateway.observability.metrics import Metrics
 from gateway.state import (
@@ -105,11 +106,13 @@ class Limiter:
         estimate: Estimate,
         model: ModelConfig | None = None,
         deadline_s: float | None = None,
+        sorting: Sorting | None = None,
     ) -> Held | None:
         """Reserve everything or raise RateLimited (with the rate headers); returns what to
         settle. With `model`, its deployments' breakers are read in the same round trip
         (`Held.breakers`). `deadline_s`: how long the request may still run (its reservation
-        is held that long plus `HOLD_GRACE_S`, at the latest)."""
+        is held that long plus `HOLD_GRACE_S`, at the latest). `sorting`: how `checks` sort,
+        when the plan knows it already (`LimitPlan.sorting`)."""
         now = self.clock()
         names = model.deployment_names if model is not None else ()
         backend = self.state
@@ -150,7 +153,7 @@ class Limiter:
                 budget=refused.check.kind.startswith("budget"),
             )
         breakers = result.breakers if breakers_read and result.breakers else None
-        return Held(result.reservation, backend, estimate, result, breakers)
+        return Held(result.reservation, backend, estimate, result, breakers, sorting)
 
     def _abandon(self, reservation: Reservation) -> None:
         self._abandoned.add(reservation)
@@ -204,7 +207,7 @@ class Limiter:
     ) -> None:
         """Queue what the request leaves to do; returns at once (the flushers send it).
         Nothing when `settle_before_last_byte` settled it already."""
-        budgeted: set[tuple[str, str]] | None = None
+        budgeted: frozenset[Subject] | None = None
         if held is not None:
             if held.settled:
                 return
@@ -223,7 +226,7 @@ class Limiter:
                 self._send_queue()
         self._add_spend(cost_usd, spend_subjects, budgeted)
 
-    def _budgeted_here(self, held: Held) -> set[tuple[str, str]] | None:
+    def _budgeted_here(self, held: Held) -> frozenset[Subject] | None:
         """The subjects whose spend the request's settlement adds to the shared state. A
         request held in this process (`fail_open` while Redis was away) settles its budgets
         here only: its whole cost then goes with the summed spend, to reach Redis too."""
@@ -233,7 +236,7 @@ class Limiter:
         self,
         cost_usd: float,
         spend_subjects: tuple[tuple[str, str], ...],
-        budgeted: set[tuple[str, str]] | None,
+        budgeted: frozenset[Subject] | None,
     ) -> None:
         """Sum the spend of subjects whose budget the request did not check (those settle with
         its reservation), for the next spend write."""
@@ -249,20 +252,23 @@ class Limiter:
         """`free_slots` and `settle` in one: when the usage is known before the answer's last
         byte, the slots, tokens and budgets are settled in one write started before this
         returns (as `free_slots`'s), instead of two; the later `settle` then does nothing."""
-        if held.settled or held.slots_freed:
+        if held.slots_freed:  # by `free_slots`, or settled here already (which frees them)
             return
         settlement = Settlement(held.reservation, actual_tokens, cost_usd)
         held.settled_cost = cost_usd
         held.slots_freed = True
+        backend = held.backend
         try:
-            pending = held.backend.start_settle([settlement], self.clock())
+            pending = backend.start_settle([settlement], self.clock())
         except StateUnavailable:
-            self._retry(held.backend, [settlement])
+            self._retry(backend, [settlement])
         else:
             if pending is not None:
                 self._freeing.add(pending)
-                pending.add_done_callback(functools.partial(self._freed, held.backend, settlement))
-        self._add_spend(cost_usd, spend_subjects, self._budgeted_here(held))
+                pending.add_done_callback(functools.partial(self._freed, backend, settlement))
+        # `_add_spend(..., self._budgeted_here(held))`, written out: this runs on every request.
+        budgeted = held.sorting.budgeted if backend is self.state else None
+        self._spend.add(cost_usd, spend_subjects, budgeted, timed=self._flusher is not None)
 
     def _send_queue(self) -> None:
         """Start writing the queued settlements now, without an await (on Redis they leave at

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from gateway.config.types import KeyConfig, LimitsConfig, ModelConfig, PolicyConfig
+from gateway.limits.sorting import Sorting, sort_checks
 from gateway.providers import EndpointKind
 from gateway.state import BUDGET_KINDS, CheckResult, LimitCheck
 
@@ -160,6 +161,12 @@ class LimitPlan:
         return tuple(at for at, check in enumerate(self.checks) if check.kind == "tpm")
 
     @functools.cached_property
+    def sorting(self) -> Sorting | None:
+        """How `for_request`'s checks sort (`gateway.limits.sorting`), when that is the same for
+        every request (only tpm amounts vary); None when the end user or budgets change it."""
+        return sort_checks(self.checks) if self.tpm_only_varies else None
+
+    @functools.cached_property
     def tpm_only_varies(self) -> bool:
         """No budget and no end-user check: only the tpm amounts change per request."""
         return all(c.scope != "user" and c.kind not in BUDGET_KINDS for c in self.checks)
@@ -227,6 +234,8 @@ def rate_headers(results: tuple[CheckResult, ...]) -> dict[str, str]:
                 requests = result
         elif kind == "tpm" and (tokens is None or result.remaining < tokens.remaining):
             tokens = result
+    if requests is not None and tokens is not None:
+        return window_headers(requests, tokens)
     headers: dict[str, str] = {}
     if requests is not None:
         reset = requests.reset_s
@@ -239,3 +248,16 @@ def rate_headers(results: tuple[CheckResult, ...]) -> dict[str, str]:
         headers["x-ratelimit-remaining-tokens"] = str(int(tokens.remaining))
         headers["x-ratelimit-reset-tokens"] = f"{reset if reset > 0.0 else 0.0:.3f}s"
     return headers
+
+
+def window_headers(requests: CheckResult, tokens: CheckResult) -> dict[str, str]:
+    """`rate_headers` of the tightest request window and the tightest token window."""
+    reset, reset_tokens = requests.reset_s, tokens.reset_s
+    return {
+        "x-ratelimit-limit-requests": _number(requests.check.limit),
+        "x-ratelimit-remaining-requests": str(int(requests.remaining)),
+        "x-ratelimit-reset-requests": f"{reset if reset > 0.0 else 0.0:.3f}s",
+        "x-ratelimit-limit-tokens": _number(tokens.check.limit),
+        "x-ratelimit-remaining-tokens": str(int(tokens.remaining)),
+        "x-ratelimit-reset-tokens": f"{reset_tokens if reset_tokens > 0.0 else 0.0:.3f}s",
+    }

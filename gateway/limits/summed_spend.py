@@ -36,7 +36,7 @@ class SummedSpend:
         self,
         cost_usd: float,
         subjects: tuple[Subject, ...],
-        budgeted: set[Subject] | None,
+        budgeted: frozenset[Subject] | None,
         timed: bool,
     ) -> None:
         """Add `cost_usd` to each subject not in `budgeted`; with `timed`, make sure a write

@@ -117,7 +117,7 @@ async def check_limits(ctx: RequestContext, services: Services) -> None:
     deadline_s = ctx.runtime.config.server.request_timeout_s - (began - ctx.started)
     try:
         held = ctx.limits_held = await services.limiter.acquire(
-            checks, estimate, ctx.model, max(0.0, deadline_s)
+            checks, estimate, ctx.model, max(0.0, deadline_s), plan.sorting
         )
     finally:
         ctx.limits_ms = (time.monotonic() - began) * 1000
