@@ -6,6 +6,7 @@ changed; stream events are forwarded byte for byte as they arrive.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import orjson
@@ -27,6 +28,13 @@ from gateway.providers.upstream_errors import error_from_upstream
 from gateway.sse import parse_event
 
 _DONE = b"[DONE]"
+# Whole events, each a single `data: ` line holding a JSON object or `[DONE]` (the shape of
+# nearly every chunk); a `\r` or a second line in an event (SSE allows both) does not match.
+_DATA_EVENTS = re.compile(rb"(?:data: (?:\{[^\r\n]*\}|\[DONE\])\n\n)+")
+
+
+def _malformed_event() -> UpstreamFailed:
+    return UpstreamFailed("upstream sent a malformed stream event", code="upstream_malformed")
 
 
 def usage_from_openai(usage: Any) -> Usage | None:
@@ -114,6 +122,8 @@ class OpenAIStreamPassthrough:
         return None
 
     def feed(self, chunk: bytes) -> list[bytes]:
+        if not self._pending and _DATA_EVENTS.fullmatch(chunk):
+            return self._relay(chunk)  # nearly every chunk: whole one-line `data:` events
         buffer = self._pending + chunk if self._pending else chunk
         if b"\r" in buffer:
             buffer = buffer.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
@@ -122,12 +132,14 @@ class OpenAIStreamPassthrough:
             self._pending = buffer
             return []
         complete, self._pending = buffer[: end + 2], buffer[end + 2 :]
+        if _DATA_EVENTS.fullmatch(complete):
+            return self._relay(complete)
         parts = complete.split(b"\n\n")
         parts.pop()  # the empty remainder after the last blank line
         dropped: set[int] = set()
         for index, part in enumerate(parts):
             if part.startswith(b"data: ") and b"\n" not in part:
-                data = part[6:]  # the shape of nearly every event
+                data = part[6:]
             else:
                 event = parse_event(part + b"\n\n")
                 if event is None or not event.data:
@@ -139,32 +151,67 @@ class OpenAIStreamPassthrough:
             try:
                 parsed = orjson.loads(data)
             except orjson.JSONDecodeError:
-                raise UpstreamFailed(
-                    "upstream sent a malformed stream event", code="upstream_malformed"
-                ) from None
+                raise _malformed_event() from None
             if type(parsed) is not dict:
-                raise UpstreamFailed(
-                    "upstream sent a malformed stream event", code="upstream_malformed"
-                )
-            if parsed.get("error"):
-                raise UpstreamFailed(f"upstream stream error: {error_text(parsed['error'])}")
-            choices = parsed.get("choices")
-            if choices:
-                if type(choices) is not list or type(choices[0]) is not dict:
-                    raise malformed("a stream chunk's choices are not a list of objects")
-            elif choices is not None and choices != []:
-                raise malformed("a stream chunk's choices are not a list")
-            if parsed.get("usage") is not None:
-                usage = usage_from_openai(parsed["usage"])
-                if usage is not None:
-                    self.usage = usage
-                    if not parsed.get("choices") and not self._client_wants_usage:
-                        dropped.add(index)
-                        continue
+                raise _malformed_event()
+            if self._check(parsed):
+                dropped.add(index)
+                continue
             self._events.append(data)
         if not dropped:
             return [complete]  # the bytes exactly as received
         return [part + b"\n\n" for index, part in enumerate(parts) if index not in dropped]
+
+    def _relay(self, events: bytes) -> list[bytes]:
+        """Whole events matching `_DATA_EVENTS`: checked, kept for `text`, forwarded."""
+        dropped: list[bytes] = []
+        # Each event is `data: <one line>\n\n`, so the lines are what lies between the marks.
+        for data in events[6:-2].split(b"\n\ndata: "):
+            if data == _DONE:
+                self.ended = True
+                continue
+            try:
+                parsed = orjson.loads(data)  # an object: the line starts with `{`
+            except orjson.JSONDecodeError:
+                raise _malformed_event() from None
+            choices = parsed.get("choices")
+            # A plain content chunk (nearly every one) needs no more checks than these.
+            if (
+                type(choices) is list
+                and choices
+                and type(choices[0]) is dict
+                and not parsed.get("error")
+                and parsed.get("usage") is None
+            ) or not self._check(parsed):
+                self._events.append(data)
+            else:
+                dropped.append(data)
+        if not dropped:
+            return [events]  # the bytes exactly as received
+        # Whether an event is dropped depends on its bytes alone: equal bytes, same fate.
+        return [
+            b"data: " + data + b"\n\n"
+            for data in events[6:-2].split(b"\n\ndata: ")
+            if data not in dropped
+        ]
+
+    def _check(self, parsed: dict[str, Any]) -> bool:
+        """Every check of one event: an upstream error, the choices' shape, the usage (read
+        into `usage`). Whether to drop the event: the usage chunk the client did not ask for."""
+        if parsed.get("error"):
+            raise UpstreamFailed(f"upstream stream error: {error_text(parsed['error'])}")
+        choices = parsed.get("choices")
+        if choices:
+            if type(choices) is not list or type(choices[0]) is not dict:
+                raise malformed("a stream chunk's choices are not a list of objects")
+        elif choices is not None and choices != []:
+            raise malformed("a stream chunk's choices are not a list")
+        if parsed.get("usage") is not None:
+            usage = usage_from_openai(parsed["usage"])
+            if usage is not None:
+                self.usage = usage
+                return not choices and not self._client_wants_usage
+        return False
 
     def finish(self) -> list[bytes]:
         if not self.ended and not self._finish_reason_sent():

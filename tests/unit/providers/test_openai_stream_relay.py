@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 
@@ -79,3 +80,48 @@ def test_legacy_completion_chunks_are_relayed_and_their_text_read() -> None:
     assert b"".join(sent) == text_chunk("Once ") + text_chunk("upon")
     assert relay.text == ["Once ", "upon"]
     assert relay.usage is not None and relay.usage.completion_tokens == 2
+
+
+PLAIN = chunk("ok")
+HOSTILE = [
+    # (event data, the error's code, a fragment of its message)
+    (b'{"choices": [{"delta": {}}], "error": {"message": "boom"}}', None, "boom"),
+    (b'{"choices": [{"delta": {}}], "\\u0065rror": {"message": "boom"}}', None, "boom"),
+    (b'{"choices": [1]}', "upstream_malformed", "not a list of objects"),
+    (b'{"choices": {"0": {}}}', "upstream_malformed", "not a list of objects"),
+    (b'{"choices": 0}', "upstream_malformed", "not a list"),
+    (
+        b'{"choices": [{"delta": {}}], "usage": {"prompt_tokens": -1}}',
+        "upstream_malformed",
+        "prompt_tokens",
+    ),
+    (b'{"choices": [{"delta": {}}', "upstream_malformed", "malformed stream event"),
+]
+
+
+@pytest.mark.parametrize(("data", "code", "message"), HOSTILE)
+@pytest.mark.parametrize(
+    "arrival",
+    [
+        lambda event: [event],  # a chunk of its own
+        lambda event: [PLAIN + event + PLAIN],  # among plain events
+        lambda event: [b": keep-alive\n\n" + event],  # beside a comment
+        lambda event: [event[:9], event[9:]],  # split across reads
+    ],
+)
+def test_a_hostile_event_fails_however_it_arrives(
+    data: bytes, code: str | None, message: str, arrival: Any
+) -> None:
+    event = b"data: " + data + b"\n\n"
+    with pytest.raises(UpstreamFailed, match=message) as caught:
+        relay(True, arrival(event))
+    assert caught.value.code == (code or UpstreamFailed("x").code)
+
+
+def test_usage_on_a_content_chunk_is_read_and_the_chunk_kept() -> None:
+    with_usage = chunk("Hi", USAGE)
+    for pieces in ([with_usage, b"data: [DONE]\n\n"], [PLAIN + with_usage + b"data: [DONE]\n\n"]):
+        out, converter = relay(False, pieces)
+        assert out == b"".join(pieces)
+        assert converter.usage is not None and converter.usage.prompt_tokens == 5
+        assert converter.text[-1] == "Hi" and converter.ended
