@@ -32,6 +32,8 @@ def gateway_headers(ctx: RequestContext) -> list[tuple[bytes, bytes]]:
         headers.append((b"x-gateway-deployment", ctx.exchange.deployment.name.encode()))
     if ctx.exchange.attempts:
         headers.append((b"x-gateway-attempts", str(len(ctx.exchange.attempts)).encode()))
+    if ctx.rate_headers:
+        headers += ctx.rate_headers
     for name, value in ctx.response_headers.items():
         headers.append((name.encode(), value.encode("latin-1", "replace")))
     if ctx.exchange.upstream_request_id is not None or ctx.exchange.upstream_headers:
@@ -69,8 +71,10 @@ def upstream_headers(ctx: RequestContext) -> list[tuple[bytes, bytes]]:
     if exchange.upstream_request_id is not None:
         request_id = exchange.upstream_request_id.encode("latin-1", "replace")
         headers.append((b"x-upstream-request-id", request_id))
-    if exchange.upstream_headers and not any(
-        name.startswith("x-ratelimit-") for name in ctx.response_headers
+    if (
+        exchange.upstream_headers
+        and not ctx.rate_headers
+        and not any(name.startswith("x-ratelimit-") for name in ctx.response_headers)
     ):
         for name, value in exchange.upstream_headers.items():
             headers.append((name.encode(), value.encode("latin-1", "replace")))

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from gateway.limits.plan import Estimate, rate_headers, window_headers
+from gateway.limits.plan import Estimate, rate_header_lines, window_header_lines
 from gateway.limits.sorting import Sorting, Subject, sort_checks
 from gateway.state import AcquireResult, BreakerState, LimitCheck, Reservation, StateBackend
 
@@ -90,10 +90,11 @@ class Held:
         headers cost only their formatting; else (Redis) reading them parses the reply."""
         return not callable(self.acquired.parts)
 
-    def rate_headers(self) -> dict[str, str]:
-        """The x-ratelimit-* headers of the acquire (built on demand: see check_limits)."""
+    def rate_header_lines(self) -> list[tuple[bytes, bytes]]:
+        """The x-ratelimit-* headers of the acquire, as the response writes them (built on
+        demand: see check_limits)."""
         pair = self.sorting.window_pair
         if pair is not None:  # one rpm and one tpm window: no tightest to look for
             results = self.acquired.results
-            return window_headers(results[pair[0]], results[pair[1]])
-        return rate_headers(self.acquired.results)
+            return window_header_lines(results[pair[0]], results[pair[1]])
+        return rate_header_lines(self.acquired.results)

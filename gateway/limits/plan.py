@@ -207,6 +207,11 @@ def _number(value: float) -> str:
     return str(int(value)) if float(value).is_integer() else f"{value:g}"
 
 
+@functools.lru_cache(maxsize=256)
+def _number_bytes(value: float) -> bytes:
+    return _number(value).encode()
+
+
 def refusal_message(result: CheckResult) -> str:
     check = result.check
     who = f"{check.scope} '{check.subject}'"
@@ -234,8 +239,6 @@ def rate_headers(results: tuple[CheckResult, ...]) -> dict[str, str]:
                 requests = result
         elif kind == "tpm" and (tokens is None or result.remaining < tokens.remaining):
             tokens = result
-    if requests is not None and tokens is not None:
-        return window_headers(requests, tokens)
     headers: dict[str, str] = {}
     if requests is not None:
         reset = requests.reset_s
@@ -250,14 +253,20 @@ def rate_headers(results: tuple[CheckResult, ...]) -> dict[str, str]:
     return headers
 
 
-def window_headers(requests: CheckResult, tokens: CheckResult) -> dict[str, str]:
-    """`rate_headers` of the tightest request window and the tightest token window."""
+def window_header_lines(requests: CheckResult, tokens: CheckResult) -> list[tuple[bytes, bytes]]:
+    """`rate_headers` of the tightest request window and the tightest token window, as the
+    response writes them (the allowed path of nearly every request with limits)."""
     reset, reset_tokens = requests.reset_s, tokens.reset_s
-    return {
-        "x-ratelimit-limit-requests": _number(requests.check.limit),
-        "x-ratelimit-remaining-requests": str(int(requests.remaining)),
-        "x-ratelimit-reset-requests": f"{reset if reset > 0.0 else 0.0:.3f}s",
-        "x-ratelimit-limit-tokens": _number(tokens.check.limit),
-        "x-ratelimit-remaining-tokens": str(int(tokens.remaining)),
-        "x-ratelimit-reset-tokens": f"{reset_tokens if reset_tokens > 0.0 else 0.0:.3f}s",
-    }
+    return [
+        (b"x-ratelimit-limit-requests", _number_bytes(requests.check.limit)),
+        (b"x-ratelimit-remaining-requests", b"%d" % requests.remaining),
+        (b"x-ratelimit-reset-requests", b"%.3fs" % (reset if reset > 0.0 else 0.0)),
+        (b"x-ratelimit-limit-tokens", _number_bytes(tokens.check.limit)),
+        (b"x-ratelimit-remaining-tokens", b"%d" % tokens.remaining),
+        (b"x-ratelimit-reset-tokens", b"%.3fs" % (reset_tokens if reset_tokens > 0.0 else 0.0)),
+    ]
+
+
+def rate_header_lines(results: tuple[CheckResult, ...]) -> list[tuple[bytes, bytes]]:
+    """`rate_headers` as the response writes them."""
+    return [(name.encode(), value.encode()) for name, value in rate_headers(results).items()]

@@ -95,6 +95,8 @@ class RequestContext:
     # Client-format bytes sent for a stream, kept only when the answer will be cached.
     sent_chunks: list[bytes] | None = None
     response_headers: dict[str, str] = field(default_factory=dict)
+    # The x-ratelimit-* headers of the limits this request was checked against, encoded.
+    rate_headers: list[tuple[bytes, bytes]] | None = None
     _prompt_estimate: int | None = None
     # Work the response needs but the upstream call does not (`defer`).
     _deferred: list[Callable[[], None]] | None = None

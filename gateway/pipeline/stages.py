@@ -124,9 +124,13 @@ async def check_limits(ctx: RequestContext, services: Services) -> None:
     if held is None:
         return
     if held.results_ready:  # in process: formatting them costs less than putting it off
-        ctx.response_headers.update(held.rate_headers())
+        ctx.rate_headers = held.rate_header_lines()
     else:  # the reply is parsed for the response, not the upstream call: while it works
-        ctx.defer(lambda: ctx.response_headers.update(held.rate_headers()))
+
+        def rate_headers() -> None:
+            ctx.rate_headers = held.rate_header_lines()
+
+        ctx.defer(rate_headers)
 
 
 STAGES: tuple[Stage, ...] = (

@@ -129,23 +129,22 @@ class MemoryState:
         results: list[CheckResult] = []
         counters: list[Usage] = []
         allowed = True
+        windows = self._windows
         for check in checks:
             kind = check.kind
             if kind == "rpm" or kind == "tpm":
-                window_key = (kind, check.scope, check.subject)
-                window = self._windows.get(window_key)
+                window = windows.get((kind, check.scope, check.subject))
                 if window is None:
-                    window = self._windows[window_key] = SlidingWindow()
+                    window = windows[(kind, check.scope, check.subject)] = SlidingWindow()
                 already = _already(window, checks, counters) if window in counters else 0.0
                 result = window.judge(check, already, now)
                 counters.append(window)
             elif kind == "concurrent":
-                subject = (check.scope, check.subject)
-                slots = self._slots.get(subject)
+                slots = self._slots.get((check.scope, check.subject))
                 if slots is None:
-                    slots = self._slots[subject] = Slots()
+                    slots = self._slots[(check.scope, check.subject)] = Slots()
                 used = slots.live(now) + (counters.count(slots) if slots in counters else 0)
-                if used + 1 <= check.limit:
+                if used < check.limit:  # `used + 1 <= limit`: slots are whole
                     result = CheckResult(check, True, check.limit - used - 1, 0.0)
                 else:
                     result = CheckResult(
@@ -155,43 +154,44 @@ class MemoryState:
             else:
                 result = self._spend_of((check.scope, check.subject)).judge(check, now)
                 counters.append(None)
-            allowed = allowed and result.allowed
+            if not result.allowed:
+                allowed = False
             results.append(result)
-        views = self._acquire_breakers(breakers, now)
+        # The breakers, while all are closed (nearly always): one mapping per deployment list.
+        views = None
+        if not self._breakers and isinstance(breakers, tuple):
+            views = self._all_closed.get(breakers)
+        if views is None:
+            views = self._acquire_breakers(breakers, now)
         if not allowed:
             self._drop_empty(checks, counters)
             return acquire_result(checks, results, token, now, views, hold)
-        self._reserve(checks, counters, token, now, hold)
-        # `acquire_result`'s allowed case, built here: this is the path of nearly every request.
-        reservation = Reservation(token, tuple(checks), now, hold)
-        return AcquireResult(True, tuple(results), reservation, 0.0, views)
-
-    def _reserve(
-        self,
-        checks: Sequence[LimitCheck],
-        counters: Sequence[Usage],
-        token: str,
-        now: float,
-        hold: float,
-    ) -> None:
+        # The reserve, the second pass; `is_marked(checks)` is worked out on the way.
         second = math.floor(now)
         end = now + hold
-        marked = False  # `is_marked(checks)`, worked out on the way
-        for check, counter in zip(checks, counters, strict=True):
-            if isinstance(counter, SlidingWindow):
+        marked = False
+        for check, counter in zip(checks, counters):
+            if counter.__class__ is SlidingWindow:
                 counter.add(second, check.amount, now)
-                marked = marked or check.kind == "tpm"
-            elif isinstance(counter, Slots):
-                counter.take(token, end)
+                if check.kind == "tpm":
+                    marked = True
+            elif counter is not None:
+                counter.take(token, end)  # type: ignore[union-attr]
                 marked = True
             else:
                 marked = True
                 if check.amount:
-                    spent = self._spend.setdefault((check.scope, check.subject), SpendCounter())
-                    day = check.amount if check.kind == "budget_day" else 0.0
-                    spent.shift(day, check.amount - day, now)
+                    self._reserve_budget(check, now)
         if marked:
             self._held[token] = end
+        # `acquire_result`'s allowed case, built here: this is the path of nearly every request.
+        reservation = Reservation(token, tuple(checks), now, hold)
+        return AcquireResult(True, tuple(results), reservation, 0.0, views)
+
+    def _reserve_budget(self, check: LimitCheck, now: float) -> None:
+        spent = self._spend.setdefault((check.scope, check.subject), SpendCounter())
+        day = check.amount if check.kind == "budget_day" else 0.0
+        spent.shift(day, check.amount - day, now)
 
     def _drop_empty(self, checks: Sequence[LimitCheck], counters: Sequence[Usage]) -> None:
         """A refused acquire leaves no counter behind that it made (an empty window or slots

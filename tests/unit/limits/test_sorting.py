@@ -60,9 +60,18 @@ def test_headers_of_one_window_each_are_those_of_the_search() -> None:
     )
     held = held_of(results, LimitPlan(tuple(r.check for r in results), True))
     assert held.sorting.window_pair == (2, 1)
-    assert held.rate_headers() == rate_headers(results)
-    assert list(held.rate_headers()) == list(rate_headers(results))  # the same order
-    assert held.rate_headers()["x-ratelimit-reset-requests"] == "0.000s"
-    assert held.rate_headers()["x-ratelimit-reset-tokens"] == "12.346s"
+    searched = [(k.encode(), v.encode()) for k, v in rate_headers(results).items()]
+    assert held.rate_header_lines() == searched  # the same headers, in the same order
+    assert dict(searched)[b"x-ratelimit-reset-requests"] == b"0.000s"
+    assert dict(searched)[b"x-ratelimit-reset-tokens"] == b"12.346s"
+    big = (
+        CheckResult(LimitCheck("key", "k", "rpm", 1e8, 1), True, 99_999_999, 60.0),
+        CheckResult(LimitCheck("key", "k", "tpm", 1e11, 300), True, 99_999_999_700, 59.9996),
+    )
+    searched = [(k.encode(), v.encode()) for k, v in rate_headers(big).items()]
+    assert held_of(big, LimitPlan(tuple(r.check for r in big), True)).rate_header_lines() == (
+        searched
+    )
     two_rpm = (*results, CheckResult(LimitCheck("team", "t", "rpm", 10, 1), True, 3, 30.0))
-    assert held_of(two_rpm).rate_headers()["x-ratelimit-remaining-requests"] == "3"
+    lines = dict(held_of(two_rpm).rate_header_lines())
+    assert lines[b"x-ratelimit-remaining-requests"] == b"3"
