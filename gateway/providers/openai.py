@@ -6,7 +6,6 @@ changed; stream events are forwarded byte for byte as they arrive.
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import orjson
@@ -28,9 +27,6 @@ from gateway.providers.upstream_errors import error_from_upstream
 from gateway.sse import parse_event
 
 _DONE = b"[DONE]"
-# Whole events, each a single `data: ` line holding a JSON object or `[DONE]` (the shape of
-# nearly every chunk); a `\r` or a second line in an event (SSE allows both) does not match.
-_DATA_EVENTS = re.compile(rb"(?:data: (?:\{[^\r\n]*\}|\[DONE\])\n\n)+")
 
 
 def _malformed_event() -> UpstreamFailed:
@@ -122,18 +118,50 @@ class OpenAIStreamPassthrough:
         return None
 
     def feed(self, chunk: bytes) -> list[bytes]:
-        if not self._pending and _DATA_EVENTS.fullmatch(chunk):
-            return self._relay(chunk)  # nearly every chunk: whole one-line `data:` events
+        if self._pending or b"\r" in chunk or not chunk.endswith(b"\n\n"):
+            chunk = self._complete_events(chunk)  # nearly never: a chunk is whole events
+        # Nearly always every event is one `data: ` line: then the lines are what lies between
+        # the marks, and the chunk has no newline but the two ending each event.
+        lines = chunk[6:-2].split(b"\n\ndata: ")
+        if not chunk.startswith(b"data: ") or chunk.count(b"\n") != 2 * len(lines):
+            return self._relay_any(chunk) if chunk else []
+        dropped: list[bytes] = []
+        for data in lines:
+            try:
+                parsed = orjson.loads(data)
+                choices = parsed.get("choices")
+            except (orjson.JSONDecodeError, AttributeError):  # not JSON, or not an object
+                if data == _DONE:
+                    self.ended = True
+                    continue
+                raise _malformed_event() from None
+            # A plain content chunk (nearly every one) needs no more checks than these.
+            if (
+                type(choices) is list
+                and choices
+                and type(choices[0]) is dict
+                and "error" not in parsed
+                and parsed.get("usage") is None
+            ) or not self._check(parsed):
+                self._events.append(data)
+            else:
+                dropped.append(data)
+        if not dropped:
+            return [chunk]  # the bytes exactly as received
+        # Whether an event is dropped depends on its bytes alone: equal bytes, same fate.
+        return [b"data: " + data + b"\n\n" for data in lines if data not in dropped]
+
+    def _complete_events(self, chunk: bytes) -> bytes:
+        """The complete events so far, line ends made `\\n`; what follows them waits."""
         buffer = self._pending + chunk if self._pending else chunk
         if b"\r" in buffer:
             buffer = buffer.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
-        end = buffer.rfind(b"\n\n")
-        if end < 0:
-            self._pending = buffer
-            return []
-        complete, self._pending = buffer[: end + 2], buffer[end + 2 :]
-        if _DATA_EVENTS.fullmatch(complete):
-            return self._relay(complete)
+        end = buffer.rfind(b"\n\n") + 2  # 1 when there is no complete event yet
+        self._pending = buffer[end:] if end > 1 else buffer
+        return buffer[:end] if end > 1 else b""
+
+    def _relay_any(self, complete: bytes) -> list[bytes]:
+        """Whole events of any shape: comments, events of several lines or other fields."""
         parts = complete.split(b"\n\n")
         parts.pop()  # the empty remainder after the last blank line
         dropped: set[int] = set()
@@ -161,39 +189,6 @@ class OpenAIStreamPassthrough:
         if not dropped:
             return [complete]  # the bytes exactly as received
         return [part + b"\n\n" for index, part in enumerate(parts) if index not in dropped]
-
-    def _relay(self, events: bytes) -> list[bytes]:
-        """Whole events matching `_DATA_EVENTS`: checked, kept for `text`, forwarded."""
-        dropped: list[bytes] = []
-        # Each event is `data: <one line>\n\n`, so the lines are what lies between the marks.
-        for data in events[6:-2].split(b"\n\ndata: "):
-            if data == _DONE:
-                self.ended = True
-                continue
-            try:
-                parsed = orjson.loads(data)  # an object: the line starts with `{`
-            except orjson.JSONDecodeError:
-                raise _malformed_event() from None
-            choices = parsed.get("choices")
-            # A plain content chunk (nearly every one) needs no more checks than these.
-            if (
-                type(choices) is list
-                and choices
-                and type(choices[0]) is dict
-                and not parsed.get("error")
-                and parsed.get("usage") is None
-            ) or not self._check(parsed):
-                self._events.append(data)
-            else:
-                dropped.append(data)
-        if not dropped:
-            return [events]  # the bytes exactly as received
-        # Whether an event is dropped depends on its bytes alone: equal bytes, same fate.
-        return [
-            b"data: " + data + b"\n\n"
-            for data in events[6:-2].split(b"\n\ndata: ")
-            if data not in dropped
-        ]
 
     def _check(self, parsed: dict[str, Any]) -> bool:
         """Every check of one event: an upstream error, the choices' shape, the usage (read

@@ -125,3 +125,20 @@ def test_usage_on_a_content_chunk_is_read_and_the_chunk_kept() -> None:
         assert out == b"".join(pieces)
         assert converter.usage is not None and converter.usage.prompt_tokens == 5
         assert converter.text[-1] == "Hi" and converter.ended
+
+
+@pytest.mark.parametrize(
+    "shape",
+    [
+        lambda event: event.replace(b"\n", b"\r"),  # bare `\r` line ends
+        lambda event: event.replace(b"data: ", b"data:"),  # no space after the colon
+        lambda event: event.replace(b', "usage"', b',\ndata: "usage"'),  # data on two lines
+        lambda event: b"event: chunk\n" + event,  # another field
+        lambda event: b"data: {}\n\n" + event,  # an event without choices before it
+    ],
+)
+def test_events_of_any_sse_shape_are_read_like_the_usual_one(shape: Any) -> None:
+    stream = shape(chunk("Hel")) + shape(chunk("lo")) + b"data: [DONE]\n\n"
+    out, converter = relay(True, [stream])
+    assert converter.text == ["Hel", "lo"]
+    assert out == stream.replace(b"\r", b"\n")  # forwarded as received, line ends made `\n`
