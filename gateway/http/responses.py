@@ -147,9 +147,10 @@ async def send_stream(ctx: RequestContext, send: Send, receive: Receive) -> None
                 sent.append(piece)
             await send({"type": "http.response.body", "body": piece, "more_body": True})
         try:
+            feed, upstream = reply.converter.feed, reply.upstream  # once, not per chunk
             async for chunk in reply.chunks:
-                out = reply.converter.feed(chunk)
-                if reply.upstream.body_complete:
+                out = feed(chunk)
+                if upstream.body_complete:
                     last += out
                 elif out:
                     if ctx.first_byte_sent is None:

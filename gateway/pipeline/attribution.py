@@ -31,9 +31,12 @@ MAX_VALUE = 256
 async def attribute(ctx: RequestContext, services: Services) -> None:
     """Pipeline stage: fill `ctx.user`, `ctx.tags` and `ctx.session_id`."""
     body = ctx.body or {}
-    ctx.user = end_user(body)
+    metadata = body.get("metadata")
+    if metadata is not None or "user" in body:  # else no end user is named (most requests)
+        ctx.user = end_user(body)
     header = ctx.headers.get(TAGS_HEADER)
-    metadata = body.get("metadata") if ctx.endpoint.wire == "openai" else None
+    if ctx.endpoint.wire != "openai":
+        metadata = None
     if header or isinstance(metadata, dict):
         ctx.tags = request_tags(header, metadata if isinstance(metadata, dict) else {})
     session = ctx.headers.get(SESSION_HEADER)

@@ -80,6 +80,7 @@ def build_record(
     """`finished`: when the request ended (`time.monotonic()`); `usage`: `request_usage(ctx)`;
     `cost`: its price (`cost_usd`), computed once when the limits were settled."""
     key = ctx.key
+    latency_ms = (finished - ctx.started) * 1000
     upstream_ms = 0.0
     for attempt in ctx.exchange.attempts:
         upstream_ms += attempt.duration_ms
@@ -122,11 +123,11 @@ def build_record(
         "reasoning_tokens": usage.reasoning_tokens if usage else 0,
         "usage_estimated": bool(usage and not usage.reported),
         "cost_usd": cost,
-        "latency_ms": _ms(ctx.started, finished),
+        "latency_ms": round(latency_ms, 3),
         "response_start_ms": _ms(ctx.started, ctx.response_started),
         # What the gateway added: the latency minus the upstream attempts (x-gateway-overhead-ms
         # is the same sum when the response started).
-        "overhead_ms": round(max(0.0, (finished - ctx.started) * 1000 - upstream_ms), 3),
+        "overhead_ms": round(max(0.0, latency_ms - upstream_ms), 3),
         "guardrails_ms": round(ctx.guardrails_ms, 3),
         "limits_ms": round(ctx.limits_ms, 3),
         "finish_reason": finish_reason(ctx),

@@ -71,8 +71,11 @@ def require_objects(answer: dict[str, Any], name: str) -> None:
     """`answer[name]` must be a list of objects (`choices`, `data`, `content`), else
     UpstreamFailed `upstream_malformed`: `"choices": null` is not a 200 to pass on."""
     items = answer.get(name)
-    if type(items) is not list or not all(type(item) is dict for item in items):
+    if type(items) is not list:
         raise malformed(f"'{name}' is not a list of objects")
+    for item in items:
+        if type(item) is not dict:
+            raise malformed(f"'{name}' is not a list of objects")
 
 
 def stream_cut_short(expected: str) -> UpstreamFailed:
