@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Awaitable
 
 from starlette.types import Message, Send
 
@@ -70,18 +71,21 @@ def free_slots_before_last_byte(ctx: RequestContext, services: Services, send: S
         return send
     limiter = services.limiter
 
-    async def send_then_free(message: Message) -> None:
-        if message["type"] == "http.response.body" and not message.get("more_body", False):
-            usage = reported_usage(ctx)
-            if usage is None:
-                limiter.free_slots(held)
-            else:
-                limiter.settle_before_last_byte(
-                    held,
-                    usage.prompt_tokens + usage.completion_tokens,
-                    cost_usd(usage, ctx.exchange.deployment),
-                    ctx.key.spenders if ctx.key else (),
-                )
-        await send(message)
+    # A plain function handing back `send`'s own awaitable: no coroutine of its own for each
+    # message (a stream sends one per chunk), and the caller awaits it at once as before.
+    def send_then_free(message: Message) -> Awaitable[None]:
+        if message.get("more_body") or message["type"] != "http.response.body":
+            return send(message)  # not the answer's end
+        usage = reported_usage(ctx)
+        if usage is None:
+            limiter.free_slots(held)
+        else:
+            limiter.settle_before_last_byte(
+                held,
+                usage.prompt_tokens + usage.completion_tokens,
+                cost_usd(usage, ctx.exchange.deployment),
+                ctx.key.spenders if ctx.key else (),
+            )
+        return send(message)
 
     return send_then_free
