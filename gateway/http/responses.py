@@ -148,13 +148,15 @@ async def send_stream(ctx: RequestContext, send: Send, receive: Receive) -> None
             await send({"type": "http.response.body", "body": piece, "more_body": True})
         try:
             feed, upstream = reply.converter.feed, reply.upstream  # once, not per chunk
+            first_piece = ctx.first_byte_sent is None  # whether the next piece sent is the first
             async for chunk in reply.chunks:
                 out = feed(chunk)
                 if upstream.body_complete:
                     last += out
                 elif out:
-                    if ctx.first_byte_sent is None:
+                    if first_piece:
                         ctx.first_byte_sent = time.monotonic()
+                        first_piece = False
                     piece = b"".join(out)
                     if sent is not None:
                         sent.append(piece)
