@@ -120,8 +120,9 @@ class RespClient(ClientBase):
         """Send the commands and return an awaitable of their replies (error replies as values):
         on an open connection the commands are written at the end of this turn of the loop,
         with every other call begun in it (`Connection.send(soon=True)`) or sent soon
-        (`send_soon`), in order; without one, the awaitable connects first (or raises at once
-        while the gate is closed)."""
+        (`send_soon`), in order, or at once when no other begun call is in flight
+        (`Connection.send(waited_on=True)`); without one, the awaitable connects first (or
+        raises at once while the gate is closed)."""
         payload = b"".join([encoded(command) for command in commands])
         conn = self._conn
         if conn is None or conn.closed:
@@ -129,7 +130,7 @@ class RespClient(ClientBase):
             if refused is not None:
                 return refuse(refused)
             return self._connect_and_send(payload, len(commands))
-        return _checked(conn.send(payload, len(commands), soon=True))
+        return _checked(conn.send(payload, len(commands), soon=True, waited_on=True))
 
     async def _connect_and_send(self, payload: bytes, count: int) -> list[Reply]:
         """Connect, then send: the reply gets what is left of the one timeout the call has."""

@@ -23,12 +23,15 @@ from gateway.state.redis.wire import Parser, Reply
 class _Call:
     """Calls waiting on the connection, in write order: `count` replies resolve `future`."""
 
-    __slots__ = ("count", "deadline", "future", "replies")
+    __slots__ = ("count", "deadline", "future", "replies", "waited_on")
 
-    def __init__(self, future: asyncio.Future[list[Reply]], count: int, deadline: float) -> None:
+    def __init__(
+        self, future: asyncio.Future[list[Reply]], count: int, deadline: float, waited_on: bool
+    ) -> None:
         self.future = future
         self.count = count
         self.deadline = deadline
+        self.waited_on = waited_on
         self.replies: list[Reply] = []
 
 
@@ -48,20 +51,33 @@ class Connection(asyncio.Protocol):
         self.closed = False
         self._timer: asyncio.TimerHandle | None = None
         self._unwritten: list[bytes] = []  # calls sent `soon`, written at the end of the turn
+        self._waited_on = 0  # calls in flight that a caller waits on (`send(waited_on=True)`)
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
 
     def send(
-        self, payload: bytes, count: int, *, soon: bool = False
+        self, payload: bytes, count: int, *, soon: bool = False, waited_on: bool = False
     ) -> asyncio.Future[list[Reply]]:
         """Write `count` encoded commands; the future gets their `count` replies. `soon`: write
         them at the end of this turn of the loop, together with every other call sent `soon`
         meanwhile (one socket write for the acquires of many requests, instead of one each: a
-        write on loopback costs ~20-30 us of CPU); else now, behind those still waiting."""
+        write on loopback costs ~20-30 us of CPU); else now, behind those still waiting.
+
+        `waited_on`: a caller waits for these replies (an acquire), unlike a settlement's. Sent
+        `soon` while no other such call is in flight, it is written now, with whatever is
+        unwritten: under load calls are in flight and the turn's calls share a write, but on a
+        quiet connection (one request at a time) nothing would share it, and the end of the turn
+        comes only after the callbacks queued before it have run: at c = 1 the previous
+        request's record (~65 us, `RecordQueue.write_soon`), which then ran before the round
+        trip started instead of while it was under way."""
         future: asyncio.Future[list[Reply]] = self.loop.create_future()
         deadline = self.loop.time() + self.timeout_s
         assert self.transport is not None
+        if waited_on:
+            if soon and self._waited_on == 0:
+                soon = False  # the first call waited on: now
+            self._waited_on += 1
         if soon:
             if not self._unwritten:
                 self.loop.call_soon(self._write_unwritten)
@@ -71,7 +87,7 @@ class Connection(asyncio.Protocol):
             self._write_unwritten()
         else:
             self.transport.write(payload)
-        self.calls.append(_Call(future, count, deadline))
+        self.calls.append(_Call(future, count, deadline, waited_on))
         timer = self._timer
         if timer is None or timer.when() > deadline:  # (the handshake's timeout is longer)
             if timer is not None:
@@ -114,6 +130,8 @@ class Connection(asyncio.Protocol):
             call.replies.append(reply)
             if len(call.replies) == call.count:
                 calls.popleft()
+                if call.waited_on:
+                    self._waited_on -= 1
                 if not call.future.done():  # the caller may have been cancelled
                     call.future.set_result(call.replies)
 
@@ -131,6 +149,7 @@ class Connection(asyncio.Protocol):
         """Close the connection and fail every call still waiting on it."""
         self.closed = True
         self._unwritten.clear()
+        self._waited_on = 0
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None

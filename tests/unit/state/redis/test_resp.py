@@ -323,15 +323,48 @@ async def test_calls_made_in_one_turn_leave_in_one_write_in_their_order(
         real_write(data)
 
     conn.transport.write = write  # type: ignore[method-assign]
+    # Calls sent soon (settlements) wait for the end of the turn, whatever is in flight.
+    soon = client.send_soon([encode(["ECHO", "soon"])])
+    assert writes == []
+    assert await soon == [b"soon"] and len(writes) == 1
+    # Begun calls (someone waits on them) while another is in flight: at the end of this turn
+    # of the loop, together, with the calls sent soon meanwhile, in the order they were made.
+    writes.clear()
+    waiting = client.begin([encode(["ECHO", "in flight"])])
+    assert len(writes) == 1
     begun = [client.begin([encode(["ECHO", f"begun {i}"])]) for i in range(3)]
-    assert writes == []  # not yet: at the end of this turn of the loop, together
-    await asyncio.gather(*begun)
-    assert len(writes) == 1 and writes[0].count(b"ECHO") == 3
-    # Calls sent soon (settlements) leave in the same write, in the order they were made.
-    first = client.begin([encode(["ECHO", "first"])])
     soon = client.send_soon([encode(["ECHO", "soon"])])
     last = client.begin([encode(["ECHO", "last"])])
+    assert len(writes) == 1  # not yet
+    assert await asyncio.gather(waiting, *begun, last) == [
+        [b"in flight"],
+        *([f"begun {i}".encode()] for i in range(3)),
+        [b"last"],
+    ]
+    assert await soon == [b"soon"]
+    assert len(writes) == 2 and writes[1].count(b"ECHO") == 5
+    assert writes[1].index(b"begun 2") < writes[1].index(b"soon") < writes[1].index(b"last")
+
+
+async def test_a_begun_call_on_a_quiet_connection_leaves_at_once_with_the_unwritten(
+    client: RespClient,
+) -> None:
+    """One request at a time: nothing would share the acquire's write, and the end of the
+    turn comes only after what the turn queued before it (the previous request's record)."""
+    assert await client.execute("PING") == b"PONG"  # connected
+    conn = client._conn
+    assert conn is not None and conn.transport is not None
+    writes: list[bytes] = []
+    real_write = conn.transport.write
+
+    def write(data: bytes) -> None:
+        writes.append(bytes(data))
+        real_write(data)
+
+    conn.transport.write = write  # type: ignore[method-assign]
+    soon = client.send_soon([encode(["ECHO", "settled"])])  # a settlement not written yet
+    begun = client.begin([encode(["ECHO", "acquire"])])
+    assert len(writes) == 1  # before this returned, in order, in one write
+    assert writes[0].index(b"settled") < writes[0].index(b"acquire")
+    assert await begun == [b"acquire"] and await soon == [b"settled"]
     assert len(writes) == 1
-    assert await first == [b"first"] and await soon == [b"soon"] and await last == [b"last"]
-    assert len(writes) == 2
-    assert writes[1].index(b"first") < writes[1].index(b"soon") < writes[1].index(b"last")
