@@ -157,12 +157,7 @@ class MemoryState:
             if not result.allowed:
                 allowed = False
             results.append(result)
-        # The breakers, while all are closed (nearly always): one mapping per deployment list.
-        views = None
-        if not self._breakers and isinstance(breakers, tuple):
-            views = self._all_closed.get(breakers)
-        if views is None:
-            views = self._acquire_breakers(breakers, now)
+        views = self._acquire_breakers(breakers, now)
         if not allowed:
             self._drop_empty(checks, counters)
             return acquire_result(checks, results, token, now, views, hold)
