@@ -7,9 +7,9 @@ HMGET per breaker written together, so the router needs no call of its own on it
 attempt), and one settle after it. Both are sent without an await, and the RESP client writes
 every call made in one turn of the loop in one write, at its end: `begin_acquire` leaves the
 caller free until it awaits the verdict; `start_settle` (called just before the answer's last
-byte) has the spend and the freed slots written in the same turn as that byte, before this
-process reads anything more, so other replicas see them before the client's next request can
-reach one (a network round trip later). Every call goes
+byte) has the spend and the freed slots written (and encoded: after the byte has left) in the
+same turn as that byte, before this process reads anything more, so other replicas see them
+before the client's next request can reach one (a network round trip later). Every call goes
 through a `client.RedisClient`, redis-py or the hand-written RESP client, as `[state] client`
 says (`options.py`); every failure of either is `StateUnavailable`. The hot calls are encoded
 from cached pieces (`commands.ScriptCall`): the acquire in `acquire_call.py`, the breaker reads
@@ -201,10 +201,20 @@ class RedisState:
     def start_settle(
         self, settlements: Sequence[Settlement], now: float
     ) -> asyncio.Future[None] | None:
-        call = settle_ops(settlements, now).call()
-        if call is None:
-            return None
-        sent = self._client.send_soon([call.evalsha()])
+        """Written at the end of this turn of the loop (the client's `send_soon`), and encoded
+        then too: called just before an answer's last byte, the encoding (~400 interpreter
+        opcodes for one request's settlement) waits until that byte has left instead of holding
+        it back. Only a settlement that may have nothing to write (no reservation holds a
+        check, so there is no mark to drop) is encoded now, to find out."""
+        if any(settlement.reservation.checks for settlement in settlements):
+            sent = self._client.send_soon_encoded(
+                functools.partial(_settle_command, settlements, now)
+            )
+        else:
+            call = settle_ops(settlements, now).call()
+            if call is None:
+                return None
+            sent = self._client.send_soon([call.evalsha()])
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
         def applied(sent: asyncio.Future[list[Reply]]) -> None:
@@ -338,3 +348,11 @@ class RedisState:
 
     async def aclose(self) -> None:
         await self._client.aclose()
+
+
+def _settle_command(settlements: Sequence[Settlement], now: float) -> bytes:
+    """The EVALSHA of the settlements (some reservation holds a check: there is a mark to drop,
+    so there is always something to write)."""
+    call = settle_ops(settlements, now).call()
+    assert call is not None
+    return call.evalsha()

@@ -15,13 +15,16 @@ What a client promises:
   turn of the loop (the RESP client: in one write with every other call of the turn, in the
   order they were made; redis-py: from a task started now); raises StateUnavailable when it
   cannot even start.
+- `send_soon_encoded(encode)`: `send_soon` of the one command `encode()` returns, called when
+  it is written (the RESP client: at the end of the turn, so work done just before an answer's
+  last byte waits until that byte has left; redis-py: now).
 - No call waits more than one timeout, and none waits behind a reconnect (`gate.Gate`).
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Protocol
 
 from gateway.state.base import StateUnavailable
@@ -36,6 +39,8 @@ class RedisClient(Protocol):
     def begin(self, commands: Sequence[Command]) -> Awaitable[list[Reply]]: ...
 
     def send_soon(self, commands: Sequence[bytes]) -> asyncio.Future[list[Reply]]: ...
+
+    def send_soon_encoded(self, encode: Callable[[], bytes]) -> asyncio.Future[list[Reply]]: ...
 
     async def pipeline(self, commands: Sequence[Command]) -> list[Reply]: ...
 

@@ -19,7 +19,7 @@ What it adds to redis-py, so that it keeps the promises of `client.RedisClient`:
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -143,6 +143,9 @@ class RedisPyClient(ClientBase):
     def send_soon(self, commands: Sequence[bytes]) -> asyncio.Future[list[Reply]]:
         self.gate.check()
         return self._start([decode(command) for command in commands])
+
+    def send_soon_encoded(self, encode: Callable[[], bytes]) -> asyncio.Future[list[Reply]]:
+        return self.send_soon([encode()])  # written from a task: nothing to gain by waiting
 
     def _start(self, commands: list[list[bytes | str | int]]) -> asyncio.Future[list[Reply]]:
         """The replies, or StateUnavailable at the deadline whatever redis-py is doing then: a

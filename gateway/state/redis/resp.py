@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import asyncio
 import ssl
-from collections.abc import Awaitable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from urllib.parse import parse_qs, unquote, urlsplit
 
@@ -155,6 +155,13 @@ class RespClient(ClientBase):
         if conn is None or conn.closed:
             raise self.gate.refusal() or StateUnavailable("redis: not connected")
         return conn.send(b"".join(commands), len(commands), soon=True)
+
+    def send_soon_encoded(self, encode: Callable[[], bytes]) -> asyncio.Future[list[Reply]]:
+        """`send_soon([encode()])`, with `encode` called as the turn's calls are written."""
+        conn = self._conn
+        if conn is None or conn.closed:
+            raise self.gate.refusal() or StateUnavailable("redis: not connected")
+        return conn.send(encode, 1, soon=True)
 
     async def _connect(self) -> Connection:
         """The open connection: the attempt in flight (shared), else a new one. Its callers

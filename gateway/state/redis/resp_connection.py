@@ -15,9 +15,13 @@ from __future__ import annotations
 import asyncio
 from collections import deque
 from collections.abc import Callable
+from typing import TypeAlias
 
 from gateway.state.base import StateUnavailable
 from gateway.state.redis.wire import Parser, Reply
+
+# A call's encoded commands, or a function that encodes them, called as they are written.
+Payload: TypeAlias = bytes | Callable[[], bytes]
 
 
 class _Call:
@@ -50,14 +54,14 @@ class Connection(asyncio.Protocol):
         self.calls: deque[_Call] = deque()
         self.closed = False
         self._timer: asyncio.TimerHandle | None = None
-        self._unwritten: list[bytes] = []  # calls sent `soon`, written at the end of the turn
+        self._unwritten: list[Payload] = []  # calls sent `soon`, written at the end of the turn
         self._waited_on = 0  # calls in flight that a caller waits on (`send(waited_on=True)`)
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
 
     def send(
-        self, payload: bytes, count: int, *, soon: bool = False, waited_on: bool = False
+        self, payload: Payload, count: int, *, soon: bool = False, waited_on: bool = False
     ) -> asyncio.Future[list[Reply]]:
         """Write `count` encoded commands; the future gets their `count` replies. `soon`: write
         them at the end of this turn of the loop, together with every other call sent `soon`
@@ -70,7 +74,11 @@ class Connection(asyncio.Protocol):
         quiet connection (one request at a time) nothing would share it, and the end of the turn
         comes only after the callbacks queued before it have run: at c = 1 the previous
         request's record (~65 us, `RecordQueue.write_soon`), which then ran before the round
-        trip started instead of while it was under way."""
+        trip started instead of while it was under way.
+
+        A `payload` that is a function is called when the call is written, so its encoding
+        waits for the write too: a settlement started just before an answer's last byte
+        (`RedisState.start_settle`) is encoded after that byte has left."""
         future: asyncio.Future[list[Reply]] = self.loop.create_future()
         deadline = self.loop.time() + self.timeout_s
         assert self.transport is not None
@@ -86,7 +94,7 @@ class Connection(asyncio.Protocol):
             self._unwritten.append(payload)
             self._write_unwritten()
         else:
-            self.transport.write(payload)
+            self.transport.write(payload if isinstance(payload, bytes) else payload())
         self.calls.append(_Call(future, count, deadline, waited_on))
         timer = self._timer
         if timer is None or timer.when() > deadline:  # (the handshake's timeout is longer)
@@ -99,7 +107,13 @@ class Connection(asyncio.Protocol):
         unwritten, self._unwritten = self._unwritten, []
         if unwritten and not self.closed:  # closed: `close` has failed their calls already
             assert self.transport is not None
-            self.transport.write(b"".join(unwritten))
+            try:
+                data = b"".join([p if isinstance(p, bytes) else p() for p in unwritten])
+            except Exception as exc:  # noqa: BLE001 - a call that cannot be encoded is not sent
+                # The calls after it would get its reply: fail them all (they are retried).
+                self.lose(StateUnavailable(f"redis: cannot encode a call: {exc!r}", "error_reply"))
+                return
+            self.transport.write(data)
 
     def _check_deadline(self) -> None:
         # One timer per connection, not one per call: calls share one timeout and are answered in

@@ -368,3 +368,18 @@ async def test_a_begun_call_on_a_quiet_connection_leaves_at_once_with_the_unwrit
     assert writes[0].index(b"settled") < writes[0].index(b"acquire")
     assert await begun == [b"acquire"] and await soon == [b"settled"]
     assert len(writes) == 1
+
+
+async def test_a_call_that_cannot_be_encoded_at_its_write_fails_and_the_gate_stays_open(
+    client: RespClient,
+) -> None:
+    assert await client.execute("PING") == b"PONG"  # connected
+
+    def broken() -> bytes:
+        raise RuntimeError("bug")
+
+    failed = client.send_soon_encoded(broken)
+    with pytest.raises(StateUnavailable):
+        await failed
+    assert client.gate.down is None  # the server is fine: no fail-fast window
+    assert await client.execute("ECHO", "still") == b"still"
