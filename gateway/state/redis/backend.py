@@ -201,39 +201,21 @@ class RedisState:
     def start_settle(
         self, settlements: Sequence[Settlement], now: float
     ) -> asyncio.Future[None] | None:
-        """Written at the end of this turn of the loop (the client's `send_soon`), and encoded
-        then too: called just before an answer's last byte, the encoding (~400 interpreter
-        opcodes for one request's settlement) waits until that byte has left instead of holding
-        it back. Only a settlement that may have nothing to write (no reservation holds a
-        check, so there is no mark to drop) is encoded now, to find out."""
+        """Written at the end of this turn of the loop (the client's `send_soon_applied`), and
+        encoded then too: called just before an answer's last byte, the encoding (~400
+        interpreter opcodes for one request's settlement) waits until that byte has left instead
+        of holding it back. Only a settlement that may have nothing to write (no reservation
+        holds a check, so there is no mark to drop) is encoded now, to find out. The future
+        fails when it ran nothing, a StateUnavailable: NOSCRIPT (a restarted server) is sent
+        again by EVAL (`settle`), OOM, READONLY and the rest are retried too."""
         if any(settlement.reservation.checks for settlement in settlements):
-            sent = self._client.send_soon_encoded(
+            return self._client.send_soon_applied(
                 functools.partial(_settle_command, settlements, now)
             )
-        else:
-            call = settle_ops(settlements, now).call()
-            if call is None:
-                return None
-            sent = self._client.send_soon([call.evalsha()])
-        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-
-        def applied(sent: asyncio.Future[list[Reply]]) -> None:
-            error = (
-                sent.exception() if not sent.cancelled() else StateUnavailable("redis: cancelled")
-            )
-            if error is None:
-                (reply,) = sent.result()
-                if isinstance(reply, ReplyError):
-                    # It ran nothing, a StateUnavailable: NOSCRIPT (a restarted server) is sent
-                    # again by EVAL (`settle`), OOM, READONLY and the rest are retried too.
-                    error = reply
-            if error is None:
-                done.set_result(None)
-            else:
-                done.set_exception(error)
-
-        sent.add_done_callback(applied)
-        return done
+        call = settle_ops(settlements, now).call()
+        if call is None:
+            return None
+        return self._client.send_soon_applied(call.evalsha())
 
     async def release(self, reservation: Reservation, now: float) -> None:
         call = release_ops(reservation).call()

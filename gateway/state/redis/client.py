@@ -15,9 +15,11 @@ What a client promises:
   turn of the loop (the RESP client: in one write with every other call of the turn, in the
   order they were made; redis-py: from a task started now); raises StateUnavailable when it
   cannot even start.
-- `send_soon_encoded(encode)`: `send_soon` of the one command `encode()` returns, called when
-  it is written (the RESP client: at the end of the turn, so work done just before an answer's
-  last byte waits until that byte has left; redis-py: now).
+- `send_soon_applied(command)`: `send_soon` of one command whose reply only says whether it
+  applied (a settlement's): the future ends with None, or with the error (an error reply or
+  StateUnavailable). `command` may be a function that encodes it, called when it is written
+  (the RESP client: at the end of the turn, so work done just before an answer's last byte
+  waits until that byte has left; redis-py: now).
 - No call waits more than one timeout, and none waits behind a reconnect (`gate.Gate`).
 """
 
@@ -40,7 +42,7 @@ class RedisClient(Protocol):
 
     def send_soon(self, commands: Sequence[bytes]) -> asyncio.Future[list[Reply]]: ...
 
-    def send_soon_encoded(self, encode: Callable[[], bytes]) -> asyncio.Future[list[Reply]]: ...
+    def send_soon_applied(self, command: bytes | Callable[[], bytes]) -> asyncio.Future[None]: ...
 
     async def pipeline(self, commands: Sequence[Command]) -> list[Reply]: ...
 

@@ -144,8 +144,26 @@ class RedisPyClient(ClientBase):
         self.gate.check()
         return self._start([decode(command) for command in commands])
 
-    def send_soon_encoded(self, encode: Callable[[], bytes]) -> asyncio.Future[list[Reply]]:
-        return self.send_soon([encode()])  # written from a task: nothing to gain by waiting
+    def send_soon_applied(self, command: bytes | Callable[[], bytes]) -> asyncio.Future[None]:
+        # Encoded now: redis-py writes from a task anyway.
+        sent = self.send_soon([command if isinstance(command, bytes) else command()])
+        applied: asyncio.Future[None] = sent.get_loop().create_future()
+
+        def outcome(sent: asyncio.Future[list[Reply]]) -> None:
+            error = (
+                sent.exception() if not sent.cancelled() else StateUnavailable("redis: cancelled")
+            )
+            if error is None:
+                (reply,) = sent.result()
+                if isinstance(reply, ReplyError):  # it ran nothing
+                    error = reply
+            if error is None:
+                applied.set_result(None)
+            else:
+                applied.set_exception(error)
+
+        sent.add_done_callback(outcome)
+        return applied
 
     def _start(self, commands: list[list[bytes | str | int]]) -> asyncio.Future[list[Reply]]:
         """The replies, or StateUnavailable at the deadline whatever redis-py is doing then: a

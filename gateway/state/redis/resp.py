@@ -156,12 +156,13 @@ class RespClient(ClientBase):
             raise self.gate.refusal() or StateUnavailable("redis: not connected")
         return conn.send(b"".join(commands), len(commands), soon=True)
 
-    def send_soon_encoded(self, encode: Callable[[], bytes]) -> asyncio.Future[list[Reply]]:
-        """`send_soon([encode()])`, with `encode` called as the turn's calls are written."""
+    def send_soon_applied(self, command: bytes | Callable[[], bytes]) -> asyncio.Future[None]:
+        """`send_soon` of one command (encoded as the turn's calls are written, when a function)
+        whose future says only whether it applied (`Connection.send_applied`)."""
         conn = self._conn
         if conn is None or conn.closed:
             raise self.gate.refusal() or StateUnavailable("redis: not connected")
-        return conn.send(encode, 1, soon=True)
+        return conn.send_applied(command)
 
     async def _connect(self) -> Connection:
         """The open connection: the attempt in flight (shared), else a new one. Its callers

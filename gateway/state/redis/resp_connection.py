@@ -18,7 +18,7 @@ from collections.abc import Callable
 from typing import TypeAlias
 
 from gateway.state.base import StateUnavailable
-from gateway.state.redis.wire import Parser, Reply
+from gateway.state.redis.wire import Parser, Reply, ReplyError
 
 # A call's encoded commands, or a function that encodes them, called as they are written.
 Payload: TypeAlias = bytes | Callable[[], bytes]
@@ -27,12 +27,18 @@ Payload: TypeAlias = bytes | Callable[[], bytes]
 class _Call:
     """Calls waiting on the connection, in write order: `count` replies resolve `future`."""
 
-    __slots__ = ("count", "deadline", "future", "replies", "waited_on")
+    __slots__ = ("applied", "count", "deadline", "future", "replies", "waited_on")
 
     def __init__(
-        self, future: asyncio.Future[list[Reply]], count: int, deadline: float, waited_on: bool
+        self,
+        future: asyncio.Future[list[Reply]] | None,
+        count: int,
+        deadline: float,
+        waited_on: bool,
+        applied: asyncio.Future[None] | None = None,
     ) -> None:
-        self.future = future
+        self.future = future  # gets the replies; else `applied` gets whether they all succeeded
+        self.applied = applied
         self.count = count
         self.deadline = deadline
         self.waited_on = waited_on
@@ -80,9 +86,25 @@ class Connection(asyncio.Protocol):
         waits for the write too: a settlement started just before an answer's last byte
         (`RedisState.start_settle`) is encoded after that byte has left."""
         future: asyncio.Future[list[Reply]] = self.loop.create_future()
+        self._send(
+            payload, _Call(future, count, self.loop.time() + self.timeout_s, waited_on), soon
+        )
+        return future
+
+    def send_applied(self, payload: Payload) -> asyncio.Future[None]:
+        """One command sent `soon` whose reply only says whether it applied (a settlement's):
+        the future ends with None, or with its error reply or the connection's failure. It is
+        resolved as the reply is read, not through a future of the replies whose callback
+        would run one turn of the loop later."""
+        applied: asyncio.Future[None] = self.loop.create_future()
         deadline = self.loop.time() + self.timeout_s
+        self._send(payload, _Call(None, 1, deadline, False, applied), soon=True)
+        return applied
+
+    def _send(self, payload: Payload, call: _Call, soon: bool) -> None:
+        deadline = call.deadline
         assert self.transport is not None
-        if waited_on:
+        if call.waited_on:
             if soon and self._waited_on == 0:
                 soon = False  # the first call waited on: now
             self._waited_on += 1
@@ -95,13 +117,12 @@ class Connection(asyncio.Protocol):
             self._write_unwritten()
         else:
             self.transport.write(payload if isinstance(payload, bytes) else payload())
-        self.calls.append(_Call(future, count, deadline, waited_on))
+        self.calls.append(call)
         timer = self._timer
         if timer is None or timer.when() > deadline:  # (the handshake's timeout is longer)
             if timer is not None:
                 timer.cancel()
             self._timer = self.loop.call_at(deadline, self._check_deadline)
-        return future
 
     def _write_unwritten(self) -> None:
         unwritten, self._unwritten = self._unwritten, []
@@ -146,8 +167,11 @@ class Connection(asyncio.Protocol):
                 calls.popleft()
                 if call.waited_on:
                     self._waited_on -= 1
-                if not call.future.done():  # the caller may have been cancelled
-                    call.future.set_result(call.replies)
+                future = call.future
+                if future is None:
+                    _resolve_applied(call)
+                elif not future.done():  # the caller may have been cancelled
+                    future.set_result(call.replies)
 
     def connection_lost(self, exc: Exception | None) -> None:
         if not self.closed:
@@ -170,6 +194,19 @@ class Connection(asyncio.Protocol):
         if self.transport is not None:
             self.transport.abort()
         while self.calls:
-            future = self.calls.popleft().future
-            if not future.done():
+            call = self.calls.popleft()
+            future = call.future or call.applied
+            if future is not None and not future.done():
                 future.set_exception(error)
+
+
+def _resolve_applied(call: _Call) -> None:
+    applied = call.applied
+    assert applied is not None
+    if applied.done():
+        return
+    for reply in call.replies:
+        if isinstance(reply, ReplyError):  # it ran nothing (NOSCRIPT, OOM, READONLY...)
+            applied.set_exception(reply)
+            return
+    applied.set_result(None)

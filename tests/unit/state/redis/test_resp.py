@@ -378,8 +378,18 @@ async def test_a_call_that_cannot_be_encoded_at_its_write_fails_and_the_gate_sta
     def broken() -> bytes:
         raise RuntimeError("bug")
 
-    failed = client.send_soon_encoded(broken)
+    failed = client.send_soon_applied(broken)
     with pytest.raises(StateUnavailable):
         await failed
     assert client.gate.down is None  # the server is fine: no fail-fast window
     assert await client.execute("ECHO", "still") == b"still"
+
+
+async def test_a_call_sent_soon_applied_ends_with_its_error_reply(client: RespClient) -> None:
+    """A settlement's reply says only whether it ran: success, or the error, as its future's
+    outcome, resolved as the reply is read."""
+    assert await client.execute("PING") == b"PONG"  # connected
+    assert await client.send_soon_applied(encode(["SET", "k", "v"])) is None
+    with pytest.raises(ReplyError) as failed:
+        await client.send_soon_applied(encode(["INCR", "k"]))  # not an integer
+    assert failed.value.code == "ERR"
