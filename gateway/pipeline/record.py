@@ -20,6 +20,7 @@ from gateway.observability.trace_context import RequestTracer, TraceIds
 from gateway.pipeline.context import RequestContext
 from gateway.prompts.apply import PromptUse, client_part
 from gateway.providers import Usage
+from gateway.providers.checked import CheckedStream
 from gateway.providers.openai import OpenAIStreamPassthrough
 
 log = logging.getLogger("gateway")
@@ -62,9 +63,13 @@ def finish_reason(ctx: RequestContext) -> str | None:
         else:
             reason = data.get("status") if data.get("object") == "response" else None
         return reason if isinstance(reason, str) else None
-    reply = ctx.stream_reply
-    if reply is not None and isinstance(reply.converter, OpenAIStreamPassthrough):
-        return reply.converter.finish_reason
+    if ctx.stream_reply is None:
+        return None
+    converter = ctx.stream_reply.converter
+    if isinstance(converter, CheckedStream):  # how every provider hands its streams out
+        converter = converter.inner
+    if isinstance(converter, OpenAIStreamPassthrough):
+        return converter.finish_reason
     return None
 
 
