@@ -57,6 +57,10 @@ from gateway.state.redis.gate import Gate
 from gateway.state.redis.options import RedisOptions
 from gateway.state.redis.wire import KNOWN_CODES, Reply, ReplyError
 
+# Sentinel's constructor is untyped before redis-py 8.2 and typed per keyword since; the
+# options below are built as one dict of the URL's settings, so it is called through this.
+_SENTINEL: Callable[..., Sentinel] = Sentinel
+
 # The Redis error code of the exceptions redis-py raises for error replies (it strips the code
 # from the message). Versions that keep it in `status_code` tell it directly.
 _CODES: dict[type[Exception], str] = {
@@ -117,7 +121,7 @@ class RedisPyClient(ClientBase):
                 "socket_connect_timeout": options.connect_timeout_s,
                 "password": options.sentinel_password,
             }
-            self._sentinel = Sentinel(  # type: ignore[no-untyped-call]
+            self._sentinel = _SENTINEL(
                 list(options.sentinels),
                 sentinel_kwargs=sentinel_kwargs,
                 max_connections=POOL_MAX,
