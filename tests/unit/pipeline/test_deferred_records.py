@@ -1,6 +1,6 @@
 """A request's record is written after its response, without delaying the next request:
 at the next request's first await, before /metrics answers, at shutdown, or within
-RECORD_WITHIN_S. Its limits are settled at once."""
+RECORD_WITHIN_S. Its limits are settled at once. It says why the answer ended."""
 
 from __future__ import annotations
 
@@ -129,3 +129,20 @@ async def test_with_record_batch_0_the_record_is_written_as_the_response_ends(
     async with client:
         response = await client.post("/v1/chat/completions", json=BODY, headers=HEADERS)
         assert [r["id"] for r in sink.records] == [response.headers["x-request-id"]]
+
+
+@pytest.mark.parametrize(
+    ("stream", "max_tokens", "reason"),
+    [(False, 2, "length"), (True, None, "stop"), (True, 2, "length")],
+)
+async def test_the_record_says_why_the_answer_ended(
+    tmp_path: Path, stream: bool, max_tokens: int | None, reason: str
+) -> None:
+    """JSON answers and streams relayed in OpenAI's format (docs/request-log.md)."""
+    client, sink, services = make_app(tmp_path)
+    body = {**BODY, "stream": stream} | ({"max_tokens": max_tokens} if max_tokens else {})
+    async with client:
+        response = await client.post("/v1/chat/completions", json=body, headers=HEADERS)
+        assert response.status_code == 200
+    await services.aclose()
+    assert [r["finish_reason"] for r in sink.records] == [reason]
