@@ -309,9 +309,8 @@ async def test_a_call_on_a_closed_client_reconnects(client: RespClient) -> None:
     assert await client.execute("PING") == b"PONG"
 
 
-async def test_calls_made_in_one_turn_leave_in_one_write_in_their_order(
-    client: RespClient,
-) -> None:
+async def record_writes(client: RespClient) -> list[bytes]:
+    """Connect `client`, then keep a copy of each write its connection makes from now on."""
     assert await client.execute("PING") == b"PONG"  # connected
     conn = client._conn
     assert conn is not None and conn.transport is not None
@@ -323,6 +322,13 @@ async def test_calls_made_in_one_turn_leave_in_one_write_in_their_order(
         real_write(data)
 
     conn.transport.write = write  # type: ignore[method-assign]
+    return writes
+
+
+async def test_calls_made_in_one_turn_leave_in_one_write_in_their_order(
+    client: RespClient,
+) -> None:
+    writes = await record_writes(client)
     # Calls sent soon (settlements) wait for the end of the turn, whatever is in flight.
     soon = client.send_soon([encode(["ECHO", "soon"])])
     assert writes == []
@@ -351,17 +357,7 @@ async def test_a_begun_call_on_a_quiet_connection_leaves_at_once_with_the_unwrit
 ) -> None:
     """One request at a time: nothing would share the acquire's write, and the end of the
     turn comes only after what the turn queued before it (the previous request's record)."""
-    assert await client.execute("PING") == b"PONG"  # connected
-    conn = client._conn
-    assert conn is not None and conn.transport is not None
-    writes: list[bytes] = []
-    real_write = conn.transport.write
-
-    def write(data: bytes) -> None:
-        writes.append(bytes(data))
-        real_write(data)
-
-    conn.transport.write = write  # type: ignore[method-assign]
+    writes = await record_writes(client)
     soon = client.send_soon([encode(["ECHO", "settled"])])  # a settlement not written yet
     begun = client.begin([encode(["ECHO", "acquire"])])
     assert len(writes) == 1  # before this returned, in order, in one write
