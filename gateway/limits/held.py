@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from gateway.limits.plan import Estimate, rate_header_lines, window_header_lines
+from gateway.limits.plan import rate_header_lines, window_header_lines
 from gateway.limits.sorting import Sorting, Subject, sort_checks
 from gateway.state import AcquireResult, BreakerState, LimitCheck, Reservation, StateBackend
 
@@ -18,7 +18,6 @@ class Held:
         "acquired",
         "backend",
         "breakers",
-        "estimate",
         "reservation",
         "settled_cost",
         "slots_freed",
@@ -29,14 +28,12 @@ class Held:
         self,
         reservation: Reservation,
         backend: StateBackend,
-        estimate: Estimate,
         acquired: AcquireResult,
         breakers: Mapping[str, BreakerState] | None = None,
         sorting: Sorting | None = None,
     ) -> None:
         self.reservation = reservation
         self.backend = backend
-        self.estimate = estimate
         self.acquired = acquired
         # The model's breakers as read with the acquire (None when not read, e.g. Redis was
         # down): the router's first attempt uses them instead of a round trip of its own.

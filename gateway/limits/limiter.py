@@ -52,7 +52,7 @@ from gateway.config.types import ModelConfig
 from gateway.errors import RateLimited, ServiceUnavailable
 from gateway.limits.abandoned import AbandonedAcquires
 from gateway.limits.held import Held
-from gateway.limits.plan import Estimate, rate_headers, refusal_message
+from gateway.limits.plan import rate_headers, refusal_message
 from gateway.limits.sorting import Sorting, Subject
 from gateway.limits.summed_spend import SummedSpend
 from gateway.observability.metrics import Metrics
@@ -103,7 +103,6 @@ class Limiter:
     async def acquire(
         self,
         checks: list[LimitCheck],
-        estimate: Estimate,
         model: ModelConfig | None = None,
         deadline_s: float | None = None,
         sorting: Sorting | None = None,
@@ -116,7 +115,6 @@ class Limiter:
         now = self.clock()
         names = model.deployment_names if model is not None else ()
         backend = self.state
-        breakers_read = True
         token = new_token()
         hold_s = deadline_s + HOLD_GRACE_S if deadline_s is not None else None
         try:
@@ -137,8 +135,7 @@ class Limiter:
             # fail_open: the limits kept in this process, which know no breakers (the router
             # reads them, and finds the state unavailable, as usual).
             backend = self.local
-            result = await backend.acquire(checks, now, hold_s=hold_s)
-            breakers_read = False
+            result = await backend.acquire(checks, now, hold_s=hold_s)  # no breakers read
         if not result.allowed or result.reservation is None:
             headers = rate_headers(result.results)
             refused = result.refused
@@ -152,8 +149,7 @@ class Limiter:
                 headers=headers,
                 budget=refused.check.kind.startswith("budget"),
             )
-        breakers = result.breakers if breakers_read and result.breakers else None
-        return Held(result.reservation, backend, estimate, result, breakers, sorting)
+        return Held(result.reservation, backend, result, result.breakers or None, sorting)
 
     def _abandon(self, reservation: Reservation) -> None:
         self._abandoned.add(reservation)

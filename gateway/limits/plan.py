@@ -43,9 +43,14 @@ _UNLIMITED = LimitsConfig()
 
 
 def estimate_request(
-    body: dict[str, Any], kind: EndpointKind, model: ModelConfig, prompt_tokens: int
+    body: dict[str, Any],
+    kind: EndpointKind,
+    model: ModelConfig,
+    prompt_tokens: int,
+    priced: bool = True,
 ) -> Estimate:
-    """Tokens to reserve (prompt estimate + max_tokens) and the most it could cost."""
+    """Tokens to reserve (prompt estimate + max_tokens) and the most it could cost (0.0 unless
+    `priced`: only a budget check reads the cost, `LimitPlan.priced`)."""
     completion = (
         body.get("max_tokens") or body.get("max_completion_tokens") or body.get("max_output_tokens")
     )
@@ -54,6 +59,8 @@ def estimate_request(
     elif not isinstance(completion, int) or completion <= 0:
         completion = DEFAULT_COMPLETION_TOKENS
     cost = 0.0
+    if not priced:
+        return Estimate(prompt_tokens, completion, cost)
     for d in model.deployments:  # the dearest deployment (a loop: nearly always one)
         price = (prompt_tokens * d.input_cost_per_1m + completion * d.output_cost_per_1m) / 1e6
         if price > cost:
@@ -165,6 +172,11 @@ class LimitPlan:
         """How `for_request`'s checks sort (`gateway.limits.sorting`), when that is the same for
         every request (only tpm amounts vary); None when the end user or budgets change it."""
         return sort_checks(self.checks) if self.tpm_only_varies else None
+
+    @functools.cached_property
+    def priced(self) -> bool:
+        """Whether a check reads the request's estimated cost (a budget)."""
+        return any(check.kind in BUDGET_KINDS for check in self.checks)
 
     @functools.cached_property
     def tpm_only_varies(self) -> bool:

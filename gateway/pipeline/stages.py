@@ -110,14 +110,14 @@ async def check_limits(ctx: RequestContext, services: Services) -> None:
     if plan is None:
         return
     prompt_tokens = ctx.prompt_estimate() if plan.needs_estimate else 0
-    estimate = estimate_request(ctx.body, ctx.endpoint.kind, ctx.model, prompt_tokens)
+    estimate = estimate_request(ctx.body, ctx.endpoint.kind, ctx.model, prompt_tokens, plan.priced)
     checks = plan.for_request(estimate, ctx.user)
     # Held until the request's deadline at the latest (the endpoint's total time limit).
     began = time.monotonic()
     deadline_s = ctx.runtime.config.server.request_timeout_s - (began - ctx.started)
     try:
         held = ctx.limits_held = await services.limiter.acquire(
-            checks, estimate, ctx.model, max(0.0, deadline_s), plan.sorting
+            checks, ctx.model, max(0.0, deadline_s), plan.sorting
         )
     finally:
         ctx.limits_ms = (time.monotonic() - began) * 1000

@@ -9,14 +9,12 @@ import pytest
 from gateway.config.types import DeploymentConfig, ModelConfig
 from gateway.errors import RateLimited, ServiceUnavailable
 from gateway.limits.limiter import HOLD_GRACE_S, Limiter
-from gateway.limits.plan import Estimate
 from gateway.observability.metrics import Metrics
 from gateway.state import AcquireResult, LimitCheck, MemoryState, StateUnavailable
 
 MODEL = ModelConfig(
     "gpt", (DeploymentConfig(provider="p", model="m", input_cost_per_1m=1, output_cost_per_1m=2),)
 )
-ESTIMATE = Estimate(prompt_tokens=10, completion_tokens=20, cost_usd=0.5)
 
 
 class DownState(MemoryState):
@@ -45,10 +43,10 @@ class DownState(MemoryState):
 async def test_fail_open_uses_local_limits() -> None:
     limiter = Limiter(DownState(), Metrics(), "fail_open", clock=lambda: 1000.0)
     checks = [LimitCheck("key", "k", "rpm", 2, 1)]
-    await limiter.acquire(checks, ESTIMATE)
-    await limiter.acquire(checks, ESTIMATE)
+    await limiter.acquire(checks)
+    await limiter.acquire(checks)
     with pytest.raises(RateLimited) as info:
-        await limiter.acquire(checks, ESTIMATE)
+        await limiter.acquire(checks)
     assert info.value.headers["retry-after"] == "60"
     assert limiter.metrics.state_errors.labels("connection")._value.get() == 3  # type: ignore[attr-defined]
 
@@ -58,17 +56,17 @@ async def test_acquire_reads_the_models_breakers_in_the_same_call() -> None:
     state = MemoryState()
     await state.breaker_record("p/m", False, 1000.0, 1, 10, 30)
     limiter = Limiter(state, Metrics(), "fail_open", clock=lambda: 1001.0)
-    held = await limiter.acquire([LimitCheck("key", "k", "rpm", 2, 1)], ESTIMATE, MODEL)
+    held = await limiter.acquire([LimitCheck("key", "k", "rpm", 2, 1)], MODEL)
     assert held is not None and held.breakers is not None
     assert held.breakers["p/m"].state == "open"
-    held = await limiter.acquire([LimitCheck("key", "k", "rpm", 2, 1)], ESTIMATE)
+    held = await limiter.acquire([LimitCheck("key", "k", "rpm", 2, 1)])
     assert held is not None and held.breakers is None  # no model given: nothing read
 
 
 @pytest.mark.asyncio
 async def test_fail_open_leaves_the_breakers_to_the_router() -> None:
     limiter = Limiter(DownState(), Metrics(), "fail_open", clock=lambda: 1000.0)
-    held = await limiter.acquire([LimitCheck("key", "k", "rpm", 2, 1)], ESTIMATE, MODEL)
+    held = await limiter.acquire([LimitCheck("key", "k", "rpm", 2, 1)], MODEL)
     assert held is not None and held.breakers is None
 
 
@@ -76,7 +74,7 @@ async def test_fail_open_leaves_the_breakers_to_the_router() -> None:
 async def test_fail_closed_answers_503() -> None:
     limiter = Limiter(DownState(), Metrics(), "fail_closed")
     with pytest.raises(ServiceUnavailable):
-        await limiter.acquire([LimitCheck("key", "k", "rpm", 2, 1)], ESTIMATE)
+        await limiter.acquire([LimitCheck("key", "k", "rpm", 2, 1)])
 
 
 @pytest.mark.asyncio
@@ -124,7 +122,7 @@ async def test_slots_and_budgeted_spend_are_settled_at_once_the_rest_later() -> 
         LimitCheck("key", "k", "concurrent", 1, 1),
         LimitCheck("team", "t", "budget_day", 1.0, 0.5),
     ]
-    held = await limiter.acquire(checks, ESTIMATE)
+    held = await limiter.acquire(checks)
     limiter.settle(held, 30, 0.25, (("key", "k"), ("team", "t")))
     await limiter._flush_settlements()  # what the flusher sends as soon as it can
     assert (await state.usage("key", "k", 1000.0))["concurrent"] == 0  # the slot is free
@@ -164,7 +162,7 @@ async def test_the_running_flusher_writes_summed_spend_on_its_own(
 async def test_a_slot_is_free_before_settle_returns() -> None:
     state = MemoryState()
     limiter = Limiter(state, Metrics(), "fail_open", clock=lambda: 1000.0)
-    held = await limiter.acquire([LimitCheck("key", "k", "concurrent", 1, 1)], ESTIMATE)
+    held = await limiter.acquire([LimitCheck("key", "k", "concurrent", 1, 1)])
     limiter.settle(held, 30, 0.0, ())
     assert (await state.usage("key", "k", 1000.0))["concurrent"] == 0  # no flusher ran
 
@@ -173,7 +171,7 @@ async def test_a_slot_is_free_before_settle_returns() -> None:
 async def test_a_settlement_that_cannot_be_sent_is_retried_by_the_flusher() -> None:
     state = MemoryState()
     limiter = Limiter(state, Metrics(), "fail_open", clock=lambda: 1000.0)
-    held = await limiter.acquire([LimitCheck("key", "k", "concurrent", 1, 1)], ESTIMATE)
+    held = await limiter.acquire([LimitCheck("key", "k", "concurrent", 1, 1)])
     assert held is not None
     held.backend = DownState()  # the state went away between the acquire and the settle
     limiter.settle(held, 30, 0.0, ())
@@ -204,7 +202,7 @@ async def test_a_settlement_write_that_times_out_is_counted_as_a_state_error() -
     state = TimingOutWrites()
     limiter = Limiter(state, Metrics(), "fail_open", clock=lambda: 1000.0)
     checks = [LimitCheck("key", "k", "concurrent", 5, 1), LimitCheck("key", "k", "tpm", 1e6, 30)]
-    held = await limiter.acquire(checks, ESTIMATE)
+    held = await limiter.acquire(checks)
     limiter.free_slots(held)
     limiter.settle(held, 12, 0.0, ())
     await asyncio.sleep(0)  # the futures' callbacks
@@ -276,7 +274,7 @@ async def test_an_acquire_given_up_on_is_abandoned_once_the_state_answers() -> N
     state = LostReplyState()
     limiter = Limiter(state, Metrics(), "fail_open", clock=lambda: 1000.0)
     checks = [LimitCheck("key", "k", "concurrent", 2, 1), LimitCheck("key", "k", "tpm", 1e6, 30)]
-    held = await limiter.acquire(checks, ESTIMATE, deadline_s=60.0)
+    held = await limiter.acquire(checks, deadline_s=60.0)
     assert held is not None and held.backend is limiter.local  # served on the local limits
     assert (await state.usage("key", "k", 1000.0))["concurrent"] == 1  # what the stall left
     await limiter.flush()  # the flusher's job, as soon as the state answers
@@ -290,7 +288,7 @@ async def test_an_acquire_given_up_on_is_abandoned_once_the_state_answers() -> N
 @pytest.mark.asyncio
 async def test_abandons_are_kept_while_the_state_is_away() -> None:
     limiter = Limiter(DownState(), Metrics(), "fail_open", clock=lambda: 1000.0)
-    await limiter.acquire([LimitCheck("key", "k", "concurrent", 2, 1)], ESTIMATE)
+    await limiter.acquire([LimitCheck("key", "k", "concurrent", 2, 1)])
     await limiter.flush()
     assert len(limiter._abandoned) == 1  # refused: kept for the next round
     limiter.state = MemoryState()
@@ -302,7 +300,7 @@ async def test_abandons_are_kept_while_the_state_is_away() -> None:
 async def test_the_hold_is_the_requests_deadline_plus_a_grace() -> None:
     state = MemoryState()
     limiter = Limiter(state, Metrics(), "fail_open", clock=lambda: 1000.0)
-    held = await limiter.acquire([LimitCheck("key", "k", "concurrent", 1, 1)], ESTIMATE, None, 30)
+    held = await limiter.acquire([LimitCheck("key", "k", "concurrent", 1, 1)], None, 30)
     assert held is not None and held.reservation.hold_s == 30 + HOLD_GRACE_S
     assert (await state.usage("key", "k", 1000.0 + 30 + HOLD_GRACE_S))["concurrent"] == 0
 
@@ -312,7 +310,7 @@ async def test_free_slots_frees_the_slot_now_and_settle_the_rest_later() -> None
     state = MemoryState()
     limiter = Limiter(state, Metrics(), "fail_open", clock=lambda: 1000.0)
     checks = [LimitCheck("key", "k", "concurrent", 1, 1), LimitCheck("key", "k", "tpm", 1e6, 30)]
-    held = await limiter.acquire(checks, ESTIMATE)
+    held = await limiter.acquire(checks)
     limiter.free_slots(held)
     limiter.free_slots(held)  # once only
     assert await state.usage("key", "k", 1000.0) == {
@@ -320,7 +318,7 @@ async def test_free_slots_frees_the_slot_now_and_settle_the_rest_later() -> None
         "tokens_1m": 30,  # still the reservation: settled with the request
         "concurrent": 0,
     }
-    assert (await limiter.acquire(checks, ESTIMATE)) is not None  # the slot is free
+    assert (await limiter.acquire(checks)) is not None  # the slot is free
     limiter.settle(held, 12, 0.0, ())
     assert (await state.usage("key", "k", 1000.0))["tokens_1m"] == 42
 
@@ -334,8 +332,8 @@ async def test_settle_after_free_slots_settles_the_budget_once_and_keeps_other_s
         LimitCheck("key", "k", "rpm", 100, 1),
         LimitCheck("key", "k", "budget_day", 10.0, 0.5),
     ]
-    first = await limiter.acquire(checks, ESTIMATE)
-    second = await limiter.acquire(checks, ESTIMATE)
+    first = await limiter.acquire(checks)
+    second = await limiter.acquire(checks)
     assert first is not None and second is not None
     assert first.slots == (checks[0],) and first.budgeted == {("key", "k")}
     limiter.free_slots(first)
@@ -361,7 +359,7 @@ async def test_settle_before_last_byte_settles_everything_in_one_write() -> None
         LimitCheck("key", "k", "tpm", 1e6, 30),
         LimitCheck("key", "k", "budget_day", 10.0, 0.5),
     ]
-    held = await limiter.acquire(checks, ESTIMATE)
+    held = await limiter.acquire(checks)
     assert held is not None
     writes: list[int] = []
     start_settle = state.start_settle
@@ -391,7 +389,7 @@ async def test_a_request_held_in_process_adds_its_whole_cost_to_the_shared_spend
     # cost still reaches the shared state once it answers, the budgeted subject's included.
     limiter = Limiter(DownState(), Metrics(), "fail_open", clock=lambda: 1000.0)
     checks = [LimitCheck("team", "t", "budget_day", 1.0, 0.5)]
-    held = await limiter.acquire(checks, ESTIMATE)
+    held = await limiter.acquire(checks)
     assert held is not None and held.backend is limiter.local
     limiter.settle(held, 30, 0.25, (("key", "k"), ("team", "t")))
     assert (await limiter.local.spend("team", "t", 1000.0))["total"] == pytest.approx(0.25)

@@ -8,6 +8,7 @@ from gateway.config.load import load_config
 from gateway.config.types import DeploymentConfig, LimitsConfig, ModelConfig, PolicyConfig
 from gateway.limits.plan import (
     Estimate,
+    LimitPlan,
     estimate_request,
     limit_checks,
     needs_estimate,
@@ -159,3 +160,14 @@ def test_estimate_reserves_the_prompt_and_max_tokens_at_the_dearest_deployment()
     assert estimate_request({"max_tokens": 100}, "embeddings", model, 5).completion_tokens == 0
     responses = estimate_request({"max_output_tokens": 40}, "responses", model, 5)
     assert responses.completion_tokens == 40  # the Responses API's name for it
+
+
+def test_an_estimate_not_priced_costs_nothing_and_only_a_budget_plan_prices() -> None:
+    model = ModelConfig("gpt", (DeploymentConfig(provider="p", model="a", output_cost_per_1m=20),))
+    unpriced = estimate_request({"max_tokens": 100}, "chat", model, 50, priced=False)
+    assert (unpriced.prompt_tokens, unpriced.completion_tokens, unpriced.cost_usd) == (50, 100, 0.0)
+    rates = PolicyConfig(name="p", limits=LimitsConfig(rpm=10, tpm=1000, max_concurrent=2))
+    budget = PolicyConfig(name="b", team_limits=LimitsConfig(budget_usd_per_month=5.0))
+    for policy, priced in ((rates, False), (budget, True)):
+        checks = limit_checks("k", "t", model, policy, Estimate(0, 0, 0.0))
+        assert LimitPlan(tuple(checks), True).priced is priced

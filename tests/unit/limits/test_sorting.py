@@ -19,7 +19,7 @@ def held_of(results: tuple[CheckResult, ...], plan: LimitPlan | None = None) -> 
     reservation = Reservation("t", checks, 0.0)
     acquired = AcquireResult(True, results, reservation)
     sorting = plan.sorting if plan is not None else None
-    return Held(reservation, MemoryState(), ESTIMATE, acquired, None, sorting)
+    return Held(reservation, MemoryState(), acquired, None, sorting)
 
 
 def test_checks_sort_into_slots_rest_and_budgets() -> None:

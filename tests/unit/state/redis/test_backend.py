@@ -369,13 +369,12 @@ async def test_a_settlement_leaves_in_the_turn_of_the_loop_settle_returns_in(
     end of the turn `settle` returns in (with the other calls of that turn), before the process
     reads anything more, so it reaches Redis before the client can send its next request."""
     from gateway.limits.limiter import Limiter
-    from gateway.limits.plan import Estimate
     from gateway.observability.metrics import Metrics
 
     state = make_redis_state()
     limiter = Limiter(state, Metrics(), "fail_open", clock=lambda: T0)
     slots = [LimitCheck("key", "demo", "concurrent", 1, 1)]
-    held = await limiter.acquire(slots, Estimate(1, 1, 0.0))
+    held = await limiter.acquire(slots)
     with redis.Redis.from_url(redis_url) as client:
         assert stored_slots(client, "llmgw:{limits}:concurrent:key:demo") == 1
         limiter.settle(held, 2, 0.0, ())
@@ -391,14 +390,11 @@ async def test_a_settlement_the_server_has_no_script_for_is_sent_again(
     """A restarted (or flushed) server answers NOSCRIPT to the settlement written at once: it
     ran nothing, so the flusher sends it again with EVAL."""
     from gateway.limits.limiter import Limiter
-    from gateway.limits.plan import Estimate
     from gateway.observability.metrics import Metrics
 
     state = make_redis_state()
     limiter = Limiter(state, Metrics(), "fail_open", clock=lambda: T0)
-    held = await limiter.acquire(
-        [LimitCheck("key", "demo", "concurrent", 1, 1)], Estimate(1, 1, 0.0)
-    )
+    held = await limiter.acquire([LimitCheck("key", "demo", "concurrent", 1, 1)])
     with redis.Redis.from_url(redis_url) as client:
         client.script_flush()
         limiter.settle(held, 2, 0.0, ())
