@@ -204,6 +204,16 @@ class MemoryState:
                 del tokens[token]
         for subject in [subject for subject, slots in self._slots.items() if not slots.live(now)]:
             del self._slots[subject]
+        # A window whose every bucket left goes too: one subject per end user would otherwise
+        # keep a window for every user ever seen. (A settlement that comes later finds none and
+        # has nothing to reconcile, as when only its bucket had left.)
+        stale = []
+        for counter, window in self._windows.items():
+            window.prune(now)
+            if not window.buckets:
+                stale.append(counter)
+        for counter in stale:
+            del self._windows[counter]
 
     def _live_slots(self, subject: Subject, now: float) -> int:
         slots = self._slots.get(subject)

@@ -1,6 +1,7 @@
 """MemoryState only: its cache is an LRU bounded by entries and by bytes, and drops expired
 entries when it meets them; its one-pass acquire counts checks of one call on one counter
-together, leaves nothing behind when refused, and keeps emptied slots until a prune."""
+together, leaves nothing behind when refused, keeps emptied slots until a prune, and drops
+windows whose usage left at a prune."""
 
 from __future__ import annotations
 
@@ -63,6 +64,17 @@ async def test_emptied_slots_are_kept_until_the_next_prune() -> None:
     assert state._slots[("key", "demo")].live(T0) == 0  # kept: the next request reuses them
     assert (await state.acquire([rpm(5, "other")], T0 + 11)).allowed  # prunes
     assert ("key", "demo") not in state._slots
+
+
+async def test_windows_whose_usage_left_go_at_a_prune() -> None:
+    state = MemoryState()
+    for user in ("u1", "u2"):  # one subject per end user, seen once
+        assert (await state.acquire([rpm(5, user), tpm(100, 10, user)], T0)).allowed
+    assert (await state.acquire([rpm(5, "u3")], T0 + 30)).allowed  # prunes: all still live
+    assert {subject for _, _, subject in state._windows} == {"u1", "u2", "u3"}
+    assert (await state.acquire([rpm(5, "u4")], T0 + 61)).allowed  # prunes: u1, u2 left
+    assert {subject for _, _, subject in state._windows} == {"u3", "u4"}
+    assert (await state.acquire([rpm(1, "u1")], T0 + 62)).allowed  # a new window, counting anew
 
 
 async def test_an_acquire_reads_the_breakers_as_breaker_states_does() -> None:
