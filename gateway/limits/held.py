@@ -73,11 +73,6 @@ class Held:
         return self.sorting.budgeted
 
     @property
-    def settled(self) -> bool:
-        """Whether `Limiter.settle_before_last_byte` settled everything already."""
-        return self.settled_cost is not None
-
-    @property
     def holds_slots(self) -> bool:
         return bool(self.sorting.slots_at)
 

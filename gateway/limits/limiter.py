@@ -205,7 +205,7 @@ class Limiter:
         Nothing when `settle_before_last_byte` settled it already."""
         budgeted: frozenset[Subject] | None = None
         if held is not None:
-            if held.settled:
+            if held.settled_cost is not None:  # by `settle_before_last_byte`: nothing left
                 return
             reservation = held.reservation
             marked = held.marked  # remembered under its token (not rpm only): settle it

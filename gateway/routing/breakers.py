@@ -43,9 +43,13 @@ class Breakers:
         known: Mapping[str, BreakerState] | None = None,
     ) -> Mapping[str, BreakerState]:
         """The breakers of `names`: `known` when it has them all, else one state round trip."""
-        if known is not None and all(name in known for name in names):
-            states = known
-        else:
+        states = known
+        if known is not None:  # a loop, not all(<generator>): this runs on every limited request
+            for name in names:
+                if name not in known:
+                    states = None
+                    break
+        if states is None:
             try:
                 states = await self.state.breaker_states(names, now)
             except StateUnavailable as exc:
