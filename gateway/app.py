@@ -35,6 +35,7 @@ from gateway.http.responses import send_error
 from gateway.http.stored_responses import StoredResponseEndpoint
 from gateway.mock_provider.inprocess import InProcessMockUpstream
 from gateway.observability.budgets import refresh_budgets
+from gateway.observability.cache_size import refresh_cache_size
 from gateway.observability.log_scrub import install_log_scrubber
 from gateway.observability.metrics import Metrics
 from gateway.observability.recorder import JsonlSink, RecordSink
@@ -185,6 +186,7 @@ def create_app(
 
     async def metrics(request: Request) -> Response:
         services.records.write_pending()  # count every request that has ended
+        refresh_cache_size(services.state, services.metrics)
         await refresh_budgets(
             services.state, services.runtime.config, services.metrics, time.time()
         )

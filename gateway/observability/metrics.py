@@ -189,6 +189,15 @@ class Metrics:
             multiprocess_mode="livemin",
             registry=r,
         )
+        # This process's response cache (memory state backend only), read at scrape time.
+        self.cache_entries = Gauge(
+            "gateway_cache_entries", "Entries in the response cache", ["backend"],
+            multiprocess_mode="livesum", registry=r,
+        )  # fmt: skip
+        self.cache_bytes = Gauge(
+            "gateway_cache_bytes", "Bytes of keys and answers in the response cache", ["backend"],
+            multiprocess_mode="livesum", registry=r,
+        )  # fmt: skip
         # Requests that carried a session id (x-gateway-session-id), for cost per session.
         self.session_cost = series.counter(
             "gateway_session_cost_usd",
