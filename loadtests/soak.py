@@ -13,8 +13,8 @@ size stays put), samples the gateway's RSS, then sends `--requests` in windows o
 each an exact number of requests all answered before the next window starts
 (loadtests/soak_load.py: the mix and how wrk stops). After each window it prints the window's
 p50 / p99 / p99.9 latency and req/s as wrk measured them, the gateway's CPU time per request, its
-RSS and how much it grew in the window, the cache's hits and misses and its entries (the misses
-stored so far, up to the cap: the gateway has no gauge of its cache's size). A warm-up too short
+RSS and how much it grew in the window, the cache's hits and misses, its entries and its bytes
+(the gateway's `gateway_cache_entries` / `gateway_cache_bytes`). A warm-up too short
 to fill the cache is said, and the RSS verdict then says the cache was still filling.
 
 At the end it stops the gateway (which writes every queued record), counts the request log's
@@ -101,6 +101,8 @@ def counters(url: str) -> dict[str, float]:
         "cache_misses": sum(v for k, v in cache.items() if '"miss"' in k),
         "guardrail_actions": sum(metric_samples(url, "gateway_guardrail_actions_total").values()),
         "rate_limited": sum(metric_samples(url, "gateway_ratelimit_rejections_total").values()),
+        "cache_entries": sum(metric_samples(url, "gateway_cache_entries").values()),
+        "cache_bytes": sum(metric_samples(url, "gateway_cache_bytes").values()),
     }
 
 
@@ -148,9 +150,8 @@ class Soak:
             "cpu_us_per_request": cpu * 1e6 / max(1, r.requests),
             "rss_mb": rss_mb,
             "rss_growth_mb": growth_mb,
-            # Every miss of the mix is stored (a 200 answer): the cache holds the misses so far,
-            # up to its cap (the two checks' first requests are misses too).
-            "cache_entries": int(min(CACHE_MAX_ENTRIES, after["cache_misses"])),
+            "cache_entries": int(after["cache_entries"]),
+            "cache_mb": after["cache_bytes"] / MB,
             **{f"{k}_delta": after[k] - before[k] for k in after},
         }
 
@@ -160,7 +161,7 @@ class Soak:
         say(f"RSS at ready {rss_ready:.1f} MB; warm-up: {args.warmup:,} requests")
         warmup = self.send(0, args.warmup) if args.warmup else None
         rss_warm = self.last_rss_mb = self.gateway.rss_bytes() / MB
-        cache_warm = int(min(CACHE_MAX_ENTRIES, counters(self.gateway.url)["cache_misses"]))
+        cache_warm = int(counters(self.gateway.url)["cache_entries"])
         say(f"RSS after the warm-up {rss_warm:.1f} MB; cache {cache_warm:,} entries")
         if cache_warm < CACHE_MAX_ENTRIES:
             say(

@@ -126,7 +126,8 @@ def say_summary(report: dict[str, Any]) -> None:
         "RSS growth per window: "
         + ", ".join(f"{w['rss_growth_mb']:+.1f}" for w in windows)
         + f" MB; cache {report['cache_entries_after_warmup']:,} entries after the warm-up "
-        f"(cap {report['cache_max_entries']:,}), {windows[-1]['cache_entries']:,} at the end"
+        f"(cap {report['cache_max_entries']:,}), {windows[-1]['cache_entries']:,} at the end "
+        f"({windows[-1]['cache_mb']:.1f} MB of keys and answers)"
     )
     p99s = [w["p99_ms"] for w in windows]
     cpus = [w["cpu_us_per_request"] for w in windows]
