@@ -16,23 +16,12 @@ import httpx
 import pytest
 
 from tests.conditions import wait_until
+from tests.mock_config import MOCK_MODEL
 from tests.procs import REPO, Proc, start_gateway
 
 ADMIN_KEY = "admin-audit-test-key"
 ADMIN = {"authorization": f"Bearer {ADMIN_KEY}"}
-CONFIG = """[admin]
-key_env = "AUDIT_ADMIN_KEY"
-
-[[providers]]
-name = "mock"
-type = "mock"
-
-[[models]]
-name = "m"
-[[models.deployments]]
-provider = "mock"
-model = "mock-small"
-"""
+CONFIG = '[admin]\nkey_env = "AUDIT_ADMIN_KEY"\n\n' + MOCK_MODEL
 PROMPT = """[[versions]]
 version = 1
 messages = [{ role = "system", content = "one" }]

@@ -8,19 +8,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from gateway.config import check_config
+from tests.mock_config import MOCK_MODEL
 
 # Lines 1-9; tests append to it, so appended text starts at line 10.
-BASE = """\
-[[providers]]
-name = "mock"
-type = "mock"
-
-[[models]]
-name = "m"
-[[models.deployments]]
-provider = "mock"
-model = "mock-small"
-"""
+BASE = MOCK_MODEL
 
 SHA = "f77894fdfa58e447c57e077eaa9708e8e009c84dc6aba2db80461275e9b85be7"
 

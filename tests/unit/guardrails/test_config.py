@@ -6,18 +6,9 @@ from pathlib import Path
 
 from gateway.config import check_config, load_config
 from gateway.config.types import GuardrailConfig, RecognizerConfig
+from tests.mock_config import MOCK_MODEL
 
-BASE = """\
-[[providers]]
-name = "mock"
-type = "mock"
-
-[[models]]
-name = "m"
-[[models.deployments]]
-provider = "mock"
-model = "mock-small"
-"""
+BASE = MOCK_MODEL
 
 GOOD = """\
 [[guardrails]]

@@ -11,28 +11,14 @@ from gateway.config import load_config
 from gateway.observability import budgets
 from gateway.observability.metrics import Metrics
 from gateway.state import StateBackend, StateUnavailable
+from tests.mock_config import MOCK_MODEL, key_table
 
-CONFIG = """
-[[providers]]
-name = "mock"
-type = "mock"
-
-[[models]]
-name = "m"
-[[models.deployments]]
-provider = "mock"
-model = "mock-small"
-
-[[keys]]
-id = "capped"
-team = "qa"
-policy = "capped"
-key_sha256 = "f77894fdfa58e447c57e077eaa9708e8e009c84dc6aba2db80461275e9b85be7"
-
-[[keys]]
-id = "free"
-key_sha256 = "a77894fdfa58e447c57e077eaa9708e8e009c84dc6aba2db80461275e9b85be7"
-"""
+CONFIG = (
+    MOCK_MODEL
+    + key_table("capped", policy="capped", team="qa")
+    + '\n[[keys]]\nid = "free"\n'
+    + 'key_sha256 = "a77894fdfa58e447c57e077eaa9708e8e009c84dc6aba2db80461275e9b85be7"\n'
+)
 POLICY = "[limits]\nbudget_usd_per_day = 2.0\n[team_limits]\nbudget_usd_per_month = 50\n"
 
 

@@ -15,23 +15,9 @@ from gateway.observability.cache_size import refresh_cache_size
 from gateway.observability.metrics import Metrics
 from gateway.observability.recorder import MemorySink
 from gateway.state import StateBackend
+from tests.mock_config import MOCK_MODEL, key_table
 
-CONFIG = """
-[[providers]]
-name = "mock"
-type = "mock"
-
-[[models]]
-name = "m"
-[[models.deployments]]
-provider = "mock"
-model = "mock-small"
-
-[[keys]]
-id = "k"
-policy = "cached"
-key_sha256 = "f77894fdfa58e447c57e077eaa9708e8e009c84dc6aba2db80461275e9b85be7"
-"""
+CONFIG = MOCK_MODEL + key_table("k", policy="cached")
 HEADERS = {"authorization": "Bearer sk-demo"}
 
 

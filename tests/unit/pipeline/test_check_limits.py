@@ -19,23 +19,9 @@ from gateway.pipeline.context import Endpoint, RequestContext
 from gateway.pipeline.services import Services
 from gateway.pipeline.stages import authenticate, check_limits, parse_body, resolve_model
 from gateway.state import AcquireResult, LimitCheck, MemoryState
+from tests.mock_config import MOCK_MODEL, key_table
 
-CONFIG = """
-[[providers]]
-name = "mock"
-type = "mock"
-
-[[models]]
-name = "m"
-[[models.deployments]]
-provider = "mock"
-model = "mock-small"
-
-[[keys]]
-id = "k"
-key_sha256 = "f77894fdfa58e447c57e077eaa9708e8e009c84dc6aba2db80461275e9b85be7"
-policy = "limited"
-"""
+CONFIG = MOCK_MODEL + key_table("k", policy="limited")
 LIMITED = "[limits]\nrpm = 2\n"
 
 

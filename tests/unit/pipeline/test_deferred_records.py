@@ -15,28 +15,14 @@ from gateway.config.load import load_config
 from gateway.observability.recorder import MemorySink
 from gateway.pipeline import record as record_module
 from gateway.pipeline.services import Services
+from tests.mock_config import MOCK_MODEL, key_table
 
-CONFIG = """
-[logging]
-path = "logs/requests.jsonl"
-
-[[providers]]
-name = "mock"
-type = "mock"
-
-[[models]]
-name = "m"
-[[models.deployments]]
-provider = "mock"
-model = "mock-small"
-input_cost_per_1m = 1.0
-output_cost_per_1m = 2.0
-
-[[keys]]
-id = "k"
-key_sha256 = "f77894fdfa58e447c57e077eaa9708e8e009c84dc6aba2db80461275e9b85be7"
-policy = "capped"
-"""
+CONFIG = (
+    '[logging]\npath = "logs/requests.jsonl"\n\n'
+    + MOCK_MODEL
+    + "input_cost_per_1m = 1.0\noutput_cost_per_1m = 2.0\n"
+    + key_table("k", policy="capped")
+)
 POLICY = "[limits]\nmax_concurrent = 1\n"
 BODY = {"model": "m", "messages": [{"role": "user", "content": "hello"}]}
 HEADERS = {"authorization": "Bearer sk-demo"}

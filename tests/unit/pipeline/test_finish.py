@@ -17,31 +17,16 @@ from gateway.app import create_app
 from gateway.config.load import load_config
 from gateway.observability.recorder import MemorySink
 from gateway.pipeline.services import Services
+from tests.mock_config import MOCK_MODEL, key_table
 from tests.redis_server import RedisServer, start_redis_or_skip
 
-CONFIG = """
-{state}
-[[providers]]
-name = "mock"
-type = "mock"
-
-[[models]]
-name = "m"
-[[models.deployments]]
-provider = "mock"
-model = "mock-small"
-
-[[models]]
-name = "broken"
-[[models.deployments]]
-provider = "mock"
-model = "fail-500"
-
-[[keys]]
-id = "k"
-key_sha256 = "f77894fdfa58e447c57e077eaa9708e8e009c84dc6aba2db80461275e9b85be7"
-policy = "capped"
-"""
+CONFIG = (
+    "{state}\n"
+    + MOCK_MODEL
+    + '\n[[models]]\nname = "broken"\n'
+    + '[[models.deployments]]\nprovider = "mock"\nmodel = "fail-500"\n'
+    + key_table("k", policy="capped")
+)
 
 
 @pytest.fixture(scope="module")
