@@ -133,10 +133,10 @@ async def test_dead_redis_fails_fast_and_recovers() -> None:
             lambda: state.spend("key", "demo", T0),
             lambda: state.breaker_states(["dep"], T0),
         ):
-            started = time.monotonic()
-            with pytest.raises(StateUnavailable):
+            with pytest.raises(StateUnavailable) as failed:
                 await call()
-            assert time.monotonic() - started < 0.5
+            # Fast: refused by the closed port, then at once while known down; never a timeout.
+            assert failed.value.kind in ("connection", "down"), failed.value
         pending = state.begin_acquire(RPM_50, T0)  # never raises itself: awaiting does
         with pytest.raises(StateUnavailable):
             await pending
@@ -157,23 +157,21 @@ async def test_hung_redis_times_out_and_recovers() -> None:
     try:
         assert await state.ping()
         os.kill(server.process.pid, signal.SIGSTOP)
-        started = time.monotonic()
-        with pytest.raises(StateUnavailable):
+        with pytest.raises(StateUnavailable) as failed:
             await state.acquire(RPM_50, T0)
-        assert time.monotonic() - started < 0.5
+        assert failed.value.kind == "timeout", failed.value  # one socket timeout
         # Known unreachable now: the next calls are refused at once, not after a timeout each.
-        started = time.monotonic()
         for _ in range(5):
-            with pytest.raises(StateUnavailable):
+            with pytest.raises(StateUnavailable) as failed:
                 await state.breaker_states(["dep"], T0)
-        assert time.monotonic() - started < 0.1
+            assert failed.value.kind == "down", failed.value
         os.kill(server.process.pid, signal.SIGCONT)
-        # Calls are refused at once until the background probe finds Redis answering again.
-        woke = time.monotonic()
+        # Calls are refused at once until the background probe finds Redis answering again,
+        # within a second of the wake-up.
         result = await eventually(
-            lambda: state.acquire(RPM_50, T0), 2.0, ignore=(StateUnavailable,)
+            lambda: state.acquire(RPM_50, T0), 1.0, ignore=(StateUnavailable,)
         )
-        assert result.allowed and time.monotonic() - woke < 1.0
+        assert result.allowed
     finally:
         os.kill(server.process.pid, signal.SIGCONT)
         await state.aclose()
