@@ -59,12 +59,11 @@ def estimate_request(
     elif not isinstance(completion, int) or completion <= 0:
         completion = DEFAULT_COMPLETION_TOKENS
     cost = 0.0
-    if not priced:
-        return Estimate(prompt_tokens, completion, cost)
-    for d in model.deployments:  # the dearest deployment (a loop: nearly always one)
-        price = (prompt_tokens * d.input_cost_per_1m + completion * d.output_cost_per_1m) / 1e6
-        if price > cost:
-            cost = price
+    if priced:
+        for d in model.deployments:  # the dearest deployment (a loop: nearly always one)
+            price = (prompt_tokens * d.input_cost_per_1m + completion * d.output_cost_per_1m) / 1e6
+            if price > cost:
+                cost = price
     return Estimate(prompt_tokens, completion, cost)
 
 

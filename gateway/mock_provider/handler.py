@@ -25,7 +25,6 @@ from gateway.mock_provider.decisions import (
     CREATED_AT_PLACEHOLDER,
     CREATED_PLACEHOLDER,
     DONE,
-    FAULT_MODELS,
     MODELS,
     Decision,
     decide,
@@ -35,7 +34,7 @@ from gateway.mock_provider.decisions import (
 )
 from gateway.mock_provider.responses import ResponseStore, not_found
 
-__all__ = ["FAULT_MODELS", "MockConnectionDrop", "MockHandler", "MockReply", "MockStats"]
+__all__ = ["MockConnectionDrop", "MockHandler", "MockReply", "MockStats"]
 
 # drop-mid-stream sends this many frames (after the opening events) and then drops.
 DROP_AFTER_FRAMES = 3

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from gateway.mock_provider.handler import FAULT_MODELS
+from gateway.mock_provider.decisions import FAULT_MODELS
 from gateway.mock_provider.render import MODEL_IDS
 
 DOC = Path(__file__).resolve().parents[3] / "docs" / "mock-provider.md"
