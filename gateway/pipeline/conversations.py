@@ -30,7 +30,7 @@ from gateway.config.types import DeploymentConfig, KeyConfig
 from gateway.errors import Conflict, NotFound, ServiceUnavailable
 from gateway.pipeline.context import RequestContext
 from gateway.pipeline.services import Services
-from gateway.providers import speaks_responses, wire_provider
+from gateway.providers import innermost, speaks_responses, wire_provider
 from gateway.runtime import Runtime
 from gateway.state import StateUnavailable
 
@@ -126,9 +126,7 @@ def _as_items(value: Any) -> list[Any]:
 def answered_response(ctx: RequestContext) -> dict[str, Any] | None:
     """The response object just sent (a stream's from its last event), if there is one."""
     if ctx.stream_reply is not None:
-        converter: Any = ctx.stream_reply.converter
-        converter = getattr(converter, "inner", converter)
-        response = getattr(converter, "response", None)
+        response = getattr(innermost(ctx.stream_reply.converter), "response", None)
         return response if isinstance(response, dict) else None
     return ctx.response_json
 

@@ -19,8 +19,7 @@ from gateway.observability.recorder import RecordSink
 from gateway.observability.trace_context import RequestTracer, TraceIds
 from gateway.pipeline.context import RequestContext
 from gateway.prompts.apply import PromptUse, client_part
-from gateway.providers import Usage
-from gateway.providers.checked import CheckedStream
+from gateway.providers import Usage, innermost
 from gateway.providers.openai import OpenAIStreamPassthrough
 
 log = logging.getLogger("gateway")
@@ -65,12 +64,8 @@ def finish_reason(ctx: RequestContext) -> str | None:
         return reason if isinstance(reason, str) else None
     if ctx.stream_reply is None:
         return None
-    converter = ctx.stream_reply.converter
-    if isinstance(converter, CheckedStream):  # how every provider hands its streams out
-        converter = converter.inner
-    if isinstance(converter, OpenAIStreamPassthrough):
-        return converter.finish_reason
-    return None
+    converter = innermost(ctx.stream_reply.converter)
+    return converter.finish_reason if isinstance(converter, OpenAIStreamPassthrough) else None
 
 
 def _ms(start: float | None, end: float | None) -> float | None:

@@ -16,7 +16,7 @@ from gateway.providers.anthropic.adapters import (
 )
 from gateway.providers.anthropic.count_tokens import AnthropicCountTokensAdapter
 from gateway.providers.azure import AZURE_CHAT, AZURE_EMBEDDINGS, AZURE_WIRE
-from gateway.providers.base import Adapter, PreparedCall, StreamConverter, Usage
+from gateway.providers.base import Adapter, PreparedCall, StreamConverter, Usage, innermost
 from gateway.providers.checked import CheckedAdapter
 from gateway.providers.openai import (
     OpenAIChatAdapter,
@@ -136,6 +136,7 @@ __all__ = [
     "StreamConverter",
     "Usage",
     "adapter_for",
+    "innermost",
     "speaks_responses",
     "wire_provider",
 ]

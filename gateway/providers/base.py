@@ -118,6 +118,17 @@ class StreamConverter(Protocol):
         ...
 
 
+def innermost(converter: StreamConverter) -> StreamConverter:
+    """The adapter's own converter under the wrappers that add to it (`CheckedStream`, an
+    output guardrail's `GuardedConverter`), each of which names what it wraps `inner`: where
+    what a converter offers beside the protocol (a `finish_reason`, a final `response`) is."""
+    inner: StreamConverter | None = getattr(converter, "inner", None)
+    while inner is not None:
+        converter = inner
+        inner = getattr(converter, "inner", None)
+    return converter
+
+
 class Adapter(Protocol):
     def prepare(
         self,

@@ -28,10 +28,12 @@ BODY = {"model": "m", "messages": [{"role": "user", "content": "hello"}]}
 HEADERS = {"authorization": "Bearer sk-demo"}
 
 
-def make_app(tmp_path: Path, logging: str = "") -> tuple[httpx.AsyncClient, MemorySink, Services]:
+def make_app(
+    tmp_path: Path, logging: str = "", policy: str = POLICY
+) -> tuple[httpx.AsyncClient, MemorySink, Services]:
     (tmp_path / "config.toml").write_text(CONFIG.replace("[logging]\n", "[logging]\n" + logging))
     (tmp_path / "policies").mkdir()
-    (tmp_path / "policies" / "capped.toml").write_text(POLICY)
+    (tmp_path / "policies" / "capped.toml").write_text(policy)
     sink = MemorySink()
     app = create_app(load_config(tmp_path / "config.toml"), recorder=sink, watch_config=False)
     client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gw")
@@ -117,15 +119,20 @@ async def test_with_record_batch_0_the_record_is_written_as_the_response_ends(
         assert [r["id"] for r in sink.records] == [response.headers["x-request-id"]]
 
 
+# An output guardrail wraps a stream's converter once more (docs/guardrails.md).
+GUARDED = POLICY + '[[guardrails]]\nname = "pii"\ntype = "pii"\napplies_to = "output"\n'
+
+
+@pytest.mark.parametrize("policy", [POLICY, GUARDED], ids=["plain", "guarded"])
 @pytest.mark.parametrize(
     ("stream", "max_tokens", "reason"),
     [(False, 2, "length"), (True, None, "stop"), (True, 2, "length")],
 )
 async def test_the_record_says_why_the_answer_ended(
-    tmp_path: Path, stream: bool, max_tokens: int | None, reason: str
+    tmp_path: Path, stream: bool, max_tokens: int | None, reason: str, policy: str
 ) -> None:
     """JSON answers and streams relayed in OpenAI's format (docs/request-log.md)."""
-    client, sink, services = make_app(tmp_path)
+    client, sink, services = make_app(tmp_path, policy=policy)
     body = {**BODY, "stream": stream} | ({"max_tokens": max_tokens} if max_tokens else {})
     async with client:
         response = await client.post("/v1/chat/completions", json=body, headers=HEADERS)
