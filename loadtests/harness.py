@@ -102,7 +102,7 @@ class Proc:
         return "".join(self.output[-lines:])
 
 
-def _drain(process: subprocess.Popen[str], output: list[str]) -> None:
+def drain_output(process: subprocess.Popen[str], output: list[str]) -> None:
     def run() -> None:
         assert process.stdout is not None
         for line in process.stdout:
@@ -112,7 +112,7 @@ def _drain(process: subprocess.Popen[str], output: list[str]) -> None:
     threading.Thread(target=run, daemon=True).start()
 
 
-def _env() -> dict[str, str]:
+def child_env() -> dict[str, str]:
     env = dict(os.environ)
     env["PYTHONUNBUFFERED"] = "1"
     return env
@@ -158,10 +158,15 @@ def start_mock_provider(cpus: set[int] | None = None) -> Proc:
     ]
     with cpu_affinity(cpus):
         process = subprocess.Popen(
-            args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=_env(), cwd=REPO
+            args,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env=child_env(),
+            cwd=REPO,
         )
     proc = Proc(process, f"http://127.0.0.1:{port}")
-    _drain(process, proc.output)
+    drain_output(process, proc.output)
     wait_ready(proc, "/healthz", 30)
     return proc
 
@@ -175,6 +180,7 @@ def write_config(
     deployments: int = 1,
     strategy: str | None = None,
     transport: str = "auto",
+    proxy: str | None = None,
     redis_client: str = "auto",
     tracing_endpoint: str | None = None,
     log_backups: int | None = None,
@@ -185,7 +191,8 @@ def write_config(
     policy (`policies/default.toml`: `[limits]`, `[cache]`, ...), `redis_url` sets
     `[state] backend = "redis"`, and `deployments` > 1 gives the model that many deployments,
     each behind its own provider entry pointing at the same upstream, picked by `strategy`.
-    `transport` is the providers' upstream client (`overhead.py --transport httpx`),
+    `transport` is the providers' upstream client (`overhead.py --transport httpx`), `proxy`
+    their `proxy` setting (`overhead.py --proxy`),
     `redis_client` the Redis client (`[state] client`: auto, redis-py or resp),
     `tracing_endpoint` turns `[tracing]` on towards that OTLP/HTTP endpoint, `log_backups` keeps
     that many rotated request logs (the soak counts every record of a long run).
@@ -206,6 +213,7 @@ type = "openai"
 base_url = "{upstream_url}/v1"
 transport = "{transport}"
 responses = true
+{f'proxy = "{proxy}"' if proxy else ""}
 """
         for n in range(deployments)
     )
@@ -296,7 +304,7 @@ def start_gateway(
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
-            env=_env() | (env or {}),
+            env=child_env() | (env or {}),
             cwd=config.parent,
         )
     output: list[str] = []
@@ -319,7 +327,7 @@ def start_gateway(
         raise TimeoutError(f"gateway printed no 'listening on' line:\n{''.join(output)}")
     listening = time.monotonic()
     proc = Proc(process, url, output)
-    _drain(process, output)
+    drain_output(process, output)
     ready = wait_ready(proc, "/readyz", 30)
     return GatewayStart(proc, ready - started, listening - started)
 

@@ -2,6 +2,7 @@
 
     python loadtests/overhead.py [--duration S | --quick] [--generator wrk|python] [--pin]
                                  [--json PATH] [--soak N] [--transport auto|httpx|http1]
+                                 [--proxy]
 
 Starts `gateway mock-provider` (0 ms latency) and `gateway serve --workers 1` (default pipeline:
 auth, routing, request record, metrics) on loopback, each in its own process, then for
@@ -16,6 +17,9 @@ MISS. A miss is reported, never turned into a failing exit status.
 `--transport httpx` measures the same cells with the provider on the httpx upstream client
 instead of the default (`auto`, which is the hand-written `http1` client for this loopback
 provider), so the reference transport's cost is known; run both, interleaved, to compare.
+`--proxy` puts an HTTP proxy (loadtests/forward_proxy.py, on the mock's CPUs) between the gateway
+and the provider, set as the provider's `proxy`: `auto` then still picks `http1` (an `http://`
+proxy); `--transport httpx` gives the reference's cost through the same proxy.
 
 `--soak N` instead sends N requests (alternating chat and stream) at concurrency 64 through the
 gateway and prints its RSS at the start, every 10 % and the end.
@@ -37,6 +41,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from cpus import plan_cpus
+from forward_proxy import running_proxy
 from harness import (
     cpu_pressure,
     machine_info,
@@ -83,6 +88,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help="the provider's upstream client (docs/configuration.md, network options)",
     )
     parser.add_argument(
+        "--proxy",
+        action="store_true",
+        help="the provider reached through an HTTP proxy (loadtests/forward_proxy.py)",
+    )
+    parser.add_argument(
         "--tracing",
         action="store_true",
         help="[tracing] on, exporting every request's spans to a local OTLP sink",
@@ -107,7 +117,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     say(f"CPUs: {cpus.note}")
     pressure_before = cpu_pressure()
     say(f"before: {pressure_before}")
-    say(f"upstream transport: {args.transport}")
+    say(f"upstream transport: {args.transport}{' through a proxy' if args.proxy else ''}")
     report: dict[str, Any] = {
         "date": today.isoformat(timespec="seconds"),
         "machine": machine,
@@ -119,6 +129,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "cpus": cpus.note,
             "warmup_s": args.warmup,
             "transport": args.transport,
+            "proxy": args.proxy,
             "tracing": args.tracing,
         },
         "pressure_before": pressure_before,
@@ -130,8 +141,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         mock = start_mock_provider(cpus.mock)
         try:
             sink = stack.enter_context(running_sink()) if args.tracing else None
+            proxy = stack.enter_context(running_proxy(cpus.mock)) if args.proxy else None
             config = write_config(
-                Path(tmp), mock.url, transport=args.transport, tracing_endpoint=sink
+                Path(tmp), mock.url, transport=args.transport, proxy=proxy, tracing_endpoint=sink
             )
             started = start_gateway(config, args.workers, gw_cpus)
             gateway = started.proc

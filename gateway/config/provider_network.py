@@ -42,13 +42,18 @@ def check_network(doc: Doc, path: KeyPath, label: str, values: Table, base: Path
         # The URL itself is not shown: it may carry credentials.
         doc.report(path + ("proxy",), f"{label}: proxy must start with http:// or https://")
     if values.get("transport") == "http1":
-        for key in ("proxy", "http2"):
-            if values.get(key):
-                doc.report(
-                    path + (key,),
-                    f"{label}: transport 'http1' does not support {key}; "
-                    "use transport 'httpx' or 'auto'",
-                )
+        if values.get("http2"):
+            doc.report(
+                path + ("http2",),
+                f"{label}: transport 'http1' does not support http2; "
+                "use transport 'httpx' or 'auto'",
+            )
+        if proxy is not None and proxy[:7].lower() != "http://":
+            doc.report(
+                path + ("proxy",),
+                f"{label}: transport 'http1' reaches only an http:// proxy; "
+                "use transport 'httpx' or 'auto'",
+            )
     if "headers" in values:
         resolved["headers"] = _headers(doc, path + ("headers",), label, values["headers"])
     if "client_key" in values and "client_cert" not in values:

@@ -7,8 +7,10 @@ parser uvicorn already uses) and keeps each connection's state in one small obje
 fraction of that. It does only what a gateway needs: `POST`/`GET` with a byte body, status,
 headers, the body as it arrives (chunked, Content-Length or close-delimited; gzip, deflate, br
 and zstd decoded), TLS (system CAs plus `ca_file`, client certificates), per-phase timeouts and
-the `max_response_bytes` cap. No proxies, HTTP/2 or cookies: `transports.py` gives providers that
-need them to httpx. A redirect is an error (`UpstreamRedirect`), never followed.
+the `max_response_bytes` cap, and a `proxy = "http://..."` setting (`http1_proxy.py`: CONNECT
+for https upstreams, the absolute form for http ones). No `https://` proxy, proxy variables,
+HTTP/2 or cookies: `transports.py` gives providers that need them to httpx. A redirect is an
+error (`UpstreamRedirect`), never followed.
 
 `prepare` encodes the request ahead (`_EncodedRequest`), so a caller with time to spare (waiting
 for its limits to be checked) can take that work off the moment of sending.
@@ -46,6 +48,7 @@ from gateway.upstream.base import (
 )
 from gateway.upstream.decoding import DECODE_ERRORS, Decoder, decoder_for
 from gateway.upstream.http1_connection import Http1Connection, Origin
+from gateway.upstream.http1_proxy import HttpProxy, http_proxy, open_tunnel
 from gateway.upstream.tls import ssl_context, tls_failure
 
 
@@ -190,22 +193,35 @@ class _EncodedRequest:
     payload: bytes = field(repr=False)  # holds the headers, and so the provider key
 
 
-def _encode(request: UpstreamRequest) -> _EncodedRequest:
+def _encode(request: UpstreamRequest, proxy: HttpProxy | None) -> _EncodedRequest:
     origin, target = _origin(request.url)
-    payload = request_bytes(request.method, origin, target, request.headers, request.body)
+    forward = proxy if proxy is not None and origin[0] == "http" else None  # https: tunnelled
+    payload = request_bytes(request.method, origin, target, request.headers, request.body, forward)
     return _EncodedRequest(request, origin, payload)
 
 
 def request_bytes(
-    method: str, origin: Origin, target: str, headers: Mapping[str, str], body: bytes
+    method: str,
+    origin: Origin,
+    target: str,
+    headers: Mapping[str, str],
+    body: bytes,
+    forward: HttpProxy | None = None,
 ) -> bytes:
-    """The request head and body, ready for one write. Refuses header injection."""
+    """The request head and body, ready for one write. Refuses header injection. `forward`:
+    the proxy that forwards it (an http upstream through a proxy): the target in absolute form,
+    with the proxy's credentials."""
     scheme, host, port = origin
     default_port = 443 if scheme == "https" else 80
     host_header = host if port == default_port else f"{host}:{port}"
     if ":" in host and not host.startswith("["):
         host_header = f"[{host}]" if port == default_port else f"[{host}]:{port}"
-    lines = [f"{method} {target} HTTP/1.1", f"host: {host_header}"]
+    if forward is None:
+        lines = [f"{method} {target} HTTP/1.1", f"host: {host_header}"]
+    else:
+        lines = [f"{method} {scheme}://{host_header}{target} HTTP/1.1", f"host: {host_header}"]
+        if forward.authorization is not None:
+            lines.append(f"proxy-authorization: {forward.authorization}")
     for name, value in headers.items():
         lowered = name.lower()
         if lowered in ("host", "content-length", "transfer-encoding", "connection"):
@@ -231,6 +247,8 @@ class Http1Upstream:
         self._network = network
         self._keepalive_s = keepalive_s
         self._max_bytes = network.max_response_bytes
+        # ValueError for an https:// proxy: `auto` gives such a provider to httpx.
+        self._proxy = http_proxy(network.proxy) if network.proxy is not None else None
         self._ssl_context: ssl.SSLContext | None = None
         self._idle: dict[Origin, deque[Http1Connection]] = {}
         self._all: set[Http1Connection] = set()
@@ -262,20 +280,31 @@ class Http1Upstream:
     async def _connect(self, origin: Origin, timeout_s: float) -> Http1Connection:
         scheme, host, port = origin
         loop = asyncio.get_running_loop()
+        proxy = self._proxy
         try:
             async with asyncio.timeout(timeout_s):
-                _, connection = await loop.create_connection(
-                    lambda: Http1Connection(origin),
-                    host,
-                    port,
-                    ssl=self._ssl() if scheme == "https" else None,
-                    server_hostname=host if scheme == "https" else None,
-                )
+                if proxy is not None and scheme == "https":
+                    connection = await open_tunnel(
+                        proxy, host, port, self._ssl(), lambda: Http1Connection(origin)
+                    )
+                elif proxy is not None:  # forwarded: the requests name the upstream
+                    _, connection = await loop.create_connection(
+                        lambda: Http1Connection(origin), proxy.host, proxy.port
+                    )
+                else:
+                    _, connection = await loop.create_connection(
+                        lambda: Http1Connection(origin),
+                        host,
+                        port,
+                        ssl=self._ssl() if scheme == "https" else None,
+                        server_hostname=host if scheme == "https" else None,
+                    )
         except TimeoutError:
             raise UpstreamError("connect", "timed out connecting to upstream") from None
         except (OSError, ssl.SSLError) as exc:
+            where = "the proxy" if proxy is not None else "upstream"
             raise tls_failure(exc, host) or UpstreamError(
-                "connect", f"cannot connect to upstream: {exc}"
+                "connect", f"cannot connect to {where}: {exc}"
             ) from None
         self._all.add(connection)
         return connection
@@ -284,7 +313,7 @@ class Http1Upstream:
         """The request with its HTTP/1.1 bytes made. One this client cannot encode comes back
         as it is; `send` then raises the error."""
         try:
-            return _encode(request)
+            return _encode(request, self._proxy)
         except UpstreamError:
             return PlainPrepared(request)
 
@@ -293,7 +322,11 @@ class Http1Upstream:
     ) -> Http1Response:
         """Send the request (its bytes made ahead when prepared here) on a pooled connection or
         a new one; return once status and headers are in. Raises UpstreamError."""
-        encoded = request if isinstance(request, _EncodedRequest) else _encode(request_of(request))
+        encoded = (
+            request
+            if isinstance(request, _EncodedRequest)
+            else _encode(request_of(request), self._proxy)
+        )
         origin, payload = encoded.origin, encoded.payload
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeouts.first_byte_s

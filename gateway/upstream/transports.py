@@ -2,11 +2,12 @@
 `http = auto | h11 | httptools` registry).
 
 `http1` (gateway/upstream/http1.py) is the hand-written fast path: HTTP/1.1, plain or TLS
-(system CAs + `ca_file`, mTLS), gzip/deflate/br/zstd, no proxy, no HTTP/2. `httpx`
-(gateway/upstream/httpx_transport.py) is the reference that does everything a provider may ask.
-`auto` picks `http1` only where it does all the provider needs: no `http2`, no `proxy`, and no
-proxy in the environment when `trust_env` (any of HTTPS_PROXY, HTTP_PROXY, ALL_PROXY set, in
-either case; httpx then applies NO_PROXY itself). Everything else goes to `httpx`.
+(system CAs + `ca_file`, mTLS), gzip/deflate/br/zstd, an `http://` proxy set as `proxy`, no
+HTTP/2. `httpx` (gateway/upstream/httpx_transport.py) is the reference that does everything a
+provider may ask. `auto` picks `http1` only where it does all the provider needs: no `http2`,
+no `https://` proxy, and, without a `proxy` setting, no proxy in the environment when
+`trust_env` (any of HTTPS_PROXY, HTTP_PROXY, ALL_PROXY set, in either case; httpx then applies
+NO_PROXY itself). Everything else goes to `httpx`.
 """
 
 from __future__ import annotations
@@ -43,11 +44,18 @@ def chosen_transport(
     asks (see the module's docstring), else httpx."""
     if network.transport != "auto":
         return network.transport
-    if network.http2 or network.proxy is not None:
+    if network.http2:
         return "httpx"
+    if network.proxy is not None:  # the setting wins over the environment, in both clients
+        return "http1" if http1_reaches(network.proxy) else "httpx"
     if network.trust_env and environment_has_proxy(environ):
         return "httpx"
     return "http1"
+
+
+def http1_reaches(proxy: str) -> bool:
+    """Whether `http1` can go through this proxy: an `http://` one (not TLS to the proxy)."""
+    return proxy[:7].lower() == "http://"
 
 
 def transport_class(name: ConcreteTransport) -> ClientFactory:

@@ -1,5 +1,6 @@
 """The openai SDK through the gateway to upstreams where operators find them: an HTTPS upstream
-with a private CA reachable only through a CONNECT proxy (from HTTPS_PROXY), and Azure OpenAI."""
+with a private CA reachable only through a CONNECT proxy (from HTTPS_PROXY, through httpx; or
+set as the provider's `proxy`, through http1), and Azure OpenAI."""
 
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ from tests.procs import Proc, start_gateway
 MESSAGES = [{"role": "user", "content": "hello"}]
 
 
-def config(upstream: Upstream, log: Path) -> str:
+def config(upstream: Upstream, log: Path, proxy: Proxy) -> str:
     private = f"https://{UPSTREAM_HOST}:{upstream.port}/v1"
     azure = f"https://127.0.0.1:{upstream.port}"
     providers = f"""
@@ -35,6 +36,14 @@ type = "openai"
 base_url = "{private}"
 api_key_env = "TEST_PROVIDER_KEY"
 ca_file = "{upstream.ca_file}"
+
+[[providers]]
+name = "private-set-proxy"
+type = "openai"
+base_url = "{private}"
+api_key_env = "TEST_PROVIDER_KEY"
+ca_file = "{upstream.ca_file}"
+proxy = "{proxy.url}"
 
 [[providers]]
 name = "private-no-ca"
@@ -69,6 +78,7 @@ max_response_bytes = 250
 """
     models = [
         ("private", "private", "m-private"),
+        ("private-set-proxy", "private-set-proxy", "m-set-proxy"),
         ("untrusted", "private-no-ca", "m"),
         ("azure", "azure", "gpt4o-prod"),
         ("azure-http1", "azure-http1", "ignored-by-azure"),
@@ -88,7 +98,7 @@ max_response_bytes = 250
 def network(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Proc, Upstream, Proxy]]:
     root = tmp_path_factory.mktemp("network")
     with running_https_upstream(root) as upstream, running_connect_proxy() as proxy:
-        (root / "config.toml").write_text(config(upstream, root / "requests.jsonl"))
+        (root / "config.toml").write_text(config(upstream, root / "requests.jsonl", proxy))
         env = {
             "TEST_PROVIDER_KEY": PROVIDER_SECRET,
             "GW_KEY": GATEWAY_KEY,
@@ -123,6 +133,21 @@ def test_https_through_a_connect_proxy_with_a_private_ca(
     sent = [r for r in upstream.received if r.body["model"] == "m-private"]
     assert [r.path for r in sent] == ["/v1/chat/completions"] * 2
     assert sent[0].headers["authorization"] == f"Bearer {PROVIDER_SECRET}"
+
+
+def test_a_proxy_set_on_the_provider_takes_the_fast_client(
+    network: tuple[Proc, Upstream, Proxy], sdk: openai.OpenAI
+) -> None:
+    _, upstream, proxy = network  # which client `auto` picks: tests/unit/upstream/test_transports
+    before = proxy.targets.count(f"{UPSTREAM_HOST}:{upstream.port}")
+    reply = sdk.chat.completions.create(model="private-set-proxy", messages=MESSAGES)
+    assert reply.choices[0].message.content == "over the wire"
+    stream = sdk.chat.completions.create(model="private-set-proxy", messages=MESSAGES, stream=True)
+    text = "".join(chunk.choices[0].delta.content or "" for chunk in stream if chunk.choices)
+    assert text == "over the wire"
+    assert proxy.targets.count(f"{UPSTREAM_HOST}:{upstream.port}") > before
+    sent = [r for r in upstream.received if r.body["model"] == "m-set-proxy"]
+    assert len(sent) == 2 and sent[0].headers["authorization"] == f"Bearer {PROVIDER_SECRET}"
 
 
 def test_an_untrusted_certificate_is_a_clear_502(sdk: openai.OpenAI) -> None:

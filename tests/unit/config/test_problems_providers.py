@@ -68,7 +68,7 @@ def test_azure_and_network_problems(tmp_path: Path) -> None:
         'type = "azure"\n'  # 12
         'base_url = "https://r.openai.azure.com"\n'  # 13
         'transport = "http1"\n'  # 14
-        'proxy = "http://proxy:3128"\n'  # 15
+        'proxy = "https://proxy:3128"\n'  # 15
         'ca_file = "not-a-ca.pem"\n'  # 16
         'client_key = "missing.key"\n'  # 17
         'headers = { Host = "x", "x-ok" = "1", "x-bad" = 2 }\n'  # 18
@@ -81,7 +81,7 @@ def test_azure_and_network_problems(tmp_path: Path) -> None:
     )
     assert problems(tmp_path, text) == [
         "config.toml:10: provider 'az': api_version is required for type 'azure'",
-        "config.toml:15: provider 'az': transport 'http1' does not support proxy; "
+        "config.toml:15: provider 'az': transport 'http1' reaches only an http:// proxy; "
         "use transport 'httpx' or 'auto'",
         "config.toml:16: provider 'az': cannot load ca_file not-a-ca.pem: "
         "NO_CERTIFICATE_OR_CRL_FOUND",

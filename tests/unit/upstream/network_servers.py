@@ -145,6 +145,12 @@ def private_ca(directory: Path) -> PrivateCA:
 class Proxy:
     url: str
     targets: list[str] = field(default_factory=list)  # CONNECT authorities, absolute URLs
+    # Each request's Proxy-Authorization value ("" when it had none).
+    authorizations: list[str] = field(default_factory=list)
+
+    def url_with(self, userinfo: str) -> str:
+        """The proxy's URL with `user:password@` in it."""
+        return self.url.replace("http://", f"http://{userinfo}@", 1)
 
 
 async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -159,9 +165,10 @@ async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> N
 
 
 @contextlib.asynccontextmanager
-async def connect_proxy() -> AsyncIterator[Proxy]:
+async def connect_proxy(authorization: str | None = None) -> AsyncIterator[Proxy]:
     """An HTTP proxy: `CONNECT host:port` opens a tunnel; an absolute-form request is forwarded
-    (one upstream per client connection, enough for a test)."""
+    (one upstream per client connection, enough for a test). With `authorization` (the
+    Proxy-Authorization value it wants), any other request gets 407 and the connection closes."""
     proxy = Proxy("")
 
     async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -169,8 +176,23 @@ async def connect_proxy() -> AsyncIterator[Proxy]:
             head = await reader.readuntil(b"\r\n\r\n")
         except (asyncio.IncompleteReadError, ConnectionError):
             return
-        method, target, _ = head.split(b"\r\n", 1)[0].decode().split(" ", 2)
+        request_line, _, rest = head.decode("latin-1").partition("\r\n")
+        method, target, _ = request_line.split(" ", 2)
+        fields = dict(
+            (name.strip().lower(), value.strip())
+            for name, _, value in (line.partition(":") for line in rest.split("\r\n") if line)
+        )
+        given = fields.get("proxy-authorization", "")
         proxy.targets.append(target)
+        proxy.authorizations.append(given)
+        if authorization is not None and given != authorization:
+            writer.write(
+                b"HTTP/1.1 407 Proxy Authentication Required\r\n"
+                b'proxy-authenticate: Basic realm="test"\r\ncontent-length: 0\r\n'
+                b"connection: close\r\n\r\n"
+            )
+            writer.close()
+            return
         if method == "CONNECT":
             host, _, port = target.rpartition(":")
             first = b""
@@ -178,7 +200,12 @@ async def connect_proxy() -> AsyncIterator[Proxy]:
             authority = target.split("://", 1)[1].split("/", 1)[0]
             host, _, port = authority.rpartition(":")
             path = "/" + target.split("://", 1)[1].split("/", 1)[1]
-            first = head.replace(target.encode(), path.encode(), 1)
+            kept = [
+                line
+                for line in head.split(b"\r\n")
+                if not line.lower().startswith(b"proxy-authorization:")  # hop-by-hop: not sent on
+            ]
+            first = b"\r\n".join(kept).replace(target.encode(), path.encode(), 1)
         upstream_reader, upstream_writer = await asyncio.open_connection(host, int(port))
         if first:
             upstream_writer.write(first)

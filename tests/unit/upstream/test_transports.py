@@ -25,7 +25,12 @@ PLAIN = NetworkConfig()
         (PLAIN, {}, "http1"),
         (dataclasses.replace(PLAIN, ca_file=None, max_response_bytes=10), {}, "http1"),
         (dataclasses.replace(PLAIN, http2=True), {}, "httpx"),
-        (dataclasses.replace(PLAIN, proxy="http://p:3128"), {}, "httpx"),
+        (dataclasses.replace(PLAIN, proxy="http://p:3128"), {}, "http1"),
+        (dataclasses.replace(PLAIN, proxy="HTTP://u:p@p:3128"), {}, "http1"),
+        (dataclasses.replace(PLAIN, proxy="https://p:3128"), {}, "httpx"),
+        (dataclasses.replace(PLAIN, proxy="http://p", http2=True), {}, "httpx"),
+        # The setting wins over the environment (both clients use it whatever NO_PROXY says).
+        (dataclasses.replace(PLAIN, proxy="http://p:3128"), {"HTTPS_PROXY": "http://q"}, "http1"),
         (PLAIN, {"HTTPS_PROXY": "http://p:3128"}, "httpx"),
         (PLAIN, {"http_proxy": "http://p:3128"}, "httpx"),
         (PLAIN, {"ALL_PROXY": "http://p:3128"}, "httpx"),
