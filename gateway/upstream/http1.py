@@ -7,10 +7,11 @@ parser uvicorn already uses) and keeps each connection's state in one small obje
 fraction of that. It does only what a gateway needs: `POST`/`GET` with a byte body, status,
 headers, the body as it arrives (chunked, Content-Length or close-delimited; gzip, deflate, br
 and zstd decoded), TLS (system CAs plus `ca_file`, client certificates), per-phase timeouts and
-the `max_response_bytes` cap, and a `proxy = "http://..."` setting (`http1_proxy.py`: CONNECT
-for https upstreams, the absolute form for http ones). No `https://` proxy, proxy variables,
-HTTP/2 or cookies: `transports.py` gives providers that need them to httpx. A redirect is an
-error (`UpstreamRedirect`), never followed.
+the `max_response_bytes` cap, and `http://` proxies (`http1_proxy.py`: CONNECT for https
+upstreams, the absolute form for http ones), set as `proxy` or, with `trust_env`, named by the
+environment (`proxy_rules.py`: httpx's rules, NO_PROXY included; read once, when the client is
+made, as httpx does). No `https://` proxy, HTTP/2 or cookies: `transports.py` gives providers
+that need them to httpx. A redirect is an error (`UpstreamRedirect`), never followed.
 
 `prepare` encodes the request ahead (`_EncodedRequest`), so a caller with time to spare (waiting
 for its limits to be checked) can take that work off the moment of sending.
@@ -26,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import os
 import ssl
 import time
 from collections import deque
@@ -49,6 +51,7 @@ from gateway.upstream.base import (
 from gateway.upstream.decoding import DECODE_ERRORS, Decoder, decoder_for
 from gateway.upstream.http1_connection import Http1Connection, Origin
 from gateway.upstream.http1_proxy import HttpProxy, http_proxy, open_tunnel
+from gateway.upstream.proxy_rules import ProxyRules, environment_proxies
 from gateway.upstream.tls import ssl_context, tls_failure
 
 
@@ -92,6 +95,10 @@ class Http1Response:
                     chunk = self._decode(chunk)
                 self._room -= len(chunk)
                 if self._room < 0:
+                    # What fits under the cap is passed on first, however the socket reads
+                    # grouped the body (a stream's events sent apart may arrive together).
+                    if len(chunk) + self._room > 0:
+                        yield chunk[: len(chunk) + self._room]
                     self._too_large()
                 if chunk:
                     yield chunk
@@ -193,13 +200,6 @@ class _EncodedRequest:
     payload: bytes = field(repr=False)  # holds the headers, and so the provider key
 
 
-def _encode(request: UpstreamRequest, proxy: HttpProxy | None) -> _EncodedRequest:
-    origin, target = _origin(request.url)
-    forward = proxy if proxy is not None and origin[0] == "http" else None  # https: tunnelled
-    payload = request_bytes(request.method, origin, target, request.headers, request.body, forward)
-    return _EncodedRequest(request, origin, payload)
-
-
 def request_bytes(
     method: str,
     origin: Origin,
@@ -240,6 +240,9 @@ def request_bytes(
     return head + body
 
 
+_UNKNOWN = HttpProxy("", 0)  # `Http1Upstream._proxies`: not decided yet for this origin
+
+
 class Http1Upstream:
     def __init__(
         self, network: NetworkConfig = NetworkConfig(), *, keepalive_s: float = 4.0
@@ -247,11 +250,41 @@ class Http1Upstream:
         self._network = network
         self._keepalive_s = keepalive_s
         self._max_bytes = network.max_response_bytes
-        # ValueError for an https:// proxy: `auto` gives such a provider to httpx.
+        # The `proxy` setting (ValueError for an https:// one: `auto` gives such a provider to
+        # httpx), else, with `trust_env`, the environment's proxies, decided once per origin.
         self._proxy = http_proxy(network.proxy) if network.proxy is not None else None
+        self._proxy_rules: ProxyRules | None = None
+        if network.proxy is None and network.trust_env:
+            rules = ProxyRules(environment_proxies(os.environ))
+            self._proxy_rules = rules if rules else None
+        self._proxies: dict[Origin, HttpProxy | None] = {}
         self._ssl_context: ssl.SSLContext | None = None
         self._idle: dict[Origin, deque[Http1Connection]] = {}
         self._all: set[Http1Connection] = set()
+
+    def _proxy_for(self, origin: Origin) -> HttpProxy | None:
+        rules = self._proxy_rules
+        if rules is None:
+            return self._proxy
+        known = self._proxies.get(origin, _UNKNOWN)
+        if known is not _UNKNOWN:
+            return known
+        url = rules.proxy_for(*origin)
+        try:
+            proxy = http_proxy(url) if url is not None else None
+        except ValueError:  # only with transport = "http1" forced: `auto` takes httpx for it
+            raise UpstreamError("connect", "the http1 transport reaches only http:// proxies")
+        self._proxies[origin] = proxy
+        return proxy
+
+    def _encode(self, request: UpstreamRequest) -> _EncodedRequest:
+        origin, target = _origin(request.url)
+        proxy = self._proxy if self._proxy_rules is None else self._proxy_for(origin)
+        forward = proxy if proxy is not None and origin[0] == "http" else None  # https: tunnel
+        payload = request_bytes(
+            request.method, origin, target, request.headers, request.body, forward
+        )
+        return _EncodedRequest(request, origin, payload)
 
     def _ssl(self) -> ssl.SSLContext:
         if self._ssl_context is None:
@@ -280,7 +313,7 @@ class Http1Upstream:
     async def _connect(self, origin: Origin, timeout_s: float) -> Http1Connection:
         scheme, host, port = origin
         loop = asyncio.get_running_loop()
-        proxy = self._proxy
+        proxy = self._proxy_for(origin)
         try:
             async with asyncio.timeout(timeout_s):
                 if proxy is not None and scheme == "https":
@@ -313,7 +346,7 @@ class Http1Upstream:
         """The request with its HTTP/1.1 bytes made. One this client cannot encode comes back
         as it is; `send` then raises the error."""
         try:
-            return _encode(request, self._proxy)
+            return self._encode(request)
         except UpstreamError:
             return PlainPrepared(request)
 
@@ -323,9 +356,7 @@ class Http1Upstream:
         """Send the request (its bytes made ahead when prepared here) on a pooled connection or
         a new one; return once status and headers are in. Raises UpstreamError."""
         encoded = (
-            request
-            if isinstance(request, _EncodedRequest)
-            else _encode(request_of(request), self._proxy)
+            request if isinstance(request, _EncodedRequest) else self._encode(request_of(request))
         )
         origin, payload = encoded.origin, encoded.payload
         loop = asyncio.get_running_loop()

@@ -76,6 +76,8 @@ class HttpxResponse:
                 raise UpstreamError("protocol", f"upstream connection failed: {exc}") from None
             room -= len(chunk)
             if room < 0:
+                if len(chunk) + room > 0:  # what fits under the cap is passed on first
+                    yield chunk[: len(chunk) + room]
                 await self.aclose()
                 raise UpstreamTooLarge(self._max_bytes)
             if chunk:

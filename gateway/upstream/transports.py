@@ -2,12 +2,12 @@
 `http = auto | h11 | httptools` registry).
 
 `http1` (gateway/upstream/http1.py) is the hand-written fast path: HTTP/1.1, plain or TLS
-(system CAs + `ca_file`, mTLS), gzip/deflate/br/zstd, an `http://` proxy set as `proxy`, no
+(system CAs + `ca_file`, mTLS), gzip/deflate/br/zstd, `http://` proxies (the `proxy` setting,
+or HTTPS_PROXY / HTTP_PROXY / ALL_PROXY with NO_PROXY by httpx's rules: `proxy_rules.py`), no
 HTTP/2. `httpx` (gateway/upstream/httpx_transport.py) is the reference that does everything a
 provider may ask. `auto` picks `http1` only where it does all the provider needs: no `http2`,
-no `https://` proxy, and, without a `proxy` setting, no proxy in the environment when
-`trust_env` (any of HTTPS_PROXY, HTTP_PROXY, ALL_PROXY set, in either case; httpx then applies
-NO_PROXY itself). Everything else goes to `httpx`.
+and every proxy that may apply an `http://` one (the `proxy` setting, else, when `trust_env`,
+each proxy variable set). Everything else (an `https://` or `socks5://` proxy) goes to `httpx`.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from typing import Literal, cast
 
 from gateway.config.types import NetworkConfig, ProviderConfig
 from gateway.upstream.base import UpstreamClient
+from gateway.upstream.proxy_rules import environment_proxies, proxy_urls
 
 log = logging.getLogger("gateway.upstream")
 
@@ -30,11 +31,6 @@ TRANSPORTS: Mapping[ConcreteTransport, str] = {
     "http1": "gateway.upstream.http1:Http1Upstream",
     "httpx": "gateway.upstream.httpx_transport:HttpxUpstream",
 }
-PROXY_VARIABLES = ("https_proxy", "http_proxy", "all_proxy")
-
-
-def environment_has_proxy(environ: Mapping[str, str]) -> bool:
-    return any(environ.get(name) or environ.get(name.upper()) for name in PROXY_VARIABLES)
 
 
 def chosen_transport(
@@ -48,8 +44,10 @@ def chosen_transport(
         return "httpx"
     if network.proxy is not None:  # the setting wins over the environment, in both clients
         return "http1" if http1_reaches(network.proxy) else "httpx"
-    if network.trust_env and environment_has_proxy(environ):
-        return "httpx"
+    if network.trust_env:
+        urls = proxy_urls(environment_proxies(environ))
+        if not all(http1_reaches(url) for url in urls):
+            return "httpx"
     return "http1"
 
 

@@ -1,6 +1,6 @@
 """The openai SDK through the gateway to upstreams where operators find them: an HTTPS upstream
-with a private CA reachable only through a CONNECT proxy (from HTTPS_PROXY, through httpx; or
-set as the provider's `proxy`, through http1), and Azure OpenAI."""
+with a private CA reachable only through a CONNECT proxy (from HTTPS_PROXY with NO_PROXY, or set
+as the provider's `proxy`; `auto` takes http1 for both), and Azure OpenAI."""
 
 from __future__ import annotations
 
@@ -181,7 +181,7 @@ def test_azure_gets_its_path_query_and_api_key(
     assert (received.path, received.query) == (path, query)
     assert received.headers["api-key"] == PROVIDER_SECRET
     assert "authorization" not in received.headers
-    assert len(proxy.targets) == proxied  # NO_PROXY (auto) and http1 both go direct
+    assert len(proxy.targets) == proxied  # NO_PROXY: both go direct
 
 
 def test_an_answer_over_max_response_bytes_is_cut_with_its_code(sdk: openai.OpenAI) -> None:

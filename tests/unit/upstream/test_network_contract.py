@@ -216,6 +216,33 @@ async def test_a_body_over_max_response_bytes_is_refused(
             assert await send(client, url) == b"small"
 
 
+@pytest.mark.parametrize("apart", [False, True])
+async def test_a_stream_over_max_response_bytes_passes_on_what_fits(
+    transport: ConcreteTransport, apart: bool
+) -> None:
+    """Three 100-byte events under a 250-byte cap: the first 250 bytes arrive, then the error,
+    whether the events come in one read or apart (as a model streams them)."""
+    events = [b"data: %s\n\n" % (b"%d" % n * 92) for n in range(3)]
+    assert all(len(event) == 100 for event in events)
+    head = (
+        b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n"
+    )
+    if apart:
+        pieces: tuple[bytes, ...] = (head, *(chunk(event) for event in events))
+    else:
+        pieces = (head + b"".join(chunk(event) for event in events),)
+    network = dataclasses.replace(DIRECT, max_response_bytes=250)
+    received = b""
+    async with scripted_server(always(*pieces, b"0\r\n\r\n")) as (url, _):
+        async with Client(transport, network) as client:
+            answer = await client.send(UpstreamRequest("POST", url + "/v1/x", {}, b"{}"), TIMEOUTS)
+            with pytest.raises(UpstreamTooLarge):
+                async for part in answer.iter_chunks():
+                    received += part
+            await answer.aclose()
+    assert received == b"".join(events)[:250]
+
+
 # -- TLS -------------------------------------------------------------------------------------
 
 

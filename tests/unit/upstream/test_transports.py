@@ -31,11 +31,14 @@ PLAIN = NetworkConfig()
         (dataclasses.replace(PLAIN, proxy="http://p", http2=True), {}, "httpx"),
         # The setting wins over the environment (both clients use it whatever NO_PROXY says).
         (dataclasses.replace(PLAIN, proxy="http://p:3128"), {"HTTPS_PROXY": "http://q"}, "http1"),
-        (PLAIN, {"HTTPS_PROXY": "http://p:3128"}, "httpx"),
-        (PLAIN, {"http_proxy": "http://p:3128"}, "httpx"),
-        (PLAIN, {"ALL_PROXY": "http://p:3128"}, "httpx"),
+        (PLAIN, {"HTTPS_PROXY": "http://p:3128"}, "http1"),
+        (PLAIN, {"http_proxy": "p:3128"}, "http1"),  # no scheme: an http:// proxy
+        (PLAIN, {"ALL_PROXY": "http://p:3128", "NO_PROXY": "internal"}, "http1"),
+        (PLAIN, {"HTTPS_PROXY": "https://p:3128"}, "httpx"),
+        (PLAIN, {"HTTP_PROXY": "http://p", "ALL_PROXY": "socks5://p:1080"}, "httpx"),
+        (PLAIN, {"https_proxy": "http://p", "HTTPS_PROXY": "https://p"}, "http1"),  # lowercase
         (PLAIN, {"NO_PROXY": "*"}, "http1"),
-        (dataclasses.replace(PLAIN, trust_env=False), {"HTTPS_PROXY": "http://p"}, "http1"),
+        (dataclasses.replace(PLAIN, trust_env=False), {"HTTPS_PROXY": "https://p"}, "http1"),
         (dataclasses.replace(PLAIN, transport="httpx"), {}, "httpx"),
         (dataclasses.replace(PLAIN, transport="http1"), {"HTTPS_PROXY": "http://p"}, "http1"),
     ],
