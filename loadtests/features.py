@@ -57,13 +57,7 @@ from features_targets import (
     start_variant,
 )
 from features_variants import CACHE_POLICY, LIMITS_POLICY, comparisons_for, variants_for
-from harness import (
-    cpu_pressure,
-    machine_info,
-    request_log_summary,
-    start_mock_provider,
-    start_redis,
-)
+from harness import request_log_summary, start_mock_provider, start_redis
 from load_common import (
     MB,
     Load,
@@ -73,6 +67,7 @@ from load_common import (
     say_header,
     write_report,
 )
+from machine import cpu_pressure, machine_info
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:

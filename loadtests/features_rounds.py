@@ -10,9 +10,9 @@ from dataclasses import dataclass, field
 
 from features_targets import Counters, Target, describe
 from features_variants import body_for
-from harness import cpu_pressure
 from load_common import Load, measure, progress, say
 from loadgen import LoadResult
+from machine import cpu_pressure
 
 
 @dataclass

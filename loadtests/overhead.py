@@ -42,14 +42,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from cpus import plan_cpus
 from forward_proxy import running_proxy
-from harness import (
-    cpu_pressure,
-    machine_info,
-    request_log_summary,
-    start_gateway,
-    start_mock_provider,
-    write_config,
-)
+from harness import request_log_summary, start_gateway, start_mock_provider, write_config
 from load_common import (
     MB,
     Load,
@@ -60,6 +53,7 @@ from load_common import (
     say_header,
     write_report,
 )
+from machine import cpu_pressure, machine_info
 from otlp_sink import running_sink
 from overhead_report import median_startup, say_results, targets_for
 from overhead_runs import measure_startup, soak_run, timed_run

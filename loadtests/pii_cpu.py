@@ -33,7 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from guardrails import PROMPT
-from harness import cpu_pressure
+from machine import cpu_pressure
 from pii_pipeline import measure
 
 from gateway.config.types import GuardrailConfig

@@ -26,14 +26,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from guardrails import PROMPT
-from harness import (
-    GATEWAY_KEY,
-    MODEL,
-    cpu_pressure,
-    start_gateway,
-    start_mock_provider,
-    write_config,
-)
+from harness import GATEWAY_KEY, MODEL, start_gateway, start_mock_provider, write_config
+from machine import cpu_pressure
 
 POLICIES = {
     "bare": "",

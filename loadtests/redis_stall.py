@@ -41,9 +41,10 @@ import redis
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from harness import cpu_pressure, start_gateway, start_mock_provider, start_redis, write_config
+from harness import start_gateway, start_mock_provider, start_redis, write_config
 from load_common import BODIES, CHAT_PATH, Load, check_answers, say, write_report
 from loadgen import have_wrk
+from machine import cpu_pressure
 
 POLICY = "[limits]\nrpm = 100000000\ntpm = 100000000000\nmax_concurrent = 100000\n"
 WARM_S = 1.5

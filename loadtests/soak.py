@@ -39,17 +39,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from cpus import plan_cpus
 from features_variants import CACHE_POLICY, LIMITS_POLICY, PII_POLICY
-from harness import (
-    Proc,
-    cpu_pressure,
-    machine_info,
-    metric_samples,
-    start_gateway,
-    start_mock_provider,
-    write_config,
-)
+from harness import Proc, metric_samples, start_gateway, start_mock_provider, write_config
 from load_common import CHAT_PATH, MB, check_answers, cpu_note, say, write_report
 from loadgen import have_wrk
+from machine import cpu_pressure, machine_info
 from soak_load import KINDS, run_window, soak_bodies
 from soak_report import count_records, say_summary, soak_targets
 

@@ -44,14 +44,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from cpus import allowed_cpus, available_cpus, cpu_list, plan_cpus
-from harness import (
-    Proc,
-    cpu_pressure,
-    machine_info,
-    start_gateway,
-    start_mock_provider,
-    write_config,
-)
+from harness import Proc, start_gateway, start_mock_provider, write_config
 from load_common import (
     BODIES,
     Load,
@@ -61,6 +54,7 @@ from load_common import (
     say,
     write_report,
 )
+from machine import cpu_pressure, machine_info
 from worker_spread import affinity_per_pid
 from workers_measure import Measurement, measure_target
 

@@ -13,7 +13,7 @@ environment (`proxy_rules.py`: httpx's rules, NO_PROXY included; read once, when
 made, as httpx does). No `https://` proxy, HTTP/2 or cookies: `transports.py` gives providers
 that need them to httpx. A redirect is an error (`UpstreamRedirect`), never followed.
 
-`prepare` encodes the request ahead (`_EncodedRequest`), so a caller with time to spare (waiting
+`prepare` encodes the request ahead (`EncodedRequest`), so a caller with time to spare (waiting
 for its limits to be checked) can take that work off the moment of sending.
 
 Connections are kept per (scheme, host, port), reused newest first, and dropped after
@@ -26,15 +26,12 @@ reached the upstream's application.
 from __future__ import annotations
 
 import asyncio
-import functools
 import os
 import ssl
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Mapping
-from dataclasses import dataclass, field
 from typing import NoReturn
-from urllib.parse import urlsplit
 
 from gateway.config.types import NetworkConfig
 from gateway.upstream.base import (
@@ -51,6 +48,7 @@ from gateway.upstream.base import (
 from gateway.upstream.decoding import DECODE_ERRORS, Decoder, decoder_for
 from gateway.upstream.http1_connection import Http1Connection, Origin
 from gateway.upstream.http1_proxy import HttpProxy, http_proxy, open_tunnel
+from gateway.upstream.http1_request import EncodedRequest, origin_of, request_bytes
 from gateway.upstream.proxy_rules import ProxyRules, environment_proxies
 from gateway.upstream.tls import ssl_context, tls_failure
 
@@ -176,70 +174,6 @@ class Http1Response:
             self._finish()
 
 
-@functools.lru_cache(maxsize=256)
-def _origin(url: str) -> tuple[Origin, str]:
-    """(scheme, host, port) and the request target of an upstream URL (a few distinct URLs per
-    config: cached)."""
-    parts = urlsplit(url)
-    scheme = parts.scheme.lower()
-    if scheme not in ("http", "https") or not parts.hostname:
-        raise UpstreamError("connect", f"unsupported upstream URL scheme '{scheme}'")
-    port = parts.port or (443 if scheme == "https" else 80)
-    target = parts.path or "/"
-    if parts.query:
-        target += "?" + parts.query
-    return (scheme, parts.hostname, port), target
-
-
-@dataclass(frozen=True, slots=True)
-class _EncodedRequest:
-    """`Http1Upstream.prepare`'s work: the request, where it goes and its bytes on the wire."""
-
-    request: UpstreamRequest
-    origin: Origin = field(repr=False)
-    payload: bytes = field(repr=False)  # holds the headers, and so the provider key
-
-
-def request_bytes(
-    method: str,
-    origin: Origin,
-    target: str,
-    headers: Mapping[str, str],
-    body: bytes,
-    forward: HttpProxy | None = None,
-) -> bytes:
-    """The request head and body, ready for one write. Refuses header injection. `forward`:
-    the proxy that forwards it (an http upstream through a proxy): the target in absolute form,
-    with the proxy's credentials."""
-    scheme, host, port = origin
-    default_port = 443 if scheme == "https" else 80
-    host_header = host if port == default_port else f"{host}:{port}"
-    if ":" in host and not host.startswith("["):
-        host_header = f"[{host}]" if port == default_port else f"[{host}]:{port}"
-    if forward is None:
-        lines = [f"{method} {target} HTTP/1.1", f"host: {host_header}"]
-    else:
-        lines = [f"{method} {scheme}://{host_header}{target} HTTP/1.1", f"host: {host_header}"]
-        if forward.authorization is not None:
-            lines.append(f"proxy-authorization: {forward.authorization}")
-    for name, value in headers.items():
-        lowered = name.lower()
-        if lowered in ("host", "content-length", "transfer-encoding", "connection"):
-            continue
-        if "\r" in name or "\n" in name or "\r" in value or "\n" in value:
-            raise UpstreamError("protocol", f"refusing a header with a line break: {name}")
-        lines.append(f"{name}: {value}")
-    if body or method not in ("GET", "HEAD"):
-        lines.append(f"content-length: {len(body)}")
-    try:
-        head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
-    except UnicodeEncodeError:
-        raise UpstreamError(
-            "protocol", "refusing a request header that is not latin-1 text"
-        ) from None
-    return head + body
-
-
 _UNKNOWN = HttpProxy("", 0)  # `Http1Upstream._proxies`: not decided yet for this origin
 
 
@@ -277,14 +211,14 @@ class Http1Upstream:
         self._proxies[origin] = proxy
         return proxy
 
-    def _encode(self, request: UpstreamRequest) -> _EncodedRequest:
-        origin, target = _origin(request.url)
+    def _encode(self, request: UpstreamRequest) -> EncodedRequest:
+        origin, target = origin_of(request.url)
         proxy = self._proxy if self._proxy_rules is None else self._proxy_for(origin)
         forward = proxy if proxy is not None and origin[0] == "http" else None  # https: tunnel
         payload = request_bytes(
             request.method, origin, target, request.headers, request.body, forward
         )
-        return _EncodedRequest(request, origin, payload)
+        return EncodedRequest(request, origin, payload)
 
     def _ssl(self) -> ssl.SSLContext:
         if self._ssl_context is None:
@@ -356,7 +290,7 @@ class Http1Upstream:
         """Send the request (its bytes made ahead when prepared here) on a pooled connection or
         a new one; return once status and headers are in. Raises UpstreamError."""
         encoded = (
-            request if isinstance(request, _EncodedRequest) else self._encode(request_of(request))
+            request if isinstance(request, EncodedRequest) else self._encode(request_of(request))
         )
         origin, payload = encoded.origin, encoded.payload
         loop = asyncio.get_running_loop()

@@ -12,7 +12,8 @@ from typing import Any
 import pytest
 
 from gateway.upstream.base import UpstreamError, UpstreamRequest, UpstreamTimeouts
-from gateway.upstream.http1 import Http1Upstream, request_bytes
+from gateway.upstream.http1 import Http1Upstream
+from gateway.upstream.http1_request import request_bytes
 from tests.unit.upstream.loopback import Handler, loopback_server, read_request
 
 

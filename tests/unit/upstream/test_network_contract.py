@@ -1,8 +1,9 @@
 """The network transport contract: what both network clients (`http1`, `httpx`) do against
-upstreams that misbehave on the wire, over TLS with a private CA, and through proxies.
+upstreams that misbehave on the wire and over TLS with a private CA (through proxies:
+test_network_contract_proxies.py).
 
-Where `http1` does not support what a test needs (a proxy, HTTP/2), its run asserts that `auto`
-never gives it such a provider, instead of skipping.
+Where `http1` does not support what a test needs (HTTP/2), its run asserts that `auto` never
+gives it such a provider, instead of skipping.
 """
 
 from __future__ import annotations
@@ -15,66 +16,23 @@ from pathlib import Path
 
 import pytest
 
-from gateway.config.types import NetworkConfig
-from gateway.upstream import UpstreamClient, UpstreamError, UpstreamRequest, UpstreamTimeouts
+from gateway.upstream import UpstreamError, UpstreamRequest
 from gateway.upstream.base import UpstreamRedirect, UpstreamTLSError, UpstreamTooLarge
-from gateway.upstream.transports import ConcreteTransport, chosen_transport, transport_class
+from gateway.upstream.transports import ConcreteTransport
+from tests.unit.upstream.network_clients import DIRECT, TIMEOUTS, Client, send, served_by
 from tests.unit.upstream.network_servers import (
     PrivateCA,
     always,
     chunk,
     compressed,
     compressor,
-    connect_proxy,
     h2_server,
     private_ca,
     response,
     scripted_server,
 )
 
-TIMEOUTS = UpstreamTimeouts(connect_s=5, first_byte_s=5, idle_s=5)
-DIRECT = NetworkConfig(trust_env=False)
 SSE = "content-type: text/event-stream\r\ntransfer-encoding: chunked\r\n"
-
-
-@pytest.fixture(params=["http1", "httpx"])
-def transport(request: pytest.FixtureRequest) -> ConcreteTransport:
-    name: ConcreteTransport = request.param
-    return name
-
-
-@pytest.fixture(scope="module")
-def ca(tmp_path_factory: pytest.TempPathFactory) -> PrivateCA:
-    return private_ca(tmp_path_factory.mktemp("ca"))
-
-
-def served_by(transport: ConcreteTransport, network: NetworkConfig) -> bool:
-    """Whether `transport` is to serve `network`; for `http1` where it cannot, asserts that
-    `auto` picks httpx instead."""
-    if transport == "http1" and chosen_transport(network) != "http1":
-        assert chosen_transport(dataclasses.replace(network, transport="auto")) == "httpx"
-        return False
-    return True
-
-
-async def send(client: UpstreamClient, url: str, body: bytes = b"{}") -> bytes:
-    request = UpstreamRequest("POST", url + "/v1/chat/completions", {"x-t": "1"}, body)
-    answer = await client.send(request, TIMEOUTS)
-    try:
-        return await answer.read()
-    finally:
-        await answer.aclose()
-
-
-class Client:
-    def __init__(self, transport: ConcreteTransport, network: NetworkConfig = DIRECT) -> None:
-        self.client: UpstreamClient = transport_class(transport)(network)
-
-    async def __aenter__(self) -> UpstreamClient:
-        return self.client
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.client.aclose()
 
 
 # -- connections ---------------------------------------------------------------------------
@@ -286,111 +244,6 @@ async def test_mtls_sends_the_client_certificate(
         async with Client(transport, dataclasses.replace(DIRECT, ca_file=server.ca_file)) as bare:
             with pytest.raises(UpstreamError):
                 await send(bare, url)
-
-
-# -- proxies ---------------------------------------------------------------------------------
-
-
-async def test_https_through_a_connect_proxy(transport: ConcreteTransport, ca: PrivateCA) -> None:
-    async with connect_proxy() as proxy:
-        network = dataclasses.replace(DIRECT, proxy=proxy.url, ca_file=ca.ca_file)
-        if not served_by(transport, network):
-            return
-        async with scripted_server(always(response(200, b"tunnelled")), ca.server) as (url, _):
-            async with Client(transport, network) as client:
-                assert await send(client, url) == b"tunnelled"
-    assert proxy.targets == [url.removeprefix("https://")]
-
-
-async def test_a_tunnel_carries_many_requests(transport: ConcreteTransport, ca: PrivateCA) -> None:
-    async with connect_proxy() as proxy:
-        network = dataclasses.replace(DIRECT, proxy=proxy.url, ca_file=ca.ca_file)
-        async with scripted_server(always(response(200, b"again")), ca.server) as (url, seen):
-            async with Client(transport, network) as client:
-                assert [await send(client, url) for _ in range(3)] == [b"again"] * 3
-    assert len(proxy.targets) == 1 and seen.connections == 1  # one tunnel, kept alive
-
-
-async def test_http_through_a_proxy_in_absolute_form(transport: ConcreteTransport) -> None:
-    async with connect_proxy() as proxy:
-        network = dataclasses.replace(DIRECT, proxy=proxy.url)
-        async with scripted_server(always(response(200, b"forwarded"))) as (url, seen):
-            async with Client(transport, network) as client:
-                assert await send(client, url) == b"forwarded"
-    assert proxy.targets == [url + "/v1/chat/completions"]
-    assert seen.requests[0].startswith(b"POST /v1/chat/completions HTTP/1.1\r\n")
-
-
-# "user:p@ss w0rd" percent-encoded in the URL; sent as Basic base64("user:p@ss w0rd").
-PROXY_USERINFO = "user:p%40ss%20w0rd"
-PROXY_AUTHORIZATION = "Basic dXNlcjpwQHNzIHcwcmQ="
-
-
-async def test_proxy_credentials_from_the_url(transport: ConcreteTransport, ca: PrivateCA) -> None:
-    async with connect_proxy(PROXY_AUTHORIZATION) as proxy:
-        tunnelled = dataclasses.replace(
-            DIRECT, proxy=proxy.url_with(PROXY_USERINFO), ca_file=ca.ca_file
-        )
-        forwarded = dataclasses.replace(DIRECT, proxy=proxy.url_with(PROXY_USERINFO))
-        async with scripted_server(always(response(200, b"in")), ca.server) as (url, _):
-            async with Client(transport, tunnelled) as client:
-                assert await send(client, url) == b"in"
-        async with scripted_server(always(response(200, b"in"))) as (url, seen):
-            async with Client(transport, forwarded) as client:
-                assert await send(client, url) == b"in"
-    assert proxy.authorizations == [PROXY_AUTHORIZATION] * 2
-    assert b"proxy-authorization" not in seen.requests[0].lower()  # the proxy's, not sent on
-
-
-async def test_a_proxy_that_refuses(transport: ConcreteTransport, ca: PrivateCA) -> None:
-    """Without the credentials it wants: a tunnel is a connect error naming the proxy (and
-    never the proxy URL, which may carry credentials); a forwarded request gets its answer."""
-    async with connect_proxy(PROXY_AUTHORIZATION) as proxy:
-        network = dataclasses.replace(DIRECT, proxy=proxy.url_with("user:wrong"))
-        async with scripted_server(always(response(200, b"never")), ca.server) as (url, seen):
-            tunnelled = dataclasses.replace(network, ca_file=ca.ca_file)
-            async with Client(transport, tunnelled) as client:
-                with pytest.raises(UpstreamError) as refused:
-                    await send(client, url)
-        async with scripted_server(always(response(200, b"never"))) as (plain_url, _):
-            async with Client(transport, network) as client:
-                request = UpstreamRequest("POST", plain_url + "/v1/x", {}, b"{}")
-                answer = await client.send(request, TIMEOUTS)
-                await answer.aclose()
-    assert refused.value.kind == "connect"
-    assert "proxy refused" in str(refused.value) and "wrong" not in str(refused.value)
-    assert "407" in str(refused.value)
-    assert answer.status == 407 and seen.connections == 0
-
-
-async def test_a_proxy_that_cannot_be_reached(transport: ConcreteTransport) -> None:
-    async with scripted_server(always(response(200, b"never"))) as (url, seen):
-        closed = url.rsplit(":", 1)[0] + ":1"  # nothing listens on port 1
-        async with Client(transport, dataclasses.replace(DIRECT, proxy=closed)) as client:
-            with pytest.raises(UpstreamError) as failed:
-                await send(client, url)
-    assert failed.value.kind == "connect" and seen.connections == 0
-
-
-async def test_the_proxy_from_the_environment_and_no_proxy(
-    transport: ConcreteTransport, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    network = NetworkConfig()  # trust_env: the environment decides
-    async with connect_proxy() as proxy:
-        monkeypatch.setenv("HTTP_PROXY", proxy.url)
-        monkeypatch.delenv("NO_PROXY", raising=False)
-        monkeypatch.delenv("no_proxy", raising=False)
-        if not served_by(transport, network):
-            return
-        async with scripted_server(always(response(200, b"ok"))) as (url, seen):
-            async with Client(transport, network) as client:
-                assert await send(client, url) == b"ok"
-            assert proxy.targets == [url + "/v1/chat/completions"]
-            monkeypatch.setenv("NO_PROXY", "127.0.0.1")
-            async with Client(transport, network) as client:
-                assert await send(client, url) == b"ok"
-    assert len(proxy.targets) == 1  # the second request went direct
-    assert len(seen.requests) == 2
 
 
 async def test_http2_is_spoken_only_through_httpx(
