@@ -6,13 +6,15 @@ gives it one."""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 
 import pytest
 
 from gateway.config.types import NetworkConfig
-from gateway.upstream import UpstreamError, UpstreamRequest
+from gateway.upstream import UpstreamError, UpstreamRequest, UpstreamTimeouts
 from gateway.upstream.transports import ConcreteTransport
+from tests.unit.upstream.loopback import loopback_server
 from tests.unit.upstream.network_clients import DIRECT, TIMEOUTS, Client, send, served_by
 from tests.unit.upstream.network_servers import (
     PrivateCA,
@@ -123,3 +125,24 @@ async def test_the_proxy_from_the_environment_and_no_proxy(
                 assert await send(client, url) == b"ok"
     assert len(proxy.targets) == 1  # the second request went direct
     assert len(seen.requests) == 2
+
+
+async def test_a_proxy_that_never_answers_is_a_timeout(
+    transport: ConcreteTransport, ca: PrivateCA
+) -> None:
+    """`http1` bounds the whole tunnel set-up (CONNECT and TLS) by the connect timeout; httpx
+    bounds the CONNECT's answer only by the first-byte deadline, so it fails later, as a
+    first-token timeout (documented in docs/operations.md)."""
+
+    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read()  # takes the CONNECT, answers nothing until the client leaves
+
+    timeouts = UpstreamTimeouts(connect_s=0.2, first_byte_s=1, idle_s=1)
+    async with loopback_server(silent) as proxy_url:
+        network = dataclasses.replace(DIRECT, proxy=proxy_url, ca_file=ca.ca_file)
+        async with Client(transport, network) as client:
+            request = UpstreamRequest("POST", "https://upstream.test/v1/x", {}, b"{}")
+            with pytest.raises(UpstreamError) as failed:
+                await client.send(request, timeouts)
+    expected = "connect" if transport == "http1" else "first_token_timeout"
+    assert failed.value.kind == expected
