@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,7 +25,7 @@ import uvloop
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from harness import REPO, Proc, child_env, cpu_affinity, drain_output, free_port, wait_ready
+from harness import Proc, free_port, start_server
 
 
 async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -85,20 +84,7 @@ def running_proxy(cpus: set[int] | None = None) -> Iterator[str]:
 def start_forward_proxy(cpus: set[int] | None = None) -> Proc:
     """The proxy in a process of its own, once it answers; `.url` is its `http://` URL."""
     port = free_port()
-    args = [sys.executable, str(Path(__file__).resolve()), "--port", str(port)]
-    with cpu_affinity(cpus):
-        process = subprocess.Popen(
-            args,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            env=child_env(),
-            cwd=REPO,
-        )
-    proc = Proc(process, f"http://127.0.0.1:{port}")
-    drain_output(process, proc.output)
-    wait_ready(proc, "/healthz", 30)
-    return proc
+    return start_server([str(Path(__file__).resolve()), "--port", str(port)], port, cpus)
 
 
 if __name__ == "__main__":

@@ -144,19 +144,16 @@ def wait_ready(proc: Proc, path: str, timeout: float, interval: float = 0.005) -
 
 def start_mock_provider(cpus: set[int] | None = None) -> Proc:
     port = free_port()
-    args = [
-        sys.executable,
-        "-m",
-        "gateway.cli",
-        "mock-provider",
-        "--port",
-        str(port),
-        "--latency-ms",
-        "0",
-    ]
+    args = ["-m", "gateway.cli", "mock-provider", "--port", str(port), "--latency-ms", "0"]
+    return start_server(args, port, cpus)
+
+
+def start_server(args: list[str], port: int, cpus: set[int] | None = None) -> Proc:
+    """`python <args>` serving HTTP on loopback `port`, pinned to `cpus`, once its /healthz
+    answers; its output is collected."""
     with cpu_affinity(cpus):
         process = subprocess.Popen(
-            args,
+            [sys.executable, *args],
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
