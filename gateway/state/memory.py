@@ -9,15 +9,14 @@ section of its own: `begin_acquire` checks and reserves all limits with nothing 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
-from types import MappingProxyType
+from collections.abc import Sequence
 
-from gateway.state import breaker
 from gateway.state.base import (
     BUDGET_KINDS,
     CONCURRENT_RETRY_S,
     SLOT_TTL_S,
     WINDOW_KINDS,
+    WINDOW_S,
     AcquireResult,
     BreakerState,
     CheckResult,
@@ -32,8 +31,10 @@ from gateway.state.base import (
     spend_subjects,
 )
 from gateway.state.lru import LruCache
+from gateway.state.memory_breakers import BreakerBook
 from gateway.state.memory_slots import Slots
 from gateway.state.spend import SpendCounter
+from gateway.state.sweep import Sweep
 from gateway.state.windows import SlidingWindow
 
 REMEMBERED_MAX_ENTRIES = 100_000
@@ -43,8 +44,6 @@ Subject = tuple[str, str]  # (scope, subject)
 Counter = tuple[str, str, str]  # (kind, scope, subject)
 # How often (in `now` seconds) the held and abandoned tokens past their hold are forgotten.
 _PRUNE_EVERY_S = 10.0
-# Lists of deployments whose all-closed breakers an acquire keeps read (`_acquire_breakers`).
-_ALL_CLOSED_MAX = 256
 # What one check of an acquire reserves on: a window, slots, or (a budget) the subject's spend.
 Usage = SlidingWindow | Slots | None
 
@@ -74,13 +73,17 @@ class MemoryState:
         self._windows: dict[Counter, SlidingWindow] = {}
         self._slots: dict[Subject, Slots] = {}
         self._spend: dict[Subject, SpendCounter] = {}
-        self._breakers: dict[str, breaker.BreakerRecord] = {}
-        self._all_closed: dict[tuple[str, ...], Mapping[str, BreakerState]] = {}
+        self._breakers = BreakerBook()
         # Tokens of allowed acquires not yet settled, released or abandoned, and of abandoned
         # acquires that had not run: token -> end of its hold.
         self._held: dict[str, float] = {}
         self._gone: dict[str, float] = {}
         self._next_prune = 0.0
+        # Windows and slots are dropped when idle, a batch at a time (`gateway.state.sweep`):
+        # a window looked at a window's length after it was made or last looked at, slots at
+        # each prune's period.
+        self._window_sweep: Sweep[Counter, SlidingWindow] = Sweep(WINDOW_S)
+        self._slot_sweep: Sweep[Subject, Slots] = Sweep(_PRUNE_EVERY_S)
 
     # -- limits -----------------------------------------------------------------------------
 
@@ -135,14 +138,18 @@ class MemoryState:
             if kind == "rpm" or kind == "tpm":
                 window = windows.get((kind, check.scope, check.subject))
                 if window is None:
-                    window = windows[(kind, check.scope, check.subject)] = SlidingWindow()
+                    made: Counter = (kind, check.scope, check.subject)
+                    window = windows[made] = SlidingWindow()
+                    self._window_sweep.made(now, made, window)
                 already = _already(window, checks, counters) if window in counters else 0.0
                 result = window.judge(check, already, now)
                 counters.append(window)
             elif kind == "concurrent":
                 slots = self._slots.get((check.scope, check.subject))
                 if slots is None:
-                    slots = self._slots[(check.scope, check.subject)] = Slots()
+                    subject = (check.scope, check.subject)
+                    slots = self._slots[subject] = Slots()
+                    self._slot_sweep.made(now, subject, slots)
                 used = slots.live(now) + (counters.count(slots) if slots in counters else 0)
                 if used < check.limit:  # `used + 1 <= limit`: slots are whole
                     result = CheckResult(check, True, check.limit - used - 1, 0.0)
@@ -157,7 +164,7 @@ class MemoryState:
             if not result.allowed:
                 allowed = False
             results.append(result)
-        views = self._acquire_breakers(breakers, now)
+        views = self._breakers.acquire_views(breakers, now)
         if not allowed:
             self._drop_empty(checks, counters)
             return acquire_result(checks, results, token, now, views, hold)
@@ -198,22 +205,22 @@ class MemoryState:
                 self._slots.pop((check.scope, check.subject), None)
 
     def _prune(self, now: float) -> None:
-        self._next_prune = now + _PRUNE_EVERY_S
         for tokens in (self._held, self._gone):
             for token in [token for token, end in tokens.items() if end <= now]:
                 del tokens[token]
-        for subject in [subject for subject, slots in self._slots.items() if not slots.live(now)]:
-            del self._slots[subject]
-        # A window whose every bucket left goes too: one subject per end user would otherwise
-        # keep a window for every user ever seen. (A settlement that comes later finds none and
-        # has nothing to reconcile, as when only its bucket had left.)
-        stale = []
-        for counter, window in self._windows.items():
+
+        def window_idle(window: SlidingWindow) -> bool:
             window.prune(now)
-            if not window.buckets:
-                stale.append(counter)
-        for counter in stale:
-            del self._windows[counter]
+            return not window.buckets
+
+        # Emptied slots stay until their sweep: a subject whose requests come one at a time
+        # would otherwise make and drop them on every request. A window whose every bucket left
+        # goes too: one subject per end user would otherwise keep a window for every user ever
+        # seen. (A settlement that comes later finds none and has nothing to reconcile, as when
+        # only its bucket had left.) More due than one batch: the next acquire goes on.
+        more = self._slot_sweep.sweep(self._slots, now, lambda slots: not slots.live(now))
+        more = self._window_sweep.sweep(self._windows, now, window_idle) or more
+        self._next_prune = now if more else now + _PRUNE_EVERY_S
 
     def _live_slots(self, subject: Subject, now: float) -> int:
         slots = self._slots.get(subject)
@@ -346,55 +353,15 @@ class MemoryState:
         window_s: float,
         cooldown_s: float,
     ) -> BreakerState:
-        record = breaker.record_outcome(
-            self._breakers.get(deployment, breaker.CLOSED),
-            ok,
-            now,
-            failure_threshold,
-            window_s,
-            cooldown_s,
-        )
-        if record == breaker.CLOSED:
-            self._breakers.pop(deployment, None)
-        else:
-            self._breakers[deployment] = record
-        return breaker.view(record, now)
+        return self._breakers.record(deployment, ok, now, failure_threshold, window_s, cooldown_s)
 
     async def breaker_states(
         self, deployments: Sequence[str], now: float
     ) -> dict[str, BreakerState]:
-        return self._breaker_views(deployments, now)
-
-    def _acquire_breakers(
-        self, deployments: Sequence[str], now: float
-    ) -> Mapping[str, BreakerState]:
-        """The breakers an acquire reads: while every breaker is closed (nearly always), one
-        read-only mapping per list of deployments, made once."""
-        if self._breakers or not isinstance(deployments, tuple):
-            return self._breaker_views(deployments, now)
-        views = self._all_closed.get(deployments)
-        if views is None:
-            if len(self._all_closed) >= _ALL_CLOSED_MAX:  # a model's deployments: a few
-                self._all_closed.clear()
-            views = MappingProxyType(dict.fromkeys(deployments, breaker.view(breaker.CLOSED, now)))
-            self._all_closed[deployments] = views
-        return views
-
-    def _breaker_views(self, deployments: Sequence[str], now: float) -> dict[str, BreakerState]:
-        if not self._breakers:  # every breaker closed, as nearly always
-            return dict.fromkeys(deployments, breaker.view(breaker.CLOSED, now))
-        return {
-            name: breaker.view(self._breakers.get(name, breaker.CLOSED), now)
-            for name in deployments
-        }
+        return self._breakers.views(deployments, now)
 
     async def breaker_try_probe(self, deployment: str, now: float, probe_timeout_s: float) -> bool:
-        allowed, record = breaker.try_probe(
-            self._breakers.get(deployment, breaker.CLOSED), now, probe_timeout_s
-        )
-        if record != breaker.CLOSED:
-            self._breakers[deployment] = record
-        return allowed
+        return self._breakers.try_probe(deployment, now, probe_timeout_s)
 
     async def ping(self) -> bool:
         return True

@@ -6,6 +6,7 @@ windows whose usage left at a prune."""
 from __future__ import annotations
 
 from gateway.state import MemoryState
+from gateway.state.sweep import SWEEP_BATCH
 from tests.unit.state.contract import T0, concurrent, record, rpm, settle, tpm
 
 
@@ -75,6 +76,20 @@ async def test_windows_whose_usage_left_go_at_a_prune() -> None:
     assert (await state.acquire([rpm(5, "u4")], T0 + 61)).allowed  # prunes: u1, u2 left
     assert {subject for _, _, subject in state._windows} == {"u3", "u4"}
     assert (await state.acquire([rpm(1, "u1")], T0 + 62)).allowed  # a new window, counting anew
+
+
+async def test_many_idle_windows_go_a_batch_per_acquire() -> None:
+    """3,000 end users seen once: a minute later no acquire walks them all (the event loop
+    would stall, ~70 ms at 100,000); each drops one batch and the next goes on."""
+    state = MemoryState()
+    users = 2 * SWEEP_BATCH + 952
+    for n in range(users):
+        assert (await state.acquire([rpm(5, f"user-{n}")], T0 + n / 1e6)).allowed
+    left = []
+    for step in range(4):
+        assert (await state.acquire([rpm(5, "steady")], T0 + 61 + step / 1e3)).allowed
+        left.append(len(state._windows) - 1)  # the steady subject's window stays
+    assert left == [users - SWEEP_BATCH, users - 2 * SWEEP_BATCH, 0, 0]
 
 
 async def test_an_acquire_reads_the_breakers_as_breaker_states_does() -> None:
