@@ -5,7 +5,9 @@ tokens, so a stall of any length leaves no slot, tokens or budget held."""
 from __future__ import annotations
 
 import logging
+from collections import deque
 from collections.abc import Callable
+from itertools import islice
 
 from gateway.state import Reservation, StateBackend, StateUnavailable
 
@@ -13,23 +15,22 @@ log = logging.getLogger("gateway.limits")
 # Abandoned acquires sent per call; more wait for the next (an outage abandons every acquire).
 ABANDON_BATCH = 500
 # Abandoned acquires kept while the state is away; the oldest beyond this are dropped (their
-# slots then free at the end of their hold, as a crashed replica's do).
+# slots then free at the end of their hold, as a crashed replica's do), in O(1): a list trimmed
+# at its front cost each request of a long outage ~16 us.
 ABANDON_KEEP = 100_000
 
 
 class AbandonedAcquires:
     """The acquires to abandon, oldest first."""
 
-    def __init__(self) -> None:
-        self._reservations: list[Reservation] = []
+    def __init__(self, keep: int = ABANDON_KEEP) -> None:
+        self._reservations: deque[Reservation] = deque(maxlen=keep)
 
     def __len__(self) -> int:
         return len(self._reservations)
 
     def add(self, reservation: Reservation) -> None:
-        self._reservations.append(reservation)
-        if len(self._reservations) > ABANDON_KEEP:
-            del self._reservations[: len(self._reservations) - ABANDON_KEEP]
+        self._reservations.append(reservation)  # past `keep`, the oldest goes
 
     async def send(
         self,
@@ -41,7 +42,7 @@ class AbandonedAcquires:
         `unavailable` told)."""
         reservations = self._reservations
         while reservations:
-            batch = reservations[:ABANDON_BATCH]
+            batch = list(islice(reservations, ABANDON_BATCH))
             try:
                 await state.abandon(batch, now)
             except StateUnavailable as exc:
@@ -49,5 +50,6 @@ class AbandonedAcquires:
                 return False
             except Exception:
                 log.exception("cannot abandon %d acquires", len(batch))
-            del reservations[: len(batch)]
+            for _ in range(min(len(batch), len(reservations))):
+                reservations.popleft()
         return True
