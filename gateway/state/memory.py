@@ -128,9 +128,12 @@ class MemoryState:
         # One pass judges every check against its counter (found once, kept for the reserve).
         # A counter a check shares with an earlier check of this call counts that one's amount
         # too (`_already`); windows and slots are made as they are met and dropped again when
-        # the acquire is refused and they hold nothing.
+        # the acquire is refused and they hold nothing (they reach the sweeps only when kept,
+        # so refusals of ever new subjects leave nothing behind).
         results: list[CheckResult] = []
         counters: list[Usage] = []
+        new_windows: list[tuple[Counter, SlidingWindow]] | None = None
+        new_slots: list[tuple[Subject, Slots]] | None = None
         allowed = True
         windows = self._windows
         for check in checks:
@@ -138,9 +141,9 @@ class MemoryState:
             if kind == "rpm" or kind == "tpm":
                 window = windows.get((kind, check.scope, check.subject))
                 if window is None:
-                    made: Counter = (kind, check.scope, check.subject)
-                    window = windows[made] = SlidingWindow()
-                    self._window_sweep.made(now, made, window)
+                    key: Counter = (kind, check.scope, check.subject)
+                    window = windows[key] = SlidingWindow()
+                    new_windows = [*(new_windows or ()), (key, window)]
                 already = _already(window, checks, counters) if window in counters else 0.0
                 result = window.judge(check, already, now)
                 counters.append(window)
@@ -149,7 +152,7 @@ class MemoryState:
                 if slots is None:
                     subject = (check.scope, check.subject)
                     slots = self._slots[subject] = Slots()
-                    self._slot_sweep.made(now, subject, slots)
+                    new_slots = [*(new_slots or ()), (subject, slots)]
                 used = slots.live(now) + (counters.count(slots) if slots in counters else 0)
                 if used < check.limit:  # `used + 1 <= limit`: slots are whole
                     result = CheckResult(check, True, check.limit - used - 1, 0.0)
@@ -186,6 +189,12 @@ class MemoryState:
                     self._reserve_budget(check, now)
         if marked:
             self._held[token] = end
+        if new_windows is not None:
+            for key, window in new_windows:
+                self._window_sweep.made(now, key, window)
+        if new_slots is not None:
+            for subject, slots in new_slots:
+                self._slot_sweep.made(now, subject, slots)
         # `acquire_result`'s allowed case, built here: this is the path of nearly every request.
         reservation = Reservation(token, tuple(checks), now, hold)
         return AcquireResult(True, tuple(results), reservation, 0.0, views)

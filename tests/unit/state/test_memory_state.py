@@ -92,6 +92,16 @@ async def test_many_idle_windows_go_a_batch_per_acquire() -> None:
     assert left == [users - SWEEP_BATCH, users - 2 * SWEEP_BATCH, 0, 0]
 
 
+async def test_refusals_of_ever_new_subjects_leave_nothing_to_sweep() -> None:
+    state = MemoryState()
+    assert (await state.acquire([rpm(1)], T0)).allowed
+    for n in range(100):  # the key's rpm is spent: each new end user's window is made, dropped
+        refused = await state.acquire([rpm(1), rpm(5, f"user-{n}"), concurrent(1, f"u{n}")], T0)
+        assert not refused.allowed
+    assert len(state._windows) == len(state._window_sweep) == 1
+    assert len(state._slots) == len(state._slot_sweep) == 0
+
+
 async def test_an_acquire_reads_the_breakers_as_breaker_states_does() -> None:
     state = MemoryState()
     names = ("a", "b")
