@@ -207,7 +207,9 @@ class Http1Upstream:
         try:
             proxy = http_proxy(url) if url is not None else None
         except ValueError:  # only with transport = "http1" forced: `auto` takes httpx for it
-            raise UpstreamError("connect", "the http1 transport reaches only http:// proxies")
+            raise UpstreamError(
+                "connect", "the http1 transport reaches only http:// proxies"
+            ) from None
         self._proxies[origin] = proxy
         return proxy
 
