@@ -1,5 +1,8 @@
 """The reference network client: httpx, for every provider `http1` does not fully serve
-(proxies from the config or the environment with NO_PROXY, HTTP/2 through `h2`).
+(`https://` and SOCKS proxies, HTTP/2 through `h2`).
+
+The proxies of the environment (with `trust_env`) are read by `proxy_rules.py`, as for `http1`,
+and given to httpx as mounts, one transport per proxy; httpx itself reads no environment.
 
 One `httpx.AsyncClient` per network config, redirects never followed, bodies decoded by httpx
 (gzip, deflate, br, zstd). The gateway's timeouts are phases, not httpx's per-read ones: the
@@ -10,6 +13,8 @@ first body chunk, and the idle timeout each later chunk.
 from __future__ import annotations
 
 import asyncio
+import os
+import ssl
 from collections.abc import AsyncIterator, Mapping
 
 import httpx
@@ -26,6 +31,7 @@ from gateway.upstream.base import (
     redirect_error,
     request_of,
 )
+from gateway.upstream.proxy_rules import ProxyRules, environment_proxies
 from gateway.upstream.tls import ssl_context, tls_failure
 
 # Below the 5 s idle timeout of uvicorn-based upstreams, as in http1.
@@ -106,17 +112,21 @@ class HttpxUpstream:
     def _http(self) -> httpx.AsyncClient:
         if self._client is None:
             network = self._network
+            verify = ssl_context(network)
+            limits = httpx.Limits(
+                max_connections=None, max_keepalive_connections=None, keepalive_expiry=KEEPALIVE_S
+            )
+            mounts: dict[str, httpx.AsyncBaseTransport | None] | None = None
+            if network.proxy is None and network.trust_env:
+                mounts = _environment_mounts(network, verify, limits)
             self._client = httpx.AsyncClient(
-                verify=ssl_context(network),
+                verify=verify,
                 http2=network.http2,
                 proxy=network.proxy,
-                trust_env=network.trust_env,
+                mounts=mounts,
+                trust_env=False,  # the proxy variables are in `mounts`
                 follow_redirects=False,
-                limits=httpx.Limits(
-                    max_connections=None,
-                    max_keepalive_connections=None,
-                    keepalive_expiry=KEEPALIVE_S,
-                ),
+                limits=limits,
             )
         return self._client
 
@@ -167,3 +177,22 @@ class HttpxUpstream:
         if self._client is not None:
             client, self._client = self._client, None
             await client.aclose()
+
+
+def _environment_mounts(
+    network: NetworkConfig, verify: ssl.SSLContext, limits: httpx.Limits
+) -> dict[str, httpx.AsyncBaseTransport | None]:
+    """httpx mounts for the environment's proxies (`proxy_rules`): one transport per proxy URL,
+    None (directly) for what NO_PROXY names."""
+    transports: dict[str, httpx.AsyncBaseTransport] = {}
+    mounts: dict[str, httpx.AsyncBaseTransport | None] = {}
+    for pattern, proxy in ProxyRules(environment_proxies(os.environ)).patterns():
+        if proxy is not None and proxy not in transports:
+            transports[proxy] = httpx.AsyncHTTPTransport(
+                verify=verify,
+                http2=network.http2,
+                limits=limits,
+                proxy=proxy,
+            )
+        mounts[pattern] = transports[proxy] if proxy is not None else None
+    return mounts

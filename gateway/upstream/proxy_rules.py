@@ -1,6 +1,9 @@
-"""Which proxy the environment names for an upstream, by the rules httpx applies, so both
-network clients send a provider's traffic the same way (tests/unit/upstream/test_proxy_rules.py
-checks the two against each other).
+"""Which proxy the environment names for an upstream, by the rules httpx applies. Both network
+clients take it from here: `http1` asks `proxy_for` per upstream, httpx gets the same rules as
+its mounts (`patterns`), so they send a provider's traffic the same way by construction
+(tests/unit/upstream/test_proxy_rules.py checks the rules against httpx's own reading of the
+environment, which the gateway no longer lets httpx do: httpx 0.28 refuses a bracketed IPv6
+entry such as `[::1]` in NO_PROXY with InvalidURL on every request; here it is the address).
 
 The variables are read as `urllib.request.getproxies_environment` reads them on Linux: any case,
 the lowercase one winning, empty meaning unset, and `HTTP_PROXY` ignored under CGI
@@ -117,12 +120,22 @@ class ProxyRules:
                 rules.append(_rule(entry, None))
             elif _is_ip(entry, ipaddress.IPv4Address) or entry.lower() == "localhost":
                 rules.append(_rule(f"all://{entry}", None))
-            elif _is_ip(entry, ipaddress.IPv6Address):
-                rules.append(_rule(f"all://[{entry}]", None))
+            elif _is_ip(entry.removeprefix("[").removesuffix("]"), ipaddress.IPv6Address):
+                rules.append(_rule(f"all://[{entry.removeprefix('[').removesuffix(']')}]", None))
             else:
                 rules.append(_rule(f"all://*{entry}", None))
         rules.sort(key=lambda r: r.priority)  # stable: equal priorities keep their order
         self._rules = [(rule, rule.host_pattern()) for rule in rules]
+
+    def patterns(self) -> list[tuple[str, str | None]]:
+        """The rules as httpx mount patterns (`all://*example.com:8080`, `https://`), most
+        specific first, each with its proxy URL (None: directly)."""
+        out = []
+        for rule, _ in self._rules:
+            host = f"[{rule.host}]" if ":" in rule.host else rule.host
+            port = f":{rule.port}" if rule.port is not None else ""
+            out.append((f"{rule.scheme or 'all'}://{host}{port}", rule.proxy))
+        return out
 
     def __bool__(self) -> bool:
         """Whether any upstream goes through a proxy."""

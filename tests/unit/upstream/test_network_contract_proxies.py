@@ -146,3 +146,16 @@ async def test_a_proxy_that_never_answers_is_a_timeout(
                 await client.send(request, timeouts)
     expected = "connect" if transport == "http1" else "first_token_timeout"
     assert failed.value.kind == expected
+
+
+async def test_a_bracketed_ipv6_no_proxy_entry_is_read(
+    transport: ConcreteTransport, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with connect_proxy() as proxy:
+        monkeypatch.setenv("HTTP_PROXY", proxy.url)
+        monkeypatch.setenv("NO_PROXY", "localhost,[::1]")
+        monkeypatch.delenv("no_proxy", raising=False)
+        async with scripted_server(always(response(200, b"ok"))) as (url, _):
+            async with Client(transport, NetworkConfig()) as client:
+                assert await send(client, url) == b"ok"
+    assert proxy.targets == [url + "/v1/chat/completions"]  # 127.0.0.1 is not ::1: proxied

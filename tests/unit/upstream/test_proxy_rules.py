@@ -114,3 +114,23 @@ def test_rules_without_a_proxy_are_false() -> None:
     assert not ProxyRules({"no": "example.com"})
     assert not ProxyRules({"https": "http://p:1", "no": "*"})
     assert ProxyRules({"all": "p:1"})
+
+
+def test_a_bracketed_ipv6_entry_is_that_address() -> None:
+    """httpx's own reading refuses `[::1]` in NO_PROXY (InvalidURL on every request); the
+    gateway reads it as the address, for both clients."""
+    rules = ProxyRules({"all": "http://p:1", "no": "[::1], ::2"})
+    assert rules.proxy_for("https", "::1", 443) is None
+    assert rules.proxy_for("http", "::2", 8000) is None
+    assert rules.proxy_for("https", "::3", 443) == "http://p:1"
+
+
+def test_the_rules_as_httpx_mounts_most_specific_first() -> None:
+    rules = ProxyRules({"https": "p:1", "all": "http://a:2", "no": "::1,example.com,h:8080"})
+    assert rules.patterns() == [
+        ("all://*h:8080", None),
+        ("all://*example.com", None),
+        ("all://[::1]", None),
+        ("https://", "http://p:1"),
+        ("all://", "http://a:2"),
+    ]
