@@ -12,6 +12,7 @@
    path (`RecordQueue`).
 3. A successful answer the policy caches is stored in the background, and a Responses API
    answer's id remembered (`conversations.remember_soon`).
+4. The error kept on the context lets go of its traceback (`errors.forget_tracebacks`).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from collections.abc import Awaitable
 
 from starlette.types import Message, Send
 
+from gateway.errors import forget_tracebacks
 from gateway.observability.cost import cost_usd
 from gateway.pipeline.cache import storable, store_answer
 from gateway.pipeline.context import RequestContext
@@ -34,6 +36,8 @@ log = logging.getLogger("gateway")
 
 def finish_request(ctx: RequestContext, services: Services) -> None:
     """Settle, queue the record, store the answer; never raises."""
+    if ctx.error is not None:
+        forget_tracebacks(ctx.error)
     try:
         ended = time.monotonic()
         usage = request_usage(ctx)

@@ -29,7 +29,13 @@ from dataclasses import dataclass
 
 from gateway.clock import Clock
 from gateway.config.types import DeploymentConfig, ModelConfig
-from gateway.errors import GatewayError, InvalidRequest, UpstreamFailed, UpstreamTimeout
+from gateway.errors import (
+    GatewayError,
+    InvalidRequest,
+    UpstreamFailed,
+    UpstreamTimeout,
+    forget_tracebacks,
+)
 from gateway.observability.metrics import Metrics
 from gateway.routing.attempt import AttemptFailed, ClientFor, build_call, call_deployment
 from gateway.routing.attempt_log import AttemptLog
@@ -141,6 +147,7 @@ class Router:
                 exchange.fallback_used = name != request.model.name
                 return
             except AttemptFailed as failure:
+                forget_tracebacks(failure)  # kept in `last`: no cycle through this frame
                 last = failure
                 if failure.context_window:
                     chain[index:index] = list(model.context_window_fallbacks)
@@ -225,6 +232,7 @@ class Router:
                 await self._attempt(request, exchange, tries, choice, states)
                 return
             except AttemptFailed as failure:
+                forget_tracebacks(failure)  # kept in `tries`: no cycle through this frame
                 tries.last = failure
                 self._failed(request, exchange, choice, failure)
                 if not failure.retryable:
