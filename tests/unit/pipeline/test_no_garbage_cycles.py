@@ -20,15 +20,14 @@ from gateway.observability.recorder import MemorySink
 from gateway.pipeline.context import RequestContext
 from tests.mock_config import MOCK_MODEL, key_table
 
-# "m" and "free" on the in-process mock; "down" on an upstream nothing listens on (502 after
-# its retries).
+# The in-process mock serves "m" (limited to 429 by the policy), "free", and each fault model
+# under its own name; "down" is an upstream nothing listens on (502 after its retries).
+FAULTS = ("fail-500", "fail-429", "fail-400-context", "malformed", "drop-mid-stream")
+MODELS = "".join(
+    f'\n[[models]]\nname = "{name}"\n[[models.deployments]]\nprovider = "mock"\nmodel = "{model}"\n'
+    for name, model in (("free", "mock-small"), *((fault, fault) for fault in FAULTS))
+)
 UNREACHABLE = """
-[[models]]
-name = "free"
-[[models.deployments]]
-provider = "mock"
-model = "mock-small"
-
 [routing]
 max_attempts = 2
 backoff_base_s = 0.001
@@ -47,6 +46,7 @@ model = "x"
 CONFIG = (
     '[logging]\npath = "logs/requests.jsonl"\n\n'
     + MOCK_MODEL
+    + MODELS
     + UNREACHABLE
     + key_table("k", policy="t")
 )
@@ -90,14 +90,23 @@ async def test_no_request_leaves_a_cycle(tmp_path: Path) -> None:
         orjson.dumps({**PROMPT, "model": "down"}),
         orjson.dumps({**PROMPT, "model": "free"}),
         orjson.dumps({**PROMPT, "model": "free", "stream": True}),
+        *(orjson.dumps({**PROMPT, "model": fault, "stream": True}) for fault in FAULTS),
     ]
+    plain = [orjson.dumps({**PROMPT, "model": fault}) for fault in FAULTS]
     async with httpx.AsyncClient(transport=transport, base_url="http://gw") as client:
         statuses = [
             (await client.post("/v1/chat/completions", content=body, headers=HEADERS)).status_code
             for body in bodies
         ]
+        statuses_plain = [
+            (await client.post("/v1/chat/completions", content=body, headers=HEADERS)).status_code
+            for body in plain
+        ]
         await client.get("/metrics")  # the records are written: their contexts are let go
-    assert statuses == [429, 400, 404, 502, 200, 200]
+    # 429 (tpm), 400 (bad JSON), 404 (no such model), 502 (unreachable), 200 (chat, stream);
+    # the faults streamed (a dropped stream has begun: 200, then an error event), then not.
+    assert statuses == [429, 400, 404, 502, 200, 200, 502, 429, 400, 502, 200]
+    assert statuses_plain == [502, 429, 400, 502, 502]
     assert contexts_in_garbage() == 0
 
 
