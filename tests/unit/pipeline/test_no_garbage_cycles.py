@@ -129,3 +129,35 @@ def test_forget_tracebacks_follows_causes_and_contexts() -> None:
     forget_tracebacks(error)
     assert all(e.__traceback__ is None for e in chain)  # type: ignore[union-attr]
     forget_tracebacks(None)  # nothing to do
+
+
+@pytest.mark.usefixtures("collector_off")
+async def test_no_request_of_any_endpoint_leaves_a_cycle(tmp_path: Path) -> None:
+    (tmp_path / "config.toml").write_text(CONFIG)
+    (tmp_path / "policies").mkdir()
+    (tmp_path / "policies" / "t.toml").write_text('[model_limits."m"]\ntpm = 10\n')
+    app = create_app(
+        load_config(tmp_path / "config.toml"), recorder=MemorySink(), watch_config=False
+    )
+    messages = {"max_tokens": 16, "messages": [{"role": "user", "content": "hi"}]}
+    calls = [
+        ("/v1/messages", {"model": "free", **messages}),
+        ("/v1/messages", {"model": "free", "stream": True, **messages}),
+        ("/v1/messages", {"model": "m", **messages}),
+        ("/v1/messages", {"model": "fail-500", **messages}),
+        ("/v1/responses", {"model": "free", "input": "hi"}),
+        ("/v1/responses", {"model": "free", "input": "hi", "stream": True}),
+        ("/v1/responses", {"model": "free", "input": "hi", "previous_response_id": "resp_none"}),
+        ("/v1/embeddings", {"model": "free", "input": "hi"}),
+        ("/v1/completions", {"model": "free", "prompt": "hi"}),
+        ("/v1/completions", {"model": "fail-429", "prompt": "hi"}),
+    ]
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://gw") as client:
+        statuses = [
+            (await client.post(path, content=orjson.dumps(body), headers=HEADERS)).status_code
+            for path, body in calls
+        ]
+        await client.get("/metrics")
+    assert statuses == [200, 200, 429, 502, 200, 200, 404, 200, 200, 429]
+    assert contexts_in_garbage() == 0
