@@ -17,10 +17,11 @@ import logging
 import os
 from collections.abc import Callable, Mapping
 from typing import Literal, cast
+from urllib.parse import urlsplit
 
 from gateway.config.types import NetworkConfig, ProviderConfig
 from gateway.upstream.base import UpstreamClient
-from gateway.upstream.proxy_rules import environment_proxies, proxy_urls
+from gateway.upstream.proxy_rules import ProxyRules, environment_proxies, proxy_urls
 
 log = logging.getLogger("gateway.upstream")
 
@@ -56,6 +57,23 @@ def http1_reaches(proxy: str) -> bool:
     return proxy[:7].lower() == "http://"
 
 
+def route_of(provider: ProviderConfig, environ: Mapping[str, str]) -> str:
+    """How `provider`'s requests leave: "directly" or "via the proxy HOST:PORT" (never the
+    proxy's credentials), as both clients decide it (the setting, else the environment)."""
+    network = provider.network
+    proxy = network.proxy
+    parts = urlsplit(provider.base_url)
+    if proxy is None and network.trust_env and parts.hostname:
+        scheme = parts.scheme.lower()
+        port = parts.port or (443 if scheme == "https" else 80)
+        proxy = ProxyRules(environment_proxies(environ)).proxy_for(scheme, parts.hostname, port)
+    if proxy is None:
+        return "directly"
+    where = urlsplit(proxy if "://" in proxy else f"http://{proxy}")
+    shown = f"{where.hostname}:{where.port}" if where.port else where.hostname
+    return f"via the proxy {where.scheme}://{shown}"
+
+
 def transport_class(name: ConcreteTransport) -> ClientFactory:
     """The client class registered as `name`, imported now."""
     module, _, attribute = TRANSPORTS[name].partition(":")
@@ -85,7 +103,10 @@ class NetworkClients:
         if client is None:
             client = self._by_network[provider.network] = self._make(provider.network)
         log.info(
-            "provider '%s' reaches its upstream through %s", provider.name, type(client).__name__
+            "provider '%s' reaches its upstream through %s, %s",
+            provider.name,
+            type(client).__name__,
+            route_of(provider, os.environ),
         )
         self._by_provider[provider.name] = (provider, client)
         return client

@@ -13,6 +13,7 @@ from gateway.upstream.transports import (
     NetworkClients,
     chosen_transport,
     make_client,
+    route_of,
     transport_class,
 )
 
@@ -75,3 +76,27 @@ async def test_providers_with_equal_network_configs_share_one_client() -> None:
     assert clients.client(reloaded) is clients.client(c)
     assert made == [PLAIN, h2]
     await clients.aclose()
+
+
+@pytest.mark.parametrize(
+    ("network", "environ", "route"),
+    [
+        (PLAIN, {}, "directly"),
+        (
+            dataclasses.replace(PLAIN, proxy="http://u:secret@p:3128"),
+            {},
+            "via the proxy http://p:3128",
+        ),
+        (PLAIN, {"HTTPS_PROXY": "http://u:secret@corp:8080"}, "via the proxy http://corp:8080"),
+        (PLAIN, {"HTTPS_PROXY": "corp:8080", "NO_PROXY": "api.example"}, "directly"),
+        (PLAIN, {"HTTPS_PROXY": "corp:8080"}, "via the proxy http://corp:8080"),
+        (dataclasses.replace(PLAIN, trust_env=False), {"HTTPS_PROXY": "http://corp"}, "directly"),
+    ],
+)
+def test_the_start_log_names_the_route_without_credentials(
+    network: NetworkConfig, environ: dict[str, str], route: str
+) -> None:
+    provider = ProviderConfig(
+        name="p", type="openai", base_url="https://api.example/v1", network=network
+    )
+    assert route_of(provider, environ) == route
