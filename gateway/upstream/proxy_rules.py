@@ -2,15 +2,16 @@
 clients take it from here: `http1` asks `proxy_for` per upstream, httpx gets the same rules as
 its mounts (`patterns`), so they send a provider's traffic the same way by construction
 (tests/unit/upstream/test_proxy_rules.py checks the rules against httpx's own reading of the
-environment, which the gateway no longer lets httpx do: httpx 0.28 refuses a bracketed IPv6
+environment, which the gateway no longer lets httpx do: httpx 0.29 refuses a bracketed IPv6
 entry such as `[::1]` in NO_PROXY with InvalidURL on every request; here it is the address).
 
 The variables are read as `urllib.request.getproxies_environment` reads them on Linux: any case,
 the lowercase one winning, empty meaning unset, and `HTTP_PROXY` ignored under CGI
 (`REQUEST_METHOD` set). `HTTP_PROXY` applies to `http` upstreams, `HTTPS_PROXY` to `https`
 ones, `ALL_PROXY` to both; a value without a scheme is an `http://` proxy. `NO_PROXY` is a
-comma-separated list: `*` turns every proxy off; an IPv4 or IPv6 address or `localhost` is that
-host only; `example.com` is that domain and its subdomains, `.example.com` its subdomains only;
+comma-separated list: `*` turns every proxy off; an IPv4 or IPv6 address (`[::1]` too) or
+`localhost` is that host only; `example.com` is that domain and its subdomains, `.example.com`
+its subdomains only;
 `host:port` limits an entry to that port (a scheme's default port never matches one); an entry
 with `://` (`http://internal`) is that scheme and host. The most specific entry wins: one with a
 port before one without, a longer host before a shorter, a scheme before none.
