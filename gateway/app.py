@@ -27,6 +27,7 @@ from gateway.config import load_config
 from gateway.config.types import GatewayConfig
 from gateway.errors import NotFound, WireFormat
 from gateway.http.admin import AdminAPI
+from gateway.http.body_budget import BodyBudget
 from gateway.http.cors import CORSMiddleware
 from gateway.http.endpoint import ProxyEndpoint, new_request_id, request_headers
 from gateway.http.models import ModelsEndpoint
@@ -220,8 +221,9 @@ def create_app(
             await reloader.aclose()
             await services.aclose()
 
-    proxies = {e.path: ProxyEndpoint(e, services, stages_for(e.kind)) for e in ENDPOINTS}
-    proxies[COUNT_TOKENS.path] = ProxyEndpoint(COUNT_TOKENS, services, COUNT_TOKENS_STAGES)
+    bodies = BodyBudget()  # one per process, for every route
+    proxies = {e.path: ProxyEndpoint(e, services, stages_for(e.kind), bodies) for e in ENDPOINTS}
+    proxies[COUNT_TOKENS.path] = ProxyEndpoint(COUNT_TOKENS, services, COUNT_TOKENS_STAGES, bodies)
     models = ModelsEndpoint(services)
     routes = [Route(path, endpoint, methods=None) for path, endpoint in proxies.items()]
     routes += [
@@ -236,6 +238,7 @@ def create_app(
     ]
     app = Starlette(routes=routes, lifespan=lifespan)
     app.state.services = services
+    app.state.bodies = bodies
     app.state.reloader = reloader
     return GatewayApp(app, dict(proxies), services)
 

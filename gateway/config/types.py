@@ -59,6 +59,8 @@ class ServerConfig:
     body_timeout_s: PositiveFloat = 30.0
     # Connections served at once per process; one more gets 503 to its first request.
     max_connections: PositiveInt = 1000
+    # Bytes of request bodies one process holds at once (gateway/http/body_budget.py).
+    max_inflight_body_bytes: PositiveInt = 256 * 1024 * 1024
 
 
 @dataclass(frozen=True)

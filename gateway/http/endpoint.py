@@ -26,6 +26,7 @@ from gateway.errors import (
     UpstreamTimeout,
     unexpected,
 )
+from gateway.http.body_budget import BodyBudget
 from gateway.http.disconnect import WATCH_STAGES_AFTER_S, DisconnectWatch
 from gateway.http.protocol import body_timed_out
 from gateway.http.responses import send_cached_stream, send_error, send_json, send_stream
@@ -53,8 +54,17 @@ def request_headers(scope: Scope) -> dict[str, str]:
     return {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
 
 
-async def read_body(receive: Receive, headers: dict[str, str], limit: int) -> bytes:
-    """The whole request body, refusing (413) anything over `limit` bytes before reading it all."""
+async def read_body(
+    receive: Receive,
+    headers: dict[str, str],
+    limit: int,
+    budget: BodyBudget | None = None,
+    budget_limit: int = 0,
+) -> bytes:
+    """The whole request body, refusing (413) anything over `limit` bytes before reading it all.
+    With `budget`, its bytes are counted there as they come (503 past `budget_limit`: see
+    body_budget.py); the caller gives back the length of the body returned, this function what
+    it took of a body it did not return."""
     declared = headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > limit:
         raise PayloadTooLarge(
@@ -62,18 +72,25 @@ async def read_body(receive: Receive, headers: dict[str, str], limit: int) -> by
         )
     parts: list[bytes] = []
     size = 0
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            raise ClientDisconnected()
-        chunk = message.get("body", b"")
-        if chunk:
-            size += len(chunk)
-            if size > limit:
-                raise PayloadTooLarge(f"request body exceeds the limit of {limit} bytes")
-            parts.append(chunk)
-        if not message.get("more_body", False):
-            return parts[0] if len(parts) == 1 else b"".join(parts)
+    try:
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                raise ClientDisconnected()
+            chunk = message.get("body", b"")
+            if chunk:
+                if size + len(chunk) > limit:
+                    raise PayloadTooLarge(f"request body exceeds the limit of {limit} bytes")
+                if budget is not None:
+                    budget.take(len(chunk), budget_limit)
+                size += len(chunk)
+                parts.append(chunk)
+            if not message.get("more_body", False):
+                return parts[0] if len(parts) == 1 else b"".join(parts)
+    except BaseException:
+        if budget is not None:
+            budget.give(size)
+        raise
 
 
 class ProxyEndpoint:
@@ -81,10 +98,16 @@ class ProxyEndpoint:
     are the pipeline's (`STAGES`) unless the route has its own short list."""
 
     def __init__(
-        self, endpoint: Endpoint, services: Services, stages: tuple[Stage, ...] = STAGES
+        self,
+        endpoint: Endpoint,
+        services: Services,
+        stages: tuple[Stage, ...] = STAGES,
+        bodies: BodyBudget | None = None,
     ) -> None:
         self.endpoint = endpoint
         self.services = services
+        # The process's request bodies, shared by every route (`body_budget.py`).
+        self.bodies = bodies if bodies is not None else BodyBudget()
         # Each stage with whether its time counts as the guardrails' (decided once, not per call).
         self._steps = tuple((stage, stage in GUARDRAIL_STAGES) for stage in stages)
 
@@ -111,8 +134,13 @@ class ProxyEndpoint:
                     f"{scope['method']} is not allowed on {self.endpoint.path}; use POST"
                 )
             try:
+                server = runtime.config.server
                 ctx.raw_body = await read_body(
-                    receive, ctx.headers, runtime.config.server.max_body_bytes
+                    receive,
+                    ctx.headers,
+                    server.max_body_bytes,
+                    self.bodies,
+                    server.max_inflight_body_bytes,
                 )
             except ClientDisconnected:
                 if not body_timed_out(scope):
@@ -176,4 +204,5 @@ class ProxyEndpoint:
             if ctx.stream_reply is not None and not started_response:
                 await ctx.stream_reply.upstream.aclose()
             services.metrics.inflight.dec()
+            self.bodies.give(len(ctx.raw_body))
             finish_request(ctx, services)

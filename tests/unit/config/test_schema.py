@@ -61,6 +61,7 @@ CONFIG: dict[str, Any] = {
         "header_timeout_s": 5.5,
         "body_timeout_s": 12.5,
         "max_connections": 64,
+        "max_inflight_body_bytes": 1048576,
     },
     "state": {
         "backend": "redis",
