@@ -13,11 +13,10 @@ never refuses one for ever.
 from __future__ import annotations
 
 import logging
-import time
 
 from gateway.errors import ServiceUnavailable
+from gateway.http.refusals import RateLimitedLog
 
-log = logging.getLogger("gateway.http")
 # At most one warning line per this many seconds while bodies are refused.
 WARN_EVERY_S = 10.0
 
@@ -25,23 +24,20 @@ WARN_EVERY_S = 10.0
 class BodyBudget:
     """Bytes of request bodies held by this process's requests in progress."""
 
-    __slots__ = ("_last_warning", "held")
+    __slots__ = ("_warnings", "held")
 
     def __init__(self) -> None:
         self.held = 0
-        self._last_warning = 0.0
+        self._warnings = RateLimitedLog(logging.getLogger("gateway.http"), WARN_EVERY_S)
 
     def take(self, size: int, limit: int) -> None:
         """Count `size` more bytes, or raise 503 `server_busy` if that passes `limit`."""
         if self.held and self.held + size > limit:
-            now = time.monotonic()
-            if now - self._last_warning > WARN_EVERY_S:
-                self._last_warning = now
-                log.warning(
-                    "request bodies held reached [server] max_inflight_body_bytes (%d): "
-                    "refusing new bodies with 503 until some requests end",
-                    limit,
-                )
+            self._warnings.warning(
+                "server_busy",
+                f"request bodies held reached [server] max_inflight_body_bytes ({limit}): "
+                "refusing new bodies with 503 until some requests end",
+            )
             raise ServiceUnavailable(
                 "the gateway is holding as many request bodies as it may; retry shortly",
                 code="server_busy",

@@ -69,7 +69,7 @@ def route_of(provider: ProviderConfig, environ: Mapping[str, str]) -> str:
         proxy = ProxyRules(environment_proxies(environ)).proxy_for(scheme, parts.hostname, port)
     if proxy is None:
         return "directly"
-    where = urlsplit(proxy if "://" in proxy else f"http://{proxy}")
+    where = urlsplit(proxy)  # with its scheme: the config requires it, the rules add it
     shown = f"{where.hostname}:{where.port}" if where.port else where.hostname
     return f"via the proxy {where.scheme}://{shown}"
 
