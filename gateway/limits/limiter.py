@@ -1,8 +1,9 @@
 """Rate limits, concurrency caps and budgets from the key's policy, over the state backend.
 
 Before the call, `Limiter.acquire` checks and reserves everything that applies in one state
-round trip (all or nothing), and in the same round trip reads the breakers of the model's
-deployments, which the router's first attempt then uses instead of reading them again. The
+round trip (all or nothing; in process the usual plan takes `acquire_prepared`, the fast path
+of `gateway.limits.prepared_plans`), and in the same round trip reads the breakers of the
+model's deployments, which the router's first attempt then uses instead of reading them. The
 reservation is named by a token the limiter picks and held until the request's deadline (plus
 `HOLD_GRACE_S`) at the latest; an acquire it gave up on (Redis did not answer in time, or the
 request was cancelled while it waited) is abandoned by that token, from the flusher task, as
@@ -44,16 +45,16 @@ import asyncio
 import contextlib
 import functools
 import logging
-import math
 import time
 from collections.abc import Callable
 
 from gateway.config.types import ModelConfig
-from gateway.errors import RateLimited, ServiceUnavailable
+from gateway.errors import ServiceUnavailable
 from gateway.limits.abandoned import AbandonedAcquires
 from gateway.limits.held import Held
-from gateway.limits.plan import rate_headers, refusal_message
-from gateway.limits.sorting import Sorting, Subject
+from gateway.limits.plan import LimitPlan, rate_limited
+from gateway.limits.prepared_plans import PreparedHeld, PreparedPlans
+from gateway.limits.sorting import Sorting
 from gateway.limits.summed_spend import SummedSpend
 from gateway.observability.metrics import Metrics
 from gateway.state import (
@@ -99,6 +100,17 @@ class Limiter:
         self._spend_flush_wanted = False
         # Acquires given up on, to abandon once the state backend answers (the flusher's job).
         self._abandoned = AbandonedAcquires()
+        self._prepared = PreparedPlans()
+
+    def acquire_prepared(
+        self, plan: LimitPlan, tokens: int, model: ModelConfig, deadline_s: float
+    ) -> PreparedHeld | None:
+        """`acquire` of the plan's checks (`tokens` on its tpm windows) on the state backend's
+        prepared path (`gateway.limits.prepared_plans`); None when there is none for this plan,
+        or the limits refuse the request: then use `acquire`, which refuses it properly."""
+        hold_s = deadline_s + HOLD_GRACE_S
+        names = model.deployment_names
+        return self._prepared.acquire(self.state, plan, tokens, self.clock(), hold_s, names)
 
     async def acquire(
         self,
@@ -137,30 +149,27 @@ class Limiter:
             backend = self.local
             result = await backend.acquire(checks, now, hold_s=hold_s)  # no breakers read
         if not result.allowed or result.reservation is None:
-            headers = rate_headers(result.results)
             refused = result.refused
             assert refused is not None
             self.metrics.ratelimit_rejections.labels(
                 f"{refused.check.scope}_{refused.check.kind}"
             ).inc()
-            headers["retry-after"] = str(max(1, math.ceil(result.retry_after_s)))
-            raise RateLimited(
-                refusal_message(refused),
-                headers=headers,
-                budget=refused.check.kind.startswith("budget"),
-            )
+            raise rate_limited(result, refused)
         return Held(result.reservation, backend, result, result.breakers or None, sorting)
 
     def _abandon(self, reservation: Reservation) -> None:
         self._abandoned.add(reservation)
         self._wakeup.set()
 
-    def free_slots(self, held: Held | None) -> None:
+    def free_slots(self, held: Held | PreparedHeld | None) -> None:
         """Free the request's concurrency slots now, before its answer's last byte is sent:
         started before this returns (not queued behind a settlement in flight; on Redis written
         at the end of this turn of the loop, see the module docstring), so the slot is free
         before the client's next request can acquire. Tokens and spend are
         settled later (`settle`). Returns at once; a write that fails is retried."""
+        if isinstance(held, PreparedHeld):
+            held.free_slots()
+            return
         if held is None or held.slots_freed or not held.slots:
             return
         held.slots_freed = True
@@ -196,17 +205,18 @@ class Limiter:
 
     def settle(
         self,
-        held: Held | None,
+        held: Held | PreparedHeld | None,
         actual_tokens: int,
         cost_usd: float,
         spend_subjects: tuple[tuple[str, str], ...],
     ) -> None:
         """Queue what the request leaves to do; returns at once (the flushers send it).
         Nothing when `settle_before_last_byte` settled it already."""
-        budgeted: frozenset[Subject] | None = None
-        if held is not None:
-            if held.settled_cost is not None:  # by `settle_before_last_byte`: nothing left
-                return
+        if held is not None and held.settled_cost is not None:  # by `settle_before_last_byte`
+            return
+        if isinstance(held, PreparedHeld):  # settled in process, before this returns
+            held.settle(actual_tokens)
+        elif held is not None:
             reservation = held.reservation
             marked = held.marked  # remembered under its token (not rpm only): settle it
             if held.slots_freed:
@@ -214,33 +224,29 @@ class Limiter:
                     reservation.token, held.rest, reservation.at, reservation.hold_s
                 )
                 marked = held.rest_marked
-            budgeted = self._budgeted_here(held)
             if marked:
                 # Slots, tokens and budget reservations: other requests read them now.
                 settlement = Settlement(reservation, actual_tokens, cost_usd)
                 self._queue.append((settlement, held.backend))
                 self._send_queue()
-        self._add_spend(cost_usd, spend_subjects, budgeted)
-
-    def _budgeted_here(self, held: Held) -> frozenset[Subject] | None:
-        """The subjects whose spend the request's settlement adds to the shared state. A
-        request held in this process (`fail_open` while Redis was away) settles its budgets
-        here only: its whole cost then goes with the summed spend, to reach Redis too."""
-        return held.budgeted if held.backend is self.state else None
+        self._add_spend(cost_usd, spend_subjects, held)
 
     def _add_spend(
         self,
         cost_usd: float,
         spend_subjects: tuple[tuple[str, str], ...],
-        budgeted: frozenset[Subject] | None,
+        held: Held | PreparedHeld | None,
     ) -> None:
         """Sum the spend of subjects whose budget the request did not check (those settle with
-        its reservation), for the next spend write."""
+        its reservation), for the next spend write. A request held in this process
+        (`fail_open` while Redis was away) settles its budgets here only: its whole cost then
+        goes with the summed spend, to reach Redis too."""
+        budgeted = held.budgeted if isinstance(held, Held) and held.backend is self.state else None
         self._spend.add(cost_usd, spend_subjects, budgeted, timed=self._flusher is not None)
 
     def settle_before_last_byte(
         self,
-        held: Held,
+        held: Held | PreparedHeld,
         actual_tokens: int,
         cost_usd: float,
         spend_subjects: tuple[tuple[str, str], ...],
@@ -250,21 +256,23 @@ class Limiter:
         returns (as `free_slots`'s), instead of two; the later `settle` then does nothing."""
         if held.slots_freed:  # by `free_slots`, or settled here already (which frees them)
             return
-        settlement = Settlement(held.reservation, actual_tokens, cost_usd)
-        held.settled_cost = cost_usd
-        held.slots_freed = True
-        backend = held.backend
-        try:
-            pending = backend.start_settle([settlement], self.clock())
-        except StateUnavailable:
-            self._retry(backend, [settlement])
+        if isinstance(held, PreparedHeld):  # in process: nothing to write
+            held.settle(actual_tokens)
         else:
-            if pending is not None:
-                self._freeing.add(pending)
-                pending.add_done_callback(functools.partial(self._freed, backend, settlement))
-        # `_add_spend(..., self._budgeted_here(held))`, written out: this runs on every request.
-        budgeted = held.sorting.budgeted if backend is self.state else None
-        self._spend.add(cost_usd, spend_subjects, budgeted, timed=self._flusher is not None)
+            settlement = Settlement(held.reservation, actual_tokens, cost_usd)
+            held.slots_freed = True
+            backend = held.backend
+            try:
+                pending = backend.start_settle([settlement], self.clock())
+            except StateUnavailable:
+                self._retry(backend, [settlement])
+            else:
+                if pending is not None:
+                    self._freeing.add(pending)
+                    callback = functools.partial(self._freed, backend, settlement)
+                    pending.add_done_callback(callback)
+        held.settled_cost = cost_usd
+        self._add_spend(cost_usd, spend_subjects, held)
 
     def _send_queue(self) -> None:
         """Start writing the queued settlements now, without an await (on Redis they leave at

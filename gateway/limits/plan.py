@@ -16,9 +16,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from gateway.config.types import KeyConfig, LimitsConfig, ModelConfig, PolicyConfig
+from gateway.errors import RateLimited
 from gateway.limits.sorting import Sorting, sort_checks
 from gateway.providers import EndpointKind
-from gateway.state import BUDGET_KINDS, CheckResult, LimitCheck
+from gateway.state import BUDGET_KINDS, AcquireResult, CheckResult, LimitCheck
+from gateway.state.prepared import Window
 
 DEFAULT_COMPLETION_TOKENS = 256
 _KIND_WORDS = {
@@ -239,6 +241,18 @@ def refusal_message(result: CheckResult) -> str:
     )
 
 
+def rate_limited(result: AcquireResult, refused: CheckResult) -> RateLimited:
+    """The 429 of a refused acquire (`refused`: its first refused check): the message, the
+    rate headers and `Retry-After`."""
+    headers = rate_headers(result.results)
+    headers["retry-after"] = str(max(1, math.ceil(result.retry_after_s)))
+    return RateLimited(
+        refusal_message(refused),
+        headers=headers,
+        budget=refused.check.kind.startswith("budget"),
+    )
+
+
 def rate_headers(results: tuple[CheckResult, ...]) -> dict[str, str]:
     """OpenAI-style x-ratelimit-* headers from the tightest request and token windows."""
     requests: CheckResult | None = None
@@ -264,18 +278,49 @@ def rate_headers(results: tuple[CheckResult, ...]) -> dict[str, str]:
     return headers
 
 
+_REQUEST_HEADERS = (
+    b"x-ratelimit-limit-requests",
+    b"x-ratelimit-remaining-requests",
+    b"x-ratelimit-reset-requests",
+)
+_TOKEN_HEADERS = (
+    b"x-ratelimit-limit-tokens",
+    b"x-ratelimit-remaining-tokens",
+    b"x-ratelimit-reset-tokens",
+)
+
+
+def _window_lines(
+    names: tuple[bytes, bytes, bytes], limit: float, remaining: float, reset_s: float
+) -> list[tuple[bytes, bytes]]:
+    """One window's three headers as `rate_headers` writes them."""
+    return [
+        (names[0], _number_bytes(limit)),
+        (names[1], b"%d" % remaining),
+        (names[2], b"%.3fs" % (reset_s if reset_s > 0.0 else 0.0)),
+    ]
+
+
 def window_header_lines(requests: CheckResult, tokens: CheckResult) -> list[tuple[bytes, bytes]]:
     """`rate_headers` of the tightest request window and the tightest token window, as the
-    response writes them (the allowed path of nearly every request with limits)."""
-    reset, reset_tokens = requests.reset_s, tokens.reset_s
-    return [
-        (b"x-ratelimit-limit-requests", _number_bytes(requests.check.limit)),
-        (b"x-ratelimit-remaining-requests", b"%d" % requests.remaining),
-        (b"x-ratelimit-reset-requests", b"%.3fs" % (reset if reset > 0.0 else 0.0)),
-        (b"x-ratelimit-limit-tokens", _number_bytes(tokens.check.limit)),
-        (b"x-ratelimit-remaining-tokens", b"%d" % tokens.remaining),
-        (b"x-ratelimit-reset-tokens", b"%.3fs" % (reset_tokens if reset_tokens > 0.0 else 0.0)),
-    ]
+    response writes them (the allowed path of a request with limits)."""
+    return _window_lines(
+        _REQUEST_HEADERS, requests.check.limit, requests.remaining, requests.reset_s
+    ) + _window_lines(_TOKEN_HEADERS, tokens.check.limit, tokens.remaining, tokens.reset_s)
+
+
+def prepared_header_lines(
+    requests: Window | None, tokens: Window | None
+) -> list[tuple[bytes, bytes]]:
+    """`rate_headers` of a prepared acquire (`gateway.state.prepared`): it kept the tightest
+    windows' figures."""
+    lines = []
+    if requests is not None:
+        limit, remaining, reset_s = requests.limit, requests.remaining, requests.reset_s
+        lines = _window_lines(_REQUEST_HEADERS, limit, remaining, reset_s)
+    if tokens is not None:
+        lines += _window_lines(_TOKEN_HEADERS, tokens.limit, tokens.remaining, tokens.reset_s)
+    return lines
 
 
 def rate_header_lines(results: tuple[CheckResult, ...]) -> list[tuple[bytes, bytes]]:

@@ -13,6 +13,7 @@ from gateway.config.types import KeyConfig, ModelConfig
 from gateway.errors import GatewayError, WireFormat
 from gateway.guardrails.base import Placeholders
 from gateway.limits.held import Held
+from gateway.limits.prepared_plans import PreparedHeld
 from gateway.observability.trace_context import TraceIds
 from gateway.prompts.apply import PromptUse
 from gateway.providers import EndpointKind, Usage
@@ -65,7 +66,7 @@ class RequestContext:
     # The registered prompt this request used (`x-gateway-prompt` / the body's `prompt`).
     prompt: PromptUse | None = None
     # What the limiter reserved for this request, settled when it ends.
-    limits_held: Held | None = None
+    limits_held: Held | PreparedHeld | None = None
     # What happened upstream: attempts, the deployment, the answer (see gateway.routing).
     exchange: Exchange = field(default_factory=Exchange)
     # The answer to send, from the upstream (copied from the exchange) or the cache.

@@ -14,7 +14,9 @@ from typing import Any
 import orjson
 
 from gateway.errors import AuthenticationError, InvalidRequest, NotFound, PermissionDenied
+from gateway.limits.held import Held
 from gateway.limits.plan import estimate_request
+from gateway.limits.prepared_plans import PreparedHeld
 from gateway.pipeline.attribution import attribute
 from gateway.pipeline.cache import cache_lookup
 from gateway.pipeline.context import RequestContext
@@ -111,18 +113,28 @@ async def check_limits(ctx: RequestContext, services: Services) -> None:
         return
     prompt_tokens = ctx.prompt_estimate() if plan.needs_estimate else 0
     estimate = estimate_request(ctx.body, ctx.endpoint.kind, ctx.model, prompt_tokens, plan.priced)
-    checks = plan.for_request(estimate, ctx.user)
     # Held until the request's deadline at the latest (the endpoint's total time limit).
     began = time.monotonic()
-    deadline_s = ctx.runtime.config.server.request_timeout_s - (began - ctx.started)
-    try:
-        held = ctx.limits_held = await services.limiter.acquire(
-            checks, ctx.model, max(0.0, deadline_s), plan.sorting
-        )
-    finally:
-        ctx.limits_ms = (time.monotonic() - began) * 1000
+    deadline_s = max(0.0, ctx.runtime.config.server.request_timeout_s - (began - ctx.started))
+    limiter = services.limiter
+    # The plan's prepared path when the state has one (in process); else, and for a refusal
+    # (refused there with every check's result), the checks of this request one by one.
+    held: Held | PreparedHeld | None = limiter.acquire_prepared(
+        plan, estimate.prompt_tokens + estimate.completion_tokens, ctx.model, deadline_s
+    )
+    ctx.limits_held = held
     if held is None:
-        return
+        checks = plan.for_request(estimate, ctx.user)
+        try:
+            held = ctx.limits_held = await limiter.acquire(
+                checks, ctx.model, deadline_s, plan.sorting
+            )
+        finally:
+            ctx.limits_ms = (time.monotonic() - began) * 1000
+        if held is None:
+            return
+    else:
+        ctx.limits_ms = (time.monotonic() - began) * 1000
     if held.results_ready:  # in process: formatting them costs less than putting it off
         ctx.rate_headers = held.rate_header_lines()
     else:  # the reply is parsed for the response, not the upstream call: while it works

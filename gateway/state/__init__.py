@@ -11,7 +11,6 @@ from gateway.state.base import (
     BUDGET_KINDS,
     SLOT_TTL_S,
     AcquireResult,
-    BreakerState,
     CheckResult,
     LimitCheck,
     LimitKind,
@@ -22,6 +21,7 @@ from gateway.state.base import (
     is_marked,
     new_token,
 )
+from gateway.state.breaker_state import BreakerState
 from gateway.state.memory import MemoryState
 from gateway.state.redis.options import RedisOptions
 

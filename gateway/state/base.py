@@ -50,6 +50,9 @@ from collections.abc import Awaitable, Callable, Generator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Generic, Literal, Protocol, TypeVar
 
+from gateway.state.breaker_state import BreakerState
+from gateway.state.prepared import PreparedChecks
+
 LimitKind = Literal["rpm", "tpm", "concurrent", "budget_day", "budget_month"]
 WINDOW_KINDS: frozenset[str] = frozenset({"rpm", "tpm"})
 BUDGET_KINDS: frozenset[str] = frozenset({"budget_day", "budget_month"})
@@ -115,13 +118,6 @@ class Reservation:
     checks: tuple[LimitCheck, ...]
     at: float  # `now` of the acquire
     hold_s: float = SLOT_TTL_S  # held until `at + hold_s` at the latest (the acquire's `hold_s`)
-
-
-@dataclass(frozen=True)
-class BreakerState:
-    state: Literal["closed", "open", "half_open"]
-    failures: int  # failures inside the current window
-    cooldown_remaining_s: float
 
 
 @dataclass(slots=True)
@@ -199,6 +195,12 @@ class StateBackend(Protocol):
         up waiting names it, so it can `abandon` it. An acquire whose token was abandoned before
         it ran reserves nothing and is refused. What it holds expires `hold_s` after `now` (pass
         the request's deadline plus a grace; None: the backend's default, `SLOT_TTL_S`)."""
+        ...
+
+    def prepare(self, checks: Sequence[LimitCheck]) -> PreparedChecks | None:
+        """`checks` (a plan's: the same on every request but for the tpm amounts) bound to
+        this backend's counters once, for the fast path of `gateway.state.prepared`; None when
+        the backend has none, or cannot prepare these checks: use `acquire`."""
         ...
 
     async def settle(self, settlements: Sequence[Settlement], now: float) -> None:

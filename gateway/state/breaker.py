@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from gateway.state.base import BreakerState
+from gateway.state.breaker_state import BreakerState
 
 Phase = Literal["closed", "open", "half_open"]
 

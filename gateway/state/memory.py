@@ -9,7 +9,7 @@ section of its own: `begin_acquire` checks and reserves all limits with nothing 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from gateway.state.base import (
     BUDGET_KINDS,
@@ -18,7 +18,6 @@ from gateway.state.base import (
     WINDOW_KINDS,
     WINDOW_S,
     AcquireResult,
-    BreakerState,
     CheckResult,
     LimitCheck,
     Ready,
@@ -26,14 +25,15 @@ from gateway.state.base import (
     Settlement,
     abandoned_result,
     acquire_result,
-    budget_reserved,
     new_token,
-    spend_subjects,
 )
+from gateway.state.breaker_state import BreakerState
 from gateway.state.lru import LruCache
 from gateway.state.memory_breakers import BreakerBook
+from gateway.state.memory_prepared import MemoryPrepared, preparable
 from gateway.state.memory_slots import Slots
-from gateway.state.spend import SpendCounter
+from gateway.state.memory_spend import SpendBook
+from gateway.state.prepared import PreparedChecks
 from gateway.state.sweep import Sweep
 from gateway.state.windows import SlidingWindow
 
@@ -72,7 +72,7 @@ class MemoryState:
         self.remembered = LruCache(REMEMBERED_MAX_ENTRIES, REMEMBERED_MAX_BYTES)
         self._windows: dict[Counter, SlidingWindow] = {}
         self._slots: dict[Subject, Slots] = {}
-        self._spend: dict[Subject, SpendCounter] = {}
+        self._spend = SpendBook()
         self._breakers = BreakerBook()
         # Tokens of allowed acquires not yet settled, released or abandoned, and of abandoned
         # acquires that had not run: token -> end of its hold.
@@ -84,6 +84,34 @@ class MemoryState:
         # each prune's period.
         self._window_sweep: Sweep[Counter, SlidingWindow] = Sweep(WINDOW_S)
         self._slot_sweep: Sweep[Subject, Slots] = Sweep(_PRUNE_EVERY_S)
+        # Moves whenever a window or slots leave their dict: prepared plans then bind again.
+        self.generation = 0
+
+    # -- prepared plans (gateway.state.memory_prepared) ---------------------------------------
+
+    def prepare(self, checks: Sequence[LimitCheck]) -> PreparedChecks | None:
+        return MemoryPrepared(self, checks) if preparable(checks) else None
+
+    def tick(self, now: float) -> None:
+        if now >= self._next_prune:
+            self._prune(now)
+
+    def window_of(self, counter: Counter, now: float) -> SlidingWindow:
+        window = self._windows.get(counter)
+        if window is None:
+            window = self._windows[counter] = SlidingWindow()
+            self._window_sweep.made(now, counter, window)
+        return window
+
+    def slots_of(self, subject: Subject, now: float) -> Slots:
+        slots = self._slots.get(subject)
+        if slots is None:
+            slots = self._slots[subject] = Slots()
+            self._slot_sweep.made(now, subject, slots)
+        return slots
+
+    def breaker_views(self, deployments: tuple[str, ...], now: float) -> Mapping[str, BreakerState]:
+        return self._breakers.acquire_views(deployments, now)
 
     # -- limits -----------------------------------------------------------------------------
 
@@ -162,7 +190,7 @@ class MemoryState:
                     )
                 counters.append(slots)
             else:
-                result = self._spend_of((check.scope, check.subject)).judge(check, now)
+                result = self._spend.judge(check, now)
                 counters.append(None)
             if not result.allowed:
                 allowed = False
@@ -186,7 +214,7 @@ class MemoryState:
             else:
                 marked = True
                 if check.amount:
-                    self._reserve_budget(check, now)
+                    self._spend.reserve(check, now)
         if marked:
             self._held[token] = end
         if new_windows is not None:
@@ -199,19 +227,16 @@ class MemoryState:
         reservation = Reservation(token, tuple(checks), now, hold)
         return AcquireResult(True, tuple(results), reservation, 0.0, views)
 
-    def _reserve_budget(self, check: LimitCheck, now: float) -> None:
-        spent = self._spend.setdefault((check.scope, check.subject), SpendCounter())
-        day = check.amount if check.kind == "budget_day" else 0.0
-        spent.shift(day, check.amount - day, now)
-
     def _drop_empty(self, checks: Sequence[LimitCheck], counters: Sequence[Usage]) -> None:
         """A refused acquire leaves no counter behind that it made (an empty window or slots
         of a subject seen for the first time)."""
         for check, counter in zip(checks, counters, strict=True):
             if isinstance(counter, SlidingWindow) and not counter.buckets:
-                self._windows.pop((check.kind, check.scope, check.subject), None)
+                if self._windows.pop((check.kind, check.scope, check.subject), None) is not None:
+                    self.generation += 1
             elif isinstance(counter, Slots) and not counter:
-                self._slots.pop((check.scope, check.subject), None)
+                if self._slots.pop((check.scope, check.subject), None) is not None:
+                    self.generation += 1
 
     def _prune(self, now: float) -> None:
         for tokens in (self._held, self._gone):
@@ -227,17 +252,16 @@ class MemoryState:
         # goes too: one subject per end user would otherwise keep a window for every user ever
         # seen. (A settlement that comes later finds none and has nothing to reconcile, as when
         # only its bucket had left.) More due than one batch: the next acquire goes on.
+        counters = len(self._slots) + len(self._windows)
         more = self._slot_sweep.sweep(self._slots, now, lambda slots: not slots.live(now))
         more = self._window_sweep.sweep(self._windows, now, window_idle) or more
+        if len(self._slots) + len(self._windows) != counters:
+            self.generation += 1
         self._next_prune = now if more else now + _PRUNE_EVERY_S
 
     def _live_slots(self, subject: Subject, now: float) -> int:
         slots = self._slots.get(subject)
         return slots.live(now) if slots is not None else 0
-
-    def _spend_of(self, subject: Subject) -> SpendCounter:
-        spent = self._spend.get(subject)
-        return spent if spent is not None else SpendCounter()
 
     async def settle(self, settlements: Sequence[Settlement], now: float) -> None:
         self.start_settle(settlements, now)
@@ -266,12 +290,7 @@ class MemoryState:
                     budgeted = True
             if not budgeted and not settlement.spend_subjects:
                 continue  # no spend to add anywhere (the limiter sums the rest itself)
-            for subject in spend_subjects(settlement):
-                spent = self._spend.setdefault(subject, SpendCounter())
-                day, month = budget_reserved(reservation, *subject)
-                spent.shift(-day, -month, reservation.at)
-                if settlement.cost_usd:
-                    spent.add(settlement.cost_usd, now)
+            self._spend.settle(settlement, now)
 
     async def release(self, reservation: Reservation, now: float) -> None:
         self._held.pop(reservation.token, None)
@@ -298,10 +317,7 @@ class MemoryState:
             elif check.kind in WINDOW_KINDS:
                 self._adjust(check, reservation.at, -check.amount)
             elif check.kind in BUDGET_KINDS and check.amount:
-                spent = self._spend.get((check.scope, check.subject))
-                if spent is not None:
-                    day = check.amount if check.kind == "budget_day" else 0.0
-                    spent.shift(-day, -(check.amount - day), reservation.at)
+                self._spend.unreserve(check, reservation.at)
 
     def _free_slot(self, check: LimitCheck, token: str) -> None:
         slots = self._slots.get((check.scope, check.subject))
@@ -309,6 +325,7 @@ class MemoryState:
             slots.free(token)
             if not slots:
                 del self._slots[(check.scope, check.subject)]
+                self.generation += 1
 
     def _adjust(self, check: LimitCheck, at: float, delta: float) -> None:
         window = self._windows.get((check.kind, check.scope, check.subject))
@@ -316,7 +333,7 @@ class MemoryState:
             window.adjust(math.floor(at), delta)
 
     async def spend(self, scope: str, subject: str, now: float) -> dict[str, float]:
-        return self._spend_of((scope, subject)).read(now)
+        return self._spend.of((scope, subject)).read(now)
 
     async def usage(self, scope: str, subject: str, now: float) -> dict[str, float]:
         def window_sum(kind: str) -> float:

@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from types import MappingProxyType
 
 from gateway.state import breaker
-from gateway.state.base import BreakerState
+from gateway.state.breaker_state import BreakerState
 
 # Lists of deployments whose all-closed breakers an acquire keeps read (`acquire_views`).
 _ALL_CLOSED_MAX = 256

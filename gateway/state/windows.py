@@ -66,6 +66,19 @@ class SlidingWindow:
     def judge(self, check: LimitCheck, pending: float, now: float) -> CheckResult:
         """`check`'s verdict on this window (as `window_verdict` gives it), `pending` being
         what earlier checks of the same acquire reserve on it."""
+        amount, limit = check.amount, check.limit
+        room = self.room(amount, limit, now, pending)
+        if room is not None:
+            return CheckResult(check, True, room[0], room[1])
+        _, remaining, reset = window_verdict(self.live(now), pending, amount, limit, now)
+        return CheckResult(check, False, remaining, reset)
+
+    def room(
+        self, amount: float, limit: float, now: float, pending: float = 0.0
+    ) -> tuple[float, float] | None:
+        """(remaining, reset_s) after reserving `amount` on top of `pending` when the limit
+        allows it (as `window_verdict` gives them), else None: the allowed case without listing
+        the buckets. Drops the buckets that left the window."""
         order = self.order
         if order:
             oldest = self.buckets[order[0]][1]
@@ -77,11 +90,9 @@ class SlidingWindow:
         else:
             oldest = now
         used = self.total + pending
-        amount, limit = check.amount, check.limit
         if used + amount <= limit:
-            return CheckResult(check, True, limit - used - amount, oldest + WINDOW_S - now)
-        _, remaining, reset = window_verdict(self.live(now), pending, amount, limit, now)
-        return CheckResult(check, False, remaining, reset)
+            return limit - used - amount, oldest + WINDOW_S - now
+        return None
 
     def add(self, second: int, amount: float, now: float) -> None:
         bucket = self.buckets.get(second)

@@ -63,7 +63,6 @@ from gateway.state.base import (
     SLOT_TTL_S,
     WINDOW_S,
     AcquireResult,
-    BreakerState,
     LimitCheck,
     Reservation,
     Settlement,
@@ -71,7 +70,9 @@ from gateway.state.base import (
     acquire_result,
     new_token,
 )
+from gateway.state.breaker_state import BreakerState
 from gateway.state.periods import periods
+from gateway.state.prepared import PreparedChecks
 from gateway.state.redis.acquire_call import acquire_call, check_results
 from gateway.state.redis.breaker_reads import breaker_read, breaker_views
 from gateway.state.redis.clients import open_client
@@ -197,6 +198,11 @@ class RedisState:
         call = settle_ops(settlements, now).call()
         if call is not None:
             await self._client.run(call)
+
+    def prepare(self, checks: Sequence[LimitCheck]) -> PreparedChecks | None:
+        """None: an acquire is a round trip whatever is prepared (its encoding is cached
+        already, `acquire_call`)."""
+        return None
 
     def start_settle(
         self, settlements: Sequence[Settlement], now: float

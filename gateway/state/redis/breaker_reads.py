@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from gateway.state import breaker
-from gateway.state.base import BreakerState, StateUnavailable
+from gateway.state.base import StateUnavailable
+from gateway.state.breaker_state import BreakerState
 from gateway.state.redis.keys import BREAKERS, PIECES_MAX
 from gateway.state.redis.wire import Reply, encode
 

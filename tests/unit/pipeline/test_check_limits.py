@@ -19,6 +19,7 @@ from gateway.pipeline.context import Endpoint, RequestContext
 from gateway.pipeline.services import Services
 from gateway.pipeline.stages import authenticate, check_limits, parse_body, resolve_model
 from gateway.state import AcquireResult, LimitCheck, MemoryState
+from gateway.state.prepared import PreparedChecks
 from tests.mock_config import MOCK_MODEL, key_table
 
 CONFIG = MOCK_MODEL + key_table("k", policy="limited")
@@ -66,7 +67,11 @@ async def test_the_stage_reserves_and_reads_the_breakers_in_one_go(tmp_path: Pat
 
 
 class LazyState(MemoryState):
-    """Answers as Redis does: an allowed acquire's numbers are made when first read."""
+    """Answers as Redis does: an allowed acquire's numbers are made when first read (and, as
+    Redis, it prepares no plan: every acquire goes through `acquire`)."""
+
+    def prepare(self, checks: Sequence[LimitCheck]) -> PreparedChecks | None:
+        return None
 
     async def acquire(
         self,

@@ -1,0 +1,142 @@
+"""`MemoryState.prepare`: a plan's rpm, tpm and concurrency checks bound to this process's
+windows and slots (`gateway.state.prepared`).
+
+The checks are worked out once: which window or slots each one counts on, its limit, whether
+it reserves the request's tokens. An acquire then reads and reserves those counters directly,
+with the rules of `MemoryState.acquire` (`SlidingWindow.room`, `Slots.live`): no check, result,
+reservation or settlement objects, no lookups by key. The counters stay bound until the state
+drops an idle one (`MemoryState.generation` moves): the next acquire or settle binds them again,
+so a prepared plan and `acquire` always count on the same window or slots.
+
+A prepared acquire is not remembered under its token as `acquire`'s are: that memory serves
+`abandon`, and nobody gives up on an acquire that is decided before it returns.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Protocol
+
+from gateway.state.base import WINDOW_KINDS, LimitCheck, new_token
+from gateway.state.breaker_state import BreakerState
+from gateway.state.memory_slots import Slots
+from gateway.state.prepared import PreparedHold, Window
+from gateway.state.windows import SlidingWindow
+
+
+class Counters(Protocol):
+    """What a prepared plan reads of `MemoryState`."""
+
+    @property
+    def generation(self) -> int:
+        """Moves whenever a window or slots leave the state (bound counters may be stale)."""
+        ...
+
+    def tick(self, now: float) -> None:
+        """The housekeeping an acquire does first (the periodic prune)."""
+        ...
+
+    def window_of(self, counter: tuple[str, str, str], now: float) -> SlidingWindow:
+        """The window of (kind, scope, subject), made when there is none."""
+        ...
+
+    def slots_of(self, subject: tuple[str, str], now: float) -> Slots:
+        """The slots of (scope, subject), made when there are none."""
+        ...
+
+    def breaker_views(
+        self, deployments: tuple[str, ...], now: float
+    ) -> Mapping[str, BreakerState]: ...
+
+
+# A bound window: (the window, its limit, whether it counts tokens (tpm) or requests (rpm)).
+_Bound = tuple[SlidingWindow, float, bool]
+
+
+def preparable(checks: Sequence[LimitCheck]) -> bool:
+    """rpm, tpm and concurrency checks only, each on a counter of its own."""
+    counters = [(check.kind, check.scope, check.subject) for check in checks]
+    return (
+        bool(checks)
+        and len(set(counters)) == len(counters)
+        and all(check.kind in WINDOW_KINDS or check.kind == "concurrent" for check in checks)
+    )
+
+
+class MemoryPrepared:
+    """One plan's checks on one `MemoryState` (made by `MemoryState.prepare`)."""
+
+    def __init__(self, state: Counters, checks: Sequence[LimitCheck]) -> None:
+        self._state = state
+        self._checks = tuple(checks)
+        self.holds_slots = any(check.kind == "concurrent" for check in checks)
+        self._generation = -1  # not bound yet
+        self._windows: list[_Bound] = []
+        self._slots: list[tuple[Slots, float]] = []
+
+    def _bind(self, now: float) -> None:
+        """Find (or make) every counter the checks count on, as `acquire` would."""
+        state = self._state
+        windows: list[_Bound] = []
+        slots: list[tuple[Slots, float]] = []
+        for check in self._checks:
+            if check.kind == "concurrent":
+                slots.append((state.slots_of((check.scope, check.subject), now), check.limit))
+            else:
+                window = state.window_of((check.kind, check.scope, check.subject), now)
+                windows.append((window, check.limit, check.kind == "tpm"))
+        self._windows, self._slots = windows, slots
+        self._generation = state.generation
+
+    def acquire(
+        self, tokens: int, now: float, hold_s: float, breakers: tuple[str, ...]
+    ) -> PreparedHold | None:
+        state = self._state
+        state.tick(now)
+        if self._generation != state.generation:
+            self._bind(now)
+        # The verdicts first (nothing reserved unless every check allows), keeping the
+        # tightest request window and token window for the rate headers.
+        requests: Window | None = None
+        token_window: Window | None = None
+        for window, limit, counts_tokens in self._windows:
+            room = window.room(tokens if counts_tokens else 1, limit, now)
+            if room is None:
+                return None
+            remaining, reset_s = room
+            if counts_tokens:
+                if token_window is None or remaining < token_window.remaining:
+                    token_window = Window(limit, remaining, reset_s)
+            elif requests is None or remaining < requests.remaining:
+                requests = Window(limit, remaining, reset_s)
+        for slots, limit in self._slots:
+            if slots.live(now) >= limit:  # `used + 1 > limit`: slots are whole
+                return None
+        second = math.floor(now)
+        for window, _, counts_tokens in self._windows:
+            window.add(second, tokens if counts_tokens else 1, now)
+        token = new_token()
+        if self._slots:
+            end = now + hold_s
+            for slots, _ in self._slots:
+                slots.take(token, end)
+        views = state.breaker_views(breakers, now)
+        return PreparedHold(token, now, tokens, requests, token_window, views)
+
+    def free_slots(self, hold: PreparedHold) -> None:
+        if self._generation != self._state.generation:
+            self._bind(hold.at)
+        for slots, _ in self._slots:
+            slots.free(hold.token)
+
+    def settle(self, hold: PreparedHold, actual_tokens: int) -> None:
+        """A counter dropped since the acquire (idle: its slot ended, its bucket left the
+        window) has nothing of this request left, and its successor nothing to free."""
+        self.free_slots(hold)
+        delta = actual_tokens - hold.tokens
+        if delta:
+            second = math.floor(hold.at)
+            for window, _, counts_tokens in self._windows:
+                if counts_tokens:
+                    window.adjust(second, delta)
