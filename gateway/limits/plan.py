@@ -20,7 +20,7 @@ from gateway.errors import RateLimited
 from gateway.limits.sorting import Sorting, sort_checks
 from gateway.providers import EndpointKind
 from gateway.state import BUDGET_KINDS, AcquireResult, CheckResult, LimitCheck
-from gateway.state.prepared import Window
+from gateway.state.prepared import WindowFigures
 
 DEFAULT_COMPLETION_TOKENS = 256
 _KIND_WORDS = {
@@ -291,9 +291,11 @@ _TOKEN_HEADERS = (
 
 
 def _window_lines(
-    names: tuple[bytes, bytes, bytes], limit: float, remaining: float, reset_s: float
+    names: tuple[bytes, bytes, bytes], figures: WindowFigures
 ) -> list[tuple[bytes, bytes]]:
-    """One window's three headers as `rate_headers` writes them."""
+    """One window's three headers (from its limit, remaining, reset) as `rate_headers`
+    writes them."""
+    limit, remaining, reset_s = figures
     return [
         (names[0], _number_bytes(limit)),
         (names[1], b"%d" % remaining),
@@ -305,21 +307,18 @@ def window_header_lines(requests: CheckResult, tokens: CheckResult) -> list[tupl
     """`rate_headers` of the tightest request window and the tightest token window, as the
     response writes them (the allowed path of a request with limits)."""
     return _window_lines(
-        _REQUEST_HEADERS, requests.check.limit, requests.remaining, requests.reset_s
-    ) + _window_lines(_TOKEN_HEADERS, tokens.check.limit, tokens.remaining, tokens.reset_s)
+        _REQUEST_HEADERS, (requests.check.limit, requests.remaining, requests.reset_s)
+    ) + _window_lines(_TOKEN_HEADERS, (tokens.check.limit, tokens.remaining, tokens.reset_s))
 
 
 def prepared_header_lines(
-    requests: Window | None, tokens: Window | None
+    requests: WindowFigures | None, tokens: WindowFigures | None
 ) -> list[tuple[bytes, bytes]]:
     """`rate_headers` of a prepared acquire (`gateway.state.prepared`): it kept the tightest
     windows' figures."""
-    lines = []
-    if requests is not None:
-        limit, remaining, reset_s = requests.limit, requests.remaining, requests.reset_s
-        lines = _window_lines(_REQUEST_HEADERS, limit, remaining, reset_s)
+    lines = _window_lines(_REQUEST_HEADERS, requests) if requests is not None else []
     if tokens is not None:
-        lines += _window_lines(_TOKEN_HEADERS, tokens.limit, tokens.remaining, tokens.reset_s)
+        lines += _window_lines(_TOKEN_HEADERS, tokens)
     return lines
 
 

@@ -21,7 +21,7 @@ from typing import Protocol
 from gateway.state.base import WINDOW_KINDS, LimitCheck, new_token
 from gateway.state.breaker_state import BreakerState
 from gateway.state.memory_slots import Slots
-from gateway.state.prepared import PreparedHold, Window
+from gateway.state.prepared import PreparedHold, WindowFigures
 from gateway.state.windows import SlidingWindow
 
 
@@ -98,18 +98,18 @@ class MemoryPrepared:
             self._bind(now)
         # The verdicts first (nothing reserved unless every check allows), keeping the
         # tightest request window and token window for the rate headers.
-        requests: Window | None = None
-        token_window: Window | None = None
+        requests: WindowFigures | None = None
+        token_window: WindowFigures | None = None
         for window, limit, counts_tokens in self._windows:
             room = window.room(tokens if counts_tokens else 1, limit, now)
             if room is None:
                 return None
             remaining, reset_s = room
             if counts_tokens:
-                if token_window is None or remaining < token_window.remaining:
-                    token_window = Window(limit, remaining, reset_s)
-            elif requests is None or remaining < requests.remaining:
-                requests = Window(limit, remaining, reset_s)
+                if token_window is None or remaining < token_window[1]:
+                    token_window = (limit, remaining, reset_s)
+            elif requests is None or remaining < requests[1]:
+                requests = (limit, remaining, reset_s)
         for slots, limit in self._slots:
             if slots.live(now) >= limit:  # `used + 1 > limit`: slots are whole
                 return None

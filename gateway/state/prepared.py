@@ -22,16 +22,9 @@ from typing import Protocol
 
 from gateway.state.breaker_state import BreakerState
 
-
-class Window:
-    """What the rate headers say of one window after an allowed acquire."""
-
-    __slots__ = ("limit", "remaining", "reset_s")
-
-    def __init__(self, limit: float, remaining: float, reset_s: float) -> None:
-        self.limit = limit
-        self.remaining = remaining  # after this request's reservation, never negative
-        self.reset_s = reset_s  # until the oldest usage leaves the window
+# What the rate headers say of one window after an allowed acquire: (its limit, what remains
+# after this request's reservation (never negative), seconds until its oldest usage leaves).
+WindowFigures = tuple[float, float, float]
 
 
 class PreparedHold:
@@ -44,8 +37,8 @@ class PreparedHold:
         token: str,
         at: float,
         tokens: int,
-        requests: Window | None,
-        tokens_window: Window | None,
+        requests: WindowFigures | None,
+        tokens_window: WindowFigures | None,
         breakers: Mapping[str, BreakerState],
     ) -> None:
         self.token = token

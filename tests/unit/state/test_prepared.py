@@ -60,12 +60,13 @@ async def test_a_prepared_plan_decides_and_counts_as_acquire_does() -> None:
                     key=lambda r: r.remaining,
                 )
                 assert hold.requests is not None and hold.tokens_window is not None
-                assert (hold.requests.remaining, hold.requests.reset_s) == (
+                assert hold.requests == (
+                    tightest.check.limit,
                     tightest.remaining,
                     tightest.reset_s,
                 )
-                assert hold.tokens_window.remaining == by_kind[("tpm", "key")].remaining
-                assert hold.tokens_window.reset_s == by_kind[("tpm", "key")].reset_s
+                tokens_result = by_kind[("tpm", "key")]
+                assert hold.tokens_window == (500, tokens_result.remaining, tokens_result.reset_s)
                 outstanding.append((Settlement(result.reservation, 0, 0.0), hold))
             else:
                 refused += 1
