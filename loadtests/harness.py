@@ -116,6 +116,23 @@ def child_env() -> dict[str, str]:
     return env
 
 
+# A Python process run under valgrind, counting the instructions it executes (`I refs`, which
+# the machine's load does not move); `instructions_counted` reads them from its stderr.
+UNDER_VALGRIND = [
+    "valgrind",
+    "--tool=cachegrind",
+    "--cache-sim=no",
+    "--cachegrind-out-file=/dev/null",
+    sys.executable,
+]
+
+
+def instructions_counted(stderr: str) -> int:
+    found = re.search(r"I\s+refs:\s+([\d,]+)", stderr)
+    assert found is not None, stderr[-2000:]
+    return int(found.group(1).replace(",", ""))
+
+
 def http_status(url: str, path: str, timeout: float = 1.0) -> int:
     """GET url+path with the stdlib (cheap enough to poll every few milliseconds)."""
     host, _, port = url.removeprefix("http://").partition(":")

@@ -26,7 +26,6 @@ import cProfile
 import hashlib
 import io
 import pstats
-import re
 import statistics
 import subprocess
 import sys
@@ -42,7 +41,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from asgi_call import post, write_inprocess_config
 from features_variants import LIMITS_POLICY
-from harness import GATEWAY_KEY, MODEL, start_redis
+from harness import GATEWAY_KEY, MODEL, UNDER_VALGRIND, instructions_counted, start_redis
 from load_common import BODIES
 
 from gateway.app import GatewayApp, create_app
@@ -206,11 +205,7 @@ async def profile(variant: Variant, body: bytes, args: argparse.Namespace) -> No
 def instructions(variant: str, requests: int, args: argparse.Namespace) -> int:
     """Instructions (valgrind's `I refs`) of one `--only` run: machine load does not move it."""
     command = [
-        "valgrind",
-        "--tool=cachegrind",
-        "--cache-sim=no",
-        "--cachegrind-out-file=/dev/null",
-        sys.executable,
+        *UNDER_VALGRIND,
         __file__,
         "--only",
         variant,
@@ -223,10 +218,9 @@ def instructions(variant: str, requests: int, args: argparse.Namespace) -> int:
         "--concurrency",
         str(args.concurrency),
     ]
-    out = subprocess.run(command, capture_output=True, text=True, check=True).stderr
-    found = re.search(r"I\s+refs:\s+([\d,]+)", out)
-    assert found is not None, out
-    return int(found.group(1).replace(",", ""))
+    return instructions_counted(
+        subprocess.run(command, capture_output=True, text=True, check=True).stderr
+    )
 
 
 def count_instructions(args: argparse.Namespace) -> None:
