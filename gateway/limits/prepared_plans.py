@@ -34,7 +34,7 @@ class PreparedHeld:
         self.checks = checks
         self.hold = hold
         self.slots_freed = False  # by `Limiter.free_slots`, with the response's last byte
-        # Set by `Limiter.settle_with_last_byte`: the cost it settled (the record reuses it).
+        # Set by `Limiter.settle_before_last_byte`: the cost it settled (the record reuses it).
         self.settled_cost: float | None = None
 
     @property
@@ -57,7 +57,8 @@ class PreparedHeld:
             self.checks.free_slots(self.hold)
 
     def settle(self, actual_tokens: int) -> None:
-        """Free the slots (if still held) and reconcile the reserved tokens: once."""
+        """Free the slots (if still held) and reconcile the reserved tokens (the limiter calls
+        it once: `settled_cost` says it was)."""
         self.slots_freed = True
         self.checks.settle(self.hold, actual_tokens)
 

@@ -122,19 +122,15 @@ async def check_limits(ctx: RequestContext, services: Services) -> None:
     held: Held | PreparedHeld | None = limiter.acquire_prepared(
         plan, estimate.prompt_tokens + estimate.completion_tokens, ctx.model, deadline_s
     )
+    try:
+        if held is None:
+            checks = plan.for_request(estimate, ctx.user)
+            held = await limiter.acquire(checks, ctx.model, deadline_s, plan.sorting)
+    finally:
+        ctx.limits_ms = (time.monotonic() - began) * 1000
     ctx.limits_held = held
     if held is None:
-        checks = plan.for_request(estimate, ctx.user)
-        try:
-            held = ctx.limits_held = await limiter.acquire(
-                checks, ctx.model, deadline_s, plan.sorting
-            )
-        finally:
-            ctx.limits_ms = (time.monotonic() - began) * 1000
-        if held is None:
-            return
-    else:
-        ctx.limits_ms = (time.monotonic() - began) * 1000
+        return
     if held.results_ready:  # in process: formatting them costs less than putting it off
         ctx.rate_headers = held.rate_header_lines()
     else:  # the reply is parsed for the response, not the upstream call: while it works
