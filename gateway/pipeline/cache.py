@@ -20,6 +20,7 @@ from gateway.cache.entries import (
 from gateway.pipeline.context import RequestContext
 from gateway.pipeline.services import Services
 from gateway.providers import Usage
+from gateway.providers.base import client_wants_usage
 from gateway.state import StateUnavailable
 
 log = logging.getLogger("gateway.cache")
@@ -68,9 +69,8 @@ async def cache_lookup(ctx: RequestContext, services: Services) -> None:
         usage.get("prompt_tokens", 0), usage.get("completion_tokens", 0), reported=True
     )
     if ctx.stream:
-        options = ctx.body.get("stream_options")
-        include_usage = isinstance(options, dict) and bool(options.get("include_usage"))
-        ctx.cached_stream = entry_as_stream(entry, ctx.endpoint.wire, include_usage)
+        wants_usage = client_wants_usage(ctx.body)
+        ctx.cached_stream = entry_as_stream(entry, ctx.endpoint.wire, wants_usage)
     else:
         ctx.response_body = entry_as_json(entry, ctx.endpoint.wire)
 
@@ -98,9 +98,8 @@ async def store_answer(ctx: RequestContext, services: Services) -> None:
     usage = ctx.usage
     if ctx.stream_reply is not None:
         usage = usage or ctx.stream_reply.converter.usage
-        options = (ctx.body or {}).get("stream_options")
-        include_usage = isinstance(options, dict) and bool(options.get("include_usage"))
-        entry = encode_entry("stream", ctx.sent_chunks or [], _usage_dict(usage), include_usage)
+        wants_usage = client_wants_usage(ctx.body or {})
+        entry = encode_entry("stream", ctx.sent_chunks or [], _usage_dict(usage), wants_usage)
     elif ctx.response_body is not None:
         entry = encode_entry("json", ctx.response_body, _usage_dict(usage))
     else:

@@ -31,6 +31,14 @@ class Usage:
     reported: bool = False
 
 
+def client_wants_usage(body: dict[str, Any]) -> bool:
+    """Whether an OpenAI-format stream request asks for the usage chunk at its end
+    (`stream_options.include_usage`): the gateway always asks the upstream for it, and passes it
+    on only to a client that asked."""
+    options = body.get("stream_options")
+    return isinstance(options, dict) and bool(options.get("include_usage"))
+
+
 # Usage counts at or above this are not counts (a float above it loses whole numbers).
 MAX_TOKEN_COUNT = 2**53
 

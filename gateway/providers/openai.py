@@ -15,6 +15,7 @@ from gateway.errors import GatewayError, UpstreamFailed
 from gateway.providers.base import (
     PreparedCall,
     Usage,
+    client_wants_usage,
     endpoint_url,
     error_text,
     malformed,
@@ -279,9 +280,7 @@ class OpenAIChatAdapter:
         return data, usage, parsed
 
     def stream(self, body: dict[str, Any]) -> OpenAIStreamPassthrough:
-        options = body.get("stream_options")
-        wants_usage = isinstance(options, dict) and bool(options.get("include_usage"))
-        return OpenAIStreamPassthrough(wants_usage)
+        return OpenAIStreamPassthrough(client_wants_usage(body))
 
     def convert_error(self, status: int, data: bytes, deployment: DeploymentConfig) -> GatewayError:
         return error_from_upstream(status, data, deployment)
@@ -309,6 +308,4 @@ class OpenAICompletionsAdapter(OpenAIChatAdapter):
     operation = "completions"
 
     def stream(self, body: dict[str, Any]) -> OpenAICompletionStreamPassthrough:
-        options = body.get("stream_options")
-        wants_usage = isinstance(options, dict) and bool(options.get("include_usage"))
-        return OpenAICompletionStreamPassthrough(wants_usage)
+        return OpenAICompletionStreamPassthrough(client_wants_usage(body))

@@ -27,6 +27,7 @@ from gateway.providers.anthropic.usage import usage_from_anthropic
 from gateway.providers.base import (
     PreparedCall,
     Usage,
+    client_wants_usage,
     endpoint_url,
     error_text,
     parse_upstream_json,
@@ -210,9 +211,8 @@ class OpenAIClientToAnthropic:
         return orjson.dumps(converted), usage, converted
 
     def stream(self, body: dict[str, Any]) -> AnthropicToOpenAIStreamAdapter:
-        options = body.get("stream_options")
-        wants_usage = isinstance(options, dict) and bool(options.get("include_usage"))
-        return AnthropicToOpenAIStreamAdapter(str(body.get("model") or ""), wants_usage)
+        model = str(body.get("model") or "")
+        return AnthropicToOpenAIStreamAdapter(model, client_wants_usage(body))
 
     def convert_error(self, status: int, data: bytes, deployment: DeploymentConfig) -> GatewayError:
         return error_from_upstream(status, data, deployment)
