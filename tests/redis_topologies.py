@@ -129,9 +129,9 @@ def start_cluster(tmp: Path, masters: int = 3) -> Topology:
         clients = [redis.Redis(port=server.port, socket_timeout=5) for server in servers]
         for i, client in enumerate(clients):
             first, last = i * SLOTS // masters, (i + 1) * SLOTS // masters
-            client.execute_command("CLUSTER ADDSLOTS", *range(first, last))
+            client.cluster("ADDSLOTS", *range(first, last))
         for client in clients[1:]:
-            client.execute_command("CLUSTER MEET", "127.0.0.1", servers[0].port)
+            client.cluster("MEET", "127.0.0.1", servers[0].port)
         _wait(lambda: all(_cluster_ok(client, masters) for client in clients), "cluster ok")
         for client in clients:
             client.close()
@@ -144,7 +144,7 @@ def start_cluster(tmp: Path, masters: int = 3) -> Topology:
 
 
 def _cluster_ok(client: redis.Redis, masters: int) -> bool:
-    info = client.execute_command("CLUSTER INFO")  # parsed by redis-py into a dict
+    info = client.cluster("INFO")  # parsed by redis-py into a dict
     return bool(info["cluster_state"] == "ok" and int(info["cluster_known_nodes"]) == masters)
 
 

@@ -34,7 +34,7 @@ MESSAGES = [{"role": "user", "content": "hi"}]
         ),
     ],
 )
-def test_chat_rejections_name_the_param(body: dict, param: str) -> None:
+def test_chat_rejections_name_the_param(body: dict[str, object], param: str) -> None:
     with pytest.raises(InvalidRequest) as info:
         validate_chat(body)
     assert info.value.param == param and info.value.status == 400
@@ -77,7 +77,7 @@ def test_embeddings_input() -> None:
         ({"model": "m", "prompt": "hi", "stream_options": {}}, "stream_options"),
     ],
 )
-def test_completions_rejections_name_the_param(body: dict, param: str) -> None:
+def test_completions_rejections_name_the_param(body: dict[str, object], param: str) -> None:
     with pytest.raises(InvalidRequest) as info:
         validate_completions(body)
     assert info.value.param == param

@@ -16,6 +16,7 @@ from gateway.cache.entries import (
 )
 from gateway.state import MemoryState
 
+USAGE = {"prompt_tokens": 5, "completion_tokens": 2, "total_tokens": 7}
 BODY = {"model": "m", "messages": [{"role": "user", "content": "hi"}], "temperature": 0.2}
 COMPLETION = {
     "id": "chatcmpl-1",
@@ -39,7 +40,7 @@ COMPLETION = {
             "finish_reason": "tool_calls",
         }
     ],
-    "usage": {"prompt_tokens": 5, "completion_tokens": 2, "total_tokens": 7},
+    "usage": USAGE,
 }
 MESSAGE = {
     "id": "msg_1",
@@ -116,7 +117,7 @@ def test_anthropic_json_stream_round_trip() -> None:
 
 def test_stream_entry_replays_the_same_pieces() -> None:
     pieces = openai_json_to_stream(COMPLETION, include_usage=True)
-    entry = decode_entry(encode_entry("stream", pieces, COMPLETION["usage"], include_usage=True))
+    entry = decode_entry(encode_entry("stream", pieces, USAGE, include_usage=True))
     assert entry is not None
     assert entry_as_stream(entry, "openai", include_usage=True) == pieces
     without = entry_as_stream(entry, "openai", include_usage=False)
@@ -129,7 +130,7 @@ def test_stream_entry_replays_the_same_pieces() -> None:
 
 def test_stream_entry_without_usage_chunk_gains_one_when_asked() -> None:
     pieces = openai_json_to_stream(COMPLETION, include_usage=False)
-    entry = decode_entry(encode_entry("stream", pieces, COMPLETION["usage"], include_usage=False))
+    entry = decode_entry(encode_entry("stream", pieces, USAGE, include_usage=False))
     assert entry is not None
     replay = b"".join(entry_as_stream(entry, "openai", include_usage=True))
     assert b'"completion_tokens":2' in replay and replay.endswith(b"data: [DONE]\n\n")

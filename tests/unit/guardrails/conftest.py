@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -17,7 +18,7 @@ def analyzers() -> dict[Any, Any]:
 
 
 @pytest.fixture(scope="session")
-def compile_set(analyzers: dict[Any, Any]) -> Any:
+def compile_set(analyzers: dict[Any, Any]) -> Callable[..., GuardrailSet]:
     def build(*configs: GuardrailConfig) -> GuardrailSet:
         return compile_guardrails(configs, analyzers)
 

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 
 from gateway.config.types import GuardrailConfig
 from gateway.guardrails.base import Finding, GuardrailUnavailable, Placeholders, mask
-from gateway.guardrails.compiled import ERROR_ENTITY, Guard, decide
+from gateway.guardrails.compiled import ERROR_ENTITY, Guard, GuardrailSet, decide
 from gateway.guardrails.injection import InjectionDetector
 from gateway.guardrails.moderation import parse_verdict
 from gateway.guardrails.regex import RegexDetector
@@ -120,7 +121,7 @@ def test_errors_follow_on_error() -> None:
 
 
 def test_unavailable_detector_fails_closed(
-    compile_set: Any, monkeypatch: pytest.MonkeyPatch
+    compile_set: Callable[..., GuardrailSet], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import builtins
 

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import socket
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 
 from gateway.config.types import GuardrailConfig, RecognizerConfig
 from gateway.guardrails import pii
+from gateway.guardrails.compiled import GuardrailSet
 from gateway.guardrails.pii import build_pii
 
 
@@ -33,7 +35,7 @@ def test_builds_and_scans_without_network(monkeypatch: pytest.MonkeyPatch) -> No
     assert ("EMPLOYEE_ID", "EMP-654321") not in found
 
 
-def test_deny_list_recognizer(compile_set: Any) -> None:
+def test_deny_list_recognizer(compile_set: Callable[..., GuardrailSet]) -> None:
     custom = RecognizerConfig(entity="PROJECT", deny_list=("Project Bluebird", "Nightjar"))
     guards = compile_set(
         GuardrailConfig(
@@ -41,6 +43,7 @@ def test_deny_list_recognizer(compile_set: Any) -> None:
         )
     )
     detector = guards.input[0].detector
+    assert detector is not None
     text = "Status of project bluebird and NIGHTJAR, not nightjars."
     assert [text[f.start : f.end] for f in detector.scan(text)] == ["project bluebird", "NIGHTJAR"]
 

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from gateway.config.types import GuardrailConfig
 from gateway.guardrails.catalog import PATTERN_ENTITIES
+from gateway.guardrails.compiled import GuardrailSet
 from gateway.guardrails.stream import TextWindow
 
 CORPUS = Path(__file__).resolve().parents[2] / "data" / "pii_corpus.jsonl"
@@ -35,7 +37,7 @@ def _spans(text: str, entities: list[dict[str, str]]) -> list[tuple[str, int, in
     return spans
 
 
-def _streamed_entities(compile_set: Any, chunks: list[str]) -> Counter[str]:
+def _streamed_entities(compile_set: Callable[..., GuardrailSet], chunks: list[str]) -> Counter[str]:
     """Entity types a `redact` guardrail catches when the text arrives in these chunks."""
     guards = compile_set(
         GuardrailConfig(name="pii", type="pii", applies_to="output", action="redact")
@@ -54,8 +56,9 @@ def test_corpus_is_big_and_varied() -> None:
     assert {e["type"] for r in rows for e in r["entities"]} >= set(GATED)
 
 
-def test_precision_and_recall_per_entity(compile_set: Any) -> None:
+def test_precision_and_recall_per_entity(compile_set: Callable[..., GuardrailSet]) -> None:
     detector = compile_set(GuardrailConfig(name="pii", type="pii")).input[0].detector
+    assert detector is not None
     tp: Counter[str] = Counter()
     fp: Counter[str] = Counter()
     fn: Counter[str] = Counter()

@@ -99,8 +99,8 @@ def test_main_region_shortcut_agrees_with_libphonenumber(code: int) -> None:
     for _ in range(600):
         digits = "".join(rng.choices("0123456789", k=rng.randint(6, 11)))
         if examples and rng.random() < 0.8:
-            example = rng.choice(examples)
-            digits = example[:-3] + digits[:3]
+            national = rng.choice(examples)
+            digits = national[:-3] + digits[:3]
         number = phonenumbers.parse(f"+{code}{digits}", None)
         assert _is_valid(number) == phonenumbers.is_valid_number(number), digits
         valid += _is_valid(number)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -9,7 +10,7 @@ import pytest
 
 from gateway.config.types import GuardrailConfig
 from gateway.guardrails.bodies import input_groups, output_groups
-from gateway.guardrails.compiled import GuardrailSet
+from gateway.guardrails.compiled import Decision, GuardrailSet
 from gateway.guardrails.stream import GuardedConverter
 from gateway.providers.responses.events import ResponseEvents, encode
 from gateway.providers.responses.objects import message_item, response_object
@@ -45,8 +46,8 @@ def test_output_slots_are_the_output_text_parts() -> None:
 
 
 @pytest.fixture
-def redact(compile_set: Any) -> GuardrailSet:
-    return compile_set(  # type: ignore[no-any-return]
+def redact(compile_set: Callable[..., GuardrailSet]) -> GuardrailSet:
+    return compile_set(
         GuardrailConfig(name="pii", type="pii", applies_to="output", action="redact")
     )
 
@@ -63,7 +64,7 @@ def stream_of(pieces: list[str]) -> list[bytes]:
 def test_stream_deltas_and_the_events_repeating_the_text_are_redacted(
     redact: GuardrailSet,
 ) -> None:
-    hits: list[Any] = []
+    hits: list[Decision] = []
     converter = GuardedConverter(Passthrough(), "responses", redact, None, hits.append)
     out: list[bytes] = []
     for event in stream_of(["Mail jo", "hn.doe@exa", "mple.com now. Bye"]):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -10,14 +11,15 @@ import pytest
 from gateway.config.types import GuardrailConfig
 from gateway.errors import ContentBlocked
 from gateway.guardrails.base import Placeholders
-from gateway.guardrails.compiled import GuardrailSet
+from gateway.guardrails.compiled import Decision, GuardrailSet
 from gateway.guardrails.stream import GuardedConverter, TextWindow
+from gateway.providers.base import Usage
 from gateway.sse import SSEDecoder
 
 
 class Passthrough:
     def __init__(self) -> None:
-        self.usage = None
+        self.usage: Usage | None = None
         self.text: list[str] = []
 
     def feed(self, chunk: bytes) -> list[bytes]:
@@ -73,9 +75,9 @@ def run(converter: GuardedConverter, events: list[bytes]) -> tuple[str, list[byt
         out += converter.feed(event)
     out += converter.finish()
     text = ""
-    for event in SSEDecoder().feed(b"".join(out)):
-        if event.data.startswith(b"{"):
-            data = orjson.loads(event.data)
+    for decoded in SSEDecoder().feed(b"".join(out)):
+        if decoded.data.startswith(b"{"):
+            data = orjson.loads(decoded.data)
             if "choices" in data:
                 text += data["choices"][0]["delta"].get("content") or ""
             elif data.get("type") == "content_block_delta":
@@ -84,14 +86,14 @@ def run(converter: GuardedConverter, events: list[bytes]) -> tuple[str, list[byt
 
 
 @pytest.fixture
-def redact(compile_set: Any) -> GuardrailSet:
+def redact(compile_set: Callable[..., GuardrailSet]) -> GuardrailSet:
     return compile_set(
         GuardrailConfig(name="pii", type="pii", applies_to="output", action="redact")
-    )  # type: ignore[no-any-return]
+    )
 
 
 def test_email_split_in_three_openai_chunks(redact: GuardrailSet) -> None:
-    hits: list[Any] = []
+    hits: list[Decision] = []
     converter = GuardedConverter(Passthrough(), "openai", redact, None, hits.append)
     pieces = ["Mail jo", "hn.doe@exa", "mple.com now. Bye"]
     text, out = run(
@@ -104,7 +106,7 @@ def test_email_split_in_three_openai_chunks(redact: GuardrailSet) -> None:
     assert [h.hits[0][1:] for h in hits] == [("redact", ["EMAIL_ADDRESS"])]
 
 
-def test_anthropic_stream_masks_a_card(compile_set: Any) -> None:
+def test_anthropic_stream_masks_a_card(compile_set: Callable[..., GuardrailSet]) -> None:
     guards = compile_set(
         GuardrailConfig(
             name="cards", type="pii", applies_to="output", action="mask", entities=("CREDIT_CARD",)
@@ -126,7 +128,7 @@ def test_text_is_released_as_soon_as_it_is_safe(redact: GuardrailSet) -> None:
     assert window.flush() == "soon"
 
 
-def test_block_mid_stream_raises(compile_set: Any) -> None:
+def test_block_mid_stream_raises(compile_set: Callable[..., GuardrailSet]) -> None:
     guards = compile_set(
         GuardrailConfig(
             name="no-ip", type="pii", applies_to="output", action="block", entities=("IP_ADDRESS",)

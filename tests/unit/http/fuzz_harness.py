@@ -107,7 +107,7 @@ class Harness:
         app = create_app(load_config(root / "config.toml"), recorder=self.sink, watch_config=False)
         self.services: Services = app.state.services
         self.reply = FakeReply(500)
-        self.services.network = FakeNetwork(FakeUpstream(self._answer))  # type: ignore[assignment]
+        self.services.network = FakeNetwork(FakeUpstream(self._answer))
         self.loop = asyncio.new_event_loop()
         transport = httpx.ASGITransport(app=app)
         self.client = httpx.AsyncClient(transport=transport, base_url="http://gw")

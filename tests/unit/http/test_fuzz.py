@@ -158,7 +158,9 @@ ANTHROPIC_EVENTS: list[Any] = [
 
 
 # What upstreams get wrong most: counts and the lists an answer is made of.
-HOSTILE_VALUES = st.sampled_from([None, -1, -(10**9), 10**30, 2**53, "12", 1.5, [], {}, "x", [1]])
+HOSTILE_VALUES: st.SearchStrategy[object] = st.sampled_from(
+    [None, -1, -(10**9), 10**30, 2**53, "12", 1.5, [], {}, "x", [1]]
+)
 
 
 def _mutate(value: Any, data: st.DataObject) -> Any:

@@ -2,7 +2,6 @@
 
 import asyncio
 from collections.abc import Sequence
-from typing import Any
 
 import pytest
 
@@ -11,6 +10,7 @@ from gateway.errors import RateLimited, ServiceUnavailable
 from gateway.limits.limiter import HOLD_GRACE_S, Limiter
 from gateway.observability.metrics import Metrics
 from gateway.state import AcquireResult, LimitCheck, MemoryState, StateUnavailable
+from gateway.state.base import Reservation, Settlement
 
 MODEL = ModelConfig(
     "gpt", (DeploymentConfig(provider="p", model="m", input_cost_per_1m=1, output_cost_per_1m=2),)
@@ -29,13 +29,13 @@ class DownState(MemoryState):
     ) -> AcquireResult:
         raise StateUnavailable("redis is down")
 
-    async def abandon(self, reservations: Any, now: float) -> None:
+    async def abandon(self, reservations: Sequence[Reservation], now: float) -> None:
         raise StateUnavailable("redis is down")
 
-    async def settle(self, settlements: Any, now: float) -> None:
+    async def settle(self, settlements: Sequence[Settlement], now: float) -> None:
         raise StateUnavailable("redis is down")
 
-    def start_settle(self, settlements: Any, now: float) -> None:
+    def start_settle(self, settlements: Sequence[Settlement], now: float) -> None:
         raise StateUnavailable("redis is down")
 
 
@@ -48,7 +48,7 @@ async def test_fail_open_uses_local_limits() -> None:
     with pytest.raises(RateLimited) as info:
         await limiter.acquire(checks)
     assert info.value.headers["retry-after"] == "60"
-    assert limiter.metrics.state_errors.labels("connection")._value.get() == 3  # type: ignore[attr-defined]
+    assert limiter.metrics.state_errors.labels("connection")._value.get() == 3
 
 
 @pytest.mark.asyncio
@@ -96,7 +96,7 @@ class CountingState(MemoryState):
         super().__init__()
         self.settle_calls: list[int] = []
 
-    async def settle(self, settlements: Any, now: float) -> None:
+    async def settle(self, settlements: Sequence[Settlement], now: float) -> None:
         self.settle_calls.append(len(settlements))
         await super().settle(settlements, now)
 
@@ -177,7 +177,7 @@ async def test_a_settlement_that_cannot_be_sent_is_retried_by_the_flusher() -> N
     limiter.settle(held, 30, 0.0, ())
     assert limiter._retrying  # kept for the flusher, not lost
     await limiter.flush()
-    assert limiter._retrying and limiter.metrics.state_errors.labels("connection")._value.get() == 1  # type: ignore[attr-defined]
+    assert limiter._retrying and limiter.metrics.state_errors.labels("connection")._value.get() == 1
     held.backend = state  # back: the next flush frees the slot
     limiter._retrying = [(settlement, state) for settlement, _ in limiter._retrying]
     await limiter.flush()
@@ -186,9 +186,12 @@ async def test_a_settlement_that_cannot_be_sent_is_retried_by_the_flusher() -> N
 
 
 class TimingOutWrites(MemoryState):
-    """MemoryState whose settlement writes start, then time out (a Redis that stalled)."""
+    """MemoryState whose settlement writes start, then time out (a Redis that stalled): a
+    future from `start_settle`, as Redis gives, where MemoryState's own returns None."""
 
-    def start_settle(self, settlements: Any, now: float) -> asyncio.Future[None]:
+    def start_settle(  # type: ignore[override]
+        self, settlements: Sequence[Settlement], now: float
+    ) -> asyncio.Future[None]:
         failed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         failed.set_exception(StateUnavailable("redis: no reply within 0.25 s", "timeout"))
         return failed
@@ -206,7 +209,7 @@ async def test_a_settlement_write_that_times_out_is_counted_as_a_state_error() -
     limiter.free_slots(held)
     limiter.settle(held, 12, 0.0, ())
     await asyncio.sleep(0)  # the futures' callbacks
-    assert limiter.metrics.state_errors.labels("timeout")._value.get() == 2  # type: ignore[attr-defined]
+    assert limiter.metrics.state_errors.labels("timeout")._value.get() == 2
     assert len(limiter._retrying) == 2  # and both retried
 
 
@@ -218,7 +221,7 @@ class SlowState(MemoryState):
         self.go = asyncio.Event()
         self.calls = 0
 
-    async def settle(self, settlements: Any, now: float) -> None:
+    async def settle(self, settlements: Sequence[Settlement], now: float) -> None:
         self.calls += 1
         await self.go.wait()
         await super().settle(settlements, now)
@@ -335,7 +338,7 @@ async def test_settle_after_free_slots_settles_the_budget_once_and_keeps_other_s
     first = await limiter.acquire(checks)
     second = await limiter.acquire(checks)
     assert first is not None and second is not None
-    assert first.slots == (checks[0],) and first.budgeted == {("key", "k")}
+    assert first.slots == (checks[0],) and first.budgeted == frozenset({("key", "k")})
     limiter.free_slots(first)
     limiter.settle(first, 12, 0.2, (("key", "k"), ("team", "t")))
     assert (await state.usage("key", "k", 1000.0))["concurrent"] == 1  # the second's slot
@@ -351,7 +354,9 @@ async def test_settle_after_free_slots_settles_the_budget_once_and_keeps_other_s
 
 
 @pytest.mark.asyncio
-async def test_settle_before_last_byte_settles_everything_in_one_write() -> None:
+async def test_settle_before_last_byte_settles_everything_in_one_write(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     state = MemoryState()
     limiter = Limiter(state, Metrics(), "fail_open", clock=lambda: 1000.0)
     checks = [
@@ -364,11 +369,11 @@ async def test_settle_before_last_byte_settles_everything_in_one_write() -> None
     writes: list[int] = []
     start_settle = state.start_settle
 
-    def counted(settlements: Any, now: float) -> None:
+    def counted(settlements: Sequence[Settlement], now: float) -> None:
         writes.append(len(settlements))
         start_settle(settlements, now)
 
-    state.start_settle = counted  # type: ignore[method-assign]
+    monkeypatch.setattr(state, "start_settle", counted)
     limiter.settle_before_last_byte(held, 12, 0.2, (("key", "k"), ("team", "t")))
     assert writes == [1]
     assert await state.usage("key", "k", 1000.0) == {

@@ -31,7 +31,7 @@ def test_checks_sort_into_slots_rest_and_budgets() -> None:
     ]
     sorting = sort_checks(checks)
     assert sorting.slots_at == (1, 3) and sorting.window_pair is None
-    assert sorting.marked and sorting.rest_marked and sorting.budgeted == {("team", "t")}
+    assert sorting.marked and sorting.rest_marked and sorting.budgeted == frozenset({("team", "t")})
     held = held_of(tuple(CheckResult(c, True, 0, 0) for c in checks))
     assert held.slots == (checks[1], checks[3]) and held.rest == (checks[0], checks[2])
     rpm_only = sort_checks([checks[0], checks[1]])

@@ -36,6 +36,11 @@ def services(tmp_path: Path) -> Services:
     return result
 
 
+def rate_headers(ctx: RequestContext) -> dict[bytes, bytes]:
+    """The request's rate headers as built so far (none yet: empty)."""
+    return dict(ctx.rate_headers or ())
+
+
 async def limited(svc: Services) -> RequestContext:
     """A request (key sk-demo, model m) taken through the stages up to the limits check."""
     ctx = RequestContext(
@@ -59,7 +64,7 @@ async def test_the_stage_reserves_and_reads_the_breakers_in_one_go(tmp_path: Pat
     assert held is not None and held.breakers is not None
     assert held.breakers["mock/mock-small"].state == "closed"  # the router needs no read
     # In process the results are there: the headers are built at once, nothing put off.
-    headers = dict(ctx.rate_headers or ())
+    headers = rate_headers(ctx)
     assert headers[b"x-ratelimit-limit-requests"] == b"2"
     assert headers[b"x-ratelimit-remaining-requests"] == b"1"
     assert ctx._deferred is None
@@ -96,7 +101,7 @@ async def test_rate_headers_from_a_reply_still_to_parse_are_built_off_the_path(
     ctx = await limited(svc)
     assert ctx.rate_headers is None  # the rate headers are built at the next await
     await asyncio.sleep(0)
-    headers = dict(ctx.rate_headers or ())
+    headers = rate_headers(ctx)
     assert headers[b"x-ratelimit-limit-requests"] == b"2"
     assert headers[b"x-ratelimit-remaining-requests"] == b"1"
     await svc.aclose()

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import time
+from collections.abc import Mapping
 from pathlib import Path
 
 import orjson
@@ -86,7 +87,7 @@ async def follow_up(
     return ctx
 
 
-async def remember(svc: Services, response_id: str, entry: dict[str, object]) -> None:
+async def remember(svc: Services, response_id: str, entry: Mapping[str, object]) -> None:
     await svc.state.remember(KEY_PREFIX + response_id, orjson.dumps(entry), 60, time.time())
 
 

@@ -39,10 +39,8 @@ def test_extracts_openai_text_and_canonical_tool_calls() -> None:
     assert answer == Answer("", (ToolCall("get", '{"a":[1,2],"b":1}'),))
     assert answer.render() == 'get({"a":[1,2],"b":1})'
     assert extract_answer(openai("hi")) == Answer("hi")
-    assert (
-        extract_answer(openai(None, [call("get", "not json")])).tool_calls[0].arguments
-        == "not json"
-    )  # type: ignore[union-attr]
+    unparsed = extract_answer(openai(None, [call("get", "not json")]))
+    assert unparsed is not None and unparsed.tool_calls[0].arguments == "not json"
 
 
 def test_extracts_anthropic_blocks() -> None:

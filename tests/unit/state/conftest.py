@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator, Callable, Iterator
 import pytest
 import redis
 
+from gateway.config.types import RedisClientName
 from gateway.state import MemoryState, RedisOptions, StateBackend
 from gateway.state.redis.backend import RedisState
 from tests.redis_server import RedisServer, redis_server_binary, start_redis_or_skip
@@ -107,7 +108,9 @@ def _started_or_skip(start: Callable[[], Topology]) -> Topology:
 
 def backend_options(request: pytest.FixtureRequest, name: str) -> RedisOptions:
     """The options of a redis backend of BACKENDS, its servers started and emptied."""
-    client = "redis-py" if name.endswith("redis-py") or name in ("cluster", "sentinel") else "resp"
+    client: RedisClientName = (
+        "redis-py" if name.endswith("redis-py") or name in ("cluster", "sentinel") else "resp"
+    )
     if name.startswith("redis-"):
         options = RedisOptions(url=request.getfixturevalue("redis_url"))
     else:

@@ -42,10 +42,10 @@ async def test_a_prepared_plan_decides_and_counts_as_acquire_does() -> None:
     for _ in range(600):
         now += rng.choice([0.0, 0.1, 0.5, 1.0, 2.5]) if rng.random() < 0.97 else 75.0
         if outstanding and rng.random() < 0.4:
-            settlement, hold = outstanding.pop(rng.randrange(len(outstanding)))
+            settlement, held = outstanding.pop(rng.randrange(len(outstanding)))
             actual = rng.randrange(0, 160)
             await direct.settle([Settlement(settlement.reservation, actual, 0.0)], now)
-            checks.settle(hold, actual)
+            checks.settle(held, actual)
         else:
             tokens = rng.randrange(1, 120)
             result = await direct.acquire(plan(tokens), now, hold_s=HOLD_S)

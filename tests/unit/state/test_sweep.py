@@ -12,9 +12,14 @@ def test_only_entries_a_period_old_are_looked_at() -> None:
     sweep.made(0.0, "old", 1)
     sweep.made(30.0, "new", 2)
     looked: list[int] = []
-    assert not sweep.sweep(table, 59.0, lambda v: looked.append(v) or True)
+
+    def look(value: int) -> bool:
+        looked.append(value)
+        return True
+
+    assert not sweep.sweep(table, 59.0, look)
     assert looked == [] and table == {"old": 1, "new": 2}
-    assert not sweep.sweep(table, 60.0, lambda v: looked.append(v) or True)
+    assert not sweep.sweep(table, 60.0, look)
     assert looked == [1] and table == {"new": 2}
 
 
@@ -48,7 +53,12 @@ def test_an_entry_replaced_under_its_key_keeps_only_its_own_line() -> None:
     sweep.made(0.0, "k", first)  # dropped since, then made again under the same key
     sweep.made(5.0, "k", second)
     looked: list[list[int]] = []
-    assert not sweep.sweep(table, 10.0, lambda v: looked.append(v) or True)
+
+    def look(value: list[int]) -> bool:
+        looked.append(value)
+        return True
+
+    assert not sweep.sweep(table, 10.0, look)
     assert looked == [] and table == {"k": second}  # the first line is not the entry's
-    assert not sweep.sweep(table, 15.0, lambda v: looked.append(v) or True)
+    assert not sweep.sweep(table, 15.0, look)
     assert looked == [second] and table == {}

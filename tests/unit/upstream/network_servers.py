@@ -93,7 +93,9 @@ def compressor(encoding: str) -> Callable[[bytes, bool], bytes]:
         )
     if encoding == "br":
         br = brotli.Compressor()
-        return lambda data, last: br.process(data) + (br.finish() if last else br.flush())
+        # brotli-stubs 1.2.1 lacks Compressor.flush, which brotli itself has.
+        flush = br.flush  # type: ignore[attr-defined]
+        return lambda data, last: br.process(data) + (br.finish() if last else flush())
     zs = zstandard.ZstdCompressor().compressobj()
     return lambda data, last: (
         zs.compress(data)

@@ -66,7 +66,7 @@ class _NetworkSubject:
 
     def __init__(self) -> None:
         self.arrivals: list[object] = []
-        self.name = self.transport
+        self.name: str = self.transport
 
     @contextlib.asynccontextmanager
     async def serving(self, reply: FakeReply) -> AsyncIterator[tuple[UpstreamClient, str]]:

@@ -3,6 +3,7 @@ the same `model` (the upstream's name)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import orjson
@@ -30,7 +31,7 @@ CLIENT_BODY: dict[str, Any] = {
 }
 
 
-def sse(events: list[tuple[str | None, dict[str, Any]]]) -> bytes:
+def sse(events: Sequence[tuple[str | None, object]]) -> bytes:
     return b"".join(encode_event(orjson.dumps(data), name) for name, data in events)
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import orjson
 import pytest
 
@@ -57,7 +59,7 @@ def test_passthrough_changes_only_the_model_and_reads_usage_from_the_stream() ->
         "output_tokens": 3,
         "output_tokens_details": {"reasoning_tokens": 2},
     }
-    events = [
+    events: list[dict[str, Any]] = [
         {"type": "response.created", "response": {"id": "resp_9"}},
         {"type": "response.output_text.delta", "delta": "Hi"},
         {"type": "response.completed", "response": {"id": "resp_9", "usage": usage}},

@@ -11,6 +11,7 @@ from gateway.state import LimitCheck, Reservation, Settlement
 from gateway.state.redis import backend
 from gateway.state.redis.backend import RedisState
 from gateway.state.redis.settle_calls import ApplyOps
+from gateway.state.redis.settle_calls import settle_ops as real_settle_ops
 
 T0 = 1_768_435_200.0  # 2026-01-15T00:00:00Z
 SLOT = LimitCheck("key", "demo", "concurrent", 1, 1)
@@ -27,7 +28,6 @@ async def test_a_settlement_is_encoded_as_it_is_written_at_the_end_of_the_turn(
     acquired = await state.acquire([SLOT], T0)
     assert acquired.reservation is not None
     encoded: list[int] = []
-    real_settle_ops = backend.settle_ops
 
     def settle_ops(settlements: list[Settlement], now: float) -> ApplyOps:
         encoded.append(len(settlements))

@@ -8,12 +8,13 @@ from __future__ import annotations
 import dataclasses
 import os
 import signal
-from collections.abc import Iterator
+from collections.abc import Awaitable, Iterator
 
 import pytest
 import redis
 from redis.crc import key_slot
 
+from gateway.config.types import RedisClientName
 from gateway.state import LimitCheck, RedisOptions, StateUnavailable
 from gateway.state.redis.backend import RedisState
 from tests.conditions import eventually
@@ -22,7 +23,7 @@ from tests.redis_topologies import Topology
 
 T0 = 1_768_435_200.0
 RPM = [LimitCheck("key", "demo", "rpm", 50, 1)]
-CLIENTS = ["resp", "redis-py"]
+CLIENTS: list[RedisClientName] = ["resp", "redis-py"]
 
 
 @pytest.fixture
@@ -32,15 +33,15 @@ def own_server() -> Iterator[RedisServer]:
     server.stop()
 
 
-async def _kind(call: object) -> str:
+async def _kind(call: Awaitable[object]) -> str:
     with pytest.raises(StateUnavailable) as info:
-        await call  # type: ignore[misc]
+        await call
     return info.value.kind
 
 
 @pytest.mark.parametrize("client", CLIENTS)
 async def test_out_of_memory_is_unavailable_and_passes(
-    own_server: RedisServer, client: str
+    own_server: RedisServer, client: RedisClientName
 ) -> None:
     state = RedisState(RedisOptions(url=own_server.url, client=client, timeout_s=2.0))
     try:
@@ -57,7 +58,7 @@ async def test_out_of_memory_is_unavailable_and_passes(
 
 @pytest.mark.parametrize("client", CLIENTS)
 async def test_a_password_set_under_the_gateway_is_noauth(
-    own_server: RedisServer, client: str
+    own_server: RedisServer, client: RedisClientName
 ) -> None:
     state = RedisState(RedisOptions(url=own_server.url, client=client, timeout_s=2.0))
     try:

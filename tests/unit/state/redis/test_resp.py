@@ -335,7 +335,7 @@ async def test_a_call_on_a_closed_client_reconnects(client: RespClient) -> None:
     assert await client.execute("PING") == b"PONG"
 
 
-async def record_writes(client: RespClient) -> list[bytes]:
+async def record_writes(client: RespClient, monkeypatch: pytest.MonkeyPatch) -> list[bytes]:
     """Connect `client`, then keep a copy of each write its connection makes from now on."""
     assert await client.execute("PING") == b"PONG"  # connected
     conn = client._conn
@@ -343,18 +343,18 @@ async def record_writes(client: RespClient) -> list[bytes]:
     writes: list[bytes] = []
     real_write = conn.transport.write
 
-    def write(data: bytes) -> None:
+    def write(data: bytes | bytearray | memoryview) -> None:
         writes.append(bytes(data))
         real_write(data)
 
-    conn.transport.write = write  # type: ignore[method-assign]
+    monkeypatch.setattr(conn.transport, "write", write)
     return writes
 
 
 async def test_calls_made_in_one_turn_leave_in_one_write_in_their_order(
-    client: RespClient,
+    client: RespClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    writes = await record_writes(client)
+    writes = await record_writes(client, monkeypatch)
     # Calls sent soon (settlements) wait for the end of the turn, whatever is in flight.
     soon = client.send_soon([encode(["ECHO", "soon"])])
     assert writes == []
@@ -379,11 +379,11 @@ async def test_calls_made_in_one_turn_leave_in_one_write_in_their_order(
 
 
 async def test_a_begun_call_on_a_quiet_connection_leaves_at_once_with_the_unwritten(
-    client: RespClient,
+    client: RespClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """One request at a time: nothing would share the acquire's write, and the end of the
     turn comes only after what the turn queued before it (the previous request's record)."""
-    writes = await record_writes(client)
+    writes = await record_writes(client, monkeypatch)
     soon = client.send_soon([encode(["ECHO", "settled"])])  # a settlement not written yet
     begun = client.begin([encode(["ECHO", "acquire"])])
     assert len(writes) == 1  # before this returned, in order, in one write
@@ -411,7 +411,8 @@ async def test_a_call_sent_soon_applied_ends_with_its_error_reply(client: RespCl
     """A settlement's reply says only whether it ran: success, or the error, as its future's
     outcome, resolved as the reply is read."""
     assert await client.execute("PING") == b"PONG"  # connected
-    assert await client.send_soon_applied(encode(["SET", "k", "v"])) is None
+    await client.send_soon_applied(encode(["SET", "k", "v"]))  # raises on an error reply
+    assert await client.execute("GET", "k") == b"v"
     with pytest.raises(ReplyError) as failed:
         await client.send_soon_applied(encode(["INCR", "k"]))  # not an integer
     assert failed.value.code == "ERR"
