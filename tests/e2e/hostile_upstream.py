@@ -74,7 +74,7 @@ def _anthropic_event(name: str, data: dict[str, Any]) -> bytes:
 
 
 def _anthropic_start() -> list[bytes]:
-    message = {
+    message: dict[str, object] = {
         "id": "msg_h",
         "type": "message",
         "role": "assistant",
@@ -161,8 +161,8 @@ class HostileUpstream:
         if model == "key-stream":
             if anthropic:
                 events = _anthropic_start()
-                error = {"type": "error", "error": {"type": "api_error", "message": leak}}
-                events.append(_anthropic_event("error", error))
+                failed = {"type": "error", "error": {"type": "api_error", "message": leak}}
+                events.append(_anthropic_event("error", failed))
             else:
                 events = [_openai_chunk({"role": "assistant", "content": "Hi"})]
                 events.append(

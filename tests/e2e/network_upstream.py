@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
 import brotli
@@ -80,7 +80,7 @@ def _stream(model: str) -> bytes:
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
-    upstream: Upstream
+    upstream: ClassVar[Upstream]  # set on a subclass made per server
 
     def do_POST(self) -> None:
         body = json.loads(self.rfile.read(int(self.headers.get("content-length", "0"))))
@@ -127,14 +127,17 @@ def running_https_upstream(directory: Path) -> Iterator[Upstream]:
     ca.cert_pem.write_to_path(str(ca_file))
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     ca.issue_cert(UPSTREAM_HOST, "127.0.0.1").configure_cert(context)
-    handler = type("Handler", (_Handler,), {})
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+
+    class Handler(_Handler):
+        pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     server.socket = context.wrap_socket(server.socket, server_side=True)
-    handler.upstream = Upstream(server.server_address[1], ca_file)
+    Handler.upstream = Upstream(server.server_address[1], ca_file)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        yield handler.upstream
+        yield Handler.upstream
     finally:
         server.shutdown()
         server.server_close()
@@ -148,7 +151,7 @@ class Proxy:
 
 
 class _ProxyHandler(socketserver.BaseRequestHandler):
-    proxy: Proxy
+    proxy: ClassVar[Proxy]  # set on a subclass made per server
 
     def handle(self) -> None:
         client: socket.socket = self.request
@@ -185,14 +188,17 @@ def _pipe(a: socket.socket, b: socket.socket) -> None:
 
 @contextmanager
 def running_connect_proxy() -> Iterator[Proxy]:
-    handler = type("ProxyHandler", (_ProxyHandler,), {})
-    server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), handler)
+
+    class ProxyHandler(_ProxyHandler):
+        pass
+
+    server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), ProxyHandler)
     server.daemon_threads = True
-    handler.proxy = Proxy(f"http://127.0.0.1:{server.server_address[1]}")
+    ProxyHandler.proxy = Proxy(f"http://127.0.0.1:{server.server_address[1]}")
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        yield handler.proxy
+        yield ProxyHandler.proxy
     finally:
         server.shutdown()
         server.server_close()

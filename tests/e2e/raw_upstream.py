@@ -13,6 +13,7 @@ import socket
 import threading
 import time
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 HANG = None
@@ -21,7 +22,7 @@ HANG = None
 @dataclass(frozen=True)
 class Reply:
     status: int
-    body: dict[str, object]
+    body: Mapping[str, object]
     headers: dict[str, str] = field(default_factory=dict)
 
     def encode(self) -> bytes:

@@ -5,24 +5,33 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from typing import Any
 
 import anthropic
 import httpx
 import openai
 import pytest
+from anthropic.types import MessageParam, ToolParam
+from openai.types.chat import ChatCompletionFunctionToolParam, ChatCompletionMessageParam
 
 from tests.e2e.conftest import GATEWAY_KEY
+from tests.e2e.sdk_answers import (
+    assistant_turn,
+    content_params,
+    first_text,
+    function_call,
+    tool_use,
+)
 from tests.procs import Proc
 
-WEATHER_TOOL = {
+WEATHER_SCHEMA: dict[str, object] = {
+    "type": "object",
+    "properties": {"city": {"type": "string"}},
+    "required": ["city"],
+}
+WEATHER_TOOL: ToolParam = {
     "name": "get_weather",
     "description": "Weather for a city",
-    "input_schema": {
-        "type": "object",
-        "properties": {"city": {"type": "string"}},
-        "required": ["city"],
-    },
+    "input_schema": WEATHER_SCHEMA,
 }
 # "claude-mock" is served by an Anthropic-format upstream, "gpt-mock" by an OpenAI-format one.
 UPSTREAMS = ["claude-mock", "gpt-mock"]
@@ -59,16 +68,12 @@ def test_messages_create(model: str, claude: anthropic.Anthropic) -> None:
 
 @pytest.mark.parametrize("model", UPSTREAMS)
 def test_messages_stream(model: str, claude: anthropic.Anthropic) -> None:
-    kwargs: dict[str, Any] = {
-        "model": model,
-        "max_tokens": 100,
-        "messages": [{"role": "user", "content": "Hi there"}],
-    }
-    expected = claude.messages.create(**kwargs)
-    with claude.messages.stream(**kwargs) as stream:
+    messages: list[MessageParam] = [{"role": "user", "content": "Hi there"}]
+    expected = claude.messages.create(model=model, max_tokens=100, messages=messages)
+    with claude.messages.stream(model=model, max_tokens=100, messages=messages) as stream:
         text = "".join(stream.text_stream)
         final = stream.get_final_message()
-    assert text == expected.content[0].text  # type: ignore[union-attr]
+    assert text == first_text(expected)
     assert final.stop_reason == "end_turn"
     assert final.usage.output_tokens == expected.usage.output_tokens
 
@@ -79,33 +84,29 @@ def test_echo_through_both_formats(model: str, claude: anthropic.Anthropic) -> N
     message = claude.messages.create(
         model=model, max_tokens=200, messages=[{"role": "user", "content": text}]
     )
-    assert message.content[0].text == text  # type: ignore[union-attr]
+    assert first_text(message) == text
 
 
 @pytest.mark.parametrize("model", UPSTREAMS)
 def test_tool_use_round_trip(model: str, claude: anthropic.Anthropic) -> None:
-    messages: list[Any] = [{"role": "user", "content": "Weather in Paris?"}]
+    messages: list[MessageParam] = [{"role": "user", "content": "Weather in Paris?"}]
     first = claude.messages.create(
         model=model, max_tokens=200, tools=[WEATHER_TOOL], messages=messages
-    )  # type: ignore[list-item]
-    assert first.stop_reason == "tool_use"
-    tool_use = next(block for block in first.content if block.type == "tool_use")
-    assert tool_use.name == "get_weather" and "city" in tool_use.input  # type: ignore[operator]
-    messages.append(
-        {"role": "assistant", "content": [b.model_dump(exclude_none=True) for b in first.content]}
     )
+    assert first.stop_reason == "tool_use"
+    call = tool_use(first)
+    assert call.name == "get_weather" and "city" in call.input
+    messages.append({"role": "assistant", "content": content_params(first)})
     messages.append(
         {
             "role": "user",
-            "content": [
-                {"type": "tool_result", "tool_use_id": tool_use.id, "content": "sunny, 21C"}
-            ],
+            "content": [{"type": "tool_result", "tool_use_id": call.id, "content": "sunny, 21C"}],
         }
     )
     second = claude.messages.create(
         model=model, max_tokens=200, tools=[WEATHER_TOOL], messages=messages
-    )  # type: ignore[list-item]
-    assert "sunny, 21C" in second.content[0].text  # type: ignore[union-attr]
+    )
+    assert "sunny, 21C" in first_text(second)
 
 
 @pytest.mark.parametrize("model", UPSTREAMS)
@@ -114,12 +115,12 @@ def test_streamed_tool_use(model: str, claude: anthropic.Anthropic) -> None:
         model=model,
         max_tokens=200,
         tools=[WEATHER_TOOL],
-        messages=[{"role": "user", "content": "Weather?"}],  # type: ignore[list-item]
+        messages=[{"role": "user", "content": "Weather?"}],
     ) as stream:
         final = stream.get_final_message()
     assert final.stop_reason == "tool_use"
-    tool_use = next(block for block in final.content if block.type == "tool_use")
-    assert tool_use.name == "get_weather" and "city" in tool_use.input  # type: ignore[operator]
+    call = tool_use(final)
+    assert call.name == "get_weather" and "city" in call.input
 
 
 def test_x_api_key_header_is_accepted(gateway: Proc) -> None:
@@ -162,18 +163,18 @@ def test_openai_sdk_to_anthropic_upstream(oai: openai.OpenAI) -> None:
 
 
 def test_openai_sdk_tools_to_anthropic_upstream(oai: openai.OpenAI) -> None:
-    tool = {
+    tool: ChatCompletionFunctionToolParam = {
         "type": "function",
-        "function": {"name": "get_weather", "parameters": WEATHER_TOOL["input_schema"]},
+        "function": {"name": "get_weather", "parameters": WEATHER_SCHEMA},
     }
-    messages: list[Any] = [{"role": "user", "content": "Weather in Paris?"}]
-    first = oai.chat.completions.create(model="claude-mock", messages=messages, tools=[tool])  # type: ignore[list-item]
+    messages: list[ChatCompletionMessageParam] = [{"role": "user", "content": "Weather in Paris?"}]
+    first = oai.chat.completions.create(model="claude-mock", messages=messages, tools=[tool])
     assert first.choices[0].finish_reason == "tool_calls"
-    call = first.choices[0].message.tool_calls[0]  # type: ignore[index]
+    call = function_call(first)
     assert call.function.name == "get_weather" and "city" in json.loads(call.function.arguments)
-    messages.append(first.choices[0].message.model_dump(exclude_none=True))
+    messages.append(assistant_turn(first))
     messages.append({"role": "tool", "tool_call_id": call.id, "content": "sunny, 21C"})
-    second = oai.chat.completions.create(model="claude-mock", messages=messages, tools=[tool])  # type: ignore[list-item]
+    second = oai.chat.completions.create(model="claude-mock", messages=messages, tools=[tool])
     assert "sunny, 21C" in (second.choices[0].message.content or "")
 
 

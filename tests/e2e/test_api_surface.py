@@ -166,7 +166,8 @@ def test_count_tokens_is_forwarded_to_an_anthropic_deployment(
     assert last["headers"]["x-api-key"] == PROVIDER_SECRET
     assert counted.input_tokens == estimate_input_tokens(COUNT_BODY)  # what the mock counts
     assert "x-gateway-token-count" not in raw.headers
-    record = wait_for_record(surface.log_path, raw.headers["x-request-id"])  # type: ignore[arg-type]
+    assert surface.log_path is not None
+    record = wait_for_record(surface.log_path, raw.headers["x-request-id"])
     assert record["endpoint"] == "/v1/messages/count_tokens"
     assert record["deployment"] == "ant/mock-small"
     assert record["status"] == 200
@@ -187,7 +188,9 @@ def test_count_tokens_is_estimated_locally_for_other_deployments(
 def test_count_tokens_errors_in_the_anthropic_shape(claude: anthropic.Anthropic) -> None:
     with pytest.raises(anthropic.NotFoundError) as caught:
         claude.messages.count_tokens(model="no-such-model", **COUNT_BODY)
-    error = caught.value.body["error"]  # type: ignore[index]
+    body = caught.value.body
+    assert isinstance(body, dict)
+    error = body["error"]
     assert error["type"] == "not_found_error" and "no-such-model" in error["message"]
     with pytest.raises(anthropic.BadRequestError, match="messages"):
         claude.messages.count_tokens(model="claude-mock", messages=[])
@@ -226,7 +229,8 @@ def test_completions_create(oai: openai.OpenAI, surface: Proc) -> None:
     assert completion.usage is not None and completion.usage.completion_tokens > 0
     assert raw.headers["x-gateway-deployment"] == "oai/mock-small"
     assert raw.headers["x-ratelimit-limit-requests"] == "100000"
-    record = wait_for_record(surface.log_path, raw.headers["x-request-id"])  # type: ignore[arg-type]
+    assert surface.log_path is not None
+    record = wait_for_record(surface.log_path, raw.headers["x-request-id"])
     assert record["endpoint"] == "/v1/completions"
     assert record["prompt_tokens"] == completion.usage.prompt_tokens
     assert record["completion_tokens"] == completion.usage.completion_tokens
@@ -234,17 +238,24 @@ def test_completions_create(oai: openai.OpenAI, surface: Proc) -> None:
 
 
 def test_completions_stream(oai: openai.OpenAI, surface: Proc) -> None:
-    kwargs: dict[str, Any] = {"model": "gpt-mock", "prompt": "Tell me a story", "max_tokens": 60}
-    expected = oai.completions.create(**kwargs)
-    stream = oai.completions.create(**kwargs, stream=True, stream_options={"include_usage": True})
+    prompt = "Tell me a story"
+    expected = oai.completions.create(model="gpt-mock", prompt=prompt, max_tokens=60)
+    stream = oai.completions.create(
+        model="gpt-mock",
+        prompt=prompt,
+        max_tokens=60,
+        stream=True,
+        stream_options={"include_usage": True},
+    )
     with stream:
         chunks = list(stream)
     text = "".join(c.choices[0].text for c in chunks if c.choices)
     assert text == expected.choices[0].text
-    assert chunks[-1].usage is not None
-    assert chunks[-1].usage.completion_tokens == expected.usage.completion_tokens  # type: ignore[union-attr]
+    assert chunks[-1].usage is not None and expected.usage is not None
+    assert chunks[-1].usage.completion_tokens == expected.usage.completion_tokens
     request_id = stream.response.headers["x-request-id"]
-    record = wait_for_record(surface.log_path, request_id)  # type: ignore[arg-type]
+    assert surface.log_path is not None
+    record = wait_for_record(surface.log_path, request_id)
     assert record["endpoint"] == "/v1/completions" and record["stream"] is True
     assert record["completion_tokens"] == chunks[-1].usage.completion_tokens
     assert record["ttft_ms"] is not None

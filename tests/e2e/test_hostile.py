@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import psutil
+import psutil  # type: ignore[import-untyped]
 import pytest
 
 from tests.conditions import wait_until
@@ -114,7 +114,8 @@ def test_slowloris_heads_get_408_after_the_header_deadline(gateway: Proc) -> Non
 
 
 def test_a_body_at_one_byte_per_second_gets_408_and_a_record(gateway: Proc) -> None:
-    assert gateway.log_path is not None
+    log = gateway.log_path
+    assert log is not None
     with connect(gateway) as sock:
         sock.sendall(
             b"POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\n"
@@ -133,7 +134,7 @@ def test_a_body_at_one_byte_per_second_gets_408_and_a_record(gateway: Proc) -> N
         status, body = refusal(sock)
     assert status == 408 and body["error"]["code"] == "request_timeout"
     wait_until(
-        lambda: [r for r in read_records(gateway.log_path) if r["status"] == 408],  # type: ignore[arg-type]
+        lambda: [r for r in read_records(log) if r["status"] == 408],
         5,
         message="no record of the 408",
     )
@@ -288,7 +289,8 @@ def test_a_policy_edit_after_a_directory_swap_applies_within_a_second(gateway: P
             json={"model": "gpt", "messages": [{"role": "user", "content": "hi"}]},
             headers={"authorization": f"Bearer {SWAP_KEY}"},
         )
-        return response.headers.get("x-ratelimit-limit-requests", "")
+        limit: str = response.headers.get("x-ratelimit-limit-requests", "")
+        return limit
 
     assert rpm_limit() == "1000"
     os.rename(policies, policies.with_name("p"))
@@ -330,8 +332,9 @@ def test_a_control_character_in_authorization_gets_a_json_400(
 
 
 def test_a_client_leaving_during_the_upload_logs_no_traceback(gateway: Proc) -> None:
-    assert gateway.log_path is not None
-    seen = len(read_records(gateway.log_path))
+    log = gateway.log_path
+    assert log is not None
+    seen = len(read_records(log))
     with connect(gateway) as sock:
         sock.sendall(
             b"POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\n"
@@ -339,9 +342,7 @@ def test_a_client_leaving_during_the_upload_logs_no_traceback(gateway: Proc) -> 
             + b" " * 100
         )
     record = wait_until(
-        lambda: next(
-            (r for r in read_records(gateway.log_path)[seen:] if r["status"] == 499), None
-        ),  # type: ignore[arg-type]
+        lambda: next((r for r in read_records(log)[seen:] if r["status"] == 499), None),
         5,
         message="no record of the request the client left",
     )

@@ -19,7 +19,7 @@ import pytest
 from gateway.state.redis.backend import RedisState
 from tests.conditions import wait_until
 from tests.e2e.limits_setup import AUTH, COST_PER_REQUEST, MESSAGES, write_setup
-from tests.e2e.records import read_records
+from tests.e2e.records import wait_for_records
 from tests.procs import Proc, start_gateways, start_mock_provider
 from tests.redis_server import RedisServer, start_redis
 
@@ -151,15 +151,7 @@ def test_a_budget_holds_under_concurrent_requests(
     try:
         responses = asyncio.run(burst())
         logs = [tmp_path / f"{name}.jsonl" for name in ("a", "b")[: len(gateways)]]
-        records = wait_until(
-            lambda: (
-                (found := [r for log in logs for r in read_records(log)])
-                and len(found) >= 20
-                and found
-            ),
-            10,
-            message="the 20 records",
-        )
+        records = wait_for_records(20, *logs, timeout_s=10)
         spent = asyncio.run(read_usage(redis, "spend", "team", "qa")) if redis else None
     finally:
         stop_all(gateways)
@@ -189,7 +181,8 @@ def test_a_redis_stall_leaves_no_slot_held(
     gateways = gateways_for(
         "redis", "[limits]\nmax_concurrent = 5\n", tmp_path, upstream, slow, redis
     )
-    assert redis.process is not None
+    process = redis.process
+    assert process is not None
     done: Counter[int] = Counter()
     stop = False
 
@@ -208,12 +201,12 @@ def test_a_redis_stall_leaves_no_slot_held(
         nonlocal stop
         runner = asyncio.get_running_loop().create_task(load())
         await until(lambda: done.total() >= 40)  # the load runs on a live Redis first
-        os.kill(redis.process.pid, signal.SIGSTOP)
+        os.kill(process.pid, signal.SIGSTOP)
         stalled_at = done.total()
         await until(
             lambda: done.total() >= stalled_at + 20 and all(map(gave_up_on_an_acquire, gateways))
         )
-        os.kill(redis.process.pid, signal.SIGCONT)
+        os.kill(process.pid, signal.SIGCONT)
         resumed = time.monotonic()
         stop = True
         await runner

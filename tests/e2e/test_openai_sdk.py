@@ -8,11 +8,18 @@ from typing import Any
 
 import openai
 import pytest
+from openai.types import CompletionUsage
+from openai.types.chat import (
+    ChatCompletion,
+    ChatCompletionFunctionToolParam,
+    ChatCompletionMessageParam,
+)
 
 from tests.e2e.conftest import GATEWAY_KEY, LIMITED_KEY
+from tests.e2e.sdk_answers import assistant_turn, function_call
 from tests.procs import Proc
 
-WEATHER_TOOL = {
+WEATHER_TOOL: ChatCompletionFunctionToolParam = {
     "type": "function",
     "function": {
         "name": "get_weather",
@@ -24,7 +31,7 @@ WEATHER_TOOL = {
         },
     },
 }
-MESSAGES = [
+MESSAGES: list[ChatCompletionMessageParam] = [
     {"role": "system", "content": "Be brief."},
     {"role": "user", "content": "Tell me about llamas."},
 ]
@@ -48,16 +55,16 @@ def direct(mock_upstream: Proc) -> Iterator[openai.OpenAI]:
         yield client
 
 
-def comparable(completion: Any) -> dict[str, Any]:
+def comparable(completion: ChatCompletion) -> dict[str, Any]:
     data = completion.model_dump()
     return {"choices": data["choices"], "usage": data["usage"]}
 
 
 def test_chat_equals_direct_call(via: openai.OpenAI, direct: openai.OpenAI) -> None:
-    via = via.chat.completions.create(model="gpt-mock", messages=MESSAGES)
-    direct = direct.chat.completions.create(model="mock-small", messages=MESSAGES)
-    assert via.choices[0].message.content
-    assert comparable(via) == comparable(direct)
+    answer = via.chat.completions.create(model="gpt-mock", messages=MESSAGES)
+    expected = direct.chat.completions.create(model="mock-small", messages=MESSAGES)
+    assert answer.choices[0].message.content
+    assert comparable(answer) == comparable(expected)
 
 
 def test_chat_response_headers(via: openai.OpenAI) -> None:
@@ -80,21 +87,21 @@ def test_response_format_json(via: openai.OpenAI) -> None:
 
 
 def test_stream_with_usage_equals_direct(via: openai.OpenAI, direct: openai.OpenAI) -> None:
-    def collect(client: openai.OpenAI, model: str) -> tuple[str, Any, list[Any]]:
+    def collect(client: openai.OpenAI, model: str) -> tuple[str, CompletionUsage | None, list[str]]:
         stream = client.chat.completions.create(
             model=model, messages=MESSAGES, stream=True, stream_options={"include_usage": True}
         )
         chunks = list(stream)
         text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
-        finish = [
+        finish: list[str] = [
             c.choices[0].finish_reason for c in chunks if c.choices and c.choices[0].finish_reason
         ]
         return text, chunks[-1].usage, finish
 
-    via = collect(via, "gpt-mock")
-    direct = collect(direct, "mock-small")
-    assert via[0] and via == direct
-    assert via[1] is not None and via[1].completion_tokens > 0
+    ours = collect(via, "gpt-mock")
+    theirs = collect(direct, "mock-small")
+    assert ours[0] and ours == theirs
+    assert ours[1] is not None and ours[1].completion_tokens > 0
 
 
 def test_stream_without_usage_gets_no_usage_chunk(via: openai.OpenAI) -> None:
@@ -103,11 +110,13 @@ def test_stream_without_usage_gets_no_usage_chunk(via: openai.OpenAI) -> None:
     assert all(c.usage is None for c in chunks)
 
 
-def tool_round_trip(client: openai.OpenAI, model: str) -> tuple[Any, Any]:
-    messages: list[Any] = [{"role": "user", "content": "What's the weather in Paris?"}]
+def tool_round_trip(client: openai.OpenAI, model: str) -> tuple[ChatCompletion, ChatCompletion]:
+    messages: list[ChatCompletionMessageParam] = [
+        {"role": "user", "content": "What's the weather in Paris?"}
+    ]
     first = client.chat.completions.create(model=model, messages=messages, tools=[WEATHER_TOOL])
-    call = first.choices[0].message.tool_calls[0]
-    messages.append(first.choices[0].message.model_dump(exclude_none=True))
+    call = function_call(first)
+    messages.append(assistant_turn(first))
     messages.append({"role": "tool", "tool_call_id": call.id, "content": "sunny, 21C"})
     second = client.chat.completions.create(model=model, messages=messages, tools=[WEATHER_TOOL])
     return first, second
@@ -116,14 +125,12 @@ def tool_round_trip(client: openai.OpenAI, model: str) -> tuple[Any, Any]:
 def test_tool_call_round_trip(via: openai.OpenAI, direct: openai.OpenAI) -> None:
     first, second = tool_round_trip(via, "gpt-mock")
     assert first.choices[0].finish_reason == "tool_calls"
-    call = first.choices[0].message.tool_calls[0]
+    call = function_call(first)
     assert call.function.name == "get_weather"
     assert "city" in json.loads(call.function.arguments)
     assert "sunny, 21C" in (second.choices[0].message.content or "")
     direct_first, direct_second = tool_round_trip(direct, "mock-small")
-    assert (
-        call.function.arguments == direct_first.choices[0].message.tool_calls[0].function.arguments
-    )
+    assert call.function.arguments == function_call(direct_first).function.arguments
     assert second.choices[0].message.content == direct_second.choices[0].message.content
 
 
@@ -137,6 +144,7 @@ def test_streamed_tool_call(via: openai.OpenAI) -> None:
     name, arguments, finish = "", "", None
     for chunk in stream:
         for delta_call in chunk.choices[0].delta.tool_calls or ():
+            assert delta_call.function is not None
             name += delta_call.function.name or ""
             arguments += delta_call.function.arguments or ""
         finish = chunk.choices[0].finish_reason or finish
@@ -145,11 +153,11 @@ def test_streamed_tool_call(via: openai.OpenAI) -> None:
 
 
 def test_embeddings_equal_direct(via: openai.OpenAI, direct: openai.OpenAI) -> None:
-    via = via.embeddings.create(model="embed", input=["hello", "world"])
-    direct = direct.embeddings.create(model="mock-embed", input=["hello", "world"])
-    assert len(via.data) == 2
-    assert [d.embedding for d in via.data] == [d.embedding for d in direct.data]
-    assert via.usage.prompt_tokens == direct.usage.prompt_tokens
+    ours = via.embeddings.create(model="embed", input=["hello", "world"])
+    theirs = direct.embeddings.create(model="mock-embed", input=["hello", "world"])
+    assert len(ours.data) == 2
+    assert [d.embedding for d in ours.data] == [d.embedding for d in theirs.data]
+    assert ours.usage.prompt_tokens == theirs.usage.prompt_tokens
 
 
 def test_models_lists_only_allowed(gateway: Proc, via: openai.OpenAI) -> None:

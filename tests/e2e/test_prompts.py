@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 
 import anthropic
@@ -19,6 +20,7 @@ import pytest
 from tests.conditions import wait_until
 from tests.e2e.guarded_gateway import upstream_saw
 from tests.e2e.records import read_records, wait_for_record
+from tests.e2e.sdk_answers import first_text
 from tests.procs import REPO, Proc, start_gateways
 
 KEY = "sk-prompts-test"
@@ -154,7 +156,7 @@ def test_header_and_anthropic_sdk(replicas: list[Proc], mock_upstream: Proc) -> 
         extra_headers={"x-gateway-prompt": "support-bot@2"},
         extra_body={"prompt": {"variables": {"product": "Acme"}}},
     )
-    assert message.content[0].text == "hello"  # type: ignore[union-attr]
+    assert first_text(message) == "hello"
     sent = json.loads(upstream_saw(mock_upstream))
     assert sent["system"] == [
         {"type": "text", "text": "You are Acme's support. Be brief."},
@@ -193,6 +195,11 @@ def admin_prompt(proc: Proc) -> dict[str, object]:
     return next(p for p in data["prompts"] if p["id"] == "support-bot")
 
 
+def has_canary_v3(proc: Proc) -> bool:
+    aliases = admin_prompt(proc)["aliases"]
+    return isinstance(aliases, dict) and aliases.get("canary") == {"version": 3, "weight": 0.1}
+
+
 def test_live_edit_applies_on_both_replicas_and_a_used_version_cannot_change(
     replicas: list[Proc], root: Path
 ) -> None:
@@ -209,10 +216,7 @@ def test_live_edit_applies_on_both_replicas_and_a_used_version_cannot_change(
     )
     for proc in replicas:
         wait_until(
-            lambda proc=proc: (
-                admin_prompt(proc)["aliases"].get("canary")  # type: ignore[union-attr]
-                == {"version": 3, "weight": 0.1}
-            ),
+            partial(has_canary_v3, proc),
             1.5,  # the 1 s the issue asks, plus room for a loaded 2-core machine
             message=f"{proc.url} did not apply the new version and canary within 1 s",
         )
@@ -232,7 +236,7 @@ def test_live_edit_applies_on_both_replicas_and_a_used_version_cannot_change(
         return error.get("problems") if status["last_result"] == "error" else None
 
     for proc in replicas:
-        problems = wait_until(lambda proc=proc: refused(proc), 5, message="edit not refused")
+        problems = wait_until(partial(refused, proc), 5, message="edit not refused")
         assert any(f"support-bot.toml:{line}:" in p and "add a new version" in p for p in problems)
         # The old registry still serves version 1's text.
         detail = admin_prompt(proc)["detail"]
@@ -295,6 +299,6 @@ def test_promotion_loop(replicas: list[Proc], root: Path) -> None:
 
     def serves_version_2() -> bool:
         request_id = ask(replicas[1], {"id": "support-bot", "variables": {"product": "Acme"}})
-        return wait_for_record(log, request_id)["prompt_version"] == 2
+        return bool(wait_for_record(log, request_id)["prompt_version"] == 2)
 
     wait_until(serves_version_2, 5, interval_s=0.2, message="production never moved to 2")

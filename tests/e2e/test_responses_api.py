@@ -6,13 +6,20 @@ replicas share a Redis, so a `previous_response_id` follow-up can arrive at eith
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
+from typing import cast
 
 import httpx
 import openai
 import pydantic
 import pytest
+from openai.types.responses import (
+    EasyInputMessageParam,
+    FunctionToolParam,
+    ResponseFunctionToolCallParam,
+    ResponseInputParam,
+)
 
 from tests.conditions import wait_until
 from tests.e2e.records import wait_for_record
@@ -21,7 +28,7 @@ from tests.redis_server import RedisServer, start_redis
 
 KEY = "sk-responses-test"
 MODELS = ["pass", "chat-only", "claude", "inproc"]
-WEATHER = {
+WEATHER: FunctionToolParam = {
     "type": "function",
     "name": "get_weather",
     "description": "Weather for a city",
@@ -30,6 +37,7 @@ WEATHER = {
         "properties": {"city": {"type": "string"}},
         "required": ["city"],
     },
+    "strict": None,  # the param requires the key; None leaves it to the default, as omitting it
 }
 
 
@@ -180,19 +188,27 @@ def test_stream(client: openai.OpenAI, replicas: list[Proc], model: str) -> None
 @pytest.mark.parametrize("model", MODELS)
 @pytest.mark.parametrize("stream", [False, True])
 def test_function_tool_round_trip(client: openai.OpenAI, model: str, stream: bool) -> None:
-    def ask(items: list[object]) -> openai.types.responses.Response:
+    def ask(items: ResponseInputParam) -> openai.types.responses.Response:
         if not stream:
-            return client.responses.create(model=model, input=items, tools=[WEATHER])  # type: ignore[arg-type]
-        with client.responses.stream(model=model, input=items, tools=[WEATHER]) as events:  # type: ignore[arg-type]
+            return client.responses.create(model=model, input=items, tools=[WEATHER])
+        with client.responses.stream(model=model, input=items, tools=[WEATHER]) as events:
             return events.get_final_response()
 
-    question = {"role": "user", "content": "Weather in Paris?"}
+    question: EasyInputMessageParam = {"role": "user", "content": "Weather in Paris?"}
     first = ask([question])
     [call] = first.output
     assert call.type == "function_call" and call.name == "get_weather"
     assert call.arguments == '{"city":"test"}'
-    output = {"type": "function_call_output", "call_id": call.call_id, "output": "sunny, 21 C"}
-    second = ask([question, call.model_dump(exclude_none=True), output])
+    # The call sent back as the SDK dumps it: its fields are those of the call's param.
+    sent_call = cast(ResponseFunctionToolCallParam, call.model_dump(exclude_none=True))
+    output = "sunny, 21 C"
+    second = ask(
+        [
+            question,
+            sent_call,
+            {"type": "function_call_output", "call_id": call.call_id, "output": output},
+        ]
+    )
     assert second.output_text == "Tool result: sunny, 21 C"
 
 
@@ -204,8 +220,10 @@ def test_parse_with_a_pydantic_model(client: openai.OpenAI, model: str) -> None:
 
 def test_errors_in_openai_shape(client: openai.OpenAI, replicas: list[Proc]) -> None:
     with pytest.raises(openai.BadRequestError) as missing:
-        client.responses.create(model="pass", input=None)  # type: ignore[arg-type]
-    assert missing.value.body["param"] == "input"  # type: ignore[index]
+        # input=None on purpose: the gateway's own 400 names the param.
+        client.responses.create(model="pass", input=None)  # type: ignore[call-overload]
+    body = missing.value.body
+    assert isinstance(body, dict) and body["param"] == "input"
     with pytest.raises(openai.NotFoundError):
         client.responses.create(model="no-such-model", input="hi")
     with pytest.raises(openai.BadRequestError) as builtin:
@@ -217,8 +235,8 @@ def test_errors_in_openai_shape(client: openai.OpenAI, replicas: list[Proc]) -> 
     )
 
 
-def deployment_of(raw: object) -> str:
-    return str(raw.headers["x-gateway-deployment"])  # type: ignore[attr-defined]
+def deployment_of(headers: Mapping[str, str]) -> str:
+    return headers["x-gateway-deployment"]
 
 
 @pytest.fixture(scope="module")
@@ -234,13 +252,13 @@ def test_previous_response_id_follows_its_deployment_across_replicas(
     """Round robin would alternate the two deployments; every follow-up, on either replica,
     stays on the one that made the first response (the other mock would answer 404)."""
     raw = client.responses.with_raw_response.create(model=model, input="My name is Ada.")
-    first, where = raw.parse(), deployment_of(raw)
+    first, where = raw.parse(), deployment_of(raw.headers)
     previous = first.id
     for turn, sdk in enumerate([other_replica, client, other_replica, client]):
         raw = sdk.responses.with_raw_response.create(
             model=model, input=f"Turn {turn}: what is my name?", previous_response_id=previous
         )
-        assert deployment_of(raw) == where
+        assert deployment_of(raw.headers) == where
         previous = raw.parse().id
     with other_replica.responses.stream(
         model=model, input="And now?", previous_response_id=previous
@@ -258,7 +276,7 @@ def test_translated_follow_up_carries_the_conversation(
     raw = other_replica.responses.with_raw_response.create(
         model="chat-pair", input="What is my name?", previous_response_id=first.id
     )
-    upstream = mock_upstream if deployment_of(raw).startswith("chat/") else second_upstream
+    upstream = mock_upstream if deployment_of(raw.headers).startswith("chat/") else second_upstream
     sent = httpx.get(upstream.url + "/_mock/stats").json()["last_request"]["body"]
     assert sent["messages"] == [
         {"role": "user", "content": "My name is Ada."},
@@ -270,7 +288,8 @@ def test_translated_follow_up_carries_the_conversation(
 def test_unknown_or_foreign_previous_response(client: openai.OpenAI) -> None:
     with pytest.raises(openai.NotFoundError) as unknown:
         client.responses.create(model="pass", input="hi", previous_response_id="resp_nope")
-    assert unknown.value.body["code"] == "previous_response_not_found"  # type: ignore[index]
+    body = unknown.value.body
+    assert isinstance(body, dict) and body["code"] == "previous_response_not_found"
     made_by_pass = client.responses.create(model="pass", input="hi")
     with pytest.raises(openai.ConflictError) as other_model:
         client.responses.create(model="claude", input="hi", previous_response_id=made_by_pass.id)

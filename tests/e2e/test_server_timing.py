@@ -29,6 +29,7 @@ def test_the_sdk_sees_timings_that_agree_with_the_record(gateway: Proc) -> None:
         raw.parse()
         found = timings(raw.headers["server-timing"])
         overhead = float(raw.headers["x-gateway-overhead-ms"])
+        assert gateway.log_path is not None
         record = wait_for_record(gateway.log_path, raw.headers["x-request-id"])
         upstream = sum(a["duration_ms"] for a in record["attempts"])
         assert abs(found["upstream"] - upstream) < 0.01  # the same attempts, summed
@@ -49,6 +50,7 @@ def test_guardrail_time_is_reported_when_the_key_has_guardrails(guarded: Proc) -
     )
     assert response.status_code == 200
     found = timings(response.headers["server-timing"])
+    assert guarded.log_path is not None
     record = wait_for_record(guarded.log_path, response.headers["x-request-id"])
     assert found["guardrails"] > 0 and record["guardrails_ms"] >= found["guardrails"]
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Iterator
+from http.server import ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
@@ -57,7 +58,7 @@ key_sha256 = "{digest}"
 @pytest.fixture(scope="module")
 def traced(
     tmp_path_factory: pytest.TempPathFactory, mock_upstream: Proc
-) -> Iterator[tuple[Proc, Receiver, object]]:
+) -> Iterator[tuple[Proc, Receiver, ThreadingHTTPServer]]:
     root: Path = tmp_path_factory.mktemp("tracing")
     with running_receiver() as (receiver, server):
         (root / "config.toml").write_text(config(mock_upstream, receiver.url))
@@ -76,7 +77,7 @@ def post(proc: Proc, model: str, **headers: str) -> httpx.Response:
 
 
 def test_a_fallback_is_one_server_span_with_two_attempt_children(
-    traced: tuple[Proc, Receiver, object], mock_upstream: Proc
+    traced: tuple[Proc, Receiver, ThreadingHTTPServer], mock_upstream: Proc
 ) -> None:
     proc, receiver, _ = traced
     parent = f"00-{CLIENT_TRACE}-{CLIENT_SPAN}-01"
@@ -114,11 +115,11 @@ def test_a_fallback_is_one_server_span_with_two_attempt_children(
 
 
 def test_collector_down_requests_unaffected_and_drops_counted(
-    traced: tuple[Proc, Receiver, object],
+    traced: tuple[Proc, Receiver, ThreadingHTTPServer],
 ) -> None:
     proc, _, server = traced
-    server.shutdown()  # type: ignore[attr-defined]
-    server.server_close()  # type: ignore[attr-defined]
+    server.shutdown()
+    server.server_close()
     for _ in range(5):
         response = post(proc, "echo")
         assert response.status_code == 200

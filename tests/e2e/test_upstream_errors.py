@@ -16,6 +16,8 @@ import anthropic
 import httpx
 import openai
 import pytest
+from anthropic.types import MessageParam
+from openai.types.chat import ChatCompletionMessageParam
 
 from tests.conditions import wait_until
 from tests.e2e.raw_upstream import HANG, RawUpstream, Reply
@@ -24,7 +26,8 @@ from tests.procs import Proc, free_port, start_gateway
 
 KEY = "sk-upstream-errors-test"
 LIMITED_KEY = "sk-upstream-errors-limited"
-MESSAGES = [{"role": "user", "content": "hi"}]
+MESSAGES: list[ChatCompletionMessageParam] = [{"role": "user", "content": "hi"}]
+CLAUDE_MESSAGES: list[MessageParam] = [{"role": "user", "content": "hi"}]
 
 CONTEXT = {
     "error": {
@@ -167,7 +170,7 @@ def _openai(gateway: Proc, key: str = KEY) -> openai.OpenAI:
 
 def test_the_sdk_exception_carries_the_upstreams_code_and_param(gateway: Proc) -> None:
     with _openai(gateway) as client, pytest.raises(openai.BadRequestError) as caught:
-        client.chat.completions.create(model="long", messages=MESSAGES)  # type: ignore[arg-type]
+        client.chat.completions.create(model="long", messages=MESSAGES)
     error = caught.value
     assert (error.code, error.param, error.type) == (
         "context_length_exceeded",
@@ -185,7 +188,7 @@ def test_the_sdk_exception_carries_the_upstreams_code_and_param(gateway: Proc) -
         anthropic.Anthropic(base_url=gateway.url, api_key=KEY, max_retries=0) as client_a,
         pytest.raises(anthropic.BadRequestError) as caught_a,
     ):
-        client_a.messages.create(model="long", max_tokens=5, messages=MESSAGES)  # type: ignore[arg-type]
+        client_a.messages.create(model="long", max_tokens=5, messages=CLAUDE_MESSAGES)
     assert caught_a.value.body == {
         "type": "error",
         "error": {"type": "invalid_request_error", "message": CONTEXT["error"]["message"]},
@@ -197,7 +200,7 @@ def test_a_rate_limit_is_429_with_the_shortest_wait_after_every_deployment(
 ) -> None:
     before = {m: upstream.calls[m] for m in ("limited-a", "limited-b", "limited-c")}
     with _openai(gateway) as client, pytest.raises(openai.RateLimitError) as caught:
-        client.chat.completions.create(model="limited", messages=MESSAGES)  # type: ignore[arg-type]
+        client.chat.completions.create(model="limited", messages=MESSAGES)
     error = caught.value
     assert error.status_code == 429 and error.code == "rate_limit_exceeded"
     assert error.type == "requests"
@@ -226,7 +229,7 @@ def test_insufficient_quota_is_tried_once_per_deployment(
     gateway: Proc, upstream: RawUpstream
 ) -> None:
     with _openai(gateway) as client, pytest.raises(openai.RateLimitError) as caught:
-        client.chat.completions.create(model="no-quota", messages=MESSAGES)  # type: ignore[arg-type]
+        client.chat.completions.create(model="no-quota", messages=MESSAGES)
     assert caught.value.code == "insufficient_quota" and caught.value.type == "insufficient_quota"
     assert (upstream.calls["quota-a"], upstream.calls["quota-b"]) == (1, 1)
 
@@ -236,14 +239,14 @@ def test_anthropic_overloaded_is_529_on_messages_and_503_on_chat(gateway: Proc) 
         anthropic.Anthropic(base_url=gateway.url, api_key=KEY, max_retries=0) as client,
         pytest.raises(anthropic.APIStatusError) as caught,
     ):
-        client.messages.create(model="claude", max_tokens=5, messages=MESSAGES)  # type: ignore[arg-type]
+        client.messages.create(model="claude", max_tokens=5, messages=CLAUDE_MESSAGES)
     assert caught.value.status_code == 529
     assert caught.value.body == OVERLOADED.body
     assert int(caught.value.response.headers["retry-after"]) >= 1
     assert caught.value.response.headers["x-upstream-request-id"] == "req_011CWanthropic"
     # Still benched: the OpenAI route answers at once, in its own shape.
     with _openai(gateway) as oai, pytest.raises(openai.InternalServerError) as caught_o:
-        oai.chat.completions.create(model="claude", messages=MESSAGES)  # type: ignore[arg-type]
+        oai.chat.completions.create(model="claude", messages=MESSAGES)
     assert caught_o.value.status_code == 503 and caught_o.value.code == "overloaded"
     assert int(caught_o.value.response.headers["retry-after"]) >= 1
 

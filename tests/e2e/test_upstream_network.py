@@ -9,6 +9,7 @@ from pathlib import Path
 
 import openai
 import pytest
+from openai.types.chat import ChatCompletionMessageParam
 
 from tests.e2e.conftest import GATEWAY_KEY, PROVIDER_SECRET
 from tests.e2e.network_upstream import (
@@ -20,7 +21,7 @@ from tests.e2e.network_upstream import (
 )
 from tests.procs import Proc, start_gateway
 
-MESSAGES = [{"role": "user", "content": "hello"}]
+MESSAGES: list[ChatCompletionMessageParam] = [{"role": "user", "content": "hello"}]
 
 
 def config(upstream: Upstream, log: Path, proxy: Proxy) -> str:
