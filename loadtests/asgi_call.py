@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from starlette.types import ASGIApp
+from starlette.types import ASGIApp, Message, Scope
 
 
 async def post(
@@ -23,7 +23,7 @@ async def post(
 ) -> int:
     """POST `body` to `path`; the response's status. `state`: what the app's lifespan yielded
     (uvicorn copies it into each request's scope)."""
-    scope: dict[str, Any] = {
+    scope: Scope = {
         "type": "http",
         "http_version": "1.1",
         "method": "POST",
@@ -36,7 +36,7 @@ async def post(
     delivered = False
     status = 0
 
-    async def receive() -> dict[str, Any]:
+    async def receive() -> Message:
         nonlocal delivered
         if not delivered:
             delivered = True
@@ -44,7 +44,7 @@ async def post(
         await asyncio.sleep(3600)  # the client never leaves
         return {"type": "http.disconnect"}
 
-    async def send(message: dict[str, Any]) -> None:
+    async def send(message: Message) -> None:
         nonlocal status
         if message["type"] == "http.response.start":
             status = message["status"]

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from features_rounds import Figure
+from features_rounds import Figure, Sample
 
 # (variant, label, its baseline for the deltas, the targets)
 ROWS = (
@@ -43,11 +43,12 @@ def _spread(values: list[float]) -> float:
 
 def noise(figures: dict[Cell, Figure]) -> str:
     parts = []
-    for mode, concurrency, what, read in (
+    readings: list[tuple[str, int, str, Callable[[Sample], float]]] = [
         ("chat", 1, "p50", lambda s: s.result.p50_ms),
         ("stream", 1, "p50", lambda s: s.result.p50_ms),
         ("chat", 64, "req/s", lambda s: s.result.ok_rps),
-    ):
+    ]
+    for mode, concurrency, what, read in readings:
         direct = figures.get(("direct", mode, concurrency))
         if direct is not None:
             rounds = [read(s) for s in direct.samples]

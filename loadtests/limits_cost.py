@@ -105,7 +105,7 @@ class Variant:
 
 
 async def call(app: GatewayApp, body: bytes, state: dict[str, Any]) -> int:
-    return await post(app, "/v1/chat/completions", body, HEADERS, state)  # type: ignore[arg-type]
+    return await post(app, "/v1/chat/completions", body, HEADERS, state)
 
 
 async def batch(variant: Variant, body: bytes, requests: int, concurrency: int) -> None:

@@ -53,7 +53,7 @@ class Caller:
             (b"authorization", b"Bearer " + key.encode()),
             (b"content-type", b"application/json"),
         ]
-        status = await post(self.app, "/v1/chat/completions", body, headers)  # type: ignore[arg-type]
+        status = await post(self.app, "/v1/chat/completions", body, headers)
         self.statuses[status] = self.statuses.get(status, 0) + 1
         self.app._services.records.write_pending()  # noqa: SLF001 - the record's CPU counts
 

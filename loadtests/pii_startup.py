@@ -127,8 +127,8 @@ def main() -> None:
         f"target RSS <= {RSS_TARGET_MB:.0f} MB (patterns, after {args.requests} requests): "
         f"{rss:.1f} MB {'PASS' if rss <= RSS_TARGET_MB else 'MISS'}"
     )
-    nlp = any(r["nlp_loaded"] for r in pii)
-    print(f"NLP stack not loaded with patterns only: {'MISS' if nlp else 'PASS'}")
+    nlp_loaded = any(r["nlp_loaded"] for r in pii)
+    print(f"NLP stack not loaded with patterns only: {'MISS' if nlp_loaded else 'PASS'}")
 
 
 if __name__ == "__main__":

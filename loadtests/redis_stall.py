@@ -74,6 +74,8 @@ def run_round(client: str, args: argparse.Namespace, workdir: Path) -> dict[str,
         check_answers(gateway.url, client)
         marks: dict[str, float] = {}
         began = time.monotonic()
+        stall_s: float = args.stall
+        duration_s = WARM_S + stall_s + AFTER_S
 
         def tick() -> bool:
             """SIGSTOP after the warm-up, SIGCONT after the stall; True (stop) once done."""
@@ -81,14 +83,13 @@ def run_round(client: str, args: argparse.Namespace, workdir: Path) -> dict[str,
             if "stopped" not in marks and elapsed >= WARM_S:
                 marks["stopped"] = time.time()
                 os.kill(server.process.pid, signal.SIGSTOP)
-            elif "resumed" not in marks and elapsed >= WARM_S + args.stall:
+            elif "resumed" not in marks and elapsed >= WARM_S + stall_s:
                 os.kill(server.process.pid, signal.SIGCONT)
                 marks["resumed"] = time.time()
-            return elapsed >= WARM_S + args.stall + AFTER_S
+            return elapsed >= duration_s
 
         pressure_before = cpu_pressure()
         load = Load(args.generator, 1, None)
-        duration_s = WARM_S + args.stall + AFTER_S
         load.run(
             gateway.url + CHAT_PATH, [BODIES["chat"]], args.concurrency, duration_s, None, tick
         )

@@ -28,7 +28,9 @@ def requests_per_pid(metrics_dir: Path) -> dict[int, float]:
     for path in metrics_dir.glob("counter_*.db"):
         pid = int(path.stem.rsplit("_", 1)[1])
         with contextlib.suppress(OSError, ValueError):
-            for key, value, _timestamp, _pos in MmapedDict.read_all_values_from_file(str(path)):
+            # prometheus_client leaves this reader of its files unannotated.
+            values = MmapedDict.read_all_values_from_file(str(path))  # type: ignore[no-untyped-call]
+            for key, value, _timestamp, _pos in values:
                 if json.loads(key)[1] == REQUESTS_SAMPLE:
                     counts[pid] = counts.get(pid, 0.0) + value
     return counts
