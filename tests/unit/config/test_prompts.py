@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from gateway.config.errors import Problem
+from gateway.config.prompt_types import Prompt
 from gateway.config.prompts import load_prompts, used_versions
 
 SUPPORT = """\
@@ -31,7 +32,7 @@ canary = { version = 2, weight = 0.1 }
 
 def load(
     tmp_path: Path, text: str, used: dict[tuple[str, int], str] | None = None
-) -> tuple[dict[str, object], list[Problem]]:
+) -> tuple[dict[str, Prompt], list[Problem]]:
     (tmp_path / "support-bot.toml").write_text(text)
     problems: list[Problem] = []
     prompts, _ = load_prompts(tmp_path, problems, used or {})
@@ -84,7 +85,7 @@ def test_problems_name_file_and_line(
 
 def test_an_edit_to_a_used_version_is_refused(tmp_path: Path) -> None:
     prompts, _ = load(tmp_path, SUPPORT)
-    original = prompts["support-bot"].versions[1].hash  # type: ignore[attr-defined]
+    original = prompts["support-bot"].versions[1].hash
     edited = SUPPORT.replace("You answer questions", "You answer all questions")
     _, problems = load(tmp_path, edited, {("support-bot", 1): original})
     assert len(problems) == 1 and problems[0].line == 4

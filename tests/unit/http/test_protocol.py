@@ -10,13 +10,14 @@ from gateway.http.protocol import HeadersWithBody
 HEAD = b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 2\r\n\r\n"
 
 
-class RecordingTransport:
+class RecordingTransport(asyncio.Transport):
     def __init__(self) -> None:
+        super().__init__()
         self.writes: list[bytes] = []
         self.closed = False
 
-    def write(self, data: bytes) -> None:
-        self.writes.append(data)
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        self.writes.append(bytes(data))
 
     def is_closing(self) -> bool:
         return self.closed
@@ -24,14 +25,14 @@ class RecordingTransport:
     def close(self) -> None:
         self.closed = True
 
-    def get_extra_info(self, name: str) -> Any:
+    def get_extra_info(self, name: str, default: Any = None) -> Any:
         return f"info:{name}"
 
 
 def test_headers_and_body_written_in_one_turn_leave_as_one_write() -> None:
     async def main() -> list[bytes]:
         transport = RecordingTransport()
-        proxy = HeadersWithBody(transport, asyncio.get_running_loop())  # type: ignore[arg-type]
+        proxy = HeadersWithBody(transport, asyncio.get_running_loop())
         proxy.write(HEAD)
         assert transport.writes == []
         proxy.write(b"{}")
@@ -44,7 +45,7 @@ def test_headers_and_body_written_in_one_turn_leave_as_one_write() -> None:
 def test_headers_without_a_body_leave_at_the_end_of_the_turn() -> None:
     async def main() -> list[bytes]:
         transport = RecordingTransport()
-        proxy = HeadersWithBody(transport, asyncio.get_running_loop())  # type: ignore[arg-type]
+        proxy = HeadersWithBody(transport, asyncio.get_running_loop())
         proxy.write(HEAD)
         await asyncio.sleep(0)
         assert transport.writes == [HEAD], "a stream's headers do not wait for its first event"
@@ -57,7 +58,7 @@ def test_headers_without_a_body_leave_at_the_end_of_the_turn() -> None:
 def test_close_sends_held_headers_first_and_other_calls_pass_through() -> None:
     async def main() -> RecordingTransport:
         transport = RecordingTransport()
-        proxy = HeadersWithBody(transport, asyncio.get_running_loop())  # type: ignore[arg-type]
+        proxy = HeadersWithBody(transport, asyncio.get_running_loop())
         assert proxy.get_extra_info("peername") == "info:peername"
         proxy.write(HEAD)
         proxy.close()
@@ -71,7 +72,7 @@ def test_close_sends_held_headers_first_and_other_calls_pass_through() -> None:
 def test_body_writes_are_never_held() -> None:
     async def main() -> list[bytes]:
         transport = RecordingTransport()
-        proxy = HeadersWithBody(transport, asyncio.get_running_loop())  # type: ignore[arg-type]
+        proxy = HeadersWithBody(transport, asyncio.get_running_loop())
         proxy.write(b"data: {}\r\n")
         return list(transport.writes)
 

@@ -13,14 +13,15 @@ from gateway.config.types import ServerConfig
 from gateway.http.protocol import COUNT_REFUSAL_STATE, GuardedHttpToolsProtocol
 
 
-class Transport:
+class Transport(asyncio.Transport):
     def __init__(self) -> None:
+        super().__init__()
         self.written = b""
         self.closed = False
         self.eof = False
 
-    def write(self, data: bytes) -> None:
-        self.written += data
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        self.written += bytes(data)
 
     def write_eof(self) -> None:
         self.eof = True
@@ -31,7 +32,7 @@ class Transport:
     def close(self) -> None:
         self.closed = True
 
-    def get_extra_info(self, name: str) -> Any:
+    def get_extra_info(self, name: str, default: Any = None) -> Any:
         return ("127.0.0.1", 5000) if name in ("peername", "sockname") else None
 
     def pause_reading(self) -> None:
@@ -56,7 +57,7 @@ def _protocol(
         app_state[COUNT_REFUSAL_STATE] = counted.append
     protocol = GuardedHttpToolsProtocol(config, state or ServerState(), app_state, limits=limits)
     transport = Transport()
-    protocol.connection_made(transport)  # type: ignore[arg-type]
+    protocol.connection_made(transport)
     return protocol, transport
 
 

@@ -9,11 +9,14 @@ import pytest
 
 from gateway.limits import abandoned
 from gateway.limits.abandoned import AbandonedAcquires
-from gateway.state import Reservation, StateUnavailable
+from gateway.state import MemoryState, Reservation, StateUnavailable
 
 
-class Recording:
+class Recording(MemoryState):
+    """A state whose abandon records its batches, or refuses them all."""
+
     def __init__(self, refuse: bool = False) -> None:
+        super().__init__()
         self.refuse = refuse
         self.batches: list[list[str]] = []
 
@@ -32,7 +35,7 @@ async def test_past_the_cap_the_oldest_go() -> None:
     for n in range(5):
         kept.add(reservation(n))
     state = Recording()
-    assert await kept.send(state, 0.0, lambda error: None)  # type: ignore[arg-type]
+    assert await kept.send(state, 0.0, lambda error: None)
     assert state.batches == [["t2", "t3", "t4"]] and len(kept) == 0
 
 
@@ -43,8 +46,8 @@ async def test_sent_in_batches_and_kept_while_refused(monkeypatch: pytest.Monkey
         kept.add(reservation(n))
     told: list[str] = []
     refusing = Recording(refuse=True)
-    assert not await kept.send(refusing, 0.0, lambda error: told.append(error.kind))  # type: ignore[arg-type]
+    assert not await kept.send(refusing, 0.0, lambda error: told.append(error.kind))
     assert told == ["down"] and len(kept) == 5
     state = Recording()
-    assert await kept.send(state, 0.0, lambda error: None)  # type: ignore[arg-type]
+    assert await kept.send(state, 0.0, lambda error: None)
     assert state.batches == [["t0", "t1"], ["t2", "t3"], ["t4"]] and len(kept) == 0

@@ -353,7 +353,8 @@ def test_anthropic_stream_rendering() -> None:
     partial = "".join(
         e["delta"]["partial_json"] for e in events if e["type"] == "content_block_delta"
     )
-    assert json.loads(partial) == tool.choices[0].tool_call.input  # type: ignore[union-attr]
+    call = tool.choices[0].tool_call
+    assert call is not None and json.loads(partial) == call.input
     assert events[-2]["delta"]["stop_reason"] == "tool_use"
 
 

@@ -10,6 +10,7 @@ from typing import Any
 import orjson
 import pytest
 
+from gateway.mock_provider.bodies import StreamBody
 from gateway.mock_provider.handler import MockConnectionDrop, MockHandler, MockReply
 from gateway.mock_provider.inprocess import InProcessMockUpstream
 from gateway.sse import SSEDecoder
@@ -177,8 +178,9 @@ async def test_stream_completion_and_cancellation_are_counted() -> None:
     reply = await handler.handle("POST", CHAT, {}, chat(stream=True))
     await reply.body.__anext__()
     assert stats.active_streams == 1
-    await reply.body.aclose()  # type: ignore[attr-defined]
-    await reply.body.aclose()  # type: ignore[attr-defined]
+    assert isinstance(reply.body, StreamBody)
+    await reply.body.aclose()
+    await reply.body.aclose()
     assert (stats.cancelled_streams, stats.active_streams) == (1, 0)
     reply = await handler.handle("POST", CHAT, {}, chat(stream=True))
     task = asyncio.ensure_future(body_of(reply))

@@ -16,9 +16,10 @@ from gateway.observability.metrics import Metrics
 from gateway.observability.trace_context import TraceIds
 from gateway.observability.tracing import OtlpTracer, otlp_exporter
 
+TS = 1_767_225_600.0
 RECORD = {
     "id": "req_1",
-    "ts": 1_767_225_600.0,
+    "ts": TS,
     "model": "gpt",
     "endpoint": "/v1/chat/completions",
     "endpoint_kind": "chat",
@@ -68,10 +69,13 @@ def test_content_only_when_asked_and_the_verdicts_always() -> None:
     assert len(servers) == 2 and len(held.spans) == 4
     with_content = [s for s in servers if "gen_ai.input.messages" in (s.attributes or {})]
     assert len(with_content) == 1
-    assert list(servers[0].attributes["gateway.guardrails"]) == ["pii:input:redact"]  # type: ignore[index, arg-type]
+    attributes = servers[0].attributes
+    assert attributes is not None
+    guardrails = attributes["gateway.guardrails"]
+    assert isinstance(guardrails, Sequence) and list(guardrails) == ["pii:input:redact"]
     child = next(s for s in held.spans if s.parent is not None)
     assert child.parent is not None and child.parent.span_id == 6
-    assert child.start_time == int(RECORD["ts"] * 1e9) + 1_000_000  # type: ignore[operator]
+    assert child.start_time == int(TS * 1e9) + 1_000_000
 
 
 def test_a_full_queue_drops_and_counts_without_blocking() -> None:

@@ -11,9 +11,9 @@ from typing import Any
 
 import orjson
 import pytest
-from starlette.types import ASGIApp, Message
+from starlette.types import Message
 
-from gateway.app import create_app
+from gateway.app import GatewayApp, create_app
 from gateway.config.load import load_config
 from gateway.observability.recorder import MemorySink
 from gateway.pipeline.services import Services
@@ -37,7 +37,7 @@ def redis_server() -> Iterator[RedisServer]:
 
 
 @pytest.fixture(params=["memory", "redis"])
-async def app(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[ASGIApp]:
+async def app(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[GatewayApp]:
     state = ""
     if request.param == "redis":
         server: RedisServer = request.getfixturevalue("redis_server")
@@ -55,9 +55,9 @@ async def app(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[A
     await services.aclose()
 
 
-async def slots_when_the_last_byte_leaves(app: ASGIApp, body: dict[str, Any]) -> list[float]:
+async def slots_when_the_last_byte_leaves(app: GatewayApp, body: dict[str, Any]) -> list[float]:
     """Send one request; at the message that ends the answer, read the key's slots in use."""
-    services: Services = app.state.services  # type: ignore[attr-defined]
+    services: Services = app.state.services
     seen: list[float] = []
     raw = orjson.dumps(body)
     scope = {
@@ -90,7 +90,7 @@ async def slots_when_the_last_byte_leaves(app: ASGIApp, body: dict[str, Any]) ->
 CHAT = {"model": "m", "messages": [{"role": "user", "content": "hello"}], "max_tokens": 5}
 
 
-async def test_the_slot_is_free_before_the_last_byte_of_an_answer(app: ASGIApp) -> None:
+async def test_the_slot_is_free_before_the_last_byte_of_an_answer(app: GatewayApp) -> None:
     """The usage read is sent after the slot's release on the same state connection (Redis
     answers in order), so it sees what the client's next request would see, on any replica.
     Before, the slot was freed after the last byte (and, on Redis, possibly batched behind
@@ -99,5 +99,5 @@ async def test_the_slot_is_free_before_the_last_byte_of_an_answer(app: ASGIApp) 
     assert await slots_when_the_last_byte_leaves(app, {**CHAT, "stream": True}) == [0]
 
 
-async def test_the_slot_is_free_before_the_last_byte_of_an_error(app: ASGIApp) -> None:
+async def test_the_slot_is_free_before_the_last_byte_of_an_error(app: GatewayApp) -> None:
     assert await slots_when_the_last_byte_leaves(app, {**CHAT, "model": "broken"}) == [0]

@@ -124,10 +124,12 @@ def test_forget_tracebacks_follows_causes_and_contexts() -> None:
             raise RuntimeError("outer")  # noqa: B904 - the implicit context is the point
     except RuntimeError as outer:
         error = outer
-    chain = [error, error.__context__, error.__context__.__cause__]  # type: ignore[union-attr]
-    assert all(e is not None and e.__traceback__ is not None for e in chain)
+    middle = error.__context__
+    assert middle is not None and middle.__cause__ is not None
+    chain = [error, middle, middle.__cause__]
+    assert all(e.__traceback__ is not None for e in chain)
     forget_tracebacks(error)
-    assert all(e.__traceback__ is None for e in chain)  # type: ignore[union-attr]
+    assert all(e.__traceback__ is None for e in chain)
     forget_tracebacks(None)  # nothing to do
 
 

@@ -16,6 +16,7 @@ from gateway.pipeline.context import Endpoint, RequestContext
 from gateway.pipeline.prompt import use_prompt
 from gateway.pipeline.services import Services
 from gateway.pipeline.stages import authenticate, parse_body, resolve_model
+from gateway.providers import EndpointKind
 from tests.unit.pipeline.test_check_limits import CONFIG
 from tests.unit.prompts.registry import SUPPORT
 
@@ -30,10 +31,10 @@ def services(tmp_path: Path) -> Services:
     return result
 
 
-async def run(svc: Services, kind: str, body: dict[str, object]) -> RequestContext:
+async def run(svc: Services, kind: EndpointKind, body: dict[str, object]) -> RequestContext:
     path = {"responses": "/v1/responses", "chat": "/v1/chat/completions"}[kind]
     ctx = RequestContext(
-        Endpoint(path, kind, "openai"),  # type: ignore[arg-type]
+        Endpoint(path, kind, "openai"),
         svc.runtime,
         "req_1",
         time.time(),

@@ -11,6 +11,7 @@ import asyncio
 from collections.abc import Sequence
 
 from gateway.state import AcquireResult, LimitCheck, Settlement, StateBackend
+from gateway.state.base import LimitKind
 
 T0 = 1_768_435_200.0  # 2026-01-15T00:00:00Z
 DAY = 86_400.0
@@ -28,8 +29,8 @@ def concurrent(limit: float, subject: str = "demo") -> LimitCheck:
     return LimitCheck("key", subject, "concurrent", limit, 1)
 
 
-def budget(kind: str, limit: float, subject: str = "demo", scope: str = "key") -> LimitCheck:
-    return LimitCheck(scope, subject, kind, limit, 0)  # type: ignore[arg-type]
+def budget(kind: LimitKind, limit: float, subject: str = "demo", scope: str = "key") -> LimitCheck:
+    return LimitCheck(scope, subject, kind, limit, 0)
 
 
 async def burst(state: StateBackend, checks: Sequence[LimitCheck], n: int, now: float) -> int:

@@ -32,7 +32,9 @@ async def loopback_server(
     handlers: set[asyncio.Task[None]] = set()
 
     async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        handlers.add(asyncio.current_task())  # type: ignore[arg-type]
+        task = asyncio.current_task()
+        assert task is not None  # a connection's handler runs in a task of its own
+        handlers.add(task)
         try:
             await handler(reader, writer)
         finally:

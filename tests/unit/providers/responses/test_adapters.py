@@ -7,7 +7,7 @@ from typing import Any
 import orjson
 import pytest
 
-from gateway.config.types import DeploymentConfig, ProviderConfig
+from gateway.config.types import DeploymentConfig, ProviderConfig, ProviderType
 from gateway.errors import UpstreamFailed
 from gateway.providers import adapter_for, speaks_responses, wire_provider
 from gateway.providers.checked import CheckedAdapter
@@ -22,8 +22,8 @@ from gateway.sse import encode_event
 DEPLOYMENT = DeploymentConfig(provider="p", model="up-model")
 
 
-def provider(kind: str, base_url: str, responses: bool | None = None) -> ProviderConfig:
-    return ProviderConfig(name="p", type=kind, base_url=base_url, responses=responses)  # type: ignore[arg-type]
+def provider(kind: ProviderType, base_url: str, responses: bool | None = None) -> ProviderConfig:
+    return ProviderConfig(name="p", type=kind, base_url=base_url, responses=responses)
 
 
 def test_which_providers_speak_responses() -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import redis.asyncio as aioredis
 
 from gateway.config import ConfigError, load_config
 from gateway.state.redis.options import RedisOptions, choose_client, host_port
@@ -62,7 +63,9 @@ async def test_tls_options_of_the_url_reach_redis_py(tmp_path: Path) -> None:
     )
     client = RedisPyClient(RedisOptions(url=url, timeout_s=0.3, connect_timeout_s=0.7))
     try:
-        pool = client._redis.connection_pool  # type: ignore[union-attr]
+        redis_client = client._redis
+        assert isinstance(redis_client, aioredis.Redis)  # not a cluster
+        pool = redis_client.connection_pool
         kwargs = pool.connection_kwargs
         assert pool.connection_class.__name__ == "SSLConnection"
         assert kwargs["ssl_ca_certs"] == "/etc/ca.pem" and kwargs["ssl_cert_reqs"] == "required"

@@ -298,13 +298,14 @@ async def test_a_call_that_waited_for_the_connection_has_only_the_rest_of_its_ti
 
     class LateHandshake(asyncio.Protocol):
         def connection_made(self, transport: asyncio.BaseTransport) -> None:
+            assert isinstance(transport, asyncio.Transport)
             self.transport = transport
             self.answered = False
 
         def data_received(self, data: bytes) -> None:
             if not self.answered:  # the PING of the handshake, once
                 self.answered = True
-                loop.call_later(0.15, self.transport.write, b"+PONG\r\n")  # type: ignore[attr-defined]
+                loop.call_later(0.15, self.transport.write, b"+PONG\r\n")
 
     server = await loop.create_server(LateHandshake, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
