@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import psutil  # type: ignore[import-untyped]
+import psutil
 
 REPO = Path(__file__).resolve().parent.parent
 GATEWAY_KEY = "sk-loadtest-key"

@@ -9,7 +9,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-import psutil  # type: ignore[import-untyped]
+import psutil
 
 
 def cpu_pressure() -> str:

@@ -14,7 +14,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-import psutil  # type: ignore[import-untyped]
+import psutil
 from cpus import allowed_cpus
 from harness import Proc
 from prometheus_client.mmap_dict import MmapedDict
