@@ -67,6 +67,9 @@ def _serve(args: argparse.Namespace) -> int:
         fd=sock.fileno(),
         workers=workers,
         loop="uvloop",
+        # No WebSocket routes: uvicorn need not import a WebSocket library (uvicorn[standard]
+        # installs one) at start.
+        ws="none",
         # The [server] HTTP limits travel with the protocol class (a partial pickles into
         # each worker); they are fixed at start.
         http=cast(

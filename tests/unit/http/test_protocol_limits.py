@@ -50,7 +50,7 @@ async def _app(scope: Any, receive: Any, send: Any) -> None:
 def _protocol(
     limits: ServerConfig, state: ServerState | None = None, counted: list[str] | None = None
 ) -> tuple[GuardedHttpToolsProtocol, Transport]:
-    config = Config(app=_app)
+    config = Config(app=_app, ws="none")  # as `gateway serve` runs it
     config.load()
     app_state: dict[str, Any] = {}
     if counted is not None:
