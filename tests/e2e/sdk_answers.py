@@ -3,20 +3,24 @@ answer, and an answer sent back as the next request's assistant turn."""
 
 from __future__ import annotations
 
-from typing import cast
+from typing import TYPE_CHECKING, cast
 
 from anthropic.types import ContentBlockParam, Message, TextBlock, ToolUseBlock
-from openai.types.chat import (
-    ChatCompletion,
-    ChatCompletionAssistantMessageParam,
-    ChatCompletionMessageFunctionToolCall,
-)
+from openai.types.chat import ChatCompletion, ChatCompletionAssistantMessageParam
+
+if TYPE_CHECKING:
+    from openai.types.chat import ChatCompletionMessageFunctionToolCall as FunctionToolCall
+else:
+    try:
+        from openai.types.chat import ChatCompletionMessageFunctionToolCall as FunctionToolCall
+    except ImportError:  # openai before custom tools (the test extra's floor): all are functions
+        from openai.types.chat import ChatCompletionMessageToolCall as FunctionToolCall
 
 
-def function_call(completion: ChatCompletion) -> ChatCompletionMessageFunctionToolCall:
+def function_call(completion: ChatCompletion) -> FunctionToolCall:
     """The answer's first tool call, which must be a function call."""
     calls = completion.choices[0].message.tool_calls
-    assert calls is not None and isinstance(calls[0], ChatCompletionMessageFunctionToolCall)
+    assert calls is not None and isinstance(calls[0], FunctionToolCall)
     return calls[0]
 
 

@@ -11,7 +11,7 @@ import httpx
 import openai
 import pytest
 from anthropic.types import MessageParam, ToolParam
-from openai.types.chat import ChatCompletionFunctionToolParam, ChatCompletionMessageParam
+from openai.types.chat import ChatCompletionMessageParam, ChatCompletionToolParam
 
 from tests.e2e.conftest import GATEWAY_KEY
 from tests.e2e.sdk_answers import (
@@ -163,7 +163,7 @@ def test_openai_sdk_to_anthropic_upstream(oai: openai.OpenAI) -> None:
 
 
 def test_openai_sdk_tools_to_anthropic_upstream(oai: openai.OpenAI) -> None:
-    tool: ChatCompletionFunctionToolParam = {
+    tool: ChatCompletionToolParam = {
         "type": "function",
         "function": {"name": "get_weather", "parameters": WEATHER_SCHEMA},
     }

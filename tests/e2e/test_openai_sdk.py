@@ -11,15 +11,15 @@ import pytest
 from openai.types import CompletionUsage
 from openai.types.chat import (
     ChatCompletion,
-    ChatCompletionFunctionToolParam,
     ChatCompletionMessageParam,
+    ChatCompletionToolParam,
 )
 
 from tests.e2e.conftest import GATEWAY_KEY, LIMITED_KEY
 from tests.e2e.sdk_answers import assistant_turn, function_call
 from tests.procs import Proc
 
-WEATHER_TOOL: ChatCompletionFunctionToolParam = {
+WEATHER_TOOL: ChatCompletionToolParam = {
     "type": "function",
     "function": {
         "name": "get_weather",
