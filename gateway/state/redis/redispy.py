@@ -296,5 +296,16 @@ def unavailable(exc: BaseException) -> StateUnavailable:
     if isinstance(exc, (TimeoutError, RedisTimeoutError)):
         return StateUnavailable(f"redis: timed out {exc}".rstrip(), "timeout")
     if isinstance(exc, (RedisError, OSError)):
-        return StateUnavailable(f"redis: {type(exc).__name__}: {exc}")
+        return StateUnavailable(f"redis: {_described(exc)}")
     return StateUnavailable(f"redis: unexpected {type(exc).__name__}: {exc}")
+
+
+def _described(exc: BaseException) -> str:
+    """The error with the one it was raised from when that says more: some redis-py releases
+    word a failed TLS handshake "Error 1 connecting to host:port. 1.", and only the SSL error
+    it came from names the cause (CERTIFICATE_VERIFY_FAILED, ...)."""
+    text = f"{type(exc).__name__}: {exc}"
+    inner = exc.__cause__ or exc.__context__
+    if inner is not None and str(inner) and str(inner) not in text:
+        text += f" ({type(inner).__name__}: {inner})"
+    return text
