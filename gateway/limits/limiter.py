@@ -105,12 +105,14 @@ class Limiter:
     def acquire_prepared(
         self, plan: LimitPlan, tokens: int, model: ModelConfig, deadline_s: float
     ) -> PreparedHeld | None:
-        """`acquire` of the plan's checks (`tokens` on its tpm windows) on the state backend's
-        prepared path (`gateway.limits.prepared_plans`); None when there is none for this plan,
-        or the limits refuse the request: then use `acquire`, which refuses it properly."""
+        """`acquire` on the plan's prepared checks (`gateway.limits.prepared_plans`); None when
+        there are none (Redis) or the limits refuse: then `acquire` (which refuses properly)."""
+        checks = self._prepared.checks_for(self.state, plan)
+        if checks is None:
+            return None
         hold_s = deadline_s + HOLD_GRACE_S
-        names = model.deployment_names
-        return self._prepared.acquire(self.state, plan, tokens, self.clock(), hold_s, names)
+        hold = checks.acquire(tokens, self.clock(), hold_s, model.deployment_names)
+        return PreparedHeld(checks, hold) if hold is not None else None
 
     async def acquire(
         self,

@@ -1,13 +1,14 @@
 """The fast path of the usual request with limits: its plan's checks prepared by the state
 backend once (`gateway.state.prepared`), then acquired and settled without per-check objects.
 
-`PreparedPlans.acquire` serves a plan whose checks keep their shape from request to request
-(rpm, tpm and concurrency of keys, teams and models: `LimitPlan.tpm_only_varies`) when the
-backend prepared them (the memory backend; Redis prepares nothing: its acquire is a round trip
-anyway). It returns None when it cannot, and when the limits refuse the request: the caller
-then acquires through `Limiter.acquire`, which refuses it with the per-check results, the rate
-headers and the metrics of every refusal (a backend prepares only acquires that never await,
-so nothing changed in between). What the request holds is a `PreparedHeld`: the same surface
+`PreparedPlans.checks_for` keeps, per plan, the checks the state backend prepared for it:
+plans whose checks keep their shape from request to request (rpm, tpm and concurrency of keys,
+teams and models: `LimitPlan.tpm_only_varies`) on a backend that prepares (the memory backend;
+Redis prepares nothing: its acquire is a round trip anyway). `Limiter.acquire_prepared`
+acquires them, and gets None when the limits refuse the request: the caller then acquires
+through `Limiter.acquire`, which refuses it with the per-check results, the rate headers and the
+metrics of every refusal (a backend prepares only acquires that never await, so nothing
+changed in between). What the request holds is a `PreparedHeld`: the same surface
 to the pipeline as `Held`.
 """
 
@@ -72,26 +73,13 @@ class PreparedPlans:
         # since (tests do) prepares again.
         self._prepared: dict[int, tuple[LimitPlan, StateBackend, PreparedChecks | None]] = {}
 
-    def acquire(
-        self,
-        state: StateBackend,
-        plan: LimitPlan,
-        tokens: int,
-        now: float,
-        hold_s: float,
-        breakers: tuple[str, ...],
-    ) -> PreparedHeld | None:
-        """Reserve the plan's checks (`tokens` on its tpm windows) on `state`; None when the
-        plan has no prepared path there, or its limits refuse the request (nothing is reserved
-        then)."""
+    def checks_for(self, state: StateBackend, plan: LimitPlan) -> PreparedChecks | None:
+        """The plan's checks as `state` prepared them (on first use), or None when the plan has
+        no prepared path there (Redis prepares nothing: nothing else is done for it)."""
         entry = self._prepared.get(id(plan))
         if entry is None or entry[0] is not plan or entry[1] is not state:
             entry = (plan, state, state.prepare(plan.checks) if plan.tpm_only_varies else None)
             if len(self._prepared) >= _PLANS_MAX:
                 self._prepared.clear()
             self._prepared[id(plan)] = entry
-        checks = entry[2]
-        if checks is None:
-            return None
-        hold = checks.acquire(tokens, now, hold_s, breakers)
-        return PreparedHeld(checks, hold) if hold is not None else None
+        return entry[2]

@@ -146,8 +146,7 @@ class MemoryState:
         token: str | None,
         hold_s: float | None,
     ) -> AcquireResult:
-        if now >= self._next_prune:
-            self._prune(now)
+        self.tick(now)
         if token is None:
             token = new_token()
         elif token in self._gone:
