@@ -52,6 +52,12 @@ def _serve(args: argparse.Namespace) -> int:
     sock.listen(2048)
     sock.set_inheritable(True)
     bound_port = sock.getsockname()[1]
+    # One worker accepts a burst of connections at once (gateway/http/accept.py); several
+    # leave libuv's one per turn, which spreads a burst over them.
+    listener = None
+    if workers == 1:
+        sock.setblocking(False)
+        listener = sock
     os.environ[CONFIG_ENV] = os.path.abspath(path)
     if workers > 1:
         _fresh_multiprocess_dir()
@@ -74,7 +80,7 @@ def _serve(args: argparse.Namespace) -> int:
         # each worker); they are fixed at start.
         http=cast(
             "type[asyncio.Protocol]",
-            functools.partial(GuardedHttpToolsProtocol, limits=config.server),
+            functools.partial(GuardedHttpToolsProtocol, limits=config.server, listener=listener),
         ),
         log_level=args.log_level,
         access_log=False,

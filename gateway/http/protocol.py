@@ -17,6 +17,10 @@ buffered whole. A refused connection gets its answer in the route's JSON error s
 gateway stops writing and drops what the client still sends until it closes (at most
 `LINGER_S`), so the client reads the answer instead of a reset.
 
+With `listener` (the listening socket; `gateway serve` gives it with one worker), a connection
+libuv hands over first accepts every other connection waiting behind it (`accept.py`), so a burst
+of new clients is not read one per turn of a busy loop.
+
 `GuardedHttpToolsProtocol` is what `gateway serve` (gateway/cli.py) gives uvicorn as its `http`
 protocol class, bound to the `[server]` table read at start.
 """
@@ -24,7 +28,9 @@ protocol class, bound to the `[server]` table read at start.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
+import socket
 from collections.abc import Callable, MutableMapping
 from typing import Any
 
@@ -41,6 +47,7 @@ from gateway.errors import (
     RequestTimeout,
     ServiceUnavailable,
 )
+from gateway.http.accept import accept_waiting
 from gateway.http.refusals import RateLimitedLog, refusal_bytes, wire_for_url
 
 log = logging.getLogger("gateway.http")
@@ -146,9 +153,11 @@ class GuardedHttpToolsProtocol(CoalescingHttpToolsProtocol):
         _loop: asyncio.AbstractEventLoop | None = None,
         *,
         limits: ServerConfig | None = None,
+        listener: socket.socket | None = None,
     ) -> None:
         super().__init__(config, server_state, app_state, _loop)
         self.limits = limits or ServerConfig()
+        self._listener = listener
         self._reading_head = True
         self._head_bytes = 0  # bytes received since this request's head began
         self._deadline: asyncio.TimerHandle | None = None
@@ -167,6 +176,12 @@ class GuardedHttpToolsProtocol(CoalescingHttpToolsProtocol):
             _CAPACITY.accepted()
         # A connection that never sends a request is closed after the head deadline too.
         self._arm(self.limits.header_timeout_s, self._head_too_slow)
+        if self._listener is not None:
+            # Those accepted here do not look again: this call took every one waiting.
+            serve = functools.partial(
+                type(self), self.config, self.server_state, self.app_state, limits=self.limits
+            )
+            accept_waiting(self._listener, self.loop, serve)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._cancel_deadline()

@@ -1,0 +1,66 @@
+"""A burst of new connections, accepted in one turn of the event loop.
+
+uvloop (libuv) accepts one connection each time its loop polls the listening socket. On a worker
+busy with other connections a turn of the loop lasts as long as their work, so the k-th
+connection of a burst waits k turns before its first request is even read: 64 new connections to
+a worker saturated by 64 others waited up to 0.45 s for their first answers, while the others
+were answered in 25 ms (docs/performance.md, "A burst of new connections"). Python's own event
+loop accepts up to the backlog per poll and shows no such wait.
+
+`accept_waiting` accepts, right after libuv has handed one connection over, every other
+connection already waiting on the listening socket, and serves each with the same protocol, so
+a burst is read in the turn it arrived in. `gateway serve` does it with one worker only: with
+several, libuv's one connection per turn lets the least busy worker take most of a burst.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+from collections.abc import Callable
+
+log = logging.getLogger("gateway.http")
+# At most this many connections accepted in one call: a flood of connections still leaves the
+# loop to the requests in flight (the listening backlog is 2048).
+MAX_PER_TURN = 256
+# The tasks that hand an accepted socket to the loop (the loop keeps only weak references).
+_handing_over: set[asyncio.Task[None]] = set()
+
+
+def accept_waiting(
+    listener: socket.socket,
+    loop: asyncio.AbstractEventLoop,
+    protocol_factory: Callable[[], asyncio.Protocol],
+    limit: int = MAX_PER_TURN,
+) -> int:
+    """Accept the connections waiting on `listener` (non-blocking), each served by a protocol
+    from `protocol_factory`; returns how many. Nothing waiting, or an error accepting (too
+    many open files, say), ends it: libuv accepts the next one as usual."""
+    accepted = 0
+    while accepted < limit:
+        try:
+            connection, _ = listener.accept()
+        except (BlockingIOError, InterruptedError):
+            break
+        except OSError as error:
+            log.warning("cannot accept a waiting connection: %s", error)
+            break
+        accepted += 1
+        task = loop.create_task(_serve(loop, protocol_factory, connection))
+        _handing_over.add(task)
+        task.add_done_callback(_handing_over.discard)
+    return accepted
+
+
+async def _serve(
+    loop: asyncio.AbstractEventLoop,
+    protocol_factory: Callable[[], asyncio.Protocol],
+    connection: socket.socket,
+) -> None:
+    connection.setblocking(False)
+    try:
+        await loop.connect_accepted_socket(protocol_factory, connection)
+    except OSError as error:  # the client left before the loop took the socket
+        log.debug("cannot serve an accepted connection: %s", error)
+        connection.close()

@@ -1,0 +1,151 @@
+"""A burst of connections accepted in one turn of the loop (gateway/http/accept.py), with real
+sockets on loopback and uvloop, as `gateway serve` runs."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import socket
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+import uvloop
+from uvicorn.config import Config
+from uvicorn.server import ServerState
+
+from gateway.config.types import ServerConfig
+from gateway.http.accept import accept_waiting
+from gateway.http.protocol import GuardedHttpToolsProtocol
+
+BURST = 12
+
+
+@pytest.fixture
+def listener() -> Iterator[socket.socket]:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(64)
+    sock.setblocking(False)
+    yield sock
+    sock.close()
+
+
+def _connect(listener: socket.socket, count: int) -> list[socket.socket]:
+    """`count` clients whose connections wait in the listening backlog (the kernel completes
+    the handshake before anyone accepts)."""
+    clients = [socket.create_connection(listener.getsockname()) for _ in range(count)]
+    for client in clients:
+        client.setblocking(False)
+    return clients
+
+
+class Recorded(asyncio.Protocol):
+    made: list[Recorded]
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.made.append(self)
+
+
+class TurnCounter:
+    """Counts the turns of the loop it runs in: a callback that schedules itself again."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.turn = 0
+        self.watchers: list[Callable[[int], None]] = []
+        loop.call_soon(self._tick)
+
+    def _tick(self) -> None:
+        self.turn += 1
+        for watch in self.watchers:
+            watch(self.turn)
+        self.loop.call_soon(self._tick)
+
+
+def test_every_waiting_connection_is_accepted_in_one_call(listener: socket.socket) -> None:
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        made: list[Recorded] = []
+        Recorded.made = made
+        clients = _connect(listener, 5)
+        assert accept_waiting(listener, loop, Recorded) == 5
+        assert accept_waiting(listener, loop, Recorded) == 0  # none left: it stops at once
+        while len(made) < 5:  # each is handed to the loop in a task of its own
+            await asyncio.sleep(0)
+        for client in clients:
+            client.close()
+
+    asyncio.run(main())
+
+
+def test_it_stops_at_its_limit_and_leaves_the_rest_waiting(listener: socket.socket) -> None:
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        Recorded.made = []
+        clients = _connect(listener, 3)
+        assert accept_waiting(listener, loop, Recorded, limit=2) == 2
+        assert accept_waiting(listener, loop, Recorded) == 1
+        while len(Recorded.made) < 3:
+            await asyncio.sleep(0)
+        for client in clients:
+            client.close()
+
+    asyncio.run(main())
+
+
+async def _app(scope: Any, receive: Any, send: Any) -> None:
+    if scope["type"] != "http":
+        return
+    await send({"type": "http.response.start", "status": 200, "headers": []})
+    await send({"type": "http.response.body", "body": b"ok"})
+
+
+def _serve_burst(listener: socket.socket, give_listener: bool) -> tuple[list[int], list[bytes]]:
+    """A burst of BURST clients, each with a request sent, waiting before the server starts;
+    returns the turns of the loop at which the server held 1..BURST connections, and each
+    client's answer."""
+    config = Config(app=_app, ws="none", access_log=False)
+    config.load()
+    state = ServerState()
+    factory = functools.partial(
+        GuardedHttpToolsProtocol,
+        config,
+        state,
+        {},
+        limits=ServerConfig(),
+        listener=listener if give_listener else None,
+    )
+    clients = _connect(listener, BURST)
+    for client in clients:
+        client.send(b"GET / HTTP/1.1\r\nhost: test\r\n\r\n")
+
+    async def main() -> tuple[list[int], list[bytes]]:
+        loop = asyncio.get_running_loop()
+        turns = TurnCounter(loop)
+        seen: list[int] = []
+
+        def watch(turn: int) -> None:
+            while len(seen) < len(state.connections):
+                seen.append(turn)
+
+        turns.watchers.append(watch)
+        server = await loop.create_server(factory, sock=listener)
+        answers = [await loop.sock_recv(client, 4096) for client in clients]
+        server.close()
+        for client in clients:
+            client.close()
+        return seen, answers
+
+    return uvloop.run(main())
+
+
+def test_a_burst_is_taken_in_one_turn_and_every_connection_is_served(
+    listener: socket.socket,
+) -> None:
+    seen, answers = _serve_burst(listener, give_listener=True)
+    assert len(seen) == BURST
+    # libuv hands over the first; that one's protocol accepts the rest at once, and the
+    # loop makes their protocols on its next turn at the latest.
+    assert seen[-1] - seen[0] <= 2, seen
+    assert all(answer.startswith(b"HTTP/1.1 200") for answer in answers)
