@@ -367,18 +367,19 @@ def metric_samples(url: str, name: str) -> dict[str, float]:
 
 
 def request_log_summary(path: Path) -> dict[str, int]:
-    """Records per status/error_type in the gateway's request log (one JSON line per request)."""
+    """Records per status/error_type in the gateway's request log (one JSON line per request),
+    its rotated files (`path.1`, ...: 100 MB each by default) included."""
     import json
 
     counts: dict[str, int] = {}
-    if not path.exists():
-        return counts
-    with path.open() as handle:
-        for line in handle:
-            with contextlib.suppress(ValueError):
-                record = json.loads(line)
-                key = str(record.get("status"))
-                if record.get("error_type"):
-                    key += f" {record['error_type']}"
-                counts[key] = counts.get(key, 0) + 1
+    files = [path, *sorted(path.parent.glob(path.name + ".[0-9]*"))] if path.exists() else []
+    for name in files:
+        with name.open() as handle:
+            for line in handle:
+                with contextlib.suppress(ValueError):
+                    record = json.loads(line)
+                    key = str(record.get("status"))
+                    if record.get("error_type"):
+                        key += f" {record['error_type']}"
+                    counts[key] = counts.get(key, 0) + 1
     return dict(sorted(counts.items(), key=lambda item: -item[1]))
