@@ -15,13 +15,12 @@ DEFAULT_CONFIG = "config.example.toml"
 
 def _serve(args: argparse.Namespace) -> int:
     import asyncio
-    import functools
 
     import uvicorn
 
     from gateway.app import CONFIG_ENV
     from gateway.config import ConfigError, load_config
-    from gateway.http.protocol import GuardedHttpToolsProtocol
+    from gateway.http.protocol import serving_protocol
 
     path = Path(args.config or os.environ.get(CONFIG_ENV) or DEFAULT_CONFIG)
     if not path.exists():
@@ -52,12 +51,6 @@ def _serve(args: argparse.Namespace) -> int:
     sock.listen(2048)
     sock.set_inheritable(True)
     bound_port = sock.getsockname()[1]
-    # One worker accepts a burst of connections at once (gateway/http/accept.py); several
-    # leave libuv's one per turn, which spreads a burst over them.
-    listener = None
-    if workers == 1:
-        sock.setblocking(False)
-        listener = sock
     os.environ[CONFIG_ENV] = os.path.abspath(path)
     if workers > 1:
         _fresh_multiprocess_dir()
@@ -77,11 +70,8 @@ def _serve(args: argparse.Namespace) -> int:
         # installs one) at start.
         ws="none",
         # The [server] HTTP limits travel with the protocol class (a partial pickles into
-        # each worker); they are fixed at start.
-        http=cast(
-            "type[asyncio.Protocol]",
-            functools.partial(GuardedHttpToolsProtocol, limits=config.server, listener=listener),
-        ),
+        # each worker); they are fixed at start. One worker also gets the listening socket.
+        http=cast("type[asyncio.Protocol]", serving_protocol(config.server, sock, workers)),
         log_level=args.log_level,
         access_log=False,
         proxy_headers=False,

@@ -338,3 +338,16 @@ class GuardedHttpToolsProtocol(CoalescingHttpToolsProtocol):
             transport.close()
             return
         self._deadline = self.loop.call_later(LINGER_S, transport.close)
+
+
+def serving_protocol(
+    limits: ServerConfig, listener: socket.socket, workers: int
+) -> Callable[..., GuardedHttpToolsProtocol]:
+    """The protocol class `gateway serve` gives uvicorn: the `[server]` limits bound (a partial
+    pickles into each worker), and with one worker the listening socket, made non-blocking, so
+    a burst of connections is accepted at once (`accept.py`). Several workers leave libuv's one
+    connection per turn, which lets the least busy worker take most of a burst."""
+    if workers == 1:
+        listener.setblocking(False)
+        return functools.partial(GuardedHttpToolsProtocol, limits=limits, listener=listener)
+    return functools.partial(GuardedHttpToolsProtocol, limits=limits)

@@ -16,7 +16,7 @@ from uvicorn.server import ServerState
 
 from gateway.config.types import ServerConfig
 from gateway.http.accept import accept_waiting
-from gateway.http.protocol import GuardedHttpToolsProtocol
+from gateway.http.protocol import GuardedHttpToolsProtocol, serving_protocol
 
 BURST = 12
 
@@ -149,3 +149,12 @@ def test_a_burst_is_taken_in_one_turn_and_every_connection_is_served(
     # loop makes their protocols on its next turn at the latest.
     assert seen[-1] - seen[0] <= 2, seen
     assert all(answer.startswith(b"HTTP/1.1 200") for answer in answers)
+
+
+def test_gateway_serve_gives_the_listener_to_one_worker_only() -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        one = serving_protocol(ServerConfig(), sock, workers=1)
+        assert isinstance(one, functools.partial) and one.keywords["listener"] is sock
+        assert sock.getblocking() is False  # accept() must never wait
+        several = serving_protocol(ServerConfig(), sock, workers=2)
+        assert isinstance(several, functools.partial) and "listener" not in several.keywords
