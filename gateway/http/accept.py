@@ -20,7 +20,11 @@ import logging
 import socket
 from collections.abc import Callable
 
+from gateway.http.refusals import RateLimitedLog
+
 log = logging.getLogger("gateway.http")
+# Out of file descriptors, every connection handed over would fail here again: one line a second.
+_FAILURES = RateLimitedLog(log)
 # At most this many connections accepted in one call: a flood of connections still leaves the
 # loop to the requests in flight (the listening backlog is 2048).
 MAX_PER_TURN = 256
@@ -44,7 +48,7 @@ def accept_waiting(
         except (BlockingIOError, InterruptedError):
             break
         except OSError as error:
-            log.warning("cannot accept a waiting connection: %s", error)
+            _FAILURES.warning("accept", f"cannot accept a waiting connection: {error}")
             break
         accepted += 1
         task = loop.create_task(_serve(loop, protocol_factory, connection))

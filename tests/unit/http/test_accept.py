@@ -94,6 +94,18 @@ def test_it_stops_at_its_limit_and_leaves_the_rest_waiting(listener: socket.sock
     asyncio.run(main())
 
 
+def test_an_error_accepting_ends_the_call_with_a_warning(
+    listener: socket.socket, caplog: pytest.LogCaptureFixture
+) -> None:
+    async def main() -> None:
+        listener.close()  # accept() now fails (EBADF), as it would out of file descriptors
+        assert accept_waiting(listener, asyncio.get_running_loop(), Recorded) == 0
+
+    with caplog.at_level("WARNING", logger="gateway.http"):
+        asyncio.run(main())
+    assert "cannot accept a waiting connection" in caplog.text
+
+
 async def _app(scope: Any, receive: Any, send: Any) -> None:
     if scope["type"] != "http":
         return
