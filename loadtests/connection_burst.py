@@ -1,7 +1,7 @@
 """A burst of new connections to a busy worker: how long their first answers wait.
 
     python loadtests/connection_burst.py [--runs 5] [--duration 2] [--concurrency 64]
-                                         [--pii] [--pin] [--rounds 3] [--tree DIR ...]
+                                         [--pii] [--pin] [--close] [--rounds 3] [--tree DIR ...]
 
 Starts the mock provider (0 ms) and one gateway (`--workers 1`) per source tree (`--tree`, default
 this checkout; give two for before / after: each gateway runs its tree's `gateway` package), then,
@@ -11,10 +11,13 @@ requests in flight, so every run after the first brings a burst of new connectio
 still busy with the previous run's requests, and the first run brings one to an idle worker.
 `--pii` sends the ~200-token PII prompt to a key with the PII guardrail (a busier worker, as in
 features.py's `pii` variant); `--pin` puts the gateway on CPU 0, the mock and wrk on CPU 1.
+`--close` sends `Connection: close`: every request on a new connection (clients without
+keep-alive), so the worker accepts connections all the time, not only in bursts.
 
 Prints each run's req/s, p50, p99 and max (wrk's, to the last byte), then per tree the medians
 over the rounds of: the first run's p99 and max, the later runs' p99 and max (their median per
-round), and the later runs' p50, whose spread over all runs of all trees is the run's noise.
+round), and the later runs' p50, whose spread over the rounds (the largest of any tree) is the
+run's noise.
 Why: uvloop accepts one connection per turn of its loop, so on a busy worker the k-th connection
 of a burst waited k turns (gateway/http/accept.py); docs/performance.md has the figures.
 """
@@ -47,6 +50,8 @@ from loadgen import LoadResult, run_wrk
 def burst_runs(url: str, body: bytes, args: argparse.Namespace) -> list[LoadResult]:
     """`args.runs` wrk runs back to back (each opens `args.concurrency` new connections)."""
     headers = {"Authorization": f"Bearer {GATEWAY_KEY}", "Content-Type": "application/json"}
+    if args.close:
+        headers["Connection"] = "close"
     cpus = {1} if args.pin else None
     results = []
     with cpu_affinity(cpus):  # wrk inherits it
@@ -73,6 +78,11 @@ def summary(rounds: list[list[LoadResult]]) -> dict[str, float]:
     }
 
 
+def spread(values: list[float]) -> float:
+    """(max - min) / median: how far one tree's rounds are from each other."""
+    return (max(values) - min(values)) / statistics.median(values)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--runs", type=int, default=5)
@@ -81,6 +91,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--pii", action="store_true")
     parser.add_argument("--pin", action="store_true")
+    parser.add_argument("--close", action="store_true")
     parser.add_argument("--tree", action="append", type=Path)
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
@@ -111,13 +122,14 @@ def main() -> None:
         for started in gateways.values():
             started.proc.stop()
         mock.stop()
-    later_p50 = [
-        statistics.median(r.p50_ms for r in runs[1:]) for t in trees for runs in results[t]
-    ]
-    noise = (max(later_p50) - min(later_p50)) / statistics.median(later_p50)
+    noise = max(
+        spread([statistics.median(r.p50_ms for r in runs[1:]) for runs in results[tree]])
+        for tree in trees
+    )
     report: dict[str, Any] = {"noise_p50": noise, "trees": {}}
     print(f"\nmedians over {args.rounds} rounds (ms; 'later' = runs 2..{args.runs}, each a burst")
-    print("of new connections to a busy worker; noise = spread of the later runs' p50):")
+    print("of new connections to a busy worker; noise = spread of the later runs' p50 over the")
+    print("rounds, the largest of any tree):")
     for tree in trees:
         figures = summary(results[tree])
         report["trees"][str(tree)] = figures

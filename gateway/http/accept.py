@@ -4,8 +4,9 @@ uvloop (libuv) accepts one connection each time its loop polls the listening soc
 busy with other connections a turn of the loop lasts as long as their work, so the k-th
 connection of a burst waits k turns before its first request is even read: 64 new connections to
 a worker saturated by 64 others waited up to 0.45 s for their first answers, while the others
-were answered in 25 ms (docs/performance.md, "A burst of new connections"). Python's own event
-loop accepts up to the backlog per poll and shows no such wait.
+were answered in 25 ms; clients that open a connection per request were held to one new
+connection per turn (docs/performance.md, ninth round). Python's own event loop accepts up to
+the backlog per poll and shows no such wait.
 
 `accept_waiting` accepts, right after libuv has handed one connection over, every other
 connection already waiting on the listening socket, and serves each with the same protocol, so
