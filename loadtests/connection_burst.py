@@ -1,14 +1,16 @@
 """A burst of new connections to a busy worker: how long their first answers wait.
 
     python loadtests/connection_burst.py [--runs 5] [--duration 2] [--concurrency 64]
-                                         [--pii] [--pin] [--close] [--rounds 3] [--tree DIR ...]
+                                         [--pii] [--pin] [--close] [--workers 1]
+                                         [--rounds 3] [--tree DIR ...]
 
-Starts the mock provider (0 ms) and one gateway (`--workers 1`) per source tree (`--tree`, default
-this checkout; give two for before / after: each gateway runs its tree's `gateway` package), then,
-in each round and for each tree (the order alternating between rounds), runs wrk `--runs` times
-back to back at `--concurrency`. wrk opens all its connections at once and exits with its last
-requests in flight, so every run after the first brings a burst of new connections to a worker
-still busy with the previous run's requests, and the first run brings one to an idle worker.
+Starts the mock provider (0 ms) and one gateway (`--workers`, default 1) per source tree
+(`--tree`, default this checkout; give two for before / after: each gateway runs its tree's
+`gateway` package), then, in each round and for each tree (the order alternating between
+rounds), runs wrk `--runs` times back to back at `--concurrency`. wrk opens all its connections
+at once and exits with its last requests in flight, so every run after the first brings a burst
+of new connections to a worker still busy with the previous run's requests, and the first run
+brings one to an idle worker.
 `--pii` sends the ~200-token PII prompt to a key with the PII guardrail (a busier worker, as in
 features.py's `pii` variant); `--pin` puts the gateway on CPU 0, the mock and wrk on CPU 1.
 `--close` sends `Connection: close`: every request on a new connection (clients without
@@ -92,6 +94,7 @@ def main() -> None:
     parser.add_argument("--pii", action="store_true")
     parser.add_argument("--pin", action="store_true")
     parser.add_argument("--close", action="store_true")
+    parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--tree", action="append", type=Path)
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
@@ -106,7 +109,9 @@ def main() -> None:
             directory = Path(tempfile.mkdtemp(prefix=f"burst-{number}-"))
             config = write_config(directory, mock.url, policy=PII_POLICY if args.pii else "")
             env = {"PYTHONPATH": str(tree.resolve())}
-            gateways[tree] = start_gateway(config, cpus={0} if args.pin else None, env=env)
+            gateways[tree] = start_gateway(
+                config, args.workers, cpus={0} if args.pin else None, env=env
+            )
         results: dict[Path, list[list[LoadResult]]] = {tree: [] for tree in trees}
         for number in range(args.rounds):
             order = trees if number % 2 == 0 else trees[::-1]
