@@ -8,10 +8,14 @@ were answered in 25 ms; clients that open a connection per request were held to 
 connection per turn (docs/performance.md, ninth round). Python's own event loop accepts up to
 the backlog per poll and shows no such wait.
 
-`accept_waiting` accepts, right after libuv has handed one connection over, every other
-connection already waiting on the listening socket, and serves each with the same protocol, so
-a burst is read in the turn it arrived in. `gateway serve` does it with one worker only: with
-several, libuv's one connection per turn lets the least busy worker take most of a burst.
+`accept_waiting` accepts, right after libuv has handed one connection over, the other
+connections already waiting on the listening socket, and serves each with the same protocol.
+With one worker it takes all of them (up to MAX_PER_TURN), so a burst is read in the turn it
+arrived in. Workers sharing the socket take at most SHARED_PER_TURN each: whichever worker
+woke first would otherwise take a whole burst of keep-alive connections and keep them while
+the others idle (measured: 1/63 and 2/62 splits of 64 between two workers, against 22/42 to
+32/32 with libuv alone and with at most 8); a few at a time, a burst still spreads over the
+workers the way libuv spreads it, the least busy worker taking most.
 """
 
 from __future__ import annotations
@@ -29,6 +33,8 @@ _FAILURES = RateLimitedLog(log)
 # At most this many connections accepted in one call: a flood of connections still leaves the
 # loop to the requests in flight (the listening backlog is 2048).
 MAX_PER_TURN = 256
+# At most this many when several workers share the listening socket (see above).
+SHARED_PER_TURN = 8
 # The tasks that hand an accepted socket to the loop (the loop keeps only weak references).
 _handing_over: set[asyncio.Task[None]] = set()
 

@@ -17,9 +17,9 @@ buffered whole. A refused connection gets its answer in the route's JSON error s
 gateway stops writing and drops what the client still sends until it closes (at most
 `LINGER_S`), so the client reads the answer instead of a reset.
 
-With `listener` (the listening socket; `gateway serve` gives it with one worker), a connection
-libuv hands over first accepts every other connection waiting behind it (`accept.py`), so a burst
-of new clients is not read one per turn of a busy loop.
+With `listener` (the listening socket, which `gateway serve` gives), a connection libuv hands
+over first accepts the connections waiting behind it, up to `accept_limit` (`accept.py`), so a
+burst of new clients is not read one per turn of a busy loop.
 
 `GuardedHttpToolsProtocol` is what `gateway serve` (gateway/cli.py) gives uvicorn as its `http`
 protocol class, bound to the `[server]` table read at start.
@@ -47,7 +47,7 @@ from gateway.errors import (
     RequestTimeout,
     ServiceUnavailable,
 )
-from gateway.http.accept import accept_waiting
+from gateway.http.accept import MAX_PER_TURN, SHARED_PER_TURN, accept_waiting
 from gateway.http.refusals import RateLimitedLog, refusal_bytes, wire_for_url
 
 log = logging.getLogger("gateway.http")
@@ -154,10 +154,12 @@ class GuardedHttpToolsProtocol(CoalescingHttpToolsProtocol):
         *,
         limits: ServerConfig | None = None,
         listener: socket.socket | None = None,
+        accept_limit: int = MAX_PER_TURN,
     ) -> None:
         super().__init__(config, server_state, app_state, _loop)
         self.limits = limits or ServerConfig()
         self._listener = listener
+        self._accept_limit = accept_limit
         self._reading_head = True
         self._head_bytes = 0  # bytes received since this request's head began
         self._deadline: asyncio.TimerHandle | None = None
@@ -177,11 +179,12 @@ class GuardedHttpToolsProtocol(CoalescingHttpToolsProtocol):
         # A connection that never sends a request is closed after the head deadline too.
         self._arm(self.limits.header_timeout_s, self._head_too_slow)
         if self._listener is not None:
-            # Those accepted here do not look again: this call took every one waiting.
+            # Those accepted here do not look again: this call took all it may take, and the
+            # next connection libuv hands over takes the next ones.
             serve = functools.partial(
                 type(self), self.config, self.server_state, self.app_state, limits=self.limits
             )
-            accept_waiting(self._listener, self.loop, serve)
+            accept_waiting(self._listener, self.loop, serve, self._accept_limit)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._cancel_deadline()
@@ -343,11 +346,12 @@ class GuardedHttpToolsProtocol(CoalescingHttpToolsProtocol):
 def serving_protocol(
     limits: ServerConfig, listener: socket.socket, workers: int
 ) -> Callable[..., GuardedHttpToolsProtocol]:
-    """The protocol class `gateway serve` gives uvicorn: the `[server]` limits bound (a partial
-    pickles into each worker), and with one worker the listening socket, made non-blocking, so
-    a burst of connections is accepted at once (`accept.py`). Several workers leave libuv's one
-    connection per turn, which lets the least busy worker take most of a burst."""
-    if workers == 1:
-        listener.setblocking(False)
-        return functools.partial(GuardedHttpToolsProtocol, limits=limits, listener=listener)
-    return functools.partial(GuardedHttpToolsProtocol, limits=limits)
+    """The protocol class `gateway serve` gives uvicorn: the `[server]` limits and the listening
+    socket, made non-blocking, bound (a partial pickles into each worker, the socket with it),
+    so waiting connections are accepted several at a time (`accept.py`): all of them with one
+    worker, SHARED_PER_TURN at a time when several workers share the socket."""
+    listener.setblocking(False)
+    limit = MAX_PER_TURN if workers == 1 else SHARED_PER_TURN
+    return functools.partial(
+        GuardedHttpToolsProtocol, limits=limits, listener=listener, accept_limit=limit
+    )

@@ -15,7 +15,7 @@ from uvicorn.config import Config
 from uvicorn.server import ServerState
 
 from gateway.config.types import ServerConfig
-from gateway.http.accept import accept_waiting
+from gateway.http.accept import MAX_PER_TURN, SHARED_PER_TURN, accept_waiting
 from gateway.http.protocol import GuardedHttpToolsProtocol, serving_protocol
 
 BURST = 12
@@ -44,6 +44,7 @@ class Recorded(asyncio.Protocol):
     made: list[Recorded]
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport
         self.made.append(self)
 
 
@@ -163,10 +164,53 @@ def test_a_burst_is_taken_in_one_turn_and_every_connection_is_served(
     assert all(answer.startswith(b"HTTP/1.1 200") for answer in answers)
 
 
-def test_gateway_serve_gives_the_listener_to_one_worker_only() -> None:
+def test_gateway_serve_gives_one_worker_every_waiting_connection_and_several_a_few() -> None:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         one = serving_protocol(ServerConfig(), sock, workers=1)
         assert isinstance(one, functools.partial) and one.keywords["listener"] is sock
+        assert one.keywords["accept_limit"] == MAX_PER_TURN
         assert sock.getblocking() is False  # accept() must never wait
         several = serving_protocol(ServerConfig(), sock, workers=2)
-        assert isinstance(several, functools.partial) and "listener" not in several.keywords
+        assert isinstance(several, functools.partial) and several.keywords["listener"] is sock
+        assert several.keywords["accept_limit"] == SHARED_PER_TURN < MAX_PER_TURN
+
+
+def test_a_worker_sharing_the_socket_takes_a_few_and_leaves_the_rest(
+    listener: socket.socket,
+) -> None:
+    """Handed one connection, a protocol with `accept_limit` 2 takes two more; the rest wait
+    for the next hand-over (another worker's, or this one's next turn)."""
+    config = Config(app=_app, ws="none", access_log=False)
+    config.load()
+    state = ServerState()
+    clients = _connect(listener, 6)
+
+    async def main() -> int:
+        loop = asyncio.get_running_loop()
+        first, _ = listener.accept()  # what libuv would hand over
+        first.setblocking(False)
+        factory = functools.partial(
+            GuardedHttpToolsProtocol,
+            config,
+            state,
+            {},
+            limits=ServerConfig(),
+            listener=listener,
+            accept_limit=2,
+        )
+        await loop.connect_accepted_socket(factory, first)
+        while len(state.connections) < 3:
+            await asyncio.sleep(0)
+        left = accept_waiting(listener, loop, Recorded)
+        while len(Recorded.made) < left:
+            await asyncio.sleep(0)
+        for connection in list(state.connections):
+            connection.transport.close()
+        for recorded in Recorded.made:
+            recorded.transport.close()
+        return left
+
+    Recorded.made = []
+    assert asyncio.run(main()) == 3  # 6 connected: 1 handed over, 2 taken with it, 3 left
+    for client in clients:
+        client.close()
