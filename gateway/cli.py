@@ -70,7 +70,8 @@ def _serve(args: argparse.Namespace) -> int:
         # installs one) at start.
         ws="none",
         # The [server] HTTP limits travel with the protocol class (a partial pickles into
-        # each worker); they are fixed at start. One worker also gets the listening socket.
+        # each worker); they are fixed at start. So do the listening socket and how many of
+        # the connections waiting on it a worker takes at once (gateway/http/accept.py).
         http=cast("type[asyncio.Protocol]", serving_protocol(config.server, sock, workers)),
         log_level=args.log_level,
         access_log=False,

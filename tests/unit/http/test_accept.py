@@ -49,18 +49,18 @@ class Recorded(asyncio.Protocol):
 
 
 class TurnCounter:
-    """Counts the turns of the loop it runs in: a callback that schedules itself again."""
+    """Calls `watch` with the number of each turn of the loop it runs in: a callback that
+    schedules itself again."""
 
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(self, loop: asyncio.AbstractEventLoop, watch: Callable[[int], None]) -> None:
         self.loop = loop
         self.turn = 0
-        self.watchers: list[Callable[[int], None]] = []
+        self.watch = watch
         loop.call_soon(self._tick)
 
     def _tick(self) -> None:
         self.turn += 1
-        for watch in self.watchers:
-            watch(self.turn)
+        self.watch(self.turn)
         self.loop.call_soon(self._tick)
 
 
@@ -114,10 +114,11 @@ async def _app(scope: Any, receive: Any, send: Any) -> None:
     await send({"type": "http.response.body", "body": b"ok"})
 
 
-def _serve_burst(listener: socket.socket, give_listener: bool) -> tuple[list[int], list[bytes]]:
-    """A burst of BURST clients, each with a request sent, waiting before the server starts;
-    returns the turns of the loop at which the server held 1..BURST connections, and each
-    client's answer."""
+def _guarded(
+    listener: socket.socket, accept_limit: int = MAX_PER_TURN
+) -> tuple[Callable[[], GuardedHttpToolsProtocol], ServerState]:
+    """The gateway's protocol as `gateway serve` binds it (with `listener`), on a test app;
+    and the server state that counts its connections."""
     config = Config(app=_app, ws="none", access_log=False)
     config.load()
     state = ServerState()
@@ -127,22 +128,30 @@ def _serve_burst(listener: socket.socket, give_listener: bool) -> tuple[list[int
         state,
         {},
         limits=ServerConfig(),
-        listener=listener if give_listener else None,
+        listener=listener,
+        accept_limit=accept_limit,
     )
+    return factory, state
+
+
+def _serve_burst(listener: socket.socket) -> tuple[list[int], list[bytes]]:
+    """A burst of BURST clients, each with a request sent, waiting before the server starts;
+    returns the turns of the loop at which the server held 1..BURST connections, and each
+    client's answer."""
+    factory, state = _guarded(listener)
     clients = _connect(listener, BURST)
     for client in clients:
         client.send(b"GET / HTTP/1.1\r\nhost: test\r\n\r\n")
 
     async def main() -> tuple[list[int], list[bytes]]:
         loop = asyncio.get_running_loop()
-        turns = TurnCounter(loop)
         seen: list[int] = []
 
         def watch(turn: int) -> None:
             while len(seen) < len(state.connections):
                 seen.append(turn)
 
-        turns.watchers.append(watch)
+        TurnCounter(loop, watch)
         server = await loop.create_server(factory, sock=listener)
         answers = [await loop.sock_recv(client, 4096) for client in clients]
         server.close()
@@ -156,7 +165,7 @@ def _serve_burst(listener: socket.socket, give_listener: bool) -> tuple[list[int
 def test_a_burst_is_taken_in_one_turn_and_every_connection_is_served(
     listener: socket.socket,
 ) -> None:
-    seen, answers = _serve_burst(listener, give_listener=True)
+    seen, answers = _serve_burst(listener)
     assert len(seen) == BURST
     # libuv hands over the first; that one's protocol accepts the rest at once, and the
     # loop makes their protocols on its next turn at the latest.
@@ -180,24 +189,13 @@ def test_a_worker_sharing_the_socket_takes_a_few_and_leaves_the_rest(
 ) -> None:
     """Handed one connection, a protocol with `accept_limit` 2 takes two more; the rest wait
     for the next hand-over (another worker's, or this one's next turn)."""
-    config = Config(app=_app, ws="none", access_log=False)
-    config.load()
-    state = ServerState()
+    factory, state = _guarded(listener, accept_limit=2)
     clients = _connect(listener, 6)
 
     async def main() -> int:
         loop = asyncio.get_running_loop()
         first, _ = listener.accept()  # what libuv would hand over
         first.setblocking(False)
-        factory = functools.partial(
-            GuardedHttpToolsProtocol,
-            config,
-            state,
-            {},
-            limits=ServerConfig(),
-            listener=listener,
-            accept_limit=2,
-        )
         await loop.connect_accepted_socket(factory, first)
         while len(state.connections) < 3:
             await asyncio.sleep(0)
