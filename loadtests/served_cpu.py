@@ -11,7 +11,8 @@ gets the PII prompt). The first `--gateway` is the baseline. The gateways run on
 wrk and redis-server on CPU 1, so each gateway has a core of its own and its CPU time is its
 own work. In each round, every gateway in turn (the order reversed every other round) gets a
 0.5 s wrk warm-up and then `--duration` s of wrk at c = 64; the gateway's CPU time (user +
-system, from /proc) over that run, divided by the requests wrk counted, is its CPU per request.
+system, from /proc) over that run, divided by the requests wrk counted, is its CPU per request
+(and redis-server's, for a `limits+redis` gateway).
 
 At c = 64 one worker is CPU-bound, so its throughput is about the inverse of its CPU per request,
 and a step's CPU is what it costs in req/s; CPU per request moves less with the machine's load
@@ -65,6 +66,7 @@ class Served:
     started: GatewayStart | None = None
     rps: list[float] = field(default_factory=list)
     cpu_us: list[float] = field(default_factory=list)
+    redis_us: list[float] = field(default_factory=list)  # redis-server's, for limits+redis
 
 
 def parse_gateway(text: str) -> Served:
@@ -75,7 +77,7 @@ def parse_gateway(text: str) -> Served:
     return Served(name, Path(tree).resolve(), variant)
 
 
-def measure(served: Served, mode: str, duration_s: float) -> None:
+def measure(served: Served, mode: str, duration_s: float, redis_pid: int | None) -> None:
     assert served.started is not None
     url, pid = served.started.proc.url + CHAT_PATH, served.started.proc.pid
     body = body_for("pii" if served.variant == "pii" else "gateway", mode)
@@ -83,16 +85,18 @@ def measure(served: Served, mode: str, duration_s: float) -> None:
     with cpu_affinity(OTHERS_CPU):  # wrk inherits it
         run_wrk(url, [body], headers, 64, 0.5)
         before = process_cpu_seconds(pid)
+        redis_before = process_cpu_seconds(redis_pid) if redis_pid else 0.0
         result = run_wrk(url, [body], headers, 64, duration_s)
         used = process_cpu_seconds(pid) - before
-    requests = result.ok_rps * duration_s
+        redis_used = process_cpu_seconds(redis_pid) - redis_before if redis_pid else 0.0
+    requests = result.ok_rps * duration_s or float("nan")
     served.rps.append(result.ok_rps)
-    served.cpu_us.append(used / requests * 1e6 if requests else float("nan"))
-    print(
-        f"  {served.name:<16} {result.ok_rps:8,.0f} req/s  CPU {served.cpu_us[-1]:6.1f} us/req"
-        f"  p50 {result.p50_ms:.2f} ms  errors {result.errors}",
-        flush=True,
-    )
+    served.cpu_us.append(used / requests * 1e6)
+    line = f"  {served.name:<16} {result.ok_rps:8,.0f} req/s  CPU {served.cpu_us[-1]:6.1f} us/req"
+    if redis_pid:
+        served.redis_us.append(redis_used / requests * 1e6)
+        line += f" (redis-server {served.redis_us[-1]:.1f})"
+    print(f"{line}  p50 {result.p50_ms:.2f} ms  errors {result.errors}", flush=True)
 
 
 def spread(values: list[float]) -> float:
@@ -107,6 +111,8 @@ def report(gateways: list[Served]) -> None:
             f"  {served.name:<16} {statistics.median(served.rps):8,.0f} req/s "
             f"(spread {spread(served.rps):.1%})  CPU {statistics.median(served.cpu_us):6.1f} us/req"
         )
+        if served.redis_us:
+            line += f" (redis-server {statistics.median(served.redis_us):.1f})"
         if served is not base:
             ratio = [a / b - 1 for a, b in zip(served.rps, base.rps, strict=True)]
             added = [a - b for a, b in zip(served.cpu_us, base.cpu_us, strict=True)]
@@ -142,7 +148,8 @@ def main(argv: list[str] | None = None) -> None:
         for number in range(args.rounds):
             print(f"round {number + 1} of {args.rounds}", flush=True)
             for served in gateways if number % 2 == 0 else gateways[::-1]:
-                measure(served, args.mode, args.duration)
+                redis_pid = redis.process.pid if served.variant == "limits+redis" else None
+                measure(served, args.mode, args.duration, redis_pid)
     finally:
         for served in gateways:
             if served.started is not None:

@@ -4,12 +4,13 @@ Every check-and-reserve is one Lua script (`lua/*.lua`, run by EVALSHA), so repl
 overshoot a limit between a read and a write. Round trips per request: one acquire before the
 upstream call, which also reads the breakers of the model's deployments (the script and one
 HMGET per breaker written together, so the router needs no call of its own on its first
-attempt), and one settle after it. Both are sent without an await, and the RESP client writes
-every call made in one turn of the loop in one write, at its end: `begin_acquire` leaves the
-caller free until it awaits the verdict; `start_settle` (called just before the answer's last
-byte) has the spend and the freed slots written (and encoded: after the byte has left) in the
-same turn as that byte, before this process reads anything more, so other replicas see them
-before the client's next request can reach one (a network round trip later). Every call goes
+attempt), and one settle after it (the settlements started in one turn share one call). Both
+are sent without an await, and the RESP client writes every call made in one turn of the loop in
+one write, at its end: `begin_acquire` leaves the caller free until it awaits the verdict;
+`start_settle` (called just before the answer's last byte) has the spend and the freed slots
+written (and encoded: after the byte has left) in the same turn as that byte, before this
+process reads anything more, so other replicas see them before the client's next request can
+reach one (a network round trip later). Every call goes
 through a `client.RedisClient`, redis-py or the hand-written RESP client, as `[state] client`
 says (`options.py`); every failure of either is `StateUnavailable`. The hot calls are encoded
 from cached pieces (`commands.ScriptCall`): the acquire in `acquire_call.py`, the breaker reads
@@ -113,6 +114,9 @@ class RedisState:
         self.slot_ttl_s = slot_ttl_s  # the hold of an acquire that names none
         self._client = open_client(options)
         self.client_name = self._client.name
+        # The settlements started in this turn of the loop and not yet encoded: one script
+        # call for all of them (`start_settle`).
+        self._settling: _TurnSettlements | None = None
 
     # -- limits -----------------------------------------------------------------------------
 
@@ -213,15 +217,37 @@ class RedisState:
         of holding it back. Only a settlement that may have nothing to write (no reservation
         holds a check, so there is no mark to drop) is encoded now, to find out. The future
         fails when it ran nothing, a StateUnavailable: NOSCRIPT (a restarted server) is sent
-        again by EVAL (`settle`), OOM, READONLY and the rest are retried too."""
+        again by EVAL (`settle`), OOM, READONLY and the rest are retried too.
+
+        Settlements started in the same turn join one call until it is written (the RESP client
+        encodes the turn's calls at its end; redis-py at once, so there each call stays its
+        own): at c = 64 a turn ends a dozen answers or more, so one script call settles them
+        all, and they share its future (a caller that retries retries its own settlements)."""
         if any(settlement.reservation.checks for settlement in settlements):
-            return self._client.send_soon_applied(
-                functools.partial(_settle_command, settlements, now)
-            )
+            turn = self._settling
+            if turn is not None and turn.applied is not None and not turn.applied.done():
+                turn.settlements += settlements  # not encoded yet: one call for both
+                return turn.applied
+            turn = self._settling = _TurnSettlements(list(settlements), now)
+            try:
+                applied = self._client.send_soon_applied(functools.partial(self._settle_turn, turn))
+            except BaseException:
+                if self._settling is turn:
+                    self._settling = None
+                raise
+            turn.applied = applied
+            return applied
         call = settle_ops(settlements, now).call()
         if call is None:
             return None
         return self._client.send_soon_applied(call.evalsha())
+
+    def _settle_turn(self, turn: _TurnSettlements) -> bytes:
+        """The EVALSHA of every settlement started in this turn, as it is written (later ones
+        start the next call)."""
+        if self._settling is turn:
+            self._settling = None
+        return _settle_command(turn.settlements, turn.now)
 
     async def release(self, reservation: Reservation, now: float) -> None:
         call = release_ops(reservation).call()
@@ -336,6 +362,17 @@ class RedisState:
 
     async def aclose(self) -> None:
         await self._client.aclose()
+
+
+class _TurnSettlements:
+    """Settlements that leave in one script call, and whether it applied."""
+
+    __slots__ = ("applied", "now", "settlements")
+
+    def __init__(self, settlements: list[Settlement], now: float) -> None:
+        self.settlements = settlements
+        self.now = now
+        self.applied: asyncio.Future[None] | None = None  # once sent
 
 
 def _settle_command(settlements: Sequence[Settlement], now: float) -> bytes:

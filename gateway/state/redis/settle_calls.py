@@ -54,9 +54,19 @@ class ApplyOps:
         self.args += [_OP_SLOT, key, bulk(token), _NONE]
 
     def adjust(self, check: LimitCheck, at: float, delta: float) -> None:
+        self.adjust_bucket(
+            limit_key_piece(check.kind, check.scope, check.subject), str(math.floor(at)), delta
+        )
+
+    def adjust_bucket(self, key_piece: str, second: str, delta: float) -> None:
+        """Add `delta` to the bucket of `second` of the window hash `key_piece`."""
         if delta:
-            key = self._index(limit_key_piece(check.kind, check.scope, check.subject))
-            self.args += [_OP_WINDOW, key, bulk(str(math.floor(at))), bulk(repr(float(delta)))]
+            self.args += [
+                _OP_WINDOW,
+                self._index(key_piece),
+                bulk(second),
+                bulk(repr(float(delta))),
+            ]
 
     def add_spend(self, key: str, usd: float, ttl_s: int) -> None:
         self.args += [_OP_SPEND, self._index(bulk(key)), bulk(repr(float(usd))), bulk(str(ttl_s))]
@@ -81,19 +91,28 @@ class ApplyOps:
 def settle_ops(settlements: Sequence[Settlement], now: float) -> ApplyOps:
     """Free each reservation's slots, move its tpm reservation to the tokens used, replace each
     budget reservation by the cost (in the period it went to), add the cost to the spend of its
-    `spend_subjects`, and drop its mark."""
+    `spend_subjects`, and drop its mark. The settlements of one turn of the loop go in one call
+    (`RedisState.start_settle`): their changes to one tpm bucket are summed into one, as their
+    spend on one key is (a bucket is never taken below 0, now by the sum of the changes)."""
     ops = ApplyOps()
     spend: dict[str, tuple[float, int]] = {}  # spend key -> (USD to add, its TTL)
+    buckets: dict[tuple[str, str], float] = {}  # (tpm key piece, second) -> tokens to add
     for settlement in settlements:
         reservation = settlement.reservation
         for check in reservation.checks:
             if check.kind == "concurrent":
                 ops.free_slot(check, reservation.token)
             elif check.kind == "tpm":
-                ops.adjust(check, reservation.at, settlement.actual_tokens - check.amount)
+                bucket = (
+                    limit_key_piece("tpm", check.scope, check.subject),
+                    str(math.floor(reservation.at)),
+                )
+                buckets[bucket] = buckets.get(bucket, 0.0) + settlement.actual_tokens - check.amount
         _spend_deltas(settlement, now, spend)
         if reservation.checks:  # every allowed acquire is marked (lua/acquire.lua)
             ops.drop_mark(reservation.token)
+    for (key_piece, second), delta in buckets.items():
+        ops.adjust_bucket(key_piece, second, delta)
     for key, (usd, ttl_s) in spend.items():
         if usd:
             ops.add_spend(key, usd, ttl_s)
