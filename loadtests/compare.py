@@ -29,6 +29,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from load_common import spread
+
 HERE = Path(__file__).resolve().parent.parent
 Key = tuple[str, str, int]  # (target, mode, concurrency)
 # -> (requests/s, p50 ms, the gateway's CPU us per request or None where not measured)
@@ -59,12 +63,6 @@ def run(tree: Path, script: str, extra: Sequence[str], out: Path) -> Figures:
     subprocess.run([*command, *extra], env=env, cwd=tree, check=True, stdout=subprocess.DEVNULL)
     result: Figures = figures(json.loads(out.read_text()))
     return result
-
-
-def spread(values: Sequence[float]) -> float:
-    """(max - min) / median, as a fraction."""
-    middle = statistics.median(values)
-    return (max(values) - min(values)) / middle if middle else 0.0
 
 
 def summary(runs: dict[str, list[Figures]]) -> dict[str, Any]:

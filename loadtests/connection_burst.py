@@ -45,7 +45,7 @@ from harness import (
     start_mock_provider,
     write_config,
 )
-from load_common import CHAT_PATH
+from load_common import CHAT_PATH, spread
 from loadgen import LoadResult, run_wrk
 
 
@@ -78,11 +78,6 @@ def summary(rounds: list[list[LoadResult]]) -> dict[str, float]:
         "later_p50_ms": statistics.median(later(r, "p50_ms") for r in rounds),
         "later_rps": statistics.median(later(r, "rps") for r in rounds),
     }
-
-
-def spread(values: list[float]) -> float:
-    """(max - min) / median: how far one tree's rounds are from each other."""
-    return (max(values) - min(values)) / statistics.median(values)
 
 
 def main() -> None:

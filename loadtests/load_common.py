@@ -11,6 +11,7 @@ import argparse
 import datetime as dt
 import json
 import os
+import statistics
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -36,6 +37,12 @@ BODIES = {
 # The endpoint each mode posts to (chat completions unless named here).
 PATHS = {"responses": RESPONSES_PATH, "responses-stream": RESPONSES_PATH}
 HEADERS = {"Content-Type": "application/json", "Authorization": f"Bearer {GATEWAY_KEY}"}
+
+
+def spread(values: Sequence[float]) -> float:
+    """(max - min) / median, as a fraction: how far a measurement's rounds are from each other."""
+    middle = statistics.median(values)
+    return (max(values) - min(values)) / middle if middle else 0.0
 
 
 def say(text: str = "") -> None:

@@ -45,7 +45,7 @@ from harness import (
     start_redis,
     write_config,
 )
-from load_common import CHAT_PATH
+from load_common import CHAT_PATH, spread
 from loadgen import run_wrk
 
 POLICIES = {
@@ -97,10 +97,6 @@ def measure(served: Served, mode: str, duration_s: float, redis_pid: int | None)
         served.redis_us.append(redis_used / requests * 1e6)
         line += f" (redis-server {served.redis_us[-1]:.1f})"
     print(f"{line}  p50 {result.p50_ms:.2f} ms  errors {result.errors}", flush=True)
-
-
-def spread(values: list[float]) -> float:
-    return (max(values) - min(values)) / statistics.median(values)
 
 
 def report(gateways: list[Served]) -> None:
