@@ -15,6 +15,7 @@ import zlib
 from collections import OrderedDict
 from typing import Any
 
+from gateway.json_types import JSON
 from gateway.mock_provider.behaviour import Choice, Plan, RequestError, plan_chat
 from gateway.mock_provider.render import Frame
 from gateway.providers.anthropic.errors import TranslationError
@@ -27,7 +28,6 @@ from gateway.providers.responses.objects import (
 )
 from gateway.providers.responses.requests_responses_to_chat import responses_request_to_chat
 
-JSON = dict[str, Any]
 STORED_MAX = 10_000
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-JSON = dict[str, Any]
+from gateway.json_types import JSON
 
 # HTTP status -> error type; the names are Anthropic's, which the gateway uses on both surfaces.
 _ERROR_TYPES = {

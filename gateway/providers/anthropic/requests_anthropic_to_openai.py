@@ -8,10 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from gateway.json_types import JSON
 from gateway.providers.anthropic.errors import TranslationError
 from gateway.providers.anthropic.tool_calls import tool_call_from_tool_use
-
-JSON = dict[str, Any]
 
 # Anthropic server tools (web search, bash, ...) carry a versioned type and run on Anthropic's side.
 _CUSTOM_TOOL_TYPES = (None, "custom")

@@ -10,10 +10,9 @@ from typing import Any
 
 import orjson
 
+from gateway.json_types import JSON
 from gateway.providers.anthropic.errors import TranslationError
 from gateway.providers.anthropic.tool_calls import tool_use_from_tool_call
-
-JSON = dict[str, Any]
 
 DEFAULT_MAX_TOKENS = 4096
 _JSON_ONLY = (

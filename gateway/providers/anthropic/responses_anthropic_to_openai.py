@@ -7,13 +7,11 @@ and callers may pass it in.
 from __future__ import annotations
 
 import time
-from typing import Any
 
+from gateway.json_types import JSON
 from gateway.providers.anthropic.stop_reasons import finish_reason
 from gateway.providers.anthropic.tool_calls import tool_call_from_tool_use
 from gateway.providers.anthropic.usage import openai_usage
-
-JSON = dict[str, Any]
 
 
 def anthropic_response_to_openai(resp: JSON, model: str, *, created: int | None = None) -> JSON:

@@ -5,13 +5,10 @@ A pure function over parsed JSON: no I/O.
 
 from __future__ import annotations
 
-from typing import Any
-
+from gateway.json_types import JSON
 from gateway.providers.anthropic.stop_reasons import stop_reason
 from gateway.providers.anthropic.tool_calls import tool_use_from_tool_call
 from gateway.providers.anthropic.usage import anthropic_usage
-
-JSON = dict[str, Any]
 
 
 def openai_response_to_anthropic(resp: JSON, model: str) -> JSON:

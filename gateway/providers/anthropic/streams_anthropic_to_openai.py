@@ -12,11 +12,10 @@ from typing import Any
 
 import orjson
 
+from gateway.json_types import JSON
 from gateway.providers.anthropic.errors import stream_error
 from gateway.providers.anthropic.stop_reasons import finish_reason
 from gateway.providers.anthropic.usage import openai_usage
-
-JSON = dict[str, Any]
 
 
 class AnthropicToOpenAIStream:

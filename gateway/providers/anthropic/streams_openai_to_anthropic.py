@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
+from gateway.json_types import JSON
 from gateway.providers.anthropic.errors import stream_error
 from gateway.providers.anthropic.stop_reasons import stop_reason
 from gateway.providers.anthropic.usage import anthropic_usage
 
-JSON = dict[str, Any]
 Event = tuple[str, JSON]
 
 

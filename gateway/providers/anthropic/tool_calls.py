@@ -10,7 +10,7 @@ from typing import Any
 
 import orjson
 
-JSON = dict[str, Any]
+from gateway.json_types import JSON
 
 
 def parse_arguments(arguments: Any) -> JSON:

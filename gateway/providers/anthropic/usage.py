@@ -8,9 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from gateway.json_types import JSON
 from gateway.providers.base import Usage, token_count
-
-JSON = dict[str, Any]
 
 
 def openai_usage(usage: Any) -> JSON:

@@ -17,12 +17,11 @@ comes back as the answer's text.
 
 from __future__ import annotations
 
-from typing import Any
-
 import orjson
 
 from gateway.config.types import DeploymentConfig, ProviderConfig
 from gateway.errors import GatewayError, InvalidRequest, UpstreamFailed
+from gateway.json_types import JSON
 from gateway.providers.anthropic.adapters import anthropic_headers
 from gateway.providers.anthropic.errors import StreamTranslationError, TranslationError
 from gateway.providers.anthropic.requests_openai_to_anthropic import openai_request_to_anthropic
@@ -47,7 +46,6 @@ from gateway.providers.responses.streams_chat_to_responses import ChatToResponse
 from gateway.providers.upstream_errors import error_from_upstream
 from gateway.sse import SSEDecoder, parse_event
 
-JSON = dict[str, Any]
 _FINAL_EVENTS = frozenset({"response.completed", "response.incomplete", "response.failed"})
 STRUCTURED_TOOL = "structured_output"
 

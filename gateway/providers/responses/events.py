@@ -20,6 +20,7 @@ from typing import Any
 
 import orjson
 
+from gateway.json_types import JSON
 from gateway.providers.responses.objects import (
     function_call_item,
     message_item,
@@ -28,8 +29,6 @@ from gateway.providers.responses.objects import (
     response_object,
 )
 from gateway.sse import encode_event
-
-JSON = dict[str, Any]
 
 
 def encode(event: JSON) -> bytes:

@@ -11,9 +11,8 @@ import secrets
 import time
 from typing import Any
 
+from gateway.json_types import JSON
 from gateway.providers.base import Usage, token_count
-
-JSON = dict[str, Any]
 
 # Request fields a response object echoes back, with OpenAI's defaults.
 _ECHOED: JSON = {

@@ -20,9 +20,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from gateway.json_types import JSON
 from gateway.providers.anthropic.errors import TranslationError
 
-JSON = dict[str, Any]
 _PASSED = ("temperature", "top_p", "user", "parallel_tool_calls", "stream")
 _ROLES = {"user": "user", "assistant": "assistant", "system": "system", "developer": "system"}
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from gateway.json_types import JSON
 from gateway.providers.base import token_count
 from gateway.providers.responses.objects import (
     function_call_item,
@@ -20,7 +21,6 @@ from gateway.providers.responses.objects import (
     responses_usage,
 )
 
-JSON = dict[str, Any]
 INCOMPLETE_REASONS = {"length": "max_output_tokens", "content_filter": "content_filter"}
 
 

@@ -14,14 +14,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from gateway.json_types import JSON
 from gateway.providers.responses.events import ResponseEvents
 from gateway.providers.responses.objects import new_id
 from gateway.providers.responses.responses_chat_to_responses import (
     INCOMPLETE_REASONS,
     chat_usage_to_responses,
 )
-
-JSON = dict[str, Any]
 
 
 class ChatToResponsesStream:
