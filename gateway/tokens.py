@@ -165,7 +165,7 @@ def count_text(text: str) -> int:
     return tally.total()
 
 
-def _content_text(content: Any) -> Iterable[str]:
+def _content_text(content: object) -> Iterable[str]:
     if isinstance(content, str):
         yield content
     elif isinstance(content, list):
@@ -180,7 +180,7 @@ def _content_text(content: Any) -> Iterable[str]:
                     yield str(part["input"])
 
 
-def count_messages(messages: Any, system: Any = None) -> int:
+def count_messages(messages: object, system: object = None) -> int:
     """Estimate prompt tokens of an OpenAI or Anthropic message list (text parts only), within
     one `EXACT_CHARS` budget for all its texts."""
     if system is None and isinstance(messages, list):
@@ -228,7 +228,7 @@ def _count_plain(messages: list[Any]) -> int | None:
     return count
 
 
-def count_response_input(items: Any, instructions: Any = None) -> int:
+def count_response_input(items: object, instructions: object = None) -> int:
     """Estimate prompt tokens of a Responses API `input` (a string or items) and `instructions`:
     message texts, function call names and arguments, function call outputs."""
     if isinstance(items, str):

@@ -96,7 +96,27 @@ def _require_messages(body: dict[str, Any]) -> list[Any]:
                 f"messages[{index}] must be an object with a string 'role'",
                 param=f"messages[{index}]",
             )
+        content = message.get("content")
+        if content is not None and type(content) is not str:
+            _require_objects(content, f"messages[{index}].content", "a string or an array")
+        if "tool_calls" in message and message["tool_calls"] is not None:
+            _require_objects(message["tool_calls"], f"messages[{index}].tool_calls", "an array")
     return messages
+
+
+def _require_objects(value: object, param: str, what: str) -> None:
+    """`value` is an array of objects (content parts, tool calls, tools): the translators between
+    the OpenAI and Anthropic shapes read each entry as one."""
+    if not isinstance(value, list):
+        raise InvalidRequest(f"'{param}' must be {what} of objects", param=param)
+    for index, entry in enumerate(value):
+        if not isinstance(entry, dict):
+            raise InvalidRequest(f"'{param}[{index}]' must be an object", param=f"{param}[{index}]")
+
+
+def _tools(body: dict[str, Any]) -> None:
+    if body.get("tools") is not None:
+        _require_objects(body["tools"], "tools", "an array")
 
 
 def validate_chat(body: dict[str, Any]) -> None:
@@ -109,7 +129,7 @@ def validate_chat(body: dict[str, Any]) -> None:
     _token_count(body, "max_tokens")
     _token_count(body, "max_completion_tokens")
     _optional(body, "temperature", (int, float), "a number")
-    _optional(body, "tools", list, "an array")
+    _tools(body)
     _optional(body, "stream_options", dict, "an object")
     _optional(body, "response_format", dict, "an object")
     if body.get("stream_options") is not None and not body.get("stream"):
@@ -126,7 +146,7 @@ def validate_messages(body: dict[str, Any]) -> None:
     _token_count(body, "max_tokens")
     _optional(body, "stream", bool, "a boolean")
     _optional(body, "system", (str, list), "a string or an array of text blocks")
-    _optional(body, "tools", list, "an array")
+    _tools(body)
 
 
 def validate_completions(body: dict[str, Any]) -> None:
@@ -152,7 +172,7 @@ def validate_count_tokens(body: dict[str, Any]) -> None:
     _require_model(body)
     _require_messages(body)
     _optional(body, "system", (str, list), "a string or an array of text blocks")
-    _optional(body, "tools", list, "an array")
+    _tools(body)
 
 
 def validate_embeddings(body: dict[str, Any]) -> None:
@@ -179,7 +199,7 @@ def validate_responses(body: dict[str, Any]) -> None:
     _optional(body, "store", bool, "a boolean")
     _optional(body, "max_output_tokens", int, "an integer")
     _optional(body, "temperature", (int, float), "a number")
-    _optional(body, "tools", list, "an array")
+    _tools(body)
     _optional(body, "text", dict, "an object")
     _optional(body, "reasoning", dict, "an object")
     _optional(body, "metadata", dict, "an object")

@@ -11,7 +11,7 @@ from typing import Any
 Slot = tuple[Any, Any]
 
 
-def _content_slots(message: Any, key: str = "content") -> Iterator[Slot]:
+def _content_slots(message: object, key: str = "content") -> Iterator[Slot]:
     """A message content: a string, or a list of parts / blocks (text, tool_result)."""
     if not isinstance(message, dict):
         return
@@ -67,7 +67,7 @@ def input_groups(body: dict[str, Any], kind: str) -> list[list[Slot]]:
     return [group for group in groups if group]
 
 
-def output_groups(data: Any, wire: str) -> list[list[Slot]]:
+def output_groups(data: object, wire: str) -> list[list[Slot]]:
     """The answer's text by message: each OpenAI `choices[].message.content` (a legacy
     completion's `choices[].text`), all of Anthropic's `content[].text` blocks as one, each
     Responses API `output[]` message."""
@@ -97,7 +97,7 @@ def output_groups(data: Any, wire: str) -> list[list[Slot]]:
     return groups
 
 
-def string_slots(value: Any) -> Iterator[Slot]:
+def string_slots(value: object) -> Iterator[Slot]:
     """Every string anywhere inside a JSON value (for putting placeholders back in tool calls)."""
     if isinstance(value, dict):
         items: Any = value.items()

@@ -43,7 +43,7 @@ def client_wants_usage(body: dict[str, Any]) -> bool:
 MAX_TOKEN_COUNT = 2**53
 
 
-def token_count(value: Any, name: str) -> int:
+def token_count(value: object, name: str) -> int:
     """One usage count from an upstream: a whole number with 0 <= n < 2**53 (absent or null: 0);
     anything else (a string, a negative or huge number, a fraction) is UpstreamFailed
     `upstream_malformed`, never trusted into a record, a budget or a metric."""
@@ -94,7 +94,7 @@ def stream_cut_short(expected: str) -> UpstreamFailed:
     )
 
 
-def error_text(error: Any) -> str:
+def error_text(error: object) -> str:
     """The message of an upstream error value (an object with `message`, or a string)."""
     if isinstance(error, dict):
         message = error.get("message")

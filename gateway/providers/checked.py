@@ -1,10 +1,15 @@
-"""Every adapter behind one check: an upstream answer that breaks a translator is malformed.
+"""Every adapter behind one check: an upstream answer that breaks a translator is malformed, a
+client's request that breaks one is invalid.
 
 The adapters validate what they rely on (usage counts, the answer's lists, a stream's end) and
 raise `UpstreamFailed` themselves. Whatever else an upstream can make a translator trip over
 (a field of the wrong type deep inside an answer) must still end as a 502 `upstream_malformed`
 (or, mid-stream, an error event), never as a bare 500 or a stream cut without an end: this
 wrapper turns any other exception of `convert_json`, `feed`, `finish` and `text` into that.
+Likewise a request: `gateway.validation` checks the fields every route reads, and a translator
+raises `TranslationError` (400) for what it cannot carry; whatever else in a client's body makes
+`prepare` trip (a wrong type deep inside a content block) is a 400 `invalid_request_error`, not
+a 500.
 """
 
 from __future__ import annotations
@@ -13,7 +18,7 @@ import logging
 from typing import Any
 
 from gateway.config.types import DeploymentConfig, ProviderConfig
-from gateway.errors import GatewayError, UpstreamFailed
+from gateway.errors import GatewayError, InvalidRequest, UpstreamFailed
 from gateway.providers.base import Adapter, PreparedCall, StreamConverter, Usage, malformed
 
 log = logging.getLogger("gateway.providers")
@@ -74,7 +79,8 @@ class CheckedStream:
 
 
 class CheckedAdapter:
-    """An adapter whose answers go through the checks above; requests pass as they are."""
+    """An adapter whose answers go through the checks above, and whose requests are prepared
+    under the same rule (a 400 instead of a 502)."""
 
     def __init__(self, inner: Adapter) -> None:
         self._inner = inner
@@ -91,7 +97,16 @@ class CheckedAdapter:
         provider: ProviderConfig,
         api_key: str | None,
     ) -> PreparedCall:
-        return self._inner.prepare(body, deployment, provider, api_key)
+        try:
+            return self._inner.prepare(body, deployment, provider, api_key)
+        except GatewayError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - see the module docstring
+            log.warning("request not translatable: %s: %s", type(exc).__name__, exc, exc_info=True)
+            raise InvalidRequest(
+                "the request cannot be translated for this model's provider: a field has a type "
+                f"or shape the translation does not accept ({type(exc).__name__})"
+            ) from None
 
     def convert_json(self, data: bytes) -> tuple[bytes, Usage, dict[str, Any]]:
         try:

@@ -34,7 +34,7 @@ def _malformed_event() -> UpstreamFailed:
     return UpstreamFailed("upstream sent a malformed stream event", code="upstream_malformed")
 
 
-def usage_from_openai(usage: Any) -> Usage | None:
+def usage_from_openai(usage: object) -> Usage | None:
     if not isinstance(usage, dict):
         return None
     prompt_details = usage.get("prompt_tokens_details")
@@ -73,7 +73,7 @@ class OpenAIWire:
 OPENAI_WIRE = OpenAIWire()
 
 
-def message_text(choice_message: Any) -> str:
+def message_text(choice_message: object) -> str:
     if isinstance(choice_message, dict) and isinstance(choice_message.get("content"), str):
         return str(choice_message["content"])
     return ""

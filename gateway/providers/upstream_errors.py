@@ -11,8 +11,6 @@ OpenAI body (the Anthropic shape has no code).
 
 from __future__ import annotations
 
-from typing import Any
-
 import orjson
 
 from gateway.config.types import DeploymentConfig
@@ -26,7 +24,7 @@ _OPENAI_CODES = {
 }
 
 
-def _text(value: Any) -> str | None:
+def _text(value: object) -> str | None:
     """A field as text: strings as they are, numbers (vLLM's `"code": 400`) spelled out."""
     if isinstance(value, str) and value:
         return value
@@ -35,7 +33,7 @@ def _text(value: Any) -> str | None:
     return None
 
 
-def _fields(parsed: Any) -> dict[str, str | None]:
+def _fields(parsed: object) -> dict[str, str | None]:
     """message, type, code, param and the Anthropic type of an error body, when present."""
     if not isinstance(parsed, dict):
         return {}

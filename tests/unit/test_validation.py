@@ -32,6 +32,19 @@ MESSAGES = [{"role": "user", "content": "hi"}]
             {"model": "m", "messages": MESSAGES, "stream_options": {"include_usage": True}},
             "stream_options",
         ),
+        # What the translators read as objects (a number there was a 500 on a translated route).
+        ({"model": "m", "messages": [{"role": "user", "content": 5}]}, "messages[0].content"),
+        ({"model": "m", "messages": [{"role": "user", "content": [5]}]}, "messages[0].content[0]"),
+        (
+            {"model": "m", "messages": [*MESSAGES, {"role": "assistant", "tool_calls": {}}]},
+            "messages[1].tool_calls",
+        ),
+        (
+            {"model": "m", "messages": [{"role": "assistant", "tool_calls": ["x"]}]},
+            "messages[0].tool_calls[0]",
+        ),
+        ({"model": "m", "messages": MESSAGES, "tools": "x"}, "tools"),
+        ({"model": "m", "messages": MESSAGES, "tools": [{}, 1]}, "tools[1]"),
     ],
 )
 def test_chat_rejections_name_the_param(body: dict[str, object], param: str) -> None:
@@ -44,12 +57,28 @@ def test_valid_chat_passes() -> None:
     validate_chat(
         {
             "model": "m",
-            "messages": MESSAGES,
+            "messages": [
+                {"role": "system", "content": [{"type": "text", "text": "be brief"}]},
+                {"role": "assistant", "content": None, "tool_calls": [{"id": "c"}]},
+                {"role": "tool", "content": "42", "tool_call_id": "c"},
+                *MESSAGES,
+            ],
+            "tools": [{"type": "function", "function": {"name": "f"}}],
             "stream": True,
             "stream_options": {"include_usage": True},
             "n": 2,
         }
     )
+
+
+def test_messages_content_and_tools_are_checked_as_on_chat() -> None:
+    body = {"model": "m", "max_tokens": 5, "messages": [{"role": "user", "content": 7}]}
+    with pytest.raises(InvalidRequest) as info:
+        validate_messages(body)
+    assert info.value.param == "messages[0].content"
+    with pytest.raises(InvalidRequest) as info:
+        validate_messages({**body, "messages": MESSAGES, "tools": [None]})
+    assert info.value.param == "tools[0]"
 
 
 def test_messages_requires_max_tokens() -> None:

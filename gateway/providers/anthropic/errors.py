@@ -8,8 +8,6 @@ share one status -> error type table.
 
 from __future__ import annotations
 
-from typing import Any
-
 from gateway.json_types import JSON
 
 # HTTP status -> error type; the names are Anthropic's, which the gateway uses on both surfaces.
@@ -61,7 +59,7 @@ def _error_type(status: int) -> str:
     return "api_error" if status >= 500 else "invalid_request_error"
 
 
-def _error_message(body: Any, fallback: str) -> str:
+def _error_message(body: object, fallback: str) -> str:
     if isinstance(body, dict):
         error = body.get("error")
         if isinstance(error, dict) and isinstance(error.get("message"), str) and error["message"]:

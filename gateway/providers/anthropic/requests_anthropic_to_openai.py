@@ -6,8 +6,6 @@ fields it knows, so a parameter an OpenAI-compatible server would reject never l
 
 from __future__ import annotations
 
-from typing import Any
-
 from gateway.json_types import JSON
 from gateway.providers.anthropic.errors import TranslationError
 from gateway.providers.anthropic.tool_calls import tool_call_from_tool_use
@@ -37,7 +35,9 @@ def anthropic_request_to_openai(body: JSON, upstream_model: str) -> JSON:
     messages: list[JSON] = []
     system = body.get("system")
     if isinstance(system, list):
-        system = "\n\n".join(b["text"] for b in system if isinstance(b, dict) and b.get("text"))
+        system = "\n\n".join(
+            text for block in _blocks(system) if isinstance(text := block.get("text"), str) and text
+        )
     if system:
         messages.append({"role": "system", "content": system})
     for message in body.get("messages") or ():
@@ -66,13 +66,13 @@ def anthropic_request_to_openai(body: JSON, upstream_model: str) -> JSON:
     return out
 
 
-def _openai_user(content: Any) -> list[JSON]:
+def _openai_user(content: object) -> list[JSON]:
     if isinstance(content, str):
         return [{"role": "user", "content": content}]
     tool_messages: list[JSON] = []
     parts: list[JSON] = []
-    for block in content or ():
-        kind = block.get("type") if isinstance(block, dict) else None
+    for block in _blocks(content):
+        kind = block.get("type")
         if kind == "tool_result":
             tool_messages.append(
                 {
@@ -97,16 +97,24 @@ def _openai_user(content: Any) -> list[JSON]:
     return [*tool_messages, {"role": "user", "content": parts}]
 
 
-def _result_text(content: Any) -> str:
+def _blocks(content: object) -> list[JSON]:
+    """A message's (or a tool result's) content blocks: its objects when it is an array."""
+    if not isinstance(content, list):
+        return []
+    return [block for block in content if isinstance(block, dict)]
+
+
+def _result_text(content: object) -> str:
     if isinstance(content, str):
         return content
-    texts = [
-        b.get("text", "") for b in content or () if isinstance(b, dict) and b.get("type") == "text"
-    ]
-    return "\n".join(texts)
+    return "\n".join(
+        text
+        for block in _blocks(content)
+        if block.get("type") == "text" and isinstance(text := block.get("text"), str)
+    )
 
 
-def _source_url(source: Any) -> str:
+def _source_url(source: object) -> str:
     if isinstance(source, dict):
         if source.get("type") == "base64":
             return f"data:{source.get('media_type')};base64,{source.get('data')}"
@@ -118,7 +126,7 @@ def _source_url(source: Any) -> str:
     )
 
 
-def _openai_document(source: Any) -> JSON:
+def _openai_document(source: object) -> JSON:
     if isinstance(source, dict) and source.get("type") == "text":
         return {"type": "text", "text": str(source.get("data", ""))}
     if isinstance(source, dict) and source.get("type") == "base64":
@@ -132,15 +140,15 @@ def _openai_document(source: Any) -> JSON:
     )
 
 
-def _openai_assistant(content: Any) -> JSON:
+def _openai_assistant(content: object) -> JSON:
     if isinstance(content, str):
         return {"role": "assistant", "content": content}
     texts: list[str] = []
     calls: list[JSON] = []
-    for block in content or ():
-        kind = block.get("type") if isinstance(block, dict) else None
-        if kind == "text":
-            texts.append(block.get("text", ""))
+    for block in _blocks(content):
+        kind = block.get("type")
+        if kind == "text" and isinstance(text := block.get("text"), str):
+            texts.append(text)
         elif kind == "tool_use":
             calls.append(tool_call_from_tool_use(block))
     message: JSON = {"role": "assistant", "content": "".join(texts) if texts or not calls else None}

@@ -6,8 +6,6 @@ fields it knows, so a parameter Anthropic would reject never leaks through.
 
 from __future__ import annotations
 
-from typing import Any
-
 import orjson
 
 from gateway.json_types import JSON
@@ -109,12 +107,12 @@ def openai_request_to_anthropic(body: JSON, upstream_model: str) -> JSON:
     return out
 
 
-def _text_blocks(content: Any) -> list[JSON]:
+def _text_blocks(content: object) -> list[JSON]:
     """System/developer content (a string or text parts) as Anthropic text blocks."""
     if isinstance(content, str):
         return [{"type": "text", "text": content}] if content else []
     blocks = []
-    for part in content or ():
+    for part in content if isinstance(content, list) else ():
         if isinstance(part, dict) and part.get("type") == "text" and part.get("text"):
             blocks.append(_text_block(part))
     return blocks
@@ -128,7 +126,7 @@ def _text_block(part: JSON) -> JSON:
     return block
 
 
-def _user_blocks(content: Any) -> list[JSON]:
+def _user_blocks(content: object) -> list[JSON]:
     if isinstance(content, str):
         return [{"type": "text", "text": content}] if content else []
     if not isinstance(content, list):
@@ -159,7 +157,7 @@ def _split_data_url(url: str) -> tuple[str, str]:
     return header[len("data:") : -len(";base64")], data
 
 
-def _image_block(url: Any) -> JSON:
+def _image_block(url: object) -> JSON:
     if not isinstance(url, str) or not url:
         raise TranslationError("image_url.url must be a non-empty string")
     if url.startswith("data:"):
@@ -173,7 +171,7 @@ def _image_block(url: Any) -> JSON:
     raise TranslationError("image_url.url must be an http(s) URL or a base64 data: URL")
 
 
-def _document_block(file: Any) -> JSON:
+def _document_block(file: object) -> JSON:
     data_url = file.get("file_data") if isinstance(file, dict) else None
     if not isinstance(data_url, str) or not data_url.startswith("data:"):
         raise TranslationError(
@@ -247,7 +245,7 @@ def _merge_turns(turns: list[tuple[str, list[JSON]]]) -> list[JSON]:
     return merged
 
 
-def _response_format_instruction(response_format: Any) -> str | None:
+def _response_format_instruction(response_format: object) -> str | None:
     if not isinstance(response_format, dict):
         return None
     kind = response_format.get("type")

@@ -5,8 +5,6 @@ Used by the response and the stream translators alike, so each mapping is writte
 
 from __future__ import annotations
 
-from typing import Any
-
 # Anthropic stop_reason -> OpenAI finish_reason.
 _FINISH_REASONS = {
     "end_turn": "stop",
@@ -27,11 +25,11 @@ _STOP_REASONS = {
 }
 
 
-def finish_reason(stop_reason: Any) -> str:
+def finish_reason(stop_reason: object) -> str:
     """The OpenAI `finish_reason` for an Anthropic `stop_reason` ("stop" when unknown)."""
     return _FINISH_REASONS.get(stop_reason, "stop") if isinstance(stop_reason, str) else "stop"
 
 
-def stop_reason(finish: Any) -> str:
+def stop_reason(finish: object) -> str:
     """The Anthropic `stop_reason` for an OpenAI `finish_reason` ("end_turn" when unknown)."""
     return _STOP_REASONS.get(finish, "end_turn") if isinstance(finish, str) else "end_turn"

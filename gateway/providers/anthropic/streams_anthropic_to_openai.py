@@ -8,7 +8,6 @@ with the caller.
 from __future__ import annotations
 
 import time
-from typing import Any
 
 import orjson
 
@@ -124,7 +123,7 @@ class AnthropicToOpenAIStream:
                 return [self._chunk({"tool_calls": [call]})]
         return []
 
-    def _update_usage(self, usage: Any) -> None:
+    def _update_usage(self, usage: object) -> None:
         if not isinstance(usage, dict):
             return
         # message_delta counts are cumulative: they replace those of message_start.

@@ -6,14 +6,12 @@ translators of each direction share these.
 
 from __future__ import annotations
 
-from typing import Any
-
 import orjson
 
 from gateway.json_types import JSON
 
 
-def parse_arguments(arguments: Any) -> JSON:
+def parse_arguments(arguments: object) -> JSON:
     """OpenAI tool-call `arguments` (a JSON string) as an Anthropic `input` object; else `{}`."""
     if isinstance(arguments, dict):
         return arguments

@@ -6,13 +6,11 @@ every prompt token. Each conversion moves the cached counts across that line.
 
 from __future__ import annotations
 
-from typing import Any
-
 from gateway.json_types import JSON
 from gateway.providers.base import Usage, token_count
 
 
-def openai_usage(usage: Any) -> JSON:
+def openai_usage(usage: object) -> JSON:
     """Anthropic usage -> OpenAI usage.
 
     Anthropic's `input_tokens` excludes cache reads and writes; OpenAI's `prompt_tokens`
@@ -38,7 +36,7 @@ def openai_usage(usage: Any) -> JSON:
     return out
 
 
-def anthropic_usage(usage: Any) -> JSON:
+def anthropic_usage(usage: object) -> JSON:
     """OpenAI usage -> Anthropic usage.
 
     OpenAI's `prompt_tokens` includes cached tokens; Anthropic's `input_tokens` does not, so the
@@ -58,7 +56,7 @@ def anthropic_usage(usage: Any) -> JSON:
     return out
 
 
-def usage_from_anthropic(usage: Any) -> Usage | None:
+def usage_from_anthropic(usage: object) -> Usage | None:
     """Anthropic usage as the gateway's record (prompt counts include cache reads and writes);
     None when `usage` is not an object."""
     if not isinstance(usage, dict):

@@ -105,7 +105,7 @@ class ResponseEvents:
         )
         return events
 
-    def call_start(self, key: Any, call_id: str, name: str) -> list[JSON]:
+    def call_start(self, key: object, call_id: str, name: str) -> list[JSON]:
         """A function call begins; `key` names it in later `call_arguments`."""
         events = self.close_open()
         item = function_call_item(new_id("fc"), call_id, name, "", status="in_progress")
@@ -113,7 +113,7 @@ class ResponseEvents:
         self._calls[key] = len(self.output) - 1
         return events
 
-    def call_arguments(self, key: Any, delta: str) -> list[JSON]:
+    def call_arguments(self, key: object, delta: str) -> list[JSON]:
         index = self._calls.get(key)
         if index is None or not delta:
             return []

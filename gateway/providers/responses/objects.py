@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import secrets
 import time
-from typing import Any
 
 from gateway.json_types import JSON
 from gateway.providers.base import Usage, token_count
@@ -107,7 +106,7 @@ def responses_usage(
     }
 
 
-def usage_from_responses(usage: Any) -> Usage | None:
+def usage_from_responses(usage: object) -> Usage | None:
     """A Responses `usage` as the gateway's record; None when it is not an object."""
     if not isinstance(usage, dict):
         return None
@@ -126,7 +125,7 @@ def usage_from_responses(usage: Any) -> Usage | None:
     )
 
 
-def output_text(response: Any) -> str:
+def output_text(response: object) -> str:
     """The text of every `output_text` part of a response (or of its `output` list)."""
     output = response.get("output") if isinstance(response, dict) else response
     parts: list[str] = []

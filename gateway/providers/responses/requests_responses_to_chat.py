@@ -60,7 +60,7 @@ def responses_request_to_chat(body: JSON, model: str) -> JSON:
     return out
 
 
-def input_messages(value: Any) -> list[JSON]:
+def input_messages(value: object) -> list[JSON]:
     """Responses `input` (a string or a list of items) as chat messages."""
     if isinstance(value, str):
         return [{"role": "user", "content": value}]
@@ -107,7 +107,7 @@ def _message(item: JSON, index: int) -> JSON:
     return {"role": role, "content": [_part(part, index) for part in content]}
 
 
-def _text(part: Any) -> str:
+def _text(part: object) -> str:
     if isinstance(part, dict):
         for name in ("text", "refusal"):
             if isinstance(part.get(name), str):
@@ -115,8 +115,10 @@ def _text(part: Any) -> str:
     return ""
 
 
-def _part(part: Any, index: int) -> JSON:
-    kind = part.get("type") if isinstance(part, dict) else None
+def _part(part: object, index: int) -> JSON:
+    if not isinstance(part, dict):
+        raise TranslationError(f"input[{index}] has a content part that is not an object")
+    kind = part.get("type")
     if kind in ("input_text", "output_text", "text"):
         return {"type": "text", "text": _text(part)}
     if kind == "input_image" and isinstance(part.get("image_url"), str):
@@ -144,7 +146,7 @@ def _add_call(messages: list[JSON], item: JSON) -> None:
         messages.append({"role": "assistant", "content": None, "tool_calls": [call]})
 
 
-def _output(value: Any) -> str:
+def _output(value: object) -> str:
     if isinstance(value, str):
         return value
     if isinstance(value, list):
@@ -152,7 +154,7 @@ def _output(value: Any) -> str:
     return ""
 
 
-def _tool(tool: Any) -> JSON:
+def _tool(tool: object) -> JSON:
     if not isinstance(tool, dict) or tool.get("type") != "function":
         kind = tool.get("type") if isinstance(tool, dict) else tool
         raise TranslationError(f"the tool '{kind}' needs a deployment with the Responses API")
@@ -164,7 +166,7 @@ def _tool(tool: Any) -> JSON:
     return {"type": "function", "function": function}
 
 
-def _tool_choice(choice: Any) -> Any:
+def _tool_choice(choice: object) -> Any:
     if isinstance(choice, str):
         return choice
     if isinstance(choice, dict) and choice.get("type") == "function":
@@ -172,7 +174,7 @@ def _tool_choice(choice: Any) -> Any:
     raise TranslationError("this tool_choice needs a deployment with the Responses API")
 
 
-def _response_format(spec: Any) -> JSON | None:
+def _response_format(spec: object) -> JSON | None:
     if not isinstance(spec, dict):
         return None
     kind = spec.get("type")

@@ -9,8 +9,6 @@ reasoning details kept). The request's fields are echoed as OpenAI echoes them.
 
 from __future__ import annotations
 
-from typing import Any
-
 from gateway.json_types import JSON
 from gateway.providers.base import token_count
 from gateway.providers.responses.objects import (
@@ -24,7 +22,7 @@ from gateway.providers.responses.objects import (
 INCOMPLETE_REASONS = {"length": "max_output_tokens", "content_filter": "content_filter"}
 
 
-def chat_usage_to_responses(usage: Any) -> JSON | None:
+def chat_usage_to_responses(usage: object) -> JSON | None:
     if not isinstance(usage, dict):
         return None
     prompt_details = usage.get("prompt_tokens_details")

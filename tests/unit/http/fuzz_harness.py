@@ -70,6 +70,8 @@ ENDPOINTS = {
     "/v1/embeddings": "openai",
     "/v1/messages": "anthropic",
 }
+# Every endpoint the fuzz tests post to, with the error shape it answers in.
+WIRES = {**ENDPOINTS, "/v1/responses": "openai"}
 # Derandomized (the same examples on every run) and small: a CI budget of a few seconds each.
 BUDGET = settings(
     max_examples=60,
@@ -131,7 +133,7 @@ def check(harness: Harness, path: str, response: httpx.Response, records_before:
     assert response.status_code != 500, response.text
     if response.status_code >= 400:
         body = response.json()
-        if ENDPOINTS[path] == "anthropic":
+        if WIRES[path] == "anthropic":
             assert body["type"] == "error"
             assert isinstance(body["error"]["type"], str)
             assert isinstance(body["error"]["message"], str)

@@ -99,6 +99,111 @@ def test_hostile_requests_get_clean_answers(harness: Harness, path: str, body: b
     check(harness, path, harness.post(path, body), before)
 
 
+# Bodies that pass the checks every route makes (a known model, messages that are objects with a
+# role, a valid max_tokens), hostile inside: what the translators between the OpenAI, Anthropic
+# and Responses shapes read (content blocks, tool calls, tools, system, input items). "gpt" is
+# served by an OpenAI upstream and "claude" by an Anthropic one, so every endpoint but the
+# one matching the provider's own shape is translated.
+blocks = json_values | st.fixed_dictionaries(
+    {
+        "type": st.sampled_from(
+            ["text", "image_url", "image", "document", "file", "tool_use", "tool_result"]
+            + ["input_text", "input_image", "output_text", "function_call", "message"]
+        )
+    },
+    optional={
+        "text": texts | json_values,
+        "image_url": json_values,
+        "source": json_values,
+        "file": json_values,
+        "content": texts | st.lists(json_values, max_size=2) | json_values,
+        "input": json_values,
+        "id": json_values,
+        "name": json_values,
+        "role": st.sampled_from(["user", "assistant"]) | json_values,
+        "arguments": json_values,
+        "call_id": json_values,
+    },
+)
+block_contents = texts | st.lists(blocks, max_size=3) | json_values
+tool_calls = st.lists(
+    st.fixed_dictionaries(
+        {},
+        optional={
+            "id": json_values,
+            "type": st.just("function") | json_values,
+            "function": json_values
+            | st.fixed_dictionaries({}, optional={"name": json_values, "arguments": json_values}),
+        },
+    )
+    | json_values,
+    max_size=2,
+)
+routed_messages = st.fixed_dictionaries(
+    {"role": st.sampled_from(["user", "assistant", "system", "developer", "tool"])},
+    optional={
+        "content": block_contents,
+        "tool_calls": tool_calls | json_values,
+        "tool_call_id": json_values,
+    },
+)
+tools = st.lists(
+    st.fixed_dictionaries(
+        {},
+        optional={
+            "type": st.just("function") | json_values,
+            "function": json_values,
+            "name": json_values,
+            "input_schema": json_values,
+            "parameters": json_values,
+        },
+    )
+    | json_values,
+    max_size=2,
+)
+routed_extras = {
+    "system": block_contents,
+    "tools": tools | json_values,
+    "tool_choice": st.sampled_from(["auto", "none", "required"]) | json_values,
+    "response_format": json_values,
+    "stop": json_values,
+    "metadata": json_values,
+}
+routed_bodies = st.fixed_dictionaries(
+    {
+        "model": st.sampled_from(["gpt", "claude"]),
+        "max_tokens": st.just(16),
+        "messages": st.lists(routed_messages, min_size=1, max_size=3),
+    },
+    optional=routed_extras,
+)
+responses_bodies = st.fixed_dictionaries(
+    {
+        "model": st.sampled_from(["gpt", "claude"]),
+        "input": texts | st.lists(blocks, min_size=1, max_size=3),
+    },
+    optional={**routed_extras, "instructions": texts, "text": json_values},
+)
+
+
+@BUDGET
+@given(
+    path=st.sampled_from(["/v1/chat/completions", "/v1/messages", "/v1/responses"]),
+    data=st.data(),
+)
+def test_hostile_requests_on_translated_routes_get_clean_answers(
+    harness: Harness, path: str, data: st.DataObject
+) -> None:
+    """Regression: a message's content or a tool call of the wrong type (a number, an array of
+    numbers) reached a translator and made it raise TypeError or AttributeError: a 500."""
+    body: dict[str, Any] = data.draw(responses_bodies if path == "/v1/responses" else routed_bodies)
+    harness.reply = FakeReply(
+        200, body=_anthropic_answer(0) if body["model"] == "claude" else _openai_answer(0)
+    )
+    before = len(harness.sink.records)
+    check(harness, path, harness.post(path, json.dumps(body).encode()), before)
+
+
 # -- hostile upstream answers -------------------------------------------------------------------
 
 
