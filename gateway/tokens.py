@@ -201,9 +201,10 @@ def count_messages(messages: object, system: object = None) -> int:
         framing += _TOKENS_PER_MESSAGE
         for text in _content_text(message.get("content")):
             tally.add(text)
-        for call in message.get("tool_calls") or ():
-            if isinstance(call, dict):
-                function = call.get("function") or {}
+        calls = message.get("tool_calls")
+        for call in calls if isinstance(calls, list) else ():
+            function = call.get("function") if isinstance(call, dict) else None
+            if isinstance(function, dict):
                 tally.add(str(function.get("name", "")))
                 tally.add(str(function.get("arguments", "")))
     return framing + tally.total()

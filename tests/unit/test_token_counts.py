@@ -100,3 +100,15 @@ def test_plain_messages_count_as_the_general_walk_counts_them(messages: list[obj
                 tally.add(str(call["function"].get("name", "")))
                 tally.add(str(call["function"].get("arguments", "")))
     assert tokens.count_messages(messages) == framing + tally.total()
+
+
+def test_tool_calls_of_any_shape_are_counted_without_failing() -> None:
+    """Regression: a tool call whose `function` was not an object (a number, an array) made the
+    count raise AttributeError: a 500 for every request of a key with a tpm limit."""
+    called = {"name": "lookup", "arguments": '{"q": "weather"}'}
+    good = [{"role": "assistant", "tool_calls": [{"function": called}]}]
+    odd = [{"role": "assistant", "tool_calls": [{"function": 5}, {"function": [1]}, 7, None]}]
+    framing = tokens.count_messages([{"role": "assistant"}])
+    assert tokens.count_messages(odd) == framing
+    assert tokens.count_messages([{"role": "assistant", "tool_calls": 5}]) == framing
+    assert tokens.count_messages(good) > framing

@@ -55,6 +55,10 @@ key_sha256 = "{digest}"
 policy = "fuzz"
 """
 POLICY = """
+# Limits that never bind: every request's prompt is counted for its tpm estimate.
+[limits]
+tpm = 1000000000
+
 [cache]
 mode = "exact"
 
@@ -71,7 +75,7 @@ ENDPOINTS = {
     "/v1/messages": "anthropic",
 }
 # Every endpoint the fuzz tests post to, with the error shape it answers in.
-WIRES = {**ENDPOINTS, "/v1/responses": "openai"}
+WIRES = {**ENDPOINTS, "/v1/responses": "openai", "/v1/messages/count_tokens": "anthropic"}
 # Derandomized (the same examples on every run) and small: a CI budget of a few seconds each.
 BUDGET = settings(
     max_examples=60,

@@ -188,14 +188,17 @@ responses_bodies = st.fixed_dictionaries(
 
 @BUDGET
 @given(
-    path=st.sampled_from(["/v1/chat/completions", "/v1/messages", "/v1/responses"]),
+    path=st.sampled_from(
+        ["/v1/chat/completions", "/v1/messages", "/v1/messages/count_tokens", "/v1/responses"]
+    ),
     data=st.data(),
 )
 def test_hostile_requests_on_translated_routes_get_clean_answers(
     harness: Harness, path: str, data: st.DataObject
 ) -> None:
     """Regression: a message's content or a tool call of the wrong type (a number, an array of
-    numbers) reached a translator and made it raise TypeError or AttributeError: a 500."""
+    numbers) reached a translator, or the prompt's token count (a limit's estimate,
+    count_tokens), and made it raise TypeError or AttributeError: a 500."""
     body: dict[str, Any] = data.draw(responses_bodies if path == "/v1/responses" else routed_bodies)
     harness.reply = FakeReply(
         200, body=_anthropic_answer(0) if body["model"] == "claude" else _openai_answer(0)
