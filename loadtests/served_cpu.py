@@ -6,13 +6,14 @@
 Starts the mock provider (0 ms) and one `gateway serve --workers 1` per `--gateway`: NAME is a
 label, TREE a source tree (its `gateway` package is the one run: a copy of this checkout with one
 change is how a step's cost is isolated), VARIANT one of `default`, `limits`, `limits+redis`
-(the limits on a throwaway redis-server) or `pii` (features_variants.py's policies; `pii`
-gets the PII prompt). The first `--gateway` is the baseline. The gateways run on CPU 0, the mock,
-wrk and redis-server on CPU 1, so each gateway has a core of its own and its CPU time is its
-own work. In each round, every gateway in turn (the order reversed every other round) gets a
-0.5 s wrk warm-up and then `--duration` s of wrk at c = 64; the gateway's CPU time (user +
-system, from /proc) over that run, divided by the requests wrk counted, is its CPU per request
-(and redis-server's, for a `limits+redis` gateway).
+(the limits on a throwaway redis-server, client `auto`), `limits+redis-py` (the same through
+redis-py) or `pii` (features_variants.py's policies; `pii` gets the PII prompt). The first
+`--gateway` is the baseline. The gateways run on CPU 0, the mock, wrk and redis-server on CPU
+1, so each gateway has a core of its own and its CPU time is its own work. In each round, every
+gateway in turn (the order reversed every other round) gets a 0.5 s wrk warm-up and then
+`--duration` s of wrk at c = 64; the gateway's CPU time (user + system, from /proc) over that
+run, divided by the requests wrk counted, is its CPU per request (and redis-server's, for a
+gateway on Redis).
 
 At c = 64 one worker is CPU-bound, so its throughput is about the inverse of its CPU per request,
 and a step's CPU is what it costs in req/s; CPU per request moves less with the machine's load
@@ -52,8 +53,11 @@ POLICIES = {
     "default": "",
     "limits": LIMITS_POLICY,
     "limits+redis": LIMITS_POLICY,
+    "limits+redis-py": LIMITS_POLICY,
     "pii": PII_POLICY,
 }
+# The Redis client of each variant on Redis (`[state] client`).
+REDIS_CLIENTS = {"limits+redis": "auto", "limits+redis-py": "redis-py"}
 GATEWAY_CPU = {0}
 OTHERS_CPU = {1}  # the mock, wrk and redis-server
 
@@ -66,7 +70,7 @@ class Served:
     started: GatewayStart | None = None
     rps: list[float] = field(default_factory=list)
     cpu_us: list[float] = field(default_factory=list)
-    redis_us: list[float] = field(default_factory=list)  # redis-server's, for limits+redis
+    redis_us: list[float] = field(default_factory=list)  # redis-server's, for Redis variants
 
 
 def parse_gateway(text: str) -> Served:
@@ -131,20 +135,24 @@ def main(argv: list[str] | None = None) -> None:
     mock = start_mock_provider(OTHERS_CPU)
     redis: Any = None
     try:
-        if any(served.variant == "limits+redis" for served in gateways):
+        if any(served.variant in REDIS_CLIENTS for served in gateways):
             redis = start_redis(OTHERS_CPU)
         for number, served in enumerate(gateways):
             directory = Path(tempfile.mkdtemp(prefix=f"served-cpu-{number}-"))
-            redis_url = redis.url if served.variant == "limits+redis" else None
+            redis_url = redis.url if served.variant in REDIS_CLIENTS else None
             config = write_config(
-                directory, mock.url, policy=POLICIES[served.variant], redis_url=redis_url
+                directory,
+                mock.url,
+                policy=POLICIES[served.variant],
+                redis_url=redis_url,
+                redis_client=REDIS_CLIENTS.get(served.variant, "auto"),
             )
             env = {"PYTHONPATH": str(served.tree)}
             served.started = start_gateway(config, 1, cpus=GATEWAY_CPU, env=env)
         for number in range(args.rounds):
             print(f"round {number + 1} of {args.rounds}", flush=True)
             for served in gateways if number % 2 == 0 else gateways[::-1]:
-                redis_pid = redis.process.pid if served.variant == "limits+redis" else None
+                redis_pid = redis.process.pid if served.variant in REDIS_CLIENTS else None
                 measure(served, args.mode, args.duration, redis_pid)
     finally:
         for served in gateways:

@@ -219,10 +219,10 @@ class RedisState:
         fails when it ran nothing, a StateUnavailable: NOSCRIPT (a restarted server) is sent
         again by EVAL (`settle`), OOM, READONLY and the rest are retried too.
 
-        Settlements started in the same turn join one call until it is written (the RESP client
-        encodes the turn's calls at its end; redis-py at once, so there each call stays its
-        own): at c = 64 a turn ends a dozen answers or more, so one script call settles them
-        all, and they share its future (a caller that retries retries its own settlements)."""
+        Settlements started in the same turn join one call until it is written (both clients
+        encode the turn's calls at its end): at c = 64 a turn ends a dozen answers or more, so
+        one script call settles them all, and they share its future (a caller that retries
+        retries its own settlements)."""
         if any(settlement.reservation.checks for settlement in settlements):
             turn = self._settling
             if turn is not None and turn.applied is not None and not turn.applied.done():

@@ -13,13 +13,13 @@ What a client promises:
   the timeout, or answers "cannot serve now" (READONLY, LOADING, MASTERDOWN).
 - `send_soon(commands)`: the same, as a future, without an await: written at the end of this
   turn of the loop (the RESP client: in one write with every other call of the turn, in the
-  order they were made; redis-py: from a task started now); raises StateUnavailable when it
-  cannot even start.
+  order they were made; redis-py: in one pipeline with every other call of the turn, from one
+  task on one pooled connection); raises StateUnavailable when it cannot even start.
 - `send_soon_applied(command)`: `send_soon` of one command whose reply only says whether it
   applied (a settlement's): the future ends with None, or with the error (an error reply or
   StateUnavailable). `command` may be a function that encodes it, called when it is written
   (the RESP client: at the end of the turn, so work done just before an answer's last byte
-  waits until that byte has left; redis-py: now).
+  waits until that byte has left; redis-py: when the turn's pipeline is sent).
 - No call waits more than one timeout, and none waits behind a reconnect (`gate.Gate`).
 """
 

@@ -79,8 +79,9 @@ _CODES: dict[type[Exception], str] = {
     AuthorizationError: "NOPERM",
 }
 Client = aioredis.Redis | RedisCluster
-# Calls in flight at once (each holds one pooled connection: a cold burst opens this many, each
-# with its TLS and AUTH handshakes), and the bound of each pool.
+# Pipelines (one per turn of the loop that started calls) in flight at once, each holding one
+# pooled connection: a cold burst opens this many, each with its TLS and AUTH handshakes; and the
+# bound of each pool.
 IN_FLIGHT_MAX = 16
 POOL_MAX = 1024
 
@@ -93,13 +94,14 @@ class RedisPyClient(ClientBase):
         self.timeout_s = options.timeout_s
         self.gate = Gate(self._probe)
         self._sentinel: Sentinel | None = None
-        # A burst waits for one of IN_FLIGHT_MAX calls to end (within its timeout) instead of
-        # opening a connection per call (redis-py's pools open one per call in flight).
+        # A burst waits for one of IN_FLIGHT_MAX pipelines to end (within its timeout) instead
+        # of opening a connection per call (redis-py's pools open one per call in flight).
         self._slots = asyncio.Semaphore(IN_FLIGHT_MAX)
         self._initializing = asyncio.Lock()
         self._ready = False
         # Calls waiting for their replies: failed at once when another call closes the gate.
         self._waiting: set[asyncio.Future[list[Reply]]] = set()
+        self._turn: _Turn | None = None  # the calls started in this turn of the loop
         self._redis: Client = self._build(options)
 
     def _build(self, options: RedisOptions) -> Client:
@@ -136,21 +138,22 @@ class RedisPyClient(ClientBase):
         return client
 
     def begin(self, commands: Sequence[Command]) -> Awaitable[list[Reply]]:
-        """Sent from a task started now: the write leaves on the next turn of the loop, not
-        before this returns (redis-py cannot write without an await), on a pooled connection,
-        so a later call may overtake it (the RESP client keeps the order)."""
+        """Sent with the other calls of this turn of the loop (`_Turn`): the write leaves on the
+        next turn, not before this returns (redis-py cannot write without an await), on a
+        pooled connection, so a call of a later turn may overtake it (the RESP client keeps
+        the order)."""
         refused = self.gate.refusal()
         if refused is not None:
             return refuse(refused)
-        return self._start([decode(command) for command in commands])
+        return self._start(commands)
 
     def send_soon(self, commands: Sequence[bytes]) -> asyncio.Future[list[Reply]]:
         self.gate.check()
-        return self._start([decode(command) for command in commands])
+        return self._start(commands)
 
     def send_soon_applied(self, command: bytes | Callable[[], bytes]) -> asyncio.Future[None]:
-        # Encoded now: redis-py writes from a task anyway.
-        sent = self.send_soon([command if isinstance(command, bytes) else command()])
+        # A function is encoded when the turn's calls are sent, as on the RESP client.
+        sent = self._start([command])
         applied: asyncio.Future[None] = sent.get_loop().create_future()
 
         def outcome(sent: asyncio.Future[list[Reply]]) -> None:
@@ -169,38 +172,39 @@ class RedisPyClient(ClientBase):
         sent.add_done_callback(outcome)
         return applied
 
-    def _start(self, commands: list[list[bytes | str | int]]) -> asyncio.Future[list[Reply]]:
+    def _start(
+        self, commands: Sequence[Command | Callable[[], bytes]]
+    ) -> asyncio.Future[list[Reply]]:
         """The replies, or StateUnavailable at the deadline whatever redis-py is doing then: a
         call it is cancelling may still be closing its connection (which can take another
-        socket timeout), and that is left to finish in the background."""
+        socket timeout), and that is left to finish in the background.
+
+        Every call started in one turn of the loop joins that turn's `_Turn`: one task, one
+        pooled connection and one pipeline send them all (at c = 64 a turn starts a dozen
+        acquires and settles a dozen answers), and they share its deadline."""
         loop = asyncio.get_running_loop()
         outcome: asyncio.Future[list[Reply]] = loop.create_future()
-        task = loop.create_task(self._send(commands))
+        turn = self._turn
+        if turn is None:
+            turn = self._turn = _Turn()
+            task = loop.create_task(self._send_turn(turn))
 
-        def expire() -> None:
-            if not outcome.done():
+            def expire() -> None:
                 error = StateUnavailable(f"redis: no reply within {self.timeout_s:g} s", "timeout")
-                outcome.set_exception(error)
-                self._failed(error)
-            task.cancel()
-
-        timer = loop.call_later(self.timeout_s, expire)
-
-        def finished(task: asyncio.Task[list[Reply]]) -> None:
-            timer.cancel()
-            error = task.exception() if not task.cancelled() else None
-            if outcome.done():
-                return  # expired, or failed with another call (its error was retrieved above)
-            if task.cancelled():
-                outcome.set_exception(StateUnavailable("redis: call cancelled", "timeout"))
-            elif error is not None:
-                outcome.set_exception(error)
-                if isinstance(error, StateUnavailable):
+                if turn.fail(error):
                     self._failed(error)
-            else:
-                outcome.set_result(task.result())
+                task.cancel()
 
-        task.add_done_callback(finished)
+            timer = loop.call_later(self.timeout_s, expire)
+
+            def ended(_: asyncio.Task[None]) -> None:
+                timer.cancel()
+                if self._turn is turn:  # cancelled before it ran (the client closing)
+                    self._turn = None
+                turn.fail(StateUnavailable("redis: call cancelled", "timeout"))
+
+            task.add_done_callback(ended)
+        turn.calls.append((commands, outcome))
         self._waiting.add(outcome)
         outcome.add_done_callback(self._waiting.discard)
         return outcome
@@ -217,7 +221,14 @@ class RedisPyClient(ClientBase):
             if refusal is not None and not waiting.done():
                 waiting.set_exception(refusal)
 
-    async def _send(self, commands: list[list[bytes | str | int]]) -> list[Reply]:
+    async def _send_turn(self, turn: _Turn) -> None:
+        """Send the calls of `turn` (closed now: a call started from here on begins the next
+        turn) and hand each its replies, or the error."""
+        if self._turn is turn:
+            self._turn = None
+        commands, counts = turn.encode()
+        if not commands:
+            return
         try:
             async with self._slots:
                 if not self._ready:
@@ -230,10 +241,15 @@ class RedisPyClient(ClientBase):
                         pipe.execute_command(*command)
                     replies = [_reply(r) for r in await pipe.execute(raise_on_error=False)]
         except asyncio.CancelledError:
+            turn.fail(StateUnavailable("redis: call cancelled", "timeout"))
             raise
         except Exception as exc:  # noqa: BLE001 - whatever redis-py raised: unavailable
-            raise unavailable(exc) from exc
-        return check_available(replies)
+            error = unavailable(exc)
+            if turn.fail(error):
+                self._failed(error)
+            return
+        for error in turn.deliver(replies, counts):
+            self._failed(error)
 
     async def _initialize(self) -> None:
         """Learn the cluster's slots once, before concurrent calls (redis-py's cluster client
@@ -267,6 +283,59 @@ class RedisPyClient(ClientBase):
         if self._sentinel is not None:
             for sentinel in self._sentinel.sentinels:
                 await sentinel.aclose()
+
+
+class _Turn:
+    """The calls started in one turn of the loop, sent in one pipeline: each call's commands
+    (a function encodes one when the turn is sent) and the future of its replies."""
+
+    __slots__ = ("calls",)
+
+    def __init__(self) -> None:
+        self.calls: list[
+            tuple[Sequence[Command | Callable[[], bytes]], asyncio.Future[list[Reply]]]
+        ] = []
+
+    def encode(self) -> tuple[list[list[bytes | str | int]], list[int]]:
+        """Every call's commands, decoded for redis-py, in order, and how many each call has.
+        A call whose function fails to encode fails alone (it sends nothing)."""
+        commands: list[list[bytes | str | int]] = []
+        counts: list[int] = []
+        for call, outcome in self.calls:
+            try:
+                decoded = [decode(c() if callable(c) else c) for c in call]
+            except Exception as exc:  # noqa: BLE001 - that call's failure, not the turn's
+                if not outcome.done():
+                    outcome.set_exception(exc)
+                decoded = []
+            commands += decoded
+            counts.append(len(decoded))
+        return commands, counts
+
+    def deliver(self, replies: list[Reply], counts: list[int]) -> list[StateUnavailable]:
+        """Each call's replies (those meaning "cannot serve now" fail it instead); returns
+        those failures."""
+        failures: list[StateUnavailable] = []
+        start = 0
+        for (_, outcome), count in zip(self.calls, counts, strict=True):
+            mine, start = replies[start : start + count], start + count
+            if outcome.done() or not count:
+                continue
+            try:
+                outcome.set_result(check_available(mine))
+            except StateUnavailable as error:
+                outcome.set_exception(error)
+                failures.append(error)
+        return failures
+
+    def fail(self, error: StateUnavailable) -> bool:
+        """Fail every call still waiting with `error`; whether any was."""
+        failed = False
+        for _, outcome in self.calls:
+            if not outcome.done():
+                outcome.set_exception(error)
+                failed = True
+        return failed
 
 
 def reply_error(exc: Exception) -> ReplyError:

@@ -8,12 +8,14 @@ from collections.abc import Callable
 import pytest
 import redis
 
-from gateway.state import LimitCheck, Reservation, Settlement, StateUnavailable
+from gateway.config.types import RedisClientName
+from gateway.state import LimitCheck, RedisOptions, Reservation, Settlement, StateUnavailable
 from gateway.state.redis import backend
 from gateway.state.redis.backend import RedisState
 from gateway.state.redis.settle_calls import ApplyOps
 from gateway.state.redis.settle_calls import settle_ops as real_settle_ops
 from gateway.state.redis.wire import bulk
+from tests.unit.state.conftest import TEST_TIMEOUT_S
 
 T0 = 1_768_435_200.0  # 2026-01-15T00:00:00Z
 SLOT = LimitCheck("key", "demo", "concurrent", 1, 1)
@@ -54,12 +56,21 @@ async def test_a_settlement_with_nothing_to_write_needs_no_write(
     assert state.start_settle([nothing], T0) is None  # found out now, not at the write
 
 
+@pytest.mark.parametrize("client", ["resp", "redis-py"])
 async def test_the_settlements_of_one_turn_leave_in_one_script_call(
-    redis_url: str, make_redis_state: Callable[[], RedisState]
+    redis_url: str, client: RedisClientName
 ) -> None:
-    """At c = 64 a turn of the loop ends many answers: one call settles them all (the RESP
-    client; redis-py encodes each at once), and their tpm changes to one bucket are summed."""
-    state = make_redis_state()
+    """At c = 64 a turn of the loop ends many answers: one call settles them all (each client
+    encodes the turn's calls as it sends them), and their tpm changes to one bucket are
+    summed."""
+    state = RedisState(RedisOptions(url=redis_url, client=client, timeout_s=TEST_TIMEOUT_S))
+    try:
+        await _settle_three_in_one_turn(redis_url, state)
+    finally:
+        await state.aclose()
+
+
+async def _settle_three_in_one_turn(redis_url: str, state: RedisState) -> None:
     checks = [
         LimitCheck("key", "demo", "concurrent", 3, 1),
         LimitCheck("key", "demo", "tpm", 1e4, 100),

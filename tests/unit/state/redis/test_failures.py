@@ -5,6 +5,7 @@ the cache and the router turn StateUnavailable into the `on_redis_error` path: n
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import os
 import signal
@@ -137,15 +138,24 @@ async def test_a_timeout_fails_every_call_waiting_on_the_stalled_server(
 ) -> None:
     """redis-py: calls in flight on other pooled connections to a stalled server fail with the
     first one that times out ("down", as a call made then is refused), as they do on the RESP
-    client's one connection, instead of each waiting out its own timeout."""
+    client's one connection, instead of each waiting out its own timeout. (The calls of one
+    turn of the loop are one pipeline on one connection: they time out together.)"""
     assert own_server.process is not None
     state = RedisState(RedisOptions(url=own_server.url, client="redis-py", timeout_s=0.25))
     try:
         assert await state.ping()
         os.kill(own_server.process.pid, signal.SIGSTOP)
-        calls = [state.begin_acquire(RPM, T0) for _ in range(6)]
+        calls = []
+        for _ in range(6):  # each in a turn of its own: six pipelines, on six connections
+            calls.append(state.begin_acquire(RPM, T0))
+            await asyncio.sleep(0)
         kinds = [await _kind(call) for call in calls]
         assert sorted(kinds) == ["down"] * 5 + ["timeout"], kinds
+        os.kill(own_server.process.pid, signal.SIGCONT)
+        assert await state.ping()
+        os.kill(own_server.process.pid, signal.SIGSTOP)
+        together = [state.begin_acquire(RPM, T0) for _ in range(6)]  # one turn: one pipeline
+        assert [await _kind(call) for call in together] == ["timeout"] * 6
     finally:
         os.kill(own_server.process.pid, signal.SIGCONT)
         await state.aclose()

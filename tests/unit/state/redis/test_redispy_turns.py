@@ -1,0 +1,65 @@
+"""The redis-py client sends the calls started in one turn of the loop as one pipeline, on one
+pooled connection, and hands each call its own replies (gateway/state/redis/redispy.py)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import pytest
+import redis
+
+from gateway.state import RedisOptions
+from gateway.state.redis.redispy import RedisPyClient
+from gateway.state.redis.wire import ReplyError, encode
+from tests.unit.state.conftest import TEST_TIMEOUT_S
+
+
+@pytest.fixture
+async def client(redis_url: str) -> AsyncIterator[RedisPyClient]:
+    made = RedisPyClient(RedisOptions(url=redis_url, client="redis-py", timeout_s=TEST_TIMEOUT_S))
+    yield made
+    await made.aclose()
+
+
+def _connections(redis_url: str) -> int:
+    with redis.Redis.from_url(redis_url) as admin:
+        return int(admin.info("clients")["connected_clients"]) - 1  # not this one
+
+
+async def test_the_calls_of_one_turn_share_one_connection_and_get_their_own_replies(
+    redis_url: str, client: RedisPyClient
+) -> None:
+    assert await client.ping()  # connected: the pool holds one connection
+    before = _connections(redis_url)
+    calls = [
+        client.begin([encode(["ECHO", f"call {n}"]), encode(["ECHO", f"call {n} again"])])
+        if n % 3 == 0
+        else client.begin([encode(["ECHO", f"call {n}"])])
+        for n in range(20)
+    ]
+    replies = await asyncio.gather(*calls)
+    assert replies == [
+        [f"call {n}".encode(), f"call {n} again".encode()] if n % 3 == 0 else [f"call {n}".encode()]
+        for n in range(20)
+    ]
+    # Twenty calls in flight at once took one pooled connection, not one each (up to 16).
+    assert _connections(redis_url) == before
+
+
+async def test_an_error_reply_or_a_failed_encoding_stays_with_its_call(
+    client: RedisPyClient,
+) -> None:
+    def cannot_encode() -> bytes:
+        raise ValueError("no")
+
+    good = client.begin([encode(["ECHO", "fine"])])
+    wrong = client.begin([encode(["INCR", "not a number", "extra"])])
+    failed = client.send_soon_applied(cannot_encode)
+    after = client.begin([encode(["ECHO", "still fine"])])
+    assert await good == [b"fine"]
+    (error,) = await wrong
+    assert isinstance(error, ReplyError) and error.code == "ERR"
+    with pytest.raises(ValueError, match="no"):
+        await failed
+    assert await after == [b"still fine"]
