@@ -24,7 +24,7 @@ Each has an OpenAI body (`/v1/chat/*`, `/v1/embeddings`) and an Anthropic body (
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 
 import orjson
 
@@ -178,8 +178,16 @@ class RateLimited(GatewayError):
     type = "rate_limit_error"
     code = "rate_limit_exceeded"
 
-    def __init__(self, message: str, *, budget: bool = False, **kw: Any) -> None:
-        super().__init__(message, **kw)
+    def __init__(
+        self,
+        message: str,
+        *,
+        budget: bool = False,
+        param: str | None = None,
+        code: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message, param=param, code=code, headers=headers)
         if budget:
             self.type = "insufficient_quota"
             self.code = "budget_exceeded"
@@ -222,10 +230,12 @@ class UpstreamRejected(GatewayError):
         *,
         error_type: str | None = None,
         anthropic_type: str | None = None,
-        upstream_body: Any = None,
-        **kw: Any,
+        upstream_body: object = None,
+        param: str | None = None,
+        code: str | None = None,
+        headers: dict[str, str] | None = None,
     ) -> None:
-        super().__init__(message, **kw)
+        super().__init__(message, param=param, code=code, headers=headers)
         self.upstream_status = status
         self.status = status if status < 500 or status in (503, 504, 529) else 502
         if error_type:

@@ -23,7 +23,6 @@ import os
 import tempfile
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
 
 import tiktoken
 
@@ -210,7 +209,7 @@ def count_messages(messages: object, system: object = None) -> int:
     return framing + tally.total()
 
 
-def _count_plain(messages: list[Any]) -> int | None:
+def _count_plain(messages: list[object]) -> int | None:
     """`count_messages` of messages that are all dicts with plain string contents and no tool
     calls, within `EXACT_CHARS` together (nearly every chat request), without its general
     walk; None for any other list."""
@@ -234,7 +233,7 @@ def count_response_input(items: object, instructions: object = None) -> int:
     message texts, function call names and arguments, function call outputs."""
     if isinstance(items, str):
         items = [{"role": "user", "content": items}]
-    messages: list[Any] = []
+    messages: list[object] = []
     for item in items if isinstance(items, list) else ():
         if not isinstance(item, dict):
             continue

@@ -41,10 +41,6 @@ class CheckedStream:
         """The converter checked."""
         return self._inner
 
-    def __getattr__(self, name: str) -> Any:
-        # What a converter offers beside the protocol (a Responses stream's final `response`).
-        return getattr(self._inner, name)
-
     @property
     def usage(self) -> Usage | None:
         return self._inner.usage
