@@ -1,8 +1,9 @@
 """Reading the request log: records, time bounds and the filters `replay` and `stats` share.
 
 The log is the one the gateway writes (docs/request-log.md), one JSON object per line. Lines
-that do not parse (a torn last line after a crash, a stray edit) are counted and skipped, never
-fatal: the tools read what is there.
+that do not parse (a torn last line after a crash, a stray edit), and records whose fields are
+not of the types the gateway writes (`well_typed`), are counted and skipped, never fatal: the
+tools read what is there.
 """
 
 from __future__ import annotations
@@ -22,6 +23,54 @@ Record = dict[str, Any]
 _RELATIVE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d|w)\s*$", re.IGNORECASE)
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 _STATUS = re.compile(r"^[1-5](?:\d\d|xx)$", re.IGNORECASE)
+_LONGEST_S = 36_500 * 86_400  # an age or a span: a hundred years at most
+
+
+# The fields the tools read, and what the gateway writes in each (docs/request-log.md), null
+# aside: a record with one of them of another type is not the gateway's (a stray edit, another
+# program's line) and is skipped and counted like a line that does not parse.
+_NUMBER = (int, float)
+_FIELD_TYPES: dict[str, tuple[type, ...]] = {
+    **dict.fromkeys(("ts", "latency_ms", "ttft_ms", "overhead_ms", "cost_usd"), _NUMBER),
+    **dict.fromkeys(("status", "prompt_tokens", "completion_tokens", "prompt_version"), (int,)),
+    **dict.fromkeys(
+        (
+            "id",
+            "model",
+            "key_id",
+            "team",
+            "deployment",
+            "provider",
+            "endpoint",
+            "error_type",
+            "finish_reason",
+            "cache",
+            "session_id",
+            "prompt_id",
+        ),
+        (str,),
+    ),
+    **dict.fromkeys(("stream", "fallback_used"), (bool,)),
+    **dict.fromkeys(("attempts", "guardrails"), (list,)),
+    **dict.fromkeys(("tags", "request", "response", "prompt_variables"), (dict,)),
+}
+
+
+# `ts` is a Unix time the tools print as a date: from 1970 up to the last second of year 9999.
+_LAST_TS = 253_402_300_799
+
+
+def well_typed(record: Record) -> bool:
+    """Every field the tools read is null or of the type the gateway writes (a bool is not a
+    number here, though Python counts it as one), and `ts` a time a date can show."""
+    for name, types in _FIELD_TYPES.items():
+        value = record.get(name)
+        if value is None:
+            continue
+        if not isinstance(value, types) or (isinstance(value, bool) and bool not in types):
+            return False
+    ts = record.get("ts")
+    return ts is None or 0 <= ts <= _LAST_TS
 
 
 class UsageError(ValueError):
@@ -38,11 +87,15 @@ def parse_time(text: str, now: float | None = None) -> float:
     value = text.strip()
     match = _RELATIVE.match(value)
     if match:
-        return now - float(match.group(1)) * _UNIT_SECONDS[match.group(2).lower()]
+        return now - _seconds(match, text)
     try:
-        return float(value)
+        number = float(value)
     except ValueError:
         pass
+    else:
+        if not 0 <= number <= _LAST_TS:
+            raise UsageError(f"cannot read time {text!r}: a Unix timestamp from 0 to {_LAST_TS}")
+        return number
     try:
         parsed = datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
     except ValueError:
@@ -60,7 +113,16 @@ def parse_span(text: str) -> float:
     match = _RELATIVE.match(text.strip())
     if not match:
         raise UsageError(f"cannot read the span {text!r}: use 30m, 1h, 7d, 2w")
-    return float(match.group(1)) * _UNIT_SECONDS[match.group(2).lower()]
+    return _seconds(match, text)
+
+
+def _seconds(match: re.Match[str], text: str) -> float:
+    """The length of a matched age or span, up to `_LONGEST_S` (the dates around it must still
+    print)."""
+    seconds = float(match.group(1)) * _UNIT_SECONDS[match.group(2).lower()]
+    if seconds > _LONGEST_S:
+        raise UsageError(f"cannot read {text!r}: at most {_LONGEST_S // 86400}d")
+    return seconds
 
 
 def parse_statuses(text: str) -> tuple[str, ...]:
@@ -121,7 +183,7 @@ class LogReader:
                 except orjson.JSONDecodeError:
                     self.bad_lines += 1
                     continue
-                if not isinstance(record, dict):
+                if not isinstance(record, dict) or not well_typed(record):
                     self.bad_lines += 1
                     continue
                 self.seen += 1

@@ -10,6 +10,7 @@ import pytest
 from gateway.observability.log_reader import (
     RecordFilter,
     UsageError,
+    parse_span,
     parse_statuses,
     parse_time,
     read_records,
@@ -42,10 +43,23 @@ def test_parse_time(text: str, expected: float) -> None:
     assert parse_time(text, now=NOW) == pytest.approx(expected)
 
 
-@pytest.mark.parametrize("text", ["", "yesterday", "1x", "-1h", "2024-13-01"])
+@pytest.mark.parametrize(
+    "text", ["", "yesterday", "1x", "-1h", "2024-13-01", "-5", "1e300", "nan", "inf"]
+)
 def test_parse_time_rejects(text: str) -> None:
     with pytest.raises(UsageError, match="cannot read time"):
         parse_time(text, now=NOW)
+
+
+def test_ages_and_spans_stop_at_a_hundred_years() -> None:
+    """Longer ones would put the dates the tools print before year 1 (a ValueError)."""
+    assert parse_span("36500d") == 36500 * 86400
+    assert parse_time("36500d", now=NOW) == NOW - 36500 * 86400
+    for text in ("36501d", "100000000d", "9999999w"):
+        with pytest.raises(UsageError, match="at most 36500d"):
+            parse_span(text)
+        with pytest.raises(UsageError, match="at most 36500d"):
+            parse_time(text, now=NOW)
 
 
 def test_statuses() -> None:
@@ -124,3 +138,41 @@ def test_select_keeps_replayable_successes_then_samples_and_limits(tmp_path: Pat
     assert len(select(log, RecordFilter(), sample=0.25, seed=7, limit=10).records) == 10
     failed = select(log, RecordFilter(statuses=("5xx",)), sample=None, seed=0, limit=None)
     assert [r["id"] for r in failed.records] == ["req_102"]
+
+
+@pytest.mark.parametrize(
+    "field",
+    [
+        {"prompt_tokens": {"a": 1}},
+        {"completion_tokens": 1.5},
+        {"status": True},
+        {"status": "200"},
+        {"ts": -5},
+        {"ts": 1e300},
+        {"ts": "2024-05-01"},
+        {"latency_ms": [1]},
+        {"cost_usd": "0.1"},
+        {"model": 5},
+        {"endpoint": None, "request": [1]},
+        {"attempts": {"a": 1}},
+        {"tags": ["a"]},
+        {"prompt_version": "2"},
+        {"stream": 1},
+    ],
+)
+def test_records_whose_fields_are_not_the_gateways_types_are_skipped_and_counted(
+    tmp_path: Path, field: dict[str, Any]
+) -> None:
+    """A stray edit or another program's line must not stop `stats` or `replay` (they read
+    the fields as the gateway writes them): it counts as a line that does not parse."""
+    log = write_log(tmp_path / "log.jsonl", [record(0), record(1, **field), record(2)])
+    records, reader = read_records(log)
+    assert [r["id"] for r in records] == ["req_0", "req_2"]
+    assert reader.bad_lines == 1 and reader.seen == 2
+
+
+def test_nulls_and_numbers_of_either_kind_are_the_gateways_types(tmp_path: Path) -> None:
+    fields = {"latency_ms": 3, "cost_usd": 0, "ttft_ms": None, "ts": NOW, "prompt_tokens": None}
+    log = write_log(tmp_path / "log.jsonl", [record(0, **fields), record(1, ts=0)])
+    records, reader = read_records(log)
+    assert len(records) == 2 and reader.bad_lines == 0

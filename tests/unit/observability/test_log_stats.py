@@ -101,10 +101,14 @@ def test_table_is_aligned() -> None:
 
 def test_cli_stats(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     log = tmp_path / "log.jsonl"
-    log.write_text("".join(json.dumps(r) + "\n" for r in RECORDS) + "{torn\n")
+    edited = json.dumps(RECORDS[0] | {"prompt_tokens": {"n": 1}, "ts": -1e12})
+    log.write_text("".join(json.dumps(r) + "\n" for r in RECORDS) + edited + "\n{torn\n")
     assert main(["stats", str(log), "--by", "team", "--json"]) == 0
     document = json.loads(capsys.readouterr().out)
-    assert document["total"]["requests"] == 6 and document["bad_lines"] == 1
+    assert document["total"]["requests"] == 6 and document["bad_lines"] == 2
+    assert main(["stats", str(log), "--drift", "--baseline", "36500d", "--window", "1d"]) in (0, 1)
+    assert main(["stats", str(log), "--drift", "--baseline", "100000000d"]) == 2
+    assert "at most 36500d" in capsys.readouterr().err
     assert main(["stats", str(log), "--since", "2020-01-01", "--until", "2020-01-02"]) == 0
     assert capsys.readouterr().out.startswith("0 requests")
     assert main(["stats", str(log), "--since", "soon"]) == 2

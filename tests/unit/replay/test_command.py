@@ -57,6 +57,7 @@ def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         record(i, f"question {i}", f"question {i}" if i % 2 else "something else") for i in range(6)
     ]
     records.append(record(6, "no body", "x", request=None))
+    records.append(record(7, "edited by hand", "x", prompt_tokens={"n": 9}))  # not the gateway's
     (tmp_path / "log.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("GATEWAY_API_KEY", raising=False)
@@ -88,6 +89,7 @@ def test_in_process_replay_writes_reports_and_gates(
     assert "skipped 1 record(s) without a request body" in captured.err
     assert "cost_ratio<=1: UNKNOWN" in captured.out  # logged cost 0, new cost > 0: no ratio
     report = json.loads((workdir / "out" / "r.json").read_text())
+    assert report["bad_lines"] == 1  # the hand-edited record: skipped and counted
     summary = report["summary"]
     assert (
         summary["count"] == 6
