@@ -105,5 +105,9 @@ def test_used_versions_read_the_log_and_its_rotations(tmp_path: Path) -> None:
     log.write_text(
         '{"id":"x","prompt_id":null}\nnot json "prompt_hash":"\n'
         '{"prompt_id":"a","prompt_version":2,"prompt_hash":"h2"}\n'
+        # Lines no gateway wrote (hand edits): skipped, never a failed config load.
+        '[{"prompt_id":"a","prompt_version":3,"prompt_hash":"h3"}]\n'
+        '{"prompt_id":"a","prompt_version":true,"prompt_hash":"h4"}\n'
+        '{"prompt_id":"a","prompt_version":5,"prompt_hash":"h5","prompt_hash":["x"]}\n'
     )
     assert used_versions(log, backups=5) == {("a", 1): "h1", ("a", 2): "h2"}
