@@ -19,6 +19,7 @@ and line, and says to add a version instead. Evaluations `gateway prompts promot
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from pathlib import Path
 from types import MappingProxyType
@@ -95,11 +96,21 @@ def _prompt(prompt_id: str, file: Path, data: Table, doc: Doc, used: UsedVersion
         if version.version in versions:
             doc.report(("versions", i, "version"), f"version {version.version} is defined twice")
         versions[version.version] = version
-    declared = {raw.get("version") for raw in raw_versions if isinstance(raw, dict)}
-    aliases = _aliases(doc, data.get("aliases", {}), versions, declared)
+    aliases = _aliases(doc, data.get("aliases", {}), versions, _declared(raw_versions))
     if len(doc.problems) > before:
         return None
     return Prompt(prompt_id, file, MappingProxyType(versions), MappingProxyType(aliases))
+
+
+def _number(value: object) -> int | None:
+    """A version number as a file may write it (an integer, not a boolean), else None."""
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _declared(raw_versions: list[Any]) -> set[int]:
+    """The version numbers the file declares, valid versions or not."""
+    numbers = (_number(raw.get("version")) for raw in raw_versions if isinstance(raw, dict))
+    return {number for number in numbers if number is not None}
 
 
 def _version(
@@ -113,8 +124,8 @@ def _version(
     for key in raw:
         if key not in known:
             doc.report(path + (key,), f"unknown key '{key}' in versions[{i}]")
-    number = raw.get("version")
-    if not isinstance(number, int) or isinstance(number, bool) or number < 1:
+    number = _number(raw.get("version"))
+    if number is None or number < 1:
         doc.report(path + ("version",), f"versions[{i}].version: expected a positive integer")
         return None
     messages = _messages(doc, path, raw.get("messages"))
@@ -122,11 +133,15 @@ def _version(
     if not isinstance(params, dict):
         doc.report(path + ("params",), f"versions[{i}].params: expected table")
         params = {}
+    unsendable = [(name, _not_json(value)) for name, value in params.items()]
+    for name, problem in unsendable:
+        if problem is not None:  # it goes into request bodies as it is
+            doc.report(path + ("params", name), f"versions[{i}].params.{name}: {problem}")
     allow = raw.get("allow_override", [])
     if not isinstance(allow, list) or not all(isinstance(a, str) for a in allow):
         doc.report(path + ("allow_override",), f"versions[{i}].allow_override: strings expected")
         allow = []
-    if messages is None:
+    if messages is None or any(problem is not None for _, problem in unsendable):
         return None
     digest = content_hash(messages, params, allow)
     was = used.get((prompt_id, number))
@@ -149,6 +164,22 @@ def _version(
     )
 
 
+def _not_json(value: object) -> str | None:
+    """Why a TOML value cannot go into a JSON request body as it is, or None when it can: a
+    date or time (TOML has them, JSON does not), an integer beyond 64 bits, inf or nan."""
+    if isinstance(value, dict):
+        value = list(value.values())
+    if isinstance(value, list):
+        return next((problem for item in value if (problem := _not_json(item)) is not None), None)
+    if isinstance(value, bool | str):
+        return None
+    if isinstance(value, int):
+        return None if -(2**63) <= value < 2**64 else "an integer beyond 64 bits"
+    if isinstance(value, float):
+        return None if math.isfinite(value) else "inf and nan are not JSON numbers"
+    return f"a {type_name(value)} is not a JSON value (quote it as a string)"
+
+
 def _messages(doc: Doc, path: tuple[str | int, ...], raw: Any) -> tuple[PromptMessage, ...] | None:
     where = f"versions[{path[1]}].messages"
     if not isinstance(raw, list) or not raw:
@@ -169,7 +200,7 @@ def _messages(doc: Doc, path: tuple[str | int, ...], raw: Any) -> tuple[PromptMe
 
 
 def _aliases(
-    doc: Doc, raw: Any, versions: Mapping[int, PromptVersion], declared: set[Any]
+    doc: Doc, raw: Any, versions: Mapping[int, PromptVersion], declared: set[int]
 ) -> dict[str, PromptAlias]:
     """The aliases; one naming a version that is declared but invalid is not reported again."""
     if not isinstance(raw, dict):
@@ -198,11 +229,12 @@ def _aliases(
             total += weight
         else:
             version = value
-        if not isinstance(version, int) or isinstance(version, bool) or version not in versions:
-            if version not in declared or isinstance(version, bool):
+        number = _number(version)
+        if number is None or number not in versions:
+            if number not in declared:
                 doc.report(at, f"aliases.{name}: no version {version!r} in this prompt")
             continue
-        aliases[name] = PromptAlias(name, version, None if weight is None else float(weight))
+        aliases[name] = PromptAlias(name, number, None if weight is None else float(weight))
     if total > 1:
         doc.report(("aliases",), f"the canary weights add up to {total:g}, more than 1")
     return aliases

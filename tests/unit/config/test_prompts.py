@@ -70,6 +70,15 @@ def test_missing_dir_is_an_empty_registry(tmp_path: Path) -> None:
         # The canary's version 2 is gone too.
         (("version = 2\n", "version = 1\n"), [8, 16], "defined twice"),
         (("params = {", "parms = {"), [5], "unknown key 'parms'"),
+        # Values of any TOML type where a number goes: a problem, never an exception.
+        (("production = 1", "production = []"), [15], "no version []"),
+        (("production = 1", "production = { version = {} }"), [15], "number from 0 to 1"),
+        (("version = 2\n", "version = [2]\n"), [8, 16], "expected a positive integer"),
+        (("version = 2\n", "version = { n = 2 }\n"), [8, 16], "expected a positive integer"),
+        # A version's params go into request bodies: JSON values only.
+        (("temperature = 0.2", "temperature = inf"), [5], "params.temperature: inf and nan"),
+        (("temperature = 0.2", "seed = 99999999999999999999"), [5], "beyond 64 bits"),
+        (("temperature = 0.2", "stop = [2024-05-01]"), [5], "date/time is not a JSON value"),
     ],
 )
 def test_problems_name_file_and_line(
