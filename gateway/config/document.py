@@ -91,6 +91,8 @@ class Doc:
                 self.report(path, f"{label}: must be a finite number, got {raw}")
                 return _INVALID
         problem = _range_problem(raw, field)
+        if problem is None and field.path and "\x00" in raw:
+            problem = "a path cannot hold a NUL character"  # the OS would refuse every use
         if problem:
             self.report(path, f"{label}: {problem}")
             return _INVALID

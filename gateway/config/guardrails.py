@@ -84,7 +84,7 @@ def _check_type_rules(
     if action in ("redact", "mask") and kind in ("toxicity", "moderation", "prompt_injection"):
         doc.report(path + ("action",), f"{label}: type '{kind}' can only 'block' or 'log'")
     engine = GUARDRAIL.value(values, "engine")
-    custom = {r.get("entity") for _, r in values.get("recognizers", [])}
+    custom = {r.get("entity") for _, r in values.get("recognizers", []) if _is_name(r)}
     for k, entity in enumerate(values.get("entities", ()) if kind == "pii" else ()):
         if entity not in PII_ENTITIES and entity not in custom:
             doc.report(path + ("entities", k), f"{label}: unknown entity '{entity}'")
@@ -116,3 +116,8 @@ def _check_patterns(doc: Doc, path: KeyPath, label: str, patterns: tuple[str, ..
             doc.report(
                 path + ("patterns", k), f"{label}: patterns[{k}] is not a valid regex: {exc}"
             )
+
+
+def _is_name(recognizer: Table) -> bool:
+    """The recognizer names its entity with a string (else it is reported, not a name)."""
+    return isinstance(recognizer.get("entity"), str)

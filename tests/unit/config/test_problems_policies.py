@@ -70,3 +70,21 @@ def test_model_limits_for_a_model_that_is_not_configured_are_refused(tmp_path: P
         "policies/strict.toml:3: policy 'strict': [model_limits.\"gtp-4o\"] names a model that "
         "is not configured",
     ]
+
+
+def test_a_recognizer_entity_of_another_type_is_a_problem_not_an_exception(
+    tmp_path: Path,
+) -> None:
+    strict = (
+        "[[guardrails]]\n"  # 1
+        'name = "pii"\n'  # 2
+        'type = "pii"\n'  # 3
+        'entities = ["EMAIL_ADDRESS"]\n'  # 4
+        "[[guardrails.recognizers]]\n"  # 5
+        "entity = [1]\n"  # 6
+        'patterns = ["x+"]\n'  # 7
+    )
+    text = BASE + f'[[keys]]\nid = "k"\nkey_sha256 = "{SHA}"\npolicy = "strict"\n'
+    assert problems(tmp_path, text, policies={"strict": strict}) == [
+        "policies/strict.toml:6: guardrails[0].recognizers[0].entity: expected string, got array",
+    ]

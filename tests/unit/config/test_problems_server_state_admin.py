@@ -39,3 +39,15 @@ def test_cors_origins_are_origins(tmp_path: Path) -> None:
         "config.toml:2: server.cors_origins: 'https://app.example.com/' is not an origin: "
         "write '*' or scheme://host[:port], without a path or a trailing '/'"
     ]
+
+
+def test_paths_and_rotation_bounds(tmp_path: Path) -> None:
+    """A NUL in a path would make every use of it raise; a vast `backups` would make every
+    load list that many rotated files (each is read for the prompts' immutability check)."""
+    text = 'policies_dir = "pol\\u0000"\n'
+    text += '[logging]\npath = "logs/a\\u0000b.jsonl"\nbackups = 1000000000000\n'
+    assert problems(tmp_path, text) == [
+        "config.toml:1: policies_dir: a path cannot hold a NUL character",
+        "config.toml:3: logging.path: a path cannot hold a NUL character",
+        "config.toml:4: logging.backups: must be between 0 and 1000, got 1000000000000",
+    ]
