@@ -51,7 +51,8 @@ class AuditLog:
             log.error("cannot write the audit trail %s: %s (%s)", self.path, exc.strerror, action)
 
     def read(self, since: float = 0.0) -> Iterator[dict[str, Any]]:
-        """The entries at or after `since` (epoch seconds), oldest first; torn lines skipped."""
+        """The entries at or after `since` (epoch seconds), oldest first; torn lines, and lines
+        without a numeric `ts` (not the gateway's: a hand edit), skipped."""
         try:
             handle = self.path.open("rb")
         except FileNotFoundError:
@@ -62,5 +63,8 @@ class AuditLog:
                     entry = orjson.loads(line)
                 except orjson.JSONDecodeError:
                     continue
-                if isinstance(entry, dict) and entry.get("ts", 0) >= since:
+                if not isinstance(entry, dict):
+                    continue
+                ts = entry.get("ts")
+                if isinstance(ts, int | float) and not isinstance(ts, bool) and ts >= since:
                     yield entry
