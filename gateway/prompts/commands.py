@@ -110,6 +110,8 @@ def promote(prompt: Prompt, args: argparse.Namespace) -> int:
             data = json.loads(Path(args.report).read_text())
         except (OSError, ValueError) as exc:
             raise UsageError(f"cannot read the report {args.report}: {exc}") from None
+        if not isinstance(data, dict):
+            raise UsageError(f"the report {args.report} is not a replay report (a JSON object)")
         gate, passed = gate_of(data, prompt.id, args.version)
         scores, report = scores_of(data), str(args.report)
     elif not args.force:

@@ -76,6 +76,16 @@ def test_a_report_for_another_version_is_a_usage_error(prompts: Path, tmp_path: 
         gate_of({"prompt": {"id": "other", "candidate": 2}}, "bot", 2)
 
 
+def test_a_report_that_is_not_a_json_object_is_a_usage_error(
+    prompts: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    listed = tmp_path / "list.json"
+    listed.write_text("[1, 2]")
+    assert promote(prompts, "2", "--report", str(listed)) == 2
+    assert "is not a replay report" in capsys.readouterr().err
+    assert (prompts / "bot.toml").read_text() == FILE
+
+
 def test_a_passing_gate_moves_the_alias_keeping_comments(prompts: Path, tmp_path: Path) -> None:
     assert promote(prompts, "2", "--report", str(report(tmp_path, True))) == 0
     text = (prompts / "bot.toml").read_text()
