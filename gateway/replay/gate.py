@@ -37,6 +37,7 @@ _OPS: dict[str, Callable[[float, float], bool]] = {
     "!=": operator.ne,
 }
 _KEYWORDS = {"and", "or", "not"}
+MAX_DEPTH = 64
 
 
 class GateError(ValueError):
@@ -91,6 +92,7 @@ class _Parser:
         self.tokens = _tokenize(text)
         self.pos = 0
         self.names = names
+        self.depth = 0  # `not`s and parentheses open around the token being parsed
 
     def peek(self) -> tuple[str, str] | None:
         return self.tokens[self.pos] if self.pos < len(self.tokens) else None
@@ -129,15 +131,25 @@ class _Parser:
         token = self.peek()
         if token == ("keyword", "not"):
             self.take()
-            return Not(self.parse_not())
+            return Not(self._nested(self.parse_not))
         if token == ("punct", "("):
             self.take()
-            node = self.parse_or()
+            node = self._nested(self.parse_or)
             if self.peek() != ("punct", ")"):
                 raise GateError("missing ')'")
             self.take()
             return node
         return self.parse_comparison()
+
+    def _nested(self, parse: Callable[[], Node]) -> Node:
+        """`parse` one level deeper: a gate nests at most `MAX_DEPTH` levels of `not` and
+        parentheses (deeper would exhaust the parser's and the evaluation's stack)."""
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            raise GateError(f"the gate nests deeper than {MAX_DEPTH} levels of 'not' and '('")
+        node = parse()
+        self.depth -= 1
+        return node
 
     def parse_operand(self) -> str | float:
         kind, value = self.take()

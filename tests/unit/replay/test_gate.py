@@ -43,6 +43,11 @@ def test_gate_logic(text: str, expected: bool) -> None:
     assert passes(text) is expected
 
 
+def test_sixty_four_levels_of_nesting_are_fine() -> None:
+    text = "not " * 32 + "(" * 32 + "error_rate < 1" + ")" * 32
+    assert parse_gate(text, SUMMARY_FIELDS).evaluate({"error_rate": 0.5})[0] is True
+
+
 def test_and_binds_tighter_than_or() -> None:
     # false or (true and true) -> true; (false or true) and false would differ below.
     assert passes("error_count > 1 or similarity_mean > 0.9 and cost_ratio < 2")
@@ -84,6 +89,9 @@ def test_explains_each_comparison() -> None:
         ("similarity_mean + 1 >= 0.9", "unexpected character '+'"),
         ("- similarity_mean > 1", "'-' must be followed by a number"),
         ("open >= 1", "unknown name 'open'"),
+        # Nesting that would exhaust the stack (a RecursionError before).
+        ("not " * 3000 + "error_rate < 1", "deeper than 64 levels"),
+        ("(" * 3000 + "error_rate < 1" + ")" * 3000, "deeper than 64 levels"),
     ],
 )
 def test_rejects_bad_expressions(text: str, message: str) -> None:
