@@ -31,8 +31,14 @@ _LONGEST_S = 36_500 * 86_400  # an age or a span: a hundred years at most
 # program's line) and is skipped and counted like a line that does not parse.
 _NUMBER = (int, float)
 _FIELD_TYPES: dict[str, tuple[type, ...]] = {
-    **dict.fromkeys(("ts", "latency_ms", "ttft_ms", "overhead_ms", "cost_usd"), _NUMBER),
-    **dict.fromkeys(("status", "prompt_tokens", "completion_tokens", "prompt_version"), (int,)),
+    # Token counts too: the gateway writes integers, but a float (a log a script made) is still
+    # a number the tools can add.
+    **dict.fromkeys(
+        ("ts", "latency_ms", "ttft_ms", "overhead_ms", "cost_usd")
+        + ("prompt_tokens", "completion_tokens"),
+        _NUMBER,
+    ),
+    **dict.fromkeys(("status", "prompt_version"), (int,)),
     **dict.fromkeys(
         (
             "id",

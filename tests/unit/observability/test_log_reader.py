@@ -144,7 +144,7 @@ def test_select_keeps_replayable_successes_then_samples_and_limits(tmp_path: Pat
     "field",
     [
         {"prompt_tokens": {"a": 1}},
-        {"completion_tokens": 1.5},
+        {"completion_tokens": "1"},
         {"status": True},
         {"status": "200"},
         {"ts": -5},
@@ -173,6 +173,7 @@ def test_records_whose_fields_are_not_the_gateways_types_are_skipped_and_counted
 
 def test_nulls_and_numbers_of_either_kind_are_the_gateways_types(tmp_path: Path) -> None:
     fields = {"latency_ms": 3, "cost_usd": 0, "ttft_ms": None, "ts": NOW, "prompt_tokens": None}
+    fields |= {"completion_tokens": 12.0}  # a script's log: still a number to add
     log = write_log(tmp_path / "log.jsonl", [record(0, **fields), record(1, ts=0)])
     records, reader = read_records(log)
     assert len(records) == 2 and reader.bad_lines == 0
