@@ -51,6 +51,8 @@ def load_prompts(
     prompts: dict[str, Prompt] = {}
     files: dict[str, bytes] = {}
     if not directory.is_dir():
+        if directory.exists():  # a file where the registry should be: a typo, not "no prompts"
+            problems.append(Problem(str(directory), 1, "prompts_dir is not a directory"))
         return prompts, files
     for file in sorted(directory.glob("*.toml")):
         prompt_id = file.stem

@@ -61,6 +61,15 @@ def test_missing_dir_is_an_empty_registry(tmp_path: Path) -> None:
     assert problems == []
 
 
+def test_a_file_where_the_directory_should_be_is_a_problem(tmp_path: Path) -> None:
+    (tmp_path / "prompts").write_text("support-bot = 1\n")
+    problems: list[Problem] = []
+    assert load_prompts(tmp_path / "prompts", problems, {}) == ({}, {})
+    assert [(p.file, p.line, p.message) for p in problems] == [
+        (str(tmp_path / "prompts"), 1, "prompts_dir is not a directory")
+    ]
+
+
 @pytest.mark.parametrize(
     ("edit", "lines", "words"),
     [
