@@ -15,7 +15,6 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import regex
 
@@ -31,6 +30,7 @@ from gateway.guardrails.pii_rules import (
     PATTERN_ANCHORS,
     PATTERN_NEEDS,
     STOP_WORDS,
+    Check,
     Rule,
     builtin_rules,
 )
@@ -63,7 +63,7 @@ class Hit:
     score: float
 
 
-Search = Callable[[str], Iterator[Any]]
+Search = Callable[[str], Iterator[regex.Match[str]]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,14 +97,14 @@ def _needs(name: str) -> re.Pattern[str] | None:
     return re.compile(need, re.IGNORECASE) if need else None
 
 
-def _search(name: str, pattern: Any) -> Search:
+def _search(name: str, pattern: regex.Pattern[str]) -> Search:
     """`pattern.finditer`, or for an anchored pattern the same matches found from each anchor."""
     if name not in PATTERN_ANCHORS:
-        return pattern.finditer  # type: ignore[no-any-return]
+        return pattern.finditer
     anchor, before = PATTERN_ANCHORS[name]
     run = regex.compile(before, _FLAGS | regex.REVERSE)
 
-    def finditer(text: str) -> Iterator[Any]:
+    def finditer(text: str) -> Iterator[regex.Match[str]]:
         pos = 0
         while (at := text.find(anchor, pos)) >= 0:
             # No match can start before this run: it would have to cross a character outside
@@ -119,13 +119,13 @@ def _search(name: str, pattern: Any) -> Search:
     return finditer
 
 
-def _from_starts(starts: str, back: int, pattern: Any) -> Search:
+def _from_starts(starts: str, back: int, pattern: regex.Pattern[str]) -> Search:
     """`pattern.finditer` over a text in which every match starts `back` characters before a
     match of `starts`: the pattern is tried there only, leftmost first, never inside an earlier
     match."""
     found_at = regex.compile(starts)
 
-    def finditer(text: str) -> Iterator[Any]:
+    def finditer(text: str) -> Iterator[regex.Match[str]]:
         pos = 0  # where the next match may start
         while (start := found_at.search(text, pos + back)) is not None:
             at = start.start() - back
@@ -210,7 +210,7 @@ class PatternEngine:
         self,
         entities: Sequence[str],
         custom: Sequence[RecognizerConfig],
-        email_domain: Any,
+        email_domain: Check,
     ) -> None:
         builtin = builtin_rules(email_domain)
         rules = [builtin[e] for e in entities if e in builtin]
