@@ -9,7 +9,6 @@ per request that can be written.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -29,13 +28,6 @@ from tests.unit.http.hostile_answers import (
 
 # Hypothesis's failure report trips this warning of a dependency; the report must stay readable.
 pytestmark = pytest.mark.filterwarnings("ignore:mypy_extensions.TypedDict:DeprecationWarning")
-
-
-@pytest.fixture(scope="module")
-def harness(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Harness]:
-    harness = Harness(tmp_path_factory.mktemp("fuzz"))
-    yield harness
-    harness.close()
 
 
 # -- hostile requests ---------------------------------------------------------------------------

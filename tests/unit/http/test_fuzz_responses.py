@@ -5,7 +5,6 @@ a `response` and its typed events; a stored response is remembered) and count_to
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -16,13 +15,6 @@ from tests.unit.http.fuzz_harness import BUDGET, Harness, check
 from tests.unit.http.hostile_answers import HOSTILE_VALUES, HOT_PATHS, hostile_reply, json_values
 
 pytestmark = pytest.mark.filterwarnings("ignore:mypy_extensions.TypedDict:DeprecationWarning")
-
-
-@pytest.fixture(scope="module")
-def harness(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Harness]:
-    harness = Harness(tmp_path_factory.mktemp("fuzz-responses"))
-    yield harness
-    harness.close()
 
 
 @settings(BUDGET, max_examples=80)
