@@ -63,3 +63,22 @@ async def test_an_error_reply_or_a_failed_encoding_stays_with_its_call(
     with pytest.raises(ValueError, match="no"):
         await failed
     assert await after == [b"still fine"]
+
+
+async def test_a_caller_that_leaves_takes_nothing_from_the_others_of_its_turn(
+    client: RedisPyClient,
+) -> None:
+    """A request cancelled while its call waits (its client left) cancels its own future
+    only: the turn is still sent, and every other call of it gets its replies."""
+    assert await client.ping()
+
+    async def call(n: int) -> list[object]:
+        return list(await client.begin([encode(["ECHO", f"call {n}"])]))
+
+    tasks = [asyncio.create_task(call(n)) for n in range(3)]
+    await asyncio.sleep(0)  # every call started, in one turn; none sent yet
+    tasks[1].cancel()
+    done = await asyncio.gather(*tasks, return_exceptions=True)
+    assert done[0] == [b"call 0"] and done[2] == [b"call 2"]
+    assert isinstance(done[1], asyncio.CancelledError)
+    assert await client.begin([encode(["ECHO", "after"])]) == [b"after"]
