@@ -2,6 +2,7 @@
 
     python loadtests/served_cpu.py --gateway NAME=TREE:VARIANT [--gateway ...]
                                    [--rounds 5] [--duration 4] [--mode chat|stream]
+                                   [--concurrency 64]
 
 Starts the mock provider (0 ms) and one `gateway serve --workers 1` per `--gateway`: NAME is a
 label, TREE a source tree (its `gateway` package is the one run: a copy of this checkout with one
@@ -11,9 +12,11 @@ redis-py) or `pii` (features_variants.py's policies; `pii` gets the PII prompt).
 `--gateway` is the baseline. The gateways run on CPU 0, the mock, wrk and redis-server on CPU
 1, so each gateway has a core of its own and its CPU time is its own work. In each round, every
 gateway in turn (the order reversed every other round) gets a 0.5 s wrk warm-up and then
-`--duration` s of wrk at c = 64; the gateway's CPU time (user + system, from /proc) over that
-run, divided by the requests wrk counted, is its CPU per request (and redis-server's, for a
-gateway on Redis).
+`--duration` s of wrk at `--concurrency` (default 64); the gateway's CPU time (user + system,
+from /proc) over that run, divided by the requests wrk counted, is its CPU per request (and
+redis-server's, for a gateway on Redis). At c = 1 the gateway waits between requests, so its
+CPU per request also holds the event loop's wake-ups: compare c = 1 figures with each other,
+not with c = 64's.
 
 At c = 64 one worker is CPU-bound, so its throughput is about the inverse of its CPU per request,
 and a step's CPU is what it costs in req/s; CPU per request moves less with the machine's load
@@ -81,16 +84,18 @@ def parse_gateway(text: str) -> Served:
     return Served(name, Path(tree).resolve(), variant)
 
 
-def measure(served: Served, mode: str, duration_s: float, redis_pid: int | None) -> None:
+def measure(
+    served: Served, mode: str, duration_s: float, connections: int, redis_pid: int | None
+) -> None:
     assert served.started is not None
     url, pid = served.started.proc.url + CHAT_PATH, served.started.proc.pid
     body = body_for("pii" if served.variant == "pii" else "gateway", mode)
     headers = {"Authorization": f"Bearer {GATEWAY_KEY}", "Content-Type": "application/json"}
     with cpu_affinity(OTHERS_CPU):  # wrk inherits it
-        run_wrk(url, [body], headers, 64, 0.5)
+        run_wrk(url, [body], headers, connections, 0.5)
         before = process_cpu_seconds(pid)
         redis_before = process_cpu_seconds(redis_pid) if redis_pid else 0.0
-        result = run_wrk(url, [body], headers, 64, duration_s)
+        result = run_wrk(url, [body], headers, connections, duration_s)
         used = process_cpu_seconds(pid) - before
         redis_used = process_cpu_seconds(redis_pid) - redis_before if redis_pid else 0.0
     requests = result.ok_rps * duration_s or float("nan")
@@ -130,6 +135,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--duration", type=float, default=4.0)
     parser.add_argument("--mode", choices=("chat", "stream"), default="chat")
+    parser.add_argument("--concurrency", type=int, default=64, help="wrk's connections")
     args = parser.parse_args(argv)
     gateways: list[Served] = args.gateway
     mock = start_mock_provider(OTHERS_CPU)
@@ -153,7 +159,7 @@ def main(argv: list[str] | None = None) -> None:
             print(f"round {number + 1} of {args.rounds}", flush=True)
             for served in gateways if number % 2 == 0 else gateways[::-1]:
                 redis_pid = redis.process.pid if served.variant in REDIS_CLIENTS else None
-                measure(served, args.mode, args.duration, redis_pid)
+                measure(served, args.mode, args.duration, args.concurrency, redis_pid)
     finally:
         for served in gateways:
             if served.started is not None:
