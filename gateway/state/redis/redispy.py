@@ -227,7 +227,8 @@ class RedisPyClient(ClientBase):
         if self._turn is turn:
             self._turn = None
         commands, counts = turn.encode()
-        if not commands:
+        if not commands:  # nothing to send (calls without commands, or none left to encode)
+            turn.deliver([], counts)
             return
         try:
             async with self._slots:
@@ -319,7 +320,7 @@ class _Turn:
         start = 0
         for (_, outcome), count in zip(self.calls, counts, strict=True):
             mine, start = replies[start : start + count], start + count
-            if outcome.done() or not count:
+            if outcome.done():
                 continue
             try:
                 outcome.set_result(check_available(mine))

@@ -82,3 +82,10 @@ async def test_a_caller_that_leaves_takes_nothing_from_the_others_of_its_turn(
     assert done[0] == [b"call 0"] and done[2] == [b"call 2"]
     assert isinstance(done[1], asyncio.CancelledError)
     assert await client.begin([encode(["ECHO", "after"])]) == [b"after"]
+
+
+async def test_a_call_without_commands_gets_no_replies(client: RedisPyClient) -> None:
+    """Alone in its turn or beside others, as the RESP client answers it: an empty list."""
+    assert await client.begin([]) == []
+    alone_beside, other = client.begin([]), client.begin([encode(["ECHO", "x"])])
+    assert await alone_beside == [] and await other == [b"x"]
