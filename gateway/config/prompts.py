@@ -262,14 +262,9 @@ def used_versions(log_path: Path, backups: int) -> dict[tuple[str, int], str]:
                     continue
                 if not isinstance(record, dict):  # not a record (a hand edit): as unreadable
                     continue
-                prompt_id, version = record.get("prompt_id"), record.get("prompt_version")
+                prompt_id, version = record.get("prompt_id"), _number(record.get("prompt_version"))
                 digest = record.get("prompt_hash")
-                if (
-                    isinstance(prompt_id, str)
-                    and isinstance(version, int)
-                    and not isinstance(version, bool)
-                    and isinstance(digest, str)
-                    and digest
-                ):
-                    used[(prompt_id, version)] = digest
+                if isinstance(prompt_id, str) and version is not None and isinstance(digest, str):
+                    if digest:  # an empty hash names no content
+                        used[(prompt_id, version)] = digest
     return used
