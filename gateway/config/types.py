@@ -38,6 +38,8 @@ PositiveFloat = Annotated[float, Range(above=0)]
 NonNegativeFloat = Annotated[float, Range(low=0)]
 # A score or threshold between 0 and 1.
 Fraction = Annotated[float, Range(low=0, high=1)]
+# How long a stored entry lives: up to ten years (Redis refuses an expiry near 2**63 ms).
+TtlSeconds = Annotated[int, Range(low=1, high=10 * 365 * 86400)]
 
 
 @dataclass(frozen=True)
@@ -70,7 +72,7 @@ class StateConfig:
     on_redis_error: RedisErrorMode = "fail_open"
     # How long a Responses API response id stays usable as `previous_response_id` (and for
     # GET / DELETE): which deployment made it, and a translated deployment's conversation.
-    responses_ttl_s: PositiveInt = 30 * 86400
+    responses_ttl_s: TtlSeconds = 30 * 86400
     # Which Redis client (gateway/state/redis/options.py): "auto" picks the hand-written RESP
     # fast path only for a plain standalone redis:// or unix:// URL, redis-py for the rest.
     client: RedisClientName = "auto"
@@ -284,7 +286,7 @@ class LimitsConfig:
 @dataclass(frozen=True)
 class CacheConfig:
     mode: CacheMode = "off"
-    ttl_s: PositiveInt = 3600
+    ttl_s: TtlSeconds = 3600
     per_team: bool = True
 
 

@@ -29,7 +29,7 @@ def test_policy_problems_are_reported_in_the_policy_file(tmp_path: Path) -> None
         "policies/strict.toml:4: limits.budget_usd_per_day: must be at least 0, got -1",
         "policies/strict.toml:5: limits.max_concurrent: expected integer, got float",
         "policies/strict.toml:7: cache.mode: must be one of 'off', 'exact', got 'semantic'",
-        "policies/strict.toml:8: cache.ttl_s: must be greater than 0, got 0",
+        "policies/strict.toml:8: cache.ttl_s: must be between 1 and 315360000, got 0",
         "policies/strict.toml:9: cache.per_team: expected boolean, got integer",
         "policies/strict.toml:10: missing key 'name' in [[guardrails]][0]",
     ]

@@ -26,6 +26,21 @@ def test_redis_backend_needs_a_url(tmp_path: Path) -> None:
     ]
 
 
+def test_ttls_are_bounded_by_ten_years(tmp_path: Path) -> None:
+    """Redis refuses an expiry near 2**63 ms: such a TTL would fail every write at run time."""
+    policy = '[cache]\nmode = "exact"\nttl_s = 9223372036854775807\n'
+    assert problems(
+        tmp_path, "[state]\nresponses_ttl_s = 315360001\n", policies={"default": policy}
+    ) == [
+        "config.toml:2: state.responses_ttl_s: must be between 1 and 315360000, got 315360001",
+        "policies/default.toml:3: cache.ttl_s: must be between 1 and 315360000, got "
+        "9223372036854775807",
+    ]
+    longest = '[cache]\nmode = "exact"\nttl_s = 315360000\n'
+    text = "[state]\nresponses_ttl_s = 315360000\n"
+    assert problems(tmp_path, text, policies={"default": longest}) == []
+
+
 def test_admin_key_env_must_be_set(tmp_path: Path) -> None:
     assert problems(tmp_path, '[admin]\nkey_env = "GW_ADMIN"\n') == [
         "config.toml:2: admin: environment variable GW_ADMIN is not set"
