@@ -185,8 +185,8 @@ class RedisPyClient(ClientBase):
         loop = asyncio.get_running_loop()
         outcome: asyncio.Future[list[Reply]] = loop.create_future()
         turn = self._turn
-        if turn is None:
-            turn = self._turn = _Turn()
+        if turn is None or turn.loop is not loop:  # (a turn left by a loop closed before it ran)
+            turn = self._turn = _Turn(loop)
             task = loop.create_task(self._send_turn(turn))
 
             def expire() -> None:
@@ -290,9 +290,10 @@ class _Turn:
     """The calls started in one turn of the loop, sent in one pipeline: each call's commands
     (a function encodes one when the turn is sent) and the future of its replies."""
 
-    __slots__ = ("calls",)
+    __slots__ = ("calls", "loop")
 
-    def __init__(self) -> None:
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop  # whose task sends it
         self.calls: list[
             tuple[Sequence[Command | Callable[[], bytes]], asyncio.Future[list[Reply]]]
         ] = []

@@ -11,7 +11,7 @@ import redis
 
 from gateway.state import RedisOptions
 from gateway.state.redis.redispy import RedisPyClient
-from gateway.state.redis.wire import ReplyError, encode
+from gateway.state.redis.wire import Reply, ReplyError, encode
 from tests.unit.state.conftest import TEST_TIMEOUT_S
 
 
@@ -89,3 +89,28 @@ async def test_a_call_without_commands_gets_no_replies(client: RedisPyClient) ->
     assert await client.begin([]) == []
     alone_beside, other = client.begin([]), client.begin([encode(["ECHO", "x"])])
     assert await alone_beside == [] and await other == [b"x"]
+
+
+def test_a_turn_left_by_a_closed_loop_does_not_hold_the_next_loops_calls(redis_url: str) -> None:
+    """A loop closed before its turn's task ran leaves that turn unsent; a call from another
+    loop starts a turn of its own instead of joining it (and waiting for ever)."""
+    client = RedisPyClient(RedisOptions(url=redis_url, client="redis-py", timeout_s=TEST_TIMEOUT_S))
+    first = asyncio.new_event_loop()
+
+    async def begin_then_stop() -> None:
+        client.begin([encode(["ECHO", "never sent"])])  # its turn's task runs next turn...
+        first.stop()  # ...which never comes
+
+    first.create_task(begin_then_stop())
+    first.run_forever()
+    for unsent in asyncio.all_tasks(first):  # the turn's task, never started: let it go quietly
+        unsent.get_coro().close()
+    first.close()
+
+    async def in_a_new_loop() -> list[Reply]:
+        try:
+            return await asyncio.wait_for(client.begin([encode(["ECHO", "x"])]), 5)
+        finally:
+            await client.aclose()
+
+    assert asyncio.run(in_a_new_loop()) == [b"x"]
