@@ -1,21 +1,18 @@
-"""uvicorn's httptools protocol, with a response's headers sent together with its first body.
-
-uvicorn writes the status line and headers as soon as the app sends `http.response.start`,
-then each body message on its own, and uvloop turns every write into a `send` syscall at once.
-A JSON answer so costs two syscalls and two wake-ups of the client. `HeadersWithBody` holds the
-header block back until the next write (the body, which the app sends right after) and sends
-both as one; if no body follows in the same turn of the event loop, the headers leave at the end
-of that turn (`loop.call_soon`), so a stream's headers never wait for its first token. Body
-writes are never delayed.
+"""The HTTP protocol `gateway serve` gives uvicorn: uvicorn's httptools protocol with the
+response's headers sent together with its first body (`gateway.http.coalescing`), and the
+`[server]` limits.
 
 `GuardedHttpToolsProtocol` adds the `[server]` HTTP limits uvicorn has no setting for under
 httptools (its `h11_max_incomplete_event_size` is h11's; `limit_concurrency` answers plain
 text): the size and number of request headers (431), a deadline for the request head and an
 idle deadline inside the body (408), and `max_connections` (503). Sizes are checked while
 reading, so an oversized head is refused after at most one socket read past the limit, never
-buffered whole. A refused connection gets its answer in the route's JSON error shape, then the
-gateway stops writing and drops what the client still sends until it closes (at most
-`LINGER_S`), so the client reads the answer instead of a reset.
+buffered whole, pipelined heads included. A refused connection gets its answer in the route's
+JSON error shape, after the answers to the requests pipelined before it (HTTP answers in
+order), then the gateway stops writing and drops what the client still sends until it closes
+(at most `LINGER_S`), so the client reads the answer instead of a reset. A request that asks to
+switch protocols (`Upgrade: h2c`, as `curl --http2` sends) is served as HTTP/1.1, body and
+all; CONNECT gets 400.
 
 With `listener` (the listening socket, which `gateway serve` gives), a connection libuv hands
 over first accepts the connections waiting behind it, up to `accept_limit` (`accept.py`), so a
@@ -28,6 +25,7 @@ protocol class, bound to the `[server]` table read at start.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import logging
 import socket
@@ -36,7 +34,6 @@ from typing import Any
 
 import httptools
 from uvicorn.config import Config
-from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from uvicorn.server import ServerState
 
 from gateway.config.types import ServerConfig
@@ -48,7 +45,8 @@ from gateway.errors import (
     ServiceUnavailable,
 )
 from gateway.http.accept import MAX_PER_TURN, SHARED_PER_TURN, accept_waiting
-from gateway.http.refusals import RateLimitedLog, refusal_bytes, wire_for_url
+from gateway.http.coalescing import CoalescingHttpToolsProtocol
+from gateway.http.refusals import CapacityLog, RateLimitedLog, refusal_bytes, wire_for_url
 
 log = logging.getLogger("gateway.http")
 # Longest a refused connection is kept open, reading and dropping, after its answer.
@@ -58,45 +56,6 @@ LINGER_S = 2.0
 BODY_TIMEOUT_EXTENSION = "gateway.body_timeout"
 # The app's lifespan state may hold, under this key, a callable counting a refusal by reason.
 COUNT_REFUSAL_STATE = "gateway.count_http_refusal"
-
-
-class HeadersWithBody:
-    """A transport proxy: a header block waits for the next write; the rest passes through."""
-
-    __slots__ = ("_head", "_loop", "_transport")
-
-    def __init__(self, transport: asyncio.Transport, loop: asyncio.AbstractEventLoop) -> None:
-        self._transport = transport
-        self._loop = loop
-        self._head = b""
-
-    def write(self, data: bytes) -> None:
-        if self._head:
-            data = self._head + data
-            self._head = b""
-        elif data.startswith(b"HTTP/1.1 ") and data.endswith(b"\r\n\r\n"):
-            self._head = data
-            self._loop.call_soon(self.flush)
-            return
-        self._transport.write(data)
-
-    def flush(self) -> None:
-        if self._head:
-            head, self._head = self._head, b""
-            if not self._transport.is_closing():
-                self._transport.write(head)
-
-    def close(self) -> None:
-        self.flush()
-        self._transport.close()
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._transport, name)
-
-
-class CoalescingHttpToolsProtocol(HttpToolsProtocol):
-    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-        super().connection_made(HeadersWithBody(transport, self.loop))  # type: ignore[arg-type]
 
 
 def body_timed_out(scope: MutableMapping[str, Any]) -> bool:
@@ -117,29 +76,8 @@ class _Refusal(Exception):
         self.reason = reason
 
 
-class _CapacityLog:
-    """One line when a process reaches `max_connections`, one when it is below it again (each
-    at most once a second: a process hovering at the cap does not flood the log)."""
-
-    full = False
-
-    def __init__(self) -> None:
-        self._log = RateLimitedLog(log)
-
-    def refused(self, limit: int) -> None:
-        if not self.full:
-            self.full = True
-            message = f"max_connections ({limit}) reached: new connections get 503 until some close"
-            self._log.warning("reached", message)
-
-    def accepted(self) -> None:
-        if self.full:
-            self.full = False
-            self._log.warning("below", "connections are below max_connections again")
-
-
 _REFUSALS = RateLimitedLog(log)
-_CAPACITY = _CapacityLog()
+_CAPACITY = CapacityLog(log)
 
 
 class GuardedHttpToolsProtocol(CoalescingHttpToolsProtocol):
@@ -162,6 +100,14 @@ class GuardedHttpToolsProtocol(CoalescingHttpToolsProtocol):
         self._accept_limit = accept_limit
         self._reading_head = True
         self._head_bytes = 0  # bytes received since this request's head began
+        # A message ended in the read being parsed: a head begun behind it, in the same read,
+        # has only its parsed part counted (`_head_undercounted`: its size is summed in full).
+        self._message_ended = False
+        self._head_undercounted = False
+        # A request that asked to switch protocols, as it is parsed again without asking.
+        self._without_upgrade: bytes | None = None
+        # A refusal written once the answers to the requests before it have been.
+        self._owed_refusal: bytes | None = None
         self._deadline: asyncio.TimerHandle | None = None
         self._head_started = 0.0
         self._last_body_at = 0.0
@@ -200,25 +146,13 @@ class GuardedHttpToolsProtocol(CoalescingHttpToolsProtocol):
             self._head_bytes += len(data)
         elif self._deadline is not None:
             self._last_body_at = self.loop.time()  # the body's idle deadline is armed
-        try:
-            self.parser.feed_data(data)
-        except httptools.HttpParserUpgrade:
-            if self._should_upgrade():
-                self.handle_websocket_upgrade()
-            else:
-                self._unsupported_upgrade_warning()
-            return
-        except httptools.HttpParserError as exc:
-            refusal = exc.__context__
-            if isinstance(refusal, _Refusal):
-                self._refuse(refusal.error, refusal.reason)
-            else:
-                message = f"invalid HTTP request: {exc}"
-                self._refuse(InvalidRequest(message, code="invalid_http_request"), "invalid_http")
+        if not self._feed(data):
             return
         # Deadlines are armed only for a head or body that did not arrive whole: a request
         # that comes in one read makes no timer.
         if self._reading_head:
+            if self._head_undercounted and not self._head_bytes:  # begun behind a message
+                self._head_bytes = 1 + self._parsed_head_bytes()
             if self._head_bytes > self.limits.max_header_bytes:
                 self._refuse(self._too_large(), "headers_too_large")
             elif self._head_bytes and self._deadline is None:
@@ -228,6 +162,63 @@ class GuardedHttpToolsProtocol(CoalescingHttpToolsProtocol):
             self._last_body_at = self.loop.time()
             self._arm(self.limits.body_timeout_s, self._body_too_slow)
 
+    def _feed(self, data: bytes) -> bool:
+        """Parse `data`; False when the connection was refused. A request asking to switch
+        protocols (`Upgrade: h2c`, a WebSocket) is parsed again without asking: the gateway
+        speaks HTTP/1.1 only, HTTP lets a server ignore Upgrade, and httptools would skip its
+        body and every request after it."""
+        while True:
+            self._message_ended = False
+            try:
+                self.parser.feed_data(data)
+            except httptools.HttpParserUpgrade as upgrade:
+                if self._without_upgrade is None:  # (not asked by a head: refuse, not loop)
+                    error = InvalidRequest(
+                        "unexpected protocol switch", code="invalid_http_request"
+                    )
+                    self._refuse(error, "invalid_http")
+                    return False
+                offset = int(upgrade.args[0])
+                data, self._without_upgrade = self._without_upgrade + data[offset:], None
+                self.parser = self._new_parser()
+                continue
+            except httptools.HttpParserError as exc:
+                refusal = exc.__context__
+                if isinstance(refusal, _Refusal):
+                    self._refuse(refusal.error, refusal.reason)
+                else:
+                    message = f"invalid HTTP request: {exc}"
+                    error = InvalidRequest(message, code="invalid_http_request")
+                    self._refuse(error, "invalid_http")
+                return False
+            return True
+
+    def _new_parser(self) -> httptools.HttpRequestParser:
+        """A parser as uvicorn makes one (it answers a request pipelined behind a close)."""
+        parser = httptools.HttpRequestParser(self)
+        with contextlib.suppress(AttributeError):  # httptools < 0.6.3
+            parser.set_dangerous_leniencies(lenient_data_after_close=True)
+        return parser
+
+    def _head_without_upgrade(self) -> bytes:
+        """This request's head without `Upgrade` and the `upgrade` token of `Connection`."""
+        version = self.parser.get_http_version().encode()
+        lines = [self.parser.get_method(), b" ", self.url, b" HTTP/", version, b"\r\n"]
+        for name, value in self.headers:
+            if name == b"upgrade":
+                continue
+            if name == b"connection":
+                tokens = [t.strip() for t in value.split(b",")]
+                value = b", ".join(t for t in tokens if t and t.lower() != b"upgrade")
+                if not value:
+                    continue
+            lines += [name, b": ", value, b"\r\n"]
+        lines.append(b"\r\n")
+        return b"".join(lines)
+
+    def _parsed_head_bytes(self) -> int:
+        return len(self.url) + sum(len(name) + len(value) + 4 for name, value in self.headers)
+
     # Parser callbacks: uvicorn's own, the head's limits checked once it is complete (each
     # read of an unfinished head is checked in `data_received`, so it never grows past one
     # read over the limit).
@@ -236,23 +227,46 @@ class GuardedHttpToolsProtocol(CoalescingHttpToolsProtocol):
         limits = self.limits
         # The bytes read since the head began bound its size: most heads need no sum.
         if len(self.headers) > limits.max_headers or (
-            self._head_bytes > limits.max_header_bytes
-            and len(self.url) + sum(len(n) + len(v) + 4 for n, v in self.headers)
-            > limits.max_header_bytes
+            (self._head_bytes > limits.max_header_bytes or self._head_undercounted)
+            and self._parsed_head_bytes() > limits.max_header_bytes
         ):
             raise _Refusal(self._too_large(), "headers_too_large")
         self._reading_head = False
         self._head_bytes = 0
+        self._head_undercounted = False
         self._cancel_deadline()
         if self._over_capacity:
             message = "the gateway is serving its maximum number of connections; retry shortly"
             raise _Refusal(TooManyConnections(message), "max_connections")
+        if self.parser.should_upgrade():
+            if self.parser.get_method() == b"CONNECT":
+                message = "CONNECT is not supported: the gateway is not a forward proxy"
+                raise _Refusal(InvalidRequest(message, code="invalid_http_request"), "invalid_http")
+            self._without_upgrade = (
+                self._head_without_upgrade()
+            )  # no cycle: `_feed` parses it again
+            return
         super().on_headers_complete()
 
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        if self._message_ended:  # behind another message, in the same read
+            self._head_started = self.loop.time()
+            self._head_undercounted = True
+
     def on_message_complete(self) -> None:
-        super().on_message_complete()
+        if self._without_upgrade is None:
+            super().on_message_complete()
         self._reading_head = True
+        self._message_ended = True
         self._cancel_deadline()
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        if self._owed_refusal is not None and not self._answers_owed():
+            answer, self._owed_refusal = self._owed_refusal, None
+            self._unset_keepalive_if_required()  # the keep-alive timer uvicorn just armed
+            self._send_refusal(answer)
 
     # Deadlines and refusals
 
@@ -318,10 +332,12 @@ class GuardedHttpToolsProtocol(CoalescingHttpToolsProtocol):
         cycle.disconnected = True  # the app's own answer is dropped; it records the 408
         cycle.message_event.set()
         message = f"the request body stalled for more than {timeout:g} s"
-        self._refuse(RequestTimeout(message), "body_timeout")
+        self._refuse(RequestTimeout(message), "body_timeout", at_once=True)
 
-    def _refuse(self, error: GatewayError, reason: str) -> None:
-        """Answer `error` in the route's shape, stop reading requests, close soon."""
+    def _refuse(self, error: GatewayError, reason: str, *, at_once: bool = False) -> None:
+        """Answer `error` in the route's shape, stop reading requests, close soon. The answer
+        waits for those of the requests before it on this connection (pipelined: HTTP answers
+        in order), unless `at_once` (the refused request is the one being answered)."""
         self._refused = True
         self._cancel_deadline()
         self._unset_keepalive_if_required()
@@ -330,11 +346,23 @@ class GuardedHttpToolsProtocol(CoalescingHttpToolsProtocol):
         count = self.app_state.get(COUNT_REFUSAL_STATE)
         if count is not None:
             count(reason)
+        headers = (("retry-after", "1"),) if error.status == 503 else ()
+        answer = refusal_bytes(error, wire_for_url(getattr(self, "url", b"")), headers)
+        if not at_once and self._answers_owed():
+            self._owed_refusal = answer  # written by `on_response_complete`
+            return
+        self._send_refusal(answer)
+
+    def _answers_owed(self) -> bool:
+        """Whether a request before the refused one still waits for its answer."""
+        cycle = self.cycle
+        return bool(self.pipeline) or (cycle is not None and not cycle.response_complete)
+
+    def _send_refusal(self, answer: bytes) -> None:
         transport = self.transport
         if transport.is_closing():
             return
-        headers = (("retry-after", "1"),) if error.status == 503 else ()
-        transport.write(refusal_bytes(error, wire_for_url(getattr(self, "url", b"")), headers))
+        transport.write(answer)
         try:
             transport.write_eof()
         except (NotImplementedError, OSError, RuntimeError):

@@ -64,3 +64,24 @@ class RateLimitedLog:
         held = self._held.pop(reason, 0)
         suffix = f" ({held} more since the last such line)" if held else ""
         self.logger.warning("%s%s", message, suffix)
+
+
+class CapacityLog:
+    """One line when a process reaches `max_connections`, one when it is below it again (each
+    at most once a second: a process hovering at the cap does not flood the log)."""
+
+    full = False
+
+    def __init__(self, log: logging.Logger) -> None:
+        self._log = RateLimitedLog(log)
+
+    def refused(self, limit: int) -> None:
+        if not self.full:
+            self.full = True
+            message = f"max_connections ({limit}) reached: new connections get 503 until some close"
+            self._log.warning("reached", message)
+
+    def accepted(self) -> None:
+        if self.full:
+            self.full = False
+            self._log.warning("below", "connections are below max_connections again")
