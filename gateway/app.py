@@ -234,9 +234,10 @@ def create_app(
         Route("/readyz", readyz, methods=["GET"]),
         Route("/metrics", metrics, methods=["GET"]),
         *AdminAPI(services, reloader).routes(),
-        Route("/{path:path}", NotFoundEndpoint(services), methods=None),
+        Route("/{path:path}", not_found := NotFoundEndpoint(services), methods=None),
     ]
     app = Starlette(routes=routes, lifespan=lifespan)
+    app.router.default = not_found  # a target no route can match (`OPTIONS *`): the same 404
     app.state.services = services
     app.state.bodies = bodies
     app.state.reloader = reloader

@@ -92,6 +92,15 @@ def test_too_many_headers_get_431_in_the_route_s_shape(
         assert body["error"]["code"] == "headers_too_large"
 
 
+def test_the_asterisk_target_gets_the_json_404(gateway: Proc) -> None:
+    """`OPTIONS *` matched no route, not even the catch-all: Starlette's plain-text 404."""
+    for method in ("OPTIONS", "GET", "POST"):
+        with connect(gateway) as sock:
+            sock.sendall(f"{method} * HTTP/1.1\r\nhost: x\r\ncontent-length: 0\r\n\r\n".encode())
+            status, body = refusal(sock)
+        assert status == 404 and body["error"]["code"] == "unknown_route"
+
+
 def test_slowloris_heads_get_408_after_the_header_deadline(gateway: Proc) -> None:
     socks = [connect(gateway) for _ in range(20)]
     try:
