@@ -50,6 +50,15 @@ def _token_count(body: dict[str, Any], name: str) -> None:
         )
 
 
+def too_deep() -> InvalidRequest:
+    """The 400 of a body nested past MAX_JSON_DEPTH (also when the parser stopped first)."""
+    return InvalidRequest(
+        f"request body nests arrays and objects more than {MAX_JSON_DEPTH} levels deep "
+        f"(the limit is {MAX_JSON_DEPTH})",
+        code="json_too_deep",
+    )
+
+
 def check_depth(body: Any, raw: bytes | None = None) -> None:
     """400 when `body` nests arrays and objects deeper than MAX_JSON_DEPTH. With `raw`, the
     bytes `body` was parsed from, a small body with fewer brackets than the limit is not walked:
@@ -65,11 +74,7 @@ def check_depth(body: Any, raw: bytes | None = None) -> None:
     while stack:
         node, depth = stack.pop()
         if depth > MAX_JSON_DEPTH:
-            raise InvalidRequest(
-                f"request body nests arrays and objects more than {MAX_JSON_DEPTH} levels deep "
-                f"(the limit is {MAX_JSON_DEPTH})",
-                code="json_too_deep",
-            )
+            raise too_deep()
         children = node.values() if isinstance(node, dict) else node
         kinds = set(map(type, children))  # in C: a long array of numbers costs ~10 ns each
         if dict in kinds or list in kinds:

@@ -27,6 +27,7 @@ from gateway.pipeline.route import route_and_call
 from gateway.pipeline.services import Services
 from gateway.validation import (
     check_depth,
+    too_deep,
     validate_chat,
     validate_completions,
     validate_count_tokens,
@@ -75,6 +76,8 @@ async def parse_body(ctx: RequestContext, services: Services) -> None:
     try:
         body: Any = orjson.loads(ctx.raw_body)
     except orjson.JSONDecodeError as exc:
+        if exc.msg.startswith("depth limit exceeded"):  # orjson's own limit, far past ours
+            raise too_deep() from None
         raise InvalidRequest(
             f"request body is not valid JSON: {exc}", code="invalid_json"
         ) from None

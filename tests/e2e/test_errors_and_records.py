@@ -35,6 +35,8 @@ def openai_error(response: httpx.Response) -> dict[str, Any]:
     [
         (b"{not json", AUTH, 400, "invalid_json", None),
         (b"[1, 2]", AUTH, 400, "invalid_json", None),
+        (b'{"a":' * 129 + b"1" + b"}" * 129, AUTH, 400, "json_too_deep", None),
+        (b'{"a":' * 1100 + b"1" + b"}" * 1100, AUTH, 400, "json_too_deep", None),  # past orjson's
         (json.dumps({"model": "gpt-mock"}).encode(), AUTH, 400, None, "messages"),
         (json.dumps({"model": "gpt-mock", "messages": "hi"}).encode(), AUTH, 400, None, "messages"),
         (json.dumps({"model": 5, "messages": []}).encode(), AUTH, 400, None, "model"),
