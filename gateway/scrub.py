@@ -31,8 +31,9 @@ MIN_SECRET_LENGTH = 8
 _VALUE = r"[^\s\"'\\,;&<>]+"
 _SHAPES = (
     # `authorization: Bearer x`, `"x-api-key": "x"`, `api-key=x`: the name and separator stay.
+    # A bare scheme word is no value: `Authorization: Bearer <key>` (the 401's hint) stays.
     r"(?P<name>\b(?:x-api-key|api[-_]key|authorization)[\"']?\s*[:=]\s*[\"']?)"
-    rf"(?:(?:bearer|basic)\s+)?{_VALUE}",
+    rf"(?:(?:bearer|basic)\s+)?(?!(?:bearer|basic)(?:[\s\"'\\,;&<>]|$)){_VALUE}",
     # After a scheme, only a token-like value (a digit in it): "Basic information" is prose.
     rf"(?P<scheme>\b(?:bearer|basic)\s+)(?=[^\s\"'\\,;&<>]*\d){_VALUE}",
     r"(?P<prefix>\bsk-)[A-Za-z0-9_\-]{8,}",

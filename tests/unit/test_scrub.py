@@ -24,6 +24,7 @@ KEY = "prov-7f3a9c1e5b2d4a6f8e0c"
         ("api_key=zzz", "api_key=****"),
         ("use sk-proj-abcdefgh1234 instead", "use sk-**** instead"),
         ("Basic dXNlcjpwYXNzd29yZDE=", "Basic ****"),
+        ("authorization: bearer-abc123", "authorization: ****"),  # a value, not a scheme word
     ],
 )
 def test_secrets_and_credential_shapes_are_scrubbed(text: str, scrubbed: str) -> None:
@@ -32,7 +33,15 @@ def test_secrets_and_credential_shapes_are_scrubbed(text: str, scrubbed: str) ->
 
 @pytest.mark.parametrize(
     "prose",
-    ["Basic information on the bearer of news", "short sk-abc key", "no key here", ""],
+    [
+        "Basic information on the bearer of news",
+        "short sk-abc key",
+        "no key here",
+        "",
+        "missing API key: send 'Authorization: Bearer <key>' or 'x-api-key: <key>'",
+        "Authorization: Bearer",
+        '{"authorization": "Basic"}',
+    ],
 )
 def test_prose_is_left_alone(prose: str) -> None:
     assert Secrets([KEY]).scrub(prose) == prose
