@@ -8,6 +8,8 @@ Failure raises `AttemptFailed`, which says whether another try may help.
 from __future__ import annotations
 
 import asyncio
+import math
+import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -18,6 +20,7 @@ from gateway.observability.trace_context import traceparent
 from gateway.providers import EndpointKind, adapter_for, wire_provider
 from gateway.routing.exchange import Attempt, Exchange, RouteRequest, StreamReply, UpstreamCall
 from gateway.runtime import Runtime
+from gateway.scrub import Secrets
 from gateway.upstream import (
     UpstreamClient,
     UpstreamError,
@@ -59,13 +62,20 @@ class AttemptFailed(Exception):
 
 
 def parse_retry_after(value: str | None) -> float | None:
-    """Seconds from a `Retry-After` header (delta-seconds form; HTTP dates are ignored)."""
+    """The wait a `Retry-After` (seconds) or `retry-after-ms` header names: a positive decimal
+    number. Anything else names none (an HTTP date, 0, a negative, NaN, `1e3`, `1_000`): the
+    caller's default applies, so a 429 always benches its deployment for a while."""
     if not value:
         return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
+    value = value.strip()
+    if _DELAY.fullmatch(value) is None:
         return None
+    wait = float(value)
+    return wait if wait > 0 else None
+
+
+# delta-seconds (RFC 9110) are whole; OpenAI's `retry-after-ms` may carry a fraction.
+_DELAY = re.compile(r"[0-9]{1,15}(?:\.[0-9]{1,9})?")
 
 
 def retry_after_s(headers: Mapping[str, str]) -> float | None:
@@ -77,11 +87,17 @@ def retry_after_s(headers: Mapping[str, str]) -> float | None:
     return parse_retry_after(headers.get("retry-after"))
 
 
-def take_upstream_headers(exchange: Exchange, headers: Mapping[str, str]) -> None:
+def take_upstream_headers(exchange: Exchange, headers: Mapping[str, str], secrets: Secrets) -> None:
     """Keep what the client gets of an upstream answer's headers: its request id and its
-    `x-ratelimit-*` headers."""
-    exchange.upstream_request_id = headers.get("x-request-id") or headers.get("request-id")
+    `x-ratelimit-*` headers, scrubbed (an upstream may echo the key it was sent in them)."""
+    request_id = headers.get("x-request-id") or headers.get("request-id")
     limits = {k: v for k, v in headers.items() if k.startswith("x-ratelimit-")}
+    if request_id is not None or limits:
+        kept = "\n".join((request_id or "", *limits.values()))
+        if secrets.scrub(kept) != kept:
+            request_id = secrets.scrub(request_id) if request_id is not None else None
+            limits = {k: secrets.scrub(v) for k, v in limits.items()}
+    exchange.upstream_request_id = request_id
     exchange.upstream_headers = limits or None
 
 
@@ -173,7 +189,7 @@ async def call_deployment(
     try:
         response = await client.send(call.prepared, timeouts)
         attempt.status = response.status
-        take_upstream_headers(exchange, response.headers)
+        take_upstream_headers(exchange, response.headers, request.runtime.secrets)
         if response.status >= 400:
             attempt.error_kind = f"http_{response.status}"
             raise await _rejection(response, call)
@@ -220,13 +236,15 @@ async def _rejection(response: UpstreamResponse, call: UpstreamCall) -> AttemptF
     status = response.status
     error = call.adapter.convert_error(status, data, call.deployment)
     rate_limited = status in (429, 529)
-    if status == 503 and "retry-after" in response.headers:
-        # Passed on as it is (a 503 keeps its status); a rate limit's wait is the router's.
-        error.headers["retry-after"] = response.headers["retry-after"]
+    wait_s = retry_after_s(response.headers)
+    if status == 503 and wait_s is not None:
+        # Passed on as whole seconds (a 503 keeps its status; the upstream's text could carry
+        # anything); a rate limit's wait is the router's.
+        error.headers["retry-after"] = str(math.ceil(wait_s))
     return AttemptFailed(
         error,
         retryable=rate_limited or status >= 500,
-        retry_after_s=retry_after_s(response.headers),
+        retry_after_s=wait_s,
         content_policy=is_content_policy(error),
         rate_limited=rate_limited,
     )

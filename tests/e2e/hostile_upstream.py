@@ -36,19 +36,30 @@ def _chunked(pieces: list[bytes]) -> list[bytes]:
     return [b"%x\r\n%s\r\n" % (len(p), p) for p in pieces if p] + [b"0\r\n\r\n"]
 
 
-def _answer(status: int, body: bytes | list[bytes], stream: bool = False) -> list[bytes]:
-    """The response as the pieces to write, paced (a stream's chunks) or at once."""
+def _answer(
+    status: int, body: bytes | list[bytes], stream: bool = False, headers: str = ""
+) -> list[bytes]:
+    """The response as the pieces to write, paced (a stream's chunks) or at once; `headers`:
+    more header lines, each ending in CRLF."""
     if isinstance(body, list):
         head = (
-            f"HTTP/1.1 {status} OK\r\ncontent-type: text/event-stream\r\n"
+            f"HTTP/1.1 {status} OK\r\ncontent-type: text/event-stream\r\n{headers}"
             "transfer-encoding: chunked\r\nconnection: close\r\n\r\n"
         )
         return [head.encode(), *body]
     head = (
-        f"HTTP/1.1 {status} X\r\ncontent-type: application/json\r\n"
+        f"HTTP/1.1 {status} X\r\ncontent-type: application/json\r\n{headers}"
         f"content-length: {len(body)}\r\nconnection: close\r\n\r\n"
     )
     return [head.encode() + body]
+
+
+# Headers that echo the key (as a proxy that logs its request into the answer might).
+ECHOING_HEADERS = (
+    f"x-request-id: req-{PROVIDER_KEY}\r\nrequest-id: {PROVIDER_KEY}\r\n"
+    f"x-ratelimit-remaining-requests: 9 (key {PROVIDER_KEY})\r\n"
+    f"retry-after: {PROVIDER_KEY}\r\n"
+)
 
 
 def _openai_chunk(delta: dict[str, Any], finish: str | None = None, **extra: Any) -> bytes:
@@ -154,6 +165,9 @@ class HostileUpstream:
         self, model: str, credentials: str, anthropic: bool, request: dict[str, Any]
     ) -> list[bytes]:
         leak = f"Incorrect API key provided: {credentials}. Check x-api-key: {PROVIDER_KEY}"
+        if model == "key-headers":
+            ok = {"error": {"message": "try later", "type": "server_error", "code": None}}
+            return _answer(503, json.dumps(ok).encode(), headers=ECHOING_HEADERS)
         if model.startswith("key-") and model != "key-stream":
             error = {"message": leak, "type": "invalid_request_error", "param": credentials}
             error["code"] = PROVIDER_KEY

@@ -39,6 +39,7 @@ on_error = "allow"
 """,
 }
 OPENAI_MODELS = [
+    "key-headers",
     "key-401",
     "key-400",
     "key-500",
@@ -53,7 +54,7 @@ OPENAI_MODELS = [
     "counter",
     "plain",
 ]
-ANTHROPIC_MODELS = ["key-401", "key-stream", "stream-no-end"]
+ANTHROPIC_MODELS = ["key-401", "key-headers", "key-stream", "stream-no-end"]
 
 
 def _config(upstream: str, log_path: Path) -> str:
@@ -166,6 +167,21 @@ def test_key_quoted_to_an_anthropic_client_is_scrubbed(
     assert response.status_code >= 400
     assert response.json()["type"] == "error"
     assert not leaks(response.text), response.text
+
+
+@pytest.mark.parametrize("model", ["key-headers", "ant-key-headers"])
+def test_key_echoed_in_the_upstreams_headers_is_scrubbed(
+    gateway: Proc, client: httpx.Client, model: str
+) -> None:
+    """The request id and x-ratelimit-* headers are passed on (and recorded); a 503's
+    Retry-After too, as the whole seconds it names (here none: it is not a number)."""
+    response = chat(client, model)
+    assert response.status_code == 503
+    headers = "\n".join(f"{k}: {v}" for k, v in response.headers.items())
+    assert not leaks(headers), headers
+    assert response.headers["x-upstream-request-id"] == "req-****"
+    assert "retry-after" not in response.headers
+    assert not leaks(json.dumps(record_of(gateway, response)))
 
 
 @pytest.mark.parametrize(

@@ -6,10 +6,12 @@ from pathlib import Path
 
 import orjson
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from gateway.config import load_config
 from gateway.runtime import build_runtime
-from gateway.scrub import Secrets
+from gateway.scrub import Secrets, _replacement
 
 KEY = "prov-7f3a9c1e5b2d4a6f8e0c"
 
@@ -25,6 +27,11 @@ KEY = "prov-7f3a9c1e5b2d4a6f8e0c"
         ("use sk-proj-abcdefgh1234 instead", "use sk-**** instead"),
         ("Basic dXNlcjpwYXNzd29yZDE=", "Basic ****"),
         ("authorization: bearer-abc123", "authorization: ****"),  # a value, not a scheme word
+        # Letters `re` matches without case that `str.lower` leaves (the quick test folds them).
+        ("ſk-abcdefgh1234", "ſk-****"),
+        ("authorİzation: abc123", "authorİzation: ****"),
+        ("x-api-\u212aey: abc", "x-api-\u212aey: ****"),
+        (KEY.upper(), "****"),
     ],
 )
 def test_secrets_and_credential_shapes_are_scrubbed(text: str, scrubbed: str) -> None:
@@ -102,3 +109,18 @@ proxy = "http://user:proxy-pass-0123456@127.0.0.1:3128"
     runtime = build_runtime(load_config(tmp_path / "gateway.toml", env={}), env={})
     text = "hdr-secret-0123456 query-secret-0123456 proxy-pass-0123456 team-platform-a"
     assert runtime.secrets.scrub(text) == "**** **** **** team-platform-a"
+
+
+@given(
+    st.lists(
+        st.sampled_from(
+            [KEY, KEY.upper(), "bearer ", "BASIC ", "sk-", "ſk-", "api-key", "API_KEY", "=", ": "]
+            + ["authorİzation", "authorization", "aKc", "abc123def4", " ", '"', "x", "\u212a"]
+        ),
+        max_size=12,
+    ).map("".join)
+)
+def test_the_quick_test_never_skips_a_text_the_pattern_changes(text: str) -> None:
+    """`scrub` runs the pattern only on texts holding a marker word or a known secret."""
+    secrets = Secrets([KEY])
+    assert secrets.scrub(text) == secrets._pattern.sub(_replacement, text)

@@ -6,6 +6,8 @@ Splits are measured over many keys or seeded draws, against the binomial spread.
 import random
 from collections import Counter
 
+import pytest
+
 from gateway.config.types import DeploymentConfig, ModelConfig
 from gateway.errors import UpstreamRejected
 from gateway.routing.attempt import is_content_policy, parse_retry_after, retry_after_s
@@ -105,3 +107,13 @@ def test_retry_after_parsing() -> None:
         parse_retry_after(None) is None
         and parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT") is None
     )
+
+
+@pytest.mark.parametrize(
+    "value", ["0", "-5", "NaN", "inf", "1e-320", "1e3", "1_000", "0x10", "٣", "2 s", ""]
+)
+def test_a_retry_after_that_names_no_positive_wait_names_none(value: str) -> None:
+    """The router then benches the deployment for `rate_limit_cooldown_s`: a 0 s bench (from
+    `-5` or NaN) let it call the deployment that had just refused again in the same request."""
+    assert parse_retry_after(value) is None
+    assert retry_after_s({"retry-after-ms": value, "retry-after": "3"}) == 3.0
