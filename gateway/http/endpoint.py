@@ -36,6 +36,9 @@ from gateway.pipeline.services import Services
 from gateway.pipeline.stages import GUARDRAIL_STAGES, STAGES, Stage
 
 log = logging.getLogger("gateway")
+# How long past the request's deadline a stream may take to write its closing error event
+# (the stream stops itself at the deadline; this bounds a client that stopped reading).
+STREAM_END_GRACE_S = 5.0
 
 _ID_PREFIX = secrets.token_hex(8)
 _id_counter = itertools.count(1)
@@ -151,7 +154,7 @@ class ProxyEndpoint:
                     return
                 # The server answered 408 already; the record says so.
                 raise RequestTimeout("the request body stalled") from None
-            async with asyncio.timeout(runtime.config.server.request_timeout_s):
+            async with asyncio.timeout(runtime.config.server.request_timeout_s) as limit:
                 watch = DisconnectWatch(receive, ctx, WATCH_STAGES_AFTER_S)
                 try:
                     for stage, timed in self._steps:
@@ -168,6 +171,11 @@ class ProxyEndpoint:
                 started_response = True
                 out = free_slots_before_last_byte(ctx, services, send)
                 if ctx.stream_reply is not None:
+                    # The stream ends itself at its deadline (no later than this one), with an
+                    # error event; this one stays, later, for a client that stopped reading.
+                    when = limit.when()
+                    if when is not None:
+                        limit.reschedule(when + STREAM_END_GRACE_S)
                     await send_stream(ctx, out, receive)
                 elif ctx.cached_stream is not None:
                     await send_cached_stream(ctx, out, ctx.cached_stream)

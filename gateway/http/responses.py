@@ -149,24 +149,30 @@ async def send_stream(ctx: RequestContext, send: Send, receive: Receive) -> None
         try:
             feed, upstream = reply.converter.feed, reply.upstream  # once, not per chunk
             first_piece = ctx.first_byte_sent is None  # whether the next piece sent is the first
-            async for chunk in reply.chunks:
-                out = feed(chunk)
-                if upstream.body_complete:
-                    last += out
-                elif out:
-                    if first_piece:
-                        ctx.first_byte_sent = time.monotonic()
-                        first_piece = False
-                    piece = b"".join(out)
-                    if sent is not None:
-                        sent.append(piece)
-                    await send({"type": "http.response.body", "body": piece, "more_body": True})
+            # The stream's own deadline (the attempt's `total_timeout_s`, the request's limit):
+            # reached, the stream ends with an error event, as for any failure after its start.
+            left_s = None if reply.deadline is None else reply.deadline - time.monotonic()
+            async with asyncio.timeout(None if left_s is None else max(0.0, left_s)):
+                async for chunk in reply.chunks:
+                    out = feed(chunk)
+                    if upstream.body_complete:
+                        last += out
+                    elif out:
+                        if first_piece:
+                            ctx.first_byte_sent = time.monotonic()
+                            first_piece = False
+                        piece = b"".join(out)
+                        if sent is not None:
+                            sent.append(piece)
+                        await send({"type": "http.response.body", "body": piece, "more_body": True})
             tail = [*last, *reply.converter.finish()]
             if tail and ctx.first_byte_sent is None:
                 ctx.first_byte_sent = time.monotonic()
             if sent is not None and tail:
                 sent.append(b"".join(tail))
-        except (UpstreamError, GatewayError) as exc:
+        except (UpstreamError, GatewayError, TimeoutError) as exc:
+            if isinstance(exc, TimeoutError):
+                exc = UpstreamTimeout("the stream did not end within its time limit")
             error = exc if isinstance(exc, GatewayError) else _stream_failure(exc, ctx)
             ctx.error = error
             if ctx.exchange.attempts:

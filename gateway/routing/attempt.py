@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import math
 import re
+import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -194,7 +195,13 @@ async def call_deployment(
             attempt.error_kind = f"http_{response.status}"
             raise await _rejection(response, call)
         if request.stream:
-            exchange.stream = await _start_stream(response, call, request.body)
+            # The attempt's whole time (`total_timeout_s`, or what is left of the request's):
+            # waiting for the first event here, the rest of the stream in the responder.
+            async with asyncio.timeout(max(0.0, body_timeout_s - (clock.monotonic() - started))):
+                stream = await _start_stream(response, call, request.body)
+            left_s = body_timeout_s - (clock.monotonic() - started)
+            stream.deadline = time.monotonic() + max(0.0, left_s)
+            exchange.stream = stream
             response = None  # the responder owns it now
         else:
             if response.body_complete:

@@ -40,6 +40,9 @@ class StreamReply:
     converter: StreamConverter
     # Client-format bytes already converted while the first upstream chunk was awaited.
     pending: list[bytes]
+    # When the stream must have ended (`time.monotonic()`): the attempt's `total_timeout_s`
+    # from its start, or the request's deadline when sooner. None: no bound of its own.
+    deadline: float | None = None
 
 
 # Not frozen (a frozen dataclass costs ~1 us more to make, per request): neither is changed

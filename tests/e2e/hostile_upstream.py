@@ -183,6 +183,10 @@ class HostileUpstream:
                     b"data: " + json.dumps({"error": {"message": leak}}).encode() + b"\n\n"
                 )
             return _answer(200, _chunked(events), stream=True)
+        if model == "stream-forever":  # one event, then a comment now and then, for a minute
+            start = _anthropic_start() if anthropic else [_openai_chunk({"content": "Hi"})]
+            pings = [b": ping\n\n"] * int(60 / PACE_S)
+            return _answer(200, _chunked([*start, *pings]), stream=True)
         if model == "stream-no-end":
             if anthropic:
                 return _answer(200, _chunked(_anthropic_start()), stream=True)

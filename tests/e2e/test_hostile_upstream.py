@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -40,6 +41,7 @@ on_error = "allow"
 }
 OPENAI_MODELS = [
     "key-headers",
+    "stream-forever",
     "key-401",
     "key-400",
     "key-500",
@@ -54,7 +56,7 @@ OPENAI_MODELS = [
     "counter",
     "plain",
 ]
-ANTHROPIC_MODELS = ["key-401", "key-headers", "key-stream", "stream-no-end"]
+ANTHROPIC_MODELS = ["key-401", "key-headers", "key-stream", "stream-no-end", "stream-forever"]
 
 
 def _config(upstream: str, log_path: Path) -> str:
@@ -89,6 +91,8 @@ model = "{upstream_model}"
 input_cost_per_1m = 1.0
 output_cost_per_1m = 2.0
 """
+        if upstream_model == "stream-forever":
+            config += "total_timeout_s = 1.0\n"
     for policy, secret in KEYS.items():
         digest = hashlib.sha256(secret.encode()).hexdigest()
         config += f'\n[[keys]]\nid = "{policy}"\npolicy = "{policy}"\nkey_sha256 = "{digest}"\n'
@@ -247,6 +251,25 @@ def test_stream_without_its_end_is_a_failure(
         assert "event: message_stop" not in response.text
     assert "error" in response.text.rsplit("\n\n", 2)[-2]  # the last event
     assert record_of(gateway, response)["error_type"] == "stream_interrupted"
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "model"), [("chat", "stream-forever"), ("messages", "ant-stream-forever")]
+)
+def test_a_stream_kept_alive_past_total_timeout_ends_with_an_error_event(
+    gateway: Proc, client: httpx.Client, endpoint: str, model: str
+) -> None:
+    """`total_timeout_s` bounds the whole attempt, a started stream included: it ends with an
+    error event and a complete response (it ran to the request's deadline, then was cut)."""
+    began = time.monotonic()
+    if endpoint == "chat":
+        response = chat(client, model, stream=True)
+    else:
+        response = messages(client, model, stream=True)
+    assert time.monotonic() - began < 10
+    assert response.status_code == 200
+    assert "error" in response.text.rsplit("\n\n", 2)[-2]  # the last event
+    assert record_of(gateway, response)["error_type"] == "upstream_timeout"
 
 
 def test_sdk_sees_the_cut_stream_fail(gateway: Proc) -> None:
