@@ -66,15 +66,29 @@ _FIELD_TYPES: tuple[tuple[str, frozenset[type]], ...] = (
 
 # `ts` is a Unix time the tools print as a date: from 1970 up to the last second of year 9999.
 _LAST_TS = 253_402_300_799
+# Token counts are bounded as the gateway bounds an upstream's usage (0 <= n < 2**53,
+# `gateway.providers.base.MAX_TOKEN_COUNT`), and any other integer to the same magnitude: a
+# larger one is no count the gateway wrote, and its sums would pass the 64 bits JSON writers
+# (orjson) take.
+_MAX_INT = 2**53
+_COUNTS = ("prompt_tokens", "completion_tokens")
 
 
 def well_typed(record: Record) -> bool:
-    """Every field the tools read is null or of the type the gateway writes, and `ts` a time a
+    """Every field the tools read is null or of the type the gateway writes, token counts are
+    whole-number-sized (0 <= n < 2**53), other integers below 2**53 in size, and `ts` a time a
     date can show."""
     get = record.get
     for name, types in _FIELD_TYPES:
         value = get(name)
-        if value is not None and type(value) not in types:
+        if value is None:
+            continue
+        kind = type(value)
+        if kind not in types or (kind is int and not -_MAX_INT < value < _MAX_INT):
+            return False
+    for name in _COUNTS:
+        count = get(name)
+        if count is not None and not 0 <= count < _MAX_INT:
             return False
     ts = get("ts")
     return ts is None or 0 <= ts <= _LAST_TS

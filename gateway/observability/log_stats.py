@@ -17,8 +17,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import orjson
-
 from gateway.observability.drift import drift, windows
 from gateway.observability.log_reader import (
     Record,
@@ -28,6 +26,7 @@ from gateway.observability.log_reader import (
     parse_time,
     read_records,
 )
+from gateway.observability.record_json import document_json
 from gateway.replay.report import percentile
 
 GROUP_FIELDS = {
@@ -195,7 +194,7 @@ def run_drift(args: argparse.Namespace) -> int:
             "flagged": len(flagged),
             "groups": reports,
         }
-        sys.stdout.write(orjson.dumps(document, option=orjson.OPT_INDENT_2).decode() + "\n")
+        sys.stdout.write(document_json(document).decode() + "\n")
     else:
         print(
             f"window {_iso(spans.window[0])} .. {_iso(spans.window[1])} against the "
@@ -231,7 +230,7 @@ def run(args: argparse.Namespace) -> int:
             "groups": rows,
             "total": total,
         }
-        sys.stdout.write(orjson.dumps(document, option=orjson.OPT_INDENT_2).decode() + "\n")
+        sys.stdout.write(document_json(document).decode() + "\n")
         return 0
     span = f"{_iso(since) or 'start of log'} .. {_iso(until) or 'now'}"
     print(f"{len(records)} requests in {args.log} ({span}), by {', '.join(by)}")

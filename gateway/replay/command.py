@@ -128,11 +128,20 @@ def _config(args: argparse.Namespace, required: bool) -> GatewayConfig | None:
     return load_config(path)
 
 
+# Integer flags are echoed into the report: bounded like the counts in it (below 2**53).
+MAX_CONCURRENCY = 10_000
+_MAX_INT = 2**53
+
+
 def _validate(args: argparse.Namespace) -> Gate | None:
-    if args.concurrency < 1:
-        raise UsageError("--concurrency must be at least 1")
-    if args.limit is not None and args.limit < 1:
-        raise UsageError("--limit must be at least 1")
+    if not 1 <= args.concurrency <= MAX_CONCURRENCY:
+        raise UsageError(f"--concurrency must be from 1 to {MAX_CONCURRENCY}")
+    if args.limit is not None and not 1 <= args.limit < _MAX_INT:
+        raise UsageError("--limit must be at least 1 and below 2**53")
+    if not -_MAX_INT < args.seed < _MAX_INT:
+        raise UsageError("--seed must be below 2**53 in size")
+    if args.candidate is not None and not 1 <= args.candidate < _MAX_INT:
+        raise UsageError("--candidate must be a version number (at least 1, below 2**53)")
     if args.sample is not None and not 0 < args.sample <= 1:
         raise UsageError("--sample must be a fraction in (0, 1]")
     if (args.prompt is None) != (args.candidate is None):

@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-import orjson
+from gateway.observability.record_json import document_json
 
 REPORT_VERSION = 1
 
@@ -208,4 +208,4 @@ def write_atomic(path: Path, data: bytes) -> None:
 
 
 def write_json(path: Path, report: dict[str, Any]) -> None:
-    write_atomic(path, orjson.dumps(report, option=orjson.OPT_INDENT_2) + b"\n")
+    write_atomic(path, document_json(report) + b"\n")

@@ -158,6 +158,14 @@ def test_select_keeps_replayable_successes_then_samples_and_limits(tmp_path: Pat
         {"tags": ["a"]},
         {"prompt_version": "2"},
         {"stream": 1},
+        # Counts bounded as the gateway bounds usage; other integers to the same size.
+        {"prompt_tokens": 2**64 - 1},
+        {"prompt_tokens": 2**53},
+        {"completion_tokens": -1},
+        {"completion_tokens": 1e300},
+        {"status": 2**63},
+        {"ttft_ms": 2**64 - 1},
+        {"prompt_version": 2**53},
     ],
 )
 def test_records_whose_fields_are_not_the_gateways_types_are_skipped_and_counted(

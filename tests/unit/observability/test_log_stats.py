@@ -114,3 +114,17 @@ def test_cli_stats(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["stats", str(log), "--since", "soon"]) == 2
     assert main(["stats", str(tmp_path / "nope.jsonl")]) == 2
     assert "not found" in capsys.readouterr().err
+
+
+def test_stats_json_writes_sums_past_64_bits(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Each count is below 2**53, but 2,050 of them add up past what orjson writes."""
+    biggest = 2**53 - 1
+    line = json.dumps(rec("gpt", "a", "t1", 200, float("1e308"), 1, prompt_tokens=biggest))
+    log = tmp_path / "log.jsonl"
+    log.write_text((line + "\n") * 2050)
+    assert main(["stats", str(log), "--json"]) == 0
+    total = json.loads(capsys.readouterr().out)["total"]
+    assert total["prompt_tokens"] == 2050 * biggest and total["tokens"] == 2050 * (biggest + 5)
+    assert total["spend_usd"] is None  # an infinite sum, written as orjson writes it

@@ -150,6 +150,14 @@ def test_in_process_replay_writes_reports_and_gates(
         (["replay", "log.jsonl", "--model", "echo", "--sample", "0"], "--sample"),
         (["replay", "log.jsonl", "--model", "echo", "--concurrency", "0"], "--concurrency"),
         (["replay", "log.jsonl", "--model", "echo", "--limit", "0"], "--limit"),
+        # Integers the report echoes: a 2**64 reached orjson after every request was sent.
+        (["replay", "log.jsonl", "--model", "echo", "--concurrency", str(2**64)], "--concurrency"),
+        (["replay", "log.jsonl", "--model", "echo", "--limit", str(2**64)], "--limit"),
+        (["replay", "log.jsonl", "--model", "echo", "--seed", str(2**64)], "--seed"),
+        (
+            ["replay", "log.jsonl", "--prompt", "p", "--candidate", str(2**64)],
+            "--candidate",
+        ),
         (["replay", "log.jsonl", "--model", "echo", "--since", "later"], "cannot read time"),
         (["replay", "log.jsonl", "--model", "echo", "--status", "ok"], "cannot read status"),
         (

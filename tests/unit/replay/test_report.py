@@ -1,13 +1,22 @@
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from html.parser import HTMLParser
+from pathlib import Path
 
 import pytest
 
 from gateway.replay.charts import Series, histogram_svg
 from gateway.replay.html import render_html, word_diff
-from gateway.replay.report import SUMMARY_FIELDS, Row, build_report, ratio, summarize
+from gateway.replay.report import (
+    SUMMARY_FIELDS,
+    Row,
+    build_report,
+    ratio,
+    summarize,
+    write_json,
+)
 
 BASE = Row(id="r", ts=1.0, endpoint="/v1/chat/completions", model_old="a", model_new="b")
 
@@ -157,3 +166,13 @@ def test_histogram_svg() -> None:
     assert svg.count("<rect") >= 2 + 3  # legend squares + bars
     assert "no data" in histogram_svg("x", [Series("old", "#888", [])])
     assert "<rect" in histogram_svg("one value", [Series("old", "#888", [5.0, 5.0])])
+
+
+def test_report_writes_token_sums_past_64_bits(tmp_path: Path) -> None:
+    """Each row's counts are below 2**53; a few thousand of them add up past orjson's range."""
+    rows = [Row("req", 1.0, "/v1/chat/completions", "a", "b", prompt_tokens_new=2**53 - 1)] * 2050
+    summary = summarize(rows)
+    assert summary["prompt_tokens_new"] > 2**64
+    write_json(tmp_path / "r.json", build_report({}, summary, rows))
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert report["summary"]["prompt_tokens_new"] == 2050 * (2**53 - 1)
