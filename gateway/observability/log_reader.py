@@ -66,6 +66,8 @@ _FIELD_TYPES: tuple[tuple[str, frozenset[type]], ...] = (
 
 # `ts` is a Unix time the tools print as a date: from 1970 up to the last second of year 9999.
 _LAST_TS = 253_402_300_799
+# An ISO time in a flag may be older, but its UTC instant must still be a date: year 1 on.
+EARLIEST_TS = -62_135_596_800
 # Token counts are bounded as the gateway bounds an upstream's usage (0 <= n < 2**53,
 # `gateway.providers.base.MAX_TOKEN_COUNT`), and any other integer to the same magnitude: a
 # larger one is no count the gateway wrote, and its sums would pass the 64 bits JSON writers
@@ -126,7 +128,13 @@ def parse_time(text: str, now: float | None = None) -> float:
         ) from None
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
-    return parsed.timestamp()
+    stamp = parsed.timestamp()
+    if not EARLIEST_TS <= stamp <= _LAST_TS:  # `0001-01-01T00:00+14:00` is in year 0 in UTC
+        raise UsageError(
+            f"cannot read time {text!r}: in UTC it must fall from 0001-01-01T00:00:00Z "
+            "to 9999-12-31T23:59:59Z"
+        )
+    return stamp
 
 
 def parse_span(text: str) -> float:

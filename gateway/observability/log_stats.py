@@ -19,6 +19,7 @@ from typing import Any
 
 from gateway.observability.drift import drift, windows
 from gateway.observability.log_reader import (
+    EARLIEST_TS,
     Record,
     RecordFilter,
     UsageError,
@@ -184,6 +185,12 @@ def run_drift(args: argparse.Namespace) -> int:
     stamps = [r["ts"] for r in records if isinstance(r.get("ts"), int | float)]
     end = until if until is not None else max(stamps, default=0.0)
     spans = windows(end, window_s, baseline_s)
+    if spans.baseline[0] < EARLIEST_TS:  # the dates printed for it would be before year 1
+        print(
+            f"error: the baseline before --until {args.until} would start before year 1",
+            file=sys.stderr,
+        )
+        return 2
     reports = drift(records, spans)
     flagged = [r for r in reports if r["flags"]]
     if args.json:

@@ -51,6 +51,17 @@ def test_parse_time_rejects(text: str) -> None:
         parse_time(text, now=NOW)
 
 
+@pytest.mark.parametrize(
+    "text", ["0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00", "9999-12-31T23:59:59.5Z"]
+)
+def test_iso_times_must_be_dates_in_utc(text: str) -> None:
+    """In UTC these fall in year 0 or 10000: the dates the tools print would be a ValueError."""
+    with pytest.raises(UsageError, match="in UTC it must fall from 0001-01-01"):
+        parse_time(text, now=NOW)
+    assert parse_time("0001-01-01T00:00:00Z") == datetime(1, 1, 1, tzinfo=UTC).timestamp()
+    assert parse_time("9999-12-31T23:59:59Z") == 253_402_300_799
+
+
 def test_ages_and_spans_stop_at_a_hundred_years() -> None:
     """Longer ones would put the dates the tools print before year 1 (a ValueError)."""
     assert parse_span("36500d") == 36500 * 86400

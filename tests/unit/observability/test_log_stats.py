@@ -128,3 +128,21 @@ def test_stats_json_writes_sums_past_64_bits(
     total = json.loads(capsys.readouterr().out)["total"]
     assert total["prompt_tokens"] == 2050 * biggest and total["tokens"] == 2050 * (biggest + 5)
     assert total["spend_usd"] is None  # an infinite sum, written as orjson writes it
+
+
+@pytest.mark.parametrize(
+    "flags",
+    [
+        ["--since", "0001-01-01T00:00:00+14:00"],
+        ["--until", "9999-12-31T23:59:59-14:00"],
+        ["--drift", "--until", "0001-01-02T00:00:00Z"],  # its baseline starts in year 0
+    ],
+)
+def test_times_outside_the_years_a_date_shows_are_usage_errors(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], flags: list[str]
+) -> None:
+    log = tmp_path / "log.jsonl"
+    log.write_text(json.dumps(RECORDS[0]) + "\n")
+    assert main(["stats", str(log), *flags]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and len(err.splitlines()) == 1
