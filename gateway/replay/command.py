@@ -37,6 +37,7 @@ from gateway.replay.report import (
     SUMMARY_FIELDS,
     Row,
     build_report,
+    report_paths,
     summarize,
     write_atomic,
     write_json,
@@ -238,6 +239,7 @@ def run(args: argparse.Namespace) -> int:
                     raise UsageError(f"{flag} {name!r} is not a model in {config.source}")
             if args.prompt is not None:
                 _check_candidate(config, (args.prompt, args.candidate))
+        json_path, html_path = report_paths(args.report)
         selection = select(
             log, rfilter, sample=args.sample, seed=args.seed, limit=args.limit, prompt=_prompt(args)
         )
@@ -293,10 +295,15 @@ def run(args: argparse.Namespace) -> int:
     if gate is not None:
         passed, details = gate.evaluate(summary)
         report["gate"] = {"expression": gate.text, "passed": passed, "details": details}
-    json_path = Path(args.report)
-    html_path = json_path.with_suffix(".html")
-    write_json(json_path, report)
-    write_atomic(html_path, render_html(report).encode())
+    try:
+        write_json(json_path, report)
+        write_atomic(html_path, render_html(report).encode())
+    except UsageError as exc:  # the path changed since it was checked
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(f"error: cannot write the report: {exc}", file=sys.stderr)
+        return 2
     _print_summary(summary, model, where, log)
     print(f"report: {json_path}, {html_path}")
     if gate is not None:

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import math
 import os
+import stat
 import tempfile
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from gateway.observability.log_reader import UsageError
 from gateway.observability.record_json import document_json
 
 REPORT_VERSION = 1
@@ -194,13 +196,52 @@ def build_report(
     }
 
 
+def report_paths(text: str) -> tuple[Path, Path]:
+    """The JSON report's path for `--report TEXT` and the HTML report's beside it (the same name
+    with `.html` for its suffix; `.html` added to a name that has it already, so the HTML never
+    overwrites the JSON), both checked before the first request is sent: UsageError when either
+    could not be written, or would replace a directory, FIFO or device."""
+    if not text or text.endswith(("/", os.sep)) or Path(text).name in ("", ".", ".."):
+        raise UsageError(f"--report {text!r} names no file (give a path like eval/report.json)")
+    path = Path(text)
+    if path.suffix.lower() == ".html":
+        html = path.with_name(path.name + ".html")
+    else:
+        html = path.with_suffix(".html")
+    for target in (path, html):
+        _check_writable(target)
+    return path, html
+
+
+def _check_writable(path: Path) -> None:
+    try:
+        mode: int | None = os.stat(path).st_mode
+    except FileNotFoundError:
+        mode = None
+    except OSError as exc:  # a file where a directory should be, a symlink loop, ...
+        raise UsageError(f"cannot write the report {path}: {exc.strerror}") from None
+    if mode is not None and not stat.S_ISREG(mode):
+        what = "a directory" if stat.S_ISDIR(mode) else "not a regular file"
+        raise UsageError(f"cannot write the report {path}: it is {what}")
+    # The directory it goes in is made when missing: its nearest existing ancestor must be one.
+    ancestor = path.absolute().parent
+    while not ancestor.exists() and ancestor != ancestor.parent:
+        ancestor = ancestor.parent
+    if not ancestor.is_dir():
+        raise UsageError(f"cannot write the report {path}: {ancestor} is not a directory")
+    if not os.access(ancestor, os.W_OK | os.X_OK):
+        raise UsageError(f"cannot write the report {path}: {ancestor} is not writable")
+
+
 def write_atomic(path: Path, data: bytes) -> None:
-    """Write beside the target and rename, so a reader never sees half a report."""
+    """Write beside the target and rename, so a reader never sees half a report. Only a
+    regular file is replaced: a FIFO or device at `path` raises UsageError, untouched."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
+        _check_writable(path)  # checked up front too; this catches a node made since
         os.replace(tmp, path)
     except BaseException:
         os.unlink(tmp)

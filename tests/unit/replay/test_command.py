@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -213,3 +215,59 @@ def test_prompt_and_candidate_go_together(
 ) -> None:
     assert main(["replay", "log.jsonl", "--prompt", "support-bot"]) == 2
     assert "--prompt and --candidate go together" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("report", "message"),
+    [
+        ("", "names no file"),
+        (".", "names no file"),
+        ("adir", "it is a directory"),
+        ("adir/", "names no file"),
+        ("config.toml/r.json", "Not a directory"),
+        ("pipe.json", "it is not a regular file"),
+        ("pipe2.json", "pipe2.html: it is not a regular file"),  # the HTML's path
+    ],
+)
+def test_report_path_is_checked_before_any_request(
+    workdir: Path, capsys: pytest.CaptureFixture[str], report: str, message: str
+) -> None:
+    """The replay ran every request, then failed to write (a traceback); a FIFO at the path
+    was replaced by a regular file."""
+    (workdir / "adir").mkdir()
+    os.mkfifo(workdir / "pipe.json")
+    os.mkfifo(workdir / "pipe2.html")
+    args = ["replay", "log.jsonl", "--model", "echo", "--config", "config.toml"]
+    assert main([*args, "--report", report]) == 2
+    captured = capsys.readouterr()
+    assert message in captured.err and len(captured.err.splitlines()) == 1
+    assert "replay [" not in captured.err and not captured.out  # nothing was sent
+    assert stat.S_ISFIFO((workdir / "pipe.json").stat().st_mode)
+    assert stat.S_ISFIFO((workdir / "pipe2.html").stat().st_mode)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="mknod of a device needs root")
+def test_report_path_on_a_device_is_refused(
+    workdir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """As root, `--report /dev/null` replaced /dev/null with a regular file (a copy here)."""
+    node = workdir / "null.json"
+    os.mknod(node, 0o666 | stat.S_IFCHR, os.makedev(1, 3))
+    args = ["replay", "log.jsonl", "--model", "echo", "--config", "config.toml"]
+    assert main([*args, "--report", str(node)]) == 2
+    assert "it is not a regular file" in capsys.readouterr().err
+    assert stat.S_ISCHR(node.stat().st_mode)
+
+
+@pytest.mark.parametrize(
+    ("report", "html"),
+    [("out/report", "out/report.html"), ("r.html", "r.html.html"), ("R.HTML", "R.HTML.html")],
+)
+def test_the_html_report_never_overwrites_the_json_one(
+    workdir: Path, report: str, html: str
+) -> None:
+    """`--report r.html` wrote the JSON, then the HTML over it."""
+    args = ["replay", "log.jsonl", "--model", "echo", "--config", "config.toml", "--limit", "1"]
+    assert main([*args, "--report", report]) == 0
+    assert json.loads((workdir / report).read_text())["summary"]["count"] == 1
+    assert (workdir / html).read_text().startswith("<!DOCTYPE html>")

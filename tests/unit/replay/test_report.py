@@ -1,12 +1,15 @@
 from __future__ import annotations
 
 import json
+import os
+import stat
 from dataclasses import replace
 from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
 
+from gateway.observability.log_reader import UsageError
 from gateway.replay.charts import Series, histogram_svg
 from gateway.replay.html import render_html, word_diff
 from gateway.replay.report import (
@@ -15,6 +18,7 @@ from gateway.replay.report import (
     build_report,
     ratio,
     summarize,
+    write_atomic,
     write_json,
 )
 
@@ -176,3 +180,15 @@ def test_report_writes_token_sums_past_64_bits(tmp_path: Path) -> None:
     write_json(tmp_path / "r.json", build_report({}, summary, rows))
     report = json.loads((tmp_path / "r.json").read_text())
     assert report["summary"]["prompt_tokens_new"] == 2050 * (2**53 - 1)
+
+
+def test_write_atomic_replaces_only_a_regular_file(tmp_path: Path) -> None:
+    """A FIFO made after the up-front check is still not renamed over (os.replace would)."""
+    fifo = tmp_path / "r.json"
+    os.mkfifo(fifo)
+    with pytest.raises(UsageError, match="not a regular file"):
+        write_atomic(fifo, b"{}")
+    assert stat.S_ISFIFO(fifo.stat().st_mode) and os.listdir(tmp_path) == ["r.json"]
+    write_atomic(tmp_path / "sub" / "ok.json", b"{}")
+    write_atomic(tmp_path / "sub" / "ok.json", b"[]")
+    assert (tmp_path / "sub" / "ok.json").read_bytes() == b"[]"
