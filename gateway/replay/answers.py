@@ -11,6 +11,9 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from gateway.errors import UpstreamFailed
+from gateway.providers.base import token_count
+
 CHAT = "/v1/chat/completions"
 MESSAGES = "/v1/messages"
 ENDPOINTS = (CHAT, MESSAGES)
@@ -114,25 +117,35 @@ def extract_answer(body: Any) -> Answer | None:
     return None
 
 
+class InvalidUsage(ValueError):
+    """A response's usage holds a count that is no whole number with 0 <= n < 2**53."""
+
+
+def _count(usage: dict[str, Any], name: str) -> int:
+    # Bounded as the gateway bounds an upstream's usage (`token_count`): a target at a URL may
+    # be any server, and "12", 1e400 or 10**30 are no counts to add up or price.
+    try:
+        return token_count(usage.get(name), name)
+    except UpstreamFailed as exc:
+        raise InvalidUsage(str(exc)) from None
+
+
 def extract_usage(body: Any) -> Usage | None:
-    """Token usage from an OpenAI or Anthropic response body."""
+    """Token usage from an OpenAI or Anthropic response body; InvalidUsage when a count in it
+    is no whole number with 0 <= n < 2**53."""
     usage = body.get("usage") if isinstance(body, dict) else None
     if not isinstance(usage, dict):
         return None
     if "input_tokens" in usage or "output_tokens" in usage:
-        cached = int(usage.get("cache_read_input_tokens") or 0)
+        cached = _count(usage, "cache_read_input_tokens")
         return Usage(
-            int(usage.get("input_tokens") or 0)
-            + cached
-            + int(usage.get("cache_creation_input_tokens") or 0),
-            int(usage.get("output_tokens") or 0),
+            _count(usage, "input_tokens") + cached + _count(usage, "cache_creation_input_tokens"),
+            _count(usage, "output_tokens"),
             cached,
         )
     details = usage.get("prompt_tokens_details")
-    cached = int(details.get("cached_tokens") or 0) if isinstance(details, dict) else 0
-    return Usage(
-        int(usage.get("prompt_tokens") or 0), int(usage.get("completion_tokens") or 0), cached
-    )
+    cached = _count(details, "cached_tokens") if isinstance(details, dict) else 0
+    return Usage(_count(usage, "prompt_tokens"), _count(usage, "completion_tokens"), cached)
 
 
 def wants_json(request: Any) -> bool:

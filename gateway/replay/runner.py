@@ -23,6 +23,7 @@ from gateway.providers import Usage as GatewayUsage
 from gateway.replay import scorers
 from gateway.replay.answers import (
     Answer,
+    InvalidUsage,
     Usage,
     extract_answer,
     extract_usage,
@@ -149,7 +150,10 @@ class Runner:
         new = extract_answer(payload)
         if new is None:
             return self._failed(row, "the response has no answer")
-        self._usage_and_cost(row, payload, new_record)
+        try:
+            self._usage_and_cost(row, payload, new_record)
+        except InvalidUsage as exc:
+            return self._failed(row, f"the response's usage is invalid: {exc}")
         row.answer_new = new.render()
         row.exact_match = scorers.exact_match(old, new)
         row.similarity = scorers.similarity(old, new)

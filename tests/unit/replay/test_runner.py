@@ -77,6 +77,11 @@ class Upstream:
             )
         if text == "drop":
             raise httpx.ConnectError("connection refused")
+        if text.startswith("usage "):  # a target that is no gateway: counts that are not counts
+            answer = chat(text)
+            answer["usage"] = json.loads(text.removeprefix("usage "))
+            raw = json.dumps(answer).replace('"INF"', "1e400")
+            return httpx.Response(200, headers=headers, content=raw.encode())
         if request.url.path == "/v1/messages":
             return httpx.Response(
                 200,
@@ -251,3 +256,29 @@ async def test_judge_scores_each_answer() -> None:
         "<reference_answer>\nq\n</reference_answer>" in prompt
         and "<new_answer>\nq\n</new_answer>" in prompt
     )
+
+
+@pytest.mark.parametrize(
+    "usage",
+    [
+        '{"prompt_tokens": "x", "completion_tokens": 1}',
+        '{"prompt_tokens": 1, "completion_tokens": "INF"}',
+        '{"prompt_tokens": -5}',
+        '{"input_tokens": 1, "output_tokens": 10000000000000000000000000000000}',
+        '{"prompt_tokens": 1, "prompt_tokens_details": {"cached_tokens": 0.5}}',
+    ],
+)
+async def test_an_answer_whose_usage_is_no_count_keeps_an_error_in_its_row(usage: str) -> None:
+    """A ValueError or OverflowError (int("x"), int(1e400)) aborted the whole replay."""
+    upstream = Upstream()
+    records = [
+        record(i, {"model": "old", "messages": [{"role": "user", "content": text}]}, chat(text))
+        for i, text in enumerate(["ok", f"usage {usage}", "ok"])
+    ]
+    fake = target(upstream)
+    async with fake.client:
+        rows = await Runner(fake, ReplayOptions(model="new")).run(records)
+    ok, bad, after = rows
+    assert ok.error is None and after.error is None and after.exact_match
+    assert bad.error is not None and bad.error.startswith("the response's usage is invalid")
+    assert bad.similarity == 0.0 and bad.status_new == 200

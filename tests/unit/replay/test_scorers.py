@@ -5,6 +5,7 @@ import pytest
 from gateway.replay import scorers
 from gateway.replay.answers import (
     Answer,
+    InvalidUsage,
     ToolCall,
     extract_answer,
     extract_usage,
@@ -82,6 +83,23 @@ def test_usage_openai() -> None:
         usage.total,
     ) == (10, 4, 2, 14)
     assert extract_usage({"usage": None}) is None
+
+
+@pytest.mark.parametrize(
+    "usage",
+    [
+        {"prompt_tokens": "12"},
+        {"completion_tokens": float("inf")},
+        {"prompt_tokens": 10**30},
+        {"prompt_tokens": -1},
+        {"prompt_tokens": 1.5},
+        {"input_tokens": True},
+        {"output_tokens": 1, "cache_read_input_tokens": "3"},
+    ],
+)
+def test_usage_counts_are_bounded_as_the_gateway_bounds_them(usage: dict[str, object]) -> None:
+    with pytest.raises(InvalidUsage):
+        extract_usage({"usage": usage})
 
 
 def test_intent() -> None:
