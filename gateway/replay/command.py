@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import math
 import os
 import random
 import sys
@@ -131,6 +132,7 @@ def _config(args: argparse.Namespace, required: bool) -> GatewayConfig | None:
 
 # Integer flags are echoed into the report: bounded like the counts in it (below 2**53).
 MAX_CONCURRENCY = 10_000
+MAX_TIMEOUT_S = 86_400
 _MAX_INT = 2**53
 
 
@@ -143,6 +145,8 @@ def _validate(args: argparse.Namespace) -> Gate | None:
         raise UsageError("--seed must be below 2**53 in size")
     if args.candidate is not None and not 1 <= args.candidate < _MAX_INT:
         raise UsageError("--candidate must be a version number (at least 1, below 2**53)")
+    if not (math.isfinite(args.timeout) and 0 < args.timeout <= MAX_TIMEOUT_S):
+        raise UsageError(f"--timeout must be a number of seconds above 0, at most {MAX_TIMEOUT_S}")
     if args.sample is not None and not 0 < args.sample <= 1:
         raise UsageError("--sample must be a fraction in (0, 1]")
     if (args.prompt is None) != (args.candidate is None):

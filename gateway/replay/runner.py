@@ -133,9 +133,11 @@ class Runner:
             body["prompt"] = candidate_prompt(record, *self.options.prompt)
         started = time.perf_counter()
         try:
-            response = await self.target.client.post(row.endpoint, json=body)
+            response = await self._post(row.endpoint, body)
         except httpx.HTTPError as exc:
             return self._failed(row, f"{type(exc).__name__}: {exc}".rstrip(": "))
+        except TimeoutError:
+            return self._failed(row, f"timed out: no whole answer in {self.target.deadline_s} s")
         elapsed_ms = (time.perf_counter() - started) * 1000
         row.status_new = response.status_code
         row.deployment_new = response.headers.get("x-gateway-deployment")
@@ -165,6 +167,11 @@ class Runner:
             await self._judge(row, record["request"])
         return row
 
+    async def _post(self, path: str, body: dict[str, Any]) -> httpx.Response:
+        """POST `body` and read the whole answer within the target's deadline (TimeoutError)."""
+        async with asyncio.timeout(self.target.deadline_s):
+            return await self.target.client.post(path, json=body)
+
     def _failed(self, row: Row, error: str) -> Row:
         row.error = error
         if row.json_asked:
@@ -193,8 +200,8 @@ class Runner:
             self.options.judge_model, request, row.answer_old, row.answer_new, self.options.rubric
         )
         try:
-            response = await self.target.client.post("/v1/chat/completions", json=body)
-        except httpx.HTTPError as exc:
+            response = await self._post("/v1/chat/completions", body)
+        except (httpx.HTTPError, TimeoutError) as exc:
             row.judge_reason = f"judge request failed: {type(exc).__name__}"
             return
         self.target.take_record(response.headers.get("x-request-id", ""))

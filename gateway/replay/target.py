@@ -41,6 +41,9 @@ class Target:
     take_record: Callable[[str], dict[str, Any] | None]
     # Deployment name (`provider/model`) -> its prices, for cost when there is no record.
     deployments: Mapping[str, DeploymentConfig]
+    # Seconds a whole request may take, answer read included (`--timeout`); None: no deadline.
+    # httpx's own timeout bounds each read, so an answer that trickles in would never end.
+    deadline_s: float | None = None
 
 
 class CaptureSink:
@@ -103,7 +106,11 @@ async def in_process(
         ) as client:
             await _wait_ready(client)
             yield Target(
-                client, f"in-process gateway ({source})", sink.take, deployments_by_name(config)
+                client,
+                f"in-process gateway ({source})",
+                sink.take,
+                deployments_by_name(config),
+                timeout_s,
             )
 
 
@@ -167,4 +174,4 @@ async def remote(
     async with httpx.AsyncClient(
         base_url=url, headers=_headers(key), timeout=timeout_s, limits=limits
     ) as client:
-        yield Target(client, url, lambda request_id: None, deployments_by_name(config))
+        yield Target(client, url, lambda request_id: None, deployments_by_name(config), timeout_s)

@@ -156,6 +156,10 @@ def test_in_process_replay_writes_reports_and_gates(
         (["replay", "log.jsonl", "--model", "echo", "--concurrency", str(2**64)], "--concurrency"),
         (["replay", "log.jsonl", "--model", "echo", "--limit", str(2**64)], "--limit"),
         (["replay", "log.jsonl", "--model", "echo", "--seed", str(2**64)], "--seed"),
+        (["replay", "log.jsonl", "--model", "echo", "--timeout", "nan"], "--timeout"),
+        (["replay", "log.jsonl", "--model", "echo", "--timeout", "inf"], "--timeout"),
+        (["replay", "log.jsonl", "--model", "echo", "--timeout", "0"], "--timeout"),
+        (["replay", "log.jsonl", "--model", "echo", "--timeout", "-1"], "--timeout"),
         (
             ["replay", "log.jsonl", "--prompt", "p", "--candidate", str(2**64)],
             "--candidate",

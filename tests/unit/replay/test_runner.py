@@ -11,7 +11,7 @@ import pytest
 from gateway.config import DeploymentConfig
 from gateway.replay.progress import Progress
 from gateway.replay.runner import ReplayOptions, Runner, replay_body
-from gateway.replay.target import Target
+from gateway.replay.target import Target, remote
 
 TOOLS = [{"type": "function", "function": {"name": "get", "parameters": {}}}]
 
@@ -282,3 +282,36 @@ async def test_an_answer_whose_usage_is_no_count_keeps_an_error_in_its_row(usage
     assert ok.error is None and after.error is None and after.exact_match
     assert bad.error is not None and bad.error.startswith("the response's usage is invalid")
     assert bad.similarity == 0.0 and bad.status_new == 200
+
+
+async def test_a_request_past_its_deadline_keeps_a_timeout_in_its_row() -> None:
+    upstream = Upstream(delay=5.0)
+    records = [record(0, {"model": "old", "messages": [{"role": "user", "content": "q"}]}, None)]
+    fake = target(upstream)
+    fake.deadline_s = 0.05
+    async with fake.client:
+        rows = await asyncio.wait_for(Runner(fake, ReplayOptions("new")).run(records), 2)
+    assert rows[0].error == "timed out: no whole answer in 0.05 s"
+
+
+async def test_remote_timeout_bounds_an_answer_that_trickles_in() -> None:
+    """httpx's timeout bounds each read: a body sent one byte at a time never timed out."""
+
+    async def drip(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n")
+        writer.write(b"Content-Length: 100000\r\n\r\n")
+        try:
+            while True:
+                writer.write(b" ")
+                await writer.drain()
+                await asyncio.sleep(0.05)
+        except (ConnectionError, asyncio.CancelledError):
+            writer.close()
+
+    server = await asyncio.start_server(drip, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    records = [record(0, {"model": "old", "messages": [{"role": "user", "content": "q"}]}, None)]
+    async with server, remote(f"http://127.0.0.1:{port}", "k", None, 0.3, 1) as client_target:
+        rows = await asyncio.wait_for(Runner(client_target, ReplayOptions("new")).run(records), 5)
+    assert rows[0].error is not None and rows[0].error.startswith("timed out")
