@@ -14,6 +14,7 @@ import argparse
 import getpass
 import json
 import os
+import stat
 import sys
 import tomllib
 from datetime import UTC, datetime
@@ -106,10 +107,7 @@ def promote(prompt: Prompt, args: argparse.Namespace) -> int:
     previous = current_version(text, args.alias)
     gate, passed, scores, report = None, False, {}, ""
     if args.report:
-        try:
-            data = json.loads(Path(args.report).read_text())
-        except (OSError, ValueError) as exc:
-            raise UsageError(f"cannot read the report {args.report}: {exc}") from None
+        data = read_report(Path(args.report))
         if not isinstance(data, dict):
             raise UsageError(f"the report {args.report} is not a replay report (a JSON object)")
         gate, passed = gate_of(data, prompt.id, args.version)
@@ -159,6 +157,34 @@ def promote(prompt: Prompt, args: argparse.Namespace) -> int:
     how = " (forced)" if evaluation.forced else ""
     print(f"{prompt.id}: alias {args.alias} {previous} -> {args.version}{how}")
     return 0
+
+
+# A replay report is JSON of a few KB per request; more is no report (`--report /dev/zero`).
+MAX_REPORT_BYTES = 64 * 1024 * 1024
+
+
+def read_report(path: Path) -> object:
+    """The JSON in the replay report at `path`: a regular file of at most `MAX_REPORT_BYTES`
+    (a FIFO would block the read, a device never end it), else UsageError."""
+    try:
+        return json.loads(_report_bytes(path))
+    except UsageError:
+        raise
+    except (OSError, ValueError) as exc:
+        raise UsageError(f"cannot read the report {path}: {exc}") from None
+
+
+def _report_bytes(path: Path) -> bytes:
+    if not stat.S_ISREG(os.stat(path).st_mode):
+        raise UsageError(f"the report {path} is not a regular file")
+    # O_NONBLOCK: a FIFO put there since the stat does not block the open (fstat refuses it).
+    with open(os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC), "rb") as handle:
+        if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+            raise UsageError(f"the report {path} is not a regular file")
+        content = handle.read(MAX_REPORT_BYTES + 1)
+    if len(content) > MAX_REPORT_BYTES:
+        raise UsageError(f"the report {path} is larger than {MAX_REPORT_BYTES:,} bytes")
+    return content
 
 
 def _prompt(prompts: dict[str, Prompt], prompt_id: str) -> Prompt:

@@ -4,12 +4,16 @@ evaluation, a forced promotion and a rollback are recorded as such."""
 from __future__ import annotations
 
 import json
+import os
+import stat
+import threading
 import tomllib
 from pathlib import Path
 
 import pytest
 
 from gateway.cli import main
+from gateway.prompts import commands
 from gateway.prompts.promote import PromotionError, gate_of
 
 FILE = """\
@@ -134,3 +138,42 @@ def test_list_show_diff(prompts: Path, capsys: pytest.CaptureFixture[str]) -> No
     diff = capsys.readouterr().out
     assert "-v1 {{product}}" in diff and "+v2 {{product}}" in diff
     assert main(["prompts", "--dir", str(prompts), "diff", "bot", "1", "7"]) == 2
+
+
+def test_a_report_that_is_no_regular_file_is_refused_at_once(
+    prompts: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A FIFO blocked the read forever (and /dev/zero filled memory)."""
+    fifo = tmp_path / "fifo.json"
+    os.mkfifo(fifo)
+    codes: list[int] = []
+    worker = threading.Thread(
+        target=lambda: codes.append(promote(prompts, "2", "--report", str(fifo)))
+    )
+    worker.start()
+    worker.join(5)
+    if worker.is_alive():  # unblock the read before failing
+        os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+        worker.join(5)
+    assert codes == [2] and "is not a regular file" in capsys.readouterr().err
+    assert promote(prompts, "2", "--report", str(tmp_path)) == 2
+    assert "is not a regular file" in capsys.readouterr().err
+    if os.geteuid() == 0:  # a copy of /dev/zero
+        zero = tmp_path / "zero.json"
+        os.mknod(zero, 0o666 | stat.S_IFCHR, os.makedev(1, 5))
+        assert promote(prompts, "2", "--report", str(zero)) == 2
+        assert "is not a regular file" in capsys.readouterr().err
+
+
+def test_a_report_is_read_up_to_a_size_cap(
+    prompts: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    path = report(tmp_path, True)
+    monkeypatch.setattr(commands, "MAX_REPORT_BYTES", path.stat().st_size - 1)
+    assert promote(prompts, "2", "--report", str(path)) == 2
+    assert "is larger than" in capsys.readouterr().err
+    monkeypatch.setattr(commands, "MAX_REPORT_BYTES", path.stat().st_size)
+    assert promote(prompts, "2", "--report", str(path)) == 0
