@@ -204,7 +204,9 @@ class LogReader:
         if not self.path.is_file():
             raise UsageError(f"log file {self.path} not found")
         with self.path.open("rb") as handle:
-            for line in handle:
+            for number, line in enumerate(handle):
+                if number == 0:  # an editor's byte-order mark is no part of the first record
+                    line = line.removeprefix(b"\xef\xbb\xbf")
                 if not line.strip():
                     continue
                 try:

@@ -196,3 +196,11 @@ def test_nulls_and_numbers_of_either_kind_are_the_gateways_types(tmp_path: Path)
     log = write_log(tmp_path / "log.jsonl", [record(0, **fields), record(1, ts=0)])
     records, reader = read_records(log)
     assert len(records) == 2 and reader.bad_lines == 0
+
+
+def test_a_byte_order_mark_at_the_start_is_no_bad_line(tmp_path: Path) -> None:
+    """A log saved by an editor that adds a BOM lost its first record as unreadable."""
+    log = write_log(tmp_path / "log.jsonl", [record(0), record(1)])
+    log.write_bytes(b"\xef\xbb\xbf" + log.read_bytes())
+    records, reader = read_records(log)
+    assert [r["id"] for r in records] == ["req_0", "req_1"] and reader.bad_lines == 0
