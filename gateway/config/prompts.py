@@ -20,6 +20,8 @@ and line, and says to add a version instead. Evaluations `gateway prompts promot
 from __future__ import annotations
 
 import math
+import os
+import stat
 from collections.abc import Mapping
 from pathlib import Path
 from types import MappingProxyType
@@ -50,9 +52,15 @@ def load_prompts(
     """Every `*.toml` prompt in `directory` (none when it does not exist), and their bytes."""
     prompts: dict[str, Prompt] = {}
     files: dict[str, bytes] = {}
-    if not directory.is_dir():
-        if directory.exists():  # a file where the registry should be: a typo, not "no prompts"
-            problems.append(Problem(str(directory), 1, "prompts_dir is not a directory"))
+    try:
+        is_dir = stat.S_ISDIR(os.stat(directory).st_mode)
+    except FileNotFoundError:
+        return prompts, files
+    except OSError as exc:  # a symlink loop, a file on the path: a typo, not "no prompts"
+        problems.append(Problem(str(directory), 1, f"cannot read prompts_dir: {exc.strerror}"))
+        return prompts, files
+    if not is_dir:  # a file where the registry should be: a typo, not "no prompts"
+        problems.append(Problem(str(directory), 1, "prompts_dir is not a directory"))
         return prompts, files
     for file in sorted(directory.glob("*.toml")):
         prompt_id = file.stem

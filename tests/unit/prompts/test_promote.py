@@ -177,3 +177,14 @@ def test_a_report_is_read_up_to_a_size_cap(
     assert "is larger than" in capsys.readouterr().err
     monkeypatch.setattr(commands, "MAX_REPORT_BYTES", path.stat().st_size)
     assert promote(prompts, "2", "--report", str(path)) == 0
+
+
+def test_a_prompts_dir_that_cannot_be_read_is_an_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A symlink loop listed nothing and exited 0, as if the registry were empty."""
+    loop = tmp_path / "loop"
+    loop.symlink_to(loop)
+    assert main(["prompts", "--dir", str(loop), "list"]) == 2
+    assert "cannot read prompts_dir" in capsys.readouterr().err
+    assert main(["prompts", "--dir", str(tmp_path / "missing"), "list"]) == 0  # none yet
