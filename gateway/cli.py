@@ -56,33 +56,56 @@ def _serve(args: argparse.Namespace) -> int:
         _fresh_multiprocess_dir()
         _fresh_run_dir()
     print(
-        f"llm-gateway listening on http://{host}:{bound_port} "
+        f"llm-gateway listening on http://{_url_host(host)}:{bound_port} "
         f"(config {path}, version {config.version}, {workers} worker{'s' if workers > 1 else ''})",
         flush=True,
     )
-    uvicorn.run(
-        "gateway.app:create_app_from_env",
-        factory=True,
-        fd=sock.fileno(),
-        workers=workers,
-        loop="uvloop",
-        # No WebSocket routes: uvicorn need not import a WebSocket library (uvicorn[standard]
-        # installs one) at start.
-        ws="none",
-        # The [server] HTTP limits travel with the protocol class (a partial pickles into
-        # each worker); they are fixed at start. So do the listening socket and how many of
-        # the connections waiting on it a worker takes at once (gateway/http/accept.py).
-        http=cast("type[asyncio.Protocol]", serving_protocol(config.server, sock, workers)),
-        log_level=args.log_level,
-        access_log=False,
-        proxy_headers=False,
-        lifespan="on",
-        timeout_graceful_shutdown=30,
-        # Longer than the idle timeout of common clients and load balancers (60 s), so the
-        # client, not the gateway, closes idle keep-alive connections and never races a close.
-        timeout_keep_alive=75,
-    )
+    try:
+        uvicorn.run(
+            "gateway.app:create_app_from_env",
+            factory=True,
+            fd=sock.fileno(),
+            workers=workers,
+            loop="uvloop",
+            # No WebSocket routes: uvicorn need not import a WebSocket library (uvicorn[standard]
+            # installs one) at start.
+            ws="none",
+            # The [server] HTTP limits travel with the protocol class (a partial pickles into
+            # each worker); they are fixed at start. So do the listening socket and how many of
+            # the connections waiting on it a worker takes at once (gateway/http/accept.py).
+            http=cast("type[asyncio.Protocol]", serving_protocol(config.server, sock, workers)),
+            log_level=args.log_level,
+            access_log=False,
+            proxy_headers=False,
+            lifespan="on",
+            timeout_graceful_shutdown=30,
+            # Longer than the idle timeout of common clients and load balancers (60 s), so the
+            # client, not the gateway, closes idle keep-alive connections and never races a close.
+            timeout_keep_alive=75,
+        )
+    finally:
+        sock.close()
     return 0
+
+
+def _url_host(host: str) -> str:
+    """`host` as a URL writes it: an IPv6 address in brackets."""
+    return f"[{host}]" if ":" in host else host
+
+
+def _port(text: str) -> int:
+    """A TCP port for `--port`: 0 (the kernel picks one) to 65535."""
+    port = _integer(text)
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 65535, got {text}")
+    return port
+
+
+def _integer(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
 
 
 def _fresh_multiprocess_dir() -> None:
@@ -157,7 +180,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--config", help=f"config file (default: $GATEWAY_CONFIG or {DEFAULT_CONFIG})"
     )
     serve.add_argument("--host")
-    serve.add_argument("--port", type=int)
+    serve.add_argument("--port", type=_port, help="0..65535; 0 lets the kernel choose")
     serve.add_argument("--workers", type=int)
     serve.add_argument(
         "--log-level", default="warning", choices=["debug", "info", "warning", "error"]
@@ -170,7 +193,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     mock = commands.add_parser("mock-provider", help="run the built-in fake LLM provider")
     mock.add_argument("--host", default="127.0.0.1")
-    mock.add_argument("--port", type=int, default=9000)
+    mock.add_argument("--port", type=_port, default=9000)
     mock.add_argument("--latency-ms", type=float, default=0.0)
     mock.add_argument("--tokens-per-s", type=float, default=0.0)
     mock.set_defaults(func=_mock_provider)

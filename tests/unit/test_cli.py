@@ -1,0 +1,41 @@
+"""gateway.cli: flag values are checked before anything starts; a usage error is exit 2."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import uvicorn
+
+from gateway.app import CONFIG_ENV
+from gateway.cli import main
+from tests.mock_config import MOCK_MODEL
+
+
+def usage_error(argv: list[str], capsys: pytest.CaptureFixture[str]) -> str:
+    """The last line argparse printed for `argv`, which must exit 2."""
+    with pytest.raises(SystemExit) as exited:
+        main(argv)
+    assert exited.value.code == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    return err.splitlines()[-1]
+
+
+@pytest.mark.parametrize("port", ["-1", "70000", str(2**64), "x"])
+def test_port_out_of_range_is_a_usage_error(port: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """A port past 65535 used to raise OverflowError at bind (serve) or wrap around modulo
+    65536 (mock-provider listened on 4464 for 70000)."""
+    for command in ("serve", "mock-provider"):
+        assert "argument --port: " in usage_error([command, "--port", port], capsys)
+
+
+def test_serve_prints_an_ipv6_host_in_brackets(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text(MOCK_MODEL)
+    monkeypatch.setenv(CONFIG_ENV, str(config))  # serve sets it for its workers
+    monkeypatch.setattr(uvicorn, "run", lambda *args, **kwargs: None)
+    assert main(["serve", "--config", str(config), "--host", "::1", "--port", "0"]) == 0
+    assert "listening on http://[::1]:" in capsys.readouterr().out
