@@ -33,7 +33,7 @@ def _serve(args: argparse.Namespace) -> int:
         return 1
     host = args.host or config.server.host
     port = config.server.port if args.port is None else args.port
-    workers = args.workers or config.server.workers
+    workers = config.server.workers if args.workers is None else args.workers
     # Bind here, before any worker starts, so "listening" is true when printed and
     # `--port 0` can report the port the kernel chose.
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
@@ -99,6 +99,16 @@ def _port(text: str) -> int:
     if not 0 <= port <= 65535:
         raise argparse.ArgumentTypeError(f"must be between 0 and 65535, got {text}")
     return port
+
+
+def _workers(text: str) -> int:
+    """A worker count for `--workers`, bounded like `[server] workers`."""
+    from gateway.config.types import MAX_WORKERS
+
+    workers = _integer(text)
+    if not 1 <= workers <= MAX_WORKERS:
+        raise argparse.ArgumentTypeError(f"must be between 1 and {MAX_WORKERS}, got {text}")
+    return workers
 
 
 def _integer(text: str) -> int:
@@ -181,7 +191,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--host")
     serve.add_argument("--port", type=_port, help="0..65535; 0 lets the kernel choose")
-    serve.add_argument("--workers", type=int)
+    serve.add_argument("--workers", type=_workers, help="worker processes (1..256)")
     serve.add_argument(
         "--log-level", default="warning", choices=["debug", "info", "warning", "error"]
     )

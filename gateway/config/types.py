@@ -40,13 +40,16 @@ NonNegativeFloat = Annotated[float, Range(low=0)]
 Fraction = Annotated[float, Range(low=0, high=1)]
 # How long a stored entry lives: up to ten years (Redis refuses an expiry near 2**63 ms).
 TtlSeconds = Annotated[int, Range(low=1, high=10 * 365 * 86400)]
+# Worker processes of `gateway serve` (`[server] workers`, `--workers`): each is a whole
+# interpreter, so a few per core is the useful most.
+MAX_WORKERS = 256
 
 
 @dataclass(frozen=True)
 class ServerConfig:
     host: NonEmptyStr = "127.0.0.1"
     port: Annotated[int, Range(low=1, high=65535)] = 8080
-    workers: Annotated[int, Range(low=1)] = 1
+    workers: Annotated[int, Range(low=1, high=MAX_WORKERS)] = 1
     max_body_bytes: PositiveInt = 4 * 1024 * 1024
     # Whole-request deadline (seconds), covering every attempt and the full stream.
     request_timeout_s: PositiveFloat = 600.0

@@ -39,3 +39,15 @@ def test_serve_prints_an_ipv6_host_in_brackets(
     monkeypatch.setattr(uvicorn, "run", lambda *args, **kwargs: None)
     assert main(["serve", "--config", str(config), "--host", "::1", "--port", "0"]) == 0
     assert "listening on http://[::1]:" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("workers", ["-1", "0", "257", str(10**20)])
+def test_workers_out_of_range_is_a_usage_error(
+    workers: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`--workers -1` used to start "-1 worker", `0` silently took the config's count, and a
+    vast count forked workers until memory ran out."""
+    # Without the check, serve would stop at the missing config (exit 2, no SystemExit).
+    argv = ["serve", "--config", "/nonexistent.toml", "--workers", workers]
+    line = usage_error(argv, capsys)
+    assert line.endswith(f"argument --workers: must be between 1 and 256, got {workers}")

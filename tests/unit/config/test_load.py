@@ -262,11 +262,11 @@ def test_load_config_raises_with_every_problem(tmp_path: Path) -> None:
         load_config(path, env={})
     assert caught.value.problems == (
         Problem(str(path), 2, "server.port: must be between 1 and 65535, got 0"),
-        Problem(str(path), 3, "server.workers: must be at least 1, got 0"),
+        Problem(str(path), 3, "server.workers: must be between 1 and 256, got 0"),
     )
     assert str(caught.value) == (
         f"{path}:2: server.port: must be between 1 and 65535, got 0\n"
-        f"{path}:3: server.workers: must be at least 1, got 0"
+        f"{path}:3: server.workers: must be between 1 and 256, got 0"
     )
     assert pickle.loads(pickle.dumps(caught.value)).problems == caught.value.problems
 

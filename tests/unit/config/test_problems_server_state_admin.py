@@ -11,10 +11,18 @@ def test_server_ranges(tmp_path: Path) -> None:
     text = "[server]\nport = 65536\nworkers = 0\nmax_body_bytes = 0\nrequest_timeout_s = -1\n"
     assert problems(tmp_path, text) == [
         "config.toml:2: server.port: must be between 1 and 65535, got 65536",
-        "config.toml:3: server.workers: must be at least 1, got 0",
+        "config.toml:3: server.workers: must be between 1 and 256, got 0",
         "config.toml:4: server.max_body_bytes: must be greater than 0, got 0",
         "config.toml:5: server.request_timeout_s: must be greater than 0, got -1",
     ]
+
+
+def test_workers_are_bounded(tmp_path: Path) -> None:
+    """Each worker is a process: a vast count forked until memory ran out."""
+    assert problems(tmp_path, "[server]\nworkers = 100000000000000000000\n") == [
+        "config.toml:2: server.workers: must be between 1 and 256, got 100000000000000000000"
+    ]
+    assert problems(tmp_path, "[server]\nworkers = 256\n") == []
 
 
 def test_redis_backend_needs_a_url(tmp_path: Path) -> None:
