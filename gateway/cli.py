@@ -163,7 +163,11 @@ def _mock_provider(args: argparse.Namespace) -> int:
 def _keys_hash(args: argparse.Namespace) -> int:
     from gateway.config import hash_key
 
-    print(hash_key(args.secret))
+    try:
+        print(hash_key(args.secret))
+    except ValueError as exc:
+        print(f"error: the secret {exc}", file=sys.stderr)
+        return 2
     return 0
 
 

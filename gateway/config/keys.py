@@ -22,8 +22,24 @@ _SHA256 = re.compile(r"[0-9a-fA-F]{64}")
 
 
 def hash_key(secret: str) -> str:
-    """The hex sha256 of a gateway key, as `[[keys]] key_sha256` stores it."""
+    """The hex sha256 of a gateway key, as `[[keys]] key_sha256` stores it; raises ValueError
+    for a secret no client could present (`secret_problem`)."""
+    problem = secret_problem(secret)
+    if problem is not None:
+        raise ValueError(problem)
     return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def secret_problem(secret: str) -> str | None:
+    """Why `secret` cannot be a gateway key, or None. Text from argv or the environment holds
+    bytes that are not UTF-8 as lone surrogates, which have no UTF-8 form to hash."""
+    if not secret:
+        return "is empty"
+    try:
+        secret.encode()
+    except UnicodeEncodeError:
+        return "is not valid UTF-8"
+    return None
 
 
 def keys(
@@ -95,6 +111,10 @@ def _digest(
             return None
         return str(values["key_sha256"]).lower()
     name = values.get("key_env")
-    if name is not None and doc.require_env(path + ("key_env",), label, name, env):
-        return hash_key(env[name])
-    return None
+    if name is None or not doc.require_env(path + ("key_env",), label, name, env):
+        return None
+    problem = secret_problem(env[name])
+    if problem is not None:
+        doc.report(path + ("key_env",), f"{label}: environment variable {name} {problem}")
+        return None
+    return hash_key(env[name])

@@ -51,3 +51,13 @@ def test_workers_out_of_range_is_a_usage_error(
     argv = ["serve", "--config", "/nonexistent.toml", "--workers", workers]
     line = usage_error(argv, capsys)
     assert line.endswith(f"argument --workers: must be between 1 and 256, got {workers}")
+
+
+@pytest.mark.parametrize(("secret", "why"), [("\udcff", "is not valid UTF-8"), ("", "is empty")])
+def test_keys_hash_refuses_what_no_key_can_be(
+    secret: str, why: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """argv holds bytes that are not UTF-8 as lone surrogates (a UnicodeEncodeError traceback);
+    the config refuses an empty key, so its hash is of no use."""
+    assert main(["keys", "hash", secret]) == 2
+    assert capsys.readouterr() == ("", f"error: the secret {why}\n")

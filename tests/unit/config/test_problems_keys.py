@@ -62,6 +62,15 @@ def test_duplicate_key_ids_and_secrets(tmp_path: Path) -> None:
     ]
 
 
+def test_key_env_value_that_is_not_utf8(tmp_path: Path) -> None:
+    """The environment holds bytes that are not UTF-8 as lone surrogates: hashing one raised
+    UnicodeEncodeError."""
+    text = BASE + '[[keys]]\nid = "k"\nkey_env = "GWK"\n'
+    assert problems(tmp_path, text, env={"GWK": "\udcff"}) == [
+        "config.toml:12: key 'k': environment variable GWK is not valid UTF-8"
+    ]
+
+
 def test_key_policy_not_found_points_at_the_policy_line(tmp_path: Path) -> None:
     text = BASE + f'[[keys]]\nid = "k"\nkey_sha256 = "{SHA}"\npolicy = "strict"\n'
     assert problems(tmp_path, text) == [
