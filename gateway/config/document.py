@@ -86,7 +86,11 @@ class Doc:
             self.report(path, f"{label}: expected {kind}, got {type_name(raw)}")
             return _INVALID
         if kind == "number":
-            raw = float(raw)
+            try:
+                raw = float(raw)
+            except OverflowError:  # an integer past a float's range
+                self.report(path, f"{label}: must be a finite number, got an integer too large")
+                return _INVALID
             if not math.isfinite(raw):
                 self.report(path, f"{label}: must be a finite number, got {raw}")
                 return _INVALID
@@ -157,7 +161,10 @@ def parse(file: str, content: bytes, problems: list[Problem]) -> tuple[Table, Do
         return None
     try:
         data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
+    except RecursionError:
+        problems.append(Problem(file, 1, "arrays or tables nested too deeply"))
+        return None
+    except ValueError as exc:  # TOMLDecodeError, or an integer of more than 4,300 digits
         match = _TOML_POSITION.match(str(exc))
         if match is None:
             problems.append(Problem(file, 1, str(exc)))

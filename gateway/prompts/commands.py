@@ -16,10 +16,10 @@ import json
 import os
 import stat
 import sys
-import tomllib
 from datetime import UTC, datetime
 from pathlib import Path
 
+from gateway.config.document import parse
 from gateway.config.errors import Problem
 from gateway.config.prompt_types import Prompt
 from gateway.config.prompts import load_prompts
@@ -63,9 +63,14 @@ def audit_path(args: argparse.Namespace) -> Path:
 def _config(args: argparse.Namespace) -> tuple[Path, dict[str, object]]:
     config = Path(args.config or os.environ.get(CONFIG_ENV) or DEFAULT_CONFIG)
     try:
-        return config, tomllib.loads(config.read_text())
-    except (OSError, tomllib.TOMLDecodeError) as exc:
+        content = config.read_bytes()
+    except OSError as exc:
         raise UsageError(f"cannot read {config}: {exc} (pass --dir or --config)") from None
+    problems: list[Problem] = []
+    parsed = parse(str(config), content, problems)
+    if parsed is None:
+        raise UsageError(f"{problems[0]} (pass --dir or --config)")
+    return config, parsed[0]
 
 
 def registry(directory: Path) -> dict[str, Prompt]:

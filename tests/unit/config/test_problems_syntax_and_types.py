@@ -35,6 +35,17 @@ def test_invalid_utf8(tmp_path: Path) -> None:
     assert [str(p) for p in check_config(path, env={})] == [f"{path}:2: file is not valid UTF-8"]
 
 
+def test_nesting_too_deep_is_a_problem_not_a_recursion_error(tmp_path: Path) -> None:
+    deep = "a = " + "[" * 5000 + "]" * 5000 + "\n"
+    assert problems(tmp_path, deep) == ["config.toml:1: arrays or tables nested too deeply"]
+
+
+def test_integer_of_more_than_4300_digits_is_a_problem(tmp_path: Path) -> None:
+    """Python refuses to convert so long a number; tomllib lets its ValueError out."""
+    found = problems(tmp_path, "a = 1" + "0" * 5000 + "\n")
+    assert len(found) == 1 and found[0].startswith("config.toml:1: Exceeds the limit")
+
+
 # -- unknown keys and types -------------------------------------------------------------------
 
 
@@ -95,6 +106,15 @@ def test_wrong_types(tmp_path: Path) -> None:
         "config.toml:14: server.request_timeout_s: expected number, got boolean",
         "config.toml:16: logging.include_bodies: expected boolean, got integer",
         "config.toml:17: logging.path: expected string, got integer",
+    ]
+
+
+def test_integer_past_a_float_where_a_number_is_expected(tmp_path: Path) -> None:
+    """float() of it raised OverflowError."""
+    text = BASE.replace('model = "mock-small"', f'model = "mock-small"\nweight = 1{"0" * 400}')
+    assert problems(tmp_path, text) == [
+        "config.toml:10: models[0].deployments[0].weight: must be a finite number, "
+        "got an integer too large"
     ]
 
 

@@ -188,3 +188,20 @@ def test_a_prompts_dir_that_cannot_be_read_is_an_error(
     assert main(["prompts", "--dir", str(loop), "list"]) == 2
     assert "cannot read prompts_dir" in capsys.readouterr().err
     assert main(["prompts", "--dir", str(tmp_path / "missing"), "list"]) == 0  # none yet
+
+
+@pytest.mark.parametrize(
+    ("content", "problem"),
+    [
+        (b'a = "\xe9"\n', "1: file is not valid UTF-8"),
+        (b"a = " + b"[" * 5000 + b"]" * 5000, "1: arrays or tables nested too deeply"),
+    ],
+)
+def test_a_config_that_cannot_be_parsed_is_a_usage_error(
+    tmp_path: Path, content: bytes, problem: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """UnicodeDecodeError and RecursionError escaped as tracebacks."""
+    config = tmp_path / "config.toml"
+    config.write_bytes(content)
+    assert main(["prompts", "--config", str(config), "list"]) == 2
+    assert capsys.readouterr().err == f"error: {config}:{problem} (pass --dir or --config)\n"
