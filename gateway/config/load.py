@@ -36,6 +36,7 @@ from gateway.state.redis.options import (
     choose_client,
     host_port,
     unknown_url_options,
+    url_problem,
 )
 
 __all__ = ["check_config", "hash_key", "load_config"]
@@ -136,6 +137,10 @@ def _redis_problems(state: StateConfig) -> list[tuple[str, str]]:
     if state.cluster and state.sentinels:
         problems.append(("cluster", "state.cluster and state.sentinels exclude each other"))
     url = state.redis_url or DEFAULT_URL
+    problem = url_problem(url)
+    if problem is not None:
+        # The rest reads the URL's parts: they would fail on the same problem.
+        return [*problems, ("redis_url", f"state.redis_url: {problem}")]
     unknown = unknown_url_options(url)
     if unknown:
         problems.append(("redis_url", f"state.redis_url: unknown options {', '.join(unknown)}"))

@@ -40,6 +40,8 @@ NonNegativeFloat = Annotated[float, Range(low=0)]
 Fraction = Annotated[float, Range(low=0, high=1)]
 # How long a stored entry lives: up to ten years (Redis refuses an expiry near 2**63 ms).
 TtlSeconds = Annotated[int, Range(low=1, high=10 * 365 * 86400)]
+# A wait in milliseconds: up to a day (a vast value overflowed converting to seconds).
+TimeoutMs = Annotated[int, Range(low=1, high=86_400_000)]
 # Worker processes of `gateway serve` (`[server] workers`, `--workers`): each is a whole
 # interpreter, so a few per core is the useful most.
 MAX_WORKERS = 256
@@ -80,9 +82,9 @@ class StateConfig:
     # fast path only for a plain standalone redis:// or unix:// URL, redis-py for the rest.
     client: RedisClientName = "auto"
     # Longest wait for one reply; a call that gets none counts as unavailable.
-    timeout_ms: PositiveInt = 250
+    timeout_ms: TimeoutMs = 250
     # Longest a new connection (with its TLS and AUTH handshakes) may take.
-    connect_timeout_ms: PositiveInt = 1000
+    connect_timeout_ms: TimeoutMs = 1000
     cluster: bool = False
     # Sentinel: "host:port" of each sentinel; redis_url then gives only credentials, db, TLS.
     sentinels: tuple[str, ...] = ()

@@ -43,12 +43,51 @@ class RedisOptions:
     sentinel_password: str | None = field(default=None, repr=False)
 
 
+# The URL options redis-py converts to numbers (a value that is none fails the first connection).
+_INTEGER_OPTIONS = frozenset(
+    {"db", "health_check_interval", "max_connections", "protocol", "ssl_min_version"}
+)
+_NUMBER_OPTIONS = frozenset({"socket_timeout", "socket_connect_timeout"})
+
+
 def host_port(text: str) -> tuple[str, int]:
     """ "host:port" (IPv6 as "[::1]:26379"); raises ValueError."""
     host, sep, port = text.rpartition(":")
-    if not sep or not host or not port.isdigit():
-        raise ValueError(f"expected host:port, got {text!r}")
+    if not sep or not host or not port.isdigit() or int(port) > 65535:
+        raise ValueError(f"expected host:port (port 0..65535), got {text!r}")
     return host.strip("[]"), int(port)
+
+
+def url_problem(url: str) -> str | None:
+    """Why no client could connect with `url` as written (its host, port, db or an option
+    value), or None. The URL is never quoted: it may hold a password."""
+    try:
+        parts = urlsplit(url)
+    except ValueError as exc:  # an unclosed IPv6 bracket
+        return f"not a valid URL: {exc}"
+    try:
+        parts.port  # noqa: B018 -- raises ValueError for a port that is no number or past 65535
+    except ValueError:
+        # Not urllib's message: it quotes the port text, a password when the `@` is missing.
+        return "the port must be a number from 0 to 65535"
+    db = parts.path.lstrip("/") if parts.scheme != "unix" else ""
+    if db and not db.isdigit():
+        return "the database (the URL's path) must be a number"
+    for name, values in parse_qs(parts.query).items():
+        for value in values:
+            if name in _INTEGER_OPTIONS and not _converts(int, value):
+                return f"option {name} must be an integer"
+            if name in _NUMBER_OPTIONS and not _converts(float, value):
+                return f"option {name} must be a number"
+    return None
+
+
+def _converts(kind: type[int] | type[float], text: str) -> bool:
+    try:
+        kind(text)
+    except ValueError:
+        return False
+    return True
 
 
 def resp_lacks(options: RedisOptions) -> str | None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from tests.unit.config.problems import problems
 
 
@@ -32,6 +34,35 @@ def test_redis_backend_needs_a_url(tmp_path: Path) -> None:
     assert problems(tmp_path, '[state]\nredis_url = "localhost:6379"\n') == [
         "config.toml:2: state.redis_url must start with redis://, rediss:// or unix://"
     ]
+
+
+@pytest.mark.parametrize(
+    ("url", "problem"),
+    [
+        ("redis://[::1", "not a valid URL: Invalid IPv6 URL"),
+        ("redis://h:notaport/0", "the port must be a number from 0 to 65535"),
+        ("redis://gw:SECRET", "the port must be a number from 0 to 65535"),
+        ("redis://h:99999/0", "the port must be a number from 0 to 65535"),
+        ("redis://h:6379/zero", "the database (the URL's path) must be a number"),
+        ("redis://h:6379/?db=abc", "option db must be an integer"),
+        ("redis://h/?health_check_interval=abc", "option health_check_interval must be an integer"),
+        ("redis://h/?socket_timeout=soon", "option socket_timeout must be a number"),
+    ],
+)
+def test_redis_url_that_no_client_can_use(tmp_path: Path, url: str, problem: str) -> None:
+    """Each passed check, then serve died at start (ValueError from urllib or redis-py)."""
+    text = f'[state]\nbackend = "redis"\nredis_url = "{url}"\n'
+    assert problems(tmp_path, text) == [f"config.toml:3: state.redis_url: {problem}"]
+
+
+def test_redis_timeouts_are_bounded_by_a_day(tmp_path: Path) -> None:
+    """A vast timeout_ms overflowed converting to seconds at start."""
+    text = f"[state]\ntimeout_ms = 1{'0' * 400}\nconnect_timeout_ms = 86400001\n"
+    assert problems(tmp_path, text) == [
+        f"config.toml:2: state.timeout_ms: must be between 1 and 86400000, got 1{'0' * 400}",
+        "config.toml:3: state.connect_timeout_ms: must be between 1 and 86400000, got 86400001",
+    ]
+    assert problems(tmp_path, "[state]\ntimeout_ms = 86400000\n") == []
 
 
 def test_ttls_are_bounded_by_ten_years(tmp_path: Path) -> None:
