@@ -30,6 +30,7 @@ from gateway.config.prompts import load_prompts, used_versions
 from gateway.config.routes import models, providers
 from gateway.config.specs import spec_of
 from gateway.config.types import GatewayConfig, LoggingConfig, StateConfig
+from gateway.config.urls import split
 from gateway.state.redis.options import (
     DEFAULT_URL,
     RedisOptions,
@@ -166,6 +167,8 @@ def _check_cors_origins(doc: Doc, origins: tuple[str, ...]) -> None:
                 f"server.cors_origins: {origin!r} is not an origin: write '*' or "
                 "scheme://host[:port], without a path or a trailing '/'",
             )
+        elif origin != "*" and (problem := split(origin)[1]) is not None:
+            doc.report(("server", "cors_origins"), f"server.cors_origins: {origin!r} {problem}")
 
 
 def _absolute_log_path(logging: LoggingConfig, base: Path) -> LoggingConfig:

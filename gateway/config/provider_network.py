@@ -12,6 +12,7 @@ from pathlib import Path
 from gateway.config.document import Doc, Table
 from gateway.config.locate import KeyPath
 from gateway.config.schema import StringTable
+from gateway.config.urls import http_url_problem
 
 _TLS_FILES = ("ca_file", "client_cert", "client_key")
 _AZURE_ONLY = ("deployment", "api_version")
@@ -38,9 +39,8 @@ def check_network(doc: Doc, path: KeyPath, label: str, values: Table, base: Path
         if key in values:
             resolved[key] = Path(base / values[key]).absolute()
     proxy = values.get("proxy")
-    if proxy is not None and not proxy.startswith(("http://", "https://")):
-        # The URL itself is not shown: it may carry credentials.
-        doc.report(path + ("proxy",), f"{label}: proxy must start with http:// or https://")
+    if proxy is not None and (problem := http_url_problem(proxy)) is not None:
+        doc.report(path + ("proxy",), f"{label}: proxy {problem}")
     if values.get("transport") == "http1":
         if values.get("http2"):
             doc.report(

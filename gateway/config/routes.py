@@ -15,6 +15,7 @@ from gateway.config.locate import KeyPath
 from gateway.config.provider_network import check_azure, check_network
 from gateway.config.specs import spec_of
 from gateway.config.types import DeploymentConfig, ModelConfig, ProviderConfig
+from gateway.config.urls import http_url_problem
 
 PROVIDER = spec_of(ProviderConfig)
 MODEL = spec_of(ModelConfig)
@@ -57,9 +58,8 @@ def _check_provider(
     base_url = values.get("base_url", "")
     if kind in ("openai", "anthropic", "azure") and not base_url and "base_url" not in raw:
         doc.report(path + ("base_url",), f"{label}: base_url is required for type '{kind}'")
-    elif "base_url" in values and not base_url.startswith(("http://", "https://")):
-        # The URL itself is not shown: it may carry credentials.
-        doc.report(path + ("base_url",), f"{label}: base_url must start with http:// or https://")
+    elif "base_url" in values and (problem := http_url_problem(base_url)) is not None:
+        doc.report(path + ("base_url",), f"{label}: base_url {problem}")
     env_name = values.get("api_key_env")
     if env_name is not None:
         doc.require_env(path + ("api_key_env",), label, env_name, env)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from tests.unit.config.problems import BASE, problems
 
 
@@ -110,3 +112,28 @@ def test_a_clean_azure_provider_with_network_options(tmp_path: Path) -> None:
         "max_response_bytes = 1000\n"
     )
     assert problems(tmp_path, text) == []
+
+
+@pytest.mark.parametrize(
+    ("url", "problem"),
+    [
+        ("http://h:99999/v1", "has a port that is no number from 0 to 65535"),
+        ("http://h:xx", "has a port that is no number from 0 to 65535"),
+        ("http://user:SECRET", "has a port that is no number from 0 to 65535"),
+        ("http://[::1/v1", "is not a valid URL (an unclosed '[')"),
+        ("http://", "has no host"),
+        ("https:///v1", "has no host"),
+    ],
+)
+def test_base_url_and_proxy_a_client_cannot_reach(tmp_path: Path, url: str, problem: str) -> None:
+    """Each passed check, then serve died at start building the upstream client (the URL is
+    never quoted: it may carry credentials)."""
+    text = BASE + (
+        '[[providers]]\nname = "o"\ntype = "openai"\n'
+        f'base_url = "{url}"\n'  # 13
+        f'proxy = "{url}"\n'  # 14
+    )
+    assert problems(tmp_path, text) == [
+        f"config.toml:13: provider 'o': base_url {problem}",
+        f"config.toml:14: provider 'o': proxy {problem}",
+    ]

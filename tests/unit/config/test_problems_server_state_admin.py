@@ -95,6 +95,13 @@ def test_cors_origins_are_origins(tmp_path: Path) -> None:
     ]
 
 
+def test_cors_origin_port_out_of_range(tmp_path: Path) -> None:
+    assert problems(tmp_path, '[server]\ncors_origins = ["http://a:99999"]\n') == [
+        "config.toml:2: server.cors_origins: 'http://a:99999' has a port that is no number "
+        "from 0 to 65535"
+    ]
+
+
 def test_paths_and_rotation_bounds(tmp_path: Path) -> None:
     """A NUL in a path would make every use of it raise; a vast `backups` would make every
     load list that many rotated files (each is read for the prompts' immutability check)."""

@@ -1,0 +1,30 @@
+"""What makes a URL in the config unusable, said without quoting it (it may carry credentials)."""
+
+from __future__ import annotations
+
+from urllib.parse import SplitResult, urlsplit
+
+
+def http_url_problem(url: str) -> str | None:
+    """Why `url` is no http(s) URL a client can connect to, or None: the scheme, an unclosed
+    IPv6 bracket, a port that is no number from 0 to 65535, no host."""
+    if not url.startswith(("http://", "https://")):
+        return "must start with http:// or https://"
+    parts, problem = split(url)
+    if problem is None and parts is not None and not parts.hostname:
+        return "has no host"
+    return problem
+
+
+def split(url: str) -> tuple[SplitResult | None, str | None]:
+    """`url`'s parts, or None and why they cannot be read (the port is read too)."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # urllib says only "Invalid IPv6 URL"
+        return None, "is not a valid URL (an unclosed '[')"
+    try:
+        parts.port  # noqa: B018 -- raises ValueError for a port that is no number or past 65535
+    except ValueError:
+        # Not urllib's message: it quotes the port text, a password when the `@` is missing.
+        return None, "has a port that is no number from 0 to 65535"
+    return parts, None
