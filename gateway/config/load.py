@@ -89,6 +89,8 @@ def _load(path: Path, env: Mapping[str, str]) -> tuple[GatewayConfig | None, lis
     )
     prompts_dir = base / top.get("prompts_dir", GATEWAY.default("prompts_dir"))
     logging = _absolute_log_path(top.get("logging", LoggingConfig()), base)
+    for key, message in _log_path_problems(logging):
+        doc.report(("logging", key), message)
     used = used_versions(logging.path, logging.backups)
     found_prompts, prompt_files = load_prompts(prompts_dir, problems, used)
     if problems:
@@ -177,6 +179,26 @@ def _absolute_log_path(logging: LoggingConfig, base: Path) -> LoggingConfig:
         path=Path(os.path.abspath(base / logging.path)),
         audit_path=Path(os.path.abspath(base / logging.audit_path)),
     )
+
+
+def _log_path_problems(logging: LoggingConfig) -> list[tuple[str, str]]:
+    """(key, message) for a log file the gateway could not append to: one that exists and is
+    not a regular file (a directory, a FIFO, a device), or whose directory cannot be made."""
+    problems = []
+    for key, path in (("path", logging.path), ("audit_path", logging.audit_path)):
+        try:
+            if path.exists() or path.is_symlink():
+                if not path.is_file():
+                    message = f"{path} exists and is not a regular file"
+                    problems.append((key, f"logging.{key}: {message}"))
+                continue
+            ancestor = next((parent for parent in path.parents if parent.exists()), None)
+        except OSError as exc:  # not ENOENT or ENOTDIR: a directory that may not be searched
+            problems.append((key, f"logging.{key}: cannot reach {path}: {exc.strerror}"))
+            continue
+        if ancestor is not None and not ancestor.is_dir():
+            problems.append((key, f"logging.{key}: {ancestor} is not a directory"))
+    return problems
 
 
 def _valid(found: Mapping[str, _T | None]) -> dict[str, _T]:

@@ -256,6 +256,10 @@ def used_versions(log_path: Path, backups: int) -> dict[tuple[str, int], str]:
     used: dict[tuple[str, int], str] = {}
     files = [log_path.with_name(f"{log_path.name}.{i}") for i in range(backups, 0, -1)]
     for file in [*files, log_path]:
+        # Never a FIFO (opening blocks) or a device (/dev/zero is one endless line); the loader
+        # reports a log path that is not a regular file.
+        if not file.is_file():
+            continue
         try:
             handle = file.open("rb")
         except OSError:

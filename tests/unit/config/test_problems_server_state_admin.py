@@ -112,3 +112,17 @@ def test_paths_and_rotation_bounds(tmp_path: Path) -> None:
         "config.toml:3: logging.path: a path cannot hold a NUL character",
         "config.toml:4: logging.backups: must be between 0 and 1000, got 1000000000000",
     ]
+
+
+def test_log_paths_that_cannot_be_appended_to(tmp_path: Path) -> None:
+    """serve died at start on each; a device or FIFO was also read by check (for ever)."""
+    (tmp_path / "file").write_text("")
+    text = '[logging]\npath = "/dev/null"\naudit_path = "file/audit.jsonl"\n'
+    assert problems(tmp_path, text) == [
+        "config.toml:2: logging.path: /dev/null exists and is not a regular file",
+        "config.toml:3: logging.audit_path: file is not a directory",
+    ]
+    assert problems(tmp_path, f'[logging]\npath = "{tmp_path}"\n') == [
+        f"config.toml:2: logging.path: {tmp_path} exists and is not a regular file"
+    ]
+    assert problems(tmp_path, '[logging]\npath = "new/dir/requests.jsonl"\n') == []

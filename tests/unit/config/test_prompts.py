@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import threading
 from pathlib import Path
 
 import pytest
@@ -129,3 +131,16 @@ def test_used_versions_read_the_log_and_its_rotations(tmp_path: Path) -> None:
         '{"prompt_id":"a","prompt_version":5,"prompt_hash":"h5","prompt_hash":["x"]}\n'
     )
     assert used_versions(log, backups=5) == {("a", 1): "h1", ("a", 2): "h2"}
+
+
+def test_used_versions_never_open_a_file_that_is_not_regular(tmp_path: Path) -> None:
+    """Opening a FIFO blocked `gateway check` for ever (and /dev/zero is one endless line)."""
+    fifo = tmp_path / "requests.jsonl"
+    os.mkfifo(fifo)
+    found: list[dict[tuple[str, int], str]] = []
+    reader = threading.Thread(target=lambda: found.append(used_versions(fifo, 0)), daemon=True)
+    reader.start()
+    reader.join(5)
+    if reader.is_alive():  # let the blocked open return, so the thread ends
+        os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+    assert found == [{}]
