@@ -45,8 +45,10 @@ def _serve(args: argparse.Namespace) -> int:
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     try:
         sock.bind((host, port))
-    except OSError as exc:
-        print(f"error: cannot listen on {host}:{port}: {exc.strerror}", file=sys.stderr)
+    except (OSError, TypeError) as exc:  # TypeError: a host name that cannot be encoded
+        why = exc.strerror if isinstance(exc, OSError) else str(exc)
+        sock.close()
+        print(f"error: cannot listen on {host}:{port}: {why}", file=sys.stderr)
         return 1
     sock.listen(2048)
     sock.set_inheritable(True)

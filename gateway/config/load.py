@@ -30,7 +30,7 @@ from gateway.config.prompts import load_prompts, used_versions
 from gateway.config.routes import models, providers
 from gateway.config.specs import spec_of
 from gateway.config.types import GatewayConfig, LoggingConfig, StateConfig
-from gateway.config.urls import split
+from gateway.config.urls import host_problem, split
 from gateway.state.redis.options import (
     DEFAULT_URL,
     RedisOptions,
@@ -74,6 +74,7 @@ def _load(path: Path, env: Mapping[str, str]) -> tuple[GatewayConfig | None, lis
     top = doc.fields(data, (), "at top level", GATEWAY)
     _check_state(doc, top["state"] if "state" in top else StateConfig(), env)
     if "server" in top:
+        _check_host(doc, top["server"].host)
         _check_cors_origins(doc, top["server"].cors_origins)
     admin_env = top["admin"].key_env if "admin" in top else None
     if admin_env is not None:
@@ -155,6 +156,13 @@ def _redis_problems(state: StateConfig) -> list[tuple[str, str]]:
     except ValueError as exc:
         problems.append(("client", f"state.client: {exc}"))
     return problems
+
+
+def _check_host(doc: Doc, host: str) -> None:
+    """A host the socket can be asked to bind (an unresolvable name fails at start, in words)."""
+    problem = host_problem(host)
+    if problem is not None:
+        doc.report(("server", "host"), f"server.host: {problem}")
 
 
 def _check_cors_origins(doc: Doc, origins: tuple[str, ...]) -> None:

@@ -1,4 +1,5 @@
-"""What makes a URL in the config unusable, said without quoting it (it may carry credentials)."""
+"""What makes a URL or host in the config unusable, said without quoting a URL (it may carry
+credentials)."""
 
 from __future__ import annotations
 
@@ -28,3 +29,14 @@ def split(url: str) -> tuple[SplitResult | None, str | None]:
         # Not urllib's message: it quotes the port text, a password when the `@` is missing.
         return None, "has a port that is no number from 0 to 65535"
     return parts, None
+
+
+def host_problem(host: str) -> str | None:
+    """Why the socket would refuse `host` as a name (TypeError, not a failed lookup), or None."""
+    if "\x00" in host:
+        return "must not hold a NUL character"
+    try:
+        host.encode("idna")
+    except UnicodeError:
+        return "is not a host name (a label is empty or longer than 63 characters)"
+    return None

@@ -61,3 +61,16 @@ def test_keys_hash_refuses_what_no_key_can_be(
     the config refuses an empty key, so its hash is of no use."""
     assert main(["keys", "hash", secret]) == 2
     assert capsys.readouterr() == ("", f"error: the secret {why}\n")
+
+
+def test_serve_says_in_one_line_that_it_cannot_bind_a_host(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The socket refuses a name it cannot encode with TypeError, which escaped as a traceback."""
+    config = tmp_path / "config.toml"
+    config.write_text(MOCK_MODEL)
+    host = "ä" * 70
+    assert main(["serve", "--config", str(config), "--host", host, "--port", "0"]) == 1
+    assert capsys.readouterr().err == (
+        f"error: cannot listen on {host}:0: encoding of hostname failed\n"
+    )

@@ -95,6 +95,18 @@ def test_cors_origins_are_origins(tmp_path: Path) -> None:
     ]
 
 
+def test_host_the_socket_cannot_take(tmp_path: Path) -> None:
+    """Each passed check, then serve died at bind with a TypeError."""
+    assert problems(tmp_path, '[server]\nhost = "a\\u0000b"\n') == [
+        "config.toml:2: server.host: must not hold a NUL character"
+    ]
+    assert problems(tmp_path, f'[server]\nhost = "{"a" * 64}.example"\n') == [
+        "config.toml:2: server.host: is not a host name (a label is empty or longer than 63 "
+        "characters)"
+    ]
+    assert problems(tmp_path, '[server]\nhost = "::1"\n') == []
+
+
 def test_cors_origin_port_out_of_range(tmp_path: Path) -> None:
     assert problems(tmp_path, '[server]\ncors_origins = ["http://a:99999"]\n') == [
         "config.toml:2: server.cors_origins: 'http://a:99999' has a port that is no number "
