@@ -6,6 +6,7 @@ file that is not PEM fails `gateway check` and start-up instead of every request
 
 from __future__ import annotations
 
+import re
 import ssl
 from pathlib import Path
 
@@ -18,6 +19,10 @@ _TLS_FILES = ("ca_file", "client_cert", "client_key")
 _AZURE_ONLY = ("deployment", "api_version")
 # Set by the upstream client itself from the URL and the body.
 _FRAMING_HEADERS = frozenset(("host", "content-length", "transfer-encoding", "connection"))
+# RFC 9110: a field name is a token; a value what both upstream clients can send (httpx encodes
+# values as ASCII: anything else made every request a 500).
+_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+_VALUE = re.compile(r"[\x20-\x7e\t]*")
 
 
 def check_azure(doc: Doc, path: KeyPath, label: str, values: Table) -> None:
@@ -68,8 +73,18 @@ def _headers(doc: Doc, path: KeyPath, label: str, headers: StringTable) -> Strin
     for name, value in headers.items():
         if name.lower() in _FRAMING_HEADERS:
             doc.report(path + (name,), f"{label}: header '{name}' is set by the gateway")
-        elif any(c in name + value for c in "\r\n") or not name.strip():
-            doc.report(path + (name,), f"{label}: header '{name}' is not a valid header line")
+        elif not _TOKEN.fullmatch(name):
+            doc.report(
+                path + (name,),
+                f"{label}: header name {name!r} is not an HTTP token "
+                "(letters, digits and !#$%&'*+-.^_`|~)",
+            )
+        elif not _VALUE.fullmatch(value):
+            # The value is not shown: it may be a credential.
+            doc.report(
+                path + (name,),
+                f"{label}: header '{name}' value may only hold visible ASCII, spaces and tabs",
+            )
     return StringTable({name.lower(): value for name, value in headers.items()})
 
 

@@ -104,6 +104,26 @@ def test_headers_the_gateway_sets_are_refused(tmp_path: Path) -> None:
     ]
 
 
+def test_headers_no_client_can_send_are_refused(tmp_path: Path) -> None:
+    """A non-ASCII value made every request a 500 (httpx encodes values as ASCII); a name
+    that is no token was sent as a malformed header."""
+    text = BASE + (
+        '[[providers]]\nname = "o"\ntype = "openai"\nbase_url = "http://h/v1"\n'
+        'headers = { "X-Team" = "\u00e9quipe" }\n'  # 14
+        'query = { t = "1" }\n'
+        '[[providers]]\nname = "p"\ntype = "openai"\nbase_url = "http://h/v1"\n'
+        'headers = { "X Team" = "a", "" = "b", "x-ok" = "a b\\t!~" }\n'  # 20
+    )
+    assert problems(tmp_path, text) == [
+        "config.toml:14: provider 'o': header 'X-Team' value may only hold visible ASCII, "
+        "spaces and tabs",
+        "config.toml:20: provider 'p': header name 'X Team' is not an HTTP token "
+        "(letters, digits and !#$%&'*+-.^_`|~)",
+        "config.toml:20: provider 'p': header name '' is not an HTTP token "
+        "(letters, digits and !#$%&'*+-.^_`|~)",
+    ]
+
+
 def test_a_clean_azure_provider_with_network_options(tmp_path: Path) -> None:
     text = BASE + (
         '[[providers]]\nname = "az"\ntype = "azure"\nbase_url = "https://r.openai.azure.com"\n'
