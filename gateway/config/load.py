@@ -76,6 +76,8 @@ def _load(path: Path, env: Mapping[str, str]) -> tuple[GatewayConfig | None, lis
     if "server" in top:
         _check_host(doc, top["server"].host)
         _check_cors_origins(doc, top["server"].cors_origins)
+    if "tracing" in top and top["tracing"].endpoint is not None:
+        _check_tracing_endpoint(doc, top["tracing"].endpoint)
     admin_env = top["admin"].key_env if "admin" in top else None
     if admin_env is not None:
         doc.require_env(("admin", "key_env"), "admin", admin_env, env)
@@ -179,6 +181,18 @@ def _check_cors_origins(doc: Doc, origins: tuple[str, ...]) -> None:
             )
         elif origin != "*" and (problem := split(origin)[1]) is not None:
             doc.report(("server", "cors_origins"), f"server.cors_origins: {origin!r} {problem}")
+
+
+def _check_tracing_endpoint(doc: Doc, endpoint: str) -> None:
+    """No credentials in the URL: the OpenTelemetry exporter logs the endpoint as written."""
+    parts, problem = split(endpoint)
+    if parts is not None and "@" in parts.netloc:
+        problem = (
+            "must not hold credentials (user:password@): send them as headers with the "
+            "OTEL_EXPORTER_OTLP_TRACES_HEADERS environment variable"
+        )
+    if problem is not None:
+        doc.report(("tracing", "endpoint"), f"tracing.endpoint {problem}")
 
 
 def _absolute_log_path(logging: LoggingConfig, base: Path) -> LoggingConfig:

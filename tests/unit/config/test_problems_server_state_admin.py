@@ -138,3 +138,16 @@ def test_log_paths_that_cannot_be_appended_to(tmp_path: Path) -> None:
         f"config.toml:2: logging.path: {tmp_path} exists and is not a regular file"
     ]
     assert problems(tmp_path, '[logging]\npath = "new/dir/requests.jsonl"\n') == []
+
+
+def test_tracing_endpoint_without_credentials(tmp_path: Path) -> None:
+    """The OpenTelemetry exporter logged the endpoint, password and all, at each failed export."""
+    text = '[tracing]\nendpoint = "http://user:SUPERSECRET@collector:4317"\n'
+    assert problems(tmp_path, text) == [
+        "config.toml:2: tracing.endpoint must not hold credentials (user:password@): send them "
+        "as headers with the OTEL_EXPORTER_OTLP_TRACES_HEADERS environment variable"
+    ]
+    assert problems(tmp_path, '[tracing]\nendpoint = "http://collector:99999"\n') == [
+        "config.toml:2: tracing.endpoint has a port that is no number from 0 to 65535"
+    ]
+    assert problems(tmp_path, '[tracing]\nendpoint = "http://collector:4317"\n') == []
