@@ -24,6 +24,7 @@ from typing import TypeVar
 
 from gateway.config.document import Doc, parse
 from gateway.config.errors import ConfigError, Problem
+from gateway.config.files import read_config_file
 from gateway.config.keys import hash_key, keys
 from gateway.config.policies import policies
 from gateway.config.prompts import load_prompts, used_versions
@@ -64,7 +65,7 @@ def _load(path: Path, env: Mapping[str, str]) -> tuple[GatewayConfig | None, lis
     problems: list[Problem] = []
     file = str(path)
     try:
-        content = path.read_bytes()
+        content = read_config_file(path)
     except OSError as exc:
         return None, [Problem(file, 1, f"cannot read config file: {exc.strerror}")]
     parsed = parse(file, content, problems)

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from gateway.config.document import Doc, Entries, Table, parse
 from gateway.config.errors import Problem
+from gateway.config.files import read_config_file
 from gateway.config.guardrails import guardrails
 from gateway.config.keys import POLICY_NAME
 from gateway.config.specs import spec_of
@@ -37,7 +38,7 @@ def policies(
     for name, users in _wanted(keys, key_entries).items():
         file = directory / f"{name}.toml"
         try:
-            content = file.read_bytes()
+            content = read_config_file(file)
         except FileNotFoundError:
             if name == DEFAULT_POLICY:
                 policies[name] = PolicyConfig(name)

@@ -31,6 +31,7 @@ import orjson
 
 from gateway.config.document import Doc, Table, parse, type_name
 from gateway.config.errors import Problem
+from gateway.config.files import read_config_file
 from gateway.config.prompt_types import (
     ALIAS_NAME,
     PRODUCTION,
@@ -65,7 +66,7 @@ def load_prompts(
     for file in sorted(directory.glob("*.toml")):
         prompt_id = file.stem
         try:
-            content = file.read_bytes()
+            content = read_config_file(file)
         except OSError as exc:
             problems.append(Problem(str(file), 1, f"cannot read prompt file: {exc.strerror}"))
             continue

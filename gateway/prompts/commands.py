@@ -21,6 +21,7 @@ from pathlib import Path
 
 from gateway.config.document import parse
 from gateway.config.errors import Problem
+from gateway.config.files import read_config_file
 from gateway.config.prompt_types import Prompt
 from gateway.config.prompts import load_prompts
 from gateway.observability.audit import AuditLog, file_hash
@@ -63,7 +64,7 @@ def audit_path(args: argparse.Namespace) -> Path:
 def _config(args: argparse.Namespace) -> tuple[Path, dict[str, object]]:
     config = Path(args.config or os.environ.get(CONFIG_ENV) or DEFAULT_CONFIG)
     try:
-        content = config.read_bytes()
+        content = read_config_file(config)
     except OSError as exc:
         raise UsageError(f"cannot read {config}: {exc} (pass --dir or --config)") from None
     problems: list[Problem] = []
@@ -108,7 +109,7 @@ def run(args: argparse.Namespace) -> int:
 
 def promote(prompt: Prompt, args: argparse.Namespace) -> int:
     _version(prompt, args.version)
-    text = prompt.file.read_text(encoding="utf-8")
+    text = read_config_file(prompt.file).decode()
     previous = current_version(text, args.alias)
     gate, passed, scores, report = None, False, {}, ""
     if args.report:
