@@ -2,7 +2,7 @@
 
 No admin key configured (or its variable unset): every `/admin/*` path answers 404, the API is
 off. A missing or wrong key: 401. No response ever carries a provider key or a gateway key's
-hash in full.
+hash in full, nor any other secret of the config (`admin_config`).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import hashlib
 import hmac
 import os
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +22,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from gateway.errors import AuthenticationError, GatewayError, InvalidRequest, NotFound
+from gateway.http.admin_config import masked_config
 from gateway.observability.audit import admin_id
 from gateway.observability.log_reader import LogReader, RecordFilter, UsageError, parse_time
 from gateway.observability.log_stats import aggregate, parse_by
@@ -41,39 +42,6 @@ def _json(data: Any, status: int = 200) -> Response:
 
 def _error(error: GatewayError) -> Response:
     return Response(error.body("openai"), status_code=error.status, media_type="application/json")
-
-
-def plain(value: Any) -> Any:
-    """Dataclasses, mappings and tuples as plain JSON-ready data."""
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
-    if isinstance(value, Mapping):
-        return {str(k): plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [plain(v) for v in value]
-    if isinstance(value, Path):
-        return str(value)
-    return value
-
-
-def masked_config(services: Services) -> dict[str, Any]:
-    """The effective config as JSON, with every secret masked."""
-    runtime = services.runtime
-    config = runtime.config
-    data: dict[str, Any] = plain(config)
-    data["keys"] = [
-        {
-            "id": k.id,
-            "team": k.team,
-            "policy": k.policy,
-            "models": k.models,
-            "key_sha256": k.key_sha256[:8] + "…",
-        }
-        for k in config.keys
-    ]
-    for name, provider in data["providers"].items():
-        provider["api_key"] = "set (masked)" if name in runtime.provider_keys else "not set"
-    return data
 
 
 def parse_since(value: str | None, now: float) -> float:
@@ -182,7 +150,7 @@ class AdminAPI:
         return admin_id(token.strip())
 
     async def config(self, request: Request) -> Response:
-        return _json(masked_config(self.services))
+        return _json(masked_config(self.services.runtime))
 
     async def config_status(self, request: Request) -> Response:
         status = dataclasses.asdict(self.reloader.status)
