@@ -1,12 +1,12 @@
 """Live config reloads: watch the files, validate everything, swap one immutable runtime.
 
 Every trigger (a file event, SIGHUP, `POST /admin/reload`) runs the same `reload()`: parse and
-validate the config and every policy; on any problem keep serving the last good config, log
-each problem as `file:line: message` and count `gateway_config_reloads_total{result="error"}`;
-otherwise swap `services.runtime` in one assignment. Requests in flight keep the runtime they
-started with. Limit counters, breaker state and the cache live in the state backend and are
-untouched. Listen address, worker count, state backend and log path need a restart: a reload
-keeps their old values and says so.
+validate the config and every policy, from a read no save overlapped (`load_settled`); on any
+problem keep serving the last good config, log each problem as `file:line: message` and count
+`gateway_config_reloads_total{result="error"}`; otherwise swap `services.runtime` in one
+assignment. Requests in flight keep the runtime they started with. Limit counters, breaker
+state and the cache live in the state backend and are untouched. Listen address, worker count,
+state backend and log path need a restart: a reload keeps their old values and says so.
 
 The watcher looks at the config file's directory, the policies and prompts directories and
 the directory holding the policies (so editor save-by-rename, truncate-and-write and ConfigMap
@@ -29,7 +29,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from gateway.config import ConfigError, load_config
+from gateway.config import ConfigError
+from gateway.config.settled import load_settled
 from gateway.config.types import GatewayConfig
 from gateway.observability.audit import AuditLog
 from gateway.pipeline.services import Services
@@ -116,7 +117,9 @@ class Reloader:
         async with self._lock:
             self.status.last_attempt_at = time.time()
             try:
-                new = await asyncio.to_thread(load_config, self.path)
+                current = self.services.runtime.config
+                directories = (current.policies_dir, current.prompts_dir)
+                new = await asyncio.to_thread(load_settled, self.path, directories)
             except ConfigError as exc:
                 problems = [str(p) for p in exc.problems]
                 for problem in problems:

@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
+from gateway.config import load_config
 from tests.conditions import wait_until
 from tests.procs import Proc, start_gateway, start_mock_provider
 
@@ -290,3 +291,34 @@ def test_admin_needs_its_key_and_never_shows_secrets(setup: tuple[Proc, Path]) -
     assert (
         deployments[0]["deployment"] == "mock/mock-small" and deployments[0]["health"] == "closed"
     )
+
+
+def test_truncate_then_write_saves_never_apply_a_torn_config(
+    setup: tuple[Proc, Path], upstream: Proc
+) -> None:
+    gateway, config = setup
+    # A large comment makes each save take a moment: a reload may read the file mid-save.
+    good = "".join(f"# padding {i:07d} {'x' * 100}\n" for i in range(10000)) + config_text(upstream)
+    refused: list[int] = []
+    saving = threading.Event()
+    saving.set()
+
+    def client() -> None:
+        with httpx.Client(base_url=gateway.url, timeout=10) as http:
+            while saving.is_set():
+                answer = http.get("/v1/models", headers={"authorization": f"Bearer {KEY}"})
+                if answer.status_code != 200:
+                    refused.append(answer.status_code)
+
+    thread = threading.Thread(target=client)
+    thread.start()
+    try:
+        for i in range(150):
+            with config.open("w") as handle:  # truncate, then write
+                handle.write(f"{good}# save {i}\n")
+        last = load_config(config, env=ENV).version
+        wait_until(lambda: status(gateway)["version"] == last, 5.0, 0.05, "last save not applied")
+    finally:
+        saving.clear()
+        thread.join()
+    assert refused == []
