@@ -80,6 +80,15 @@ def keep_restart_only(old: GatewayConfig, new: GatewayConfig) -> GatewayConfig:
     )
 
 
+def _resolved(path: Path) -> Path:
+    """`path` with its symlinks resolved; as given when they loop (a symlink loop is a bad
+    edit the reload refuses, not a reason for the watcher to fail)."""
+    try:
+        return path.resolve()
+    except (OSError, RuntimeError):  # RuntimeError: Python 3.11's "Symlink loop"
+        return path
+
+
 class Reloader:
     def __init__(self, services: Services, path: Path) -> None:
         self.services = services
@@ -192,12 +201,12 @@ class Reloader:
 
     def watched_paths(self) -> list[Path]:
         config = self.services.runtime.config
-        paths = {self.path.parent.resolve()}
+        paths = {_resolved(self.path.parent)}
         for directory in (config.policies_dir, config.prompts_dir):
-            if directory.exists():
-                paths.add(directory.resolve())
-        if config.policies_dir.parent.exists():
-            paths.add(config.policies_dir.parent.resolve())
+            if directory.is_dir():
+                paths.add(_resolved(directory))
+        if config.policies_dir.parent.is_dir():
+            paths.add(_resolved(config.policies_dir.parent))
         return sorted(paths)
 
     def _relevant(self, change: Any, path: str) -> bool:
@@ -207,11 +216,11 @@ class Reloader:
         if candidate.name == self.path.name or candidate.name.startswith(".."):
             return True
         config = self.services.runtime.config
-        if candidate in (config.policies_dir, config.policies_dir.resolve()):
+        if candidate in (config.policies_dir, _resolved(config.policies_dir)):
             self._rewatch = True
             return True
-        watched = (config.policies_dir.resolve(), config.prompts_dir.resolve())
-        return candidate.parent.resolve() in watched and candidate.suffix == ".toml"
+        watched = (_resolved(config.policies_dir), _resolved(config.prompts_dir))
+        return _resolved(candidate.parent) in watched and candidate.suffix == ".toml"
 
     async def watch(self) -> None:
         from watchfiles import awatch

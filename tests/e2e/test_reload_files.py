@@ -1,0 +1,61 @@
+"""Live reload against hostile file layouts: the bad state is refused with `file:line`, the
+watcher keeps working, and a later good edit applies."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from gateway.config import load_config
+from tests.conditions import wait_until
+from tests.mock_config import MOCK_MODEL, key_table
+from tests.procs import Proc, start_gateway
+
+ADMIN_KEY = "admin-reload-files-key"
+ADMIN = {"authorization": f"Bearer {ADMIN_KEY}"}
+ENV = {"RELOAD_FILES_ADMIN_KEY": ADMIN_KEY}
+CONFIG = '[admin]\nkey_env = "RELOAD_FILES_ADMIN_KEY"\n\n' + MOCK_MODEL + key_table("k", "p")
+POLICY = "[limits]\nrpm = 1000\n"
+
+
+@pytest.fixture
+def gateway(tmp_path: Path) -> Iterator[Proc]:
+    (tmp_path / "policies").mkdir()
+    (tmp_path / "policies" / "p.toml").write_text(POLICY)
+    (tmp_path / "config.toml").write_text(CONFIG)
+    proc = start_gateway(tmp_path / "config.toml", env=ENV)
+    yield proc
+    proc.stop()
+
+
+def status(gateway: Proc) -> dict[str, Any]:
+    return dict(httpx.get(gateway.url + "/admin/config/status", headers=ADMIN).json())
+
+
+def problems(gateway: Proc) -> str:
+    error = status(gateway)["last_error"]
+    return " ".join(error["problems"]) if error else ""
+
+
+def test_a_policies_directory_in_a_symlink_loop_is_refused_and_watching_goes_on(
+    gateway: Proc, tmp_path: Path
+) -> None:
+    version = status(gateway)["version"]
+    shutil.rmtree(tmp_path / "policies")
+    (tmp_path / "policies").symlink_to(tmp_path / "loop")
+    (tmp_path / "loop").symlink_to(tmp_path / "policies")
+    wait_until(lambda: f"{tmp_path}/policies/p.toml:1: cannot read" in problems(gateway), 5.0)
+    assert status(gateway)["version"] == version
+    assert "watcher failed" not in "".join(gateway.output)
+
+    (tmp_path / "policies").unlink()
+    (tmp_path / "loop").unlink()
+    (tmp_path / "policies").mkdir()
+    (tmp_path / "policies" / "p.toml").write_text("[limits]\nrpm = 999\n")
+    fixed = load_config(tmp_path / "config.toml", env=ENV).version
+    wait_until(lambda: status(gateway)["version"] == fixed, 5.0, message="the fix not applied")
