@@ -150,6 +150,9 @@ class Reloader:
                 log.warning("config change needs a restart to apply: %s", change)
             runtime = await asyncio.to_thread(build_runtime, keep_restart_only(old, new))
             self.services.runtime = runtime  # the swap: one assignment
+            if runtime.config.logging.audit_path != self.audit.path:
+                # This reload's own line already goes to the new trail.
+                self.audit = AuditLog(runtime.config.logging.audit_path)
             for model in runtime.config.models.values():
                 for deployment in model.deployments:
                     self.services.metrics.deployment_up.labels(deployment.name).set(1)

@@ -3,6 +3,7 @@ watcher keeps working, and a later good edit applies."""
 
 from __future__ import annotations
 
+import json
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -59,3 +60,16 @@ def test_a_policies_directory_in_a_symlink_loop_is_refused_and_watching_goes_on(
     (tmp_path / "policies" / "p.toml").write_text("[limits]\nrpm = 999\n")
     fixed = load_config(tmp_path / "config.toml", env=ENV).version
     wait_until(lambda: status(gateway)["version"] == fixed, 5.0, message="the fix not applied")
+
+
+def test_a_new_audit_path_applies_on_reload(gateway: Proc, tmp_path: Path) -> None:
+    version = status(gateway)["version"]
+    moved = tmp_path / "trail" / "audit-new.jsonl"
+    (tmp_path / "config.toml").write_text(f'[logging]\naudit_path = "{moved}"\n\n' + CONFIG)
+    wait_until(lambda: status(gateway)["version"] != version, 5.0, message="no reload")
+    assert status(gateway)["restart_required"] == []
+    httpx.get(gateway.url + "/admin/deployments", headers=ADMIN)
+    lines = [json.loads(line) for line in moved.read_text().splitlines()]
+    # The reload that moved the trail is its first line; later admin calls follow it.
+    assert (lines[0]["action"], lines[0]["after"]) == ("reload", status(gateway)["version"])
+    assert lines[-1]["target"] == "/admin/deployments"
