@@ -7,6 +7,7 @@ hash in full, nor any other secret of the config (`admin_config`).
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import hashlib
 import hmac
@@ -196,10 +197,13 @@ class AdminAPI:
         since = parse_since(request.query_params.get("since"), now)
         log_path = self.services.runtime.config.logging.path
         result: dict[str, Any] = {"key": key, "team": team, "since": since}
-        result.update(usage_from_log(Path(log_path), since, key, team))
+        # The scans read the whole request log: off the event loop, so requests go on meanwhile.
+        result.update(await asyncio.to_thread(usage_from_log, Path(log_path), since, key, team))
         by = request.query_params.get("by")
         if by:
-            result["by"], result["groups"] = usage_groups(Path(log_path), since, key, team, by)
+            result["by"], result["groups"] = await asyncio.to_thread(
+                usage_groups, Path(log_path), since, key, team, by
+            )
         state = self.services.state
         try:
             if key:
@@ -213,7 +217,8 @@ class AdminAPI:
 
     async def audit(self, request: Request) -> Response:
         since = parse_since(request.query_params.get("since"), time.time())
-        return _json({"since": since, "entries": list(self.reloader.audit.read(since))})
+        entries = await asyncio.to_thread(lambda: list(self.reloader.audit.read(since)))
+        return _json({"since": since, "entries": entries})
 
     async def prompts(self, request: Request) -> Response:
         return _json(prompt_views.registry(self.services.runtime.config.prompts))
