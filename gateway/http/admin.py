@@ -20,9 +20,16 @@ from typing import Any
 import orjson
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
+from starlette.routing import Route, request_response
+from starlette.types import Receive, Scope, Send
 
-from gateway.errors import AuthenticationError, GatewayError, InvalidRequest, NotFound
+from gateway.errors import (
+    AuthenticationError,
+    GatewayError,
+    InvalidRequest,
+    MethodNotAllowed,
+    NotFound,
+)
 from gateway.http.admin_config import masked_config
 from gateway.observability.audit import admin_id
 from gateway.observability.log_reader import LogReader, RecordFilter, UsageError, parse_time
@@ -42,7 +49,12 @@ def _json(data: Any, status: int = 200) -> Response:
 
 
 def _error(error: GatewayError) -> Response:
-    return Response(error.body("openai"), status_code=error.status, media_type="application/json")
+    return Response(
+        error.body("openai"),
+        status_code=error.status,
+        headers=error.headers,
+        media_type="application/json",
+    )
 
 
 def parse_since(value: str | None, now: float) -> float:
@@ -102,6 +114,7 @@ class AdminAPI:
     def __init__(self, services: Services, reloader: Reloader) -> None:
         self.services = services
         self.reloader = reloader
+        self._allowed: dict[str, list[str]] = {}  # path -> methods, filled by routes()
 
     def _authorized(self, request: Request) -> GatewayError | None:
         env_name = self.services.runtime.config.admin.key_env
@@ -224,7 +237,7 @@ class AdminAPI:
         return _json(prompt_views.registry(self.services.runtime.config.prompts))
 
     def routes(self) -> list[Route]:
-        return [
+        known = [
             Route("/admin/config", self.guarded(self.config), methods=["GET"]),
             Route("/admin/config/status", self.guarded(self.config_status), methods=["GET"]),
             # The reload's own audit line names the admin: one line per admin reload.
@@ -233,8 +246,27 @@ class AdminAPI:
             Route("/admin/usage", self.guarded(self.usage), methods=["GET"]),
             Route("/admin/prompts", self.guarded(self.prompts), methods=["GET"]),
             Route("/admin/audit", self.guarded(self.audit), methods=["GET"]),
-            Route("/admin/{rest:path}", self.guarded(self._unknown)),
         ]
+        self._allowed = {route.path: sorted(route.methods or ()) for route in known}
+        # Every other method and path, behind the key too (401 before 404 or 405), and audited.
+        return [*known, Route("/admin/{rest:path}", _AnyMethod(self.guarded(self._unknown)))]
 
     async def _unknown(self, request: Request) -> Response:
-        raise NotFound(f"unknown admin route: {request.url.path}", code="unknown_route")
+        path = request.url.path
+        allowed = self._allowed.get(path)
+        if allowed:
+            raise MethodNotAllowed(
+                f"{request.method} is not allowed on {path}; use {' or '.join(allowed)}",
+                headers={"allow": ", ".join(allowed)},
+            )
+        raise NotFound(f"unknown admin route: {path}", code="unknown_route")
+
+
+class _AnyMethod:
+    """`handler` as an ASGI app: a Route given one (not a function) matches every method."""
+
+    def __init__(self, handler: Handler) -> None:
+        self.app = request_response(handler)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.app(scope, receive, send)
