@@ -143,7 +143,8 @@ class Reloader:
                 return {"result": "error", "version": self.status.version, "problems": problems}
             old = self.services.runtime.config
             if new.version == old.version:
-                self.status.last_result = "unchanged"
+                # Back to the files that serve (a bad edit reverted): no error stands.
+                self.status.last_result, self.status.last_error = "unchanged", None
                 return {"result": "unchanged", "version": old.version, "problems": []}
             self.status.restart_required = restart_only_changes(old, new)
             for change in self.status.restart_required:

@@ -73,3 +73,12 @@ def test_a_new_audit_path_applies_on_reload(gateway: Proc, tmp_path: Path) -> No
     # The reload that moved the trail is its first line; later admin calls follow it.
     assert (lines[0]["action"], lines[0]["after"]) == ("reload", status(gateway)["version"])
     assert lines[-1]["target"] == "/admin/deployments"
+
+
+def test_a_reverted_bad_edit_clears_the_last_error(gateway: Proc, tmp_path: Path) -> None:
+    policy = tmp_path / "policies" / "p.toml"
+    policy.write_text("[limits]\nrpm = 0\n")
+    wait_until(lambda: "p.toml:2: limits.rpm" in problems(gateway), 5.0)
+    policy.write_text(POLICY)
+    wait_until(lambda: status(gateway)["last_result"] == "unchanged", 5.0)
+    assert status(gateway)["last_error"] is None
