@@ -52,6 +52,11 @@ class Http1Connection(asyncio.Protocol):
         except httptools.HttpParserError as exc:
             self.error = f"malformed HTTP response from upstream: {exc}"
             self.close()
+        except httptools.HttpParserUpgrade:
+            # `101 Switching Protocols`: the bytes after it are another protocol. Not an
+            # HttpParserError, so it must be caught here or it escapes to the event loop.
+            self.error = "upstream switched protocols (101); the gateway speaks HTTP/1.1 only"
+            self.close()
         self._wake()
 
     def eof_received(self) -> bool:

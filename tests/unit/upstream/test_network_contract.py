@@ -78,6 +78,27 @@ async def test_chunked_with_trailers_then_the_connection_is_reused(
     assert seen.connections == 1
 
 
+async def test_a_protocol_switch_is_a_protocol_error(transport: ConcreteTransport) -> None:
+    """`101 Switching Protocols` (to a WebSocket the gateway never asked for): the attempt fails
+    as a protocol error, and nothing escapes to the event loop (no "Fatal error on transport"
+    traceback in the log)."""
+    switch = b"HTTP/1.1 101 Switching Protocols\r\nupgrade: websocket\r\nconnection: upgrade\r\n"
+    escaped: list[object] = []
+
+    def record(_: asyncio.AbstractEventLoop, context: dict[str, object]) -> None:
+        if not isinstance(context.get("exception"), asyncio.CancelledError):  # the server's end
+            escaped.append(context.get("exception"))
+
+    asyncio.get_running_loop().set_exception_handler(record)
+    async with scripted_server(always(switch + b"\r\n\x81\x05hello")) as (url, _):
+        async with Client(transport) as client:
+            for _ in range(2):  # the failed connection is not pooled: the second is fresh
+                with pytest.raises(UpstreamError) as caught:
+                    await send(client, url)
+                assert caught.value.kind == "protocol"
+    assert escaped == []
+
+
 # -- bodies ----------------------------------------------------------------------------------
 
 
