@@ -33,7 +33,6 @@ from gateway.providers.base import (
     parse_upstream_json,
     require_objects,
     stream_cut_short,
-    token_count,
 )
 from gateway.providers.openai import OPENAI_WIRE, OpenAIWire, usage_from_openai
 from gateway.providers.upstream_errors import error_from_upstream
@@ -69,6 +68,8 @@ class AnthropicStreamPassthrough:
     def __init__(self) -> None:
         self._decoder = SSEDecoder()
         self.usage: Usage | None = None
+        # The upstream's usage merged over the stream, as `AnthropicToOpenAIStream` keeps it.
+        self._reported: dict[str, object] = {}
         self.text: list[str] = []
         self.ended = False  # `message_stop` came
 
@@ -81,22 +82,26 @@ class AnthropicStreamPassthrough:
                 self.ended = True
             elif kind == "message_start":
                 message = parsed.get("message") or {}
-                self.usage = usage_from_anthropic(message.get("usage")) or Usage()
+                self._merge_usage(message.get("usage"))
+                self.usage = self.usage or Usage()
             elif kind == "content_block_delta":
                 delta = parsed.get("delta") or {}
                 if delta.get("type") == "text_delta":
                     self.text.append(str(delta.get("text", "")))
             elif kind == "message_delta":
-                usage = parsed.get("usage")
-                output = usage.get("output_tokens") if isinstance(usage, dict) else None
-                if output is not None:
-                    self.usage = self.usage or Usage()
-                    self.usage.completion_tokens = token_count(output, "output_tokens")
-                    self.usage.reported = True
+                self._merge_usage(parsed.get("usage"))
             elif kind == "error":
                 raise UpstreamFailed(f"upstream stream error: {error_text(parsed.get('error'))}")
             out.append(event.raw)
         return out
+
+    def _merge_usage(self, usage: object) -> None:
+        """`message_delta` counts are cumulative: they replace those of `message_start`. Every
+        count is checked (`usage_from_anthropic`) before its event is passed on, so a client
+        never sees a count the record refuses."""
+        if isinstance(usage, dict):
+            self._reported.update({k: v for k, v in usage.items() if v is not None})
+            self.usage = usage_from_anthropic(self._reported)
 
     def finish(self) -> list[bytes]:
         if not self.ended:

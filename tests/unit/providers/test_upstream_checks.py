@@ -62,6 +62,8 @@ def _anthropic_answer(**changes: Any) -> bytes:
         ("messages", ANTHROPIC, _anthropic_answer(content=None)),
         ("chat", ANTHROPIC, _anthropic_answer(content="text")),
         ("chat", ANTHROPIC, _anthropic_answer(usage={"input_tokens": -1})),
+        ("messages", ANTHROPIC, _anthropic_answer(usage={"input_tokens": -50})),
+        ("messages", ANTHROPIC, _anthropic_answer(usage={"cache_read_input_tokens": "9"})),
         ("chat", ANTHROPIC, _anthropic_answer(content=[1])),
     ],
 )
@@ -156,3 +158,54 @@ def test_malformed_stream_events_are_upstream_malformed(
     with pytest.raises(UpstreamFailed) as caught:
         _run(kind, provider, data)
     assert caught.value.code == "upstream_malformed"
+
+
+HOSTILE_USAGE = [
+    {"input_tokens": -50},
+    {"cache_read_input_tokens": "9"},
+    {"cache_creation_input_tokens": 10**30},
+    {"output_tokens": 2, "input_tokens": 2**53},
+]
+
+
+@pytest.mark.parametrize("kind", ["messages", "chat"])
+@pytest.mark.parametrize("usage", HOSTILE_USAGE)
+@pytest.mark.parametrize("event", ["message_start", "message_delta"])
+def test_every_usage_count_of_an_anthropic_stream_is_checked(
+    kind: Any, usage: dict[str, Any], event: str
+) -> None:
+    """On both routes (passed through to /v1/messages, translated to /v1/chat/completions), in
+    either event that carries usage: refused before the event reaches the client."""
+    start = {"type": "message_start", "message": {"usage": {"input_tokens": 1}}}
+    if event == "message_start":
+        start = {"type": "message_start", "message": {"usage": usage}}
+    delta = {"type": "message_delta", "delta": {"stop_reason": "end_turn"}}
+    if event == "message_delta":
+        delta = {**delta, "usage": usage}
+    converter = adapter_for(kind, ANTHROPIC).stream({"model": "m", "messages": []})
+    passed: list[bytes] = []
+    with pytest.raises(UpstreamFailed) as caught:
+        for one in (start, *STARTS[1:], delta, STOP):
+            passed += converter.feed(_sse(one))
+    assert caught.value.code == "upstream_malformed"
+    assert not any(event.encode() in chunk for chunk in passed)  # nor the refused event
+
+
+def test_a_passed_through_stream_records_the_cumulative_usage_of_message_delta() -> None:
+    """`message_delta` counts replace those of `message_start`, as on the translated route."""
+    start = {"type": "message_start", "message": {"usage": {"input_tokens": 1}}}
+    delta = {
+        "type": "message_delta",
+        "delta": {"stop_reason": "end_turn"},
+        "usage": {"input_tokens": 7, "cache_read_input_tokens": 3, "output_tokens": 2},
+    }
+    usages = []
+    for kind in ("messages", "chat"):
+        converter = adapter_for(kind, ANTHROPIC).stream({"model": "m", "messages": []})
+        converter.feed(_sse(start, *STARTS[1:], delta, STOP))
+        converter.finish()
+        usages.append(converter.usage)
+    assert usages[0] == usages[1]
+    assert usages[0] is not None
+    assert (usages[0].prompt_tokens, usages[0].cached_tokens) == (10, 3)
+    assert usages[0].completion_tokens == 2
