@@ -30,7 +30,7 @@ import os
 import ssl
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from typing import NoReturn
 
 from gateway.config.types import NetworkConfig
@@ -45,7 +45,7 @@ from gateway.upstream.base import (
     redirect_error,
     request_of,
 )
-from gateway.upstream.decoding import DECODE_ERRORS, Decoder, decoder_for
+from gateway.upstream.decoding import DECODE_ERRORS, Decoder, OutputLimit, decoder_for
 from gateway.upstream.http1_connection import Http1Connection, Origin
 from gateway.upstream.http1_proxy import HttpProxy, http_proxy, open_tunnel
 from gateway.upstream.http1_request import EncodedRequest, origin_of, request_bytes
@@ -89,17 +89,12 @@ class Http1Response:
         while True:
             if connection.has_body:
                 chunk = connection.take_body()
-                if self._decoder is not None:
-                    chunk = self._decode(chunk)
-                self._room -= len(chunk)
-                if self._room < 0:
-                    # What fits under the cap is passed on first, however the socket reads
-                    # grouped the body (a stream's events sent apart may arrive together).
-                    if len(chunk) + self._room > 0:
-                        yield chunk[: len(chunk) + self._room]
-                    self._too_large()
-                if chunk:
+                if self._decoder is None and len(chunk) <= self._room:  # nearly always
+                    self._room -= len(chunk)
                     yield chunk
+                else:
+                    for piece in self._within_cap(*self._decoded(chunk)):
+                        yield piece
                 kind, span = "idle_timeout", self._timeouts.idle_s
                 deadline = loop.time() + span
                 continue
@@ -108,13 +103,10 @@ class Http1Response:
                 raise UpstreamError("protocol", connection.error)
             if connection.complete:
                 if self._decoder is not None:
-                    tail = self._decode(b"", flush=True)
+                    tail = self._decoded(b"", flush=True)
                     self._decoder = None
-                    self._room -= len(tail)
-                    if self._room < 0:
-                        self._too_large()
-                    if tail:
-                        yield tail
+                    for chunk in self._within_cap(*tail):
+                        yield chunk
                 self._body_read = True
                 self._finish()
                 return
@@ -122,11 +114,36 @@ class Http1Response:
                 self._finish()
                 raise UpstreamError(kind, f"no data from upstream for {span:.1f}s")
 
-    def _decode(self, chunk: bytes, flush: bool = False) -> bytes:
-        assert self._decoder is not None
+    def _within_cap(self, chunks: list[bytes], over: bool) -> Iterator[bytes]:
+        """`chunks` as far as the cap allows, then UpstreamTooLarge if they pass it or `over`
+        says the body goes on. What fits is passed on first, however the socket reads grouped
+        the body (a stream's events sent apart may arrive together)."""
+        for chunk in chunks:
+            self._room -= len(chunk)
+            if self._room < 0:
+                if len(chunk) + self._room > 0:
+                    yield chunk[: len(chunk) + self._room]
+                self._too_large()
+            if chunk:
+                yield chunk
+        if over:
+            self._too_large()
+
+    def _decoded(self, chunk: bytes, flush: bool = False) -> tuple[list[bytes], bool]:
+        """`chunk` decoded (as it is without a Content-Encoding), and whether the body goes on
+        past the room left. A decoder makes no more than that room, a piece at a time (a gzip
+        bomb is never expanded in full): memory stays near `max_response_bytes`."""
+        decoder = self._decoder
+        if decoder is None:
+            return [chunk], False
+        room = max(self._room, 0)
         try:
-            chunk = self._decoder.decompress(chunk)
-            return chunk + self._decoder.flush() if flush else chunk
+            out = decoder.decompress(chunk, room)
+            if flush:
+                out += decoder.flush(room - sum(map(len, out)))
+            return out, False
+        except OutputLimit as over:
+            return over.fitting, True
         except DECODE_ERRORS as exc:
             self._finish()
             raise UpstreamError(
