@@ -1,5 +1,5 @@
-"""Content-Encoding decoders for the hand-written client (httpx brings its own): gzip, deflate,
-br and zstd, fed piece by piece so a compressed stream is forwarded as it arrives.
+"""Content-Encoding decoders for both network clients (driven by `body.CappedBody`): gzip,
+deflate, br and zstd, fed piece by piece so a compressed stream is forwarded as it arrives.
 
 Each call is given a `limit` and makes its output a piece at a time, never more than the limit
 in all: a 1 MB gzip body can expand to 1 GiB, so a read is never decoded in full before the

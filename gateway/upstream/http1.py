@@ -31,7 +31,6 @@ import ssl
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
-from typing import NoReturn
 
 from gateway.config.types import NetworkConfig
 from gateway.upstream.base import (
@@ -45,7 +44,7 @@ from gateway.upstream.base import (
     redirect_error,
     request_of,
 )
-from gateway.upstream.decoding import DECODE_ERRORS, Decoder, OutputLimit, decoder_for
+from gateway.upstream.body import CappedBody
 from gateway.upstream.http1_connection import Http1Connection, Origin
 from gateway.upstream.http1_proxy import HttpProxy, http_proxy, open_tunnel
 from gateway.upstream.http1_request import EncodedRequest, origin_of, request_bytes
@@ -64,8 +63,7 @@ class Http1Response:
         timeouts: UpstreamTimeouts,
         deadline: float,
         release: Callable[[Http1Connection], None],
-        max_bytes: int,
-        decoder: Decoder | None,
+        body: CappedBody,
     ) -> None:
         self._connection = connection
         self._timeouts = timeouts
@@ -75,25 +73,23 @@ class Http1Response:
         self._body_read = False
         self.status = connection.status
         self.headers: Mapping[str, str] = connection.headers
-        self._decoder = decoder
-        self._max_bytes = max_bytes
-        self._room = max_bytes  # body bytes still allowed
+        self._body = body
 
     async def iter_chunks(self) -> AsyncIterator[bytes]:
         if self._released:
             return  # read to its end, or closed: the connection may serve another request now
-        connection = self._connection
+        connection, body = self._connection, self._body
         loop = asyncio.get_running_loop()
         deadline = self._first_byte_deadline
         kind, span = "first_token_timeout", self._timeouts.first_byte_s
         while True:
             if connection.has_body:
                 chunk = connection.take_body()
-                if self._decoder is None and len(chunk) <= self._room:  # nearly always
-                    self._room -= len(chunk)
+                if body.decoder is None and len(chunk) <= body.room:  # nearly always
+                    body.room -= len(chunk)
                     yield chunk
                 else:
-                    for piece in self._within_cap(*self._decoded(chunk)):
+                    for piece in self._finished_on_error(body.feed(chunk)):
                         yield piece
                 kind, span = "idle_timeout", self._timeouts.idle_s
                 deadline = loop.time() + span
@@ -102,11 +98,9 @@ class Http1Response:
                 self._finish()  # the connection cannot be reused: closed now, not at `aclose`
                 raise UpstreamError("protocol", connection.error)
             if connection.complete:
-                if self._decoder is not None:
-                    tail = self._decoded(b"", flush=True)
-                    self._decoder = None
-                    for chunk in self._within_cap(*tail):
-                        yield chunk
+                if body.decoder is not None:
+                    for piece in self._finished_on_error(body.feed(b"", end=True)):
+                        yield piece
                 self._body_read = True
                 self._finish()
                 return
@@ -114,45 +108,12 @@ class Http1Response:
                 self._finish()
                 raise UpstreamError(kind, f"no data from upstream for {span:.1f}s")
 
-    def _within_cap(self, chunks: list[bytes], over: bool) -> Iterator[bytes]:
-        """`chunks` as far as the cap allows, then UpstreamTooLarge if they pass it or `over`
-        says the body goes on. What fits is passed on first, however the socket reads grouped
-        the body (a stream's events sent apart may arrive together)."""
-        for chunk in chunks:
-            self._room -= len(chunk)
-            if self._room < 0:
-                if len(chunk) + self._room > 0:
-                    yield chunk[: len(chunk) + self._room]
-                self._too_large()
-            if chunk:
-                yield chunk
-        if over:
-            self._too_large()
-
-    def _decoded(self, chunk: bytes, flush: bool = False) -> tuple[list[bytes], bool]:
-        """`chunk` decoded (as it is without a Content-Encoding), and whether the body goes on
-        past the room left. A decoder makes no more than that room, a piece at a time (a gzip
-        bomb is never expanded in full): memory stays near `max_response_bytes`."""
-        decoder = self._decoder
-        if decoder is None:
-            return [chunk], False
-        room = max(self._room, 0)
+    def _finished_on_error(self, pieces: Iterator[bytes]) -> Iterator[bytes]:
         try:
-            out = decoder.decompress(chunk, room)
-            if flush:
-                out += decoder.flush(room - sum(map(len, out)))
-            return out, False
-        except OutputLimit as over:
-            return over.fitting, True
-        except DECODE_ERRORS as exc:
-            self._finish()
-            raise UpstreamError(
-                "protocol", f"upstream sent a malformed compressed body: {exc}"
-            ) from None
-
-    def _too_large(self) -> NoReturn:
-        self._finish()  # the rest is not read: the connection closes
-        raise UpstreamTooLarge(self._max_bytes)
+            yield from pieces
+        except UpstreamError:
+            self._finish()  # too large or malformed: the rest is not read, the connection closes
+            raise
 
     @property
     def body_complete(self) -> bool:
@@ -165,13 +126,14 @@ class Http1Response:
         if (
             not self._released
             and connection.complete
-            and self._decoder is None
+            and self._body.decoder is None
             and connection.error is None
         ):
             # Everything is in already (the usual case for a JSON answer): no iterator needed.
             data = connection.take_body()
-            if len(data) > self._room:
-                self._too_large()
+            if len(data) > self._body.room:
+                self._finish()
+                raise UpstreamTooLarge(self._body.max_bytes)
             self._body_read = True
             self._finish()
             return data
@@ -351,15 +313,12 @@ class Http1Upstream:
             status, headers = connection.status, connection.headers
             if status in REDIRECT_STATUSES:
                 raise redirect_error(status, headers)
-            encoding = headers.get("content-encoding")
-            decoder = decoder_for(encoding) if encoding else None
+            body = CappedBody(headers.get("content-encoding"), self._max_bytes)
         except BaseException:
             connection.close()
             self._all.discard(connection)
             raise
-        return Http1Response(
-            connection, timeouts, deadline, self._release, self._max_bytes, decoder
-        )
+        return Http1Response(connection, timeouts, deadline, self._release, body)
 
     async def aclose(self) -> None:
         for connection in list(self._all):

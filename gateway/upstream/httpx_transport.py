@@ -4,10 +4,12 @@
 The proxies of the environment (with `trust_env`) are read by `proxy_rules.py`, as for `http1`,
 and given to httpx as mounts, one transport per proxy; httpx itself reads no environment.
 
-One `httpx.AsyncClient` per network config, redirects never followed, bodies decoded by httpx
-(gzip, deflate, br, zstd). The gateway's timeouts are phases, not httpx's per-read ones: the
-connect timeout goes to httpx, the first-byte deadline covers the send until the headers and the
-first body chunk, and the idle timeout each later chunk.
+One `httpx.AsyncClient` per network config, redirects never followed. Bodies are read raw and
+decoded (gzip, deflate, br, zstd) by `body.CappedBody`, as on `http1`: httpx's own decoders
+expand each read whole, before the `max_response_bytes` cap can count it. The gateway's
+timeouts are phases, not httpx's per-read ones: the connect timeout goes to httpx, the
+first-byte deadline covers the send until the headers and the first body chunk, and the idle
+timeout each later chunk.
 """
 
 from __future__ import annotations
@@ -27,10 +29,10 @@ from gateway.upstream.base import (
     UpstreamError,
     UpstreamRequest,
     UpstreamTimeouts,
-    UpstreamTooLarge,
     redirect_error,
     request_of,
 )
+from gateway.upstream.body import CappedBody
 from gateway.upstream.proxy_rules import ProxyRules, environment_proxies
 from gateway.upstream.tls import ssl_context, tls_failure
 
@@ -44,13 +46,13 @@ class HttpxResponse:
         response: httpx.Response,
         timeouts: UpstreamTimeouts,
         deadline: float,
-        max_bytes: int,
+        body: CappedBody,
     ) -> None:
         self._response = response
         self._timeouts = timeouts
         self._first_byte_deadline = deadline
-        self._max_bytes = max_bytes
-        self._chunks = response.aiter_bytes()
+        self._body = body
+        self._chunks = response.aiter_raw()  # still encoded: `body` decodes, within the cap
         self._complete = False
         self._closed = False
         self.status = response.status_code
@@ -60,34 +62,33 @@ class HttpxResponse:
         if self._closed:
             return
         loop = asyncio.get_running_loop()
-        kind, deadline, room = "first_token_timeout", self._first_byte_deadline, self._max_bytes
+        kind, deadline = "first_token_timeout", self._first_byte_deadline
         while True:
             try:
                 async with asyncio.timeout_at(deadline):
                     chunk = await anext(self._chunks)
             except StopAsyncIteration:
+                try:
+                    for piece in self._body.feed(b"", end=True):
+                        yield piece
+                except UpstreamError:
+                    await self.aclose()
+                    raise
                 self._complete = True
                 await self.aclose()
                 return
             except TimeoutError:
                 await self.aclose()
                 raise UpstreamError(kind, "no data from upstream in time") from None
-            except httpx.DecodingError as exc:
-                await self.aclose()
-                raise UpstreamError(
-                    "protocol", f"upstream sent a malformed compressed body: {exc}"
-                ) from None
             except httpx.HTTPError as exc:
                 await self.aclose()
                 raise UpstreamError("protocol", f"upstream connection failed: {exc}") from None
-            room -= len(chunk)
-            if room < 0:
-                if len(chunk) + room > 0:  # what fits under the cap is passed on first
-                    yield chunk[: len(chunk) + room]
-                await self.aclose()
-                raise UpstreamTooLarge(self._max_bytes)
-            if chunk:
-                yield chunk
+            try:
+                for piece in self._body.feed(chunk):
+                    yield piece
+            except UpstreamError:
+                await self.aclose()  # too large or malformed: the rest is not read
+                raise
             kind, deadline = "idle_timeout", loop.time() + self._timeouts.idle_s
 
     @property
@@ -167,11 +168,17 @@ class HttpxUpstream:
             raise UpstreamError("connect", f"invalid upstream URL: {exc}") from None
         except (httpx.HTTPError, httpx.StreamError) as exc:
             raise UpstreamError("protocol", f"upstream connection failed: {exc}") from None
-        answer = HttpxResponse(response, timeouts, deadline, self._network.max_response_bytes)
-        if answer.status in REDIRECT_STATUSES:
-            await answer.aclose()
-            raise redirect_error(answer.status, answer.headers)
-        return answer
+        if response.status_code in REDIRECT_STATUSES:
+            await response.aclose()
+            raise redirect_error(response.status_code, response.headers)
+        try:
+            body = CappedBody(
+                response.headers.get("content-encoding"), self._network.max_response_bytes
+            )
+        except UpstreamError:
+            await response.aclose()
+            raise
+        return HttpxResponse(response, timeouts, deadline, body)
 
     async def aclose(self) -> None:
         if self._client is not None:

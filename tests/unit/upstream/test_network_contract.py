@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import ssl
+import tracemalloc
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -19,6 +20,7 @@ import pytest
 from gateway.upstream import UpstreamError, UpstreamRequest
 from gateway.upstream.base import UpstreamRedirect, UpstreamTLSError, UpstreamTooLarge
 from gateway.upstream.transports import ConcreteTransport
+from tests.unit.upstream.bombs import MARGIN, MiB, bomb
 from tests.unit.upstream.network_clients import DIRECT, TIMEOUTS, Client, send, served_by
 from tests.unit.upstream.network_servers import (
     PrivateCA,
@@ -111,6 +113,19 @@ async def test_compressed_answers_are_decoded(transport: ConcreteTransport, enco
             assert await send(client, url) == data
 
 
+@pytest.mark.parametrize(("encoding", "body"), [("lzma", b"xyz"), ("gzip", b"not gzip at all")])
+async def test_a_body_no_decoder_can_read_is_a_protocol_error(
+    transport: ConcreteTransport, encoding: str, body: bytes
+) -> None:
+    """Never passed on as it is: the client could not read it either (httpx used to)."""
+    answer = response(200, body, f"content-encoding: {encoding}\r\n")
+    async with scripted_server(always(answer)) as (url, _):
+        async with Client(transport) as client:
+            with pytest.raises(UpstreamError) as caught:
+                await send(client, url)
+    assert caught.value.kind == "protocol"
+
+
 @pytest.mark.parametrize("encoding", ["gzip", "br", "zstd"])
 async def test_a_compressed_stream_is_decoded_event_by_event(
     transport: ConcreteTransport, encoding: str
@@ -193,6 +208,26 @@ async def test_a_body_over_max_response_bytes_is_refused(
     async with scripted_server(always(response(200, b"small"))) as (url, _):
         async with Client(transport, network) as client:
             assert await send(client, url) == b"small"
+
+
+@pytest.mark.parametrize("encoding", ["gzip", "br", "zstd"])
+async def test_a_compression_bomb_is_refused_holding_about_the_cap(
+    transport: ConcreteTransport, encoding: str
+) -> None:
+    """64 MiB of zeros, well under 1 MiB compressed, against a 1 MiB cap: decoded only as far
+    as the cap (httpx's own decoders would expand each 64 KiB read to some 64 MiB first)."""
+    answer = response(200, bomb(encoding), f"content-encoding: {encoding}\r\n")
+    network = dataclasses.replace(DIRECT, max_response_bytes=MiB)
+    async with scripted_server(always(answer)) as (url, _):
+        async with Client(transport, network) as client:
+            tracemalloc.start()
+            try:
+                with pytest.raises(UpstreamTooLarge):
+                    await send(client, url)
+                _, peak = tracemalloc.get_traced_memory()
+            finally:
+                tracemalloc.stop()
+    assert peak < MiB + MARGIN, f"{peak / MiB:.1f} MiB held for a 1 MiB cap"
 
 
 @pytest.mark.parametrize("apart", [False, True])
