@@ -12,18 +12,70 @@ class SSEEvent(NamedTuple):  # a tuple: one is made per event on the hot path
     raw: bytes
 
 
+class EventBuffer:
+    """The bytes of a stream until their events are complete.
+
+    `take(chunk)` returns everything up to the last blank line so far, line ends made `\n`
+    (`\r\n` and `\r` alike, also when a `\r\n` is split between two chunks), or `b""` while
+    no event has ended; the rest waits. An event that arrives in many pieces is kept as its
+    pieces and joined once, when its blank line comes: each byte is looked at a bounded number
+    of times, so a 64 MiB event fed 64 KiB at a time costs what one chunk of it does per chunk
+    (joining the buffer to each chunk and scanning it again cost minutes of CPU for it).
+    """
+
+    __slots__ = ("_cr", "_pieces")
+
+    def __init__(self) -> None:
+        self._pieces: list[bytes] = []  # after the last blank line, line ends made `\n`
+        self._cr = False  # the last chunk ended with `\r`: a `\n` starting the next is its pair
+
+    @property
+    def idle(self) -> bool:
+        """Nothing waits: a chunk of whole events (each ending `\n\n`, no `\r`) is itself."""
+        return not self._pieces and not self._cr
+
+    @property
+    def pending(self) -> bytes:
+        return b"".join(self._pieces)
+
+    def take(self, chunk: bytes) -> bytes:
+        if self._cr and chunk.startswith(b"\n"):
+            chunk = chunk[1:]
+        self._cr = chunk.endswith(b"\r")
+        if b"\r" in chunk:
+            chunk = chunk.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+        pieces = self._pieces
+        if pieces:
+            if b"\n\n" not in pieces[-1][-1:] + chunk:  # the event goes on
+                if chunk:
+                    pieces.append(chunk)
+                return b""
+            pieces.append(chunk)
+            chunk = b"".join(pieces)
+            pieces.clear()
+        end = chunk.rfind(b"\n\n") + 2  # 1 when no event ends here
+        if end < 2:
+            if chunk:
+                pieces.append(chunk)
+            return b""
+        if end < len(chunk):
+            pieces.append(chunk[end:])
+            return chunk[:end]
+        return chunk
+
+
 class SSEDecoder:
     """Feed bytes as they arrive; get back each complete event once its blank line is in."""
 
     def __init__(self) -> None:
-        self._buffer = b""
+        self._buffer = EventBuffer()
 
     def feed(self, chunk: bytes) -> list[SSEEvent]:
-        buffer = self._buffer + chunk if self._buffer else chunk
-        if b"\r" in buffer:
-            buffer = buffer.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
-        parts = buffer.split(b"\n\n")
-        self._buffer = parts.pop()  # after the last blank line: an event not complete yet
+        complete = self._buffer.take(chunk)
+        if not complete:
+            return []
+        parts = complete.split(b"\n\n")
+        parts.pop()  # the empty remainder after the last blank line
         events: list[SSEEvent] = []
         for part in parts:
             if part.startswith(b"data: ") and b"\n" not in part:
@@ -37,7 +89,7 @@ class SSEDecoder:
 
     @property
     def pending(self) -> bytes:
-        return self._buffer
+        return self._buffer.pending
 
 
 def parse_event(raw: bytes) -> SSEEvent | None:

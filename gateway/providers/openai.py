@@ -25,7 +25,7 @@ from gateway.providers.base import (
     token_count,
 )
 from gateway.providers.upstream_errors import error_from_upstream
-from gateway.sse import parse_event
+from gateway.sse import EventBuffer, parse_event
 
 _DONE = b"[DONE]"
 
@@ -89,7 +89,7 @@ class OpenAIStreamPassthrough:
     """
 
     def __init__(self, client_wants_usage: bool) -> None:
-        self._pending = b""  # bytes after the last complete event
+        self._buffer = EventBuffer()  # bytes after the last complete event
         self._client_wants_usage = client_wants_usage
         self._events: list[bytes] = []  # the data of every forwarded chunk, for `text`
         self.usage: Usage | None = None
@@ -119,8 +119,8 @@ class OpenAIStreamPassthrough:
         return None
 
     def feed(self, chunk: bytes) -> list[bytes]:
-        if self._pending or b"\r" in chunk or not chunk.endswith(b"\n\n"):
-            chunk = self._complete_events(chunk)  # nearly never: a chunk is whole events
+        if not self._buffer.idle or b"\r" in chunk or not chunk.endswith(b"\n\n"):
+            chunk = self._buffer.take(chunk)  # nearly never: a chunk is whole events
         # Nearly always every event is one `data: ` line: then the lines are what lies between
         # the marks, and the chunk has no newline but the two ending each event.
         lines = chunk[6:-2].split(b"\n\ndata: ")
@@ -151,15 +151,6 @@ class OpenAIStreamPassthrough:
             return [chunk]  # the bytes exactly as received
         # Whether an event is dropped depends on its bytes alone: equal bytes, same fate.
         return [b"data: " + data + b"\n\n" for data in lines if data not in dropped]
-
-    def _complete_events(self, chunk: bytes) -> bytes:
-        """The complete events so far, line ends made `\\n`; what follows them waits."""
-        buffer = self._pending + chunk if self._pending else chunk
-        if b"\r" in buffer:
-            buffer = buffer.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
-        end = buffer.rfind(b"\n\n") + 2  # 1 when there is no complete event yet
-        self._pending = buffer[end:] if end > 1 else buffer
-        return buffer[:end] if end > 1 else b""
 
     def _relay_any(self, complete: bytes) -> list[bytes]:
         """Whole events of any shape: comments, events of several lines or other fields."""

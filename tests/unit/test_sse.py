@@ -1,4 +1,4 @@
-from gateway.sse import SSEDecoder, encode_event
+from gateway.sse import EventBuffer, SSEDecoder, encode_event
 
 
 def test_events_split_across_chunks_are_reassembled() -> None:
@@ -28,3 +28,32 @@ def test_incomplete_event_waits_for_blank_line() -> None:
 def test_encode_event() -> None:
     assert encode_event(b"{}") == b"data: {}\n\n"
     assert encode_event(b"{}", "ping") == b"event: ping\ndata: {}\n\n"
+
+
+STREAM = b"data: a\r\n\r\n: ping\r\rdata: b\r\ndata: c\n\nevent: e\ndata: d\r\n\r\n"
+
+
+def _events(pieces: list[bytes]) -> list[tuple[str | None, bytes]]:
+    decoder = SSEDecoder()
+    return [(e.event, e.data) for piece in pieces for e in decoder.feed(piece)]
+
+
+def test_every_split_of_a_stream_gives_its_events() -> None:
+    """A `\\r\\n` split between two chunks is one line end (it made a blank line: `b` and `c`
+    came as two events)."""
+    whole = _events([STREAM])
+    assert whole == [(None, b"a"), (None, b"b\nc"), ("e", b"d")]
+    for cut in range(len(STREAM) + 1):
+        assert _events([STREAM[:cut], STREAM[cut:]]) == whole, cut
+    assert _events([bytes([byte]) for byte in STREAM]) == whole
+
+
+def test_an_event_in_many_pieces_is_kept_as_its_pieces_until_it_ends() -> None:
+    """Joined once at its blank line, not joined to every piece and scanned again (a 64 MiB
+    event fed 64 KiB at a time cost minutes of CPU)."""
+    buffer = EventBuffer()
+    for _ in range(1000):
+        assert buffer.take(b"x" * 100) == b""
+    assert len(buffer._pieces) == 1000
+    assert buffer.take(b"\n\ndata: next") == b"x" * 100_000 + b"\n\n"
+    assert buffer.pending == b"data: next" and not buffer.idle

@@ -44,7 +44,7 @@ from gateway.providers.responses.requests_responses_to_chat import responses_req
 from gateway.providers.responses.responses_chat_to_responses import chat_response_to_responses
 from gateway.providers.responses.streams_chat_to_responses import ChatToResponsesStream
 from gateway.providers.upstream_errors import error_from_upstream
-from gateway.sse import SSEDecoder, parse_event
+from gateway.sse import EventBuffer, SSEDecoder, parse_event
 
 _FINAL_EVENTS = frozenset({"response.completed", "response.incomplete", "response.failed"})
 STRUCTURED_TOOL = "structured_output"
@@ -65,7 +65,7 @@ class ResponsesStreamPassthrough:
     """
 
     def __init__(self) -> None:
-        self._pending = b""
+        self._buffer = EventBuffer()
         self._deltas: list[bytes] = []  # the data of each response.output_text.delta
         self.usage: Usage | None = None
         self.response: JSON | None = None  # the final response object, once it arrived
@@ -80,14 +80,9 @@ class ResponsesStreamPassthrough:
         return parts
 
     def feed(self, chunk: bytes) -> list[bytes]:
-        buffer = self._pending + chunk if self._pending else chunk
-        if b"\r" in buffer:
-            buffer = buffer.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
-        end = buffer.rfind(b"\n\n")
-        if end < 0:
-            self._pending = buffer
+        complete = self._buffer.take(chunk)
+        if not complete:
             return []
-        complete, self._pending = buffer[: end + 2], buffer[end + 2 :]
         for part in complete.split(b"\n\n")[:-1]:
             name, data = _name_and_data(part)
             if name == "response.output_text.delta":
