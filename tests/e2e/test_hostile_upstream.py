@@ -10,11 +10,9 @@ written with look-alike characters, split across content parts, or buried in a l
 
 from __future__ import annotations
 
-import hashlib
 import json
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -22,81 +20,17 @@ import openai
 import pytest
 
 from tests.conditions import wait_until
-from tests.e2e.hostile_upstream import PROVIDER_KEY, HostileUpstream, running_hostile_upstream
-from tests.e2e.records import read_records, wait_for_record
-from tests.procs import Proc, start_gateway
-
-KEYS = {"plain": "sk-hostile-plain", "cached": "sk-hostile-cached", "pii": "sk-hostile-pii"}
-POLICIES = {
-    "plain": "",
-    "cached": '[cache]\nmode = "exact"\nttl_s = 300\n',
-    "pii": """
-[[guardrails]]
-name = "pii"
-type = "pii"
-applies_to = "input"
-action = "redact"
-on_error = "allow"
-""",
-}
-OPENAI_MODELS = [
-    "key-headers",
-    "stream-forever",
-    "key-401",
-    "key-400",
-    "key-500",
-    "key-stream",
-    "usage-huge",
-    "usage-negative",
-    "usage-string",
-    "choices-null",
-    "stream-usage-huge",
-    "stream-usage-negative",
-    "stream-no-end",
-    "counter",
-    "plain",
-]
-ANTHROPIC_MODELS = ["key-401", "key-headers", "key-stream", "stream-no-end", "stream-forever"]
-
-
-def _config(upstream: str, log_path: Path) -> str:
-    config = f"""
-[server]
-max_body_bytes = 4194304
-
-[logging]
-path = "{log_path}"
-
-[[providers]]
-name = "hostile"
-type = "openai"
-base_url = "{upstream}/v1"
-api_key_env = "HOSTILE_KEY"
-
-[[providers]]
-name = "hostile-ant"
-type = "anthropic"
-base_url = "{upstream}"
-api_key_env = "HOSTILE_KEY"
-"""
-    models = [(m, "hostile", m) for m in OPENAI_MODELS]
-    models += [(f"ant-{m}", "hostile-ant", m) for m in ANTHROPIC_MODELS]
-    for name, provider, upstream_model in models:
-        config += f"""
-[[models]]
-name = "{name}"
-[[models.deployments]]
-provider = "{provider}"
-model = "{upstream_model}"
-input_cost_per_1m = 1.0
-output_cost_per_1m = 2.0
-"""
-        if upstream_model == "stream-forever":
-            config += "total_timeout_s = 1.0\n"
-    for policy, secret in KEYS.items():
-        digest = hashlib.sha256(secret.encode()).hexdigest()
-        config += f'\n[[keys]]\nid = "{policy}"\npolicy = "{policy}"\nkey_sha256 = "{digest}"\n'
-    return config
+from tests.e2e.hostile_upstream import HostileUpstream, running_hostile_upstream
+from tests.e2e.hostile_upstream_gateway import (
+    KEYS,
+    chat,
+    leaks,
+    messages,
+    record_of,
+    start_gateway_before,
+)
+from tests.e2e.records import read_records
+from tests.procs import Proc
 
 
 @pytest.fixture(scope="module")
@@ -107,16 +41,7 @@ def hostile() -> Iterator[HostileUpstream]:
 
 @pytest.fixture(scope="module")
 def gateway(tmp_path_factory: pytest.TempPathFactory, hostile: HostileUpstream) -> Iterator[Proc]:
-    root = tmp_path_factory.mktemp("hostile")
-    (root / "policies").mkdir()
-    for name, text in POLICIES.items():
-        (root / "policies" / f"{name}.toml").write_text(text)
-    log_path = root / "records.jsonl"
-    (root / "config.toml").write_text(_config(hostile.url, log_path))
-    proc = start_gateway(
-        root / "config.toml", env={"HOSTILE_KEY": PROVIDER_KEY}, ready_timeout_s=60
-    )
-    proc.log_path = log_path
+    proc = start_gateway_before(tmp_path_factory.mktemp("hostile"), hostile)
     yield proc
     proc.stop()
 
@@ -125,27 +50,6 @@ def gateway(tmp_path_factory: pytest.TempPathFactory, hostile: HostileUpstream) 
 def client(gateway: Proc) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=gateway.url, timeout=30) as http:
         yield http
-
-
-def chat(client: httpx.Client, model: str, key: str = "plain", **extra: Any) -> httpx.Response:
-    body = {"model": model, "messages": [{"role": "user", "content": "hi"}], **extra}
-    return client.post(
-        "/v1/chat/completions", json=body, headers={"authorization": f"Bearer {KEYS[key]}"}
-    )
-
-
-def messages(client: httpx.Client, model: str, **extra: Any) -> httpx.Response:
-    body = {"model": model, "max_tokens": 10, "messages": [{"role": "user", "content": "hi"}]}
-    return client.post("/v1/messages", json={**body, **extra}, headers={"x-api-key": KEYS["plain"]})
-
-
-def record_of(gateway: Proc, response: httpx.Response) -> dict[str, Any]:
-    assert gateway.log_path is not None
-    return wait_for_record(gateway.log_path, response.headers["x-request-id"])
-
-
-def leaks(text: str) -> bool:
-    return PROVIDER_KEY in text or PROVIDER_KEY[:16] in text
 
 
 # -- finding 1: provider keys quoted by the upstream --------------------------------------------
