@@ -39,6 +39,8 @@ from gateway.runtime import build_runtime
 log = logging.getLogger("gateway.reload")
 RUN_DIR_ENV = "GATEWAY_RUN_DIR"
 DEBOUNCE_MS = 150
+# How often the files are looked at when the native watcher cannot run.
+POLL_MS = 300
 # Who the audit trail names for a reload nobody authenticated for.
 _WHO = {"file change": "file-watch", "SIGHUP": "signal"}
 
@@ -51,6 +53,10 @@ class ReloadStatus:
     last_attempt_at: float | None = None
     last_error: dict[str, Any] | None = None
     restart_required: list[str] = field(default_factory=list)
+    # How edits are seen: "native" (inotify and kin), or "polling" once the native watcher
+    # could not run (e.g. the host's inotify instances are used up); the last such error.
+    watcher: str = "native"
+    watcher_error: str | None = None
 
 
 def restart_only_changes(old: GatewayConfig, new: GatewayConfig) -> list[str]:
@@ -229,6 +235,7 @@ class Reloader:
     async def watch(self) -> None:
         from watchfiles import awatch
 
+        polling = False
         while not self._stop.is_set():
             try:
                 if self._rewatch:
@@ -242,12 +249,22 @@ class Reloader:
                     step=50,
                     recursive=False,
                     watch_filter=self._relevant,
+                    force_polling=True if polling else None,  # None: as WATCHFILES_FORCE_POLLING says
+                    poll_delay_ms=POLL_MS,
                 ):
                     await self.reload("file change")
                     if self._rewatch:
                         break
-            except Exception:
-                log.exception("config watcher failed; restarting it")
+            except Exception as exc:  # noqa: BLE001 - any failure: say so, watch on
+                error = f"{type(exc).__name__}: {exc}"
+                if error != self.status.watcher_error:  # once per distinct error, not per retry
+                    log.exception("config watcher failed; watching again")
+                self.status.watcher_error = error
+                if not polling:  # the native watcher cannot run here: poll, at once
+                    polling = True
+                    self.status.watcher = "polling"
+                    log.warning("config watcher: polling the files every %d ms", POLL_MS)
+                    continue
                 await asyncio.sleep(1)
 
     def start(self) -> None:
