@@ -249,7 +249,8 @@ class Reloader:
                     step=50,
                     recursive=False,
                     watch_filter=self._relevant,
-                    force_polling=True if polling else None,  # None: as WATCHFILES_FORCE_POLLING says
+                    # None: as the WATCHFILES_FORCE_POLLING variable says.
+                    force_polling=True if polling else None,
                     poll_delay_ms=POLL_MS,
                 ):
                     await self.reload("file change")
