@@ -34,10 +34,6 @@ class EventBuffer:
         """Nothing waits: a chunk of whole events (each ending `\n\n`, no `\r`) is itself."""
         return not self._pieces and not self._cr
 
-    @property
-    def pending(self) -> bytes:
-        return b"".join(self._pieces)
-
     def take(self, chunk: bytes) -> bytes:
         if self._cr and chunk.startswith(b"\n"):
             chunk = chunk[1:]
@@ -86,10 +82,6 @@ class SSEDecoder:
             if event is not None:
                 events.append(event)
         return events
-
-    @property
-    def pending(self) -> bytes:
-        return self._buffer.pending
 
 
 def parse_event(raw: bytes) -> SSEEvent | None:

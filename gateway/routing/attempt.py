@@ -197,10 +197,10 @@ async def call_deployment(
         if request.stream:
             # The attempt's whole time (`total_timeout_s`, or what is left of the request's):
             # waiting for the first event here, the rest of the stream in the responder.
-            async with asyncio.timeout(max(0.0, body_timeout_s - (clock.monotonic() - started))):
+            deadline = time.monotonic() + max(0.0, body_timeout_s - (clock.monotonic() - started))
+            async with asyncio.timeout(deadline - time.monotonic()):
                 stream = await _start_stream(response, call, request.body)
-            left_s = body_timeout_s - (clock.monotonic() - started)
-            stream.deadline = time.monotonic() + max(0.0, left_s)
+            stream.deadline = deadline
             exchange.stream = stream
             response = None  # the responder owns it now
         else:

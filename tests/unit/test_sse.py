@@ -56,4 +56,4 @@ def test_an_event_in_many_pieces_is_kept_as_its_pieces_until_it_ends() -> None:
         assert buffer.take(b"x" * 100) == b""
     assert len(buffer._pieces) == 1000
     assert buffer.take(b"\n\ndata: next") == b"x" * 100_000 + b"\n\n"
-    assert buffer.pending == b"data: next" and not buffer.idle
+    assert not buffer.idle and buffer.take(b"\n\n") == b"data: next\n\n"
