@@ -238,10 +238,19 @@ async def call_deployment(
 
 
 async def _rejection(response: UpstreamResponse, call: UpstreamCall) -> AttemptFailed:
-    """The upstream's error answer as the client's error, and whether another try may help."""
-    data = await response.read()
+    """The upstream's error answer as the client's error, and whether another try may help.
+    The status decides: a body that cannot be read (a malformed compressed body, one past
+    `max_response_bytes`) leaves the error without the upstream's text, not a 502 (a 429
+    stays a rate limit, with its Retry-After)."""
     status = response.status
+    unreadable: UpstreamError | None = None
+    try:
+        data = await response.read()
+    except UpstreamError as exc:
+        data, unreadable = b"", exc
     error = call.adapter.convert_error(status, data, call.deployment)
+    if unreadable is not None:  # said to the client, and in the attempt's log line
+        error.message += f" (its body could not be read: {unreadable.kind})"
     rate_limited = status in (429, 529)
     wait_s = retry_after_s(response.headers)
     if status == 503 and wait_s is not None:

@@ -19,7 +19,12 @@ from gateway.routing.router import Router
 from gateway.runtime import build_runtime
 from gateway.state import MemoryState
 from gateway.upstream import FakeReply, FakeUpstream, UpstreamRequest
-from gateway.upstream.base import UpstreamRedirect, UpstreamTLSError, UpstreamTooLarge
+from gateway.upstream.base import (
+    UpstreamError,
+    UpstreamRedirect,
+    UpstreamTLSError,
+    UpstreamTooLarge,
+)
 
 CONFIG = """
 [routing]
@@ -94,3 +99,25 @@ async def test_transport_failures_keep_their_code(
         await route(tmp_path, FakeUpstream(fail))
     assert caught.value.status == 502 and caught.value.code == code
     assert shown in caught.value.message
+
+
+@pytest.mark.parametrize(
+    ("status", "failure"),
+    [
+        (429, UpstreamError("protocol", "upstream sent a malformed compressed body")),
+        (400, UpstreamTooLarge(1024)),
+    ],
+)
+async def test_an_error_answer_keeps_its_status_when_its_body_is_unreadable(
+    tmp_path: Path, status: int, failure: UpstreamError
+) -> None:
+    """A 429 whose body is corrupt gzip is still a rate limit (with its Retry-After), not a
+    502: the status says what happened, the body only adds the provider's words."""
+    upstream = FakeUpstream(
+        lambda request: FakeReply(status, {"retry-after": "7"}, [b'{"error": ', failure])
+    )
+    with pytest.raises(GatewayError) as caught:
+        await route(tmp_path, upstream)
+    assert caught.value.status == status
+    assert f"answered status {status}" in caught.value.message
+    assert f"its body could not be read: {failure.kind}" in caught.value.message
