@@ -46,7 +46,7 @@ import contextlib
 import functools
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 
 from gateway.config.types import ModelConfig
 from gateway.errors import ServiceUnavailable
@@ -120,23 +120,19 @@ class Limiter:
         model: ModelConfig | None = None,
         deadline_s: float | None = None,
         sorting: Sorting | None = None,
-        shape: Sequence[LimitCheck] | None = None,
     ) -> Held | None:
         """Reserve everything or raise RateLimited (with the rate headers); returns what to
         settle. With `model`, its deployments' breakers are read in the same round trip
         (`Held.breakers`). `deadline_s`: how long the request may still run (its reservation
         is held that long plus `HOLD_GRACE_S`, at the latest). `sorting`: how `checks` sort,
-        when the plan knows it already (`LimitPlan.sorting`); `shape`: the plan's checks when
-        these differ from them only in the tpm amounts (`StateBackend.acquire`)."""
+        when the plan knows it already (`LimitPlan.sorting`)."""
         now = self.clock()
         names = model.deployment_names if model is not None else ()
         backend = self.state
         token = new_token()
         hold_s = deadline_s + HOLD_GRACE_S if deadline_s is not None else None
         try:
-            result = await backend.acquire(
-                checks, now, names, token=token, hold_s=hold_s, shape=shape
-            )
+            result = await backend.acquire(checks, now, names, token=token, hold_s=hold_s)
         except BaseException as error:
             if not isinstance(error, StateUnavailable | asyncio.CancelledError):
                 raise

@@ -128,8 +128,7 @@ async def check_limits(ctx: RequestContext, services: Services) -> None:
     try:
         if held is None:
             checks = plan.for_request(estimate, ctx.user)
-            shape = plan.checks if plan.tpm_only_varies else None
-            held = await limiter.acquire(checks, ctx.model, deadline_s, plan.sorting, shape)
+            held = await limiter.acquire(checks, ctx.model, deadline_s, plan.sorting)
     finally:
         ctx.limits_ms = (time.monotonic() - began) * 1000
     ctx.limits_held = held

@@ -168,7 +168,6 @@ class StateBackend(Protocol):
         *,
         token: str | None = None,
         hold_s: float | None = None,
-        shape: Sequence[LimitCheck] | None = None,
     ) -> Awaitable[AcquireResult]:
         """Start the check-and-reserve: with Redis the command is sent before this returns (no
         await; written at the latest at the end of this turn of the loop), so the caller can do
@@ -186,7 +185,6 @@ class StateBackend(Protocol):
         *,
         token: str | None = None,
         hold_s: float | None = None,
-        shape: Sequence[LimitCheck] | None = None,
     ) -> AcquireResult:
         """Check and reserve every limit at once: all checks pass and are reserved, or nothing is.
         Also reads the state of the `breakers` deployments (as `breaker_states` would), in the
@@ -196,11 +194,7 @@ class StateBackend(Protocol):
         `token` names the reservation (a fresh `new_token()` when None): a caller that may give
         up waiting names it, so it can `abandon` it. An acquire whose token was abandoned before
         it ran reserves nothing and is refused. What it holds expires `hold_s` after `now` (pass
-        the request's deadline plus a grace; None: the backend's default, `SLOT_TTL_S`).
-
-        `shape`: the same object (a limit plan's checks) on every acquire whose checks differ
-        from this one's at most in their tpm amounts, so that a backend may keep what it works
-        out from them (the Redis backend, the encoding of its call: `AcquireTemplate`)."""
+        the request's deadline plus a grace; None: the backend's default, `SLOT_TTL_S`)."""
         ...
 
     def prepare(self, checks: Sequence[LimitCheck]) -> PreparedChecks | None:

@@ -123,10 +123,8 @@ class MemoryState:
         *,
         token: str | None = None,
         hold_s: float | None = None,
-        shape: Sequence[LimitCheck] | None = None,
     ) -> Ready[AcquireResult]:
-        """Decided and reserved before this returns: the awaitable is already complete.
-        (`shape` is not used: nothing is encoded.)"""
+        """Decided and reserved before this returns: the awaitable is already complete."""
         return Ready(self._acquire(checks, now, breakers, token, hold_s))
 
     async def acquire(
@@ -137,7 +135,6 @@ class MemoryState:
         *,
         token: str | None = None,
         hold_s: float | None = None,
-        shape: Sequence[LimitCheck] | None = None,
     ) -> AcquireResult:
         return self._acquire(checks, now, breakers, token, hold_s)
 

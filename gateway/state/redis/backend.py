@@ -74,19 +74,13 @@ from gateway.state.base import (
 from gateway.state.breaker_state import BreakerState
 from gateway.state.periods import periods
 from gateway.state.prepared import PreparedChecks
-from gateway.state.redis.acquire_call import (
-    AcquireTemplate,
-    acquire_call,
-    check_results,
-    template_of,
-)
+from gateway.state.redis.acquire_call import acquire_call, check_results
 from gateway.state.redis.breaker_reads import breaker_read, breaker_views
 from gateway.state.redis.clients import open_client
 from gateway.state.redis.commands import ScriptCall
 from gateway.state.redis.keys import (
     BREAKER_KEY_TTL_S,
     BREAKERS,
-    PIECES_MAX,
     cache_key,
     limit_key,
     remembered_key,
@@ -123,8 +117,6 @@ class RedisState:
         # The settlements started in this turn of the loop and not yet encoded: one script
         # call for all of them (`start_settle`).
         self._settling: _TurnSettlements | None = None
-        # id(shape) -> (the shape, its encoding template or None): `begin_acquire`'s `shape`.
-        self._templates: dict[int, tuple[Sequence[LimitCheck], AcquireTemplate | None]] = {}
 
     # -- limits -----------------------------------------------------------------------------
 
@@ -136,7 +128,6 @@ class RedisState:
         *,
         token: str | None = None,
         hold_s: float | None = None,
-        shape: Sequence[LimitCheck] | None = None,
     ) -> Awaitable[AcquireResult]:
         """On an open connection the script call (and the breaker reads) is sent before this
         returns (the RESP client writes it at the end of the turn); without one, awaiting
@@ -146,17 +137,7 @@ class RedisState:
             return self._breakers_only(token, now, breakers)
         hold = self.slot_ttl_s if hold_s is None else hold_s
         reservation = Reservation(token, tuple(checks), now, hold)  # if all is allowed
-        template = None
-        if shape is not None:
-            entry = self._templates.get(id(shape))
-            if entry is None or entry[0] is not shape:
-                # Kept with its shape, so the id is not reused while the entry lives.
-                entry = (shape, template_of(shape))
-                if len(self._templates) >= PIECES_MAX:
-                    self._templates.clear()
-                self._templates[id(shape)] = entry
-            template = entry[1]
-        call = acquire_call(reservation, template)
+        call = acquire_call(reservation, periods(now))
         sent = self._client.begin([call.evalsha(), *(breaker_read(name) for name in breakers)])
         return self._acquire_reply(sent, call, reservation, breakers)
 
@@ -168,11 +149,8 @@ class RedisState:
         *,
         token: str | None = None,
         hold_s: float | None = None,
-        shape: Sequence[LimitCheck] | None = None,
     ) -> AcquireResult:
-        return await self.begin_acquire(
-            checks, now, breakers, token=token, hold_s=hold_s, shape=shape
-        )
+        return await self.begin_acquire(checks, now, breakers, token=token, hold_s=hold_s)
 
     async def _breakers_only(
         self, token: str, now: float, breakers: Sequence[str]

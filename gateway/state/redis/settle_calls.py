@@ -99,21 +99,16 @@ def settle_ops(settlements: Sequence[Settlement], now: float) -> ApplyOps:
     buckets: dict[tuple[str, str], float] = {}  # (tpm key piece, second) -> tokens to add
     for settlement in settlements:
         reservation = settlement.reservation
-        budgeted = False
         for check in reservation.checks:
-            kind = check.kind
-            if kind == "concurrent":
+            if check.kind == "concurrent":
                 ops.free_slot(check, reservation.token)
-            elif kind == "tpm":
+            elif check.kind == "tpm":
                 bucket = (
                     limit_key_piece("tpm", check.scope, check.subject),
                     str(math.floor(reservation.at)),
                 )
                 buckets[bucket] = buckets.get(bucket, 0.0) + settlement.actual_tokens - check.amount
-            elif kind in BUDGET_KINDS:
-                budgeted = True
-        if budgeted or settlement.spend_subjects:  # else it adds to no spend
-            _spend_deltas(settlement, now, spend)
+        _spend_deltas(settlement, now, spend)
         if reservation.checks:  # every allowed acquire is marked (lua/acquire.lua)
             ops.drop_mark(reservation.token)
     for (key_piece, second), delta in buckets.items():

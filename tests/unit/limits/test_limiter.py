@@ -26,7 +26,6 @@ class DownState(MemoryState):
         *,
         token: str | None = None,
         hold_s: float | None = None,
-        shape: Sequence[LimitCheck] | None = None,
     ) -> AcquireResult:
         raise StateUnavailable("redis is down")
 
@@ -268,7 +267,6 @@ class LostReplyState(MemoryState):
         *,
         token: str | None = None,
         hold_s: float | None = None,
-        shape: Sequence[LimitCheck] | None = None,
     ) -> AcquireResult:
         await super().acquire(checks, now, breakers, token=token, hold_s=hold_s)
         raise StateUnavailable("redis: no reply within 0.25 s")

@@ -86,7 +86,6 @@ class LazyState(MemoryState):
         *,
         token: str | None = None,
         hold_s: float | None = None,
-        shape: Sequence[LimitCheck] | None = None,
     ) -> AcquireResult:
         result = await super().acquire(checks, now, breakers, token=token, hold_s=hold_s)
         made = result.results
