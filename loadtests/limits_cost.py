@@ -3,6 +3,7 @@ limits (rpm + tpm + max_concurrent that never bind) in memory and on a real Redi
 
     python loadtests/limits_cost.py [--rounds 5] [--requests 2000] [--concurrency 1]
                                     [--mode chat|stream] [--profile VARIANT]
+                                    [--opcodes [--top N]] [--instructions]
 
 Runs the real app in process (ASGI calls, the in-process mock provider, no sockets but Redis's)
 in one event loop (uvloop, as `gateway serve` runs): one app per variant, `default` (no policy),
@@ -16,6 +17,10 @@ rounds, the spread (min-max), and the difference from `default` paired within ea
 On a loaded gateway throughput is roughly inverse to CPU per request, so a variant's added CPU
 per request over `default` is the throughput it loses: +10 % CPU is about -9 % req/s.
 `--profile VARIANT` then runs that variant once more under cProfile and prints the top entries.
+`--opcodes` instead counts the interpreter opcodes of `--requests` requests per variant, by
+function (`opcodes.py`: counted, so the machine's load does not move it; Redis waits up to 30 s
+for a reply there, as tracing slows the loop), and prints the `--top` differences from `default`.
+`--instructions` counts machine instructions under valgrind.
 """
 
 from __future__ import annotations
@@ -39,10 +44,12 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+import opcodes
 from asgi_call import post, write_inprocess_config
 from features_variants import LIMITS_POLICY
 from harness import GATEWAY_KEY, MODEL, UNDER_VALGRIND, instructions_counted, start_redis
 from load_common import BODIES
+from opcodes import OpcodeCounter
 
 from gateway.app import GatewayApp, create_app
 from gateway.config import load_config
@@ -54,10 +61,16 @@ HEADERS = [
 ]
 
 
-def write_config(directory: Path, policy: str, redis_url: str | None) -> Path:
+def write_config(
+    directory: Path, policy: str, redis_url: str | None, redis_timeout_ms: int = 250
+) -> Path:
     """The loadtests' gateway config (harness.write_config) on the in-process mock provider."""
     directory.mkdir(parents=True, exist_ok=True)
-    state = f'[state]\nbackend = "redis"\nredis_url = "{redis_url}"\n' if redis_url else ""
+    state = (
+        f'[state]\nbackend = "redis"\nredis_url = "{redis_url}"\ntimeout_ms = {redis_timeout_ms}\n'
+        if redis_url
+        else ""
+    )
     keys = f"""
 [[keys]]
 id = "loadtest"
@@ -141,7 +154,9 @@ async def run(args: argparse.Namespace) -> None:
                 continue
             if args.only and name != args.only:
                 continue
-            config = write_config(root / name.replace("+", "-"), policy, redis_url)
+            # Traced (--opcodes) a turn of the loop runs ~30x slower: Redis must wait longer.
+            timeout_ms = 30_000 if args.opcodes else 250
+            config = write_config(root / name.replace("+", "-"), policy, redis_url, timeout_ms)
             app = create_app(load_config(config), watch_config=False)
             variant = Variant(name, app, Lifespan(app), [])
             await variant.lifespan.start()
@@ -149,6 +164,16 @@ async def run(args: argparse.Namespace) -> None:
             variants.append(variant)
         if args.only:  # one variant, no report: for an instruction count of the whole run
             await batch(variants[0], body, args.requests, args.concurrency)
+            return
+        if args.opcodes:
+            counted: dict[str, dict[str, float]] = {}
+            for variant in variants:
+                await asyncio.sleep(0.05)  # the previous variant's background writes end
+                with OpcodeCounter() as counter:
+                    await batch(variant, body, args.requests, args.concurrency)
+                    await asyncio.sleep(0.05)  # and this one's, counted with it
+                counted[variant.name] = {f: n / args.requests for f, n in counter.counts.items()}
+            opcodes.report(counted, args.top)
             return
         for _ in range(args.rounds):
             for variant in variants:
@@ -265,6 +290,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--sort", default="tottime", help="cProfile sort key")
     parser.add_argument("--top", type=int, default=30)
     parser.add_argument("--dump", help="write the profile's stats to this file (pstats)")
+    parser.add_argument(
+        "--opcodes",
+        action="store_true",
+        help="count interpreter opcodes per request by function instead (opcodes.py)",
+    )
     parser.add_argument(
         "--instructions",
         action="store_true",

@@ -3,6 +3,7 @@ through uvicorn and sockets, without the noise of a shared machine.
 
     python loadtests/served_instructions.py [--variants default,limits] [--requests 1500]
                                             [--mode chat|stream]
+                                            [--gateway NAME=TREE:VARIANT ...]
 
 For each variant (features_variants.py's policies: `default` has none, `limits` the key limits
 that never bind, `pii` the PII guardrail), starts the mock provider (not measured) and, twice,
@@ -12,6 +13,12 @@ stops the gateway. The instructions per request are the difference of the two ru
 the difference of their requests, so start-up, warm-up and shutdown cancel out. A gateway under
 valgrind runs ~50x slower, so a run takes a minute or two; the count does not move with the
 machine's load (its noise is a few thousand instructions per request).
+
+`--gateway NAME=TREE:VARIANT` (repeated; replaces `--variants`) counts source trees side by side
+as `served_cpu.py` runs them: TREE's `gateway` package, VARIANT one of served_cpu.py's (the
+Redis ones on a throwaway redis-server, not under valgrind; a reply the slowed gateway waits for
+still comes in time). The first is the baseline of the `added` column. This is how a change's
+cost is measured when the machine is too noisy for CPU times.
 """
 
 from __future__ import annotations
@@ -28,7 +35,6 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from features_variants import LIMITS_POLICY, PII_POLICY
 from harness import (
     GATEWAY_KEY,
     REPO,
@@ -37,11 +43,12 @@ from harness import (
     free_port,
     instructions_counted,
     start_mock_provider,
+    start_redis,
     write_config,
 )
 from load_common import BODIES
+from served_cpu import POLICIES, REDIS_CLIENTS, Served, parse_gateway
 
-POLICIES = {"default": "", "limits": LIMITS_POLICY, "pii": PII_POLICY}
 HEADERS = {"authorization": f"Bearer {GATEWAY_KEY}", "content-type": "application/json"}
 
 
@@ -58,8 +65,9 @@ def wait_healthy(port: int, timeout_s: float) -> None:
     raise TimeoutError("the gateway under valgrind did not answer /healthz")
 
 
-def instructions(config: Path, body: bytes, requests: int) -> int:
-    """Total instructions of one gateway process that served `requests` requests."""
+def instructions(config: Path, body: bytes, requests: int, tree: Path = REPO) -> int:
+    """Total instructions of one gateway process (of `tree`'s `gateway` package) that served
+    `requests` requests."""
     port = free_port()
     command = [
         *UNDER_VALGRIND,
@@ -74,7 +82,11 @@ def instructions(config: Path, body: bytes, requests: int) -> int:
         "1",
     ]
     process = subprocess.Popen(
-        command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=child_env()
+        command,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=child_env() | {"PYTHONPATH": str(tree)},
     )
     try:
         wait_healthy(port, 300)
@@ -97,22 +109,39 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--requests", type=int, default=1500)
     parser.add_argument("--warmup", type=int, default=300)
     parser.add_argument("--mode", choices=("chat", "stream"), default="chat")
+    parser.add_argument("--gateway", action="append", type=parse_gateway, default=[])
     args = parser.parse_args(argv)
     body = BODIES[args.mode]
+    gateways: list[Served] = args.gateway or [
+        Served(name, REPO, name) for name in args.variants.split(",")
+    ]
     mock = start_mock_provider()
+    redis = start_redis() if any(g.variant in REDIS_CLIENTS for g in gateways) else None
     root = Path(tempfile.mkdtemp(prefix="served-instructions-"))
     counts: dict[str, float] = {}
     try:
-        for name in args.variants.split(","):
-            config = write_config(root / name, mock.url, policy=POLICIES[name])
-            few = instructions(config, body, args.warmup + args.requests)
-            many = instructions(config, body, args.warmup + 2 * args.requests)
-            counts[name] = (many - few) / args.requests
-            added = f"  added {counts[name] - counts[args.variants.split(',')[0]]:+,.0f}"
-            print(f"  {name:<10} {counts[name]:,.0f} instructions per request{added}", flush=True)
+        for number, served in enumerate(gateways):
+            config = write_config(
+                root / str(number),
+                mock.url,
+                policy=POLICIES[served.variant],
+                redis_url=redis.url if redis and served.variant in REDIS_CLIENTS else None,
+                redis_client=REDIS_CLIENTS.get(served.variant, "auto"),
+            )
+            few = instructions(config, body, args.warmup + args.requests, served.tree)
+            many = instructions(config, body, args.warmup + 2 * args.requests, served.tree)
+            counts[served.name] = (many - few) / args.requests
+            added = f"  added {counts[served.name] - counts[gateways[0].name]:+,.0f}"
+            print(
+                f"  {served.name:<10} {counts[served.name]:,.0f} instructions per request{added}"
+                f"  ({served.variant}, {served.tree})",
+                flush=True,
+            )
     finally:
         mock.process.terminate()
-    print(f"(served, {args.mode}, c = 1, valgrind; the code under {REPO})")
+        if redis is not None:
+            redis.stop()
+    print(f"(served, {args.mode}, c = 1, valgrind)")
     return 0
 
 
