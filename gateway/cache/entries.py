@@ -289,10 +289,16 @@ def _without_usage_chunk(pieces: list[str]) -> list[bytes]:
     return out
 
 
+# The fields OpenAI repeats on every chunk of a stream, the usage chunk included.
+_CHUNK_FIELDS = ("id", "object", "created", "model", "system_fingerprint")
+
+
 def _with_usage_chunk(pieces: list[str], usage: dict[str, int]) -> list[bytes]:
     out = [p.encode() for p in pieces]
+    first = next((chunk for _, chunk in _events(pieces) if isinstance(chunk, dict)), {})
+    head = {name: first[name] for name in _CHUNK_FIELDS if name in first}
     usage_event = encode_event(
-        orjson.dumps({"object": "chat.completion.chunk", "choices": [], "usage": usage})
+        orjson.dumps({**head, "object": "chat.completion.chunk", "choices": [], "usage": usage})
     )
     for i, piece in enumerate(out):
         if piece.endswith(b"data: [DONE]\n\n"):
@@ -304,11 +310,13 @@ def _with_usage_chunk(pieces: list[str], usage: dict[str, int]) -> list[bytes]:
 def entry_as_json(entry: dict[str, Any], wire: str) -> bytes:
     if entry["kind"] == "json":
         return str(entry["body"]).encode()
-    assembled = (
-        openai_stream_to_json(entry["chunks"])
-        if wire == "openai"
-        else anthropic_stream_to_json(entry["chunks"])
-    )
+    if wire != "openai":
+        return orjson.dumps(anthropic_stream_to_json(entry["chunks"]))
+    assembled = openai_stream_to_json(entry["chunks"])
+    if "usage" not in assembled and entry.get("usage"):
+        # A stream sent without `include_usage` has no usage chunk; a chat.completion always
+        # carries its usage, so it comes from the entry (what the request was counted as).
+        assembled["usage"] = entry["usage"]
     return orjson.dumps(assembled)
 
 

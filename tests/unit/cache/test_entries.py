@@ -156,3 +156,32 @@ async def test_ttl_expires_with_an_injected_clock() -> None:
     await state.set("k", b"v", ttl_s=60, now=1000.0)
     assert await state.get("k", now=1059.0) == b"v"
     assert await state.get("k", now=1060.5) is None
+
+
+def test_added_usage_chunk_carries_the_stream_id_created_and_model() -> None:
+    # OpenAI puts id, created and model on every chunk, the usage chunk included.
+    completion = {**COMPLETION, "system_fingerprint": "fp_1"}
+    pieces = openai_json_to_stream(completion, include_usage=False)
+    entry = decode_entry(encode_entry("stream", pieces, USAGE, include_usage=False))
+    assert entry is not None
+    replay = entry_as_stream(entry, "openai", include_usage=True)
+    *_, usage_piece = [p for p in b"".join(replay).split(b"\n\n") if b'"usage"' in p]
+    chunk = orjson.loads(usage_piece.removeprefix(b"data: "))
+    assert chunk["usage"] == USAGE and chunk["choices"] == []
+    assert (chunk["id"], chunk["created"], chunk["model"]) == ("chatcmpl-1", 1, "m")
+    assert chunk["object"] == "chat.completion.chunk"
+
+
+def test_stream_entry_without_usage_chunk_served_as_json_has_the_entry_usage() -> None:
+    pieces = openai_json_to_stream(COMPLETION, include_usage=False)
+    entry = decode_entry(encode_entry("stream", pieces, USAGE, include_usage=False))
+    assert entry is not None
+    assert orjson.loads(entry_as_json(entry, "openai"))["usage"] == USAGE
+
+
+def test_stream_entry_with_usage_chunk_served_as_json_keeps_the_streamed_usage() -> None:
+    detailed = {**USAGE, "prompt_tokens_details": {"cached_tokens": 3}}
+    pieces = openai_json_to_stream({**COMPLETION, "usage": detailed}, include_usage=True)
+    entry = decode_entry(encode_entry("stream", pieces, USAGE, include_usage=True))
+    assert entry is not None
+    assert orjson.loads(entry_as_json(entry, "openai"))["usage"] == detailed
