@@ -133,6 +133,10 @@ def anthropic_stream_to_json(chunks: list[str]) -> dict[str, Any]:
             block = blocks[event["index"]]
             if delta.get("type") == "text_delta":
                 block["text"] = block.get("text", "") + delta["text"]
+            elif delta.get("type") == "thinking_delta":
+                block["thinking"] = block.get("thinking", "") + delta["thinking"]
+            elif delta.get("type") == "signature_delta":
+                block["signature"] = block.get("signature", "") + delta["signature"]
             elif delta.get("type") == "input_json_delta":
                 partial_json[event["index"]] = (
                     partial_json.get(event["index"], "") + delta["partial_json"]
@@ -218,6 +222,27 @@ def openai_json_to_stream(body: dict[str, Any], include_usage: bool) -> list[byt
     return out
 
 
+def _block_events(block: dict[str, Any]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """A content block as Anthropic streams it: its opening (`content_block_start`) and deltas.
+
+    Text, tool use and thinking open empty and arrive as deltas (a thinking block's signature
+    in a `signature_delta` after its text); any other block (`redacted_thinking`, server tool
+    results) arrives whole in its opening, as Anthropic sends them.
+    """
+    kind = block.get("type")
+    if kind == "tool_use":
+        partial = orjson.dumps(block.get("input") or {}).decode()
+        return {**block, "input": {}}, [{"type": "input_json_delta", "partial_json": partial}]
+    if kind == "text":
+        return {**block, "text": ""}, [{"type": "text_delta", "text": block.get("text", "")}]
+    if kind == "thinking":
+        deltas = [{"type": "thinking_delta", "thinking": block.get("thinking", "")}]
+        if block.get("signature"):
+            deltas.append({"type": "signature_delta", "signature": block["signature"]})
+        return {**block, "thinking": "", "signature": ""}, deltas
+    return block, []
+
+
 def anthropic_json_to_stream(message: dict[str, Any]) -> list[bytes]:
     """A message replayed as the Anthropic event sequence."""
     start = {**message, "content": [], "stop_reason": None, "stop_sequence": None}
@@ -225,15 +250,7 @@ def anthropic_json_to_stream(message: dict[str, Any]) -> list[bytes]:
     start["usage"] = {**usage, "output_tokens": 0}
     out = [encode_event(orjson.dumps({"type": "message_start", "message": start}), "message_start")]
     for index, block in enumerate(message.get("content") or ()):
-        if block.get("type") == "tool_use":
-            opening = {**block, "input": {}}
-            delta = {
-                "type": "input_json_delta",
-                "partial_json": orjson.dumps(block.get("input") or {}).decode(),
-            }
-        else:
-            opening = {**block, "text": ""}
-            delta = {"type": "text_delta", "text": block.get("text", "")}
+        opening, deltas = _block_events(block)
         out.append(
             encode_event(
                 orjson.dumps(
@@ -242,12 +259,13 @@ def anthropic_json_to_stream(message: dict[str, Any]) -> list[bytes]:
                 "content_block_start",
             )
         )
-        out.append(
-            encode_event(
-                orjson.dumps({"type": "content_block_delta", "index": index, "delta": delta}),
-                "content_block_delta",
+        for delta in deltas:
+            out.append(
+                encode_event(
+                    orjson.dumps({"type": "content_block_delta", "index": index, "delta": delta}),
+                    "content_block_delta",
+                )
             )
-        )
         out.append(
             encode_event(
                 orjson.dumps({"type": "content_block_stop", "index": index}), "content_block_stop"

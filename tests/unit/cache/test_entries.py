@@ -185,3 +185,37 @@ def test_stream_entry_with_usage_chunk_served_as_json_keeps_the_streamed_usage()
     entry = decode_entry(encode_entry("stream", pieces, USAGE, include_usage=True))
     assert entry is not None
     assert orjson.loads(entry_as_json(entry, "openai"))["usage"] == detailed
+
+
+THINKING_MESSAGE = {
+    **MESSAGE,
+    "content": [
+        {"type": "thinking", "thinking": "Let me think.", "signature": "sig-abc"},
+        {"type": "redacted_thinking", "data": "opaque"},
+        *MESSAGE["content"],
+    ],
+}
+
+
+def test_thinking_blocks_stream_as_anthropic_sends_them() -> None:
+    events = [
+        orjson.loads(p.split(b"data: ", 1)[1]) for p in anthropic_json_to_stream(THINKING_MESSAGE)
+    ]
+    thinking = [e for e in events if e.get("index") == 0]
+    assert thinking[0]["content_block"] == {"type": "thinking", "thinking": "", "signature": ""}
+    assert [e["delta"] for e in thinking[1:-1]] == [
+        {"type": "thinking_delta", "thinking": "Let me think."},
+        {"type": "signature_delta", "signature": "sig-abc"},
+    ]
+    redacted = [e for e in events if e.get("index") == 1]
+    assert [e["type"] for e in redacted] == ["content_block_start", "content_block_stop"]
+    assert redacted[0]["content_block"] == {"type": "redacted_thinking", "data": "opaque"}
+
+
+def test_thinking_blocks_survive_a_stream_entry_served_as_json() -> None:
+    # The signature must come back intact: Anthropic refuses a next turn whose thinking block
+    # has lost it.
+    pieces = anthropic_json_to_stream(THINKING_MESSAGE)
+    entry = decode_entry(encode_entry("stream", pieces, USAGE))
+    assert entry is not None
+    assert orjson.loads(entry_as_json(entry, "anthropic"))["content"] == THINKING_MESSAGE["content"]
