@@ -5,8 +5,9 @@ Reads the OpenAI shape `{"error": {"message", "type", "param", "code"}}` (also t
 the Anthropic shape `{"type": "error", "error": {"type", "message"}}`, and keeps what the
 client's SDK reads: status, type, code, param, message. The error renders itself in the
 client's shape (`GatewayError.body`), so an Anthropic `overloaded_error` reaches an OpenAI
-client as `type: "overloaded_error", code: "overloaded"`, and an OpenAI `code` stays in the
-OpenAI body (the Anthropic shape has no code).
+client as `type: "overloaded_error", code: "overloaded"` (Anthropic's "prompt is too long"
+400 as OpenAI's `code: "context_length_exceeded"`, `param: "messages"`), and an OpenAI `code`
+stays in the OpenAI body (the Anthropic shape has no code).
 """
 
 from __future__ import annotations
@@ -22,6 +23,12 @@ _OPENAI_CODES = {
     "rate_limit_error": "rate_limit_exceeded",
     "overloaded_error": "overloaded",
 }
+
+
+# Anthropic's 400s for a prompt the model cannot take ("prompt is too long: 208310 tokens >
+# 200000 maximum", "input length and `max_tokens` exceed context limit: 188240 + 21333 > 200000,
+# ..."): an OpenAI client knows them as `context_length_exceeded` on `messages`.
+_CONTEXT_MARKERS = ("prompt is too long", "exceed context limit")
 
 
 def _text(value: object) -> str | None:
@@ -42,8 +49,19 @@ def _fields(parsed: object) -> dict[str, str | None]:
         return {"message": error or None}
     if parsed.get("type") == "error" and isinstance(error, dict):
         kind = _text(error.get("type"))
+        message = _text(error.get("message"))
+        if kind == "invalid_request_error" and message is not None:
+            lowered = message.lower()
+            if any(marker in lowered for marker in _CONTEXT_MARKERS):
+                return {
+                    "message": message,
+                    "type": kind,
+                    "code": "context_length_exceeded",
+                    "param": "messages",
+                    "anthropic_type": kind,
+                }
         return {
-            "message": _text(error.get("message")),
+            "message": message,
             "type": kind,
             "code": _OPENAI_CODES.get(kind, kind) if kind else None,
             "anthropic_type": kind,

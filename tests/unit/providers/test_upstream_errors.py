@@ -86,3 +86,24 @@ def test_the_providers_refusal_of_the_gateways_key_is_not_the_clients() -> None:
                       "param": None, "code": "invalid_api_key"}}  # fmt: skip
     error = error_from_upstream(401, orjson.dumps(body), DEPLOYMENT)
     assert error.status == 401 and error.code == "upstream_auth_error"
+
+
+def test_anthropic_prompt_too_long_is_openais_context_length_exceeded() -> None:
+    # What OpenAI clients (LangChain, agent SDKs) test to trim a conversation and retry.
+    for message in (
+        "prompt is too long: 208310 tokens > 200000 maximum",
+        "input length and `max_tokens` exceed context limit: 188240 + 21333 > 200000, "
+        "decrease input length or `max_tokens` and try again",
+    ):
+        body = {"type": "error", "error": {"type": "invalid_request_error", "message": message}}
+        error = error_from_upstream(400, orjson.dumps(body), DEPLOYMENT)
+        assert json.loads(error.body("openai"))["error"] == {
+            "message": message,
+            "type": "invalid_request_error",
+            "param": "messages",
+            "code": "context_length_exceeded",
+        }
+        assert json.loads(error.body("anthropic")) == body
+    other = {"type": "error", "error": {"type": "invalid_request_error", "message": "bad field"}}
+    error = error_from_upstream(400, orjson.dumps(other), DEPLOYMENT)
+    assert (error.code, error.param) == ("invalid_request_error", None)
