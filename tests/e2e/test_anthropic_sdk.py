@@ -178,6 +178,19 @@ def test_openai_sdk_tools_to_anthropic_upstream(oai: openai.OpenAI) -> None:
     assert "sunny, 21C" in (second.choices[0].message.content or "")
 
 
+def test_openai_sdk_legacy_functions_to_anthropic_upstream_are_refused(oai: openai.OpenAI) -> None:
+    # Dropped, they would get a prose answer where the client waits for a `function_call`.
+    function = {"name": "get_weather", "parameters": WEATHER_SCHEMA}
+    with pytest.raises(openai.BadRequestError) as info:
+        oai.chat.completions.create(
+            model="claude-mock",
+            messages=[{"role": "user", "content": "Weather in Paris?"}],
+            functions=[function],  # type: ignore[list-item]
+        )
+    assert isinstance(info.value.body, dict) and info.value.body["param"] == "functions"
+    assert info.value.body["type"] == "invalid_request_error"
+
+
 def test_openai_echo_through_anthropic_upstream(oai: openai.OpenAI) -> None:
     text = "What the SDK sent is what the provider received."
     completion = oai.chat.completions.create(

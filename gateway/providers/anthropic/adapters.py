@@ -203,7 +203,7 @@ class OpenAIClientToAnthropic:
         try:
             upstream = openai_request_to_anthropic(body, deployment.model)
         except TranslationError as exc:
-            raise InvalidRequest(str(exc)) from None
+            raise InvalidRequest(str(exc), param=exc.param) from None
         return PreparedCall(
             _messages_url(provider), anthropic_headers(api_key, provider), orjson.dumps(upstream)
         )
@@ -286,7 +286,7 @@ class AnthropicClientToOpenAI:
         try:
             upstream = anthropic_request_to_openai(body, deployment.model)
         except TranslationError as exc:
-            raise InvalidRequest(str(exc)) from None
+            raise InvalidRequest(str(exc), param=exc.param) from None
         url = self.wire.url(provider, deployment, "chat/completions")
         return PreparedCall(url, self.wire.headers(api_key), orjson.dumps(upstream))
 

@@ -25,7 +25,12 @@ _ERROR_TYPES = {
 
 
 class TranslationError(ValueError):
-    """The request cannot be expressed in the other wire format; the message says why."""
+    """The request cannot be expressed in the other wire format; the message says why, and
+    `param` names the field at fault when one does (the 400's `param`)."""
+
+    def __init__(self, message: str, param: str | None = None) -> None:
+        super().__init__(message)
+        self.param = param
 
 
 class StreamTranslationError(Exception):

@@ -45,13 +45,22 @@ def openai_request_to_anthropic(body: JSON, upstream_model: str) -> JSON:
       `logit_bias`, `seed`, `stream_options`, `store`, `metadata`, `reasoning_effort`, ...
 
     Raises `TranslationError` for what Anthropic cannot do: `n` > 1, audio input, non-function
-    tools, legacy `function` messages, a conversation with no user or assistant message.
+    tools, the legacy `functions` / `function_call` fields and `function` messages, a
+    conversation with no user or assistant message.
     """
     n = body.get("n")
     if isinstance(n, int) and n > 1:
         raise TranslationError(
-            f"n={n} is not supported by Anthropic models: they return one choice per request"
+            f"n={n} is not supported by Anthropic models: they return one choice per request",
+            param="n",
         )
+    for legacy in ("functions", "function_call"):
+        if body.get(legacy) is not None:
+            # Dropping them would answer in prose a client waiting for a `function_call`.
+            raise TranslationError(
+                f"'{legacy}' is not supported by Anthropic models: use 'tools' and 'tool_choice'",
+                param=legacy,
+            )
     messages = body.get("messages")
     if not isinstance(messages, list):
         raise TranslationError("'messages' must be a list")

@@ -233,7 +233,7 @@ class ResponsesToChat:
         try:
             upstream = responses_request_to_chat(body, model)
         except TranslationError as exc:
-            raise InvalidRequest(str(exc)) from None
+            raise InvalidRequest(str(exc), param=exc.param) from None
         if upstream.get("stream"):
             upstream["stream_options"] = {"include_usage": True}
         return upstream
@@ -279,7 +279,7 @@ class ResponsesToAnthropic(ResponsesToChat):
         try:
             upstream = openai_request_to_anthropic(chat, deployment.model)
         except TranslationError as exc:
-            raise InvalidRequest(str(exc)) from None
+            raise InvalidRequest(str(exc), param=exc.param) from None
         url = endpoint_url(provider.base_url, "/v1/messages", provider.query.pairs)
         return PreparedCall(url, anthropic_headers(api_key, provider), orjson.dumps(upstream))
 

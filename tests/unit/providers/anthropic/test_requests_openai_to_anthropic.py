@@ -290,6 +290,16 @@ def test_n_greater_than_one_raises_a_clear_error() -> None:
     assert isinstance(info.value, ValueError)
 
 
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("functions", [WEATHER_TOOL["function"]]), ("function_call", "auto")],
+)
+def test_legacy_functions_raise_naming_the_field(field: str, value: object) -> None:
+    with pytest.raises(TranslationError, match="'tools'") as info:
+        translate(messages=[{"role": "user", "content": "x"}], **{field: value})
+    assert info.value.param == field
+
+
 def test_response_format_appends_a_json_instruction_to_system() -> None:
     out = translate(
         messages=[{"role": "system", "content": "Be brief."}, {"role": "user", "content": "x"}],
