@@ -94,7 +94,7 @@ class MockHandler:
             stats.by_model[decision.model] = stats.by_model.get(decision.model, 0) + 1
         if decision.previous is not None and self.responses.get(decision.previous) is None:
             payload = orjson.dumps(not_found(decision.previous, "previous_response_id"))
-            decision = Decision("error", "responses", decision.model, 404, payload)
+            decision = Decision("error", "responses", decision.model, 400, payload)
         if self._latency_s:
             await asyncio.sleep(self._latency_s)
         return await self._reply(decision)

@@ -13,9 +13,9 @@ conversation too: the input items, the answer's output items, and the response o
 
 A follow-up (`continue_conversation`, a pipeline stage) is routed to that deployment only, with
 no fallback (another would answer without the context); a translated one gets the remembered
-items ahead of its `input`. A response the gateway does not know (expired, never made, another
-team's) is a 404 `previous_response_not_found`; one whose deployment left the config a 404
-too, one whose deployment serves another model a 409 naming that model.
+items ahead of its `input`. A previous response the gateway does not know (expired, never made,
+another team's) is a 400 `previous_response_not_found`, as OpenAI answers; one whose deployment
+left the config a 404, one whose deployment serves another model a 409 naming that model.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from typing import Any
 import orjson
 
 from gateway.config.types import DeploymentConfig, KeyConfig
-from gateway.errors import Conflict, NotFound, ServiceUnavailable
+from gateway.errors import Conflict, InvalidRequest, NotFound, ServiceUnavailable
 from gateway.pipeline.context import RequestContext
 from gateway.pipeline.services import Services
 from gateway.providers import innermost, speaks_responses, wire_provider
@@ -70,13 +70,22 @@ async def recall(services: Services, key: KeyConfig, response_id: str) -> dict[s
     return entry
 
 
-def not_found(response_id: str, param: str | None = None) -> NotFound:
-    where = "previous response" if param else "response"
+def not_found(response_id: str) -> NotFound:
+    """404 for `GET`/`DELETE /v1/responses/{id}` of a response this key cannot see."""
     return NotFound(
-        f"the {where} '{response_id}' is unknown to this gateway (never made, expired, "
+        f"the response '{response_id}' is unknown to this gateway (never made, expired, "
         "stored with store=false, or made for another team)",
-        param=param,
-        code="previous_response_not_found" if param else "response_not_found",
+        code="response_not_found",
+    )
+
+
+def previous_not_found(response_id: str) -> InvalidRequest:
+    """400 for a `previous_response_id` this key cannot build on: OpenAI's status and code."""
+    return InvalidRequest(
+        f"the previous response '{response_id}' is unknown to this gateway (never made, "
+        "expired, stored with store=false, or made for another team)",
+        param="previous_response_id",
+        code="previous_response_not_found",
     )
 
 
@@ -91,7 +100,7 @@ async def continue_conversation(ctx: RequestContext, services: Services) -> None
     param = "previous_response_id"
     entry = await recall(services, ctx.key, previous)
     if entry is None:
-        raise not_found(previous, param)
+        raise previous_not_found(previous)
     name = str(entry.get("deployment"))
     found = find_deployment(ctx.runtime, name)
     if found is None:

@@ -250,7 +250,7 @@ def test_previous_response_id_follows_its_deployment_across_replicas(
     client: openai.OpenAI, other_replica: openai.OpenAI, model: str
 ) -> None:
     """Round robin would alternate the two deployments; every follow-up, on either replica,
-    stays on the one that made the first response (the other mock would answer 404)."""
+    stays on the one that made the first response (the other mock would answer 400)."""
     raw = client.responses.with_raw_response.create(model=model, input="My name is Ada.")
     first, where = raw.parse(), deployment_of(raw.headers)
     previous = first.id
@@ -286,16 +286,18 @@ def test_translated_follow_up_carries_the_conversation(
 
 
 def test_unknown_or_foreign_previous_response(client: openai.OpenAI) -> None:
-    with pytest.raises(openai.NotFoundError) as unknown:
+    # OpenAI's answer: 400 (BadRequestError), code previous_response_not_found.
+    with pytest.raises(openai.BadRequestError) as unknown:
         client.responses.create(model="pass", input="hi", previous_response_id="resp_nope")
     body = unknown.value.body
     assert isinstance(body, dict) and body["code"] == "previous_response_not_found"
+    assert body["param"] == "previous_response_id"
     made_by_pass = client.responses.create(model="pass", input="hi")
     with pytest.raises(openai.ConflictError) as other_model:
         client.responses.create(model="claude", input="hi", previous_response_id=made_by_pass.id)
     assert "'pass'" in other_model.value.message
     not_stored = client.responses.create(model="chat-only", input="hi", store=False)
-    with pytest.raises(openai.NotFoundError):
+    with pytest.raises(openai.BadRequestError):
         client.responses.create(model="chat-only", input="hi", previous_response_id=not_stored.id)
 
 

@@ -49,7 +49,7 @@ async def test_json_answer_matches_chat_and_is_remembered() -> None:
     deleted = {"id": response["id"], "object": "response", "deleted": True}
     assert await call(handler, "DELETE", f"{RESPONSES}/{response['id']}") == (200, deleted)
     status, error = await call(handler, "POST", RESPONSES, again)
-    assert status == 404 and error["error"]["code"] == "previous_response_not_found"
+    assert status == 400 and error["error"]["code"] == "previous_response_not_found"
     assert error["error"]["param"] == "previous_response_id"
 
 

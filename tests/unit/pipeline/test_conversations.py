@@ -117,8 +117,9 @@ async def test_unknown_foreign_and_misplaced_ids(tmp_path: Path) -> None:
     await remember(svc, "resp_n", {"deployment": "native/mock-small", "owner": "team:a"})
     await remember(svc, "resp_gone", {"deployment": "old/model", "owner": "team:a"})
     cases = [
-        ("native", "resp_unknown", "sk-mine", 404, "previous_response_not_found"),
-        ("native", "resp_n", "sk-theirs", 404, "previous_response_not_found"),
+        # OpenAI answers an unknown previous_response_id with a 400 (openai.BadRequestError).
+        ("native", "resp_unknown", "sk-mine", 400, "previous_response_not_found"),
+        ("native", "resp_n", "sk-theirs", 400, "previous_response_not_found"),
         ("translated", "resp_n", "sk-mine", 409, "previous_response_other_model"),
         ("native", "resp_gone", "sk-mine", 404, "previous_response_deployment_gone"),
     ]
