@@ -44,7 +44,7 @@ def plan_responses(body: Any) -> Plan:
     try:
         chat = responses_request_to_chat(request, model)
     except TranslationError as exc:
-        raise RequestError(str(exc), "input") from None
+        raise RequestError(str(exc), exc.param or "input") from None
     chat.pop("stream", None)
     if "max_tokens" in chat:
         chat["max_completion_tokens"] = chat.pop("max_tokens")

@@ -229,6 +229,7 @@ def test_errors_in_openai_shape(client: openai.OpenAI, replicas: list[Proc]) -> 
     with pytest.raises(openai.BadRequestError) as builtin:
         client.responses.create(model="chat-only", input="hi", tools=[{"type": "web_search"}])
     assert "web_search" in builtin.value.message
+    assert isinstance(builtin.value.body, dict) and builtin.value.body["param"] == "tools"
     metrics = httpx.get(replicas[0].url + "/metrics").text
     assert (
         'gateway_requests_total{cache="bypass",deployment="oai/mock-small",model="pass"' in metrics

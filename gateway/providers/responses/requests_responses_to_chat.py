@@ -31,10 +31,13 @@ def responses_request_to_chat(body: JSON, model: str) -> JSON:
     """The chat completions body asking `model` what `body` asks the Responses API."""
     if body.get("previous_response_id"):
         raise TranslationError(
-            "previous_response_id cannot be sent to a deployment without the Responses API"
+            "previous_response_id cannot be sent to a deployment without the Responses API",
+            param="previous_response_id",
         )
     if body.get("background"):
-        raise TranslationError("background responses need a deployment with the Responses API")
+        raise TranslationError(
+            "background responses need a deployment with the Responses API", param="background"
+        )
     messages: list[JSON] = []
     instructions = body.get("instructions")
     if isinstance(instructions, str) and instructions:
@@ -65,11 +68,11 @@ def input_messages(value: object) -> list[JSON]:
     if isinstance(value, str):
         return [{"role": "user", "content": value}]
     if not isinstance(value, list):
-        raise TranslationError("'input' must be a string or an array of items")
+        raise TranslationError("'input' must be a string or an array of items", param="input")
     messages: list[JSON] = []
     for index, item in enumerate(value):
         if not isinstance(item, dict):
-            raise TranslationError(f"input[{index}] must be an object")
+            raise TranslationError(f"input[{index}] must be an object", param=f"input[{index}]")
         kind = item.get("type", "message")
         if kind == "message":
             messages.append(_message(item, index))
@@ -87,7 +90,8 @@ def input_messages(value: object) -> list[JSON]:
             continue
         else:
             raise TranslationError(
-                f"input[{index}] of type '{kind}' needs a deployment with the Responses API"
+                f"input[{index}] of type '{kind}' needs a deployment with the Responses API",
+                param=f"input[{index}].type",
             )
     return messages
 
@@ -95,12 +99,18 @@ def input_messages(value: object) -> list[JSON]:
 def _message(item: JSON, index: int) -> JSON:
     role = _ROLES.get(str(item.get("role")))
     if role is None:
-        raise TranslationError(f"input[{index}].role must be user, assistant, system or developer")
+        raise TranslationError(
+            f"input[{index}].role must be user, assistant, system or developer",
+            param=f"input[{index}].role",
+        )
     content = item.get("content")
     if isinstance(content, str):
         return {"role": role, "content": content}
     if not isinstance(content, list):
-        raise TranslationError(f"input[{index}].content must be a string or an array of parts")
+        raise TranslationError(
+            f"input[{index}].content must be a string or an array of parts",
+            param=f"input[{index}].content",
+        )
     if role != "user":
         # Chat takes text only from the other roles: the parts' text, joined.
         return {"role": role, "content": "".join(_text(part) for part in content)}
@@ -117,7 +127,10 @@ def _text(part: object) -> str:
 
 def _part(part: object, index: int) -> JSON:
     if not isinstance(part, dict):
-        raise TranslationError(f"input[{index}] has a content part that is not an object")
+        raise TranslationError(
+            f"input[{index}] has a content part that is not an object",
+            param=f"input[{index}].content",
+        )
     kind = part.get("type")
     if kind in ("input_text", "output_text", "text"):
         return {"type": "text", "text": _text(part)}
@@ -127,7 +140,8 @@ def _part(part: object, index: int) -> JSON:
             image["detail"] = part["detail"]
         return {"type": "image_url", "image_url": image}
     raise TranslationError(
-        f"input[{index}] has a content part of type '{kind}' that chat completions cannot carry"
+        f"input[{index}] has a content part of type '{kind}' that chat completions cannot carry",
+        param=f"input[{index}].content",
     )
 
 
@@ -157,7 +171,9 @@ def _output(value: object) -> str:
 def _tool(tool: object) -> JSON:
     if not isinstance(tool, dict) or tool.get("type") != "function":
         kind = tool.get("type") if isinstance(tool, dict) else tool
-        raise TranslationError(f"the tool '{kind}' needs a deployment with the Responses API")
+        raise TranslationError(
+            f"the tool '{kind}' needs a deployment with the Responses API", param="tools"
+        )
     function = {
         name: tool[name]
         for name in ("name", "description", "parameters", "strict")
@@ -171,7 +187,9 @@ def _tool_choice(choice: object) -> Any:
         return choice
     if isinstance(choice, dict) and choice.get("type") == "function":
         return {"type": "function", "function": {"name": choice.get("name")}}
-    raise TranslationError("this tool_choice needs a deployment with the Responses API")
+    raise TranslationError(
+        "this tool_choice needs a deployment with the Responses API", param="tool_choice"
+    )
 
 
 def _response_format(spec: object) -> JSON | None:

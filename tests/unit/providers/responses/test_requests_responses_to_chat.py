@@ -83,15 +83,24 @@ def test_text_format_and_reasoning() -> None:
 
 
 @pytest.mark.parametrize(
-    "body",
+    ("body", "param"),
     [
-        {"input": "x", "previous_response_id": "resp_1"},
-        {"input": "x", "tools": [{"type": "web_search"}]},
-        {"input": [{"type": "item_reference", "id": "msg_1"}]},
-        {"input": [{"role": "tool", "content": "x"}]},
-        {"input": 3},
+        ({"input": "x", "previous_response_id": "resp_1"}, "previous_response_id"),
+        ({"input": "x", "background": True}, "background"),
+        ({"input": "x", "tools": [{"type": "web_search"}]}, "tools"),
+        ({"input": "x", "tools": [TOOL], "tool_choice": {"type": "web_search"}}, "tool_choice"),
+        ({"input": [{"type": "item_reference", "id": "msg_1"}]}, "input[0].type"),
+        ({"input": ["x"]}, "input[0]"),
+        ({"input": [{"role": "tool", "content": "x"}]}, "input[0].role"),
+        ({"input": [{"role": "user", "content": 3}]}, "input[0].content"),
+        ({"input": [{"role": "user", "content": [{"type": "input_file"}]}]}, "input[0].content"),
+        ({"input": 3}, "input"),
     ],
 )
-def test_what_chat_cannot_carry_is_refused(body: dict[str, object]) -> None:
-    with pytest.raises(TranslationError):
+def test_what_chat_cannot_carry_is_refused_naming_the_param(
+    body: dict[str, object], param: str
+) -> None:
+    # The param is the 400's `param`, as OpenAI names the field at fault.
+    with pytest.raises(TranslationError) as info:
         responses_request_to_chat({"model": "pub", **body}, "up")
+    assert info.value.param == param
