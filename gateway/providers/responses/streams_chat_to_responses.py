@@ -3,7 +3,8 @@
 A small state machine over parsed chunks: feed it each `chat.completion.chunk`, send on the
 events it returns, call `finish()` once the upstream ended. The first chunk opens the response
 (`response.created`, `response.in_progress`); content deltas become `response.output_text.delta`
-in one `message` item; each tool call (by its chat `index`) becomes a `function_call` item with
+in one `message` item; each tool call (by its chat `index`, and its id when a server reuses one
+`index` for several) becomes a `function_call` item with
 `response.function_call_arguments.delta` events; the finish reason and the usage chunk are kept
 for the closing `response.completed` (`response.incomplete` after `length`). Only the first
 choice is followed (Responses has no `n`). A call of `structured_tool` (the forced tool a
@@ -28,6 +29,7 @@ class ChatToResponsesStream:
         self.events = ResponseEvents(request, response_id, str(request.get("model") or ""))
         self._structured_tool = structured_tool
         self._structured: set[Any] = set()  # the keys of structured_tool's calls
+        self._call_ids: dict[Any, str] = {}  # each call's key (its chat `index`) -> its id
         self.usage: JSON | None = None  # the chat usage, once the upstream sent it
         self._started = False
         self._finish_reason: str | None = None
@@ -59,8 +61,9 @@ class ChatToResponsesStream:
             name = function.get("name")
             if name is not None and name == self._structured_tool:
                 self._structured.add(key)
-            elif call.get("id") or name:
+            elif self._starts_call(key, call.get("id"), name):
                 call_id = str(call.get("id") or new_id("call"))
+                self._call_ids[key] = call_id
                 out += self.events.call_start(key, call_id, str(name or ""))
             arguments = function.get("arguments")
             if isinstance(arguments, str) and key in self._structured:
@@ -70,6 +73,16 @@ class ChatToResponsesStream:
         if choice.get("finish_reason"):
             self._finish_reason = str(choice["finish_reason"])
         return out
+
+    def _starts_call(self, key: object, call_id: object, name: object) -> bool:
+        """Does this tool-call delta begin a call? A key (`index`) not seen yet does; a seen one
+        only with another id: some compatible servers repeat the id and name on every chunk of
+        a call, others omit `index` (or send 0) for every call and only the id tells them
+        apart."""
+        known = self._call_ids.get(key)
+        if known is None:
+            return bool(call_id or name)
+        return bool(call_id) and str(call_id) != known
 
     def finish(self) -> list[JSON]:
         """The closing events (the output items' `.done`, then `response.completed`)."""

@@ -103,3 +103,41 @@ def test_structured_tool_streams_as_text() -> None:
     deltas = [e["delta"] for e in events if e["type"] == "response.output_text.delta"]
     assert deltas == ['{"a":1}']
     assert not any("function_call" in e["type"] for e in events)
+
+
+def call_delta(index: int | None, call_id: str | None, arguments: str) -> dict[str, Any]:
+    call: dict[str, Any] = {"type": "function", "function": {"arguments": arguments}}
+    if index is not None:
+        call["index"] = index
+    if call_id is not None:
+        call["id"] = call_id
+        call["function"]["name"] = "get_weather"
+    return {"tool_calls": [call]}
+
+
+def calls_of(chunks: list[dict[str, Any]]) -> list[tuple[str, str]]:
+    events, _ = run([*chunks, chunk({}, "tool_calls")])
+    output = events[-1]["response"]["output"]
+    return [(item["call_id"], item["arguments"]) for item in output]
+
+
+def test_a_call_whose_id_is_repeated_on_every_chunk_stays_one_call() -> None:
+    # Some compatible servers send the id and name again with each piece of the arguments.
+    chunks = [
+        chunk(call_delta(0, "call_A", '{"city": ')),
+        chunk(call_delta(0, "call_A", '"Paris"}')),
+        chunk(call_delta(1, "call_B", '{"city": "Rome"}')),
+    ]
+    assert calls_of(chunks) == [("call_A", '{"city": "Paris"}'), ("call_B", '{"city": "Rome"}')]
+
+
+def test_calls_without_index_or_sharing_one_are_told_apart_by_their_ids() -> None:
+    for index in (None, 0):
+        chunks = [
+            chunk(call_delta(index, "call_A", '{"city": "Paris"}')),
+            chunk(call_delta(index, "call_B", '{"city": "Rome"}')),
+        ]
+        assert calls_of(chunks) == [
+            ("call_A", '{"city": "Paris"}'),
+            ("call_B", '{"city": "Rome"}'),
+        ]
