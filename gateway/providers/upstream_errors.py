@@ -27,8 +27,9 @@ _OPENAI_CODES = {
 
 # Anthropic's 400s for a prompt the model cannot take ("prompt is too long: 208310 tokens >
 # 200000 maximum", "input length and `max_tokens` exceed context limit: 188240 + 21333 > 200000,
-# ..."): an OpenAI client knows them as `context_length_exceeded` on `messages`.
-_CONTEXT_MARKERS = ("prompt is too long", "exceed context limit")
+# ..."; OpenAI's wording from servers that only borrow Anthropic's shape): an OpenAI client
+# knows them as `context_length_exceeded` on `messages`.
+_CONTEXT_MARKERS = ("prompt is too long", "exceed context limit", "maximum context length")
 
 
 def _text(value: object) -> str | None:

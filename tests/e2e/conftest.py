@@ -80,6 +80,12 @@ provider = "ant"
 model = "echo"
 
 [[models]]
+name = "claude-context"
+[[models.deployments]]
+provider = "ant"
+model = "fail-400-context"
+
+[[models]]
 name = "inproc-mock"
 [[models.deployments]]
 provider = "inproc"

@@ -191,6 +191,18 @@ def test_openai_sdk_legacy_functions_to_anthropic_upstream_are_refused(oai: open
     assert info.value.body["type"] == "invalid_request_error"
 
 
+def test_openai_sdk_sees_an_anthropic_context_overflow_as_context_length_exceeded(
+    oai: openai.OpenAI,
+) -> None:
+    with pytest.raises(openai.BadRequestError) as info:
+        oai.chat.completions.create(
+            model="claude-context", messages=[{"role": "user", "content": "hi"}]
+        )
+    body = info.value.body
+    assert isinstance(body, dict)
+    assert (body["code"], body["param"]) == ("context_length_exceeded", "messages")
+
+
 def test_openai_echo_through_anthropic_upstream(oai: openai.OpenAI) -> None:
     text = "What the SDK sent is what the provider received."
     completion = oai.chat.completions.create(
