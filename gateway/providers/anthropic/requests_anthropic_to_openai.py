@@ -20,8 +20,9 @@ def anthropic_request_to_openai(body: JSON, upstream_model: str) -> JSON:
     - `system` (a string, or text blocks joined with a blank line) becomes the first message.
     - `text` / `image` / `document` (PDF) blocks become content parts (a lone text block becomes a
       plain string); `tool_use` blocks become assistant `tool_calls` (arguments as compact JSON);
-      each `tool_result` becomes a `tool` message, placed before the rest of its user message;
-      a result's content blocks are reduced to their text, joined by newlines.
+      each `tool_result` becomes a `tool` message, placed before the rest of its user message,
+      with the text of its content blocks joined by newlines; its images and documents (which a
+      tool message cannot carry) open the user message that follows the tool messages.
     - `thinking` blocks and `cache_control` markers have no OpenAI form and are dropped, as are
       the `top_k`, `thinking` and `service_tier` parameters; a `tool_result`'s `is_error` too.
     - `tools` -> function tools; `tool_choice` auto/any/tool/none -> "auto"/"required"/
@@ -70,6 +71,7 @@ def _openai_user(content: object) -> list[JSON]:
     if isinstance(content, str):
         return [{"role": "user", "content": content}]
     tool_messages: list[JSON] = []
+    attached: list[JSON] = []  # the images and documents of tool results
     parts: list[JSON] = []
     for block in _blocks(content):
         kind = block.get("type")
@@ -81,20 +83,33 @@ def _openai_user(content: object) -> list[JSON]:
                     "content": _result_text(block.get("content")),
                 }
             )
+            attached.extend(_media_parts(_blocks(block.get("content"))))
         elif kind == "text":
             parts.append({"type": "text", "text": block.get("text", "")})
-        elif kind == "image":
-            parts.append(
-                {"type": "image_url", "image_url": {"url": _source_url(block.get("source"))}}
-            )
-        elif kind == "document":
-            parts.append(_openai_document(block.get("source")))
+        else:
+            parts.extend(_media_parts([block]))
         # Other blocks (thinking, server tool results) have no OpenAI form.
+    # A tool message carries text only: a result's images and documents (a screenshot, a file
+    # read) go in the user message after the tool messages, ahead of the user's own parts.
+    parts = attached + parts
     if not parts:
         return tool_messages
     if len(parts) == 1 and parts[0]["type"] == "text":
         return [*tool_messages, {"role": "user", "content": parts[0]["text"]}]
     return [*tool_messages, {"role": "user", "content": parts}]
+
+
+def _media_parts(blocks: list[JSON]) -> list[JSON]:
+    """The `image` and `document` blocks among `blocks` as OpenAI content parts."""
+    parts: list[JSON] = []
+    for block in blocks:
+        if block.get("type") == "image":
+            parts.append(
+                {"type": "image_url", "image_url": {"url": _source_url(block.get("source"))}}
+            )
+        elif block.get("type") == "document":
+            parts.append(_openai_document(block.get("source")))
+    return parts
 
 
 def _blocks(content: object) -> list[JSON]:

@@ -132,6 +132,60 @@ def test_tool_use_and_tool_results_become_tool_calls_and_tool_messages() -> None
     ]
 
 
+def test_a_tool_results_images_and_documents_follow_the_tool_messages() -> None:
+    # A tool message carries text only; a screenshot a tool returned must still reach the model.
+    png = {"type": "base64", "media_type": "image/png", "data": "iVBO"}
+    pdf = {"type": "base64", "media_type": "application/pdf", "data": "JVBE"}
+    out = translate(
+        messages=[
+            {
+                "role": "assistant",
+                "content": [
+                    {"type": "tool_use", "id": "toolu_1", "name": "screenshot", "input": {}},
+                    {"type": "tool_use", "id": "toolu_2", "name": "read", "input": {}},
+                ],
+            },
+            {
+                "role": "user",
+                "content": [
+                    {
+                        "type": "tool_result",
+                        "tool_use_id": "toolu_1",
+                        "content": [
+                            {"type": "text", "text": "the screen"},
+                            {"type": "image", "source": png},
+                        ],
+                    },
+                    {
+                        "type": "tool_result",
+                        "tool_use_id": "toolu_2",
+                        "content": [{"type": "document", "source": pdf}],
+                    },
+                    {"type": "text", "text": "What do you see?"},
+                ],
+            },
+        ]
+    )
+    assert out["messages"][1:] == [
+        {"role": "tool", "tool_call_id": "toolu_1", "content": "the screen"},
+        {"role": "tool", "tool_call_id": "toolu_2", "content": ""},
+        {
+            "role": "user",
+            "content": [
+                {"type": "image_url", "image_url": {"url": "data:image/png;base64,iVBO"}},
+                {
+                    "type": "file",
+                    "file": {
+                        "filename": "document.pdf",
+                        "file_data": "data:application/pdf;base64,JVBE",
+                    },
+                },
+                {"type": "text", "text": "What do you see?"},
+            ],
+        },
+    ]
+
+
 def test_tools_and_tool_choice() -> None:
     tool = {"name": "get_weather", "description": "Weather", "input_schema": {"type": "object"}}
     out = translate(
