@@ -215,6 +215,29 @@ def test_models_retrieve_is_404_for_a_model_the_key_may_not_use(
     assert caught.value.type == "invalid_request_error"
 
 
+def test_the_anthropic_sdk_lists_and_retrieves_models_in_anthropics_shape(
+    claude: anthropic.Anthropic,
+) -> None:
+    listed = [(m.id, m.type, m.display_name) for m in claude.models.list()]
+    names = ["gpt-mock", "echo", "claude-mock", "inproc-mock"]
+    assert listed == [(name, "model", name) for name in names]
+    first = claude.models.list(limit=2)
+    assert [m.id for m in first.data] == names[:2] and first.has_more
+    assert (first.first_id, first.last_id) == ("gpt-mock", "echo")
+    following = claude.models.list(limit=2, after_id="echo")
+    assert [m.id for m in following.data] == names[2:] and not following.has_more
+    earlier = claude.models.list(before_id="claude-mock")
+    assert [m.id for m in earlier.data] == names[:2] and not earlier.has_more
+    model = claude.models.retrieve("claude-mock")
+    assert (model.id, model.type, model.display_name) == ("claude-mock", "model", "claude-mock")
+    assert model.created_at.year >= 2024
+    with pytest.raises(anthropic.NotFoundError) as caught:
+        claude.models.retrieve("no-such-model")
+    body = caught.value.body
+    assert isinstance(body, dict) and body["type"] == "error"
+    assert body["error"]["type"] == "not_found_error"
+
+
 # -- POST /v1/completions -----------------------------------------------------------------------
 
 
