@@ -3,9 +3,10 @@
 
     response.created, response.in_progress
     response.output_item.added            (a `message` or a `function_call` item)
-    response.content_part.added           (a message's `output_text` part)
-    response.output_text.delta ...        / response.function_call_arguments.delta ...
-    response.output_text.done, response.content_part.done
+    response.content_part.added           (a message's `output_text` or `refusal` part)
+    response.output_text.delta ...        / response.refusal.delta ...
+                                          / response.function_call_arguments.delta ...
+    response.output_text.done (or response.refusal.done), response.content_part.done
                                           / response.function_call_arguments.done
     response.output_item.done
     response.completed                    (or response.incomplete), with the usage
@@ -67,25 +68,52 @@ class ResponseEvents:
             self._event("response.in_progress", response=self._snapshot()),
         ]
 
+    def _open_message(self, part: JSON) -> list[JSON]:
+        """Open a message item whose one content part is `part` (unless one is open)."""
+        if self._open is not None:
+            item = self.output[self._open]
+            if item["type"] == "message" and item["content"][0]["type"] == part["type"]:
+                return []
+        events = self.close_open()
+        item = message_item(new_id("msg"), "", status="in_progress")
+        item["content"] = []
+        events += self._add(item)
+        item["content"].append(dict(part))
+        events.append(
+            self._event(
+                "response.content_part.added",
+                item_id=item["id"],
+                output_index=len(self.output) - 1,
+                content_index=0,
+                part=dict(part),
+            )
+        )
+        return events
+
+    def refusal(self, delta: str) -> list[JSON]:
+        """The model's refusal: a message item of its own with a `refusal` part, as the JSON
+        answer has it (`response.refusal.delta` / `.done`)."""
+        events = self._open_message({"type": "refusal", "refusal": ""})
+        if not delta:
+            return events
+        open_index = self._open
+        assert open_index is not None
+        item = self.output[open_index]
+        item["content"][0]["refusal"] += delta
+        events.append(
+            self._event(
+                "response.refusal.delta",
+                item_id=item["id"],
+                output_index=open_index,
+                content_index=0,
+                delta=delta,
+            )
+        )
+        return events
+
     def text(self, delta: str) -> list[JSON]:
         """Text of the answer: into the open message item (opened when needed)."""
-        events: list[JSON] = []
-        if self._open is None or self.output[self._open]["type"] != "message":
-            events += self.close_open()
-            item = message_item(new_id("msg"), "", status="in_progress")
-            item["content"] = []
-            events += self._add(item)
-            index = len(self.output) - 1
-            item["content"].append(output_text_part(""))
-            events.append(
-                self._event(
-                    "response.content_part.added",
-                    item_id=item["id"],
-                    output_index=index,
-                    content_index=0,
-                    part=output_text_part(""),
-                )
-            )
+        events = self._open_message(output_text_part(""))
         if not delta:
             return events
         open_index = self._open
@@ -145,9 +173,13 @@ class ResponseEvents:
         if item["type"] == "message":
             part = item["content"][0]
             common = {"item_id": item["id"], "output_index": index, "content_index": 0}
-            events.append(
-                self._event("response.output_text.done", **common, text=part["text"], logprobs=[])
-            )
+            if part["type"] == "refusal":
+                done = self._event("response.refusal.done", **common, refusal=part["refusal"])
+            else:
+                done = self._event(
+                    "response.output_text.done", **common, text=part["text"], logprobs=[]
+                )
+            events.append(done)
             events.append(self._event("response.content_part.done", **common, part=dict(part)))
         else:
             events.append(

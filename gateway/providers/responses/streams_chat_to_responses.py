@@ -3,12 +3,13 @@
 A small state machine over parsed chunks: feed it each `chat.completion.chunk`, send on the
 events it returns, call `finish()` once the upstream ended. The first chunk opens the response
 (`response.created`, `response.in_progress`); content deltas become `response.output_text.delta`
-in one `message` item; each tool call (by its chat `index`, and its id when a server reuses one
-`index` for several) becomes a `function_call` item with
-`response.function_call_arguments.delta` events; the finish reason and the usage chunk are kept
-for the closing `response.completed` (`response.incomplete` after `length`). Only the first
-choice is followed (Responses has no `n`). A call of `structured_tool` (the forced tool a
-structured output was asked through) streams as the answer's text.
+in one `message` item, refusal deltas `response.refusal.delta` in a message item of their own;
+each tool call (by its chat `index`, and its id when a server reuses one `index` for several)
+becomes a `function_call` item with `response.function_call_arguments.delta` events; the finish
+reason and the usage chunk are kept for the closing `response.completed` (`response.incomplete`
+after `length`). Only the first choice is followed (Responses has no `n`). A call of
+`structured_tool` (the forced tool a structured output was asked through) streams as the
+answer's text.
 """
 
 from __future__ import annotations
@@ -52,6 +53,9 @@ class ChatToResponsesStream:
         content = delta.get("content")
         if isinstance(content, str) and content:
             out += self.events.text(content)
+        refusal = delta.get("refusal")
+        if isinstance(refusal, str) and refusal:
+            out += self.events.refusal(refusal)
         for call in delta.get("tool_calls") or ():
             if not isinstance(call, dict):
                 continue

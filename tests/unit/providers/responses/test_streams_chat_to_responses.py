@@ -141,3 +141,32 @@ def test_calls_without_index_or_sharing_one_are_told_apart_by_their_ids() -> Non
             ("call_A", '{"city": "Paris"}'),
             ("call_B", '{"city": "Rome"}'),
         ]
+
+
+def test_a_refusal_streams_as_refusal_events_in_a_message_of_its_own() -> None:
+    # As the JSON translation has it: the refusal is a message item with a `refusal` part.
+    events, _ = run(
+        [
+            chunk({"role": "assistant", "content": None, "refusal": None}),
+            chunk({"refusal": "I can't "}),
+            chunk({"refusal": "help."}),
+            chunk({}, "stop"),
+        ]
+    )
+    kinds = [e["type"] for e in events]
+    assert kinds[2:] == [
+        "response.output_item.added",
+        "response.content_part.added",
+        "response.refusal.delta",
+        "response.refusal.delta",
+        "response.refusal.done",
+        "response.content_part.done",
+        "response.output_item.done",
+        "response.completed",
+    ]
+    assert events[3]["part"] == {"type": "refusal", "refusal": ""}
+    assert events[6]["refusal"] == "I can't help."
+    refusal = {"type": "refusal", "refusal": "I can't help."}
+    assert events[7]["part"] == refusal
+    (item,) = events[-1]["response"]["output"]
+    assert item["type"] == "message" and item["content"] == [refusal]
