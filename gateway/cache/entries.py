@@ -91,6 +91,7 @@ def openai_stream_to_json(chunks: list[str]) -> dict[str, Any]:
                 {
                     "index": index,
                     "message": {"role": "assistant", "content": None},
+                    "logprobs": None,
                     "finish_reason": None,
                 },
             )
@@ -98,6 +99,9 @@ def openai_stream_to_json(chunks: list[str]) -> dict[str, Any]:
             message = slot["message"]
             if delta.get("content"):
                 message["content"] = (message["content"] or "") + delta["content"]
+            if delta.get("refusal"):
+                message["refusal"] = (message.get("refusal") or "") + delta["refusal"]
+            _add_logprobs(slot, choice.get("logprobs"))
             for call in delta.get("tool_calls") or ():
                 calls = message.setdefault("tool_calls", [])
                 position = call.get("index", 0)
@@ -115,6 +119,17 @@ def openai_stream_to_json(chunks: list[str]) -> dict[str, Any]:
                 slot["finish_reason"] = choice["finish_reason"]
     result["choices"] = [choices[i] for i in sorted(choices)]
     return result
+
+
+def _add_logprobs(slot: dict[str, Any], logprobs: object) -> None:
+    """A chunk's `logprobs` (token lists for content and refusal) appended to its choice's."""
+    if not isinstance(logprobs, dict):
+        return
+    into = slot["logprobs"] or {"content": None, "refusal": None}
+    for name in ("content", "refusal"):
+        if isinstance(logprobs.get(name), list):
+            into[name] = (into[name] or []) + logprobs[name]
+    slot["logprobs"] = into
 
 
 def anthropic_stream_to_json(chunks: list[str]) -> dict[str, Any]:
@@ -169,17 +184,12 @@ def openai_json_to_stream(body: dict[str, Any], include_usage: bool) -> list[byt
         index = choice.get("index", 0)
         message = choice.get("message") or {}
         delta: dict[str, Any] = {"role": "assistant", "content": message.get("content") or ""}
-        out.append(
-            encode_event(
-                orjson.dumps(
-                    {
-                        **base,
-                        "choices": [{"index": index, "delta": delta, "finish_reason": None}],
-                        **extra,
-                    }
-                )
-            )
-        )
+        if isinstance(message.get("refusal"), str):
+            delta["refusal"] = message["refusal"]
+        opening: dict[str, Any] = {"index": index, "delta": delta, "finish_reason": None}
+        if choice.get("logprobs") is not None:
+            opening["logprobs"] = choice["logprobs"]
+        out.append(encode_event(orjson.dumps({**base, "choices": [opening], **extra})))
         if message.get("tool_calls"):
             calls = [{"index": i, **call} for i, call in enumerate(message["tool_calls"])]
             out.append(

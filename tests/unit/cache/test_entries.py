@@ -37,6 +37,7 @@ COMPLETION = {
                     }
                 ],
             },
+            "logprobs": None,
             "finish_reason": "tool_calls",
         }
     ],
@@ -219,3 +220,33 @@ def test_thinking_blocks_survive_a_stream_entry_served_as_json() -> None:
     entry = decode_entry(encode_entry("stream", pieces, USAGE))
     assert entry is not None
     assert orjson.loads(entry_as_json(entry, "anthropic"))["content"] == THINKING_MESSAGE["content"]
+
+
+def test_refusal_and_logprobs_survive_json_and_stream_entries() -> None:
+    token = {"token": "No", "logprob": -0.1, "bytes": [78], "top_logprobs": []}
+    refused = {
+        **COMPLETION,
+        "choices": [
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": None, "refusal": "No."},
+                "logprobs": {"content": None, "refusal": [token]},
+                "finish_reason": "stop",
+            }
+        ],
+    }
+    pieces = openai_json_to_stream(refused, include_usage=True)
+    assert openai_stream_to_json([p.decode() for p in pieces])["choices"] == refused["choices"]
+    # A stream with the refusal and the logprobs spread over chunks, as OpenAI sends it.
+    spread = [
+        {"delta": {"role": "assistant", "refusal": "N"}, "logprobs": {"refusal": [token]}},
+        {"delta": {"refusal": "o."}, "logprobs": {"content": None, "refusal": [token]}},
+        {"delta": {}, "finish_reason": "stop"},
+    ]
+    chunks = [
+        f"data: {orjson.dumps({'id': 'c', 'choices': [{'index': 0, **c}]}).decode()}\n\n"
+        for c in spread
+    ]
+    (choice,) = openai_stream_to_json(chunks)["choices"]
+    assert choice["message"]["refusal"] == "No."
+    assert choice["logprobs"] == {"content": None, "refusal": [token, token]}
