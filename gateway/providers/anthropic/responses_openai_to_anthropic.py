@@ -17,7 +17,8 @@ def openai_response_to_anthropic(resp: JSON, model: str) -> JSON:
     Reads the first choice: its text (or refusal) becomes a text block, each tool call a
     `tool_use` block whose `input` is the parsed arguments (`{}` when they are not a JSON object).
     The id is "msg_" + the OpenAI id; `stop_sequence` is always None, since OpenAI does not say
-    which stop sequence matched. Usage follows `anthropic_usage`.
+    which stop sequence matched; an answer with tool calls stops for "tool_use" whatever its
+    finish_reason (`stop_reason`). Usage follows `anthropic_usage`.
     """
     choices = resp.get("choices") or [{}]
     choice = choices[0] if isinstance(choices[0], dict) else {}
@@ -29,14 +30,15 @@ def openai_response_to_anthropic(resp: JSON, model: str) -> JSON:
     text = text or message.get("refusal")
     if isinstance(text, str) and text:
         content.append({"type": "text", "text": text})
-    content.extend(tool_use_from_tool_call(call) for call in message.get("tool_calls") or ())
+    calls = [tool_use_from_tool_call(call) for call in message.get("tool_calls") or ()]
+    content.extend(calls)
     return {
         "id": f"msg_{resp.get('id', '')}",
         "type": "message",
         "role": "assistant",
         "model": model,
         "content": content,
-        "stop_reason": stop_reason(choice.get("finish_reason")),
+        "stop_reason": stop_reason(choice.get("finish_reason"), calls_tools=bool(calls)),
         "stop_sequence": None,
         "usage": anthropic_usage(resp.get("usage")),
     }

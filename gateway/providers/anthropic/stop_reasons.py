@@ -30,6 +30,13 @@ def finish_reason(stop_reason: object) -> str:
     return _FINISH_REASONS.get(stop_reason, "stop") if isinstance(stop_reason, str) else "stop"
 
 
-def stop_reason(finish: object) -> str:
-    """The Anthropic `stop_reason` for an OpenAI `finish_reason` ("end_turn" when unknown)."""
-    return _STOP_REASONS.get(finish, "end_turn") if isinstance(finish, str) else "end_turn"
+def stop_reason(finish: object, calls_tools: bool = False) -> str:
+    """The Anthropic `stop_reason` for an OpenAI `finish_reason` ("end_turn" when unknown).
+
+    `calls_tools`: the answer holds tool calls. It then stopped to use them ("tool_use"), even
+    when its `finish_reason` says "stop": OpenAI says so when `tool_choice` names a function,
+    and so do some compatible servers (vLLM's named function calling), while an Anthropic
+    client's agent loop runs the tools only on "tool_use".
+    """
+    reason = _STOP_REASONS.get(finish, "end_turn") if isinstance(finish, str) else "end_turn"
+    return "tool_use" if calls_tools and reason == "end_turn" else reason

@@ -46,6 +46,7 @@ class OpenAIToAnthropicStream:
         self._open: Literal["text", "tool"] | None = None
         self._tool_key: tuple[Any, Any] | None = None  # (OpenAI index, id) of the open tool call
         self._finish_reason: str | None = None
+        self._calls_tools = False  # a tool_use block was opened
 
     @property
     def finish_reason(self) -> str | None:
@@ -86,7 +87,8 @@ class OpenAIToAnthropicStream:
             }
             if "cache_read_input_tokens" in self.usage:
                 usage["cache_read_input_tokens"] = self.usage["cache_read_input_tokens"]
-        delta = {"stop_reason": stop_reason(self._finish_reason), "stop_sequence": None}
+        reason = stop_reason(self._finish_reason, calls_tools=self._calls_tools)
+        delta = {"stop_reason": reason, "stop_sequence": None}
         out.append(("message_delta", {"type": "message_delta", "delta": delta, "usage": usage}))
         out.append(("message_stop", {"type": "message_stop"}))
         return out
@@ -152,6 +154,7 @@ class OpenAIToAnthropicStream:
             or (bool(call_id) and call_id != current[1])
         )
         if is_new:
+            self._calls_tools = True
             block_id = call_id or f"toolu_gateway_{self._index + 1}"
             block: JSON = {
                 "type": "tool_use",

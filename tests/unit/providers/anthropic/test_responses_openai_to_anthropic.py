@@ -84,3 +84,12 @@ def test_openai_finish_reasons(finish: Any, stop: str) -> None:
     assert out["stop_reason"] == stop
     assert out["content"] == [{"type": "text", "text": "hi"}]
     assert out["usage"] == {"input_tokens": 1, "output_tokens": 1}
+
+
+def test_tool_calls_with_finish_reason_stop_end_for_tool_use() -> None:
+    # OpenAI answers so when tool_choice names a function; the client's loop needs "tool_use".
+    forced = {
+        **OPENAI_TOOL_RESPONSE,
+        "choices": [{**OPENAI_TOOL_RESPONSE["choices"][0], "finish_reason": "stop"}],
+    }
+    assert openai_response_to_anthropic(forced, "m")["stop_reason"] == "tool_use"

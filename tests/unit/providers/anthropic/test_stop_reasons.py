@@ -28,3 +28,17 @@ def test_finish_reason_for_anthropic_stop_reasons(stop: Any, finish: str) -> Non
 )
 def test_stop_reason_for_openai_finish_reasons(finish: Any, stop: str) -> None:
     assert stop_reason(finish) == stop
+
+
+@pytest.mark.parametrize(
+    ("finish", "stop"),
+    [
+        ("stop", "tool_use"),
+        (None, "tool_use"),
+        ("length", "max_tokens"),
+        ("tool_calls", "tool_use"),
+    ],
+)
+def test_an_answer_with_tool_calls_stops_for_tool_use(finish: Any, stop: str) -> None:
+    # OpenAI answers finish_reason "stop" with tool calls when tool_choice names a function.
+    assert stop_reason(finish, calls_tools=True) == stop

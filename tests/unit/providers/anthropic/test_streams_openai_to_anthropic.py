@@ -212,3 +212,14 @@ def test_openai_error_chunk_raises() -> None:
     stream = OpenAIToAnthropicStream("m", 1)
     with pytest.raises(StreamTranslationError, match="boom"):
         stream.feed({"error": {"message": "boom", "type": "server_error"}})
+
+
+def test_tool_calls_with_finish_reason_stop_end_for_tool_use() -> None:
+    # What OpenAI streams when tool_choice names a function: tool calls, then "stop".
+    calls = [
+        openai_chunk({"tool_calls": [{"index": 0, "id": "a", "function": {"name": "f"}}]}),
+        openai_chunk({"tool_calls": [{"index": 0, "function": {"arguments": "{}"}}]}),
+        openai_chunk({}, "stop"),
+    ]
+    events, _ = run_openai(calls)
+    assert events[-2][1]["delta"]["stop_reason"] == "tool_use"
