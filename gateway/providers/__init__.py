@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import urllib.parse
 from typing import Any, Literal
 
 from gateway.config.types import ProviderConfig
@@ -22,6 +21,7 @@ from gateway.providers.openai import (
     OpenAIChatAdapter,
     OpenAICompletionsAdapter,
     OpenAIEmbeddingsAdapter,
+    is_openai_api,
 )
 from gateway.providers.responses.adapters import (
     ResponsesPassthrough,
@@ -30,7 +30,6 @@ from gateway.providers.responses.adapters import (
 )
 
 EndpointKind = Literal["chat", "messages", "embeddings", "responses", "completions", "count_tokens"]
-OPENAI_HOST = "api.openai.com"
 MOCK_BASE_URLS = {"openai": "mock://local/v1", "anthropic": "mock://local"}
 _ANTHROPIC_KINDS = ("messages", "count_tokens")
 
@@ -71,7 +70,7 @@ def speaks_responses(provider: ProviderConfig) -> bool:
         return False
     if provider.responses is not None:
         return provider.responses
-    return urllib.parse.urlsplit(provider.base_url).hostname == OPENAI_HOST
+    return is_openai_api(provider)
 
 
 def adapter_for(

@@ -6,6 +6,7 @@ changed; stream events are forwarded byte for byte as they arrive.
 
 from __future__ import annotations
 
+import urllib.parse
 from typing import Any
 
 import orjson
@@ -57,6 +58,14 @@ def openai_headers(api_key: str | None) -> dict[str, str]:
     if api_key:
         headers["authorization"] = f"Bearer {api_key}"
     return headers
+
+
+OPENAI_HOST = "api.openai.com"
+
+
+def is_openai_api(provider: ProviderConfig) -> bool:
+    """Whether the provider is OpenAI's own API (by its `base_url`), not a compatible server."""
+    return urllib.parse.urlsplit(provider.base_url).hostname == OPENAI_HOST
 
 
 class OpenAIWire:

@@ -8,6 +8,7 @@ from typing import Any
 
 import orjson
 
+from gateway.config.types import DeploymentConfig, ProviderConfig
 from gateway.providers.anthropic.adapters import AnthropicClientToOpenAI, OpenAIClientToAnthropic
 from gateway.sse import SSEDecoder, encode_event
 
@@ -94,3 +95,18 @@ def test_cache_writes_survive_on_translated_openai_streams_as_on_json() -> None:
     assert stream.usage == json_usage
     assert {chunk["model"] for chunk in client_events(out)} == {parsed["model"]}
     assert parsed["model"] == "claude-upstream"
+
+
+def test_openais_own_api_gets_max_completion_tokens_other_servers_max_tokens() -> None:
+    # OpenAI refuses `max_tokens` for o-series and gpt-5 models; vLLM & co. may not know the
+    # newer name.
+    adapter = AnthropicClientToOpenAI()
+    deployment = DeploymentConfig("oai", "gpt-5")
+    sent = {}
+    for url in ("https://api.openai.com/v1", "http://vllm.internal:8000/v1"):
+        provider = ProviderConfig("oai", "openai", base_url=url)
+        sent[url] = orjson.loads(adapter.prepare(CLIENT_BODY, deployment, provider, "k").body)
+    assert sent["https://api.openai.com/v1"]["max_completion_tokens"] == 100
+    assert "max_tokens" not in sent["https://api.openai.com/v1"]
+    assert sent["http://vllm.internal:8000/v1"]["max_tokens"] == 100
+    assert "max_completion_tokens" not in sent["http://vllm.internal:8000/v1"]
