@@ -161,5 +161,5 @@ async def test_no_request_of_any_endpoint_leaves_a_cycle(tmp_path: Path) -> None
             for path, body in calls
         ]
         await client.get("/metrics")
-    assert statuses == [200, 200, 429, 502, 200, 200, 404, 200, 200, 429]
+    assert statuses == [200, 200, 429, 502, 200, 200, 400, 200, 200, 429]
     assert contexts_in_garbage() == 0
