@@ -30,7 +30,8 @@ def openai_request_to_anthropic(body: JSON, upstream_model: str) -> JSON:
       parts with a `data:` URL become `document` blocks; assistant `tool_calls` become `tool_use`
       blocks (arguments that are not a JSON object become `{}`).
     - `max_completion_tokens` or `max_tokens` -> `max_tokens` (4096 when absent: Anthropic
-      requires it); `stop` -> `stop_sequences`; `user` -> `metadata.user_id`;
+      requires it); `stop` -> `stop_sequences` (without the sequences of whitespace only,
+      which Anthropic refuses); `user` -> `metadata.user_id`;
       `parallel_tool_calls: false` -> `tool_choice.disable_parallel_tool_use`; `tool_choice`
       "none" stays `{"type": "none"}` with the tools kept, so a history holding `tool_use`
       blocks stays valid.
@@ -106,8 +107,12 @@ def openai_request_to_anthropic(body: JSON, upstream_model: str) -> JSON:
     stop = body.get("stop")
     if isinstance(stop, str):
         stop = [stop]
-    if isinstance(stop, list) and any(stop):
-        out["stop_sequences"] = [s for s in stop if isinstance(s, str) and s]
+    if isinstance(stop, list):
+        # Anthropic refuses a stop sequence of whitespace only ("\n" is a common one): it is
+        # left out, as the established gateways do, rather than failing the request.
+        sequences = [s for s in stop if isinstance(s, str) and s.strip()]
+        if sequences:
+            out["stop_sequences"] = sequences
     if body.get("stream"):
         out["stream"] = True
     if body.get("user") is not None:

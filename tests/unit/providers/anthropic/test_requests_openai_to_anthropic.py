@@ -284,6 +284,15 @@ def test_sampling_params_stop_stream_user_and_dropped_openai_params() -> None:
     assert listed["stop_sequences"] == ["a", "b"] and listed["max_tokens"] == 5
 
 
+def test_whitespace_only_stop_sequences_are_left_out() -> None:
+    # Anthropic answers 400 "each stop sequence must contain non-whitespace" for them.
+    out = translate(messages=[{"role": "user", "content": "x"}], stop=["\n", "END", " \t"])
+    assert out["stop_sequences"] == ["END"]
+    for stop in ("\n", ["\n\n"]):
+        out = translate(messages=[{"role": "user", "content": "x"}], stop=stop)
+        assert "stop_sequences" not in out
+
+
 def test_n_greater_than_one_raises_a_clear_error() -> None:
     with pytest.raises(TranslationError, match="n=2") as info:
         translate(messages=[{"role": "user", "content": "x"}], n=2)
