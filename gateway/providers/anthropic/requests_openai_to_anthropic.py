@@ -10,7 +10,7 @@ import orjson
 
 from gateway.json_types import JSON
 from gateway.providers.anthropic.errors import TranslationError
-from gateway.providers.anthropic.tool_calls import tool_use_from_tool_call
+from gateway.providers.anthropic.tool_calls import anthropic_tool_id, tool_use_from_tool_call
 
 DEFAULT_MAX_TOKENS = 4096
 _JSON_ONLY = (
@@ -28,7 +28,8 @@ def openai_request_to_anthropic(body: JSON, upstream_model: str) -> JSON:
       alternation; `tool` messages become `tool_result` blocks of one user message.
     - Images (`image_url` with an http(s) or base64 `data:` URL) become `image` blocks, PDF `file`
       parts with a `data:` URL become `document` blocks; assistant `tool_calls` become `tool_use`
-      blocks (arguments that are not a JSON object become `{}`).
+      blocks (arguments that are not a JSON object become `{}`; ids made of other characters
+      than Anthropic's `[a-zA-Z0-9_-]` have them replaced by `_`, in results alike).
     - `max_completion_tokens` or `max_tokens` -> `max_tokens` (4096 when absent: Anthropic
       requires it); `stop` -> `stop_sequences` (without the sequences of whitespace only,
       which Anthropic refuses); `user` -> `metadata.user_id`;
@@ -217,12 +218,17 @@ def _assistant_blocks(message: JSON) -> list[JSON]:
         raise TranslationError(
             "legacy 'function_call' messages are not supported; use 'tool_calls'"
         )
-    blocks.extend(tool_use_from_tool_call(call) for call in message.get("tool_calls") or ())
+    for call in message.get("tool_calls") or ():
+        block = tool_use_from_tool_call(call)
+        blocks.append({**block, "id": anthropic_tool_id(block["id"])})
     return blocks
 
 
 def _tool_result_block(message: JSON) -> JSON:
-    block: JSON = {"type": "tool_result", "tool_use_id": message.get("tool_call_id")}
+    block: JSON = {
+        "type": "tool_result",
+        "tool_use_id": anthropic_tool_id(message.get("tool_call_id")),
+    }
     content = message.get("content")
     if isinstance(content, list):
         parts = _user_blocks([p for p in content if isinstance(p, dict)])

@@ -6,6 +6,8 @@ translators of each direction share these.
 
 from __future__ import annotations
 
+import re
+
 import orjson
 
 from gateway.json_types import JSON
@@ -33,6 +35,20 @@ def tool_use_from_tool_call(call: JSON) -> JSON:
         "name": function.get("name"),
         "input": parse_arguments(function.get("arguments")),
     }
+
+
+_NOT_IN_TOOL_IDS = re.compile(r"[^a-zA-Z0-9_-]")
+
+
+def anthropic_tool_id(value: object) -> object:
+    """A tool call id as Anthropic takes it (`^[a-zA-Z0-9_-]+$`): other characters become `_`.
+
+    Ids made by other servers may hold more (Kimi's "functions.get_weather:0"), and a
+    conversation can reach Anthropic with them after a fallback; the same id always maps to the
+    same result, so a `tool_use` and its `tool_result` still match. Anything but a string is
+    left as it is.
+    """
+    return _NOT_IN_TOOL_IDS.sub("_", value) if isinstance(value, str) else value
 
 
 def tool_call_from_tool_use(block: JSON) -> JSON:

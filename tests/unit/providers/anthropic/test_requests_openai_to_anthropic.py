@@ -284,6 +284,37 @@ def test_sampling_params_stop_stream_user_and_dropped_openai_params() -> None:
     assert listed["stop_sequences"] == ["a", "b"] and listed["max_tokens"] == 5
 
 
+def test_tool_call_ids_anthropic_refuses_are_made_valid_in_calls_and_results_alike() -> None:
+    # Ids from other servers (Kimi's "functions.get_weather:0") reach Claude after a fallback;
+    # Anthropic answers 400 unless they match ^[a-zA-Z0-9_-]+$.
+    out = translate(
+        messages=[
+            {"role": "user", "content": "Weather?"},
+            {
+                "role": "assistant",
+                "content": None,
+                "tool_calls": [
+                    {
+                        "id": "functions.get_weather:0",
+                        "type": "function",
+                        "function": {"name": "get_weather", "arguments": "{}"},
+                    },
+                    {
+                        "id": "call_ok-1",
+                        "type": "function",
+                        "function": {"name": "get_weather", "arguments": "{}"},
+                    },
+                ],
+            },
+            {"role": "tool", "tool_call_id": "functions.get_weather:0", "content": "18C"},
+            {"role": "tool", "tool_call_id": "call_ok-1", "content": "20C"},
+        ]
+    )
+    uses = [b["id"] for b in out["messages"][1]["content"]]
+    results = [b["tool_use_id"] for b in out["messages"][2]["content"]]
+    assert uses == results == ["functions_get_weather_0", "call_ok-1"]
+
+
 def test_whitespace_only_stop_sequences_are_left_out() -> None:
     # Anthropic answers 400 "each stop sequence must contain non-whitespace" for them.
     out = translate(messages=[{"role": "user", "content": "x"}], stop=["\n", "END", " \t"])
