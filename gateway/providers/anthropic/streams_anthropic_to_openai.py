@@ -22,8 +22,9 @@ class AnthropicToOpenAIStream:
 
     - `message_start` -> the first chunk, delta `{"role": "assistant", "content": ""}`;
     - text deltas -> `{"content": ...}`; a `tool_use` block -> a `tool_calls` entry with id, type,
-      name and empty arguments, then its `input_json_delta`s as argument fragments; tool calls are
-      indexed from 0 in the order they appear, whatever their content block index;
+      name and empty arguments, then its `input_json_delta`s as argument fragments (`{}` at its
+      `content_block_stop` when none had text); tool calls are indexed from 0 in the order they
+      appear, whatever their content block index;
     - `message_delta` -> the closing chunk (empty delta, `finish_reason`), then, when
       `include_usage`, a chunk with `"choices": []` and the usage; other chunks then carry
       `"usage": null`, and carry no `usage` key at all otherwise;
@@ -45,6 +46,7 @@ class AnthropicToOpenAIStream:
         self._finished = False
         self._usage_sent = False
         self._tool_index: dict[int, int] = {}  # content block index -> OpenAI tool call index
+        self._no_arguments: set[int] = set()  # tool_use blocks with no argument text sent yet
 
     def feed(self, event: str | None, data: JSON) -> list[JSON]:
         """Translate one Anthropic event (`event` may be None: `data["type"]` names it then)."""
@@ -63,11 +65,13 @@ class AnthropicToOpenAIStream:
             return self._start() + self._block_start(data)
         if kind == "content_block_delta":
             return self._start() + self._block_delta(data)
+        if kind == "content_block_stop":
+            return self._block_stop(data)
         if kind == "message_delta":
             self._update_usage(data.get("usage"))
             reason = finish_reason((data.get("delta") or {}).get("stop_reason"))
             return self._start() + self._finish(reason)
-        return []  # ping, content_block_stop, message_stop, and events added to the API later
+        return []  # ping, message_stop, and events added to the API later
 
     def finish(self) -> list[JSON]:
         """Chunks still owed when the upstream ended: the closing chunk and the usage chunk
@@ -99,10 +103,13 @@ class AnthropicToOpenAIStream:
             return [self._chunk({"content": block["text"]})]
         if kind != "tool_use":
             return []
-        index = self._tool_index.setdefault(int(data.get("index") or 0), len(self._tool_index))
+        block_index = int(data.get("index") or 0)
+        index = self._tool_index.setdefault(block_index, len(self._tool_index))
         initial = block.get("input")
         # Streamed tool_use blocks start with `{}` and grow through input_json_delta.
         arguments = orjson.dumps(initial).decode() if initial else ""
+        if not arguments:
+            self._no_arguments.add(block_index)
         call = {
             "index": index,
             "id": block.get("id"),
@@ -117,11 +124,23 @@ class AnthropicToOpenAIStream:
         if kind == "text_delta" and delta.get("text"):
             return [self._chunk({"content": delta["text"]})]
         if kind == "input_json_delta" and delta.get("partial_json"):
-            index = self._tool_index.get(int(data.get("index") or 0))
+            block_index = int(data.get("index") or 0)
+            index = self._tool_index.get(block_index)
             if index is not None:
+                self._no_arguments.discard(block_index)
                 call = {"index": index, "function": {"arguments": delta["partial_json"]}}
                 return [self._chunk({"tool_calls": [call]})]
         return []
+
+    def _block_stop(self, data: JSON) -> list[JSON]:
+        """A tool call whose arguments never came (a tool without parameters: Claude streams
+        one empty `input_json_delta`) gets `{}`, as OpenAI sends and the JSON path has it."""
+        block_index = int(data.get("index") or 0)
+        if block_index not in self._no_arguments:
+            return []
+        self._no_arguments.discard(block_index)
+        call = {"index": self._tool_index[block_index], "function": {"arguments": "{}"}}
+        return [self._chunk({"tool_calls": [call]})]
 
     def _update_usage(self, usage: object) -> None:
         if not isinstance(usage, dict):

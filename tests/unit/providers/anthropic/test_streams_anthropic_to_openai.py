@@ -159,6 +159,32 @@ def test_anthropic_tool_stream_indexes_tool_calls_from_zero() -> None:
     ]
 
 
+def test_a_tool_call_without_arguments_gets_an_empty_object() -> None:
+    # Claude streams a parameterless tool as one empty input_json_delta; OpenAI sends "{}",
+    # and clients json.loads the arguments.
+    now = {"type": "tool_use", "id": "toolu_9", "name": "now", "input": {}}
+    empty = {"type": "input_json_delta", "partial_json": ""}
+    events: list[JSON] = [
+        MESSAGE_START,
+        {"type": "content_block_start", "index": 0, "content_block": now},
+        {"type": "content_block_delta", "index": 0, "delta": empty},
+        {"type": "content_block_stop", "index": 0},
+        *ANTHROPIC_TOOL_EVENTS[-2:],
+    ]
+    chunks, _ = run_anthropic(events, include_usage=False)
+    calls = [c["choices"][0]["delta"]["tool_calls"][0] for c in chunks[1:-1]]
+    assert [call["function"]["arguments"] for call in calls] == ["", "{}"]
+    assert calls[1]["index"] == calls[0]["index"] == 0
+    # A call whose arguments came gets nothing more at its end.
+    chunks, _ = run_anthropic(ANTHROPIC_TOOL_EVENTS, include_usage=False)
+    sent = [c["choices"][0]["delta"].get("tool_calls") for c in chunks]
+    assert [call[0]["function"]["arguments"] for call in sent if call] == [
+        "",
+        '{"city":',
+        ' "Paris"}',
+    ]
+
+
 def test_message_delta_usage_overrides_and_finish_emits_nothing_more() -> None:
     stream = AnthropicToOpenAIStream("m", include_usage=True, created=1)
     stream.feed("message_start", MESSAGE_START)
