@@ -54,10 +54,13 @@ def gate_of(report: dict[str, Any], prompt_id: str, version: int) -> tuple[str |
     """(the gate expression, whether it passed) of a replay report for this prompt version; a
     report without a gate has not passed."""
     about = report.get("prompt")
-    if isinstance(about, dict) and (about.get("id"), about.get("candidate")) != (
-        prompt_id,
-        version,
-    ):
+    if not isinstance(about, dict):
+        # A `--model` replay compared models: its gate says nothing about any prompt version.
+        raise PromotionError(
+            f"the report evaluated no prompt version (not a `gateway replay --prompt "
+            f"{prompt_id} --candidate {version}` report)"
+        )
+    if (about.get("id"), about.get("candidate")) != (prompt_id, version):
         raise PromotionError(
             f"the report evaluated prompt '{about.get('id')}' version {about.get('candidate')}, "
             f"not '{prompt_id}' version {version}"

@@ -80,6 +80,28 @@ def test_a_report_for_another_version_is_a_usage_error(prompts: Path, tmp_path: 
         gate_of({"prompt": {"id": "other", "candidate": 2}}, "bot", 2)
 
 
+def test_a_model_replay_report_promotes_no_prompt_version(
+    prompts: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A `gateway replay --model M` report compared models: however its gate went, it
+    # evaluated no version of this prompt.
+    model_report = tmp_path / "model-report.json"
+    model_report.write_text(
+        json.dumps(
+            {
+                "model": "cheaper-model",
+                "summary": {"error_rate": 0.0},
+                "gate": {"expression": "error_rate==0", "passed": True, "details": []},
+            }
+        )
+    )
+    assert promote(prompts, "2", "--report", str(model_report)) == 2
+    assert "evaluated no prompt version" in capsys.readouterr().err
+    assert (prompts / "bot.toml").read_text() == FILE
+    with pytest.raises(PromotionError):
+        gate_of({"gate": {"expression": "x", "passed": True}}, "bot", 2)
+
+
 def test_a_report_that_is_not_a_json_object_is_a_usage_error(
     prompts: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
