@@ -2,9 +2,11 @@
 
 Each record's `request` goes to the record's endpoint (`/v1/chat/completions` or
 `/v1/messages`) with `model` replaced and streaming turned off (answers are compared whole);
-every other parameter is kept. At most `concurrency` requests are in flight. A prompt replay
-(`prompt`) keeps each record's model and asks the gateway to render the candidate version of
-the prompt with the variables the record logged.
+every other parameter is kept. A record that used a registered prompt is sent with that
+prompt (its id, logged version and variables): the log keeps only the client's messages, and the
+new model must see what the old one saw. At most `concurrency` requests are in flight. A prompt
+replay (`prompt`) keeps each record's model and asks the gateway to render the candidate version
+of the prompt with the variables the record logged.
 """
 
 from __future__ import annotations
@@ -56,6 +58,16 @@ def replay_body(request: dict[str, Any], model: str) -> dict[str, Any]:
 
 def candidate_prompt(record: Record, prompt_id: str, version: int) -> dict[str, Any]:
     """The `prompt` field that renders `version` with the variables the record logged."""
+    variables = record.get("prompt_variables")
+    return {"id": prompt_id, "version": version, "variables": variables or {}}
+
+
+def logged_prompt(record: Record) -> dict[str, Any] | None:
+    """The `prompt` field that renders again the version the record used, or None when it used
+    no registered prompt."""
+    prompt_id, version = record.get("prompt_id"), record.get("prompt_version")
+    if not isinstance(prompt_id, str) or not isinstance(version, int) or isinstance(version, bool):
+        return None
     variables = record.get("prompt_variables")
     return {"id": prompt_id, "version": version, "variables": variables or {}}
 
@@ -129,8 +141,13 @@ class Runner:
         row = _old_row(record, model)
         old = extract_answer(record.get("response")) or Answer("", tools_known=False)
         body = replay_body(record["request"], model)
-        if self.options.prompt is not None:
-            body["prompt"] = candidate_prompt(record, *self.options.prompt)
+        prompt = (
+            candidate_prompt(record, *self.options.prompt)
+            if self.options.prompt is not None
+            else logged_prompt(record)
+        )
+        if prompt is not None:
+            body["prompt"] = prompt
         started = time.perf_counter()
         try:
             response = await self._post(row.endpoint, body)

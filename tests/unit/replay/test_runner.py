@@ -315,3 +315,31 @@ async def test_remote_timeout_bounds_an_answer_that_trickles_in() -> None:
     async with server, remote(f"http://127.0.0.1:{port}", "k", None, 0.3, 1) as client_target:
         rows = await asyncio.wait_for(Runner(client_target, ReplayOptions("new")).run(records), 5)
     assert rows[0].error is not None and rows[0].error.startswith("timed out")
+
+
+async def test_a_record_that_used_a_prompt_is_replayed_with_that_prompt_version() -> None:
+    # The log keeps only the client's messages: without its prompt the new model would never
+    # see the system prompt the old one answered under.
+    upstream = Upstream()
+    used = {
+        "prompt_id": "support-bot",
+        "prompt_version": 3,
+        "prompt_alias": "production",
+        "prompt_hash": "0123456789abcdef",
+        "prompt_variables": {"product": "Acme"},
+    }
+    records = [
+        record(0, {"model": "old", "messages": [{"role": "user", "content": "hi"}]}, chat("hi"))
+        | used,
+        record(1, {"model": "old", "messages": [{"role": "user", "content": "yo"}]}, chat("yo")),
+    ]
+    fake = target(upstream)
+    async with fake.client:
+        await Runner(fake, ReplayOptions(model="new")).run(records)
+    bodies = {body["messages"][-1]["content"]: body for _, body in upstream.bodies}
+    assert bodies["hi"]["prompt"] == {
+        "id": "support-bot",
+        "version": 3,
+        "variables": {"product": "Acme"},
+    }
+    assert "prompt" not in bodies["yo"]
