@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from gateway.pipeline.context import RequestContext
 from gateway.pipeline.services import Services
 from gateway.prompts.apply import PromptUse, apply
@@ -20,8 +22,12 @@ async def use_prompt(ctx: RequestContext, services: Services) -> None:
         return
     sticky = f"user:{ctx.user}" if ctx.user else f"key:{ctx.key.id}"
     prompt, version, alias = choose(ctx.runtime.config.prompts, ref, sticky)
+    # Attributed before it is rendered: a request refused for its variables or params is
+    # counted against the version it got (in the record and the per-prompt metrics), with no
+    # hash since none of the version's content was used.
+    ctx.prompt = PromptUse(prompt.id, version.version, alias, None, dict(ref.variables))
     rendered = render(prompt.id, version, ref.variables)
-    use = PromptUse(prompt.id, version.version, alias, version.hash, dict(ref.variables))
+    use = replace(ctx.prompt, hash=version.hash)
     ctx.body, ctx.prompt = apply(ctx.body, ctx.endpoint.kind, rendered, use, version)
 
 

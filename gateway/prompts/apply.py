@@ -29,7 +29,8 @@ class PromptUse:
     id: str
     version: int
     alias: str | None
-    hash: str
+    # The version's content hash; None when the request was refused before it was rendered.
+    hash: str | None
     variables: Mapping[str, object]
     # Messages (or `input` items) put before the client's.
     prepended: int = 0

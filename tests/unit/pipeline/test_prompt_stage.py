@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import httpx
 import orjson
 import pytest
 
@@ -67,3 +68,45 @@ async def test_openai_stored_prompts_pass_through_on_responses_only(tmp_path: Pa
             "chat",
             {"model": "m", "messages": [{"role": "user", "content": "x"}], "prompt": hosted},
         )
+
+
+async def test_a_request_refused_by_its_prompt_version_is_attributed_to_it(
+    tmp_path: Path,
+) -> None:
+    # A promoted version that needs a variable the application does not send refuses every
+    # request: the record and the per-prompt metrics must name that version, or the
+    # "errors by prompt version" panel stays empty while the application fails.
+    logging = "[logging]\ninclude_bodies = true\n\n"
+    (tmp_path / "config.toml").write_text(logging + CONFIG.replace('policy = "limited"\n', ""))
+    (tmp_path / "prompts").mkdir()
+    (tmp_path / "prompts" / "support-bot.toml").write_text(SUPPORT)
+    sink = MemorySink()
+    app = create_app(
+        load_config(tmp_path / "config.toml", env={}), recorder=sink, watch_config=False
+    )
+    client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gw")
+    body = {
+        "model": "m",
+        "messages": [{"role": "user", "content": "hi"}],
+        "prompt": {"id": "support-bot", "version": 2, "variables": {"product": "Acme"}},
+    }
+    async with client:
+        refused = await client.post(
+            "/v1/chat/completions", json=body, headers={"authorization": "Bearer sk-demo"}
+        )
+        metrics = (await client.get("/metrics")).text
+    assert refused.json()["error"]["code"] == "prompt_variable_missing"
+    (record,) = sink.records
+    assert (record["status"], record["error_type"]) == (400, "prompt_variable_missing")
+    assert (record["prompt_id"], record["prompt_version"], record["prompt_alias"]) == (
+        "support-bot",
+        2,
+        None,
+    )
+    # No content of the version was used: no hash, so the version stays editable.
+    assert record["prompt_hash"] is None
+    assert record["prompt_variables"] == {"product": "Acme"}
+    assert (
+        'gateway_prompt_requests_total{prompt="support-bot",prompt_version="2",status="400"} 1.0'
+        in metrics
+    )
