@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import replace
 from typing import Any
 
 from gateway import tokens
@@ -27,12 +28,27 @@ RECORD_WITHIN_S = 0.002
 
 
 def reported_usage(ctx: RequestContext) -> Usage | None:
-    """The usage the upstream reported (in its answer, or in its stream so far), if any."""
+    """The usage the upstream reported (in its answer, or in its stream so far), if any; for a
+    stream cut short, at least the tokens of the text relayed (`relayed_at_least`)."""
     if ctx.usage is not None:
         return ctx.usage
     if ctx.stream_reply is not None:
-        return ctx.stream_reply.converter.usage
+        converter = ctx.stream_reply.converter
+        usage = converter.usage
+        if usage is not None and (ctx.client_closed or ctx.error is not None):
+            return relayed_at_least(usage, converter.text)
+        return usage
     return None
+
+
+def relayed_at_least(usage: Usage, text: list[str]) -> Usage:
+    """A stream cut short may hold only the counts of its start (Anthropic's `message_start`
+    says `output_tokens: 1`; the real count comes with `message_delta`, at the end): its
+    completion is then the text relayed so far, estimated with tiktoken."""
+    relayed = tokens.count_text("".join(text))
+    if relayed <= usage.completion_tokens:
+        return usage
+    return replace(usage, completion_tokens=relayed, reported=False)
 
 
 def request_usage(ctx: RequestContext) -> Usage | None:
