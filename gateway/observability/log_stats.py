@@ -143,6 +143,14 @@ _COLUMNS = (
 )
 
 
+def _printable(text: str) -> str:
+    """A group value as the table shows it: control characters (a newline, a terminal escape
+    sent in a request's `metadata` or `user`) written as escapes, never sent to the terminal."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
 def _cell(value: Any, fmt: str) -> str:
     if value is None:
         return "-"
@@ -153,7 +161,10 @@ def _cell(value: Any, fmt: str) -> str:
 
 def render_table(rows: Sequence[dict[str, Any]], total: dict[str, Any], by: Sequence[str]) -> str:
     header = [*by, *(title for _, title, _ in _COLUMNS)]
-    body = [[*(str(r[n]) for n in by), *(_cell(r[k], f) for k, _, f in _COLUMNS)] for r in rows]
+    body = [
+        [*(_printable(str(r[n])) for n in by), *(_cell(r[k], f) for k, _, f in _COLUMNS)]
+        for r in rows
+    ]
     total_row = ["TOTAL", *([""] * (len(by) - 1)), *(_cell(total[k], f) for k, _, f in _COLUMNS)]
     table = [header, *body, total_row]
     widths = [max(len(line[i]) for line in table) for i in range(len(header))]

@@ -99,6 +99,17 @@ def test_table_is_aligned() -> None:
     assert len(widths) == 1
 
 
+def test_group_values_cannot_write_control_characters_to_the_terminal() -> None:
+    # Tags and users come from request bodies: a newline would break the table, an escape
+    # sequence would drive the operator's terminal.
+    hostile = "x\n\x1b]0;owned\x07\x1b[2J"
+    records = [rec("gpt", "a", "t1", 200, 0.01, 100, tags={"feature": hostile})]
+    rows, total = aggregate(records, ["tag:feature"])
+    text = render_table(rows, total, ["tag:feature"])
+    assert "\x1b" not in text and "\x07" not in text and len(text.splitlines()) == 5
+    assert "x\\n\\x1b]0;owned\\x07\\x1b[2J" in text
+
+
 def test_cli_stats(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     log = tmp_path / "log.jsonl"
     edited = json.dumps(RECORDS[0] | {"prompt_tokens": {"n": 1}, "ts": -1e12})
