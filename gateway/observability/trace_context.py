@@ -44,6 +44,15 @@ def new_ids(headers: Mapping[str, str], rng: random.Random) -> TraceIds:
     return TraceIds(found[0], span_id, found[1])
 
 
+def record_trace_id(trace: TraceIds | None, headers: Mapping[str, str]) -> str | None:
+    """The request record's `trace_id` (32 hex digits): its spans' trace when it is traced,
+    else the trace of the client's valid `traceparent`, else None."""
+    if trace is not None:
+        return f"{trace.trace_id:032x}"
+    found = parse_traceparent(headers.get("traceparent"))
+    return None if found is None else f"{found[0]:032x}"
+
+
 def traceparent(trace_id: int, span_id: int) -> str:
     return f"00-{trace_id:032x}-{span_id:016x}-01"
 

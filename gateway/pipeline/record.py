@@ -17,7 +17,7 @@ from typing import Any
 from gateway import tokens
 from gateway.observability.metrics import Metrics
 from gateway.observability.recorder import RecordSink
-from gateway.observability.trace_context import RequestTracer, TraceIds
+from gateway.observability.trace_context import RequestTracer, TraceIds, record_trace_id
 from gateway.pipeline.context import RequestContext
 from gateway.prompts.apply import PromptUse, client_part
 from gateway.providers import Usage, innermost
@@ -150,6 +150,7 @@ def build_record(
         "ttft_ms": _ms(ctx.started, ctx.first_byte_sent) if ctx.stream else None,
         "upstream_latency_ms": _ms(ctx.exchange.started, ctx.exchange.finished),
         "upstream_request_id": ctx.exchange.upstream_request_id,
+        "trace_id": record_trace_id(ctx.trace, ctx.headers),
         "guardrails": ctx.guardrails,
         "user": ctx.user,
         "tags": ctx.tags,

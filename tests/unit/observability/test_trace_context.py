@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import random
 
-from gateway.observability.trace_context import new_ids, parse_traceparent, traceparent
+from gateway.observability.trace_context import (
+    TraceIds,
+    new_ids,
+    parse_traceparent,
+    record_trace_id,
+    traceparent,
+)
 
 CLIENT = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
 
@@ -32,3 +38,12 @@ def test_invalid_traceparents_start_a_new_trace() -> None:
 def test_the_header_sent_upstream() -> None:
     assert traceparent(0xABC, 0x12) == "00-00000000000000000000000000000abc-0000000000000012-01"
     assert parse_traceparent(traceparent(7, 9)) == (7, 9)
+
+
+def test_the_record_names_the_trace() -> None:
+    traced = TraceIds(0xABC, 0x12, None)
+    assert record_trace_id(traced, {"traceparent": CLIENT}) == f"{0xABC:032x}"
+    # Not traced here: the client's trace still links the record to the client's spans.
+    assert record_trace_id(None, {"traceparent": CLIENT}) == "4bf92f3577b34da6a3ce929d0e0e4736"
+    assert record_trace_id(None, {"traceparent": "garbage"}) is None
+    assert record_trace_id(None, {}) is None
