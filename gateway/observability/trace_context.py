@@ -36,6 +36,14 @@ def parse_traceparent(header: str | None) -> tuple[int, int] | None:
     return (trace_id, parent_id) if trace_id and parent_id else None
 
 
+def parent_sampled(header: str | None) -> bool | None:
+    """The sampled flag of a valid `traceparent` (the client's decision whether its trace is
+    recorded), or None without a valid one."""
+    if not header or parse_traceparent(header) is None:
+        return None
+    return bool(int(header.strip()[-2:], 16) & 1)
+
+
 def new_ids(headers: Mapping[str, str], rng: random.Random) -> TraceIds:
     found = parse_traceparent(headers.get("traceparent"))
     span_id = rng.getrandbits(64) or 1

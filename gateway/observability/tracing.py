@@ -37,7 +37,7 @@ from opentelemetry.trace.status import Status, StatusCode
 
 from gateway.config.types import TracingConfig
 from gateway.observability.metrics import Metrics
-from gateway.observability.trace_context import TraceIds, new_ids
+from gateway.observability.trace_context import TraceIds, new_ids, parent_sampled
 
 log = logging.getLogger("gateway.tracing")
 BATCH = 512
@@ -119,7 +119,17 @@ class OtlpTracer:
         self.queue = SpanQueue(exporter or otlp_exporter(config), config.queue_size, metrics)
 
     def start(self, headers: Mapping[str, str]) -> TraceIds | None:
-        if self.config.sample_ratio < 1.0 and self.rng.random() >= self.config.sample_ratio:
+        # A client's traceparent decides, as OpenTelemetry's parent-based sampler does: its
+        # unsampled trace (flags 00) is not recorded here either, its sampled one always is;
+        # `sample_ratio` decides for the requests that start their trace here.
+        decided = parent_sampled(headers.get("traceparent"))
+        if decided is False:
+            return None
+        if (
+            decided is None
+            and self.config.sample_ratio < 1.0
+            and self.rng.random() >= self.config.sample_ratio
+        ):
             return None
         return new_ids(headers, self.rng)
 

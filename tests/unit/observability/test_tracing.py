@@ -96,3 +96,22 @@ def test_each_protocol_gets_its_otlp_exporter() -> None:
     assert isinstance(http, Http) and isinstance(grpc, Grpc)
     http.shutdown()  # type: ignore[no-untyped-call]  # unannotated in the exporter itself
     grpc.shutdown()
+
+
+def test_the_clients_sampling_decision_is_kept() -> None:
+    # An edge that samples 1 % sends the other 99 % with flags 00: recording them here would
+    # export spans whose trace is otherwise absent, at 100 times the cost.
+    held = Held()
+    held.release.set()
+    always, _ = tracer(held)
+    never, _ = tracer(held, sample_ratio=0.0)
+    trace, span = "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7"
+    try:
+        assert always.start({"traceparent": f"00-{trace}-{span}-00"}) is None
+        sampled = never.start({"traceparent": f"00-{trace}-{span}-01"})
+        assert sampled is not None and f"{sampled.trace_id:032x}" == trace
+        assert never.start({}) is None and always.start({}) is not None
+        assert always.start({"traceparent": "garbage"}) is not None  # a new trace, sampled here
+    finally:
+        always.shutdown()
+        never.shutdown()
