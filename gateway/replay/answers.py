@@ -47,6 +47,8 @@ class Usage:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     cached_tokens: int = 0
+    # Anthropic prompt-cache writes (part of prompt_tokens, priced at their own rate).
+    cache_write_tokens: int = 0
 
     @property
     def total(self) -> int:
@@ -138,10 +140,12 @@ def extract_usage(body: Any) -> Usage | None:
         return None
     if "input_tokens" in usage or "output_tokens" in usage:
         cached = _count(usage, "cache_read_input_tokens")
+        written = _count(usage, "cache_creation_input_tokens")
         return Usage(
-            _count(usage, "input_tokens") + cached + _count(usage, "cache_creation_input_tokens"),
+            _count(usage, "input_tokens") + cached + written,
             _count(usage, "output_tokens"),
             cached,
+            written,
         )
     details = usage.get("prompt_tokens_details")
     cached = _count(details, "cached_tokens") if isinstance(details, dict) else 0

@@ -208,7 +208,12 @@ class Runner:
         row.completion_tokens_new = usage.completion_tokens
         deployment = self.target.deployments.get(row.deployment_new or "")
         if deployment is not None:
-            priced = GatewayUsage(usage.prompt_tokens, usage.completion_tokens, usage.cached_tokens)
+            priced = GatewayUsage(
+                usage.prompt_tokens,
+                usage.completion_tokens,
+                usage.cached_tokens,
+                cache_write_tokens=usage.cache_write_tokens,
+            )
             row.cost_usd_new = cost_usd(priced, deployment)
 
     async def _judge(self, row: Row, request: dict[str, Any]) -> None:

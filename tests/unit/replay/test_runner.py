@@ -343,3 +343,28 @@ async def test_a_record_that_used_a_prompt_is_replayed_with_that_prompt_version(
         "variables": {"product": "Acme"},
     }
     assert "prompt" not in bodies["yo"]
+
+
+async def test_a_remote_answers_prompt_cache_writes_are_priced_as_writes() -> None:
+    # Through --base-url the cost comes from the answer's usage: Anthropic's cache writes cost
+    # 1.25 x the input price (cache_write_cost_per_1m unset), as the gateway prices them.
+    async def answer(request: httpx.Request) -> httpx.Response:
+        usage = {"input_tokens": 0, "cache_creation_input_tokens": 1_000_000, "output_tokens": 0}
+        return httpx.Response(
+            200,
+            headers={"x-gateway-deployment": "mock/new", "x-request-id": "req_new"},
+            json={"type": "message", "content": [{"type": "text", "text": "hi"}], "usage": usage},
+        )
+
+    client = httpx.AsyncClient(transport=httpx.MockTransport(answer), base_url="http://gateway")
+    prices = {"mock/new": DeploymentConfig(provider="mock", model="new", input_cost_per_1m=1.0)}
+    fake = Target(client, "fake", lambda request_id: None, prices)
+    logged = record(
+        0,
+        {"model": "old", "max_tokens": 5, "messages": [{"role": "user", "content": "hi"}]},
+        {"type": "message", "content": [{"type": "text", "text": "hi"}]},
+        endpoint="/v1/messages",
+    )
+    async with fake.client:
+        (row,) = await Runner(fake, ReplayOptions(model="new")).run([logged])
+    assert row.prompt_tokens_new == 1_000_000 and row.cost_usd_new == pytest.approx(1.25)
