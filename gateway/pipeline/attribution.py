@@ -8,8 +8,9 @@
 
 They go into the record (`user`, `tags`, `session_id`), per-user limits (`[user_limits]`), and
 the tag metrics for the tags listed in `[metrics] tag_labels`. Bounds keep them cheap: at most
-`MAX_TAGS` tags, names up to 64 characters, values and ids up to 256; beyond that a 400 says
-which.
+`MAX_TAGS` tags, names up to 64 characters, values and ids up to 256 (a body `metadata` value up
+to 512, OpenAI's own bound for it: a value OpenAI takes is never refused for its length); beyond
+that a 400 says which.
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ SESSION_HEADER = "x-gateway-session-id"
 MAX_TAGS = 16
 MAX_NAME = 64
 MAX_VALUE = 256
+# OpenAI's bound on a `metadata` value; the field is the provider's, forwarded as sent.
+MAX_METADATA_VALUE = 512
 
 
 async def attribute(ctx: RequestContext, services: Services) -> None:
@@ -62,6 +65,7 @@ def request_tags(header: str | None, metadata: Mapping[str, Any]) -> dict[str, s
         for name, value in metadata.items()
         if isinstance(value, str) and name != "user_id"
     }
+    from_header: set[str] = set()
     for part in (header or "").split(","):
         if not part.strip():
             continue
@@ -73,6 +77,7 @@ def request_tags(header: str | None, metadata: Mapping[str, Any]) -> dict[str, s
                 code="invalid_tags",
             )
         tags[name.strip()] = value.strip()
+        from_header.add(name.strip())
     if len(tags) > MAX_TAGS:
         raise InvalidRequest(
             f"at most {MAX_TAGS} tags per request (got {len(tags)})",
@@ -81,7 +86,8 @@ def request_tags(header: str | None, metadata: Mapping[str, Any]) -> dict[str, s
         )
     for name, value in tags.items():
         _bounded(name, MAX_NAME, "a tag name")
-        _bounded(value, MAX_VALUE, f"tag '{name[:MAX_NAME]}'")
+        most = MAX_VALUE if name in from_header else MAX_METADATA_VALUE
+        _bounded(value, most, f"tag '{name[:MAX_NAME]}'")
     return tags
 
 

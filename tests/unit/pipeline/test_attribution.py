@@ -29,3 +29,14 @@ def test_malformed_or_oversized_tags_are_400(header: str) -> None:
     with pytest.raises(InvalidRequest) as caught:
         request_tags(header, {})
     assert caught.value.code == "invalid_tags"
+
+
+def test_a_metadata_value_openai_accepts_is_never_refused() -> None:
+    # OpenAI takes metadata values up to 512 characters; the body is forwarded as sent, so the
+    # gateway's own bookkeeping must not turn such a request into a 400.
+    value = "v" * 512
+    assert request_tags(None, {"note": value}) == {"note": value}
+    with pytest.raises(InvalidRequest):
+        request_tags(None, {"note": value + "v"})
+    with pytest.raises(InvalidRequest):  # the header keeps its own bound
+        request_tags("note=" + "v" * 257, {"note": "short"})
