@@ -138,8 +138,10 @@ def summarize(
     _, json_valid_rate_old = _rate(r.json_valid_old for r in rows if r.json_asked)
     tool_count, tool_rate = _rate(r.tool_agreement for r in rows if r.tools_asked)
     similarities = [r.similarity for r in rows]
-    lat_old = [r.latency_ms_old for r in ok if r.latency_ms_old is not None]
-    lat_new = [r.latency_ms_new for r in ok if r.latency_ms_new is not None]
+    # Paired: the rows with both latencies (a logged cache hit has no model latency).
+    timed = [r for r in ok if r.latency_ms_old is not None and r.latency_ms_new is not None]
+    lat_old = [r.latency_ms_old for r in timed if r.latency_ms_old is not None]
+    lat_new = [r.latency_ms_new for r in timed if r.latency_ms_new is not None]
     p50_old, p50_new = percentile(lat_old, 50), percentile(lat_new, 50)
     costed = [r for r in ok if r.cost_usd_old is not None and r.cost_usd_new is not None]
     cost_old = sum(r.cost_usd_old or 0.0 for r in costed) if costed else None

@@ -85,7 +85,10 @@ def _error_message(response: httpx.Response) -> str:
 def _old_row(record: Record, model: str) -> Row:
     request = record["request"]
     old = extract_answer(record.get("response"))
-    cost = record.get("cost_usd")
+    # A response-cache hit cost nothing and took no model time: its latency and cost measure
+    # the cache, not the model, and stay out of those comparisons (the replay is never cached).
+    hit = record.get("cache") == "hit"
+    cost = None if hit else record.get("cost_usd")
     return Row(
         id=record.get("id"),
         ts=record.get("ts"),
@@ -99,7 +102,7 @@ def _old_row(record: Record, model: str) -> Row:
         if old is not None and wants_json(request)
         else None,
         tools_asked=has_tools(request) or bool(old and old.tool_calls),
-        latency_ms_old=record.get("latency_ms"),
+        latency_ms_old=None if hit else record.get("latency_ms"),
         prompt_tokens_old=int(record.get("prompt_tokens") or 0),
         completion_tokens_old=int(record.get("completion_tokens") or 0),
         cost_usd_old=float(cost) if isinstance(cost, (int, float)) else None,

@@ -10,6 +10,7 @@ import pytest
 
 from gateway.config import DeploymentConfig
 from gateway.replay.progress import Progress
+from gateway.replay.report import summarize
 from gateway.replay.runner import ReplayOptions, Runner, replay_body
 from gateway.replay.target import Target, remote
 
@@ -368,3 +369,28 @@ async def test_a_remote_answers_prompt_cache_writes_are_priced_as_writes() -> No
     async with fake.client:
         (row,) = await Runner(fake, ReplayOptions(model="new")).run([logged])
     assert row.prompt_tokens_new == 1_000_000 and row.cost_usd_new == pytest.approx(1.25)
+
+
+async def test_a_logged_cache_hit_stays_out_of_the_latency_and_cost_comparisons() -> None:
+    # A hit cost $0 and took no model time; the replay is never cached. Counting it would make
+    # any model look dearer and slower than the logged traffic.
+    upstream = Upstream()
+    records = [
+        record(0, {"model": "old", "messages": [{"role": "user", "content": "a"}]}, chat("a")),
+        record(
+            1,
+            {"model": "old", "messages": [{"role": "user", "content": "b"}]},
+            chat("b"),
+            cache="hit",
+            cost_usd=0.0,
+            latency_ms=0.5,
+        ),
+    ]
+    fake = target(upstream)
+    async with fake.client:
+        rows = await Runner(fake, ReplayOptions(model="new")).run(records)
+    assert rows[1].cost_usd_old is None and rows[1].latency_ms_old is None
+    summary = summarize(rows)
+    assert summary["cost_old"] == pytest.approx(0.00002)
+    assert summary["cost_new"] == pytest.approx(40 / 1_000_000)  # the hit's row is left out
+    assert summary["latency_p50_old"] == 100.0 and summary["ok_count"] == 2
