@@ -33,6 +33,8 @@ class PromptRef:
 def requested(body: Mapping[str, Any], header: str | None) -> PromptRef | None:
     """The prompt a request names, or None; 400 when the field or header is malformed."""
     raw = body.get("prompt")
+    if header is not None and not header.strip():
+        header = None  # an empty header names nothing
     if raw is None and header is None:
         return None
     if raw is not None and not isinstance(raw, dict):
@@ -42,8 +44,15 @@ def requested(body: Mapping[str, Any], header: str | None) -> PromptRef | None:
     if not isinstance(variables, dict):
         raise _invalid("prompt.variables must be an object", "prompt.variables")
     if header is not None:
-        named, _, alias = header.strip().partition("@")
-        fields.setdefault("id", named)
+        named, _, alias = (part.strip() for part in header.partition("@"))
+        if fields.get("id", named) != named:
+            # The version the header pins belongs to its prompt, never to the body's.
+            raise _invalid(
+                f"the {HEADER} header names the prompt '{named}' and the body's prompt.id "
+                f"'{fields['id']}'",
+                "prompt.id",
+            )
+        fields["id"] = named
         if alias:
             fields.setdefault("version", alias)
     prompt_id = fields.get("id")

@@ -19,6 +19,13 @@ def test_body_field_and_header() -> None:
     # The header names the prompt; the body may still carry its variables.
     with_vars = requested({"prompt": {"variables": {"x": "1"}}}, "a@3")
     assert with_vars == PromptRef("a", "3", {"x": "1"})
+    # Spaces around the parts are no part of the names.
+    assert requested({}, " support-bot @ canary ") == PromptRef("support-bot", "canary", {})
+    # A header pinning a version of one prompt never applies it to another named in the body.
+    with pytest.raises(InvalidRequest):
+        requested({"prompt": {"id": "other"}}, "support-bot@2")
+    assert requested({"prompt": {"id": "a"}}, "a@2") == PromptRef("a", "2", {})
+    assert requested({"prompt": {"id": "a"}}, " ") == PromptRef("a", None, {})
 
 
 @pytest.mark.parametrize(
