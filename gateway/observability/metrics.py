@@ -52,6 +52,8 @@ UNKNOWN = "_unknown"
 _INF = math.inf
 NONE = "none"
 OTHER = "other"
+# The error of an attempt cancelled because its client went away (the upstream did not fail).
+CLIENT_CLOSED = "client_closed"
 # Session ids remembered per process to count each once (least recently seen forgotten first).
 SESSIONS_REMEMBERED = 100_000
 
@@ -299,8 +301,9 @@ class Metrics:
             duration_ms = attempt["duration_ms"]
             upstream_ms += duration_ms
             self.upstream_duration.observe((attempt["deployment"],), duration_ms / 1000)
-            if attempt.get("error"):
-                self.upstream_errors.add((attempt["deployment"], attempt["error"]), 1.0)
+            error = attempt.get("error")
+            if error and error != CLIENT_CLOSED:  # a client leaving is no upstream failure
+                self.upstream_errors.add((attempt["deployment"], error), 1.0)
         if latency_ms is not None:
             self.overhead.observe((), max(0.0, latency_ms - upstream_ms) / 1000)
         prompt = amount(record.get("prompt_tokens"))

@@ -47,3 +47,26 @@ def test_a_record_with_hostile_numbers_is_counted_without_raising() -> None:
         'gateway_requests_total{cache="bypass",deployment="p/m",model="m",status="200"} 1.0' in text
     )
     assert "gateway_tokens_total{" not in text and "gateway_cost_usd_total{" not in text
+
+
+def test_a_client_leaving_is_no_upstream_error() -> None:
+    # Users stopping a generation are routine: counting them against the deployment would
+    # page on an upstream that answered fine.
+    metrics = Metrics()
+    attempt = {"deployment": "p/m", "model": "m", "start_ms": 1.0, "duration_ms": 300.0}
+    record = {
+        "model": "m",
+        "deployment": "p/m",
+        "status": 499,
+        "cache": "bypass",
+        "latency_ms": 301.0,
+        "attempts": [
+            {**attempt, "status": 500, "error": "http_500"},
+            {**attempt, "status": None, "error": "client_closed"},
+        ],
+    }
+    metrics.observe_record(record, {"m"})
+    text = generate_latest(metrics.registry).decode()
+    assert 'gateway_upstream_errors_total{deployment="p/m",kind="http_500"} 1.0' in text
+    assert 'kind="client_closed"' not in text
+    assert 'gateway_upstream_duration_seconds_count{deployment="p/m"} 2.0' in text
