@@ -4,8 +4,9 @@ Per model and prompt version, the window (the last `--window`, default 1 day, en
 `--until` or the log's last record) is compared with the baseline (the `--baseline` before it,
 default 7 days):
 - the Population Stability Index of prompt tokens, output tokens, latency and TTFT: ten bins
-  at the baseline's deciles, `PSI = sum((w - b) * ln(w / b))` over the bins' shares (an empty bin
-  counts as 0.0001); of the finish reasons, over their categories;
+  at the baseline's deciles (plus one for each decile value holding a tenth of the baseline),
+  `PSI = sum((w - b) * ln(w / b))` over the bins' shares (an empty bin counts as 0.0001); of
+  the finish reasons, over their categories;
 - the error rate and the refusal rate (finish reason `content_filter` / `refusal`, or a
   guardrail or content-policy refusal), in percentage points;
 - cost per request and per session (`x-gateway-session-id`), as a relative change.
@@ -19,7 +20,7 @@ from __future__ import annotations
 import bisect
 import math
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence, Set
 from dataclasses import dataclass
 from typing import Any
 
@@ -56,7 +57,12 @@ def psi(baseline: Sequence[float], window: Sequence[float]) -> float | None:
         return None
     ordered = sorted(baseline)
     edges = sorted({ordered[len(ordered) * i // BINS] for i in range(1, BINS)})
-    return _psi(_shares(ordered, edges), _shares(window, edges))
+    # An edge holding at least a decile of the baseline by itself (a fixed prompt's token
+    # count, a `max_tokens` cap) is a bin of its own: else the values above it share its bin,
+    # and a baseline all at one value could never see the window move up.
+    held = Counter(ordered)
+    points = {edge for edge in edges if held[edge] * BINS >= len(ordered)}
+    return _psi(_shares(ordered, edges, points), _shares(window, edges, points))
 
 
 def category_psi(baseline: Sequence[str], window: Sequence[str]) -> float | None:
@@ -67,11 +73,15 @@ def category_psi(baseline: Sequence[str], window: Sequence[str]) -> float | None
     return _psi([old[n] / len(baseline) for n in names], [new[n] / len(window) for n in names])
 
 
-def _shares(values: Iterable[float], edges: list[float]) -> list[float]:
-    counts = [0] * (len(edges) + 1)
+def _shares(values: Iterable[float], edges: list[float], points: Set[float]) -> list[float]:
+    """Each bin's share of `values`: between the edges (an edge's value counting with the bin
+    above it), then one bin per edge in `points` for the values equal to it."""
+    point_bins = {edge: len(edges) + 1 + i for i, edge in enumerate(sorted(points))}
+    counts = [0] * (len(edges) + 1 + len(points))
     total = 0
     for value in values:
-        counts[bisect.bisect_right(edges, value)] += 1
+        point = point_bins.get(value)
+        counts[bisect.bisect_right(edges, value) if point is None else point] += 1
         total += 1
     return [count / total for count in counts]
 

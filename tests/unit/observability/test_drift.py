@@ -90,3 +90,15 @@ def test_psi_needs_enough_values() -> None:
     assert psi([float(i) for i in range(100)], [float(i) for i in range(100)]) == 0.0
     shifted = category_psi(["a"] * 30, ["a"] * 15 + ["b"] * 15)
     assert shifted is not None and shifted > 0.2
+
+
+def test_a_baseline_at_one_value_still_sees_the_window_move_up() -> None:
+    # A fixed prompt: every baseline request has 10 prompt tokens. Its deciles are all 10, and
+    # a window at 1,000 tokens fell in the same bin as the baseline (PSI 0).
+    assert (psi([10.0] * 40, [1000.0] * 40) or 0.0) > 0.2
+    assert (psi([10.0] * 40, [1.0] * 40) or 0.0) > 0.2
+    assert psi([10.0] * 40, [10.0] * 40) == 0.0
+    # Mostly at a cap (max_tokens), a few below: a window past the cap moves too.
+    capped = [256.0] * 36 + [float(i) for i in range(4)]
+    assert (psi(capped, [512.0] * 40) or 0.0) > 0.2
+    assert psi(capped, capped) == 0.0
