@@ -37,14 +37,26 @@ async def attribute(ctx: RequestContext, services: Services) -> None:
     metadata = body.get("metadata")
     if metadata is not None or "user" in body:  # else no end user is named (most requests)
         ctx.user = end_user(body)
-    header = ctx.headers.get(TAGS_HEADER)
+    header = header_text(ctx.headers.get(TAGS_HEADER))
     if ctx.endpoint.wire != "openai":
         metadata = None
     if header or isinstance(metadata, dict):
         ctx.tags = request_tags(header, metadata if isinstance(metadata, dict) else {})
-    session = ctx.headers.get(SESSION_HEADER)
+    session = header_text(ctx.headers.get(SESSION_HEADER))
     if session:
         ctx.session_id = _bounded(session.strip(), MAX_VALUE, SESSION_HEADER)
+
+
+def header_text(value: str | None) -> str | None:
+    """A header the application writes (tags, session, prompt) as the text it meant: header bytes
+    arrive as latin-1, and non-ASCII names are sent as UTF-8 (`feature=café` would else be
+    recorded and labelled `cafÃ©`); bytes that are not UTF-8 stay as they came."""
+    if value is None or value.isascii():
+        return value
+    try:
+        return value.encode("latin-1").decode("utf-8")
+    except (UnicodeEncodeError, UnicodeDecodeError):
+        return value
 
 
 def end_user(body: Mapping[str, Any]) -> str | None:

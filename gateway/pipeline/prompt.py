@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from gateway.pipeline.attribution import header_text
 from gateway.pipeline.context import RequestContext
 from gateway.pipeline.services import Services
 from gateway.prompts.apply import PromptUse, apply
@@ -17,7 +18,7 @@ async def use_prompt(ctx: RequestContext, services: Services) -> None:
     assert ctx.body is not None and ctx.key is not None
     # A legacy completion's `prompt` is the text to complete, never a registry reference.
     named_in = {} if ctx.endpoint.kind == "completions" else ctx.body
-    ref = requested(named_in, ctx.headers.get(HEADER))
+    ref = requested(named_in, header_text(ctx.headers.get(HEADER)))
     if ref is None or _hosted_by_openai(ctx, ref.id):
         return
     sticky = f"user:{ctx.user}" if ctx.user else f"key:{ctx.key.id}"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from gateway.errors import InvalidRequest
-from gateway.pipeline.attribution import MAX_TAGS, end_user, request_tags
+from gateway.pipeline.attribution import MAX_TAGS, end_user, header_text, request_tags
 
 
 def test_end_user_from_openai_or_anthropic_fields() -> None:
@@ -40,3 +40,12 @@ def test_a_metadata_value_openai_accepts_is_never_refused() -> None:
         request_tags(None, {"note": value + "v"})
     with pytest.raises(InvalidRequest):  # the header keeps its own bound
         request_tags("note=" + "v" * 257, {"note": "short"})
+
+
+def test_utf8_header_values_are_read_as_the_text_sent() -> None:
+    # Header bytes arrive decoded as latin-1: `feature=café` sent as UTF-8 would be recorded,
+    # grouped and labelled as `cafÃ©`.
+    sent = "feature=café,env=日本"
+    assert header_text(sent.encode().decode("latin-1")) == sent
+    assert header_text("plain") == "plain" and header_text(None) is None
+    assert header_text("caf\xe9") == "caf\xe9"  # latin-1 bytes that are no UTF-8 stay
