@@ -116,7 +116,7 @@ def promote(prompt: Prompt, args: argparse.Namespace) -> int:
         data = read_report(Path(args.report))
         if not isinstance(data, dict):
             raise UsageError(f"the report {args.report} is not a replay report (a JSON object)")
-        gate, passed = gate_of(data, prompt.id, args.version)
+        gate, passed = gate_of(data, prompt.id, args.version, prompt.versions[args.version].hash)
         scores, report = scores_of(data), str(args.report)
     elif not args.force:
         raise UsageError("promote needs --report (a `gateway replay --prompt` report) or --force")

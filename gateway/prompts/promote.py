@@ -50,9 +50,11 @@ class Evaluation:
     scores: dict[str, float] = field(default_factory=dict)
 
 
-def gate_of(report: dict[str, Any], prompt_id: str, version: int) -> tuple[str | None, bool]:
-    """(the gate expression, whether it passed) of a replay report for this prompt version; a
-    report without a gate has not passed."""
+def gate_of(
+    report: dict[str, Any], prompt_id: str, version: int, content_hash: str | None = None
+) -> tuple[str | None, bool]:
+    """(the gate expression, whether it passed) of a replay report for this prompt version
+    (whose content hash is `content_hash`); a report without a gate has not passed."""
     about = report.get("prompt")
     if not isinstance(about, dict):
         # A `--model` replay compared models: its gate says nothing about any prompt version.
@@ -64,6 +66,13 @@ def gate_of(report: dict[str, Any], prompt_id: str, version: int) -> tuple[str |
         raise PromotionError(
             f"the report evaluated prompt '{about.get('id')}' version {about.get('candidate')}, "
             f"not '{prompt_id}' version {version}"
+        )
+    evaluated = about.get("hash")
+    if isinstance(evaluated, str) and content_hash is not None and evaluated != content_hash:
+        # A version no request has used may still be edited: the report judged other content.
+        raise PromotionError(
+            f"prompt '{prompt_id}' version {version} changed since the report evaluated it "
+            f"(hash {evaluated}, now {content_hash}): replay it again"
         )
     gate = report.get("gate")
     if not isinstance(gate, dict):

@@ -182,6 +182,14 @@ def _prompt(args: argparse.Namespace) -> tuple[str, int] | None:
     return None if args.prompt is None else (args.prompt, args.candidate)
 
 
+def _candidate_hash(config: GatewayConfig | None, prompt: tuple[str, int]) -> str | None:
+    """The content hash of the candidate the config's registry holds (what the report
+    evaluated, and `gateway prompts promote` checks), or None when unknown."""
+    found = config.prompts.get(prompt[0]) if config is not None else None
+    version = found.versions.get(prompt[1]) if found is not None else None
+    return version.hash if version is not None else None
+
+
 def _check_candidate(config: GatewayConfig, prompt: tuple[str, int]) -> None:
     found = config.prompts.get(prompt[0])
     if found is None or prompt[1] not in found.versions:
@@ -293,7 +301,11 @@ def run(args: argparse.Namespace) -> int:
         },
     }
     if args.prompt is not None:
-        meta["prompt"] = {"id": args.prompt, "candidate": args.candidate}
+        meta["prompt"] = {
+            "id": args.prompt,
+            "candidate": args.candidate,
+            "hash": _candidate_hash(config, (args.prompt, args.candidate)),
+        }
     report = build_report(meta, summary, rows)
     passed = True
     if gate is not None:

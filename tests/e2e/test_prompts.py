@@ -283,7 +283,9 @@ def test_promotion_loop(replicas: list[Proc], root: Path) -> None:
     )
     assert passing.returncode == 0, passing.stdout + passing.stderr
     report = json.loads((root / "pass.json").read_text())
-    assert report["prompt"] == {"id": "support-bot", "candidate": 2}
+    shown = json.loads(gateway("prompts", "--config", str(config), "show", "support-bot").stdout)
+    candidate_hash = next(v["hash"] for v in shown["detail"] if v["version"] == 2)
+    assert report["prompt"] == {"id": "support-bot", "candidate": 2, "hash": candidate_hash}
     assert report["summary"]["count"] >= 3
 
     promote = ["prompts", "--config", str(config), "promote", "support-bot", "2"]

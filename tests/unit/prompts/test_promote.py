@@ -102,6 +102,29 @@ def test_a_model_replay_report_promotes_no_prompt_version(
         gate_of({"gate": {"expression": "x", "passed": True}}, "bot", 2)
 
 
+def test_a_report_on_other_content_of_the_version_is_a_usage_error(
+    prompts: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Version 2 is unused, so it may be edited after the replay judged it: the report then
+    # vouches for text that is no longer the version's.
+    stale = report(tmp_path, True)
+    data = json.loads(stale.read_text())
+    data["prompt"]["hash"] = "0123456789abcdef"
+    stale.write_text(json.dumps(data))
+    assert promote(prompts, "2", "--report", str(stale)) == 2
+    assert "changed since the report evaluated it" in capsys.readouterr().err
+    assert (prompts / "bot.toml").read_text() == FILE
+    current = json.loads(main_show(prompts, capsys))["detail"][1]["hash"]
+    data["prompt"]["hash"] = current
+    stale.write_text(json.dumps(data))
+    assert promote(prompts, "2", "--report", str(stale)) == 0
+
+
+def main_show(prompts: Path, capsys: pytest.CaptureFixture[str]) -> str:
+    assert main(["prompts", "--dir", str(prompts), "show", "bot"]) == 0
+    return capsys.readouterr().out
+
+
 def test_a_report_that_is_not_a_json_object_is_a_usage_error(
     prompts: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
