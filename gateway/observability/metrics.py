@@ -52,8 +52,7 @@ UNKNOWN = "_unknown"
 _INF = math.inf
 NONE = "none"
 OTHER = "other"
-# The error of an attempt cancelled because its client went away (the upstream did not fail).
-CLIENT_CLOSED = "client_closed"
+CLIENT_CLOSED = "client_closed"  # an attempt cancelled as its client left: no upstream failure
 # Session ids remembered per process to count each once (least recently seen forgotten first).
 SESSIONS_REMEMBERED = 100_000
 
