@@ -112,16 +112,32 @@ def promote(prompt: Prompt, args: argparse.Namespace) -> int:
     text = read_config_file(prompt.file).decode()
     previous = current_version(text, args.alias)
     gate, passed, scores, report = None, False, {}, ""
+    audit = AuditLog(audit_path(args))
+    who = f"cli:{getpass.getuser()}"
     if args.report:
         data = read_report(Path(args.report))
         if not isinstance(data, dict):
             raise UsageError(f"the report {args.report} is not a replay report (a JSON object)")
-        gate, passed = gate_of(data, prompt.id, args.version, prompt.versions[args.version].hash)
+        try:
+            gate, passed = gate_of(
+                data, prompt.id, args.version, prompt.versions[args.version].hash
+            )
+        except PromotionError as exc:  # a refusal too: the trail says why
+            audit.write(
+                who,
+                "prompt_promote",
+                result="refused",
+                target=prompt.id,
+                version=args.version,
+                alias=args.alias,
+                previous=previous,
+                report=str(args.report),
+                problem=str(exc),
+            )
+            raise
         scores, report = scores_of(data), str(args.report)
     elif not args.force:
         raise UsageError("promote needs --report (a `gateway replay --prompt` report) or --force")
-    audit = AuditLog(audit_path(args))
-    who = f"cli:{getpass.getuser()}"
     details = {
         "target": prompt.id,
         "version": args.version,

@@ -98,6 +98,11 @@ def test_a_model_replay_report_promotes_no_prompt_version(
     assert promote(prompts, "2", "--report", str(model_report)) == 2
     assert "evaluated no prompt version" in capsys.readouterr().err
     assert (prompts / "bot.toml").read_text() == FILE
+    # A refused promotion, so the audit trail says so, and why.
+    (line,) = (tmp_path / "logs" / "audit.jsonl").read_text().splitlines()
+    entry = json.loads(line)
+    assert (entry["action"], entry["result"], entry["version"]) == ("prompt_promote", "refused", 2)
+    assert "evaluated no prompt version" in entry["problem"]
     with pytest.raises(PromotionError):
         gate_of({"gate": {"expression": "x", "passed": True}}, "bot", 2)
 
