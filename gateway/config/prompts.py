@@ -124,6 +124,17 @@ def _declared(raw_versions: list[Any]) -> set[int]:
     return {number for number in numbers if number is not None}
 
 
+# Fields a version's params cannot set: how the answer travels (`stream` made every JSON request
+# a stream the gateway could not read: 502), the conversation itself, and the prompt reference.
+REQUEST_OWN = ("stream", "stream_options", "messages", "input", "prompt")
+
+
+def _not_a_param(name: str) -> str | None:
+    if name in REQUEST_OWN:
+        return f"'{name}' is the request's own: a prompt version cannot set it"
+    return None
+
+
 def _version(
     doc: Doc, i: int, raw: Any, prompt_id: str, used: UsedVersions
 ) -> PromptVersion | None:
@@ -144,7 +155,7 @@ def _version(
     if not isinstance(params, dict):
         doc.report(path + ("params",), f"versions[{i}].params: expected table")
         params = {}
-    unsendable = [(name, _not_json(value)) for name, value in params.items()]
+    unsendable = [(name, _not_json(value) or _not_a_param(name)) for name, value in params.items()]
     for name, problem in unsendable:
         if problem is not None:  # it goes into request bodies as it is
             doc.report(path + ("params", name), f"versions[{i}].params.{name}: {problem}")

@@ -90,6 +90,11 @@ def test_a_file_where_the_directory_should_be_is_a_problem(tmp_path: Path) -> No
         (("temperature = 0.2", "temperature = inf"), [5], "params.temperature: inf and nan"),
         (("temperature = 0.2", "seed = 99999999999999999999"), [5], "beyond 64 bits"),
         (("temperature = 0.2", "stop = [2024-05-01]"), [5], "date/time is not a JSON value"),
+        # Nor what the request owns: `stream` made every JSON request a stream (502).
+        (("temperature = 0.2", "stream = true"), [5], "params.stream: 'stream' is the request's"),
+        (("temperature = 0.2", "stream_options = {}"), [5], "'stream_options' is the request's"),
+        (("temperature = 0.2", "messages = []"), [5], "'messages' is the request's own"),
+        (("temperature = 0.2", "prompt = 'x'"), [5], "'prompt' is the request's own"),
     ],
 )
 def test_problems_name_file_and_line(
