@@ -53,8 +53,18 @@ class ClientDisconnected(Exception):
     """The client closed the connection before its request body was complete."""
 
 
+# Comma-separated lists: several lines of one are one list (RFC 9110, 5.3), not the last line.
+LIST_HEADERS = frozenset({"x-gateway-tags"})
+
+
 def request_headers(scope: Scope) -> dict[str, str]:
-    return {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
+    raw = scope["headers"]
+    headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in raw}
+    if len(headers) < len(raw):  # a name sent on several lines (rare): join the lists
+        for name in LIST_HEADERS & headers.keys():
+            lines = [v.decode("latin-1") for k, v in raw if k.decode("latin-1") == name]
+            headers[name] = ",".join(lines)
+    return headers
 
 
 async def read_body(

@@ -36,3 +36,28 @@ async def test_utf8_tags_and_session_are_recorded_as_sent(tmp_path: Path) -> Non
     (record,) = sink.records
     assert record["tags"] == {"feature": "café", "env": "日本"}
     assert record["session_id"] == "sé"
+
+
+async def test_tags_sent_on_several_header_lines_are_all_kept(tmp_path: Path) -> None:
+    # A list header on several lines is one list (proxies and clients split them).
+    (tmp_path / "config.toml").write_text(MOCK_MODEL + key_table("k"))
+    sink = MemorySink()
+    app = create_app(
+        load_config(tmp_path / "config.toml", env={}), recorder=sink, watch_config=False
+    )
+    headers = [
+        ("authorization", f"Bearer {DEMO_KEY}"),
+        ("x-gateway-tags", "feature=search"),
+        ("x-gateway-tags", "env=prod"),
+    ]
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://gw"
+    ) as client:
+        await client.post(
+            "/v1/chat/completions",
+            json={"model": "m", "messages": [{"role": "user", "content": "hi"}]},
+            headers=headers,
+        )
+        await client.get("/metrics")
+    (record,) = sink.records
+    assert record["tags"] == {"feature": "search", "env": "prod"}
