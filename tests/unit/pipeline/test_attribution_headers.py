@@ -19,9 +19,9 @@ async def test_utf8_tags_and_session_are_recorded_as_sent(tmp_path: Path) -> Non
         load_config(tmp_path / "config.toml", env={}), recorder=sink, watch_config=False
     )
     headers = {
-        "authorization": f"Bearer {DEMO_KEY}".encode(),
-        "x-gateway-tags": "feature=café,env=日本".encode(),
-        "x-gateway-session-id": "sé".encode(),
+        b"authorization": f"Bearer {DEMO_KEY}".encode(),
+        b"x-gateway-tags": "feature=café,env=日本".encode(),
+        b"x-gateway-session-id": "sé".encode(),
     }
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app), base_url="http://gw"
