@@ -28,6 +28,36 @@ def _content_slots(message: object, key: str = "content") -> Iterator[Slot]:
                 yield from _content_slots(part)
 
 
+def _call_slots(message: object) -> Iterator[Slot]:
+    """The tool calls of a message: a chat message's `tool_calls[].function.arguments` (and
+    legacy `function_call`), the strings of an Anthropic `tool_use` block's `input`, a Responses
+    API `function_call` item's `arguments`."""
+    if not isinstance(message, dict):
+        return
+    if message.get("type") == "function_call" and isinstance(message.get("arguments"), str):
+        yield message, "arguments"
+    calls = message.get("tool_calls")
+    functions = (
+        [c.get("function") for c in calls if isinstance(c, dict)] if isinstance(calls, list) else []
+    )
+    functions.append(message.get("function_call"))
+    for function in functions:
+        if isinstance(function, dict) and isinstance(function.get("arguments"), str):
+            yield function, "arguments"
+    content = message.get("content")
+    for block in content if isinstance(content, list) else ():
+        if isinstance(block, dict) and block.get("type") == "tool_use":
+            yield from string_slots(block.get("input"))
+
+
+def message_groups(message: object) -> list[list[Slot]]:
+    """A message's groups: its content parts as one text (read as the model reads them), then
+    each tool-call string on its own (a separate field: no value runs from one into another)."""
+    groups = [list(_content_slots(message))]
+    groups += [[slot] for slot in _call_slots(message)]
+    return [group for group in groups if group]
+
+
 def _response_input_groups(body: dict[str, Any]) -> list[list[Slot]]:
     """Responses API: `instructions`, `input` (a string, or message items and tool outputs),
     each item a group."""
@@ -43,7 +73,7 @@ def _response_input_groups(body: dict[str, Any]) -> list[list[Slot]]:
         if item.get("type") == "function_call_output" and isinstance(item.get("output"), str):
             groups.append([(item, "output")])
         else:
-            groups.append(list(_content_slots(item)))
+            groups += message_groups(item)
     return [group for group in groups if group]
 
 
@@ -63,35 +93,31 @@ def input_groups(body: dict[str, Any], kind: str) -> list[list[Slot]]:
             return [[(value, i)] for i, item in enumerate(value) if isinstance(item, str)]
         return []
     groups = [list(_content_slots(body, "system"))]
-    groups += [list(_content_slots(message)) for message in body.get("messages") or ()]
+    for message in body.get("messages") or ():
+        groups += message_groups(message)
     return [group for group in groups if group]
 
 
 def output_groups(data: object, wire: str) -> list[list[Slot]]:
     """The answer's text by message: each OpenAI `choices[].message.content` (a legacy
     completion's `choices[].text`), all of Anthropic's `content[].text` blocks as one, each
-    Responses API `output[]` message."""
+    Responses API `output[]` message; each tool call's arguments on their own."""
     if not isinstance(data, dict):
         return []
     if data.get("object") == "response":
-        messages = [
-            list(_content_slots(item))
+        return [
+            group
             for item in data.get("output") or ()
-            if isinstance(item, dict) and item.get("type") == "message"
+            if isinstance(item, dict) and item.get("type") in ("message", "function_call")
+            for group in message_groups(item)
         ]
-        return [group for group in messages if group]
     if wire == "anthropic":
-        blocks = [
-            (b, "text")
-            for b in data.get("content") or ()
-            if isinstance(b, dict) and isinstance(b.get("text"), str)
-        ]
-        return [blocks] if blocks else []
+        return message_groups(data)
     groups: list[list[Slot]] = []
     for choice in data.get("choices") or ():
         message = choice.get("message") if isinstance(choice, dict) else None
-        if isinstance(message, dict) and isinstance(message.get("content"), str):
-            groups.append([(message, "content")])
+        if isinstance(message, dict):
+            groups += message_groups(message)
         elif isinstance(choice, dict) and isinstance(choice.get("text"), str):
             groups.append([(choice, "text")])
     return groups

@@ -18,7 +18,7 @@ from gateway.sse import SSEDecoder
 from tests.unit.guardrails.test_stream import Passthrough
 
 
-def test_input_slots_cover_instructions_messages_and_tool_outputs() -> None:
+def test_input_slots_cover_instructions_messages_tool_calls_and_tool_outputs() -> None:
     body: dict[str, Any] = {
         "instructions": "sys",
         "input": [
@@ -33,16 +33,23 @@ def test_input_slots_cover_instructions_messages_and_tool_outputs() -> None:
         ],
     }
     groups = input_groups(body, "responses")
-    assert [[c[k] for c, k in g] for g in groups] == [["sys"], ["plain"], ["part"], ["result"]]
+    assert [[c[k] for c, k in g] for g in groups] == [
+        ["sys"],
+        ["plain"],
+        ["part"],
+        ["{}"],
+        ["result"],
+    ]
     assert [c[k] for g in input_groups({"input": "just text"}, "responses") for c, k in g] == [
         "just text"
     ]
 
 
-def test_output_slots_are_the_output_text_parts() -> None:
+def test_output_slots_are_the_output_text_parts_and_function_call_arguments() -> None:
     response = response_object({}, "resp_1", "m", [message_item("msg_1", "answer")], None)
     response["output"].append({"type": "function_call", "arguments": "{}"})
-    assert [c[k] for g in output_groups(response, "openai") for c, k in g] == ["answer"]
+    response["output"].append({"type": "reasoning", "summary": []})
+    assert [c[k] for g in output_groups(response, "openai") for c, k in g] == ["answer", "{}"]
 
 
 @pytest.fixture
