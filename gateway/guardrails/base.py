@@ -8,7 +8,7 @@ detector, decides what to do with the findings (the policy's `action`).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -107,10 +107,18 @@ class Placeholders:
         self.by_placeholder[token] = value
         return token
 
-    def restore(self, text: str) -> str:
+    def restore(self, text: str, encode: Callable[[str], str] | None = None) -> str:
+        """`text` with its placeholders replaced by their values (each through `encode`)."""
         if "<" not in text or not self.by_placeholder:
             return text
-        return PLACEHOLDER.sub(lambda m: self.by_placeholder.get(m.group(0), m.group(0)), text)
+
+        def value(match: re.Match[str]) -> str:
+            found = self.by_placeholder.get(match.group(0))
+            if found is None:
+                return match.group(0)
+            return found if encode is None else encode(found)
+
+        return PLACEHOLDER.sub(value, text)
 
 
 PLACEHOLDER = re.compile(r"<[A-Z][A-Z0-9_]*_\d+>")

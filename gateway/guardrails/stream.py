@@ -1,5 +1,5 @@
-"""Guardrails on a streamed answer: a sliding window per choice (OpenAI) or content block
-(Anthropic).
+"""Guardrails on a streamed answer: a sliding window per choice (OpenAI), content block
+(Anthropic) or output item (Responses API), and one per streamed tool call's arguments.
 
 Each text delta goes into its window; the window scans what it holds and releases everything
 except the tail that could still grow into a finding (`GuardrailSet.hold`: a partial email, a
@@ -7,99 +7,26 @@ phone number still being written, a placeholder cut in half). Findings are acted
 released, so an entity split across chunks is caught and the client still gets text as soon as
 it is safe. A `block` raises ContentBlocked, which the responder turns into a well-formed last
 error event. `GuardedConverter` wraps the adapter's StreamConverter and rewrites its output.
+Tool-call arguments (OpenAI `tool_calls[].function.arguments`, Anthropic `input_json_delta`,
+Responses `function_call_arguments.delta`) go through windows of their own: scanned like text,
+and `restore` placeholders put back (JSON-escaped) even when cut across events.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import orjson
 
-from gateway.errors import ContentBlocked
-from gateway.guardrails.base import Finding, Placeholders
-from gateway.guardrails.compiled import Decision, Guard, GuardrailSet, decide
+from gateway.guardrails.base import Placeholders
+from gateway.guardrails.compiled import GuardrailSet
+from gateway.guardrails.window import Recorder, TextWindow
 from gateway.providers import StreamConverter, Usage
 from gateway.sse import SSEDecoder, encode_event
 
-# Released text kept as left context for the next scan (context words, word boundaries).
-CONTEXT_CHARS = 48
-
-Recorder = Callable[[Decision], None]
-
-
-class TextWindow:
-    """One growing text: push deltas, get back what may be released (rewritten as needed)."""
-
-    def __init__(
-        self, guards: GuardrailSet, placeholders: Placeholders | None, record: Recorder
-    ) -> None:
-        self._guards = guards
-        self._placeholders = placeholders
-        self._restoring = placeholders is not None and bool(placeholders.by_placeholder)
-        self._record = record
-        self.buffer = ""
-        self._context = ""
-
-    def push(self, text: str) -> str:
-        self.buffer += text
-        return self._release(final=False)
-
-    def flush(self) -> str:
-        return self._release(final=True)
-
-    def _release(self, final: bool) -> str:
-        buffer = self.buffer
-        if not buffer:
-            return ""
-        cut = len(buffer) if final else len(buffer) - self._guards.hold(buffer, self._restoring)
-        if cut <= 0:
-            return ""
-        base = len(self._context)
-        scanned = self._context + buffer
-        results: list[tuple[Guard, list[Finding]]] = []
-        for guard in self._guards.output:
-            if guard.detector is None:
-                continue
-            findings = [f for f in guard.check(scanned) if f.end > base or f.end == f.start]
-            results.append((guard, findings))
-            for f in findings:
-                # Never release half of a finding: stop before it and wait for the rest.
-                if base <= f.start < base + cut < f.end:
-                    cut = f.start - base
-        if cut <= 0 and not final:
-            # Blocks do not wait for the entity to be complete.
-            self._act(scanned[:base], results, only_blocks=True)
-            return ""
-        limit = base + cut
-        inside = [
-            (g, [_clip(f, base) for f in fs if f.end <= limit or f.end == f.start])
-            for g, fs in results
-        ]
-        released = self._act(scanned[:limit], inside, only_blocks=False)[base:]
-        self._context = (self._context + buffer[:cut])[-CONTEXT_CHARS:]
-        self.buffer = buffer[cut:]
-        if self._restoring and self._placeholders is not None:
-            released = self._placeholders.restore(released)
-        return released
-
-    def _act(self, text: str, results: list[tuple[Guard, list[Finding]]], only_blocks: bool) -> str:
-        if only_blocks:
-            results = [(g, fs) for g, fs in results if g.action == "block" and fs]
-        decision = decide(text, results, self._placeholders)
-        if decision.hits:
-            self._record(decision)
-        if decision.blocked is not None:
-            raise ContentBlocked(
-                f"the answer was stopped by the guardrail '{decision.blocked.name}'"
-            )
-        return decision.text
-
-
-def _clip(finding: Finding, base: int) -> Finding:
-    if finding.start >= base or finding.end == finding.start:
-        return finding
-    return Finding(finding.entity, base, finding.end, finding.score)
+# A window's key: (choice / block / item index, TEXT or the tool call's index).
+Key = tuple[int, int]
+TEXT = -1
 
 
 class GuardedConverter:
@@ -117,7 +44,7 @@ class GuardedConverter:
         self._inner = inner
         self._wire = wire
         self._guards, self._placeholders, self._record = guards, placeholders, record
-        self._windows: dict[int, TextWindow] = {}
+        self._windows: dict[Key, TextWindow] = {}
         self._decoder = SSEDecoder()
         self._template: dict[str, Any] | None = None
         # Ending events kept back until `finish`: a remote check of the whole answer may still
@@ -125,8 +52,10 @@ class GuardedConverter:
         self._defer_end = defer_end
         self._deferred: list[bytes] = []
         self.released: list[str] = []
-        # Responses API: the text sent so far per output item.
+        # Responses API: the text (or arguments) sent so far per output item, and its last
+        # delta event (the model of the events that release held text).
         self._sent: dict[int, str] = {}
+        self._last: dict[int, dict[str, Any]] = {}
 
     @property
     def inner(self) -> StreamConverter:
@@ -169,7 +98,7 @@ class GuardedConverter:
 
     def finish(self) -> list[bytes]:
         out = self.rewrite(self._inner.finish())
-        out.extend(self._flush_all())
+        out.extend(self._flush(None))
         out.extend(self._deferred)
         self._deferred = []
         return out
@@ -177,19 +106,25 @@ class GuardedConverter:
     def full_text(self) -> str:
         return "".join(self.released)
 
-    # -- OpenAI chat chunks -----------------------------------------------------------------
-
-    def _window(self, index: int) -> TextWindow:
-        window = self._windows.get(index)
+    def _window(self, key: Key) -> TextWindow:
+        window = self._windows.get(key)
         if window is None:
-            window = self._windows[index] = TextWindow(
-                self._guards, self._placeholders, self._record
+            window = self._windows[key] = TextWindow(
+                self._guards, self._placeholders, self._record, json_string=key[1] != TEXT
             )
         return window
 
+    def _push(self, key: Key, delta: str) -> str:
+        released = self._window(key).push(delta)
+        if key[1] == TEXT:
+            self._note(released)
+        return released
+
+    # -- OpenAI chat chunks -----------------------------------------------------------------
+
     def _openai(self, data: bytes, raw: bytes, out: list[bytes]) -> None:
         if data == b"[DONE]":
-            out.extend(self._flush_all())
+            out.extend(self._flush(None))
             self._end(raw, out)
             return
         try:
@@ -199,7 +134,7 @@ class GuardedConverter:
             return
         choices = parsed.get("choices") if isinstance(parsed, dict) else None
         if not isinstance(choices, list) or not choices:
-            out.extend(self._flush_all())
+            out.extend(self._flush(None))
             out.append(raw)
             return
         changed = False
@@ -210,33 +145,55 @@ class GuardedConverter:
                 continue
             index = choice.get("index", 0)
             delta = choice.get("delta")
-            content = delta.get("content") if isinstance(delta, dict) else None
+            if not isinstance(delta, dict):
+                delta = {}
+            ends = choice.get("finish_reason") is not None
+            changed = self._openai_calls(index, delta, ends) or changed
+            content = delta.get("content")
             if isinstance(content, str):
                 self._template = parsed
-                extra = {k for k, v in delta.items() if k != "content" and v is not None}  # type: ignore[union-attr]
-                ends = choice.get("finish_reason") is not None or "tool_calls" in extra
-                released = self._window(index).push(content)
-                if ends:
-                    released += self._window(index).flush()
+                extra = {k for k, v in delta.items() if k != "content" and v is not None}
+                released = self._push((index, TEXT), content)
+                if ends or "tool_calls" in extra:
+                    released += self._flush_one((index, TEXT))
                 if released != content:
-                    delta["content"] = released  # type: ignore[index]
+                    delta["content"] = released
                     changed = True
-                self._note(released)
                 keep = keep or bool(released) or ends or bool(extra)
             else:
-                pending = self._window(index).flush() if index in self._windows else ""
-                if pending:
-                    out.append(self._openai_text(index, pending))
+                text = self._flush_one((index, TEXT))
+                if text:
+                    out.append(self._openai_event(index, {"content": text}))
                 keep = True
+            if ends:  # what the other tool calls of the choice still hold goes first
+                out.extend(self._flush(index))
         if not keep:
             return
         out.append(encode_event(orjson.dumps(parsed)) if changed else raw)
 
-    def _openai_text(self, index: int, text: str) -> bytes:
-        self._note(text)
+    def _openai_calls(self, index: int, delta: dict[str, Any], final: bool) -> bool:
+        """Each streamed tool call's arguments through its window (all of it when the choice
+        ends here); True when any changed."""
+        calls = delta.get("tool_calls")
+        changed = False
+        for call in calls if isinstance(calls, list) else ():
+            function = call.get("function") if isinstance(call, dict) else None
+            arguments = function.get("arguments") if isinstance(function, dict) else None
+            if isinstance(arguments, str):
+                assert isinstance(call, dict) and isinstance(function, dict)
+                key = (index, call.get("index", 0))
+                released = self._push(key, arguments)
+                if final:
+                    released += self._flush_one(key)
+                if released != arguments:
+                    function["arguments"] = released
+                    changed = True
+        return changed
+
+    def _openai_event(self, index: int, delta: dict[str, Any]) -> bytes:
         template = self._template or {}
         event = {k: v for k, v in template.items() if k not in ("choices", "usage")}
-        event["choices"] = [{"index": index, "delta": {"content": text}, "finish_reason": None}]
+        event["choices"] = [{"index": index, "delta": delta, "finish_reason": None}]
         return encode_event(orjson.dumps(event))
 
     # -- Anthropic message events -----------------------------------------------------------
@@ -245,61 +202,58 @@ class GuardedConverter:
         if name == "content_block_delta":
             parsed = orjson.loads(data)
             delta = parsed.get("delta") or {}
-            if delta.get("type") == "text_delta" and isinstance(delta.get("text"), str):
-                released = self._window(parsed.get("index", 0)).push(delta["text"])
-                self._note(released)
+            field = _ANTHROPIC_FIELDS.get(str(delta.get("type")))
+            if field is not None and isinstance(delta.get(field), str):
+                key = (parsed.get("index", 0), TEXT if field == "text" else 0)
+                released = self._push(key, delta[field])
                 if released:
-                    delta["text"] = released
+                    delta[field] = released
                     out.append(encode_event(orjson.dumps(parsed), name))
                 return
         elif name == "content_block_stop":
             index = orjson.loads(data).get("index", 0)
-            if index in self._windows:
-                pending = self._windows[index].flush()
-                if pending:
-                    out.append(self._anthropic_text(index, pending))
+            out.extend(self._flush(index))
         elif name in ("message_delta", "message_stop"):
-            out.extend(self._flush_all())
+            out.extend(self._flush(None))
             if name == "message_stop":
                 self._end(raw, out)
                 return
         out.append(raw)
 
-    def _anthropic_text(self, index: int, text: str) -> bytes:
-        self._note(text)
-        event = {
-            "type": "content_block_delta",
-            "index": index,
-            "delta": {"type": "text_delta", "text": text},
-        }
+    def _anthropic_event(self, key: Key, text: str) -> bytes:
+        delta = (
+            {"type": "text_delta", "text": text}
+            if key[1] == TEXT
+            else {"type": "input_json_delta", "partial_json": text}
+        )
+        event = {"type": "content_block_delta", "index": key[0], "delta": delta}
         return encode_event(orjson.dumps(event), "content_block_delta")
 
     # -- Responses API events ---------------------------------------------------------------
 
     def _responses(self, data: bytes, raw: bytes, out: list[bytes]) -> None:
-        """Text deltas go through a window per output item; the events that repeat the whole
-        text (`.done`, `response.completed`) get the text the client was actually sent."""
+        """Text and argument deltas go through a window per output item; the events that repeat
+        the whole text (`.done`, `response.completed`) get what the client was actually sent."""
         parsed = orjson.loads(data)
         kind = parsed.get("type")
         index = parsed.get("output_index", 0)
-        if kind == "response.output_text.delta" and isinstance(parsed.get("delta"), str):
-            self._template = parsed
-            released = self._window(index).push(parsed["delta"])
+        if kind in _RESPONSES_DELTAS and isinstance(parsed.get("delta"), str):
+            self._last[index] = parsed
+            released = self._push((index, _RESPONSES_DELTAS[kind]), parsed["delta"])
             if released:
-                parsed["delta"] = released
                 out.append(self._responses_delta(parsed, released))
             return
-        if kind == "response.output_text.done":
-            pending = self._window(index).flush()
-            if pending:
-                out.append(self._responses_delta({**parsed, "type": "x"}, pending))
-            parsed["text"] = self._sent.get(index, "")
+        if kind in ("response.output_text.done", "response.function_call_arguments.done"):
+            out.extend(self._flush(index))
+            parsed["text" if kind == "response.output_text.done" else "arguments"] = self._sent.get(
+                index, ""
+            )
         elif kind == "response.content_part.done":
             _set_text(parsed.get("part"), self._sent.get(index, ""))
         elif kind == "response.output_item.done":
             _set_item_text(parsed.get("item"), self._sent.get(index))
         elif kind in ("response.completed", "response.incomplete", "response.failed"):
-            out.extend(self._flush_all())
+            out.extend(self._flush(None))
             response = parsed.get("response") or {}
             for position, item in enumerate(response.get("output") or ()):
                 _set_item_text(item, self._sent.get(position))
@@ -311,34 +265,46 @@ class GuardedConverter:
         out.append(encode_event(orjson.dumps(parsed), kind))
 
     def _responses_delta(self, like: dict[str, Any], text: str) -> bytes:
+        """A delta event like `like` (the item's last one) carrying `text`."""
         index = like.get("output_index", 0)
-        self._note(text)
         self._sent[index] = self._sent.get(index, "") + text
-        event = {
-            "type": "response.output_text.delta",
-            "item_id": like.get("item_id"),
-            "output_index": index,
-            "content_index": like.get("content_index", 0),
-            "delta": text,
-        }
+        kind = like.get("type", _TEXT_DELTA)
+        event = {"type": kind, "item_id": like.get("item_id"), "output_index": index}
+        if kind == _TEXT_DELTA:
+            event["content_index"] = like.get("content_index", 0)
+        event["delta"] = text
         if "sequence_number" in like:
             event["sequence_number"] = like["sequence_number"]
-        return encode_event(orjson.dumps(event), "response.output_text.delta")
+        return encode_event(orjson.dumps(event), kind)
 
-    # -- both -------------------------------------------------------------------------------
+    # -- all wires --------------------------------------------------------------------------
 
-    def _flush_all(self) -> list[bytes]:
+    def _flush_one(self, key: Key) -> str:
+        window = self._windows.get(key)
+        if window is None:
+            return ""
+        text = window.flush()
+        if key[1] == TEXT:
+            self._note(text)
+        return text
+
+    def _flush(self, index: int | None) -> list[bytes]:
+        """The events of the text each window (of output `index`, or all) still holds."""
         out: list[bytes] = []
-        for index, window in self._windows.items():
-            pending = window.flush()
+        for key in [k for k in self._windows if index is None or k[0] == index]:
+            pending = self._flush_one(key)
             if not pending:
                 continue
             if self._wire == "anthropic":
-                out.append(self._anthropic_text(index, pending))
+                out.append(self._anthropic_event(key, pending))
             elif self._wire == "responses":
-                out.append(self._responses_delta({"output_index": index}, pending))
+                like = self._last.get(key[0], {"output_index": key[0]})
+                out.append(self._responses_delta(like, pending))
+            elif key[1] == TEXT:
+                out.append(self._openai_event(key[0], {"content": pending}))
             else:
-                out.append(self._openai_text(index, pending))
+                call = {"index": key[1], "function": {"arguments": pending}}
+                out.append(self._openai_event(key[0], {"tool_calls": [call]}))
         return out
 
     def _end(self, raw: bytes, out: list[bytes]) -> None:
@@ -352,14 +318,23 @@ class GuardedConverter:
             self.released.append(text)
 
 
+_ANTHROPIC_FIELDS = {"text_delta": "text", "input_json_delta": "partial_json"}
+_TEXT_DELTA = "response.output_text.delta"
+_RESPONSES_DELTAS = {_TEXT_DELTA: TEXT, "response.function_call_arguments.delta": 0}
+
+
 def _set_text(part: Any, text: str) -> None:
     if isinstance(part, dict) and isinstance(part.get("text"), str):
         part["text"] = text
 
 
 def _set_item_text(item: Any, text: str | None) -> None:
-    """A Responses `message` item's text part -> `text` (None: the item had no text)."""
-    if text is None or not isinstance(item, dict) or item.get("type") != "message":
+    """A Responses item's text part (`message`) or arguments (`function_call`) -> `text` (None:
+    nothing was streamed for it)."""
+    if text is None or not isinstance(item, dict):
         return
-    for part in item.get("content") or ():
-        _set_text(part, text)
+    if item.get("type") == "function_call" and isinstance(item.get("arguments"), str):
+        item["arguments"] = text
+    elif item.get("type") == "message":
+        for part in item.get("content") or ():
+            _set_text(part, text)
