@@ -5,7 +5,8 @@ the span of the original text that produced it, so findings act on what the clie
 
 - NFKC (full-width `４１１１` -> `4111`, `＠` -> `@`, ligatures, circled digits);
 - format characters (Unicode category Cf: zero-width space and joiners, soft hyphen, word
-  joiner, BOM, bidi controls) removed;
+  joiner, BOM, bidi controls) removed, and the other characters Unicode says show nothing
+  (default ignorable: combining grapheme joiner, variation selectors, Hangul fillers, ...);
 - every decimal digit (Arabic-Indic `٤١١١`, Devanagari, ...) as its ASCII digit;
 - every space separator (NBSP, thin and ideographic spaces) as a plain space.
 
@@ -23,6 +24,22 @@ from dataclasses import dataclass
 # decimal digits, space separators.
 _SPECIAL = frozenset({"Cf", "Nd", "Zs"})
 _NON_ASCII_RUN = re.compile(r"[^\x00-\x7f]+")
+# Default ignorable code points (DerivedCoreProperties.txt) outside category Cf: they render as
+# nothing, so they could hide a value as a zero-width space does.
+_IGNORABLE = frozenset(
+    chr(c)
+    for first, last in (
+        (0x034F, 0x034F),  # combining grapheme joiner
+        (0x115F, 0x1160),  # Hangul choseong / jungseong fillers
+        (0x17B4, 0x17B5),  # Khmer inherent vowels
+        (0x180B, 0x180F),  # Mongolian free variation selectors
+        (0x3164, 0x3164),  # Hangul filler
+        (0xFE00, 0xFE0F),  # variation selectors
+        (0xFFA0, 0xFFA0),  # half-width Hangul filler
+        (0xE0100, 0xE01EF),  # variation selectors supplement
+    )
+    for c in range(first, last + 1)
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,14 +61,16 @@ class Normalised:
 def _fold(cluster: str) -> str:
     """One character with its combining marks, as the detectors should see it."""
     category = unicodedata.category(cluster[0])
-    if category == "Cf":
+    if category == "Cf" or cluster[0] in _IGNORABLE:
         return ""
     if category == "Nd" and len(cluster) == 1:
         return str(unicodedata.decimal(cluster))
     if category == "Zs":
         return " "
     return "".join(
-        c for c in unicodedata.normalize("NFKC", cluster) if unicodedata.category(c) != "Cf"
+        c
+        for c in unicodedata.normalize("NFKC", cluster)
+        if unicodedata.category(c) != "Cf" and c not in _IGNORABLE
     )
 
 
@@ -73,7 +92,7 @@ def normalise(text: str) -> Normalised:
             ends.extend(range(position + 1, begin + 1))
         chunk = text[begin:stop]
         if unicodedata.is_normalized("NFKC", chunk) and not any(
-            unicodedata.category(c) in _SPECIAL for c in chunk
+            c in _IGNORABLE or unicodedata.category(c) in _SPECIAL for c in chunk
         ):
             pieces.append(chunk)
             starts.extend(range(begin, stop))

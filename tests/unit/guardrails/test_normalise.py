@@ -8,6 +8,7 @@ import pytest
 
 from gateway.config.types import GuardrailConfig
 from gateway.guardrails.base import Finding
+from gateway.guardrails.compiled import compile_guardrails
 from gateway.guardrails.normalise import normalise
 from gateway.guardrails.pii import PiiDetector, chunks, merge_overlaps
 
@@ -24,6 +25,9 @@ from gateway.guardrails.pii import PiiDetector, chunks, merge_overlaps
         ("a\u00a0b\u2009c\u3000d", "a b c d"),  # NBSP, thin space, ideographic space
         ("jane\uff20example\uff0eorg", "jane@example.org"),
         ("cafe\u0301 ﬁle", "café file"),
+        # Default ignorable, not Cf: combining grapheme joiner, variation selectors, fillers.
+        ("4111\u034f1111\ufe0f1111\ufe001111", "4111111111111111"),
+        ("41\U000e010011\u3164 \u115f1\u17b4", "4111 1"),
     ],
 )
 def test_normalise_folds_look_alikes(text: str, folded: str) -> None:
@@ -114,3 +118,12 @@ def test_a_stream_holds_back_a_value_written_with_invisible_characters(
     assert cards.tail("my card is 4111 1111 1111") == len("4111 1111 1111")
     assert cards.tail("my card is 4111\u200b1111\u200b1111") == len("4111\u200b1111\u200b1111")
     assert cards.tail("nothing pending here ") == 0
+
+
+def test_invisible_marks_between_digits_hide_no_card() -> None:
+    (guard,) = compile_guardrails(
+        [GuardrailConfig(name="pii", type="pii", entities=("CREDIT_CARD",))]
+    ).input
+    text = "card 4111\u034f1111\ufe0f1111\U000e01001111 ok"
+    (finding,) = guard.check(text)
+    assert text[finding.start : finding.end] == text[5:-3]
