@@ -8,7 +8,7 @@ detector, decides what to do with the findings (the policy's `action`).
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence, Set
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -96,11 +96,16 @@ class Placeholders:
     by_placeholder: dict[str, str] = field(default_factory=dict)
     counts: dict[str, int] = field(default_factory=dict)
 
-    def placeholder(self, entity: str, value: str) -> str:
+    def placeholder(self, entity: str, value: str, taken: Set[str] = frozenset()) -> str:
+        """The value's placeholder; a new one is never one of `taken` (the placeholder-like
+        strings the request already holds), or the answer's copy of that string would be
+        "restored" to the value."""
         known = self.by_value.get(value)
         if known is not None:
             return known
         number = self.counts.get(entity, 0) + 1
+        while f"<{entity}_{number}>" in taken:
+            number += 1
         self.counts[entity] = number
         token = f"<{entity}_{number}>"
         self.by_value[value] = token

@@ -16,6 +16,7 @@ from typing import Any
 
 from gateway.config.types import GatewayConfig, GuardrailConfig
 from gateway.guardrails.base import (
+    PLACEHOLDER,
     PLACEHOLDER_TAIL,
     PLACEHOLDER_WINDOW,
     Detector,
@@ -93,6 +94,8 @@ def decide(
     """Apply each guard's action to its findings; earlier guards win where findings overlap."""
     hits: list[tuple[Guard, str, list[str]]] = []
     edits: list[tuple[int, int, str]] = []
+    # Placeholder-like strings the text already holds: `restore` never hands them out.
+    taken: frozenset[str] | None = None
     for guard, findings in results:
         if not findings:
             continue
@@ -121,7 +124,9 @@ def decide(
                 replacement = mask(value)
             else:  # restore
                 assert placeholders is not None
-                replacement = placeholders.placeholder(f.entity, value)
+                if taken is None:
+                    taken = frozenset(PLACEHOLDER.findall(text))
+                replacement = placeholders.placeholder(f.entity, value, taken)
             edits.append((f.start, f.end, replacement))
     edits.sort()
     return Decision(rewrite(text, edits), None, hits, edits)

@@ -1,0 +1,26 @@
+"""`restore` placeholders: a request that already holds placeholder-like text."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from gateway.config.types import GuardrailConfig
+from gateway.guardrails.base import Placeholders
+from gateway.guardrails.compiled import GuardrailSet, decide
+from gateway.guardrails.window import TextWindow
+
+
+def test_restore_never_hands_out_a_placeholder_the_request_already_holds(
+    compile_set: Callable[..., GuardrailSet],
+) -> None:
+    guards = compile_set(
+        GuardrailConfig(name="pii", type="pii", applies_to="both", action="restore")
+    )
+    text = "Template: Dear <EMAIL_ADDRESS_1>, ... Send it to jane.doe@example.org"
+    placeholders = Placeholders()
+    (guard,) = guards.input
+    sent = decide(text, [(guard, guard.check(text))], placeholders).text
+    assert sent == "Template: Dear <EMAIL_ADDRESS_1>, ... Send it to <EMAIL_ADDRESS_2>"
+    # The answer echoes it: the user's own text comes back as it was.
+    window = TextWindow(GuardrailSet(), placeholders, lambda d: None)
+    assert window.push(sent) + window.flush() == text
