@@ -50,7 +50,7 @@ async def cache_lookup(ctx: RequestContext, services: Services) -> None:
         endpoint += "#stream" if ctx.stream else ""
     control = ctx.headers.get("cache-control", "").lower()
     namespace = ctx.key.team if policy.cache.per_team else None
-    ctx.cache_key = cache_key(endpoint, ctx.body, namespace)
+    ctx.cache_key = cache_key(endpoint, _keyed_body(ctx), namespace)
     ctx.cache_store = "no-store" not in control
     if "no-cache" in control:
         return
@@ -73,6 +73,21 @@ async def cache_lookup(ctx: RequestContext, services: Services) -> None:
         ctx.cached_stream = entry_as_stream(entry, ctx.endpoint.wire, wants_usage)
     else:
         ctx.response_body = entry_as_json(entry, ctx.endpoint.wire)
+
+
+def _keyed_body(ctx: RequestContext) -> dict[str, Any]:
+    """The body the key hashes. A `restore` guardrail has put placeholders in `ctx.body`, and
+    the stored answer has the values back: the values join the key, so two requests that
+    differ only in them (`<EMAIL_ADDRESS_1>` for each) never share an answer."""
+    assert ctx.body is not None
+    placeholders = ctx.placeholders
+    if placeholders is None or not placeholders.by_placeholder:
+        return ctx.body
+    return {**ctx.body, RESTORED_VALUES: sorted(placeholders.by_placeholder.items())}
+
+
+# A field no request has: the values behind the body's placeholders, in the key only.
+RESTORED_VALUES = "\x00restored"
 
 
 def stateless_response(body: dict[str, Any]) -> bool:

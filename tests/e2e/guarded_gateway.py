@@ -24,6 +24,7 @@ from tests.procs import Proc
 KEYS = {
     "restore": "sk-guard-restore",
     "redact_out": "sk-guard-redact-out",
+    "restore_cached": "sk-guard-restore-cached",
     "block_in": "sk-guard-block-in",
     "block_out": "sk-guard-block-out",
     "safety": "sk-guard-safety",
@@ -31,6 +32,16 @@ KEYS = {
 }
 POLICIES = {
     "restore": """
+[[guardrails]]
+name = "pii-restore"
+type = "pii"
+applies_to = "both"
+action = "restore"
+""",
+    "restore_cached": """
+[cache]
+mode = "exact"
+
 [[guardrails]]
 name = "pii-restore"
 type = "pii"

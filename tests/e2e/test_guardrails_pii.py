@@ -9,6 +9,7 @@ import json
 import httpx
 import openai
 
+from tests.conditions import wait_until
 from tests.e2e.guarded_gateway import (
     KEYS,
     MESSAGE,
@@ -154,3 +155,26 @@ def test_block_mid_stream_ends_with_an_error_event(guarded: Proc) -> None:
         raw = response.read().decode()
     assert raw.rstrip().split("\n\n")[-1].startswith("event: error")
     assert SECRETS[0] not in raw
+
+
+def test_restore_with_the_cache_never_serves_one_requests_values_to_another(
+    guarded: Proc,
+) -> None:
+    """The body the provider sees is the same for both (`<EMAIL_ADDRESS_1>`); the cached answer
+    holds the first one's value, so it must not answer the second."""
+    url = guarded.url + "/v1/chat/completions"
+    alice = chat_request("Repeat my address: alice@example.org")
+
+    def stored() -> bool:
+        response = httpx.post(url, json=alice, headers=auth("restore_cached"))
+        assert (
+            response.json()["choices"][0]["message"]["content"] == alice["messages"][0]["content"]
+        )
+        return response.headers["x-gateway-cache"] == "hit"
+
+    wait_until(stored, 5, 0.02, "the answer was never stored")
+    bob = chat_request("Repeat my address: bob@example.net")
+    response = httpx.post(url, json=bob, headers=auth("restore_cached"))
+    assert response.status_code == 200, response.text
+    assert response.json()["choices"][0]["message"]["content"] == bob["messages"][0]["content"]
+    assert response.headers["x-gateway-cache"] == "miss"
