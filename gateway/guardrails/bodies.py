@@ -70,8 +70,8 @@ def _response_input_groups(body: dict[str, Any]) -> list[list[Slot]]:
     for item in value if isinstance(value, list) else ():
         if not isinstance(item, dict):
             continue
-        if item.get("type") == "function_call_output" and isinstance(item.get("output"), str):
-            groups.append([(item, "output")])
+        if item.get("type") == "function_call_output":  # a string, or text parts
+            groups.append(list(_content_slots(item, "output")))
         else:
             groups += message_groups(item)
     return [group for group in groups if group]

@@ -30,6 +30,14 @@ def test_input_slots_cover_instructions_messages_tool_calls_and_tool_outputs() -
             },
             {"type": "function_call", "call_id": "c", "name": "f", "arguments": "{}"},
             {"type": "function_call_output", "call_id": "c", "output": "result"},
+            {
+                "type": "function_call_output",
+                "call_id": "d",
+                "output": [
+                    {"type": "input_text", "text": "in"},
+                    {"type": "input_text", "text": "parts"},
+                ],
+            },
         ],
     }
     groups = input_groups(body, "responses")
@@ -39,6 +47,7 @@ def test_input_slots_cover_instructions_messages_tool_calls_and_tool_outputs() -
         ["part"],
         ["{}"],
         ["result"],
+        ["in", "parts"],
     ]
     assert [c[k] for g in input_groups({"input": "just text"}, "responses") for c, k in g] == [
         "just text"
