@@ -12,6 +12,7 @@ import re
 
 from gateway.config.types import GuardrailConfig
 from gateway.guardrails.base import Finding, PrefixTail
+from gateway.guardrails.normalise import normalise
 
 _I = re.IGNORECASE
 RULES: tuple[tuple[str, re.Pattern[str], float], ...] = (
@@ -102,14 +103,22 @@ _PHRASES = (
 
 
 def injection_score(text: str) -> tuple[float, list[tuple[str, int, int]]]:
-    """(score in [0, 1], matched rules with their spans)."""
+    """(score in [0, 1], matched rules with their spans). A rule matches the text as sent or
+    its folded copy (`normalise`: full-width letters, zero-width characters inside words), so
+    look-alike characters hide no phrase; the zero-width rule itself reads the text as sent."""
+    folded = normalise(text)
     keep = 1.0
     matched: list[tuple[str, int, int]] = []
     for name, pattern, weight in RULES:
         match = pattern.search(text)
         if match:
-            keep *= 1 - weight
-            matched.append((name, match.start(), match.end()))
+            span = match.span()
+        elif folded.text is not text and (match := pattern.search(folded.text)) is not None:
+            span = folded.original_span(*match.span())
+        else:
+            continue
+        keep *= 1 - weight
+        matched.append((name, *span))
     return 1 - keep, matched
 
 
@@ -120,17 +129,17 @@ class InjectionDetector:
 
     def __init__(self, config: GuardrailConfig) -> None:
         self.threshold = config.threshold if config.threshold is not None else 0.5
-        self._deny = [p.lower() for p in config.deny_list]
+        self._deny = [normalise(p.lower()).text for p in config.deny_list]
         self._tail = PrefixTail(_PHRASES + tuple(self._deny))
 
     def scan(self, text: str) -> list[Finding]:
         score, matched = injection_score(text)
-        lowered = text.lower() if self._deny else ""
+        folded = normalise(text.lower()) if self._deny else normalise("")
         for phrase in self._deny:
-            at = lowered.find(phrase)
+            at = folded.text.find(phrase)
             if at >= 0:
                 score = 1.0
-                matched.append(("DENY_LIST", at, at + len(phrase)))
+                matched.append(("DENY_LIST", *folded.original_span(at, at + len(phrase))))
         if score < self.threshold:
             return []
         return [Finding(name, start, end, score) for name, start, end in matched]

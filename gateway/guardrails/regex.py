@@ -6,6 +6,7 @@ import re
 
 from gateway.config.types import GuardrailConfig
 from gateway.guardrails.base import Finding, PrefixTail, max_width, resolve
+from gateway.guardrails.normalise import normalise
 
 
 class RegexDetector:
@@ -18,7 +19,9 @@ class RegexDetector:
             config.entities[0] if config.entities else config.name.upper().replace("-", "_")
         )
         self._patterns = [re.compile(p) for p in config.patterns]
-        phrases = sorted(config.deny_list, key=len, reverse=True)
+        # Each phrase as written and as `normalise` folds it (the folded text is scanned too).
+        folded = {normalise(p).text for p in config.deny_list}
+        phrases = sorted(set(config.deny_list) | folded, key=len, reverse=True)
         self._deny = (
             re.compile(
                 r"(?<!\w)(?:" + "|".join(re.escape(p) for p in phrases) + r")(?!\w)", re.IGNORECASE
@@ -31,6 +34,19 @@ class RegexDetector:
         self.window = max(self._pattern_window, self._deny_tail.longest, 1)
 
     def scan(self, text: str) -> list[Finding]:
+        """Matches in the text as sent and, when it is not plain ASCII, in its folded copy
+        (`normalise`: full-width letters, zero-width characters and no-break spaces inside a
+        phrase hide nothing), each with the span of the text as sent."""
+        found = self._matches(text)
+        folded = normalise(text)
+        if folded.text is not text:
+            found += [
+                Finding(self.entity, *folded.original_span(f.start, f.end))
+                for f in self._matches(folded.text)
+            ]
+        return resolve(found)
+
+    def _matches(self, text: str) -> list[Finding]:
         found = [
             Finding(self.entity, m.start(), m.end())
             for p in self._patterns
@@ -39,7 +55,7 @@ class RegexDetector:
         ]
         if self._deny is not None:
             found += [Finding(self.entity, m.start(), m.end()) for m in self._deny.finditer(text)]
-        return resolve(found)
+        return found
 
     def tail(self, text: str) -> int:
         # A regex can match anything up to its width; a phrase only from one of its prefixes.
