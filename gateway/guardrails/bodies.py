@@ -31,19 +31,22 @@ def _content_slots(message: object, key: str = "content") -> Iterator[Slot]:
 def _call_slots(message: object) -> Iterator[Slot]:
     """The tool calls of a message: a chat message's `tool_calls[].function.arguments` (and
     legacy `function_call`), the strings of an Anthropic `tool_use` block's `input`, a Responses
-    API `function_call` item's `arguments`."""
+    API `function_call` item's `arguments`. Arguments sent as JSON rather than as a string
+    (some OpenAI-compatible servers take them) are read string by string."""
     if not isinstance(message, dict):
         return
-    if message.get("type") == "function_call" and isinstance(message.get("arguments"), str):
-        yield message, "arguments"
     calls = message.get("tool_calls")
-    functions = (
+    holders = (
         [c.get("function") for c in calls if isinstance(c, dict)] if isinstance(calls, list) else []
     )
-    functions.append(message.get("function_call"))
-    for function in functions:
-        if isinstance(function, dict) and isinstance(function.get("arguments"), str):
-            yield function, "arguments"
+    holders.append(message.get("function_call"))
+    if message.get("type") == "function_call":
+        holders.append(message)
+    for holder in holders:
+        if isinstance(holder, dict) and isinstance(holder.get("arguments"), str):
+            yield holder, "arguments"
+        elif isinstance(holder, dict):
+            yield from string_slots(holder.get("arguments"))
     content = message.get("content")
     for block in content if isinstance(content, list) else ():
         if isinstance(block, dict) and block.get("type") == "tool_use":

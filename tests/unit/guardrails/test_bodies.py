@@ -85,3 +85,15 @@ def test_answer_tool_calls_are_output_texts() -> None:
         ],
     }
     assert texts(output_groups(anthropic, "anthropic")) == [["sent"], [EMAIL]]
+
+
+def test_arguments_sent_as_json_are_read_string_by_string(
+    compile_set: Callable[..., GuardrailSet],
+) -> None:
+    arguments: dict[str, Any] = {"to": [EMAIL], "n": 1}
+    call = {"id": "c1", "type": "function", "function": {"name": "send", "arguments": arguments}}
+    body: dict[str, Any] = {"messages": [{"role": "assistant", "tool_calls": [call]}]}
+    groups = input_groups(body, "chat")
+    assert texts(groups) == [[EMAIL]]
+    redact(groups, pii(compile_set))
+    assert arguments == {"to": ["<EMAIL_ADDRESS>"], "n": 1}
