@@ -120,7 +120,12 @@ async def _apply(
     joined, spans = _join(groups)
     results: list[tuple[Guard, list[Finding]]] = []
     for guard in guards:
-        findings = await _scan(guard, joined, ctx, services)
+        text = joined
+        if guard.remote is not None and any(findings for _, findings in results):
+            # A moderation model is a provider too: it reads the text as the guardrails before
+            # it left it (redacted, placeholders for `restore`), never the values they took out.
+            text = decide(joined, results, placeholders).text
+        findings = await _scan(guard, text, ctx, services)
         results.append((guard, findings))
         if findings and (
             guard.action == "block"
