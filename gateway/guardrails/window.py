@@ -12,7 +12,13 @@ from collections.abc import Callable
 import orjson
 
 from gateway.errors import ContentBlocked
-from gateway.guardrails.base import Finding, Placeholders
+from gateway.guardrails.base import (
+    PLACEHOLDER_TAIL,
+    PLACEHOLDER_WINDOW,
+    Finding,
+    Placeholders,
+    suffix_run,
+)
 from gateway.guardrails.compiled import Decision, Guard, GuardrailSet, decide
 
 # Released text kept as left context for the next scan (context words, word boundaries).
@@ -53,6 +59,10 @@ class TextWindow:
         if not buffer:
             return ""
         cut = len(buffer) if final else len(buffer) - self._guards.hold(buffer, self._restoring)
+        if self._restoring and 0 < cut < len(buffer):
+            # A guardrail's hold (a regex's width, a sentence) may end inside a placeholder:
+            # release up to its start, or its halves would never be put back.
+            cut -= suffix_run(PLACEHOLDER_TAIL, buffer[:cut], PLACEHOLDER_WINDOW)
         if cut <= 0:
             return ""
         base = len(self._context)

@@ -24,3 +24,24 @@ def test_restore_never_hands_out_a_placeholder_the_request_already_holds(
     # The answer echoes it: the user's own text comes back as it was.
     window = TextWindow(GuardrailSet(), placeholders, lambda d: None)
     assert window.push(sent) + window.flush() == text
+
+
+def test_a_placeholder_is_never_released_in_halves_by_another_guardrails_hold(
+    compile_set: Callable[..., GuardrailSet],
+) -> None:
+    # The regex holds its width (8 characters) back, which ends inside the placeholder.
+    guards = compile_set(
+        GuardrailConfig(
+            name="codes",
+            type="regex",
+            applies_to="output",
+            action="redact",
+            patterns=(r"PRJ-\d{4}",),
+        )
+    )
+    placeholders = Placeholders()
+    token = placeholders.placeholder("EMAIL_ADDRESS", "ana@example.com")
+    window = TextWindow(guards, placeholders, lambda d: None)
+    released = [window.push(f"Write to {token} or "), window.push("PRJ-1234 today"), window.flush()]
+    assert "".join(released) == "Write to ana@example.com or <CODES> today"
+    assert released[0] == "Write to "
