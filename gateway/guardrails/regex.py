@@ -58,5 +58,12 @@ class RegexDetector:
         return found
 
     def tail(self, text: str) -> int:
-        # A regex can match anything up to its width; a phrase only from one of its prefixes.
-        return min(len(text), max(self._pattern_window, self._deny_tail(text)))
+        """A regex can match anything up to its width; a phrase only from one of its prefixes.
+        Read like `scan` (normalised): `Project Blue\u200b` waits as `Project Blue` would."""
+        recent = text[-2 * self.window :]
+        folded = normalise(recent)
+        held = min(len(folded.text), max(self._pattern_window, self._deny_tail(folded.text)))
+        if held == 0:
+            return 0
+        start, _ = folded.original_span(len(folded.text) - held, len(folded.text))
+        return len(recent) - start

@@ -159,3 +159,20 @@ def test_pending_bytes_go_through_the_same_window(redact: GuardrailSet) -> None:
         for e in SSEDecoder().feed(b"".join(first))
     )
     assert released + text == "Reach me at <EMAIL_ADDRESS> or later"
+
+
+def test_a_deny_list_phrase_cut_by_an_invisible_character_waits_whole(
+    compile_set: Callable[..., GuardrailSet],
+) -> None:
+    guards = compile_set(
+        GuardrailConfig(
+            name="codes",
+            type="regex",
+            applies_to="output",
+            action="redact",
+            deny_list=("Project Bluebird",),
+        )
+    )
+    window = TextWindow(guards, None, lambda d: None)
+    released = window.push("About Project Blue\u200b") + window.push("bird now") + window.flush()
+    assert released == "About <CODES> now"
