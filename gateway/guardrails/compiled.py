@@ -23,6 +23,7 @@ from gateway.guardrails.base import (
     Finding,
     GuardrailUnavailable,
     Placeholders,
+    Taken,
     mask,
     rewrite,
     suffix_run,
@@ -95,7 +96,8 @@ def decide(
     hits: list[tuple[Guard, str, list[str]]] = []
     edits: list[tuple[int, int, str]] = []
     # Placeholder-like strings the text already holds: `restore` never hands them out.
-    taken: frozenset[str] | None = None
+    in_text: frozenset[str] | None = None
+    edited = Taken()
     for guard, findings in results:
         if not findings:
             continue
@@ -115,7 +117,7 @@ def decide(
         if guard.action == "log":
             continue
         for f in findings:
-            if f.end <= f.start or any(f.start < e and s < f.end for s, e, _ in edits):
+            if f.end <= f.start or edited.overlaps(f.start, f.end):
                 continue
             value = text[f.start : f.end]
             if guard.action == "redact":
@@ -124,10 +126,11 @@ def decide(
                 replacement = mask(value)
             else:  # restore
                 assert placeholders is not None
-                if taken is None:
-                    taken = frozenset(PLACEHOLDER.findall(text))
-                replacement = placeholders.placeholder(f.entity, value, taken)
+                if in_text is None:
+                    in_text = frozenset(PLACEHOLDER.findall(text))
+                replacement = placeholders.placeholder(f.entity, value, in_text)
             edits.append((f.start, f.end, replacement))
+            edited.add(f.start, f.end)
     edits.sort()
     return Decision(rewrite(text, edits), None, hits, edits)
 

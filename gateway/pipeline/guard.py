@@ -89,21 +89,23 @@ def _write_back(
     slots: list[Slot], spans: list[tuple[int, int]], edits: list[tuple[int, int, str]]
 ) -> None:
     """Apply edits of the joined text to the slots, part boundaries kept: an edit across parts
-    leaves its replacement in the first part it covers and removes its text from the others."""
+    leaves its replacement in the first part it covers and removes its text from the others.
+    Slots and edits are both in text order: one pass over each."""
+    first_edit = 0
     placed: set[int] = set()
     for (container, key), (start, end) in zip(slots, spans, strict=True):
+        while first_edit < len(edits) and edits[first_edit][1] <= start:
+            first_edit += 1  # ends before this slot, so before every later one too
         local: list[tuple[int, int, str]] = []
-        for number, (first, last, replacement) in enumerate(edits):
-            if last <= start or first >= end:
-                continue
-            local.append(
-                (
-                    max(first, start) - start,
-                    min(last, end) - start,
-                    "" if number in placed else replacement,
-                )
-            )
-            placed.add(number)
+        number = first_edit
+        while number < len(edits) and edits[number][0] < end:
+            first, last, replacement = edits[number]
+            if last > start:
+                # The replacement goes in the first part the edit covers; later ones lose text.
+                kept = "" if number in placed else replacement
+                placed.add(number)
+                local.append((max(first, start) - start, min(last, end) - start, kept))
+            number += 1
         if local:
             container[key] = rewrite(container[key], local)
 

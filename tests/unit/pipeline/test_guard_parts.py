@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Iterator
+from typing import Any, SupportsIndex
 
 from gateway.guardrails.bodies import input_groups
 from gateway.pipeline.guard import SEPARATOR, _join, _write_back
@@ -35,3 +36,31 @@ def test_an_edit_across_parts_keeps_the_parts() -> None:
     start = joined.index("a@")
     _write_back(slots, spans, [(start, start + len("a@example.org"), "<EMAIL>")])
     assert parts == [{"text": "mail <EMAIL>"}, {"text": " now"}]
+
+
+class Visits(list[tuple[int, int, str]]):
+    """Edits that count how many of them are looked at."""
+
+    visits = 0
+
+    def __iter__(self) -> Iterator[tuple[int, int, str]]:
+        for item in super().__iter__():
+            Visits.visits += 1
+            yield item
+
+    def __getitem__(self, index: SupportsIndex) -> Any:  # type: ignore[override]
+        Visits.visits += 1
+        return super().__getitem__(index)
+
+
+def test_edits_are_written_back_in_one_pass() -> None:
+    messages = 2000
+    parts = [{"text": f"a{m}@ex.com b"} for m in range(messages)]
+    groups = [[(part, "text")] for part in parts]
+    joined, spans = _join(groups)
+    edits = Visits(
+        (start, start + len(f"a{m}@ex.com"), "<E>") for m, (start, _) in enumerate(spans)
+    )
+    _write_back([slot for group in groups for slot in group], spans, edits)
+    assert all(part["text"] == "<E> b" for part in parts)
+    assert Visits.visits < 10 * messages  # every edit for every part: messages * messages
