@@ -16,7 +16,7 @@ from typing import Any
 
 import orjson
 
-from gateway.errors import ContentBlocked, InvalidRequest
+from gateway.errors import ContentBlocked, GatewayError, InvalidRequest
 from gateway.guardrails.base import Finding, GuardrailUnavailable, Placeholders, rewrite
 from gateway.guardrails.bodies import Slot, input_groups, output_groups, string_slots
 from gateway.guardrails.compiled import ERROR_ENTITY, Decision, Guard, GuardrailSet, decide
@@ -25,6 +25,8 @@ from gateway.pipeline.context import RequestContext
 from gateway.pipeline.route import internal_completion
 from gateway.pipeline.services import Services
 from gateway.providers import StreamConverter
+from gateway.providers.base import malformed
+from gateway.providers.checked import CheckedStream
 
 # Joins the texts of different messages for one scan; no detector matches across it (a
 # private-use character between newlines: normalisation keeps it, no pattern takes it).
@@ -222,8 +224,15 @@ def _guard_stream(
         defer_end=bool(remote),
     )
     # Already converted from the first upstream chunk: goes through the same windows.
-    reply.pending = converter.rewrite(reply.pending)
-    reply.converter = converter
+    try:
+        reply.pending = converter.rewrite(reply.pending)
+    except GatewayError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - as CheckedStream: an event the guard cannot read
+        raise malformed(f"cannot read it ({type(exc).__name__})") from None
+    # Like the adapter's converter, the guard's: an upstream event it trips over (a choice
+    # `index` that is a list) ends the stream as `upstream_malformed`, never as a bare 500.
+    reply.converter = CheckedStream(converter)
     if remote:
         reply.chunks = _check_when_done(reply.chunks, inner, remote, ctx, services)
 
