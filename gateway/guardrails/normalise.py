@@ -24,6 +24,7 @@ from dataclasses import dataclass
 # decimal digits, space separators.
 _SPECIAL = frozenset({"Cf", "Nd", "Zs"})
 _NON_ASCII_RUN = re.compile(r"[^\x00-\x7f]+")
+_LONGEST_FOLD = 4
 # Default ignorable code points (DerivedCoreProperties.txt) outside category Cf: they render as
 # nothing, so they could hide a value as a zero-width space does.
 _IGNORABLE = frozenset(
@@ -67,11 +68,15 @@ def _fold(cluster: str) -> str:
         return str(unicodedata.decimal(cluster))
     if category == "Zs":
         return " "
-    return "".join(
+    folded = "".join(
         c
         for c in unicodedata.normalize("NFKC", cluster)
         if unicodedata.category(c) != "Cf" and c not in _IGNORABLE
     )
+    # The few characters NFKC spells out as words (U+FDFA is 18 characters, U+3316 six) are no
+    # look-alike of anything a detector reads: kept, so a text of them cannot grow 18-fold (and
+    # its map with it) in the folded copy. `⑽` -> `(10)`, the longest that matters, is 4.
+    return folded if len(folded) <= max(len(cluster), _LONGEST_FOLD) else cluster
 
 
 def normalise(text: str) -> Normalised:
@@ -79,8 +84,10 @@ def normalise(text: str) -> Normalised:
     if text.isascii():
         return Normalised(text)
     pieces: list[str] = []
-    starts: array[int] = array("q")
-    ends: array[int] = array("q")
+    # The map holds offsets of the original: 4 bytes an entry below 2**31 characters.
+    code = "i" if len(text) < 2**31 else "q"
+    starts: array[int] = array(code)
+    ends: array[int] = array(code)
     position = 0
     for run in _NON_ASCII_RUN.finditer(text):
         begin, stop = run.span()

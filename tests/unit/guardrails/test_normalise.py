@@ -127,3 +127,17 @@ def test_invisible_marks_between_digits_hide_no_card() -> None:
     text = "card 4111\u034f1111\ufe0f1111\U000e01001111 ok"
     (finding,) = guard.check(text)
     assert text[finding.start : finding.end] == text[5:-3]
+
+
+def test_characters_nfkc_spells_out_as_words_do_not_grow_the_folded_copy() -> None:
+    # U+FDFA is 18 characters in NFKC: a 4 MB body of it was a 24-million-character copy and
+    # two maps of as many entries.
+    text = "\ufdfa\ufdfb\u3316" * 1000
+    folded = normalise(text + " \u247d")
+    assert folded.text == text + " (10)"  # the parenthesized number still reads as digits
+    assert len(normalise("x\ufdfa\u200b4").text) == len("x\ufdfa4")
+
+
+def test_the_map_costs_four_bytes_a_character() -> None:
+    folded = normalise("４１１１ ½")
+    assert folded._starts is not None and folded._starts.itemsize == 4
