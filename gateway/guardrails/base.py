@@ -13,6 +13,8 @@ from collections.abc import Callable, Iterable, Sequence, Set
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+import orjson
+
 
 @dataclass(frozen=True, slots=True)
 class Finding:
@@ -159,6 +161,11 @@ class Placeholders:
             return found if encode is None else encode(found)
 
         return PLACEHOLDER.sub(value, text)
+
+
+def json_escape(value: str) -> str:
+    """`value` as it is written inside a JSON string (tool-call arguments are JSON text)."""
+    return orjson.dumps(value).decode()[1:-1]
 
 
 PLACEHOLDER = re.compile(r"<[A-Z][A-Z0-9_]*_\d+>")

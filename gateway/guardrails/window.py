@@ -9,14 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-import orjson
-
 from gateway.errors import ContentBlocked
 from gateway.guardrails.base import (
     PLACEHOLDER_TAIL,
     PLACEHOLDER_WINDOW,
     Finding,
     Placeholders,
+    json_escape,
     suffix_run,
 )
 from gateway.guardrails.compiled import Decision, Guard, GuardrailSet, decide
@@ -39,7 +38,7 @@ class TextWindow:
     ) -> None:
         # The text is the inside of a JSON string (streamed tool-call arguments): a restored
         # value goes back escaped.
-        self._encode = _json_escape if json_string else None
+        self._encode = json_escape if json_string else None
         self._guards = guards
         self._placeholders = placeholders
         self._restoring = placeholders is not None and bool(placeholders.by_placeholder)
@@ -104,10 +103,6 @@ class TextWindow:
                 f"the answer was stopped by the guardrail '{decision.blocked.name}'"
             )
         return decision.text
-
-
-def _json_escape(value: str) -> str:
-    return orjson.dumps(value).decode()[1:-1]
 
 
 def _clip(finding: Finding, base: int) -> Finding:

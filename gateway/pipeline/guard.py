@@ -17,7 +17,13 @@ from typing import Any
 import orjson
 
 from gateway.errors import ContentBlocked, GatewayError, InvalidRequest
-from gateway.guardrails.base import Finding, GuardrailUnavailable, Placeholders, rewrite
+from gateway.guardrails.base import (
+    Finding,
+    GuardrailUnavailable,
+    Placeholders,
+    json_escape,
+    rewrite,
+)
 from gateway.guardrails.bodies import Slot, input_groups, output_groups, string_slots
 from gateway.guardrails.compiled import ERROR_ENTITY, Decision, Guard, GuardrailSet, decide
 from gateway.guardrails.stream import GuardedConverter
@@ -198,10 +204,12 @@ async def guard_output(ctx: RequestContext, services: Services) -> None:
 
 
 def _restore(data: dict[str, Any], placeholders: Placeholders) -> bool:
+    """Placeholders back in every string of the answer; in tool-call `arguments` (JSON text)
+    a value goes back JSON-escaped."""
     changed = False
     for container, key in string_slots(data):
         before = container[key]
-        after = placeholders.restore(before)
+        after = placeholders.restore(before, json_escape if key == "arguments" else None)
         if after != before:
             container[key] = after
             changed = True
