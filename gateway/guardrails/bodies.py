@@ -80,6 +80,20 @@ def _response_input_groups(body: dict[str, Any]) -> list[list[Slot]]:
     return [group for group in groups if group]
 
 
+def token_ids_param(body: dict[str, Any], kind: str) -> str | None:
+    """The parameter of an embeddings `input` / completions `prompt` given as token ids (or
+    anything else that is not text), which no guardrail can read; None when it is text."""
+    if kind not in ("embeddings", "completions"):
+        return None
+    name = "input" if kind == "embeddings" else "prompt"
+    value = body.get(name)
+    if value is None or isinstance(value, str):
+        return None
+    if isinstance(value, list) and all(isinstance(item, str) for item in value):
+        return None
+    return name
+
+
 def input_groups(body: dict[str, Any], kind: str) -> list[list[Slot]]:
     """Every text the client sends, by message: the parts of one message (text parts, tool
     results) form one group, read as one text (a model reads them as one); the system prompt,

@@ -24,7 +24,13 @@ from gateway.guardrails.base import (
     json_escape,
     rewrite,
 )
-from gateway.guardrails.bodies import Slot, input_groups, output_groups, string_slots
+from gateway.guardrails.bodies import (
+    Slot,
+    input_groups,
+    output_groups,
+    string_slots,
+    token_ids_param,
+)
 from gateway.guardrails.compiled import ERROR_ENTITY, Decision, Guard, GuardrailSet, decide
 from gateway.guardrails.stream import GuardedConverter
 from gateway.pipeline.context import RequestContext
@@ -172,6 +178,14 @@ async def guard_input(ctx: RequestContext, services: Services) -> None:
         )
     if not guards.input or ctx.body is None:
         return
+    unread = token_ids_param(ctx.body, ctx.endpoint.kind)
+    if unread is not None:
+        # Token ids carry text no guardrail reads: refused rather than passed unscanned.
+        raise InvalidRequest(
+            f"this key's input guardrails read text: send '{unread}' as a string or an array "
+            "of strings, not token ids",
+            param=unread,
+        )
     placeholders = Placeholders() if guards.restores else None
     ctx.placeholders = placeholders
     groups = input_groups(ctx.body, ctx.endpoint.kind)
