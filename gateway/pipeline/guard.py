@@ -11,6 +11,7 @@ stalls the event loop (each detector says from what length: `inline_limit`); sma
 from __future__ import annotations
 
 import asyncio
+import bisect
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
@@ -21,6 +22,7 @@ from gateway.guardrails.base import (
     Finding,
     GuardrailUnavailable,
     Placeholders,
+    Taken,
     json_escape,
     rewrite,
 )
@@ -81,22 +83,48 @@ async def _scan(guard: Guard, text: str, ctx: RequestContext, services: Services
     return guard.check(text)
 
 
-def _join(groups: list[list[Slot]]) -> tuple[str, list[tuple[int, int]]]:
+def _join(groups: list[list[Slot]], apart: bool = False) -> tuple[str, list[tuple[int, int]]]:
     """One text for a scan: the parts of a group joined as they are (a value split across two
-    parts is still seen), groups joined by SEPARATOR; and each slot's span in it, in order."""
+    parts is still seen), groups joined by SEPARATOR; and each slot's span in it, in order.
+    `apart`: every part on its own, between SEPARATORs."""
     pieces: list[str] = []
     spans: list[tuple[int, int]] = []
     position = 0
     for number, group in enumerate(groups):
-        if number:
-            pieces.append(SEPARATOR)
-            position += len(SEPARATOR)
-        for container, key in group:
+        for part, (container, key) in enumerate(group):
+            if (number and not part) or (apart and part):
+                pieces.append(SEPARATOR)
+                position += len(SEPARATOR)
             text = container[key]
             pieces.append(text)
             spans.append((position, position + len(text)))
             position += len(text)
     return "".join(pieces), spans
+
+
+def _add_apart(
+    found: list[Finding],
+    alone: list[Finding],
+    apart_spans: list[tuple[int, int]],
+    spans: list[tuple[int, int]],
+) -> list[Finding]:
+    """`found` (in the joined text) and the findings of the parts read apart that it lacks,
+    moved to the joined text's positions."""
+    taken = Taken()
+    for f in found:
+        if f.end > f.start:
+            taken.add(f.start, f.end)
+    starts = [start for start, _ in apart_spans]
+    added: list[Finding] = []
+    for f in alone:
+        slot = bisect.bisect_right(starts, f.start) - 1
+        if f.end <= f.start or slot < 0 or f.end > apart_spans[slot][1]:
+            continue  # an error (`on_error` already came from the joined scan) or no part's
+        shift = spans[slot][0] - apart_spans[slot][0]
+        if not taken.overlaps(f.start + shift, f.end + shift):
+            added.append(Finding(f.entity, f.start + shift, f.end + shift, f.score))
+            taken.add(f.start + shift, f.end + shift)
+    return sorted(found + added, key=lambda f: f.start) if added else found
 
 
 def _write_back(
@@ -134,6 +162,9 @@ async def _apply(
 ) -> bool:
     """Run `guards` over the texts of `groups`, rewrite them in place; True when any changed."""
     joined, spans = _join(groups)
+    # Parts read as one text can glue a whole value to the next part (`...@example.org` +
+    # `thanks`): local detectors also read every part on its own.
+    apart = _join(groups, apart=True) if any(len(group) > 1 for group in groups) else None
     results: list[tuple[Guard, list[Finding]]] = []
     for guard in guards:
         text = joined
@@ -142,6 +173,9 @@ async def _apply(
             # it left it (redacted, placeholders for `restore`), never the values they took out.
             text = decide(joined, results, placeholders).text
         findings = await _scan(guard, text, ctx, services)
+        if apart is not None and guard.remote is None:
+            alone = await _scan(guard, apart[0], ctx, services)
+            findings = _add_apart(findings, alone, apart[1], spans)
         results.append((guard, findings))
         if findings and (
             guard.action == "block"

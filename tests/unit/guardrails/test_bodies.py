@@ -3,15 +3,19 @@ call, and what it reads back in the history, is scanned and rewritten in place."
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
-from typing import Any
+from types import SimpleNamespace
+from typing import Any, cast
 
 import orjson
 
 from gateway.config.types import GuardrailConfig
 from gateway.guardrails.bodies import input_groups, output_groups
-from gateway.guardrails.compiled import GuardrailSet, decide
-from gateway.pipeline.guard import _join, _write_back
+from gateway.guardrails.compiled import GuardrailSet
+from gateway.pipeline.context import RequestContext
+from gateway.pipeline.guard import _apply
+from gateway.pipeline.services import Services
 
 EMAIL = "jane.doe@example.org"
 ARGS = orjson.dumps({"to": EMAIL}).decode()
@@ -22,10 +26,9 @@ def texts(groups: list[list[Any]]) -> list[list[str]]:
 
 
 def redact(groups: list[list[Any]], guards: GuardrailSet) -> None:
-    joined, spans = _join(groups)
-    guard = guards.input[0]
-    decision = decide(joined, [(guard, guard.check(joined))], None)
-    _write_back([slot for group in groups for slot in group], spans, decision.edits)
+    """The input stage's scan and rewrite of `groups`."""
+    ctx = cast(RequestContext, SimpleNamespace(guardrails=[]))
+    asyncio.run(_apply(guards.input, groups, "input", ctx, cast(Services, None), None))
 
 
 def pii(compile_set: Callable[..., GuardrailSet]) -> GuardrailSet:

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
-from typing import Any, SupportsIndex
+from types import SimpleNamespace
+from typing import Any, SupportsIndex, cast
 
+from gateway.config.types import GuardrailConfig
 from gateway.guardrails.bodies import input_groups
-from gateway.pipeline.guard import SEPARATOR, _join, _write_back
+from gateway.guardrails.compiled import compile_guardrails
+from gateway.pipeline.context import RequestContext
+from gateway.pipeline.guard import SEPARATOR, _apply, _join, _write_back
+from gateway.pipeline.services import Services
 
 
 def test_parts_of_a_message_join_without_a_separator() -> None:
@@ -64,3 +70,29 @@ def test_edits_are_written_back_in_one_pass() -> None:
     _write_back([slot for group in groups for slot in group], spans, edits)
     assert all(part["text"] == "<E> b" for part in parts)
     assert Visits.visits < 10 * messages  # every edit for every part: messages * messages
+
+
+def test_a_value_glued_to_the_next_part_is_still_found() -> None:
+    (guard,) = compile_guardrails([GuardrailConfig(name="pii", type="pii", action="redact")]).input
+    parts = [
+        {"type": "text", "text": "mail jane.doe@example.org"},
+        {"type": "text", "text": "thanks, card 4111 1111 1111 1111"},
+        {"type": "text", "text": "2 more"},
+    ]
+    body: dict[str, Any] = {"messages": [{"role": "user", "content": parts}]}
+    ctx = cast(RequestContext, SimpleNamespace(guardrails=[]))
+    groups = input_groups(body, "chat")
+    asyncio.run(_apply((guard,), groups, "input", ctx, cast(Services, None), None))
+    assert [p["text"] for p in parts] == [
+        "mail <EMAIL_ADDRESS>",
+        "thanks, card <CREDIT_CARD>",
+        "2 more",
+    ]
+
+
+def test_parts_apart_are_separated_like_groups() -> None:
+    parts = [{"text": "ab"}, {"text": "cd"}]
+    groups = [[(parts[0], "text"), (parts[1], "text")], [({"t": "ef"}, "t")]]
+    joined, spans = _join(groups, apart=True)
+    assert joined == f"ab{SEPARATOR}cd{SEPARATOR}ef"
+    assert [joined[a:b] for a, b in spans] == ["ab", "cd", "ef"]
