@@ -12,7 +12,8 @@ Slot = tuple[Any, Any]
 
 
 def _content_slots(message: object, key: str = "content") -> Iterator[Slot]:
-    """A message content: a string, or a list of parts / blocks (text, tool_result)."""
+    """A message content: a string, or a list of parts / blocks (text, tool_result, an
+    Anthropic document whose source is text: plain `data`, or `content` blocks)."""
     if not isinstance(message, dict):
         return
     content = message.get(key)
@@ -26,6 +27,12 @@ def _content_slots(message: object, key: str = "content") -> Iterator[Slot]:
                 yield part, "text"
             elif part.get("type") == "tool_result":
                 yield from _content_slots(part)
+            elif part.get("type") == "document" and isinstance(part.get("source"), dict):
+                source = part["source"]
+                if source.get("type") == "text" and isinstance(source.get("data"), str):
+                    yield source, "data"
+                elif source.get("type") == "content":
+                    yield from _content_slots(source)
 
 
 def _call_slots(message: object) -> Iterator[Slot]:

@@ -100,3 +100,19 @@ def test_arguments_sent_as_json_are_read_string_by_string(
     assert texts(groups) == [[EMAIL]]
     redact(groups, pii(compile_set))
     assert arguments == {"to": ["<EMAIL_ADDRESS>"], "n": 1}
+
+
+def test_anthropic_text_documents_are_read(compile_set: Callable[..., GuardrailSet]) -> None:
+    plain = {"type": "document", "source": {"type": "text", "media_type": "text/plain"}}
+    plain["source"]["data"] = f"Contact: {EMAIL}"  # type: ignore[index]
+    blocks = {
+        "type": "document",
+        "source": {"type": "content", "content": [{"type": "text", "text": EMAIL}]},
+    }
+    pdf = {"type": "document", "source": {"type": "base64", "data": "JVBERi0x"}}
+    body: dict[str, Any] = {"messages": [{"role": "user", "content": [plain, blocks, pdf]}]}
+    groups = input_groups(body, "messages")
+    assert texts(groups) == [[f"Contact: {EMAIL}", EMAIL]]
+    redact(groups, pii(compile_set))
+    assert EMAIL not in orjson.dumps(body).decode()
+    assert pdf["source"]["data"] == "JVBERi0x"
