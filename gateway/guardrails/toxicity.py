@@ -12,6 +12,7 @@ from typing import Any
 
 from gateway.config.types import GuardrailConfig
 from gateway.guardrails.base import Finding, GuardrailUnavailable, PrefixTail, resolve
+from gateway.guardrails.normalise import normalise
 
 _SENTENCE = re.compile(r"[^.!?\n]+[.!?\n]*")
 _SENTENCE_END = re.compile(r"[.!?\n]")
@@ -42,7 +43,7 @@ class ToxicityDetector:
             ) from exc
         self._predict: Any = predict_prob
         self.threshold = config.threshold if config.threshold is not None else 0.8
-        phrases = sorted(config.deny_list, key=len, reverse=True)
+        phrases = sorted({normalise(p).text for p in config.deny_list}, key=len, reverse=True)
         self._deny = (
             re.compile(
                 r"(?<!\w)(?:" + "|".join(re.escape(p) for p in phrases) + r")(?!\w)", re.IGNORECASE
@@ -53,6 +54,16 @@ class ToxicityDetector:
         self._deny_tail = PrefixTail(phrases)
 
     def scan(self, text: str) -> list[Finding]:
+        """Sentences judged, and deny-list phrases found, in the folded text (`normalise`:
+        full-width letters and zero-width characters inside a word hide nothing); each finding
+        with the span of the text as sent."""
+        folded = normalise(text)
+        found = self._scan(folded.text)
+        if folded.text is text:
+            return found
+        return [Finding(f.entity, *folded.original_span(f.start, f.end), f.score) for f in found]
+
+    def _scan(self, text: str) -> list[Finding]:
         spans = [(m.start(), m.end()) for m in _SENTENCE.finditer(text) if m.group().strip()]
         found: list[Finding] = []
         if spans:

@@ -180,3 +180,22 @@ def test_look_alike_characters_hide_no_regex_match(text: str, phrase: str) -> No
     )
     (finding,) = detector.scan(text)
     assert text[finding.start : finding.end] == phrase
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "you are a ｆｕｃｋｉｎｇ ｉｄｉｏｔ",
+        "you are a fu\u200bcking id\u200biot",
+        "this is ｓｏｍｅ ｓｌｕｒ",
+        "this is some\u00a0slur",
+    ],
+)
+def test_look_alike_characters_hide_no_toxicity(
+    text: str, compile_set: Callable[..., GuardrailSet]
+) -> None:
+    guards = compile_set(
+        GuardrailConfig(name="tox", type="toxicity", threshold=0.8, deny_list=("some slur",))
+    )
+    findings = guards.input[0].check(text)
+    assert findings and findings[-1].end == len(text)  # the span as sent
