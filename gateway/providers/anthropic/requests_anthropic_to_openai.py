@@ -6,10 +6,14 @@ fields it knows, so a parameter an OpenAI-compatible server would reject never l
 
 from __future__ import annotations
 
+import hashlib
+
 from gateway.json_types import JSON
 from gateway.providers.anthropic.errors import TranslationError
 from gateway.providers.anthropic.tool_calls import tool_call_from_tool_use
 
+# OpenAI refuses a longer `user` ("Invalid 'user': string too long").
+_MAX_USER_LENGTH = 64
 # Anthropic server tools (web search, bash, ...) carry a versioned type and run on Anthropic's side.
 _CUSTOM_TOOL_TYPES = (None, "custom")
 
@@ -27,7 +31,8 @@ def anthropic_request_to_openai(body: JSON, upstream_model: str) -> JSON:
       the `top_k`, `thinking` and `service_tier` parameters; a `tool_result`'s `is_error` too.
     - `tools` -> function tools; `tool_choice` auto/any/tool/none -> "auto"/"required"/
       {"type": "function", ...}/"none"; `disable_parallel_tool_use` -> `parallel_tool_calls: false`.
-    - `stop_sequences` -> `stop`, `metadata.user_id` -> `user`; when streaming,
+    - `stop_sequences` -> `stop`, `metadata.user_id` -> `user` (its sha256 when longer than
+      the 64 characters OpenAI takes); when streaming,
       `stream_options.include_usage` is set so the upstream reports token usage.
 
     Raises `TranslationError` for Anthropic server tools (web search, bash, ...) and for image
@@ -59,12 +64,20 @@ def anthropic_request_to_openai(body: JSON, upstream_model: str) -> JSON:
         out["stop"] = list(body["stop_sequences"])
     metadata = body.get("metadata")
     if isinstance(metadata, dict) and metadata.get("user_id") is not None:
-        out["user"] = str(metadata["user_id"])
+        out["user"] = _openai_user_id(str(metadata["user_id"]))
     if body.get("stream"):
         out["stream"] = True
         out["stream_options"] = {"include_usage": True}
     _add_openai_tools(out, body)
     return out
+
+
+def _openai_user_id(user_id: str) -> str:
+    """`metadata.user_id` as OpenAI's `user`, which takes at most 64 characters: a longer id
+    (Claude Code's is about 150) becomes its sha256, 64 hex digits, as stable as the id."""
+    if len(user_id) <= _MAX_USER_LENGTH:
+        return user_id
+    return hashlib.sha256(user_id.encode()).hexdigest()
 
 
 def _openai_user(content: object) -> list[JSON]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 import pytest
@@ -244,3 +245,13 @@ def test_sampling_stop_metadata_stream_and_dropped_params() -> None:
         "stream": True,
         "stream_options": {"include_usage": True},
     }
+
+
+def test_a_user_id_longer_than_openai_takes_is_sent_as_its_sha256() -> None:
+    # Claude Code's metadata.user_id is ~150 characters; OpenAI refuses a `user` over 64.
+    long_id = "user_" + "ab" * 32 + "_account_00000000-0000-0000-0000-000000000000_session_x"
+    out = translate(messages=[{"role": "user", "content": "Hi"}], metadata={"user_id": long_id})
+    assert out["user"] == hashlib.sha256(long_id.encode()).hexdigest()
+    assert len(out["user"]) == 64
+    short = translate(messages=[{"role": "user", "content": "Hi"}], metadata={"user_id": "u-42"})
+    assert short["user"] == "u-42"
