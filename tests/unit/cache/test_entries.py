@@ -1,5 +1,7 @@
 """The exact cache: keys, entries, and JSON <-> stream conversions in both wire formats."""
 
+from typing import Any
+
 import orjson
 import pytest
 
@@ -43,15 +45,16 @@ COMPLETION = {
     ],
     "usage": USAGE,
 }
+MESSAGE_CONTENT = [
+    {"type": "text", "text": "Hello"},
+    {"type": "tool_use", "id": "toolu_1", "name": "f", "input": {"a": 1}},
+]
 MESSAGE = {
     "id": "msg_1",
     "type": "message",
     "role": "assistant",
     "model": "m",
-    "content": [
-        {"type": "text", "text": "Hello"},
-        {"type": "tool_use", "id": "toolu_1", "name": "f", "input": {"a": 1}},
-    ],
+    "content": MESSAGE_CONTENT,
     "stop_reason": "tool_use",
     "stop_sequence": None,
     "usage": {"input_tokens": 5, "output_tokens": 2},
@@ -188,12 +191,12 @@ def test_stream_entry_with_usage_chunk_served_as_json_keeps_the_streamed_usage()
     assert orjson.loads(entry_as_json(entry, "openai"))["usage"] == detailed
 
 
-THINKING_MESSAGE = {
+THINKING_MESSAGE: dict[str, Any] = {
     **MESSAGE,
     "content": [
         {"type": "thinking", "thinking": "Let me think.", "signature": "sig-abc"},
         {"type": "redacted_thinking", "data": "opaque"},
-        *MESSAGE["content"],
+        *MESSAGE_CONTENT,
     ],
 }
 
@@ -238,7 +241,7 @@ def test_refusal_and_logprobs_survive_json_and_stream_entries() -> None:
     pieces = openai_json_to_stream(refused, include_usage=True)
     assert openai_stream_to_json([p.decode() for p in pieces])["choices"] == refused["choices"]
     # A stream with the refusal and the logprobs spread over chunks, as OpenAI sends it.
-    spread = [
+    spread: list[dict[str, Any]] = [
         {"delta": {"role": "assistant", "refusal": "N"}, "logprobs": {"refusal": [token]}},
         {"delta": {"refusal": "o."}, "logprobs": {"content": None, "refusal": [token]}},
         {"delta": {}, "finish_reason": "stop"},

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 import pytest
@@ -88,8 +89,6 @@ def test_openai_finish_reasons(finish: Any, stop: str) -> None:
 
 def test_tool_calls_with_finish_reason_stop_end_for_tool_use() -> None:
     # OpenAI answers so when tool_choice names a function; the client's loop needs "tool_use".
-    forced = {
-        **OPENAI_TOOL_RESPONSE,
-        "choices": [{**OPENAI_TOOL_RESPONSE["choices"][0], "finish_reason": "stop"}],
-    }
+    forced: dict[str, Any] = copy.deepcopy(OPENAI_TOOL_RESPONSE)
+    forced["choices"][0]["finish_reason"] = "stop"
     assert openai_response_to_anthropic(forced, "m")["stop_reason"] == "tool_use"
