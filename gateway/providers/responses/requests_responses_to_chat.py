@@ -5,7 +5,8 @@
 - `input` as a string -> one user message; as items: `message` items (string content, or
   `input_text` / `output_text` / `input_image` parts) -> messages, `function_call` items ->
   `tool_calls` on an assistant message (consecutive calls share one), `function_call_output`
-  -> `tool` messages, `reasoning` items are dropped (chat has no place for them);
+  -> `tool` messages with its text (its images, which a tool message cannot carry, in a user
+  message after the run of outputs), `reasoning` items are dropped (chat has no place for them);
 - function `tools` (flat in Responses) -> nested chat tools; `tool_choice` likewise;
 - `text.format` `json_schema` / `json_object` -> `response_format`; `reasoning.effort` ->
   `reasoning_effort`; `max_output_tokens` -> `max_tokens`; `temperature`, `top_p`, `user`,
@@ -24,6 +25,7 @@ from gateway.json_types import JSON
 from gateway.providers.anthropic.errors import TranslationError
 
 _PASSED = ("temperature", "top_p", "user", "parallel_tool_calls", "stream")
+_TEXT_PARTS = ("input_text", "output_text", "text")
 _ROLES = {"user": "user", "assistant": "assistant", "system": "system", "developer": "system"}
 
 
@@ -70,22 +72,32 @@ def input_messages(value: object) -> list[JSON]:
     if not isinstance(value, list):
         raise TranslationError("'input' must be a string or an array of items", param="input")
     messages: list[JSON] = []
+    # The images of the latest run of function_call_output items: a tool message carries text
+    # only, so they follow the run in a user message (a screenshot a tool returned).
+    attached: list[JSON] = []
     for index, item in enumerate(value):
         if not isinstance(item, dict):
             raise TranslationError(f"input[{index}] must be an object", param=f"input[{index}]")
         kind = item.get("type", "message")
+        if kind != "function_call_output" and attached:
+            messages.append({"role": "user", "content": attached})
+            attached = []
         if kind == "message":
             messages.append(_message(item, index))
         elif kind == "function_call":
             _add_call(messages, item)
         elif kind == "function_call_output":
+            output = item.get("output")
             messages.append(
                 {
                     "role": "tool",
                     "tool_call_id": str(item.get("call_id", "")),
-                    "content": _output(item.get("output")),
+                    "content": _output(output),
                 }
             )
+            for part in output if isinstance(output, list) else ():
+                if not isinstance(part, dict) or part.get("type") not in _TEXT_PARTS:
+                    attached.append(_part(part, index, "output"))
         elif kind == "reasoning":
             continue
         else:
@@ -93,6 +105,8 @@ def input_messages(value: object) -> list[JSON]:
                 f"input[{index}] of type '{kind}' needs a deployment with the Responses API",
                 param=f"input[{index}].type",
             )
+    if attached:
+        messages.append({"role": "user", "content": attached})
     return messages
 
 
@@ -125,14 +139,14 @@ def _text(part: object) -> str:
     return ""
 
 
-def _part(part: object, index: int) -> JSON:
+def _part(part: object, index: int, field: str = "content") -> JSON:
     if not isinstance(part, dict):
         raise TranslationError(
             f"input[{index}] has a content part that is not an object",
-            param=f"input[{index}].content",
+            param=f"input[{index}].{field}",
         )
     kind = part.get("type")
-    if kind in ("input_text", "output_text", "text"):
+    if kind in _TEXT_PARTS:
         return {"type": "text", "text": _text(part)}
     if kind == "input_image" and isinstance(part.get("image_url"), str):
         image: JSON = {"url": part["image_url"]}
@@ -141,7 +155,7 @@ def _part(part: object, index: int) -> JSON:
         return {"type": "image_url", "image_url": image}
     raise TranslationError(
         f"input[{index}] has a content part of type '{kind}' that chat completions cannot carry",
-        param=f"input[{index}].content",
+        param=f"input[{index}].{field}",
     )
 
 

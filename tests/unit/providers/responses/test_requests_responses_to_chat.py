@@ -104,3 +104,54 @@ def test_what_chat_cannot_carry_is_refused_naming_the_param(
     with pytest.raises(TranslationError) as info:
         responses_request_to_chat({"model": "pub", **body}, "up")
     assert info.value.param == param
+
+
+def test_the_images_of_function_call_outputs_follow_the_tool_messages() -> None:
+    # A tool message carries text only; a screenshot a tool returned must still reach the model.
+    image = {"type": "input_image", "image_url": "data:image/png;base64,iVBO", "detail": "low"}
+    chat = responses_request_to_chat(
+        {
+            "model": "pub",
+            "input": [
+                {"type": "function_call", "call_id": "c1", "name": "shot", "arguments": "{}"},
+                {"type": "function_call", "call_id": "c2", "name": "shot", "arguments": "{}"},
+                {
+                    "type": "function_call_output",
+                    "call_id": "c1",
+                    "output": [{"type": "input_text", "text": "the screen"}, image],
+                },
+                {"type": "function_call_output", "call_id": "c2", "output": "nothing"},
+                {"role": "user", "content": "What do you see?"},
+            ],
+        },
+        "up",
+    )
+    assert chat["messages"][1:] == [
+        {"role": "tool", "tool_call_id": "c1", "content": "the screen"},
+        {"role": "tool", "tool_call_id": "c2", "content": "nothing"},
+        {
+            "role": "user",
+            "content": [
+                {
+                    "type": "image_url",
+                    "image_url": {"url": "data:image/png;base64,iVBO", "detail": "low"},
+                }
+            ],
+        },
+        {"role": "user", "content": "What do you see?"},
+    ]
+    with pytest.raises(TranslationError) as info:
+        responses_request_to_chat(
+            {
+                "model": "pub",
+                "input": [
+                    {
+                        "type": "function_call_output",
+                        "call_id": "c1",
+                        "output": [{"type": "input_file", "file_id": "file_1"}],
+                    }
+                ],
+            },
+            "up",
+        )
+    assert info.value.param == "input[0].output"
