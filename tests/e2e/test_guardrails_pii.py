@@ -178,3 +178,65 @@ def test_restore_with_the_cache_never_serves_one_requests_values_to_another(
     assert response.status_code == 200, response.text
     assert response.json()["choices"][0]["message"]["content"] == bob["messages"][0]["content"]
     assert response.headers["x-gateway-cache"] == "miss"
+
+
+# The mock provider (not `echo`) fills a tool call's arguments from the tool's schema (a `default`
+# as given):
+# a default of `<EMAIL_ADDRESS_1>` plays a model that writes the placeholder into a call.
+PLACEHOLDER_TOOL = {
+    "name": "send",
+    "description": "send a mail",
+    "schema": {
+        "type": "object",
+        "properties": {"to": {"type": "string", "default": "<EMAIL_ADDRESS_1>"}},
+        "required": ["to"],
+    },
+}
+
+
+def test_restore_in_streamed_tool_call_arguments(guarded: Proc) -> None:
+    tool = PLACEHOLDER_TOOL
+    body = chat_request(
+        f"Write to {SECRETS[0]}",
+        model="gpt-mock",
+        stream=True,
+        tools=[
+            {
+                "type": "function",
+                "function": {"name": tool["name"], "parameters": tool["schema"]},
+            }
+        ],
+    )
+    arguments = ""
+    with httpx.stream(
+        "POST", guarded.url + "/v1/chat/completions", json=body, headers=auth("restore")
+    ) as response:
+        assert response.status_code == 200
+        for line in response.iter_lines():
+            if line.startswith("data: {"):
+                for choice in json.loads(line[6:])["choices"]:
+                    for call in choice["delta"].get("tool_calls") or ():
+                        arguments += call["function"].get("arguments") or ""
+    assert json.loads(arguments) == {"to": SECRETS[0]}
+
+    anthropic = {
+        "model": "claude-mock",
+        "max_tokens": 100,
+        "stream": True,
+        "tools": [{"name": tool["name"], "input_schema": tool["schema"]}],
+        "messages": [{"role": "user", "content": f"Write to {SECRETS[0]}"}],
+    }
+    partial = ""
+    with httpx.stream(
+        "POST",
+        guarded.url + "/v1/messages",
+        json=anthropic,
+        headers={"x-api-key": KEYS["restore"]},
+    ) as response:
+        assert response.status_code == 200
+        for line in response.iter_lines():
+            if line.startswith("data: {"):
+                event = json.loads(line[6:])
+                if event.get("delta", {}).get("type") == "input_json_delta":
+                    partial += event["delta"]["partial_json"]
+    assert json.loads(partial) == {"to": SECRETS[0]}
