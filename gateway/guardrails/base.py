@@ -133,6 +133,20 @@ class Placeholders:
     by_placeholder: dict[str, str] = field(default_factory=dict)
     counts: dict[str, int] = field(default_factory=dict)
 
+    @classmethod
+    def seeded(cls, by_placeholder: dict[str, str]) -> Placeholders:
+        """The map of an earlier turn of a conversation (its placeholders are in the history):
+        its values keep their placeholders, new ones are numbered after them."""
+        made = cls()
+        for token, value in by_placeholder.items():
+            entity, _, number = token[1:-1].rpartition("_")
+            if not PLACEHOLDER.fullmatch(token) or not isinstance(value, str):
+                continue
+            made.by_placeholder[token] = value
+            made.by_value.setdefault(value, token)
+            made.counts[entity] = max(made.counts.get(entity, 0), int(number))
+        return made
+
     def placeholder(self, entity: str, value: str, taken: Set[str] = frozenset()) -> str:
         """The value's placeholder; a new one is never one of `taken` (the placeholder-like
         strings the request already holds), or the answer's copy of that string would be

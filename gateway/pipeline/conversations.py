@@ -28,6 +28,7 @@ import orjson
 
 from gateway.config.types import DeploymentConfig, KeyConfig
 from gateway.errors import Conflict, InvalidRequest, NotFound, ServiceUnavailable
+from gateway.guardrails.base import Placeholders
 from gateway.pipeline.context import RequestContext
 from gateway.pipeline.services import Services
 from gateway.providers import innermost, speaks_responses, wire_provider
@@ -119,6 +120,10 @@ async def continue_conversation(ctx: RequestContext, services: Services) -> None
             code="previous_response_other_model",
         )
     ctx.pinned_deployment = name
+    seeded = entry.get("placeholders")
+    if isinstance(seeded, dict):
+        # The history holds the `restore` placeholders of earlier turns: same values, same map.
+        ctx.placeholders = Placeholders.seeded(seeded)
     items = entry.get("items")
     if isinstance(items, list) and translated(ctx.runtime, deployment):
         body = {k: v for k, v in ctx.body.items() if k != param}
@@ -151,6 +156,8 @@ def _entry(ctx: RequestContext) -> tuple[str, bytes] | None:
         return None
     deployment = ctx.exchange.deployment
     entry: dict[str, Any] = {"deployment": deployment.name, "owner": owner(ctx.key)}
+    if ctx.placeholders is not None and ctx.placeholders.by_placeholder:
+        entry["placeholders"] = ctx.placeholders.by_placeholder
     if translated(ctx.runtime, deployment):
         entry["items"] = _as_items(ctx.body.get("input")) + list(response.get("output") or ())
         entry["response"] = response

@@ -220,7 +220,8 @@ async def guard_input(ctx: RequestContext, services: Services) -> None:
             "of strings, not token ids",
             param=unread,
         )
-    placeholders = Placeholders() if guards.restores else None
+    # A conversation's follow-up starts from its earlier turns' map (`continue_conversation`).
+    placeholders = (ctx.placeholders or Placeholders()) if guards.restores else None
     ctx.placeholders = placeholders
     groups = input_groups(ctx.body, ctx.endpoint.kind)
     if groups:

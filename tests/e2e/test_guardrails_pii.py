@@ -240,3 +240,20 @@ def test_restore_in_streamed_tool_call_arguments(guarded: Proc) -> None:
                 if event.get("delta", {}).get("type") == "input_json_delta":
                     partial += event["delta"]["partial_json"]
     assert json.loads(partial) == {"to": SECRETS[0]}
+
+
+def test_restore_across_a_responses_conversation(guarded: Proc) -> None:
+    """The conversation the gateway keeps holds the placeholders the provider saw; a follow-up
+    reads them with the same values, so an answer that repeats one gets the value back."""
+    url = guarded.url + "/v1/responses"
+    first = httpx.post(
+        url, json={"model": "echo", "input": f"Mail {SECRETS[0]}"}, headers=auth("restore")
+    )
+    assert first.status_code == 200, first.text
+    assert SECRETS[0] in first.text
+    # `echo` answers with the last user message: ask it to repeat the first one's text.
+    follow = {"model": "echo", "previous_response_id": first.json()["id"], "input": []}
+    history = httpx.post(url, json=follow, headers=auth("restore"))
+    assert history.status_code == 200, history.text
+    output = history.json()["output"][0]["content"][0]["text"]
+    assert output == f"Mail {SECRETS[0]}"

@@ -45,3 +45,14 @@ def test_a_placeholder_is_never_released_in_halves_by_another_guardrails_hold(
     released = [window.push(f"Write to {token} or "), window.push("PRJ-1234 today"), window.flush()]
     assert "".join(released) == "Write to ana@example.com or <CODES> today"
     assert released[0] == "Write to "
+
+
+def test_a_seeded_map_keeps_earlier_placeholders_and_numbers_after_them() -> None:
+    earlier = Placeholders()
+    first = earlier.placeholder("EMAIL_ADDRESS", "ana@example.com")
+    earlier.placeholder("EMAIL_ADDRESS", "bo@example.com")
+    seeded = Placeholders.seeded({**earlier.by_placeholder, "<bad>": "x", "<IP_9>": 5})  # type: ignore[dict-item]
+    assert seeded.placeholder("EMAIL_ADDRESS", "ana@example.com") == first
+    assert seeded.placeholder("EMAIL_ADDRESS", "cy@example.com") == "<EMAIL_ADDRESS_3>"
+    assert seeded.restore(f"to {first}") == "to ana@example.com"
+    assert seeded.by_placeholder.keys() == {first, "<EMAIL_ADDRESS_2>", "<EMAIL_ADDRESS_3>"}
