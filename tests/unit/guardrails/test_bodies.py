@@ -38,7 +38,11 @@ def pii(compile_set: Callable[..., GuardrailSet]) -> GuardrailSet:
 def test_chat_history_tool_call_arguments_are_read_with_their_message(
     compile_set: Callable[..., GuardrailSet],
 ) -> None:
-    call = {"id": "c1", "type": "function", "function": {"name": "send", "arguments": ARGS}}
+    call: dict[str, Any] = {
+        "id": "c1",
+        "type": "function",
+        "function": {"name": "send", "arguments": ARGS},
+    }
     body: dict[str, Any] = {
         "messages": [
             {"role": "user", "content": "hi"},
@@ -109,7 +113,7 @@ def test_anthropic_text_documents_are_read(compile_set: Callable[..., GuardrailS
         "type": "document",
         "source": {"type": "content", "content": [{"type": "text", "text": EMAIL}]},
     }
-    pdf = {"type": "document", "source": {"type": "base64", "data": "JVBERi0x"}}
+    pdf: dict[str, Any] = {"type": "document", "source": {"type": "base64", "data": "JVBERi0x"}}
     body: dict[str, Any] = {"messages": [{"role": "user", "content": [plain, blocks, pdf]}]}
     groups = input_groups(body, "messages")
     assert texts(groups) == [[f"Contact: {EMAIL}", EMAIL]]

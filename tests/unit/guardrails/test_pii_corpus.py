@@ -17,7 +17,7 @@ from typing import Any
 from gateway.config.types import GuardrailConfig
 from gateway.guardrails.catalog import PATTERN_ENTITIES
 from gateway.guardrails.compiled import GuardrailSet
-from gateway.guardrails.stream import TextWindow
+from gateway.guardrails.window import TextWindow
 
 CORPUS = Path(__file__).resolve().parents[2] / "data" / "pii_corpus.jsonl"
 GATED = ("EMAIL_ADDRESS", "PHONE_NUMBER", "CREDIT_CARD", "IBAN_CODE", "IP_ADDRESS")

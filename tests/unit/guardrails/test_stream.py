@@ -12,7 +12,8 @@ from gateway.config.types import GuardrailConfig
 from gateway.errors import ContentBlocked
 from gateway.guardrails.base import Placeholders
 from gateway.guardrails.compiled import Decision, GuardrailSet
-from gateway.guardrails.stream import GuardedConverter, TextWindow
+from gateway.guardrails.stream import GuardedConverter
+from gateway.guardrails.window import TextWindow
 from gateway.providers.base import Usage
 from gateway.sse import SSEDecoder
 

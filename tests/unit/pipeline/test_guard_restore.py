@@ -15,7 +15,11 @@ def test_a_value_goes_back_escaped_into_arguments_and_as_is_into_text() -> None:
     placeholders = Placeholders()
     value = 'O"Brien\\Ltd'
     token = placeholders.placeholder("COMPANY", value)
-    call = {"id": "c", "type": "function", "function": {"name": "f", "arguments": ""}}
+    call: dict[str, Any] = {
+        "id": "c",
+        "type": "function",
+        "function": {"name": "f", "arguments": ""},
+    }
     call["function"]["arguments"] = orjson.dumps({"name": token}).decode()
     data: dict[str, Any] = {
         "choices": [{"message": {"content": f"Filed for {token}.", "tool_calls": [call]}}]
