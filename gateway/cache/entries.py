@@ -53,11 +53,28 @@ def encode_entry(
 
 
 def decode_entry(raw: bytes) -> dict[str, Any] | None:
+    """The entry `encode_entry` wrote, or None for anything else: a shared cache (Redis) may
+    hold what another version of the gateway wrote, or a value damaged or edited by hand, and
+    such an entry is a miss, never a failed request."""
     try:
         entry = orjson.loads(raw)
     except orjson.JSONDecodeError:
         return None
-    return entry if isinstance(entry, dict) and entry.get("kind") in ("json", "stream") else None
+    if not isinstance(entry, dict):
+        return None
+    kind = entry.get("kind")
+    if kind == "json":
+        shaped = isinstance(entry.get("body"), str)
+    elif kind == "stream":
+        chunks = entry.get("chunks")
+        shaped = isinstance(chunks, list) and all(isinstance(c, str) for c in chunks)
+    else:
+        return None
+    usage = entry.get("usage", {})
+    if not shaped or not isinstance(usage, dict):
+        return None
+    counts = (usage.get("prompt_tokens", 0), usage.get("completion_tokens", 0))
+    return entry if all(type(count) is int and count >= 0 for count in counts) else None
 
 
 # -- stream -> JSON ------------------------------------------------------------------------------

@@ -63,16 +63,24 @@ async def cache_lookup(ctx: RequestContext, services: Services) -> None:
     if entry is None:
         ctx.cache = "miss"
         return
+    try:
+        if ctx.stream:
+            wants_usage = client_wants_usage(ctx.body)
+            ctx.cached_stream = entry_as_stream(entry, ctx.endpoint.wire, wants_usage)
+        else:
+            ctx.response_body = entry_as_json(entry, ctx.endpoint.wire)
+    except (ValueError, TypeError, KeyError, AttributeError, IndexError) as exc:
+        # Shaped like an entry, but its contents do not convert (damaged, or written by
+        # another version of the gateway): a miss, and the fresh answer replaces it.
+        log.warning("cache entry %s cannot be served, treated as a miss: %r", ctx.cache_key, exc)
+        ctx.cached_stream = ctx.response_body = None
+        ctx.cache = "miss"
+        return
     ctx.cache = "hit"
     usage = entry.get("usage") or {}
     ctx.usage = Usage(
         usage.get("prompt_tokens", 0), usage.get("completion_tokens", 0), reported=True
     )
-    if ctx.stream:
-        wants_usage = client_wants_usage(ctx.body)
-        ctx.cached_stream = entry_as_stream(entry, ctx.endpoint.wire, wants_usage)
-    else:
-        ctx.response_body = entry_as_json(entry, ctx.endpoint.wire)
 
 
 def _keyed_body(ctx: RequestContext) -> dict[str, Any]:

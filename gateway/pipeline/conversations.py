@@ -65,7 +65,10 @@ async def recall(services: Services, key: KeyConfig, response_id: str) -> dict[s
     except StateUnavailable as exc:
         services.metrics.state_error(exc.kind)
         raise ServiceUnavailable("cannot look up the response: the state backend is down") from None
-    entry = orjson.loads(raw) if raw is not None else None
+    try:
+        entry = orjson.loads(raw) if raw is not None else None
+    except orjson.JSONDecodeError:  # damaged, or not written by the gateway: unknown
+        entry = None
     if not isinstance(entry, dict) or entry.get("owner") != owner(key):
         return None
     return entry

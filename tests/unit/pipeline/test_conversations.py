@@ -138,3 +138,12 @@ async def test_a_state_backend_that_is_down_is_a_503_and_counted(tmp_path: Path)
         await follow_up(svc, "native", "resp_n")
     assert 'gateway_state_errors_total{kind="timeout"} 1.0' in svc.metrics.render().decode()
     await svc.aclose()
+
+
+async def test_a_damaged_remembered_response_is_unknown(tmp_path: Path) -> None:
+    svc = services(tmp_path)
+    await svc.state.remember(KEY_PREFIX + "resp_bad", b"\xff{not json", 60, time.time())
+    with pytest.raises(GatewayError) as caught:
+        await follow_up(svc, "native", "resp_bad")
+    assert (caught.value.status, caught.value.code) == (404, "previous_response_not_found")
+    await svc.aclose()
