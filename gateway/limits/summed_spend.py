@@ -16,6 +16,8 @@ log = logging.getLogger("gateway.limits")
 SPEND_FLUSH_S = 0.25
 
 Subject = tuple[str, str]
+# The failures after which a write may have run all the same (sent, then no reply).
+AMBIGUOUS_KINDS = frozenset({"timeout", "connection"})
 
 
 class SummedSpend:
@@ -23,14 +25,17 @@ class SummedSpend:
 
     def __init__(self, on_due: Callable[[], None]) -> None:
         self.totals: dict[Subject, float] = {}
+        # Written and refused: sent again as they were (each keeps the receipt under which the
+        # state backend applies it once, should the refused write have run all the same).
+        self._unsent: list[Settlement] = []
         self._on_due = on_due
         self._timer: asyncio.TimerHandle | None = None
 
     def __bool__(self) -> bool:
-        return bool(self.totals)
+        return bool(self.totals) or bool(self._unsent)
 
     def __len__(self) -> int:
-        return len(self.totals)
+        return len(self.totals) + len(self._unsent)
 
     def add(
         self,
@@ -64,16 +69,25 @@ class SummedSpend:
     ) -> bool:
         """Write the sums; False when the state backend refused them (they are kept)."""
         spend, self.totals = self.totals, {}
-        if not spend:
+        unsent, self._unsent = self._unsent, []
+        if not spend and not unsent:
             return True
         nothing = Reservation(token="", checks=(), at=now)
-        settlements = [Settlement(nothing, 0, usd, (subject,)) for subject, usd in spend.items()]
+        fresh = [Settlement(nothing, 0, usd, (subject,)) for subject, usd in spend.items()]
         try:
-            await state.settle(settlements, now)
+            await state.settle([*unsent, *fresh], now)
         except StateUnavailable as exc:
             count_error(exc)
-            for subject, usd in spend.items():  # kept, and retried: spend must not be lost
-                self.totals[subject] = self.totals.get(subject, 0.0) + usd
+            # Kept, and retried: spend must not be lost, nor counted twice. A write whose reply
+            # was lost may have run: it is sent again as it was (its receipt says whether it
+            # ran); one refused before it was sent (Redis known down) or by an error reply ran
+            # nothing, and is summed again (so a long outage keeps one sum per subject).
+            if exc.kind in AMBIGUOUS_KINDS:
+                unsent += fresh
+            else:
+                for subject, usd in spend.items():
+                    self.totals[subject] = self.totals.get(subject, 0.0) + usd
+            self._unsent = unsent + self._unsent
             return False
         except Exception:
             log.exception("cannot add the spend of %d subjects", len(spend))

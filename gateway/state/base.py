@@ -155,6 +155,10 @@ class Settlement:
     cost_usd: float
     # Extra (scope, subject) pairs whose spend to add even without a budget check.
     spend_subjects: tuple[tuple[str, str], ...] = ()
+    # Set by a backend that writes it remotely (Redis) when it first sends it: the id under
+    # which the write is applied at most once, however often it is sent again (a reply lost
+    # after Redis ran it, then a retry). Empty until sent.
+    receipt: str = ""
 
 
 class StateBackend(Protocol):

@@ -14,6 +14,9 @@ WINDOW_KEY_TTL_S = 2 * WINDOW_S
 DAY_KEY_TTL_S = int(2 * DAY_S)
 MONTH_KEY_TTL_S = int(62 * DAY_S)
 BREAKER_KEY_TTL_S = int(DAY_S)
+# How long a settlement call's receipt is kept once it ran: a retry sent within this time of the
+# first attempt's run (whose reply was lost: a timeout, a reset connection) applies nothing.
+RECEIPT_TTL_S = int(WINDOW_S)
 # Bound of each cache of encoded pieces: emptied when full (the live set refills it at once).
 PIECES_MAX = 4096
 
@@ -31,6 +34,11 @@ def spend_keys(scope: str, subject: str, period: Periods) -> tuple[str, str, str
 def reservation_key(token: str) -> str:
     """The mark of one reservation: "h" while an allowed acquire is held, "g" once abandoned."""
     return f"{LIMITS}r:{token}"
+
+
+def receipt_key(receipt: str) -> str:
+    """The receipt of one settlement call, kept `RECEIPT_TTL_S` once it ran (lua/apply.lua)."""
+    return f"{LIMITS}s:{receipt}"
 
 
 def cache_key(key: str) -> str:

@@ -16,6 +16,7 @@ from gateway.state.base import (
     Reservation,
     Settlement,
     budget_reserved,
+    new_token,
     spend_subjects,
 )
 from gateway.state.periods import periods
@@ -23,8 +24,10 @@ from gateway.state.redis.commands import ScriptCall
 from gateway.state.redis.keys import (
     DAY_KEY_TTL_S,
     MONTH_KEY_TTL_S,
+    RECEIPT_TTL_S,
     limit_key_piece,
     number_piece,
+    receipt_key,
     reservation_key,
     spend_keys,
 )
@@ -32,7 +35,8 @@ from gateway.state.redis.scripts import APPLY
 from gateway.state.redis.wire import bulk
 
 _OP_SLOT, _OP_WINDOW, _OP_SPEND, _NONE = bulk("z"), bulk("w"), bulk("s"), bulk("")
-_OP_DROP, _OP_ABANDON = bulk("d"), bulk("a")
+_OP_DROP, _OP_ABANDON, _OP_ONCE = bulk("d"), bulk("a"), bulk("o")
+_RECEIPT_MS = bulk(str(RECEIPT_TTL_S * 1000))
 
 
 class ApplyOps:
@@ -80,6 +84,15 @@ class ApplyOps:
         hold_ms = bulk(str(max(1, math.ceil(reservation.hold_s * 1000))))
         self.args += [_OP_ABANDON, key, bulk(str(undo_ops)), hold_ms]
 
+    def once(self, receipt: str, ops: int) -> None:
+        """The header of a settlement call's groups: the next `ops` groups run once only."""
+        self.args += [
+            _OP_ONCE,
+            self._index(bulk(receipt_key(receipt))),
+            bulk(str(ops)),
+            _RECEIPT_MS,
+        ]
+
     def call(self) -> ScriptCall | None:
         """The script call (numkeys, KEYS, then ARGV), or None when there is nothing to write."""
         if not self.args:
@@ -93,8 +106,32 @@ def settle_ops(settlements: Sequence[Settlement], now: float) -> ApplyOps:
     budget reservation by the cost (in the period it went to), add the cost to the spend of its
     `spend_subjects`, and drop its mark. The settlements of one turn of the loop go in one call
     (`RedisState.start_settle`): their changes to one tpm bucket are summed into one, as their
-    spend on one key is (a bucket is never taken below 0, now by the sum of the changes)."""
+    spend on one key is (a bucket is never taken below 0, now by the sum of the changes).
+
+    Applied once per receipt (`Settlement.receipt`, lua/apply.lua's "o"): adding spend or
+    tokens twice would count a request twice, and a call whose reply was lost (a timeout, a
+    reset connection) may have run all the same before the limiter sends it again. Settlements
+    sent for the first time get one new receipt, kept on them for their retries; a retry batch
+    that joins several earlier calls' settlements keeps each call's group under its own."""
     ops = ApplyOps()
+    fresh = ""
+    groups: dict[str, list[Settlement]] = {}
+    for settlement in settlements:
+        if not settlement.receipt:
+            fresh = fresh or new_token()
+            settlement.receipt = fresh
+        groups.setdefault(settlement.receipt, []).append(settlement)
+    for receipt, group in groups.items():
+        body = ApplyOps()
+        body.keys = ops.keys  # one numbering of the keys for the whole call
+        _settle_into(body, group, now)
+        if body.args:
+            ops.once(receipt, len(body.args) // 4)
+            ops.args += body.args
+    return ops
+
+
+def _settle_into(ops: ApplyOps, settlements: Sequence[Settlement], now: float) -> None:
     spend: dict[str, tuple[float, int]] = {}  # spend key -> (USD to add, its TTL)
     buckets: dict[tuple[str, str], float] = {}  # (tpm key piece, second) -> tokens to add
     for settlement in settlements:
@@ -116,7 +153,6 @@ def settle_ops(settlements: Sequence[Settlement], now: float) -> ApplyOps:
     for key, (usd, ttl_s) in spend.items():
         if usd:
             ops.add_spend(key, usd, ttl_s)
-    return ops
 
 
 def _spend_deltas(settlement: Settlement, now: float, spend: dict[str, tuple[float, int]]) -> None:

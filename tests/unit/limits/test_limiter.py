@@ -83,7 +83,7 @@ async def test_settlements_are_kept_until_the_state_returns() -> None:
     limiter = Limiter(down, Metrics(), "fail_open", clock=lambda: 1000.0)
     limiter.settle(None, 10, 0.25, (("key", "k"),))
     await limiter.flush()
-    assert limiter._spend.totals == {("key", "k"): 0.25}  # not lost
+    assert len(limiter._spend) == 1  # not lost
     limiter.state = MemoryState()
     await limiter.aclose()
     assert (await limiter.state.spend("key", "k", 1000.0))["total"] == pytest.approx(0.25)

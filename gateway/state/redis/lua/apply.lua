@@ -10,6 +10,9 @@
 --        If its acquire ran and was allowed (mark "h"), the mark goes and those groups run;
 --        else the mark becomes "g" for b ms, so the acquire, should it still run (it waited in
 --        a stalled Redis), reserves nothing, and those groups are skipped.
+--   "o": the a groups after this one are a settlement call's, to apply once: if its receipt
+--        KEYS[k] is stored they ran already (the call was sent again: its first reply was
+--        lost) and are skipped; else the receipt is stored for b ms and they run.
 -- Sums are computed here and written with SET/HSET. Redis 6.2 rewrites INCRBYFLOAT into a longer
 -- SET for replication, and inside a script that corrupts its heap (the server crashes a few
 -- commands later); HINCRBYFLOAT is rewritten the same way, so neither is used.
@@ -45,6 +48,12 @@ while i <= #ARGV do
     end
   elseif op == 'd' then
     redis.call('DEL', key)
+  elseif op == 'o' then
+    if redis.call('EXISTS', key) == 1 then
+      i = i + 4 * tonumber(a)
+    else
+      redis.call('SET', key, '1', 'PX', b)
+    end
   elseif op == 'a' then
     if redis.call('GET', key) == 'h' then
       redis.call('DEL', key)

@@ -76,9 +76,10 @@ async def test_keys_share_one_cluster_slot_and_expire(
         assert "llmgw:{cache:abc123}" in keys
         assert "llmgw:{breakers}:dep" in keys
         limit_keys = [key for key in keys if "{limits}" in key]
-        # rpm, tpm, spend day/month/total, and the concurrency zset: no slot held, but its
-        # padding member keeps it until it expires
-        assert len(limit_keys) == 6, keys
+        # rpm, tpm, spend day/month/total, the concurrency zset (no slot held, but its
+        # padding member keeps it until it expires) and the settlement's receipt
+        assert len(limit_keys) == 7, keys
+        assert len([key for key in limit_keys if key.startswith("llmgw:{limits}:s:")]) == 1
         assert len(keys) == len(limit_keys) + 2
         assert len({key_slot(key.encode()) for key in limit_keys}) == 1
         for key in keys:
