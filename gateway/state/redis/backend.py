@@ -218,8 +218,9 @@ class RedisState:
         interpreter opcodes for one request's settlement) waits until that byte has left instead
         of holding it back. Only a settlement that may have nothing to write (no reservation
         holds a check, so there is no mark to drop) is encoded now, to find out. The future
-        fails when it ran nothing, a StateUnavailable: NOSCRIPT (a restarted server) is sent
-        again by EVAL (`settle`), OOM, READONLY and the rest are retried too.
+        fails when it ran nothing, a StateUnavailable: OOM, READONLY and the rest, which the
+        limiter retries; NOSCRIPT (a restarted, flushed or newly promoted server) is no failure:
+        the client sends the call again as an EVAL at once (`noscript`).
 
         Settlements started in the same turn join one call until it is written (both clients
         encode the turn's calls at its end): at c = 64 a turn ends a dozen answers or more, so
@@ -232,7 +233,10 @@ class RedisState:
                 return turn.applied
             turn = self._settling = _TurnSettlements(list(settlements), now)
             try:
-                applied = self._client.send_soon_applied(functools.partial(self._settle_turn, turn))
+                applied = self._client.send_soon_applied(
+                    functools.partial(self._settle_turn, turn),
+                    noscript=functools.partial(_evaluated, turn),
+                )
             except BaseException:
                 if self._settling is turn:
                     self._settling = None
@@ -242,14 +246,16 @@ class RedisState:
         call = settle_ops(settlements, now).call()
         if call is None:
             return None
-        return self._client.send_soon_applied(call.evalsha())
+        return self._client.send_soon_applied(call.evalsha(), noscript=call.eval)
 
     def _settle_turn(self, turn: _TurnSettlements) -> bytes:
         """The EVALSHA of every settlement started in this turn, as it is written (later ones
         start the next call)."""
         if self._settling is turn:
             self._settling = None
-        return _settle_command(turn.settlements, turn.now)
+        call = turn.call = settle_ops(turn.settlements, turn.now).call()
+        assert call is not None  # a reservation holds a check: there is a mark to drop
+        return call.evalsha()
 
     async def release(self, reservation: Reservation, now: float) -> None:
         call = release_ops(reservation).call()
@@ -369,17 +375,16 @@ class RedisState:
 class _TurnSettlements:
     """Settlements that leave in one script call, and whether it applied."""
 
-    __slots__ = ("applied", "now", "settlements")
+    __slots__ = ("applied", "call", "now", "settlements")
 
     def __init__(self, settlements: list[Settlement], now: float) -> None:
         self.settlements = settlements
         self.now = now
         self.applied: asyncio.Future[None] | None = None  # once sent
+        self.call: ScriptCall | None = None  # once encoded
 
 
-def _settle_command(settlements: Sequence[Settlement], now: float) -> bytes:
-    """The EVALSHA of the settlements (some reservation holds a check: there is a mark to drop,
-    so there is always something to write)."""
-    call = settle_ops(settlements, now).call()
-    assert call is not None
-    return call.evalsha()
+def _evaluated(turn: _TurnSettlements) -> bytes:
+    """The turn's call as an EVAL (sent instead when its EVALSHA got NOSCRIPT)."""
+    assert turn.call is not None
+    return turn.call.eval()

@@ -19,7 +19,11 @@ What a client promises:
   applied (a settlement's): the future ends with None, or with the error (an error reply or
   StateUnavailable). `command` may be a function that encodes it, called when it is written
   (the RESP client: at the end of the turn, so work done just before an answer's last byte
-  waits until that byte has left; redis-py: when the turn's pipeline is sent).
+  waits until that byte has left; redis-py: when the turn's pipeline is sent). `noscript`,
+  when given, encodes what to send instead should the reply be NOSCRIPT (the script's EVAL:
+  a restarted, flushed or newly promoted server), sent at once by the client itself, so the
+  settlement applies within the round trip instead of on the limiter's retry half a second
+  later (and is no state error).
 - No call waits more than one timeout, and none waits behind a reconnect (`gate.Gate`).
 """
 
@@ -42,7 +46,11 @@ class RedisClient(Protocol):
 
     def send_soon(self, commands: Sequence[bytes]) -> asyncio.Future[list[Reply]]: ...
 
-    def send_soon_applied(self, command: bytes | Callable[[], bytes]) -> asyncio.Future[None]: ...
+    def send_soon_applied(
+        self,
+        command: bytes | Callable[[], bytes],
+        noscript: Callable[[], bytes] | None = None,
+    ) -> asyncio.Future[None]: ...
 
     async def pipeline(self, commands: Sequence[Command]) -> list[Reply]: ...
 

@@ -151,25 +151,32 @@ class RedisPyClient(ClientBase):
         self.gate.check()
         return self._start(commands)
 
-    def send_soon_applied(self, command: bytes | Callable[[], bytes]) -> asyncio.Future[None]:
+    def send_soon_applied(
+        self,
+        command: bytes | Callable[[], bytes],
+        noscript: Callable[[], bytes] | None = None,
+    ) -> asyncio.Future[None]:
         # A function is encoded when the turn's calls are sent, as on the RESP client.
         sent = self._start([command])
         applied: asyncio.Future[None] = sent.get_loop().create_future()
 
-        def outcome(sent: asyncio.Future[list[Reply]]) -> None:
+        def outcome(sent: asyncio.Future[list[Reply]], again: Callable[[], bytes] | None) -> None:
             error = (
                 sent.exception() if not sent.cancelled() else StateUnavailable("redis: cancelled")
             )
             if error is None:
                 (reply,) = sent.result()
                 if isinstance(reply, ReplyError):  # it ran nothing
+                    if again is not None and reply.code == "NOSCRIPT":
+                        self._start([again]).add_done_callback(lambda done: outcome(done, None))
+                        return
                     error = reply
             if error is None:
                 applied.set_result(None)
             else:
                 applied.set_exception(error)
 
-        sent.add_done_callback(outcome)
+        sent.add_done_callback(lambda done: outcome(done, noscript))
         return applied
 
     def _start(

@@ -156,13 +156,18 @@ class RespClient(ClientBase):
             raise self.gate.refusal() or StateUnavailable("redis: not connected")
         return conn.send(b"".join(commands), len(commands), soon=True)
 
-    def send_soon_applied(self, command: bytes | Callable[[], bytes]) -> asyncio.Future[None]:
+    def send_soon_applied(
+        self,
+        command: bytes | Callable[[], bytes],
+        noscript: Callable[[], bytes] | None = None,
+    ) -> asyncio.Future[None]:
         """`send_soon` of one command (encoded as the turn's calls are written, when a function)
-        whose future says only whether it applied (`Connection.send_applied`)."""
+        whose future says only whether it applied (`Connection.send_applied`); on a NOSCRIPT
+        reply, `noscript()` is sent instead, for the same future."""
         conn = self._conn
         if conn is None or conn.closed:
             raise self.gate.refusal() or StateUnavailable("redis: not connected")
-        return conn.send_applied(command)
+        return conn.send_applied(command, noscript)
 
     async def _connect(self) -> Connection:
         """The open connection: the attempt in flight (shared), else a new one. Its callers

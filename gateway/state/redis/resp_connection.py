@@ -27,7 +27,7 @@ Payload: TypeAlias = bytes | Callable[[], bytes]
 class _Call:
     """Calls waiting on the connection, in write order: `count` replies resolve `future`."""
 
-    __slots__ = ("applied", "count", "deadline", "future", "replies", "waited_on")
+    __slots__ = ("applied", "count", "deadline", "future", "noscript", "replies", "waited_on")
 
     def __init__(
         self,
@@ -36,9 +36,11 @@ class _Call:
         deadline: float,
         waited_on: bool,
         applied: asyncio.Future[None] | None = None,
+        noscript: Callable[[], bytes] | None = None,
     ) -> None:
         self.future = future  # gets the replies; else `applied` gets whether they all succeeded
         self.applied = applied
+        self.noscript = noscript  # `applied`'s call sent instead, should it get NOSCRIPT
         self.count = count
         self.deadline = deadline
         self.waited_on = waited_on
@@ -91,14 +93,17 @@ class Connection(asyncio.Protocol):
         )
         return future
 
-    def send_applied(self, payload: Payload) -> asyncio.Future[None]:
+    def send_applied(
+        self, payload: Payload, noscript: Callable[[], bytes] | None = None
+    ) -> asyncio.Future[None]:
         """One command sent `soon` whose reply only says whether it applied (a settlement's):
         the future ends with None, or with its error reply or the connection's failure. It is
         resolved as the reply is read, not through a future of the replies whose callback
-        would run one turn of the loop later."""
+        would run one turn of the loop later. On a NOSCRIPT reply, `noscript()` (the script's
+        EVAL) is sent instead, at once, and its reply resolves the future."""
         applied: asyncio.Future[None] = self.loop.create_future()
         deadline = self.loop.time() + self.timeout_s
-        self._send(payload, _Call(None, 1, deadline, False, applied), soon=True)
+        self._send(payload, _Call(None, 1, deadline, False, applied, noscript), soon=True)
         return applied
 
     def _send(self, payload: Payload, call: _Call, soon: bool) -> None:
@@ -169,7 +174,7 @@ class Connection(asyncio.Protocol):
                     self._waited_on -= 1
                 future = call.future
                 if future is None:
-                    _resolve_applied(call)
+                    self._resolve_applied(call)
                 elif not future.done():  # the caller may have been cancelled
                     future.set_result(call.replies)
 
@@ -199,14 +204,17 @@ class Connection(asyncio.Protocol):
             if future is not None and not future.done():
                 future.set_exception(error)
 
-
-def _resolve_applied(call: _Call) -> None:
-    applied = call.applied
-    assert applied is not None
-    if applied.done():
-        return
-    for reply in call.replies:
-        if isinstance(reply, ReplyError):  # it ran nothing (NOSCRIPT, OOM, READONLY...)
-            applied.set_exception(reply)
+    def _resolve_applied(self, call: _Call) -> None:
+        applied = call.applied
+        assert applied is not None
+        if applied.done():
             return
-    applied.set_result(None)
+        for reply in call.replies:
+            if isinstance(reply, ReplyError):  # it ran nothing (NOSCRIPT, OOM, READONLY...)
+                if call.noscript is not None and reply.code == "NOSCRIPT":
+                    deadline = self.loop.time() + self.timeout_s
+                    self._send(call.noscript, _Call(None, 1, deadline, False, applied), soon=True)
+                    return
+                applied.set_exception(reply)
+                return
+        applied.set_result(None)

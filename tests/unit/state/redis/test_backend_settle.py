@@ -115,7 +115,9 @@ async def test_a_settlement_does_not_join_a_call_that_failed(
     loop = asyncio.get_running_loop()
     sent: list[Callable[[], bytes] | bytes] = []
 
-    def send_soon_applied(command: Callable[[], bytes] | bytes) -> asyncio.Future[None]:
+    def send_soon_applied(
+        command: Callable[[], bytes] | bytes, noscript: Callable[[], bytes] | None = None
+    ) -> asyncio.Future[None]:
         sent.append(command)
         failed: asyncio.Future[None] = loop.create_future()
         failed.set_exception(StateUnavailable("redis: connection lost"))
@@ -151,3 +153,28 @@ def test_tpm_changes_to_one_bucket_are_summed() -> None:
             bulk("-120.0"),
         ]
     ]  # -70 and -50 in T0's bucket; nothing to change in the next one's
+
+
+@pytest.mark.parametrize("client", ["resp", "redis-py"])
+async def test_a_settlement_on_a_server_without_the_script_applies_in_its_round_trip(
+    redis_url: str, client: RedisClientName
+) -> None:
+    """A restarted, flushed or newly promoted server lacks the script: the settlement's EVALSHA
+    gets NOSCRIPT and the client sends its EVAL at once, so the slot is free when the future
+    ends (not on the limiter's retry half a second later, nor counted as a state error)."""
+    state = RedisState(RedisOptions(url=redis_url, client=client, timeout_s=TEST_TIMEOUT_S))
+    try:
+        acquired = await state.acquire([SLOT], T0)
+        assert acquired.reservation is not None
+        nothing = Reservation("", (), T0, 1.0)
+        with redis.Redis.from_url(redis_url) as admin:
+            admin.script_flush()
+            slot = state.start_settle([Settlement(acquired.reservation, 1, 0.0)], T0 + 1)
+            spend = state.start_settle([Settlement(nothing, 0, 0.5, (("key", "demo"),))], T0 + 1)
+            assert slot is not None and spend is not None
+            await slot
+            await spend
+            assert admin.zcount("llmgw:{limits}:concurrent:key:demo", "(0", "+inf") == 0
+            assert float(admin.get("llmgw:{limits}:spend:key:demo:total") or 0) == 0.5
+    finally:
+        await state.aclose()
