@@ -83,6 +83,7 @@ from gateway.state.redis.commands import ScriptCall
 from gateway.state.redis.keys import (
     BREAKER_KEY_TTL_S,
     BREAKERS,
+    CACHE_ENTRY_MAX_BYTES,
     cache_key,
     limit_key,
     remembered_key,
@@ -294,8 +295,11 @@ class RedisState:
         return None if expiry <= now else stored[_EXPIRY.size :]
 
     async def set(self, key: str, value: bytes, ttl_s: float, now: float) -> None:
+        """Store a cache entry; one over `CACHE_ENTRY_MAX_BYTES` is not stored (`keys.py`)."""
         if ttl_s <= 0:
             await self.delete(key)
+            return
+        if len(value) > CACHE_ENTRY_MAX_BYTES:
             return
         await self._client.execute(
             "SET",

@@ -14,6 +14,12 @@ WINDOW_KEY_TTL_S = 2 * WINDOW_S
 DAY_KEY_TTL_S = int(2 * DAY_S)
 MONTH_KEY_TTL_S = int(62 * DAY_S)
 BREAKER_KEY_TTL_S = int(DAY_S)
+# The largest cache entry stored in Redis. A call's bytes share the connection (the RESP
+# client's one, a pooled one of redis-py's) and Redis's one thread with the limit checks of
+# every request: a 64 MiB answer (`max_response_bytes`, a large embeddings batch) takes longer
+# than `timeout_ms` to send on a 1 Gbit/s link (redis-py: on loopback too), so its SET timed
+# out, closed the gate, and the checks queued behind it failed (fail_open / 503) with it.
+CACHE_ENTRY_MAX_BYTES = 4 * 1024 * 1024
 # How long a settlement call's receipt is kept once it ran: a retry sent within this time of the
 # first attempt's run (whose reply was lost: a timeout, a reset connection) applies nothing.
 RECEIPT_TTL_S = int(WINDOW_S)

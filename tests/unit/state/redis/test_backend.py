@@ -20,6 +20,7 @@ from gateway.state import (
     create_state,
 )
 from gateway.state.redis.backend import RedisState
+from gateway.state.redis.keys import CACHE_ENTRY_MAX_BYTES
 from tests.conditions import eventually
 from tests.redis_server import RedisServer, redis_server_binary, start_redis
 from tests.unit.state.redis.test_script_layout import stored_slots
@@ -235,3 +236,17 @@ async def test_a_settlement_the_server_has_no_script_for_is_sent_again(
         assert stored_slots(client, "llmgw:{limits}:concurrent:key:demo") == 0
         assert "noscript" not in limiter.metrics.render().decode()
     await limiter.aclose()
+
+
+async def test_a_cache_entry_too_large_for_redis_is_not_stored(
+    make_redis_state: Callable[[], RedisState], redis_url: str
+) -> None:
+    """Its bytes would hold up every limit check behind it on the connection and in Redis."""
+    state = make_redis_state()
+    now = time.time()
+    await state.set("big", b"x" * (CACHE_ENTRY_MAX_BYTES + 1), 60, now)
+    await state.set("fits", b"x" * CACHE_ENTRY_MAX_BYTES, 60, now)
+    assert await state.get("big", now) is None
+    assert await state.get("fits", now) == b"x" * CACHE_ENTRY_MAX_BYTES
+    with redis.Redis.from_url(redis_url) as client:
+        assert not client.exists("llmgw:{cache:big}")
