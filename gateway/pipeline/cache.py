@@ -17,6 +17,7 @@ from gateway.cache.entries import (
     entry_as_json,
     entry_as_stream,
 )
+from gateway.config.types import KeyConfig
 from gateway.pipeline.context import RequestContext
 from gateway.pipeline.services import Services
 from gateway.providers import Usage
@@ -49,7 +50,7 @@ async def cache_lookup(ctx: RequestContext, services: Services) -> None:
         # A Responses stream entry is replayed as such, never converted to or from JSON.
         endpoint += "#stream" if ctx.stream else ""
     control = ctx.headers.get("cache-control", "").lower()
-    namespace = ctx.key.team if policy.cache.per_team else None
+    namespace = _namespace(ctx.key) if policy.cache.per_team else None
     ctx.cache_key = cache_key(endpoint, _keyed_body(ctx), namespace)
     ctx.cache_store = "no-store" not in control
     if "no-cache" in control:
@@ -96,6 +97,14 @@ def _keyed_body(ctx: RequestContext) -> dict[str, Any]:
 
 # A field no request has: the values behind the body's placeholders, in the key only.
 RESTORED_VALUES = "\x00restored"
+
+
+def _namespace(key: KeyConfig) -> str:
+    """Whose entries a `per_team` policy shares: the key's team's, or the key's own when it has
+    no team (not every team-less key's, nor the entries of `per_team = false` policies). A team
+    keeps its bare name, as before; a key's is `key:<id>` (config-controlled: a team given
+    that very name would share with the key)."""
+    return key.team if key.team else f"key:{key.id}"
 
 
 def stateless_response(body: dict[str, Any]) -> bool:
