@@ -155,6 +155,13 @@ def _tracer(config: GatewayConfig, metrics: Metrics) -> RequestTracer | None:
     return OtlpTracer(config.tracing, metrics)
 
 
+async def _warn_about_state(services: Services) -> None:
+    """Say once, at start, what in the state backend's setup makes limits wrong (Redis: an
+    eviction policy that may drop their keys)."""
+    for warning in await services.state.warnings():
+        log.warning("state: %s", warning)
+
+
 async def _reload_quietly(reloader: Reloader, trigger: str) -> None:
     await reloader.reload(trigger)
 
@@ -207,6 +214,7 @@ def create_app(
     async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Any]]:
         threading.Thread(target=_warm_up, args=(services,), daemon=True).start()
         services.limiter.start()
+        services.spawn(_warn_about_state(services))
         if watch_config and config.source is not None:
             reloader.start()
             with contextlib.suppress(NotImplementedError, RuntimeError):

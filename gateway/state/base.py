@@ -286,6 +286,10 @@ class StateBackend(Protocol):
 
     async def ping(self) -> bool: ...
 
+    async def warnings(self) -> list[str]:
+        """Setup problems worth a warning at start (Redis: a policy that may evict its keys)."""
+        ...
+
     async def aclose(self) -> None: ...
 
 

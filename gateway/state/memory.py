@@ -391,5 +391,8 @@ class MemoryState:
     async def ping(self) -> bool:
         return True
 
+    async def warnings(self) -> list[str]:
+        return []
+
     async def aclose(self) -> None:
         return None

@@ -80,6 +80,7 @@ from gateway.state.redis.acquire_call import acquire_call, check_results
 from gateway.state.redis.breaker_reads import breaker_read, breaker_views
 from gateway.state.redis.clients import open_client
 from gateway.state.redis.commands import ScriptCall
+from gateway.state.redis.eviction import eviction_warnings
 from gateway.state.redis.keys import (
     BREAKER_KEY_TTL_S,
     BREAKERS,
@@ -371,6 +372,9 @@ class RedisState:
     async def ping(self) -> bool:
         """True when Redis answers; False (never an exception) when it cannot be reached."""
         return await self._client.ping()
+
+    async def warnings(self) -> list[str]:
+        return await eviction_warnings(self._client)
 
     async def aclose(self) -> None:
         await self._client.aclose()

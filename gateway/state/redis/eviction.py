@@ -1,0 +1,62 @@
+"""Whether the Redis the state lives on may evict its keys (`RedisState.warnings`, at start).
+
+With `maxmemory` set, a policy other than `noeviction` lets Redis drop keys to make room: the
+response cache's entries fill memory and push out what the limits count with (with
+`allkeys-*`: any key, the all-time spend too; with `volatile-*`: every key with a TTL, which
+all limit keys but the all-time spend have). A dropped day or month spend counter starts the
+budget again from 0; a dropped window or concurrency zset forgets requests in flight; a dropped
+reservation mark or receipt undoes the at-most-once of an abandon or a settlement. Nothing
+fails: the limits are silently wrong, so the gateway says so once, in its log.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from gateway.state.base import StateUnavailable
+from gateway.state.redis.client import RedisClient
+
+# What each kind of policy may evict, of the keys the limits use.
+_AT_RISK = {
+    "allkeys": "any key: limit windows, concurrency slots, reservation marks, every spend counter",
+    "volatile": "keys with a TTL: limit windows, concurrency slots, reservation marks, day and "
+    "month spend counters",
+}
+
+
+async def eviction_warnings(client: RedisClient) -> list[str]:
+    """A warning per server (a Cluster's: the one asked) whose settings let it evict the limits'
+    keys; none when it cannot be asked (down, INFO not allowed)."""
+    try:
+        reply: object = await client.execute("INFO", "memory")  # redis-py: parsed
+    except StateUnavailable:
+        return []
+    fields = _fields(reply)
+    policy = str(fields.get("maxmemory_policy", "noeviction"))
+    try:
+        maxmemory = int(str(fields.get("maxmemory", 0)))
+    except ValueError:
+        return []
+    family = policy.split("-", 1)[0]
+    if not maxmemory or family not in _AT_RISK:
+        return []
+    return [
+        f"redis has maxmemory {maxmemory} with maxmemory-policy {policy}: when memory fills (the "
+        f"response cache fills it) Redis evicts {_AT_RISK[family]}, and budgets and limits are "
+        "silently wrong; use noeviction (and room for the cache) or a separate Redis for the "
+        "cache (docs/operations.md#redis-deployments)"
+    ]
+
+
+def _fields(reply: object) -> Mapping[str, object]:
+    """INFO's fields: raw text (the RESP client) or parsed by redis-py (per node on a Cluster:
+    the first node's)."""
+    if isinstance(reply, bytes):
+        pairs = (line.split(":", 1) for line in reply.decode(errors="replace").splitlines())
+        return {pair[0]: pair[1].strip() for pair in pairs if len(pair) == 2}
+    if isinstance(reply, Mapping):
+        if "maxmemory_policy" in reply or not reply:
+            return reply
+        first = next(iter(reply.values()))
+        return first if isinstance(first, Mapping) else {}
+    return {}
