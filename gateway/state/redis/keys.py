@@ -27,6 +27,10 @@ RECEIPT_TTL_S = int(WINDOW_S)
 PIECES_MAX = 4096
 
 
+# Read by the gate's probe on a Cluster (`redispy.py`): it lives on the node serving the limits.
+PROBE_KEY = f"{LIMITS}probe"
+
+
 def limit_key(kind: str, scope: str, subject: str) -> str:
     return f"{LIMITS}{kind}:{scope}:{subject}"
 

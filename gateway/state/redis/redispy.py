@@ -54,6 +54,7 @@ from gateway.state.base import StateUnavailable
 from gateway.state.redis.client import ClientBase, check_available, refuse
 from gateway.state.redis.commands import Command, decode
 from gateway.state.redis.gate import Gate
+from gateway.state.redis.keys import PROBE_KEY
 from gateway.state.redis.options import RedisOptions
 from gateway.state.redis.wire import KNOWN_CODES, Reply, ReplyError
 
@@ -279,9 +280,15 @@ class RedisPyClient(ClientBase):
         return await self.gate.probe_now()
 
     async def _probe(self) -> None:
+        """A PING; on a Cluster, a read of a `{limits}` key instead: a PING goes to whichever
+        node redis-py picks, which answers while the node serving the limits is stalled, so
+        the gate reopened at once and every request waited out its own timeout for it."""
         try:
             async with asyncio.timeout(self.options.connect_timeout_s + self.timeout_s):
-                await self._redis.ping()
+                if isinstance(self._redis, RedisCluster):
+                    await self._redis.execute_command("EXISTS", PROBE_KEY)
+                else:
+                    await self._redis.ping()
         except Exception as exc:  # noqa: BLE001 - whatever redis-py raised: unavailable
             raise unavailable(exc) from exc
 
