@@ -25,8 +25,8 @@ _AT_RISK = {
 
 
 async def eviction_warnings(client: RedisClient) -> list[str]:
-    """A warning per server (a Cluster's: the one asked) whose settings let it evict the limits'
-    keys; none when it cannot be asked (down, INFO not allowed)."""
+    """One warning when the server (on a Cluster: the node asked) may evict the limits' keys;
+    none when it may not, or cannot be asked (down, INFO not allowed)."""
     try:
         reply: object = await client.execute("INFO", "memory")  # redis-py: parsed
     except StateUnavailable:
