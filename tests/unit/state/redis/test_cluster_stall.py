@@ -18,6 +18,7 @@ from redis.crc import key_slot
 
 from gateway.state import LimitCheck, StateUnavailable
 from gateway.state.redis.backend import RedisState
+from gateway.state.redis.redispy import RedisPyClient
 from tests.conditions import eventually
 from tests.redis_server import RedisServer
 from tests.redis_topologies import Topology, start_cluster
@@ -48,7 +49,9 @@ async def test_a_stalled_limits_node_keeps_the_gate_closed(cluster: Topology) ->
     node = _limits_node(cluster)
     options = dataclasses.replace(cluster.options, timeout_s=0.25, connect_timeout_s=1.0)
     state = RedisState(options)
-    gate = state._client.gate
+    client = state._client
+    assert isinstance(client, RedisPyClient)  # a Cluster is served by redis-py
+    gate = client.gate
     probed = 0
     probe = gate._probe
 
