@@ -145,5 +145,5 @@ async def test_a_damaged_remembered_response_is_unknown(tmp_path: Path) -> None:
     await svc.state.remember(KEY_PREFIX + "resp_bad", b"\xff{not json", 60, time.time())
     with pytest.raises(GatewayError) as caught:
         await follow_up(svc, "native", "resp_bad")
-    assert (caught.value.status, caught.value.code) == (404, "previous_response_not_found")
+    assert (caught.value.status, caught.value.code) == (400, "previous_response_not_found")
     await svc.aclose()
