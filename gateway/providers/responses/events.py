@@ -93,29 +93,37 @@ class ResponseEvents:
     def refusal(self, delta: str) -> list[JSON]:
         """The model's refusal: a message item of its own with a `refusal` part, as the JSON
         answer has it (`response.refusal.delta` / `.done`)."""
-        events = self._open_message({"type": "refusal", "refusal": ""})
+        return self._delta({"type": "refusal", "refusal": ""}, "refusal", delta)
+
+    def text(self, delta: str) -> list[JSON]:
+        """Text of the answer: into the open message item (opened when needed)."""
+        events = self._delta(output_text_part(""), "text", delta, logprobs=[])
+        if delta:
+            self.texts.append(delta)
+        return events
+
+    def _delta(self, part: JSON, field: str, delta: str, **extra: object) -> list[JSON]:
+        """`delta` added to the `field` of the open message item's part (the item opened with
+        `part` when needed), and its `response.<refusal|output_text>.delta` event."""
+        events = self._open_message(part)
         if not delta:
             return events
         open_index = self._open
         assert open_index is not None
         item = self.output[open_index]
-        item["content"][0]["refusal"] += delta
+        item["content"][0][field] += delta
+        kind = "response.refusal.delta" if field == "refusal" else "response.output_text.delta"
         events.append(
             self._event(
-                "response.refusal.delta",
+                kind,
                 item_id=item["id"],
                 output_index=open_index,
                 content_index=0,
                 delta=delta,
+                **extra,
             )
         )
         return events
-
-    def text(self, delta: str) -> list[JSON]:
-        """Text of the answer: into the open message item (opened when needed)."""
-        events = self._open_message(output_text_part(""))
-        if not delta:
-            return events
         open_index = self._open
         assert open_index is not None
         item = self.output[open_index]
