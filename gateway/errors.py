@@ -194,9 +194,17 @@ class RateLimited(GatewayError):
 
 
 class ServiceUnavailable(GatewayError):
+    """503: a dependency of the gateway's own (the state backend) cannot serve now; it answers
+    `Retry-After: 1` unless told otherwise (the SDKs retry a 503, and wait as long as it says)."""
+
     status = 503
     type = "api_error"
     code = "state_unavailable"
+
+    def __init__(
+        self, message: str, *, code: str | None = None, headers: dict[str, str] | None = None
+    ) -> None:
+        super().__init__(message, code=code, headers=headers or {"retry-after": "1"})
 
 
 class UpstreamFailed(GatewayError):

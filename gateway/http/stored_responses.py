@@ -67,7 +67,7 @@ class StoredResponseEndpoint:
         except StateUnavailable as exc:
             self.services.metrics.state_error(exc.kind)
             raise ServiceUnavailable(
-                "cannot forget the response: the state backend is down"
+                f"cannot forget the response: the state backend is down ({exc.kind})"
             ) from None
 
     async def _answer(self, ctx: RequestContext, method: str, response_id: str, send: Send) -> None:

@@ -143,8 +143,8 @@ class Limiter:
             self._count_state_error(error)
             if self.on_error == "fail_closed":
                 raise ServiceUnavailable(
-                    "rate-limit state is unavailable and on_redis_error = 'fail_closed'; "
-                    "try again shortly"
+                    f"rate-limit state is unavailable ({error.kind}) and on_redis_error = "
+                    "'fail_closed'; try again shortly"
                 ) from None
             # fail_open: the limits kept in this process, which know no breakers (the router
             # reads them, and finds the state unavailable, as usual).

@@ -64,7 +64,9 @@ async def recall(services: Services, key: KeyConfig, response_id: str) -> dict[s
         raw = await services.state.recall(KEY_PREFIX + response_id, services.clock.time())
     except StateUnavailable as exc:
         services.metrics.state_error(exc.kind)
-        raise ServiceUnavailable("cannot look up the response: the state backend is down") from None
+        raise ServiceUnavailable(
+            f"cannot look up the response: the state backend is down ({exc.kind})"
+        ) from None
     try:
         entry = orjson.loads(raw) if raw is not None else None
     except orjson.JSONDecodeError:  # damaged, or not written by the gateway: unknown

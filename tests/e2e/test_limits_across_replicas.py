@@ -283,7 +283,7 @@ def test_redis_outage_fail_closed(
         assert post(gateways[0]).status_code == 200
         redis.stop()
         response = post(gateways[1])
-        assert response.status_code == 503
+        assert response.status_code == 503 and response.headers["retry-after"] == "1"
         assert "fail_closed" in response.json()["error"]["message"]
         redis.restart()
         # Back within a probe interval of the background reconnect.

@@ -73,8 +73,11 @@ async def test_fail_open_leaves_the_breakers_to_the_router() -> None:
 @pytest.mark.asyncio
 async def test_fail_closed_answers_503() -> None:
     limiter = Limiter(DownState(), Metrics(), "fail_closed")
-    with pytest.raises(ServiceUnavailable):
+    with pytest.raises(ServiceUnavailable) as refused:
         await limiter.acquire([LimitCheck("key", "k", "rpm", 2, 1)])
+    # Says why (the state error's kind) and when to try again, as the SDKs read it.
+    assert "(connection)" in refused.value.message and "fail_closed" in refused.value.message
+    assert refused.value.headers == {"retry-after": "1"}
 
 
 @pytest.mark.asyncio
