@@ -126,11 +126,7 @@ def _warm_up(services: Services) -> None:
 
 def _record_sink(config: GatewayConfig, metrics: Metrics) -> JsonlSink:
     logging_config = config.logging
-    redact = (
-        LogRedactor()
-        if logging_config.redact_pii_in_logs and logging_config.include_bodies
-        else None
-    )
+    redact = LogRedactor() if logging_config.redact_pii_in_logs else None
     return JsonlSink(
         Path(logging_config.path),
         logging_config.max_bytes,

@@ -1,4 +1,7 @@
-"""`[logging] redact_pii_in_logs`: logged bodies with every PII value replaced by `<ENTITY>`.
+"""`[logging] redact_pii_in_logs`: every PII value of a record replaced by `<ENTITY>`: in the
+logged bodies and prompt variables, and in the fields a client or an upstream writes (`user`,
+`tags`, `session_id`, `error_message`: an end user named by an email, an upstream error quoting
+the prompt).
 
 Runs in the record writer's thread (the sink's `transform`), never on the event loop. Uses the
 PII guardrail's offline detector with its default entities, built on first use.
@@ -12,6 +15,16 @@ from typing import Any
 from gateway.config.types import GuardrailConfig
 
 _LOG_GUARDRAIL = GuardrailConfig(name="log-redaction", type="pii", action="redact")
+# The record's fields that may hold text from a client or an upstream.
+_REDACTED_FIELDS = (
+    "request",
+    "response",
+    "prompt_variables",
+    "user",
+    "tags",
+    "session_id",
+    "error_message",
+)
 
 
 class LogRedactor:
@@ -44,7 +57,7 @@ class LogRedactor:
         return value
 
     def __call__(self, record: dict[str, Any]) -> dict[str, Any]:
-        for field in ("request", "response", "prompt_variables"):
+        for field in _REDACTED_FIELDS:
             if record.get(field) is not None:
                 record[field] = self.value(record[field])
         return record

@@ -114,3 +114,28 @@ def test_pii_is_redacted_in_logged_bodies_by_the_writer_thread(tmp_path: Path) -
     record = json.loads(line)
     assert record["request"]["messages"][0]["content"] == "mail <EMAIL_ADDRESS> or <IP_ADDRESS>"
     assert record["response"]["text"] == "card <CREDIT_CARD> noted"
+
+
+def test_pii_is_redacted_in_the_fields_clients_and_upstreams_write(tmp_path: Path) -> None:
+    """An end user named by an email, a tag or session holding one, an upstream error quoting
+    the prompt: with `redact_pii_in_logs` none reaches the log, bodies logged or not."""
+    from gateway.observability.redact import LogRedactor
+
+    sink = JsonlSink(tmp_path / "r.jsonl", transform=LogRedactor())
+    sink.write(
+        {
+            "id": 1,
+            "user": "jane.doe@example.com",
+            "tags": {"customer": "bob@example.org", "feature": "search"},
+            "session_id": "call +1 415 555 0134",
+            "error_message": "upstream said: invalid input 'card 4111 1111 1111 1111'",
+            "model": "gpt-4o",
+        }
+    )
+    sink.close()
+    record = json.loads((tmp_path / "r.jsonl").read_text())
+    line = json.dumps(record)
+    for value in ("jane.doe@example.com", "bob@example.org", "555 0134", "4111 1111"):
+        assert value not in line
+    assert record["user"] == "<EMAIL_ADDRESS>" and record["tags"]["feature"] == "search"
+    assert record["model"] == "gpt-4o"
