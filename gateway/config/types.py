@@ -174,6 +174,11 @@ class ProviderConfig:
     # `/v1/responses` passes through instead of being translated to chat completions. Unset:
     # true for https://api.openai.com, false for any other base_url (docs/responses-api.md).
     responses: bool | None = None
+    # OpenAI and Azure types: streams ask the upstream for its usage chunk
+    # (`stream_options.include_usage`). False for a server that refuses `stream_options` (older
+    # Azure api-versions, such as 2024-06-01): the field is then never sent, and the usage of a
+    # stream is counted with tiktoken.
+    stream_usage: bool = True
     # Azure-only: the deployment in the URL (default: the deployment's `model`), `api-version`.
     deployment: NonEmptyStr | None = None
     api_version: NonEmptyStr | None = None

@@ -1,7 +1,8 @@
 """OpenAI-compatible upstreams (OpenAI, vLLM, Ollama, TGI, LM Studio, ...) for OpenAI clients.
 
-The body passes through with only `model` (and, for streams, `stream_options.include_usage`)
-changed; stream events are forwarded byte for byte as they arrive.
+The body passes through with only `model` (and, for streams, `stream_options.include_usage`,
+or no `stream_options` at all for a provider with `stream_usage = false`) changed; stream
+events are forwarded byte for byte as they arrive.
 """
 
 from __future__ import annotations
@@ -252,7 +253,9 @@ class OpenAIChatAdapter:
     ) -> PreparedCall:
         upstream = dict(body)
         upstream["model"] = deployment.model
-        if body.get("stream"):
+        if not provider.stream_usage:
+            upstream.pop("stream_options", None)  # the server refuses it, a client's too
+        elif body.get("stream"):
             options = body.get("stream_options")
             upstream["stream_options"] = {
                 **(options if isinstance(options, dict) else {}),

@@ -291,6 +291,8 @@ class AnthropicClientToOpenAI:
             # OpenAI refuses `max_tokens` for its reasoning models (o-series, gpt-5) and takes
             # `max_completion_tokens` for all; other compatible servers may know only the first.
             upstream["max_completion_tokens"] = upstream.pop("max_tokens")
+        if not provider.stream_usage:
+            upstream.pop("stream_options", None)  # the server refuses it
         url = self.wire.url(provider, deployment, "chat/completions")
         return PreparedCall(url, self.wire.headers(api_key), orjson.dumps(upstream))
 

@@ -246,6 +246,8 @@ class ResponsesToChat:
         api_key: str | None,
     ) -> PreparedCall:
         upstream = self._upstream_body(body, deployment.model)
+        if not provider.stream_usage:
+            upstream.pop("stream_options", None)  # the server refuses it
         wire = openai_wire_for(provider)
         url = wire.url(provider, deployment, "chat/completions")
         return PreparedCall(url, wire.headers(api_key), orjson.dumps(upstream))

@@ -62,6 +62,20 @@ def test_responses_flag_is_for_openai_type_providers(tmp_path: Path) -> None:
     ]
 
 
+def test_stream_usage_is_for_openai_and_azure_providers(tmp_path: Path) -> None:
+    text = (
+        BASE
+        + '[[providers]]\nname = "a"\ntype = "anthropic"\nbase_url = "http://h"\n'
+        + "stream_usage = false\n"
+    )
+    assert problems(tmp_path, text) == [
+        "config.toml:14: provider 'a': stream_usage applies to types 'openai' and 'azure' only"
+    ]
+    azure = '[[providers]]\nname = "z"\ntype = "azure"\nbase_url = "http://h"\n'
+    azure += 'api_version = "2024-06-01"\nstream_usage = false\n'
+    assert problems(tmp_path, BASE + azure) == []
+
+
 def test_azure_and_network_problems(tmp_path: Path) -> None:
     (tmp_path / "not-a-ca.pem").write_text("nonsense")
     text = BASE + (

@@ -110,6 +110,7 @@ CONFIG: dict[str, Any] = {
             "api_key_env": "OAI",
             "anthropic_version": "2024-01-01",
             "responses": False,
+            "stream_usage": False,
         },
         {
             "name": "az",

@@ -1,0 +1,177 @@
+"""An upstream that answers as Azure OpenAI and self-hosted OpenAI-compatible servers really do,
+where they differ from OpenAI, chosen by the deployment in an Azure URL or else the body's
+`model`:
+
+- Azure deployment `old-api` (an older api-version, such as 2024-06-01): any `stream_options`
+  is Azure's 400 "Unrecognized request argument supplied"; a stream opens with the
+  `prompt_filter_results` chunk (empty `choices`, no id or model), its chunks carry
+  `content_filter_results`, and it has no usage chunk;
+- `no-usage`: a chat answer without `usage` (a stream: none either);
+- `detail-400`, `detail-422`: FastAPI's `{"detail": ...}` error bodies (a string, and the
+  validation list);
+- anything else: a plain OpenAI answer with its usage.
+
+Every request is kept in `received` (path, query, headers, body).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, ClassVar
+from urllib.parse import urlsplit
+
+AZURE_STREAM_OPTIONS_400 = {
+    "error": {
+        "code": None,
+        "message": "Unrecognized request argument supplied: stream_options",
+        "param": None,
+        "type": "invalid_request_error",
+    }
+}
+DETAIL_400 = {"detail": "max_tokens must be at least 1, got 0."}
+DETAIL_422 = {
+    "detail": [
+        {"loc": ["body", "messages"], "msg": "field required", "type": "value_error.missing"}
+    ]
+}
+_FILTERS = {
+    "hate": {"filtered": False, "severity": "safe"},
+    "self_harm": {"filtered": False, "severity": "safe"},
+    "sexual": {"filtered": False, "severity": "safe"},
+    "violence": {"filtered": False, "severity": "safe"},
+}
+
+
+@dataclass
+class Received:
+    path: str
+    query: str
+    headers: dict[str, str]
+    body: dict[str, Any]
+
+
+@dataclass
+class CompatUpstream:
+    url: str
+    received: list[Received] = field(default_factory=list)
+
+
+def _event(data: dict[str, Any]) -> bytes:
+    return b"data: " + json.dumps(data).encode() + b"\n\n"
+
+
+def _chunk(delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
+    return {
+        "id": "chatcmpl-c",
+        "object": "chat.completion.chunk",
+        "created": 1,
+        "model": "c",
+        "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+    }
+
+
+def _azure_stream() -> list[bytes]:
+    prompt_filter = {
+        "choices": [],
+        "created": 0,
+        "id": "",
+        "model": "",
+        "object": "",
+        "prompt_filter_results": [{"prompt_index": 0, "content_filter_results": _FILTERS}],
+    }
+    events = [_event(prompt_filter)]
+    for delta, finish in (({"role": "assistant", "content": ""}, None), ({"content": "Hi"}, None)):
+        chunk = _chunk(delta, finish)
+        chunk["choices"][0]["content_filter_results"] = _FILTERS
+        events.append(_event(chunk))
+    events.append(_event(_chunk({}, "stop")))
+    return [*events, b"data: [DONE]\n\n"]
+
+
+def _answer(model: str) -> dict[str, Any]:
+    return {
+        "id": "chatcmpl-c",
+        "object": "chat.completion",
+        "created": 1,
+        "model": model,
+        "choices": [
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": "Hello there"},
+                "finish_reason": "stop",
+            }
+        ],
+        "usage": {"prompt_tokens": 3, "completion_tokens": 2, "total_tokens": 5},
+    }
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_state: ClassVar[CompatUpstream]
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+    def do_POST(self) -> None:
+        length = int(self.headers.get("content-length", "0"))
+        body = json.loads(self.rfile.read(length))
+        url = urlsplit(self.path)
+        headers = {k.lower(): v for k, v in self.headers.items()}
+        self.server_state.received.append(Received(url.path, url.query, headers, body))
+        parts = url.path.split("/")
+        azure = parts[3] if url.path.startswith("/openai/deployments/") else None
+        model = str(body.get("model"))
+        if azure == "old-api" and "stream_options" in body:
+            return self._json(400, AZURE_STREAM_OPTIONS_400)
+        if model in ("detail-400", "detail-422"):
+            return self._json(int(model[-3:]), DETAIL_400 if model.endswith("400") else DETAIL_422)
+        if body.get("stream"):
+            if azure == "old-api":
+                return self._stream(_azure_stream())
+            events = [_event(_chunk({"role": "assistant", "content": "Hi"}))]
+            events.append(_event(_chunk({}, "stop")))
+            wants_usage = (body.get("stream_options") or {}).get("include_usage")
+            if wants_usage and model != "no-usage":
+                usage = {"prompt_tokens": 3, "completion_tokens": 1, "total_tokens": 4}
+                events.append(_event({**_chunk({}), "choices": [], "usage": usage}))
+            return self._stream([*events, b"data: [DONE]\n\n"])
+        answer = _answer(model)
+        if model == "no-usage":
+            del answer["usage"]
+        return self._json(200, answer)
+
+    def _json(self, status: int, body: dict[str, Any]) -> None:
+        payload = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("content-type", "application/json")
+        self.send_header("content-length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    def _stream(self, events: list[bytes]) -> None:
+        payload = b"".join(events)
+        self.send_response(200)
+        self.send_header("content-type", "text/event-stream")
+        self.send_header("content-length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+
+@contextmanager
+def running_compat_upstream() -> Iterator[CompatUpstream]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    state = CompatUpstream(f"http://127.0.0.1:{server.server_address[1]}")
+    handler = type("Handler", (_Handler,), {"server_state": state})
+    server.RequestHandlerClass = handler
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield state
+    finally:
+        server.shutdown()
+        server.server_close()

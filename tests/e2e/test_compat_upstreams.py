@@ -1,0 +1,99 @@
+"""The gateway against what Azure OpenAI and self-hosted OpenAI-compatible servers really send
+(`compat_upstream.py`): an Azure api-version that refuses `stream_options`, Azure's stream
+shapes, answers without usage, FastAPI's `{"detail": ...}` errors."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.e2e.compat_upstream import CompatUpstream, running_compat_upstream
+from tests.e2e.conftest import GATEWAY_KEY, PROVIDER_SECRET
+from tests.e2e.records import wait_for_record
+from tests.procs import Proc, start_gateway
+
+MESSAGES = [{"role": "user", "content": "tell me a long story about dragons and their gold"}]
+
+
+def _config(upstream: str, log: Path) -> str:
+    text = f"""
+[logging]
+path = "{log}"
+
+[[providers]]
+name = "azure-old"
+type = "azure"
+base_url = "{upstream}"
+api_version = "2024-06-01"
+api_key_env = "TEST_PROVIDER_KEY"
+stream_usage = false
+
+[[providers]]
+name = "self-hosted"
+type = "openai"
+base_url = "{upstream}/v1"
+"""
+    for name, provider, model in (
+        ("azure-old", "azure-old", "old-api"),
+        ("no-usage", "self-hosted", "no-usage"),
+        ("detail-400", "self-hosted", "detail-400"),
+        ("detail-422", "self-hosted", "detail-422"),
+    ):
+        text += (
+            f'\n[[models]]\nname = "{name}"\n[[models.deployments]]\nprovider = "{provider}"\n'
+            f'model = "{model}"\ninput_cost_per_1m = 1000.0\noutput_cost_per_1m = 1000.0\n'
+        )
+    return text + '\n[[keys]]\nid = "k"\nkey_env = "GW_KEY"\n'
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Proc, CompatUpstream]]:
+    root = tmp_path_factory.mktemp("compat")
+    with running_compat_upstream() as upstream:
+        (root / "config.toml").write_text(_config(upstream.url, root / "requests.jsonl"))
+        env = {"TEST_PROVIDER_KEY": PROVIDER_SECRET, "GW_KEY": GATEWAY_KEY}
+        gateway = start_gateway(root / "config.toml", env=env)
+        gateway.log_path = root / "requests.jsonl"
+        try:
+            yield gateway, upstream
+        finally:
+            gateway.stop()
+
+
+def _post(gateway: Proc, path: str, body: dict[str, Any]) -> httpx.Response:
+    headers = {"authorization": f"Bearer {GATEWAY_KEY}"}
+    return httpx.post(gateway.url + path, json=body, headers=headers, timeout=30)
+
+
+def _record(gateway: Proc, answer: httpx.Response) -> dict[str, Any]:
+    assert gateway.log_path is not None
+    return wait_for_record(gateway.log_path, answer.headers["x-request-id"])
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "end"),
+    [
+        ("/v1/chat/completions", {"messages": MESSAGES}, "data: [DONE]"),
+        ("/v1/messages", {"messages": MESSAGES, "max_tokens": 50}, "event: message_stop"),
+        ("/v1/responses", {"input": "tell me a story"}, "event: response.completed"),
+    ],
+)
+def test_a_provider_without_stream_usage_is_never_sent_stream_options(
+    served: tuple[Proc, CompatUpstream], path: str, body: dict[str, Any], end: str
+) -> None:
+    gateway, upstream = served
+    before = len(upstream.received)
+    # A client's own stream_options would be refused as well: it does not reach the upstream.
+    extra = {"stream_options": {"include_usage": True}} if path.endswith("completions") else {}
+    answer = _post(gateway, path, {"model": "azure-old", "stream": True, **body, **extra})
+    assert answer.status_code == 200, answer.text
+    assert end in answer.text and "Hi" in answer.text
+    (received,) = upstream.received[before:]
+    assert "stream_options" not in received.body and received.body["stream"] is True
+    record = _record(gateway, answer)
+    assert record["status"] == 200 and record["usage_estimated"] is True
+    assert record["prompt_tokens"] > 0 and record["completion_tokens"] > 0
