@@ -15,6 +15,7 @@ from dataclasses import replace
 from typing import Any
 
 from gateway import tokens
+from gateway.guardrails.bodies import output_groups
 from gateway.observability.metrics import Metrics
 from gateway.observability.recorder import RecordSink
 from gateway.observability.trace_context import RequestTracer, TraceIds, record_trace_id
@@ -29,9 +30,11 @@ RECORD_WITHIN_S = 0.002
 
 def reported_usage(ctx: RequestContext) -> Usage | None:
     """The usage the upstream reported (in its answer, or in its stream so far), if any; for a
-    stream cut short, at least the tokens of the text relayed (`relayed_at_least`)."""
+    stream cut short, at least the tokens of the text relayed (`relayed_at_least`). An answer
+    without `usage` (some compatible servers send none) reported nothing: its zeros are not
+    counts."""
     if ctx.usage is not None:
-        return ctx.usage
+        return ctx.usage if ctx.usage.reported else None
     if ctx.stream_reply is not None:
         converter = ctx.stream_reply.converter
         usage = converter.usage
@@ -62,7 +65,19 @@ def request_usage(ctx: RequestContext) -> Usage | None:
     completion = 0
     if ctx.stream_reply is not None:
         completion = tokens.count_text("".join(ctx.stream_reply.converter.text))
+    elif ctx.response_json is not None:
+        completion = tokens.count_text(answer_text(ctx.response_json, ctx.endpoint.wire))
     return Usage(prompt_tokens=prompt, completion_tokens=completion, reported=False)
+
+
+def answer_text(data: dict[str, Any], wire: str) -> str:
+    """The text of a JSON answer (its messages and tool-call arguments), for estimating it."""
+    return "".join(
+        str(container[key])
+        for group in output_groups(data, wire)
+        for container, key in group
+        if isinstance(container[key], str)
+    )
 
 
 def finish_reason(ctx: RequestContext) -> str | None:

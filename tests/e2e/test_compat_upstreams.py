@@ -97,3 +97,24 @@ def test_a_provider_without_stream_usage_is_never_sent_stream_options(
     record = _record(gateway, answer)
     assert record["status"] == 200 and record["usage_estimated"] is True
     assert record["prompt_tokens"] > 0 and record["completion_tokens"] > 0
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("/v1/chat/completions", {"messages": MESSAGES}),
+        ("/v1/messages", {"messages": MESSAGES, "max_tokens": 50}),
+    ],
+)
+def test_an_answer_without_usage_is_counted_with_tiktoken_and_priced(
+    served: tuple[Proc, CompatUpstream], path: str, body: dict[str, Any]
+) -> None:
+    gateway, _ = served
+    answer = _post(gateway, path, {"model": "no-usage", **body})
+    assert answer.status_code == 200, answer.text
+    record = _record(gateway, answer)
+    assert record["usage_estimated"] is True
+    # The prompt is a dozen tokens, the answer ("Hello there") two.
+    assert record["prompt_tokens"] >= 10 and record["completion_tokens"] >= 2
+    tokens = record["prompt_tokens"] + record["completion_tokens"]
+    assert record["cost_usd"] == pytest.approx(tokens * 1000.0 / 1_000_000)
