@@ -1,13 +1,13 @@
 """An upstream's error answer as the client's error: the one place upstream error text enters.
 
 Reads the OpenAI shape `{"error": {"message", "type", "param", "code"}}` (also the top-level
-`{"message", "type", "code"}` of some OpenAI-compatible servers, and `{"error": "text"}`) and
-the Anthropic shape `{"type": "error", "error": {"type", "message"}}`, and keeps what the
-client's SDK reads: status, type, code, param, message. The error renders itself in the
-client's shape (`GatewayError.body`), so an Anthropic `overloaded_error` reaches an OpenAI
-client as `type: "overloaded_error", code: "overloaded"` (Anthropic's "prompt is too long"
-400 as OpenAI's `code: "context_length_exceeded"`, `param: "messages"`), and an OpenAI `code`
-stays in the OpenAI body (the Anthropic shape has no code).
+`{"message", "type", "code"}` of some OpenAI-compatible servers, `{"error": "text"}`, and
+FastAPI's `{"detail": ...}`) and the Anthropic shape `{"type": "error", "error": {"type",
+"message"}}`, and keeps what the client's SDK reads: status, type, code, param, message. The
+error renders itself in the client's shape (`GatewayError.body`), so an Anthropic
+`overloaded_error` reaches an OpenAI client as `type: "overloaded_error", code: "overloaded"`
+(Anthropic's "prompt is too long" 400 as OpenAI's `code: "context_length_exceeded"`, `param:
+"messages"`), and an OpenAI `code` stays in the OpenAI body (the Anthropic shape has no code).
 """
 
 from __future__ import annotations
@@ -67,6 +67,8 @@ def _fields(parsed: object) -> dict[str, str | None]:
             "code": _OPENAI_CODES.get(kind, kind) if kind else None,
             "anthropic_type": kind,
         }
+    if error is None and "message" not in parsed and "detail" in parsed:
+        return {"message": _detail_text(parsed["detail"])}
     detail = error if isinstance(error, dict) else parsed
     return {
         "message": _text(detail.get("message")),
@@ -74,6 +76,20 @@ def _fields(parsed: object) -> dict[str, str | None]:
         "code": _text(detail.get("code")),
         "param": _text(detail.get("param")),
     }
+
+
+def _detail_text(detail: object) -> str | None:
+    """FastAPI's `{"detail": ...}` (servers built on it, for the errors their framework
+    answers): a string, or a validation error's list of `{"loc", "msg"}`."""
+    if not isinstance(detail, list):
+        return _text(detail)
+    parts = []
+    for item in detail:
+        if isinstance(item, dict) and _text(item.get("msg")):
+            loc = item.get("loc")
+            where = ".".join(str(p) for p in loc) if isinstance(loc, list) else ""
+            parts.append(f"{where}: {item['msg']}" if where else str(item["msg"]))
+    return "; ".join(parts) or None
 
 
 def error_from_upstream(status: int, data: bytes, deployment: DeploymentConfig) -> GatewayError:

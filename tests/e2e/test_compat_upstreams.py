@@ -118,3 +118,18 @@ def test_an_answer_without_usage_is_counted_with_tiktoken_and_priced(
     assert record["prompt_tokens"] >= 10 and record["completion_tokens"] >= 2
     tokens = record["prompt_tokens"] + record["completion_tokens"]
     assert record["cost_usd"] == pytest.approx(tokens * 1000.0 / 1_000_000)
+
+
+def test_a_fastapi_detail_error_reaches_the_client_with_its_message(
+    served: tuple[Proc, CompatUpstream],
+) -> None:
+    gateway, _ = served
+    answer = _post(gateway, "/v1/chat/completions", {"model": "detail-400", "messages": MESSAGES})
+    assert answer.status_code == 400
+    assert answer.json()["error"]["message"] == "max_tokens must be at least 1, got 0."
+    answer = _post(gateway, "/v1/chat/completions", {"model": "detail-422", "messages": MESSAGES})
+    assert answer.status_code == 422
+    assert answer.json()["error"]["message"] == "body.messages: field required"
+    body = {"model": "detail-422", "messages": MESSAGES, "max_tokens": 5}
+    answer = _post(gateway, "/v1/messages", body)
+    assert answer.json()["error"]["message"] == "body.messages: field required"

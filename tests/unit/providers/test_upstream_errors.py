@@ -107,3 +107,16 @@ def test_anthropic_prompt_too_long_is_openais_context_length_exceeded() -> None:
     other = {"type": "error", "error": {"type": "invalid_request_error", "message": "bad field"}}
     error = error_from_upstream(400, orjson.dumps(other), DEPLOYMENT)
     assert (error.code, error.param) == ("invalid_request_error", None)
+
+
+def test_fastapi_detail_bodies_keep_their_message() -> None:
+    # Servers built on FastAPI answer its own errors so: a string, or the validation list.
+    text = {"detail": "max_tokens must be at least 1, got 0."}
+    error = error_from_upstream(400, orjson.dumps(text), DEPLOYMENT)
+    assert (error.status, error.message) == (400, "max_tokens must be at least 1, got 0.")
+    invalid = {"detail": [{"loc": ["body", "messages"], "msg": "field required",
+                           "type": "value_error.missing"}, {"msg": "extra"}]}  # fmt: skip
+    error = error_from_upstream(422, orjson.dumps(invalid), DEPLOYMENT)
+    assert error.message == "body.messages: field required; extra"
+    unreadable = error_from_upstream(404, b'{"detail": [{"nope": 1}]}', DEPLOYMENT)
+    assert unreadable.message == "upstream oai/gpt-4o answered status 404"
