@@ -94,16 +94,11 @@ class GatewayError(Exception):
         if wire == "anthropic":
             kind = self.anthropic_type()
             return orjson.dumps({"type": "error", "error": {"type": kind, "message": self.message}})
-        return orjson.dumps(
-            {
-                "error": {
-                    "message": self.message,
-                    "type": self.type,
-                    "param": self.param,
-                    "code": self.code,
-                }
-            }
-        )
+        return orjson.dumps({"error": self.openai_error()})
+
+    def openai_error(self) -> dict[str, object]:
+        """The `error` object of the OpenAI body."""
+        return {"message": self.message, "type": self.type, "param": self.param, "code": self.code}
 
 
 class InvalidRequest(GatewayError):
@@ -221,7 +216,8 @@ class UpstreamTimeout(GatewayError):
 
 class UpstreamRejected(GatewayError):
     """The upstream's own error answer, passed on: its status, `type`, `code`, `param` and
-    message, in the client's shape (`gateway.providers.upstream_errors` reads either shape).
+    message (and Azure's `innererror`), in the client's shape
+    (`gateway.providers.upstream_errors` reads either shape).
 
     A 5xx is the gateway's 502 (the upstream failed), but 503, 504 and Anthropic's 529
     (overloaded) keep their status, since they tell the client to come back later; 529 is 503 on
@@ -242,9 +238,13 @@ class UpstreamRejected(GatewayError):
         param: str | None = None,
         code: str | None = None,
         headers: dict[str, str] | None = None,
+        inner_error: dict[str, object] | None = None,
     ) -> None:
         super().__init__(message, param=param, code=code, headers=headers)
         self.upstream_status = status
+        # Azure's `innererror` (which content filter refused, and how severe): in the OpenAI
+        # body, where Azure puts it and its clients read it.
+        self.inner_error = inner_error
         self.status = status if status < 500 or status in (503, 504, 529) else 502
         if error_type:
             self.type = error_type
@@ -252,7 +252,8 @@ class UpstreamRejected(GatewayError):
             self.type = "rate_limit_error"
         elif status >= 500:
             self.type = "api_error"
-        if status == 429 and self.code is None:
+        if status == 429 and self.code in (None, "429"):
+            # Azure's 429 says `"code": "429"`: no code an OpenAI client knows.
             self.code = "rate_limit_exceeded"
         elif status in (401, 403):
             # The provider refused our credentials: not the client's fault, say so plainly.
@@ -262,6 +263,12 @@ class UpstreamRejected(GatewayError):
             self.code = "upstream_error"
         self._anthropic_type = anthropic_type
         self.upstream_body = upstream_body
+
+    def openai_error(self) -> dict[str, object]:
+        error = super().openai_error()
+        if self.inner_error is not None:
+            error["innererror"] = self.inner_error
+        return error
 
     def status_on(self, wire: WireFormat) -> int:
         if self.status == 529 and wire == "openai":

@@ -113,4 +113,12 @@ def error_from_upstream(status: int, data: bytes, deployment: DeploymentConfig) 
         code=fields.get("code"),
         param=fields.get("param"),
         upstream_body=parsed,
+        inner_error=_inner_error(parsed),
     )
+
+
+def _inner_error(parsed: object) -> dict[str, object] | None:
+    """Azure's `error.innererror` (its content filter's verdict), when the body has one."""
+    error = parsed.get("error") if isinstance(parsed, dict) else None
+    inner = error.get("innererror") if isinstance(error, dict) else None
+    return inner if isinstance(inner, dict) and inner else None

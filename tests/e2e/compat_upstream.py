@@ -6,6 +6,7 @@ where they differ from OpenAI, chosen by the deployment in an Azure URL or else 
   is Azure's 400 "Unrecognized request argument supplied"; a stream opens with the
   `prompt_filter_results` chunk (empty `choices`, no id or model), its chunks carry
   `content_filter_results`, and it has no usage chunk;
+- Azure deployments `throttled` and `filtered`: Azure's 429 and its content filter's 400;
 - `no-usage`: a chat answer without `usage` (a stream: none either);
 - `detail-400`, `detail-422`: FastAPI's `{"detail": ...}` error bodies (a string, and the
   validation list);
@@ -31,6 +32,43 @@ AZURE_STREAM_OPTIONS_400 = {
         "message": "Unrecognized request argument supplied: stream_options",
         "param": None,
         "type": "invalid_request_error",
+    }
+}
+# Azure's own answers: its 429 (a numeric `code`, no `type`; `retry-after-ms`, and only
+# `apim-request-id` to name the request) and its content filter's 400 with the `innererror`
+# saying which filter refused.
+AZURE_429 = {
+    "error": {
+        "code": "429",
+        "message": "Requests to the ChatCompletions_Create Operation under Azure OpenAI API "
+        "version 2024-10-21 have exceeded token rate limit of your current OpenAI S0 pricing "
+        "tier. Please retry after 2 seconds.",
+    }
+}
+AZURE_429_HEADERS = {
+    "retry-after": "2",
+    "retry-after-ms": "1500",
+    "apim-request-id": "3d37de60-f6c3-4ced-a637-92bc9d16d8b5",
+    "x-ratelimit-remaining-requests": "0",
+}
+AZURE_FILTERED = {
+    "error": {
+        "message": "The response was filtered due to the prompt triggering Azure OpenAI's "
+        "content management policy. Please modify your prompt and retry.",
+        "type": None,
+        "param": "prompt",
+        "code": "content_filter",
+        "status": 400,
+        "innererror": {
+            "code": "ResponsibleAIPolicyViolation",
+            "content_filter_result": {
+                "hate": {"filtered": False, "severity": "safe"},
+                "jailbreak": {"filtered": False, "detected": False},
+                "self_harm": {"filtered": False, "severity": "safe"},
+                "sexual": {"filtered": False, "severity": "safe"},
+                "violence": {"filtered": True, "severity": "medium"},
+            },
+        },
     }
 }
 DETAIL_400 = {"detail": "max_tokens must be at least 1, got 0."}
@@ -128,6 +166,10 @@ class _Handler(BaseHTTPRequestHandler):
         model = str(body.get("model"))
         if azure == "old-api" and "stream_options" in body:
             return self._json(400, AZURE_STREAM_OPTIONS_400)
+        if azure == "throttled":
+            return self._json(429, AZURE_429, AZURE_429_HEADERS)
+        if azure == "filtered":
+            return self._json(400, AZURE_FILTERED, {"apim-request-id": "apim-filtered"})
         if model in ("detail-400", "detail-422"):
             return self._json(int(model[-3:]), DETAIL_400 if model.endswith("400") else DETAIL_422)
         if body.get("stream"):
@@ -145,9 +187,13 @@ class _Handler(BaseHTTPRequestHandler):
             del answer["usage"]
         return self._json(200, answer)
 
-    def _json(self, status: int, body: dict[str, Any]) -> None:
+    def _json(
+        self, status: int, body: dict[str, Any], headers: dict[str, str] | None = None
+    ) -> None:
         payload = json.dumps(body).encode()
         self.send_response(status)
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
         self.send_header("content-type", "application/json")
         self.send_header("content-length", str(len(payload)))
         self.end_headers()

@@ -11,7 +11,12 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.e2e.compat_upstream import CompatUpstream, running_compat_upstream
+from tests.e2e.compat_upstream import (
+    AZURE_429,
+    AZURE_FILTERED,
+    CompatUpstream,
+    running_compat_upstream,
+)
 from tests.e2e.conftest import GATEWAY_KEY, PROVIDER_SECRET
 from tests.e2e.records import wait_for_record
 from tests.procs import Proc, start_gateway
@@ -33,12 +38,21 @@ api_key_env = "TEST_PROVIDER_KEY"
 stream_usage = false
 
 [[providers]]
+name = "azure"
+type = "azure"
+base_url = "{upstream}"
+api_version = "2024-10-21"
+api_key_env = "TEST_PROVIDER_KEY"
+
+[[providers]]
 name = "self-hosted"
 type = "openai"
 base_url = "{upstream}/v1"
 """
     for name, provider, model in (
         ("azure-old", "azure-old", "old-api"),
+        ("az-throttled", "azure", "throttled"),
+        ("az-filtered", "azure", "filtered"),
         ("no-usage", "self-hosted", "no-usage"),
         ("detail-400", "self-hosted", "detail-400"),
         ("detail-422", "self-hosted", "detail-422"),
@@ -133,3 +147,33 @@ def test_a_fastapi_detail_error_reaches_the_client_with_its_message(
     body = {"model": "detail-422", "messages": MESSAGES, "max_tokens": 5}
     answer = _post(gateway, "/v1/messages", body)
     assert answer.json()["error"]["message"] == "body.messages: field required"
+
+
+def test_an_azure_rate_limit_is_openais_rate_limit_with_azures_request_id(
+    served: tuple[Proc, CompatUpstream],
+) -> None:
+    gateway, _ = served
+    answer = _post(gateway, "/v1/chat/completions", {"model": "az-throttled", "messages": MESSAGES})
+    assert answer.status_code == 429
+    error = answer.json()["error"]
+    # Azure's "429" names no code: the client gets OpenAI's, as from any other rate limit.
+    assert (error["code"], error["type"]) == ("rate_limit_exceeded", "rate_limit_error")
+    assert error["message"] == AZURE_429["error"]["message"]
+    assert answer.headers["retry-after-ms"] == "1500"
+    # Azure names an error answer only by its apim-request-id (its support asks for it).
+    assert answer.headers["x-upstream-request-id"] == "3d37de60-f6c3-4ced-a637-92bc9d16d8b5"
+    record = _record(gateway, answer)
+    assert record["upstream_request_id"] == "3d37de60-f6c3-4ced-a637-92bc9d16d8b5"
+
+
+def test_an_azure_content_filter_refusal_keeps_which_filter_refused(
+    served: tuple[Proc, CompatUpstream],
+) -> None:
+    gateway, _ = served
+    answer = _post(gateway, "/v1/chat/completions", {"model": "az-filtered", "messages": MESSAGES})
+    assert answer.status_code == 400
+    error = answer.json()["error"]
+    sent = AZURE_FILTERED["error"]
+    assert (error["code"], error["param"]) == ("content_filter", "prompt")
+    assert error["innererror"] == sent["innererror"]
+    assert answer.headers["x-upstream-request-id"] == "apim-filtered"
