@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 import ssl
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from gateway.config.document import Doc, Table
 from gateway.config.locate import KeyPath
@@ -26,10 +27,21 @@ _VALUE = re.compile(r"[\x20-\x7e\t]*")
 
 
 def check_azure(doc: Doc, path: KeyPath, label: str, values: Table) -> None:
-    """`api_version` is required for type 'azure'; its keys mean nothing to other types."""
+    """`api_version` is required for type 'azure'; its keys mean nothing to other types. An
+    Azure `base_url` is the resource endpoint: one already holding Azure's `/openai/...` path
+    would get it twice (`/openai/v1/openai/deployments/...`), an URL Azure does not serve."""
     if values.get("type") == "azure":
         if "api_version" not in values:
             doc.report(path, f"{label}: api_version is required for type 'azure'")
+        base_path = urlsplit(str(values.get("base_url", ""))).path.rstrip("/")
+        if base_path.endswith(("/openai", "/openai/v1")) or "/openai/deployments" in base_path:
+            doc.report(
+                path + ("base_url",),
+                f"{label}: base_url for type 'azure' is the resource endpoint "
+                "(https://NAME.openai.azure.com), without /openai/...: the gateway adds "
+                "/openai/deployments/DEPLOYMENT; for Azure's v1 API (/openai/v1) use type "
+                "'openai' with that base_url",
+            )
         return
     for key in _AZURE_ONLY:
         if key in values:

@@ -76,6 +76,23 @@ def test_stream_usage_is_for_openai_and_azure_providers(tmp_path: Path) -> None:
     assert problems(tmp_path, BASE + azure) == []
 
 
+def test_an_azure_base_url_is_the_resource_endpoint(tmp_path: Path) -> None:
+    def azure(base_url: str) -> str:
+        return (
+            BASE
+            + f'[[providers]]\nname = "z"\ntype = "azure"\nbase_url = "{base_url}"\n'
+            + 'api_version = "2024-10-21"\n'
+        )
+
+    resource = "https://r.openai.azure.com"
+    for wrong in ("/openai/v1/", "/openai", "/openai/deployments/gpt4o?api-version=2024-06-01"):
+        (problem,) = problems(tmp_path, azure(resource + wrong))
+        assert problem.startswith("config.toml:13: provider 'z': base_url for type 'azure' is")
+        assert "use type 'openai'" in problem
+    for right in (resource, resource + "/", "https://apim.example.com/team-a"):
+        assert problems(tmp_path, azure(right)) == []
+
+
 def test_azure_and_network_problems(tmp_path: Path) -> None:
     (tmp_path / "not-a-ca.pem").write_text("nonsense")
     text = BASE + (
