@@ -24,8 +24,13 @@ from gateway.providers.openai import (
 class AzureWire(OpenAIWire):
     def url(self, provider: ProviderConfig, deployment: DeploymentConfig, operation: str) -> str:
         name = quote(provider.deployment or deployment.model, safe="")
-        # The loader requires api_version for type 'azure'.
-        query = (("api-version", provider.api_version or ""), *provider.query.pairs)
+        # The loader requires api_version for type 'azure'. A `query` naming `api-version`
+        # takes its place, as it takes any name's: the parameter is sent once.
+        pairs = provider.query.pairs
+        if any(key == "api-version" for key, _ in pairs):
+            query = pairs
+        else:
+            query = (("api-version", provider.api_version or ""), *pairs)
         return endpoint_url(provider.base_url, f"/openai/deployments/{name}/{operation}", query)
 
     def headers(self, api_key: str | None) -> dict[str, str]:

@@ -62,6 +62,19 @@ def test_static_query_parameters_join_the_url() -> None:
     assert "api-key" not in call.headers
 
 
+def test_api_version_is_sent_once_whoever_names_it() -> None:
+    overridden = dataclasses.replace(
+        AZURE,
+        base_url="https://res.openai.azure.com?api-version=2023-05-15&x=1",
+        query=StringTable({"api-version": "2025-01-01-preview"}),
+    )
+    call = adapter_for("chat", overridden).prepare(BODY, DEPLOYMENT, overridden, None)
+    assert call.url.endswith("/chat/completions?x=1&api-version=2025-01-01-preview")
+    in_base = dataclasses.replace(AZURE, base_url="https://res.openai.azure.com?api-version=1")
+    call = adapter_for("chat", in_base).prepare(BODY, DEPLOYMENT, in_base, None)
+    assert call.url.endswith("/chat/completions?api-version=2024-06-01")
+
+
 def test_endpoint_url_joins_paths_and_queries() -> None:
     assert endpoint_url("http://h:8/v1/", "/chat/completions") == "http://h:8/v1/chat/completions"
     assert endpoint_url("http://h/v1?a=1", "/x") == "http://h/v1/x?a=1"
