@@ -149,11 +149,15 @@ class Router:
             except AttemptFailed as failure:
                 forget_tracebacks(failure)  # kept in `last`: no cycle through this frame
                 last = failure
+                if request.deployment is not None:
+                    # Pinned: no other model holds the conversation, whatever the failure (a
+                    # rate limit still gets its Retry-After below).
+                    break
                 if failure.context_window:
                     chain[index:index] = list(model.context_window_fallbacks)
                 elif failure.content_policy:
                     chain[index:index] = list(model.content_policy_fallbacks)
-                elif not failure.retryable or request.deployment is not None:
+                elif not failure.retryable:
                     raise failure.error from None
                 else:
                     chain.extend(model.fallbacks)

@@ -191,3 +191,34 @@ async def test_a_pinned_deployment_is_the_only_one_tried_and_has_no_fallback(
     with pytest.raises(GatewayError):
         await h.router.route(request, exchange)
     assert "ok-fine" not in h.sent() and "e500-only" in h.sent()
+
+
+async def test_a_pinned_deployment_refused_on_content_policy_passes_the_refusal_on(
+    tmp_path: Path,
+) -> None:
+    """No content-policy fallback either: the fallback model holds no conversation, and a
+    pinned request sent there found no deployment and answered a 502."""
+    h = Harness(tmp_path, answer)
+    request = h.request("filtered")
+    request.deployment = "up/policy-x"
+    exchange = Exchange()
+    with pytest.raises(GatewayError) as caught:
+        await h.router.route(request, exchange)
+    assert caught.value.status == 400 and caught.value.code == "content_policy_violation"
+    assert h.sent() == ["policy-x"]
+
+
+async def test_a_pinned_deployment_rate_limited_says_when_to_come_back(tmp_path: Path) -> None:
+    """The upstream's 429, then the bench it started: both with Retry-After, as unpinned."""
+    h = Harness(tmp_path, answer)
+    for _ in range(2):
+        request = h.request("limited")
+        request.deployment = "up/e429-x"
+        with pytest.raises(GatewayError) as caught:
+            await h.router.route(request, Exchange())
+        assert caught.value.status == 429
+        assert (caught.value.headers["retry-after"], caught.value.headers["retry-after-ms"]) == (
+            "2",
+            "2000",
+        )
+    assert h.sent() == ["e429-x"]
