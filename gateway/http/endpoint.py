@@ -220,7 +220,7 @@ class ProxyEndpoint:
                 ctx.error = bug
         finally:
             if ctx.stream_reply is not None and not started_response:
-                await ctx.stream_reply.upstream.aclose()
+                await ctx.stream_reply.aclose()
             services.metrics.inflight.dec()
             self.bodies.give(len(ctx.raw_body))
             finish_request(ctx, services)

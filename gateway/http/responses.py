@@ -131,6 +131,7 @@ async def send_stream(ctx: RequestContext, send: Send, receive: Receive) -> None
     # end of the response: one write instead of two. When the whole upstream body is already
     # in, nothing is awaited from it, so there is no disconnect to watch for either.
     last: list[bytes] = []
+    upstream_fault = False  # the upstream broke the stream (not its deadline, nor a guardrail)
     if reply.upstream.body_complete:
         last += reply.pending
     # A client that goes away must stop the upstream (`DisconnectWatch`).
@@ -174,6 +175,7 @@ async def send_stream(ctx: RequestContext, send: Send, receive: Receive) -> None
             if isinstance(exc, TimeoutError):
                 exc = UpstreamTimeout("the stream did not end within its time limit")
             error = exc if isinstance(exc, GatewayError) else _stream_failure(exc, ctx)
+            upstream_fault = isinstance(exc, (UpstreamError, UpstreamFailed))
             ctx.error = error
             if ctx.exchange.attempts:
                 ctx.exchange.attempts[-1].error_kind = error.kind
@@ -196,7 +198,7 @@ async def send_stream(ctx: RequestContext, send: Send, receive: Receive) -> None
     finally:
         if watch is not None:
             watch.stop()
-        await reply.upstream.aclose()
+        await reply.aclose(upstream_fault)
 
 
 async def send_cached_stream(ctx: RequestContext, send: Send, pieces: list[bytes]) -> None:

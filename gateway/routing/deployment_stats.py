@@ -58,14 +58,23 @@ class DeploymentStats:
         stats.recent_calls += 1
         stats.recent_tokens += tokens
 
-    def finished(self, name: str, latency_ms: float | None, ttft_ms: float | None) -> None:
-        """One call ended; a latency is given only for calls that succeeded."""
+    def finished(
+        self, name: str, latency_ms: float | None, ttft_ms: float | None, *, streaming: bool = False
+    ) -> None:
+        """One call answered or failed; a latency is given only for calls that succeeded. A
+        stream (`streaming`) stays in flight until `ended`."""
         stats = self._get(name)
-        stats.inflight = max(0, stats.inflight - 1)
+        if not streaming:
+            stats.inflight = max(0, stats.inflight - 1)
         if latency_ms is not None:
             stats.latency_ewma_ms = _ewma(stats.latency_ewma_ms, latency_ms)
         if ttft_ms is not None:
             stats.ttft_ewma_ms = _ewma(stats.ttft_ewma_ms, ttft_ms)
+
+    def ended(self, name: str) -> None:
+        """A stream `finished` with `streaming` is over: no longer in flight."""
+        stats = self._get(name)
+        stats.inflight = max(0, stats.inflight - 1)
 
     def candidate(self, deployment: DeploymentConfig, now: float) -> Candidate:
         stats = self._get(deployment.name)

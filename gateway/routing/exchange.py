@@ -9,7 +9,7 @@ was tried.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -43,6 +43,19 @@ class StreamReply:
     # When the stream must have ended (`time.monotonic()`): the attempt's `total_timeout_s`
     # from its start, or the request's deadline when sooner. None: no bound of its own.
     deadline: float | None = None
+    # The router's, told once when the stream is over (ended, failed or abandoned) whether the
+    # upstream was at fault: the call stays in flight on its deployment until then, and a
+    # stream the upstream broke counts against its breaker.
+    on_end: Callable[[bool], Awaitable[None]] | None = None
+
+    async def aclose(self, upstream_fault: bool = False) -> None:
+        """Close the upstream response, then tell the router the stream is over (once)."""
+        try:
+            await self.upstream.aclose()
+        finally:
+            on_end, self.on_end = self.on_end, None
+            if on_end is not None:
+                await on_end(upstream_fault)
 
 
 # Not frozen (a frozen dataclass costs ~1 us more to make, per request): neither is changed

@@ -21,14 +21,13 @@ and fills an `Exchange`.
 
 from __future__ import annotations
 
-import hashlib
 import math
 import random
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 
 from gateway.clock import Clock
-from gateway.config.types import DeploymentConfig, ModelConfig
+from gateway.config.types import DeploymentConfig, ModelConfig, RoutingConfig
 from gateway.errors import (
     GatewayError,
     InvalidRequest,
@@ -43,43 +42,10 @@ from gateway.routing.breakers import CLOSED, Breakers, is_deployment_fault
 from gateway.routing.cooldowns import Cooldowns
 from gateway.routing.deployment_stats import DeploymentStats
 from gateway.routing.exchange import Exchange, RouteRequest, UpstreamCall
+from gateway.routing.picking import backoff_s, max_tokens, needs_estimate, sticky_point
 from gateway.routing.strategies import STRATEGIES, Candidate, Selection, weighted_by_point
 from gateway.state import BreakerState, StateBackend
 from gateway.upstream import UpstreamTimeouts
-
-DEFAULT_COMPLETION_TOKENS = 256
-
-
-def sticky_point(model: str, subject: str) -> float:
-    """A stable number in [0, 1) for (model, subject): the same key always lands on the same
-    side."""
-    digest = hashlib.sha256(f"{model}\x00{subject}".encode()).digest()
-    return int.from_bytes(digest[:8], "big") / 2**64
-
-
-def backoff_s(retry: int, base_s: float, max_s: float, jitter: float) -> float:
-    """Exponential backoff for the `retry`-th repeat (0-based), with full jitter in [50%, 100%]."""
-    return float(min(max_s, base_s * 2.0**retry) * (0.5 + 0.5 * jitter))
-
-
-def _needs_estimate(model: ModelConfig, body_bytes: int) -> bool:
-    """Whether routing needs the prompt's token count.
-
-    A token is at least one byte, so a body smaller than every context window fits without
-    running the tokenizer.
-    """
-    if model.strategy in ("lowest_cost", "usage_based"):
-        return True
-    windows = [d.context_window for d in model.deployments if d.context_window is not None]
-    return bool(windows) and body_bytes >= min(windows)
-
-
-def _max_tokens(request: RouteRequest) -> int:
-    body = request.body
-    value = (
-        body.get("max_tokens") or body.get("max_completion_tokens") or body.get("max_output_tokens")
-    )
-    return value if isinstance(value, int) else DEFAULT_COMPLETION_TOKENS
 
 
 @dataclass
@@ -140,7 +106,7 @@ class Router:
                 continue
             seen.add(name)
             model = config.models[name]
-            needs = _needs_estimate(model, request.body_bytes)
+            needs = needs_estimate(model, request.body_bytes)
             tries = _Tries(model, deadline, request.prompt_tokens() if needs else None, set())
             try:
                 await self._try_model(request, exchange, tries)
@@ -347,8 +313,22 @@ class Router:
             return weighted_by_point(candidates, sticky_point(model.name, subject))
         turn = self._turns.get(model.name, 0)
         self._turns[model.name] = turn + 1
-        selection = Selection(self.rng, turn, tries.prompt_tokens or 0, _max_tokens(request))
+        selection = Selection(self.rng, turn, tries.prompt_tokens or 0, max_tokens(request))
         return STRATEGIES[model.strategy](candidates, selection)
+
+    def _stream_ended(
+        self, name: str, before: BreakerState, routing: RoutingConfig
+    ) -> Callable[[bool], Awaitable[None]]:
+        """What a stream served by `name` does when it is over: leave the in-flight count, and
+        give the breaker its outcome, the whole stream's (a success at the first byte would
+        clear the failures of a deployment that cuts every stream mid-body): a failure the
+        upstream caused (idle timeout, cut or malformed stream) counts as one before it."""
+
+        async def ended(upstream_fault: bool) -> None:
+            self.stats.ended(name)
+            await self.breakers.record(name, not upstream_fault, before, self.clock.time(), routing)
+
+        return ended
 
     async def _attempt(
         self,
@@ -383,14 +363,18 @@ class Router:
             ok = True
         finally:
             elapsed_ms = (clock.monotonic() - started) * 1000
+            stream = exchange.stream if ok else None
             self.stats.finished(
                 deployment.name,
                 elapsed_ms if ok else None,
                 elapsed_ms if ok and request.stream else None,
+                streaming=stream is not None,
             )
+            breaker = states.get(deployment.name, CLOSED)
+            routing = request.runtime.config.routing
             attempts = exchange.attempts
             fault = not ok and bool(attempts) and is_deployment_fault(attempts[-1].error_kind)
-            if ok or fault:
-                breaker = states.get(deployment.name, CLOSED)
-                routing = request.runtime.config.routing
+            if stream is not None:
+                stream.on_end = self._stream_ended(deployment.name, breaker, routing)
+            elif ok or fault:
                 await self.breakers.record(deployment.name, ok, breaker, clock.time(), routing)

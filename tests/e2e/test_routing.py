@@ -15,7 +15,7 @@ from collections.abc import Iterator
 import pytest
 
 from gateway.config.types import DeploymentConfig
-from gateway.routing.router import sticky_point
+from gateway.routing.picking import sticky_point
 from gateway.routing.strategies import Candidate, weighted_by_point
 from tests.e2e.routing_support import (
     chat,

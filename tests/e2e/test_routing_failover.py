@@ -58,6 +58,7 @@ def failing(tmp_path_factory: pytest.TempPathFactory, fast: Proc, doomed: Proc) 
     body += model("large", [("fast", "large-ctx", {"context_window": 100000})])
     body += model("primary-down", [("fast", "fail-500", {})], fallbacks=["backup"], max_attempts=1)
     body += model("backup", [("fast", "backup-model", {})])
+    body += model("cut", [("fast", "drop-mid-stream", {})], fallbacks=["backup"], max_attempts=1)
     proc = run_gateway(tmp_path_factory.mktemp("failing"), body)
     yield proc
     proc.stop()
@@ -178,6 +179,29 @@ def test_fallback_chain_and_metrics(failing: Proc) -> None:
     metrics = httpx.get(failing.url + "/metrics").text
     assert 'gateway_fallbacks_total{from_model="primary-down",to_model="backup"} 1.0' in metrics
     assert 'gateway_upstream_errors_total{deployment="fast/fail-500",kind="http_500"}' in metrics
+
+
+def test_streams_cut_mid_body_open_the_breaker(failing: Proc, fast: Proc) -> None:
+    """Each stream is cut after its first frames: the client gets an error event (no fallback
+    after bytes were sent), and the breaker counts it, as a cut before the first byte; the
+    success of each stream's start used to clear the count, so it never opened."""
+    before = calls(fast, "drop-mid-stream")
+    for _ in range(3):  # breaker_failures
+        response = post(failing, chat("cut", stream=True))
+        assert response.status_code == 200
+        assert response.headers["x-gateway-deployment"] == "fast/drop-mid-stream"
+        assert '"error"' in response.text and "[DONE]" not in response.text
+    assert calls(fast, "drop-mid-stream") - before == 3
+
+    def benched() -> bool:
+        metrics = httpx.get(failing.url + "/metrics").text
+        return 'gateway_deployment_up{deployment="fast/drop-mid-stream"} 0.0' in metrics
+
+    wait_until(benched, 10, message="the breaker never opened")
+    response = post(failing, chat("cut", stream=True))
+    assert response.headers["x-gateway-deployment"] == "fast/backup-model"
+    assert "[DONE]" in response.text
+    assert calls(fast, "drop-mid-stream") - before == 3
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,8 @@ from gateway.config.types import DeploymentConfig, ModelConfig
 from gateway.errors import UpstreamRejected
 from gateway.routing.attempt import is_content_policy, parse_retry_after, retry_after_s
 from gateway.routing.breakers import is_deployment_fault as _is_deployment_fault
-from gateway.routing.router import _needs_estimate, backoff_s, sticky_point
+from gateway.routing.picking import backoff_s, sticky_point
+from gateway.routing.picking import needs_estimate as _needs_estimate
 from gateway.routing.strategies import Candidate, weighted_by_point
 from tests.binomial import assert_share
 

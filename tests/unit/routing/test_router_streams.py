@@ -1,0 +1,57 @@
+"""A stream the router handed over is still its deployment's business until it ends: it stays
+in flight (least_busy counts it) and a failure the upstream causes after the first byte counts
+against the deployment's breaker."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from gateway.routing.exchange import Exchange, StreamReply
+from gateway.upstream import FakeReply, UpstreamError, UpstreamRequest
+from tests.unit.routing.router_harness import Harness
+
+CHUNK = (
+    b'data: {"id":"c","object":"chat.completion.chunk","created":1,"model":"x",'
+    b'"choices":[{"index":0,"delta":{"content":"hi"}}]}\n\n'
+)
+DEPLOYMENT = "up/ok-fine"
+
+
+def streaming(request: UpstreamRequest) -> FakeReply:
+    """A stream whose first chunk is in, the rest still to come (then cut)."""
+    return FakeReply(
+        200, {"content-type": "text/event-stream"}, [CHUNK, UpstreamError("closed", "cut")]
+    )
+
+
+async def open_stream(h: Harness) -> StreamReply:
+    request = h.request("fine")
+    request.stream = True
+    exchange = Exchange()
+    await h.router.route(request, exchange)
+    assert exchange.stream is not None
+    return exchange.stream
+
+
+async def test_a_stream_stays_in_flight_until_it_is_closed(tmp_path: Path) -> None:
+    h = Harness(tmp_path, streaming)
+    first, second = await open_stream(h), await open_stream(h)
+    assert h.router.stats.snapshot(DEPLOYMENT)["inflight"] == 2
+    await first.aclose()
+    await first.aclose()  # closing again tells the router nothing more
+    assert h.router.stats.snapshot(DEPLOYMENT)["inflight"] == 1
+    await second.aclose()
+    assert h.router.stats.snapshot(DEPLOYMENT)["inflight"] == 0
+    assert all(r.closed for r in h.upstream.responses)
+
+
+async def test_streams_the_upstream_broke_open_the_breaker(tmp_path: Path) -> None:
+    h = Harness(tmp_path, streaming)  # breaker_failures = 2
+    for _ in range(3):  # not the upstream's fault: the client left, a guardrail, the deadline
+        await (await open_stream(h)).aclose(upstream_fault=False)
+    states = await h.state.breaker_states([DEPLOYMENT], h.clock.time())
+    assert states[DEPLOYMENT].state == "closed" and states[DEPLOYMENT].failures == 0
+    for _ in range(2):
+        await (await open_stream(h)).aclose(upstream_fault=True)
+    states = await h.state.breaker_states([DEPLOYMENT], h.clock.time())
+    assert states[DEPLOYMENT].state == "open"
