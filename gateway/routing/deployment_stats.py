@@ -61,8 +61,9 @@ class DeploymentStats:
     def finished(
         self, name: str, latency_ms: float | None, ttft_ms: float | None, *, streaming: bool = False
     ) -> None:
-        """One call answered or failed; a latency is given only for calls that succeeded. A
-        stream (`streaming`) stays in flight until `ended`."""
+        """One call answered or failed; a latency is given only for calls that succeeded or
+        timed out (a timeout is a latency too). A stream (`streaming`) stays in flight until
+        `ended`."""
         stats = self._get(name)
         if not streaming:
             stats.inflight = max(0, stats.inflight - 1)

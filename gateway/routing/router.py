@@ -364,16 +364,20 @@ class Router:
         finally:
             elapsed_ms = (clock.monotonic() - started) * 1000
             stream = exchange.stream if ok else None
+            attempts = exchange.attempts
+            kind = attempts[-1].error_kind if not ok and attempts else None
+            # A timeout is a latency too (at least the timeout): without it a deployment that
+            # hangs keeps the EWMA of its fast days, and lowest_latency sends it every request.
+            measured = ok or (kind is not None and kind.endswith("timeout"))
             self.stats.finished(
                 deployment.name,
-                elapsed_ms if ok else None,
-                elapsed_ms if ok and request.stream else None,
+                elapsed_ms if measured else None,
+                elapsed_ms if measured and request.stream else None,
                 streaming=stream is not None,
             )
             breaker = states.get(deployment.name, CLOSED)
             routing = request.runtime.config.routing
-            attempts = exchange.attempts
-            fault = not ok and bool(attempts) and is_deployment_fault(attempts[-1].error_kind)
+            fault = is_deployment_fault(kind)
             if stream is not None:
                 stream.on_end = self._stream_ended(deployment.name, breaker, routing)
             elif ok or fault:
