@@ -210,7 +210,11 @@ async def call_deployment(
             if response.body_complete:
                 data = await response.read()  # all in already: nothing to time out
             else:
-                async with asyncio.timeout(body_timeout_s):
+                # What is left of the attempt's time (`total_timeout_s` counts from the connect,
+                # the wait for the headers included), as for a stream.
+                async with asyncio.timeout(
+                    max(0.0, body_timeout_s - (clock.monotonic() - started))
+                ):
                     data = await response.read()
             exchange.body, exchange.usage, exchange.json = adapter.convert_json(data)
             exchange.finished = clock.monotonic()
