@@ -322,7 +322,9 @@ class Router:
         """What a stream served by `name` does when it is over: leave the in-flight count, and
         give the breaker its outcome, the whole stream's (a success at the first byte would
         clear the failures of a deployment that cuts every stream mid-body): a failure the
-        upstream caused (idle timeout, cut or malformed stream) counts as one before it."""
+        upstream caused (idle timeout, cut or malformed stream) counts as one before it. A
+        half-open probe's first byte has closed the breaker already (`before` is then CLOSED):
+        traffic resumes without waiting for the stream's end."""
 
         async def ended(upstream_fault: bool) -> None:
             self.stats.ended(name)
@@ -378,7 +380,9 @@ class Router:
             breaker = states.get(deployment.name, CLOSED)
             routing = request.runtime.config.routing
             fault = is_deployment_fault(kind)
-            if stream is not None:
+            if stream is not None and breaker.state == "closed":
                 stream.on_end = self._stream_ended(deployment.name, breaker, routing)
             elif ok or fault:
                 await self.breakers.record(deployment.name, ok, breaker, clock.time(), routing)
+                if stream is not None:  # a probe: its first byte closes the breaker at once
+                    stream.on_end = self._stream_ended(deployment.name, CLOSED, routing)

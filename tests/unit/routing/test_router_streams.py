@@ -6,6 +6,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
+from gateway.errors import GatewayError
 from gateway.routing.exchange import Exchange, StreamReply
 from gateway.upstream import FakeReply, UpstreamError, UpstreamRequest
 from tests.unit.routing.router_harness import Harness
@@ -55,3 +58,29 @@ async def test_streams_the_upstream_broke_open_the_breaker(tmp_path: Path) -> No
         await (await open_stream(h)).aclose(upstream_fault=True)
     states = await h.state.breaker_states([DEPLOYMENT], h.clock.time())
     assert states[DEPLOYMENT].state == "open"
+
+
+async def test_a_probe_streams_first_byte_closes_the_breaker(tmp_path: Path) -> None:
+    """Traffic resumes as soon as a half-open deployment streams again, not at the probe's end;
+    a cut after that still counts as a failure."""
+    down = True
+
+    def flaky(request: UpstreamRequest) -> FakeReply:
+        if down:
+            raise UpstreamError("connect", "refused")
+        return streaming(request)
+
+    h = Harness(tmp_path, flaky)  # breaker_failures = 2, breaker_cooldown_s = 10
+    request = h.request("fine")
+    request.stream = True
+    with pytest.raises(GatewayError):
+        await h.router.route(request, Exchange())
+    assert (await h.state.breaker_states([DEPLOYMENT], h.clock.time()))[DEPLOYMENT].state == "open"
+    h.clock.advance(10.0)
+    down = False
+    probe = await open_stream(h)
+    states = await h.state.breaker_states([DEPLOYMENT], h.clock.time())
+    assert states[DEPLOYMENT].state == "closed" and states[DEPLOYMENT].failures == 0
+    await probe.aclose(upstream_fault=True)
+    states = await h.state.breaker_states([DEPLOYMENT], h.clock.time())
+    assert states[DEPLOYMENT].state == "closed" and states[DEPLOYMENT].failures == 1
