@@ -293,8 +293,11 @@ class Router:
         wait = backoff_s(
             tries.repeats, routing.backoff_base_s, routing.backoff_max_s, self.rng.random()
         )
-        if tries.last is not None and tries.last.retry_after_s is not None:
-            wait = max(wait, tries.last.retry_after_s)
+        last = tries.last
+        # A rate limit's wait is its bench (`Cooldowns`): it is not what the deployments going
+        # round again asked for.
+        if last is not None and last.retry_after_s is not None and not last.rate_limited:
+            wait = max(wait, last.retry_after_s)
         tries.repeats += 1
         if self.clock.monotonic() + wait >= tries.deadline:
             return False

@@ -6,14 +6,33 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+import orjson
 import pytest
 
+from gateway.config import load_config
 from gateway.errors import GatewayError
 from gateway.routing.exchange import Exchange
+from gateway.runtime import build_runtime
+from gateway.upstream import FakeReply, UpstreamRequest
 from tests.unit.routing.router_harness import (
+    ANSWER,
+    CONFIG,
+    ENV,
     Harness,
     answer,
 )
+
+MIXED = """
+[[models]]
+name = "mixed"
+strategy = "round_robin"
+[[models.deployments]]
+provider = "up"
+model = "flaky-a"
+[[models.deployments]]
+provider = "up"
+model = "e429slow-b"
+"""
 
 
 async def test_a_rate_limit_is_passed_on_at_once_with_its_retry_after(tmp_path: Path) -> None:
@@ -100,3 +119,29 @@ async def test_failed_attempts_are_logged_once_per_cause_and_deployment(
         await h.fail("refused")
     (line,) = [r.getMessage() for r in caplog.records]
     assert "deployment=up/badkey-x cause=http_401" in line
+
+
+async def test_a_sibling_rate_limit_does_not_delay_the_retry_of_a_failed_deployment(
+    tmp_path: Path,
+) -> None:
+    """The 429's Retry-After (30 s here, the request's whole deadline) benches its deployment;
+    the deployment that answered 500 is tried again after the plain backoff, and serves."""
+    calls = 0
+
+    def flaky_beside_limited(request: UpstreamRequest) -> FakeReply:
+        nonlocal calls
+        if orjson.loads(request.body)["model"] == "e429slow-b":
+            return answer(request)
+        calls += 1
+        if calls == 1:
+            return FakeReply(500, {}, b"{}")
+        return FakeReply(200, {"content-type": "application/json"}, ANSWER)
+
+    h = Harness(tmp_path, flaky_beside_limited)
+    (tmp_path / "gateway.toml").write_text(CONFIG + MIXED)
+    h.runtime = build_runtime(load_config(tmp_path / "gateway.toml", env=ENV), env=ENV)
+    exchange = await h.route("mixed")
+    assert exchange.deployment is not None and exchange.deployment.name == "up/flaky-a"
+    assert h.sent() == ["flaky-a", "e429slow-b", "flaky-a"]
+    (slept,) = h.clock.sleeps
+    assert slept <= 0.5  # backoff_base_s with jitter
