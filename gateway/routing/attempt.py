@@ -118,6 +118,17 @@ def is_content_policy(error: GatewayError) -> bool:
     return any(marker in text for marker in _CONTENT_POLICY_MARKERS)
 
 
+def is_context_overflow(error: GatewayError) -> bool:
+    """Did the upstream refuse the prompt as too long for its context window (OpenAI's and
+    Azure's `context_length_exceeded`, Anthropic's "prompt is too long" as
+    `gateway.providers.upstream_errors` names it, vLLM's "maximum context length" wording)?"""
+    if not isinstance(error, UpstreamRejected) or error.status != 400:
+        return False
+    return error.code == "context_length_exceeded" or "maximum context length" in (
+        error.message.lower()
+    )
+
+
 # The client-facing codes of the transport failures that have one (else `upstream_error`).
 _TRANSPORT_CODES = {
     "redirect": "upstream_redirect",
@@ -269,6 +280,7 @@ async def _rejection(response: UpstreamResponse, call: UpstreamCall) -> AttemptF
         retryable=rate_limited or status >= 500,
         retry_after_s=wait_s,
         content_policy=is_content_policy(error),
+        context_window=is_context_overflow(error),
         rate_limited=rate_limited,
     )
 

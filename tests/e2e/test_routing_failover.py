@@ -56,6 +56,7 @@ def failing(tmp_path_factory: pytest.TempPathFactory, fast: Proc, doomed: Proc) 
         "small", [("fast", "small-ctx", {"context_window": 64})], context_window_fallbacks=["large"]
     )
     body += model("large", [("fast", "large-ctx", {"context_window": 100000})])
+    body += model("unsized", [("fast", "fail-400-context", {})], context_window_fallbacks=["large"])
     body += model("primary-down", [("fast", "fail-500", {})], fallbacks=["backup"], max_attempts=1)
     body += model("backup", [("fast", "backup-model", {})])
     body += model("cut", [("fast", "drop-mid-stream", {})], fallbacks=["backup"], max_attempts=1)
@@ -167,6 +168,18 @@ def test_big_prompt_goes_straight_to_the_larger_model(failing: Proc, fast: Proc)
     assert failing.log_path is not None
     record = wait_for_record(failing.log_path, response.headers["x-request-id"])
     assert record["fallback_used"] is True
+
+
+def test_a_prompt_the_upstream_finds_too_long_goes_to_the_larger_model(failing: Proc) -> None:
+    """No context_window configured: the upstream's 400 context_length_exceeded decides."""
+    response = post(failing, chat("unsized"))
+    assert response.status_code == 200
+    assert response.headers["x-gateway-deployment"] == "fast/large-ctx"
+    assert response.headers["x-gateway-attempts"] == "2"
+    assert failing.log_path is not None
+    record = wait_for_record(failing.log_path, response.headers["x-request-id"])
+    assert record["fallback_used"] is True
+    assert [a["error"] for a in record["attempts"]] == ["http_400", None]
 
 
 def test_fallback_chain_and_metrics(failing: Proc) -> None:

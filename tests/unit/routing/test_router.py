@@ -98,6 +98,36 @@ async def test_a_prompt_too_large_for_every_window_goes_to_the_context_fallback(
     assert h.sent() == ["ok-small"] and not exchange.fallback_used
 
 
+async def test_a_prompt_the_upstream_finds_too_long_goes_to_the_context_fallback(
+    tmp_path: Path,
+) -> None:
+    """No `context_window` configured (or an estimate that fell short): the upstream's own 400
+    `context_length_exceeded` is what says the prompt does not fit."""
+    too_long = orjson.dumps(
+        {
+            "error": {
+                "message": "This model's maximum context length is 8192 tokens.",
+                "type": "invalid_request_error",
+                "param": "messages",
+                "code": "context_length_exceeded",
+            }
+        }
+    )
+
+    def short(request: UpstreamRequest) -> FakeReply:
+        if orjson.loads(request.body)["model"] == "ok-small":
+            return FakeReply(400, {}, too_long)
+        return answer(request)
+
+    h = Harness(tmp_path, short)  # "small": context_window = 10, context_window_fallbacks
+    exchange = await h.route("small", prompt_tokens=5, body_bytes=5)  # fits, by the estimate
+    assert h.sent() == ["ok-small", "ok-fine"] and exchange.fallback_used
+    assert tried(exchange) == [
+        ("up/ok-small", 400, "http_400"),
+        ("up/ok-fine", 200, None),
+    ]
+
+
 async def test_the_breaker_opens_then_lets_one_probe_through_after_the_cooldown(
     tmp_path: Path,
 ) -> None:

@@ -10,7 +10,12 @@ import pytest
 
 from gateway.config.types import DeploymentConfig, ModelConfig
 from gateway.errors import UpstreamRejected
-from gateway.routing.attempt import is_content_policy, parse_retry_after, retry_after_s
+from gateway.routing.attempt import (
+    is_content_policy,
+    is_context_overflow,
+    parse_retry_after,
+    retry_after_s,
+)
 from gateway.routing.breakers import is_deployment_fault as _is_deployment_fault
 from gateway.routing.picking import backoff_s, sticky_point
 from gateway.routing.picking import needs_estimate as _needs_estimate
@@ -88,6 +93,16 @@ def test_which_failures_count_against_a_deployment() -> None:
     # client that leaves.
     assert not _is_deployment_fault("http_429") and not _is_deployment_fault("http_529")
     assert not _is_deployment_fault("client_closed")
+
+
+def test_context_overflows_are_recognised() -> None:
+    assert is_context_overflow(
+        UpstreamRejected(400, "too long", code="context_length_exceeded", param="messages")
+    )
+    vllm = "This model's maximum context length is 4096 tokens. However, you requested 5000"
+    assert is_context_overflow(UpstreamRejected(400, vllm, code="400"))
+    assert not is_context_overflow(UpstreamRejected(400, "bad parameter", code="invalid_value"))
+    assert not is_context_overflow(UpstreamRejected(500, vllm))
 
 
 def test_content_policy_refusals_are_recognised() -> None:
