@@ -131,7 +131,10 @@ class Router:
                 break
         assert last is not None
         if last.rate_limited:
-            names = [d.name for m in seen for d in config.models[m].deployments]
+            if request.deployment is not None:  # pinned: only its own wait counts
+                names = [request.deployment]
+            else:
+                names = [d.name for m in seen for d in config.models[m].deployments]
             raise self._rate_limit_answer(last.error, names)
         raise last.error
 

@@ -238,17 +238,33 @@ async def test_a_pinned_deployment_refused_on_content_policy_passes_the_refusal_
     assert h.sent() == ["policy-x"]
 
 
+SIBLING = """[[models.deployments]]
+provider = "up"
+model = "e429slow-x"
+"""
+
+
 async def test_a_pinned_deployment_rate_limited_says_when_to_come_back(tmp_path: Path) -> None:
-    """The upstream's 429, then the bench it started: both with Retry-After, as unpinned."""
+    """The upstream's 429, then the bench it started: both with Retry-After, as unpinned; the
+    wait is the pinned deployment's own, not a shorter one of a sibling it may not use."""
     h = Harness(tmp_path, answer)
-    for _ in range(2):
+    (tmp_path / "gateway.toml").write_text(
+        CONFIG.replace('model = "e429-x"\n', 'model = "e429-x"\n' + SIBLING, 1)
+    )
+    h.runtime = build_runtime(load_config(tmp_path / "gateway.toml", env=ENV), env=ENV)
+
+    async def pinned() -> GatewayError:
         request = h.request("limited")
-        request.deployment = "up/e429-x"
+        request.deployment = "up/e429slow-x"
         with pytest.raises(GatewayError) as caught:
             await h.router.route(request, Exchange())
-        assert caught.value.status == 429
-        assert (caught.value.headers["retry-after"], caught.value.headers["retry-after-ms"]) == (
-            "2",
-            "2000",
-        )
-    assert h.sent() == ["e429-x"]
+        return caught.value
+
+    for error in [await pinned(), await pinned()]:  # the upstream's 429, then its bench
+        assert error.status == 429
+        assert (error.headers["retry-after"], error.headers["retry-after-ms"]) == ("30", "30000")
+    assert h.sent() == ["e429slow-x"]
+    with pytest.raises(GatewayError):  # the sibling is benched for 2 s
+        await h.router.route(h.request("limited"), Exchange())
+    assert h.sent() == ["e429slow-x", "e429-x"]
+    assert (await pinned()).headers["retry-after"] == "30"
