@@ -21,6 +21,7 @@ def _serve(args: argparse.Namespace) -> int:
     from gateway.app import CONFIG_ENV
     from gateway.config import ConfigError, load_config
     from gateway.http.protocol import serving_protocol
+    from gateway.observability.multiproc import prepare_metrics_directory
 
     path = Path(args.config or os.environ.get(CONFIG_ENV) or DEFAULT_CONFIG)
     if not path.exists():
@@ -54,8 +55,8 @@ def _serve(args: argparse.Namespace) -> int:
     sock.set_inheritable(True)
     bound_port = sock.getsockname()[1]
     os.environ[CONFIG_ENV] = os.path.abspath(path)
+    prepare_metrics_directory(workers)
     if workers > 1:
-        _fresh_multiprocess_dir()
         _fresh_run_dir()
     print(
         f"llm-gateway listening on http://{_url_host(host)}:{bound_port} "
@@ -118,19 +119,6 @@ def _integer(text: str) -> int:
         return int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
-
-
-def _fresh_multiprocess_dir() -> None:
-    """Workers share metrics through files in one directory, emptied at every start."""
-    import shutil
-    import tempfile
-
-    from gateway.observability.metrics import MULTIPROC_ENV
-
-    directory = os.environ.get(MULTIPROC_ENV) or tempfile.mkdtemp(prefix="llm-gateway-metrics-")
-    shutil.rmtree(directory, ignore_errors=True)
-    os.makedirs(directory)
-    os.environ[MULTIPROC_ENV] = directory
 
 
 def _fresh_run_dir() -> None:

@@ -5,7 +5,7 @@ Request metrics are derived from the request record itself (`observe_record`), s
 not in the config become `_unknown`, error kinds come from a fixed vocabulary.
 
 With `--workers N` the CLI points `PROMETHEUS_MULTIPROC_DIR` at a fresh directory and every
-worker writes its values there; `/metrics` in any worker aggregates all of them.
+worker writes its values there; `/metrics` in any worker aggregates all of them (multiproc.py).
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from prometheus_client import (
     multiprocess,
 )
 
+from gateway.observability.multiproc import MULTIPROC_ENV, dead_workers
 from gateway.observability.request_series import (
     CounterSeries,
     LibrarySeries,
@@ -31,7 +32,6 @@ from gateway.observability.request_series import (
     SeriesFactory,
 )
 
-MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 LATENCY_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0)
 OVERHEAD_BUCKETS = (
     0.0001,
@@ -377,6 +377,9 @@ class Metrics:
 
     def render(self) -> bytes:
         if multiprocess_enabled():
+            directory = os.environ[MULTIPROC_ENV]
+            for pid in dead_workers(directory):
+                multiprocess.mark_process_dead(pid, directory)  # type: ignore[no-untyped-call]
             registry = CollectorRegistry()
             multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
             return generate_latest(registry)

@@ -10,7 +10,8 @@ import pytest
 from prometheus_client import CollectorRegistry, Counter, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
-from gateway.observability.metrics import MULTIPROC_ENV, Metrics
+from gateway.observability.metrics import Metrics
+from gateway.observability.multiproc import MULTIPROC_ENV
 from gateway.observability.request_series import LocalCounter, LocalHistogram, LocalSeries
 
 Exposed = dict[str, tuple[str, str, list[tuple[str, tuple[tuple[str, str], ...], float]]]]

@@ -1,0 +1,149 @@
+"""Several worker processes: /metrics stays true when a worker dies and is replaced, and across
+restarts that share an operator's PROMETHEUS_MULTIPROC_DIR."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import signal
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from tests.conditions import wait_until
+from tests.procs import Proc, start_gateway, start_mock_provider
+
+KEY = "sk-workers-test"
+ADMIN_KEY = "admin-workers-test"
+AUTH = {"Authorization": f"Bearer {KEY}"}
+ADMIN = {"Authorization": f"Bearer {ADMIN_KEY}"}
+ENV = {"WORKERS_ADMIN_KEY": ADMIN_KEY}
+
+
+def write_config(root: Path, upstream: Proc) -> Path:
+    config = root / "config.toml"
+    config.write_text(f"""
+[logging]
+path = "records.jsonl"
+
+[admin]
+key_env = "WORKERS_ADMIN_KEY"
+
+[[providers]]
+name = "slow"
+type = "openai"
+base_url = "{upstream.url}/v1"
+
+[[models]]
+name = "slow"
+[[models.deployments]]
+provider = "slow"
+model = "mock-small"
+
+[[providers]]
+name = "inproc"
+type = "mock"
+
+[[models]]
+name = "fast"
+[[models.deployments]]
+provider = "inproc"
+model = "mock-small"
+
+[[keys]]
+id = "k"
+key_sha256 = "{hashlib.sha256(KEY.encode()).hexdigest()}"
+""")
+    return config
+
+
+@pytest.fixture(scope="module")
+def slow_upstream() -> Iterator[Proc]:
+    # One token a second: a stream stays open while the test looks at it.
+    proc = start_mock_provider(tokens_per_s=1)
+    yield proc
+    proc.stop()
+
+
+def samples(gateway: Proc, name: str) -> float:
+    text = httpx.get(gateway.url + "/metrics").text
+    return sum(
+        sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if sample.name == name
+    )
+
+
+def worker_pids(gateway: Proc) -> set[int]:
+    status: dict[str, Any] = httpx.get(gateway.url + "/admin/config/status", headers=ADMIN).json()
+    return {int(worker["pid"]) for worker in status["workers"]}
+
+
+def two_workers(gateway: Proc) -> set[int]:
+    """The pids of the two workers, or none while there are not two."""
+    pids = worker_pids(gateway)
+    return pids if len(pids) == 2 else set()
+
+
+def replaced(gateway: Proc, old: set[int]) -> bool:
+    """Two workers serve, none of them one of `old`."""
+    pids = two_workers(gateway)
+    return bool(pids) and not pids & old
+
+
+def chat(gateway: Proc) -> None:
+    body = {"model": "fast", "messages": [{"role": "user", "content": "hi"}]}
+    response = httpx.post(gateway.url + "/v1/chat/completions", json=body, headers=AUTH)
+    assert response.status_code == 200
+
+
+def test_a_dead_workers_inflight_requests_leave_the_gauge(
+    tmp_path: Path, slow_upstream: Proc
+) -> None:
+    gateway = start_gateway(write_config(tmp_path, slow_upstream), workers=2, env=ENV)
+    try:
+        old = wait_until(lambda: two_workers(gateway), 10)
+        body = {"model": "slow", "stream": True, "messages": [{"role": "user", "content": "hi"}]}
+        with (
+            httpx.Client(base_url=gateway.url, timeout=30) as client,
+            client.stream("POST", "/v1/chat/completions", json=body, headers=AUTH) as stream,
+        ):
+            assert stream.status_code == 200
+            wait_until(lambda: samples(gateway, "gateway_inflight_requests") == 1, 10)
+            for pid in old:  # the worker serving the stream is one of them
+                os.kill(pid, signal.SIGKILL)
+        # uvicorn starts a worker in place of each one that died.
+        wait_until(lambda: replaced(gateway, old), 20)
+        assert samples(gateway, "gateway_inflight_requests") == 0
+        chat(gateway)
+        assert samples(gateway, "gateway_requests_total") == 1
+    finally:
+        gateway.stop()
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_named_multiprocess_directory_starts_empty(
+    tmp_path: Path, slow_upstream: Proc, workers: int
+) -> None:
+    """The operator's directory (here reached through a symlink, with a file of their own) is
+    emptied of an earlier run's values, not removed: the count starts again from zero."""
+    directory = tmp_path / "metrics"
+    directory.mkdir()
+    (directory / "README").write_text("the operator's\n")
+    link = tmp_path / "metrics-link"
+    link.symlink_to(directory)
+    config = write_config(tmp_path, slow_upstream)
+    for run in range(2):
+        env = {**ENV, "PROMETHEUS_MULTIPROC_DIR": str(link)}
+        gateway = start_gateway(config, workers=workers if run else 1, env=env)
+        try:
+            chat(gateway)
+            assert samples(gateway, "gateway_requests_total") == 1
+        finally:
+            gateway.stop()
+    assert (directory / "README").read_text() == "the operator's\n"
