@@ -6,7 +6,7 @@ import argparse
 import os
 import socket
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import cast
 
@@ -22,6 +22,7 @@ def _serve(args: argparse.Namespace) -> int:
     from gateway.config import ConfigError, load_config
     from gateway.http.protocol import serving_protocol
     from gateway.observability.multiproc import prepare_metrics_directory
+    from gateway.supervisor import run_workers
 
     path = Path(args.config or os.environ.get(CONFIG_ENV) or DEFAULT_CONFIG)
     if not path.exists():
@@ -63,8 +64,10 @@ def _serve(args: argparse.Namespace) -> int:
         f"(config {path}, version {config.version}, {workers} worker{'s' if workers > 1 else ''})",
         flush=True,
     )
+    # Several workers: uvicorn's supervisor, but SIGHUP reloads (gateway/supervisor.py).
+    run: Callable[..., None] = uvicorn.run if workers == 1 else run_workers
     try:
-        uvicorn.run(
+        run(
             "gateway.app:create_app_from_env",
             factory=True,
             fd=sock.fileno(),

@@ -1,9 +1,11 @@
 """Several worker processes: /metrics stays true when a worker dies and is replaced, and across
-restarts that share an operator's PROMETHEUS_MULTIPROC_DIR."""
+restarts that share an operator's PROMETHEUS_MULTIPROC_DIR; SIGHUP to the server reloads every
+worker."""
 
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import signal
 from collections.abc import Iterator
@@ -70,7 +72,7 @@ def slow_upstream() -> Iterator[Proc]:
 
 
 def samples(gateway: Proc, name: str) -> float:
-    text = httpx.get(gateway.url + "/metrics").text
+    text = httpx.get(gateway.url + "/metrics", timeout=30).text
     return sum(
         sample.value
         for family in text_string_to_metric_families(text)
@@ -80,7 +82,9 @@ def samples(gateway: Proc, name: str) -> float:
 
 
 def worker_pids(gateway: Proc) -> set[int]:
-    status: dict[str, Any] = httpx.get(gateway.url + "/admin/config/status", headers=ADMIN).json()
+    status: dict[str, Any] = httpx.get(
+        gateway.url + "/admin/config/status", headers=ADMIN, timeout=30
+    ).json()
     return {int(worker["pid"]) for worker in status["workers"]}
 
 
@@ -98,7 +102,7 @@ def replaced(gateway: Proc, old: set[int]) -> bool:
 
 def chat(gateway: Proc) -> None:
     body = {"model": "fast", "messages": [{"role": "user", "content": "hi"}]}
-    response = httpx.post(gateway.url + "/v1/chat/completions", json=body, headers=AUTH)
+    response = httpx.post(gateway.url + "/v1/chat/completions", json=body, headers=AUTH, timeout=30)
     assert response.status_code == 200
 
 
@@ -147,3 +151,27 @@ def test_a_named_multiprocess_directory_starts_empty(
         finally:
             gateway.stop()
     assert (directory / "README").read_text() == "the operator's\n"
+
+
+def sighup_reloads(audit: Path) -> set[int]:
+    """The pids that logged a reload triggered by SIGHUP."""
+    if not audit.exists():
+        return set()
+    lines = [json.loads(line) for line in audit.read_text().splitlines() if line.strip()]
+    return {int(line["pid"]) for line in lines if line.get("trigger") == "SIGHUP"}
+
+
+def test_sighup_to_the_server_reloads_every_worker_in_place(
+    tmp_path: Path, slow_upstream: Proc
+) -> None:
+    """SIGHUP reaches the process the operator started: with several workers that process
+    passes it on, and each worker reloads; none is restarted (their memory state stays)."""
+    gateway = start_gateway(write_config(tmp_path, slow_upstream), workers=2, env=ENV)
+    try:
+        before = wait_until(lambda: two_workers(gateway), 10)
+        gateway.process.send_signal(signal.SIGHUP)
+        audit = tmp_path / "logs" / "audit.jsonl"
+        wait_until(lambda: sighup_reloads(audit) == before, 10, message="a reload per worker")
+        assert worker_pids(gateway) == before
+    finally:
+        gateway.stop()
