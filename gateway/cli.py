@@ -8,9 +8,14 @@ import socket
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import cast
+from typing import TYPE_CHECKING, cast
+
+if TYPE_CHECKING:
+    from gateway.config.types import GatewayConfig
 
 DEFAULT_CONFIG = "config.example.toml"
+# The secret of config.example.toml's demo key, published in the README.
+DEMO_SECRET = "sk-demo"
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -56,6 +61,8 @@ def _serve(args: argparse.Namespace) -> int:
     sock.set_inheritable(True)
     bound_port = sock.getsockname()[1]
     os.environ[CONFIG_ENV] = os.path.abspath(path)
+    for warning in _demo_key_warnings(config, host):
+        print(warning, file=sys.stderr, flush=True)
     prepare_metrics_directory(workers)
     if workers > 1:
         _fresh_run_dir()
@@ -92,6 +99,28 @@ def _serve(args: argparse.Namespace) -> int:
     finally:
         sock.close()
     return 0
+
+
+def _demo_key_warnings(config: GatewayConfig, host: str) -> list[str]:
+    """One line per key that accepts the published demo secret, when the gateway listens
+    beyond loopback (as the Docker image does with the demo config)."""
+    import hashlib
+    import ipaddress
+
+    try:
+        loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = False
+    if loopback:
+        return []
+    demo = hashlib.sha256(DEMO_SECRET.encode()).hexdigest()
+    return [
+        f"warning: key {key.id!r} accepts the published demo secret {DEMO_SECRET} and the "
+        f"gateway listens on {host}: anyone who can reach it can use that key; remove it "
+        '(README, "Going to production")'
+        for key in config.keys
+        if key.key_sha256 == demo
+    ]
 
 
 def _url_host(host: str) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import pytest
@@ -74,3 +75,23 @@ def test_serve_says_in_one_line_that_it_cannot_bind_a_host(
     assert capsys.readouterr().err == (
         f"error: cannot listen on {host}:0: encoding of hostname failed\n"
     )
+
+
+@pytest.mark.parametrize(("host", "warned"), [("0.0.0.0", True), ("127.0.0.1", False)])
+def test_serve_warns_when_the_demo_key_listens_beyond_loopback(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    host: str,
+    warned: bool,
+) -> None:
+    """The Docker image runs the demo config on 0.0.0.0: the published sk-demo key then opens
+    the gateway to anyone who reaches the port, and nothing said so."""
+    demo = hashlib.sha256(b"sk-demo").hexdigest()
+    config = tmp_path / "config.toml"
+    config.write_text(f'{MOCK_MODEL}\n[[keys]]\nid = "demo"\nkey_sha256 = "{demo}"\n')
+    monkeypatch.setenv(CONFIG_ENV, str(config))  # serve sets it for its workers
+    monkeypatch.setattr(uvicorn, "run", lambda *args, **kwargs: None)
+    assert main(["serve", "--config", str(config), "--host", host, "--port", "0"]) == 0
+    err = capsys.readouterr().err
+    assert ("warning: key 'demo' accepts the published demo secret sk-demo" in err) is warned
