@@ -23,7 +23,6 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from gateway import tokens
-from gateway.config import load_config
 from gateway.config.types import GatewayConfig
 from gateway.errors import NotFound, WireFormat
 from gateway.http.admin import AdminAPI
@@ -52,6 +51,7 @@ from gateway.runtime import build_runtime
 from gateway.state import create_state
 from gateway.state.redis.configured import redis_options
 from gateway.upstream.transports import NetworkClients
+from gateway.worker_start import load_worker_config
 
 log = logging.getLogger("gateway")
 CONFIG_ENV = "GATEWAY_CONFIG"
@@ -285,4 +285,4 @@ class GatewayApp:
 def create_app_from_env() -> GatewayApp:
     """Factory for uvicorn (`--workers N` re-imports the app in each worker process)."""
     path = os.environ.get(CONFIG_ENV, "config.example.toml")
-    return create_app(load_config(path))
+    return create_app(load_worker_config(Path(path)))

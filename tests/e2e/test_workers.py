@@ -175,3 +175,32 @@ def test_sighup_to_the_server_reloads_every_worker_in_place(
         assert worker_pids(gateway) == before
     finally:
         gateway.stop()
+
+
+def logged(gateway: Proc, text: str) -> int:
+    return sum(text in line for line in list(gateway.output))
+
+
+def test_a_worker_replaced_while_an_edit_is_refused_starts_once_the_file_is_fixed(
+    tmp_path: Path, slow_upstream: Proc
+) -> None:
+    """It used to die with a traceback on the refused file and be started again every half
+    second until the file was fixed."""
+    config = write_config(tmp_path, slow_upstream)
+    good = config.read_text()
+    gateway = start_gateway(config, workers=2, env=ENV)
+    try:
+        old = wait_until(lambda: two_workers(gateway), 10)
+        config.write_text(good + "bogus = [\n")
+        wait_until(lambda: logged(gateway, "config reload refused") == 2, 10)
+        dead = min(old)
+        os.kill(dead, signal.SIGKILL)
+        wait_until(lambda: logged(gateway, "cannot start on the config"), 10)
+        assert len(two_workers(gateway)) == 0  # one serves meanwhile
+        chat(gateway)
+        config.write_text(good)
+        wait_until(lambda: replaced(gateway, {dead}), 20)
+        assert logged(gateway, "cannot start on the config") == 1
+        assert logged(gateway, "Traceback") == 0
+    finally:
+        gateway.stop()
