@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import socket
 import sys
 from collections.abc import Callable, Sequence
@@ -63,9 +64,8 @@ def _serve(args: argparse.Namespace) -> int:
     os.environ[CONFIG_ENV] = os.path.abspath(path)
     for warning in _demo_key_warnings(config, host):
         print(warning, file=sys.stderr, flush=True)
-    prepare_metrics_directory(workers)
-    if workers > 1:
-        _fresh_run_dir()
+    # The temporary directories made here go when the server stops (the operator's stay).
+    made = [prepare_metrics_directory(workers), _fresh_run_dir() if workers > 1 else None]
     print(
         f"llm-gateway listening on http://{_url_host(host)}:{bound_port} "
         f"(config {path}, version {config.version}, {workers} worker{'s' if workers > 1 else ''})",
@@ -98,6 +98,9 @@ def _serve(args: argparse.Namespace) -> int:
         )
     finally:
         sock.close()
+        for directory in made:
+            if directory is not None:
+                shutil.rmtree(directory, ignore_errors=True)
     return 0
 
 
@@ -153,13 +156,15 @@ def _integer(text: str) -> int:
         raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
 
 
-def _fresh_run_dir() -> None:
+def _fresh_run_dir() -> str:
     """Workers publish the config version they serve here, so /admin/config/status shows all."""
     import tempfile
 
     from gateway.reload import RUN_DIR_ENV
 
-    os.environ[RUN_DIR_ENV] = tempfile.mkdtemp(prefix="llm-gateway-run-")
+    directory = tempfile.mkdtemp(prefix="llm-gateway-run-")
+    os.environ[RUN_DIR_ENV] = directory
+    return directory
 
 
 def _check(args: argparse.Namespace) -> int:

@@ -28,7 +28,8 @@ _LIVE_GAUGE_FILE = re.compile(r"gauge_live[a-z]+_(\d+)\.db")
 
 def prepare_metrics_directory(workers: int) -> str | None:
     """Empty the directory named in the environment, or with several workers and none named,
-    make one and name it; the directory, or None when metrics stay in the process."""
+    make one and name it. The directory made (the caller removes it when the server stops),
+    else None."""
     directory = os.environ.get(MULTIPROC_ENV)
     if not directory:
         if workers <= 1:
@@ -39,7 +40,7 @@ def prepare_metrics_directory(workers: int) -> str | None:
     os.makedirs(directory, exist_ok=True)
     for path in Path(directory).glob("*.db"):
         path.unlink(missing_ok=True)
-    return directory
+    return None
 
 
 def dead_workers(directory: str) -> set[int]:

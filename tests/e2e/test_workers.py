@@ -204,3 +204,25 @@ def test_a_worker_replaced_while_an_edit_is_refused_starts_once_the_file_is_fixe
         assert logged(gateway, "Traceback") == 0
     finally:
         gateway.stop()
+
+
+def made(tmp: Path) -> list[Path]:
+    """The metrics and run directories `gateway serve` made in `tmp`."""
+    return [*tmp.glob("llm-gateway-metrics-*"), *tmp.glob("llm-gateway-run-*")]
+
+
+def test_the_temporary_directories_of_workers_go_when_the_server_stops(
+    tmp_path: Path, slow_upstream: Proc
+) -> None:
+    """The metrics and run directories made for --workers 2 used to stay in /tmp, two more at
+    every start."""
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    gateway = start_gateway(
+        write_config(tmp_path, slow_upstream), workers=2, env={**ENV, "TMPDIR": str(tmp)}
+    )
+    try:
+        assert len(made(tmp)) == 2
+    finally:
+        assert gateway.stop() == 0
+    assert made(tmp) == []
