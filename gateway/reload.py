@@ -199,15 +199,7 @@ class Reloader:
                     "loaded_at": self.status.loaded_at,
                 }
             ]
-        found = []
-        for path in sorted(self.run_dir.glob("worker-*.json")):
-            try:
-                data = json.loads(path.read_text())
-                os.kill(int(data["pid"]), 0)
-            except (OSError, ValueError, KeyError):
-                continue
-            found.append(data)
-        return found
+        return live_workers(self.run_dir)
 
     def watched_paths(self) -> list[Path]:
         config = self.services.runtime.config
@@ -280,3 +272,17 @@ class Reloader:
         if self.run_dir is not None:
             with contextlib.suppress(OSError):
                 (self.run_dir / f"worker-{os.getpid()}.json").unlink()
+
+
+def live_workers(run_dir: Path) -> list[dict[str, Any]]:
+    """What each live worker published in `run_dir` (its pid, config version, load time);
+    the files of workers that are gone, or unreadable, are passed over."""
+    found = []
+    for path in sorted(run_dir.glob("worker-*.json")):
+        try:
+            data = json.loads(path.read_text())
+            os.kill(int(data["pid"]), 0)
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+        found.append(data)
+    return found

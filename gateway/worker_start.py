@@ -12,7 +12,6 @@ before: the command checked the file just before, so a problem then is one to se
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import signal
@@ -22,7 +21,7 @@ from types import FrameType
 
 from gateway.config import ConfigError, load_config
 from gateway.config.types import GatewayConfig
-from gateway.reload import RUN_DIR_ENV
+from gateway.reload import RUN_DIR_ENV, live_workers
 
 log = logging.getLogger("gateway.worker")
 RETRY_S = 0.3
@@ -65,12 +64,4 @@ def _other_workers_serve() -> bool:
     run_dir = os.environ.get(RUN_DIR_ENV)
     if not run_dir:
         return False
-    for path in Path(run_dir).glob("worker-*.json"):
-        try:
-            pid = int(json.loads(path.read_text())["pid"])
-            if pid != os.getpid():
-                os.kill(pid, 0)
-                return True
-        except (OSError, ValueError, KeyError, TypeError):
-            continue
-    return False
+    return any(int(data["pid"]) != os.getpid() for data in live_workers(Path(run_dir)))

@@ -26,6 +26,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
+from tests.e2e.network_upstream import Received
+
 AZURE_STREAM_OPTIONS_400 = {
     "error": {
         "code": None,
@@ -83,14 +85,6 @@ _FILTERS = {
     "sexual": {"filtered": False, "severity": "safe"},
     "violence": {"filtered": False, "severity": "safe"},
 }
-
-
-@dataclass
-class Received:
-    path: str
-    query: str
-    headers: dict[str, str]
-    body: dict[str, Any]
 
 
 @dataclass
