@@ -114,6 +114,13 @@ def promote(prompt: Prompt, args: argparse.Namespace) -> int:
     gate, passed, scores, report = None, False, {}, ""
     audit = AuditLog(audit_path(args))
     who = f"cli:{getpass.getuser()}"
+    # What every line this promotion writes to the trail says it is about.
+    subject = {
+        "target": prompt.id,
+        "version": args.version,
+        "alias": args.alias,
+        "previous": previous,
+    }
     if args.report:
         data = read_report(Path(args.report))
         if not isinstance(data, dict):
@@ -127,10 +134,7 @@ def promote(prompt: Prompt, args: argparse.Namespace) -> int:
                 who,
                 "prompt_promote",
                 result="refused",
-                target=prompt.id,
-                version=args.version,
-                alias=args.alias,
-                previous=previous,
+                **subject,
                 report=str(args.report),
                 problem=str(exc),
             )
@@ -139,10 +143,7 @@ def promote(prompt: Prompt, args: argparse.Namespace) -> int:
     elif not args.force:
         raise UsageError("promote needs --report (a `gateway replay --prompt` report) or --force")
     details = {
-        "target": prompt.id,
-        "version": args.version,
-        "alias": args.alias,
-        "previous": previous,
+        **subject,
         "report": report or None,
         "gate": gate,
         "passed": passed,
