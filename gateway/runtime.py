@@ -45,6 +45,9 @@ class Runtime:
     guardrails: Mapping[str, GuardrailSet] = field(default_factory=lambda: MappingProxyType({}))
     # Scrubs this config's provider and admin keys out of upstream text (see gateway.scrub).
     secrets: Secrets = field(default=NO_SECRETS, compare=False, repr=False)
+    # By policy name, for policies that guard answers: a digest of their output guardrails.
+    # Cached answers are shared only by policies with the same one (see gateway.pipeline.cache).
+    answer_guards: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
 
     def find_key(self, presented: str) -> KeyConfig | None:
         """The key whose stored sha256 matches the presented secret, compared in constant time."""
@@ -101,4 +104,16 @@ def build_runtime(config: GatewayConfig, env: Mapping[str, str] | None = None) -
         guardrails=build_guardrail_sets(config),
         limit_plans=LimitPlans(config.policies),
         secrets=secrets,
+        answer_guards=MappingProxyType(answer_guards(config)),
     )
+
+
+def answer_guards(config: GatewayConfig) -> dict[str, str]:
+    """By policy name, a digest of the guardrails that see its answers (`applies_to` output or
+    both, in order, with every setting), for the policies that have any."""
+    digests = {}
+    for name, policy in config.policies.items():
+        output = [g for g in policy.guardrails if g.applies_to != "input"]
+        if output:
+            digests[name] = hashlib.sha256(repr(output).encode()).hexdigest()[:32]
+    return digests

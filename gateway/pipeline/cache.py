@@ -85,18 +85,28 @@ async def cache_lookup(ctx: RequestContext, services: Services) -> None:
 
 
 def _keyed_body(ctx: RequestContext) -> dict[str, Any]:
-    """The body the key hashes. A `restore` guardrail has put placeholders in `ctx.body`, and
-    the stored answer has the values back: the values join the key, so two requests that
-    differ only in them (`<EMAIL_ADDRESS_1>` for each) never share an answer."""
-    assert ctx.body is not None
+    """The body the key hashes, with what else decides the stored answer:
+    - The output guardrails of the key's policy: the answer stored is the one they let through
+      (redacted, or scanned at all), and a hit is not scanned again. Policies share answers only
+      when they guard them alike (`Runtime.answer_guards`; none for most policies).
+    - A `restore` guardrail has put placeholders in `ctx.body`, and the stored answer has the
+      values back: the values join the key, so two requests that differ only in them
+      (`<EMAIL_ADDRESS_1>` for each) never share an answer."""
+    assert ctx.body is not None and ctx.key is not None
+    guards = ctx.runtime.answer_guards.get(ctx.key.policy)
     placeholders = ctx.placeholders
     if placeholders is None or not placeholders.by_placeholder:
-        return ctx.body
-    return {**ctx.body, RESTORED_VALUES: sorted(placeholders.by_placeholder.items())}
+        return ctx.body if guards is None else {**ctx.body, ANSWER_GUARDS: guards}
+    keyed = {**ctx.body, RESTORED_VALUES: sorted(placeholders.by_placeholder.items())}
+    if guards is not None:
+        keyed[ANSWER_GUARDS] = guards
+    return keyed
 
 
-# A field no request has: the values behind the body's placeholders, in the key only.
+# Fields no request has, in the key only: the values behind the body's placeholders, and the
+# digest of the policy's output guardrails.
 RESTORED_VALUES = "\x00restored"
+ANSWER_GUARDS = "\x00answer_guards"
 
 
 def _namespace(key: KeyConfig) -> str:
