@@ -85,28 +85,34 @@ async def cache_lookup(ctx: RequestContext, services: Services) -> None:
 
 
 def _keyed_body(ctx: RequestContext) -> dict[str, Any]:
-    """The body the key hashes, with what else decides the stored answer:
+    """The body the key hashes, with what else decides the stored answer (most requests have
+    none of it, and hash their body as it is):
     - The output guardrails of the key's policy: the answer stored is the one they let through
       (redacted, or scanned at all), and a hit is not scanned again. Policies share answers only
       when they guard them alike (`Runtime.answer_guards`; none for most policies).
     - A `restore` guardrail has put placeholders in `ctx.body`, and the stored answer has the
       values back: the values join the key, so two requests that differ only in them
-      (`<EMAIL_ADDRESS_1>` for each) never share an answer."""
+      (`<EMAIL_ADDRESS_1>` for each) never share an answer.
+    - The `anthropic-beta` header, passed to Anthropic with the body: a beta (longer outputs,
+      interleaved thinking, a larger context) changes the answer as a body field would."""
     assert ctx.body is not None and ctx.key is not None
+    extra: dict[str, object] = {}
     guards = ctx.runtime.answer_guards.get(ctx.key.policy)
-    placeholders = ctx.placeholders
-    if placeholders is None or not placeholders.by_placeholder:
-        return ctx.body if guards is None else {**ctx.body, ANSWER_GUARDS: guards}
-    keyed = {**ctx.body, RESTORED_VALUES: sorted(placeholders.by_placeholder.items())}
     if guards is not None:
-        keyed[ANSWER_GUARDS] = guards
-    return keyed
+        extra[ANSWER_GUARDS] = guards
+    placeholders = ctx.placeholders
+    if placeholders is not None and placeholders.by_placeholder:
+        extra[RESTORED_VALUES] = sorted(placeholders.by_placeholder.items())
+    beta = ctx.headers.get("anthropic-beta")
+    if beta is not None:
+        extra[ANTHROPIC_BETA] = beta
+    return {**ctx.body, **extra} if extra else ctx.body
 
 
-# Fields no request has, in the key only: the values behind the body's placeholders, and the
-# digest of the policy's output guardrails.
+# Fields no request has, in the key only (see `_keyed_body`).
 RESTORED_VALUES = "\x00restored"
 ANSWER_GUARDS = "\x00answer_guards"
+ANTHROPIC_BETA = "\x00anthropic-beta"
 
 
 def _namespace(key: KeyConfig) -> str:
