@@ -170,13 +170,14 @@ class ResponseEvents:
         added = orjson.loads(orjson.dumps(item))
         return [self._event("response.output_item.added", output_index=self._open, item=added)]
 
-    def close_open(self) -> list[JSON]:
-        """End the item being written (its `.done` events)."""
+    def close_open(self, status: str = "completed") -> list[JSON]:
+        """End the item being written (its `.done` events); `incomplete` when the answer was
+        cut there (as OpenAI marks the item a `max_output_tokens` stop ends)."""
         index, self._open = self._open, None
         if index is None:
             return []
         item = self.output[index]
-        item["status"] = "completed"
+        item["status"] = status
         events: list[JSON] = []
         if item["type"] == "message":
             part = item["content"][0]
@@ -208,7 +209,7 @@ class ResponseEvents:
         if self.completed:
             return []
         self.completed = True
-        events = self.close_open()
+        events = self.close_open("incomplete" if incomplete_reason else "completed")
         self.response["usage"] = usage
         if incomplete_reason:
             self.response["status"] = "incomplete"

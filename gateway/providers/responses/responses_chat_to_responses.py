@@ -75,6 +75,8 @@ def chat_response_to_responses(
             )
         )
     reason = INCOMPLETE_REASONS.get(str(choice.get("finish_reason")))
+    if reason and output:
+        output[-1]["status"] = "incomplete"  # the item the stop cut short, as OpenAI marks it
     return response_object(
         request,
         response_id,

@@ -63,6 +63,14 @@ def test_length_is_incomplete() -> None:
     )
     assert response["status"] == "incomplete"
     assert response["incomplete_details"] == {"reason": "max_output_tokens"}
+    assert response["output"][-1]["status"] == "incomplete"  # the item the stop cut
+
+
+def test_a_finished_answer_has_completed_items() -> None:
+    response = chat_response_to_responses(
+        chat({"role": "assistant", "content": "Hello"}, "stop"), {}, "resp_1"
+    )
+    assert [item["status"] for item in response["output"]] == ["completed"]
 
 
 def test_structured_tool_call_is_the_text() -> None:

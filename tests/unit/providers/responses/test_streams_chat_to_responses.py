@@ -89,6 +89,10 @@ def test_length_ends_incomplete() -> None:
     events, _ = run([chunk({"content": "Hel"}, "length")])
     assert events[-1]["type"] == "response.incomplete"
     assert events[-1]["response"]["incomplete_details"] == {"reason": "max_output_tokens"}
+    # The cut item says so, in its `.done` event and in the final response.
+    done = [e for e in events if e["type"] == "response.output_item.done"]
+    assert [e["item"]["status"] for e in done] == ["incomplete"]
+    assert events[-1]["response"]["output"][-1]["status"] == "incomplete"
 
 
 def test_structured_tool_streams_as_text() -> None:
