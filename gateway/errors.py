@@ -3,7 +3,7 @@
     GatewayError(status, type, code)
     ├── InvalidRequest      400  invalid_request_error
     ├── ContentBlocked      400  content_policy_violation (a guardrail said block)
-    ├── AuthenticationError 401  authentication_error   (missing / unknown key)
+    ├── AuthenticationError 401  invalid_request_error  (missing / unknown key, as OpenAI says)
     ├── PermissionDenied    403  permission_error       (key not allowed that model)
     ├── NotFound            404  not_found_error        (unknown model or route)
     ├── MethodNotAllowed    405
@@ -108,7 +108,7 @@ class InvalidRequest(GatewayError):
 
 class AuthenticationError(GatewayError):
     status = 401
-    type = "authentication_error"
+    type = "invalid_request_error"  # as OpenAI types a wrong key; Anthropic: by status
     code = "invalid_api_key"
 
 

@@ -215,3 +215,17 @@ async def test_async_client_chat_stream_embeddings(gateway: Proc, mock_upstream:
         assert len(embeddings.data) == 1
         models = [m.id async for m in client.models.list()]
         assert "gpt-mock" in models
+
+
+def test_a_wrong_key_is_refused_as_openai_refuses_one(gateway: Proc) -> None:
+    """OpenAI answers a wrong key 401 with `invalid_request_error` / `invalid_api_key`; clients
+    that branch on the body's type (not only the status) see the same from the gateway."""
+    with sdk_client(gateway, "sk-wrong") as client, pytest.raises(openai.AuthenticationError) as e:
+        client.chat.completions.create(model="gpt-mock", messages=MESSAGES)
+    assert e.value.status_code == 401
+    assert isinstance(e.value.body, dict)
+    assert (e.value.body["type"], e.value.body["code"], e.value.body["param"]) == (
+        "invalid_request_error",
+        "invalid_api_key",
+        None,
+    )
