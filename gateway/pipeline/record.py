@@ -172,6 +172,8 @@ def build_record(
         "session_id": ctx.session_id,
         **_prompt_fields(ctx.prompt, include_bodies),
     }
+    if ctx.exchange.fallbacks_skipped:
+        record["fallbacks_skipped"] = list(ctx.exchange.fallbacks_skipped)
     if include_bodies:
         use = ctx.prompt
         body = ctx.body

@@ -37,6 +37,7 @@ def route_request(ctx: RequestContext) -> RouteRequest:
         request_id=ctx.request_id,
         breakers=held.breakers if held is not None else None,
         deployment=ctx.pinned_deployment,
+        models=ctx.key.models if ctx.key is not None else None,
         trace_id=ctx.trace.trace_id if ctx.trace is not None else None,
     )
 

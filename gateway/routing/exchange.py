@@ -93,6 +93,9 @@ class RouteRequest:
     # Only this deployment (by name) may answer, with no fallback: it holds the conversation
     # a Responses API `previous_response_id` continues.
     deployment: str | None = None
+    # The models the key may use (`[[keys]] models`; None: every one). A fallback outside them
+    # is skipped, never called.
+    models: tuple[str, ...] | None = None
     # The request's trace id when it is traced: each attempt gets a span id and a
     # `traceparent` header naming it.
     trace_id: int | None = None
@@ -107,6 +110,9 @@ class Exchange:
     provider: ProviderConfig | None = None
     adapter: Adapter | None = None
     fallback_used: bool = False
+    # Fallback models passed over because the key may not use them, in the order met (a tuple:
+    # nothing to make for the requests that skip none).
+    fallbacks_skipped: tuple[str, ...] = ()
     started: float | None = None  # monotonic, when the first upstream call began
     finished: float | None = None  # when the answer was all in (a stream: when it ended)
     # The answer, in the client's format: a JSON body (with its parsed form), or a stream.

@@ -12,7 +12,8 @@ Order of tries for a model group:
    deployment goes straight to `context_window_fallbacks`; a content-policy refusal goes to
    `content_policy_fallbacks`. Any other 4xx ends the request at once. When nothing is left
    and the last failure was a rate limit, the client gets it with the shortest wait of the
-   benched deployments as `Retry-After`.
+   benched deployments as `Retry-After`. A fallback model the key may not use
+   (`[[keys]] models`) is skipped, never called.
 
 The router is built from the edges it uses (state, deployment stats, metrics, upstream
 clients, clock, randomness) and knows nothing of the pipeline: it is asked a `RouteRequest`
@@ -105,6 +106,10 @@ class Router:
             if name in seen:
                 continue
             seen.add(name)
+            if request.models is not None and name not in request.models:
+                # A fallback the key may not use: never called (nor billed to this key).
+                exchange.fallbacks_skipped += (name,)
+                continue
             model = config.models[name]
             needs = needs_estimate(model, request.body_bytes)
             tries = _Tries(model, deadline, request.prompt_tokens() if needs else None, set())
@@ -134,7 +139,9 @@ class Router:
             if request.deployment is not None:  # pinned: only its own wait counts
                 names = [request.deployment]
             else:
-                names = [d.name for m in seen for d in config.models[m].deployments]
+                skipped = exchange.fallbacks_skipped
+                models = [config.models[m] for m in seen if m not in skipped]
+                names = [d.name for m in models for d in m.deployments]
             raise self._rate_limit_answer(last.error, names)
         raise last.error
 

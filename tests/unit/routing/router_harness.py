@@ -206,6 +206,19 @@ provider = "up"
 model = "ok-small"
 context_window = 10
 
+[[models]]
+name = "cheap"
+fallbacks = ["pricey", "fine"]
+[[models.deployments]]
+provider = "up"
+model = "e500-cheap"
+
+[[models]]
+name = "pricey"
+[[models.deployments]]
+provider = "up"
+model = "ok-pricey"
+
 [[keys]]
 id = "k"
 key_sha256 = "0000000000000000000000000000000000000000000000000000000000000000"
