@@ -254,7 +254,8 @@ class RoutingConfig:
     breaker_failures: PositiveInt = 5
     breaker_window_s: PositiveFloat = 30.0
     breaker_cooldown_s: PositiveFloat = 30.0
-    # A half-open probe that never reports back frees the slot after this long.
+    # The shortest hold of a half-open probe's slot; held longer while the probe may still
+    # run (`gateway.routing.picking.probe_hold_s`).
     probe_timeout_s: PositiveFloat = 30.0
     # How long a rate-limited deployment (429, 529) is benched when the upstream names no wait.
     rate_limit_cooldown_s: PositiveFloat = 5.0

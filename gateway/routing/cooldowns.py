@@ -9,6 +9,7 @@ costs one refused call per replica and keeps the hot path free of state round tr
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -51,3 +52,14 @@ class Cooldowns:
         """The cooldown among `deployments` that ends first, if any is cooling down."""
         active = [self._benched[name] for name in deployments if self.cooling(name, now)]
         return min(active, key=lambda c: c.until) if active else None
+
+    def answer(self, error: GatewayError, deployments: Iterable[str], now: float) -> GatewayError:
+        """The rate limit the client gets when no deployment is left: the upstream's `error`
+        with the shortest wait among the benched `deployments` as `Retry-After` (whole seconds)
+        and `retry-after-ms`, which the OpenAI and Anthropic SDKs read first."""
+        shortest = self.shortest(deployments, now)
+        wait = max(0.0, shortest.until - now) if shortest is not None else 0.0
+        ms = math.ceil(round(wait * 1000, 3))  # float noise must not add a millisecond
+        return error.with_headers(
+            {"retry-after": str(math.ceil(ms / 1000)), "retry-after-ms": str(ms)}
+        )

@@ -1,15 +1,17 @@
 """What the router's choices are computed from: a sticky key's point on the weights, the
-backoff before going round the deployments again, whether the prompt needs counting, and the
-completion size a request asks for."""
+backoff before going round the deployments again, whether the prompt needs counting, the
+completion size a request asks for, and how long a half-open probe holds its slot."""
 
 from __future__ import annotations
 
 import hashlib
 
-from gateway.config.types import ModelConfig
+from gateway.config.types import DeploymentConfig, ModelConfig
 from gateway.routing.exchange import RouteRequest
 
 DEFAULT_COMPLETION_TOKENS = 256
+# Time for a probe's outcome to reach the state once its call is over (one state round trip).
+PROBE_REPORT_S = 1.0
 
 
 def sticky_point(model: str, subject: str) -> float:
@@ -42,3 +44,18 @@ def max_tokens(request: RouteRequest) -> int:
         body.get("max_tokens") or body.get("max_completion_tokens") or body.get("max_output_tokens")
     )
     return value if isinstance(value, int) else DEFAULT_COMPLETION_TOKENS
+
+
+def probe_hold_s(
+    deployment: DeploymentConfig, stream: bool, remaining_s: float, probe_timeout_s: float
+) -> float:
+    """How long a half-open deployment's single probe slot is held: as long as the probe may
+    legitimately run before its outcome is known (a stream's first byte closes the breaker, a
+    JSON answer's end does), within the request's `remaining_s`, and at least
+    `probe_timeout_s`. A shorter hold would send a second probe to a deployment known to be
+    bad while the first still waits for its first token."""
+    limits = deployment.timeouts
+    running = limits.total_s
+    if stream:
+        running = min(running, limits.connect_s + limits.first_token_s)
+    return max(probe_timeout_s, min(running, remaining_s) + PROBE_REPORT_S)

@@ -22,7 +22,6 @@ and fills an `Exchange`.
 
 from __future__ import annotations
 
-import math
 import random
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -30,7 +29,6 @@ from dataclasses import dataclass
 from gateway.clock import Clock
 from gateway.config.types import DeploymentConfig, ModelConfig, RoutingConfig
 from gateway.errors import (
-    GatewayError,
     InvalidRequest,
     UpstreamFailed,
     UpstreamTimeout,
@@ -43,7 +41,13 @@ from gateway.routing.breakers import CLOSED, Breakers, is_deployment_fault
 from gateway.routing.cooldowns import Cooldowns
 from gateway.routing.deployment_stats import DeploymentStats
 from gateway.routing.exchange import Exchange, RouteRequest, UpstreamCall
-from gateway.routing.picking import backoff_s, max_tokens, needs_estimate, sticky_point
+from gateway.routing.picking import (
+    backoff_s,
+    max_tokens,
+    needs_estimate,
+    probe_hold_s,
+    sticky_point,
+)
 from gateway.routing.strategies import STRATEGIES, Candidate, Selection, weighted_by_point
 from gateway.state import BreakerState, StateBackend
 from gateway.upstream import UpstreamTimeouts
@@ -142,20 +146,8 @@ class Router:
                 skipped = exchange.fallbacks_skipped
                 models = [config.models[m] for m in seen if m not in skipped]
                 names = [d.name for m in models for d in m.deployments]
-            raise self._rate_limit_answer(last.error, names)
+            raise self.cooldowns.answer(last.error, names, self.clock.monotonic())
         raise last.error
-
-    def _rate_limit_answer(self, error: GatewayError, names: list[str]) -> GatewayError:
-        """The rate limit the client gets when no deployment is left: the upstream's error with
-        the shortest wait among the benched deployments `names` as `Retry-After` (whole
-        seconds) and `retry-after-ms`, which the OpenAI and Anthropic SDKs read first."""
-        now = self.clock.monotonic()
-        shortest = self.cooldowns.shortest(names, now)
-        wait = max(0.0, shortest.until - now) if shortest is not None else 0.0
-        ms = math.ceil(round(wait * 1000, 3))  # float noise must not add a millisecond
-        return error.with_headers(
-            {"retry-after": str(math.ceil(ms / 1000)), "retry-after-ms": str(ms)}
-        )
 
     def _fitting(self, tries: _Tries, only: str | None = None) -> list[DeploymentConfig]:
         model, prompt_tokens = tries.model, tries.prompt_tokens
@@ -196,7 +188,7 @@ class Router:
             )
             choice = None
             if any(s.state == "half_open" for s in states.values()):
-                choice = await self._probe(fitting, tries, states, routing.probe_timeout_s)
+                choice = await self._probe(request, fitting, tries, states)
             if choice is None:
                 healthy = self._healthy(fitting, tries, states)
                 if not healthy:
@@ -250,19 +242,22 @@ class Router:
 
     async def _probe(
         self,
+        request: RouteRequest,
         fitting: list[DeploymentConfig],
         tries: _Tries,
         states: Mapping[str, BreakerState],
-        probe_timeout_s: float,
     ) -> DeploymentConfig | None:
-        """A half-open deployment whose single probe this request wins; it must then be called."""
+        """A half-open deployment whose single probe this request wins (its slot held while the
+        probe may still be running); it must then be called."""
         now = self.clock.monotonic()
+        probe_timeout_s = request.runtime.config.routing.probe_timeout_s
         for deployment in fitting:
             if deployment.name in tries.tried or self.cooldowns.cooling(deployment.name, now):
                 continue
             if states.get(deployment.name, CLOSED).state != "half_open":
                 continue
-            if await self.breakers.try_probe(deployment.name, self.clock.time(), probe_timeout_s):
+            hold_s = probe_hold_s(deployment, request.stream, tries.deadline - now, probe_timeout_s)
+            if await self.breakers.try_probe(deployment.name, self.clock.time(), hold_s):
                 return deployment
         return None
 

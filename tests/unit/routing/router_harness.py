@@ -5,7 +5,6 @@ requests through them. Shared by test_router.py and test_router_rate_limits.py."
 from __future__ import annotations
 
 import random
-from collections.abc import Callable
 from pathlib import Path
 
 import orjson
@@ -26,6 +25,7 @@ from gateway.upstream import (
     UpstreamError,
     UpstreamRequest,
 )
+from gateway.upstream.fake import FakeHandler
 
 ANSWER = orjson.dumps(
     {
@@ -229,7 +229,7 @@ ENV = {"UP_KEY": "sk-upstream"}
 
 
 class Harness:
-    def __init__(self, tmp_path: Path, handler: Callable[[UpstreamRequest], FakeReply]) -> None:
+    def __init__(self, tmp_path: Path, handler: FakeHandler) -> None:
         (tmp_path / "gateway.toml").write_text(CONFIG)
         config = load_config(tmp_path / "gateway.toml", env=ENV)
         self.runtime: Runtime = build_runtime(config, env=ENV)
