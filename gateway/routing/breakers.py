@@ -8,9 +8,11 @@ closed: routing keeps working on what it has.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 
-from gateway.config.types import RoutingConfig
+from gateway.config.types import DeploymentConfig, RoutingConfig
+from gateway.errors import GatewayError, UpstreamFailed
 from gateway.observability.metrics import Metrics
 from gateway.state import BreakerState, StateBackend, StateUnavailable
 
@@ -28,6 +30,23 @@ def is_deployment_fault(kind: str | None) -> bool:
         status = int(kind[5:])
         return status >= 500 and status != 529
     return True
+
+
+def all_open(
+    model: str, deployments: Sequence[DeploymentConfig], states: Mapping[str, BreakerState]
+) -> GatewayError:
+    """502 `no_healthy_deployment` for a model whose every deployment's breaker is open (or
+    half-open with its probe out), no call made: `Retry-After` and `retry-after-ms` say when
+    the first breaker lets a probe through (at least 1 s: a half-open deployment whose probe
+    is out has no cooldown left), so the SDKs, which retry a 502, come back then rather than
+    at once."""
+    wait = min((states.get(d.name, CLOSED).cooldown_remaining_s for d in deployments), default=0)
+    ms = max(1000, math.ceil(round(wait * 1000, 3)))  # float noise must not add a millisecond
+    error = UpstreamFailed(
+        f"every deployment of '{model}' is cooling down after failures",
+        code="no_healthy_deployment",
+    )
+    return error.with_headers({"retry-after": str(math.ceil(ms / 1000)), "retry-after-ms": str(ms)})
 
 
 class Breakers:

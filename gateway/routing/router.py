@@ -30,14 +30,13 @@ from gateway.clock import Clock
 from gateway.config.types import DeploymentConfig, ModelConfig, RoutingConfig
 from gateway.errors import (
     InvalidRequest,
-    UpstreamFailed,
     UpstreamTimeout,
     forget_tracebacks,
 )
 from gateway.observability.metrics import Metrics
 from gateway.routing.attempt import AttemptFailed, ClientFor, build_call, call_deployment
 from gateway.routing.attempt_log import AttemptLog
-from gateway.routing.breakers import CLOSED, Breakers, is_deployment_fault
+from gateway.routing.breakers import CLOSED, Breakers, all_open, is_deployment_fault
 from gateway.routing.cooldowns import Cooldowns
 from gateway.routing.deployment_stats import DeploymentStats
 from gateway.routing.exchange import Exchange, RouteRequest, UpstreamCall
@@ -281,13 +280,7 @@ class Router:
         if benched is not None:
             tries.last = AttemptFailed(benched.error, retryable=True, rate_limited=True)
         else:
-            tries.last = AttemptFailed(
-                UpstreamFailed(
-                    f"every deployment of '{tries.model.name}' is cooling down after failures",
-                    code="no_healthy_deployment",
-                ),
-                retryable=True,
-            )
+            tries.last = AttemptFailed(all_open(tries.model.name, fitting, states), retryable=True)
         return healthy
 
     async def _back_off(self, request: RouteRequest, tries: _Tries) -> bool:

@@ -155,6 +155,19 @@ async def test_the_breaker_opens_then_lets_one_probe_through_after_the_cooldown(
     assert state.state == "closed" and state.failures == 0
 
 
+async def test_every_breaker_open_answers_502_with_the_time_until_a_probe(
+    tmp_path: Path,
+) -> None:
+    h = Harness(tmp_path, answer)
+    await h.fail("unreachable")  # two connect failures: the breaker opens for 10 s
+    error, _ = await h.fail("unreachable")
+    assert (error.status, error.code) == (502, "no_healthy_deployment")
+    assert error.headers["retry-after"] == "10" and error.headers["retry-after-ms"] == "10000"
+    h.clock.advance(6.5)
+    error, _ = await h.fail("unreachable")
+    assert error.headers["retry-after"] == "4" and error.headers["retry-after-ms"] == "3500"
+
+
 async def test_the_deadline_stops_retries_that_would_outlive_it(tmp_path: Path) -> None:
     h = Harness(tmp_path, answer)
     request = h.request("overloaded")
