@@ -212,6 +212,10 @@ class DeploymentConfig:
     # Anthropic prompt-cache writes; None = 1.25 x input_cost_per_1m (Anthropic's 5-minute rate).
     cache_write_cost_per_1m: NonNegativeFloat | None = None
     context_window: PositiveInt | None = None
+    # The deployment serves a reasoning model (o1, o3, o4-mini, gpt-5, ...), which refuses
+    # `max_tokens`: OpenAI-format requests send it as `max_completion_tokens`. Azure deployment
+    # names are free-form, so the gateway cannot tell from `model`.
+    reasoning: bool = False
     rpm: PositiveInt | None = None
     tpm: PositiveInt | None = None
     timeouts: Timeouts = field(default_factory=Timeouts, metadata=toml(flatten=True))

@@ -83,6 +83,15 @@ class OpenAIWire:
 OPENAI_WIRE = OpenAIWire()
 
 
+def completion_tokens_field(upstream: dict[str, Any]) -> None:
+    """`max_tokens` as `max_completion_tokens` (a value already there wins), for reasoning
+    models (o-series, gpt-5), which refuse the first: OpenAI takes the second for every chat
+    model, Azure for every model from api-version 2024-09-01-preview on."""
+    if "max_tokens" in upstream:
+        value = upstream.pop("max_tokens")
+        upstream.setdefault("max_completion_tokens", value)
+
+
 def message_text(choice_message: object) -> str:
     if isinstance(choice_message, dict) and isinstance(choice_message.get("content"), str):
         return str(choice_message["content"])
@@ -240,6 +249,8 @@ class OpenAICompletionStreamPassthrough(OpenAIStreamPassthrough):
 
 class OpenAIChatAdapter:
     operation = "chat/completions"
+    # Chat bodies to a `reasoning` deployment carry `max_completion_tokens`, never `max_tokens`.
+    maps_token_limit = True
 
     def __init__(self, wire: OpenAIWire = OPENAI_WIRE) -> None:
         self.wire = wire
@@ -253,6 +264,8 @@ class OpenAIChatAdapter:
     ) -> PreparedCall:
         upstream = dict(body)
         upstream["model"] = deployment.model
+        if deployment.reasoning and self.maps_token_limit:
+            completion_tokens_field(upstream)
         if not provider.stream_usage:
             upstream.pop("stream_options", None)  # the server refuses it, a client's too
         elif body.get("stream"):
@@ -309,6 +322,7 @@ class OpenAICompletionsAdapter(OpenAIChatAdapter):
     """Legacy `POST /v1/completions`: passed through like chat (usage asked for on streams)."""
 
     operation = "completions"
+    maps_token_limit = False  # legacy completions know only `max_tokens`
 
     def stream(self, body: dict[str, Any]) -> OpenAICompletionStreamPassthrough:
         return OpenAICompletionStreamPassthrough(client_wants_usage(body))

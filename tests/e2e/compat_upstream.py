@@ -7,6 +7,8 @@ where they differ from OpenAI, chosen by the deployment in an Azure URL or else 
   `prompt_filter_results` chunk (empty `choices`, no id or model), its chunks carry
   `content_filter_results`, and it has no usage chunk;
 - Azure deployments `throttled` and `filtered`: Azure's 429 and its content filter's 400;
+- Azure deployment `o3-prod` (a reasoning model): `max_tokens` is Azure's 400 "Unsupported
+  parameter" (it takes `max_completion_tokens`);
 - `no-usage`: a chat answer without `usage` (a stream: none either);
 - `detail-400`, `detail-422`: FastAPI's `{"detail": ...}` error bodies (a string, and the
   validation list);
@@ -71,6 +73,15 @@ AZURE_FILTERED = {
                 "violence": {"filtered": True, "severity": "medium"},
             },
         },
+    }
+}
+AZURE_MAX_TOKENS_400 = {
+    "error": {
+        "message": "Unsupported parameter: 'max_tokens' is not supported with this model. "
+        "Use 'max_completion_tokens' instead.",
+        "type": "invalid_request_error",
+        "param": "max_tokens",
+        "code": "unsupported_parameter",
     }
 }
 DETAIL_400 = {"detail": "max_tokens must be at least 1, got 0."}
@@ -160,6 +171,8 @@ class _Handler(BaseHTTPRequestHandler):
         model = str(body.get("model"))
         if azure == "old-api" and "stream_options" in body:
             return self._json(400, AZURE_STREAM_OPTIONS_400)
+        if azure == "o3-prod" and "max_tokens" in body:
+            return self._json(400, AZURE_MAX_TOKENS_400)
         if azure == "throttled":
             return self._json(429, AZURE_429, AZURE_429_HEADERS)
         if azure == "filtered":

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import openai
 import pytest
 
 from tests.e2e.compat_upstream import (
@@ -49,17 +50,18 @@ name = "self-hosted"
 type = "openai"
 base_url = "{upstream}/v1"
 """
-    for name, provider, model in (
-        ("azure-old", "azure-old", "old-api"),
-        ("az-throttled", "azure", "throttled"),
-        ("az-filtered", "azure", "filtered"),
-        ("no-usage", "self-hosted", "no-usage"),
-        ("detail-400", "self-hosted", "detail-400"),
-        ("detail-422", "self-hosted", "detail-422"),
+    for name, provider, model, extra in (
+        ("azure-old", "azure-old", "old-api", ""),
+        ("az-throttled", "azure", "throttled", ""),
+        ("az-filtered", "azure", "filtered", ""),
+        ("az-reasoning", "azure", "o3-prod", "reasoning = true\n"),
+        ("no-usage", "self-hosted", "no-usage", ""),
+        ("detail-400", "self-hosted", "detail-400", ""),
+        ("detail-422", "self-hosted", "detail-422", ""),
     ):
         text += (
             f'\n[[models]]\nname = "{name}"\n[[models.deployments]]\nprovider = "{provider}"\n'
-            f'model = "{model}"\ninput_cost_per_1m = 1000.0\noutput_cost_per_1m = 1000.0\n'
+            f'model = "{model}"\ninput_cost_per_1m = 1000.0\noutput_cost_per_1m = 1000.0\n{extra}'
         )
     return text + '\n[[keys]]\nid = "k"\nkey_env = "GW_KEY"\n'
 
@@ -177,3 +179,36 @@ def test_an_azure_content_filter_refusal_keeps_which_filter_refused(
     assert (error["code"], error["param"]) == ("content_filter", "prompt")
     assert error["innererror"] == sent["innererror"]
     assert answer.headers["x-upstream-request-id"] == "apim-filtered"
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "limit"),
+    [
+        ("/v1/chat/completions", {"messages": MESSAGES, "max_tokens": 50}, 50),
+        ("/v1/messages", {"messages": MESSAGES, "max_tokens": 60}, 60),
+        ("/v1/responses", {"input": "tell me a story", "max_output_tokens": 70}, 70),
+    ],
+)
+def test_a_reasoning_deployment_is_sent_max_completion_tokens_which_azure_takes(
+    served: tuple[Proc, CompatUpstream], path: str, body: dict[str, Any], limit: int
+) -> None:
+    gateway, upstream = served
+    before = len(upstream.received)
+    answer = _post(gateway, path, {"model": "az-reasoning", **body})
+    assert answer.status_code == 200, answer.text
+    (received,) = upstream.received[before:]
+    assert received.path == "/openai/deployments/o3-prod/chat/completions"
+    assert "max_tokens" not in received.body
+    assert received.body["max_completion_tokens"] == limit
+
+
+def test_the_openai_sdks_max_tokens_reaches_an_azure_reasoning_deployment(
+    served: tuple[Proc, CompatUpstream],
+) -> None:
+    gateway, upstream = served
+    client = openai.OpenAI(base_url=gateway.url + "/v1", api_key=GATEWAY_KEY, max_retries=0)
+    answer = client.chat.completions.create(
+        model="az-reasoning", messages=[{"role": "user", "content": "hi"}], max_tokens=40
+    )
+    assert answer.choices[0].message.content == "Hello there"
+    assert upstream.received[-1].body["max_completion_tokens"] == 40

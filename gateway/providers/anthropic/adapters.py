@@ -34,7 +34,13 @@ from gateway.providers.base import (
     require_objects,
     stream_cut_short,
 )
-from gateway.providers.openai import OPENAI_WIRE, OpenAIWire, is_openai_api, usage_from_openai
+from gateway.providers.openai import (
+    OPENAI_WIRE,
+    OpenAIWire,
+    completion_tokens_field,
+    is_openai_api,
+    usage_from_openai,
+)
 from gateway.providers.upstream_errors import error_from_upstream
 from gateway.sse import SSEDecoder, encode_event
 
@@ -287,10 +293,10 @@ class AnthropicClientToOpenAI:
             upstream = anthropic_request_to_openai(body, deployment.model)
         except TranslationError as exc:
             raise InvalidRequest(str(exc), param=exc.param) from None
-        if is_openai_api(provider) and "max_tokens" in upstream:
+        if deployment.reasoning or is_openai_api(provider):
             # OpenAI refuses `max_tokens` for its reasoning models (o-series, gpt-5) and takes
             # `max_completion_tokens` for all; other compatible servers may know only the first.
-            upstream["max_completion_tokens"] = upstream.pop("max_tokens")
+            completion_tokens_field(upstream)
         if not provider.stream_usage:
             upstream.pop("stream_options", None)  # the server refuses it
         url = self.wire.url(provider, deployment, "chat/completions")

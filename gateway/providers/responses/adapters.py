@@ -37,7 +37,12 @@ from gateway.providers.base import (
     parse_upstream_json,
     stream_cut_short,
 )
-from gateway.providers.openai import OPENAI_WIRE, openai_headers, usage_from_openai
+from gateway.providers.openai import (
+    OPENAI_WIRE,
+    completion_tokens_field,
+    openai_headers,
+    usage_from_openai,
+)
 from gateway.providers.responses.events import encode
 from gateway.providers.responses.objects import new_id, usage_from_responses
 from gateway.providers.responses.requests_responses_to_chat import responses_request_to_chat
@@ -246,6 +251,8 @@ class ResponsesToChat:
         api_key: str | None,
     ) -> PreparedCall:
         upstream = self._upstream_body(body, deployment.model)
+        if deployment.reasoning:
+            completion_tokens_field(upstream)
         if not provider.stream_usage:
             upstream.pop("stream_options", None)  # the server refuses it
         wire = openai_wire_for(provider)

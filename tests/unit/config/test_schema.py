@@ -149,6 +149,7 @@ CONFIG: dict[str, Any] = {
                     "cached_input_cost_per_1m": 1.25,
                     "cache_write_cost_per_1m": 3.75,
                     "context_window": 128000,
+                    "reasoning": True,
                     "rpm": 100,
                     "tpm": 20000,
                     "connect_timeout_s": 1,

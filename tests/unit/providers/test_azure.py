@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 
+import orjson
+
 from gateway.config.schema import StringTable
 from gateway.config.types import DeploymentConfig, ProviderConfig
 from gateway.providers import adapter_for
@@ -79,3 +81,30 @@ def test_endpoint_url_joins_paths_and_queries() -> None:
     assert endpoint_url("http://h:8/v1/", "/chat/completions") == "http://h:8/v1/chat/completions"
     assert endpoint_url("http://h/v1?a=1", "/x") == "http://h/v1/x?a=1"
     assert endpoint_url("http://h/v1?a=1&b=2", "/x", (("a", "9"),)) == "http://h/v1/x?b=2&a=9"
+
+
+def test_a_reasoning_deployment_gets_max_completion_tokens_from_every_client_format() -> None:
+    reasoning = dataclasses.replace(DEPLOYMENT, reasoning=True)
+    chat = adapter_for("chat", AZURE).prepare({**BODY, "max_tokens": 9}, reasoning, AZURE, "k")
+    assert orjson.loads(chat.body)["max_completion_tokens"] == 9
+    assert "max_tokens" not in orjson.loads(chat.body)
+    both = {**BODY, "max_tokens": 9, "max_completion_tokens": 4}
+    chat = adapter_for("chat", AZURE).prepare(both, reasoning, AZURE, "k")
+    assert orjson.loads(chat.body)["max_completion_tokens"] == 4
+    assert "max_tokens" not in orjson.loads(chat.body)
+    anthropic_body = {"model": "m", "max_tokens": 5, "messages": [{"role": "user", "content": "x"}]}
+    messages = adapter_for("messages", AZURE).prepare(anthropic_body, reasoning, AZURE, "k")
+    assert orjson.loads(messages.body)["max_completion_tokens"] == 5
+    responses_body = {"model": "m", "input": "x", "max_output_tokens": 6}
+    responses = adapter_for("responses", AZURE, body=responses_body)
+    sent = orjson.loads(responses.prepare(responses_body, reasoning, AZURE, "k").body)
+    assert sent["max_completion_tokens"] == 6 and "max_tokens" not in sent
+
+
+def test_other_deployments_and_legacy_completions_keep_max_tokens() -> None:
+    chat = adapter_for("chat", AZURE).prepare({**BODY, "max_tokens": 9}, DEPLOYMENT, AZURE, "k")
+    assert orjson.loads(chat.body)["max_tokens"] == 9
+    reasoning = dataclasses.replace(DEPLOYMENT, reasoning=True)
+    legacy = {"model": "m", "prompt": "x", "max_tokens": 3}
+    completions = adapter_for("completions", AZURE).prepare(legacy, reasoning, AZURE, "k")
+    assert orjson.loads(completions.body)["max_tokens"] == 3
