@@ -67,9 +67,9 @@ class Runtime:
 _CREDENTIAL_NAME = re.compile(r"key|token|secret|auth|sig|password|credential", re.IGNORECASE)
 
 
-def provider_credentials(provider: ProviderConfig) -> list[str]:
+def provider_credentials(provider: ProviderConfig, env: Mapping[str, str]) -> list[str]:
     """The credentials a provider's config holds besides its key: header and query values with
-    a credential's name, the password of a proxy URL."""
+    a credential's name, the password of a proxy URL, the Entra ID client secret."""
     values = [
         value
         for table in (provider.headers, provider.query)
@@ -81,6 +81,9 @@ def provider_credentials(provider: ProviderConfig) -> list[str]:
         password = urllib.parse.urlsplit(proxy).password
         if password:
             values.append(password)
+    secret_env = provider.entra.client_secret_env
+    if secret_env and env.get(secret_env):
+        values.append(env[secret_env])
     return values
 
 
@@ -95,7 +98,7 @@ def build_runtime(config: GatewayConfig, env: Mapping[str, str] | None = None) -
     secrets = Secrets(
         [s.reveal() for s in provider_keys.values()]
         + [admin_key or ""]
-        + [value for p in config.providers.values() for value in provider_credentials(p)]
+        + [value for p in config.providers.values() for value in provider_credentials(p, env)]
     )
     return Runtime(
         config=config,

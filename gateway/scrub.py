@@ -8,11 +8,11 @@ goes through `scrub` first. It removes:
 - every configured secret (provider keys, the admin key) of at least `MIN_SECRET_LENGTH`
   characters, verbatim or JSON-escaped;
 - the shapes credentials take even when the gateway does not know them: a token with a digit
-  in it after `Bearer `/`Basic `, `sk-...` keys, and the value of an `x-api-key`, `api-key` or
-  `authorization` header or field.
+  in it after `Bearer `/`Basic `, `sk-...` keys, JWTs (`eyJ...`: Entra ID tokens, which change
+  every hour), and the value of an `x-api-key`, `api-key` or `authorization` header or field.
 
 Each is replaced by `****`. A text holding none of the words every shape needs (`bearer`,
-`basic`, `sk-`, `api-key`, `api_key`, `authorization`) nor a known secret, compared without
+`basic`, `sk-`, `api-key`, `api_key`, `authorization`, `eyj`) nor a known secret, compared without
 case as the pattern does, is returned without running the pattern: the usual text costs a
 fraction of a microsecond (headers are scrubbed on every answer). Built once per config
 (`Runtime.secrets`), so a reload that changes a key scrubs the new one.
@@ -40,12 +40,14 @@ _SHAPES = (
     # After a scheme, only a token-like value (a digit in it): "Basic information" is prose.
     rf"(?P<scheme>\b(?:bearer|basic)\s+)(?=[^\s\"'\\,;&<>]*\d){_VALUE}",
     r"(?P<prefix>\bsk-)[A-Za-z0-9_\-]{8,}",
+    # A JWT (Microsoft Entra ID access tokens, and the federated tokens exchanged for them).
+    r"\beyJ[A-Za-z0-9_\-]{8,}\.eyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]*",
 )
 
 
 # Every shape above needs one of these words; with the known secrets, they decide whether the
 # pattern can match at all.
-_MARKERS = ("bearer", "basic", "sk-", "api-key", "api_key", "authorization")
+_MARKERS = ("bearer", "basic", "sk-", "api-key", "api_key", "authorization", "eyj")
 # The characters other than ASCII letters that match an ASCII letter without case in `re`
 # (İ ı -> i, K -> k, ſ -> s): folded to it before the quick test, so it misses nothing.
 _FOLD = str.maketrans({"\u0130": "i", "\u0131": "i", "\u212a": "k", "\u017f": "s"})

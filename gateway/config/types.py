@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Literal
 
+from gateway.config.entra_types import EntraConfig, ProviderAuth
 from gateway.config.prompt_types import Prompt
 from gateway.config.schema import NON_EMPTY, Range, StringTable, toml
 
@@ -182,6 +183,8 @@ class ProviderConfig:
     # Azure-only: the deployment in the URL (default: the deployment's `model`), `api-version`.
     deployment: NonEmptyStr | None = None
     api_version: NonEmptyStr | None = None
+    auth: ProviderAuth = "api_key"
+    entra: EntraConfig = field(default_factory=EntraConfig, metadata=toml(flatten=True))
     # Sent with every request to this provider (over the adapter's own headers, names lower-cased)
     # and added to every URL's query.
     headers: StringTable = field(default_factory=StringTable, repr=False)

@@ -19,8 +19,12 @@ from collections.abc import Callable, Mapping
 from typing import Literal, cast
 from urllib.parse import urlsplit
 
+from gateway.clock import SYSTEM_CLOCK, Clock
+from gateway.config.entra_types import EntraConfig, ProviderAuth
 from gateway.config.types import NetworkConfig, ProviderConfig
 from gateway.upstream.base import UpstreamClient
+from gateway.upstream.bearer import BearerTokenUpstream, TokenCache
+from gateway.upstream.entra import token_source
 from gateway.upstream.proxy_rules import ProxyRules, environment_proxies, proxy_urls
 
 log = logging.getLogger("gateway.upstream")
@@ -84,16 +88,29 @@ def make_client(network: NetworkConfig) -> UpstreamClient:
     return transport_class(chosen_transport(network))(network)
 
 
+# What a provider's Entra ID tokens depend on: equal ones share their tokens, across reloads.
+_TokenKey = tuple[ProviderAuth, EntraConfig, NetworkConfig]
+
+
 class NetworkClients:
     """The network client of each provider: one per distinct `NetworkConfig` (providers that
     reach the network alike share its pool). A provider's answer is remembered by name and
     checked by identity, so the lookup per request is one dict get; a reloaded config's new
-    provider objects look theirs up once."""
+    provider objects look theirs up once. A provider with an `entra_*` auth gets that client
+    wrapped to sign each request with its cached token (`bearer.py`)."""
 
-    def __init__(self, make: ClientFactory = make_client) -> None:
+    def __init__(
+        self,
+        make: ClientFactory = make_client,
+        environ: Mapping[str, str] = os.environ,
+        clock: Clock = SYSTEM_CLOCK,
+    ) -> None:
         self._make = make
+        self._environ = environ
+        self._clock = clock
         self._by_network: dict[NetworkConfig, UpstreamClient] = {}
         self._by_provider: dict[str, tuple[ProviderConfig, UpstreamClient]] = {}
+        self._signing: dict[_TokenKey, UpstreamClient] = {}
 
     def client(self, provider: ProviderConfig) -> UpstreamClient:
         known = self._by_provider.get(provider.name)
@@ -102,6 +119,8 @@ class NetworkClients:
         client = self._by_network.get(provider.network)
         if client is None:
             client = self._by_network[provider.network] = self._make(provider.network)
+        if provider.auth != "api_key":
+            client = self._signed(provider, client)
         log.info(
             "provider '%s' reaches its upstream through %s, %s",
             provider.name,
@@ -111,8 +130,18 @@ class NetworkClients:
         self._by_provider[provider.name] = (provider, client)
         return client
 
+    def _signed(self, provider: ProviderConfig, client: UpstreamClient) -> UpstreamClient:
+        key = (provider.auth, provider.entra, provider.network)
+        signing = self._signing.get(key)
+        if signing is None:
+            source = token_source(provider, self._environ, self._clock)
+            tokens = TokenCache(source.fetch, self._clock, f"provider '{provider.name}'")
+            signing = self._signing[key] = BearerTokenUpstream(client, tokens, source.aclose)
+        return signing
+
     async def aclose(self) -> None:
-        clients = list(self._by_network.values())
+        clients = [*self._by_network.values(), *self._signing.values()]
+        self._signing.clear()
         self._by_network.clear()
         self._by_provider.clear()
         for client in clients:

@@ -7,6 +7,8 @@ where they differ from OpenAI, chosen by the deployment in an Azure URL or else 
   `prompt_filter_results` chunk (empty `choices`, no id or model), its chunks carry
   `content_filter_results`, and it has no usage chunk;
 - Azure deployments `throttled` and `filtered`: Azure's 429 and its content filter's 400;
+- Azure deployment `entra-only` (a resource with key auth disabled): a request without a bearer
+  token, or with an `api-key`, is Azure's 401; `echo-token` answers 401 quoting the token sent;
 - Azure deployment `o3-prod` (a reasoning model): `max_tokens` is Azure's 400 "Unsupported
   parameter" (it takes `max_completion_tokens`);
 - `no-usage`: a chat answer without `usage` (a stream: none either);
@@ -82,6 +84,12 @@ AZURE_MAX_TOKENS_400 = {
         "type": "invalid_request_error",
         "param": "max_tokens",
         "code": "unsupported_parameter",
+    }
+}
+AZURE_401 = {
+    "error": {
+        "code": "PermissionDenied",
+        "message": "Key based authentication is disabled for this resource.",
     }
 }
 DETAIL_400 = {"detail": "max_tokens must be at least 1, got 0."}
@@ -171,6 +179,13 @@ class _Handler(BaseHTTPRequestHandler):
         model = str(body.get("model"))
         if azure == "old-api" and "stream_options" in body:
             return self._json(400, AZURE_STREAM_OPTIONS_400)
+        bearer = headers.get("authorization", "").startswith("Bearer eyJ")
+        if azure == "entra-only" and (not bearer or "api-key" in headers):
+            return self._json(401, AZURE_401)
+        if azure == "echo-token":
+            sent = headers.get("authorization", "").removeprefix("Bearer ")
+            message = f"Invalid token: {sent}"  # the token alone, without its scheme word
+            return self._json(401, {"error": {"code": "401", "message": message}})
         if azure == "o3-prod" and "max_tokens" in body:
             return self._json(400, AZURE_MAX_TOKENS_400)
         if azure == "throttled":

@@ -32,6 +32,11 @@ KEY = "prov-7f3a9c1e5b2d4a6f8e0c"
         ("authorİzation: abc123", "authorİzation: ****"),
         ("x-api-\u212aey: abc", "x-api-\u212aey: ****"),
         (KEY.upper(), "****"),
+        # An Entra ID token, alone (a new one every hour: no config names it).
+        (
+            "token eyJhbGciOiJSUzI1NiJ9.eyJuIjogMSwgImF1ZCI6.c2ln was refused",
+            "token **** was refused",
+        ),
     ],
 )
 def test_secrets_and_credential_shapes_are_scrubbed(text: str, scrubbed: str) -> None:
@@ -111,11 +116,31 @@ proxy = "http://user:proxy-pass-0123456@127.0.0.1:3128"
     assert runtime.secrets.scrub(text) == "**** **** **** team-platform-a"
 
 
+def test_an_entra_client_secret_is_a_secret(tmp_path: Path) -> None:
+    (tmp_path / "gateway.toml").write_text(
+        """
+[[providers]]
+name = "az"
+type = "azure"
+base_url = "https://r.openai.azure.com"
+api_version = "2024-10-21"
+auth = "entra_client_secret"
+tenant_id = "contoso"
+client_id = "app-1"
+client_secret_env = "AZ_SECRET"
+"""
+    )
+    env = {"AZ_SECRET": "Q~entra.secret_0123456789"}
+    runtime = build_runtime(load_config(tmp_path / "gateway.toml", env=env), env=env)
+    assert runtime.secrets.scrub("sent Q~entra.secret_0123456789 to") == "sent **** to"
+
+
 @given(
     st.lists(
         st.sampled_from(
             [KEY, KEY.upper(), "bearer ", "BASIC ", "sk-", "ſk-", "api-key", "API_KEY", "=", ": "]
             + ["authorİzation", "authorization", "aKc", "abc123def4", " ", '"', "x", "\u212a"]
+            + ["eyJ", "EYj", "abcdefgh1", "."]
         ),
         max_size=12,
     ).map("".join)

@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 import trustme
 
-from gateway.config import check_config, load_config, types
+from gateway.config import check_config, entra_types, load_config, types
 from gateway.config.schema import TOML_METADATA_KEY, Toml
 from gateway.config.types import (
     AdminConfig,
@@ -43,7 +43,7 @@ from gateway.config.types import (
 )
 
 SHA = "f77894fdfa58e447c57e077eaa9708e8e009c84dc6aba2db80461275e9b85be7"
-ENV = {"ADMIN": "adm", "OAI": "sk-oai", "BOB": "sk-bob", "SENTINEL_PW": "pw"}
+ENV = {"ADMIN": "adm", "OAI": "sk-oai", "BOB": "sk-bob", "SENTINEL_PW": "pw", "AZS": "s"}
 
 # Every field of every config type set to a value other than its default (somewhere: in
 # CONFIG, or in one of VARIANTS, for fields that cannot be set together).
@@ -128,6 +128,28 @@ CONFIG: dict[str, Any] = {
             "client_cert": "tls/client.pem",
             "client_key": "tls/client.key",
             "max_response_bytes": 1024,
+        },
+        {
+            "name": "az-entra",
+            "type": "azure",
+            "base_url": "https://r.openai.azure.com",
+            "api_version": "2024-10-21",
+            "auth": "entra_client_secret",
+            "tenant_id": "contoso",
+            "client_id": "app",
+            "client_secret_env": "AZS",
+            "token_scope": "https://cognitiveservices.azure.us/.default",
+        },
+        {
+            "name": "az-wi",
+            "type": "azure",
+            "base_url": "https://r.openai.azure.com",
+            "api_version": "2024-10-21",
+            "auth": "entra_workload_identity",
+            "tenant_id": "contoso",
+            "client_id": "app",
+            "federated_token_file": "tls/ca.pem",
+            "authority": "https://login.microsoftonline.us",
         },
     ],
     "models": [
@@ -244,11 +266,12 @@ POLICY_TABLES: dict[tuple[str | int, ...], type] = {
 
 
 def config_types() -> set[type]:
-    """Every dataclass that `gateway.config.types` defines."""
+    """Every dataclass that `gateway.config.types` defines (with `entra_types`, its part)."""
     return {
         cls
-        for _, cls in inspect.getmembers(types, inspect.isclass)
-        if dataclasses.is_dataclass(cls) and cls.__module__ == types.__name__
+        for module in (types, entra_types)
+        for _, cls in inspect.getmembers(module, inspect.isclass)
+        if dataclasses.is_dataclass(cls) and cls.__module__ == module.__name__
     }
 
 
