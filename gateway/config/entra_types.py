@@ -11,7 +11,7 @@ from gateway.config.schema import NON_EMPTY
 
 NonEmptyStr = Annotated[str, NON_EMPTY]
 
-# How an Azure provider authenticates: its key as `api-key`, or a Microsoft Entra ID token as
+# How a provider authenticates: its key (Azure: `api-key`), or a Microsoft Entra ID token as
 # `Authorization: Bearer` (gateway/upstream/entra.py), got with a client secret, an AKS workload
 # identity's federated token, or the host's managed identity.
 ProviderAuth = Literal[
@@ -23,10 +23,11 @@ COGNITIVE_SERVICES_SCOPE = "https://cognitiveservices.azure.com/.default"
 
 @dataclass(frozen=True)
 class EntraConfig:
-    """Where an Azure provider with an `entra_*` `auth` gets its tokens (docs/configuration.md,
-    "Microsoft Entra ID"); written in the `[[providers]]` table. The loader fills the workload
-    identity's values the TOML leaves out from AZURE_TENANT_ID, AZURE_CLIENT_ID,
-    AZURE_FEDERATED_TOKEN_FILE and AZURE_AUTHORITY_HOST, as AKS injects them."""
+    """Where a provider with an `entra_*` `auth` (Azure, or Azure's v1 API as type openai) gets
+    its tokens (docs/configuration.md, "Microsoft Entra ID"); written in the `[[providers]]`
+    table. The loader fills the workload identity's values the TOML leaves out from
+    AZURE_TENANT_ID, AZURE_CLIENT_ID, AZURE_FEDERATED_TOKEN_FILE and AZURE_AUTHORITY_HOST, as AKS
+    injects them."""
 
     tenant_id: NonEmptyStr | None = None
     # The app registration (client secret, workload identity) or a user-assigned managed

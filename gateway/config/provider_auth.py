@@ -59,8 +59,11 @@ def check_auth(
             if key in values:
                 doc.report(path + (key,), f"{label}: {key} is only for the entra_* values of auth")
         return values
-    if values.get("type") != "azure":
-        doc.report(path + ("auth",), f"{label}: auth '{auth}' is only for type 'azure'")
+    if values.get("type") not in ("azure", "openai"):
+        # openai: Azure's v1 API (`.../openai/v1`), and OpenAI-compatible servers behind Entra ID.
+        doc.report(
+            path + ("auth",), f"{label}: auth '{auth}' is only for types 'azure' and 'openai'"
+        )
     if "api_key_env" in values:
         doc.report(
             path + ("api_key_env",),

@@ -7,8 +7,9 @@ where they differ from OpenAI, chosen by the deployment in an Azure URL or else 
   `prompt_filter_results` chunk (empty `choices`, no id or model), its chunks carry
   `content_filter_results`, and it has no usage chunk;
 - Azure deployments `throttled` and `filtered`: Azure's 429 and its content filter's 400;
-- Azure deployment `entra-only` (a resource with key auth disabled): a request without a bearer
-  token, or with an `api-key`, is Azure's 401; `echo-token` answers 401 quoting the token sent;
+- Azure deployment `entra-only` (a resource with key auth disabled), in the URL or as the
+  `model` of Azure's v1 API (`/openai/v1/...`): a request without a bearer token, or with an
+  `api-key`, is Azure's 401; `echo-token` answers 401 quoting the token sent;
 - Azure deployment `o3-prod` (a reasoning model): `max_tokens` is Azure's 400 "Unsupported
   parameter" (it takes `max_completion_tokens`);
 - `no-usage`: a chat answer without `usage` (a stream: none either);
@@ -180,7 +181,7 @@ class _Handler(BaseHTTPRequestHandler):
         if azure == "old-api" and "stream_options" in body:
             return self._json(400, AZURE_STREAM_OPTIONS_400)
         bearer = headers.get("authorization", "").startswith("Bearer eyJ")
-        if azure == "entra-only" and (not bearer or "api-key" in headers):
+        if "entra-only" in (azure, model) and (not bearer or "api-key" in headers):
             return self._json(401, AZURE_401)
         if azure == "echo-token":
             sent = headers.get("authorization", "").removeprefix("Bearer ")

@@ -53,6 +53,17 @@ tenant_id = "contoso"
 client_id = "app-{name}"
 client_secret_env = "AZ_SECRET"
 authority = "{authority}"
+
+# Azure's v1 API: no api-version, the deployment as `model`.
+[[providers]]
+name = "{name}-v1"
+type = "openai"
+base_url = "{{upstream}}/openai/v1"
+auth = "entra_client_secret"
+tenant_id = "contoso"
+client_id = "app-{name}"
+client_secret_env = "AZ_SECRET"
+authority = "{authority}"
 """
 
 
@@ -69,6 +80,7 @@ def _config(upstream: CompatUpstream, authorities: dict[str, TokenServer], log: 
         text += _provider(name, server.url).replace("{upstream}", upstream.url)
     text += _model("entra", "az")
     text += _model("entra-echo", "az", "echo-token")
+    text += _model("entra-v1", "az-v1")
     text += _model("entra-short", "az-short")
     text += _model("entra-slow", "az-slow")
     text += _model("entra-refused", "az-refused")
@@ -226,3 +238,20 @@ def test_a_token_an_upstream_echoes_never_reaches_the_client(served: Served) -> 
         _client(served).chat.completions.create(model="entra-echo", messages=HI)
     assert "eyJ" not in caught.value.response.text
     assert "Invalid token: ****" in caught.value.response.text
+
+
+def test_azures_v1_api_is_served_with_the_same_cached_token(served: Served) -> None:
+    client = _client(served)
+    client.chat.completions.create(model="entra", messages=HI)  # the token of provider `az`
+    before = len(served.upstream.received)
+    answer = client.chat.completions.create(model="entra-v1", messages=HI)
+    assert answer.choices[0].message.content == "Hello there"
+    (sent,) = served.upstream.received[before:]
+    assert (sent.path, sent.query, sent.body["model"]) == (
+        "/openai/v1/chat/completions",
+        "",
+        "entra-only",
+    )
+    # Same credential, same network: the two providers share one token.
+    assert sent.headers["authorization"] == f"Bearer {token(1)}"
+    assert len(served.tokens.received) == 1

@@ -38,8 +38,8 @@ def test_entra_keys_that_do_not_apply_are_reported(tmp_path: Path) -> None:
             'tenant_id = "t"\n'  # 15: auth is api_key
             "[[providers]]\n"  # 16
             'name = "oai"\n'  # 17
-            'type = "openai"\n'  # 18
-            'base_url = "https://api.openai.com/v1"\n'  # 19
+            'type = "anthropic"\n'  # 18
+            'base_url = "https://api.anthropic.com"\n'  # 19
             'auth = "entra_managed_identity"\n'  # 20
             'client_secret_env = "S"\n'  # 21
             'api_key_env = "K"\n'  # 22
@@ -48,7 +48,8 @@ def test_entra_keys_that_do_not_apply_are_reported(tmp_path: Path) -> None:
     )
     assert problems(tmp_path, text, env={"K": "k"}) == [
         "config.toml:15: provider 'az': tenant_id is only for the entra_* values of auth",
-        "config.toml:20: provider 'oai': auth 'entra_managed_identity' is only for type 'azure'",
+        "config.toml:20: provider 'oai': auth 'entra_managed_identity' is only for types 'azure' "
+        "and 'openai'",
         "config.toml:21: provider 'oai': client_secret_env does not apply to auth "
         "'entra_managed_identity'",
         "config.toml:22: provider 'oai': api_key_env and auth 'entra_managed_identity' exclude "
@@ -87,3 +88,14 @@ def test_a_workload_identity_takes_what_aks_injects(tmp_path: Path) -> None:
         projected,
         "https://login.microsoftonline.us/",
     )
+
+
+def test_an_openai_type_provider_takes_entra_auth_for_azures_v1_api(tmp_path: Path) -> None:
+    text = BASE + (
+        "[[providers]]\n"
+        'name = "az-v1"\n'
+        'type = "openai"\n'
+        'base_url = "https://r.openai.azure.com/openai/v1"\n'
+        'auth = "entra_managed_identity"\n'
+    )
+    assert problems(tmp_path, text) == []
