@@ -10,6 +10,9 @@ where they differ from OpenAI, chosen by the deployment in an Azure URL or else 
 - Azure deployment `entra-only` (a resource with key auth disabled), in the URL or as the
   `model` of Azure's v1 API (`/openai/v1/...`): a request without a bearer token, or with an
   `api-key`, is Azure's 401; `echo-token` answers 401 quoting the token sent;
+- Azure deployment `filtered-stream`: a stream as Azure's asynchronous content filter sends it,
+  with annotation chunks that have a choice but no `delta` (`content_filter_offsets`), one after
+  the finish, and the output filter ending it (`finish_reason: content_filter`);
 - Azure deployment `o3-prod` (a reasoning model): `max_tokens` is Azure's 400 "Unsupported
   parameter" (it takes `max_completion_tokens`);
 - `no-usage`: a chat answer without `usage` (a stream: none either);
@@ -145,6 +148,29 @@ def _azure_stream() -> list[bytes]:
     return [*events, b"data: [DONE]\n\n"]
 
 
+def _annotation(offset: int) -> dict[str, Any]:
+    """An asynchronous filter's verdict on the text so far: a choice without a delta."""
+    offsets = {"check_offset": offset, "start_offset": offset, "end_offset": offset + 2}
+    choice = {
+        "index": 0,
+        "finish_reason": None,
+        "content_filter_results": _FILTERS,
+        "content_filter_offsets": offsets,
+    }
+    return {"choices": [choice], "created": 0, "id": "", "model": "", "object": ""}
+
+
+def _filtered_stream(wants_usage: bool) -> list[bytes]:
+    events = _azure_stream()[:3]  # the prompt filter's chunk, the role, "Hi"
+    events.append(_event(_annotation(0)))
+    events.append(_event(_chunk({}, "content_filter")))
+    events.append(_event(_annotation(2)))
+    if wants_usage:
+        usage = {"prompt_tokens": 3, "completion_tokens": 1, "total_tokens": 4}
+        events.append(_event({**_chunk({}), "choices": [], "usage": usage}))
+    return [*events, b"data: [DONE]\n\n"]
+
+
 def _answer(model: str) -> dict[str, Any]:
     return {
         "id": "chatcmpl-c",
@@ -198,9 +224,11 @@ class _Handler(BaseHTTPRequestHandler):
         if body.get("stream"):
             if azure == "old-api":
                 return self._stream(_azure_stream())
+            wants_usage = bool((body.get("stream_options") or {}).get("include_usage"))
+            if azure == "filtered-stream":
+                return self._stream(_filtered_stream(wants_usage))
             events = [_event(_chunk({"role": "assistant", "content": "Hi"}))]
             events.append(_event(_chunk({}, "stop")))
-            wants_usage = (body.get("stream_options") or {}).get("include_usage")
             if wants_usage and model != "no-usage":
                 usage = {"prompt_tokens": 3, "completion_tokens": 1, "total_tokens": 4}
                 events.append(_event({**_chunk({}), "choices": [], "usage": usage}))

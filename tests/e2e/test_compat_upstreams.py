@@ -55,6 +55,7 @@ base_url = "{upstream}/v1"
         ("az-throttled", "azure", "throttled", ""),
         ("az-filtered", "azure", "filtered", ""),
         ("az-reasoning", "azure", "o3-prod", "reasoning = true\n"),
+        ("az-filtered-stream", "azure", "filtered-stream", ""),
         ("no-usage", "self-hosted", "no-usage", ""),
         ("detail-400", "self-hosted", "detail-400", ""),
         ("detail-422", "self-hosted", "detail-422", ""),
@@ -212,3 +213,26 @@ def test_the_openai_sdks_max_tokens_reaches_an_azure_reasoning_deployment(
     )
     assert answer.choices[0].message.content == "Hello there"
     assert upstream.received[-1].body["max_completion_tokens"] == 40
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "ending"),
+    [
+        ("/v1/chat/completions", {"messages": MESSAGES}, '"finish_reason": "content_filter"'),
+        ("/v1/messages", {"messages": MESSAGES, "max_tokens": 50}, '"stop_reason":"refusal"'),
+        ("/v1/responses", {"input": "tell me a story"}, '"reason":"content_filter"'),
+    ],
+)
+def test_an_azure_stream_cut_by_its_content_filter_ends_as_a_refusal_in_each_format(
+    served: tuple[Proc, CompatUpstream], path: str, body: dict[str, Any], ending: str
+) -> None:
+    """Chunks with an empty `choices` (the prompt filter's) or a choice without a `delta` (the
+    asynchronous filter's annotations, one after the finish) are no malformed stream."""
+    gateway, _ = served
+    answer = _post(gateway, path, {"model": "az-filtered-stream", "stream": True, **body})
+    assert answer.status_code == 200, answer.text
+    assert "Hi" in answer.text and ending in answer.text
+    assert "error" not in answer.text.replace('"error":null', "")
+    record = _record(gateway, answer)
+    assert record["status"] == 200 and record["usage_estimated"] is False
+    assert (record["prompt_tokens"], record["completion_tokens"]) == (3, 1)
