@@ -130,6 +130,13 @@ def _deployments(
             )
         if "provider" not in values or "model" not in values:
             continue
+        serving = providers.get(values["provider"])
+        if values.get("reasoning") and isinstance(serving, ProviderConfig):
+            if serving.type == "anthropic":
+                doc.report(
+                    deployment_path + ("reasoning",),
+                    f"{at}: reasoning applies to deployments of openai and azure providers",
+                )
         deployment = DEPLOYMENT.build(values)
         if any(d.name == deployment.name for d in found):
             doc.report(deployment_path, f"{at}: repeats deployment '{deployment.name}'")

@@ -62,3 +62,23 @@ def test_repeated_deployment(tmp_path: Path) -> None:
     assert problems(tmp_path, text) == [
         "config.toml:10: model 'm' deployments[1]: repeats deployment 'mock/mock-small'"
     ]
+
+
+def test_reasoning_is_for_deployments_of_openai_format_providers(tmp_path: Path) -> None:
+    text = BASE + (
+        "[[providers]]\n"  # 10
+        'name = "ant"\n'  # 11
+        'type = "anthropic"\n'  # 12
+        'base_url = "https://api.anthropic.com"\n'  # 13
+        "[[models]]\n"  # 14
+        'name = "claude"\n'  # 15
+        "[[models.deployments]]\n"  # 16
+        'provider = "ant"\n'  # 17
+        'model = "claude-sonnet-4"\n'  # 18
+        "reasoning = true\n"  # 19
+    )
+    assert problems(tmp_path, text) == [
+        "config.toml:19: model 'claude' deployments[0]: reasoning applies to deployments of "
+        "openai and azure providers"
+    ]
+    assert problems(tmp_path, text.replace("reasoning = true", "reasoning = false")) == []
