@@ -33,6 +33,9 @@ from gateway.guardrails.moderation import ModerationCheck
 log = logging.getLogger("gateway.guardrails")
 
 ERROR_ENTITY = "GUARDRAIL_ERROR"
+# Released text a stream's window keeps as left context for its next scan (context words,
+# word boundaries).
+CONTEXT_CHARS = 48
 
 
 @dataclass(frozen=True)
@@ -68,6 +71,10 @@ class GuardrailSet:
     output: tuple[Guard, ...] = ()
     # A guardrail replaces input values with placeholders that the answer gets back.
     restores: bool = False
+    # A streamed chunk longer than this may make an output scan longer than a detector's
+    # `inline_limit` (the chunk, plus what a window holds and its context): it is converted in
+    # a worker thread. 0: every chunk (a classifier that never runs on the event loop).
+    stream_inline_limit: int = 1 << 62
 
     def hold(self, text: str, restoring: bool) -> int:
         """Characters at the end of a streamed text that must wait for the next chunk."""
@@ -186,14 +193,26 @@ def compile_guardrails(
 ) -> GuardrailSet:
     analyzers = {} if analyzers is None else analyzers
     guards = [_build_guard(g, analyzers) for g in guardrails]
+    # `restore` acts on the answer by putting values back, not by scanning it.
+    output = tuple(
+        g for g in guards if g.config.applies_to in ("output", "both") and g.action != "restore"
+    )
     return GuardrailSet(
         input=tuple(g for g in guards if g.config.applies_to in ("input", "both")),
-        # `restore` acts on the answer by putting values back, not by scanning it.
-        output=tuple(
-            g for g in guards if g.config.applies_to in ("output", "both") and g.action != "restore"
-        ),
+        output=output,
         restores=any(g.action == "restore" for g in guards),
+        stream_inline_limit=_stream_inline_limit([g.detector for g in output if g.detector]),
     )
+
+
+def _stream_inline_limit(detectors: Sequence[Detector]) -> int:
+    """The longest stream chunk every output scan it causes stays within each detector's
+    `inline_limit` for: a window scans the chunk, the tail it held back (at most the longest
+    detector window) and its context."""
+    if not detectors:
+        return GuardrailSet.stream_inline_limit
+    held = max(d.window for d in detectors) + CONTEXT_CHARS
+    return max(0, min(d.inline_limit for d in detectors) - held)
 
 
 def build_guardrail_sets(config: GatewayConfig) -> Mapping[str, GuardrailSet]:

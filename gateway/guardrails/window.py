@@ -18,10 +18,7 @@ from gateway.guardrails.base import (
     json_escape,
     suffix_run,
 )
-from gateway.guardrails.compiled import Decision, Guard, GuardrailSet, decide
-
-# Released text kept as left context for the next scan (context words, word boundaries).
-CONTEXT_CHARS = 48
+from gateway.guardrails.compiled import CONTEXT_CHARS, Decision, Guard, GuardrailSet, decide
 
 Recorder = Callable[[Decision], None]
 

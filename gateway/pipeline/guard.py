@@ -10,17 +10,15 @@ stalls the event loop (each detector says from what length: `inline_limit`); sma
 
 from __future__ import annotations
 
-import asyncio
 import bisect
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import orjson
 
-from gateway.errors import ContentBlocked, GatewayError, InvalidRequest
+from gateway.errors import ContentBlocked, InvalidRequest
 from gateway.guardrails.base import (
     Finding,
-    GuardrailUnavailable,
     Placeholders,
     Taken,
     json_escape,
@@ -33,14 +31,11 @@ from gateway.guardrails.bodies import (
     string_slots,
     token_ids_param,
 )
-from gateway.guardrails.compiled import ERROR_ENTITY, Decision, Guard, GuardrailSet, decide
-from gateway.guardrails.stream import GuardedConverter
+from gateway.guardrails.compiled import ERROR_ENTITY, Guard, GuardrailSet, decide
 from gateway.pipeline.context import RequestContext
-from gateway.pipeline.route import internal_completion
+from gateway.pipeline.guard_scan import record, scan
+from gateway.pipeline.guard_stream import guard_stream
 from gateway.pipeline.services import Services
-from gateway.providers import StreamConverter
-from gateway.providers.base import malformed
-from gateway.providers.checked import CheckedStream
 
 # Joins the texts of different messages for one scan; no detector matches across it (a
 # private-use character between newlines: normalisation keeps it, no pattern takes it).
@@ -52,35 +47,6 @@ def _guardrails(ctx: RequestContext) -> GuardrailSet | None:
     if ctx.key is None:
         return None
     return ctx.runtime.guardrails.get(ctx.key.policy)
-
-
-def record(ctx: RequestContext, stage: str, decision: Decision) -> None:
-    """Findings -> `ctx.guardrails` ({name, stage, action, entities}; never the values)."""
-    for guard, action, entities in decision.hits:
-        for entry in ctx.guardrails:
-            if (
-                entry["name"] == guard.name
-                and entry["stage"] == stage
-                and entry["action"] == action
-            ):
-                entry["entities"] = sorted(set(entry["entities"]) | set(entities))
-                break
-        else:
-            ctx.guardrails.append(
-                {"name": guard.name, "stage": stage, "action": action, "entities": entities}
-            )
-
-
-async def _scan(guard: Guard, text: str, ctx: RequestContext, services: Services) -> list[Finding]:
-    if guard.remote is not None:
-        try:
-            return await guard.remote.scan(text, internal_completion(ctx, services))
-        except GuardrailUnavailable:
-            return [Finding(ERROR_ENTITY, 0, 0)]
-    assert guard.detector is not None
-    if len(text) > guard.detector.inline_limit:
-        return await asyncio.to_thread(guard.check, text)
-    return guard.check(text)
 
 
 def _join(groups: list[list[Slot]], apart: bool = False) -> tuple[str, list[tuple[int, int]]]:
@@ -172,9 +138,9 @@ async def _apply(
             # A moderation model is a provider too: it reads the text as the guardrails before
             # it left it (redacted, placeholders for `restore`), never the values they took out.
             text = decide(joined, results, placeholders).text
-        findings = await _scan(guard, text, ctx, services)
+        findings = await scan(guard, text, ctx, services)
         if apart is not None and guard.remote is None:
-            alone = await _scan(guard, apart[0], ctx, services)
+            alone = await scan(guard, apart[0], ctx, services)
             findings = _add_apart(findings, alone, apart[1], spans)
         results.append((guard, findings))
         if findings and (
@@ -237,7 +203,7 @@ async def guard_output(ctx: RequestContext, services: Services) -> None:
         return
     guards = guards or _NO_GUARDS
     if ctx.stream_reply is not None:
-        _guard_stream(ctx, services, guards, placeholders)
+        await guard_stream(ctx, services, guards, placeholders)
         return
     data = ctx.response_json
     if not isinstance(data, dict):
@@ -263,51 +229,3 @@ def _restore(data: dict[str, Any], placeholders: Placeholders) -> bool:
             container[key] = after
             changed = True
     return changed
-
-
-def _guard_stream(
-    ctx: RequestContext, services: Services, guards: GuardrailSet, placeholders: Placeholders | None
-) -> None:
-    reply = ctx.stream_reply
-    assert reply is not None
-    remote = [g for g in guards.output if g.remote is not None]
-    inner = reply.converter
-    converter = GuardedConverter(
-        inner,
-        "responses" if ctx.endpoint.kind == "responses" else ctx.endpoint.wire,
-        guards,
-        placeholders,
-        lambda d: record(ctx, "output", d),
-        defer_end=bool(remote),
-    )
-    # Already converted from the first upstream chunk: goes through the same windows.
-    try:
-        reply.pending = converter.rewrite(reply.pending)
-    except GatewayError:
-        raise
-    except Exception as exc:  # noqa: BLE001 - as CheckedStream: an event the guard cannot read
-        raise malformed(f"cannot read it ({type(exc).__name__})") from None
-    # Like the adapter's converter, the guard's: an upstream event it trips over (a choice
-    # `index` that is a list) ends the stream as `upstream_malformed`, never as a bare 500.
-    reply.converter = CheckedStream(converter)
-    if remote:
-        reply.chunks = _check_when_done(reply.chunks, inner, remote, ctx, services)
-
-
-async def _check_when_done(
-    chunks: AsyncIterator[bytes],
-    converter: StreamConverter,
-    guards: list[Guard],
-    ctx: RequestContext,
-    services: Services,
-) -> AsyncIterator[bytes]:
-    """Remote checks see the whole answer; the stream's ending events wait for their verdict."""
-    async for chunk in chunks:
-        yield chunk
-    full = "".join(converter.text)
-    results = [(guard, await _scan(guard, full, ctx, services)) for guard in guards]
-    decision = decide(full, results, None)
-    if decision.hits:
-        record(ctx, "output", decision)
-    if decision.blocked is not None:
-        raise ContentBlocked(f"the answer was blocked by the guardrail '{decision.blocked.name}'")

@@ -4,6 +4,7 @@ started, an error event after; never a bare 500."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from types import SimpleNamespace
 from typing import Any, cast
 
@@ -14,7 +15,7 @@ from gateway.config.types import GuardrailConfig
 from gateway.errors import UpstreamFailed
 from gateway.guardrails.compiled import compile_guardrails
 from gateway.pipeline.context import RequestContext
-from gateway.pipeline.guard import _guard_stream
+from gateway.pipeline.guard_stream import guard_stream
 from gateway.pipeline.services import Services
 from tests.unit.guardrails.test_stream import Passthrough
 
@@ -28,6 +29,11 @@ def event(index: Any, text: str) -> bytes:
     return b"data: " + orjson.dumps({"id": "c", "choices": [choice]}) + b"\n\n"
 
 
+async def chunks(items: list[bytes]) -> AsyncIterator[bytes]:
+    for item in items:
+        yield item
+
+
 def streaming(pending: list[bytes]) -> tuple[RequestContext, Any]:
     reply = SimpleNamespace(converter=Passthrough(), pending=pending, chunks=None)
     ctx = SimpleNamespace(
@@ -38,14 +44,16 @@ def streaming(pending: list[bytes]) -> tuple[RequestContext, Any]:
     return cast(RequestContext, ctx), reply
 
 
-def test_an_unreadable_first_event_is_malformed() -> None:
+async def test_an_unreadable_first_event_is_malformed() -> None:
     ctx, _ = streaming([event(0, "hello "), event([0], "world")])
     with pytest.raises(UpstreamFailed, match="malformed"):
-        _guard_stream(ctx, cast(Services, None), GUARDS, None)
+        await guard_stream(ctx, cast(Services, None), GUARDS, None)
 
 
-def test_an_unreadable_later_event_is_malformed() -> None:
+async def test_an_unreadable_later_event_is_malformed() -> None:
     ctx, reply = streaming([event(0, "hello ")])
-    _guard_stream(ctx, cast(Services, None), GUARDS, None)
+    reply.chunks = chunks([event([0], "world")])
+    await guard_stream(ctx, cast(Services, None), GUARDS, None)
     with pytest.raises(UpstreamFailed, match="malformed"):
-        reply.converter.feed(event([0], "world"))
+        async for _ in reply.chunks:
+            pass

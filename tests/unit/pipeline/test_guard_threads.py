@@ -12,7 +12,7 @@ from gateway.config.types import GuardrailConfig
 from gateway.guardrails.base import Detector, Finding
 from gateway.guardrails.compiled import Guard, compile_guardrails
 from gateway.pipeline.context import RequestContext
-from gateway.pipeline.guard import _scan
+from gateway.pipeline.guard_scan import scan as _scan
 from gateway.pipeline.services import Services
 
 CONFIGS = {

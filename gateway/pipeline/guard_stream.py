@@ -1,0 +1,132 @@
+"""`guard_output` on a streamed answer: the adapter's converter wrapped in the guardrails'
+windows (`GuardedConverter`), its scans kept off the event loop when they may be long.
+
+A window's scan is synchronous (it runs inside a converter's `feed`). A chunk long enough to
+make one of those scans longer than a detector's `inline_limit` (a 1 MB delta under a PII
+guardrail; any chunk under the toxicity classifier, which never runs on the event loop) is
+converted in a worker thread, as a long input is scanned (`guard_scan.scan`): one tenant's long
+answer never stalls the worker's other requests. Other chunks are converted inline.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+from gateway.errors import ContentBlocked, GatewayError
+from gateway.guardrails.base import Placeholders
+from gateway.guardrails.compiled import Guard, GuardrailSet, decide
+from gateway.guardrails.stream import GuardedConverter
+from gateway.pipeline.context import RequestContext
+from gateway.pipeline.guard_scan import record, scan
+from gateway.pipeline.services import Services
+from gateway.providers import StreamConverter, Usage
+from gateway.providers.base import malformed
+from gateway.providers.checked import CheckedStream
+
+
+async def guard_stream(
+    ctx: RequestContext, services: Services, guards: GuardrailSet, placeholders: Placeholders | None
+) -> None:
+    """Wrap `ctx.stream_reply` so that what the client is sent went through the guardrails."""
+    reply = ctx.stream_reply
+    assert reply is not None
+    remote = [g for g in guards.output if g.remote is not None]
+    inner = reply.converter
+    guarded = GuardedConverter(
+        inner,
+        "responses" if ctx.endpoint.kind == "responses" else ctx.endpoint.wire,
+        guards,
+        placeholders,
+        lambda d: record(ctx, "output", d),
+        defer_end=bool(remote),
+    )
+    limit = guards.stream_inline_limit
+    # Already converted from the first upstream chunk: goes through the same windows.
+    try:
+        if sum(len(piece) for piece in reply.pending) > limit:
+            reply.pending = await asyncio.to_thread(guarded.rewrite, reply.pending)
+        else:
+            reply.pending = guarded.rewrite(reply.pending)
+    except GatewayError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - as CheckedStream: an event the guard cannot read
+        raise malformed(f"cannot read it ({type(exc).__name__})") from None
+    # Like the adapter's converter, the guard's: an upstream event it trips over (a choice
+    # `index` that is a list) ends the stream as `upstream_malformed`, never as a bare 500.
+    checked = CheckedStream(guarded)
+    chunks = reply.chunks
+    if remote:
+        chunks = _check_when_done(chunks, inner, remote, ctx, services)
+    reply.chunks = _converted(chunks, checked, limit)
+    reply.converter = Converted(checked)
+
+
+class Converted:
+    """What the responder sees of a guarded stream: `_converted` already turned each upstream
+    chunk into the bytes to send (in a worker thread when its scans may be long), so `feed`
+    passes them on and `finish` has nothing left."""
+
+    def __init__(self, inner: StreamConverter) -> None:
+        self._inner = inner
+
+    @property
+    def inner(self) -> StreamConverter:
+        """The converter that did the work."""
+        return self._inner
+
+    @property
+    def usage(self) -> Usage | None:
+        return self._inner.usage
+
+    @usage.setter
+    def usage(self, value: Usage | None) -> None:
+        self._inner.usage = value
+
+    @property
+    def text(self) -> list[str]:
+        return self._inner.text
+
+    def feed(self, chunk: bytes) -> list[bytes]:
+        return [chunk] if chunk else []
+
+    def finish(self) -> list[bytes]:
+        return []
+
+
+async def _converted(
+    chunks: AsyncIterator[bytes], converter: StreamConverter, limit: int
+) -> AsyncIterator[bytes]:
+    """Each upstream chunk converted (off the event loop when longer than `limit`), then what
+    the converter adds when the upstream ended (off the loop too when `limit` is 0: the windows'
+    last scans run a classifier that never runs on it)."""
+    async for chunk in chunks:
+        out = (
+            await asyncio.to_thread(converter.feed, chunk)
+            if len(chunk) > limit
+            else (converter.feed(chunk))
+        )
+        if out:
+            yield b"".join(out)
+    out = await asyncio.to_thread(converter.finish) if limit == 0 else converter.finish()
+    if out:
+        yield b"".join(out)
+
+
+async def _check_when_done(
+    chunks: AsyncIterator[bytes],
+    converter: StreamConverter,
+    guards: list[Guard],
+    ctx: RequestContext,
+    services: Services,
+) -> AsyncIterator[bytes]:
+    """Remote checks see the whole answer; the stream's ending events wait for their verdict."""
+    async for chunk in chunks:
+        yield chunk
+    full = "".join(converter.text)
+    results = [(guard, await scan(guard, full, ctx, services)) for guard in guards]
+    decision = decide(full, results, None)
+    if decision.hits:
+        record(ctx, "output", decision)
+    if decision.blocked is not None:
+        raise ContentBlocked(f"the answer was blocked by the guardrail '{decision.blocked.name}'")
