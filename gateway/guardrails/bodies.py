@@ -60,10 +60,37 @@ def _call_slots(message: object) -> Iterator[Slot]:
             yield from string_slots(block.get("input"))
 
 
+# Where OpenAI-compatible servers put a message's reasoning text (vLLM, DeepSeek, Ollama and
+# others send `reasoning_content`; some `reasoning`).
+REASONING_FIELDS = ("reasoning_content", "reasoning")
+
+
+def _reasoning_slots(message: object) -> Iterator[Slot]:
+    """A message's reasoning text: a chat message's `reasoning_content` / `reasoning`, the
+    `thinking` of each Anthropic thinking block (a `redacted_thinking` block is opaque), the
+    `summary` parts of a Responses API `reasoning` item (its `content` parts are text parts)."""
+    if not isinstance(message, dict):
+        return
+    for name in REASONING_FIELDS:
+        if isinstance(message.get(name), str):
+            yield message, name
+    content = message.get("content")
+    for block in content if isinstance(content, list) else ():
+        if isinstance(block, dict) and block.get("type") == "thinking":
+            if isinstance(block.get("thinking"), str):
+                yield block, "thinking"
+    summary = message.get("summary") if message.get("type") == "reasoning" else None
+    for part in summary if isinstance(summary, list) else ():
+        if isinstance(part, dict) and isinstance(part.get("text"), str):
+            yield part, "text"
+
+
 def message_groups(message: object) -> list[list[Slot]]:
-    """A message's groups: its content parts as one text (read as the model reads them), then
-    each tool-call string on its own (a separate field: no value runs from one into another)."""
+    """A message's groups: its content parts as one text (read as the model reads them), each
+    reasoning text and each tool-call string on its own (separate fields: no value runs from
+    one into another)."""
     groups = [list(_content_slots(message))]
+    groups += [[slot] for slot in _reasoning_slots(message)]
     groups += [[slot] for slot in _call_slots(message)]
     return [group for group in groups if group]
 
@@ -125,14 +152,16 @@ def input_groups(body: dict[str, Any], kind: str) -> list[list[Slot]]:
 def output_groups(data: object, wire: str) -> list[list[Slot]]:
     """The answer's text by message: each OpenAI `choices[].message.content` (a legacy
     completion's `choices[].text`), all of Anthropic's `content[].text` blocks as one, each
-    Responses API `output[]` message; each tool call's arguments on their own."""
+    Responses API `output[]` message; each reasoning text (`reasoning_content`, thinking
+    blocks, reasoning items) and each tool call's arguments on their own."""
     if not isinstance(data, dict):
         return []
     if data.get("object") == "response":
         return [
             group
             for item in data.get("output") or ()
-            if isinstance(item, dict) and item.get("type") in ("message", "function_call")
+            if isinstance(item, dict)
+            and item.get("type") in ("message", "function_call", "reasoning")
             for group in message_groups(item)
         ]
     if wire == "anthropic":

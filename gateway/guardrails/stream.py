@@ -18,15 +18,23 @@ from typing import Any
 
 import orjson
 
+from gateway.guardrails import stream_responses as responses
 from gateway.guardrails.base import Placeholders
 from gateway.guardrails.compiled import GuardrailSet
 from gateway.guardrails.window import Recorder, TextWindow
 from gateway.providers import StreamConverter, Usage
 from gateway.sse import SSEDecoder, encode_event
 
-# A window's key: (choice / block / item index, TEXT or the tool call's index).
+# A window's key: (choice / block / item index, TEXT, a reasoning text's id or the tool call's
+# index).
 Key = tuple[int, int]
 TEXT = -1
+# OpenAI chat deltas: the text fields of a choice, each with a window of its own (reasoning
+# first: it comes before the answer).
+_OPENAI_TEXTS = {"reasoning_content": -2, "reasoning": -3, "content": TEXT}
+_OPENAI_FIELD = {number: name for name, number in _OPENAI_TEXTS.items()}
+# Anthropic: a thinking block's text.
+THINKING = -2
 
 
 class GuardedConverter:
@@ -54,8 +62,8 @@ class GuardedConverter:
         self.released: list[str] = []
         # Responses API: the text (or arguments) sent so far per output item, and its last
         # delta event (the model of the events that release held text).
-        self._sent: dict[int, str] = {}
-        self._last: dict[int, dict[str, Any]] = {}
+        self._sent: dict[Key, str] = {}
+        self._last: dict[Key, dict[str, Any]] = {}
 
     @property
     def inner(self) -> StreamConverter:
@@ -149,22 +157,27 @@ class GuardedConverter:
                 delta = {}
             ends = choice.get("finish_reason") is not None
             changed = self._openai_calls(index, delta, ends) or changed
-            content = delta.get("content")
-            if isinstance(content, str):
+            texts = [name for name in _OPENAI_TEXTS if isinstance(delta.get(name), str)]
+            for name, number in _OPENAI_TEXTS.items():
+                # A text field this delta does not carry has ended (reasoning before content,
+                # content before tool calls): what its window holds goes first.
+                if name not in texts:
+                    held = self._flush_one((index, number))
+                    if held:
+                        out.append(self._openai_event(index, {name: held}))
+            if not texts:
+                keep = True
+            extra = {k for k, v in delta.items() if k not in _OPENAI_TEXTS and v is not None}
+            for name in texts:
                 self._template = parsed
-                extra = {k for k, v in delta.items() if k != "content" and v is not None}
-                released = self._push((index, TEXT), content)
+                value = delta[name]
+                released = self._push((index, _OPENAI_TEXTS[name]), value)
                 if ends or "tool_calls" in extra:
-                    released += self._flush_one((index, TEXT))
-                if released != content:
-                    delta["content"] = released
+                    released += self._flush_one((index, _OPENAI_TEXTS[name]))
+                if released != value:
+                    delta[name] = released
                     changed = True
                 keep = keep or bool(released) or ends or bool(extra)
-            else:
-                text = self._flush_one((index, TEXT))
-                if text:
-                    out.append(self._openai_event(index, {"content": text}))
-                keep = True
             if ends:  # what the other tool calls of the choice still hold goes first
                 out.extend(self._flush(index))
         if not keep:
@@ -204,12 +217,14 @@ class GuardedConverter:
             delta = parsed.get("delta") or {}
             field = _ANTHROPIC_FIELDS.get(str(delta.get("type")))
             if field is not None and isinstance(delta.get(field), str):
-                key = (parsed.get("index", 0), TEXT if field == "text" else 0)
+                key = (parsed.get("index", 0), _ANTHROPIC_KEYS[field])
                 released = self._push(key, delta[field])
                 if released:
                     delta[field] = released
                     out.append(encode_event(orjson.dumps(parsed), name))
                 return
+            if delta.get("type") == "signature_delta":  # a thinking block's text ends here
+                out.extend(self._flush(parsed.get("index", 0)))
         elif name == "content_block_stop":
             index = orjson.loads(data).get("index", 0)
             out.extend(self._flush(index))
@@ -221,42 +236,45 @@ class GuardedConverter:
         out.append(raw)
 
     def _anthropic_event(self, key: Key, text: str) -> bytes:
-        delta = (
-            {"type": "text_delta", "text": text}
-            if key[1] == TEXT
-            else {"type": "input_json_delta", "partial_json": text}
-        )
+        if key[1] == TEXT:
+            delta = {"type": "text_delta", "text": text}
+        elif key[1] == THINKING:
+            delta = {"type": "thinking_delta", "thinking": text}
+        else:
+            delta = {"type": "input_json_delta", "partial_json": text}
         event = {"type": "content_block_delta", "index": key[0], "delta": delta}
         return encode_event(orjson.dumps(event), "content_block_delta")
 
     # -- Responses API events ---------------------------------------------------------------
 
     def _responses(self, data: bytes, raw: bytes, out: list[bytes]) -> None:
-        """Text and argument deltas go through a window per output item; the events that repeat
-        the whole text (`.done`, `response.completed`) get what the client was actually sent."""
+        """Text, reasoning and argument deltas go through a window each; the events that repeat
+        a whole text (`.done`, `response.completed`) get what the client was actually sent."""
         parsed = orjson.loads(data)
         kind = parsed.get("type")
         index = parsed.get("output_index", 0)
-        if kind in _RESPONSES_DELTAS and isinstance(parsed.get("delta"), str):
-            self._last[index] = parsed
-            released = self._push((index, _RESPONSES_DELTAS[kind]), parsed["delta"])
+        if responses.is_delta(parsed):
+            key = responses.key_of(parsed)
+            self._last[key] = parsed
+            released = self._push(key, parsed["delta"])
             if released:
-                out.append(self._responses_delta(parsed, released))
+                out.append(self._responses_delta(key, parsed, released))
             return
-        if kind in ("response.output_text.done", "response.function_call_arguments.done"):
+        if kind in responses.DONE:
             out.extend(self._flush(index))
-            parsed["text" if kind == "response.output_text.done" else "arguments"] = self._sent.get(
-                index, ""
+            parsed[responses.DONE[kind]] = self._sent.get(responses.key_of(parsed), "")
+        elif kind in ("response.content_part.done", "response.reasoning_summary_part.done"):
+            # Never streamed: nothing was sent for it.
+            responses.set_part_text(
+                parsed.get("part"), self._sent.get(responses.key_of(parsed), "")
             )
-        elif kind == "response.content_part.done":
-            _set_text(parsed.get("part"), self._sent.get(index, ""))
         elif kind == "response.output_item.done":
-            _set_item_text(parsed.get("item"), self._sent.get(index))
+            responses.set_item_texts(parsed.get("item"), index, self._sent)
         elif kind in ("response.completed", "response.incomplete", "response.failed"):
             out.extend(self._flush(None))
             response = parsed.get("response") or {}
             for position, item in enumerate(response.get("output") or ()):
-                _set_item_text(item, self._sent.get(position))
+                responses.set_item_texts(item, position, self._sent)
             self._end(encode_event(orjson.dumps(parsed), kind), out)
             return
         else:
@@ -264,18 +282,11 @@ class GuardedConverter:
             return
         out.append(encode_event(orjson.dumps(parsed), kind))
 
-    def _responses_delta(self, like: dict[str, Any], text: str) -> bytes:
-        """A delta event like `like` (the item's last one) carrying `text`."""
-        index = like.get("output_index", 0)
-        self._sent[index] = self._sent.get(index, "") + text
-        kind = like.get("type", _TEXT_DELTA)
-        event = {"type": kind, "item_id": like.get("item_id"), "output_index": index}
-        if kind == _TEXT_DELTA:
-            event["content_index"] = like.get("content_index", 0)
-        event["delta"] = text
-        if "sequence_number" in like:
-            event["sequence_number"] = like["sequence_number"]
-        return encode_event(orjson.dumps(event), kind)
+    def _responses_delta(self, key: Key, like: dict[str, Any], text: str) -> bytes:
+        """A delta event like `like` (the window's last one) carrying `text`."""
+        self._sent[key] = self._sent.get(key, "") + text
+        event = responses.delta_like(like, text)
+        return encode_event(orjson.dumps(event), event["type"])
 
     # -- all wires --------------------------------------------------------------------------
 
@@ -298,10 +309,10 @@ class GuardedConverter:
             if self._wire == "anthropic":
                 out.append(self._anthropic_event(key, pending))
             elif self._wire == "responses":
-                like = self._last.get(key[0], {"output_index": key[0]})
-                out.append(self._responses_delta(like, pending))
-            elif key[1] == TEXT:
-                out.append(self._openai_event(key[0], {"content": pending}))
+                like = self._last.get(key, {"output_index": key[0]})
+                out.append(self._responses_delta(key, like, pending))
+            elif key[1] in _OPENAI_FIELD:
+                out.append(self._openai_event(key[0], {_OPENAI_FIELD[key[1]]: pending}))
             else:
                 call = {"index": key[1], "function": {"arguments": pending}}
                 out.append(self._openai_event(key[0], {"tool_calls": [call]}))
@@ -318,23 +329,9 @@ class GuardedConverter:
             self.released.append(text)
 
 
-_ANTHROPIC_FIELDS = {"text_delta": "text", "input_json_delta": "partial_json"}
-_TEXT_DELTA = "response.output_text.delta"
-_RESPONSES_DELTAS = {_TEXT_DELTA: TEXT, "response.function_call_arguments.delta": 0}
-
-
-def _set_text(part: Any, text: str) -> None:
-    if isinstance(part, dict) and isinstance(part.get("text"), str):
-        part["text"] = text
-
-
-def _set_item_text(item: Any, text: str | None) -> None:
-    """A Responses item's text part (`message`) or arguments (`function_call`) -> `text` (None:
-    nothing was streamed for it)."""
-    if text is None or not isinstance(item, dict):
-        return
-    if item.get("type") == "function_call" and isinstance(item.get("arguments"), str):
-        item["arguments"] = text
-    elif item.get("type") == "message":
-        for part in item.get("content") or ():
-            _set_text(part, text)
+_ANTHROPIC_FIELDS = {
+    "text_delta": "text",
+    "thinking_delta": "thinking",
+    "input_json_delta": "partial_json",
+}
+_ANTHROPIC_KEYS = {"text": TEXT, "thinking": THINKING, "partial_json": 0}

@@ -1,0 +1,91 @@
+"""The Responses API events a stream guard reads: which window a delta goes to, and where the
+events that repeat a whole text (`.done`, `output_item.done`, `response.completed`) hold it.
+
+A window's key is (output index, part): TEXT for a message's text, 0 for a function call's
+arguments, `SUMMARY - n` for a reasoning item's summary part n, `REASONING - n` for its text
+part n. `sent` maps each key to the text the client was sent for it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+Key = tuple[int, int]
+TEXT = -1
+REASONING = -2
+SUMMARY = -1000
+
+TEXT_DELTA = "response.output_text.delta"
+_DELTAS = {
+    TEXT_DELTA,
+    "response.function_call_arguments.delta",
+    "response.reasoning_summary_text.delta",
+    "response.reasoning_text.delta",
+}
+# The `.done` events of each delta kind, and the field that repeats the whole text.
+DONE = {
+    "response.output_text.done": "text",
+    "response.function_call_arguments.done": "arguments",
+    "response.reasoning_summary_text.done": "text",
+    "response.reasoning_text.done": "text",
+}
+# What a delta event made by the guard (a window's held text released) copies from the item's
+# last one; never its `logprobs`, which spell out the text the window rewrote.
+_KEPT = ("type", "item_id", "output_index", "content_index", "summary_index", "sequence_number")
+
+
+def _number(value: object) -> int:
+    return value if isinstance(value, int) else 0
+
+
+def key_of(event: dict[str, Any]) -> Key:
+    """The window of a delta or `.done` event (or a `content_part` / `reasoning_summary_part`
+    event's part)."""
+    index = _number(event.get("output_index", 0))
+    kind = str(event.get("type", ""))
+    if kind.startswith("response.reasoning_summary_"):
+        return index, SUMMARY - _number(event.get("summary_index"))
+    part = event.get("part")
+    if kind.startswith("response.reasoning_text.") or (
+        isinstance(part, dict) and part.get("type") == "reasoning_text"
+    ):
+        return index, REASONING - _number(event.get("content_index"))
+    if kind.startswith("response.function_call_arguments."):
+        return index, 0
+    return index, TEXT
+
+
+def is_delta(event: dict[str, Any]) -> bool:
+    return event.get("type") in _DELTAS and isinstance(event.get("delta"), str)
+
+
+def delta_like(like: dict[str, Any], text: str) -> dict[str, Any]:
+    """A delta event like `like` (its item's last one) carrying `text`."""
+    event = {name: like[name] for name in _KEPT if name in like}
+    event.setdefault("type", TEXT_DELTA)
+    event["delta"] = text
+    return event
+
+
+def set_part_text(part: Any, text: str | None) -> None:
+    if text is not None and isinstance(part, dict) and isinstance(part.get("text"), str):
+        part["text"] = text
+
+
+def set_item_texts(item: Any, index: int, sent: dict[Key, str]) -> None:
+    """A Responses item's texts -> what the client was sent for them (those streamed): a
+    message's text parts, a function call's arguments, a reasoning item's summary and text."""
+    if not isinstance(item, dict):
+        return
+    kind = item.get("type")
+    if kind == "function_call" and isinstance(item.get("arguments"), str):
+        if (index, 0) in sent:
+            item["arguments"] = sent[(index, 0)]
+    elif kind == "message":
+        for part in item.get("content") or ():
+            set_part_text(part, sent.get((index, TEXT)))
+    elif kind == "reasoning":
+        for number, part in enumerate(item.get("summary") or ()):
+            set_part_text(part, sent.get((index, SUMMARY - number)))
+        for number, part in enumerate(item.get("content") or ()):
+            set_part_text(part, sent.get((index, REASONING - number)))

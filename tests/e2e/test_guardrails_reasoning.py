@@ -1,0 +1,185 @@
+"""Reasoning text through a real gateway, read with the real SDKs: an output PII guardrail
+redacts the email an upstream's reasoning names (`reasoning_content`, Anthropic `thinking`,
+Responses reasoning summaries), in JSON answers and in streams sent one character per event;
+a thinking block keeps its signature; reasoning sent back in the history is read on input."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from typing import Any
+
+import anthropic
+import openai
+import pytest
+
+from tests.e2e.reasoning_upstream import (
+    EMAIL,
+    SIGNATURE,
+    THOUGHT,
+    ReasoningUpstream,
+    running_reasoning_upstream,
+)
+from tests.procs import Proc, start_gateway
+
+KEY = "sk-reasoning-redact"
+REDACTED = THOUGHT.replace(EMAIL, "<EMAIL_ADDRESS>")
+
+
+@pytest.fixture(scope="module")
+def upstream() -> Iterator[ReasoningUpstream]:
+    with running_reasoning_upstream() as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def gateway(
+    tmp_path_factory: pytest.TempPathFactory, upstream: ReasoningUpstream
+) -> Iterator[Proc]:
+    root = tmp_path_factory.mktemp("reasoning")
+    (root / "policies").mkdir()
+    (root / "policies" / "redact.toml").write_text(
+        '[[guardrails]]\nname = "pii"\ntype = "pii"\napplies_to = "both"\naction = "redact"\n'
+    )
+    url = f"http://127.0.0.1:{upstream.server_address[1]}"
+    digest = hashlib.sha256(KEY.encode()).hexdigest()
+    (root / "config.toml").write_text(
+        f"""
+[server]
+host = "127.0.0.1"
+port = 8080
+
+[logging]
+path = "{root / "records.jsonl"}"
+
+[[providers]]
+name = "vllm"
+type = "openai"
+base_url = "{url}/v1"
+responses = true
+
+[[providers]]
+name = "claude"
+type = "anthropic"
+base_url = "{url}"
+
+[[models]]
+name = "reasoner"
+[[models.deployments]]
+provider = "vllm"
+model = "reasoner"
+
+[[models]]
+name = "thinker"
+[[models.deployments]]
+provider = "claude"
+model = "thinker"
+
+[[keys]]
+id = "redact"
+policy = "redact"
+key_sha256 = "{digest}"
+"""
+    )
+    proc = start_gateway(root / "config.toml", ready_timeout_s=60)
+    yield proc
+    proc.stop()
+
+
+def openai_client(gateway: Proc) -> openai.OpenAI:
+    return openai.OpenAI(base_url=gateway.url + "/v1", api_key=KEY, max_retries=0)
+
+
+def anthropic_client(gateway: Proc) -> anthropic.Anthropic:
+    return anthropic.Anthropic(base_url=gateway.url, api_key=KEY, max_retries=0)
+
+
+HI: Any = [{"role": "user", "content": "Hi, I'm Jane."}]
+
+
+def test_chat_reasoning_content_is_redacted(gateway: Proc) -> None:
+    answer = openai_client(gateway).chat.completions.create(model="reasoner", messages=HI)
+    message = answer.choices[0].message
+    assert (message.model_extra or {})["reasoning_content"] == REDACTED
+    assert message.content == "Hello!"
+
+
+def test_streamed_chat_reasoning_content_is_redacted(gateway: Proc) -> None:
+    stream = openai_client(gateway).chat.completions.create(
+        model="reasoner", messages=HI, stream=True
+    )
+    reasoning, content = "", ""
+    for chunk in stream:
+        for choice in chunk.choices:
+            reasoning += (choice.delta.model_extra or {}).get("reasoning_content") or ""
+            content += choice.delta.content or ""
+    assert (reasoning, content) == (REDACTED, "Hello!")
+
+
+def test_anthropic_thinking_is_redacted_and_keeps_its_signature(gateway: Proc) -> None:
+    answer = anthropic_client(gateway).messages.create(
+        model="thinker",
+        max_tokens=512,
+        thinking={"type": "enabled", "budget_tokens": 256},
+        messages=HI,
+    )
+    thinking, text = answer.content
+    assert thinking.type == "thinking" and text.type == "text"
+    assert (thinking.thinking, thinking.signature) == (REDACTED, SIGNATURE)
+
+
+def test_streamed_anthropic_thinking_is_redacted(gateway: Proc) -> None:
+    with anthropic_client(gateway).messages.stream(
+        model="thinker",
+        max_tokens=512,
+        thinking={"type": "enabled", "budget_tokens": 256},
+        messages=HI,
+    ) as stream:
+        answer = stream.get_final_message()
+    thinking, text = answer.content
+    assert thinking.type == "thinking" and text.type == "text"
+    assert (thinking.thinking, thinking.signature, text.text) == (REDACTED, SIGNATURE, "Hello!")
+
+
+def test_thinking_sent_back_in_the_history_is_read_on_input(
+    gateway: Proc, upstream: ReasoningUpstream
+) -> None:
+    history: Any = [
+        *HI,
+        {
+            "role": "assistant",
+            "content": [
+                {"type": "thinking", "thinking": THOUGHT, "signature": SIGNATURE},
+                {"type": "text", "text": "Hello!"},
+            ],
+        },
+        {"role": "user", "content": "Thanks."},
+    ]
+    anthropic_client(gateway).messages.create(model="thinker", max_tokens=512, messages=history)
+    sent = upstream.bodies[-1]["messages"][1]["content"][0]
+    assert sent == {"type": "thinking", "thinking": REDACTED, "signature": SIGNATURE}
+
+
+def test_responses_reasoning_summary_is_redacted(gateway: Proc) -> None:
+    answer = openai_client(gateway).responses.create(model="reasoner", input="Hi, I'm Jane.")
+    reasoning = answer.output[0]
+    assert reasoning.type == "reasoning"
+    assert [part.text for part in reasoning.summary] == [REDACTED]
+    assert answer.output_text == "Hello!"
+
+
+def test_streamed_responses_reasoning_summary_is_redacted(gateway: Proc) -> None:
+    stream = openai_client(gateway).responses.create(
+        model="reasoner", input="Hi, I'm Jane.", stream=True
+    )
+    deltas, final = "", None
+    for event in stream:
+        if event.type == "response.reasoning_summary_text.delta":
+            deltas += event.delta
+        elif event.type == "response.completed":
+            final = event.response
+    assert deltas == REDACTED
+    assert final is not None
+    reasoning = final.output[0]
+    assert reasoning.type == "reasoning"
+    assert [part.text for part in reasoning.summary] == [REDACTED]
