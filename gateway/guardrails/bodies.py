@@ -25,6 +25,8 @@ def _content_slots(message: object, key: str = "content") -> Iterator[Slot]:
                 continue
             if isinstance(part.get("text"), str):
                 yield part, "text"
+            elif part.get("type") == "refusal" and isinstance(part.get("refusal"), str):
+                yield part, "refusal"
             elif part.get("type") == "tool_result":
                 yield from _content_slots(part)
             elif part.get("type") == "document" and isinstance(part.get("source"), dict):
@@ -60,18 +62,20 @@ def _call_slots(message: object) -> Iterator[Slot]:
             yield from string_slots(block.get("input"))
 
 
-# Where OpenAI-compatible servers put a message's reasoning text (vLLM, DeepSeek, Ollama and
-# others send `reasoning_content`; some `reasoning`).
-REASONING_FIELDS = ("reasoning_content", "reasoning")
+# A chat message's texts beside its content: its refusal, and where OpenAI-compatible servers
+# put its reasoning (vLLM, DeepSeek, Ollama and others send `reasoning_content`; some
+# `reasoning`).
+SIDE_FIELDS = ("refusal", "reasoning_content", "reasoning")
 
 
-def _reasoning_slots(message: object) -> Iterator[Slot]:
-    """A message's reasoning text: a chat message's `reasoning_content` / `reasoning`, the
-    `thinking` of each Anthropic thinking block (a `redacted_thinking` block is opaque), the
-    `summary` parts of a Responses API `reasoning` item (its `content` parts are text parts)."""
+def _side_slots(message: object) -> Iterator[Slot]:
+    """A message's refusal and reasoning texts: a chat message's `refusal`, `reasoning_content`
+    and `reasoning`, the `thinking` of each Anthropic thinking block (a `redacted_thinking`
+    block is opaque), the `summary` parts of a Responses API `reasoning` item (its `content`
+    parts are text parts)."""
     if not isinstance(message, dict):
         return
-    for name in REASONING_FIELDS:
+    for name in SIDE_FIELDS:
         if isinstance(message.get(name), str):
             yield message, name
     content = message.get("content")
@@ -86,11 +90,11 @@ def _reasoning_slots(message: object) -> Iterator[Slot]:
 
 
 def message_groups(message: object) -> list[list[Slot]]:
-    """A message's groups: its content parts as one text (read as the model reads them), each
-    reasoning text and each tool-call string on its own (separate fields: no value runs from
-    one into another)."""
+    """A message's groups: its content parts as one text (read as the model reads them), its
+    refusal, each reasoning text and each tool-call string on its own (separate fields: no
+    value runs from one into another)."""
     groups = [list(_content_slots(message))]
-    groups += [[slot] for slot in _reasoning_slots(message)]
+    groups += [[slot] for slot in _side_slots(message)]
     groups += [[slot] for slot in _call_slots(message)]
     return [group for group in groups if group]
 

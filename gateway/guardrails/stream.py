@@ -30,8 +30,8 @@ from gateway.sse import SSEDecoder, encode_event
 Key = tuple[int, int]
 TEXT = -1
 # OpenAI chat deltas: the text fields of a choice, each with a window of its own (reasoning
-# first: it comes before the answer).
-_OPENAI_TEXTS = {"reasoning_content": -2, "reasoning": -3, "content": TEXT}
+# first: it comes before the answer; a refusal stands for the answer).
+_OPENAI_TEXTS = {"reasoning_content": -2, "reasoning": -3, "refusal": -4, "content": TEXT}
 _OPENAI_FIELD = {number: name for name, number in _OPENAI_TEXTS.items()}
 # Anthropic: a thinking block's text.
 THINKING = -2

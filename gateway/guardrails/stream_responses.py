@@ -1,9 +1,9 @@
 """The Responses API events a stream guard reads: which window a delta goes to, and where the
 events that repeat a whole text (`.done`, `output_item.done`, `response.completed`) hold it.
 
-A window's key is (output index, part): TEXT for a message's text, 0 for a function call's
-arguments, `SUMMARY - n` for a reasoning item's summary part n, `REASONING - n` for its text
-part n. `sent` maps each key to the text the client was sent for it.
+A window's key is (output index, part): TEXT for a message's text, REFUSAL for its refusal, 0
+for a function call's arguments, `SUMMARY - n` for a reasoning item's summary part n,
+`REASONING - n` for its text part n. `sent` maps each key to the text the client was sent for it.
 """
 
 from __future__ import annotations
@@ -13,11 +13,13 @@ from typing import Any
 Key = tuple[int, int]
 TEXT = -1
 REASONING = -2
+REFUSAL = -500
 SUMMARY = -1000
 
 TEXT_DELTA = "response.output_text.delta"
 _DELTAS = {
     TEXT_DELTA,
+    "response.refusal.delta",
     "response.function_call_arguments.delta",
     "response.reasoning_summary_text.delta",
     "response.reasoning_text.delta",
@@ -25,6 +27,7 @@ _DELTAS = {
 # The `.done` events of each delta kind, and the field that repeats the whole text.
 DONE = {
     "response.output_text.done": "text",
+    "response.refusal.done": "refusal",
     "response.function_call_arguments.done": "arguments",
     "response.reasoning_summary_text.done": "text",
     "response.reasoning_text.done": "text",
@@ -52,6 +55,10 @@ def key_of(event: dict[str, Any]) -> Key:
         return index, REASONING - _number(event.get("content_index"))
     if kind.startswith("response.function_call_arguments."):
         return index, 0
+    if kind.startswith("response.refusal.") or (
+        isinstance(part, dict) and part.get("type") == "refusal"
+    ):
+        return index, REFUSAL
     return index, TEXT
 
 
@@ -68,8 +75,12 @@ def delta_like(like: dict[str, Any], text: str) -> dict[str, Any]:
 
 
 def set_part_text(part: Any, text: str | None) -> None:
-    if text is not None and isinstance(part, dict) and isinstance(part.get("text"), str):
-        part["text"] = text
+    """A content part's text (a `refusal` part's `refusal`) -> `text` (None: leave it)."""
+    if text is None or not isinstance(part, dict):
+        return
+    field = "refusal" if part.get("type") == "refusal" else "text"
+    if isinstance(part.get(field), str):
+        part[field] = text
 
 
 def set_item_texts(item: Any, index: int, sent: dict[Key, str]) -> None:
@@ -83,7 +94,8 @@ def set_item_texts(item: Any, index: int, sent: dict[Key, str]) -> None:
             item["arguments"] = sent[(index, 0)]
     elif kind == "message":
         for part in item.get("content") or ():
-            set_part_text(part, sent.get((index, TEXT)))
+            refusal = isinstance(part, dict) and part.get("type") == "refusal"
+            set_part_text(part, sent.get((index, REFUSAL if refusal else TEXT)))
     elif kind == "reasoning":
         for number, part in enumerate(item.get("summary") or ()):
             set_part_text(part, sent.get((index, SUMMARY - number)))
