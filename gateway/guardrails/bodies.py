@@ -118,6 +118,32 @@ def _response_input_groups(body: dict[str, Any]) -> list[list[Slot]]:
     return [group for group in groups if group]
 
 
+def unread_output_param(body: dict[str, Any], kind: str) -> str | None:
+    """The parameter that asks for an answer output guardrails cannot rewrite, or None: token
+    log probabilities (each token's text, and its alternatives, spell out the answer: a value
+    the guardrails take out of the text would still be there), or spoken audio (the sound says
+    what its transcript says). Chat `logprobs` / `top_logprobs` / `modalities` / `audio`, a
+    legacy completion's `logprobs`, a Responses request's `top_logprobs` or `include` of
+    `message.output_text.logprobs`."""
+    if kind == "responses":
+        include = body.get("include")
+        if isinstance(include, list) and "message.output_text.logprobs" in include:
+            return "include"
+        return "top_logprobs" if body.get("top_logprobs") else None
+    if kind == "completions":
+        return "logprobs" if body.get("logprobs") is not None else None
+    if kind != "chat":
+        return None
+    if body.get("logprobs"):
+        return "logprobs"
+    if body.get("top_logprobs"):
+        return "top_logprobs"
+    modalities = body.get("modalities")
+    if isinstance(modalities, list) and "audio" in modalities:
+        return "modalities"
+    return "audio" if body.get("audio") is not None else None
+
+
 def token_ids_param(body: dict[str, Any], kind: str) -> str | None:
     """The parameter of an embeddings `input` / completions `prompt` given as token ids (or
     anything else that is not text), which no guardrail can read; None when it is text."""

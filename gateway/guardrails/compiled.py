@@ -71,6 +71,8 @@ class GuardrailSet:
     output: tuple[Guard, ...] = ()
     # A guardrail replaces input values with placeholders that the answer gets back.
     restores: bool = False
+    # An output guardrail may change or stop the answer (any action but `log`).
+    rewrites_output: bool = False
     # A streamed chunk longer than this may make an output scan longer than a detector's
     # `inline_limit` (the chunk, plus what a window holds and its context): it is converted in
     # a worker thread. 0: every chunk (a classifier that never runs on the event loop).
@@ -201,6 +203,7 @@ def compile_guardrails(
         input=tuple(g for g in guards if g.config.applies_to in ("input", "both")),
         output=output,
         restores=any(g.action == "restore" for g in guards),
+        rewrites_output=any(g.action != "log" for g in output),
         stream_inline_limit=_stream_inline_limit([g.detector for g in output if g.detector]),
     )
 

@@ -30,6 +30,7 @@ from gateway.guardrails.bodies import (
     output_groups,
     string_slots,
     token_ids_param,
+    unread_output_param,
 )
 from gateway.guardrails.compiled import ERROR_ENTITY, Guard, GuardrailSet, decide
 from gateway.pipeline.context import RequestContext
@@ -176,6 +177,17 @@ async def guard_input(ctx: RequestContext, services: Services) -> None:
             "send 'stream': false, or use /v1/chat/completions",
             param="stream",
         )
+    if guards.rewrites_output and ctx.body is not None:
+        asked = unread_output_param(ctx.body, ctx.endpoint.kind)
+        if asked is not None:
+            # Token log probabilities and audio would carry what the guardrails take out of
+            # the text: refused rather than sent unscanned.
+            raise InvalidRequest(
+                f"this key's output guardrails cannot inspect what '{asked}' asks for (token "
+                "log probabilities and audio repeat the answer's text): send the request "
+                "without it",
+                param=asked,
+            )
     if not guards.input or ctx.body is None:
         return
     unread = token_ids_param(ctx.body, ctx.endpoint.kind)

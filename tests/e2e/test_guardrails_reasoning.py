@@ -183,3 +183,15 @@ def test_streamed_responses_reasoning_summary_is_redacted(gateway: Proc) -> None
     reasoning = final.output[0]
     assert reasoning.type == "reasoning"
     assert [part.text for part in reasoning.summary] == [REDACTED]
+
+
+def test_logprobs_are_refused_on_a_key_with_output_redaction(gateway: Proc) -> None:
+    # Each token's text would spell out the email the guardrail takes out of the content.
+    with pytest.raises(openai.BadRequestError) as refused:
+        openai_client(gateway).chat.completions.create(
+            model="reasoner", messages=HI, logprobs=True, top_logprobs=2
+        )
+    assert refused.value.status_code == 400
+    error = refused.value.body
+    assert isinstance(error, dict) and error["param"] == "logprobs"
+    assert error["type"] == "invalid_request_error"
