@@ -260,27 +260,44 @@ class GuardedConverter:
             if released:
                 out.append(self._responses_delta(key, parsed, released))
             return
-        if kind in responses.DONE:
+        if kind in responses.DONE or kind in _PART_DONE or kind == "response.output_item.done":
+            # The item's text still held goes out first; what a `.done` repeats is then what
+            # was sent (or, never streamed, its own text scanned now).
             out.extend(self._flush(index))
-            parsed[responses.DONE[kind]] = self._sent.get(responses.key_of(parsed), "")
-        elif kind in ("response.content_part.done", "response.reasoning_summary_part.done"):
-            # Never streamed: nothing was sent for it.
-            responses.set_part_text(
-                parsed.get("part"), self._sent.get(responses.key_of(parsed), "")
-            )
+        if kind in responses.DONE:
+            field = responses.DONE[kind]
+            parsed[field] = self._settled(responses.key_of(parsed), parsed.get(field))
+        elif kind in _PART_DONE:
+            part = parsed.get("part")
+            name = responses.part_field(part)
+            if name is not None:
+                part[name] = self._settled(responses.key_of(parsed), part[name])
         elif kind == "response.output_item.done":
-            responses.set_item_texts(parsed.get("item"), index, self._sent)
+            self._settle_item(parsed.get("item"), index)
         elif kind in ("response.completed", "response.incomplete", "response.failed"):
             out.extend(self._flush(None))
             response = parsed.get("response") or {}
             for position, item in enumerate(response.get("output") or ()):
-                responses.set_item_texts(item, position, self._sent)
+                self._settle_item(item, position)
             self._end(encode_event(orjson.dumps(parsed), kind), out)
             return
         else:
             out.append(raw)
             return
         out.append(encode_event(orjson.dumps(parsed), kind))
+
+    def _settled(self, key: Key, text: object) -> str:
+        """What the client gets for `key`: the text its deltas were sent, or, when none were
+        streamed, the event's own `text` scanned through the key's window then."""
+        if key not in self._sent:
+            whole = text if isinstance(text, str) else ""
+            self._sent[key] = self._push(key, whole) + self._flush_one(key)
+        return self._sent[key]
+
+    def _settle_item(self, item: object, index: int) -> None:
+        """An item's texts (in `output_item.done`, `response.completed`) -> what was sent."""
+        for key, container, field in responses.item_texts(item, index):
+            container[field] = self._settled(key, container[field])
 
     def _responses_delta(self, key: Key, like: dict[str, Any], text: str) -> bytes:
         """A delta event like `like` (the window's last one) carrying `text`."""
@@ -334,4 +351,5 @@ _ANTHROPIC_FIELDS = {
     "thinking_delta": "thinking",
     "input_json_delta": "partial_json",
 }
+_PART_DONE = ("response.content_part.done", "response.reasoning_summary_part.done")
 _ANTHROPIC_KEYS = {"text": TEXT, "thinking": THINKING, "partial_json": 0}

@@ -1,9 +1,9 @@
 """The Responses API events a stream guard reads: which window a delta goes to, and where the
 events that repeat a whole text (`.done`, `output_item.done`, `response.completed`) hold it.
 
-A window's key is (output index, part): TEXT for a message's text, REFUSAL for its refusal, 0
-for a function call's arguments, `SUMMARY - n` for a reasoning item's summary part n,
-`REASONING - n` for its text part n. `sent` maps each key to the text the client was sent for it.
+A window's key is (output index, part): TEXT for a message's text (`PART - n` for its text part
+n > 0), REFUSAL for its refusal, 0 for a function call's arguments, `SUMMARY - n` for a
+reasoning item's summary part n, `REASONING - n` for its text part n.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ TEXT = -1
 REASONING = -2
 REFUSAL = -500
 SUMMARY = -1000
+PART = -2000
 
 TEXT_DELTA = "response.output_text.delta"
 _DELTAS = {
@@ -59,7 +60,11 @@ def key_of(event: dict[str, Any]) -> Key:
         isinstance(part, dict) and part.get("type") == "refusal"
     ):
         return index, REFUSAL
-    return index, TEXT
+    return index, _text_part(_number(event.get("content_index")))
+
+
+def _text_part(number: int) -> int:
+    return TEXT if number == 0 else PART - number
 
 
 def is_delta(event: dict[str, Any]) -> bool:
@@ -74,30 +79,37 @@ def delta_like(like: dict[str, Any], text: str) -> dict[str, Any]:
     return event
 
 
-def set_part_text(part: Any, text: str | None) -> None:
-    """A content part's text (a `refusal` part's `refusal`) -> `text` (None: leave it)."""
-    if text is None or not isinstance(part, dict):
-        return
+def part_field(part: Any) -> str | None:
+    """Where a content part holds its text (`refusal` for a refusal part), or None."""
+    if not isinstance(part, dict):
+        return None
     field = "refusal" if part.get("type") == "refusal" else "text"
-    if isinstance(part.get(field), str):
-        part[field] = text
+    return field if isinstance(part.get(field), str) else None
 
 
-def set_item_texts(item: Any, index: int, sent: dict[Key, str]) -> None:
-    """A Responses item's texts -> what the client was sent for them (those streamed): a
-    message's text parts, a function call's arguments, a reasoning item's summary and text."""
+Text = tuple[Key, dict[str, Any], str]
+
+
+def item_texts(item: Any, index: int) -> list[Text]:
+    """A Responses item's texts as (window key, container, field): a message's text and refusal
+    parts, a function call's arguments, a reasoning item's summary and text parts."""
     if not isinstance(item, dict):
-        return
+        return []
     kind = item.get("type")
-    if kind == "function_call" and isinstance(item.get("arguments"), str):
-        if (index, 0) in sent:
-            item["arguments"] = sent[(index, 0)]
-    elif kind == "message":
-        for part in item.get("content") or ():
-            refusal = isinstance(part, dict) and part.get("type") == "refusal"
-            set_part_text(part, sent.get((index, REFUSAL if refusal else TEXT)))
+    if kind == "function_call":
+        return [((index, 0), item, "arguments")] if isinstance(item.get("arguments"), str) else []
+    found: list[Text] = []
+    if kind == "message":
+        for number, part in enumerate(item.get("content") or ()):
+            field = part_field(part)
+            if field is not None:
+                part_key = REFUSAL if field == "refusal" else _text_part(number)
+                found.append(((index, part_key), part, field))
     elif kind == "reasoning":
         for number, part in enumerate(item.get("summary") or ()):
-            set_part_text(part, sent.get((index, SUMMARY - number)))
+            if part_field(part) == "text":
+                found.append(((index, SUMMARY - number), part, "text"))
         for number, part in enumerate(item.get("content") or ()):
-            set_part_text(part, sent.get((index, REASONING - number)))
+            if part_field(part) == "text":
+                found.append(((index, REASONING - number), part, "text"))
+    return found
