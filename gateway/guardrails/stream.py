@@ -33,6 +33,8 @@ TEXT = -1
 # first: it comes before the answer; a refusal stands for the answer).
 _OPENAI_TEXTS = {"reasoning_content": -2, "reasoning": -3, "refusal": -4, "content": TEXT}
 _OPENAI_FIELD = {number: name for name, number in _OPENAI_TEXTS.items()}
+# The arguments of a legacy `function_call` (a key above any tool call's index).
+LEGACY_CALL = 1 << 30
 # Anthropic: a thinking block's text.
 THINKING = -2
 
@@ -118,7 +120,12 @@ class GuardedConverter:
         window = self._windows.get(key)
         if window is None:
             window = self._windows[key] = TextWindow(
-                self._guards, self._placeholders, self._record, json_string=key[1] != TEXT
+                # Arguments (keyed by a call index, never negative) are the inside of a JSON
+                # string; answer, refusal and reasoning texts are plain text.
+                self._guards,
+                self._placeholders,
+                self._record,
+                json_string=key[1] >= 0,
             )
         return window
 
@@ -172,7 +179,7 @@ class GuardedConverter:
                 self._template = parsed
                 value = delta[name]
                 released = self._push((index, _OPENAI_TEXTS[name]), value)
-                if ends or "tool_calls" in extra:
+                if ends or "tool_calls" in extra or "function_call" in extra:
                     released += self._flush_one((index, _OPENAI_TEXTS[name]))
                 if released != value:
                     delta[name] = released
@@ -188,13 +195,19 @@ class GuardedConverter:
         """Each streamed tool call's arguments through its window (all of it when the choice
         ends here); True when any changed."""
         calls = delta.get("tool_calls")
+        functions = [
+            (call.get("index", 0), call.get("function"))
+            for call in (calls if isinstance(calls, list) else ())
+            if isinstance(call, dict)
+        ]
+        # The legacy `functions` API streams one `function_call` per choice.
+        functions.append((LEGACY_CALL, delta.get("function_call")))
         changed = False
-        for call in calls if isinstance(calls, list) else ():
-            function = call.get("function") if isinstance(call, dict) else None
+        for number, function in functions:
             arguments = function.get("arguments") if isinstance(function, dict) else None
             if isinstance(arguments, str):
-                assert isinstance(call, dict) and isinstance(function, dict)
-                key = (index, call.get("index", 0))
+                assert isinstance(function, dict)
+                key = (index, number)
                 released = self._push(key, arguments)
                 if final:
                     released += self._flush_one(key)
@@ -330,6 +343,8 @@ class GuardedConverter:
                 out.append(self._responses_delta(key, like, pending))
             elif key[1] in _OPENAI_FIELD:
                 out.append(self._openai_event(key[0], {_OPENAI_FIELD[key[1]]: pending}))
+            elif key[1] == LEGACY_CALL:
+                out.append(self._openai_event(key[0], {"function_call": {"arguments": pending}}))
             else:
                 call = {"index": key[1], "function": {"arguments": pending}}
                 out.append(self._openai_event(key[0], {"tool_calls": [call]}))
