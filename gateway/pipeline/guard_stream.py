@@ -58,17 +58,21 @@ async def guard_stream(
     chunks = reply.chunks
     if remote:
         chunks = _check_when_done(chunks, inner, remote, ctx, services)
-    reply.chunks = _converted(chunks, checked, limit)
-    reply.converter = Converted(checked)
+    converted = Converted(checked)
+    reply.chunks = _converted(chunks, converted, limit)
+    reply.converter = converted
 
 
 class Converted:
     """What the responder sees of a guarded stream: `_converted` already turned each upstream
     chunk into the bytes to send (in a worker thread when its scans may be long), so `feed`
-    passes them on and `finish` has nothing left."""
+    passes them on, and `finish` gives what the converter's own `finish` made when the upstream
+    ended (kept until the responder asks, so the stages that wrap the chunks after this one,
+    such as remembering a Responses answer, still run before the stream's last events go)."""
 
     def __init__(self, inner: StreamConverter) -> None:
         self._inner = inner
+        self.tail: list[bytes] = []
 
     @property
     def inner(self) -> StreamConverter:
@@ -91,15 +95,17 @@ class Converted:
         return [chunk] if chunk else []
 
     def finish(self) -> list[bytes]:
-        return []
+        tail, self.tail = self.tail, []
+        return tail
 
 
 async def _converted(
-    chunks: AsyncIterator[bytes], converter: StreamConverter, limit: int
+    chunks: AsyncIterator[bytes], converted: Converted, limit: int
 ) -> AsyncIterator[bytes]:
     """Each upstream chunk converted (off the event loop when longer than `limit`), then what
     the converter adds when the upstream ended (off the loop too when `limit` is 0: the windows'
-    last scans run a classifier that never runs on it)."""
+    last scans run a classifier that never runs on it), kept for `converted.finish`."""
+    converter = converted.inner
     async for chunk in chunks:
         out = (
             await asyncio.to_thread(converter.feed, chunk)
@@ -108,9 +114,7 @@ async def _converted(
         )
         if out:
             yield b"".join(out)
-    out = await asyncio.to_thread(converter.finish) if limit == 0 else converter.finish()
-    if out:
-        yield b"".join(out)
+    converted.tail = await asyncio.to_thread(converter.finish) if limit == 0 else converter.finish()
 
 
 async def _check_when_done(

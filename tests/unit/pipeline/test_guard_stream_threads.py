@@ -67,3 +67,29 @@ async def test_pii_on_a_stream_scans_small_chunks_inline_and_a_large_one_in_a_th
     await stream(guards, [openai_event(SENTENCE), openai_event(SENTENCE * 200, "stop")])
     assert threading.get_ident() not in where.threads[1:]
     assert len(where.threads) >= 2
+
+
+class Finishing(Passthrough):
+    """An adapter converter whose `finish` writes the stream's last event (as the Responses
+    translation writes `response.completed`)."""
+
+    def finish(self) -> list[bytes]:
+        return [openai_event("The end.", "stop")]
+
+
+async def test_the_last_events_wait_for_the_responder_after_the_chunks() -> None:
+    # The stages that wrap the chunks after the guard (remembering a Responses answer) run when
+    # the chunks end: the stream's last events must still be unsent then.
+    guards, _ = probed(GuardrailConfig(name="tox", type="toxicity", applies_to="output"))
+
+    async def upstream() -> AsyncIterator[bytes]:
+        yield openai_event(SENTENCE)
+
+    reply = SimpleNamespace(converter=Finishing(), pending=[], chunks=upstream())
+    ctx = SimpleNamespace(
+        stream_reply=reply, endpoint=SimpleNamespace(kind="chat", wire="openai"), guardrails=[]
+    )
+    await guard_stream(cast(RequestContext, ctx), cast(Services, None), guards, None)
+    during = b"".join([chunk async for chunk in reply.chunks])
+    assert b"quarterly" in during and b"The end." not in during
+    assert b"The end." in b"".join(reply.converter.finish())
