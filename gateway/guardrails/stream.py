@@ -66,6 +66,8 @@ class GuardedConverter:
         # delta event (the model of the events that release held text).
         self._sent: dict[Key, str] = {}
         self._last: dict[Key, dict[str, Any]] = {}
+        # Responses API: the final response object as the client was sent it (guarded).
+        self.response: dict[str, Any] | None = None
 
     @property
     def inner(self) -> StreamConverter:
@@ -292,6 +294,8 @@ class GuardedConverter:
             response = parsed.get("response") or {}
             for position, item in enumerate(response.get("output") or ()):
                 self._settle_item(item, position)
+            if isinstance(response, dict):
+                self.response = response
             self._end(encode_event(orjson.dumps(parsed), kind), out)
             return
         else:

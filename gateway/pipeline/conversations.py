@@ -31,7 +31,7 @@ from gateway.errors import Conflict, InvalidRequest, NotFound, ServiceUnavailabl
 from gateway.guardrails.base import Placeholders
 from gateway.pipeline.context import RequestContext
 from gateway.pipeline.services import Services
-from gateway.providers import innermost, speaks_responses, wire_provider
+from gateway.providers import StreamConverter, speaks_responses, wire_provider
 from gateway.runtime import Runtime
 from gateway.state import StateUnavailable
 
@@ -145,8 +145,15 @@ def _as_items(value: Any) -> list[Any]:
 def answered_response(ctx: RequestContext) -> dict[str, Any] | None:
     """The response object just sent (a stream's from its last event), if there is one."""
     if ctx.stream_reply is not None:
-        response = getattr(innermost(ctx.stream_reply.converter), "response", None)
-        return response if isinstance(response, dict) else None
+        # The outermost converter that has one: an output guardrail's holds what the client
+        # was sent (redacted), the adapter's what the upstream wrote.
+        converter: StreamConverter | None = ctx.stream_reply.converter
+        while converter is not None:
+            response = getattr(converter, "response", None)
+            if isinstance(response, dict):
+                return response
+            converter = getattr(converter, "inner", None)
+        return None
     return ctx.response_json
 
 

@@ -23,6 +23,7 @@ from tests.e2e.reasoning_upstream import (
 from tests.procs import Proc, start_gateway
 
 KEY = "sk-reasoning-redact"
+OUTPUT_KEY = "sk-reasoning-redact-output"
 REDACTED = THOUGHT.replace(EMAIL, "<EMAIL_ADDRESS>")
 
 
@@ -41,8 +42,12 @@ def gateway(
     (root / "policies" / "redact.toml").write_text(
         '[[guardrails]]\nname = "pii"\ntype = "pii"\napplies_to = "both"\naction = "redact"\n'
     )
+    (root / "policies" / "redact_out.toml").write_text(
+        '[[guardrails]]\nname = "pii"\ntype = "pii"\napplies_to = "output"\naction = "redact"\n'
+    )
     url = f"http://127.0.0.1:{upstream.server_address[1]}"
     digest = hashlib.sha256(KEY.encode()).hexdigest()
+    digest_out = hashlib.sha256(OUTPUT_KEY.encode()).hexdigest()
     (root / "config.toml").write_text(
         f"""
 [server]
@@ -75,10 +80,26 @@ name = "thinker"
 provider = "claude"
 model = "thinker"
 
+[[providers]]
+name = "inproc"
+type = "mock"
+responses = false
+
+[[models]]
+name = "echo"
+[[models.deployments]]
+provider = "inproc"
+model = "echo"
+
 [[keys]]
 id = "redact"
 policy = "redact"
 key_sha256 = "{digest}"
+
+[[keys]]
+id = "redact_out"
+policy = "redact_out"
+key_sha256 = "{digest_out}"
 """
     )
     proc = start_gateway(root / "config.toml", ready_timeout_s=60)
@@ -195,3 +216,15 @@ def test_logprobs_are_refused_on_a_key_with_output_redaction(gateway: Proc) -> N
     error = refused.value.body
     assert isinstance(error, dict) and error["param"] == "logprobs"
     assert error["type"] == "invalid_request_error"
+
+
+def test_a_streamed_responses_answer_is_remembered_as_it_was_sent(gateway: Proc) -> None:
+    # A translated deployment's answer is kept by the gateway (GET, follow-ups): the redacted
+    # one the client saw, not the upstream's.
+    client = openai.OpenAI(base_url=gateway.url + "/v1", api_key=OUTPUT_KEY, max_retries=0)
+    said = f"Write to {EMAIL} today."
+    stream = client.responses.create(model="echo", input=said, stream=True)
+    completed = [event.response for event in stream if event.type == "response.completed"]
+    assert completed and completed[0].output_text == "Write to <EMAIL_ADDRESS> today."
+    kept = client.responses.retrieve(completed[0].id)
+    assert kept.output_text == "Write to <EMAIL_ADDRESS> today."
