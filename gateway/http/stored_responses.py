@@ -1,7 +1,8 @@
 """`GET` and `DELETE /v1/responses/{id}`: a response the gateway remembers, from its deployment.
 
 A response made by a deployment that speaks Responses is asked of that deployment (the same
-provider, key and client as the request that made it) and its answer relayed as it is; a
+provider, key and client as the request that made it) and its answer relayed through the key's
+output guardrails (as the answer was when it was made); a
 `DELETE` that succeeds there is forgotten here too. A translated deployment's response is
 answered from what the gateway remembers of it (`gateway.pipeline.conversations`). An id the
 gateway does not know for this key is a 404, in the OpenAI error shape like every failure here.
@@ -10,6 +11,7 @@ gateway does not know for this key is a 404, in the OpenAI error shape like ever
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import orjson
 from starlette.types import Receive, Scope, Send
@@ -21,14 +23,17 @@ from gateway.errors import (
     ServiceUnavailable,
     UpstreamFailed,
 )
+from gateway.guardrails.base import Placeholders
 from gateway.http.endpoint import new_request_id, request_headers
 from gateway.http.responses import gateway_headers, send_error, send_json
 from gateway.pipeline.context import Endpoint, RequestContext
 from gateway.pipeline.conversations import KEY_PREFIX, find_deployment, not_found, recall
 from gateway.pipeline.finish import finish_request
+from gateway.pipeline.guard import guard_output
 from gateway.pipeline.services import Services
 from gateway.pipeline.stages import authenticate
 from gateway.providers import wire_provider
+from gateway.providers.base import malformed
 from gateway.providers.openai import openai_headers
 from gateway.state import StateUnavailable
 from gateway.upstream import UpstreamError, UpstreamRequest, UpstreamTimeouts
@@ -60,6 +65,26 @@ class StoredResponseEndpoint:
             await send_error(ctx, send, error)
         finally:
             finish_request(ctx, self.services)
+
+    async def _guarded(self, ctx: RequestContext, entry: dict[str, Any], body: bytes) -> bytes:
+        """A response fetched again goes through the key's output guardrails as it did when it
+        was first answered: redacted, blocked, or its `restore` placeholders put back (the map
+        remembered with it)."""
+        assert ctx.key is not None
+        seeded = entry.get("placeholders")
+        if ctx.key.policy not in ctx.runtime.guardrails and not isinstance(seeded, dict):
+            return body
+        try:
+            data = orjson.loads(body)
+        except orjson.JSONDecodeError:
+            raise malformed("its stored response is not JSON") from None
+        if not isinstance(data, dict):
+            raise malformed("its stored response is not an object")
+        ctx.response_json, ctx.response_body = data, body
+        if isinstance(seeded, dict):
+            ctx.placeholders = Placeholders.seeded(seeded)
+        await guard_output(ctx, self.services)
+        return ctx.response_body
 
     async def _forget(self, response_id: str) -> None:
         try:
@@ -109,6 +134,8 @@ class StoredResponseEndpoint:
             raise UpstreamFailed(f"upstream {deployment.name} failed ({exc.kind}): {exc}") from None
         if method == "DELETE" and upstream.status < 300:
             await self._forget(response_id)
+        if method == "GET" and upstream.status < 300:
+            body = await self._guarded(ctx, entry, body)
         ctx.status = upstream.status
         head = [
             (b"content-type", b"application/json"),

@@ -1,7 +1,9 @@
 """Reasoning text through a real gateway, read with the real SDKs: an output PII guardrail
 redacts the email an upstream's reasoning names (`reasoning_content`, Anthropic `thinking`,
 Responses reasoning summaries), in JSON answers and in streams sent one character per event;
-a thinking block keeps its signature; reasoning sent back in the history is read on input."""
+a thinking block keeps its signature; reasoning sent back in the history is read on input.
+Also what such answers become later: token log probabilities refused, and a Responses answer
+remembered and fetched again (`GET /v1/responses/{id}`) as the client was sent it."""
 
 from __future__ import annotations
 
@@ -89,6 +91,17 @@ responses = false
 name = "echo"
 [[models.deployments]]
 provider = "inproc"
+model = "echo"
+
+[[providers]]
+name = "native"
+type = "mock"
+responses = true
+
+[[models]]
+name = "echo-native"
+[[models.deployments]]
+provider = "native"
 model = "echo"
 
 [[keys]]
@@ -227,4 +240,20 @@ def test_a_streamed_responses_answer_is_remembered_as_it_was_sent(gateway: Proc)
     completed = [event.response for event in stream if event.type == "response.completed"]
     assert completed and completed[0].output_text == "Write to <EMAIL_ADDRESS> today."
     kept = client.responses.retrieve(completed[0].id)
+    assert kept.output_text == "Write to <EMAIL_ADDRESS> today."
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_a_response_fetched_again_is_guarded_as_it_was_sent(gateway: Proc, stream: bool) -> None:
+    # A deployment that speaks Responses keeps the answer upstream, as it wrote it: fetched
+    # again through the gateway, it gets the key's output guardrails again.
+    client = openai.OpenAI(base_url=gateway.url + "/v1", api_key=OUTPUT_KEY, max_retries=0)
+    said = f"Write to {EMAIL} today."
+    if stream:
+        events = client.responses.create(model="echo-native", input=said, stream=True)
+        (answer,) = [e.response for e in events if e.type == "response.completed"]
+    else:
+        answer = client.responses.create(model="echo-native", input=said)
+    assert answer.output_text == "Write to <EMAIL_ADDRESS> today."
+    kept = client.responses.retrieve(answer.id)
     assert kept.output_text == "Write to <EMAIL_ADDRESS> today."
