@@ -40,11 +40,20 @@ def _content_slots(message: object, key: str = "content") -> Iterator[Slot]:
 def _call_slots(message: object) -> Iterator[Slot]:
     """The tool calls of a message: a chat message's `tool_calls[].function.arguments` (and
     legacy `function_call`), the strings of an Anthropic `tool_use` block's `input`, a Responses
-    API `function_call` item's `arguments`. Arguments sent as JSON rather than as a string
-    (some OpenAI-compatible servers take them) are read string by string."""
+    API `function_call` item's `arguments`; the free-text `input` of a custom tool call (chat
+    `tool_calls[].custom`, a Responses `custom_tool_call` item). Arguments sent as JSON rather
+    than as a string (some OpenAI-compatible servers take them) are read string by string."""
     if not isinstance(message, dict):
         return
     calls = message.get("tool_calls")
+    customs = (
+        [c.get("custom") for c in calls if isinstance(c, dict)] if isinstance(calls, list) else []
+    )
+    if message.get("type") == "custom_tool_call":
+        customs.append(message)
+    for custom in customs:
+        if isinstance(custom, dict) and isinstance(custom.get("input"), str):
+            yield custom, "input"
     holders = (
         [c.get("function") for c in calls if isinstance(c, dict)] if isinstance(calls, list) else []
     )
@@ -111,7 +120,8 @@ def _response_input_groups(body: dict[str, Any]) -> list[list[Slot]]:
     for item in value if isinstance(value, list) else ():
         if not isinstance(item, dict):
             continue
-        if item.get("type") == "function_call_output":  # a string, or text parts
+        if item.get("type") in ("function_call_output", "custom_tool_call_output"):
+            # a string, or text parts
             groups.append(list(_content_slots(item, "output")))
         else:
             groups += message_groups(item)
@@ -191,7 +201,7 @@ def output_groups(data: object, wire: str) -> list[list[Slot]]:
             group
             for item in data.get("output") or ()
             if isinstance(item, dict)
-            and item.get("type") in ("message", "function_call", "reasoning")
+            and item.get("type") in ("message", "function_call", "custom_tool_call", "reasoning")
             for group in message_groups(item)
         ]
     if wire == "anthropic":

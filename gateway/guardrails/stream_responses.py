@@ -2,8 +2,9 @@
 events that repeat a whole text (`.done`, `output_item.done`, `response.completed`) hold it.
 
 A window's key is (output index, part): TEXT for a message's text (`PART - n` for its text part
-n > 0), REFUSAL for its refusal, 0 for a function call's arguments, `SUMMARY - n` for a
-reasoning item's summary part n, `REASONING - n` for its text part n.
+n > 0), REFUSAL for its refusal, 0 for a function call's arguments (JSON), CUSTOM for a custom
+tool call's input (text), `SUMMARY - n` for a reasoning item's summary part n, `REASONING - n`
+for its text part n.
 """
 
 from __future__ import annotations
@@ -16,12 +17,14 @@ REASONING = -2
 REFUSAL = -500
 SUMMARY = -1000
 PART = -2000
+CUSTOM = -3000
 
 TEXT_DELTA = "response.output_text.delta"
 _DELTAS = {
     TEXT_DELTA,
     "response.refusal.delta",
     "response.function_call_arguments.delta",
+    "response.custom_tool_call_input.delta",
     "response.reasoning_summary_text.delta",
     "response.reasoning_text.delta",
 }
@@ -30,6 +33,7 @@ DONE = {
     "response.output_text.done": "text",
     "response.refusal.done": "refusal",
     "response.function_call_arguments.done": "arguments",
+    "response.custom_tool_call_input.done": "input",
     "response.reasoning_summary_text.done": "text",
     "response.reasoning_text.done": "text",
 }
@@ -56,6 +60,8 @@ def key_of(event: dict[str, Any]) -> Key:
         return index, REASONING - _number(event.get("content_index"))
     if kind.startswith("response.function_call_arguments."):
         return index, 0
+    if kind.startswith("response.custom_tool_call_input."):
+        return index, CUSTOM
     if kind.startswith("response.refusal.") or (
         isinstance(part, dict) and part.get("type") == "refusal"
     ):
@@ -92,12 +98,15 @@ Text = tuple[Key, dict[str, Any], str]
 
 def item_texts(item: Any, index: int) -> list[Text]:
     """A Responses item's texts as (window key, container, field): a message's text and refusal
-    parts, a function call's arguments, a reasoning item's summary and text parts."""
+    parts, a function call's arguments, a custom tool call's input, a reasoning item's summary
+    and text parts."""
     if not isinstance(item, dict):
         return []
     kind = item.get("type")
     if kind == "function_call":
         return [((index, 0), item, "arguments")] if isinstance(item.get("arguments"), str) else []
+    if kind == "custom_tool_call":
+        return [((index, CUSTOM), item, "input")] if isinstance(item.get("input"), str) else []
     found: list[Text] = []
     if kind == "message":
         for number, part in enumerate(item.get("content") or ()):
