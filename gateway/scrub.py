@@ -6,14 +6,17 @@ on or writes down (error bodies, stream error events, the record's error message
 goes through `scrub` first. It removes:
 
 - every configured secret (provider keys, the admin key) of at least `MIN_SECRET_LENGTH`
-  characters, verbatim or JSON-escaped;
+  characters, as it is or encoded: base64 (standard or URL-safe, alone or inside `user:key`
+  and any other encoded text), percent-encoded, JSON-escaped, or several of these at once
+  (`gateway/secret_forms.py` says which forms, and why they are all);
 - the shapes credentials take even when the gateway does not know them: a token with a digit
   in it after `Bearer `/`Basic `, `sk-...` keys, JWTs (`eyJ...`: Entra ID tokens, which change
   every hour), and the value of an `x-api-key`, `api-key` or `authorization` header or field.
 
 Each is replaced by `****`. A text holding none of the words every shape needs (`bearer`,
-`basic`, `sk-`, `api-key`, `api_key`, `authorization`, `eyj`) nor a known secret, compared without
-case as the pattern does, is returned without running the pattern: the usual text costs a
+`basic`, `sk-`, `api-key`, `api_key`, `authorization`, `eyj`) nor the needle of a known
+secret's form (its longest run of letters and digits, which every encoding of it keeps),
+compared without case as the pattern does, is returned without running the pattern: the usual text costs a
 fraction of a microsecond (headers are scrubbed on every answer). Built once per config
 (`Runtime.secrets`), so a reload that changes a key scrubs the new one.
 """
@@ -23,7 +26,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-import orjson
+from gateway.secret_forms import form_needle, form_pattern, secret_forms
 
 REDACTED = "****"
 # Shorter values would scrub ordinary words; no real provider key is this short.
@@ -67,16 +70,17 @@ class Secrets:
     """The scrubber of one config: `scrub(text)` is `text` without any secret in it."""
 
     def __init__(self, values: Iterable[str] = ()) -> None:
-        known: set[str] = set()
-        for value in values:
-            if len(value) >= MIN_SECRET_LENGTH:
-                known.add(value)
-                known.add(orjson.dumps(value).decode()[1:-1])  # as it stands inside JSON
+        known = {value for value in values if len(value) >= MIN_SECRET_LENGTH}
+        forms = {form for value in known for form in secret_forms(value)}
         # Longest first, so a key containing another is removed whole.
-        literals = [re.escape(v) for v in sorted(known, key=len, reverse=True)]
-        self._pattern = re.compile("|".join([*literals, *_SHAPES]), re.IGNORECASE)
+        literals = [form_pattern(form) for form in sorted(forms, key=len, reverse=True)]
+        # Known secrets go first, in a pass of their own: a shape's value stops at a backslash
+        # or a `%`, so matched in one pass it would take the head of `Bearer k\/ey` and leave
+        # the rest of the key for no pattern to match.
+        self._known = re.compile("|".join(literals), re.IGNORECASE) if literals else None
+        self._shapes = re.compile("|".join(_SHAPES), re.IGNORECASE)
         self._count = len(known)
-        self._needles = (*_MARKERS, *sorted({_folded(value) for value in known}))
+        self._needles = (*_MARKERS, *sorted({_folded(form_needle(form)) for form in forms}))
 
     def __repr__(self) -> str:
         return f"Secrets({self._count} known values)"
@@ -86,8 +90,14 @@ class Secrets:
         folded = _folded(text)
         for needle in self._needles:
             if needle in folded:
-                return self._pattern.sub(_replacement, text)
+                return self.scrub_always(text)
         return text
+
+    def scrub_always(self, text: str) -> str:
+        """`scrub` without its quick test: what it returns for any text."""
+        if self._known is not None:
+            text = self._known.sub(REDACTED, text)
+        return self._shapes.sub(_replacement, text)
 
     def scrub_bytes(self, data: bytes) -> bytes:
         """`scrub` for UTF-8 bytes (a serialised error body); other bytes pass unchanged."""

@@ -8,6 +8,8 @@ OpenAI-compatible (or Anthropic) server would, chosen by the upstream model name
 - `stream-usage-huge`, `stream-usage-negative`: streams whose usage chunk has that flaw;
 - `stream-no-end`: a stream that ends (cleanly, at the HTTP level) without `[DONE]` or a
   finish_reason (Anthropic: without `message_stop`);
+- `echo-<form>`: a 401 whose message quotes the key it was sent encoded as `echo_forms.ECHOES`
+  names (base64 of `user:key`, URL-encoded, in a JSON dump with `\\/` escapes, ...);
 - `counter`: a fresh answer every time (its text is the request number), to see cache hits;
 - anything else: a normal answer.
 
@@ -24,6 +26,8 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
+
+from tests.e2e.echo_forms import ECHOES
 
 PROVIDER_KEY = "hostile-provider-key-9d8c7b6a5f4e3d2c1b0a"
 
@@ -168,6 +172,11 @@ class HostileUpstream:
         if model == "key-headers":
             ok = {"error": {"message": "try later", "type": "server_error", "code": None}}
             return _answer(503, json.dumps(ok).encode(), headers=ECHOING_HEADERS)
+        if model.startswith("echo-"):
+            key = credentials.removeprefix("Bearer ")
+            seen = f"credentials seen: {ECHOES[model.removeprefix('echo-')](key)}"
+            error = {"message": seen, "type": "authentication_error", "code": "invalid_api_key"}
+            return _answer(401, json.dumps({"error": error}).encode())
         if model.startswith("key-") and model != "key-stream":
             error = {"message": leak, "type": "invalid_request_error", "param": credentials}
             error["code"] = PROVIDER_KEY

@@ -10,10 +10,13 @@ from typing import Any
 
 import httpx
 
+from tests.e2e.echo_forms import ECHOES
 from tests.e2e.hostile_upstream import PROVIDER_KEY, HostileUpstream
 from tests.e2e.records import wait_for_record
 from tests.procs import Proc, start_gateway
 
+# The key of the `odd` provider: it holds the characters encoders change (`+`, `/`, `=`).
+ODD_KEY = "enc+Key/9d8c7b6a5f4e3d2c+1b0a/x="
 KEYS = {"plain": "sk-hostile-plain", "cached": "sk-hostile-cached", "pii": "sk-hostile-pii"}
 POLICIES = {
     "plain": "",
@@ -66,8 +69,15 @@ name = "hostile-ant"
 type = "anthropic"
 base_url = "{upstream}"
 api_key_env = "HOSTILE_KEY"
+
+[[providers]]
+name = "odd"
+type = "openai"
+base_url = "{upstream}/v1"
+api_key_env = "ODD_KEY"
 """
     models = [(m, "hostile", m) for m in OPENAI_MODELS]
+    models += [(f"odd-echo-{form}", "odd", f"echo-{form}") for form in ECHOES]
     models += [(f"ant-{m}", "hostile-ant", m) for m in ANTHROPIC_MODELS]
     for name, provider, upstream_model in models:
         config += f"""
@@ -95,7 +105,9 @@ def start_gateway_before(root: Path, hostile: HostileUpstream) -> Proc:
     log_path = root / "records.jsonl"
     (root / "config.toml").write_text(_config(hostile.url, log_path))
     proc = start_gateway(
-        root / "config.toml", env={"HOSTILE_KEY": PROVIDER_KEY}, ready_timeout_s=60
+        root / "config.toml",
+        env={"HOSTILE_KEY": PROVIDER_KEY, "ODD_KEY": ODD_KEY},
+        ready_timeout_s=60,
     )
     proc.log_path = log_path
     return proc

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import base64
+import json
+import string
+import urllib.parse
 from pathlib import Path
 
 import orjson
@@ -11,7 +15,8 @@ from hypothesis import strategies as st
 
 from gateway.config import load_config
 from gateway.runtime import build_runtime
-from gateway.scrub import Secrets, _replacement
+from gateway.scrub import Secrets
+from tests.leaks import recoverable
 
 KEY = "prov-7f3a9c1e5b2d4a6f8e0c"
 
@@ -148,4 +153,99 @@ client_secret_env = "AZ_SECRET"
 def test_the_quick_test_never_skips_a_text_the_pattern_changes(text: str) -> None:
     """`scrub` runs the pattern only on texts holding a marker word or a known secret."""
     secrets = Secrets([KEY])
-    assert secrets.scrub(text) == secrets._pattern.sub(_replacement, text)
+    assert secrets.scrub(text) == secrets.scrub_always(text)
+
+
+# A key with the characters encoders change (`+`, `/`, `=`).
+ODD_KEY = "enc+Key/9d8c7b6a5f4e3d2c+1b0a/x="
+
+
+def _b64(text: str, alphabet: bytes | None = None) -> str:
+    return base64.b64encode(text.encode(), altchars=alphabet).decode()
+
+
+@pytest.mark.parametrize(
+    "echoed",
+    [
+        _b64(ODD_KEY),  # the key alone
+        _b64(f":{ODD_KEY}"),  # a `:key` Basic credential: the key 1 byte in
+        _b64(f"user:{ODD_KEY}"),  # `user:key`: 2 bytes in (5 mod 3)
+        _b64(f"authorization: Bearer {ODD_KEY}\r\n"),  # a dumped header line
+        _b64(f"ab:{ODD_KEY}", b"-_"),  # base64url
+        urllib.parse.quote(ODD_KEY, safe=""),  # %2B %2F %3D
+        urllib.parse.quote(ODD_KEY, safe="").lower(),  # %2b
+        urllib.parse.quote(urllib.parse.quote(ODD_KEY, safe=""), safe=""),  # %252B
+        json.dumps(ODD_KEY).replace("/", "\\/"),  # PHP's json_encode
+        json.dumps(ODD_KEY).replace("+", "\\u002b").replace("=", "\\u003d"),  # \u escapes
+        json.dumps(json.dumps({"k": ODD_KEY.replace("/", "\\/")})),  # escaped JSON in JSON
+        json.dumps(_b64(f"user:{ODD_KEY}")).replace("/", "\\/"),  # base64 in escaped JSON
+    ],
+)
+def test_a_secret_echoed_encoded_is_scrubbed(echoed: str) -> None:
+    text = f"upstream saw {echoed} and refused"
+    scrubbed = Secrets([ODD_KEY]).scrub(text)
+    assert "****" in scrubbed
+    assert not recoverable(scrubbed, ODD_KEY), scrubbed
+
+
+def test_the_check_finds_each_encoding_unscrubbed() -> None:
+    """The check above would see each form: it is not vacuous."""
+    for echoed in (_b64(f"user:{ODD_KEY}"), urllib.parse.quote(ODD_KEY, safe="")):
+        assert recoverable(echoed, ODD_KEY)
+    assert recoverable(json.dumps(ODD_KEY).replace("+", "\\u002b"), ODD_KEY)
+
+
+def test_a_scrubbed_json_text_stays_valid_json() -> None:
+    body = json.dumps({"error": {"message": json.dumps({"auth": f"Bearer {ODD_KEY}"})}})
+    body = body.replace("/", "\\/")
+    scrubbed = Secrets([ODD_KEY]).scrub(body)
+    assert not recoverable(scrubbed, ODD_KEY), scrubbed
+    json.loads(json.loads(scrubbed)["error"]["message"])
+
+
+def test_text_without_a_form_of_the_key_is_left_alone() -> None:
+    text = "dXNlcjpwYXNz%2F\\u002b\\/ nothing of the key here"
+    assert Secrets([ODD_KEY]).scrub(text) == text
+
+
+_ALNUM = string.ascii_letters + string.digits
+
+
+@given(
+    prefix=st.text(alphabet="ab:", max_size=5),
+    key=st.tuples(
+        st.sampled_from(_ALNUM),
+        st.text(alphabet=_ALNUM + "+/=-_", min_size=6, max_size=40),
+        st.sampled_from(_ALNUM),
+    ).map("".join),
+    encoding=st.sampled_from(["base64", "base64url", "url", "json"]),
+)
+def test_any_key_echoed_encoded_at_any_offset_is_scrubbed(
+    prefix: str, key: str, encoding: str
+) -> None:
+    if encoding == "base64":
+        echoed = _b64(prefix + key)
+    elif encoding == "base64url":
+        echoed = _b64(prefix + key, b"-_")
+    elif encoding == "url":
+        echoed = urllib.parse.quote(prefix + key, safe="")
+    else:
+        echoed = json.dumps(prefix + key).replace("/", "\\/").replace("+", "\\u002b")
+    assert recoverable(echoed, key, window=6)
+    scrubbed = Secrets([key]).scrub(f"<{echoed}>")
+    assert not recoverable(scrubbed, key, window=6), scrubbed
+
+
+@given(
+    st.lists(
+        st.sampled_from(
+            ["enc", "+", "%2B", "\\u002b", "\\\\u002B", "Key", "/", "%2f", "%252F", "\\/", "x"]
+            + ["9d8c7b6a5f4e3d2c", "1b0a", "=", "%3D", " ", "bearer ", "\\", '"']
+            + [_b64(f"{p}{ODD_KEY}")[i:j] for p in ("", ":", "u:") for i, j in ((0, 9), (9, 40))]
+        ),
+        max_size=14,
+    ).map("".join)
+)
+def test_the_quick_test_never_skips_an_encoded_form(text: str) -> None:
+    secrets = Secrets([ODD_KEY])
+    assert secrets.scrub(text) == secrets.scrub_always(text)
