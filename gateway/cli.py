@@ -83,6 +83,8 @@ def _serve(args: argparse.Namespace) -> int:
             # No WebSocket routes: uvicorn need not import a WebSocket library (uvicorn[standard]
             # installs one) at start.
             ws="none",
+            # No `server: uvicorn` on every answer: it names the stack to whoever asks.
+            server_header=False,
             # The [server] HTTP limits travel with the protocol class (a partial pickles into
             # each worker); they are fixed at start. So do the listening socket and how many of
             # the connections waiting on it a worker takes at once (gateway/http/accept.py).

@@ -1,0 +1,108 @@
+"""`gateway serve` as a process: what its answers say about the stack, and its exit status.
+
+Run with one worker and with `--workers 2` (uvicorn's supervisor path), each a real process.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import openai
+import pytest
+
+from tests.e2e.raw_client import connect, read_response
+from tests.procs import Proc, start_gateway, start_mock_provider
+
+KEY = "sk-serve-process-test"
+
+
+def write_config(root: Path, upstream: str) -> Path:
+    digest = hashlib.sha256(KEY.encode()).hexdigest()
+    config = root / "config.toml"
+    config.write_text(f"""
+[logging]
+path = "records.jsonl"
+
+[[providers]]
+name = "inproc"
+type = "mock"
+
+[[providers]]
+name = "net"
+type = "openai"
+base_url = "{upstream}/v1"
+
+[[models]]
+name = "net"
+[[models.deployments]]
+provider = "net"
+model = "plain"
+
+[[models]]
+name = "m"
+[[models.deployments]]
+provider = "inproc"
+model = "plain"
+
+[[keys]]
+id = "k"
+key_sha256 = "{digest}"
+""")
+    return config
+
+
+@pytest.fixture(scope="module")
+def upstream() -> Iterator[Proc]:
+    """`gateway mock-provider`: an upstream whose answers say `server: uvicorn`."""
+    proc = start_mock_provider()
+    yield proc
+    proc.stop()
+
+
+@pytest.fixture(scope="module", params=[1, 2], ids=["1-worker", "2-workers"])
+def gateway(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, upstream: Proc
+) -> Iterator[Proc]:
+    config = write_config(tmp_path_factory.mktemp("serve"), upstream.url)
+    proc = start_gateway(config, workers=request.param)
+    yield proc
+    proc.stop()
+
+
+def raw_head(proc: Proc, request: bytes) -> str:
+    with connect(proc) as sock:
+        sock.sendall(request)
+        status, headers, _ = read_response(sock)
+    return "\n".join(f"{name}: {value}" for name, value in headers.items())
+
+
+def test_no_answer_names_the_server_software(gateway: Proc, upstream: Proc) -> None:
+    """Every answer used to carry `server: uvicorn`: the app's (200, 401, 404, a stream, one
+    from an upstream that names its own server), and the ones the HTTP server writes by itself
+    (a request it cannot parse)."""
+    assert httpx.get(f"{upstream.url}/healthz").headers["server"] == "uvicorn"
+    client = openai.OpenAI(base_url=f"{gateway.url}/v1", api_key=KEY, max_retries=0)
+    chat = client.chat.completions.with_raw_response.create(
+        model="m", messages=[{"role": "user", "content": "hi"}]
+    )
+    assert chat.status_code == 200
+    stream = client.chat.completions.with_raw_response.create(
+        model="m", messages=[{"role": "user", "content": "hi"}], stream=True
+    )
+    assert stream.status_code == 200
+    proxied = client.chat.completions.with_raw_response.create(
+        model="net", messages=[{"role": "user", "content": "hi"}]
+    )
+    assert proxied.headers["x-gateway-deployment"].startswith("net/")
+    heads = [dict(chat.headers), dict(stream.headers), dict(proxied.headers)]
+    with httpx.Client(base_url=gateway.url) as http:
+        for path in ("/healthz", "/v1/models", "/nowhere", "/metrics"):
+            heads.append(dict(http.get(path).headers))
+    for head in heads:
+        assert "server" not in head, head
+        assert "x-request-id" in head or "content-type" in head
+    unparsable = raw_head(gateway, b"GET / HTTP/1.1\r\nHost: x\r\nbad header\r\n\r\n")
+    assert unparsable and "server:" not in unparsable, unparsable
