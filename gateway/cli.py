@@ -28,6 +28,7 @@ def _serve(args: argparse.Namespace) -> int:
     from gateway.config import ConfigError, load_config
     from gateway.http.protocol import serving_protocol
     from gateway.observability.multiproc import prepare_metrics_directory
+    from gateway.stop_signals import stopped_by_signals_exit_zero
     from gateway.supervisor import run_workers
 
     path = Path(args.config or os.environ.get(CONFIG_ENV) or DEFAULT_CONFIG)
@@ -74,30 +75,32 @@ def _serve(args: argparse.Namespace) -> int:
     # Several workers: uvicorn's supervisor, but SIGHUP reloads (gateway/supervisor.py).
     run: Callable[..., None] = uvicorn.run if workers == 1 else run_workers
     try:
-        run(
-            "gateway.app:create_app_from_env",
-            factory=True,
-            fd=sock.fileno(),
-            workers=workers,
-            loop="uvloop",
-            # No WebSocket routes: uvicorn need not import a WebSocket library (uvicorn[standard]
-            # installs one) at start.
-            ws="none",
-            # No `server: uvicorn` on every answer: it names the stack to whoever asks.
-            server_header=False,
-            # The [server] HTTP limits travel with the protocol class (a partial pickles into
-            # each worker); they are fixed at start. So do the listening socket and how many of
-            # the connections waiting on it a worker takes at once (gateway/http/accept.py).
-            http=cast("type[asyncio.Protocol]", serving_protocol(config.server, sock, workers)),
-            log_level=args.log_level,
-            access_log=False,
-            proxy_headers=False,
-            lifespan="on",
-            timeout_graceful_shutdown=30,
-            # Longer than the idle timeout of common clients and load balancers (60 s), so the
-            # client, not the gateway, closes idle keep-alive connections and never races a close.
-            timeout_keep_alive=75,
-        )
+        with stopped_by_signals_exit_zero():  # a drain SIGTERM asked for is a success
+            run(
+                "gateway.app:create_app_from_env",
+                factory=True,
+                fd=sock.fileno(),
+                workers=workers,
+                loop="uvloop",
+                # No WebSocket routes: uvicorn need not import a WebSocket library
+                # (uvicorn[standard] installs one) at start.
+                ws="none",
+                # No `server: uvicorn` on every answer: it names the stack to whoever asks.
+                server_header=False,
+                # The [server] HTTP limits travel with the protocol class (a partial pickles into
+                # each worker); they are fixed at start. So do the listening socket and how many of
+                # the connections waiting on it a worker takes at once (gateway/http/accept.py).
+                http=cast("type[asyncio.Protocol]", serving_protocol(config.server, sock, workers)),
+                log_level=args.log_level,
+                access_log=False,
+                proxy_headers=False,
+                lifespan="on",
+                timeout_graceful_shutdown=30,
+                # Longer than the idle timeout of common clients and load balancers (60 s), so
+                # the client, not the gateway, closes idle keep-alive connections and never
+                # races a close.
+                timeout_keep_alive=75,
+            )
     finally:
         sock.close()
         for directory in made:

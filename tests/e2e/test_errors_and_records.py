@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import json
 import random
-import signal
 from pathlib import Path
 from typing import Any
 
@@ -249,10 +248,7 @@ def test_thousand_mixed_requests_leave_thousand_records(
         # The aborted streams are recorded once the gateway notices their clients left.
         wait_for_records(len(kinds), log_path)
     finally:
-        assert proc.stop() in (
-            0,
-            -signal.SIGTERM,
-        )  # uvicorn re-raises SIGTERM after a graceful stop
+        assert proc.stop() == 0  # a drain SIGTERM asked for is a success
     records = read_records(log_path)
     assert len(records) == 1000
     assert len({r["id"] for r in records}) == 1000

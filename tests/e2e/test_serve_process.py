@@ -6,6 +6,8 @@ Run with one worker and with `--workers 2` (uvicorn's supervisor path), each a r
 from __future__ import annotations
 
 import hashlib
+import json
+import signal
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -56,8 +58,9 @@ key_sha256 = "{digest}"
 
 @pytest.fixture(scope="module")
 def upstream() -> Iterator[Proc]:
-    """`gateway mock-provider`: an upstream whose answers say `server: uvicorn`."""
-    proc = start_mock_provider()
+    """`gateway mock-provider`: an upstream whose answers say `server: uvicorn`, streaming
+    50 tokens a second (a stream stays in flight while the gateway is stopped)."""
+    proc = start_mock_provider(tokens_per_s=50)
     yield proc
     proc.stop()
 
@@ -106,3 +109,31 @@ def test_no_answer_names_the_server_software(gateway: Proc, upstream: Proc) -> N
         assert "x-request-id" in head or "content-type" in head
     unparsable = raw_head(gateway, b"GET / HTTP/1.1\r\nHost: x\r\nbad header\r\n\r\n")
     assert unparsable and "server:" not in unparsable, unparsable
+
+
+@pytest.mark.parametrize("workers", [1, 2], ids=["1-worker", "2-workers"])
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_a_stop_signal_drains_and_exits_zero(
+    tmp_path: Path, upstream: Proc, workers: int, sig: signal.Signals
+) -> None:
+    """What Docker, systemd and Kubernetes send: the stream in flight ends, its record is
+    written, and the exit status is 0 (it was -15, status 143, with one worker: a failed
+    deploy to every orchestrator)."""
+    config = write_config(tmp_path, upstream.url)
+    proc = start_gateway(config, workers=workers)
+    try:
+        client = openai.OpenAI(base_url=f"{proc.url}/v1", api_key=KEY, max_retries=0)
+        stream = client.chat.completions.create(
+            model="net", messages=[{"role": "user", "content": "hi"}], stream=True
+        )
+        chunks = [next(stream)]  # the stream has started: now stop the server
+        proc.process.send_signal(sig)
+        chunks += list(stream)
+        assert any(c.choices and c.choices[0].finish_reason == "stop" for c in chunks)
+        assert proc.process.wait(60) == 0
+        # Its record was written before the exit. (Its status is 200, or now and then 499: the
+        # openai SDK may close the connection after `[DONE]` before the chunked body's end.)
+        lines = (tmp_path / "records.jsonl").read_text().splitlines()
+        assert [json.loads(line)["endpoint"] for line in lines] == ["/v1/chat/completions"]
+    finally:
+        proc.stop(signal.SIGKILL)
