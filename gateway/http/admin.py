@@ -29,11 +29,14 @@ from gateway.errors import (
     InvalidRequest,
     MethodNotAllowed,
     NotFound,
+    ServiceUnavailable,
 )
 from gateway.http.admin_config import masked_config
 from gateway.observability.audit import admin_id
-from gateway.observability.log_reader import LogReader, RecordFilter, UsageError, parse_time
-from gateway.observability.log_stats import aggregate, parse_by
+from gateway.observability.log_reader import UsageError, parse_time
+from gateway.observability.log_stats import parse_by
+from gateway.observability.usage_process import UsageScanFailed, UsageScanner
+from gateway.observability.usage_scan import UsageQuery
 from gateway.pipeline.services import Services
 from gateway.prompts import view as prompt_views
 from gateway.reload import Reloader
@@ -68,52 +71,24 @@ def parse_since(value: str | None, now: float) -> float:
         raise InvalidRequest(f"since: {exc}", param="since") from None
 
 
-def usage_from_log(path: Path, since: float, key: str | None, team: str | None) -> dict[str, Any]:
-    """Requests, errors, tokens and spend in the request log since `since` for a key and/or team."""
-    totals = {
-        "requests": 0,
-        "errors": 0,
-        "prompt_tokens": 0,
-        "completion_tokens": 0,
-        "cost_usd": 0.0,
-    }
-    if not path.is_file():
-        return totals
-    for record in LogReader(path):
-        if not RecordFilter(since=since, keys=(key,) if key else ()).matches(record):
-            continue
-        if team and record.get("team") != team:
-            continue
-        totals["requests"] += 1
-        totals["errors"] += int((record.get("status") or 0) >= 400)
-        totals["prompt_tokens"] += record.get("prompt_tokens") or 0
-        totals["completion_tokens"] += record.get("completion_tokens") or 0
-        totals["cost_usd"] += record.get("cost_usd") or 0.0
-    totals["cost_usd"] = round(totals["cost_usd"], 10)
-    return totals
-
-
-def usage_groups(
-    path: Path, since: float, key: str | None, team: str | None, by: str
-) -> tuple[list[str], list[dict[str, Any]]]:
-    """`?by=user,tag:feature,session`: the same records grouped as `gateway stats --by` does."""
+def usage_query(
+    path: Path, since: float, key: str | None, team: str | None, by: str | None
+) -> UsageQuery:
+    """The scan `/admin/usage` asks for; `by` (`?by=user,tag:feature,session`) checked here."""
     try:
-        names = parse_by(by)
+        names = parse_by(by) if by else ()
     except UsageError as exc:
         raise InvalidRequest(str(exc).replace("--by", "by"), param="by") from None
-    if not path.is_file():
-        return list(names), []
-    rfilter = RecordFilter(since=since, keys=(key,) if key else ())
-    records = (
-        r for r in LogReader(path) if rfilter.matches(r) and (not team or r.get("team") == team)
-    )
-    return list(names), aggregate(records, names)[0]
+    return {"path": str(path), "since": since, "key": key, "team": team, "by": list(names)}
 
 
 class AdminAPI:
-    def __init__(self, services: Services, reloader: Reloader) -> None:
+    def __init__(
+        self, services: Services, reloader: Reloader, scanner: UsageScanner | None = None
+    ) -> None:
         self.services = services
         self.reloader = reloader
+        self.scanner = scanner or UsageScanner()
         self._allowed: dict[str, list[str]] = {}  # path -> methods, filled by routes()
 
     def _authorized(self, request: Request) -> GatewayError | None:
@@ -209,14 +184,15 @@ class AdminAPI:
         now = time.time()
         since = parse_since(request.query_params.get("since"), now)
         log_path = self.services.runtime.config.logging.path
+        query = usage_query(Path(log_path), since, key, team, request.query_params.get("by"))
         result: dict[str, Any] = {"key": key, "team": team, "since": since}
-        # The scans read the whole request log: off the event loop, so requests go on meanwhile.
-        result.update(await asyncio.to_thread(usage_from_log, Path(log_path), since, key, team))
-        by = request.query_params.get("by")
-        if by:
-            result["by"], result["groups"] = await asyncio.to_thread(
-                usage_groups, Path(log_path), since, key, team, by
-            )
+        # The scan reads the whole request log: in a child process, so that the parse holds
+        # neither this worker's event loop nor its GIL (gateway/observability/usage_scan.py).
+        try:
+            result.update(await self.scanner.scan(query))
+        except UsageScanFailed as exc:
+            code = "usage_scan_timeout" if exc.timed_out else "usage_scan_failed"
+            raise ServiceUnavailable(str(exc), code=code) from None
         state = self.services.state
         try:
             if key:
