@@ -7,21 +7,57 @@ again from zero. SIGHUP is the signal an operator (or `docker kill -s HUP`, or s
 `ExecReload`) sends to the process they started, which with several workers is the supervisor;
 so the supervisor here passes it on to each worker, where it runs the same live reload as a
 file edit or `POST /admin/reload`. Everything else (SIGTERM and SIGINT drain, a dead worker
-replaced) is uvicorn's.
+replaced) is uvicorn's, but for a worker that dies before any worker served: the app cannot
+start (say `[tracing]` without the otel extra), and every new worker would fail the same way.
+uvicorn replaced it again and again, forever, a traceback every second and nothing served (or,
+for a failed lifespan start, stopped with exit status 0); the server now stops with status 3,
+as one worker does.
 """
 
 from __future__ import annotations
 
 import inspect
+import logging
 import os
 import signal
+from pathlib import Path
 from typing import Any
 
 import uvicorn
 from uvicorn.supervisors import Multiprocess
 
+from gateway.reload import RUN_DIR_ENV, live_workers
+
+# uvicorn's exit status for a server that could not start.
+STARTUP_FAILURE = 3
+log = logging.getLogger("gateway.supervisor")
+
 
 class ReloadingSupervisor(Multiprocess):
+    failed_to_start = False
+    _served = False  # whether a worker has ever published the config it serves
+
+    def keep_subprocess_alive(self) -> None:
+        if not self.should_exit.is_set() and not self._has_served():
+            for process in self.processes:
+                if process.process.exitcode is not None:
+                    log.error(
+                        "worker %s exited (status %s) before any worker served: stopping",
+                        process.pid,
+                        process.process.exitcode,
+                    )
+                    self.failed_to_start = True
+                    self.should_exit.set()
+                    return
+        super().keep_subprocess_alive()
+        if any(p.process.exitcode == STARTUP_FAILURE for p in self.processes):
+            self.failed_to_start = True  # uvicorn stops for it, but exited 0
+
+    def _has_served(self) -> bool:
+        run_dir = os.environ.get(RUN_DIR_ENV)
+        self._served = self._served or bool(run_dir and live_workers(Path(run_dir)))
+        return self._served
+
     def handle_hup(self) -> None:
         for process in self.processes:
             pid = process.pid
@@ -40,7 +76,10 @@ def run_workers(app: str, **options: Any) -> None:
     # Older uvicorn versions take the workers' target; newer ones build it themselves.
     takes_target = "target" in inspect.signature(Multiprocess.__init__).parameters
     extra: dict[str, Any] = {"target": server.run} if takes_target else {}
+    supervisor = ReloadingSupervisor(config, sockets=sockets, **extra)
     try:
-        ReloadingSupervisor(config, sockets=sockets, **extra).run()
+        supervisor.run()
     except KeyboardInterrupt:
         pass
+    if supervisor.failed_to_start:
+        raise SystemExit(STARTUP_FAILURE)

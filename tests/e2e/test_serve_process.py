@@ -7,7 +7,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import signal
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,7 +19,7 @@ import openai
 import pytest
 
 from tests.e2e.raw_client import connect, read_response
-from tests.procs import Proc, start_gateway, start_mock_provider
+from tests.procs import REPO, Proc, start_gateway, start_mock_provider
 
 KEY = "sk-serve-process-test"
 
@@ -137,3 +140,27 @@ def test_a_stop_signal_drains_and_exits_zero(
         assert [json.loads(line)["endpoint"] for line in lines] == ["/v1/chat/completions"]
     finally:
         proc.stop(signal.SIGKILL)
+
+
+@pytest.mark.parametrize("workers", [1, 2], ids=["1-worker", "2-workers"])
+def test_a_server_whose_app_cannot_start_exits_non_zero(tmp_path: Path, workers: int) -> None:
+    """`[tracing]` without OpenTelemetry importable: the app fails in every worker. With two
+    workers uvicorn's supervisor replaced them forever (a traceback a second, nothing served,
+    no exit); now the server stops with status 3 once a worker dies before any served."""
+    shadow = tmp_path / "shadow" / "opentelemetry"
+    shadow.mkdir(parents=True)
+    (shadow / "__init__.py").write_text('raise ImportError("not installed here")\n')
+    config = write_config(tmp_path, "http://127.0.0.1:9")
+    config.write_text(config.read_text() + '\n[tracing]\nendpoint = "http://127.0.0.1:9/v1"\n')
+    path = os.pathsep.join([str(shadow.parent), str(REPO), os.environ.get("PYTHONPATH", "")])
+    finished = subprocess.run(
+        [sys.executable, "-m", "gateway.cli", "serve", "--config", str(config), "--port", "0"]
+        + ["--workers", str(workers)],
+        env={**os.environ, "PYTHONPATH": path},
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert finished.returncode not in (0, -signal.SIGTERM), finished.stderr[-2000:]
+    assert "[tracing] needs the otel extra" in finished.stderr
