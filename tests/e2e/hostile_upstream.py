@@ -63,6 +63,9 @@ ECHOING_HEADERS = (
     f"x-request-id: req-{PROVIDER_KEY}\r\nrequest-id: {PROVIDER_KEY}\r\n"
     f"x-ratelimit-remaining-requests: 9 (key {PROVIDER_KEY})\r\n"
     f"retry-after: {PROVIDER_KEY}\r\n"
+    f"set-cookie: sid={PROVIDER_KEY}; Path=/\r\n"
+    f'www-authenticate: Bearer realm="{PROVIDER_KEY}"\r\n'
+    "server: hostile-upstream/1.0\r\n"
 )
 
 

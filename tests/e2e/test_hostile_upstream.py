@@ -81,13 +81,16 @@ def test_key_echoed_in_the_upstreams_headers_is_scrubbed(
     gateway: Proc, client: httpx.Client, model: str
 ) -> None:
     """The request id and x-ratelimit-* headers are passed on (and recorded); a 503's
-    Retry-After too, as the whole seconds it names (here none: it is not a number)."""
+    Retry-After too, as the whole seconds it names (here none: it is not a number); no other
+    header of the upstream's (its `set-cookie`, `www-authenticate`, `server`)."""
     response = chat(client, model)
     assert response.status_code == 503
     headers = "\n".join(f"{k}: {v}" for k, v in response.headers.items())
     assert not leaks(headers), headers
     assert response.headers["x-upstream-request-id"] == "req-****"
     assert "retry-after" not in response.headers
+    # The upstream's cookie, challenge and server name stay at the gateway.
+    assert not {"set-cookie", "www-authenticate", "server"} & set(response.headers)
     assert not leaks(json.dumps(record_of(gateway, response)))
 
 
