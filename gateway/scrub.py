@@ -16,9 +16,9 @@ goes through `scrub` first. It removes:
 Each is replaced by `****`. A text holding none of the words every shape needs (`bearer`,
 `basic`, `sk-`, `api-key`, `api_key`, `authorization`, `eyj`) nor the needle of a known
 secret's form (its longest run of letters and digits, which every encoding of it keeps),
-compared without case as the pattern does, is returned without running the pattern: the usual text costs a
-fraction of a microsecond (headers are scrubbed on every answer). Built once per config
-(`Runtime.secrets`), so a reload that changes a key scrubs the new one.
+compared without case as the pattern does, is returned without running the pattern: the
+usual text costs a fraction of a microsecond (headers are scrubbed on every answer). Built
+once per config (`Runtime.secrets`), so a reload that changes a key scrubs the new one.
 """
 
 from __future__ import annotations
