@@ -31,8 +31,9 @@ two:
   that admin views read) is summed per subject and written every `SPEND_FLUSH_S`, one round trip
   for all of it instead of one per request (`gateway.limits.summed_spend`).
 
-Neither waits for Redis on the request path, and both are flushed at shutdown, so no spend is
-lost. What the checks are is decided by the pure `gateway.limits.plan`.
+Neither waits for Redis on the request path (the writes started there are
+`gateway.limits.started_writes`), and both are flushed at shutdown, so no spend is lost. What
+the checks are is decided by the pure `gateway.limits.plan`.
 
 When the state backend (Redis) is unreachable, `on_redis_error = "fail_open"` serves on limits
 kept in this process (warned and counted), `"fail_closed"` answers 503. Spend that cannot be
@@ -43,7 +44,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import logging
 import time
 from collections.abc import Callable
@@ -55,6 +55,7 @@ from gateway.limits.held import Held
 from gateway.limits.plan import LimitPlan, rate_limited
 from gateway.limits.prepared_plans import PreparedHeld, PreparedPlans
 from gateway.limits.sorting import Sorting
+from gateway.limits.started_writes import StartedWrites
 from gateway.limits.summed_spend import SummedSpend
 from gateway.observability.metrics import Metrics
 from gateway.state import (
@@ -88,9 +89,8 @@ class Limiter:
         self.metrics = metrics
         self.on_error = on_error
         self.clock = clock
-        self._queue: list[tuple[Settlement, StateBackend]] = []
-        self._sending: set[asyncio.Future[None]] = set()  # settlement writes in flight
-        self._freeing: set[asyncio.Future[None]] = set()  # `free_slots` writes in flight
+        # The settlement writes started on the request path (`now` and batched).
+        self._writes = StartedWrites(self.clock, self._retry, self._count_state_error)
         self._retrying: list[tuple[Settlement, StateBackend]] = []  # for the flusher task
         self._wakeup = asyncio.Event()
         self._flusher: asyncio.Task[None] | None = None
@@ -177,26 +177,7 @@ class Limiter:
         held.slots_freed = True
         reservation = held.reservation
         freed = Reservation(reservation.token, held.slots, reservation.at, reservation.hold_s)
-        settlement = Settlement(freed, 0, 0.0)
-        try:
-            pending = held.backend.start_settle([settlement], self.clock())
-        except StateUnavailable:
-            self._retry(held.backend, [settlement])
-            return
-        if pending is not None:
-            self._freeing.add(pending)
-            pending.add_done_callback(functools.partial(self._freed, held.backend, settlement))
-
-    def _freed(
-        self, backend: StateBackend, settlement: Settlement, pending: asyncio.Future[None]
-    ) -> None:
-        self._freeing.discard(pending)
-        error = pending.exception() if not pending.cancelled() else StateUnavailable("cancelled")
-        if isinstance(error, StateUnavailable):
-            self._count_state_error(error)
-            self._retry(backend, [settlement])
-        elif error is not None:
-            log.error("cannot free a concurrency slot: %s", error)
+        self._writes.now(held.backend, Settlement(freed, 0, 0.0))
 
     def _count_state_error(self, error: StateUnavailable) -> None:
         self.metrics.state_error(error.kind)
@@ -229,8 +210,7 @@ class Limiter:
             if marked:
                 # Slots, tokens and budget reservations: other requests read them now.
                 settlement = Settlement(reservation, actual_tokens, cost_usd)
-                self._queue.append((settlement, held.backend))
-                self._send_queue()
+                self._writes.add(settlement, held.backend)
         self._add_spend(cost_usd, spend_subjects, held)
 
     def _add_spend(
@@ -261,63 +241,10 @@ class Limiter:
         if isinstance(held, PreparedHeld):  # in process: nothing to write
             held.settle(actual_tokens)
         else:
-            settlement = Settlement(held.reservation, actual_tokens, cost_usd)
             held.slots_freed = True
-            backend = held.backend
-            try:
-                pending = backend.start_settle([settlement], self.clock())
-            except StateUnavailable:
-                self._retry(backend, [settlement])
-            else:
-                if pending is not None:
-                    self._freeing.add(pending)
-                    callback = functools.partial(self._freed, backend, settlement)
-                    pending.add_done_callback(callback)
+            self._writes.now(held.backend, Settlement(held.reservation, actual_tokens, cost_usd))
         held.settled_cost = cost_usd
         self._add_spend(cost_usd, spend_subjects, held)
-
-    def _send_queue(self) -> None:
-        """Start writing the queued settlements now, without an await (on Redis they leave at
-        the end of this turn of the loop), so they reach the state backend before the client's
-        next request can acquire. While a write is in flight, settlements
-        wait and leave together when it completes: the batch size follows the load. A write
-        that cannot start or fails is left to the flusher task, which retries."""
-        if self._sending or not self._queue:
-            return
-        batch, self._queue = self._queue, []
-        now = self.clock()
-        first = batch[0][1]
-        if len(batch) == 1:
-            groups = [(first, [batch[0][0]])]
-        elif all(b is first for _, b in batch):  # one backend, nearly always
-            groups = [(first, [s for s, _ in batch])]
-        else:
-            backends = {id(b): b for _, b in batch}.values()
-            groups = [(backend, [s for s, b in batch if b is backend]) for backend in backends]
-        for backend, settlements in groups:
-            try:
-                pending = backend.start_settle(settlements, now)
-            except StateUnavailable:
-                self._retry(backend, settlements)
-                continue
-            except Exception:
-                log.exception("cannot settle %d requests", len(settlements))
-                continue
-            if pending is not None:
-                self._sending.add(pending)
-                pending.add_done_callback(functools.partial(self._sent, backend, settlements))
-
-    def _sent(
-        self, backend: StateBackend, settlements: list[Settlement], pending: asyncio.Future[None]
-    ) -> None:
-        self._sending.discard(pending)
-        error = pending.exception() if not pending.cancelled() else StateUnavailable("cancelled")
-        if isinstance(error, StateUnavailable):
-            self._count_state_error(error)
-            self._retry(backend, settlements)
-        elif error is not None:
-            log.error("cannot settle %d requests: %s", len(settlements), error)
-        self._send_queue()
 
     def _retry(self, backend: StateBackend, settlements: list[Settlement]) -> None:
         """Hand settlements to the flusher task (it awaits, counts the error and retries)."""
@@ -360,8 +287,7 @@ class Limiter:
         return await self._abandoned.send(self.state, self.clock(), self._count_state_error)
 
     async def _flush_settlements(self) -> None:
-        batch, self._retrying = [*self._retrying, *self._queue], []
-        self._queue = []
+        batch, self._retrying = [*self._retrying, *self._writes.take()], []
         if not batch:
             return
         now = self.clock()
@@ -386,13 +312,14 @@ class Limiter:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._flusher
         self._spend.cancel()
-        if self._sending or self._freeing:  # in flight: a failed one comes back in `_retrying`
-            await asyncio.wait([*self._sending, *self._freeing])
+        writes = self._writes
+        if writes.sending or writes.freeing:  # in flight: a failed one comes back in `_retrying`
+            await asyncio.wait([*writes.sending, *writes.freeing])
         for _ in range(3):
             await self.flush()
-            if not self._retrying and not self._queue and not self._spend and not self._abandoned:
+            if not self._retrying and not writes.queue and not self._spend and not self._abandoned:
                 break
-        left = len(self._retrying) + len(self._queue)
+        left = len(self._retrying) + len(writes.queue)
         if left or self._spend or self._abandoned:
             log.error(
                 "%d settlements, %d abandoned acquires and the spend of %d subjects could not "

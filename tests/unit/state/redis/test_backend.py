@@ -231,7 +231,7 @@ async def test_a_settlement_the_server_has_no_script_for_is_sent_again(
     with redis.Redis.from_url(redis_url) as client:
         client.script_flush()
         limiter.settle(held, 2, 0.0, ())
-        await asyncio.wait(list(limiter._sending))
+        await asyncio.wait(list(limiter._writes.sending))
         assert not limiter._retrying  # applied by its EVAL, in the same call's future
         assert stored_slots(client, "llmgw:{limits}:concurrent:key:demo") == 0
         assert "noscript" not in limiter.metrics.render().decode()

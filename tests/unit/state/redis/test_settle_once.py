@@ -91,7 +91,7 @@ async def test_the_limiter_retries_a_lost_reply_without_counting_twice(state: Re
         limiter.settle(held, 40, 0.25, (("key", "k"),))
 
         async def retried() -> bool:
-            return lossy.lose < 0 and not limiter._retrying and not limiter._sending
+            return lossy.lose < 0 and not limiter._retrying and not limiter._writes.sending
 
         assert await eventually(retried, 10.0)
     finally:
