@@ -1,12 +1,15 @@
-"""What the router's choices are computed from: a sticky key's point on the weights, the
-backoff before going round the deployments again, whether the prompt needs counting, the
-completion size a request asks for, and how long a half-open probe holds its slot."""
+"""What the router's choices are computed from: the deployments a prompt fits, a sticky key's
+point on the weights, the backoff before going round the deployments again, whether the prompt
+needs counting, the completion size a request asks for, and how long a half-open probe holds
+its slot."""
 
 from __future__ import annotations
 
 import hashlib
 
 from gateway.config.types import DeploymentConfig, ModelConfig
+from gateway.errors import InvalidRequest
+from gateway.routing.attempt import AttemptFailed
 from gateway.routing.exchange import RouteRequest
 
 DEFAULT_COMPLETION_TOKENS = 256
@@ -19,6 +22,31 @@ def sticky_point(model: str, subject: str) -> float:
     side."""
     digest = hashlib.sha256(f"{model}\x00{subject}".encode()).digest()
     return int.from_bytes(digest[:8], "big") / 2**64
+
+
+def fitting_deployments(
+    model: ModelConfig, prompt_tokens: int | None, only: str | None = None
+) -> list[DeploymentConfig]:
+    """The deployments a request may try: `only` (a pinned one), else those with a weight whose
+    context window the prompt fits (`prompt_tokens`: None when not counted). None fits: the
+    failure that sends the request to `context_window_fallbacks`."""
+    if only is not None:
+        return [d for d in model.deployments if d.name == only]
+    fitting = [d for d in model.deployments if d.weight > 0]
+    if prompt_tokens is None:
+        return fitting
+    fitting = [d for d in fitting if d.context_window is None or prompt_tokens <= d.context_window]
+    if not fitting:
+        raise AttemptFailed(
+            InvalidRequest(
+                f"the prompt (~{prompt_tokens} tokens) exceeds the context window of every "
+                f"deployment of '{model.name}'",
+                code="context_length_exceeded",
+            ),
+            retryable=False,
+            context_window=True,
+        )
+    return fitting
 
 
 def backoff_s(retry: int, base_s: float, max_s: float, jitter: float) -> float:

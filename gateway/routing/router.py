@@ -28,11 +28,7 @@ from dataclasses import dataclass
 
 from gateway.clock import Clock
 from gateway.config.types import DeploymentConfig, ModelConfig, RoutingConfig
-from gateway.errors import (
-    InvalidRequest,
-    UpstreamTimeout,
-    forget_tracebacks,
-)
+from gateway.errors import UpstreamTimeout, forget_tracebacks
 from gateway.observability.metrics import Metrics
 from gateway.routing.attempt import AttemptFailed, ClientFor, build_call, call_deployment
 from gateway.routing.attempt_log import AttemptLog
@@ -42,6 +38,7 @@ from gateway.routing.deployment_stats import DeploymentStats
 from gateway.routing.exchange import Exchange, RouteRequest, UpstreamCall
 from gateway.routing.picking import (
     backoff_s,
+    fitting_deployments,
     max_tokens,
     needs_estimate,
     probe_hold_s,
@@ -148,33 +145,11 @@ class Router:
             raise self.cooldowns.answer(last.error, names, self.clock.monotonic())
         raise last.error
 
-    def _fitting(self, tries: _Tries, only: str | None = None) -> list[DeploymentConfig]:
-        model, prompt_tokens = tries.model, tries.prompt_tokens
-        if only is not None:
-            return [d for d in model.deployments if d.name == only]
-        fitting = [d for d in model.deployments if d.weight > 0]
-        if prompt_tokens is None:
-            return fitting
-        fitting = [
-            d for d in fitting if d.context_window is None or prompt_tokens <= d.context_window
-        ]
-        if not fitting:
-            raise AttemptFailed(
-                InvalidRequest(
-                    f"the prompt (~{prompt_tokens} tokens) exceeds the context window of every "
-                    f"deployment of '{model.name}'",
-                    code="context_length_exceeded",
-                ),
-                retryable=False,
-                context_window=True,
-            )
-        return fitting
-
     async def _try_model(self, request: RouteRequest, exchange: Exchange, tries: _Tries) -> None:
         """Every allowed try on one model group; raises AttemptFailed with the last failure."""
         model = tries.model
         routing = request.runtime.config.routing
-        fitting = self._fitting(tries, request.deployment)
+        fitting = fitting_deployments(model, tries.prompt_tokens, request.deployment)
         names = [d.name for d in fitting]
         # The first attempt on the requested model uses the breakers read with the limits
         # check (same round trip); later attempts and fallback models read them fresh.
