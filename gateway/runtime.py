@@ -105,7 +105,7 @@ def build_runtime(config: GatewayConfig, env: Mapping[str, str] | None = None) -
         keys_by_hash=MappingProxyType({k.key_sha256: k for k in config.keys}),
         provider_keys=MappingProxyType(provider_keys),
         guardrails=build_guardrail_sets(config),
-        limit_plans=LimitPlans(config.policies),
+        limit_plans=LimitPlans(config.policies, config.models),
         secrets=secrets,
         answer_guards=MappingProxyType(answer_guards(config)),
     )

@@ -51,6 +51,7 @@ from collections.abc import Callable
 from gateway.config.types import ModelConfig
 from gateway.errors import ServiceUnavailable
 from gateway.limits.abandoned import AbandonedAcquires
+from gateway.limits.fallback_held import FallbackHeld
 from gateway.limits.held import Held
 from gateway.limits.plan import LimitPlan, rate_limited
 from gateway.limits.prepared_plans import PreparedHeld, PreparedPlans
@@ -163,7 +164,7 @@ class Limiter:
         self._abandoned.add(reservation)
         self._wakeup.set()
 
-    def free_slots(self, held: Held | PreparedHeld | None) -> None:
+    def free_slots(self, held: Held | PreparedHeld | FallbackHeld | None) -> None:
         """Free the request's concurrency slots now, before its answer's last byte is sent:
         started before this returns (not queued behind a settlement in flight; on Redis written
         at the end of this turn of the loop, see the module docstring), so the slot is free
@@ -171,6 +172,11 @@ class Limiter:
         settled later (`settle`). Returns at once; a write that fails is retried."""
         if isinstance(held, PreparedHeld):
             held.free_slots()
+            return
+        if isinstance(held, FallbackHeld):  # a request that fell back: each reservation's
+            held.slots_freed = True
+            for part in held.parts:
+                self.free_slots(part)
             return
         if held is None or held.slots_freed or not held.slots:
             return
@@ -188,29 +194,34 @@ class Limiter:
 
     def settle(
         self,
-        held: Held | PreparedHeld | None,
+        held: Held | PreparedHeld | FallbackHeld | None,
         actual_tokens: int,
         cost_usd: float,
         spend_subjects: tuple[tuple[str, str], ...],
     ) -> None:
         """Queue what the request leaves to do; returns at once (the flushers send it).
         Nothing when `settle_before_last_byte` settled it already."""
-        if held is not None and held.settled_cost is not None:  # by `settle_before_last_byte`
-            return
-        if isinstance(held, PreparedHeld):  # settled in process, before this returns
-            held.settle(actual_tokens)
-        elif held is not None:
-            reservation = held.reservation
-            marked = held.marked  # remembered under its token (not rpm only): settle it
-            if held.slots_freed:
-                reservation = Reservation(
-                    reservation.token, held.rest, reservation.at, reservation.hold_s
-                )
-                marked = held.rest_marked
-            if marked:
-                # Slots, tokens and budget reservations: other requests read them now.
-                settlement = Settlement(reservation, actual_tokens, cost_usd)
-                self._writes.add(settlement, held.backend)
+        if held is not None:  # (None: no limits, only spend)
+            if held.settled_cost is not None:  # by `settle_before_last_byte`
+                return
+            if isinstance(held, PreparedHeld):  # settled in process, before this returns
+                held.settle(actual_tokens)
+            elif isinstance(held, FallbackHeld):  # each reservation, the spend counted once
+                for part, subjects in held.spending(spend_subjects):
+                    self.settle(part, actual_tokens, cost_usd, subjects)
+                return
+            else:
+                reservation = held.reservation
+                marked = held.marked  # remembered under its token (not rpm only): settle it
+                if held.slots_freed:
+                    reservation = Reservation(
+                        reservation.token, held.rest, reservation.at, reservation.hold_s
+                    )
+                    marked = held.rest_marked
+                if marked:
+                    # Slots, tokens and budget reservations: other requests read them now.
+                    settlement = Settlement(reservation, actual_tokens, cost_usd)
+                    self._writes.add(settlement, held.backend)
         self._add_spend(cost_usd, spend_subjects, held)
 
     def _add_spend(
@@ -228,7 +239,7 @@ class Limiter:
 
     def settle_before_last_byte(
         self,
-        held: Held | PreparedHeld,
+        held: Held | PreparedHeld | FallbackHeld,
         actual_tokens: int,
         cost_usd: float,
         spend_subjects: tuple[tuple[str, str], ...],
@@ -240,6 +251,12 @@ class Limiter:
             return
         if isinstance(held, PreparedHeld):  # in process: nothing to write
             held.settle(actual_tokens)
+        elif isinstance(held, FallbackHeld):
+            for part, subjects in held.spending(spend_subjects):
+                self.settle_before_last_byte(part, actual_tokens, cost_usd, subjects)
+            held.slots_freed = True
+            held.settled_cost = cost_usd
+            return
         else:
             held.slots_freed = True
             self._writes.now(held.backend, Settlement(held.reservation, actual_tokens, cost_usd))

@@ -1,7 +1,9 @@
 """What a key's policy checks on a request, worked out without any state: pure functions.
 
 `LimitPlans.get(key, model)` gives the checks (rpm, tpm, concurrency, budgets, for the key, its
-team and the key on that model) made once per config; `estimate_request` the tokens and cost a
+team and the key on that model) made once per config, and `LimitPlans.fallbacks(key, model)`
+those of the models the request may fall back to that have limits of their own for the key
+(reserved only when the router moves to one); `estimate_request` the tokens and cost a
 request may use, which fill in the tpm and budget amounts; `refusal_message` and `rate_headers`
 turn a state backend's verdict into what the client reads. The stateful side is
 `gateway.limits.limiter`.
@@ -13,6 +15,7 @@ import functools
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any
 
 from gateway.config.types import KeyConfig, LimitsConfig, ModelConfig, PolicyConfig
@@ -195,9 +198,21 @@ class LimitPlans:
     runtime, so a reload starts afresh; keys and models come from the config, so it is as
     bounded as the config is."""
 
-    def __init__(self, policies: Mapping[str, PolicyConfig]) -> None:
+    def __init__(
+        self, policies: Mapping[str, PolicyConfig], models: Mapping[str, ModelConfig]
+    ) -> None:
         self._policies = policies
+        self._models = models
         self._plans: dict[tuple[str, str], LimitPlan | None] = {}
+        self._fallbacks: dict[tuple[str, str], Mapping[str, LimitPlan] | None] = {}
+        # Whether any policy limits a model that some model falls back to: without, no request
+        # of this config has a fallback to reserve, and routing asks nothing (worked out once).
+        fallback_models = {name for model in models.values() for name in _fallback_names(model)}
+        self.fallback_limits = any(
+            limits != _UNLIMITED and name in fallback_models
+            for policy in policies.values()
+            for name, limits in policy.model_limits.items()
+        )
 
     def get(self, key: KeyConfig, model: ModelConfig) -> LimitPlan | None:
         """The plan of (key, model); None when no limit applies."""
@@ -212,6 +227,49 @@ class LimitPlans:
             plan = LimitPlan(tuple(checks), needs_estimate(policy, model))
         self._plans[cache_key] = plan
         return plan
+
+    def fallbacks(self, key: KeyConfig, model: ModelConfig) -> Mapping[str, LimitPlan] | None:
+        """By model name, the plans of the models a request to `model` may fall back to (its
+        fallback lists, theirs in turn) that have limits of their own for the key
+        (`[model_limits."NAME"]`, scope "model"): what moving to one reserves besides the
+        request's own checks (the key's, team's and user's, which were reserved already).
+        None when none has."""
+        cache_key = (key.id, model.name)
+        if cache_key in self._fallbacks:
+            return self._fallbacks[cache_key]
+        policy = self._policies.get(key.policy)
+        plans: dict[str, LimitPlan] = {}
+        if policy is not None:
+            for name in _reachable(self._models, model):
+                limits = policy.model_limits.get(name)
+                if limits is not None and limits != _UNLIMITED:
+                    checks = _checks_for("model", f"{key.id}/{name}", limits, _NO_ESTIMATE)
+                    needs = bool(limits.tpm) or _budgeted(limits)
+                    plans[name] = LimitPlan(tuple(checks), needs)
+        found = MappingProxyType(plans) if plans else None
+        self._fallbacks[cache_key] = found
+        return found
+
+
+def _fallback_names(model: ModelConfig) -> tuple[str, ...]:
+    return model.fallbacks + model.context_window_fallbacks + model.content_policy_fallbacks
+
+
+def _reachable(models: Mapping[str, ModelConfig], model: ModelConfig) -> list[str]:
+    """The models the router may move to from `model`, each once, `model` itself not."""
+    found: list[str] = []
+    queue = list(_fallback_names(model))
+    while queue:
+        name = queue.pop(0)
+        if name == model.name or name in found or name not in models:
+            continue
+        found.append(name)
+        queue += _fallback_names(models[name])
+    return found
+
+
+def _budgeted(limits: LimitsConfig) -> bool:
+    return limits.budget_usd_per_day is not None or limits.budget_usd_per_month is not None
 
 
 @functools.lru_cache(maxsize=256)  # the limits of the config: a few values, read per request

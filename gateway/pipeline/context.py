@@ -12,6 +12,7 @@ from gateway import tokens
 from gateway.config.types import KeyConfig, ModelConfig
 from gateway.errors import GatewayError, WireFormat
 from gateway.guardrails.base import Placeholders
+from gateway.limits.fallback_held import FallbackHeld
 from gateway.limits.held import Held
 from gateway.limits.prepared_plans import PreparedHeld
 from gateway.observability.trace_context import TraceIds
@@ -65,8 +66,9 @@ class RequestContext:
     pinned_deployment: str | None = None
     # The registered prompt this request used (`x-gateway-prompt` / the body's `prompt`).
     prompt: PromptUse | None = None
-    # What the limiter reserved for this request, settled when it ends.
-    limits_held: Held | PreparedHeld | None = None
+    # What the limiter reserved for this request, settled when it ends (a `FallbackHeld` once
+    # the router moved it to a fallback model with limits of its own).
+    limits_held: Held | PreparedHeld | FallbackHeld | None = None
     # What happened upstream: attempts, the deployment, the answer (see gateway.routing).
     exchange: Exchange = field(default_factory=Exchange)
     # The answer to send, from the upstream (copied from the exchange) or the cache.

@@ -174,6 +174,8 @@ def build_record(
     }
     if ctx.exchange.fallbacks_skipped:
         record["fallbacks_skipped"] = list(ctx.exchange.fallbacks_skipped)
+    if ctx.exchange.fallbacks_limited:
+        record["fallbacks_limited"] = list(ctx.exchange.fallbacks_limited)
     if include_bodies:
         use = ctx.prompt
         body = ctx.body

@@ -15,6 +15,7 @@ from gateway import tokens
 from gateway.guardrails.base import GuardrailUnavailable
 from gateway.guardrails.moderation import Complete
 from gateway.pipeline.context import RequestContext
+from gateway.pipeline.fallback_limits import admit_fallback
 from gateway.pipeline.services import Services
 from gateway.routing.exchange import Exchange, RouteRequest
 
@@ -47,7 +48,10 @@ async def route_and_call(ctx: RequestContext, services: Services) -> None:
     if ctx.cache == "hit":
         return
     exchange = ctx.exchange
-    await services.router.route(route_request(ctx), exchange)
+    request = route_request(ctx)
+    if ctx.runtime.limit_plans.fallback_limits:  # a policy limits a model used as a fallback
+        request.admit_fallback = admit_fallback(ctx, services.limiter)
+    await services.router.route(request, exchange)
     ctx.response_body, ctx.response_json = exchange.body, exchange.json
     ctx.usage, ctx.stream_reply = exchange.usage, exchange.stream
 

@@ -58,6 +58,11 @@ class StreamReply:
                 await on_end(upstream_fault)
 
 
+# Asked by the router before it tries a fallback model (the pipeline's: it reserves the limits
+# the key has on that model, `[model_limits."NAME"]`): True to try it, False to pass it over.
+AdmitFallback = Callable[[ModelConfig], Awaitable[bool]]
+
+
 # Not frozen (a frozen dataclass costs ~1 us more to make, per request): neither is changed
 # after it is made.
 @dataclass(slots=True)
@@ -99,6 +104,9 @@ class RouteRequest:
     # The request's trace id when it is traced: each attempt gets a span id and a
     # `traceparent` header naming it.
     trace_id: int | None = None
+    # Asked before each fallback model is tried (None: no fallback model has limits of its
+    # own for this key, so none is asked).
+    admit_fallback: AdmitFallback | None = None
 
 
 @dataclass(slots=True)
@@ -113,6 +121,8 @@ class Exchange:
     # Fallback models passed over because the key may not use them, in the order met (a tuple:
     # nothing to make for the requests that skip none).
     fallbacks_skipped: tuple[str, ...] = ()
+    # Fallback models passed over because the key's own limits on them refused the request.
+    fallbacks_limited: tuple[str, ...] = ()
     started: float | None = None  # monotonic, when the first upstream call began
     finished: float | None = None  # when the answer was all in (a stream: when it ended)
     # The answer, in the client's format: a JSON body (with its parsed form), or a stream.

@@ -13,7 +13,8 @@ Order of tries for a model group:
    `content_policy_fallbacks`. Any other 4xx ends the request at once. When nothing is left
    and the last failure was a rate limit, the client gets it with the shortest wait of the
    benched deployments as `Retry-After`. A fallback model the key may not use
-   (`[[keys]] models`) is skipped, never called.
+   (`[[keys]] models`) is skipped, never called; so is one whose own limits for the key
+   refuse the request (`RouteRequest.admit_fallback`, which reserves them first).
 
 The router is built from the edges it uses (state, deployment stats, metrics, upstream
 clients, clock, randomness) and knows nothing of the pipeline: it is asked a `RouteRequest`
@@ -111,6 +112,12 @@ class Router:
                 exchange.fallbacks_skipped += (name,)
                 continue
             model = config.models[name]
+            # `admit_fallback` is None unless a fallback model has limits of its own for the key.
+            if request.admit_fallback is not None and index > 1:
+                if not await request.admit_fallback(model):
+                    # Its own limits for this key refused: passed over, never called.
+                    exchange.fallbacks_limited += (name,)
+                    continue
             needs = needs_estimate(model, request.body_bytes)
             tries = _Tries(model, deadline, request.prompt_tokens() if needs else None, set())
             try:
@@ -139,7 +146,7 @@ class Router:
             if request.deployment is not None:  # pinned: only its own wait counts
                 names = [request.deployment]
             else:
-                skipped = exchange.fallbacks_skipped
+                skipped = exchange.fallbacks_skipped + exchange.fallbacks_limited
                 models = [config.models[m] for m in seen if m not in skipped]
                 names = [d.name for m in models for d in m.deployments]
             raise self.cooldowns.answer(last.error, names, self.clock.monotonic())

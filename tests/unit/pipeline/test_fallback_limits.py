@@ -50,6 +50,21 @@ provider = "mock"
 model = "fail-500"
 
 [[models]]
+name = "chain"
+fallbacks = ["flaky", "big"]
+max_attempts = 1
+[[models.deployments]]
+provider = "mock"
+model = "fail-500"
+
+[[models]]
+name = "flaky"
+max_attempts = 1
+[[models.deployments]]
+provider = "mock"
+model = "fail-500"
+
+[[models]]
 name = "big"
 [[models.deployments]]
 provider = "mock"
@@ -80,6 +95,17 @@ rpm = 2
 tpm = 100000
 max_concurrent = 1
 """
+# The key's own limits, and `big`'s: nothing of `mini`'s own to give back.
+KEYED = """
+[limits]
+rpm = 100
+tpm = 100000
+max_concurrent = 10
+
+[model_limits."big"]
+tpm = 100000
+max_concurrent = 1
+"""
 # Budgets on both models (and the key): what each settles.
 BUDGETED = """
 [limits]
@@ -96,6 +122,17 @@ tpm = 100000
 max_concurrent = 1
 budget_usd_per_day = 100.0
 """
+# A fallback that fails too (`flaky`), with limits of its own, before `big`.
+CHAINED = """
+[model_limits."flaky"]
+rpm = 100
+tpm = 100000
+max_concurrent = 1
+
+[model_limits."big"]
+tpm = 100000
+max_concurrent = 1
+"""
 # Only the fallback model is limited: the requested one takes no limits at all.
 ONLY_BIG = """
 [model_limits."big"]
@@ -103,17 +140,13 @@ rpm = 1
 """
 CHAT = {"model": "mini", "messages": [{"role": "user", "content": "hello"}], "max_tokens": 5}
 _ids = itertools.count(1)
-pytestmark = pytest.mark.xfail(
-    strict=True,
-    reason="a fallback model's own [model_limits] are never reserved nor settled (fix follows)",
-)
 
 
 @dataclass
 class Answer:
     status: int
     headers: dict[str, str]
-    body: dict[str, Any]
+    body: bytes
     # The key's concurrency slots on `big` in use as the answer's last message left.
     big_slots_at_last_byte: float
 
@@ -178,7 +211,7 @@ class Gateway:
 
         await self.app(scope, receive, send)
         headers = {k.decode(): v.decode() for k, v in start["headers"]}
-        return Answer(start["status"], headers, orjson.loads(b"".join(chunks)), slots[0])
+        return Answer(start["status"], headers, b"".join(chunks), slots[0])
 
     async def usage(self, scope: str, model: str | None = None) -> dict[str, float]:
         subject = self.key_id if model is None else f"{self.key_id}/{model}"
@@ -246,28 +279,61 @@ async def test_with_no_fallback_left_the_client_gets_the_last_upstream_failure(
     served = await gateway.call({**CHAT, "model": "solo"})
     assert served.status == 200 and served.headers["x-gateway-deployment"] == "mock/big-model"
     refused = await gateway.call({**CHAT, "model": "solo"})
-    assert refused.status == 502 and refused.body["error"]["type"] != "rate_limit_exceeded"
+    assert (
+        refused.status == 502
+        and orjson.loads(refused.body)["error"]["type"] != "rate_limit_exceeded"
+    )
     record = gateway.record(refused.headers["x-request-id"])
     assert record["fallbacks_limited"] == ["big"] and record["fallback_used"] is False
     assert [a["model"] for a in record["attempts"]] == ["solo"]
 
 
-async def test_the_answer_settles_on_the_fallback_models_counters(gateway_for: MakeGateway) -> None:
-    """The tokens and cost of `big`'s answer count on `big`'s tpm and budget (and the key's);
-    `mini`, which failed, keeps the request but gives back its tokens and budget."""
-    gateway = await gateway_for(BUDGETED)
-    answer = await gateway.call(CHAT)
+@pytest.mark.parametrize("stream", [False, True], ids=["json", "stream"])
+@pytest.mark.parametrize(
+    "policy", [RATED, KEYED, BUDGETED], ids=["rated", "key-and-big", "budgeted"]
+)
+async def test_the_answer_settles_on_the_fallback_models_counters(
+    gateway_for: MakeGateway, policy: str, stream: bool
+) -> None:
+    """The tokens (and cost) of `big`'s answer count on `big`'s tpm (and budget) and the
+    key's; `mini`, which failed, keeps the request (rpm) but gives back its tokens, budget and
+    slot. (In memory without budgets the stage's reservation is the prepared one.)"""
+    gateway = await gateway_for(policy)
+    body = {**CHAT, "stream": True, "stream_options": {"include_usage": True}} if stream else CHAT
+    answer = await gateway.call(body)
     assert answer.status == 200 and answer.headers["x-gateway-deployment"] == "mock/big-model"
-    usage = answer.body["usage"]
-    tokens = usage["prompt_tokens"] + usage["completion_tokens"]
-    cost = (usage["prompt_tokens"] * 1000.0 + usage["completion_tokens"] * 2000.0) / 1e6
+    record = gateway.record(answer.headers["x-request-id"])
+    tokens = record["prompt_tokens"] + record["completion_tokens"]
+    assert tokens > 0 and record["fallback_used"] is True
     assert answer.big_slots_at_last_byte == 0  # freed before the last byte, as the key's
     big, mini = await gateway.usage("model", "big"), await gateway.usage("model", "mini")
+    assert big["tokens_1m"] == tokens and big["concurrent"] == 0 and mini["concurrent"] == 0
+    assert mini["tokens_1m"] == 0
+    if policy == RATED:
+        assert mini["requests_1m"] == 1 and big["requests_1m"] == 1
+    if policy != BUDGETED:
+        assert (await gateway.usage("key"))["tokens_1m"] == tokens
+        assert (await gateway.usage("key"))["concurrent"] == 0
+    else:
+        cost = record["cost_usd"]
+        assert cost > 0
+        assert await gateway.spend_today("model", "big") == pytest.approx(cost)
+        assert await gateway.spend_today("model", "mini") == 0
+        assert await gateway.spend_today("key") == pytest.approx(cost)
+
+
+async def test_a_fallback_that_fails_gives_back_its_own_limits(gateway_for: MakeGateway) -> None:
+    """`chain` -> `flaky` (fails, limits of its own) -> `big`: `flaky` keeps the request on
+    its rpm, but its tokens and slot go back when the router moves on to `big`."""
+    gateway = await gateway_for(CHAINED)
+    answer = await gateway.call({**CHAT, "model": "chain"})
+    assert answer.headers["x-gateway-deployment"] == "mock/big-model"
+    record = gateway.record(answer.headers["x-request-id"])
+    assert [a["model"] for a in record["attempts"]] == ["chain", "flaky", "big"]
+    flaky, big = await gateway.usage("model", "flaky"), await gateway.usage("model", "big")
+    assert flaky == {"requests_1m": 1, "tokens_1m": 0, "concurrent": 0}
+    tokens = record["prompt_tokens"] + record["completion_tokens"]
     assert big["tokens_1m"] == tokens and big["concurrent"] == 0
-    assert mini["tokens_1m"] == 0 and mini["concurrent"] == 0
-    assert await gateway.spend_today("model", "big") == pytest.approx(cost)
-    assert await gateway.spend_today("model", "mini") == 0
-    assert await gateway.spend_today("key") == pytest.approx(cost)
 
 
 async def test_a_fallback_model_limited_alone_binds_a_request_without_limits(
