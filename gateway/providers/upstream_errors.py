@@ -7,7 +7,8 @@ FastAPI's `{"detail": ...}`) and the Anthropic shape `{"type": "error", "error":
 error renders itself in the client's shape (`GatewayError.body`), so an Anthropic
 `overloaded_error` reaches an OpenAI client as `type: "overloaded_error", code: "overloaded"`
 (Anthropic's "prompt is too long" 400 as OpenAI's `code: "context_length_exceeded"`, `param:
-"messages"`), and an OpenAI `code` stays in the OpenAI body (the Anthropic shape has no code).
+"messages"`, and so the context overflows of vLLM, llama.cpp and TGI), and an OpenAI `code`
+stays in the OpenAI body (the Anthropic shape has no code).
 """
 
 from __future__ import annotations
@@ -25,11 +26,35 @@ _OPENAI_CODES = {
 }
 
 
-# Anthropic's 400s for a prompt the model cannot take ("prompt is too long: 208310 tokens >
-# 200000 maximum", "input length and `max_tokens` exceed context limit: 188240 + 21333 > 200000,
-# ..."; OpenAI's wording from servers that only borrow Anthropic's shape): an OpenAI client
-# knows them as `context_length_exceeded` on `messages`.
-_CONTEXT_MARKERS = ("prompt is too long", "exceed context limit", "maximum context length")
+# A prompt the model cannot take, as each server words it: Anthropic ("prompt is too long:
+# 208310 tokens > 200000 maximum", "input length and `max_tokens` exceed context limit: 188240 +
+# 21333 > 200000, ..."), OpenAI and vLLM ("This model's maximum context length is 4096 tokens.
+# ..."), llama.cpp ("request (4476 tokens) exceeds the available context size (4096 tokens), try
+# increasing it"), TGI's 422 ("Input validation error: `inputs` tokens + `max_new_tokens` must
+# be <= 4096. ..."). An OpenAI client knows them all as `context_length_exceeded` on `messages`,
+# and `context_window_fallbacks` follow that code.
+_CONTEXT_MARKERS = (
+    "prompt is too long",
+    "exceed context limit",
+    "maximum context length",
+    "exceeds the available context size",
+    "exceeds context size",
+    "`inputs` tokens + `max_new_tokens` must be",
+    "`inputs` must have less than",
+)
+# llama.cpp names its context overflow by type (its wording moves between builds).
+_CONTEXT_TYPES = ("exceed_context_size_error",)
+# The statuses servers refuse a too-long prompt with (TGI's validation errors are 422).
+_CONTEXT_STATUSES = (400, 413, 422)
+
+
+def _is_context_overflow(status: int, message: str | None, kind: str | None) -> bool:
+    if status not in _CONTEXT_STATUSES:
+        return False
+    if kind in _CONTEXT_TYPES:
+        return True
+    lowered = message.lower() if message is not None else ""
+    return any(marker in lowered for marker in _CONTEXT_MARKERS)
 
 
 def _text(value: object) -> str | None:
@@ -51,16 +76,6 @@ def _fields(parsed: object) -> dict[str, str | None]:
     if parsed.get("type") == "error" and isinstance(error, dict):
         kind = _text(error.get("type"))
         message = _text(error.get("message"))
-        if kind == "invalid_request_error" and message is not None:
-            lowered = message.lower()
-            if any(marker in lowered for marker in _CONTEXT_MARKERS):
-                return {
-                    "message": message,
-                    "type": kind,
-                    "code": "context_length_exceeded",
-                    "param": "messages",
-                    "anthropic_type": kind,
-                }
         return {
             "message": message,
             "type": kind,
@@ -92,6 +107,18 @@ def _detail_text(detail: object) -> str | None:
     return "; ".join(parts) or None
 
 
+def _context_code(status: int, fields: dict[str, str | None]) -> None:
+    """Name a context overflow `context_length_exceeded` on `messages` in `fields`, unless the
+    upstream gave it a code of its own (a code that only repeats the status, as vLLM's and
+    llama.cpp's `"code": 400`, is none)."""
+    code = fields.get("code")
+    if code is not None and not code.isdigit() and code != fields.get("anthropic_type"):
+        return
+    if _is_context_overflow(status, fields.get("message"), fields.get("type")):
+        fields["code"] = "context_length_exceeded"
+        fields["param"] = fields.get("param") or "messages"
+
+
 def error_from_upstream(status: int, data: bytes, deployment: DeploymentConfig) -> GatewayError:
     """The client's error for an upstream non-2xx answer of `status` with body `data`."""
     try:
@@ -99,6 +126,7 @@ def error_from_upstream(status: int, data: bytes, deployment: DeploymentConfig) 
     except orjson.JSONDecodeError:
         parsed = None
     fields = _fields(parsed)
+    _context_code(status, fields)
     message = fields.get("message")
     if message is None:
         message = f"upstream {deployment.name} answered status {status}"

@@ -120,9 +120,9 @@ def is_content_policy(error: GatewayError) -> bool:
 
 def is_context_overflow(error: GatewayError) -> bool:
     """Did the upstream refuse the prompt as too long for its context window (OpenAI's and
-    Azure's `context_length_exceeded`, Anthropic's "prompt is too long" as
-    `gateway.providers.upstream_errors` names it, vLLM's "maximum context length" wording)?"""
-    if not isinstance(error, UpstreamRejected) or error.status != 400:
+    Azure's `context_length_exceeded`; Anthropic's, vLLM's, llama.cpp's and TGI's, which
+    `gateway.providers.upstream_errors` names so; the "maximum context length" wording)?"""
+    if not isinstance(error, UpstreamRejected) or error.status not in (400, 413, 422):
         return False
     return error.code == "context_length_exceeded" or "maximum context length" in (
         error.message.lower()

@@ -21,13 +21,18 @@ HANG = None
 
 @dataclass(frozen=True)
 class Reply:
+    """An answer: a JSON body, or bytes sent as they are (an SSE stream's events, with
+    `content_type = "text/event-stream"`)."""
+
     status: int
-    body: Mapping[str, object]
+    body: Mapping[str, object] | bytes
     headers: dict[str, str] = field(default_factory=dict)
+    content_type: str = "application/json"
 
     def encode(self) -> bytes:
-        payload = json.dumps(self.body).encode()
-        head = [f"HTTP/1.1 {self.status} X", "content-type: application/json"]
+        body = self.body
+        payload = body if isinstance(body, bytes) else json.dumps(body).encode()
+        head = [f"HTTP/1.1 {self.status} X", f"content-type: {self.content_type}"]
         head += [f"{k}: {v}" for k, v in self.headers.items()]
         head += [f"content-length: {len(payload)}", "connection: close", "", ""]
         return "\r\n".join(head).encode() + payload

@@ -120,3 +120,43 @@ def test_fastapi_detail_bodies_keep_their_message() -> None:
     assert error.message == "body.messages: field required; extra"
     unreadable = error_from_upstream(404, b'{"detail": [{"nope": 1}]}', DEPLOYMENT)
     assert unreadable.message == "upstream oai/gpt-4o answered status 404"
+
+
+def test_self_hosted_context_overflows_are_openais_context_length_exceeded() -> None:
+    vllm = {
+        "object": "error",
+        "message": "This model's maximum context length is 4096 tokens. However, you requested "
+        "5000 tokens.",
+        "type": "BadRequestError",
+        "param": None,
+        "code": 400,
+    }
+    llamacpp = {
+        "error": {
+            "code": 400,
+            "message": "request (4476 tokens) exceeds the available context size (4096 tokens), "
+            "try increasing it",
+            "type": "exceed_context_size_error",
+            "n_prompt_tokens": 4476,
+            "n_ctx": 4096,
+        }
+    }
+    tgi = {
+        "error": "Input validation error: `inputs` tokens + `max_new_tokens` must be <= 4096. "
+        "Given: 4000 `inputs` tokens and 200 `max_new_tokens`",
+        "error_type": "validation",
+    }
+    for status, body in ((400, vllm), (400, llamacpp), (422, tgi)):
+        error = error_from_upstream(status, orjson.dumps(body), DEPLOYMENT)
+        assert (error.status, error.code, error.param) == (
+            status,
+            "context_length_exceeded",
+            "messages",
+        )
+    # Only a refused prompt: another 400 keeps its code, a server error is no overflow.
+    other = {"error": {"code": 400, "message": "bad grammar", "type": "invalid_request_error"}}
+    assert error_from_upstream(400, orjson.dumps(other), DEPLOYMENT).code == "400"
+    assert error_from_upstream(500, orjson.dumps(vllm), DEPLOYMENT).code == "400"
+    # A code of the upstream's own is kept.
+    coded = {"error": {"message": "This model's maximum context length is 8", "code": "too_big"}}
+    assert error_from_upstream(400, orjson.dumps(coded), DEPLOYMENT).code == "too_big"

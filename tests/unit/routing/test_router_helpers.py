@@ -103,6 +103,8 @@ def test_context_overflows_are_recognised() -> None:
     assert is_context_overflow(UpstreamRejected(400, vllm, code="400"))
     assert not is_context_overflow(UpstreamRejected(400, "bad parameter", code="invalid_value"))
     assert not is_context_overflow(UpstreamRejected(500, vllm))
+    # TGI refuses a prompt too long with its validation status, 422.
+    assert is_context_overflow(UpstreamRejected(422, "too long", code="context_length_exceeded"))
 
 
 def test_content_policy_refusals_are_recognised() -> None:

@@ -1,0 +1,149 @@
+"""The error answers of self-hosted servers (vLLM, llama.cpp server, TGI, Ollama) through the
+gateway, as the real SDKs see them, against an upstream that answers with those servers' own
+bodies (tests/e2e/raw_upstream.py): a prompt too long for the model is OpenAI's
+`context_length_exceeded` whichever server said it, and goes to `context_window_fallbacks`."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from pathlib import Path
+
+import openai
+import pytest
+from openai.types.chat import ChatCompletionMessageParam
+
+from tests.e2e.raw_upstream import RawUpstream, Reply
+from tests.e2e.records import wait_for_record
+from tests.procs import Proc, start_gateway
+
+KEY = "sk-selfhosted-errors-test"
+MESSAGES: list[ChatCompletionMessageParam] = [{"role": "user", "content": "hi"}]
+
+# vLLM's OpenAI server: the error object at the top level, `code` the status as a number.
+VLLM_CONTEXT = {
+    "object": "error",
+    "message": "This model's maximum context length is 4096 tokens. However, you requested "
+    "5000 tokens (4000 in the messages, 1000 in the completion). Please reduce the length of "
+    "the messages or completion.",
+    "type": "BadRequestError",
+    "param": None,
+    "code": 400,
+}
+# llama.cpp server: its own error type, the counts beside it.
+LLAMACPP_CONTEXT = {
+    "error": {
+        "code": 400,
+        "message": "request (4476 tokens) exceeds the available context size (4096 tokens), try "
+        "increasing it",
+        "type": "exceed_context_size_error",
+        "n_prompt_tokens": 4476,
+        "n_ctx": 4096,
+    }
+}
+# TGI: a string error and its kind, 422 for every validation error.
+TGI_CONTEXT = {
+    "error": "Input validation error: `inputs` tokens + `max_new_tokens` must be <= 4096. Given: "
+    "4000 `inputs` tokens and 200 `max_new_tokens`",
+    "error_type": "validation",
+}
+ANSWER = {
+    "id": "chatcmpl-1",
+    "object": "chat.completion",
+    "created": 1,
+    "model": "big",
+    "choices": [
+        {
+            "index": 0,
+            "message": {"role": "assistant", "content": "hello"},
+            "finish_reason": "stop",
+        }
+    ],
+    "usage": {"prompt_tokens": 8, "completion_tokens": 1, "total_tokens": 9},
+}
+REPLIES: dict[str, Reply | None] = {
+    "vllm-context": Reply(400, VLLM_CONTEXT),
+    "llamacpp-context": Reply(400, LLAMACPP_CONTEXT),
+    "tgi-context": Reply(422, TGI_CONTEXT),
+    "big": Reply(200, ANSWER),
+}
+
+
+def _sha(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def _config(upstream: RawUpstream, log: Path) -> str:
+    text = (
+        f'[logging]\npath = "{log}"\n\n'
+        f'[[providers]]\nname = "self"\ntype = "openai"\nbase_url = "{upstream.url}/v1"\n\n'
+        '[[models]]\nname = "big"\n'
+        '[[models.deployments]]\nprovider = "self"\nmodel = "big"\n\n'
+    )
+    for server in ("vllm", "llamacpp", "tgi"):
+        text += (
+            f'[[models]]\nname = "{server}"\n'
+            f'[[models.deployments]]\nprovider = "self"\nmodel = "{server}-context"\n\n'
+            f'[[models]]\nname = "{server}-then-big"\ncontext_window_fallbacks = ["big"]\n'
+            f'[[models.deployments]]\nprovider = "self"\nmodel = "{server}-context"\n\n'
+        )
+    return text + f'[[keys]]\nid = "k"\nkey_sha256 = "{_sha(KEY)}"\n'
+
+
+@pytest.fixture(scope="module")
+def upstream() -> Iterator[RawUpstream]:
+    server = RawUpstream(REPLIES)
+    yield server
+    server.close()
+
+
+@pytest.fixture(scope="module")
+def gateway(tmp_path_factory: pytest.TempPathFactory, upstream: RawUpstream) -> Iterator[Proc]:
+    root = tmp_path_factory.mktemp("selfhosted-errors")
+    log = root / "requests.jsonl"
+    (root / "gateway.toml").write_text(_config(upstream, log))
+    proc = start_gateway(root / "gateway.toml")
+    proc.log_path = log
+    yield proc
+    proc.stop()
+
+
+def _openai(gateway: Proc) -> openai.OpenAI:
+    return openai.OpenAI(base_url=gateway.url + "/v1", api_key=KEY, max_retries=0, timeout=15)
+
+
+@pytest.mark.parametrize(
+    ("server", "status", "message"),
+    [
+        ("vllm", 400, VLLM_CONTEXT["message"]),
+        ("llamacpp", 400, LLAMACPP_CONTEXT["error"]["message"]),
+        ("tgi", 422, TGI_CONTEXT["error"]),
+    ],
+)
+def test_a_prompt_too_long_for_a_self_hosted_model_is_context_length_exceeded(
+    gateway: Proc, server: str, status: int, message: str
+) -> None:
+    with _openai(gateway) as client, pytest.raises(openai.APIStatusError) as caught:
+        client.chat.completions.create(model=server, messages=MESSAGES)
+    assert caught.value.status_code == status
+    assert caught.value.code == "context_length_exceeded" and caught.value.param == "messages"
+    assert caught.value.message == f"Error code: {status} - {message}"
+
+
+@pytest.mark.parametrize("server", ["vllm", "llamacpp", "tgi"])
+def test_a_prompt_too_long_for_a_self_hosted_model_goes_to_the_context_window_fallback(
+    gateway: Proc, server: str
+) -> None:
+    assert gateway.log_path is not None
+    with _openai(gateway) as client:
+        raw = client.chat.completions.with_raw_response.create(
+            model=f"{server}-then-big", messages=MESSAGES
+        )
+    assert raw.parse().choices[0].message.content == "hello"
+    assert raw.headers["x-gateway-deployment"] == "self/big"
+    record = wait_for_record(gateway.log_path, raw.headers["x-request-id"])
+    assert record["status"] == 200 and record["fallback_used"] is True
+    assert [(a["deployment"], a["status"]) for a in record["attempts"]] == [
+        (f"self/{server}-context", 422 if server == "tgi" else 400),
+        ("self/big", 200),
+    ]
