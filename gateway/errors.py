@@ -14,6 +14,7 @@
     ├── RateLimited         429  rate_limit_exceeded / budget_exceeded (our own limits)
     ├── ServiceUnavailable  503  state_unavailable (Redis down with fail_closed)
     ├── UpstreamFailed      502  upstream_error         (every attempt failed)
+    │   └── UpstreamStreamError  an error the upstream reported mid-stream, its type kept
     ├── UpstreamTimeout     504  timeout_error
     └── UpstreamRejected    the upstream's own error answer, passed on (status, type, code,
                             param, message); 5xx but 503/504/529 become 502; 529 is 503 on
@@ -206,6 +207,43 @@ class UpstreamFailed(GatewayError):
     status = 502
     type = "api_error"
     code = "upstream_error"
+
+
+class UpstreamStreamError(UpstreamFailed):
+    """An error the upstream reported inside its stream (Anthropic's `error` event, an error
+    chunk of an OpenAI-compatible server), after its 200: the stream's last event says it in
+    the client's shape with the upstream's type, so Anthropic's `overloaded_error` stays that
+    on `/v1/messages` and is `type: "overloaded_error"`, `code: "overloaded"` on OpenAI routes,
+    as the same error answered with a status is (`UpstreamRejected`). `rate_limited`: the
+    upstream said it is overloaded or rate-limited, which says nothing of its health; when that
+    came before the stream's first byte, the client gets the status such an answer has (529,
+    503 on OpenAI routes, for an overload; 429 for a rate limit), else the gateway's 502."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        error_type: str | None = None,
+        anthropic_type: str | None = None,
+        code: str | None = None,
+        rate_limited: bool = False,
+    ) -> None:
+        super().__init__(message, code=code)
+        if error_type:
+            self.type = error_type
+        self._anthropic_type = anthropic_type
+        self.rate_limited = rate_limited
+        if rate_limited:
+            overloaded = "overloaded" in (anthropic_type or self.code or "")
+            self.status = 529 if overloaded else 429
+
+    def status_on(self, wire: WireFormat) -> int:
+        if self.status == 529 and wire == "openai":
+            return 503
+        return self.status
+
+    def anthropic_type(self) -> str:
+        return self._anthropic_type or super().anthropic_type()
 
 
 class UpstreamTimeout(GatewayError):

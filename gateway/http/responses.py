@@ -12,7 +12,7 @@ import time
 import orjson
 from starlette.types import Receive, Send
 
-from gateway.errors import GatewayError, UpstreamFailed, UpstreamTimeout
+from gateway.errors import GatewayError, UpstreamFailed, UpstreamStreamError, UpstreamTimeout
 from gateway.http.disconnect import WATCH_STREAM_AFTER_S, DisconnectWatch
 from gateway.pipeline.cache import will_store
 from gateway.pipeline.context import RequestContext
@@ -175,7 +175,10 @@ async def send_stream(ctx: RequestContext, send: Send, receive: Receive) -> None
             if isinstance(exc, TimeoutError):
                 exc = UpstreamTimeout("the stream did not end within its time limit")
             error = exc if isinstance(exc, GatewayError) else _stream_failure(exc, ctx)
-            upstream_fault = isinstance(exc, (UpstreamError, UpstreamFailed))
+            # An upstream that says mid-stream it is overloaded is busy, not broken.
+            upstream_fault = isinstance(exc, (UpstreamError, UpstreamFailed)) and not (
+                isinstance(exc, UpstreamStreamError) and exc.rate_limited
+            )
             ctx.error = error
             if ctx.exchange.attempts:
                 ctx.exchange.attempts[-1].error_kind = error.kind

@@ -19,14 +19,13 @@ from gateway.providers.base import (
     Usage,
     client_wants_usage,
     endpoint_url,
-    error_text,
     malformed,
     parse_upstream_json,
     require_objects,
     stream_cut_short,
     token_count,
 )
-from gateway.providers.upstream_errors import error_from_upstream
+from gateway.providers.upstream_errors import error_from_upstream, stream_error_from_upstream
 from gateway.sse import EventBuffer, parse_event
 
 _DONE = b"[DONE]"
@@ -205,7 +204,7 @@ class OpenAIStreamPassthrough:
         """Every check of one event: an upstream error, the choices' shape, the usage (read
         into `usage`). Whether to drop the event: the usage chunk the client did not ask for."""
         if parsed.get("error"):
-            raise UpstreamFailed(f"upstream stream error: {error_text(parsed['error'])}")
+            raise stream_error_from_upstream(parsed["error"], anthropic=False)
         choices = parsed.get("choices")
         if choices:
             if type(choices) is not list or type(choices[0]) is not dict:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import orjson
 
 from gateway.config.types import DeploymentConfig
-from gateway.errors import GatewayError, UpstreamRejected
+from gateway.errors import GatewayError, UpstreamRejected, UpstreamStreamError
 
 # What an OpenAI client branches on, for each Anthropic error type whose meaning OpenAI names
 # differently; any other Anthropic type is its own code.
@@ -142,6 +142,29 @@ def error_from_upstream(status: int, data: bytes, deployment: DeploymentConfig) 
         param=fields.get("param"),
         upstream_body=parsed,
         inner_error=_inner_error(parsed),
+    )
+
+
+# The errors that say the upstream is busy, not broken (in either format's words).
+_BUSY = ("overloaded_error", "rate_limit_error", "overloaded", "rate_limit_exceeded")
+
+
+def stream_error_from_upstream(error: object, *, anthropic: bool) -> UpstreamStreamError:
+    """The error an upstream reported mid-stream: the `error` of Anthropic's `error` event
+    (`anthropic`), or of an OpenAI-compatible server's error chunk (an object, or TGI's string).
+    Its type and code are kept as `error_from_upstream` keeps them; a numeric code (vLLM's) or
+    none is `upstream_error`."""
+    fields = _fields({"type": "error", "error": error} if anthropic else {"error": error})
+    message = fields.get("message") or "unknown"
+    kind, code = fields.get("type"), fields.get("code")
+    if code is not None and code.isdigit():
+        code = None
+    return UpstreamStreamError(
+        f"upstream stream error: {message}",
+        error_type=kind,
+        anthropic_type=fields.get("anthropic_type"),
+        code=code,
+        rate_limited=kind in _BUSY or code in _BUSY,
     )
 
 

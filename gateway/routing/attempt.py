@@ -16,7 +16,13 @@ from typing import Any
 
 from gateway.clock import Clock
 from gateway.config.types import DeploymentConfig, ModelConfig, ProviderConfig
-from gateway.errors import GatewayError, UpstreamFailed, UpstreamRejected, UpstreamTimeout
+from gateway.errors import (
+    GatewayError,
+    UpstreamFailed,
+    UpstreamRejected,
+    UpstreamStreamError,
+    UpstreamTimeout,
+)
 from gateway.observability.trace_context import traceparent
 from gateway.providers import EndpointKind, adapter_for, wire_provider
 from gateway.routing.exchange import Attempt, Exchange, RouteRequest, StreamReply, UpstreamCall
@@ -238,9 +244,11 @@ async def call_deployment(
             UpstreamTimeout(f"upstream {deployment.name} took too long"), retryable=True
         ) from None
     except UpstreamFailed as exc:
-        # Malformed answers: the deployment is misbehaving, another may not be.
+        # Malformed answers: the deployment is misbehaving, another may not be. A stream that
+        # said it is overloaded before its first byte is a 529 in all but its status.
         attempt.error_kind = attempt.error_kind or exc.kind
-        raise AttemptFailed(exc, retryable=True) from None
+        busy = isinstance(exc, UpstreamStreamError) and exc.rate_limited
+        raise AttemptFailed(exc, retryable=True, rate_limited=busy) from None
     except AttemptFailed:
         raise
     except asyncio.CancelledError:

@@ -17,14 +17,16 @@ from gateway.observability.metrics import Metrics
 from gateway.state import BreakerState, StateBackend, StateUnavailable
 
 CLOSED = BreakerState(state="closed", failures=0, cooldown_remaining_s=0.0)
+_NO_FAULT = frozenset(("client_closed", "overloaded", "rate_limit_exceeded"))
 
 
 def is_deployment_fault(kind: str | None) -> bool:
     """Failures that say something about the deployment's health: connect errors, timeouts,
     5xx, malformed answers. Not the client's request (4xx), not the client leaving, and not a
-    rate limit (429, Anthropic's 529 overloaded): those bench it for a while
+    rate limit (429, Anthropic's 529 overloaded, or either said in a stream's error event:
+    `overloaded`, `rate_limit_exceeded`): those bench it for a while
     (`gateway.routing.cooldowns`) but never open its breaker."""
-    if kind is None or kind == "client_closed":
+    if kind is None or kind in _NO_FAULT:
         return False
     if kind.startswith("http_"):
         status = int(kind[5:])

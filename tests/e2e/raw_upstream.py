@@ -22,20 +22,39 @@ HANG = None
 @dataclass(frozen=True)
 class Reply:
     """An answer: a JSON body, or bytes sent as they are (an SSE stream's events, with
-    `content_type = "text/event-stream"`)."""
+    `content_type = "text/event-stream"`). With `held`, the body is sent chunked: `body`, then
+    `then` once the test sets `held` (the server clears it again), so a test can see the
+    gateway pass on the first part before the rest exists."""
 
     status: int
     body: Mapping[str, object] | bytes
     headers: dict[str, str] = field(default_factory=dict)
     content_type: str = "application/json"
+    then: bytes = b""
+    held: threading.Event | None = None
 
     def encode(self) -> bytes:
         body = self.body
         payload = body if isinstance(body, bytes) else json.dumps(body).encode()
         head = [f"HTTP/1.1 {self.status} X", f"content-type: {self.content_type}"]
         head += [f"{k}: {v}" for k, v in self.headers.items()]
+        if self.held is not None:
+            head += ["transfer-encoding: chunked", "connection: close", "", ""]
+            return "\r\n".join(head).encode() + _chunk(payload)
         head += [f"content-length: {len(payload)}", "connection: close", "", ""]
         return "\r\n".join(head).encode() + payload
+
+    def send(self, conn: socket.socket) -> None:
+        conn.sendall(self.encode())
+        if self.held is not None:
+            if not self.held.wait(10):
+                raise AssertionError("the test never released the rest of the reply")
+            self.held.clear()
+            conn.sendall(_chunk(self.then) + b"0\r\n\r\n")
+
+
+def _chunk(data: bytes) -> bytes:
+    return b"%x\r\n%s\r\n" % (len(data), data) if data else b""
 
 
 @dataclass
@@ -79,7 +98,7 @@ class RawUpstream:
                 with self.arrived:
                     self.calls[model] += 1
                     self.arrived.notify_all()
-                conn.sendall(reply.encode())
+                reply.send(conn)
                 return
             hung = Hung(time.monotonic())
             with self.arrived:

@@ -15,8 +15,8 @@ import orjson
 
 from gateway import tokens
 from gateway.config.types import DeploymentConfig, ProviderConfig
-from gateway.errors import GatewayError, InvalidRequest, UpstreamFailed
-from gateway.providers.anthropic.errors import StreamTranslationError, TranslationError
+from gateway.errors import GatewayError, InvalidRequest
+from gateway.providers.anthropic.errors import TranslationError
 from gateway.providers.anthropic.requests_anthropic_to_openai import anthropic_request_to_openai
 from gateway.providers.anthropic.requests_openai_to_anthropic import openai_request_to_anthropic
 from gateway.providers.anthropic.responses_anthropic_to_openai import anthropic_response_to_openai
@@ -29,7 +29,6 @@ from gateway.providers.base import (
     Usage,
     client_wants_usage,
     endpoint_url,
-    error_text,
     parse_upstream_json,
     require_objects,
     stream_cut_short,
@@ -41,7 +40,7 @@ from gateway.providers.openai import (
     is_openai_api,
     usage_from_openai,
 )
-from gateway.providers.upstream_errors import error_from_upstream
+from gateway.providers.upstream_errors import error_from_upstream, stream_error_from_upstream
 from gateway.sse import SSEDecoder, encode_event
 
 _DONE_EVENT = b"data: [DONE]\n\n"
@@ -97,7 +96,7 @@ class AnthropicStreamPassthrough:
             elif kind == "message_delta":
                 self._merge_usage(parsed.get("usage"))
             elif kind == "error":
-                raise UpstreamFailed(f"upstream stream error: {error_text(parsed.get('error'))}")
+                raise stream_error_from_upstream(parsed.get("error"), anthropic=True)
             out.append(event.raw)
         return out
 
@@ -174,11 +173,9 @@ class AnthropicToOpenAIStreamAdapter:
             parsed = _parse_event(event.data)
             kind = event.event or parsed.get("type")
             self.ended = self.ended or kind == "message_stop"
-            try:
-                chunks = self._translator.feed(kind, parsed)
-            except StreamTranslationError as exc:
-                raise UpstreamFailed(f"upstream stream error: {exc}") from None
-            out.extend(self._encode(chunks))
+            if kind == "error":
+                raise stream_error_from_upstream(parsed.get("error"), anthropic=True)
+            out.extend(self._encode(self._translator.feed(kind, parsed)))
         self._read_usage()
         return out
 
@@ -258,13 +255,11 @@ class OpenAIToAnthropicStreamAdapter:
                 self._done = True
                 continue
             parsed = _parse_event(event.data)
+            if parsed.get("error"):
+                raise stream_error_from_upstream(parsed["error"], anthropic=False)
             if parsed.get("usage") is not None:
                 self._reported = usage_from_openai(parsed["usage"]) or self._reported
-            try:
-                events = self._translator.feed(parsed)
-            except StreamTranslationError as exc:
-                raise UpstreamFailed(f"upstream stream error: {exc}") from None
-            out.extend(self._encode(events))
+            out.extend(self._encode(self._translator.feed(parsed)))
         return out
 
     def finish(self) -> list[bytes]:

@@ -8,7 +8,7 @@ import json
 import orjson
 
 from gateway.config.types import DeploymentConfig
-from gateway.providers.upstream_errors import error_from_upstream
+from gateway.providers.upstream_errors import error_from_upstream, stream_error_from_upstream
 
 DEPLOYMENT = DeploymentConfig("oai", "gpt-4o")
 CONTEXT = {
@@ -160,3 +160,28 @@ def test_self_hosted_context_overflows_are_openais_context_length_exceeded() -> 
     # A code of the upstream's own is kept.
     coded = {"error": {"message": "This model's maximum context length is 8", "code": "too_big"}}
     assert error_from_upstream(400, orjson.dumps(coded), DEPLOYMENT).code == "too_big"
+
+
+def test_an_error_said_mid_stream_keeps_the_upstreams_type() -> None:
+    error = stream_error_from_upstream(OVERLOADED["error"], anthropic=True)
+    assert json.loads(error.body("anthropic"))["error"] == {
+        "type": "overloaded_error",
+        "message": "upstream stream error: Overloaded",
+    }
+    assert json.loads(error.body("openai"))["error"]["type"] == "overloaded_error"
+    assert (error.kind, error.rate_limited) == ("overloaded", True)
+    assert error.status_on("anthropic") == 529 and error.status_on("openai") == 503
+    limited = {"type": "rate_limit_error", "message": "slow down"}
+    assert stream_error_from_upstream(limited, anthropic=True).status == 429
+    # OpenAI-compatible error chunks: vLLM's numeric code is none, TGI's error is a string.
+    vllm = {"object": "error", "message": "boom", "type": "BadRequestError", "code": 400}
+    error = stream_error_from_upstream(vllm, anthropic=False)
+    assert (error.status, error.type, error.code, error.rate_limited) == (
+        502,
+        "BadRequestError",
+        "upstream_error",
+        False,
+    )
+    assert json.loads(error.body("anthropic"))["error"]["type"] == "api_error"
+    tgi = stream_error_from_upstream("Request failed during generation", anthropic=False)
+    assert tgi.message == "upstream stream error: Request failed during generation"

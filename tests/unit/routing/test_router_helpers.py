@@ -93,6 +93,10 @@ def test_which_failures_count_against_a_deployment() -> None:
     # client that leaves.
     assert not _is_deployment_fault("http_429") and not _is_deployment_fault("http_529")
     assert not _is_deployment_fault("client_closed")
+    # Nor is an overload or a rate limit an upstream said in its stream's error event.
+    assert not _is_deployment_fault("overloaded")
+    assert not _is_deployment_fault("rate_limit_exceeded")
+    assert _is_deployment_fault("upstream_error")
 
 
 def test_context_overflows_are_recognised() -> None:

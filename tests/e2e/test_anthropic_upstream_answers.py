@@ -1,0 +1,175 @@
+"""What an Anthropic upstream really sends, through the gateway, as the real SDKs see it, from an
+upstream that answers with Anthropic's own events (tests/e2e/raw_upstream.py): an `error`
+event in the middle of a stream (Anthropic's `overloaded_error` after `message_start`)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+
+import anthropic
+import openai
+import pytest
+from anthropic.types import MessageParam
+from openai.types.chat import ChatCompletionMessageParam
+
+from tests.e2e.raw_upstream import RawUpstream, Reply
+from tests.e2e.records import wait_for_record
+from tests.procs import Proc, start_gateway
+
+KEY = "sk-anthropic-upstream-test"
+MESSAGES: list[ChatCompletionMessageParam] = [{"role": "user", "content": "hi"}]
+CLAUDE_MESSAGES: list[MessageParam] = [{"role": "user", "content": "hi"}]
+OVERLOADED = {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}
+
+
+def _event(name: str, data: Mapping[str, object]) -> bytes:
+    return f"event: {name}\ndata: {json.dumps(data)}\n\n".encode()
+
+
+def _start(model: str) -> list[bytes]:
+    message: dict[str, object] = {
+        "id": "msg_01XFDUDYJgAACzvnptvVoYEL",
+        "type": "message",
+        "role": "assistant",
+        "model": model,
+        "content": [],
+        "stop_reason": None,
+        "stop_sequence": None,
+        "usage": {"input_tokens": 12, "output_tokens": 1},
+    }
+    block = {
+        "type": "content_block_start",
+        "index": 0,
+        "content_block": {"type": "text", "text": ""},
+    }
+    delta = {
+        "type": "content_block_delta",
+        "index": 0,
+        "delta": {"type": "text_delta", "text": "Hi"},
+    }
+    return [
+        _event("message_start", {"type": "message_start", "message": message}),
+        _event("ping", {"type": "ping"}),
+        _event("content_block_start", block),
+        _event("content_block_delta", delta),
+    ]
+
+
+def _stream(events: list[bytes], then: list[bytes] | None = None) -> Reply:
+    """A stream of `events`; with `then`, those follow once the test releases them."""
+    held = threading.Event() if then is not None else None
+    rest = b"".join(then or [])
+    return Reply(
+        200, b"".join(events), {"request-id": "req_stream"}, "text/event-stream", rest, held
+    )
+
+
+REPLIES: dict[str, Reply | None] = {
+    # Anthropic's overload, said after the stream began (its status was already 200): once the
+    # client has its first event, and at once (in the same read as `message_start`).
+    "mid-overloaded": _stream(_start("mid-overloaded"), [_event("error", OVERLOADED)]),
+    "early-overloaded": _stream([*_start("early-overloaded"), _event("error", OVERLOADED)]),
+}
+
+
+def _sha(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def _config(upstream: RawUpstream, log: Path) -> str:
+    text = (
+        f'[logging]\npath = "{log}"\n\n'
+        # One fault opens a breaker: an overload counted as one would show at once.
+        "[routing]\nbreaker_failures = 1\n\n"
+        f'[[providers]]\nname = "ant"\ntype = "anthropic"\nbase_url = "{upstream.url}"\n\n'
+    )
+    for name in REPLIES:
+        text += f'[[models]]\nname = "{name}"\n'
+        text += f'[[models.deployments]]\nprovider = "ant"\nmodel = "{name}"\n\n'
+    return text + f'[[keys]]\nid = "k"\nkey_sha256 = "{_sha(KEY)}"\n'
+
+
+@pytest.fixture(scope="module")
+def upstream() -> Iterator[RawUpstream]:
+    server = RawUpstream(REPLIES)
+    yield server
+    server.close()
+
+
+@pytest.fixture(scope="module")
+def gateway(tmp_path_factory: pytest.TempPathFactory, upstream: RawUpstream) -> Iterator[Proc]:
+    root = tmp_path_factory.mktemp("anthropic-upstream")
+    log = root / "requests.jsonl"
+    (root / "gateway.toml").write_text(_config(upstream, log))
+    proc = start_gateway(root / "gateway.toml")
+    proc.log_path = log
+    yield proc
+    proc.stop()
+
+
+def _release(upstream: RawUpstream, model: str) -> None:
+    held = upstream.replies[model]
+    assert held is not None and held.held is not None
+    held.held.set()
+
+
+def test_an_overload_mid_stream_keeps_its_type_for_both_clients_and_opens_no_breaker(
+    gateway: Proc, upstream: RawUpstream
+) -> None:
+    assert gateway.log_path is not None
+    claude = anthropic.Anthropic(base_url=gateway.url, api_key=KEY, max_retries=0, timeout=15)
+    with claude, pytest.raises(anthropic.APIStatusError) as caught:
+        with claude.messages.stream(
+            model="mid-overloaded", max_tokens=5, messages=CLAUDE_MESSAGES
+        ) as stream:
+            for _ in stream:
+                _release(upstream, "mid-overloaded")  # the client has its first event
+    body = caught.value.body
+    assert isinstance(body, dict) and body["error"]["type"] == "overloaded_error"
+    assert "Overloaded" in body["error"]["message"]
+    record = wait_for_record(gateway.log_path, caught.value.response.headers["x-request-id"])
+    assert record["status"] == 200 and record["error_type"] == "overloaded"
+    # An overload is no fault (as a 529 is not): the breaker (one failure opens it) stays
+    # closed and the next request reaches the upstream.
+    with (
+        openai.OpenAI(base_url=gateway.url + "/v1", api_key=KEY, max_retries=0) as client,
+        pytest.raises(openai.APIError) as caught_o,
+    ):
+        for _ in client.chat.completions.create(
+            model="mid-overloaded", messages=MESSAGES, stream=True
+        ):
+            _release(upstream, "mid-overloaded")
+    assert upstream.calls["mid-overloaded"] == 2
+    assert caught_o.value.type == "overloaded_error" and caught_o.value.code == "overloaded"
+    assert "Overloaded" in caught_o.value.message
+
+
+def test_an_overload_before_the_first_byte_is_a_529_and_benches_without_opening_the_breaker(
+    gateway: Proc, upstream: RawUpstream
+) -> None:
+    assert gateway.log_path is not None
+    claude = anthropic.Anthropic(base_url=gateway.url, api_key=KEY, max_retries=0, timeout=15)
+    with claude, pytest.raises(anthropic.APIStatusError) as caught:
+        with claude.messages.stream(
+            model="early-overloaded", max_tokens=5, messages=CLAUDE_MESSAGES
+        ) as stream:
+            for _ in stream:
+                pass
+    assert caught.value.status_code == 529
+    assert isinstance(caught.value.body, dict)
+    assert caught.value.body["error"]["type"] == "overloaded_error"
+    assert int(caught.value.response.headers["retry-after"]) >= 1
+    record = wait_for_record(gateway.log_path, caught.value.response.headers["x-request-id"])
+    assert record["status"] == 529 and record["error_type"] == "overloaded"
+    # Benched, not broken: the OpenAI route answers at once with the same overload, as 503.
+    with (
+        openai.OpenAI(base_url=gateway.url + "/v1", api_key=KEY, max_retries=0) as client,
+        pytest.raises(openai.InternalServerError) as caught_o,
+    ):
+        client.chat.completions.create(model="early-overloaded", messages=MESSAGES, stream=True)
+    assert caught_o.value.status_code == 503 and caught_o.value.code == "overloaded"
+    assert upstream.calls["early-overloaded"] == 1
