@@ -88,8 +88,12 @@ class GatewayError(Exception):
         return copy
 
     def anthropic_type(self) -> str:
-        """The error `type` of the Anthropic body."""
-        return _ANTHROPIC_TYPES.get(self.status, "api_error")
+        """The error `type` of the Anthropic body: by status, a 4xx Anthropic has no name for
+        (an upstream's 422) `invalid_request_error`, a 5xx `api_error`."""
+        kind = _ANTHROPIC_TYPES.get(self.status)
+        if kind is None:
+            return "invalid_request_error" if self.status < 500 else "api_error"
+        return kind
 
     def body(self, wire: WireFormat) -> bytes:
         if wire == "anthropic":

@@ -9,8 +9,10 @@ import hashlib
 from collections.abc import Iterator
 from pathlib import Path
 
+import anthropic
 import openai
 import pytest
+from anthropic.types import MessageParam
 from openai.types.chat import ChatCompletionMessageParam
 
 from tests.e2e.raw_upstream import RawUpstream, Reply
@@ -19,6 +21,7 @@ from tests.procs import Proc, start_gateway
 
 KEY = "sk-selfhosted-errors-test"
 MESSAGES: list[ChatCompletionMessageParam] = [{"role": "user", "content": "hi"}]
+CLAUDE_MESSAGES: list[MessageParam] = [{"role": "user", "content": "hi"}]
 
 # vLLM's OpenAI server: the error object at the top level, `code` the status as a number.
 VLLM_CONTEXT = {
@@ -47,6 +50,11 @@ TGI_CONTEXT = {
     "4000 `inputs` tokens and 200 `max_new_tokens`",
     "error_type": "validation",
 }
+# TGI's other validation errors: 422, the client's mistake.
+TGI_INVALID = {
+    "error": "Input validation error: `temperature` must be strictly positive",
+    "error_type": "validation",
+}
 ANSWER = {
     "id": "chatcmpl-1",
     "object": "chat.completion",
@@ -65,6 +73,7 @@ REPLIES: dict[str, Reply | None] = {
     "vllm-context": Reply(400, VLLM_CONTEXT),
     "llamacpp-context": Reply(400, LLAMACPP_CONTEXT),
     "tgi-context": Reply(422, TGI_CONTEXT),
+    "tgi-invalid": Reply(422, TGI_INVALID),
     "big": Reply(200, ANSWER),
 }
 
@@ -79,6 +88,10 @@ def _config(upstream: RawUpstream, log: Path) -> str:
         f'[[providers]]\nname = "self"\ntype = "openai"\nbase_url = "{upstream.url}/v1"\n\n'
         '[[models]]\nname = "big"\n'
         '[[models.deployments]]\nprovider = "self"\nmodel = "big"\n\n'
+    )
+    text += (
+        '[[models]]\nname = "tgi-invalid"\n'
+        '[[models.deployments]]\nprovider = "self"\nmodel = "tgi-invalid"\n\n'
     )
     for server in ("vllm", "llamacpp", "tgi"):
         text += (
@@ -147,3 +160,18 @@ def test_a_prompt_too_long_for_a_self_hosted_model_goes_to_the_context_window_fa
         (f"self/{server}-context", 422 if server == "tgi" else 400),
         ("self/big", 200),
     ]
+
+
+def test_a_validation_error_of_tgi_is_the_anthropic_clients_invalid_request(
+    gateway: Proc, upstream: RawUpstream
+) -> None:
+    with (
+        anthropic.Anthropic(base_url=gateway.url, api_key=KEY, max_retries=0) as client,
+        pytest.raises(anthropic.UnprocessableEntityError) as caught,
+    ):
+        client.messages.create(model="tgi-invalid", max_tokens=5, messages=CLAUDE_MESSAGES)
+    assert caught.value.body == {
+        "type": "error",
+        "error": {"type": "invalid_request_error", "message": TGI_INVALID["error"]},
+    }
+    assert upstream.calls["tgi-invalid"] == 1  # the client's mistake: not tried again

@@ -31,6 +31,14 @@ def test_upstream_429_keeps_status_and_kind() -> None:
     assert json.loads(error.body("anthropic"))["error"]["type"] == "rate_limit_error"
 
 
+def test_a_status_anthropic_has_no_name_for_is_typed_by_its_class() -> None:
+    def kind(status: int) -> object:
+        return json.loads(UpstreamRejected(status, "x").body("anthropic"))["error"]["type"]
+
+    assert (kind(422), kind(424), kind(409)) == ("invalid_request_error",) * 3
+    assert (kind(500), kind(501)) == ("api_error", "api_error")
+
+
 def test_unexpected_errors_hide_details() -> None:
     error = unexpected(RuntimeError("secret internals"))
     assert error.status == 500 and "secret internals" not in error.body("openai").decode()
