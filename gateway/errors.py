@@ -49,6 +49,13 @@ _ANTHROPIC_TYPES = {
 }
 
 
+def upstream_failed(status: int) -> bool:
+    """Does an upstream answer of `status` say the upstream failed (not the request)? Every
+    5xx, and TGI's 424 Failed Dependency, its answer when generation fails in a model shard
+    ("Request failed during generation: ..."; its bad requests are 422)."""
+    return status >= 500 or status == 424
+
+
 class GatewayError(Exception):
     status: int = 500
     type: str = "api_error"
@@ -261,7 +268,8 @@ class UpstreamRejected(GatewayError):
     message (and Azure's `innererror`), in the client's shape
     (`gateway.providers.upstream_errors` reads either shape).
 
-    A 5xx is the gateway's 502 (the upstream failed), but 503, 504 and Anthropic's 529
+    A 5xx (and TGI's 424, `upstream_failed`) is the gateway's 502 (the upstream failed), but
+    503, 504 and Anthropic's 529
     (overloaded) keep their status, since they tell the client to come back later; 529 is 503 on
     OpenAI routes, which know no 529. A 401/403 says the provider refused the gateway's own
     credentials, not the client's: the status stays, the code says `upstream_auth_error`.
@@ -287,12 +295,13 @@ class UpstreamRejected(GatewayError):
         # Azure's `innererror` (which content filter refused, and how severe): in the OpenAI
         # body, where Azure puts it and its clients read it.
         self.inner_error = inner_error
-        self.status = status if status < 500 or status in (503, 504, 529) else 502
+        failed = upstream_failed(status)
+        self.status = 502 if failed and status not in (503, 504, 529) else status
         if error_type:
             self.type = error_type
         elif status == 429:
             self.type = "rate_limit_error"
-        elif status >= 500:
+        elif failed:
             self.type = "api_error"
         if status == 429 and self.code in (None, "429"):
             # Azure's 429 says `"code": "429"`: no code an OpenAI client knows.
@@ -301,7 +310,7 @@ class UpstreamRejected(GatewayError):
             # The provider refused our credentials: not the client's fault, say so plainly.
             self.type = "api_error"
             self.code = "upstream_auth_error"
-        elif status >= 500 and self.code is None:
+        elif failed and self.code is None:
             self.code = "upstream_error"
         self._anthropic_type = anthropic_type
         self.upstream_body = upstream_body

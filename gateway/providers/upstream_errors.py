@@ -16,7 +16,7 @@ from __future__ import annotations
 import orjson
 
 from gateway.config.types import DeploymentConfig
-from gateway.errors import GatewayError, UpstreamRejected, UpstreamStreamError
+from gateway.errors import GatewayError, UpstreamRejected, UpstreamStreamError, upstream_failed
 
 # What an OpenAI client branches on, for each Anthropic error type whose meaning OpenAI names
 # differently; any other Anthropic type is its own code.
@@ -130,7 +130,7 @@ def error_from_upstream(status: int, data: bytes, deployment: DeploymentConfig) 
     message = fields.get("message")
     if message is None:
         message = f"upstream {deployment.name} answered status {status}"
-    elif status >= 500 and status not in (503, 504, 529):
+    elif upstream_failed(status) and status not in (503, 504, 529):
         # The client sees the gateway's 502: say whose failure it was.
         message = f"upstream {deployment.name} failed with status {status}: {message}"
     return UpstreamRejected(

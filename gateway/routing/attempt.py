@@ -22,6 +22,7 @@ from gateway.errors import (
     UpstreamRejected,
     UpstreamStreamError,
     UpstreamTimeout,
+    upstream_failed,
 )
 from gateway.observability.trace_context import traceparent
 from gateway.providers import EndpointKind, adapter_for, wire_provider
@@ -285,7 +286,7 @@ async def _rejection(response: UpstreamResponse, call: UpstreamCall) -> AttemptF
         error.headers["retry-after"] = str(math.ceil(wait_s))
     return AttemptFailed(
         error,
-        retryable=rate_limited or status >= 500,
+        retryable=rate_limited or upstream_failed(status),
         retry_after_s=wait_s,
         content_policy=is_content_policy(error),
         context_window=is_context_overflow(error),

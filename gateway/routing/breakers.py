@@ -12,7 +12,7 @@ import math
 from collections.abc import Mapping, Sequence
 
 from gateway.config.types import DeploymentConfig, RoutingConfig
-from gateway.errors import GatewayError, UpstreamFailed
+from gateway.errors import GatewayError, UpstreamFailed, upstream_failed
 from gateway.observability.metrics import Metrics
 from gateway.state import BreakerState, StateBackend, StateUnavailable
 
@@ -22,15 +22,15 @@ _NO_FAULT = frozenset(("client_closed", "overloaded", "rate_limit_exceeded"))
 
 def is_deployment_fault(kind: str | None) -> bool:
     """Failures that say something about the deployment's health: connect errors, timeouts,
-    5xx, malformed answers. Not the client's request (4xx), not the client leaving, and not a
-    rate limit (429, Anthropic's 529 overloaded, or either said in a stream's error event:
-    `overloaded`, `rate_limit_exceeded`): those bench it for a while
+    5xx (and TGI's 424), malformed answers. Not the client's request (4xx), not the client
+    leaving, and not a rate limit (429, Anthropic's 529 overloaded, or either said in a
+    stream's error event: `overloaded`, `rate_limit_exceeded`): those bench it for a while
     (`gateway.routing.cooldowns`) but never open its breaker."""
     if kind is None or kind in _NO_FAULT:
         return False
     if kind.startswith("http_"):
         status = int(kind[5:])
-        return status >= 500 and status != 529
+        return upstream_failed(status) and status != 529
     return True
 
 

@@ -15,6 +15,7 @@ import pytest
 from anthropic.types import MessageParam
 from openai.types.chat import ChatCompletionMessageParam
 
+from tests.conditions import wait_until
 from tests.e2e.raw_upstream import RawUpstream, Reply
 from tests.e2e.records import wait_for_record
 from tests.procs import Proc, start_gateway
@@ -55,6 +56,12 @@ TGI_INVALID = {
     "error": "Input validation error: `temperature` must be strictly positive",
     "error_type": "validation",
 }
+# TGI's answer when generation fails in a model shard: 424, the server's failure.
+TGI_GENERATION = {
+    "error": "Request failed during generation: Server error: CUDA out of memory. Tried to "
+    "allocate 2.00 GiB",
+    "error_type": "generation",
+}
 ANSWER = {
     "id": "chatcmpl-1",
     "object": "chat.completion",
@@ -74,6 +81,7 @@ REPLIES: dict[str, Reply | None] = {
     "llamacpp-context": Reply(400, LLAMACPP_CONTEXT),
     "tgi-context": Reply(422, TGI_CONTEXT),
     "tgi-invalid": Reply(422, TGI_INVALID),
+    "tgi-generation": Reply(424, TGI_GENERATION),
     "big": Reply(200, ANSWER),
 }
 
@@ -85,6 +93,7 @@ def _sha(secret: str) -> str:
 def _config(upstream: RawUpstream, log: Path) -> str:
     text = (
         f'[logging]\npath = "{log}"\n\n'
+        "[routing]\nmax_attempts = 1\n\n"
         f'[[providers]]\nname = "self"\ntype = "openai"\nbase_url = "{upstream.url}/v1"\n\n'
         '[[models]]\nname = "big"\n'
         '[[models.deployments]]\nprovider = "self"\nmodel = "big"\n\n'
@@ -92,6 +101,8 @@ def _config(upstream: RawUpstream, log: Path) -> str:
     text += (
         '[[models]]\nname = "tgi-invalid"\n'
         '[[models.deployments]]\nprovider = "self"\nmodel = "tgi-invalid"\n\n'
+        '[[models]]\nname = "tgi-generation"\nfallbacks = ["big"]\n'
+        '[[models.deployments]]\nprovider = "self"\nmodel = "tgi-generation"\n\n'
     )
     for server in ("vllm", "llamacpp", "tgi"):
         text += (
@@ -175,3 +186,29 @@ def test_a_validation_error_of_tgi_is_the_anthropic_clients_invalid_request(
         "error": {"type": "invalid_request_error", "message": TGI_INVALID["error"]},
     }
     assert upstream.calls["tgi-invalid"] == 1  # the client's mistake: not tried again
+
+
+def test_a_generation_failure_of_tgi_is_the_upstreams_failure_and_falls_back(
+    gateway: Proc, upstream: RawUpstream
+) -> None:
+    assert gateway.log_path is not None
+    with _openai(gateway) as client:
+        raw = client.chat.completions.with_raw_response.create(
+            model="tgi-generation", messages=MESSAGES
+        )
+    assert raw.parse().choices[0].message.content == "hello"
+    record = wait_for_record(gateway.log_path, raw.headers["x-request-id"])
+    assert record["fallback_used"] is True
+    assert [(a["deployment"], a["status"]) for a in record["attempts"]] == [
+        ("self/tgi-generation", 424),
+        ("self/big", 200),
+    ]
+    # The failure logged for the operator, with TGI's message.
+    wait_until(
+        lambda: any(
+            "self/tgi-generation" in line and "CUDA out of memory" in line
+            for line in gateway.output
+        ),
+        5,
+        message="the failed attempt was never logged",
+    )

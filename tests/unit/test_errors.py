@@ -35,7 +35,7 @@ def test_a_status_anthropic_has_no_name_for_is_typed_by_its_class() -> None:
     def kind(status: int) -> object:
         return json.loads(UpstreamRejected(status, "x").body("anthropic"))["error"]["type"]
 
-    assert (kind(422), kind(424), kind(409)) == ("invalid_request_error",) * 3
+    assert (kind(422), kind(418), kind(409)) == ("invalid_request_error",) * 3
     assert (kind(500), kind(501)) == ("api_error", "api_error")
 
 

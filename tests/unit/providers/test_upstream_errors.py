@@ -185,3 +185,13 @@ def test_an_error_said_mid_stream_keeps_the_upstreams_type() -> None:
     assert json.loads(error.body("anthropic"))["error"]["type"] == "api_error"
     tgi = stream_error_from_upstream("Request failed during generation", anthropic=False)
     assert tgi.message == "upstream stream error: Request failed during generation"
+
+
+def test_tgis_generation_failure_is_the_upstreams_failure() -> None:
+    body = {
+        "error": "Request failed during generation: Server error: OOM",
+        "error_type": "generation",
+    }
+    error = error_from_upstream(424, orjson.dumps(body), DEPLOYMENT)
+    assert (error.status, error.type, error.code) == (502, "api_error", "upstream_error")
+    assert "oai/gpt-4o" in error.message and "Server error: OOM" in error.message

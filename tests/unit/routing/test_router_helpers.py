@@ -97,6 +97,8 @@ def test_which_failures_count_against_a_deployment() -> None:
     assert not _is_deployment_fault("overloaded")
     assert not _is_deployment_fault("rate_limit_exceeded")
     assert _is_deployment_fault("upstream_error")
+    # TGI's 424: generation failed in a model shard.
+    assert _is_deployment_fault("http_424") and not _is_deployment_fault("http_422")
 
 
 def test_context_overflows_are_recognised() -> None:
