@@ -58,10 +58,13 @@ class AttemptFailed(Exception):
         content_policy: bool = False,
         context_window: bool = False,
         rate_limited: bool = False,
+        elsewhere_only: bool = False,
     ) -> None:
         super().__init__(error.message)
         self.error = error
         self.retryable = retryable
+        # Another deployment may serve the request, this one will not (it lacks the model).
+        self.elsewhere_only = elsewhere_only
         self.retry_after_s = retry_after_s
         # A 429 or 529: the deployment is benched for a while, not counted as a fault.
         self.rate_limited = rate_limited
@@ -134,6 +137,26 @@ def is_context_overflow(error: GatewayError) -> bool:
     return error.code == "context_length_exceeded" or "maximum context length" in (
         error.message.lower()
     )
+
+
+# How servers say they have no model of the name a deployment sends: OpenAI's and Azure's
+# codes, vLLM's "The model `x` does not exist.", Ollama's `model "x" not found, try pulling it
+# first`, Anthropic's `not_found_error` "model: x".
+_MISSING_MODEL_CODES = ("model_not_found", "DeploymentNotFound")
+_MISSING_MODEL_PATTERN = re.compile(r"\bmodel\b.*\b(?:does not exist|not found)", re.IGNORECASE)
+
+
+def is_missing_model(error: GatewayError) -> bool:
+    """Did the upstream answer 404 because it has no model of the deployment's name? That is
+    the deployment's configuration (or a server that has not pulled the model yet), not the
+    client's request: another deployment or a fallback may have it."""
+    if not isinstance(error, UpstreamRejected) or error.upstream_status != 404:
+        return False
+    if error.code in _MISSING_MODEL_CODES:
+        return True
+    if error.code == "not_found_error" and error.message.startswith("model:"):
+        return True
+    return _MISSING_MODEL_PATTERN.search(error.message) is not None
 
 
 # The client-facing codes of the transport failures that have one (else `upstream_error`).
@@ -279,6 +302,7 @@ async def _rejection(response: UpstreamResponse, call: UpstreamCall) -> AttemptF
     if unreadable is not None:  # said to the client, and in the attempt's log line
         error.message += f" (its body could not be read: {unreadable.kind})"
     rate_limited = status in (429, 529)
+    missing_model = is_missing_model(error)
     wait_s = retry_after_s(response.headers)
     if status == 503 and wait_s is not None:
         # Passed on as whole seconds (a 503 keeps its status; the upstream's text could carry
@@ -286,11 +310,12 @@ async def _rejection(response: UpstreamResponse, call: UpstreamCall) -> AttemptF
         error.headers["retry-after"] = str(math.ceil(wait_s))
     return AttemptFailed(
         error,
-        retryable=rate_limited or upstream_failed(status),
+        retryable=rate_limited or upstream_failed(status) or missing_model,
         retry_after_s=wait_s,
         content_policy=is_content_policy(error),
         context_window=is_context_overflow(error),
         rate_limited=rate_limited,
+        elsewhere_only=missing_model,
     )
 
 

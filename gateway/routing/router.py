@@ -190,6 +190,11 @@ class Router:
                 self._failed(request, exchange, choice, failure)
                 if not failure.retryable:
                     raise
+                if failure.elsewhere_only:  # this deployment cannot serve it: not again
+                    fitting = [d for d in fitting if d is not choice]
+                    names = [d.name for d in fitting]
+                    if not fitting:
+                        raise
         if tries.last is not None:
             raise tries.last
         raise AttemptFailed(

@@ -62,6 +62,15 @@ TGI_GENERATION = {
     "allocate 2.00 GiB",
     "error_type": "generation",
 }
+# Ollama's OpenAI-compatible endpoint, for a model it has not pulled.
+OLLAMA_MISSING = {
+    "error": {
+        "message": 'model "llama3.3:70b" not found, try pulling it first',
+        "type": "api_error",
+        "param": None,
+        "code": None,
+    }
+}
 ANSWER = {
     "id": "chatcmpl-1",
     "object": "chat.completion",
@@ -82,6 +91,7 @@ REPLIES: dict[str, Reply | None] = {
     "tgi-context": Reply(422, TGI_CONTEXT),
     "tgi-invalid": Reply(422, TGI_INVALID),
     "tgi-generation": Reply(424, TGI_GENERATION),
+    "ollama-missing": Reply(404, OLLAMA_MISSING),
     "big": Reply(200, ANSWER),
 }
 
@@ -101,6 +111,10 @@ def _config(upstream: RawUpstream, log: Path) -> str:
     text += (
         '[[models]]\nname = "tgi-invalid"\n'
         '[[models.deployments]]\nprovider = "self"\nmodel = "tgi-invalid"\n\n'
+        '[[models]]\nname = "ollama-missing"\n'
+        '[[models.deployments]]\nprovider = "self"\nmodel = "ollama-missing"\n\n'
+        '[[models]]\nname = "ollama-then-big"\nfallbacks = ["big"]\n'
+        '[[models.deployments]]\nprovider = "self"\nmodel = "ollama-missing"\n\n'
         '[[models]]\nname = "tgi-generation"\nfallbacks = ["big"]\n'
         '[[models.deployments]]\nprovider = "self"\nmodel = "tgi-generation"\n\n'
     )
@@ -212,3 +226,28 @@ def test_a_generation_failure_of_tgi_is_the_upstreams_failure_and_falls_back(
         5,
         message="the failed attempt was never logged",
     )
+
+
+def test_a_model_the_upstream_does_not_have_is_tried_elsewhere_and_told_to_the_operator(
+    gateway: Proc,
+) -> None:
+    assert gateway.log_path is not None
+    with _openai(gateway) as client:
+        raw = client.chat.completions.with_raw_response.create(
+            model="ollama-then-big", messages=MESSAGES
+        )
+    assert raw.parse().choices[0].message.content == "hello"
+    record = wait_for_record(gateway.log_path, raw.headers["x-request-id"])
+    assert [(a["deployment"], a["status"]) for a in record["attempts"]] == [
+        ("self/ollama-missing", 404),
+        ("self/big", 200),
+    ]
+    wait_until(
+        lambda: any("self/ollama-missing" in line and "pulling" in line for line in gateway.output),
+        5,
+        message="the missing model was never logged",
+    )
+    # With nowhere else to go, the client gets the upstream's answer.
+    with _openai(gateway) as client, pytest.raises(openai.NotFoundError) as caught:
+        client.chat.completions.create(model="ollama-missing", messages=MESSAGES)
+    assert caught.value.body == OLLAMA_MISSING["error"]

@@ -281,3 +281,30 @@ async def test_a_pinned_deployment_rate_limited_says_when_to_come_back(tmp_path:
         await h.router.route(h.request("limited"), Exchange())
     assert h.sent() == ["e429slow-x", "e429-x"]
     assert (await pinned()).headers["retry-after"] == "30"
+
+
+async def test_a_deployment_whose_upstream_lacks_the_model_is_left_for_the_fallback(
+    tmp_path: Path,
+) -> None:
+    """Ollama's 404 for a model it has not pulled: the deployment's configuration, not the
+    client's request. The next deployment or fallback is tried, the same one never again."""
+    missing = orjson.dumps(
+        {
+            "error": {
+                "message": 'model "llama3.3:70b" not found, try pulling it first',
+                "type": "api_error",
+                "param": None,
+                "code": None,
+            }
+        }
+    )
+
+    def unpulled(request: UpstreamRequest) -> FakeReply:
+        if orjson.loads(request.body)["model"] == "e500-only":
+            return FakeReply(404, {}, missing)
+        return answer(request)
+
+    h = Harness(tmp_path, unpulled)  # "broken": one deployment, fallbacks = ["fine"]
+    exchange = await h.route("broken")
+    assert tried(exchange) == [("up/e500-only", 404, "http_404"), ("up/ok-fine", 200, None)]
+    assert exchange.fallback_used and h.clock.sleeps == []

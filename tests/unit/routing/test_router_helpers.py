@@ -13,6 +13,7 @@ from gateway.errors import UpstreamRejected
 from gateway.routing.attempt import (
     is_content_policy,
     is_context_overflow,
+    is_missing_model,
     parse_retry_after,
     retry_after_s,
 )
@@ -111,6 +112,21 @@ def test_context_overflows_are_recognised() -> None:
     assert not is_context_overflow(UpstreamRejected(500, vllm))
     # TGI refuses a prompt too long with its validation status, 422.
     assert is_context_overflow(UpstreamRejected(422, "too long", code="context_length_exceeded"))
+
+
+def test_an_upstream_without_the_deployments_model_is_recognised() -> None:
+    for message in (
+        "The model `llama-3-70b` does not exist.",  # vLLM
+        'model "llama3.3:70b" not found, try pulling it first',  # Ollama
+        "The model `gpt-5x` does not exist or you do not have access to it.",  # OpenAI
+    ):
+        assert is_missing_model(UpstreamRejected(404, message))
+    assert is_missing_model(UpstreamRejected(404, "gone", code="DeploymentNotFound"))  # Azure
+    assert is_missing_model(UpstreamRejected(404, "model: claude-x", code="not_found_error"))
+    # Other 404s are the request's: a stored response that is not there, an unknown route.
+    assert not is_missing_model(UpstreamRejected(404, "Previous response with id 'r' not found."))
+    assert not is_missing_model(UpstreamRejected(404, "Not Found"))
+    assert not is_missing_model(UpstreamRejected(400, "The model `x` does not exist."))
 
 
 def test_content_policy_refusals_are_recognised() -> None:
