@@ -16,6 +16,7 @@ from gateway.errors import GatewayError, UpstreamFailed, UpstreamStreamError, Up
 from gateway.http.disconnect import WATCH_STREAM_AFTER_S, DisconnectWatch
 from gateway.pipeline.cache import will_store
 from gateway.pipeline.context import RequestContext
+from gateway.providers.anthropic.headers_anthropic_to_openai import openai_rate_limit_headers
 from gateway.upstream import UpstreamError
 
 _JSON = (b"content-type", b"application/json")
@@ -65,18 +66,23 @@ def timing_headers(ctx: RequestContext) -> list[tuple[bytes, bytes]]:
 
 def upstream_headers(ctx: RequestContext) -> list[tuple[bytes, bytes]]:
     """What the client is told of the last upstream answer's headers: its request id as
-    `x-upstream-request-id`, and its `x-ratelimit-*` headers when the gateway set none."""
+    `x-upstream-request-id`, and its rate-limit headers when the gateway set none: as they are
+    on `/v1/messages`, Anthropic's in OpenAI's `x-ratelimit-*` names on the OpenAI routes."""
     exchange = ctx.exchange
     headers: list[tuple[bytes, bytes]] = []
     if exchange.upstream_request_id is not None:
         request_id = exchange.upstream_request_id.encode("latin-1", "replace")
         headers.append((b"x-upstream-request-id", request_id))
+    limits = exchange.upstream_headers
     if (
-        exchange.upstream_headers
+        limits
         and not ctx.rate_headers
         and not any(name.startswith("x-ratelimit-") for name in ctx.response_headers)
     ):
-        for name, value in exchange.upstream_headers.items():
+        provider = exchange.provider
+        if ctx.endpoint.wire == "openai" and provider is not None and provider.type == "anthropic":
+            limits = openai_rate_limit_headers(limits)
+        for name, value in limits.items():
             headers.append((name.encode(), value.encode("latin-1", "replace")))
     return headers
 

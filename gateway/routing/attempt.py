@@ -98,14 +98,18 @@ def retry_after_s(headers: Mapping[str, str]) -> float | None:
     return parse_retry_after(headers.get("retry-after"))
 
 
+_RATE_LIMIT_PREFIXES = ("x-ratelimit-", "anthropic-ratelimit-")
+
+
 def take_upstream_headers(exchange: Exchange, headers: Mapping[str, str], secrets: Secrets) -> None:
     """Keep what the client gets of an upstream answer's headers: its request id and its
-    `x-ratelimit-*` headers, scrubbed (an upstream may echo the key it was sent in them)."""
+    rate-limit headers (OpenAI's `x-ratelimit-*`, Anthropic's `anthropic-ratelimit-*`),
+    scrubbed (an upstream may echo the key it was sent in them)."""
     # Azure names its error answers only by `apim-request-id` (its support asks for that one).
     request_id = (
         headers.get("x-request-id") or headers.get("request-id") or headers.get("apim-request-id")
     )
-    limits = {k: v for k, v in headers.items() if k.startswith("x-ratelimit-")}
+    limits = {k: v for k, v in headers.items() if k.startswith(_RATE_LIMIT_PREFIXES)}
     if request_id is not None or limits:
         kept = "\n".join((request_id or "", *limits.values()))
         if secrets.scrub(kept) != kept:

@@ -68,7 +68,46 @@ def _stream(events: list[bytes], then: list[bytes] | None = None) -> Reply:
     )
 
 
+# Anthropic's rate-limit headers, as on every answer (reset: an RFC 3339 time).
+RATE_LIMITS = {
+    "anthropic-ratelimit-requests-limit": "4000",
+    "anthropic-ratelimit-requests-remaining": "3999",
+    "anthropic-ratelimit-requests-reset": "2026-12-06T04:20:01Z",
+    "anthropic-ratelimit-tokens-limit": "480000",
+    "anthropic-ratelimit-tokens-remaining": "479000",
+    "anthropic-ratelimit-tokens-reset": "2026-12-06T04:20:01Z",
+    "anthropic-ratelimit-input-tokens-limit": "400000",
+    "anthropic-ratelimit-input-tokens-remaining": "399000",
+}
+MESSAGE = {
+    "id": "msg_01",
+    "type": "message",
+    "role": "assistant",
+    "model": "claude-sonnet-4-5",
+    "content": [{"type": "text", "text": "Hello"}],
+    "stop_reason": "end_turn",
+    "stop_sequence": None,
+    "usage": {"input_tokens": 12, "output_tokens": 1},
+}
+LIMITED = {
+    "type": "error",
+    "error": {
+        "type": "rate_limit_error",
+        "message": "This request would exceed the rate limit for your organization of 4000 "
+        "requests per minute.",
+    },
+}
+LIMITED_HEADERS = {
+    **RATE_LIMITS,
+    "anthropic-ratelimit-requests-remaining": "0",
+    "retry-after": "7",
+    "request-id": "req_limited",
+}
+
 REPLIES: dict[str, Reply | None] = {
+    "limits": Reply(200, MESSAGE, {**RATE_LIMITS, "request-id": "req_ok"}),
+    "limited": Reply(429, LIMITED, LIMITED_HEADERS),
+    "limited-too": Reply(429, LIMITED, LIMITED_HEADERS),  # the first is benched after its 429
     # Anthropic's overload, said after the stream began (its status was already 200): once the
     # client has its first event, and at once (in the same read as `message_start`).
     "mid-overloaded": _stream(_start("mid-overloaded"), [_event("error", OVERLOADED)]),
@@ -173,3 +212,42 @@ def test_an_overload_before_the_first_byte_is_a_529_and_benches_without_opening_
         client.chat.completions.create(model="early-overloaded", messages=MESSAGES, stream=True)
     assert caught_o.value.status_code == 503 and caught_o.value.code == "overloaded"
     assert upstream.calls["early-overloaded"] == 1
+
+
+def test_anthropics_rate_limit_headers_reach_both_clients_in_their_names(gateway: Proc) -> None:
+    with anthropic.Anthropic(base_url=gateway.url, api_key=KEY, max_retries=0) as claude:
+        raw = claude.messages.with_raw_response.create(
+            model="limits", max_tokens=5, messages=CLAUDE_MESSAGES
+        )
+    for name, value in RATE_LIMITS.items():
+        assert raw.headers[name] == value
+    assert raw.headers["x-upstream-request-id"] == "req_ok"
+    with openai.OpenAI(base_url=gateway.url + "/v1", api_key=KEY, max_retries=0) as client:
+        raw_o = client.chat.completions.with_raw_response.create(model="limits", messages=MESSAGES)
+    assert raw_o.parse().choices[0].message.content == "Hello"
+    assert {k: v for k, v in raw_o.headers.items() if "ratelimit" in k} == {
+        "x-ratelimit-limit-requests": "4000",
+        "x-ratelimit-remaining-requests": "3999",
+        "x-ratelimit-limit-tokens": "480000",
+        "x-ratelimit-remaining-tokens": "479000",
+    }
+
+
+def test_anthropics_rate_limit_is_a_429_with_its_wait_and_headers(gateway: Proc) -> None:
+    with (
+        openai.OpenAI(base_url=gateway.url + "/v1", api_key=KEY, max_retries=0) as client,
+        pytest.raises(openai.RateLimitError) as caught,
+    ):
+        client.chat.completions.create(model="limited", messages=MESSAGES)
+    headers = caught.value.response.headers
+    assert caught.value.code == "rate_limit_exceeded" and caught.value.type == "rate_limit_error"
+    assert headers["x-ratelimit-remaining-requests"] == "0"
+    assert 6 <= int(headers["retry-after"]) <= 7
+    assert headers["x-upstream-request-id"] == "req_limited"
+    with (
+        anthropic.Anthropic(base_url=gateway.url, api_key=KEY, max_retries=0) as claude,
+        pytest.raises(anthropic.RateLimitError) as caught_a,
+    ):
+        claude.messages.create(model="limited-too", max_tokens=5, messages=CLAUDE_MESSAGES)
+    assert caught_a.value.body == LIMITED
+    assert caught_a.value.response.headers["anthropic-ratelimit-requests-remaining"] == "0"

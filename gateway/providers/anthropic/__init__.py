@@ -10,6 +10,7 @@ state machines) over parsed JSON, each named for the direction its data travels:
 - `requests_openai_to_anthropic`, `requests_anthropic_to_openai`: request bodies;
 - `responses_anthropic_to_openai`, `responses_openai_to_anthropic`: JSON responses;
 - `streams_anthropic_to_openai`, `streams_openai_to_anthropic`: stream events <-> chunks;
+- `headers_anthropic_to_openai`: rate-limit response headers;
 - shared by both directions: `tool_calls` (one tool call in each format), `usage`,
   `stop_reasons`, and `errors` (the translation exceptions and error bodies both ways).
 """
