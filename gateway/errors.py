@@ -238,15 +238,24 @@ class UpstreamStreamError(UpstreamFailed):
         anthropic_type: str | None = None,
         code: str | None = None,
         rate_limited: bool = False,
+        rejection: UpstreamRejected | None = None,
     ) -> None:
         super().__init__(message, code=code)
         if error_type:
             self.type = error_type
         self._anthropic_type = anthropic_type
         self.rate_limited = rate_limited
+        # The 4xx the upstream named (`"code": 400`): the request's fault, answered as that
+        # status before the stream's first byte.
+        self.rejection = rejection
         if rate_limited:
             overloaded = "overloaded" in (anthropic_type or self.code or "")
             self.status = 529 if overloaded else 429
+
+    @property
+    def upstream_fault(self) -> bool:
+        """Does the error say the upstream is broken (not busy, not refusing the request)?"""
+        return not self.rate_limited and self.rejection is None
 
     def status_on(self, wire: WireFormat) -> int:
         if self.status == 529 and wire == "openai":

@@ -85,7 +85,11 @@ class SSEDecoder:
 
 
 def parse_event(raw: bytes) -> SSEEvent | None:
-    """One complete event (terminator included); None for a comment or an empty event."""
+    """One complete event (terminator included); None for a comment or an empty event.
+
+    llama.cpp server writes an error inside a stream as an `error: {...}` line, a field SSE
+    does not know (its own web UI reads it): it is an `error` event with that data here, so
+    the upstream's error is not dropped as an unknown field would be."""
     name: str | None = None
     data: list[bytes] = []
     for line in raw.split(b"\n"):
@@ -98,6 +102,9 @@ def parse_event(raw: bytes) -> SSEEvent | None:
             data.append(value)
         elif field == b"event":
             name = value.decode("utf-8", "replace")
+        elif field == b"error":
+            name = "error"
+            data.append(value)
     if not data and name is None:
         return None
     return SSEEvent(event=name, data=b"\n".join(data), raw=raw)

@@ -181,9 +181,10 @@ async def send_stream(ctx: RequestContext, send: Send, receive: Receive) -> None
             if isinstance(exc, TimeoutError):
                 exc = UpstreamTimeout("the stream did not end within its time limit")
             error = exc if isinstance(exc, GatewayError) else _stream_failure(exc, ctx)
-            # An upstream that says mid-stream it is overloaded is busy, not broken.
+            # An upstream that says mid-stream it is overloaded is busy, not broken; one that
+            # names a 4xx refuses the request.
             upstream_fault = isinstance(exc, (UpstreamError, UpstreamFailed)) and not (
-                isinstance(exc, UpstreamStreamError) and exc.rate_limited
+                isinstance(exc, UpstreamStreamError) and not exc.upstream_fault
             )
             ctx.error = error
             if ctx.exchange.attempts:

@@ -25,7 +25,11 @@ from gateway.providers.base import (
     stream_cut_short,
     token_count,
 )
-from gateway.providers.upstream_errors import error_from_upstream, stream_error_from_upstream
+from gateway.providers.upstream_errors import (
+    error_from_upstream,
+    error_of_event,
+    stream_error_from_upstream,
+)
 from gateway.sse import EventBuffer, parse_event
 
 _DONE = b"[DONE]"
@@ -182,6 +186,8 @@ class OpenAIStreamPassthrough:
                 event = parse_event(part + b"\n\n")
                 if event is None or not event.data:
                     continue  # a comment or an event without data: forwarded as it is
+                if event.event == "error":  # llama.cpp's `error:` line, `event: error`
+                    raise stream_error_from_upstream(error_of_event(event.data), anthropic=False)
                 data = event.data
             if data == _DONE:
                 self.ended = True

@@ -125,14 +125,18 @@ def error_from_upstream(status: int, data: bytes, deployment: DeploymentConfig) 
         parsed = orjson.loads(data)
     except orjson.JSONDecodeError:
         parsed = None
+    return _rejected(status, parsed, deployment.name)
+
+
+def _rejected(status: int, parsed: object, name: str) -> UpstreamRejected:
     fields = _fields(parsed)
     _context_code(status, fields)
     message = fields.get("message")
     if message is None:
-        message = f"upstream {deployment.name} answered status {status}"
+        message = f"upstream {name} answered status {status}"
     elif upstream_failed(status) and status not in (503, 504, 529):
         # The client sees the gateway's 502: say whose failure it was.
-        message = f"upstream {deployment.name} failed with status {status}: {message}"
+        message = f"upstream {name} failed with status {status}: {message}"
     return UpstreamRejected(
         status,
         message,
@@ -152,8 +156,19 @@ _BUSY = ("overloaded_error", "rate_limit_error", "overloaded", "rate_limit_excee
 def stream_error_from_upstream(error: object, *, anthropic: bool) -> UpstreamStreamError:
     """The error an upstream reported mid-stream: the `error` of Anthropic's `error` event
     (`anthropic`), or of an OpenAI-compatible server's error chunk (an object, or TGI's string).
-    Its type and code are kept as `error_from_upstream` keeps them; a numeric code (vLLM's) or
-    none is `upstream_error`."""
+    Its type and code are kept as `error_from_upstream` keeps them; a numeric code or none is
+    `upstream_error`, except that a 4xx `code` (vLLM's and llama.cpp server's name the status
+    the error would have been answered with) makes the error that 4xx: its `rejection`, the
+    request's fault (llama.cpp finds a prompt over its context after the stream began)."""
+    status = error.get("code") if isinstance(error, dict) and not anthropic else None
+    if isinstance(status, int) and 400 <= status < 500 and status not in (401, 403, 429):
+        rejection = _rejected(status, {"error": error}, "upstream")
+        return UpstreamStreamError(
+            f"upstream stream error: {rejection.message}",
+            error_type=rejection.type,
+            code=rejection.code,
+            rejection=rejection,
+        )
     fields = _fields({"type": "error", "error": error} if anthropic else {"error": error})
     message = fields.get("message") or "unknown"
     kind, code = fields.get("type"), fields.get("code")
@@ -166,6 +181,16 @@ def stream_error_from_upstream(error: object, *, anthropic: bool) -> UpstreamStr
         code=code,
         rate_limited=kind in _BUSY or code in _BUSY,
     )
+
+
+def error_of_event(data: bytes) -> object:
+    """The error an `error` event's data holds: its `error` field, or the data itself
+    (llama.cpp's `error: {"code", "message", "type"}`); text when it is not JSON."""
+    try:
+        parsed = orjson.loads(data)
+    except orjson.JSONDecodeError:
+        return data.decode("utf-8", "replace")
+    return parsed.get("error", parsed) if isinstance(parsed, dict) else parsed
 
 
 def _inner_error(parsed: object) -> dict[str, object] | None:

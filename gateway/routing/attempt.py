@@ -273,7 +273,12 @@ async def call_deployment(
         ) from None
     except UpstreamFailed as exc:
         # Malformed answers: the deployment is misbehaving, another may not be. A stream that
-        # said it is overloaded before its first byte is a 529 in all but its status.
+        # said it is overloaded before its first byte is a 529 in all but its status; one that
+        # named a 4xx (llama.cpp's prompt over its context) is that refusal.
+        rejection = exc.rejection if isinstance(exc, UpstreamStreamError) else None
+        if rejection is not None:
+            attempt.error_kind = f"http_{rejection.upstream_status}"
+            raise _refused(rejection, rejection.upstream_status) from None
         attempt.error_kind = attempt.error_kind or exc.kind
         busy = isinstance(exc, UpstreamStreamError) and exc.rate_limited
         raise AttemptFailed(exc, retryable=True, rate_limited=busy) from None
@@ -305,13 +310,18 @@ async def _rejection(response: UpstreamResponse, call: UpstreamCall) -> AttemptF
     error = call.adapter.convert_error(status, data, call.deployment)
     if unreadable is not None:  # said to the client, and in the attempt's log line
         error.message += f" (its body could not be read: {unreadable.kind})"
-    rate_limited = status in (429, 529)
-    missing_model = is_missing_model(error)
     wait_s = retry_after_s(response.headers)
     if status == 503 and wait_s is not None:
         # Passed on as whole seconds (a 503 keeps its status; the upstream's text could carry
         # anything); a rate limit's wait is the router's.
         error.headers["retry-after"] = str(math.ceil(wait_s))
+    return _refused(error, status, wait_s)
+
+
+def _refused(error: GatewayError, status: int, wait_s: float | None = None) -> AttemptFailed:
+    """An upstream's refusal of `status` as a failed attempt, and whether another try may help."""
+    rate_limited = status in (429, 529)
+    missing_model = is_missing_model(error)
     return AttemptFailed(
         error,
         retryable=rate_limited or upstream_failed(status) or missing_model,

@@ -6,6 +6,8 @@ bodies (tests/e2e/raw_upstream.py): a prompt too long for the model is OpenAI's
 from __future__ import annotations
 
 import hashlib
+import json
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -85,7 +87,49 @@ ANSWER = {
     ],
     "usage": {"prompt_tokens": 8, "completion_tokens": 1, "total_tokens": 9},
 }
+
+
+def _sse(*events: dict[str, object]) -> bytes:
+    return b"".join(b"data: " + json.dumps(event).encode() + b"\n\n" for event in events)
+
+
+def _chunk(delta: dict[str, object], finish: str | None = None) -> dict[str, object]:
+    return {
+        "id": "chatcmpl-s",
+        "object": "chat.completion.chunk",
+        "created": 1,
+        "model": "big",
+        "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+    }
+
+
+# llama.cpp server says an error found once its stream began on an `error:` line (a field SSE
+# does not know), then ends the stream as usual.
+LLAMACPP_STREAM_CONTEXT = (
+    b"error: " + json.dumps(LLAMACPP_CONTEXT["error"]).encode() + b"\n\ndata: [DONE]\n\n"
+)
+LLAMACPP_CRASH = {
+    "code": 500,
+    "message": "llama_decode failed: out of memory",
+    "type": "server_error",
+}
+
+
+def _stream(body: bytes, then: bytes | None = None) -> Reply:
+    held = threading.Event() if then is not None else None
+    return Reply(200, body, {}, "text/event-stream", then or b"", held)
+
+
 REPLIES: dict[str, Reply | None] = {
+    "llamacpp-stream-context": _stream(LLAMACPP_STREAM_CONTEXT),
+    "llamacpp-mid-crash": _stream(
+        _sse(_chunk({"role": "assistant", "content": "Once"})),
+        b"error: " + json.dumps(LLAMACPP_CRASH).encode() + b"\n\ndata: [DONE]\n\n",
+    ),
+    "big-stream": _stream(
+        _sse(_chunk({"role": "assistant", "content": "hello"}), _chunk({}, "stop"))
+        + b"data: [DONE]\n\n"
+    ),
     "vllm-context": Reply(400, VLLM_CONTEXT),
     "llamacpp-context": Reply(400, LLAMACPP_CONTEXT),
     "tgi-context": Reply(422, TGI_CONTEXT),
@@ -117,6 +161,16 @@ def _config(upstream: RawUpstream, log: Path) -> str:
         '[[models.deployments]]\nprovider = "self"\nmodel = "ollama-missing"\n\n'
         '[[models]]\nname = "tgi-generation"\nfallbacks = ["big"]\n'
         '[[models.deployments]]\nprovider = "self"\nmodel = "tgi-generation"\n\n'
+    )
+    text += (
+        '[[models]]\nname = "big-stream"\n'
+        '[[models.deployments]]\nprovider = "self"\nmodel = "big-stream"\n\n'
+        '[[models]]\nname = "llamacpp-stream"\n'
+        '[[models.deployments]]\nprovider = "self"\nmodel = "llamacpp-stream-context"\n\n'
+        '[[models]]\nname = "llamacpp-stream-then-big"\ncontext_window_fallbacks = ["big-stream"]\n'
+        '[[models.deployments]]\nprovider = "self"\nmodel = "llamacpp-stream-context"\n\n'
+        '[[models]]\nname = "llamacpp-mid-crash"\n'
+        '[[models.deployments]]\nprovider = "self"\nmodel = "llamacpp-mid-crash"\n\n'
     )
     for server in ("vllm", "llamacpp", "tgi"):
         text += (
@@ -251,3 +305,44 @@ def test_a_model_the_upstream_does_not_have_is_tried_elsewhere_and_told_to_the_o
     with _openai(gateway) as client, pytest.raises(openai.NotFoundError) as caught:
         client.chat.completions.create(model="ollama-missing", messages=MESSAGES)
     assert caught.value.body == OLLAMA_MISSING["error"]
+
+
+def test_llamacpps_error_line_before_the_first_byte_is_its_refusal(gateway: Proc) -> None:
+    assert gateway.log_path is not None
+    with _openai(gateway) as client, pytest.raises(openai.BadRequestError) as caught:
+        for _ in client.chat.completions.create(
+            model="llamacpp-stream", messages=MESSAGES, stream=True
+        ):
+            pass
+    assert caught.value.code == "context_length_exceeded" and caught.value.param == "messages"
+    assert "exceeds the available context size (4096 tokens)" in caught.value.message
+    # ... and the context window's fallback answers it.
+    with _openai(gateway) as client:
+        stream = client.chat.completions.with_raw_response.create(
+            model="llamacpp-stream-then-big", messages=MESSAGES, stream=True
+        )
+        text = "".join(c.choices[0].delta.content or "" for c in stream.parse() if c.choices)
+    assert text == "hello"
+    record = wait_for_record(gateway.log_path, stream.headers["x-request-id"])
+    assert [(a["deployment"], a["error"]) for a in record["attempts"]] == [
+        ("self/llamacpp-stream-context", "http_400"),
+        ("self/big-stream", None),
+    ]
+
+
+def test_llamacpps_error_line_mid_stream_fails_the_stream(
+    gateway: Proc, upstream: RawUpstream
+) -> None:
+    """Its stream then ends with `[DONE]` as if all went well: the client must still be told."""
+    assert gateway.log_path is not None
+    reply = upstream.replies["llamacpp-mid-crash"]
+    assert reply is not None and reply.held is not None
+    with _openai(gateway) as client, pytest.raises(openai.APIError) as caught:
+        stream = client.chat.completions.with_raw_response.create(
+            model="llamacpp-mid-crash", messages=MESSAGES, stream=True
+        )
+        for _ in stream.parse():
+            reply.held.set()  # the client has the first chunk: now the error
+    assert "llama_decode failed: out of memory" in caught.value.message
+    record = wait_for_record(gateway.log_path, stream.headers["x-request-id"])
+    assert record["error_type"] == "upstream_error"

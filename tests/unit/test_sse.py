@@ -57,3 +57,8 @@ def test_an_event_in_many_pieces_is_kept_as_its_pieces_until_it_ends() -> None:
     assert len(buffer._pieces) == 1000
     assert buffer.take(b"\n\ndata: next") == b"x" * 100_000 + b"\n\n"
     assert not buffer.idle and buffer.take(b"\n\n") == b"data: next\n\n"
+
+
+def test_llamacpps_error_line_is_an_error_event() -> None:
+    events = SSEDecoder().feed(b'error: {"code": 500}\n\ndata: [DONE]\n\n')
+    assert [(e.event, e.data) for e in events] == [("error", b'{"code": 500}'), (None, b"[DONE]")]

@@ -40,7 +40,11 @@ from gateway.providers.openai import (
     is_openai_api,
     usage_from_openai,
 )
-from gateway.providers.upstream_errors import error_from_upstream, stream_error_from_upstream
+from gateway.providers.upstream_errors import (
+    error_from_upstream,
+    error_of_event,
+    stream_error_from_upstream,
+)
 from gateway.sse import SSEDecoder, encode_event
 
 _DONE_EVENT = b"data: [DONE]\n\n"
@@ -254,6 +258,8 @@ class OpenAIToAnthropicStreamAdapter:
             if event.data == b"[DONE]":
                 self._done = True
                 continue
+            if event.event == "error":  # llama.cpp's `error:` line, `event: error`
+                raise stream_error_from_upstream(error_of_event(event.data), anthropic=False)
             parsed = _parse_event(event.data)
             if parsed.get("error"):
                 raise stream_error_from_upstream(parsed["error"], anthropic=False)

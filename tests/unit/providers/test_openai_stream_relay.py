@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from gateway.errors import UpstreamFailed
+from gateway.errors import UpstreamFailed, UpstreamStreamError
 from gateway.providers.openai import OpenAICompletionStreamPassthrough, OpenAIStreamPassthrough
 
 
@@ -142,3 +142,23 @@ def test_events_of_any_sse_shape_are_read_like_the_usual_one(shape: Any) -> None
     out, converter = relay(True, [stream])
     assert converter.text == ["Hel", "lo"]
     assert out == stream.replace(b"\r", b"\n")  # forwarded as received, line ends made `\n`
+
+
+def test_llamacpps_error_line_is_the_upstreams_error() -> None:
+    """llama.cpp server writes an error found mid-stream as `error: {...}`, then `[DONE]`."""
+    relay = OpenAIStreamPassthrough(client_wants_usage=False)
+    assert relay.feed(chunk("Hel")) == [chunk("Hel")]
+    crash = {"code": 500, "message": "llama_decode failed", "type": "server_error"}
+    with pytest.raises(UpstreamStreamError) as caught:
+        relay.feed(b"error: " + json.dumps(crash).encode() + b"\n\ndata: [DONE]\n\n")
+    assert caught.value.type == "server_error" and caught.value.upstream_fault
+    assert caught.value.message == "upstream stream error: llama_decode failed"
+    # A 4xx it names is the request's: the refusal it would have answered with.
+    context = {"code": 400, "message": "request (9 tokens) exceeds the available context size",
+               "type": "exceed_context_size_error"}  # fmt: skip
+    relay = OpenAIStreamPassthrough(client_wants_usage=False)
+    with pytest.raises(UpstreamStreamError) as refused:
+        relay.feed(b"error: " + json.dumps(context).encode() + b"\n\n")
+    rejection = refused.value.rejection
+    assert rejection is not None and not refused.value.upstream_fault
+    assert (rejection.status, rejection.code) == (400, "context_length_exceeded")

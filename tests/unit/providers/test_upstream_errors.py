@@ -174,14 +174,19 @@ def test_an_error_said_mid_stream_keeps_the_upstreams_type() -> None:
     limited = {"type": "rate_limit_error", "message": "slow down"}
     assert stream_error_from_upstream(limited, anthropic=True).status == 429
     # OpenAI-compatible error chunks: vLLM's numeric code is none, TGI's error is a string.
-    vllm = {"object": "error", "message": "boom", "type": "BadRequestError", "code": 400}
+    vllm = {"object": "error", "message": "boom", "type": "InternalServerError", "code": 500}
     error = stream_error_from_upstream(vllm, anthropic=False)
-    assert (error.status, error.type, error.code, error.rate_limited) == (
+    assert (error.status, error.type, error.code, error.upstream_fault) == (
         502,
-        "BadRequestError",
+        "InternalServerError",
         "upstream_error",
-        False,
+        True,
     )
+    # A 4xx code names the refusal it is: the request's fault.
+    refused = {"object": "error", "message": "bad", "type": "BadRequestError", "code": 400}
+    error = stream_error_from_upstream(refused, anthropic=False)
+    assert error.rejection is not None and error.rejection.status == 400
+    assert not error.upstream_fault
     assert json.loads(error.body("anthropic"))["error"]["type"] == "api_error"
     tgi = stream_error_from_upstream("Request failed during generation", anthropic=False)
     assert tgi.message == "upstream stream error: Request failed during generation"
