@@ -23,7 +23,7 @@ from gateway.config.types import DeploymentConfig, ProviderConfig
 from gateway.errors import GatewayError, InvalidRequest, UpstreamFailed
 from gateway.json_types import JSON
 from gateway.providers.anthropic.adapters import anthropic_headers
-from gateway.providers.anthropic.errors import StreamTranslationError, TranslationError
+from gateway.providers.anthropic.errors import TranslationError
 from gateway.providers.anthropic.requests_openai_to_anthropic import openai_request_to_anthropic
 from gateway.providers.anthropic.responses_anthropic_to_openai import anthropic_response_to_openai
 from gateway.providers.anthropic.streams_anthropic_to_openai import AnthropicToOpenAIStream
@@ -48,7 +48,7 @@ from gateway.providers.responses.objects import new_id, usage_from_responses
 from gateway.providers.responses.requests_responses_to_chat import responses_request_to_chat
 from gateway.providers.responses.responses_chat_to_responses import chat_response_to_responses
 from gateway.providers.responses.streams_chat_to_responses import ChatToResponsesStream
-from gateway.providers.upstream_errors import error_from_upstream
+from gateway.providers.upstream_errors import error_from_upstream, stream_error_from_upstream
 from gateway.sse import EventBuffer, SSEDecoder, parse_event
 
 _FINAL_EVENTS = frozenset({"response.completed", "response.incomplete", "response.failed"})
@@ -181,8 +181,10 @@ class _TranslatedStream:
             self.ended = True
             return []
         chunk = _event(data)
+        if event_name == "error":  # llama.cpp's `error:` line, `event: error`
+            raise stream_error_from_upstream(chunk.get("error", chunk), anthropic=False)
         if chunk.get("error"):
-            raise UpstreamFailed(f"upstream stream error: {error_text(chunk['error'])}")
+            raise stream_error_from_upstream(chunk["error"], anthropic=False)
         choices = chunk.get("choices")
         if isinstance(choices, list):
             self.ended = self.ended or any(
@@ -216,10 +218,9 @@ class _AnthropicTranslatedStream(_TranslatedStream):
         parsed = _event(data)
         kind = event_name or parsed.get("type")
         self.ended = self.ended or kind == "message_stop"
-        try:
-            return self._to_chat.feed(kind, parsed)
-        except StreamTranslationError as exc:
-            raise UpstreamFailed(f"upstream stream error: {exc}") from None
+        if kind == "error":
+            raise stream_error_from_upstream(parsed.get("error"), anthropic=True)
+        return self._to_chat.feed(kind, parsed)
 
     def finish(self) -> list[bytes]:
         out: list[bytes] = []

@@ -8,7 +8,7 @@ import orjson
 import pytest
 
 from gateway.config.types import DeploymentConfig, ProviderConfig, ProviderType
-from gateway.errors import UpstreamFailed
+from gateway.errors import UpstreamFailed, UpstreamStreamError
 from gateway.providers import adapter_for, speaks_responses, wire_provider
 from gateway.providers.checked import CheckedAdapter
 from gateway.providers.responses.adapters import (
@@ -135,3 +135,18 @@ def test_passthrough_stream_cut_before_its_end_fails() -> None:
     assert stream.feed(raw + b"event: response.output_text.delta\ndata: {") == [raw]
     with pytest.raises(UpstreamFailed):
         stream.finish()
+
+
+def test_an_upstreams_error_event_keeps_its_type_on_the_translated_streams() -> None:
+    body = {"model": "pub", "input": "hi", "stream": True}
+    overloaded = {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}
+    stream = ResponsesToAnthropic(body).stream(body)
+    with pytest.raises(UpstreamStreamError) as caught:
+        stream.feed(encode_event(orjson.dumps(overloaded), "error"))
+    assert (caught.value.type, caught.value.code) == ("overloaded_error", "overloaded")
+    # llama.cpp server's `error:` line, then its usual `[DONE]`: no quiet success.
+    crash = {"code": 500, "message": "llama_decode failed", "type": "server_error"}
+    chat = ResponsesToChat(body).stream(body)
+    with pytest.raises(UpstreamStreamError) as crashed:
+        chat.feed(b"error: " + orjson.dumps(crash) + b"\n\ndata: [DONE]\n\n")
+    assert crashed.value.message == "upstream stream error: llama_decode failed"
