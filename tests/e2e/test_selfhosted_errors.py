@@ -120,7 +120,11 @@ def _stream(body: bytes, then: bytes | None = None) -> Reply:
     return Reply(200, body, {}, "text/event-stream", then or b"", held)
 
 
+# llama.cpp server while it loads its model.
+LLAMACPP_LOADING = {"error": {"code": 503, "message": "Loading model", "type": "unavailable_error"}}
+
 REPLIES: dict[str, Reply | None] = {
+    "llamacpp-loading": Reply(503, LLAMACPP_LOADING),
     "llamacpp-stream-context": _stream(LLAMACPP_STREAM_CONTEXT),
     "llamacpp-mid-crash": _stream(
         _sse(_chunk({"role": "assistant", "content": "Once"})),
@@ -171,6 +175,10 @@ def _config(upstream: RawUpstream, log: Path) -> str:
         '[[models.deployments]]\nprovider = "self"\nmodel = "llamacpp-stream-context"\n\n'
         '[[models]]\nname = "llamacpp-mid-crash"\n'
         '[[models.deployments]]\nprovider = "self"\nmodel = "llamacpp-mid-crash"\n\n'
+    )
+    text += (
+        '[[models]]\nname = "llamacpp-loading"\nfallbacks = ["big"]\n'
+        '[[models.deployments]]\nprovider = "self"\nmodel = "llamacpp-loading"\n\n'
     )
     for server in ("vllm", "llamacpp", "tgi"):
         text += (
@@ -346,3 +354,18 @@ def test_llamacpps_error_line_mid_stream_fails_the_stream(
     assert "llama_decode failed: out of memory" in caught.value.message
     record = wait_for_record(gateway.log_path, stream.headers["x-request-id"])
     assert record["error_type"] == "upstream_error"
+
+
+def test_a_llamacpp_server_still_loading_its_model_is_passed_over(gateway: Proc) -> None:
+    """Its 503 is a passing state, not the request's fault: the fallback answers."""
+    assert gateway.log_path is not None
+    with _openai(gateway) as client:
+        raw = client.chat.completions.with_raw_response.create(
+            model="llamacpp-loading", messages=MESSAGES
+        )
+    assert raw.parse().choices[0].message.content == "hello"
+    record = wait_for_record(gateway.log_path, raw.headers["x-request-id"])
+    assert [(a["deployment"], a["status"]) for a in record["attempts"]] == [
+        ("self/llamacpp-loading", 503),
+        ("self/big", 200),
+    ]
