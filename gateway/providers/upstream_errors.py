@@ -174,12 +174,15 @@ def stream_error_from_upstream(error: object, *, anthropic: bool) -> UpstreamStr
     kind, code = fields.get("type"), fields.get("code")
     if code is not None and code.isdigit():
         code = None
+    busy = kind in _BUSY or code in _BUSY
+    if busy and code is None:  # the code that says so (the record's error_type, the breaker)
+        code = "overloaded" if kind is not None and "overloaded" in kind else "rate_limit_exceeded"
     return UpstreamStreamError(
         f"upstream stream error: {message}",
         error_type=kind,
         anthropic_type=fields.get("anthropic_type"),
         code=code,
-        rate_limited=kind in _BUSY or code in _BUSY,
+        rate_limited=busy,
     )
 
 

@@ -173,6 +173,9 @@ def test_an_error_said_mid_stream_keeps_the_upstreams_type() -> None:
     assert error.status_on("anthropic") == 529 and error.status_on("openai") == 503
     limited = {"type": "rate_limit_error", "message": "slow down"}
     assert stream_error_from_upstream(limited, anthropic=True).status == 429
+    # An OpenAI-shaped overload without a code gets the one that says so.
+    busy = stream_error_from_upstream({"type": "overloaded_error", "message": "x"}, anthropic=False)
+    assert (busy.status, busy.kind, busy.upstream_fault) == (529, "overloaded", False)
     # OpenAI-compatible error chunks: vLLM's numeric code is none, TGI's error is a string.
     vllm = {"object": "error", "message": "boom", "type": "InternalServerError", "code": 500}
     error = stream_error_from_upstream(vllm, anthropic=False)
