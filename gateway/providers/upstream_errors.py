@@ -29,14 +29,16 @@ _OPENAI_CODES = {
 # A prompt the model cannot take, as each server words it: Anthropic ("prompt is too long:
 # 208310 tokens > 200000 maximum", "input length and `max_tokens` exceed context limit: 188240 +
 # 21333 > 200000, ..."), OpenAI and vLLM ("This model's maximum context length is 4096 tokens.
-# ..."), llama.cpp ("request (4476 tokens) exceeds the available context size (4096 tokens), try
-# increasing it"), TGI's 422 ("Input validation error: `inputs` tokens + `max_new_tokens` must
-# be <= 4096. ..."). An OpenAI client knows them all as `context_length_exceeded` on `messages`,
-# and `context_window_fallbacks` follow that code.
+# ..."; vLLM's engine: "The decoder prompt (length 5000) is longer than the maximum model length
+# of 4096. ..."), llama.cpp ("request (4476 tokens) exceeds the available context size (4096
+# tokens), try increasing it"), TGI's 422 ("Input validation error: `inputs` tokens +
+# `max_new_tokens` must be <= 4096. ..."). An OpenAI client knows them all as
+# `context_length_exceeded` on `messages`, and `context_window_fallbacks` follow that code.
 _CONTEXT_MARKERS = (
     "prompt is too long",
     "exceed context limit",
     "maximum context length",
+    "longer than the maximum model length",
     "exceeds the available context size",
     "exceeds context size",
     "`inputs` tokens + `max_new_tokens` must be",

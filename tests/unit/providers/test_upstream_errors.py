@@ -146,7 +146,16 @@ def test_self_hosted_context_overflows_are_openais_context_length_exceeded() -> 
         "Given: 4000 `inputs` tokens and 200 `max_new_tokens`",
         "error_type": "validation",
     }
-    for status, body in ((400, vllm), (400, llamacpp), (422, tgi)):
+    vllm_engine = {
+        "error": {
+            "message": "The decoder prompt (length 5000) is longer than the maximum model length "
+            "of 4096. Make sure that `max_model_len` is no smaller than the number of text tokens.",
+            "type": "BadRequestError",
+            "param": None,
+            "code": 400,
+        }
+    }
+    for status, body in ((400, vllm), (400, vllm_engine), (400, llamacpp), (422, tgi)):
         error = error_from_upstream(status, orjson.dumps(body), DEPLOYMENT)
         assert (error.status, error.code, error.param) == (
             status,
