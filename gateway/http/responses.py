@@ -137,6 +137,7 @@ async def send_stream(ctx: RequestContext, send: Send, receive: Receive) -> None
     # end of the response: one write instead of two. When the whole upstream body is already
     # in, nothing is awaited from it, so there is no disconnect to watch for either.
     last: list[bytes] = []
+    piece = b""  # the last piece sent before the end: whether the client has its stream's end
     upstream_fault = False  # the upstream broke the stream (not its deadline, nor a guardrail)
     if reply.upstream.body_complete:
         last += reply.pending
@@ -178,26 +179,26 @@ async def send_stream(ctx: RequestContext, send: Send, receive: Receive) -> None
             if sent is not None and tail:
                 sent.append(b"".join(tail))
         except (UpstreamError, GatewayError, TimeoutError) as exc:
-            if isinstance(exc, TimeoutError):
-                exc = UpstreamTimeout("the stream did not end within its time limit")
-            error = exc if isinstance(exc, GatewayError) else _stream_failure(exc, ctx)
-            # An upstream that says mid-stream it is overloaded is busy, not broken; one that
-            # names a 4xx refuses the request.
-            upstream_fault = isinstance(exc, (UpstreamError, UpstreamFailed)) and not (
-                isinstance(exc, UpstreamStreamError) and not exc.upstream_fault
-            )
-            ctx.error = error
-            if ctx.exchange.attempts:
-                ctx.exchange.attempts[-1].error_kind = error.kind
-            # An upstream's error text may quote the credentials it was sent.
-            event = stream_error_event(error, ctx.endpoint.wire, ctx.endpoint.kind)
-            tail = [*last, ctx.runtime.secrets.scrub_bytes(event)]
+            if not isinstance(exc, GatewayError) and has_stream_end(piece, ctx):
+                # The client has the whole answer (its stream's last event went out); the
+                # upstream only failed to end its body after it: held it open, or dropped it.
+                tail = last
+            else:
+                error, upstream_fault = _stream_failed(exc, ctx)
+                # An upstream's error text may quote the credentials it was sent.
+                event = stream_error_event(error, ctx.endpoint.wire, ctx.endpoint.kind)
+                tail = [*last, ctx.runtime.secrets.scrub_bytes(event)]
         ctx.exchange.finished = time.monotonic()
         await send({"type": "http.response.body", "body": b"".join(tail), "more_body": False})
     except asyncio.CancelledError:
         if not ctx.client_closed:
             raise
-        ctx.status = 499
+        if has_stream_end(piece, ctx):
+            # The SDKs close the connection once they read the stream's last event, before the
+            # response's own end: it left with the whole answer, nothing failed.
+            ctx.client_closed = False
+        else:
+            ctx.status = 499
         current = asyncio.current_task()
         if current is not None:
             current.uncancel()
@@ -221,6 +222,44 @@ async def send_cached_stream(ctx: RequestContext, send: Send, pieces: list[bytes
     for piece in pieces:
         await send({"type": "http.response.body", "body": piece, "more_body": True})
     await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+
+def _stream_failed(
+    exc: UpstreamError | GatewayError | TimeoutError, ctx: RequestContext
+) -> tuple[GatewayError, bool]:
+    """A stream that failed after its start: its error (`ctx.error`, the last attempt's kind),
+    and whether the upstream is at fault (not its deadline, nor a guardrail: an upstream that says
+    mid-stream it is overloaded is busy, not broken; one that names a 4xx refuses the request)."""
+    if isinstance(exc, TimeoutError):
+        exc = UpstreamTimeout("the stream did not end within its time limit")
+    error = exc if isinstance(exc, GatewayError) else _stream_failure(exc, ctx)
+    ctx.error = error
+    if ctx.exchange.attempts:
+        ctx.exchange.attempts[-1].error_kind = error.kind
+    fault = isinstance(exc, (UpstreamError, UpstreamFailed)) and not (
+        isinstance(exc, UpstreamStreamError) and not exc.upstream_fault
+    )
+    return error, fault
+
+
+# The line that ends a stream in each client format (the Responses API: each of its ends).
+_STREAM_ENDS = {
+    "openai": (b"data: [DONE]",),
+    "anthropic": (b"event: message_stop",),
+    "responses": (
+        b"event: response.completed",
+        b"event: response.incomplete",
+        b"event: response.failed",
+    ),
+}
+
+
+def has_stream_end(piece: bytes, ctx: RequestContext) -> bool:
+    """Whether `piece` (the last one sent) holds the event that ends the client's stream, at
+    the start of a line (an answer's text is JSON there: it holds no line break)."""
+    endpoint = ctx.endpoint
+    ends = _STREAM_ENDS["responses" if endpoint.kind == "responses" else endpoint.wire]
+    return any(piece.startswith(end) or b"\n" + end in piece for end in ends)
 
 
 def _stream_failure(exc: UpstreamError, ctx: RequestContext) -> GatewayError:

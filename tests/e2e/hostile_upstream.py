@@ -8,6 +8,8 @@ OpenAI-compatible (or Anthropic) server would, chosen by the upstream model name
 - `stream-usage-huge`, `stream-usage-negative`: streams whose usage chunk has that flaw;
 - `stream-no-end`: a stream that ends (cleanly, at the HTTP level) without `[DONE]` or a
   finish_reason (Anthropic: without `message_stop`);
+- `done-then-hold`: a whole stream, `[DONE]` (Anthropic: `message_stop`) included, whose body
+  then stays open for a minute without its end (a slow last write, a proxy holding it);
 - `echo-<form>`: a 401 whose message quotes the key it was sent encoded as `echo_forms.ECHOES`
   names (base64 of `user:key`, URL-encoded, in a JSON dump with `\\/` escapes, ...);
 - `counter`: a fresh answer every time (its text is the request number), to see cache hits;
@@ -34,6 +36,8 @@ PROVIDER_KEY = "hostile-provider-key-9d8c7b6a5f4e3d2c1b0a"
 
 # Between the pieces of a stream: each reaches the gateway as its own read.
 PACE_S = 0.02
+# In a reply's pieces: write nothing more, and keep the connection open (for a minute at most).
+_HOLD = b"\x00hold"
 
 
 def _chunked(pieces: list[bytes]) -> list[bytes]:
@@ -164,6 +168,10 @@ class HostileUpstream:
                 for number, piece in enumerate(pieces):
                     if number > 1:
                         time.sleep(PACE_S)
+                    if piece == _HOLD:  # the body stays open, unended, until the gateway leaves
+                        conn.settimeout(60)
+                        conn.recv(1)
+                        return
                     conn.sendall(piece)
             except OSError:
                 pass  # the gateway stopped reading: what it does then is the test
@@ -199,6 +207,25 @@ class HostileUpstream:
             start = _anthropic_start() if anthropic else [_openai_chunk({"content": "Hi"})]
             pings = [b": ping\n\n"] * int(60 / PACE_S)
             return _answer(200, _chunked([*start, *pings]), stream=True)
+        if model == "done-then-hold":
+            if anthropic:
+                stop = {"type": "message_delta", "delta": {"stop_reason": "end_turn"}}
+                stop["usage"] = {"output_tokens": 1}
+                events = [
+                    *_anthropic_start(),
+                    _anthropic_event("content_block_stop", {"type": "content_block_stop"}),
+                    _anthropic_event("message_delta", stop),
+                    _anthropic_event("message_stop", {"type": "message_stop"}),
+                ]
+            else:
+                events = [
+                    _openai_chunk({"role": "assistant", "content": "Hi"}),
+                    _openai_chunk({}, "stop"),
+                    _usage_chunk(3),
+                    b"data: [DONE]\n\n",
+                ]
+            held = [b"%x\r\n%s\r\n" % (len(event), event) for event in events]
+            return _answer(200, [*held, _HOLD], stream=True)
         if model == "stream-no-end":
             if anthropic:
                 return _answer(200, _chunked(_anthropic_start()), stream=True)

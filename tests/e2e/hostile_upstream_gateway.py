@@ -44,10 +44,18 @@ OPENAI_MODELS = [
     "stream-usage-huge",
     "stream-usage-negative",
     "stream-no-end",
+    "done-then-hold",
     "counter",
     "plain",
 ]
-ANTHROPIC_MODELS = ["key-401", "key-headers", "key-stream", "stream-no-end", "stream-forever"]
+ANTHROPIC_MODELS = [
+    "key-401",
+    "key-headers",
+    "key-stream",
+    "stream-no-end",
+    "stream-forever",
+    "done-then-hold",
+]
 
 
 def _config(upstream: str, log_path: Path) -> str:
@@ -89,7 +97,7 @@ model = "{upstream_model}"
 input_cost_per_1m = 1.0
 output_cost_per_1m = 2.0
 """
-        if upstream_model == "stream-forever":
+        if upstream_model in ("stream-forever", "done-then-hold"):
             config += "total_timeout_s = 1.0\n"
     for policy, secret in KEYS.items():
         digest = hashlib.sha256(secret.encode()).hexdigest()

@@ -339,3 +339,50 @@ def test_no_provider_key_in_any_record_log_line_or_metric(
     assert records and not leaks(json.dumps(records))
     assert not leaks(client.get("/metrics").text)
     assert not leaks("".join(gateway.output))
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "model", "end"),
+    [
+        ("chat", "done-then-hold", b"data: [DONE]"),
+        ("messages", "ant-done-then-hold", b"message_stop"),
+    ],
+)
+def test_a_client_that_leaves_after_the_last_event_had_the_whole_answer(
+    gateway: Proc, endpoint: str, model: str, end: bytes
+) -> None:
+    """The SDKs close the connection once they read `[DONE]` (`message_stop`), before the
+    response's own end. An upstream that is slow to end its body after its last event must not
+    make that a client that left (499): the client had the whole answer."""
+    body: dict[str, Any] = {"model": model, "stream": True, "max_tokens": 10}
+    body["messages"] = [{"role": "user", "content": "hi"}]
+    path = "/v1/chat/completions" if endpoint == "chat" else "/v1/messages"
+    headers = {"authorization": f"Bearer {KEYS['plain']}"}
+    with httpx.Client(base_url=gateway.url, timeout=10) as client:
+        with client.stream("POST", path, json=body, headers=headers) as response:
+            received = b""
+            for chunk in response.iter_raw():
+                received += chunk
+                if end in received:
+                    break  # and close the connection, as the SDKs do
+    record = record_of(gateway, response)
+    assert (record["status"], record["error_type"]) == (200, None)
+    assert record["completion_tokens"] > 0
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "model"), [("chat", "done-then-hold"), ("messages", "ant-done-then-hold")]
+)
+def test_an_upstream_that_never_ends_its_body_after_the_last_event_adds_no_error(
+    gateway: Proc, client: httpx.Client, endpoint: str, model: str
+) -> None:
+    """The answer is whole once its last event went out: an upstream that then holds its body
+    open until `total_timeout_s` adds no error event after it, and the request did not fail."""
+    if endpoint == "chat":
+        response = chat(client, model, stream=True)
+        assert response.text.rstrip().endswith("data: [DONE]")
+    else:
+        response = messages(client, model, stream=True)
+        assert response.text.rstrip().endswith('{"type": "message_stop"}')
+    assert response.status_code == 200
+    assert (record_of(gateway, response)["error_type"], "error" in response.text) == (None, False)
