@@ -164,6 +164,26 @@ def count_text(text: str) -> int:
     return tally.total()
 
 
+def count_prompt(value: object) -> int:
+    """Tokens of an embeddings `input` or a legacy completions `prompt`: a string, strings, a
+    token array or token arrays. Texts share one `EXACT_CHARS` budget (a batch of 2,048 long
+    inputs costs what one does); a token array counts its length, as the upstream will."""
+    if isinstance(value, str):
+        return count_text(value)
+    if not isinstance(value, list):
+        return 0
+    tally = _Tally()
+    ids = 0
+    for item in value:
+        if isinstance(item, str):
+            tally.add(item)
+        elif isinstance(item, list):
+            ids += len(item)
+        elif isinstance(item, int):
+            ids += 1
+    return ids + tally.total()
+
+
 def _content_text(content: object) -> Iterable[str]:
     if isinstance(content, str):
         yield content

@@ -128,12 +128,7 @@ class RequestContext:
             kind = self.endpoint.kind
             if kind == "embeddings" or kind == "completions":
                 value = body.get("input" if kind == "embeddings" else "prompt")
-                texts = (
-                    [value]
-                    if isinstance(value, str)
-                    else [v for v in value or () if isinstance(v, str)]
-                )
-                self._prompt_estimate = sum(tokens.count_text(t) for t in texts)
+                self._prompt_estimate = tokens.count_prompt(value)
             elif self.endpoint.kind == "responses":
                 self._prompt_estimate = tokens.count_response_input(
                     body.get("input"), body.get("instructions")

@@ -112,3 +112,37 @@ def test_tool_calls_of_any_shape_are_counted_without_failing() -> None:
     assert tokens.count_messages(odd) == framing
     assert tokens.count_messages([{"role": "assistant", "tool_calls": 5}]) == framing
     assert tokens.count_messages(good) > framing
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ([464, 3290, 374], 3),  # one prompt as token ids
+        ([[464, 3290], [374, 1, 2]], 5),  # a batch of token arrays (LangChain's embeddings)
+        (["hello", [374, 1]], 2),  # text and ids mixed: both counted
+    ],
+)
+def test_token_id_prompts_count_their_ids(value: object, expected: int) -> None:
+    assert isinstance(value, list)
+    text = sum(tokens.count_text(v) for v in value if isinstance(v, str))
+    assert tokens.count_prompt(value) == expected + text
+
+
+def test_a_batch_of_inputs_is_counted_exactly_only_up_to_one_budget(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    encoded: list[int] = []
+    real = tokens.encoding()
+
+    class Recording:
+        def encode_ordinary(self, text: str) -> list[int]:
+            encoded.append(len(text))
+            return real.encode_ordinary(text)
+
+    monkeypatch.setattr(tokens, "encoding", lambda: Recording())
+    monkeypatch.setattr(tokens, "_COUNTS", tokens._Counts())
+    batch = [f"document {n} " + "words " * 2000 for n in range(2048)]
+    count = tokens.count_prompt(batch)
+    assert sum(encoded) == tokens.EXACT_CHARS  # 2,048 inputs cost what one 8 KB text does
+    # The rest estimated at no less than OpenAI's own one token per four characters.
+    assert count >= (sum(map(len, batch)) - tokens.EXACT_CHARS) // 4
