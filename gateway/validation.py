@@ -180,13 +180,48 @@ def validate_count_tokens(body: dict[str, Any]) -> None:
     _tools(body)
 
 
+# OpenAI's limit on the inputs of one embeddings request.
+MAX_EMBEDDING_INPUTS = 2048
+
+
 def validate_embeddings(body: dict[str, Any]) -> None:
+    """OpenAI's rules for `input`: a non-empty string, or 1 to 2,048 non-empty strings, or a
+    token array, or 1 to 2,048 non-empty token arrays. OpenAI answers anything else 400
+    (`'$.input' is invalid`); so does the gateway, naming what is wrong, before a compatible
+    server embeds an empty text or the guardrails and the estimate misread a mixed list."""
     _require_model(body)
     value = body.get("input")
     if value is None:
         raise InvalidRequest("missing required parameter: 'input'", param="input")
-    if not isinstance(value, (str, list)) or (isinstance(value, list) and not value):
-        raise InvalidRequest("'input' must be a string or a non-empty array", param="input")
+    if type(value) is str:
+        if not value:
+            raise _bad_input("an empty string cannot be embedded")
+        return
+    if not isinstance(value, list) or not value:
+        raise _bad_input("it must be a non-empty string or a non-empty array")
+    if len(value) > MAX_EMBEDDING_INPUTS:
+        raise _bad_input(f"{len(value)} items, and an array takes at most {MAX_EMBEDDING_INPUTS}")
+    first = type(value[0])
+    if first is str:
+        for index, item in enumerate(value):
+            if type(item) is not str or not item:
+                raise _bad_input(f"input[{index}] must be a non-empty string, as input[0] is")
+    elif first is int:
+        if not all(type(item) is int for item in value):
+            raise _bad_input("an array of token ids must hold integers only")
+    elif first is list:
+        for index, item in enumerate(value):
+            if type(item) is not list or not item or not all(type(t) is int for t in item):
+                raise _bad_input(f"input[{index}] must be a non-empty array of token ids")
+    else:
+        raise _bad_input(
+            "it must be a string, an array of strings, an array of token ids, "
+            "or an array of token-id arrays"
+        )
+
+
+def _bad_input(message: str) -> InvalidRequest:
+    return InvalidRequest(f"'$.input' is invalid: {message}", param="input")
 
 
 def validate_responses(body: dict[str, Any]) -> None:

@@ -160,6 +160,21 @@ def test_embeddings_equal_direct(via: openai.OpenAI, direct: openai.OpenAI) -> N
     assert ours.usage.prompt_tokens == theirs.usage.prompt_tokens
 
 
+@pytest.mark.parametrize("value", ["", ["chunk one", ""], [[9906], []]])
+def test_embeddings_of_empty_inputs_are_refused_as_openai_refuses_them(
+    via: openai.OpenAI, value: Any
+) -> None:
+    """A text splitter's empty chunk: OpenAI answers 400 `'$.input' is invalid`, and so does the
+    gateway (param `input`), whatever the upstream would have made of it."""
+    with pytest.raises(openai.BadRequestError, match=r"'\$\.input' is invalid") as refused:
+        via.embeddings.create(model="embed", input=value)
+    assert isinstance(refused.value.body, dict)
+    assert (refused.value.body["type"], refused.value.body["param"]) == (
+        "invalid_request_error",
+        "input",
+    )
+
+
 def test_models_lists_only_allowed(gateway: Proc, via: openai.OpenAI) -> None:
     everything = {m.id for m in via.models.list()}
     assert {"gpt-mock", "echo", "claude-mock"} <= everything

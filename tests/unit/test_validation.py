@@ -97,6 +97,45 @@ def test_embeddings_input() -> None:
 
 
 @pytest.mark.parametrize(
+    "value",
+    [
+        "text",
+        ["a"] * 2048,
+        [9906, 1917],
+        [[9906], [1917, 0]],
+    ],
+)
+def test_embeddings_inputs_openai_takes_pass(value: object) -> None:
+    validate_embeddings({"model": "m", "input": value})
+
+
+@pytest.mark.parametrize(
+    ("value", "says"),
+    [
+        ("", "empty string"),
+        (["a", ""], r"input\[1\] must be a non-empty string"),
+        (["a"] * 2049, "at most 2048"),
+        (["a", 5], r"input\[1\]"),
+        ([1, "a"], "integers only"),
+        ([1, True], "integers only"),
+        ([[1], []], r"input\[1\] must be a non-empty array of token ids"),
+        ([[1], [1.5]], r"input\[1\]"),
+        ([[1], "a"], r"input\[1\]"),
+        ([{"text": "a"}], "must be a string"),
+        ([None], "must be a string"),
+        (7, "non-empty string or a non-empty array"),
+    ],
+)
+def test_embeddings_inputs_openai_refuses_are_400_on_input(value: object, says: str) -> None:
+    """OpenAI answers these 400 `'$.input' is invalid`; the gateway too, saying what is wrong,
+    before a compatible server embeds an empty text or a mixed list is misread."""
+    with pytest.raises(InvalidRequest, match=says) as refused:
+        validate_embeddings({"model": "m", "input": value})
+    assert refused.value.param == "input"
+    assert refused.value.message.startswith("'$.input' is invalid: ")
+
+
+@pytest.mark.parametrize(
     ("body", "param"),
     [
         ({"prompt": "hi"}, "model"),
