@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import hmac
 import os
@@ -11,9 +12,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
-from gateway.config.types import GatewayConfig, KeyConfig, ProviderConfig
+from gateway.config.types import GatewayConfig, KeyConfig, ModelConfig, ProviderConfig
 from gateway.guardrails.compiled import GuardrailSet, build_guardrail_sets
 from gateway.limits.plan import LimitPlans
+from gateway.providers import serves_openai_only
 from gateway.scrub import NO_SECRETS, Secrets
 
 
@@ -48,6 +50,11 @@ class Runtime:
     # By policy name, for policies that guard answers: a digest of their output guardrails.
     # Cached answers are shared only by policies with the same one (see gateway.pipeline.cache).
     answer_guards: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    # By model name, the model as embeddings and legacy completions see it: only the
+    # deployments that serve them (`openai_only_models`); a model with none is absent.
+    openai_only_models: Mapping[str, ModelConfig] = field(
+        default_factory=lambda: MappingProxyType({}), compare=False, repr=False
+    )
 
     def find_key(self, presented: str) -> KeyConfig | None:
         """The key whose stored sha256 matches the presented secret, compared in constant time."""
@@ -108,7 +115,24 @@ def build_runtime(config: GatewayConfig, env: Mapping[str, str] | None = None) -
         limit_plans=LimitPlans(config.policies, config.models),
         secrets=secrets,
         answer_guards=MappingProxyType(answer_guards(config)),
+        openai_only_models=MappingProxyType(openai_only_models(config)),
     )
+
+
+def openai_only_models(config: GatewayConfig) -> dict[str, ModelConfig]:
+    """Each model with a deployment that serves embeddings and legacy completions, as those
+    endpoints route it: without its deployments on providers that do not (Anthropic's). The
+    model itself when every deployment serves them (nearly always)."""
+    models = {}
+    for name, model in config.models.items():
+        serving = tuple(
+            d for d in model.deployments if serves_openai_only(config.providers[d.provider])
+        )
+        if serving == model.deployments:
+            models[name] = model
+        elif serving:
+            models[name] = dataclasses.replace(model, deployments=serving)
+    return models
 
 
 def answer_guards(config: GatewayConfig) -> dict[str, str]:

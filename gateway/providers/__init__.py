@@ -32,6 +32,26 @@ from gateway.providers.responses.adapters import (
 EndpointKind = Literal["chat", "messages", "embeddings", "responses", "completions", "count_tokens"]
 MOCK_BASE_URLS = {"openai": "mock://local/v1", "anthropic": "mock://local"}
 _ANTHROPIC_KINDS = ("messages", "count_tokens")
+# What only OpenAI-format upstreams serve: Anthropic's API has neither, and nothing to
+# translate them to. The router sends them to a model's other deployments only.
+OPENAI_ONLY_KINDS: frozenset[str] = frozenset({"embeddings", "completions"})
+_OPENAI_ONLY_NAMES = {"embeddings": "embeddings", "completions": "legacy completions"}
+
+
+def serves_openai_only(provider: ProviderConfig) -> bool:
+    """Whether `provider` serves `OPENAI_ONLY_KINDS` (every type but `anthropic`)."""
+    return provider.type != "anthropic"
+
+
+def unserved(model: str, kind: EndpointKind) -> InvalidRequest:
+    """The 400 of an `OPENAI_ONLY_KINDS` request to a model none of whose deployments serve it."""
+    hint = ": use /v1/chat/completions" if kind == "completions" else ""
+    return InvalidRequest(
+        f"the model '{model}' has no deployment that serves {_OPENAI_ONLY_NAMES[kind]} "
+        f"(its deployments are on Anthropic providers, whose API has none){hint}",
+        param="model",
+    )
+
 
 _OPENAI_CHAT = OpenAIChatAdapter()
 _OPENAI_EMBEDDINGS = OpenAIEmbeddingsAdapter()
@@ -129,6 +149,7 @@ def _adapter(
 
 
 __all__ = [
+    "OPENAI_ONLY_KINDS",
     "Adapter",
     "EndpointKind",
     "PreparedCall",
@@ -136,6 +157,8 @@ __all__ = [
     "Usage",
     "adapter_for",
     "innermost",
+    "serves_openai_only",
     "speaks_responses",
+    "unserved",
     "wire_provider",
 ]

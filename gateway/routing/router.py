@@ -14,7 +14,9 @@ Order of tries for a model group:
    and the last failure was a rate limit, the client gets it with the shortest wait of the
    benched deployments as `Retry-After`. A fallback model the key may not use
    (`[[keys]] models`) is skipped, never called; so is one whose own limits for the key
-   refuse the request (`RouteRequest.admit_fallback`, which reserves them first).
+   refuse the request (`RouteRequest.admit_fallback`, which reserves them first). Embeddings
+   and legacy completions go only to deployments that serve them (not Anthropic's), and a
+   fallback with none is passed over.
 
 The router is built from the edges it uses (state, deployment stats, metrics, upstream
 clients, clock, randomness) and knows nothing of the pipeline: it is asked a `RouteRequest`
@@ -31,6 +33,7 @@ from gateway.clock import Clock
 from gateway.config.types import DeploymentConfig, ModelConfig, RoutingConfig
 from gateway.errors import UpstreamTimeout, forget_tracebacks
 from gateway.observability.metrics import Metrics
+from gateway.providers import OPENAI_ONLY_KINDS, unserved
 from gateway.routing.attempt import AttemptFailed, ClientFor, build_call, call_deployment
 from gateway.routing.attempt_log import AttemptLog
 from gateway.routing.breakers import CLOSED, Breakers, all_open, is_deployment_fault
@@ -112,6 +115,13 @@ class Router:
                 exchange.fallbacks_skipped += (name,)
                 continue
             model = config.models[name]
+            if request.kind in OPENAI_ONLY_KINDS:  # its deployments that serve the endpoint
+                serving = request.runtime.openai_only_models.get(name)
+                if serving is None:
+                    if name == request.model.name:
+                        raise unserved(name, request.kind)
+                    continue  # a fallback that cannot serve it: passed over, never called
+                model = serving
             # `admit_fallback` is None unless a fallback model has limits of its own for the key.
             if request.admit_fallback is not None and index > 1:
                 if not await request.admit_fallback(model):
