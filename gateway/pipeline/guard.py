@@ -213,6 +213,10 @@ async def guard_output(ctx: RequestContext, services: Services) -> None:
     placeholders = ctx.placeholders if restoring else None
     if (guards is None or not guards.output) and placeholders is None:
         return
+    if ctx.endpoint.kind == "embeddings":
+        # Vectors, no text: nothing to scan or put back, and walking every number of a batch
+        # (2,048 x 3,072 floats) for strings would hold the event loop for seconds.
+        return
     guards = guards or _NO_GUARDS
     if ctx.stream_reply is not None:
         await guard_stream(ctx, services, guards, placeholders)
