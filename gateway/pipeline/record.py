@@ -185,8 +185,32 @@ def build_record(
         if ctx.stream_reply is not None:
             record["response"] = {"text": "".join(ctx.stream_reply.converter.text)}
         else:
-            record["response"] = ctx.response_json
+            record["response"] = logged_answer(ctx)
     return record
+
+
+def logged_answer(ctx: RequestContext) -> dict[str, Any] | None:
+    """A JSON answer as records and traces keep it: an embeddings answer without its vectors
+    (each `embedding` becomes `embedding_dimensions`), which take megabytes a batch and tell
+    a reader nothing; any other answer as it is."""
+    data = ctx.response_json
+    if ctx.endpoint.kind != "embeddings" or data is None or type(data.get("data")) is not list:
+        return data
+    return {**data, "data": [_without_vector(item) for item in data["data"]]}
+
+
+def _without_vector(item: object) -> object:
+    if not isinstance(item, dict):
+        return item
+    vector = item.get("embedding")
+    if isinstance(vector, list):
+        dimensions = len(vector)
+    elif isinstance(vector, str):  # base64 of little-endian float32s
+        dimensions = (len(vector) * 3 // 4 - vector[-2:].count("=")) // 4
+    else:
+        return item
+    kept = {name: value for name, value in item.items() if name != "embedding"}
+    return {**kept, "embedding_dimensions": dimensions}
 
 
 def _prompt_fields(use: PromptUse | None, include_bodies: bool) -> dict[str, Any]:
@@ -225,7 +249,7 @@ def trace_facts(
     }
     content = None
     if ctx.runtime.config.tracing.capture_content:
-        answer: Any = ctx.response_json
+        answer: Any = logged_answer(ctx)
         if ctx.stream_reply is not None:
             answer = {"text": "".join(ctx.stream_reply.converter.text)}
         content = (ctx.body, answer)

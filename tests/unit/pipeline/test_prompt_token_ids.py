@@ -4,26 +4,17 @@ reports no usage (Ollama- and TEI-like servers may not)."""
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
-import httpx
 import orjson
 import pytest
 
-from gateway.app import create_app
-from gateway.config.load import load_config
-from gateway.observability.recorder import MemorySink
-from gateway.pipeline.services import Services
 from gateway.upstream import UpstreamRequest
-from gateway.upstream.fake import FakeReply, FakeUpstream
-from gateway.upstream.transports import NetworkClients
-from tests.unit.http.fuzz_harness import FakeNetwork
+from gateway.upstream.fake import FakeReply
+from tests.unit.pipeline.app_harness import Gateway, open_gateway
 
-KEY = "sk-token-ids"
 CONFIG = """
 [[providers]]
 name = "local"
@@ -62,32 +53,10 @@ def answer_without_usage(request: UpstreamRequest) -> FakeReply:
     return FakeReply(200, {"content-type": "application/json"}, orjson.dumps(answer))
 
 
-@dataclass
-class Gateway:
-    client: httpx.AsyncClient
-    sink: MemorySink
-    services: Services
-
-    def records(self) -> list[dict[str, Any]]:
-        self.services.records.write_pending()
-        return self.sink.records
-
-
 @pytest.fixture
 async def gateway(tmp_path: Path) -> AsyncIterator[Gateway]:
-    digest = hashlib.sha256(KEY.encode()).hexdigest()
-    (tmp_path / "config.toml").write_text(CONFIG.replace("{digest}", digest))
-    (tmp_path / "policies").mkdir()
-    (tmp_path / "policies" / "metered.toml").write_text(POLICY)
-    sink = MemorySink()
-    app = create_app(load_config(tmp_path / "config.toml"), recorder=sink, watch_config=False)
-    services: Services = app.state.services
-    services.network = cast(NetworkClients, FakeNetwork(FakeUpstream(answer_without_usage)))
-    transport = httpx.ASGITransport(app=app)
-    headers = {"authorization": f"Bearer {KEY}"}
-    async with httpx.AsyncClient(transport=transport, base_url="http://gw", headers=headers) as c:
-        yield Gateway(c, sink, services)
-    await services.aclose()
+    async with open_gateway(tmp_path, CONFIG, {"metered": POLICY}, answer_without_usage) as gw:
+        yield gw
 
 
 @pytest.mark.parametrize(
