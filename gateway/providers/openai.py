@@ -322,6 +322,14 @@ class OpenAIEmbeddingsAdapter(OpenAIChatAdapter):
         upstream["model"] = deployment.model
         return self._call(provider, deployment, api_key, upstream)
 
+    def convert_json(self, data: bytes) -> tuple[bytes, Usage, dict[str, Any]]:
+        body, usage, parsed = super().convert_json(data)
+        if usage.prompt_tokens == 0:
+            # Every input is non-empty (validation): zero tokens is a server that does not
+            # count (`"usage": {}`, or zeros), not a count; the gateway's estimate stands in.
+            usage = Usage()
+        return body, usage, parsed
+
 
 class OpenAICompletionsAdapter(OpenAIChatAdapter):
     """Legacy `POST /v1/completions`: passed through like chat (usage asked for on streams)."""
