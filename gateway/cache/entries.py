@@ -35,9 +35,14 @@ def cache_key(endpoint: str, body: dict[str, Any], namespace: str | None) -> str
 
 
 def encode_entry(
-    kind: str, payload: bytes | list[bytes], usage: dict[str, int], include_usage: bool = False
+    kind: str,
+    payload: bytes | list[bytes],
+    usage: dict[str, int],
+    include_usage: bool = False,
+    estimated: bool = False,
 ) -> bytes:
-    """`include_usage`: whether the stored stream carries OpenAI's usage chunk."""
+    """`include_usage`: whether the stored stream carries OpenAI's usage chunk; `estimated`:
+    `usage` is the gateway's estimate (the upstream reported none), and a hit says so."""
     if kind == "json":
         assert isinstance(payload, bytes)
         data: dict[str, Any] = {"kind": "json", "body": payload.decode(), "usage": usage}
@@ -49,6 +54,8 @@ def encode_entry(
             "usage": usage,
             "include_usage": include_usage,
         }
+    if estimated:
+        data["usage_estimated"] = True
     return orjson.dumps(data)
 
 

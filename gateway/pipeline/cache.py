@@ -19,6 +19,7 @@ from gateway.cache.entries import (
 )
 from gateway.config.types import KeyConfig
 from gateway.pipeline.context import RequestContext
+from gateway.pipeline.record import request_usage
 from gateway.pipeline.services import Services
 from gateway.providers import Usage
 from gateway.providers.base import client_wants_usage
@@ -80,7 +81,9 @@ async def cache_lookup(ctx: RequestContext, services: Services) -> None:
     ctx.cache = "hit"
     usage = entry.get("usage") or {}
     ctx.usage = Usage(
-        usage.get("prompt_tokens", 0), usage.get("completion_tokens", 0), reported=True
+        usage.get("prompt_tokens", 0),
+        usage.get("completion_tokens", 0),
+        reported=not entry.get("usage_estimated"),
     )
 
 
@@ -143,13 +146,17 @@ async def store_answer(ctx: RequestContext, services: Services) -> None:
     """Write the answer just sent under the request's cache key (run off the request path)."""
     assert ctx.cache_key is not None and ctx.key is not None
     policy = ctx.runtime.config.policies[ctx.key.policy]
-    usage = ctx.usage
+    # What the request was counted as: the upstream's usage, else the gateway's estimate (an
+    # answer without usage is not free when it is served again).
+    usage = request_usage(ctx)
+    estimated = usage is not None and not usage.reported
     if ctx.stream_reply is not None:
-        usage = usage or ctx.stream_reply.converter.usage
         wants_usage = client_wants_usage(ctx.body or {})
-        entry = encode_entry("stream", ctx.sent_chunks or [], _usage_dict(usage), wants_usage)
+        entry = encode_entry(
+            "stream", ctx.sent_chunks or [], _usage_dict(usage), wants_usage, estimated
+        )
     elif ctx.response_body is not None:
-        entry = encode_entry("json", ctx.response_body, _usage_dict(usage))
+        entry = encode_entry("json", ctx.response_body, _usage_dict(usage), estimated=estimated)
     else:
         return
     try:

@@ -59,6 +59,8 @@ def request_usage(ctx: RequestContext) -> Usage | None:
     reported = reported_usage(ctx)
     if reported is not None:
         return reported
+    if ctx.cache == "hit":
+        return ctx.usage  # what the stored answer was counted as: here an estimate
     if not ctx.exchange.attempts or ctx.body is None:
         return None
     prompt = ctx.prompt_estimate()

@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -34,6 +35,10 @@ class Gateway:
         """Every record so far (those still queued written first)."""
         self.services.records.write_pending()
         return self.sink.records
+
+    async def background_done(self) -> None:
+        """Wait for the work requests left running (cache stores), as shutdown does."""
+        await asyncio.gather(*list(self.services._background))
 
 
 @asynccontextmanager
