@@ -63,6 +63,8 @@ def estimate_request(
         completion = 0
     elif not isinstance(completion, int) or completion <= 0:
         completion = DEFAULT_COMPLETION_TOKENS
+    if kind == "completions":  # each text it generates may take max_tokens
+        completion *= completion_texts(body)
     cost = 0.0
     if priced:
         for d in model.deployments:  # the dearest deployment (a loop: nearly always one)
@@ -70,6 +72,20 @@ def estimate_request(
             if price > cost:
                 cost = price
     return Estimate(prompt_tokens, completion, cost)
+
+
+def completion_texts(body: dict[str, Any]) -> int:
+    """How many texts a legacy completion generates: `best_of` (at least `n`) for each prompt
+    of `prompt` (strings or token arrays; one string or one token array is one prompt)."""
+    per_prompt = 1
+    for name in ("n", "best_of"):
+        value = body.get(name)
+        if type(value) is int and value > per_prompt:
+            per_prompt = value
+    prompt = body.get("prompt")
+    if isinstance(prompt, list) and prompt and type(prompt[0]) is not int:
+        return per_prompt * len(prompt)
+    return per_prompt
 
 
 def _checks_for(

@@ -162,6 +162,30 @@ def test_estimate_reserves_the_prompt_and_max_tokens_at_the_dearest_deployment()
     assert responses.completion_tokens == 40  # the Responses API's name for it
 
 
+@pytest.mark.parametrize(
+    ("body", "texts"),
+    [
+        ({"prompt": "once upon"}, 1),
+        ({"prompt": [464, 3290, 374]}, 1),  # one prompt as token ids
+        ({"prompt": "once upon", "n": 3}, 3),
+        ({"prompt": "once upon", "n": 2, "best_of": 5}, 5),  # best_of generated, n returned
+        ({"prompt": ["a", "b", "c", "d"], "n": 2}, 8),  # n for each prompt
+        ({"prompt": [[464], [3290]], "best_of": 3}, 6),
+    ],
+)
+def test_a_legacy_completion_reserves_max_tokens_for_each_text_it_generates(
+    body: dict[str, object], texts: int
+) -> None:
+    """OpenAI answers each prompt with `best_of` (at least `n`) generated texts, each up to
+    `max_tokens`: tpm and budgets reserve them all, not one."""
+    model = ModelConfig("m", (DeploymentConfig(provider="p", model="a", output_cost_per_1m=2),))
+    estimate = estimate_request({**body, "max_tokens": 100}, "completions", model, 10)
+    assert estimate.completion_tokens == 100 * texts
+    assert estimate.cost_usd == pytest.approx(100 * texts * 2 / 1e6)
+    chat = estimate_request({"n": 3, "max_tokens": 100}, "chat", model, 10)
+    assert chat.completion_tokens == 100  # chat as before
+
+
 def test_an_estimate_not_priced_costs_nothing_and_only_a_budget_plan_prices() -> None:
     model = ModelConfig("gpt", (DeploymentConfig(provider="p", model="a", output_cost_per_1m=20),))
     unpriced = estimate_request({"max_tokens": 100}, "chat", model, 50, priced=False)
