@@ -307,9 +307,35 @@ class OpenAIChatAdapter:
         return error_from_upstream(status, data, deployment)
 
 
+# What web frameworks answer a path they have no route for (Starlette/FastAPI, Go's net/http
+# and gin, Express...), lowercased: nothing about a model.
+_NO_ROUTE_MESSAGES = frozenset({"not found", "404 page not found", "404 not found", "not_found"})
+
+
+def missing_route(
+    error: GatewayError, status: int, deployment: DeploymentConfig, what: str
+) -> GatewayError:
+    """`error` of an upstream's 404 that says only "not found" (or nothing): the server most
+    likely has no route for the operation (a chat-only server asked for `what`). Said so in
+    the message; status, type and code stay the upstream's."""
+    if status != 404:
+        return error
+    said = error.message.strip().lower()
+    if said in _NO_ROUTE_MESSAGES or said == f"upstream {deployment.name} answered status 404":
+        error.message = (
+            f"upstream {deployment.name} answered 404 ({error.message}): the server does not "
+            f"seem to serve {what}"
+        )
+    return error
+
+
 class OpenAIEmbeddingsAdapter(OpenAIChatAdapter):
     operation = "embeddings"
     answer_list = "data"
+
+    def convert_error(self, status: int, data: bytes, deployment: DeploymentConfig) -> GatewayError:
+        error = super().convert_error(status, data, deployment)
+        return missing_route(error, status, deployment, "embeddings (POST /embeddings)")
 
     def prepare(
         self,
@@ -339,3 +365,12 @@ class OpenAICompletionsAdapter(OpenAIChatAdapter):
 
     def stream(self, body: dict[str, Any]) -> OpenAICompletionStreamPassthrough:
         return OpenAICompletionStreamPassthrough(client_wants_usage(body))
+
+    def convert_error(self, status: int, data: bytes, deployment: DeploymentConfig) -> GatewayError:
+        error = super().convert_error(status, data, deployment)
+        return missing_route(
+            error,
+            status,
+            deployment,
+            "legacy completions (POST /completions): use /v1/chat/completions",
+        )
