@@ -11,6 +11,7 @@ from typing import Any
 import orjson
 import pytest
 
+from gateway.limits.plan import completion_texts
 from gateway.upstream import UpstreamRequest
 from gateway.upstream.fake import FakeReply
 from tests.unit.pipeline.app_harness import Gateway, open_gateway
@@ -73,7 +74,8 @@ async def test_token_ids_are_counted_when_the_upstream_reports_no_usage(
 ) -> None:
     answer = await gateway.client.post(path, json={"model": "embed", **body})
     assert answer.status_code == 200, answer.text
-    completion = body.get("max_tokens", 0)
+    # max_tokens for each prompt of a completion batch (none for embeddings).
+    completion = body.get("max_tokens", 0) * completion_texts(body)
     # Reserved before the call: the ids (and max_tokens), not nothing.
     assert int(answer.headers["x-ratelimit-remaining-tokens"]) == TPM - ids - completion
     record = gateway.records()[-1]
