@@ -184,6 +184,18 @@ def count_prompt(value: object) -> int:
     return ids + tally.total()
 
 
+def count_longest_prompt(value: object) -> int:
+    """Tokens of the longest one input of a batch (`count_prompt`'s value), what a model's
+    context window limits: the longest text (by characters) counted, the longest token array
+    by its length (a flat token array is one input)."""
+    if not isinstance(value, list):
+        return count_prompt(value)
+    ids = sum(1 for item in value if type(item) is int)
+    arrays = max((len(item) for item in value if isinstance(item, list)), default=0)
+    texts = [item for item in value if isinstance(item, str)]
+    return max(ids, arrays, count_text(max(texts, key=len)) if texts else 0)
+
+
 def _content_text(content: object) -> Iterable[str]:
     if isinstance(content, str):
         yield content

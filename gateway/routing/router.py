@@ -166,7 +166,10 @@ class Router:
         """Every allowed try on one model group; raises AttemptFailed with the last failure."""
         model = tries.model
         routing = request.runtime.config.routing
-        fitting = fitting_deployments(model, tries.prompt_tokens, request.deployment)
+        prompt_tokens = tries.prompt_tokens
+        if prompt_tokens is not None and request.largest_prompt is not None:
+            prompt_tokens = request.largest_prompt()  # a batch: each input on its own must fit
+        fitting = fitting_deployments(model, prompt_tokens, request.deployment)
         names = [d.name for d in fitting]
         # The first attempt on the requested model uses the breakers read with the limits
         # check (same round trip); later attempts and fallback models read them fresh.

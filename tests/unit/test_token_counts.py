@@ -146,3 +146,11 @@ def test_a_batch_of_inputs_is_counted_exactly_only_up_to_one_budget(
     assert sum(encoded) == tokens.EXACT_CHARS  # 2,048 inputs cost what one 8 KB text does
     # The rest estimated at no less than OpenAI's own one token per four characters.
     assert count >= (sum(map(len, batch)) - tokens.EXACT_CHARS) // 4
+
+
+def test_the_longest_input_of_a_batch_is_what_a_context_window_limits() -> None:
+    short, long = "one two", "one two three four five six seven eight"
+    assert tokens.count_longest_prompt([short, long, short]) == tokens.count_text(long)
+    assert tokens.count_longest_prompt([[1] * 30, [2] * 70]) == 70
+    assert tokens.count_longest_prompt([1] * 40) == 40  # one input as token ids
+    assert tokens.count_longest_prompt(long) == tokens.count_text(long)
