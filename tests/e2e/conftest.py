@@ -120,6 +120,7 @@ name = "embed"
 [[models.deployments]]
 provider = "oai"
 model = "mock-embed"
+context_window = 8191
 
 [[keys]]
 id = "test"

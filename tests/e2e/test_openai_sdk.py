@@ -160,6 +160,19 @@ def test_embeddings_equal_direct(via: openai.OpenAI, direct: openai.OpenAI) -> N
     assert ours.usage.prompt_tokens == theirs.usage.prompt_tokens
 
 
+def test_a_langchain_style_batch_of_token_arrays_is_embedded_as_direct(
+    via: openai.OpenAI, direct: openai.OpenAI
+) -> None:
+    """LangChain's OpenAIEmbeddings sends a document's chunks as token arrays, many per request,
+    through the SDK's default base64 encoding: the model's context_window (8191) limits each
+    chunk, not the batch's 9,600 tokens, and the vectors are the upstream's, decoded alike."""
+    chunks = [[10 + n, 20, 30] * 80 for n in range(40)]  # small ids: the mock takes 64 KiB
+    ours = via.embeddings.create(model="embed", input=chunks)
+    theirs = direct.embeddings.create(model="mock-embed", input=chunks)
+    assert [d.embedding for d in ours.data] == [d.embedding for d in theirs.data]
+    assert ours.usage.prompt_tokens == theirs.usage.prompt_tokens == 240 * 40
+
+
 @pytest.mark.parametrize("value", ["", ["chunk one", ""], [[9906], []]])
 def test_embeddings_of_empty_inputs_are_refused_as_openai_refuses_them(
     via: openai.OpenAI, value: Any
