@@ -253,3 +253,22 @@ def test_refusal_and_logprobs_survive_json_and_stream_entries() -> None:
     (choice,) = openai_stream_to_json(chunks)["choices"]
     assert choice["message"]["refusal"] == "No."
     assert choice["logprobs"] == {"content": None, "refusal": [token, token]}
+
+
+def test_embeddings_entries_are_keyed_by_their_encoding_and_dimensions() -> None:
+    """`encoding_format` and `dimensions` change the answer's body (base64 strings or float
+    lists, and their length): a float request never gets a base64 entry, nor 256 dimensions
+    1,536; `user` labels the request only."""
+    body: dict[str, Any] = {"model": "embed", "input": ["a", "b"]}
+    variants: list[dict[str, Any]] = [
+        body,
+        {**body, "encoding_format": "float"},
+        {**body, "encoding_format": "base64"},
+        {**body, "encoding_format": "base64", "dimensions": 256},
+    ]
+    keys = {cache_key("/v1/embeddings", variant, None) for variant in variants}
+    assert len(keys) == len(variants)
+    labelled = {**body, "encoding_format": "base64", "user": "u-1"}
+    assert cache_key("/v1/embeddings", labelled, None) == cache_key(
+        "/v1/embeddings", variants[2], None
+    )
