@@ -164,6 +164,10 @@ def count_text(text: str) -> int:
     return tally.total()
 
 
+# The endpoints whose prompt is a batch of inputs, each read on its own, and its field.
+BATCH_FIELDS = {"embeddings": "input", "completions": "prompt"}
+
+
 def count_prompt(value: object) -> int:
     """Tokens of an embeddings `input` or a legacy completions `prompt`: a string, strings, a
     token array or token arrays. Texts share one `EXACT_CHARS` budget (a batch of 2,048 long

@@ -7,8 +7,6 @@ The router knows nothing of the request context: this stage says what it needs t
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
-from functools import partial
 from typing import Any
 
 import orjson
@@ -21,32 +19,21 @@ from gateway.pipeline.fallback_limits import admit_fallback
 from gateway.pipeline.services import Services
 from gateway.routing.exchange import Exchange, RouteRequest
 
-# The endpoints whose prompt is a batch of inputs, each read on its own: their field.
-_BATCHES = {"embeddings": "input", "completions": "prompt"}
-
-
-def _largest_prompt(body: dict[str, Any], kind: str) -> Callable[[], int] | None:
-    """A batch's estimate of its longest input, what a context window limits (else None)."""
-    field = _BATCHES.get(kind)
-    return None if field is None else partial(tokens.count_longest_prompt, body.get(field))
-
 
 def route_request(ctx: RequestContext) -> RouteRequest:
     """What the router needs of this request (after the model is resolved)."""
     assert ctx.body is not None and ctx.model is not None
     held = ctx.limits_held
-    body, kind = ctx.body, ctx.endpoint.kind
     return RouteRequest(
         runtime=ctx.runtime,
-        kind=kind,
-        body=body,
+        kind=ctx.endpoint.kind,
+        body=ctx.body,
         model=ctx.model,
         stream=ctx.stream,
         key_id=ctx.key.id if ctx.key is not None else "",
         started=ctx.started,
         body_bytes=len(ctx.raw_body),
         prompt_tokens=ctx.prompt_estimate,
-        largest_prompt=_largest_prompt(body, kind),
         anthropic_beta=ctx.headers.get("anthropic-beta"),
         request_id=ctx.request_id,
         breakers=held.breakers if held is not None else None,

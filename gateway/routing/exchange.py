@@ -91,9 +91,6 @@ class RouteRequest:
     started: float  # monotonic, when the request arrived (deadline and attempt offsets)
     body_bytes: int  # the request's size: a prompt smaller than a context window needs no count
     prompt_tokens: Callable[[], int]  # the prompt's token estimate, computed on demand
-    # A batch (embeddings inputs, completion prompts): its longest input's estimate, what a
-    # context window limits (each input is read on its own). None: `prompt_tokens`.
-    largest_prompt: Callable[[], int] | None = None
     anthropic_beta: str | None = None
     request_id: str = ""  # named in the log lines of failed attempts
     # The model's breakers as read with the limits check (None: read them).

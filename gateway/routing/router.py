@@ -29,6 +29,7 @@ import random
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 
+from gateway import tokens
 from gateway.clock import Clock
 from gateway.config.types import DeploymentConfig, ModelConfig, RoutingConfig
 from gateway.errors import UpstreamTimeout, forget_tracebacks
@@ -167,8 +168,9 @@ class Router:
         model = tries.model
         routing = request.runtime.config.routing
         prompt_tokens = tries.prompt_tokens
-        if prompt_tokens is not None and request.largest_prompt is not None:
-            prompt_tokens = request.largest_prompt()  # a batch: each input on its own must fit
+        batch = tokens.BATCH_FIELDS.get(request.kind) if prompt_tokens is not None else None
+        if batch is not None:  # embeddings inputs, completion prompts: each must fit alone
+            prompt_tokens = tokens.count_longest_prompt(request.body.get(batch))
         fitting = fitting_deployments(model, prompt_tokens, request.deployment)
         names = [d.name for d in fitting]
         # The first attempt on the requested model uses the breakers read with the limits
