@@ -295,8 +295,12 @@ def test_completions_answers_go_through_the_output_guardrails(surface: Proc) -> 
 
 
 def test_completions_on_an_anthropic_deployment_is_a_clear_400(oai: openai.OpenAI) -> None:
-    with pytest.raises(openai.BadRequestError, match="legacy completions"):
+    with pytest.raises(openai.BadRequestError, match="legacy completions") as refused:
         oai.completions.create(model="claude-mock", prompt="hi")
+    assert isinstance(refused.value.body, dict) and refused.value.body["param"] == "model"
+    with pytest.raises(openai.BadRequestError, match="serves embeddings") as refused:
+        oai.embeddings.create(model="claude-mock", input="hi")
+    assert isinstance(refused.value.body, dict) and refused.value.body["param"] == "model"
 
 
 # -- CORS ---------------------------------------------------------------------------------------
