@@ -351,9 +351,13 @@ class OpenAIEmbeddingsAdapter(OpenAIChatAdapter):
     def convert_json(self, data: bytes) -> tuple[bytes, Usage, dict[str, Any]]:
         body, usage, parsed = super().convert_json(data)
         if usage.prompt_tokens == 0:
-            # Every input is non-empty (validation): zero tokens is a server that does not
-            # count (`"usage": {}`, or zeros), not a count; the gateway's estimate stands in.
-            usage = Usage()
+            # Some APIs count only `total_tokens` (Voyage's); all of it is input. Else every
+            # input is non-empty (validation): zero is a server that does not count (`{}`,
+            # zeros), not a count, and the gateway's estimate stands in.
+            counted = parsed.get("usage")
+            total = counted.get("total_tokens") if isinstance(counted, dict) else None
+            total = token_count(total, "total_tokens")
+            usage = Usage(prompt_tokens=total, reported=True) if total else Usage()
         return body, usage, parsed
 
 

@@ -63,8 +63,12 @@ async def test_usage_that_counts_nothing_is_estimated(tmp_path: Path, usage: obj
     assert record["cost_usd"] == pytest.approx(expected * 1000.0 / 1e6)
 
 
-async def test_counted_usage_is_the_upstream_s(tmp_path: Path) -> None:
-    usage = {"prompt_tokens": 21, "total_tokens": 21}
+@pytest.mark.parametrize(
+    "usage",
+    [{"prompt_tokens": 21, "total_tokens": 21}, {"total_tokens": 21}],  # Voyage: total only
+    ids=repr,
+)
+async def test_counted_usage_is_the_upstream_s(tmp_path: Path, usage: dict[str, int]) -> None:
     async with open_gateway(tmp_path, CONFIG, {}, answering(usage)) as gateway:
         answer = await gateway.client.post(
             "/v1/embeddings", json={"model": "embed", "input": INPUT}
