@@ -102,7 +102,9 @@ def test_embeddings_input() -> None:
         "text",
         ["a"] * 2048,
         [9906, 1917],
+        [9906] * 8191,  # one input as token ids: its length is the model's to limit
         [[9906], [1917, 0]],
+        [[9906] * 8191] * 3,
     ],
 )
 def test_embeddings_inputs_openai_takes_pass(value: object) -> None:
@@ -120,6 +122,7 @@ def test_embeddings_inputs_openai_takes_pass(value: object) -> None:
         ([1, True], "integers only"),
         ([[1], []], r"input\[1\] must be a non-empty array of token ids"),
         ([[1], [1.5]], r"input\[1\]"),
+        ([[1]] * 2049, "at most 2048"),
         ([[1], "a"], r"input\[1\]"),
         ([{"text": "a"}], "must be a string"),
         ([None], "must be a string"),
