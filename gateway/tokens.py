@@ -176,6 +176,8 @@ def count_prompt(value: object) -> int:
         return count_text(value)
     if not isinstance(value, list):
         return 0
+    if value and type(value[0]) is int:
+        return len(value)  # one input as token ids: no loop over thousands of them
     tally = _Tally()
     ids = 0
     for item in value:
@@ -192,12 +194,11 @@ def count_longest_prompt(value: object) -> int:
     """Tokens of the longest one input of a batch (`count_prompt`'s value), what a model's
     context window limits: the longest text (by characters) counted, the longest token array
     by its length (a flat token array is one input)."""
-    if not isinstance(value, list):
-        return count_prompt(value)
-    ids = sum(1 for item in value if type(item) is int)
+    if not isinstance(value, list) or (value and type(value[0]) is int):
+        return count_prompt(value)  # one input
     arrays = max((len(item) for item in value if isinstance(item, list)), default=0)
     texts = [item for item in value if isinstance(item, str)]
-    return max(ids, arrays, count_text(max(texts, key=len)) if texts else 0)
+    return max(arrays, count_text(max(texts, key=len)) if texts else 0)
 
 
 def _content_text(content: object) -> Iterable[str]:
