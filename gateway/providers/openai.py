@@ -40,7 +40,9 @@ def _malformed_event() -> UpstreamFailed:
 
 
 def usage_from_openai(usage: object) -> Usage | None:
-    if not isinstance(usage, dict):
+    """The counts of an OpenAI `usage` object; None when it counts nothing (absent, not an
+    object, or `{}` as some compatible servers send), so the gateway's estimate stands in."""
+    if not isinstance(usage, dict) or not usage:
         return None
     prompt_details = usage.get("prompt_tokens_details")
     completion_details = usage.get("completion_tokens_details")
