@@ -65,6 +65,10 @@ def estimate_request(
         completion = DEFAULT_COMPLETION_TOKENS
     if kind == "completions":  # each text it generates may take max_tokens
         completion *= completion_texts(body)
+    elif kind == "chat":  # and each of a chat's `n` choices
+        choices = body.get("n")
+        if type(choices) is int and choices > 1:
+            completion *= choices
     cost = 0.0
     if priced:
         for d in model.deployments:  # the dearest deployment (a loop: nearly always one)

@@ -182,8 +182,17 @@ def test_a_legacy_completion_reserves_max_tokens_for_each_text_it_generates(
     estimate = estimate_request({**body, "max_tokens": 100}, "completions", model, 10)
     assert estimate.completion_tokens == 100 * texts
     assert estimate.cost_usd == pytest.approx(100 * texts * 2 / 1e6)
-    chat = estimate_request({"n": 3, "max_tokens": 100}, "chat", model, 10)
-    assert chat.completion_tokens == 100  # chat as before
+
+
+@pytest.mark.parametrize(("n", "texts"), [(None, 1), (1, 1), (3, 3), ("3", 1), (0, 1)])
+def test_a_chat_reserves_max_tokens_for_each_choice(n: object, texts: int) -> None:
+    """`n` choices may each take `max_tokens`: tpm and budgets reserve them all, not one (a
+    value OpenAI would refuse counts as one: the upstream answers it)."""
+    model = ModelConfig("m", (DeploymentConfig(provider="p", model="a", output_cost_per_1m=2),))
+    body: dict[str, object] = {"max_tokens": 100} if n is None else {"max_tokens": 100, "n": n}
+    estimate = estimate_request(body, "chat", model, 10)
+    assert estimate.completion_tokens == 100 * texts
+    assert estimate.cost_usd == pytest.approx(100 * texts * 2 / 1e6)
 
 
 def test_an_estimate_not_priced_costs_nothing_and_only_a_budget_plan_prices() -> None:
