@@ -68,8 +68,35 @@ def _text(value: object) -> str | None:
     return None
 
 
+# What of an upstream's error text the client, the record, traces and the log get: a hostile or
+# broken upstream may send megabytes (OpenAI's messages run to a few hundred characters), each
+# of which would be scrubbed on the event loop and written to every log line about it.
+MESSAGE_MAX_CHARS = 4096
+FIELD_MAX_CHARS = 256  # type, code, param: names, not prose
+# The characters a credential is written with: a cut never leaves part of one behind, which
+# the scrubber would no longer know as a secret.
+_TOKEN_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-+/=.%\\"
+
+
+def capped(text: str | None, limit: int) -> str | None:
+    """`text` cut to at most `limit` characters (the cut moved back out of any token it falls
+    in), saying how much was left out."""
+    if text is None or len(text) <= limit:
+        return text
+    kept = text[:limit].rstrip(_TOKEN_CHARS)
+    return f"{kept}... ({len(text) - len(kept)} more characters)"
+
+
 def _fields(parsed: object) -> dict[str, str | None]:
-    """message, type, code, param and the Anthropic type of an error body, when present."""
+    """message, type, code, param and the Anthropic type of an error body, when present, each
+    capped (`MESSAGE_MAX_CHARS`, `FIELD_MAX_CHARS`)."""
+    return {
+        name: capped(value, MESSAGE_MAX_CHARS if name == "message" else FIELD_MAX_CHARS)
+        for name, value in _uncapped_fields(parsed).items()
+    }
+
+
+def _uncapped_fields(parsed: object) -> dict[str, str | None]:
     if not isinstance(parsed, dict):
         return {}
     error = parsed.get("error")

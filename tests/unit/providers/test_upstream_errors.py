@@ -8,7 +8,13 @@ import json
 import orjson
 
 from gateway.config.types import DeploymentConfig
-from gateway.providers.upstream_errors import error_from_upstream, stream_error_from_upstream
+from gateway.providers.upstream_errors import (
+    FIELD_MAX_CHARS,
+    MESSAGE_MAX_CHARS,
+    error_from_upstream,
+    stream_error_from_upstream,
+)
+from gateway.scrub import Secrets
 
 DEPLOYMENT = DeploymentConfig("oai", "gpt-4o")
 CONTEXT = {
@@ -212,3 +218,29 @@ def test_tgis_generation_failure_is_the_upstreams_failure() -> None:
     error = error_from_upstream(424, orjson.dumps(body), DEPLOYMENT)
     assert (error.status, error.type, error.code) == (502, "api_error", "upstream_error")
     assert "oai/gpt-4o" in error.message and "Server error: OOM" in error.message
+
+
+SECRET = "sk-live-0123456789abcdefghijklmnop"
+
+
+def test_a_huge_error_text_is_capped_and_never_cut_inside_a_credential() -> None:
+    """A megabyte of error text (a hostile or broken upstream) reaches the client, the record
+    and the log as at most MESSAGE_MAX_CHARS; the cut never leaves part of a credential, which
+    the scrubber, knowing the whole secret, would no longer find."""
+    scrubber = Secrets([SECRET])
+    for offset in range(len(SECRET) + 1):  # the cut at every place in the secret, and after
+        filler = "x " * ((MESSAGE_MAX_CHARS - len(SECRET) + offset) // 2)
+        message = filler[: MESSAGE_MAX_CHARS - len(SECRET) + offset] + SECRET + " " + "y" * 10**6
+        body = {"error": {"message": message, "type": "t" * 10**5, "code": "c" * 10**5}}
+        error = error_from_upstream(400, orjson.dumps(body), DEPLOYMENT)
+        assert len(error.message) <= MESSAGE_MAX_CHARS + 40
+        assert error.message.endswith("more characters)")
+        assert len(error.type) <= FIELD_MAX_CHARS + 40 and len(error.code or "") <= 300
+        scrubbed = scrubber.scrub(error.message)
+        assert not any(SECRET[:n] in scrubbed for n in range(6, len(SECRET) + 1)), offset
+
+
+def test_a_short_error_text_is_kept_whole() -> None:
+    body = {"error": {"message": "bad request " * 300, "type": "invalid_request_error"}}
+    error = error_from_upstream(400, orjson.dumps(body), DEPLOYMENT)
+    assert error.message == "bad request " * 300
