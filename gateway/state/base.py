@@ -159,6 +159,8 @@ class Settlement:
     # which the write is applied at most once, however often it is sent again (a reply lost
     # after Redis ran it, then a retry). Empty until sent.
     receipt: str = ""
+    # `now` of the first send (with the receipt): a retry is only sent while the receipt lives.
+    sent_at: float = 0.0
 
 
 class StateBackend(Protocol):

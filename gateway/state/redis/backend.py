@@ -33,7 +33,7 @@ Key layout (prefix `llmgw:`; the `{...}` part is the Redis Cluster hash tag):
                                                   settled, or its hold ends; an rpm-only one, never
                                                   settled, for at most a window), "g" once
                                                   abandoned before its acquire ran (lua/apply.lua)
-    llmgw:{limits}:s:<receipt>                    "1" for 60 s once a settlement call ran: sent
+    llmgw:{limits}:s:<receipt>                    "1" for 300 s once a settlement call ran: sent
                                                   again (its reply lost), it applies nothing
     llmgw:{limits}:spend:<scope>:<subject>:day:<YYYY-MM-DD>   USD (float string), TTL 2 days,
                                                   settled spend plus budget reservations

@@ -22,7 +22,13 @@ BREAKER_KEY_TTL_S = int(DAY_S)
 CACHE_ENTRY_MAX_BYTES = 4 * 1024 * 1024
 # How long a settlement call's receipt is kept once it ran: a retry sent within this time of the
 # first attempt's run (whose reply was lost: a timeout, a reset connection) applies nothing.
-RECEIPT_TTL_S = int(WINDOW_S)
+# Long enough for a Sentinel failover or a few minutes' outage (the limiter retries every
+# 0.5 s until Redis answers); each receipt costs Redis about 100 bytes for that long.
+RECEIPT_TTL_S = 300
+# A retry sent later than this after its first send is dropped (logged), not sent: its receipt
+# may be gone, and it would be applied twice. The margin covers a retry that waits in a stalled
+# Redis before it runs, and the receipt being written after the first send, never before.
+RETRY_MAX_AGE_S = RECEIPT_TTL_S - 30
 # Bound of each cache of encoded pieces: emptied when full (the live set refills it at once).
 PIECES_MAX = 4096
 

@@ -9,6 +9,7 @@ import asyncio
 from collections.abc import AsyncIterator, Sequence
 
 import pytest
+import redis
 
 from gateway.config.types import RedisClientName
 from gateway.limits.limiter import Limiter
@@ -16,6 +17,7 @@ from gateway.limits.summed_spend import SummedSpend
 from gateway.observability.metrics import Metrics
 from gateway.state import LimitCheck, RedisOptions, Settlement, StateUnavailable
 from gateway.state.redis.backend import RedisState
+from gateway.state.redis.keys import RETRY_MAX_AGE_S
 from tests.conditions import eventually
 from tests.unit.state.conftest import TEST_TIMEOUT_S
 
@@ -128,3 +130,25 @@ async def test_summed_spend_refused_before_it_was_sent_is_summed_again() -> None
         spend.add(0.25, (("key", "k"),), None, timed=False)
         assert not await spend.write(Down(), T0, lambda _: None)  # type: ignore[arg-type]
     assert len(spend) == 1 and spend.totals == {("key", "k"): 0.75}
+
+
+async def test_a_receipt_outlives_the_retries_and_an_older_retry_is_dropped(
+    state: RedisState, redis_url: str
+) -> None:
+    """A retry minutes later (Redis away, `fail_open` serving meanwhile) still finds its
+    receipt; past `RETRY_MAX_AGE_S` the receipt may be gone (expired: deleted here, as Redis
+    would), and the retry is dropped instead of counting the request a second time."""
+    held = await state.acquire(CHECKS, T0)
+    assert held.reservation is not None
+    settlement = Settlement(held.reservation, 40, 0.25)
+    await state.settle([settlement], T0 + 1)  # ran; say its reply was lost
+    with redis.Redis.from_url(redis_url) as client:
+        receipts = client.keys("llmgw:{limits}:s:*")
+        assert len(receipts) == 1
+        assert client.pttl(receipts[0]) > (RETRY_MAX_AGE_S + 10) * 1000  # Redis's own clock
+        await state.settle([settlement], T0 + 1 + RETRY_MAX_AGE_S)  # the latest retry
+        client.delete(*receipts)
+    await state.settle([settlement], T0 + 2 + RETRY_MAX_AGE_S)  # too late: dropped
+    assert await state.spend("key", "k", T0 + 2) == {"day": 0.25, "month": 0.25, "total": 0.25}
+    assert (await state.usage("key", "k", T0 + 2))["tokens_1m"] == 40
+    assert (await state.usage("key", "k", T0 + 2))["concurrent"] == 0
