@@ -79,6 +79,10 @@ class StateConfig:
     # How long a Responses API response id stays usable as `previous_response_id` (and for
     # GET / DELETE): which deployment made it, and a translated deployment's conversation.
     responses_ttl_s: TtlSeconds = 30 * 86400
+    # The most bytes one remembered response may take (a translated deployment's whole
+    # conversation so far, with its last response object): a follow-up that would grow it past
+    # this is refused, 400 `context_length_exceeded` (gateway/pipeline/conversations.py).
+    responses_max_bytes: Annotated[int, Range(low=1024, high=256 * 1024 * 1024)] = 4 * 1024 * 1024
     # Which Redis client (gateway/state/redis/options.py): "auto" picks the hand-written RESP
     # fast path only for a plain standalone redis:// or unix:// URL, redis-py for the rest.
     client: RedisClientName = "auto"

@@ -27,7 +27,13 @@ from gateway.guardrails.base import Placeholders
 from gateway.http.endpoint import new_request_id, request_headers
 from gateway.http.responses import gateway_headers, send_error, send_json
 from gateway.pipeline.context import Endpoint, RequestContext
-from gateway.pipeline.conversations import KEY_PREFIX, find_deployment, not_found, recall
+from gateway.pipeline.conversations import (
+    KEY_PREFIX,
+    find_deployment,
+    not_found,
+    recall,
+    translated,
+)
 from gateway.pipeline.finish import finish_request
 from gateway.pipeline.guard import guard_output
 from gateway.pipeline.services import Services
@@ -111,6 +117,12 @@ class StoredResponseEndpoint:
             deleted = {"id": response_id, "object": "response", "deleted": True}
             await send_json(ctx, send, orjson.dumps(deleted))
             return
+        if entry.get("too_long") and found is not None and translated(ctx.runtime, found[1]):
+            raise NotFound(
+                f"the response '{response_id}' was too large for this gateway to keep "
+                "([state] responses_max_bytes)",
+                code="response_not_found",
+            )
         if found is None:
             raise NotFound(
                 f"the deployment that made the response '{response_id}' is no longer configured",

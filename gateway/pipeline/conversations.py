@@ -16,6 +16,8 @@ no fallback (another would answer without the context); a translated one gets th
 items ahead of its `input`. A previous response the gateway does not know (expired, never made,
 another team's) is a 400 `previous_response_not_found`, as OpenAI answers; one whose deployment
 left the config a 404, one whose deployment serves another model a 409 naming that model.
+What the gateway keeps of one response is bounded (`[state] responses_max_bytes`): a follow-up
+whose conversation would outgrow it is a 400 `context_length_exceeded`, before the upstream.
 """
 
 from __future__ import annotations
@@ -95,6 +97,19 @@ def previous_not_found(response_id: str) -> InvalidRequest:
     )
 
 
+def too_long(max_bytes: int) -> InvalidRequest:
+    """400 for a follow-up whose conversation would outgrow what the gateway keeps of one:
+    OpenAI's status and code for a conversation past the context window (the SDK's
+    `BadRequestError`; agent toolkits read the code to trim or summarise)."""
+    return InvalidRequest(
+        f"the conversation is longer than this gateway keeps ({max_bytes} bytes of items, "
+        "[state] responses_max_bytes): start a new one, or send a shorter history in 'input' "
+        "without previous_response_id",
+        param="input",
+        code="context_length_exceeded",
+    )
+
+
 async def continue_conversation(ctx: RequestContext, services: Services) -> None:
     """Pipeline stage: pin a `previous_response_id` follow-up to its deployment."""
     if ctx.endpoint.kind != "responses":
@@ -124,6 +139,8 @@ async def continue_conversation(ctx: RequestContext, services: Services) -> None
             param=param,
             code="previous_response_other_model",
         )
+    if entry.get("too_long"):
+        raise too_long(ctx.runtime.config.state.responses_max_bytes)
     ctx.pinned_deployment = name
     seeded = entry.get("placeholders")
     if isinstance(seeded, dict):
@@ -133,6 +150,9 @@ async def continue_conversation(ctx: RequestContext, services: Services) -> None
     if isinstance(items, list) and translated(ctx.runtime, deployment):
         body = {k: v for k, v in ctx.body.items() if k != param}
         body["input"] = items + _as_items(ctx.body.get("input"))
+        max_bytes = ctx.runtime.config.state.responses_max_bytes
+        if len(orjson.dumps(body["input"])) > max_bytes:  # refused before the upstream call
+            raise too_long(max_bytes)
         ctx.body = body
 
 
@@ -173,7 +193,23 @@ def _entry(ctx: RequestContext) -> tuple[str, bytes] | None:
     if translated(ctx.runtime, deployment):
         entry["items"] = _as_items(ctx.body.get("input")) + list(response.get("output") or ())
         entry["response"] = response
-    return response["id"], orjson.dumps(entry)
+    return response["id"], _bounded(entry, ctx.runtime.config.state.responses_max_bytes)
+
+
+def _bounded(entry: dict[str, Any], max_bytes: int) -> bytes:
+    """The entry as stored: over `max_bytes`, without its conversation, marked so that a
+    follow-up is refused as too long (not as unknown); without the response object and the
+    placeholders too when it is still over (`GET` then answers 404)."""
+    made = orjson.dumps(entry)
+    if len(made) <= max_bytes:
+        return made
+    entry = {k: v for k, v in entry.items() if k != "items"}
+    entry["too_long"] = True
+    made = orjson.dumps(entry)
+    if len(made) <= max_bytes:
+        return made
+    kept = {"deployment": entry["deployment"], "owner": entry["owner"], "too_long": True}
+    return orjson.dumps(kept)
 
 
 async def remember_answer(ctx: RequestContext, services: Services) -> None:

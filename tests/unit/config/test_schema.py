@@ -68,6 +68,7 @@ CONFIG: dict[str, Any] = {
         "redis_url": "redis://localhost:6379/0",
         "on_redis_error": "fail_closed",
         "responses_ttl_s": 3600,
+        "responses_max_bytes": 65536,
         "client": "redis-py",
         "timeout_ms": 300,
         "connect_timeout_ms": 2000,
