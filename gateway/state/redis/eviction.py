@@ -16,11 +16,14 @@ from collections.abc import Mapping
 from gateway.state.base import StateUnavailable
 from gateway.state.redis.client import RedisClient
 
-# What each kind of policy may evict, of the keys the limits use.
+# What each kind of policy may evict, of the keys the gateway writes (`backend.py`'s layout:
+# every key has a TTL but the all-time spend counters; tests/unit/state/redis/test_eviction.py).
 _AT_RISK = {
-    "allkeys": "any key: limit windows, concurrency slots, reservation marks, every spend counter",
-    "volatile": "keys with a TTL: limit windows, concurrency slots, reservation marks, day and "
-    "month spend counters",
+    "allkeys": "any key: limit windows, concurrency slots, reservation marks, settlement "
+    "receipts, every spend counter (the all-time ones too), breakers, remembered responses",
+    "volatile": "every key with a TTL, which is all but the all-time spend counters: limit "
+    "windows, concurrency slots, reservation marks, settlement receipts, the day and month "
+    "spend counters (budgets), breakers, remembered responses",
 }
 
 
@@ -42,9 +45,9 @@ async def eviction_warnings(client: RedisClient) -> list[str]:
         return []
     return [
         f"redis has maxmemory {maxmemory} with maxmemory-policy {policy}: when memory fills (the "
-        f"response cache fills it) Redis evicts {_AT_RISK[family]}, and budgets and limits are "
-        "silently wrong; use noeviction (and room for the cache) or a separate Redis for the "
-        "cache (docs/operations.md#redis-deployments)"
+        f"response cache and remembered responses fill it) Redis evicts {_AT_RISK[family]}, and "
+        "budgets and limits are silently wrong; use noeviction (with room for the cache), or a "
+        "Redis of the gateway's own with the cache off (docs/operations.md#redis-deployments)"
     ]
 
 

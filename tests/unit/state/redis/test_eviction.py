@@ -7,9 +7,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+import redis
 
 from gateway.config.types import RedisClientName
-from gateway.state import RedisOptions
+from gateway.state import LimitCheck, RedisOptions, Settlement
 from gateway.state.redis.backend import RedisState
 from tests.procs import free_port
 from tests.redis_server import RedisServer, redis_server_binary
@@ -59,3 +60,40 @@ async def test_a_redis_that_does_not_evict_is_not(
         assert await state.warnings() == []
     finally:
         await state.aclose()
+
+
+@pytest.fixture
+def volatile() -> Iterator[RedisServer]:
+    yield from _server("--maxmemory", "64mb", "--maxmemory-policy", "volatile-lru")
+
+
+async def test_every_key_but_the_all_time_spend_has_a_ttl(volatile: RedisServer) -> None:
+    """What the docs and the warning say a `volatile-*` policy may evict: every key the state
+    writes has a TTL (budgets' day and month spend included), but the all-time spend."""
+    now = 1_768_435_200.0
+    checks = [
+        LimitCheck("key", "k", "rpm", 100, 1),
+        LimitCheck("key", "k", "tpm", 10_000, 100),
+        LimitCheck("key", "k", "concurrent", 5, 1),
+        LimitCheck("key", "k", "budget_day", 10.0, 0.5),
+        LimitCheck("key", "k", "budget_month", 100.0, 0.5),
+    ]
+    state = RedisState(RedisOptions(url=volatile.url, client="resp", timeout_s=TEST_TIMEOUT_S))
+    try:
+        (warning,) = await state.warnings()
+        assert "budgets" in warning and "all but the all-time spend" in warning
+        held = await state.acquire(checks, now)
+        assert held.reservation is not None
+        await state.settle([Settlement(held.reservation, 40, 0.25)], now + 1)
+        await state.breaker_record("d", False, now, 5, 60.0, 30.0)
+        await state.set("entry", b"cached", 60, now)
+        await state.remember("response:resp_1", b"{}", 60, now)
+        with redis.Redis.from_url(volatile.url) as client:
+            ttls = {key.decode(): client.ttl(key) for key in client.keys("*")}
+    finally:
+        await state.aclose()
+    lasting = sorted(key for key, ttl in ttls.items() if ttl < 0)
+    assert lasting == ["llmgw:{limits}:spend:key:k:total"]
+    kinds = {key.split(":")[2] for key in ttls if key.startswith("llmgw:{limits}:")}
+    assert kinds == {"rpm", "tpm", "concurrent", "s", "spend"}  # windows, slots, receipts
+    assert len(ttls) == 10  # those, day and month spend, a breaker, a cache entry, a response
