@@ -68,6 +68,7 @@ from gateway.state import (
     StateBackend,
     StateUnavailable,
     new_token,
+    retry_too_late,
 )
 
 log = logging.getLogger("gateway.limits")
@@ -314,8 +315,10 @@ class Limiter:
                 await backend.settle(settlements, now)
             except StateUnavailable as exc:
                 self._count_state_error(exc)
-                # Keep them for the next round: spend must not be lost while Redis is away.
-                self._retrying.extend((s, backend) for s in settlements)
+                # Kept for the next round, spend must not be lost while Redis is away; but for
+                # those too late to apply once, which the backend dropped (and logged).
+                kept = [s for s in settlements if not retry_too_late(s, now)]
+                self._retrying.extend((s, backend) for s in kept)
             except Exception:
                 log.exception("cannot settle %d requests", len(settlements))
 

@@ -9,7 +9,13 @@ import asyncio
 import logging
 from collections.abc import Callable
 
-from gateway.state import Reservation, Settlement, StateBackend, StateUnavailable
+from gateway.state import (
+    Reservation,
+    Settlement,
+    StateBackend,
+    StateUnavailable,
+    retry_too_late,
+)
 
 log = logging.getLogger("gateway.limits")
 # How often spend that no budget of the request depends on is written (summed per subject).
@@ -87,6 +93,8 @@ class SummedSpend:
             else:
                 for subject, usd in spend.items():
                     self.totals[subject] = self.totals.get(subject, 0.0) + usd
+            # Not those too late to apply once: the backend dropped them (and logged).
+            unsent = [settlement for settlement in unsent if not retry_too_late(settlement, now)]
             self._unsent = unsent + self._unsent
             return False
         except Exception:

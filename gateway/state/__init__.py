@@ -20,6 +20,7 @@ from gateway.state.base import (
     StateUnavailable,
     is_marked,
     new_token,
+    retry_too_late,
 )
 from gateway.state.breaker_state import BreakerState
 from gateway.state.memory import MemoryState
@@ -42,6 +43,7 @@ __all__ = [
     "create_state",
     "is_marked",
     "new_token",
+    "retry_too_late",
 ]
 
 

@@ -63,6 +63,10 @@ WINDOW_S = 60.0
 SLOT_TTL_S = 600.0
 # The retry hint for a full concurrency limit: slots free when requests finish, not on a clock.
 CONCURRENT_RETRY_S = 1.0
+# How long after its first send a settlement may be sent again (a lost reply, Redis away): the
+# Redis receipt that makes a retry apply nothing outlives it (`redis/keys.py`). An older one is
+# dropped, not sent (`redis/settle_calls.py`), and its callers stop retrying it.
+SETTLE_RETRY_MAX_AGE_S = 270.0
 
 
 _TOKEN_PREFIX = secrets.token_hex(6)
@@ -354,6 +358,12 @@ def budget_reserved(reservation: Reservation, scope: str, subject: str) -> tuple
             elif check.kind == "budget_month":
                 month += check.amount
     return day, month
+
+
+def retry_too_late(settlement: Settlement, now: float) -> bool:
+    """Was the settlement first sent over `SETTLE_RETRY_MAX_AGE_S` before `now`? (Never sent:
+    no.) Such a retry is dropped by the backend: retrying it again is pointless."""
+    return bool(settlement.receipt) and now - settlement.sent_at > SETTLE_RETRY_MAX_AGE_S
 
 
 def spend_subjects(settlement: Settlement) -> list[tuple[str, str]]:

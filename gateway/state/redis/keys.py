@@ -3,7 +3,7 @@ cleanup TTLs, and the RESP pieces of the names the hot calls repeat."""
 
 from __future__ import annotations
 
-from gateway.state.base import WINDOW_S
+from gateway.state.base import SETTLE_RETRY_MAX_AGE_S, WINDOW_S
 from gateway.state.periods import DAY_S, Periods
 from gateway.state.redis.wire import bulk
 
@@ -24,11 +24,11 @@ CACHE_ENTRY_MAX_BYTES = 4 * 1024 * 1024
 # first attempt's run (whose reply was lost: a timeout, a reset connection) applies nothing.
 # Long enough for a Sentinel failover or a few minutes' outage (the limiter retries every
 # 0.5 s until Redis answers); each receipt costs Redis about 100 bytes for that long.
-RECEIPT_TTL_S = 300
-# A retry sent later than this after its first send is dropped (logged), not sent: its receipt
-# may be gone, and it would be applied twice. The margin covers a retry that waits in a stalled
-# Redis before it runs, and the receipt being written after the first send, never before.
-RETRY_MAX_AGE_S = RECEIPT_TTL_S - 30
+# A retry sent later than `RETRY_MAX_AGE_S` after its first send is dropped (logged), not sent:
+# its receipt may be gone, and it would be applied twice. The margin covers a retry that waits
+# in a stalled Redis before it runs (the receipt is written at the first run, never before).
+RETRY_MAX_AGE_S = SETTLE_RETRY_MAX_AGE_S
+RECEIPT_TTL_S = int(RETRY_MAX_AGE_S) + 30
 # Bound of each cache of encoded pieces: emptied when full (the live set refills it at once).
 PIECES_MAX = 4096
 

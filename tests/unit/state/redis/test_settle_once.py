@@ -18,6 +18,7 @@ from gateway.observability.metrics import Metrics
 from gateway.state import LimitCheck, RedisOptions, Settlement, StateUnavailable
 from gateway.state.redis.backend import RedisState
 from gateway.state.redis.keys import RETRY_MAX_AGE_S
+from gateway.state.redis.settle_calls import settle_ops
 from tests.conditions import eventually
 from tests.unit.state.conftest import TEST_TIMEOUT_S
 
@@ -152,3 +153,53 @@ async def test_a_receipt_outlives_the_retries_and_an_older_retry_is_dropped(
     assert await state.spend("key", "k", T0 + 2) == {"day": 0.25, "month": 0.25, "total": 0.25}
     assert (await state.usage("key", "k", T0 + 2))["tokens_1m"] == 40
     assert (await state.usage("key", "k", T0 + 2))["concurrent"] == 0
+
+
+class AwayAfterOneRun:
+    """Redis runs the first settlement call and its reply is lost; then it is away: each call
+    is encoded (as the backend does before sending) and refused."""
+
+    def __init__(self, inner: RedisState) -> None:
+        self.inner = inner
+        self.ran = False
+
+    async def settle(self, settlements: Sequence[Settlement], now: float) -> None:
+        if not self.ran:
+            self.ran = True
+            await self.inner.settle(settlements, now)
+            raise StateUnavailable("redis: no reply within 0.25 s", "timeout")
+        settle_ops(settlements, now)
+        raise StateUnavailable("redis: unreachable, reconnecting", "down")
+
+
+async def test_the_limiter_stops_retrying_a_settlement_too_late_to_apply_once(
+    state: RedisState, caplog: pytest.LogCaptureFixture
+) -> None:
+    now = [T0]
+    away = AwayAfterOneRun(state)
+    limiter = Limiter(away, Metrics(), "fail_open", clock=lambda: now[0])  # type: ignore[arg-type]
+    held = await state.acquire(CHECKS, T0)
+    assert held.reservation is not None
+    limiter._retry(away, [Settlement(held.reservation, 40, 0.25)])  # type: ignore[arg-type]
+    await limiter._flush_settlements()  # ran, reply lost
+    now[0] = T0 + RETRY_MAX_AGE_S  # Redis away since: still retried
+    await limiter._flush_settlements()
+    assert len(limiter._retrying) == 1
+    now[0] = T0 + RETRY_MAX_AGE_S + 1  # too late: dropped, once
+    await limiter._flush_settlements()
+    assert not limiter._retrying
+    assert sum("dropping 1 settlements" in r.getMessage() for r in caplog.records) == 1
+    await limiter.aclose()
+    assert await state.spend("key", "k", T0) == {"day": 0.25, "month": 0.25, "total": 0.25}
+
+
+async def test_summed_spend_too_late_to_apply_once_is_not_kept(state: RedisState) -> None:
+    away = AwayAfterOneRun(state)
+    spend = SummedSpend(lambda: None)
+    spend.add(0.25, (("key", "k"),), None, timed=False)
+    assert not await spend.write(away, T0, lambda _: None)  # type: ignore[arg-type]
+    assert not await spend.write(away, T0 + RETRY_MAX_AGE_S, lambda _: None)  # type: ignore[arg-type]
+    assert len(spend) == 1  # still retried
+    assert not await spend.write(away, T0 + RETRY_MAX_AGE_S + 1, lambda _: None)  # type: ignore[arg-type]
+    assert not spend
+    assert await state.spend("key", "k", T0) == {"day": 0.25, "month": 0.25, "total": 0.25}
