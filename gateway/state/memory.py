@@ -254,6 +254,7 @@ class MemoryState:
         counters = len(self._slots) + len(self._windows)
         more = self._slot_sweep.sweep(self._slots, now, lambda slots: not slots.live(now))
         more = self._window_sweep.sweep(self._windows, now, window_idle) or more
+        more = self._spend.prune(now) or more  # end users' spend (memory_spend.py)
         if len(self._slots) + len(self._windows) != counters:
             self.generation += 1
         self._next_prune = now if more else now + _PRUNE_EVERY_S

@@ -5,7 +5,9 @@ windows whose usage left at a prune."""
 
 from __future__ import annotations
 
-from gateway.state import MemoryState
+from gateway.state import LimitCheck, MemoryState, Settlement
+from gateway.state.memory_spend import USER_SWEEP_S
+from gateway.state.periods import DAY_S
 from gateway.state.sweep import SWEEP_BATCH
 from tests.unit.state.contract import T0, concurrent, record, rpm, settle, tpm
 
@@ -111,3 +113,28 @@ async def test_an_acquire_reads_the_breakers_as_breaker_states_does() -> None:
     opened = await state.acquire([rpm(5)], T0, names)
     assert dict(opened.breakers) == await state.breaker_states(names, T0)
     assert opened.breakers["a"].failures == 1 and closed.breakers["a"].failures == 0
+
+
+async def test_end_users_spend_is_dropped_once_no_budget_reads_it() -> None:
+    """One spend counter per end user (`[user_limits]` budgets) must not stay for every user
+    ever seen: once an end user has no spend in the current day and month it goes; keys'
+    spend (whose all-time total the admin API shows) stays."""
+    state = MemoryState()
+    for n in range(SWEEP_BATCH + 10):
+        checks = [
+            LimitCheck("user", f"k/u{n}", "budget_day", 10.0, 0.5),
+            LimitCheck("key", "k", "budget_month", 10_000.0, 0.5),
+        ]
+        held = await state.acquire(checks, T0)
+        assert held.reservation is not None
+        await state.settle([Settlement(held.reservation, 0, 0.25)], T0 + 1)
+    assert len(state._spend) == SWEEP_BATCH + 11
+    later = T0 + 31 * DAY_S + USER_SWEEP_S  # the next month
+    held = await state.acquire([LimitCheck("user", "k/u0", "budget_day", 10.0, 0.5)], later)
+    assert held.reservation is not None  # u0 again: reserved today, kept
+    for _ in range(3):  # one batch per prune; more due: the next acquire goes on
+        await state.acquire([rpm(1000)], later)
+    assert len(state._spend) == 2
+    total = 0.25 * (SWEEP_BATCH + 10)
+    assert await state.spend("key", "k", later) == {"day": 0.0, "month": 0.0, "total": total}
+    assert (await state.spend("user", "k/u0", later))["day"] == 0.5
