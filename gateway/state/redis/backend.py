@@ -38,7 +38,7 @@ Key layout (prefix `llmgw:`; the `{...}` part is the Redis Cluster hash tag):
     llmgw:{limits}:spend:<scope>:<subject>:day:<YYYY-MM-DD>   USD (float string), TTL 2 days,
                                                   settled spend plus budget reservations
     llmgw:{limits}:spend:<scope>:<subject>:month:<YYYY-MM>    USD, TTL 62 days
-    llmgw:{limits}:spend:<scope>:<subject>:total              USD, no TTL
+    llmgw:{limits}:spend:<scope>:<subject>:total              USD, no TTL (an end user's: 62 days)
     llmgw:{breakers}:<deployment>                 hash: see lua/breaker_record.lua
     llmgw:{cache:<key>}                           string: 8-byte expiry (big-endian double) + value
     llmgw:{remembered:<key>}                      string: as a cache entry (`remember`)

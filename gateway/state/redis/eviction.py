@@ -17,7 +17,7 @@ from gateway.state.base import StateUnavailable
 from gateway.state.redis.client import RedisClient
 
 # What each kind of policy may evict, of the keys the gateway writes (`backend.py`'s layout:
-# every key has a TTL but the all-time spend counters; tests/unit/state/redis/test_eviction.py).
+# every key has a TTL but keys' and teams' all-time spend; tests/unit/state/redis/test_eviction.py).
 _AT_RISK = {
     "allkeys": "any key: limit windows, concurrency slots, reservation marks, settlement "
     "receipts, every spend counter (the all-time ones too), breakers, remembered responses",

@@ -40,6 +40,9 @@ log = logging.getLogger("gateway.state")
 _OP_SLOT, _OP_WINDOW, _OP_SPEND, _NONE = bulk("z"), bulk("w"), bulk("s"), bulk("")
 _OP_DROP, _OP_ABANDON, _OP_ONCE = bulk("d"), bulk("a"), bulk("o")
 _RECEIPT_MS = bulk(str(RECEIPT_TTL_S * 1000))
+# The TTLs of the day, month and all-time spend keys; an end user's total expires too.
+_TTLS = (DAY_KEY_TTL_S, MONTH_KEY_TTL_S, 0)
+_USER_TTLS = (DAY_KEY_TTL_S, MONTH_KEY_TTL_S, MONTH_KEY_TTL_S)
 
 
 class ApplyOps:
@@ -200,7 +203,10 @@ def _spend_deltas(settlement: Settlement, now: float, spend: dict[str, tuple[flo
     for scope, subject in subjects:
         day, month = budget_reserved(reservation, scope, subject)
         if cost:
-            _add(spend, spend_keys(scope, subject, periods(now)), cost, cost, cost)
+            keys = spend_keys(scope, subject, periods(now))
+            # An end user's all-time total (one per end user with a budget: nothing reads it
+            # but `spend`) goes when the user spent nothing for as long as a month key lives.
+            _add(spend, keys, cost, cost, cost, _USER_TTLS if scope == "user" else _TTLS)
         if day or month:
             _add(spend, spend_keys(scope, subject, periods(reservation.at)), -day, -month, 0.0)
 
@@ -211,8 +217,9 @@ def _add(
     day: float,
     month: float,
     total: float,
+    ttls: tuple[int, int, int] = _TTLS,
 ) -> None:
-    for key, usd, ttl_s in zip(keys, (day, month, total), (DAY_KEY_TTL_S, MONTH_KEY_TTL_S, 0)):
+    for key, usd, ttl_s in zip(keys, (day, month, total), ttls):
         if usd:
             spend[key] = (spend.get(key, (0.0, ttl_s))[0] + usd, ttl_s)
 

@@ -69,7 +69,8 @@ def volatile() -> Iterator[RedisServer]:
 
 async def test_every_key_but_the_all_time_spend_has_a_ttl(volatile: RedisServer) -> None:
     """What the docs and the warning say a `volatile-*` policy may evict: every key the state
-    writes has a TTL (budgets' day and month spend included), but the all-time spend."""
+    writes has a TTL (budgets' day and month spend included), but the all-time spend of keys
+    and teams (an end user's has one: else one key per end user ever seen stayed for good)."""
     now = 1_768_435_200.0
     checks = [
         LimitCheck("key", "k", "rpm", 100, 1),
@@ -77,6 +78,7 @@ async def test_every_key_but_the_all_time_spend_has_a_ttl(volatile: RedisServer)
         LimitCheck("key", "k", "concurrent", 5, 1),
         LimitCheck("key", "k", "budget_day", 10.0, 0.5),
         LimitCheck("key", "k", "budget_month", 100.0, 0.5),
+        LimitCheck("user", "k/u", "budget_day", 10.0, 0.5),
     ]
     state = RedisState(RedisOptions(url=volatile.url, client="resp", timeout_s=TEST_TIMEOUT_S))
     try:
@@ -96,4 +98,6 @@ async def test_every_key_but_the_all_time_spend_has_a_ttl(volatile: RedisServer)
     assert lasting == ["llmgw:{limits}:spend:key:k:total"]
     kinds = {key.split(":")[2] for key in ttls if key.startswith("llmgw:{limits}:")}
     assert kinds == {"rpm", "tpm", "concurrent", "s", "spend"}  # windows, slots, receipts
-    assert len(ttls) == 10  # those, day and month spend, a breaker, a cache entry, a response
+    assert "llmgw:{limits}:spend:user:k/u:total" in ttls
+    # those, day and month spend (the key's and the user's), a breaker, a cache entry, a response
+    assert len(ttls) == 13
