@@ -43,7 +43,7 @@ import limits_cost
 
 import gateway.app
 import gateway.http.endpoint
-import gateway.limits.plan
+import gateway.limits.estimate
 import gateway.pipeline.finish
 import gateway.pipeline.stages
 from gateway.limits.held import Held
@@ -167,7 +167,7 @@ def _install() -> None:
     _timed_method(PreparedHeld, "rate_header_lines", "headers")
     _timed_method(Held, "rate_header_lines", "headers")
     _timed_method(RequestContext, "prompt_estimate", "prompt estimate")
-    estimate_request = gateway.limits.plan.estimate_request
+    estimate_request = gateway.limits.estimate.estimate_request
 
     def timed_estimate(*args: Any, **kwargs: Any) -> Any:
         began = time.perf_counter()

@@ -3,8 +3,8 @@
 `LimitPlans.get(key, model)` gives the checks (rpm, tpm, concurrency, budgets, for the key, its
 team and the key on that model) made once per config, and `LimitPlans.fallbacks(key, model)`
 those of the models the request may fall back to that have limits of their own for the key
-(reserved only when the router moves to one); `estimate_request` the tokens and cost a
-request may use, which fill in the tpm and budget amounts; `refusal_message` and `rate_headers`
+(reserved only when the router moves to one), filled in with the tokens and cost a request may
+use (`gateway.limits.estimate`); `refusal_message` and `rate_headers`
 turn a state backend's verdict into what the client reads. The stateful side is
 `gateway.limits.limiter`.
 """
@@ -16,16 +16,14 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Any
 
 from gateway.config.types import KeyConfig, LimitsConfig, ModelConfig, PolicyConfig
 from gateway.errors import RateLimited
+from gateway.limits.estimate import Estimate
 from gateway.limits.sorting import Sorting, sort_checks
-from gateway.providers import EndpointKind
 from gateway.state import BUDGET_KINDS, AcquireResult, CheckResult, LimitCheck
 from gateway.state.prepared import WindowFigures
 
-DEFAULT_COMPLETION_TOKENS = 256
 _KIND_WORDS = {
     "rpm": "requests per minute",
     "tpm": "tokens per minute",
@@ -33,63 +31,7 @@ _KIND_WORDS = {
 }
 
 
-@dataclass(slots=True)  # not frozen: one is made per request (see gateway.state.base)
-class Estimate:
-    prompt_tokens: int
-    completion_tokens: int
-    cost_usd: float
-
-    @property
-    def tokens(self) -> int:
-        return self.prompt_tokens + self.completion_tokens
-
-
 _UNLIMITED = LimitsConfig()
-
-
-def estimate_request(
-    body: dict[str, Any],
-    kind: EndpointKind,
-    model: ModelConfig,
-    prompt_tokens: int,
-    priced: bool = True,
-) -> Estimate:
-    """Tokens to reserve (prompt estimate + max_tokens) and the most it could cost (0.0 unless
-    `priced`: only a budget check reads the cost, `LimitPlan.priced`)."""
-    completion = (
-        body.get("max_tokens") or body.get("max_completion_tokens") or body.get("max_output_tokens")
-    )
-    if kind == "embeddings":
-        completion = 0
-    elif not isinstance(completion, int) or completion <= 0:
-        completion = DEFAULT_COMPLETION_TOKENS
-    if kind == "completions":  # each text it generates may take max_tokens
-        completion *= completion_texts(body)
-    elif kind == "chat":  # and each of a chat's `n` choices
-        choices = body.get("n")
-        if type(choices) is int and choices > 1:
-            completion *= choices
-    cost = 0.0
-    if priced:
-        for d in model.deployments:  # the dearest deployment (a loop: nearly always one)
-            price = (prompt_tokens * d.input_cost_per_1m + completion * d.output_cost_per_1m) / 1e6
-            if price > cost:
-                cost = price
-    return Estimate(prompt_tokens, completion, cost)
-
-
-def completion_texts(body: dict[str, Any]) -> int:
-    """How many texts a legacy completion generates: `best_of` (at least `n`) for each prompt
-    of `prompt` (strings or token arrays; one string or one token array is one prompt)."""
-    per_prompt = 1
-    for name in ("n", "best_of"):
-        value = body.get(name)
-        if type(value) is int and value > per_prompt:
-            per_prompt = value
-    prompt = body.get("prompt")
-    if isinstance(prompt, list) and prompt and type(prompt[0]) is not int:
-        return per_prompt * len(prompt)
-    return per_prompt
 
 
 def _checks_for(

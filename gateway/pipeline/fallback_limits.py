@@ -25,10 +25,11 @@ from collections.abc import Mapping
 
 from gateway.config.types import ModelConfig
 from gateway.errors import RateLimited
+from gateway.limits.estimate import Estimate, estimate_request
 from gateway.limits.fallback_held import FallbackHeld
 from gateway.limits.held import Held
 from gateway.limits.limiter import Limiter
-from gateway.limits.plan import Estimate, LimitPlan, estimate_request
+from gateway.limits.plan import LimitPlan
 from gateway.limits.prepared_plans import PreparedHeld
 from gateway.pipeline.context import RequestContext
 from gateway.routing.exchange import AdmitFallback

@@ -14,8 +14,8 @@ from typing import Any
 import orjson
 
 from gateway.errors import AuthenticationError, InvalidRequest, NotFound, PermissionDenied
+from gateway.limits.estimate import estimate_request
 from gateway.limits.held import Held
-from gateway.limits.plan import estimate_request
 from gateway.limits.prepared_plans import PreparedHeld
 from gateway.pipeline.attribution import attribute
 from gateway.pipeline.cache import cache_lookup

@@ -5,8 +5,9 @@ are those the search for the tightest windows builds."""
 from __future__ import annotations
 
 from gateway.config.types import DeploymentConfig, LimitsConfig, ModelConfig, PolicyConfig
+from gateway.limits.estimate import Estimate
 from gateway.limits.held import Held
-from gateway.limits.plan import Estimate, LimitPlan, limit_checks, rate_headers
+from gateway.limits.plan import LimitPlan, limit_checks, rate_headers
 from gateway.limits.sorting import sort_checks
 from gateway.state import AcquireResult, CheckResult, LimitCheck, MemoryState, Reservation
 

@@ -11,7 +11,7 @@ from typing import Any
 import orjson
 import pytest
 
-from gateway.limits.plan import completion_texts
+from gateway.limits.estimate import completion_texts
 from gateway.upstream import UpstreamRequest
 from gateway.upstream.fake import FakeReply
 from tests.unit.pipeline.app_harness import Gateway, open_gateway
