@@ -20,6 +20,7 @@ import orjson
 
 from gateway.guardrails import stream_responses as responses
 from gateway.guardrails.base import Placeholders
+from gateway.guardrails.bodies import SEPARATOR
 from gateway.guardrails.compiled import GuardrailSet
 from gateway.guardrails.window import Recorder, TextWindow
 from gateway.providers import StreamConverter, Usage
@@ -49,7 +50,7 @@ class GuardedConverter:
         guards: GuardrailSet,
         placeholders: Placeholders | None,
         record: Recorder,
-        defer_end: bool = False,
+        judge_at_end: bool = False,
     ) -> None:
         self._inner = inner
         self._wire = wire
@@ -57,9 +58,9 @@ class GuardedConverter:
         self._windows: dict[Key, TextWindow] = {}
         self._decoder = SSEDecoder()
         self._template: dict[str, Any] | None = None
-        # Ending events kept back until `finish`: a remote check of the whole answer may still
-        # block it.
-        self._defer_end = defer_end
+        # A remote check judges the whole answer when it ends: the ending events are kept back
+        # until `finish` (it may still block it), and the windows keep what they released.
+        self._judge_at_end = judge_at_end
         self._deferred: list[bytes] = []
         self.released: list[str] = []
         # Responses API: the text (or arguments) sent so far per output item, and its last
@@ -118,6 +119,12 @@ class GuardedConverter:
     def full_text(self) -> str:
         return "".join(self.released)
 
+    def judged_text(self) -> str:
+        """With `judge_at_end`, every text of the answer (answer, refusal, reasoning, tool-call
+        arguments) as the guardrails released it, before `restore` put values back, each on its
+        own between SEPARATORs: what a moderation model may read (as on the JSON path)."""
+        return SEPARATOR.join("".join(w.kept) for w in self._windows.values() if w.kept)
+
     def _window(self, key: Key) -> TextWindow:
         window = self._windows.get(key)
         if window is None:
@@ -128,6 +135,7 @@ class GuardedConverter:
                 self._placeholders,
                 self._record,
                 json_string=key[1] >= 0,
+                keep=self._judge_at_end,
             )
         return window
 
@@ -355,7 +363,7 @@ class GuardedConverter:
         return out
 
     def _end(self, raw: bytes, out: list[bytes]) -> None:
-        if self._defer_end:
+        if self._judge_at_end:
             self._deferred.append(raw)
         else:
             out.append(raw)

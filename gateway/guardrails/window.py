@@ -32,6 +32,7 @@ class TextWindow:
         placeholders: Placeholders | None,
         record: Recorder,
         json_string: bool = False,
+        keep: bool = False,
     ) -> None:
         # The text is the inside of a JSON string (streamed tool-call arguments): a restored
         # value goes back escaped.
@@ -42,6 +43,9 @@ class TextWindow:
         self._record = record
         self.buffer = ""
         self._context = ""
+        # `keep`: what was released as the guardrails left it, before `restore` put values
+        # back (what a moderation model may read once the stream ends).
+        self.kept: list[str] | None = [] if keep else None
 
     def push(self, text: str) -> str:
         self.buffer += text
@@ -85,6 +89,8 @@ class TextWindow:
         released = self._act(scanned[:limit], inside, only_blocks=False)[base:]
         self._context = (self._context + buffer[:cut])[-CONTEXT_CHARS:]
         self.buffer = buffer[cut:]
+        if self.kept is not None and released:
+            self.kept.append(released)
         if self._restoring and self._placeholders is not None:
             released = self._placeholders.restore(released, self._encode)
         return released

@@ -25,6 +25,7 @@ from gateway.guardrails.base import (
     rewrite,
 )
 from gateway.guardrails.bodies import (
+    SEPARATOR,
     Slot,
     input_groups,
     output_groups,
@@ -38,9 +39,6 @@ from gateway.pipeline.guard_scan import record, scan
 from gateway.pipeline.guard_stream import guard_stream
 from gateway.pipeline.services import Services
 
-# Joins the texts of different messages for one scan; no detector matches across it (a
-# private-use character between newlines: normalisation keeps it, no pattern takes it).
-SEPARATOR = "\n\ue000\n"
 _NO_GUARDS = GuardrailSet()
 
 

@@ -39,7 +39,7 @@ async def guard_stream(
         guards,
         placeholders,
         lambda d: record(ctx, "output", d),
-        defer_end=bool(remote),
+        judge_at_end=bool(remote),
     )
     limit = guards.stream_inline_limit
     # Already converted from the first upstream chunk: goes through the same windows.
@@ -55,11 +55,10 @@ async def guard_stream(
     # Like the adapter's converter, the guard's: an upstream event it trips over (a choice
     # `index` that is a list) ends the stream as `upstream_malformed`, never as a bare 500.
     checked = CheckedStream(guarded)
-    chunks = reply.chunks
-    if remote:
-        chunks = _check_when_done(chunks, inner, remote, ctx, services)
     converted = Converted(checked)
-    reply.chunks = _converted(chunks, converted, limit)
+    reply.chunks = _converted(reply.chunks, converted, limit)
+    if remote:
+        reply.chunks = _check_when_done(reply.chunks, guarded, remote, ctx, services)
     reply.converter = converted
 
 
@@ -119,15 +118,19 @@ async def _converted(
 
 async def _check_when_done(
     chunks: AsyncIterator[bytes],
-    converter: StreamConverter,
+    guarded: GuardedConverter,
     guards: list[Guard],
     ctx: RequestContext,
     services: Services,
 ) -> AsyncIterator[bytes]:
-    """Remote checks see the whole answer; the stream's ending events wait for their verdict."""
+    """Remote checks see the whole answer once the windows released all of it (`_converted`
+    ran the converter's `finish`); the stream's ending events wait for their verdict. A
+    moderation model is a provider too: like on the JSON path it reads every text (reasoning,
+    refusal, tool-call arguments too) as the other guardrails left it, before `restore` put
+    values back, never the values they took out."""
     async for chunk in chunks:
         yield chunk
-    full = "".join(converter.text)
+    full = guarded.judged_text()
     results = [(guard, await scan(guard, full, ctx, services)) for guard in guards]
     decision = decide(full, results, None)
     if decision.hits:

@@ -8,10 +8,10 @@ from types import SimpleNamespace
 from typing import Any, SupportsIndex, cast
 
 from gateway.config.types import GuardrailConfig
-from gateway.guardrails.bodies import input_groups
+from gateway.guardrails.bodies import SEPARATOR, input_groups
 from gateway.guardrails.compiled import compile_guardrails
 from gateway.pipeline.context import RequestContext
-from gateway.pipeline.guard import SEPARATOR, _apply, _join, _write_back
+from gateway.pipeline.guard import _apply, _join, _write_back
 from gateway.pipeline.services import Services
 
 
