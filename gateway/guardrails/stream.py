@@ -20,27 +20,25 @@ import orjson
 
 from gateway.guardrails import stream_responses as responses
 from gateway.guardrails.base import Placeholders
-from gateway.guardrails.bodies import SEPARATOR
+from gateway.guardrails.bodies import string_slots
 from gateway.guardrails.compiled import GuardrailSet
-from gateway.guardrails.window import Recorder, TextWindow
+from gateway.guardrails.stream_windows import TEXT, Key, StreamWindows
+from gateway.guardrails.window import Recorder
 from gateway.providers import StreamConverter, Usage
 from gateway.sse import SSEDecoder, encode_event
 
-# A window's key: (choice / block / item index, TEXT, a reasoning text's id or the tool call's
-# index).
-Key = tuple[int, int]
-TEXT = -1
 # OpenAI chat deltas: the text fields of a choice, each with a window of its own (reasoning
 # first: it comes before the answer; a refusal stands for the answer).
 _OPENAI_TEXTS = {"reasoning_content": -2, "reasoning": -3, "refusal": -4, "content": TEXT}
 _OPENAI_FIELD = {number: name for name, number in _OPENAI_TEXTS.items()}
 # The arguments of a legacy `function_call` (a key above any tool call's index).
 LEGACY_CALL = 1 << 30
-# Anthropic: a thinking block's text.
+# Anthropic: a thinking block's text; the strings of a tool call's opening `input` (OPENED - n).
 THINKING = -2
+OPENED = -(1 << 20)
 
 
-class GuardedConverter:
+class GuardedConverter(StreamWindows):
     """A StreamConverter around the adapter's: same events, text released through windows."""
 
     def __init__(
@@ -52,17 +50,15 @@ class GuardedConverter:
         record: Recorder,
         judge_at_end: bool = False,
     ) -> None:
-        self._inner = inner
-        self._wire = wire
-        self._guards, self._placeholders, self._record = guards, placeholders, record
-        self._windows: dict[Key, TextWindow] = {}
-        self._decoder = SSEDecoder()
-        self._template: dict[str, Any] | None = None
         # A remote check judges the whole answer when it ends: the ending events are kept back
         # until `finish` (it may still block it), and the windows keep what they released.
+        super().__init__(guards, placeholders, record, keep=judge_at_end)
+        self._inner = inner
+        self._wire = wire
+        self._decoder = SSEDecoder()
+        self._template: dict[str, Any] | None = None
         self._judge_at_end = judge_at_end
         self._deferred: list[bytes] = []
-        self.released: list[str] = []
         # Responses API: the text (or arguments) sent so far per output item, and its last
         # delta event (the model of the events that release held text).
         self._sent: dict[Key, str] = {}
@@ -82,15 +78,6 @@ class GuardedConverter:
     @usage.setter
     def usage(self, value: Usage | None) -> None:
         self._inner.usage = value
-
-    @property
-    def text(self) -> list[str]:
-        # What the client was sent (redacted / masked), for the record.
-        return self.released
-
-    @text.setter
-    def text(self, value: list[str]) -> None:
-        self.released = value
 
     def rewrite(self, produced: list[bytes]) -> list[bytes]:
         """Client-format bytes (from the inner converter) -> the guarded bytes to send."""
@@ -115,35 +102,6 @@ class GuardedConverter:
         out.extend(self._deferred)
         self._deferred = []
         return out
-
-    def full_text(self) -> str:
-        return "".join(self.released)
-
-    def judged_text(self) -> str:
-        """With `judge_at_end`, every text of the answer (answer, refusal, reasoning, tool-call
-        arguments) as the guardrails released it, before `restore` put values back, each on its
-        own between SEPARATORs: what a moderation model may read (as on the JSON path)."""
-        return SEPARATOR.join("".join(w.kept) for w in self._windows.values() if w.kept)
-
-    def _window(self, key: Key) -> TextWindow:
-        window = self._windows.get(key)
-        if window is None:
-            window = self._windows[key] = TextWindow(
-                # Arguments (keyed by a call index, never negative) are the inside of a JSON
-                # string; answer, refusal and reasoning texts are plain text.
-                self._guards,
-                self._placeholders,
-                self._record,
-                json_string=key[1] >= 0,
-                keep=self._judge_at_end,
-            )
-        return window
-
-    def _push(self, key: Key, delta: str) -> str:
-        released = self._window(key).push(delta)
-        if key[1] == TEXT:
-            self._note(released)
-        return released
 
     # -- OpenAI chat chunks -----------------------------------------------------------------
 
@@ -248,6 +206,11 @@ class GuardedConverter:
                 return
             if delta.get("type") == "signature_delta":  # a thinking block's text ends here
                 out.extend(self._flush(parsed.get("index", 0)))
+        elif name == "content_block_start":
+            parsed = orjson.loads(data)
+            if self._anthropic_open(parsed):
+                out.append(encode_event(orjson.dumps(parsed), name))
+                return
         elif name == "content_block_stop":
             index = orjson.loads(data).get("index", 0)
             out.extend(self._flush(index))
@@ -257,6 +220,29 @@ class GuardedConverter:
                 self._end(raw, out)
                 return
         out.append(raw)
+
+    def _anthropic_open(self, event: dict[str, Any]) -> bool:
+        """What a `content_block_start` carries (real providers send it empty, then deltas): a
+        text or thinking block's text is the start of its window's text (the block keeps what
+        the window released, deltas carry the rest); each string of a tool call's `input` (which
+        its `input_json_delta`s replace, never extend) is scanned whole. True when one changed."""
+        block = event.get("content_block")
+        if not isinstance(block, dict):
+            return False
+        index = event.get("index", 0)
+        field = {"text": "text", "thinking": "thinking"}.get(str(block.get("type")))
+        text = block.get(field) if field is not None else None
+        if field is not None and isinstance(text, str) and text:
+            block[field] = self._push((index, _ANTHROPIC_KEYS[field]), text)
+            return bool(block[field] != text)
+        changed = False
+        for number, (container, name) in enumerate(string_slots(block.get("input"))):
+            # A window of its own per string (a key no delta uses), flushed at once.
+            key = (index, OPENED - number)
+            value = container[name]
+            container[name] = self._push(key, value) + self._flush_one(key)
+            changed = changed or container[name] != value
+        return changed
 
     def _anthropic_event(self, key: Key, text: str) -> bytes:
         if key[1] == TEXT:
@@ -297,6 +283,10 @@ class GuardedConverter:
                 part[name] = self._settled(responses.key_of(parsed), part[name])
         elif kind == "response.output_item.done":
             self._settle_item(parsed.get("item"), index)
+        elif kind == "response.output_item.added" or kind in responses.PART_ADDED:
+            if not self._responses_open(parsed, index):
+                out.append(raw)
+                return
         elif kind in ("response.completed", "response.incomplete", "response.failed"):
             out.extend(self._flush(None))
             response = parsed.get("response") or {}
@@ -311,6 +301,28 @@ class GuardedConverter:
             return
         out.append(encode_event(orjson.dumps(parsed), kind))
 
+    def _responses_open(self, event: dict[str, Any], index: int) -> bool:
+        """The texts an event opening an item or a part carries (real providers send them
+        empty, then deltas): the start of each window's text. The event keeps what the window
+        released, the rest goes out in a delta like the ones the upstream streams for it (also
+        what a window holds when no delta comes). True when a text changed."""
+        if event.get("type") == "response.output_item.added":
+            texts = responses.item_texts(event.get("item"), index)
+        else:
+            part, texts = event.get("part"), []
+            name = responses.part_field(part)
+            if isinstance(part, dict) and name is not None:
+                texts.append((responses.key_of(event), part, name, responses.part_delta(event)))
+        changed = False
+        for key, container, field, like in texts:
+            self._last.setdefault(key, like)
+            if container[field]:
+                released = self._push(key, container[field])
+                self._sent[key] = self._sent.get(key, "") + released
+                changed = changed or released != container[field]
+                container[field] = released
+        return changed
+
     def _settled(self, key: Key, text: object) -> str:
         """What the client gets for `key`: the text its deltas were sent, or, when none were
         streamed, the event's own `text` scanned through the key's window then."""
@@ -321,7 +333,7 @@ class GuardedConverter:
 
     def _settle_item(self, item: object, index: int) -> None:
         """An item's texts (in `output_item.done`, `response.completed`) -> what was sent."""
-        for key, container, field in responses.item_texts(item, index):
+        for key, container, field, _ in responses.item_texts(item, index):
             container[field] = self._settled(key, container[field])
 
     def _responses_delta(self, key: Key, like: dict[str, Any], text: str) -> bytes:
@@ -331,15 +343,6 @@ class GuardedConverter:
         return encode_event(orjson.dumps(event), event["type"])
 
     # -- all wires --------------------------------------------------------------------------
-
-    def _flush_one(self, key: Key) -> str:
-        window = self._windows.get(key)
-        if window is None:
-            return ""
-        text = window.flush()
-        if key[1] == TEXT:
-            self._note(text)
-        return text
 
     def _flush(self, index: int | None) -> list[bytes]:
         """The events of the text each window (of output `index`, or all) still holds."""
@@ -367,10 +370,6 @@ class GuardedConverter:
             self._deferred.append(raw)
         else:
             out.append(raw)
-
-    def _note(self, text: str) -> None:
-        if text:
-            self.released.append(text)
 
 
 _ANTHROPIC_FIELDS = {

@@ -20,14 +20,21 @@ PART = -2000
 CUSTOM = -3000
 
 TEXT_DELTA = "response.output_text.delta"
+_REFUSAL_DELTA = "response.refusal.delta"
+_ARGUMENTS_DELTA = "response.function_call_arguments.delta"
+_CUSTOM_DELTA = "response.custom_tool_call_input.delta"
+_SUMMARY_DELTA = "response.reasoning_summary_text.delta"
+_REASONING_DELTA = "response.reasoning_text.delta"
 _DELTAS = {
     TEXT_DELTA,
-    "response.refusal.delta",
-    "response.function_call_arguments.delta",
-    "response.custom_tool_call_input.delta",
-    "response.reasoning_summary_text.delta",
-    "response.reasoning_text.delta",
+    _REFUSAL_DELTA,
+    _ARGUMENTS_DELTA,
+    _CUSTOM_DELTA,
+    _SUMMARY_DELTA,
+    _REASONING_DELTA,
 }
+# The events that open a part of an item (with its text, which real providers send empty).
+PART_ADDED = ("response.content_part.added", "response.reasoning_summary_part.added")
 # The `.done` events of each delta kind, and the field that repeats the whole text.
 DONE = {
     "response.output_text.done": "text",
@@ -93,32 +100,61 @@ def part_field(part: Any) -> str | None:
     return field if isinstance(part.get(field), str) else None
 
 
-Text = tuple[Key, dict[str, Any], str]
+# (window key, container, field, the model of a delta event for that window)
+Text = tuple[Key, dict[str, Any], str, dict[str, Any]]
 
 
 def item_texts(item: Any, index: int) -> list[Text]:
-    """A Responses item's texts as (window key, container, field): a message's text and refusal
-    parts, a function call's arguments, a custom tool call's input, a reasoning item's summary
-    and text parts."""
+    """A Responses item's texts: a message's text and refusal parts, a function call's
+    arguments, a custom tool call's input, a reasoning item's summary and text parts; each with
+    the delta event its window's text would stream in."""
     if not isinstance(item, dict):
         return []
     kind = item.get("type")
+    model: dict[str, Any] = {"output_index": index}
+    if isinstance(item.get("id"), str):
+        model["item_id"] = item["id"]
     if kind == "function_call":
-        return [((index, 0), item, "arguments")] if isinstance(item.get("arguments"), str) else []
+        if not isinstance(item.get("arguments"), str):
+            return []
+        return [((index, 0), item, "arguments", {**model, "type": _ARGUMENTS_DELTA})]
     if kind == "custom_tool_call":
-        return [((index, CUSTOM), item, "input")] if isinstance(item.get("input"), str) else []
+        if not isinstance(item.get("input"), str):
+            return []
+        return [((index, CUSTOM), item, "input", {**model, "type": _CUSTOM_DELTA})]
     found: list[Text] = []
     if kind == "message":
         for number, part in enumerate(item.get("content") or ()):
             field = part_field(part)
             if field is not None:
-                part_key = REFUSAL if field == "refusal" else _text_part(number)
-                found.append(((index, part_key), part, field))
+                refusal = field == "refusal"
+                part_key = REFUSAL if refusal else _text_part(number)
+                delta = _REFUSAL_DELTA if refusal else TEXT_DELTA
+                like = {**model, "type": delta, "content_index": number}
+                found.append(((index, part_key), part, field, like))
     elif kind == "reasoning":
         for number, part in enumerate(item.get("summary") or ()):
             if part_field(part) == "text":
-                found.append(((index, SUMMARY - number), part, "text"))
+                like = {**model, "type": _SUMMARY_DELTA, "summary_index": number}
+                found.append(((index, SUMMARY - number), part, "text", like))
         for number, part in enumerate(item.get("content") or ()):
             if part_field(part) == "text":
-                found.append(((index, REASONING - number), part, "text"))
+                like = {**model, "type": _REASONING_DELTA, "content_index": number}
+                found.append(((index, REASONING - number), part, "text", like))
     return found
+
+
+def part_delta(event: dict[str, Any]) -> dict[str, Any]:
+    """The model of a delta event for the part a `content_part.added` or
+    `reasoning_summary_part.added` event opens."""
+    part = event.get("part")
+    kind = part.get("type") if isinstance(part, dict) else None
+    if event.get("type") == "response.reasoning_summary_part.added":
+        delta = _SUMMARY_DELTA
+    elif kind == "refusal":
+        delta = _REFUSAL_DELTA
+    elif kind == "reasoning_text":
+        delta = _REASONING_DELTA
+    else:
+        delta = TEXT_DELTA
+    return {**{name: event[name] for name in _KEPT if name in event}, "type": delta}

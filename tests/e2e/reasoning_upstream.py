@@ -2,6 +2,8 @@
 DeepSeek send it), Anthropic Messages with a signed `thinking` block, and the Responses API
 with a reasoning summary; JSON and streams (reasoning streamed one character per event). The
 reasoning names an email address; each answer is "Hello!". It keeps the last body it received.
+Asked for the model `opener`, its streams put the whole texts in the events that open a block
+or an item, and stream no deltas (as a hostile or future upstream could).
 """
 
 from __future__ import annotations
@@ -165,7 +167,47 @@ def _responses(stream: bool) -> Iterator[bytes] | dict[str, Any]:
     return iter([_sse(e, e["type"]) for e in numbered])
 
 
+def _opened_messages() -> Iterator[bytes]:
+    """A Messages stream whose blocks start with their whole text: no deltas."""
+    message: dict[str, Any] = {"id": "msg_o", "type": "message", "role": "assistant"}
+    message |= {"model": OPENER, "content": [], "stop_reason": None, "stop_sequence": None}
+    thinking = {"type": "thinking", "thinking": THOUGHT, "signature": ""}
+    signed = {"type": "signature_delta", "signature": SIGNATURE}
+    text = {"type": "text", "text": f"Hello {EMAIL}!"}
+    events: list[tuple[str, dict[str, Any]]] = [
+        ("message_start", {"message": {**message, "usage": {"input_tokens": 5}}}),
+        ("content_block_start", {"index": 0, "content_block": thinking}),
+        ("content_block_delta", {"index": 0, "delta": signed}),
+        ("content_block_stop", {"index": 0}),
+        ("content_block_start", {"index": 1, "content_block": text}),
+        ("content_block_stop", {"index": 1}),
+        ("message_delta", {"delta": {"stop_reason": "end_turn"}, "usage": {"output_tokens": 9}}),
+        ("message_stop", {}),
+    ]
+    return iter([_sse({"type": name, **data}, name) for name, data in events])
+
+
+def _opened_responses() -> Iterator[bytes]:
+    """A Responses stream whose items are added with their whole text: no deltas."""
+    response = _responses(False)
+    assert isinstance(response, dict)
+    reasoning, message = response["output"]
+    message = {**message, "content": [{**message["content"][0], "text": f"Hello {EMAIL}!"}]}
+    events: list[dict[str, Any]] = [
+        {"type": "response.created", "response": {**response, "output": []}},
+        {"type": "response.output_item.added", "output_index": 0, "item": reasoning},
+        {"type": "response.output_item.done", "output_index": 0, "item": reasoning},
+        {"type": "response.output_item.added", "output_index": 1, "item": message},
+        {"type": "response.output_item.done", "output_index": 1, "item": message},
+        {"type": "response.completed", "response": {**response, "output": [reasoning, message]}},
+    ]
+    numbered = [{**e, "sequence_number": n} for n, e in enumerate(events)]
+    return iter([_sse(e, e["type"]) for e in numbered])
+
+
+OPENER = "opener"
 _ROUTES = {"/v1/chat/completions": _chat, "/v1/messages": _messages, "/v1/responses": _responses}
+_OPENED = {"/v1/messages": _opened_messages, "/v1/responses": _opened_responses}
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -174,7 +216,10 @@ class _Handler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         body = json.loads(self.rfile.read(int(self.headers.get("content-length", "0"))))
         self.server.bodies.append(body)
-        answer = _ROUTES[self.path](bool(body.get("stream")))
+        if body.get("model") == OPENER and body.get("stream"):
+            answer: Iterator[bytes] | dict[str, Any] = _OPENED[self.path]()
+        else:
+            answer = _ROUTES[self.path](bool(body.get("stream")))
         self.send_response(200)
         if isinstance(answer, dict):
             payload = json.dumps(answer).encode()

@@ -82,6 +82,18 @@ name = "thinker"
 provider = "claude"
 model = "thinker"
 
+[[models]]
+name = "opener-claude"
+[[models.deployments]]
+provider = "claude"
+model = "opener"
+
+[[models]]
+name = "opener-vllm"
+[[models.deployments]]
+provider = "vllm"
+model = "opener"
+
 [[providers]]
 name = "inproc"
 type = "mock"
@@ -173,6 +185,35 @@ def test_streamed_anthropic_thinking_is_redacted(gateway: Proc) -> None:
     thinking, text = answer.content
     assert thinking.type == "thinking" and text.type == "text"
     assert (thinking.thinking, thinking.signature, text.text) == (REDACTED, SIGNATURE, "Hello!")
+
+
+def test_an_anthropic_stream_with_its_text_in_the_block_starts_is_redacted(
+    gateway: Proc,
+) -> None:
+    with anthropic_client(gateway).messages.stream(
+        model="opener-claude",
+        max_tokens=512,
+        thinking={"type": "enabled", "budget_tokens": 256},
+        messages=HI,
+    ) as stream:
+        answer = stream.get_final_message()
+    thinking, text = answer.content
+    assert thinking.type == "thinking" and text.type == "text"
+    assert (thinking.thinking, thinking.signature) == (REDACTED, SIGNATURE)
+    assert text.text == "Hello <EMAIL_ADDRESS>!"
+
+
+def test_a_responses_stream_with_its_text_in_the_items_added_is_redacted(gateway: Proc) -> None:
+    seen = ""
+    with openai_client(gateway).responses.stream(model="opener-vllm", input="Hi") as stream:
+        for event in stream:
+            seen += repr(event)
+        answer = stream.get_final_response()
+    assert EMAIL not in seen
+    reasoning, message = answer.output
+    assert reasoning.type == "reasoning" and message.type == "message"
+    assert reasoning.summary[0].text == REDACTED
+    assert answer.output_text == "Hello <EMAIL_ADDRESS>!"
 
 
 def test_thinking_sent_back_in_the_history_is_read_on_input(
