@@ -101,6 +101,40 @@ def _side_slots(message: object) -> Iterator[Slot]:
             yield part, "text"
 
 
+# The strings of a citation or a search result a model's answer carries, as a client reads them.
+CITED = ("title", "url", "cited_text", "document_title")
+
+
+def citation_slots(value: object) -> Iterator[Slot]:
+    """The titles, URLs and cited texts anywhere in citations or search results: OpenAI
+    `annotations[].url_citation`, Responses `annotations[]`, Anthropic `citations[]` (and a
+    `citations_delta`'s `citation`), a `web_search_tool_result` block's results."""
+    if isinstance(value, list):
+        for item in value:
+            yield from citation_slots(item)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            if key in CITED and isinstance(item, str):
+                yield value, key
+            elif isinstance(item, (dict, list)):
+                yield from citation_slots(item)
+
+
+def _cited_slots(message: object) -> Iterator[Slot]:
+    """An answer message's citations: a chat message's `annotations`, a Responses message
+    part's, an Anthropic text block's `citations`, a `web_search_tool_result` block's results."""
+    if not isinstance(message, dict):
+        return
+    yield from citation_slots(message.get("annotations"))
+    content = message.get("content")
+    for block in content if isinstance(content, list) else ():
+        if isinstance(block, dict):
+            yield from citation_slots(block.get("annotations"))
+            yield from citation_slots(block.get("citations"))
+            if block.get("type") == "web_search_tool_result":
+                yield from citation_slots(block.get("content"))
+
+
 def message_groups(message: object) -> list[list[Slot]]:
     """A message's groups: its content parts as one text (read as the model reads them), its
     refusal, each reasoning text and each tool-call string on its own (separate fields: no
@@ -196,7 +230,8 @@ def output_groups(data: object, wire: str) -> list[list[Slot]]:
     """The answer's text by message: each OpenAI `choices[].message.content` (a legacy
     completion's `choices[].text`), all of Anthropic's `content[].text` blocks as one, each
     Responses API `output[]` message; each reasoning text (`reasoning_content`, thinking
-    blocks, reasoning items) and each tool call's arguments on their own."""
+    blocks, reasoning items), each tool call's arguments and each citation's title, URL and
+    cited text on their own."""
     if not isinstance(data, dict):
         return []
     if data.get("object") == "response":
@@ -205,18 +240,23 @@ def output_groups(data: object, wire: str) -> list[list[Slot]]:
             for item in data.get("output") or ()
             if isinstance(item, dict)
             and item.get("type") in ("message", "function_call", "custom_tool_call", "reasoning")
-            for group in message_groups(item)
+            for group in _answer_groups(item)
         ]
     if wire == "anthropic":
-        return message_groups(data)
+        return _answer_groups(data)
     groups: list[list[Slot]] = []
     for choice in data.get("choices") or ():
         message = choice.get("message") if isinstance(choice, dict) else None
         if isinstance(message, dict):
-            groups += message_groups(message)
+            groups += _answer_groups(message)
         elif isinstance(choice, dict) and isinstance(choice.get("text"), str):
             groups.append([(choice, "text")])
     return groups
+
+
+def _answer_groups(message: object) -> list[list[Slot]]:
+    """An answer message's groups, and each string of its citations on its own."""
+    return message_groups(message) + [[slot] for slot in _cited_slots(message)]
 
 
 def string_slots(value: object) -> Iterator[Slot]:

@@ -20,7 +20,7 @@ import orjson
 
 from gateway.guardrails import stream_responses as responses
 from gateway.guardrails.base import Placeholders
-from gateway.guardrails.bodies import string_slots
+from gateway.guardrails.bodies import citation_slots, string_slots
 from gateway.guardrails.compiled import GuardrailSet
 from gateway.guardrails.stream_windows import TEXT, Key, StreamWindows
 from gateway.guardrails.window import Recorder
@@ -33,9 +33,8 @@ _OPENAI_TEXTS = {"reasoning_content": -2, "reasoning": -3, "refusal": -4, "conte
 _OPENAI_FIELD = {number: name for name, number in _OPENAI_TEXTS.items()}
 # The arguments of a legacy `function_call` (a key above any tool call's index).
 LEGACY_CALL = 1 << 30
-# Anthropic: a thinking block's text; the strings of a tool call's opening `input` (OPENED - n).
+# Anthropic: a thinking block's text.
 THINKING = -2
-OPENED = -(1 << 20)
 
 
 class GuardedConverter(StreamWindows):
@@ -132,6 +131,7 @@ class GuardedConverter(StreamWindows):
                 delta = {}
             ends = choice.get("finish_reason") is not None
             changed = self._openai_calls(index, delta, ends) or changed
+            changed = self.whole(citation_slots(delta.get("annotations"))) or changed
             texts = [name for name in _OPENAI_TEXTS if isinstance(delta.get(name), str)]
             for name, number in _OPENAI_TEXTS.items():
                 # A text field this delta does not carry has ended (reasoning before content,
@@ -206,6 +206,9 @@ class GuardedConverter(StreamWindows):
                 return
             if delta.get("type") == "signature_delta":  # a thinking block's text ends here
                 out.extend(self._flush(parsed.get("index", 0)))
+            elif self.whole(citation_slots(delta.get("citation"))):  # a `citations_delta`
+                out.append(encode_event(orjson.dumps(parsed), name))
+                return
         elif name == "content_block_start":
             parsed = orjson.loads(data)
             if self._anthropic_open(parsed):
@@ -225,7 +228,8 @@ class GuardedConverter(StreamWindows):
         """What a `content_block_start` carries (real providers send it empty, then deltas): a
         text or thinking block's text is the start of its window's text (the block keeps what
         the window released, deltas carry the rest); each string of a tool call's `input` (which
-        its `input_json_delta`s replace, never extend) is scanned whole. True when one changed."""
+        its `input_json_delta`s replace, never extend), a text block's citations and a search
+        result's title and URL are scanned whole. True when one changed."""
         block = event.get("content_block")
         if not isinstance(block, dict):
             return False
@@ -235,14 +239,10 @@ class GuardedConverter(StreamWindows):
         if field is not None and isinstance(text, str) and text:
             block[field] = self._push((index, _ANTHROPIC_KEYS[field]), text)
             return bool(block[field] != text)
-        changed = False
-        for number, (container, name) in enumerate(string_slots(block.get("input"))):
-            # A window of its own per string (a key no delta uses), flushed at once.
-            key = (index, OPENED - number)
-            value = container[name]
-            container[name] = self._push(key, value) + self._flush_one(key)
-            changed = changed or container[name] != value
-        return changed
+        # Citations (a text block's), search results (a `web_search_tool_result` block's).
+        results = block.get("content") if block.get("type") == "web_search_tool_result" else None
+        cited = citation_slots([block.get("citations"), results])
+        return self.whole(string_slots(block.get("input"))) | self.whole(cited)
 
     def _anthropic_event(self, key: Key, text: str) -> bytes:
         if key[1] == TEXT:
@@ -269,6 +269,9 @@ class GuardedConverter(StreamWindows):
             if released:
                 out.append(self._responses_delta(key, parsed, released))
             return
+        # Citations (an annotation added, or repeated by a part, an item, the response) are
+        # scanned whole wherever they appear: the same text gets the same rewrite each time.
+        cited = self.whole(responses.citations(parsed))
         if kind in responses.DONE or kind in _PART_DONE or kind == "response.output_item.done":
             # The item's text still held goes out first; what a `.done` repeats is then what
             # was sent (or, never streamed, its own text scanned now).
@@ -284,7 +287,7 @@ class GuardedConverter(StreamWindows):
         elif kind == "response.output_item.done":
             self._settle_item(parsed.get("item"), index)
         elif kind == "response.output_item.added" or kind in responses.PART_ADDED:
-            if not self._responses_open(parsed, index):
+            if not self._responses_open(parsed, index) and not cited:
                 out.append(raw)
                 return
         elif kind in ("response.completed", "response.incomplete", "response.failed"):
@@ -296,7 +299,7 @@ class GuardedConverter(StreamWindows):
                 self.response = response
             self._end(encode_event(orjson.dumps(parsed), kind), out)
             return
-        else:
+        elif not cited:
             out.append(raw)
             return
         out.append(encode_event(orjson.dumps(parsed), kind))

@@ -9,7 +9,10 @@ for its text part n.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
+
+from gateway.guardrails.bodies import Slot, citation_slots
 
 Key = tuple[int, int]
 TEXT = -1
@@ -158,3 +161,20 @@ def part_delta(event: dict[str, Any]) -> dict[str, Any]:
     else:
         delta = TEXT_DELTA
     return {**{name: event[name] for name in _KEPT if name in event}, "type": delta}
+
+
+def citations(event: dict[str, Any]) -> Iterator[Slot]:
+    """The citation strings an event carries: an `output_text.annotation.added` event's
+    annotation, the annotations of the text parts of a part, an item or a whole response."""
+    yield from citation_slots(event.get("annotation"))
+    response = event.get("response")
+    items = [event.get("item")]
+    if isinstance(response, dict) and isinstance(response.get("output"), list):
+        items += response["output"]
+    parts = [event.get("part")]
+    for item in items:
+        content = item.get("content") if isinstance(item, dict) else None
+        parts += content if isinstance(content, list) else []
+    for part in parts:
+        if isinstance(part, dict):
+            yield from citation_slots(part.get("annotations"))

@@ -3,8 +3,10 @@ guard that knows no wire format (`GuardedConverter` reads the events and picks t
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from gateway.guardrails.base import Placeholders
-from gateway.guardrails.bodies import SEPARATOR
+from gateway.guardrails.bodies import SEPARATOR, Slot
 from gateway.guardrails.compiled import GuardrailSet
 from gateway.guardrails.window import Recorder, TextWindow
 
@@ -28,6 +30,7 @@ class StreamWindows:
         self._windows: dict[Key, TextWindow] = {}
         # `keep`: each window keeps what it released before `restore` (`judged_text`).
         self._keep = keep
+        self._wholes: list[str] = []  # with `keep`: the texts `whole` scanned, as released
         self.released: list[str] = []
 
     @property
@@ -46,7 +49,22 @@ class StreamWindows:
         """With `keep`, every text of the answer (answer, refusal, reasoning, tool-call
         arguments) as the guardrails released it, before `restore` put values back, each on its
         own between SEPARATORs: what a moderation model may read (as on the JSON path)."""
-        return SEPARATOR.join("".join(w.kept) for w in self._windows.values() if w.kept)
+        texts = ["".join(w.kept) for w in self._windows.values() if w.kept]
+        return SEPARATOR.join(texts + list(dict.fromkeys(self._wholes)))
+
+    def whole(self, slots: Iterable[Slot]) -> bool:
+        """Texts an event carries whole (a tool call's opening `input`, a citation's title,
+        URL or cited text), each scanned on its own and rewritten in place, `restore` values put
+        back; True when one changed."""
+        changed = False
+        for container, key in slots:
+            text = container[key]
+            window = TextWindow(self._guards, self._placeholders, self._record, keep=self._keep)
+            container[key] = window.push(text) + window.flush()
+            if window.kept:
+                self._wholes.append("".join(window.kept))
+            changed = changed or container[key] != text
+        return changed
 
     def _window(self, key: Key) -> TextWindow:
         window = self._windows.get(key)
