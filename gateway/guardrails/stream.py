@@ -116,7 +116,8 @@ class GuardedConverter(StreamWindows):
             return
         choices = parsed.get("choices") if isinstance(parsed, dict) else None
         if not isinstance(choices, list) or not choices:
-            out.extend(self._flush(None))
+            # A chunk without choices (the usage of `include_usage`, Azure's filter results)
+            # ends no text: what the windows hold waits for the text that may complete it.
             out.append(raw)
             return
         changed = False
