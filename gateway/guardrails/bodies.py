@@ -40,9 +40,15 @@ def _content_slots(message: object, key: str = "content") -> Iterator[Slot]:
                     yield from _content_slots(source)
 
 
+# Anthropic blocks whose `input` the model wrote: a client tool's call, a server tool's (a web
+# search's query), an MCP server's tool's.
+_TOOL_USES = ("tool_use", "server_tool_use", "mcp_tool_use")
+
+
 def _call_slots(message: object) -> Iterator[Slot]:
     """The tool calls of a message: a chat message's `tool_calls[].function.arguments` (and
-    legacy `function_call`), the strings of an Anthropic `tool_use` block's `input`, a Responses
+    legacy `function_call`), the strings of an Anthropic `tool_use` block's `input` (and of a
+    `server_tool_use` or `mcp_tool_use` block's), a Responses
     API `function_call` item's `arguments`; the free-text `input` of a custom tool call (chat
     `tool_calls[].custom`, a Responses `custom_tool_call` item). Arguments sent as JSON rather
     than as a string (some OpenAI-compatible servers take them) are read string by string."""
@@ -70,7 +76,7 @@ def _call_slots(message: object) -> Iterator[Slot]:
             yield from string_slots(holder.get("arguments"))
     content = message.get("content")
     for block in content if isinstance(content, list) else ():
-        if isinstance(block, dict) and block.get("type") == "tool_use":
+        if isinstance(block, dict) and block.get("type") in _TOOL_USES:
             yield from string_slots(block.get("input"))
 
 

@@ -84,6 +84,15 @@ async def test_anthropic_citations_and_web_search_results_are_redacted(pii: Guar
     assert result["encrypted_content"] == "x" and citation["encrypted_index"] == "abc"
 
 
+async def test_a_web_search_query_the_model_wrote_is_redacted(pii: GuardrailSet) -> None:
+    # Streamed, the query is an `input_json_delta` (a window of its own); in JSON, the block's
+    # `input` strings, as for a client tool's call.
+    query = {"type": "server_tool_use", "id": "s", "name": "web_search", "input": {"query": EMAIL}}
+    data = {"type": "message", "content": [query, {"type": "text", "text": "Found."}]}
+    sent = await guarded_json(pii, data, "anthropic")
+    assert EMAIL not in sent and query["input"] == {"query": "<EMAIL_ADDRESS>"}
+
+
 def converter(wire: str, guards: GuardrailSet) -> GuardedConverter:
     return GuardedConverter(Passthrough(), wire, guards, None, lambda d: None)
 
