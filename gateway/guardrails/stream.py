@@ -237,13 +237,14 @@ class GuardedConverter(StreamWindows):
         index = event.get("index", 0)
         field = {"text": "text", "thinking": "thinking"}.get(str(block.get("type")))
         text = block.get(field) if field is not None else None
+        changed = False
         if field is not None and isinstance(text, str) and text:
             block[field] = self._push((index, _ANTHROPIC_KEYS[field]), text)
-            return bool(block[field] != text)
+            changed = block[field] != text
         # Citations (a text block's), search results (a `web_search_tool_result` block's).
         results = block.get("content") if block.get("type") == "web_search_tool_result" else None
         cited = citation_slots([block.get("citations"), results])
-        return self.whole(string_slots(block.get("input"))) | self.whole(cited)
+        return self.whole(string_slots(block.get("input"))) | self.whole(cited) | changed
 
     def _anthropic_event(self, key: Key, text: str) -> bytes:
         if key[1] == TEXT:

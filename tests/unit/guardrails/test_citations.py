@@ -118,6 +118,7 @@ def test_streamed_anthropic_citations_and_search_results_are_redacted(pii: Guard
     result = {"type": "web_search_result", "url": URL, "title": TITLE, "encrypted_content": "x"}
     search = {"type": "web_search_tool_result", "tool_use_id": "s", "content": [result]}
     citation = {"type": "web_search_result_location", "url": URL, "title": TITLE}
+    opened = {"type": "text", "text": "See ", "citations": [citation]}
     events = [
         anthropic("content_block_start", {"index": 0, "content_block": search}),
         anthropic("content_block_stop", {"index": 0}),
@@ -132,12 +133,15 @@ def test_streamed_anthropic_citations_and_search_results_are_redacted(pii: Guard
             "content_block_delta", {"index": 1, "delta": {"type": "text_delta", "text": "Hi"}}
         ),
         anthropic("content_block_stop", {"index": 1}),
+        anthropic("content_block_start", {"index": 2, "content_block": opened}),
+        anthropic("content_block_stop", {"index": 2}),
         anthropic("message_stop", {}),
     ]
     sent = run(converter("anthropic", pii), events)
     assert EMAIL not in orjson.dumps(sent).decode()
     assert sent[0]["content_block"]["content"][0]["title"] == "Contact page of <EMAIL_ADDRESS>"
     assert sent[3]["delta"]["citation"]["title"] == "Contact page of <EMAIL_ADDRESS>"
+    assert sent[6]["content_block"]["citations"][0]["title"] == "Contact page of <EMAIL_ADDRESS>"
 
 
 def test_streamed_responses_annotations_are_redacted_where_they_repeat(pii: GuardrailSet) -> None:
