@@ -18,6 +18,7 @@ from typing import Any
 
 import orjson
 
+from gateway.guardrails import stream_events as events
 from gateway.guardrails import stream_responses as responses
 from gateway.guardrails.base import Placeholders
 from gateway.guardrails.bodies import citation_slots, string_slots
@@ -33,8 +34,6 @@ _OPENAI_TEXTS = {"reasoning_content": -2, "reasoning": -3, "refusal": -4, "conte
 _OPENAI_FIELD = {number: name for name, number in _OPENAI_TEXTS.items()}
 # The arguments of a legacy `function_call` (a key above any tool call's index).
 LEGACY_CALL = 1 << 30
-# Anthropic: a thinking block's text.
-THINKING = -2
 
 
 class GuardedConverter(StreamWindows):
@@ -118,7 +117,8 @@ class GuardedConverter(StreamWindows):
         if not isinstance(choices, list) or not choices:
             # A chunk without choices (the usage of `include_usage`, Azure's filter results)
             # ends no text: what the windows hold waits for the text that may complete it.
-            out.append(raw)
+            # After a finish kept back for a verdict (`split_finish`), it waits behind it.
+            (self._deferred if self._deferred else out).append(raw)
             return
         changed = False
         keep = False
@@ -157,6 +157,15 @@ class GuardedConverter(StreamWindows):
             if ends:  # what the other tool calls of the choice still hold goes first
                 out.extend(self._flush(index))
         if not keep:
+            return
+        if self._judge_at_end and any(
+            isinstance(c, dict) and c.get("finish_reason") is not None for c in choices
+        ):
+            # A client may stop reading at a finish reason: it waits with the end for the verdict.
+            chunk, finish = events.split_finish(parsed)
+            if chunk is not None:
+                out.append(chunk)
+            self._deferred.append(finish)
             return
         out.append(encode_event(orjson.dumps(parsed)) if changed else raw)
 
@@ -219,10 +228,10 @@ class GuardedConverter(StreamWindows):
             index = orjson.loads(data).get("index", 0)
             out.extend(self._flush(index))
         elif name in ("message_delta", "message_stop"):
+            # The stop reason waits with the end for a verdict too (a client may stop there).
             out.extend(self._flush(None))
-            if name == "message_stop":
-                self._end(raw, out)
-                return
+            self._end(raw, out)
+            return
         out.append(raw)
 
     def _anthropic_open(self, event: dict[str, Any]) -> bool:
@@ -245,16 +254,6 @@ class GuardedConverter(StreamWindows):
         results = block.get("content") if block.get("type") == "web_search_tool_result" else None
         cited = citation_slots([block.get("citations"), results])
         return self.whole(string_slots(block.get("input"))) | self.whole(cited) | changed
-
-    def _anthropic_event(self, key: Key, text: str) -> bytes:
-        if key[1] == TEXT:
-            delta = {"type": "text_delta", "text": text}
-        elif key[1] == THINKING:
-            delta = {"type": "thinking_delta", "thinking": text}
-        else:
-            delta = {"type": "input_json_delta", "partial_json": text}
-        event = {"type": "content_block_delta", "index": key[0], "delta": delta}
-        return encode_event(orjson.dumps(event), "content_block_delta")
 
     # -- Responses API events ---------------------------------------------------------------
 
@@ -357,7 +356,7 @@ class GuardedConverter(StreamWindows):
             if not pending:
                 continue
             if self._wire == "anthropic":
-                out.append(self._anthropic_event(key, pending))
+                out.append(events.anthropic_delta(key, pending))
             elif self._wire == "responses":
                 like = self._last.get(key, {"output_index": key[0]})
                 out.append(self._responses_delta(key, like, pending))
@@ -383,4 +382,4 @@ _ANTHROPIC_FIELDS = {
     "input_json_delta": "partial_json",
 }
 _PART_DONE = ("response.content_part.done", "response.reasoning_summary_part.done")
-_ANTHROPIC_KEYS = {"text": TEXT, "thinking": THINKING, "partial_json": 0}
+_ANTHROPIC_KEYS = {"text": TEXT, "thinking": events.THINKING, "partial_json": 0}

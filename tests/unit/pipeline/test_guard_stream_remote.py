@@ -17,11 +17,14 @@ from gateway.guardrails.base import Finding, Placeholders
 from gateway.guardrails.bodies import SEPARATOR
 from gateway.guardrails.compiled import Guard, GuardrailSet, compile_guardrails
 from gateway.guardrails.moderation import Complete
+from gateway.guardrails.stream import GuardedConverter
 from gateway.pipeline.context import RequestContext
 from gateway.pipeline.guard_stream import guard_stream
 from gateway.pipeline.services import Services
 from gateway.providers import StreamConverter
 from gateway.providers.openai import OpenAIStreamPassthrough
+from gateway.sse import SSEDecoder
+from tests.unit.guardrails.test_stream import Passthrough, anthropic_events
 from tests.unit.pipeline.test_guard_remote import MODERATION, Asked
 from tests.unit.pipeline.test_guard_stream_threads import Finishing
 
@@ -108,7 +111,9 @@ async def test_a_flagged_stream_never_sends_its_end() -> None:
     out: list[bytes] = []
     with pytest.raises(ContentBlocked):
         await sent(guards_with(asked, PII), REASONING_AND_ANSWER, out=out)
+    # Neither the finish reason nor `[DONE]` went out: no client takes the answer as complete.
     assert b"".join(out).count(b"<EMAIL_ADDRESS>") == 2 and b"[DONE]" not in b"".join(out)
+    assert b'"finish_reason":"stop"' not in b"".join(out)
     assert len(asked.texts) == 1 and asked.texts[0].endswith("Write to <EMAIL_ADDRESS>")
 
 
@@ -120,3 +125,35 @@ async def test_moderation_reads_what_the_converter_writes_when_the_upstream_ends
     out = await sent(guards_with(asked, PII), events, converter=Finishing())
     assert b"The end." in out
     assert asked.texts == ["All good so far. The end."]
+
+
+async def test_a_safe_stream_ends_with_its_finish_usage_and_done_in_order() -> None:
+    asked = Asked()
+    usage = {"prompt_tokens": 3, "completion_tokens": 4, "total_tokens": 7}
+    events = [
+        chunk({"content": "Hello there"}),
+        chunk({"content": " friend."}, "stop"),
+        b'data: {"id":"c","choices":[],"usage":' + orjson.dumps(usage) + b"}\n\n",
+        b"data: [DONE]\n\n",
+    ]
+    reply_out = await sent(guards_with(asked, PII), events, converter=Passthrough())
+    data = [e for e in reply_out.split(b"\n\n") if e]
+    assert data[-1] == b"data: [DONE]"
+    assert orjson.loads(data[-2][6:])["usage"] == usage
+    last = orjson.loads(data[-3][6:])["choices"][0]
+    assert last["finish_reason"] == "stop" and last["delta"] == {}
+    text = orjson.loads(data[-4][6:])["choices"][0]
+    assert text["delta"]["content"].endswith(" friend.") and text["finish_reason"] is None
+    assert asked.texts == ["Hello there friend."]
+
+
+def test_an_anthropic_stop_reason_waits_for_the_verdict() -> None:
+    events = anthropic_events(["Hello ", "there."])
+    guarded = GuardedConverter(
+        Passthrough(), "anthropic", compile_guardrails([PII]), None, lambda d: None, True
+    )
+    during = b"".join(b for event in events for b in guarded.feed(event))
+    assert b"there." in during
+    assert b"message_delta" not in during and b"message_stop" not in during
+    names = [e.event for e in SSEDecoder().feed(b"".join(guarded.finish()))]
+    assert names == ["message_delta", "message_stop"]
