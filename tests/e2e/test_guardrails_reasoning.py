@@ -1,9 +1,11 @@
 """Reasoning text through a real gateway, read with the real SDKs: an output PII guardrail
 redacts the email an upstream's reasoning names (`reasoning_content`, Anthropic `thinking`,
 Responses reasoning summaries), in JSON answers and in streams sent one character per event;
-a thinking block keeps its signature; reasoning sent back in the history is read on input.
-Also what such answers become later: token log probabilities refused, and a Responses answer
-remembered and fetched again (`GET /v1/responses/{id}`) as the client was sent it."""
+a thinking block keeps its signature; reasoning sent back in the history is read on input; a
+moderation model asked about a stream reads its reasoning as redacted; text put in the events
+that open a block or an item is redacted too. Also what such answers become later: token log
+probabilities refused, and a Responses answer remembered and fetched again
+(`GET /v1/responses/{id}`) as the client was sent it."""
 
 from __future__ import annotations
 
@@ -26,6 +28,7 @@ from tests.procs import Proc, start_gateway
 
 KEY = "sk-reasoning-redact"
 OUTPUT_KEY = "sk-reasoning-redact-output"
+MODERATED_KEY = "sk-reasoning-moderated"
 REDACTED = THOUGHT.replace(EMAIL, "<EMAIL_ADDRESS>")
 
 
@@ -46,6 +49,13 @@ def gateway(
     )
     (root / "policies" / "redact_out.toml").write_text(
         '[[guardrails]]\nname = "pii"\ntype = "pii"\napplies_to = "output"\naction = "redact"\n'
+    )
+    # The moderation model is this upstream's `reasoner` (it keeps what it is asked; its
+    # answer, "Hello!", is no verdict: on_error = "allow" lets the answer through).
+    (root / "policies" / "moderated.toml").write_text(
+        '[[guardrails]]\nname = "pii"\ntype = "pii"\napplies_to = "output"\naction = "redact"\n'
+        '[[guardrails]]\nname = "mod"\ntype = "moderation"\nmodel = "reasoner"\n'
+        'applies_to = "output"\non_error = "allow"\n'
     )
     url = f"http://127.0.0.1:{upstream.server_address[1]}"
     digest = hashlib.sha256(KEY.encode()).hexdigest()
@@ -122,6 +132,11 @@ policy = "redact"
 key_sha256 = "{digest}"
 
 [[keys]]
+id = "moderated"
+policy = "moderated"
+key_sha256 = "{hashlib.sha256(MODERATED_KEY.encode()).hexdigest()}"
+
+[[keys]]
 id = "redact_out"
 policy = "redact_out"
 key_sha256 = "{digest_out}"
@@ -141,6 +156,23 @@ def anthropic_client(gateway: Proc) -> anthropic.Anthropic:
 
 
 HI: Any = [{"role": "user", "content": "Hi, I'm Jane."}]
+
+
+def test_moderation_of_a_stream_reads_its_reasoning_as_redacted(
+    gateway: Proc, upstream: ReasoningUpstream
+) -> None:
+    client = openai.OpenAI(base_url=gateway.url + "/v1", api_key=MODERATED_KEY, max_retries=0)
+    stream = client.chat.completions.create(model="reasoner", messages=HI, stream=True)
+    reasoning = "".join(
+        (choice.delta.model_extra or {}).get("reasoning_content") or ""
+        for chunk in stream
+        for choice in chunk.choices
+    )
+    assert reasoning == REDACTED
+    asked = upstream.bodies[-1]["messages"]
+    assert "content moderator" in asked[0]["content"]
+    assert REDACTED in asked[1]["content"] and "Hello!" in asked[1]["content"]
+    assert EMAIL not in asked[1]["content"]
 
 
 def test_chat_reasoning_content_is_redacted(gateway: Proc) -> None:
