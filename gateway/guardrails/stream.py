@@ -132,7 +132,8 @@ class GuardedConverter(StreamWindows):
                 delta = {}
             ends = choice.get("finish_reason") is not None
             changed = self._openai_calls(index, delta, ends) or changed
-            changed = self.whole(citation_slots(delta.get("annotations"))) or changed
+            if delta.get("annotations"):  # url citations (web search), scanned whole
+                changed = self.whole(citation_slots(delta["annotations"])) or changed
             texts = [name for name in _OPENAI_TEXTS if isinstance(delta.get(name), str)]
             for name, number in _OPENAI_TEXTS.items():
                 # A text field this delta does not carry has ended (reasoning before content,
