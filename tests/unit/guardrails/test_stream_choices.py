@@ -1,18 +1,24 @@
-"""Chat streams with several choices (`n` > 1) and chunks that carry none (the usage chunk of
-`stream_options.include_usage`, Azure's filter results): each choice has windows of its own,
-and a chunk without choices ends no text, so a value it cuts is still found whole."""
+"""Chat answers with several choices (`n` > 1), streamed and JSON, and chunks that carry none
+(the usage chunk of `stream_options.include_usage`, Azure's filter results): each choice has
+windows of its own, and a chunk without choices ends no text, so a value it cuts is still found
+whole."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from types import SimpleNamespace
+from typing import Any, cast
 
 import orjson
 import pytest
 
 from gateway.config.types import GuardrailConfig
+from gateway.guardrails.bodies import output_groups
 from gateway.guardrails.compiled import GuardrailSet
 from gateway.guardrails.stream import GuardedConverter
+from gateway.pipeline.context import RequestContext
+from gateway.pipeline.guard import _apply
+from gateway.pipeline.services import Services
 from gateway.sse import encode_event
 from tests.unit.guardrails.test_reasoning import run
 from tests.unit.guardrails.test_stream import Passthrough
@@ -77,3 +83,17 @@ def test_each_choice_keeps_its_own_held_text(pii: GuardrailSet) -> None:
     ]
     sent = run(converter(pii), events)
     assert texts(sent) == {0: "A: mail <EMAIL_ADDRESS> ok", 1: "B: mail <EMAIL_ADDRESS> ok bye"}
+
+
+async def test_a_json_answer_with_several_choices_keeps_each_its_own(pii: GuardrailSet) -> None:
+    # No finding runs from one choice into the next, and each rewrite lands in its own choice.
+    said = [("A jane.doe@example.org", "thinks of bob@example.com"), ("B 4111", "none")]
+    messages = [{"role": "assistant", "content": t, "reasoning_content": r} for t, r in said]
+    data = {"choices": [{"index": n, "message": m} for n, m in enumerate(messages)]}
+    ctx = cast(RequestContext, SimpleNamespace(guardrails=[]))
+    groups = output_groups(data, "openai")
+    await _apply(pii.output, groups, "output", ctx, cast(Services, None), None)
+    assert [(m["content"], m["reasoning_content"]) for m in messages] == [
+        ("A <EMAIL_ADDRESS>", "thinks of <EMAIL_ADDRESS>"),
+        ("B 4111", "none"),
+    ]
