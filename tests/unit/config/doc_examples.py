@@ -154,3 +154,25 @@ def _in_doc(problem: str, block: Block, root: Path) -> str:
     if file == str(placed) and line.isdigit() and int(line) <= block.text.count("\n"):
         return f"{block.where.rsplit(':', 1)[0]}:{block.line + int(line) - 1}:{message}"
     return problem.replace(f"{root}/", "")
+
+
+_SETTING = re.compile(r"^# ((?:\[\[?[\w.]+\]\]?|\w+ = ).*)$")
+
+
+def uncommented(text: str) -> str:
+    """`text` with every commented-out table header and `key = value` line switched on."""
+    lines = []
+    for line in text.split("\n"):
+        setting = _SETTING.match(line)
+        lines.append(
+            setting.group(1) if setting is not None and _parses(setting.group(1)) else line
+        )
+    return "\n".join(lines)
+
+
+def _parses(line: str) -> bool:
+    try:
+        tomllib.loads(line)
+    except tomllib.TOMLDecodeError:
+        return False
+    return True

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.unit.config.doc_examples import REPO, Block, blocks, doc_policies, problems
+from tests.unit.config.doc_examples import REPO, Block, blocks, doc_policies, problems, uncommented
 
 BLOCKS = blocks()
 POLICIES = doc_policies(BLOCKS)
@@ -54,3 +54,20 @@ def test_a_doc_problem_is_reported_at_its_line_in_the_doc(tmp_path: Path) -> Non
     (block,) = blocks((doc,))
     (problem,) = problems(block, tmp_path / "root", {})
     assert problem.startswith(f"{doc}:5: state.backend: must be one of")
+
+
+def test_the_example_config_loads_with_every_commented_setting_switched_on(tmp_path: Path) -> None:
+    """An operator uncomments the lines they need: each must land in the table it is shown in."""
+    text = uncommented((REPO / "config.example.toml").read_text())
+    assert 'policies_dir = "policies"' in text and '[[keys]]\nid = "ci"' in text
+    block = Block(REPO / "config.example.toml", 1, text, "config")
+    assert problems(block, tmp_path, POLICIES) == []
+
+
+def test_the_shipped_policy_loads_with_every_commented_setting_switched_on(
+    tmp_path: Path,
+) -> None:
+    text = uncommented((REPO / "policies" / "default.toml").read_text())
+    assert "\nrpm = 60" in text
+    block = Block(REPO / "policies" / "default.toml", 1, text, "policies/default.toml")
+    assert problems(block, tmp_path, POLICIES) == []
