@@ -9,11 +9,11 @@ state and the cache live in the state backend and are untouched. Listen address,
 state backend and log path need a restart: a reload keeps their old values and says so.
 
 The watcher looks at the config file's directory, the policies and prompts directories and
-the directory holding the policies (so editor save-by-rename, truncate-and-write and ConfigMap
+the directories holding them (so editor save-by-rename, truncate-and-write and ConfigMap
 symlink swaps are all seen), waits for a burst of events to settle, and reloads only when the
-files' version hash changed. When the policies directory itself is renamed, replaced or
-recreated (rsync, git checkout, `mv policies p; mv p policies`), the watcher reloads and watches
-the paths again, resolved anew, so later edits apply too.
+files' version hash changed. When the policies or prompts directory itself is made, renamed,
+replaced or recreated (`mkdir prompts`, rsync, git checkout, `mv policies p; mv p policies`),
+the watcher reloads and watches the paths again, resolved anew, so later edits apply too.
 """
 
 from __future__ import annotations
@@ -207,20 +207,22 @@ class Reloader:
         for directory in (config.policies_dir, config.prompts_dir):
             if directory.is_dir():
                 paths.add(_resolved(directory))
-        if config.policies_dir.parent.is_dir():
-            paths.add(_resolved(config.policies_dir.parent))
+        for directory in (config.policies_dir, config.prompts_dir):
+            if directory.parent.is_dir():
+                paths.add(_resolved(directory.parent))
         return sorted(paths)
 
     def _relevant(self, change: Any, path: str) -> bool:
-        """The config file, a policy file, the policies directory itself, or a `..data`
-        symlink swap (Kubernetes ConfigMaps)."""
+        """The config file, a policy or prompt file, the policies or prompts directory itself
+        (made, replaced or removed), or a `..data` symlink swap (Kubernetes ConfigMaps)."""
         candidate = Path(path)
         if candidate.name == self.path.name or candidate.name.startswith(".."):
             return True
         config = self.services.runtime.config
-        if candidate in (config.policies_dir, _resolved(config.policies_dir)):
-            self._rewatch = True
-            return True
+        for directory in (config.policies_dir, config.prompts_dir):
+            if candidate in (directory, _resolved(directory)):
+                self._rewatch = True
+                return True
         watched = (_resolved(config.policies_dir), _resolved(config.prompts_dir))
         return _resolved(candidate.parent) in watched and candidate.suffix == ".toml"
 

@@ -185,6 +185,22 @@ def test_a_deleted_policy_is_refused_until_it_is_back(gateway: Proc, tmp_path: P
     wait_until(lambda: status(gateway)["last_result"] == "unchanged", 5.0)
 
 
+def test_a_prompts_directory_made_after_start_is_watched(gateway: Proc, tmp_path: Path) -> None:
+    version = status(gateway)["version"]
+    (tmp_path / "prompts").mkdir()
+    prompt = tmp_path / "prompts" / "bot.toml"
+    prompt.write_text(
+        '[[versions]]\nversion = 1\nmessages = [{ role = "system", content = "hi" }\n'
+    )
+    refused(gateway, f"{prompt}:3: Unclosed array")
+    assert status(gateway)["version"] == version
+    assert rpm_limit(gateway) == "100"
+    prompt.write_text(
+        '[[versions]]\nversion = 1\nmessages = [{ role = "system", content = "hi" }]\n'
+    )
+    applied(gateway, tmp_path / "config.toml")
+
+
 def test_a_provider_key_variable_unset_in_the_process_is_refused(
     gateway: Proc, tmp_path: Path
 ) -> None:
