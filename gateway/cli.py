@@ -15,8 +15,6 @@ if TYPE_CHECKING:
     from gateway.config.types import GatewayConfig
 
 DEFAULT_CONFIG = "config.example.toml"
-# The secret of config.example.toml's demo key, published in the README.
-DEMO_SECRET = "sk-demo"
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -112,8 +110,9 @@ def _serve(args: argparse.Namespace) -> int:
 def _demo_key_warnings(config: GatewayConfig, host: str) -> list[str]:
     """One line per key that accepts the published demo secret, when the gateway listens
     beyond loopback (as the Docker image does with the demo config)."""
-    import hashlib
     import ipaddress
+
+    from gateway.config.advice import DEMO_SECRET, demo_keys
 
     try:
         loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
@@ -121,13 +120,11 @@ def _demo_key_warnings(config: GatewayConfig, host: str) -> list[str]:
         loopback = False
     if loopback:
         return []
-    demo = hashlib.sha256(DEMO_SECRET.encode()).hexdigest()
     return [
-        f"warning: key {key.id!r} accepts the published demo secret {DEMO_SECRET} and the "
+        f"warning: key {key_id!r} accepts the published demo secret {DEMO_SECRET} and the "
         f"gateway listens on {host}: anyone who can reach it can use that key; remove it "
         '(README, "Going to production")'
-        for key in config.keys
-        if key.key_sha256 == demo
+        for key_id in demo_keys(config)
     ]
 
 
@@ -173,14 +170,17 @@ def _fresh_run_dir() -> str:
 
 
 def _check(args: argparse.Namespace) -> int:
-    from gateway.config import check_config, load_config
+    """Every problem (exit 1), else every warning and `ok` (exit 0)."""
+    from gateway.config import ConfigError, load_config
+    from gateway.config.advice import config_warnings
 
-    problems = check_config(args.path)
-    if problems:
-        for problem in problems:
-            print(problem)
+    try:
+        config = load_config(args.path)
+    except ConfigError as exc:
+        print(exc)
         return 1
-    config = load_config(args.path)
+    for warning in config_warnings(Path(args.path), config):
+        print(warning)
     print(f"ok: {args.path} (version {config.version})")
     return 0
 

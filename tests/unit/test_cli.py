@@ -10,7 +10,7 @@ import uvicorn
 
 from gateway.app import CONFIG_ENV
 from gateway.cli import main
-from tests.mock_config import MOCK_MODEL
+from tests.mock_config import DEMO_KEY_SHA256, MOCK_MODEL, key_table
 
 
 def usage_error(argv: list[str], capsys: pytest.CaptureFixture[str]) -> str:
@@ -95,3 +95,51 @@ def test_serve_warns_when_the_demo_key_listens_beyond_loopback(
     assert main(["serve", "--config", str(config), "--host", host, "--port", "0"]) == 0
     err = capsys.readouterr().err
     assert ("warning: key 'demo' accepts the published demo secret sk-demo" in err) is warned
+
+
+def test_check_reports_every_problem_of_the_config_and_its_policies(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "policies").mkdir()
+    (tmp_path / "policies" / "p.toml").write_text("[limits]\nrpm = 0\n")
+    (tmp_path / "policies" / "q.toml").write_text("[limits\n")
+    config = tmp_path / "config.toml"
+    config.write_text(
+        '[server]\nport = "80"\n\n'
+        + MOCK_MODEL
+        + f'\n[[keys]]\nid = "a"\npolicy = "p"\nkey_sha256 = "{DEMO_KEY_SHA256}"\n'
+        + '\n[[keys]]\nid = "b"\npolicy = "q"\nkey_env = "CHECK_UNSET_VARIABLE"\n'
+    )
+    assert main(["check", str(config)]) == 1
+    lines = capsys.readouterr().out.replace(f"{tmp_path}/", "").splitlines()
+    assert lines == [
+        "config.toml:2: server.port: expected integer, got string",
+        "config.toml:22: key 'b': environment variable CHECK_UNSET_VARIABLE is not set",
+        "policies/p.toml:2: limits.rpm: must be greater than 0, got 0",
+        "policies/q.toml:1: Expected ']' at the end of a table declaration",
+    ]
+
+
+def test_check_warns_of_the_demo_key_at_its_line_and_passes(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text(MOCK_MODEL + key_table("other") + key_table("x").replace("x", "demo"))
+    assert main(["check", str(config)]) == 1  # two keys with one secret: an error, no warning
+    assert "warning" not in capsys.readouterr().out
+    config.write_text(MOCK_MODEL + f'\n[[keys]]\nid = "demo"\nkey_sha256 = "{DEMO_KEY_SHA256}"\n')
+    assert main(["check", str(config)]) == 0
+    warning, ok = capsys.readouterr().out.splitlines()
+    assert warning.startswith(
+        f"{config}:13: warning: key 'demo' accepts the published demo secret sk-demo"
+    )
+    assert ok.startswith(f"ok: {config} (version ")
+
+
+def test_check_of_a_clean_config_prints_only_ok(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text(MOCK_MODEL)
+    assert main(["check", str(config)]) == 0
+    assert capsys.readouterr().out.startswith(f"ok: {config} (version ")

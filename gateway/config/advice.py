@@ -1,0 +1,47 @@
+"""Warnings about a config that loads: legal, but not what a production gateway should run.
+
+`gateway check` prints them as `file:line: warning: message` after the problems (which stop a
+load and carry no such tag), and exits 0 when warnings are all it found.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import tomllib
+from pathlib import Path
+
+from gateway.config.errors import Problem
+from gateway.config.files import read_config_file
+from gateway.config.locate import Locator
+from gateway.config.types import GatewayConfig
+
+# The secret of config.example.toml's demo key, published in the README.
+DEMO_SECRET = "sk-demo"
+DEMO_SHA256 = hashlib.sha256(DEMO_SECRET.encode()).hexdigest()
+
+
+def demo_keys(config: GatewayConfig) -> list[str]:
+    """The ids of the keys that accept the published demo secret."""
+    return [key.id for key in config.keys if key.key_sha256 == DEMO_SHA256]
+
+
+def config_warnings(path: Path, config: GatewayConfig) -> list[Problem]:
+    """What `gateway check` warns about in the config `path` (already loaded as `config`)."""
+    ids = demo_keys(config)
+    if not ids:
+        return []
+    text = read_config_file(path).decode()
+    locator = Locator(text)
+    entries = tomllib.loads(text).get("keys", [])
+    where = {entry.get("id"): i for i, entry in enumerate(entries) if isinstance(entry, dict)}
+    found = []
+    for key_id in ids:
+        i = where.get(key_id)
+        field = "key_env" if i is not None and "key_env" in entries[i] else "key_sha256"
+        message = (
+            f"warning: key '{key_id}' accepts the published demo secret {DEMO_SECRET}: anyone "
+            'who can reach the gateway can use it; remove it (README, "Going to production")'
+        )
+        line = 1 if i is None else locator.line(("keys", i, field))
+        found.append(Problem(str(path), line, message))
+    return found
