@@ -19,6 +19,10 @@ KEY = spec_of(KeyConfig)
 POLICY_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
 
 _SHA256 = re.compile(r"[0-9a-fA-F]{64}")
+PLAINTEXT_KEY = (
+    "a plaintext `key` is never stored: put its sha256 in key_sha256 (`gateway keys hash "
+    "SECRET` prints it), or name an environment variable holding it with key_env"
+)
 
 
 def hash_key(secret: str) -> str:
@@ -52,6 +56,9 @@ def keys(
     for i, raw in entries:
         path: KeyPath = ("keys", i)
         before = len(doc.problems)
+        pasted = "key" in raw
+        if pasted:  # the secret itself: reported below, as what to do instead
+            raw = {name: value for name, value in raw.items() if name != "key"}
         values = doc.fields(raw, path, f"in {entry_name('keys', i, raw.get('id'))}", KEY)
         key_id = values.get("id")
         label = f"key '{key_id}'" if key_id else entry_name("keys", i, None)
@@ -59,7 +66,10 @@ def keys(
             doc.report(path + ("id",), f"duplicate key id '{key_id}'")
         elif key_id:
             ids.add(key_id)
-        digest = _digest(doc, raw, values, path, label, env)
+        if pasted:
+            doc.report(path + ("key",), f"{label}: {PLAINTEXT_KEY}")
+        stored = "key_sha256" in raw or "key_env" in raw
+        digest = _digest(doc, raw, values, path, label, env) if stored or not pasted else None
         if digest is not None:
             if digest in owners:
                 doc.report(

@@ -107,3 +107,23 @@ def test_policies_dir_is_relative_to_the_config(tmp_path: Path) -> None:
     assert problems(tmp_path, text) == [
         "config.toml:14: key 'k': policy 'p' not found (looked for conf/pol/p.toml)"
     ]
+
+
+def test_a_plaintext_key_is_refused_with_how_to_store_it_and_never_shown(tmp_path: Path) -> None:
+    text = BASE + (
+        "[[keys]]\n"  # 10
+        'id = "pasted"\n'  # 11
+        'key = "sk-live-pasted-secret"\n'  # 12
+        "[[keys]]\n"  # 13
+        'id = "both"\n'  # 14
+        'key = "sk-live-other-secret"\n'  # 15
+        f'key_sha256 = "{SHA}"\n'  # 16
+    )
+    found = problems(tmp_path, text)
+    how = (
+        "a plaintext `key` is never stored: put its sha256 in key_sha256 "
+        "(`gateway keys hash SECRET` prints it), or name an environment variable holding it "
+        "with key_env"
+    )
+    assert found == [f"config.toml:12: key 'pasted': {how}", f"config.toml:15: key 'both': {how}"]
+    assert "sk-live" not in " ".join(found)
