@@ -29,6 +29,11 @@ _TOML_POSITION = re.compile(
     r"^(.*) \((?:at line (\d+), column \d+|at end of document)\)$", re.DOTALL
 )
 _INVALID = object()
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+NOT_A_NAME = (
+    "must name an environment variable (letters, digits and '_'), which holds the secret; "
+    "the value is not shown, as it may be the secret itself, and `${NAME}` is not expanded"
+)
 
 
 @dataclass
@@ -44,6 +49,10 @@ class Doc:
 
     def require_env(self, path: KeyPath, label: str, name: str, env: Mapping[str, str]) -> bool:
         """Whether environment variable `name` is set and not empty; reports it when not."""
+        if name not in env and not _ENV_NAME.fullmatch(name):
+            # Not a name: most likely the secret itself, or `${NAME}`. Never shown.
+            self.report(path, f"{label}: {path[-1]} {NOT_A_NAME}")
+            return False
         if name not in env:
             self.report(path, f"{label}: environment variable {name} is not set")
             return False

@@ -28,6 +28,11 @@ SECRETS = {
             '[[providers]]\nname = "o"\ntype = "openai"\nbase_url = "ftp://user:s3cr3t-4@h"\n'
             'api_key_env = "OPENAI_API_KEY"\n'
         ),
+        # A provider key, or a gateway key, pasted where the variable's name goes.
+        '[[providers]]\nname = "o"\ntype = "openai"\nbase_url = "https://h/v1"\n'
+        'api_key_env = "sk-proj-s3cr3t-5"\n',
+        '[[keys]]\nid = "a"\nkey_env = "sk-live-s3cr3t-6"\n',
+        '[admin]\nkey_env = "adm s3cr3t 7"\n',
     ],
 )
 def test_secret_values_never_appear_in_messages(tmp_path: Path, extra: str) -> None:
@@ -37,3 +42,32 @@ def test_secret_values_never_appear_in_messages(tmp_path: Path, extra: str) -> N
         assert "s3cr3t" not in message
         for value in SECRETS.values():
             assert value not in message
+
+
+@pytest.mark.parametrize(
+    ("written", "why"),
+    [
+        ("${OPENAI_API_KEY}", "a shell-style reference, not expanded"),
+        ("sk-proj-abc", "the key itself"),
+    ],
+)
+def test_an_env_field_that_names_no_variable_says_so(
+    tmp_path: Path, written: str, why: str
+) -> None:
+    extra = (
+        '[[providers]]\nname = "o"\ntype = "openai"\nbase_url = "https://h/v1"\n'
+        f'api_key_env = "{written}"\n'
+    )
+    assert problems(tmp_path, BASE + extra) == [
+        "config.toml:14: provider 'o': api_key_env must name an environment variable (letters, "
+        "digits and '_'), which holds the secret; the value is not shown, as it may be the "
+        "secret itself, and `${NAME}` is not expanded"
+    ], why
+
+
+def test_a_set_variable_with_a_name_beyond_letters_digits_and_underscores_is_used(
+    tmp_path: Path,
+) -> None:
+    """Kubernetes allows `.` and `-` in variable names: when the variable is set, it is read."""
+    extra = '[admin]\nkey_env = "GW.ADMIN-KEY"\n'
+    assert problems(tmp_path, BASE + extra, env={"GW.ADMIN-KEY": "x" * 20}) == []
