@@ -179,9 +179,18 @@ def parse(file: str, content: bytes, problems: list[Problem]) -> tuple[Table, Do
             problems.append(Problem(file, 1, str(exc)))
         else:
             line = int(match.group(2)) if match.group(2) else max(1, len(text.splitlines()))
-            problems.append(Problem(file, line, match.group(1)))
+            problems.append(Problem(file, line, _explained(match.group(1))))
         return None
     return data, Doc(file, Locator(text), problems)
+
+
+def _explained(message: str) -> str:
+    """The parser's message, with what it means when it is terse about a duplicate."""
+    if message == "Cannot overwrite a value":
+        return f"{message}: this key is already set in this table (each key once per table)"
+    if message.startswith("Cannot declare") and message.endswith(" twice"):
+        return f"{message}: a [table] header may appear once; put all its keys under it"
+    return message
 
 
 def dotted(path: KeyPath) -> str:

@@ -24,6 +24,19 @@ def test_toml_error_at_end_of_document_points_at_last_line(tmp_path: Path) -> No
     assert problems(tmp_path, "a = 1\nb = [1,\n") == ["config.toml:2: Invalid value"]
 
 
+def test_a_key_or_table_written_twice_says_so_at_the_second(tmp_path: Path) -> None:
+    """Two lines merged from two edits: the parser's "Cannot overwrite a value" said nothing
+    of a duplicate."""
+    assert problems(tmp_path, "[server]\nport = 1\nhost = 'a'\nport = 2\n") == [
+        "config.toml:4: Cannot overwrite a value: this key is already set in this table "
+        "(each key once per table)"
+    ]
+    assert problems(tmp_path, "[server]\nport = 1\n\n[server]\nhost = 'a'\n") == [
+        "config.toml:4: Cannot declare ('server',) twice: a [table] header may appear once; "
+        "put all its keys under it"
+    ]
+
+
 def test_missing_config_file(tmp_path: Path) -> None:
     found = [str(p) for p in check_config(tmp_path / "nope.toml", env={})]
     assert found == [f"{tmp_path}/nope.toml:1: cannot read config file: No such file or directory"]
