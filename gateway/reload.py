@@ -30,8 +30,9 @@ from pathlib import Path
 from typing import Any
 
 from gateway.config import ConfigError
+from gateway.config.policies import DEFAULT_POLICY
 from gateway.config.settled import load_settled
-from gateway.config.types import GatewayConfig
+from gateway.config.types import GatewayConfig, PolicyConfig
 from gateway.observability.audit import AuditLog
 from gateway.pipeline.services import Services
 from gateway.runtime import build_runtime
@@ -73,6 +74,15 @@ def restart_only_changes(old: GatewayConfig, new: GatewayConfig) -> list[str]:
     if old.logging.path != new.logging.path:
         changes.append(f"logging.path: {old.logging.path} -> {new.logging.path}")
     return changes
+
+
+def emptied_default_policy(old: GatewayConfig, new: GatewayConfig) -> bool:
+    """Whether the `default` policy had something in it and has nothing now: its file was
+    deleted (which the load allows: no `default.toml` is an empty policy) or emptied."""
+    empty = PolicyConfig(DEFAULT_POLICY)
+    return (
+        old.policies.get(DEFAULT_POLICY, empty) != empty and new.policies[DEFAULT_POLICY] == empty
+    )
 
 
 def keep_restart_only(old: GatewayConfig, new: GatewayConfig) -> GatewayConfig:
@@ -155,6 +165,13 @@ class Reloader:
             self.status.restart_required = restart_only_changes(old, new)
             for change in self.status.restart_required:
                 log.warning("config change needs a restart to apply: %s", change)
+            if emptied_default_policy(old, new):
+                log.warning(
+                    "config reload (%s): policy 'default' is now empty (%s/default.toml deleted "
+                    "or emptied): keys without a policy have no limits, cache or guardrails",
+                    trigger,
+                    new.policies_dir,
+                )
             runtime = await asyncio.to_thread(build_runtime, keep_restart_only(old, new))
             self.services.runtime = runtime  # the swap: one assignment
             if runtime.config.logging.audit_path != self.audit.path:

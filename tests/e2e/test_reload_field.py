@@ -216,3 +216,29 @@ def test_a_provider_key_variable_unset_in_the_process_is_refused(
         f"{config}:{line}: provider 'oai': environment variable FIELD_UNSET_OPENAI_KEY is not set",
     )
     assert rpm_limit(gateway) == "100"
+
+
+def test_deleting_the_default_policy_applies_and_the_log_says_what_it_lifted(
+    tmp_path: Path,
+) -> None:
+    """No default.toml is a legal, empty default policy, so the reload applies it; a deleted
+    file must not lift every limit (and guardrail) of the keys on it without a word."""
+    (tmp_path / "policies").mkdir()
+    (tmp_path / "policies" / "default.toml").write_text("[limits]\nrpm = 100\n")
+    config = tmp_path / "config.toml"
+    config.write_text(
+        '[admin]\nkey_env = "RELOAD_FIELD_ADMIN_KEY"\n\n' + MOCK_MODEL + key_table("k")
+    )
+    gateway = start_gateway(config, env=ENV)
+    try:
+        assert rpm_limit(gateway) == "100"
+        (tmp_path / "policies" / "default.toml").unlink()
+        applied(gateway, config)
+        wait_until(
+            lambda: any("policy 'default' is now empty" in line for line in gateway.output), 5.0
+        )
+        (tmp_path / "policies" / "default.toml").write_text("[limits]\nrpm = 100\n")
+        applied(gateway, config)
+        assert sum("policy 'default' is now empty" in line for line in gateway.output) == 1
+    finally:
+        gateway.stop()
