@@ -139,6 +139,7 @@ async def send_stream(ctx: RequestContext, send: Send, receive: Receive) -> None
     last: list[bytes] = []
     piece = b""  # the last piece sent before the end: whether the client has its stream's end
     upstream_fault = False  # the upstream broke the stream (not its deadline, nor a guardrail)
+    busy: GatewayError | None = None  # the upstream ended it saying it is overloaded
     if reply.upstream.body_complete:
         last += reply.pending
     # A client that goes away must stop the upstream (`DisconnectWatch`).
@@ -185,6 +186,8 @@ async def send_stream(ctx: RequestContext, send: Send, receive: Receive) -> None
                 tail = last
             else:
                 error, upstream_fault = _stream_failed(exc, ctx)
+                if isinstance(exc, UpstreamStreamError) and exc.rate_limited:
+                    busy = exc  # its deployment is benched (a 529 / 429 said late)
                 # An upstream's error text may quote the credentials it was sent.
                 event = stream_error_event(error, ctx.endpoint.wire, ctx.endpoint.kind)
                 tail = [*last, ctx.runtime.secrets.scrub_bytes(event)]
@@ -209,7 +212,7 @@ async def send_stream(ctx: RequestContext, send: Send, receive: Receive) -> None
     finally:
         if watch is not None:
             watch.stop()
-        await reply.aclose(upstream_fault)
+        await reply.aclose(upstream_fault, busy)
 
 
 async def send_cached_stream(ctx: RequestContext, send: Send, pieces: list[bytes]) -> None:

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gateway.config.types import DeploymentConfig, ModelConfig, ProviderConfig
+from gateway.errors import GatewayError
 from gateway.providers import Adapter, EndpointKind, StreamConverter, Usage
 from gateway.runtime import Runtime
 from gateway.state import BreakerState
@@ -44,18 +45,19 @@ class StreamReply:
     # from its start, or the request's deadline when sooner. None: no bound of its own.
     deadline: float | None = None
     # The router's, told once when the stream is over (ended, failed or abandoned) whether the
-    # upstream was at fault: the call stays in flight on its deployment until then, and a
-    # stream the upstream broke counts against its breaker.
-    on_end: Callable[[bool], Awaitable[None]] | None = None
+    # upstream was at fault, and its error when it said it is busy: the call stays in flight on
+    # its deployment until then, a stream the upstream broke counts against its breaker, and
+    # one it ended as overloaded or rate-limited benches the deployment.
+    on_end: Callable[[bool, GatewayError | None], Awaitable[None]] | None = None
 
-    async def aclose(self, upstream_fault: bool = False) -> None:
+    async def aclose(self, upstream_fault: bool = False, busy: GatewayError | None = None) -> None:
         """Close the upstream response, then tell the router the stream is over (once)."""
         try:
             await self.upstream.aclose()
         finally:
             on_end, self.on_end = self.on_end, None
             if on_end is not None:
-                await on_end(upstream_fault)
+                await on_end(upstream_fault, busy)
 
 
 # Asked by the router before it tries a fallback model (the pipeline's: it reserves the limits

@@ -26,12 +26,12 @@ and fills an `Exchange`.
 from __future__ import annotations
 
 import random
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from gateway import tokens
 from gateway.clock import Clock
-from gateway.config.types import DeploymentConfig, ModelConfig, RoutingConfig
+from gateway.config.types import DeploymentConfig, ModelConfig
 from gateway.errors import UpstreamTimeout, forget_tracebacks
 from gateway.observability.metrics import Metrics
 from gateway.providers import OPENAI_ONLY_KINDS, unserved
@@ -50,6 +50,7 @@ from gateway.routing.picking import (
     sticky_point,
 )
 from gateway.routing.strategies import STRATEGIES, Candidate, Selection, weighted_by_point
+from gateway.routing.stream_end import StreamEnds
 from gateway.state import BreakerState, StateBackend
 from gateway.upstream import UpstreamTimeouts
 
@@ -83,6 +84,7 @@ class Router:
         self.rng = rng
         self.cooldowns = Cooldowns()
         self.attempt_log = AttemptLog(clock)
+        self.stream_ends = StreamEnds(stats, self.breakers, self.cooldowns, self.attempt_log, clock)
         self._turns: dict[str, int] = {}
 
     def _build(self, request: RouteRequest, deployment: DeploymentConfig) -> UpstreamCall:
@@ -319,22 +321,6 @@ class Router:
         selection = Selection(self.rng, turn, tries.prompt_tokens or 0, max_tokens(request))
         return STRATEGIES[model.strategy](candidates, selection)
 
-    def _stream_ended(
-        self, name: str, before: BreakerState, routing: RoutingConfig
-    ) -> Callable[[bool], Awaitable[None]]:
-        """What a stream served by `name` does when it is over: leave the in-flight count, and
-        give the breaker its outcome, the whole stream's (a success at the first byte would
-        clear the failures of a deployment that cuts every stream mid-body): a failure the
-        upstream caused (idle timeout, cut or malformed stream) counts as one before it. A
-        half-open probe's first byte has closed the breaker already (`before` is then CLOSED):
-        traffic resumes without waiting for the stream's end."""
-
-        async def ended(upstream_fault: bool) -> None:
-            self.stats.ended(name)
-            await self.breakers.record(name, not upstream_fault, before, self.clock.time(), routing)
-
-        return ended
-
     async def _attempt(
         self,
         request: RouteRequest,
@@ -384,8 +370,12 @@ class Router:
             routing = request.runtime.config.routing
             fault = is_deployment_fault(kind)
             if stream is not None and breaker.state == "closed":
-                stream.on_end = self._stream_ended(deployment.name, breaker, routing)
+                stream.on_end = self.stream_ends.on_end(
+                    deployment.name, breaker, routing, request.request_id
+                )
             elif ok or fault:
                 await self.breakers.record(deployment.name, ok, breaker, clock.time(), routing)
                 if stream is not None:  # a probe: its first byte closes the breaker at once
-                    stream.on_end = self._stream_ended(deployment.name, CLOSED, routing)
+                    stream.on_end = self.stream_ends.on_end(
+                        deployment.name, CLOSED, routing, request.request_id
+                    )

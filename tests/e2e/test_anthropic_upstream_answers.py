@@ -111,6 +111,7 @@ REPLIES: dict[str, Reply | None] = {
     # Anthropic's overload, said after the stream began (its status was already 200): once the
     # client has its first event, and at once (in the same read as `message_start`).
     "mid-overloaded": _stream(_start("mid-overloaded"), [_event("error", OVERLOADED)]),
+    "mid-overloaded-too": _stream(_start("mid-overloaded-too"), [_event("error", OVERLOADED)]),
     "early-overloaded": _stream([*_start("early-overloaded"), _event("error", OVERLOADED)]),
 }
 
@@ -156,7 +157,7 @@ def _release(upstream: RawUpstream, model: str) -> None:
     held.held.set()
 
 
-def test_an_overload_mid_stream_keeps_its_type_for_both_clients_and_opens_no_breaker(
+def test_an_overload_mid_stream_keeps_its_type_and_benches_without_opening_the_breaker(
     gateway: Proc, upstream: RawUpstream
 ) -> None:
     assert gateway.log_path is not None
@@ -172,17 +173,32 @@ def test_an_overload_mid_stream_keeps_its_type_for_both_clients_and_opens_no_bre
     assert "Overloaded" in body["error"]["message"]
     record = wait_for_record(gateway.log_path, caught.value.response.headers["x-request-id"])
     assert record["status"] == 200 and record["error_type"] == "overloaded"
-    # An overload is no fault (as a 529 is not): the breaker (one failure opens it) stays
-    # closed and the next request reaches the upstream.
+    # A 529 said late: the deployment is benched for [routing] rate_limit_cooldown_s (the
+    # stream's 200 named no wait), so the next request is answered the overload at once, with
+    # the wait left, instead of going straight back to the overloaded upstream.
+    with (
+        openai.OpenAI(base_url=gateway.url + "/v1", api_key=KEY, max_retries=0) as client,
+        pytest.raises(openai.InternalServerError) as caught_o,
+    ):
+        client.chat.completions.create(model="mid-overloaded", messages=MESSAGES)
+    assert upstream.calls["mid-overloaded"] == 1
+    assert caught_o.value.status_code == 503 and caught_o.value.code == "overloaded"
+    assert 1 <= int(caught_o.value.response.headers["retry-after"]) <= 5
+    record = wait_for_record(gateway.log_path, caught_o.value.response.headers["x-request-id"])
+    assert record["attempts"] == [] and record["error_type"] == "overloaded"
+
+
+def test_an_overload_mid_stream_reaches_openai_clients_as_overloaded(
+    gateway: Proc, upstream: RawUpstream
+) -> None:
     with (
         openai.OpenAI(base_url=gateway.url + "/v1", api_key=KEY, max_retries=0) as client,
         pytest.raises(openai.APIError) as caught_o,
     ):
         for _ in client.chat.completions.create(
-            model="mid-overloaded", messages=MESSAGES, stream=True
+            model="mid-overloaded-too", messages=MESSAGES, stream=True
         ):
-            _release(upstream, "mid-overloaded")
-    assert upstream.calls["mid-overloaded"] == 2
+            _release(upstream, "mid-overloaded-too")
     assert caught_o.value.type == "overloaded_error" and caught_o.value.code == "overloaded"
     assert "Overloaded" in caught_o.value.message
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from gateway.errors import GatewayError
+from gateway.errors import GatewayError, UpstreamStreamError
 from gateway.routing.exchange import Exchange, StreamReply
 from gateway.upstream import FakeReply, UpstreamError, UpstreamRequest
 from tests.unit.routing.router_harness import Harness
@@ -84,3 +84,31 @@ async def test_a_probe_streams_first_byte_closes_the_breaker(tmp_path: Path) -> 
     await probe.aclose(upstream_fault=True)
     states = await h.state.breaker_states([DEPLOYMENT], h.clock.time())
     assert states[DEPLOYMENT].state == "closed" and states[DEPLOYMENT].failures == 1
+
+
+async def test_an_overload_said_mid_stream_benches_the_deployment_not_its_breaker(
+    tmp_path: Path,
+) -> None:
+    """Anthropic's `overloaded_error` event after the first byte is a 529 said late: the next
+    request does not go straight back to the deployment, and no fault is counted."""
+    h = Harness(tmp_path, streaming)  # breaker_failures = 2
+    overloaded = UpstreamStreamError(
+        "upstream stream error: Overloaded",
+        error_type="overloaded_error",
+        anthropic_type="overloaded_error",
+        code="overloaded",
+        rate_limited=True,
+    )
+    for _ in range(2):
+        h.clock.advance(5.0)  # past the bench of the one before
+        await (await open_stream(h)).aclose(upstream_fault=False, busy=overloaded)
+    calls = len(h.upstream.requests)
+    error, exchange = await h.fail("fine")
+    assert len(h.upstream.requests) == calls and exchange.attempts == []
+    assert error.status == 529 and error.code == "overloaded"
+    assert error.headers["retry-after"] == "5"  # [routing] rate_limit_cooldown_s default
+    states = await h.state.breaker_states([DEPLOYMENT], h.clock.time())
+    assert states[DEPLOYMENT].state == "closed" and states[DEPLOYMENT].failures == 0
+    h.clock.advance(5.0)  # the bench is over: the deployment is called again
+    await (await open_stream(h)).aclose()
+    assert len(h.upstream.requests) == calls + 1
