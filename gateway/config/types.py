@@ -270,6 +270,10 @@ class RoutingConfig:
     probe_timeout_s: PositiveFloat = 30.0
     # How long a rate-limited deployment (429, 529) is benched when the upstream names no wait.
     rate_limit_cooldown_s: PositiveFloat = 5.0
+    # How long a deployment whose upstream answered 404 for its model (not pulled, misspelt)
+    # is left out: long enough to spare the requests an extra round trip each, short enough
+    # that pulling the model or fixing the config brings it back without a restart.
+    missing_model_cooldown_s: PositiveFloat = 60.0
 
 
 @dataclass(frozen=True)

@@ -59,12 +59,15 @@ class AttemptFailed(Exception):
         context_window: bool = False,
         rate_limited: bool = False,
         elsewhere_only: bool = False,
+        missing_model: bool = False,
     ) -> None:
         super().__init__(error.message)
         self.error = error
         self.retryable = retryable
-        # Another deployment may serve the request, this one will not (it lacks the model).
+        # Another deployment may serve the request, this one will not.
         self.elsewhere_only = elsewhere_only
+        # The upstream has no model of the deployment's name: benched, not a fault.
+        self.missing_model = missing_model
         self.retry_after_s = retry_after_s
         # A 429 or 529: the deployment is benched for a while, not counted as a fault.
         self.rate_limited = rate_limited
@@ -330,6 +333,7 @@ def _refused(error: GatewayError, status: int, wait_s: float | None = None) -> A
         context_window=is_context_overflow(error),
         rate_limited=rate_limited,
         elsewhere_only=missing_model,
+        missing_model=missing_model,
     )
 
 

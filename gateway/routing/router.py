@@ -8,6 +8,7 @@ Order of tries for a model group:
    exponential backoff with jitter (or the upstream's Retry-After), up to `max_attempts`;
    a rate limit (429, Anthropic's 529) is no fault: it benches the deployment for the
    upstream's Retry-After (`cooldowns.py`) and the next healthy deployment is tried at once;
+   so does a 404 for the deployment's model, for `missing_model_cooldown_s`;
 3. then each model of `fallbacks` in order, with the same rules. A prompt too large for every
    deployment goes straight to `context_window_fallbacks`; a content-policy refusal goes to
    `content_policy_fallbacks`. Any other 4xx ends the request at once. When nothing is left
@@ -226,17 +227,21 @@ class Router:
         deployment: DeploymentConfig,
         failure: AttemptFailed,
     ) -> None:
-        """A failed attempt: bench the deployment when rate-limited, and say so in the log when
-        the deployment is at fault (retryable failures, and the provider refusing the gateway's
-        key); a client's own error (other 4xx) is not the operator's concern."""
+        """A failed attempt: bench the deployment when rate-limited or lacking its model, and
+        say so in the log when the deployment is at fault (retryable failures, and the provider
+        refusing the gateway's key); a client's own error (other 4xx) is not the operator's."""
         if not failure.retryable and failure.error.code != "upstream_auth_error":
             return
         now = self.clock.monotonic()
+        routing = request.runtime.config.routing
         if failure.rate_limited:
             wait = failure.retry_after_s
             if wait is None:
-                wait = request.runtime.config.routing.rate_limit_cooldown_s
+                wait = routing.rate_limit_cooldown_s
             self.cooldowns.start(deployment.name, wait, failure.error, now)
+        elif failure.missing_model:
+            wait = routing.missing_model_cooldown_s
+            self.cooldowns.start(deployment.name, wait, failure.error, now, rate_limit=False)
         kind = exchange.attempts[-1].error_kind if exchange.attempts else None
         cause = kind or failure.error.kind
         if failure.rate_limited and failure.error.code:
@@ -267,10 +272,10 @@ class Router:
     def _healthy(
         self, fitting: list[DeploymentConfig], tries: _Tries, states: Mapping[str, BreakerState]
     ) -> list[Candidate]:
-        """The deployments whose breaker is closed and that no rate limit benched; when there
-        are none, the failure to report (unless an attempt already failed) is the upstream's
-        rate limit of the one benched for the shortest time, or else that the breakers are all
-        open."""
+        """The deployments whose breaker is closed and that are not benched; when there are
+        none, the failure to report (unless an attempt already failed) is the upstream's rate
+        limit of the one benched for the shortest time (else its missing model), or else that
+        the breakers are all open."""
         now = self.clock.monotonic()
         cooldowns = self.cooldowns
         healthy = [
@@ -282,7 +287,8 @@ class Router:
             return healthy
         benched = cooldowns.shortest([d.name for d in fitting], now)
         if benched is not None:
-            tries.last = AttemptFailed(benched.error, retryable=True, rate_limited=True)
+            limited = benched.rate_limit
+            tries.last = AttemptFailed(benched.error, retryable=True, rate_limited=limited)
         else:
             tries.last = AttemptFailed(all_open(tries.model.name, fitting, states), retryable=True)
         return healthy

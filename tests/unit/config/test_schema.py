@@ -102,6 +102,7 @@ CONFIG: dict[str, Any] = {
         "breaker_cooldown_s": 32.0,
         "probe_timeout_s": 33.0,
         "rate_limit_cooldown_s": 7.0,
+        "missing_model_cooldown_s": 90.0,
     },
     "providers": [
         {

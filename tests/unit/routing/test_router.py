@@ -300,7 +300,7 @@ async def test_a_deployment_whose_upstream_lacks_the_model_is_left_for_the_fallb
     )
 
     def unpulled(request: UpstreamRequest) -> FakeReply:
-        if orjson.loads(request.body)["model"] == "e500-only":
+        if orjson.loads(request.body)["model"] in ("e500-only", "e429-x"):
             return FakeReply(404, {}, missing)
         return answer(request)
 
@@ -308,3 +308,21 @@ async def test_a_deployment_whose_upstream_lacks_the_model_is_left_for_the_fallb
     exchange = await h.route("broken")
     assert tried(exchange) == [("up/e500-only", 404, "http_404"), ("up/ok-fine", 200, None)]
     assert exchange.fallback_used and h.clock.sleeps == []
+    # Benched for [routing] missing_model_cooldown_s (60 s): later requests go straight to the
+    # fallback instead of paying a round trip each; no breaker fault is counted.
+    h.clock.advance(59.0)
+    exchange = await h.route("broken")
+    assert tried(exchange) == [("up/ok-fine", 200, None)] and exchange.fallback_used
+    states = await h.state.breaker_states(["up/e500-only"], h.clock.time())
+    assert states["up/e500-only"].state == "closed" and states["up/e500-only"].failures == 0
+    h.clock.advance(1.0)  # the model may have been pulled meanwhile: asked again
+    exchange = await h.route("broken")
+    assert [a.deployment for a in exchange.attempts] == ["up/e500-only", "up/ok-fine"]
+    # With nothing else to try ("limited": one deployment, no fallback), the client gets the
+    # 404 again, at once, with no call made and no Retry-After (it is no rate limit).
+    await h.fail("limited")
+    calls = len(h.sent())
+    error, exchange = await h.fail("limited")
+    assert len(h.sent()) == calls and exchange.attempts == []
+    assert error.status == 404 and "try pulling it first" in error.message
+    assert "retry-after" not in error.headers

@@ -18,6 +18,7 @@ from gateway.routing.attempt import (
     retry_after_s,
 )
 from gateway.routing.breakers import is_deployment_fault as _is_deployment_fault
+from gateway.routing.cooldowns import Cooldowns
 from gateway.routing.picking import backoff_s, sticky_point
 from gateway.routing.picking import needs_estimate as _needs_estimate
 from gateway.routing.strategies import Candidate, weighted_by_point
@@ -157,3 +158,18 @@ def test_a_retry_after_that_names_no_positive_wait_names_none(value: str) -> Non
     `-5` or NaN) let it call the deployment that had just refused again in the same request."""
     assert parse_retry_after(value) is None
     assert retry_after_s({"retry-after-ms": value, "retry-after": "3"}) == 3.0
+
+
+def test_a_rate_limit_bench_is_reported_before_a_missing_model_one() -> None:
+    """The wait a client can act on: a rate limit's, even when a missing model's bench (which
+    says nothing of when to come back) ends sooner."""
+    cooldowns = Cooldowns()
+    missing = UpstreamRejected(404, 'model "x" not found, try pulling it first')
+    limited = UpstreamRejected(429, "slow down", code="rate_limit_exceeded")
+    cooldowns.start("a", 3.0, missing, 0.0, rate_limit=False)
+    cooldowns.start("b", 5.0, limited, 0.0)
+    shortest = cooldowns.shortest(["a", "b"], 1.0)
+    assert shortest is not None and shortest.error is limited
+    assert cooldowns.answer(limited, ["a", "b"], 1.0).headers["retry-after-ms"] == "4000"
+    shortest = cooldowns.shortest(["a"], 1.0)
+    assert shortest is not None and shortest.error is missing and not shortest.rate_limit
