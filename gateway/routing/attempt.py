@@ -166,6 +166,27 @@ def is_missing_model(error: GatewayError) -> bool:
     return _MISSING_MODEL_PATTERN.search(error.message) is not None
 
 
+# How servers say a 503 is load shedding, not a failure: Ollama's "server busy, please try
+# again.  maximum pending requests exceeded" (its queue, OLLAMA_MAX_QUEUE, is full), llama.cpp
+# server's "Loading model" (type `unavailable_error`, also its "no slot available" of older
+# builds), Hugging Face's "currently loading", and "overloaded" (Google's OpenAI-compatible
+# endpoint: "The model is overloaded. Please try again later.").
+_BUSY_MARKERS = ("server busy", "overloaded", "loading model", "currently loading")
+_BUSY_TYPES = ("unavailable_error", "overloaded", "overloaded_error")
+
+
+def is_busy(error: GatewayError, wait_s: float | None) -> bool:
+    """Does a 503 say the upstream is busy (shedding load, still loading its model) rather
+    than broken? So it does when it carries a `Retry-After` (it says when to come back) or
+    says so in its words; a bare 503 is a failure."""
+    if wait_s is not None:
+        return True
+    if error.type in _BUSY_TYPES or error.code in _BUSY_TYPES:
+        return True
+    text = error.message.lower()
+    return any(marker in text for marker in _BUSY_MARKERS)
+
+
 # The client-facing codes of the transport failures that have one (else `upstream_error`).
 _TRANSPORT_CODES = {
     "redirect": "upstream_redirect",
@@ -322,8 +343,10 @@ async def _rejection(response: UpstreamResponse, call: UpstreamCall) -> AttemptF
 
 
 def _refused(error: GatewayError, status: int, wait_s: float | None = None) -> AttemptFailed:
-    """An upstream's refusal of `status` as a failed attempt, and whether another try may help."""
-    rate_limited = status in (429, 529)
+    """An upstream's refusal of `status` as a failed attempt, and whether another try may help.
+    A 429, a 529 and a 503 that says it is busy (`is_busy`) are rate limits: the deployment is
+    benched, not counted as a fault."""
+    rate_limited = status in (429, 529) or (status == 503 and is_busy(error, wait_s))
     missing_model = is_missing_model(error)
     return AttemptFailed(
         error,

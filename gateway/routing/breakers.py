@@ -25,7 +25,8 @@ def is_deployment_fault(kind: str | None) -> bool:
     5xx (and TGI's 424), malformed answers. Not the client's request (4xx), not the client
     leaving, and not a rate limit (429, Anthropic's 529 overloaded, or either said in a
     stream's error event: `overloaded`, `rate_limit_exceeded`): those bench it for a while
-    (`gateway.routing.cooldowns`) but never open its breaker."""
+    (`gateway.routing.cooldowns`) but never open its breaker. A 503 that says it is busy
+    (`gateway.routing.attempt.is_busy`) is such a rate limit too: the router leaves it out."""
     if kind is None or kind in _NO_FAULT:
         return False
     if kind.startswith("http_"):

@@ -346,6 +346,7 @@ class Router:
         started = clock.monotonic()
         self.stats.started(deployment.name, tries.prompt_tokens or 0, started)
         ok = False
+        busy = False  # a rate limit, or a 503 that says it is busy: no fault
         try:
             await call_deployment(
                 request,
@@ -358,6 +359,9 @@ class Router:
                 clock,
             )
             ok = True
+        except AttemptFailed as failure:
+            busy = failure.rate_limited
+            raise
         finally:
             elapsed_ms = (clock.monotonic() - started) * 1000
             stream = exchange.stream if ok else None
@@ -374,7 +378,7 @@ class Router:
             )
             breaker = states.get(deployment.name, CLOSED)
             routing = request.runtime.config.routing
-            fault = is_deployment_fault(kind)
+            fault = is_deployment_fault(kind) and not busy
             if stream is not None and breaker.state == "closed":
                 stream.on_end = self.stream_ends.on_end(
                     deployment.name, breaker, routing, request.request_id

@@ -75,6 +75,8 @@ def answer(request: UpstreamRequest) -> FakeReply:
         return FakeReply(429, {}, QUOTA)
     if model.startswith("e503"):
         return FakeReply(503, {"retry-after": "2"}, _error(503))
+    if model.startswith("e504"):
+        return FakeReply(504, {"retry-after": "2"}, _error(504))
     if model.startswith("e400"):
         return FakeReply(400, {}, _error(400, "invalid_value"))
     if model.startswith("policy"):
@@ -171,6 +173,12 @@ name = "overloaded"
 [[models.deployments]]
 provider = "up"
 model = "e503-x"
+
+[[models]]
+name = "timing-out"
+[[models.deployments]]
+provider = "up"
+model = "e504-x"
 
 [[models]]
 name = "misconfigured"

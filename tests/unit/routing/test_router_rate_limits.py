@@ -145,3 +145,87 @@ async def test_a_sibling_rate_limit_does_not_delay_the_retry_of_a_failed_deploym
     assert h.sent() == ["flaky-a", "e429slow-b", "flaky-a"]
     (slept,) = h.clock.sleeps
     assert slept <= 0.5  # backoff_base_s with jitter
+
+
+# 503s as servers send them when they shed load or are still loading the model.
+BUSY_503 = {
+    # Ollama's OpenAI-compatible endpoint with its queue (OLLAMA_MAX_QUEUE) full.
+    "ollama": (
+        {},
+        {
+            "error": {
+                "message": "server busy, please try again.  maximum pending requests exceeded",
+                "type": "api_error",
+                "param": None,
+                "code": None,
+            }
+        },
+    ),
+    # llama.cpp server while it loads its model.
+    "llamacpp": (
+        {},
+        {"error": {"code": 503, "message": "Loading model", "type": "unavailable_error"}},
+    ),
+    # Any 503 that says when to come back (a proxy's HTML page).
+    "retry": ({"retry-after": "7"}, None),
+}
+SHEDDING = """
+[[models]]
+name = "shedding"
+strategy = "round_robin"
+[[models.deployments]]
+provider = "up"
+model = "busy-a"
+[[models.deployments]]
+provider = "up"
+model = "ok-b"
+
+[[models]]
+name = "shedding-alone"
+[[models.deployments]]
+provider = "up"
+model = "busy-x"
+"""
+
+
+@pytest.mark.parametrize("server", sorted(BUSY_503))
+async def test_a_503_that_says_it_is_busy_benches_the_deployment_without_a_fault(
+    tmp_path: Path, server: str
+) -> None:
+    headers, body = BUSY_503[server]
+
+    def shedding(request: UpstreamRequest) -> FakeReply:
+        if str(orjson.loads(request.body)["model"]).startswith("busy"):
+            data = orjson.dumps(body) if body is not None else b"<html>503</html>"
+            return FakeReply(503, headers, data)
+        return answer(request)
+
+    h = Harness(tmp_path, shedding)  # breaker_failures = 2
+    (tmp_path / "gateway.toml").write_text(CONFIG + SHEDDING)
+    h.runtime = build_runtime(load_config(tmp_path / "gateway.toml", env=ENV), env=ENV)
+    for _ in range(3):
+        exchange = await h.route("shedding")
+        assert exchange.deployment is not None and exchange.deployment.name == "up/ok-b"
+    # Asked once, then left out for its wait (no backoff: the other deployment served at once).
+    assert h.sent().count("busy-a") == 1 and h.clock.sleeps == []
+    states = await h.state.breaker_states(["up/busy-a"], h.clock.time())
+    assert states["up/busy-a"].failures == 0
+    # Alone, it is answered with its own 503 and the wait: Retry-After, or the default cooldown.
+    error, _ = await h.fail("shedding-alone")
+    assert error.status == 503 and h.sent().count("busy-x") == 1
+    assert error.headers["retry-after"] == ("7" if server == "retry" else "5")
+    states = await h.state.breaker_states(["up/busy-x"], h.clock.time())
+    assert states["up/busy-x"].failures == 0
+
+
+async def test_a_bare_503_is_still_a_fault(tmp_path: Path) -> None:
+    def down(request: UpstreamRequest) -> FakeReply:
+        return FakeReply(503, {}, orjson.dumps({"error": {"message": "Service Unavailable"}}))
+
+    h = Harness(tmp_path, down)  # breaker_failures = 2
+    (tmp_path / "gateway.toml").write_text(CONFIG + SHEDDING)
+    h.runtime = build_runtime(load_config(tmp_path / "gateway.toml", env=ENV), env=ENV)
+    error, exchange = await h.fail("shedding-alone")
+    assert error.status == 503 and len(exchange.attempts) == 2  # retried after a backoff
+    states = await h.state.breaker_states(["up/busy-x"], h.clock.time())
+    assert states["up/busy-x"].state == "open"
