@@ -339,7 +339,23 @@ async def _rejection(response: UpstreamResponse, call: UpstreamCall) -> AttemptF
         # Passed on as whole seconds (a 503 keeps its status; the upstream's text could carry
         # anything); a rate limit's wait is the router's.
         error.headers["retry-after"] = str(math.ceil(wait_s))
-    return _refused(error, status, wait_s)
+    failure = _refused(error, status, wait_s)
+    should_retry = response.headers.get("x-should-retry")
+    if should_retry == "true" or should_retry == "false":
+        _obey_should_retry(failure, should_retry == "true")
+    return failure
+
+
+def _obey_should_retry(failure: AttemptFailed, retry: bool) -> None:
+    """Anthropic's `x-should-retry` (whether retrying this request can help, whatever the
+    status): `true` makes the failure retryable (a 409, a 408); `false` keeps this deployment
+    from being asked again within the request (others and the fallbacks may still serve it).
+    Passed on to the client either way: the Anthropic and OpenAI SDKs both obey it."""
+    failure.error.headers["x-should-retry"] = "true" if retry else "false"
+    if retry:
+        failure.retryable = True
+    else:
+        failure.elsewhere_only = True
 
 
 def _refused(error: GatewayError, status: int, wait_s: float | None = None) -> AttemptFailed:

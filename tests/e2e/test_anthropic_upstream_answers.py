@@ -104,7 +104,11 @@ LIMITED_HEADERS = {
     "request-id": "req_limited",
 }
 
+# Anthropic says a retry cannot help (`x-should-retry: false`) on a 500.
+NO_RETRY = {"type": "error", "error": {"type": "api_error", "message": "Internal server error"}}
+
 REPLIES: dict[str, Reply | None] = {
+    "no-retry": Reply(500, NO_RETRY, {"x-should-retry": "false", "request-id": "req_no_retry"}),
     "limits": Reply(200, MESSAGE, {**RATE_LIMITS, "request-id": "req_ok"}),
     "limited": Reply(429, LIMITED, LIMITED_HEADERS),
     "limited-too": Reply(429, LIMITED, LIMITED_HEADERS),  # the first is benched after its 429
@@ -267,3 +271,15 @@ def test_anthropics_rate_limit_is_a_429_with_its_wait_and_headers(gateway: Proc)
         claude.messages.create(model="limited-too", max_tokens=5, messages=CLAUDE_MESSAGES)
     assert caught_a.value.body == LIMITED
     assert caught_a.value.response.headers["anthropic-ratelimit-requests-remaining"] == "0"
+
+
+def test_should_retry_false_reaches_the_client_which_obeys_it(
+    gateway: Proc, upstream: RawUpstream
+) -> None:
+    """The gateway asks that deployment once (a 500 is otherwise retried on it), and the
+    Anthropic SDK, told the same, does not retry either (it retries a 5xx twice by default)."""
+    with anthropic.Anthropic(base_url=gateway.url, api_key=KEY, max_retries=2) as claude:
+        with pytest.raises(anthropic.InternalServerError) as caught:
+            claude.messages.create(model="no-retry", max_tokens=5, messages=CLAUDE_MESSAGES)
+    assert caught.value.response.headers["x-should-retry"] == "false"
+    assert upstream.calls["no-retry"] == 1
