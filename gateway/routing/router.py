@@ -345,8 +345,7 @@ class Router:
         client = self.client_for(call.provider)
         started = clock.monotonic()
         self.stats.started(deployment.name, tries.prompt_tokens or 0, started)
-        ok = False
-        busy = False  # a rate limit, or a 503 that says it is busy: no fault
+        ok = fault = False
         try:
             await call_deployment(
                 request,
@@ -360,7 +359,9 @@ class Router:
             )
             ok = True
         except AttemptFailed as failure:
-            busy = failure.rate_limited
+            # A rate limit (a 429, 529, or 503 that says it is busy) is never a fault.
+            kind = exchange.attempts[-1].error_kind
+            fault = not failure.rate_limited and is_deployment_fault(kind)
             raise
         finally:
             elapsed_ms = (clock.monotonic() - started) * 1000
@@ -378,7 +379,6 @@ class Router:
             )
             breaker = states.get(deployment.name, CLOSED)
             routing = request.runtime.config.routing
-            fault = is_deployment_fault(kind) and not busy
             if stream is not None and breaker.state == "closed":
                 stream.on_end = self.stream_ends.on_end(
                     deployment.name, breaker, routing, request.request_id
