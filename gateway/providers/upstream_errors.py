@@ -60,7 +60,8 @@ def _is_context_overflow(status: int, message: str | None, kind: str | None) -> 
 
 
 def _text(value: object) -> str | None:
-    """A field as text: strings as they are, numbers (vLLM's `"code": 400`) spelled out."""
+    """A field as text: strings as they are, numbers (vLLM's `"code": 400`) spelled out (a code
+    that only repeats the answer's status is then dropped, `_rejected`)."""
     if isinstance(value, str) and value:
         return value
     if isinstance(value, int | float) and not isinstance(value, bool):
@@ -159,6 +160,10 @@ def error_from_upstream(status: int, data: bytes, deployment: DeploymentConfig) 
 
 def _rejected(status: int, parsed: object, name: str) -> UpstreamRejected:
     fields = _fields(parsed)
+    if fields.get("code") == str(status):
+        # vLLM's and llama.cpp server's `"code": 400`, Azure's `"code": "429"`: the status
+        # again, no name a client can branch on (OpenAI's codes are names, or null).
+        fields["code"] = None
     _context_code(status, fields)
     message = fields.get("message")
     if message is None:

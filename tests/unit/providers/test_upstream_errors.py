@@ -81,7 +81,7 @@ def test_other_shapes_of_openai_compatible_servers() -> None:
     vllm = {"object": "error", "message": "model 'x' does not exist", "type": "NotFoundError",
             "param": None, "code": 404}  # fmt: skip
     error = error_from_upstream(404, orjson.dumps(vllm), DEPLOYMENT)
-    assert (error.status, error.message, error.code) == (404, "model 'x' does not exist", "404")
+    assert (error.status, error.message, error.code) == (404, "model 'x' does not exist", None)
     assert error_from_upstream(400, b'{"error": "bad input"}', DEPLOYMENT).message == "bad input"
     text = error_from_upstream(502, b"<html>Bad Gateway</html>", DEPLOYMENT)
     assert text.status == 502 and "oai/gpt-4o" in text.message
@@ -168,9 +168,12 @@ def test_self_hosted_context_overflows_are_openais_context_length_exceeded() -> 
             "context_length_exceeded",
             "messages",
         )
-    # Only a refused prompt: another 400 keeps its code, a server error is no overflow.
+    # Only a refused prompt: another 400 is no overflow (its code, only the status again, is
+    # none: OpenAI's codes are names or null), nor is a server error.
     other = {"error": {"code": 400, "message": "bad grammar", "type": "invalid_request_error"}}
-    assert error_from_upstream(400, orjson.dumps(other), DEPLOYMENT).code == "400"
+    refused = error_from_upstream(400, orjson.dumps(other), DEPLOYMENT)
+    assert (refused.code, refused.kind) == (None, "invalid_request_error")
+    assert json.loads(refused.body("openai"))["error"]["code"] is None
     assert error_from_upstream(500, orjson.dumps(vllm), DEPLOYMENT).code == "400"
     # A code of the upstream's own is kept.
     coded = {"error": {"message": "This model's maximum context length is 8", "code": "too_big"}}
