@@ -244,7 +244,7 @@ class Router:
             self.cooldowns.start(deployment.name, wait, failure.error, now, rate_limit=False)
         kind = exchange.attempts[-1].error_kind if exchange.attempts else None
         cause = kind or failure.error.kind
-        if failure.rate_limited and failure.error.code:
+        if failure.rate_limited and failure.error.code and failure.error.code != cause:
             cause = f"{cause} {failure.error.code}"
         self.attempt_log.failed(deployment.name, cause, request.request_id, failure.error.message)
 

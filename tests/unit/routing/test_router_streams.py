@@ -4,6 +4,7 @@ against the deployment's breaker."""
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import pytest
@@ -112,3 +113,25 @@ async def test_an_overload_said_mid_stream_benches_the_deployment_not_its_breake
     h.clock.advance(5.0)  # the bench is over: the deployment is called again
     await (await open_stream(h)).aclose()
     assert len(h.upstream.requests) == calls + 1
+
+
+async def test_a_rate_limit_said_before_the_first_byte_is_logged_by_its_code_once(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    limited = (
+        b'data: {"error": {"message": "Rate limit reached", "type": "rate_limit_error", '
+        b'"code": "rate_limit_exceeded"}}\n\n'
+    )
+
+    def limited_stream(request: UpstreamRequest) -> FakeReply:
+        return FakeReply(200, {"content-type": "text/event-stream"}, [limited])
+
+    h = Harness(tmp_path, limited_stream)
+    request = h.request("fine")
+    request.stream = True
+    with caplog.at_level(logging.WARNING, logger="gateway.upstream"):
+        with pytest.raises(GatewayError) as caught:
+            await h.router.route(request, Exchange())
+    assert caught.value.status == 429
+    (line,) = [r.getMessage() for r in caplog.records]
+    assert "cause=rate_limit_exceeded request=" in line  # not "rate_limit_exceeded" twice
