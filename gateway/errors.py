@@ -60,6 +60,8 @@ class GatewayError(Exception):
     status: int = 500
     type: str = "api_error"
     code: str | None = None
+    # An upstream's own Anthropic error type, kept for `/v1/messages` (else named by status).
+    _anthropic_type: str | None = None
 
     def __init__(
         self,
@@ -82,7 +84,10 @@ class GatewayError(Exception):
         return self.code or self.type
 
     def status_on(self, wire: WireFormat) -> int:
-        """The HTTP status a client of `wire` gets."""
+        """The HTTP status a client of `wire` gets: an upstream's 529 (Anthropic's overloaded)
+        is 503 on OpenAI routes, which know no 529."""
+        if self.status == 529 and wire == "openai":
+            return 503
         return self.status
 
     def with_headers(self, headers: dict[str, str]) -> GatewayError:
@@ -96,7 +101,10 @@ class GatewayError(Exception):
 
     def anthropic_type(self) -> str:
         """The error `type` of the Anthropic body: by status, a 4xx Anthropic has no name for
-        (an upstream's 422) `invalid_request_error`, a 5xx `api_error`."""
+        (an upstream's 422) `invalid_request_error`, a 5xx `api_error`; an upstream's own
+        Anthropic type as it was."""
+        if self._anthropic_type:
+            return self._anthropic_type
         kind = _ANTHROPIC_TYPES.get(self.status)
         if kind is None:
             return "invalid_request_error" if self.status < 500 else "api_error"
@@ -257,14 +265,6 @@ class UpstreamStreamError(UpstreamFailed):
         """Does the error say the upstream is broken (not busy, not refusing the request)?"""
         return not self.rate_limited and self.rejection is None
 
-    def status_on(self, wire: WireFormat) -> int:
-        if self.status == 529 and wire == "openai":
-            return 503
-        return self.status
-
-    def anthropic_type(self) -> str:
-        return self._anthropic_type or super().anthropic_type()
-
 
 class UpstreamTimeout(GatewayError):
     status = 504
@@ -329,14 +329,6 @@ class UpstreamRejected(GatewayError):
         if self.inner_error is not None:
             error["innererror"] = self.inner_error
         return error
-
-    def status_on(self, wire: WireFormat) -> int:
-        if self.status == 529 and wire == "openai":
-            return 503
-        return self.status
-
-    def anthropic_type(self) -> str:
-        return self._anthropic_type or super().anthropic_type()
 
 
 def unexpected(exc: BaseException) -> GatewayError:
