@@ -22,7 +22,7 @@ from openai.types.chat import ChatCompletionMessageParam
 from tests.conditions import wait_until
 from tests.e2e.raw_upstream import HANG, RawUpstream, Reply
 from tests.e2e.records import read_records, wait_for_record
-from tests.procs import Proc, free_port, start_gateway
+from tests.procs import Proc, start_gateway
 
 KEY = "sk-upstream-errors-test"
 LIMITED_KEY = "sk-upstream-errors-limited"
@@ -112,7 +112,7 @@ def _sha(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-def _config(upstream: RawUpstream, log: Path) -> str:
+def _config(upstream: RawUpstream, log: Path, dead_port: int) -> str:
     def model(name: str, provider: str, *upstream_models: str, extra: str = "") -> str:
         text = f'[[models]]\nname = "{name}"\nstrategy = "round_robin"\n{extra}'
         for upstream_model in upstream_models:
@@ -127,7 +127,7 @@ def _config(upstream: RawUpstream, log: Path) -> str:
             f'[[providers]]\nname = "raw"\ntype = "openai"\nbase_url = "{upstream.url}/v1"\n',
             f'[[providers]]\nname = "ant"\ntype = "anthropic"\nbase_url = "{upstream.url}"\n',
             f'[[providers]]\nname = "dead"\ntype = "openai"\n'
-            f'base_url = "http://127.0.0.1:{free_port()}/v1"\n',
+            f'base_url = "http://127.0.0.1:{dead_port}/v1"\n',
             model("long", "raw", "long"),
             model("limited", "raw", "limited-a", "limited-b", extra='fallbacks = ["backup"]\n'),
             model("backup", "raw", "limited-c"),
@@ -151,13 +151,24 @@ def upstream() -> Iterator[RawUpstream]:
 
 
 @pytest.fixture(scope="module")
-def gateway(tmp_path_factory: pytest.TempPathFactory, upstream: RawUpstream) -> Iterator[Proc]:
+def dead_port() -> Iterator[int]:
+    """A port nothing answers on for the module's life: bound and never listening, so no server
+    started meanwhile can take it (one merely found free may be given to the next bind)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        yield int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def gateway(
+    tmp_path_factory: pytest.TempPathFactory, upstream: RawUpstream, dead_port: int
+) -> Iterator[Proc]:
     root = tmp_path_factory.mktemp("upstream-errors")
     (root / "policies").mkdir()
     (root / "policies" / "lim.toml").write_text("[limits]\nrpm = 1000\n")
     (root / "policies" / "default.toml").write_text("")
     log = root / "requests.jsonl"
-    (root / "gateway.toml").write_text(_config(upstream, log))
+    (root / "gateway.toml").write_text(_config(upstream, log, dead_port))
     proc = start_gateway(root / "gateway.toml")
     proc.log_path = log
     yield proc
