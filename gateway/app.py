@@ -35,11 +35,11 @@ from gateway.http.responses import send_error
 from gateway.http.stored_responses import StoredResponseEndpoint
 from gateway.mock_provider.inprocess import InProcessMockUpstream
 from gateway.observability.budgets import refresh_budgets
-from gateway.observability.cache_size import refresh_cache_size
 from gateway.observability.log_scrub import install_log_scrubber
-from gateway.observability.metrics import Metrics
+from gateway.observability.metrics import Metrics, multiprocess_enabled
 from gateway.observability.recorder import JsonlSink, RecordSink
 from gateway.observability.redact import LogRedactor
+from gateway.observability.state_size import refresh_state_size, refresh_state_size_every
 from gateway.observability.trace_context import RequestTracer
 from gateway.pipeline.context import Endpoint, RequestContext
 from gateway.pipeline.count_tokens import COUNT_TOKENS_STAGES
@@ -191,7 +191,7 @@ def create_app(
 
     async def metrics(request: Request) -> Response:
         services.records.write_pending()  # count every request that has ended
-        refresh_cache_size(services.state, services.metrics)
+        refresh_state_size(services.state, services.metrics.state_gauges)
         await refresh_budgets(
             services.state, services.runtime.config, services.metrics, time.time()
         )
@@ -218,10 +218,16 @@ def create_app(
                     signal.SIGHUP, lambda: services.spawn(_reload_quietly(reloader, "SIGHUP"))
                 )
         count_refusal = services.metrics.http_refusals
+        sizes = None  # each worker's own sizes, for the scrapes the others answer
+        if multiprocess_enabled():
+            gauges = services.metrics.state_gauges
+            sizes = asyncio.create_task(refresh_state_size_every(services.state, gauges))
         try:
             # Lifespan state reaches the HTTP protocol, which counts its refusals with this.
             yield {COUNT_REFUSAL_STATE: lambda reason: count_refusal.labels(reason).inc()}
         finally:
+            if sizes is not None:
+                sizes.cancel()
             await reloader.aclose()
             await services.aclose()
 

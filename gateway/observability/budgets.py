@@ -54,8 +54,8 @@ async def refresh_budgets(
                     if limit is None:
                         continue
                     spent = spend.get(period, 0.0)
-                    metrics.budget_spend.labels(scope, subject, period).set(spent)
-                    metrics.budget_remaining.labels(scope, subject, period).set(
+                    metrics.state_gauges.budget_spend.labels(scope, subject, period).set(spent)
+                    metrics.state_gauges.budget_remaining.labels(scope, subject, period).set(
                         max(0.0, limit - spent)
                     )
     except (TimeoutError, StateUnavailable) as exc:

@@ -31,6 +31,7 @@ from gateway.observability.request_series import (
     LocalSeries,
     SeriesFactory,
 )
+from gateway.observability.state_gauges import StateGauges
 
 LATENCY_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0)
 OVERHEAD_BUCKETS = (
@@ -175,30 +176,8 @@ class Metrics:
             ["reason"],
             registry=r,
         )
-        # Budgets per key and team, read from the state backend at scrape time (budgets.py).
-        self.budget_spend = Gauge(
-            "gateway_budget_spend_usd",
-            "Spend counted against a budget, by scope = key | team and period = day | month",
-            ["scope", "subject", "period"],
-            multiprocess_mode="livemax",
-            registry=r,
-        )
-        self.budget_remaining = Gauge(
-            "gateway_budget_remaining_usd",
-            "What is left of a budget, by scope = key | team and period = day | month",
-            ["scope", "subject", "period"],
-            multiprocess_mode="livemin",
-            registry=r,
-        )
-        # This process's response cache (memory state backend only), read at scrape time.
-        self.cache_entries = Gauge(
-            "gateway_cache_entries", "Entries in the response cache", ["backend"],
-            multiprocess_mode="livesum", registry=r,
-        )  # fmt: skip
-        self.cache_bytes = Gauge(
-            "gateway_cache_bytes", "Bytes of keys and answers in the response cache", ["backend"],
-            multiprocess_mode="livesum", registry=r,
-        )  # fmt: skip
+        # Read from the state backend at scrape time (budgets.py, state_size.py).
+        self.state_gauges = StateGauges(r)
         # Requests that carried a session id (x-gateway-session-id), for cost per session.
         self.session_cost = series.counter(
             "gateway_session_cost_usd",

@@ -9,7 +9,7 @@ section of its own: `begin_acquire` checks and reserves all limits with nothing 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping, Sequence, Sized
 
 from gateway.state.base import (
     BUDGET_KINDS,
@@ -35,7 +35,7 @@ from gateway.state.memory_slots import Slots
 from gateway.state.memory_spend import SpendBook
 from gateway.state.prepared import PreparedChecks
 from gateway.state.sweep import Sweep
-from gateway.state.windows import SlidingWindow
+from gateway.state.windows import SlidingWindow, reserved_before
 
 REMEMBERED_MAX_ENTRIES = 100_000
 REMEMBERED_MAX_BYTES = 256 * 1024 * 1024
@@ -46,14 +46,6 @@ Counter = tuple[str, str, str]  # (kind, scope, subject)
 _PRUNE_EVERY_S = 10.0
 # What one check of an acquire reserves on: a window, slots, or (a budget) the subject's spend.
 Usage = SlidingWindow | Slots | None
-
-
-def _already(
-    window: SlidingWindow, checks: Sequence[LimitCheck], counters: Sequence[Usage]
-) -> float:
-    """What the earlier checks of one acquire reserve on `window` (rarely anything: two checks
-    of one call on the same window)."""
-    return sum(check.amount for check, counter in zip(checks, counters) if counter is window)
 
 
 class MemoryState:
@@ -154,9 +146,9 @@ class MemoryState:
         hold = self.slot_ttl_s if hold_s is None else hold_s
         # One pass judges every check against its counter (found once, kept for the reserve).
         # A counter a check shares with an earlier check of this call counts that one's amount
-        # too (`_already`); windows and slots are made as they are met and dropped again when
-        # the acquire is refused and they hold nothing (they reach the sweeps only when kept,
-        # so refusals of ever new subjects leave nothing behind).
+        # too (`reserved_before`); windows and slots are made as they are met and dropped again
+        # when the acquire is refused and they hold nothing (they reach the sweeps only when
+        # kept, so refusals of ever new subjects leave nothing behind).
         results: list[CheckResult] = []
         counters: list[Usage] = []
         new_windows: list[tuple[Counter, SlidingWindow]] | None = None
@@ -171,7 +163,7 @@ class MemoryState:
                     key: Counter = (kind, check.scope, check.subject)
                     window = windows[key] = SlidingWindow()
                     new_windows = [*(new_windows or ()), (key, window)]
-                already = _already(window, checks, counters) if window in counters else 0.0
+                already = reserved_before(window, checks, counters) if window in counters else 0.0
                 result = window.judge(check, already, now)
                 counters.append(window)
             elif kind == "concurrent":
@@ -345,6 +337,14 @@ class MemoryState:
             "tokens_1m": window_sum("tpm"),
             "concurrent": float(self._live_slots((scope, subject), now)),
         }
+
+    def sizes(self) -> dict[str, int]:
+        """Entries held, by kind: rpm/tpm windows (idle ones until their sweep), concurrency
+        slots, spend counters, acquires held or abandoned within their hold."""
+        held: Sized = [*self._held, *self._gone]
+        found: dict[str, Sized] = {"windows": self._windows, "slots": self._slots}
+        found |= {"spend": self._spend, "reservations": held}
+        return {kind: len(table) for kind, table in found.items()}
 
     # -- cache ------------------------------------------------------------------------------
 

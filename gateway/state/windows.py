@@ -135,3 +135,11 @@ def _reset(live: Sequence[Usage], need: float, never: bool, now: float) -> float
             if freed >= need:
                 return last + WINDOW_S - now
     return WINDOW_S
+
+
+def reserved_before(
+    window: SlidingWindow, checks: Sequence[LimitCheck], counters: Sequence[object]
+) -> float:
+    """What the earlier checks of one acquire reserve on `window` (rarely anything: two checks
+    of one call on the same window)."""
+    return sum(check.amount for check, counter in zip(checks, counters) if counter is window)

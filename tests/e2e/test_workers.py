@@ -1,6 +1,6 @@
 """Several worker processes: /metrics stays true when a worker dies and is replaced, and across
-restarts that share an operator's PROMETHEUS_MULTIPROC_DIR; SIGHUP to the server reloads every
-worker."""
+restarts that share an operator's PROMETHEUS_MULTIPROC_DIR; the memory state's sizes add up over
+the workers in one scrape; SIGHUP to the server reloads every worker."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from typing import Any
 
 import httpx
 import pytest
+from prometheus_client.mmap_dict import MmapedDict
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.conditions import wait_until
@@ -151,6 +152,70 @@ def test_a_named_multiprocess_directory_starts_empty(
         finally:
             gateway.stop()
     assert (directory / "README").read_text() == "the operator's\n"
+
+
+def cached_chat(gateway: Proc, content: str) -> None:
+    body = {"model": "fast", "messages": [{"role": "user", "content": content}]}
+    response = httpx.post(gateway.url + "/v1/chat/completions", json=body, headers=AUTH, timeout=30)
+    assert response.status_code == 200 and response.headers["x-gateway-cache"] == "miss"
+
+
+def written(directory: Path, name: str) -> dict[int, float]:
+    """pid -> the value of gauge `name` each worker wrote to its multiprocess file (no scrape
+    needed: the files are read here)."""
+    found: dict[int, float] = {}
+    for path in directory.glob("gauge_livesum_*.db"):
+        pid = int(path.stem.rsplit("_", 1)[1])
+        for key, value, *_ in MmapedDict.read_all_values_from_file(str(path)):  # type: ignore[no-untyped-call]
+            if json.loads(key)[1] == name:
+                found[pid] = found.get(pid, 0.0) + value
+    return found
+
+
+def test_the_memory_states_sizes_add_up_over_the_workers_in_one_scrape(
+    tmp_path: Path, slow_upstream: Proc
+) -> None:
+    """A scrape is answered by one worker, which can read only its own memory: the other
+    worker's cache and limit counters used to reach /metrics only when a scrape happened to
+    land on it, and stayed as they were then (or missing) until the next one did. Each worker
+    now writes its sizes to the shared files itself; a dead worker's leave the sum."""
+    config = write_config(tmp_path, slow_upstream)
+    config.write_text(config.read_text() + 'policy = "cached"\n')
+    (tmp_path / "policies").mkdir()
+    (tmp_path / "policies" / "cached.toml").write_text(
+        '[limits]\nrpm = 1000\n[cache]\nmode = "exact"\n'
+    )
+    directory = tmp_path / "metrics"
+    env = {**ENV, "PROMETHEUS_MULTIPROC_DIR": str(directory)}
+    gateway = start_gateway(config, workers=2, env=env)
+    try:
+        pids = wait_until(lambda: two_workers(gateway), 10)
+        sent = 0
+
+        def both_hold_answers() -> bool:
+            nonlocal sent
+            sent += 1  # each on a new connection, which either worker may take
+            cached_chat(gateway, f"question {sent}")
+            held = written(directory, "gateway_cache_entries")
+            return all(held.get(pid, 0) > 0 for pid in pids)
+
+        wait_until(both_hold_answers, 20, message="both workers write their cache's size")
+
+        def all_written() -> dict[int, float] | None:
+            found = written(directory, "gateway_cache_entries")
+            return found if sum(found.values()) == sent else None
+
+        held = wait_until(all_written, 10, message="every answer stored counted once")
+        assert samples(gateway, "gateway_cache_entries") == sent
+        windows = written(directory, "gateway_state_entries")  # rpm windows, slots, spend
+        assert set(windows) == pids and all(windows.values())
+        dead = min(pids)
+        os.kill(dead, signal.SIGKILL)
+        wait_until(lambda: replaced(gateway, {dead}), 20)
+        # The new worker's cache is empty; the dead one's answers are gone with it.
+        assert samples(gateway, "gateway_cache_entries") == held[max(pids)]
+    finally:
+        gateway.stop()
 
 
 def sighup_reloads(audit: Path) -> set[int]:

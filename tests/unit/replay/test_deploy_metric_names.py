@@ -27,7 +27,7 @@ def exposed() -> dict[str, set[str]]:
     """Every sample name the registry can expose -> the label names it carries."""
     metrics = Metrics()
     names: dict[str, set[str]] = {}
-    for wrapper in vars(metrics).values():
+    for wrapper in [*vars(metrics).values(), *vars(metrics.state_gauges).values()]:
         if isinstance(wrapper, MetricWrapperBase):
             name, labels, kind = wrapper._name, set(wrapper._labelnames), str(wrapper._type)
         elif isinstance(wrapper, LocalCounter | LocalHistogram):  # the per-request series
