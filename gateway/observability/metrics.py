@@ -170,6 +170,8 @@ class Metrics:
             ["result"],
             registry=r,
         )
+        for result in ("ok", "error"):  # at 0 from the start: increase() sees the first error
+            self.config_reloads.labels(result)
         self.trace_spans_dropped = Counter(
             "gateway_trace_spans_dropped",
             "Spans not exported, by reason = queue_full | export_failed",

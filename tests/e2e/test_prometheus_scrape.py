@@ -205,7 +205,7 @@ def _reload_twice(gateway: Proc, config: Path, gaps: dict[str, str]) -> None:
     good = config.read_text()
     for text, result in (("[server\n", "error"), (good + "\n# edited\n", "ok")):
         config.write_text(text)
-        counted = f'gateway_config_reloads_total{{result="{result}"}}'
+        counted = f'gateway_config_reloads_total{{result="{result}"}} 1.0'
         try:
             wait_until(lambda: counted in httpx.get(gateway.url + "/metrics").text, 5, 0.05)
         except AssertionError:
@@ -225,9 +225,10 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Prometheus
     prometheus = start_prometheus(root, gateway.url.removeprefix("http://"))
     try:
         _traffic(gateway, 0, gaps)
-        _reload_twice(gateway, config, gaps)
         # Prometheus applies its first targets on a 5 s tick: this wait covers that too.
         prometheus.wait_scrapes(2)
+        # After the first scrapes, as in the field: an alert sees the first failed reload.
+        _reload_twice(gateway, config, gaps)
         # A second round between scrapes, so rates are non-zero, not just defined.
         _traffic(gateway, 1, gaps)
         prometheus.wait_scrapes(2)
@@ -300,3 +301,16 @@ def test_prometheus_loaded_the_rules(stack: tuple[Prometheus, dict[str, str]]) -
     body = httpx.get(prometheus.url + "/api/v1/rules", timeout=10).json()
     names = {rule["name"] for group in body["data"]["groups"] for rule in group["rules"]}
     assert names == {e.source.removeprefix("alert: ") for e in alert_expressions()}
+
+
+@needs_prometheus
+def test_the_first_failed_config_reload_fires_its_alert(
+    stack: tuple[Prometheus, dict[str, str]],
+) -> None:
+    """The error series used to appear only at the first failure, already at 1: increase()
+    over it is 0, so a gateway's first failed reload (often its only one) never fired
+    LLMGatewayConfigReloadFailed. It is at 0 from the start now."""
+    prometheus, gaps = stack
+    assert "gateway_config_reloads_total" not in gaps
+    (rule,) = [e for e in alert_expressions() if e.source == "alert: LLMGatewayConfigReloadFailed"]
+    assert prometheus.query(rule.expr), f"{rule.expr!r} is not firing after a failed reload"
