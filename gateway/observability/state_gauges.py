@@ -2,8 +2,10 @@
 budgets (budgets.py) and what the memory backend holds (state_size.py).
 
 With `--workers N` each worker writes its own values to the multiprocess files: the budgets,
-read from the shared backend, keep the largest spend and the least left (`livemax`,
-`livemin`); the memory backend's sizes are per process and add up over the live workers (`livesum`).
+read from the backend by the worker a scrape reaches, show that latest reading
+(`livemostrecent`): another worker's older one may be from before a budget changed or a
+period began; the memory backend's sizes are per process and add up over the live workers
+(`livesum`).
 """
 
 from __future__ import annotations
@@ -18,12 +20,12 @@ class StateGauges:
         self.budget_spend = Gauge(
             "gateway_budget_spend_usd",
             "Spend counted against a budget, by scope = key | team and period = day | month",
-            by_budget, multiprocess_mode="livemax", registry=r,
+            by_budget, multiprocess_mode="livemostrecent", registry=r,
         )  # fmt: skip
         self.budget_remaining = Gauge(
             "gateway_budget_remaining_usd",
             "What is left of a budget, by scope = key | team and period = day | month",
-            by_budget, multiprocess_mode="livemin", registry=r,
+            by_budget, multiprocess_mode="livemostrecent", registry=r,
         )  # fmt: skip
         self.cache_entries = Gauge(
             "gateway_cache_entries", "Entries in the response cache", ["backend"],

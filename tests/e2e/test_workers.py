@@ -160,11 +160,11 @@ def cached_chat(gateway: Proc, content: str) -> None:
     assert response.status_code == 200 and response.headers["x-gateway-cache"] == "miss"
 
 
-def written(directory: Path, name: str) -> dict[int, float]:
+def written(directory: Path, name: str, mode: str = "livesum") -> dict[int, float]:
     """pid -> the value of gauge `name` each worker wrote to its multiprocess file (no scrape
     needed: the files are read here)."""
     found: dict[int, float] = {}
-    for path in directory.glob("gauge_livesum_*.db"):
+    for path in directory.glob(f"gauge_{mode}_*.db"):
         pid = int(path.stem.rsplit("_", 1)[1])
         for key, value, *_ in MmapedDict.read_all_values_from_file(str(path)):  # type: ignore[no-untyped-call]
             if json.loads(key)[1] == name:
@@ -216,6 +216,47 @@ def test_the_memory_states_sizes_add_up_over_the_workers_in_one_scrape(
         assert samples(gateway, "gateway_cache_entries") == held[max(pids)]
     finally:
         gateway.stop()
+
+
+def test_a_raised_budget_shows_in_one_scrape_whichever_worker_read_it_before(
+    tmp_path: Path, slow_upstream: Proc
+) -> None:
+    """Each worker writes the budget gauges when a scrape reaches it. They were combined with
+    min (remaining) and max (spend) over the workers, so a worker's reading from before the
+    budget was raised (or a period began) stayed in the scrape until a scrape reached that
+    worker again: Prometheus keeps its connection, so maybe never. The latest reading wins."""
+    config = write_config(tmp_path, slow_upstream)
+    config.write_text(config.read_text() + 'policy = "budget"\n')
+    (tmp_path / "policies").mkdir()
+    policy = tmp_path / "policies" / "budget.toml"
+    policy.write_text("[limits]\nbudget_usd_per_day = 10.0\n")
+    directory = tmp_path / "metrics"
+    env = {**ENV, "PROMETHEUS_MULTIPROC_DIR": str(directory)}
+    gateway = start_gateway(config, workers=2, env=env)
+    remaining = "gateway_budget_remaining_usd"
+    try:
+        pids = wait_until(lambda: two_workers(gateway), 10)
+
+        def both_read() -> bool:
+            samples(gateway, remaining)  # a new connection each: either worker may answer
+            return set(written(directory, remaining, "livemostrecent")) == pids
+
+        wait_until(both_read, 20, message="a scrape reached each worker")
+        assert samples(gateway, remaining) == 10.0
+        policy.write_text("[limits]\nbudget_usd_per_day = 100.0\n")
+        audit = tmp_path / "logs" / "audit.jsonl"
+        wait_until(lambda: reloaded(audit) == pids, 10, message="each worker reloads the edit")
+        assert samples(gateway, remaining) == 100.0
+    finally:
+        gateway.stop()
+
+
+def reloaded(audit: Path) -> set[int]:
+    """The pids that logged a successful reload."""
+    if not audit.exists():
+        return set()
+    lines = [json.loads(line) for line in audit.read_text().splitlines() if line.strip()]
+    return {int(line["pid"]) for line in lines if line.get("result") == "ok"}
 
 
 def sighup_reloads(audit: Path) -> set[int]:
