@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import re
+from pathlib import Path
 
 import pytest
 from prometheus_client.metrics import MetricWrapperBase
@@ -88,6 +90,26 @@ def test_every_metric_is_on_the_dashboard() -> None:
     }
     missing = sorted(f for f in families if f not in text)
     assert not missing, f"metrics with no dashboard panel: {missing}"
+
+
+DOCS = Path(__file__).parents[3] / "docs" / "metrics.md"
+DASHBOARD = Path(__file__).parents[3] / "deploy" / "grafana" / "llm-gateway.json"
+
+
+def test_every_metric_and_dashboard_row_is_documented() -> None:
+    """docs/metrics.md's table names every metric the gateway exposes, and its dashboard table
+    every row of the dashboard (an operator reading an unknown series or row finds it)."""
+    text = DOCS.read_text()
+    documented = set(re.findall(r"^\| `(gateway_[a-z0-9_]+)` \|", text, re.MULTILINE))
+    families = {
+        name.removesuffix("_bucket") for name in exposed() if not name.endswith(("_sum", "_count"))
+    }
+    assert not sorted(families - documented), "exposed, not in docs/metrics.md"
+    assert not sorted(documented - families), "in docs/metrics.md, not exposed"
+    panels = json.loads(DASHBOARD.read_text())["panels"]
+    rows = {panel["title"] for panel in panels if panel["type"] == "row"}
+    table = set(re.findall(r"^\| ([A-Z][^|]*?) \| .* \|$", text, re.MULTILINE))
+    assert not sorted(rows - table), "dashboard rows not in docs/metrics.md"
 
 
 def test_left_hand_side() -> None:
