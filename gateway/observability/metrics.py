@@ -33,7 +33,12 @@ from gateway.observability.request_series import (
 )
 from gateway.observability.state_gauges import StateGauges
 
-LATENCY_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0)
+# Up to the longest request the default timeouts allow (600 s): a long stream's duration is
+# in a bucket of its own, not only in +Inf, where histogram_quantile reads it as 120 s.
+LATENCY_BUCKETS = (
+    *(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 20.0, 30.0, 60.0),
+    *(120.0, 180.0, 300.0, 600.0),
+)
 OVERHEAD_BUCKETS = (
     0.0001,
     0.00025,
