@@ -35,6 +35,7 @@ from gateway.http.responses import send_error
 from gateway.http.stored_responses import StoredResponseEndpoint
 from gateway.mock_provider.inprocess import InProcessMockUpstream
 from gateway.observability.budgets import refresh_budgets
+from gateway.observability.deployment_up import refresh_deployment_up
 from gateway.observability.log_scrub import install_log_scrubber
 from gateway.observability.metrics import Metrics, multiprocess_enabled
 from gateway.observability.recorder import JsonlSink, RecordSink
@@ -192,9 +193,9 @@ def create_app(
     async def metrics(request: Request) -> Response:
         services.records.write_pending()  # count every request that has ended
         refresh_state_size(services.state, services.metrics.state_gauges)
-        await refresh_budgets(
-            services.state, services.runtime.config, services.metrics, time.time()
-        )
+        current, now = services.runtime.config, time.time()
+        await refresh_deployment_up(services.state, current, services.metrics, now)
+        await refresh_budgets(services.state, current, services.metrics, now)
         return Response(services.metrics.render(), media_type=CONTENT_TYPE_LATEST)
 
     async def readyz(request: Request) -> Response:

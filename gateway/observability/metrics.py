@@ -145,7 +145,7 @@ class Metrics:
             "gateway_deployment_up",
             "1 when the deployment takes traffic, 0 while its breaker is open",
             ["deployment"],
-            multiprocess_mode="livemin",
+            multiprocess_mode="livemostrecent",  # read at scrape time (deployment_up.py)
             registry=r,
         )
         self.inflight = Gauge(
