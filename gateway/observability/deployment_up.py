@@ -8,6 +8,11 @@ requests went there. Read at scrape time (the breakers are in the state backend,
 Redis), the gauge says what routing would do now; multiprocess mode shows the reading of the
 worker the scrape reached (`livemostrecent`). A state backend that does not answer within
 `READ_WITHIN_S` leaves the gauge as it was.
+
+A deployment taken out of the config leaves the gauge at the next scrape: else one removed
+while its breaker was open (as an operator does with a broken deployment) stayed at 0 and
+paged until the gateway restarted. Multiprocess mode cannot drop a series from the shared
+files, so there it is set to 1 (nothing is down).
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ import asyncio
 import logging
 
 from gateway.config.types import GatewayConfig
-from gateway.observability.metrics import Metrics
+from gateway.observability.metrics import Metrics, multiprocess_enabled
 from gateway.state import StateBackend, StateUnavailable
 
 log = logging.getLogger("gateway")
@@ -37,3 +42,17 @@ async def refresh_deployment_up(
         breaker = states.get(name)
         up = 0 if breaker is not None and breaker.state == "open" else 1
         metrics.child(metrics.deployment_up, name).set(up)
+    _forget_removed(metrics, set(names))
+
+
+def _forget_removed(metrics: Metrics, configured: set[str]) -> None:
+    gauge = metrics.deployment_up
+    for family in gauge.collect():
+        for sample in family.samples:
+            name = sample.labels["deployment"]
+            if name in configured:
+                continue
+            if multiprocess_enabled():
+                gauge.labels(name).set(1)
+            else:
+                metrics.forget(gauge, name)

@@ -258,6 +258,11 @@ class Metrics:
             found = self._children[key] = metric.labels(*labels)
         return found
 
+    def forget(self, metric: Any, *labels: str) -> None:
+        """Drop `metric`'s series for `labels` (and its memoised child)."""
+        self._children.pop((id(metric), labels), None)
+        metric.remove(*labels)
+
     def observe_record(
         self,
         record: dict[str, Any],
