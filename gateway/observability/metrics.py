@@ -1,4 +1,5 @@
-"""Every Prometheus metric the gateway exposes, declared in one place.
+"""Every Prometheus metric the gateway exposes, declared in one place (the gauges read from the
+state backend at scrape time in state_gauges.py, built here).
 
 Request metrics are derived from the request record itself (`observe_record`), so what
 `/metrics` says and what the log says cannot drift apart. Label values are bounded: model names
