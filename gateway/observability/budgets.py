@@ -13,7 +13,7 @@ import asyncio
 import logging
 
 from gateway.config.types import GatewayConfig, LimitsConfig
-from gateway.observability.metrics import Metrics
+from gateway.observability.metrics import Metrics, multiprocess_enabled
 from gateway.state import StateBackend, StateUnavailable
 
 log = logging.getLogger("gateway")
@@ -43,6 +43,7 @@ async def refresh_budgets(
     state: StateBackend, config: GatewayConfig, metrics: Metrics, now: float
 ) -> None:
     subjects = budgeted(config)
+    _forget_unbudgeted(metrics, subjects)
     if not subjects:
         return
     try:
@@ -60,3 +61,19 @@ async def refresh_budgets(
                     )
     except (TimeoutError, StateUnavailable) as exc:
         log.warning("budget gauges not refreshed: state backend %s", type(exc).__name__)
+
+
+def _forget_unbudgeted(metrics: Metrics, subjects: dict[tuple[str, str], LimitsConfig]) -> None:
+    """Drop the series of budgets the config no longer has (a key or team removed, a period's
+    budget taken out), else they showed their last values for the life of the process.
+    Multiprocess mode cannot drop a series from the shared files: there they stay."""
+    if multiprocess_enabled():
+        return
+    gauges = metrics.state_gauges
+    for gauge in (gauges.budget_spend, gauges.budget_remaining):
+        for family in gauge.collect():
+            for sample in family.samples:
+                scope, subject, period = (sample.labels[n] for n in ("scope", "subject", "period"))
+                limits = subjects.get((scope, subject))
+                if limits is None or getattr(limits, dict(_PERIODS)[period]) is None:
+                    metrics.forget(gauge, scope, subject, period)

@@ -59,3 +59,28 @@ def test_gauges_for_every_budgeted_key_and_team(tmp_path: Path) -> None:
     down = cast(StateBackend, Spends(StateUnavailable("down")))
     asyncio.run(budgets.refresh_budgets(down, config, metrics, 0.0))
     assert sample(metrics, "gateway_budget_spend_usd", **key) == 0.5
+
+
+def test_a_budget_taken_out_of_the_config_leaves_the_gauges(tmp_path: Path) -> None:
+    """Its series used to show their last values for the life of the process."""
+    (tmp_path / "config.toml").write_text(CONFIG)
+    (tmp_path / "policies").mkdir()
+    policy = tmp_path / "policies" / "capped.toml"
+    policy.write_text(POLICY)
+    metrics, state = Metrics(), cast(StateBackend, Spends())
+    asyncio.run(
+        budgets.refresh_budgets(state, load_config(tmp_path / "config.toml", env={}), metrics, 0.0)
+    )
+    key = {"scope": "key", "subject": "capped", "period": "day"}
+    team = {"scope": "team", "subject": "qa", "period": "month"}
+    assert sample(metrics, "gateway_budget_remaining_usd", **team) == 38.0
+    policy.write_text("[limits]\nbudget_usd_per_day = 2.0\n")  # the team's budget taken out
+    config = load_config(tmp_path / "config.toml", env={})
+    asyncio.run(budgets.refresh_budgets(state, config, metrics, 0.0))
+    assert sample(metrics, "gateway_budget_remaining_usd", **key) == 1.5
+    assert sample(metrics, "gateway_budget_remaining_usd", **team) is None
+    assert sample(metrics, "gateway_budget_spend_usd", **team) is None
+    policy.write_text("")  # no budget at all
+    config = load_config(tmp_path / "config.toml", env={})
+    asyncio.run(budgets.refresh_budgets(state, config, metrics, 0.0))
+    assert sample(metrics, "gateway_budget_spend_usd", **key) is None
