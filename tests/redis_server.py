@@ -36,6 +36,7 @@ class RedisServer:
     port: int
     process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
     extra: list[str] = field(default_factory=list)  # more command-line options
+    config_file: Path | None = None  # a redis.conf read first (`rename-command` is only there)
 
     @property
     def url(self) -> str:
@@ -45,6 +46,7 @@ class RedisServer:
         self.process = subprocess.Popen(
             [
                 self.binary,
+                *([str(self.config_file)] if self.config_file else []),
                 "--save",
                 "",
                 "--appendonly",

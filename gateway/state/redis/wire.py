@@ -26,6 +26,10 @@ KNOWN_CODES = frozenset(
 
 
 _INNER_CODE = re.compile(r": -([A-Z]+) ")
+# Redis 6 words an ACL refusal inside a script without a code: "ERR Error running script (...):
+# @user_script:167: @user_script: 167: The user executing the script can't run this command or
+# subcommand" (or "... can't access at least one of the keys ..."); Redis 7 says NOPERM.
+_SCRIPT_NOPERM = "The user executing the script can't "
 
 
 class ReplyError(StateUnavailable):
@@ -40,6 +44,8 @@ class ReplyError(StateUnavailable):
         inner = _INNER_CODE.search(text) if code == "ERR" else None
         if inner is not None and inner.group(1) in KNOWN_CODES:
             code = inner.group(1)
+        elif code == "ERR" and _SCRIPT_NOPERM in text:
+            code = "NOPERM"
         super().__init__(text, code.lower() if code in KNOWN_CODES else "error_reply")
 
     @property

@@ -1,0 +1,135 @@
+"""Managed Redis services (ElastiCache, MemoryDB, Azure Cache, Memorystore) restrict what a client
+may do: `CONFIG`, `KEYS`, `DEBUG` renamed away, ACL users limited to the `llmgw:` keys and a
+few commands. Emulated here with a real redis-server given a redis.conf of `rename-command`s and
+ACL users: the minimal user of docs/operations.md runs every feature through both clients, and a
+user refused a command the gateway needs gets "unavailable" with `kind="noperm"` (the
+`on_redis_error` path, counted in gateway_state_errors_total{kind}), never another error."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import redis
+
+from gateway.config.types import RedisClientName
+from gateway.state import LimitCheck, RedisOptions, Settlement, StateUnavailable
+from gateway.state.redis.backend import RedisState
+from tests.procs import free_port
+from tests.redis_server import RedisServer, redis_server_binary
+from tests.unit.state.conftest import TEST_TIMEOUT_S
+
+CLIENTS: list[RedisClientName] = ["resp", "redis-py"]
+NOW = 1_768_435_200.0
+CHECKS = [
+    LimitCheck("key", "k", "rpm", 100, 1),
+    LimitCheck("key", "k", "tpm", 10_000, 100),
+    LimitCheck("key", "k", "concurrent", 5, 1),
+    LimitCheck("key", "k", "budget_day", 10.0, 0.5),
+    LimitCheck("user", "k/u", "budget_month", 10.0, 0.5),
+]
+# What the managed services turn off (ElastiCache, Azure: CONFIG; some: KEYS, DEBUG too).
+RENAMED = ("CONFIG", "KEYS", "DEBUG")
+OPERATIONS = Path(__file__).parents[4] / "docs" / "operations.md"
+
+
+def documented_acl() -> list[str]:
+    """The rules of the ready-to-paste `ACL SETUSER gateway ...` line of docs/operations.md,
+    password included (`>s3cret`)."""
+    found = re.search(r"^ACL SETUSER gateway (.+)$", OPERATIONS.read_text(), re.MULTILINE)
+    assert found is not None, "docs/operations.md lost its ACL SETUSER line"
+    return found.group(1).split()
+
+
+@pytest.fixture
+def managed(tmp_path: Path) -> Iterator[RedisServer]:
+    binary = redis_server_binary()
+    if binary is None:
+        pytest.skip("no redis-server")
+    conf = tmp_path / "redis.conf"
+    conf.write_text("".join(f'rename-command {name} ""\n' for name in RENAMED))
+    server = RedisServer(binary, free_port(), config_file=conf)
+    server.start()
+    yield server
+    server.stop()
+
+
+def _state(server: RedisServer, client: RedisClientName, user: str, password: str) -> RedisState:
+    url = f"redis://{user}:{password}@127.0.0.1:{server.port}/0"
+    return RedisState(RedisOptions(url=url, client=client, timeout_s=TEST_TIMEOUT_S))
+
+
+def _add_user(server: RedisServer, name: str, *rules: str) -> None:
+    with redis.Redis(port=server.port) as admin:
+        admin.execute_command("ACL", "SETUSER", name, "reset", *rules)
+
+
+async def _every_feature(state: RedisState) -> None:
+    """Limits, budgets, settlements (receipts), breakers, cache and remembered responses."""
+    assert await state.ping()
+    assert await state.warnings() == []  # INFO is granted: no maxmemory, nothing to say
+    held = await state.acquire(CHECKS, NOW, ["d"])
+    assert held.allowed and held.reservation is not None
+    await state.settle([Settlement(held.reservation, 40, 0.25)], NOW + 1)
+    again = await state.acquire(CHECKS, NOW + 2)
+    assert again.reservation is not None
+    settling = state.start_settle([Settlement(again.reservation, 10, 0.1)], NOW + 3)
+    assert settling is not None
+    await settling
+    gone = await state.acquire(CHECKS, NOW + 4)
+    assert gone.reservation is not None
+    await state.abandon([gone.reservation], NOW + 5)
+    assert (await state.spend("key", "k", NOW + 6))["day"] == pytest.approx(0.35)
+    assert (await state.usage("key", "k", NOW + 6))["concurrent"] == 0
+    assert (await state.breaker_record("d", False, NOW, 1, 60.0, 30.0)).state == "open"
+    assert await state.breaker_try_probe("d", NOW + 31, 5.0)
+    assert (await state.breaker_states(["d"], NOW + 31))["d"].failures == 1
+    await state.set("entry", b"cached", 60, NOW)
+    assert await state.get("entry", NOW) == b"cached"
+    await state.delete("entry")
+    await state.remember("response:resp_1", b"{}", 60, NOW)
+    assert await state.recall("response:resp_1", NOW) == b"{}"
+    await state.forget("response:resp_1")
+
+
+@pytest.mark.parametrize("client", CLIENTS)
+async def test_the_documented_minimal_acl_user_runs_every_feature(
+    managed: RedisServer, client: RedisClientName
+) -> None:
+    _add_user(managed, "gateway", *documented_acl())
+    with redis.Redis(port=managed.port) as admin:
+        admin.script_flush()  # the first calls meet NOSCRIPT and load the scripts by EVAL
+    state = _state(managed, client, "gateway", "s3cret")
+    try:
+        await _every_feature(state)
+    finally:
+        await state.aclose()
+    with redis.Redis(port=managed.port) as admin:
+        refused = {entry["object"] for entry in admin.acl_log()}
+    # redis-py names its library (CLIENT SETINFO) on connect and ignores a refusal.
+    assert refused <= {"client"}
+
+
+@pytest.mark.parametrize("client", CLIENTS)
+@pytest.mark.parametrize("missing", ["evalsha", "exists", "eval"])
+async def test_a_command_refused_by_the_acl_is_a_noperm_state_error(
+    managed: RedisServer, client: RedisClientName, missing: str
+) -> None:
+    """`evalsha`: refused to the client; `exists`: refused inside the acquire script (Redis 6
+    words that without a code: until 2026-12-06 it counted as kind="error_reply"); `eval` (and
+    SCRIPT LOAD): a server that has not run the scripts yet cannot learn them."""
+    dropped = {f"+{missing}", "+script|load"} if missing == "eval" else {f"+{missing}"}
+    rules = [rule for rule in documented_acl() if rule not in dropped]
+    _add_user(managed, "limited", *rules)
+    with redis.Redis(port=managed.port) as admin:
+        admin.script_flush()
+    state = _state(managed, client, "limited", "s3cret")
+    try:
+        with pytest.raises(StateUnavailable) as refused:
+            await state.acquire(CHECKS, NOW)
+        assert refused.value.kind == "noperm", refused.value
+        assert await state.ping()  # a refusal is no outage: the gate stays open
+    finally:
+        await state.aclose()
