@@ -15,6 +15,7 @@ from collections.abc import Mapping
 
 from gateway.state.base import StateUnavailable
 from gateway.state.redis.client import RedisClient
+from gateway.state.redis.wire import ReplyError
 
 # What each kind of policy may evict, of the keys the gateway writes (`backend.py`'s layout:
 # every key has a TTL but keys' and teams' all-time spend; tests/unit/state/redis/test_eviction.py).
@@ -28,14 +29,19 @@ _AT_RISK = {
 
 
 async def eviction_warnings(client: RedisClient) -> list[str]:
-    """One warning when the server (on a Cluster: the node asked) may evict the limits' keys;
-    none when it may not, or cannot be asked (down, INFO not allowed)."""
+    """One warning when the server (on a Cluster: the node asked) may evict the limits' keys,
+    or will not say (INFO refused, as by an ACL user without `+info` or a renamed command, or
+    without `maxmemory_policy`); none when it may not evict, or is down."""
     try:
         reply: object = await client.execute("INFO", "memory")  # redis-py: parsed
+    except ReplyError as refused:
+        return [_unknown(f"INFO memory was refused ({refused})")]
     except StateUnavailable:
         return []
     fields = _fields(reply)
-    policy = str(fields.get("maxmemory_policy", "noeviction"))
+    if "maxmemory_policy" not in fields:
+        return [_unknown("INFO memory has no maxmemory_policy")]
+    policy = str(fields["maxmemory_policy"])
     try:
         maxmemory = int(str(fields.get("maxmemory", 0)))
     except ValueError:
@@ -49,6 +55,15 @@ async def eviction_warnings(client: RedisClient) -> list[str]:
         "budgets and limits are silently wrong; use noeviction (with room for the cache), or a "
         "Redis of the gateway's own with the cache off (docs/operations.md#redis-deployments)"
     ]
+
+
+def _unknown(why: str) -> str:
+    return (
+        f"could not tell whether redis may evict the limits' keys: {why}; make sure its "
+        "maxmemory-policy is noeviction, else budgets and limits are silently wrong when memory "
+        "fills (docs/operations.md#redis-deployments); grant +info to the gateway's user to have "
+        "it checked at start"
+    )
 
 
 def _fields(reply: object) -> Mapping[str, object]:

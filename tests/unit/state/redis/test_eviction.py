@@ -5,6 +5,7 @@ from 0), silently: the gateway warns at start (`RedisState.warnings`)."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import redis
@@ -101,3 +102,40 @@ async def test_every_key_but_the_all_time_spend_has_a_ttl(volatile: RedisServer)
     assert "llmgw:{limits}:spend:user:k/u:total" in ttls
     # those, day and month spend (the key's and the user's), a breaker, a cache entry, a response
     assert len(ttls) == 13
+
+
+@pytest.fixture
+def config_renamed(tmp_path: Path) -> Iterator[RedisServer]:
+    conf = tmp_path / "redis.conf"
+    conf.write_text('rename-command CONFIG ""\n')  # as ElastiCache, Azure, Memorystore
+    binary = redis_server_binary()
+    if binary is None:
+        pytest.skip("no redis-server")
+    server = RedisServer(binary, free_port(), config_file=conf)
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.mark.parametrize("client", CLIENTS)
+async def test_a_redis_that_will_not_say_is_warned_about(
+    config_renamed: RedisServer, client: RedisClientName
+) -> None:
+    """INFO refused to an ACL user (`+@all -@dangerous`: INFO is @dangerous on Redis 6; or
+    `-info`) on a server without CONFIG: until 2026-12-06 the gateway said nothing, as if the
+    policy were noeviction. CONFIG itself is never sent."""
+    port = config_renamed.port
+    with redis.Redis(port=port) as admin:
+        admin.execute_command(
+            "ACL", "SETUSER", "d", "on", ">pw", "~llmgw:*", "+@all", "-@dangerous"
+        )
+        admin.execute_command("ACL", "SETUSER", "i", "on", ">pw", "~llmgw:*", "+@all", "-info")
+    for user in ("d", "i"):
+        url = f"redis://{user}:pw@127.0.0.1:{port}/0"
+        state = RedisState(RedisOptions(url=url, client=client, timeout_s=TEST_TIMEOUT_S))
+        try:
+            (warning,) = await state.warnings()
+            assert "could not tell" in warning and "noeviction" in warning
+            assert await state.ping()  # start goes on: the state serves
+        finally:
+            await state.aclose()
