@@ -80,7 +80,6 @@ from gateway.state.redis.acquire_call import acquire_call, check_results
 from gateway.state.redis.breaker_reads import breaker_read, breaker_views
 from gateway.state.redis.clients import open_client
 from gateway.state.redis.commands import ScriptCall
-from gateway.state.redis.eviction import eviction_warnings
 from gateway.state.redis.keys import (
     BREAKER_KEY_TTL_S,
     BREAKERS,
@@ -93,6 +92,7 @@ from gateway.state.redis.keys import (
 from gateway.state.redis.options import RedisOptions
 from gateway.state.redis.scripts import APPLY, BREAKER_PROBE, BREAKER_RECORD, USAGE
 from gateway.state.redis.settle_calls import abandon_ops, release_ops, settle_ops
+from gateway.state.redis.start_checks import start_warnings
 from gateway.state.redis.wire import Arg, Reply, ReplyError, encode
 
 _EXPIRY = struct.Struct(">d")
@@ -374,7 +374,7 @@ class RedisState:
         return await self._client.ping()
 
     async def warnings(self) -> list[str]:
-        return await eviction_warnings(self._client)
+        return await start_warnings(self._client)
 
     async def aclose(self) -> None:
         await self._client.aclose()
