@@ -19,6 +19,7 @@ from gateway.state import LimitCheck, RedisOptions, Settlement, StateUnavailable
 from gateway.state.redis.backend import RedisState
 from tests.procs import free_port
 from tests.redis_server import RedisServer, redis_server_binary
+from tests.redis_topologies import Topology
 from tests.unit.state.conftest import TEST_TIMEOUT_S
 
 CLIENTS: list[RedisClientName] = ["resp", "redis-py"]
@@ -35,12 +36,15 @@ RENAMED = ("CONFIG", "KEYS", "DEBUG")
 OPERATIONS = Path(__file__).parents[4] / "docs" / "operations.md"
 
 
-def documented_acl() -> list[str]:
+def documented_acl(cluster: bool = False) -> list[str]:
     """The rules of the ready-to-paste `ACL SETUSER gateway ...` line of docs/operations.md,
-    password included (`>s3cret`)."""
-    found = re.search(r"^ACL SETUSER gateway (.+)$", OPERATIONS.read_text(), re.MULTILINE)
+    password included (`>s3cret`), with what it says a Cluster needs besides."""
+    text = OPERATIONS.read_text()
+    found = re.search(r"^ACL SETUSER gateway (.+)$", text, re.MULTILINE)
     assert found is not None, "docs/operations.md lost its ACL SETUSER line"
-    return found.group(1).split()
+    more = re.search(r"on\s+a\s+Cluster\s+`([^`]+)`", text) if cluster else None
+    assert more is not None or not cluster, "docs/operations.md lost the Cluster's rules"
+    return found.group(1).split() + (more.group(1).split() if more else [])
 
 
 @pytest.fixture
@@ -110,6 +114,29 @@ async def test_the_documented_minimal_acl_user_runs_every_feature(
         refused = {entry["object"] for entry in admin.acl_log()}
     # redis-py names its library (CLIENT SETINFO) on connect and ignores a refusal.
     assert refused <= {"client"}
+
+
+async def test_the_documented_acl_user_runs_every_feature_on_a_cluster(
+    cluster_topology: Topology,
+) -> None:
+    """redis-py learns the slots (CLUSTER SLOTS) and the commands' keys (COMMAND) first:
+    without those two the user is refused before any call."""
+    cluster_topology.flush()
+    ports = [server.port for server in cluster_topology.servers]
+    for port in ports:
+        with redis.Redis(port=port) as admin:
+            admin.execute_command("ACL", "SETUSER", "gw-min", "reset", *documented_acl(True))
+            admin.execute_command("ACL", "LOG", "RESET")
+    url = f"redis://gw-min:s3cret@127.0.0.1:{ports[0]}/0"
+    options = RedisOptions(url=url, cluster=True, client="redis-py", timeout_s=TEST_TIMEOUT_S)
+    state = RedisState(options)
+    try:
+        await _every_feature(state)
+    finally:
+        await state.aclose()
+    for port in ports:
+        with redis.Redis(port=port) as admin:
+            assert {entry["object"] for entry in admin.acl_log()} <= {"client"}
 
 
 @pytest.mark.parametrize("client", CLIENTS)
