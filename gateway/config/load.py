@@ -38,6 +38,7 @@ from gateway.state.redis.options import (
     choose_client,
     host_port,
     unknown_url_options,
+    url_db,
     url_problem,
 )
 
@@ -148,6 +149,9 @@ def _redis_problems(state: StateConfig) -> list[tuple[str, str]]:
     if problem is not None:
         # The rest reads the URL's parts: they would fail on the same problem.
         return [*problems, ("redis_url", f"state.redis_url: {problem}")]
+    if state.cluster and url_db(url) != 0:
+        # redis-py would refuse it when the gateway starts, with a traceback.
+        problems.append(("redis_url", "state.redis_url: a Redis Cluster has database 0 only"))
     unknown = unknown_url_options(url)
     if unknown:
         problems.append(("redis_url", f"state.redis_url: unknown options {', '.join(unknown)}"))

@@ -82,6 +82,16 @@ def url_problem(url: str) -> str | None:
     return None
 
 
+def url_db(url: str) -> int:
+    """The database index a URL selects (`?db=N` over the path's `/N`; 0 when it names none),
+    for a URL `url_problem` accepts."""
+    parts = urlsplit(url)
+    text = parse_qs(parts.query).get("db", [""])[0] or (
+        parts.path.lstrip("/") if parts.scheme != "unix" else ""
+    )
+    return int(text) if text.isdigit() else 0
+
+
 def _converts(kind: type[int] | type[float], text: str) -> bool:
     try:
         kind(text)

@@ -83,6 +83,8 @@ async def test_tls_options_of_the_url_reach_redis_py(tmp_path: Path) -> None:
         ('redis_url = "redis://h/0"\ncluster = true\nclient = "resp"', "Redis Cluster"),
         ('sentinels = ["nohost"]', "expected host:port"),
         ('sentinels = ["s:1"]\ncluster = true', "exclude each other"),
+        ('redis_url = "redis://h:7000/2"\ncluster = true', "database 0 only"),
+        ('redis_url = "redis://h:7000?db=1"\ncluster = true', "database 0 only"),
         ('sentinels = ["s:1"]\nsentinel_password_env = "NOPE"', "NOPE is not set"),
     ],
 )
