@@ -166,14 +166,16 @@ async def test_a_command_refused_by_the_acl_is_a_noperm_state_error(
 async def test_a_redis_that_refuses_the_gateway_is_said_at_start(
     managed: RedisServer, client: RedisClientName
 ) -> None:
-    """A wrong password, or a db index the user may not SELECT (Cluster and several managed
-    services have db 0 only): until 2026-12-06 the start said nothing (or that INFO was
-    refused), and only the per-call errors told."""
+    """A wrong password, a db index the user may not SELECT (Cluster and several managed
+    services have db 0 only), a client name it may not set: until 2026-12-06 the start said
+    nothing (or that INFO was refused), and only the per-call errors told."""
     _add_user(managed, "nodb", *documented_acl())  # no +select
     urls = {
         "WRONGPASS": f"redis://gateway:wrong@127.0.0.1:{managed.port}/0",
         "'select'": f"redis://nodb:s3cret@127.0.0.1:{managed.port}/2",
     }
+    if client == "redis-py":  # CLIENT SETNAME, which the minimal user may not send
+        urls["'client'"] = f"redis://nodb:s3cret@127.0.0.1:{managed.port}/0?client_name=gw"
     for said, url in urls.items():
         state = RedisState(RedisOptions(url=url, client=client, timeout_s=TEST_TIMEOUT_S))
         try:
