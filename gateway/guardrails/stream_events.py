@@ -27,16 +27,26 @@ def anthropic_delta(key: Key, text: str) -> bytes:
     return encode_event(orjson.dumps(event), "content_block_delta")
 
 
-def split_finish(parsed: dict[str, Any]) -> tuple[bytes | None, bytes]:
+# What a chat choice's finish chunk carries in place of its text (a legacy completion's:
+# `{"text": "", "logprobs": None}`).
+CHAT_EMPTY: dict[str, Any] = {"delta": {}}
+
+
+def split_finish(
+    parsed: dict[str, Any], empty: dict[str, Any] = CHAT_EMPTY
+) -> tuple[bytes | None, bytes]:
     """An OpenAI chunk whose choices finish -> the chunk without its finish reasons and usage
-    (None when nothing else is left in it), and a chunk with only those (empty deltas)."""
+    (None when nothing else is left in it), and a chunk with only those (their text fields
+    `empty`)."""
     ended = [
         c for c in parsed["choices"] if isinstance(c, dict) and c.get("finish_reason") is not None
     ]
     last = {k: v for k, v in parsed.items() if k != "choices"}
-    last["choices"] = [{**c, "delta": {}} for c in ended]
+    last["choices"] = [{**c, **empty} for c in ended]
     parsed.pop("usage", None)
     for choice in ended:
         choice["finish_reason"] = None
-    rest = any(not isinstance(c, dict) or c.get("delta") for c in parsed["choices"])
+    rest = any(
+        not isinstance(c, dict) or any(c.get(name) for name in empty) for c in parsed["choices"]
+    )
     return (encode_event(orjson.dumps(parsed)) if rest else None), encode_event(orjson.dumps(last))

@@ -168,13 +168,6 @@ async def guard_input(ctx: RequestContext, services: Services) -> None:
     guards = _guardrails(ctx)
     if guards is None:
         return
-    if ctx.stream and ctx.endpoint.kind == "completions" and (guards.output or guards.restores):
-        # The stream guard reads chat deltas: a legacy completion stream would pass unread.
-        raise InvalidRequest(
-            "this key's output guardrails cannot inspect streamed legacy completions: "
-            "send 'stream': false, or use /v1/chat/completions",
-            param="stream",
-        )
     if guards.rewrites_output and ctx.body is not None:
         asked = unread_output_param(ctx.body, ctx.endpoint.kind)
         if asked is not None:

@@ -17,6 +17,7 @@ from gateway.errors import ContentBlocked, GatewayError
 from gateway.guardrails.base import Placeholders
 from gateway.guardrails.compiled import Guard, GuardrailSet, decide
 from gateway.guardrails.stream import GuardedConverter
+from gateway.guardrails.stream_completions import GuardedCompletion
 from gateway.pipeline.context import RequestContext
 from gateway.pipeline.guard_scan import record, scan
 from gateway.pipeline.services import Services
@@ -33,7 +34,9 @@ async def guard_stream(
     assert reply is not None
     remote = [g for g in guards.output if g.remote is not None]
     inner = reply.converter
-    guarded = GuardedConverter(
+    # A legacy completion's chunks carry `choices[].text`, a chat's `choices[].delta`.
+    guarding = GuardedCompletion if ctx.endpoint.kind == "completions" else GuardedConverter
+    guarded = guarding(
         inner,
         "responses" if ctx.endpoint.kind == "responses" else ctx.endpoint.wire,
         guards,
