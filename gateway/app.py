@@ -62,7 +62,7 @@ ENDPOINTS = (
     Endpoint("/v1/messages", "messages", "anthropic"),
     Endpoint("/v1/embeddings", "embeddings", "openai"),
     Endpoint("/v1/responses", "responses", "openai"),
-    Endpoint("/v1/completions", "completions", "openai", cacheable=False),
+    Endpoint("/v1/completions", "completions", "openai"),
 )
 COUNT_TOKENS = Endpoint("/v1/messages/count_tokens", "count_tokens", "anthropic", cacheable=False)
 

@@ -6,7 +6,8 @@ minus the fields that never change the answer (`IGNORED_FIELDS`: `stream`, `stre
 
 A streamed answer is stored as the exact client-format SSE pieces that were sent and replayed
 with the same boundaries; a JSON request served from a stream entry gets the assembled JSON,
-and a stream request served from a JSON entry gets a synthesised stream.
+and a stream request served from a JSON entry gets a synthesised stream (`text_completion`
+objects for a legacy completion: gateway/cache/completions.py).
 """
 
 from __future__ import annotations
@@ -16,6 +17,11 @@ from typing import Any
 
 import orjson
 
+from gateway.cache.completions import (
+    TEXT_COMPLETION,
+    completion_json_to_stream,
+    completion_stream_to_json,
+)
 from gateway.sse import SSEDecoder, encode_event
 
 # The fields that never change the answer: everything else in the body is part of the key.
@@ -345,13 +351,13 @@ def _without_usage_chunk(pieces: list[str]) -> list[bytes]:
 _CHUNK_FIELDS = ("id", "object", "created", "model", "system_fingerprint")
 
 
-def _with_usage_chunk(pieces: list[str], usage: dict[str, int]) -> list[bytes]:
+def _with_usage_chunk(pieces: list[str], usage: dict[str, int], kind: str) -> list[bytes]:
     out = [p.encode() for p in pieces]
     first = next((chunk for _, chunk in _events(pieces) if isinstance(chunk, dict)), {})
     head = {name: first[name] for name in _CHUNK_FIELDS if name in first}
-    usage_event = encode_event(
-        orjson.dumps({**head, "object": "chat.completion.chunk", "choices": [], "usage": usage})
-    )
+    # The stream's own object (Azure's first chunk, its filter results, says "").
+    head["object"] = TEXT_COMPLETION if kind == "completions" else "chat.completion.chunk"
+    usage_event = encode_event(orjson.dumps({**head, "choices": [], "usage": usage}))
     for i, piece in enumerate(out):
         if piece.endswith(b"data: [DONE]\n\n"):
             out[i] = piece[: -len(b"data: [DONE]\n\n")] + usage_event + b"data: [DONE]\n\n"
@@ -359,29 +365,36 @@ def _with_usage_chunk(pieces: list[str], usage: dict[str, int]) -> list[bytes]:
     return out
 
 
-def entry_as_json(entry: dict[str, Any], wire: str) -> bytes:
+def entry_as_json(entry: dict[str, Any], wire: str, kind: str = "chat") -> bytes:
+    """The entry as the JSON answer of an endpoint of `wire` and `kind`."""
     if entry["kind"] == "json":
         return str(entry["body"]).encode()
     if wire != "openai":
         return orjson.dumps(anthropic_stream_to_json(entry["chunks"]))
-    assembled = openai_stream_to_json(entry["chunks"])
+    if kind == "completions":
+        assembled = completion_stream_to_json(chunk for _, chunk in _events(entry["chunks"]))
+    else:
+        assembled = openai_stream_to_json(entry["chunks"])
     if "usage" not in assembled and entry.get("usage"):
-        # A stream sent without `include_usage` has no usage chunk; a chat.completion always
+        # A stream sent without `include_usage` has no usage chunk; a JSON answer always
         # carries its usage, so it comes from the entry (what the request was counted as).
         assembled["usage"] = entry["usage"]
     return orjson.dumps(assembled)
 
 
-def entry_as_stream(entry: dict[str, Any], wire: str, include_usage: bool) -> list[bytes]:
+def entry_as_stream(
+    entry: dict[str, Any], wire: str, include_usage: bool, kind: str = "chat"
+) -> list[bytes]:
+    """The entry as the stream of an endpoint of `wire` and `kind` (usage chunk as asked)."""
     if entry["kind"] == "stream":
         if wire != "openai" or bool(entry.get("include_usage")) == include_usage:
             return [c.encode() for c in entry["chunks"]]  # the very pieces first sent
         if include_usage:
-            return _with_usage_chunk(entry["chunks"], entry.get("usage") or {})
+            return _with_usage_chunk(entry["chunks"], entry.get("usage") or {}, kind)
         return _without_usage_chunk(entry["chunks"])
     body = orjson.loads(entry["body"])
-    return (
-        openai_json_to_stream(body, include_usage)
-        if wire == "openai"
-        else anthropic_json_to_stream(body)
-    )
+    if wire != "openai":
+        return anthropic_json_to_stream(body)
+    if kind == "completions":
+        return completion_json_to_stream(body, include_usage)
+    return openai_json_to_stream(body, include_usage)

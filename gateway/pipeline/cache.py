@@ -65,12 +65,13 @@ async def cache_lookup(ctx: RequestContext, services: Services) -> None:
     if entry is None:
         ctx.cache = "miss"
         return
+    wire = ctx.endpoint.wire
     try:
         if ctx.stream:
             wants_usage = client_wants_usage(ctx.body)
-            ctx.cached_stream = entry_as_stream(entry, ctx.endpoint.wire, wants_usage)
+            ctx.cached_stream = entry_as_stream(entry, wire, wants_usage, ctx.endpoint.kind)
         else:
-            ctx.response_body = entry_as_json(entry, ctx.endpoint.wire)
+            ctx.response_body = entry_as_json(entry, wire, ctx.endpoint.kind)
     except (ValueError, TypeError, KeyError, AttributeError, IndexError) as exc:
         # Shaped like an entry, but its contents do not convert (damaged, or written by
         # another version of the gateway): a miss, and the fresh answer replaces it.
