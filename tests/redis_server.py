@@ -60,7 +60,11 @@ class RedisServer:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        _wait_ready(self.port, self.process)
+        try:
+            _wait_ready(self.port, self.process)
+        except BaseException:
+            self.stop()  # a server that never answered is not left running behind the test
+            raise
 
     def stop(self) -> None:
         """Kill the server at once, as a crash would."""
