@@ -103,23 +103,34 @@ class GuardedConverter(StreamWindows):
 
     # -- OpenAI chat chunks -----------------------------------------------------------------
 
-    def _openai(self, data: bytes, raw: bytes, out: list[bytes]) -> None:
+    def _openai_chunk(
+        self, data: bytes, raw: bytes, out: list[bytes]
+    ) -> tuple[dict[str, Any], list[Any]] | None:
+        """An OpenAI chunk (chat or legacy completion) and its choices, when it has any text
+        to read; else what it is done with here (None): `[DONE]` ends every window, a chunk
+        that is no JSON passes, and one without choices (the usage of `include_usage`,
+        Azure's filter results) ends no text: what the windows hold waits for the text that
+        may complete it (after a finish kept back for a verdict, `split_finish`, behind it)."""
         if data == b"[DONE]":
             out.extend(self._flush(None))
             self._end(raw, out)
-            return
+            return None
         try:
             parsed = orjson.loads(data)
         except orjson.JSONDecodeError:
             out.append(raw)
-            return
+            return None
         choices = parsed.get("choices") if isinstance(parsed, dict) else None
         if not isinstance(choices, list) or not choices:
-            # A chunk without choices (the usage of `include_usage`, Azure's filter results)
-            # ends no text: what the windows hold waits for the text that may complete it.
-            # After a finish kept back for a verdict (`split_finish`), it waits behind it.
             (self._deferred if self._deferred else out).append(raw)
+            return None
+        return parsed, choices
+
+    def _openai(self, data: bytes, raw: bytes, out: list[bytes]) -> None:
+        read = self._openai_chunk(data, raw, out)
+        if read is None:
             return
+        parsed, choices = read
         changed = False
         keep = False
         for choice in choices:

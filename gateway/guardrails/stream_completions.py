@@ -33,20 +33,10 @@ class GuardedCompletion(GuardedConverter):
     and ending as a chat stream, reading `choices[].text`."""
 
     def _openai(self, data: bytes, raw: bytes, out: list[bytes]) -> None:
-        if data == b"[DONE]":
-            out.extend(self._flush(None))
-            self._end(raw, out)
+        read = self._openai_chunk(data, raw, out)
+        if read is None:
             return
-        try:
-            parsed = orjson.loads(data)
-        except orjson.JSONDecodeError:
-            out.append(raw)
-            return
-        choices = parsed.get("choices") if isinstance(parsed, dict) else None
-        if not isinstance(choices, list) or not choices:
-            # The usage chunk ends no text: held text waits (behind a finish kept back too).
-            (self._deferred if self._deferred else out).append(raw)
-            return
+        parsed, choices = read
         changed = False
         keep = parsed.get("usage") is not None
         for choice in choices:
