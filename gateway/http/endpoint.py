@@ -22,13 +22,12 @@ from gateway.errors import (
     GatewayError,
     MethodNotAllowed,
     PayloadTooLarge,
-    RequestTimeout,
     UpstreamTimeout,
     unexpected,
 )
 from gateway.http.body_budget import BodyBudget
 from gateway.http.disconnect import WATCH_STAGES_AFTER_S, DisconnectWatch
-from gateway.http.protocol import body_timed_out
+from gateway.http.framing import body_refusal
 from gateway.http.responses import send_cached_stream, send_error, send_json, send_stream
 from gateway.pipeline.context import Endpoint, RequestContext
 from gateway.pipeline.finish import finish_request, free_slots_before_last_byte
@@ -156,14 +155,15 @@ class ProxyEndpoint:
                     server.max_inflight_body_bytes,
                 )
             except ClientDisconnected:
-                if not body_timed_out(scope):
+                refused = body_refusal(scope)
+                if refused is None:
                     # Not an error of ours: one line at most, and the request's record (499).
                     log.info("client left while sending the body of %s", ctx.request_id)
                     ctx.client_closed = True
                     ctx.status = 499
                     return
-                # The server answered 408 already; the record says so.
-                raise RequestTimeout("the request body stalled") from None
+                # The server answered already (408 stalled, 400 unreadable); the record says so.
+                raise refused from None
             async with asyncio.timeout(runtime.config.server.request_timeout_s) as limit:
                 watch = DisconnectWatch(receive, ctx, WATCH_STAGES_AFTER_S)
                 try:

@@ -29,7 +29,7 @@ import contextlib
 import functools
 import logging
 import socket
-from collections.abc import Callable, MutableMapping
+from collections.abc import Callable
 from typing import Any
 
 import httptools
@@ -42,38 +42,23 @@ from gateway.errors import (
     HeadersTooLarge,
     InvalidRequest,
     RequestTimeout,
-    ServiceUnavailable,
 )
 from gateway.http.accept import MAX_PER_TURN, SHARED_PER_TURN, accept_waiting
 from gateway.http.coalescing import CoalescingHttpToolsProtocol
+from gateway.http.framing import (
+    Refusal,
+    RefusalApp,
+    TooManyConnections,
+    head_without_upgrade,
+    mark_body_refused,
+)
 from gateway.http.refusals import CapacityLog, RateLimitedLog, refusal_bytes, wire_for_url
 
 log = logging.getLogger("gateway.http")
 # Longest a refused connection is kept open, reading and dropping, after its answer.
 LINGER_S = 2.0
-# Set in a request's scope["extensions"] when its body stalled past `body_timeout_s`: the app
-# then records a 408 instead of a client that left.
-BODY_TIMEOUT_EXTENSION = "gateway.body_timeout"
 # The app's lifespan state may hold, under this key, a callable counting a refusal by reason.
 COUNT_REFUSAL_STATE = "gateway.count_http_refusal"
-
-
-def body_timed_out(scope: MutableMapping[str, Any]) -> bool:
-    """Whether the server ended this request's body for stalling past `body_timeout_s`."""
-    return BODY_TIMEOUT_EXTENSION in (scope.get("extensions") or {})
-
-
-class TooManyConnections(ServiceUnavailable):
-    code = "too_many_connections"
-
-
-class _Refusal(Exception):
-    """Raised in a parser callback to stop parsing and answer `error`."""
-
-    def __init__(self, error: GatewayError, reason: str) -> None:
-        super().__init__(error.message)
-        self.error = error
-        self.reason = reason
 
 
 _REFUSALS = RateLimitedLog(log)
@@ -114,6 +99,8 @@ class GuardedHttpToolsProtocol(CoalescingHttpToolsProtocol):
         self._over_capacity = False
         self._refused = False
         self._confirming = False
+        # The last request parsed was handed to the app (or queued) and its body is being read.
+        self._in_body = False
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         self._over_capacity = len(self.connections) >= self.limits.max_connections
@@ -184,12 +171,15 @@ class GuardedHttpToolsProtocol(CoalescingHttpToolsProtocol):
                 continue
             except httptools.HttpParserError as exc:
                 refusal = exc.__context__
-                if isinstance(refusal, _Refusal):
+                if isinstance(refusal, Refusal):
                     self._refuse(refusal.error, refusal.reason)
                 else:
                     message = f"invalid HTTP request: {exc}"
                     error = InvalidRequest(message, code="invalid_http_request")
-                    self._refuse(error, "invalid_http")
+                    if self._in_body:
+                        self._refuse_body(error)
+                    else:
+                        self._refuse(error, "invalid_http")
                 return False
             return True
 
@@ -199,22 +189,6 @@ class GuardedHttpToolsProtocol(CoalescingHttpToolsProtocol):
         with contextlib.suppress(AttributeError):  # httptools < 0.6.3
             parser.set_dangerous_leniencies(lenient_data_after_close=True)
         return parser
-
-    def _head_without_upgrade(self) -> bytes:
-        """This request's head without `Upgrade` and the `upgrade` token of `Connection`."""
-        version = self.parser.get_http_version().encode()
-        lines = [self.parser.get_method(), b" ", self.url, b" HTTP/", version, b"\r\n"]
-        for name, value in self.headers:
-            if name == b"upgrade":
-                continue
-            if name == b"connection":
-                tokens = [t.strip() for t in value.split(b",")]
-                value = b", ".join(t for t in tokens if t and t.lower() != b"upgrade")
-                if not value:
-                    continue
-            lines += [name, b": ", value, b"\r\n"]
-        lines.append(b"\r\n")
-        return b"".join(lines)
 
     def _parsed_head_bytes(self) -> int:
         return len(self.url) + sum(len(name) + len(value) + 4 for name, value in self.headers)
@@ -230,23 +204,27 @@ class GuardedHttpToolsProtocol(CoalescingHttpToolsProtocol):
             (self._head_bytes > limits.max_header_bytes or self._head_undercounted)
             and self._parsed_head_bytes() > limits.max_header_bytes
         ):
-            raise _Refusal(self._too_large(), "headers_too_large")
+            raise Refusal(self._too_large(), "headers_too_large")
         self._reading_head = False
         self._head_bytes = 0
         self._head_undercounted = False
         self._cancel_deadline()
         if self._over_capacity:
             message = "the gateway is serving its maximum number of connections; retry shortly"
-            raise _Refusal(TooManyConnections(message), "max_connections")
+            raise Refusal(TooManyConnections(message), "max_connections")
         if self.parser.should_upgrade():
             if self.parser.get_method() == b"CONNECT":
                 message = "CONNECT is not supported: the gateway is not a forward proxy"
-                raise _Refusal(InvalidRequest(message, code="invalid_http_request"), "invalid_http")
-            self._without_upgrade = (
-                self._head_without_upgrade()
-            )  # no cycle: `_feed` parses it again
+                raise Refusal(InvalidRequest(message, code="invalid_http_request"), "invalid_http")
+            # No cycle: `_feed` parses it again without asking.
+            parser = self.parser
+            version = parser.get_http_version()
+            self._without_upgrade = head_without_upgrade(
+                parser.get_method(), self.url, version, self.headers
+            )
             return
         super().on_headers_complete()
+        self._in_body = True
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
@@ -255,6 +233,7 @@ class GuardedHttpToolsProtocol(CoalescingHttpToolsProtocol):
             self._head_undercounted = True
 
     def on_message_complete(self) -> None:
+        self._in_body = False
         if self._without_upgrade is None:
             super().on_message_complete()
         self._reading_head = True
@@ -328,11 +307,33 @@ class GuardedHttpToolsProtocol(CoalescingHttpToolsProtocol):
         if cycle.response_started:
             self.transport.close()  # answered before the body came; it never finished
             return
-        cycle.scope.setdefault("extensions", {})[BODY_TIMEOUT_EXTENSION] = {}
-        cycle.disconnected = True  # the app's own answer is dropped; it records the 408
-        cycle.message_event.set()
         message = f"the request body stalled for more than {timeout:g} s"
-        self._refuse(RequestTimeout(message), "body_timeout", at_once=True)
+        self._refuse_running(RequestTimeout(message), "body_timeout")
+
+    def _refuse_body(self, error: GatewayError) -> None:
+        """The body of the last request parsed cannot be read (`framing.py`): refuse it."""
+        cycle = self.cycle
+        pipeline = self.pipeline
+        if pipeline and pipeline[0][0] is cycle:  # queued: answered in its turn, then closed
+            self._refused = True
+            self._cancel_deadline()
+            pipeline[0] = (cycle, RefusalApp(error, wire_for_url(self.url)))
+            self._count_refusal(error, "invalid_http")
+        elif cycle.response_started:
+            self._refused = True
+            self._cancel_deadline()
+            self.transport.close()  # answered before its body came; the body is broken
+        else:
+            self._refuse_running(error, "invalid_http")
+
+    def _refuse_running(self, error: GatewayError, reason: str) -> None:
+        """Refuse the request the app is reading the body of: the app's own answer is
+        dropped, and it records `error` (`framing.body_refusal`)."""
+        cycle = self.cycle
+        mark_body_refused(cycle.scope, error)
+        cycle.disconnected = True
+        cycle.message_event.set()
+        self._refuse(error, reason, at_once=True)
 
     def _refuse(self, error: GatewayError, reason: str, *, at_once: bool = False) -> None:
         """Answer `error` in the route's shape, stop reading requests, close soon. The answer
@@ -341,17 +342,20 @@ class GuardedHttpToolsProtocol(CoalescingHttpToolsProtocol):
         self._refused = True
         self._cancel_deadline()
         self._unset_keepalive_if_required()
-        client = f"{self.client[0]}:{self.client[1]}" if self.client else "client"
-        _REFUSALS.warning(reason, f"{client}: {error.status} {error.code}: {error.message}")
-        count = self.app_state.get(COUNT_REFUSAL_STATE)
-        if count is not None:
-            count(reason)
+        self._count_refusal(error, reason)
         headers = (("retry-after", "1"),) if error.status == 503 else ()
         answer = refusal_bytes(error, wire_for_url(getattr(self, "url", b"")), headers)
         if not at_once and self._answers_owed():
             self._owed_refusal = answer  # written by `on_response_complete`
             return
         self._send_refusal(answer)
+
+    def _count_refusal(self, error: GatewayError, reason: str) -> None:
+        client = f"{self.client[0]}:{self.client[1]}" if self.client else "client"
+        _REFUSALS.warning(reason, f"{client}: {error.status} {error.code}: {error.message}")
+        count = self.app_state.get(COUNT_REFUSAL_STATE)
+        if count is not None:
+            count(reason)
 
     def _answers_owed(self) -> bool:
         """Whether a request before the refused one still waits for its answer."""

@@ -1,0 +1,88 @@
+"""Requests whose framing the HTTP server cannot trust, and the answers it gives them itself.
+
+A body the parser refuses once the request's head was taken (a malformed chunk size, a chunk
+without its CRLF, a `Transfer-Encoding` whose last coding is not `chunked`) belongs to a
+request already handed to the app, or queued behind the one it is answering: that request is
+refused with 400 in the route's JSON shape and the connection closes, so nothing after the
+broken body is ever read as a request. The app of a running request sees the client leave,
+and finds the server's answer in `body_refusal(scope)` to record it (408 for a body that
+stalled, 400 for one that could not be parsed). A request queued behind another is given
+`RefusalApp` instead of the route's app: its answer keeps its place in line.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from uvicorn._types import ASGIReceiveCallable, ASGISendCallable, HTTPScope, Scope
+
+from gateway.errors import GatewayError, ServiceUnavailable, WireFormat
+
+# Set in a request's scope["extensions"] when the server answered the request itself while the
+# app was reading its body; holds the error the server answered.
+BODY_REFUSED_EXTENSION = "gateway.body_refused"
+
+
+class TooManyConnections(ServiceUnavailable):
+    code = "too_many_connections"
+
+
+class Refusal(Exception):
+    """Raised in a parser callback to stop parsing and answer `error`."""
+
+    def __init__(self, error: GatewayError, reason: str) -> None:
+        super().__init__(error.message)
+        self.error = error
+        self.reason = reason
+
+
+def body_refusal(scope: Mapping[str, Any]) -> GatewayError | None:
+    """The error the server answered this request with while its body was read, if it did."""
+    refused: dict[str, GatewayError] | None = (scope.get("extensions") or {}).get(
+        BODY_REFUSED_EXTENSION
+    )
+    return None if refused is None else refused["error"]
+
+
+def mark_body_refused(scope: HTTPScope, error: GatewayError) -> None:
+    extensions = scope.setdefault("extensions", {})
+    extensions[BODY_REFUSED_EXTENSION] = {"error": error}
+
+
+class RefusalApp:
+    """An ASGI app answering `error` in the `wire` shape and closing the connection."""
+
+    def __init__(self, error: GatewayError, wire: WireFormat) -> None:
+        self.error = error
+        self.wire = wire
+
+    async def __call__(
+        self, scope: Scope, receive: ASGIReceiveCallable, send: ASGISendCallable
+    ) -> None:
+        body = self.error.body(self.wire)
+        headers = [
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(body)).encode()),
+            (b"connection", b"close"),
+        ]
+        await send({"type": "http.response.start", "status": self.error.status, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+
+def head_without_upgrade(
+    method: bytes, url: bytes, version: str, headers: list[tuple[bytes, bytes]]
+) -> bytes:
+    """A request head without `Upgrade` and the `upgrade` token of `Connection`."""
+    lines = [method, b" ", url, b" HTTP/", version.encode(), b"\r\n"]
+    for name, value in headers:
+        if name == b"upgrade":
+            continue
+        if name == b"connection":
+            tokens = [t.strip() for t in value.split(b",")]
+            value = b", ".join(t for t in tokens if t and t.lower() != b"upgrade")
+            if not value:
+                continue
+        lines += [name, b": ", value, b"\r\n"]
+    lines.append(b"\r\n")
+    return b"".join(lines)

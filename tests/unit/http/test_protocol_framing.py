@@ -1,0 +1,115 @@
+"""Bodies the parser refuses once their request was handed to the app: 400 in the route's
+shape, the connection closed, nothing behind the broken request read as a request
+(gateway/http/framing.py)."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+
+import orjson
+from starlette.types import Receive, Scope, Send
+
+from gateway.config.types import ServerConfig
+from gateway.errors import GatewayError
+from gateway.http.framing import body_refusal
+from tests.unit.http.protocol_harness import Transport, answer, protocol
+
+SMUGGLED = b"GET /smuggled HTTP/1.1\r\nhost: x\r\n\r\n"
+CHUNKED = b"POST /v1/messages HTTP/1.1\r\nhost: x\r\ntransfer-encoding: %s\r\n\r\n"
+# Chunk sizes llhttp refuses: past 64 bits, signed, and a chunk without its CRLF.
+BROKEN_CHUNKS = (
+    b"fffffffffffffffffff1\r\nab\r\n0\r\n\r\n",
+    b"-2\r\nab\r\n0\r\n\r\n",
+    b"2\r\nab0\r\n\r\n",
+)
+
+
+class _App:
+    """Reads the whole body (or the disconnect), keeps what the server refused, answers 200."""
+
+    def __init__(self) -> None:
+        self.paths: list[str] = []
+        self.refused: list[GatewayError | None] = []
+        self.done = asyncio.Event()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        self.paths.append(scope["path"])
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                self.refused.append(body_refusal(scope))
+                self.done.set()
+                return
+            if not message.get("more_body"):
+                break
+        await asyncio.sleep(0)
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"ok"})
+        self.done.set()
+
+
+def _statuses(transport: Transport) -> list[int]:
+    return [int(s) for s in re.findall(rb"HTTP/1.1 (\d{3}) ", transport.written)]
+
+
+async def _until_closed(transport: Transport) -> None:
+    while not (transport.closed or transport.eof):
+        await asyncio.sleep(0.001)
+
+
+def test_a_broken_chunk_in_the_body_being_read_gets_400_at_once() -> None:
+    """The app was waiting for the rest of the body: it hung, unanswered, until the request
+    deadline, and the connection stayed open."""
+
+    async def main() -> None:
+        for chunks in BROKEN_CHUNKS:
+            app = _App()
+            served, transport = protocol(ServerConfig(), app=app)
+            served.data_received(CHUNKED % b"chunked")
+            await asyncio.sleep(0)  # the app is reading the body
+            served.data_received(chunks + SMUGGLED)
+            await asyncio.wait_for(app.done.wait(), 5)
+            status, body = answer(transport)
+            assert status == 400, chunks
+            assert body["error"]["type"] == "invalid_request_error"  # Anthropic's shape
+            assert transport.eof  # the refusal's, then the linger
+            refused = app.refused[0]
+            assert refused is not None and refused.status == 400
+            assert app.paths == ["/v1/messages"]  # the bytes behind it were never a request
+            served.connection_lost(None)
+
+    asyncio.run(main())
+
+
+def test_a_transfer_coding_that_does_not_end_in_chunked_gets_400() -> None:
+    """A request body of unknown length: it was read until the client closed."""
+
+    async def main() -> None:
+        for coding in (b"xchunked", b"gzip", b"chunked, gzip"):
+            app = _App()
+            served, transport = protocol(ServerConfig(), app=app)
+            served.data_received(CHUNKED % coding + b"2\r\nab\r\n0\r\n\r\n" + SMUGGLED)
+            await asyncio.wait_for(_until_closed(transport), 5)
+            assert _statuses(transport) == [400], coding
+            assert "/smuggled" not in app.paths
+            served.connection_lost(None)
+
+    asyncio.run(main())
+
+
+def test_a_broken_body_queued_behind_a_request_is_refused_in_its_turn() -> None:
+    async def main() -> None:
+        app = _App()
+        served, transport = protocol(ServerConfig(), app=app)
+        first = b"GET /first HTTP/1.1\r\nhost: x\r\n\r\n"
+        served.data_received(first + CHUNKED % b"chunked" + BROKEN_CHUNKS[1] + SMUGGLED)
+        await asyncio.wait_for(_until_closed(transport), 5)
+        assert _statuses(transport) == [200, 400]
+        assert app.paths == ["/first"]
+        refusal = transport.written.partition(b"HTTP/1.1 400")[2]
+        assert b"connection: close" in refusal
+        assert orjson.loads(refusal.partition(b"\r\n\r\n")[2])["type"] == "error"
+        served.connection_lost(None)
+
+    asyncio.run(main())
