@@ -17,11 +17,13 @@ from typing import Any
 
 from uvicorn._types import ASGIReceiveCallable, ASGISendCallable, HTTPScope, Scope
 
-from gateway.errors import GatewayError, ServiceUnavailable, WireFormat
+from gateway.errors import GatewayError, InvalidRequest, ServiceUnavailable, WireFormat
 
 # Set in a request's scope["extensions"] when the server answered the request itself while the
 # app was reading its body; holds the error the server answered.
 BODY_REFUSED_EXTENSION = "gateway.body_refused"
+# The HTTP versions the gateway speaks; llhttp also reads `HTTP/2.0` and `HTTP/0.9` heads.
+HTTP_VERSIONS = frozenset(("1.1", "1.0"))
 
 
 class TooManyConnections(ServiceUnavailable):
@@ -48,6 +50,14 @@ def body_refusal(scope: Mapping[str, Any]) -> GatewayError | None:
 def mark_body_refused(scope: HTTPScope, error: GatewayError) -> None:
     extensions = scope.setdefault("extensions", {})
     extensions[BODY_REFUSED_EXTENSION] = {"error": error}
+
+
+def unsupported_version(version: str) -> InvalidRequest | None:
+    """400 for a request line in an HTTP version other than 1.0 and 1.1."""
+    if version in HTTP_VERSIONS:
+        return None
+    message = f"HTTP/{version} is not supported: the gateway speaks HTTP/1.1 and HTTP/1.0"
+    return InvalidRequest(message, code="invalid_http_request")
 
 
 class RefusalApp:

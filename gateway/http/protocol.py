@@ -51,6 +51,7 @@ from gateway.http.framing import (
     TooManyConnections,
     head_without_upgrade,
     mark_body_refused,
+    unsupported_version,
 )
 from gateway.http.refusals import CapacityLog, RateLimitedLog, refusal_bytes, wire_for_url
 
@@ -212,6 +213,9 @@ class GuardedHttpToolsProtocol(CoalescingHttpToolsProtocol):
         if self._over_capacity:
             message = "the gateway is serving its maximum number of connections; retry shortly"
             raise Refusal(TooManyConnections(message), "max_connections")
+        wrong_version = unsupported_version(self.parser.get_http_version())
+        if wrong_version is not None:
+            raise Refusal(wrong_version, "invalid_http")
         if self.parser.should_upgrade():
             if self.parser.get_method() == b"CONNECT":
                 message = "CONNECT is not supported: the gateway is not a forward proxy"

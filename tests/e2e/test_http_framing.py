@@ -64,6 +64,8 @@ AMBIGUOUS = {
     "NUL in a value": _post(b"x-a: b\x00c\r\ncontent-length: %d\r\n" % len(BODY)),
     "control byte in a value": _post(b"x-a: b\x01c\r\ncontent-length: %d\r\n" % len(BODY)),
     "HTTP/1.2": b"GET /v1/models HTTP/1.2\r\nhost: x\r\n" + AUTH + b"\r\n",
+    "HTTP/2.0": b"GET /v1/models HTTP/2.0\r\nhost: x\r\n" + AUTH + b"\r\n",
+    "HTTP/0.9": b"GET /v1/models\r\n\r\n",
 }
 
 

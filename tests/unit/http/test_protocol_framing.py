@@ -1,6 +1,6 @@
-"""Bodies the parser refuses once their request was handed to the app: 400 in the route's
-shape, the connection closed, nothing behind the broken request read as a request
-(gateway/http/framing.py)."""
+"""Bodies the parser refuses once their request was handed to the app, and HTTP versions the
+gateway does not speak: 400 in the route's shape, the connection closed, nothing behind the
+broken request read as a request (gateway/http/framing.py)."""
 
 from __future__ import annotations
 
@@ -110,6 +110,28 @@ def test_a_broken_body_queued_behind_a_request_is_refused_in_its_turn() -> None:
         refusal = transport.written.partition(b"HTTP/1.1 400")[2]
         assert b"connection: close" in refusal
         assert orjson.loads(refusal.partition(b"\r\n\r\n")[2])["type"] == "error"
+        served.connection_lost(None)
+
+    asyncio.run(main())
+
+
+def test_http_versions_other_than_1_0_and_1_1_get_400() -> None:
+    """llhttp reads `HTTP/2.0` and HTTP/0.9's bare request line; both were served."""
+
+    async def main() -> None:
+        for head in (b"GET /healthz HTTP/2.0\r\nhost: x\r\n\r\n", b"GET /healthz\r\n\r\n"):
+            app = _App()
+            served, transport = protocol(ServerConfig(), app=app)
+            served.data_received(head + SMUGGLED)
+            status, body = answer(transport)
+            assert status == 400, head
+            assert body["error"]["code"] == "invalid_http_request"
+            assert app.paths == []
+            served.connection_lost(None)
+        served, transport = protocol(ServerConfig(), app=_App())
+        served.data_received(b"GET /healthz HTTP/1.0\r\n\r\n")
+        await asyncio.wait_for(_until_closed(transport), 5)
+        assert _statuses(transport) == [200]
         served.connection_lost(None)
 
     asyncio.run(main())
