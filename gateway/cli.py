@@ -24,7 +24,7 @@ def _serve(args: argparse.Namespace) -> int:
 
     from gateway.app import CONFIG_ENV
     from gateway.config import ConfigError, load_config
-    from gateway.http.protocol import serving_protocol
+    from gateway.http.serving import serving_protocol
     from gateway.observability.multiproc import prepare_metrics_directory
     from gateway.stop_signals import stopped_by_signals_exit_zero
     from gateway.supervisor import run_workers

@@ -19,7 +19,7 @@ over first accepts the connections waiting behind it, up to `accept_limit` (`acc
 burst of new clients is not read one per turn of a busy loop.
 
 `GuardedHttpToolsProtocol` is what `gateway serve` (gateway/cli.py) gives uvicorn as its `http`
-protocol class, bound to the `[server]` table read at start.
+protocol class, bound to the `[server]` table read at start (`serving.py`).
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ from gateway.errors import (
     InvalidRequest,
     RequestTimeout,
 )
-from gateway.http.accept import MAX_PER_TURN, SHARED_PER_TURN, accept_waiting
+from gateway.http.accept import MAX_PER_TURN, accept_waiting
 from gateway.http.coalescing import CoalescingHttpToolsProtocol
 from gateway.http.framing import (
     Refusal,
@@ -250,6 +250,14 @@ class GuardedHttpToolsProtocol(CoalescingHttpToolsProtocol):
             answer, self._owed_refusal = self._owed_refusal, None
             self._unset_keepalive_if_required()  # the keep-alive timer uvicorn just armed
             self._send_refusal(answer)
+        elif self.cycle.more_body and not self._refused:
+            # Answered before its body came (413 by Content-Length, with or without `Expect:
+            # 100-continue`): the body is not read to find the next request; the connection
+            # ends as a refused one does.
+            self._refused = True
+            self._unset_keepalive_if_required()
+            self._cancel_deadline()
+            self._send_refusal(b"")
 
     # Deadlines and refusals
 
@@ -377,17 +385,3 @@ class GuardedHttpToolsProtocol(CoalescingHttpToolsProtocol):
             transport.close()
             return
         self._deadline = self.loop.call_later(LINGER_S, transport.close)
-
-
-def serving_protocol(
-    limits: ServerConfig, listener: socket.socket, workers: int
-) -> Callable[..., GuardedHttpToolsProtocol]:
-    """The protocol class `gateway serve` gives uvicorn: the `[server]` limits and the listening
-    socket, made non-blocking, bound (a partial pickles into each worker, the socket with it),
-    so waiting connections are accepted several at a time (`accept.py`): all of them with one
-    worker, SHARED_PER_TURN at a time when several workers share the socket."""
-    listener.setblocking(False)
-    limit = MAX_PER_TURN if workers == 1 else SHARED_PER_TURN
-    return functools.partial(
-        GuardedHttpToolsProtocol, limits=limits, listener=listener, accept_limit=limit
-    )

@@ -8,6 +8,7 @@ chunk extension, HTTP/1.0, a body on GET) is pinned here too.
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Iterator
 
@@ -153,3 +154,28 @@ def test_well_framed_requests_are_served_and_their_neighbours_too(
 ) -> None:
     answered, read, _ = _exchange(gateway, request_bytes + SMUGGLED)
     assert answered == statuses, read[:300]
+
+
+def test_a_body_refused_by_its_content_length_is_never_read(gateway: Proc) -> None:
+    """413 before the body, no `100 Continue`, and the body that follows anyway is not parsed
+    for the next request (it was read to its end and the request behind it answered)."""
+    size = 17 * 1024 * 1024  # past the hostile gateway's 16 MiB max_body_bytes
+    head = _post(b"expect: 100-continue\r\ncontent-length: %d\r\n" % size, b"")
+    with connect(gateway, timeout_s=5) as sock:
+        sock.sendall(head)
+        read = sock.recv(65536)
+        assert read.startswith(b"HTTP/1.1 413 "), read[:100]
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+            sock.sendall(b" " * size + SMUGGLED)
+        closed = False
+        while not closed:
+            try:
+                chunk = sock.recv(65536)
+            except TimeoutError:
+                break  # still open
+            except ConnectionResetError:
+                chunk = b""
+            closed = not chunk
+            read += chunk
+    assert re.findall(rb"HTTP/1\.1 (\d{3}) ", read) == [b"413"]
+    assert closed

@@ -16,7 +16,8 @@ from uvicorn.server import ServerState
 
 from gateway.config.types import ServerConfig
 from gateway.http.accept import MAX_PER_TURN, SHARED_PER_TURN, accept_waiting
-from gateway.http.protocol import GuardedHttpToolsProtocol, serving_protocol
+from gateway.http.protocol import GuardedHttpToolsProtocol
+from gateway.http.serving import serving_protocol
 
 BURST = 12
 
