@@ -32,7 +32,7 @@ from gateway.http.responses import send_cached_stream, send_error, send_json, se
 from gateway.pipeline.context import Endpoint, RequestContext
 from gateway.pipeline.finish import finish_request, free_slots_before_last_byte
 from gateway.pipeline.services import Services
-from gateway.pipeline.stages import GUARDRAIL_STAGES, STAGES, Stage
+from gateway.pipeline.stages import GUARDRAIL_STAGES, HEAD_STAGES, STAGES, Stage
 
 log = logging.getLogger("gateway")
 # How long past the request's deadline a stream may take to write its closing error event
@@ -121,7 +121,11 @@ class ProxyEndpoint:
         # The process's request bodies, shared by every route (`body_budget.py`).
         self.bodies = bodies if bodies is not None else BodyBudget()
         # Each stage with whether its time counts as the guardrails' (decided once, not per call).
-        self._steps = tuple((stage, stage in GUARDRAIL_STAGES) for stage in stages)
+        # The leading stages that need only the head, run before the body is read (`HEAD_STAGES`).
+        self._head_stages = tuple(itertools.takewhile(HEAD_STAGES.__contains__, stages))
+        self._steps = tuple(
+            (stage, stage in GUARDRAIL_STAGES) for stage in stages[len(self._head_stages) :]
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         services = self.services
@@ -145,6 +149,8 @@ class ProxyEndpoint:
                 raise MethodNotAllowed(
                     f"{scope['method']} is not allowed on {self.endpoint.path}; use POST"
                 )
+            for stage in self._head_stages:
+                await stage(ctx, services)
             try:
                 server = runtime.config.server
                 ctx.raw_body = await read_body(

@@ -1,12 +1,14 @@
 """One request's path through the gateway, in the order it runs.
 
-1. `gateway.http.endpoint.ProxyEndpoint` makes a `context.RequestContext` and reads the body.
-2. `stages.STAGES`, in order: `authenticate`, `parse_body`, `attribution.attribute` (end user,
-   tags, session), `resolve_model`, `conversations.continue_conversation` (Responses API
-   follow-ups), `prompt.use_prompt` (a registered prompt rendered in), `check_limits`
-   (reserve the limits), `guard.guard_input`, `cache.cache_lookup`, `route.route_and_call`
-   (the router's retries and fallbacks fill `context.exchange`), `guard.guard_output`,
-   `conversations.remember_answer` (Responses API ids, before the client has the answer).
+1. `gateway.http.endpoint.ProxyEndpoint` makes a `context.RequestContext`, runs the stages
+   that need only the head (`stages.HEAD_STAGES`: `authenticate`), then reads the body.
+2. `stages.STAGES`, in order: `authenticate` (before the body), `parse_body`,
+   `attribution.attribute` (end user, tags, session), `resolve_model`,
+   `conversations.continue_conversation` (Responses API follow-ups), `prompt.use_prompt` (a
+   registered prompt rendered in), `check_limits` (reserve the limits), `guard.guard_input`,
+   `cache.cache_lookup`, `route.route_and_call` (the router's retries and fallbacks fill
+   `context.exchange`), `guard.guard_output`, `conversations.remember_answer` (Responses API
+   ids, before the client has the answer).
 3. `gateway.http.responses` writes the answer: JSON, a relayed stream, a cached stream, or
    an error in the endpoint's shape.
 4. `finish.finish_request`, whatever happened: settle the limits, queue the record

@@ -158,6 +158,9 @@ STAGES: tuple[Stage, ...] = (
     guard_output,
     remember_answer,
 )
+# The stages that read only the request's head: run before its body is read, so a request they
+# refuse (401) is answered without reading it (`Expect: 100-continue` gets no 100 Continue).
+HEAD_STAGES = frozenset({authenticate})
 # The stages whose time is the request's `guardrails_ms` (Server-Timing `guardrails;dur`).
 GUARDRAIL_STAGES = frozenset({guard_input, guard_output})
 # The stages with work on the Responses API only (each returns at once elsewhere).

@@ -179,3 +179,17 @@ def test_a_body_refused_by_its_content_length_is_never_read(gateway: Proc) -> No
             read += chunk
     assert re.findall(rb"HTTP/1\.1 (\d{3}) ", read) == [b"413"]
     assert closed
+
+
+@pytest.mark.parametrize("key", [b"", b"authorization: Bearer sk-wrong\r\n"])
+def test_a_request_without_a_valid_key_is_refused_before_its_body(
+    gateway: Proc, key: bytes
+) -> None:
+    """401 with no `100 Continue` and no body read (it was sent 100 Continue, and waited for)."""
+    head = b"POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\nexpect: 100-continue\r\n"
+    with connect(gateway) as sock:
+        sock.sendall(head + key + b"content-length: 1000\r\n\r\n")
+        read = b""
+        while chunk := sock.recv(65536):
+            read += chunk
+    assert re.findall(rb"HTTP/1\.1 (\d{3}) ", read) == [b"401"], read[:200]
