@@ -4,6 +4,7 @@ shapes, answers without usage, FastAPI's `{"detail": ...}` errors."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ from tests.e2e.compat_upstream import (
     running_compat_upstream,
 )
 from tests.e2e.conftest import GATEWAY_KEY, PROVIDER_SECRET
+from tests.e2e.raw_client import connect, read_response
 from tests.e2e.records import wait_for_record
 from tests.procs import Proc, start_gateway
 
@@ -236,3 +238,33 @@ def test_an_azure_stream_cut_by_its_content_filter_ends_as_a_refusal_in_each_for
     record = _record(gateway, answer)
     assert record["status"] == 200 and record["usage_estimated"] is False
     assert (record["prompt_tokens"], record["completion_tokens"]) == (3, 1)
+
+
+def test_hop_by_hop_and_forwarding_headers_never_reach_the_upstream(
+    served: tuple[Proc, CompatUpstream],
+) -> None:
+    """The upstream request is built from scratch: what a client (or a proxy in front) puts in
+    `Connection` and the other hop-by-hop headers, its `Host` and `X-Forwarded-*`, stays at the
+    gateway (docs/operations.md, HTTP framing)."""
+    gateway, upstream = served
+    body = json.dumps({"model": "no-usage", "messages": MESSAGES}).encode()
+    head = (
+        "POST /v1/chat/completions HTTP/1.1\r\nhost: evil.example\r\n"
+        f"authorization: Bearer {GATEWAY_KEY}\r\ncontent-type: application/json\r\n"
+        "connection: keep-alive, x-hop\r\nx-hop: 1\r\nkeep-alive: timeout=5\r\nte: trailers\r\n"
+        "proxy-authorization: Basic c2VjcmV0\r\nx-forwarded-for: 10.0.0.1\r\n"
+        "x-forwarded-host: evil.example\r\nforwarded: for=10.0.0.1\r\n"
+        f"content-length: {len(body)}\r\n\r\n"
+    )
+    before = len(upstream.received)
+    with connect(gateway) as sock:
+        sock.sendall(head.encode() + body)
+        status, _, _ = read_response(sock)
+    assert status == 200
+    (received,) = upstream.received[before:]
+    sent = set(received.headers)
+    hop = {"x-hop", "keep-alive", "te", "proxy-authorization", "upgrade", "forwarded"}
+    assert not sent & hop
+    assert not {name for name in sent if name.startswith("x-forwarded-")}
+    assert received.headers.get("connection", "keep-alive") == "keep-alive"
+    assert received.headers["host"] == upstream.url.removeprefix("http://")
