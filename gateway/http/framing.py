@@ -60,6 +60,17 @@ def unsupported_version(version: str) -> InvalidRequest | None:
     return InvalidRequest(message, code="invalid_http_request")
 
 
+def transfer_coding_error(headers: list[tuple[bytes, bytes]]) -> InvalidRequest | None:
+    """400 for a chunked request whose `Transfer-Encoding` says more than `chunked`: llhttp
+    reads `identity, chunked` (or `identity` and `chunked` on two lines) as chunked, a proxy
+    in front may read the first coding; the gateway decodes no other coding."""
+    for name, value in headers:
+        if name == b"transfer-encoding" and value.strip().lower() != b"chunked":
+            message = f"unsupported Transfer-Encoding {value.decode('latin-1')!r}: only chunked"
+            return InvalidRequest(message, code="invalid_http_request")
+    return None
+
+
 class RefusalApp:
     """An ASGI app answering `error` in the `wire` shape and closing the connection."""
 

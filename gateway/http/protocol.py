@@ -51,6 +51,7 @@ from gateway.http.framing import (
     TooManyConnections,
     head_without_upgrade,
     mark_body_refused,
+    transfer_coding_error,
     unsupported_version,
 )
 from gateway.http.refusals import CapacityLog, RateLimitedLog, refusal_bytes, wire_for_url
@@ -102,6 +103,7 @@ class GuardedHttpToolsProtocol(CoalescingHttpToolsProtocol):
         self._confirming = False
         # The last request parsed was handed to the app (or queued) and its body is being read.
         self._in_body = False
+        self._codings_checked = False
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         self._over_capacity = len(self.connections) >= self.limits.max_connections
@@ -172,15 +174,14 @@ class GuardedHttpToolsProtocol(CoalescingHttpToolsProtocol):
                 continue
             except httptools.HttpParserError as exc:
                 refusal = exc.__context__
-                if isinstance(refusal, Refusal):
-                    self._refuse(refusal.error, refusal.reason)
-                else:
+                if not isinstance(refusal, Refusal):
                     message = f"invalid HTTP request: {exc}"
                     error = InvalidRequest(message, code="invalid_http_request")
-                    if self._in_body:
-                        self._refuse_body(error)
-                    else:
-                        self._refuse(error, "invalid_http")
+                    refusal = Refusal(error, "invalid_http")
+                if self._in_body:
+                    self._refuse_body(refusal.error)
+                else:
+                    self._refuse(refusal.error, refusal.reason)
                 return False
             return True
 
@@ -229,6 +230,16 @@ class GuardedHttpToolsProtocol(CoalescingHttpToolsProtocol):
             return
         super().on_headers_complete()
         self._in_body = True
+        self._codings_checked = False
+
+    def on_chunk_header(self) -> None:
+        # A chunked body's codings are read once, at its first chunk: a request with a body
+        # of Content-Length pays nothing.
+        if not self._codings_checked:
+            self._codings_checked = True
+            error = transfer_coding_error(self.headers)
+            if error is not None:
+                raise Refusal(error, "invalid_http")
 
     def on_message_begin(self) -> None:
         super().on_message_begin()

@@ -45,6 +45,10 @@ AMBIGUOUS = {
     "xchunked": _post(b"transfer-encoding: xchunked\r\n", CHUNKED_BODY),
     "gzip not chunked": _post(b"transfer-encoding: gzip\r\n"),
     "chunked, identity": _post(b"transfer-encoding: chunked, identity\r\n", CHUNKED_BODY),
+    "identity, chunked": _post(b"transfer-encoding: identity, chunked\r\n", CHUNKED_BODY),
+    "identity and chunked on two lines": _post(
+        b"transfer-encoding: identity\r\ntransfer-encoding: chunked\r\n", CHUNKED_BODY
+    ),
     "two transfer-encodings": _post(b"transfer-encoding: chunked\r\n" * 2, CHUNKED_BODY),
     "space before the colon": _post(b"transfer-encoding : chunked\r\n", CHUNKED_BODY),
     "tab before the colon": _post(b"transfer-encoding\t: chunked\r\n", CHUNKED_BODY),
@@ -130,6 +134,7 @@ def test_a_broken_chunk_on_the_anthropic_route_is_refused_in_its_shape_and_recor
 
 
 WELL_FRAMED = {
+    "Chunked": (_post(b"transfer-encoding: Chunked\r\n", CHUNKED_BODY), [200, 200]),
     "chunk extension": (
         _post(b"transfer-encoding: chunked\r\n", b"%x;a=b\r\n%s\r\n0\r\n\r\n" % (len(BODY), BODY)),
         [200, 200],

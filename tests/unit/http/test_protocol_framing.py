@@ -83,10 +83,11 @@ def test_a_broken_chunk_in_the_body_being_read_gets_400_at_once() -> None:
 
 
 def test_a_transfer_coding_that_does_not_end_in_chunked_gets_400() -> None:
-    """A request body of unknown length: it was read until the client closed."""
+    """A request body of unknown length: it was read until the client closed; and one a proxy
+    in front may read by its first coding (`identity, chunked` was read as chunked)."""
 
     async def main() -> None:
-        for coding in (b"xchunked", b"gzip", b"chunked, gzip"):
+        for coding in (b"xchunked", b"gzip", b"chunked, gzip", b"identity, chunked"):
             app = _App()
             served, transport = protocol(ServerConfig(), app=app)
             served.data_received(CHUNKED % coding + b"2\r\nab\r\n0\r\n\r\n" + SMUGGLED)
@@ -133,5 +134,22 @@ def test_http_versions_other_than_1_0_and_1_1_get_400() -> None:
         await asyncio.wait_for(_until_closed(transport), 5)
         assert _statuses(transport) == [200]
         served.connection_lost(None)
+
+    asyncio.run(main())
+
+
+def test_a_second_transfer_encoding_line_gets_400_and_chunked_in_any_case_is_served() -> None:
+    async def main() -> None:
+        two_lines = b"identity\r\ntransfer-encoding: chunked"
+        for coding, statuses in ((two_lines, [400]), (b"Chunked", [200, 200])):
+            app = _App()
+            served, transport = protocol(ServerConfig(), app=app)
+            served.data_received(CHUNKED % coding + b"2\r\nab\r\n0\r\n\r\n" + SMUGGLED)
+            for _ in range(100):  # each answer a turn of the loop or two
+                if len(_statuses(transport)) >= len(statuses):
+                    break
+                await asyncio.sleep(0)
+            assert _statuses(transport) == statuses, coding
+            served.connection_lost(None)
 
     asyncio.run(main())
