@@ -261,7 +261,7 @@ class GuardedHttpToolsProtocol(CoalescingHttpToolsProtocol):
             answer, self._owed_refusal = self._owed_refusal, None
             self._unset_keepalive_if_required()  # the keep-alive timer uvicorn just armed
             self._send_refusal(answer)
-        elif self.cycle.more_body and not self._refused:
+        elif self.cycle.more_body and self.cycle.response_complete and not self._refused:
             # Answered before its body came (413 by Content-Length, with or without `Expect:
             # 100-continue`): the body is not read to find the next request; the connection
             # ends as a refused one does.

@@ -53,6 +53,15 @@ def _statuses(transport: Transport) -> list[int]:
     return [int(s) for s in re.findall(rb"HTTP/1.1 (\d{3}) ", transport.written)]
 
 
+async def _answered(transport: Transport, count: int) -> list[int]:
+    """The statuses written once `count` answers were, or the loop ran 100 turns without."""
+    for _ in range(100):  # an answer takes a turn of the loop or two
+        if len(_statuses(transport)) >= count:
+            break
+        await asyncio.sleep(0)
+    return _statuses(transport)
+
+
 async def _until_closed(transport: Transport) -> None:
     while not (transport.closed or transport.eof):
         await asyncio.sleep(0.001)
@@ -145,11 +154,27 @@ def test_a_second_transfer_encoding_line_gets_400_and_chunked_in_any_case_is_ser
             app = _App()
             served, transport = protocol(ServerConfig(), app=app)
             served.data_received(CHUNKED % coding + b"2\r\nab\r\n0\r\n\r\n" + SMUGGLED)
-            for _ in range(100):  # each answer a turn of the loop or two
-                if len(_statuses(transport)) >= len(statuses):
-                    break
-                await asyncio.sleep(0)
-            assert _statuses(transport) == statuses, coding
+            assert await _answered(transport, len(statuses)) == statuses, coding
             served.connection_lost(None)
+
+    asyncio.run(main())
+
+
+def test_a_request_queued_with_half_its_body_is_served_after_the_one_before() -> None:
+    """Only the request answered before its own body ends its connection: one queued behind
+    it, half its body read, is served when its body comes."""
+
+    async def main() -> None:
+        app = _App()
+        served, transport = protocol(ServerConfig(), app=app)
+        first = b"GET /first HTTP/1.1\r\nhost: x\r\n\r\n"
+        second = b"POST /second HTTP/1.1\r\nhost: x\r\ncontent-length: 4\r\n\r\nab"
+        served.data_received(first + second)
+        assert await _answered(transport, 1) == [200]
+        served.data_received(b"cd")
+        assert await _answered(transport, 2) == [200, 200]
+        assert app.paths == ["/first", "/second"]
+        assert not (transport.closed or transport.eof)
+        served.connection_lost(None)
 
     asyncio.run(main())
