@@ -7,12 +7,14 @@ refused with 400 in the route's JSON shape and the connection closes, so nothing
 broken body is ever read as a request. The app of a running request sees the client leave,
 and finds the server's answer in `body_refusal(scope)` to record it (408 for a body that
 stalled, 400 for one that could not be parsed). A request queued behind another is given
-`RefusalApp` instead of the route's app: its answer keeps its place in line.
+`RefusalApp` instead of the route's app: its answer keeps its place in line. Trailer fields
+after a chunked body are refused the same way (`NO_TRAILERS`): uvicorn would add them to the
+request's headers.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from uvicorn._types import ASGIReceiveCallable, ASGISendCallable, HTTPScope, Scope
@@ -60,7 +62,7 @@ def unsupported_version(version: str) -> InvalidRequest | None:
     return InvalidRequest(message, code="invalid_http_request")
 
 
-def transfer_coding_error(headers: list[tuple[bytes, bytes]]) -> InvalidRequest | None:
+def transfer_coding_error(headers: Iterable[tuple[bytes, bytes]]) -> InvalidRequest | None:
     """400 for a chunked request whose `Transfer-Encoding` says more than `chunked`: llhttp
     reads `identity, chunked` (or `identity` and `chunked` on two lines) as chunked, a proxy
     in front may read the first coding; the gateway decodes no other coding."""
@@ -69,6 +71,20 @@ def transfer_coding_error(headers: list[tuple[bytes, bytes]]) -> InvalidRequest 
             message = f"unsupported Transfer-Encoding {value.decode('latin-1')!r}: only chunked"
             return InvalidRequest(message, code="invalid_http_request")
     return None
+
+
+class _NoTrailers(list[tuple[bytes, bytes]]):
+    """Where the parser's header lines go once the head is complete: a chunked body's trailer
+    fields, which uvicorn would append to the request's headers (a trailer `authorization`
+    replaced the one of the head a proxy in front had checked or set)."""
+
+    def append(self, field: tuple[bytes, bytes]) -> None:
+        error = InvalidRequest("request trailers are not accepted", code="invalid_http_request")
+        raise Refusal(error, "invalid_http")
+
+
+# Never holds anything: one for every connection.
+NO_TRAILERS = _NoTrailers()
 
 
 class RefusalApp:

@@ -46,6 +46,7 @@ from gateway.errors import (
 from gateway.http.accept import MAX_PER_TURN, accept_waiting
 from gateway.http.coalescing import CoalescingHttpToolsProtocol
 from gateway.http.framing import (
+    NO_TRAILERS,
     Refusal,
     RefusalApp,
     TooManyConnections,
@@ -230,6 +231,7 @@ class GuardedHttpToolsProtocol(CoalescingHttpToolsProtocol):
             return
         super().on_headers_complete()
         self._in_body = True
+        self.headers = NO_TRAILERS  # the scope keeps the head's; a new message gets a new list
         self._codings_checked = False
 
     def on_chunk_header(self) -> None:
@@ -237,7 +239,7 @@ class GuardedHttpToolsProtocol(CoalescingHttpToolsProtocol):
         # of Content-Length pays nothing.
         if not self._codings_checked:
             self._codings_checked = True
-            error = transfer_coding_error(self.headers)
+            error = transfer_coding_error(self.scope["headers"])
             if error is not None:
                 raise Refusal(error, "invalid_http")
 

@@ -60,6 +60,14 @@ AMBIGUOUS = {
     "chunk without its CRLF": _post(
         b"transfer-encoding: chunked\r\n", CHUNKED_BODY.replace(b"\r\n0\r\n", b"0\r\n")
     ),
+    "a trailer": _post(
+        b"transfer-encoding: chunked\r\n", CHUNKED_BODY[:-2] + b"authorization: Bearer x\r\n\r\n"
+    ),
+    "the key in a trailer": b"POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\n"
+    + b"transfer-encoding: chunked\r\n\r\n"
+    + CHUNKED_BODY[:-2]
+    + AUTH
+    + b"\r\n",
     "no final CRLF": _post(b"transfer-encoding: chunked\r\n", CHUNKED_BODY[:-2]),
     "bare LF chunks": _post(b"transfer-encoding: chunked\r\n", CHUNKED_BODY.replace(b"\r", b"")),
     "bare LF head": _post(b"content-length: %d\r\n" % len(BODY)).replace(b"\r\n", b"\n"),

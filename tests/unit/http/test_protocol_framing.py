@@ -178,3 +178,22 @@ def test_a_request_queued_with_half_its_body_is_served_after_the_one_before() ->
         served.connection_lost(None)
 
     asyncio.run(main())
+
+
+def test_trailer_fields_are_refused_and_never_join_the_head() -> None:
+    """uvicorn appended a chunked body's trailers to the request's headers: a trailer
+    `authorization` replaced the key a proxy in front had checked, and was used."""
+
+    async def main() -> None:
+        app = _App()
+        served, transport = protocol(ServerConfig(), app=app)
+        trailer = b"0\r\nauthorization: Bearer sk-other\r\n\r\n"
+        served.data_received(CHUNKED % b"chunked" + b"2\r\nab\r\n" + trailer + SMUGGLED)
+        await asyncio.wait_for(app.done.wait(), 5)
+        assert _statuses(transport) == [400]
+        _, body = answer(transport)
+        assert body["error"]["message"] == "request trailers are not accepted"
+        assert app.paths == ["/v1/messages"]
+        served.connection_lost(None)
+
+    asyncio.run(main())
