@@ -53,7 +53,9 @@ class ClientDisconnected(Exception):
 
 
 # Comma-separated lists: several lines of one are one list (RFC 9110, 5.3), not the last line.
-LIST_HEADERS = frozenset({"x-gateway-tags"})
+# The credentials are joined too: a key sent twice is refused (authenticate), never the last
+# one taken, which a proxy in front that adds its own may not expect.
+LIST_HEADERS = frozenset({"x-gateway-tags", "authorization", "x-api-key"})
 
 
 def request_headers(scope: Scope) -> dict[str, str]:

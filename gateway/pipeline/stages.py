@@ -65,6 +65,11 @@ async def authenticate(ctx: RequestContext, services: Services) -> None:
             + (" or 'x-api-key: <key>'" if ctx.endpoint.wire == "anthropic" else ""),
             code="missing_api_key",
         )
+    if "," in presented:  # several header lines, joined (no key has a comma)
+        raise AuthenticationError(
+            "the API key was sent in several headers: send one 'Authorization' (or "
+            "'x-api-key') header"
+        )
     key = ctx.runtime.find_key(presented)
     if key is None:
         raise AuthenticationError("invalid API key")

@@ -206,3 +206,22 @@ def test_a_request_without_a_valid_key_is_refused_before_its_body(
         while chunk := sock.recv(65536):
             read += chunk
     assert re.findall(rb"HTTP/1\.1 (\d{3}) ", read) == [b"401"], read[:200]
+
+
+@pytest.mark.parametrize(
+    "keys",
+    [
+        f"authorization: Bearer {KEY}\r\nauthorization: Bearer {KEY}x\r\n",
+        f"authorization: Bearer {KEY}x\r\nauthorization: Bearer {KEY}\r\n",
+        f"authorization: Bearer {KEY}\r\nauthorization: Bearer {KEY}\r\n",
+    ],
+    ids=["valid then other", "other then valid", "the same twice"],
+)
+def test_a_key_sent_in_several_headers_is_refused(gateway: Proc, keys: str) -> None:
+    """Neither line is taken (the last one was): a proxy in front that adds its own key
+    before or after the client's must not find the client's chosen instead."""
+    request = b"POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\nconnection: close\r\n"
+    request += keys.encode() + b"content-length: %d\r\n\r\n" % len(BODY) + BODY
+    statuses, read, _ = _exchange(gateway, request)
+    assert statuses == [401], read[:300]
+    assert b"several headers" in read
