@@ -25,7 +25,8 @@ from gateway.guardrails.bodies import citation_slots, string_slots
 from gateway.guardrails.compiled import GuardrailSet
 from gateway.guardrails.stream_windows import TEXT, Key, StreamWindows
 from gateway.guardrails.window import Recorder
-from gateway.providers import StreamConverter, Usage
+from gateway.providers import StreamConverter
+from gateway.providers.base import WrappingConverter
 from gateway.sse import SSEDecoder, encode_event
 
 # OpenAI chat deltas: the text fields of a choice, each with a window of its own (reasoning
@@ -36,7 +37,7 @@ _OPENAI_FIELD = {number: name for name, number in _OPENAI_TEXTS.items()}
 LEGACY_CALL = 1 << 30
 
 
-class GuardedConverter(StreamWindows):
+class GuardedConverter(StreamWindows, WrappingConverter):
     """A StreamConverter around the adapter's: same events, text released through windows."""
 
     def __init__(
@@ -63,19 +64,6 @@ class GuardedConverter(StreamWindows):
         self._last: dict[Key, dict[str, Any]] = {}
         # Responses API: the final response object as the client was sent it (guarded).
         self.response: dict[str, Any] | None = None
-
-    @property
-    def inner(self) -> StreamConverter:
-        """The adapter's converter this one wraps."""
-        return self._inner
-
-    @property
-    def usage(self) -> Usage | None:
-        return self._inner.usage
-
-    @usage.setter
-    def usage(self, value: Usage | None) -> None:
-        self._inner.usage = value
 
     def rewrite(self, produced: list[bytes]) -> list[bytes]:
         """Client-format bytes (from the inner converter) -> the guarded bytes to send."""

@@ -34,6 +34,7 @@ from gateway.guardrails.base import Placeholders
 from gateway.pipeline.context import RequestContext
 from gateway.pipeline.services import Services
 from gateway.providers import StreamConverter, speaks_responses, wire_provider
+from gateway.providers.base import WrappingConverter
 from gateway.runtime import Runtime
 from gateway.state import StateUnavailable
 
@@ -172,7 +173,7 @@ def answered_response(ctx: RequestContext) -> dict[str, Any] | None:
             response = getattr(converter, "response", None)
             if isinstance(response, dict):
                 return response
-            converter = getattr(converter, "inner", None)
+            converter = converter.inner if isinstance(converter, WrappingConverter) else None
         return None
     return ctx.response_json
 

@@ -21,8 +21,8 @@ from gateway.guardrails.stream_completions import GuardedCompletion
 from gateway.pipeline.context import RequestContext
 from gateway.pipeline.guard_scan import record, scan
 from gateway.pipeline.services import Services
-from gateway.providers import StreamConverter, Usage
-from gateway.providers.base import malformed
+from gateway.providers import StreamConverter
+from gateway.providers.base import WrappingConverter, malformed
 from gateway.providers.checked import CheckedStream
 
 
@@ -65,7 +65,7 @@ async def guard_stream(
     reply.converter = converted
 
 
-class Converted:
+class Converted(WrappingConverter):
     """What the responder sees of a guarded stream: `_converted` already turned each upstream
     chunk into the bytes to send (in a worker thread when its scans may be long), so `feed`
     passes them on, and `finish` gives what the converter's own `finish` made when the upstream
@@ -75,19 +75,6 @@ class Converted:
     def __init__(self, inner: StreamConverter) -> None:
         self._inner = inner
         self.tail: list[bytes] = []
-
-    @property
-    def inner(self) -> StreamConverter:
-        """The converter that did the work."""
-        return self._inner
-
-    @property
-    def usage(self) -> Usage | None:
-        return self._inner.usage
-
-    @usage.setter
-    def usage(self, value: Usage | None) -> None:
-        self._inner.usage = value
 
     @property
     def text(self) -> list[str]:

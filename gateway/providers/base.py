@@ -126,14 +126,33 @@ class StreamConverter(Protocol):
         ...
 
 
+class WrappingConverter:
+    """The part every converter wrapping another shares: what it wraps (`inner`, which
+    `innermost` follows) and the usage, which is the wrapped converter's. A subclass sets
+    `_inner` and adds what it changes (`CheckedStream`, `GuardedConverter`, ...)."""
+
+    _inner: StreamConverter
+
+    @property
+    def inner(self) -> StreamConverter:
+        """The converter this one wraps."""
+        return self._inner
+
+    @property
+    def usage(self) -> Usage | None:
+        return self._inner.usage
+
+    @usage.setter
+    def usage(self, value: Usage | None) -> None:
+        self._inner.usage = value
+
+
 def innermost(converter: StreamConverter) -> StreamConverter:
-    """The adapter's own converter under the wrappers that add to it (`CheckedStream`, an
-    output guardrail's `GuardedConverter`), each of which names what it wraps `inner`: where
-    what a converter offers beside the protocol (a `finish_reason`, a final `response`) is."""
-    inner: StreamConverter | None = getattr(converter, "inner", None)
-    while inner is not None:
-        converter = inner
-        inner = getattr(converter, "inner", None)
+    """The adapter's own converter under the wrappers that add to it (`WrappingConverter`s:
+    `CheckedStream`, an output guardrail's `GuardedConverter`): where what a converter offers
+    beside the protocol (a `finish_reason`, a final `response`) is."""
+    while isinstance(converter, WrappingConverter):
+        converter = converter.inner
     return converter
 
 

@@ -19,7 +19,14 @@ from typing import Any
 
 from gateway.config.types import DeploymentConfig, ProviderConfig
 from gateway.errors import GatewayError, InvalidRequest, UpstreamFailed
-from gateway.providers.base import Adapter, PreparedCall, StreamConverter, Usage, malformed
+from gateway.providers.base import (
+    Adapter,
+    PreparedCall,
+    StreamConverter,
+    Usage,
+    WrappingConverter,
+    malformed,
+)
 
 log = logging.getLogger("gateway.providers")
 
@@ -30,24 +37,11 @@ def _malformed(exc: Exception) -> UpstreamFailed:
     return malformed(f"cannot read it ({type(exc).__name__})")
 
 
-class CheckedStream:
+class CheckedStream(WrappingConverter):
     """A stream converter whose unexpected failures are `upstream_malformed`."""
 
     def __init__(self, inner: StreamConverter) -> None:
         self._inner = inner
-
-    @property
-    def inner(self) -> StreamConverter:
-        """The converter checked."""
-        return self._inner
-
-    @property
-    def usage(self) -> Usage | None:
-        return self._inner.usage
-
-    @usage.setter
-    def usage(self, value: Usage | None) -> None:
-        self._inner.usage = value
 
     @property
     def text(self) -> list[str]:
