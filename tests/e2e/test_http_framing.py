@@ -191,6 +191,7 @@ def test_a_body_refused_by_its_content_length_is_never_read(gateway: Proc) -> No
             closed = not chunk
             read += chunk
     assert re.findall(rb"HTTP/1\.1 (\d{3}) ", read) == [b"413"]
+    assert b"\r\nconnection: close\r\n" in read.partition(b"\r\n\r\n")[0] + b"\r\n", read[:300]
     assert closed
 
 
@@ -206,6 +207,8 @@ def test_a_request_without_a_valid_key_is_refused_before_its_body(
         while chunk := sock.recv(65536):
             read += chunk
     assert re.findall(rb"HTTP/1\.1 (\d{3}) ", read) == [b"401"], read[:200]
+    # It says so: a client would otherwise send its next request on a connection that closes.
+    assert b"\r\nconnection: close\r\n" in read.partition(b"\r\n\r\n")[0] + b"\r\n", read[:300]
 
 
 @pytest.mark.parametrize(
