@@ -77,7 +77,8 @@ def choose(
             f"the prompt '{ref.id}' does not exist", param="prompt.id", code="prompt_not_found"
         )
     wanted = ref.version
-    if isinstance(wanted, str) and wanted.isdigit():
+    # ASCII digits only: "²" is a digit to str.isdigit, not to int.
+    if isinstance(wanted, str) and wanted.isascii() and wanted.isdigit():
         wanted = int(wanted)
     if isinstance(wanted, int):
         if wanted not in prompt.versions:

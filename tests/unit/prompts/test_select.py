@@ -58,6 +58,14 @@ def test_versions_by_number_alias_and_default(tmp_path: Path) -> None:
             choose(prompts, missing, "u")
 
 
+@pytest.mark.parametrize("written", ["\u00b2", "\u0661", "\uff12"])
+def test_a_version_in_other_digits_than_ascii_is_no_number(tmp_path: Path, written: str) -> None:
+    # "²".isdigit() holds but int("²") raises: it was a 500 internal_error.
+    with pytest.raises(NotFound) as refused:
+        choose(registry(tmp_path), PromptRef("support-bot", written), "u")
+    assert refused.value.code == "prompt_version_not_found"
+
+
 def test_without_production_the_latest_version(tmp_path: Path) -> None:
     text = (
         '[[versions]]\nversion = 1\nmessages = [{role = "system", content = "a"}]\n'
