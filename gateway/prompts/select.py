@@ -54,7 +54,14 @@ def requested(body: Mapping[str, Any], header: str | None) -> PromptRef | None:
             )
         fields["id"] = named
         if alias:
-            fields.setdefault("version", alias)
+            if "version" in fields and str(fields["version"]) != alias:
+                # Either answer would serve a version the other one did not ask for.
+                raise _invalid(
+                    f"the {HEADER} header asks for version '{alias}' and the body's "
+                    f"prompt.version for '{fields['version']}'",
+                    "prompt.version",
+                )
+            fields["version"] = alias
     prompt_id = fields.get("id")
     if not isinstance(prompt_id, str) or not prompt_id:
         raise _invalid("prompt.id must be a non-empty string", "prompt.id")

@@ -25,6 +25,13 @@ def test_body_field_and_header() -> None:
     with pytest.raises(InvalidRequest):
         requested({"prompt": {"id": "other"}}, "support-bot@2")
     assert requested({"prompt": {"id": "a"}}, "a@2") == PromptRef("a", "2", {})
+    # Nor a version the body asks for silently replaced by the header's, or the other way.
+    for body_version in (1, "1", "canary"):
+        with pytest.raises(InvalidRequest) as both:
+            requested({"prompt": {"version": body_version}}, "a@2")
+        assert both.value.param == "prompt.version"
+    assert requested({"prompt": {"version": 2}}, "a@2") == PromptRef("a", "2", {})
+    assert requested({"prompt": {"version": 2}}, "a") == PromptRef("a", 2, {})
     assert requested({"prompt": {"id": "a"}}, " ") == PromptRef("a", None, {})
 
 
