@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from gateway.errors import InvalidRequest
 from gateway.pipeline.attribution import header_text
 from gateway.pipeline.context import RequestContext
 from gateway.pipeline.services import Services
-from gateway.prompts.apply import PromptUse, apply
+from gateway.prompts.apply import TAKES_PROMPTS, PromptUse, apply
 from gateway.prompts.render import render
 from gateway.prompts.select import HEADER, choose, requested
 
@@ -21,6 +22,13 @@ async def use_prompt(ctx: RequestContext, services: Services) -> None:
     ref = requested(named_in, header_text(ctx.headers.get(HEADER)))
     if ref is None or _hosted_by_openai(ctx, ref.id):
         return
+    if ctx.endpoint.kind not in TAKES_PROMPTS:
+        # Refused before a version is chosen: the request used none, so none is attributed.
+        raise InvalidRequest(
+            f"prompts cannot be used on this endpoint ({ctx.endpoint.path})",
+            param="prompt",
+            code="invalid_prompt",
+        )
     sticky = f"user:{ctx.user}" if ctx.user else f"key:{ctx.key.id}"
     prompt, version, alias = choose(ctx.runtime.config.prompts, ref, sticky)
     # Attributed before it is rendered: a request refused for its variables or params is

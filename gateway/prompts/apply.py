@@ -20,6 +20,8 @@ from gateway.config.prompt_types import PromptVersion
 from gateway.errors import InvalidRequest
 
 _SYSTEM_ROLES = ("system", "developer")
+# The endpoint kinds a prompt can be rendered into.
+TAKES_PROMPTS = frozenset({"chat", "responses", "messages", "count_tokens"})
 
 
 @dataclass(frozen=True, slots=True)

@@ -110,3 +110,30 @@ async def test_a_request_refused_by_its_prompt_version_is_attributed_to_it(
         'gateway_prompt_requests_total{prompt="support-bot",prompt_version="2",status="400"} 1.0'
         in metrics
     )
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("/v1/completions", {"model": "m", "prompt": "Once upon a time"}),
+        ("/v1/embeddings", {"model": "m", "input": "hi"}),
+    ],
+)
+async def test_an_endpoint_without_prompts_refuses_the_header_before_any_version(
+    tmp_path: Path, path: str, body: dict[str, object]
+) -> None:
+    # It answered "version 1 needs the variable 'product'" (variables the endpoint cannot
+    # send) and counted the request against support-bot version 1 in its record and metrics.
+    sink = MemorySink()
+    app = create_app(services(tmp_path).runtime.config, recorder=sink, watch_config=False)
+    client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gw")
+    headers = {"authorization": "Bearer sk-demo", "x-gateway-prompt": "support-bot@1"}
+    async with client:
+        refused = await client.post(path, json=body, headers=headers)
+        metrics = (await client.get("/metrics")).text
+    assert refused.status_code == 400
+    assert refused.json()["error"]["code"] == "invalid_prompt"
+    assert "cannot be used" in refused.json()["error"]["message"]
+    (record,) = sink.records
+    assert (record["status"], record["prompt_id"], record["prompt_version"]) == (400, None, None)
+    assert 'gateway_prompt_requests_total{prompt="support-bot"' not in metrics
