@@ -9,6 +9,7 @@ whether it was forced or a rollback), which is not part of the version's content
 from __future__ import annotations
 
 import os
+import stat
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -119,12 +120,16 @@ def promoted(text: str, version: int, evaluation: Evaluation) -> str:
 
 
 def write_checked(file: Path, text: str) -> None:
-    """Replace `file` with `text` atomically, after checking it loads as a prompt."""
+    """Replace `file` with `text` atomically, keeping its permissions, after checking it loads
+    as a prompt."""
     problems: list[Problem] = []
     if parse_prompt(file, text.encode(), problems, {}) is None:
         raise PromotionError("; ".join(str(p) for p in problems) or "the result does not load")
+    mode = stat.S_IMODE(os.stat(file).st_mode)
     fd, tmp = tempfile.mkstemp(prefix=f".{file.name}.", dir=file.parent)
     try:
+        # mkstemp's file is 0600: the gateway may run as another user than the operator.
+        os.fchmod(fd, mode)
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
         os.replace(tmp, file)

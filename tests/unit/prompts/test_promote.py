@@ -172,6 +172,16 @@ def test_forced_rollback_is_recorded(prompts: Path, tmp_path: Path) -> None:
     assert evaluation["previous"] == 2
 
 
+def test_the_rewritten_file_keeps_its_permissions(prompts: Path) -> None:
+    # The rewrite went through mkstemp's 0600: a gateway running as another user than the
+    # operator could no longer read the file, so every reload after the promotion was refused.
+    file = prompts / "bot.toml"
+    file.chmod(0o644)
+    assert promote(prompts, "2", "--force") == 0
+    assert stat.S_IMODE(file.stat().st_mode) == 0o644
+    assert "production = 2" in file.read_text()
+
+
 def test_a_canary_keeps_its_weight(prompts: Path, tmp_path: Path) -> None:
     assert promote(prompts, "1", "--alias", "canary", "--force") == 0
     data = tomllib.loads((prompts / "bot.toml").read_text())
