@@ -10,7 +10,7 @@ from gateway.pipeline.context import RequestContext
 from gateway.pipeline.services import Services
 from gateway.prompts.apply import TAKES_PROMPTS, PromptUse, apply
 from gateway.prompts.render import render
-from gateway.prompts.select import HEADER, choose, requested
+from gateway.prompts.select import HEADER, OPENAI_STORED, choose, requested
 
 
 async def use_prompt(ctx: RequestContext, services: Services) -> None:
@@ -45,6 +45,6 @@ def _hosted_by_openai(ctx: RequestContext, prompt_id: str) -> bool:
     does not hold: the field is OpenAI's own and goes upstream untouched."""
     return (
         ctx.endpoint.kind == "responses"
-        and prompt_id.startswith("pmpt_")
+        and prompt_id.startswith(OPENAI_STORED)
         and prompt_id not in ctx.runtime.config.prompts
     )

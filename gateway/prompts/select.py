@@ -21,6 +21,9 @@ from gateway.config.prompt_types import PRODUCTION, Prompt, PromptVersion
 from gateway.errors import InvalidRequest, NotFound
 
 HEADER = "x-gateway-prompt"
+_FIELDS = ("id", "version", "variables")
+# OpenAI's stored prompts' ids: such a field may carry fields of OpenAI's the gateway never reads.
+OPENAI_STORED = "pmpt_"
 
 
 @dataclass(frozen=True)
@@ -65,6 +68,13 @@ def requested(body: Mapping[str, Any], header: str | None) -> PromptRef | None:
     prompt_id = fields.get("id")
     if not isinstance(prompt_id, str) or not prompt_id:
         raise _invalid("prompt.id must be a non-empty string", "prompt.id")
+    unknown = [key for key in fields if key not in _FIELDS]
+    if unknown and not prompt_id.startswith(OPENAI_STORED):
+        # A misspelt "version" would silently serve the production alias.
+        raise _invalid(
+            f"unknown field prompt.{unknown[0]} (a prompt takes id, version, variables)",
+            f"prompt.{unknown[0]}",
+        )
     version = fields.get("version")
     if version is not None and (
         isinstance(version, bool) or not isinstance(version, int | str) or version == ""

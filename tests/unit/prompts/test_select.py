@@ -33,6 +33,8 @@ def test_body_field_and_header() -> None:
     assert requested({"prompt": {"version": 2}}, "a@2") == PromptRef("a", "2", {})
     assert requested({"prompt": {"version": 2}}, "a") == PromptRef("a", 2, {})
     assert requested({"prompt": {"id": "a"}}, " ") == PromptRef("a", None, {})
+    # OpenAI's stored prompts keep their own fields: they go upstream as sent.
+    assert requested({"prompt": {"id": "pmpt_1", "x": 1}}, None) == PromptRef("pmpt_1")
 
 
 @pytest.mark.parametrize(
@@ -42,6 +44,8 @@ def test_body_field_and_header() -> None:
         {"prompt": {"version": 1}},
         {"prompt": {"id": "a", "version": True}},
         {"prompt": {"id": "a", "variables": ["x"]}},
+        # A misspelt field was ignored: "verison" served the production alias.
+        {"prompt": {"id": "a", "verison": 2}},
     ],
 )
 def test_malformed_references_are_400(body: dict[str, object]) -> None:
