@@ -76,6 +76,12 @@ def _content_text(content: Any) -> str:
     return ""
 
 
+def _list(value: Any) -> list[Any]:
+    """`value` when it is a list, else no items: a target at a URL may be any server, and a
+    `tool_calls` or `content` of 5 is no list of anything."""
+    return value if isinstance(value, list) else []
+
+
 def _openai(body: dict[str, Any]) -> Answer:
     choices = body.get("choices")
     if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
@@ -84,7 +90,7 @@ def _openai(body: dict[str, Any]) -> Answer:
     if not isinstance(message, dict):
         return Answer("")
     calls = []
-    for call in message.get("tool_calls") or ():
+    for call in _list(message.get("tool_calls")):
         function = call.get("function") if isinstance(call, dict) else None
         if isinstance(function, dict):
             calls.append(
@@ -96,7 +102,7 @@ def _openai(body: dict[str, Any]) -> Answer:
 def _anthropic(body: dict[str, Any]) -> Answer:
     texts: list[str] = []
     calls: list[ToolCall] = []
-    for block in body.get("content") or ():
+    for block in _list(body.get("content")):
         if not isinstance(block, dict):
             continue
         if block.get("type") == "text" and isinstance(block.get("text"), str):

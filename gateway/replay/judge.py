@@ -32,17 +32,26 @@ def _clip(text: str) -> str:
     return text if len(text) <= _MAX_CHARS else text[:_MAX_CHARS] + " [...]"
 
 
+def _text(content: object) -> str:
+    """A message's (or Anthropic `system`'s) text: a string, or its text parts joined."""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return "".join(
+            p["text"] for p in content if isinstance(p, dict) and isinstance(p.get("text"), str)
+        )
+    return ""
+
+
 def _conversation(request: dict[str, Any]) -> str:
     lines = []
-    if isinstance(request.get("system"), str):
-        lines.append(f"system: {request['system']}")
-    for message in request.get("messages") or ():
-        if not isinstance(message, dict):
-            continue
-        content = message.get("content")
-        if isinstance(content, list):
-            content = "".join(p.get("text", "") for p in content if isinstance(p, dict))
-        lines.append(f"{message.get('role')}: {content}")
+    system = _text(request.get("system"))  # Anthropic's: a string or a list of text blocks
+    if system:
+        lines.append(f"system: {system}")
+    messages = request.get("messages")
+    for message in messages if isinstance(messages, list) else ():
+        if isinstance(message, dict):
+            lines.append(f"{message.get('role')}: {_text(message.get('content'))}")
     return _clip("\n".join(lines))
 
 
@@ -70,6 +79,17 @@ def _valid(score: float) -> float | None:
     return score if 1 <= score <= 10 else None
 
 
+def _score(raw: object) -> float | None:
+    """A JSON value as a score in 1..10, or None: a bool, "x", [] and an integer of 400 digits
+    (no float holds it) are no score."""
+    if isinstance(raw, bool) or not isinstance(raw, (int, float, str)):
+        return None
+    try:
+        return _valid(float(raw))
+    except (ValueError, OverflowError):
+        return None
+
+
 def parse_score(text: str) -> tuple[float | None, str | None]:
     """(score in 1..10, reason) from a judge's reply; (None, None) when no score can be read."""
     candidates = [text.strip()] + _OBJECT.findall(text)
@@ -81,22 +101,12 @@ def parse_score(text: str) -> tuple[float | None, str | None]:
         except ValueError:
             continue
         if isinstance(data, dict):
-            raw = data.get("score", data.get("rating"))
-            try:
-                score = (
-                    _valid(float(raw)) if raw is not None and not isinstance(raw, bool) else None
-                )
-            except (TypeError, ValueError):
-                score = None
+            score = _score(data.get("score", data.get("rating")))
             if score is not None:
                 reason = data.get("reason") or data.get("explanation")
                 return score, str(reason) if reason is not None else None
-        elif (
-            isinstance(data, (int, float))
-            and not isinstance(data, bool)
-            and _valid(float(data)) is not None
-        ):
-            return float(data), None
+        elif not isinstance(data, str) and (score := _score(data)) is not None:
+            return score, None
     for pattern in (_LABELLED, _OUT_OF):
         match = pattern.search(text)
         if match and _valid(float(match.group(1))) is not None:

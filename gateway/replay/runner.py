@@ -128,7 +128,7 @@ class Runner:
         async def worker() -> None:
             while not queue.empty():
                 index = queue.get_nowait()
-                row = await self.replay_one(records[index])
+                row = await self._row(records[index])
                 rows[index] = row
                 if self.progress is not None:
                     self.progress.advance(row.ok)
@@ -138,6 +138,25 @@ class Runner:
         if self.progress is not None:
             self.progress.close()
         return [row for row in rows if row is not None]
+
+    async def _row(self, record: Record) -> Row:
+        """`replay_one`, or a failed row when it raises: a defect met on one record (a shape
+        no parser foresaw) costs that row, never the replay and the answers already paid for."""
+        try:
+            return await self.replay_one(record)
+        except Exception as exc:
+            model = self.options.model or str(record.get("model"))
+            row = Row(
+                id=record.get("id"),
+                ts=record.get("ts"),
+                endpoint=str(record.get("endpoint")),
+                model_old=record.get("model"),
+                model_new=model,
+                status_old=record.get("status"),
+            )
+            return self._failed(
+                row, f"the replay failed on this record: {type(exc).__name__}: {exc}"
+            )
 
     async def replay_one(self, record: Record) -> Row:
         model = self.options.model or str(record.get("model"))

@@ -38,3 +38,32 @@ def test_judge_request_carries_rubric_conversation_and_answers() -> None:
     assert "system: be brief\nuser: hi" in prompt and "ref" in prompt and "new" in prompt
     long = judge_request("j", request, "x" * 10_000, "y", "r")["messages"][1]["content"]
     assert "[...]" in long and len(long) < 8000
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '{"score": 1' + "0" * 400 + "}",  # no float holds it: OverflowError aborted the replay
+        "1" + "0" * 400,
+        '{"score": NaN}',
+    ],
+)
+def test_a_judge_reply_with_a_garbage_score_is_unscored(text: str) -> None:
+    assert parse_score(text) == (None, None)
+
+
+def test_the_judge_sees_anthropic_system_blocks_and_skips_parts_that_are_no_text() -> None:
+    """A `system` given as Anthropic's list of text blocks was left out of the conversation the
+    judge saw, and a text part whose `text` is no string (5) raised TypeError in the replay."""
+    request = {
+        "system": [{"type": "text", "text": "answer in French"}],
+        "messages": [
+            {
+                "role": "user",
+                "content": [{"type": "text", "text": 5}, {"type": "text", "text": "hi"}],
+            }
+        ],
+    }
+    prompt = judge_request("j", request, "ref", "new", "r")["messages"][1]["content"]
+    assert "system: answer in French\nuser: hi" in prompt
+    assert judge_request("j", {"messages": 5}, "ref", "new", "r")["messages"][1]["content"]
