@@ -14,12 +14,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import orjson
 
 Record = dict[str, Any]
 
+_BOM = b"\xef\xbb\xbf"
 _RELATIVE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d|w)\s*$", re.IGNORECASE)
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 _STATUS = re.compile(r"^[1-5](?:\d\d|xx)$", re.IGNORECASE)
@@ -201,24 +202,42 @@ class LogReader:
     seen: int = 0
 
     def __iter__(self) -> Iterator[Record]:
+        with self.open() as handle:
+            for _, record in self.read(handle):
+                yield record
+
+    def open(self) -> BinaryIO:
         if not self.path.is_file():
             raise UsageError(f"log file {self.path} not found")
-        with self.path.open("rb") as handle:
-            for number, line in enumerate(handle):
-                if number == 0:  # an editor's byte-order mark is no part of the first record
-                    line = line.removeprefix(b"\xef\xbb\xbf")
-                if not line.strip():
-                    continue
-                try:
-                    record = orjson.loads(line)
-                except orjson.JSONDecodeError:
-                    self.bad_lines += 1
-                    continue
-                if not isinstance(record, dict) or not well_typed(record):
-                    self.bad_lines += 1
-                    continue
-                self.seen += 1
-                yield record
+        return self.path.open("rb")
+
+    def read(self, handle: BinaryIO) -> Iterator[tuple[int, Record]]:
+        """Each readable record of the open log, with the offset of its line (`record_at`)."""
+        offset = 0
+        for number, line in enumerate(handle):
+            start, offset = offset, offset + len(line)
+            if number == 0:  # an editor's byte-order mark is no part of the first record
+                line = line.removeprefix(_BOM)
+            if not line.strip():
+                continue
+            try:
+                record = orjson.loads(line)
+            except orjson.JSONDecodeError:
+                self.bad_lines += 1
+                continue
+            if not isinstance(record, dict) or not well_typed(record):
+                self.bad_lines += 1
+                continue
+            self.seen += 1
+            yield start, record
+
+
+def record_at(handle: BinaryIO, offset: int) -> Record:
+    """The record on the line at `offset` of a log `LogReader.read` has read whole: a reader
+    keeps offsets, not records, to stay small on a log of gigabytes."""
+    handle.seek(offset)
+    record: Record = orjson.loads(handle.readline().removeprefix(_BOM))
+    return record
 
 
 def read_records(

@@ -13,6 +13,7 @@ import math
 import os
 import random
 import sys
+from array import array
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -21,12 +22,13 @@ from typing import Any
 
 from gateway.config import ConfigError, GatewayConfig, load_config
 from gateway.observability.log_reader import (
+    LogReader,
     Record,
     RecordFilter,
     UsageError,
     parse_statuses,
     parse_time,
-    read_records,
+    record_at,
 )
 from gateway.replay import target as targets
 from gateway.replay.answers import ENDPOINTS
@@ -89,32 +91,46 @@ def select(
     Without a status filter only successful records are replayed (status 200, no error_type):
     they are the ones with an answer to compare with.
     """
-    records, reader = read_records(path, rfilter)
-    if default_ok_only and not rfilter.statuses:
-        records = [r for r in records if r.get("status") == 200 and not r.get("error_type")]
-    if prompt is not None:  # the requests that used another version of the prompt
-        records = [
-            r
-            for r in records
-            if r.get("prompt_id") == prompt[0] and r.get("prompt_version") not in (None, prompt[1])
-        ]
-    matched = len(records)
-    no_body = [r for r in records if not isinstance(r.get("request"), dict)]
-    wrong_endpoint = [
-        r
-        for r in records
-        if isinstance(r.get("request"), dict) and r.get("endpoint") not in ENDPOINTS
-    ]
-    chosen = [
-        r for r in records if isinstance(r.get("request"), dict) and r.get("endpoint") in ENDPOINTS
-    ]
-    if sample is not None and sample < 1.0:
-        keep = sorted(random.Random(seed).sample(range(len(chosen)), k=round(len(chosen) * sample)))
-        chosen = [chosen[i] for i in keep]
-    if limit is not None:
-        chosen = chosen[:limit]
-    return Selection(
-        chosen, reader.seen, reader.bad_lines, matched, len(no_body), len(wrong_endpoint)
+    reader = LogReader(path)
+    ok_only = default_ok_only and not rfilter.statuses
+    matched = no_body = wrong_endpoint = 0
+    # Offsets, not records: a log of gigabytes of bodies is read whole, and only the records
+    # chosen are kept (8 bytes for each one that could be).
+    offsets = array("q")
+    with reader.open() as handle:
+        for offset, r in reader.read(handle):
+            if not _wanted(r, rfilter, ok_only, prompt):
+                continue
+            matched += 1
+            if not isinstance(r.get("request"), dict):
+                no_body += 1
+            elif r.get("endpoint") not in ENDPOINTS:
+                wrong_endpoint += 1
+            else:
+                offsets.append(offset)
+        chosen: Sequence[int] = offsets
+        if sample is not None and sample < 1.0:
+            k = round(len(offsets) * sample)
+            chosen = [
+                offsets[i] for i in sorted(random.Random(seed).sample(range(len(offsets)), k))
+            ]
+        if limit is not None:
+            chosen = chosen[:limit]
+        records = [record_at(handle, offset) for offset in chosen]
+    return Selection(records, reader.seen, reader.bad_lines, matched, no_body, wrong_endpoint)
+
+
+def _wanted(
+    record: Record, rfilter: RecordFilter, ok_only: bool, prompt: tuple[str, int] | None
+) -> bool:
+    if not rfilter.matches(record):
+        return False
+    if ok_only and (record.get("status") != 200 or record.get("error_type")):
+        return False
+    # A prompt replay: the requests that used another version of the prompt.
+    return prompt is None or (
+        record.get("prompt_id") == prompt[0]
+        and record.get("prompt_version") not in (None, prompt[1])
     )
 
 
