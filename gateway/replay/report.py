@@ -174,7 +174,8 @@ def summarize(
         "completion_tokens_new": sum(r.completion_tokens_new for r in ok),
         "tokens_old": tokens_old,
         "tokens_new": tokens_new,
-        "tokens_ratio": _round(ratio(tokens_new, tokens_old)),
+        # No request succeeded: nothing was measured, and 0 / 0 tokens is no "same as before".
+        "tokens_ratio": _round(ratio(tokens_new, tokens_old)) if ok else None,
         "cost_old": _round(cost_old, 10),
         "cost_new": _round(cost_new, 10),
         "cost_ratio": _round(ratio(cost_new, cost_old)),

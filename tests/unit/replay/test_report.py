@@ -11,6 +11,7 @@ import pytest
 
 from gateway.observability.log_reader import UsageError
 from gateway.replay.charts import Series, histogram_svg
+from gateway.replay.gate import parse_gate
 from gateway.replay.html import render_html, word_diff
 from gateway.replay.report import (
     SUMMARY_FIELDS,
@@ -113,6 +114,20 @@ def test_empty_summary_is_all_unknown() -> None:
         and s["cost_ratio"] is None
         and s["error_rate"] is None
     )
+
+
+def test_a_replay_where_every_request_failed_passes_no_ratio_gate() -> None:
+    """With every new request failed, the token sums over succeeded rows were 0 and 0, and
+    `tokens_ratio` said 1.0: `--gate "tokens_ratio <= 1.2"` passed a replay that measured
+    nothing."""
+    s = summarize([row(error="HTTP 429: slow down"), row(error="HTTP 502: boom")])
+    assert (s["ok_count"], s["tokens_ratio"], s["cost_ratio"], s["latency_ratio"]) == (
+        0,
+        None,
+        None,
+        None,
+    )
+    assert parse_gate("tokens_ratio <= 1.2", SUMMARY_FIELDS).evaluate(s)[0] is False
 
 
 def test_ratio() -> None:
