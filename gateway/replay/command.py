@@ -260,6 +260,8 @@ def run(args: argparse.Namespace) -> int:
         key = args.key or os.environ.get(KEY_ENV)
         if args.base_url and not key:
             raise UsageError(f"--base-url needs a gateway key: pass --key or set ${KEY_ENV}")
+        if args.base_url:
+            targets.normalize_base_url(args.base_url)
         config = _config(args, required=not args.base_url)
         if config is not None and not args.base_url:
             for flag, name in (("--model", args.model), ("--judge-model", args.judge_model)):

@@ -27,6 +27,7 @@ import httpx
 from starlette.types import ASGIApp, Message
 
 from gateway.config import DeploymentConfig, GatewayConfig, KeyConfig, PolicyConfig, hash_key
+from gateway.observability.log_reader import UsageError
 
 REPLAY_KEY_ID = "replay"
 REPLAY_POLICY = "_replay"
@@ -159,6 +160,18 @@ async def _wait_ready(client: httpx.AsyncClient, timeout_s: float = 15.0) -> Non
 
 
 def normalize_base_url(url: str) -> str:
+    """`http://host:port` from `http://host:port/v1/`; UsageError for a URL with credentials
+    (`user:pass@`): httpx would send them as Basic auth in place of the gateway key, and the
+    report and the summary would print them."""
+    try:
+        parsed = httpx.URL(url)
+    except httpx.InvalidURL:
+        raise UsageError("--base-url is no URL (give http://host:port)") from None
+    if parsed.userinfo:
+        raise UsageError(
+            "--base-url must not carry credentials (user:password@): the gateway key goes in "
+            "--key or $GATEWAY_API_KEY"
+        )
     url = url.rstrip("/")
     return url.removesuffix("/v1")
 

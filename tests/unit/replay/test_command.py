@@ -275,3 +275,17 @@ def test_the_html_report_never_overwrites_the_json_one(
     assert main([*args, "--report", report]) == 0
     assert json.loads((workdir / report).read_text())["summary"]["count"] == 1
     assert (workdir / html).read_text().startswith("<!DOCTYPE html>")
+
+
+def test_a_base_url_with_credentials_is_refused_and_never_printed(
+    workdir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """httpx sent `user:password@` as Basic auth in place of the gateway key (every request a
+    401), and the summary and both reports printed the password as the target."""
+    url = "http://admin:hunter2secret@127.0.0.1:9/v1"
+    args = ["replay", "log.jsonl", "--model", "echo", "--base-url", url, "--key", "sk-x"]
+    assert main(args) == 2
+    out, err = capsys.readouterr()
+    assert "--base-url must not carry credentials" in err
+    assert "hunter2secret" not in out + err
+    assert not list(workdir.glob("report*"))
