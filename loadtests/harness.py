@@ -111,8 +111,13 @@ def drain_output(process: subprocess.Popen[str], output: list[str]) -> None:
 
 
 def child_env() -> dict[str, str]:
+    """A child's environment: unbuffered, importing `gateway` from this checkout (a gateway runs
+    in its config's directory, where `python -m` would find whichever `gateway` the venv
+    installed) unless PYTHONPATH names a tree already (`compare.py` runs these scripts so, and
+    `served_cpu.py` gives each gateway its own)."""
     env = dict(os.environ)
     env["PYTHONUNBUFFERED"] = "1"
+    env.setdefault("PYTHONPATH", str(REPO))
     return env
 
 

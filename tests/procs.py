@@ -95,9 +95,13 @@ def _answers(url: str) -> bool:
         return False
 
 
-def _env(extra: dict[str, str] | None) -> dict[str, str]:
+def child_env(extra: dict[str, str] | None) -> dict[str, str]:
+    """The child's environment: it imports `gateway` from this checkout (its cwd is a temporary
+    directory, where `python -m` would find whichever `gateway` the venv installed, maybe
+    another checkout's), unbuffered, with `extra`."""
     env = dict(os.environ)
     env["PYTHONUNBUFFERED"] = "1"
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
     env.update(extra or {})
     return env
 
@@ -108,7 +112,7 @@ def _spawn(args: list[str], env: dict[str, str] | None, cwd: Path) -> Proc:
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
-        env=_env(env),
+        env=child_env(env),
         cwd=cwd,
     )
     return Proc(process)
