@@ -63,7 +63,7 @@ def load_prompts(
     if not is_dir:  # a file where the registry should be: a typo, not "no prompts"
         problems.append(Problem(str(directory), 1, "prompts_dir is not a directory"))
         return prompts, files
-    for file in sorted(directory.glob("*.toml")):
+    for file in prompt_files(directory):
         prompt_id = file.stem
         try:
             content = read_config_file(file)
@@ -75,6 +75,13 @@ def load_prompts(
         if prompt is not None:
             prompts[prompt_id] = prompt
     return prompts, files
+
+
+def prompt_files(directory: Path) -> list[Path]:
+    """The registry's files, sorted: `*.toml` but those whose name starts with a dot, which
+    editors and copies leave beside the file being edited (Emacs's `.#id.toml` lock, a dangling
+    symlink; macOS's `._id.toml`): read as prompts they refused every reload until removed."""
+    return sorted(file for file in directory.glob("*.toml") if not file.name.startswith("."))
 
 
 def parse_prompt(

@@ -57,6 +57,16 @@ def test_versions_aliases_and_variables(tmp_path: Path) -> None:
     assert files["support-bot"] == SUPPORT.encode()
 
 
+def test_files_editors_leave_beside_a_prompt_are_not_read(tmp_path: Path) -> None:
+    (tmp_path / "support-bot.toml").write_text(SUPPORT)
+    (tmp_path / ".#support-bot.toml").symlink_to("ops@host.4242:1733460000")  # Emacs's lock
+    (tmp_path / "._support-bot.toml").write_bytes(b"\x00\x05\x16\x07 AppleDouble")
+    problems: list[Problem] = []
+    prompts, files = load_prompts(tmp_path, problems, {})
+    assert problems == []
+    assert sorted(prompts) == sorted(files) == ["support-bot"]
+
+
 def test_missing_dir_is_an_empty_registry(tmp_path: Path) -> None:
     problems: list[Problem] = []
     assert load_prompts(tmp_path / "absent", problems, {}) == ({}, {})
