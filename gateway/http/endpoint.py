@@ -54,8 +54,12 @@ class ClientDisconnected(Exception):
 
 # Comma-separated lists: several lines of one are one list (RFC 9110, 5.3), not the last line.
 # The credentials are joined too: a key sent twice is refused (authenticate), never the last
-# one taken, which a proxy in front that adds its own may not expect.
-LIST_HEADERS = frozenset({"x-gateway-tags", "authorization", "x-api-key"})
+# one taken, which a proxy in front that adds its own may not expect. So is `traceparent`:
+# several are invalid together (W3C), and the request starts a trace of its own; `tracestate`
+# on several lines is one list (W3C).
+LIST_HEADERS = frozenset(
+    {"x-gateway-tags", "authorization", "x-api-key", "traceparent", "tracestate"}
+)
 
 
 def request_headers(scope: Scope) -> dict[str, str]:

@@ -14,6 +14,7 @@ import orjson
 from gateway import tokens
 from gateway.guardrails.base import GuardrailUnavailable
 from gateway.guardrails.moderation import Complete
+from gateway.observability.trace_context import upstream_trace
 from gateway.pipeline.context import RequestContext
 from gateway.pipeline.fallback_limits import admit_fallback
 from gateway.pipeline.services import Services
@@ -39,7 +40,11 @@ def route_request(ctx: RequestContext) -> RouteRequest:
         breakers=held.breakers if held is not None else None,
         deployment=ctx.pinned_deployment,
         models=ctx.key.models if ctx.key is not None else None,
-        trace_id=ctx.trace.trace_id if ctx.trace is not None else None,
+        trace=(
+            upstream_trace(ctx.trace, ctx.headers)
+            if ctx.trace is not None or "traceparent" in ctx.headers
+            else None  # most requests: no trace context to pass on
+        ),
     )
 
 

@@ -24,7 +24,7 @@ from gateway.errors import (
     UpstreamTimeout,
     upstream_failed,
 )
-from gateway.observability.trace_context import traceparent
+from gateway.observability.trace_context import UpstreamTrace
 from gateway.providers import EndpointKind, adapter_for, wire_provider
 from gateway.routing.exchange import Attempt, Exchange, RouteRequest, StreamReply, UpstreamCall
 from gateway.runtime import Runtime
@@ -214,20 +214,22 @@ def build_call(
     anthropic_beta: str | None,
     deployment: DeploymentConfig,
     client_for: ClientFor,
-    trace: tuple[int, int] | None = None,
+    trace: tuple[UpstreamTrace, int | None] | None = None,
 ) -> UpstreamCall:
     """The upstream call of a request to `deployment`, prepared by the client that sends it;
-    `trace` (trace id, the attempt's span id) adds its `traceparent` header."""
+    `trace` (the request's trace context, the attempt's span id when it is traced) adds its
+    `traceparent` and `tracestate` headers."""
     provider = runtime.config.providers[deployment.provider]
     wire = wire_provider(provider, kind)
     adapter = adapter_for(kind, wire, anthropic_beta, body)
     call = adapter.prepare(body, deployment, wire, runtime.provider_key(provider.name))
     headers = call.headers if not provider.headers else {**call.headers, **provider.headers}
+    span_id = None
     if trace is not None:
-        headers = {**headers, "traceparent": traceparent(*trace)}
+        span_id = trace[1]
+        headers = {**headers, **trace[0].headers(span_id)}
     request = UpstreamRequest("POST", call.url, headers, call.body)
     prepared = client_for(provider).prepare(request)
-    span_id = trace[1] if trace is not None else None
     return UpstreamCall(deployment, provider, adapter, prepared, span_id)
 
 

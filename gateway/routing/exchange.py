@@ -15,6 +15,7 @@ from typing import Any
 
 from gateway.config.types import DeploymentConfig, ModelConfig, ProviderConfig
 from gateway.errors import GatewayError
+from gateway.observability.trace_context import UpstreamTrace
 from gateway.providers import Adapter, EndpointKind, StreamConverter, Usage
 from gateway.runtime import Runtime
 from gateway.state import BreakerState
@@ -103,9 +104,9 @@ class RouteRequest:
     # The models the key may use (`[[keys]] models`; None: every one). A fallback outside them
     # is skipped, never called.
     models: tuple[str, ...] | None = None
-    # The request's trace id when it is traced: each attempt gets a span id and a
-    # `traceparent` header naming it.
-    trace_id: int | None = None
+    # The request's trace context (None: it has none): when it is traced, each attempt gets a
+    # span id and a `traceparent` header naming it; else the client's is passed on.
+    trace: UpstreamTrace | None = None
     # Asked before each fallback model is tried (None: no fallback model has limits of its
     # own for this key, so none is asked).
     admit_fallback: AdmitFallback | None = None

@@ -89,6 +89,7 @@ class Router:
         self._turns: dict[str, int] = {}
 
     def _build(self, request: RouteRequest, deployment: DeploymentConfig) -> UpstreamCall:
+        trace = request.trace
         return build_call(
             request.runtime,
             request.kind,
@@ -96,7 +97,7 @@ class Router:
             request.anthropic_beta,
             deployment,
             self.client_for,
-            None if request.trace_id is None else (request.trace_id, self.rng.getrandbits(64) or 1),
+            None if trace is None else (trace, trace.new_span_id(self.rng)),
         )
 
     async def route(self, request: RouteRequest, exchange: Exchange) -> None:

@@ -114,6 +114,71 @@ def test_a_fallback_is_one_server_span_with_two_attempt_children(
     assert "gen_ai.input.messages" not in server.attributes  # capture_content is off
 
 
+def upstream_headers(mock_upstream: Proc) -> dict[str, str]:
+    stats = httpx.get(mock_upstream.url + "/_mock/stats").json()
+    headers: dict[str, str] = stats["last_request"]["headers"]
+    return headers
+
+
+def test_the_clients_tracestate_goes_upstream_with_the_attempts_traceparent(
+    traced: tuple[Proc, Receiver, ThreadingHTTPServer], mock_upstream: Proc
+) -> None:
+    proc, _, _ = traced
+    state = "congo=t61rcWkgMzE,rojo=00f067aa0ba902b7"
+    response = post(
+        proc, "echo", traceparent=f"00-{CLIENT_TRACE}-{CLIENT_SPAN}-01", tracestate=state
+    )
+    assert response.status_code == 200
+    sent = upstream_headers(mock_upstream)
+    assert sent["traceparent"].startswith(f"00-{CLIENT_TRACE}-")
+    assert sent["traceparent"] != f"00-{CLIENT_TRACE}-{CLIENT_SPAN}-01"  # names the attempt
+    assert sent["tracestate"] == state
+
+
+def test_an_unsampled_client_trace_is_passed_upstream_unrecorded(
+    traced: tuple[Proc, Receiver, ThreadingHTTPServer], mock_upstream: Proc
+) -> None:
+    # The client decided not to record its trace: the gateway records no span, and the
+    # upstream is told the same (else it starts a trace of its own, sampled or not).
+    proc, receiver, _ = traced
+    unsampled_trace = "0af7651916cd43dd8448eb211c80319c"
+    parent = f"00-{unsampled_trace}-b7ad6b7169203331-00"
+    response = post(proc, "echo", traceparent=parent, tracestate="rojo=1")
+    assert response.status_code == 200
+    sent = upstream_headers(mock_upstream)
+    assert sent["traceparent"] == parent and sent["tracestate"] == "rojo=1"
+    # A traced request after it: once its spans arrived, the unsampled one's would have too.
+    post(proc, "echo", traceparent=f"00-{'1' * 32}-{CLIENT_SPAN}-01")
+    wait_until(
+        lambda: any(s.trace_id == "1" * 32 for s in receiver.snapshot()) or None,
+        10,
+        message="the traced request's spans never arrived",
+    )
+    assert not [s for s in receiver.snapshot() if s.trace_id == unsampled_trace]
+
+
+def test_two_traceparent_headers_start_a_new_trace(
+    traced: tuple[Proc, Receiver, ThreadingHTTPServer], mock_upstream: Proc
+) -> None:
+    proc, _, _ = traced
+    other = "0af7651916cd43dd8448eb211c80319c"
+    response = httpx.post(
+        proc.url + "/v1/chat/completions",
+        json={"model": "echo", "messages": [{"role": "user", "content": "trace me"}]},
+        headers=[
+            ("authorization", f"Bearer {KEY}"),
+            ("traceparent", f"00-{CLIENT_TRACE}-{CLIENT_SPAN}-01"),
+            ("traceparent", f"00-{other}-{CLIENT_SPAN}-01"),
+            ("tracestate", "a=1"),
+        ],
+        timeout=10,
+    )
+    assert response.status_code == 200
+    sent = upstream_headers(mock_upstream)
+    assert sent["traceparent"][3:35] not in (CLIENT_TRACE, other)
+    assert "tracestate" not in sent  # read only with a valid traceparent (W3C)
+
+
 def test_collector_down_requests_unaffected_and_drops_counted(
     traced: tuple[Proc, Receiver, ThreadingHTTPServer],
 ) -> None:
