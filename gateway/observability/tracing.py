@@ -144,9 +144,13 @@ class OtlpTracer:
         spans = [server]
         start_ns = _ns(record.get("ts"))
         attempts = record.get("attempts") or []
+        targets = record.get("attempt_targets") or []
         for number, (attempt, span_id) in enumerate(zip(attempts, attempt_span_ids), 1):
             if span_id is not None:
-                spans.append(self._attempt_span(record, ids, attempt, span_id, number, start_ns))
+                target = targets[number - 1] if number <= len(targets) else None
+                spans.append(
+                    self._attempt_span(record, ids, attempt, target, span_id, number, start_ns)
+                )
         self.queue.put(spans)
 
     def shutdown(self) -> None:
@@ -212,19 +216,25 @@ class OtlpTracer:
         record: Mapping[str, Any],
         ids: TraceIds,
         attempt: Mapping[str, Any],
+        target: Sequence[str] | None,
         span_id: int,
         number: int,
         request_start_ns: int,
     ) -> ReadableSpan:
+        """`target`: (provider type, upstream model) the attempt called, when known (the
+        deployment may have left the config by a reload)."""
         start = request_start_ns + int(float(attempt.get("start_ms") or 0) * 1e6)
         end = start + int(float(attempt.get("duration_ms") or 0) * 1e6)
         operation = _OPERATIONS.get(str(record.get("endpoint_kind")), "chat")
         attributes: dict[str, AttributeValue] = {
             "gen_ai.operation.name": operation,
-            "gen_ai.request.model": str(attempt.get("model")),
+            "gen_ai.request.model": str(target[1] if target else attempt.get("model")),
+            "gateway.model": str(attempt.get("model")),
             "gateway.deployment": str(attempt.get("deployment")),
             "gateway.attempt": number,
         }
+        if target:
+            attributes["gen_ai.provider.name"] = str(target[0])
         if attempt.get("status") is not None:
             attributes["http.response.status_code"] = int(attempt["status"])
         if attempt.get("error"):

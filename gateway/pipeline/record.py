@@ -248,6 +248,9 @@ def trace_facts(
         "provider_type": ctx.exchange.provider.type if ctx.exchange.provider else None,
         "response_model": (ctx.response_json or {}).get("model")
         or (deployment.model if deployment else None),
+        "attempt_targets": [
+            _attempt_target(ctx, a.model, a.deployment) for a in ctx.exchange.attempts
+        ],
     }
     content = None
     if ctx.runtime.config.tracing.capture_content:
@@ -256,6 +259,18 @@ def trace_facts(
             answer = {"text": "".join(ctx.stream_reply.converter.text)}
         content = (ctx.body, answer)
     return facts, ctx.trace, [a.span_id for a in ctx.exchange.attempts], content
+
+
+def _attempt_target(ctx: RequestContext, model: str, deployment: str) -> tuple[str, str] | None:
+    """(provider type, upstream model) an attempt called: its client span's `gen_ai.*` (the
+    model the provider was asked for, not the gateway's name for it)."""
+    config = ctx.runtime.config
+    found = config.models.get(model)
+    for candidate in found.deployments if found is not None else ():
+        if candidate.name == deployment:
+            provider = config.providers.get(candidate.provider)
+            return (provider.type if provider else candidate.provider, candidate.model)
+    return None
 
 
 def fallback_record(ctx: RequestContext) -> dict[str, Any]:

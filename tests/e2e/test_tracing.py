@@ -111,6 +111,11 @@ def test_a_fallback_is_one_server_span_with_two_attempt_children(
     assert server.attributes["gateway.cache"] == "bypass"
     assert attempts[0].attributes["error.type"] == "http_500"
     assert attempts[1].attributes["gateway.deployment"] == "mock/echo"
+    # Each client span names what the provider was asked for (GenAI conventions), the
+    # gateway's model beside it.
+    assert [a.attributes["gen_ai.request.model"] for a in attempts] == ["fail-500", "echo"]
+    assert [a.attributes["gateway.model"] for a in attempts] == ["flaky", "echo"]
+    assert all(a.attributes["gen_ai.provider.name"] == "openai" for a in attempts)
     assert "gen_ai.input.messages" not in server.attributes  # capture_content is off
 
 
