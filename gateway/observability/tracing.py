@@ -50,6 +50,9 @@ _OPERATIONS = {
     "embeddings": "embeddings",
 }
 _SAMPLED = TraceFlags(TraceFlags.SAMPLED)
+# The longest client-written name (a model nobody configured) a span keeps: one client's 1 MB
+# `model` would else make a batch the collector refuses, dropping every other request's spans.
+MAX_NAME_CHARS = 256
 AttributeValue = str | bool | int | float | Sequence[str]
 
 
@@ -162,9 +165,10 @@ class OtlpTracer:
         start = _ns(record.get("ts"))
         end = start + int((record.get("latency_ms") or 0) * 1e6)
         operation = _OPERATIONS.get(str(record.get("endpoint_kind")), "chat")
+        model = str(record.get("model"))[:MAX_NAME_CHARS]
         attributes: dict[str, AttributeValue] = {
             "gen_ai.operation.name": operation,
-            "gen_ai.request.model": str(record.get("model")),
+            "gen_ai.request.model": model,
             "gen_ai.usage.input_tokens": int(record.get("prompt_tokens") or 0),
             "gen_ai.usage.output_tokens": int(record.get("completion_tokens") or 0),
             "http.request.method": "POST",
@@ -199,8 +203,11 @@ class OtlpTracer:
             if ids.parent_id is not None
             else None
         )
+        # A span name stays low-cardinality (trace backends index them): a model the config
+        # does not name (any string a client sends) leaves the name `<operation>`, as the
+        # GenAI conventions name a span whose model is unknown.
         return ReadableSpan(
-            name=f"{operation} {record.get('model')}",
+            name=f"{operation} {model}" if record.get("model_configured", True) else operation,
             context=SpanContext(ids.trace_id, ids.span_id, False, _SAMPLED),
             parent=parent,
             resource=self.resource,

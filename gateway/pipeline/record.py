@@ -248,6 +248,7 @@ def trace_facts(
         "provider_type": ctx.exchange.provider.type if ctx.exchange.provider else None,
         "response_model": (ctx.response_json or {}).get("model")
         or (deployment.model if deployment else None),
+        "model_configured": record.get("model") in ctx.runtime.config.models,
         "attempt_targets": [
             _attempt_target(ctx, a.model, a.deployment) for a in ctx.exchange.attempts
         ],

@@ -184,6 +184,35 @@ def test_two_traceparent_headers_start_a_new_trace(
     assert "tracestate" not in sent  # read only with a valid traceparent (W3C)
 
 
+def test_a_model_nobody_configured_neither_names_the_span_nor_bloats_it(
+    traced: tuple[Proc, Receiver, ThreadingHTTPServer],
+) -> None:
+    # Any string a client sends as `model` would else be a new span name (an operation in the
+    # backend's index), and a megabyte one a batch the collector refuses.
+    proc, receiver, _ = traced
+    trace = "2" * 32
+    response = post(
+        proc, "no-such-model-" + "x" * 100_000, traceparent=f"00-{trace}-{CLIENT_SPAN}-01"
+    )
+    assert response.status_code == 404
+    (span,) = wait_until(
+        lambda: [s for s in receiver.snapshot() if s.trace_id == trace] or None,
+        10,
+        message="the refused request's span never arrived",
+    )
+    assert span.name == "chat"
+    assert span.attributes["gen_ai.request.model"] == ("no-such-model-" + "x" * 242)
+    # A configured model names it.
+    trace = "3" * 32
+    post(proc, "echo", traceparent=f"00-{trace}-{CLIENT_SPAN}-01")
+    spans = wait_until(
+        lambda: [s for s in receiver.snapshot() if s.trace_id == trace and s.kind == 2] or None,
+        10,
+        message="the served request's span never arrived",
+    )
+    assert spans[0].name == "chat echo"
+
+
 def test_collector_down_requests_unaffected_and_drops_counted(
     traced: tuple[Proc, Receiver, ThreadingHTTPServer],
 ) -> None:
