@@ -42,6 +42,12 @@ from gateway.observability.trace_context import TraceIds, new_ids, parent_sample
 log = logging.getLogger("gateway.tracing")
 BATCH = 512
 FLUSH_EVERY_S = 1.0
+# A batch stays under what collectors accept (gRPC's default receive limit is 4 MiB): spans that
+# carry content (`capture_content`) are batched by their size, not only by their number.
+MAX_BATCH_BYTES = 3 * 1024 * 1024
+# Each captured text keeps at most this many bytes (UTF-8), so one span always fits a batch.
+MAX_CONTENT_BYTES = 512 * 1024
+SPAN_BYTES = 1024  # a span without content, roughly, as encoded
 _OPERATIONS = {
     "chat": "chat",
     "messages": "chat",
@@ -63,33 +69,49 @@ class SpanQueue:
         self.exporter = exporter
         self.size = size
         self.metrics = metrics
-        self._spans: deque[ReadableSpan] = deque()
+        self._spans: deque[tuple[ReadableSpan, int]] = deque()  # with its size estimate
+        self._bytes = 0
         self._wake = threading.Condition()
         self._stopped = False
         self._thread = threading.Thread(target=self._run, name="trace-export", daemon=True)
         self._thread.start()
 
-    def put(self, spans: Sequence[ReadableSpan]) -> None:
+    def put(self, spans: Sequence[tuple[ReadableSpan, int]]) -> None:
+        """Queue `spans`, each with the bytes it is estimated to take in an export."""
         with self._wake:
             room = self.size - len(self._spans)
             if room < len(spans):
                 self.metrics.trace_spans_dropped.labels("queue_full").inc(len(spans) - room)
                 spans = spans[: max(0, room)]
             self._spans.extend(spans)
-            if len(self._spans) >= BATCH:
+            self._bytes += sum(size for _, size in spans)
+            if len(self._spans) >= BATCH or self._bytes >= MAX_BATCH_BYTES:
                 self._wake.notify()
 
     def _run(self) -> None:
         while True:
             with self._wake:
-                if not self._stopped and len(self._spans) < BATCH:
+                if not self._stopped and len(self._spans) < BATCH and self._bytes < MAX_BATCH_BYTES:
                     self._wake.wait(FLUSH_EVERY_S)
-                batch = [self._spans.popleft() for _ in range(min(BATCH, len(self._spans)))]
+                batch = self._next_batch()
                 stopped = self._stopped
             if batch:
                 self._export(batch)
             if stopped and not self._spans:
                 return
+
+    def _next_batch(self) -> list[ReadableSpan]:
+        """Up to BATCH spans and MAX_BATCH_BYTES (at least one span); the caller holds the lock."""
+        batch: list[ReadableSpan] = []
+        total = 0
+        while self._spans and len(batch) < BATCH:
+            size = self._spans[0][1]
+            if batch and total + size > MAX_BATCH_BYTES:
+                break
+            batch.append(self._spans.popleft()[0])
+            total += size
+        self._bytes -= total
+        return batch
 
     def _export(self, batch: list[ReadableSpan]) -> None:
         try:
@@ -143,24 +165,26 @@ class OtlpTracer:
         attempt_span_ids: Sequence[int | None],
         content: tuple[Any, Any] | None,
     ) -> None:
-        server = self._server_span(record, ids, content)
-        spans = [server]
+        texts = None
+        if content is not None:
+            texts = (_captured(content[0]), _captured(content[1]))
+        server = self._server_span(record, ids, texts)
+        spans = [(server, SPAN_BYTES + sum(len(t.encode()) for t in texts or ()))]
         start_ns = _ns(record.get("ts"))
         attempts = record.get("attempts") or []
         targets = record.get("attempt_targets") or []
         for number, (attempt, span_id) in enumerate(zip(attempts, attempt_span_ids), 1):
             if span_id is not None:
                 target = targets[number - 1] if number <= len(targets) else None
-                spans.append(
-                    self._attempt_span(record, ids, attempt, target, span_id, number, start_ns)
-                )
+                span = self._attempt_span(record, ids, attempt, target, span_id, number, start_ns)
+                spans.append((span, SPAN_BYTES))
         self.queue.put(spans)
 
     def shutdown(self) -> None:
         self.queue.shutdown()
 
     def _server_span(
-        self, record: Mapping[str, Any], ids: TraceIds, content: tuple[Any, Any] | None
+        self, record: Mapping[str, Any], ids: TraceIds, content: tuple[str, str] | None
     ) -> ReadableSpan:
         start = _ns(record.get("ts"))
         end = start + int((record.get("latency_ms") or 0) * 1e6)
@@ -196,8 +220,8 @@ class OtlpTracer:
         if verdicts:
             attributes["gateway.guardrails"] = verdicts
         if content is not None:
-            attributes["gen_ai.input.messages"] = orjson.dumps(content[0]).decode()
-            attributes["gen_ai.output.messages"] = orjson.dumps(content[1]).decode()
+            attributes["gen_ai.input.messages"] = content[0]
+            attributes["gen_ai.output.messages"] = content[1]
         parent = (
             SpanContext(ids.trace_id, ids.parent_id, True, _SAMPLED)
             if ids.parent_id is not None
@@ -270,6 +294,16 @@ def otlp_exporter(config: TracingConfig) -> SpanExporter:
             timeout=config.export_timeout_s,
         )
     return HttpExporter(endpoint=config.endpoint, timeout=config.export_timeout_s)
+
+
+def _captured(value: Any) -> str:
+    """A captured body or answer as its span attribute: JSON, cut at MAX_CONTENT_BYTES (on a
+    character boundary) and said so."""
+    data = orjson.dumps(value)
+    if len(data) <= MAX_CONTENT_BYTES:
+        return data.decode()
+    kept = data[:MAX_CONTENT_BYTES].decode("utf-8", "ignore")
+    return f"{kept}...[{len(data) - MAX_CONTENT_BYTES} more bytes]"
 
 
 def _ns(ts: Any) -> int:

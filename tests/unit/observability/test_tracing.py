@@ -14,7 +14,13 @@ from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 from gateway.config.types import TracingConfig
 from gateway.observability.metrics import Metrics
 from gateway.observability.trace_context import TraceIds
-from gateway.observability.tracing import OtlpTracer, otlp_exporter
+from gateway.observability.tracing import (
+    MAX_BATCH_BYTES,
+    MAX_CONTENT_BYTES,
+    SPAN_BYTES,
+    OtlpTracer,
+    otlp_exporter,
+)
 
 TS = 1_767_225_600.0
 RECORD = {
@@ -51,7 +57,7 @@ class Held(SpanExporter):
         self.release.set()
 
 
-def tracer(exporter: Held, **settings: object) -> tuple[OtlpTracer, Metrics]:
+def tracer(exporter: SpanExporter, **settings: object) -> tuple[OtlpTracer, Metrics]:
     metrics = Metrics()
     config = TracingConfig(endpoint="http://127.0.0.1:9/v1/traces", **settings)  # type: ignore[arg-type]
     return OtlpTracer(config, metrics, exporter), metrics
@@ -88,6 +94,41 @@ def test_a_full_queue_drops_and_counts_without_blocking() -> None:
     )
     assert dropped is not None and dropped >= 9 * 2 - 4 - 2  # what the queue could not hold
     traced.shutdown()
+
+
+class Batches(SpanExporter):
+    """Keeps each export's batch."""
+
+    def __init__(self) -> None:
+        self.batches: list[Sequence[ReadableSpan]] = []
+
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        self.batches.append(spans)
+        return SpanExportResult.SUCCESS
+
+
+def _encoded_bytes(span: ReadableSpan) -> int:
+    return sum(len(str(v).encode()) for v in (span.attributes or {}).values()) + SPAN_BYTES
+
+
+def test_captured_content_is_bounded_and_batches_stay_under_what_collectors_accept() -> None:
+    # 2 MB prompts: a 512-span batch of them would be refused whole by a collector (4 MiB is
+    # gRPC's default), losing every request's spans, not only the big ones.
+    batches = Batches()
+    traced, _ = tracer(batches)
+    prompt = {"messages": [{"role": "user", "content": "é" * 1_000_000}]}
+    for span_id in range(1, 13):
+        traced.export(RECORD, TraceIds(1, span_id + 100, None), [span_id], (prompt, {"text": "ok"}))
+    traced.shutdown()
+    spans = [s for batch in batches.batches for s in batch]
+    assert len(spans) == 24 and len(batches.batches) > 1
+    for batch in batches.batches:
+        assert sum(_encoded_bytes(s) for s in batch) <= MAX_BATCH_BYTES
+    captured = next(s for s in spans if s.parent is None).attributes
+    assert captured is not None
+    text = str(captured["gen_ai.input.messages"])
+    assert len(text.encode()) <= MAX_CONTENT_BYTES + 64 and text.endswith("more bytes]")
+    assert captured["gen_ai.output.messages"] == '{"text":"ok"}'
 
 
 def test_each_protocol_gets_its_otlp_exporter() -> None:
