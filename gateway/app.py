@@ -149,7 +149,9 @@ def _tracer(config: GatewayConfig, metrics: Metrics) -> RequestTracer | None:
         raise RuntimeError(
             f"[tracing] needs the otel extra: pip install 'llm-gateway[otel]' ({exc})"
         ) from None
-    return OtlpTracer(config.tracing, metrics)
+    # Captured text is redacted as the records are, when they are (`[logging]`).
+    redact = LogRedactor().value if config.logging.redact_pii_in_logs else None
+    return OtlpTracer(config.tracing, metrics, redact=redact)
 
 
 async def _warn_about_state(services: Services) -> None:

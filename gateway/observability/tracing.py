@@ -11,6 +11,9 @@ gateway's own (`gateway.*`); prompt and answer text only with `capture_content =
 Spans wait in a bounded queue that one background thread exports in batches over OTLP (HTTP or
 gRPC, the SDK's exporters). The request path never waits on it: a full queue drops the new
 spans, a failed export drops its batch, and both count in `gateway_trace_spans_dropped_total`.
+With `[logging] redact_pii_in_logs`, captured text is redacted as the records are (`redact`):
+in the export thread, which builds such a span when it takes it from the queue, so the scan
+never runs on the event loop.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ import logging
 import random
 import threading
 from collections import deque
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import orjson
@@ -60,6 +63,8 @@ _SAMPLED = TraceFlags(TraceFlags.SAMPLED)
 # `model` would else make a batch the collector refuses, dropping every other request's spans.
 MAX_NAME_CHARS = 256
 AttributeValue = str | bool | int | float | Sequence[str]
+# A span, or what builds it in the export thread (a span whose captured text is redacted there).
+Pending = ReadableSpan | Callable[[], ReadableSpan]
 
 
 class SpanQueue:
@@ -69,14 +74,14 @@ class SpanQueue:
         self.exporter = exporter
         self.size = size
         self.metrics = metrics
-        self._spans: deque[tuple[ReadableSpan, int]] = deque()  # with its size estimate
+        self._spans: deque[tuple[Pending, int]] = deque()  # with its size estimate
         self._bytes = 0
         self._wake = threading.Condition()
         self._stopped = False
         self._thread = threading.Thread(target=self._run, name="trace-export", daemon=True)
         self._thread.start()
 
-    def put(self, spans: Sequence[tuple[ReadableSpan, int]]) -> None:
+    def put(self, spans: Sequence[tuple[Pending, int]]) -> None:
         """Queue `spans`, each with the bytes it is estimated to take in an export."""
         with self._wake:
             room = self.size - len(self._spans)
@@ -95,14 +100,14 @@ class SpanQueue:
                     self._wake.wait(FLUSH_EVERY_S)
                 batch = self._next_batch()
                 stopped = self._stopped
-            if batch:
-                self._export(batch)
+            if batch:  # built here, out of the lock: `put` never waits on a redaction
+                self._export([span if isinstance(span, ReadableSpan) else span() for span in batch])
             if stopped and not self._spans:
                 return
 
-    def _next_batch(self) -> list[ReadableSpan]:
+    def _next_batch(self) -> list[Pending]:
         """Up to BATCH spans and MAX_BATCH_BYTES (at least one span); the caller holds the lock."""
-        batch: list[ReadableSpan] = []
+        batch: list[Pending] = []
         total = 0
         while self._spans and len(batch) < BATCH:
             size = self._spans[0][1]
@@ -134,11 +139,17 @@ class OtlpTracer:
     """`trace_context.RequestTracer` over the OpenTelemetry SDK's OTLP exporters."""
 
     def __init__(
-        self, config: TracingConfig, metrics: Metrics, exporter: SpanExporter | None = None
+        self,
+        config: TracingConfig,
+        metrics: Metrics,
+        exporter: SpanExporter | None = None,
+        redact: Callable[[Any], Any] | None = None,
     ) -> None:
-        """`exporter`: the OTLP exporter `config` asks for, unless one is given (tests)."""
+        """`exporter`: the OTLP exporter `config` asks for, unless one is given (tests).
+        `redact`: a JSON value with its PII redacted (`LogRedactor.value`), for captured text."""
         assert config.endpoint is not None  # built only when tracing is configured
         self.config = config
+        self.redact = redact
         self.rng = random.Random()
         self.resource = Resource.create({"service.name": config.service_name})
         self.queue = SpanQueue(exporter or otlp_exporter(config), config.queue_size, metrics)
@@ -165,11 +176,24 @@ class OtlpTracer:
         attempt_span_ids: Sequence[int | None],
         content: tuple[Any, Any] | None,
     ) -> None:
-        texts = None
-        if content is not None:
-            texts = (_captured(content[0]), _captured(content[1]))
-        server = self._server_span(record, ids, texts)
-        spans = [(server, SPAN_BYTES + sum(len(t.encode()) for t in texts or ()))]
+        spans: list[tuple[Pending, int]]
+        redact = self.redact
+        if content is not None and redact is not None:
+            request, answer = content
+
+            def server() -> ReadableSpan:  # in the export thread
+                texts = (_captured(redact(request)), _captured(redact(answer)))
+                return self._server_span(record, ids, texts)
+
+            # A redacted text is at most about twice its JSON (`<IP_ADDRESS>` for `1.1.1.1`).
+            size = sum(min(2 * len(orjson.dumps(v)), MAX_CONTENT_BYTES + 64) for v in content)
+            spans = [(server, SPAN_BYTES + size)]
+        else:
+            texts = None
+            if content is not None:
+                texts = (_captured(content[0]), _captured(content[1]))
+            span = self._server_span(record, ids, texts)
+            spans = [(span, SPAN_BYTES + sum(len(t.encode()) for t in texts or ()))]
         start_ns = _ns(record.get("ts"))
         attempts = record.get("attempts") or []
         targets = record.get("attempt_targets") or []

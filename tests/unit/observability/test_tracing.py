@@ -5,14 +5,18 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
+from pathlib import Path
 
 from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter as Grpc
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter as Http
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
+from gateway.app import _tracer as build_tracer
+from gateway.config.load import load_config
 from gateway.config.types import TracingConfig
 from gateway.observability.metrics import Metrics
+from gateway.observability.redact import LogRedactor
 from gateway.observability.trace_context import TraceIds
 from gateway.observability.tracing import (
     MAX_BATCH_BYTES,
@@ -21,6 +25,7 @@ from gateway.observability.tracing import (
     OtlpTracer,
     otlp_exporter,
 )
+from tests.mock_config import MOCK_MODEL
 
 TS = 1_767_225_600.0
 RECORD = {
@@ -156,3 +161,33 @@ def test_the_clients_sampling_decision_is_kept() -> None:
     finally:
         always.shutdown()
         never.shutdown()
+
+
+def test_captured_text_is_redacted_as_the_records_are_with_redact_pii_in_logs() -> None:
+    held = Held()
+    held.release.set()
+    metrics = Metrics()
+    config = TracingConfig(endpoint="http://127.0.0.1:9/v1/traces", capture_content=True)
+    traced = OtlpTracer(config, metrics, held, redact=LogRedactor().value)
+    prompt = {"messages": [{"role": "user", "content": "mail jane.doe@example.com"}]}
+    traced.export(RECORD, TraceIds(5, 6, None), [7], (prompt, {"text": "call 212-555-0199"}))
+    traced.shutdown()
+    server = next(s for s in held.spans if s.parent is None)
+    attributes = dict(server.attributes or {})
+    captured = f"{attributes['gen_ai.input.messages']} {attributes['gen_ai.output.messages']}"
+    assert "jane.doe@example.com" not in captured and "<EMAIL_ADDRESS>" in captured
+    assert "212-555-0199" not in captured and "<PHONE_NUMBER>" in captured
+
+
+def test_the_gateway_redacts_captured_text_when_it_redacts_its_records(tmp_path: Path) -> None:
+    for redacting in ("true", "false"):
+        path = tmp_path / f"config-{redacting}.toml"
+        path.write_text(
+            f"[logging]\nredact_pii_in_logs = {redacting}\n"
+            '[tracing]\nendpoint = "http://127.0.0.1:9/v1/traces"\ncapture_content = true\n'
+            + MOCK_MODEL
+        )
+        built = build_tracer(load_config(path, {}), Metrics())
+        assert isinstance(built, OtlpTracer)
+        assert (built.redact is not None) is (redacting == "true")
+        built.shutdown()
