@@ -30,7 +30,8 @@ from gateway.config.policies import policies
 from gateway.config.prompts import load_prompts, used_versions
 from gateway.config.routes import models, providers
 from gateway.config.specs import spec_of
-from gateway.config.types import GatewayConfig, LoggingConfig, StateConfig
+from gateway.config.state_types import StateConfig
+from gateway.config.types import GatewayConfig, LoggingConfig
 from gateway.config.urls import host_problem, split
 from gateway.state.redis.options import (
     DEFAULT_URL,

@@ -20,6 +20,7 @@ from typing import Annotated, Literal
 from gateway.config.entra_types import EntraConfig, ProviderAuth
 from gateway.config.prompt_types import Prompt
 from gateway.config.schema import NON_EMPTY, Range, StringTable, toml
+from gateway.config.state_types import StateConfig, TtlSeconds
 
 ProviderType = Literal["openai", "anthropic", "azure", "mock"]
 # Which upstream client serves a provider (gateway/upstream/transports.py).
@@ -27,9 +28,6 @@ Transport = Literal["auto", "httpx", "http1"]
 Strategy = Literal[
     "weighted", "round_robin", "least_busy", "lowest_latency", "lowest_cost", "usage_based"
 ]
-StateBackend = Literal["memory", "redis"]
-RedisErrorMode = Literal["fail_open", "fail_closed"]
-RedisClientName = Literal["auto", "redis-py", "resp"]
 CacheMode = Literal["off", "exact"]
 Sticky = Literal["none", "key", "user"]
 
@@ -39,10 +37,6 @@ PositiveFloat = Annotated[float, Range(above=0)]
 NonNegativeFloat = Annotated[float, Range(low=0)]
 # A score or threshold between 0 and 1.
 Fraction = Annotated[float, Range(low=0, high=1)]
-# How long a stored entry lives: up to ten years (Redis refuses an expiry near 2**63 ms).
-TtlSeconds = Annotated[int, Range(low=1, high=10 * 365 * 86400)]
-# A wait in milliseconds: up to a day (a vast value overflowed converting to seconds).
-TimeoutMs = Annotated[int, Range(low=1, high=86_400_000)]
 # Worker processes of `gateway serve` (`[server] workers`, `--workers`): each is a whole
 # interpreter, so a few per core is the useful most.
 MAX_WORKERS = 256
@@ -69,32 +63,6 @@ class ServerConfig:
     max_connections: PositiveInt = 1000
     # Bytes of request bodies one process holds at once (gateway/http/body_budget.py).
     max_inflight_body_bytes: PositiveInt = 256 * 1024 * 1024
-
-
-@dataclass(frozen=True)
-class StateConfig:
-    backend: StateBackend = "memory"
-    redis_url: NonEmptyStr | None = None
-    on_redis_error: RedisErrorMode = "fail_open"
-    # How long a Responses API response id stays usable as `previous_response_id` (and for
-    # GET / DELETE): which deployment made it, and a translated deployment's conversation.
-    responses_ttl_s: TtlSeconds = 30 * 86400
-    # The most bytes one remembered response may take (a translated deployment's whole
-    # conversation so far, with its last response object): a follow-up that would grow it past
-    # this is refused, 400 `context_length_exceeded` (gateway/pipeline/conversations.py).
-    responses_max_bytes: Annotated[int, Range(low=1024, high=256 * 1024 * 1024)] = 4 * 1024 * 1024
-    # Which Redis client (gateway/state/redis/options.py): "auto" picks the hand-written RESP
-    # fast path only for a plain standalone redis:// or unix:// URL, redis-py for the rest.
-    client: RedisClientName = "auto"
-    # Longest wait for one reply; a call that gets none counts as unavailable.
-    timeout_ms: TimeoutMs = 250
-    # Longest a new connection (with its TLS and AUTH handshakes) may take.
-    connect_timeout_ms: TimeoutMs = 1000
-    cluster: bool = False
-    # Sentinel: "host:port" of each sentinel; redis_url then gives only credentials, db, TLS.
-    sentinels: tuple[str, ...] = ()
-    sentinel_master: NonEmptyStr = "mymaster"
-    sentinel_password_env: NonEmptyStr | None = None
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from gateway.config.types import StateConfig
+from gateway.config.state_types import StateConfig
 from gateway.state.redis.options import DEFAULT_URL, RedisOptions, host_port
 
 

@@ -20,8 +20,9 @@ from typing import Any
 import pytest
 import trustme
 
-from gateway.config import check_config, entra_types, load_config, types
+from gateway.config import check_config, entra_types, load_config, state_types, types
 from gateway.config.schema import TOML_METADATA_KEY, Toml
+from gateway.config.state_types import StateConfig
 from gateway.config.types import (
     AdminConfig,
     CacheConfig,
@@ -38,7 +39,6 @@ from gateway.config.types import (
     RecognizerConfig,
     RoutingConfig,
     ServerConfig,
-    StateConfig,
     TracingConfig,
 )
 
@@ -268,10 +268,11 @@ POLICY_TABLES: dict[tuple[str | int, ...], type] = {
 
 
 def config_types() -> set[type]:
-    """Every dataclass that `gateway.config.types` defines (with `entra_types`, its part)."""
+    """Every dataclass that `gateway.config.types` defines (with `entra_types` and
+    `state_types`, its parts)."""
     return {
         cls
-        for module in (types, entra_types)
+        for module in (types, entra_types, state_types)
         for _, cls in inspect.getmembers(module, inspect.isclass)
         if dataclasses.is_dataclass(cls) and cls.__module__ == module.__name__
     }

@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator, Callable, Iterator
 import pytest
 import redis
 
-from gateway.config.types import RedisClientName
+from gateway.config.state_types import RedisClientName
 from gateway.state import MemoryState, RedisOptions, StateBackend
 from gateway.state.redis.backend import RedisState
 from tests.redis_server import RedisServer, redis_server_binary, start_redis_or_skip

@@ -8,7 +8,7 @@ from collections.abc import Callable
 import pytest
 import redis
 
-from gateway.config.types import RedisClientName
+from gateway.config.state_types import RedisClientName
 from gateway.state import LimitCheck, RedisOptions, Reservation, Settlement, StateUnavailable
 from gateway.state.redis import backend
 from gateway.state.redis.backend import RedisState

@@ -15,7 +15,7 @@ import pytest
 import redis
 from redis.crc import key_slot
 
-from gateway.config.types import RedisClientName
+from gateway.config.state_types import RedisClientName
 from gateway.state import LimitCheck, RedisOptions, StateUnavailable
 from gateway.state.redis.backend import RedisState
 from tests.conditions import eventually

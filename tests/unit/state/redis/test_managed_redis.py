@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import redis
 
-from gateway.config.types import RedisClientName
+from gateway.config.state_types import RedisClientName
 from gateway.state import LimitCheck, RedisOptions, Settlement, StateUnavailable
 from gateway.state.redis.backend import RedisState
 from tests.procs import free_port

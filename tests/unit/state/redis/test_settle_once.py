@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator, Sequence
 import pytest
 import redis
 
-from gateway.config.types import RedisClientName
+from gateway.config.state_types import RedisClientName
 from gateway.limits.limiter import Limiter
 from gateway.limits.summed_spend import SummedSpend
 from gateway.observability.metrics import Metrics
