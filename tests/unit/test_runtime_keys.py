@@ -2,6 +2,7 @@ import hashlib
 from pathlib import Path
 from types import MappingProxyType
 
+from gateway.config.state_types import StateConfig
 from gateway.config.types import (
     AdminConfig,
     GatewayConfig,
@@ -9,7 +10,6 @@ from gateway.config.types import (
     LoggingConfig,
     ProviderConfig,
     ServerConfig,
-    StateConfig,
 )
 from gateway.runtime import Secret, build_runtime
 
