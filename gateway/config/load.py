@@ -33,6 +33,7 @@ from gateway.config.specs import spec_of
 from gateway.config.state_types import StateConfig
 from gateway.config.types import GatewayConfig, LoggingConfig
 from gateway.config.urls import host_problem, split
+from gateway.state.redis.keys import prefix_problem
 from gateway.state.redis.options import (
     DEFAULT_URL,
     RedisOptions,
@@ -138,6 +139,9 @@ def _check_state(doc: Doc, state: StateConfig, env: Mapping[str, str]) -> None:
 def _redis_problems(state: StateConfig) -> list[tuple[str, str]]:
     """(key, message) for each Redis setting that cannot work as written."""
     problems = []
+    prefix = prefix_problem(state.key_prefix)
+    if prefix is not None:
+        problems.append(("key_prefix", f"state.key_prefix: {prefix}"))
     for text in state.sentinels:
         try:
             host_port(text)

@@ -42,3 +42,6 @@ class StateConfig:
     sentinels: tuple[str, ...] = ()
     sentinel_master: NonEmptyStr = "mymaster"
     sentinel_password_env: NonEmptyStr | None = None
+    # The start of every Redis key name ("<prefix>:{limits}:..."): gateways sharing one Redis
+    # (staging and production) set different ones; checked at load (gateway/state/redis/keys.py).
+    key_prefix: NonEmptyStr = "llmgw"

@@ -17,7 +17,8 @@ from cached pieces (`commands.ScriptCall`): the acquire in `acquire_call.py`, th
 that travel with it in `breaker_reads.py`, settle and release calls in `settle_calls.py`. Key
 names are built in `keys.py`, the scripts loaded in `scripts.py`.
 
-Key layout (prefix `llmgw:`; the `{...}` part is the Redis Cluster hash tag):
+Key layout (each name starts with `[state] key_prefix` and ":", here the default `llmgw`; the
+`{...}` part is the Redis Cluster hash tag):
 
     llmgw:{limits}:rpm:<scope>:<subject>          hash: <second> -> amount, t<second> -> latest use,
                                                   sum -> the amounts of every stored bucket,
@@ -76,19 +77,11 @@ from gateway.state.base import (
 from gateway.state.breaker_state import BreakerState
 from gateway.state.periods import periods
 from gateway.state.prepared import PreparedChecks
-from gateway.state.redis.acquire_call import acquire_call, check_results
-from gateway.state.redis.breaker_reads import breaker_read, breaker_views
+from gateway.state.redis.acquire_call import AcquireCalls, check_results
+from gateway.state.redis.breaker_reads import BreakerReads, breaker_views
 from gateway.state.redis.clients import open_client
 from gateway.state.redis.commands import ScriptCall
-from gateway.state.redis.keys import (
-    BREAKER_KEY_TTL_S,
-    BREAKERS,
-    CACHE_ENTRY_MAX_BYTES,
-    cache_key,
-    limit_key,
-    remembered_key,
-    spend_keys,
-)
+from gateway.state.redis.keys import BREAKER_KEY_TTL_S, CACHE_ENTRY_MAX_BYTES, KeyNames
 from gateway.state.redis.options import RedisOptions
 from gateway.state.redis.scripts import APPLY, BREAKER_PROBE, BREAKER_RECORD, USAGE
 from gateway.state.redis.settle_calls import abandon_ops, release_ops, settle_ops
@@ -116,6 +109,11 @@ class RedisState:
         if socket_timeout_s is not None:
             options = dataclasses.replace(options, timeout_s=socket_timeout_s)
         self.slot_ttl_s = slot_ttl_s  # the hold of an acquire that names none
+        # Every key name under `options.key_prefix` (a bad one raises before any connection),
+        # and the encoded calls that repeat them.
+        self.keys = names = KeyNames(options.key_prefix)
+        self._acquire_call = AcquireCalls(names).call
+        self._breaker_read = BreakerReads(names).read
         self._client = open_client(options)
         self.client_name = self._client.name
         # The settlements started in this turn of the loop and not yet encoded: one script
@@ -141,8 +139,8 @@ class RedisState:
             return self._breakers_only(token, now, breakers)
         hold = self.slot_ttl_s if hold_s is None else hold_s
         reservation = Reservation(token, tuple(checks), now, hold)  # if all is allowed
-        call = acquire_call(reservation, periods(now))
-        sent = self._client.begin([call.evalsha(), *(breaker_read(name) for name in breakers)])
+        call = self._acquire_call(reservation, periods(now))
+        sent = self._client.begin([call.evalsha(), *map(self._breaker_read, breakers)])
         return self._acquire_reply(sent, call, reservation, breakers)
 
     async def acquire(
@@ -203,7 +201,7 @@ class RedisState:
             loaded.add_done_callback(lambda done: done.cancelled() or done.exception())
 
     async def settle(self, settlements: Sequence[Settlement], now: float) -> None:
-        call = settle_ops(settlements, now).call()
+        call = settle_ops(self.keys, settlements, now).call()
         if call is not None:
             await self._client.run(call)
 
@@ -245,7 +243,7 @@ class RedisState:
                 raise
             turn.applied = applied
             return applied
-        call = settle_ops(settlements, now).call()
+        call = settle_ops(self.keys, settlements, now).call()
         if call is None:
             return None
         return self._client.send_soon_applied(call.evalsha(), noscript=call.eval)
@@ -255,28 +253,30 @@ class RedisState:
         start the next call)."""
         if self._settling is turn:
             self._settling = None
-        call = turn.call = settle_ops(turn.settlements, turn.now).call()
+        call = turn.call = settle_ops(self.keys, turn.settlements, turn.now).call()
         assert call is not None  # a reservation holds a check: there is a mark to drop
         return call.evalsha()
 
     async def release(self, reservation: Reservation, now: float) -> None:
-        call = release_ops(reservation).call()
+        call = release_ops(self.keys, reservation).call()
         if call is not None:
             await self._client.run(call)
 
     async def abandon(self, reservations: Sequence[Reservation], now: float) -> None:
-        call = abandon_ops(reservations).call()
+        call = abandon_ops(self.keys, reservations).call()
         if call is not None:
             await self._client.run(call)
 
     async def spend(self, scope: str, subject: str, now: float) -> dict[str, float]:
-        values = await self._client.execute("MGET", *spend_keys(scope, subject, periods(now)))
+        keys = self.keys.spend_keys(scope, subject, periods(now))
+        values = await self._client.execute("MGET", *keys)
         assert isinstance(values, list)
         day, month, total = (float(value) if value is not None else 0.0 for value in values)  # type: ignore[arg-type]
         return {"day": day, "month": month, "total": total}
 
     async def usage(self, scope: str, subject: str, now: float) -> dict[str, float]:
-        keys: list[Arg] = [limit_key(kind, scope, subject) for kind in ("rpm", "tpm", "concurrent")]
+        kinds = ("rpm", "tpm", "concurrent")
+        keys: list[Arg] = [self.keys.limit_key(kind, scope, subject) for kind in kinds]
         reply = await self._client.evalsha(USAGE, keys, [repr(now), repr(WINDOW_S)])
         assert isinstance(reply, list)
         requests, tokens, slots = reply
@@ -289,7 +289,7 @@ class RedisState:
     # -- cache ------------------------------------------------------------------------------
 
     async def get(self, key: str, now: float) -> bytes | None:
-        stored = await self._client.execute("GET", cache_key(key))
+        stored = await self._client.execute("GET", self.keys.cache_key(key))
         if not isinstance(stored, bytes) or len(stored) < _EXPIRY.size:
             return None
         (expiry,) = _EXPIRY.unpack_from(stored)
@@ -304,14 +304,14 @@ class RedisState:
             return
         await self._client.execute(
             "SET",
-            cache_key(key),
+            self.keys.cache_key(key),
             _EXPIRY.pack(now + ttl_s) + value,
             "PX",
             max(1, math.ceil(ttl_s * 1000)),
         )
 
     async def delete(self, key: str) -> None:
-        await self._client.execute("DEL", cache_key(key))
+        await self._client.execute("DEL", self.keys.cache_key(key))
 
     # -- remembered values --------------------------------------------------------------------
 
@@ -321,21 +321,21 @@ class RedisState:
             return
         await self._client.execute(
             "SET",
-            remembered_key(key),
+            self.keys.remembered_key(key),
             _EXPIRY.pack(now + ttl_s) + value,
             "PX",
             max(1, math.ceil(ttl_s * 1000)),
         )
 
     async def recall(self, key: str, now: float) -> bytes | None:
-        stored = await self._client.execute("GET", remembered_key(key))
+        stored = await self._client.execute("GET", self.keys.remembered_key(key))
         if not isinstance(stored, bytes) or len(stored) < _EXPIRY.size:
             return None
         (expiry,) = _EXPIRY.unpack_from(stored)
         return None if expiry <= now else stored[_EXPIRY.size :]
 
     async def forget(self, key: str) -> None:
-        await self._client.execute("DEL", remembered_key(key))
+        await self._client.execute("DEL", self.keys.remembered_key(key))
 
     # -- circuit breakers -------------------------------------------------------------------
 
@@ -351,7 +351,8 @@ class RedisState:
         key_ttl = max(BREAKER_KEY_TTL_S, math.ceil(2 * (window_s + cooldown_s)))
         args: list[Arg] = ["1" if ok else "0", repr(now), failure_threshold, repr(float(window_s))]
         args += [repr(float(cooldown_s)), key_ttl]
-        fields = await self._client.evalsha(BREAKER_RECORD, [BREAKERS + deployment], args)
+        key = self.keys.breaker_key(deployment)
+        fields = await self._client.evalsha(BREAKER_RECORD, [key], args)
         assert isinstance(fields, list)
         return breaker.view(breaker.from_fields(fields), now)  # type: ignore[arg-type]
 
@@ -360,12 +361,13 @@ class RedisState:
     ) -> dict[str, BreakerState]:
         if not deployments:
             return {}
-        replies = await self._client.pipeline([breaker_read(name) for name in deployments])
+        replies = await self._client.pipeline([*map(self._breaker_read, deployments)])
         return breaker_views(deployments, replies, now)
 
     async def breaker_try_probe(self, deployment: str, now: float, probe_timeout_s: float) -> bool:
+        key = self.keys.breaker_key(deployment)
         won = await self._client.evalsha(
-            BREAKER_PROBE, [BREAKERS + deployment], [repr(now), repr(float(probe_timeout_s))]
+            BREAKER_PROBE, [key], [repr(now), repr(float(probe_timeout_s))]
         )
         return won == 1
 

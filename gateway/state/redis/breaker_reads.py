@@ -7,23 +7,28 @@ from collections.abc import Sequence
 from gateway.state import breaker
 from gateway.state.base import StateUnavailable
 from gateway.state.breaker_state import BreakerState
-from gateway.state.redis.keys import BREAKERS, PIECES_MAX
+from gateway.state.redis.keys import PIECES_MAX, KeyNames
 from gateway.state.redis.wire import Reply, encode
 
 _BREAKER_FIELDS = ("f", "w", "ou", "pu")
-_breaker_reads: dict[str, bytes] = {}
 
 
-def breaker_read(deployment: str) -> bytes:
-    """The encoded HMGET of one breaker (cached: the same bytes on every request)."""
-    command = _breaker_reads.get(deployment)
-    if command is None:
-        if len(_breaker_reads) >= PIECES_MAX:
-            _breaker_reads.clear()
-        command = _breaker_reads[deployment] = encode(
-            ["HMGET", BREAKERS + deployment, *_BREAKER_FIELDS]
-        )
-    return command
+class BreakerReads:
+    """The encoded HMGET of each breaker of one backend (its key names), cached: the same bytes
+    on every request."""
+
+    def __init__(self, names: KeyNames) -> None:
+        self.names = names
+        self._reads: dict[str, bytes] = {}
+
+    def read(self, deployment: str) -> bytes:
+        command = self._reads.get(deployment)
+        if command is None:
+            if len(self._reads) >= PIECES_MAX:
+                self._reads.clear()
+            key = self.names.breaker_key(deployment)
+            command = self._reads[deployment] = encode(["HMGET", key, *_BREAKER_FIELDS])
+        return command
 
 
 def breaker_views(

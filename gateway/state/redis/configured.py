@@ -21,4 +21,5 @@ def redis_options(state: StateConfig, env: Mapping[str, str]) -> RedisOptions:
         sentinels=tuple(host_port(text) for text in state.sentinels),
         sentinel_master=state.sentinel_master,
         sentinel_password=env.get(password_env) if password_env else None,
+        key_prefix=state.key_prefix,
     )

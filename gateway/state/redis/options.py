@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 from urllib.parse import parse_qs, urlsplit
 
+from gateway.state.redis.keys import DEFAULT_PREFIX
 from gateway.state.redis.resp import Address
 
 ClientName = Literal["resp", "redis-py"]
@@ -41,6 +42,8 @@ class RedisOptions:
     sentinels: tuple[tuple[str, int], ...] = ()
     sentinel_master: str = "mymaster"
     sentinel_password: str | None = field(default=None, repr=False)
+    # The start of every key name (`keys.KeyNames`): gateways that share one Redis set their own.
+    key_prefix: str = DEFAULT_PREFIX
 
 
 # The URL options redis-py converts to numbers (a value that is none fails the first connection).

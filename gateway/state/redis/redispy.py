@@ -54,7 +54,7 @@ from gateway.state.base import StateUnavailable
 from gateway.state.redis.client import ClientBase, check_available, refuse
 from gateway.state.redis.commands import Command, decode
 from gateway.state.redis.gate import Gate
-from gateway.state.redis.keys import PROBE_KEY
+from gateway.state.redis.keys import KeyNames
 from gateway.state.redis.options import RedisOptions
 from gateway.state.redis.wire import KNOWN_CODES, Reply, ReplyError
 
@@ -93,6 +93,7 @@ class RedisPyClient(ClientBase):
     def __init__(self, options: RedisOptions) -> None:
         self.options = options
         self.timeout_s = options.timeout_s
+        self._probe_key = KeyNames(options.key_prefix).probe  # under this gateway's prefix
         self.gate = Gate(self._probe)
         self._sentinel: Sentinel | None = None
         # A burst waits for one of IN_FLIGHT_MAX pipelines to end (within its timeout) instead
@@ -286,7 +287,7 @@ class RedisPyClient(ClientBase):
         try:
             async with asyncio.timeout(self.options.connect_timeout_s + self.timeout_s):
                 if isinstance(self._redis, RedisCluster):
-                    await self._redis.execute_command("EXISTS", PROBE_KEY)
+                    await self._redis.execute_command("EXISTS", self._probe_key)
                 else:
                     await self._redis.ping()
         except Exception as exc:  # noqa: BLE001 - whatever redis-py raised: unavailable

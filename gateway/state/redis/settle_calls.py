@@ -27,11 +27,8 @@ from gateway.state.redis.keys import (
     MONTH_KEY_TTL_S,
     RECEIPT_TTL_S,
     RETRY_MAX_AGE_S,
-    limit_key_piece,
+    KeyNames,
     number_piece,
-    receipt_key,
-    reservation_key,
-    spend_keys,
 )
 from gateway.state.redis.scripts import APPLY
 from gateway.state.redis.wire import bulk
@@ -49,7 +46,8 @@ class ApplyOps:
     """The operations of one `lua/apply.lua` call: keys numbered once, ARGV in groups of 4,
     kept as RESP pieces (`call` joins them)."""
 
-    def __init__(self) -> None:
+    def __init__(self, names: KeyNames) -> None:
+        self.names = names
         self.keys: dict[str, str] = {}  # a key's RESP piece -> its 1-based index into KEYS
         self.args: list[str] = []
 
@@ -60,12 +58,14 @@ class ApplyOps:
         return index
 
     def free_slot(self, check: LimitCheck, token: str) -> None:
-        key = self._index(limit_key_piece("concurrent", check.scope, check.subject))
+        key = self._index(self.names.limit_key_piece("concurrent", check.scope, check.subject))
         self.args += [_OP_SLOT, key, bulk(token), _NONE]
 
     def adjust(self, check: LimitCheck, at: float, delta: float) -> None:
         self.adjust_bucket(
-            limit_key_piece(check.kind, check.scope, check.subject), str(math.floor(at)), delta
+            self.names.limit_key_piece(check.kind, check.scope, check.subject),
+            str(math.floor(at)),
+            delta,
         )
 
     def adjust_bucket(self, key_piece: str, second: str, delta: float) -> None:
@@ -82,11 +82,11 @@ class ApplyOps:
         self.args += [_OP_SPEND, self._index(bulk(key)), bulk(repr(float(usd))), bulk(str(ttl_s))]
 
     def drop_mark(self, token: str) -> None:
-        self.args += [_OP_DROP, self._index(bulk(reservation_key(token))), _NONE, _NONE]
+        self.args += [_OP_DROP, self._index(bulk(self.names.reservation_key(token))), _NONE, _NONE]
 
     def abandon(self, reservation: Reservation, undo_ops: int) -> None:
         """The header of an abandon: the next `undo_ops` groups run only if the acquire ran."""
-        key = self._index(bulk(reservation_key(reservation.token)))
+        key = self._index(bulk(self.names.reservation_key(reservation.token)))
         hold_ms = bulk(str(max(1, math.ceil(reservation.hold_s * 1000))))
         self.args += [_OP_ABANDON, key, bulk(str(undo_ops)), hold_ms]
 
@@ -94,7 +94,7 @@ class ApplyOps:
         """The header of a settlement call's groups: the next `ops` groups run once only."""
         self.args += [
             _OP_ONCE,
-            self._index(bulk(receipt_key(receipt))),
+            self._index(bulk(self.names.receipt_key(receipt))),
             bulk(str(ops)),
             _RECEIPT_MS,
         ]
@@ -107,7 +107,7 @@ class ApplyOps:
         return ScriptCall(APPLY, text.encode(), 1 + len(self.keys) + len(self.args))
 
 
-def settle_ops(settlements: Sequence[Settlement], now: float) -> ApplyOps:
+def settle_ops(names: KeyNames, settlements: Sequence[Settlement], now: float) -> ApplyOps:
     """Free each reservation's slots, move its tpm reservation to the tokens used, replace each
     budget reservation by the cost (in the period it went to), add the cost to the spend of its
     `spend_subjects`, and drop its mark. The settlements of one turn of the loop go in one call
@@ -127,7 +127,7 @@ def settle_ops(settlements: Sequence[Settlement], now: float) -> ApplyOps:
     Dropped, a request whose first send did run is counted once, one whose send never arrived
     keeps its budget reservation (the estimate) as its spend for the period, and its cost is
     missing from the all-time total."""
-    ops = ApplyOps()
+    ops = ApplyOps(names)
     fresh = ""
     groups: dict[str, list[Settlement]] = {}
     stale: list[Settlement] = []
@@ -143,7 +143,7 @@ def settle_ops(settlements: Sequence[Settlement], now: float) -> ApplyOps:
     if stale:
         _drop_stale(ops, stale, now)
     for receipt, group in groups.items():
-        body = ApplyOps()
+        body = ApplyOps(names)
         body.keys = ops.keys  # one numbering of the keys for the whole call
         _settle_into(body, group, now)
         if body.args:
@@ -181,11 +181,11 @@ def _settle_into(ops: ApplyOps, settlements: Sequence[Settlement], now: float) -
                 ops.free_slot(check, reservation.token)
             elif check.kind == "tpm":
                 bucket = (
-                    limit_key_piece("tpm", check.scope, check.subject),
+                    ops.names.limit_key_piece("tpm", check.scope, check.subject),
                     str(math.floor(reservation.at)),
                 )
                 buckets[bucket] = buckets.get(bucket, 0.0) + settlement.actual_tokens - check.amount
-        _spend_deltas(settlement, now, spend)
+        _spend_deltas(ops.names, settlement, now, spend)
         if reservation.checks:  # every allowed acquire is marked (lua/acquire.lua)
             ops.drop_mark(reservation.token)
     for (key_piece, second), delta in buckets.items():
@@ -195,7 +195,9 @@ def _settle_into(ops: ApplyOps, settlements: Sequence[Settlement], now: float) -
             ops.add_spend(key, usd, ttl_s)
 
 
-def _spend_deltas(settlement: Settlement, now: float, spend: dict[str, tuple[float, int]]) -> None:
+def _spend_deltas(
+    names: KeyNames, settlement: Settlement, now: float, spend: dict[str, tuple[float, int]]
+) -> None:
     """What a settlement adds to each spend key: the cost in the period of `now`, less the
     budget reservations in the period of the acquire."""
     reservation, cost = settlement.reservation, settlement.cost_usd
@@ -203,12 +205,13 @@ def _spend_deltas(settlement: Settlement, now: float, spend: dict[str, tuple[flo
     for scope, subject in subjects:
         day, month = budget_reserved(reservation, scope, subject)
         if cost:
-            keys = spend_keys(scope, subject, periods(now))
+            keys = names.spend_keys(scope, subject, periods(now))
             # An end user's all-time total (one per end user with a budget: nothing reads it
             # but `spend`) goes when the user spent nothing for as long as a month key lives.
             _add(spend, keys, cost, cost, cost, _USER_TTLS if scope == "user" else _TTLS)
         if day or month:
-            _add(spend, spend_keys(scope, subject, periods(reservation.at)), -day, -month, 0.0)
+            held = names.spend_keys(scope, subject, periods(reservation.at))
+            _add(spend, held, -day, -month, 0.0)
 
 
 def _add(
@@ -224,22 +227,22 @@ def _add(
             spend[key] = (spend.get(key, (0.0, ttl_s))[0] + usd, ttl_s)
 
 
-def release_ops(reservation: Reservation) -> ApplyOps:
+def release_ops(names: KeyNames, reservation: Reservation) -> ApplyOps:
     """Undo everything the reservation took: its slots, window amounts, budget reservations."""
-    ops = ApplyOps()
+    ops = ApplyOps(names)
     _undo(ops, reservation)
     if reservation.checks:
         ops.drop_mark(reservation.token)
     return ops
 
 
-def abandon_ops(reservations: Sequence[Reservation]) -> ApplyOps:
+def abandon_ops(names: KeyNames, reservations: Sequence[Reservation]) -> ApplyOps:
     """Per reservation: undo it if its acquire ran and was allowed, else make sure it reserves
     nothing should it run later (`lua/apply.lua`'s "a")."""
-    ops = ApplyOps()
+    ops = ApplyOps(names)
     for reservation in reservations:
         if reservation.checks:
-            undo = ApplyOps()
+            undo = ApplyOps(names)
             undo.keys = ops.keys  # one numbering of the keys for the whole call
             _undo(undo, reservation)
             ops.abandon(reservation, len(undo.args) // 4)
@@ -254,7 +257,8 @@ def _undo(ops: ApplyOps, reservation: Reservation) -> None:
         elif check.kind in WINDOW_KINDS:
             ops.adjust(check, reservation.at, -check.amount)
         elif check.kind in BUDGET_KINDS and check.amount:
-            day, month, _ = spend_keys(check.scope, check.subject, periods(reservation.at))
+            period = periods(reservation.at)
+            day, month, _ = ops.names.spend_keys(check.scope, check.subject, period)
             if check.kind == "budget_day":
                 ops.add_spend(day, -check.amount, DAY_KEY_TTL_S)
             else:

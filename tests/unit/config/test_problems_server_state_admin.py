@@ -55,6 +55,33 @@ def test_redis_url_that_no_client_can_use(tmp_path: Path, url: str, problem: str
     assert problems(tmp_path, text) == [f"config.toml:3: state.redis_url: {problem}"]
 
 
+@pytest.mark.parametrize(
+    ("prefix", "problem"),
+    [
+        ('""', "must not be empty"),
+        (f'"{"p" * 65}"', "must be at most 64 characters, got 65"),
+        ('"prod{limits}"', 'may hold only letters, digits, "-", "_" and ".", got \'{\', \'}\''),
+        ('"a}"', "got '}'"),
+        ('"team:a"', "got ':'"),
+        ('"team*"', "got '*'"),
+        ('"my gw"', "got ' '"),
+        ('"gw\\t"', "got '\\t'"),
+        ('"gw\\u0000"', "got '\\x00'"),
+        ('"gw\\u00e9"', "got 'é'"),
+    ],
+)
+def test_a_key_prefix_that_would_break_the_key_layout(
+    tmp_path: Path, prefix: str, problem: str
+) -> None:
+    """Braces would move a script's keys to different Cluster slots; ":", "*" or a space would
+    make one gateway's ACL pattern `~<prefix>:*` match another's keys."""
+    found = problems(tmp_path, f'[state]\nbackend = "memory"\nkey_prefix = {prefix}\n')
+    assert len(found) == 1 and found[0].startswith("config.toml:3: state.key_prefix: "), found
+    assert problem in found[0]
+    assert problems(tmp_path, '[state]\nkey_prefix = "staging-eu_team-a.v2"\n') == []
+    assert problems(tmp_path, f'[state]\nkey_prefix = "{"p" * 64}"\n') == []
+
+
 def test_redis_timeouts_are_bounded_by_a_day(tmp_path: Path) -> None:
     """A vast timeout_ms overflowed converting to seconds at start."""
     text = f"[state]\ntimeout_ms = 1{'0' * 400}\nconnect_timeout_ms = 86400001\n"

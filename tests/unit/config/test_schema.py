@@ -198,6 +198,7 @@ VARIANTS: list[dict[str, Any]] = [
             "sentinels": ["sentinel-a:26379"],
             "sentinel_master": "primary",
             "sentinel_password_env": "SENTINEL_PW",
+            "key_prefix": "staging",
         }
     }
 ]

@@ -12,6 +12,7 @@ from gateway.config.state_types import RedisClientName
 from gateway.state import LimitCheck, RedisOptions, Reservation, Settlement, StateUnavailable
 from gateway.state.redis import backend
 from gateway.state.redis.backend import RedisState
+from gateway.state.redis.keys import KeyNames
 from gateway.state.redis.settle_calls import ApplyOps
 from gateway.state.redis.settle_calls import settle_ops as real_settle_ops
 from gateway.state.redis.wire import bulk
@@ -33,9 +34,9 @@ async def test_a_settlement_is_encoded_as_it_is_written_at_the_end_of_the_turn(
     assert acquired.reservation is not None
     encoded: list[int] = []
 
-    def settle_ops(settlements: list[Settlement], now: float) -> ApplyOps:
+    def settle_ops(names: KeyNames, settlements: list[Settlement], now: float) -> ApplyOps:
         encoded.append(len(settlements))
-        return real_settle_ops(settlements, now)
+        return real_settle_ops(names, settlements, now)
 
     monkeypatch.setattr(backend, "settle_ops", settle_ops)
     done = state.start_settle([Settlement(acquired.reservation, 1, 0.0)], T0 + 1)
@@ -141,7 +142,7 @@ def test_tpm_changes_to_one_bucket_are_summed() -> None:
         Settlement(Reservation("b", (tpm,), T0 + 0.7, 1.0), 50, 0.0),
         Settlement(Reservation("c", (tpm,), T0 + 1.1, 1.0), 100, 0.0),  # the next second's
     ]
-    ops = real_settle_ops(settlements, T0 + 2)
+    ops = real_settle_ops(KeyNames(), settlements, T0 + 2)
     window_ops = [
         ops.args[i : i + 4] for i in range(0, len(ops.args), 4) if ops.args[i] == bulk("w")
     ]

@@ -1,5 +1,5 @@
 """Managed Redis services (ElastiCache, MemoryDB, Azure Cache, Memorystore) restrict what a client
-may do: `CONFIG`, `KEYS`, `DEBUG` renamed away, ACL users limited to the `llmgw:` keys and a
+may do: `CONFIG`, `KEYS`, `DEBUG` renamed away, ACL users limited to the gateway's keys and a
 few commands. Emulated here with a real redis-server given a redis.conf of `rename-command`s and
 ACL users: the minimal user of docs/operations.md runs every feature through both clients, and a
 user refused a command the gateway needs gets "unavailable" with `kind="noperm"` (the
@@ -7,6 +7,7 @@ user refused a command the gateway needs gets "unavailable" with `kind="noperm"`
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -114,6 +115,29 @@ async def test_the_documented_minimal_acl_user_runs_every_feature(
         refused = {entry["object"] for entry in admin.acl_log()}
     # redis-py names its library (CLIENT SETINFO) on connect and ignores a refusal.
     assert refused <= {"client"}
+
+
+@pytest.mark.parametrize("client", CLIENTS)
+async def test_an_acl_user_limited_to_its_key_prefix_runs_every_feature(
+    managed: RedisServer, client: RedisClientName
+) -> None:
+    """Two gateways on one Redis (docs/operations.md): the documented line with `~llmgw:*`
+    turned into `~<key_prefix>:*` serves the gateway of that prefix, and only it."""
+    rules = documented_acl()
+    assert "~llmgw:*" in rules
+    _add_user(managed, "staging", *(("~staging:*" if r == "~llmgw:*" else r) for r in rules))
+    url = f"redis://staging:s3cret@127.0.0.1:{managed.port}/0"
+    options = RedisOptions(url=url, client=client, timeout_s=TEST_TIMEOUT_S)
+    state = RedisState(dataclasses.replace(options, key_prefix="staging"))
+    other = RedisState(options)  # the default prefix: another gateway's keys
+    try:
+        await _every_feature(state)
+        with pytest.raises(StateUnavailable) as refused:
+            await other.acquire(CHECKS, NOW)
+        assert refused.value.kind == "noperm", refused.value
+    finally:
+        await state.aclose()
+        await other.aclose()
 
 
 async def test_the_documented_acl_user_runs_every_feature_on_a_cluster(

@@ -10,6 +10,7 @@ import pytest
 import redis.asyncio as aioredis
 
 from gateway.config import ConfigError, load_config
+from gateway.state.redis.configured import redis_options
 from gateway.state.redis.options import RedisOptions, choose_client, host_port
 from gateway.state.redis.redispy import RedisPyClient
 
@@ -101,3 +102,16 @@ def test_sentinels_need_no_redis_url(tmp_path: Path) -> None:
     config = tmp_path / "config.toml"
     config.write_text('[state]\nbackend = "redis"\nsentinels = ["10.0.0.1:26379"]\n')
     assert load_config(config, env={}).state.sentinels == ("10.0.0.1:26379",)
+
+
+def test_the_key_prefix_reaches_the_backend_and_the_cluster_probe(tmp_path: Path) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text(
+        '[state]\nbackend = "redis"\nredis_url = "redis://h:7000"\ncluster = true\n'
+        'key_prefix = "staging"\n'
+    )
+    options = redis_options(load_config(config, env={}).state, {})
+    assert options.key_prefix == "staging"
+    assert RedisOptions().key_prefix == "llmgw"
+    # The gate's probe on a Cluster reads a key an ACL user limited to `~staging:*` may read.
+    assert RedisPyClient(options)._probe_key == "staging:{limits}:probe"

@@ -168,7 +168,7 @@ class AwayAfterOneRun:
             self.ran = True
             await self.inner.settle(settlements, now)
             raise StateUnavailable("redis: no reply within 0.25 s", "timeout")
-        settle_ops(settlements, now)
+        settle_ops(self.inner.keys, settlements, now)
         raise StateUnavailable("redis: unreachable, reconnecting", "down")
 
 
