@@ -1,6 +1,7 @@
-"""`[state] key_prefix` on a real Redis: two gateways with different prefixes on one server (or
-one Cluster) share no counter, breaker, cache entry or remembered value; the default prefix
-keeps the key names every earlier version wrote, so an upgrade keeps its counters."""
+"""`[state] key_prefix` on a real Redis: two gateways with different prefixes on one server (a
+Cluster, a Sentinel-managed primary) share no counter, breaker, cache entry or remembered value;
+the default prefix keeps the key names every earlier version wrote, so an upgrade keeps its
+counters."""
 
 from __future__ import annotations
 
@@ -16,13 +17,13 @@ from tests.unit.state.conftest import backend_options
 
 T0 = 1_768_435_200.0  # 2026-01-15T00:00:00Z
 RPM_1 = [LimitCheck("key", "demo", "rpm", 1, 1)]
-SHAPES = ["redis-resp", "redis-py", "cluster"]
+SHAPES = ["redis-resp", "redis-py", "cluster", "sentinel"]
 
 
 def stored_keys(request: pytest.FixtureRequest, shape: str) -> set[str]:
-    """Every key on the server (on each Cluster primary)."""
-    if shape == "cluster":
-        urls = request.getfixturevalue("cluster_topology").admin_urls
+    """Every key on the server (on each data node of a Cluster or a Sentinel deployment)."""
+    if shape in ("cluster", "sentinel"):
+        urls = request.getfixturevalue(f"{shape}_topology").admin_urls
     else:
         urls = [request.getfixturevalue("redis_url")]
     found: set[str] = set()
