@@ -326,9 +326,10 @@ def _window_lines(
 def window_header_lines(requests: CheckResult, tokens: CheckResult) -> list[tuple[bytes, bytes]]:
     """`rate_headers` of the tightest request window and the tightest token window, as the
     response writes them (the allowed path of a request with limits)."""
-    return _window_lines(
-        _REQUEST_HEADERS, (requests.check.limit, requests.remaining, requests.reset_s)
-    ) + _window_lines(_TOKEN_HEADERS, (tokens.check.limit, tokens.remaining, tokens.reset_s))
+    return prepared_header_lines(
+        (requests.check.limit, requests.remaining, requests.reset_s),
+        (tokens.check.limit, tokens.remaining, tokens.reset_s),
+    )
 
 
 def prepared_header_lines(
@@ -336,10 +337,23 @@ def prepared_header_lines(
 ) -> list[tuple[bytes, bytes]]:
     """`rate_headers` of a prepared acquire (`gateway.state.prepared`): it kept the tightest
     windows' figures."""
-    lines = _window_lines(_REQUEST_HEADERS, requests) if requests is not None else []
-    if tokens is not None:
-        lines += _window_lines(_TOKEN_HEADERS, tokens)
-    return lines
+    if requests is None or tokens is None:
+        lines = _window_lines(_REQUEST_HEADERS, requests) if requests is not None else []
+        if tokens is not None:
+            lines += _window_lines(_TOKEN_HEADERS, tokens)
+        return lines
+    # Both windows (the usual plan, on every request): the six lines written out in one list,
+    # without two `_window_lines` calls and their concatenation (about 50 opcodes a request).
+    limit, remaining, reset_s = requests
+    token_limit, tokens_remaining, tokens_reset_s = tokens
+    return [
+        (b"x-ratelimit-limit-requests", _number_bytes(limit)),
+        (b"x-ratelimit-remaining-requests", b"%d" % remaining),
+        (b"x-ratelimit-reset-requests", b"%.3fs" % (reset_s if reset_s > 0.0 else 0.0)),
+        (b"x-ratelimit-limit-tokens", _number_bytes(token_limit)),
+        (b"x-ratelimit-remaining-tokens", b"%d" % tokens_remaining),
+        (b"x-ratelimit-reset-tokens", b"%.3fs" % (tokens_reset_s if tokens_reset_s > 0.0 else 0.0)),
+    ]
 
 
 def rate_header_lines(results: tuple[CheckResult, ...]) -> list[tuple[bytes, bytes]]:

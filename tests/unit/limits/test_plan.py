@@ -2,6 +2,8 @@
 
 from pathlib import Path
 
+import pytest
+
 from gateway.config.load import load_config
 from gateway.config.types import DeploymentConfig, LimitsConfig, ModelConfig, PolicyConfig
 from gateway.limits.estimate import Estimate, estimate_request
@@ -9,6 +11,8 @@ from gateway.limits.plan import (
     LimitPlan,
     limit_checks,
     needs_estimate,
+    prepared_header_lines,
+    rate_header_lines,
     rate_headers,
     refusal_message,
 )
@@ -131,6 +135,30 @@ def test_headers_report_the_tightest_window() -> None:
         headers["x-ratelimit-limit-tokens"] == "1000"
         and headers["x-ratelimit-remaining-tokens"] == "970"
     )
+
+
+@pytest.mark.parametrize(
+    ("requests", "tokens"),
+    [
+        ((50.0, 49.0, 59.25), (1000.0, 970.0, 12.0)),
+        ((100_000_000.0, 99_999_999.0, 0.0), (100_000_000_000.0, 7.0, -0.5)),  # reset < 0
+        ((2.5, 1.0, 60.0), (0.01, 0.0, 0.0004)),  # limits that are not whole
+        ((50.0, 49.0, 59.25), None),
+        (None, (1000.0, 970.0, 12.0)),
+        (None, None),
+    ],
+)
+def test_prepared_header_lines_are_the_rate_headers_byte_for_byte(
+    requests: tuple[float, float, float] | None, tokens: tuple[float, float, float] | None
+) -> None:
+    results = []
+    if requests is not None:
+        results.append(
+            CheckResult(LimitCheck("key", "k", "rpm", requests[0], 1), True, *requests[1:])
+        )
+    if tokens is not None:
+        results.append(CheckResult(LimitCheck("key", "k", "tpm", tokens[0], 9), True, *tokens[1:]))
+    assert prepared_header_lines(requests, tokens) == rate_header_lines(tuple(results))
 
 
 def test_large_limits_are_written_as_integers_not_exponents() -> None:
