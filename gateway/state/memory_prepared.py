@@ -50,8 +50,8 @@ class Counters(Protocol):
     ) -> Mapping[str, BreakerState]: ...
 
 
-# A bound window: (the window, its limit, whether it counts tokens (tpm) or requests (rpm)).
-_Bound = tuple[SlidingWindow, float, bool]
+# A bound window: (the window, its limit).
+_Bound = tuple[SlidingWindow, float]
 
 
 def preparable(checks: Sequence[LimitCheck]) -> bool:
@@ -72,21 +72,25 @@ class MemoryPrepared:
         self._checks = tuple(checks)
         self.holds_slots = any(check.kind == "concurrent" for check in checks)
         self._generation = -1  # not bound yet
-        self._windows: list[_Bound] = []
+        # The rpm windows and the tpm windows apart: the loops of an acquire then need not ask
+        # each window what it counts (the order of each kind's checks is kept).
+        self._request_windows: list[_Bound] = []
+        self._token_windows: list[_Bound] = []
         self._slots: list[tuple[Slots, float]] = []
 
     def _bind(self, now: float) -> None:
         """Find (or make) every counter the checks count on, as `acquire` would."""
         state = self._state
-        windows: list[_Bound] = []
+        requests: list[_Bound] = []
+        tokens: list[_Bound] = []
         slots: list[tuple[Slots, float]] = []
         for check in self._checks:
             if check.kind == "concurrent":
                 slots.append((state.slots_of((check.scope, check.subject), now), check.limit))
             else:
                 window = state.window_of((check.kind, check.scope, check.subject), now)
-                windows.append((window, check.limit, check.kind == "tpm"))
-        self._windows, self._slots = windows, slots
+                (tokens if check.kind == "tpm" else requests).append((window, check.limit))
+        self._request_windows, self._token_windows, self._slots = requests, tokens, slots
         self._generation = state.generation
 
     def acquire(
@@ -97,25 +101,29 @@ class MemoryPrepared:
         if self._generation != state.generation:
             self._bind(now)
         # The verdicts first (nothing reserved unless every check allows), keeping the
-        # tightest request window and token window for the rate headers.
+        # tightest request window and token window for the rate headers (the first of equals).
         requests: WindowFigures | None = None
-        token_window: WindowFigures | None = None
-        for window, limit, counts_tokens in self._windows:
-            room = window.room(tokens if counts_tokens else 1, limit, now)
+        for window, limit in self._request_windows:
+            room = window.room(1, limit, now)
             if room is None:
                 return None
-            remaining, reset_s = room
-            if counts_tokens:
-                if token_window is None or remaining < token_window[1]:
-                    token_window = (limit, remaining, reset_s)
-            elif requests is None or remaining < requests[1]:
-                requests = (limit, remaining, reset_s)
+            if requests is None or room[1] < requests[1]:
+                requests = room
+        token_window: WindowFigures | None = None
+        for window, limit in self._token_windows:
+            room = window.room(tokens, limit, now)
+            if room is None:
+                return None
+            if token_window is None or room[1] < token_window[1]:
+                token_window = room
         for slots, limit in self._slots:
             if slots.live(now) >= limit:  # `used + 1 > limit`: slots are whole
                 return None
         second = math.floor(now)
-        for window, _, counts_tokens in self._windows:
-            window.add(second, tokens if counts_tokens else 1, now)
+        for window, _ in self._request_windows:
+            window.add(second, 1, now)
+        for window, _ in self._token_windows:
+            window.add(second, tokens, now)
         token = new_token()
         if self._slots:
             end = now + hold_s
@@ -137,6 +145,5 @@ class MemoryPrepared:
         delta = actual_tokens - hold.tokens
         if delta:
             second = math.floor(hold.at)
-            for window, _, counts_tokens in self._windows:
-                if counts_tokens:
-                    window.adjust(second, delta)
+            for window, _ in self._token_windows:
+                window.adjust(second, delta)

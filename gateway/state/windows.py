@@ -11,6 +11,7 @@ from collections import deque
 from collections.abc import Sequence
 
 from gateway.state.base import WINDOW_S, CheckResult, LimitCheck
+from gateway.state.prepared import WindowFigures
 
 Usage = tuple[float, float]  # (amount, latest use) of one live bucket
 
@@ -69,16 +70,16 @@ class SlidingWindow:
         amount, limit = check.amount, check.limit
         room = self.room(amount, limit, now, pending)
         if room is not None:
-            return CheckResult(check, True, room[0], room[1])
+            return CheckResult(check, True, room[1], room[2])
         _, remaining, reset = window_verdict(self.live(now), pending, amount, limit, now)
         return CheckResult(check, False, remaining, reset)
 
     def room(
         self, amount: float, limit: float, now: float, pending: float = 0.0
-    ) -> tuple[float, float] | None:
-        """(remaining, reset_s) after reserving `amount` on top of `pending` when the limit
-        allows it (as `window_verdict` gives them), else None: the allowed case without listing
-        the buckets. Drops the buckets that left the window."""
+    ) -> WindowFigures | None:
+        """(limit, remaining, reset_s) after reserving `amount` on top of `pending` when the
+        limit allows it (as `window_verdict` gives them: the rate headers' figures), else None:
+        the allowed case without listing the buckets. Drops the buckets that left the window."""
         order = self.order
         if order:
             oldest = self.buckets[order[0]][1]
@@ -91,7 +92,7 @@ class SlidingWindow:
             oldest = now
         used = self.total + pending
         if used + amount <= limit:
-            return limit - used - amount, oldest + WINDOW_S - now
+            return limit, limit - used - amount, oldest + WINDOW_S - now
         return None
 
     def add(self, second: int, amount: float, now: float) -> None:
