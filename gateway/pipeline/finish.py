@@ -78,7 +78,7 @@ def free_slots_before_last_byte(ctx: RequestContext, services: Services, send: S
     # A plain function handing back `send`'s own awaitable: no coroutine of its own for each
     # message (a stream sends one per chunk), and the caller awaits it at once as before.
     def send_then_free(message: Message) -> Awaitable[None]:
-        if message.get("more_body") or message["type"] != "http.response.body":
+        if message["type"] != "http.response.body" or message.get("more_body"):
             return send(message)  # not the answer's end
         usage = reported_usage(ctx)
         if usage is None:

@@ -141,7 +141,11 @@ class MemoryPrepared:
     def settle(self, hold: PreparedHold, actual_tokens: int) -> None:
         """A counter dropped since the acquire (idle: its slot ended, its bucket left the
         window) has nothing of this request left, and its successor nothing to free."""
-        self.free_slots(hold)
+        # `free_slots` written out: settling is on every request's path, one call fewer.
+        if self._generation != self._state.generation:
+            self._bind(hold.at)
+        for slots, _ in self._slots:
+            slots.free(hold.token)
         delta = actual_tokens - hold.tokens
         if delta:
             second = math.floor(hold.at)
