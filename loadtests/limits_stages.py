@@ -20,7 +20,7 @@ Runs `limits_cost.py` (same options: the real app in process, one event loop, `d
                      finds none, and the round trip is in the `check_limits` stage)
     headers          the rate headers' formatting (`rate_header_lines`)
     prompt estimate  the tiktoken estimate (`RequestContext.prompt_estimate`)
-    estimate         `estimate_request` (max_tokens, the cost bound)
+    estimate         `completion_tokens` and `priced_estimate` (max_tokens, the cost bound)
 
 and prints, per variant, each piece's time per request (its total over the requests served).
 Every timed piece carries one timer (~0.2-0.4 us); compare rows and variants, not the sum with
@@ -167,16 +167,23 @@ def _install() -> None:
     _timed_method(PreparedHeld, "rate_header_lines", "headers")
     _timed_method(Held, "rate_header_lines", "headers")
     _timed_method(RequestContext, "prompt_estimate", "prompt estimate")
-    estimate_request = gateway.limits.estimate.estimate_request
+    for name in ("completion_tokens", "priced_estimate"):  # `check_limits` calls both
+        vars(gateway.pipeline.stages)[name] = _timed(
+            vars(gateway.pipeline.stages)[name], "estimate"
+        )
 
-    def timed_estimate(*args: Any, **kwargs: Any) -> Any:
+
+def _timed(function: Callable[..., Any], piece: str) -> Callable[..., Any]:
+    """`function`, its time added to `piece` of the current variant."""
+
+    def timed(*args: Any, **kwargs: Any) -> Any:
         began = time.perf_counter()
         try:
-            return estimate_request(*args, **kwargs)
+            return function(*args, **kwargs)
         finally:
-            _add(_current[0], "estimate", began)
+            _add(_current[0], piece, began)
 
-    vars(gateway.pipeline.stages)["estimate_request"] = timed_estimate
+    return timed
 
 
 def report() -> None:

@@ -33,12 +33,20 @@ def estimate_request(
 ) -> Estimate:
     """Tokens to reserve (prompt estimate + max_tokens) and the most it could cost (0.0 unless
     `priced`: only a budget check reads the cost, `LimitPlan.priced`)."""
+    return priced_estimate(model, prompt_tokens, completion_tokens(body, kind), priced)
+
+
+def completion_tokens(body: dict[str, Any], kind: EndpointKind) -> int:
+    """The tokens the answer may take: its `max_tokens` (or `max_completion_tokens`,
+    `max_output_tokens`; `DEFAULT_COMPLETION_TOKENS` when none is a positive integer) for each
+    text or choice it asks for; 0 for embeddings. (A tpm check needs this and the prompt's
+    tokens only: `check_limits` makes no `Estimate` unless a check needs more.)"""
+    if kind == "embeddings":
+        return 0
     completion = (
         body.get("max_tokens") or body.get("max_completion_tokens") or body.get("max_output_tokens")
     )
-    if kind == "embeddings":
-        completion = 0
-    elif not isinstance(completion, int) or completion <= 0:
+    if not isinstance(completion, int) or completion <= 0:
         completion = DEFAULT_COMPLETION_TOKENS
     if kind == "completions":  # each text it generates may take max_tokens
         completion *= completion_texts(body)
@@ -46,6 +54,14 @@ def estimate_request(
         choices = body.get("n")
         if type(choices) is int and choices > 1:
             completion *= choices
+    return completion
+
+
+def priced_estimate(
+    model: ModelConfig, prompt_tokens: int, completion: int, priced: bool
+) -> Estimate:
+    """The estimate of a request of `prompt_tokens` that may answer `completion` tokens, its
+    cost on the dearest of the model's deployments when `priced` (else 0.0)."""
     cost = 0.0
     if priced:
         for d in model.deployments:  # the dearest deployment (a loop: nearly always one)

@@ -14,7 +14,7 @@ from typing import Any
 import orjson
 
 from gateway.errors import AuthenticationError, InvalidRequest, NotFound, PermissionDenied
-from gateway.limits.estimate import estimate_request
+from gateway.limits.estimate import completion_tokens, priced_estimate
 from gateway.limits.held import Held
 from gateway.limits.prepared_plans import PreparedHeld
 from gateway.pipeline.attribution import attribute
@@ -120,7 +120,7 @@ async def check_limits(ctx: RequestContext, services: Services) -> None:
     if plan is None:
         return
     prompt_tokens = ctx.prompt_estimate() if plan.needs_estimate else 0
-    estimate = estimate_request(ctx.body, ctx.endpoint.kind, ctx.model, prompt_tokens, plan.priced)
+    completion = completion_tokens(ctx.body, ctx.endpoint.kind)
     # Held until the request's deadline at the latest (the endpoint's total time limit).
     began = time.monotonic()
     deadline_s = max(0.0, ctx.runtime.config.server.request_timeout_s - (began - ctx.started))
@@ -128,10 +128,11 @@ async def check_limits(ctx: RequestContext, services: Services) -> None:
     # The plan's prepared path when the state has one (in process); else, and for a refusal
     # (refused there with every check's result), the checks of this request one by one.
     held: Held | PreparedHeld | None = limiter.acquire_prepared(
-        plan, estimate.prompt_tokens + estimate.completion_tokens, ctx.model, deadline_s
+        plan, prompt_tokens + completion, ctx.model, deadline_s
     )
     try:
         if held is None:
+            estimate = priced_estimate(ctx.model, prompt_tokens, completion, plan.priced)
             checks = plan.for_request(estimate, ctx.user)
             held = await limiter.acquire(checks, ctx.model, deadline_s, plan.sorting)
     finally:

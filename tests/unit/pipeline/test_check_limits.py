@@ -14,6 +14,7 @@ import pytest
 from gateway.app import create_app
 from gateway.config import load_config
 from gateway.errors import RateLimited
+from gateway.limits.estimate import estimate_request
 from gateway.observability.recorder import MemorySink
 from gateway.pipeline.context import Endpoint, RequestContext
 from gateway.pipeline.services import Services
@@ -24,12 +25,13 @@ from tests.mock_config import MOCK_MODEL, key_table
 
 CONFIG = MOCK_MODEL + key_table("k", policy="limited")
 LIMITED = "[limits]\nrpm = 2\n"
+HELLO = b'{"model": "m", "messages": [{"role": "user", "content": "hello"}]}'
 
 
-def services(tmp_path: Path) -> Services:
+def services(tmp_path: Path, policy: str = LIMITED) -> Services:
     (tmp_path / "config.toml").write_text(CONFIG)
     (tmp_path / "policies").mkdir()
-    (tmp_path / "policies" / "limited.toml").write_text(LIMITED)
+    (tmp_path / "policies" / "limited.toml").write_text(policy)
     config = load_config(tmp_path / "config.toml", env={})
     app = create_app(config, recorder=MemorySink(), watch_config=False)
     result: Services = app.state.services
@@ -41,7 +43,7 @@ def rate_headers(ctx: RequestContext) -> dict[bytes, bytes]:
     return dict(ctx.rate_headers or ())
 
 
-async def limited(svc: Services) -> RequestContext:
+async def limited(svc: Services, body: bytes = HELLO) -> RequestContext:
     """A request (key sk-demo, model m) taken through the stages up to the limits check."""
     ctx = RequestContext(
         Endpoint("/v1/chat/completions", "chat", "openai"),
@@ -51,7 +53,7 @@ async def limited(svc: Services) -> RequestContext:
         time.monotonic(),
         {"authorization": "Bearer sk-demo"},
     )
-    ctx.raw_body = b'{"model": "m", "messages": [{"role": "user", "content": "hello"}]}'
+    ctx.raw_body = body
     for stage in (authenticate, parse_body, resolve_model, check_limits):
         await stage(ctx, svc)
     return ctx
@@ -114,4 +116,26 @@ async def test_a_request_past_the_limit_is_refused_with_retry_after(tmp_path: Pa
     with pytest.raises(RateLimited) as refused:
         await limited(svc)
     assert refused.value.status == 429 and int(refused.value.headers["retry-after"]) >= 1
+    await svc.aclose()
+
+
+@pytest.mark.parametrize("prepared", [True, False])
+async def test_tpm_reserves_the_prompt_and_every_choice_s_max_tokens(
+    tmp_path: Path, prepared: bool
+) -> None:
+    """The tokens reserved are `estimate_request`'s, on the prepared path (in process) as on
+    `acquire`'s (as on Redis)."""
+    svc = services(tmp_path, "[limits]\ntpm = 100000\nmax_concurrent = 5\n")
+    if not prepared:
+        svc.limiter.state = LazyState()
+    body = (
+        b'{"model": "m", "n": 3, "max_tokens": 7, "messages": [{"role": "user", "content": "hi"}]}'
+    )
+    ctx = await limited(svc, body)
+    await asyncio.sleep(0)  # (the headers of a reply still to parse)
+    assert ctx.body is not None and ctx.model is not None
+    estimate = estimate_request(ctx.body, "chat", ctx.model, ctx.prompt_estimate())
+    assert estimate.completion_tokens == 21
+    remaining = 100000 - estimate.prompt_tokens - 21
+    assert rate_headers(ctx)[b"x-ratelimit-remaining-tokens"] == b"%d" % remaining
     await svc.aclose()
