@@ -122,13 +122,19 @@ def openai_request_to_anthropic(body: JSON, upstream_model: str) -> JSON:
     return out
 
 
+def _has_text(text: object) -> bool:
+    """Anthropic refuses a text block of whitespace only ("text content blocks must contain
+    non-whitespace text"), in any message and in `system`; OpenAI takes them."""
+    return isinstance(text, str) and text != "" and not text.isspace()
+
+
 def _text_blocks(content: object) -> list[JSON]:
     """System/developer content (a string or text parts) as Anthropic text blocks."""
     if isinstance(content, str):
-        return [{"type": "text", "text": content}] if content else []
+        return [{"type": "text", "text": content}] if _has_text(content) else []
     blocks = []
     for part in content if isinstance(content, list) else ():
-        if isinstance(part, dict) and part.get("type") == "text" and part.get("text"):
+        if isinstance(part, dict) and part.get("type") == "text" and _has_text(part.get("text")):
             blocks.append(_text_block(part))
     return blocks
 
@@ -143,14 +149,14 @@ def _text_block(part: JSON) -> JSON:
 
 def _user_blocks(content: object) -> list[JSON]:
     if isinstance(content, str):
-        return [{"type": "text", "text": content}] if content else []
+        return [{"type": "text", "text": content}] if _has_text(content) else []
     if not isinstance(content, list):
         return []
     blocks: list[JSON] = []
     for part in content:
         kind = part.get("type") if isinstance(part, dict) else None
         if kind == "text":
-            if part.get("text"):
+            if _has_text(part.get("text")):
                 blocks.append(_text_block(part))
         elif kind == "image_url":
             image = part.get("image_url")
@@ -205,14 +211,14 @@ def _assistant_blocks(message: JSON) -> list[JSON]:
     content = message.get("content")
     blocks: list[JSON] = []
     if isinstance(content, str):
-        if content:
+        if _has_text(content):
             blocks.append({"type": "text", "text": content})
     elif isinstance(content, list):
         for part in content:
             if not isinstance(part, dict):
                 continue
             text = part.get("text") if part.get("type") == "text" else part.get("refusal")
-            if isinstance(text, str) and text:
+            if _has_text(text):
                 blocks.append({"type": "text", "text": text})
     if message.get("function_call"):
         raise TranslationError(

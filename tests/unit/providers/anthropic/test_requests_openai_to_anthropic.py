@@ -367,3 +367,51 @@ def test_bad_shapes_raise() -> None:
         translate(messages=[{"role": "system", "content": "only a system prompt"}])
     with pytest.raises(TranslationError):
         translate(messages=[{"role": "function", "name": "f", "content": "x"}])
+
+
+def test_whitespace_only_text_is_dropped_wherever_it_stands() -> None:
+    # Anthropic answers 400 "text content blocks must contain non-whitespace text"; vLLM's
+    # and Qwen's tool calls often come with content "\n\n", and the history sends it back.
+    call = {
+        "id": "call_1",
+        "type": "function",
+        "function": {"name": "get_weather", "arguments": '{"city": "Oslo"}'},
+    }
+    out = translate(
+        messages=[
+            {"role": "system", "content": " "},
+            {"role": "developer", "content": [{"type": "text", "text": "\n"}]},
+            {
+                "role": "user",
+                "content": [{"type": "text", "text": "Weather?"}, {"type": "text", "text": "\n\n"}],
+            },
+            {"role": "assistant", "content": "\n\n", "tool_calls": [call]},
+            {"role": "tool", "tool_call_id": "call_1", "content": "Sunny"},
+            {"role": "assistant", "content": [{"type": "text", "text": "\t"}]},
+            {"role": "user", "content": "  "},
+            {"role": "user", "content": "Thanks"},
+        ],
+        tools=[WEATHER_TOOL],
+    )
+    assert "system" not in out
+    assert out["messages"] == [
+        {"role": "user", "content": "Weather?"},
+        {
+            "role": "assistant",
+            "content": [
+                {
+                    "type": "tool_use",
+                    "id": "call_1",
+                    "name": "get_weather",
+                    "input": {"city": "Oslo"},
+                }
+            ],
+        },
+        {
+            "role": "user",
+            "content": [
+                {"type": "tool_result", "tool_use_id": "call_1", "content": "Sunny"},
+                {"type": "text", "text": "Thanks"},
+            ],
+        },
+    ]
