@@ -6,7 +6,7 @@ A pure function over parsed JSON: no I/O.
 from __future__ import annotations
 
 from gateway.json_types import JSON
-from gateway.providers.anthropic.stop_reasons import stop_reason
+from gateway.providers.anthropic.stop_reasons import matched_stop_sequence, stop_reason
 from gateway.providers.anthropic.tool_calls import tool_use_from_tool_call
 from gateway.providers.anthropic.usage import anthropic_usage
 
@@ -16,9 +16,10 @@ def openai_response_to_anthropic(resp: JSON, model: str) -> JSON:
 
     Reads the first choice: its text (or refusal) becomes a text block, each tool call a
     `tool_use` block whose `input` is the parsed arguments (`{}` when they are not a JSON object).
-    The id is "msg_" + the OpenAI id; `stop_sequence` is always None, since OpenAI does not say
-    which stop sequence matched; an answer with tool calls stops for "tool_use" whatever its
-    finish_reason (`stop_reason`). Usage follows `anthropic_usage`.
+    The id is "msg_" + the OpenAI id; `stop_sequence` is the one `matched_stop_sequence` reads
+    (vLLM says which matched; OpenAI does not, and it is then None); an answer with tool calls
+    stops for "tool_use" whatever its finish_reason (`stop_reason`). Usage follows
+    `anthropic_usage`.
     """
     choices = resp.get("choices") or [{}]
     choice = choices[0] if isinstance(choices[0], dict) else {}
@@ -32,13 +33,15 @@ def openai_response_to_anthropic(resp: JSON, model: str) -> JSON:
         content.append({"type": "text", "text": text})
     calls = [tool_use_from_tool_call(call) for call in message.get("tool_calls") or ()]
     content.extend(calls)
+    finish = choice.get("finish_reason")
+    sequence = matched_stop_sequence(finish, choice.get("stop_reason"))
     return {
         "id": f"msg_{resp.get('id', '')}",
         "type": "message",
         "role": "assistant",
         "model": model,
         "content": content,
-        "stop_reason": stop_reason(choice.get("finish_reason"), calls_tools=bool(calls)),
-        "stop_sequence": None,
+        "stop_reason": "stop_sequence" if sequence else stop_reason(finish, bool(calls)),
+        "stop_sequence": sequence,
         "usage": anthropic_usage(resp.get("usage")),
     }

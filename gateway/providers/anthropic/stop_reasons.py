@@ -40,3 +40,16 @@ def stop_reason(finish: object, calls_tools: bool = False) -> str:
     """
     reason = _STOP_REASONS.get(finish, "end_turn") if isinstance(finish, str) else "end_turn"
     return "tool_use" if calls_tools and reason == "end_turn" else reason
+
+
+def matched_stop_sequence(finish: object, matched: object) -> str | None:
+    """The stop sequence an OpenAI-compatible answer stopped on, when the server says which.
+
+    OpenAI does not; vLLM (and SGLang) put it in the choice's `stop_reason` (a string when a
+    stop string matched, a token id or None otherwise) beside `finish_reason: "stop"`. An
+    Anthropic client then gets `stop_reason: "stop_sequence"` and the sequence, as Anthropic
+    itself answers.
+    """
+    if finish == "stop" and isinstance(matched, str) and matched:
+        return matched
+    return None

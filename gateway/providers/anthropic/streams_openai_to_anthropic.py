@@ -11,7 +11,7 @@ from typing import Any, Literal
 
 from gateway.json_types import JSON
 from gateway.providers.anthropic.errors import stream_error
-from gateway.providers.anthropic.stop_reasons import stop_reason
+from gateway.providers.anthropic.stop_reasons import matched_stop_sequence, stop_reason
 from gateway.providers.anthropic.usage import anthropic_usage
 
 Event = tuple[str, JSON]
@@ -24,8 +24,9 @@ class OpenAIToAnthropicStream:
     `content_block_start`, its deltas (`text_delta`, or `input_json_delta` for `tool_use`), and
     `content_block_stop`; a new block opens when the delta switches between text and tool calls
     or a new tool call (index or id) appears. `finish()` closes the last block and sends
-    `message_delta` (stop_reason, `stop_sequence: None`, usage) and `message_stop`: OpenAI sends
-    usage after its finish_reason chunk, so nothing closes before the upstream has ended.
+    `message_delta` (stop_reason, `stop_sequence` as `matched_stop_sequence` reads it, usage)
+    and `message_stop`: OpenAI sends usage after its finish_reason chunk, so nothing closes
+    before the upstream has ended.
 
     `message_start` must go out before any usage is known, so its `input_tokens` is the caller's
     estimate. When the upstream reports usage, `message_delta.usage` carries the real
@@ -46,6 +47,7 @@ class OpenAIToAnthropicStream:
         self._open: Literal["text", "tool"] | None = None
         self._tool_key: tuple[Any, Any] | None = None  # (OpenAI index, id) of the open tool call
         self._finish_reason: str | None = None
+        self._stop_sequence: str | None = None  # vLLM's `stop_reason`, when a string matched
         self._calls_tools = False  # a tool_use block was opened
 
     @property
@@ -71,6 +73,8 @@ class OpenAIToAnthropicStream:
                 out += self._tool(call)
             if choice.get("finish_reason"):
                 self._finish_reason = choice["finish_reason"]
+                matched = choice.get("stop_reason")
+                self._stop_sequence = matched_stop_sequence(self._finish_reason, matched)
         return out
 
     def finish(self) -> list[Event]:
@@ -88,7 +92,9 @@ class OpenAIToAnthropicStream:
             if "cache_read_input_tokens" in self.usage:
                 usage["cache_read_input_tokens"] = self.usage["cache_read_input_tokens"]
         reason = stop_reason(self._finish_reason, calls_tools=self._calls_tools)
-        delta = {"stop_reason": reason, "stop_sequence": None}
+        if self._stop_sequence:
+            reason = "stop_sequence"
+        delta = {"stop_reason": reason, "stop_sequence": self._stop_sequence}
         out.append(("message_delta", {"type": "message_delta", "delta": delta, "usage": usage}))
         out.append(("message_stop", {"type": "message_stop"}))
         return out

@@ -6,7 +6,11 @@ from typing import Any
 
 import pytest
 
-from gateway.providers.anthropic.stop_reasons import finish_reason, stop_reason
+from gateway.providers.anthropic.stop_reasons import (
+    finish_reason,
+    matched_stop_sequence,
+    stop_reason,
+)
 
 
 @pytest.mark.parametrize(
@@ -42,3 +46,19 @@ def test_stop_reason_for_openai_finish_reasons(finish: Any, stop: str) -> None:
 def test_an_answer_with_tool_calls_stops_for_tool_use(finish: Any, stop: str) -> None:
     # OpenAI answers finish_reason "stop" with tool calls when tool_choice names a function.
     assert stop_reason(finish, calls_tools=True) == stop
+
+
+@pytest.mark.parametrize(
+    ("finish", "matched", "expected"),
+    [
+        ("stop", "###", "###"),  # vLLM: a stop string matched
+        ("stop", 128009, None),  # vLLM: a stop token id (EOS) matched
+        ("stop", None, None),  # OpenAI says nothing
+        ("stop", "", None),
+        ("length", "###", None),
+    ],
+)
+def test_matched_stop_sequence_is_read_from_vllms_stop_reason(
+    finish: str, matched: object, expected: str | None
+) -> None:
+    assert matched_stop_sequence(finish, matched) == expected
