@@ -17,6 +17,7 @@ _JSON_ONLY = (
     "Respond with a single valid JSON object and nothing else: no prose before or after it and "
     "no markdown code fences."
 )
+_MEDIA_TYPE_SPELLINGS = {"image/jpg": "image/jpeg", "image/pjpeg": "image/jpeg"}
 
 
 def openai_request_to_anthropic(body: JSON, upstream_model: str) -> JSON:
@@ -26,7 +27,8 @@ def openai_request_to_anthropic(body: JSON, upstream_model: str) -> JSON:
       string, or a list of text blocks when there are several (or a part carries `cache_control`).
     - Consecutive messages of one role are merged, since Anthropic requires user/assistant
       alternation; `tool` messages become `tool_result` blocks of one user message.
-    - Images (`image_url` with an http(s) or base64 `data:` URL) become `image` blocks, PDF `file`
+    - Images (`image_url` with an http(s) or base64 `data:` URL; `image/jpg` is named
+      `image/jpeg`, media types in lower case) become `image` blocks, PDF `file`
       parts with a `data:` URL become `document` blocks; assistant `tool_calls` become `tool_use`
       blocks (arguments that are not a JSON object become `{}`; ids made of other characters
       than Anthropic's `[a-zA-Z0-9_-]` have them replaced by `_`, in results alike).
@@ -183,6 +185,10 @@ def _image_block(url: object) -> JSON:
         raise TranslationError("image_url.url must be a non-empty string")
     if url.startswith("data:"):
         media_type, data = _split_data_url(url)
+        # OpenAI takes "image/jpg" and capitals; Anthropic accepts only image/jpeg, image/png,
+        # image/gif and image/webp, as written, and refuses the request for anything else.
+        media_type = media_type.lower()
+        media_type = _MEDIA_TYPE_SPELLINGS.get(media_type, media_type)
         return {
             "type": "image",
             "source": {"type": "base64", "media_type": media_type, "data": data},

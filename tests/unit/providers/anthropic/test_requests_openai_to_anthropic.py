@@ -415,3 +415,23 @@ def test_whitespace_only_text_is_dropped_wherever_it_stands() -> None:
             ],
         },
     ]
+
+
+@pytest.mark.parametrize(
+    ("media_type", "sent"),
+    [
+        ("image/jpg", "image/jpeg"),
+        ("image/JPG", "image/jpeg"),
+        ("image/pjpeg", "image/jpeg"),
+        ("image/PNG", "image/png"),
+    ],
+)
+def test_a_jpg_data_url_is_sent_as_image_jpeg(media_type: str, sent: str) -> None:
+    # OpenAI takes "data:image/jpg;..."; Anthropic refuses any media type but image/jpeg,
+    # image/png, image/gif and image/webp.
+    url = f"data:{media_type};base64,QUJD"
+    out = translate(
+        messages=[{"role": "user", "content": [{"type": "image_url", "image_url": {"url": url}}]}]
+    )
+    source = out["messages"][0]["content"][0]["source"]
+    assert source == {"type": "base64", "media_type": sent, "data": "QUJD"}
