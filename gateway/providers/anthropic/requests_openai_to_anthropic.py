@@ -41,7 +41,8 @@ def openai_request_to_anthropic(body: JSON, upstream_model: str) -> JSON:
     - Messages left without content are dropped, and a final assistant message (a prefill) loses
       its trailing whitespace: Anthropic rejects both.
     - `temperature` is clamped to Anthropic's range [0, 1] (OpenAI allows up to 2); `top_p` and
-      `top_k` (an extension some OpenAI clients send) pass on.
+      `top_k` (an extension some OpenAI clients send) pass on, but `top_p: 1` (a no-op) is left
+      out.
     - `response_format` `json_object` / `json_schema`: Anthropic has no such switch here, so an
       instruction to answer with JSON only (and the schema, when given) is appended to the system
       prompt. The answer is then JSON by instruction, not by constrained decoding.
@@ -107,6 +108,10 @@ def openai_request_to_anthropic(body: JSON, upstream_model: str) -> JSON:
     for key in ("top_p", "top_k"):
         if body.get(key) is not None:
             out[key] = body[key]
+    if out.get("top_p") == 1:
+        # Nucleus sampling over the whole distribution changes nothing, and Claude 4.1 and 4.5
+        # models refuse `temperature` and `top_p` together, which OpenAI clients often send.
+        del out["top_p"]
     stop = body.get("stop")
     if isinstance(stop, str):
         stop = [stop]

@@ -435,3 +435,13 @@ def test_a_jpg_data_url_is_sent_as_image_jpeg(media_type: str, sent: str) -> Non
     )
     source = out["messages"][0]["content"][0]["source"]
     assert source == {"type": "base64", "media_type": sent, "data": "QUJD"}
+
+
+def test_top_p_of_one_is_left_out() -> None:
+    # Claude 4.1 / 4.5 answer 400 "`temperature` and `top_p` cannot both be specified" to
+    # the temperature=0.7, top_p=1 many OpenAI clients send; top_p=1 changes nothing.
+    messages = [{"role": "user", "content": "Hi"}]
+    out = translate(messages=messages, temperature=0.7, top_p=1)
+    assert (out["temperature"], "top_p" in out) == (0.7, False)
+    assert "top_p" not in translate(messages=messages, top_p=1.0)
+    assert translate(messages=messages, temperature=0.7, top_p=0.5)["top_p"] == 0.5
