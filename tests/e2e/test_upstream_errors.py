@@ -325,9 +325,17 @@ def test_a_failed_attempt_is_logged_as_a_warning(gateway: Proc) -> None:
     )
     assert response.status_code == 502
     request_id = response.headers["x-request-id"]
+    # An attempt was made and failed to connect, so a line is due (a 502 without an attempt,
+    # from an open breaker, logs none): the record says so, written after the answer.
+    assert gateway.log_path is not None
+    record = wait_for_record(gateway.log_path, request_id)
+    assert [(a["deployment"], a["error"]) for a in record["attempts"]] == [("dead/gone", "connect")]
 
     def line() -> str | None:
         return next((x for x in gateway.output if f"request={request_id}" in x), None)
 
-    found = wait_until(line, 5, message="no warning line for the failed attempt")
+    try:
+        found = wait_until(line, 5, message="no warning line for the failed attempt")
+    except AssertionError as missing:  # what the gateway said instead
+        raise AssertionError(f"{missing}; its output:\n{''.join(gateway.output)}") from None
     assert "upstream attempt failed: deployment=dead/gone cause=connect" in found
