@@ -220,13 +220,24 @@ class _AnthropicTranslatedStream(_TranslatedStream):
         self.ended = self.ended or kind == "message_stop"
         if kind == "error":
             raise stream_error_from_upstream(parsed.get("error"), anthropic=True)
-        return self._to_chat.feed(kind, parsed)
+        chunks = self._to_chat.feed(kind, parsed)
+        if kind == "message_start" or kind == "message_delta":
+            self._read_usage()
+        return chunks
+
+    def _read_usage(self) -> None:
+        # From Anthropic's own counts, as they arrive: the chat form has no place for cache
+        # writes (priced above input), and a stream cut short keeps what it reported so far.
+        if self._to_chat.anthropic_usage:
+            self.usage = usage_from_anthropic(self._to_chat.anthropic_usage)
 
     def finish(self) -> list[bytes]:
         out: list[bytes] = []
         for parsed in self._to_chat.finish():
             out += [encode(e) for e in self._translator.feed(parsed)]
-        return out + super().finish()
+        out += super().finish()
+        self._read_usage()
+        return out
 
 
 class ResponsesToChat:

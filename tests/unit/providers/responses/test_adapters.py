@@ -150,3 +150,60 @@ def test_an_upstreams_error_event_keeps_its_type_on_the_translated_streams() -> 
     with pytest.raises(UpstreamStreamError) as crashed:
         chat.feed(b"error: " + orjson.dumps(crash) + b"\n\ndata: [DONE]\n\n")
     assert crashed.value.message == "upstream stream error: llama_decode failed"
+
+
+def _anthropic_events(events: list[dict[str, Any]]) -> bytes:
+    return b"".join(encode_event(orjson.dumps(e), str(e["type"])) for e in events)
+
+
+ANTHROPIC_START: dict[str, Any] = {
+    "type": "message_start",
+    "message": {
+        "id": "msg_1",
+        "type": "message",
+        "role": "assistant",
+        "model": "up-model",
+        "content": [],
+        "usage": {
+            "input_tokens": 10,
+            "cache_creation_input_tokens": 600,
+            "cache_read_input_tokens": 300,
+            "output_tokens": 1,
+        },
+    },
+}
+ANTHROPIC_TEXT: list[dict[str, Any]] = [
+    {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}},
+    {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": "Hi"}},
+]
+
+
+def test_anthropic_stream_keeps_its_cache_writes_for_the_price() -> None:
+    # The writes cost 1.25 x input: lost in the chat form's usage, they were priced as input.
+    body = {"model": "pub", "input": "hi", "stream": True}
+    stream = ResponsesToAnthropic(body).stream(body)
+    end: list[dict[str, Any]] = [
+        {"type": "content_block_stop", "index": 0},
+        {
+            "type": "message_delta",
+            "delta": {"stop_reason": "end_turn"},
+            "usage": {"output_tokens": 7},
+        },
+        {"type": "message_stop"},
+    ]
+    stream.feed(_anthropic_events([ANTHROPIC_START, *ANTHROPIC_TEXT, *end]))
+    stream.finish()
+    assert stream.usage is not None
+    usage = stream.usage
+    assert (usage.prompt_tokens, usage.completion_tokens) == (910, 7)
+    assert (usage.cached_tokens, usage.cache_write_tokens) == (300, 600)
+
+
+def test_anthropic_stream_cut_short_keeps_the_counts_reported_so_far() -> None:
+    body = {"model": "pub", "input": "hi", "stream": True}
+    stream = ResponsesToAnthropic(body).stream(body)
+    stream.feed(_anthropic_events([ANTHROPIC_START, *ANTHROPIC_TEXT]))
+    with pytest.raises(UpstreamFailed):
+        stream.finish()
+    assert stream.usage is not None
+    assert (stream.usage.prompt_tokens, stream.usage.cache_write_tokens) == (910, 600)
