@@ -107,8 +107,9 @@ def responses_usage(
 
 
 def usage_from_responses(usage: object) -> Usage | None:
-    """A Responses `usage` as the gateway's record; None when it is not an object."""
-    if not isinstance(usage, dict):
+    """A Responses `usage` as the gateway's record; None when it counts nothing (absent, not an
+    object, or `{}` as some compatible servers send), so the gateway's estimate stands in."""
+    if not isinstance(usage, dict) or not usage:
         return None
     input_details = usage.get("input_tokens_details")
     output_details = usage.get("output_tokens_details")

@@ -207,3 +207,15 @@ def test_anthropic_stream_cut_short_keeps_the_counts_reported_so_far() -> None:
         stream.finish()
     assert stream.usage is not None
     assert (stream.usage.prompt_tokens, stream.usage.cache_write_tokens) == (910, 600)
+
+
+def test_an_empty_usage_reports_nothing_so_the_gateway_estimates() -> None:
+    # `"usage": {}` (some compatible servers send it) is not a count of zero tokens, which
+    # would record and bill the answer as free.
+    answer = {"id": "resp_1", "object": "response", "status": "completed", "usage": {}}
+    _, usage, _ = ResponsesPassthrough().convert_json(orjson.dumps(answer))
+    assert not usage.reported
+    done = {"type": "response.completed", "response": {**answer, "usage": {}}}
+    stream = ResponsesPassthrough().stream({})
+    stream.feed(encode_event(orjson.dumps(done), "response.completed"))
+    assert stream.usage is None
