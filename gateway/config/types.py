@@ -186,6 +186,8 @@ class DeploymentConfig:
     cached_input_cost_per_1m: NonNegativeFloat | None = None
     # Anthropic prompt-cache writes; None = 1.25 x input_cost_per_1m (Anthropic's 5-minute rate).
     cache_write_cost_per_1m: NonNegativeFloat | None = None
+    # Anthropic's writes to the 1-hour cache; None = 2 x input_cost_per_1m (Anthropic's rate).
+    cache_write_1h_cost_per_1m: NonNegativeFloat | None = None
     context_window: PositiveInt | None = None
     # The deployment serves a reasoning model (o1, o3, o4-mini, gpt-5, ...), which refuses
     # `max_tokens`: OpenAI-format requests send it as `max_completion_tokens`. Azure deployment

@@ -152,6 +152,7 @@ def build_record(
         "completion_tokens": usage.completion_tokens if usage else 0,
         "cached_tokens": usage.cached_tokens if usage else 0,
         "cache_write_tokens": usage.cache_write_tokens if usage else 0,
+        "cache_write_1h_tokens": usage.cache_write_1h_tokens if usage else 0,
         # Part of completion_tokens (and priced with them), as OpenAI reports it.
         "reasoning_tokens": usage.reasoning_tokens if usage else 0,
         "usage_estimated": bool(usage and not usage.reported),

@@ -27,6 +27,8 @@ class Usage:
     reasoning_tokens: int = 0
     # Anthropic prompt-cache writes (part of prompt_tokens, priced at their own rate).
     cache_write_tokens: int = 0
+    # Of those, the writes to the 1-hour cache (Anthropic bills them at 2 x input, not 1.25 x).
+    cache_write_1h_tokens: int = 0
     # True when the numbers came from the upstream, False when estimated with tiktoken.
     reported: bool = False
 

@@ -57,13 +57,20 @@ def anthropic_usage(usage: object) -> JSON:
 
 
 def usage_from_anthropic(usage: object) -> Usage | None:
-    """Anthropic usage as the gateway's record (prompt counts include cache reads and writes);
-    None when `usage` is not an object."""
+    """Anthropic usage as the gateway's record (prompt counts include cache reads and writes;
+    the writes to the 1-hour cache, `cache_creation.ephemeral_1h_input_tokens`, are counted
+    apart too); None when `usage` is not an object."""
     if not isinstance(usage, dict):
         return None
     cache_read = token_count(usage.get("cache_read_input_tokens"), "cache_read_input_tokens")
     cache_write = token_count(
         usage.get("cache_creation_input_tokens"), "cache_creation_input_tokens"
+    )
+    by_ttl = usage.get("cache_creation")
+    written_1h = (
+        token_count(by_ttl.get("ephemeral_1h_input_tokens"), "ephemeral_1h_input_tokens")
+        if isinstance(by_ttl, dict)
+        else 0
     )
     return Usage(
         prompt_tokens=token_count(usage.get("input_tokens"), "input_tokens")
@@ -72,5 +79,6 @@ def usage_from_anthropic(usage: object) -> Usage | None:
         completion_tokens=token_count(usage.get("output_tokens"), "output_tokens"),
         cached_tokens=cache_read,
         cache_write_tokens=cache_write,
+        cache_write_1h_tokens=min(written_1h, cache_write),
         reported=True,
     )

@@ -172,6 +172,7 @@ CONFIG: dict[str, Any] = {
                     "output_cost_per_1m": 10,
                     "cached_input_cost_per_1m": 1.25,
                     "cache_write_cost_per_1m": 3.75,
+                    "cache_write_1h_cost_per_1m": 6.0,
                     "context_window": 128000,
                     "reasoning": True,
                     "rpm": 100,

@@ -62,3 +62,23 @@ def test_cache_writes_never_count_beyond_the_prompt() -> None:
 def test_cost_is_never_negative() -> None:
     deployment = DeploymentConfig(provider="p", model="m", input_cost_per_1m=1.0)
     assert cost_usd(Usage(prompt_tokens=-1_000_000), deployment) == 0.0
+
+
+def test_one_hour_cache_writes_cost_twice_the_input_by_default() -> None:
+    # Anthropic: 200 writes to the 5-minute cache (1.25 x input), 400 to the 1-hour one (2 x).
+    deployment = DeploymentConfig(provider="p", model="m", input_cost_per_1m=3.0)
+    usage = Usage(prompt_tokens=1000, cache_write_tokens=600, cache_write_1h_tokens=400)
+    expected = (400 * 3.0 + 200 * 3.75 + 400 * 6.0) / 1e6
+    assert cost_usd(usage, deployment) == pytest.approx(expected)
+
+
+def test_one_hour_cache_writes_use_the_deployment_price_when_set() -> None:
+    deployment = DeploymentConfig(
+        provider="p",
+        model="m",
+        input_cost_per_1m=3.0,
+        cache_write_cost_per_1m=4.0,
+        cache_write_1h_cost_per_1m=7.0,
+    )
+    usage = Usage(prompt_tokens=600, cache_write_tokens=600, cache_write_1h_tokens=400)
+    assert cost_usd(usage, deployment) == pytest.approx((200 * 4.0 + 400 * 7.0) / 1e6)

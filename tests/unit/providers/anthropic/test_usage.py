@@ -47,3 +47,27 @@ def test_malformed_usage_reads_as_zero() -> None:
         ]
         == 0
     )
+
+
+def test_one_hour_cache_writes_are_counted_apart() -> None:
+    # Anthropic bills 1-hour cache writes at 2 x input, 5-minute ones at 1.25 x: its usage
+    # splits `cache_creation_input_tokens` by TTL in `cache_creation`.
+    usage = usage_from_anthropic(
+        {
+            "input_tokens": 5,
+            "cache_creation_input_tokens": 600,
+            "cache_creation": {"ephemeral_5m_input_tokens": 200, "ephemeral_1h_input_tokens": 400},
+            "output_tokens": 3,
+        }
+    )
+    assert usage is not None
+    assert (usage.prompt_tokens, usage.cache_write_tokens, usage.cache_write_1h_tokens) == (
+        605,
+        600,
+        400,
+    )
+    # More 1-hour writes than writes (a confused server) are no more than the writes.
+    confused = usage_from_anthropic(
+        {"cache_creation_input_tokens": 10, "cache_creation": {"ephemeral_1h_input_tokens": 50}}
+    )
+    assert confused is not None and confused.cache_write_1h_tokens == 10
