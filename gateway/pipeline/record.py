@@ -21,7 +21,7 @@ from gateway.observability.recorder import RecordSink
 from gateway.observability.trace_context import RequestTracer, TraceIds, record_trace_id
 from gateway.pipeline.context import RequestContext
 from gateway.prompts.apply import PromptUse, client_part
-from gateway.providers import Usage, innermost
+from gateway.providers import StreamConverter, Usage, innermost
 from gateway.providers.openai import OpenAIStreamPassthrough
 
 log = logging.getLogger("gateway")
@@ -39,16 +39,26 @@ def reported_usage(ctx: RequestContext) -> Usage | None:
         converter = ctx.stream_reply.converter
         usage = converter.usage
         if usage is not None and (ctx.client_closed or ctx.error is not None):
-            return relayed_at_least(usage, converter.text)
+            return relayed_at_least(usage, relayed_text(converter))
         return usage
     return None
 
 
-def relayed_at_least(usage: Usage, text: list[str]) -> Usage:
+def relayed_text(converter: StreamConverter) -> str:
+    """What a stream's upstream wrote so far, for estimating its completion tokens: from an
+    OpenAI-format upstream's chunks, every choice's text and tool-call arguments; else the
+    answer's text deltas."""
+    upstream = innermost(converter)
+    if isinstance(upstream, OpenAIStreamPassthrough):
+        return upstream.written_text()
+    return "".join(converter.text)
+
+
+def relayed_at_least(usage: Usage, text: str) -> Usage:
     """A stream cut short may hold only the counts of its start (Anthropic's `message_start`
     says `output_tokens: 1`; the real count comes with `message_delta`, at the end): its
     completion is then the text relayed so far, estimated with tiktoken."""
-    relayed = tokens.count_text("".join(text))
+    relayed = tokens.count_text(text)
     if relayed <= usage.completion_tokens:
         return usage
     return replace(usage, completion_tokens=relayed, reported=False)
@@ -66,7 +76,7 @@ def request_usage(ctx: RequestContext) -> Usage | None:
     prompt = ctx.prompt_estimate()
     completion = 0
     if ctx.stream_reply is not None:
-        completion = tokens.count_text("".join(ctx.stream_reply.converter.text))
+        completion = tokens.count_text(relayed_text(ctx.stream_reply.converter))
     elif ctx.response_json is not None:
         completion = tokens.count_text(answer_text(ctx.response_json, ctx.endpoint.wire))
     return Usage(prompt_tokens=prompt, completion_tokens=completion, reported=False)

@@ -133,6 +133,18 @@ class OpenAIStreamPassthrough:
                     parts.append(delta["content"])
         return parts
 
+    def written_text(self) -> str:
+        """Everything the model wrote so far, in every choice: text, refusals, reasoning and
+        tool-call arguments (what the upstream bills as output), for estimating the completion
+        tokens of a stream whose upstream reported none; read only then."""
+        parts: list[str] = []
+        for data in self._events:
+            for choice in orjson.loads(data).get("choices") or ():
+                delta = choice.get("delta") if type(choice) is dict else None
+                if type(delta) is dict:
+                    parts += _written(delta)
+        return "".join(parts)
+
     @property
     def finish_reason(self) -> str | None:
         """The first choice's `finish_reason`, once a chunk carried one (read when asked)."""
@@ -241,6 +253,22 @@ class OpenAIStreamPassthrough:
         return False
 
 
+# The delta fields that hold text the model wrote (DeepSeek's and vLLM's reasoning included).
+_WRITTEN_FIELDS = ("content", "refusal", "reasoning_content", "reasoning")
+
+
+def _written(delta: dict[str, Any]) -> list[str]:
+    """The text one chat delta adds: its written fields and its tool calls' arguments."""
+    parts = [delta[name] for name in _WRITTEN_FIELDS if type(delta.get(name)) is str]
+    calls = delta.get("tool_calls")
+    functions = [c.get("function") for c in calls if type(c) is dict] if type(calls) is list else []
+    functions.append(delta.get("function_call"))  # the deprecated single call
+    for function in functions:
+        if type(function) is dict and type(function.get("arguments")) is str:
+            parts.append(function["arguments"])
+    return parts
+
+
 class OpenAICompletionStreamPassthrough(OpenAIStreamPassthrough):
     """The same relay for legacy `text_completion` chunks, whose text is `choices[].text`."""
 
@@ -252,6 +280,15 @@ class OpenAICompletionStreamPassthrough(OpenAIStreamPassthrough):
             if choices and type(choices[0]) is dict and type(choices[0].get("text")) is str:
                 parts.append(choices[0]["text"])
         return parts
+
+    def written_text(self) -> str:
+        """The text of every choice so far (`n`, `best_of`), for estimating its tokens."""
+        parts: list[str] = []
+        for data in self._events:
+            for choice in orjson.loads(data).get("choices") or ():
+                if type(choice) is dict and type(choice.get("text")) is str:
+                    parts.append(choice["text"])
+        return "".join(parts)
 
 
 class OpenAIChatAdapter:

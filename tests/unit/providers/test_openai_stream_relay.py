@@ -162,3 +162,24 @@ def test_llamacpps_error_line_is_the_upstreams_error() -> None:
     rejection = refused.value.rejection
     assert rejection is not None and not refused.value.upstream_fault
     assert (rejection.status, rejection.code) == (400, "context_length_exceeded")
+
+
+def _event(choices: list[dict[str, Any]]) -> bytes:
+    return b"data: " + json.dumps({"id": "c1", "choices": choices}).encode() + b"\n\n"
+
+
+def test_the_written_text_is_every_choice_and_every_tool_calls_arguments() -> None:
+    # What an estimate counts when the upstream reports no usage: all that is billed as output.
+    relay = OpenAIStreamPassthrough(client_wants_usage=False)
+    call = {"index": 0, "id": "t", "function": {"name": "f", "arguments": '{"a":'}}
+    relay.feed(_event([{"index": 0, "delta": {"reasoning_content": "think "}}]))
+    relay.feed(_event([{"index": 0, "delta": {"content": "one "}}]))
+    relay.feed(_event([{"index": 1, "delta": {"content": "two "}}]))
+    relay.feed(_event([{"index": 0, "delta": {"tool_calls": [call]}}]))
+    more = {"index": 0, "function": {"arguments": " 1}"}}
+    relay.feed(_event([{"index": 0, "delta": {"tool_calls": [more]}, "finish_reason": None}]))
+    assert relay.written_text() == 'think one two {"a": 1}'
+    assert relay.text == ["one ", "two "]  # the answer's text (logged bodies) is unchanged
+    completions = OpenAICompletionStreamPassthrough(client_wants_usage=False)
+    completions.feed(_event([{"index": 0, "text": "a"}, {"index": 1, "text": "b"}]))
+    assert completions.written_text() == "ab"
