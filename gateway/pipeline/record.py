@@ -22,7 +22,8 @@ from gateway.observability.trace_context import RequestTracer, TraceIds, record_
 from gateway.pipeline.context import RequestContext
 from gateway.prompts.apply import PromptUse, client_part
 from gateway.providers import StreamConverter, Usage, innermost
-from gateway.providers.openai import OpenAIStreamPassthrough
+from gateway.providers.base import WritesText
+from gateway.providers.openai_streams import OpenAIStreamPassthrough
 
 log = logging.getLogger("gateway")
 RECORD_WITHIN_S = 0.002
@@ -45,11 +46,11 @@ def reported_usage(ctx: RequestContext) -> Usage | None:
 
 
 def relayed_text(converter: StreamConverter) -> str:
-    """What a stream's upstream wrote so far, for estimating its completion tokens: from an
-    OpenAI-format upstream's chunks, every choice's text and tool-call arguments; else the
-    answer's text deltas."""
+    """What a stream's upstream wrote so far, for estimating its completion tokens: all of it
+    when its converter can tell (`WritesText`: every choice, thinking and reasoning, tool-call
+    arguments), else the answer's text deltas."""
     upstream = innermost(converter)
-    if isinstance(upstream, OpenAIStreamPassthrough):
+    if isinstance(upstream, WritesText):
         return upstream.written_text()
     return "".join(converter.text)
 

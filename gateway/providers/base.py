@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 import orjson
@@ -125,6 +125,16 @@ class StreamConverter(Protocol):
 
     def finish(self) -> list[bytes]:
         """Bytes to send after the upstream stream ended cleanly."""
+        ...
+
+
+@runtime_checkable
+class WritesText(Protocol):
+    """A stream converter that can tell all its upstream's model wrote (thinking, reasoning,
+    tool-call arguments, every choice): more than `text`, the answer's text deltas."""
+
+    def written_text(self) -> str:
+        """All the model wrote so far, for estimating the completion tokens it is billed."""
         ...
 
 

@@ -38,8 +38,8 @@ from gateway.providers.openai import (
     OpenAIWire,
     completion_tokens_field,
     is_openai_api,
-    usage_from_openai,
 )
+from gateway.providers.openai_usage import usage_from_openai
 from gateway.providers.upstream_errors import (
     error_from_upstream,
     error_of_event,
@@ -71,6 +71,19 @@ def _parse_event(data: bytes) -> dict[str, Any]:
     return parse_upstream_json(data, "upstream sent a malformed stream event")
 
 
+# What the model wrote, by content delta type: all of it billed as output tokens.
+_WRITTEN = {"text_delta": "text", "thinking_delta": "thinking", "input_json_delta": "partial_json"}
+
+
+def _written(delta: object) -> str:
+    """The text one `content_block_delta` adds: text, thinking or a tool call's input."""
+    if type(delta) is not dict:
+        return ""
+    name = _WRITTEN.get(str(delta.get("type")))
+    written = delta.get(name) if name else None
+    return written if type(written) is str else ""
+
+
 class AnthropicStreamPassthrough:
     """Forwards Anthropic events unchanged, reading usage and text on the way."""
 
@@ -80,7 +93,12 @@ class AnthropicStreamPassthrough:
         # The upstream's usage merged over the stream, as `AnthropicToOpenAIStream` keeps it.
         self._reported: dict[str, object] = {}
         self.text: list[str] = []
+        self._written: list[str] = []  # thinking and tool input (the text is in `text`)
         self.ended = False  # `message_stop` came
+
+    def written_text(self) -> str:
+        """The answer's text, thinking and tool-call input so far (`WritesText`)."""
+        return "".join(self.text) + "".join(self._written)
 
     def feed(self, chunk: bytes) -> list[bytes]:
         out: list[bytes] = []
@@ -97,6 +115,8 @@ class AnthropicStreamPassthrough:
                 delta = parsed.get("delta") or {}
                 if delta.get("type") == "text_delta":
                     self.text.append(str(delta.get("text", "")))
+                else:
+                    self._written.append(_written(delta))
             elif kind == "message_delta":
                 self._merge_usage(parsed.get("usage"))
             elif kind == "error":
@@ -159,7 +179,12 @@ class AnthropicToOpenAIStreamAdapter:
         self._translator = AnthropicToOpenAIStream(model, include_usage)
         self.usage: Usage | None = None
         self.text: list[str] = []
+        self._written: list[str] = []  # everything the model wrote, thinking included
         self.ended = False  # `message_stop` came
+
+    def written_text(self) -> str:
+        """The answer's text, thinking and tool-call input so far (`WritesText`)."""
+        return "".join(self._written)
 
     def _encode(self, chunks: list[dict[str, Any]]) -> list[bytes]:
         out = []
@@ -179,6 +204,8 @@ class AnthropicToOpenAIStreamAdapter:
             self.ended = self.ended or kind == "message_stop"
             if kind == "error":
                 raise stream_error_from_upstream(parsed.get("error"), anthropic=True)
+            if kind == "content_block_delta":
+                self._written.append(_written(parsed.get("delta")))
             out.extend(self._encode(self._translator.feed(kind, parsed)))
         self._read_usage()
         return out

@@ -41,8 +41,8 @@ from gateway.providers.openai import (
     OPENAI_WIRE,
     completion_tokens_field,
     openai_headers,
-    usage_from_openai,
 )
+from gateway.providers.openai_usage import usage_from_openai
 from gateway.providers.responses.events import encode
 from gateway.providers.responses.objects import new_id, usage_from_responses
 from gateway.providers.responses.requests_responses_to_chat import responses_request_to_chat

@@ -22,7 +22,7 @@ from gateway.pipeline.context import RequestContext
 from gateway.pipeline.guard_stream import guard_stream
 from gateway.pipeline.services import Services
 from gateway.providers import StreamConverter
-from gateway.providers.openai import OpenAIStreamPassthrough
+from gateway.providers.openai_streams import OpenAIStreamPassthrough
 from gateway.sse import SSEDecoder
 from tests.unit.guardrails.test_stream import Passthrough, anthropic_events
 from tests.unit.pipeline.test_guard_remote import MODERATION, Asked

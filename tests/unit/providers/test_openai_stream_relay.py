@@ -8,7 +8,10 @@ from typing import Any
 import pytest
 
 from gateway.errors import UpstreamFailed, UpstreamStreamError
-from gateway.providers.openai import OpenAICompletionStreamPassthrough, OpenAIStreamPassthrough
+from gateway.providers.openai_streams import (
+    OpenAICompletionStreamPassthrough,
+    OpenAIStreamPassthrough,
+)
 
 
 def chunk(content: str | None, usage: dict[str, int] | None = None, choices: bool = True) -> bytes:
