@@ -49,6 +49,8 @@ class Usage:
     cached_tokens: int = 0
     # Anthropic prompt-cache writes (part of prompt_tokens, priced at their own rate).
     cache_write_tokens: int = 0
+    # Of those, the writes to the 1-hour cache (priced at theirs).
+    cache_write_1h_tokens: int = 0
 
     @property
     def total(self) -> int:
@@ -147,11 +149,14 @@ def extract_usage(body: Any) -> Usage | None:
     if "input_tokens" in usage or "output_tokens" in usage:
         cached = _count(usage, "cache_read_input_tokens")
         written = _count(usage, "cache_creation_input_tokens")
+        by_ttl = usage.get("cache_creation")
+        written_1h = _count(by_ttl, "ephemeral_1h_input_tokens") if isinstance(by_ttl, dict) else 0
         return Usage(
             _count(usage, "input_tokens") + cached + written,
             _count(usage, "output_tokens"),
             cached,
             written,
+            min(written_1h, written),
         )
     details = usage.get("prompt_tokens_details")
     cached = _count(details, "cached_tokens") if isinstance(details, dict) else 0

@@ -235,6 +235,7 @@ class Runner:
                 usage.completion_tokens,
                 usage.cached_tokens,
                 cache_write_tokens=usage.cache_write_tokens,
+                cache_write_1h_tokens=usage.cache_write_1h_tokens,
             )
             row.cost_usd_new = cost_usd(priced, deployment)
 

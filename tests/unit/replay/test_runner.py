@@ -346,11 +346,20 @@ async def test_a_record_that_used_a_prompt_is_replayed_with_that_prompt_version(
     assert "prompt" not in bodies["yo"]
 
 
-async def test_a_remote_answers_prompt_cache_writes_are_priced_as_writes() -> None:
+@pytest.mark.parametrize(("one_hour", "price"), [(0, 1.25), (400_000, 1.25 * 0.6 + 2.0 * 0.4)])
+async def test_a_remote_answers_prompt_cache_writes_are_priced_as_writes(
+    one_hour: int, price: float
+) -> None:
     # Through --base-url the cost comes from the answer's usage: Anthropic's cache writes cost
-    # 1.25 x the input price (cache_write_cost_per_1m unset), as the gateway prices them.
+    # 1.25 x the input price (cache_write_cost_per_1m unset), those to its 1-hour cache 2 x, as
+    # the gateway prices them.
     async def answer(request: httpx.Request) -> httpx.Response:
-        usage = {"input_tokens": 0, "cache_creation_input_tokens": 1_000_000, "output_tokens": 0}
+        usage = {
+            "input_tokens": 0,
+            "cache_creation_input_tokens": 1_000_000,
+            "cache_creation": {"ephemeral_1h_input_tokens": one_hour},
+            "output_tokens": 0,
+        }
         return httpx.Response(
             200,
             headers={"x-gateway-deployment": "mock/new", "x-request-id": "req_new"},
@@ -368,7 +377,7 @@ async def test_a_remote_answers_prompt_cache_writes_are_priced_as_writes() -> No
     )
     async with fake.client:
         (row,) = await Runner(fake, ReplayOptions(model="new")).run([logged])
-    assert row.prompt_tokens_new == 1_000_000 and row.cost_usd_new == pytest.approx(1.25)
+    assert row.prompt_tokens_new == 1_000_000 and row.cost_usd_new == pytest.approx(price)
 
 
 async def test_a_logged_cache_hit_stays_out_of_the_latency_and_cost_comparisons() -> None:
