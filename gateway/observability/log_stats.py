@@ -48,6 +48,13 @@ TAG_PREFIX = "tag:"
 NONE_LABEL = "(none)"
 
 
+def is_error(record: Record) -> bool:
+    """Whether a record is an error: status >= 400, or an `error_type` (a stream that broke
+    after its first byte keeps status 200)."""
+    status = record.get("status")
+    return bool(record.get("error_type")) or (isinstance(status, int) and status >= 400)
+
+
 @dataclass
 class GroupStats:
     requests: int = 0
@@ -60,8 +67,7 @@ class GroupStats:
 
     def add(self, record: Record) -> None:
         self.requests += 1
-        status = record.get("status")
-        if record.get("error_type") or (isinstance(status, int) and status >= 400):
+        if is_error(record):
             self.errors += 1
         self.prompt_tokens += int(record.get("prompt_tokens") or 0)
         self.completion_tokens += int(record.get("completion_tokens") or 0)

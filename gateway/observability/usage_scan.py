@@ -21,7 +21,7 @@ from typing import Any, TypedDict
 import orjson
 
 from gateway.observability.log_reader import LogReader, Record, RecordFilter
-from gateway.observability.log_stats import aggregate
+from gateway.observability.log_stats import aggregate, is_error
 
 # How much less the child asks of the CPU than the workers that serve requests.
 NICENESS = 10
@@ -42,7 +42,7 @@ def _totals() -> dict[str, Any]:
 def _counted(records: Iterable[Record], totals: dict[str, Any]) -> Iterator[Record]:
     for record in records:
         totals["requests"] += 1
-        totals["errors"] += int((record.get("status") or 0) >= 400)
+        totals["errors"] += is_error(record)
         totals["prompt_tokens"] += record.get("prompt_tokens") or 0
         totals["completion_tokens"] += record.get("completion_tokens") or 0
         totals["cost_usd"] += record.get("cost_usd") or 0.0
