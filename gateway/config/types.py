@@ -188,6 +188,9 @@ class DeploymentConfig:
     cache_write_cost_per_1m: NonNegativeFloat | None = None
     # Anthropic's writes to the 1-hour cache; None = 2 x input_cost_per_1m (Anthropic's rate).
     cache_write_1h_cost_per_1m: NonNegativeFloat | None = None
+    # OpenAI's audio tokens (gpt-4o-audio, gpt-realtime); None = the text price.
+    audio_input_cost_per_1m: NonNegativeFloat | None = None
+    audio_output_cost_per_1m: NonNegativeFloat | None = None
     context_window: PositiveInt | None = None
     # The deployment serves a reasoning model (o1, o3, o4-mini, gpt-5, ...), which refuses
     # `max_tokens`: OpenAI-format requests send it as `max_completion_tokens`. Azure deployment

@@ -164,6 +164,9 @@ def build_record(
         "cached_tokens": usage.cached_tokens if usage else 0,
         "cache_write_tokens": usage.cache_write_tokens if usage else 0,
         "cache_write_1h_tokens": usage.cache_write_1h_tokens if usage else 0,
+        # OpenAI's audio tokens, parts of prompt_tokens and completion_tokens priced apart.
+        "audio_prompt_tokens": usage.audio_prompt_tokens if usage else 0,
+        "audio_completion_tokens": usage.audio_completion_tokens if usage else 0,
         # Part of completion_tokens (and priced with them), as OpenAI reports it.
         "reasoning_tokens": usage.reasoning_tokens if usage else 0,
         "usage_estimated": bool(usage and not usage.reported),

@@ -29,6 +29,10 @@ class Usage:
     cache_write_tokens: int = 0
     # Of those, the writes to the 1-hour cache (Anthropic bills them at 2 x input, not 1.25 x).
     cache_write_1h_tokens: int = 0
+    # OpenAI's audio tokens (part of prompt_tokens and completion_tokens; audio models price
+    # them many times above text).
+    audio_prompt_tokens: int = 0
+    audio_completion_tokens: int = 0
     # True when the numbers came from the upstream, False when estimated with tiktoken.
     reported: bool = False
 

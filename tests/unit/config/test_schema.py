@@ -173,6 +173,8 @@ CONFIG: dict[str, Any] = {
                     "cached_input_cost_per_1m": 1.25,
                     "cache_write_cost_per_1m": 3.75,
                     "cache_write_1h_cost_per_1m": 6.0,
+                    "audio_input_cost_per_1m": 40.0,
+                    "audio_output_cost_per_1m": 80.0,
                     "context_window": 128000,
                     "reasoning": True,
                     "rpm": 100,

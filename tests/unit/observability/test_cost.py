@@ -82,3 +82,27 @@ def test_one_hour_cache_writes_use_the_deployment_price_when_set() -> None:
     )
     usage = Usage(prompt_tokens=600, cache_write_tokens=600, cache_write_1h_tokens=400)
     assert cost_usd(usage, deployment) == pytest.approx((200 * 4.0 + 400 * 7.0) / 1e6)
+
+
+def test_audio_tokens_have_their_own_prices_when_set() -> None:
+    # gpt-4o-audio-preview: text $2.50 / $10, audio $40 / $80 per 1M; audio tokens are part of
+    # prompt_tokens and completion_tokens, as OpenAI reports them.
+    deployment = DeploymentConfig(
+        provider="p",
+        model="m",
+        input_cost_per_1m=2.5,
+        output_cost_per_1m=10.0,
+        audio_input_cost_per_1m=40.0,
+        audio_output_cost_per_1m=80.0,
+    )
+    usage = Usage(
+        prompt_tokens=1000,
+        completion_tokens=500,
+        audio_prompt_tokens=800,
+        audio_completion_tokens=400,
+    )
+    expected = (200 * 2.5 + 800 * 40.0 + 100 * 10.0 + 400 * 80.0) / 1e6
+    assert cost_usd(usage, deployment) == pytest.approx(expected)
+    # Unset, audio costs what text does.
+    plain = DeploymentConfig(provider="p", model="m", input_cost_per_1m=2.5, output_cost_per_1m=10)
+    assert cost_usd(usage, plain) == pytest.approx((1000 * 2.5 + 500 * 10.0) / 1e6)
