@@ -52,6 +52,15 @@ from gateway.providers.upstream_errors import error_from_upstream, stream_error_
 from gateway.sse import EventBuffer, SSEDecoder, parse_event
 
 _FINAL_EVENTS = frozenset({"response.completed", "response.incomplete", "response.failed"})
+# The events that carry, beside the answer's text, what the model wrote (billed as output).
+_WRITTEN_EVENTS = frozenset(
+    {
+        "response.function_call_arguments.delta",
+        "response.reasoning_summary_text.delta",
+        "response.reasoning_text.delta",
+        "response.refusal.delta",
+    }
+)
 STRUCTURED_TOOL = "structured_output"
 
 
@@ -72,6 +81,7 @@ class ResponsesStreamPassthrough:
     def __init__(self) -> None:
         self._buffer = EventBuffer()
         self._deltas: list[bytes] = []  # the data of each response.output_text.delta
+        self._written: list[bytes] = []  # ... and of every other delta the model wrote
         self.usage: Usage | None = None
         self.response: JSON | None = None  # the final response object, once it arrived
 
@@ -84,6 +94,12 @@ class ResponsesStreamPassthrough:
                 parts.append(delta)
         return parts
 
+    def written_text(self) -> str:
+        """All the model wrote so far (`WritesText`), for counting its tokens: its reasoning,
+        refusals and function-call arguments, then its text; read only for an estimate."""
+        written = [_event(data).get("delta") for data in self._written]
+        return "".join(d for d in written if isinstance(d, str)) + "".join(self.text)
+
     def feed(self, chunk: bytes) -> list[bytes]:
         complete = self._buffer.take(chunk)
         if not complete:
@@ -92,6 +108,8 @@ class ResponsesStreamPassthrough:
             name, data = _name_and_data(part)
             if name == "response.output_text.delta":
                 self._deltas.append(data)
+            elif name in _WRITTEN_EVENTS:
+                self._written.append(data)
             elif name == "error":
                 raise UpstreamFailed(f"upstream stream error: {error_text(_event(data))}")
             elif name in _FINAL_EVENTS or (name is None and data and data != b"[DONE]"):

@@ -219,3 +219,19 @@ def test_an_empty_usage_reports_nothing_so_the_gateway_estimates() -> None:
     stream = ResponsesPassthrough().stream({})
     stream.feed(encode_event(orjson.dumps(done), "response.completed"))
     assert stream.usage is None
+
+
+def test_a_passthrough_stream_tells_all_the_model_wrote() -> None:
+    # A stream cut while the model writes a function call's arguments has relayed no text; the
+    # estimate of what it is billed counts the arguments (and reasoning summaries, refusals).
+    events: list[dict[str, Any]] = [
+        {"type": "response.created", "response": {"id": "resp_9"}},
+        {"type": "response.reasoning_summary_text.delta", "delta": "Look it up. "},
+        {"type": "response.output_text.delta", "delta": "Checking. "},
+        {"type": "response.function_call_arguments.delta", "delta": '{"city": "Paris"}'},
+    ]
+    stream = ResponsesPassthrough().stream({})
+    stream.feed(b"".join(encode_event(orjson.dumps(e), e["type"]) for e in events))
+    assert stream.text == ["Checking. "]
+    # For counting: the text after the rest.
+    assert stream.written_text() == 'Look it up. {"city": "Paris"}Checking. '
