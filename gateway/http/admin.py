@@ -98,9 +98,13 @@ class AdminAPI:
             return NotFound(
                 "the admin API is disabled (set [admin] key_env)", code="admin_disabled"
             )
-        header = request.headers.get("authorization", "")
-        scheme, _, token = header.partition(" ")
-        if scheme.lower() != "bearer" or not token:
+        headers = request.headers.getlist("authorization")
+        if len(headers) > 1:  # which one a proxy in front checked is unknown: take none
+            return AuthenticationError(
+                "the admin key was sent in several headers: send one 'Authorization' header"
+            )
+        scheme, _, token = (headers or [""])[0].partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
             return AuthenticationError(
                 "the admin API needs 'Authorization: Bearer <admin key>'", code="missing_api_key"
             )

@@ -1,5 +1,6 @@
 """gateway.http.admin routes: every method on every `/admin/*` path is behind the admin key;
-a known path with another method is 405 (with `Allow`), an unknown path 404, both audited."""
+a known path with another method is 405 (with `Allow`), an unknown path 404, both audited; the
+key in several headers is refused."""
 
 from __future__ import annotations
 
@@ -65,3 +66,16 @@ def test_an_unknown_path_is_404_for_every_method(
     for method in ("GET", "POST", "PROPFIND"):
         answer = client.request(method, "/admin/nowhere", headers=ADMIN)
         assert (answer.status_code, answer.json()["error"]["code"]) == (404, "unknown_route")
+
+
+@pytest.mark.parametrize("order", [("wrong", "admin-routes-key"), ("admin-routes-key", "wrong")])
+def test_the_admin_key_in_several_headers_is_401_whichever_comes_first(
+    client_and_trail: tuple[TestClient, list[dict[str, object]]], order: tuple[str, str]
+) -> None:
+    """A proxy in front may have checked either line: the gateway takes neither (as on /v1)."""
+    client, trail = client_and_trail
+    headers = [("authorization", f"Bearer {token}") for token in order]
+    answer = client.get("/admin/config", headers=headers)
+    assert (answer.status_code, answer.json()["error"]["code"]) == (401, "invalid_api_key")
+    assert "several headers" in answer.json()["error"]["message"]
+    assert trail == []
