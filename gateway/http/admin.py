@@ -11,6 +11,7 @@ import asyncio
 import dataclasses
 import hashlib
 import hmac
+import logging
 import os
 import time
 from collections.abc import Awaitable, Callable
@@ -30,6 +31,7 @@ from gateway.errors import (
     MethodNotAllowed,
     NotFound,
     ServiceUnavailable,
+    unexpected,
 )
 from gateway.http.admin_config import masked_config
 from gateway.observability.audit import admin_id
@@ -43,6 +45,8 @@ from gateway.reload import Reloader
 from gateway.state import StateUnavailable
 
 Handler = Callable[[Request], Awaitable[Response]]
+
+log = logging.getLogger("gateway.admin")
 
 
 def _json(data: Any, status: int = 200) -> Response:
@@ -114,8 +118,9 @@ class AdminAPI:
         return None
 
     def guarded(self, handler: Handler, audited: bool = True) -> Handler:
-        """`handler` behind the admin key; each authorized call leaves an audit line (refused
-        ones are logged by the HTTP layer's counters only: the trail names who acted)."""
+        """`handler` behind the admin key; each authorized call leaves an audit line, a failed
+        one too (refused ones are logged by the HTTP layer's counters only: the trail names who
+        acted). A bug in a handler answers 500 `internal_error` in the API's shape, not a page."""
 
         async def endpoint(request: Request) -> Response:
             refusal = self._authorized(request)
@@ -125,6 +130,9 @@ class AdminAPI:
                 response = await handler(request)
             except GatewayError as error:
                 response = _error(error)
+            except Exception as exc:  # a bug: answered in the API's shape, logged and audited
+                log.exception("admin %s %s failed", request.method, request.url.path)
+                response = _error(unexpected(exc))
             if audited:
                 self.reloader.audit.write(
                     self._who(request),

@@ -1,6 +1,6 @@
 """gateway.http.admin routes: every method on every `/admin/*` path is behind the admin key;
 a known path with another method is 405 (with `Allow`), an unknown path 404, both audited; the
-key in several headers is refused."""
+key in several headers is refused; a handler's bug is a JSON 500, logged and audited."""
 
 from __future__ import annotations
 
@@ -30,8 +30,11 @@ def client_and_trail(
     def write(who: str, action: str, **details: object) -> None:
         trail.append({"who": who, "action": action, **details})
 
+    def read(since: float) -> list[dict[str, object]]:
+        raise IsADirectoryError(21, "Is a directory")  # an audit_path swapped for a directory
+
     services = SimpleNamespace(runtime=SimpleNamespace(config=config))
-    reloader = SimpleNamespace(audit=SimpleNamespace(write=write))
+    reloader = SimpleNamespace(audit=SimpleNamespace(write=write, read=read))
     api = AdminAPI(cast(Services, services), cast(Reloader, reloader))
     return TestClient(Starlette(routes=api.routes())), trail
 
@@ -79,3 +82,19 @@ def test_the_admin_key_in_several_headers_is_401_whichever_comes_first(
     assert (answer.status_code, answer.json()["error"]["code"]) == (401, "invalid_api_key")
     assert "several headers" in answer.json()["error"]["message"]
     assert trail == []
+
+
+def test_a_failing_handler_answers_json_500_logged_and_audited(
+    client_and_trail: tuple[TestClient, list[dict[str, object]]],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Before, the exception reached Starlette: a text/plain 'Internal Server Error' page, no
+    log line of the gateway's and no audit line for the admin's call."""
+    client, trail = client_and_trail
+    answer = client.get("/admin/audit", headers=ADMIN)
+    assert answer.status_code == 500
+    assert answer.headers["content-type"] == "application/json"
+    assert answer.json()["error"]["code"] == "internal_error"
+    assert "Is a directory" not in answer.text  # the cause goes to the log, not the client
+    assert any("admin GET /admin/audit failed" in r.getMessage() for r in caplog.records)
+    assert [(line["target"], line["status"]) for line in trail] == [("/admin/audit", 500)]
