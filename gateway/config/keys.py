@@ -7,8 +7,9 @@ in a message.
 from __future__ import annotations
 
 import hashlib
+import hmac
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 from gateway.config.document import Doc, Entries, Table, entry_name
 from gateway.config.locate import KeyPath
@@ -43,6 +44,20 @@ def secret_problem(secret: str) -> str | None:
         secret.encode()
     except UnicodeEncodeError:
         return "is not valid UTF-8"
+    return None
+
+
+def admin_key_problem(secret: str, found: Iterable[KeyConfig | None]) -> str | None:
+    """Why `secret` cannot be the admin key, or None: one no client could present, or a
+    gateway key's secret (every holder of that key, a browser app's users too, would be an
+    admin)."""
+    problem = secret_problem(secret)
+    if problem is not None:
+        return problem
+    digest = hash_key(secret)
+    for key in found:
+        if key is not None and hmac.compare_digest(key.key_sha256, digest):
+            return f"is the secret of gateway key '{key.id}': the admin key must be its own"
     return None
 
 

@@ -25,13 +25,13 @@ from typing import TypeVar
 from gateway.config.document import Doc, parse
 from gateway.config.errors import ConfigError, Problem
 from gateway.config.files import read_config_file
-from gateway.config.keys import hash_key, keys
+from gateway.config.keys import admin_key_problem, hash_key, keys
 from gateway.config.policies import policies
 from gateway.config.prompts import load_prompts, used_versions
 from gateway.config.routes import models, providers
 from gateway.config.specs import spec_of
 from gateway.config.state_types import StateConfig
-from gateway.config.types import GatewayConfig, LoggingConfig
+from gateway.config.types import AdminConfig, GatewayConfig, KeyConfig, LoggingConfig
 from gateway.config.urls import host_problem, split
 from gateway.state.redis.keys import prefix_problem
 from gateway.state.redis.options import (
@@ -82,12 +82,10 @@ def _load(path: Path, env: Mapping[str, str]) -> tuple[GatewayConfig | None, lis
         _check_cors_origins(doc, top["server"].cors_origins)
     if "tracing" in top and top["tracing"].endpoint is not None:
         _check_tracing_endpoint(doc, top["tracing"].endpoint)
-    admin_env = top["admin"].key_env if "admin" in top else None
-    if admin_env is not None:
-        doc.require_env(("admin", "key_env"), "admin", admin_env, env)
     found_providers = providers(doc, top.get("providers", []), env, path.parent)
     found_models = models(doc, top.get("models", []), found_providers)
     found_keys = keys(doc, top.get("keys", []), env, found_models)
+    _check_admin_key(doc, top.get("admin", AdminConfig()), env, [k for _, k in found_keys])
     # Relative paths are relative to the config file's directory, not the process's CWD.
     base = path.parent
     policies_dir = base / top.get("policies_dir", GATEWAY.default("policies_dir"))
@@ -118,6 +116,18 @@ def _load(path: Path, env: Mapping[str, str]) -> tuple[GatewayConfig | None, lis
         version=_version(content, {**policy_files, **_prefixed("prompt:", prompt_files)}),
     )
     return config, []
+
+
+def _check_admin_key(
+    doc: Doc, admin: AdminConfig, env: Mapping[str, str], found_keys: list[KeyConfig | None]
+) -> None:
+    """`[admin] key_env` names a set variable holding a key of its own (`admin_key_problem`)."""
+    name = admin.key_env
+    if name is None or not doc.require_env(("admin", "key_env"), "admin", name, env):
+        return
+    problem = admin_key_problem(env[name], found_keys)
+    if problem is not None:
+        doc.report(("admin", "key_env"), f"admin: environment variable {name} {problem}")
 
 
 def _check_state(doc: Doc, state: StateConfig, env: Mapping[str, str]) -> None:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.unit.config.problems import problems
+from tests.unit.config.problems import BASE, SHA, problems
 
 
 def test_server_ranges(tmp_path: Path) -> None:
@@ -111,6 +111,19 @@ def test_admin_key_env_must_be_set(tmp_path: Path) -> None:
     assert problems(tmp_path, '[admin]\nkey_env = "GW_ADMIN"\n') == [
         "config.toml:2: admin: environment variable GW_ADMIN is not set"
     ]
+
+
+@pytest.mark.parametrize("stored", [f'key_sha256 = "{SHA}"', 'key_env = "GW_KEY"'])
+def test_the_admin_key_cannot_be_a_gateway_key(tmp_path: Path, stored: str) -> None:
+    """Before, it loaded: every holder of that gateway key (a browser app's users too) could
+    read the config and reload it. The secret is never shown, only the key's id."""
+    text = BASE + f'[[keys]]\nid = "app"\n{stored}\n[admin]\nkey_env = "GW_ADMIN"\n'
+    env = {"GW_ADMIN": "sk-demo", "GW_KEY": "sk-demo"}
+    assert problems(tmp_path, text, env=env) == [
+        "config.toml:14: admin: environment variable GW_ADMIN is the secret of gateway key "
+        "'app': the admin key must be its own"
+    ]
+    assert problems(tmp_path, text, env={**env, "GW_ADMIN": "sk-admin-own"}) == []
 
 
 def test_cors_origins_are_origins(tmp_path: Path) -> None:
