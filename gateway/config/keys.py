@@ -44,6 +44,10 @@ def secret_problem(secret: str) -> str | None:
         secret.encode()
     except UnicodeEncodeError:
         return "is not valid UTF-8"
+    if secret != secret.strip():
+        # HTTP drops a header value's outer whitespace: the key could never match. Most often
+        # the newline at the end of the file the variable was filled from.
+        return "has leading or trailing whitespace (a newline?), which no header can carry"
     return None
 
 

@@ -54,7 +54,14 @@ def test_workers_out_of_range_is_a_usage_error(
     assert line.endswith(f"argument --workers: must be between 1 and 256, got {workers}")
 
 
-@pytest.mark.parametrize(("secret", "why"), [("\udcff", "is not valid UTF-8"), ("", "is empty")])
+@pytest.mark.parametrize(
+    ("secret", "why"),
+    [
+        ("\udcff", "is not valid UTF-8"),
+        ("", "is empty"),
+        ("sk-x\n", "has leading or trailing whitespace (a newline?), which no header can carry"),
+    ],
+)
 def test_keys_hash_refuses_what_no_key_can_be(
     secret: str, why: str, capsys: pytest.CaptureFixture[str]
 ) -> None:

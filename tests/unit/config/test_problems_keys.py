@@ -71,6 +71,17 @@ def test_key_env_value_that_is_not_utf8(tmp_path: Path) -> None:
     ]
 
 
+@pytest.mark.parametrize("value", ["sk-k\n", " sk-k", "sk-k\t"])
+def test_key_env_value_with_outer_whitespace(tmp_path: Path, value: str) -> None:
+    """HTTP drops a header value's outer whitespace, so such a key never matched: every request
+    with it was 401 (a Kubernetes secret file's trailing newline does it)."""
+    text = BASE + '[[keys]]\nid = "k"\nkey_env = "GWK"\n'
+    assert problems(tmp_path, text, env={"GWK": value}) == [
+        "config.toml:12: key 'k': environment variable GWK has leading or trailing whitespace "
+        "(a newline?), which no header can carry"
+    ]
+
+
 def test_key_policy_not_found_points_at_the_policy_line(tmp_path: Path) -> None:
     text = BASE + f'[[keys]]\nid = "k"\nkey_sha256 = "{SHA}"\npolicy = "strict"\n'
     assert problems(tmp_path, text) == [

@@ -126,6 +126,14 @@ def test_the_admin_key_cannot_be_a_gateway_key(tmp_path: Path, stored: str) -> N
     assert problems(tmp_path, text, env={**env, "GW_ADMIN": "sk-admin-own"}) == []
 
 
+def test_an_admin_key_with_outer_whitespace_is_refused(tmp_path: Path) -> None:
+    """The admin API strips the presented token: such a key locked the admin out (401)."""
+    assert problems(tmp_path, '[admin]\nkey_env = "GW_ADMIN"\n', env={"GW_ADMIN": "adm\n"}) == [
+        "config.toml:2: admin: environment variable GW_ADMIN has leading or trailing whitespace "
+        "(a newline?), which no header can carry"
+    ]
+
+
 def test_cors_origins_are_origins(tmp_path: Path) -> None:
     good = '[server]\ncors_origins = ["*", "https://app.example.com", "http://localhost:3000"]\n'
     assert problems(tmp_path, good) == []
