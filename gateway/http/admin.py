@@ -34,6 +34,7 @@ from gateway.errors import (
     unexpected,
 )
 from gateway.http.admin_config import masked_config
+from gateway.http.refusals import RateLimitedLog
 from gateway.observability.audit import admin_id
 from gateway.observability.log_reader import UsageError, parse_time
 from gateway.observability.log_stats import parse_by
@@ -94,6 +95,7 @@ class AdminAPI:
         self.reloader = reloader
         self.scanner = scanner or UsageScanner()
         self._allowed: dict[str, list[str]] = {}  # path -> methods, filled by routes()
+        self._refusal_log = RateLimitedLog(log)
 
     def _authorized(self, request: Request) -> GatewayError | None:
         env_name = self.services.runtime.config.admin.key_env
@@ -119,12 +121,15 @@ class AdminAPI:
 
     def guarded(self, handler: Handler, audited: bool = True) -> Handler:
         """`handler` behind the admin key; each authorized call leaves an audit line, a failed
-        one too (refused ones are logged by the HTTP layer's counters only: the trail names who
-        acted). A bug in a handler answers 500 `internal_error` in the API's shape, not a page."""
+        one too. Refused ones have no line (the trail names who acted, and a flood of guesses must
+        not fill the disk): they are counted (`gateway_admin_refusals_total{reason}`) and logged,
+        a WARNING a second per reason at most. A bug in a handler answers 500 `internal_error`
+        in the API's shape, not a page."""
 
         async def endpoint(request: Request) -> Response:
             refusal = self._authorized(request)
             if refusal is not None:
+                self._count_refusal(request, refusal)
                 return _error(refusal)
             try:
                 response = await handler(request)
@@ -145,6 +150,16 @@ class AdminAPI:
             return response
 
         return endpoint
+
+    def _count_refusal(self, request: Request, refusal: GatewayError) -> None:
+        reason = refusal.kind
+        self.services.metrics.admin.refusals.labels(reason).inc()
+        peer = request.client.host if request.client else "unknown"
+        self._refusal_log.warning(
+            reason,
+            f"admin API refused {request.method} {request.url.path} from {peer}: "
+            f"{refusal.status} {reason}",
+        )
 
     def _who(self, request: Request) -> str:
         _, _, token = request.headers.get("authorization", "").partition(" ")

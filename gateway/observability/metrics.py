@@ -25,6 +25,7 @@ from prometheus_client import (
     multiprocess,
 )
 
+from gateway.observability.admin_counters import AdminCounters
 from gateway.observability.multiproc import MULTIPROC_ENV, dead_workers
 from gateway.observability.request_series import (
     CounterSeries,
@@ -186,6 +187,7 @@ class Metrics:
         )
         # Read from the state backend at scrape time (budgets.py, state_size.py).
         self.state_gauges = StateGauges(r)
+        self.admin = AdminCounters(r)  # /admin/* calls refused (gateway.http.admin)
         # Requests that carried a session id (x-gateway-session-id), for cost per session.
         self.session_cost = series.counter(
             "gateway_session_cost_usd",

@@ -9,10 +9,12 @@ from types import SimpleNamespace
 from typing import cast
 
 import pytest
+from prometheus_client import CollectorRegistry
 from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
 from gateway.http.admin import AdminAPI
+from gateway.observability.metrics import Metrics
 from gateway.pipeline.services import Services
 from gateway.reload import Reloader
 
@@ -20,8 +22,13 @@ ADMIN = {"authorization": "Bearer admin-routes-key"}
 
 
 @pytest.fixture
+def registry() -> CollectorRegistry:
+    return CollectorRegistry()
+
+
+@pytest.fixture
 def client_and_trail(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, registry: CollectorRegistry
 ) -> tuple[TestClient, list[dict[str, object]]]:
     monkeypatch.setenv("ADMIN_ROUTES_KEY", "admin-routes-key")
     config = SimpleNamespace(admin=SimpleNamespace(key_env="ADMIN_ROUTES_KEY"))
@@ -33,7 +40,8 @@ def client_and_trail(
     def read(since: float) -> list[dict[str, object]]:
         raise IsADirectoryError(21, "Is a directory")  # an audit_path swapped for a directory
 
-    services = SimpleNamespace(runtime=SimpleNamespace(config=config))
+    metrics = Metrics(registry)
+    services = SimpleNamespace(runtime=SimpleNamespace(config=config), metrics=metrics)
     reloader = SimpleNamespace(audit=SimpleNamespace(write=write, read=read))
     api = AdminAPI(cast(Services, services), cast(Reloader, reloader))
     return TestClient(Starlette(routes=api.routes())), trail
@@ -98,3 +106,37 @@ def test_a_failing_handler_answers_json_500_logged_and_audited(
     assert "Is a directory" not in answer.text  # the cause goes to the log, not the client
     assert any("admin GET /admin/audit failed" in r.getMessage() for r in caplog.records)
     assert [(line["target"], line["status"]) for line in trail] == [("/admin/audit", 500)]
+
+
+def test_refused_calls_are_counted_and_logged_not_audited(
+    client_and_trail: tuple[TestClient, list[dict[str, object]]],
+    registry: CollectorRegistry,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Before, a refused call left nothing: no audit line, no count, no log line, so a probe
+    of the admin key went unseen. The lines are one a second per reason at most."""
+    client, trail = client_and_trail
+    client.get("/admin/config")
+    for _ in range(3):
+        client.get("/admin/config", headers={"authorization": "Bearer guess"})
+    client.post("/admin/reload", headers=[("authorization", "Bearer a"), ("authorization", "b")])
+
+    def count(reason: str) -> float | None:
+        return registry.get_sample_value("gateway_admin_refusals_total", {"reason": reason})
+
+    assert (count("missing_api_key"), count("invalid_api_key"), count("admin_disabled")) == (
+        1.0,
+        4.0,
+        0.0,
+    )
+    lines = [r.getMessage() for r in caplog.records if r.name == "gateway.admin"]
+    assert lines == [
+        "admin API refused GET /admin/config from testclient: 401 missing_api_key",
+        "admin API refused GET /admin/config from testclient: 401 invalid_api_key",
+    ]
+    assert "guess" not in caplog.text
+    assert trail == []
+    monkeypatch.delenv("ADMIN_ROUTES_KEY")  # the API off: a probe still counts
+    assert client.get("/admin/config", headers=ADMIN).status_code == 404
+    assert count("admin_disabled") == 1.0

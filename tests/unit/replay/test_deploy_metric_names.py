@@ -29,7 +29,8 @@ def exposed() -> dict[str, set[str]]:
     """Every sample name the registry can expose -> the label names it carries."""
     metrics = Metrics()
     names: dict[str, set[str]] = {}
-    for wrapper in [*vars(metrics).values(), *vars(metrics.state_gauges).values()]:
+    groups = (metrics, metrics.state_gauges, metrics.admin)
+    for wrapper in [value for group in groups for value in vars(group).values()]:
         if isinstance(wrapper, MetricWrapperBase):
             name, labels, kind = wrapper._name, set(wrapper._labelnames), str(wrapper._type)
         elif isinstance(wrapper, LocalCounter | LocalHistogram):  # the per-request series
