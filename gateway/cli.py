@@ -195,12 +195,20 @@ def _mock_provider(args: argparse.Namespace) -> int:
 def _keys_hash(args: argparse.Namespace) -> int:
     from gateway.config import hash_key
 
+    # `-`: from stdin, so the key stays out of the shell history and the process list.
+    secret = args.secret if args.secret != "-" else _one_line(sys.stdin.read())
     try:
-        print(hash_key(args.secret))
+        print(hash_key(secret))
     except ValueError as exc:
         print(f"error: the secret {exc}", file=sys.stderr)
         return 2
     return 0
+
+
+def _one_line(text: str) -> str:
+    """`text` without the one line end `echo` or a file adds (other whitespace is kept, and
+    refused by `hash_key`: no header could carry it)."""
+    return text.removesuffix("\n").removesuffix("\r")
 
 
 def _replay(args: argparse.Namespace) -> int:
@@ -249,7 +257,7 @@ def build_parser() -> argparse.ArgumentParser:
     key_hash = key_commands.add_parser(
         "hash", help="print the sha256 form of a key for [[keys]] key_sha256"
     )
-    key_hash.add_argument("secret")
+    key_hash.add_argument("secret", help="the key, or - to read it from stdin (kept out of ps)")
     key_hash.set_defaults(func=_keys_hash)
 
     replay = commands.add_parser(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import io
 from pathlib import Path
 
 import pytest
@@ -69,6 +70,17 @@ def test_keys_hash_refuses_what_no_key_can_be(
     the config refuses an empty key, so its hash is of no use."""
     assert main(["keys", "hash", secret]) == 2
     assert capsys.readouterr() == ("", f"error: the secret {why}\n")
+
+
+@pytest.mark.parametrize("typed", ["sk-from-stdin\n", "sk-from-stdin\r\n", "sk-from-stdin"])
+def test_keys_hash_reads_the_secret_from_stdin(
+    typed: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Before, the secret could only be an argument: in the shell history and, while the
+    command ran, in every user's `ps`. `-` reads it from stdin, without its line end."""
+    monkeypatch.setattr("sys.stdin", io.StringIO(typed))
+    assert main(["keys", "hash", "-"]) == 0
+    assert capsys.readouterr().out == hashlib.sha256(b"sk-from-stdin").hexdigest() + "\n"
 
 
 def test_serve_says_in_one_line_that_it_cannot_bind_a_host(
