@@ -35,7 +35,7 @@ from gateway.errors import (
 )
 from gateway.http.admin_config import masked_config
 from gateway.http.refusals import RateLimitedLog
-from gateway.observability.audit import admin_id
+from gateway.observability.audit import admin_id, latest
 from gateway.observability.log_reader import UsageError, parse_time
 from gateway.observability.log_stats import parse_by
 from gateway.observability.usage_process import UsageScanFailed, UsageScanner
@@ -74,6 +74,24 @@ def parse_since(value: str | None, now: float) -> float:
         return parse_time(value, now)
     except UsageError as exc:
         raise InvalidRequest(f"since: {exc}", param="since") from None
+
+
+AUDIT_LIMIT = 1000  # entries `/admin/audit` answers by default
+AUDIT_LIMIT_MAX = 10_000
+
+
+def parse_limit(value: str | None) -> int:
+    """`/admin/audit`'s `limit`: a whole number from 1 to `AUDIT_LIMIT_MAX`; default
+    `AUDIT_LIMIT`."""
+    if value is None or value == "":
+        return AUDIT_LIMIT
+    # At most 6 digits before int(): Python refuses to convert one of over 4,300 (a 500).
+    digits = value.isascii() and value.isdigit() and len(value) <= 6
+    if not digits or not 1 <= int(value) <= AUDIT_LIMIT_MAX:
+        raise InvalidRequest(
+            f"limit: a whole number from 1 to {AUDIT_LIMIT_MAX}, got {value[:40]!r}", param="limit"
+        )
+    return int(value)
 
 
 def usage_query(
@@ -233,8 +251,10 @@ class AdminAPI:
 
     async def audit(self, request: Request) -> Response:
         since = parse_since(request.query_params.get("since"), time.time())
-        entries = await asyncio.to_thread(lambda: list(self.reloader.audit.read(since)))
-        return _json({"since": since, "entries": entries})
+        limit = parse_limit(request.query_params.get("limit"))
+        read = self.reloader.audit.read
+        entries, truncated = await asyncio.to_thread(lambda: latest(read(since), limit))
+        return _json({"since": since, "limit": limit, "truncated": truncated, "entries": entries})
 
     async def prompts(self, request: Request) -> Response:
         return _json(prompt_views.registry(self.services.runtime.config.prompts))
