@@ -17,6 +17,7 @@ import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 import orjson
 from starlette.requests import Request
@@ -43,6 +44,7 @@ from gateway.observability.usage_scan import UsageQuery
 from gateway.pipeline.services import Services
 from gateway.prompts import view as prompt_views
 from gateway.reload import Reloader
+from gateway.scrub import REDACTED, Secrets
 from gateway.state import StateUnavailable
 
 Handler = Callable[[Request], Awaitable[Response]]
@@ -161,8 +163,8 @@ class AdminAPI:
                     self._who(request),
                     "admin_api",
                     method=request.method,
-                    target=request.url.path,
-                    query=str(request.query_params) or None,
+                    target=self._secrets.scrub(request.url.path),
+                    query=self._audited_query(request),
                     status=response.status_code,
                 )
             return response
@@ -178,6 +180,21 @@ class AdminAPI:
             f"admin API refused {request.method} {request.url.path} from {peer}: "
             f"{refusal.status} {reason}",
         )
+
+    @property
+    def _secrets(self) -> Secrets:
+        return self.services.runtime.secrets
+
+    def _audited_query(self, request: Request) -> str | None:
+        """The query as the trail keeps it: a value that is a gateway key (`?key=` given the
+        secret, not the id) `****`, then every known secret and credential shape scrubbed
+        (the admin key pasted into the URL)."""
+        runtime = self.services.runtime
+        pairs = [
+            (name, REDACTED if runtime.find_key(value) else value)
+            for name, value in request.query_params.multi_items()
+        ]
+        return self._secrets.scrub(urlencode(pairs, safe="*")) or None
 
     def _who(self, request: Request) -> str:
         _, _, token = request.headers.get("authorization", "").partition(" ")

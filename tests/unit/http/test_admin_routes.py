@@ -17,6 +17,7 @@ from gateway.http.admin import AdminAPI
 from gateway.observability.metrics import Metrics
 from gateway.pipeline.services import Services
 from gateway.reload import Reloader
+from gateway.scrub import Secrets
 
 ADMIN = {"authorization": "Bearer admin-routes-key"}
 
@@ -41,7 +42,11 @@ def client_and_trail(
         raise IsADirectoryError(21, "Is a directory")  # an audit_path swapped for a directory
 
     metrics = Metrics(registry)
-    services = SimpleNamespace(runtime=SimpleNamespace(config=config), metrics=metrics)
+    keys = {"app-key-secret": SimpleNamespace(id="app")}  # a gateway key, by its secret
+    runtime = SimpleNamespace(
+        config=config, secrets=Secrets(["admin-routes-key"]), find_key=keys.get
+    )
+    services = SimpleNamespace(runtime=runtime, metrics=metrics)
     reloader = SimpleNamespace(audit=SimpleNamespace(write=write, read=read))
     api = AdminAPI(cast(Services, services), cast(Reloader, reloader))
     return TestClient(Starlette(routes=api.routes())), trail
@@ -140,3 +145,19 @@ def test_refused_calls_are_counted_and_logged_not_audited(
     monkeypatch.delenv("ADMIN_ROUTES_KEY")  # the API off: a probe still counts
     assert client.get("/admin/config", headers=ADMIN).status_code == 404
     assert count("admin_disabled") == 1.0
+
+
+def test_the_trail_never_keeps_a_secret_pasted_into_the_url(
+    client_and_trail: tuple[TestClient, list[dict[str, object]]],
+) -> None:
+    """Before, the query and path went to the trail as they came: the admin key given as
+    `?token=` too, or a gateway key's secret given to `?key=` instead of its id, was written
+    to logs/audit.jsonl in clear."""
+    client, trail = client_and_trail
+    query = "token=admin-routes-key&key=app-key-secret&team=a%26b&since=1h"
+    client.get(f"/admin/admin-routes-key?{query}", headers=ADMIN)
+    [line] = trail
+    assert line["target"] == "/admin/****"
+    assert line["query"] == "token=****&key=****&team=a%26b&since=1h"
+    client.get("/admin/config/nowhere", headers=ADMIN)
+    assert (trail[1]["target"], trail[1]["query"]) == ("/admin/config/nowhere", None)
