@@ -7,7 +7,9 @@ load and carry no such tag), and exits 0 when warnings are all it found.
 from __future__ import annotations
 
 import hashlib
+import os
 import tomllib
+from collections.abc import Mapping
 from pathlib import Path
 
 from gateway.config.errors import Problem
@@ -18,6 +20,8 @@ from gateway.config.types import GatewayConfig
 # The secret of config.example.toml's demo key, published in the README.
 DEMO_SECRET = "sk-demo"
 DEMO_SHA256 = hashlib.sha256(DEMO_SECRET.encode()).hexdigest()
+# An admin key a person could have chosen; 20 random URL-safe characters hold 120 bits.
+MIN_ADMIN_KEY_LENGTH = 20
 
 
 def demo_keys(config: GatewayConfig) -> list[str]:
@@ -25,16 +29,28 @@ def demo_keys(config: GatewayConfig) -> list[str]:
     return [key.id for key in config.keys if key.key_sha256 == DEMO_SHA256]
 
 
-def config_warnings(path: Path, config: GatewayConfig) -> list[Problem]:
+def config_warnings(
+    path: Path, config: GatewayConfig, env: Mapping[str, str] | None = None
+) -> list[Problem]:
     """What `gateway check` warns about in the config `path` (already loaded as `config`)."""
+    env = os.environ if env is None else env
     ids = demo_keys(config)
-    if not ids:
+    admin_env = config.admin.key_env
+    short_admin = admin_env is not None and len(env.get(admin_env, "")) < MIN_ADMIN_KEY_LENGTH
+    if not ids and not short_admin:
         return []
     text = read_config_file(path).decode()
     locator = Locator(text)
+    found = []
+    if short_admin:
+        message = (
+            f"warning: the admin key ({admin_env}) is shorter than {MIN_ADMIN_KEY_LENGTH} "
+            'characters, short enough to guess: use a random one (python -c "import secrets; '
+            'print(secrets.token_urlsafe(32))")'
+        )
+        found.append(Problem(str(path), locator.line(("admin", "key_env")), message))
     entries = tomllib.loads(text).get("keys", [])
     where = {entry.get("id"): i for i, entry in enumerate(entries) if isinstance(entry, dict)}
-    found = []
     for key_id in ids:
         i = where.get(key_id)
         field = "key_env" if i is not None and "key_env" in entries[i] else "key_sha256"

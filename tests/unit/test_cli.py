@@ -155,6 +155,24 @@ def test_check_warns_of_the_demo_key_at_its_line_and_passes(
     assert ok.startswith(f"ok: {config} (version ")
 
 
+def test_check_warns_of_a_short_admin_key_at_its_line_and_passes(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Nothing said that `admin` would do as the admin key; its value is never printed."""
+    config = tmp_path / "config.toml"
+    config.write_text(MOCK_MODEL + '\n[admin]\nkey_env = "CHECK_ADMIN_KEY"\n')
+    monkeypatch.setenv("CHECK_ADMIN_KEY", "admin-secret-19chrs")
+    assert main(["check", str(config)]) == 0
+    warning, ok = capsys.readouterr().out.splitlines()
+    assert warning.startswith(
+        f"{config}:12: warning: the admin key (CHECK_ADMIN_KEY) is shorter than 20 characters"
+    )
+    assert "admin-secret-19chrs" not in warning
+    monkeypatch.setenv("CHECK_ADMIN_KEY", "admin-secret-20chars")
+    assert main(["check", str(config)]) == 0
+    assert capsys.readouterr().out.startswith("ok: ")
+
+
 def test_check_of_a_clean_config_prints_only_ok(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
