@@ -29,6 +29,7 @@ from gateway.http.admin import AdminAPI
 from gateway.http.body_budget import BodyBudget
 from gateway.http.cors import CORSMiddleware
 from gateway.http.endpoint import ProxyEndpoint, new_request_id, request_headers
+from gateway.http.methods import get_only
 from gateway.http.models import ModelsEndpoint
 from gateway.http.protocol import COUNT_REFUSAL_STATE
 from gateway.http.responses import send_error
@@ -243,9 +244,9 @@ def create_app(
         Route("/v1/models", models, methods=None),
         Route("/v1/models/{model_id:path}", models, methods=None),
         Route("/v1/responses/{response_id}", StoredResponseEndpoint(services), methods=None),
-        Route("/healthz", healthz, methods=["GET"]),
-        Route("/readyz", readyz, methods=["GET"]),
-        Route("/metrics", metrics, methods=["GET"]),
+        Route("/healthz", get_only(healthz), methods=None),
+        Route("/readyz", get_only(readyz), methods=None),
+        Route("/metrics", get_only(metrics), methods=None),
         *AdminAPI(services, reloader).routes(),
         Route("/{path:path}", not_found := NotFoundEndpoint(services), methods=None),
     ]

@@ -22,8 +22,7 @@ from urllib.parse import urlencode
 import orjson
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route, request_response
-from starlette.types import Receive, Scope, Send
+from starlette.routing import Route
 
 from gateway.errors import (
     AuthenticationError,
@@ -35,6 +34,7 @@ from gateway.errors import (
     unexpected,
 )
 from gateway.http.admin_config import masked_config
+from gateway.http.methods import any_method
 from gateway.http.refusals import RateLimitedLog
 from gateway.observability.audit import admin_id, latest
 from gateway.observability.log_reader import UsageError, parse_time
@@ -289,7 +289,7 @@ class AdminAPI:
         ]
         self._allowed = {route.path: sorted(route.methods or ()) for route in known}
         # Every other method and path, behind the key too (401 before 404 or 405), and audited.
-        return [*known, Route("/admin/{rest:path}", _AnyMethod(self.guarded(self._unknown)))]
+        return [*known, Route("/admin/{rest:path}", any_method(self.guarded(self._unknown)))]
 
     async def _unknown(self, request: Request) -> Response:
         path = request.url.path
@@ -300,13 +300,3 @@ class AdminAPI:
                 headers={"allow": ", ".join(allowed)},
             )
         raise NotFound(f"unknown admin route: {path}", code="unknown_route")
-
-
-class _AnyMethod:
-    """`handler` as an ASGI app: a Route given one (not a function) matches every method."""
-
-    def __init__(self, handler: Handler) -> None:
-        self.app = request_response(handler)
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await self.app(scope, receive, send)
