@@ -175,10 +175,12 @@ class AdminAPI:
         reason = refusal.kind
         self.services.metrics.admin.refusals.labels(reason).inc()
         peer = request.client.host if request.client else "unknown"
+        # The caller chose the path, decoded (`%0D` is a carriage return): quoted and cut, so it
+        # can neither forge a log line nor make a long one.
+        path = repr(request.url.path[:200])
         self._refusal_log.warning(
             reason,
-            f"admin API refused {request.method} {request.url.path} from {peer}: "
-            f"{refusal.status} {reason}",
+            f"admin API refused {request.method} {path} from {peer}: {refusal.status} {reason}",
         )
 
     @property

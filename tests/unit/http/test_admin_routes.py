@@ -137,8 +137,8 @@ def test_refused_calls_are_counted_and_logged_not_audited(
     )
     lines = [r.getMessage() for r in caplog.records if r.name == "gateway.admin"]
     assert lines == [
-        "admin API refused GET /admin/config from testclient: 401 missing_api_key",
-        "admin API refused GET /admin/config from testclient: 401 invalid_api_key",
+        "admin API refused GET '/admin/config' from testclient: 401 missing_api_key",
+        "admin API refused GET '/admin/config' from testclient: 401 invalid_api_key",
     ]
     assert "guess" not in caplog.text
     assert trail == []
@@ -161,3 +161,16 @@ def test_the_trail_never_keeps_a_secret_pasted_into_the_url(
     assert line["query"] == "token=****&key=****&team=a%26b&since=1h"
     client.get("/admin/config/nowhere", headers=ADMIN)
     assert (trail[1]["target"], trail[1]["query"]) == ("/admin/config/nowhere", None)
+
+
+def test_a_refused_path_cannot_forge_a_log_line(
+    client_and_trail: tuple[TestClient, list[dict[str, object]]],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The path is decoded: `%0D` put a carriage return in the log, which a terminal shows as
+    the text after it written over the line (`%0A` matches no admin route)."""
+    client, _ = client_and_trail
+    client.get("/admin/x%0D2026-01-01 INFO admin login ok" + "a" * 5000)
+    [line] = [r.getMessage() for r in caplog.records if r.name == "gateway.admin"]
+    assert "\r" not in line
+    assert len(line) < 300
