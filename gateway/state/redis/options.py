@@ -55,6 +55,13 @@ _NUMBER_OPTIONS = frozenset({"socket_timeout", "socket_connect_timeout"})
 
 def host_port(text: str) -> tuple[str, int]:
     """ "host:port" (IPv6 as "[::1]:26379"); raises ValueError."""
+    if "@" in text or "/" in text:
+        # A URL (`redis://:password@sentinel:26379`) passed the check below with all of it as
+        # the host, and `GET /admin/config` showed it, password and all. Never quoted.
+        raise ValueError(
+            "expected host:port, not a URL or credentials (a Sentinel's password goes in "
+            "sentinel_password_env)"
+        )
     host, sep, port = text.rpartition(":")
     if not sep or not host or not port.isdigit() or int(port) > 65535:
         raise ValueError(f"expected host:port (port 0..65535), got {text!r}")

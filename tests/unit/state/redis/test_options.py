@@ -98,6 +98,18 @@ def test_the_config_check_refuses_redis_settings_that_cannot_work(
         load_config(config, env={})
 
 
+@pytest.mark.parametrize("sentinel", ["redis://:S3ntinelPw@s:26379", "user:S3ntinelPw@s:26379"])
+def test_a_sentinel_with_credentials_is_refused_without_showing_them(
+    tmp_path: Path, sentinel: str
+) -> None:
+    """Before, it loaded (all of it the host) and `GET /admin/config` showed the password."""
+    config = tmp_path / "config.toml"
+    config.write_text(f'[state]\nbackend = "redis"\nsentinels = ["{sentinel}"]\n')
+    with pytest.raises(ConfigError, match="not a URL or credentials") as refused:
+        load_config(config, env={})
+    assert "S3ntinelPw" not in str(refused.value)
+
+
 def test_sentinels_need_no_redis_url(tmp_path: Path) -> None:
     config = tmp_path / "config.toml"
     config.write_text('[state]\nbackend = "redis"\nsentinels = ["10.0.0.1:26379"]\n')
