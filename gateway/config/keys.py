@@ -48,6 +48,11 @@ def secret_problem(secret: str) -> str | None:
         # HTTP drops a header value's outer whitespace: the key could never match. Most often
         # the newline at the end of the file the variable was filled from.
         return "has leading or trailing whitespace (a newline?), which no header can carry"
+    if not (secret.isascii() and secret.isprintable()):
+        # Clients send header values as ASCII (httpx, under the OpenAI and Anthropic SDKs,
+        # refuses anything else), and the gateway reads them as Latin-1: such a key could never
+        # match. Control characters (a tab, NUL) are refused by the HTTP parser itself.
+        return "holds characters other than printable ASCII, which no header can carry"
     return None
 
 

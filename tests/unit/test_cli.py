@@ -61,6 +61,7 @@ def test_workers_out_of_range_is_a_usage_error(
         ("\udcff", "is not valid UTF-8"),
         ("", "is empty"),
         ("sk-x\n", "has leading or trailing whitespace (a newline?), which no header can carry"),
+        ("clé", "holds characters other than printable ASCII, which no header can carry"),
     ],
 )
 def test_keys_hash_refuses_what_no_key_can_be(

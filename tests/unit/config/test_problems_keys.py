@@ -82,6 +82,17 @@ def test_key_env_value_with_outer_whitespace(tmp_path: Path, value: str) -> None
     ]
 
 
+@pytest.mark.parametrize("value", ["clé-secrète-1", "sk-a\tb", "sk-a\x00b"])
+def test_key_env_value_no_header_can_carry(tmp_path: Path, value: str) -> None:
+    """Read as Latin-1 from the header (when a client sends it at all: httpx refuses), such a
+    key never matched its UTF-8 hash: every request with it was 401."""
+    text = BASE + '[[keys]]\nid = "k"\nkey_env = "GWK"\n'
+    assert problems(tmp_path, text, env={"GWK": value}) == [
+        "config.toml:12: key 'k': environment variable GWK holds characters other than printable "
+        "ASCII, which no header can carry"
+    ]
+
+
 def test_key_policy_not_found_points_at_the_policy_line(tmp_path: Path) -> None:
     text = BASE + f'[[keys]]\nid = "k"\nkey_sha256 = "{SHA}"\npolicy = "strict"\n'
     assert problems(tmp_path, text) == [
