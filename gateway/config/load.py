@@ -31,7 +31,13 @@ from gateway.config.prompts import load_prompts, used_versions
 from gateway.config.routes import models, providers
 from gateway.config.specs import spec_of
 from gateway.config.state_types import StateConfig
-from gateway.config.types import AdminConfig, GatewayConfig, KeyConfig, LoggingConfig
+from gateway.config.types import (
+    AdminConfig,
+    GatewayConfig,
+    KeyConfig,
+    LoggingConfig,
+    ProviderConfig,
+)
 from gateway.config.urls import host_problem, split
 from gateway.state.redis.keys import prefix_problem
 from gateway.state.redis.options import (
@@ -85,7 +91,8 @@ def _load(path: Path, env: Mapping[str, str]) -> tuple[GatewayConfig | None, lis
     found_providers = providers(doc, top.get("providers", []), env, path.parent)
     found_models = models(doc, top.get("models", []), found_providers)
     found_keys = keys(doc, top.get("keys", []), env, found_models)
-    _check_admin_key(doc, top.get("admin", AdminConfig()), env, [k for _, k in found_keys])
+    admin = top.get("admin", AdminConfig())
+    _check_admin_key(doc, admin, env, [k for _, k in found_keys], found_providers)
     # Relative paths are relative to the config file's directory, not the process's CWD.
     base = path.parent
     policies_dir = base / top.get("policies_dir", GATEWAY.default("policies_dir"))
@@ -119,13 +126,23 @@ def _load(path: Path, env: Mapping[str, str]) -> tuple[GatewayConfig | None, lis
 
 
 def _check_admin_key(
-    doc: Doc, admin: AdminConfig, env: Mapping[str, str], found_keys: list[KeyConfig | None]
+    doc: Doc,
+    admin: AdminConfig,
+    env: Mapping[str, str],
+    found_keys: list[KeyConfig | None],
+    found_providers: Mapping[str, ProviderConfig | None],
 ) -> None:
-    """`[admin] key_env` names a set variable holding a key of its own (`admin_key_problem`)."""
+    """`[admin] key_env` names a set variable holding a key of its own: not a gateway key's
+    (`admin_key_problem`), nor a provider's, which is sent upstream with every request to it
+    (the provider, and whatever logs its traffic, would hold the admin key)."""
     name = admin.key_env
     if name is None or not doc.require_env(("admin", "key_env"), "admin", name, env):
         return
     problem = admin_key_problem(env[name], found_keys)
+    for provider_name, provider in found_providers.items():
+        key_env = provider.api_key_env if provider is not None else None
+        if problem is None and key_env is not None and env.get(key_env) == env[name]:
+            problem = f"is the key of provider '{provider_name}': the admin key must be its own"
     if problem is not None:
         doc.report(("admin", "key_env"), f"admin: environment variable {name} {problem}")
 

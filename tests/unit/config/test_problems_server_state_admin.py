@@ -126,6 +126,18 @@ def test_the_admin_key_cannot_be_a_gateway_key(tmp_path: Path, stored: str) -> N
     assert problems(tmp_path, text, env={**env, "GW_ADMIN": "sk-admin-own"}) == []
 
 
+def test_the_admin_key_cannot_be_a_provider_key(tmp_path: Path) -> None:
+    """Before, it loaded: the admin key went upstream with every request to that provider."""
+    provider = '[[providers]]\nname = "up"\ntype = "openai"\nbase_url = "http://h/v1"\n'
+    text = BASE + provider + 'api_key_env = "UP_KEY"\n[admin]\nkey_env = "GW_ADMIN"\n'
+    env = {"GW_ADMIN": "shared-secret-123", "UP_KEY": "shared-secret-123"}
+    assert problems(tmp_path, text, env=env) == [
+        "config.toml:16: admin: environment variable GW_ADMIN is the key of provider 'up': the "
+        "admin key must be its own"
+    ]
+    assert problems(tmp_path, text, env={**env, "UP_KEY": "provider-own-key"}) == []
+
+
 def test_an_admin_key_with_outer_whitespace_is_refused(tmp_path: Path) -> None:
     """The admin API strips the presented token: such a key locked the admin out (401)."""
     assert problems(tmp_path, '[admin]\nkey_env = "GW_ADMIN"\n', env={"GW_ADMIN": "adm\n"}) == [
