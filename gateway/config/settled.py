@@ -5,6 +5,12 @@ valid (no keys, no models), so a reload that read it then would apply it. `load_
 each file's (size, mtime_ns, inode) before reading, waits `SETTLE_S` after, and reads again when
 any of them changed (a save was under way). A save that keeps going past `SETTLE_TRIES` reads
 is refused; the watcher sees its last write and reloads again once it ends.
+
+A read that would serve nothing (no keys, or no models: every request refused) must stay
+unchanged for `SERVES_NOTHING_SETTLE_S` instead: it is far more often a save that paused between
+its truncate and its write (a busy machine deschedules a writer for more than 50 ms) than an
+operator's intent, and applying it revokes every key until the save goes on. An emptied config
+is still applied, one second later.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ from gateway.config.types import GatewayConfig
 
 SETTLE_S = 0.05
 SETTLE_TRIES = 40
+SERVES_NOTHING_SETTLE_S = 1.0
 
 Stamp = tuple[int, int, int] | None
 Loader = Callable[[Path], GatewayConfig]
@@ -45,14 +52,31 @@ def load_settled(
             if not named <= watched:
                 watched |= named  # stamp them too, and read again
                 continue
-        time.sleep(SETTLE_S)
-        if stamps(path, watched) != before:
+        if not _unchanged(path, watched, before, _settle_s(result)):
             continue
         if isinstance(result, ConfigError):
             raise result
         return result
     message = f"the config files kept changing for {SETTLE_TRIES} reads; not applied"
     raise ConfigError([Problem(str(path), 1, message)])
+
+
+def _settle_s(result: GatewayConfig | ConfigError) -> float:
+    """How long the files must stay unchanged after a read for it to be used."""
+    if isinstance(result, GatewayConfig) and not (result.keys and result.models):
+        return SERVES_NOTHING_SETTLE_S
+    return SETTLE_S
+
+
+def _unchanged(
+    path: Path, watched: Iterable[Path], before: dict[Path, Stamp], settle_s: float
+) -> bool:
+    """Whether the files keep the stamps `before` for `settle_s`, looked at every `SETTLE_S`."""
+    for _ in range(max(1, round(settle_s / SETTLE_S))):
+        time.sleep(SETTLE_S)
+        if stamps(path, watched) != before:
+            return False
+    return True
 
 
 def stamps(path: Path, directories: Iterable[Path]) -> dict[Path, Stamp]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -69,3 +70,34 @@ def test_files_that_never_settle_are_refused(
     assert [str(p) for p in caught.value.problems] == [
         f"{path}:1: the config files kept changing for {settled.SETTLE_TRIES} reads; not applied"
     ]
+
+
+def test_a_save_that_paused_after_its_truncate_is_not_applied_empty(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The writer pauses 150 ms between its truncate and its write (descheduled on a busy
+    machine): the empty file stays unchanged for three of SETTLE_S's looks, which was enough
+    to apply it and refuse every key until the save went on."""
+    path = tmp_path / "config.toml"
+    path.write_text("")  # truncated; the write follows after three looks
+    looks: list[float] = []
+
+    def pause(seconds: float) -> None:  # the reload's waits; the save goes on at the third
+        looks.append(seconds)
+        if len(looks) == 3:
+            path.write_text(FULL + "# saved\n")
+
+    monkeypatch.setattr(time, "sleep", pause)  # the reload thread's waits
+    config = load_settled(path, ())
+    assert [key.id for key in config.keys] == ["k"]
+
+
+def test_an_emptied_config_is_still_applied_once_it_stays(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text("")
+    looks: list[float] = []
+    monkeypatch.setattr(time, "sleep", looks.append)
+    assert load_settled(path, ()).keys == ()
+    assert sum(looks) == pytest.approx(settled.SERVES_NOTHING_SETTLE_S)
