@@ -24,6 +24,7 @@ def _serve(args: argparse.Namespace) -> int:
 
     from gateway.app import CONFIG_ENV
     from gateway.config import ConfigError, load_config
+    from gateway.config.advice import per_worker_state
     from gateway.http.serving import serving_protocol
     from gateway.observability.multiproc import prepare_metrics_directory
     from gateway.stop_signals import stopped_by_signals_exit_zero
@@ -63,6 +64,8 @@ def _serve(args: argparse.Namespace) -> int:
     os.environ[CONFIG_ENV] = os.path.abspath(path)
     for warning in _demo_key_warnings(config, host):
         print(warning, file=sys.stderr, flush=True)
+    if (shared := per_worker_state(config, workers)) is not None:
+        print(shared, file=sys.stderr, flush=True)
     # The temporary directories made here go when the server stops (the operator's stay).
     made = [prepare_metrics_directory(workers), _fresh_run_dir() if workers > 1 else None]
     print(

@@ -29,6 +29,18 @@ def demo_keys(config: GatewayConfig) -> list[str]:
     return [key.id for key in config.keys if key.key_sha256 == DEMO_SHA256]
 
 
+def per_worker_state(config: GatewayConfig, workers: int) -> str | None:
+    """The warning for `workers` processes that each keep their own memory state, if any."""
+    if workers <= 1 or config.state.backend != "memory":
+        return None
+    return (
+        f'warning: [state] backend = "memory" with {workers} workers: each worker keeps its own '
+        "rate limits, concurrency caps, budgets, cache, breakers and remembered responses, so "
+        f"a key may be admitted up to {workers} times its limits and budgets; use "
+        'backend = "redis" to share them (docs/limits-and-cache.md, "Several workers")'
+    )
+
+
 def config_warnings(
     path: Path, config: GatewayConfig, env: Mapping[str, str] | None = None
 ) -> list[Problem]:
@@ -37,11 +49,14 @@ def config_warnings(
     ids = demo_keys(config)
     admin_env = config.admin.key_env
     short_admin = admin_env is not None and len(env.get(admin_env, "")) < MIN_ADMIN_KEY_LENGTH
-    if not ids and not short_admin:
+    workers = per_worker_state(config, config.server.workers)
+    if not ids and not short_admin and workers is None:
         return []
     text = read_config_file(path).decode()
     locator = Locator(text)
     found = []
+    if workers is not None:
+        found.append(Problem(str(path), locator.line(("server", "workers")), workers))
     if short_admin:
         message = (
             f"warning: the admin key ({admin_env}) is shorter than {MIN_ADMIN_KEY_LENGTH} "

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 import uvicorn
 
+from gateway import supervisor
 from gateway.app import CONFIG_ENV
 from gateway.cli import main
 from tests.mock_config import DEMO_KEY_SHA256, MOCK_MODEL, key_table
@@ -181,3 +182,46 @@ def test_check_of_a_clean_config_prints_only_ok(
     config.write_text(MOCK_MODEL)
     assert main(["check", str(config)]) == 0
     assert capsys.readouterr().out.startswith(f"ok: {config} (version ")
+
+
+@pytest.mark.parametrize(
+    ("server", "state", "warned"),
+    [
+        ("[server]\nworkers = 4\n", "", True),
+        ("[server]\nworkers = 1\n", "", False),
+        ("[server]\nworkers = 4\n", '[state]\nbackend = "redis"\nredis_url = "redis://h"\n', False),
+    ],
+)
+def test_check_warns_that_memory_state_is_per_worker_at_the_workers_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], server: str, state: str, warned: bool
+) -> None:
+    """With the memory backend every worker counts limits and budgets by itself: rpm = 3 with
+    4 workers admitted 12 requests a minute, and neither check nor serve said so."""
+    config = tmp_path / "config.toml"
+    config.write_text(server + state + MOCK_MODEL)
+    assert main(["check", str(config)]) == 0
+    out = capsys.readouterr().out.splitlines()
+    expected = f'{config}:2: warning: [state] backend = "memory" with 4 workers: each worker'
+    assert [line.startswith(expected) for line in out[:-1]] == ([True] if warned else [])
+    if warned:
+        assert "up to 4 times its limits and budgets" in out[0]
+
+
+@pytest.mark.parametrize(("flag", "warned"), [("3", True), ("1", False)])
+def test_serve_warns_that_memory_state_is_per_worker(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    flag: str,
+    warned: bool,
+) -> None:
+    """`--workers` overrides the file, so the start log, not only `check`, must say it."""
+    config = tmp_path / "config.toml"
+    config.write_text(MOCK_MODEL)
+    monkeypatch.setenv(CONFIG_ENV, str(config))  # serve sets it for its workers
+    monkeypatch.setattr(uvicorn, "run", lambda *args, **kwargs: None)
+    monkeypatch.setattr(supervisor, "run_workers", lambda *args, **kwargs: None)
+    argv = ["serve", "--config", str(config), "--port", "0", "--workers", flag]
+    assert main(argv) == 0
+    err = capsys.readouterr().err
+    assert ('backend = "memory" with 3 workers' in err) is warned
