@@ -118,7 +118,6 @@ class Reloader:
         self._rewatch = False
         self.run_dir = Path(os.environ[RUN_DIR_ENV]) if os.environ.get(RUN_DIR_ENV) else None
         self.audit = AuditLog(config.logging.audit_path)
-        self._publish()
 
     async def reload(self, trigger: str, who: str | None = None) -> dict[str, Any]:
         """Load, validate and swap; returns {result: ok | unchanged | error, version, problems}.
@@ -184,7 +183,7 @@ class Reloader:
             self.status.version, self.status.loaded_at = new.version, time.time()
             self.status.last_result, self.status.last_error = "ok", None
             log.warning("config reloaded (%s): version %s", trigger, new.version)
-            self._publish()
+            self.publish()
             return {
                 "result": "ok",
                 "version": new.version,
@@ -192,8 +191,10 @@ class Reloader:
                 "restart_required": self.status.restart_required,
             }
 
-    def _publish(self) -> None:
-        """Tell the other workers (through the run directory) which version this one serves."""
+    def publish(self) -> None:
+        """Tell the other workers and the supervisor (through the run directory) which version
+        this one serves. Called once the worker answers SIGHUP by a reload: the supervisor
+        holds the signal for a worker that has not published yet (its default action kills)."""
         if self.run_dir is None:
             return
         data = {

@@ -6,7 +6,9 @@ worker's in-process state (memory-backend rate limits and budgets, the cache, br
 again from zero. SIGHUP is the signal an operator (or `docker kill -s HUP`, or systemd's
 `ExecReload`) sends to the process they started, which with several workers is the supervisor;
 so the supervisor here passes it on to each worker, where it runs the same live reload as a
-file edit or `POST /admin/reload`. Everything else (SIGTERM and SIGINT drain, a dead worker
+file edit or `POST /admin/reload`; a worker that does not serve yet (it answers SIGHUP from
+then on; before, the default action ends it) gets the signal once it has published its config
+version in the run directory. Everything else (SIGTERM and SIGINT drain, a dead worker
 replaced) is uvicorn's, but for a worker that dies before any worker served: the app cannot
 start (say `[tracing]` without the otel extra), and every new worker would fail the same way.
 uvicorn replaced it again and again, forever, a traceback every second and nothing served (or,
@@ -36,6 +38,7 @@ log = logging.getLogger("gateway.supervisor")
 class ReloadingSupervisor(Multiprocess):
     failed_to_start = False
     _served = False  # whether a worker has ever published the config it serves
+    _held_hups: frozenset[int] = frozenset()  # workers a SIGHUP reaches once they serve
 
     def keep_subprocess_alive(self) -> None:
         if not self.should_exit.is_set() and not self._has_served():
@@ -50,22 +53,40 @@ class ReloadingSupervisor(Multiprocess):
                     self.should_exit.set()
                     return
         super().keep_subprocess_alive()
+        self._pass_on_hups()
         if any(p.process.exitcode == STARTUP_FAILURE for p in self.processes):
             self.failed_to_start = True  # uvicorn stops for it, but exited 0
 
     def _has_served(self) -> bool:
-        run_dir = os.environ.get(RUN_DIR_ENV)
-        self._served = self._served or bool(run_dir and live_workers(Path(run_dir)))
+        self._served = self._served or bool(_serving())
         return self._served
 
     def handle_hup(self) -> None:
-        for process in self.processes:
-            pid = process.pid
-            if pid is not None:
-                try:
-                    os.kill(pid, signal.SIGHUP)
-                except ProcessLookupError:
-                    pass  # died meanwhile: the supervisor replaces it
+        self._held_hups = self._pids()
+        self._pass_on_hups()
+
+    def _pass_on_hups(self) -> None:
+        """SIGHUP to every worker that serves; a worker still starting (importing, loading the
+        config, waiting for a refused file to be fixed) has no handler for it yet, and the
+        signal's default action would end it: it gets the signal once it serves."""
+        if not self._held_hups:
+            return
+        serving = _serving()
+        for pid in self._held_hups & serving:
+            try:
+                os.kill(pid, signal.SIGHUP)
+            except ProcessLookupError:
+                pass  # died meanwhile: the supervisor replaces it
+        self._held_hups = self._held_hups & (self._pids() - serving)
+
+    def _pids(self) -> frozenset[int]:
+        return frozenset(p.pid for p in self.processes if p.pid is not None)
+
+
+def _serving() -> set[int]:
+    """The pids of the workers that have published the config they serve."""
+    run_dir = os.environ.get(RUN_DIR_ENV)
+    return {int(data["pid"]) for data in live_workers(Path(run_dir))} if run_dir else set()
 
 
 def run_workers(app: str, **options: Any) -> None:

@@ -312,6 +312,44 @@ def test_a_worker_replaced_while_an_edit_is_refused_starts_once_the_file_is_fixe
         gateway.stop()
 
 
+def test_sighup_waits_for_a_starting_worker_instead_of_ending_it(
+    tmp_path: Path, slow_upstream: Proc
+) -> None:
+    """A worker has no SIGHUP handler until it serves, and the signal's default action ends a
+    process: the server passed SIGHUP on to workers still starting (here one waiting for a
+    refused file to be fixed; at the server's start, every worker), which died and were started
+    again, or stopped the whole server as one that "failed to start"."""
+    config = write_config(tmp_path, slow_upstream)
+    good = config.read_text()
+    gateway = start_gateway(config, workers=2, env=ENV)
+    audit = tmp_path / "logs" / "audit.jsonl"
+    try:
+        old = wait_until(lambda: two_workers(gateway), 10)
+        config.write_text(good + "bogus = [\n")
+        wait_until(lambda: logged(gateway, "config reload refused") == 2, 10)
+        dead = min(old)
+        os.kill(dead, signal.SIGKILL)
+        line = wait_until(lambda: waiting_worker_line(gateway), 10)
+        waiting = int(line.split()[1])
+        gateway.process.send_signal(signal.SIGHUP)
+        wait_until(lambda: sighup_reloads(audit) == old - {dead}, 10, message="the server's")
+        config.write_text(good)
+        # The waiting worker starts on the fixed file, then gets the SIGHUP held for it.
+        wait_until(lambda: waiting in sighup_reloads(audit), 20, message="the held SIGHUP")
+        assert worker_pids(gateway) == old - {dead} | {waiting}
+        assert logged(gateway, "cannot start on the config") == 1
+    finally:
+        gateway.stop()
+
+
+def waiting_worker_line(gateway: Proc) -> str | None:
+    """The log line of the worker waiting for the config file to load, from "worker"."""
+    for line in list(gateway.output):
+        if "cannot start on the config" in line:
+            return line[line.index("worker ") :]
+    return None
+
+
 def made(tmp: Path) -> list[Path]:
     """The metrics and run directories `gateway serve` made in `tmp`."""
     return [*tmp.glob("llm-gateway-metrics-*"), *tmp.glob("llm-gateway-run-*")]
