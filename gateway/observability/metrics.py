@@ -22,11 +22,11 @@ from prometheus_client import (
     Counter,
     Gauge,
     generate_latest,
-    multiprocess,
 )
 
 from gateway.observability.admin_counters import AdminCounters
-from gateway.observability.multiproc import MULTIPROC_ENV, dead_workers
+from gateway.observability.multiproc import MULTIPROC_ENV
+from gateway.observability.multiproc_scrape import scrape
 from gateway.observability.request_series import (
     CounterSeries,
     LibrarySeries,
@@ -371,12 +371,7 @@ class Metrics:
 
     def render(self) -> bytes:
         if multiprocess_enabled():
-            directory = os.environ[MULTIPROC_ENV]
-            for pid in dead_workers(directory):
-                multiprocess.mark_process_dead(pid, directory)  # type: ignore[no-untyped-call]
-            registry = CollectorRegistry()
-            multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
-            return generate_latest(registry)
+            return scrape(os.environ[MULTIPROC_ENV])
         return generate_latest(self.registry)
 
 

@@ -6,11 +6,11 @@ scrape of any worker sums them. Two things keep the sum true over a server's lif
 - at start, the files of an earlier run are deleted (only the library's `*.db` files: the
   directory may be one the operator named in `PROMETHEUS_MULTIPROC_DIR`, with other files in it,
   a symlink or a mount point, so it is emptied, never removed and made again);
-- at each scrape, the live gauges of a worker that has died (killed, out of memory: uvicorn then
-  starts another in its place) are forgotten, as the library asks (`mark_process_dead`): else
-  its last `gateway_inflight_requests` stays in the sum and its `gateway_deployment_up` in the
-  minimum for the rest of the server's life. Its counters and histograms stay: what it served
-  was served.
+- at each scrape, the files of a worker that has died (killed, out of memory: uvicorn then
+  starts another in its place) are settled (`multiproc_scrape.py`): its live gauges are
+  forgotten, as the library asks (`mark_process_dead`), else its last
+  `gateway_inflight_requests` stays in the sum for the rest of the server's life; its counters
+  and histograms are folded into one file per kind: what it served was served.
 """
 
 from __future__ import annotations
@@ -22,8 +22,8 @@ from pathlib import Path
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
-# The files of gauges whose mode counts live processes only (livesum, livemin, livemax, ...).
-_LIVE_GAUGE_FILE = re.compile(r"gauge_live[a-z]+_(\d+)\.db")
+# A process's files: `counter_<pid>.db`, `histogram_<pid>.db`, `gauge_<mode>_<pid>.db`.
+_PROCESS_FILE = re.compile(r"[a-z]+(?:_[a-z]+)?_(\d+)\.db")
 
 
 def prepare_metrics_directory(workers: int) -> str | None:
@@ -44,14 +44,14 @@ def prepare_metrics_directory(workers: int) -> str | None:
 
 
 def dead_workers(directory: str) -> set[int]:
-    """The processes that left live-gauge files in `directory` and no longer run (the caller
-    forgets them with prometheus-client's `mark_process_dead`; this module stays free of the
-    library, so the CLI does not import it before the workers start)."""
+    """The processes that left files in `directory` and no longer run (the caller settles
+    them, `multiproc_scrape.py`; this module stays free of the library, so the CLI does not
+    import it before the workers start)."""
     try:
         names = os.listdir(directory)
     except OSError:
         return set()
-    pids = {int(m.group(1)) for name in names if (m := _LIVE_GAUGE_FILE.fullmatch(name))}
+    pids = {int(m.group(1)) for name in names if (m := _PROCESS_FILE.fullmatch(name))}
     return {pid for pid in pids if pid != os.getpid() and not _alive(pid)}
 
 

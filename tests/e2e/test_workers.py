@@ -131,6 +131,33 @@ def test_a_dead_workers_inflight_requests_leave_the_gauge(
         gateway.stop()
 
 
+def test_replaced_workers_files_are_folded_and_their_counts_stay(
+    tmp_path: Path, slow_upstream: Proc
+) -> None:
+    """Every replaced worker left its files in the directory for the server's life (read at
+    every scrape); a scrape now folds them into one file per kind, keeping their counts."""
+    directory = tmp_path / "metrics"
+    env = {**ENV, "PROMETHEUS_MULTIPROC_DIR": str(directory)}
+    gateway = start_gateway(write_config(tmp_path, slow_upstream), workers=2, env=env)
+    try:
+        old = wait_until(lambda: two_workers(gateway), 10)
+        for _ in range(3):
+            chat(gateway)
+        # Counted within 2 ms of the response (docs/request-log.md): before the kill.
+        wait_until(lambda: samples(gateway, "gateway_requests_total") == 3, 10)
+        for pid in old:
+            os.kill(pid, signal.SIGKILL)
+        wait_until(lambda: replaced(gateway, old), 20)
+        assert samples(gateway, "gateway_requests_total") == 3
+        left = [path.name for path in directory.iterdir() if any(str(p) in path.name for p in old)]
+        assert left == []
+        assert (directory / "counter_dead.db").exists()
+        chat(gateway)
+        assert samples(gateway, "gateway_requests_total") == 4
+    finally:
+        gateway.stop()
+
+
 @pytest.mark.parametrize("workers", [1, 2])
 def test_a_named_multiprocess_directory_starts_empty(
     tmp_path: Path, slow_upstream: Proc, workers: int
