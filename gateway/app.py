@@ -221,7 +221,7 @@ def create_app(
                 asyncio.get_running_loop().add_signal_handler(
                     signal.SIGHUP, lambda: services.spawn(_reload_quietly(reloader, "SIGHUP"))
                 )
-        reloader.publish()  # this worker serves, and a SIGHUP no longer ends it
+        reloader.serving()  # published: a SIGHUP no longer ends it (gateway/supervisor.py)
         count_refusal = services.metrics.http_refusals
         sizes = None  # each worker's own sizes, for the scrapes the others answer
         if multiprocess_enabled():

@@ -36,6 +36,7 @@ from gateway.config.types import GatewayConfig, PolicyConfig
 from gateway.observability.audit import AuditLog
 from gateway.pipeline.services import Services
 from gateway.runtime import build_runtime
+from gateway.worker_heartbeat import beat, touch, worker_file
 
 log = logging.getLogger("gateway.reload")
 RUN_DIR_ENV = "GATEWAY_RUN_DIR"
@@ -114,6 +115,7 @@ class Reloader:
         self._lock = asyncio.Lock()
         self._stop = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._beat: asyncio.Task[None] | None = None
         # Set when the policies directory itself changed: watch the paths resolved anew.
         self._rewatch = False
         self.run_dir = Path(os.environ[RUN_DIR_ENV]) if os.environ.get(RUN_DIR_ENV) else None
@@ -202,10 +204,18 @@ class Reloader:
             "version": self.status.version,
             "loaded_at": self.status.loaded_at,
         }
-        target = self.run_dir / f"worker-{os.getpid()}.json"
+        target = worker_file(self.run_dir, os.getpid())
         tmp = target.with_suffix(".tmp")
         tmp.write_text(json.dumps(data))
         os.replace(tmp, target)
+        touch(target)  # its mtime is the heartbeat's (gateway/worker_heartbeat.py)
+
+    def serving(self) -> None:
+        """This worker serves: publish its version, and beat while its event loop turns."""
+        self.publish()
+        if self.run_dir is not None:
+            path = worker_file(self.run_dir, os.getpid())
+            self._beat = asyncio.get_running_loop().create_task(beat(path))
 
     def workers(self) -> list[dict[str, Any]]:
         """Every live worker's config version (this one alone without a run directory)."""
@@ -285,6 +295,8 @@ class Reloader:
 
     async def aclose(self) -> None:
         self._stop.set()
+        if self._beat is not None:
+            self._beat.cancel()
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -18,6 +18,7 @@ as one worker does.
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import logging
 import os
@@ -29,6 +30,7 @@ import uvicorn
 from uvicorn.supervisors import Multiprocess
 
 from gateway.reload import RUN_DIR_ENV, live_workers
+from gateway.worker_heartbeat import STALL_S, stalled, worker_file
 
 # uvicorn's exit status for a server that could not start.
 STARTUP_FAILURE = 3
@@ -54,6 +56,7 @@ class ReloadingSupervisor(Multiprocess):
                     return
         super().keep_subprocess_alive()
         self._pass_on_hups()
+        self._kill_stalled()
         if any(p.process.exitcode == STARTUP_FAILURE for p in self.processes):
             self.failed_to_start = True  # uvicorn stops for it, but exited 0
 
@@ -78,6 +81,23 @@ class ReloadingSupervisor(Multiprocess):
             except ProcessLookupError:
                 pass  # died meanwhile: the supervisor replaces it
         self._held_hups = self._held_hups & (self._pids() - serving)
+
+    def _kill_stalled(self) -> None:
+        """SIGKILL each worker whose event loop has not turned for `STALL_S`
+        (gateway/worker_heartbeat.py); uvicorn starts another in its place."""
+        run_dir = os.environ.get(RUN_DIR_ENV)
+        if not run_dir or self.should_exit.is_set():
+            return
+        for pid in stalled(Path(run_dir), self._pids()):
+            log.error(
+                "worker %s: its event loop has not turned for %.0f s (blocked): killing it, "
+                "a new worker takes its place",
+                pid,
+                STALL_S,
+            )
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+            worker_file(Path(run_dir), pid).unlink(missing_ok=True)
 
     def _pids(self) -> frozenset[int]:
         return frozenset(p.pid for p in self.processes if p.pid is not None)

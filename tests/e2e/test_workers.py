@@ -8,6 +8,7 @@ import hashlib
 import json
 import os
 import signal
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -394,6 +395,16 @@ def test_the_temporary_directories_of_workers_go_when_the_server_stops(
     )
     try:
         assert len(made(tmp)) == 2
+        # Each worker's event loop touches its file in the run directory (its heartbeat).
+        (run_dir,) = tmp.glob("llm-gateway-run-*")
+        since = time.monotonic()
+        wait_until(lambda: beats_since(run_dir, since) == two_workers(gateway), 10)
     finally:
         assert gateway.stop() == 0
     assert made(tmp) == []
+
+
+def beats_since(run_dir: Path, since: float) -> set[int]:
+    """The workers whose file was touched after `since` (monotonic)."""
+    files = run_dir.glob("worker-*.json")
+    return {int(f.stem.split("-")[1]) for f in files if f.stat().st_mtime > since + 0.1}
