@@ -38,8 +38,10 @@ def prepare_metrics_directory(workers: int) -> str | None:
         os.environ[MULTIPROC_ENV] = directory
         return directory
     os.makedirs(directory, exist_ok=True)
-    for path in Path(directory).glob("*.db"):
-        path.unlink(missing_ok=True)
+    # With the files a fold left half done (multiproc_scrape.py): they hold old values too.
+    for pattern in ("*.db", "*.fold", "*_dead-*.tmp"):
+        for path in Path(directory).glob(pattern):
+            path.unlink(missing_ok=True)
     return None
 
 

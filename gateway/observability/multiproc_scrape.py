@@ -7,8 +7,9 @@ server's life. A scrape now first settles the dead workers:
 
 - their live gauges are forgotten, as the library asks (`mark_process_dead`): what they were
   doing ended with them;
-- their counters and histograms are added into one file per kind (`counter_dead.db`,
-  `histogram_dead.db`) and their own files deleted: what they served stays in the sums.
+- their counters and histograms are added into one file per kind (`counter_dead-<n>.db`,
+  `histogram_dead-<n>.db`, n counting the folds) and their own files deleted: what they
+  served stays in the sums.
 
 Folding must never be seen half done (the dead values counted twice, or not at all: a counter
 that goes down is a reset to Prometheus, and `increase()` jumps by its whole value), so it runs
@@ -55,22 +56,39 @@ def scrape(directory: str) -> bytes:
 
 def settle_dead_workers(directory: str) -> None:
     """Forget the dead workers' live gauges; fold their counters and histograms into the
-    `<kind>_dead.db` files. The caller holds the exclusive lock."""
+    `<kind>_dead-<generation>.db` files. The caller holds the exclusive lock."""
     dead = dead_workers(directory)
     for pid in dead:
         multiprocess.mark_process_dead(pid, directory)  # type: ignore[no-untyped-call]
     for kind in FOLDED:
-        files = [path for pid in dead if (path := Path(directory, f"{kind}_{pid}.db")).exists()]
-        if files:
-            _fold(Path(directory, f"{kind}_dead.db"), files)
+        _fold(Path(directory), kind, dead)
 
 
-def _fold(archive: Path, files: list[Path]) -> None:
+def _fold(directory: Path, kind: str, dead: set[int]) -> None:
+    """A fold that stops half way (the worker killed mid-fold) is finished by the next one:
+    the dead files are first renamed `*.fold` (out of the scrapes), the new archive's rename
+    to the next generation is the commit, the older archive and the `*.fold` files go after.
+    So several archives mean the newest holds everything; one, that `*.fold` files are not in
+    it yet."""
+    archives = sorted(directory.glob(f"{kind}_dead-*.db"), key=_generation)
+    pending = list(directory.glob(f"{kind}_*.fold"))
+    if len(archives) > 1:
+        for path in (*archives[:-1], *pending):
+            path.unlink(missing_ok=True)
+        archives, pending = archives[-1:], []
+    for pid in dead:
+        source = directory / f"{kind}_{pid}.db"
+        if source.exists():
+            os.replace(source, source.with_suffix(".fold"))
+            pending.append(source.with_suffix(".fold"))
+    if not pending:
+        return
     totals: dict[str, float] = {}
-    for path in (archive, *files) if archive.exists() else files:
+    for path in (*archives, *pending):
         for key, value in _values(path):
             totals[key] = totals.get(key, 0.0) + value
-    written = archive.with_suffix(".tmp")  # not `*.db`: no scrape reads it half written
+    generation = _generation(archives[-1]) + 1 if archives else 1
+    written = directory / f"{kind}_dead-{generation}.tmp"  # not `*.db`: no scrape reads it
     written.unlink(missing_ok=True)
     values = MmapedDict(str(written))  # type: ignore[no-untyped-call]
     try:
@@ -78,9 +96,13 @@ def _fold(archive: Path, files: list[Path]) -> None:
             values.write_value(key, value, 0.0)  # type: ignore[no-untyped-call]
     finally:
         values.close()  # type: ignore[no-untyped-call]
-    os.replace(written, archive)
-    for path in files:
+    os.replace(written, written.with_suffix(".db"))  # the commit
+    for path in (*archives, *pending):
         path.unlink(missing_ok=True)
+
+
+def _generation(archive: Path) -> int:
+    return int(archive.stem.rsplit("-", 1)[1])
 
 
 def _values(path: Path) -> Iterator[tuple[str, float]]:

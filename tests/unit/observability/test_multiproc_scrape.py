@@ -76,10 +76,26 @@ def test_dead_workers_files_are_folded_and_every_total_stays(tmp_path: Path) -> 
     assert sorted(path.name for path in tmp_path.iterdir()) == sorted(
         [
             "compact.lock",
-            "counter_dead.db",
-            "histogram_dead.db",
+            "counter_dead-2.db",
+            "histogram_dead-2.db",
             f"counter_{os.getpid()}.db",
             f"histogram_{os.getpid()}.db",
             f"gauge_livesum_{os.getpid()}.db",
         ]
     )
+
+
+def test_a_fold_cut_short_is_finished_by_the_next_never_counted_twice(tmp_path: Path) -> None:
+    """A worker killed mid-fold leaves the dead files renamed `*.fold` (before its commit) or
+    beside the new archive (after it); the next scrape must count each value once."""
+    model = (("model", "m"),)
+    write(tmp_path / "counter_dead-1.db", {("requests", "requests_total", model): 2.0})
+    write(tmp_path / "counter_7.fold", {("requests", "requests_total", model): 3.0})
+    assert totals(tmp_path) == {"requests_total[('model', 'm')]": 5.0}  # before the commit
+    write(tmp_path / "counter_8.fold", {("requests", "requests_total", model): 4.0})
+    write(tmp_path / "counter_dead-3.db", {("requests", "requests_total", model): 9.0})
+    assert totals(tmp_path) == {"requests_total[('model', 'm')]": 9.0}  # after it
+    assert sorted(path.name for path in tmp_path.iterdir()) == [
+        "compact.lock",
+        "counter_dead-3.db",
+    ]
