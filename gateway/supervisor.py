@@ -13,7 +13,8 @@ replaced) is uvicorn's, but for a worker that dies before any worker served: the
 start (say `[tracing]` without the otel extra), and every new worker would fail the same way.
 uvicorn replaced it again and again, forever, a traceback every second and nothing served (or,
 for a failed lifespan start, stopped with exit status 0); the server now stops with status 3,
-as one worker does.
+as one worker does. And a worker whose event loop stopped turning is killed (its ping is
+answered by a thread, so uvicorn cannot tell): gateway/worker_heartbeat.py.
 """
 
 from __future__ import annotations
