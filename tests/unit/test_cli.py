@@ -12,6 +12,8 @@ import uvicorn
 from gateway import supervisor
 from gateway.app import CONFIG_ENV
 from gateway.cli import main
+from gateway.observability.multiproc import MULTIPROC_ENV
+from gateway.reload import RUN_DIR_ENV
 from tests.mock_config import DEMO_KEY_SHA256, MOCK_MODEL, key_table
 
 
@@ -221,6 +223,9 @@ def test_serve_warns_that_memory_state_is_per_worker(
     monkeypatch.setenv(CONFIG_ENV, str(config))  # serve sets it for its workers
     monkeypatch.setattr(uvicorn, "run", lambda *args, **kwargs: None)
     monkeypatch.setattr(supervisor, "run_workers", lambda *args, **kwargs: None)
+    for name in (MULTIPROC_ENV, RUN_DIR_ENV):  # serve sets them: gone again after the test
+        monkeypatch.setenv(name, "")  # (a delenv of an unset variable restores nothing)
+        monkeypatch.delenv(name)
     argv = ["serve", "--config", str(config), "--port", "0", "--workers", flag]
     assert main(argv) == 0
     err = capsys.readouterr().err
