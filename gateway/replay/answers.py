@@ -68,7 +68,8 @@ def canonical_json(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
-def _content_text(content: Any) -> str:
+def content_text(content: object) -> str:
+    """A message's (or Anthropic `system`'s) text: a string, or its text parts joined."""
     if isinstance(content, str):
         return content
     if isinstance(content, list):
@@ -98,7 +99,7 @@ def _openai(body: dict[str, Any]) -> Answer:
             calls.append(
                 ToolCall(str(function.get("name")), canonical_json(function.get("arguments", "")))
             )
-    return Answer(_content_text(message.get("content")), tuple(calls))
+    return Answer(content_text(message.get("content")), tuple(calls))
 
 
 def _anthropic(body: dict[str, Any]) -> Answer:

@@ -11,6 +11,8 @@ import json
 import re
 from typing import Any
 
+from gateway.replay.answers import content_text
+
 DEFAULT_RUBRIC = (
     "Score how well the NEW answer serves the user compared with the REFERENCE answer. "
     "10: as good as or better than the reference (correct, complete, follows the requested "
@@ -32,26 +34,15 @@ def _clip(text: str) -> str:
     return text if len(text) <= _MAX_CHARS else text[:_MAX_CHARS] + " [...]"
 
 
-def _text(content: object) -> str:
-    """A message's (or Anthropic `system`'s) text: a string, or its text parts joined."""
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        return "".join(
-            p["text"] for p in content if isinstance(p, dict) and isinstance(p.get("text"), str)
-        )
-    return ""
-
-
 def _conversation(request: dict[str, Any]) -> str:
     lines = []
-    system = _text(request.get("system"))  # Anthropic's: a string or a list of text blocks
+    system = content_text(request.get("system"))  # Anthropic's: a string or a list of text blocks
     if system:
         lines.append(f"system: {system}")
     messages = request.get("messages")
     for message in messages if isinstance(messages, list) else ():
         if isinstance(message, dict):
-            lines.append(f"{message.get('role')}: {_text(message.get('content'))}")
+            lines.append(f"{message.get('role')}: {content_text(message.get('content'))}")
     return _clip("\n".join(lines))
 
 
