@@ -34,6 +34,10 @@ def anthropic_request_to_openai(body: JSON, upstream_model: str) -> JSON:
     - `stop_sequences` -> `stop`, `metadata.user_id` -> `user` (its sha256 when longer than
       the 64 characters OpenAI takes); when streaming,
       `stream_options.include_usage` is set so the upstream reports token usage.
+    - structured outputs, `output_config.format` (or the beta's `output_format`) of type
+      `json_schema`, -> `response_format` `json_schema` with the same schema (named `output`,
+      not strict: OpenAI's strict mode refuses schemas Anthropic takes); without it the
+      upstream would answer prose where the client expects the JSON document.
 
     Raises `TranslationError` for Anthropic server tools (web search, bash, ...) and for image
     sources OpenAI cannot take (Files API ids).
@@ -69,7 +73,25 @@ def anthropic_request_to_openai(body: JSON, upstream_model: str) -> JSON:
         out["stream"] = True
         out["stream_options"] = {"include_usage": True}
     _add_openai_tools(out, body)
+    schema = _output_schema(body)
+    if schema is not None:
+        out["response_format"] = {
+            "type": "json_schema",
+            "json_schema": {"name": "output", "schema": schema},
+        }
     return out
+
+
+def _output_schema(body: JSON) -> JSON | None:
+    """The JSON schema the answer must follow (structured outputs), or None."""
+    config = body.get("output_config")
+    output_format = config.get("format") if isinstance(config, dict) else None
+    if output_format is None:
+        output_format = body.get("output_format")
+    if not isinstance(output_format, dict) or output_format.get("type") != "json_schema":
+        return None
+    schema = output_format.get("schema")
+    return schema if isinstance(schema, dict) else None
 
 
 def _openai_user_id(user_id: str) -> str:

@@ -255,3 +255,35 @@ def test_a_user_id_longer_than_openai_takes_is_sent_as_its_sha256() -> None:
     assert len(out["user"]) == 64
     short = translate(messages=[{"role": "user", "content": "Hi"}], metadata={"user_id": "u-42"})
     assert short["user"] == "u-42"
+
+
+SCHEMA = {
+    "type": "object",
+    "properties": {"city": {"type": "string"}},
+    "required": ["city"],
+    "additionalProperties": False,
+}
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        # Structured outputs as the API and ChatAnthropic.with_structured_output(method=
+        # "json_schema") send them, and under the beta's name.
+        {"output_config": {"format": {"type": "json_schema", "schema": SCHEMA}}},
+        {"output_format": {"type": "json_schema", "schema": SCHEMA}},
+    ],
+)
+def test_a_json_schema_output_format_becomes_a_json_schema_response_format(
+    fields: dict[str, Any],
+) -> None:
+    out = translate(messages=[{"role": "user", "content": "Weather?"}], **fields)
+    assert out["response_format"] == {
+        "type": "json_schema",
+        "json_schema": {"name": "output", "schema": SCHEMA},
+    }
+
+
+def test_an_output_config_without_a_format_sets_no_response_format() -> None:
+    out = translate(messages=[{"role": "user", "content": "x"}], output_config={"effort": "low"})
+    assert "response_format" not in out
