@@ -4,6 +4,8 @@ through `ChatOpenAI` and `ChatAnthropic`, and the retries their `max_retries` as
 from __future__ import annotations
 
 import hashlib
+import json
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,10 +19,12 @@ from pydantic import SecretStr
 
 from tests.conditions import wait_until
 from tests.e2e.conftest import PROVIDER_SECRET
+from tests.e2e.raw_client import connect
 from tests.e2e.records import read_records
 from tests.procs import Proc, start_gateway
 
 SPENT_KEY = "sk-langchain-spent"
+SINGLE_KEY = "sk-langchain-single"
 # A day's budget already spent: every request is a 429 whose Retry-After is the end of the day.
 POLICY = "[limits]\nbudget_usd_per_day = 0.000000001\n"
 
@@ -44,10 +48,22 @@ model = "mock-small"
 input_cost_per_1m = 1.0
 output_cost_per_1m = 2.0
 
+[[models]]
+name = "hang"
+[[models.deployments]]
+provider = "oai"
+model = "fail-timeout"
+first_token_timeout_s = 60
+
 [[keys]]
 id = "spent"
 policy = "spent"
 key_sha256 = "{hashlib.sha256(SPENT_KEY.encode()).hexdigest()}"
+
+[[keys]]
+id = "single"
+policy = "single"
+key_sha256 = "{hashlib.sha256(SINGLE_KEY.encode()).hexdigest()}"
 """
 
 
@@ -57,6 +73,7 @@ def spent(tmp_path_factory: pytest.TempPathFactory, mock_upstream: Proc) -> Iter
     root = tmp_path_factory.mktemp("langchain-errors")
     (root / "policies").mkdir()
     (root / "policies" / "spent.toml").write_text(POLICY)
+    (root / "policies" / "single.toml").write_text("[limits]\nmax_concurrent = 1\n")
     log = root / "requests.jsonl"
     path = root / "config.toml"
     path.write_text(config(mock_upstream, log))
@@ -80,8 +97,54 @@ def http() -> Iterator[httpx.Client]:
         yield client
 
 
-def rejections(log: Path) -> int:
-    return sum(1 for record in read_records(log) if record["status"] == 429)
+def rejections(log: Path, key_id: str = "spent") -> int:
+    return sum(
+        1 for record in read_records(log) if record["status"] == 429 and record["key_id"] == key_id
+    )
+
+
+def hold_the_only_slot(gateway: Proc) -> socket.socket:
+    """A streamed request of the `single` key that the upstream never answers, sent on a raw
+    socket: it holds the key's one concurrency slot until the socket is closed."""
+    body = json.dumps({"model": "hang", "messages": [{"role": "user", "content": "hi"}]}).encode()
+    sock = connect(gateway)
+    sock.sendall(
+        b"POST /v1/chat/completions HTTP/1.1\r\nhost: gateway\r\n"
+        + f"authorization: Bearer {SINGLE_KEY}\r\ncontent-type: application/json\r\n".encode()
+        + f"content-length: {len(body)}\r\n\r\n".encode()
+        + body
+    )
+    return sock
+
+
+def test_concurrency_429_is_retried_max_retries_times(spent: Proc, http: httpx.Client) -> None:
+    log = spent.log_path
+    assert log is not None
+    llm = ChatOpenAI(
+        model="gpt-mock",
+        base_url=spent.url + "/v1",
+        api_key=SecretStr(SINGLE_KEY),
+        max_retries=2,
+        http_client=http,
+    )
+    with hold_the_only_slot(spent):
+        probe = {"model": "gpt-mock", "messages": [{"role": "user", "content": "hi"}]}
+        auth = {"authorization": f"Bearer {SINGLE_KEY}"}
+        wait_until(
+            lambda: (
+                http.post(spent.url + "/v1/chat/completions", json=probe, headers=auth).status_code
+                == 429
+            ),
+            5.0,
+            message="the slot was never held",
+        )
+        before = wait_until(lambda: rejections(log, "single") or None, 5.0, message="no 429")
+        with pytest.raises(openai.RateLimitError) as raised:
+            llm.invoke("hi")
+        # A short Retry-After (the slot may free any moment): the SDK under LangChain waits it
+        # and tries again, max_retries times, before the app sees the error.
+        assert int(raised.value.response.headers["retry-after"]) <= 60
+        wait_until(lambda: rejections(log, "single") == before + 3, 5.0, message="not 3 more 429s")
 
 
 def test_budget_429_is_a_rate_limit_error_not_retried(spent: Proc, http: httpx.Client) -> None:
