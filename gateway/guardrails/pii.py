@@ -52,6 +52,20 @@ _NEEDS_DIGIT = {
 }
 _TRIGGERS = {"EMAIL_ADDRESS": "@", **{e: r"\d" for e in _NEEDS_DIGIT}}
 
+# A backslash escape of a JSON string (tool-call arguments are JSON text) or of a string
+# literal in source code. Its letters are not text: read as letters, `\njane@example.org` is the
+# address `njane@...`, whose redaction leaves `\<EMAIL_ADDRESS>` (invalid JSON), and
+# `\n4111 1111 1111 1111` is no card (no word boundary before the 4).
+_ESCAPE = re.compile(r"\\(u[0-9A-Fa-f]{4}|[\\\"/bfnrt])")
+
+
+def _blank_escapes(text: str) -> str:
+    """`text` with what follows the backslash of each escape read as spaces (same length, so
+    spans are unchanged): a finding starts and ends outside an escape."""
+    if "\\" not in text:
+        return text
+    return _ESCAPE.sub(lambda m: "\\" + " " * len(m.group(1)), text)
+
 
 # Texts longer than this are scanned in pieces (spaCy refuses texts over 1,000,000 characters,
 # error E088); neighbouring pieces overlap by the longest finding's width plus this margin.
@@ -118,7 +132,7 @@ class PiiDetector:
         and in overlapping chunks within the engine's length limit, so no text is too long to
         scan; each finding's span is that of the original text."""
         folded = normalise(text)
-        scanned = folded.text
+        scanned = _blank_escapes(folded.text)
         if not scanned or (self._trigger is not None and self._trigger.search(scanned) is None):
             return []
         pieces = chunks(len(scanned), CHUNK_CHARS, self.window + CHUNK_MARGIN)
@@ -140,11 +154,13 @@ class PiiDetector:
         return resolve(found)
 
     def tail(self, text: str) -> int:
-        """Read like `scan` (normalised): a card streamed as `4111\u200b1111...` is held back as
-        `41111111...` would be, the invisible characters with it."""
+        """Read like `scan` (normalised, escapes blanked): a card streamed as
+        `4111\u200b1111...` is held back as `41111111...` would be, the invisible characters
+        with it."""
         recent = text[-2 * self.window :]
         folded = normalise(recent)
-        tails = (suffix_run(p, folded.text, w) for p, w in self._tails)
+        held_text = _blank_escapes(folded.text)
+        tails = (suffix_run(p, held_text, w) for p, w in self._tails)
         held = min(self.window, max(tails, default=0))
         if held == 0:
             return 0
