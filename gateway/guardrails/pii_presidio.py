@@ -18,7 +18,7 @@ from typing import Any
 from gateway.config.types import RecognizerConfig
 from gateway.guardrails.catalog import NER_ENTITIES
 from gateway.guardrails.pii_phone import PHONE_CANDIDATE, PHONE_CONTEXT, phone_score
-from gateway.guardrails.pii_rules import email_domain_check
+from gateway.guardrails.pii_rules import IPV4, email_domain_check
 
 
 def _lemma_artifacts(engine: Any, doc: Any, language: str) -> Any:
@@ -128,6 +128,12 @@ def _recognizers(
                     )
             return EntityRecognizer.remove_duplicates(results)
 
+    class IpAddressRecognizer(IpRecognizer):
+        # presidio's patterns with our IPv4 one (versions and OIDs are no address).
+        PATTERNS = [
+            Pattern(p.name, IPV4, p.score) if p.name == "IPv4" else p for p in IpRecognizer.PATTERNS
+        ]
+
     class CardRecognizer(CreditCardRecognizer):
         # presidio's pattern plus the Mastercard 2-series (2221-2720); Luhn still decides.
         PATTERNS = CreditCardRecognizer.PATTERNS + [
@@ -139,7 +145,7 @@ def _recognizers(
         "PHONE_NUMBER": PhoneRecognizer,
         "CREDIT_CARD": CardRecognizer,
         "IBAN_CODE": IbanRecognizer,
-        "IP_ADDRESS": IpRecognizer,
+        "IP_ADDRESS": IpAddressRecognizer,
         "US_SSN": UsSsnRecognizer,
         "URL": UrlRecognizer,
         "MAC_ADDRESS": MacAddressRecognizer,

@@ -86,6 +86,15 @@ _IPV6 = (
     rf"|{_H}:(?::{_H}){{1,6}}|:(?::{_H}){{1,6}})"
 )
 _IPV4 = rf"(?:{_IP_OCTET}\.){{3}}{_IP_OCTET}"
+# Not in presidio: a dotted quad that is part of a longer dotted number (the OID
+# 1.3.6.1.4.1.311 held the "address" 1.3.6.1), a product token's version (`Chrome/120.0.0.0` in
+# every user agent), a pinned package (`numpy==1.26.4.0`, `>=`, `~=`) or a version named as one
+# (`version 1.2.3.4`) is no address. `host=10.0.0.1` and `root@10.0.0.1` still are.
+IPV4 = (
+    r"(?<!\d\.)(?<![A-Za-z]/)(?<![=~<>!]=)(?<!\bversion[\s:]{1,2})"
+    rf"\b{_IP_OCTET}\.{_IP_OCTET}\.{_IP_OCTET}\.{_IP_OCTET}"
+    r"(?:/(?:[0-2]?\d|3[0-2]))?\b(?!\.\d)"
+)
 
 
 def builtin_rules(email_domain: Check) -> dict[str, Rule]:
@@ -163,12 +172,7 @@ def builtin_rules(email_domain: Check) -> dict[str, Rule]:
                     rf"{_IPV4}{_IP6_PREFIX}\b",
                     0.6,
                 ),
-                (
-                    "IPv4",
-                    rf"\b{_IP_OCTET}\.{_IP_OCTET}\.{_IP_OCTET}\.{_IP_OCTET}"
-                    r"(?:/(?:[0-2]?\d|3[0-2]))?\b",
-                    0.6,
-                ),
+                ("IPv4", IPV4, 0.6),
                 (
                     "IPv6",
                     rf"(?<![\w:]){_IPV6}(?:%[0-9a-zA-Z]+)?{_IP6_PREFIX}(?![\w:]|\.\d)",

@@ -1,0 +1,51 @@
+"""What developers send that is not personal data: source code, logs, versions, identifiers.
+The PII guardrail (default entities, `patterns`) must leave them alone, and still find the
+values beside them."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+
+from gateway.config.types import GuardrailConfig
+from gateway.guardrails.base import Detector
+from gateway.guardrails.compiled import GuardrailSet
+
+NOT_PII = [
+    "SNMP OID 1.3.6.1.4.1.311.21.8 is the enterprise arc",
+    "walk 1.3.6.1.2.1.1.5.0 for sysName",
+    "pip install numpy==1.26.4.0",
+    "requires pkg>=2.1.0.1, pkg~=1.2.3.4 and pkg!=1.2.3.5",
+    "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 Chrome/120.0.0.0 Safari/537.36",
+    "Fixed in version 1.2.3.4 of the driver",
+    "Version: 4.1.0.2",
+    "Windows 10.0.19041.1 build",
+]
+IPS = [
+    ("ssh root@10.0.0.1", "10.0.0.1"),
+    ("--host=10.0.0.1 --port 80", "10.0.0.1"),
+    ("GET http://10.0.0.1/health", "10.0.0.1"),
+    ("listening on 192.168.1.1:8080", "192.168.1.1"),
+    ("the server is 172.16.4.20.", "172.16.4.20"),
+    ("allow 10.0.0.0/8 only", "10.0.0.0/8"),
+    ("version 2 of the API moved to 10.1.2.3", "10.1.2.3"),
+]
+
+
+@pytest.fixture(scope="module")
+def detector(compile_set: Callable[..., GuardrailSet]) -> Detector:
+    found = compile_set(GuardrailConfig(name="pii", type="pii")).input[0].detector
+    assert found is not None
+    return found
+
+
+@pytest.mark.parametrize("text", NOT_PII)
+def test_versions_and_oids_are_no_ip_address(detector: Detector, text: str) -> None:
+    assert [(f.entity, text[f.start : f.end]) for f in detector.scan(text)] == []
+
+
+@pytest.mark.parametrize(("text", "address"), IPS)
+def test_addresses_beside_them_are_still_found(detector: Detector, text: str, address: str) -> None:
+    found = [(f.entity, text[f.start : f.end]) for f in detector.scan(text)]
+    assert found == [("IP_ADDRESS", address)]
