@@ -18,7 +18,7 @@ from typing import Any
 from gateway.config.types import RecognizerConfig
 from gateway.guardrails.catalog import NER_ENTITIES
 from gateway.guardrails.pii_phone import PHONE_CANDIDATE, PHONE_CONTEXT, phone_score
-from gateway.guardrails.pii_rules import IPV4, email_domain_check
+from gateway.guardrails.pii_rules import EMAIL, IPV4, email_domain_check
 
 
 def _lemma_artifacts(engine: Any, doc: Any, language: str) -> Any:
@@ -91,6 +91,8 @@ def _recognizers(
     has_domain = email_domain_check()
 
     class OfflineEmailRecognizer(EmailRecognizer):
+        PATTERNS = [Pattern(p.name, EMAIL, p.score) for p in EmailRecognizer.PATTERNS]
+
         def validate_result(self, pattern_text: str) -> bool:
             return bool(has_domain(pattern_text))
 

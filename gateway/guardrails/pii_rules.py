@@ -86,6 +86,16 @@ _IPV6 = (
     rf"|{_H}:(?::{_H}){{1,6}}|:(?::{_H}){{1,6}})"
 )
 _IPV4 = rf"(?:{_IP_OCTET}\.){{3}}{_IP_OCTET}"
+# presidio's email pattern, except that the local part starts with a letter or digit and holds
+# none of `/ = ? & |`: RFC 5322 allows them, but in real text they are the delimiters around an
+# address, so presidio's pattern took `user=jane@example.com` whole (the redaction ate `user=`),
+# `?email=jane@example.org` with the URL's host and path before it, and dropped
+# `/users/jane@example.com` (whose `users/jane@example.com` has no domain) unseen.
+_LOCAL = r"[!#$%'*+\-^_`{}~\w]"
+EMAIL = (
+    rf"\b(\w(?:[{_LOCAL[1:-1]}.]*{_LOCAL})?[@]"
+    r"\w+(?:-+\w+)*(?:\.\w+(?:-+\w+)*)+)\b"
+)
 # Not in presidio: a dotted quad that is part of a longer dotted number (the OID
 # 1.3.6.1.4.1.311 held the "address" 1.3.6.1), a product token's version (`Chrome/120.0.0.0` in
 # every user agent), a pinned package (`numpy==1.26.4.0`, `>=`, `~=`) or a version named as one
@@ -102,15 +112,7 @@ def builtin_rules(email_domain: Check) -> dict[str, Rule]:
     return {
         "EMAIL_ADDRESS": Rule(
             "EMAIL_ADDRESS",
-            (
-                (
-                    "Email (Medium)",
-                    r"\b((([!#$%&'*+\-/=?^_`{|}~\w])|([!#$%&'*+\-/=?^_`{|}~\w]"
-                    r"[!#$%&'*+\-/=?^_`{|}~\.\w]{0,}[!#$%&'*+\-/=?^_`{|}~\w]))[@]"
-                    r"\w+(?:-+\w+)*(?:\.\w+(?:-+\w+)*)+)\b",
-                    0.5,
-                ),
-            ),
+            (("Email (Medium)", EMAIL, 0.5),),
             ("email",),
             validate=email_domain,
         ),

@@ -49,3 +49,25 @@ def test_versions_and_oids_are_no_ip_address(detector: Detector, text: str) -> N
 def test_addresses_beside_them_are_still_found(detector: Detector, text: str, address: str) -> None:
     found = [(f.entity, text[f.start : f.end]) for f in detector.scan(text)]
     assert found == [("IP_ADDRESS", address)]
+
+
+# An address in a URL, a log line or code: only the address is found, never the delimiters or
+# the URL before it (a redaction must leave `user=` and the host for the reader).
+EMAILS = [
+    ("https://example.com/reset?email=jane.doe@example.org&x=1", "jane.doe@example.org"),
+    ("GET /api/users/jane@example.com HTTP/1.1", "jane@example.com"),
+    ("login ok user=jane@example.com ip=-", "jane@example.com"),
+    ("email='jane@example.com'", "jane@example.com"),
+    ("| 3 | ops|jane@example.com |", "jane@example.com"),
+    ("mail john+tag@example.com", "john+tag@example.com"),
+    ("write to o'neil@example.ie", "o'neil@example.ie"),
+    ("mail user@münchen.de", "user@münchen.de"),
+]
+
+
+@pytest.mark.parametrize(("text", "address"), EMAILS)
+def test_an_address_is_found_without_what_delimits_it(
+    detector: Detector, text: str, address: str
+) -> None:
+    found = [(f.entity, text[f.start : f.end]) for f in detector.scan(text)]
+    assert found == [("EMAIL_ADDRESS", address)]
