@@ -55,9 +55,16 @@ PLAIN_IPV4 = regex.compile(
 )
 
 
+# A Python / numpy slice (`xs[::2]`, `xs[1::2]`, `digits[-1::-2]`) parses as an IPv6 address;
+# no address is written that way (`::1`, the loopback, is).
+_SLICE = regex.compile(r"\d{0,3}::\d{0,3}")
+
+
 def not_ip(value: str) -> bool:
     if PLAIN_IPV4.fullmatch(value) is not None:
         return False
+    if value != "::1" and _SLICE.fullmatch(value) is not None:
+        return True
     try:
         ipaddress.ip_interface(value)
     except ValueError:

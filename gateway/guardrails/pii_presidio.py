@@ -17,6 +17,7 @@ from typing import Any
 
 from gateway.config.types import RecognizerConfig
 from gateway.guardrails.catalog import NER_ENTITIES
+from gateway.guardrails.pii_checks import not_ip
 from gateway.guardrails.pii_phone import PHONE_CANDIDATE, PHONE_CONTEXT, phone_score
 from gateway.guardrails.pii_rules import EMAIL, IPV4, email_domain_check
 
@@ -135,6 +136,9 @@ def _recognizers(
         PATTERNS = [
             Pattern(p.name, IPV4, p.score) if p.name == "IPv4" else p for p in IpRecognizer.PATTERNS
         ]
+
+        def invalidate_result(self, pattern_text: str) -> bool:
+            return not_ip(pattern_text)
 
     class CardRecognizer(CreditCardRecognizer):
         # presidio's pattern plus the Mastercard 2-series (2221-2720); Luhn still decides.

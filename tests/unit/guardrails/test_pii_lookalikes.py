@@ -1,4 +1,5 @@
-"""What developers send that is not personal data: source code, logs, versions, identifiers.
+"""What developers send that is not personal data: source code, logs, versions, identifiers,
+tables of numbers.
 The PII guardrail (default entities, `patterns`) must leave them alone, and still find the
 values beside them."""
 
@@ -21,6 +22,10 @@ NOT_PII = [
     "Fixed in version 1.2.3.4 of the driver",
     "Version: 4.1.0.2",
     "Windows 10.0.19041.1 build",
+    "evens = xs[::2]",
+    "odds = xs[1::2]",
+    "total = sum(digits[-1::-2])",
+    "thumb = img[:, ::3]",
 ]
 IPS = [
     ("ssh root@10.0.0.1", "10.0.0.1"),
@@ -30,6 +35,8 @@ IPS = [
     ("the server is 172.16.4.20.", "172.16.4.20"),
     ("allow 10.0.0.0/8 only", "10.0.0.0/8"),
     ("version 2 of the API moved to 10.1.2.3", "10.1.2.3"),
+    ("curl http://[::1]:8080/health", "::1"),
+    ("neighbour fe80::1 is down", "fe80::1"),
 ]
 
 
