@@ -29,7 +29,9 @@ PHONE_CONTEXT = (
 def _candidate(digit: str, space: str, word: str) -> str:
     return (
         rf"(?<![{word}+\-./])(?:(?:\+|00)[{digit}]{{1,3}}[{space}.\-]?)?"
-        rf"(?:\([{digit}]{{1,5}}\)[{space}.\-]?)?[{digit}][{digit}{space}.\-]{{4,17}}[{digit}]"
+        rf"(?:\([{digit}]{{1,5}}\)[{space}.\-]?)?[{digit}]"
+        # Never two spaces in a row: numbers in a table's columns are no phone number.
+        rf"(?:[{digit}.\-]|[{space}](?![{space}])){{4,17}}[{digit}]"
         rf"(?![{word}@]|[.\-/:][{digit}])"
     )
 
