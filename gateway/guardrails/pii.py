@@ -56,15 +56,17 @@ _TRIGGERS = {"EMAIL_ADDRESS": "@", **{e: r"\d" for e in _NEEDS_DIGIT}}
 # literal in source code. Its letters are not text: read as letters, `\njane@example.org` is the
 # address `njane@...`, whose redaction leaves `\<EMAIL_ADDRESS>` (invalid JSON), and
 # `\n4111 1111 1111 1111` is no card (no word boundary before the 4).
-_ESCAPE = re.compile(r"\\(u[0-9A-Fa-f]{4}|[\\\"/bfnrt])")
+# A pattern that takes a backslash (a URL's path) would end inside the escape: the rest of it
+# left behind reads as another character (`a\\b` as `\b`, a backspace) or as letters.
+_ESCAPE = re.compile(r"\\(?:u[0-9A-Fa-f]{4}|[\\\"/bfnrt])")
 
 
 def _blank_escapes(text: str) -> str:
-    """`text` with what follows the backslash of each escape read as spaces (same length, so
-    spans are unchanged): a finding starts and ends outside an escape."""
+    """`text` with each escape, backslash included, read as spaces (same length, so spans are
+    unchanged): a finding starts and ends outside an escape."""
     if "\\" not in text:
         return text
-    return _ESCAPE.sub(lambda m: "\\" + " " * len(m.group(1)), text)
+    return _ESCAPE.sub(lambda m: " " * len(m.group()), text)
 
 
 # Texts longer than this are scanned in pieces (spaCy refuses texts over 1,000,000 characters,

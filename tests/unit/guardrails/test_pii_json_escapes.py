@@ -61,3 +61,25 @@ def test_a_redaction_in_streamed_arguments_leaves_valid_json(
     pieces = [text[i : i + 3] for i in range(0, len(text), 3)]
     streamed = "".join(window.push(piece) for piece in pieces) + window.flush()
     _checked(streamed, arguments, entity)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "see https://example.com/a\nnext line",
+        "path https://example.com/a\\b end",
+        "x https://example.com/\u00e9t\u00e9 y",
+    ],
+)
+def test_a_url_ends_before_an_escape(compile_set: Callable[..., GuardrailSet], value: str) -> None:
+    # A URL's path takes a backslash: cut inside `\\n`, `\\\\` or `\\u00e9`, the rest of the
+    # escape would read as letters or as another character (`\\b`, a backspace).
+    guards = compile_set(
+        GuardrailConfig(name="urls", type="pii", action="redact", entities=("URL",))
+    )
+    text = json.dumps({"u": value})
+    guard = guards.input[0]
+    redacted = json.loads(decide(text, [(guard, guard.check(text))], None).text)["u"]
+    assert redacted.startswith(value[: value.index("https")] + "<URL>")
+    tail = redacted[redacted.index("<URL>") + 5 :]
+    assert value.endswith(tail)  # what follows the URL is the text as written
