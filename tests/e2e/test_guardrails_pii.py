@@ -1,6 +1,7 @@
 """PII guardrails end to end: values restored after the provider saw placeholders (JSON,
-streams, the Anthropic API), an email split across stream chunks redacted, and blocks before
-and during a stream. The `guarded` gateway is in conftest.py, its setup in guarded_gateway.py."""
+streams, the Anthropic API), an email split across stream chunks redacted, blocks before
+and during a stream, and redacted tool-call arguments that stay valid JSON. The `guarded`
+gateway is in conftest.py, its setup in guarded_gateway.py."""
 
 from __future__ import annotations
 
@@ -257,3 +258,71 @@ def test_restore_across_a_responses_conversation(guarded: Proc) -> None:
     assert history.status_code == 200, history.text
     output = history.json()["output"][0]["content"][0]["text"]
     assert output == f"Mail {SECRETS[0]}"
+
+
+# A model that writes a line break before an address in a call's arguments: JSON text holds
+# `Hi,\njane@example.org`, whose `n` the redaction once took with the address (`\<EMAIL_ADDRESS>`,
+# arguments the client could not parse).
+ESCAPED_TOOL = {
+    "name": "send",
+    "description": "send a mail",
+    "schema": {
+        "type": "object",
+        "properties": {"body": {"type": "string", "default": f"Hi,\n{SECRETS[0]}"}},
+        "required": ["body"],
+    },
+}
+REDACTED_BODY = {"body": "Hi,\n<EMAIL_ADDRESS>"}
+
+
+def test_redacted_tool_call_arguments_stay_json(guarded: Proc) -> None:
+    tool = ESCAPED_TOOL
+    function = {"name": tool["name"], "parameters": tool["schema"]}
+    client = openai.OpenAI(base_url=guarded.url + "/v1", api_key=KEYS["redact_out"])
+    answer = client.chat.completions.create(
+        model="gpt-mock",
+        messages=[{"role": "user", "content": "write the mail"}],
+        tools=[{"type": "function", "function": function}],  # type: ignore[typeddict-item]
+    )
+    calls = answer.choices[0].message.tool_calls or []
+    assert [json.loads(c.function.arguments) for c in calls] == [REDACTED_BODY]  # type: ignore[union-attr]
+
+    body = chat_request(
+        "write the mail",
+        model="gpt-mock",
+        stream=True,
+        tools=[{"type": "function", "function": function}],
+    )
+    arguments = ""
+    with httpx.stream(
+        "POST", guarded.url + "/v1/chat/completions", json=body, headers=auth("redact_out")
+    ) as response:
+        assert response.status_code == 200
+        for line in response.iter_lines():
+            if line.startswith("data: {"):
+                for choice in json.loads(line[6:])["choices"]:
+                    for call in choice["delta"].get("tool_calls") or ():
+                        arguments += call["function"].get("arguments") or ""
+    assert json.loads(arguments) == REDACTED_BODY
+
+    anthropic = {
+        "model": "claude-mock",
+        "max_tokens": 100,
+        "stream": True,
+        "tools": [{"name": tool["name"], "input_schema": tool["schema"]}],
+        "messages": [{"role": "user", "content": "write the mail"}],
+    }
+    partial = ""
+    with httpx.stream(
+        "POST",
+        guarded.url + "/v1/messages",
+        json=anthropic,
+        headers={"x-api-key": KEYS["redact_out"]},
+    ) as response:
+        assert response.status_code == 200
+        for line in response.iter_lines():
+            if line.startswith("data: {"):
+                event = json.loads(line[6:])
+                if event.get("delta", {}).get("type") == "input_json_delta":
+                    partial += event["delta"]["partial_json"]
+    assert json.loads(partial) == REDACTED_BODY
