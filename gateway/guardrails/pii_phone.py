@@ -53,6 +53,7 @@ _PHONE_REJECT = (
     re.compile(r"\d+\.\d+"),  # decimals
 )
 _SEPARATED = re.compile(r"\d[\s.\-]\d")
+_GROUPS = re.compile(r"[\s.\-()]+")
 # National formats: a leading 0 is the trunk prefix of these; anything else must be a NANP number.
 _TRUNK_REGIONS = ("GB", "DE", "FR", "NL", "IT", "AU", "IN", "BR", "IE", "CH", "AT", "BE")
 _NANP_REGIONS = ("US", "CA")
@@ -74,6 +75,8 @@ def phone_score(value: str) -> float:
         low = max(low, 10)
     if not low <= digits <= 15 or any(p.fullmatch(value) for p in _PHONE_REJECT):
         return 0.0
+    if formatted and _single_digit_groups(value, international) > 1:
+        return 0.0
     text = "+" + value[2:] if value.startswith("00") else value
     for region in regions:
         try:
@@ -83,6 +86,14 @@ def phone_score(value: str) -> float:
         if _is_valid(number):
             return 0.7 if formatted else 0.3
     return 0.0
+
+
+def _single_digit_groups(value: str, international: bool) -> int:
+    """Groups of one digit (a country code after `+` not counted). A number is written with
+    at most one (`+33 6 12 34 56 78`, `1 800 555 1234`); a sequence (`0 1 1 2 3 5 8 13 21`)
+    or an ISBN-10 (`0-306-40615-2`, its check digit apart) has more."""
+    groups = _GROUPS.split(value.lstrip("+"))
+    return sum(len(g) == 1 for g in groups[1 if international else 0 :])
 
 
 def _is_valid(number: phonenumbers.PhoneNumber) -> bool:

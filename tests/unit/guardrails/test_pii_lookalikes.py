@@ -29,6 +29,10 @@ NOT_PII = [
     # Columns of a report (docs/replay.md): `0.144000   812.0` read as a French number.
     "gpt-4o-mini  platform  1200  12  1.0%  480000  120000   0.144000   812.0  2210.5  4120.9",
     "latency   0.144000   812.0",
+    # Sequences and ISBN-10s: more than one group of a single digit.
+    "fib: 0 1 1 2 3 5 8 13 21 34 55 89",
+    "digits 0 1 2 3 4 5 6 7 8 9",
+    "ISBN-10 0-306-40615-2",
 ]
 IPS = [
     ("ssh root@10.0.0.1", "10.0.0.1"),
@@ -88,6 +92,8 @@ PHONES = [
     ("phone: (415) 555-0100", "(415) 555-0100"),
     ("Appelez-moi au 06 12 34 56 78.", "06 12 34 56 78"),
     ("WhatsApp +33 6 12 34 56 78", "+33 6 12 34 56 78"),
+    ("tel +81 3-1234-5678", "+81 3-1234-5678"),
+    ("phone 1 800 555 0199", "1 800 555 0199"),
 ]
 
 
