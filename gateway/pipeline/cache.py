@@ -10,13 +10,8 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from gateway.cache.entries import (
-    cache_key,
-    decode_entry,
-    encode_entry,
-    entry_as_json,
-    entry_as_stream,
-)
+from gateway.cache.entries import decode_entry, encode_entry, entry_as_json, entry_as_stream
+from gateway.cache.keys import cache_key
 from gateway.config.types import KeyConfig
 from gateway.pipeline.context import RequestContext
 from gateway.pipeline.record import request_usage

@@ -5,17 +5,10 @@ from typing import Any
 import orjson
 import pytest
 
-from gateway.cache.entries import (
-    anthropic_json_to_stream,
-    anthropic_stream_to_json,
-    cache_key,
-    decode_entry,
-    encode_entry,
-    entry_as_json,
-    entry_as_stream,
-    openai_json_to_stream,
-    openai_stream_to_json,
-)
+from gateway.cache.chat import openai_json_to_stream, openai_stream_to_json
+from gateway.cache.entries import decode_entry, encode_entry, entry_as_json, entry_as_stream
+from gateway.cache.keys import cache_key
+from gateway.cache.messages import anthropic_json_to_stream, anthropic_stream_to_json
 from gateway.state import MemoryState
 
 USAGE = {"prompt_tokens": 5, "completion_tokens": 2, "total_tokens": 7}

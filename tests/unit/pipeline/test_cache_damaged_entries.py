@@ -12,7 +12,7 @@ import orjson
 import pytest
 
 from gateway.app import create_app
-from gateway.cache.entries import cache_key
+from gateway.cache.keys import cache_key
 from gateway.config import load_config
 from gateway.observability.recorder import MemorySink
 from gateway.pipeline.cache import cache_lookup

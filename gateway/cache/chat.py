@@ -1,0 +1,132 @@
+"""A chat completion's cache entry in the other form (`POST /v1/chat/completions`): a stored
+stream's `chat.completion.chunk` events assembled into one `chat.completion`, and a
+`chat.completion` replayed as the chunks OpenAI would have streamed."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from gateway.cache.events import decoded_events
+from gateway.sse import encode_event
+
+
+def openai_stream_to_json(chunks: list[str]) -> dict[str, Any]:
+    """Assemble OpenAI chat.completion.chunk events into one chat.completion."""
+    choices: dict[int, dict[str, Any]] = {}
+    result: dict[str, Any] = {"object": "chat.completion"}
+    for _, chunk in decoded_events(chunks):
+        for name in ("id", "created", "model", "system_fingerprint"):
+            if name in chunk and name not in result:
+                result[name] = chunk[name]
+        if chunk.get("usage"):
+            result["usage"] = chunk["usage"]
+        for choice in chunk.get("choices") or ():
+            index = choice.get("index", 0)
+            slot = choices.setdefault(
+                index,
+                {
+                    "index": index,
+                    "message": {"role": "assistant", "content": None},
+                    "logprobs": None,
+                    "finish_reason": None,
+                },
+            )
+            delta = choice.get("delta") or {}
+            message = slot["message"]
+            if delta.get("content"):
+                message["content"] = (message["content"] or "") + delta["content"]
+            if delta.get("refusal"):
+                message["refusal"] = (message.get("refusal") or "") + delta["refusal"]
+            _add_logprobs(slot, choice.get("logprobs"))
+            for call in delta.get("tool_calls") or ():
+                calls = message.setdefault("tool_calls", [])
+                position = call.get("index", 0)
+                while len(calls) <= position:
+                    calls.append(
+                        {"id": None, "type": "function", "function": {"name": "", "arguments": ""}}
+                    )
+                target = calls[position]
+                if call.get("id"):
+                    target["id"] = call["id"]
+                function = call.get("function") or {}
+                target["function"]["name"] += function.get("name") or ""
+                target["function"]["arguments"] += function.get("arguments") or ""
+            if choice.get("finish_reason"):
+                slot["finish_reason"] = choice["finish_reason"]
+    result["choices"] = [choices[i] for i in sorted(choices)]
+    return result
+
+
+def _add_logprobs(slot: dict[str, Any], logprobs: object) -> None:
+    """A chunk's `logprobs` (token lists for content and refusal) appended to its choice's."""
+    if not isinstance(logprobs, dict):
+        return
+    into = slot["logprobs"] or {"content": None, "refusal": None}
+    for name in ("content", "refusal"):
+        if isinstance(logprobs.get(name), list):
+            into[name] = (into[name] or []) + logprobs[name]
+    slot["logprobs"] = into
+
+
+def openai_json_to_stream(body: dict[str, Any], include_usage: bool) -> list[bytes]:
+    """A chat.completion replayed as the chunk sequence OpenAI would have streamed."""
+    base = {
+        "id": body.get("id"),
+        "object": "chat.completion.chunk",
+        "created": body.get("created"),
+        "model": body.get("model"),
+    }
+    extra: dict[str, Any] = {"usage": None} if include_usage else {}
+    out: list[bytes] = []
+    for choice in body.get("choices") or ():
+        index = choice.get("index", 0)
+        message = choice.get("message") or {}
+        delta: dict[str, Any] = {"role": "assistant", "content": message.get("content") or ""}
+        if isinstance(message.get("refusal"), str):
+            delta["refusal"] = message["refusal"]
+        opening: dict[str, Any] = {"index": index, "delta": delta, "finish_reason": None}
+        if choice.get("logprobs") is not None:
+            opening["logprobs"] = choice["logprobs"]
+        out.append(encode_event(orjson.dumps({**base, "choices": [opening], **extra})))
+        if message.get("tool_calls"):
+            calls = [{"index": i, **call} for i, call in enumerate(message["tool_calls"])]
+            out.append(
+                encode_event(
+                    orjson.dumps(
+                        {
+                            **base,
+                            "choices": [
+                                {
+                                    "index": index,
+                                    "delta": {"tool_calls": calls},
+                                    "finish_reason": None,
+                                }
+                            ],
+                            **extra,
+                        }
+                    )
+                )
+            )
+        out.append(
+            encode_event(
+                orjson.dumps(
+                    {
+                        **base,
+                        "choices": [
+                            {
+                                "index": index,
+                                "delta": {},
+                                "finish_reason": choice.get("finish_reason"),
+                            }
+                        ],
+                        **extra,
+                    }
+                )
+            )
+        )
+    if include_usage and body.get("usage"):
+        out.append(encode_event(orjson.dumps({**base, "choices": [], "usage": body["usage"]})))
+    out.append(b"data: [DONE]\n\n")
+    return out
