@@ -11,6 +11,7 @@ import logging
 from typing import Any
 
 from gateway.cache.entries import decode_entry, encode_entry, entry_as_json, entry_as_stream
+from gateway.cache.failed_answers import failed_answer
 from gateway.cache.keys import cache_key
 from gateway.config.types import KeyConfig
 from gateway.pipeline.context import RequestContext
@@ -146,15 +147,17 @@ async def store_answer(ctx: RequestContext, services: Services) -> None:
     # answer without usage is not free when it is served again).
     usage = request_usage(ctx)
     estimated = usage is not None and not usage.reported
-    if ctx.stream_reply is not None:
-        wants_usage = client_wants_usage(ctx.body or {})
-        entry = encode_entry(
-            "stream", ctx.sent_chunks or [], _usage_dict(usage), wants_usage, estimated
-        )
-    elif ctx.response_body is not None:
-        entry = encode_entry("json", ctx.response_body, _usage_dict(usage), estimated=estimated)
-    else:
+    payload = (ctx.sent_chunks or []) if ctx.stream_reply is not None else ctx.response_body
+    if payload is None:
         return
+    if failed_answer(ctx.endpoint.kind, payload):
+        log.info("a failed answer (status 200) is not stored in the cache: %s", ctx.request_id)
+        return
+    if isinstance(payload, list):
+        wants_usage = client_wants_usage(ctx.body or {})
+        entry = encode_entry("stream", payload, _usage_dict(usage), wants_usage, estimated)
+    else:
+        entry = encode_entry("json", payload, _usage_dict(usage), estimated=estimated)
     try:
         await services.state.set(ctx.cache_key, entry, policy.cache.ttl_s, services.clock.time())
     except StateUnavailable as exc:
