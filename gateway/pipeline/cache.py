@@ -124,9 +124,15 @@ def _namespace(key: KeyConfig) -> str:
 
 
 def stateless_response(body: dict[str, Any]) -> bool:
-    """A Responses request the cache may answer: `store` false and no `previous_response_id`
-    (a stored response has an id the client may build on; a cached one would repeat it)."""
-    return body.get("store") is False and not body.get("previous_response_id")
+    """A Responses request the cache may answer: `store` false (a stored response has an id
+    the client may build on; a cached one would repeat it), and no `previous_response_id` nor
+    `conversation` (the upstream puts the conversation so far ahead of the `input`: the same
+    body means another request each turn)."""
+    return (
+        body.get("store") is False
+        and not body.get("previous_response_id")
+        and not body.get("conversation")
+    )
 
 
 def will_store(ctx: RequestContext) -> bool:

@@ -101,3 +101,14 @@ async def test_completed_and_incomplete_answers_are_stored(tmp_path: Path) -> No
             assert await twice(gateway, REQUEST, REQUEST) == ["miss", "hit"]
             streamed = {**REQUEST, "stream": True}
             assert await twice(gateway, streamed, streamed) == ["miss", "hit"]
+
+
+async def test_a_request_in_a_conversation_is_never_answered_from_the_cache(
+    tmp_path: Path,
+) -> None:
+    # The upstream puts the conversation's items ahead of the input: the same body, sent on
+    # each turn, is another request each time.
+    async with open_gateway(tmp_path, CONFIG, {"cached": POLICY}, upstream("completed")) as gateway:
+        for conversation in ("conv_1", {"id": "conv_1"}):
+            asked = {**REQUEST, "conversation": conversation}
+            assert await twice(gateway, asked, asked) == ["bypass", "bypass"]
