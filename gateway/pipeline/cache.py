@@ -12,7 +12,7 @@ from typing import Any
 
 from gateway.cache.entries import decode_entry, encode_entry, entry_as_json, entry_as_stream
 from gateway.cache.failed_answers import failed_answer
-from gateway.cache.keys import cache_key
+from gateway.cache.keys import IGNORED_FIELDS, RESPONSES_IGNORED_FIELDS, cache_key
 from gateway.config.types import KeyConfig
 from gateway.pipeline.context import RequestContext
 from gateway.pipeline.record import request_usage
@@ -41,14 +41,16 @@ async def cache_lookup(ctx: RequestContext, services: Services) -> None:
     if policy is None or policy.cache.mode == "off" or not ctx.endpoint.cacheable:
         return
     endpoint = ctx.endpoint.path
+    ignored = IGNORED_FIELDS
     if ctx.endpoint.kind == "responses":
         if not stateless_response(ctx.body):
             return
         # A Responses stream entry is replayed as such, never converted to or from JSON.
         endpoint += "#stream" if ctx.stream else ""
+        ignored = RESPONSES_IGNORED_FIELDS
     control = ctx.headers.get("cache-control", "").lower()
     namespace = _namespace(ctx.key) if policy.cache.per_team else None
-    ctx.cache_key = cache_key(endpoint, _keyed_body(ctx), namespace)
+    ctx.cache_key = cache_key(endpoint, _keyed_body(ctx), namespace, ignored)
     ctx.cache_store = "no-store" not in control
     if "no-cache" in control:
         return

@@ -112,3 +112,15 @@ async def test_a_request_in_a_conversation_is_never_answered_from_the_cache(
         for conversation in ("conv_1", {"id": "conv_1"}):
             asked = {**REQUEST, "conversation": conversation}
             assert await twice(gateway, asked, asked) == ["bypass", "bypass"]
+
+
+async def test_the_echoed_metadata_and_user_are_part_of_the_key(tmp_path: Path) -> None:
+    # A response object echoes them: a hit must not hand one request's labels to another.
+    async with open_gateway(tmp_path, CONFIG, {"cached": POLICY}, upstream("completed")) as gateway:
+        for field, first, second in (("metadata", {"t": "A"}, {"t": "B"}), ("user", "a", "b")):
+            body = {**REQUEST, "input": field}
+            a, b = {**body, field: first}, {**body, field: second}
+            assert await twice(gateway, a, b) == ["miss", "miss"]
+            assert await twice(gateway, a, b) == ["hit", "hit"]
+        hit = await gateway.client.post("/v1/responses", json={**REQUEST, "metadata": {"t": "B"}})
+        assert hit.json()["metadata"] == {"t": "B"}
