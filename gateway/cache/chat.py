@@ -35,10 +35,7 @@ def openai_stream_to_json(chunks: list[str]) -> dict[str, Any]:
             )
             delta = choice.get("delta") or {}
             message = slot["message"]
-            if delta.get("content"):
-                message["content"] = (message["content"] or "") + delta["content"]
-            if delta.get("refusal"):
-                message["refusal"] = (message.get("refusal") or "") + delta["refusal"]
+            _merge(message, delta)
             _add_logprobs(slot, choice.get("logprobs"))
             for call in delta.get("tool_calls") or ():
                 calls = message.setdefault("tool_calls", [])
@@ -57,6 +54,29 @@ def openai_stream_to_json(chunks: list[str]) -> dict[str, Any]:
                 slot["finish_reason"] = choice["finish_reason"]
     result["choices"] = [choices[i] for i in sorted(choices)]
     return result
+
+
+def _merge(into: dict[str, Any], delta: dict[str, Any]) -> None:
+    """A delta's fields added to what the choice's message holds, as the openai SDK assembles a
+    stream: text appended (`content`, `refusal`, DeepSeek's and vLLM's `reasoning_content` and
+    `reasoning`, an audio answer's `transcript` and `data`), objects merged field by field (the
+    deprecated `function_call`, `audio`), lists extended (`annotations`). Tool calls are
+    assembled by the caller, by their index. A field whose first piece is an empty string stays
+    unset (a tool call's `content` is null, as in a JSON answer)."""
+    for name, value in delta.items():
+        held = into.get(name)
+        if name == "tool_calls" or value is None or (held is None and value == ""):
+            continue
+        if held is None or name == "role":
+            into[name] = value
+        elif isinstance(held, str) and isinstance(value, str):
+            into[name] = held + value
+        elif isinstance(held, dict) and isinstance(value, dict):
+            _merge(held, value)
+        elif isinstance(held, list) and isinstance(value, list):
+            into[name] = held + value
+        else:
+            into[name] = value
 
 
 def _add_logprobs(slot: dict[str, Any], logprobs: object) -> None:
@@ -83,9 +103,13 @@ def openai_json_to_stream(body: dict[str, Any], include_usage: bool) -> list[byt
     for choice in body.get("choices") or ():
         index = choice.get("index", 0)
         message = choice.get("message") or {}
-        delta: dict[str, Any] = {"role": "assistant", "content": message.get("content") or ""}
-        if isinstance(message.get("refusal"), str):
-            delta["refusal"] = message["refusal"]
+        # Every field of the message but its tool calls (their own chunk) in the first delta:
+        # `refusal`, `reasoning_content`, `audio`, `annotations`, `function_call` as it is.
+        delta: dict[str, Any] = {
+            "role": "assistant",
+            **{k: v for k, v in message.items() if k != "tool_calls" and v is not None},
+            "content": message.get("content") or "",
+        }
         opening: dict[str, Any] = {"index": index, "delta": delta, "finish_reason": None}
         if choice.get("logprobs") is not None:
             opening["logprobs"] = choice["logprobs"]

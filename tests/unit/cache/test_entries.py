@@ -265,3 +265,39 @@ def test_embeddings_entries_are_keyed_by_their_encoding_and_dimensions() -> None
     assert cache_key("/v1/embeddings", labelled, None) == cache_key(
         "/v1/embeddings", variants[2], None
     )
+
+
+def test_reasoning_audio_and_annotations_survive_json_and_stream_entries() -> None:
+    # DeepSeek's and vLLM's reasoning, an audio answer, web search citations and the
+    # deprecated function_call: what a hit in the other form used to drop.
+    citation: dict[str, Any] = {
+        "type": "url_citation",
+        "url_citation": {"url": "https://a.example", "title": "A"},
+    }
+    audio = {"id": "audio_1", "data": "UklGRg==", "transcript": "Paris.", "expires_at": 9}
+    message: dict[str, Any] = {
+        "role": "assistant",
+        "content": "Paris.",
+        "reasoning_content": "France's capital is Paris.",
+        "annotations": [citation],
+        "audio": audio,
+        "function_call": {"name": "lookup", "arguments": '{"q": "Paris"}'},
+    }
+    choice = {"index": 0, "message": message, "logprobs": None, "finish_reason": "stop"}
+    answer = {**COMPLETION, "choices": [choice]}
+    pieces = openai_json_to_stream(answer, include_usage=True)
+    assert openai_stream_to_json([p.decode() for p in pieces])["choices"] == answer["choices"]
+    # The same answer spread over chunks, as the upstreams stream it.
+    spread: list[dict[str, Any]] = [
+        {"role": "assistant", "content": "", "reasoning_content": "France's capital "},
+        {"reasoning_content": "is Paris.", "audio": {"id": "audio_1", "transcript": "Par"}},
+        {"content": "Paris.", "audio": {"transcript": "is.", "data": "UklGRg=="}},
+        {"annotations": [citation], "function_call": {"name": "lookup", "arguments": ""}},
+        {"function_call": {"arguments": '{"q": "Paris"}'}, "audio": {"expires_at": 9}},
+    ]
+    chunks = [
+        f"data: {orjson.dumps({'id': 'c', 'choices': [{'index': 0, 'delta': d}]}).decode()}\n\n"
+        for d in spread
+    ]
+    (assembled,) = openai_stream_to_json(chunks)["choices"]
+    assert assembled["message"] == message
