@@ -48,6 +48,10 @@ async def cache_lookup(ctx: RequestContext, services: Services) -> None:
         # A Responses stream entry is replayed as such, never converted to or from JSON.
         endpoint += "#stream" if ctx.stream else ""
         ignored = RESPONSES_IGNORED_FIELDS
+    elif ctx.endpoint.kind == "chat" and ctx.body.get("store") is True:
+        # OpenAI keeps the completion (distillation, evals) under its id with the request's
+        # `metadata`: a hit would keep nothing and hand an earlier request's id out again.
+        return
     control = ctx.headers.get("cache-control", "").lower()
     namespace = _namespace(ctx.key) if policy.cache.per_team else None
     ctx.cache_key = cache_key(endpoint, _keyed_body(ctx), namespace, ignored)
