@@ -11,13 +11,17 @@ import orjson
 from gateway.cache.events import decoded_events
 from gateway.sse import encode_event
 
+# The fields of the answer every chunk repeats: OpenAI's `service_tier` (the tier that served
+# it, billed accordingly) and `system_fingerprint` too.
+_HEAD = ("id", "created", "model", "system_fingerprint", "service_tier")
+
 
 def openai_stream_to_json(chunks: list[str]) -> dict[str, Any]:
     """Assemble OpenAI chat.completion.chunk events into one chat.completion."""
     choices: dict[int, dict[str, Any]] = {}
     result: dict[str, Any] = {"object": "chat.completion"}
     for _, chunk in decoded_events(chunks):
-        for name in ("id", "created", "model", "system_fingerprint"):
+        for name in _HEAD:
             if name in chunk and name not in result:
                 result[name] = chunk[name]
         if chunk.get("usage"):
@@ -97,6 +101,7 @@ def openai_json_to_stream(body: dict[str, Any], include_usage: bool) -> list[byt
         "object": "chat.completion.chunk",
         "created": body.get("created"),
         "model": body.get("model"),
+        **{name: body[name] for name in _HEAD[3:] if name in body},
     }
     extra: dict[str, Any] = {"usage": None} if include_usage else {}
     out: list[bytes] = []

@@ -301,3 +301,12 @@ def test_reasoning_audio_and_annotations_survive_json_and_stream_entries() -> No
     ]
     (assembled,) = openai_stream_to_json(chunks)["choices"]
     assert assembled["message"] == message
+
+
+def test_service_tier_and_fingerprint_survive_json_and_stream_entries() -> None:
+    answer = {**COMPLETION, "system_fingerprint": "fp_1", "service_tier": "flex"}
+    pieces = openai_json_to_stream(answer, include_usage=False)
+    chunks = [orjson.loads(p[len(b"data: ") :]) for p in pieces[:-1]]
+    assert all((c["system_fingerprint"], c["service_tier"]) == ("fp_1", "flex") for c in chunks)
+    assembled = openai_stream_to_json([p.decode() for p in pieces])
+    assert (assembled["system_fingerprint"], assembled["service_tier"]) == ("fp_1", "flex")
