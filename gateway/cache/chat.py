@@ -113,7 +113,7 @@ def openai_json_to_stream(body: dict[str, Any], include_usage: bool) -> list[byt
         delta: dict[str, Any] = {
             "role": "assistant",
             **{k: v for k, v in message.items() if k != "tool_calls" and v is not None},
-            "content": message.get("content") or "",
+            "content": message.get("content"),
         }
         opening: dict[str, Any] = {"index": index, "delta": delta, "finish_reason": None}
         if choice.get("logprobs") is not None:

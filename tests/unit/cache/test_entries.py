@@ -4,6 +4,8 @@ from typing import Any
 
 import orjson
 import pytest
+from openai.lib.streaming.chat import ChatCompletionStreamState
+from openai.types.chat import ChatCompletionChunk
 
 from gateway.cache.chat import openai_json_to_stream, openai_stream_to_json
 from gateway.cache.entries import decode_entry, encode_entry, entry_as_json, entry_as_stream
@@ -13,6 +15,9 @@ from gateway.state import MemoryState
 
 USAGE = {"prompt_tokens": 5, "completion_tokens": 2, "total_tokens": 7}
 BODY = {"model": "m", "messages": [{"role": "user", "content": "hi"}], "temperature": 0.2}
+COMPLETION_CALLS = [
+    {"id": "call_1", "type": "function", "function": {"name": "f", "arguments": '{"a":1}'}}
+]
 COMPLETION = {
     "id": "chatcmpl-1",
     "object": "chat.completion",
@@ -310,3 +315,17 @@ def test_service_tier_and_fingerprint_survive_json_and_stream_entries() -> None:
     assert all((c["system_fingerprint"], c["service_tier"]) == ("fp_1", "flex") for c in chunks)
     assembled = openai_stream_to_json([p.decode() for p in pieces])
     assert (assembled["system_fingerprint"], assembled["service_tier"]) == ("fp_1", "flex")
+
+
+def test_a_tool_call_answer_replayed_as_a_stream_has_no_content_in_the_sdk() -> None:
+    # OpenAI streams a tool call's message with `"content": null`: the openai SDK assembles
+    # `content=None`, as in the JSON answer, not "" (which an app may take for a text answer).
+    message = {"role": "assistant", "content": None, "tool_calls": COMPLETION_CALLS}
+    choice = {"index": 0, "message": message, "logprobs": None, "finish_reason": "tool_calls"}
+    answer = {**COMPLETION, "choices": [choice]}
+    state = ChatCompletionStreamState()
+    for piece in openai_json_to_stream(answer, include_usage=False)[:-1]:
+        state.handle_chunk(ChatCompletionChunk.model_validate_json(piece[len(b"data: ") :]))
+    (assembled,) = state.get_final_completion().choices
+    assert assembled.message.content is None
+    assert assembled.message.tool_calls and assembled.message.tool_calls[0].id == "call_1"
