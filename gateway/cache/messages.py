@@ -32,6 +32,8 @@ def anthropic_stream_to_json(chunks: list[str]) -> dict[str, Any]:
                 block["thinking"] = block.get("thinking", "") + delta["thinking"]
             elif delta.get("type") == "signature_delta":
                 block["signature"] = block.get("signature", "") + delta["signature"]
+            elif delta.get("type") == "citations_delta":
+                block["citations"] = [*(block.get("citations") or []), delta["citation"]]
             elif delta.get("type") == "input_json_delta":
                 partial_json[event["index"]] = (
                     partial_json.get(event["index"], "") + delta["partial_json"]
@@ -59,7 +61,11 @@ def _block_events(block: dict[str, Any]) -> tuple[dict[str, Any], list[dict[str,
         partial = orjson.dumps(block.get("input") or {}).decode()
         return {**block, "input": {}}, [{"type": "input_json_delta", "partial_json": partial}]
     if kind == "text":
-        return {**block, "text": ""}, [{"type": "text_delta", "text": block.get("text", "")}]
+        # A cited text's citations (web search, documents) each come in a `citations_delta`.
+        cites = block.get("citations") or []
+        deltas = [{"type": "citations_delta", "citation": cite} for cite in cites]
+        deltas.append({"type": "text_delta", "text": block.get("text", "")})
+        return {**block, "text": "", **({"citations": []} if cites else {})}, deltas
     if kind == "thinking":
         deltas = [{"type": "thinking_delta", "thinking": block.get("thinking", "")}]
         if block.get("signature"):

@@ -329,3 +329,15 @@ def test_a_tool_call_answer_replayed_as_a_stream_has_no_content_in_the_sdk() -> 
     (assembled,) = state.get_final_completion().choices
     assert assembled.message.content is None
     assert assembled.message.tool_calls and assembled.message.tool_calls[0].id == "call_1"
+
+
+def test_citations_survive_json_and_stream_entries() -> None:
+    # Anthropic streams a cited text's citations as `citations_delta` events (web search,
+    # documents): a stream entry served as JSON used to lose them.
+    cite = {"type": "char_location", "cited_text": "Paris", "document_index": 0}
+    cited = {"type": "text", "text": "Paris.", "citations": [cite, {**cite, "cited_text": "P"}]}
+    message = {**MESSAGE, "content": [cited]}
+    pieces = anthropic_json_to_stream(message)
+    deltas = [orjson.loads(p.split(b"data: ")[1])["delta"] for p in pieces if b"_delta\n" in p]
+    assert [d["type"] for d in deltas[:3]] == ["citations_delta", "citations_delta", "text_delta"]
+    assert anthropic_stream_to_json([p.decode() for p in pieces])["content"] == [cited]
