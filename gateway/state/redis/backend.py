@@ -297,10 +297,9 @@ class RedisState:
 
     async def set(self, key: str, value: bytes, ttl_s: float, now: float) -> None:
         """Store a cache entry; one over `CACHE_ENTRY_MAX_BYTES` is not stored (`keys.py`)."""
-        if ttl_s <= 0:
+        if ttl_s <= 0 or len(value) > CACHE_ENTRY_MAX_BYTES:
+            # Nor is the entry it was to replace kept (as in memory): that answer is older.
             await self.delete(key)
-            return
-        if len(value) > CACHE_ENTRY_MAX_BYTES:
             return
         await self._client.execute(
             "SET",

@@ -244,6 +244,8 @@ async def test_a_cache_entry_too_large_for_redis_is_not_stored(
     """Its bytes would hold up every limit check behind it on the connection and in Redis."""
     state = make_redis_state()
     now = time.time()
+    await state.set("big", b"an earlier answer", 60, now)
+    # It replaces that one all the same (`no-cache` asked for a fresh answer), as in memory.
     await state.set("big", b"x" * (CACHE_ENTRY_MAX_BYTES + 1), 60, now)
     await state.set("fits", b"x" * CACHE_ENTRY_MAX_BYTES, 60, now)
     assert await state.get("big", now) is None
