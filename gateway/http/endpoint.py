@@ -153,7 +153,8 @@ class ProxyEndpoint:
         try:
             if scope["method"] != "POST":
                 raise MethodNotAllowed(
-                    f"{scope['method']} is not allowed on {self.endpoint.path}; use POST"
+                    f"{scope['method']} is not allowed on {self.endpoint.path}; use POST",
+                    headers={"allow": "POST"},
                 )
             for stage in self._head_stages:
                 await stage(ctx, services)

@@ -89,7 +89,10 @@ class ModelsEndpoint:
         )
         try:
             if scope["method"] not in ("GET", "HEAD"):
-                raise MethodNotAllowed(f"{scope['method']} is not allowed on {scope['path']}")
+                raise MethodNotAllowed(
+                    f"{scope['method']} is not allowed on {scope['path']}; use GET",
+                    headers={"allow": "GET, HEAD"},
+                )
             await authenticate(ctx, self.services)
             assert ctx.key is not None
             wanted = scope.get("path_params", {}).get("model_id")

@@ -64,7 +64,10 @@ class StoredResponseEndpoint:
         try:
             method = scope["method"]
             if method not in ("GET", "DELETE"):
-                raise MethodNotAllowed(f"{method} is not allowed here; use GET or DELETE")
+                raise MethodNotAllowed(
+                    f"{method} is not allowed here; use GET or DELETE",
+                    headers={"allow": "GET, DELETE"},
+                )
             await authenticate(ctx, self.services)
             await self._answer(ctx, method, str(scope["path_params"]["response_id"]), send)
         except GatewayError as error:

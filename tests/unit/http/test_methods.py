@@ -31,3 +31,36 @@ async def test_another_method_is_405_with_allow_and_no_record(tmp_path: Path, pa
     app.state.services.records.write_pending()
     await app.state.services.aclose()
     assert sink.records == []
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "allow"),
+    [
+        ("GET", "/v1/chat/completions", "POST"),
+        ("GET", "/v1/embeddings", "POST"),
+        ("PUT", "/v1/messages", "POST"),
+        ("GET", "/v1/messages/count_tokens", "POST"),
+        ("DELETE", "/v1/models/m", "GET, HEAD"),
+        ("POST", "/v1/models", "GET, HEAD"),
+        ("PUT", "/v1/responses/resp_1", "GET, DELETE"),
+    ],
+)
+async def test_a_405_on_the_api_routes_says_what_is_allowed(
+    tmp_path: Path, method: str, path: str, allow: str
+) -> None:
+    """RFC 9110 (15.5.6): a 405 MUST carry `Allow`. Before, only /healthz, /readyz, /metrics
+    and /admin/* said it; the /v1/* routes answered 405 without it."""
+    (tmp_path / "config.toml").write_text(MOCK_MODEL)
+    app = create_app(
+        load_config(tmp_path / "config.toml", env={}), recorder=MemorySink(), watch_config=False
+    )
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://gw") as client:
+        answer = await client.request(method, path)
+    await app.state.services.aclose()
+    assert answer.status_code == 405
+    assert answer.headers.get("allow") == allow
+    error = answer.json()["error"]  # Anthropic's shape on /v1/messages*: a type, no code
+    assert "not allowed" in error["message"] and error.get("code", "method_not_allowed") == (
+        "method_not_allowed"
+    )
