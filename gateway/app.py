@@ -24,15 +24,14 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from gateway import tokens
 from gateway.config.types import GatewayConfig
-from gateway.errors import NotFound, WireFormat
 from gateway.http.admin import AdminAPI
 from gateway.http.body_budget import BodyBudget
 from gateway.http.cors import CORSMiddleware
-from gateway.http.endpoint import ProxyEndpoint, new_request_id, request_headers
+from gateway.http.endpoint import ProxyEndpoint
 from gateway.http.methods import get_only
 from gateway.http.models import ModelsEndpoint
+from gateway.http.not_found import NotFoundEndpoint
 from gateway.http.protocol import COUNT_REFUSAL_STATE
-from gateway.http.responses import send_error
 from gateway.http.stored_responses import StoredResponseEndpoint
 from gateway.mock_provider.inprocess import InProcessMockUpstream
 from gateway.observability.budgets import refresh_budgets
@@ -43,9 +42,8 @@ from gateway.observability.recorder import JsonlSink, RecordSink
 from gateway.observability.redact import LogRedactor
 from gateway.observability.state_size import refresh_state_size, refresh_state_size_every
 from gateway.observability.trace_context import RequestTracer
-from gateway.pipeline.context import Endpoint, RequestContext
+from gateway.pipeline.context import Endpoint
 from gateway.pipeline.count_tokens import COUNT_TOKENS_STAGES
-from gateway.pipeline.finish import finish_request
 from gateway.pipeline.services import Services
 from gateway.pipeline.stages import stages_for
 from gateway.reload import Reloader
@@ -70,33 +68,6 @@ COUNT_TOKENS = Endpoint("/v1/messages/count_tokens", "count_tokens", "anthropic"
 
 def _json(data: object, status: int = 200) -> Response:
     return Response(orjson.dumps(data), status_code=status, media_type="application/json")
-
-
-class NotFoundEndpoint:
-    """Any other path: a 404 in the OpenAI error shape (Anthropic shape under /v1/messages)."""
-
-    def __init__(self, services: Services) -> None:
-        self.services = services
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        path = scope.get("path", "")
-        wire: WireFormat = "anthropic" if path.startswith("/v1/messages") else "openai"
-        ctx = RequestContext(
-            endpoint=Endpoint(path[:200], "chat", wire),
-            runtime=self.services.runtime,
-            request_id=new_request_id(),
-            ts=time.time(),
-            started=time.monotonic(),
-            headers=request_headers(scope),
-        )
-        try:
-            await send_error(
-                ctx,
-                send,
-                NotFound(f"unknown route: {scope.get('method')} {path}", code="unknown_route"),
-            )
-        finally:
-            finish_request(ctx, self.services)
 
 
 # Net allocations between two collections of the youngest generation (Python's default: 700).
@@ -249,7 +220,7 @@ def create_app(
         Route("/readyz", get_only(readyz), methods=None),
         Route("/metrics", get_only(metrics), methods=None),
         *AdminAPI(services, reloader).routes(),
-        Route("/{path:path}", not_found := NotFoundEndpoint(services), methods=None),
+        Route("/{path:path}", not_found := NotFoundEndpoint(services, proxies), methods=None),
     ]
     app = Starlette(routes=routes, lifespan=lifespan)
     app.router.default = not_found  # a target no route can match (`OPTIONS *`): the same 404
