@@ -178,9 +178,21 @@ def _rejected(status: int, parsed: object, name: str) -> UpstreamRejected:
         anthropic_type=fields.get("anthropic_type"),
         code=fields.get("code"),
         param=fields.get("param"),
+        headers=_no_retry() if _QUOTA in (fields.get("code"), fields.get("type")) else None,
         upstream_body=parsed,
         inner_error=_inner_error(parsed),
     )
+
+
+# OpenAI's 429 for an account out of credit (its `code` and `type`). No wait ends it, only a
+# payment, while the OpenAI and Anthropic SDKs retry every 429 after its Retry-After (the
+# router's bench, 5 s by default): `x-should-retry: false`, which both obey over the status,
+# makes them raise at once.
+_QUOTA = "insufficient_quota"
+
+
+def _no_retry() -> dict[str, str]:
+    return {"x-should-retry": "false"}
 
 
 # The errors that say the upstream is busy, not broken (in either format's words).

@@ -56,6 +56,23 @@ def test_quota_and_rate_limit_codes_survive() -> None:
     assert json.loads(error.body("anthropic"))["error"]["type"] == "rate_limit_error"
 
 
+def test_an_account_out_of_quota_tells_the_sdks_not_to_retry() -> None:
+    """OpenAI's 429 `insufficient_quota` ends when the account is paid, not after a wait: the
+    client's answer says `x-should-retry: false`, which the OpenAI and Anthropic SDKs obey over
+    the status (they retry every other 429). Before, the SDK waited out the bench's Retry-After
+    (5 s) twice before raising. A rate limit carries no such header."""
+    for field in ("code", "type"):
+        quota = {
+            "error": {"message": "You exceeded your current quota", field: "insufficient_quota"}
+        }
+        error = error_from_upstream(429, orjson.dumps(quota), DEPLOYMENT)
+        assert error.headers.get("x-should-retry") == "false"
+    limited = {"error": {"message": "Rate limit reached", "code": "rate_limit_exceeded"}}
+    assert (
+        "x-should-retry" not in error_from_upstream(429, orjson.dumps(limited), DEPLOYMENT).headers
+    )
+
+
 def test_anthropic_overloaded_is_529_for_anthropic_clients_and_503_for_openai_ones() -> None:
     error = error_from_upstream(529, orjson.dumps(OVERLOADED), DEPLOYMENT)
     assert error.status_on("anthropic") == 529 and error.status_on("openai") == 503
