@@ -263,9 +263,12 @@ def refusal_message(result: CheckResult) -> str:
 
 def rate_limited(result: AcquireResult, refused: CheckResult) -> RateLimited:
     """The 429 of a refused acquire (`refused`: its first refused check): the message, the
-    rate headers and `Retry-After`."""
+    rate headers, `Retry-After` (whole seconds, at least 1) and `retry-after-ms`, which the
+    OpenAI and Anthropic SDKs read first (a wait of 0.3 s is retried then, not after 1 s)."""
     headers = rate_headers(result.results)
-    headers["retry-after"] = str(max(1, math.ceil(result.retry_after_s)))
+    wait_s = result.retry_after_s
+    headers["retry-after"] = str(max(1, math.ceil(wait_s)))
+    headers["retry-after-ms"] = str(max(1, math.ceil(round(wait_s * 1000, 3))))
     return RateLimited(
         refusal_message(refused),
         headers=headers,

@@ -325,3 +325,19 @@ async def test_a_request_held_in_process_adds_its_whole_cost_to_the_shared_spend
     await limiter.aclose()
     assert (await limiter.state.spend("team", "t", 1000.0))["total"] == pytest.approx(0.25)
     assert (await limiter.state.spend("key", "k", 1000.0))["total"] == pytest.approx(0.25)
+
+
+@pytest.mark.asyncio
+async def test_a_rate_limit_says_its_wait_in_milliseconds_too() -> None:
+    """`retry-after-ms`, which the OpenAI and Anthropic SDKs read before `Retry-After` (whole
+    seconds, at least 1): a slot that frees in 0.3 s is retried then, not after a second. Before,
+    the gateway's own 429 said only `Retry-After`, as its router's 429 did not."""
+    now = [1000.0]
+    limiter = Limiter(MemoryState(), Metrics(), "fail_open", clock=lambda: now[0])
+    checks = [LimitCheck("key", "k", "rpm", 1, 1)]
+    await limiter.acquire(checks)
+    now[0] = 1059.7
+    with pytest.raises(RateLimited) as refused:
+        await limiter.acquire(checks)
+    assert refused.value.headers["retry-after"] == "1"
+    assert refused.value.headers["retry-after-ms"] == "300"
