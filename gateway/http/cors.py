@@ -8,8 +8,9 @@ config lists some (a reload can change the list). For a request under `/v1/` fro
   methods, the requested headers the gateway accepts from browsers (the SDKs' auth, version and
   telemetry headers) and a max age;
 - any other request goes on to the app, and its response gains `Access-Control-Allow-Origin`,
-  `Vary: Origin` and `Access-Control-Expose-Headers` (request ids, `retry-after`, the
-  `x-ratelimit-*` family and the gateway's own headers), so the SDKs can read them.
+  `Vary: Origin` and `Access-Control-Expose-Headers` (request ids, `retry-after`,
+  `retry-after-ms` and `x-should-retry`, the `x-ratelimit-*` family and the gateway's own
+  headers), so the SDKs can read them (their retries obey the second and third).
 
 A request from another origin, or outside `/v1/`, passes through untouched: no CORS header at
 all, which is how a browser learns that the origin is refused. No credentials mode: the SDKs
@@ -49,6 +50,8 @@ EXPOSED_HEADERS = ", ".join(
         "x-request-id",
         "request-id",
         "retry-after",
+        "retry-after-ms",
+        "x-should-retry",
         "x-ratelimit-limit-requests",
         "x-ratelimit-remaining-requests",
         "x-ratelimit-reset-requests",

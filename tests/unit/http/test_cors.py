@@ -70,6 +70,8 @@ async def test_an_allowed_response_exposes_the_gateway_headers() -> None:
     assert headers["x-app"] == "1" and headers["vary"] == "Origin"
     exposed = headers["access-control-expose-headers"].split(", ")
     assert {"x-request-id", "request-id", "retry-after", "x-ratelimit-reset-tokens"} <= set(exposed)
+    # What the SDKs' retries read besides Retry-After; before, a browser hid them from the SDK.
+    assert {"retry-after-ms", "x-should-retry"} <= set(exposed)
 
 
 def test_requested_headers_are_filtered_by_name_and_prefix() -> None:
