@@ -23,12 +23,13 @@ from gateway.pipeline.finish import finish_request
 from gateway.pipeline.services import Services
 
 _STORED_COMPLETIONS = "/v1/chat/completions/"
+_MODELS = "/models"  # /v1/models without its /v1
 
 
 def unknown_route_message(method: str, path: str, served: tuple[str, ...]) -> str:
     """What a 404 for `method path` says: the route, why when known, and what is served."""
     message = f"unknown route: {method} {path}"
-    if "/v1" + path in served:
+    if "/v1" + path in served or path == _MODELS or path.startswith(_MODELS + "/"):
         message += f" (did you mean /v1{path}? a client's base_url ends in /v1)"
     elif path.startswith(_STORED_COMPLETIONS):
         message += (

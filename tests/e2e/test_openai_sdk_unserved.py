@@ -70,4 +70,6 @@ def test_a_base_url_without_v1_is_named_as_the_likely_mistake(gateway: Proc) -> 
                 model="gpt-mock", messages=[{"role": "user", "content": "hi"}]
             ),
         )
-    assert "did you mean /v1/chat/completions?" in message
+        assert "did you mean /v1/chat/completions?" in message
+        message = refusal(gateway, lambda: client.models.retrieve("gpt-mock"))
+    assert "did you mean /v1/models/gpt-mock?" in message
