@@ -1,4 +1,8 @@
-"""`POST /v1/embeddings`: deterministic unit vectors derived from the model and each input."""
+"""`POST /v1/embeddings`: deterministic unit vectors derived from the model and each input.
+
+A model whose name holds `trigram` embeds a text as a normalised bag of hashed character
+trigrams of its lowercased words (punctuation dropped), so near-identical texts get close
+vectors (what the semantic cache's tests need); any other model, a hash of the whole input."""
 
 from __future__ import annotations
 
@@ -13,6 +17,8 @@ from gateway import tokens
 from gateway.mock_provider.behaviour import RequestError
 
 DEFAULT_DIMENSIONS = 8
+# A trigram model's default: enough buckets that unrelated sentences stay far apart.
+TRIGRAM_DIMENSIONS = 256
 MAX_DIMENSIONS = 4096
 
 
@@ -26,6 +32,28 @@ def embedding_vector(model: str, item: str | tuple[int, ...], dimensions: int) -
     # Round trip through float32 so the float and base64 encodings carry the same numbers.
     packed = struct.pack(f"<{dimensions}f", *(v / norm for v in values))
     return struct.unpack(f"<{dimensions}f", packed)
+
+
+@functools.lru_cache(maxsize=4096)
+def trigram_vector(text: str, dimensions: int) -> tuple[float, ...]:
+    """A unit-length vector, float32 precision: the hashed character trigrams of `text`'s
+    lowercased words (punctuation and spacing ignored), counted and normalised."""
+    words = "".join(c if c.isalnum() else " " for c in text.lower()).split()
+    counts = [0.0] * dimensions
+    for word in words:
+        padded = f" {word} "
+        for i in range(len(padded) - 2):
+            digest = hashlib.blake2b(padded[i : i + 3].encode(), digest_size=4).digest()
+            counts[int.from_bytes(digest, "little") % dimensions] += 1.0
+    norm = math.sqrt(sum(v * v for v in counts)) or 1.0
+    packed = struct.pack(f"<{dimensions}f", *(v / norm for v in counts))
+    return struct.unpack(f"<{dimensions}f", packed)
+
+
+def _vector(model: str, item: str | tuple[int, ...], dimensions: int) -> tuple[float, ...]:
+    if "trigram" in model and isinstance(item, str):
+        return trigram_vector(item, dimensions)
+    return embedding_vector(model, item, dimensions)
 
 
 def _inputs(value: Any) -> list[str | tuple[int, ...]]:
@@ -49,7 +77,8 @@ def embeddings_response(body: Any) -> dict[str, Any]:
     if not isinstance(model, str) or not model:
         raise RequestError("model is required", "model")
     items = _inputs(body.get("input"))
-    dimensions = body.get("dimensions", DEFAULT_DIMENSIONS)
+    default = TRIGRAM_DIMENSIONS if "trigram" in model else DEFAULT_DIMENSIONS
+    dimensions = body.get("dimensions", default)
     if (
         not isinstance(dimensions, int)
         or isinstance(dimensions, bool)
@@ -63,7 +92,7 @@ def embeddings_response(body: Any) -> dict[str, Any]:
         raise RequestError("encoding_format must be 'float' or 'base64'", "encoding_format")
     data = []
     for index, item in enumerate(items):
-        vector = embedding_vector(model, item, dimensions)
+        vector = _vector(model, item, dimensions)
         embedding: Any = list(vector)
         if encoding == "base64":
             embedding = base64.b64encode(struct.pack(f"<{dimensions}f", *vector)).decode()

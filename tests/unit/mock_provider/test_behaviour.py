@@ -393,3 +393,28 @@ def test_embeddings_base64_and_token_inputs() -> None:
     ):
         with pytest.raises(RequestError):
             embeddings_response(bad)
+
+
+def _cosine(a: list[float], b: list[float]) -> float:
+    return sum(x * y for x, y in zip(a, b, strict=True))
+
+
+def test_trigram_embeddings_put_near_identical_texts_close() -> None:
+    texts = [
+        "What is the capital of France?",
+        "what is the capital of france",
+        "What is the capital city of France?",
+        "How do I bake sourdough bread at home?",
+    ]
+    response = embeddings_response({"model": "trigram-embed", "input": texts})
+    same, case, near, other = [d["embedding"] for d in response["data"]]
+    assert len(same) == 256
+    assert _cosine(same, case) > 0.999
+    assert 0.8 < _cosine(same, near) < 0.999
+    assert _cosine(same, other) < 0.5
+
+
+def test_other_embedding_models_hash_the_whole_text() -> None:
+    response = embeddings_response({"model": "mock-embed", "input": ["Hello.", "hello"]})
+    first, second = [d["embedding"] for d in response["data"]]
+    assert len(first) == 8 and first != second
