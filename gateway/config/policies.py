@@ -16,7 +16,7 @@ from gateway.config.files import read_config_file
 from gateway.config.guardrails import guardrails
 from gateway.config.keys import POLICY_NAME
 from gateway.config.specs import spec_of
-from gateway.config.types import KeyConfig, PolicyConfig
+from gateway.config.types import CacheConfig, KeyConfig, PolicyConfig
 
 POLICY = spec_of(PolicyConfig)
 DEFAULT_POLICY = str(spec_of(KeyConfig).default("policy"))
@@ -89,4 +89,28 @@ def _policy(
                 ("model_limits", model),
                 f"policy '{name}': [model_limits.\"{model}\"] names a model that is not configured",
             )
+    cache = values.get("cache")
+    if isinstance(cache, CacheConfig):  # else its table had problems, already reported
+        _check_cache(doc, name, cache, data.get("cache", {}), models)
     return POLICY.build(values, name=name, guardrails=found)
+
+
+def _check_cache(
+    doc: Doc, name: str, cache: CacheConfig, raw: Table, models: frozenset[str]
+) -> None:
+    """A semantic cache names a configured embedding model; the other modes use none."""
+    model = cache.embedding_model
+    if cache.mode != "semantic":
+        for key in ("embedding_model", "similarity"):
+            if key in raw:
+                doc.report(("cache", key), f"policy '{name}': '{key}' needs mode = 'semantic'")
+    elif model is None:
+        doc.report(
+            ("cache", "mode"),
+            f"policy '{name}': mode 'semantic' needs embedding_model = '<a [[models]] name>'",
+        )
+    elif models and model not in models:
+        doc.report(
+            ("cache", "embedding_model"),
+            f"policy '{name}': embedding_model '{model}' is not a configured model",
+        )

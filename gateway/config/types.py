@@ -28,7 +28,7 @@ Transport = Literal["auto", "httpx", "http1"]
 Strategy = Literal[
     "weighted", "round_robin", "least_busy", "lowest_latency", "lowest_cost", "usage_based"
 ]
-CacheMode = Literal["off", "exact"]
+CacheMode = Literal["off", "exact", "semantic"]
 Sticky = Literal["none", "key", "user"]
 
 NonEmptyStr = Annotated[str, NON_EMPTY]
@@ -287,6 +287,10 @@ class CacheConfig:
     mode: CacheMode = "off"
     ttl_s: TtlSeconds = 3600
     per_team: bool = True
+    # semantic: the [[models]] name whose deployments embed the request's text (required).
+    embedding_model: NonEmptyStr | None = None
+    # semantic: the least cosine similarity that is a hit.
+    similarity: Annotated[float, Range(low=0.5, high=1.0)] = 0.95
 
 
 GuardrailType = Literal["pii", "regex", "toxicity", "moderation", "prompt_injection"]

@@ -16,6 +16,7 @@ from gateway.cache.keys import IGNORED_FIELDS, RESPONSES_IGNORED_FIELDS, cache_k
 from gateway.config.types import KeyConfig
 from gateway.pipeline.context import RequestContext
 from gateway.pipeline.record import request_usage
+from gateway.pipeline.semantic_cache import semantic_lookup, semantic_use
 from gateway.pipeline.services import Services
 from gateway.providers import Usage
 from gateway.providers.base import client_wants_usage
@@ -54,7 +55,8 @@ async def cache_lookup(ctx: RequestContext, services: Services) -> None:
         return
     control = ctx.headers.get("cache-control", "").lower()
     namespace = _namespace(ctx.key) if policy.cache.per_team else None
-    ctx.cache_key = cache_key(endpoint, _keyed_body(ctx), namespace, ignored)
+    keyed = _keyed_body(ctx)
+    ctx.cache_key = cache_key(endpoint, keyed, namespace, ignored)
     ctx.cache_store = "no-store" not in control
     if "no-cache" in control:
         return
@@ -66,7 +68,23 @@ async def cache_lookup(ctx: RequestContext, services: Services) -> None:
     entry = decode_entry(raw) if raw is not None else None
     if entry is None:
         ctx.cache = "miss"
+        use = semantic_use(ctx, policy.cache, keyed, endpoint, namespace)
+        if use is None:
+            return
+        ctx.semantic = use
+        found = await semantic_lookup(ctx, services, policy.cache, use)
+        entry = decode_entry(found[0]) if found is not None else None
+        if found is None or entry is None or not _serve(ctx, entry, found[1].key):
+            return
+        use.similarity = found[1].similarity
         return
+    _serve(ctx, entry, ctx.cache_key)
+
+
+def _serve(ctx: RequestContext, entry: dict[str, Any], key: str) -> bool:
+    """Answer `ctx` from `entry` (stored under `key`), in the form asked for: a hit; or a miss
+    when the entry does not convert."""
+    assert ctx.body is not None
     wire = ctx.endpoint.wire
     try:
         if ctx.stream:
@@ -77,10 +95,10 @@ async def cache_lookup(ctx: RequestContext, services: Services) -> None:
     except (ValueError, TypeError, KeyError, AttributeError, IndexError) as exc:
         # Shaped like an entry, but its contents do not convert (damaged, or written by
         # another version of the gateway): a miss, and the fresh answer replaces it.
-        log.warning("cache entry %s cannot be served, treated as a miss: %r", ctx.cache_key, exc)
+        log.warning("cache entry %s cannot be served, treated as a miss: %r", key, exc)
         ctx.cached_stream = ctx.response_body = None
         ctx.cache = "miss"
-        return
+        return False
     ctx.cache = "hit"
     usage = entry.get("usage") or {}
     ctx.usage = Usage(
@@ -88,6 +106,7 @@ async def cache_lookup(ctx: RequestContext, services: Services) -> None:
         usage.get("completion_tokens", 0),
         reported=not entry.get("usage_estimated"),
     )
+    return True
 
 
 def _keyed_body(ctx: RequestContext) -> dict[str, Any]:
@@ -174,5 +193,10 @@ async def store_answer(ctx: RequestContext, services: Services) -> None:
         await services.state.set(ctx.cache_key, entry, policy.cache.ttl_s, services.clock.time())
     except StateUnavailable as exc:
         services.metrics.state_error(exc.kind)
+        return
     except Exception:
         log.exception("cannot store a cache entry")
+        return
+    use = ctx.semantic
+    if use is not None and use.vector is not None:
+        services.semantic_index.add(use.partition, ctx.cache_key, use.vector)

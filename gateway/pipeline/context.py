@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypedDict
 
 from gateway import tokens
+from gateway.cache.semantic_use import SemanticUse
 from gateway.config.types import KeyConfig, ModelConfig
 from gateway.errors import GatewayError, WireFormat
 from gateway.guardrails.base import Placeholders
@@ -95,6 +96,8 @@ class RequestContext:
     cache: str = "bypass"
     cache_key: str | None = None
     cache_store: bool = False
+    # What the semantic cache did (its partition, vector, similarity, embedding spend).
+    semantic: SemanticUse | None = None
     # Client-format bytes sent for a stream, kept only when the answer will be cached.
     sent_chunks: list[bytes] | None = None
     response_headers: dict[str, str] = field(default_factory=dict)

@@ -189,6 +189,8 @@ def build_record(
         "session_id": ctx.session_id,
         **_prompt_fields(ctx.prompt, include_bodies),
     }
+    if ctx.semantic is not None:
+        ctx.semantic.add_to(record)
     if ctx.exchange.fallbacks_skipped:
         record["fallbacks_skipped"] = list(ctx.exchange.fallbacks_skipped)
     if ctx.exchange.fallbacks_limited:

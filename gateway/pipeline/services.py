@@ -12,6 +12,7 @@ from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
+from gateway.cache.semantic_index import SemanticIndex
 from gateway.clock import SYSTEM_CLOCK, Clock
 from gateway.config.types import ProviderConfig
 from gateway.limits.limiter import Limiter
@@ -41,6 +42,8 @@ class Services:
     # Exports finished requests as spans ([tracing]; None when tracing is off).
     tracer: RequestTracer | None = None
     ready: bool = False
+    # The semantic cache's vectors, per process (the entries live in `state`).
+    semantic_index: SemanticIndex = field(default_factory=SemanticIndex)
     router: Router = field(init=False)
     limiter: Limiter = field(init=False)
     records: RecordQueue = field(init=False)

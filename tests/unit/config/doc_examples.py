@@ -38,7 +38,7 @@ BASE_PROVIDERS = {
     "anthropic": 'type = "anthropic"\nbase_url = "https://api.anthropic.com"',
     "local": 'type = "openai"\nbase_url = "http://localhost:11434/v1"',
 }
-BASE_MODELS = ("gpt-4o-mini", "claude-3-5-haiku", "gpt-4o")
+BASE_MODELS = ("gpt-4o-mini", "claude-3-5-haiku", "gpt-4o", "text-embedding-3-small")
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ def test_policy_problems_are_reported_in_the_policy_file(tmp_path: Path) -> None
         "budget_usd_per_day = -1\n"  # 4
         "max_concurrent = 1.5\n"  # 5
         "[cache]\n"  # 6
-        'mode = "semantic"\n'  # 7
+        'mode = "fuzzy"\n'  # 7
         "ttl_s = 0\n"  # 8
         "per_team = 1\n"  # 9
         "[[guardrails]]\n"  # 10
@@ -28,7 +28,8 @@ def test_policy_problems_are_reported_in_the_policy_file(tmp_path: Path) -> None
         "policies/strict.toml:3: limits.tpm: expected integer, got string",
         "policies/strict.toml:4: limits.budget_usd_per_day: must be at least 0, got -1",
         "policies/strict.toml:5: limits.max_concurrent: expected integer, got float",
-        "policies/strict.toml:7: cache.mode: must be one of 'off', 'exact', got 'semantic'",
+        "policies/strict.toml:7: cache.mode: must be one of 'off', 'exact', 'semantic', "
+        "got 'fuzzy'",
         "policies/strict.toml:8: cache.ttl_s: must be between 1 and 315360000, got 0",
         "policies/strict.toml:9: cache.per_team: expected boolean, got integer",
         "policies/strict.toml:10: missing key 'name' in [[guardrails]][0]",

@@ -1,0 +1,137 @@
+"""The semantic cache's part of the cache stage: on an exact miss, embed the request's text
+through the policy's embedding model (the gateway's own routing) and look for a stored answer
+to a request worded alike (gateway/cache/semantic_index.py).
+
+The embedding call has its own short deadline; its failure is a miss, never an error for the
+client: logged at most once per `_LOG_EVERY_S`, counted as `gateway_cache_events_total
+{result="embedding_error"}`. Its tokens and cost join the request's record.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Any
+
+import orjson
+
+from gateway import tokens
+from gateway.cache.keys import cache_key
+from gateway.cache.semantic_index import Match, Vector, unit
+from gateway.cache.semantic_text import SEMANTIC_KINDS, request_text, without_texts
+from gateway.cache.semantic_use import SemanticUse
+from gateway.config.types import CacheConfig
+from gateway.observability.cost import cost_usd
+from gateway.pipeline.context import RequestContext
+from gateway.pipeline.services import Services
+from gateway.routing.exchange import Exchange, RouteRequest
+from gateway.state import StateUnavailable
+
+log = logging.getLogger("gateway.cache")
+
+EMBEDDING_TIMEOUT_S = 2.0
+_LOG_EVERY_S = 10.0
+_last_logged = [float("-inf")]
+
+
+def semantic_use(
+    ctx: RequestContext,
+    cache: CacheConfig,
+    keyed: dict[str, Any],
+    endpoint: str,
+    namespace: str | None,
+) -> SemanticUse | None:
+    """The request's partition when its policy and endpoint compare by meaning, else None."""
+    if cache.mode != "semantic" or ctx.endpoint.kind not in SEMANTIC_KINDS:
+        return None
+    # The embedding model joins the partition: two models' vectors are not comparable.
+    where = f"{endpoint}#semantic:{cache.embedding_model}"
+    return SemanticUse(cache_key(where, without_texts(keyed), namespace))
+
+
+async def semantic_lookup(
+    ctx: RequestContext, services: Services, cache: CacheConfig, use: SemanticUse
+) -> tuple[bytes, Match] | None:
+    """The stored entry of the nearest request worded alike, if similar enough; else None
+    (with `use.vector` set when the text was embedded, so the answer can be indexed)."""
+    assert ctx.body is not None
+    text = request_text(ctx.body)
+    if not text.strip():
+        return None
+    use.vector = await _embed(ctx, services, cache, text, use)
+    if use.vector is None:
+        return None
+    index = services.semantic_index
+    match = index.nearest(use.partition, use.vector, cache.similarity)
+    if match is None:
+        return None
+    try:
+        raw = await services.state.get(match.key, services.clock.time())
+    except StateUnavailable as exc:
+        services.metrics.state_error(exc.kind)
+        return None
+    if raw is None:  # expired or evicted: its vector goes too
+        index.discard(use.partition, match.key)
+        return None
+    return raw, match
+
+
+async def _embed(
+    ctx: RequestContext, services: Services, cache: CacheConfig, text: str, use: SemanticUse
+) -> Vector | None:
+    name = cache.embedding_model
+    model = ctx.runtime.config.models.get(name) if name is not None else None
+    if model is None:  # refused at load; a reload cannot leave it so, but never fail here
+        _failed(services, f"embedding model '{name}' is not configured")
+        return None
+    body = {"model": model.name, "input": text}
+    request = RouteRequest(
+        runtime=ctx.runtime,
+        kind="embeddings",
+        body=body,
+        model=model,
+        stream=False,
+        key_id=ctx.key.id if ctx.key is not None else "",
+        started=time.monotonic(),
+        body_bytes=len(orjson.dumps(body)),
+        prompt_tokens=lambda: tokens.count_text(text),
+        request_id=ctx.request_id,
+    )
+    exchange = Exchange()
+    try:
+        async with asyncio.timeout(EMBEDDING_TIMEOUT_S):
+            await services.router.route(request, exchange)
+    except TimeoutError:
+        _failed(services, f"no answer within {EMBEDDING_TIMEOUT_S} s")
+        return None
+    except Exception as exc:  # any failure of the lookup is a miss
+        _failed(services, repr(exc))
+        return None
+    if exchange.usage is not None:
+        use.embedding_tokens = exchange.usage.prompt_tokens
+        use.embedding_cost_usd = cost_usd(exchange.usage, exchange.deployment)
+    vector = _first_vector(exchange.json)
+    if vector is None:
+        _failed(services, "the embeddings answer holds no usable vector")
+    return vector
+
+
+def _first_vector(answer: dict[str, Any] | None) -> Vector | None:
+    try:
+        values = answer["data"][0]["embedding"]  # type: ignore[index]
+    except (KeyError, IndexError, TypeError):
+        return None
+    if not isinstance(values, list) or not all(
+        isinstance(v, (int, float)) and not isinstance(v, bool) for v in values
+    ):
+        return None
+    return unit(values)
+
+
+def _failed(services: Services, why: str) -> None:
+    services.metrics.cache_events.add(("embedding_error",), 1.0)
+    now = time.monotonic()
+    if now - _last_logged[0] >= _LOG_EVERY_S:
+        _last_logged[0] = now
+        log.warning("semantic cache: the embedding call failed, treated as a miss: %s", why)

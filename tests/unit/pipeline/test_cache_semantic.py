@@ -1,0 +1,136 @@
+"""The semantic cache stage with the in-process mock provider (its `trigram-embed` model puts
+texts worded alike at similarity 1): who finds a stored answer, and what a failed embedding
+call or a vanished entry leaves."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from gateway.app import create_app
+from gateway.config import load_config
+from gateway.observability.recorder import MemorySink
+from gateway.pipeline.cache import cache_lookup, store_answer
+from gateway.pipeline.context import Endpoint, RequestContext
+from gateway.pipeline.services import Services
+from gateway.pipeline.stages import authenticate, parse_body, resolve_model
+
+PROVIDER = """
+[[providers]]
+name = "m"
+type = "mock"
+"""
+MODELS = {"echo": "echo", "embed": "trigram-embed", "broken": "malformed"}
+CHAT = Endpoint("/v1/chat/completions", "chat", "openai")
+MESSAGES = Endpoint("/v1/messages", "messages", "anthropic")
+ANSWER = orjson.dumps(
+    {
+        "id": "c",
+        "object": "chat.completion",
+        "choices": [
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": "Paris"},
+                "finish_reason": "stop",
+            }
+        ],
+    }
+)
+
+
+def services(tmp_path: Path, embedding_model: str, teams: dict[str, str]) -> Services:
+    """Keys (each key's secret is its id) of the given teams, all with one semantic policy."""
+    (tmp_path / "policies").mkdir()
+    (tmp_path / "policies" / "sem.toml").write_text(
+        f'[cache]\nmode = "semantic"\nembedding_model = "{embedding_model}"\n'
+    )
+    models = "".join(
+        f'\n[[models]]\nname = "{name}"\n'
+        f'[[models.deployments]]\nprovider = "m"\nmodel = "{model}"\n'
+        for name, model in MODELS.items()
+    )
+    keys = "".join(
+        f'\n[[keys]]\nid = "{name}"\npolicy = "sem"\nteam = "{team}"\n'
+        f'key_sha256 = "{hashlib.sha256(name.encode()).hexdigest()}"\n'
+        for name, team in teams.items()
+    )
+    (tmp_path / "config.toml").write_text(PROVIDER + models + keys)
+    config = load_config(tmp_path / "config.toml", env={})
+    app = create_app(config, recorder=MemorySink(), watch_config=False)
+    result: Services = app.state.services
+    return result
+
+
+async def lookup(
+    svc: Services, key: str, body: dict[str, Any], endpoint: Endpoint = CHAT
+) -> RequestContext:
+    headers = {"authorization": f"Bearer {key}"}
+    ctx = RequestContext(endpoint, svc.runtime, "req", time.time(), time.monotonic(), headers)
+    ctx.raw_body = orjson.dumps(body)
+    for stage in (authenticate, parse_body, resolve_model, cache_lookup):
+        await stage(ctx, svc)
+    return ctx
+
+
+def chat(text: str, **extra: object) -> dict[str, Any]:
+    return {"model": "echo", "messages": [{"role": "user", "content": text}], **extra}
+
+
+async def store(svc: Services, key: str, body: dict[str, Any], endpoint: Endpoint = CHAT) -> None:
+    ctx = await lookup(svc, key, body, endpoint)
+    assert ctx.cache == "miss" and ctx.semantic is not None and ctx.semantic.vector is not None
+    ctx.response_body, ctx.status = ANSWER, 200
+    await store_answer(ctx, svc)
+
+
+async def test_worded_alike_is_a_hit_within_the_team_only(tmp_path: Path) -> None:
+    svc = services(tmp_path, "embed", {"ann": "t", "bob": "t", "eve": "other"})
+    await store(svc, "ann", chat("What is the capital of France?"))
+    hit = await lookup(svc, "bob", chat("what is the capital of france"))
+    assert hit.cache == "hit" and hit.response_body == ANSWER
+    assert hit.semantic is not None and hit.semantic.similarity is not None
+    assert hit.semantic.similarity > 0.99 and hit.semantic.embedding_tokens > 0
+    assert (await lookup(svc, "eve", chat("what is the capital of france"))).cache == "miss"
+    assert (await lookup(svc, "bob", chat("what is the capital of france", n=2))).cache == "miss"
+    await svc.aclose()
+
+
+async def test_messages_requests_compare_their_system_and_texts(tmp_path: Path) -> None:
+    svc = services(tmp_path, "embed", {"ann": "t"})
+    body = {
+        "model": "echo",
+        "max_tokens": 10,
+        "system": "Answer in one word.",
+        "messages": [{"role": "user", "content": "Capital of France?"}],
+    }
+    await store(svc, "ann", body, MESSAGES)
+    alike = {**body, "messages": [{"role": "user", "content": "capital of france"}]}
+    assert (await lookup(svc, "ann", alike, MESSAGES)).cache == "hit"
+    other_system = {**alike, "system": "Answer at length, with the history of the city."}
+    assert (await lookup(svc, "ann", other_system, MESSAGES)).cache == "miss"
+    await svc.aclose()
+
+
+async def test_a_failed_embedding_call_is_a_miss_and_counted(tmp_path: Path) -> None:
+    svc = services(tmp_path, "broken", {"ann": "t"})
+    ctx = await lookup(svc, "ann", chat("What is the capital of France?"))
+    assert ctx.cache == "miss" and ctx.error is None
+    assert ctx.semantic is not None and ctx.semantic.vector is None
+    assert (
+        'gateway_cache_events_total{result="embedding_error"} 1.0' in svc.metrics.render().decode()
+    )
+    await svc.aclose()
+
+
+async def test_a_vanished_entry_is_a_miss_and_its_vector_goes(tmp_path: Path) -> None:
+    svc = services(tmp_path, "embed", {"ann": "t"})
+    await store(svc, "ann", chat("What is the capital of France?"))
+    assert len(svc.semantic_index) == 1
+    svc.state = type(svc.state)()  # the entry expired or was evicted
+    assert (await lookup(svc, "ann", chat("what is the capital of france"))).cache == "miss"
+    assert len(svc.semantic_index) == 0
+    await svc.aclose()
