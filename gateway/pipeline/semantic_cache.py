@@ -3,7 +3,7 @@ through the policy's embedding model (the gateway's own routing) and look for a 
 to a request worded alike (gateway/cache/semantic_index.py).
 
 The embedding call has its own short deadline; its failure is a miss, never an error for the
-client: logged at most once per `_LOG_EVERY_S`, counted as `gateway_cache_events_total
+client: logged at most once per 10 s (`failure_log`), counted as `gateway_cache_events_total
 {result="embedding_error"}`. Its tokens and cost join the request's record.
 """
 
@@ -31,8 +31,23 @@ from gateway.state import StateUnavailable
 log = logging.getLogger("gateway.cache")
 
 EMBEDDING_TIMEOUT_S = 2.0
-_LOG_EVERY_S = 10.0
-_last_logged = [float("-inf")]
+
+
+class _FailureLog:
+    """Logs an embedding failure at most once per `every_s` (one per process)."""
+
+    def __init__(self, every_s: float) -> None:
+        self.every_s = every_s
+        self.last = float("-inf")
+
+    def warn(self, why: str) -> None:
+        now = time.monotonic()
+        if now - self.last >= self.every_s:
+            self.last = now
+            log.warning("semantic cache: the embedding call failed, treated as a miss: %s", why)
+
+
+failure_log = _FailureLog(10.0)
 
 
 def semantic_use(
@@ -131,7 +146,4 @@ def _first_vector(answer: dict[str, Any] | None) -> Vector | None:
 
 def _failed(services: Services, why: str) -> None:
     services.metrics.cache_events.add(("embedding_error",), 1.0)
-    now = time.monotonic()
-    if now - _last_logged[0] >= _LOG_EVERY_S:
-        _last_logged[0] = now
-        log.warning("semantic cache: the embedding call failed, treated as a miss: %s", why)
+    failure_log.warn(why)

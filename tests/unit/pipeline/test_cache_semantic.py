@@ -5,15 +5,18 @@ call or a vanished entry leaves."""
 from __future__ import annotations
 
 import hashlib
+import logging
 import time
 from pathlib import Path
 from typing import Any
 
 import orjson
+import pytest
 
 from gateway.app import create_app
 from gateway.config import load_config
 from gateway.observability.recorder import MemorySink
+from gateway.pipeline import semantic_cache
 from gateway.pipeline.cache import cache_lookup, store_answer
 from gateway.pipeline.context import Endpoint, RequestContext
 from gateway.pipeline.services import Services
@@ -24,7 +27,12 @@ PROVIDER = """
 name = "m"
 type = "mock"
 """
-MODELS = {"echo": "echo", "embed": "trigram-embed", "broken": "malformed"}
+MODELS = {
+    "echo": "echo",
+    "embed": "trigram-embed",
+    "broken": "malformed",
+    "hanging": "fail-timeout",
+}
 CHAT = Endpoint("/v1/chat/completions", "chat", "openai")
 MESSAGES = Endpoint("/v1/messages", "messages", "anthropic")
 ANSWER = orjson.dumps(
@@ -133,4 +141,31 @@ async def test_a_vanished_entry_is_a_miss_and_its_vector_goes(tmp_path: Path) ->
     svc.state = type(svc.state)()  # the entry expired or was evicted
     assert (await lookup(svc, "ann", chat("what is the capital of france"))).cache == "miss"
     assert len(svc.semantic_index) == 0
+    await svc.aclose()
+
+
+async def test_an_embedding_call_past_its_deadline_is_a_miss(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(semantic_cache, "EMBEDDING_TIMEOUT_S", 0.05)
+    svc = services(tmp_path, "hanging", {"ann": "t"})
+    ctx = await lookup(svc, "ann", chat("What is the capital of France?"))
+    assert ctx.cache == "miss" and ctx.error is None
+    assert ctx.semantic is not None and ctx.semantic.vector is None
+    await svc.aclose()
+
+
+async def test_failures_are_logged_at_most_once_per_10_s(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    svc = services(tmp_path, "broken", {"ann": "t"})
+    semantic_cache.failure_log.last = float("-inf")
+    with caplog.at_level(logging.WARNING, "gateway.cache"):
+        for text in ("one question", "another question"):
+            assert (await lookup(svc, "ann", chat(text))).cache == "miss"
+    logged = [r for r in caplog.records if "embedding call failed" in r.getMessage()]
+    assert len(logged) == 1
+    assert 'gateway_cache_events_total{result="embedding_error"} 2.0' in (
+        svc.metrics.render().decode()
+    )
     await svc.aclose()
