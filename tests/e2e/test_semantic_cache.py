@@ -96,6 +96,7 @@ def test_a_request_worded_alike_is_a_hit_and_others_are_misses(
         assert _ask(client, "what is the capital of france", temperature=0.5)[0] == "miss"
         assert _ask(client, "what is the capital of france", model="echo-2")[0] == "miss"
     finally:
+        client.close()
         gateway.stop()
     records = read_records(tmp_path / "log.jsonl")
     hit = next(r for r in records if r["id"] == hit_id)
@@ -118,5 +119,6 @@ def test_a_dead_embedding_model_is_a_miss_never_an_error(
         )
         metrics = httpx.get(gateway.url + "/metrics").text
     finally:
+        client.close()
         gateway.stop()
     assert 'gateway_cache_events_total{result="embedding_error"}' in metrics
