@@ -1,7 +1,7 @@
-"""The semantic cache end to end, with the openai SDK: a request worded alike (another case,
-other punctuation: the mock's trigram embeddings put it at similarity 1) is answered from the
-stored answer; another question, model or temperature is not; a dead embedding model leaves
-the request answered normally (a miss)."""
+"""The semantic cache end to end, with the openai and anthropic SDKs: a request worded alike
+(another case, other punctuation: the mock's trigram embeddings put it at similarity 1) is
+answered from the stored answer; another question, model or temperature is not; a dead
+embedding model leaves the request answered normally (a miss)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import hashlib
 from pathlib import Path
 from typing import Any
 
+import anthropic
 import httpx
 import openai
 
@@ -122,3 +123,40 @@ def test_a_dead_embedding_model_is_a_miss_never_an_error(
         client.close()
         gateway.stop()
     assert 'gateway_cache_events_total{result="embedding_error"}' in metrics
+
+
+def test_messages_worded_alike_are_a_hit_json_and_stream(
+    tmp_path: Path, mock_upstream: Proc
+) -> None:
+    gateway = start_gateway(_config(tmp_path, mock_upstream))
+    claude = anthropic.Anthropic(base_url=gateway.url, api_key=KEY, max_retries=0)
+    system = "Answer in one word."
+
+    def ask(text: str, store: bool = True) -> tuple[str, str]:
+        raw = claude.messages.with_raw_response.create(
+            model="echo",
+            max_tokens=50,
+            system=system,
+            messages=[{"role": "user", "content": text}],
+            extra_headers={} if store else {"cache-control": "no-store"},
+        )
+        block = raw.parse().content[0]
+        assert block.type == "text"
+        return raw.headers["x-gateway-cache"], block.text
+
+    try:
+        assert ask(QUESTION) == ("miss", QUESTION)
+        # Probes store nothing: the answer found is the first one's.
+        wait_until(lambda: ask(QUESTION.upper(), False)[0] == "hit", 5, 0.02, "never stored")
+        assert ask("what is the capital of france") == ("hit", QUESTION)
+        with claude.messages.stream(
+            model="echo",
+            max_tokens=50,
+            system=system,
+            messages=[{"role": "user", "content": "What is the capital of France"}],
+        ) as stream:
+            assert "".join(stream.text_stream) == QUESTION
+        assert ask("How do I bake sourdough bread at home?")[0] == "miss"
+    finally:
+        claude.close()
+        gateway.stop()
