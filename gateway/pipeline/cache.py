@@ -68,6 +68,8 @@ async def cache_lookup(ctx: RequestContext, services: Services) -> None:
     entry = decode_entry(raw) if raw is not None else None
     if entry is None:
         ctx.cache = "miss"
+        if policy.cache.mode != "semantic":
+            return
         use = semantic_use(ctx, policy.cache, keyed, endpoint, namespace)
         if use is None:
             return

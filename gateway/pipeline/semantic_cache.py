@@ -57,8 +57,9 @@ def semantic_use(
     endpoint: str,
     namespace: str | None,
 ) -> SemanticUse | None:
-    """The request's partition when its policy and endpoint compare by meaning, else None."""
-    if cache.mode != "semantic" or ctx.endpoint.kind not in SEMANTIC_KINDS:
+    """The request's partition when its endpoint compares by meaning (its policy's cache is
+    semantic), else None."""
+    if ctx.endpoint.kind not in SEMANTIC_KINDS:
         return None
     # The embedding model joins the partition: two models' vectors are not comparable.
     where = f"{endpoint}#semantic:{cache.embedding_model}"

@@ -50,11 +50,14 @@ ANSWER = orjson.dumps(
 )
 
 
-def services(tmp_path: Path, embedding_model: str, teams: dict[str, str]) -> Services:
-    """Keys (each key's secret is its id) of the given teams, all with one semantic policy."""
+def services(tmp_path: Path, embedding_model: str | None, teams: dict[str, str]) -> Services:
+    """Keys (each key's secret is its id) of the given teams, all with one semantic policy
+    (an exact one when `embedding_model` is None)."""
     (tmp_path / "policies").mkdir()
     (tmp_path / "policies" / "sem.toml").write_text(
         f'[cache]\nmode = "semantic"\nembedding_model = "{embedding_model}"\n'
+        if embedding_model
+        else '[cache]\nmode = "exact"\n'
     )
     models = "".join(
         f'\n[[models]]\nname = "{name}"\n'
@@ -168,4 +171,23 @@ async def test_failures_are_logged_at_most_once_per_10_s(
     assert 'gateway_cache_events_total{result="embedding_error"} 2.0' in (
         svc.metrics.render().decode()
     )
+    await svc.aclose()
+
+
+async def test_an_exact_policy_embeds_nothing(tmp_path: Path) -> None:
+    svc = services(tmp_path, None, {"ann": "t"})
+    ctx = await lookup(svc, "ann", chat("What is the capital of France?"))
+    assert ctx.cache == "miss" and ctx.semantic is None
+    ctx.response_body, ctx.status = ANSWER, 200
+    await store_answer(ctx, svc)
+    assert (await lookup(svc, "ann", chat("what is the capital of france"))).cache == "miss"
+    assert len(svc.semantic_index) == 0
+    await svc.aclose()
+
+
+async def test_other_endpoints_of_a_semantic_policy_are_cached_exactly(tmp_path: Path) -> None:
+    svc = services(tmp_path, "embed", {"ann": "t"})
+    endpoint = Endpoint("/v1/completions", "completions", "openai")
+    ctx = await lookup(svc, "ann", {"model": "echo", "prompt": "Hello"}, endpoint)
+    assert ctx.cache == "miss" and ctx.semantic is None
     await svc.aclose()
