@@ -34,7 +34,7 @@ def test_below_the_threshold_is_no_match() -> None:
     assert index.nearest("p", _v(1.0, 0.0), 0.95) is None
     match = index.nearest("p", _v(1.0, 0.0), 0.7)
     assert match is not None and match.key == "a"
-    assert math.isclose(match.similarity, math.sqrt(0.5))
+    assert math.isclose(match.similarity, math.sqrt(0.5), rel_tol=1e-6)  # float32 rows
 
 
 def test_only_the_requests_partition_is_searched() -> None:
@@ -68,3 +68,43 @@ def test_discard_forgets_an_entry() -> None:
     index.discard("p", "a")
     index.discard("p", "missing")
     assert len(index) == 0 and index.nearest("p", _v(1.0, 0.0), 0.5) is None
+
+
+def test_rows_of_discarded_entries_are_reused_and_never_match() -> None:
+    index = SemanticIndex()
+    for i in range(20):  # past the first matrix's 8 rows: it grows
+        index.add("p", f"k{i}", _v(1.0, i / 10))
+    for i in range(20):
+        index.discard("p", f"k{i}")
+    assert index.nearest("p", _v(1.0, 0.0), 0.5) is None
+    index.add("p", "again", _v(0.0, 1.0))
+    assert index.nearest("p", _v(1.0, 0.0), 0.5) is None  # zeroed rows are no match
+    found = index.nearest("p", _v(0.0, 1.0), 0.5)
+    assert found is not None and found.key == "again"
+
+
+def test_an_entry_embedded_again_at_another_size_moves() -> None:
+    index = SemanticIndex()
+    index.add("p", "a", _v(1.0, 0.0))
+    index.add("p", "a", _v(1.0, 0.0, 0.0))
+    assert len(index) == 1
+    assert index.nearest("p", _v(1.0, 0.0), 0.5) is None
+    assert index.nearest("p", _v(1.0, 0.0, 0.0), 0.5) is not None
+
+
+def test_a_full_index_of_real_sized_vectors_is_searched_in_one_product() -> None:
+    """10,000 vectors of 1,536 dimensions (a real embedding model's): the nearest is found
+    among them (a Python loop held the event loop for half a second for this)."""
+
+    def vector(i: int) -> tuple[float, ...]:
+        values = [0.0] * 1536
+        values[i % 1536] = 1.0
+        values[(i * 7 + 1) % 1536] = 0.5 + (i % 13) / 100
+        return _v(*values)
+
+    index = SemanticIndex()
+    for i in range(10_000):
+        index.add("p", f"k{i}", vector(i))
+    found = index.nearest("p", vector(4242), 0.9)
+    assert found is not None and found.key == "k4242"
+    assert math.isclose(found.similarity, 1.0, rel_tol=1e-6)
