@@ -43,6 +43,9 @@ RUN_DIR_ENV = "GATEWAY_RUN_DIR"
 DEBOUNCE_MS = 150
 # How often the files are looked at when the native watcher cannot run.
 POLL_MS = 300
+# How long the watcher waits before it says nothing changed (its stop check; after a directory
+# swap, the moment the new watcher surely runs and the catch-up read goes).
+CATCH_UP_MS = 500
 # Who the audit trail names for a reload nobody authenticated for.
 _WHO = {"file change": "file-watch", "SIGHUP": "signal"}
 
@@ -258,23 +261,36 @@ class Reloader:
         from watchfiles import awatch
 
         polling = False
+        catch_up = False
         while not self._stop.is_set():
             try:
                 if self._rewatch:
                     self._rewatch = False
                     # Edits made while the directories were being swapped.
                     await self.reload("policies directory replaced")
-                async for _ in awatch(
+                    # And those made after that read but before the new watcher started, which
+                    # no watcher sees (a busy machine widens the gap): read once more when the
+                    # new watcher has run for a timeout with nothing to say.
+                    catch_up = True
+                async for changes in awatch(
                     *self.watched_paths(),
                     stop_event=self._stop,
                     debounce=DEBOUNCE_MS,
                     step=50,
+                    rust_timeout=CATCH_UP_MS,
+                    yield_on_timeout=catch_up,
                     recursive=False,
                     watch_filter=self._relevant,
                     # None: as the WATCHFILES_FORCE_POLLING variable says.
                     force_polling=True if polling else None,
                     poll_delay_ms=POLL_MS,
                 ):
+                    if not changes:  # a timeout (asked for while catching up)
+                        if catch_up:
+                            catch_up = False
+                            await self.reload("policies directory replaced")
+                        continue
+                    catch_up = False  # this reload reads everything as it is now
                     await self.reload("file change")
                     if self._rewatch:
                         break
