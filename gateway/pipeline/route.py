@@ -7,17 +7,20 @@ The router knows nothing of the request context: this stage says what it needs t
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 import orjson
 
 from gateway import tokens
+from gateway.config.types import ModelConfig
 from gateway.guardrails.base import GuardrailUnavailable
 from gateway.guardrails.moderation import Complete
 from gateway.observability.trace_context import upstream_trace
 from gateway.pipeline.context import RequestContext
 from gateway.pipeline.fallback_limits import admit_fallback
 from gateway.pipeline.services import Services
+from gateway.providers import EndpointKind
 from gateway.routing.exchange import Exchange, RouteRequest
 
 
@@ -61,29 +64,45 @@ async def route_and_call(ctx: RequestContext, services: Services) -> None:
     ctx.usage, ctx.stream_reply = exchange.usage, exchange.stream
 
 
-def internal_completion(ctx: RequestContext, services: Services) -> Complete:
-    """A chat completion asked through the gateway's own routing on behalf of `ctx`'s key (same
+async def internal_call(
+    ctx: RequestContext,
+    services: Services,
+    kind: EndpointKind,
+    body: dict[str, Any],
+    model: ModelConfig,
+    prompt_tokens: Callable[[], int],
+) -> Exchange:
+    """A call of `model` through the gateway's own routing on behalf of `ctx`'s key (same
     deployments, retries, fallbacks and breakers as client traffic); not recorded on its own."""
+    request = RouteRequest(
+        runtime=ctx.runtime,
+        kind=kind,
+        body=body,
+        model=model,
+        stream=False,
+        key_id=ctx.key.id if ctx.key is not None else "",
+        started=time.monotonic(),
+        body_bytes=len(orjson.dumps(body)),
+        prompt_tokens=prompt_tokens,
+        request_id=ctx.request_id,
+    )
+    exchange = Exchange()
+    await services.router.route(request, exchange)
+    return exchange
+
+
+def internal_completion(ctx: RequestContext, services: Services) -> Complete:
+    """A chat completion asked through the gateway's own routing (`internal_call`)."""
 
     async def complete(body: dict[str, Any]) -> dict[str, Any] | None:
         name = body.get("model")
         model = ctx.runtime.config.models.get(name) if isinstance(name, str) else None
         if model is None:
             raise GuardrailUnavailable(f"moderation model '{name}' is not configured")
-        request = RouteRequest(
-            runtime=ctx.runtime,
-            kind="chat",
-            body=body,
-            model=model,
-            stream=False,
-            key_id=ctx.key.id if ctx.key is not None else "",
-            started=time.monotonic(),
-            body_bytes=len(orjson.dumps(body)),
-            prompt_tokens=lambda: tokens.count_messages(body.get("messages"), None),
-            request_id=ctx.request_id,
-        )
-        exchange = Exchange()
-        await services.router.route(request, exchange)
-        return exchange.json
+
+        def prompt_tokens() -> int:
+            return tokens.count_messages(body.get("messages"), None)
+
+        return (await internal_call(ctx, services, "chat", body, model, prompt_tokens)).json
 
     return complete

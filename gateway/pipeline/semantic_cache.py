@@ -14,8 +14,6 @@ import logging
 import time
 from typing import Any
 
-import orjson
-
 from gateway import tokens
 from gateway.cache.keys import cache_key
 from gateway.cache.semantic_index import Match, Vector, unit
@@ -24,8 +22,8 @@ from gateway.cache.semantic_use import SemanticUse
 from gateway.config.types import CacheConfig
 from gateway.observability.cost import cost_usd
 from gateway.pipeline.context import RequestContext
+from gateway.pipeline.route import internal_call
 from gateway.pipeline.services import Services
-from gateway.routing.exchange import Exchange, RouteRequest
 from gateway.state import StateUnavailable
 
 log = logging.getLogger("gateway.cache")
@@ -102,22 +100,11 @@ async def _embed(
         _failed(services, f"embedding model '{name}' is not configured")
         return None
     body = {"model": model.name, "input": text}
-    request = RouteRequest(
-        runtime=ctx.runtime,
-        kind="embeddings",
-        body=body,
-        model=model,
-        stream=False,
-        key_id=ctx.key.id if ctx.key is not None else "",
-        started=time.monotonic(),
-        body_bytes=len(orjson.dumps(body)),
-        prompt_tokens=lambda: tokens.count_text(text),
-        request_id=ctx.request_id,
-    )
-    exchange = Exchange()
     try:
         async with asyncio.timeout(EMBEDDING_TIMEOUT_S):
-            await services.router.route(request, exchange)
+            exchange = await internal_call(
+                ctx, services, "embeddings", body, model, lambda: tokens.count_text(text)
+            )
     except TimeoutError:
         _failed(services, f"no answer within {EMBEDDING_TIMEOUT_S} s")
         return None
