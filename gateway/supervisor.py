@@ -13,7 +13,8 @@ replaced) is uvicorn's, but for a worker that dies before any worker served: the
 start (say `[tracing]` without the otel extra), and every new worker would fail the same way.
 uvicorn replaced it again and again, forever, a traceback every second and nothing served (or,
 for a failed lifespan start, stopped with exit status 0); the server now stops with status 3,
-as one worker does. And a worker whose event loop stopped turning is killed (its ping is
+as one worker does (decided on the worker once it is reaped: a worker that died while the
+supervisor pinged it used to slip through to uvicorn's replacement). And a worker whose event loop stopped turning is killed (its ping is
 answered by a thread, so uvicorn cannot tell): gateway/worker_heartbeat.py.
 """
 
@@ -23,12 +24,15 @@ import contextlib
 import inspect
 import logging
 import os
+import pickle
 import signal
+from collections.abc import Callable
+from multiprocessing.connection import wait
 from pathlib import Path
 from typing import Any
 
 import uvicorn
-from uvicorn.supervisors import Multiprocess
+from uvicorn.supervisors.multiprocess import Multiprocess, Process
 
 from gateway.reload import RUN_DIR_ENV, live_workers
 from gateway.worker_heartbeat import STALL_S, stalled, worker_file
@@ -44,22 +48,64 @@ class ReloadingSupervisor(Multiprocess):
     _held_hups: frozenset[int] = frozenset()  # workers a SIGHUP reaches once they serve
 
     def keep_subprocess_alive(self) -> None:
-        if not self.should_exit.is_set() and not self._has_served():
-            for process in self.processes:
-                if process.process.exitcode is not None:
-                    log.error(
-                        "worker %s exited (status %s) before any worker served: stopping",
-                        process.pid,
-                        process.process.exitcode,
-                    )
-                    self.failed_to_start = True
-                    self.should_exit.set()
-                    return
-        super().keep_subprocess_alive()
+        """uvicorn's own, but for the decision on a worker that died before any worker served,
+        which is taken on that worker after it was reaped. (Checking the exit statuses before
+        uvicorn's pass raced it: a worker dying meanwhile, its ping thread gone but the process
+        not yet reaped, was replaced by uvicorn's pass as a died worker, and a server whose app
+        could not start could go on replacing its workers, now and then, for good.)"""
+        if self.should_exit.is_set():
+            return
+        for index, process in enumerate(self.processes):
+            if self._answers(process):
+                continue
+            exited = process.process.exitcode  # None: it is alive but did not answer (hung)
+            process.kill()
+            process.join()
+            if exited is not None and (exited == STARTUP_FAILURE or not self._has_served()):
+                log.error(
+                    "worker %s exited (status %s) before any worker served: stopping",
+                    process.pid,
+                    exited,
+                )
+                self.failed_to_start = True
+                self.should_exit.set()
+                return
+            log.warning(
+                "worker %s %s: a new worker takes its place",
+                process.pid,
+                "did not answer (hung)" if exited is None else f"died (status {exited})",
+            )
+            replacement = self._new_process()
+            replacement.start()
+            self.processes[index] = replacement
         self._pass_on_hups()
         self._kill_stalled()
-        if any(p.process.exitcode == STARTUP_FAILURE for p in self.processes):
-            self.failed_to_start = True  # uvicorn stops for it, but exited 0
+
+    def _answers(self, process: Process) -> bool:
+        """uvicorn's health ping (`Process.is_alive`), but one that ends when the worker does:
+        uvicorn's waits for the answer alone, so a worker that died while pinged (its ping
+        thread stops as it exits) held the supervisor for the whole timeout, 5 s."""
+        if not process.process.is_alive():
+            return False
+        # uvicorn's default, which older versions do not let the config set.
+        timeout: float = getattr(self.config, "timeout_worker_healthcheck", 5.0)
+        try:
+            process.parent_conn.send(b"ping")
+            ready = wait([process.parent_conn, process.process.sentinel], timeout)
+            if process.parent_conn in ready:
+                process.parent_conn.recv()
+                return True
+        except (OSError, EOFError, pickle.UnpicklingError):
+            pass
+        return False
+
+    def _new_process(self) -> Process:
+        # Older uvicorn versions hand each process the workers' target; newer ones build it.
+        target = getattr(self, "target", None)
+        make: Callable[..., Process] = Process
+        if target is None:
+            return make(self.config, self.sockets)
+        return make(self.config, target, self.sockets)
 
     def _has_served(self) -> bool:
         self._served = self._served or bool(_serving())
