@@ -14,8 +14,9 @@ start (say `[tracing]` without the otel extra), and every new worker would fail 
 uvicorn replaced it again and again, forever, a traceback every second and nothing served (or,
 for a failed lifespan start, stopped with exit status 0); the server now stops with status 3,
 as one worker does (decided on the worker once it is reaped: a worker that died while the
-supervisor pinged it used to slip through to uvicorn's replacement). And a worker whose event loop stopped turning is killed (its ping is
-answered by a thread, so uvicorn cannot tell): gateway/worker_heartbeat.py.
+supervisor pinged it used to slip through to uvicorn's replacement). And a worker whose event
+loop stopped turning is killed (its ping is answered by a thread, so uvicorn cannot tell):
+gateway/worker_heartbeat.py.
 """
 
 from __future__ import annotations
