@@ -3,8 +3,9 @@
 The prompts directory is `--dir`, else the `prompts_dir` of `--config` (default
 $GATEWAY_CONFIG or config.example.toml), relative to that config's directory. These commands
 read only the prompt files, so they work without the config's secrets. Exit codes: 0 done;
-1 promotion refused because the report's gate did not pass; 2 usage error. A promotion, done or
-refused, leaves one line in the audit trail (`--audit`, else the config's `[logging]
+1 promotion refused because the report's gate did not pass; 2 usage error, or the prompt file
+still being changed by another gateway command after `file_lock.LOCK_TIMEOUT_S`. A promotion,
+done or refused, leaves one line in the audit trail (`--audit`, else the config's `[logging]
 audit_path`).
 """
 
@@ -23,10 +24,11 @@ from gateway.config.document import parse
 from gateway.config.errors import Problem
 from gateway.config.files import read_config_file
 from gateway.config.prompt_types import Prompt
-from gateway.config.prompts import load_prompts
+from gateway.config.prompts import load_prompts, parse_prompt
 from gateway.observability.audit import AuditLog, file_hash
 from gateway.observability.log_reader import UsageError
 from gateway.prompts import view
+from gateway.prompts.file_lock import LockError, locked
 from gateway.prompts.promote import (
     Evaluation,
     PromotionError,
@@ -102,14 +104,21 @@ def run(args: argparse.Namespace) -> int:
             print(view.diff(prompt, args.a, args.b), end="")
             return 0
         return promote(prompt, args)
-    except (UsageError, PromotionError) as exc:
+    except (UsageError, PromotionError, LockError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
 
 
 def promote(prompt: Prompt, args: argparse.Namespace) -> int:
+    """Promote under the prompt file's lock, from the file as it is once the lock is held: a
+    command that rewrote it meanwhile (another promotion) is not undone."""
+    with locked(prompt.file):
+        text = _reread(prompt.file)
+        return _promote(_parsed(prompt.file, text), text, args)
+
+
+def _promote(prompt: Prompt, text: str, args: argparse.Namespace) -> int:
     _version(prompt, args.version)
-    text = read_config_file(prompt.file).decode()
     previous = current_version(text, args.alias)
     gate, passed, scores, report = None, False, {}, ""
     audit = AuditLog(audit_path(args))
@@ -208,6 +217,21 @@ def _report_bytes(path: Path) -> bytes:
     if len(content) > MAX_REPORT_BYTES:
         raise UsageError(f"the report {path} is larger than {MAX_REPORT_BYTES:,} bytes")
     return content
+
+
+def _reread(file: Path) -> str:
+    try:
+        return read_config_file(file).decode()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"cannot read {file}: {exc}") from None
+
+
+def _parsed(file: Path, text: str) -> Prompt:
+    problems: list[Problem] = []
+    prompt = parse_prompt(file, text.encode(), problems, {})
+    if prompt is None:
+        raise UsageError("\n".join(str(p) for p in problems) or f"{file} does not load")
+    return prompt
 
 
 def _prompt(prompts: dict[str, Prompt], prompt_id: str) -> Prompt:
