@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
-import secrets
 import time
 
 from starlette.types import Receive, Scope, Send
@@ -25,11 +24,12 @@ from gateway.errors import (
     UpstreamTimeout,
     unexpected,
 )
+from gateway.http.arrival import arrived
 from gateway.http.body_budget import BodyBudget
 from gateway.http.disconnect import WATCH_STAGES_AFTER_S, DisconnectWatch
 from gateway.http.framing import body_refusal
 from gateway.http.responses import send_cached_stream, send_error, send_json, send_stream
-from gateway.pipeline.context import Endpoint, RequestContext
+from gateway.pipeline.context import Endpoint
 from gateway.pipeline.finish import finish_request, free_slots_before_last_byte
 from gateway.pipeline.services import Services
 from gateway.pipeline.stages import GUARDRAIL_STAGES, HEAD_STAGES, STAGES, Stage
@@ -39,37 +39,9 @@ log = logging.getLogger("gateway")
 # (the stream stops itself at the deadline; this bounds a client that stopped reading).
 STREAM_END_GRACE_S = 5.0
 
-_ID_PREFIX = secrets.token_hex(8)
-_id_counter = itertools.count(1)
-
-
-def new_request_id() -> str:
-    """Unique across processes (random per-process prefix) and cheap (no syscall per request)."""
-    return f"req_{_ID_PREFIX}{next(_id_counter):016x}"
-
 
 class ClientDisconnected(Exception):
     """The client closed the connection before its request body was complete."""
-
-
-# Comma-separated lists: several lines of one are one list (RFC 9110, 5.3), not the last line.
-# The credentials are joined too: a key sent twice is refused (authenticate), never the last
-# one taken, which a proxy in front that adds its own may not expect. So is `traceparent`:
-# several are invalid together (W3C), and the request starts a trace of its own; `tracestate`
-# on several lines is one list (W3C).
-LIST_HEADERS = frozenset(
-    {"x-gateway-tags", "authorization", "x-api-key", "traceparent", "tracestate"}
-)
-
-
-def request_headers(scope: Scope) -> dict[str, str]:
-    raw = scope["headers"]
-    headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in raw}
-    if len(headers) < len(raw):  # a name sent on several lines (rare): join the lists
-        for name in LIST_HEADERS & headers.keys():
-            lines = [v.decode("latin-1") for k, v in raw if k.decode("latin-1") == name]
-            headers[name] = ",".join(lines)
-    return headers
 
 
 async def read_body(
@@ -136,14 +108,7 @@ class ProxyEndpoint:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         services = self.services
         runtime = services.runtime
-        ctx = RequestContext(
-            endpoint=self.endpoint,
-            runtime=runtime,
-            request_id=new_request_id(),
-            ts=time.time(),
-            started=time.monotonic(),
-            headers=request_headers(scope),
-        )
+        ctx = arrived(self.endpoint, runtime, scope)
         if services.tracer is not None:
             ctx.trace = services.tracer.start(ctx.headers)
         started_response = False

@@ -8,7 +8,6 @@ OpenAI does, so a key cannot probe which names exist.
 
 from __future__ import annotations
 
-import time
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qs
@@ -17,9 +16,9 @@ import orjson
 from starlette.types import Receive, Scope, Send
 
 from gateway.errors import GatewayError, MethodNotAllowed, NotFound
-from gateway.http.endpoint import new_request_id, request_headers
+from gateway.http.arrival import arrived
 from gateway.http.responses import send_error, send_json
-from gateway.pipeline.context import Endpoint, RequestContext
+from gateway.pipeline.context import Endpoint
 from gateway.pipeline.finish import finish_request
 from gateway.pipeline.services import Services
 from gateway.pipeline.stages import authenticate
@@ -77,16 +76,10 @@ class ModelsEndpoint:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         runtime = self.services.runtime
-        headers = request_headers(scope)
-        anthropic = "anthropic-version" in headers
-        ctx = RequestContext(
-            endpoint=_ANTHROPIC_ENDPOINT if anthropic else _ENDPOINT,
-            runtime=runtime,
-            request_id=new_request_id(),
-            ts=time.time(),
-            started=time.monotonic(),
-            headers=headers,
-        )
+        ctx = arrived(_ENDPOINT, runtime, scope)
+        anthropic = "anthropic-version" in ctx.headers
+        if anthropic:  # the anthropic SDK's call: its object shapes and its error shape
+            ctx.endpoint = _ANTHROPIC_ENDPOINT
         try:
             if scope["method"] not in ("GET", "HEAD"):
                 raise MethodNotAllowed(

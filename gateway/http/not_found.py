@@ -10,15 +10,14 @@ API (`client.chat.completions.retrieve(id)`), which the gateway does not serve.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterable
 
 from starlette.types import Receive, Scope, Send
 
 from gateway.errors import NotFound, WireFormat
-from gateway.http.endpoint import new_request_id, request_headers
+from gateway.http.arrival import arrived
 from gateway.http.responses import send_error
-from gateway.pipeline.context import Endpoint, RequestContext
+from gateway.pipeline.context import Endpoint
 from gateway.pipeline.finish import finish_request
 from gateway.pipeline.services import Services
 
@@ -49,14 +48,7 @@ class NotFoundEndpoint:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = scope.get("path", "")
         wire: WireFormat = "anthropic" if path.startswith("/v1/messages") else "openai"
-        ctx = RequestContext(
-            endpoint=Endpoint(path[:200], "chat", wire),
-            runtime=self.services.runtime,
-            request_id=new_request_id(),
-            ts=time.time(),
-            started=time.monotonic(),
-            headers=request_headers(scope),
-        )
+        ctx = arrived(Endpoint(path[:200], "chat", wire), self.services.runtime, scope)
         try:
             message = unknown_route_message(str(scope.get("method")), path, self.served)
             await send_error(ctx, send, NotFound(message, code="unknown_route"))

@@ -10,7 +10,6 @@ gateway does not know for this key is a 404, in the OpenAI error shape like ever
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import orjson
@@ -24,7 +23,7 @@ from gateway.errors import (
     UpstreamFailed,
 )
 from gateway.guardrails.base import Placeholders
-from gateway.http.endpoint import new_request_id, request_headers
+from gateway.http.arrival import arrived
 from gateway.http.responses import gateway_headers, send_error, send_json
 from gateway.pipeline.context import Endpoint, RequestContext
 from gateway.pipeline.conversations import (
@@ -53,14 +52,7 @@ class StoredResponseEndpoint:
         self.services = services
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        ctx = RequestContext(
-            endpoint=_ENDPOINT,
-            runtime=self.services.runtime,
-            request_id=new_request_id(),
-            ts=time.time(),
-            started=time.monotonic(),
-            headers=request_headers(scope),
-        )
+        ctx = arrived(_ENDPOINT, self.services.runtime, scope)
         try:
             method = scope["method"]
             if method not in ("GET", "DELETE"):
