@@ -20,10 +20,9 @@ class SemanticUse:
     embedding_cost_usd: float = 0.0
 
     def add_to(self, record: dict[str, Any]) -> None:
-        """Its fields in the request's record; the embedding call's price joins `cost_usd`
-        (spend stays complete: a semantic hit is not free)."""
+        """Its fields in the request's record (whose `cost_usd` counts the embedding call's
+        price already: `gateway.pipeline.finish.request_cost`)."""
         record["cache_embedding_tokens"] = self.embedding_tokens
         record["cache_embedding_cost_usd"] = self.embedding_cost_usd
-        record["cost_usd"] = round(record["cost_usd"] + self.embedding_cost_usd, 10)
         if self.similarity is not None:
             record["cache_similarity"] = round(self.similarity, 6)

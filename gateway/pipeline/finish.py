@@ -30,6 +30,7 @@ from gateway.pipeline.context import RequestContext
 from gateway.pipeline.conversations import remember_soon
 from gateway.pipeline.record import reported_usage, request_usage
 from gateway.pipeline.services import Services
+from gateway.providers import Usage
 
 log = logging.getLogger("gateway")
 
@@ -46,8 +47,8 @@ def finish_request(ctx: RequestContext, services: Services) -> None:
             held = ctx.limits_held
             if held is not None and held.settled_cost is not None:
                 cost = held.settled_cost  # priced before the last byte, from this same usage
-            elif usage is not None:
-                cost = cost_usd(usage, ctx.exchange.deployment)
+            else:
+                cost = request_cost(ctx, usage)
             services.limiter.settle(
                 ctx.limits_held,
                 usage.prompt_tokens + usage.completion_tokens if usage else 0,
@@ -62,6 +63,15 @@ def finish_request(ctx: RequestContext, services: Services) -> None:
             services.spawn(store_answer(ctx, services))
     except Exception:
         log.exception("cannot finish request %s", ctx.request_id)
+
+
+def request_cost(ctx: RequestContext, usage: Usage | None) -> float:
+    """What the request spent: its answer's price, and a semantic cache's embedding call (a
+    semantic hit is not free). Budgets settle it and the record's `cost_usd` is it."""
+    cost = cost_usd(usage, ctx.exchange.deployment) if usage is not None else 0.0
+    if ctx.semantic is not None and ctx.semantic.embedding_cost_usd:
+        cost = round(cost + ctx.semantic.embedding_cost_usd, 10)
+    return cost
 
 
 def free_slots_before_last_byte(ctx: RequestContext, services: Services, send: Send) -> Send:
@@ -87,7 +97,7 @@ def free_slots_before_last_byte(ctx: RequestContext, services: Services, send: S
             limiter.settle_before_last_byte(
                 held,
                 usage.prompt_tokens + usage.completion_tokens,
-                cost_usd(usage, ctx.exchange.deployment),
+                request_cost(ctx, usage),
                 ctx.key.spenders if ctx.key else (),
             )
         return send(message)
