@@ -185,7 +185,7 @@ def build_record(
         "trace_id": record_trace_id(ctx.trace, ctx.headers),
         "guardrails": ctx.guardrails,
         "user": ctx.user,
-        "tags": ctx.tags,
+        "tags": ctx.tags and ctx.runtime.secrets.scrub_values(ctx.tags),
         "session_id": ctx.session_id,
         **_prompt_fields(ctx.prompt, include_bodies),
     }
