@@ -74,8 +74,9 @@ def _json(data: object, status: int = 200) -> Response:
 YOUNG_GC_THRESHOLD = 10_000
 
 
-def _warm_up(services: Services) -> None:
-    """Load the tokenizer off the request path, then report ready.
+def _warm_up(services: Services, redact: LogRedactor | None) -> None:
+    """Load the tokenizer (and the log's PII detector, when the log is redacted: the tag
+    labels of /metrics use it on the event loop) off the request path, then report ready.
 
     What is loaded by then (modules, config, tokenizer, guardrail patterns: most of the heap,
     and none of it garbage) is then moved out of the cyclic collector's sight (`gc.freeze`).
@@ -91,15 +92,16 @@ def _warm_up(services: Services) -> None:
     holds no more memory than a few thousand objects' worth."""
     try:
         tokens.count_text("warm up")
+        if redact is not None:
+            redact.text("warm up")
         gc.freeze()
         gc.set_threshold(YOUNG_GC_THRESHOLD, *gc.get_threshold()[1:])
     finally:
         services.ready = True
 
 
-def _record_sink(config: GatewayConfig, metrics: Metrics) -> JsonlSink:
+def _record_sink(config: GatewayConfig, metrics: Metrics, redact: LogRedactor | None) -> JsonlSink:
     logging_config = config.logging
-    redact = LogRedactor() if logging_config.redact_pii_in_logs else None
     return JsonlSink(
         Path(logging_config.path),
         logging_config.max_bytes,
@@ -110,7 +112,9 @@ def _record_sink(config: GatewayConfig, metrics: Metrics) -> JsonlSink:
     )
 
 
-def _tracer(config: GatewayConfig, metrics: Metrics) -> RequestTracer | None:
+def _tracer(
+    config: GatewayConfig, metrics: Metrics, redact: LogRedactor | None
+) -> RequestTracer | None:
     """The OTLP tracer when `[tracing]` names an endpoint. OpenTelemetry is the optional `otel`
     extra: imported here, only then, so a gateway without tracing never loads it."""
     if config.tracing.endpoint is None:
@@ -122,8 +126,7 @@ def _tracer(config: GatewayConfig, metrics: Metrics) -> RequestTracer | None:
             f"[tracing] needs the otel extra: pip install 'llm-gateway[otel]' ({exc})"
         ) from None
     # Captured text is redacted as the records are, when they are (`[logging]`).
-    redact = LogRedactor().value if config.logging.redact_pii_in_logs else None
-    return OtlpTracer(config.tracing, metrics, redact=redact)
+    return OtlpTracer(config.tracing, metrics, redact=redact.value if redact else None)
 
 
 async def _warn_about_state(services: Services) -> None:
@@ -140,14 +143,16 @@ async def _reload_quietly(reloader: Reloader, trigger: str) -> None:
 def create_app(
     config: GatewayConfig, *, recorder: RecordSink | None = None, watch_config: bool = True
 ) -> GatewayApp:
-    process_metrics = Metrics()
+    # One redaction for the records, the tag labels of /metrics and captured trace text.
+    redact = LogRedactor() if config.logging.redact_pii_in_logs else None
+    process_metrics = Metrics(redact_tag=redact.text if redact else None)
     services = Services(
         runtime=build_runtime(config),
         network=NetworkClients(),
         mock=InProcessMockUpstream(),
-        recorder=recorder or _record_sink(config, process_metrics),
+        recorder=recorder or _record_sink(config, process_metrics, redact),
         state=create_state(config.state.backend, redis_options(config.state, os.environ)),
-        tracer=_tracer(config, process_metrics),
+        tracer=_tracer(config, process_metrics, redact),
         metrics=process_metrics,
     )
     # Log lines never carry a provider key, whichever config is current.
@@ -183,7 +188,7 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Any]]:
-        threading.Thread(target=_warm_up, args=(services,), daemon=True).start()
+        threading.Thread(target=_warm_up, args=(services, redact), daemon=True).start()
         services.limiter.start()
         services.spawn(_warn_about_state(services))
         if watch_config and config.source is not None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 import os
 from collections import OrderedDict
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from typing import Any
 
 from prometheus_client import (
@@ -34,6 +34,7 @@ from gateway.observability.request_series import (
     SeriesFactory,
 )
 from gateway.observability.state_gauges import StateGauges
+from gateway.observability.tag_labels import TagLabels
 
 # Up to the longest request the default timeouts allow (600 s): a long stream's duration is
 # in a bucket of its own, not only in +Inf, where histogram_quantile reads it as 120 s.
@@ -59,7 +60,6 @@ OVERHEAD_BUCKETS = (
 UNKNOWN = "_unknown"
 _INF = math.inf
 NONE = "none"
-OTHER = "other"
 CLIENT_CLOSED = "client_closed"  # an attempt cancelled as its client left: no upstream failure
 # Session ids remembered per process to count each once (least recently seen forgotten first).
 SESSIONS_REMEMBERED = 100_000
@@ -79,7 +79,13 @@ def multiprocess_enabled() -> bool:
 
 
 class Metrics:
-    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+    def __init__(
+        self,
+        registry: CollectorRegistry | None = None,
+        redact_tag: Callable[[str], str] | None = None,
+    ) -> None:
+        """`redact_tag`: the request log's redaction of a tag value (`LogRedactor.text`) when
+        the log is redacted (`[logging] redact_pii_in_logs`), applied to the tag labels too."""
         self.registry = registry or CollectorRegistry(auto_describe=True)
         self._children: dict[tuple[int, tuple[str, ...]], Any] = {}
         r = self.registry
@@ -198,7 +204,8 @@ class Metrics:
             "gateway_sessions", "Session ids seen for the first time by this process", ["model"]
         )
         self._sessions_seen: OrderedDict[str, None] = OrderedDict()
-        # Requests by the tags `[metrics] tag_labels` lists (values capped: `tag_value`).
+        # Requests by the tags `[metrics] tag_labels` lists (values capped and redacted as the
+        # record is: tag_labels.py).
         self.tag_requests = series.counter(
             "gateway_tag_requests",
             "Requests by a tag listed in [metrics] tag_labels",
@@ -214,7 +221,7 @@ class Metrics:
             "Tokens by a tag listed in [metrics] tag_labels, by kind = prompt | completion",
             ["tag", "value", "kind"],
         )
-        self._tag_values: dict[str, set[str]] = {}
+        self.tag_values = TagLabels(redact_tag)
         # Refused by the HTTP server itself (gateway/http/protocol.py), by a fixed reason.
         self.http_refusals = Counter(
             "gateway_http_refusals",
@@ -321,7 +328,7 @@ class Metrics:
         if tag_labels and tags:
             for tag in tag_labels:
                 if tag in tags:
-                    value = self.tag_value(tag, tags[tag], tag_values_max)
+                    value = self.tag_values.label(tag, tags[tag], tag_values_max)
                     self._observe_tag(record, tag, value, prompt, completion, cost)
 
     def _observe_session(self, model: str, session: str, cost: float) -> None:
@@ -335,17 +342,6 @@ class Metrics:
         if len(seen) > SESSIONS_REMEMBERED:
             seen.popitem(last=False)
         self.sessions.add((model,), 1.0)
-
-    def tag_value(self, tag: str, value: str, most: int) -> str:
-        """`value` as a label: the first `most` values seen per tag (per process), then
-        `other`, so a tag with unbounded values cannot grow the series without bound."""
-        seen = self._tag_values.setdefault(tag, set())
-        if value in seen:
-            return value
-        if len(seen) < most:
-            seen.add(value)
-            return value
-        return OTHER
 
     def _observe_tag(
         self,

@@ -3,7 +3,8 @@ logged bodies and prompt variables, and in the fields a client or an upstream wr
 `tags`, `session_id`, `error_message`: an end user named by an email, an upstream error quoting
 the prompt).
 
-Runs in the record writer's thread (the sink's `transform`), never on the event loop. Uses the
+Runs in the record writer's thread (the sink's `transform`), never on the event loop; only the
+tag labels of /metrics are redacted on it, once per distinct value (tag_labels.py). Uses the
 PII guardrail's offline detector with its default entities, built on first use.
 """
 
@@ -41,6 +42,8 @@ class LogRedactor:
             return self._detector
 
     def text(self, value: str) -> str:
+        """`value` with each PII finding replaced by `<ENTITY>`: what every string of a record
+        becomes, and the `value` label of a tag listed in `[metrics] tag_labels`."""
         findings = self._get().scan(value)
         for finding in sorted(findings, key=lambda f: f.start, reverse=True):
             value = value[: finding.start] + f"<{finding.entity}>" + value[finding.end :]

@@ -15,7 +15,7 @@ def test_warm_up_reports_ready_with_young_collections_made_rare() -> None:
     gc.set_threshold(700, 10, 10)  # Python's default (an app started earlier may have raised it)
     services = SimpleNamespace(ready=False)
     try:
-        _warm_up(cast(Services, services))
+        _warm_up(cast(Services, services), None)
         assert services.ready
         assert gc.get_threshold() == (YOUNG_GC_THRESHOLD, 10, 10)
         assert gc.get_freeze_count() > 0

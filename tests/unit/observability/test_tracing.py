@@ -12,10 +12,11 @@ from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExport
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
-from gateway.app import _tracer as build_tracer
+from gateway.app import create_app
 from gateway.config.load import load_config
 from gateway.config.types import TracingConfig
 from gateway.observability.metrics import Metrics
+from gateway.observability.recorder import MemorySink
 from gateway.observability.redact import LogRedactor
 from gateway.observability.trace_context import TraceIds
 from gateway.observability.tracing import (
@@ -187,7 +188,12 @@ def test_the_gateway_redacts_captured_text_when_it_redacts_its_records(tmp_path:
             '[tracing]\nendpoint = "http://127.0.0.1:9/v1/traces"\ncapture_content = true\n'
             + MOCK_MODEL
         )
-        built = build_tracer(load_config(path, {}), Metrics())
+        services = create_app(
+            load_config(path, {}), recorder=MemorySink(), watch_config=False
+        ).state.services
+        built = services.tracer
         assert isinstance(built, OtlpTracer)
         assert (built.redact is not None) is (redacting == "true")
+        # The records' redaction labels the tag series too.
+        assert (services.metrics.tag_values.redact is not None) is (redacting == "true")
         built.shutdown()

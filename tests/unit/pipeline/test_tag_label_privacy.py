@@ -1,5 +1,6 @@
 """What a request's tags leave in its record and in /metrics: a secret a client echoed into a
-tag never (scrubbed always)."""
+tag never (scrubbed always), an email not with `[logging] redact_pii_in_logs` (the tag labels
+are redacted as the record is)."""
 
 from __future__ import annotations
 
@@ -60,3 +61,13 @@ async def test_a_secret_in_a_tag_is_scrubbed_from_the_record_and_the_labels(
         assert PROVIDER_KEY not in where and "sk-live4242424242" not in where
     assert tags["echo"] == "key ****" and tags["auth"] == "Bearer ****"
     assert 'tag="echo",value="key ****"' in text
+
+
+async def test_an_email_tag_label_is_redacted_only_with_redact_pii_in_logs(
+    tmp_path: Path,
+) -> None:
+    _, kept = await _tagged(tmp_path / "kept", redact=False)
+    assert 'tag="user",value="jane@example.com"' in kept
+    _, redacted = await _tagged(tmp_path / "redacted", redact=True)
+    assert "jane@example.com" not in redacted
+    assert 'tag="user",value="<EMAIL_ADDRESS>"' in redacted
