@@ -75,8 +75,12 @@ def restart_only_changes(old: GatewayConfig, new: GatewayConfig) -> list[str]:
         changes.append("state: backend settings changed")
     if old.tracing != new.tracing:
         changes.append("tracing: exporter settings changed")
-    if old.logging.path != new.logging.path:
-        changes.append(f"logging.path: {old.logging.path} -> {new.logging.path}")
+    # The record sink, and the redaction it shares with the tag labels and traces, are built
+    # at start: a reload that turned redaction on would else be believed and not done.
+    for name in ("path", "redact_pii_in_logs"):
+        before, after = getattr(old.logging, name), getattr(new.logging, name)
+        if before != after:
+            changes.append(f"logging.{name}: {before} -> {after}")
     return changes
 
 
@@ -94,7 +98,9 @@ def keep_restart_only(old: GatewayConfig, new: GatewayConfig) -> GatewayConfig:
     server = dataclasses.replace(
         new.server, host=old.server.host, port=old.server.port, workers=old.server.workers
     )
-    logging_config = dataclasses.replace(new.logging, path=old.logging.path)
+    logging_config = dataclasses.replace(
+        new.logging, path=old.logging.path, redact_pii_in_logs=old.logging.redact_pii_in_logs
+    )
     return dataclasses.replace(
         new, server=server, state=old.state, logging=logging_config, tracing=old.tracing
     )
