@@ -9,9 +9,7 @@ worker processes can share one log without interleaving lines.
 from __future__ import annotations
 
 import asyncio
-import fcntl
 import logging
-import os
 import queue
 import threading
 from collections.abc import Callable
@@ -19,6 +17,7 @@ from pathlib import Path
 from typing import Any, Protocol, cast
 
 from gateway.observability.record_json import record_line
+from gateway.observability.rotation import RotatingFile
 
 log = logging.getLogger("gateway.records")
 _STOP = object()
@@ -50,8 +49,8 @@ class MemorySink:
 
 class JsonlSink:
     """`max_bytes` > 0 rotates the file past that size, keeping `backups` old files
-    (`path.1` newest); several processes may share one path (a lock file serialises rotation,
-    and each writer reopens when the path no longer names its file)."""
+    (`path.1` newest); several processes may share one path (gateway/observability/rotation.py:
+    no line is lost or written twice across a rotation)."""
 
     def __init__(
         self,
@@ -74,7 +73,7 @@ class JsonlSink:
         self.max_bytes = max_bytes
         self.backups = backups
         path.parent.mkdir(parents=True, exist_ok=True)
-        self._fd = self._open()
+        self._file = RotatingFile(path, max_bytes, backups)
         self._queue: queue.SimpleQueue[object] = queue.SimpleQueue()
         self._pending: list[object] = []
         self._handoff_scheduled = False
@@ -156,54 +155,11 @@ class JsonlSink:
             lines.append(self._line(record))
         return b"".join(lines)
 
-    def _open(self) -> int:
-        return os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
-
-    def _reopen_if_moved(self) -> None:
-        try:
-            current = os.stat(self.path).st_ino
-        except FileNotFoundError:
-            current = -1
-        if current != os.fstat(self._fd).st_ino:
-            os.close(self._fd)
-            self._fd = self._open()
-
-    def _rotate_if_large(self) -> None:
-        if os.fstat(self._fd).st_size < self.max_bytes:
-            return
-        lock_path = self.path.with_name(self.path.name + ".lock")
-        with open(lock_path, "a") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
-            try:
-                # Another process may have rotated while we waited for the lock.
-                if os.path.exists(self.path) and os.stat(self.path).st_size >= self.max_bytes:
-                    for index in range(self.backups - 1, 0, -1):
-                        older = self.path.with_name(f"{self.path.name}.{index}")
-                        if older.exists():
-                            os.replace(older, self.path.with_name(f"{self.path.name}.{index + 1}"))
-                    if self.backups > 0:
-                        os.replace(self.path, self.path.with_name(f"{self.path.name}.1"))
-                    else:
-                        os.unlink(self.path)
-            finally:
-                fcntl.flock(lock, fcntl.LOCK_UN)
-        self._reopen_if_moved()
-
     def _write_all(self, data: bytes) -> None:
-        if self.max_bytes:
-            try:
-                self._reopen_if_moved()
-                self._rotate_if_large()
-            except OSError:
-                log.exception("cannot rotate %s", self.path)
-        view = memoryview(data)
-        while view:
-            try:
-                written = os.write(self._fd, view)
-            except OSError:
-                log.exception("cannot write request records to %s", self.path)
-                return
-            view = view[written:]
+        try:
+            self._file.append(data)
+        except OSError:
+            log.exception("cannot write request records to %s", self.path)
 
     def close(self) -> None:
         if self._closed:
@@ -212,4 +168,4 @@ class JsonlSink:
         self._handoff()
         self._queue.put(_STOP)
         self._thread.join()
-        os.close(self._fd)
+        self._file.close()

@@ -1,0 +1,102 @@
+"""Appending to a file that rotates past a size, shared by several processes.
+
+The request log uses it. Beside `path` a lock file (`path.lock`) is
+held shared by every append, around its inode check and its `write()`, and exclusively by a
+rotation. So no line is written into a file while it is renamed to `path.1` or deleted
+(`backups = 0`): a line written into a deleted file was lost, and one written into a file
+already renamed could land in one deleted by the next rotation. A rotation drops exactly the
+lines its oldest file held when it was rotated.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import os
+from pathlib import Path
+
+log = logging.getLogger("gateway.rotation")
+
+
+def lock_path(path: Path) -> Path:
+    return path.with_name(path.name + ".lock")
+
+
+def backup_path(path: Path, index: int) -> Path:
+    return path.with_name(f"{path.name}.{index}")
+
+
+def rotate(path: Path, backups: int) -> None:
+    """Shift `path.1`.. up by one and `path` to `path.1`, dropping the oldest (with
+    `backups = 0`, `path` itself); the caller holds the lock exclusively."""
+    for index in range(backups - 1, 0, -1):
+        older = backup_path(path, index)
+        if older.exists():
+            os.replace(older, backup_path(path, index + 1))
+    if backups > 0:
+        os.replace(path, backup_path(path, 1))
+    else:
+        os.unlink(path)
+
+
+class RotatingFile:
+    """An `O_APPEND` file rotated past `max_bytes` (0: never), keeping `backups` old files
+    (`path.1` newest). Several processes may append to one path, each through its own
+    `RotatingFile`; `append` reopens when the path no longer names its file."""
+
+    def __init__(self, path: Path, max_bytes: int, backups: int) -> None:
+        self.path = path
+        self.max_bytes = max_bytes
+        self.backups = backups
+        self._fd = _open_log(path)
+        try:
+            self._lock = os.open(lock_path(path), os.O_RDWR | os.O_CREAT, 0o640)
+        except OSError:
+            os.close(self._fd)
+            raise
+
+    def append(self, data: bytes) -> None:
+        """One `write()` of `data` (more only if the kernel takes part of it); raises OSError
+        when the file cannot be written. A failed rotation is logged and the line written."""
+        fcntl.flock(self._lock, fcntl.LOCK_SH)
+        try:
+            self._reopen_if_moved()
+            if self.max_bytes and os.fstat(self._fd).st_size >= self.max_bytes:
+                self._rotate()
+            view = memoryview(data)
+            while view:
+                view = view[os.write(self._fd, view) :]
+        finally:
+            fcntl.flock(self._lock, fcntl.LOCK_UN)
+
+    def _rotate(self) -> None:
+        """Called holding the lock shared; returns holding it shared, `self._fd` the file the
+        path names. Trading a shared lock for an exclusive one is not atomic (flock(2)):
+        another process may rotate meanwhile, so the size is checked again."""
+        fcntl.flock(self._lock, fcntl.LOCK_EX)
+        try:
+            if os.path.exists(self.path) and os.stat(self.path).st_size >= self.max_bytes:
+                rotate(self.path, self.backups)
+        except OSError:
+            log.exception("cannot rotate %s", self.path)
+        finally:
+            fcntl.flock(self._lock, fcntl.LOCK_SH)
+        self._reopen_if_moved()
+
+    def _reopen_if_moved(self) -> None:
+        try:
+            current = os.stat(self.path).st_ino
+        except FileNotFoundError:
+            current = -1
+        if current != os.fstat(self._fd).st_ino:
+            fd = _open_log(self.path)
+            os.close(self._fd)
+            self._fd = fd
+
+    def close(self) -> None:
+        os.close(self._fd)
+        os.close(self._lock)
+
+
+def _open_log(path: Path) -> int:
+    return os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)

@@ -1,0 +1,95 @@
+"""gateway.observability.rotation: several processes appending to one rotating file.
+
+Each writer process appends numbered lines through a `JsonlSink` with a tiny `max_bytes`, so
+the file rotates hundreds of times under them. The rotation is wrapped to keep open the file it
+drops (`path` with `backups = 0`, else `path.<backups>`) and note its size just after: what a
+rotation drops by design is what that file held then. When every writer is done, each wrapper
+reads its dropped files: the bytes up to that size are the dropped lines, any after it were
+written into a file already deleted (lost: a writer checked the path's inode, another process
+unlinked the file, the first wrote). Dropped plus kept files must hold every line once.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from gateway.observability.rotation import backup_path
+
+WRITER = """
+import os
+import sys
+from pathlib import Path
+
+from gateway.observability import rotation
+from gateway.observability.recorder import JsonlSink
+
+path, out = Path(sys.argv[1]), Path(sys.argv[2])
+max_bytes, backups, writer, count, writers = (int(arg) for arg in sys.argv[3:8])
+rotate = rotation.rotate
+dropped_files = []
+
+
+def noted(path: Path, backups: int) -> None:
+    dropped = rotation.backup_path(path, backups) if backups else path
+    handle = dropped.open("rb") if dropped.exists() else None
+    rotate(path, backups)
+    if handle is not None:
+        dropped_files.append((handle, os.fstat(handle.fileno()).st_size))
+
+
+rotation.rotate = noted
+sink = JsonlSink(path, max_bytes, backups, handoff_delay_s=0)
+for i in range(count):
+    sink.write({"w": writer, "i": i})
+sink.close()
+(out / f"done.{writer}").touch()
+while len(list(out.glob("done.*"))) < writers:  # until no one writes any more
+    os.sched_yield()
+with (out / f"dropped.{writer}").open("ab") as dropped, (out / f"late.{writer}").open("ab") as late:
+    for handle, size in dropped_files:
+        content = handle.read()
+        dropped.write(content[:size])
+        late.write(content[size:])
+"""
+
+WRITERS = 4
+LINES = 5000
+
+
+def lines_of(files: list[Path]) -> list[tuple[int, int]]:
+    found = []
+    for file in files:
+        if file.exists():
+            for line in file.read_text().splitlines():
+                record = json.loads(line)
+                found.append((record["w"], record["i"]))
+    return found
+
+
+@pytest.mark.parametrize("backups", [0, 1])
+def test_processes_rotating_one_file_lose_and_repeat_no_line(tmp_path: Path, backups: int) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    path = tmp_path / "r.jsonl"
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[3])}
+    args = [str(path), str(out), "2000", str(backups)]
+    writers = [
+        subprocess.Popen(
+            [sys.executable, "-c", WRITER, *args, str(w), str(LINES), str(WRITERS)], env=env
+        )
+        for w in range(WRITERS)
+    ]
+    assert [writer.wait(timeout=120) for writer in writers] == [0] * WRITERS
+    late = lines_of(sorted(out.glob("late.*")))
+    assert late == [], "lines written into a file after its rotation deleted it: lost"
+    dropped = lines_of(sorted(out.glob("dropped.*")))
+    assert len(dropped) > 100 * 20, "the file rotated hundreds of times"
+    kept = [path] + [backup_path(path, index) for index in range(1, backups + 1)]
+    every = sorted(dropped + lines_of(kept))
+    assert every == [(w, i) for w in range(WRITERS) for i in range(LINES)]
