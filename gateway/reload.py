@@ -32,7 +32,7 @@ from typing import Any
 from gateway.config import ConfigError
 from gateway.config.policies import DEFAULT_POLICY
 from gateway.config.settled import load_settled
-from gateway.config.types import GatewayConfig, PolicyConfig
+from gateway.config.types import GatewayConfig, LoggingConfig, PolicyConfig
 from gateway.observability.audit import AuditLog
 from gateway.pipeline.services import Services
 from gateway.runtime import build_runtime
@@ -106,6 +106,10 @@ def keep_restart_only(old: GatewayConfig, new: GatewayConfig) -> GatewayConfig:
     )
 
 
+def _audit_log(logging: LoggingConfig) -> AuditLog:
+    return AuditLog(logging.audit_path, logging.audit_max_bytes, logging.audit_backups)
+
+
 def _resolved(path: Path) -> Path:
     """`path` with its symlinks resolved; as given when they loop (a symlink loop is a bad
     edit the reload refuses, not a reason for the watcher to fail)."""
@@ -128,7 +132,7 @@ class Reloader:
         # Set when the policies directory itself changed: watch the paths resolved anew.
         self._rewatch = False
         self.run_dir = Path(os.environ[RUN_DIR_ENV]) if os.environ.get(RUN_DIR_ENV) else None
-        self.audit = AuditLog(config.logging.audit_path)
+        self.audit = _audit_log(config.logging)
 
     async def reload(self, trigger: str, who: str | None = None) -> dict[str, Any]:
         """Load, validate and swap; returns {result: ok | unchanged | error, version, problems}.
@@ -184,9 +188,8 @@ class Reloader:
                 )
             runtime = await asyncio.to_thread(build_runtime, keep_restart_only(old, new))
             self.services.runtime = runtime  # the swap: one assignment
-            if runtime.config.logging.audit_path != self.audit.path:
-                # This reload's own line already goes to the new trail.
-                self.audit = AuditLog(runtime.config.logging.audit_path)
+            # This reload's own line already goes to the new trail, rotated as now configured.
+            self.audit = _audit_log(runtime.config.logging)
             for model in runtime.config.models.values():
                 for deployment in model.deployments:
                     self.services.metrics.deployment_up.labels(deployment.name).set(1)

@@ -76,6 +76,10 @@ class LoggingConfig:
     # Admin calls, reloads and prompt promotions (gateway/observability/audit.py); relative like
     # `path`.
     audit_path: Annotated[Path, NON_EMPTY] = Path("logs/audit.jsonl")
+    # The audit trail rotates past this size keeping this many old files, which /admin/audit
+    # reads too.
+    audit_max_bytes: PositiveInt = 100 * 1024 * 1024
+    audit_backups: Annotated[int, Range(low=0, high=1000)] = 5
     # Longest a finished request's record waits to be written, batched with others (what a
     # SIGKILL can lose); 0 writes each record as its response ends.
     record_batch_ms: Annotated[float, Range(low=0, high=1000)] = 50.0

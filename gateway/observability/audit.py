@@ -4,8 +4,11 @@
 admin key's id `admin:<first 8 hex of its sha256>`, `signal`, `file-watch`, or `cli:<user>`),
 what (`action`, with its `target`, `result` and details) and, for changes, `before` / `after`
 hashes (config versions, prompt file hashes). Lines are appended with one `write` on an
-`O_APPEND` descriptor, so several workers and the CLI may share the file. Writing never fails
-the action it records: a failed write is logged.
+`O_APPEND` descriptor, so several workers and the CLI may share the file; past `max_bytes`
+(`[logging] audit_max_bytes`) it rotates like the request log, keeping `backups`
+(`audit_backups`) old files, and `read` reads those too (gateway/observability/rotation.py: no
+line lost or read twice across a rotation). Writing never fails the action it records: a
+failed write is logged.
 """
 
 from __future__ import annotations
@@ -16,10 +19,13 @@ import os
 import time
 from collections import deque
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import orjson
+
+from gateway.observability.rotation import RotatingFile, read_all
 
 log = logging.getLogger("gateway.audit")
 
@@ -59,9 +65,19 @@ def file_hash(content: bytes) -> str:
     return hashlib.sha256(content).hexdigest()[:16]
 
 
+# A file modified this long before `since` holds no line written since: `ts` is taken before the
+# write, and file times come from a clock that may lag `time.time()` by a tick.
+_MTIME_SLACK_S = 1.0
+
+
+@dataclass(frozen=True)
 class AuditLog:
-    def __init__(self, path: Path) -> None:
-        self.path = path
+    """`max_bytes` 0: never rotated by this process (the CLI without a config: the gateway
+    rotates at its next line)."""
+
+    path: Path
+    max_bytes: int = 0
+    backups: int = 0
 
     def write(self, who: str, action: str, **details: Any) -> None:
         entry = {"ts": round(time.time(), 3), "pid": os.getpid(), "who": who, "action": action}
@@ -69,34 +85,40 @@ class AuditLog:
         line = orjson.dumps(entry, default=str) + b"\n"
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
+            trail = RotatingFile(self.path, self.max_bytes, self.backups)
             try:
-                os.write(fd, line)
+                trail.append(line)
             finally:
-                os.close(fd)
+                trail.close()
         except OSError as exc:
             log.error("cannot write the audit trail %s: %s (%s)", self.path, exc.strerror, action)
 
     def read(self, since: float = 0.0) -> Iterator[dict[str, Any]]:
-        """The entries at or after `since` (epoch seconds), oldest first; torn lines, and lines
+        """The entries at or after `since` (epoch seconds), oldest first, from the kept rotated
+        files (those modified before `since` left unread) and the trail; torn lines, and lines
         without a numeric `ts` (not the gateway's: a hand edit), skipped."""
+        handles = read_all(self.path, self.backups, since - _MTIME_SLACK_S)
         try:
-            handle = self.path.open("rb")
-        except FileNotFoundError:
-            return
-        with handle:
-            for line in handle:
-                # Older lines are skipped unparsed: a trail of months is read in a fraction of
-                # the time (the read holds the GIL, in a thread of a serving worker).
-                written = _written_ts(line)
-                if written is not None and written < since:
-                    continue
-                try:
-                    entry = orjson.loads(line)
-                except orjson.JSONDecodeError:
-                    continue
-                if not isinstance(entry, dict):
-                    continue
-                ts = entry.get("ts")
-                if isinstance(ts, int | float) and not isinstance(ts, bool) and ts >= since:
-                    yield entry
+            for handle in handles:
+                yield from _entries(handle, since)
+        finally:
+            for handle in handles:
+                handle.close()
+
+
+def _entries(handle: BinaryIO, since: float) -> Iterator[dict[str, Any]]:
+    for line in handle:
+        # Older lines are skipped unparsed: a trail of months is read in a fraction of
+        # the time (the read holds the GIL, in a thread of a serving worker).
+        written = _written_ts(line)
+        if written is not None and written < since:
+            continue
+        try:
+            entry = orjson.loads(line)
+        except orjson.JSONDecodeError:
+            continue
+        if not isinstance(entry, dict):
+            continue
+        ts = entry.get("ts")
+        if isinstance(ts, int | float) and not isinstance(ts, bool) and ts >= since:
+            yield entry

@@ -1,11 +1,12 @@
 """Appending to a file that rotates past a size, shared by several processes.
 
-The request log uses it. Beside `path` a lock file (`path.lock`) is
+The request log and the audit trail both use it. Beside `path` a lock file (`path.lock`) is
 held shared by every append, around its inode check and its `write()`, and exclusively by a
 rotation. So no line is written into a file while it is renamed to `path.1` or deleted
 (`backups = 0`): a line written into a deleted file was lost, and one written into a file
 already renamed could land in one deleted by the next rotation. A rotation drops exactly the
-lines its oldest file held when it was rotated.
+lines its oldest file held when it was rotated. `read_all` opens the files under the same lock,
+so a reader sees each line once whatever rotates meanwhile.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import fcntl
 import logging
 import os
 from pathlib import Path
+from typing import BinaryIO
 
 log = logging.getLogger("gateway.rotation")
 
@@ -96,6 +98,38 @@ class RotatingFile:
     def close(self) -> None:
         os.close(self._fd)
         os.close(self._lock)
+
+
+def read_all(path: Path, backups: int, newer_than: float = 0.0) -> list[BinaryIO]:
+    """`path`'s kept files, oldest first (`path.<backups>` .. `path.1`, `path`), open for
+    reading; those last modified before `newer_than` (epoch seconds) left out. Opened under
+    the lock, so a rotation meanwhile neither hides a file's lines nor shows them twice."""
+    names = [backup_path(path, index) for index in range(backups, 0, -1)] + [path]
+    try:
+        lock = os.open(lock_path(path), os.O_RDONLY)
+    except FileNotFoundError:
+        lock = -1  # never appended to through RotatingFile: nothing rotates it
+    handles: list[BinaryIO] = []
+    try:
+        if lock >= 0:
+            fcntl.flock(lock, fcntl.LOCK_SH)
+        for name in names:
+            try:
+                handle = name.open("rb")
+            except FileNotFoundError:
+                continue
+            if os.fstat(handle.fileno()).st_mtime < newer_than:
+                handle.close()
+            else:
+                handles.append(handle)
+    except BaseException:
+        for opened in handles:
+            opened.close()
+        raise
+    finally:
+        if lock >= 0:
+            os.close(lock)  # releases the lock
+    return handles
 
 
 def _open_log(path: Path) -> int:

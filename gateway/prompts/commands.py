@@ -25,6 +25,7 @@ from gateway.config.errors import Problem
 from gateway.config.files import read_config_file
 from gateway.config.prompt_types import Prompt
 from gateway.config.prompts import load_prompts, parse_prompt
+from gateway.config.types import LoggingConfig
 from gateway.observability.audit import AuditLog, file_hash
 from gateway.observability.log_reader import UsageError
 from gateway.prompts import view
@@ -50,17 +51,33 @@ def prompts_dir(args: argparse.Namespace) -> Path:
     return config.parent / str(data.get("prompts_dir", "prompts"))
 
 
-def audit_path(args: argparse.Namespace) -> Path:
-    """`--audit`, else the config's `[logging] audit_path`, else `logs/audit.jsonl` beside the
-    prompts directory (what a config in that directory would use by default)."""
+def audit_log(args: argparse.Namespace) -> AuditLog:
+    """`--audit`, else the config's `[logging] audit_path` rotated as its `audit_max_bytes`
+    and `audit_backups` say, else `logs/audit.jsonl` beside the prompts directory (what a
+    config in that directory would use by default). Without a config this process never
+    rotates the trail (it cannot know how the gateway's is kept): the gateway does at its next
+    line."""
     if args.audit:
-        return Path(args.audit)
+        return AuditLog(Path(args.audit))
     if args.dir:
-        return Path(args.dir).resolve().parent / "logs" / "audit.jsonl"
+        return AuditLog(Path(args.dir).resolve().parent / "logs" / "audit.jsonl")
     config, data = _config(args)
     logging = data.get("logging", {})
-    path = logging.get("audit_path", "logs/audit.jsonl") if isinstance(logging, dict) else None
-    return config.parent / str(path or "logs/audit.jsonl")
+    settings = logging if isinstance(logging, dict) else {}
+    defaults = LoggingConfig()
+    path = settings.get("audit_path") or defaults.audit_path
+    return AuditLog(
+        config.parent / str(path),
+        _whole(settings.get("audit_max_bytes"), defaults.audit_max_bytes),
+        _whole(settings.get("audit_backups"), defaults.audit_backups),
+    )
+
+
+def _whole(value: object, default: int) -> int:
+    """A setting of the config as read unvalidated: `default` unless a whole number >= 0."""
+    return (
+        value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else default
+    )
 
 
 def _config(args: argparse.Namespace) -> tuple[Path, dict[str, object]]:
@@ -121,7 +138,7 @@ def _promote(prompt: Prompt, text: str, args: argparse.Namespace) -> int:
     _version(prompt, args.version)
     previous = current_version(text, args.alias)
     gate, passed, scores, report = None, False, {}, ""
-    audit = AuditLog(audit_path(args))
+    audit = audit_log(args)
     who = f"cli:{getpass.getuser()}"
     # What every line this promotion writes to the trail says it is about.
     subject = {

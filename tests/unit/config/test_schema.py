@@ -80,6 +80,8 @@ CONFIG: dict[str, Any] = {
         "redact_pii_in_logs": True,
         "max_bytes": 2048,
         "backups": 0,
+        "audit_max_bytes": 4096,
+        "audit_backups": 0,
         "record_batch_ms": 0.0,
     },
     "admin": {"key_env": "ADMIN"},

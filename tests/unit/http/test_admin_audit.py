@@ -58,3 +58,21 @@ def test_a_limit_out_of_range_is_400_naming_it(tmp_path: Path, limit: str) -> No
     with pytest.raises(InvalidRequest) as refused:
         answer(trail_of(tmp_path, 1), f"since=0&limit={limit}")
     assert refused.value.param == "limit"
+
+
+def test_the_latest_entries_are_read_across_the_rotated_files(tmp_path: Path) -> None:
+    """The trail rotates (`[logging] audit_max_bytes`): its latest entries are in `audit.jsonl`
+    and the kept `audit.jsonl.1`, `.2`; the answer reads them, newest last, as from one file."""
+    trail = AuditLog(tmp_path / "audit.jsonl", max_bytes=400, backups=2)
+    for n in range(40):
+        trail.write("cli:ops", "reload", n=n)
+    assert (tmp_path / "audit.jsonl.2").exists() and not (tmp_path / "audit.jsonl.3").exists()
+    kept = sum(
+        len(trail.path.with_name(name).read_bytes().splitlines())
+        for name in ("audit.jsonl", "audit.jsonl.1", "audit.jsonl.2")
+    )
+    every = answer(trail, "since=0&limit=10000")
+    assert (numbers(every), every["truncated"]) == (list(range(40 - kept, 40)), False)
+    assert len(trail.path.read_bytes().splitlines()) < 5, "the latest 5 span the rotation"
+    latest = answer(trail, "since=0&limit=5")
+    assert (numbers(latest), latest["truncated"]) == (list(range(35, 40)), True)

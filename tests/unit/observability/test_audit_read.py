@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import time
 from pathlib import Path
 
 from gateway.observability.audit import AuditLog
@@ -33,3 +35,26 @@ def test_lines_skipped_unparsed_are_those_a_full_parse_would_skip(tmp_path: Path
         '{"ts":"400","action":"x"}\n{"ts":250 ,"action":"spaced"}\n'
     )
     assert [entry.get("action") for entry in trail.read(since=200.0)] == ["new", "spaced"]
+
+
+def test_the_trail_rotates_past_its_size_keeping_its_backups(tmp_path: Path) -> None:
+    trail = AuditLog(tmp_path / "audit.jsonl", max_bytes=300, backups=2)
+    for n in range(30):
+        trail.write("cli:ops", "reload", n=n)
+    names = sorted(path.name for path in tmp_path.iterdir())
+    assert names == ["audit.jsonl", "audit.jsonl.1", "audit.jsonl.2", "audit.jsonl.lock"]
+    assert all(path.stat().st_size < 300 + 100 for path in tmp_path.glob("audit.jsonl*"))
+    read = [entry["n"] for entry in trail.read()]
+    assert read == list(range(read[0], 30)) and read[0] > 0, "the latest, oldest first, once"
+    assert [entry["n"] for entry in trail.read(since=time.time() + 60)] == []
+
+
+def test_rotated_files_older_than_since_are_not_opened(tmp_path: Path) -> None:
+    trail = AuditLog(tmp_path / "audit.jsonl", max_bytes=1, backups=1)
+    trail.write("cli:ops", "reload", n=0)
+    trail.write("cli:ops", "reload", n=1)  # rotates the first line to audit.jsonl.1
+    old = time.time() - 3600
+    os.utime(tmp_path / "audit.jsonl.1", (old, old))
+    # A line dated after `since` in a file last modified an hour before it: not read.
+    assert [entry["n"] for entry in trail.read(since=old + 60)] == [1]
+    assert [entry["n"] for entry in trail.read(since=0)] == [0, 1]

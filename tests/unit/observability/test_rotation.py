@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from gateway.observability.rotation import backup_path
+from gateway.observability.rotation import RotatingFile, backup_path, read_all
 
 WRITER = """
 import os
@@ -27,6 +27,7 @@ import sys
 from pathlib import Path
 
 from gateway.observability import rotation
+from gateway.observability.audit import AuditLog
 from gateway.observability.recorder import JsonlSink
 
 path, out = Path(sys.argv[1]), Path(sys.argv[2])
@@ -44,10 +45,15 @@ def noted(path: Path, backups: int) -> None:
 
 
 rotation.rotate = noted
-sink = JsonlSink(path, max_bytes, backups, handoff_delay_s=0)
-for i in range(count):
-    sink.write({"w": writer, "i": i})
-sink.close()
+if sys.argv[8] == "audit":
+    trail = AuditLog(path, max_bytes, backups)
+    for i in range(count):
+        trail.write("cli:test", "x", w=writer, i=i)
+else:
+    sink = JsonlSink(path, max_bytes, backups, handoff_delay_s=0)
+    for i in range(count):
+        sink.write({"w": writer, "i": i})
+    sink.close()
 (out / f"done.{writer}").touch()
 while len(list(out.glob("done.*"))) < writers:  # until no one writes any more
     os.sched_yield()
@@ -73,7 +79,11 @@ def lines_of(files: list[Path]) -> list[tuple[int, int]]:
 
 
 @pytest.mark.parametrize("backups", [0, 1])
-def test_processes_rotating_one_file_lose_and_repeat_no_line(tmp_path: Path, backups: int) -> None:
+@pytest.mark.parametrize("kind", ["records", "audit"])
+def test_processes_rotating_one_file_lose_and_repeat_no_line(
+    tmp_path: Path, kind: str, backups: int
+) -> None:
+    """The request log's writers (`JsonlSink`) and the audit trail's (`AuditLog`) alike."""
     out = tmp_path / "out"
     out.mkdir()
     path = tmp_path / "r.jsonl"
@@ -81,7 +91,8 @@ def test_processes_rotating_one_file_lose_and_repeat_no_line(tmp_path: Path, bac
     args = [str(path), str(out), "2000", str(backups)]
     writers = [
         subprocess.Popen(
-            [sys.executable, "-c", WRITER, *args, str(w), str(LINES), str(WRITERS)], env=env
+            [sys.executable, "-c", WRITER, *args, str(w), str(LINES), str(WRITERS), kind],
+            env=env,
         )
         for w in range(WRITERS)
     ]
@@ -93,3 +104,17 @@ def test_processes_rotating_one_file_lose_and_repeat_no_line(tmp_path: Path, bac
     kept = [path] + [backup_path(path, index) for index in range(1, backups + 1)]
     every = sorted(dropped + lines_of(kept))
     assert every == [(w, i) for w in range(WRITERS) for i in range(LINES)]
+
+
+def test_read_all_opens_the_kept_files_oldest_first(tmp_path: Path) -> None:
+    path = tmp_path / "t.jsonl"
+    appender = RotatingFile(path, max_bytes=10, backups=2)
+    for n in range(5):
+        appender.append(b"%d-padding\n" % n)
+    appender.close()
+    handles = read_all(path, backups=2)
+    assert [handle.read() for handle in handles] == [b"2-padding\n", b"3-padding\n", b"4-padding\n"]
+    for handle in handles:
+        handle.close()
+    later = os.stat(path).st_mtime + 5
+    assert read_all(path, backups=2, newer_than=later) == []

@@ -3,6 +3,7 @@ evaluation, a forced promotion and a rollback are recorded as such."""
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import stat
@@ -13,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from gateway.cli import main
+from gateway.observability.audit import AuditLog
 from gateway.prompts import commands
 from gateway.prompts.promote import PromotionError, gate_of
 
@@ -265,3 +267,13 @@ def test_a_config_that_cannot_be_parsed_is_a_usage_error(
     config.write_bytes(content)
     assert main(["prompts", "--config", str(config), "list"]) == 2
     assert capsys.readouterr().err == f"error: {config}:{problem} (pass --dir or --config)\n"
+
+
+def test_the_cli_rotates_the_trail_as_the_config_says(tmp_path: Path) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text('[logging]\naudit_path = "a/t.jsonl"\naudit_max_bytes = 4096\n')
+    args = argparse.Namespace(audit=None, dir=None, config=str(config))
+    assert commands.audit_log(args) == AuditLog(tmp_path / "a" / "t.jsonl", 4096, 5)
+    # Without a config it cannot know how the gateway keeps the trail: it never rotates it.
+    args = argparse.Namespace(audit=str(tmp_path / "t.jsonl"), dir=None, config=None)
+    assert commands.audit_log(args) == AuditLog(tmp_path / "t.jsonl")
