@@ -7,7 +7,7 @@ the placeholders of each reply.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import orjson
@@ -26,11 +26,20 @@ from gateway.mock_provider.completions import (
     text_completion_frames,
 )
 from gateway.mock_provider.embeddings import embeddings_response
-from gateway.mock_provider.errors import ERROR_FAULTS, error_answer, fault_error
+from gateway.mock_provider.errors import (
+    ERROR_FAULTS,
+    error_answer,
+    fault_error,
+    stream_error_event,
+)
 from gateway.mock_provider.responses import plan_responses, render_response, render_stream
 from gateway.sse import encode_event
 
 FAULT_MODELS = ERROR_FAULTS | {"fail-timeout", "drop-mid-stream", "malformed"}
+# A stream of `error-mid-stream` (an ordinary answer when not streamed) ends with the error
+# event of its API after this many frames.
+ERROR_MID_STREAM = "error-mid-stream"
+ERROR_AFTER_FRAMES = 3
 DONE = b"data: [DONE]\n\n"
 # Placeholders exactly as long as what replaces them (16 hex digits; 10 digits of Unix time).
 _OPENAI_ID = "chatcmpl-mock" + "#" * 16
@@ -149,6 +158,8 @@ def decide(endpoint: str, wire: str, body: bytes) -> Decision:
     try:
         if model in FAULT_MODELS:
             return _fault(model, endpoint, wire, data, stream)
+        if model == ERROR_MID_STREAM and stream and endpoint in _STREAMING:
+            return _ending_in_error(_rendered_stream(endpoint, wire, data, model, "plan"))
         if endpoint == "chat":
             return _rendered(wire, plan_chat(data), model)
         if endpoint == "completions":
@@ -176,15 +187,31 @@ def _fault(model: str, endpoint: str, wire: str, data: Any, stream: bool) -> Dec
     if model == "fail-timeout":
         return Decision("timeout", wire, model)
     if model == "drop-mid-stream":
-        if stream and endpoint == "responses":
-            return _rendered_responses(plan_responses(data), data, model, action="drop")
-        if stream and endpoint == "completions":
-            return _rendered(wire, plan_completion(data), model, "drop", completion=True)
         if stream and endpoint in _STREAMING:
-            plan = plan_chat(data) if endpoint == "chat" else plan_messages(data)
-            return _rendered(wire, plan, model, action="drop")
+            return _rendered_stream(endpoint, wire, data, model, "drop")
         return Decision("drop", wire, model)
     return Decision("malformed", wire, model, stream=stream and endpoint in _STREAMING)
+
+
+def _rendered_stream(endpoint: str, wire: str, data: Any, model: str, action: str) -> Decision:
+    """The plan of `endpoint` rendered in its wire format, with `action`."""
+    if endpoint == "responses":
+        return _rendered_responses(plan_responses(data), data, model, action)
+    if endpoint == "completions":
+        return _rendered(wire, plan_completion(data), model, action, completion=True)
+    plan = plan_chat(data) if endpoint == "chat" else plan_messages(data)
+    return _rendered(wire, plan, model, action)
+
+
+def _ending_in_error(decision: Decision) -> Decision:
+    """The first `ERROR_AFTER_FRAMES` frames of a rendered stream, then the error event its
+    API ends a failed stream with (after the 200 and the first tokens), and a clean end."""
+    kept_bounds = decision.bounds[: ERROR_AFTER_FRAMES + 1]
+    kept = decision.payload[: kept_bounds[-1]]
+    response_id = decision.id_placeholder[1:-1].decode()
+    event = stream_error_event(decision.wire, response_id, decision.model)
+    bounds = (*kept_bounds, len(kept) + len(event))
+    return replace(decision, payload=kept + event, bounds=bounds, stored=b"")
 
 
 def error_decision(

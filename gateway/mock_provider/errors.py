@@ -3,7 +3,8 @@
 `error_answer` renders one error in a wire format (OpenAI `{"error": {...}}`, Anthropic
 `{"type": "error", "error": {...}}`); `fault_error` is the answer of each error fault model
 (`fail-500`, `fail-429`, `fail-quota`, `fail-529`, `fail-400-context`), with the messages,
-status codes and rate-limit headers OpenAI and Anthropic use for them.
+status codes and rate-limit headers OpenAI and Anthropic use for them; `stream_error_event`
+the event that ends an `error-mid-stream` stream.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from dataclasses import dataclass
 import orjson
 
 from gateway.mock_provider import render
+from gateway.sse import encode_event
 
 Headers = tuple[tuple[str, str], ...]
 
@@ -107,3 +109,33 @@ def fault_error(model: str, wire: str) -> ErrorAnswer:
         "context_length_exceeded",
         param="messages",
     )
+
+
+STREAM_ERROR_MESSAGE = (
+    "The server had an error while processing your request. (mock error-mid-stream)"
+)
+
+
+def stream_error_event(wire: str, response_id: str, model: str | None) -> bytes:
+    """The event an `error-mid-stream` stream ends with, as each API sends it after its 200:
+    OpenAI's chat `data: {"error": ...}` chunk, Anthropic's `event: error` (overloaded), the
+    Responses API's `response.failed` (`response_id`: the response's id, as in its events)."""
+    if wire == "anthropic":
+        error = render.anthropic_error("overloaded_error", "Overloaded")
+        return encode_event(orjson.dumps(error), "error")
+    failure = {"code": "server_error", "message": STREAM_ERROR_MESSAGE}
+    if wire == "openai":
+        error = render.openai_error(STREAM_ERROR_MESSAGE, "server_error", None, None)
+        return encode_event(orjson.dumps(error))
+    response: dict[str, object] = {
+        "id": response_id,
+        "object": "response",
+        "model": model,
+        "status": "failed",
+        "error": failure,
+        "incomplete_details": None,
+        "output": [],
+        "usage": None,
+    }
+    event = {"type": "response.failed", "sequence_number": 99, "response": response}
+    return encode_event(orjson.dumps(event), "response.failed")

@@ -3,8 +3,8 @@
 `MockHandler.handle` serves the OpenAI endpoints (chat, legacy completions, Responses,
 embeddings, models) and the Anthropic ones (messages, count_tokens), and injects the faults
 named by the requested model (`fail-500`, `fail-429`, `fail-quota`, `fail-529`,
-`fail-400-context`, `fail-timeout`, `drop-mid-stream`, `malformed`), with the bodies and headers
-the real providers send.
+`fail-400-context`, `fail-timeout`, `drop-mid-stream`, `error-mid-stream`, `malformed`), with
+the bodies and headers the real providers send.
 The ASGI server (`server.py`) and the in-process upstream (`inprocess.py`) both wrap it.
 """
 

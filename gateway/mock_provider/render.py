@@ -26,6 +26,7 @@ MODEL_IDS = (
     "fail-400-context",
     "fail-timeout",
     "drop-mid-stream",
+    "error-mid-stream",
     "malformed",
 )
 _MODELS_CREATED = 1700000000
