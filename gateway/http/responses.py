@@ -17,6 +17,7 @@ from gateway.http.disconnect import WATCH_STREAM_AFTER_S, DisconnectWatch
 from gateway.pipeline.cache import will_store
 from gateway.pipeline.context import RequestContext
 from gateway.providers.anthropic.headers_anthropic_to_openai import openai_rate_limit_headers
+from gateway.providers.base import relayed_failure
 from gateway.upstream import UpstreamError
 
 _JSON = (b"content-type", b"application/json")
@@ -175,6 +176,8 @@ async def send_stream(ctx: RequestContext, send: Send, receive: Receive) -> None
                             sent.append(piece)
                         await send({"type": "http.response.body", "body": piece, "more_body": True})
             tail = [*last, *reply.converter.finish()]
+            if ctx.endpoint.kind == "responses":  # only a Responses upstream relays its failure
+                upstream_fault, busy = _ended_failed(ctx)
             if tail and ctx.first_byte_sent is None:
                 ctx.first_byte_sent = time.monotonic()
             if sent is not None and tail:
@@ -184,6 +187,7 @@ async def send_stream(ctx: RequestContext, send: Send, receive: Receive) -> None
                 # The client has the whole answer (its stream's last event went out); the
                 # upstream only failed to end its body after it: held it open, or dropped it.
                 tail = last
+                upstream_fault, busy = _ended_failed(ctx)
             else:
                 error, upstream_fault = _stream_failed(exc, ctx)
                 if isinstance(exc, UpstreamStreamError) and exc.rate_limited:
@@ -198,8 +202,10 @@ async def send_stream(ctx: RequestContext, send: Send, receive: Receive) -> None
             raise
         if has_stream_end(piece, ctx):
             # The SDKs close the connection once they read the stream's last event, before the
-            # response's own end: it left with the whole answer, nothing failed.
+            # response's own end: it left with the whole answer, nothing failed (but what
+            # that answer says: a `response.failed`).
             ctx.client_closed = False
+            upstream_fault, busy = _ended_failed(ctx)
         else:
             ctx.status = 499
         current = asyncio.current_task()
@@ -243,6 +249,19 @@ def _stream_failed(
         isinstance(exc, UpstreamStreamError) and not exc.upstream_fault
     )
     return error, fault
+
+
+def _ended_failed(ctx: RequestContext) -> tuple[bool, GatewayError | None]:
+    """A stream whose upstream ended it with its own failure event, which the client got as it
+    is (`relayed_failure`: a Responses `response.failed`), failed all the same: its error is
+    recorded and counted as a break after the first byte is. Whether the upstream is at fault,
+    and the error when it said it is busy (`send_stream`'s `upstream_fault` and `busy`)."""
+    assert ctx.stream_reply is not None
+    failure = relayed_failure(ctx.stream_reply.converter)
+    if failure is None:
+        return False, None
+    _, fault = _stream_failed(failure, ctx)
+    return fault, failure if failure.rate_limited else None
 
 
 # The line that ends a stream in each client format (the Responses API: each of its ends).

@@ -16,7 +16,7 @@ from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 import orjson
 
 from gateway.config.types import DeploymentConfig, ProviderConfig
-from gateway.errors import GatewayError, UpstreamFailed
+from gateway.errors import GatewayError, UpstreamFailed, UpstreamStreamError
 
 
 @dataclass
@@ -170,6 +170,22 @@ def innermost(converter: StreamConverter) -> StreamConverter:
     while isinstance(converter, WrappingConverter):
         converter = converter.inner
     return converter
+
+
+class RelaysFailure:
+    """A stream converter whose upstream can end its stream with its own failure event, which
+    the client gets as it is (the Responses API's `response.failed`: a final event the SDKs
+    read as the response, not as a break to replace with the gateway's error event). `failure`
+    is that error once it came: the stream failed, as one that broke mid-way does, for the
+    record, the metrics and the deployment's health."""
+
+    failure: UpstreamStreamError | None = None
+
+
+def relayed_failure(converter: StreamConverter) -> UpstreamStreamError | None:
+    """The failure the upstream's stream ended with and the client got as it is, if any."""
+    inner = innermost(converter)
+    return inner.failure if isinstance(inner, RelaysFailure) else None
 
 
 class Adapter(Protocol):

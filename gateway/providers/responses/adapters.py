@@ -20,7 +20,7 @@ from __future__ import annotations
 import orjson
 
 from gateway.config.types import DeploymentConfig, ProviderConfig
-from gateway.errors import GatewayError, InvalidRequest, UpstreamFailed
+from gateway.errors import GatewayError, InvalidRequest, UpstreamFailed, UpstreamStreamError
 from gateway.json_types import JSON
 from gateway.providers.anthropic.adapters import anthropic_headers
 from gateway.providers.anthropic.errors import TranslationError
@@ -31,9 +31,9 @@ from gateway.providers.anthropic.usage import usage_from_anthropic
 from gateway.providers.azure import openai_wire_for
 from gateway.providers.base import (
     PreparedCall,
+    RelaysFailure,
     Usage,
     endpoint_url,
-    error_text,
     parse_upstream_json,
     stream_cut_short,
 )
@@ -68,14 +68,16 @@ def _event(data: bytes) -> JSON:
     return parse_upstream_json(data, "upstream sent a malformed stream event")
 
 
-class ResponsesStreamPassthrough:
+class ResponsesStreamPassthrough(RelaysFailure):
     """Forwards Responses events unchanged, as received, reading the final response and its
     usage on the way.
 
     Only the events that end a response (`response.completed`, `.incomplete`, `.failed`) are
     parsed as they pass (the usage and the final object are in them); the text deltas are kept
     as bytes and read only when the text is asked for (no usage, logged bodies, remote
-    guardrails). A stream that ends without a final event is reported as failed (`finish`).
+    guardrails). A stream that ends without a final event is reported as failed (`finish`);
+    one whose final event is `response.failed` is relayed as it is and its error kept in
+    `failure`; an `error` event ends it with the gateway's error event, its code kept.
     """
 
     def __init__(self) -> None:
@@ -111,7 +113,7 @@ class ResponsesStreamPassthrough:
             elif name in _WRITTEN_EVENTS:
                 self._written.append(data)
             elif name == "error":
-                raise UpstreamFailed(f"upstream stream error: {error_text(_event(data))}")
+                raise stream_error_from_upstream(_error_of(_event(data)), anthropic=False)
             elif name in _FINAL_EVENTS or (name is None and data and data != b"[DONE]"):
                 self._final(_event(data))
         return [complete]
@@ -123,6 +125,8 @@ class ResponsesStreamPassthrough:
         if isinstance(response, dict):
             self.response = response
             self.usage = usage_from_responses(response.get("usage")) or self.usage
+            if parsed["type"] == "response.failed":
+                self.failure = _failed(response.get("error"))
 
     def finish(self) -> list[bytes]:
         if self.response is None:
@@ -131,6 +135,23 @@ class ResponsesStreamPassthrough:
                 code="stream_interrupted",
             )
         return []
+
+
+def _error_of(event: JSON) -> object:
+    """The error of a Responses `error` event: its own `code`, `message` and `param` (the
+    event's `type` is "error", no error type), or an `error` object when it holds one."""
+    nested = event.get("error")
+    if isinstance(nested, dict):
+        return nested
+    return {name: event.get(name) for name in ("code", "message", "param")}
+
+
+def _failed(error: object) -> UpstreamStreamError:
+    """The error of a `response.failed` event's response (`{"code", "message"}`)."""
+    fields = error if isinstance(error, dict) else {}
+    if not fields.get("message"):
+        fields = {**fields, "message": "the response failed"}
+    return stream_error_from_upstream(fields, anthropic=False)
 
 
 def _name_and_data(part: bytes) -> tuple[str | None, bytes]:
