@@ -10,6 +10,8 @@ OpenAI-compatible (or Anthropic) server would, chosen by the upstream model name
   finish_reason (Anthropic: without `message_stop`);
 - `done-then-hold`: a whole stream, `[DONE]` (Anthropic: `message_stop`) included, whose body
   then stays open for a minute without its end (a slow last write, a proxy holding it);
+- `failed-then-hold`: a Responses stream ending with `response.failed`, whose body then stays
+  open for a minute without its end;
 - `echo-<form>`: a 401 whose message quotes the key it was sent encoded as `echo_forms.ECHOES`
   names (base64 of `user:key`, URL-encoded, in a JSON dump with `\\/` escapes, ...);
 - `counter`: a fresh answer every time (its text is the request number), to see cache hits;
@@ -42,6 +44,22 @@ _HOLD = b"\x00hold"
 
 def _chunked(pieces: list[bytes]) -> list[bytes]:
     return [b"%x\r\n%s\r\n" % (len(p), p) for p in pieces if p] + [b"0\r\n\r\n"]
+
+
+def _failed_response_events() -> list[dict[str, Any]]:
+    """A Responses stream whose response failed after its first text."""
+    response: dict[str, Any] = {"id": "resp_hostile", "object": "response"}
+    failed = {**response, "status": "failed", "output": [], "usage": None}
+    failed["error"] = {"code": "server_error", "message": "The model crashed mid-answer."}
+    return [
+        {"type": "response.created", "response": {**response, "status": "in_progress"}},
+        {"type": "response.output_text.delta", "delta": "Hi"},
+        {"type": "response.failed", "response": failed},
+    ]
+
+
+def _responses_event(event: dict[str, Any]) -> bytes:
+    return f"event: {event['type']}\ndata: {json.dumps(event)}\n\n".encode()
 
 
 def _answer(
@@ -224,6 +242,10 @@ class HostileUpstream:
                     _usage_chunk(3),
                     b"data: [DONE]\n\n",
                 ]
+            held = [b"%x\r\n%s\r\n" % (len(event), event) for event in events]
+            return _answer(200, [*held, _HOLD], stream=True)
+        if model == "failed-then-hold":
+            events = [_responses_event(event) for event in _failed_response_events()]
             held = [b"%x\r\n%s\r\n" % (len(event), event) for event in events]
             return _answer(200, [*held, _HOLD], stream=True)
         if model == "stream-no-end":

@@ -79,6 +79,13 @@ base_url = "{upstream}"
 api_key_env = "HOSTILE_KEY"
 
 [[providers]]
+name = "hostile-resp"
+type = "openai"
+base_url = "{upstream}/v1"
+api_key_env = "HOSTILE_KEY"
+responses = true
+
+[[providers]]
 name = "odd"
 type = "openai"
 base_url = "{upstream}/v1"
@@ -87,6 +94,7 @@ api_key_env = "ODD_KEY"
     models = [(m, "hostile", m) for m in OPENAI_MODELS]
     models += [(f"odd-echo-{form}", "odd", f"echo-{form}") for form in ECHOES]
     models += [(f"ant-{m}", "hostile-ant", m) for m in ANTHROPIC_MODELS]
+    models.append(("resp-failed-then-hold", "hostile-resp", "failed-then-hold"))
     for name, provider, upstream_model in models:
         config += f"""
 [[models]]
@@ -97,7 +105,7 @@ model = "{upstream_model}"
 input_cost_per_1m = 1.0
 output_cost_per_1m = 2.0
 """
-        if upstream_model in ("stream-forever", "done-then-hold"):
+        if upstream_model in ("stream-forever", "done-then-hold", "failed-then-hold"):
             config += "total_timeout_s = 1.0\n"
     for policy, secret in KEYS.items():
         digest = hashlib.sha256(secret.encode()).hexdigest()

@@ -9,7 +9,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from gateway.upstream import UpstreamRequest
+from gateway.upstream import UpstreamError, UpstreamRequest
 from gateway.upstream.fake import FakeHandler, FakeReply
 from tests.unit.pipeline.app_harness import open_gateway
 
@@ -43,8 +43,9 @@ def sse(data: dict[str, object]) -> bytes:
     return f"event: {data['type']}\ndata: ".encode() + orjson.dumps(data) + b"\n\n"
 
 
-def failing(code: str, message: str) -> tuple[bytes, FakeHandler]:
-    """The stream of an upstream whose response fails with `code`, and an upstream sending it."""
+def failing(code: str, message: str, then_drop: bool = False) -> tuple[bytes, FakeHandler]:
+    """The stream of an upstream whose response fails with `code`, and an upstream sending it
+    (`then_drop`: that drops the connection after it, its body never ended)."""
     answer: dict[str, object] = {"id": "resp_1", "object": "response", "status": "in_progress"}
     failed = {**answer, "status": "failed", "usage": USAGE}
     failed["error"] = {"code": code, "message": message}
@@ -56,7 +57,8 @@ def failing(code: str, message: str) -> tuple[bytes, FakeHandler]:
     body = b"".join(sse(event) for event in events)
 
     def handler(request: UpstreamRequest) -> FakeReply:
-        return FakeReply(200, {"content-type": "text/event-stream"}, [body])
+        dropped = [UpstreamError("protocol", "connection reset")] if then_drop else []
+        return FakeReply(200, {"content-type": "text/event-stream"}, [body, *dropped])
 
     return body, handler
 
@@ -98,3 +100,16 @@ async def test_a_rate_limited_failed_response_benches_the_deployment_not_its_bre
     assert record["error_type"] == "rate_limit_exceeded"
     assert 'gateway_deployment_up{deployment="oa/gpt"} 1.0' in metrics
     assert again.status_code == 429  # benched for `rate_limit_cooldown_s`
+
+
+async def test_a_failed_response_is_recorded_so_when_the_upstream_then_drops(
+    tmp_path: Path,
+) -> None:
+    """The client has the stream's last event: the drop after it changes nothing it got."""
+    body, handler = failing("server_error", "The model crashed.", then_drop=True)
+    async with open_gateway(tmp_path, CONFIG, {}, handler) as gateway:
+        answer = await gateway.client.post("/v1/responses", json=REQUEST)
+        (record,) = gateway.records()
+    assert answer.content == body
+    assert (record["status"], record["error_type"]) == (200, "server_error")
+    assert [a["error"] for a in record["attempts"]] == ["server_error"]
