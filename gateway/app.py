@@ -23,6 +23,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from gateway import tokens
+from gateway.config.state_options import redis_options
 from gateway.config.types import GatewayConfig
 from gateway.http.admin import AdminAPI
 from gateway.http.body_budget import BodyBudget
@@ -49,7 +50,6 @@ from gateway.pipeline.stages import stages_for
 from gateway.reload import Reloader
 from gateway.runtime import build_runtime
 from gateway.state import create_state
-from gateway.state.redis.configured import redis_options
 from gateway.upstream.transports import NetworkClients
 from gateway.worker_start import load_worker_config
 

@@ -10,10 +10,10 @@ from __future__ import annotations
 import re
 
 from gateway.config.document import Doc, Entries, Table, entry_name
+from gateway.config.guardrail_catalog import DEFAULT_THRESHOLDS, NER_ENTITIES, PII_ENTITIES
 from gateway.config.locate import KeyPath
 from gateway.config.specs import spec_of
 from gateway.config.types import GuardrailConfig, RecognizerConfig
-from gateway.guardrails.catalog import DEFAULT_THRESHOLDS, NER_ENTITIES, PII_ENTITIES
 
 GUARDRAIL = spec_of(GuardrailConfig)
 RECOGNIZER = spec_of(RecognizerConfig)

@@ -1,6 +1,5 @@
 """Guardrails: scan what goes to the provider and what comes back, then act on the findings.
 
-    catalog.py      entity names and defaults (imported by the config loader; no heavy imports)
     base.py         Finding, the Detector interface, action helpers
     pii.py          the PII detector over one of two engines, offline
     pii_patterns.py the `patterns` engine: presidio's pattern rules run directly (no spaCy)
@@ -16,5 +15,6 @@
     stream.py       the sliding window over a streamed answer
     stages.py       the pipeline stages `guard_input` and `guard_output`
 
-Kept free of imports so `gateway.config` can read the catalog without loading any engine.
+The entity names and default thresholds the config loader checks against are the config's
+(gateway/config/guardrail_catalog.py): the config never imports a guardrail.
 """

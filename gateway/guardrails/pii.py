@@ -15,9 +15,9 @@ import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from gateway.config.guardrail_catalog import DEFAULT_PII_ENTITIES
 from gateway.config.types import GuardrailConfig, RecognizerConfig
 from gateway.guardrails.base import Finding, GuardrailUnavailable, max_width, resolve, suffix_run
-from gateway.guardrails.catalog import DEFAULT_PII_ENTITIES
 from gateway.guardrails.normalise import normalise
 from gateway.guardrails.pii_patterns import PatternEngine
 from gateway.guardrails.pii_presidio import build_presidio_analyzer

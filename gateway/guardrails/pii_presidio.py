@@ -15,8 +15,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from gateway.config.guardrail_catalog import NER_ENTITIES
 from gateway.config.types import RecognizerConfig
-from gateway.guardrails.catalog import NER_ENTITIES
 from gateway.guardrails.pii_checks import not_ip
 from gateway.guardrails.pii_phone import PHONE_CANDIDATE, PHONE_CONTEXT, phone_score
 from gateway.guardrails.pii_rules import EMAIL, IPV4, email_domain_check

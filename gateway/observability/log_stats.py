@@ -27,8 +27,8 @@ from gateway.observability.log_reader import (
     parse_time,
     read_records,
 )
+from gateway.observability.percentile import percentile
 from gateway.observability.record_json import document_json
-from gateway.replay.report import percentile
 
 GROUP_FIELDS = {
     "model": "model",

@@ -6,7 +6,6 @@ logged cost...), so a `--gate` can name any of them. docs/replay.md describes ea
 
 from __future__ import annotations
 
-import math
 import os
 import stat
 import tempfile
@@ -16,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from gateway.observability.log_reader import UsageError
+from gateway.observability.percentile import percentile
 from gateway.observability.record_json import document_json
 
 REPORT_VERSION = 1
@@ -93,17 +93,6 @@ SUMMARY_FIELDS = (
     "skipped_no_body",
     "skipped_endpoint",
 )
-
-
-def percentile(values: Sequence[float], q: float) -> float | None:
-    """The q-th percentile (0..100), interpolating linearly between closest ranks; None if empty."""
-    if not values:
-        return None
-    ordered = sorted(values)
-    rank = (len(ordered) - 1) * q / 100
-    low = math.floor(rank)
-    high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
 
 
 def _mean(values: Sequence[float]) -> float | None:

@@ -118,3 +118,26 @@ def test_edges_never_reach_the_pipeline() -> None:
         if name.split(".")[1:2] and name.split(".")[1] in EDGES
     }
     assert {name: found for name, found in wrong.items() if found} == {}
+
+
+def package_graph(graph: dict[str, set[str]]) -> dict[str, set[str]]:
+    """The graph of gateway's packages and top-level modules (`gateway.config`, ...): an arrow
+    between two when a module of one imports a module of the other."""
+
+    def package(name: str) -> str:
+        return ".".join(name.split(".")[:2])
+
+    packages: dict[str, set[str]] = {}
+    for name, others in graph.items():
+        arrows = packages.setdefault(package(name), set())
+        arrows.update(package(other) for other in others if package(other) != package(name))
+    return packages
+
+
+def test_the_packages_are_layered_without_a_circle() -> None:
+    """No circle of packages either. There were two: the config read the guardrails' entity
+    catalog and the state edge converted the config into its Redis options (each package
+    reading the other), and `gateway stats` (observability) took its percentile from replay,
+    which reads the observability."""
+    assert circles({"a": {"b"}, "b": {"a"}}) == [["a", "b"]]
+    assert circles(package_graph(import_graph())) == []

@@ -14,8 +14,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from gateway.config.guardrail_catalog import PATTERN_ENTITIES
 from gateway.config.types import GuardrailConfig
-from gateway.guardrails.catalog import PATTERN_ENTITIES
 from gateway.guardrails.compiled import GuardrailSet
 from gateway.guardrails.window import TextWindow
 

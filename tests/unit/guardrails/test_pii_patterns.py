@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 
+from gateway.config.guardrail_catalog import PATTERN_ENTITIES
 from gateway.config.types import RecognizerConfig
 from gateway.guardrails.base import Finding, resolve
-from gateway.guardrails.catalog import PATTERN_ENTITIES
 from gateway.guardrails.pii_patterns import PatternEngine, context_words
 from gateway.guardrails.pii_presidio import build_presidio_analyzer
 from gateway.guardrails.pii_rules import email_domain_check

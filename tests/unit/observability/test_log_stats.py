@@ -9,7 +9,7 @@ import pytest
 from gateway.cli import main
 from gateway.observability.log_reader import UsageError
 from gateway.observability.log_stats import aggregate, parse_by, render_table
-from gateway.replay.report import percentile
+from gateway.observability.percentile import percentile
 
 
 def rec(

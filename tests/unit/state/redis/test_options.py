@@ -10,7 +10,7 @@ import pytest
 import redis.asyncio as aioredis
 
 from gateway.config import ConfigError, load_config
-from gateway.state.redis.configured import redis_options
+from gateway.config.state_options import redis_options
 from gateway.state.redis.options import RedisOptions, choose_client, host_port
 from gateway.state.redis.redispy import RedisPyClient
 

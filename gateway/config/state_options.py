@@ -1,4 +1,5 @@
-"""`[state]` (config) -> `RedisOptions` (what the Redis clients take)."""
+"""`[state]` (config) -> `RedisOptions` (what the Redis clients take). Here, not in the state
+edge: the config reads the state's option types, the state never reads the config."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Names and defaults shared by the config loader and the detectors (no engine imports here)."""
+"""The guardrails' entity names and default thresholds: what the config loader checks a
+policy against, and what the detectors (gateway/guardrails) read. No engine imports here."""
 
 from __future__ import annotations
 
