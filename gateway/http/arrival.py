@@ -2,7 +2,8 @@
 
 Every endpoint that answers with a request record (the proxied routes, `/v1/models`, stored
 responses, the catch-all 404) starts its request with `arrived`, so the id, the clocks and the
-headers are taken the same way for each.
+headers are taken the same way for each. The proxied routes start their trace inline (their
+hot path); the others with `arrived_traced`, so every request that leaves a record is a span.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from collections.abc import Iterable
 from starlette.types import Scope
 
 from gateway.pipeline.context import Endpoint, RequestContext
+from gateway.pipeline.services import Services
 from gateway.runtime import Runtime
 
 _ID_PREFIX = secrets.token_hex(8)
@@ -49,6 +51,15 @@ def arrived(endpoint: Endpoint, runtime: Runtime, scope: Scope) -> RequestContex
         time.monotonic(),
         headers,
     )
+
+
+def arrived_traced(endpoint: Endpoint, services: Services, scope: Scope) -> RequestContext:
+    """`arrived`, with the request's trace started as a proxied request's is (the client's
+    `traceparent` continued, its sampled flag honoured) when `[tracing]` is on."""
+    ctx = arrived(endpoint, services.runtime, scope)
+    if services.tracer is not None:
+        ctx.trace = services.tracer.start(ctx.headers)
+    return ctx
 
 
 def _join_lists(headers: dict[str, str], raw: Iterable[tuple[bytes, bytes]]) -> None:

@@ -16,16 +16,15 @@ import orjson
 from starlette.types import Receive, Scope, Send
 
 from gateway.errors import GatewayError, MethodNotAllowed, NotFound
-from gateway.http.arrival import arrived
+from gateway.http.arrival import arrived_traced
 from gateway.http.responses import send_error, send_json
-from gateway.pipeline.context import Endpoint
+from gateway.pipeline.context import Endpoint, HttpRoute
 from gateway.pipeline.finish import finish_request
 from gateway.pipeline.services import Services
 from gateway.pipeline.stages import authenticate
 from gateway.runtime import Runtime
 
-_ENDPOINT = Endpoint("/v1/models", "chat", "openai")
-_ANTHROPIC_ENDPOINT = Endpoint("/v1/models", "chat", "anthropic")
+_LIST, _ONE = "/v1/models", "/v1/models/{model_id}"  # the route templates, for traces
 # Anthropic's page size: `limit` defaults to 20, at most 1000.
 _DEFAULT_LIMIT, _MAX_LIMIT = 20, 1000
 
@@ -76,10 +75,12 @@ class ModelsEndpoint:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         runtime = self.services.runtime
-        ctx = arrived(_ENDPOINT, runtime, scope)
+        wanted = scope.get("path_params", {}).get("model_id")
+        route = HttpRoute(scope["method"], _LIST if wanted is None else _ONE)
+        ctx = arrived_traced(Endpoint(_LIST, "chat", "openai", http=route), self.services, scope)
         anthropic = "anthropic-version" in ctx.headers
         if anthropic:  # the anthropic SDK's call: its object shapes and its error shape
-            ctx.endpoint = _ANTHROPIC_ENDPOINT
+            ctx.endpoint = Endpoint(_LIST, "chat", "anthropic", http=route)
         try:
             if scope["method"] not in ("GET", "HEAD"):
                 raise MethodNotAllowed(
@@ -88,7 +89,6 @@ class ModelsEndpoint:
                 )
             await authenticate(ctx, self.services)
             assert ctx.key is not None
-            wanted = scope.get("path_params", {}).get("model_id")
             if wanted is None:
                 names = [name for name in runtime.config.models if ctx.key.allows(name)]
                 if anthropic:

@@ -15,9 +15,9 @@ from collections.abc import Iterable
 from starlette.types import Receive, Scope, Send
 
 from gateway.errors import NotFound, WireFormat
-from gateway.http.arrival import arrived
+from gateway.http.arrival import arrived_traced
 from gateway.http.responses import send_error
-from gateway.pipeline.context import Endpoint
+from gateway.pipeline.context import Endpoint, HttpRoute
 from gateway.pipeline.finish import finish_request
 from gateway.pipeline.services import Services
 
@@ -48,7 +48,9 @@ class NotFoundEndpoint:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = scope.get("path", "")
         wire: WireFormat = "anthropic" if path.startswith("/v1/messages") else "openai"
-        ctx = arrived(Endpoint(path[:200], "chat", wire), self.services.runtime, scope)
+        # No route matched: the span is named by the method alone (HTTP conventions).
+        route = HttpRoute(str(scope.get("method")), None)
+        ctx = arrived_traced(Endpoint(path[:200], "chat", wire, http=route), self.services, scope)
         try:
             message = unknown_route_message(str(scope.get("method")), path, self.served)
             await send_error(ctx, send, NotFound(message, code="unknown_route"))

@@ -10,6 +10,7 @@ gateway does not know for this key is a 404, in the OpenAI error shape like ever
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import orjson
@@ -23,9 +24,10 @@ from gateway.errors import (
     UpstreamFailed,
 )
 from gateway.guardrails.base import Placeholders
-from gateway.http.arrival import arrived
+from gateway.http.arrival import arrived_traced
 from gateway.http.responses import gateway_headers, send_error, send_json
-from gateway.pipeline.context import Endpoint, RequestContext
+from gateway.observability.trace_context import upstream_trace
+from gateway.pipeline.context import Endpoint, HttpRoute, RequestContext
 from gateway.pipeline.conversations import (
     KEY_PREFIX,
     find_deployment,
@@ -40,10 +42,12 @@ from gateway.pipeline.stages import authenticate
 from gateway.providers import wire_provider
 from gateway.providers.base import malformed
 from gateway.providers.openai import openai_headers
+from gateway.routing.exchange import Attempt
 from gateway.state import StateUnavailable
 from gateway.upstream import UpstreamError, UpstreamRequest, UpstreamTimeouts
 
-_ENDPOINT = Endpoint("/v1/responses/{id}", "responses", "openai")
+_PATH = "/v1/responses/{id}"  # as the record says it
+_ROUTE = "/v1/responses/{response_id}"  # as the trace names it (the route's own template)
 _TIMEOUTS = UpstreamTimeouts(connect_s=5.0, first_byte_s=30.0, idle_s=30.0)
 
 
@@ -52,9 +56,10 @@ class StoredResponseEndpoint:
         self.services = services
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        ctx = arrived(_ENDPOINT, self.services.runtime, scope)
+        method = scope["method"]
+        endpoint = Endpoint(_PATH, "responses", "openai", http=HttpRoute(method, _ROUTE))
+        ctx = arrived_traced(endpoint, self.services, scope)
         try:
-            method = scope["method"]
             if method not in ("GET", "DELETE"):
                 raise MethodNotAllowed(
                     f"{method} is not allowed here; use GET or DELETE",
@@ -123,22 +128,38 @@ class StoredResponseEndpoint:
                 f"the deployment that made the response '{response_id}' is no longer configured",
                 code="response_deployment_gone",
             )
-        ctx.model_name, deployment = found
+        model_name, deployment = found
+        ctx.model_name = model_name
         ctx.exchange.deployment = deployment
         provider = ctx.runtime.config.providers[deployment.provider]
         ctx.exchange.provider = provider
         wire = wire_provider(provider, "responses")
         url = f"{wire.base_url.rstrip('/')}/responses/{response_id}"
         headers = openai_headers(ctx.runtime.provider_key(provider.name))
+        trace = upstream_trace(ctx.trace, ctx.headers)
+        span_id = None if trace is None else trace.new_span_id(services.rng)
+        if trace is not None:
+            headers = {**headers, **trace.headers(span_id)}
         request = UpstreamRequest(method, url, headers, b"")
+        began = time.monotonic()
+        attempt = Attempt(
+            deployment.name, model_name, None, None, 0.0, (began - ctx.started) * 1000, span_id
+        )
+        ctx.exchange.attempts.append(attempt)
         try:
             upstream = await services.client_for(provider).send(request, _TIMEOUTS)
+            attempt.status = upstream.status
             try:
                 body = await upstream.read()
             finally:
                 await upstream.aclose()
         except UpstreamError as exc:
+            attempt.error_kind = exc.kind
             raise UpstreamFailed(f"upstream {deployment.name} failed ({exc.kind}): {exc}") from None
+        finally:
+            attempt.duration_ms = (time.monotonic() - began) * 1000
+        if upstream.status >= 400:
+            attempt.error_kind = f"http_{upstream.status}"
         if method == "DELETE" and upstream.status < 300:
             await self._forget(response_id)
         if method == "GET" and upstream.status < 300:

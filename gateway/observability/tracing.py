@@ -6,7 +6,9 @@ one CLIENT child per upstream attempt (`<operation> <upstream model>`, at its st
 its duration), built from the request's record after the response has left, with the ids the
 request carried (`trace_context`): so the `traceparent` each upstream saw names its attempt's
 span. Attributes follow the OpenTelemetry GenAI semantic conventions (`gen_ai.*`) plus the
-gateway's own (`gateway.*`); prompt and answer text only with `capture_content = true`.
+gateway's own (`gateway.*`); prompt and answer text only with `capture_content = true`. A
+route that is not a GenAI operation (`/v1/models`, stored responses, the 404) is an HTTP span
+instead (`http_spans`).
 
 Spans wait in a bounded queue that one background thread exports in batches over OTLP (HTTP or
 gRPC, the SDK's exporters). The request path never waits on it: a full queue drops the new
@@ -35,11 +37,20 @@ from opentelemetry.exporter.otlp.proto.http.trace_exporter import (
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
-from opentelemetry.trace import SpanContext, SpanKind, TraceFlags
+from opentelemetry.trace import SpanContext, SpanKind
 from opentelemetry.trace.status import Status, StatusCode
 
 from gateway.config.types import TracingConfig
+from gateway.observability.http_spans import http_spans
 from gateway.observability.metrics import Metrics
+from gateway.observability.span_basics import (
+    SAMPLED,
+    SPAN_BYTES,
+    AttributeValue,
+    client_parent,
+    ns,
+    optional,
+)
 from gateway.observability.trace_context import TraceIds, new_ids, parent_sampled
 
 log = logging.getLogger("gateway.tracing")
@@ -50,7 +61,6 @@ FLUSH_EVERY_S = 1.0
 MAX_BATCH_BYTES = 3 * 1024 * 1024
 # Each captured text keeps at most this many bytes (UTF-8), so one span always fits a batch.
 MAX_CONTENT_BYTES = 512 * 1024
-SPAN_BYTES = 1024  # a span without content, roughly, as encoded
 _OPERATIONS = {
     "chat": "chat",
     "messages": "chat",
@@ -58,11 +68,9 @@ _OPERATIONS = {
     "completions": "text_completion",
     "embeddings": "embeddings",
 }
-_SAMPLED = TraceFlags(TraceFlags.SAMPLED)
 # The longest client-written name (a model nobody configured) a span keeps: one client's 1 MB
 # `model` would else make a batch the collector refuses, dropping every other request's spans.
 MAX_NAME_CHARS = 256
-AttributeValue = str | bool | int | float | Sequence[str]
 # A span, or what builds it in the export thread (a span whose captured text is redacted there).
 Pending = ReadableSpan | Callable[[], ReadableSpan]
 
@@ -176,6 +184,9 @@ class OtlpTracer:
         attempt_span_ids: Sequence[int | None],
         content: tuple[Any, Any] | None,
     ) -> None:
+        if record.get("http_method") is not None:  # not a GenAI operation: HTTP spans
+            self.queue.put(http_spans(record, ids, attempt_span_ids, self.resource))
+            return
         spans: list[tuple[Pending, int]]
         redact = self.redact
         if content is not None and redact is not None:
@@ -194,7 +205,7 @@ class OtlpTracer:
                 texts = (_captured(content[0]), _captured(content[1]))
             span = self._server_span(record, ids, texts)
             spans = [(span, SPAN_BYTES + sum(len(t.encode()) for t in texts or ()))]
-        start_ns = _ns(record.get("ts"))
+        start_ns = ns(record.get("ts"))
         attempts = record.get("attempts") or []
         targets = record.get("attempt_targets") or []
         for number, (attempt, span_id) in enumerate(zip(attempts, attempt_span_ids), 1):
@@ -210,7 +221,7 @@ class OtlpTracer:
     def _server_span(
         self, record: Mapping[str, Any], ids: TraceIds, content: tuple[str, str] | None
     ) -> ReadableSpan:
-        start = _ns(record.get("ts"))
+        start = ns(record.get("ts"))
         end = start + int((record.get("latency_ms") or 0) * 1e6)
         operation = _OPERATIONS.get(str(record.get("endpoint_kind")), "chat")
         model = str(record.get("model"))[:MAX_NAME_CHARS]
@@ -229,11 +240,11 @@ class OtlpTracer:
             "gateway.cost_usd": float(record.get("cost_usd") or 0.0),
             "gateway.overhead_ms": float(record.get("overhead_ms") or 0.0),
         }
-        _optional(attributes, record, "gen_ai.response.model", "response_model")
-        _optional(attributes, record, "gen_ai.provider.name", "provider_type")
-        _optional(attributes, record, "gateway.deployment", "deployment")
-        _optional(attributes, record, "gateway.key_id", "key_id")
-        _optional(attributes, record, "gateway.error_type", "error_type")
+        optional(attributes, record, "gen_ai.response.model", "response_model")
+        optional(attributes, record, "gen_ai.provider.name", "provider_type")
+        optional(attributes, record, "gateway.deployment", "deployment")
+        optional(attributes, record, "gateway.key_id", "key_id")
+        optional(attributes, record, "gateway.error_type", "error_type")
         if record.get("finish_reason"):
             attributes["gen_ai.response.finish_reasons"] = [str(record["finish_reason"])]
         if record.get("status") == 429:
@@ -246,17 +257,13 @@ class OtlpTracer:
         if content is not None:
             attributes["gen_ai.input.messages"] = content[0]
             attributes["gen_ai.output.messages"] = content[1]
-        parent = (
-            SpanContext(ids.trace_id, ids.parent_id, True, _SAMPLED)
-            if ids.parent_id is not None
-            else None
-        )
+        parent = client_parent(ids)
         # A span name stays low-cardinality (trace backends index them): a model the config
         # does not name (any string a client sends) leaves the name `<operation>`, as the
         # GenAI conventions name a span whose model is unknown.
         return ReadableSpan(
             name=f"{operation} {model}" if record.get("model_configured", True) else operation,
-            context=SpanContext(ids.trace_id, ids.span_id, False, _SAMPLED),
+            context=SpanContext(ids.trace_id, ids.span_id, False, SAMPLED),
             parent=parent,
             resource=self.resource,
             attributes=attributes,
@@ -297,8 +304,8 @@ class OtlpTracer:
         failed = bool(attempt.get("error"))
         return ReadableSpan(
             name=f"{operation} {attempt.get('deployment')}",
-            context=SpanContext(ids.trace_id, span_id, False, _SAMPLED),
-            parent=SpanContext(ids.trace_id, ids.span_id, False, _SAMPLED),
+            context=SpanContext(ids.trace_id, span_id, False, SAMPLED),
+            parent=SpanContext(ids.trace_id, ids.span_id, False, SAMPLED),
             resource=self.resource,
             attributes=attributes,
             kind=SpanKind.CLIENT,
@@ -328,18 +335,6 @@ def _captured(value: Any) -> str:
         return data.decode()
     kept = data[:MAX_CONTENT_BYTES].decode("utf-8", "ignore")
     return f"{kept}...[{len(data) - MAX_CONTENT_BYTES} more bytes]"
-
-
-def _ns(ts: Any) -> int:
-    return int(float(ts or 0) * 1e9)
-
-
-def _optional(
-    attributes: dict[str, AttributeValue], record: Mapping[str, Any], name: str, field: str
-) -> None:
-    value = record.get(field)
-    if value is not None:
-        attributes[name] = str(value)
 
 
 def _status(status: int, error_type: Any) -> Status:

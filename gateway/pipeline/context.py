@@ -25,6 +25,16 @@ from gateway.runtime import Runtime
 log = logging.getLogger("gateway")
 
 
+@dataclass(frozen=True, slots=True)
+class HttpRoute:
+    """A request on a route that is not a GenAI operation (`/v1/models`, stored responses, the
+    catch-all 404), as its trace names it: the method, and the route template (`None` when no
+    route matched), never the path, which may hold ids or any client text."""
+
+    method: str
+    template: str | None
+
+
 @dataclass(frozen=True)
 class Endpoint:
     path: str
@@ -32,6 +42,8 @@ class Endpoint:
     wire: WireFormat  # the client's format, for bodies and errors
     # Whether the exact cache may answer it (its entries rebuild chat, messages or embeddings).
     cacheable: bool = True
+    # Set on a route that is not a GenAI operation: its span is an HTTP server span.
+    http: HttpRoute | None = None
 
 
 class GuardrailHit(TypedDict):

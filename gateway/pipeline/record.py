@@ -255,7 +255,8 @@ def trace_facts(
     ctx: RequestContext, record: dict[str, Any]
 ) -> tuple[dict[str, Any], TraceIds, list[int | None], tuple[Any, Any] | None]:
     """What the tracer exports of a finished request: its record with the facts a span needs
-    that the record leaves out, its ids, its attempts' span ids, and its text when
+    that the record leaves out (`http_method` and `http_route` on a route that is not a GenAI
+    operation), its ids, its attempts' span ids, and its text when
     `capture_content` is on."""
     assert ctx.trace is not None
     deployment = ctx.exchange.deployment
@@ -270,6 +271,9 @@ def trace_facts(
             _attempt_target(ctx, a.model, a.deployment) for a in ctx.exchange.attempts
         ],
     }
+    http = ctx.endpoint.http
+    if http is not None:  # not a GenAI operation: an HTTP span, named by these
+        facts["http_method"], facts["http_route"] = http.method, http.template
     content = None
     if ctx.runtime.config.tracing.capture_content:
         answer: Any = logged_answer(ctx)

@@ -49,6 +49,18 @@ name = "echo"
 provider = "mock"
 model = "echo"
 
+[[providers]]
+name = "mock-responses"
+type = "openai"
+base_url = "{upstream.url}/v1"
+responses = true
+
+[[models]]
+name = "stored"
+[[models.deployments]]
+provider = "mock-responses"
+model = "echo"
+
 [[keys]]
 id = "traced"
 key_sha256 = "{digest}"
@@ -211,6 +223,78 @@ def test_a_model_nobody_configured_neither_names_the_span_nor_bloats_it(
         message="the served request's span never arrived",
     )
     assert spans[0].name == "chat echo"
+
+
+def server_span(receiver: Receiver, trace: str) -> ReceivedSpan:
+    (span,) = wait_until(
+        lambda: [s for s in receiver.snapshot() if s.trace_id == trace and s.kind == 2] or None,
+        10,
+        message="the request's server span never arrived",
+    )
+    return span
+
+
+@pytest.mark.parametrize(
+    ("path", "name", "status"),
+    [("/v1/models", "GET /v1/models", 200), ("/v1/no/such/route/42", "GET", 404)],
+)
+def test_a_route_that_is_no_genai_operation_is_one_http_server_span(
+    traced: tuple[Proc, Receiver, ThreadingHTTPServer], path: str, name: str, status: int
+) -> None:
+    # Named as the HTTP conventions name a server span: the route's template, never the path
+    # (the 404 has no route: its method alone), and no `gen_ai.*` attribute.
+    proc, receiver, _ = traced
+    trace = hashlib.md5(path.encode()).hexdigest()
+    response = httpx.get(
+        proc.url + path,
+        headers={"authorization": f"Bearer {KEY}", "traceparent": f"00-{trace}-{CLIENT_SPAN}-01"},
+        timeout=10,
+    )
+    assert response.status_code == status
+    span = server_span(receiver, trace)
+    assert span.name == name and span.parent_span_id == CLIENT_SPAN
+    assert span.attributes["http.request.method"] == "GET"
+    assert span.attributes["http.response.status_code"] == status
+    assert not [a for a in span.attributes if a.startswith("gen_ai.")]
+
+
+def test_a_stored_response_fetched_upstream_is_a_client_child_named_in_its_traceparent(
+    traced: tuple[Proc, Receiver, ThreadingHTTPServer], mock_upstream: Proc
+) -> None:
+    proc, receiver, _ = traced
+    auth = {"authorization": f"Bearer {KEY}"}
+    made = httpx.post(
+        proc.url + "/v1/responses", json={"model": "stored", "input": "keep"}, headers=auth
+    )
+    assert made.status_code == 200
+    trace = "5" * 32
+    response = httpx.get(
+        f"{proc.url}/v1/responses/{made.json()['id']}",
+        headers={**auth, "traceparent": f"00-{trace}-{CLIENT_SPAN}-01"},
+        timeout=10,
+    )
+    assert response.status_code == 200
+    sent = upstream_headers(mock_upstream)
+    upstream_parent = re.fullmatch(rf"00-{trace}-([0-9a-f]{{16}})-01", sent["traceparent"])
+    assert upstream_parent is not None
+    server = server_span(receiver, trace)
+    assert server.name == "GET /v1/responses/{response_id}"
+    assert server.attributes["http.route"] == "/v1/responses/{response_id}"
+    (child,) = wait_until(
+        lambda: [s for s in receiver.snapshot() if s.trace_id == trace and s.kind == 3] or None,
+        10,
+        message="the upstream call's span never arrived",
+    )
+    assert child.parent_span_id == server.span_id and child.span_id == upstream_parent[1]
+    assert child.name == "GET" and child.attributes["http.response.status_code"] == 200
+    # Unsampled by the client: no span here, and the upstream is sent the client's decision.
+    parent = f"00-{'6' * 32}-{CLIENT_SPAN}-00"
+    response = httpx.get(
+        f"{proc.url}/v1/responses/{made.json()['id']}",
+        headers={**auth, "traceparent": parent},
+        timeout=10,
+    )
+    assert response.status_code == 200 and upstream_headers(mock_upstream)["traceparent"] == parent
 
 
 def test_collector_down_requests_unaffected_and_drops_counted(

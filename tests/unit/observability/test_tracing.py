@@ -18,11 +18,11 @@ from gateway.config.types import TracingConfig
 from gateway.observability.metrics import Metrics
 from gateway.observability.recorder import MemorySink
 from gateway.observability.redact import LogRedactor
+from gateway.observability.span_basics import SPAN_BYTES
 from gateway.observability.trace_context import TraceIds
 from gateway.observability.tracing import (
     MAX_BATCH_BYTES,
     MAX_CONTENT_BYTES,
-    SPAN_BYTES,
     OtlpTracer,
     otlp_exporter,
 )
