@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import time
 from typing import Any
+from urllib.parse import quote
 
 import orjson
 from starlette.types import Receive, Scope, Send
@@ -40,7 +41,7 @@ from gateway.pipeline.guard import guard_output
 from gateway.pipeline.services import Services
 from gateway.pipeline.stages import authenticate
 from gateway.providers import wire_provider
-from gateway.providers.base import malformed
+from gateway.providers.base import endpoint_url, malformed
 from gateway.providers.openai import openai_headers
 from gateway.routing.exchange import Attempt
 from gateway.state import StateUnavailable
@@ -134,8 +135,15 @@ class StoredResponseEndpoint:
         provider = ctx.runtime.config.providers[deployment.provider]
         ctx.exchange.provider = provider
         wire = wire_provider(provider, "responses")
-        url = f"{wire.base_url.rstrip('/')}/responses/{response_id}"
+        # Where and how the request that made it was sent: the provider's `query` and `headers`
+        # too (an `OpenAI-Project` header, a proxy's own): without them OpenAI looks in another
+        # project, a proxy refuses. The id is one the gateway remembers; quoted all the same.
+        url = endpoint_url(
+            wire.base_url, f"/responses/{quote(response_id, safe='')}", wire.query.pairs
+        )
         headers = openai_headers(ctx.runtime.provider_key(provider.name))
+        if provider.headers:
+            headers = {**headers, **provider.headers}
         trace = upstream_trace(ctx.trace, ctx.headers)
         span_id = None if trace is None else trace.new_span_id(services.rng)
         if trace is not None:
