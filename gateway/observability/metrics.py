@@ -25,6 +25,7 @@ from prometheus_client import (
 )
 
 from gateway.observability.admin_counters import AdminCounters
+from gateway.observability.error_kinds import error_kind_label
 from gateway.observability.multiproc import MULTIPROC_ENV
 from gateway.observability.multiproc_scrape import scrape
 from gateway.observability.request_series import (
@@ -303,7 +304,8 @@ class Metrics:
             self.upstream_duration.observe((attempt["deployment"],), duration_ms / 1000)
             error = attempt.get("error")
             if error and error != CLIENT_CLOSED:  # a client leaving is no upstream failure
-                self.upstream_errors.add((attempt["deployment"], error), 1.0)
+                label = error_kind_label(error)  # an upstream's code: bounded
+                self.upstream_errors.add((attempt["deployment"], label), 1.0)
         if latency_ms is not None:
             self.overhead.observe((), max(0.0, latency_ms - upstream_ms) / 1000)
         prompt = amount(record.get("prompt_tokens"))

@@ -12,6 +12,8 @@ OpenAI-compatible (or Anthropic) server would, chosen by the upstream model name
   then stays open for a minute without its end (a slow last write, a proxy holding it);
 - `failed-then-hold`: a Responses stream ending with `response.failed`, whose body then stays
   open for a minute without its end;
+- `random-code`: a stream that sends one chunk, then an error event naming a code (OpenAI) or
+  type (Anthropic) never sent before, as a broken server or a proxy in front of it might;
 - `echo-<form>`: a 401 whose message quotes the key it was sent encoded as `echo_forms.ECHOES`
   names (base64 of `user:key`, URL-encoded, in a JSON dump with `\\/` escapes, ...);
 - `counter`: a fresh answer every time (its text is the request number), to see cache hits;
@@ -24,6 +26,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import secrets
 import socket
 import threading
 import time
@@ -220,6 +223,17 @@ class HostileUpstream:
                 events.append(
                     b"data: " + json.dumps({"error": {"message": leak}}).encode() + b"\n\n"
                 )
+            return _answer(200, _chunked(events), stream=True)
+        if model == "random-code":
+            code = f"lie_{next(self._count)}_{secrets.token_hex(4)}"
+            if anthropic:
+                events = _anthropic_start()
+                failed = {"type": "error", "error": {"type": code, "message": "it broke"}}
+                events.append(_anthropic_event("error", failed))
+            else:
+                events = [_openai_chunk({"role": "assistant", "content": "Hi"})]
+                error = {"message": "it broke", "type": code, "code": code}
+                events.append(b"data: " + json.dumps({"error": error}).encode() + b"\n\n")
             return _answer(200, _chunked(events), stream=True)
         if model == "stream-forever":  # one event, then a comment now and then, for a minute
             start = _anthropic_start() if anthropic else [_openai_chunk({"content": "Hi"})]

@@ -47,6 +47,7 @@ OPENAI_MODELS = [
     "done-then-hold",
     "counter",
     "plain",
+    "random-code",
 ]
 ANTHROPIC_MODELS = [
     "key-401",
@@ -55,6 +56,7 @@ ANTHROPIC_MODELS = [
     "stream-no-end",
     "stream-forever",
     "done-then-hold",
+    "random-code",
 ]
 
 
