@@ -7,6 +7,9 @@ console at the default log level:
 
 A cause that repeats is said once per deployment and cause every `EVERY_S` seconds; the next
 line says how many were left out meanwhile, so a flood of failures is visible but never floods.
+A cause is known by its bounded kind (`error_kind_label`): an upstream that names a new error
+code every time is one cause (`other`), not a new entry kept for the process's life each time;
+its line still says the code.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from __future__ import annotations
 import logging
 
 from gateway.clock import Clock
+from gateway.observability.error_kinds import error_kind_label
 
 log = logging.getLogger("gateway.upstream")
 
@@ -25,14 +29,15 @@ class AttemptLog:
     def __init__(self, clock: Clock, every_s: float = EVERY_S) -> None:
         self.clock = clock
         self.every_s = every_s
-        # (deployment, cause) -> [when last logged, how many left out since]
-        self._last: dict[tuple[str, str], list[float]] = {}
+        # (deployment, cause's kind, its code's kind) -> [when last logged, how many left out]
+        self._last: dict[tuple[str, str, str], list[float]] = {}
 
     def failed(self, deployment: str, cause: str, request_id: str, detail: str) -> bool:
         """Log one failed attempt unless the same (deployment, cause) was logged less than
         `every_s` ago; True when a line was written."""
         now = self.clock.monotonic()
-        key = (deployment, cause)
+        kind, _, code = cause.partition(" ")  # "http_429 rate_limit_exceeded"
+        key = (deployment, error_kind_label(kind), error_kind_label(code) if code else "")
         last = self._last.get(key)
         if last is not None and now - last[0] < self.every_s:
             last[1] += 1
