@@ -29,6 +29,7 @@ from gateway.mock_provider.embeddings import embeddings_response
 from gateway.mock_provider.errors import (
     ERROR_FAULTS,
     error_answer,
+    failed_response,
     fault_error,
     stream_error_event,
 )
@@ -36,8 +37,8 @@ from gateway.mock_provider.responses import plan_responses, render_response, ren
 from gateway.sse import encode_event
 
 FAULT_MODELS = ERROR_FAULTS | {"fail-timeout", "drop-mid-stream", "malformed"}
-# A stream of `error-mid-stream` (an ordinary answer when not streamed) ends with the error
-# event of its API after this many frames.
+# A stream of `error-mid-stream` ends with the error event of its API after this many frames;
+# not streamed, a Responses request gets a failed response, any other an ordinary answer.
 ERROR_MID_STREAM = "error-mid-stream"
 ERROR_AFTER_FRAMES = 3
 DONE = b"data: [DONE]\n\n"
@@ -160,6 +161,11 @@ def decide(endpoint: str, wire: str, body: bytes) -> Decision:
             return _fault(model, endpoint, wire, data, stream)
         if model == ERROR_MID_STREAM and stream and endpoint in _STREAMING:
             return _ending_in_error(_rendered_stream(endpoint, wire, data, model, "plan"))
+        if model == ERROR_MID_STREAM and endpoint == "responses":
+            payload = orjson.dumps(failed_response(_RESPONSES_ID, model))
+            return Decision(
+                "plan", "responses", model, payload=payload, id_placeholder=quoted(_RESPONSES_ID)
+            )
         if endpoint == "chat":
             return _rendered(wire, plan_chat(data), model)
         if endpoint == "completions":

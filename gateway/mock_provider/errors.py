@@ -4,7 +4,7 @@
 `{"type": "error", "error": {...}}`); `fault_error` is the answer of each error fault model
 (`fail-500`, `fail-429`, `fail-quota`, `fail-529`, `fail-400-context`), with the messages,
 status codes and rate-limit headers OpenAI and Anthropic use for them; `stream_error_event`
-the event that ends an `error-mid-stream` stream.
+the event that ends an `error-mid-stream` stream, `failed_response` its Responses answer.
 """
 
 from __future__ import annotations
@@ -123,19 +123,25 @@ def stream_error_event(wire: str, response_id: str, model: str | None) -> bytes:
     if wire == "anthropic":
         error = render.anthropic_error("overloaded_error", "Overloaded")
         return encode_event(orjson.dumps(error), "error")
-    failure = {"code": "server_error", "message": STREAM_ERROR_MESSAGE}
     if wire == "openai":
         error = render.openai_error(STREAM_ERROR_MESSAGE, "server_error", None, None)
         return encode_event(orjson.dumps(error))
-    response: dict[str, object] = {
+    response = failed_response(response_id, model)
+    event = {"type": "response.failed", "sequence_number": 99, "response": response}
+    return encode_event(orjson.dumps(event), "response.failed")
+
+
+def failed_response(response_id: str, model: str | None) -> dict[str, object]:
+    """A Responses API response whose generation failed (`status: "failed"`, its `error`
+    `server_error`): the last event of an `error-mid-stream` stream, and its JSON answer (200)
+    when not streamed, as OpenAI answers a failed generation."""
+    return {
         "id": response_id,
         "object": "response",
         "model": model,
         "status": "failed",
-        "error": failure,
+        "error": {"code": "server_error", "message": STREAM_ERROR_MESSAGE},
         "incomplete_details": None,
         "output": [],
         "usage": None,
     }
-    event = {"type": "response.failed", "sequence_number": 99, "response": response}
-    return encode_event(orjson.dumps(event), "response.failed")

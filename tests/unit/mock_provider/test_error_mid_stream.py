@@ -62,3 +62,14 @@ async def test_a_responses_stream_ends_with_a_failed_response() -> None:
 async def test_not_streamed_it_answers_as_any_model() -> None:
     ((_, answer),) = await streamed("/v1/chat/completions", stream=False)
     assert answer["choices"][0]["finish_reason"] == "stop"
+
+
+async def test_not_streamed_a_responses_request_gets_a_failed_response() -> None:
+    ((_, answer),) = await streamed("/v1/responses", stream=False)  # with status 200
+    assert answer["object"] == "response" and answer["id"].startswith("resp_mock")
+    assert "#" not in answer["id"]  # the placeholder filled in
+    assert answer["status"] == "failed" and answer["output"] == []
+    assert answer["error"] == {
+        "code": "server_error",
+        "message": "The server had an error while processing your request. (mock error-mid-stream)",
+    }
