@@ -118,7 +118,12 @@ async def send_error(ctx: RequestContext, send: Send, error: GatewayError) -> No
 
 
 async def send_json(ctx: RequestContext, send: Send, body: bytes) -> None:
+    """Send a JSON answer (200). One that reports its own failure (`Exchange.failure`: a
+    Responses `"status": "failed"`) is sent as it is and recorded as that failure, as a stream
+    ending with it is (`_stream_failed`); the router gave its breaker that outcome."""
     ctx.status = 200
+    if ctx.exchange.failure is not None:
+        _stream_failed(ctx.exchange.failure, ctx)
     headers = [_JSON, (b"content-length", str(len(body)).encode()), *gateway_headers(ctx)]
     await send({"type": "http.response.start", "status": 200, "headers": headers})
     await send({"type": "http.response.body", "body": body})
@@ -236,9 +241,10 @@ async def send_cached_stream(ctx: RequestContext, send: Send, pieces: list[bytes
 def _stream_failed(
     exc: UpstreamError | GatewayError | TimeoutError, ctx: RequestContext
 ) -> tuple[GatewayError, bool]:
-    """A stream that failed after its start: its error (`ctx.error`, the last attempt's kind),
-    and whether the upstream is at fault (not its deadline, nor a guardrail: an upstream that says
-    mid-stream it is overloaded is busy, not broken; one that names a 4xx refuses the request)."""
+    """A stream that failed after its start (or a JSON answer that says it failed, sent as it
+    is: `send_json`): its error (`ctx.error`, the last attempt's kind), and whether the
+    upstream is at fault (not its deadline, nor a guardrail: an upstream that says mid-stream
+    it is overloaded is busy, not broken; one that names a 4xx refuses the request)."""
     if isinstance(exc, TimeoutError):
         exc = UpstreamTimeout("the stream did not end within its time limit")
     error = exc if isinstance(exc, GatewayError) else _stream_failure(exc, ctx)

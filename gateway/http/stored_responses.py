@@ -172,6 +172,9 @@ class StoredResponseEndpoint:
             await self._forget(response_id)
         if method == "GET" and upstream.status < 300:
             body = await self._guarded(ctx, entry, body)
+        # A response that failed when it was made (`"status": "failed"`) fetched again is a
+        # fetch that succeeded: no error of its own (the request that made it was recorded as
+        # that failure, `send_json`), and its deployment's breaker hears nothing of it.
         ctx.status = upstream.status
         head = [
             (b"content-type", b"application/json"),

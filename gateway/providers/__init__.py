@@ -27,6 +27,7 @@ from gateway.providers.responses.adapters import (
     ResponsesPassthrough,
     ResponsesToAnthropic,
     ResponsesToChat,
+    response_failure,
 )
 
 EndpointKind = Literal["chat", "messages", "embeddings", "responses", "completions", "count_tokens"]
@@ -157,6 +158,7 @@ __all__ = [
     "Usage",
     "adapter_for",
     "innermost",
+    "response_failure",
     "serves_openai_only",
     "speaks_responses",
     "unserved",

@@ -25,7 +25,7 @@ from gateway.errors import (
     upstream_failed,
 )
 from gateway.observability.trace_context import UpstreamTrace
-from gateway.providers import EndpointKind, adapter_for, wire_provider
+from gateway.providers import EndpointKind, adapter_for, response_failure, wire_provider
 from gateway.routing.exchange import Attempt, Exchange, RouteRequest, StreamReply, UpstreamCall
 from gateway.runtime import Runtime
 from gateway.scrub import Secrets
@@ -289,6 +289,8 @@ async def call_deployment(
                     data = await response.read()
             exchange.body, exchange.usage, exchange.json = adapter.convert_json(data)
             exchange.finished = clock.monotonic()
+            if request.kind == "responses":  # a failed response: relayed, then recorded
+                exchange.failure = response_failure(exchange.json)
     except UpstreamError as exc:
         attempt.error_kind = exc.kind
         raise _failure_from_upstream_error(exc, deployment) from None

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gateway.config.types import DeploymentConfig, ModelConfig, ProviderConfig
-from gateway.errors import GatewayError
+from gateway.errors import GatewayError, UpstreamStreamError
 from gateway.observability.trace_context import UpstreamTrace
 from gateway.providers import Adapter, EndpointKind, StreamConverter, Usage
 from gateway.runtime import Runtime
@@ -133,6 +133,9 @@ class Exchange:
     json: dict[str, Any] | None = None
     usage: Usage | None = None
     stream: StreamReply | None = None
+    # The failure a JSON answer reports of itself (a Responses `"status": "failed"`): the
+    # answer is relayed as it is, and recorded and counted as a failure of its attempt.
+    failure: UpstreamStreamError | None = None
     # Of the last upstream answer: its request id (`x-request-id`, Anthropic's `request-id`)
     # and its `x-ratelimit-*` headers, passed on to the client.
     upstream_request_id: str | None = None

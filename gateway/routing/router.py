@@ -384,6 +384,10 @@ class Router:
                 stream.on_end = self.stream_ends.on_end(
                     deployment.name, breaker, routing, request.request_id
                 )
+            elif ok and exchange.failure is not None:  # an answer that says it failed
+                await self.stream_ends.relayed(
+                    deployment.name, exchange.failure, breaker, routing, request.request_id
+                )
             elif ok or fault:
                 await self.breakers.record(deployment.name, ok, breaker, clock.time(), routing)
                 if stream is not None:  # a probe: its first byte closes the breaker at once

@@ -5,7 +5,9 @@ over, and the breaker hears how it ended (a success at the first byte would clea
 of a deployment that cuts every stream mid-body). An upstream that says in the stream, after
 its first byte, that it is overloaded or rate-limited (Anthropic's `overloaded_error` event, an
 OpenAI-shaped `rate_limit_error` chunk) is a 529 / 429 said late: its deployment is benched as
-one said before the first byte is (`Cooldowns`), and its breaker is left alone.
+one said before the first byte is (`Cooldowns`), and its breaker is left alone. A JSON answer
+relayed as it is that says it failed (a Responses `"status": "failed"`) has the same outcome
+(`relayed`).
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from collections.abc import Awaitable, Callable
 
 from gateway.clock import Clock
 from gateway.config.types import RoutingConfig
-from gateway.errors import GatewayError
+from gateway.errors import GatewayError, UpstreamStreamError
 from gateway.routing.attempt_log import AttemptLog
 from gateway.routing.breakers import Breakers
 from gateway.routing.cooldowns import Cooldowns
@@ -59,6 +61,25 @@ class StreamEnds:
             await self.breakers.record(name, not upstream_fault, before, self.clock.time(), routing)
 
         return ended
+
+    async def relayed(
+        self,
+        name: str,
+        failure: UpstreamStreamError,
+        before: BreakerState,
+        routing: RoutingConfig,
+        request_id: str,
+    ) -> None:
+        """A JSON answer served by `name` that reports its own failure (a Responses
+        `"status": "failed"`), relayed as it is: the outcome a stream ending with that failure
+        has (`send_stream`): benched when it says the upstream is busy, else a failure for the
+        breaker unless the error names a refusal of the request. (`ended`'s two branches, not
+        shared through a call: every stream would pay for it.)"""
+        if failure.rate_limited:
+            self._benched(name, failure, routing, request_id)
+            return
+        fault = failure.upstream_fault
+        await self.breakers.record(name, not fault, before, self.clock.time(), routing)
 
     def _benched(
         self, name: str, busy: GatewayError, routing: RoutingConfig, request_id: str

@@ -1,7 +1,8 @@
 """Streams the upstream ends with an error event after its 200 (the mock provider's
 `error-mid-stream`), through the gateway with the real SDKs: the client gets the failure its
 SDK reads, and the record says what happened (status 200, the upstream's error, its attempt
-failed), on each streamed endpoint, relayed and translated."""
+failed), on each streamed endpoint, relayed and translated. Not streamed, the Responses API
+answers 200 with a failed response: relayed as it is, recorded as that failure too."""
 
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ MOCK_MESSAGE = "The server had an error while processing your request. (mock err
 # or bench left by one test reaches another.
 MODELS = {
     "oai-responses": ("openai", True),
+    "oai-responses-json": ("openai", True),
     "oai-chat": ("openai", False),
     "oai-for-messages": ("openai", False),
     "ant-messages": ("anthropic", False),
@@ -102,6 +104,20 @@ def test_a_failed_responses_stream_is_recorded_as_failed(gateway: Proc) -> None:
     assert last.response.error is not None and last.response.error.code == "server_error"
     record = record_of(gateway, "oai-responses", "/v1/responses")
     assert_failed(record, "server_error", MOCK_MESSAGE)
+
+
+def test_a_failed_responses_answer_is_recorded_as_failed(gateway: Proc) -> None:
+    with openai_client(gateway) as client:
+        response = client.responses.create(model="oai-responses-json", input="hi")
+    # Relayed as the upstream sent it: the SDK reads the failed response, no exception.
+    assert response.status == "failed" and response.output == []
+    assert response.error is not None and response.error.code == "server_error"
+    assert response.error.message == MOCK_MESSAGE
+    record = record_of(gateway, "oai-responses-json", "/v1/responses")
+    assert record["status"] == 200 and record["stream"] is False
+    assert record["error_type"] == "server_error"
+    assert MOCK_MESSAGE in record["error_message"]
+    assert [attempt["error"] for attempt in record["attempts"]] == ["server_error"]
 
 
 @pytest.mark.parametrize(

@@ -146,8 +146,18 @@ def _error_of(event: JSON) -> object:
     return {name: event.get(name) for name in ("code", "message", "param")}
 
 
+def response_failure(response: JSON | None) -> UpstreamStreamError | None:
+    """The failure a JSON Responses answer reports of itself (`"status": "failed"`, its
+    `error`), relayed to the client as it is and recorded as the failure a stream's
+    `response.failed` is; None for any other answer (`incomplete` is a truncation, no failure)."""
+    if response is None or response.get("status") != "failed":
+        return None
+    return _failed(response.get("error"))
+
+
 def _failed(error: object) -> UpstreamStreamError:
-    """The error of a `response.failed` event's response (`{"code", "message"}`)."""
+    """The error of a failed response (`{"code", "message"}`): of a `response.failed` event's,
+    or of a JSON answer's (`response_failure`)."""
     fields = error if isinstance(error, dict) else {}
     if not fields.get("message"):
         fields = {**fields, "message": "the response failed"}

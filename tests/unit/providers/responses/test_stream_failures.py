@@ -12,6 +12,7 @@ from gateway.config.types import DeploymentConfig, ProviderConfig
 from gateway.errors import UpstreamStreamError
 from gateway.providers import adapter_for
 from gateway.providers.base import relayed_failure
+from gateway.providers.responses.adapters import response_failure
 from gateway.sse import encode_event
 
 PROVIDER = ProviderConfig(name="p", type="openai", base_url="https://api.openai.com/v1")
@@ -93,3 +94,19 @@ def test_an_error_event_keeps_the_code_it_names() -> None:
         "server_error",
         True,
     )
+
+
+def test_a_json_answer_that_failed_reports_its_failure() -> None:
+    failed = {"status": "failed", "error": {"code": "server_error", "message": "It crashed."}}
+    failure = response_failure(failed)
+    assert failure is not None and failure.kind == "server_error" and failure.upstream_fault
+    limited = {"status": "failed", "error": {"code": "rate_limit_exceeded", "message": "Slow."}}
+    busy = response_failure(limited)
+    assert busy is not None and busy.rate_limited
+    assert response_failure({"status": "failed", "error": None}) is not None
+
+
+@pytest.mark.parametrize("status", ["completed", "incomplete", "in_progress", None])
+def test_a_json_answer_that_did_not_fail_reports_nothing(status: str | None) -> None:
+    assert response_failure({"status": status, "error": None}) is None
+    assert response_failure(None) is None
