@@ -20,6 +20,7 @@ from gateway.observability.metrics import Metrics
 from gateway.observability.recorder import RecordSink
 from gateway.observability.trace_context import RequestTracer, TraceIds, record_trace_id
 from gateway.pipeline.context import RequestContext
+from gateway.pipeline.record_fallback import fallback_record
 from gateway.prompts.apply import PromptUse, client_part
 from gateway.providers import StreamConverter, Usage, innermost
 from gateway.providers.base import WritesText
@@ -293,32 +294,6 @@ def _attempt_target(ctx: RequestContext, model: str, deployment: str) -> tuple[s
             provider = config.providers.get(candidate.provider)
             return (provider.type if provider else candidate.provider, candidate.model)
     return None
-
-
-def fallback_record(ctx: RequestContext) -> dict[str, Any]:
-    """The record of a request whose full record could not be built: what is sure, plus
-    `record_error` (docs/request-log.md)."""
-    key = ctx.key
-    return {
-        "id": ctx.request_id,
-        "ts": ctx.ts,
-        "key_id": key.id if key else None,
-        "team": key.team if key else None,
-        "policy": key.policy if key else None,
-        "model": ctx.model_name if isinstance(ctx.model_name, str) else None,
-        "endpoint": ctx.endpoint.path,
-        "stream": ctx.stream,
-        "status": ctx.status,
-        "error_type": "client_closed"
-        if ctx.client_closed
-        else (ctx.runtime.secrets.scrub(ctx.error.kind) if ctx.error else None),
-        "attempts": [],
-        "cache": ctx.cache,
-        "prompt_tokens": 0,
-        "completion_tokens": 0,
-        "cost_usd": 0.0,
-        "record_error": "the full record could not be built; see the gateway log",
-    }
 
 
 class RecordQueue:

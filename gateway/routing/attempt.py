@@ -11,7 +11,7 @@ import asyncio
 import math
 import re
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any
 
 from gateway.clock import Clock
@@ -27,8 +27,8 @@ from gateway.errors import (
 from gateway.observability.trace_context import UpstreamTrace
 from gateway.providers import EndpointKind, adapter_for, response_failure, wire_provider
 from gateway.routing.exchange import Attempt, Exchange, RouteRequest, StreamReply, UpstreamCall
+from gateway.routing.upstream_headers import retry_after_s, take_upstream_headers
 from gateway.runtime import Runtime
-from gateway.scrub import Secrets
 from gateway.upstream import (
     UpstreamClient,
     UpstreamError,
@@ -73,53 +73,6 @@ class AttemptFailed(Exception):
         self.rate_limited = rate_limited
         self.content_policy = content_policy
         self.context_window = context_window
-
-
-def parse_retry_after(value: str | None) -> float | None:
-    """The wait a `Retry-After` (seconds) or `retry-after-ms` header names: a positive decimal
-    number. Anything else names none (an HTTP date, 0, a negative, NaN, `1e3`, `1_000`): the
-    caller's default applies, so a 429 always benches its deployment for a while."""
-    if not value:
-        return None
-    value = value.strip()
-    if _DELAY.fullmatch(value) is None:
-        return None
-    wait = float(value)
-    return wait if wait > 0 else None
-
-
-# delta-seconds (RFC 9110) are whole; OpenAI's `retry-after-ms` may carry a fraction.
-_DELAY = re.compile(r"[0-9]{1,15}(?:\.[0-9]{1,9})?")
-
-
-def retry_after_s(headers: Mapping[str, str]) -> float | None:
-    """The wait an upstream asks for: `retry-after-ms` (OpenAI's, more precise) first, then
-    `Retry-After`."""
-    ms = parse_retry_after(headers.get("retry-after-ms"))
-    if ms is not None:
-        return ms / 1000
-    return parse_retry_after(headers.get("retry-after"))
-
-
-_RATE_LIMIT_PREFIXES = ("x-ratelimit-", "anthropic-ratelimit-")
-
-
-def take_upstream_headers(exchange: Exchange, headers: Mapping[str, str], secrets: Secrets) -> None:
-    """Keep what the client gets of an upstream answer's headers: its request id and its
-    rate-limit headers (OpenAI's `x-ratelimit-*`, Anthropic's `anthropic-ratelimit-*`),
-    scrubbed (an upstream may echo the key it was sent in them)."""
-    # Azure names its error answers only by `apim-request-id` (its support asks for that one).
-    request_id = (
-        headers.get("x-request-id") or headers.get("request-id") or headers.get("apim-request-id")
-    )
-    limits = {k: v for k, v in headers.items() if k.startswith(_RATE_LIMIT_PREFIXES)}
-    if request_id is not None or limits:
-        kept = "\n".join((request_id or "", *limits.values()))
-        if secrets.scrub(kept) != kept:
-            request_id = secrets.scrub(request_id) if request_id is not None else None
-            limits = {k: secrets.scrub(v) for k, v in limits.items()}
-    exchange.upstream_request_id = request_id
-    exchange.upstream_headers = limits or None
 
 
 def is_content_policy(error: GatewayError) -> bool:

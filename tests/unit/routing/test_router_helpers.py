@@ -10,18 +10,13 @@ import pytest
 
 from gateway.config.types import DeploymentConfig, ModelConfig
 from gateway.errors import UpstreamRejected
-from gateway.routing.attempt import (
-    is_content_policy,
-    is_context_overflow,
-    is_missing_model,
-    parse_retry_after,
-    retry_after_s,
-)
+from gateway.routing.attempt import is_content_policy, is_context_overflow, is_missing_model
 from gateway.routing.breakers import is_deployment_fault as _is_deployment_fault
 from gateway.routing.cooldowns import Cooldowns
 from gateway.routing.picking import backoff_s, sticky_point
 from gateway.routing.picking import needs_estimate as _needs_estimate
 from gateway.routing.strategies import Candidate, weighted_by_point
+from gateway.routing.upstream_headers import parse_retry_after, retry_after_s
 from tests.binomial import assert_share
 
 DRAWS = 20_000
