@@ -99,10 +99,11 @@ class Secrets:
             text = self._known.sub(REDACTED, text)
         return self._shapes.sub(_replacement, text)
 
-    def scrub_values(self, values: dict[str, str]) -> dict[str, str]:
-        """`values` with each value scrubbed (a request's tags: a client may echo a key into
-        one); `values` itself when none held a secret."""
-        scrubbed = {name: self.scrub(value) for name, value in values.items()}
+    def scrub_items(self, values: dict[str, str]) -> dict[str, str]:
+        """`values` with each name and value scrubbed (a request's tags: a client may echo a
+        key into either); `values` itself when none held a secret. Two names that scrub the
+        same keep the last one's value."""
+        scrubbed = {self.scrub(name): self.scrub(value) for name, value in values.items()}
         return values if scrubbed == values else scrubbed
 
     def scrub_bytes(self, data: bytes) -> bytes:

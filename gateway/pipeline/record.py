@@ -21,6 +21,7 @@ from gateway.observability.recorder import RecordSink
 from gateway.observability.trace_context import RequestTracer, TraceIds, record_trace_id
 from gateway.pipeline.context import RequestContext
 from gateway.pipeline.record_fallback import fallback_record
+from gateway.pipeline.record_text import USUAL_REASONS, record_text
 from gateway.prompts.apply import PromptUse, client_part
 from gateway.providers import StreamConverter, Usage, innermost
 from gateway.providers.base import WritesText
@@ -130,14 +131,19 @@ def build_record(
     for attempt in ctx.exchange.attempts:
         upstream_ms += attempt.duration_ms
     error = ctx.error
-    scrub = ctx.runtime.secrets.scrub  # error text may be an upstream's, quoting its key
+    # Text from a client or an upstream may quote a key (record_text.py says which fields).
+    secrets = ctx.runtime.secrets
+    scrub = secrets.scrub
+    reason = finish_reason(ctx)
+    if reason is not None and reason not in USUAL_REASONS:  # the usual ones skip the scrub
+        reason = record_text(secrets, reason)
     record: dict[str, Any] = {
         "id": ctx.request_id,
         "ts": ctx.ts,
         "key_id": key.id if key else None,
         "team": key.team if key else None,
         "policy": key.policy if key else None,
-        "model": ctx.model_name,
+        "model": ctx.model_name if ctx.model else record_text(secrets, ctx.model_name),
         "deployment": ctx.exchange.deployment.name if ctx.exchange.deployment else None,
         "provider": ctx.exchange.provider.name if ctx.exchange.provider else None,
         "endpoint": ctx.endpoint.path,
@@ -152,7 +158,7 @@ def build_record(
                 "deployment": a.deployment,
                 "model": a.model,
                 "status": a.status,
-                "error": a.error_kind,
+                "error": a.error_kind and scrub(a.error_kind),
                 "start_ms": round(a.start_ms, 3),
                 "duration_ms": round(a.duration_ms, 3),
             }
@@ -179,15 +185,15 @@ def build_record(
         "overhead_ms": round(max(0.0, latency_ms - upstream_ms), 3),
         "guardrails_ms": round(ctx.guardrails_ms, 3),
         "limits_ms": round(ctx.limits_ms, 3),
-        "finish_reason": finish_reason(ctx),
+        "finish_reason": reason,
         "ttft_ms": _ms(ctx.started, ctx.first_byte_sent) if ctx.stream else None,
         "upstream_latency_ms": _ms(ctx.exchange.started, ctx.exchange.finished),
         "upstream_request_id": ctx.exchange.upstream_request_id,
         "trace_id": record_trace_id(ctx.trace, ctx.headers),
         "guardrails": ctx.guardrails,
-        "user": ctx.user,
-        "tags": ctx.tags and ctx.runtime.secrets.scrub_values(ctx.tags),
-        "session_id": ctx.session_id,
+        "user": ctx.user and scrub(ctx.user),
+        "tags": ctx.tags and secrets.scrub_items(ctx.tags),
+        "session_id": ctx.session_id and scrub(ctx.session_id),
         **_prompt_fields(ctx.prompt, include_bodies),
     }
     if ctx.semantic is not None:
@@ -260,13 +266,11 @@ def trace_facts(
     operation), its ids, its attempts' span ids, and its text when
     `capture_content` is on."""
     assert ctx.trace is not None
-    deployment = ctx.exchange.deployment
     facts = {
         **record,
         "endpoint_kind": ctx.endpoint.kind,
         "provider_type": ctx.exchange.provider.type if ctx.exchange.provider else None,
-        "response_model": (ctx.response_json or {}).get("model")
-        or (deployment.model if deployment else None),
+        "response_model": _response_model(ctx),
         "model_configured": record.get("model") in ctx.runtime.config.models,
         "attempt_targets": [
             _attempt_target(ctx, a.model, a.deployment) for a in ctx.exchange.attempts
@@ -282,6 +286,14 @@ def trace_facts(
             answer = {"text": "".join(ctx.stream_reply.converter.text)}
         content = (ctx.body, answer)
     return facts, ctx.trace, [a.span_id for a in ctx.exchange.attempts], content
+
+
+def _response_model(ctx: RequestContext) -> str | None:
+    """The model the upstream says answered (scrubbed and bounded), else the deployment's."""
+    answered = (ctx.response_json or {}).get("model")
+    if isinstance(answered, str) and answered:
+        return record_text(ctx.runtime.secrets, answered)
+    return ctx.exchange.deployment.model if ctx.exchange.deployment else None
 
 
 def _attempt_target(ctx: RequestContext, model: str, deployment: str) -> tuple[str, str] | None:

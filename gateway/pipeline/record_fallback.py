@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from gateway.pipeline.context import RequestContext
+from gateway.pipeline.record_text import record_text
 
 
 def fallback_record(ctx: RequestContext) -> dict[str, Any]:
@@ -19,7 +20,9 @@ def fallback_record(ctx: RequestContext) -> dict[str, Any]:
         "key_id": key.id if key else None,
         "team": key.team if key else None,
         "policy": key.policy if key else None,
-        "model": ctx.model_name if isinstance(ctx.model_name, str) else None,
+        "model": record_text(ctx.runtime.secrets, ctx.model_name)
+        if isinstance(ctx.model_name, str)
+        else None,
         "endpoint": ctx.endpoint.path,
         "stream": ctx.stream,
         "status": ctx.status,

@@ -37,12 +37,16 @@ def retry_after_s(headers: Mapping[str, str]) -> float | None:
 
 
 _RATE_LIMIT_PREFIXES = ("x-ratelimit-", "anthropic-ratelimit-")
+# An upstream's request id is an id (OpenAI's `req_` and 32 characters), not the 100 kB a
+# header may hold: it goes into every record and back to the client.
+MAX_REQUEST_ID_CHARS = 256
 
 
 def take_upstream_headers(exchange: Exchange, headers: Mapping[str, str], secrets: Secrets) -> None:
     """Keep what the client gets of an upstream answer's headers: its request id and its
     rate-limit headers (OpenAI's `x-ratelimit-*`, Anthropic's `anthropic-ratelimit-*`),
-    scrubbed (an upstream may echo the key it was sent in them)."""
+    scrubbed (an upstream may echo the key it was sent in them); the request id at most
+    `MAX_REQUEST_ID_CHARS` characters."""
     # Azure names its error answers only by `apim-request-id` (its support asks for that one).
     request_id = (
         headers.get("x-request-id") or headers.get("request-id") or headers.get("apim-request-id")
@@ -53,5 +57,7 @@ def take_upstream_headers(exchange: Exchange, headers: Mapping[str, str], secret
         if secrets.scrub(kept) != kept:
             request_id = secrets.scrub(request_id) if request_id is not None else None
             limits = {k: secrets.scrub(v) for k, v in limits.items()}
+        # Scrubbed first, so no head of a key is left; a short id is returned as it is.
+        request_id = request_id and request_id[:MAX_REQUEST_ID_CHARS]
     exchange.upstream_request_id = request_id
     exchange.upstream_headers = limits or None
