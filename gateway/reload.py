@@ -5,8 +5,10 @@ validate the config and every policy, from a read no save overlapped (`load_sett
 problem keep serving the last good config, log each problem as `file:line: message` and count
 `gateway_config_reloads_total{result="error"}`; otherwise swap `services.runtime` in one
 assignment. Requests in flight keep the runtime they started with. Limit counters, breaker
-state and the cache live in the state backend and are untouched. Listen address, worker count,
-state backend and log path need a restart: a reload keeps their old values and says so.
+state and the cache live in the state backend and are untouched. The settings built into the
+process at start (listen address, workers, HTTP limits, log path, tracing, state backend:
+gateway/config/reloadable.py) need a restart: a reload keeps their old values and says so;
+the record sink takes the new rotation and batching settings.
 
 The watcher looks at the config file's directory, the policies and prompts directories and
 the directories holding them (so editor save-by-rename, truncate-and-write and ConfigMap
@@ -20,7 +22,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import json
 import logging
 import os
@@ -31,6 +32,7 @@ from typing import Any
 
 from gateway.config import ConfigError
 from gateway.config.policies import DEFAULT_POLICY
+from gateway.config.reloadable import keep_restart_only, restart_only_changes
 from gateway.config.settled import load_settled
 from gateway.config.types import GatewayConfig, LoggingConfig, PolicyConfig
 from gateway.observability.audit import AuditLog
@@ -64,45 +66,12 @@ class ReloadStatus:
     watcher_error: str | None = None
 
 
-def restart_only_changes(old: GatewayConfig, new: GatewayConfig) -> list[str]:
-    """What changed in settings a running process cannot apply."""
-    changes = []
-    for name in ("host", "port", "workers"):
-        before, after = getattr(old.server, name), getattr(new.server, name)
-        if before != after:
-            changes.append(f"server.{name}: {before} -> {after}")
-    if old.state != new.state:
-        changes.append("state: backend settings changed")
-    if old.tracing != new.tracing:
-        changes.append("tracing: exporter settings changed")
-    # The record sink, and the redaction it shares with the tag labels and traces, are built
-    # at start: a reload that turned redaction on would else be believed and not done.
-    for name in ("path", "redact_pii_in_logs"):
-        before, after = getattr(old.logging, name), getattr(new.logging, name)
-        if before != after:
-            changes.append(f"logging.{name}: {before} -> {after}")
-    return changes
-
-
 def emptied_default_policy(old: GatewayConfig, new: GatewayConfig) -> bool:
     """Whether the `default` policy had something in it and has nothing now: its file was
     deleted (which the load allows: no `default.toml` is an empty policy) or emptied."""
     empty = PolicyConfig(DEFAULT_POLICY)
     return (
         old.policies.get(DEFAULT_POLICY, empty) != empty and new.policies[DEFAULT_POLICY] == empty
-    )
-
-
-def keep_restart_only(old: GatewayConfig, new: GatewayConfig) -> GatewayConfig:
-    """The new config with the restart-only settings of the running one."""
-    server = dataclasses.replace(
-        new.server, host=old.server.host, port=old.server.port, workers=old.server.workers
-    )
-    logging_config = dataclasses.replace(
-        new.logging, path=old.logging.path, redact_pii_in_logs=old.logging.redact_pii_in_logs
-    )
-    return dataclasses.replace(
-        new, server=server, state=old.state, logging=logging_config, tracing=old.tracing
     )
 
 
@@ -188,6 +157,7 @@ class Reloader:
                 )
             runtime = await asyncio.to_thread(build_runtime, keep_restart_only(old, new))
             self.services.runtime = runtime  # the swap: one assignment
+            self.services.recorder.reconfigure(runtime.config.logging)
             # This reload's own line already goes to the new trail, rotated as now configured.
             self.audit = _audit_log(runtime.config.logging)
             for model in runtime.config.models.values():

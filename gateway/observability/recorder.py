@@ -16,8 +16,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol, cast
 
+from gateway.config.types import LoggingConfig
 from gateway.observability.record_json import record_line
-from gateway.observability.rotation import RotatingFile
+from gateway.observability.rotation import RotatingFile, Rotation
 
 log = logging.getLogger("gateway.records")
 _STOP = object()
@@ -31,6 +32,10 @@ HANDOFF_DELAY_S = 0.05
 class RecordSink(Protocol):
     def write(self, record: dict[str, Any]) -> None: ...
 
+    def reconfigure(self, settings: LoggingConfig) -> None:
+        """Apply a reloaded `[logging]`'s `max_bytes`, `backups` and `record_batch_ms` (the
+        sink's path and redaction stay as built: restart-only, gateway/config/reloadable.py)."""
+
     def close(self) -> None: ...
 
 
@@ -42,6 +47,9 @@ class MemorySink:
 
     def write(self, record: dict[str, Any]) -> None:
         self.records.append(record)
+
+    def reconfigure(self, settings: LoggingConfig) -> None:
+        pass
 
     def close(self) -> None:
         pass
@@ -70,8 +78,6 @@ class JsonlSink:
         self.path = path
         self.transform = transform
         self.on_record_error = on_record_error
-        self.max_bytes = max_bytes
-        self.backups = backups
         path.parent.mkdir(parents=True, exist_ok=True)
         self._file = RotatingFile(path, max_bytes, backups)
         self._queue: queue.SimpleQueue[object] = queue.SimpleQueue()
@@ -102,6 +108,14 @@ class JsonlSink:
         if not self._handoff_scheduled:
             self._handoff_scheduled = True
             loop.call_later(self.handoff_delay_s, self._handoff)
+
+    def reconfigure(self, settings: LoggingConfig) -> None:
+        """Called on the event loop, while the writer thread may be rotating: the rotation
+        settings are swapped as one object (`RotatingFile.rotation`), the hand-off delay is
+        read on the loop only. Lines gathered under the old delay are handed over now."""
+        self._file.rotation = Rotation(settings.max_bytes, settings.backups)
+        self._handoff()
+        self.handoff_delay_s = settings.record_batch_ms / 1000
 
     def _line(self, record: dict[str, Any]) -> bytes:
         line, repaired = record_line(record)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import fcntl
 import logging
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
@@ -41,15 +42,26 @@ def rotate(path: Path, backups: int) -> None:
         os.unlink(path)
 
 
+@dataclass(frozen=True)
+class Rotation:
+    """When a file rotates (past `max_bytes`; 0: never) and how many old files it keeps."""
+
+    max_bytes: int
+    backups: int
+
+
 class RotatingFile:
     """An `O_APPEND` file rotated past `max_bytes` (0: never), keeping `backups` old files
     (`path.1` newest). Several processes may append to one path, each through its own
-    `RotatingFile`; `append` reopens when the path no longer names its file."""
+    `RotatingFile`; `append` reopens when the path no longer names its file.
+
+    `rotation` may be replaced while another thread appends (a config reload): it is one
+    immutable object, read once per append, so a rotation never pairs one setting's old value
+    with the other's new one."""
 
     def __init__(self, path: Path, max_bytes: int, backups: int) -> None:
         self.path = path
-        self.max_bytes = max_bytes
-        self.backups = backups
+        self.rotation = Rotation(max_bytes, backups)
         self._fd = _open_log(path)
         try:
             self._lock = os.open(lock_path(path), os.O_RDWR | os.O_CREAT, 0o640)
@@ -60,25 +72,26 @@ class RotatingFile:
     def append(self, data: bytes) -> None:
         """One `write()` of `data` (more only if the kernel takes part of it); raises OSError
         when the file cannot be written. A failed rotation is logged and the line written."""
+        rotation = self.rotation
         fcntl.flock(self._lock, fcntl.LOCK_SH)
         try:
             self._reopen_if_moved()
-            if self.max_bytes and os.fstat(self._fd).st_size >= self.max_bytes:
-                self._rotate()
+            if rotation.max_bytes and os.fstat(self._fd).st_size >= rotation.max_bytes:
+                self._rotate(rotation)
             view = memoryview(data)
             while view:
                 view = view[os.write(self._fd, view) :]
         finally:
             fcntl.flock(self._lock, fcntl.LOCK_UN)
 
-    def _rotate(self) -> None:
+    def _rotate(self, rotation: Rotation) -> None:
         """Called holding the lock shared; returns holding it shared, `self._fd` the file the
         path names. Trading a shared lock for an exclusive one is not atomic (flock(2)):
         another process may rotate meanwhile, so the size is checked again."""
         fcntl.flock(self._lock, fcntl.LOCK_EX)
         try:
-            if os.path.exists(self.path) and os.stat(self.path).st_size >= self.max_bytes:
-                rotate(self.path, self.backups)
+            if os.path.exists(self.path) and os.stat(self.path).st_size >= rotation.max_bytes:
+                rotate(self.path, rotation.backups)
         except OSError:
             log.exception("cannot rotate %s", self.path)
         finally:

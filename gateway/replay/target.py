@@ -26,7 +26,14 @@ from typing import Any
 import httpx
 from starlette.types import ASGIApp, Message
 
-from gateway.config import DeploymentConfig, GatewayConfig, KeyConfig, PolicyConfig, hash_key
+from gateway.config import (
+    DeploymentConfig,
+    GatewayConfig,
+    KeyConfig,
+    LoggingConfig,
+    PolicyConfig,
+    hash_key,
+)
 from gateway.observability.log_reader import UsageError
 
 REPLAY_KEY_ID = "replay"
@@ -55,6 +62,9 @@ class CaptureSink:
 
     def write(self, record: dict[str, Any]) -> None:
         self.records[str(record.get("id"))] = record
+
+    def reconfigure(self, settings: LoggingConfig) -> None:
+        pass
 
     def close(self) -> None:
         pass
