@@ -45,6 +45,7 @@ from gateway.config.prompt_types import (
     UsedVersions,
     content_hash,
 )
+from gateway.observability.rotation import read_all
 
 
 def load_prompts(
@@ -273,16 +274,16 @@ def used_versions(log_path: Path, backups: int) -> dict[tuple[str, int], str]:
     """(prompt id, version) -> content hash, from every record of the request log (and its
     rotated files) that used a prompt: what the immutability check holds a file to."""
     used: dict[tuple[str, int], str] = {}
-    files = [log_path.with_name(f"{log_path.name}.{i}") for i in range(backups, 0, -1)]
-    for file in [*files, log_path]:
-        # Never a FIFO (opening blocks) or a device (/dev/zero is one endless line); the loader
-        # reports a log path that is not a regular file.
-        if not file.is_file():
-            continue
-        try:
-            handle = file.open("rb")
-        except OSError:
-            continue
+    # Opened under the rotation lock: a rotation while the files were listed and opened one by
+    # one could move a file past the reader (`path.1` renamed `path.2` after `path.2` was
+    # looked at), and the versions it held were not seen. Never a FIFO (opening blocks) or a
+    # device (/dev/zero is one endless line); the loader reports a log path that is not a
+    # regular file.
+    try:
+        handles = read_all(log_path, backups, skip_unreadable=True)
+    except OSError:  # the lock file cannot be opened or locked: read as nothing was logged
+        return used
+    for handle in handles:
         with handle:
             for line in handle:
                 if b'"prompt_hash":"' not in line:

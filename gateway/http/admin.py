@@ -97,14 +97,21 @@ def parse_limit(value: str | None) -> int:
 
 
 def usage_query(
-    path: Path, since: float, key: str | None, team: str | None, by: str | None
+    path: Path, backups: int, since: float, key: str | None, team: str | None, by: str | None
 ) -> UsageQuery:
     """The scan `/admin/usage` asks for; `by` (`?by=user,tag:feature,session`) checked here."""
     try:
         names = parse_by(by) if by else ()
     except UsageError as exc:
         raise InvalidRequest(str(exc).replace("--by", "by"), param="by") from None
-    return {"path": str(path), "since": since, "key": key, "team": team, "by": list(names)}
+    return {
+        "path": str(path),
+        "backups": backups,
+        "since": since,
+        "key": key,
+        "team": team,
+        "by": list(names),
+    }
 
 
 class AdminAPI:
@@ -247,8 +254,15 @@ class AdminAPI:
         team = request.query_params.get("team") or None
         now = time.time()
         since = parse_since(request.query_params.get("since"), now)
-        log_path = self.services.runtime.config.logging.path
-        query = usage_query(Path(log_path), since, key, team, request.query_params.get("by"))
+        logging_config = self.services.runtime.config.logging
+        query = usage_query(
+            Path(logging_config.path),
+            logging_config.backups,
+            since,
+            key,
+            team,
+            request.query_params.get("by"),
+        )
         result: dict[str, Any] = {"key": key, "team": team, "since": since}
         # The scan reads the whole request log: in a child process, so that the parse holds
         # neither this worker's event loop nor its GIL (gateway/observability/usage_scan.py).

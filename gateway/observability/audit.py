@@ -25,7 +25,7 @@ from typing import Any, BinaryIO
 
 import orjson
 
-from gateway.observability.rotation import RotatingFile, read_all
+from gateway.observability.rotation import MTIME_SLACK_S, RotatingFile, read_all
 
 log = logging.getLogger("gateway.audit")
 
@@ -65,11 +65,6 @@ def file_hash(content: bytes) -> str:
     return hashlib.sha256(content).hexdigest()[:16]
 
 
-# A file modified this long before `since` holds no line written since: `ts` is taken before the
-# write, and file times come from a clock that may lag `time.time()` by a tick.
-_MTIME_SLACK_S = 1.0
-
-
 @dataclass(frozen=True)
 class AuditLog:
     """`max_bytes` 0: never rotated by this process (the CLI without a config: the gateway
@@ -97,7 +92,7 @@ class AuditLog:
         """The entries at or after `since` (epoch seconds), oldest first, from the kept rotated
         files (those modified before `since` left unread) and the trail; torn lines, and lines
         without a numeric `ts` (not the gateway's: a hand edit), skipped."""
-        handles = read_all(self.path, self.backups, since - _MTIME_SLACK_S)
+        handles = read_all(self.path, self.backups, since - MTIME_SLACK_S)
         try:
             for handle in handles:
                 yield from _entries(handle, since)

@@ -18,6 +18,8 @@ from typing import Any, BinaryIO
 
 import orjson
 
+from gateway.observability.rotation import read_all
+
 Record = dict[str, Any]
 
 _BOM = b"\xef\xbb\xbf"
@@ -195,21 +197,45 @@ class RecordFilter:
 
 @dataclass
 class LogReader:
-    """Iterates the records of one log file; counts what it had to skip."""
+    """Iterates the records of a log file, after those of its `backups` kept rotated files
+    (oldest first; those last modified before `newer_than`, epoch seconds, left unread); counts
+    what it had to skip. No file at all is a usage error, unless `missing_ok` (then no record).
+    The files are opened under the rotation lock (gateway/observability/rotation.py
+    `read_all`): a rotation meanwhile neither hides a file nor shows one twice, nor takes the
+    log away between its check and its open."""
 
     path: Path
+    backups: int = 0
+    newer_than: float = 0.0
+    missing_ok: bool = False
     bad_lines: int = 0
     seen: int = 0
 
     def __iter__(self) -> Iterator[Record]:
-        with self.open() as handle:
-            for _, record in self.read(handle):
-                yield record
+        handles = self._open_all(self.backups)
+        try:
+            for handle in handles:
+                for _, record in self.read(handle):
+                    yield record
+        finally:
+            for handle in handles:
+                handle.close()
 
     def open(self) -> BinaryIO:
-        if not self.path.is_file():
+        """The log file itself (not its rotated files), open for `read` and `record_at`."""
+        handles = self._open_all(0)
+        if not handles:
             raise UsageError(f"log file {self.path} not found")
-        return self.path.open("rb")
+        return handles[0]
+
+    def _open_all(self, backups: int) -> list[BinaryIO]:
+        try:
+            handles = read_all(self.path, backups, self.newer_than)
+        except OSError as exc:
+            raise UsageError(f"cannot read log file {exc.filename}: {exc.strerror}") from None
+        if not handles and not self.missing_ok and not self.newer_than:
+            raise UsageError(f"log file {self.path} not found")
+        return handles
 
     def read(self, handle: BinaryIO) -> Iterator[tuple[int, Record]]:
         """Each readable record of the open log, with the offset of its line (`record_at`)."""

@@ -14,11 +14,16 @@ from __future__ import annotations
 import fcntl
 import logging
 import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
 log = logging.getLogger("gateway.rotation")
+# A file modified this long before a time holds no line written since (`read_all`'s
+# `newer_than`): a line's `ts` is taken before its write, and file times come from a clock
+# that may lag `time.time()` by a tick.
+MTIME_SLACK_S = 1.0
 
 
 def lock_path(path: Path) -> Path:
@@ -113,10 +118,14 @@ class RotatingFile:
         os.close(self._lock)
 
 
-def read_all(path: Path, backups: int, newer_than: float = 0.0) -> list[BinaryIO]:
+def read_all(
+    path: Path, backups: int, newer_than: float = 0.0, skip_unreadable: bool = False
+) -> list[BinaryIO]:
     """`path`'s kept files, oldest first (`path.<backups>` .. `path.1`, `path`), open for
-    reading; those last modified before `newer_than` (epoch seconds) left out. Opened under
-    the lock, so a rotation meanwhile neither hides a file's lines nor shows them twice."""
+    reading; those last modified before `newer_than` (epoch seconds), missing or not regular
+    files (a FIFO would block the open, a device never end) left out, and with
+    `skip_unreadable` those that cannot be opened. Opened under the lock, so a rotation
+    meanwhile neither hides a file's lines nor shows them twice."""
     names = [backup_path(path, index) for index in range(backups, 0, -1)] + [path]
     try:
         lock = os.open(lock_path(path), os.O_RDONLY)
@@ -128,10 +137,15 @@ def read_all(path: Path, backups: int, newer_than: float = 0.0) -> list[BinaryIO
             fcntl.flock(lock, fcntl.LOCK_SH)
         for name in names:
             try:
-                handle = name.open("rb")
+                handle = open(name, "rb", opener=_open_nonblocking)  # noqa: SIM115
             except FileNotFoundError:
                 continue
-            if os.fstat(handle.fileno()).st_mtime < newer_than:
+            except OSError:
+                if skip_unreadable:
+                    continue
+                raise
+            status = os.fstat(handle.fileno())
+            if not stat.S_ISREG(status.st_mode) or status.st_mtime < newer_than:
                 handle.close()
             else:
                 handles.append(handle)
@@ -143,6 +157,12 @@ def read_all(path: Path, backups: int, newer_than: float = 0.0) -> list[BinaryIO
         if lock >= 0:
             os.close(lock)  # releases the lock
     return handles
+
+
+def _open_nonblocking(name: str, flags: int) -> int:
+    """Opening a FIFO for reading blocks until a writer comes; `O_NONBLOCK` changes nothing
+    for a regular file."""
+    return os.open(name, flags | os.O_NONBLOCK)
 
 
 def _open_log(path: Path) -> int:

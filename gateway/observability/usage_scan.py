@@ -22,6 +22,7 @@ import orjson
 
 from gateway.observability.log_reader import LogReader, Record, RecordFilter
 from gateway.observability.log_stats import aggregate, is_error
+from gateway.observability.rotation import MTIME_SLACK_S
 
 # How much less the child asks of the CPU than the workers that serve requests.
 NICENESS = 10
@@ -29,6 +30,7 @@ NICENESS = 10
 
 class UsageQuery(TypedDict):
     path: str
+    backups: int  # the log's kept rotated files (`[logging] backups`), read before it
     since: float
     key: str | None
     team: str | None
@@ -50,20 +52,22 @@ def _counted(records: Iterable[Record], totals: dict[str, Any]) -> Iterator[Reco
 
 
 def scan_usage(query: UsageQuery) -> dict[str, Any]:
-    """Requests, errors, tokens and spend in the log since `since` for a key and/or team, and,
-    when `by` names groups, the same records grouped as `gateway stats --by` does; one pass."""
+    """Requests, errors, tokens and spend since `since` for a key and/or team, in the log and
+    its kept rotated files, and, when `by` names groups, the same records grouped as
+    `gateway stats --by` does; one pass."""
     totals = _totals()
     result: dict[str, Any] = totals
     path = Path(query["path"])
     if query["by"]:
         result["by"], result["groups"] = list(query["by"]), []
-    if not path.is_file():
-        return result
     key, team = query["key"], query["team"]
     wanted = RecordFilter(since=query["since"], keys=(key,) if key else ())
-    matching = (
-        r for r in LogReader(path) if wanted.matches(r) and (not team or r.get("team") == team)
+    # The kept rotated files too (those last modified before `since` left unopened), under the
+    # rotation lock; a log not written yet counts nothing.
+    reader = LogReader(
+        path, query["backups"], newer_than=query["since"] - MTIME_SLACK_S, missing_ok=True
     )
+    matching = (r for r in reader if wanted.matches(r) and (not team or r.get("team") == team))
     records = _counted(matching, totals)
     if query["by"]:
         result["groups"] = aggregate(records, query["by"])[0]

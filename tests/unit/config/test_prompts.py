@@ -11,6 +11,8 @@ import pytest
 from gateway.config.errors import Problem
 from gateway.config.prompt_types import Prompt
 from gateway.config.prompts import load_prompts, used_versions
+from gateway.observability.rotation import lock_path
+from tests.rotation_race import rotation_at_first_open
 
 SUPPORT = """\
 # the support bot
@@ -159,3 +161,21 @@ def test_used_versions_never_open_a_file_that_is_not_regular(tmp_path: Path) -> 
     if reader.is_alive():  # let the blocked open return, so the thread ends
         os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
     assert found == [{}]
+
+
+def test_used_versions_see_every_file_when_the_log_rotates_while_they_are_read(
+    tmp_path: Path,
+) -> None:
+    # The files were listed and opened one by one without the rotation lock: a rotation just
+    # then renamed requests.jsonl.1 to .2 after .2 was looked at, and version 1 was not seen,
+    # so its prompt file could be edited in place.
+    log = tmp_path / "requests.jsonl"
+    log.with_name("requests.jsonl.1").write_text(
+        '{"prompt_id":"a","prompt_version":1,"prompt_hash":"h1"}\n'
+    )
+    log.write_text('{"prompt_id":"a","prompt_version":2,"prompt_hash":"h2"}\n')
+    lock_path(log).touch()
+    with rotation_at_first_open(log, backups=2):
+        used = used_versions(log, backups=2)
+    assert used == {("a", 1): "h1", ("a", 2): "h2"}
+    assert log.with_name("requests.jsonl.2").exists()  # the rotation did happen, after the read

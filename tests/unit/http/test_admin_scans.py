@@ -50,7 +50,8 @@ def api(
     audit_read: Callable[[float], Iterator[dict[str, object]]],
     scanner: UsageScanner | None = None,
 ) -> AdminAPI:
-    config = SimpleNamespace(logging=SimpleNamespace(path=tmp_path / "requests.jsonl"))
+    logging = SimpleNamespace(path=tmp_path / "requests.jsonl", backups=0)
+    config = SimpleNamespace(logging=logging)
     services = SimpleNamespace(runtime=SimpleNamespace(config=config), state=None)
     reloader = SimpleNamespace(audit=SimpleNamespace(read=audit_read))
     return AdminAPI(cast(Services, services), cast(Reloader, reloader), scanner)
@@ -110,7 +111,7 @@ def test_usage_parses_the_request_log_in_a_child_process(tmp_path: Path) -> None
     turns freely while a child process parses."""
     write_big_log(tmp_path / "requests.jsonl")
     started = time.process_time()
-    query = usage_query(tmp_path / "requests.jsonl", 0.0, None, None, None)
+    query = usage_query(tmp_path / "requests.jsonl", 0, 0.0, None, None, None)
     assert scan_usage(query)["requests"] == RECORDS
     parse_cpu = time.process_time() - started
     handler = api(tmp_path, lambda since: iter(())).usage
@@ -122,7 +123,7 @@ def test_usage_parses_the_request_log_in_a_child_process(tmp_path: Path) -> None
 
 def test_usage_groups_and_totals_come_from_one_scan(tmp_path: Path) -> None:
     write_big_log(tmp_path / "requests.jsonl")
-    query = usage_query(tmp_path / "requests.jsonl", 0.0, "k", "t", "model")
+    query = usage_query(tmp_path / "requests.jsonl", 0, 0.0, "k", "t", "model")
     result = scan_usage(query)
     assert result["requests"] == RECORDS and result["by"] == ["model"]
     assert [group["model"] for group in result["groups"]] == ["m"]

@@ -16,7 +16,9 @@ from gateway.observability.log_reader import (
     read_records,
     status_matches,
 )
+from gateway.observability.rotation import lock_path
 from gateway.replay.command import select
+from tests.rotation_race import rotation_at_first_open
 
 NOW = 1_700_000_000.0
 
@@ -204,3 +206,18 @@ def test_a_byte_order_mark_at_the_start_is_no_bad_line(tmp_path: Path) -> None:
     log.write_bytes(b"\xef\xbb\xbf" + log.read_bytes())
     records, reader = read_records(log)
     assert [r["id"] for r in records] == ["req_0", "req_1"] and reader.bad_lines == 0
+
+
+def test_a_rotation_between_the_logs_check_and_its_open_does_not_fail_the_read(
+    tmp_path: Path,
+) -> None:
+    # `gateway stats` and `replay` looked at the log, then opened it: a worker rotating it in
+    # between (renamed to .1, its next record not yet written) made the read fail with a
+    # FileNotFoundError traceback. Opened under the rotation lock, the log is read whole.
+    log = tmp_path / "requests.jsonl"
+    log.write_text(json.dumps(record(0)) + "\n")
+    lock_path(log).touch()
+    with rotation_at_first_open(log, backups=1):
+        records, _ = read_records(log)
+    assert [r["id"] for r in records] == ["req_0"]
+    assert log.with_name("requests.jsonl.1").exists()  # rotated, after the log was opened
