@@ -1,5 +1,5 @@
 """A rotation by another process that arrives just as a reader opens its first file: the race
-a reader of rotated files must not lose (gateway/observability/rotation.py `read_all`)."""
+a reader of rotated files must not lose (gateway/rotating_files.py `read_all`)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from gateway.observability.rotation import lock_path, rotate
+from gateway.rotating_files import lock_path, rotate
 
 
 def _rotated_if_free(path: Path, backups: int) -> bool:

@@ -45,7 +45,7 @@ from gateway.config.prompt_types import (
     UsedVersions,
     content_hash,
 )
-from gateway.observability.rotation import read_all
+from gateway.rotating_files import read_all
 
 
 def load_prompts(

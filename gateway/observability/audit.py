@@ -6,7 +6,7 @@ what (`action`, with its `target`, `result` and details) and, for changes, `befo
 hashes (config versions, prompt file hashes). Lines are appended with one `write` on an
 `O_APPEND` descriptor, so several workers and the CLI may share the file; past `max_bytes`
 (`[logging] audit_max_bytes`) it rotates like the request log, keeping `backups`
-(`audit_backups`) old files, and `read` reads those too (gateway/observability/rotation.py: no
+(`audit_backups`) old files, and `read` reads those too (gateway/rotating_files.py: no
 line lost or read twice across a rotation). Writing never fails the action it records: a
 failed write is logged.
 """
@@ -25,7 +25,7 @@ from typing import Any, BinaryIO
 
 import orjson
 
-from gateway.observability.rotation import MTIME_SLACK_S, RotatingFile, read_all
+from gateway.rotating_files import MTIME_SLACK_S, RotatingFile, read_all
 
 log = logging.getLogger("gateway.audit")
 

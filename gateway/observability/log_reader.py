@@ -18,7 +18,7 @@ from typing import Any, BinaryIO
 
 import orjson
 
-from gateway.observability.rotation import read_all
+from gateway.rotating_files import read_all
 
 Record = dict[str, Any]
 
@@ -200,7 +200,7 @@ class LogReader:
     """Iterates the records of a log file, after those of its `backups` kept rotated files
     (oldest first; those last modified before `newer_than`, epoch seconds, left unread); counts
     what it had to skip. No file at all is a usage error, unless `missing_ok` (then no record).
-    The files are opened under the rotation lock (gateway/observability/rotation.py
+    The files are opened under the rotation lock (gateway/rotating_files.py
     `read_all`): a rotation meanwhile neither hides a file nor shows one twice, nor takes the
     log away between its check and its open."""
 

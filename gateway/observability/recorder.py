@@ -18,7 +18,7 @@ from typing import Any, Protocol, cast
 
 from gateway.config.types import LoggingConfig
 from gateway.observability.record_json import record_line
-from gateway.observability.rotation import RotatingFile, Rotation
+from gateway.rotating_files import RotatingFile, Rotation
 
 log = logging.getLogger("gateway.records")
 _STOP = object()
@@ -57,7 +57,7 @@ class MemorySink:
 
 class JsonlSink:
     """`max_bytes` > 0 rotates the file past that size, keeping `backups` old files
-    (`path.1` newest); several processes may share one path (gateway/observability/rotation.py:
+    (`path.1` newest); several processes may share one path (gateway/rotating_files.py:
     no line is lost or written twice across a rotation)."""
 
     def __init__(

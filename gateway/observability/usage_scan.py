@@ -22,7 +22,7 @@ import orjson
 
 from gateway.observability.log_reader import LogReader, Record, RecordFilter
 from gateway.observability.log_stats import aggregate, is_error
-from gateway.observability.rotation import MTIME_SLACK_S
+from gateway.rotating_files import MTIME_SLACK_S
 
 # How much less the child asks of the CPU than the workers that serve requests.
 NICENESS = 10

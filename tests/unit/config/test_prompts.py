@@ -11,7 +11,7 @@ import pytest
 from gateway.config.errors import Problem
 from gateway.config.prompt_types import Prompt
 from gateway.config.prompts import load_prompts, used_versions
-from gateway.observability.rotation import lock_path
+from gateway.rotating_files import lock_path
 from tests.rotation_race import rotation_at_first_open
 
 SUPPORT = """\

@@ -16,8 +16,8 @@ from gateway.observability.log_reader import (
     read_records,
     status_matches,
 )
-from gateway.observability.rotation import lock_path
 from gateway.replay.command import select
+from gateway.rotating_files import lock_path
 from tests.rotation_race import rotation_at_first_open
 
 NOW = 1_700_000_000.0

@@ -7,8 +7,8 @@ from pathlib import Path
 import orjson
 
 from gateway.http.admin import usage_query
-from gateway.observability.rotation import lock_path
 from gateway.observability.usage_scan import scan_usage
+from gateway.rotating_files import lock_path
 from tests.rotation_race import rotation_at_first_open
 
 

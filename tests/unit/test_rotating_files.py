@@ -1,4 +1,4 @@
-"""gateway.observability.rotation: several processes appending to one rotating file.
+"""gateway.rotating_files: several processes appending to one rotating file.
 
 Each writer process appends numbered lines through a `JsonlSink` with a tiny `max_bytes`, so
 the file rotates hundreds of times under them. The rotation is wrapped to keep open the file it
@@ -19,14 +19,14 @@ from pathlib import Path
 
 import pytest
 
-from gateway.observability.rotation import RotatingFile, backup_path, read_all
+from gateway.rotating_files import RotatingFile, backup_path, read_all
 
 WRITER = """
 import os
 import sys
 from pathlib import Path
 
-from gateway.observability import rotation
+from gateway import rotating_files as rotation
 from gateway.observability.audit import AuditLog
 from gateway.observability.recorder import JsonlSink
 
