@@ -15,7 +15,8 @@ the directories holding them (so editor save-by-rename, truncate-and-write and C
 symlink swaps are all seen), waits for a burst of events to settle, and reloads only when the
 files' version hash changed. When the policies or prompts directory itself is made, renamed,
 replaced or recreated (`mkdir prompts`, rsync, git checkout, `mv policies p; mv p policies`),
-the watcher reloads and watches the paths again, resolved anew, so later edits apply too.
+the watcher reloads and watches the paths again, resolved anew, so later edits apply too; so
+does a reload whose config names other policies or prompts directories.
 """
 
 from __future__ import annotations
@@ -79,6 +80,10 @@ def _audit_log(logging: LoggingConfig) -> AuditLog:
     return AuditLog(logging.audit_path, logging.audit_max_bytes, logging.audit_backups)
 
 
+def _directories(config: GatewayConfig) -> tuple[Path, Path]:
+    return (config.policies_dir, config.prompts_dir)
+
+
 def _resolved(path: Path) -> Path:
     """`path` with its symlinks resolved; as given when they loop (a symlink loop is a bad
     edit the reload refuses, not a reason for the watcher to fail)."""
@@ -96,6 +101,8 @@ class Reloader:
         self.status = ReloadStatus(version=config.version, loaded_at=time.time())
         self._lock = asyncio.Lock()
         self._stop = asyncio.Event()
+        # Ends the running watch (at a stop, or to watch the paths of a reloaded config).
+        self._watching = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._beat: asyncio.Task[None] | None = None
         # Set when the policies directory itself changed: watch the paths resolved anew.
@@ -157,6 +164,10 @@ class Reloader:
                 )
             runtime = await asyncio.to_thread(build_runtime, keep_restart_only(old, new))
             self.services.runtime = runtime  # the swap: one assignment
+            if _directories(old) != _directories(runtime.config):
+                # The config names other policies or prompts directories: watch those now.
+                self._rewatch = True
+                self._watching.set()
             self.services.recorder.reconfigure(runtime.config.logging)
             # This reload's own line already goes to the new trail, rotated as now configured.
             self.audit = _audit_log(runtime.config.logging)
@@ -251,9 +262,10 @@ class Reloader:
                     # no watcher sees (a busy machine widens the gap): read once more when the
                     # new watcher has run for a timeout with nothing to say.
                     catch_up = True
+                self._watching = asyncio.Event()
                 async for changes in awatch(
                     *self.watched_paths(),
-                    stop_event=self._stop,
+                    stop_event=self._watching,
                     debounce=DEBOUNCE_MS,
                     step=50,
                     rust_timeout=CATCH_UP_MS,
@@ -290,6 +302,7 @@ class Reloader:
 
     async def aclose(self) -> None:
         self._stop.set()
+        self._watching.set()
         if self._beat is not None:
             self._beat.cancel()
         if self._task is not None:

@@ -82,3 +82,19 @@ def test_a_reverted_bad_edit_clears_the_last_error(gateway: Proc, tmp_path: Path
     policy.write_text(POLICY)
     wait_until(lambda: status(gateway)["last_result"] == "unchanged", 5.0)
     assert status(gateway)["last_error"] is None
+
+
+def test_a_reload_naming_another_policies_directory_watches_it(
+    gateway: Proc, tmp_path: Path
+) -> None:
+    # The watcher went on watching the directory of its start: edits in the new one were
+    # never seen until a restart.
+    (tmp_path / "policies2").mkdir()
+    (tmp_path / "policies2" / "p.toml").write_text(POLICY)
+    version = status(gateway)["version"]
+    (tmp_path / "config.toml").write_text('policies_dir = "policies2"\n' + CONFIG)
+    wait_until(lambda: status(gateway)["version"] != version, 5.0, message="no reload")
+
+    (tmp_path / "policies2" / "p.toml").write_text("[limits]\nrpm = 7\n")
+    edited = load_config(tmp_path / "config.toml", env=ENV).version
+    wait_until(lambda: status(gateway)["version"] == edited, 5.0, message="edit not seen")
