@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from gateway.config import load_config
+from gateway.config.entra_types import EntraConfig
 from gateway.config.reloadable import (
     APPLIED_LIVE,
     RESTART_ONLY,
@@ -17,10 +18,23 @@ from gateway.config.reloadable import (
 )
 from gateway.config.state_types import StateConfig
 from gateway.config.types import (
+    AdminConfig,
+    CacheConfig,
+    DeploymentConfig,
     GatewayConfig,
+    GuardrailConfig,
+    KeyConfig,
+    LimitsConfig,
     LoggingConfig,
     MetricsConfig,
+    ModelConfig,
+    NetworkConfig,
+    PolicyConfig,
+    ProviderConfig,
+    RecognizerConfig,
+    RoutingConfig,
     ServerConfig,
+    Timeouts,
     TracingConfig,
 )
 from tests.mock_config import MOCK_MODEL
@@ -31,6 +45,21 @@ TABLES = {
     "metrics": MetricsConfig,
     "tracing": TracingConfig,
     "state": StateConfig,
+    "admin": AdminConfig,
+    "routing": RoutingConfig,
+    "providers": ProviderConfig,
+    "providers.network": NetworkConfig,
+    "providers.entra": EntraConfig,
+    "models": ModelConfig,
+    "models.deployments": DeploymentConfig,
+    "models.deployments.timeouts": Timeouts,
+    "keys": KeyConfig,
+    "policy": PolicyConfig,
+    "policy.limits": LimitsConfig,
+    "policy.cache": CacheConfig,
+    "policy.guardrails": GuardrailConfig,
+    "policy.guardrails.recognizers": RecognizerConfig,
+    "config": GatewayConfig,
 }
 
 
@@ -48,6 +77,11 @@ def test_every_setting_is_either_applied_by_a_reload_or_restart_only(table: str)
     live, restart = set(APPLIED_LIVE.get(table, ())), set(RESTART_ONLY.get(table, ()))
     assert not live & restart
     assert live | restart == fields
+
+
+def test_every_table_is_walked() -> None:
+    # A table placed in the lists but not walked above could gain an unplaced field.
+    assert set(APPLIED_LIVE) | set(RESTART_ONLY) == set(TABLES)
 
 
 def test_turning_log_redaction_on_needs_a_restart_and_is_not_believed_meanwhile(
