@@ -164,6 +164,10 @@ class Reloader:
                 )
             runtime = await asyncio.to_thread(build_runtime, keep_restart_only(old, new))
             self.services.runtime = runtime  # the swap: one assignment
+            # The pools no provider uses now close once the old config's requests are over.
+            self.services.network.retire_unused(
+                runtime.config.providers.values(), old.server.request_timeout_s + 1.0
+            )
             if _directories(old) != _directories(runtime.config):
                 # The config names other policies or prompts directories: watch those now.
                 self._rewatch = True

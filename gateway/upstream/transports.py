@@ -12,10 +12,11 @@ each proxy variable set). Everything else (an `https://` or `socks5://` proxy) g
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 import logging
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Literal, cast
 from urllib.parse import urlsplit
 
@@ -111,6 +112,9 @@ class NetworkClients:
         self._by_network: dict[NetworkConfig, UpstreamClient] = {}
         self._by_provider: dict[str, tuple[ProviderConfig, UpstreamClient]] = {}
         self._signing: dict[_TokenKey, UpstreamClient] = {}
+        # Clients a reload left unused, each closed when its timer fires (or at shutdown).
+        self._retired: dict[int, tuple[UpstreamClient, asyncio.TimerHandle]] = {}
+        self._closing: set[asyncio.Task[None]] = set()
 
     def client(self, provider: ProviderConfig) -> UpstreamClient:
         known = self._by_provider.get(provider.name)
@@ -139,10 +143,52 @@ class NetworkClients:
             signing = self._signing[key] = BearerTokenUpstream(client, tokens, source.aclose)
         return signing
 
+    def retire_unused(self, providers: Iterable[ProviderConfig], grace_s: float) -> int:
+        """After a reload: forget the clients no provider of the new config uses (a provider
+        gone, or its network or Entra settings changed), and close each `grace_s` later, the
+        old config's longest request (a request that started before the reload goes on with
+        its client until it ends: closing it at once would cut its stream). Returns how many.
+        Until this, every such reload left a pool and its connections open for good."""
+        kept = list(providers)
+        networks = {provider.network for provider in kept}
+        signing = {(p.auth, p.entra, p.network) for p in kept if p.auth != "api_key"}
+        retired = [c for network, c in self._by_network.items() if network not in networks]
+        retired += [c for key, c in self._signing.items() if key not in signing]
+        if not retired:
+            return 0
+        self._by_network = {n: c for n, c in self._by_network.items() if n in networks}
+        self._signing = {key: c for key, c in self._signing.items() if key in signing}
+        self._by_provider.clear()  # each provider's next request looks its client up again
+        loop = asyncio.get_running_loop()
+        for client in retired:
+            handle = loop.call_later(grace_s, self._close_retired, id(client))
+            self._retired[id(client)] = (client, handle)
+        return len(retired)
+
+    def _close_retired(self, key: int) -> None:
+        entry = self._retired.pop(key, None)
+        if entry is not None:
+            task = asyncio.get_running_loop().create_task(_close_quietly(entry[0]))
+            self._closing.add(task)
+            task.add_done_callback(self._closing.discard)
+
     async def aclose(self) -> None:
         clients = [*self._by_network.values(), *self._signing.values()]
+        for client, handle in self._retired.values():
+            handle.cancel()
+            clients.append(client)
+        self._retired.clear()
+        if self._closing:
+            await asyncio.gather(*self._closing, return_exceptions=True)
         self._signing.clear()
         self._by_network.clear()
         self._by_provider.clear()
         for client in clients:
             await client.aclose()
+
+
+async def _close_quietly(client: UpstreamClient) -> None:
+    try:
+        await client.aclose()
+    except Exception:  # a retired pool that fails to close: nothing left to do with it
+        log.warning("a network client a reload retired failed to close", exc_info=True)

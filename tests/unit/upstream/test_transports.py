@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 
 import pytest
@@ -16,6 +17,7 @@ from gateway.upstream.transports import (
     route_of,
     transport_class,
 )
+from tests.conditions import eventually
 
 PLAIN = NetworkConfig()
 
@@ -100,3 +102,56 @@ def test_the_start_log_names_the_route_without_credentials(
         name="p", type="openai", base_url="https://api.example/v1", network=network
     )
     assert route_of(provider, environ) == route
+
+
+class ClosingUpstream(FakeUpstream):
+    """A fake client that says whether it was closed."""
+
+    closed = False
+
+    async def aclose(self) -> None:
+        self.closed = True
+
+
+async def test_a_reload_retires_the_clients_no_provider_uses_after_a_grace() -> None:
+    """A reload that changed a provider's network settings left the old pool open for good;
+    now it is closed once the old config's requests are over (a request in flight keeps its
+    client meanwhile), and a client still in use is never closed."""
+    made: list[ClosingUpstream] = []
+
+    def make(network: NetworkConfig) -> UpstreamClient:
+        made.append(ClosingUpstream(lambda request: FakeReply()))
+        return made[-1]
+
+    clients = NetworkClients(make)
+    a = ProviderConfig(name="a", type="openai", base_url="http://a")
+    b = ProviderConfig(name="b", type="openai", base_url="http://b")
+    old_pool = clients.client(a)
+    moved = dataclasses.replace(a, network=NetworkConfig(http2=True))
+    assert clients.retire_unused([moved, b], grace_s=0.05) == 0  # b still uses that pool
+    assert clients.retire_unused([moved], grace_s=0.05) == 1
+    assert not made[0].closed  # requests that started before the reload still use it
+    new_pool = clients.client(moved)
+    assert new_pool is not old_pool
+    await eventually(lambda: _closed(made[0]), 5, message="the retired pool is closed")
+    assert not made[1].closed
+    await clients.aclose()
+    assert made[1].closed
+
+
+async def test_shutdown_closes_retired_clients_without_waiting_for_their_grace() -> None:
+    made: list[ClosingUpstream] = []
+
+    def make(network: NetworkConfig) -> UpstreamClient:
+        made.append(ClosingUpstream(lambda request: FakeReply()))
+        return made[-1]
+
+    clients = NetworkClients(make)
+    clients.client(ProviderConfig(name="a", type="openai", base_url="http://a"))
+    assert clients.retire_unused([], grace_s=3600) == 1
+    await asyncio.wait_for(clients.aclose(), 5)
+    assert made[0].closed
+
+
+async def _closed(client: ClosingUpstream) -> bool:
+    return client.closed
