@@ -29,6 +29,8 @@ from typing import Literal
 
 import orjson
 
+from gateway.quoted_text import MESSAGE_MAX_CHARS, capped
+
 WireFormat = Literal["openai", "anthropic"]
 
 _ANTHROPIC_TYPES = {
@@ -71,6 +73,8 @@ class GatewayError(Exception):
         code: str | None = None,
         headers: dict[str, str] | None = None,
     ) -> None:
+        # Bounded whatever it quotes (`gateway.quoted_text`).
+        message = capped(message, MESSAGE_MAX_CHARS)
         super().__init__(message)
         self.message = message
         self.param = param

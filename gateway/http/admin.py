@@ -43,6 +43,7 @@ from gateway.observability.usage_process import UsageScanFailed, UsageScanner
 from gateway.observability.usage_scan import UsageQuery
 from gateway.pipeline.services import Services
 from gateway.prompts import view as prompt_views
+from gateway.quoted_text import quoted
 from gateway.reload import Reloader
 from gateway.scrub import REDACTED, Secrets
 from gateway.state import StateUnavailable
@@ -75,7 +76,7 @@ def parse_since(value: str | None, now: float) -> float:
     try:
         return parse_time(value, now)
     except UsageError as exc:
-        raise InvalidRequest(f"since: {exc}", param="since") from None
+        raise InvalidRequest(f"since: {quoted(exc)}", param="since") from None
 
 
 AUDIT_LIMIT = 1000  # entries `/admin/audit` answers by default
@@ -312,7 +313,8 @@ class AdminAPI:
         allowed = self._allowed.get(path)
         if allowed:
             raise MethodNotAllowed(
-                f"{request.method} is not allowed on {path}; use {' or '.join(allowed)}",
+                f"{quoted(request.method)} is not allowed on {quoted(path)}; "
+                f"use {' or '.join(allowed)}",
                 headers={"allow": ", ".join(allowed)},
             )
-        raise NotFound(f"unknown admin route: {path}", code="unknown_route")
+        raise NotFound(f"unknown admin route: {quoted(path)}", code="unknown_route")

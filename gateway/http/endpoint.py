@@ -33,6 +33,7 @@ from gateway.pipeline.context import Endpoint
 from gateway.pipeline.finish import finish_request, free_slots_before_last_byte
 from gateway.pipeline.services import Services
 from gateway.pipeline.stages import GUARDRAIL_STAGES, HEAD_STAGES, STAGES, Stage
+from gateway.quoted_text import quoted
 
 log = logging.getLogger("gateway")
 # How long past the request's deadline a stream may take to write its closing error event
@@ -118,7 +119,7 @@ class ProxyEndpoint:
         try:
             if scope["method"] != "POST":
                 raise MethodNotAllowed(
-                    f"{scope['method']} is not allowed on {self.endpoint.path}; use POST",
+                    f"{quoted(scope['method'])} is not allowed on {self.endpoint.path}; use POST",
                     headers={"allow": "POST"},
                 )
             for stage in self._head_stages:

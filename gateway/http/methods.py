@@ -17,6 +17,7 @@ from starlette.routing import request_response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from gateway.errors import MethodNotAllowed
+from gateway.quoted_text import quoted
 
 Handler = Callable[[Request], Awaitable[Response]]
 
@@ -29,7 +30,7 @@ def get_only(handler: Handler) -> ASGIApp:
         if request.method in ("GET", "HEAD"):
             return await handler(request)
         error = MethodNotAllowed(
-            f"{request.method} is not allowed on {request.url.path}; use GET",
+            f"{quoted(request.method)} is not allowed on {quoted(request.url.path)}; use GET",
             headers={"allow": "GET, HEAD"},
         )
         return Response(

@@ -22,6 +22,7 @@ from gateway.pipeline.context import Endpoint, HttpRoute
 from gateway.pipeline.finish import finish_request
 from gateway.pipeline.services import Services
 from gateway.pipeline.stages import authenticate
+from gateway.quoted_text import quoted
 from gateway.runtime import Runtime
 
 _LIST, _ONE = "/v1/models", "/v1/models/{model_id}"  # the route templates, for traces
@@ -84,7 +85,7 @@ class ModelsEndpoint:
         try:
             if scope["method"] not in ("GET", "HEAD"):
                 raise MethodNotAllowed(
-                    f"{scope['method']} is not allowed on {scope['path']}; use GET",
+                    f"{quoted(scope['method'])} is not allowed on {quoted(scope['path'])}; use GET",
                     headers={"allow": "GET, HEAD"},
                 )
             await authenticate(ctx, self.services)
@@ -101,7 +102,7 @@ class ModelsEndpoint:
             ctx.model_name = wanted
             if wanted not in runtime.config.models or not ctx.key.allows(wanted):
                 raise NotFound(
-                    f"The model '{wanted}' does not exist or you do not have access to it.",
+                    f"The model '{quoted(wanted)}' does not exist or you do not have access to it.",
                     param="model",
                     code="model_not_found",
                 )

@@ -20,6 +20,7 @@ from gateway.http.responses import send_error
 from gateway.pipeline.context import Endpoint, HttpRoute
 from gateway.pipeline.finish import finish_request
 from gateway.pipeline.services import Services
+from gateway.quoted_text import quoted
 
 _STORED_COMPLETIONS = "/v1/chat/completions/"
 _MODELS = "/models"  # /v1/models without its /v1
@@ -27,9 +28,9 @@ _MODELS = "/models"  # /v1/models without its /v1
 
 def unknown_route_message(method: str, path: str, served: tuple[str, ...]) -> str:
     """What a 404 for `method path` says: the route, why when known, and what is served."""
-    message = f"unknown route: {method} {path}"
+    message = f"unknown route: {quoted(method)} {quoted(path)}"
     if "/v1" + path in served or path == _MODELS or path.startswith(_MODELS + "/"):
-        message += f" (did you mean /v1{path}? a client's base_url ends in /v1)"
+        message += f" (did you mean /v1{quoted(path)}? a client's base_url ends in /v1)"
     elif path.startswith(_STORED_COMPLETIONS):
         message += (
             " (the gateway does not serve stored chat completions: a completion made with"

@@ -18,6 +18,7 @@ from gateway.pipeline.cache import will_store
 from gateway.pipeline.context import RequestContext
 from gateway.providers.anthropic.headers_anthropic_to_openai import openai_rate_limit_headers
 from gateway.providers.base import relayed_failure
+from gateway.quoted_text import quoted
 from gateway.upstream import UpstreamError
 
 _JSON = (b"content-type", b"application/json")
@@ -295,4 +296,4 @@ def _stream_failure(exc: UpstreamError, ctx: RequestContext) -> GatewayError:
     if exc.kind.endswith("timeout"):
         return UpstreamTimeout(f"upstream {where} stalled mid-stream ({exc.kind})")
     code = "upstream_response_too_large" if exc.kind == "too_large" else "stream_interrupted"
-    return UpstreamFailed(f"upstream {where} failed mid-stream: {exc}", code=code)
+    return UpstreamFailed(f"upstream {where} failed mid-stream: {quoted(exc)}", code=code)

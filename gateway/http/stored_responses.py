@@ -43,6 +43,7 @@ from gateway.pipeline.stages import authenticate
 from gateway.providers import wire_provider
 from gateway.providers.base import endpoint_url, malformed
 from gateway.providers.openai import openai_headers
+from gateway.quoted_text import quoted
 from gateway.routing.exchange import Attempt
 from gateway.state import StateUnavailable
 from gateway.upstream import UpstreamError, UpstreamRequest, UpstreamTimeouts
@@ -63,7 +64,7 @@ class StoredResponseEndpoint:
         try:
             if method not in ("GET", "DELETE"):
                 raise MethodNotAllowed(
-                    f"{method} is not allowed here; use GET or DELETE",
+                    f"{quoted(method)} is not allowed here; use GET or DELETE",
                     headers={"allow": "GET, DELETE"},
                 )
             await authenticate(ctx, self.services)
@@ -120,13 +121,14 @@ class StoredResponseEndpoint:
             return
         if entry.get("too_long") and found is not None and translated(ctx.runtime, found[1]):
             raise NotFound(
-                f"the response '{response_id}' was too large for this gateway to keep "
+                f"the response '{quoted(response_id)}' was too large for this gateway to keep "
                 "([state] responses_max_bytes)",
                 code="response_not_found",
             )
         if found is None:
             raise NotFound(
-                f"the deployment that made the response '{response_id}' is no longer configured",
+                f"the deployment that made the response '{quoted(response_id)}' "
+                "is no longer configured",
                 code="response_deployment_gone",
             )
         model_name, deployment = found
@@ -163,7 +165,9 @@ class StoredResponseEndpoint:
                 await upstream.aclose()
         except UpstreamError as exc:
             attempt.error_kind = exc.kind
-            raise UpstreamFailed(f"upstream {deployment.name} failed ({exc.kind}): {exc}") from None
+            raise UpstreamFailed(
+                f"upstream {deployment.name} failed ({exc.kind}): {quoted(exc)}"
+            ) from None
         finally:
             attempt.duration_ms = (time.monotonic() - began) * 1000
         if upstream.status >= 400:

@@ -21,6 +21,7 @@ from typing import Any
 from gateway.errors import InvalidRequest
 from gateway.pipeline.context import RequestContext
 from gateway.pipeline.services import Services
+from gateway.quoted_text import quoted
 
 TAGS_HEADER = "x-gateway-tags"
 SESSION_HEADER = "x-gateway-session-id"
@@ -84,7 +85,8 @@ def request_tags(header: str | None, metadata: Mapping[str, Any]) -> dict[str, s
         name, sep, value = part.partition("=")
         if not sep or not name.strip():
             raise InvalidRequest(
-                f"{TAGS_HEADER} takes name=value pairs separated by commas (got {part.strip()!r})",
+                f"{TAGS_HEADER} takes name=value pairs separated by commas "
+                f"(got '{quoted(part.strip())}')",
                 param=TAGS_HEADER,
                 code="invalid_tags",
             )

@@ -35,6 +35,7 @@ from gateway.pipeline.context import RequestContext
 from gateway.pipeline.services import Services
 from gateway.providers import StreamConverter, speaks_responses, wire_provider
 from gateway.providers.base import WrappingConverter
+from gateway.quoted_text import quoted
 from gateway.runtime import Runtime
 from gateway.state import StateUnavailable
 
@@ -82,7 +83,7 @@ async def recall(services: Services, key: KeyConfig, response_id: str) -> dict[s
 def not_found(response_id: str) -> NotFound:
     """404 for `GET`/`DELETE /v1/responses/{id}` of a response this key cannot see."""
     return NotFound(
-        f"the response '{response_id}' is unknown to this gateway (never made, expired, "
+        f"the response '{quoted(response_id)}' is unknown to this gateway (never made, expired, "
         "stored with store=false, or made for another team)",
         code="response_not_found",
     )
@@ -91,7 +92,7 @@ def not_found(response_id: str) -> NotFound:
 def previous_not_found(response_id: str) -> InvalidRequest:
     """400 for a `previous_response_id` this key cannot build on: OpenAI's status and code."""
     return InvalidRequest(
-        f"the previous response '{response_id}' is unknown to this gateway (never made, "
+        f"the previous response '{quoted(response_id)}' is unknown to this gateway (never made, "
         "expired, stored with store=false, or made for another team)",
         param="previous_response_id",
         code="previous_response_not_found",

@@ -25,6 +25,7 @@ from gateway.pipeline.guard import guard_input, guard_output
 from gateway.pipeline.prompt import use_prompt
 from gateway.pipeline.route import route_and_call
 from gateway.pipeline.services import Services
+from gateway.quoted_text import quoted
 from gateway.validation import (
     check_depth,
     too_deep,
@@ -84,7 +85,7 @@ async def parse_body(ctx: RequestContext, services: Services) -> None:
         if exc.msg.startswith("depth limit exceeded"):  # orjson's own limit, far past ours
             raise too_deep() from None
         raise InvalidRequest(
-            f"request body is not valid JSON: {exc}", code="invalid_json"
+            f"request body is not valid JSON: {quoted(exc)}", code="invalid_json"
         ) from None
     if not isinstance(body, dict):
         raise InvalidRequest("request body must be a JSON object", code="invalid_json")
@@ -102,7 +103,7 @@ async def resolve_model(ctx: RequestContext, services: Services) -> None:
     model = ctx.runtime.config.models.get(ctx.model_name)
     if model is None:
         raise NotFound(
-            f"the model '{ctx.model_name}' does not exist on this gateway",
+            f"the model '{quoted(ctx.model_name)}' does not exist on this gateway",
             param="model",
             code="model_not_found",
         )

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 
 from gateway.config.prompt_types import VARIABLE, PromptVersion
 from gateway.errors import InvalidRequest
+from gateway.quoted_text import quoted
 
 Variables = Mapping[str, object]
 
@@ -28,8 +29,8 @@ def render(prompt_id: str, version: PromptVersion, variables: Variables) -> list
     for name, value in variables.items():
         if name not in version.variables:
             raise InvalidRequest(
-                f"prompt '{prompt_id}' version {version.version} has no variable '{name}'",
-                param=f"prompt.variables.{name}",
+                f"prompt '{prompt_id}' version {version.version} has no variable '{quoted(name)}'",
+                param=f"prompt.variables.{quoted(name)}",
                 code="prompt_variable_unknown",
             )
         values[name] = _text(name, value)
@@ -47,7 +48,7 @@ def _text(name: str, value: object) -> str:
     if isinstance(value, int | float):
         return str(value)
     raise InvalidRequest(
-        f"prompt variable '{name}' must be a string or a number",
-        param=f"prompt.variables.{name}",
+        f"prompt variable '{quoted(name)}' must be a string or a number",
+        param=f"prompt.variables.{quoted(name)}",
         code="prompt_variable_invalid",
     )

@@ -19,6 +19,7 @@ from typing import Any
 
 from gateway.config.prompt_types import PRODUCTION, Prompt, PromptVersion
 from gateway.errors import InvalidRequest, NotFound
+from gateway.quoted_text import quoted
 
 HEADER = "x-gateway-prompt"
 _FIELDS = ("id", "version", "variables")
@@ -51,8 +52,9 @@ def requested(body: Mapping[str, Any], header: str | None) -> PromptRef | None:
         if fields.get("id", named) != named:
             # The version the header pins belongs to its prompt, never to the body's.
             raise _invalid(
-                f"the {HEADER} header names the prompt '{named}' and the body's prompt.id "
-                f"'{fields['id']}'",
+                f"the {HEADER} header names the prompt '{quoted(named)}' and the body's "
+                "prompt.id "
+                f"'{quoted(fields['id'])}'",
                 "prompt.id",
             )
         fields["id"] = named
@@ -60,8 +62,8 @@ def requested(body: Mapping[str, Any], header: str | None) -> PromptRef | None:
             if "version" in fields and str(fields["version"]) != alias:
                 # Either answer would serve a version the other one did not ask for.
                 raise _invalid(
-                    f"the {HEADER} header asks for version '{alias}' and the body's "
-                    f"prompt.version for '{fields['version']}'",
+                    f"the {HEADER} header asks for version '{quoted(alias)}' and the body's "
+                    f"prompt.version for '{quoted(fields['version'])}'",
                     "prompt.version",
                 )
             fields["version"] = alias
@@ -72,8 +74,8 @@ def requested(body: Mapping[str, Any], header: str | None) -> PromptRef | None:
     if unknown and not prompt_id.startswith(OPENAI_STORED):
         # A misspelt "version" would silently serve the production alias.
         raise _invalid(
-            f"unknown field prompt.{unknown[0]} (a prompt takes id, version, variables)",
-            f"prompt.{unknown[0]}",
+            f"unknown field prompt.{quoted(unknown[0])} (a prompt takes id, version, variables)",
+            f"prompt.{quoted(unknown[0])}",
         )
     version = fields.get("version")
     if version is not None and (
@@ -91,7 +93,9 @@ def choose(
     prompt = prompts.get(ref.id)
     if prompt is None:
         raise NotFound(
-            f"the prompt '{ref.id}' does not exist", param="prompt.id", code="prompt_not_found"
+            f"the prompt '{quoted(ref.id)}' does not exist",
+            param="prompt.id",
+            code="prompt_not_found",
         )
     wanted = ref.version
     # ASCII digits only: "²" is a digit to str.isdigit, not to int.
@@ -100,7 +104,7 @@ def choose(
     if isinstance(wanted, int):
         if wanted not in prompt.versions:
             raise NotFound(
-                f"the prompt '{ref.id}' has no version {wanted}",
+                f"the prompt '{quoted(ref.id)}' has no version {quoted(wanted)}",
                 param="prompt.version",
                 code="prompt_version_not_found",
             )
@@ -111,7 +115,7 @@ def choose(
     alias = prompt.aliases.get(alias_name)
     if alias is None:
         raise NotFound(
-            f"the prompt '{ref.id}' has no alias '{alias_name}'",
+            f"the prompt '{quoted(ref.id)}' has no alias '{quoted(alias_name)}'",
             param="prompt.version",
             code="prompt_version_not_found",
         )

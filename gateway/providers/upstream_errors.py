@@ -17,6 +17,7 @@ import orjson
 
 from gateway.config.types import DeploymentConfig
 from gateway.errors import GatewayError, UpstreamRejected, UpstreamStreamError, upstream_failed
+from gateway.quoted_text import MESSAGE_MAX_CHARS, QUOTE_MAX_CHARS, capped
 
 # What an OpenAI client branches on, for each Anthropic error type whose meaning OpenAI names
 # differently; any other Anthropic type is its own code.
@@ -70,29 +71,20 @@ def _text(value: object) -> str | None:
 
 
 # What of an upstream's error text the client, the record, traces and the log get: a hostile or
-# broken upstream may send megabytes (OpenAI's messages run to a few hundred characters), each
-# of which would be scrubbed on the event loop and written to every log line about it.
-MESSAGE_MAX_CHARS = 4096
-FIELD_MAX_CHARS = 256  # type, code, param: names, not prose
-# The characters a credential is written with: a cut never leaves part of one behind, which
-# the scrubber would no longer know as a secret.
-_TOKEN_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-+/=.%\\"
+# broken upstream may send megabytes, each of which would be scrubbed on the event loop and
+# written to every log line about it (`gateway.quoted_text`).
+FIELD_MAX_CHARS = QUOTE_MAX_CHARS  # type, code, param: names, not prose
 
 
-def capped(text: str | None, limit: int) -> str | None:
-    """`text` cut to at most `limit` characters (the cut moved back out of any token it falls
-    in), saying how much was left out."""
-    if text is None or len(text) <= limit:
-        return text
-    kept = text[:limit].rstrip(_TOKEN_CHARS)
-    return f"{kept}... ({len(text) - len(kept)} more characters)"
+def _capped(text: str | None, limit: int) -> str | None:
+    return None if text is None else capped(text, limit)
 
 
 def _fields(parsed: object) -> dict[str, str | None]:
     """message, type, code, param and the Anthropic type of an error body, when present, each
     capped (`MESSAGE_MAX_CHARS`, `FIELD_MAX_CHARS`)."""
     return {
-        name: capped(value, MESSAGE_MAX_CHARS if name == "message" else FIELD_MAX_CHARS)
+        name: _capped(value, MESSAGE_MAX_CHARS if name == "message" else FIELD_MAX_CHARS)
         for name, value in _uncapped_fields(parsed).items()
     }
 

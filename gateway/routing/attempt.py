@@ -26,6 +26,7 @@ from gateway.errors import (
 )
 from gateway.observability.trace_context import UpstreamTrace
 from gateway.providers import EndpointKind, adapter_for, response_failure, wire_provider
+from gateway.quoted_text import quoted
 from gateway.routing.exchange import Attempt, Exchange, RouteRequest, StreamReply, UpstreamCall
 from gateway.routing.upstream_headers import retry_after_s, take_upstream_headers
 from gateway.runtime import Runtime
@@ -156,7 +157,8 @@ def _failure_from_upstream_error(exc: UpstreamError, deployment: DeploymentConfi
         )
     code = _TRANSPORT_CODES.get(exc.kind)
     return AttemptFailed(
-        UpstreamFailed(f"upstream {name} failed ({exc.kind}): {exc}", code=code), retryable=True
+        UpstreamFailed(f"upstream {name} failed ({exc.kind}): {quoted(exc)}", code=code),
+        retryable=True,
     )
 
 

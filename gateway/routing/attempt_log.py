@@ -18,6 +18,7 @@ import logging
 
 from gateway.clock import Clock
 from gateway.observability.error_kinds import error_kind_label
+from gateway.quoted_text import quoted
 
 log = logging.getLogger("gateway.upstream")
 
@@ -44,15 +45,13 @@ class AttemptLog:
             return False
         left_out = int(last[1]) if last is not None else 0
         self._last[key] = [now, 0]
-        if len(detail) > _DETAIL_CHARS:
-            detail = detail[: _DETAIL_CHARS - 3] + "..."
         more = f" [{left_out} more left out since the last such line]" if left_out else ""
         log.warning(
             "upstream attempt failed: deployment=%s cause=%s request=%s (%s)%s",
             deployment,
             cause,
             request_id or "-",
-            detail,
+            quoted(detail, _DETAIL_CHARS),
             more,
         )
         return True

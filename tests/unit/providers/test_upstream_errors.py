@@ -10,10 +10,10 @@ import orjson
 from gateway.config.types import DeploymentConfig
 from gateway.providers.upstream_errors import (
     FIELD_MAX_CHARS,
-    MESSAGE_MAX_CHARS,
     error_from_upstream,
     stream_error_from_upstream,
 )
+from gateway.quoted_text import MESSAGE_MAX_CHARS
 from gateway.scrub import Secrets
 
 DEPLOYMENT = DeploymentConfig("oai", "gpt-4o")

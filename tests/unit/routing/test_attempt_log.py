@@ -27,3 +27,15 @@ def test_ever_new_upstream_codes_are_one_cause(caplog: pytest.LogCaptureFixture)
         clock.advance(60)
         attempts.failed("p/m", "lie_again", "req_4", "it broke")
     assert "999 more left out" in caplog.records[-1].getMessage()
+
+
+def test_an_upstream_message_stays_on_its_log_line(caplog: pytest.LogCaptureFixture) -> None:
+    """An upstream's error text is quoted bounded and escaped: its newlines cannot write lines
+    of their own into the gateway's text log."""
+    detail = "bad\nWARNING gateway: forged line\r\n" + "z " * 50_000
+    with caplog.at_level(logging.WARNING, logger="gateway.upstream"):
+        AttemptLog(FakeClock()).failed("oai/gpt-4o", "http_500", "req_1", detail)
+    (line,) = [record.getMessage() for record in caplog.records]
+    assert "\n" not in line and "\r" not in line
+    assert "(bad\\nWARNING gateway: forged line\\r\\n" in line
+    assert len(line) < 400 and "more characters)" in line
