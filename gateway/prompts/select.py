@@ -85,6 +85,18 @@ def requested(body: Mapping[str, Any], header: str | None) -> PromptRef | None:
     return PromptRef(prompt_id, version, variables)
 
 
+# No version is numbered past 18 digits; `int()` refuses a string past 4,300 (a ValueError).
+_VERSION_DIGITS = 18
+
+
+def _no_version(prompt_id: str, version: str | int) -> NotFound:
+    return NotFound(
+        f"the prompt '{quoted(prompt_id)}' has no version {quoted(version)}",
+        param="prompt.version",
+        code="prompt_version_not_found",
+    )
+
+
 def choose(
     prompts: Mapping[str, Prompt], ref: PromptRef, sticky: str
 ) -> tuple[Prompt, PromptVersion, str | None]:
@@ -100,14 +112,12 @@ def choose(
     wanted = ref.version
     # ASCII digits only: "²" is a digit to str.isdigit, not to int.
     if isinstance(wanted, str) and wanted.isascii() and wanted.isdigit():
+        if len(wanted) > _VERSION_DIGITS:
+            raise _no_version(ref.id, wanted)
         wanted = int(wanted)
     if isinstance(wanted, int):
         if wanted not in prompt.versions:
-            raise NotFound(
-                f"the prompt '{quoted(ref.id)}' has no version {quoted(wanted)}",
-                param="prompt.version",
-                code="prompt_version_not_found",
-            )
+            raise _no_version(ref.id, wanted)
         return prompt, prompt.versions[wanted], None
     if wanted is None and PRODUCTION not in prompt.aliases:
         return prompt, prompt.latest, None

@@ -77,6 +77,15 @@ def test_a_version_in_other_digits_than_ascii_is_no_number(tmp_path: Path, writt
     assert refused.value.code == "prompt_version_not_found"
 
 
+def test_a_version_of_5000_digits_is_not_found(tmp_path: Path) -> None:
+    # int() refuses a string past 4,300 digits (a ValueError): it was a 500 internal_error.
+    with pytest.raises(NotFound) as refused:
+        choose(registry(tmp_path), PromptRef("support-bot", "1" * 5000), "u")
+    assert refused.value.code == "prompt_version_not_found"
+    assert refused.value.message.startswith("the prompt 'support-bot' has no version 1111")
+    assert len(refused.value.message) < 400
+
+
 def test_without_production_the_latest_version(tmp_path: Path) -> None:
     text = (
         '[[versions]]\nversion = 1\nmessages = [{role = "system", content = "a"}]\n'
