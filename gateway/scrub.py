@@ -24,7 +24,7 @@ once per config (`Runtime.secrets`), so a reload that changes a key scrubs the n
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from gateway.secret_forms import form_needle, form_pattern, secret_forms
 
@@ -46,6 +46,15 @@ _SHAPES = (
     # A JWT (Microsoft Entra ID access tokens, and the federated tokens exchanged for them).
     r"\beyJ[A-Za-z0-9_\-]{8,}\.eyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]*",
 )
+
+
+# A long text (a logged body's string) is scrubbed a window at a time, each window one call
+# into `re` (which holds the GIL: the event loop waits on it), so a MB of it never stalls the
+# loop for the whole scrub (~200 ms a MB when a marker word is in it). A match starting in a
+# window may run on into the next `_OVERLAP` characters: a credential-shaped value longer
+# than that (no real key is) is cut where that window ends, its rest kept.
+_WINDOW = 16 * 1024
+_OVERLAP = 8 * 1024
 
 
 # Every shape above needs one of these words; with the known secrets, they decide whether the
@@ -99,6 +108,22 @@ class Secrets:
             text = self._known.sub(REDACTED, text)
         return self._shapes.sub(_replacement, text)
 
+    def scrub_long(self, text: str) -> str:
+        """`scrub` for a text of any length, a window at a time (`_WINDOW`): the same result,
+        bar a credential-shaped value longer than `_OVERLAP` characters (its head is scrubbed)."""
+        if len(text) <= _WINDOW:
+            return self.scrub(text)
+        longest = max(len(needle) for needle in self._needles)
+        for start in range(0, len(text), _WINDOW):
+            folded = _folded(text[start : start + _WINDOW + longest])
+            if any(needle in folded for needle in self._needles):
+                break
+        else:
+            return text
+        if self._known is not None:
+            text = _sub_in_windows(self._known, lambda _: REDACTED, text)
+        return _sub_in_windows(self._shapes, _replacement, text)
+
     def scrub_items(self, values: dict[str, str]) -> dict[str, str]:
         """`values` with each name and value scrubbed (a request's tags: a client may echo a
         key into either); `values` itself when none held a secret. Two names that scrub the
@@ -114,6 +139,26 @@ class Secrets:
             return data
         scrubbed = self.scrub(text)
         return data if scrubbed == text else scrubbed.encode()
+
+
+def _sub_in_windows(
+    pattern: re.Pattern[str], replacement: Callable[[re.Match[str]], str], text: str
+) -> str:
+    """`pattern.sub(replacement, text)`, searched one window at a time: each window takes the
+    matches that start in it, read up to `_OVERLAP` characters past it (`\\b` and lookbehind
+    see the characters before a window: `re` takes `pos` as a position, not a new start)."""
+    pieces: list[str] = []
+    pos = done = 0
+    while pos < len(text):
+        limit = pos + _WINDOW
+        for match in pattern.finditer(text, pos, limit + _OVERLAP):
+            if match.start() >= limit:
+                break
+            pieces += (text[done : match.start()], replacement(match))
+            done = match.end()
+        pos = max(limit, done)
+    pieces.append(text[done:])
+    return "".join(pieces)
 
 
 NO_SECRETS = Secrets()

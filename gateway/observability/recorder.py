@@ -1,9 +1,11 @@
 """Request-record sinks. The JSONL sink writes from a background thread and never blocks the loop.
 
 `write()` serialises on the caller's thread (microseconds with orjson) and hands the line to a
-writer thread through a queue; `close()` drains every queued line before returning, so a
-graceful shutdown loses nothing. Each batch is one `write()` on an O_APPEND file, so several
-worker processes can share one log without interleaving lines.
+writer thread through a queue; a record with bodies (`include_bodies`), or any record when a
+`transform` is set (PII redaction), is handed over as it is, and scrubbed of secrets
+(`body_scrub`), transformed and serialised in the writer thread; `close()` drains every queued
+line before returning, so a graceful shutdown loses nothing. Each batch is one `write()` on an
+O_APPEND file, so several worker processes can share one log without interleaving lines.
 """
 
 from __future__ import annotations
@@ -17,8 +19,10 @@ from pathlib import Path
 from typing import Any, Protocol, cast
 
 from gateway.config.types import LoggingConfig
+from gateway.observability.body_scrub import BODY_FIELDS, scrub_bodies
 from gateway.observability.record_json import record_line
 from gateway.rotating_files import RotatingFile, Rotation
+from gateway.scrub import Secrets
 
 log = logging.getLogger("gateway.records")
 _STOP = object()
@@ -30,7 +34,9 @@ HANDOFF_DELAY_S = 0.05
 
 
 class RecordSink(Protocol):
-    def write(self, record: dict[str, Any]) -> None: ...
+    def write(self, record: dict[str, Any], body_secrets: Secrets | None = None) -> None:
+        """Write `record`; `body_secrets`: the scrubber of its request's config, when it holds
+        bodies (`BODY_FIELDS`), which are scrubbed with it before they are written."""
 
     def reconfigure(self, settings: LoggingConfig) -> None:
         """Apply a reloaded `[logging]`'s `max_bytes`, `backups` and `record_batch_ms` (the
@@ -45,8 +51,8 @@ class MemorySink:
     def __init__(self) -> None:
         self.records: list[dict[str, Any]] = []
 
-    def write(self, record: dict[str, Any]) -> None:
-        self.records.append(record)
+    def write(self, record: dict[str, Any], body_secrets: Secrets | None = None) -> None:
+        self.records.append(record if body_secrets is None else scrub_bodies(record, body_secrets))
 
     def reconfigure(self, settings: LoggingConfig) -> None:
         pass
@@ -69,9 +75,10 @@ class JsonlSink:
         handoff_delay_s: float = HANDOFF_DELAY_S,
         on_record_error: Callable[[], None] | None = None,
     ) -> None:
-        """`transform` (e.g. PII redaction) runs on each record in the writer thread.
-        `handoff_delay_s` 0: a line is written by the caller at once, with no transform (with
-        one, the record goes to the writer thread at once). `on_record_error` is called for each
+        """`transform` (e.g. PII redaction) runs on each record in the writer thread, after the
+        secret scrub of its bodies. `handoff_delay_s` 0: a line is written by the caller at
+        once, with no transform and no bodies (else the record goes to the writer thread at
+        once). `on_record_error` is called for each
         record written with fields replaced (a metric)."""
         self.handoff_delay_s = handoff_delay_s
         self._write_lock = threading.Lock()
@@ -87,9 +94,13 @@ class JsonlSink:
         self._thread = threading.Thread(target=self._run, name="record-writer", daemon=True)
         self._thread.start()
 
-    def write(self, record: dict[str, Any]) -> None:
-        # With a transform the record is serialised in the writer thread, after the transform.
-        line: object = record if self.transform is not None else self._line(record)
+    def write(self, record: dict[str, Any], body_secrets: Secrets | None = None) -> None:
+        # A record to scrub or transform is serialised in the writer thread, after that.
+        line: object
+        if body_secrets is not None or self.transform is not None:
+            line = (record, body_secrets)
+        else:
+            line = self._line(record)
         if self.handoff_delay_s <= 0:
             if isinstance(line, bytes):
                 with self._write_lock:  # one write() to the page cache: survives a SIGKILL
@@ -127,15 +138,15 @@ class JsonlSink:
         self._handoff_scheduled = False
         if self._pending:
             pending, self._pending = self._pending, []
-            self._queue.put(pending if self.transform is not None else b"".join(pending))  # type: ignore[arg-type]
+            self._queue.put(pending)
 
     def _run(self) -> None:
         while True:
             item = self._queue.get()
-            batch: list[bytes] = []
+            batch: list[object] = []
             stop = item is _STOP
             if not stop:
-                batch.append(item)  # type: ignore[arg-type]
+                batch.append(item)
             # Take whatever else is queued so a burst costs one syscall.
             while not stop:
                 try:
@@ -145,7 +156,7 @@ class JsonlSink:
                 if more is _STOP:
                     stop = True
                 else:
-                    batch.append(more)  # type: ignore[arg-type]
+                    batch.append(more)
             if batch:
                 data = b"".join(self._serialise(item) for item in batch)
                 with self._write_lock:
@@ -154,20 +165,22 @@ class JsonlSink:
                 return
 
     def _serialise(self, item: object) -> bytes:
-        """Queued items are lines, a record, or a list of records (when transforming)."""
+        """Queued items are a line, a (record, its body secrets) to scrub and transform, or a
+        list of these (a batch gathered on the loop)."""
         if isinstance(item, bytes):
             return item
-        records = cast(list[dict[str, Any]], item if isinstance(item, list) else [item])
-        lines = []
-        for record in records:
-            try:
-                record = self.transform(record) if self.transform is not None else record
-            except Exception:
-                log.exception("record transform failed; writing the record without bodies")
-                bodies = ("request", "response", "prompt_variables")
-                record = {k: v for k, v in record.items() if k not in bodies}
-            lines.append(self._line(record))
-        return b"".join(lines)
+        if isinstance(item, list):
+            return b"".join(self._serialise(each) for each in item)
+        record, body_secrets = cast(tuple[dict[str, Any], Secrets | None], item)
+        try:
+            if body_secrets is not None:
+                record = scrub_bodies(record, body_secrets)
+            if self.transform is not None:
+                record = self.transform(record)
+        except Exception:
+            log.exception("record transform failed; writing the record without bodies")
+            record = {k: v for k, v in record.items() if k not in BODY_FIELDS}
+        return self._line(record)
 
     def _write_all(self, data: bytes) -> None:
         try:

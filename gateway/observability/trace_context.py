@@ -13,7 +13,9 @@ import random
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
+
+from gateway.scrub import Secrets
 
 # W3C Trace Context, level 1: lower-case hex only; version ff is invalid; version 00 is exactly
 # these four fields, and a later version may add fields after a "-", which a reader of 00 skips.
@@ -21,6 +23,15 @@ _TRACEPARENT = re.compile(r"([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f
 # A tracestate passed on: at most 32 list members of printable ASCII (W3C's bounds), else dropped.
 _TRACESTATE = re.compile(r"[\x20-\x7e]*")
 MAX_TRACESTATE_MEMBERS = 32
+
+
+class CapturedContent(NamedTuple):
+    """A request's text a span keeps (`capture_content`): its body and answer, and the secrets
+    of the config it ran under, scrubbed out of both as the span is built (body_scrub.py)."""
+
+    request: Any
+    answer: Any
+    secrets: Secrets
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,10 +155,10 @@ class RequestTracer(Protocol):
         record: Mapping[str, Any],
         ids: TraceIds,
         attempt_span_ids: Sequence[int | None],
-        content: tuple[Any, Any] | None,
+        content: CapturedContent | None,
     ) -> None:
         """Queue the request's spans (never blocks; drops and counts when the queue is full).
-        `content`: (request body, answer) when `capture_content` is on."""
+        `content`: the request's body and answer when `capture_content` is on."""
         ...
 
     def shutdown(self) -> None: ...

@@ -13,9 +13,10 @@ instead (`http_spans`).
 Spans wait in a bounded queue that one background thread exports in batches over OTLP (HTTP or
 gRPC, the SDK's exporters). The request path never waits on it: a full queue drops the new
 spans, a failed export drops its batch, and both count in `gateway_trace_spans_dropped_total`.
-With `[logging] redact_pii_in_logs`, captured text is redacted as the records are (`redact`):
-in the export thread, which builds such a span when it takes it from the queue, so the scan
-never runs on the event loop.
+Captured text is scrubbed of secrets as the records' bodies are (`body_scrub`, with the secrets
+of the config the request ran under), then, with `[logging] redact_pii_in_logs`, redacted as
+the records are (`redact`): in the export thread, which builds such a span when it takes it
+from the queue, so neither runs on the event loop.
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ from opentelemetry.trace import SpanContext, SpanKind
 from opentelemetry.trace.status import Status, StatusCode
 
 from gateway.config.types import TracingConfig
+from gateway.observability.body_scrub import scrub_json
 from gateway.observability.http_spans import http_spans
 from gateway.observability.metrics import Metrics
 from gateway.observability.span_basics import (
@@ -51,7 +53,12 @@ from gateway.observability.span_basics import (
     ns,
     optional,
 )
-from gateway.observability.trace_context import TraceIds, new_ids, parent_sampled
+from gateway.observability.trace_context import (
+    CapturedContent,
+    TraceIds,
+    new_ids,
+    parent_sampled,
+)
 
 log = logging.getLogger("gateway.tracing")
 BATCH = 512
@@ -71,7 +78,8 @@ _OPERATIONS = {
 # The longest client-written name (a model nobody configured) a span keeps: one client's 1 MB
 # `model` would else make a batch the collector refuses, dropping every other request's spans.
 MAX_NAME_CHARS = 256
-# A span, or what builds it in the export thread (a span whose captured text is redacted there).
+# A span, or what builds it in the export thread (a span whose captured text is scrubbed
+# and redacted there).
 Pending = ReadableSpan | Callable[[], ReadableSpan]
 
 
@@ -182,29 +190,30 @@ class OtlpTracer:
         record: Mapping[str, Any],
         ids: TraceIds,
         attempt_span_ids: Sequence[int | None],
-        content: tuple[Any, Any] | None,
+        content: CapturedContent | None,
     ) -> None:
         if record.get("http_method") is not None:  # not a GenAI operation: HTTP spans
             self.queue.put(http_spans(record, ids, attempt_span_ids, self.resource))
             return
         spans: list[tuple[Pending, int]]
-        redact = self.redact
-        if content is not None and redact is not None:
-            request, answer = content
+        if content is not None:
+            redact = self.redact
+            request, answer, secrets = content
 
-            def server() -> ReadableSpan:  # in the export thread
-                texts = (_captured(redact(request)), _captured(redact(answer)))
-                return self._server_span(record, ids, texts)
+            def server() -> ReadableSpan:  # in the export thread: secrets out, then PII
+                sent, answered = scrub_json(request, secrets), scrub_json(answer, secrets)
+                if redact is not None:
+                    sent, answered = redact(sent), redact(answered)
+                return self._server_span(record, ids, (_captured(sent), _captured(answered)))
 
-            # A redacted text is at most about twice its JSON (`<IP_ADDRESS>` for `1.1.1.1`).
-            size = sum(min(2 * len(orjson.dumps(v)), MAX_CONTENT_BYTES + 64) for v in content)
+            # A scrubbed or redacted text is at most about twice its JSON (`<IP_ADDRESS>` for
+            # `1.1.1.1`, `api-key=****` for `api-key=1`).
+            size = sum(
+                min(2 * len(orjson.dumps(v)), MAX_CONTENT_BYTES + 64) for v in (request, answer)
+            )
             spans = [(server, SPAN_BYTES + size)]
         else:
-            texts = None
-            if content is not None:
-                texts = (_captured(content[0]), _captured(content[1]))
-            span = self._server_span(record, ids, texts)
-            spans = [(span, SPAN_BYTES + sum(len(t.encode()) for t in texts or ()))]
+            spans = [(self._server_span(record, ids, None), SPAN_BYTES)]
         start_ns = ns(record.get("ts"))
         attempts = record.get("attempts") or []
         targets = record.get("attempt_targets") or []

@@ -18,7 +18,12 @@ from gateway import tokens
 from gateway.guardrails.bodies import output_groups
 from gateway.observability.metrics import Metrics
 from gateway.observability.recorder import RecordSink
-from gateway.observability.trace_context import RequestTracer, TraceIds, record_trace_id
+from gateway.observability.trace_context import (
+    CapturedContent,
+    RequestTracer,
+    TraceIds,
+    record_trace_id,
+)
 from gateway.pipeline.context import RequestContext
 from gateway.pipeline.record_fallback import fallback_record
 from gateway.pipeline.record_text import USUAL_REASONS, record_text
@@ -260,7 +265,7 @@ _NO_PROMPT: dict[str, Any] = dict.fromkeys(
 
 def trace_facts(
     ctx: RequestContext, record: dict[str, Any]
-) -> tuple[dict[str, Any], TraceIds, list[int | None], tuple[Any, Any] | None]:
+) -> tuple[dict[str, Any], TraceIds, list[int | None], CapturedContent | None]:
     """What the tracer exports of a finished request: its record with the facts a span needs
     that the record leaves out (`http_method` and `http_route` on a route that is not a GenAI
     operation), its ids, its attempts' span ids, and its text when
@@ -284,7 +289,7 @@ def trace_facts(
         answer: Any = logged_answer(ctx)
         if ctx.stream_reply is not None:
             answer = {"text": "".join(ctx.stream_reply.converter.text)}
-        content = (ctx.body, answer)
+        content = CapturedContent(ctx.body, answer, ctx.runtime.secrets)
     return facts, ctx.trace, [a.span_id for a in ctx.exchange.attempts], content
 
 
@@ -354,15 +359,20 @@ class RecordQueue:
         self._soon = False
         pending, self._pending = self._pending, []
         for ctx, ended, usage, cost in pending:
+            # The bodies are scrubbed of the secrets of the config the request ran under (the
+            # keys it sent upstream, which an upstream may echo), in the sink's writer thread.
+            body_secrets = None
             try:
                 include_bodies = ctx.runtime.config.logging.include_bodies
                 record = build_record(ctx, include_bodies, ended, usage, cost)
+                if include_bodies:
+                    body_secrets = ctx.runtime.secrets
             except Exception:  # a record is never dropped: the fields that need no work
                 log.exception("cannot build the record of request %s", ctx.request_id)
                 record = fallback_record(ctx)
                 self.metrics.record_errors.inc()
             try:
-                self.sink.write(record)
+                self.sink.write(record, body_secrets)
             except Exception:
                 log.exception("cannot write the record of request %s", ctx.request_id)
             try:

@@ -34,7 +34,9 @@ from gateway.config import (
     PolicyConfig,
     hash_key,
 )
+from gateway.observability.body_scrub import scrub_bodies
 from gateway.observability.log_reader import UsageError
+from gateway.scrub import Secrets
 
 REPLAY_KEY_ID = "replay"
 REPLAY_POLICY = "_replay"
@@ -60,8 +62,9 @@ class CaptureSink:
     def __init__(self) -> None:
         self.records: dict[str, dict[str, Any]] = {}
 
-    def write(self, record: dict[str, Any]) -> None:
-        self.records[str(record.get("id"))] = record
+    def write(self, record: dict[str, Any], body_secrets: Secrets | None = None) -> None:
+        kept = record if body_secrets is None else scrub_bodies(record, body_secrets)
+        self.records[str(record.get("id"))] = kept
 
     def reconfigure(self, settings: LoggingConfig) -> None:
         pass

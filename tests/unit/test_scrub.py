@@ -249,3 +249,17 @@ def test_any_key_echoed_encoded_at_any_offset_is_scrubbed(
 def test_the_quick_test_never_skips_an_encoded_form(text: str) -> None:
     secrets = Secrets([ODD_KEY])
     assert secrets.scrub(text) == secrets.scrub_always(text)
+
+
+def test_a_long_text_is_scrubbed_a_window_at_a_time_with_the_same_result() -> None:
+    key = "prov/key+9Qx7Lm2Zt4Wv"
+    secrets = Secrets([key])
+    pieces = [key, f"Bearer {key}", "authorization: Bearer abc123", "sk-abcdefgh1234", "basic"]
+    # Each piece placed across each window's end, and at its start.
+    for piece in pieces:
+        for shift in range(-len(piece), 2):
+            filler = "x " * ((16 * 1024 + shift) // 2)
+            text = (filler + piece + " ") * 4 + "tail"
+            assert secrets.scrub_long(text) == secrets.scrub_always(text), (piece, shift)
+    clean = "plain words " * 5000
+    assert secrets.scrub_long(clean) is clean

@@ -3,6 +3,7 @@ queue that drops and counts, and the OTLP exporter each protocol gets."""
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Sequence
 from pathlib import Path
@@ -19,13 +20,15 @@ from gateway.observability.metrics import Metrics
 from gateway.observability.recorder import MemorySink
 from gateway.observability.redact import LogRedactor
 from gateway.observability.span_basics import SPAN_BYTES
-from gateway.observability.trace_context import TraceIds
+from gateway.observability.trace_context import CapturedContent, TraceIds
 from gateway.observability.tracing import (
     MAX_BATCH_BYTES,
     MAX_CONTENT_BYTES,
     OtlpTracer,
     otlp_exporter,
 )
+from gateway.scrub import NO_SECRETS, Secrets
+from tests.leaks import recoverable
 from tests.mock_config import MOCK_MODEL
 
 TS = 1_767_225_600.0
@@ -74,7 +77,9 @@ def test_content_only_when_asked_and_the_verdicts_always() -> None:
     held.release.set()
     traced, _ = tracer(held)
     ids = TraceIds(5, 6, None)
-    traced.export(RECORD, ids, [7], ({"messages": ["hi"]}, {"text": "yo"}))
+    traced.export(
+        RECORD, ids, [7], CapturedContent({"messages": ["hi"]}, {"text": "yo"}, NO_SECRETS)
+    )
     traced.export(RECORD, ids, [8], None)
     traced.shutdown()
     servers = [s for s in held.spans if s.parent is None]
@@ -124,7 +129,12 @@ def test_captured_content_is_bounded_and_batches_stay_under_what_collectors_acce
     traced, _ = tracer(batches)
     prompt = {"messages": [{"role": "user", "content": "é" * 1_000_000}]}
     for span_id in range(1, 13):
-        traced.export(RECORD, TraceIds(1, span_id + 100, None), [span_id], (prompt, {"text": "ok"}))
+        traced.export(
+            RECORD,
+            TraceIds(1, span_id + 100, None),
+            [span_id],
+            CapturedContent(prompt, {"text": "ok"}, NO_SECRETS),
+        )
     traced.shutdown()
     spans = [s for batch in batches.batches for s in batch]
     assert len(spans) == 24 and len(batches.batches) > 1
@@ -171,7 +181,12 @@ def test_captured_text_is_redacted_as_the_records_are_with_redact_pii_in_logs() 
     config = TracingConfig(endpoint="http://127.0.0.1:9/v1/traces", capture_content=True)
     traced = OtlpTracer(config, metrics, held, redact=LogRedactor().value)
     prompt = {"messages": [{"role": "user", "content": "mail jane.doe@example.com"}]}
-    traced.export(RECORD, TraceIds(5, 6, None), [7], (prompt, {"text": "call 212-555-0199"}))
+    traced.export(
+        RECORD,
+        TraceIds(5, 6, None),
+        [7],
+        CapturedContent(prompt, {"text": "call 212-555-0199"}, NO_SECRETS),
+    )
     traced.shutdown()
     server = next(s for s in held.spans if s.parent is None)
     attributes = dict(server.attributes or {})
@@ -197,3 +212,25 @@ def test_the_gateway_redacts_captured_text_when_it_redacts_its_records(tmp_path:
         # The records' redaction labels the tag series too.
         assert (services.metrics.tag_values.redact is not None) is (redacting == "true")
         built.shutdown()
+
+
+def test_captured_text_is_scrubbed_of_secrets_then_redacted() -> None:
+    key = "prov/key+9Qx7Lm2Zt4Wv"
+    for redact in (None, LogRedactor().value):
+        held = Held()
+        held.release.set()
+        config = TracingConfig(endpoint="http://127.0.0.1:9/v1/traces", capture_content=True)
+        traced = OtlpTracer(config, Metrics(), held, redact=redact)
+        prompt = {
+            "messages": [{"role": "user", "content": [{"text": f"Bearer sk-abc12345678 {key}"}]}]
+        }
+        answer = {"text": json.dumps({"echo": key})}  # JSON-escaped: `prov\/key+...`
+        traced.export(
+            RECORD, TraceIds(5, 6, None), [7], CapturedContent(prompt, answer, Secrets([key]))
+        )
+        traced.shutdown()
+        server = next(s for s in held.spans if s.parent is None)
+        attributes = dict(server.attributes or {})
+        captured = f"{attributes['gen_ai.input.messages']} {attributes['gen_ai.output.messages']}"
+        assert not recoverable(captured, key) and "abc12345678" not in captured, captured
+        assert "Bearer ****" in captured
