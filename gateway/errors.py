@@ -25,6 +25,7 @@ Each has an OpenAI body (`/v1/chat/*`, `/v1/embeddings`) and an Anthropic body (
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Literal
 
 import orjson
@@ -64,6 +65,9 @@ class GatewayError(Exception):
     code: str | None = None
     # An upstream's own Anthropic error type, kept for `/v1/messages` (else named by status).
     _anthropic_type: str | None = None
+    # Raised by a stream converter part-way through a chunk: the client bytes it made of the
+    # events before the failure, which the client is sent before the error event.
+    pending: Sequence[bytes] = ()
 
     def __init__(
         self,

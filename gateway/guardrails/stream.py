@@ -18,6 +18,7 @@ from typing import Any
 
 import orjson
 
+from gateway.errors import GatewayError
 from gateway.guardrails import stream_events as events
 from gateway.guardrails import stream_responses as responses
 from gateway.guardrails.base import Placeholders
@@ -80,7 +81,14 @@ class GuardedConverter(StreamWindows, WrappingConverter):
         return out
 
     def feed(self, chunk: bytes) -> list[bytes]:
-        return self.rewrite(self._inner.feed(chunk))
+        try:
+            return self.rewrite(self._inner.feed(chunk))
+        except GatewayError as exc:
+            # What the inner converter made before its failure goes through the windows as
+            # any output does (held text stays held); a block found in it wins.
+            if exc.pending:
+                exc.pending = self.rewrite(list(exc.pending))
+            raise
 
     def finish(self) -> list[bytes]:
         out = self.rewrite(self._inner.finish())

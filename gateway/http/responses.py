@@ -132,7 +132,7 @@ async def send_json(ctx: RequestContext, send: Send, body: bytes) -> None:
 
 async def send_stream(ctx: RequestContext, send: Send, receive: Receive) -> None:
     """Forward the upstream stream as it arrives; end it with an error event if the upstream
-    fails."""
+    fails, after what the converter made before the failure (`GatewayError.pending`)."""
     reply = ctx.stream_reply
     assert reply is not None
     ctx.status = 200
@@ -200,7 +200,12 @@ async def send_stream(ctx: RequestContext, send: Send, receive: Receive) -> None
                     busy = exc  # its deployment is benched (a 529 / 429 said late)
                 # An upstream's error text may quote the credentials it was sent.
                 event = stream_error_event(error, ctx.endpoint.wire, ctx.endpoint.kind)
-                tail = [*last, ctx.runtime.secrets.scrub_bytes(event)]
+                # The events that came before the failure in its chunk (`GatewayError.pending`)
+                # go first: the client gets all the upstream sent before its error.
+                pending = exc.pending if isinstance(exc, GatewayError) else ()
+                if pending and ctx.first_byte_sent is None:
+                    ctx.first_byte_sent = time.monotonic()
+                tail = [*last, *pending, ctx.runtime.secrets.scrub_bytes(event)]
         ctx.exchange.finished = time.monotonic()
         await send({"type": "http.response.body", "body": b"".join(tail), "more_body": False})
     except asyncio.CancelledError:

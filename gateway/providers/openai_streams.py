@@ -7,7 +7,7 @@ from typing import Any
 
 import orjson
 
-from gateway.errors import UpstreamFailed
+from gateway.errors import GatewayError, UpstreamFailed
 from gateway.providers.base import Usage, malformed, stream_cut_short
 from gateway.providers.openai_usage import usage_from_openai
 from gateway.providers.upstream_errors import error_of_event, stream_error_from_upstream
@@ -18,6 +18,14 @@ _DONE = b"[DONE]"
 
 def _malformed_event() -> UpstreamFailed:
     return UpstreamFailed("upstream sent a malformed stream event", code="upstream_malformed")
+
+
+def _events_before(failed: bytes, lines: list[bytes], dropped: list[bytes]) -> list[bytes]:
+    """The events of a chunk before the one that failed (the first with its bytes: an event's
+    fate depends on its bytes alone), as sent: the client is sent them before the error."""
+    return [
+        b"data: " + data + b"\n\n" for data in lines[: lines.index(failed)] if data not in dropped
+    ]
 
 
 class OpenAIStreamPassthrough:
@@ -81,25 +89,32 @@ class OpenAIStreamPassthrough:
             return self._relay_any(chunk) if chunk else []
         dropped: list[bytes] = []
         for data in lines:
+            # One `try` per event, the one the JSON read needs: the checks run inside it, so
+            # that a failure hands back the events before it (`_events_before`) at no cost.
             try:
                 parsed = orjson.loads(data)
                 choices = parsed.get("choices")
+                # A plain content chunk (nearly every one) needs no more checks than these.
+                if (
+                    type(choices) is list
+                    and choices
+                    and type(choices[0]) is dict
+                    and "error" not in parsed
+                    and parsed.get("usage") is None
+                ) or not self._check(parsed):
+                    self._events.append(data)
+                else:
+                    dropped.append(data)
             except (orjson.JSONDecodeError, AttributeError):  # not JSON, or not an object
                 if data == _DONE:
                     self.ended = True
                     continue
-                raise _malformed_event() from None
-            # A plain content chunk (nearly every one) needs no more checks than these.
-            if (
-                type(choices) is list
-                and choices
-                and type(choices[0]) is dict
-                and "error" not in parsed
-                and parsed.get("usage") is None
-            ) or not self._check(parsed):
-                self._events.append(data)
-            else:
-                dropped.append(data)
+                error = _malformed_event()
+                error.pending = _events_before(data, lines, dropped)
+                raise error from None
+            except GatewayError as exc:
+                exc.pending = _events_before(data, lines, dropped)
+                raise
         if not dropped:
             return [chunk]  # the bytes exactly as received
         # Whether an event is dropped depends on its bytes alone: equal bytes, same fate.
@@ -110,32 +125,38 @@ class OpenAIStreamPassthrough:
         parts = complete.split(b"\n\n")
         parts.pop()  # the empty remainder after the last blank line
         dropped: set[int] = set()
-        for index, part in enumerate(parts):
-            if part.startswith(b"data: ") and b"\n" not in part:
-                data = part[6:]
-            else:
-                event = parse_event(part + b"\n\n")
-                if event is None or not event.data:
-                    continue  # a comment or an event without data: forwarded as it is
-                if event.event == "error":  # llama.cpp's `error:` line, `event: error`
-                    raise stream_error_from_upstream(error_of_event(event.data), anthropic=False)
-                data = event.data
-            if data == _DONE:
-                self.ended = True
-                continue
-            try:
-                parsed = orjson.loads(data)
-            except orjson.JSONDecodeError:
-                raise _malformed_event() from None
-            if type(parsed) is not dict:
-                raise _malformed_event()
-            if self._check(parsed):
-                dropped.add(index)
-                continue
-            self._events.append(data)
-        if not dropped:
-            return [complete]  # the bytes exactly as received
-        return [part + b"\n\n" for index, part in enumerate(parts) if index not in dropped]
+        try:
+            for index, part in enumerate(parts):
+                if part.startswith(b"data: ") and b"\n" not in part:
+                    data = part[6:]
+                else:
+                    event = parse_event(part + b"\n\n")
+                    if event is None or not event.data:
+                        continue  # a comment or an event without data: forwarded as it is
+                    if event.event == "error":  # llama.cpp's `error:` line, `event: error`
+                        raise stream_error_from_upstream(
+                            error_of_event(event.data), anthropic=False
+                        )
+                    data = event.data
+                if data == _DONE:
+                    self.ended = True
+                    continue
+                try:
+                    parsed = orjson.loads(data)
+                except orjson.JSONDecodeError:
+                    raise _malformed_event() from None
+                if type(parsed) is not dict:
+                    raise _malformed_event()
+                if self._check(parsed):
+                    dropped.add(index)
+                    continue
+                self._events.append(data)
+            if not dropped:
+                return [complete]  # the bytes exactly as received
+            return [part + b"\n\n" for index, part in enumerate(parts) if index not in dropped]
+        except GatewayError as exc:  # the events before `part` are the client's all the same
+            exc.pending = [p + b"\n\n" for i, p in enumerate(parts[:index]) if i not in dropped]
+            raise
 
     def _check(self, parsed: dict[str, Any]) -> bool:
         """Every check of one event: an upstream error, the choices' shape, the usage (read

@@ -14,6 +14,8 @@ OpenAI-compatible (or Anthropic) server would, chosen by the upstream model name
   open for a minute without its end;
 - `random-code`: a stream that sends one chunk, then an error event naming a code (OpenAI) or
   type (Anthropic) never sent before, as a broken server or a proxy in front of it might;
+- `tail-then-error`: a stream that sends one chunk, then in one write two more chunks (Anthropic:
+  text deltas) and an error event after them;
 - `echo-<form>`: a 401 whose message quotes the key it was sent encoded as `echo_forms.ECHOES`
   names (base64 of `user:key`, URL-encoded, in a JSON dump with `\\/` escapes, ...);
 - `counter`: a fresh answer every time (its text is the request number), to see cache hits;
@@ -143,6 +145,30 @@ def _anthropic_start() -> list[bytes]:
     ]
 
 
+# The text `tail-then-error` writes together with its error event.
+TAIL = (" there", ", friend")
+
+
+def _text_delta(text: str) -> dict[str, Any]:
+    return {
+        "type": "content_block_delta",
+        "index": 0,
+        "delta": {"type": "text_delta", "text": text},
+    }
+
+
+def _tail_then_error(anthropic: bool) -> list[bytes]:
+    """`tail-then-error`: the first text, then in one write more text and an error event."""
+    if anthropic:
+        failed = {"type": "error", "error": {"type": "api_error", "message": "it broke"}}
+        tail = [_anthropic_event("content_block_delta", _text_delta(t)) for t in TAIL]
+        return [*_anthropic_start(), b"".join([*tail, _anthropic_event("error", failed)])]
+    error = {"message": "it broke", "type": "server_error", "code": None}
+    tail = [_openai_chunk({"content": t}) for t in TAIL]
+    event = b"data: " + json.dumps({"error": error}).encode() + b"\n\n"
+    return [_openai_chunk({"role": "assistant", "content": "Hi"}), b"".join([*tail, event])]
+
+
 class HostileUpstream:
     """The server; `url` is its base (OpenAI providers add `/v1`)."""
 
@@ -235,6 +261,8 @@ class HostileUpstream:
                 error = {"message": "it broke", "type": code, "code": code}
                 events.append(b"data: " + json.dumps({"error": error}).encode() + b"\n\n")
             return _answer(200, _chunked(events), stream=True)
+        if model == "tail-then-error":
+            return _answer(200, _chunked(_tail_then_error(anthropic)), stream=True)
         if model == "stream-forever":  # one event, then a comment now and then, for a minute
             start = _anthropic_start() if anthropic else [_openai_chunk({"content": "Hi"})]
             pings = [b": ping\n\n"] * int(60 / PACE_S)

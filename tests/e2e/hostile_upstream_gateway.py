@@ -48,6 +48,7 @@ OPENAI_MODELS = [
     "counter",
     "plain",
     "random-code",
+    "tail-then-error",
 ]
 ANTHROPIC_MODELS = [
     "key-401",
@@ -57,6 +58,7 @@ ANTHROPIC_MODELS = [
     "stream-forever",
     "done-then-hold",
     "random-code",
+    "tail-then-error",
 ]
 
 

@@ -102,27 +102,31 @@ class AnthropicStreamPassthrough:
 
     def feed(self, chunk: bytes) -> list[bytes]:
         out: list[bytes] = []
-        for event in self._decoder.feed(chunk):
-            parsed = _parse_event(event.data)
-            kind = parsed.get("type")
-            if kind == "message_stop":
-                self.ended = True
-            elif kind == "message_start":
-                message = parsed.get("message") or {}
-                self._merge_usage(message.get("usage"))
-                self.usage = self.usage or Usage()
-            elif kind == "content_block_delta":
-                delta = parsed.get("delta") or {}
-                if delta.get("type") == "text_delta":
-                    self.text.append(str(delta.get("text", "")))
-                else:
-                    self._written.append(_written(delta))
-            elif kind == "message_delta":
-                self._merge_usage(parsed.get("usage"))
-            elif kind == "error":
-                raise stream_error_from_upstream(parsed.get("error"), anthropic=True)
-            out.append(event.raw)
-        return out
+        try:
+            for event in self._decoder.feed(chunk):
+                parsed = _parse_event(event.data)
+                kind = parsed.get("type")
+                if kind == "message_stop":
+                    self.ended = True
+                elif kind == "message_start":
+                    message = parsed.get("message") or {}
+                    self._merge_usage(message.get("usage"))
+                    self.usage = self.usage or Usage()
+                elif kind == "content_block_delta":
+                    delta = parsed.get("delta") or {}
+                    if delta.get("type") == "text_delta":
+                        self.text.append(str(delta.get("text", "")))
+                    else:
+                        self._written.append(_written(delta))
+                elif kind == "message_delta":
+                    self._merge_usage(parsed.get("usage"))
+                elif kind == "error":
+                    raise stream_error_from_upstream(parsed.get("error"), anthropic=True)
+                out.append(event.raw)
+            return out
+        except GatewayError as exc:  # the events before it are the client's all the same
+            exc.pending = out
+            raise
 
     def _merge_usage(self, usage: object) -> None:
         """`message_delta` counts are cumulative: they replace those of `message_start`. Every
@@ -198,17 +202,21 @@ class AnthropicToOpenAIStreamAdapter:
 
     def feed(self, chunk: bytes) -> list[bytes]:
         out: list[bytes] = []
-        for event in self._decoder.feed(chunk):
-            parsed = _parse_event(event.data)
-            kind = event.event or parsed.get("type")
-            self.ended = self.ended or kind == "message_stop"
-            if kind == "error":
-                raise stream_error_from_upstream(parsed.get("error"), anthropic=True)
-            if kind == "content_block_delta":
-                self._written.append(_written(parsed.get("delta")))
-            out.extend(self._encode(self._translator.feed(kind, parsed)))
-        self._read_usage()
-        return out
+        try:
+            for event in self._decoder.feed(chunk):
+                parsed = _parse_event(event.data)
+                kind = event.event or parsed.get("type")
+                self.ended = self.ended or kind == "message_stop"
+                if kind == "error":
+                    raise stream_error_from_upstream(parsed.get("error"), anthropic=True)
+                if kind == "content_block_delta":
+                    self._written.append(_written(parsed.get("delta")))
+                out.extend(self._encode(self._translator.feed(kind, parsed)))
+            self._read_usage()
+            return out
+        except GatewayError as exc:  # the events before it are the client's all the same
+            exc.pending = out
+            raise
 
     def _read_usage(self) -> None:
         # From Anthropic's own counts: the OpenAI form has no place for cache writes.
@@ -281,19 +289,23 @@ class OpenAIToAnthropicStreamAdapter:
 
     def feed(self, chunk: bytes) -> list[bytes]:
         out: list[bytes] = []
-        for event in self._decoder.feed(chunk):
-            if event.data == b"[DONE]":
-                self._done = True
-                continue
-            if event.event == "error":  # llama.cpp's `error:` line, `event: error`
-                raise stream_error_from_upstream(error_of_event(event.data), anthropic=False)
-            parsed = _parse_event(event.data)
-            if parsed.get("error"):
-                raise stream_error_from_upstream(parsed["error"], anthropic=False)
-            if parsed.get("usage") is not None:
-                self._reported = usage_from_openai(parsed["usage"]) or self._reported
-            out.extend(self._encode(self._translator.feed(parsed)))
-        return out
+        try:
+            for event in self._decoder.feed(chunk):
+                if event.data == b"[DONE]":
+                    self._done = True
+                    continue
+                if event.event == "error":  # llama.cpp's `error:` line, `event: error`
+                    raise stream_error_from_upstream(error_of_event(event.data), anthropic=False)
+                parsed = _parse_event(event.data)
+                if parsed.get("error"):
+                    raise stream_error_from_upstream(parsed["error"], anthropic=False)
+                if parsed.get("usage") is not None:
+                    self._reported = usage_from_openai(parsed["usage"]) or self._reported
+                out.extend(self._encode(self._translator.feed(parsed)))
+            return out
+        except GatewayError as exc:  # the events before it are the client's all the same
+            exc.pending = out
+            raise
 
     def finish(self) -> list[bytes]:
         if not (self._done or self._translator.finish_reason):

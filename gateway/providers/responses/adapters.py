@@ -106,17 +106,23 @@ class ResponsesStreamPassthrough(RelaysFailure):
         complete = self._buffer.take(chunk)
         if not complete:
             return []
-        for part in complete.split(b"\n\n")[:-1]:
-            name, data = _name_and_data(part)
-            if name == "response.output_text.delta":
-                self._deltas.append(data)
-            elif name in _WRITTEN_EVENTS:
-                self._written.append(data)
-            elif name == "error":
-                raise stream_error_from_upstream(_error_of(_event(data)), anthropic=False)
-            elif name in _FINAL_EVENTS or (name is None and data and data != b"[DONE]"):
-                self._final(_event(data))
-        return [complete]
+        try:
+            for part in complete.split(b"\n\n")[:-1]:
+                name, data = _name_and_data(part)
+                if name == "response.output_text.delta":
+                    self._deltas.append(data)
+                elif name in _WRITTEN_EVENTS:
+                    self._written.append(data)
+                elif name == "error":
+                    raise stream_error_from_upstream(_error_of(_event(data)), anthropic=False)
+                elif name in _FINAL_EVENTS or (name is None and data and data != b"[DONE]"):
+                    self._final(_event(data))
+            return [complete]
+        except GatewayError as exc:  # the events before `part` are the client's all the same
+            # An event's fate depends on its bytes alone: the first like `part` is the one.
+            parts = complete.split(b"\n\n")
+            exc.pending = [b"".join(p + b"\n\n" for p in parts[: parts.index(part)])]
+            raise
 
     def _final(self, parsed: JSON) -> None:
         if parsed.get("type") not in _FINAL_EVENTS:
@@ -243,10 +249,14 @@ class _TranslatedStream:
 
     def feed(self, chunk: bytes) -> list[bytes]:
         out: list[bytes] = []
-        for event in self._decoder.feed(chunk):
-            for parsed in self._chunks(event.event, event.data):
-                out += [encode(e) for e in self._translator.feed(parsed)]
-        return out
+        try:
+            for event in self._decoder.feed(chunk):
+                for parsed in self._chunks(event.event, event.data):
+                    out += [encode(e) for e in self._translator.feed(parsed)]
+            return out
+        except GatewayError as exc:  # the events before it are the client's all the same
+            exc.pending = out
+            raise
 
     def finish(self) -> list[bytes]:
         if not self.ended:
