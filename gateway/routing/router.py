@@ -28,44 +28,25 @@ from __future__ import annotations
 
 import random
 from collections.abc import Mapping
-from dataclasses import dataclass
 
 from gateway import tokens
 from gateway.clock import Clock
-from gateway.config.types import DeploymentConfig, ModelConfig
+from gateway.config.types import DeploymentConfig
 from gateway.errors import UpstreamTimeout, forget_tracebacks
 from gateway.observability.metrics import Metrics
 from gateway.providers import OPENAI_ONLY_KINDS, unserved
 from gateway.routing.attempt import AttemptFailed, ClientFor, build_call, call_deployment
 from gateway.routing.attempt_log import AttemptLog
-from gateway.routing.breakers import CLOSED, Breakers, all_open, is_deployment_fault
+from gateway.routing.breakers import CLOSED, Breakers, is_deployment_fault
+from gateway.routing.choice import Tries, back_off, healthy_candidates, probe_winner
 from gateway.routing.cooldowns import Cooldowns
 from gateway.routing.deployment_stats import DeploymentStats
 from gateway.routing.exchange import Exchange, RouteRequest, UpstreamCall
-from gateway.routing.picking import (
-    backoff_s,
-    fitting_deployments,
-    max_tokens,
-    needs_estimate,
-    probe_hold_s,
-    sticky_point,
-)
+from gateway.routing.picking import fitting_deployments, max_tokens, needs_estimate, sticky_point
 from gateway.routing.strategies import STRATEGIES, Candidate, Selection, weighted_by_point
 from gateway.routing.stream_end import StreamEnds
 from gateway.state import BreakerState, StateBackend
 from gateway.upstream import UpstreamTimeouts
-
-
-@dataclass
-class _Tries:
-    """One model group's tries so far."""
-
-    model: ModelConfig
-    deadline: float
-    prompt_tokens: int | None
-    tried: set[str]
-    last: AttemptFailed | None = None
-    repeats: int = 0
 
 
 class Router:
@@ -134,7 +115,7 @@ class Router:
                     exchange.fallbacks_limited += (name,)
                     continue
             needs = needs_estimate(model, request.body_bytes)
-            tries = _Tries(model, deadline, request.prompt_tokens() if needs else None, set())
+            tries = Tries(model, deadline, request.prompt_tokens() if needs else None, set())
             try:
                 await self._try_model(request, exchange, tries)
                 exchange.fallback_used = name != request.model.name
@@ -167,7 +148,7 @@ class Router:
             raise self.cooldowns.answer(last.error, names, self.clock.monotonic())
         raise last.error
 
-    async def _try_model(self, request: RouteRequest, exchange: Exchange, tries: _Tries) -> None:
+    async def _try_model(self, request: RouteRequest, exchange: Exchange, tries: Tries) -> None:
         """Every allowed try on one model group; raises AttemptFailed with the last failure."""
         model = tries.model
         routing = request.runtime.config.routing
@@ -188,14 +169,18 @@ class Router:
             )
             choice = None
             if any(s.state == "half_open" for s in states.values()):
-                choice = await self._probe(request, fitting, tries, states)
+                choice = await probe_winner(
+                    self.breakers, self.cooldowns, self.clock, request, fitting, tries, states
+                )
             if choice is None:
-                healthy = self._healthy(fitting, tries, states)
+                healthy = healthy_candidates(
+                    self.stats, self.cooldowns, self.clock, fitting, tries, states
+                )
                 if not healthy:
                     break
                 untried = [c for c in healthy if c.deployment.name not in tries.tried]
                 if not untried:
-                    if not await self._back_off(request, tries):
+                    if not await back_off(self.clock, self.rng, request, tries):
                         break
                     untried = healthy
                 choice = self._pick(request, tries, untried, attempt_no == 0).deployment
@@ -249,72 +234,8 @@ class Router:
             cause = f"{cause} {failure.error.code}"
         self.attempt_log.failed(deployment.name, cause, request.request_id, failure.error.message)
 
-    async def _probe(
-        self,
-        request: RouteRequest,
-        fitting: list[DeploymentConfig],
-        tries: _Tries,
-        states: Mapping[str, BreakerState],
-    ) -> DeploymentConfig | None:
-        """A half-open deployment whose single probe this request wins (its slot held while the
-        probe may still be running); it must then be called."""
-        now = self.clock.monotonic()
-        probe_timeout_s = request.runtime.config.routing.probe_timeout_s
-        for deployment in fitting:
-            if deployment.name in tries.tried or self.cooldowns.cooling(deployment.name, now):
-                continue
-            if states.get(deployment.name, CLOSED).state != "half_open":
-                continue
-            hold_s = probe_hold_s(deployment, request.stream, tries.deadline - now, probe_timeout_s)
-            if await self.breakers.try_probe(deployment.name, self.clock.time(), hold_s):
-                return deployment
-        return None
-
-    def _healthy(
-        self, fitting: list[DeploymentConfig], tries: _Tries, states: Mapping[str, BreakerState]
-    ) -> list[Candidate]:
-        """The deployments whose breaker is closed and that are not benched; when there are
-        none, the failure to report (unless an attempt already failed) is the upstream's rate
-        limit of the one benched for the shortest time (else its missing model), or else that
-        the breakers are all open."""
-        now = self.clock.monotonic()
-        cooldowns = self.cooldowns
-        healthy = [
-            self.stats.candidate(d, now)
-            for d in fitting
-            if states.get(d.name, CLOSED).state == "closed" and not cooldowns.cooling(d.name, now)
-        ]
-        if healthy or tries.last is not None:
-            return healthy
-        benched = cooldowns.shortest([d.name for d in fitting], now)
-        if benched is not None:
-            limited = benched.rate_limit
-            tries.last = AttemptFailed(benched.error, retryable=True, rate_limited=limited)
-        else:
-            tries.last = AttemptFailed(all_open(tries.model.name, fitting, states), retryable=True)
-        return healthy
-
-    async def _back_off(self, request: RouteRequest, tries: _Tries) -> bool:
-        """Every healthy deployment failed once: wait (exponential backoff with jitter, or the
-        upstream's Retry-After if longer) before going round again. False when the deadline
-        would pass while waiting."""
-        routing = request.runtime.config.routing
-        wait = backoff_s(
-            tries.repeats, routing.backoff_base_s, routing.backoff_max_s, self.rng.random()
-        )
-        last = tries.last
-        # A rate limit's wait is its bench (`Cooldowns`): it is not what the deployments going
-        # round again asked for.
-        if last is not None and last.retry_after_s is not None and not last.rate_limited:
-            wait = max(wait, last.retry_after_s)
-        tries.repeats += 1
-        if self.clock.monotonic() + wait >= tries.deadline:
-            return False
-        await self.clock.sleep(wait)
-        return True
-
     def _pick(
-        self, request: RouteRequest, tries: _Tries, candidates: list[Candidate], first: bool
+        self, request: RouteRequest, tries: Tries, candidates: list[Candidate], first: bool
     ) -> Candidate:
         model = tries.model
         if len(candidates) == 1:
@@ -332,7 +253,7 @@ class Router:
         self,
         request: RouteRequest,
         exchange: Exchange,
-        tries: _Tries,
+        tries: Tries,
         deployment: DeploymentConfig,
         states: Mapping[str, BreakerState],
     ) -> None:
