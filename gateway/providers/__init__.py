@@ -27,8 +27,8 @@ from gateway.providers.responses.adapters import (
     ResponsesPassthrough,
     ResponsesToAnthropic,
     ResponsesToChat,
-    response_failure,
 )
+from gateway.providers.responses.stream_passthrough import response_failure
 
 EndpointKind = Literal["chat", "messages", "embeddings", "responses", "completions", "count_tokens"]
 MOCK_BASE_URLS = {"openai": "mock://local/v1", "anthropic": "mock://local"}

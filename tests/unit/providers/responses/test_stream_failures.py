@@ -12,7 +12,7 @@ from gateway.config.types import DeploymentConfig, ProviderConfig
 from gateway.errors import UpstreamStreamError
 from gateway.providers import adapter_for
 from gateway.providers.base import relayed_failure
-from gateway.providers.responses.adapters import response_failure
+from gateway.providers.responses.stream_passthrough import response_failure
 from gateway.sse import encode_event
 
 PROVIDER = ProviderConfig(name="p", type="openai", base_url="https://api.openai.com/v1")
