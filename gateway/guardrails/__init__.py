@@ -13,6 +13,7 @@
     compiled.py     config -> GuardrailSet, built once per config (Runtime.guardrails)
     bodies.py       the texts of a request / answer, in both wire formats
     stream.py       the sliding window over a streamed answer
+    stream_responses_windows.py  the streamed answer's Responses API events, for stream.py
     stages.py       the pipeline stages `guard_input` and `guard_output`
 
 The entity names and default thresholds the config loader checks against are the config's
