@@ -32,7 +32,7 @@ from gateway.http.endpoint import ProxyEndpoint
 from gateway.http.methods import get_only
 from gateway.http.models import ModelsEndpoint
 from gateway.http.not_found import NotFoundEndpoint
-from gateway.http.protocol import COUNT_REFUSAL_STATE
+from gateway.http.refusing import COUNT_REFUSAL_STATE
 from gateway.http.stored_responses import StoredResponseEndpoint
 from gateway.mock_provider.inprocess import InProcessMockUpstream
 from gateway.observability.budgets import refresh_budgets

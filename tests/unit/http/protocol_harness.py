@@ -11,7 +11,8 @@ from uvicorn.config import Config
 from uvicorn.server import ServerState
 
 from gateway.config.types import ServerConfig
-from gateway.http.protocol import COUNT_REFUSAL_STATE, GuardedHttpToolsProtocol
+from gateway.http.protocol import GuardedHttpToolsProtocol
+from gateway.http.refusing import COUNT_REFUSAL_STATE
 
 
 class Transport(asyncio.Transport):
