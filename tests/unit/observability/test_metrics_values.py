@@ -7,7 +7,8 @@ from typing import Any
 import pytest
 from prometheus_client import generate_latest
 
-from gateway.observability.metrics import Metrics, amount
+from gateway.observability.metrics import Metrics
+from gateway.observability.record_metrics import amount
 
 
 @pytest.mark.parametrize(
