@@ -15,7 +15,8 @@ through a `client.RedisClient`, redis-py or the hand-written RESP client, as `[s
 says (`options.py`); every failure of either is `StateUnavailable`. The hot calls are encoded
 from cached pieces (`commands.ScriptCall`): the acquire in `acquire_call.py`, the breaker reads
 that travel with it in `breaker_reads.py`, settle and release calls in `settle_calls.py`. Key
-names are built in `keys.py`, the scripts loaded in `scripts.py`.
+names are built in `keys.py`, the scripts loaded in `scripts.py`; the cache entries and
+remembered values are `values.py`'s, the breaker calls `breakers.py`'s.
 
 Key layout (each name starts with `[state] key_prefix` and ":", here the default `llmgw`; the
 `{...}` part is the Redis Cluster hash tag):
@@ -58,11 +59,8 @@ import asyncio
 import contextlib
 import dataclasses
 import functools
-import math
-import struct
 from collections.abc import Awaitable, Sequence
 
-from gateway.state import breaker
 from gateway.state.base import (
     SLOT_TTL_S,
     WINDOW_S,
@@ -74,24 +72,23 @@ from gateway.state.base import (
     acquire_result,
     new_token,
 )
-from gateway.state.breaker_state import BreakerState
 from gateway.state.periods import periods
 from gateway.state.prepared import PreparedChecks
 from gateway.state.redis.acquire_call import AcquireCalls, check_results
 from gateway.state.redis.breaker_reads import BreakerReads, breaker_views
+from gateway.state.redis.breakers import RedisBreakers
 from gateway.state.redis.clients import open_client
 from gateway.state.redis.commands import ScriptCall
-from gateway.state.redis.keys import BREAKER_KEY_TTL_S, CACHE_ENTRY_MAX_BYTES, KeyNames
+from gateway.state.redis.keys import KeyNames
 from gateway.state.redis.options import RedisOptions
-from gateway.state.redis.scripts import APPLY, BREAKER_PROBE, BREAKER_RECORD, USAGE
+from gateway.state.redis.scripts import APPLY, USAGE
 from gateway.state.redis.settle_calls import abandon_ops, release_ops, settle_ops
 from gateway.state.redis.start_checks import start_warnings
+from gateway.state.redis.values import RedisValues
 from gateway.state.redis.wire import Arg, Reply, ReplyError, encode
 
-_EXPIRY = struct.Struct(">d")
 
-
-class RedisState:
+class RedisState(RedisValues, RedisBreakers):
     name = "redis"
 
     def __init__(
@@ -285,90 +282,6 @@ class RedisState:
             "tokens_1m": float(tokens),  # type: ignore[arg-type]
             "concurrent": float(slots),  # type: ignore[arg-type]
         }
-
-    # -- cache ------------------------------------------------------------------------------
-
-    async def get(self, key: str, now: float) -> bytes | None:
-        stored = await self._client.execute("GET", self.keys.cache_key(key))
-        if not isinstance(stored, bytes) or len(stored) < _EXPIRY.size:
-            return None
-        (expiry,) = _EXPIRY.unpack_from(stored)
-        return None if expiry <= now else stored[_EXPIRY.size :]
-
-    async def set(self, key: str, value: bytes, ttl_s: float, now: float) -> None:
-        """Store a cache entry; one over `CACHE_ENTRY_MAX_BYTES` is not stored (`keys.py`)."""
-        if ttl_s <= 0 or len(value) > CACHE_ENTRY_MAX_BYTES:
-            # Nor is the entry it was to replace kept (as in memory): that answer is older.
-            await self.delete(key)
-            return
-        await self._client.execute(
-            "SET",
-            self.keys.cache_key(key),
-            _EXPIRY.pack(now + ttl_s) + value,
-            "PX",
-            max(1, math.ceil(ttl_s * 1000)),
-        )
-
-    async def delete(self, key: str) -> None:
-        await self._client.execute("DEL", self.keys.cache_key(key))
-
-    # -- remembered values --------------------------------------------------------------------
-
-    async def remember(self, key: str, value: bytes, ttl_s: float, now: float) -> None:
-        if ttl_s <= 0:
-            await self.forget(key)
-            return
-        await self._client.execute(
-            "SET",
-            self.keys.remembered_key(key),
-            _EXPIRY.pack(now + ttl_s) + value,
-            "PX",
-            max(1, math.ceil(ttl_s * 1000)),
-        )
-
-    async def recall(self, key: str, now: float) -> bytes | None:
-        stored = await self._client.execute("GET", self.keys.remembered_key(key))
-        if not isinstance(stored, bytes) or len(stored) < _EXPIRY.size:
-            return None
-        (expiry,) = _EXPIRY.unpack_from(stored)
-        return None if expiry <= now else stored[_EXPIRY.size :]
-
-    async def forget(self, key: str) -> None:
-        await self._client.execute("DEL", self.keys.remembered_key(key))
-
-    # -- circuit breakers -------------------------------------------------------------------
-
-    async def breaker_record(
-        self,
-        deployment: str,
-        ok: bool,
-        now: float,
-        failure_threshold: int,
-        window_s: float,
-        cooldown_s: float,
-    ) -> BreakerState:
-        key_ttl = max(BREAKER_KEY_TTL_S, math.ceil(2 * (window_s + cooldown_s)))
-        args: list[Arg] = ["1" if ok else "0", repr(now), failure_threshold, repr(float(window_s))]
-        args += [repr(float(cooldown_s)), key_ttl]
-        key = self.keys.breaker_key(deployment)
-        fields = await self._client.evalsha(BREAKER_RECORD, [key], args)
-        assert isinstance(fields, list)
-        return breaker.view(breaker.from_fields(fields), now)  # type: ignore[arg-type]
-
-    async def breaker_states(
-        self, deployments: Sequence[str], now: float
-    ) -> dict[str, BreakerState]:
-        if not deployments:
-            return {}
-        replies = await self._client.pipeline([*map(self._breaker_read, deployments)])
-        return breaker_views(deployments, replies, now)
-
-    async def breaker_try_probe(self, deployment: str, now: float, probe_timeout_s: float) -> bool:
-        key = self.keys.breaker_key(deployment)
-        won = await self._client.evalsha(
-            BREAKER_PROBE, [key], [repr(now), repr(float(probe_timeout_s))]
-        )
-        return won == 1
 
     async def ping(self) -> bool:
         """True when Redis answers; False (never an exception) when it cannot be reached."""
