@@ -12,7 +12,8 @@ What it adds to redis-py, so that it keeps the promises of `client.RedisClient`:
   waiting then (on other pooled connections, to the same stalled server) fail with it, as they
   do on the RESP client's one connection, instead of each waiting out its own timeout;
 - every failure, whatever redis-py raised, becomes `StateUnavailable` (error replies become
-  `ReplyError` values inside a pipeline's replies, with their Redis code, like the RESP client);
+  `ReplyError` values inside a pipeline's replies, with their Redis code, like the RESP client;
+  `redispy_errors.py`);
 - replies are raw (bytes, ints, lists), as the backend parses them itself.
 """
 
@@ -28,27 +29,7 @@ from redis.asyncio.connection import SSLConnection, parse_url
 from redis.asyncio.retry import Retry
 from redis.asyncio.sentinel import Sentinel
 from redis.backoff import NoBackoff
-from redis.exceptions import (
-    AskError,
-    AuthenticationError,
-    AuthorizationError,
-    BusyLoadingError,
-    ClusterCrossSlotError,
-    ClusterDownError,
-    MasterDownError,
-    MaxConnectionsError,
-    MovedError,
-    NoPermissionError,
-    NoScriptError,
-    OutOfMemoryError,
-    ReadOnlyError,
-    RedisError,
-    ResponseError,
-    TryAgainError,
-)
-from redis.exceptions import (
-    TimeoutError as RedisTimeoutError,
-)
+from redis.exceptions import AuthenticationError, ResponseError
 
 from gateway.state.base import StateUnavailable
 from gateway.state.redis.client import ClientBase, check_available, refuse
@@ -56,29 +37,13 @@ from gateway.state.redis.commands import Command, decode
 from gateway.state.redis.gate import Gate
 from gateway.state.redis.keys import KeyNames
 from gateway.state.redis.options import RedisOptions
-from gateway.state.redis.wire import KNOWN_CODES, Reply, ReplyError
+from gateway.state.redis.redispy_errors import reply_error, reply_value, unavailable
+from gateway.state.redis.wire import Reply, ReplyError
 
 # Sentinel's constructor is untyped before redis-py 8.2 and typed per keyword since; the
 # options below are built as one dict of the URL's settings, so it is called through this.
 _SENTINEL: Callable[..., Sentinel] = Sentinel
 
-# The Redis error code of the exceptions redis-py raises for error replies (it strips the code
-# from the message). Versions that keep it in `status_code` tell it directly.
-_CODES: dict[type[Exception], str] = {
-    MovedError: "MOVED",  # before AskError: it is one
-    AskError: "ASK",
-    TryAgainError: "TRYAGAIN",
-    ClusterDownError: "CLUSTERDOWN",
-    ClusterCrossSlotError: "CROSSSLOT",
-    MasterDownError: "MASTERDOWN",
-    NoScriptError: "NOSCRIPT",
-    ReadOnlyError: "READONLY",
-    BusyLoadingError: "LOADING",
-    OutOfMemoryError: "OOM",
-    NoPermissionError: "NOPERM",
-    AuthenticationError: "NOAUTH",
-    AuthorizationError: "NOPERM",
-}
 Client = aioredis.Redis | RedisCluster
 # Pipelines (one per turn of the loop that started calls) in flight at once, each holding one
 # pooled connection: a cold burst opens this many, each with its TLS and AUTH handshakes; and the
@@ -249,7 +214,7 @@ class RedisPyClient(ClientBase):
                     pipe = self._redis.pipeline(transaction=False)
                     for command in commands:
                         pipe.execute_command(*command)
-                    replies = [_reply(r) for r in await pipe.execute(raise_on_error=False)]
+                    replies = [reply_value(r) for r in await pipe.execute(raise_on_error=False)]
         except asyncio.CancelledError:
             turn.fail(StateUnavailable("redis: call cancelled", "timeout"))
             raise
@@ -353,45 +318,3 @@ class _Turn:
                 outcome.set_exception(error)
                 failed = True
         return failed
-
-
-def reply_error(exc: Exception) -> ReplyError:
-    """redis-py's exception for an error reply, as the error reply itself (code and text)."""
-    text = str(exc)
-    code = getattr(exc, "status_code", None) or next(
-        (code for kind, code in _CODES.items() if isinstance(exc, kind)), None
-    )
-    if code is None:  # a code redis-py's parser does not know stays in the text (older ones)
-        first = text.split(" ", 1)[0]
-        return ReplyError(text if first in KNOWN_CODES else f"ERR {text}")
-    return ReplyError(f"{code} {text}")
-
-
-def _reply(reply: Any) -> Reply:
-    return reply_error(reply) if isinstance(reply, (ResponseError, AuthenticationError)) else reply
-
-
-def unavailable(exc: BaseException) -> StateUnavailable:
-    """Any failure of a redis-py call, as the StateUnavailable it means."""
-    if isinstance(exc, StateUnavailable):
-        return exc
-    if isinstance(exc, (ResponseError, AuthenticationError)):
-        return reply_error(exc)
-    if isinstance(exc, MaxConnectionsError):  # the server is fine: the gate stays open
-        return StateUnavailable(f"redis: {exc}", "pool")
-    if isinstance(exc, (TimeoutError, RedisTimeoutError)):
-        return StateUnavailable(f"redis: timed out {exc}".rstrip(), "timeout")
-    if isinstance(exc, (RedisError, OSError)):
-        return StateUnavailable(f"redis: {_described(exc)}")
-    return StateUnavailable(f"redis: unexpected {type(exc).__name__}: {exc}")
-
-
-def _described(exc: BaseException) -> str:
-    """The error with the one it was raised from when that says more: some redis-py releases
-    word a failed TLS handshake "Error 1 connecting to host:port. 1.", and only the SSL error
-    it came from names the cause (CERTIFICATE_VERIFY_FAILED, ...)."""
-    text = f"{type(exc).__name__}: {exc}"
-    inner = exc.__cause__ or exc.__context__
-    if inner is not None and str(inner) and str(inner) not in text:
-        text += f" ({type(inner).__name__}: {inner})"
-    return text

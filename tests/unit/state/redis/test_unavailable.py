@@ -6,7 +6,7 @@ import ssl
 
 from redis.exceptions import ConnectionError as RedisConnectionError
 
-from gateway.state.redis.redispy import unavailable
+from gateway.state.redis.redispy_errors import unavailable
 
 
 def _raised_from_tls() -> RedisConnectionError:
