@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from gateway.clock import Clock
 from gateway.config.types import DeploymentConfig, ModelConfig
-from gateway.routing.attempt import AttemptFailed
+from gateway.routing.attempt_failure import AttemptFailed
 from gateway.routing.breakers import CLOSED, Breakers, all_open
 from gateway.routing.cooldowns import Cooldowns
 from gateway.routing.deployment_stats import DeploymentStats

@@ -9,7 +9,7 @@ import hashlib
 
 from gateway.config.types import DeploymentConfig, ModelConfig
 from gateway.errors import InvalidRequest
-from gateway.routing.attempt import AttemptFailed
+from gateway.routing.attempt_failure import AttemptFailed
 from gateway.routing.exchange import RouteRequest
 
 DEFAULT_COMPLETION_TOKENS = 256

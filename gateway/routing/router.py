@@ -35,7 +35,8 @@ from gateway.config.types import DeploymentConfig
 from gateway.errors import UpstreamTimeout, forget_tracebacks
 from gateway.observability.metrics import Metrics
 from gateway.providers import OPENAI_ONLY_KINDS, unserved
-from gateway.routing.attempt import AttemptFailed, ClientFor, build_call, call_deployment
+from gateway.routing.attempt import ClientFor, build_call, call_deployment
+from gateway.routing.attempt_failure import AttemptFailed
 from gateway.routing.attempt_log import AttemptLog
 from gateway.routing.breakers import CLOSED, Breakers, is_deployment_fault
 from gateway.routing.choice import Tries, back_off, healthy_candidates, probe_winner

@@ -10,7 +10,11 @@ import pytest
 
 from gateway.config.types import DeploymentConfig, ModelConfig
 from gateway.errors import UpstreamRejected
-from gateway.routing.attempt import is_content_policy, is_context_overflow, is_missing_model
+from gateway.routing.attempt_failure import (
+    is_content_policy,
+    is_context_overflow,
+    is_missing_model,
+)
 from gateway.routing.breakers import is_deployment_fault as _is_deployment_fault
 from gateway.routing.cooldowns import Cooldowns
 from gateway.routing.picking import backoff_s, sticky_point
