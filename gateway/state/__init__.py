@@ -60,6 +60,9 @@ def create_state(
     if backend == "redis":
         if not redis:
             raise ValueError("state backend 'redis' needs a redis_url")
+        # Imported here, only then: a gateway on the memory backend never loads the Redis
+        # clients (redis-py, hiredis). No circle hides behind it (tests/unit/test_structure.py
+        # counts imports inside functions too).
         from gateway.state.redis.backend import RedisState
 
         return RedisState(redis, socket_timeout_s=socket_timeout_s)
