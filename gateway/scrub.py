@@ -13,7 +13,9 @@ goes through `scrub` first. It removes:
   in it after `Bearer `/`Basic `, `sk-...` keys, JWTs (`eyJ...`: Entra ID tokens, which change
   every hour), and the value of an `x-api-key`, `api-key` or `authorization` header or field.
 
-Each is replaced by `****`. A text holding none of the words every shape needs (`bearer`,
+Each is replaced by `****`. A successful answer loses only the configured secrets
+(`scrub_known_bytes`): a credential's shape there is what a model writes in a code sample.
+A text holding none of the words every shape needs (`bearer`,
 `basic`, `sk-`, `api-key`, `api_key`, `authorization`, `eyj`) nor the needle of a known
 secret's form (its longest run of letters and digits, which every encoding of it keeps),
 compared without case as the pattern does, is returned without running the pattern: the
@@ -26,7 +28,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable
 
-from gateway.secret_forms import form_needle, form_pattern, secret_forms
+from gateway.secret_forms import form_needle, form_pattern, form_run, secret_forms
 
 REDACTED = "****"
 # Shorter values would scrub ordinary words; no real provider key is this short.
@@ -90,6 +92,14 @@ class Secrets:
         self._shapes = re.compile("|".join(_SHAPES), re.IGNORECASE)
         self._count = len(known)
         self._needles = (*_MARKERS, *sorted({_folded(form_needle(form)) for form in forms}))
+        # The quick test of `scrub_known_bytes`: each form's run of letters and digits as it is
+        # (an echo of a key keeps its case: base64 and the escapes never change a letter), all
+        # in one search, compiled once per config.
+        runs = [re.escape(run) for run in sorted({form_run(form).encode() for form in forms})]
+        self._find_run = re.compile(b"|".join(runs)).search if runs else None
+        # `piece_check(piece)`: not None when a stream's piece may hold a known secret or does
+        # not end a line (`gateway/http/answer_scrub.py`): the one test of the usual piece.
+        self.piece_check = re.compile(b"|".join([*runs, rb"[^\n]\Z"])).search
 
     def __repr__(self) -> str:
         return f"Secrets({self._count} known values)"
@@ -130,6 +140,19 @@ class Secrets:
         same keep the last one's value."""
         scrubbed = {self.scrub(name): self.scrub(value) for name, value in values.items()}
         return values if scrubbed == values else scrubbed
+
+    def scrub_known_bytes(self, data: bytes) -> bytes:
+        """`data` (UTF-8 bytes: an answer) with each configured secret, in each form an echo
+        gives it, replaced by `****`; nothing else: a credential's shape (`sk-...`, `Bearer x`)
+        is what a model writes in a code sample. `data` itself, unchanged, when no form's
+        letters-and-digits run is in it (one search of the bytes: the usual answer's cost)."""
+        if self._find_run is None or self._find_run(data) is None:
+            return data
+        assert self._known is not None  # a run was found: there are known forms
+        # Bytes that are not UTF-8 (a stream cut inside a character) pass through as they are.
+        text = data.decode(errors="surrogateescape")
+        scrubbed = self._known.sub(REDACTED, text)
+        return data if scrubbed == text else scrubbed.encode(errors="surrogateescape")
 
     def scrub_bytes(self, data: bytes) -> bytes:
         """`scrub` for UTF-8 bytes (a serialised error body); other bytes pass unchanged."""

@@ -89,8 +89,13 @@ def form_pattern(form: str) -> str:
     return "".join(_char_pattern(char) for char in form)
 
 
-def form_needle(form: str) -> str:
-    """The longest run of ASCII letters and digits of `form`, lower-cased: every written form
-    of it holds this run ('' when it has none: then every text may hold it)."""
+def form_run(form: str) -> str:
+    """The longest run of ASCII letters and digits of `form`, as it is: every written form of
+    it holds this run ('' when it has none: then every text may hold it)."""
     runs = _ALNUM.findall(form)
-    return max(runs, key=len).lower() if runs else ""
+    return max(runs, key=len) if runs else ""
+
+
+def form_needle(form: str) -> str:
+    """`form_run`, lower-cased: the needle of a test made without case."""
+    return form_run(form).lower()

@@ -13,6 +13,7 @@ import orjson
 from starlette.types import Receive, Send
 
 from gateway.errors import GatewayError, UpstreamFailed, UpstreamStreamError, UpstreamTimeout
+from gateway.http.answer_scrub import StreamScrub, scrubbed_answer
 from gateway.http.disconnect import WATCH_STREAM_AFTER_S, DisconnectWatch
 from gateway.pipeline.cache import will_store
 from gateway.pipeline.context import RequestContext
@@ -125,6 +126,11 @@ async def send_json(ctx: RequestContext, send: Send, body: bytes) -> None:
     ctx.status = 200
     if ctx.exchange.failure is not None:
         _stream_failed(ctx.exchange.failure, ctx)
+    clean = scrubbed_answer(ctx, body)
+    if clean is not body:
+        if ctx.response_body is body:
+            ctx.response_body = clean  # what the cache stores
+        body = clean
     headers = [_JSON, (b"content-length", str(len(body)).encode()), *gateway_headers(ctx)]
     await send({"type": "http.response.start", "status": 200, "headers": headers})
     await send({"type": "http.response.body", "body": body})
@@ -140,6 +146,7 @@ async def send_stream(ctx: RequestContext, send: Send, receive: Receive) -> None
         {"type": "http.response.start", "status": 200, "headers": [*_SSE, *gateway_headers(ctx)]}
     )
     sent = ctx.sent_chunks = [] if will_store(ctx) else None
+    scrub = StreamScrub(ctx)  # what is sent and stored holds no configured secret
     # The last piece of a finished upstream body is held back and leaves together with the
     # end of the response: one write instead of two. When the whole upstream body is already
     # in, nothing is awaited from it, so there is no disconnect to watch for either.
@@ -158,12 +165,13 @@ async def send_stream(ctx: RequestContext, send: Send, receive: Receive) -> None
     try:
         if reply.pending and not reply.upstream.body_complete:
             ctx.first_byte_sent = time.monotonic()
-            piece = b"".join(reply.pending)
+            piece = scrub.piece(b"".join(reply.pending))
             if sent is not None:
                 sent.append(piece)
             await send({"type": "http.response.body", "body": piece, "more_body": True})
         try:
             feed, upstream = reply.converter.feed, reply.upstream  # once, not per chunk
+            check = scrub.check
             first_piece = ctx.first_byte_sent is None  # whether the next piece sent is the first
             # The stream's own deadline (the attempt's `total_timeout_s`, the request's limit):
             # reached, the stream ends with an error event, as for any failure after its start.
@@ -174,25 +182,31 @@ async def send_stream(ctx: RequestContext, send: Send, receive: Receive) -> None
                     if upstream.body_complete:
                         last += out
                     elif out:
+                        joined = b"".join(out)
+                        if check(joined) is not None:  # a secret's run, or a line unended
+                            joined = scrub.piece(joined)
+                            check = scrub.check
+                            if not joined:  # one incomplete line, held for the next
+                                continue
                         if first_piece:
                             ctx.first_byte_sent = time.monotonic()
                             first_piece = False
-                        piece = b"".join(out)
+                        piece = joined
                         if sent is not None:
                             sent.append(piece)
                         await send({"type": "http.response.body", "body": piece, "more_body": True})
-            tail = [*last, *reply.converter.finish()]
+            tail = [scrub.end(b"".join([*last, *reply.converter.finish()]))]
             if ctx.endpoint.kind == "responses":  # only a Responses upstream relays its failure
                 upstream_fault, busy = _ended_failed(ctx)
-            if tail and ctx.first_byte_sent is None:
+            if tail[0] and ctx.first_byte_sent is None:
                 ctx.first_byte_sent = time.monotonic()
-            if sent is not None and tail:
-                sent.append(b"".join(tail))
+            if sent is not None and tail[0]:
+                sent.append(tail[0])
         except (UpstreamError, GatewayError, TimeoutError) as exc:
             if not isinstance(exc, GatewayError) and has_stream_end(piece, ctx):
                 # The client has the whole answer (its stream's last event went out); the
                 # upstream only failed to end its body after it: held it open, or dropped it.
-                tail = last
+                tail = [scrub.end(b"".join(last))]
                 upstream_fault, busy = _ended_failed(ctx)
             else:
                 error, upstream_fault = _stream_failed(exc, ctx)
@@ -205,7 +219,8 @@ async def send_stream(ctx: RequestContext, send: Send, receive: Receive) -> None
                 pending = exc.pending if isinstance(exc, GatewayError) else ()
                 if pending and ctx.first_byte_sent is None:
                     ctx.first_byte_sent = time.monotonic()
-                tail = [*last, *pending, ctx.runtime.secrets.scrub_bytes(event)]
+                event = ctx.runtime.secrets.scrub_bytes(event)
+                tail = [scrub.end(b"".join([*last, *pending, event]))]
         ctx.exchange.finished = time.monotonic()
         await send({"type": "http.response.body", "body": b"".join(tail), "more_body": False})
     except asyncio.CancelledError:
@@ -239,9 +254,12 @@ async def send_cached_stream(ctx: RequestContext, send: Send, pieces: list[bytes
         {"type": "http.response.start", "status": 200, "headers": [*_SSE, *gateway_headers(ctx)]}
     )
     ctx.first_byte_sent = time.monotonic()
-    for piece in pieces:
-        await send({"type": "http.response.body", "body": piece, "more_body": True})
-    await send({"type": "http.response.body", "body": b"", "more_body": False})
+    scrub = StreamScrub(ctx)  # an entry stored before a key was configured holds it as it is
+    for stored in pieces:
+        piece = scrub.piece(stored)
+        if piece:
+            await send({"type": "http.response.body", "body": piece, "more_body": True})
+    await send({"type": "http.response.body", "body": scrub.end(b""), "more_body": False})
 
 
 def _stream_failed(

@@ -25,6 +25,7 @@ from gateway.errors import (
     UpstreamFailed,
 )
 from gateway.guardrails.base import Placeholders
+from gateway.http.answer_scrub import scrubbed_answer
 from gateway.http.arrival import arrived_traced
 from gateway.http.responses import gateway_headers, send_error, send_json
 from gateway.observability.trace_context import upstream_trace
@@ -180,6 +181,8 @@ class StoredResponseEndpoint:
         # fetch that succeeded: no error of its own (the request that made it was recorded as
         # that failure, `send_json`), and its deployment's breaker hears nothing of it.
         ctx.status = upstream.status
+        if upstream.status < 400:
+            body = scrubbed_answer(ctx, body)  # an answer may echo the key it was fetched with
         head = [
             (b"content-type", b"application/json"),
             (b"content-length", str(len(body)).encode()),

@@ -18,6 +18,9 @@ OpenAI-compatible (or Anthropic) server would, chosen by the upstream model name
   text deltas) and an error event after them;
 - `echo-<form>`: a 401 whose message quotes the key it was sent encoded as `echo_forms.ECHOES`
   names (base64 of `user:key`, URL-encoded, in a JSON dump with `\\/` escapes, ...);
+- `answer-echoes-key`: a successful answer (JSON, or a stream when asked for one) whose content
+  quotes the key it was sent, as a debug proxy or a model given the key in a prompt might; the
+  stream cuts the event holding the key between two writes, in the middle of the key;
 - `counter`: a fresh answer every time (its text is the request number), to see cache hits;
 - anything else: a normal answer.
 
@@ -39,6 +42,8 @@ from typing import Any
 from tests.e2e.echo_forms import ECHOES
 
 PROVIDER_KEY = "hostile-provider-key-9d8c7b6a5f4e3d2c1b0a"
+# A key in an answer's code sample: shaped like a credential, but no secret of the gateway's.
+SAMPLE_KEY = "sk-sample-0123456789abcdef"
 
 
 # Between the pieces of a stream: each reaches the gateway as its own read.
@@ -169,6 +174,26 @@ def _tail_then_error(anthropic: bool) -> list[bytes]:
     return [_openai_chunk({"role": "assistant", "content": "Hi"}), b"".join([*tail, event])]
 
 
+def _key_answer(key: str, stream: bool) -> list[bytes]:
+    """A 200 answer whose text quotes `key` (and a sample key, which is no secret)."""
+    text = f"Your key is {key}; a sample: {SAMPLE_KEY}."
+    if not stream:
+        message = {"role": "assistant", "content": text}
+        answer = {
+            "id": "chatcmpl-k",
+            "object": "chat.completion",
+            "created": 1,
+            "model": "answer-echoes-key",
+            "choices": [{"index": 0, "message": message, "finish_reason": "stop"}],
+            "usage": {"prompt_tokens": 3, "completion_tokens": 9, "total_tokens": 12},
+        }
+        return _answer(200, json.dumps(answer).encode())
+    event = _openai_chunk({"role": "assistant", "content": text})
+    cut = event.index(key.encode()) + len(key) // 2
+    events = [event[:cut], event[cut:], _openai_chunk({}, "stop"), b"data: [DONE]\n\n"]
+    return _answer(200, _chunked(events), stream=True)
+
+
 class HostileUpstream:
     """The server; `url` is its base (OpenAI providers add `/v1`)."""
 
@@ -230,6 +255,8 @@ class HostileUpstream:
         if model == "key-headers":
             ok = {"error": {"message": "try later", "type": "server_error", "code": None}}
             return _answer(503, json.dumps(ok).encode(), headers=ECHOING_HEADERS)
+        if model == "answer-echoes-key":
+            return _key_answer(credentials.removeprefix("Bearer "), bool(request.get("stream")))
         if model.startswith("echo-"):
             key = credentials.removeprefix("Bearer ")
             seen = f"credentials seen: {ECHOES[model.removeprefix('echo-')](key)}"

@@ -49,6 +49,7 @@ OPENAI_MODELS = [
     "plain",
     "random-code",
     "tail-then-error",
+    "answer-echoes-key",
 ]
 ANTHROPIC_MODELS = [
     "key-401",

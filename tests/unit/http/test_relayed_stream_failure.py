@@ -75,7 +75,8 @@ async def test_a_failed_response_is_recorded_and_counted_as_a_failed_stream(
     async with open_gateway(tmp_path, CONFIG, {}, handler) as gateway:
         answer = await gateway.client.post("/v1/responses", json=REQUEST)
         assert answer.status_code == 200
-        assert answer.content == body  # relayed as it is: no error event of the gateway's
+        # Relayed as it is (no error event of the gateway's), but for the gateway's own key.
+        assert answer.content == body.replace(PROVIDER_KEY.encode(), b"****")
         (record,) = gateway.records()
         metrics = (await gateway.client.get("/metrics")).text
     assert record["status"] == 200 and record["finish_reason"] is None
