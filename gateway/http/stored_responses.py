@@ -181,8 +181,13 @@ class StoredResponseEndpoint:
         # fetch that succeeded: no error of its own (the request that made it was recorded as
         # that failure, `send_json`), and its deployment's breaker hears nothing of it.
         ctx.status = upstream.status
-        if upstream.status < 400:
-            body = scrubbed_answer(ctx, body)  # an answer may echo the key it was fetched with
+        # An upstream's error text may quote the credentials it was sent (scrubbed as all error
+        # text is: the configured secrets and credential shapes); an answer, the key it was
+        # fetched with (the configured secrets only).
+        if upstream.status >= 400:
+            body = ctx.runtime.secrets.scrub_bytes(body)
+        else:
+            body = scrubbed_answer(ctx, body)
         head = [
             (b"content-type", b"application/json"),
             (b"content-length", str(len(body)).encode()),
