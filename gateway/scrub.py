@@ -96,10 +96,11 @@ class Secrets:
         # (an echo of a key keeps its case: base64 and the escapes never change a letter), all
         # in one search, compiled once per config.
         runs = [re.escape(run) for run in sorted({form_run(form).encode() for form in forms})]
-        self._find_run = re.compile(b"|".join(runs)).search if runs else None
-        # `piece_check(piece)`: not None when a stream's piece may hold a known secret or does
-        # not end a line (`gateway/http/answer_scrub.py`): the one test of the usual piece.
-        self.piece_check = re.compile(b"|".join([*runs, rb"[^\n]\Z"])).search
+        # `find_known_run(data)` is not None when `data` may hold a known secret: the one test
+        # of the usual answer and stream piece (about 0.6 us for a 100-byte piece, 6 ms a MB).
+        self.find_known_run: Callable[[bytes], object] = (
+            re.compile(b"|".join(runs)).search if runs else _no_run
+        )
 
     def __repr__(self) -> str:
         return f"Secrets({self._count} known values)"
@@ -146,7 +147,7 @@ class Secrets:
         gives it, replaced by `****`; nothing else: a credential's shape (`sk-...`, `Bearer x`)
         is what a model writes in a code sample. `data` itself, unchanged, when no form's
         letters-and-digits run is in it (one search of the bytes: the usual answer's cost)."""
-        if self._find_run is None or self._find_run(data) is None:
+        if self.find_known_run(data) is None:
             return data
         assert self._known is not None  # a run was found: there are known forms
         # Bytes that are not UTF-8 (a stream cut inside a character) pass through as they are.
@@ -162,6 +163,10 @@ class Secrets:
             return data
         scrubbed = self.scrub(text)
         return data if scrubbed == text else scrubbed.encode()
+
+
+def _no_run(_: bytes) -> None:
+    return None
 
 
 def _sub_in_windows(

@@ -50,10 +50,11 @@ class StreamScrub:
     def __init__(self, ctx: RequestContext) -> None:
         self._ctx = ctx
         self.held = b""  # the incomplete last line of the pieces so far
-        self._search = ctx.runtime.secrets.piece_check
-        # The quick test of the next piece: when it says None, the piece goes as it is (one
-        # search of its bytes, no call into `piece`: the usual piece's whole cost). While a
-        # line is held, it says "scrub" to every piece.
+        self._search = ctx.runtime.secrets.find_known_run
+        # The quick test of the next piece that ends a line: when it says None, the piece goes
+        # as it is (one search of its bytes, no call into `piece`: with the test of its last
+        # byte, the usual piece's whole cost). While a line is held, it says "scrub" to every
+        # piece.
         self.check: Callable[[bytes], object] = self._search
 
     def piece(self, data: bytes) -> bytes:

@@ -183,7 +183,8 @@ async def send_stream(ctx: RequestContext, send: Send, receive: Receive) -> None
                         last += out
                     elif out:
                         joined = b"".join(out)
-                        if check(joined) is not None:  # a secret's run, or a line unended
+                        # A line unended, or a secret's run (`answer_scrub.StreamScrub`).
+                        if not joined.endswith(b"\n") or check(joined) is not None:
                             joined = scrub.piece(joined)
                             check = scrub.check
                             if not joined:  # one incomplete line, held for the next

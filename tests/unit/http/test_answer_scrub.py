@@ -31,8 +31,12 @@ def context() -> RequestContext:
 
 
 def relayed(scrub: StreamScrub, pieces: list[bytes]) -> bytes:
-    """What `send_stream` sends of `pieces`: a piece `check` passes (None) goes as it is."""
-    sent = [piece if scrub.check(piece) is None else scrub.piece(piece) for piece in pieces]
+    """What `send_stream` sends of `pieces`: a piece that ends a line and that `check` passes
+    (None) goes as it is."""
+    sent = [
+        piece if piece.endswith(b"\n") and scrub.check(piece) is None else scrub.piece(piece)
+        for piece in pieces
+    ]
     return b"".join([*sent, scrub.end(b"")])
 
 
