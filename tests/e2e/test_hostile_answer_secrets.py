@@ -30,16 +30,18 @@ def client(gateway: Proc) -> openai.OpenAI:
 
 
 def test_a_json_answer_reaches_the_sdk_without_the_key(gateway: Proc) -> None:
-    answer = client(gateway).chat.completions.create(
-        model="answer-echoes-key", messages=[{"role": "user", "content": "hi"}]
-    )
+    with client(gateway) as sdk:
+        answer = sdk.chat.completions.create(
+            model="answer-echoes-key", messages=[{"role": "user", "content": "hi"}]
+        )
     assert answer.choices[0].message.content == EXPECTED
     assert PROVIDER_KEY not in answer.model_dump_json()
 
 
 def test_a_stream_reaches_the_sdk_without_the_key(gateway: Proc) -> None:
-    stream = client(gateway).chat.completions.create(
-        model="answer-echoes-key", messages=[{"role": "user", "content": "hi"}], stream=True
-    )
-    text = "".join(choice.delta.content or "" for chunk in stream for choice in chunk.choices)
+    with client(gateway) as sdk:
+        stream = sdk.chat.completions.create(
+            model="answer-echoes-key", messages=[{"role": "user", "content": "hi"}], stream=True
+        )
+        text = "".join(choice.delta.content or "" for chunk in stream for choice in chunk.choices)
     assert text == EXPECTED
