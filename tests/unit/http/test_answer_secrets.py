@@ -12,6 +12,7 @@ from pathlib import Path
 import orjson
 import pytest
 
+from gateway.http import answer_scrub
 from gateway.upstream import UpstreamRequest
 from gateway.upstream.fake import FakeHandler, FakeReply
 from tests.unit.pipeline.app_harness import open_gateway
@@ -143,3 +144,15 @@ async def test_a_cached_answer_holds_no_key(
     assert SAMPLE.encode() in again.content
     assert len(stored) == 1
     assert PROVIDER_KEY.encode() not in stored[0]
+
+
+async def test_a_scrub_is_logged_once_in_ten_seconds_naming_the_deployment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr(answer_scrub, "_last_warned", [float("-inf")])
+    async with open_gateway(tmp_path, CONFIG.replace("{policy}", ""), {}, json_echo) as gateway:
+        for _ in range(2):
+            await gateway.client.post("/v1/chat/completions", json=CHAT)
+    warnings = [r.getMessage() for r in caplog.records if r.name == "gateway.http"]
+    assert len(warnings) == 1
+    assert "deployment=oa/gpt" in warnings[0] and PROVIDER_KEY not in warnings[0]
