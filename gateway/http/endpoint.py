@@ -14,6 +14,7 @@ import asyncio
 import itertools
 import logging
 import time
+from dataclasses import replace
 
 from starlette.types import Receive, Scope, Send
 
@@ -29,7 +30,7 @@ from gateway.http.body_budget import BodyBudget
 from gateway.http.disconnect import WATCH_STAGES_AFTER_S, DisconnectWatch
 from gateway.http.framing import body_refusal
 from gateway.http.responses import send_cached_stream, send_error, send_json, send_stream
-from gateway.pipeline.context import Endpoint
+from gateway.pipeline.context import Endpoint, HttpRoute
 from gateway.pipeline.finish import finish_request, free_slots_before_last_byte
 from gateway.pipeline.services import Services
 from gateway.pipeline.stages import GUARDRAIL_STAGES, HEAD_STAGES, STAGES, Stage
@@ -118,6 +119,11 @@ class ProxyEndpoint:
         services.metrics.inflight.inc()
         try:
             if scope["method"] != "POST":
+                # Traced as the HTTP request it was (`GET /v1/chat/completions`), not as a GenAI
+                # operation asked with POST.
+                ctx.endpoint = replace(
+                    ctx.endpoint, http=HttpRoute(scope["method"], ctx.endpoint.path)
+                )
                 raise MethodNotAllowed(
                     f"{quoted(scope['method'])} is not allowed on {self.endpoint.path}; use POST",
                     headers={"allow": "POST"},

@@ -83,3 +83,11 @@ async def test_each_route_is_traced_with_its_method_and_template(
 
 async def test_the_clients_unsampled_trace_is_not_exported(tmp_path: Path) -> None:
     assert await exported(tmp_path, "/v1/models", UNSAMPLED) == []
+
+
+async def test_another_method_on_a_proxied_route_is_traced_as_what_it_was(tmp_path: Path) -> None:
+    """A `GET` refused with 405 on a proxied route was exported as a `chat` span whose
+    `http.request.method` said POST."""
+    assert await exported(tmp_path, "/v1/chat/completions") == [
+        ("GET", "/v1/chat/completions", CLIENT_TRACE)
+    ]
