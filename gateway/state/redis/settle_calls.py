@@ -172,24 +172,49 @@ def _drop_stale(ops: ApplyOps, stale: Sequence[Settlement], now: float) -> None:
 
 
 def _settle_into(ops: ApplyOps, settlements: Sequence[Settlement], now: float) -> None:
+    # Written out here rather than through `free_slot`, `drop_mark` and `limit_key_piece` per
+    # check: a call settles a dozen requests or more at c = 64, and each one's slot, tpm and
+    # mark groups cost ~200 interpreter opcodes through those calls. The concurrency keys are
+    # numbered once per call (`slots`), a token and its mark encoded in place, the tpm buckets
+    # keyed by (scope, subject, second) until their one group each is written, and the spend
+    # looked for only where there can be some (a budget check, or `spend_subjects`). The
+    # groups, and the numbering of KEYS, are those the methods make (byte for byte:
+    # tests/unit/state/redis/test_settle_encoding.py).
+    names, keys, args = ops.names, ops.keys, ops.args
+    mark_name = names.reservation_key("")  # + a token: its mark
+    slots: dict[tuple[str, str], str] = {}  # (scope, subject) -> its concurrency key's index
+    buckets: dict[tuple[str, str, int], float] = {}  # (scope, subject, second) -> tokens to add
     spend: dict[str, tuple[float, int]] = {}  # spend key -> (USD to add, its TTL)
-    buckets: dict[tuple[str, str], float] = {}  # (tpm key piece, second) -> tokens to add
+    floor = math.floor
     for settlement in settlements:
         reservation = settlement.reservation
+        token = reservation.token
+        budgeted = False
         for check in reservation.checks:
-            if check.kind == "concurrent":
-                ops.free_slot(check, reservation.token)
-            elif check.kind == "tpm":
-                bucket = (
-                    ops.names.limit_key_piece("tpm", check.scope, check.subject),
-                    str(math.floor(reservation.at)),
-                )
+            kind = check.kind
+            if kind == "concurrent":
+                slot = (check.scope, check.subject)
+                index = slots.get(slot)
+                if index is None:
+                    piece = names.limit_key_piece("concurrent", check.scope, check.subject)
+                    index = slots[slot] = ops._index(piece)
+                args += [_OP_SLOT, index, f"${len(token)}\r\n{token}\r\n", _NONE]
+            elif kind == "tpm":
+                bucket = (check.scope, check.subject, floor(reservation.at))
                 buckets[bucket] = buckets.get(bucket, 0.0) + settlement.actual_tokens - check.amount
-        _spend_deltas(ops.names, settlement, now, spend)
+            elif kind in BUDGET_KINDS:
+                budgeted = True
+        if budgeted or settlement.spend_subjects:
+            _spend_deltas(names, settlement, now, spend)
         if reservation.checks:  # every allowed acquire is marked (lua/acquire.lua)
-            ops.drop_mark(reservation.token)
-    for (key_piece, second), delta in buckets.items():
-        ops.adjust_bucket(key_piece, second, delta)
+            mark = mark_name + token
+            piece = f"${len(mark)}\r\n{mark}\r\n"
+            index = keys.get(piece)
+            if index is None:
+                index = keys[piece] = number_piece(len(keys) + 1)
+            args += [_OP_DROP, index, _NONE, _NONE]
+    for (scope, subject, second), delta in buckets.items():
+        ops.adjust_bucket(names.limit_key_piece("tpm", scope, subject), str(second), delta)
     for key, (usd, ttl_s) in spend.items():
         if usd:
             ops.add_spend(key, usd, ttl_s)
