@@ -40,6 +40,10 @@ _RECEIPT_MS = bulk(str(RECEIPT_TTL_S * 1000))
 # The TTLs of the day, month and all-time spend keys; an end user's total expires too.
 _TTLS = (DAY_KEY_TTL_S, MONTH_KEY_TTL_S, 0)
 _USER_TTLS = (DAY_KEY_TTL_S, MONTH_KEY_TTL_S, MONTH_KEY_TTL_S)
+# number_piece(n + 1) of the first keys, read without a call (each settlement's mark is a new
+# key: `_settle_into`).
+_INDEXES = [number_piece(n + 1) for n in range(64)]
+_INDEXED = len(_INDEXES)
 
 
 class ApplyOps:
@@ -182,6 +186,7 @@ def _settle_into(ops: ApplyOps, settlements: Sequence[Settlement], now: float) -
     # tests/unit/state/redis/test_settle_encoding.py).
     names, keys, args = ops.names, ops.keys, ops.args
     mark_name = names.reservation_key("")  # + a token: its mark
+    marked = len(mark_name)
     slots: dict[tuple[str, str], str] = {}  # (scope, subject) -> its concurrency key's index
     buckets: dict[tuple[str, str, int], float] = {}  # (scope, subject, second) -> tokens to add
     spend: dict[str, tuple[float, int]] = {}  # spend key -> (USD to add, its TTL)
@@ -207,11 +212,11 @@ def _settle_into(ops: ApplyOps, settlements: Sequence[Settlement], now: float) -
         if budgeted or settlement.spend_subjects:
             _spend_deltas(names, settlement, now, spend)
         if reservation.checks:  # every allowed acquire is marked (lua/acquire.lua)
-            mark = mark_name + token
-            piece = f"${len(mark)}\r\n{mark}\r\n"
+            piece = f"${marked + len(token)}\r\n{mark_name}{token}\r\n"
             index = keys.get(piece)
             if index is None:
-                index = keys[piece] = number_piece(len(keys) + 1)
+                n = len(keys)
+                index = keys[piece] = _INDEXES[n] if n < _INDEXED else number_piece(n + 1)
             args += [_OP_DROP, index, _NONE, _NONE]
     for (scope, subject, second), delta in buckets.items():
         ops.adjust_bucket(names.limit_key_piece("tpm", scope, subject), str(second), delta)

@@ -142,3 +142,20 @@ def test_a_usual_settlement_frees_its_slot_moves_its_tokens_and_drops_its_mark()
     ]
     assert call.args == "".join(f"${len(a)}\r\n{a}\r\n" for a in expected).encode()
     assert call.nargs == len(expected)
+
+
+def test_a_call_of_more_than_64_keys_is_the_one_the_methods_make(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Past the 64th key the indexes are encoded as they come, not read from a table."""
+    monkeypatch.setattr(settle_calls, "new_token", lambda: RECEIPT)
+    names = KeyNames("gw")
+    batch = [
+        Settlement(Reservation(f"tok-{i}", _checks("key", f"k{i % 3}", 10), T0), 12, 0.0)
+        for i in range(80)
+    ]
+    written = settle_ops(names, [dataclasses.replace(s) for s in batch], T0 + 1).call()
+    expected = _by_the_methods(names, [dataclasses.replace(s) for s in batch], T0 + 1).call()
+    assert written is not None and expected is not None
+    assert written.args.startswith(b"$2\r\n87\r\n")  # 3 slot keys, 80 marks, 3 tpm, 1 receipt
+    assert written.args == expected.args
