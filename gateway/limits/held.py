@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from gateway.limits.plan import rate_header_lines, window_header_lines
+from gateway.limits.plan import prepared_header_lines, rate_header_lines, window_header_lines
 from gateway.limits.sorting import Sorting, Subject, sort_checks
 from gateway.state import AcquireResult, BreakerState, LimitCheck, Reservation, StateBackend
 
@@ -87,6 +87,8 @@ class Held:
         demand: see check_limits)."""
         pair = self.sorting.window_pair
         if pair is not None:  # one rpm and one tpm window: no tightest to look for
-            results = self.acquired.results
-            return window_header_lines(results[pair[0]], results[pair[1]])
+            parts = self.acquired.parts
+            if callable(parts):  # unparsed (Redis): read those two only, not every result
+                return prepared_header_lines(parts.figures(pair[0]), parts.figures(pair[1]))
+            return window_header_lines(parts[pair[0]], parts[pair[1]])
         return rate_header_lines(self.acquired.results)

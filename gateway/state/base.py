@@ -46,12 +46,12 @@ from __future__ import annotations
 import asyncio
 import itertools
 import secrets
-from collections.abc import Awaitable, Callable, Generator, Mapping, Sequence
+from collections.abc import Awaitable, Generator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Generic, Literal, Protocol, TypeVar
 
 from gateway.state.breaker_state import BreakerState
-from gateway.state.prepared import PreparedChecks
+from gateway.state.prepared import PreparedChecks, WindowFigures
 
 LimitKind = Literal["rpm", "tpm", "concurrent", "budget_day", "budget_month"]
 WINDOW_KINDS: frozenset[str] = frozenset({"rpm", "tpm"})
@@ -124,12 +124,23 @@ class Reservation:
     hold_s: float = SLOT_TTL_S  # held until `at + hold_s` at the latest (the acquire's `hold_s`)
 
 
+class UnreadResults(Protocol):
+    """An allowed acquire's per-check results left unparsed (a backend that got them as a
+    reply): called, it makes them all; `figures(at)` reads one check's alone."""
+
+    def __call__(self) -> tuple[CheckResult, ...]: ...
+
+    def figures(self, at: int) -> WindowFigures:
+        """(limit, remaining, reset_s) of check `at`, as its `CheckResult` would say."""
+        ...
+
+
 @dataclass(slots=True)
 class AcquireResult:
     allowed: bool
-    # The per-check results, or a function that makes them when `results` is first read (a
-    # backend may leave an allowed reply's numbers unparsed until someone asks for them).
-    parts: tuple[CheckResult, ...] | Callable[[], tuple[CheckResult, ...]]
+    # The per-check results, or what makes them when `results` is first read (a backend may
+    # leave an allowed reply's numbers unparsed until someone asks for them).
+    parts: tuple[CheckResult, ...] | UnreadResults
     reservation: Reservation | None  # None when refused: nothing was reserved at all
     retry_after_s: float = 0.0  # max reset among refused checks (0 when allowed)
     # The breakers asked for in `acquire(..., breakers=)`, read in the same round trip.

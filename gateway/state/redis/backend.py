@@ -74,7 +74,7 @@ from gateway.state.base import (
 )
 from gateway.state.periods import periods
 from gateway.state.prepared import PreparedChecks
-from gateway.state.redis.acquire_call import AcquireCalls, check_results
+from gateway.state.redis.acquire_call import AcquireCalls, UnparsedResults, check_results
 from gateway.state.redis.breaker_reads import BreakerReads, breaker_views
 from gateway.state.redis.breakers import RedisBreakers
 from gateway.state.redis.clients import open_client
@@ -182,7 +182,7 @@ class RedisState(RedisValues, RedisBreakers):
             raise StateUnavailable(f"redis: unexpected acquire reply {reply!r}")
         states = breaker_views(breakers, replies[1:], now) if breakers else None
         if fields[0] == b"1":  # all allowed: the numbers are parsed when first read
-            parts = functools.partial(check_results, checks, fields)
+            parts = UnparsedResults(checks, fields)
             return AcquireResult(True, parts, reservation, 0.0, states or {})
         return acquire_result(checks, check_results(checks, fields), reservation.token, now, states)
 
