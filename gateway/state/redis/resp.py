@@ -123,7 +123,10 @@ class RespClient(ClientBase):
         (`send_soon`), in order, or at once when no other begun call is in flight
         (`Connection.send(waited_on=True)`); without one, the awaitable connects first (or
         raises at once while the gate is closed)."""
-        payload = b"".join([encoded(command) for command in commands])
+        try:  # every hot call comes encoded (bytes): joined as it is, ~35 opcodes less an acquire
+            payload = b"".join(commands)  # type: ignore[arg-type]
+        except TypeError:  # a command given as its arguments: encode them
+            payload = b"".join([encoded(command) for command in commands])
         conn = self._conn
         if conn is None or conn.closed:
             refused = self.gate.refusal()

@@ -99,6 +99,10 @@ async def test_commands_and_pipelines(client: RespClient) -> None:
         [["INCR", "n"], ["INCR", "n"], ["HSET", "h", "a", 1], ["HMGET", "h", "a", "b"]]
     )
     assert replies == [1, 2, 1, [b"1", None]]
+    # Encoded commands (the hot calls) joined as they are, alone or beside arguments.
+    encoded = [encode(["INCR", "n"]), encode(["HMGET", "h", "a"])]
+    assert await client.pipeline(encoded) == [3, [b"1"]]
+    assert await client.pipeline([encoded[0], ("GET", "n"), encoded[1]]) == [4, b"4", [b"1"]]
 
 
 async def test_concurrent_calls_get_their_own_replies_in_order(client: RespClient) -> None:
