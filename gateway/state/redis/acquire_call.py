@@ -57,10 +57,12 @@ def mark_ms(marked: bool, hold_ms: int) -> int:
 
 # What names a check's cached pieces: (kind, scope, subject, limit).
 _Shape = tuple[str, str, str, float]
-# The cached encoding of a tuple of checks: the numkeys piece and the checks' keys; their ARGV
-# as a %-template whose "%s" slots take the amounts and the budgets' hints, in order; nargs;
-# `is_marked` of the checks.
-_Encoding = tuple[str, str, int, bool]
+# The cached encoding of a tuple of checks: the whole call's arguments as one %-template (the
+# numkeys piece and the checks' keys; slots for the mark's key and the 8 common ARGV, but the
+# window's two, as "$<length>" and text; the checks' ARGV with slots for the amounts and the
+# budgets' hints, in order), nargs, and `is_marked` of the checks.
+_Encoding = tuple[str, int, bool]
+_SLOT = "$%d\r\n%s\r\n"  # a bulk string's slot: its length, its text
 # The kinds whose hint is the same on every call (a window's 0, a slot's retry).
 _FIXED_HINT_KINDS = frozenset({*WINDOW_KINDS, "concurrent"})
 
@@ -98,17 +100,17 @@ class AcquireCalls:
         encoding = self._encodings.get(cache_key)
         if encoding is None:
             encoding = self._encode(checks, period, cache_key)
-        keys, per_check, nargs, marked = encoding
+        template, nargs, marked = encoding
         hold_ms = max(1, math.ceil(hold_s * 1000))
-        # The mark's key and the common ARGV that change with every call, as one string.
+        # The mark's key and the common ARGV that change with every call, into the template's
+        # slots in one % (not an f-string of its own joined to the rest: ~70 opcodes less).
         mark_key, now_text, second = self._marks + token, repr(now), str(math.floor(now))
         expiry, hold, mark = repr(now + hold_s), str(hold_ms), str(mark_ms(marked, hold_ms))
-        text = (
-            f"{keys}${len(mark_key)}\r\n{mark_key}\r\n${len(now_text)}\r\n{now_text}\r\n"
-            f"${len(second)}\r\n{second}\r\n${len(token)}\r\n{token}\r\n"
-            f"${len(expiry)}\r\n{expiry}\r\n${len(hold)}\r\n{hold}\r\n"
-            f"{_WINDOW_ARGS}${len(mark)}\r\n{mark}\r\n"
-        ) + per_check % tuple(changing)
+        text = template % (
+            len(mark_key), mark_key, len(now_text), now_text, len(second), second,
+            len(token), token, len(expiry), expiry, len(hold), hold, len(mark), mark,
+            *changing,
+        )  # fmt: skip
         return ScriptCall(ACQUIRE, text.encode(), nargs)
 
     def _encode(
@@ -123,12 +125,15 @@ class AcquireCalls:
         for check in checks:
             code, key, hint = _counter(self.names, check, period, 0.0)
             keys.append(bulk(key))
-            # "code limit", then the amount's slot and the hint (a budget's: a slot too). No
-            # piece here holds a "%": a code, a number or a number's slot.
+            # "code limit", then the amount's slot and the hint (a budget's: a slot too).
             per_check += (bulk(code), bulk(repr(float(check.limit))), "%s")
             per_check.append("%s" if code == "b" else bulk(repr(hint)))
+        # The keys name subjects, which may hold a "%": escaped; no other piece holds one.
+        template = (
+            "".join(keys).replace("%", "%%") + _SLOT * 6 + _WINDOW_ARGS + _SLOT + "".join(per_check)
+        )
         nargs = 1 + len(checks) + 1 + 8 + 4 * len(checks)
-        encoding = ("".join(keys), "".join(per_check), nargs, is_marked(checks))
+        encoding = (template, nargs, is_marked(checks))
         if len(self._encodings) >= PIECES_MAX:
             self._encodings.clear()
         self._encodings[cache_key] = encoding
