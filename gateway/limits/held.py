@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from gateway.limits.plan import prepared_header_lines, rate_header_lines, window_header_lines
 from gateway.limits.sorting import Sorting, Subject, sort_checks
 from gateway.state import AcquireResult, BreakerState, LimitCheck, Reservation, StateBackend
+from gateway.state.base import UnreadResults
 
 
 class Held:
@@ -88,7 +89,8 @@ class Held:
         pair = self.sorting.window_pair
         if pair is not None:  # one rpm and one tpm window: no tightest to look for
             parts = self.acquired.parts
-            if callable(parts):  # unparsed (Redis): read those two only, not every result
+            if isinstance(parts, UnreadResults):  # unparsed (Redis): those two only, not all
                 return prepared_header_lines(parts.figures(pair[0]), parts.figures(pair[1]))
-            return window_header_lines(parts[pair[0]], parts[pair[1]])
+            results = self.acquired.results
+            return window_header_lines(results[pair[0]], results[pair[1]])
         return rate_header_lines(self.acquired.results)

@@ -46,7 +46,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import secrets
-from collections.abc import Awaitable, Generator, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Generator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Generic, Literal, Protocol, TypeVar
 
@@ -124,15 +124,19 @@ class Reservation:
     hold_s: float = SLOT_TTL_S  # held until `at + hold_s` at the latest (the acquire's `hold_s`)
 
 
-class UnreadResults(Protocol):
+class UnreadResults:
     """An allowed acquire's per-check results left unparsed (a backend that got them as a
-    reply): called, it makes them all; `figures(at)` reads one check's alone."""
+    reply): called, it makes them all; `figures(at)` reads one check's alone. (Any other
+    function that makes them may stand for them too; only this one reads one check alone.)"""
 
-    def __call__(self) -> tuple[CheckResult, ...]: ...
+    __slots__ = ()
+
+    def __call__(self) -> tuple[CheckResult, ...]:
+        raise NotImplementedError
 
     def figures(self, at: int) -> WindowFigures:
         """(limit, remaining, reset_s) of check `at`, as its `CheckResult` would say."""
-        ...
+        raise NotImplementedError
 
 
 @dataclass(slots=True)
@@ -140,7 +144,7 @@ class AcquireResult:
     allowed: bool
     # The per-check results, or what makes them when `results` is first read (a backend may
     # leave an allowed reply's numbers unparsed until someone asks for them).
-    parts: tuple[CheckResult, ...] | UnreadResults
+    parts: tuple[CheckResult, ...] | UnreadResults | Callable[[], tuple[CheckResult, ...]]
     reservation: Reservation | None  # None when refused: nothing was reserved at all
     retry_after_s: float = 0.0  # max reset among refused checks (0 when allowed)
     # The breakers asked for in `acquire(..., breakers=)`, read in the same round trip.

@@ -17,6 +17,7 @@ from gateway.state.base import (
     CheckResult,
     LimitCheck,
     Reservation,
+    UnreadResults,
     is_marked,
 )
 from gateway.state.periods import Periods
@@ -140,7 +141,7 @@ class AcquireCalls:
         return encoding
 
 
-class UnparsedResults:
+class UnparsedResults(UnreadResults):
     """An allowed acquire's per-check results, as the reply's fields ("1 allowed remaining
     reset ..."): parsed all at once when `AcquireResult.results` is read, or one check's
     figures alone (`figures`): the rate headers read two windows' figures only, without

@@ -61,3 +61,13 @@ async def test_headers_of_a_redis_acquire_are_those_of_its_results(
         assert acquired.allowed and callable(acquired.parts)
         lines = held_of(acquired).rate_header_lines()
         assert lines == searched_headers(acquired)
+
+
+def test_results_made_by_any_other_function_still_give_the_headers() -> None:
+    """`AcquireResult.parts` may be any function that makes the results (a test double, another
+    backend): the headers then read them all, as before."""
+    reservation = Reservation("t", CHECKS, 0.0)
+    parsed = check_results(CHECKS, FIELDS)
+    made_later = AcquireResult(True, lambda: parsed, reservation)
+    lines = held_of(made_later).rate_header_lines()
+    assert lines == searched_headers(AcquireResult(True, parsed, reservation))
