@@ -27,7 +27,6 @@ _SSE = [(b"content-type", b"text/event-stream; charset=utf-8"), (b"cache-control
 
 
 def gateway_headers(ctx: RequestContext) -> list[tuple[bytes, bytes]]:
-    ctx.run_deferred()  # e.g. the rate-limit headers, if no await has built them yet
     request_id = ctx.request_id.encode()
     headers = [(b"x-request-id", request_id), (b"x-gateway-cache", ctx.cache.encode())]
     if ctx.endpoint.wire == "anthropic":

@@ -77,12 +77,6 @@ class Held:
     def holds_slots(self) -> bool:
         return bool(self.sorting.slots_at)
 
-    @property
-    def results_ready(self) -> bool:
-        """Whether the acquire's per-check results are made already (in-process state), so the
-        headers cost only their formatting; else (Redis) reading them parses the reply."""
-        return not callable(self.acquired.parts)
-
     def rate_header_lines(self) -> list[tuple[bytes, bytes]]:
         """The x-ratelimit-* headers of the acquire, as the response writes them (built on
         demand: see check_limits)."""

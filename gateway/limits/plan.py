@@ -104,12 +104,7 @@ class LimitPlan:
         """`limit_checks` for this estimate and end user (the user scope's checks apply only
         to a request that names its user)."""
         if self.tpm_only_varies:  # rpm, tpm, concurrency of keys, teams, models: the usual
-            checks = list(self.checks)
-            tokens = estimate.prompt_tokens + estimate.completion_tokens
-            for at in self.tpm_at:
-                check = checks[at]
-                checks[at] = LimitCheck(check.scope, check.subject, "tpm", check.limit, tokens)
-            return checks
+            return self.for_tokens(estimate.prompt_tokens + estimate.completion_tokens)
         return [
             check
             if check.kind in _FIXED_AMOUNTS and check.scope != "user"
@@ -127,6 +122,16 @@ class LimitPlan:
             for check in self.checks
             if check.scope != "user" or user is not None
         ]
+
+    def for_tokens(self, tokens: int) -> list[LimitCheck]:
+        """`for_request` of a plan whose tpm amounts alone vary (`tpm_only_varies`): its checks
+        with `tokens` on each tpm check (no `Estimate` to make: its cost is read by budgets
+        only, and such a plan has none)."""
+        checks = list(self.checks)
+        for at in self.tpm_at:
+            check = checks[at]
+            checks[at] = LimitCheck(check.scope, check.subject, "tpm", check.limit, tokens)
+        return checks
 
     @functools.cached_property
     def tpm_at(self) -> tuple[int, ...]:

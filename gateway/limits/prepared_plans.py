@@ -29,8 +29,6 @@ class PreparedHeld:
 
     __slots__ = ("checks", "hold", "settled_cost", "slots_freed")
 
-    results_ready = True  # the rate headers' figures are there: formatting them is all
-
     def __init__(self, checks: PreparedChecks, hold: PreparedHold) -> None:
         self.checks = checks
         self.hold = hold

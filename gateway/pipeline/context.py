@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import logging
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypedDict
 
@@ -21,8 +18,6 @@ from gateway.prompts.apply import PromptUse
 from gateway.providers import EndpointKind, Usage
 from gateway.routing.exchange import Exchange, StreamReply
 from gateway.runtime import Runtime
-
-log = logging.getLogger("gateway")
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,25 +111,6 @@ class RequestContext:
     # The x-ratelimit-* headers of the limits this request was checked against, encoded.
     rate_headers: list[tuple[bytes, bytes]] | None = None
     _prompt_estimate: int | None = None
-    # Work the response needs but the upstream call does not (`defer`).
-    _deferred: list[Callable[[], None]] | None = None
-
-    def defer(self, work: Callable[[], None]) -> None:
-        """Do `work` at the request's next await (while the upstream works, nearly always), and
-        at the latest when the response starts (`run_deferred`, from the response writer)."""
-        if self._deferred is None:
-            self._deferred = []
-            asyncio.get_running_loop().call_soon(self.run_deferred)
-        self._deferred.append(work)
-
-    def run_deferred(self) -> None:
-        """The deferred work not done yet, in order; each runs once."""
-        while self._deferred:
-            work = self._deferred.pop(0)
-            try:
-                work()
-            except Exception:  # a bug here must not fail a request that is otherwise answered
-                log.exception("deferred work of request %s failed", self.request_id)
 
     def prompt_estimate(self) -> int:
         """tiktoken estimate of the prompt, computed at most once per request."""

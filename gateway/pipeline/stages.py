@@ -133,22 +133,17 @@ async def check_limits(ctx: RequestContext, services: Services) -> None:
     )
     try:
         if held is None:
-            estimate = priced_estimate(ctx.model, prompt_tokens, completion, plan.priced)
-            checks = plan.for_request(estimate, ctx.user)
+            if plan.tpm_only_varies:  # the usual plan: its checks take the tokens alone
+                checks = plan.for_tokens(prompt_tokens + completion)
+            else:
+                estimate = priced_estimate(ctx.model, prompt_tokens, completion, plan.priced)
+                checks = plan.for_request(estimate, ctx.user)
             held = await limiter.acquire(checks, ctx.model, deadline_s, plan.sorting)
     finally:
         ctx.limits_ms = (time.monotonic() - began) * 1000
     ctx.limits_held = held
-    if held is None:
-        return
-    if held.results_ready:  # in process: formatting them costs less than putting it off
+    if held is not None:
         ctx.rate_headers = held.rate_header_lines()
-    else:  # the reply is parsed for the response, not the upstream call: while it works
-
-        def rate_headers() -> None:
-            ctx.rate_headers = held.rate_header_lines()
-
-        ctx.defer(rate_headers)
 
 
 STAGES: tuple[Stage, ...] = (

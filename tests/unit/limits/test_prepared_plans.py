@@ -42,7 +42,7 @@ async def test_a_prepared_acquire_gives_the_headers_acquire_gives() -> None:
     assert reference is not None
     assert held.rate_header_lines() == reference.rate_header_lines()
     assert held.breakers == reference.breakers
-    assert held.holds_slots and held.results_ready
+    assert held.holds_slots
 
 
 async def test_the_last_byte_frees_the_slot_and_settles_tokens_and_spend_once() -> None:

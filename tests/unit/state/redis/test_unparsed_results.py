@@ -45,7 +45,6 @@ def test_headers_from_unparsed_figures_are_those_of_the_parsed_results() -> None
     parsed = AcquireResult(True, check_results(CHECKS, FIELDS), reservation)
     held = held_of(unparsed)
     assert held.sorting.window_pair == (2, 1)
-    assert not held.results_ready
     lines = held.rate_header_lines()
     assert lines == held_of(parsed).rate_header_lines() == searched_headers(parsed)
     assert dict(lines)[b"x-ratelimit-reset-tokens"] == b"12.346s"
