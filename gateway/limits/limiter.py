@@ -109,7 +109,10 @@ class Limiter:
     ) -> PreparedHeld | None:
         """`acquire` on the plan's prepared checks (`gateway.limits.prepared_plans`); None when
         there are none (Redis) or the limits refuse: then `acquire` (which refuses properly)."""
-        checks = self._prepared.checks_for(self.state, plan)
+        state = self.state
+        if not state.prepares:  # (Redis) without looking up the plan: ~30 opcodes a request
+            return None
+        checks = self._prepared.checks_for(state, plan)
         if checks is None:
             return None
         hold_s = deadline_s + HOLD_GRACE_S

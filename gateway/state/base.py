@@ -184,6 +184,9 @@ class Settlement:
 
 class StateBackend(Protocol):
     name: str  # "memory" | "redis"
+    # Whether `prepare` may prepare checks at all (False: it always answers None, and a caller
+    # need not ask it, or look up what it answered before, on every request).
+    prepares: bool
 
     def begin_acquire(
         self,

@@ -42,6 +42,7 @@ REMEMBERED_MAX_BYTES = 256 * 1024 * 1024
 
 class MemoryState(MemoryCounters):
     name = "memory"
+    prepares = True
 
     def __init__(
         self,

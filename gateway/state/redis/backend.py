@@ -90,6 +90,7 @@ from gateway.state.redis.wire import Arg, Reply, ReplyError, encode
 
 class RedisState(RedisValues, RedisBreakers):
     name = "redis"
+    prepares = False  # an acquire is a round trip whatever is prepared: `prepare`
 
     def __init__(
         self,

@@ -101,3 +101,15 @@ async def test_plans_with_budgets_or_on_a_backend_that_prepares_nothing_use_acqu
     assert limits.acquire_prepared(PLAN, 1, MODEL, 30.0) is not None
     limits.state = Unprepared()  # a backend swapped: prepared again, on the new one
     assert limits.acquire_prepared(PLAN, 1, MODEL, 30.0) is None
+
+
+def test_a_backend_that_never_prepares_is_not_asked_on_every_request() -> None:
+    """`prepares = False` (Redis): the limiter does not ask `prepare`, nor look the plan up."""
+
+    class NeverPrepares(MemoryState):
+        prepares = False
+
+        def prepare(self, checks: object) -> PreparedChecks | None:
+            raise AssertionError("asked to prepare")
+
+    assert limiter(NeverPrepares()).acquire_prepared(PLAN, 1, MODEL, 30.0) is None
