@@ -31,7 +31,7 @@ from gateway.state.breaker_state import BreakerState
 from gateway.state.lru import LruCache
 from gateway.state.memory_breakers import BreakerBook
 from gateway.state.memory_counters import Counter, MemoryCounters, Subject, Usage
-from gateway.state.memory_prepared import MemoryPrepared, preparable
+from gateway.state.memory_prepared import prepare_on
 from gateway.state.memory_slots import Slots
 from gateway.state.prepared import PreparedChecks
 from gateway.state.windows import SlidingWindow, reserved_before
@@ -61,7 +61,7 @@ class MemoryState(MemoryCounters):
     # -- prepared plans (gateway.state.memory_prepared) ---------------------------------------
 
     def prepare(self, checks: Sequence[LimitCheck]) -> PreparedChecks | None:
-        return MemoryPrepared(self, checks) if preparable(checks) else None
+        return prepare_on(self, checks)
 
     def breaker_views(self, deployments: tuple[str, ...], now: float) -> Mapping[str, BreakerState]:
         return self._breakers.acquire_views(deployments, now)

@@ -54,6 +54,16 @@ class Counters(Protocol):
 _Bound = tuple[SlidingWindow, float]
 
 
+def prepare_on(state: Counters, checks: Sequence[LimitCheck]) -> MemoryPrepared | None:
+    """The checks bound to `state`'s counters, or None when they cannot be (`preparable`)."""
+    if not preparable(checks):
+        return None
+    kinds = sorted(check.kind for check in checks)
+    if kinds == ["rpm", "tpm"] or kinds == ["concurrent", "rpm", "tpm"]:
+        return OneOfEach(state, checks)
+    return MemoryPrepared(state, checks)
+
+
 def preparable(checks: Sequence[LimitCheck]) -> bool:
     """rpm, tpm and concurrency checks only, each on a counter of its own."""
     counters = [(check.kind, check.scope, check.subject) for check in checks]
@@ -151,3 +161,59 @@ class MemoryPrepared:
             second = math.floor(hold.at)
             for window, _ in self._token_windows:
                 window.adjust(second, delta)
+
+
+class OneOfEach(MemoryPrepared):
+    """The usual plan, a key's rpm and tpm (and max_concurrent): one request window, one token
+    window and at most one set of slots, acquired and settled without the loops over lists of
+    one and the search for the tightest window (about 45 interpreter opcodes fewer a request
+    than `MemoryPrepared`'s; the same steps in the same order)."""
+
+    # Bound by `_bind`, which runs before any of them is read (`_generation` starts at -1).
+    _rpm: SlidingWindow
+    _rpm_limit: float
+    _tpm: SlidingWindow
+    _tpm_limit: float
+    _one_slots: Slots | None
+    _slots_limit: float
+
+    def _bind(self, now: float) -> None:
+        super()._bind(now)
+        ((self._rpm, self._rpm_limit),) = self._request_windows
+        ((self._tpm, self._tpm_limit),) = self._token_windows
+        self._one_slots, self._slots_limit = self._slots[0] if self._slots else (None, 0.0)
+
+    def acquire(
+        self, tokens: int, now: float, hold_s: float, breakers: tuple[str, ...]
+    ) -> PreparedHold | None:
+        state = self._state
+        state.tick(now)
+        if self._generation != state.generation:
+            self._bind(now)
+        requests = self._rpm.room(1, self._rpm_limit, now)
+        if requests is None:
+            return None
+        token_window = self._tpm.room(tokens, self._tpm_limit, now)
+        if token_window is None:
+            return None
+        slots = self._one_slots
+        if slots is not None and slots.live(now) >= self._slots_limit:
+            return None
+        second = math.floor(now)
+        self._rpm.add(second, 1, now)
+        self._tpm.add(second, tokens, now)
+        token = new_token()
+        if slots is not None:
+            slots.take(token, now + hold_s)
+        views = state.breaker_views(breakers, now)
+        return PreparedHold(token, now, tokens, requests, token_window, views)
+
+    def settle(self, hold: PreparedHold, actual_tokens: int) -> None:
+        if self._generation != self._state.generation:
+            self._bind(hold.at)
+        slots = self._one_slots
+        if slots is not None:
+            slots.free(hold.token)
+        delta = actual_tokens - hold.tokens
+        if delta:
+            self._tpm.adjust(math.floor(hold.at), delta)

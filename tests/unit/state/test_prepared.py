@@ -6,17 +6,34 @@ counters of their own are prepared, and Redis prepares none."""
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
+
+import pytest
 
 from gateway.state import LimitCheck, MemoryState, Settlement, StateBackend
+from gateway.state.memory_prepared import OneOfEach
 from gateway.state.prepared import PreparedChecks, PreparedHold
 from tests.unit.state.contract import T0, budget, concurrent, rpm, tpm
 
 HOLD_S = 30.0
 
 
-def plan(tokens: float = 0) -> list[LimitCheck]:
+def team_plan(tokens: float = 0) -> list[LimitCheck]:
     """A key's rpm, tpm and concurrency and its team's rpm (tokens: the tpm amount)."""
     return [rpm(20), tpm(500, tokens), concurrent(3), rpm(25, "perf", "team")]
+
+
+def key_plan(tokens: float = 0) -> list[LimitCheck]:
+    """The usual plan: a key's rpm, tpm and concurrency alone (`OneOfEach`)."""
+    return [tpm(500, tokens), rpm(20), concurrent(3)]
+
+
+def key_rates(tokens: float = 0) -> list[LimitCheck]:
+    """A key's rpm and tpm, no concurrency (`OneOfEach` without slots)."""
+    return [rpm(20), tpm(500, tokens)]
+
+
+Plan = Callable[[float], list[LimitCheck]]
 
 
 def prepared(state: MemoryState, checks: list[LimitCheck]) -> PreparedChecks:
@@ -29,13 +46,16 @@ async def usage(state: MemoryState, now: float) -> list[dict[str, float]]:
     return [await state.usage("key", "demo", now), await state.usage("team", "perf", now)]
 
 
-async def test_a_prepared_plan_decides_and_counts_as_acquire_does() -> None:
+@pytest.mark.parametrize("plan", [team_plan, key_plan, key_rates], ids=["team", "key", "rates"])
+async def test_a_prepared_plan_decides_and_counts_as_acquire_does(plan: Plan) -> None:
     """Two states, one driven through `acquire`/`settle`, one through the prepared plan, with
     the same random requests: refusals, figures and usage agree at every step, across idle
-    minutes whose windows and slots the state drops."""
+    minutes whose windows and slots the state drops. Run on the general path (the team's rpm
+    too) and on the usual plan's written-out one (`OneOfEach`)."""
     rng = random.Random(7)
     direct, fast = MemoryState(), MemoryState()
-    checks = prepared(fast, plan())
+    checks = prepared(fast, plan(0))
+    assert isinstance(checks, OneOfEach) == (plan is not team_plan)  # the path meant
     now = T0
     outstanding: list[tuple[Settlement, PreparedHold]] = []
     allowed = refused = 0
@@ -53,10 +73,10 @@ async def test_a_prepared_plan_decides_and_counts_as_acquire_does() -> None:
             assert result.allowed == (hold is not None)
             if hold is not None and result.reservation is not None:
                 allowed += 1
-                by_kind = {(r.check.kind, r.check.scope): r for r in result.results}
-                # The tightest request window: the key's (20) or the team's (25).
+                # The tightest request window: the key's (20) or the team's (25), the first of
+                # equals as the plan lists them.
                 tightest = min(
-                    (by_kind[("rpm", "key")], by_kind[("rpm", "team")]),
+                    (r for r in result.results if r.check.kind == "rpm"),
                     key=lambda r: r.remaining,
                 )
                 assert hold.requests is not None and hold.tokens_window is not None
@@ -65,7 +85,7 @@ async def test_a_prepared_plan_decides_and_counts_as_acquire_does() -> None:
                     tightest.remaining,
                     tightest.reset_s,
                 )
-                tokens_result = by_kind[("tpm", "key")]
+                (tokens_result,) = (r for r in result.results if r.check.kind == "tpm")
                 assert hold.tokens_window == (500, tokens_result.remaining, tokens_result.reset_s)
                 outstanding.append((Settlement(result.reservation, 0, 0.0), hold))
             else:
@@ -124,5 +144,5 @@ def test_only_rpm_tpm_and_concurrency_on_counters_of_their_own_are_prepared() ->
 
 
 def test_only_the_memory_backend_prepares(state: StateBackend) -> None:
-    made = state.prepare(plan())
+    made = state.prepare(team_plan())
     assert (made is not None) == (state.name == "memory")
