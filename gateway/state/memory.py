@@ -10,7 +10,7 @@ section of its own: `begin_acquire` checks and reserves all limits with nothing 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 
 from gateway.state.base import (
     BUDGET_KINDS,
@@ -56,15 +56,12 @@ class MemoryState(MemoryCounters):
         # Bounded too (one process's memory), but apart from the cache and larger.
         self.remembered = LruCache(REMEMBERED_MAX_ENTRIES, REMEMBERED_MAX_BYTES)
         super().__init__()
-        self._breakers = BreakerBook()
+        self.breakers = BreakerBook()  # public: prepared plans read it (`closed_views`)
 
     # -- prepared plans (gateway.state.memory_prepared) ---------------------------------------
 
     def prepare(self, checks: Sequence[LimitCheck]) -> PreparedChecks | None:
         return prepare_on(self, checks)
-
-    def breaker_views(self, deployments: tuple[str, ...], now: float) -> Mapping[str, BreakerState]:
-        return self._breakers.acquire_views(deployments, now)
 
     # -- limits -----------------------------------------------------------------------------
 
@@ -147,7 +144,7 @@ class MemoryState(MemoryCounters):
             if not result.allowed:
                 allowed = False
             results.append(result)
-        views = self._breakers.acquire_views(breakers, now)
+        views = self.breakers.acquire_views(breakers, now)
         if not allowed:
             self._drop_empty(checks, counters)
             return acquire_result(checks, results, token, now, views, hold)
@@ -271,15 +268,15 @@ class MemoryState(MemoryCounters):
         window_s: float,
         cooldown_s: float,
     ) -> BreakerState:
-        return self._breakers.record(deployment, ok, now, failure_threshold, window_s, cooldown_s)
+        return self.breakers.record(deployment, ok, now, failure_threshold, window_s, cooldown_s)
 
     async def breaker_states(
         self, deployments: Sequence[str], now: float
     ) -> dict[str, BreakerState]:
-        return self._breakers.views(deployments, now)
+        return self.breakers.views(deployments, now)
 
     async def breaker_try_probe(self, deployment: str, now: float, probe_timeout_s: float) -> bool:
-        return self._breakers.try_probe(deployment, now, probe_timeout_s)
+        return self.breakers.try_probe(deployment, now, probe_timeout_s)
 
     async def ping(self) -> bool:
         return True

@@ -16,6 +16,7 @@ _ALL_CLOSED_MAX = 256
 class BreakerBook:
     def __init__(self) -> None:
         self._records: dict[str, breaker.BreakerRecord] = {}  # closed ones are not kept
+        # Filled only while every breaker is closed, emptied as soon as one is not.
         self._all_closed: dict[tuple[str, ...], Mapping[str, BreakerState]] = {}
 
     def record(
@@ -39,6 +40,7 @@ class BreakerBook:
             self._records.pop(deployment, None)
         else:
             self._records[deployment] = record
+            self._all_closed.clear()
         return breaker.view(record, now)
 
     def acquire_views(self, deployments: Sequence[str], now: float) -> Mapping[str, BreakerState]:
@@ -54,6 +56,13 @@ class BreakerBook:
             self._all_closed[deployments] = views
         return views
 
+    def closed_views(self, deployments: tuple[str, ...], now: float) -> Mapping[str, BreakerState]:
+        """`acquire_views` of a tuple (a prepared acquire's, called on the book directly): while
+        every breaker is closed, one lookup (8 interpreter opcodes where going through
+        `MemoryState` to `acquire_views` counted 28)."""
+        # (An empty tuple's views are empty, falsy: `acquire_views` then finds them.)
+        return self._all_closed.get(deployments) or self.acquire_views(deployments, now)
+
     def views(self, deployments: Sequence[str], now: float) -> dict[str, BreakerState]:
         if not self._records:  # every breaker closed, as nearly always
             return dict.fromkeys(deployments, breaker.view(breaker.CLOSED, now))
@@ -65,6 +74,6 @@ class BreakerBook:
         allowed, record = breaker.try_probe(
             self._records.get(deployment, breaker.CLOSED), now, probe_timeout_s
         )
-        if record != breaker.CLOSED:
+        if record != breaker.CLOSED:  # only an open breaker's record changes: already kept
             self._records[deployment] = record
         return allowed

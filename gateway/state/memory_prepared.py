@@ -15,11 +15,11 @@ A prepared acquire is not remembered under its token as `acquire`'s are: that me
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Protocol
 
 from gateway.state.base import WINDOW_KINDS, LimitCheck, new_token
-from gateway.state.breaker_state import BreakerState
+from gateway.state.memory_breakers import BreakerBook
 from gateway.state.memory_slots import Slots
 from gateway.state.prepared import PreparedHold, WindowFigures
 from gateway.state.windows import SlidingWindow
@@ -45,9 +45,10 @@ class Counters(Protocol):
         """The slots of (scope, subject), made when there are none."""
         ...
 
-    def breaker_views(
-        self, deployments: tuple[str, ...], now: float
-    ) -> Mapping[str, BreakerState]: ...
+    @property
+    def breakers(self) -> BreakerBook:
+        """The circuit breakers an acquire reads (`BreakerBook.closed_views`)."""
+        ...
 
 
 # A bound window: (the window, its limit).
@@ -139,7 +140,7 @@ class MemoryPrepared:
             end = now + hold_s
             for slots, _ in self._slots:
                 slots.take(token, end)
-        views = state.breaker_views(breakers, now)
+        views = state.breakers.closed_views(breakers, now)
         return PreparedHold(token, now, tokens, requests, token_window, views)
 
     def free_slots(self, hold: PreparedHold) -> None:
@@ -205,7 +206,7 @@ class OneOfEach(MemoryPrepared):
         token = new_token()
         if slots is not None:
             slots.take(token, now + hold_s)
-        views = state.breaker_views(breakers, now)
+        views = state.breakers.closed_views(breakers, now)
         return PreparedHold(token, now, tokens, requests, token_window, views)
 
     def settle(self, hold: PreparedHold, actual_tokens: int) -> None:

@@ -135,6 +135,19 @@ async def test_a_prepared_acquire_reads_the_breakers_as_acquire_does() -> None:
     assert dict(hold.breakers) == await state.breaker_states(["dep-a", "dep-b"], T0)
 
 
+async def test_a_prepared_acquire_sees_a_breaker_open_after_all_were_closed() -> None:
+    """The all-closed views a prepared acquire read are not handed out once a breaker opened."""
+    state = MemoryState()
+    checks = prepared(state, [rpm(10)])
+    assert checks.acquire(1, T0, HOLD_S, ("dep-a", "dep-b")) is not None  # all closed: kept
+    for _ in range(3):
+        await state.breaker_record("dep-a", False, T0, 3, 30.0, 10.0)
+    hold = checks.acquire(1, T0, HOLD_S, ("dep-a", "dep-b"))
+    assert hold is not None
+    assert hold.breakers["dep-a"].state == "open"
+    assert dict(hold.breakers) == await state.breaker_states(["dep-a", "dep-b"], T0)
+
+
 def test_only_rpm_tpm_and_concurrency_on_counters_of_their_own_are_prepared() -> None:
     state = MemoryState()
     assert state.prepare([rpm(1), tpm(1, 0), concurrent(1)]) is not None
