@@ -32,7 +32,7 @@ class MemoryCounters:
         # acquires that had not run: token -> end of its hold.
         self._held: dict[str, float] = {}
         self._gone: dict[str, float] = {}
-        self._next_prune = 0.0
+        self.next_prune = 0.0  # when `tick` prunes next (public: prepared plans read it)
         # Windows and slots are dropped when idle, a batch at a time (`gateway.state.sweep`):
         # a window looked at a window's length after it was made or last looked at, slots at
         # each prune's period.
@@ -42,7 +42,7 @@ class MemoryCounters:
         self.generation = 0
 
     def tick(self, now: float) -> None:
-        if now >= self._next_prune:
+        if now >= self.next_prune:
             self._prune(now)
 
     def window_of(self, counter: Counter, now: float) -> SlidingWindow:
@@ -90,7 +90,7 @@ class MemoryCounters:
         more = self._spend.prune(now) or more  # end users' spend (memory_spend.py)
         if len(self._slots) + len(self._windows) != counters:
             self.generation += 1
-        self._next_prune = now if more else now + _PRUNE_EVERY_S
+        self.next_prune = now if more else now + _PRUNE_EVERY_S
 
     def _live_slots(self, subject: Subject, now: float) -> int:
         slots = self._slots.get(subject)

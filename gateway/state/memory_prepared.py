@@ -33,8 +33,13 @@ class Counters(Protocol):
         """Moves whenever a window or slots leave the state (bound counters may be stale)."""
         ...
 
+    @property
+    def next_prune(self) -> float:
+        """When `tick` has housekeeping to do."""
+        ...
+
     def tick(self, now: float) -> None:
-        """The housekeeping an acquire does first (the periodic prune)."""
+        """The housekeeping an acquire does first (the periodic prune, due at `next_prune`)."""
         ...
 
     def window_of(self, counter: tuple[str, str, str], now: float) -> SlidingWindow:
@@ -188,7 +193,10 @@ class OneOfEach(MemoryPrepared):
         self, tokens: int, now: float, hold_s: float, breakers: tuple[str, ...]
     ) -> PreparedHold | None:
         state = self._state
-        state.tick(now)
+        # `state.tick(now)` when it has something to do: the call and its test in the callee
+        # counted 13 interpreter opcodes a request, this test 5.
+        if now >= state.next_prune:
+            state.tick(now)
         if self._generation != state.generation:
             self._bind(now)
         requests = self._rpm.room(1, self._rpm_limit, now)
