@@ -25,9 +25,10 @@ Payload: TypeAlias = bytes | Callable[[], bytes]
 
 
 class _Call:
-    """Calls waiting on the connection, in write order: `count` replies resolve `future`."""
+    """Calls waiting on the connection, in write order: `count` replies resolve `future`
+    (`Connection._partial` keeps the first of them when they come in more than one read)."""
 
-    __slots__ = ("applied", "count", "deadline", "future", "noscript", "replies", "waited_on")
+    __slots__ = ("applied", "count", "deadline", "future", "noscript", "waited_on")
 
     def __init__(
         self,
@@ -44,7 +45,6 @@ class _Call:
         self.count = count
         self.deadline = deadline
         self.waited_on = waited_on
-        self.replies: list[Reply] = []
 
 
 class Connection(asyncio.Protocol):
@@ -63,6 +63,7 @@ class Connection(asyncio.Protocol):
         self.closed = False
         self._timer: asyncio.TimerHandle | None = None
         self._unwritten: list[Payload] = []  # calls sent `soon`, written at the end of the turn
+        self._partial: list[Reply] = []  # the first replies of `calls[0]`, when not all came
         self._waited_on = 0  # calls in flight that a caller waits on (`send(waited_on=True)`)
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -161,22 +162,34 @@ class Connection(asyncio.Protocol):
         except ValueError as exc:
             self.lose(StateUnavailable(f"redis: bad reply: {exc}"))
             return
+        partial = self._partial
+        if partial:  # the oldest call's first replies came in an earlier read
+            replies = partial + replies
+            self._partial = []
+        # By call, not by reply: a call's `count` replies are taken in one slice when this read
+        # has them all (nearly always), instead of one append and one length test per reply
+        # into a list of the call's own (~20 opcodes a reply; an acquire has 2 or more).
         calls = self.calls
-        for reply in replies:
+        at, left = 0, len(replies)
+        while left:
             if not calls:
                 self.lose(StateUnavailable("redis: a reply nobody asked for"))
                 return
             call = calls[0]
-            call.replies.append(reply)
-            if len(call.replies) == call.count:
-                calls.popleft()
-                if call.waited_on:
-                    self._waited_on -= 1
-                future = call.future
-                if future is None:
-                    self._resolve_applied(call)
-                elif not future.done():  # the caller may have been cancelled
-                    future.set_result(call.replies)
+            count = call.count
+            if count > left:  # the rest of its replies come in a later read
+                self._partial = replies[at:]
+                return
+            calls.popleft()
+            if call.waited_on:
+                self._waited_on -= 1
+            future = call.future
+            if future is None:
+                self._resolve_applied(call, replies[at])  # one reply: `send_applied`
+            elif not future.done():  # the caller may have been cancelled
+                future.set_result(replies[at : at + count])
+            at += count
+            left -= count
 
     def connection_lost(self, exc: Exception | None) -> None:
         if not self.closed:
@@ -192,6 +205,7 @@ class Connection(asyncio.Protocol):
         """Close the connection and fail every call still waiting on it."""
         self.closed = True
         self._unwritten.clear()
+        self._partial = []
         self._waited_on = 0
         if self._timer is not None:
             self._timer.cancel()
@@ -204,17 +218,16 @@ class Connection(asyncio.Protocol):
             if future is not None and not future.done():
                 future.set_exception(error)
 
-    def _resolve_applied(self, call: _Call) -> None:
+    def _resolve_applied(self, call: _Call, reply: Reply) -> None:
         applied = call.applied
         assert applied is not None
         if applied.done():
             return
-        for reply in call.replies:
-            if isinstance(reply, ReplyError):  # it ran nothing (NOSCRIPT, OOM, READONLY...)
-                if call.noscript is not None and reply.code == "NOSCRIPT":
-                    deadline = self.loop.time() + self.timeout_s
-                    self._send(call.noscript, _Call(None, 1, deadline, False, applied), soon=True)
-                    return
-                applied.set_exception(reply)
+        if isinstance(reply, ReplyError):  # it ran nothing (NOSCRIPT, OOM, READONLY...)
+            if call.noscript is not None and reply.code == "NOSCRIPT":
+                deadline = self.loop.time() + self.timeout_s
+                self._send(call.noscript, _Call(None, 1, deadline, False, applied), soon=True)
                 return
+            applied.set_exception(reply)
+            return
         applied.set_result(None)

@@ -1,0 +1,120 @@
+"""The RESP client's connection (gateway/state/redis/resp_connection.py) on a fake transport:
+replies fed by hand, in whatever reads the test picks, resolve the calls in write order."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from gateway.state import StateUnavailable
+from gateway.state.redis.resp_connection import Connection
+from gateway.state.redis.wire import ReplyError, encode
+
+
+class FakeTransport(asyncio.Transport):
+    def __init__(self) -> None:
+        super().__init__()
+        self.writes: list[bytes] = []
+        self.aborted = False
+
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        self.writes.append(bytes(data))
+
+    def abort(self) -> None:
+        self.aborted = True
+
+
+def connection() -> tuple[Connection, FakeTransport, list[StateUnavailable]]:
+    lost: list[StateUnavailable] = []
+    conn = Connection(asyncio.get_running_loop(), 5.0, lost.append)
+    transport = FakeTransport()
+    conn.connection_made(transport)
+    return conn, transport, lost
+
+
+async def test_the_replies_of_several_calls_in_one_read_resolve_each_call() -> None:
+    conn, _, lost = connection()
+    first = conn.send(encode(["A"]), 2, waited_on=True)
+    second = conn.send(encode(["B"]), 1, waited_on=True)
+    third = conn.send(encode(["C"]), 3)
+    conn.data_received(b":1\r\n$1\r\nx\r\n-ERR no\r\n:2\r\n$-1\r\n*1\r\n:3\r\n")
+    assert first.result() == [1, b"x"]
+    (error,) = second.result()
+    assert isinstance(error, ReplyError) and str(error) == "ERR no"  # an error reply is a value
+    assert third.result() == [2, None, [3]]
+    assert not conn.calls and not lost
+
+
+async def test_a_calls_replies_split_across_reads_resolve_it_once_all_came() -> None:
+    conn, _, lost = connection()
+    first = conn.send(encode(["A"]), 1)
+    second = conn.send(encode(["B"]), 3, waited_on=True)
+    third = conn.send(encode(["C"]), 2)
+    conn.data_received(b":1\r\n:2\r\n")  # the first call's, and one of the second's
+    assert first.result() == [1] and not second.done()
+    conn.data_received(b"-ERR mid\r\n$2\r")  # one more of the second's, and part of one
+    assert not second.done()
+    conn.data_received(b"\nok\r\n:5\r\n")  # the second's last, and one of the third's
+    replies = second.result()
+    assert replies[0] == 2 and isinstance(replies[1], ReplyError) and replies[2] == b"ok"
+    assert not third.done()
+    conn.data_received(b":6\r\n")
+    assert third.result() == [5, 6]
+    assert not conn.calls and not lost
+
+
+async def test_a_call_waited_on_is_written_at_once_again_once_the_last_one_is_answered() -> None:
+    conn, transport, _ = connection()
+    first = conn.send(encode(["A"]), 2, soon=True, waited_on=True)
+    assert len(transport.writes) == 1  # the only call waited on: now
+    second = conn.send(encode(["B"]), 1, soon=True, waited_on=True)
+    assert len(transport.writes) == 1  # another is in flight: at the end of the turn
+    conn.data_received(b":1\r\n")
+    await asyncio.sleep(0)  # the end of the turn
+    assert len(transport.writes) == 2
+    conn.data_received(b":2\r\n:3\r\n")
+    assert first.result() == [1, 2] and second.result() == [3]
+    conn.send(encode(["C"]), 1, soon=True, waited_on=True)
+    assert len(transport.writes) == 3  # none in flight: now
+
+
+async def test_applied_calls_among_others_get_their_outcome_and_noscript_sends_the_eval() -> None:
+    conn, transport, _ = connection()
+    ok = conn.send_applied(encode(["OK"]))
+    failed = conn.send_applied(encode(["BAD"]))
+    rerun = conn.send_applied(encode(["EVALSHA"]), noscript=lambda: encode(["EVAL"]))
+    waited = conn.send(encode(["W"]), 2, soon=True, waited_on=True)
+    await asyncio.sleep(0)
+    conn.data_received(b"+OK\r\n-ERR bad\r\n-NOSCRIPT no\r\n:1\r")
+    assert ok.result() is None
+    assert isinstance(failed.exception(), ReplyError)
+    assert not rerun.done() and not waited.done()
+    conn.data_received(b"\n:2\r\n")
+    assert waited.result() == [1, 2]
+    await asyncio.sleep(0)  # the EVAL, written at the end of the turn
+    assert b"EVAL\r\n" in transport.writes[-1]
+    conn.data_received(b"+OK\r\n")
+    assert rerun.result() is None
+
+
+async def test_a_reply_nobody_asked_for_loses_the_connection_after_the_calls_it_answers() -> None:
+    conn, transport, lost = connection()
+    first = conn.send(encode(["A"]), 1)
+    second = conn.send(encode(["B"]), 2)
+    conn.data_received(b":1\r\n:2\r\n")
+    conn.data_received(b":3\r\n:4\r\n")
+    assert first.result() == [1] and second.result() == [2, 3]
+    assert transport.aborted and len(lost) == 1
+
+
+async def test_losing_the_connection_mid_call_fails_it_and_forgets_its_first_replies() -> None:
+    conn, _, lost = connection()
+    split = conn.send(encode(["A"]), 2)
+    later = conn.send(encode(["B"]), 1)
+    conn.data_received(b":1\r\n")
+    conn.connection_lost(None)
+    for future in (split, later):
+        with pytest.raises(StateUnavailable):
+            future.result()
+    assert len(lost) == 1 and not conn.calls
