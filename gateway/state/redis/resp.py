@@ -133,7 +133,7 @@ class RespClient(ClientBase):
             if refused is not None:
                 return refuse(refused)
             return self._connect_and_send(payload, len(commands))
-        return _checked(conn.send(payload, len(commands), soon=True, waited_on=True))
+        return _checked(conn.send_waited_on(payload, len(commands)))
 
     async def _connect_and_send(self, payload: bytes, count: int) -> list[Reply]:
         """Connect, then send: the reply gets what is left of the one timeout the call has."""

@@ -24,27 +24,20 @@ from gateway.state.redis.wire import Parser, Reply, ReplyError
 Payload: TypeAlias = bytes | Callable[[], bytes]
 
 
-class _Call:
-    """Calls waiting on the connection, in write order: `count` replies resolve `future`
-    (`Connection._partial` keeps the first of them when they come in more than one read)."""
-
-    __slots__ = ("applied", "count", "deadline", "future", "noscript", "waited_on")
-
-    def __init__(
-        self,
-        future: asyncio.Future[list[Reply]] | None,
-        count: int,
-        deadline: float,
-        waited_on: bool,
-        applied: asyncio.Future[None] | None = None,
-        noscript: Callable[[], bytes] | None = None,
-    ) -> None:
-        self.future = future  # gets the replies; else `applied` gets whether they all succeeded
-        self.applied = applied
-        self.noscript = noscript  # `applied`'s call sent instead, should it get NOSCRIPT
-        self.count = count
-        self.deadline = deadline
-        self.waited_on = waited_on
+# A call waiting on the connection, in write order: `count` replies resolve `future`, else
+# (`future` None, one reply) `applied` gets whether it applied; `noscript`: the EVAL sent for
+# `applied` instead, should the reply be NOSCRIPT; `waited_on`: see `Connection.send`. A plain
+# tuple, built in one BUILD_TUPLE where the call is sent, not an object whose __init__ stores
+# six attributes (~20 opcodes a call less; `data_received` unpacks it).
+_Call: TypeAlias = tuple[
+    "asyncio.Future[list[Reply]] | None",  # future
+    int,  # count
+    float,  # deadline
+    bool,  # waited_on
+    "asyncio.Future[None] | None",  # applied
+    "Callable[[], bytes] | None",  # noscript
+]
+_NO_TIMER = float("inf")
 
 
 class Connection(asyncio.Protocol):
@@ -62,6 +55,7 @@ class Connection(asyncio.Protocol):
         self.calls: deque[_Call] = deque()
         self.closed = False
         self._timer: asyncio.TimerHandle | None = None
+        self._timer_at = _NO_TIMER  # when `_timer` fires
         self._unwritten: list[Payload] = []  # calls sent `soon`, written at the end of the turn
         self._partial: list[Reply] = []  # the first replies of `calls[0]`, when not all came
         self._waited_on = 0  # calls in flight that a caller waits on (`send(waited_on=True)`)
@@ -89,9 +83,38 @@ class Connection(asyncio.Protocol):
         waits for the write too: a settlement started just before an answer's last byte
         (`RedisState.start_settle`) is encoded after that byte has left."""
         future: asyncio.Future[list[Reply]] = self.loop.create_future()
-        self._send(
-            payload, _Call(future, count, self.loop.time() + self.timeout_s, waited_on), soon
-        )
+        deadline = self.loop.time() + self.timeout_s
+        if waited_on:
+            if soon and self._waited_on == 0:
+                soon = False  # the first call waited on: now
+            self._waited_on += 1
+        self._send(payload, (future, count, deadline, waited_on, None, None), soon)
+        return future
+
+    def send_waited_on(self, payload: bytes, count: int) -> asyncio.Future[list[Reply]]:
+        """`send(payload, count, soon=True, waited_on=True)`: what `RespClient.begin` (every
+        acquire) sends. Written out here, not through `send`'s flags and `_send` (~30 opcodes
+        a call less)."""
+        loop = self.loop
+        future: asyncio.Future[list[Reply]] = loop.create_future()
+        deadline = loop.time() + self.timeout_s
+        if self._waited_on:  # others in flight: at the end of the turn, with the turn's calls
+            self._waited_on += 1
+            unwritten = self._unwritten
+            if not unwritten:
+                loop.call_soon(self._write_unwritten)
+            unwritten.append(payload)
+        else:  # the first call waited on: now, behind whatever is unwritten
+            self._waited_on = 1
+            if self._unwritten:
+                self._unwritten.append(payload)
+                self._write_unwritten()
+            else:
+                assert self.transport is not None
+                self.transport.write(payload)
+        self.calls.append((future, count, deadline, True, None, None))
+        if deadline < self._timer_at:  # (the handshake's timeout is longer)
+            self._arm(deadline)
         return future
 
     def send_applied(
@@ -102,18 +125,20 @@ class Connection(asyncio.Protocol):
         resolved as the reply is read, not through a future of the replies whose callback
         would run one turn of the loop later. On a NOSCRIPT reply, `noscript()` (the script's
         EVAL) is sent instead, at once, and its reply resolves the future."""
-        applied: asyncio.Future[None] = self.loop.create_future()
-        deadline = self.loop.time() + self.timeout_s
-        self._send(payload, _Call(None, 1, deadline, False, applied, noscript), soon=True)
+        loop = self.loop
+        applied: asyncio.Future[None] = loop.create_future()
+        deadline = loop.time() + self.timeout_s
+        # `_send(..., soon=True)` written out (~15 opcodes a settlement less).
+        unwritten = self._unwritten
+        if not unwritten:
+            loop.call_soon(self._write_unwritten)
+        unwritten.append(payload)
+        self.calls.append((None, 1, deadline, False, applied, noscript))
+        if deadline < self._timer_at:
+            self._arm(deadline)
         return applied
 
     def _send(self, payload: Payload, call: _Call, soon: bool) -> None:
-        deadline = call.deadline
-        assert self.transport is not None
-        if call.waited_on:
-            if soon and self._waited_on == 0:
-                soon = False  # the first call waited on: now
-            self._waited_on += 1
         if soon:
             if not self._unwritten:
                 self.loop.call_soon(self._write_unwritten)
@@ -122,13 +147,18 @@ class Connection(asyncio.Protocol):
             self._unwritten.append(payload)
             self._write_unwritten()
         else:
+            assert self.transport is not None
             self.transport.write(payload if isinstance(payload, bytes) else payload())
         self.calls.append(call)
-        timer = self._timer
-        if timer is None or timer.when() > deadline:  # (the handshake's timeout is longer)
-            if timer is not None:
-                timer.cancel()
-            self._timer = self.loop.call_at(deadline, self._check_deadline)
+        deadline = call[2]
+        if deadline < self._timer_at:  # (the handshake's timeout is longer)
+            self._arm(deadline)
+
+    def _arm(self, deadline: float) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer = self.loop.call_at(deadline, self._check_deadline)
+        self._timer_at = deadline
 
     def _write_unwritten(self) -> None:
         unwritten, self._unwritten = self._unwritten, []
@@ -146,15 +176,16 @@ class Connection(asyncio.Protocol):
         # One timer per connection, not one per call: calls share one timeout and are answered in
         # order, so the oldest is the first to be overdue. When it fires early, it re-arms.
         self._timer = None
+        self._timer_at = _NO_TIMER
         if not self.calls:
             return
         # Calls are answered in order and a deadline is never earlier than the one before
         # (after the handshake), so the oldest call is the first to be overdue.
-        oldest = self.calls[0].deadline
+        oldest = self.calls[0][2]
         if self.loop.time() >= oldest:
             self.lose(StateUnavailable(f"redis: no reply within {self.timeout_s:g} s", "timeout"))
         else:
-            self._timer = self.loop.call_at(oldest, self._check_deadline)
+            self._arm(oldest)
 
     def data_received(self, data: bytes) -> None:
         try:
@@ -175,17 +206,16 @@ class Connection(asyncio.Protocol):
             if not calls:
                 self.lose(StateUnavailable("redis: a reply nobody asked for"))
                 return
-            call = calls[0]
-            count = call.count
+            future, count, _, waited_on, applied, noscript = calls[0]
             if count > left:  # the rest of its replies come in a later read
                 self._partial = replies[at:]
                 return
             calls.popleft()
-            if call.waited_on:
+            if waited_on:
                 self._waited_on -= 1
-            future = call.future
-            if future is None:
-                self._resolve_applied(call, replies[at])  # one reply: `send_applied`
+            if future is None:  # `send_applied`'s call: one reply
+                assert applied is not None
+                self._resolve_applied(applied, noscript, replies[at])
             elif not future.done():  # the caller may have been cancelled
                 future.set_result(replies[at : at + count])
             at += count
@@ -210,23 +240,24 @@ class Connection(asyncio.Protocol):
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
+            self._timer_at = _NO_TIMER
         if self.transport is not None:
             self.transport.abort()
         while self.calls:
-            call = self.calls.popleft()
-            future = call.future or call.applied
+            replies, _, _, _, applied, _ = self.calls.popleft()
+            future = replies or applied
             if future is not None and not future.done():
                 future.set_exception(error)
 
-    def _resolve_applied(self, call: _Call, reply: Reply) -> None:
-        applied = call.applied
-        assert applied is not None
+    def _resolve_applied(
+        self, applied: asyncio.Future[None], noscript: Callable[[], bytes] | None, reply: Reply
+    ) -> None:
         if applied.done():
             return
         if isinstance(reply, ReplyError):  # it ran nothing (NOSCRIPT, OOM, READONLY...)
-            if call.noscript is not None and reply.code == "NOSCRIPT":
+            if noscript is not None and reply.code == "NOSCRIPT":
                 deadline = self.loop.time() + self.timeout_s
-                self._send(call.noscript, _Call(None, 1, deadline, False, applied), soon=True)
+                self._send(noscript, (None, 1, deadline, False, applied, None), soon=True)
                 return
             applied.set_exception(reply)
             return

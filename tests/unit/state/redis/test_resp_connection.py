@@ -66,16 +66,16 @@ async def test_a_calls_replies_split_across_reads_resolve_it_once_all_came() -> 
 
 async def test_a_call_waited_on_is_written_at_once_again_once_the_last_one_is_answered() -> None:
     conn, transport, _ = connection()
-    first = conn.send(encode(["A"]), 2, soon=True, waited_on=True)
+    first = conn.send_waited_on(encode(["A"]), 2)
     assert len(transport.writes) == 1  # the only call waited on: now
-    second = conn.send(encode(["B"]), 1, soon=True, waited_on=True)
+    second = conn.send_waited_on(encode(["B"]), 1)
     assert len(transport.writes) == 1  # another is in flight: at the end of the turn
     conn.data_received(b":1\r\n")
     await asyncio.sleep(0)  # the end of the turn
     assert len(transport.writes) == 2
     conn.data_received(b":2\r\n:3\r\n")
     assert first.result() == [1, 2] and second.result() == [3]
-    conn.send(encode(["C"]), 1, soon=True, waited_on=True)
+    conn.send_waited_on(encode(["C"]), 1)
     assert len(transport.writes) == 3  # none in flight: now
 
 
@@ -84,7 +84,7 @@ async def test_applied_calls_among_others_get_their_outcome_and_noscript_sends_t
     ok = conn.send_applied(encode(["OK"]))
     failed = conn.send_applied(encode(["BAD"]))
     rerun = conn.send_applied(encode(["EVALSHA"]), noscript=lambda: encode(["EVAL"]))
-    waited = conn.send(encode(["W"]), 2, soon=True, waited_on=True)
+    waited = conn.send_waited_on(encode(["W"]), 2)
     await asyncio.sleep(0)
     conn.data_received(b"+OK\r\n-ERR bad\r\n-NOSCRIPT no\r\n:1\r")
     assert ok.result() is None
@@ -118,3 +118,18 @@ async def test_losing_the_connection_mid_call_fails_it_and_forgets_its_first_rep
         with pytest.raises(StateUnavailable):
             future.result()
     assert len(lost) == 1 and not conn.calls
+
+
+async def test_a_late_reply_fails_every_waiting_call_on_the_one_timer() -> None:
+    lost: list[StateUnavailable] = []
+    conn = Connection(asyncio.get_running_loop(), 0.05, lost.append)
+    conn.connection_made(FakeTransport())
+    answered = conn.send_waited_on(encode(["A"]), 1)
+    waiting = [conn.send_waited_on(encode(["B"]), 1), conn.send_applied(encode(["C"]))]
+    conn.data_received(b":1\r\n")  # the first in time: the timer re-arms for the next
+    assert answered.result() == [1]
+    for future in waiting:
+        with pytest.raises(StateUnavailable) as failed:
+            await future
+        assert failed.value.kind == "timeout"
+    assert [error.kind for error in lost] == ["timeout"]
