@@ -72,10 +72,18 @@ class RedisClient(Protocol):
 def check_available(replies: list[Reply]) -> list[Reply]:
     """The replies; an error reply meaning "this server cannot serve now" raises it (a
     StateUnavailable), like a lost connection."""
+    error = unavailable(replies)
+    if error is not None:
+        raise error
+    return replies
+
+
+def unavailable(replies: list[Reply]) -> ReplyError | None:
+    """The first error reply meaning "this server cannot serve now", if any."""
     for reply in replies:
         if isinstance(reply, ReplyError) and str(reply).startswith(UNAVAILABLE_PREFIXES):
-            raise reply
-    return replies
+            return reply
+    return None
 
 
 async def refuse(error: StateUnavailable) -> list[Reply]:

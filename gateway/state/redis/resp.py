@@ -91,10 +91,6 @@ def _retrieve(task: asyncio.Task[Connection]) -> None:
         task.exception()
 
 
-async def _checked(sent: Awaitable[list[Reply]]) -> list[Reply]:
-    return check_available(await sent)
-
-
 class RespClient(ClientBase):
     name = "resp"
 
@@ -133,7 +129,7 @@ class RespClient(ClientBase):
             if refused is not None:
                 return refuse(refused)
             return self._connect_and_send(payload, len(commands))
-        return _checked(conn.send_waited_on(payload, len(commands)))
+        return conn.send_waited_on(payload, len(commands))  # raises what `check_available` does
 
     async def _connect_and_send(self, payload: bytes, count: int) -> list[Reply]:
         """Connect, then send: the reply gets what is left of the one timeout the call has."""

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from typing import TypeAlias
 
 from gateway.state.base import StateUnavailable
+from gateway.state.redis.client import unavailable
 from gateway.state.redis.wire import Parser, Reply, ReplyError
 
 # A call's encoded commands, or a function that encodes them, called as they are written.
@@ -58,43 +59,38 @@ class Connection(asyncio.Protocol):
         self._timer_at = _NO_TIMER  # when `_timer` fires
         self._unwritten: list[Payload] = []  # calls sent `soon`, written at the end of the turn
         self._partial: list[Reply] = []  # the first replies of `calls[0]`, when not all came
-        self._waited_on = 0  # calls in flight that a caller waits on (`send(waited_on=True)`)
+        self._waited_on = 0  # calls in flight that a caller waits on (`send_waited_on`)
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
 
     def send(
-        self, payload: Payload, count: int, *, soon: bool = False, waited_on: bool = False
+        self, payload: Payload, count: int, *, soon: bool = False
     ) -> asyncio.Future[list[Reply]]:
         """Write `count` encoded commands; the future gets their `count` replies. `soon`: write
         them at the end of this turn of the loop, together with every other call sent `soon`
         meanwhile (one socket write for the acquires of many requests, instead of one each: a
         write on loopback costs ~20-30 us of CPU); else now, behind those still waiting.
 
-        `waited_on`: a caller waits for these replies (an acquire), unlike a settlement's. Sent
-        `soon` while no other such call is in flight, it is written now, with whatever is
-        unwritten: under load calls are in flight and the turn's calls share a write, but on a
-        quiet connection (one request at a time) nothing would share it, and the end of the turn
-        comes only after the callbacks queued before it have run: at c = 1 the previous
-        request's record (~65 us, `RecordQueue.write_soon`), which then ran before the round
-        trip started instead of while it was under way.
-
         A `payload` that is a function is called when the call is written, so its encoding
         waits for the write too: a settlement started just before an answer's last byte
         (`RedisState.start_settle`) is encoded after that byte has left."""
         future: asyncio.Future[list[Reply]] = self.loop.create_future()
         deadline = self.loop.time() + self.timeout_s
-        if waited_on:
-            if soon and self._waited_on == 0:
-                soon = False  # the first call waited on: now
-            self._waited_on += 1
-        self._send(payload, (future, count, deadline, waited_on, None, None), soon)
+        self._send(payload, (future, count, deadline, False, None, None), soon)
         return future
 
     def send_waited_on(self, payload: bytes, count: int) -> asyncio.Future[list[Reply]]:
-        """`send(payload, count, soon=True, waited_on=True)`: what `RespClient.begin` (every
-        acquire) sends. Written out here, not through `send`'s flags and `_send` (~30 opcodes
-        a call less)."""
+        """`send(payload, count, soon=True)` of a call a caller waits on (`RespClient.begin`:
+        an acquire), unlike a settlement's; the future raises a reply meaning "this server
+        cannot serve now" (`client.check_available`). While no other such call is in flight,
+        it is written now, with whatever is unwritten: under load calls are in flight and the
+        turn's calls share a write, but on a quiet connection (one request at a time) nothing
+        would share it, and the end of the turn comes only after the callbacks queued before it
+        have run: at c = 1 the previous request's record (~65 us, `RecordQueue.write_soon`),
+        which then ran before the round trip started instead of while it was under way.
+
+        Written out here, not through `send` and `_send` (~30 opcodes a call less)."""
         loop = self.loop
         future: asyncio.Future[list[Reply]] = loop.create_future()
         deadline = loop.time() + self.timeout_s
@@ -217,7 +213,15 @@ class Connection(asyncio.Protocol):
                 assert applied is not None
                 self._resolve_applied(applied, noscript, replies[at])
             elif not future.done():  # the caller may have been cancelled
-                future.set_result(replies[at : at + count])
+                got = replies[at : at + count]
+                # `send_waited_on`'s call raises an unavailable server's error reply: tested
+                # here in one C-level pass, not by the caller in a coroutine wrapped around
+                # the future (~35 opcodes an acquire less).
+                error = waited_on and ReplyError in map(type, got) and unavailable(got)
+                if error:
+                    future.set_exception(error)
+                else:
+                    future.set_result(got)
             at += count
             left -= count
 

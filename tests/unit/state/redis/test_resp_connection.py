@@ -9,7 +9,7 @@ import pytest
 
 from gateway.state import StateUnavailable
 from gateway.state.redis.resp_connection import Connection
-from gateway.state.redis.wire import ReplyError, encode
+from gateway.state.redis.wire import Reply, ReplyError, encode
 
 
 class FakeTransport(asyncio.Transport):
@@ -35,8 +35,8 @@ def connection() -> tuple[Connection, FakeTransport, list[StateUnavailable]]:
 
 async def test_the_replies_of_several_calls_in_one_read_resolve_each_call() -> None:
     conn, _, lost = connection()
-    first = conn.send(encode(["A"]), 2, waited_on=True)
-    second = conn.send(encode(["B"]), 1, waited_on=True)
+    first = conn.send_waited_on(encode(["A"]), 2)
+    second = conn.send_waited_on(encode(["B"]), 1)
     third = conn.send(encode(["C"]), 3)
     conn.data_received(b":1\r\n$1\r\nx\r\n-ERR no\r\n:2\r\n$-1\r\n*1\r\n:3\r\n")
     assert first.result() == [1, b"x"]
@@ -49,7 +49,7 @@ async def test_the_replies_of_several_calls_in_one_read_resolve_each_call() -> N
 async def test_a_calls_replies_split_across_reads_resolve_it_once_all_came() -> None:
     conn, _, lost = connection()
     first = conn.send(encode(["A"]), 1)
-    second = conn.send(encode(["B"]), 3, waited_on=True)
+    second = conn.send_waited_on(encode(["B"]), 3)
     third = conn.send(encode(["C"]), 2)
     conn.data_received(b":1\r\n:2\r\n")  # the first call's, and one of the second's
     assert first.result() == [1] and not second.done()
@@ -125,7 +125,10 @@ async def test_a_late_reply_fails_every_waiting_call_on_the_one_timer() -> None:
     conn = Connection(asyncio.get_running_loop(), 0.05, lost.append)
     conn.connection_made(FakeTransport())
     answered = conn.send_waited_on(encode(["A"]), 1)
-    waiting = [conn.send_waited_on(encode(["B"]), 1), conn.send_applied(encode(["C"]))]
+    waiting: list[asyncio.Future[list[Reply]] | asyncio.Future[None]] = [
+        conn.send_waited_on(encode(["B"]), 1),
+        conn.send_applied(encode(["C"])),
+    ]
     conn.data_received(b":1\r\n")  # the first in time: the timer re-arms for the next
     assert answered.result() == [1]
     for future in waiting:
@@ -133,3 +136,21 @@ async def test_a_late_reply_fails_every_waiting_call_on_the_one_timer() -> None:
             await future
         assert failed.value.kind == "timeout"
     assert [error.kind for error in lost] == ["timeout"]
+
+
+async def test_a_waited_on_call_raises_a_reply_saying_the_server_cannot_serve_now() -> None:
+    conn, _, lost = connection()
+    readonly = conn.send_waited_on(encode(["A"]), 2)
+    loading = conn.send_waited_on(encode(["B"]), 1)
+    erred = conn.send_waited_on(encode(["C"]), 1)
+    settled = conn.send(encode(["D"]), 1)  # not waited on: its replies are values
+    conn.data_received(b":1\r\n-READONLY replica\r\n-LOADING wait\r\n-ERR no\r\n")
+    conn.data_received(b"-READONLY replica\r\n")
+    failed = readonly.exception()
+    assert isinstance(failed, ReplyError) and failed.kind == "readonly"
+    assert isinstance(loading.exception(), ReplyError)
+    (error,) = erred.result()  # any other error reply is a value
+    assert isinstance(error, ReplyError) and error.code == "ERR"
+    (error,) = settled.result()
+    assert isinstance(error, ReplyError) and error.code == "READONLY"
+    assert not lost and not conn.closed
