@@ -99,19 +99,22 @@ class Parser:
     replaced (of ~9,700 for the whole request, in process); here one `gets` call each."""
 
     def __init__(self) -> None:
-        self._reader = hiredis.Reader(protocolError=_protocol_error, replyError=ReplyError)
+        self._reader = hiredis.Reader(
+            protocolError=_protocol_error, replyError=ReplyError, notEnoughData=_NOT_YET
+        )
+        self._gets = self._reader.gets
 
     def feed(self, data: bytes) -> list[Reply]:
         """Add bytes; return every reply now complete, in order. Raises ValueError when the
         bytes are not RESP (the parser is then unusable: close the connection)."""
-        reader = self._reader
-        reader.feed(data)
-        replies: list[Reply] = []
-        reply = reader.gets()
-        while reply is not False:  # False: no whole reply yet (RESP2 has no booleans)
-            replies.append(reply)
-            reply = reader.gets()
-        return replies
+        self._reader.feed(data)
+        # `gets` until it says no whole reply is left, looped in C (iter's sentinel form), not
+        # by a Python loop (~15 opcodes a reply less). The sentinel is an object of its own:
+        # iter compares with ==, and hiredis's default (False) == 0, a reply.
+        return list(iter(self._gets, _NOT_YET))
+
+
+_NOT_YET = object()  # what `gets` returns while no whole reply has arrived
 
 
 def _protocol_error(message: str) -> ValueError:

@@ -47,6 +47,11 @@ def test_parser_reads_every_reply_type_across_chunk_boundaries() -> None:
         assert replies[:-1] == expected and str(replies[-1]) == "ERR wrong type"
 
 
+def test_parser_reads_replies_that_are_zero_or_empty_and_those_after_them() -> None:
+    """Replies that compare equal to False (0) or are falsy do not end a read's replies."""
+    assert Parser().feed(b":0\r\n$0\r\n\r\n*0\r\n$-1\r\n:1\r\n") == [0, b"", [], None, 1]
+
+
 def test_parser_rejects_garbage() -> None:
     with pytest.raises(ValueError):
         Parser().feed(b"?what\r\n")
