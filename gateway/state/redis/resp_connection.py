@@ -57,7 +57,11 @@ class Connection(asyncio.Protocol):
         self.closed = False
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at = _NO_TIMER  # when `_timer` fires
-        self._unwritten: list[Payload] = []  # calls sent `soon`, written at the end of the turn
+        self._unwritten: list[bytes] = []  # calls sent `soon`, written at the end of the turn
+        # The functions among them (their place in `_unwritten` holds b"" until they are called
+        # at the write): the turn's bytes are then joined as they are, with no test of each
+        # (~10 opcodes a call less than a comprehension calling the functions among them).
+        self._encode_later: list[tuple[int, Callable[[], bytes]]] = []
         self._partial: list[Reply] = []  # the first replies of `calls[0]`, when not all came
         self._waited_on = 0  # calls in flight that a caller waits on (`send_waited_on`)
 
@@ -128,7 +132,11 @@ class Connection(asyncio.Protocol):
         unwritten = self._unwritten
         if not unwritten:
             loop.call_soon(self._write_unwritten)
-        unwritten.append(payload)
+        if isinstance(payload, bytes):
+            unwritten.append(payload)
+        else:
+            self._encode_later.append((len(unwritten), payload))
+            unwritten.append(b"")
         self.calls.append((None, 1, deadline, False, applied, noscript))
         if deadline < self._timer_at:
             self._arm(deadline)
@@ -138,9 +146,9 @@ class Connection(asyncio.Protocol):
         if soon:
             if not self._unwritten:
                 self.loop.call_soon(self._write_unwritten)
-            self._unwritten.append(payload)
+            self._add_unwritten(payload)
         elif self._unwritten:  # in order: the replies resolve the calls in the order written
-            self._unwritten.append(payload)
+            self._add_unwritten(payload)
             self._write_unwritten()
         else:
             assert self.transport is not None
@@ -156,12 +164,22 @@ class Connection(asyncio.Protocol):
         self._timer = self.loop.call_at(deadline, self._check_deadline)
         self._timer_at = deadline
 
+    def _add_unwritten(self, payload: Payload) -> None:
+        if isinstance(payload, bytes):
+            self._unwritten.append(payload)
+        else:
+            self._encode_later.append((len(self._unwritten), payload))
+            self._unwritten.append(b"")
+
     def _write_unwritten(self) -> None:
         unwritten, self._unwritten = self._unwritten, []
+        encode_later, self._encode_later = self._encode_later, []
         if unwritten and not self.closed:  # closed: `close` has failed their calls already
             assert self.transport is not None
             try:
-                data = b"".join([p if isinstance(p, bytes) else p() for p in unwritten])
+                for at, encode in encode_later:
+                    unwritten[at] = encode()
+                data = b"".join(unwritten)
             except Exception as exc:  # noqa: BLE001 - a call that cannot be encoded is not sent
                 # The calls after it would get its reply: fail them all (they are retried).
                 self.lose(StateUnavailable(f"redis: cannot encode a call: {exc!r}", "error_reply"))
@@ -239,6 +257,7 @@ class Connection(asyncio.Protocol):
         """Close the connection and fail every call still waiting on it."""
         self.closed = True
         self._unwritten.clear()
+        self._encode_later.clear()
         self._partial = []
         self._waited_on = 0
         if self._timer is not None:

@@ -154,3 +154,24 @@ async def test_a_waited_on_call_raises_a_reply_saying_the_server_cannot_serve_no
     (error,) = settled.result()
     assert isinstance(error, ReplyError) and error.code == "READONLY"
     assert not lost and not conn.closed
+
+
+async def test_calls_encoded_at_the_write_keep_their_place_among_the_turns_calls() -> None:
+    conn, transport, _ = connection()
+    encoded: list[str] = []
+
+    def later(name: str) -> bytes:
+        encoded.append(name)
+        return encode([name])
+
+    conn.send(encode(["A"]), 1, soon=True)
+    conn.send_applied(lambda: later("B"))
+    conn.send(lambda: later("C"), 1, soon=True)
+    conn.send(encode(["D"]), 1, soon=True)
+    assert encoded == [] and transport.writes == []  # encoded as they are written
+    await asyncio.sleep(0)  # the end of the turn
+    assert encoded == ["B", "C"]
+    assert transport.writes == [b"".join(encode([name]) for name in "ABCD")]
+    conn.send_applied(lambda: later("E"))  # the next turn starts afresh
+    await asyncio.sleep(0)
+    assert transport.writes[1:] == [encode(["E"])]
