@@ -215,13 +215,18 @@ class Connection(asyncio.Protocol):
         # has them all (nearly always), instead of one append and one length test per reply
         # into a list of the call's own (~20 opcodes a reply; an acquire has 2 or more).
         calls = self.calls
-        at, left = 0, len(replies)
-        while left:
+        at, end, last = 0, 0, len(replies)
+        # `send_waited_on`'s calls raise an unavailable server's error reply: tested here, for
+        # the whole read in one C-level pass, not by the caller in a coroutine wrapped around
+        # each future (~35 opcodes an acquire less).
+        errors = ReplyError in map(type, replies)
+        while at < last:
             if not calls:
                 self.lose(StateUnavailable("redis: a reply nobody asked for"))
                 return
             future, count, _, waited_on, applied, noscript = calls[0]
-            if count > left:  # the rest of its replies come in a later read
+            end += count
+            if end > last:  # the rest of its replies come in a later read
                 self._partial = replies[at:]
                 return
             calls.popleft()
@@ -231,17 +236,13 @@ class Connection(asyncio.Protocol):
                 assert applied is not None
                 self._resolve_applied(applied, noscript, replies[at])
             elif not future.done():  # the caller may have been cancelled
-                got = replies[at : at + count]
-                # `send_waited_on`'s call raises an unavailable server's error reply: tested
-                # here in one C-level pass, not by the caller in a coroutine wrapped around
-                # the future (~35 opcodes an acquire less).
-                error = waited_on and ReplyError in map(type, got) and unavailable(got)
+                got = replies[at:end]
+                error = errors and waited_on and unavailable(got)
                 if error:
                     future.set_exception(error)
                 else:
                     future.set_result(got)
-            at += count
-            left -= count
+            at = end
 
     def connection_lost(self, exc: Exception | None) -> None:
         if not self.closed:
