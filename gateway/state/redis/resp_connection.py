@@ -268,8 +268,8 @@ class Connection(asyncio.Protocol):
         if self.transport is not None:
             self.transport.abort()
         while self.calls:
-            replies, _, _, _, applied, _ = self.calls.popleft()
-            future = replies or applied
+            waiting, _, _, _, applied, _ = self.calls.popleft()
+            future = waiting or applied
             if future is not None and not future.done():
                 future.set_exception(error)
 
