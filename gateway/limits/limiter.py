@@ -137,7 +137,9 @@ class Limiter:
         token = new_token()
         hold_s = deadline_s + HOLD_GRACE_S if deadline_s is not None else None
         try:
-            result = await backend.acquire(checks, now, names, token=token, hold_s=hold_s)
+            result = await backend.acquire(
+                checks, now, names, token=token, hold_s=hold_s, shape=sorting
+            )
         except BaseException as error:
             if not isinstance(error, StateUnavailable | asyncio.CancelledError):
                 raise

@@ -196,6 +196,7 @@ class StateBackend(Protocol):
         *,
         token: str | None = None,
         hold_s: float | None = None,
+        shape: object = None,
     ) -> Awaitable[AcquireResult]:
         """Start the check-and-reserve: with Redis the command is sent before this returns (no
         await; written at the latest at the end of this turn of the loop), so the caller can do
@@ -213,6 +214,7 @@ class StateBackend(Protocol):
         *,
         token: str | None = None,
         hold_s: float | None = None,
+        shape: object = None,
     ) -> AcquireResult:
         """Check and reserve every limit at once: all checks pass and are reserved, or nothing is.
         Also reads the state of the `breakers` deployments (as `breaker_states` would), in the
@@ -222,7 +224,12 @@ class StateBackend(Protocol):
         `token` names the reservation (a fresh `new_token()` when None): a caller that may give
         up waiting names it, so it can `abandon` it. An acquire whose token was abandoned before
         it ran reserves nothing and is refused. What it holds expires `hold_s` after `now` (pass
-        the request's deadline plus a grace; None: the backend's default, `SLOT_TTL_S`)."""
+        the request's deadline plus a grace; None: the backend's default, `SLOT_TTL_S`).
+
+        `shape`, when not None, stands for the checks' shape: every acquire given the same
+        object (the very one) has checks of the same kinds, scopes, subjects and limits in the
+        same order, only their amounts differ (a plan's, `LimitPlan.sorting`). A backend may
+        keep what it works out of the checks under it (Redis: the call's encoding)."""
         ...
 
     def prepare(self, checks: Sequence[LimitCheck]) -> PreparedChecks | None:

@@ -73,8 +73,10 @@ class MemoryState(MemoryCounters):
         *,
         token: str | None = None,
         hold_s: float | None = None,
+        shape: object = None,
     ) -> Ready[AcquireResult]:
-        """Decided and reserved before this returns: the awaitable is already complete."""
+        """Decided and reserved before this returns: the awaitable is already complete. (`shape`
+        is not read: nothing is worked out of the checks ahead but by `prepare`.)"""
         return Ready(self._acquire(checks, now, breakers, token, hold_s))
 
     async def acquire(
@@ -85,6 +87,7 @@ class MemoryState(MemoryCounters):
         *,
         token: str | None = None,
         hold_s: float | None = None,
+        shape: object = None,
     ) -> AcquireResult:
         return self._acquire(checks, now, breakers, token, hold_s)
 

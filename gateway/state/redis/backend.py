@@ -128,6 +128,7 @@ class RedisState(RedisValues, RedisBreakers):
         *,
         token: str | None = None,
         hold_s: float | None = None,
+        shape: object = None,
     ) -> Coroutine[object, object, AcquireResult]:
         """On an open connection the script call (and the breaker reads) is sent before this
         returns (the RESP client writes it at the end of the turn); without one, awaiting
@@ -137,7 +138,7 @@ class RedisState(RedisValues, RedisBreakers):
             return self._breakers_only(token, now, breakers)
         hold = self.slot_ttl_s if hold_s is None else hold_s
         reservation = Reservation(token, tuple(checks), now, hold)  # if all is allowed
-        call = self._acquire_call(reservation, periods(now))
+        call = self._acquire_call(reservation, periods(now), shape)
         sent = self._client.begin([call.evalsha(), *map(self._breaker_read, breakers)])
         return self._acquire_reply(sent, call, reservation, breakers)
 
@@ -149,10 +150,11 @@ class RedisState(RedisValues, RedisBreakers):
         *,
         token: str | None = None,
         hold_s: float | None = None,
+        shape: object = None,
     ) -> Coroutine[object, object, AcquireResult]:
         """`begin_acquire`'s coroutine itself, not one more awaiting it (~20 opcodes and a
         coroutine frame less a request): sent when called, as `begin_acquire` is."""
-        return self.begin_acquire(checks, now, breakers, token=token, hold_s=hold_s)
+        return self.begin_acquire(checks, now, breakers, token=token, hold_s=hold_s, shape=shape)
 
     async def _breakers_only(
         self, token: str, now: float, breakers: Sequence[str]

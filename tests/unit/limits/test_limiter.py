@@ -26,6 +26,7 @@ class DownState(MemoryState):
         *,
         token: str | None = None,
         hold_s: float | None = None,
+        shape: object = None,
     ) -> AcquireResult:
         raise StateUnavailable("redis is down")
 
@@ -270,6 +271,7 @@ class LostReplyState(MemoryState):
         *,
         token: str | None = None,
         hold_s: float | None = None,
+        shape: object = None,
     ) -> AcquireResult:
         await super().acquire(checks, now, breakers, token=token, hold_s=hold_s)
         raise StateUnavailable("redis: no reply within 0.25 s")

@@ -85,6 +85,7 @@ class LazyState(MemoryState):
         *,
         token: str | None = None,
         hold_s: float | None = None,
+        shape: object = None,
     ) -> AcquireResult:
         result = await super().acquire(checks, now, breakers, token=token, hold_s=hold_s)
         made = result.results

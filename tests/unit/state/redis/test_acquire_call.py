@@ -131,3 +131,34 @@ def test_a_changed_plan_does_not_reuse_a_stale_encoding(changed: tuple[LimitChec
     encoded(calls, PLAN, T0)
     assert encoded(calls, changed, T0 + 1) == documented_call(changed, T0 + 1, 31.5)
     assert encoded(calls, PLAN, T0 + 2) == documented_call(PLAN, T0 + 2, 31.5)
+
+
+class Shape:
+    """What a plan hands the backend as its checks' shape (`StateBackend.acquire`'s `shape`)."""
+
+
+def shaped(calls: AcquireCalls, checks: tuple[LimitCheck, ...], now: float, shape: Shape) -> bytes:
+    return calls.call(Reservation(TOKEN, checks, now, 31.5), periods(now), shape).args
+
+
+@pytest.mark.parametrize("checks", [PLAN, BUDGETED], ids=["rpm-tpm-concurrent", "budgets"])
+def test_a_shape_met_before_encodes_the_documented_call(checks: tuple[LimitCheck, ...]) -> None:
+    """Through the shape's entry (hit from the second call on, but for budgets, whose hint
+    moves with the clock and are looked up as before) the amounts change from call to call,
+    and a new day names its new keys."""
+    calls, shape = AcquireCalls(KeyNames("llmgw")), Shape()
+    for at, tokens in enumerate((1, 2, 1234, 99_999)):
+        now = T0 + 86_400.0 * (at // 2) + at  # a new day from the third call
+        varied = tuple(
+            LimitCheck(c.scope, c.subject, c.kind, c.limit, tokens) if c.kind == "tpm" else c
+            for c in checks
+        )
+        assert shaped(calls, varied, now, shape) == documented_call(varied, now, 31.5).args
+
+
+def test_two_shapes_keep_their_own_encodings() -> None:
+    calls, plan, other = AcquireCalls(KeyNames("llmgw")), Shape(), Shape()
+    team = (LimitCheck("team", "qa", "rpm", 50, 1), LimitCheck("team", "qa", "tpm", 9_000, 5))
+    for now in (T0, T0 + 1):
+        assert shaped(calls, PLAN, now, plan) == documented_call(PLAN, now, 31.5).args
+        assert shaped(calls, team, now, other) == documented_call(team, now, 31.5).args
