@@ -5,7 +5,8 @@ held shared by every append, around its inode check and its `write()`, and exclu
 rotation. So no line is written into a file while it is renamed to `path.1` or deleted
 (`backups = 0`): a line written into a deleted file was lost, and one written into a file
 already renamed could land in one deleted by the next rotation. A rotation drops exactly the
-lines its oldest file held when it was rotated. `read_all` opens the files under the same lock,
+lines its oldest file held when it was rotated, and the files numbered past `backups` (kept
+while it was larger). `read_all` opens the files under the same lock,
 so a reader sees each line once whatever rotates meanwhile.
 """
 
@@ -36,7 +37,8 @@ def backup_path(path: Path, index: int) -> Path:
 
 def rotate(path: Path, backups: int) -> None:
     """Shift `path.1`.. up by one and `path` to `path.1`, dropping the oldest (with
-    `backups = 0`, `path` itself); the caller holds the lock exclusively."""
+    `backups = 0`, `path` itself) and any `path.<n>` past `backups` (left by a larger one);
+    the caller holds the lock exclusively."""
     for index in range(backups - 1, 0, -1):
         older = backup_path(path, index)
         if older.exists():
@@ -45,6 +47,24 @@ def rotate(path: Path, backups: int) -> None:
         os.replace(path, backup_path(path, 1))
     else:
         os.unlink(path)
+    drop_backups_beyond(path, backups)
+
+
+def drop_backups_beyond(path: Path, backups: int) -> None:
+    """Delete `path.<n>` for every `n` > `backups`: the files a larger `backups` kept (a
+    reload or a restart lowered it), which no rotation shifts and no reader reads any more.
+    Only names `backup_path` gives (`n` in ASCII digits, no leading zero) are touched; one
+    that cannot be deleted is logged and the others still are."""
+    prefix = path.name + "."
+    for name in os.listdir(path.parent):
+        suffix = name[len(prefix) :] if name.startswith(prefix) else ""
+        if not (suffix.isascii() and suffix.isdigit()) or str(int(suffix)) != suffix:
+            continue
+        if int(suffix) > backups:
+            try:
+                os.unlink(path.with_name(name))
+            except OSError:
+                log.exception("cannot delete %s, past backups = %d", name, backups)
 
 
 @dataclass(frozen=True)

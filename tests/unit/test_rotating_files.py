@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from gateway.rotating_files import RotatingFile, backup_path, read_all
+from gateway.rotating_files import RotatingFile, Rotation, backup_path, read_all
 
 WRITER = """
 import os
@@ -118,3 +118,36 @@ def test_read_all_opens_the_kept_files_oldest_first(tmp_path: Path) -> None:
         handle.close()
     later = os.stat(path).st_mtime + 5
     assert read_all(path, backups=2, newer_than=later) == []
+
+
+def test_a_rotation_deletes_the_backups_a_larger_setting_kept(tmp_path: Path) -> None:
+    path = tmp_path / "t.jsonl"
+    appender = RotatingFile(path, max_bytes=10, backups=5)
+    for n in range(7):
+        appender.append(b"%d-padding\n" % n)
+    assert all(backup_path(path, index).exists() for index in range(1, 6))
+    others = ["t.jsonl.lock", "t.jsonl.07", "t.jsonl.9.gz", "t.jsonl.x", "other.jsonl.9"]
+    for name in others[1:]:
+        (tmp_path / name).write_bytes(b"not a backup\n")
+    appender.rotation = Rotation(max_bytes=10, backups=2)  # a reload lowered it
+    appender.append(b"7-padding\n")
+    appender.close()
+    kept = [path, backup_path(path, 1), backup_path(path, 2)]
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([p.name for p in kept] + others)
+    assert [p.read_bytes() for p in kept] == [b"7-padding\n", b"6-padding\n", b"5-padding\n"]
+    handles = read_all(path, backups=2)
+    assert [handle.read() for handle in handles] == [b"5-padding\n", b"6-padding\n", b"7-padding\n"]
+    for handle in handles:
+        handle.close()
+
+
+def test_with_no_backups_a_rotation_deletes_every_numbered_file(tmp_path: Path) -> None:
+    path = tmp_path / "t.jsonl"
+    for index in (1, 2, 12):
+        backup_path(path, index).write_bytes(b"old\n")
+    appender = RotatingFile(path, max_bytes=10, backups=0)
+    appender.append(b"0-padding\n")
+    appender.append(b"1-padding\n")
+    appender.close()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["t.jsonl", "t.jsonl.lock"]
+    assert path.read_bytes() == b"1-padding\n"
