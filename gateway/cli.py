@@ -322,7 +322,11 @@ def build_parser() -> argparse.ArgumentParser:
     stats = commands.add_parser(
         "stats", help="spend, tokens, errors and latency from the request log"
     )
-    stats.add_argument("log", help="request log (JSONL)")
+    stats.add_argument(
+        "log",
+        help="request log (JSONL); read after every rotated LOG.<n> beside it, oldest first "
+        "(with --since, those last modified before it are skipped)",
+    )
     stats.add_argument("--since", help="ISO-8601 time or an age like 1h, 30m, 7d")
     stats.add_argument("--until", help="ISO-8601 time or an age like 1h, 30m, 7d")
     stats.add_argument(

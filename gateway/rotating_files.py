@@ -16,6 +16,7 @@ import fcntl
 import logging
 import os
 import stat
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -25,6 +26,8 @@ log = logging.getLogger("gateway.rotation")
 # `newer_than`): a line's `ts` is taken before its write, and file times come from a clock
 # that may lag `time.time()` by a tick.
 MTIME_SLACK_S = 1.0
+# The most rotated files a log keeps (`[logging] backups` and `audit_backups` range up to it).
+MAX_BACKUPS = 1000
 
 
 def lock_path(path: Path) -> Path:
@@ -55,16 +58,34 @@ def drop_backups_beyond(path: Path, backups: int) -> None:
     reload or a restart lowered it), which no rotation shifts and no reader reads any more.
     Only names `backup_path` gives (`n` in ASCII digits, no leading zero) are touched; one
     that cannot be deleted is logged and the others still are."""
+    for index in backup_indexes(path):
+        if index > backups:
+            older = backup_path(path, index)
+            try:
+                os.unlink(older)
+            except OSError:
+                log.exception("cannot delete %s, past backups = %d", older, backups)
+
+
+def backup_indexes(path: Path) -> Iterator[int]:
+    """The `n` of every `path.<n>` beside `path` (a name `backup_path` gives: ASCII digits,
+    no leading zero), in no order."""
     prefix = path.name + "."
     for name in os.listdir(path.parent):
         suffix = name[len(prefix) :] if name.startswith(prefix) else ""
-        if not (suffix.isascii() and suffix.isdigit()) or str(int(suffix)) != suffix:
-            continue
-        if int(suffix) > backups:
-            try:
-                os.unlink(path.with_name(name))
-            except OSError:
-                log.exception("cannot delete %s, past backups = %d", name, backups)
+        if suffix.isascii() and suffix.isdigit() and str(int(suffix)) == suffix:
+            yield int(suffix)
+
+
+def kept_backups(path: Path) -> int:
+    """How many rotated files `read_all` should try for a reader that does not know the
+    config's `backups` (`gateway stats`): the highest `n` of a `path.<n>` on disk, up to
+    `MAX_BACKUPS`; 0 when there is none or `path`'s directory cannot be listed."""
+    try:
+        found = [index for index in backup_indexes(path) if index <= MAX_BACKUPS]
+    except OSError:
+        return 0
+    return max(found, default=0)
 
 
 @dataclass(frozen=True)

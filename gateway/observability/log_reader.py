@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,7 +18,7 @@ from typing import Any, BinaryIO
 
 import orjson
 
-from gateway.rotating_files import read_all
+from gateway.rotating_files import MTIME_SLACK_S, kept_backups, read_all
 
 Record = dict[str, Any]
 
@@ -264,6 +264,23 @@ def record_at(handle: BinaryIO, offset: int) -> Record:
     handle.seek(offset)
     record: Record = orjson.loads(handle.readline().removeprefix(_BOM))
     return record
+
+
+def kept_log(path: Path, since: float | None = None) -> LogReader:
+    """A reader of `path` after every rotated file on disk beside it, oldest first (`path.<n>`
+    .. `path.1`: a tool without the config cannot know `backups`), those last modified before
+    `since` (epoch seconds) left unread. Neither `path` nor a rotated file: a usage error."""
+    backups = kept_backups(path)
+    if not backups and not path.is_file():
+        raise UsageError(f"log file {path} not found")
+    newer_than = 0.0 if since is None else since - MTIME_SLACK_S
+    return LogReader(path, backups, newer_than, missing_ok=True)
+
+
+def latest_ts(records: Iterable[Record]) -> float:
+    """The latest numeric `ts` among `records` (0.0: none), read as they stream."""
+    stamps = (r["ts"] for r in records if isinstance(r.get("ts"), int | float))
+    return float(max(stamps, default=0.0))
 
 
 def read_records(

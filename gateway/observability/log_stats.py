@@ -23,9 +23,10 @@ from gateway.observability.log_reader import (
     Record,
     RecordFilter,
     UsageError,
+    kept_log,
+    latest_ts,
     parse_span,
     parse_time,
-    read_records,
 )
 from gateway.observability.percentile import percentile
 from gateway.observability.record_json import document_json
@@ -194,21 +195,16 @@ def run_drift(args: argparse.Namespace) -> int:
     usage error (`gateway.observability.drift`)."""
     try:
         window_s, baseline_s = parse_span(args.window), parse_span(args.baseline)
-        records, reader = read_records(Path(args.log))
+        reader = kept_log(Path(args.log))
         until = parse_time(args.until) if args.until else None
+        end = until if until is not None else latest_ts(reader)
+        spans = windows(end, window_s, baseline_s)
+        if spans.baseline[0] < EARLIEST_TS:  # the dates printed for it would be before year 1
+            raise UsageError(f"the baseline before --until {args.until} would start before year 1")
+        reports = drift(kept_log(Path(args.log), spans.baseline[0]), spans)
     except UsageError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    stamps = [r["ts"] for r in records if isinstance(r.get("ts"), int | float)]
-    end = until if until is not None else max(stamps, default=0.0)
-    spans = windows(end, window_s, baseline_s)
-    if spans.baseline[0] < EARLIEST_TS:  # the dates printed for it would be before year 1
-        print(
-            f"error: the baseline before --until {args.until} would start before year 1",
-            file=sys.stderr,
-        )
-        return 2
-    reports = drift(records, spans)
     flagged = [r for r in reports if r["flags"]]
     if args.json:
         document = {
@@ -238,18 +234,19 @@ def run(args: argparse.Namespace) -> int:
         by = parse_by(args.by)
         since = parse_time(args.since) if args.since else None
         until = parse_time(args.until) if args.until else None
-        records, reader = read_records(Path(args.log), RecordFilter(since=since, until=until))
+        reader = kept_log(Path(args.log), since)
+        record_filter = RecordFilter(since=since, until=until)
+        rows, total = aggregate(filter(record_filter.matches, reader), by)  # streamed
     except UsageError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    rows, total = aggregate(records, by)
     if args.json:
         document = {
             "log": args.log,
             "since": _iso(since),
             "until": _iso(until),
             "by": list(by),
-            "records": len(records),
+            "records": total["requests"],
             "bad_lines": reader.bad_lines,
             "groups": rows,
             "total": total,
@@ -257,7 +254,7 @@ def run(args: argparse.Namespace) -> int:
         sys.stdout.write(document_json(document).decode() + "\n")
         return 0
     span = f"{_iso(since) or 'start of log'} .. {_iso(until) or 'now'}"
-    print(f"{len(records)} requests in {args.log} ({span}), by {', '.join(by)}")
+    print(f"{total['requests']} requests in {args.log} ({span}), by {', '.join(by)}")
     if reader.bad_lines:
         print(f"({reader.bad_lines} unreadable line(s) skipped)")
     print(render_table(rows, total, by))

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from gateway.rotating_files import RotatingFile, Rotation, backup_path, read_all
+from gateway.rotating_files import RotatingFile, Rotation, backup_path, kept_backups, read_all
 
 WRITER = """
 import os
@@ -151,3 +151,11 @@ def test_with_no_backups_a_rotation_deletes_every_numbered_file(tmp_path: Path) 
     appender.close()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["t.jsonl", "t.jsonl.lock"]
     assert path.read_bytes() == b"1-padding\n"
+
+
+def test_kept_backups_is_the_highest_numbered_file_on_disk(tmp_path: Path) -> None:
+    path = tmp_path / "t.jsonl"
+    assert kept_backups(path) == 0 and kept_backups(tmp_path / "no" / "t.jsonl") == 0
+    for name in ("t.jsonl.2", "t.jsonl.7", "t.jsonl.08", "t.jsonl.1001", "u.jsonl.9"):
+        (tmp_path / name).write_bytes(b"")
+    assert kept_backups(path) == 7  # past MAX_BACKUPS (1000) no setting keeps a file

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import json
+import os
+import time
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +12,7 @@ from gateway.cli import main
 from gateway.observability.log_reader import UsageError
 from gateway.observability.log_stats import aggregate, parse_by, render_table
 from gateway.observability.percentile import percentile
+from gateway.rotating_files import RotatingFile, backup_path
 
 
 def rec(
@@ -157,3 +160,62 @@ def test_times_outside_the_years_a_date_shows_are_usage_errors(
     assert main(["stats", str(log), *flags]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: ") and len(err.splitlines()) == 1
+
+
+def _rotated_log(tmp_path: Path, start: float = 0.0) -> Path:
+    """A log rotated through `RotatingFile` (one record a file, 3 backups kept): records at
+    ts `start` + 1..4 (costing $1..$4), oldest first, in `.3` .. the log."""
+    log = tmp_path / "log.jsonl"
+    appender = RotatingFile(log, max_bytes=1, backups=3)
+    for n in (1.0, 2.0, 3.0, 4.0):
+        record = rec("gpt", "a", "t1", 200, n, n * 10, ts=start + n)
+        appender.append(json.dumps(record).encode() + b"\n")
+    appender.close()
+    assert [p.name for p in sorted(tmp_path.iterdir())] == [
+        "log.jsonl",
+        "log.jsonl.1",
+        "log.jsonl.2",
+        "log.jsonl.3",
+        "log.jsonl.lock",
+    ]
+    return log
+
+
+def test_stats_reads_the_rotated_files_oldest_first(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    log = _rotated_log(tmp_path)
+    assert main(["stats", str(log), "--json"]) == 0
+    total = json.loads(capsys.readouterr().out)["total"]
+    assert total["requests"] == 4 and total["spend_usd"] == 10.0
+    assert main(["stats", str(log), "--since", "1970-01-01T00:00:02Z", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["total"]["requests"] == 3
+    log.unlink()  # rotated away, not yet written again: the rotated files still count
+    assert main(["stats", str(log), "--by", "model"]) == 0
+    assert capsys.readouterr().out.startswith("3 requests in")
+    for missing in (["--since", "1h"], ["--drift"], []):
+        assert main(["stats", str(tmp_path / "nope.jsonl"), *missing]) == 2
+        assert "not found" in capsys.readouterr().err
+
+
+def test_stats_since_leaves_files_modified_before_it_unopened(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    log = _rotated_log(tmp_path, start=time.time())
+    hour_ago = time.time() - 3600
+    for index in (2, 3):  # their records' ts says otherwise: only the file time is looked at
+        os.utime(backup_path(log, index), (hour_ago, hour_ago))
+    assert main(["stats", str(log), "--since", "30m", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["total"]["spend_usd"] == 3 + 4
+    assert main(["stats", str(log), "--json"]) == 0  # no --since: every file
+    assert json.loads(capsys.readouterr().out)["total"]["spend_usd"] == 1 + 2 + 3 + 4
+
+
+def test_drift_reads_the_rotated_files(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    log = _rotated_log(tmp_path)
+    log.unlink()  # the window's end is then the last record of `.1`
+    assert main(["stats", str(log), "--drift", "--baseline", "1s", "--window", "1s"]) == 1
+    output = capsys.readouterr().out
+    assert "window 1970-01-01T00:00:02+00:00 .. 1970-01-01T00:00:03" in output
+    # the window's record ($3, in `.1`) costs 50% more than the baseline's ($2, in `.2`)
+    assert "gpt (none): DRIFT cost_per_request" in output
