@@ -91,6 +91,8 @@ def make_client(network: NetworkConfig) -> UpstreamClient:
 
 # What a provider's Entra ID tokens depend on: equal ones share their tokens, across reloads.
 _TokenKey = tuple[ProviderAuth, EntraConfig, NetworkConfig]
+# A client's key: its `NetworkConfig` (a pool), or a `_TokenKey` (that pool, signed).
+_ClientKey = NetworkConfig | _TokenKey
 
 
 class NetworkClients:
@@ -98,7 +100,11 @@ class NetworkClients:
     reach the network alike share its pool). A provider's answer is remembered by name and
     checked by identity, so the lookup per request is one dict get; a reloaded config's new
     provider objects look theirs up once. A provider with an `entra_*` auth gets that client
-    wrapped to sign each request with its cached token (`bearer.py`)."""
+    wrapped to sign each request with its cached token (`bearer.py`).
+
+    After a reload, a client the new config does not name is retired: it stays open, and
+    found by its settings, for the requests of the configs it replaced (a retry or fallback
+    looks its client up again), then is closed once they are over (`retire_unused`)."""
 
     def __init__(
         self,
@@ -109,79 +115,94 @@ class NetworkClients:
         self._make = make
         self._environ = environ
         self._clock = clock
-        self._by_network: dict[NetworkConfig, UpstreamClient] = {}
+        self._clients: dict[_ClientKey, UpstreamClient] = {}  # every open one, retired or not
         self._by_provider: dict[str, tuple[ProviderConfig, UpstreamClient]] = {}
-        self._signing: dict[_TokenKey, UpstreamClient] = {}
-        # Clients a reload left unused, each closed when its timer fires (or at shutdown).
-        self._retired: dict[int, tuple[UpstreamClient, asyncio.TimerHandle]] = {}
+        self._named: set[_ClientKey] | None = None  # the serving config's; None: all (no reload)
+        self._grace_s = 0.0  # the last reload's: the replaced config's longest request + 1 s
+        self._retired: dict[_ClientKey, asyncio.TimerHandle] = {}  # each closes as it fires
         self._closing: set[asyncio.Task[None]] = set()
 
     def client(self, provider: ProviderConfig) -> UpstreamClient:
         known = self._by_provider.get(provider.name)
         if known is not None and known[0] is provider:
             return known[1]
-        client = self._by_network.get(provider.network)
-        if client is None:
-            client = self._by_network[provider.network] = self._make(provider.network)
+        client = self._client(provider.network, lambda: self._make(provider.network))
         if provider.auth != "api_key":
             client = self._signed(provider, client)
-        log.info(
-            "provider '%s' reaches its upstream through %s, %s",
-            provider.name,
-            type(client).__name__,
-            route_of(provider, os.environ),
-        )
-        self._by_provider[provider.name] = (provider, client)
+        if self._names(provider):  # not a replaced config's provider, asking again
+            log.info(
+                "provider '%s' reaches its upstream through %s, %s",
+                provider.name,
+                type(client).__name__,
+                route_of(provider, os.environ),
+            )
+            self._by_provider[provider.name] = (provider, client)
         return client
 
     def _signed(self, provider: ProviderConfig, client: UpstreamClient) -> UpstreamClient:
-        key = (provider.auth, provider.entra, provider.network)
-        signing = self._signing.get(key)
-        if signing is None:
+        def make() -> UpstreamClient:
             source = token_source(provider, self._environ, self._clock)
             tokens = TokenCache(source.fetch, self._clock, f"provider '{provider.name}'")
-            signing = self._signing[key] = BearerTokenUpstream(client, tokens, source.aclose)
-        return signing
+            return BearerTokenUpstream(client, tokens, source.aclose)
+
+        return self._client((provider.auth, provider.entra, provider.network), make)
+
+    def _client(self, key: _ClientKey, make: Callable[[], UpstreamClient]) -> UpstreamClient:
+        """The open client of `key`, else a new one: retired at once when no config names it
+        (a replaced config's request asking after its client was closed)."""
+        client = self._clients.get(key)
+        if client is None:
+            client = self._clients[key] = make()
+            if self._named is not None and key not in self._named:
+                self._retire(key)
+        return client
+
+    def _names(self, provider: ProviderConfig) -> bool:
+        named = self._named
+        if named is None:
+            return True
+        if provider.auth == "api_key":
+            return provider.network in named
+        return (provider.auth, provider.entra, provider.network) in named
 
     def retire_unused(self, providers: Iterable[ProviderConfig], grace_s: float) -> int:
-        """After a reload: forget the clients no provider of the new config uses (a provider
-        gone, or its network or Entra settings changed), and close each `grace_s` later, the
-        old config's longest request (a request that started before the reload goes on with
-        its client until it ends: closing it at once would cut its stream). Returns how many.
-        Until this, every such reload left a pool and its connections open for good."""
+        """After a reload: retire the clients no provider of the new config uses (a provider
+        gone, or its network or Entra settings changed), each closed `grace_s` later, the old
+        config's longest request (a request that started before the reload goes on with its
+        client, retries and falls back with it, until it ends: closing it at once would cut its
+        stream). A retired client the new config names again is kept open. Returns how many it
+        retired. Until 2026-12-06 a replaced config's request that retried or fell back after
+        this got a new pool for its old settings, one left open until the next reload."""
         kept = list(providers)
-        networks = {provider.network for provider in kept}
-        signing = {(p.auth, p.entra, p.network) for p in kept if p.auth != "api_key"}
-        retired = [c for network, c in self._by_network.items() if network not in networks]
-        retired += [c for key, c in self._signing.items() if key not in signing]
-        if not retired:
-            return 0
-        self._by_network = {n: c for n, c in self._by_network.items() if n in networks}
-        self._signing = {key: c for key, c in self._signing.items() if key in signing}
+        named: set[_ClientKey] = {provider.network for provider in kept}
+        named.update((p.auth, p.entra, p.network) for p in kept if p.auth != "api_key")
+        self._named, self._grace_s = named, grace_s
+        for key in [key for key in self._retired if key in named]:
+            self._retired.pop(key).cancel()
+        retired = [key for key in self._clients if key not in named and key not in self._retired]
+        for key in retired:
+            self._retire(key)
         self._by_provider.clear()  # each provider's next request looks its client up again
-        loop = asyncio.get_running_loop()
-        for client in retired:
-            handle = loop.call_later(grace_s, self._close_retired, id(client))
-            self._retired[id(client)] = (client, handle)
         return len(retired)
 
-    def _close_retired(self, key: int) -> None:
-        entry = self._retired.pop(key, None)
-        if entry is not None:
-            task = asyncio.get_running_loop().create_task(_close_quietly(entry[0]))
-            self._closing.add(task)
-            task.add_done_callback(self._closing.discard)
+    def _retire(self, key: _ClientKey) -> None:
+        loop = asyncio.get_running_loop()
+        self._retired[key] = loop.call_later(self._grace_s, self._close_retired, key)
+
+    def _close_retired(self, key: _ClientKey) -> None:
+        del self._retired[key]
+        task = asyncio.get_running_loop().create_task(_close_quietly(self._clients.pop(key)))
+        self._closing.add(task)
+        task.add_done_callback(self._closing.discard)
 
     async def aclose(self) -> None:
-        clients = [*self._by_network.values(), *self._signing.values()]
-        for client, handle in self._retired.values():
+        for handle in self._retired.values():
             handle.cancel()
-            clients.append(client)
         self._retired.clear()
         if self._closing:
             await asyncio.gather(*self._closing, return_exceptions=True)
-        self._signing.clear()
-        self._by_network.clear()
+        clients = list(self._clients.values())
+        self._clients.clear()
         self._by_provider.clear()
         for client in clients:
             await client.aclose()

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+from collections.abc import Mapping
+from types import MappingProxyType
 
 import pytest
 
+from gateway.config.entra_types import EntraConfig
 from gateway.config.types import NetworkConfig, ProviderConfig
 from gateway.upstream import FakeReply, FakeUpstream, UpstreamClient
 from gateway.upstream.httpx_transport import HttpxUpstream
@@ -20,6 +23,7 @@ from gateway.upstream.transports import (
 from tests.conditions import eventually
 
 PLAIN = NetworkConfig()
+PLAIN_HTTPX = NetworkConfig(transport="httpx")
 
 
 @pytest.mark.parametrize(
@@ -151,6 +155,78 @@ async def test_shutdown_closes_retired_clients_without_waiting_for_their_grace()
     assert clients.retire_unused([], grace_s=3600) == 1
     await asyncio.wait_for(clients.aclose(), 5)
     assert made[0].closed
+
+
+def closing_pools(
+    environ: Mapping[str, str] = MappingProxyType({}),
+) -> tuple[NetworkClients, list[ClosingUpstream]]:
+    made: list[ClosingUpstream] = []
+
+    def make(network: NetworkConfig) -> UpstreamClient:
+        made.append(ClosingUpstream(lambda request: FakeReply()))
+        return made[-1]
+
+    return NetworkClients(make, environ), made
+
+
+async def test_an_old_configs_retry_after_a_reload_reuses_the_retired_pool() -> None:
+    """A request under way when a reload retired its provider's pool looks the client up again
+    for a retry or a fallback: it got a new pool for its old settings, one nothing retired (it
+    stayed open until the next reload or shutdown). It now gets the retired pool, still open."""
+    clients, made = closing_pools()
+    a = ProviderConfig(name="a", type="openai", base_url="http://a")
+    old_pool = clients.client(a)
+    moved = dataclasses.replace(a, network=NetworkConfig(http2=True))
+    assert clients.retire_unused([moved], grace_s=3600) == 1
+    assert clients.client(a) is old_pool  # the old config's retry
+    assert clients.client(moved) is made[1]  # the new config's request
+    assert clients.client(a) is old_pool and len(made) == 2
+    await clients.aclose()
+    assert all(pool.closed for pool in made)
+
+
+async def test_a_pool_made_for_settings_no_config_names_is_closed_without_another_reload() -> None:
+    """Past its grace the retired pool is closed; should a request of the old config still ask
+    for it, the pool made for it is retired at once: closed after the grace, not left open."""
+    clients, made = closing_pools()
+    a = ProviderConfig(name="a", type="openai", base_url="http://a")
+    clients.client(a)
+    clients.retire_unused([dataclasses.replace(a, base_url="http://b", network=PLAIN_HTTPX)], 0.05)
+    await eventually(lambda: _closed(made[0]), 5, message="the retired pool is closed")
+    late = clients.client(a)
+    assert late is made[1] and not late.closed  # it serves the request that asked for it
+    await eventually(lambda: _closed(made[1]), 5, message="the late pool is closed")
+    await clients.aclose()
+
+
+async def test_a_reload_back_to_retired_settings_keeps_their_pool_open() -> None:
+    clients, made = closing_pools()
+    a = ProviderConfig(name="a", type="openai", base_url="http://a")
+    moved = dataclasses.replace(a, network=PLAIN_HTTPX)
+    clients.client(a)
+    assert clients.retire_unused([moved], grace_s=0.05) == 1
+    clients.client(moved)
+    assert clients.retire_unused([a], grace_s=0.05) == 1  # back: the moved pool retires
+    assert clients.client(a) is made[0]
+    # Retired first, the first pool would have closed first: it is open, in use again.
+    await eventually(lambda: _closed(made[1]), 5, message="the moved pool is closed")
+    assert not made[0].closed
+    await clients.aclose()
+    assert made[0].closed
+
+
+async def test_a_retry_after_an_entra_change_keeps_the_old_token_source() -> None:
+    clients, _ = closing_pools({"S": "secret", "T": "other"})
+    entra = EntraConfig(tenant_id="t", client_id="c", client_secret_env="S")
+    a = ProviderConfig(
+        name="a", type="azure", base_url="http://a", auth="entra_client_secret", entra=entra
+    )
+    signing = clients.client(a)
+    changed = dataclasses.replace(a, entra=dataclasses.replace(entra, client_secret_env="T"))
+    assert clients.retire_unused([changed], grace_s=3600) == 1
+    assert clients.client(a) is signing
+    assert clients.client(changed) is not signing
+    await clients.aclose()
 
 
 async def _closed(client: ClosingUpstream) -> bool:
