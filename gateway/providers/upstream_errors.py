@@ -191,9 +191,13 @@ def _no_retry() -> dict[str, str]:
 _BUSY = ("overloaded_error", "rate_limit_error", "overloaded", "rate_limit_exceeded")
 
 
-def stream_error_from_upstream(error: object, *, anthropic: bool) -> UpstreamStreamError:
+def stream_error_from_upstream(
+    error: object, *, anthropic: bool, prefix: str = "upstream stream error"
+) -> UpstreamStreamError:
     """The error an upstream reported mid-stream: the `error` of Anthropic's `error` event
-    (`anthropic`), or of an OpenAI-compatible server's error chunk (an object, or TGI's string).
+    (`anthropic`), or of an OpenAI-compatible server's error chunk (an object, or TGI's string);
+    its message is `prefix: <the upstream's message>` (a JSON answer that says it failed names
+    itself so: no stream was involved).
     Its type and code are kept as `error_from_upstream` keeps them; a numeric code or none is
     `upstream_error`, except that a 4xx `code` (vLLM's and llama.cpp server's name the status
     the error would have been answered with) makes the error that 4xx: its `rejection`, the
@@ -202,7 +206,7 @@ def stream_error_from_upstream(error: object, *, anthropic: bool) -> UpstreamStr
     if isinstance(status, int) and 400 <= status < 500 and status not in (401, 403, 429):
         rejection = _rejected(status, {"error": error}, "upstream")
         return UpstreamStreamError(
-            f"upstream stream error: {rejection.message}",
+            f"{prefix}: {rejection.message}",
             error_type=rejection.type,
             code=rejection.code,
             rejection=rejection,
@@ -216,7 +220,7 @@ def stream_error_from_upstream(error: object, *, anthropic: bool) -> UpstreamStr
     if busy and code is None:  # the code that says so (the record's error_type, the breaker)
         code = "overloaded" if kind is not None and "overloaded" in kind else "rate_limit_exceeded"
     return UpstreamStreamError(
-        f"upstream stream error: {message}",
+        f"{prefix}: {message}",
         error_type=kind,
         anthropic_type=fields.get("anthropic_type"),
         code=code,

@@ -116,7 +116,7 @@ def test_a_failed_responses_answer_is_recorded_as_failed(gateway: Proc) -> None:
     record = record_of(gateway, "oai-responses-json", "/v1/responses")
     assert record["status"] == 200 and record["stream"] is False
     assert record["error_type"] == "server_error"
-    assert MOCK_MESSAGE in record["error_message"]
+    assert record["error_message"] == f"upstream answer failed: {MOCK_MESSAGE}"  # no stream
     assert [attempt["error"] for attempt in record["attempts"]] == ["server_error"]
 
 

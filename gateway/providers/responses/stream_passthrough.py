@@ -117,19 +117,20 @@ def _error_of(event: JSON) -> object:
 def response_failure(response: JSON | None) -> UpstreamStreamError | None:
     """The failure a JSON Responses answer reports of itself (`"status": "failed"`, its
     `error`), relayed to the client as it is and recorded as the failure a stream's
-    `response.failed` is; None for any other answer (`incomplete` is a truncation, no failure)."""
+    `response.failed` is, but its message "upstream answer failed: ..." (no stream was
+    involved); None for any other answer (`incomplete` is a truncation, no failure)."""
     if response is None or response.get("status") != "failed":
         return None
-    return _failed(response.get("error"))
+    return _failed(response.get("error"), prefix="upstream answer failed")
 
 
-def _failed(error: object) -> UpstreamStreamError:
+def _failed(error: object, *, prefix: str = "upstream stream error") -> UpstreamStreamError:
     """The error of a failed response (`{"code", "message"}`): of a `response.failed` event's,
-    or of a JSON answer's (`response_failure`)."""
+    or of a JSON answer's (`response_failure`), its message led by `prefix`."""
     fields = error if isinstance(error, dict) else {}
     if not fields.get("message"):
         fields = {**fields, "message": "the response failed"}
-    return stream_error_from_upstream(fields, anthropic=False)
+    return stream_error_from_upstream(fields, anthropic=False, prefix=prefix)
 
 
 def _name_and_data(part: bytes) -> tuple[str | None, bytes]:

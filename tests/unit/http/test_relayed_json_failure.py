@@ -80,7 +80,7 @@ async def test_a_failed_response_is_relayed_as_it_is_and_recorded_as_a_failure(
         metrics = (await gateway.client.get("/metrics")).text
     assert record["status"] == 200 and not record["stream"]
     assert record["error_type"] == "server_error"
-    assert record["error_message"] == "upstream stream error: The model crashed (key ****)."
+    assert record["error_message"] == "upstream answer failed: The model crashed (key ****)."
     assert [a["error"] for a in record["attempts"]] == ["server_error"]
     assert 'gateway_upstream_errors_total{deployment="oa/gpt",kind="server_error"} 1.0' in metrics
     # The upstream failed: the breaker (one failure opens it here) took the deployment out.

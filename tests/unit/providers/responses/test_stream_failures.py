@@ -100,10 +100,13 @@ def test_a_json_answer_that_failed_reports_its_failure() -> None:
     failed = {"status": "failed", "error": {"code": "server_error", "message": "It crashed."}}
     failure = response_failure(failed)
     assert failure is not None and failure.kind == "server_error" and failure.upstream_fault
+    # No stream was involved: the message says what failed, an answer.
+    assert failure.message == "upstream answer failed: It crashed."
     limited = {"status": "failed", "error": {"code": "rate_limit_exceeded", "message": "Slow."}}
     busy = response_failure(limited)
     assert busy is not None and busy.rate_limited
-    assert response_failure({"status": "failed", "error": None}) is not None
+    unnamed = response_failure({"status": "failed", "error": None})
+    assert unnamed is not None and unnamed.message == "upstream answer failed: the response failed"
 
 
 @pytest.mark.parametrize("status", ["completed", "incomplete", "in_progress", None])
