@@ -43,7 +43,7 @@ from gateway.observability.recorder import JsonlSink, RecordSink
 from gateway.observability.redact import LogRedactor
 from gateway.observability.state_size import refresh_state_size, refresh_state_size_every
 from gateway.observability.trace_context import RequestTracer
-from gateway.pipeline.context import Endpoint
+from gateway.pipeline.context import Endpoint, HttpRoute
 from gateway.pipeline.count_tokens import COUNT_TOKENS_STAGES
 from gateway.pipeline.services import Services
 from gateway.pipeline.stages import stages_for
@@ -63,7 +63,14 @@ ENDPOINTS = (
     Endpoint("/v1/responses", "responses", "openai"),
     Endpoint("/v1/completions", "completions", "openai"),
 )
-COUNT_TOKENS = Endpoint("/v1/messages/count_tokens", "count_tokens", "anthropic", cacheable=False)
+# Counting generates nothing (no GenAI operation): traced as the HTTP request it is.
+COUNT_TOKENS = Endpoint(
+    "/v1/messages/count_tokens",
+    "count_tokens",
+    "anthropic",
+    cacheable=False,
+    http=HttpRoute("POST", "/v1/messages/count_tokens"),
+)
 
 
 def _json(data: object, status: int = 200) -> Response:

@@ -1,8 +1,9 @@
 """Spans of the requests on routes that are not GenAI operations (`GET /v1/models`, stored
-responses, the catch-all 404), named and described by the OpenTelemetry HTTP semantic
-conventions: a SERVER span `{method} {route}` (`{method}` alone when no route matched), and
-one CLIENT span `{method}` per upstream call (a stored response fetched from its deployment).
-No `gen_ai.*` attribute: nothing was generated.
+responses, `POST /v1/messages/count_tokens`, the catch-all 404), named and described by the
+OpenTelemetry HTTP semantic conventions: a SERVER span `{method} {route}` (`{method}` alone
+when no route matched), and one CLIENT span `{method}` per upstream call (a stored response
+fetched from its deployment, a count asked of an Anthropic deployment). No `gen_ai.*`
+attribute: nothing was generated.
 """
 
 from __future__ import annotations
@@ -41,7 +42,9 @@ def http_spans(
 ) -> list[tuple[ReadableSpan, int]]:
     """The server span of `record` (with `http_method`, `http_route` from `trace_facts`) and a
     client span per upstream call that has a span id, each with its size estimate."""
-    original = str(record.get("http_method"))
+    # Without a method named (a record of a kind that is no GenAI operation, on a proxied
+    # route that names no `HttpRoute`): the POST that route answers, any other being named.
+    original = str(record.get("http_method") or "POST")
     method = original if original in KNOWN_METHODS else "_OTHER"
     spans = [(server_span(record, ids, method, original, resource), SPAN_BYTES)]
     start_ns = ns(record.get("ts"))

@@ -7,8 +7,9 @@ its duration), built from the request's record after the response has left, with
 request carried (`trace_context`): so the `traceparent` each upstream saw names its attempt's
 span. Attributes follow the OpenTelemetry GenAI semantic conventions (`gen_ai.*`) plus the
 gateway's own (`gateway.*`); prompt and answer text only with `capture_content = true`. A
-route that is not a GenAI operation (`/v1/models`, stored responses, the 404) is an HTTP span
-instead (`http_spans`).
+route that is not a GenAI operation (`/v1/models`, stored responses, the token count, the 404)
+is an HTTP span instead (`http_spans`), and so is any request of a kind `_OPERATIONS` does not
+name: a request that generated nothing is never traced as a chat.
 
 Spans wait in a bounded queue that one background thread exports in batches over OTLP (HTTP or
 gRPC, the SDK's exporters). The request path never waits on it: a full queue drops the new
@@ -68,6 +69,7 @@ FLUSH_EVERY_S = 1.0
 MAX_BATCH_BYTES = 3 * 1024 * 1024
 # Each captured text keeps at most this many bytes (UTF-8), so one span always fits a batch.
 MAX_CONTENT_BYTES = 512 * 1024
+# The GenAI operation of each endpoint kind that generates (`count_tokens` does not).
 _OPERATIONS = {
     "chat": "chat",
     "messages": "chat",
@@ -192,7 +194,9 @@ class OtlpTracer:
         attempt_span_ids: Sequence[int | None],
         content: CapturedContent | None,
     ) -> None:
-        if record.get("http_method") is not None:  # not a GenAI operation: HTTP spans
+        operation = _OPERATIONS.get(str(record.get("endpoint_kind")))
+        if record.get("http_method") is not None or operation is None:
+            # Not a GenAI operation: HTTP spans.
             self.queue.put(http_spans(record, ids, attempt_span_ids, self.resource))
             return
         spans: list[tuple[Pending, int]]
@@ -204,7 +208,8 @@ class OtlpTracer:
                 sent, answered = scrub_json(request, secrets), scrub_json(answer, secrets)
                 if redact is not None:
                     sent, answered = redact(sent), redact(answered)
-                return self._server_span(record, ids, (_captured(sent), _captured(answered)))
+                captured = (_captured(sent), _captured(answered))
+                return self._server_span(record, ids, operation, captured)
 
             # A scrubbed or redacted text is at most about twice its JSON (`<IP_ADDRESS>` for
             # `1.1.1.1`, `api-key=****` for `api-key=1`).
@@ -213,14 +218,16 @@ class OtlpTracer:
             )
             spans = [(server, SPAN_BYTES + size)]
         else:
-            spans = [(self._server_span(record, ids, None), SPAN_BYTES)]
+            spans = [(self._server_span(record, ids, operation, None), SPAN_BYTES)]
         start_ns = ns(record.get("ts"))
         attempts = record.get("attempts") or []
         targets = record.get("attempt_targets") or []
         for number, (attempt, span_id) in enumerate(zip(attempts, attempt_span_ids), 1):
             if span_id is not None:
                 target = targets[number - 1] if number <= len(targets) else None
-                span = self._attempt_span(record, ids, attempt, target, span_id, number, start_ns)
+                span = self._attempt_span(
+                    ids, operation, attempt, target, span_id, number, start_ns
+                )
                 spans.append((span, SPAN_BYTES))
         self.queue.put(spans)
 
@@ -228,11 +235,14 @@ class OtlpTracer:
         self.queue.shutdown()
 
     def _server_span(
-        self, record: Mapping[str, Any], ids: TraceIds, content: tuple[str, str] | None
+        self,
+        record: Mapping[str, Any],
+        ids: TraceIds,
+        operation: str,
+        content: tuple[str, str] | None,
     ) -> ReadableSpan:
         start = ns(record.get("ts"))
         end = start + int((record.get("latency_ms") or 0) * 1e6)
-        operation = _OPERATIONS.get(str(record.get("endpoint_kind")), "chat")
         model = str(record.get("model"))[:MAX_NAME_CHARS]
         attributes: dict[str, AttributeValue] = {
             "gen_ai.operation.name": operation,
@@ -284,8 +294,8 @@ class OtlpTracer:
 
     def _attempt_span(
         self,
-        record: Mapping[str, Any],
         ids: TraceIds,
+        operation: str,
         attempt: Mapping[str, Any],
         target: Sequence[str] | None,
         span_id: int,
@@ -296,7 +306,6 @@ class OtlpTracer:
         deployment may have left the config by a reload)."""
         start = request_start_ns + int(float(attempt.get("start_ms") or 0) * 1e6)
         end = start + int(float(attempt.get("duration_ms") or 0) * 1e6)
-        operation = _OPERATIONS.get(str(record.get("endpoint_kind")), "chat")
         attributes: dict[str, AttributeValue] = {
             "gen_ai.operation.name": operation,
             "gen_ai.request.model": str(target[1] if target else attempt.get("model")),

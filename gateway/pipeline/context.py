@@ -23,8 +23,8 @@ from gateway.runtime import Runtime
 @dataclass(frozen=True, slots=True)
 class HttpRoute:
     """A request on a route that is not a GenAI operation (`/v1/models`, stored responses, the
-    catch-all 404), as its trace names it: the method, and the route template (`None` when no
-    route matched), never the path, which may hold ids or any client text."""
+    token count, the catch-all 404), as its trace names it: the method, and the route template
+    (`None` when no route matched), never the path, which may hold ids or any client text."""
 
     method: str
     template: str | None

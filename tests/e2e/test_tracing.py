@@ -258,6 +258,27 @@ def test_a_route_that_is_no_genai_operation_is_one_http_server_span(
     assert not [a for a in span.attributes if a.startswith("gen_ai.")]
 
 
+def test_a_token_count_is_an_http_server_span_not_a_chat(
+    traced: tuple[Proc, Receiver, ThreadingHTTPServer],
+) -> None:
+    # Counting generates nothing (the GenAI conventions have no such operation): the HTTP
+    # request it was, as the other routes that are no GenAI operation are traced.
+    proc, receiver, _ = traced
+    trace = "7" * 32
+    response = httpx.post(
+        proc.url + "/v1/messages/count_tokens",
+        json={"model": "echo", "messages": [{"role": "user", "content": "count me"}]},
+        headers={"authorization": f"Bearer {KEY}", "traceparent": f"00-{trace}-{CLIENT_SPAN}-01"},
+        timeout=10,
+    )
+    assert response.status_code == 200 and response.json()["input_tokens"] > 0
+    span = server_span(receiver, trace)
+    assert span.name == "POST /v1/messages/count_tokens"
+    assert span.attributes["http.route"] == "/v1/messages/count_tokens"
+    assert span.attributes["http.request.method"] == "POST"
+    assert not [a for a in span.attributes if a.startswith("gen_ai.")]
+
+
 def test_a_stored_response_fetched_upstream_is_a_client_child_named_in_its_traceparent(
     traced: tuple[Proc, Receiver, ThreadingHTTPServer], mock_upstream: Proc
 ) -> None:
