@@ -109,11 +109,24 @@ class HttpxUpstream:
     def __init__(self, network: NetworkConfig = NetworkConfig()) -> None:
         self._network = network
         self._client: httpx.AsyncClient | None = None
+        self._verify: asyncio.Future[ssl.SSLContext] | None = None  # (`_http`)
 
-    def _http(self) -> httpx.AsyncClient:
-        if self._client is None:
+    async def _http(self) -> httpx.AsyncClient:
+        """The httpx client, made at the first request. Its TLS context is built in a worker
+        thread (loading the CA store takes 10-30 ms, which on the event loop stalled every
+        request of the process), once for the requests that wait for it; a waiter cancelled
+        does not cancel it; one that fails (a TLS file gone bad) is tried again next time."""
+        client = self._client
+        if client is not None:
+            return client
+        verifying = self._verify
+        if verifying is None:
+            verifying = asyncio.ensure_future(asyncio.to_thread(ssl_context, self._network))
+            self._verify = verifying
+            verifying.add_done_callback(self._verified)
+        verify = await asyncio.shield(verifying)
+        if self._client is None:  # (another request waiting for the same build made it)
             network = self._network
-            verify = ssl_context(network)
             limits = httpx.Limits(
                 max_connections=None, max_keepalive_connections=None, keepalive_expiry=KEEPALIVE_S
             )
@@ -131,6 +144,10 @@ class HttpxUpstream:
             )
         return self._client
 
+    def _verified(self, verifying: asyncio.Future[ssl.SSLContext]) -> None:
+        if verifying.cancelled() or verifying.exception() is not None:
+            self._verify = None  # the next request builds it again
+
     def prepare(self, request: UpstreamRequest) -> PreparedRequest:
         return PlainPrepared(request)
 
@@ -139,7 +156,7 @@ class HttpxUpstream:
     ) -> HttpxResponse:
         """Send the request; return once status and headers are in. Raises UpstreamError."""
         plain = request_of(request)
-        client = self._http()
+        client = self._client or await self._http()
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeouts.first_byte_s
         try:
