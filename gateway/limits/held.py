@@ -78,8 +78,8 @@ class Held:
         return bool(self.sorting.slots_at)
 
     def rate_header_lines(self) -> list[tuple[bytes, bytes]]:
-        """The x-ratelimit-* headers of the acquire, as the response writes them (built on
-        demand: see check_limits)."""
+        """The x-ratelimit-* headers of the acquire, as the response writes them (`check_limits`
+        makes them once the acquire is allowed)."""
         pair = self.sorting.window_pair
         if pair is not None:  # one rpm and one tpm window: no tightest to look for
             parts = self.acquired.parts
