@@ -64,8 +64,13 @@ _Shape = tuple[str, str, str, float]
 # budgets' hints, in order), nargs, and `is_marked` of the checks.
 _Encoding = tuple[str, int, bool]
 _SLOT = "$%d\r\n%s\r\n"  # a bulk string's slot: its length, its text
+# A shape's entry: the shape (kept, so its id is not reused while the entry lives), a template
+# as `_Encoding`'s but with each rpm's and slot's amount written in and a `_SLOT` for each tpm
+# amount, nargs, `is_marked` of the checks, and where the tpm checks are.
+_ShapedEncoding = tuple[object, str, int, bool, tuple[int, ...]]
 # The kinds whose hint is the same on every call (a window's 0, a slot's retry).
 _FIXED_HINT_KINDS = frozenset({*WINDOW_KINDS, "concurrent"})
+_SHAPED_KINDS = frozenset({"rpm", "tpm", "concurrent"})  # the kinds a shape's entry encodes
 
 
 class AcquireCalls:
@@ -79,7 +84,7 @@ class AcquireCalls:
         self._encodings: dict[tuple[tuple[_Shape, ...], str], _Encoding] = {}
         # id(shape) -> (the shape, the encoding): the shape is kept with its entry, so its id
         # is not reused while the entry lives (`call`'s `shape`).
-        self._shaped: dict[int, tuple[object, _Encoding]] = {}
+        self._shaped: dict[int, _ShapedEncoding] = {}
 
     def call(self, reservation: Reservation, period: Periods, shape: object = None) -> ScriptCall:
         """`lua/acquire.lua`'s call: KEYS (the checks' and the mark), the 8 common ARGV, then
@@ -89,30 +94,45 @@ class AcquireCalls:
         known = self._shaped.get(id(shape)) if shape is not None else None
         if known is not None:
             # Checks of a shape met before (a plan's, on every request), none a budget (so no
-            # key names the day): only their amounts to encode, without naming the tuple to look
-            # its encoding up (~80 interpreter opcodes a request less, and the tuple's hashing).
-            encoding = known[1]
-            changing = [
-                _ONE if check.amount == 1 else bulk(repr(float(check.amount))) for check in checks
-            ]
+            # key names the day): its template holds every piece but the tpm amounts (an rpm's
+            # or a slot's is 1: `LimitCheck.amount`), encoded here into their "$<length>" slots,
+            # without naming the tuple to look its encoding up, nor a piece per check.
+            _, template, nargs, marked, tpm_at = known
+            if len(tpm_at) == 1:  # the usual plan
+                amount = repr(float(checks[tpm_at[0]].amount))
+                changing: Sequence[object] = (len(amount), amount)
+            else:
+                changing = _amount_slots(checks, tpm_at)
         else:
             encoding, changing, budgeted = self._looked_up(checks, period, now)
+            template, nargs, marked = encoding
             if shape is not None and not budgeted:  # (a budget's hint changes with `now`)
-                if len(self._shaped) >= PIECES_MAX:
-                    self._shaped.clear()
-                self._shaped[id(shape)] = (shape, encoding)
-        template, nargs, marked = encoding
+                self._keep_shape(shape, checks, period)
         hold_ms = max(1, math.ceil(hold_s * 1000))
         # The mark's key and the common ARGV that change with every call, into the template's
         # slots in one % (not an f-string of its own joined to the rest: ~70 opcodes less).
         mark_key, now_text, second = self._marks + token, repr(now), str(math.floor(now))
-        expiry, hold, mark = repr(now + hold_s), str(hold_ms), str(mark_ms(marked, hold_ms))
+        expiry, hold = repr(now + hold_s), str(hold_ms)
+        mark = hold if marked else str(mark_ms(False, hold_ms))  # (a marked one's is its hold)
         text = template % (
             len(mark_key), mark_key, len(now_text), now_text, len(second), second,
             len(token), token, len(expiry), expiry, len(hold), hold, len(mark), mark,
             *changing,
         )  # fmt: skip
         return ScriptCall(ACQUIRE, text.encode(), nargs)
+
+    def _keep_shape(self, shape: object, checks: Sequence[LimitCheck], period: Periods) -> None:
+        """Keep the shape's entry (`_ShapedEncoding`), when its checks are windows and slots
+        whose rpm and slot amounts are 1."""
+        tpm_at = tuple(at for at, check in enumerate(checks) if check.kind == "tpm")
+        if any(check.kind not in _SHAPED_KINDS for check in checks) or any(
+            check.amount != 1 for at, check in enumerate(checks) if at not in tpm_at
+        ):
+            return
+        template, nargs, marked = self._encode(checks, period, None)
+        if len(self._shaped) >= PIECES_MAX:
+            self._shaped.clear()
+        self._shaped[id(shape)] = (shape, template, nargs, marked, tpm_at)
 
     def _looked_up(
         self, checks: Sequence[LimitCheck], period: Periods, now: float
@@ -145,16 +165,20 @@ class AcquireCalls:
         self,
         checks: Sequence[LimitCheck],
         period: Periods,
-        cache_key: tuple[tuple[_Shape, ...], str],
+        cache_key: tuple[tuple[_Shape, ...], str] | None,
     ) -> _Encoding:
-        """The cached encoding of these checks (`_Encoding`), made and kept."""
+        """The cached encoding of these checks (`_Encoding`), made and kept under `cache_key`;
+        None: a shape's template (`_ShapedEncoding`), not kept here."""
         keys = [number_piece(len(checks) + 1)]
         per_check: list[str] = []
         for check in checks:
             code, key, hint = _counter(self.names, check, period, 0.0)
             keys.append(bulk(key))
             # "code limit", then the amount's slot and the hint (a budget's: a slot too).
-            per_check += (bulk(code), bulk(repr(float(check.limit))), "%s")
+            amount = "%s"
+            if cache_key is None:  # a shape's: only the tpm amounts change
+                amount = _SLOT if check.kind == "tpm" else _ONE
+            per_check += (bulk(code), bulk(repr(float(check.limit))), amount)
             per_check.append("%s" if code == "b" else bulk(repr(hint)))
         # The keys name subjects, which may hold a "%": escaped; no other piece holds one.
         template = (
@@ -162,10 +186,21 @@ class AcquireCalls:
         )
         nargs = 1 + len(checks) + 1 + 8 + 4 * len(checks)
         encoding = (template, nargs, is_marked(checks))
+        if cache_key is None:
+            return encoding
         if len(self._encodings) >= PIECES_MAX:
             self._encodings.clear()
         self._encodings[cache_key] = encoding
         return encoding
+
+
+def _amount_slots(checks: Sequence[LimitCheck], tpm_at: tuple[int, ...]) -> list[object]:
+    """The tpm amounts of a shape's checks, for its template's slots: length, text, ..."""
+    slots: list[object] = []
+    for at in tpm_at:
+        amount = repr(float(checks[at].amount))
+        slots += (len(amount), amount)
+    return slots
 
 
 class UnparsedResults(UnreadResults):

@@ -162,3 +162,44 @@ def test_two_shapes_keep_their_own_encodings() -> None:
     for now in (T0, T0 + 1):
         assert shaped(calls, PLAN, now, plan) == documented_call(PLAN, now, 31.5).args
         assert shaped(calls, team, now, other) == documented_call(team, now, 31.5).args
+
+
+TWO_WINDOWS = (
+    LimitCheck("key", "k1", "rpm", 600, 1),
+    LimitCheck("key", "k1", "tpm", 90_000, 10),
+    LimitCheck("team", "qa 100%", "concurrent", 4, 1),
+    LimitCheck("team", "qa 100%", "tpm", 500_000, 10),
+)
+
+
+@pytest.mark.parametrize("checks", [PLAN, TWO_WINDOWS], ids=["one-tpm", "two-tpm"])
+def test_a_shape_entry_writes_only_the_tpm_amounts(checks: tuple[LimitCheck, ...]) -> None:
+    """A shape's entry (an rpm's and a slot's amount written into its template, a slot per
+    tpm amount) is what encodes the later calls, and encodes the documented call: each tpm
+    check's own amount, in its own place."""
+    calls, shape = AcquireCalls(KeyNames("llmgw")), Shape()
+    shaped(calls, checks, T0, shape)
+    assert id(shape) in calls._shaped  # the later calls go through the entry
+    for tokens in (1, 7, 1234.5, 99_999):
+        varied = tuple(
+            LimitCheck(c.scope, c.subject, c.kind, c.limit, tokens + at) if c.kind == "tpm" else c
+            for at, c in enumerate(checks)
+        )
+        assert shaped(calls, varied, T0 + 3, shape) == documented_call(varied, T0 + 3, 31.5).args
+
+
+def test_a_shape_whose_rpm_amount_is_not_1_keeps_no_entry() -> None:
+    calls, shape = AcquireCalls(KeyNames("llmgw")), Shape()
+    odd = (LimitCheck("key", "k1", "rpm", 600, 2), *PLAN[1:])
+    assert shaped(calls, odd, T0, shape) == documented_call(odd, T0, 31.5).args
+    assert id(shape) not in calls._shaped
+    assert shaped(calls, odd, T0 + 1, shape) == documented_call(odd, T0 + 1, 31.5).args
+
+
+def test_an_rpm_only_shape_marks_for_a_window_at_most() -> None:
+    calls, shape = AcquireCalls(KeyNames("llmgw")), Shape()
+    rpm = (LimitCheck("key", "k1", "rpm", 600, 1),)
+    for now in (T0, T0 + 1):
+        call = calls.call(Reservation(TOKEN, rpm, now, 300.0), periods(now), shape)
+        assert call.args == documented_call(rpm, now, 300.0).args
+        assert b"\r\n60000\r\n" in call.args
