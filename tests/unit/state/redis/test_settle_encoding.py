@@ -159,3 +159,84 @@ def test_a_call_of_more_than_64_keys_is_the_one_the_methods_make(
     assert written is not None and expected is not None
     assert written.args.startswith(b"$2\r\n87\r\n")  # 3 slot keys, 80 marks, 3 tpm, 1 receipt
     assert written.args == expected.args
+
+
+class Shape:
+    """What a plan hands the backend as its checks' shape (`Reservation.shape`)."""
+
+
+def _shaped(batch: list[Settlement]) -> list[Settlement]:
+    """The batch with a shape on each reservation of several checks, one per tuple of kinds,
+    scopes and subjects (as a plan's), the single-check ones (`free_slots`') left without."""
+    shapes: dict[tuple[tuple[str, str, str], ...], Shape] = {}
+    shaped = []
+    for settlement in batch:
+        reservation = settlement.reservation
+        if len(reservation.checks) > 1:
+            named = tuple((c.kind, c.scope, c.subject) for c in reservation.checks)
+            shape = shapes.setdefault(named, Shape())
+            reservation = dataclasses.replace(reservation, shape=shape)
+        shaped.append(dataclasses.replace(settlement, reservation=reservation))
+    return shaped
+
+
+@pytest.mark.parametrize("now", [T0 + 1, T0 + 40 * 86_400])
+def test_settlements_read_through_their_shapes_are_the_call_the_methods_make(
+    monkeypatch: pytest.MonkeyPatch, now: float
+) -> None:
+    """A shape met in an earlier call and one new in this call, two backends (prefixes) that
+    share a shape, slots and tpm buckets shared with reservations of no shape."""
+    monkeypatch.setattr(settle_calls, "new_token", lambda: RECEIPT)
+    batch = _shaped(_batch(now))
+    assert sum(s.reservation.shape is not None for s in batch) == 8
+    for prefix in ("gw", "other", "gw"):
+        names = KeyNames(prefix)
+        written = settle_ops(names, [dataclasses.replace(s) for s in batch], now).call()
+        expected = _by_the_methods(names, [dataclasses.replace(s) for s in batch], now).call()
+        assert written is not None and expected is not None
+        assert written.args == expected.args
+        assert written.nargs == expected.nargs
+    assert all(
+        id(s.reservation.shape) in settle_calls._ShapeParts._known
+        for s in batch
+        if s.reservation.shape is not None and s.receipt != "long-ago"
+    )
+
+
+def test_a_shaped_settlement_frees_each_slot_and_moves_each_window_of_its_own() -> None:
+    """Two slots and two tpm checks of one shape, amounts varying from request to request."""
+    names, shape = KeyNames("gw"), Shape()
+    two = (*_checks("key", "k1", 0), *_checks("team", "t", 0))
+
+    def settlement(token: str, tokens: float, at: float) -> Settlement:
+        checks = tuple(
+            dataclasses.replace(c, amount=tokens + i) if c.kind == "tpm" else c
+            for i, c in enumerate(two)
+        )
+        return Settlement(
+            Reservation(token, checks, at, shape=shape), 50, 0.0, receipt="r", sent_at=T0
+        )
+
+    batch = [settlement(f"tok-{i}", 10 * i, T0 + 0.25 * i) for i in range(4)]
+    written = settle_ops(names, [dataclasses.replace(s) for s in batch], T0 + 3).call()
+    expected = _by_the_methods(names, [dataclasses.replace(s) for s in batch], T0 + 3).call()
+    assert written is not None and expected is not None
+    assert written.args == expected.args
+    assert written.args.count(b"$1\r\nz\r\n") == 8
+    assert written.args.count(b"$1\r\nw\r\n") == 4  # two windows, two seconds
+
+
+def test_a_shaped_settlement_with_budgets_gives_them_back_and_spends_its_cost() -> None:
+    names, shape = KeyNames("gw"), Shape()
+    checks = (*_checks("key", "k1", 60), *BUDGETS)
+    batch = [
+        Settlement(
+            Reservation(f"tok-{i}", checks, T0, shape=shape), 70, 0.5, receipt="r", sent_at=T0
+        )
+        for i in range(2)
+    ]
+    written = settle_ops(names, [dataclasses.replace(s) for s in batch], T0 + 1).call()
+    expected = _by_the_methods(names, [dataclasses.replace(s) for s in batch], T0 + 1).call()
+    assert written is not None and expected is not None
+    assert written.args == expected.args
+    assert b"spend:team:t:day" in written.args
