@@ -20,7 +20,7 @@ from gateway.state.base import (
     UnreadResults,
     is_marked,
 )
-from gateway.state.periods import Periods
+from gateway.state.periods import Periods, periods
 from gateway.state.prepared import WindowFigures
 from gateway.state.redis.commands import ScriptCall
 from gateway.state.redis.keys import PIECES_MAX, WINDOW_KEY_TTL_S, KeyNames, number_piece
@@ -86,9 +86,10 @@ class AcquireCalls:
         # is not reused while the entry lives (`call`'s `shape`).
         self._shaped: dict[int, _ShapedEncoding] = {}
 
-    def call(self, reservation: Reservation, period: Periods, shape: object = None) -> ScriptCall:
+    def call(self, reservation: Reservation, shape: object = None) -> ScriptCall:
         """`lua/acquire.lua`'s call: KEYS (the checks' and the mark), the 8 common ARGV, then
-        4 ARGV per check. `shape`: see `StateBackend.acquire`."""
+        4 ARGV per check. `shape`: see `StateBackend.acquire`. (The UTC day and month, which
+        a budget's key and hint read, are worked out only off a shape's entry, which has none.)"""
         checks, now, token = reservation.checks, reservation.at, reservation.token
         hold_s = reservation.hold_s
         known = self._shaped.get(id(shape)) if shape is not None else None
@@ -104,6 +105,7 @@ class AcquireCalls:
             else:
                 changing = _amount_slots(checks, tpm_at)
         else:
+            period = periods(now)
             encoding, changing, budgeted = self._looked_up(checks, period, now)
             template, nargs, marked = encoding
             if shape is not None and not budgeted:  # (a budget's hint changes with `now`)

@@ -65,7 +65,7 @@ def documented_call(checks: tuple[LimitCheck, ...], now: float, hold_s: float) -
 
 
 def encoded(calls: AcquireCalls, checks: tuple[LimitCheck, ...], now: float) -> ScriptCall:
-    return calls.call(Reservation(TOKEN, checks, now, 31.5), periods(now))
+    return calls.call(Reservation(TOKEN, checks, now, 31.5))
 
 
 @pytest.mark.parametrize(
@@ -138,7 +138,7 @@ class Shape:
 
 
 def shaped(calls: AcquireCalls, checks: tuple[LimitCheck, ...], now: float, shape: Shape) -> bytes:
-    return calls.call(Reservation(TOKEN, checks, now, 31.5), periods(now), shape).args
+    return calls.call(Reservation(TOKEN, checks, now, 31.5), shape).args
 
 
 @pytest.mark.parametrize("checks", [PLAN, BUDGETED], ids=["rpm-tpm-concurrent", "budgets"])
@@ -200,6 +200,6 @@ def test_an_rpm_only_shape_marks_for_a_window_at_most() -> None:
     calls, shape = AcquireCalls(KeyNames("llmgw")), Shape()
     rpm = (LimitCheck("key", "k1", "rpm", 600, 1),)
     for now in (T0, T0 + 1):
-        call = calls.call(Reservation(TOKEN, rpm, now, 300.0), periods(now), shape)
+        call = calls.call(Reservation(TOKEN, rpm, now, 300.0), shape)
         assert call.args == documented_call(rpm, now, 300.0).args
         assert b"\r\n60000\r\n" in call.args
