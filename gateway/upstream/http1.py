@@ -49,7 +49,7 @@ from gateway.upstream.http1_connection import Http1Connection, Origin
 from gateway.upstream.http1_proxy import HttpProxy, http_proxy, open_tunnel
 from gateway.upstream.http1_request import EncodedRequest, origin_of, request_bytes
 from gateway.upstream.proxy_rules import ProxyRules, environment_proxies
-from gateway.upstream.tls import ssl_context, tls_failure
+from gateway.upstream.tls import ContextOnce, tls_failure
 
 
 class _Dropped(Exception):
@@ -171,8 +171,7 @@ class Http1Upstream:
             rules = ProxyRules(environment_proxies(os.environ))
             self._proxy_rules = rules if rules else None
         self._proxies: dict[Origin, HttpProxy | None] = {}
-        self._ssl_context: ssl.SSLContext | None = None
-        self._ssl_building: asyncio.Future[ssl.SSLContext] | None = None  # (`_ssl`)
+        self._tls = ContextOnce(network)  # built at the first HTTPS connection
         self._idle: dict[Origin, deque[Http1Connection]] = {}
         self._all: set[Http1Connection] = set()
 
@@ -202,28 +201,6 @@ class Http1Upstream:
         )
         return EncodedRequest(request, origin, payload)
 
-    async def _ssl(self) -> ssl.SSLContext:
-        """The TLS context, built once, in a worker thread: loading the system's CA store takes
-        10-30 ms of CPU, which on the event loop stalled every request of the process when a
-        pool made its first HTTPS connection (after the start, or a reload that made the pool).
-        The connections that wait for it share the one build; a waiter cancelled (its request
-        gone) does not cancel it. A build that fails (a TLS file gone bad) is tried again by the
-        next connection."""
-        context = self._ssl_context
-        if context is not None:
-            return context
-        building = self._ssl_building
-        if building is None:
-            building = asyncio.ensure_future(asyncio.to_thread(ssl_context, self._network))
-            self._ssl_building = building
-            building.add_done_callback(self._built)
-        return await asyncio.shield(building)
-
-    def _built(self, building: asyncio.Future[ssl.SSLContext]) -> None:
-        self._ssl_building = None
-        if not building.cancelled() and building.exception() is None:
-            self._ssl_context = building.result()
-
     def _pooled(self, origin: Origin) -> Http1Connection | None:
         idle = self._idle.get(origin)
         now = time.monotonic()
@@ -251,7 +228,7 @@ class Http1Upstream:
             async with asyncio.timeout(timeout_s):
                 if proxy is not None and scheme == "https":
                     connection = await open_tunnel(
-                        proxy, host, port, await self._ssl(), lambda: Http1Connection(origin)
+                        proxy, host, port, await self._tls.get(), lambda: Http1Connection(origin)
                     )
                 elif proxy is not None:  # forwarded: the requests name the upstream
                     _, connection = await loop.create_connection(
@@ -262,7 +239,7 @@ class Http1Upstream:
                         lambda: Http1Connection(origin),
                         host,
                         port,
-                        ssl=await self._ssl() if scheme == "https" else None,
+                        ssl=await self._tls.get() if scheme == "https" else None,
                         server_hostname=host if scheme == "https" else None,
                     )
         except TimeoutError:

@@ -34,7 +34,7 @@ from gateway.upstream.base import (
 )
 from gateway.upstream.body import CappedBody
 from gateway.upstream.proxy_rules import ProxyRules, environment_proxies
-from gateway.upstream.tls import ssl_context, tls_failure
+from gateway.upstream.tls import ContextOnce, tls_failure
 
 # Below the 5 s idle timeout of uvicorn-based upstreams, as in http1.
 KEEPALIVE_S = 4.0
@@ -109,22 +109,15 @@ class HttpxUpstream:
     def __init__(self, network: NetworkConfig = NetworkConfig()) -> None:
         self._network = network
         self._client: httpx.AsyncClient | None = None
-        self._verify: asyncio.Future[ssl.SSLContext] | None = None  # (`_http`)
+        self._tls = ContextOnce(network)  # built at the first request
 
     async def _http(self) -> httpx.AsyncClient:
-        """The httpx client, made at the first request. Its TLS context is built in a worker
-        thread (loading the CA store takes 10-30 ms, which on the event loop stalled every
-        request of the process), once for the requests that wait for it; a waiter cancelled
-        does not cancel it; one that fails (a TLS file gone bad) is tried again next time."""
+        """The httpx client, made at the first request, once its TLS context is built (in a
+        worker thread: `ContextOnce`)."""
         client = self._client
         if client is not None:
             return client
-        verifying = self._verify
-        if verifying is None:
-            verifying = asyncio.ensure_future(asyncio.to_thread(ssl_context, self._network))
-            self._verify = verifying
-            verifying.add_done_callback(self._verified)
-        verify = await asyncio.shield(verifying)
+        verify = await self._tls.get()
         if self._client is None:  # (another request waiting for the same build made it)
             network = self._network
             limits = httpx.Limits(
@@ -143,10 +136,6 @@ class HttpxUpstream:
                 limits=limits,
             )
         return self._client
-
-    def _verified(self, verifying: asyncio.Future[ssl.SSLContext]) -> None:
-        if verifying.cancelled() or verifying.exception() is not None:
-            self._verify = None  # the next request builds it again
 
     def prepare(self, request: UpstreamRequest) -> PreparedRequest:
         return PlainPrepared(request)

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from gateway.config.types import NetworkConfig
-from gateway.upstream import http1, httpx_transport
+from gateway.upstream import tls
 from gateway.upstream.base import UpstreamTLSError
 from gateway.upstream.tls import ssl_context
 from gateway.upstream.transports import ConcreteTransport
@@ -38,8 +38,7 @@ async def test_first_requests_share_one_build_off_the_event_loop(
     transport: ConcreteTransport, ca: PrivateCA, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     builds = Builds()
-    module = http1 if transport == "http1" else httpx_transport
-    monkeypatch.setattr(module, "ssl_context", builds)
+    monkeypatch.setattr(tls, "ssl_context", builds)
     network = dataclasses.replace(DIRECT, ca_file=ca.ca_file)
     async with scripted_server(always(response(200, b"secure")), ca.server) as (url, _):
         async with Client(transport, network) as client:
