@@ -76,7 +76,7 @@ def counting(request: UpstreamRequest) -> FakeReply:
 async def test_a_token_count_is_an_http_server_span_with_its_upstream_call(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("SPAN_OPERATIONS_KEY", "sk-ant-span-operations-0123456789")
+    monkeypatch.setenv("SPAN_OPERATIONS_KEY", "span-operations-test-credential")
     held = Held()
     held.release.set()
     body = {"model": "claude", "messages": [{"role": "user", "content": "count me"}]}
