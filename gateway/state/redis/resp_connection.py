@@ -125,21 +125,9 @@ class Connection(asyncio.Protocol):
         resolved as the reply is read, not through a future of the replies whose callback
         would run one turn of the loop later. On a NOSCRIPT reply, `noscript()` (the script's
         EVAL) is sent instead, at once, and its reply resolves the future."""
-        loop = self.loop
-        applied: asyncio.Future[None] = loop.create_future()
-        deadline = loop.time() + self.timeout_s
-        # `_send(..., soon=True)` written out (~15 opcodes a settlement less).
-        unwritten = self._unwritten
-        if not unwritten:
-            loop.call_soon(self._write_unwritten)
-        if isinstance(payload, bytes):
-            unwritten.append(payload)
-        else:
-            self._encode_later.append((len(unwritten), payload))
-            unwritten.append(b"")
-        self.calls.append((None, 1, deadline, False, applied, noscript))
-        if deadline < self._timer_at:
-            self._arm(deadline)
+        applied: asyncio.Future[None] = self.loop.create_future()
+        deadline = self.loop.time() + self.timeout_s
+        self._send(payload, (None, 1, deadline, False, applied, noscript), soon=True)
         return applied
 
     def _send(self, payload: Payload, call: _Call, soon: bool) -> None:
