@@ -122,8 +122,6 @@ class Reservation:
     checks: tuple[LimitCheck, ...]
     at: float  # `now` of the acquire
     hold_s: float = SLOT_TTL_S  # held until `at + hold_s` at the latest (the acquire's `hold_s`)
-    # The acquire's `shape` (a backend may settle by it: the checks are those it stands for).
-    shape: object = field(default=None, compare=False, repr=False)
 
 
 class UnreadResults:

@@ -137,7 +137,7 @@ class RedisState(RedisValues, RedisBreakers):
         if not checks:
             return self._breakers_only(token, now, breakers)
         hold = self.slot_ttl_s if hold_s is None else hold_s
-        reservation = Reservation(token, tuple(checks), now, hold, shape)  # if all is allowed
+        reservation = Reservation(token, tuple(checks), now, hold)  # if all is allowed
         call = self._acquire_call(reservation, shape)
         sent = self._client.begin([call.evalsha(), *map(self._breaker_read, breakers)])
         return self._acquire_reply(sent, call, reservation, breakers)

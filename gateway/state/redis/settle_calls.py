@@ -25,7 +25,6 @@ from gateway.state.redis.commands import ScriptCall
 from gateway.state.redis.keys import (
     DAY_KEY_TTL_S,
     MONTH_KEY_TTL_S,
-    PIECES_MAX,
     RECEIPT_TTL_S,
     RETRY_MAX_AGE_S,
     KeyNames,
@@ -186,51 +185,32 @@ def _settle_into(ops: ApplyOps, settlements: Sequence[Settlement], now: float) -
     # mark groups cost ~200 interpreter opcodes through those calls. The concurrency keys are
     # numbered once per call (`slots`), a token and its mark encoded in place, the tpm buckets
     # keyed by (scope, subject, second) until their one group each is written, and the spend
-    # looked for only where there can be some (a budget check, or `spend_subjects`). A
-    # reservation whose acquire had a shape (`Reservation.shape`: a plan's, on every request)
-    # is read through the shape's `_ShapeParts`, with its slots' indices found once per call,
-    # not check by check (~40 opcodes a settlement less). The groups, and the numbering of
-    # KEYS, are those the methods make (byte for byte: test_settle_encoding.py).
+    # looked for only where there can be some (a budget check, or `spend_subjects`). The
+    # groups, and the numbering of KEYS, are those the methods make (byte for byte:
+    # tests/unit/state/redis/test_settle_encoding.py).
     names, keys, args = ops.names, ops.keys, ops.args
     mark_name = names.reservation_key("")  # + a token: its mark
     marked = len(mark_name)
     slots: dict[tuple[str, str], str] = {}  # (scope, subject) -> its concurrency key's index
     buckets: dict[tuple[str, str, int], float] = {}  # (scope, subject, second) -> tokens to add
     spend: dict[str, tuple[float, int]] = {}  # spend key -> (USD to add, its TTL)
-    # id(shape) -> its slots' indices in this call, its tpm checks, whether it has a budget
-    shaped: dict[int, tuple[list[str], tuple[tuple[int, str, str], ...], bool]] = {}
     floor = math.floor
     for settlement in settlements:
         reservation = settlement.reservation
         token = reservation.token
-        shape = reservation.shape
-        if shape is not None:
-            read = shaped.get(id(shape))
-            if read is None:
-                parts = _ShapeParts.of(shape, reservation.checks)
-                indexes = [_slot_index(ops, slots, slot) for slot in parts.slots]
-                read = shaped[id(shape)] = (indexes, parts.tpm_at, parts.budgeted)
-            indexes, tpm_at, budgeted = read
-            for index in indexes:
+        budgeted = False
+        for check in reservation.checks:
+            kind = check.kind
+            if kind == "concurrent":
+                slot = (check.scope, check.subject)
+                index = slots.get(slot) or _slot_index(ops, slots, slot)
                 args += [_OP_SLOT, index, f"${len(token)}\r\n{token}\r\n", _NONE]
-            for at, scope, subject in tpm_at:
-                bucket = (scope, subject, floor(reservation.at))
-                amount = reservation.checks[at].amount
+            elif kind == "tpm":
+                bucket = (check.scope, check.subject, floor(reservation.at))
+                amount = check.amount
                 buckets[bucket] = buckets.get(bucket, 0.0) + settlement.actual_tokens - amount
-        else:
-            budgeted = False
-            for check in reservation.checks:
-                kind = check.kind
-                if kind == "concurrent":
-                    slot = (check.scope, check.subject)
-                    index = slots.get(slot) or _slot_index(ops, slots, slot)
-                    args += [_OP_SLOT, index, f"${len(token)}\r\n{token}\r\n", _NONE]
-                elif kind == "tpm":
-                    bucket = (check.scope, check.subject, floor(reservation.at))
-                    amount = check.amount
-                    buckets[bucket] = buckets.get(bucket, 0.0) + settlement.actual_tokens - amount
-                elif kind in BUDGET_KINDS:
-                    budgeted = True
+            elif kind in BUDGET_KINDS:
+                budgeted = True
         if budgeted or settlement.spend_subjects:
             _spend_deltas(names, settlement, now, spend)
         if reservation.checks:  # every allowed acquire is marked (lua/acquire.lua)
@@ -252,33 +232,6 @@ def _slot_index(ops: ApplyOps, slots: dict[tuple[str, str], str], slot: tuple[st
         piece = ops.names.limit_key_piece("concurrent", *slot)
         index = slots[slot] = ops._index(piece)
     return index
-
-
-class _ShapeParts:
-    """What a settlement reads of the checks of one shape (`StateBackend.acquire`'s `shape`:
-    the same kinds, scopes and subjects in the same order on every acquire given it), worked
-    out once per shape: its slots' (scope, subject) in order, its tpm checks' (position, scope,
-    subject), whether it has a budget. No key name in it: one entry serves every backend."""
-
-    __slots__ = ("budgeted", "shape", "slots", "tpm_at")
-    _known: dict[int, _ShapeParts] = {}  # id(shape) -> its parts, which keep the shape
-
-    def __init__(self, shape: object, checks: Sequence[LimitCheck]) -> None:
-        self.shape = shape  # kept, so its id is not reused while the entry lives
-        self.slots = tuple((c.scope, c.subject) for c in checks if c.kind == "concurrent")
-        self.tpm_at = tuple(
-            (at, c.scope, c.subject) for at, c in enumerate(checks) if c.kind == "tpm"
-        )
-        self.budgeted = any(c.kind in BUDGET_KINDS for c in checks)
-
-    @classmethod
-    def of(cls, shape: object, checks: Sequence[LimitCheck]) -> _ShapeParts:
-        parts = cls._known.get(id(shape))
-        if parts is None:
-            if len(cls._known) >= PIECES_MAX:
-                cls._known.clear()
-            parts = cls._known[id(shape)] = cls(shape, checks)
-        return parts
 
 
 def _spend_deltas(
