@@ -74,7 +74,12 @@ from gateway.state.base import (
 )
 from gateway.state.periods import periods
 from gateway.state.prepared import PreparedChecks
-from gateway.state.redis.acquire_call import AcquireCalls, UnparsedResults, check_results
+from gateway.state.redis.acquire_call import (
+    AcquireCalls,
+    UnparsedResults,
+    check_results,
+    script_call,
+)
 from gateway.state.redis.breaker_reads import BreakerReads, breaker_views
 from gateway.state.redis.breakers import RedisBreakers
 from gateway.state.redis.clients import open_client
@@ -138,9 +143,9 @@ class RedisState(RedisValues, RedisBreakers):
             return self._breakers_only(token, now, breakers)
         hold = self.slot_ttl_s if hold_s is None else hold_s
         reservation = Reservation(token, tuple(checks), now, hold)  # if all is allowed
-        call = self._acquire_call(reservation, shape)
-        sent = self._client.begin([call.evalsha(), *map(self._breaker_read, breakers)])
-        return self._acquire_reply(sent, call, reservation, breakers)
+        command = self._acquire_call(reservation, shape)  # its EVALSHA
+        sent = self._client.begin([command, *map(self._breaker_read, breakers)])
+        return self._acquire_reply(sent, command, reservation, breakers)
 
     # `begin_acquire` itself: its coroutine, not one more awaiting it, and no call passing the
     # arguments on (~35 opcodes and a coroutine frame less a request); sent when called.
@@ -155,7 +160,7 @@ class RedisState(RedisValues, RedisBreakers):
     async def _acquire_reply(
         self,
         sent: Awaitable[list[Reply]],
-        call: ScriptCall,
+        command: bytes,
         reservation: Reservation,
         breakers: Sequence[str],
     ) -> AcquireResult:
@@ -169,7 +174,7 @@ class RedisState(RedisValues, RedisBreakers):
                 and self.client_name == "resp"
             ):
                 self._load_apply_script()
-            reply = await self._client.script_reply(call, reply)
+            reply = await self._client.script_reply(script_call(command), reply)
             if not isinstance(reply, bytes):
                 raise StateUnavailable(f"redis: unexpected acquire reply {reply!r}")
         fields = reply.split()  # "ok allowed remaining reset allowed remaining reset ..."
