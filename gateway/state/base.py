@@ -126,16 +126,16 @@ class Reservation:
 
 class UnreadResults:
     """An allowed acquire's per-check results left unparsed (a backend that got them as a
-    reply): called, it makes them all; `figures(at)` reads one check's alone. (Any other
-    function that makes them may stand for them too; only this one reads one check alone.)"""
+    reply): called, it makes them all; `figures(pair)` reads two checks' alone. (Any other
+    function that makes them may stand for them too; only this one reads checks alone.)"""
 
     __slots__ = ()
 
     def __call__(self) -> tuple[CheckResult, ...]:
         raise NotImplementedError
 
-    def figures(self, at: int) -> WindowFigures:
-        """(limit, remaining, reset_s) of check `at`, as its `CheckResult` would say."""
+    def figures(self, pair: tuple[int, int]) -> tuple[WindowFigures, WindowFigures]:
+        """(limit, remaining, reset_s) of checks `pair`, as their `CheckResult`s would say."""
         raise NotImplementedError
 
 

@@ -182,7 +182,7 @@ class RedisState(RedisValues, RedisBreakers):
             raise StateUnavailable(f"redis: unexpected acquire reply {reply!r}")
         states = breaker_views(breakers, replies[1:], now) if breakers else None
         if fields[0] == b"1":  # all allowed: the numbers are parsed when first read
-            parts = UnparsedResults(checks, fields)
+            parts = UnparsedResults((checks, fields))
             return AcquireResult(True, parts, reservation, 0.0, states or {})
         return acquire_result(checks, check_results(checks, fields), reservation.token, now, states)
 
