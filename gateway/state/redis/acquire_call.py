@@ -16,7 +16,6 @@ from gateway.state.base import (
     WINDOW_S,
     CheckResult,
     LimitCheck,
-    Reservation,
     UnreadResults,
     is_marked,
 )
@@ -86,14 +85,20 @@ class AcquireCalls:
         # is not reused while the entry lives (`call`'s `shape`).
         self._shaped: dict[int, _ShapedEncoding] = {}
 
-    def call(self, reservation: Reservation, shape: object = None) -> bytes:
+    def call(
+        self,
+        token: str,
+        checks: tuple[LimitCheck, ...],
+        now: float,
+        hold_s: float,
+        shape: object = None,
+    ) -> bytes:
         """`lua/acquire.lua`'s call, as its EVALSHA command (`script_call` gives it back as a
-        `ScriptCall`, for an EVAL on NOSCRIPT): KEYS (the checks' and the mark), the 8 common
-        ARGV, then 4 ARGV per check. `shape`: see `StateBackend.acquire`. (The UTC day and
-        month, which a budget's key and hint read, are worked out only off a shape's entry,
-        which has none.)"""
-        checks, now, token = reservation.checks, reservation.at, reservation.token
-        hold_s = reservation.hold_s
+        `ScriptCall`, for an EVAL on NOSCRIPT), for the reservation whose fields are `token`,
+        `checks`, `now` and `hold_s` (passed as they are, not read back off a `Reservation`):
+        KEYS (the checks' and the mark), the 8 common ARGV, then 4 ARGV per check. `shape`: see
+        `StateBackend.acquire`. (The UTC day and month, which a budget's key and hint read, are
+        worked out only off a shape's entry, which has none.)"""
         known = self._shaped.get(id(shape)) if shape is not None else None
         if known is not None:
             # Checks of a shape met before (a plan's, on every request), none a budget (so no

@@ -80,7 +80,12 @@ from gateway.state.redis.acquire_call import (
     check_results,
     script_call,
 )
-from gateway.state.redis.breaker_reads import BreakerReads, breaker_views
+from gateway.state.redis.breaker_reads import (
+    CLOSED_VIEW,
+    NOTHING_RECORDED,
+    BreakerReads,
+    breaker_views,
+)
 from gateway.state.redis.breakers import RedisBreakers
 from gateway.state.redis.clients import open_client
 from gateway.state.redis.commands import ScriptCall
@@ -142,8 +147,9 @@ class RedisState(RedisValues, RedisBreakers):
         if not checks:
             return self._breakers_only(token, now, breakers)
         hold = self.slot_ttl_s if hold_s is None else hold_s
-        reservation = Reservation(token, tuple(checks), now, hold)  # if all is allowed
-        command = self._acquire_call(reservation, shape)  # its EVALSHA
+        checks = tuple(checks)
+        command = self._acquire_call(token, checks, now, hold, shape)  # its EVALSHA
+        reservation = Reservation(token, checks, now, hold)  # if all is allowed
         sent = self._client.begin([command, *map(self._breaker_read, breakers)])
         return self._acquire_reply(sent, command, reservation, breakers)
 
@@ -180,10 +186,15 @@ class RedisState(RedisValues, RedisBreakers):
         fields = reply.split()  # "ok allowed remaining reset allowed remaining reset ..."
         if len(fields) != 1 + 3 * len(checks):
             raise StateUnavailable(f"redis: unexpected acquire reply {reply!r}")
-        states = breaker_views(breakers, replies[1:], now) if breakers else None
+        # The breakers' views: all closed, nearly always, as the count says without a slice or
+        # a call (the script's reply is no list; no breakers: no views either).
+        if replies.count(NOTHING_RECORDED) == len(breakers):
+            states = dict.fromkeys(breakers, CLOSED_VIEW)
+        else:
+            states = breaker_views(breakers, replies[1:], now)
         if fields[0] == b"1":  # all allowed: the numbers are parsed when first read
             parts = UnparsedResults((checks, fields))
-            return AcquireResult(True, parts, reservation, 0.0, states or {})
+            return AcquireResult(True, parts, reservation, 0.0, states)
         return acquire_result(checks, check_results(checks, fields), reservation.token, now, states)
 
     def _load_apply_script(self) -> None:

@@ -8,7 +8,7 @@ import math
 
 import pytest
 
-from gateway.state import LimitCheck, Reservation
+from gateway.state import LimitCheck
 from gateway.state.base import CONCURRENT_RETRY_S
 from gateway.state.periods import periods
 from gateway.state.redis.acquire_call import AcquireCalls, script_call
@@ -67,7 +67,7 @@ def documented_call(checks: tuple[LimitCheck, ...], now: float, hold_s: float) -
 def encoded(calls: AcquireCalls, checks: tuple[LimitCheck, ...], now: float) -> ScriptCall:
     """The call, as `script_call` gives it back from the EVALSHA command (which is the
     `ScriptCall`'s own EVALSHA, byte for byte)."""
-    command = calls.call(Reservation(TOKEN, checks, now, 31.5))
+    command = calls.call(TOKEN, checks, now, 31.5)
     call = script_call(command)
     assert call.evalsha() == command
     return call
@@ -144,7 +144,7 @@ class Shape:
 
 def shaped(calls: AcquireCalls, checks: tuple[LimitCheck, ...], now: float, shape: Shape) -> bytes:
     """The EVALSHA command, as written."""
-    return calls.call(Reservation(TOKEN, checks, now, 31.5), shape)
+    return calls.call(TOKEN, checks, now, 31.5, shape)
 
 
 @pytest.mark.parametrize("checks", [PLAN, BUDGETED], ids=["rpm-tpm-concurrent", "budgets"])
@@ -208,6 +208,6 @@ def test_an_rpm_only_shape_marks_for_a_window_at_most() -> None:
     calls, shape = AcquireCalls(KeyNames("llmgw")), Shape()
     rpm = (LimitCheck("key", "k1", "rpm", 600, 1),)
     for now in (T0, T0 + 1):
-        call = script_call(calls.call(Reservation(TOKEN, rpm, now, 300.0), shape))
+        call = script_call(calls.call(TOKEN, rpm, now, 300.0, shape))
         assert call.args == documented_call(rpm, now, 300.0).args
         assert b"\r\n60000\r\n" in call.args
