@@ -69,13 +69,11 @@ CONCURRENT_RETRY_S = 1.0
 SETTLE_RETRY_MAX_AGE_S = 270.0
 
 
-_TOKEN_PREFIX = secrets.token_hex(6)
-_token_counter = itertools.count(1)
-
-
-def new_token() -> str:
-    """A reservation token unique across processes and replicas (random prefix, counter)."""
-    return f"{_TOKEN_PREFIX}{next(_token_counter):x}"
+# A reservation token unique across processes and replicas: a random prefix, then a counter in
+# hex. Made in C (the counter's numbers mapped through the prefix's %): no Python frame to run,
+# ~10 opcodes a token less than a function's f-string.
+_TOKENS = map(f"{secrets.token_hex(6)}%x".__mod__, itertools.count(1))
+new_token: Callable[[], str] = _TOKENS.__next__
 
 
 class StateUnavailable(Exception):
