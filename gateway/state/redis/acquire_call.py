@@ -66,8 +66,9 @@ _Encoding = tuple[str, bool]
 _SLOT = "$%d\r\n%s\r\n"  # a bulk string's slot: its length, its text
 # A shape's entry: the shape (kept, so its id is not reused while the entry lives), a template
 # as `_Encoding`'s but with each rpm's and slot's amount written in and a `_SLOT` for each tpm
-# amount, `is_marked` of the checks, and where the tpm checks are.
-_ShapedEncoding = tuple[object, str, bool, tuple[int, ...]]
+# amount, `is_marked` of the checks, where the tpm checks are, and where the one is when there
+# is one (else None).
+_ShapedEncoding = tuple[object, str, bool, tuple[int, ...], int | None]
 # The kinds whose hint is the same on every call (a window's 0, a slot's retry).
 _FIXED_HINT_KINDS = frozenset({*WINDOW_KINDS, "concurrent"})
 _SHAPED_KINDS = frozenset({"rpm", "tpm", "concurrent"})  # the kinds a shape's entry encodes
@@ -100,15 +101,16 @@ class AcquireCalls:
         KEYS (the checks' and the mark), the 8 common ARGV, then 4 ARGV per check. `shape`: see
         `StateBackend.acquire`. (The UTC day and month, which a budget's key and hint read, are
         worked out only off a shape's entry, which has none.)"""
-        known = self._shaped.get(id(shape)) if shape is not None else None
+        # (None is never kept: `_keep_shape` is for a shape; id(None) names no other object.)
+        known = self._shaped.get(id(shape))
         if known is not None:
             # Checks of a shape met before (a plan's, on every request), none a budget (so no
             # key names the day): its template holds every piece but the tpm amounts (an rpm's
             # or a slot's is 1: `LimitCheck.amount`), encoded here into their "$<length>" slots,
             # without naming the tuple to look its encoding up, nor a piece per check.
-            _, template, marked, tpm_at = known
-            if len(tpm_at) == 1:  # the usual plan
-                amount = repr(float(checks[tpm_at[0]].amount))
+            _, template, marked, tpm_at, single = known
+            if single is not None:  # the usual plan: one tpm check, there
+                amount = repr(float(checks[single].amount))
                 changing: Sequence[object] = (len(amount), amount)
             else:
                 changing = _amount_slots(checks, tpm_at)
@@ -144,7 +146,8 @@ class AcquireCalls:
         template, marked = self._encode(checks, period, None)
         if len(self._shaped) >= PIECES_MAX:
             self._shaped.clear()
-        self._shaped[id(shape)] = (shape, template, marked, tpm_at)
+        single = tpm_at[0] if len(tpm_at) == 1 else None
+        self._shaped[id(shape)] = (shape, template, marked, tpm_at, single)
 
     def _looked_up(
         self, checks: Sequence[LimitCheck], period: Periods, now: float

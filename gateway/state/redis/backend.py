@@ -151,7 +151,7 @@ class RedisState(RedisValues, RedisBreakers):
         command = self._acquire_call(token, checks, now, hold, shape)  # its EVALSHA
         reservation = Reservation(token, checks, now, hold)  # if all is allowed
         sent = self._client.begin([command, *map(self._breaker_read, breakers)])
-        return self._acquire_reply(sent, command, reservation, breakers)
+        return self._acquire_reply(sent, command, reservation, checks, now, breakers)
 
     # `begin_acquire` itself: its coroutine, not one more awaiting it, and no call passing the
     # arguments on (~35 opcodes and a coroutine frame less a request); sent when called.
@@ -168,9 +168,10 @@ class RedisState(RedisValues, RedisBreakers):
         sent: Awaitable[list[Reply]],
         command: bytes,
         reservation: Reservation,
+        checks: tuple[LimitCheck, ...],  # the reservation's, as `begin_acquire` has them
+        now: float,
         breakers: Sequence[str],
     ) -> AcquireResult:
-        checks, now = reservation.checks, reservation.at
         replies = await sent
         reply = replies[0]
         if not isinstance(reply, bytes):  # NOSCRIPT: run by EVAL; else an error reply
