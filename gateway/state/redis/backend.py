@@ -13,7 +13,8 @@ process reads anything more, so other replicas see them before the client's next
 reach one (a network round trip later). Every call goes
 through a `client.RedisClient`, redis-py or the hand-written RESP client, as `[state] client`
 says (`options.py`); every failure of either is `StateUnavailable`. The hot calls are encoded
-from cached pieces (`commands.ScriptCall`): the acquire in `acquire_call.py`, the breaker reads
+from cached pieces (`commands.ScriptCall`): the acquire in `acquire_call.py` (as its EVALSHA
+command itself, from one cached template), the breaker reads
 that travel with it in `breaker_reads.py`, settle and release calls in `settle_calls.py`. Key
 names are built in `keys.py`, the scripts loaded in `scripts.py`; the cache entries and
 remembered values are `values.py`'s, the breaker calls `breakers.py`'s.
