@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from functools import reduce
+from itertools import chain, repeat
+from operator import add, attrgetter, neg
 
 from gateway.state.base import (
     BUDGET_KINDS,
@@ -44,6 +47,14 @@ _USER_TTLS = (DAY_KEY_TTL_S, MONTH_KEY_TTL_S, MONTH_KEY_TTL_S)
 # key: `_settle_into`).
 _INDEXES = [number_piece(n + 1) for n in range(64)]
 _INDEXED = len(_INDEXES)
+# What `_settle_alike` reads of every settlement, in C loops (`map`).
+_RESERVATION, _CHECKS, _TOKEN = attrgetter("reservation"), attrgetter("checks"), attrgetter("token")
+_AT, _ACTUAL, _AMOUNT = attrgetter("at"), attrgetter("actual_tokens"), attrgetter("amount")
+_SPEND_SUBJECTS, _CHECK_KEY = attrgetter("spend_subjects"), attrgetter("kind", "scope", "subject")
+_TOKEN_PIECE = "${}\r\n{}\r\n".format  # (a token's length, the token): its bulk string
+# From this many settlements a call's are first read as alike (`_settle_alike`): below, its
+# fixed cost is more than the per-settlement loop it saves.
+_ALIKE_FROM = 3
 
 
 class ApplyOps:
@@ -180,6 +191,8 @@ def _drop_stale(ops: ApplyOps, stale: Sequence[Settlement], now: float) -> None:
 
 
 def _settle_into(ops: ApplyOps, settlements: Sequence[Settlement], now: float) -> None:
+    if len(settlements) >= _ALIKE_FROM and _settle_alike(ops, settlements):
+        return  # the usual batch: one plan's checks
     # Written out here rather than through `free_slot`, `drop_mark` and `limit_key_piece` per
     # check: a call settles a dozen requests or more at c = 64, and each one's slot, tpm and
     # mark groups cost ~200 interpreter opcodes through those calls. The concurrency keys are
@@ -223,6 +236,64 @@ def _settle_into(ops: ApplyOps, settlements: Sequence[Settlement], now: float) -
     for key, (usd, ttl_s) in spend.items():
         if usd:
             ops.add_spend(key, usd, ttl_s)
+
+
+def _settle_alike(ops: ApplyOps, settlements: Sequence[Settlement]) -> bool:
+    """`_settle_into` for settlements that are alike, the usual batch: each reservation holds
+    checks of the same kinds, scopes and subjects in the same order (distinct, no budget), made
+    in the same second, with no `spend_subjects`, and each token is new to the call. Their
+    groups are read and written by C loops (`map`, `zip`, `chain`) instead of one Python loop
+    per settlement and check (~170 interpreter opcodes a settlement): the same groups, keys
+    and numbering, byte for byte (tests/unit/state/redis/test_settle_alike.py); a tpm bucket's
+    change is summed in the same order, (sum + actual tokens) + -amount (the same float as
+    - amount), settlement by settlement. False, having written nothing, when they are not
+    alike."""
+    reservations = list(map(_RESERVATION, settlements))
+    checks = list(map(_CHECKS, reservations))
+    seconds = set(map(math.floor, map(_AT, reservations)))
+    if len(set(map(len, checks))) != 1 or not checks[0] or len(seconds) != 1:
+        return False
+    if any(map(_SPEND_SUBJECTS, settlements)):
+        return False
+    columns = [(set(map(_CHECK_KEY, column)), column) for column in zip(*checks)]
+    if any(len(shapes) != 1 for shapes, _ in columns):
+        return False
+    shape = [shapes.pop() for shapes, _ in columns]
+    if len(set(shape)) != len(shape) or any(kind in BUDGET_KINDS for kind, _, _ in shape):
+        return False
+    names, keys = ops.names, ops.keys
+    mark_name = names.reservation_key("").replace("{", "{{").replace("}", "}}")
+    tokens = list(map(_TOKEN, reservations))
+    lengths = list(map(len, tokens))
+    marked = len(names.reservation_key(""))
+    marks = list(map(f"${{}}\r\n{mark_name}{{}}\r\n".format, map(marked.__add__, lengths), tokens))
+    if len(set(marks)) != len(marks) or not keys.keys().isdisjoint(marks):
+        return False  # a token settled twice in one call
+    # Each settlement's groups: a slot group per concurrency check, in order, then its mark's.
+    streams: list[Iterable[str]] = []
+    pieces: list[str] | None = None
+    for kind, scope, subject in shape:
+        if kind == "concurrent":
+            if pieces is None:
+                pieces = list(map(_TOKEN_PIECE, lengths, tokens))
+            index = ops._index(names.limit_key_piece("concurrent", scope, subject))
+            streams += (repeat(_OP_SLOT), repeat(index), pieces, repeat(_NONE))
+    n, count = len(keys), len(marks)  # the marks are numbered after the slots' keys
+    if n + count <= _INDEXED:
+        indexes = _INDEXES[n : n + count]
+    else:
+        indexes = [number_piece(k) for k in range(n + 1, n + count + 1)]
+    keys.update(zip(marks, indexes))
+    streams += (repeat(_OP_DROP), indexes, repeat(_NONE), repeat(_NONE))
+    ops.args += chain.from_iterable(zip(*streams))
+    second = str(seconds.pop())
+    actual = list(map(_ACTUAL, settlements))
+    for (kind, scope, subject), (_, column) in zip(shape, columns):
+        if kind == "tpm":
+            changes = chain.from_iterable(zip(actual, map(neg, map(_AMOUNT, column))))
+            delta = reduce(add, changes, 0.0)
+            ops.adjust_bucket(names.limit_key_piece("tpm", scope, subject), second, delta)
+    return True
 
 
 def _slot_index(ops: ApplyOps, slots: dict[tuple[str, str], str], slot: tuple[str, str]) -> str:
