@@ -128,3 +128,16 @@ def test_settlements_not_alike_are_left_to_the_loop(
     written = _encoded(monkeypatch, batch, alike=True)
     assert answers == [False]
     assert written == _encoded(monkeypatch, batch, alike=False)
+
+
+def test_settlements_sent_for_the_first_time_share_one_receipt_and_first_send() -> None:
+    """The usual call (no retry among them) sets each one's receipt and first send at once."""
+    batch = _alike(5)
+    call = settle_calls.settle_ops(KeyNames("gw"), batch, T0 + 1).call()
+    assert call is not None
+    receipt = batch[0].receipt
+    assert receipt and all(s.receipt == receipt and s.sent_at == T0 + 1 for s in batch)
+    assert call.args.count(f"gw:{{limits}}:s:{receipt}".encode()) == 1
+    again = settle_calls.settle_ops(KeyNames("gw"), batch, T0 + 2).call()  # a retry: kept
+    assert again is not None and again.args == call.args
+    assert all(s.receipt == receipt and s.sent_at == T0 + 1 for s in batch)
