@@ -12,7 +12,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from functools import reduce
 from itertools import chain, repeat
-from operator import add, attrgetter, neg
+from operator import add, attrgetter, itemgetter, neg
 
 from gateway.state.base import (
     BUDGET_KINDS,
@@ -52,11 +52,12 @@ _INDEXED = len(_INDEXES)
 _RESERVATION, _CHECKS, _TOKEN = attrgetter("reservation"), attrgetter("checks"), attrgetter("token")
 _AT, _ACTUAL, _AMOUNT = attrgetter("at"), attrgetter("actual_tokens"), attrgetter("amount")
 _RECEIPT = attrgetter("receipt")
+_MARK_FORMATS: dict[str, tuple[Callable[[int, str], str], int]] = {}  # `_mark_format`'s
 _SPEND_SUBJECTS, _CHECK_KEY = attrgetter("spend_subjects"), attrgetter("kind", "scope", "subject")
 _TOKEN_PIECE = "${}\r\n{}\r\n".format  # (a token's length, the token): its bulk string
 # From this many settlements a call's are first read as alike (`_settle_alike`): below, its
 # fixed cost is more than the per-settlement loop it saves.
-_ALIKE_FROM = 3
+_ALIKE_FROM = 2
 # Runs an iterator to its end, keeping nothing: C loops that set attributes (`settle_ops`).
 _run: Callable[[Iterable[object]], None] = deque[object](maxlen=0).extend
 
@@ -71,9 +72,11 @@ class ApplyOps:
         self.args: list[str] = []
 
     def _index(self, key_piece: str) -> str:
-        index = self.keys.get(key_piece)
+        keys = self.keys
+        index = keys.get(key_piece)
         if index is None:
-            index = self.keys[key_piece] = number_piece(len(self.keys) + 1)
+            n = len(keys)
+            index = keys[key_piece] = _INDEXES[n] if n < _INDEXED else number_piece(n + 1)
         return index
 
     def free_slot(self, check: LimitCheck, token: str) -> None:
@@ -152,7 +155,11 @@ def settle_ops(names: KeyNames, settlements: Sequence[Settlement], now: float) -
         fresh = new_token()
         _run(map(setattr, settlements, repeat("receipt"), repeat(fresh)))
         _run(map(setattr, settlements, repeat("sent_at"), repeat(now)))
-        _settle_group(ops, fresh, settlements, now)
+        _settle_into(ops, settlements, now)  # into `ops` itself: the call is theirs alone
+        args = ops.args
+        if args:  # (the receipt is numbered after their keys, its header goes first)
+            receipt = ops._index(bulk(names.receipt_key(fresh)))
+            args[:0] = (_OP_ONCE, receipt, bulk(str(len(args) // 4)), _RECEIPT_MS)
         return ops
     fresh = ""
     first_sent: list[Settlement] = []  # under `fresh`, among the groups where its first one is
@@ -256,44 +263,42 @@ def _settle_into(ops: ApplyOps, settlements: Sequence[Settlement], now: float) -
 
 def _settle_alike(ops: ApplyOps, settlements: Sequence[Settlement]) -> bool:
     """`_settle_into` for settlements that are alike, the usual batch: each reservation holds
-    checks of the same kinds, scopes and subjects in the same order (distinct, no budget), made
-    in the same second, with no `spend_subjects`, and each token is new to the call. Their
-    groups are read and written by C loops (`map`, `zip`, `chain`) instead of one Python loop
-    per settlement and check (~170 interpreter opcodes a settlement): the same groups, keys
-    and numbering, byte for byte (tests/unit/state/redis/test_settle_alike.py); a tpm bucket's
-    change is summed in the same order, (sum + actual tokens) + -amount (the same float as
-    - amount), settlement by settlement. False, having written nothing, when they are not
-    alike."""
+    checks of the same kinds, scopes and subjects in the same order (distinct, no budget), none
+    has `spend_subjects`, and each token is new to the call. Their groups are read and written
+    by C loops (`map`, `zip`, `chain`) instead of one Python loop per settlement and check
+    (~170 interpreter opcodes a settlement): the same groups, keys and numbering, byte for byte
+    (tests/unit/state/redis/test_settle_alike.py). A tpm bucket's change is summed in the same
+    order, (sum + actual tokens) + -amount (the same float as - amount), settlement by
+    settlement; only when the acquires fall in different seconds (more than one bucket) is it
+    summed by a Python loop, as `_settle_into` does. False, having written nothing, when they
+    are not alike."""
     reservations = list(map(_RESERVATION, settlements))
     checks = list(map(_CHECKS, reservations))
-    seconds = set(map(math.floor, map(_AT, reservations)))
-    if len(set(map(len, checks))) != 1 or not checks[0] or len(seconds) != 1:
+    shapes = set(map(tuple, map(map, repeat(_CHECK_KEY), checks)))  # (kind, scope, subject)s
+    if len(shapes) != 1 or any(map(_SPEND_SUBJECTS, settlements)):
         return False
-    if any(map(_SPEND_SUBJECTS, settlements)):
-        return False
-    columns = [(set(map(_CHECK_KEY, column)), column) for column in zip(*checks)]
-    if any(len(shapes) != 1 for shapes, _ in columns):
-        return False
-    shape = [shapes.pop() for shapes, _ in columns]
-    if len(set(shape)) != len(shape) or any(kind in BUDGET_KINDS for kind, _, _ in shape):
+    shape = shapes.pop()
+    if not shape or len(set(shape)) != len(shape) or not BUDGET_KINDS.isdisjoint(next(zip(*shape))):
         return False
     names, keys = ops.names, ops.keys
-    mark_name = names.reservation_key("").replace("{", "{{").replace("}", "}}")
+    mark_format, marked = _MARK_FORMATS.get(names.limits) or _mark_format(names)
     tokens = list(map(_TOKEN, reservations))
     lengths = list(map(len, tokens))
-    marked = len(names.reservation_key(""))
-    marks = list(map(f"${{}}\r\n{mark_name}{{}}\r\n".format, map(marked.__add__, lengths), tokens))
+    marks = list(map(mark_format, map(marked.__add__, lengths), tokens))
     if len(set(marks)) != len(marks) or not keys.keys().isdisjoint(marks):
         return False  # a token settled twice in one call
     # Each settlement's groups: a slot group per concurrency check, in order, then its mark's.
     streams: list[Iterable[str]] = []
+    tpm: list[tuple[int, str]] = []  # each tpm check's place, its key
     pieces: list[str] | None = None
-    for kind, scope, subject in shape:
+    for at, (kind, scope, subject) in enumerate(shape):
         if kind == "concurrent":
             if pieces is None:
                 pieces = list(map(_TOKEN_PIECE, lengths, tokens))
             index = ops._index(names.limit_key_piece("concurrent", scope, subject))
             streams += (repeat(_OP_SLOT), repeat(index), pieces, repeat(_NONE))
+        elif kind == "tpm":
+            tpm.append((at, names.limit_key_piece("tpm", scope, subject)))
     n, count = len(keys), len(marks)  # the marks are numbered after the slots' keys
     if n + count <= _INDEXED:
         indexes = _INDEXES[n : n + count]
@@ -302,14 +307,46 @@ def _settle_alike(ops: ApplyOps, settlements: Sequence[Settlement]) -> bool:
     keys.update(zip(marks, indexes))
     streams += (repeat(_OP_DROP), indexes, repeat(_NONE), repeat(_NONE))
     ops.args += chain.from_iterable(zip(*streams))
-    second = str(seconds.pop())
-    actual = list(map(_ACTUAL, settlements))
-    for (kind, scope, subject), (_, column) in zip(shape, columns):
-        if kind == "tpm":
-            changes = chain.from_iterable(zip(actual, map(neg, map(_AMOUNT, column))))
-            delta = reduce(add, changes, 0.0)
-            ops.adjust_bucket(names.limit_key_piece("tpm", scope, subject), second, delta)
+    if tpm:
+        _move_tokens(ops, settlements, reservations, checks, tpm)
     return True
+
+
+def _move_tokens(
+    ops: ApplyOps,
+    settlements: Sequence[Settlement],
+    reservations: list[Reservation],
+    checks: list[tuple[LimitCheck, ...]],
+    tpm: list[tuple[int, str]],
+) -> None:
+    """`_settle_alike`'s tpm groups: each bucket's change, in the order `_settle_into` sums
+    and writes them."""
+    seconds = list(map(math.floor, map(_AT, reservations)))
+    actual = list(map(_ACTUAL, settlements))
+    if seconds.count(seconds[0]) == len(seconds):  # one second: one bucket per tpm check
+        second = str(seconds[0])
+        for at, piece in tpm:
+            amounts = map(neg, map(_AMOUNT, map(itemgetter(at), checks)))
+            ops.adjust_bucket(
+                piece, second, reduce(add, chain.from_iterable(zip(actual, amounts)), 0.0)
+            )
+        return
+    buckets: dict[tuple[str, int], float] = {}
+    for in_second, tokens, held in zip(seconds, actual, checks):
+        for at, piece in tpm:
+            bucket = (piece, in_second)
+            buckets[bucket] = buckets.get(bucket, 0.0) + tokens - held[at].amount
+    for (piece, in_second), delta in buckets.items():
+        ops.adjust_bucket(piece, str(in_second), delta)
+
+
+def _mark_format(names: KeyNames) -> tuple[Callable[[int, str], str], int]:
+    """The bulk string of a token's mark, from its length and the token (a `str.format`), and
+    the length of the mark's name without the token; made once per key prefix."""
+    name = names.reservation_key("")
+    text = "${}\r\n" + name.replace("{", "{{").replace("}", "}}") + "{}\r\n"
+    made = _MARK_FORMATS[names.limits] = (text.format, len(name))
+    return made
 
 
 def _slot_index(ops: ApplyOps, slots: dict[tuple[str, str], str], slot: tuple[str, str]) -> str:

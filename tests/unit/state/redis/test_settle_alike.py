@@ -77,13 +77,18 @@ def _taken(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
 @pytest.mark.parametrize(
     "batch",
     [
-        _alike(3),
+        _alike(2),
         _alike(16),
         _alike(16, team=True),  # two slot keys, two tpm buckets
         _alike(90),  # past the 64 indexes of the table
+        [  # two seconds: a bucket each, summed in the loop's order
+            *_alike(3, team=True),
+            *_alike(2, team=True, at=T0 + 1, name="new"),
+            *_alike(2, team=True, name="last"),
+        ],
         [Settlement(Reservation(f"t{i}", _checks(5)[2:], T0), 0, 0.0) for i in range(5)],
     ],
-    ids=["3", "16", "two-scopes", "90", "slots-only"],
+    ids=["2", "16", "two-scopes", "90", "two-seconds", "slots-only"],
 )
 def test_alike_settlements_are_the_call_the_loop_makes(
     monkeypatch: pytest.MonkeyPatch, batch: list[Settlement]
@@ -112,14 +117,13 @@ def test_alike_settlements_after_a_retried_group_are_the_call_the_loop_makes(
 @pytest.mark.parametrize(
     "batch",
     [
-        [*_alike(3), *_alike(1, at=T0 + 1)],  # two seconds: two buckets
         [*_alike(3), Settlement(Reservation("tok-x", _checks(5)[2:], T0), 0, 0.0)],  # shapes
         [*_alike(3), _alike(1)[0]],  # a token settled twice in one call
         [*_alike(3), Settlement(Reservation("tok-y", _checks(9), T0), 9, 0.1, (("user", "u"),))],
         [Settlement(Reservation(f"b{i}", (*_checks(9), BUDGET), T0), 9, 0.1) for i in range(3)],
         [Settlement(Reservation(f"e{i}", (), T0), 0, 0.1, (("user", "u"),)) for i in range(3)],
     ],
-    ids=["two-seconds", "two-shapes", "token-twice", "spend-subjects", "budget", "no-checks"],
+    ids=["two-shapes", "token-twice", "spend-subjects", "budget", "no-checks"],
 )
 def test_settlements_not_alike_are_left_to_the_loop(
     monkeypatch: pytest.MonkeyPatch, batch: list[Settlement]
