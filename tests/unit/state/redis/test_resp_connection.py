@@ -62,6 +62,25 @@ async def test_a_calls_replies_split_across_reads_resolve_it_once_all_came() -> 
     conn.data_received(b":6\r\n")
     assert third.result() == [5, 6]
     assert not conn.calls and not lost
+    assert conn._waited_on == 0  # the waited-on call split across reads was counted off once
+
+
+async def test_the_replies_of_a_cancelled_call_are_read_past_and_the_next_calls_get_theirs() -> (
+    None
+):
+    conn, _, lost = connection()
+    cancelled = conn.send_waited_on(encode(["A"]), 2)
+    refused = conn.send_waited_on(encode(["B"]), 1)
+    cancelled_refused = conn.send_waited_on(encode(["C"]), 1)
+    last = conn.send_waited_on(encode(["D"]), 1)
+    cancelled.cancel()
+    cancelled_refused.cancel()
+    conn.data_received(b":1\r\n:2\r\n-LOADING wait\r\n-LOADING wait\r\n:3\r\n")
+    assert cancelled.cancelled() and cancelled_refused.cancelled()
+    with pytest.raises(StateUnavailable):
+        refused.result()
+    assert last.result() == [3]
+    assert not conn.calls and not lost and conn._waited_on == 0
 
 
 async def test_a_call_waited_on_is_written_at_once_again_once_the_last_one_is_answered() -> None:
