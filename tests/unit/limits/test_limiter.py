@@ -330,6 +330,28 @@ async def test_a_request_held_in_process_adds_its_whole_cost_to_the_shared_spend
 
 
 @pytest.mark.asyncio
+async def test_a_request_held_in_process_and_settled_before_its_last_byte_adds_its_whole_cost() -> (
+    None
+):
+    """As above, when the usage is known before the answer's last byte
+    (`settle_before_last_byte`, which writes `_add_spend`'s work out for a `Held`)."""
+    limiter = Limiter(DownState(), Metrics(), "fail_open", clock=lambda: 1000.0)
+    checks = [
+        LimitCheck("team", "t", "concurrent", 2, 1),
+        LimitCheck("team", "t", "budget_day", 1.0, 0.5),
+    ]
+    held = await limiter.acquire(checks)
+    assert held is not None and held.backend is limiter.local
+    limiter.settle_before_last_byte(held, 30, 0.25, (("key", "k"), ("team", "t")))
+    limiter.settle(held, 30, 0.25, (("key", "k"), ("team", "t")))  # settled already: nothing
+    assert (await limiter.local.spend("team", "t", 1000.0))["total"] == pytest.approx(0.25)
+    limiter.state = MemoryState()  # Redis is back
+    await limiter.aclose()
+    assert (await limiter.state.spend("team", "t", 1000.0))["total"] == pytest.approx(0.25)
+    assert (await limiter.state.spend("key", "k", 1000.0))["total"] == pytest.approx(0.25)
+
+
+@pytest.mark.asyncio
 async def test_a_rate_limit_says_its_wait_in_milliseconds_too() -> None:
     """`retry-after-ms`, which the OpenAI and Anthropic SDKs read before `Retry-After` (whole
     seconds, at least 1): a slot that frees in 0.3 s is retried then, not after a second. Before,
