@@ -10,14 +10,12 @@ import logging
 import math
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
-from functools import reduce
-from itertools import chain, repeat
-from operator import add, attrgetter, itemgetter, neg
+from itertools import repeat
+from operator import attrgetter
 
 from gateway.state.base import (
     BUDGET_KINDS,
     WINDOW_KINDS,
-    LimitCheck,
     Reservation,
     Settlement,
     budget_reserved,
@@ -25,108 +23,36 @@ from gateway.state.base import (
     spend_subjects,
 )
 from gateway.state.periods import periods
-from gateway.state.redis.commands import ScriptCall
+from gateway.state.redis.apply_ops import (
+    INDEXED,
+    INDEXES,
+    NONE,
+    OP_DROP,
+    OP_ONCE,
+    OP_SLOT,
+    RECEIPT_MS,
+    ApplyOps,
+)
 from gateway.state.redis.keys import (
     DAY_KEY_TTL_S,
     MONTH_KEY_TTL_S,
-    RECEIPT_TTL_S,
     RETRY_MAX_AGE_S,
     KeyNames,
     number_piece,
 )
-from gateway.state.redis.scripts import APPLY
+from gateway.state.redis.settle_alike import settle_alike
 from gateway.state.redis.wire import bulk
 
 log = logging.getLogger("gateway.state")
-_OP_SLOT, _OP_WINDOW, _OP_SPEND, _NONE = bulk("z"), bulk("w"), bulk("s"), bulk("")
-_OP_DROP, _OP_ABANDON, _OP_ONCE = bulk("d"), bulk("a"), bulk("o")
-_RECEIPT_MS = bulk(str(RECEIPT_TTL_S * 1000))
 # The TTLs of the day, month and all-time spend keys; an end user's total expires too.
 _TTLS = (DAY_KEY_TTL_S, MONTH_KEY_TTL_S, 0)
 _USER_TTLS = (DAY_KEY_TTL_S, MONTH_KEY_TTL_S, MONTH_KEY_TTL_S)
-# number_piece(n + 1) of the first keys, read without a call (each settlement's mark is a new
-# key: `_settle_into`).
-_INDEXES = [number_piece(n + 1) for n in range(64)]
-_INDEXED = len(_INDEXES)
-# What `_settle_alike` reads of every settlement, in C loops (`map`).
-_RESERVATION, _CHECKS, _TOKEN = attrgetter("reservation"), attrgetter("checks"), attrgetter("token")
-_AT, _ACTUAL, _AMOUNT = attrgetter("at"), attrgetter("actual_tokens"), attrgetter("amount")
 _RECEIPT = attrgetter("receipt")
-_MARK_FORMATS: dict[str, tuple[Callable[[int, str], str], int]] = {}  # `_mark_format`'s
-_SPEND_SUBJECTS, _CHECK_KEY = attrgetter("spend_subjects"), attrgetter("kind", "scope", "subject")
-_TOKEN_PIECE = "${}\r\n{}\r\n".format  # (a token's length, the token): its bulk string
-# From this many settlements a call's are first read as alike (`_settle_alike`): below, its
+# From this many settlements a call's are first read as alike (`settle_alike`): below, its
 # fixed cost is more than the per-settlement loop it saves.
 _ALIKE_FROM = 2
 # Runs an iterator to its end, keeping nothing: C loops that set attributes (`settle_ops`).
 _run: Callable[[Iterable[object]], None] = deque[object](maxlen=0).extend
-
-
-class ApplyOps:
-    """The operations of one `lua/apply.lua` call: keys numbered once, ARGV in groups of 4,
-    kept as RESP pieces (`call` joins them)."""
-
-    def __init__(self, names: KeyNames) -> None:
-        self.names = names
-        self.keys: dict[str, str] = {}  # a key's RESP piece -> its 1-based index into KEYS
-        self.args: list[str] = []
-
-    def _index(self, key_piece: str) -> str:
-        keys = self.keys
-        index = keys.get(key_piece)
-        if index is None:
-            n = len(keys)
-            index = keys[key_piece] = _INDEXES[n] if n < _INDEXED else number_piece(n + 1)
-        return index
-
-    def free_slot(self, check: LimitCheck, token: str) -> None:
-        key = self._index(self.names.limit_key_piece("concurrent", check.scope, check.subject))
-        self.args += [_OP_SLOT, key, bulk(token), _NONE]
-
-    def adjust(self, check: LimitCheck, at: float, delta: float) -> None:
-        self.adjust_bucket(
-            self.names.limit_key_piece(check.kind, check.scope, check.subject),
-            str(math.floor(at)),
-            delta,
-        )
-
-    def adjust_bucket(self, key_piece: str, second: str, delta: float) -> None:
-        """Add `delta` to the bucket of `second` of the window hash `key_piece`."""
-        if delta:
-            self.args += [
-                _OP_WINDOW,
-                self._index(key_piece),
-                bulk(second),
-                bulk(repr(float(delta))),
-            ]
-
-    def add_spend(self, key: str, usd: float, ttl_s: int) -> None:
-        self.args += [_OP_SPEND, self._index(bulk(key)), bulk(repr(float(usd))), bulk(str(ttl_s))]
-
-    def drop_mark(self, token: str) -> None:
-        self.args += [_OP_DROP, self._index(bulk(self.names.reservation_key(token))), _NONE, _NONE]
-
-    def abandon(self, reservation: Reservation, undo_ops: int) -> None:
-        """The header of an abandon: the next `undo_ops` groups run only if the acquire ran."""
-        key = self._index(bulk(self.names.reservation_key(reservation.token)))
-        hold_ms = bulk(str(max(1, math.ceil(reservation.hold_s * 1000))))
-        self.args += [_OP_ABANDON, key, bulk(str(undo_ops)), hold_ms]
-
-    def once(self, receipt: str, ops: int) -> None:
-        """The header of a settlement call's groups: the next `ops` groups run once only."""
-        self.args += [
-            _OP_ONCE,
-            self._index(bulk(self.names.receipt_key(receipt))),
-            bulk(str(ops)),
-            _RECEIPT_MS,
-        ]
-
-    def call(self) -> ScriptCall | None:
-        """The script call (numkeys, KEYS, then ARGV), or None when there is nothing to write."""
-        if not self.args:
-            return None
-        text = bulk(str(len(self.keys))) + "".join(self.keys) + "".join(self.args)
-        return ScriptCall(APPLY, text.encode(), 1 + len(self.keys) + len(self.args))
 
 
 def settle_ops(names: KeyNames, settlements: Sequence[Settlement], now: float) -> ApplyOps:
@@ -159,7 +85,7 @@ def settle_ops(names: KeyNames, settlements: Sequence[Settlement], now: float) -
         args = ops.args
         if args:  # (the receipt is numbered after their keys, its header goes first)
             receipt = ops._index(bulk(names.receipt_key(fresh)))
-            args[:0] = (_OP_ONCE, receipt, bulk(str(len(args) // 4)), _RECEIPT_MS)
+            args[:0] = (OP_ONCE, receipt, bulk(str(len(args) // 4)), RECEIPT_MS)
         return ops
     fresh = ""
     first_sent: list[Settlement] = []  # under `fresh`, among the groups where its first one is
@@ -214,7 +140,7 @@ def _drop_stale(ops: ApplyOps, stale: Sequence[Settlement], now: float) -> None:
 
 
 def _settle_into(ops: ApplyOps, settlements: Sequence[Settlement], now: float) -> None:
-    if len(settlements) >= _ALIKE_FROM and _settle_alike(ops, settlements):
+    if len(settlements) >= _ALIKE_FROM and settle_alike(ops, settlements):
         return  # the usual batch: one plan's checks
     # Written out here rather than through `free_slot`, `drop_mark` and `limit_key_piece` per
     # check: a call settles a dozen requests or more at c = 64, and each one's slot, tpm and
@@ -240,7 +166,7 @@ def _settle_into(ops: ApplyOps, settlements: Sequence[Settlement], now: float) -
             if kind == "concurrent":
                 slot = (check.scope, check.subject)
                 index = slots.get(slot) or _slot_index(ops, slots, slot)
-                args += [_OP_SLOT, index, f"${len(token)}\r\n{token}\r\n", _NONE]
+                args += [OP_SLOT, index, f"${len(token)}\r\n{token}\r\n", NONE]
             elif kind == "tpm":
                 bucket = (check.scope, check.subject, floor(reservation.at))
                 amount = check.amount
@@ -252,101 +178,13 @@ def _settle_into(ops: ApplyOps, settlements: Sequence[Settlement], now: float) -
         if reservation.checks:  # every allowed acquire is marked (lua/acquire.lua)
             piece = f"${marked + len(token)}\r\n{mark_name}{token}\r\n"
             n = len(keys)  # (a new key but for a token settled twice in one call)
-            index = keys.setdefault(piece, _INDEXES[n] if n < _INDEXED else number_piece(n + 1))
-            args += [_OP_DROP, index, _NONE, _NONE]
+            index = keys.setdefault(piece, INDEXES[n] if n < INDEXED else number_piece(n + 1))
+            args += [OP_DROP, index, NONE, NONE]
     for (scope, subject, second), delta in buckets.items():
         ops.adjust_bucket(names.limit_key_piece("tpm", scope, subject), str(second), delta)
     for key, (usd, ttl_s) in spend.items():
         if usd:
             ops.add_spend(key, usd, ttl_s)
-
-
-def _settle_alike(ops: ApplyOps, settlements: Sequence[Settlement]) -> bool:
-    """`_settle_into` for settlements that are alike, the usual batch: each reservation holds
-    checks of the same kinds, scopes and subjects in the same order (distinct, no budget), none
-    has `spend_subjects`, and each token is new to the call. Their groups are read and written
-    by C loops (`map`, `zip`, `chain`) instead of one Python loop per settlement and check
-    (~170 interpreter opcodes a settlement): the same groups, keys and numbering, byte for byte
-    (tests/unit/state/redis/test_settle_alike.py). A tpm bucket's change is summed in the same
-    order, (sum + actual tokens) + -amount (the same float as - amount), settlement by
-    settlement; only when the acquires fall in different seconds (more than one bucket) is it
-    summed by a Python loop, as `_settle_into` does. False, having written nothing, when they
-    are not alike."""
-    reservations = list(map(_RESERVATION, settlements))
-    checks = list(map(_CHECKS, reservations))
-    shapes = set(map(tuple, map(map, repeat(_CHECK_KEY), checks)))  # (kind, scope, subject)s
-    if len(shapes) != 1 or any(map(_SPEND_SUBJECTS, settlements)):
-        return False
-    shape = shapes.pop()
-    if not shape or len(set(shape)) != len(shape) or not BUDGET_KINDS.isdisjoint(next(zip(*shape))):
-        return False
-    names, keys = ops.names, ops.keys
-    mark_format, marked = _MARK_FORMATS.get(names.limits) or _mark_format(names)
-    tokens = list(map(_TOKEN, reservations))
-    lengths = list(map(len, tokens))
-    marks = list(map(mark_format, map(marked.__add__, lengths), tokens))
-    if len(set(marks)) != len(marks) or not keys.keys().isdisjoint(marks):
-        return False  # a token settled twice in one call
-    # Each settlement's groups: a slot group per concurrency check, in order, then its mark's.
-    streams: list[Iterable[str]] = []
-    tpm: list[tuple[int, str]] = []  # each tpm check's place, its key
-    pieces: list[str] | None = None
-    for at, (kind, scope, subject) in enumerate(shape):
-        if kind == "concurrent":
-            if pieces is None:
-                pieces = list(map(_TOKEN_PIECE, lengths, tokens))
-            index = ops._index(names.limit_key_piece("concurrent", scope, subject))
-            streams += (repeat(_OP_SLOT), repeat(index), pieces, repeat(_NONE))
-        elif kind == "tpm":
-            tpm.append((at, names.limit_key_piece("tpm", scope, subject)))
-    n, count = len(keys), len(marks)  # the marks are numbered after the slots' keys
-    if n + count <= _INDEXED:
-        indexes = _INDEXES[n : n + count]
-    else:
-        indexes = [number_piece(k) for k in range(n + 1, n + count + 1)]
-    keys.update(zip(marks, indexes))
-    streams += (repeat(_OP_DROP), indexes, repeat(_NONE), repeat(_NONE))
-    ops.args += chain.from_iterable(zip(*streams))
-    if tpm:
-        _move_tokens(ops, settlements, reservations, checks, tpm)
-    return True
-
-
-def _move_tokens(
-    ops: ApplyOps,
-    settlements: Sequence[Settlement],
-    reservations: list[Reservation],
-    checks: list[tuple[LimitCheck, ...]],
-    tpm: list[tuple[int, str]],
-) -> None:
-    """`_settle_alike`'s tpm groups: each bucket's change, in the order `_settle_into` sums
-    and writes them."""
-    seconds = list(map(math.floor, map(_AT, reservations)))
-    actual = list(map(_ACTUAL, settlements))
-    if seconds.count(seconds[0]) == len(seconds):  # one second: one bucket per tpm check
-        second = str(seconds[0])
-        for at, piece in tpm:
-            amounts = map(neg, map(_AMOUNT, map(itemgetter(at), checks)))
-            ops.adjust_bucket(
-                piece, second, reduce(add, chain.from_iterable(zip(actual, amounts)), 0.0)
-            )
-        return
-    buckets: dict[tuple[str, int], float] = {}
-    for in_second, tokens, held in zip(seconds, actual, checks):
-        for at, piece in tpm:
-            bucket = (piece, in_second)
-            buckets[bucket] = buckets.get(bucket, 0.0) + tokens - held[at].amount
-    for (piece, in_second), delta in buckets.items():
-        ops.adjust_bucket(piece, str(in_second), delta)
-
-
-def _mark_format(names: KeyNames) -> tuple[Callable[[int, str], str], int]:
-    """The bulk string of a token's mark, from its length and the token (a `str.format`), and
-    the length of the mark's name without the token; made once per key prefix."""
-    name = names.reservation_key("")
-    text = "${}\r\n" + name.replace("{", "{{").replace("}", "}}") + "{}\r\n"
-    made = _MARK_FORMATS[names.limits] = (text.format, len(name))
-    return made
 
 
 def _slot_index(ops: ApplyOps, slots: dict[tuple[str, str], str], slot: tuple[str, str]) -> str:

@@ -1,5 +1,5 @@
 """Alike settlements (the usual batch: one plan's checks, one second) are encoded by C loops in
-`settle_calls._settle_alike`, not check by check: the call must be the same, byte for byte, as
+`settle_alike.settle_alike`, not check by check: the call must be the same, byte for byte, as
 the one the per-check loop of `_settle_into` makes (itself pinned to `ApplyOps`' methods by
 test_settle_encoding.py), and a batch that is not alike must fall back to that loop."""
 
@@ -11,7 +11,8 @@ from collections.abc import Sequence
 import pytest
 
 from gateway.state import LimitCheck, Reservation, Settlement
-from gateway.state.redis import settle_calls
+from gateway.state.redis import settle_alike, settle_calls
+from gateway.state.redis.apply_ops import ApplyOps
 from gateway.state.redis.keys import KeyNames
 
 T0 = 1_768_435_199.25
@@ -50,7 +51,7 @@ def _alike(
 def _encoded(
     monkeypatch: pytest.MonkeyPatch, settlements: Sequence[Settlement], *, alike: bool
 ) -> bytes:
-    """The call's bytes, by `_settle_alike` where it applies (`alike`) or by the loop alone."""
+    """The call's bytes, by `settle_alike` where it applies (`alike`) or by the loop alone."""
     with monkeypatch.context() as patched:
         patched.setattr(settle_calls, "new_token", lambda: RECEIPT)
         if not alike:
@@ -62,15 +63,15 @@ def _encoded(
 
 
 def _taken(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
-    """What each `_settle_alike` call answered (whether it wrote the settlements)."""
+    """What each `settle_alike` call answered (whether it wrote the settlements)."""
     answers: list[bool] = []
-    alike = settle_calls._settle_alike
+    alike = settle_alike.settle_alike
 
-    def spy(ops: settle_calls.ApplyOps, settlements: Sequence[Settlement]) -> bool:
+    def spy(ops: ApplyOps, settlements: Sequence[Settlement]) -> bool:
         answers.append(alike(ops, settlements))
         return answers[-1]
 
-    monkeypatch.setattr(settle_calls, "_settle_alike", spy)
+    monkeypatch.setattr(settle_calls, "settle_alike", spy)
     return answers
 
 
