@@ -224,13 +224,14 @@ class RedisState(RedisValues, RedisBreakers):
         self, settlements: Sequence[Settlement], now: float
     ) -> asyncio.Future[None] | None:
         """Written at the end of this turn of the loop (the client's `send_soon_applied`), and
-        encoded then too: called just before an answer's last byte, the encoding (~400
-        interpreter opcodes for one request's settlement) waits until that byte has left instead
-        of holding it back. Only a settlement that may have nothing to write (no reservation
-        holds a check, so there is no mark to drop) is encoded now, to find out. The future
-        fails when it ran nothing, a StateUnavailable: OOM, READONLY and the rest, which the
-        limiter retries; NOSCRIPT (a restarted, flushed or newly promoted server) is no failure:
-        the client sends the call again as an EVAL at once (`noscript`).
+        encoded then too: called just before an answer's last byte, the encoding (~800
+        interpreter opcodes for a call of one settlement, ~50 a settlement in a call of many)
+        waits until that byte has left instead of holding it back. Only a settlement that may
+        have nothing to write (no reservation holds a check, so there is no mark to drop) is
+        encoded now, to find out. The future fails when it ran nothing, a StateUnavailable:
+        OOM, READONLY and the rest, which the limiter retries; NOSCRIPT (a restarted, flushed
+        or newly promoted server) is no failure: the client sends the call again as an EVAL at
+        once (`noscript`).
 
         Settlements started in the same turn join one call until it is written (both clients
         encode the turn's calls at its end): at c = 64 a turn ends a dozen answers or more, so

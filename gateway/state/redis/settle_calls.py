@@ -142,9 +142,10 @@ def _drop_stale(ops: ApplyOps, stale: Sequence[Settlement], now: float) -> None:
 def _settle_into(ops: ApplyOps, settlements: Sequence[Settlement], now: float) -> None:
     if len(settlements) >= _ALIKE_FROM and settle_alike(ops, settlements):
         return  # the usual batch: one plan's checks
-    # Written out here rather than through `free_slot`, `drop_mark` and `limit_key_piece` per
-    # check: a call settles a dozen requests or more at c = 64, and each one's slot, tpm and
-    # mark groups cost ~200 interpreter opcodes through those calls. The concurrency keys are
+    # Otherwise (a lone settlement, or settlements not alike: budgets, spend subjects, a
+    # retry's group), check by check, written out here rather than through `free_slot`,
+    # `drop_mark` and `limit_key_piece` per check: each settlement's slot, tpm and mark groups
+    # cost ~200 interpreter opcodes through those calls, ~170 here. The concurrency keys are
     # numbered once per call (`slots`), a token and its mark encoded in place, the tpm buckets
     # keyed by (scope, subject, second) until their one group each is written, and the spend
     # looked for only where there can be some (a budget check, or `spend_subjects`). The
