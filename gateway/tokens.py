@@ -220,26 +220,8 @@ def count_messages(messages: object, system: object = None) -> int:
     """Estimate prompt tokens of an OpenAI or Anthropic message list (text parts only), within
     one `EXACT_CHARS` budget for all its texts."""
     if system is None and isinstance(messages, list):
-        # Messages that are all dicts with plain string contents and no tool calls, within
-        # `EXACT_CHARS` together (nearly every chat request): counted without the general walk
-        # below, each content's count looked up in `_COUNTS` first.
-        plain = _TOKENS_PER_REPLY
-        chars = 0
-        counted = _COUNTS.counts
-        for message in messages:
-            if not isinstance(message, dict):
-                break
-            content = message.get("content")
-            if not isinstance(content, str) or message.get("tool_calls"):
-                break
-            chars += len(content)
-            if chars > EXACT_CHARS:
-                break
-            if content:
-                plain += _TOKENS_PER_MESSAGE + (counted.get(content) or _COUNTS.of(content))
-            else:
-                plain += _TOKENS_PER_MESSAGE
-        else:
+        plain = _count_plain(messages)
+        if plain is not None:
             return plain
     framing = _TOKENS_PER_REPLY
     tally = _Tally()
@@ -262,6 +244,25 @@ def count_messages(messages: object, system: object = None) -> int:
                 tally.add(str(function.get("name", "")))
                 tally.add(str(function.get("arguments", "")))
     return framing + tally.total()
+
+
+def _count_plain(messages: list[object]) -> int | None:
+    """`count_messages` of messages that are all dicts with plain string contents and no tool
+    calls, within `EXACT_CHARS` together (nearly every chat request), without its general
+    walk; None for any other list."""
+    count = _TOKENS_PER_REPLY
+    chars = 0
+    for message in messages:
+        if not isinstance(message, dict):
+            return None
+        content = message.get("content")
+        if not isinstance(content, str) or message.get("tool_calls"):
+            return None
+        chars += len(content)
+        if chars > EXACT_CHARS:
+            return None
+        count += _TOKENS_PER_MESSAGE + (_COUNTS.of(content) if content else 0)
+    return count
 
 
 def count_response_input(items: object, instructions: object = None) -> int:

@@ -84,7 +84,7 @@ class Held:
         if pair is not None:  # one rpm and one tpm window: no tightest to look for
             parts = self.acquired.parts
             if isinstance(parts, UnreadResults):  # unparsed (Redis): those two only, not all
-                return prepared_header_lines(*parts.figures(pair))
+                return prepared_header_lines(parts.figures(pair[0]), parts.figures(pair[1]))
             results = self.acquired.results
             return window_header_lines(results[pair[0]], results[pair[1]])
         return rate_header_lines(self.acquired.results)

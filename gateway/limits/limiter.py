@@ -257,21 +257,17 @@ class Limiter:
             return
         if isinstance(held, PreparedHeld):  # in process: nothing to write
             held.settle(actual_tokens)
-            held.settled_cost = cost_usd
-            self._add_spend(cost_usd, spend_subjects, held)
-            return
-        if isinstance(held, FallbackHeld):
+        elif isinstance(held, FallbackHeld):
             for part, subjects in held.spending(spend_subjects):
                 self.settle_before_last_byte(part, actual_tokens, cost_usd, subjects)
             held.slots_freed = True
             held.settled_cost = cost_usd
             return
-        held.slots_freed = True
-        self._writes.now(held.backend, Settlement(held.reservation, actual_tokens, cost_usd))
+        else:
+            held.slots_freed = True
+            self._writes.now(held.backend, Settlement(held.reservation, actual_tokens, cost_usd))
         held.settled_cost = cost_usd
-        # `_add_spend` of a `Held`, written out (no call, no test of its type: ~20 opcodes).
-        budgeted = held.sorting.budgeted if held.backend is self.state else None
-        self._spend.add(cost_usd, spend_subjects, budgeted, timed=self._flusher is not None)
+        self._add_spend(cost_usd, spend_subjects, held)
 
     def _retry(self, backend: StateBackend, settlements: list[Settlement]) -> None:
         """Hand settlements to the flusher task (it awaits, counts the error and retries)."""

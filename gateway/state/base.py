@@ -69,11 +69,13 @@ CONCURRENT_RETRY_S = 1.0
 SETTLE_RETRY_MAX_AGE_S = 270.0
 
 
-# A reservation token unique across processes and replicas: a random prefix, then a counter in
-# hex. Made in C (the counter's numbers mapped through the prefix's %): no Python frame to run,
-# ~10 opcodes a token less than a function's f-string.
-_TOKENS = map(f"{secrets.token_hex(6)}%x".__mod__, itertools.count(1))
-new_token: Callable[[], str] = _TOKENS.__next__
+_TOKEN_PREFIX = secrets.token_hex(6)
+_token_counter = itertools.count(1)
+
+
+def new_token() -> str:
+    """A reservation token unique across processes and replicas (random prefix, counter)."""
+    return f"{_TOKEN_PREFIX}{next(_token_counter):x}"
 
 
 class StateUnavailable(Exception):
@@ -124,16 +126,16 @@ class Reservation:
 
 class UnreadResults:
     """An allowed acquire's per-check results left unparsed (a backend that got them as a
-    reply): called, it makes them all; `figures(pair)` reads two checks' alone. (Any other
-    function that makes them may stand for them too; only this one reads checks alone.)"""
+    reply): called, it makes them all; `figures(at)` reads one check's alone. (Any other
+    function that makes them may stand for them too; only this one reads one check alone.)"""
 
     __slots__ = ()
 
     def __call__(self) -> tuple[CheckResult, ...]:
         raise NotImplementedError
 
-    def figures(self, pair: tuple[int, int]) -> tuple[WindowFigures, WindowFigures]:
-        """(limit, remaining, reset_s) of checks `pair`, as their `CheckResult`s would say."""
+    def figures(self, at: int) -> WindowFigures:
+        """(limit, remaining, reset_s) of check `at`, as its `CheckResult` would say."""
         raise NotImplementedError
 
 

@@ -8,8 +8,7 @@ month), and an acquire encodes only what changes (times, token, amounts, a budge
 from __future__ import annotations
 
 import math
-import operator
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 from gateway.state.base import (
     CONCURRENT_RETRY_S,
@@ -17,6 +16,7 @@ from gateway.state.base import (
     WINDOW_S,
     CheckResult,
     LimitCheck,
+    Reservation,
     UnreadResults,
     is_marked,
 )
@@ -58,17 +58,16 @@ def mark_ms(marked: bool, hold_ms: int) -> int:
 
 # What names a check's cached pieces: (kind, scope, subject, limit).
 _Shape = tuple[str, str, str, float]
-# The cached encoding of a tuple of checks: the whole EVALSHA command as one %-template (its
-# head, the numkeys piece and the checks' keys; slots for the mark's key and the 8 common ARGV,
-# but the window's two, as "$<length>" and text; the checks' ARGV with slots for the amounts and
-# the budgets' hints, in order), and `is_marked` of the checks.
-_Encoding = tuple[str, bool]
+# The cached encoding of a tuple of checks: the whole call's arguments as one %-template (the
+# numkeys piece and the checks' keys; slots for the mark's key and the 8 common ARGV, but the
+# window's two, as "$<length>" and text; the checks' ARGV with slots for the amounts and the
+# budgets' hints, in order), nargs, and `is_marked` of the checks.
+_Encoding = tuple[str, int, bool]
 _SLOT = "$%d\r\n%s\r\n"  # a bulk string's slot: its length, its text
 # A shape's entry: the shape (kept, so its id is not reused while the entry lives), a template
 # as `_Encoding`'s but with each rpm's and slot's amount written in and a `_SLOT` for each tpm
-# amount, `is_marked` of the checks, where the tpm checks are, and where the one is when there
-# is one (else None).
-_ShapedEncoding = tuple[object, str, bool, tuple[int, ...], int | None]
+# amount, nargs, `is_marked` of the checks, and where the tpm checks are.
+_ShapedEncoding = tuple[object, str, int, bool, tuple[int, ...]]
 # The kinds whose hint is the same on every call (a window's 0, a slot's retry).
 _FIXED_HINT_KINDS = frozenset({*WINDOW_KINDS, "concurrent"})
 _SHAPED_KINDS = frozenset({"rpm", "tpm", "concurrent"})  # the kinds a shape's entry encodes
@@ -87,44 +86,33 @@ class AcquireCalls:
         # is not reused while the entry lives (`call`'s `shape`).
         self._shaped: dict[int, _ShapedEncoding] = {}
 
-    def call(
-        self,
-        token: str,
-        checks: tuple[LimitCheck, ...],
-        now: float,
-        hold_s: float,
-        shape: object = None,
-    ) -> bytes:
-        """`lua/acquire.lua`'s call, as its EVALSHA command (`script_call` gives it back as a
-        `ScriptCall`, for an EVAL on NOSCRIPT), for the reservation whose fields are `token`,
-        `checks`, `now` and `hold_s` (passed as they are, not read back off a `Reservation`):
-        KEYS (the checks' and the mark), the 8 common ARGV, then 4 ARGV per check. `shape`: see
-        `StateBackend.acquire`. (The UTC day and month, which a budget's key and hint read, are
-        worked out only off a shape's entry, which has none.)"""
-        # (None is never kept: `_keep_shape` is for a shape; id(None) names no other object.)
-        known = self._shaped.get(id(shape))
+    def call(self, reservation: Reservation, shape: object = None) -> ScriptCall:
+        """`lua/acquire.lua`'s call: KEYS (the checks' and the mark), the 8 common ARGV, then
+        4 ARGV per check. `shape`: see `StateBackend.acquire`. (The UTC day and month, which
+        a budget's key and hint read, are worked out only off a shape's entry, which has none.)"""
+        checks, now, token = reservation.checks, reservation.at, reservation.token
+        hold_s = reservation.hold_s
+        known = self._shaped.get(id(shape)) if shape is not None else None
         if known is not None:
             # Checks of a shape met before (a plan's, on every request), none a budget (so no
             # key names the day): its template holds every piece but the tpm amounts (an rpm's
             # or a slot's is 1: `LimitCheck.amount`), encoded here into their "$<length>" slots,
             # without naming the tuple to look its encoding up, nor a piece per check.
-            _, template, marked, tpm_at, single = known
-            if single is not None:  # the usual plan: one tpm check, there
-                amount = repr(float(checks[single].amount))
+            _, template, nargs, marked, tpm_at = known
+            if len(tpm_at) == 1:  # the usual plan
+                amount = repr(float(checks[tpm_at[0]].amount))
                 changing: Sequence[object] = (len(amount), amount)
             else:
                 changing = _amount_slots(checks, tpm_at)
         else:
             period = periods(now)
             encoding, changing, budgeted = self._looked_up(checks, period, now)
-            template, marked = encoding
+            template, nargs, marked = encoding
             if shape is not None and not budgeted:  # (a budget's hint changes with `now`)
                 self._keep_shape(shape, checks, period)
         hold_ms = max(1, math.ceil(hold_s * 1000))
         # The mark's key and the common ARGV that change with every call, into the template's
         # slots in one % (not an f-string of its own joined to the rest: ~70 opcodes less).
-        # The template starts with the EVALSHA's head: no `ScriptCall` to make, nor a second
-        # % to join its head to the arguments (~35 opcodes a request less).
         mark_key, now_text, second = self._marks + token, repr(now), str(math.floor(now))
         expiry, hold = repr(now + hold_s), str(hold_ms)
         mark = hold if marked else str(mark_ms(False, hold_ms))  # (a marked one's is its hold)
@@ -133,7 +121,7 @@ class AcquireCalls:
             len(token), token, len(expiry), expiry, len(hold), hold, len(mark), mark,
             *changing,
         )  # fmt: skip
-        return text.encode()
+        return ScriptCall(ACQUIRE, text.encode(), nargs)
 
     def _keep_shape(self, shape: object, checks: Sequence[LimitCheck], period: Periods) -> None:
         """Keep the shape's entry (`_ShapedEncoding`), when its checks are windows and slots
@@ -143,11 +131,10 @@ class AcquireCalls:
             check.amount != 1 for at, check in enumerate(checks) if at not in tpm_at
         ):
             return
-        template, marked = self._encode(checks, period, None)
+        template, nargs, marked = self._encode(checks, period, None)
         if len(self._shaped) >= PIECES_MAX:
             self._shaped.clear()
-        single = tpm_at[0] if len(tpm_at) == 1 else None
-        self._shaped[id(shape)] = (shape, template, marked, tpm_at, single)
+        self._shaped[id(shape)] = (shape, template, nargs, marked, tpm_at)
 
     def _looked_up(
         self, checks: Sequence[LimitCheck], period: Periods, now: float
@@ -196,30 +183,17 @@ class AcquireCalls:
             per_check += (bulk(code), bulk(repr(float(check.limit))), amount)
             per_check.append("%s" if code == "b" else bulk(repr(hint)))
         # The keys name subjects, which may hold a "%": escaped; no other piece holds one.
-        nargs = 1 + len(checks) + 1 + 8 + 4 * len(checks)
-        head = f"*{nargs + 2}\r\n" + ACQUIRE.evalsha_head.decode()  # the EVALSHA's
         template = (
-            head
-            + "".join(keys).replace("%", "%%")
-            + _SLOT * 6
-            + _WINDOW_ARGS
-            + _SLOT
-            + "".join(per_check)
+            "".join(keys).replace("%", "%%") + _SLOT * 6 + _WINDOW_ARGS + _SLOT + "".join(per_check)
         )
-        encoding = (template, is_marked(checks))
+        nargs = 1 + len(checks) + 1 + 8 + 4 * len(checks)
+        encoding = (template, nargs, is_marked(checks))
         if cache_key is None:
             return encoding
         if len(self._encodings) >= PIECES_MAX:
             self._encodings.clear()
         self._encodings[cache_key] = encoding
         return encoding
-
-
-def script_call(command: bytes) -> ScriptCall:
-    """An acquire's EVALSHA command (`AcquireCalls.call`) as the `ScriptCall` it is."""
-    end = command.index(b"\r\n")
-    head = command[: end + 2] + ACQUIRE.evalsha_head
-    return ScriptCall(ACQUIRE, command[len(head) :], int(command[1:end]) - 2)
 
 
 def _amount_slots(checks: Sequence[LimitCheck], tpm_at: tuple[int, ...]) -> list[object]:
@@ -231,48 +205,24 @@ def _amount_slots(checks: Sequence[LimitCheck], tpm_at: tuple[int, ...]) -> list
     return slots
 
 
-class UnparsedResults(tuple[Sequence[LimitCheck], list[bytes]], UnreadResults):
+class UnparsedResults(UnreadResults):
     """An allowed acquire's per-check results, as the reply's fields ("1 allowed remaining
-    reset ..."): `(checks, fields)`, parsed all at once when `AcquireResult.results` is read, or
-    two checks' figures alone (`figures`): the rate headers read two windows' figures only,
-    without making every `CheckResult` (about 120 interpreter opcodes a request less). A tuple,
-    made in C (no `__init__` to run), whose two windows are read in one call (~15 opcodes a
-    request less than a slotted object read by one call per window)."""
+    reset ..."): parsed all at once when `AcquireResult.results` is read, or one check's
+    figures alone (`figures`): the rate headers read two windows' figures only, without
+    making every `CheckResult` (about 120 interpreter opcodes a request less)."""
 
-    __slots__ = ()
+    __slots__ = ("checks", "fields")
+
+    def __init__(self, checks: Sequence[LimitCheck], fields: list[bytes]) -> None:
+        self.checks = checks
+        self.fields = fields
 
     def __call__(self) -> tuple[CheckResult, ...]:
-        return check_results(*self)
+        return check_results(self.checks, self.fields)
 
-    def figures(self, pair: tuple[int, int]) -> tuple[WindowFigures, WindowFigures]:
-        checks, fields = self
-        # The four numbers picked out and parsed in C (`_PairFields`), not one by one.
-        remaining, reset_s, second_remaining, second_reset_s = map(
-            float, _PAIR_FIELDS[pair](fields)
-        )
-        first, second = pair
-        return (
-            (checks[first].limit, remaining, reset_s),
-            (checks[second].limit, second_remaining, second_reset_s),
-        )
-
-
-class _PairFields(dict[tuple[int, int], Callable[[list[bytes]], tuple[bytes, ...]]]):
-    """By pair of checks, what picks their "remaining reset" fields out of an acquire's reply
-    (an `operator.itemgetter`: C), made on the pair's first read: a plan's pair is the same on
-    every request (~20 opcodes a request less than indexing the fields one by one)."""
-
-    def __missing__(self, pair: tuple[int, int]) -> Callable[[list[bytes]], tuple[bytes, ...]]:
-        if len(self) >= PIECES_MAX:
-            self.clear()
-        first, second = pair
-        pick = self[pair] = operator.itemgetter(
-            2 + 3 * first, 3 + 3 * first, 2 + 3 * second, 3 + 3 * second
-        )
-        return pick
-
-
-_PAIR_FIELDS = _PairFields()
+    def figures(self, at: int) -> WindowFigures:
+        fields = self.fields
+        return self.checks[at].limit, float(fields[2 + 3 * at]), float(fields[3 + 3 * at])
 
 
 def check_results(checks: Sequence[LimitCheck], fields: list[bytes]) -> tuple[CheckResult, ...]:

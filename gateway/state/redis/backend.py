@@ -13,8 +13,7 @@ process reads anything more, so other replicas see them before the client's next
 reach one (a network round trip later). Every call goes
 through a `client.RedisClient`, redis-py or the hand-written RESP client, as `[state] client`
 says (`options.py`); every failure of either is `StateUnavailable`. The hot calls are encoded
-from cached pieces (`commands.ScriptCall`): the acquire in `acquire_call.py` (as its EVALSHA
-command itself, from one cached template), the breaker reads
+from cached pieces (`commands.ScriptCall`): the acquire in `acquire_call.py`, the breaker reads
 that travel with it in `breaker_reads.py`, settle and release calls in `settle_calls.py`. Key
 names are built in `keys.py`, the scripts loaded in `scripts.py`; the cache entries and
 remembered values are `values.py`'s, the breaker calls `breakers.py`'s.
@@ -75,18 +74,8 @@ from gateway.state.base import (
 )
 from gateway.state.periods import periods
 from gateway.state.prepared import PreparedChecks
-from gateway.state.redis.acquire_call import (
-    AcquireCalls,
-    UnparsedResults,
-    check_results,
-    script_call,
-)
-from gateway.state.redis.breaker_reads import (
-    CLOSED_VIEW,
-    NOTHING_RECORDED,
-    BreakerReads,
-    breaker_views,
-)
+from gateway.state.redis.acquire_call import AcquireCalls, UnparsedResults, check_results
+from gateway.state.redis.breaker_reads import BreakerReads, breaker_views
 from gateway.state.redis.breakers import RedisBreakers
 from gateway.state.redis.clients import open_client
 from gateway.state.redis.commands import ScriptCall
@@ -148,11 +137,10 @@ class RedisState(RedisValues, RedisBreakers):
         if not checks:
             return self._breakers_only(token, now, breakers)
         hold = self.slot_ttl_s if hold_s is None else hold_s
-        checks = tuple(checks)
-        command = self._acquire_call(token, checks, now, hold, shape)  # its EVALSHA
-        reservation = Reservation(token, checks, now, hold)  # if all is allowed
-        sent = self._client.begin([command, *map(self._breaker_read, breakers)])
-        return self._acquire_reply(sent, command, reservation, checks, now, breakers)
+        reservation = Reservation(token, tuple(checks), now, hold)  # if all is allowed
+        call = self._acquire_call(reservation, shape)
+        sent = self._client.begin([call.evalsha(), *map(self._breaker_read, breakers)])
+        return self._acquire_reply(sent, call, reservation, breakers)
 
     # `begin_acquire` itself: its coroutine, not one more awaiting it, and no call passing the
     # arguments on (~35 opcodes and a coroutine frame less a request); sent when called.
@@ -167,12 +155,11 @@ class RedisState(RedisValues, RedisBreakers):
     async def _acquire_reply(
         self,
         sent: Awaitable[list[Reply]],
-        command: bytes,
+        call: ScriptCall,
         reservation: Reservation,
-        checks: tuple[LimitCheck, ...],  # the reservation's, as `begin_acquire` has them
-        now: float,
         breakers: Sequence[str],
     ) -> AcquireResult:
+        checks, now = reservation.checks, reservation.at
         replies = await sent
         reply = replies[0]
         if not isinstance(reply, bytes):  # NOSCRIPT: run by EVAL; else an error reply
@@ -182,21 +169,16 @@ class RedisState(RedisValues, RedisBreakers):
                 and self.client_name == "resp"
             ):
                 self._load_apply_script()
-            reply = await self._client.script_reply(script_call(command), reply)
+            reply = await self._client.script_reply(call, reply)
             if not isinstance(reply, bytes):
                 raise StateUnavailable(f"redis: unexpected acquire reply {reply!r}")
         fields = reply.split()  # "ok allowed remaining reset allowed remaining reset ..."
         if len(fields) != 1 + 3 * len(checks):
             raise StateUnavailable(f"redis: unexpected acquire reply {reply!r}")
-        # The breakers' views: all closed, nearly always, as the count says without a slice or
-        # a call (the script's reply is no list; no breakers: no views either).
-        if replies.count(NOTHING_RECORDED) == len(breakers):
-            states = dict.fromkeys(breakers, CLOSED_VIEW)
-        else:
-            states = breaker_views(breakers, replies[1:], now)
+        states = breaker_views(breakers, replies[1:], now) if breakers else None
         if fields[0] == b"1":  # all allowed: the numbers are parsed when first read
-            parts = UnparsedResults((checks, fields))
-            return AcquireResult(True, parts, reservation, 0.0, states)
+            parts = UnparsedResults(checks, fields)
+            return AcquireResult(True, parts, reservation, 0.0, states or {})
         return acquire_result(checks, check_results(checks, fields), reservation.token, now, states)
 
     def _load_apply_script(self) -> None:
@@ -224,14 +206,13 @@ class RedisState(RedisValues, RedisBreakers):
         self, settlements: Sequence[Settlement], now: float
     ) -> asyncio.Future[None] | None:
         """Written at the end of this turn of the loop (the client's `send_soon_applied`), and
-        encoded then too: called just before an answer's last byte, the encoding (~800
-        interpreter opcodes for a call of one settlement, ~50 a settlement in a call of many)
-        waits until that byte has left instead of holding it back. Only a settlement that may
-        have nothing to write (no reservation holds a check, so there is no mark to drop) is
-        encoded now, to find out. The future fails when it ran nothing, a StateUnavailable:
-        OOM, READONLY and the rest, which the limiter retries; NOSCRIPT (a restarted, flushed
-        or newly promoted server) is no failure: the client sends the call again as an EVAL at
-        once (`noscript`).
+        encoded then too: called just before an answer's last byte, the encoding (~400
+        interpreter opcodes for one request's settlement) waits until that byte has left instead
+        of holding it back. Only a settlement that may have nothing to write (no reservation
+        holds a check, so there is no mark to drop) is encoded now, to find out. The future
+        fails when it ran nothing, a StateUnavailable: OOM, READONLY and the rest, which the
+        limiter retries; NOSCRIPT (a restarted, flushed or newly promoted server) is no failure:
+        the client sends the call again as an EVAL at once (`noscript`).
 
         Settlements started in the same turn join one call until it is written (both clients
         encode the turn's calls at its end): at c = 64 a turn ends a dozen answers or more, so

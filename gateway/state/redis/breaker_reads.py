@@ -12,9 +12,9 @@ from gateway.state.redis.wire import Reply, encode
 
 _BREAKER_FIELDS = ("f", "w", "ou", "pu")
 # The HMGET reply of a breaker with nothing recorded (nearly every one, nearly always), and
-# its view: the same whatever the time (the acquire's reply looks for it too, `backend.py`).
-NOTHING_RECORDED: list[Reply] = [None] * len(_BREAKER_FIELDS)
-CLOSED_VIEW = breaker.view(breaker.CLOSED, 0.0)
+# its view: the same whatever the time.
+_NOTHING_RECORDED: list[Reply] = [None] * len(_BREAKER_FIELDS)
+_CLOSED_VIEW = breaker.view(breaker.CLOSED, 0.0)
 
 
 class _Reads(dict[str, bytes]):
@@ -48,8 +48,8 @@ def breaker_views(
     deployments: Sequence[str], replies: Sequence[Reply], now: float
 ) -> dict[str, BreakerState]:
     """Each deployment's breaker view from its HMGET reply (`replies`: one per deployment)."""
-    if replies.count(NOTHING_RECORDED) == len(replies):  # all closed (~25 opcodes less)
-        return dict.fromkeys(deployments, CLOSED_VIEW)
+    if replies.count(_NOTHING_RECORDED) == len(replies):  # all closed (~25 opcodes less)
+        return dict.fromkeys(deployments, _CLOSED_VIEW)
     views = {}
     for name, fields in zip(deployments, replies):
         if not isinstance(fields, list):

@@ -203,41 +203,34 @@ class Connection(asyncio.Protocol):
         # has them all (nearly always), instead of one append and one length test per reply
         # into a list of the call's own (~20 opcodes a reply; an acquire has 2 or more).
         calls = self.calls
-        popleft = calls.popleft
         at, end, last = 0, 0, len(replies)
         # `send_waited_on`'s calls raise an unavailable server's error reply: tested here, for
         # the whole read in one C-level pass, not by the caller in a coroutine wrapped around
         # each future (~35 opcodes an acquire less).
         errors = ReplyError in map(type, replies)
-        # The calls waited on that this read answers, taken off `_waited_on` once it is read
-        # (nothing that reads it runs meanwhile: a future's callbacks run in a later turn).
-        waited = 0
         while at < last:
-            try:  # (no test of `calls` per call: taking from an empty deque raises)
-                future, count, deadline, waited_on, applied, noscript = popleft()
-            except IndexError:
+            if not calls:
                 self.lose(StateUnavailable("redis: a reply nobody asked for"))
                 return
+            future, count, _, waited_on, applied, noscript = calls[0]
             end += count
             if end > last:  # the rest of its replies come in a later read
-                calls.appendleft((future, count, deadline, waited_on, applied, noscript))
                 self._partial = replies[at:]
-                break
-            waited += waited_on
+                return
+            calls.popleft()
+            if waited_on:
+                self._waited_on -= 1
             if future is None:  # `send_applied`'s call: one reply
                 assert applied is not None
                 self._resolve_applied(applied, noscript, replies[at])
-            elif errors and waited_on and (error := unavailable(replies[at:end])):
-                if not future.done():  # the caller may have been cancelled
+            elif not future.done():  # the caller may have been cancelled
+                got = replies[at:end]
+                error = errors and waited_on and unavailable(got)
+                if error:
                     future.set_exception(error)
-            else:
-                try:  # (zero cost, unlike a test of `done()` per call)
-                    future.set_result(replies[at:end])
-                except asyncio.InvalidStateError:  # the caller was cancelled
-                    pass
+                else:
+                    future.set_result(got)
             at = end
-        if waited:
-            self._waited_on -= waited
 
     def connection_lost(self, exc: Exception | None) -> None:
         if not self.closed:

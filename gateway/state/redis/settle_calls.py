@@ -8,14 +8,12 @@ from __future__ import annotations
 
 import logging
 import math
-from collections import deque
-from collections.abc import Callable, Iterable, Sequence
-from itertools import repeat
-from operator import attrgetter
+from collections.abc import Sequence
 
 from gateway.state.base import (
     BUDGET_KINDS,
     WINDOW_KINDS,
+    LimitCheck,
     Reservation,
     Settlement,
     budget_reserved,
@@ -23,36 +21,94 @@ from gateway.state.base import (
     spend_subjects,
 )
 from gateway.state.periods import periods
-from gateway.state.redis.apply_ops import (
-    INDEXED,
-    INDEXES,
-    NONE,
-    OP_DROP,
-    OP_ONCE,
-    OP_SLOT,
-    RECEIPT_MS,
-    ApplyOps,
-)
+from gateway.state.redis.commands import ScriptCall
 from gateway.state.redis.keys import (
     DAY_KEY_TTL_S,
     MONTH_KEY_TTL_S,
+    RECEIPT_TTL_S,
     RETRY_MAX_AGE_S,
     KeyNames,
     number_piece,
 )
-from gateway.state.redis.settle_alike import settle_alike
+from gateway.state.redis.scripts import APPLY
 from gateway.state.redis.wire import bulk
 
 log = logging.getLogger("gateway.state")
+_OP_SLOT, _OP_WINDOW, _OP_SPEND, _NONE = bulk("z"), bulk("w"), bulk("s"), bulk("")
+_OP_DROP, _OP_ABANDON, _OP_ONCE = bulk("d"), bulk("a"), bulk("o")
+_RECEIPT_MS = bulk(str(RECEIPT_TTL_S * 1000))
 # The TTLs of the day, month and all-time spend keys; an end user's total expires too.
 _TTLS = (DAY_KEY_TTL_S, MONTH_KEY_TTL_S, 0)
 _USER_TTLS = (DAY_KEY_TTL_S, MONTH_KEY_TTL_S, MONTH_KEY_TTL_S)
-_RECEIPT = attrgetter("receipt")
-# From this many settlements a call's are first read as alike (`settle_alike`): below, its
-# fixed cost is more than the per-settlement loop it saves.
-_ALIKE_FROM = 2
-# Runs an iterator to its end, keeping nothing: C loops that set attributes (`settle_ops`).
-_run: Callable[[Iterable[object]], None] = deque[object](maxlen=0).extend
+# number_piece(n + 1) of the first keys, read without a call (each settlement's mark is a new
+# key: `_settle_into`).
+_INDEXES = [number_piece(n + 1) for n in range(64)]
+_INDEXED = len(_INDEXES)
+
+
+class ApplyOps:
+    """The operations of one `lua/apply.lua` call: keys numbered once, ARGV in groups of 4,
+    kept as RESP pieces (`call` joins them)."""
+
+    def __init__(self, names: KeyNames) -> None:
+        self.names = names
+        self.keys: dict[str, str] = {}  # a key's RESP piece -> its 1-based index into KEYS
+        self.args: list[str] = []
+
+    def _index(self, key_piece: str) -> str:
+        index = self.keys.get(key_piece)
+        if index is None:
+            index = self.keys[key_piece] = number_piece(len(self.keys) + 1)
+        return index
+
+    def free_slot(self, check: LimitCheck, token: str) -> None:
+        key = self._index(self.names.limit_key_piece("concurrent", check.scope, check.subject))
+        self.args += [_OP_SLOT, key, bulk(token), _NONE]
+
+    def adjust(self, check: LimitCheck, at: float, delta: float) -> None:
+        self.adjust_bucket(
+            self.names.limit_key_piece(check.kind, check.scope, check.subject),
+            str(math.floor(at)),
+            delta,
+        )
+
+    def adjust_bucket(self, key_piece: str, second: str, delta: float) -> None:
+        """Add `delta` to the bucket of `second` of the window hash `key_piece`."""
+        if delta:
+            self.args += [
+                _OP_WINDOW,
+                self._index(key_piece),
+                bulk(second),
+                bulk(repr(float(delta))),
+            ]
+
+    def add_spend(self, key: str, usd: float, ttl_s: int) -> None:
+        self.args += [_OP_SPEND, self._index(bulk(key)), bulk(repr(float(usd))), bulk(str(ttl_s))]
+
+    def drop_mark(self, token: str) -> None:
+        self.args += [_OP_DROP, self._index(bulk(self.names.reservation_key(token))), _NONE, _NONE]
+
+    def abandon(self, reservation: Reservation, undo_ops: int) -> None:
+        """The header of an abandon: the next `undo_ops` groups run only if the acquire ran."""
+        key = self._index(bulk(self.names.reservation_key(reservation.token)))
+        hold_ms = bulk(str(max(1, math.ceil(reservation.hold_s * 1000))))
+        self.args += [_OP_ABANDON, key, bulk(str(undo_ops)), hold_ms]
+
+    def once(self, receipt: str, ops: int) -> None:
+        """The header of a settlement call's groups: the next `ops` groups run once only."""
+        self.args += [
+            _OP_ONCE,
+            self._index(bulk(self.names.receipt_key(receipt))),
+            bulk(str(ops)),
+            _RECEIPT_MS,
+        ]
+
+    def call(self) -> ScriptCall | None:
+        """The script call (numkeys, KEYS, then ARGV), or None when there is nothing to write."""
+        if not self.args:
+            return None
+        text = bulk(str(len(self.keys))) + "".join(self.keys) + "".join(self.args)
+        return ScriptCall(APPLY, text.encode(), 1 + len(self.keys) + len(self.args))
 
 
 def settle_ops(names: KeyNames, settlements: Sequence[Settlement], now: float) -> ApplyOps:
@@ -76,17 +132,6 @@ def settle_ops(names: KeyNames, settlements: Sequence[Settlement], now: float) -
     keeps its budget reservation (the estimate) as its spend for the period, and its cost is
     missing from the all-time total."""
     ops = ApplyOps(names)
-    if settlements and not any(map(_RECEIPT, settlements)):  # all sent for the first time
-        # (the usual call: each one's receipt and first send set by C loops, ~20 opcodes each)
-        fresh = new_token()
-        _run(map(setattr, settlements, repeat("receipt"), repeat(fresh)))
-        _run(map(setattr, settlements, repeat("sent_at"), repeat(now)))
-        _settle_into(ops, settlements, now)  # into `ops` itself: the call is theirs alone
-        args = ops.args
-        if args:  # (the receipt is numbered after their keys, its header goes first)
-            receipt = ops._index(bulk(names.receipt_key(fresh)))
-            args[:0] = (OP_ONCE, receipt, bulk(str(len(args) // 4)), RECEIPT_MS)
-        return ops
     fresh = ""
     first_sent: list[Settlement] = []  # under `fresh`, among the groups where its first one is
     groups: dict[str, list[Settlement]] = {}
@@ -106,18 +151,13 @@ def settle_ops(names: KeyNames, settlements: Sequence[Settlement], now: float) -
     if stale:
         _drop_stale(ops, stale, now)
     for receipt, group in groups.items():
-        _settle_group(ops, receipt, group, now)
+        body = ApplyOps(names)
+        body.keys = ops.keys  # one numbering of the keys for the whole call
+        _settle_into(body, group, now)
+        if body.args:
+            ops.once(receipt, len(body.args) // 4)
+            ops.args += body.args
     return ops
-
-
-def _settle_group(ops: ApplyOps, receipt: str, group: Sequence[Settlement], now: float) -> None:
-    """The groups of the settlements sent under one receipt, run once (its "o" header)."""
-    body = ApplyOps(ops.names)
-    body.keys = ops.keys  # one numbering of the keys for the whole call
-    _settle_into(body, group, now)
-    if body.args:
-        ops.once(receipt, len(body.args) // 4)
-        ops.args += body.args
 
 
 def _drop_stale(ops: ApplyOps, stale: Sequence[Settlement], now: float) -> None:
@@ -140,12 +180,9 @@ def _drop_stale(ops: ApplyOps, stale: Sequence[Settlement], now: float) -> None:
 
 
 def _settle_into(ops: ApplyOps, settlements: Sequence[Settlement], now: float) -> None:
-    if len(settlements) >= _ALIKE_FROM and settle_alike(ops, settlements):
-        return  # the usual batch: one plan's checks
-    # Otherwise (a lone settlement, or settlements not alike: budgets, spend subjects, a
-    # retry's group), check by check, written out here rather than through `free_slot`,
-    # `drop_mark` and `limit_key_piece` per check: each settlement's slot, tpm and mark groups
-    # cost ~200 interpreter opcodes through those calls, ~170 here. The concurrency keys are
+    # Written out here rather than through `free_slot`, `drop_mark` and `limit_key_piece` per
+    # check: a call settles a dozen requests or more at c = 64, and each one's slot, tpm and
+    # mark groups cost ~200 interpreter opcodes through those calls. The concurrency keys are
     # numbered once per call (`slots`), a token and its mark encoded in place, the tpm buckets
     # keyed by (scope, subject, second) until their one group each is written, and the spend
     # looked for only where there can be some (a budget check, or `spend_subjects`). The
@@ -167,7 +204,7 @@ def _settle_into(ops: ApplyOps, settlements: Sequence[Settlement], now: float) -
             if kind == "concurrent":
                 slot = (check.scope, check.subject)
                 index = slots.get(slot) or _slot_index(ops, slots, slot)
-                args += [OP_SLOT, index, f"${len(token)}\r\n{token}\r\n", NONE]
+                args += [_OP_SLOT, index, f"${len(token)}\r\n{token}\r\n", _NONE]
             elif kind == "tpm":
                 bucket = (check.scope, check.subject, floor(reservation.at))
                 amount = check.amount
@@ -179,8 +216,8 @@ def _settle_into(ops: ApplyOps, settlements: Sequence[Settlement], now: float) -
         if reservation.checks:  # every allowed acquire is marked (lua/acquire.lua)
             piece = f"${marked + len(token)}\r\n{mark_name}{token}\r\n"
             n = len(keys)  # (a new key but for a token settled twice in one call)
-            index = keys.setdefault(piece, INDEXES[n] if n < INDEXED else number_piece(n + 1))
-            args += [OP_DROP, index, NONE, NONE]
+            index = keys.setdefault(piece, _INDEXES[n] if n < _INDEXED else number_piece(n + 1))
+            args += [_OP_DROP, index, _NONE, _NONE]
     for (scope, subject, second), delta in buckets.items():
         ops.adjust_bucket(names.limit_key_piece("tpm", scope, subject), str(second), delta)
     for key, (usd, ttl_s) in spend.items():

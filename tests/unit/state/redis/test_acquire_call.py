@@ -8,10 +8,10 @@ import math
 
 import pytest
 
-from gateway.state import LimitCheck
+from gateway.state import LimitCheck, Reservation
 from gateway.state.base import CONCURRENT_RETRY_S
 from gateway.state.periods import periods
-from gateway.state.redis.acquire_call import AcquireCalls, script_call
+from gateway.state.redis.acquire_call import AcquireCalls
 from gateway.state.redis.commands import ScriptCall
 from gateway.state.redis.keys import KeyNames
 from gateway.state.redis.scripts import ACQUIRE
@@ -65,12 +65,7 @@ def documented_call(checks: tuple[LimitCheck, ...], now: float, hold_s: float) -
 
 
 def encoded(calls: AcquireCalls, checks: tuple[LimitCheck, ...], now: float) -> ScriptCall:
-    """The call, as `script_call` gives it back from the EVALSHA command (which is the
-    `ScriptCall`'s own EVALSHA, byte for byte)."""
-    command = calls.call(TOKEN, checks, now, 31.5)
-    call = script_call(command)
-    assert call.evalsha() == command
-    return call
+    return calls.call(Reservation(TOKEN, checks, now, 31.5))
 
 
 @pytest.mark.parametrize(
@@ -143,8 +138,7 @@ class Shape:
 
 
 def shaped(calls: AcquireCalls, checks: tuple[LimitCheck, ...], now: float, shape: Shape) -> bytes:
-    """The EVALSHA command, as written."""
-    return calls.call(TOKEN, checks, now, 31.5, shape)
+    return calls.call(Reservation(TOKEN, checks, now, 31.5), shape).args
 
 
 @pytest.mark.parametrize("checks", [PLAN, BUDGETED], ids=["rpm-tpm-concurrent", "budgets"])
@@ -159,15 +153,15 @@ def test_a_shape_met_before_encodes_the_documented_call(checks: tuple[LimitCheck
             LimitCheck(c.scope, c.subject, c.kind, c.limit, tokens) if c.kind == "tpm" else c
             for c in checks
         )
-        assert shaped(calls, varied, now, shape) == documented_call(varied, now, 31.5).evalsha()
+        assert shaped(calls, varied, now, shape) == documented_call(varied, now, 31.5).args
 
 
 def test_two_shapes_keep_their_own_encodings() -> None:
     calls, plan, other = AcquireCalls(KeyNames("llmgw")), Shape(), Shape()
     team = (LimitCheck("team", "qa", "rpm", 50, 1), LimitCheck("team", "qa", "tpm", 9_000, 5))
     for now in (T0, T0 + 1):
-        assert shaped(calls, PLAN, now, plan) == documented_call(PLAN, now, 31.5).evalsha()
-        assert shaped(calls, team, now, other) == documented_call(team, now, 31.5).evalsha()
+        assert shaped(calls, PLAN, now, plan) == documented_call(PLAN, now, 31.5).args
+        assert shaped(calls, team, now, other) == documented_call(team, now, 31.5).args
 
 
 TWO_WINDOWS = (
@@ -191,23 +185,21 @@ def test_a_shape_entry_writes_only_the_tpm_amounts(checks: tuple[LimitCheck, ...
             LimitCheck(c.scope, c.subject, c.kind, c.limit, tokens + at) if c.kind == "tpm" else c
             for at, c in enumerate(checks)
         )
-        assert (
-            shaped(calls, varied, T0 + 3, shape) == documented_call(varied, T0 + 3, 31.5).evalsha()
-        )
+        assert shaped(calls, varied, T0 + 3, shape) == documented_call(varied, T0 + 3, 31.5).args
 
 
 def test_a_shape_whose_rpm_amount_is_not_1_keeps_no_entry() -> None:
     calls, shape = AcquireCalls(KeyNames("llmgw")), Shape()
     odd = (LimitCheck("key", "k1", "rpm", 600, 2), *PLAN[1:])
-    assert shaped(calls, odd, T0, shape) == documented_call(odd, T0, 31.5).evalsha()
+    assert shaped(calls, odd, T0, shape) == documented_call(odd, T0, 31.5).args
     assert id(shape) not in calls._shaped
-    assert shaped(calls, odd, T0 + 1, shape) == documented_call(odd, T0 + 1, 31.5).evalsha()
+    assert shaped(calls, odd, T0 + 1, shape) == documented_call(odd, T0 + 1, 31.5).args
 
 
 def test_an_rpm_only_shape_marks_for_a_window_at_most() -> None:
     calls, shape = AcquireCalls(KeyNames("llmgw")), Shape()
     rpm = (LimitCheck("key", "k1", "rpm", 600, 1),)
     for now in (T0, T0 + 1):
-        call = script_call(calls.call(TOKEN, rpm, now, 300.0, shape))
+        call = calls.call(Reservation(TOKEN, rpm, now, 300.0), shape)
         assert call.args == documented_call(rpm, now, 300.0).args
         assert b"\r\n60000\r\n" in call.args

@@ -11,9 +11,9 @@ import redis
 from gateway.config.state_types import RedisClientName
 from gateway.state import LimitCheck, RedisOptions, Reservation, Settlement, StateUnavailable
 from gateway.state.redis import backend
-from gateway.state.redis.apply_ops import ApplyOps
 from gateway.state.redis.backend import RedisState
 from gateway.state.redis.keys import KeyNames
+from gateway.state.redis.settle_calls import ApplyOps
 from gateway.state.redis.settle_calls import settle_ops as real_settle_ops
 from gateway.state.redis.wire import bulk
 from tests.unit.state.conftest import TEST_TIMEOUT_S

@@ -12,9 +12,8 @@ import pytest
 
 from gateway.state import LimitCheck, Reservation, Settlement
 from gateway.state.redis import settle_calls
-from gateway.state.redis.apply_ops import ApplyOps
 from gateway.state.redis.keys import RETRY_MAX_AGE_S, KeyNames
-from gateway.state.redis.settle_calls import settle_ops
+from gateway.state.redis.settle_calls import ApplyOps, settle_ops
 
 T0 = 1_768_435_199.5  # 2026-01-14T23:59:59.5Z: half a second before a new day
 RECEIPT = "fresh-receipt"

@@ -33,19 +33,15 @@ def held_of(acquired: AcquireResult) -> Held:
 
 
 def test_figures_are_those_of_the_parsed_results() -> None:
-    unparsed = UnparsedResults((CHECKS, FIELDS))
-    results = unparsed()
-    for first, second in ((0, 1), (2, 1), (1, 2), (0, 0)):
-        assert unparsed.figures((first, second)) == tuple(
-            (results[at].check.limit, results[at].remaining, results[at].reset_s)
-            for at in (first, second)
-        )
+    unparsed = UnparsedResults(CHECKS, FIELDS)
+    for at, result in enumerate(unparsed()):
+        assert unparsed.figures(at) == (result.check.limit, result.remaining, result.reset_s)
     assert unparsed() == check_results(CHECKS, FIELDS)
 
 
 def test_headers_from_unparsed_figures_are_those_of_the_parsed_results() -> None:
     reservation = Reservation("t", CHECKS, 0.0)
-    unparsed = AcquireResult(True, UnparsedResults((CHECKS, FIELDS)), reservation)
+    unparsed = AcquireResult(True, UnparsedResults(CHECKS, FIELDS), reservation)
     parsed = AcquireResult(True, check_results(CHECKS, FIELDS), reservation)
     held = held_of(unparsed)
     assert held.sorting.window_pair == (2, 1)
