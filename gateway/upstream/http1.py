@@ -26,6 +26,7 @@ reached the upstream's application.
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 import ssl
 import time
@@ -33,6 +34,7 @@ from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 
 from gateway.config.types import NetworkConfig
+from gateway.tls_once import ContextOnce
 from gateway.upstream.base import (
     REDIRECT_STATUSES,
     PlainPrepared,
@@ -49,7 +51,7 @@ from gateway.upstream.http1_connection import Http1Connection, Origin
 from gateway.upstream.http1_proxy import HttpProxy, http_proxy, open_tunnel
 from gateway.upstream.http1_request import EncodedRequest, origin_of, request_bytes
 from gateway.upstream.proxy_rules import ProxyRules, environment_proxies
-from gateway.upstream.tls import ContextOnce, tls_failure
+from gateway.upstream.tls import ssl_context, tls_failure
 
 
 class _Dropped(Exception):
@@ -171,7 +173,8 @@ class Http1Upstream:
             rules = ProxyRules(environment_proxies(os.environ))
             self._proxy_rules = rules if rules else None
         self._proxies: dict[Origin, HttpProxy | None] = {}
-        self._tls = ContextOnce(network)  # built at the first HTTPS connection
+        # Built at the first HTTPS connection, off the event loop.
+        self._tls = ContextOnce(functools.partial(ssl_context, network))
         self._idle: dict[Origin, deque[Http1Connection]] = {}
         self._all: set[Http1Connection] = set()
 

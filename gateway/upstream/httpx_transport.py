@@ -15,6 +15,7 @@ timeout each later chunk.
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 import ssl
 from collections.abc import AsyncIterator, Mapping
@@ -22,6 +23,7 @@ from collections.abc import AsyncIterator, Mapping
 import httpx
 
 from gateway.config.types import NetworkConfig
+from gateway.tls_once import ContextOnce
 from gateway.upstream.base import (
     REDIRECT_STATUSES,
     PlainPrepared,
@@ -34,7 +36,7 @@ from gateway.upstream.base import (
 )
 from gateway.upstream.body import CappedBody
 from gateway.upstream.proxy_rules import ProxyRules, environment_proxies
-from gateway.upstream.tls import ContextOnce, tls_failure
+from gateway.upstream.tls import ssl_context, tls_failure
 
 # Below the 5 s idle timeout of uvicorn-based upstreams, as in http1.
 KEEPALIVE_S = 4.0
@@ -109,7 +111,8 @@ class HttpxUpstream:
     def __init__(self, network: NetworkConfig = NetworkConfig()) -> None:
         self._network = network
         self._client: httpx.AsyncClient | None = None
-        self._tls = ContextOnce(network)  # built at the first request
+        # Built at the first request, off the event loop.
+        self._tls = ContextOnce(functools.partial(ssl_context, network))
 
     async def _http(self) -> httpx.AsyncClient:
         """The httpx client, made at the first request, once its TLS context is built (in a

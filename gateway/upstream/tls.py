@@ -4,7 +4,6 @@ client certificate for mTLS."""
 
 from __future__ import annotations
 
-import asyncio
 import ssl
 
 from gateway.config.types import NetworkConfig
@@ -23,38 +22,6 @@ def ssl_context(network: NetworkConfig) -> ssl.SSLContext:
     except (OSError, ssl.SSLError) as exc:
         raise UpstreamTLSError(f"cannot load the provider's TLS files: {exc}") from None
     return context
-
-
-class ContextOnce:
-    """`ssl_context(network)` built once, in a worker thread, for a client that makes its
-    connections on the event loop: loading the system's CA store takes 10-30 ms of CPU, which on
-    the loop stalled every request of the process at a pool's first HTTPS request (after the
-    start, or a reload that made the pool). The requests that wait for it share the one build;
-    one cancelled (its request gone) does not cancel it; a build that fails (a TLS file gone bad
-    since the load) is tried again by the next request."""
-
-    __slots__ = ("_building", "_network", "context")
-
-    def __init__(self, network: NetworkConfig) -> None:
-        self._network = network
-        self.context: ssl.SSLContext | None = None
-        self._building: asyncio.Future[ssl.SSLContext] | None = None
-
-    async def get(self) -> ssl.SSLContext:
-        context = self.context
-        if context is not None:
-            return context
-        building = self._building
-        if building is None:
-            building = asyncio.ensure_future(asyncio.to_thread(ssl_context, self._network))
-            self._building = building
-            building.add_done_callback(self._built)
-        return await asyncio.shield(building)
-
-    def _built(self, building: asyncio.Future[ssl.SSLContext]) -> None:
-        self._building = None
-        if not building.cancelled() and building.exception() is None:
-            self.context = building.result()
 
 
 def tls_failure(exc: BaseException, host: str) -> UpstreamTLSError | None:

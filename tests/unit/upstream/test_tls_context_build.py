@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from gateway.config.types import NetworkConfig
-from gateway.upstream import tls
+from gateway.upstream import http1, httpx_transport
 from gateway.upstream.base import UpstreamTLSError
 from gateway.upstream.tls import ssl_context
 from gateway.upstream.transports import ConcreteTransport
@@ -23,7 +23,7 @@ from tests.unit.upstream.network_servers import PrivateCA, always, response, scr
 
 
 class Builds:
-    """`tls.ssl_context` as a client calls it, counted, with the thread each build ran on."""
+    """`ssl_context` as a client calls it, counted, with the thread each build ran on."""
 
     def __init__(self) -> None:
         self.threads: list[int] = []
@@ -38,7 +38,8 @@ async def test_first_requests_share_one_build_off_the_event_loop(
     transport: ConcreteTransport, ca: PrivateCA, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     builds = Builds()
-    monkeypatch.setattr(tls, "ssl_context", builds)
+    for client_module in (http1, httpx_transport):  # each names it where it makes its pool
+        monkeypatch.setattr(client_module, "ssl_context", builds)
     network = dataclasses.replace(DIRECT, ca_file=ca.ca_file)
     async with scripted_server(always(response(200, b"secure")), ca.server) as (url, _):
         async with Client(transport, network) as client:
