@@ -72,13 +72,9 @@ class Builds:
 
     def __call__(self) -> ssl.SSLContext:
         self.threads.append(threading.get_ident())
-        return _trusting(self.ca_file)
-
-
-def _trusting(ca_file: str) -> ssl.SSLContext:
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    context.load_verify_locations(cafile=ca_file)
-    return context
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        context.load_verify_locations(cafile=self.ca_file)
+        return context
 
 
 async def test_the_resp_client_builds_its_tls_context_once_off_the_event_loop(
