@@ -55,6 +55,10 @@ class PreparedHeld:
             self.slots_freed = True
             self.checks.free_slots(self.hold)
 
+    def reservation_token(self) -> str:
+        """The token a reservation of this hold goes by (`PreparedChecks.reservation_token`)."""
+        return self.checks.reservation_token(self.hold)
+
     def settle(self, actual_tokens: int) -> None:
         """Free the slots (if still held) and reconcile the reserved tokens (the limiter calls
         it once: `settled_cost` says it was)."""

@@ -108,7 +108,8 @@ class FallbackAdmission:
         if isinstance(held, PreparedHeld):  # in process: the same counters, check by check
             hold = held.hold
             checks = plan.for_request(Estimate(hold.tokens, 0, 0.0))  # tpm amount: its tokens
-            token, at, hold_s = hold.token, hold.at, ctx.runtime.config.server.request_timeout_s
+            token, at = held.reservation_token(), hold.at
+            hold_s = ctx.runtime.config.server.request_timeout_s
             backend = self._limiter.state  # the backend the plan was prepared on
         else:
             reservation = held.reservation

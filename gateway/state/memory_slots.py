@@ -1,21 +1,26 @@
 """One subject's concurrency slots in process memory, counted in O(1).
 
-A slot is held by a reservation token until it is freed or its hold ends. Counting the live
-slots must not walk every slot on every request (at concurrency 64 that is 64 slots per
-acquire): the earliest end of a hold is kept, and only when the clock passes it are the ended
-slots dropped. Holds run for the request's deadline (minutes), so that walk is rare.
+A slot is held by a reservation token until it is freed or its hold ends (a prepared acquire
+holds it under a number instead, `gateway.state.memory_prepared`: no string to make and hash
+on every request). Counting the live slots must not walk every slot on every request (at
+concurrency 64 that is 64 slots per acquire): the earliest end of a hold is kept, and only when
+the clock passes it are the ended slots dropped. Holds run for the request's deadline
+(minutes), so that walk is rare.
 """
 
 from __future__ import annotations
 
 import math
 
+# A reservation's token, or a prepared hold's number.
+SlotKey = str | int
+
 
 class Slots:
     __slots__ = ("ends", "earliest")
 
     def __init__(self) -> None:
-        self.ends: dict[str, float] = {}  # token -> end of its hold
+        self.ends: dict[SlotKey, float] = {}  # token -> end of its hold
         # No slot ends before this (a lower bound: a freed slot may have held it).
         self.earliest = math.inf
 
@@ -31,10 +36,10 @@ class Slots:
             self.earliest = min(ends.values(), default=math.inf)
         return len(self.ends)
 
-    def take(self, token: str, end: float) -> None:
+    def take(self, token: SlotKey, end: float) -> None:
         self.ends[token] = end
         if end < self.earliest:
             self.earliest = end
 
-    def free(self, token: str) -> None:
+    def free(self, token: SlotKey) -> None:
         self.ends.pop(token, None)

@@ -30,18 +30,20 @@ WindowFigures = tuple[float, float, float]
 class PreparedHold:
     """What one allowed prepared acquire holds until `PreparedChecks.settle`."""
 
-    __slots__ = ("at", "breakers", "requests", "token", "tokens", "tokens_window")
+    __slots__ = ("at", "breakers", "number", "requests", "tokens", "tokens_window")
 
     def __init__(
         self,
-        token: str,
+        number: int,
         at: float,
         tokens: int,
         requests: WindowFigures | None,
         tokens_window: WindowFigures | None,
         breakers: Mapping[str, BreakerState],
     ) -> None:
-        self.token = token
+        # Unique in this process: what the backend holds its slots under (a number is cheaper
+        # to make and hash than a token; `PreparedChecks.reservation_token` gives one).
+        self.number = number
         self.at = at  # `now` of the acquire
         self.tokens = tokens  # reserved on each tpm window
         # The tightest request window and the tightest token window (None: the plan has none).
@@ -73,4 +75,10 @@ class PreparedChecks(Protocol):
     def settle(self, hold: PreparedHold, actual_tokens: int) -> None:
         """End the hold: free its slots (if still held) and reconcile the tokens it reserved
         with `actual_tokens`, in the bucket it reserved them in."""
+        ...
+
+    def reservation_token(self, hold: PreparedHold) -> str:
+        """A reservation token for the hold, which `acquire`'s settlements then settle (a
+        request that falls back turns its hold into reservations): its slots are held under
+        that token from now on."""
         ...
