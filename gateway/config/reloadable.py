@@ -189,6 +189,7 @@ RESTART_ONLY: Mapping[str, tuple[str, ...]] = {
         "header_timeout_s",
         "body_timeout_s",
         "max_connections",
+        "response_writer",
     ),
     # The record sink's file, and the redaction it shares with the tag labels and traces: a
     # reload that turned redaction on would else be believed and not done.

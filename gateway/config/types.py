@@ -25,6 +25,8 @@ from gateway.config.state_types import StateConfig, TtlSeconds
 ProviderType = Literal["openai", "anthropic", "azure", "mock"]
 # Which upstream client serves a provider (gateway/upstream/transports.py).
 Transport = Literal["auto", "httpx", "http1"]
+# Who writes a response on the wire (gateway/http/response_writer.py).
+ResponseWriterName = Literal["auto", "uvicorn"]
 Strategy = Literal[
     "weighted", "round_robin", "least_busy", "lowest_latency", "lowest_cost", "usage_based"
 ]
@@ -63,6 +65,8 @@ class ServerConfig:
     max_connections: PositiveInt = 1000
     # Bytes of request bodies one process holds at once (gateway/http/body_budget.py).
     max_inflight_body_bytes: PositiveInt = 256 * 1024 * 1024
+    # "auto": the gateway's writer where it mirrors the installed uvicorn's, else uvicorn's.
+    response_writer: ResponseWriterName = "auto"
 
 
 @dataclass(frozen=True)

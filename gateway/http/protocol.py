@@ -1,6 +1,7 @@
 """The HTTP protocol `gateway serve` gives uvicorn: uvicorn's httptools protocol with the
-response's headers sent together with its first body (`gateway.http.coalescing`), and the
-`[server]` limits.
+response's headers sent together with its first body (`gateway.http.coalescing`), responses
+written by the gateway's `WritingCycle` (`gateway.http.response_writer`, `[server]
+response_writer`), and the `[server]` limits.
 
 `GuardedHttpToolsProtocol` adds the `[server]` HTTP limits uvicorn has no setting for under
 httptools (its `h11_max_incomplete_event_size` is h11's; `limit_concurrency` answers plain
@@ -29,10 +30,12 @@ import contextlib
 import functools
 import logging
 import socket
+import urllib.parse
 from typing import Any
 
 import httptools
 from uvicorn.config import Config
+from uvicorn.protocols.http.flow_control import service_unavailable
 from uvicorn.server import ServerState
 
 from gateway.config.types import ServerConfig
@@ -48,6 +51,7 @@ from gateway.http.framing import (
 )
 from gateway.http.refusals import CapacityLog
 from gateway.http.refusing import RefusingHttpToolsProtocol
+from gateway.http.response_writer import WritingCycle, mirrors_installed_uvicorn
 
 log = logging.getLogger("gateway.http")
 _CAPACITY = CapacityLog(log)
@@ -69,6 +73,10 @@ class GuardedHttpToolsProtocol(RefusingHttpToolsProtocol):
     ) -> None:
         super().__init__(config, server_state, app_state, _loop)
         self.limits = limits or ServerConfig()
+        # Responses written by the gateway's `WritingCycle` (response_writer.py), or uvicorn's.
+        self._writes_responses = (
+            self.limits.response_writer == "auto" and mirrors_installed_uvicorn()
+        )
         self._listener = listener
         self._accept_limit = accept_limit
         self._reading_head = True
@@ -214,10 +222,58 @@ class GuardedHttpToolsProtocol(RefusingHttpToolsProtocol):
                 parser.get_method(), self.url, version, self.headers
             )
             return
-        super().on_headers_complete()
+        if self._writes_responses:
+            self._start_cycle()
+        else:
+            super().on_headers_complete()
         self._in_body = True
         self.headers = NO_TRAILERS  # the scope keeps the head's; a new message gets a new list
         self._codings_checked = False
+
+    def _start_cycle(self) -> None:
+        """uvicorn's `on_headers_complete` (as of the versions in `response_writer.MIRRORED`;
+        a request asking to upgrade never gets here) with the gateway's `WritingCycle`: the
+        request's scope filled in, its cycle made, and started, or queued behind the answer
+        in progress (a pipelined request). tests/unit/http/test_response_writer.py checks it
+        against uvicorn's, scope by scope."""
+        parser = self.parser
+        http_version = parser.get_http_version()
+        scope = self.scope
+        scope["method"] = parser.get_method().decode("ascii")
+        if http_version != "1.1":
+            scope["http_version"] = http_version
+        parsed_url = httptools.parse_url(self.url)
+        raw_path = parsed_url.path
+        path = raw_path.decode("ascii")
+        if "%" in path:
+            path = urllib.parse.unquote(path)
+        scope["path"] = self.root_path + path
+        scope["raw_path"] = self.root_path.encode("ascii") + raw_path
+        scope["query_string"] = parsed_url.query or b""
+        app = self.app
+        limit = self.limit_concurrency
+        if limit is not None and (len(self.connections) >= limit or len(self.tasks) >= limit):
+            app = service_unavailable
+            self.logger.warning("Exceeded concurrency limit.")
+        existing_cycle = self.cycle
+        self.cycle = WritingCycle(
+            scope=scope,
+            transport=self.transport,
+            flow=self.flow,
+            logger=self.logger,
+            access_logger=self.access_logger,
+            access_log=self.access_log,
+            default_headers=self.server_state.default_headers,
+            message_event=asyncio.Event(),
+            expect_100_continue=self.expect_100_continue,
+            keep_alive=http_version != "1.0" and parser.should_keep_alive(),
+            on_response=self.on_response_complete,
+        )
+        if existing_cycle is None or existing_cycle.response_complete:
+            self._start_asgi_task(self.cycle, app)
+        else:  # pipelined: started when the answer before it is complete
+            self.flow.pause_reading()
+            self.pipeline.appendleft((self.cycle, app))
 
     def on_chunk_header(self) -> None:
         # A chunked body's codings are read once, at its first chunk: a request with a body

@@ -62,6 +62,7 @@ CONFIG: dict[str, Any] = {
         "body_timeout_s": 12.5,
         "max_connections": 64,
         "max_inflight_body_bytes": 1048576,
+        "response_writer": "uvicorn",
     },
     "state": {
         "backend": "redis",
