@@ -234,8 +234,8 @@ class GuardedHttpToolsProtocol(RefusingHttpToolsProtocol):
         """uvicorn's `on_headers_complete` (as of the versions in `response_writer.MIRRORED`;
         a request asking to upgrade never gets here) with the gateway's `WritingCycle`: the
         request's scope filled in, its cycle made, and started, or queued behind the answer
-        in progress (a pipelined request). tests/unit/http/test_response_writer.py checks it
-        against uvicorn's, scope by scope."""
+        in progress (a pipelined request). tests/unit/http/test_response_writer_protocol.py
+        checks it against uvicorn's, scope by scope."""
         parser = self.parser
         http_version = parser.get_http_version()
         scope = self.scope

@@ -23,13 +23,13 @@ longer or shorter than its `content-length`, a message out of turn. Nothing is d
 head `plain_head` does not pass is read again by uvicorn from the start, so a false alarm costs
 speed, never correctness.
 
-What uvicorn writes changed between its versions (0.36 added `connection: close` to an answer
-whose request asked for it; 0.55 writes it for any connection not kept alive), so the gateway
-writes responses itself only under a uvicorn whose writer this one mirrors (`MIRRORED`):
-`[server] response_writer = "auto"` means that one there, uvicorn's elsewhere; `"uvicorn"`
-always uvicorn's. tests/unit/http/test_response_writer.py holds both writers to the same bytes,
-errors and state (the contract suite of this sibling of uvicorn's writer), and the protocol
-(protocol.py) to uvicorn's request scopes.
+What uvicorn writes changed between its versions (0.36 adds `connection: close` to the answer
+of a request that asked for it; 0.55 to any answer on a connection not kept alive), so the
+gateway writes responses itself only under a uvicorn whose writer this one mirrors
+(`MIRRORED`): `[server] response_writer = "auto"` means that one there, uvicorn's elsewhere;
+`"uvicorn"` always uvicorn's. tests/unit/http/test_response_writer.py holds both writers to the
+same bytes, errors and state (the contract suite of this sibling of uvicorn's writer), and
+test_response_writer_protocol.py the protocol (protocol.py) to uvicorn's request scopes.
 """
 
 from __future__ import annotations
