@@ -40,9 +40,12 @@ def _served(
         cycles.add(type(send.__self__))
         while (await receive()).get("more_body"):
             pass
-        headers = [(b"content-type", b"text/plain"), (b"content-length", b"2")]
+        for _ in range(10 if scope["path"].endswith("/x") else 0):  # one pipelined behind
+            await asyncio.sleep(0)  # this slow answer must wait for it
+        body = scope["path"].encode()
+        headers = [(b"content-type", b"text/plain"), (b"content-length", b"%d" % len(body))]
         await send({"type": "http.response.start", "status": 200, "headers": headers})
-        await send({"type": "http.response.body", "body": b"ok"})
+        await send({"type": "http.response.body", "body": body})
 
     async def main() -> bytes:
         uvicorn_config = Config(app=app, ws="none", access_log=False, **config)
@@ -52,8 +55,12 @@ def _served(
         transport = Transport()
         served.connection_made(transport)
         served.data_received(data)
-        for _ in range(50):  # every answer (a pipelined one starts after the one before)
+        # Every answer (a pipelined request starts when the one before it is answered): the
+        # loop's turns until no request task is left (at most 100; a refused one has none).
+        for _ in range(100):
             await asyncio.sleep(0)
+            if not served.tasks and not served.pipeline:
+                break
         return transport.written
 
     return scopes, asyncio.run(main()), cycles
