@@ -97,8 +97,12 @@ def two_workers(gateway: Proc) -> set[int]:
 
 
 def replaced(gateway: Proc, old: set[int]) -> bool:
-    """Two workers serve, none of them one of `old`."""
-    pids = two_workers(gateway)
+    """Two workers serve, none of them one of `old`. (A connection a killed worker had taken
+    from the shared socket is reset: not replaced yet.)"""
+    try:
+        pids = two_workers(gateway)
+    except httpx.TransportError:
+        return False
     return bool(pids) and not pids & old
 
 
