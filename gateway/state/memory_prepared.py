@@ -170,9 +170,7 @@ class MemoryPrepared:
         if self._generation != self._state.generation:
             self._bind(hold.at)
         for slots, _ in self._slots:
-            end = slots.ends.pop(hold.number, None)
-            if end is not None:  # (None: freed, or ended and dropped)
-                slots.take(token, end)
+            slots.move(hold.number, token)
         return token
 
     def settle(self, hold: PreparedHold, actual_tokens: int) -> None:

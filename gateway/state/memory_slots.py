@@ -43,3 +43,10 @@ class Slots:
 
     def free(self, token: SlotKey) -> None:
         self.ends.pop(token, None)
+
+    def move(self, token: SlotKey, to: SlotKey) -> None:
+        """The slot `token` holds, held under `to` until the same end (nothing when freed or
+        ended and dropped)."""
+        end = self.ends.pop(token, None)
+        if end is not None:
+            self.ends[to] = end
