@@ -41,6 +41,19 @@ class Slots:
         if end < self.earliest:
             self.earliest = end
 
+    def take_within(self, token: SlotKey, end: float, limit: float, now: float) -> bool:
+        """`take` when fewer than `limit` slots are live at `now` (`live`, then `take`, in one
+        call: the usual plan's acquire); False, nothing taken, when they are all held."""
+        if now >= self.earliest:  # (rare: a hold ended; `live` drops the ended ones)
+            self.live(now)
+        ends = self.ends
+        if len(ends) >= limit:  # `used + 1 > limit`: slots are whole
+            return False
+        ends[token] = end
+        if end < self.earliest:
+            self.earliest = end
+        return True
+
     def free(self, token: SlotKey) -> None:
         self.ends.pop(token, None)
 

@@ -7,6 +7,7 @@ so no 60 s span can ever hold more than the limit (a bucket may count up to 1 s 
 
 from __future__ import annotations
 
+import math
 from collections import deque
 from collections.abc import Sequence
 
@@ -113,6 +114,73 @@ class SlidingWindow:
             adjusted = max(0.0, bucket[0] + delta)
             self.total += adjusted - bucket[0]
             bucket[0] = adjusted
+
+
+def reserve_both(
+    requests: SlidingWindow,
+    request_limit: float,
+    tokens_window: SlidingWindow,
+    token_limit: float,
+    tokens: float,
+    now: float,
+) -> tuple[WindowFigures, WindowFigures] | None:
+    """One request reserved on `requests` and `tokens` on `tokens_window` when both limits allow
+    it, all or nothing: each window's figures (as `room` gives them), or None with nothing
+    reserved. The usual plan's acquire (`gateway.state.memory_prepared.OneOfEach`).
+
+    `room` then `add` on each window, written out in one function: on a loaded worker each
+    Python call costs about 0.3 us of a request's CPU (64 requests in flight keep the caches
+    cold), and these were four calls on every request with limits."""
+    cutoff = now - WINDOW_S
+    order = requests.order
+    if order:
+        oldest = requests.buckets[order[0]][1]
+        if oldest <= cutoff:
+            requests.prune(now)
+            oldest = requests.buckets[order[0]][1] if order else now
+        if oldest > now:
+            oldest = now
+    else:
+        oldest = now
+    used = requests.total
+    if used + 1.0 > request_limit:
+        return None
+    order = tokens_window.order
+    if order:
+        tokens_oldest = tokens_window.buckets[order[0]][1]
+        if tokens_oldest <= cutoff:
+            tokens_window.prune(now)
+            tokens_oldest = tokens_window.buckets[order[0]][1] if order else now
+        if tokens_oldest > now:
+            tokens_oldest = now
+    else:
+        tokens_oldest = now
+    tokens_used = tokens_window.total
+    if tokens_used + tokens > token_limit:
+        return None
+    second = math.floor(now)
+    bucket = requests.buckets.get(second)
+    if bucket is None:
+        requests.buckets[second] = [1.0, now]
+        requests.order.append(second)
+    else:
+        bucket[0] += 1.0
+        if now > bucket[1]:
+            bucket[1] = now
+    requests.total = used + 1.0
+    bucket = tokens_window.buckets.get(second)
+    if bucket is None:
+        tokens_window.buckets[second] = [tokens, now]
+        tokens_window.order.append(second)
+    else:
+        bucket[0] += tokens
+        if now > bucket[1]:
+            bucket[1] = now
+    tokens_window.total = tokens_used + tokens
+    return (
+        (request_limit, request_limit - used - 1.0, oldest + WINDOW_S - now),
+        (token_limit, token_limit - tokens_used - tokens, tokens_oldest + WINDOW_S - now),
+    )
 
 
 def window_verdict(

@@ -37,3 +37,14 @@ def test_a_slot_taken_with_an_earlier_end_lowers_the_bound() -> None:
     assert slots.live(1.0) == 1
     slots.take("b", 5.0)
     assert slots.live(6.0) == 1
+
+
+def test_take_within_takes_a_slot_only_while_fewer_than_the_limit_are_live() -> None:
+    slots = Slots()
+    assert slots.take_within(1, 100.0, 2, now=0.0)
+    assert slots.take_within(2, 50.0, 2, now=0.0)
+    assert not slots.take_within(3, 100.0, 2, now=10.0)  # both live: nothing taken
+    assert len(slots) == 2
+    assert slots.take_within(3, 120.0, 2, now=50.0)  # slot 2's hold ended at 50: dropped
+    assert sorted(slots.ends) == [1, 3]
+    assert slots.live(110.0) == 1  # slot 1 ended at 100; slot 3 still held

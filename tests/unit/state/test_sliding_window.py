@@ -8,7 +8,7 @@ import random
 
 import pytest
 
-from gateway.state.windows import SlidingWindow, window_verdict
+from gateway.state.windows import SlidingWindow, reserve_both, window_verdict
 
 
 @pytest.mark.parametrize("seed", range(5))
@@ -40,3 +40,40 @@ def test_buckets_leave_the_window_after_60_s() -> None:
     assert not window.verdict(0.0, 4.0, 10.0, 160.4)[0]
     assert window.verdict(0.0, 10.0, 10.0, 160.5) == (True, 0.0, 60.0)  # gone at exactly 60 s
     assert window.total == 0.0 and not window.buckets
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_reserve_both_is_room_then_add_on_each_window_all_or_nothing(seed: int) -> None:
+    """`reserve_both` (the usual plan's acquire) against `room` and `add` on a copy of the two
+    windows: the same figures, and the same buckets after; a refusal by either window reserves
+    nothing on the other."""
+    rng = random.Random(seed)
+    requests, tokens_window = SlidingWindow(), SlidingWindow()
+    now = 1_000_000.0
+    refused_by = set()
+    for _ in range(3000):
+        now += rng.choice([0.0, 0.01, 0.3, 1.7, 9.0, 61.0])
+        tokens = float(rng.randint(0, 60))
+        request_limit = float(rng.choice([5, 20, 100]))
+        token_limit = float(rng.choice([100, 400, 2000]))
+        ref_requests, ref_tokens = copy.deepcopy(requests), copy.deepcopy(tokens_window)
+        request_room = ref_requests.room(1, request_limit, now)
+        token_room = ref_tokens.room(tokens, token_limit, now)
+        got = reserve_both(requests, request_limit, tokens_window, token_limit, tokens, now)
+        if request_room is None or token_room is None:
+            assert got is None
+            refused_by.add("requests" if request_room is None else "tokens")
+        else:
+            assert got is not None
+            assert got[0] == pytest.approx(request_room)
+            assert got[1] == pytest.approx(token_room)
+            ref_requests.add(math.floor(now), 1, now)
+            ref_tokens.add(math.floor(now), tokens, now)
+        for window, reference in ((requests, ref_requests), (tokens_window, ref_tokens)):
+            # (A refusal by the request window leaves the token window unpruned till next time.)
+            window.prune(now)
+            reference.prune(now)
+            assert window.buckets == reference.buckets
+            assert list(window.order) == list(reference.order)
+            assert window.total == pytest.approx(reference.total)
+    assert refused_by == {"requests", "tokens"}  # both refusals were met
