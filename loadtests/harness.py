@@ -201,6 +201,7 @@ def write_config(
     redis_client: str = "auto",
     tracing_endpoint: str | None = None,
     log_backups: int | None = None,
+    provider_key_env: str | None = None,
 ) -> Path:
     """The default pipeline: auth, routing, request record, metrics; no policy limits, no cache.
 
@@ -212,7 +213,9 @@ def write_config(
     their `proxy` setting (`overhead.py --proxy`),
     `redis_client` the Redis client (`[state] client`: auto, redis-py or resp),
     `tracing_endpoint` turns `[tracing]` on towards that OTLP/HTTP endpoint, `log_backups` keeps
-    that many rotated request logs (the soak counts every record of a long run).
+    that many rotated request logs (the soak counts every record of a long run),
+    `provider_key_env` gives the providers a key (`api_key_env`: the gateway then scrubs its
+    answers for it, as a production config's gateway does; the mock ignores it).
     """
     key_sha = hashlib.sha256(GATEWAY_KEY.encode()).hexdigest()
     directory.mkdir(parents=True, exist_ok=True)
@@ -231,6 +234,7 @@ base_url = "{upstream_url}/v1"
 transport = "{transport}"
 responses = true
 {f'proxy = "{proxy}"' if proxy else ""}
+{f'api_key_env = "{provider_key_env}"' if provider_key_env else ""}
 """
         for n in range(deployments)
     )

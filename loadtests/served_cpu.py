@@ -8,7 +8,9 @@ Starts the mock provider (0 ms) and one `gateway serve --workers 1` per `--gatew
 label, TREE a source tree (its `gateway` package is the one run: a copy of this checkout with one
 change is how a step's cost is isolated), VARIANT one of `default`, `limits`, `limits+redis`
 (the limits on a throwaway redis-server, client `auto`), `limits+redis-py` (the same through
-redis-py) or `pii` (features_variants.py's policies; `pii` gets the PII prompt). The first
+redis-py), `pii` (features_variants.py's policies; `pii` gets the PII prompt) or `keyed` (the
+default with a provider key configured, as in production: the answers are then scrubbed for
+it, and a stream watched for it written a few characters per event). The first
 `--gateway` is the baseline. The gateways run on CPU 0, the mock, wrk and redis-server on CPU
 1, so each gateway has a core of its own and its CPU time is its own work. In each round, every
 gateway in turn (the order reversed every other round) gets a 0.5 s wrk warm-up and then
@@ -58,7 +60,12 @@ POLICIES = {
     "limits+redis": LIMITS_POLICY,
     "limits+redis-py": LIMITS_POLICY,
     "pii": PII_POLICY,
+    "keyed": "",
 }
+# The variant whose providers have a key (`api_key_env`), and that key (no provider's shape).
+KEYED = "keyed"
+PROVIDER_KEY_ENV = "SERVED_CPU_PROVIDER_KEY"
+PROVIDER_KEY = "loadtest-provider-credential-0123456789"
 # The Redis client of each variant on Redis (`[state] client`).
 REDIS_CLIENTS = {"limits+redis": "auto", "limits+redis-py": "redis-py"}
 GATEWAY_CPU = {0}
@@ -152,8 +159,9 @@ def main(argv: list[str] | None = None) -> None:
                 policy=POLICIES[served.variant],
                 redis_url=redis_url,
                 redis_client=REDIS_CLIENTS.get(served.variant, "auto"),
+                provider_key_env=PROVIDER_KEY_ENV if served.variant == KEYED else None,
             )
-            env = {"PYTHONPATH": str(served.tree)}
+            env = {"PYTHONPATH": str(served.tree), PROVIDER_KEY_ENV: PROVIDER_KEY}
             served.started = start_gateway(config, 1, cpus=GATEWAY_CPU, env=env)
         for number in range(args.rounds):
             print(f"round {number + 1} of {args.rounds}", flush=True)
