@@ -102,6 +102,12 @@ class Secrets:
             re.compile(b"|".join(runs)).search if runs else _no_run
         )
 
+        # What a stream's `SplitSecretWatch` looks for (gateway/http/split_secrets.py): every
+        # form as it is, longest first (a form containing another is found whole).
+        self.stream_forms: tuple[bytes, ...] = tuple(
+            form.encode() for form in sorted(forms, key=len, reverse=True)
+        )
+
     def __repr__(self) -> str:
         return f"Secrets({self._count} known values)"
 

@@ -23,7 +23,13 @@ from gateway.config.types import GatewayConfig, TracingConfig
 # Read from the running config at each use (`services.runtime.config`), or applied by the
 # reload itself (the record sink's rotation and batching, the audit trail).
 APPLIED_LIVE: Mapping[str, tuple[str, ...]] = {
-    "server": ("max_body_bytes", "request_timeout_s", "cors_origins", "max_inflight_body_bytes"),
+    "server": (
+        "max_body_bytes",
+        "request_timeout_s",
+        "cors_origins",
+        "max_inflight_body_bytes",
+        "split_secret_watch",  # read per stream (`answer_scrub.StreamScrub`)
+    ),
     "logging": (
         "include_bodies",
         "max_bytes",

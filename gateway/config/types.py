@@ -67,6 +67,9 @@ class ServerConfig:
     max_inflight_body_bytes: PositiveInt = 256 * 1024 * 1024
     # "auto": the gateway's writer where it mirrors the installed uvicorn's, else uvicorn's.
     response_writer: ResponseWriterName = "auto"
+    # A configured secret a stream writes a few characters per event leaves as `****`
+    # (gateway/http/split_secrets.py); off saves its cost on every stream.
+    split_secret_watch: bool = True
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,11 @@ not end with a line break keeps its last, incomplete line back until the next pi
 end): no SSE client can use a line before its end, so this delays nothing a client can see;
 a relayed event ends with its line break, so almost every piece is sent whole.
 
+A secret written a few characters per event is never whole in one line: with configured
+secrets (and `[server] split_secret_watch`), every piece then goes on to the stream's
+`SplitSecretWatch` (gateway/http/split_secrets.py), which holds pieces back while the text of
+their fields may still grow into a secret.
+
 A scrub is logged (WARNING, naming the deployment, never the secret) at most once per
 `EVERY_S` seconds per process.
 """
@@ -25,6 +30,7 @@ import logging
 import time
 from collections.abc import Callable
 
+from gateway.http.split_secrets import SplitSecretWatch
 from gateway.pipeline.context import RequestContext
 
 log = logging.getLogger("gateway.http")
@@ -45,12 +51,17 @@ def scrubbed_answer(ctx: RequestContext, body: bytes) -> bytes:
 class StreamScrub:
     """Scrubs one stream's pieces in order: `piece` gives what may be sent now, `end` the rest."""
 
-    __slots__ = ("_ctx", "_search", "check", "held")
+    __slots__ = ("_ctx", "_search", "_watch", "check", "held")
 
     def __init__(self, ctx: RequestContext) -> None:
         self._ctx = ctx
         self.held = b""  # the incomplete last line of the pieces so far
-        self._search = ctx.runtime.secrets.find_known_run
+        secrets = ctx.runtime.secrets
+        # A secret written a few characters per event (gateway/http/split_secrets.py): with
+        # configured secrets, every piece goes through `piece`.
+        watching = secrets.stream_forms and ctx.runtime.config.server.split_secret_watch
+        self._watch = SplitSecretWatch(secrets.stream_forms) if watching else None
+        self._search = secrets.find_known_run if self._watch is None else _holding
         # The quick test of the next piece that ends a line: when it says None, the piece goes
         # as it is (one search of its bytes, no call into `piece`: with the test of its last
         # byte, the usual piece's whole cost). While a line is held, it says "scrub" to every
@@ -68,14 +79,26 @@ class StreamScrub:
             self.held = data[cut:]
             data = data[:cut]
         self.check = _holding if self.held else self._search
-        return scrubbed_answer(self._ctx, data) if data else data
+        if not data:
+            return data
+        if self._watch is None:
+            return scrubbed_answer(self._ctx, data)
+        # Every piece comes here when a stream is watched: the quick test first, as for the
+        # piece `check` would pass (`scrubbed_answer` runs it again).
+        if self._ctx.runtime.secrets.find_known_run(data) is not None:
+            data = scrubbed_answer(self._ctx, data)
+        return self._watch.feed(data)
 
     def end(self, data: bytes) -> bytes:
         """What was held and `data`, scrubbed: the stream's last bytes."""
         if self.held:
             data = self.held + data
             self.held = b""
-        return scrubbed_answer(self._ctx, data) if data else data
+        if data:
+            data = scrubbed_answer(self._ctx, data)
+        if self._watch is None:
+            return data
+        return self._watch.feed(data) + self._watch.flush() if data else self._watch.flush()
 
 
 def _holding(_: bytes) -> bool:

@@ -63,6 +63,7 @@ CONFIG: dict[str, Any] = {
         "max_connections": 64,
         "max_inflight_body_bytes": 1048576,
         "response_writer": "uvicorn",
+        "split_secret_watch": False,
     },
     "state": {
         "backend": "redis",

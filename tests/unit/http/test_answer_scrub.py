@@ -9,6 +9,7 @@ from typing import cast
 
 import pytest
 
+from gateway.config.types import ServerConfig
 from gateway.http.answer_scrub import StreamScrub, scrubbed_answer
 from gateway.pipeline.context import Endpoint, RequestContext
 from gateway.runtime import Runtime
@@ -25,7 +26,8 @@ STREAM = (
 
 
 def context() -> RequestContext:
-    runtime = cast(Runtime, SimpleNamespace(secrets=Secrets([KEY])))
+    config = SimpleNamespace(server=ServerConfig())
+    runtime = cast(Runtime, SimpleNamespace(secrets=Secrets([KEY]), config=config))
     endpoint = Endpoint("/v1/chat/completions", "chat", "openai")
     return RequestContext(endpoint, runtime, "req_1", 0.0, 0.0, {})
 

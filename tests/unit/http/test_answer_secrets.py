@@ -156,3 +156,58 @@ async def test_a_scrub_is_logged_once_in_ten_seconds_naming_the_deployment(
     warnings = [r.getMessage() for r in caplog.records if r.name == "gateway.http"]
     assert len(warnings) == 1
     assert "deployment=oa/gpt" in warnings[0] and PROVIDER_KEY not in warnings[0]
+
+
+def key_in_deltas(request: UpstreamRequest) -> FakeReply:
+    """A model that writes the key it was given a few characters per delta."""
+    text = f"the key is {echoed_key(request)} and that is all."
+    reads = [chunk(text[i : i + 3]) for i in range(0, len(text), 3)]
+    stop = b'data: {"id":"c1","choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}\n\n'
+    return FakeReply(
+        200, {"content-type": "text/event-stream"}, [*reads, stop, b"data: [DONE]\n\n"]
+    )
+
+
+def delta_text(body: bytes) -> str:
+    """The text a client puts together from the stream's deltas, on any of the three wires."""
+    text = ""
+    for line in body.split(b"\n"):
+        if not line.startswith(b"data: {"):
+            continue
+        event = orjson.loads(line[6:])
+        if "choices" in event and event["choices"]:  # chat completions
+            text += event["choices"][0].get("delta", {}).get("content") or ""
+        elif event.get("type") == "content_block_delta":  # Anthropic messages
+            text += event["delta"].get("text", "")
+        elif event.get("type") == "response.output_text.delta":  # Responses API
+            text += event["delta"]
+    return text
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("/v1/chat/completions", STREAM),
+        ("/v1/messages", {**STREAM, "max_tokens": 50}),
+        ("/v1/responses", {"model": "m", "input": "hi", "stream": True}),
+    ],
+)
+async def test_a_key_written_a_few_characters_per_delta_reaches_no_client(
+    tmp_path: Path, path: str, body: dict[str, object]
+) -> None:
+    async with open_gateway(tmp_path, CONFIG.replace("{policy}", ""), {}, key_in_deltas) as gw:
+        answer = await gw.client.post(path, json=body)
+    assert answer.status_code == 200
+    text = delta_text(answer.content)
+    sent = text.removeprefix("the key is ").removesuffix(" and that is all.")
+    assert sent.endswith("****") and PROVIDER_KEY.startswith(sent.removesuffix("****"))
+    assert len(sent) <= len("sk-****")  # at most the key's first 3 characters before it
+
+
+async def test_with_the_watch_off_a_key_written_in_deltas_is_not_looked_for(tmp_path: Path) -> None:
+    """`[server] split_secret_watch = false`: each event is still scrubbed, but a key written a
+    few characters per event goes as it was written (the operator chose the speed)."""
+    config = "[server]\nsplit_secret_watch = false\n" + CONFIG.replace("{policy}", "")
+    async with open_gateway(tmp_path, config, {}, key_in_deltas) as gw:
+        answer = await gw.client.post("/v1/chat/completions", json=STREAM)
+    assert delta_text(answer.content) == f"the key is {PROVIDER_KEY} and that is all."
