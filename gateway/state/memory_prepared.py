@@ -193,8 +193,8 @@ class OneOfEach(MemoryPrepared):
     window and at most one set of slots, acquired and settled without the loops over lists of
     one and the search for the tightest window: the slot taken if one is free
     (`Slots.take_within`), then both windows checked and reserved in one call
-    (`windows.reserve_both`), two calls where `MemoryPrepared` makes six (in process, c = 64,
-    about 2 us of a limited request's CPU: docs/performance.md, twentieth round)."""
+    (`windows.reserve_both`), two calls where `MemoryPrepared` makes six (a call costs about
+    0.3 us on a loaded worker: docs/performance.md, twentieth round)."""
 
     # Bound by `_bind`, which runs before any of them is read (`_generation` starts at -1).
     _rpm: SlidingWindow
