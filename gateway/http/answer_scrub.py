@@ -51,7 +51,7 @@ def scrubbed_answer(ctx: RequestContext, body: bytes) -> bytes:
 class StreamScrub:
     """Scrubs one stream's pieces in order: `piece` gives what may be sent now, `end` the rest."""
 
-    __slots__ = ("_ctx", "_search", "_watch", "check", "held")
+    __slots__ = ("_ctx", "_find", "_search", "_watch", "check", "held")
 
     def __init__(self, ctx: RequestContext) -> None:
         self._ctx = ctx
@@ -61,7 +61,8 @@ class StreamScrub:
         # configured secrets, every piece goes through `piece`.
         watching = secrets.stream_forms and ctx.runtime.config.server.split_secret_watch
         self._watch = SplitSecretWatch(secrets.stream_forms) if watching else None
-        self._search = secrets.find_known_run if self._watch is None else _holding
+        self._find = secrets.find_known_run
+        self._search = self._find if self._watch is None else _holding
         # The quick test of the next piece that ends a line: when it says None, the piece goes
         # as it is (one search of its bytes, no call into `piece`: with the test of its last
         # byte, the usual piece's whole cost). While a line is held, it says "scrub" to every
@@ -85,7 +86,7 @@ class StreamScrub:
             return scrubbed_answer(self._ctx, data)
         # Every piece comes here when a stream is watched: the quick test first, as for the
         # piece `check` would pass (`scrubbed_answer` runs it again).
-        if self._ctx.runtime.secrets.find_known_run(data) is not None:
+        if self._find(data) is not None:
             data = scrubbed_answer(self._ctx, data)
         return self._watch.feed(data)
 
@@ -98,7 +99,7 @@ class StreamScrub:
             data = scrubbed_answer(self._ctx, data)
         if self._watch is None:
             return data
-        return self._watch.feed(data) + self._watch.flush() if data else self._watch.flush()
+        return self._watch.feed(data) + self._watch.flush()  # (`feed(b"")` adds nothing)
 
 
 def _holding(_: bytes) -> bool:
