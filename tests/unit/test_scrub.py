@@ -263,3 +263,31 @@ def test_a_long_text_is_scrubbed_a_window_at_a_time_with_the_same_result() -> No
             assert secrets.scrub_long(text) == secrets.scrub_always(text), (piece, shift)
     clean = "plain words " * 5000
     assert secrets.scrub_long(clean) is clean
+
+
+@given(
+    before=st.integers(min_value=0, max_value=3000),
+    after=st.integers(min_value=0, max_value=300),
+    form=st.sampled_from(["key", "base64", "user:key base64", "base64url", "none"]),
+)
+def test_an_answer_of_any_length_loses_each_form_of_a_key(
+    before: int, after: int, form: str
+) -> None:
+    """`scrub_known_bytes` finds a form anywhere in a short piece (one pattern search) and a long
+    one (a substring search per run, `_IN_FROM_BYTES_PER_RUN`); a piece without one is returned
+    itself."""
+    secrets = Secrets([ODD_KEY, KEY])
+    echoed = {
+        "key": ODD_KEY,
+        "base64": _b64(ODD_KEY),
+        "user:key base64": _b64(f"user:{ODD_KEY}"),
+        "base64url": _b64(f"ab:{ODD_KEY}", b"-_"),
+        "none": "",
+    }[form]
+    filler = '{"choices":[{"delta":{"content":" x"}}]} ' * 80
+    data = (filler[:before] + echoed + filler[:after]).encode()
+    scrubbed = secrets.scrub_known_bytes(data)
+    if form == "none":
+        assert scrubbed is data
+    else:
+        assert not recoverable(scrubbed.decode(), ODD_KEY), (before, after)
