@@ -79,7 +79,7 @@ class LoggingConfig:
     include_bodies: bool = False
     redact_pii_in_logs: bool = False
     max_bytes: PositiveInt = 100 * 1024 * 1024
-    backups: Annotated[int, Range(low=0, high=1000)] = 5  # each is read at every load
+    backups: Annotated[int, Range(low=0, high=1000)] = 5  # each read at every load with prompts
     # Admin calls, reloads and prompt promotions (gateway/observability/audit.py); relative like
     # `path`.
     audit_path: Annotated[Path, NON_EMPTY] = Path("logs/audit.jsonl")

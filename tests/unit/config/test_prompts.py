@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 from pathlib import Path
 
 import pytest
 
-from gateway.config.errors import Problem
+from gateway.config import load as config_load
+from gateway.config import load_config
+from gateway.config.errors import ConfigError, Problem
 from gateway.config.prompt_types import Prompt
 from gateway.config.prompts import load_prompts, used_versions
 from gateway.rotating_files import lock_path
@@ -179,3 +182,30 @@ def test_used_versions_see_every_file_when_the_log_rotates_while_they_are_read(
         used = used_versions(log, backups=2)
     assert used == {("a", 1): "h1", ("a", 2): "h2"}
     assert log.with_name("requests.jsonl.2").exists()  # the rotation did happen, after the read
+
+
+def test_a_config_load_reads_the_request_log_only_when_there_are_prompts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The log is read whole (rotated files too) for the immutability check: a config without
+    prompts has nothing to check, and its starts and reloads do not pay for the read."""
+    config = tmp_path / "config.toml"
+    config.write_text("")
+    log = tmp_path / "logs" / "requests.jsonl"
+    log.parent.mkdir()
+    used = {"prompt_id": "support-bot", "prompt_version": 1, "prompt_hash": "0" * 64}
+    log.write_text(json.dumps(used, separators=(",", ":")) + "\n")
+    read: list[Path] = []
+
+    def reading(path: Path, backups: int) -> dict[tuple[str, int], str]:
+        read.append(path)
+        return used_versions(path, backups)
+
+    monkeypatch.setattr(config_load, "used_versions", reading)
+    load_config(config)
+    assert read == []
+    (tmp_path / "prompts").mkdir()
+    (tmp_path / "prompts" / "support-bot.toml").write_text(SUPPORT)
+    with pytest.raises(ConfigError, match="version 1 was used by requests"):
+        load_config(config)
+    assert read == [log]
