@@ -2,7 +2,8 @@
 
     python loadtests/features.py [--duration S | --quick] [--rounds N]
                                  [--sections cache,redis,routing,pii] [--strategy least_busy]
-                                 [--generator wrk|python] [--pin] [--json PATH]
+                                 [--generator wrk|python] [--pin] [--provider-key]
+                                 [--json PATH]
 
 Starts one `gateway mock-provider` (0 ms), a throwaway `redis-server` on loopback (no
 persistence; `tests/redis_server.py`) and one `gateway serve --workers 1` per variant below, each
@@ -24,6 +25,10 @@ each variant, back to back:
     pii-off        no policy, but the bodies carry a ~200-token prompt with PII (an email, a
                    phone number, an IP address, dates: loadtests/guardrails.py's)
     pii            the same prompt, a policy with one PII guardrail (patterns engine, redact)
+
+The mock needs no key, so no variant's provider has one, unless `--provider-key`: then every
+variant's has (`api_key_env`), as in production, and every answer is scrubbed for it
+(docs/operations.md, "Secrets").
 
 It prints each measurement as it goes, then per section a table of the variant beside its
 baseline and the direct call (medians over `--rounds`), the checks (PASS / MISS, never a failing
@@ -93,6 +98,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         default=["least_busy"],
         help="routing strategies of the 2-deployment model (comma list; default least_busy)",
     )
+    parser.add_argument(
+        "--provider-key",
+        action="store_true",
+        help="give every variant's provider a key, as a production config has (the gateway "
+        "then scrubs every answer for it; the mock ignores it)",
+    )
     parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args(argv)
     check_load_arguments(parser, args)
@@ -112,6 +123,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     other_cpus = {1} if args.pin else None
     load = Load(args.generator, args.wrk_threads, other_cpus)
     say_header("feature costs", today, machine, args)
+    say(f"provider key: {'configured (--provider-key)' if args.provider_key else 'none'}")
     pressure_before = cpu_pressure()
     say(f"before: {pressure_before}")
     variants = variants_for(args.sections, args.strategy)
@@ -126,6 +138,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "warmup_s": args.warmup,
             "duration_s": 3.0 if args.quick else args.duration,
             "rounds": args.rounds,
+            "provider_key": args.provider_key,
             "policies": {"cache": CACHE_POLICY, "limits": LIMITS_POLICY},
         },
         "variants": [asdict(v) for v in variants],
@@ -141,7 +154,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                 say(f"redis-server pid {redis_server.process.pid} at {redis_server.url}")
             redis_url = redis_server.url if redis_server is not None else None
             for variant in variants:
-                target = start_variant(variant, Path(tmp), mock.url, redis_url, gw_cpus)
+                target = start_variant(
+                    variant, Path(tmp), mock.url, redis_url, gw_cpus, args.provider_key
+                )
                 gateways.append(target)
                 say(
                     f"{variant.name:<14} gateway pid {target.proc.pid} at {target.proc.url}: "

@@ -12,7 +12,15 @@ from pathlib import Path
 
 import httpx
 from features_variants import FEATURE_BODIES, Variant
-from harness import Proc, metric_samples, process_cpu_seconds, start_gateway, write_config
+from harness import (
+    PROVIDER_KEY,
+    PROVIDER_KEY_ENV,
+    Proc,
+    metric_samples,
+    process_cpu_seconds,
+    start_gateway,
+    write_config,
+)
 from load_common import HEADERS, check_answers, complete_answer, post
 
 
@@ -28,10 +36,16 @@ class Target:
 
 
 def start_variant(
-    variant: Variant, tmp: Path, mock_url: str, redis_url: str | None, cpus: set[int] | None
+    variant: Variant,
+    tmp: Path,
+    mock_url: str,
+    redis_url: str | None,
+    cpus: set[int] | None,
+    provider_key: bool = False,
 ) -> Target:
     """Write the variant's config in a folder of its own under `tmp` and start its gateway
-    (one worker); returns once the gateway answers /readyz."""
+    (one worker); returns once the gateway answers /readyz. `provider_key`: its provider has a
+    key (harness.PROVIDER_KEY), as a production config's has: every answer is scrubbed for it."""
     directory = tmp / variant.name.replace(" ", "-").replace("+", "-")
     config = write_config(
         directory,
@@ -41,8 +55,9 @@ def start_variant(
         deployments=variant.deployments,
         strategy=variant.strategy,
         redis_client=variant.redis_client,
+        provider_key_env=PROVIDER_KEY_ENV if provider_key else None,
     )
-    started = start_gateway(config, 1, cpus)
+    started = start_gateway(config, 1, cpus, env={PROVIDER_KEY_ENV: PROVIDER_KEY})
     return Target(
         variant.name,
         started.proc,

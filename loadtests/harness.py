@@ -25,6 +25,11 @@ import psutil
 
 REPO = Path(__file__).resolve().parent.parent
 GATEWAY_KEY = "sk-loadtest-key"
+# The provider key of the benchmarks that give their providers one (`features.py
+# --provider-key`, `served_cpu.py`'s variant `keyed`): in the gateway's environment, named by
+# `write_config(provider_key_env=...)`. No provider's shape; the mock ignores it.
+PROVIDER_KEY_ENV = "LOADTEST_PROVIDER_KEY"
+PROVIDER_KEY = "loadtest-provider-credential-0123456789"
 MODEL = (
     "mock-small"  # the public model name equals the upstream model, so both bodies are identical
 )

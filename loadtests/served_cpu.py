@@ -43,6 +43,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from features_variants import LIMITS_POLICY, PII_POLICY, body_for
 from harness import (
     GATEWAY_KEY,
+    PROVIDER_KEY,
+    PROVIDER_KEY_ENV,
     GatewayStart,
     cpu_affinity,
     process_cpu_seconds,
@@ -62,10 +64,8 @@ POLICIES = {
     "pii": PII_POLICY,
     "keyed": "",
 }
-# The variant whose providers have a key (`api_key_env`), and that key (no provider's shape).
+# The variant whose providers have a key (`api_key_env`: harness.PROVIDER_KEY).
 KEYED = "keyed"
-PROVIDER_KEY_ENV = "SERVED_CPU_PROVIDER_KEY"
-PROVIDER_KEY = "loadtest-provider-credential-0123456789"
 # The Redis client of each variant on Redis (`[state] client`).
 REDIS_CLIENTS = {"limits+redis": "auto", "limits+redis-py": "redis-py"}
 GATEWAY_CPU = {0}
