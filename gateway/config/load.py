@@ -27,7 +27,7 @@ from gateway.config.errors import ConfigError, Problem
 from gateway.config.files import read_config_file
 from gateway.config.keys import admin_key_problem, hash_key, keys
 from gateway.config.policies import policies
-from gateway.config.prompts import load_prompts, prompt_files, used_versions
+from gateway.config.prompts import load_prompts, prompt_files
 from gateway.config.routes import models, providers
 from gateway.config.specs import spec_of
 from gateway.config.state_types import StateConfig
@@ -39,6 +39,7 @@ from gateway.config.types import (
     ProviderConfig,
 )
 from gateway.config.urls import host_problem, split
+from gateway.config.used_versions import used_versions
 from gateway.state.redis.keys import prefix_problem
 from gateway.state.redis.options import (
     DEFAULT_URL,

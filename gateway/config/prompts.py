@@ -27,8 +27,6 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-import orjson
-
 from gateway.config.document import Doc, Table, parse, type_name
 from gateway.config.errors import Problem
 from gateway.config.files import read_config_file
@@ -45,7 +43,6 @@ from gateway.config.prompt_types import (
     UsedVersions,
     content_hash,
 )
-from gateway.rotating_files import read_all
 
 
 def load_prompts(
@@ -268,35 +265,3 @@ def _aliases(
     if total > 1:
         doc.report(("aliases",), f"the canary weights add up to {total:g}, more than 1")
     return aliases
-
-
-def used_versions(log_path: Path, backups: int) -> dict[tuple[str, int], str]:
-    """(prompt id, version) -> content hash, from every record of the request log (and its
-    rotated files) that used a prompt: what the immutability check holds a file to."""
-    used: dict[tuple[str, int], str] = {}
-    # Opened under the rotation lock: a rotation while the files were listed and opened one by
-    # one could move a file past the reader (`path.1` renamed `path.2` after `path.2` was
-    # looked at), and the versions it held were not seen. Never a FIFO (opening blocks) or a
-    # device (/dev/zero is one endless line); the loader reports a log path that is not a
-    # regular file.
-    try:
-        handles = read_all(log_path, backups, skip_unreadable=True)
-    except OSError:  # the lock file cannot be opened or locked: read as nothing was logged
-        return used
-    for handle in handles:
-        with handle:
-            for line in handle:
-                if b'"prompt_hash":"' not in line:
-                    continue
-                try:
-                    record = orjson.loads(line)
-                except orjson.JSONDecodeError:
-                    continue
-                if not isinstance(record, dict):  # not a record (a hand edit): as unreadable
-                    continue
-                prompt_id, version = record.get("prompt_id"), _number(record.get("prompt_version"))
-                digest = record.get("prompt_hash")
-                if isinstance(prompt_id, str) and version is not None and isinstance(digest, str):
-                    if digest:  # an empty hash names no content
-                        used[(prompt_id, version)] = digest
-    return used

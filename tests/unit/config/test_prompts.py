@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import threading
 from pathlib import Path
 
 import pytest
@@ -13,9 +11,8 @@ from gateway.config import load as config_load
 from gateway.config import load_config
 from gateway.config.errors import ConfigError, Problem
 from gateway.config.prompt_types import Prompt
-from gateway.config.prompts import load_prompts, used_versions
-from gateway.rotating_files import lock_path
-from tests.rotation_race import rotation_at_first_open
+from gateway.config.prompts import load_prompts
+from gateway.config.used_versions import used_versions
 
 SUPPORT = """\
 # the support bot
@@ -135,53 +132,6 @@ def test_an_edit_to_a_used_version_is_refused(tmp_path: Path) -> None:
     untouched = SUPPORT.replace("Be brief.", "Be very brief.").replace("# the", "# our")
     _, problems = load(tmp_path, untouched, {("support-bot", 1): original})
     assert problems == []
-
-
-def test_used_versions_read_the_log_and_its_rotations(tmp_path: Path) -> None:
-    log = tmp_path / "requests.jsonl"
-    log.with_name("requests.jsonl.1").write_text(
-        '{"prompt_id":"a","prompt_version":1,"prompt_hash":"h1"}\n'
-    )
-    log.write_text(
-        '{"id":"x","prompt_id":null}\nnot json "prompt_hash":"\n'
-        '{"prompt_id":"a","prompt_version":2,"prompt_hash":"h2"}\n'
-        # Lines no gateway wrote (hand edits): skipped, never a failed config load.
-        '[{"prompt_id":"a","prompt_version":3,"prompt_hash":"h3"}]\n'
-        '{"prompt_id":"a","prompt_version":true,"prompt_hash":"h4"}\n'
-        '{"prompt_id":"a","prompt_version":5,"prompt_hash":"h5","prompt_hash":["x"]}\n'
-    )
-    assert used_versions(log, backups=5) == {("a", 1): "h1", ("a", 2): "h2"}
-
-
-def test_used_versions_never_open_a_file_that_is_not_regular(tmp_path: Path) -> None:
-    """Opening a FIFO blocked `gateway check` for ever (and /dev/zero is one endless line)."""
-    fifo = tmp_path / "requests.jsonl"
-    os.mkfifo(fifo)
-    found: list[dict[tuple[str, int], str]] = []
-    reader = threading.Thread(target=lambda: found.append(used_versions(fifo, 0)), daemon=True)
-    reader.start()
-    reader.join(5)
-    if reader.is_alive():  # let the blocked open return, so the thread ends
-        os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
-    assert found == [{}]
-
-
-def test_used_versions_see_every_file_when_the_log_rotates_while_they_are_read(
-    tmp_path: Path,
-) -> None:
-    # The files were listed and opened one by one without the rotation lock: a rotation just
-    # then renamed requests.jsonl.1 to .2 after .2 was looked at, and version 1 was not seen,
-    # so its prompt file could be edited in place.
-    log = tmp_path / "requests.jsonl"
-    log.with_name("requests.jsonl.1").write_text(
-        '{"prompt_id":"a","prompt_version":1,"prompt_hash":"h1"}\n'
-    )
-    log.write_text('{"prompt_id":"a","prompt_version":2,"prompt_hash":"h2"}\n')
-    lock_path(log).touch()
-    with rotation_at_first_open(log, backups=2):
-        used = used_versions(log, backups=2)
-    assert used == {("a", 1): "h1", ("a", 2): "h2"}
-    assert log.with_name("requests.jsonl.2").exists()  # the rotation did happen, after the read
 
 
 def test_a_config_load_reads_the_request_log_only_when_there_are_prompts(
