@@ -1,6 +1,6 @@
 """How much of the added p50 at c = 1 is the machine's CPUs waking from idle.
 
-    python loadtests/idle_wakeups.py [--rounds 3] [--duration 4]
+    python loadtests/idle_wakeups.py [--rounds 3] [--duration 4] [--redis]
 
 At c = 1 the gateway's CPU sleeps between a request's steps: it sends the request upstream and
 waits, it answers and waits for the next request. On a virtual machine a CPU that goes idle may
@@ -14,6 +14,9 @@ way to the gateway, the mock or wrk as soon as they have work. The two states al
 within each round (the order reversed every other round). Prints per mode and state the
 medians over the rounds of the direct p50, the gateway's p50 and the added p50 (the
 gateway's minus the direct call's), and how much the awake CPUs take off the added p50.
+`--redis` adds two gateways on a throwaway redis-server (CPU 1): Redis state without limits,
+and with features.py's key limits (client `auto`), and prints the limits' stage (the second's
+p50 minus the first's) in both states.
 
 A large difference says a c = 1 target missed on this machine is its wake-ups, not the
 gateway's work: docs/performance.md, twenty-first round. The busy loops burn both CPUs while
@@ -34,8 +37,15 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from features_variants import FEATURE_BODIES
-from harness import Proc, cpu_affinity, start_gateway, start_mock_provider, write_config
+from features_variants import FEATURE_BODIES, LIMITS_POLICY
+from harness import (
+    Proc,
+    cpu_affinity,
+    start_gateway,
+    start_mock_provider,
+    start_redis,
+    write_config,
+)
 from load_common import CHAT_PATH, HEADERS
 from loadgen import run_wrk
 
@@ -43,6 +53,7 @@ GATEWAY_CPU = {0}
 OTHERS_CPU = {1}  # the mock and wrk
 MODES = ("chat", "stream")
 STATES = ("idle", "awake")
+DIRECT = "direct"
 
 
 @contextmanager
@@ -74,20 +85,33 @@ def p50_ms(url: str, mode: str, duration_s: float) -> float:
 
 
 def measure_round(
-    mock: Proc, gateway: Proc, state: str, duration_s: float
+    targets: dict[str, Proc], state: str, duration_s: float
 ) -> dict[tuple[str, str], float]:
-    """(mode, "direct" | "gateway") -> p50 in ms, in one state."""
+    """(mode, target name) -> p50 in ms, in one state; "direct" is the mock."""
     out = {}
     for mode in MODES:
-        out[mode, "direct"] = p50_ms(mock.url, mode, duration_s)
-        out[mode, "gateway"] = p50_ms(gateway.url, mode, duration_s)
-        added = out[mode, "gateway"] - out[mode, "direct"]
-        print(
-            f"  {state:<5}  {mode:<6}  direct p50 {out[mode, 'direct']:.3f} ms  gateway p50 "
-            f"{out[mode, 'gateway']:.3f} ms  added {added:+.3f} ms",
-            flush=True,
-        )
+        for name, proc in targets.items():
+            out[mode, name] = p50_ms(proc.url, mode, duration_s)
+            added = out[mode, name] - out[mode, DIRECT]
+            print(
+                f"  {state:<5}  {mode:<6}  {name:<12}  p50 {out[mode, name]:.3f} ms"
+                + ("" if name == DIRECT else f"  added {added:+.3f} ms"),
+                flush=True,
+            )
     return out
+
+
+def start_gateways(mock: Proc, redis_url: str | None) -> dict[str, Proc]:
+    variants: dict[str, tuple[str, str | None]] = {"default": ("", None)}
+    variants = {"default": ("", None)}
+    if redis_url is not None:
+        variants |= {"redis": ("", redis_url), "limits+redis": (LIMITS_POLICY, redis_url)}
+    gateways = {}
+    for name, (policy, url) in variants.items():
+        directory = Path(tempfile.mkdtemp(prefix=f"idle-wakeups-{name.replace('+', '-')}-"))
+        config = write_config(directory, mock.url, policy=policy, redis_url=url)
+        gateways[name] = start_gateway(config, 1, cpus=GATEWAY_CPU).proc
+    return gateways
 
 
 def main() -> int:
@@ -96,44 +120,65 @@ def main() -> int:
     )
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--duration", type=float, default=4.0)
+    parser.add_argument(
+        "--redis", action="store_true", help="also Redis state without and with key limits"
+    )
     args = parser.parse_args()
     samples: dict[tuple[str, str, str], list[float]] = {}
     mock = start_mock_provider(OTHERS_CPU)
-    gateway = None
+    redis = start_redis(OTHERS_CPU) if args.redis else None
+    gateways: dict[str, Proc] = {}
     try:
-        directory = Path(tempfile.mkdtemp(prefix="idle-wakeups-"))
-        config = write_config(directory, mock.url)
-        gateway = start_gateway(config, 1, cpus=GATEWAY_CPU).proc
+        gateways = start_gateways(mock, redis.url if redis is not None else None)
+        targets = {DIRECT: mock, **gateways}
         for number in range(args.rounds):
             print(f"round {number + 1} of {args.rounds}", flush=True)
             for state in STATES if number % 2 == 0 else STATES[::-1]:
                 if state == "awake":
                     with awake_cpus(GATEWAY_CPU | OTHERS_CPU):
-                        figures = measure_round(mock, gateway, state, args.duration)
+                        figures = measure_round(targets, state, args.duration)
                 else:
-                    figures = measure_round(mock, gateway, state, args.duration)
-                for (mode, target), value in figures.items():
-                    samples.setdefault((state, mode, target), []).append(value)
+                    figures = measure_round(targets, state, args.duration)
+                for (mode, name), value in figures.items():
+                    samples.setdefault((state, mode, name), []).append(value)
     finally:
-        if gateway is not None:
-            gateway.stop()
+        for proc in gateways.values():
+            proc.stop()
+        if redis is not None:
+            redis.stop()
         mock.stop()
-    print(f"\nmedians over {args.rounds} rounds (p50 at c = 1, ms):")
-    for mode in MODES:
-        added = {}
-        for state in STATES:
-            direct = statistics.median(samples[state, mode, "direct"])
-            through = statistics.median(samples[state, mode, "gateway"])
-            pairs = zip(samples[state, mode, "gateway"], samples[state, mode, "direct"])
-            added[state] = statistics.median(g - d for g, d in pairs)
-            print(
-                f"  {mode:<6} {state:<5}  direct {direct:.3f}  gateway {through:.3f}  "
-                f"added {added[state]:+.3f}"
-            )
-        print(
-            f"  {mode:<6} awake CPUs take {added['idle'] - added['awake']:.3f} ms off the added p50"
-        )
+    report(samples, list(gateways), args.rounds)
     return 0
+
+
+def report(samples: dict[tuple[str, str, str], list[float]], names: list[str], rounds: int) -> None:
+    """Per mode, state and gateway the medians of the p50 and the added p50 (paired within
+    each round), what awake CPUs take off it, and the Redis limits stage (`limits+redis` over
+    `redis`)."""
+    print(f"\nmedians over {rounds} rounds (p50 at c = 1, ms):")
+    for mode in MODES:
+        added: dict[tuple[str, str], float] = {}
+        for state in STATES:
+            direct = statistics.median(samples[state, mode, DIRECT])
+            print(f"  {mode:<6} {state:<5}  direct        {direct:.3f}")
+            for name in names:
+                pairs = zip(samples[state, mode, name], samples[state, mode, DIRECT])
+                added[state, name] = statistics.median(g - d for g, d in pairs)
+                through = statistics.median(samples[state, mode, name])
+                print(
+                    f"  {mode:<6} {state:<5}  {name:<12}  {through:.3f}  "
+                    f"added {added[state, name]:+.3f}"
+                )
+        for name in names:
+            saved = added["idle", name] - added["awake", name]
+            print(f"  {mode:<6} {name:<12}  awake CPUs take {saved:.3f} ms off the added p50")
+        if "limits+redis" in names:
+            for state in STATES:
+                pairs = zip(samples[state, mode, "limits+redis"], samples[state, mode, "redis"])
+                stage = statistics.median(a - b for a, b in pairs)
+                print(
+                    f"  {mode:<6} {state:<5}  Redis limits stage (vs Redis without): {stage:+.3f}"
+                )
 
 
 if __name__ == "__main__":
