@@ -105,8 +105,8 @@ def _load(path: Path, env: Mapping[str, str]) -> tuple[GatewayConfig | None, lis
     for key, message in _log_path_problems(logging):
         doc.report(("logging", key), message)
     # The request log holds what prompt versions were used (the immutability check): read only
-    # when there are prompts to check. It is read whole, rotated files too (600 MB at the
-    # defaults: about 0.6 s of every start and reload), and most configs have no prompts.
+    # when there are prompts to check (most configs have none). Its files hold 600 MB at the
+    # defaults: read whole once per process, then what was appended (used_versions.py).
     used = used_versions(logging.path, logging.backups) if prompt_files(prompts_dir) else {}
     found_prompts, prompt_bytes = load_prompts(prompts_dir, problems, used)
     if problems:
