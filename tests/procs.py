@@ -19,6 +19,9 @@ import httpx
 from tests.conditions import wait_until
 
 REPO = Path(__file__).resolve().parent.parent
+# The processes started since the current test's setup began (tests/e2e/conftest.py empties it
+# then): a failing test's report shows the end of what each of them printed.
+STARTED: list[Proc] = []
 
 
 def free_port() -> int:
@@ -115,7 +118,9 @@ def _spawn(args: list[str], env: dict[str, str] | None, cwd: Path) -> Proc:
         env=child_env(env),
         cwd=cwd,
     )
-    return Proc(process)
+    proc = Proc(process)
+    STARTED.append(proc)
+    return proc
 
 
 def _ready(proc: Proc, path: str, timeout_s: float) -> Proc:

@@ -3,18 +3,44 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.e2e.guarded_gateway import running_scripted_upstream, write_guarded_config
 from tests.e2e.mock_provider_direct import MockServer, running_mock_servers
-from tests.procs import Proc, start_gateway, start_mock_provider
+from tests.procs import STARTED, Proc, start_gateway, start_mock_provider
 
 PROVIDER_SECRET = "prov-secret-7f3a9c1e5b2d4a6f8e0c"
 GATEWAY_KEY = "sk-test-gateway-key"
 LIMITED_KEY = "sk-test-limited-key"
+
+
+# How much of each process's output a failing test's report shows.
+OUTPUT_LINES_SHOWN = 40
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_setup(item: pytest.Item) -> Generator[None, None, None]:
+    STARTED.clear()
+    return (yield)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    """A failing test's report ends with what the processes it started printed last (the
+    supervisor's and workers' logs say why a worker was not replaced, a reload refused...)."""
+    report = yield
+    if report.failed:
+        for proc in STARTED:
+            args = proc.process.args
+            command = " ".join(map(str, args[3:])) if isinstance(args, list) else str(args)
+            tail = "".join(proc.output[-OUTPUT_LINES_SHOWN:])
+            report.sections.append((f"output of `gateway {command}`", tail))
+    return report
 
 
 def _sha(secret: str) -> str:
