@@ -6,21 +6,23 @@ default rotation (6 files of 100 MB), about 2 s when every record used a prompt,
 and on every reload (a prompt edited, a policy changed). A process remembers, per file it read
 (by device and inode, so a file rotated to `path.1` is known under its new name), how far it read
 (the end of the last whole line) and what those lines held, and reads only what was appended
-since: a reload reads the records written since the last load. A file is read again from its
-start when it is shorter than what was read (truncated), or when its first bytes differ from
-those read before (a new file given a deleted one's inode; one truncated and written again).
+since: a reload reads the records written since the last load. It also keeps those marks beside
+the log (`gateway.config.read_marks`), so a new process (a start, a worker replaced) reads only
+what was appended since any process last read. A file is read again from its start when it is
+shorter than what was read (truncated), or when its first bytes differ from those read before
+(a new file given a deleted one's inode; one truncated and written again).
 """
 
 from __future__ import annotations
 
 import os
 import threading
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
 import orjson
 
+from gateway.config.read_marks import FileRead, Used, load_marks, save_marks
 from gateway.rotating_files import read_all
 
 # The bytes at a file's start that tell it from another file with the same inode (a record's
@@ -28,19 +30,9 @@ from gateway.rotating_files import read_all
 _HEAD_BYTES = 64
 _MARK = b'"prompt_hash":"'
 
-Used = dict[tuple[str, int], str]
-
-
-@dataclass
-class _FileRead:
-    head: bytes  # the file's first bytes, as read last time
-    offset: int  # the end of its last whole line read
-    used: Used = field(default_factory=dict)
-
-
 # (log path, device, inode) -> what this process read of that file. Only the files of the last
 # read of each log path are kept.
-_READS: dict[tuple[str, int, int], _FileRead] = {}
+_READS: dict[tuple[str, int, int], FileRead] = {}
 _LOCK = threading.Lock()  # loads run in threads (reloads) and may overlap (a `check`)
 
 
@@ -58,36 +50,45 @@ def used_versions(log_path: Path, backups: int) -> Used:
     except OSError:  # the lock file cannot be opened or locked: read as nothing was logged
         return used
     with _LOCK:
-        seen: set[tuple[str, int, int]] = set()
+        marks = load_marks(log_path) if handles else {}
+        reads: dict[tuple[int, int], FileRead] = {}
         for handle in handles:
             with handle:
                 status = os.fstat(handle.fileno())
-                key = (str(log_path), status.st_dev, status.st_ino)
-                seen.add(key)
-                _READS[key] = read = _read_on(handle, _READS.get(key), status.st_size)
+                file_id = (status.st_dev, status.st_ino)
+                key = (str(log_path), *file_id)
+                known = (_READS.get(key), marks.get(file_id))
+                _READS[key] = reads[file_id] = read = _read_on(handle, known, status.st_size)
                 used.update(read.used)
-        for key in [key for key in _READS if key[0] == str(log_path) and key not in seen]:
+        for key in [key for key in _READS if key[0] == str(log_path) and key[1:] not in reads]:
             del _READS[key]
+        if reads and reads != marks:
+            save_marks(log_path, reads.items())
     return used
 
 
-def _read_on(handle: BinaryIO, known: _FileRead | None, size: int) -> _FileRead:
-    """`known` brought up to date with what `handle`'s file holds now (a fresh read when
-    `known` is None or not this file's)."""
+def _read_on(
+    handle: BinaryIO, known: tuple[FileRead | None, FileRead | None], size: int
+) -> FileRead:
+    """What `handle`'s file holds now: the read among `known` (this process's, the kept marks')
+    that is of this file and reaches furthest, brought up to date (a fresh read when none is)."""
     head = handle.read(_HEAD_BYTES)
-    if known is None or size < known.offset or head[: len(known.head)] != known.head:
-        known = _FileRead(head, 0)
-    known.head = head
-    handle.seek(known.offset)
-    offset = known.offset
+    of_this_file = [
+        read
+        for read in known
+        if read is not None and read.offset <= size and head[: len(read.head)] == read.head
+    ]
+    furthest = max(of_this_file, key=lambda read: read.offset, default=None)
+    # A new record (never one of `known`: the caller compares them with what comes back).
+    start = FileRead(head, furthest.offset, dict(furthest.used)) if furthest else FileRead(head, 0)
+    handle.seek(start.offset)
     for line in handle:
         if _MARK in line:
-            _add_record(known.used, line)
+            _add_record(start.used, line)
         if line.endswith(b"\n"):
-            offset += len(line)
+            start.offset += len(line)
         # else the last line, unended (being written, or a hand edit's): read again next time
-    known.offset = offset
-    return known
+    return start
 
 
 def _add_record(used: Used, line: bytes) -> None:

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
+import orjson
 import pytest
 
 from gateway.config import used_versions as module
+from gateway.config.read_marks import marks_path
 from gateway.config.used_versions import used_versions
 from gateway.rotating_files import lock_path
 from tests.rotation_race import rotation_at_first_open
@@ -131,3 +135,96 @@ def test_a_line_being_written_is_read_whole_once_it_is(tmp_path: Path) -> None:
     with log.open("a") as handle:
         handle.write("\n" + _record(3, "h3"))
     assert used_versions(log, 0) == {("a", 1): "h1", ("a", 2): "h2", ("a", 3): "h3"}
+
+
+def _new_process() -> None:
+    """Forget what this process read, as a new process (a start, a worker replaced) has."""
+    module._READS.clear()
+
+
+def test_a_new_process_reads_only_what_was_appended_since_the_kept_marks(
+    tmp_path: Path, parsed: list[bytes]
+) -> None:
+    log = tmp_path / "requests.jsonl"
+    log.with_name("requests.jsonl.1").write_text(_record(1, "h1"))
+    log.write_text(_record(2, "h2"))
+    assert used_versions(log, 1) == {("a", 1): "h1", ("a", 2): "h2"}
+    assert marks_path(log).exists()
+    _new_process()
+    with log.open("a") as handle:
+        handle.write(_record(3, "h3"))
+    assert used_versions(log, 1) == {("a", 1): "h1", ("a", 2): "h2", ("a", 3): "h3"}
+    assert len(parsed) == 3  # both files once, then the appended record alone
+    _new_process()
+    assert used_versions(log, 1) == {("a", 1): "h1", ("a", 2): "h2", ("a", 3): "h3"}
+    assert len(parsed) == 3
+
+
+def test_the_read_that_reaches_furthest_is_taken(tmp_path: Path, parsed: list[bytes]) -> None:
+    """This process's own read or the kept marks (another process's), whichever is further."""
+    log = tmp_path / "requests.jsonl"
+    log.write_text(_record(1, "h1"))
+    used_versions(log, 0)
+    behind = dict(module._READS)
+    with log.open("a") as handle:
+        handle.write(_record(2, "h2"))
+    _new_process()
+    used_versions(log, 0)  # another process reads on: the marks are now further
+    module._READS.clear()
+    module._READS.update(behind)
+    assert used_versions(log, 0) == {("a", 1): "h1", ("a", 2): "h2"}
+    assert len(parsed) == 2  # each record once
+    marks_path(log).write_bytes(b"")  # now this process's own read is the further one
+    with log.open("a") as handle:
+        handle.write(_record(3, "h3"))
+    assert used_versions(log, 0) == {("a", 1): "h1", ("a", 2): "h2", ("a", 3): "h3"}
+    assert len(parsed) == 3
+
+
+def _marks_of(log: Path) -> dict[str, Any]:
+    data: dict[str, Any] = orjson.loads(marks_path(log).read_bytes())
+    return data
+
+
+@pytest.mark.parametrize(
+    "spoil",
+    [
+        lambda data: b"not json",
+        lambda data: orjson.dumps([data]),
+        lambda data: orjson.dumps({**data, "format": 2}),
+        lambda data: orjson.dumps({**data, "files": {}}),
+        # Another file's first bytes on this inode; beyond the file's end; odd fields.
+        lambda data: orjson.dumps({**data, "files": [{**data["files"][0], "head": "00ff"}]}),
+        lambda data: orjson.dumps({**data, "files": [{**data["files"][0], "offset": 10**9}]}),
+        lambda data: orjson.dumps({**data, "files": [{**data["files"][0], "offset": -1}]}),
+        lambda data: orjson.dumps(
+            {**data, "files": [{**data["files"][0], "used": [["a", True, "h9"]]}]}
+        ),
+        lambda data: orjson.dumps({**data, "files": [{**data["files"][0], "head": "zz"}]}),
+        lambda data: orjson.dumps({**data, "files": [{**data["files"][0], "used": [["a", 1]]}]}),
+        lambda data: orjson.dumps({**data, "files": [{**data["files"][0], "used": {}}]}),
+        lambda data: orjson.dumps({**data, "files": [7]}),
+    ],
+)
+def test_marks_that_do_not_fit_mean_reading_from_the_start(
+    tmp_path: Path, parsed: list[bytes], spoil: Callable[[dict[str, Any]], bytes]
+) -> None:
+    log = tmp_path / "requests.jsonl"
+    log.write_text(_record(1, "h1") + _record(2, "h2"))
+    used_versions(log, 0)
+    marks_path(log).write_bytes(spoil(_marks_of(log)))
+    _new_process()
+    assert used_versions(log, 0) == {("a", 1): "h1", ("a", 2): "h2"}
+    assert len(parsed) == 4  # read whole twice
+    assert _marks_of(log)["files"][0]["offset"] == log.stat().st_size  # and kept right again
+
+
+def test_marks_that_cannot_be_kept_change_nothing_else(tmp_path: Path) -> None:
+    log = tmp_path / "requests.jsonl"
+    log.write_text(_record(1, "h1"))
+    marks_path(log).mkdir()  # neither readable as marks nor replaceable by a file
+    assert used_versions(log, 0) == {("a", 1): "h1"}
+    assert sorted(path.name for path in tmp_path.iterdir()) == [
+        "requests.jsonl",
+        "requests.jsonl.prompt-versions",
+    ]
