@@ -93,6 +93,9 @@ class SemanticIndex:
         # first.
         self._rows: dict[tuple[str, int], _Rows] = {}
         self._order: OrderedDict[tuple[str, str], int] = OrderedDict()
+        # How far the vectors other processes shared have been read into this index (the
+        # state's cursor: `StateBackend.read_shared_vectors`); None before the first read.
+        self.shared_cursor: str | None = None
 
     def __len__(self) -> int:
         return len(self._order)

@@ -5,6 +5,12 @@ to a request worded alike (gateway/cache/semantic_index.py).
 The embedding call has its own short deadline; its failure is a miss, never an error for the
 client: logged at most once per 10 s (`failure_log`), counted as `gateway_cache_events_total
 {result="embedding_error"}`. Its tokens and cost join the request's record.
+
+The index is each process's own, but on Redis the processes share their vectors: each stored
+answer's vector is added to the state's shared vectors (`share_vector`), and each lookup first
+reads into its index those the other processes (workers, replicas) added since its last read
+(`read_shared`), so a request finds an answer any of them stored. A state failure there is
+counted, and the lookup goes on with the index as it is.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ from typing import Any
 from gateway import tokens
 from gateway.cache.keys import cache_key
 from gateway.cache.semantic_index import Match, Vector, unit
+from gateway.cache.semantic_share import read_entry, shared_entry
 from gateway.cache.semantic_text import SEMANTIC_KINDS, request_text, without_texts
 from gateway.cache.semantic_use import SemanticUse
 from gateway.config.types import CacheConfig
@@ -76,6 +83,7 @@ async def semantic_lookup(
     use.vector = await _embed(ctx, services, cache, text, use)
     if use.vector is None:
         return None
+    await read_shared(services)
     index = services.semantic_index
     match = index.nearest(use.partition, use.vector, cache.similarity)
     if match is None:
@@ -89,6 +97,31 @@ async def semantic_lookup(
         index.discard(use.partition, match.key)
         return None
     return raw, match
+
+
+async def read_shared(services: Services) -> None:
+    """The vectors the other processes on this state shared since the last read, into this
+    process's index (none on the memory state)."""
+    index = services.semantic_index
+    try:
+        entries, index.shared_cursor = await services.state.read_shared_vectors(index.shared_cursor)
+    except StateUnavailable as exc:
+        services.metrics.state_error(exc.kind)
+        return
+    for entry in entries:
+        found = read_entry(entry)
+        if found is not None:
+            index.add(*found)
+
+
+async def share_vector(services: Services, use: SemanticUse, key: str, ttl_s: float) -> None:
+    """Index the stored answer's vector here, and share it with the other processes."""
+    assert use.vector is not None
+    services.semantic_index.add(use.partition, key, use.vector)
+    try:
+        await services.state.share_vector(shared_entry(use.partition, key, use.vector), ttl_s)
+    except StateUnavailable as exc:
+        services.metrics.state_error(exc.kind)
 
 
 async def _embed(

@@ -67,6 +67,10 @@ CONCURRENT_RETRY_S = 1.0
 # Redis receipt that makes a retry apply nothing outlives it (`redis/keys.py`). An older one is
 # dropped, not sent (`redis/settle_calls.py`), and its callers stop retrying it.
 SETTLE_RETRY_MAX_AGE_S = 270.0
+# The semantic cache's shared vectors: the most kept (as many as a process's index holds), and
+# the most one read returns.
+SHARED_VECTORS_MAX = 10_000
+SHARED_VECTORS_PAGE = 200
 
 
 _TOKEN_PREFIX = secrets.token_hex(6)
@@ -289,6 +293,17 @@ class StateBackend(Protocol):
         ...
 
     async def forget(self, key: str) -> None: ...
+
+    async def share_vector(self, entry: bytes, ttl_s: float) -> None:
+        """Keep a semantic cache vector (`entry`: the cache's bytes) for the other processes on
+        this state to read, `ttl_s` at most (its cache entry's); memory shares with no one."""
+        ...
+
+    async def read_shared_vectors(self, after: str | None) -> tuple[list[bytes], str | None]:
+        """The vectors shared since the cursor `after`, oldest first (at most
+        `SHARED_VECTORS_PAGE`: the rest at the next read), and the cursor for the next read;
+        `after` None: the newest ones. Memory: none, and `after` back."""
+        ...
 
     async def breaker_record(
         self,

@@ -260,6 +260,14 @@ class MemoryState(MemoryCounters):
     async def forget(self, key: str) -> None:
         self.remembered.delete(key)
 
+    # -- the semantic cache's shared vectors: one process, no one to share with ---------------
+
+    async def share_vector(self, entry: bytes, ttl_s: float) -> None:
+        return None
+
+    async def read_shared_vectors(self, after: str | None) -> tuple[list[bytes], str | None]:
+        return [], after
+
     # -- circuit breakers -------------------------------------------------------------------
 
     async def breaker_record(

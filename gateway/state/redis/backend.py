@@ -16,7 +16,8 @@ says (`options.py`); every failure of either is `StateUnavailable`. The hot call
 from cached pieces (`commands.ScriptCall`): the acquire in `acquire_call.py`, the breaker reads
 that travel with it in `breaker_reads.py`, settle and release calls in `settle_calls.py`. Key
 names are built in `keys.py`, the scripts loaded in `scripts.py`; the cache entries and
-remembered values are `values.py`'s, the breaker calls `breakers.py`'s.
+remembered values are `values.py`'s, the breaker calls `breakers.py`'s, the semantic cache's
+shared vectors `vectors.py`'s.
 
 Key layout (each name starts with `[state] key_prefix` and ":", here the default `llmgw`; the
 `{...}` part is the Redis Cluster hash tag):
@@ -44,6 +45,10 @@ Key layout (each name starts with `[state] key_prefix` and ":", here the default
     llmgw:{breakers}:<deployment>                 hash: see lua/breaker_record.lua
     llmgw:{cache:<key>}                           string: 8-byte expiry (big-endian double) + value
     llmgw:{remembered:<key>}                      string: as a cache entry (`remember`)
+    llmgw:{semantic}:vectors                      stream: the semantic cache's vectors, field
+                                                  e -> gateway/cache/semantic_share.py's entry;
+                                                  about the newest 10,000, TTL the longest
+                                                  cache TTL of those added (lua/vector_add.lua)
 
 All limit keys share the `{limits}` tag, so on Redis Cluster they live in one slot and a single
 script can touch every key of a request; breakers share `{breakers}` so many are read in one
@@ -85,10 +90,11 @@ from gateway.state.redis.scripts import APPLY, USAGE
 from gateway.state.redis.settle_calls import abandon_ops, release_ops, settle_ops
 from gateway.state.redis.start_checks import start_warnings
 from gateway.state.redis.values import RedisValues
+from gateway.state.redis.vectors import RedisSharedVectors
 from gateway.state.redis.wire import Arg, Reply, ReplyError, encode
 
 
-class RedisState(RedisValues, RedisBreakers):
+class RedisState(RedisValues, RedisBreakers, RedisSharedVectors):
     name = "redis"
     prepares = False  # an acquire is a round trip whatever is prepared: `prepare`
 

@@ -72,6 +72,8 @@ class KeyNames:
         # Read by the gate's probe on a Cluster (`redispy.py`): on the node serving the limits.
         self.probe = f"{self.limits}probe"
         self._cache = f"{prefix}:{{cache:"
+        # The semantic cache's shared vectors: one stream (`vectors.py`).
+        self.vectors = f"{prefix}:{{semantic}}:vectors"
         self._remembered = f"{prefix}:{{remembered:"
         self._pieces: dict[tuple[str, str, str], str] = {}
 

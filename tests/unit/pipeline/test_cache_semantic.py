@@ -21,6 +21,7 @@ from gateway.pipeline.cache import cache_lookup, store_answer
 from gateway.pipeline.context import Endpoint, RequestContext
 from gateway.pipeline.services import Services
 from gateway.pipeline.stages import authenticate, parse_body, resolve_model
+from gateway.state import MemoryState, StateUnavailable
 
 PROVIDER = """
 [[providers]]
@@ -190,4 +191,26 @@ async def test_other_endpoints_of_a_semantic_policy_are_cached_exactly(tmp_path:
     endpoint = Endpoint("/v1/completions", "completions", "openai")
     ctx = await lookup(svc, "ann", {"model": "echo", "prompt": "Hello"}, endpoint)
     assert ctx.cache == "miss" and ctx.semantic is None
+    await svc.aclose()
+
+
+class _SharingDown(MemoryState):
+    """A state whose shared vectors cannot be reached (the rest works)."""
+
+    async def share_vector(self, entry: bytes, ttl_s: float) -> None:
+        raise StateUnavailable("redis: no reply within 0.25 s", "timeout")
+
+    async def read_shared_vectors(self, after: str | None) -> tuple[list[bytes], str | None]:
+        raise StateUnavailable("redis: no reply within 0.25 s", "timeout")
+
+
+async def test_shared_vectors_out_of_reach_are_counted_and_the_index_serves_on(
+    tmp_path: Path,
+) -> None:
+    svc = services(tmp_path, "embed", {"ann": "t"})
+    svc.state = _SharingDown()
+    await store(svc, "ann", chat("What is the capital of France?"))
+    assert (await lookup(svc, "ann", chat("what is the capital of france"))).cache == "hit"
+    rendered = svc.metrics.render().decode()
+    assert 'gateway_state_errors_total{kind="timeout"} 3.0' in rendered  # share, two reads
     await svc.aclose()

@@ -1,7 +1,7 @@
 """`[state] key_prefix` on a real Redis: two gateways with different prefixes on one server (a
-Cluster, a Sentinel-managed primary) share no counter, breaker, cache entry or remembered value;
-the default prefix keeps the key names every earlier version wrote, so an upgrade keeps its
-counters."""
+Cluster, a Sentinel-managed primary) share no counter, breaker, cache entry, remembered value or
+semantic cache vector; the default prefix keeps the key names every earlier version wrote, so an
+upgrade keeps its counters."""
 
 from __future__ import annotations
 
@@ -100,6 +100,10 @@ async def test_cache_and_remembered_values_are_each_gateways_own(
     await production.forget("response:r1")
     assert await staging.recall("response:r1", T0) == b"staging conversation"
 
+    _, cursor = await production.read_shared_vectors(None)
+    await staging.share_vector(b"a staging vector", ttl_s=60)
+    assert await production.read_shared_vectors(cursor) == ([], cursor)
+
 
 @pytest.mark.parametrize("shape", SHAPES)
 async def test_every_key_starts_with_the_gateways_prefix(
@@ -137,6 +141,7 @@ async def test_the_default_prefix_keeps_the_key_names_of_earlier_versions(
         "llmgw:{breakers}:dep",
         "llmgw:{cache:abc123}",
         "llmgw:{remembered:response:r1}",
+        "llmgw:{semantic}:vectors",
     }
 
 
@@ -153,3 +158,4 @@ async def _write_one_of_each(state: RedisState) -> None:
     await state.set("abc123", b"cached", ttl_s=60, now=T0)
     await state.remember("response:r1", b"remembered", ttl_s=60, now=T0)
     await state.breaker_record("dep", False, T0, 3, 10, 30)
+    await state.share_vector(b"a vector", ttl_s=60)

@@ -72,7 +72,8 @@ def _add_user(server: RedisServer, name: str, *rules: str) -> None:
 
 
 async def _every_feature(state: RedisState) -> None:
-    """Limits, budgets, settlements (receipts), breakers, cache and remembered responses."""
+    """Limits, budgets, settlements (receipts), breakers, cache, remembered responses and the
+    semantic cache's shared vectors."""
     assert await state.ping()
     assert await state.warnings() == []  # INFO is granted: no maxmemory, nothing to say
     held = await state.acquire(CHECKS, NOW, ["d"])
@@ -97,6 +98,9 @@ async def _every_feature(state: RedisState) -> None:
     await state.remember("response:resp_1", b"{}", 60, NOW)
     assert await state.recall("response:resp_1", NOW) == b"{}"
     await state.forget("response:resp_1")
+    _, cursor = await state.read_shared_vectors(None)
+    await state.share_vector(b"a vector", 60)
+    assert (await state.read_shared_vectors(cursor))[0] == [b"a vector"]
 
 
 @pytest.mark.parametrize("client", CLIENTS)

@@ -1,0 +1,41 @@
+"""The semantic cache's shared vectors on the Redis state backend (`RedisState` inherits them):
+one stream (`<prefix>:{semantic}:vectors`) that every process adds the vectors of the answers
+it stores to, and reads the others' from (`gateway.pipeline.semantic_cache`). The entries are
+the cache's own bytes (`gateway.cache.semantic_share`); this module only keeps them in order."""
+
+from __future__ import annotations
+
+import math
+
+from gateway.state.base import SHARED_VECTORS_MAX, SHARED_VECTORS_PAGE, StateUnavailable
+from gateway.state.redis.client import RedisClient
+from gateway.state.redis.keys import KeyNames
+from gateway.state.redis.scripts import VECTOR_ADD, VECTOR_READ
+
+
+class RedisSharedVectors:
+    """`StateBackend.share_vector` and `read_shared_vectors`; `RedisState` makes the client and
+    the key names."""
+
+    keys: KeyNames
+    _client: RedisClient
+
+    async def share_vector(self, entry: bytes, ttl_s: float) -> None:
+        ttl_ms = max(1, math.ceil(ttl_s * 1000))
+        await self._client.evalsha(
+            VECTOR_ADD, [self.keys.vectors], [entry, SHARED_VECTORS_MAX, ttl_ms]
+        )
+
+    async def read_shared_vectors(self, after: str | None) -> tuple[list[bytes], str | None]:
+        reply = await self._client.evalsha(
+            VECTOR_READ, [self.keys.vectors], [after or "", SHARED_VECTORS_PAGE]
+        )
+        replies = reply if isinstance(reply, list) else [reply]
+        items = [item for item in replies if isinstance(item, bytes)]
+        if not isinstance(reply, list) or len(items) != len(reply) or len(items) % 2:
+            raise StateUnavailable(f"redis: unexpected shared vectors reply {reply!r:.80}")
+        ids, entries = items[0::2], items[1::2]
+        if after is None:  # the newest, newest first: oldest first, as later reads give them
+            ids.reverse()
+            entries.reverse()
+        return entries, ids[-1].decode() if ids else after or "0-0"
