@@ -228,6 +228,11 @@ class LogReader:
             raise UsageError(f"log file {self.path} not found")
         return handles[0]
 
+    def open_kept(self) -> list[BinaryIO]:
+        """Its `backups` rotated files and the log itself, oldest first, open for `read` and
+        `record_at` (the caller closes them)."""
+        return self._open_all(self.backups)
+
     def _open_all(self, backups: int) -> list[BinaryIO]:
         try:
             handles = read_all(self.path, backups, self.newer_than)

@@ -22,10 +22,10 @@ from typing import Any
 
 from gateway.config import ConfigError, GatewayConfig, load_config
 from gateway.observability.log_reader import (
-    LogReader,
     Record,
     RecordFilter,
     UsageError,
+    kept_log,
     parse_statuses,
     parse_time,
     record_at,
@@ -88,35 +88,43 @@ def select(
 ) -> Selection:
     """Filter, keep replayable records (a request body, a chat or messages endpoint), sample, limit.
 
+    The log is read after its rotated files beside it, oldest first (`kept_log`, as `gateway
+    stats` reads it; those last modified before `--since` left unopened): until 2026-12-06 only
+    the file given, so right after a rotation a replay had almost nothing to send.
+
     Without a status filter only successful records are replayed (status 200, no error_type):
     they are the ones with an answer to compare with.
     """
-    reader = LogReader(path)
+    reader = kept_log(path, rfilter.since)
     ok_only = default_ok_only and not rfilter.statuses
     matched = no_body = wrong_endpoint = 0
     # Offsets, not records: a log of gigabytes of bodies is read whole, and only the records
-    # chosen are kept (8 bytes for each one that could be).
-    offsets = array("q")
-    with reader.open() as handle:
-        for offset, r in reader.read(handle):
-            if not _wanted(r, rfilter, ok_only, prompt):
-                continue
-            matched += 1
-            if not isinstance(r.get("request"), dict):
-                no_body += 1
-            elif r.get("endpoint") not in ENDPOINTS:
-                wrong_endpoint += 1
-            else:
-                offsets.append(offset)
-        chosen: Sequence[int] = offsets
+    # chosen are kept (10 bytes for each one that could be: its file, its line's offset).
+    files, offsets = array("H"), array("q")
+    handles = reader.open_kept()
+    try:
+        for number, handle in enumerate(handles):
+            for offset, r in reader.read(handle):
+                if not _wanted(r, rfilter, ok_only, prompt):
+                    continue
+                matched += 1
+                if not isinstance(r.get("request"), dict):
+                    no_body += 1
+                elif r.get("endpoint") not in ENDPOINTS:
+                    wrong_endpoint += 1
+                else:
+                    files.append(number)
+                    offsets.append(offset)
+        chosen: Sequence[int] = range(len(offsets))
         if sample is not None and sample < 1.0:
             k = round(len(offsets) * sample)
-            chosen = [
-                offsets[i] for i in sorted(random.Random(seed).sample(range(len(offsets)), k))
-            ]
+            chosen = sorted(random.Random(seed).sample(range(len(offsets)), k))
         if limit is not None:
             chosen = chosen[:limit]
-        records = [record_at(handle, offset) for offset in chosen]
+        records = [record_at(handles[files[i]], offsets[i]) for i in chosen]
+    finally:
+        for handle in handles:
+            handle.close()
     return Selection(records, reader.seen, reader.bad_lines, matched, no_body, wrong_endpoint)
 
 

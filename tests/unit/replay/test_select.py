@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import tracemalloc
 from pathlib import Path
 from typing import Any
@@ -65,3 +66,23 @@ def test_selection_counts_and_order_are_those_of_the_log(tmp_path: Path) -> None
     assert (selection.skipped_no_body, selection.skipped_endpoint) == (1, 1)
     sampled = select(log, RecordFilter(), sample=0.7, seed=3, limit=None)
     assert [r["id"] for r in sampled.records] == ["req_0", "req_5"]
+
+
+def test_the_rotated_files_are_read_before_the_log_oldest_first(tmp_path: Path) -> None:
+    """Only the file given was read: right after a rotation a replay had almost nothing."""
+    log = _log(tmp_path, [_record(4), _record(5)])
+    for index, numbers in ((2, (0, 1)), (1, (2, 3))):
+        rotated = log.with_name(f"{log.name}.{index}")
+        rotated.write_bytes(b"".join(json.dumps(_record(i)).encode() + b"\n" for i in numbers))
+    selection = select(log, RecordFilter(), sample=None, seed=0, limit=None)
+    assert [r["id"] for r in selection.records] == [f"req_{i}" for i in range(6)]
+    assert selection.read == 6
+    sampled = select(log, RecordFilter(), sample=0.5, seed=2, limit=2)
+    ids = [r["id"] for r in sampled.records]
+    assert len(ids) == 2 and ids == sorted(ids)  # in log order, across the files
+    # A file last modified before --since is left unopened (its records are older).
+    old = log.with_name(f"{log.name}.2")
+    os.utime(old, (1_600_000_000, 1_600_000_000))
+    recent = select(log, RecordFilter(since=1_700_000_000.0), sample=None, seed=0, limit=None)
+    assert [r["id"] for r in recent.records] == [f"req_{i}" for i in range(2, 6)]
+    assert recent.read == 4
