@@ -8,7 +8,7 @@ import hmac
 import os
 import re
 import urllib.parse
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
@@ -57,16 +57,36 @@ class Runtime:
     )
 
     def find_key(self, presented: str) -> KeyConfig | None:
-        """The key whose stored sha256 matches the presented secret, compared in constant time."""
+        """The key whose stored sha256 (or previous one) matches the presented secret."""
+        found = self.find_secret(presented)
+        return found[0] if found is not None else None
+
+    def find_secret(self, presented: str) -> tuple[KeyConfig, bool] | None:
+        """The key whose stored sha256 matches the presented secret, compared in constant
+        time, and whether it matched the key's previous secret (`previous_key_sha256`: one
+        being rotated out)."""
         digest = hashlib.sha256(presented.encode()).hexdigest()
         key = self.keys_by_hash.get(digest)
-        if key is None or not hmac.compare_digest(key.key_sha256, digest):
+        if key is None:
             return None
-        return key
+        if hmac.compare_digest(key.key_sha256, digest):
+            return key, False
+        previous = key.previous_key_sha256
+        if previous is not None and hmac.compare_digest(previous, digest):
+            return key, True
+        return None
 
     def provider_key(self, provider: str) -> str | None:
         secret = self.provider_keys.get(provider)
         return secret.reveal() if secret is not None else None
+
+
+def keys_by_hash(keys: Iterable[KeyConfig]) -> dict[str, KeyConfig]:
+    """Each key under its secret's sha256, and under its previous one while it has one (the
+    loader refuses two keys with one secret)."""
+    found = {key.previous_key_sha256: key for key in keys if key.previous_key_sha256}
+    found.update((key.key_sha256, key) for key in keys)
+    return found
 
 
 # Header and query names whose values are credentials (`api-key`, `x-goog-api-key`, `token`,
@@ -109,7 +129,7 @@ def build_runtime(config: GatewayConfig, env: Mapping[str, str] | None = None) -
     )
     return Runtime(
         config=config,
-        keys_by_hash=MappingProxyType({k.key_sha256: k for k in config.keys}),
+        keys_by_hash=MappingProxyType(keys_by_hash(config.keys)),
         provider_keys=MappingProxyType(provider_keys),
         guardrails=build_guardrail_sets(config),
         limit_plans=LimitPlans(config.policies, config.models),

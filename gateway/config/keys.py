@@ -65,7 +65,12 @@ def admin_key_problem(secret: str, found: Iterable[KeyConfig | None]) -> str | N
         return problem
     digest = hash_key(secret)
     for key in found:
-        if key is not None and hmac.compare_digest(key.key_sha256, digest):
+        if key is None:
+            continue
+        if hmac.compare_digest(key.key_sha256, digest) or (
+            key.previous_key_sha256 is not None
+            and hmac.compare_digest(key.previous_key_sha256, digest)
+        ):
             return f"is the secret of gateway key '{key.id}': the admin key must be its own"
     return None
 
@@ -102,10 +107,38 @@ def keys(
                 )
             else:
                 owners[digest] = key_id or label
+        previous = _previous_digest(doc, values, path, label, digest, owners)
         _check_policy_and_models(doc, path, label, values, models)
         ok = key_id is not None and digest is not None and len(doc.problems) == before
-        found.append((i, KEY.build(values, key_sha256=digest) if ok else None))
+        built = KEY.build(values, key_sha256=digest, previous_key_sha256=previous) if ok else None
+        found.append((i, built))
     return found
+
+
+def _previous_digest(
+    doc: Doc, values: Table, path: KeyPath, label: str, digest: str | None, owners: dict[str, str]
+) -> str | None:
+    """`previous_key_sha256` (lower case), checked like `key_sha256` and against every other
+    secret (it is one of this key's, so no other key may have it); None when unset."""
+    previous = values.get("previous_key_sha256")
+    if not isinstance(previous, str):  # unset (a wrong type is reported by `fields`)
+        return None
+    where = path + ("previous_key_sha256",)
+    if not _SHA256.fullmatch(previous):  # never shown: a raw secret pasted here must not leak
+        doc.report(
+            where,
+            f"{label}: previous_key_sha256 must be 64 hex characters (the sha256 of the "
+            "secret being rotated out: `gateway keys hash SECRET`)",
+        )
+        return None
+    previous = previous.lower()
+    if previous == digest:
+        doc.report(where, f"{label}: previous_key_sha256 is the key's own secret")
+    elif previous in owners:
+        doc.report(where, f"{label}: previous_key_sha256 is the secret of key '{owners[previous]}'")
+    else:
+        owners[previous] = str(values.get("id") or label)
+    return previous
 
 
 def _check_policy_and_models(

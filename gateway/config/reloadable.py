@@ -126,7 +126,16 @@ APPLIED_LIVE: Mapping[str, tuple[str, ...]] = {
     # Passed with each upstream request (connect included), not fixed in the pool.
     "models.deployments.timeouts": ("connect_s", "first_token_s", "idle_s", "total_s"),
     # Looked up by the runtime's table of key hashes: a revoked key is refused at once.
-    "keys": ("id", "key_sha256", "team", "policy", "models", "key_env", "spenders"),
+    "keys": (
+        "id",
+        "key_sha256",
+        "team",
+        "policy",
+        "models",
+        "key_env",
+        "previous_key_sha256",
+        "spenders",
+    ),
     # Policies: limits by the rebuilt limit plans, cache settings per request, guardrails
     # compiled by the reload off the event loop (a PII engine is loaded in that thread).
     "policy": (

@@ -272,6 +272,9 @@ class KeyConfig:
     models: tuple[str, ...] | None = None
     # The environment variable the secret was read from at load, when not `key_sha256`.
     key_env: NonEmptyStr | None = None
+    # The hex sha256 of the secret being rotated out: still accepted as this key (same id,
+    # limits, budgets and records) until the entry drops it (docs/operations.md).
+    previous_key_sha256: str | None = None
     # Whose spend a request with this key adds to: ("key", id) and ("team", team) when it has one
     # (computed once: every request settles it).
     spenders: tuple[tuple[str, str], ...] = field(init=False, repr=False, compare=False)

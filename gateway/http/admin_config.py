@@ -43,6 +43,7 @@ def masked_config(runtime: Runtime) -> dict[str, Any]:
             "policy": k.policy,
             "models": k.models,
             "key_sha256": k.key_sha256[:8] + "…",
+            "previous_key_sha256": k.previous_key_sha256 and k.previous_key_sha256[:8] + "…",
         }
         for k in config.keys
     ]

@@ -61,6 +61,8 @@ class RequestContext:
     raw_body: bytes = b""
     body: dict[str, Any] | None = None  # the parsed JSON body
     key: KeyConfig | None = None
+    # The key's previous secret was presented (one being rotated out: `previous_key_sha256`).
+    previous_secret: bool = False
     model_name: str | None = None
     model: ModelConfig | None = None
     stream: bool = False

@@ -116,6 +116,8 @@ def build_record(
     }
     if ctx.semantic is not None:
         ctx.semantic.add_to(record)
+    if ctx.previous_secret:  # which clients still use a secret being rotated out
+        record["key_secret"] = "previous"
     if ctx.exchange.fallbacks_skipped:
         record["fallbacks_skipped"] = list(ctx.exchange.fallbacks_skipped)
     if ctx.exchange.fallbacks_limited:

@@ -71,10 +71,10 @@ async def authenticate(ctx: RequestContext, services: Services) -> None:
             "the API key was sent in several headers: send one 'Authorization' (or "
             "'x-api-key') header"
         )
-    key = ctx.runtime.find_key(presented)
-    if key is None:
+    found = ctx.runtime.find_secret(presented)
+    if found is None:
         raise AuthenticationError("invalid API key")
-    ctx.key = key
+    ctx.key, ctx.previous_secret = found
 
 
 async def parse_body(ctx: RequestContext, services: Services) -> None:

@@ -1,3 +1,4 @@
+import dataclasses
 import hashlib
 from pathlib import Path
 from types import MappingProxyType
@@ -43,3 +44,22 @@ def test_provider_secret_never_in_repr() -> None:
     assert runtime.provider_key("p") == "very-secret-value"
     assert "very-secret-value" not in repr(runtime)
     assert str(Secret("abc")) == "Secret('****')"
+
+
+def test_a_previous_secret_is_the_same_key_and_says_so() -> None:
+    """While a key's secret is rotated, both secrets are that one key (its id, limits and
+    budgets); which one a request presented is known (its record says `key_secret`)."""
+    key = KeyConfig(
+        id="k",
+        key_sha256=hashlib.sha256(b"sk-new").hexdigest(),
+        previous_key_sha256=hashlib.sha256(b"sk-old").hexdigest(),
+    )
+    other = KeyConfig(id="o", key_sha256=hashlib.sha256(b"sk-other").hexdigest())
+    runtime = build_runtime(config((key, other)), env={})
+    assert runtime.find_secret("sk-new") == (key, False)
+    assert runtime.find_secret("sk-old") == (key, True)
+    assert runtime.find_secret("sk-other") == (other, False)
+    assert runtime.find_secret("sk-older") is None
+    assert runtime.find_key("sk-old") is key
+    dropped = build_runtime(config((dataclasses.replace(key, previous_key_sha256=None),)), env={})
+    assert dropped.find_secret("sk-old") is None  # the rotation's end: refused

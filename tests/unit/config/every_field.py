@@ -176,7 +176,14 @@ CONFIG: dict[str, Any] = {
         {"name": "small", "deployments": [{"provider": "oai", "model": "gpt-4o-mini"}]},
     ],
     "keys": [
-        {"id": "alice", "key_sha256": SHA, "team": "blue", "policy": "strict", "models": ["gpt"]},
+        {
+            "id": "alice",
+            "key_sha256": SHA,
+            "team": "blue",
+            "policy": "strict",
+            "models": ["gpt"],
+            "previous_key_sha256": "c" * 64,
+        },
         {"id": "bob", "key_env": "BOB"},
     ],
 }

@@ -149,3 +149,26 @@ def test_a_plaintext_key_is_refused_with_how_to_store_it_and_never_shown(tmp_pat
     )
     assert found == [f"config.toml:12: key 'pasted': {how}", f"config.toml:15: key 'both': {how}"]
     assert "sk-live" not in " ".join(found)
+
+
+def test_a_previous_secret_is_checked_like_a_secret_and_belongs_to_one_key(
+    tmp_path: Path,
+) -> None:
+    """`previous_key_sha256` (a secret being rotated out) is one of the key's secrets: no
+    other key may have it, and a raw secret pasted there is refused without being shown."""
+    text = BASE + (
+        f'[[keys]]\nid = "a"\nkey_sha256 = "{SHA}"\nprevious_key_sha256 = "{"e" * 64}"\n'  # 10-13
+        f'[[keys]]\nid = "b"\nkey_sha256 = "{"E" * 64}"\n'  # 14-16
+        f'[[keys]]\nid = "c"\nkey_sha256 = "{"f" * 64}"\nprevious_key_sha256 = "{SHA}"\n'
+        f'[[keys]]\nid = "d"\nkey_sha256 = "{"1" * 64}"\nprevious_key_sha256 = "{"1" * 64}"\n'
+        f'[[keys]]\nid = "e"\nkey_sha256 = "{"2" * 64}"\nprevious_key_sha256 = "sk-live-9f8e"\n'
+    )
+    found = problems(tmp_path, text)
+    assert found == [
+        "config.toml:16: key 'b': same secret as key 'a'",
+        "config.toml:20: key 'c': previous_key_sha256 is the secret of key 'a'",
+        "config.toml:24: key 'd': previous_key_sha256 is the key's own secret",
+        "config.toml:28: key 'e': previous_key_sha256 must be 64 hex characters (the sha256 "
+        "of the secret being rotated out: `gateway keys hash SECRET`)",
+    ]
+    assert not any("sk-live-9f8e" in problem for problem in found)

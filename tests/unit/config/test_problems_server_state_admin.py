@@ -113,14 +113,23 @@ def test_admin_key_env_must_be_set(tmp_path: Path) -> None:
     ]
 
 
-@pytest.mark.parametrize("stored", [f'key_sha256 = "{SHA}"', 'key_env = "GW_KEY"'])
+@pytest.mark.parametrize(
+    "stored",
+    [
+        f'key_sha256 = "{SHA}"',
+        'key_env = "GW_KEY"',
+        # A secret being rotated out is still the key's.
+        f'key_sha256 = "{"e" * 64}"\nprevious_key_sha256 = "{SHA}"',
+    ],
+)
 def test_the_admin_key_cannot_be_a_gateway_key(tmp_path: Path, stored: str) -> None:
     """Before, it loaded: every holder of that gateway key (a browser app's users too) could
     read the config and reload it. The secret is never shown, only the key's id."""
     text = BASE + f'[[keys]]\nid = "app"\n{stored}\n[admin]\nkey_env = "GW_ADMIN"\n'
     env = {"GW_ADMIN": "sk-demo", "GW_KEY": "sk-demo"}
+    line = 14 + stored.count("\n")  # the [admin] table's key_env
     assert problems(tmp_path, text, env=env) == [
-        "config.toml:14: admin: environment variable GW_ADMIN is the secret of gateway key "
+        f"config.toml:{line}: admin: environment variable GW_ADMIN is the secret of gateway key "
         "'app': the admin key must be its own"
     ]
     assert problems(tmp_path, text, env={**env, "GW_ADMIN": "sk-admin-own"}) == []
