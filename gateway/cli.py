@@ -333,7 +333,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--by",
         default="model",
         help="comma list of model, key, team, deployment, provider, endpoint, status, prompt, "
-        "prompt_version",
+        "prompt_version, user, session, key_secret, tag:NAME",
     )
     stats.add_argument("--json", action="store_true", help="print JSON instead of a table")
     stats.add_argument(

@@ -59,6 +59,7 @@ _FIELD_TYPES: tuple[tuple[str, frozenset[type]], ...] = (
             "cache",
             "session_id",
             "prompt_id",
+            "key_secret",
         )
     ),
     *((name, frozenset((bool,))) for name in ("stream", "fallback_used")),

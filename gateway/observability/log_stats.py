@@ -1,10 +1,10 @@
 """`gateway stats`: spend, tokens, requests, errors and latency percentiles from the request log.
 
 Groups by any of model, key, team (and deployment, provider, endpoint, status, prompt,
-prompt_version, user, session, and `tag:NAME` for a request tag); prints an aligned table, or
-JSON with `--json`. A request is an error when its status is >= 400 or it has an `error_type` (a
-stream that broke after its first byte keeps status 200). Latency percentiles use every request
-of the group, errors included, interpolating linearly.
+prompt_version, user, session, key_secret, and `tag:NAME` for a request tag); prints an aligned
+table, or JSON with `--json`. A request is an error when its status is >= 400 or it has an
+`error_type` (a stream that broke after its first byte keeps status 200). Latency percentiles
+use every request of the group, errors included, interpolating linearly.
 """
 
 from __future__ import annotations
@@ -43,6 +43,7 @@ GROUP_FIELDS = {
     "prompt_version": "prompt_version",
     "user": "user",
     "session": "session_id",
+    "key_secret": "key_secret",
 }
 # `--by tag:NAME` groups by the value of the request's tag NAME.
 TAG_PREFIX = "tag:"

@@ -86,6 +86,17 @@ def test_aggregate_by_several_fields() -> None:
     }
 
 
+def test_requests_that_presented_a_secret_being_rotated_out_are_counted_per_key() -> None:
+    records = [*RECORDS, rec("gpt", "a", "t1", 200, 0.01, 90, key_secret="previous")]
+    rows, _ = aggregate(records, list(parse_by("key,key_secret")))
+    assert {(r["key"], r["key_secret"]): r["requests"] for r in rows} == {
+        ("a", "(none)"): 2,
+        ("a", "previous"): 1,
+        ("b", "(none)"): 3,
+        ("c", "(none)"): 1,
+    }
+
+
 def test_parse_by() -> None:
     assert parse_by("model, key,team") == ("model", "key", "team")
     with pytest.raises(UsageError, match="--by"):
