@@ -26,6 +26,9 @@ import numpy.typing as npt
 DEFAULT_MAX_ENTRIES = 10_000
 
 Vector = tuple[float, ...]
+# What a vector may be given to the index as: values, or float32 values already in an array (a
+# shared vector read from the state: no tuple of a Python float per dimension on the way).
+Row = Vector | npt.NDArray[np.float32]
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,7 +56,7 @@ class _Rows:
         self.row_of: dict[str, int] = {}
         self.free: list[int] = []
 
-    def add(self, key: str, vector: Vector) -> None:
+    def add(self, key: str, vector: Row) -> None:
         row = self.row_of.get(key)
         if row is None:
             if self.free:
@@ -100,7 +103,7 @@ class SemanticIndex:
     def __len__(self) -> int:
         return len(self._order)
 
-    def add(self, partition: str, key: str, vector: Vector) -> None:
+    def add(self, partition: str, key: str, vector: Row) -> None:
         """Remember `vector` (unit length) for the entry `key`; a key added again is renewed."""
         size = self._order.get((partition, key))
         if size is not None and size != len(vector):

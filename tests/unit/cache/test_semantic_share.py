@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 import struct
 
+import numpy as np
 import pytest
 
 from gateway.cache.semantic_index import unit
@@ -21,7 +22,8 @@ def test_an_entry_reads_back_as_it_was_shared() -> None:
     assert found[:2] == (partition, key)
     # float32 on the way: within its precision, and unit length again.
     assert all(math.isclose(a, b, rel_tol=1e-6, abs_tol=1e-7) for a, b in zip(found[2], vector))
-    assert math.isclose(math.fsum(v * v for v in found[2]), 1.0, rel_tol=1e-9)
+    assert found[2].dtype == np.float32
+    assert math.isclose(math.fsum(float(v) * float(v) for v in found[2]), 1.0, rel_tol=1e-6)
 
 
 def _entry(partition: bytes, key: bytes, values: bytes) -> bytes:
