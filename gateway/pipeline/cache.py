@@ -16,7 +16,7 @@ from gateway.cache.keys import IGNORED_FIELDS, RESPONSES_IGNORED_FIELDS, cache_k
 from gateway.config.types import KeyConfig
 from gateway.pipeline.context import RequestContext
 from gateway.pipeline.record import request_usage
-from gateway.pipeline.semantic_cache import semantic_lookup, semantic_use, share_vector
+from gateway.pipeline.semantic_cache import index_and_share, semantic_lookup, semantic_use
 from gateway.pipeline.services import Services
 from gateway.providers import Usage
 from gateway.providers.base import client_wants_usage
@@ -201,4 +201,4 @@ async def store_answer(ctx: RequestContext, services: Services) -> None:
         return
     use = ctx.semantic
     if use is not None and use.vector is not None:
-        await share_vector(services, use, ctx.cache_key, policy.cache.ttl_s)
+        await index_and_share(services, use, ctx.cache_key, policy.cache.ttl_s)

@@ -7,7 +7,7 @@ client: logged at most once per 10 s (`failure_log`), counted as `gateway_cache_
 {result="embedding_error"}`. Its tokens and cost join the request's record.
 
 The index is each process's own, but on Redis the processes share their vectors: each stored
-answer's vector is added to the state's shared vectors (`share_vector`), and each lookup first
+answer's vector is added to the state's shared vectors (`index_and_share`), and each lookup first
 reads into its index those the other processes (workers, replicas) added since its last read
 (`read_shared`), so a request finds an answer any of them stored. A state failure there is
 counted, and the lookup goes on with the index as it is.
@@ -114,7 +114,7 @@ async def read_shared(services: Services) -> None:
             index.add(*found)
 
 
-async def share_vector(services: Services, use: SemanticUse, key: str, ttl_s: float) -> None:
+async def index_and_share(services: Services, use: SemanticUse, key: str, ttl_s: float) -> None:
     """Index the stored answer's vector here, and share it with the other processes."""
     assert use.vector is not None
     services.semantic_index.add(use.partition, key, use.vector)
