@@ -7,10 +7,15 @@ from __future__ import annotations
 
 import math
 
-from gateway.state.base import SHARED_VECTORS_MAX, SHARED_VECTORS_PAGE, StateUnavailable
+from gateway.state.base import StateUnavailable
 from gateway.state.redis.client import RedisClient
 from gateway.state.redis.keys import KeyNames
 from gateway.state.redis.scripts import VECTOR_ADD, VECTOR_READ
+
+# The most entries the stream keeps (as many as a process's index holds), and the most one
+# read returns.
+SHARED_VECTORS_MAX = 10_000
+SHARED_VECTORS_PAGE = 200
 
 
 class RedisSharedVectors:

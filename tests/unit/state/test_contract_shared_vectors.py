@@ -5,7 +5,7 @@ through each client); memory shares with no one."""
 from __future__ import annotations
 
 from gateway.state import MemoryState, StateBackend
-from gateway.state.base import SHARED_VECTORS_PAGE
+from gateway.state.redis.vectors import SHARED_VECTORS_PAGE
 
 # Binary entries: the cache's bytes hold anything (NUL, CR LF, bytes that are not UTF-8).
 ENTRIES = [b"\x00entry\r\n%d\xff" % n for n in range(3)]
