@@ -122,6 +122,12 @@ class RawUpstream:
             return self.hung[count - 1]
 
     def close(self) -> None:
+        # Closing a socket does not wake a thread blocked in its accept() (the join below waited
+        # out its 5 s at every module's end); shutting it down does (EINVAL).
+        try:
+            self._listener.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
         self._listener.close()
         for conn in list(self._open):
             try:
