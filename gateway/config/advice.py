@@ -25,8 +25,11 @@ MIN_ADMIN_KEY_LENGTH = 20
 
 
 def demo_keys(config: GatewayConfig) -> list[str]:
-    """The ids of the keys that accept the published demo secret."""
-    return [key.id for key in config.keys if key.key_sha256 == DEMO_SHA256]
+    """The ids of the keys that accept the published demo secret (as theirs, or as the one
+    being rotated out)."""
+    return [
+        key.id for key in config.keys if DEMO_SHA256 in (key.key_sha256, key.previous_key_sha256)
+    ]
 
 
 def per_worker_state(config: GatewayConfig, workers: int) -> str | None:
@@ -69,6 +72,8 @@ def config_warnings(
     for key_id in ids:
         i = where.get(key_id)
         field = "key_env" if i is not None and "key_env" in entries[i] else "key_sha256"
+        if i is not None and str(entries[i].get("previous_key_sha256", "")).lower() == DEMO_SHA256:
+            field = "previous_key_sha256"
         message = (
             f"warning: key '{key_id}' accepts the published demo secret {DEMO_SECRET}: anyone "
             'who can reach the gateway can use it; remove it (README, "Going to production")'

@@ -157,6 +157,16 @@ def test_check_warns_of_the_demo_key_at_its_line_and_passes(
         f"{config}:13: warning: key 'demo' accepts the published demo secret sk-demo"
     )
     assert ok.startswith(f"ok: {config} (version ")
+    # Still accepted as a secret being rotated out: still a warning, at that line.
+    config.write_text(
+        MOCK_MODEL
+        + f'\n[[keys]]\nid = "demo"\nkey_sha256 = "{"a" * 64}"\n'
+        + f'previous_key_sha256 = "{DEMO_KEY_SHA256.upper()}"\n'
+    )
+    assert main(["check", str(config)]) == 0
+    assert capsys.readouterr().out.startswith(
+        f"{config}:14: warning: key 'demo' accepts the published demo secret sk-demo"
+    )
 
 
 def test_check_warns_of_a_short_admin_key_at_its_line_and_passes(
