@@ -99,6 +99,8 @@ class SemanticIndex:
         # How far the vectors other processes shared have been read into this index (the
         # state's cursor: `StateBackend.read_shared_vectors`); None before the first read.
         self.shared_cursor: str | None = None
+        # Whether a background reader is bringing it up to date (`read_shared`).
+        self.catching_up = False
 
     def __len__(self) -> int:
         return len(self._order)

@@ -9,8 +9,9 @@ client: logged at most once per 10 s (`failure_log`), counted as `gateway_cache_
 The index is each process's own, but on Redis the processes share their vectors: each stored
 answer's vector is added to the state's shared vectors (`index_and_share`), and each lookup first
 reads into its index those the other processes (workers, replicas) added since its last read
-(`read_shared`), so a request finds an answer any of them stored. A state failure there is
-counted, and the lookup goes on with the index as it is.
+(`read_shared`; a process that starts reads them all, oldest first, in the background), so a
+request finds an answer any of them stored. A state failure there is counted, and the lookup
+goes on with the index as it is.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from gateway.pipeline.context import RequestContext
 from gateway.pipeline.route import internal_call
 from gateway.pipeline.services import Services
 from gateway.state import StateUnavailable
+from gateway.state.base import SHARED_VECTORS_PAGE
 
 log = logging.getLogger("gateway.cache")
 
@@ -101,17 +103,37 @@ async def semantic_lookup(
 
 async def read_shared(services: Services) -> None:
     """The vectors the other processes on this state shared since the last read, into this
-    process's index (none on the memory state)."""
+    process's index (none on the memory state): a page now; when it was full (a process that
+    started, or fell behind), the rest in the background, a page at a time, oldest first."""
+    index = services.semantic_index
+    if index.catching_up:
+        return  # the background reader is at it: this lookup searches what is indexed
+    if await _read_page(services) >= SHARED_VECTORS_PAGE:
+        index.catching_up = True
+        services.spawn(_catch_up(services))
+
+
+async def _read_page(services: Services) -> int:
+    """One page of shared vectors into the index; how many it held (0: the state failed)."""
     index = services.semantic_index
     try:
         entries, index.shared_cursor = await services.state.read_shared_vectors(index.shared_cursor)
     except StateUnavailable as exc:
         services.metrics.state_error(exc.kind)
-        return
+        return 0
     for entry in entries:
         found = read_entry(entry)
         if found is not None:
             index.add(*found)
+    return len(entries)
+
+
+async def _catch_up(services: Services) -> None:
+    try:
+        while await _read_page(services) >= SHARED_VECTORS_PAGE:
+            pass
+    finally:
+        services.semantic_index.catching_up = False
 
 
 async def index_and_share(services: Services, use: SemanticUse, key: str, ttl_s: float) -> None:

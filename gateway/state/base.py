@@ -67,6 +67,8 @@ CONCURRENT_RETRY_S = 1.0
 # Redis receipt that makes a retry apply nothing outlives it (`redis/keys.py`). An older one is
 # dropped, not sent (`redis/settle_calls.py`), and its callers stop retrying it.
 SETTLE_RETRY_MAX_AGE_S = 270.0
+# The most semantic cache vectors one `read_shared_vectors` returns.
+SHARED_VECTORS_PAGE = 200
 
 
 _TOKEN_PREFIX = secrets.token_hex(6)
@@ -296,9 +298,9 @@ class StateBackend(Protocol):
         ...
 
     async def read_shared_vectors(self, after: str | None) -> tuple[list[bytes], str | None]:
-        """The vectors shared since the cursor `after`, oldest first (a page: the rest at the
-        next read), and the cursor for the next read; `after` None: the newest page. Memory:
-        none, and `after` back."""
+        """The vectors shared since the cursor `after` (None: from the oldest kept), oldest
+        first, at most `SHARED_VECTORS_PAGE` (a full page: there may be more), and the cursor
+        for the next read. Memory: none, and `after` back."""
         ...
 
     async def breaker_record(

@@ -7,15 +7,13 @@ from __future__ import annotations
 
 import math
 
-from gateway.state.base import StateUnavailable
+from gateway.state.base import SHARED_VECTORS_PAGE, StateUnavailable
 from gateway.state.redis.client import RedisClient
 from gateway.state.redis.keys import KeyNames
 from gateway.state.redis.scripts import VECTOR_ADD, VECTOR_READ
 
-# The most entries the stream keeps (as many as a process's index holds), and the most one
-# read returns.
+# The most entries the stream keeps (as many as a process's index holds).
 SHARED_VECTORS_MAX = 10_000
-SHARED_VECTORS_PAGE = 200
 
 
 class RedisSharedVectors:
@@ -32,15 +30,13 @@ class RedisSharedVectors:
         )
 
     async def read_shared_vectors(self, after: str | None) -> tuple[list[bytes], str | None]:
+        cursor = after or "0-0"
         reply = await self._client.evalsha(
-            VECTOR_READ, [self.keys.vectors], [after or "", SHARED_VECTORS_PAGE]
+            VECTOR_READ, [self.keys.vectors], [cursor, SHARED_VECTORS_PAGE]
         )
         replies = reply if isinstance(reply, list) else [reply]
         items = [item for item in replies if isinstance(item, bytes)]
         if not isinstance(reply, list) or len(items) != len(reply) or len(items) % 2:
             raise StateUnavailable(f"redis: unexpected shared vectors reply {reply!r:.80}")
         ids, entries = items[0::2], items[1::2]
-        if after is None:  # the newest, newest first: oldest first, as later reads give them
-            ids.reverse()
-            entries.reverse()
-        return entries, ids[-1].decode() if ids else after or "0-0"
+        return entries, ids[-1].decode() if ids else cursor

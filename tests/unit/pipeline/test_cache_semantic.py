@@ -14,6 +14,8 @@ import orjson
 import pytest
 
 from gateway.app import create_app
+from gateway.cache.semantic_index import unit
+from gateway.cache.semantic_share import shared_entry
 from gateway.config import load_config
 from gateway.observability.recorder import MemorySink
 from gateway.pipeline import semantic_cache
@@ -22,6 +24,8 @@ from gateway.pipeline.context import Endpoint, RequestContext
 from gateway.pipeline.services import Services
 from gateway.pipeline.stages import authenticate, parse_body, resolve_model
 from gateway.state import MemoryState, StateUnavailable
+from gateway.state.base import SHARED_VECTORS_PAGE
+from tests.conditions import eventually
 
 PROVIDER = """
 [[providers]]
@@ -214,3 +218,44 @@ async def test_shared_vectors_out_of_reach_are_counted_and_the_index_serves_on(
     rendered = svc.metrics.render().decode()
     assert 'gateway_state_errors_total{kind="timeout"} 3.0' in rendered  # share, two reads
     await svc.aclose()
+
+
+class _SharedByOthers(MemoryState):
+    """A state on which other processes shared `entries` (read a page at a time)."""
+
+    def __init__(self, entries: list[bytes]) -> None:
+        super().__init__()
+        self.entries = entries
+        self.reads = 0
+
+    async def read_shared_vectors(self, after: str | None) -> tuple[list[bytes], str | None]:
+        self.reads += 1
+        start = int(after or 0)
+        page = self.entries[start : start + SHARED_VECTORS_PAGE]
+        return page, str(start + len(page))
+
+
+async def test_a_process_that_starts_reads_every_shared_vector_in_the_background(
+    tmp_path: Path,
+) -> None:
+    """One page on the lookup's path; the rest a page at a time behind it, so a replica that
+    restarts finds the answers the others stored (not only those stored after it started)."""
+    svc = services(tmp_path, "embed", {"ann": "t"})
+    vector = unit([1.0, 2.0, 3.0])
+    assert vector is not None
+    count = 2 * SHARED_VECTORS_PAGE + 50
+    state = svc.state = _SharedByOthers(
+        [shared_entry("other", f"k{n}", vector) for n in range(count)]
+    )
+    await lookup(svc, "ann", chat("What is the capital of France?"))
+    assert len(svc.semantic_index) >= SHARED_VECTORS_PAGE
+    await eventually(lambda: _true(not svc.semantic_index.catching_up), 5)
+    assert len(svc.semantic_index) == count
+    assert state.reads == 3
+    await lookup(svc, "ann", chat("What is the capital of Spain?"))
+    assert state.reads == 4  # up to date: one read per lookup again
+    await svc.aclose()
+
+
+async def _true(value: bool) -> bool:
+    return value
