@@ -15,8 +15,10 @@ one; one that cannot be written (a read-only directory) is left as it is.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import stat
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +30,8 @@ log = logging.getLogger("gateway.config")
 
 SUFFIX = ".prompt-versions"
 _FORMAT = 1
+# Far more than any log's marks take (one line per file, one entry per prompt version used).
+_MAX_BYTES = 64 * 1024 * 1024
 
 # (prompt id, version) -> content hash.
 Used = dict[tuple[str, int], str]
@@ -52,13 +56,24 @@ def marks_path(log_path: Path) -> Path:
 def load_marks(log_path: Path) -> dict[FileId, FileRead]:
     """The marks kept beside `log_path`; none when there are none or they cannot be read."""
     try:
-        data = orjson.loads(marks_path(log_path).read_bytes())
+        data = orjson.loads(_read_regular(marks_path(log_path)))
     except (OSError, orjson.JSONDecodeError):
         return {}
     if not isinstance(data, dict) or data.get("format") != _FORMAT:
         return {}
     files = data.get("files")
     return dict(_entries(files)) if isinstance(files, list) else {}
+
+
+def _read_regular(path: Path) -> bytes:
+    """The bytes of `path` when it is a regular file of at most `_MAX_BYTES` (OSError else):
+    never a FIFO (opening one for reading blocks until a writer comes) or a device."""
+    descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    with os.fdopen(descriptor, "rb") as handle:
+        status = os.fstat(handle.fileno())
+        if not stat.S_ISREG(status.st_mode) or status.st_size > _MAX_BYTES:
+            raise OSError(f"{path} is not a regular file of at most {_MAX_BYTES} bytes")
+        return handle.read()
 
 
 def _entries(files: list[object]) -> Iterator[tuple[FileId, FileRead]]:
@@ -110,7 +125,10 @@ def save_marks(log_path: Path, reads: Iterable[tuple[FileId, FileRead]]) -> None
     target = marks_path(log_path)
     temporary = target.with_name(f"{target.name}.{os.getpid()}.tmp")
     try:
-        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o640)
+        with contextlib.suppress(FileNotFoundError):  # left by a process killed mid-write
+            os.unlink(temporary)
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
+        descriptor = os.open(temporary, flags, 0o640)
         with os.fdopen(descriptor, "wb") as handle:
             handle.write(orjson.dumps({"format": _FORMAT, "files": files}))
         os.replace(temporary, target)

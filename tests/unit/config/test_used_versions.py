@@ -228,3 +228,20 @@ def test_marks_that_cannot_be_kept_change_nothing_else(tmp_path: Path) -> None:
         "requests.jsonl",
         "requests.jsonl.prompt-versions",
     ]
+
+
+def test_marks_that_are_no_regular_file_are_passed_over_without_blocking(tmp_path: Path) -> None:
+    """A FIFO in their place blocked the load (opening one waits for a writer)."""
+    log = tmp_path / "requests.jsonl"
+    log.write_text(_record(1, "h1"))
+    os.mkfifo(marks_path(log))
+    found: list[dict[tuple[str, int], str]] = []
+    reader = threading.Thread(target=lambda: found.append(used_versions(log, 0)), daemon=True)
+    reader.start()
+    reader.join(5)
+    blocked = reader.is_alive()
+    if blocked:  # let the blocked open return, so the thread ends
+        os.close(os.open(marks_path(log), os.O_WRONLY | os.O_NONBLOCK))
+    assert not blocked
+    assert found == [{("a", 1): "h1"}]
+    assert marks_path(log).is_file()  # replaced by the marks of this read
