@@ -10,8 +10,8 @@ The index is each process's own, but on Redis the processes share their vectors:
 answer's vector is added to the state's shared vectors (`index_and_share`), and each lookup first
 reads into its index those the other processes (workers, replicas) added since its last read
 (`read_shared`; a process that starts reads them all, oldest first, in the background), so a
-request finds an answer any of them stored. A state failure there is counted, and the lookup
-goes on with the index as it is.
+request finds an answer any of them stored. A state failure there is counted and logged (at
+most once a minute: `sharing_log`), and the lookup goes on with the index as it is.
 """
 
 from __future__ import annotations
@@ -41,20 +41,24 @@ EMBEDDING_TIMEOUT_S = 2.0
 
 
 class _FailureLog:
-    """Logs an embedding failure at most once per `every_s` (one per process)."""
+    """Logs one kind of failure at most once per `every_s` (one per process)."""
 
-    def __init__(self, every_s: float) -> None:
+    def __init__(self, every_s: float, what: str) -> None:
         self.every_s = every_s
+        self.what = what
         self.last = float("-inf")
 
     def warn(self, why: str) -> None:
         now = time.monotonic()
         if now - self.last >= self.every_s:
             self.last = now
-            log.warning("semantic cache: the embedding call failed, treated as a miss: %s", why)
+            log.warning("semantic cache: %s: %s", self.what, why)
 
 
-failure_log = _FailureLog(10.0)
+failure_log = _FailureLog(10.0, "the embedding call failed, treated as a miss")
+sharing_log = _FailureLog(
+    60.0, "the vectors shared with the other processes are out of reach (this one's index serves)"
+)
 
 
 def semantic_use(
@@ -120,6 +124,7 @@ async def _read_page(services: Services) -> int:
         entries, index.shared_cursor = await services.state.read_shared_vectors(index.shared_cursor)
     except StateUnavailable as exc:
         services.metrics.state_error(exc.kind)
+        sharing_log.warn(str(exc))
         return 0
     for entry in entries:
         found = read_entry(entry)
@@ -144,6 +149,7 @@ async def index_and_share(services: Services, use: SemanticUse, key: str, ttl_s:
         await services.state.share_vector(shared_entry(use.partition, key, use.vector), ttl_s)
     except StateUnavailable as exc:
         services.metrics.state_error(exc.kind)
+        sharing_log.warn(str(exc))
 
 
 async def _embed(

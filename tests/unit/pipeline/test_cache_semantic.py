@@ -208,15 +208,19 @@ class _SharingDown(MemoryState):
         raise StateUnavailable("redis: no reply within 0.25 s", "timeout")
 
 
-async def test_shared_vectors_out_of_reach_are_counted_and_the_index_serves_on(
-    tmp_path: Path,
+async def test_shared_vectors_out_of_reach_are_counted_logged_and_the_index_serves_on(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     svc = services(tmp_path, "embed", {"ann": "t"})
     svc.state = _SharingDown()
-    await store(svc, "ann", chat("What is the capital of France?"))
-    assert (await lookup(svc, "ann", chat("what is the capital of france"))).cache == "hit"
+    semantic_cache.sharing_log.last = float("-inf")
+    with caplog.at_level(logging.WARNING, "gateway.cache"):
+        await store(svc, "ann", chat("What is the capital of France?"))
+        assert (await lookup(svc, "ann", chat("what is the capital of france"))).cache == "hit"
     rendered = svc.metrics.render().decode()
     assert 'gateway_state_errors_total{kind="timeout"} 3.0' in rendered  # share, two reads
+    logged = [r.getMessage() for r in caplog.records if "shared with the other" in r.getMessage()]
+    assert len(logged) == 1 and "no reply within 0.25 s" in logged[0]  # once a minute at most
     await svc.aclose()
 
 
