@@ -42,8 +42,8 @@ def read_entry(entry: bytes) -> tuple[str, str, npt.NDArray[np.float32]] | None:
         key = entry[start + partition_size : start + partition_size + key_size].decode()
     except UnicodeDecodeError:
         return None
-    array = np.frombuffer(values, dtype="<f4").astype(np.float32)
+    array = np.frombuffer(values, dtype="<f4").astype(np.float32)  # little-endian to native
     norm = float(np.linalg.norm(array.astype(np.float64)))
     if not norm or not np.isfinite(norm):  # zeros, or a value not finite
         return None
-    return partition, key, (array / np.float32(norm)).astype(np.float32)
+    return partition, key, array / np.float32(norm)

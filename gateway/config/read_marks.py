@@ -3,14 +3,14 @@ the log (`<log>.prompt-versions`), so a new process reads only what was appended
 
 `gateway.config.used_versions` remembers, per file it read, how far it read and the prompt
 versions those lines used; a process's memory made reloads cheap, but every start (each worker
-of `--workers N`, each replacement of a dead one) still read the whole log: about 2 s at the
-default rotation when every record used a prompt. The marks are written here after a read that
-moved them, and a process takes, for each file, the marks (its own or the file's) that reach
-furthest. They are a saving, never the truth: a mark is used only when the file's device,
-inode and first bytes match and the file is at least as long as the mark says, and a file of
-marks that cannot be read or parsed, or one entry that is odd, means reading from the start.
-The file is replaced whole (a temporary file renamed over it), so a reader never sees half of
-one; one that cannot be written (a read-only directory) is left as it is.
+of `--workers N`, each replacement of a dead one) still read the whole log: 2 to 4 s at the
+default rotation when every record used a prompt (by the records' length). The marks are written
+here after a read that moved them, and a process takes, for each file, the marks (its own or the
+file's) that reach furthest. They are a saving, never the truth: a mark is used only when the
+file's device, inode and first bytes match and the file is at least as long as the mark says,
+and a file of marks that cannot be read or parsed, or one entry that is odd, means reading from
+the start. The file is replaced whole (a temporary file renamed over it), so a reader never sees
+half of one; one that cannot be written (a read-only directory) is left as it is.
 """
 
 from __future__ import annotations
@@ -18,13 +18,14 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import stat
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeGuard
 
 import orjson
+
+from gateway.config.files import read_config_file
 
 log = logging.getLogger("gateway.config")
 
@@ -56,24 +57,14 @@ def marks_path(log_path: Path) -> Path:
 def load_marks(log_path: Path) -> dict[FileId, FileRead]:
     """The marks kept beside `log_path`; none when there are none or they cannot be read."""
     try:
-        data = orjson.loads(_read_regular(marks_path(log_path)))
+        # Never a FIFO (opening one blocks until a writer comes), a device or a huge file.
+        data = orjson.loads(read_config_file(marks_path(log_path), _MAX_BYTES))
     except (OSError, orjson.JSONDecodeError):
         return {}
     if not isinstance(data, dict) or data.get("format") != _FORMAT:
         return {}
     files = data.get("files")
     return dict(_entries(files)) if isinstance(files, list) else {}
-
-
-def _read_regular(path: Path) -> bytes:
-    """The bytes of `path` when it is a regular file of at most `_MAX_BYTES` (OSError else):
-    never a FIFO (opening one for reading blocks until a writer comes) or a device."""
-    descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
-    with os.fdopen(descriptor, "rb") as handle:
-        status = os.fstat(handle.fileno())
-        if not stat.S_ISREG(status.st_mode) or status.st_size > _MAX_BYTES:
-            raise OSError(f"{path} is not a regular file of at most {_MAX_BYTES} bytes")
-        return handle.read()
 
 
 def _entries(files: list[object]) -> Iterator[tuple[FileId, FileRead]]:

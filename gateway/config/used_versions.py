@@ -2,7 +2,7 @@
 `gateway.config.prompts` holds each prompt file to (`used_versions`).
 
 The log and its rotated files are read at every config load that has prompts: 600 MB at the
-default rotation (6 files of 100 MB), about 2 s when every record used a prompt, on every start
+default rotation (6 files of 100 MB), 2 to 4 s when every record used a prompt, on every start
 and on every reload (a prompt edited, a policy changed). A process remembers, per file it read
 (by device and inode, so a file rotated to `path.1` is known under its new name), how far it read
 (the end of the last whole line) and what those lines held, and reads only what was appended

@@ -34,9 +34,10 @@ class RedisSharedVectors:
         reply = await self._client.evalsha(
             VECTOR_READ, [self.keys.vectors], [cursor, SHARED_VECTORS_PAGE]
         )
-        replies = reply if isinstance(reply, list) else [reply]
-        items = [item for item in replies if isinstance(item, bytes)]
-        if not isinstance(reply, list) or len(items) != len(reply) or len(items) % 2:
+        if not isinstance(reply, list):
+            raise StateUnavailable(f"redis: unexpected shared vectors reply {reply!r:.80}")
+        items = [item for item in reply if isinstance(item, bytes)]
+        if len(items) != len(reply) or len(items) % 2:
             raise StateUnavailable(f"redis: unexpected shared vectors reply {reply!r:.80}")
         ids, entries = items[0::2], items[1::2]
         return entries, ids[-1].decode() if ids else cursor
