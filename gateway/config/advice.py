@@ -16,6 +16,7 @@ from gateway.config.errors import Problem
 from gateway.config.files import read_config_file
 from gateway.config.locate import Locator
 from gateway.config.types import GatewayConfig
+from gateway.state.redis.options import url_has_password
 
 # The secret of config.example.toml's demo key, published in the README.
 DEMO_SECRET = "sk-demo"
@@ -53,11 +54,20 @@ def config_warnings(
     admin_env = config.admin.key_env
     short_admin = admin_env is not None and len(env.get(admin_env, "")) < MIN_ADMIN_KEY_LENGTH
     workers = per_worker_state(config, config.server.workers)
-    if not ids and not short_admin and workers is None:
+    redis_url = config.state.redis_url
+    inline_password = redis_url is not None and url_has_password(redis_url)
+    if not ids and not short_admin and workers is None and not inline_password:
         return []
     text = read_config_file(path).decode()
     locator = Locator(text)
     found = []
+    if inline_password:
+        message = (
+            "warning: state.redis_url holds a password, readable by whoever reads this file or "
+            "its history; keep it in an environment variable named by redis_password_env "
+            "(the URL keeps the user: redis://user@host)"
+        )
+        found.append(Problem(str(path), locator.line(("state", "redis_url")), message))
     if workers is not None:
         found.append(Problem(str(path), locator.line(("server", "workers")), workers))
     if short_admin:

@@ -48,6 +48,7 @@ from gateway.state.redis.options import (
     host_port,
     unknown_url_options,
     url_db,
+    url_has_password,
     url_problem,
 )
 
@@ -165,6 +166,14 @@ def _check_state(doc: Doc, state: StateConfig, env: Mapping[str, str]) -> None:
         doc.require_env(
             ("state", "sentinel_password_env"), "state", state.sentinel_password_env, env
         )
+    if state.redis_password_env is not None:
+        doc.require_env(("state", "redis_password_env"), "state", state.redis_password_env, env)
+        if url is not None and url_has_password(url):
+            doc.report(
+                ("state", "redis_password_env"),
+                "state.redis_password_env: state.redis_url holds a password too; keep it in "
+                "the environment variable only (the URL may keep the user: redis://user@host)",
+            )
 
 
 def _redis_problems(state: StateConfig) -> list[tuple[str, str]]:

@@ -6,15 +6,18 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from gateway.config.state_types import StateConfig
-from gateway.state.redis.options import DEFAULT_URL, RedisOptions, host_port
+from gateway.state.redis.options import DEFAULT_URL, RedisOptions, host_port, url_with_password
 
 
 def redis_options(state: StateConfig, env: Mapping[str, str]) -> RedisOptions:
-    """The options of `[state]`; the sentinel password is read from its environment variable
-    (the loader has checked it is set)."""
+    """The options of `[state]`; the passwords are read from their environment variables (the
+    loader has checked they are set), the servers' one written into the URL both clients read."""
+    url = state.redis_url or DEFAULT_URL
+    if state.redis_password_env is not None:
+        url = url_with_password(url, env[state.redis_password_env])
     password_env = state.sentinel_password_env
     return RedisOptions(
-        url=state.redis_url or DEFAULT_URL,
+        url=url,
         client=state.client,
         timeout_s=state.timeout_ms / 1000,
         connect_timeout_s=state.connect_timeout_ms / 1000,

@@ -22,6 +22,9 @@ TimeoutMs = Annotated[int, Range(low=1, high=86_400_000)]
 class StateConfig:
     backend: StateBackend = "memory"
     redis_url: NonEmptyStr | None = None
+    # The Redis servers' password, kept out of the file: read from this environment variable
+    # and used as the URL's password (its user, if any, stays in `redis_url`).
+    redis_password_env: NonEmptyStr | None = None
     on_redis_error: RedisErrorMode = "fail_open"
     # How long a Responses API response id stays usable as `previous_response_id` (and for
     # GET / DELETE): which deployment made it, and a translated deployment's conversation.

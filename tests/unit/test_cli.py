@@ -197,6 +197,37 @@ def test_check_of_a_clean_config_prints_only_ok(
 
 
 @pytest.mark.parametrize(
+    ("url", "env", "warned"),
+    [
+        ("redis://gateway:Inl1nePw@10.0.0.5:6379/0", "", True),
+        ("redis://:Inl1nePw@10.0.0.5:6379/0", "", True),
+        ("redis://gateway@10.0.0.5:6379/0", 'redis_password_env = "CHECK_REDIS_PW"\n', False),
+        ("redis://10.0.0.5:6379/0", "", False),
+    ],
+)
+def test_check_warns_of_a_password_written_in_the_redis_url_without_showing_it(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    url: str,
+    env: str,
+    warned: bool,
+) -> None:
+    """Every other secret of the config comes from an environment variable; the Redis password
+    had no way but the file (and the version control it sits in)."""
+    monkeypatch.setenv("CHECK_REDIS_PW", "from-the-environment")
+    config = tmp_path / "config.toml"
+    config.write_text(f'[state]\nbackend = "redis"\nredis_url = "{url}"\n{env}' + MOCK_MODEL)
+    assert main(["check", str(config)]) == 0
+    out = capsys.readouterr().out
+    expected = f"{config}:3: warning: state.redis_url holds a password"
+    assert [line.startswith(expected) for line in out.splitlines()[:-1]] == (
+        [True] if warned else []
+    )
+    assert "Inl1nePw" not in out and "from-the-environment" not in out
+
+
+@pytest.mark.parametrize(
     ("server", "state", "warned"),
     [
         ("[server]\nworkers = 4\n", "", True),

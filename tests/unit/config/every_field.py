@@ -26,7 +26,14 @@ from gateway.config.types import (
 )
 
 SHA = "f77894fdfa58e447c57e077eaa9708e8e009c84dc6aba2db80461275e9b85be7"
-ENV = {"ADMIN": "adm", "OAI": "sk-oai", "BOB": "sk-bob", "SENTINEL_PW": "pw", "AZS": "s"}
+ENV = {
+    "ADMIN": "adm",
+    "OAI": "sk-oai",
+    "BOB": "sk-bob",
+    "SENTINEL_PW": "pw",
+    "AZS": "s",
+    "REDIS_PW": "rpw",
+}
 
 # Every field of every config type set to a value other than its default (somewhere: in
 # CONFIG, or in one of VARIANTS, for fields that cannot be set together).
@@ -51,6 +58,7 @@ CONFIG: dict[str, Any] = {
     "state": {
         "backend": "redis",
         "redis_url": "redis://localhost:6379/0",
+        "redis_password_env": "REDIS_PW",
         "on_redis_error": "fail_closed",
         "responses_ttl_s": 3600,
         "responses_max_bytes": 65536,

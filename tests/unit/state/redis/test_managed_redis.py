@@ -15,6 +15,8 @@ from pathlib import Path
 import pytest
 import redis
 
+from gateway.config import load_config
+from gateway.config.state_options import redis_options
 from gateway.config.state_types import RedisClientName
 from gateway.state import LimitCheck, RedisOptions, Settlement, StateUnavailable
 from gateway.state.redis.backend import RedisState
@@ -142,6 +144,36 @@ async def test_an_acl_user_limited_to_its_key_prefix_runs_every_feature(
     finally:
         await state.aclose()
         await other.aclose()
+
+
+@pytest.mark.parametrize("client", CLIENTS)
+async def test_the_users_password_from_redis_password_env_runs_every_feature(
+    managed: RedisServer, client: RedisClientName, tmp_path: Path
+) -> None:
+    """The password kept out of the file (`[state] redis_password_env`), the user in the URL,
+    read by `load_config` as `gateway serve` reads it; a wrong one is refused as inline."""
+    _add_user(managed, "gateway", *documented_acl())
+    config = tmp_path / "config.toml"
+    config.write_text(
+        f'[state]\nbackend = "redis"\nclient = "{client}"\n'
+        f'redis_url = "redis://gateway@127.0.0.1:{managed.port}/0"\n'
+        'redis_password_env = "GATEWAY_REDIS_PASSWORD"\n'
+    )
+    for password, works in (("s3cret", True), ("wrong", False)):
+        env = {"GATEWAY_REDIS_PASSWORD": password}
+        options = redis_options(load_config(config, env=env).state, env)
+        state = RedisState(dataclasses.replace(options, timeout_s=TEST_TIMEOUT_S))
+        try:
+            if works:
+                assert await state.warnings() == []
+                await _every_feature(state)
+            else:
+                (warning,) = await state.warnings()
+                assert warning.startswith("redis refuses the gateway") and "WRONGPASS" in warning
+                with pytest.raises(StateUnavailable):
+                    await state.acquire(CHECKS, NOW)
+        finally:
+            await state.aclose()
 
 
 async def test_the_documented_acl_user_runs_every_feature_on_a_cluster(

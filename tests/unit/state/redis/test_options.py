@@ -8,11 +8,19 @@ from pathlib import Path
 
 import pytest
 import redis.asyncio as aioredis
+from redis.asyncio.cluster import RedisCluster
+from redis.asyncio.connection import parse_url
 
 from gateway.config import ConfigError, load_config
 from gateway.config.state_options import redis_options
-from gateway.state.redis.options import RedisOptions, choose_client, host_port
+from gateway.state.redis.options import (
+    RedisOptions,
+    choose_client,
+    host_port,
+    url_with_password,
+)
 from gateway.state.redis.redispy import RedisPyClient
+from gateway.state.redis.resp import Address
 
 
 @pytest.mark.parametrize(
@@ -127,3 +135,119 @@ def test_the_key_prefix_reaches_the_backend_and_the_cluster_probe(tmp_path: Path
     assert RedisOptions().key_prefix == "llmgw"
     # The gate's probe on a Cluster reads a key an ACL user limited to `~staging:*` may read.
     assert RedisPyClient(options)._probe_key == "staging:{limits}:probe"
+
+
+@pytest.mark.parametrize(
+    ("url", "user", "rest"),
+    [
+        ("redis://10.0.0.5:6379/2", None, "redis://:{}@10.0.0.5:6379/2"),
+        ("redis://gateway@10.0.0.5:6379/2", "gateway", "redis://gateway:{}@10.0.0.5:6379/2"),
+        ("redis://gate%40way@[::1]:6379", "gate@way", "redis://gate%40way:{}@[::1]:6379"),
+        ("redis://gateway:old@h/0", "gateway", "redis://gateway:{}@h/0"),
+        ("rediss://gw@h:6380/0?ssl_cert_reqs=required", "gw", "rediss://gw:{}@h:6380/0?ssl_cert_reqs=required"),
+        ("unix:///run/redis.sock?db=3", None, "unix://:{}@/run/redis.sock?db=3"),
+        ("unix://gw@/run/redis.sock", "gw", "unix://gw:{}@/run/redis.sock"),
+        ("redis://gateway@/0", "gateway", "redis://gateway:{}@/0"),  # Sentinel: no host
+    ],
+)  # fmt: skip
+def test_the_password_from_the_environment_is_the_urls_for_both_clients(
+    url: str, user: str | None, rest: str
+) -> None:
+    """Both clients read credentials from the URL: the password goes there percent-encoded, so
+    any character a generated password holds arrives as it is, and the user stays."""
+    password = "p@ss:w/rd?#%&= é"
+    merged = url_with_password(url, password)
+    assert merged == rest.format("p%40ss%3Aw%2Frd%3F%23%25%26%3D%20%C3%A9")
+    kwargs = parse_url(merged)
+    assert (kwargs.get("username"), kwargs["password"]) == (user, password)
+    if not merged.startswith("rediss://"):
+        address = Address.from_url(merged)
+        assert (address.username, address.password) == (user, password)
+
+
+def _state_config(tmp_path: Path, state: str, env: dict[str, str]) -> RedisOptions:
+    config = tmp_path / "config.toml"
+    config.write_text(f'[state]\nbackend = "redis"\n{state}\n')
+    return redis_options(load_config(config, env=env).state, env)
+
+
+def test_redis_password_env_reaches_the_url_of_every_shape(tmp_path: Path) -> None:
+    env = {"REDIS_PW": "s3cret/+="}
+    plain = _state_config(
+        tmp_path,
+        'redis_url = "redis://gateway@10.0.0.5:6379/2"\nredis_password_env = "REDIS_PW"',
+        env,
+    )
+    assert plain.url == "redis://gateway:s3cret%2F%2B%3D@10.0.0.5:6379/2"
+    assert choose_client(plain) == "resp"  # still a plain URL: the fast path serves it
+    assert "s3cret" not in repr(plain)
+    sentinel = _state_config(
+        tmp_path, 'sentinels = ["10.0.0.1:26379"]\nredis_password_env = "REDIS_PW"', env
+    )
+    assert parse_url(sentinel.url)["password"] == "s3cret/+="
+    cluster = _state_config(
+        tmp_path,
+        'redis_url = "redis://h:7000"\ncluster = true\nredis_password_env = "REDIS_PW"',
+        env,
+    )
+    assert parse_url(cluster.url)["password"] == "s3cret/+="
+    without = _state_config(tmp_path, 'redis_url = "redis://gateway:inline@h/0"', {})
+    assert without.url == "redis://gateway:inline@h/0"
+
+
+async def test_redis_password_env_reaches_the_sentinels_primary_and_the_clusters_nodes(
+    tmp_path: Path,
+) -> None:
+    env = {"REDIS_PW": "s3cret"}
+    sentinel = RedisPyClient(
+        _state_config(
+            tmp_path,
+            'redis_url = "redis://gateway@/0"\nsentinels = ["10.0.0.1:26379"]\n'
+            'redis_password_env = "REDIS_PW"',
+            env,
+        )
+    )
+    cluster = RedisPyClient(
+        _state_config(
+            tmp_path,
+            'redis_url = "redis://gateway@h:7000"\ncluster = true\nredis_password_env = "REDIS_PW"',
+            env,
+        )
+    )
+    try:
+        assert sentinel._sentinel is not None
+        kwargs = sentinel._sentinel.connection_kwargs
+        assert (kwargs["username"], kwargs["password"]) == ("gateway", "s3cret")
+        assert isinstance(cluster._redis, RedisCluster)
+        nodes = cluster._redis.nodes_manager
+        assert (nodes.connection_kwargs["username"], nodes.connection_kwargs["password"]) == (
+            "gateway",
+            "s3cret",
+        )
+    finally:
+        await sentinel.aclose()
+        await cluster.aclose()
+
+
+@pytest.mark.parametrize(
+    ("state", "message"),
+    [
+        ('redis_url = "redis://h/0"\nredis_password_env = "NOPE"', "NOPE is not set"),
+        ('redis_url = "redis://h/0"\nredis_password_env = "EMPTY"', "EMPTY is empty"),
+        (
+            'redis_url = "redis://gw:Inl1nePw@h/0"\nredis_password_env = "SET"',
+            "redis_url holds a password too",
+        ),
+        ('redis_url = "redis://h/0"\nredis_password_env = "Pasted-S3cret!"', "environment"),
+    ],
+)
+def test_redis_password_env_is_refused_without_showing_a_secret(
+    tmp_path: Path, state: str, message: str
+) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text(f'[state]\nbackend = "redis"\n{state}\n')
+    with pytest.raises(ConfigError, match=message) as refused:
+        load_config(config, env={"EMPTY": "", "SET": "from-env"})
+    shown = str(refused.value)
+    assert "Inl1nePw" not in shown and "Pasted-S3cret" not in shown and "from-env" not in shown
+    assert f"{config}:4: " in shown  # the line of redis_password_env
