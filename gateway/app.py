@@ -23,6 +23,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from gateway import tokens
+from gateway.config.secret_env import ENVIRONMENT
 from gateway.config.state_options import redis_options
 from gateway.config.types import GatewayConfig
 from gateway.http.admin import AdminAPI
@@ -158,7 +159,7 @@ def create_app(
         network=NetworkClients(),
         mock=InProcessMockUpstream(),
         recorder=recorder or _record_sink(config, process_metrics, redact),
-        state=create_state(config.state.backend, redis_options(config.state, os.environ)),
+        state=create_state(config.state.backend, redis_options(config.state, ENVIRONMENT)),
         tracer=_tracer(config, process_metrics, redact),
         metrics=process_metrics,
     )

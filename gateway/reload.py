@@ -34,6 +34,7 @@ from typing import Any
 from gateway.config import ConfigError
 from gateway.config.policies import DEFAULT_POLICY
 from gateway.config.reloadable import keep_restart_only, restart_only_changes
+from gateway.config.secret_env import ENVIRONMENT, secret_names, secrets_digest
 from gateway.config.settled import load_settled
 from gateway.config.types import GatewayConfig, LoggingConfig, PolicyConfig
 from gateway.observability.audit import AuditLog
@@ -84,6 +85,13 @@ def _directories(config: GatewayConfig) -> tuple[Path, Path]:
     return (config.policies_dir, config.prompts_dir)
 
 
+def _secret_files(config: GatewayConfig) -> list[Path]:
+    """The files the config's secrets are read from (`<NAME>_FILE`), as the variables name
+    them (a Kubernetes secret's file is a symlink through `..data`: its directory is watched,
+    not where the link points)."""
+    return ENVIRONMENT.files(secret_names(config))
+
+
 def _resolved(path: Path) -> Path:
     """`path` with its symlinks resolved; as given when they loop (a symlink loop is a bad
     edit the reload refuses, not a reason for the watcher to fail)."""
@@ -99,6 +107,9 @@ class Reloader:
         self.path = path
         config = services.runtime.config
         self.status = ReloadStatus(version=config.version, loaded_at=time.time())
+        # The secrets the serving config read (variables or files): a reload of unchanged files
+        # still applies one rotated since.
+        self._secrets = secrets_digest(config, ENVIRONMENT)
         self._lock = asyncio.Lock()
         self._stop = asyncio.Event()
         # Ends the running watch (at a stop, or to watch the paths of a reloaded config).
@@ -134,7 +145,7 @@ class Reloader:
             try:
                 current = self.services.runtime.config
                 directories = (current.policies_dir, current.prompts_dir)
-                new = await asyncio.to_thread(load_settled, self.path, directories)
+                new, secrets = await asyncio.to_thread(self._load, directories)
             except ConfigError as exc:
                 problems = [str(p) for p in exc.problems]
                 for problem in problems:
@@ -148,7 +159,7 @@ class Reloader:
                 }
                 return {"result": "error", "version": self.status.version, "problems": problems}
             old = self.services.runtime.config
-            if new.version == old.version:
+            if new.version == old.version and secrets == self._secrets:
                 # Back to the files that serve (a bad edit reverted): no error stands.
                 self.status.last_result, self.status.last_error = "unchanged", None
                 return {"result": "unchanged", "version": old.version, "problems": []}
@@ -164,12 +175,15 @@ class Reloader:
                 )
             runtime = await asyncio.to_thread(build_runtime, keep_restart_only(old, new))
             self.services.runtime = runtime  # the swap: one assignment
+            self._secrets = secrets
             # The pools no provider uses now close once the old config's requests are over.
             self.services.network.retire_unused(
                 runtime.config.providers.values(), old.server.request_timeout_s + 1.0
             )
-            if _directories(old) != _directories(runtime.config):
-                # The config names other policies or prompts directories: watch those now.
+            watched = (_directories(old), _secret_files(old))
+            if watched != (_directories(runtime.config), _secret_files(runtime.config)):
+                # The config names other policies or prompts directories, or reads secrets
+                # from other files: watch those now.
                 self._rewatch = True
                 self._watching.set()
             self.services.recorder.reconfigure(runtime.config.logging)
@@ -189,6 +203,12 @@ class Reloader:
                 "problems": [],
                 "restart_required": self.status.restart_required,
             }
+
+    def _load(self, directories: tuple[Path, Path]) -> tuple[GatewayConfig, bytes]:
+        """The config as the files are now, and a digest of the secrets it reads (files, in a
+        worker thread like the config's)."""
+        new = load_settled(self.path, directories)
+        return new, secrets_digest(new, ENVIRONMENT)
 
     def publish(self) -> None:
         """Tell the other workers and the supervisor (through the run directory) which version
@@ -235,15 +255,22 @@ class Reloader:
         for directory in (config.policies_dir, config.prompts_dir):
             if directory.parent.is_dir():
                 paths.add(_resolved(directory.parent))
+        for secret in _secret_files(config):
+            if secret.parent.is_dir():
+                paths.add(secret.parent.absolute())
         return sorted(paths)
 
     def _relevant(self, change: Any, path: str) -> bool:
         """The config file, a policy or prompt file, the policies or prompts directory itself
-        (made, replaced or removed), or a `..data` symlink swap (Kubernetes ConfigMaps)."""
+        (made, replaced or removed), a file a secret is read from, or a `..data` symlink swap
+        (Kubernetes ConfigMaps and secrets)."""
         candidate = Path(path)
         if candidate.name == self.path.name or candidate.name.startswith(".."):
             return True
         config = self.services.runtime.config
+        for secret in _secret_files(config):
+            if candidate.name == secret.name and candidate.parent == secret.parent.absolute():
+                return True
         for directory in (config.policies_dir, config.prompts_dir):
             if candidate in (directory, _resolved(directory)):
                 self._rewatch = True

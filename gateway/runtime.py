@@ -5,13 +5,13 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import hmac
-import os
 import re
 import urllib.parse
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
+from gateway.config.secret_env import ENVIRONMENT
 from gateway.config.types import GatewayConfig, KeyConfig, ModelConfig, ProviderConfig
 from gateway.guardrails.compiled import GuardrailSet, build_guardrail_sets
 from gateway.limits.plan import LimitPlans
@@ -115,7 +115,7 @@ def provider_credentials(provider: ProviderConfig, env: Mapping[str, str]) -> li
 
 
 def build_runtime(config: GatewayConfig, env: Mapping[str, str] | None = None) -> Runtime:
-    env = os.environ if env is None else env
+    env = ENVIRONMENT if env is None else env
     provider_keys = {
         name: Secret(env[p.api_key_env])
         for name, p in config.providers.items()

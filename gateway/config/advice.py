@@ -7,7 +7,6 @@ load and carry no such tag), and exits 0 when warnings are all it found.
 from __future__ import annotations
 
 import hashlib
-import os
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
@@ -15,6 +14,7 @@ from pathlib import Path
 from gateway.config.errors import Problem
 from gateway.config.files import read_config_file
 from gateway.config.locate import Locator
+from gateway.config.secret_env import ENVIRONMENT
 from gateway.config.types import GatewayConfig
 from gateway.state.redis.options import url_has_password
 
@@ -49,7 +49,7 @@ def config_warnings(
     path: Path, config: GatewayConfig, env: Mapping[str, str] | None = None
 ) -> list[Problem]:
     """What `gateway check` warns about in the config `path` (already loaded as `config`)."""
-    env = os.environ if env is None else env
+    env = ENVIRONMENT if env is None else env
     ids = demo_keys(config)
     admin_env = config.admin.key_env
     short_admin = admin_env is not None and len(env.get(admin_env, "")) < MIN_ADMIN_KEY_LENGTH

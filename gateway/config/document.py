@@ -18,6 +18,7 @@ from typing import Any
 from gateway.config.errors import Problem
 from gateway.config.locate import KeyPath, Locator
 from gateway.config.schema import StringTable
+from gateway.config.secret_env import SecretEnvironment
 from gateway.config.specs import FieldSpec, TableSpec
 
 # A parsed TOML table (tomllib's own type: values are any TOML value).
@@ -52,6 +53,10 @@ class Doc:
         if name not in env and not _ENV_NAME.fullmatch(name):
             # Not a name: most likely the secret itself, or `${NAME}`. Never shown.
             self.report(path, f"{label}: {path[-1]} {NOT_A_NAME}")
+            return False
+        problem = env.problem(name) if isinstance(env, SecretEnvironment) else None
+        if problem is not None:  # given as a file (`<NAME>_FILE`) that cannot be used
+            self.report(path, f"{label}: {problem}")
             return False
         if name not in env:
             self.report(path, f"{label}: environment variable {name} is not set")

@@ -29,6 +29,7 @@ from gateway.config.keys import admin_key_problem, hash_key, keys
 from gateway.config.policies import policies
 from gateway.config.prompts import load_prompts, prompt_files
 from gateway.config.routes import models, providers
+from gateway.config.secret_env import ENVIRONMENT
 from gateway.config.specs import spec_of
 from gateway.config.state_types import StateConfig
 from gateway.config.types import (
@@ -61,7 +62,7 @@ _T = TypeVar("_T")
 
 def load_config(path: str | Path, env: Mapping[str, str] | None = None) -> GatewayConfig:
     """Load and validate `path`; raise `ConfigError` with every problem found."""
-    config, problems = _load(Path(path), os.environ if env is None else env)
+    config, problems = _load(Path(path), ENVIRONMENT if env is None else env)
     if problems or config is None:
         raise ConfigError(problems)
     return config
@@ -69,7 +70,7 @@ def load_config(path: str | Path, env: Mapping[str, str] | None = None) -> Gatew
 
 def check_config(path: str | Path, env: Mapping[str, str] | None = None) -> list[Problem]:
     """Every problem in `path` and the policies it names; [] when the config is clean."""
-    return _load(Path(path), os.environ if env is None else env)[1]
+    return _load(Path(path), ENVIRONMENT if env is None else env)[1]
 
 
 def _load(path: Path, env: Mapping[str, str]) -> tuple[GatewayConfig | None, list[Problem]]:

@@ -12,7 +12,6 @@ import dataclasses
 import hashlib
 import hmac
 import logging
-import os
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -24,6 +23,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from gateway.config.secret_env import ENVIRONMENT
 from gateway.errors import (
     AuthenticationError,
     GatewayError,
@@ -127,7 +127,7 @@ class AdminAPI:
 
     def _authorized(self, request: Request) -> GatewayError | None:
         env_name = self.services.runtime.config.admin.key_env
-        expected = os.environ.get(env_name) if env_name else None
+        expected = ENVIRONMENT.get(env_name) if env_name else None
         if not expected:
             return NotFound(
                 "the admin API is disabled (set [admin] key_env)", code="admin_disabled"

@@ -13,6 +13,7 @@ each proxy variable set). Everything else (an `https://` or `socks5://` proxy) g
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import importlib
 import logging
 import os
@@ -22,6 +23,7 @@ from urllib.parse import urlsplit
 
 from gateway.clock import SYSTEM_CLOCK, Clock
 from gateway.config.entra_types import EntraConfig, ProviderAuth
+from gateway.config.secret_env import ENVIRONMENT
 from gateway.config.types import NetworkConfig, ProviderConfig
 from gateway.upstream.base import UpstreamClient
 from gateway.upstream.bearer import BearerTokenUpstream, TokenCache
@@ -89,8 +91,9 @@ def make_client(network: NetworkConfig) -> UpstreamClient:
     return transport_class(chosen_transport(network))(network)
 
 
-# What a provider's Entra ID tokens depend on: equal ones share their tokens, across reloads.
-_TokenKey = tuple[ProviderAuth, EntraConfig, NetworkConfig]
+# What a provider's Entra ID tokens depend on (its client secret's digest last): equal ones
+# share their tokens, across reloads.
+_TokenKey = tuple[ProviderAuth, EntraConfig, NetworkConfig, bytes]
 # A client's key: its `NetworkConfig` (a pool), or a `_TokenKey` (that pool, signed).
 _ClientKey = NetworkConfig | _TokenKey
 
@@ -109,7 +112,7 @@ class NetworkClients:
     def __init__(
         self,
         make: ClientFactory = make_client,
-        environ: Mapping[str, str] = os.environ,
+        environ: Mapping[str, str] = ENVIRONMENT,
         clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         self._make = make
@@ -145,7 +148,15 @@ class NetworkClients:
             tokens = TokenCache(source.fetch, self._clock, f"provider '{provider.name}'")
             return BearerTokenUpstream(client, tokens, source.aclose)
 
-        return self._client((provider.auth, provider.entra, provider.network), make)
+        return self._client(self._signed_key(provider), make)
+
+    def _signed_key(self, provider: ProviderConfig) -> _ClientKey:
+        """A signed client's settings, with a digest of its client secret as read now: a secret
+        rotated in its file (`<NAME>_FILE`) gets a new token source at the next reload."""
+        name = provider.entra.client_secret_env
+        secret = self._environ.get(name, "") if name else ""
+        digest = hashlib.sha256(secret.encode("utf-8", "surrogateescape")).digest()
+        return (provider.auth, provider.entra, provider.network, digest)
 
     def _client(self, key: _ClientKey, make: Callable[[], UpstreamClient]) -> UpstreamClient:
         """The open client of `key`, else a new one: retired at once when no config names it
@@ -163,7 +174,7 @@ class NetworkClients:
             return True
         if provider.auth == "api_key":
             return provider.network in named
-        return (provider.auth, provider.entra, provider.network) in named
+        return self._signed_key(provider) in named
 
     def retire_unused(self, providers: Iterable[ProviderConfig], grace_s: float) -> int:
         """After a reload: retire the clients no provider of the new config uses (a provider
@@ -175,7 +186,7 @@ class NetworkClients:
         this got a new pool for its old settings, one left open until the next reload."""
         kept = list(providers)
         named: set[_ClientKey] = {provider.network for provider in kept}
-        named.update((p.auth, p.entra, p.network) for p in kept if p.auth != "api_key")
+        named.update(self._signed_key(p) for p in kept if p.auth != "api_key")
         self._named, self._grace_s = named, grace_s
         for key in [key for key in self._retired if key in named]:
             self._retired.pop(key).cancel()

@@ -229,5 +229,24 @@ async def test_a_retry_after_an_entra_change_keeps_the_old_token_source() -> Non
     await clients.aclose()
 
 
+async def test_a_rotated_client_secret_gets_a_new_token_source_at_the_next_reload() -> None:
+    """The secret read from a file (`S_FILE`) changes under the same config: the reload's
+    `retire_unused` keys the signed client by the secret's digest, so the next request signs
+    with a token of the new secret; the old source serves the old config's requests until then."""
+    environ = {"S": "first"}
+    clients, _ = closing_pools(environ)
+    entra = EntraConfig(tenant_id="t", client_id="c", client_secret_env="S")
+    a = ProviderConfig(
+        name="a", type="azure", base_url="http://a", auth="entra_client_secret", entra=entra
+    )
+    signing = clients.client(a)
+    assert clients.retire_unused([a], grace_s=3600) == 0  # the same secret: kept
+    assert clients.client(a) is signing
+    environ["S"] = "rotated"
+    assert clients.retire_unused([a], grace_s=3600) == 1
+    assert clients.client(a) is not signing
+    await clients.aclose()
+
+
 async def _closed(client: ClosingUpstream) -> bool:
     return client.closed
