@@ -100,10 +100,16 @@ async def test_tls_options_of_the_url_reach_redis_py(tmp_path: Path) -> None:
 def test_the_config_check_refuses_redis_settings_that_cannot_work(
     tmp_path: Path, state: str, message: str
 ) -> None:
+    _refusal(tmp_path, state, {}, message)
+
+
+def _refusal(tmp_path: Path, state: str, env: dict[str, str], message: str) -> str:
+    """What loading a config of `[state]` lines refuses it with (it must match `message`)."""
     config = tmp_path / "config.toml"
     config.write_text(f'[state]\nbackend = "redis"\n{state}\n')
-    with pytest.raises(ConfigError, match=message):
-        load_config(config, env={})
+    with pytest.raises(ConfigError, match=message) as refused:
+        load_config(config, env=env)
+    return str(refused.value)
 
 
 @pytest.mark.parametrize("sentinel", ["redis://:S3ntinelPw@s:26379", "user:S3ntinelPw@s:26379"])
@@ -244,10 +250,6 @@ async def test_redis_password_env_reaches_the_sentinels_primary_and_the_clusters
 def test_redis_password_env_is_refused_without_showing_a_secret(
     tmp_path: Path, state: str, message: str
 ) -> None:
-    config = tmp_path / "config.toml"
-    config.write_text(f'[state]\nbackend = "redis"\n{state}\n')
-    with pytest.raises(ConfigError, match=message) as refused:
-        load_config(config, env={"EMPTY": "", "SET": "from-env"})
-    shown = str(refused.value)
+    shown = _refusal(tmp_path, state, {"EMPTY": "", "SET": "from-env"}, message)
     assert "Inl1nePw" not in shown and "Pasted-S3cret" not in shown and "from-env" not in shown
-    assert f"{config}:4: " in shown  # the line of redis_password_env
+    assert f"{tmp_path / 'config.toml'}:4: " in shown  # the line of redis_password_env
