@@ -14,6 +14,7 @@ with a private CA in front of a server (tests/unit/state/redis/test_tls.py).
 
 from __future__ import annotations
 
+import dataclasses
 import socket
 import subprocess
 import time
@@ -148,11 +149,19 @@ def _cluster_ok(client: redis.Redis, masters: int) -> bool:
     return bool(info["cluster_state"] == "ok" and int(info["cluster_known_nodes"]) == masters)
 
 
-def start_sentinel(tmp: Path, master: str = "mymaster") -> Topology:
+def start_sentinel(tmp: Path, master: str = "mymaster", password: str | None = None) -> Topology:
+    """`password`: the primary's and the replica's (`requirepass`, and `masterauth` on both,
+    so either may follow the other after a failover); the Sentinel has none of its own."""
     binary = _binary()
     # In `tmp`: a full resync writes an RDB file into the server's directory.
     primary = _server(binary, "--dir", str(tmp))
     replica = _server(binary, "--dir", str(tmp), "--replicaof", "127.0.0.1", str(primary.port))
+    auth = f":{password}@" if password else ""
+    if password:  # set once both answer (a server started with it answers no unauthed probe)
+        for server in (primary, replica):
+            with redis.Redis(port=server.port, socket_timeout=5) as admin:
+                admin.config_set("masterauth", password)
+                admin.config_set("requirepass", password)
     port = free_port()
     conf = tmp / "sentinel.conf"
     conf.write_text(
@@ -160,21 +169,25 @@ def start_sentinel(tmp: Path, master: str = "mymaster") -> Topology:
         f"sentinel monitor {master} 127.0.0.1 {primary.port} 1\n"
         f"sentinel down-after-milliseconds {master} 1000\n"
         f"sentinel failover-timeout {master} 4000\n"
+        + (f"sentinel auth-pass {master} {password}\n" if password else "")
     )
     sentinel = subprocess.Popen(
         [binary, str(conf), "--sentinel"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
+    options = RedisOptions(sentinels=(("127.0.0.1", port),), sentinel_master=master)
+    if password:  # the servers' password, as a gateway's URL gives it
+        options = dataclasses.replace(options, url=f"redis://{auth}/0")
     topology = Topology(
         "sentinel",
-        RedisOptions(sentinels=(("127.0.0.1", port),), sentinel_master=master),
+        options,
         [primary, replica],
-        [primary.url, replica.url],
+        [f"redis://{auth}127.0.0.1:{server.port}/0" for server in (primary, replica)],
         [sentinel],
     )
     try:
         with redis.Redis(port=port, socket_timeout=1) as watcher:
             _wait(lambda: _knows_replica(watcher, master), "sentinel sees the replica")
-        with redis.Redis(port=replica.port, socket_timeout=1) as copy:
+        with redis.Redis(port=replica.port, password=password, socket_timeout=1) as copy:
             _wait(lambda: copy.info("replication")["master_link_status"] == "up", "replica")
     except BaseException:
         topology.stop()

@@ -22,7 +22,7 @@ from gateway.state import LimitCheck, RedisOptions, Settlement, StateUnavailable
 from gateway.state.redis.backend import RedisState
 from tests.procs import free_port
 from tests.redis_server import RedisServer, redis_server_binary
-from tests.redis_topologies import Topology
+from tests.redis_topologies import Topology, start_sentinel
 from tests.unit.state.conftest import TEST_TIMEOUT_S
 
 CLIENTS: list[RedisClientName] = ["resp", "redis-py"]
@@ -174,6 +174,40 @@ async def test_the_users_password_from_redis_password_env_runs_every_feature(
                     await state.acquire(CHECKS, NOW)
         finally:
             await state.aclose()
+
+
+async def test_a_sentinel_managed_primary_with_its_password_from_redis_password_env(
+    tmp_path: Path,
+) -> None:
+    """The usual managed shape with Sentinel: the primary and the replica protected by a
+    password, which the gateway reads from the environment (`redis_password_env`) and the
+    URL of `[state]` only names the db; redis-py asks the Sentinel for the primary and
+    authenticates there."""
+    if redis_server_binary() is None:
+        pytest.skip("no redis-server")
+    (tmp_path / "sentinel").mkdir()
+    topology = start_sentinel(tmp_path / "sentinel", password="sentinel-managed-pw")
+    try:
+        (sentinel,) = topology.options.sentinels
+        config = tmp_path / "config.toml"
+        config.write_text(
+            '[state]\nbackend = "redis"\nredis_url = "redis:///0"\n'
+            f'sentinels = ["{sentinel[0]}:{sentinel[1]}"]\n'
+            'redis_password_env = "GATEWAY_REDIS_PASSWORD"\n'
+        )
+        env = {"GATEWAY_REDIS_PASSWORD": "sentinel-managed-pw"}
+        options = redis_options(load_config(config, env=env).state, env)
+        state = RedisState(dataclasses.replace(options, timeout_s=TEST_TIMEOUT_S))
+        try:
+            await _every_feature(state)
+        finally:
+            await state.aclose()
+        with redis.Redis.from_url(topology.admin_urls[0]) as primary:
+            assert primary.exists("llmgw:{breakers}:d")  # written on the primary, with the password
+        with pytest.raises(redis.AuthenticationError):
+            redis.Redis(port=topology.servers[0].port).ping()
+    finally:
+        topology.stop()
 
 
 async def test_the_documented_acl_user_runs_every_feature_on_a_cluster(
