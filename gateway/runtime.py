@@ -5,12 +5,12 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import hmac
-import re
 import urllib.parse
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
+from gateway.config.provider_network import CREDENTIAL_NAME
 from gateway.config.secret_env import ENVIRONMENT
 from gateway.config.types import GatewayConfig, KeyConfig, ModelConfig, ProviderConfig
 from gateway.guardrails.compiled import GuardrailSet, build_guardrail_sets
@@ -55,6 +55,12 @@ class Runtime:
     openai_only_models: Mapping[str, ModelConfig] = field(
         default_factory=lambda: MappingProxyType({}), compare=False, repr=False
     )
+    # By provider name, the headers sent with each of its requests over the adapter's own:
+    # its `headers` and those of `headers_env` with their variables' values. A provider with
+    # neither is absent.
+    provider_headers: Mapping[str, Mapping[str, str]] = field(
+        default_factory=lambda: MappingProxyType({}), compare=False, repr=False
+    )
 
     def find_key(self, presented: str) -> KeyConfig | None:
         """The key whose stored sha256 (or previous one) matches the presented secret."""
@@ -89,20 +95,17 @@ def keys_by_hash(keys: Iterable[KeyConfig]) -> dict[str, KeyConfig]:
     return found
 
 
-# Header and query names whose values are credentials (`api-key`, `x-goog-api-key`, `token`,
-# `sig`, `authorization`, ...).
-_CREDENTIAL_NAME = re.compile(r"key|token|secret|auth|sig|password|credential", re.IGNORECASE)
-
-
 def provider_credentials(provider: ProviderConfig, env: Mapping[str, str]) -> list[str]:
     """The credentials a provider's config holds besides its key: header and query values with
-    a credential's name, the password of a proxy URL, the Entra ID client secret."""
+    a credential's name, every `headers_env` value, the password of a proxy URL, the Entra ID
+    client secret."""
     values = [
         value
         for table in (provider.headers, provider.query)
         for name, value in table.items()
-        if _CREDENTIAL_NAME.search(name)
+        if CREDENTIAL_NAME.search(name)
     ]
+    values += [env.get(variable, "") for variable in provider.headers_env.values()]
     proxy = provider.network.proxy
     if proxy:
         password = urllib.parse.urlsplit(proxy).password
@@ -136,7 +139,20 @@ def build_runtime(config: GatewayConfig, env: Mapping[str, str] | None = None) -
         secrets=secrets,
         answer_guards=MappingProxyType(answer_guards(config)),
         openai_only_models=MappingProxyType(openai_only_models(config)),
+        provider_headers=MappingProxyType(provider_headers(config, env)),
     )
+
+
+def provider_headers(config: GatewayConfig, env: Mapping[str, str]) -> dict[str, Mapping[str, str]]:
+    """By provider name, its `headers` and its `headers_env` read from `env` (the loader has
+    checked that each is set), for the providers with any."""
+    found: dict[str, Mapping[str, str]] = {}
+    for name, provider in config.providers.items():
+        if provider.headers or provider.headers_env:
+            headers = dict(provider.headers)
+            headers.update((h, env.get(v, "")) for h, v in provider.headers_env.items())
+            found[name] = MappingProxyType(headers)
+    return found
 
 
 def openai_only_models(config: GatewayConfig) -> dict[str, ModelConfig]:

@@ -14,6 +14,7 @@ from pathlib import Path
 from gateway.config.errors import Problem
 from gateway.config.files import read_config_file
 from gateway.config.locate import Locator
+from gateway.config.provider_network import CREDENTIAL_NAME
 from gateway.config.secret_env import ENVIRONMENT
 from gateway.config.types import GatewayConfig
 from gateway.state.redis.options import url_has_password
@@ -30,6 +31,18 @@ def demo_keys(config: GatewayConfig) -> list[str]:
     being rotated out)."""
     return [
         key.id for key in config.keys if DEMO_SHA256 in (key.key_sha256, key.previous_key_sha256)
+    ]
+
+
+def credential_headers(config: GatewayConfig) -> list[tuple[int, str]]:
+    """The providers' `headers` whose names are a credential's (`api-key`,
+    `Ocp-Apim-Subscription-Key`, ...), so their values are written in the file: the provider's
+    index and the header's name (lower-cased)."""
+    return [
+        (i, name)
+        for i, provider in enumerate(config.providers.values())
+        for name in provider.headers
+        if CREDENTIAL_NAME.search(name)
     ]
 
 
@@ -56,11 +69,23 @@ def config_warnings(
     workers = per_worker_state(config, config.server.workers)
     redis_url = config.state.redis_url
     inline_password = redis_url is not None and url_has_password(redis_url)
-    if not ids and not short_admin and workers is None and not inline_password:
+    written = credential_headers(config)
+    if not ids and not short_admin and workers is None and not inline_password and not written:
         return []
     text = read_config_file(path).decode()
     locator = Locator(text)
     found = []
+    document = tomllib.loads(text)
+    providers = document.get("providers", [])
+    for index, lowered in written:
+        header = next(name for name in providers[index]["headers"] if name.lower() == lowered)
+        message = (
+            f"warning: header '{header}' looks like a credential, readable by whoever reads "
+            "this file or its history; keep its value in an environment variable named by "
+            "headers_env"
+        )
+        line = locator.line(("providers", index, "headers", header))
+        found.append(Problem(str(path), line, message))
     if inline_password:
         message = (
             "warning: state.redis_url holds a password, readable by whoever reads this file or "
@@ -77,7 +102,7 @@ def config_warnings(
             'print(secrets.token_urlsafe(32))")'
         )
         found.append(Problem(str(path), locator.line(("admin", "key_env")), message))
-    entries = tomllib.loads(text).get("keys", [])
+    entries = document.get("keys", [])
     where = {entry.get("id"): i for i, entry in enumerate(entries) if isinstance(entry, dict)}
     for key_id in ids:
         i = where.get(key_id)

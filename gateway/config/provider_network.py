@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import ssl
+from collections.abc import Mapping
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -24,6 +25,9 @@ _FRAMING_HEADERS = frozenset(("host", "content-length", "transfer-encoding", "co
 # values as ASCII: anything else made every request a 500).
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _VALUE = re.compile(r"[\x20-\x7e\t]*")
+# Header and query names whose values are credentials (`api-key`, `x-goog-api-key`, `token`,
+# `sig`, `authorization`, `Ocp-Apim-Subscription-Key`, ...).
+CREDENTIAL_NAME = re.compile(r"key|token|secret|auth|sig|password|credential", re.IGNORECASE)
 
 
 def check_azure(doc: Doc, path: KeyPath, label: str, values: Table) -> None:
@@ -83,21 +87,49 @@ def _headers(doc: Doc, path: KeyPath, label: str, headers: StringTable) -> Strin
     """The headers with lower-cased names (so they replace the adapter's own, whatever their
     case); reports the ones no client may send."""
     for name, value in headers.items():
-        if name.lower() in _FRAMING_HEADERS:
-            doc.report(path + (name,), f"{label}: header '{name}' is set by the gateway")
-        elif not _TOKEN.fullmatch(name):
-            doc.report(
-                path + (name,),
-                f"{label}: header name {name!r} is not an HTTP token "
-                "(letters, digits and !#$%&'*+-.^_`|~)",
-            )
+        if (problem := _name_problem(name)) is not None:
+            doc.report(path + (name,), f"{label}: {problem}")
         elif not _VALUE.fullmatch(value):
             # The value is not shown: it may be a credential.
-            doc.report(
-                path + (name,),
-                f"{label}: header '{name}' value may only hold visible ASCII, spaces and tabs",
-            )
+            doc.report(path + (name,), f"{label}: header '{name}' {_BAD_VALUE}")
     return StringTable({name.lower(): value for name, value in headers.items()})
+
+
+def check_secret_headers(
+    doc: Doc, path: KeyPath, label: str, values: Table, env: Mapping[str, str]
+) -> Table:
+    """`values` with `headers_env`'s names lower-cased; reports a name no client may send or
+    one `headers` sets too, and a variable unset, empty or holding what no header may (its
+    value is never shown)."""
+    named = values.get("headers_env")
+    if named is None:
+        return values
+    path += ("headers_env",)
+    static = {name.lower() for name in values.get("headers", {})}
+    for name, variable in named.items():
+        where = path + (name,)
+        if (problem := _name_problem(name)) is not None:
+            doc.report(where, f"{label}: {problem}")
+        elif name.lower() in static:
+            doc.report(where, f"{label}: header '{name}' is in headers too")
+        elif not doc.require_env(where, f"{label}: headers_env", variable, env):
+            continue
+        elif not _VALUE.fullmatch(env[variable]):
+            message = f"{label}: headers_env: environment variable {variable} {_BAD_VALUE}"
+            doc.report(where, message)
+    lowered = StringTable({name.lower(): variable for name, variable in named.items()})
+    return {**values, "headers_env": lowered}
+
+
+_BAD_VALUE = "value may only hold visible ASCII, spaces and tabs"
+
+
+def _name_problem(name: str) -> str | None:
+    if name.lower() in _FRAMING_HEADERS:
+        return f"header '{name}' is set by the gateway"
+    if not _TOKEN.fullmatch(name):
+        return f"header name {name!r} is not an HTTP token (letters, digits and !#$%&'*+-.^_`|~)"
+    return None
 
 
 def _check_tls_files(doc: Doc, path: KeyPath, label: str, values: Table) -> None:

@@ -72,6 +72,7 @@ APPLIED_LIVE: Mapping[str, tuple[str, ...]] = {
         "auth",
         "entra",
         "headers",
+        "headers_env",
         "query",
         "network",
     ),

@@ -172,6 +172,9 @@ class ProviderConfig:
     # and added to every URL's query.
     headers: StringTable = field(default_factory=StringTable, repr=False)
     query: StringTable = field(default_factory=StringTable, repr=False)
+    # Headers whose values are secrets (an API gateway's subscription key): header name ->
+    # the environment variable holding its value (read and scrubbed as `api_key_env` is).
+    headers_env: StringTable = field(default_factory=StringTable)
     network: NetworkConfig = field(default_factory=NetworkConfig, metadata=toml(flatten=True))
 
 

@@ -145,8 +145,9 @@ class StoredResponseEndpoint:
             wire.base_url, f"/responses/{quote(response_id, safe='')}", wire.query.pairs
         )
         headers = openai_headers(ctx.runtime.provider_key(provider.name))
-        if provider.headers:
-            headers = {**headers, **provider.headers}
+        extra = ctx.runtime.provider_headers.get(provider.name)
+        if extra is not None:
+            headers = {**headers, **extra}
         trace = upstream_trace(ctx.trace, ctx.headers)
         span_id = None if trace is None else trace.new_span_id(services.rng)
         if trace is not None:

@@ -84,7 +84,8 @@ def build_call(
     wire = wire_provider(provider, kind)
     adapter = adapter_for(kind, wire, anthropic_beta, body)
     call = adapter.prepare(body, deployment, wire, runtime.provider_key(provider.name))
-    headers = call.headers if not provider.headers else {**call.headers, **provider.headers}
+    extra = runtime.provider_headers.get(provider.name)
+    headers = call.headers if extra is None else {**call.headers, **extra}
     span_id = None
     if trace is not None:
         span_id = trace[1]

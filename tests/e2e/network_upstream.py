@@ -78,6 +78,18 @@ def _stream(model: str) -> bytes:
     )
 
 
+# Azure API Management in front of Azure OpenAI: a request under this prefix needs this
+# subscription key in `Ocp-Apim-Subscription-Key`, else APIM's own 401.
+APIM_PREFIX = "/apim"
+APIM_SUBSCRIPTION_KEY = "apim-subscription-0123456789abcdef"
+# Its answer to a wrong or missing key, word for word.
+APIM_DENIED = {
+    "statusCode": 401,
+    "message": "Access denied due to invalid subscription key. Make sure to provide a valid "
+    "key for an active subscription.",
+}
+
+
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     upstream: ClassVar[Upstream]  # set on a subclass made per server
@@ -87,6 +99,10 @@ class _Handler(BaseHTTPRequestHandler):
         url = urlsplit(self.path)
         headers = {k.lower(): v for k, v in self.headers.items()}
         self.upstream.received.append(Received(url.path, url.query, headers, body))
+        if url.path.startswith(APIM_PREFIX + "/"):
+            if headers.get("ocp-apim-subscription-key") != APIM_SUBSCRIPTION_KEY:
+                self._answer(401, json.dumps(APIM_DENIED).encode())
+                return
         stream = bool(body.get("stream"))
         if stream and body["model"] == "trickle":
             self._trickle(_stream(body["model"]))
@@ -97,6 +113,13 @@ class _Handler(BaseHTTPRequestHandler):
         if not stream and "br" in headers.get("accept-encoding", ""):
             data = bytes(brotli.compress(data))  # as a CDN in front of a provider would
             self.send_header("content-encoding", "br")
+        self.send_header("content-length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def _answer(self, status: int, data: bytes) -> None:
+        self.send_response(status)
+        self.send_header("content-type", "application/json")
         self.send_header("content-length", str(len(data)))
         self.end_headers()
         self.wfile.write(data)

@@ -13,6 +13,9 @@ from openai.types.chat import ChatCompletionMessageParam
 
 from tests.e2e.conftest import GATEWAY_KEY, PROVIDER_SECRET
 from tests.e2e.network_upstream import (
+    APIM_DENIED,
+    APIM_PREFIX,
+    APIM_SUBSCRIPTION_KEY,
     UPSTREAM_HOST,
     Proxy,
     Upstream,
@@ -22,6 +25,7 @@ from tests.e2e.network_upstream import (
 from tests.procs import Proc, start_gateway
 
 MESSAGES: list[ChatCompletionMessageParam] = [{"role": "user", "content": "hello"}]
+REVOKED_APIM_KEY = "apim-revoked-0123456789abcdef"
 
 
 def config(upstream: Upstream, log: Path, proxy: Proxy) -> str:
@@ -71,6 +75,22 @@ transport = "http1"
 query = {{ tenant = "blue" }}
 
 [[providers]]
+name = "azure-apim"
+type = "azure"
+base_url = "{azure}{APIM_PREFIX}"
+api_version = "2024-10-21"
+ca_file = "{upstream.ca_file}"
+headers_env = {{ "Ocp-Apim-Subscription-Key" = "TEST_APIM_KEY" }}
+
+[[providers]]
+name = "azure-apim-revoked"
+type = "azure"
+base_url = "{azure}{APIM_PREFIX}"
+api_version = "2024-10-21"
+ca_file = "{upstream.ca_file}"
+headers_env = {{ "Ocp-Apim-Subscription-Key" = "TEST_APIM_REVOKED_KEY" }}
+
+[[providers]]
 name = "capped"
 type = "openai"
 base_url = "https://127.0.0.1:{upstream.port}/v1"
@@ -83,6 +103,8 @@ max_response_bytes = 250
         ("untrusted", "private-no-ca", "m"),
         ("azure", "azure", "gpt4o-prod"),
         ("azure-http1", "azure-http1", "ignored-by-azure"),
+        ("azure-apim", "azure-apim", "gpt4o-behind-apim"),
+        ("azure-apim-revoked", "azure-apim-revoked", "gpt4o-behind-apim"),
         ("capped", "capped", "m"),
         ("capped-stream", "capped", "trickle"),
     ]
@@ -103,6 +125,8 @@ def network(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Proc, Up
         env = {
             "TEST_PROVIDER_KEY": PROVIDER_SECRET,
             "GW_KEY": GATEWAY_KEY,
+            "TEST_APIM_KEY": APIM_SUBSCRIPTION_KEY,
+            "TEST_APIM_REVOKED_KEY": REVOKED_APIM_KEY,
             "HTTPS_PROXY": proxy.url,
             "NO_PROXY": "127.0.0.1,localhost",
         }
@@ -183,6 +207,42 @@ def test_azure_gets_its_path_query_and_api_key(
     assert received.headers["api-key"] == PROVIDER_SECRET
     assert "authorization" not in received.headers
     assert len(proxy.targets) == proxied  # NO_PROXY: both go direct
+
+
+def test_azure_behind_api_management_gets_its_subscription_key_from_the_environment(
+    network: tuple[Proc, Upstream, Proxy], sdk: openai.OpenAI
+) -> None:
+    """APIM in front of Azure OpenAI wants `Ocp-Apim-Subscription-Key` (the backend's own key
+    is APIM's business): `headers_env` sends it without writing it in the file."""
+    _, upstream, _ = network
+    before = len(upstream.received)
+    reply = sdk.chat.completions.create(model="azure-apim", messages=MESSAGES)
+    assert reply.choices[0].message.content == "over the wire"
+    stream = sdk.chat.completions.create(model="azure-apim", messages=MESSAGES, stream=True)
+    text = "".join(chunk.choices[0].delta.content or "" for chunk in stream if chunk.choices)
+    assert text == "over the wire"
+    sent = upstream.received[before:]
+    assert [r.path for r in sent] == [
+        f"{APIM_PREFIX}/openai/deployments/gpt4o-behind-apim/chat/completions"
+    ] * 2
+    for received in sent:
+        assert received.headers["ocp-apim-subscription-key"] == APIM_SUBSCRIPTION_KEY
+        assert "api-key" not in received.headers and "authorization" not in received.headers
+
+
+def test_a_subscription_key_apim_refuses_is_the_gateways_auth_error(
+    network: tuple[Proc, Upstream, Proxy], sdk: openai.OpenAI
+) -> None:
+    """APIM's own 401 body (`statusCode`, `message`) reaches the client as the provider's
+    refusal of the gateway's credential, its message kept, the key in no answer or log."""
+    gateway, upstream, _ = network
+    with pytest.raises(openai.AuthenticationError) as caught:
+        sdk.chat.completions.create(model="azure-apim-revoked", messages=MESSAGES)
+    error = caught.value.body
+    assert isinstance(error, dict) and error["code"] == "upstream_auth_error"
+    assert str(APIM_DENIED["message"]) in error["message"]
+    assert upstream.received[-1].headers["ocp-apim-subscription-key"] == REVOKED_APIM_KEY
+    assert REVOKED_APIM_KEY not in "".join(gateway.output)
 
 
 def test_an_answer_over_max_response_bytes_is_cut_with_its_code(sdk: openai.OpenAI) -> None:

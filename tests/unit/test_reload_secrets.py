@@ -54,6 +54,41 @@ async def test_a_provider_key_rotated_in_its_file_applies_at_the_next_reload(
         await services.aclose()
 
 
+async def test_a_secret_header_rotated_in_its_file_applies_at_the_next_reload(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`headers_env` (an API gateway's subscription key) is a secret like the provider key."""
+    secret = tmp_path / "secrets" / "apim"
+    secret.parent.mkdir()
+    secret.write_text("apim-first-0123456789\n")
+    monkeypatch.setenv("RELOAD_SECRET_OPENAI_KEY", "sk-in-the-environment-0123")
+    monkeypatch.delenv("RELOAD_SECRET_APIM_KEY", raising=False)
+    monkeypatch.setenv("RELOAD_SECRET_APIM_KEY_FILE", str(secret))
+    path = tmp_path / "config.toml"
+    path.write_text(
+        CONFIG.replace(
+            'api_key_env = "RELOAD_SECRET_OPENAI_KEY"\n',
+            'api_key_env = "RELOAD_SECRET_OPENAI_KEY"\n'
+            'headers = { "OpenAI-Project" = "proj_1" }\n'
+            'headers_env = { "Ocp-Apim-Subscription-Key" = "RELOAD_SECRET_APIM_KEY" }\n',
+        )
+    )
+    app = create_app(load_config(path), watch_config=False)
+    services: Services = app.state.services
+    reloader = Reloader(services, path)
+    try:
+        sent = {"openai-project": "proj_1", "ocp-apim-subscription-key": "apim-first-0123456789"}
+        assert services.runtime.provider_headers["oai"] == sent
+        assert "apim-first" not in services.runtime.secrets.scrub("apim-first-0123456789")
+        secret.write_text("apim-second-0123456789\n")
+        assert (await reloader.reload("SIGHUP"))["result"] == "ok"
+        sent["ocp-apim-subscription-key"] = "apim-second-0123456789"
+        assert services.runtime.provider_headers["oai"] == sent
+        assert "apim-second" not in services.runtime.secrets.scrub("apim-second-0123456789")
+    finally:
+        await services.aclose()
+
+
 def test_the_watcher_watches_the_directory_a_secret_file_is_named_in(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -30,6 +30,9 @@ _FENCE = re.compile(r"^```toml\n(.*?)^```", re.M | re.S)
 _MARKER = re.compile(r"<!--\s*toml:\s*(.*?)\s*-->")
 _HEADER = re.compile(r"#\s*((?:policies|prompts)/[\w.-]+\.toml)\s*$")
 _ENV_NAME = re.compile(r'^\s*\w+_env\s*=\s*"(\w+)"', re.M)
+# The variables of an inline `headers_env = { "Header" = "NAME", ... }`.
+_HEADERS_ENV = re.compile(r"^\s*headers_env\s*=\s*\{(.*)\}", re.M)
+_TABLE_VALUE = re.compile(r'=\s*"(\w+)"')
 _FILE_KEY = re.compile(r'^\s*(?:ca_file|client_cert)\s*=\s*"([^"]+)"', re.M)
 
 BASE_PROVIDERS = {
@@ -90,9 +93,9 @@ def problems(block: Block, root: Path, policies: dict[str, str]) -> list[str]:
     else:
         text = _with_base(block.text, root, policies)
     config.write_text(text)
-    env = {
-        name: f"value-of-{name}" for name in _ENV_NAME.findall(text + "\n".join(policies.values()))
-    }
+    names = _ENV_NAME.findall(text + "\n".join(policies.values()))
+    names += [name for table in _HEADERS_ENV.findall(text) for name in _TABLE_VALUE.findall(table)]
+    env = {name: f"value-of-{name}" for name in names}
     return [_in_doc(str(p), block, root) for p in check_config(config, env=env)]
 
 

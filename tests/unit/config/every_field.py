@@ -33,6 +33,7 @@ ENV = {
     "SENTINEL_PW": "pw",
     "AZS": "s",
     "REDIS_PW": "rpw",
+    "APIM": "apim-key",
 }
 
 # Every field of every config type set to a value other than its default (somewhere: in
@@ -116,6 +117,7 @@ CONFIG: dict[str, Any] = {
             "deployment": "gpt4o",
             "api_version": "2024-06-01",
             "headers": {"x-team": "blue"},
+            "headers_env": {"ocp-apim-subscription-key": "APIM"},
             "query": {"tag": "a"},
             "transport": "httpx",
             "http2": True,

@@ -155,6 +155,40 @@ def test_headers_no_client_can_send_are_refused(tmp_path: Path) -> None:
     ]
 
 
+def test_secret_headers_are_refused_like_headers_and_keys(tmp_path: Path) -> None:
+    """`headers_env` names follow `headers`' rules, a name may not be in both, and each
+    variable is required like `api_key_env`; a value no header may hold is refused without
+    being shown."""
+    text = BASE + (
+        '[[providers]]\nname = "o"\ntype = "openai"\nbase_url = "http://h/v1"\n'  # 10-13
+        'headers = { "X-Team" = "a", "x-org" = "b" }\n'  # 14
+        "[providers.headers_env]\n"  # 15
+        '"Ocp-Apim-Subscription-Key" = "APIM_KEY"\n'  # 16
+        'Host = "APIM_KEY"\n'  # 17
+        '"X Key" = "APIM_KEY"\n'  # 18
+        '"X-ORG" = "APIM_KEY"\n'  # 19
+        '"x-unset" = "UNSET_KEY"\n'  # 20
+        '"x-empty" = "EMPTY_KEY"\n'  # 21
+        '"x-pasted" = "sk-live-0123456789abcdef"\n'  # 22
+        '"x-bad" = "BAD_KEY"\n'  # 23
+    )
+    env = {"APIM_KEY": "apim-0123", "EMPTY_KEY": "", "BAD_KEY": "caf\u00e9\nsecret"}
+    assert problems(tmp_path, text, env=env) == [
+        "config.toml:17: provider 'o': header 'Host' is set by the gateway",
+        "config.toml:18: provider 'o': header name 'X Key' is not an HTTP token "
+        "(letters, digits and !#$%&'*+-.^_`|~)",
+        "config.toml:19: provider 'o': header 'X-ORG' is in headers too",
+        "config.toml:20: provider 'o': headers_env: environment variable UNSET_KEY is not set",
+        "config.toml:21: provider 'o': headers_env: environment variable EMPTY_KEY is empty",
+        "config.toml:22: provider 'o': headers_env: x-pasted must name an environment variable "
+        "(letters, digits and '_'), which holds the secret; the value is not shown, as it may "
+        "be the secret itself, and `${NAME}` is not expanded",
+        "config.toml:23: provider 'o': headers_env: environment variable BAD_KEY value may "
+        "only hold visible ASCII, spaces and tabs",
+    ]
+    assert problems(tmp_path, text.split("Host")[0], env=env) == []
+
+
 def test_a_clean_azure_provider_with_network_options(tmp_path: Path) -> None:
     text = BASE + (
         '[[providers]]\nname = "az"\ntype = "azure"\nbase_url = "https://r.openai.azure.com"\n'

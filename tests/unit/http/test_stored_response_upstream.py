@@ -9,6 +9,7 @@ from pathlib import Path
 
 import httpx
 import orjson
+import pytest
 
 from gateway.app import create_app
 from gateway.config import load_config
@@ -26,6 +27,7 @@ type = "openai"
 base_url = "http://upstream.invalid/v1?route=eu"
 responses = true
 headers = {{ "OpenAI-Project" = "proj_123" }}
+headers_env = {{ "Ocp-Apim-Subscription-Key" = "APIM_KEY" }}
 query = {{ tenant = "acme" }}
 
 [[models]]
@@ -38,6 +40,7 @@ model = "m"
 id = "k"
 key_sha256 = "{hashlib.sha256(b"sk-k").hexdigest()}"
 """
+ENV = {"APIM_KEY": "apim-0123"}
 RESPONSE = {
     "id": "resp_1",
     "object": "response",
@@ -57,10 +60,11 @@ RESPONSE = {
 
 
 async def test_a_stored_response_is_asked_with_the_providers_headers_and_query(
-    tmp_path: Path,
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setenv("APIM_KEY", ENV["APIM_KEY"])
     (tmp_path / "config.toml").write_text(CONFIG)
-    app = create_app(load_config(tmp_path / "config.toml", env={}), recorder=MemorySink())
+    app = create_app(load_config(tmp_path / "config.toml", env=ENV), recorder=MemorySink())
     services: Services = app.state.services
     sent: list[UpstreamRequest] = []
 
@@ -93,4 +97,5 @@ async def test_a_stored_response_is_asked_with_the_providers_headers_and_query(
     assert delete.method == "DELETE" and delete.url == fetch.url
     for request in (create, fetch, delete):
         assert request.headers.get("openai-project") == "proj_123", request.method
+        assert request.headers.get("ocp-apim-subscription-key") == "apim-0123", request.method
     await asyncio.wait_for(services.aclose(), 10)

@@ -1,5 +1,6 @@
-"""One attempt: the provider's static headers and query go out, and the transport's own
-failures (redirect, oversize body, untrusted TLS) reach the client with their codes."""
+"""One attempt: the provider's static headers, secret headers and query go out, and the
+transport's own failures (redirect, oversize body, untrusted TLS) reach the client with their
+codes."""
 
 from __future__ import annotations
 
@@ -37,6 +38,7 @@ base_url = "http://upstream.invalid/v1?tenant=t1"
 api_key_env = "UP_KEY"
 headers = { "X-Org" = "blue", Authorization = "Bearer override" }
 query = { region = "eu" }
+headers_env = { "Ocp-Apim-Subscription-Key" = "APIM_KEY" }
 
 [[models]]
 name = "m"
@@ -49,7 +51,7 @@ ANSWER = orjson.dumps({"choices": [], "usage": {"prompt_tokens": 1, "completion_
 
 async def route(tmp_path: Path, upstream: FakeUpstream) -> Exchange:
     (tmp_path / "gateway.toml").write_text(CONFIG)
-    env = {"UP_KEY": "sk-upstream"}
+    env = {"UP_KEY": "sk-upstream", "APIM_KEY": "apim-subscription-0123"}
     runtime = build_runtime(load_config(tmp_path / "gateway.toml", env=env), env=env)
     clock = FakeClock()
     state, stats, metrics = MemoryState(), DeploymentStats(), Metrics()
@@ -79,6 +81,7 @@ async def test_static_headers_and_query_go_out_with_every_request(tmp_path: Path
     assert sent.headers["x-org"] == "blue"
     assert sent.headers["authorization"] == "Bearer override"  # the config wins, one header
     assert "Authorization" not in sent.headers
+    assert sent.headers["ocp-apim-subscription-key"] == "apim-subscription-0123"
 
 
 @pytest.mark.parametrize(
