@@ -111,6 +111,9 @@ def provider_credentials(provider: ProviderConfig, env: Mapping[str, str]) -> li
         password = urllib.parse.urlsplit(proxy).password
         if password:
             values.append(password)
+    password_env = provider.network.proxy_password_env
+    if password_env and env.get(password_env):
+        values.append(env[password_env])
     secret_env = provider.entra.client_secret_env
     if secret_env and env.get(secret_env):
         values.append(env[secret_env])

@@ -11,13 +11,14 @@ import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 
+from gateway.config.document import Table
 from gateway.config.errors import Problem
 from gateway.config.files import read_config_file
-from gateway.config.locate import Locator
+from gateway.config.locate import KeyPath, Locator
 from gateway.config.provider_network import CREDENTIAL_NAME
 from gateway.config.secret_env import ENVIRONMENT
 from gateway.config.types import GatewayConfig
-from gateway.state.redis.options import url_has_password
+from gateway.config.urls import url_has_password
 
 # The secret of config.example.toml's demo key, published in the README.
 DEMO_SECRET = "sk-demo"
@@ -34,16 +35,40 @@ def demo_keys(config: GatewayConfig) -> list[str]:
     ]
 
 
-def credential_headers(config: GatewayConfig) -> list[tuple[int, str]]:
-    """The providers' `headers` whose names are a credential's (`api-key`,
-    `Ocp-Apim-Subscription-Key`, ...), so their values are written in the file: the provider's
-    index and the header's name (lower-cased)."""
-    return [
-        (i, name)
-        for i, provider in enumerate(config.providers.values())
-        for name in provider.headers
-        if CREDENTIAL_NAME.search(name)
-    ]
+def written_secrets(config: GatewayConfig, document: Table) -> list[tuple[KeyPath, str]]:
+    """Where the file (parsed as `document`) holds a secret that a `*_env` setting would keep
+    out of it, and the warning that says so: a provider header whose name is a credential's
+    (`api-key`, `Ocp-Apim-Subscription-Key`, ...), a proxy or Redis URL with a password."""
+    found: list[tuple[KeyPath, str]] = []
+    entries = document.get("providers", [])
+    for index, provider in enumerate(config.providers.values()):
+        for name in entries[index].get("headers", {}):
+            if CREDENTIAL_NAME.search(name):
+                message = f"header '{name}' looks like a credential, " + _readable(
+                    "its value", "headers_env"
+                )
+                found.append((("providers", index, "headers", name), message))
+        proxy = provider.network.proxy
+        if proxy is not None and url_has_password(proxy):
+            message = "proxy holds a password, " + _readable("it", "proxy_password_env")
+            found.append(
+                (("providers", index, "proxy"), message + _KEEPS_USER % "http://user@proxy:3128")
+            )
+    redis_url = config.state.redis_url
+    if redis_url is not None and url_has_password(redis_url):
+        message = "state.redis_url holds a password, " + _readable("it", "redis_password_env")
+        found.append((("state", "redis_url"), message + _KEEPS_USER % "redis://user@host"))
+    return found
+
+
+def _readable(what: str, setting: str) -> str:
+    return (
+        f"readable by whoever reads this file or its history; keep {what} in an environment "
+        f"variable named by {setting}"
+    )
+
+
+_KEEPS_USER = " (the URL keeps the user: %s)"
 
 
 def per_worker_state(config: GatewayConfig, workers: int) -> str | None:
@@ -67,32 +92,13 @@ def config_warnings(
     admin_env = config.admin.key_env
     short_admin = admin_env is not None and len(env.get(admin_env, "")) < MIN_ADMIN_KEY_LENGTH
     workers = per_worker_state(config, config.server.workers)
-    redis_url = config.state.redis_url
-    inline_password = redis_url is not None and url_has_password(redis_url)
-    written = credential_headers(config)
-    if not ids and not short_admin and workers is None and not inline_password and not written:
-        return []
     text = read_config_file(path).decode()
     locator = Locator(text)
-    found = []
     document = tomllib.loads(text)
-    providers = document.get("providers", [])
-    for index, lowered in written:
-        header = next(name for name in providers[index]["headers"] if name.lower() == lowered)
-        message = (
-            f"warning: header '{header}' looks like a credential, readable by whoever reads "
-            "this file or its history; keep its value in an environment variable named by "
-            "headers_env"
-        )
-        line = locator.line(("providers", index, "headers", header))
-        found.append(Problem(str(path), line, message))
-    if inline_password:
-        message = (
-            "warning: state.redis_url holds a password, readable by whoever reads this file or "
-            "its history; keep it in an environment variable named by redis_password_env "
-            "(the URL keeps the user: redis://user@host)"
-        )
-        found.append(Problem(str(path), locator.line(("state", "redis_url")), message))
+    found = [
+        Problem(str(path), locator.line(where), f"warning: {message}")
+        for where, message in written_secrets(config, document)
+    ]
     if workers is not None:
         found.append(Problem(str(path), locator.line(("server", "workers")), workers))
     if short_admin:

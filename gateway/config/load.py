@@ -39,7 +39,7 @@ from gateway.config.types import (
     LoggingConfig,
     ProviderConfig,
 )
-from gateway.config.urls import host_problem, split
+from gateway.config.urls import host_problem, split, url_has_password
 from gateway.config.used_versions import used_versions
 from gateway.state.redis.keys import prefix_problem
 from gateway.state.redis.options import (
@@ -49,7 +49,6 @@ from gateway.state.redis.options import (
     host_port,
     unknown_url_options,
     url_db,
-    url_has_password,
     url_problem,
 )
 

@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 from gateway.config.document import Doc, Table
 from gateway.config.locate import KeyPath
 from gateway.config.schema import StringTable
-from gateway.config.urls import http_url_problem
+from gateway.config.urls import http_url_problem, url_has_password
 
 _TLS_FILES = ("ca_file", "client_cert", "client_key")
 _AZURE_ONLY = ("deployment", "api_version")
@@ -95,12 +95,14 @@ def _headers(doc: Doc, path: KeyPath, label: str, headers: StringTable) -> Strin
     return StringTable({name.lower(): value for name, value in headers.items()})
 
 
-def check_secret_headers(
+def check_provider_secrets(
     doc: Doc, path: KeyPath, label: str, values: Table, env: Mapping[str, str]
 ) -> Table:
-    """`values` with `headers_env`'s names lower-cased; reports a name no client may send or
-    one `headers` sets too, and a variable unset, empty or holding what no header may (its
-    value is never shown)."""
+    """`values` with `headers_env`'s names lower-cased; reports what the secrets a provider
+    reads from the environment need (`headers_env`, `proxy_password_env`), never their values."""
+    password_env = values.get("proxy_password_env")
+    if password_env is not None:
+        _check_proxy_password(doc, path, label, values, env)
     named = values.get("headers_env")
     if named is None:
         return values
@@ -119,6 +121,25 @@ def check_secret_headers(
             doc.report(where, message)
     lowered = StringTable({name.lower(): variable for name, variable in named.items()})
     return {**values, "headers_env": lowered}
+
+
+def _check_proxy_password(
+    doc: Doc, path: KeyPath, label: str, values: Table, env: Mapping[str, str]
+) -> None:
+    """`proxy_password_env` is the password of the `proxy` setting's URL, which then holds
+    none itself (which one would win is a guess)."""
+    where = path + ("proxy_password_env",)
+    proxy = values.get("proxy")
+    if proxy is None:
+        doc.report(where, f"{label}: proxy_password_env needs proxy (the proxy's URL)")
+    elif url_has_password(proxy):
+        doc.report(
+            where,
+            f"{label}: proxy holds a password and proxy_password_env names one: keep the "
+            "password in the variable alone (the URL keeps the user: http://user@proxy:3128)",
+        )
+    else:
+        doc.require_env(where, label, values["proxy_password_env"], env)
 
 
 _BAD_VALUE = "value may only hold visible ASCII, spaces and tabs"

@@ -80,6 +80,7 @@ APPLIED_LIVE: Mapping[str, tuple[str, ...]] = {
         "transport",
         "http2",
         "proxy",
+        "proxy_password_env",
         "trust_env",
         "ca_file",
         "client_cert",

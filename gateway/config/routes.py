@@ -13,7 +13,7 @@ from pathlib import Path
 from gateway.config.document import Doc, Entries, Table, entry_name
 from gateway.config.locate import KeyPath
 from gateway.config.provider_auth import check_auth
-from gateway.config.provider_network import check_azure, check_network, check_secret_headers
+from gateway.config.provider_network import check_azure, check_network, check_provider_secrets
 from gateway.config.specs import spec_of
 from gateway.config.types import DeploymentConfig, ModelConfig, ProviderConfig
 from gateway.config.urls import http_url_problem
@@ -47,7 +47,7 @@ def providers(
         label = f"provider '{name}'"
         check_azure(doc, path, label, values)
         values = check_network(doc, path, label, values, base)
-        values = check_secret_headers(doc, path, label, values, env)
+        values = check_provider_secrets(doc, path, label, values, env)
         values = check_auth(doc, path, label, values, env, base)
         ok = "type" in values and len(doc.problems) == before
         found[name] = PROVIDER.build(values) if ok else None

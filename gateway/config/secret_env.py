@@ -90,6 +90,7 @@ def secret_names(config: GatewayConfig) -> list[str]:
     names.append(config.state.redis_password_env)
     for provider in config.providers.values():
         names += [provider.api_key_env, provider.entra.client_secret_env]
+        names.append(provider.network.proxy_password_env)
         names += provider.headers_env.values()
     names += [key.key_env for key in config.keys]
     return sorted({name for name in names if name})

@@ -6,7 +6,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from gateway.config.state_types import StateConfig
-from gateway.state.redis.options import DEFAULT_URL, RedisOptions, host_port, url_with_password
+from gateway.config.urls import url_with_password
+from gateway.state.redis.options import DEFAULT_URL, RedisOptions, host_port
 
 
 def redis_options(state: StateConfig, env: Mapping[str, str]) -> RedisOptions:

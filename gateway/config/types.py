@@ -134,6 +134,8 @@ class NetworkConfig:
     http2: bool = False
     # None: the HTTPS_PROXY / HTTP_PROXY / ALL_PROXY / NO_PROXY variables when `trust_env`.
     proxy: NonEmptyStr | None = field(default=None, repr=False)  # may carry credentials
+    # The environment variable holding the proxy's password (`proxy` then names the user only).
+    proxy_password_env: NonEmptyStr | None = None
     trust_env: bool = True
     # Relative in the TOML to the config file's directory; absolute once loaded.
     # PEM CAs trusted in addition to the system's.

@@ -3,7 +3,7 @@ credentials)."""
 
 from __future__ import annotations
 
-from urllib.parse import SplitResult, urlsplit
+from urllib.parse import SplitResult, quote, urlsplit, urlunsplit
 
 
 def http_url_problem(url: str) -> str | None:
@@ -40,3 +40,21 @@ def host_problem(host: str) -> str | None:
     except UnicodeError:
         return "is not a host name (a label is empty or longer than 63 characters)"
     return None
+
+
+def url_with_password(url: str, password: str) -> str:
+    """`url` with `password` as its password (percent-encoded), its user kept: how a password
+    from the environment (`[state] redis_password_env`, a provider's `proxy_password_env`)
+    reaches clients that read credentials from the URL."""
+    parts = urlsplit(url)
+    userinfo, _, host = parts.netloc.rpartition("@")
+    user = userinfo.partition(":")[0]
+    return urlunsplit(parts._replace(netloc=f"{user}:{quote(password, safe='')}@{host}"))
+
+
+def url_has_password(url: str) -> bool:
+    """Whether `url` holds a password (`user:password@`, `:password@`)."""
+    try:
+        return urlsplit(url).password is not None
+    except ValueError:  # reported as the URL's own problem
+        return False

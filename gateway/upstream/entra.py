@@ -32,6 +32,7 @@ from gateway.config.entra_types import EntraConfig
 from gateway.config.types import NetworkConfig, ProviderConfig
 from gateway.upstream.base import UpstreamClient, UpstreamError, UpstreamRequest, UpstreamTimeouts
 from gateway.upstream.httpx_transport import HttpxUpstream
+from gateway.upstream.network_secrets import with_proxy_password
 
 log = logging.getLogger("gateway.upstream.entra")
 
@@ -175,15 +176,16 @@ class EntraTokenSource:
         await self._client.aclose()
 
 
-def token_network(provider: ProviderConfig) -> NetworkConfig:
-    """How the token endpoint is reached: the provider's proxy and CAs, not its client
-    certificate; the host-local managed identity endpoints directly."""
+def token_network(provider: ProviderConfig, environ: Mapping[str, str]) -> NetworkConfig:
+    """How the token endpoint is reached: the provider's proxy (its password read from
+    `environ`) and CAs, not its client certificate; the host-local managed identity endpoints
+    directly."""
     if provider.auth == "entra_managed_identity":
         return NetworkConfig(
             transport="httpx", trust_env=False, max_response_bytes=_MAX_ANSWER_BYTES
         )
     return dataclasses.replace(
-        provider.network,
+        with_proxy_password(provider.network, environ),
         transport="httpx",
         http2=False,
         client_cert=None,
@@ -209,7 +211,7 @@ def token_source(
         build = workload_identity_request(entra)
     else:
         build = managed_identity_request(entra, environ)
-    return EntraTokenSource(build, HttpxUpstream(token_network(provider)), clock)
+    return EntraTokenSource(build, HttpxUpstream(token_network(provider, environ)), clock)
 
 
 def _failing(message: str) -> RequestBuilder:

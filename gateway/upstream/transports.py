@@ -28,6 +28,7 @@ from gateway.config.types import NetworkConfig, ProviderConfig
 from gateway.upstream.base import UpstreamClient
 from gateway.upstream.bearer import BearerTokenUpstream, TokenCache
 from gateway.upstream.entra import token_source
+from gateway.upstream.network_secrets import with_proxy_password
 from gateway.upstream.proxy_rules import ProxyRules, environment_proxies, proxy_urls
 
 log = logging.getLogger("gateway.upstream")
@@ -129,7 +130,8 @@ class NetworkClients:
         known = self._by_provider.get(provider.name)
         if known is not None and known[0] is provider:
             return known[1]
-        client = self._client(provider.network, lambda: self._make(provider.network))
+        network = self._network(provider)
+        client = self._client(network, lambda: self._make(network))
         if provider.auth != "api_key":
             client = self._signed(provider, client)
         if self._names(provider):  # not a replaced config's provider, asking again
@@ -141,6 +143,11 @@ class NetworkClients:
             )
             self._by_provider[provider.name] = (provider, client)
         return client
+
+    def _network(self, provider: ProviderConfig) -> NetworkConfig:
+        """The provider's network settings with the proxy's password read now: a rotated one is
+        another client (a pool with the new `Proxy-Authorization`)."""
+        return with_proxy_password(provider.network, self._environ)
 
     def _signed(self, provider: ProviderConfig, client: UpstreamClient) -> UpstreamClient:
         def make() -> UpstreamClient:
@@ -156,7 +163,7 @@ class NetworkClients:
         name = provider.entra.client_secret_env
         secret = self._environ.get(name, "") if name else ""
         digest = hashlib.sha256(secret.encode("utf-8", "surrogateescape")).digest()
-        return (provider.auth, provider.entra, provider.network, digest)
+        return (provider.auth, provider.entra, self._network(provider), digest)
 
     def _client(self, key: _ClientKey, make: Callable[[], UpstreamClient]) -> UpstreamClient:
         """The open client of `key`, else a new one: retired at once when no config names it
@@ -173,7 +180,7 @@ class NetworkClients:
         if named is None:
             return True
         if provider.auth == "api_key":
-            return provider.network in named
+            return self._network(provider) in named
         return self._signed_key(provider) in named
 
     def retire_unused(self, providers: Iterable[ProviderConfig], grace_s: float) -> int:
@@ -185,7 +192,7 @@ class NetworkClients:
         retired. Until 2026-12-06 a replaced config's request that retried or fell back after
         this got a new pool for its old settings, one left open until the next reload."""
         kept = list(providers)
-        named: set[_ClientKey] = {provider.network for provider in kept}
+        named: set[_ClientKey] = {self._network(provider) for provider in kept}
         named.update(self._signed_key(p) for p in kept if p.auth != "api_key")
         self._named, self._grace_s = named, grace_s
         for key in [key for key in self._retired if key in named]:

@@ -227,30 +227,36 @@ def test_check_warns_of_a_password_written_in_the_redis_url_without_showing_it(
     assert "Inl1nePw" not in out and "from-the-environment" not in out
 
 
-def test_check_warns_of_a_credential_written_in_a_providers_headers_at_its_line(
+def test_check_warns_of_a_credential_written_in_a_providers_headers_or_proxy_at_its_line(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """An API gateway's subscription key written in `headers` sits in the file and its
-    history; `headers_env` keeps it in the environment."""
+    """An API gateway's subscription key written in `headers`, a proxy's password in `proxy`,
+    sit in the file and its history; `headers_env` and `proxy_password_env` keep them in the
+    environment."""
     monkeypatch.setenv("CHECK_TRACE_KEY", "from-the-environment")
     config = tmp_path / "config.toml"
     config.write_text(
         MOCK_MODEL
         + '[[providers]]\nname = "apim"\ntype = "openai"\nbase_url = "https://apim.test/v1"\n'
-        + "[providers.headers]\n"  # 14
-        + '"OpenAI-Project" = "proj_1"\n'  # 15
-        + '"Ocp-Apim-Subscription-Key" = "Wr1ttenK3y"\n'  # 16
+        + 'proxy = "http://gw:Pr0xyPw@proxy:3128"\n'  # 14
+        + "[providers.headers]\n"
+        + '"OpenAI-Project" = "proj_1"\n'
+        + '"Ocp-Apim-Subscription-Key" = "Wr1ttenK3y"\n'  # 17
         + "[providers.headers_env]\n"
         + '"X-Trace-Key" = "CHECK_TRACE_KEY"\n'
     )
     assert main(["check", str(config)]) == 0
     out = capsys.readouterr().out
     assert out.splitlines()[:-1] == [
-        f"{config}:16: warning: header 'Ocp-Apim-Subscription-Key' looks like a credential, "
+        f"{config}:17: warning: header 'Ocp-Apim-Subscription-Key' looks like a credential, "
         "readable by whoever reads this file or its history; keep its value in an environment "
-        "variable named by headers_env"
+        "variable named by headers_env",
+        f"{config}:14: warning: proxy holds a password, readable by whoever reads this file or "
+        "its history; keep it in an environment variable named by proxy_password_env (the URL "
+        "keeps the user: http://user@proxy:3128)",
     ]
-    assert "Wr1ttenK3y" not in out and "from-the-environment" not in out
+    for secret in ("Wr1ttenK3y", "Pr0xyPw", "from-the-environment"):
+        assert secret not in out
 
 
 @pytest.mark.parametrize(

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Literal
-from urllib.parse import parse_qs, quote, urlsplit, urlunsplit
+from urllib.parse import parse_qs, urlsplit
 
 from gateway.state.redis.keys import DEFAULT_PREFIX
 from gateway.state.redis.resp import Address
@@ -66,24 +66,6 @@ def host_port(text: str) -> tuple[str, int]:
     if not sep or not host or not port.isdigit() or int(port) > 65535:
         raise ValueError(f"expected host:port (port 0..65535), got {text!r}")
     return host.strip("[]"), int(port)
-
-
-def url_with_password(url: str, password: str) -> str:
-    """`url` with `password` as its password (percent-encoded), its user kept: how the password
-    of `[state] redis_password_env` reaches both clients, which read credentials from the URL
-    (`Address.from_url`, redis-py's `parse_url`; Sentinel's and Cluster's nodes alike)."""
-    parts = urlsplit(url)
-    userinfo, _, host = parts.netloc.rpartition("@")
-    user = userinfo.partition(":")[0]
-    return urlunsplit(parts._replace(netloc=f"{user}:{quote(password, safe='')}@{host}"))
-
-
-def url_has_password(url: str) -> bool:
-    """Whether `url` holds a password (`user:password@`, `:password@`)."""
-    try:
-        return urlsplit(url).password is not None
-    except ValueError:  # reported as the URL's own problem
-        return False
 
 
 def url_problem(url: str) -> str | None:

@@ -34,6 +34,7 @@ ENV = {
     "AZS": "s",
     "REDIS_PW": "rpw",
     "APIM": "apim-key",
+    "PROXY_PW": "proxy-pw",
 }
 
 # Every field of every config type set to a value other than its default (somewhere: in
@@ -121,7 +122,8 @@ CONFIG: dict[str, Any] = {
             "query": {"tag": "a"},
             "transport": "httpx",
             "http2": True,
-            "proxy": "http://proxy.internal:3128",
+            "proxy": "http://gw@proxy.internal:3128",
+            "proxy_password_env": "PROXY_PW",
             "trust_env": False,
             "ca_file": "tls/ca.pem",
             "client_cert": "tls/client.pem",

@@ -189,6 +189,27 @@ def test_secret_headers_are_refused_like_headers_and_keys(tmp_path: Path) -> Non
     assert problems(tmp_path, text.split("Host")[0], env=env) == []
 
 
+def test_a_proxy_password_from_the_environment_needs_a_proxy_without_one(tmp_path: Path) -> None:
+    provider = '[[providers]]\nname = "{name}"\ntype = "openai"\nbase_url = "http://h/v1"\n'
+    text = BASE + (
+        provider.format(name="none")  # 10-13
+        + 'proxy_password_env = "PROXY_PW"\n'  # 14
+        + provider.format(name="both")  # 15-18
+        + 'proxy = "http://gw:inline@proxy:3128"\nproxy_password_env = "PROXY_PW"\n'  # 19-20
+        + provider.format(name="unset")  # 21-24
+        + 'proxy = "http://gw@proxy:3128"\nproxy_password_env = "UNSET_PW"\n'  # 25-26
+        + provider.format(name="good")  # 27-30
+        + 'proxy = "http://gw@proxy:3128"\nproxy_password_env = "PROXY_PW"\n'
+    )
+    assert problems(tmp_path, text, env={"PROXY_PW": "pw"}) == [
+        "config.toml:14: provider 'none': proxy_password_env needs proxy (the proxy's URL)",
+        "config.toml:20: provider 'both': proxy holds a password and proxy_password_env names "
+        "one: keep the password in the variable alone (the URL keeps the user: "
+        "http://user@proxy:3128)",
+        "config.toml:26: provider 'unset': environment variable UNSET_PW is not set",
+    ]
+
+
 def test_a_clean_azure_provider_with_network_options(tmp_path: Path) -> None:
     text = BASE + (
         '[[providers]]\nname = "az"\ntype = "azure"\nbase_url = "https://r.openai.azure.com"\n'

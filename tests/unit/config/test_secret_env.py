@@ -113,11 +113,11 @@ def test_a_secret_given_both_ways_is_refused_without_showing_either(tmp_path: Pa
 
 
 def test_every_secret_setting_reads_a_file(tmp_path: Path) -> None:
-    """A provider's key and secret header, a gateway key (`key_env`), the admin key and the
-    Redis password."""
+    """A provider's key, secret header and proxy password, a gateway key (`key_env`), the admin
+    key and the Redis password."""
     files = {
         name: secret_file(tmp_path, f"{name.lower()}-from-file-0123456789\n", name)
-        for name in ("OPENAI_KEY", "APIM_KEY", "CLIENT_KEY", "ADMIN_KEY", "REDIS_PW")
+        for name in ("OPENAI_KEY", "APIM_KEY", "PROXY_PW", "CLIENT_KEY", "ADMIN_KEY", "REDIS_PW")
     }
     env = SecretEnvironment({f"{name}_FILE": str(path) for name, path in files.items()})
     config = tmp_path / "config.toml"
@@ -127,10 +127,11 @@ def test_every_secret_setting_reads_a_file(tmp_path: Path) -> None:
         + MOCK_MODEL
         + PROVIDER
         + 'headers_env = { "Ocp-Apim-Subscription-Key" = "APIM_KEY" }\n'
+        + 'proxy = "http://gw@proxy:3128"\nproxy_password_env = "PROXY_PW"\n'
         + '\n[[keys]]\nid = "client"\nkey_env = "CLIENT_KEY"\n'
     )
     loaded = load_config(config, env=env)
-    names = ["ADMIN_KEY", "APIM_KEY", "CLIENT_KEY", "OPENAI_KEY", "REDIS_PW"]
+    names = ["ADMIN_KEY", "APIM_KEY", "CLIENT_KEY", "OPENAI_KEY", "PROXY_PW", "REDIS_PW"]
     assert secret_names(loaded) == names
     runtime = build_runtime(loaded, env)
     assert runtime.provider_keys["openai"].reveal() == "openai_key-from-file-0123456789"
@@ -138,7 +139,8 @@ def test_every_secret_setting_reads_a_file(tmp_path: Path) -> None:
     assert sent == {"ocp-apim-subscription-key": "apim_key-from-file-0123456789"}
     found = runtime.find_secret("client_key-from-file-0123456789")
     assert found is not None and found[0].id == "client"
-    assert "admin_key-from-file" not in runtime.secrets.scrub("x admin_key-from-file-0123456789")
+    for secret in ("admin_key", "proxy_pw", "apim_key"):
+        assert secret not in runtime.secrets.scrub(f"x {secret}-from-file-0123456789")
     assert sorted(env.files(secret_names(loaded))) == sorted(files.values())
 
 

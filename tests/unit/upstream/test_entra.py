@@ -183,9 +183,12 @@ def test_a_malformed_token_answer_is_a_token_error(body: bytes) -> None:
 
 
 def test_the_token_endpoint_gets_the_proxy_and_cas_but_not_the_client_certificate() -> None:
+    """The proxy with its password from `proxy_password_env`: the one the provider's requests
+    go through."""
     network = NetworkConfig(
         transport="http1",
-        proxy="http://proxy:3128",
+        proxy="http://gw@proxy:3128",
+        proxy_password_env="PROXY_PW",
         ca_file=Path("/ca.pem"),
         client_cert=Path("/c.pem"),
         client_key=Path("/k.pem"),
@@ -197,12 +200,12 @@ def test_the_token_endpoint_gets_the_proxy_and_cas_but_not_the_client_certificat
         auth="entra_client_secret",
         network=network,
     )
-    reached = token_network(provider)
+    reached = token_network(provider, {"PROXY_PW": "p@ss w"})
     assert (reached.proxy, reached.ca_file, reached.transport) == (
-        "http://proxy:3128",
+        "http://gw:p%40ss%20w@proxy:3128",
         Path("/ca.pem"),
         "httpx",
     )
     assert reached.client_cert is None and reached.client_key is None
-    identity = token_network(dataclasses.replace(provider, auth="entra_managed_identity"))
+    identity = token_network(dataclasses.replace(provider, auth="entra_managed_identity"), {})
     assert identity.proxy is None and identity.trust_env is False and identity.ca_file is None

@@ -13,6 +13,7 @@ import pytest
 
 from gateway.config.types import NetworkConfig
 from gateway.upstream import UpstreamError, UpstreamRequest, UpstreamTimeouts
+from gateway.upstream.network_secrets import with_proxy_password
 from gateway.upstream.transports import ConcreteTransport
 from tests.unit.upstream.loopback import loopback_server
 from tests.unit.upstream.network_clients import DIRECT, TIMEOUTS, Client, send, served_by
@@ -74,6 +75,22 @@ async def test_proxy_credentials_from_the_url(transport: ConcreteTransport, ca: 
                 assert await send(client, url) == b"in"
     assert proxy.authorizations == [PROXY_AUTHORIZATION] * 2
     assert b"proxy-authorization" not in seen.requests[0].lower()  # the proxy's, not sent on
+
+
+async def test_proxy_password_from_the_environment(
+    transport: ConcreteTransport, ca: PrivateCA
+) -> None:
+    """`proxy_password_env`: the URL names the user, the variable holds the password (any
+    character), and the proxy gets the same credentials as from the URL."""
+    async with connect_proxy(PROXY_AUTHORIZATION) as proxy:
+        configured = dataclasses.replace(
+            DIRECT, proxy=proxy.url_with("user"), proxy_password_env="PROXY_PW", ca_file=ca.ca_file
+        )
+        network = with_proxy_password(configured, {"PROXY_PW": "p@ss w0rd"})
+        async with scripted_server(always(response(200, b"in")), ca.server) as (url, _):
+            async with Client(transport, network) as client:
+                assert await send(client, url) == b"in"
+    assert proxy.authorizations == [PROXY_AUTHORIZATION]
 
 
 async def test_a_proxy_that_refuses(transport: ConcreteTransport, ca: PrivateCA) -> None:

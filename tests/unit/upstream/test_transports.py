@@ -248,5 +248,29 @@ async def test_a_rotated_client_secret_gets_a_new_token_source_at_the_next_reloa
     await clients.aclose()
 
 
+async def test_a_rotated_proxy_password_gets_a_new_pool_at_the_next_reload() -> None:
+    """`proxy_password_env` read when the client is made: the pool's proxy URL carries it, the
+    same password keeps the pool, a rotated one (its file changed) gets a new pool."""
+    environ = {"PROXY_PW": "first pw"}
+    seen: list[str | None] = []
+
+    def make(network: NetworkConfig) -> UpstreamClient:
+        seen.append(network.proxy)
+        return ClosingUpstream(lambda request: FakeReply())
+
+    clients = NetworkClients(make, environ)
+    network = NetworkConfig(proxy="http://gw@proxy:3128", proxy_password_env="PROXY_PW")
+    a = ProviderConfig(name="a", type="openai", base_url="http://a", network=network)
+    pool = clients.client(a)
+    assert seen == ["http://gw:first%20pw@proxy:3128"]
+    assert clients.retire_unused([a], grace_s=3600) == 0
+    assert clients.client(a) is pool
+    environ["PROXY_PW"] = "rotated"
+    assert clients.retire_unused([a], grace_s=3600) == 1
+    assert clients.client(a) is not pool
+    assert seen == ["http://gw:first%20pw@proxy:3128", "http://gw:rotated@proxy:3128"]
+    await clients.aclose()
+
+
 async def _closed(client: ClosingUpstream) -> bool:
     return client.closed

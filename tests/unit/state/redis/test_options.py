@@ -13,11 +13,11 @@ from redis.asyncio.connection import parse_url
 
 from gateway.config import ConfigError, load_config
 from gateway.config.state_options import redis_options
+from gateway.config.urls import url_with_password
 from gateway.state.redis.options import (
     RedisOptions,
     choose_client,
     host_port,
-    url_with_password,
 )
 from gateway.state.redis.redispy import RedisPyClient
 from gateway.state.redis.resp import Address
