@@ -2,6 +2,7 @@
 
     GatewayError(status, type, code)
     ├── InvalidRequest      400  invalid_request_error
+    │   └── ContextLengthExceeded  context_length_exceeded (no deployment takes the prompt)
     ├── ContentBlocked      400  content_policy_violation (a guardrail said block)
     ├── AuthenticationError 401  invalid_request_error  (missing / unknown key, as OpenAI says)
     ├── PermissionDenied    403  permission_error       (key not allowed that model)
@@ -33,6 +34,8 @@ import orjson
 from gateway.quoted_text import MESSAGE_MAX_CHARS, capped
 
 WireFormat = Literal["openai", "anthropic"]
+# How Anthropic's API begins the message of a prompt past the context window.
+_PROMPT_TOO_LONG = "prompt is too long"
 
 _ANTHROPIC_TYPES = {
     400: "invalid_request_error",
@@ -118,10 +121,23 @@ class GatewayError(Exception):
             return "invalid_request_error" if self.status < 500 else "api_error"
         return kind
 
+    def anthropic_message(self) -> str:
+        """The message of the Anthropic body. A context overflow that is not Anthropic's own
+        words starts as Anthropic's does, "prompt is too long": the Anthropic body has no
+        `code`, and clients know an overflow by those words (Claude Code compacts the
+        conversation on them, LiteLLM raises its ContextWindowExceededError)."""
+        if (
+            self.code == "context_length_exceeded"
+            and self._anthropic_type is None
+            and _PROMPT_TOO_LONG not in self.message.lower()
+        ):
+            return f"{_PROMPT_TOO_LONG}: {self.message}"
+        return self.message
+
     def body(self, wire: WireFormat) -> bytes:
         if wire == "anthropic":
-            kind = self.anthropic_type()
-            return orjson.dumps({"type": "error", "error": {"type": kind, "message": self.message}})
+            error = {"type": self.anthropic_type(), "message": self.anthropic_message()}
+            return orjson.dumps({"type": "error", "error": error})
         return orjson.dumps({"error": self.openai_error()})
 
     def openai_error(self) -> dict[str, object]:
@@ -132,6 +148,27 @@ class GatewayError(Exception):
 class InvalidRequest(GatewayError):
     status = 400
     type = "invalid_request_error"
+
+
+class ContextLengthExceeded(InvalidRequest):
+    """The gateway's own refusal of a prompt no deployment's context window takes, in the
+    words OpenAI and Anthropic refuse one with, which clients match: "This model's maximum
+    context length is N tokens. However, your messages resulted in M tokens. ..." and
+    "prompt is too long: M tokens > N maximum"."""
+
+    code = "context_length_exceeded"
+
+    def __init__(self, prompt_tokens: int, window: int, model: str) -> None:
+        super().__init__(
+            f"This model's maximum context length is {window} tokens. However, your messages "
+            f"resulted in {prompt_tokens} tokens (as this gateway counts them; no deployment "
+            f"of '{model}' takes more than {window}). Please reduce the length of the messages.",
+            param="messages",
+        )
+        self.anthropic_words = f"{_PROMPT_TOO_LONG}: {prompt_tokens} tokens > {window} maximum"
+
+    def anthropic_message(self) -> str:
+        return self.anthropic_words
 
 
 class AuthenticationError(GatewayError):

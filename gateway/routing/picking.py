@@ -8,7 +8,7 @@ from __future__ import annotations
 import hashlib
 
 from gateway.config.types import DeploymentConfig, ModelConfig
-from gateway.errors import InvalidRequest
+from gateway.errors import ContextLengthExceeded
 from gateway.routing.attempt_failure import AttemptFailed
 from gateway.routing.exchange import RouteRequest
 
@@ -37,12 +37,9 @@ def fitting_deployments(
         return fitting
     fitting = [d for d in fitting if d.context_window is None or prompt_tokens <= d.context_window]
     if not fitting:
+        window = max((d.context_window or 0 for d in model.deployments if d.weight > 0), default=0)
         raise AttemptFailed(
-            InvalidRequest(
-                f"the prompt (~{prompt_tokens} tokens) exceeds the context window of every "
-                f"deployment of '{model.name}'",
-                code="context_length_exceeded",
-            ),
+            ContextLengthExceeded(prompt_tokens, window, model.name),
             retryable=False,
             context_window=True,
         )

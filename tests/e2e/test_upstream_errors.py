@@ -194,15 +194,17 @@ def test_the_sdk_exception_carries_the_upstreams_code_and_param(gateway: Proc) -
     assert gateway.log_path is not None
     record = wait_for_record(gateway.log_path, headers["x-request-id"])
     assert record["upstream_request_id"] == "req_context" and record["status"] == 400
-    # An Anthropic client gets the same error in its own shape.
+    # An Anthropic client gets the same error in its own shape, after the words Anthropic
+    # begins an overflow with (its shape has no code).
     with (
         anthropic.Anthropic(base_url=gateway.url, api_key=KEY, max_retries=0) as client_a,
         pytest.raises(anthropic.BadRequestError) as caught_a,
     ):
         client_a.messages.create(model="long", max_tokens=5, messages=CLAUDE_MESSAGES)
+    message = f"prompt is too long: {CONTEXT['error']['message']}"
     assert caught_a.value.body == {
         "type": "error",
-        "error": {"type": "invalid_request_error", "message": CONTEXT["error"]["message"]},
+        "error": {"type": "invalid_request_error", "message": message},
     }
 
 

@@ -33,10 +33,12 @@ def test_an_openai_error_keeps_type_code_param_and_message() -> None:
     error = error_from_upstream(400, orjson.dumps(CONTEXT), DEPLOYMENT)
     assert error.status == 400
     assert json.loads(error.body("openai")) == CONTEXT
-    # An Anthropic client gets the same message in its own shape.
+    # An Anthropic client gets the same message in its own shape, after the words Anthropic
+    # begins an overflow with (its shape has no code).
+    message = f"prompt is too long: {CONTEXT['error']['message']}"
     assert json.loads(error.body("anthropic")) == {
         "type": "error",
-        "error": {"type": "invalid_request_error", "message": CONTEXT["error"]["message"]},
+        "error": {"type": "invalid_request_error", "message": message},
     }
 
 
