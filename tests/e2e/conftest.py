@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 from collections.abc import Generator, Iterator
 from pathlib import Path
@@ -226,3 +227,16 @@ def mock(mock_servers: tuple[MockServer, MockServer]) -> MockServer:
 @pytest.fixture(scope="package")
 def slow_mock(mock_servers: tuple[MockServer, MockServer]) -> MockServer:
     return mock_servers[1]
+
+
+@pytest.fixture(scope="module")
+def litellm_loop() -> Iterator[None]:
+    """The main thread's event loop for the LiteLLM SDK's blocking calls, closed at the end:
+    they hand their service logs to `asyncio.get_event_loop()`, which makes one when there is
+    none and which nothing closes (a ResourceWarning, an error here, once an async test has
+    replaced it)."""
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    yield
+    asyncio.set_event_loop(None)
+    loop.close()

@@ -13,10 +13,14 @@ import anthropic
 import openai
 import pytest
 
+from tests.e2e.litellm_client import call, litellm
 from tests.procs import Proc, start_gateway
 
 KEY = "sk-e2e-context-words"
 LONG = "lorem ipsum dolor sit amet " * 40  # about 200 tokens
+
+# Every LiteLLM call here runs with a loop of its own (tests/e2e/conftest.py).
+pytestmark = pytest.mark.usefixtures("litellm_loop")
 
 
 @pytest.fixture(scope="module")
@@ -82,3 +86,14 @@ def test_the_openai_sdk_reads_openais_words_and_code(oai: openai.OpenAI) -> None
         r"in \d+ tokens",
         body["message"],
     )
+
+
+@pytest.mark.parametrize("route", ["openai", "anthropic"])
+@pytest.mark.parametrize("model", ["small", "gpt-overflow"])
+def test_litellm_raises_its_context_window_error(gateway: Proc, route: str, model: str) -> None:
+    """LiteLLM knows an overflow by its words only: the gateway's own refusal was a plain
+    BadRequestError to it before it said what the providers say."""
+    arguments = call(gateway, route, model, KEY)
+    with pytest.raises(litellm.ContextWindowExceededError) as caught:
+        litellm.completion(**arguments, messages=[{"role": "user", "content": LONG}], num_retries=0)
+    assert caught.value.status_code == 400
