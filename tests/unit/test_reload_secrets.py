@@ -20,14 +20,20 @@ CONFIG = (
 )
 
 
+def secret_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, variable: str, text: str) -> Path:
+    """A secret in `secrets/<variable>`, given as `<variable>_FILE` (the variable itself unset)."""
+    secret = tmp_path / "secrets" / variable
+    secret.parent.mkdir(exist_ok=True)
+    secret.write_text(text)
+    monkeypatch.delenv(variable, raising=False)
+    monkeypatch.setenv(f"{variable}_FILE", str(secret))
+    return secret
+
+
 async def test_a_provider_key_rotated_in_its_file_applies_at_the_next_reload(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    secret = tmp_path / "secrets" / "openai"
-    secret.parent.mkdir()
-    secret.write_text("sk-first-0123456789\n")
-    monkeypatch.delenv("RELOAD_SECRET_OPENAI_KEY", raising=False)
-    monkeypatch.setenv("RELOAD_SECRET_OPENAI_KEY_FILE", str(secret))
+    secret = secret_file(tmp_path, monkeypatch, "RELOAD_SECRET_OPENAI_KEY", "sk-first-0123456789\n")
     path = tmp_path / "config.toml"
     path.write_text(CONFIG)
     app = create_app(load_config(path), watch_config=False)
@@ -58,12 +64,8 @@ async def test_a_secret_header_rotated_in_its_file_applies_at_the_next_reload(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """`headers_env` (an API gateway's subscription key) is a secret like the provider key."""
-    secret = tmp_path / "secrets" / "apim"
-    secret.parent.mkdir()
-    secret.write_text("apim-first-0123456789\n")
+    secret = secret_file(tmp_path, monkeypatch, "RELOAD_SECRET_APIM_KEY", "apim-first-0123456789\n")
     monkeypatch.setenv("RELOAD_SECRET_OPENAI_KEY", "sk-in-the-environment-0123")
-    monkeypatch.delenv("RELOAD_SECRET_APIM_KEY", raising=False)
-    monkeypatch.setenv("RELOAD_SECRET_APIM_KEY_FILE", str(secret))
     path = tmp_path / "config.toml"
     path.write_text(
         CONFIG.replace(

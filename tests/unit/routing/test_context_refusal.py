@@ -126,32 +126,28 @@ async def test_the_gateways_own_refusal_says_what_anthropic_says(tmp_path: Path)
 
 
 @pytest.mark.parametrize(
-    ("model", "message"),
+    ("path", "model", "code", "message"),
     [
         # An OpenAI-format upstream's overflow, to an Anthropic client: Anthropic's first words.
-        ("openai-upstream", f"prompt is too long: {OPENAI_OVERFLOW}"),
+        ("/v1/messages", "openai-upstream", None, f"prompt is too long: {OPENAI_OVERFLOW}"),
         # Anthropic's own words reach an Anthropic client as they are.
-        ("anthropic-upstream", ANTHROPIC_OVERFLOW),
+        ("/v1/messages", "anthropic-upstream", None, ANTHROPIC_OVERFLOW),
+        # An OpenAI client gets each upstream's words and OpenAI's code.
+        ("/v1/chat/completions", "openai-upstream", "context_length_exceeded", OPENAI_OVERFLOW),
+        (
+            "/v1/chat/completions",
+            "anthropic-upstream",
+            "context_length_exceeded",
+            ANTHROPIC_OVERFLOW,
+        ),
     ],
 )
-async def test_an_upstreams_overflow_reaches_an_anthropic_client_as_one(
-    tmp_path: Path, model: str, message: str
+async def test_an_upstreams_overflow_reaches_each_client_in_words_it_knows(
+    tmp_path: Path, path: str, model: str, code: str | None, message: str
 ) -> None:
+    body = messages(model) if path == "/v1/messages" else chat(model)
     async with open_gateway(tmp_path, CONFIG, {}, overflowing) as gateway:
-        refused = await gateway.client.post("/v1/messages", json=messages(model))
-    assert refused.status_code == 400
-    assert refused.json()["error"]["message"] == message
-
-
-@pytest.mark.parametrize(
-    ("model", "message"),
-    [("openai-upstream", OPENAI_OVERFLOW), ("anthropic-upstream", ANTHROPIC_OVERFLOW)],
-)
-async def test_an_upstreams_overflow_reaches_an_openai_client_in_its_own_words(
-    tmp_path: Path, model: str, message: str
-) -> None:
-    async with open_gateway(tmp_path, CONFIG, {}, overflowing) as gateway:
-        refused = await gateway.client.post("/v1/chat/completions", json=chat(model))
+        refused = await gateway.client.post(path, json=body)
     assert refused.status_code == 400
     error = refused.json()["error"]
-    assert (error["code"], error["message"]) == ("context_length_exceeded", message)
+    assert (error.get("code"), error["message"]) == (code, message)
