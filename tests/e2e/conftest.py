@@ -113,6 +113,19 @@ provider = "ant"
 model = "fail-400-context"
 
 [[models]]
+name = "gpt-context"
+[[models.deployments]]
+provider = "oai"
+model = "fail-400-context"
+
+[[models]]
+name = "small-window"
+[[models.deployments]]
+provider = "oai"
+model = "mock-small"
+context_window = 50
+
+[[models]]
 name = "inproc-mock"
 [[models.deployments]]
 provider = "inproc"
