@@ -153,16 +153,18 @@ class InvalidRequest(GatewayError):
 class ContextLengthExceeded(InvalidRequest):
     """The gateway's own refusal of a prompt no deployment's context window takes, in the
     words OpenAI and Anthropic refuse one with, which clients match: "This model's maximum
-    context length is N tokens. However, your messages resulted in M tokens. ..." and
-    "prompt is too long: M tokens > N maximum"."""
+    context length is N tokens. However, your messages resulted in M tokens. ..." (holding
+    "prompt is too long" too, which LangChain's ChatOpenAI looks for) and "prompt is too long:
+    M tokens > N maximum"."""
 
     code = "context_length_exceeded"
 
     def __init__(self, prompt_tokens: int, window: int, model: str) -> None:
         super().__init__(
             f"This model's maximum context length is {window} tokens. However, your messages "
-            f"resulted in {prompt_tokens} tokens (as this gateway counts them; no deployment "
-            f"of '{model}' takes more than {window}). Please reduce the length of the messages.",
+            f"resulted in {prompt_tokens} tokens (as this gateway counts them): the prompt is "
+            f"too long for every deployment of '{model}'. Please reduce the length of the "
+            "messages.",
             param="messages",
         )
         self.anthropic_words = f"{_PROMPT_TOO_LONG}: {prompt_tokens} tokens > {window} maximum"

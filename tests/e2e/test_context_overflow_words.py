@@ -10,15 +10,20 @@ import re
 from collections.abc import Iterator
 
 import anthropic
+import httpx
 import openai
 import pytest
 from langchain_anthropic import ChatAnthropic
 from langchain_core.exceptions import ContextOverflowError
+from langchain_openai import ChatOpenAI
 from pydantic import SecretStr
 
 from tests.e2e.conftest import GATEWAY_KEY
 from tests.e2e.litellm_client import call, litellm
 from tests.procs import Proc
+
+# Every LiteLLM call here runs with a loop of its own (tests/e2e/conftest.py).
+pytestmark = pytest.mark.usefixtures("litellm_loop")
 
 LONG = "lorem ipsum dolor sit amet " * 40  # about 200 tokens
 # "small-window" takes 50 tokens (the gateway's own refusal), "gpt-context" is served by an
@@ -100,3 +105,21 @@ def test_langchain_anthropic_raises_its_context_overflow_error(gateway: Proc, mo
     )
     with pytest.raises(ContextOverflowError):
         chat.invoke(LONG)
+
+
+def test_langchain_openai_raises_its_context_overflow_error_on_the_gateways_refusal(
+    gateway: Proc,
+) -> None:
+    """`ChatOpenAI` looks for "context_length_exceeded" in the exception's text, which openai
+    2.x no longer puts there, or for "prompt is too long": the gateway's own refusal says it
+    (an upstream's OpenAI words, passed on as they are, do not; nor do OpenAI's own)."""
+    with httpx.Client() as http:
+        chat = ChatOpenAI(
+            model="small-window",
+            base_url=gateway.url + "/v1",
+            api_key=SecretStr(GATEWAY_KEY),
+            max_retries=0,
+            http_client=http,
+        )
+        with pytest.raises(ContextOverflowError):
+            chat.invoke(LONG)
