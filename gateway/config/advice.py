@@ -10,6 +10,7 @@ import hashlib
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
+from urllib.parse import parse_qsl, urlsplit
 
 from gateway.config.document import Table
 from gateway.config.errors import Problem
@@ -37,8 +38,9 @@ def demo_keys(config: GatewayConfig) -> list[str]:
 
 def written_secrets(config: GatewayConfig, document: Table) -> list[tuple[KeyPath, str]]:
     """Where the file (parsed as `document`) holds a secret that a `*_env` setting would keep
-    out of it, and the warning that says so: a provider header whose name is a credential's
-    (`api-key`, `Ocp-Apim-Subscription-Key`, ...), a proxy or Redis URL with a password."""
+    out of it, and the warning that says so: a provider header or query parameter whose name is
+    a credential's (`api-key`, `Ocp-Apim-Subscription-Key`, `subscription-key`, `sig`, ...), a
+    proxy or Redis URL with a password."""
     found: list[tuple[KeyPath, str]] = []
     entries = document.get("providers", [])
     for index, provider in enumerate(config.providers.values()):
@@ -48,6 +50,16 @@ def written_secrets(config: GatewayConfig, document: Table) -> list[tuple[KeyPat
                     "its value", "headers_env"
                 )
                 found.append((("providers", index, "headers", name), message))
+        in_url = [name for name, _ in parse_qsl(urlsplit(provider.base_url).query)]
+        for where, name in [("query", n) for n in entries[index].get("query", {})] + [
+            ("base_url", n) for n in in_url
+        ]:
+            if CREDENTIAL_NAME.search(name):
+                message = f"query parameter '{name}' looks like a credential, " + _readable(
+                    "it", "headers_env, as the header the server also takes it in"
+                )
+                path: KeyPath = ("providers", index, where)
+                found.append((path + (name,) if where == "query" else path, message))
         proxy = provider.network.proxy
         if proxy is not None and url_has_password(proxy):
             message = "proxy holds a password, " + _readable("it", "proxy_password_env")

@@ -237,11 +237,15 @@ def test_check_warns_of_a_credential_written_in_a_providers_headers_or_proxy_at_
     config = tmp_path / "config.toml"
     config.write_text(
         MOCK_MODEL
-        + '[[providers]]\nname = "apim"\ntype = "openai"\nbase_url = "https://apim.test/v1"\n'
+        + '[[providers]]\nname = "apim"\ntype = "openai"\n'
+        + 'base_url = "https://apim.test/v1?sig=Ur1S1g&api-version=1"\n'  # 13
         + 'proxy = "http://gw:Pr0xyPw@proxy:3128"\n'  # 14
         + "[providers.headers]\n"
         + '"OpenAI-Project" = "proj_1"\n'
         + '"Ocp-Apim-Subscription-Key" = "Wr1ttenK3y"\n'  # 17
+        + "[providers.query]\n"
+        + 'region = "eu"\n'
+        + '"subscription-key" = "Qu3ryK3y"\n'  # 20
         + "[providers.headers_env]\n"
         + '"X-Trace-Key" = "CHECK_TRACE_KEY"\n'
     )
@@ -251,11 +255,17 @@ def test_check_warns_of_a_credential_written_in_a_providers_headers_or_proxy_at_
         f"{config}:17: warning: header 'Ocp-Apim-Subscription-Key' looks like a credential, "
         "readable by whoever reads this file or its history; keep its value in an environment "
         "variable named by headers_env",
+        f"{config}:20: warning: query parameter 'subscription-key' looks like a credential, "
+        "readable by whoever reads this file or its history; keep it in an environment "
+        "variable named by headers_env, as the header the server also takes it in",
+        f"{config}:13: warning: query parameter 'sig' looks like a credential, readable by "
+        "whoever reads this file or its history; keep it in an environment variable named by "
+        "headers_env, as the header the server also takes it in",
         f"{config}:14: warning: proxy holds a password, readable by whoever reads this file or "
         "its history; keep it in an environment variable named by proxy_password_env (the URL "
         "keeps the user: http://user@proxy:3128)",
     ]
-    for secret in ("Wr1ttenK3y", "Pr0xyPw", "from-the-environment"):
+    for secret in ("Wr1ttenK3y", "Qu3ryK3y", "Ur1S1g", "Pr0xyPw", "from-the-environment"):
         assert secret not in out
 
 
