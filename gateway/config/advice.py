@@ -50,16 +50,17 @@ def written_secrets(config: GatewayConfig, document: Table) -> list[tuple[KeyPat
                     "its value", "headers_env"
                 )
                 found.append((("providers", index, "headers", name), message))
-        in_url = [name for name, _ in parse_qsl(urlsplit(provider.base_url).query)]
-        for where, name in [("query", n) for n in entries[index].get("query", {})] + [
-            ("base_url", n) for n in in_url
-        ]:
+        parameters: list[tuple[KeyPath, str]] = [
+            (("providers", index, "query", name), name) for name in entries[index].get("query", {})
+        ]
+        in_url = parse_qsl(urlsplit(provider.base_url).query)
+        parameters += [(("providers", index, "base_url"), name) for name, _ in in_url]
+        for where, name in parameters:
             if CREDENTIAL_NAME.search(name):
                 message = f"query parameter '{name}' looks like a credential, " + _readable(
                     "it", "headers_env, as the header the server also takes it in"
                 )
-                path: KeyPath = ("providers", index, where)
-                found.append((path + (name,) if where == "query" else path, message))
+                found.append((where, message))
         proxy = provider.network.proxy
         if proxy is not None and url_has_password(proxy):
             message = "proxy holds a password, " + _readable("it", "proxy_password_env")

@@ -100,8 +100,7 @@ def check_provider_secrets(
 ) -> Table:
     """`values` with `headers_env`'s names lower-cased; reports what the secrets a provider
     reads from the environment need (`headers_env`, `proxy_password_env`), never their values."""
-    password_env = values.get("proxy_password_env")
-    if password_env is not None:
+    if "proxy_password_env" in values:
         _check_proxy_password(doc, path, label, values, env)
     named = values.get("headers_env")
     if named is None:

@@ -1,5 +1,6 @@
 """What makes a URL or host in the config unusable, said without quoting a URL (it may carry
-credentials)."""
+credentials); whether a URL holds a password, and a URL given the password a `*_env` setting
+reads (the user kept)."""
 
 from __future__ import annotations
 
