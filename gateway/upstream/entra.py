@@ -31,7 +31,6 @@ from gateway.clock import Clock
 from gateway.config.entra_types import EntraConfig
 from gateway.config.types import NetworkConfig, ProviderConfig
 from gateway.upstream.base import UpstreamClient, UpstreamError, UpstreamRequest, UpstreamTimeouts
-from gateway.upstream.httpx_transport import HttpxUpstream
 from gateway.upstream.network_secrets import with_proxy_password
 
 log = logging.getLogger("gateway.upstream.entra")
@@ -195,9 +194,14 @@ def token_network(provider: ProviderConfig, environ: Mapping[str, str]) -> Netwo
 
 
 def token_source(
-    provider: ProviderConfig, environ: Mapping[str, str], clock: Clock
+    provider: ProviderConfig,
+    environ: Mapping[str, str],
+    clock: Clock,
+    make_client: Callable[[NetworkConfig], UpstreamClient],
 ) -> EntraTokenSource:
-    """The token source of a provider with an `entra_*` auth (the loader checked its keys)."""
+    """The token source of a provider with an `entra_*` auth (the loader checked its keys),
+    asking through a client `make_client` makes for `token_network` (the transports' registry:
+    httpx, imported only by a gateway that needs it)."""
     entra = provider.entra
     if provider.auth == "entra_client_secret":
         name = entra.client_secret_env or ""
@@ -211,7 +215,7 @@ def token_source(
         build = workload_identity_request(entra)
     else:
         build = managed_identity_request(entra, environ)
-    return EntraTokenSource(build, HttpxUpstream(token_network(provider, environ)), clock)
+    return EntraTokenSource(build, make_client(token_network(provider, environ)), clock)
 
 
 def _failing(message: str) -> RequestBuilder:

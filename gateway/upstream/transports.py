@@ -151,7 +151,7 @@ class NetworkClients:
 
     def _signed(self, provider: ProviderConfig, client: UpstreamClient) -> UpstreamClient:
         def make() -> UpstreamClient:
-            source = token_source(provider, self._environ, self._clock)
+            source = token_source(provider, self._environ, self._clock, make_client)
             tokens = TokenCache(source.fetch, self._clock, f"provider '{provider.name}'")
             return BearerTokenUpstream(client, tokens, source.aclose)
 

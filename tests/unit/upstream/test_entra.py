@@ -21,6 +21,7 @@ from gateway.upstream.entra import (
     token_source,
 )
 from gateway.upstream.httpx_transport import HttpxUpstream
+from gateway.upstream.transports import make_client
 from tests.token_server import AADSTS_401, TokenServer, running_token_server, token
 
 SECRET = "Q~entra.secret_0123456789"
@@ -54,7 +55,7 @@ async def test_client_credentials_post_the_secret_to_the_tenants_token_endpoint(
         client_id="app-1",
         client_secret_env="AZ_SECRET",
     )
-    source = token_source(provider, {"AZ_SECRET": SECRET}, FakeClock())
+    source = token_source(provider, {"AZ_SECRET": SECRET}, FakeClock(), make_client)
     got = await source.fetch()
     await source.aclose()
     assert (got.value, got.lifetime_s) == (token(1), 3600.0)
@@ -80,7 +81,7 @@ async def test_a_workload_identity_sends_the_federated_token_read_again_each_tim
         client_id="wi",
         federated_token_file=projected,
     )
-    source = token_source(provider, {}, FakeClock())
+    source = token_source(provider, {}, FakeClock(), make_client)
     await source.fetch()
     projected.write_text("eyJfederated.two")  # the kubelet rotated it
     await source.fetch()
@@ -93,7 +94,7 @@ async def test_a_workload_identity_sends_the_federated_token_read_again_each_tim
     assert "client_secret" not in server.received[0].form
     projected.unlink()
     with pytest.raises(TokenError, match="cannot read federated_token_file"):
-        await token_source(provider, {}, FakeClock()).fetch()
+        await token_source(provider, {}, FakeClock(), make_client).fetch()
 
 
 async def test_a_managed_identity_asks_imds_with_the_metadata_header(server: TokenServer) -> None:
@@ -121,7 +122,7 @@ async def test_a_managed_identity_asks_imds_with_the_metadata_header(server: Tok
 async def test_app_services_identity_endpoint_wins_over_imds(server: TokenServer) -> None:
     provider = _provider(server, "entra_managed_identity")
     environ = {"IDENTITY_ENDPOINT": server.url + "/msi/token", "IDENTITY_HEADER": "hdr-123"}
-    source = token_source(provider, environ, FakeClock())
+    source = token_source(provider, environ, FakeClock(), make_client)
     await source.fetch()
     await source.aclose()
     (sent,) = server.received
@@ -134,7 +135,7 @@ async def test_a_refusal_names_the_oauth_error_but_never_the_secret(server: Toke
     provider = _provider(
         server, "entra_client_secret", tenant_id="t", client_id="c", client_secret_env="S"
     )
-    source = token_source(provider, {"S": SECRET}, FakeClock())
+    source = token_source(provider, {"S": SECRET}, FakeClock(), make_client)
     with pytest.raises(TokenError) as caught:
         await source.fetch()
     await source.aclose()
@@ -156,7 +157,7 @@ async def test_an_unreachable_token_endpoint_is_a_token_error() -> None:
         ),
         network=NetworkConfig(trust_env=False),
     )
-    source = token_source(provider, {"S": SECRET}, FakeClock())
+    source = token_source(provider, {"S": SECRET}, FakeClock(), make_client)
     with pytest.raises(TokenError, match=r"token endpoint 127.0.0.1:9 failed \(connect\)"):
         await source.fetch()
     await source.aclose()
