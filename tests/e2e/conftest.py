@@ -7,6 +7,8 @@ import hashlib
 from collections.abc import Generator, Iterator
 from pathlib import Path
 
+import anthropic
+import openai
 import pytest
 
 from tests.e2e.guarded_gateway import running_scripted_upstream, write_guarded_config
@@ -201,6 +203,21 @@ def gateway(
     proc.log_path = log_path
     yield proc
     proc.stop()
+
+
+@pytest.fixture(scope="module")
+def claude(gateway: Proc) -> Iterator[anthropic.Anthropic]:
+    """The anthropic SDK pointed at the suite's gateway (closed at the end: its connections are
+    sockets)."""
+    with anthropic.Anthropic(base_url=gateway.url, api_key=GATEWAY_KEY, max_retries=0) as client:
+        yield client
+
+
+@pytest.fixture(scope="module")
+def oai(gateway: Proc) -> Iterator[openai.OpenAI]:
+    """The openai SDK pointed at the suite's gateway."""
+    with openai.OpenAI(base_url=gateway.url + "/v1", api_key=GATEWAY_KEY, max_retries=0) as client:
+        yield client
 
 
 # Shared by the test_guardrails_*.py files and by the test_mock_provider_*.py files: each set is

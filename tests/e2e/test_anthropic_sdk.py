@@ -4,7 +4,6 @@ and the `openai` SDK to an Anthropic-format upstream."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 
 import anthropic
 import httpx
@@ -35,21 +34,6 @@ WEATHER_TOOL: ToolParam = {
 }
 # "claude-mock" is served by an Anthropic-format upstream, "gpt-mock" by an OpenAI-format one.
 UPSTREAMS = ["claude-mock", "gpt-mock"]
-
-
-@pytest.fixture(scope="module")
-def claude(gateway: Proc) -> Iterator[anthropic.Anthropic]:
-    """The anthropic SDK pointed at the gateway (closed at the end: its connections are
-    sockets)."""
-    with anthropic.Anthropic(base_url=gateway.url, api_key=GATEWAY_KEY, max_retries=0) as client:
-        yield client
-
-
-@pytest.fixture(scope="module")
-def oai(gateway: Proc) -> Iterator[openai.OpenAI]:
-    """The openai SDK pointed at the gateway."""
-    with openai.OpenAI(base_url=gateway.url + "/v1", api_key=GATEWAY_KEY, max_retries=0) as client:
-        yield client
 
 
 @pytest.mark.parametrize("model", UPSTREAMS)

@@ -7,7 +7,6 @@ the gateway's own refusal and from an upstream of the other format."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 
 import anthropic
 import httpx
@@ -29,18 +28,6 @@ LONG = "lorem ipsum dolor sit amet " * 40  # about 200 tokens
 # "small-window" takes 50 tokens (the gateway's own refusal), "gpt-context" is served by an
 # OpenAI-format upstream that refuses every prompt as too long (the suite's gateway).
 MODELS = ["small-window", "gpt-context"]
-
-
-@pytest.fixture(scope="module")
-def claude(gateway: Proc) -> Iterator[anthropic.Anthropic]:
-    with anthropic.Anthropic(base_url=gateway.url, api_key=GATEWAY_KEY, max_retries=0) as client:
-        yield client
-
-
-@pytest.fixture(scope="module")
-def oai(gateway: Proc) -> Iterator[openai.OpenAI]:
-    with openai.OpenAI(base_url=gateway.url + "/v1", api_key=GATEWAY_KEY, max_retries=0) as client:
-        yield client
 
 
 def message_of(error: anthropic.APIStatusError) -> str:
