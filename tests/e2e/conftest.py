@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import compileall
 import hashlib
 from collections.abc import Generator, Iterator
 from pathlib import Path
@@ -13,7 +14,7 @@ import pytest
 
 from tests.e2e.guarded_gateway import running_scripted_upstream, write_guarded_config
 from tests.e2e.mock_provider_direct import MockServer, running_mock_servers
-from tests.procs import STARTED, Proc, start_gateway, start_mock_provider
+from tests.procs import REPO, STARTED, Proc, start_gateway, start_mock_provider
 
 PROVIDER_SECRET = "prov-secret-7f3a9c1e5b2d4a6f8e0c"
 GATEWAY_KEY = "sk-test-gateway-key"
@@ -22,6 +23,16 @@ LIMITED_KEY = "sk-test-limited-key"
 
 # How much of each process's output a failing test's report shows.
 OUTPUT_LINES_SHOWN = 40
+
+
+@pytest.fixture(scope="session", autouse=True)
+def gateway_bytecode() -> None:
+    """The gateway's modules compiled once, before the first process starts. Where
+    PYTHONDONTWRITEBYTECODE is set (this machine, the Dockerfile) an import never writes the
+    compiled module, and each of the suite's ~200 gateway starts compiled its ~300 modules from
+    source: 0.42 s of imports instead of 0.27 s here. The children read what is written here
+    (`__pycache__/`, ignored by git); a module newer than its compiled copy is compiled again."""
+    compileall.compile_dir(REPO / "gateway", quiet=1)
 
 
 @pytest.hookimpl(wrapper=True)
