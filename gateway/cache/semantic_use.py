@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from gateway.cache.semantic_index import Vector
+from gateway.cache.semantic_vector import Vector
 
 
 @dataclass(slots=True)

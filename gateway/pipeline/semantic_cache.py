@@ -23,10 +23,10 @@ from typing import Any
 
 from gateway import tokens
 from gateway.cache.keys import cache_key
-from gateway.cache.semantic_index import Match, Vector, unit
 from gateway.cache.semantic_share import read_entry, shared_entry
 from gateway.cache.semantic_text import SEMANTIC_KINDS, request_text, without_texts
 from gateway.cache.semantic_use import SemanticUse
+from gateway.cache.semantic_vector import Match, Vector, unit
 from gateway.config.types import CacheConfig
 from gateway.observability.cost import cost_usd
 from gateway.pipeline.context import RequestContext
@@ -129,7 +129,7 @@ async def _read_page(services: Services) -> int:
     for entry in entries:
         found = read_entry(entry)
         if found is not None:
-            index.add(*found)
+            index.add_shared(*found)
     return len(entries)
 
 

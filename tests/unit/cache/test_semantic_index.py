@@ -1,8 +1,13 @@
 from __future__ import annotations
 
 import math
+import subprocess
+import sys
+from pathlib import Path
 
-from gateway.cache.semantic_index import SemanticIndex, unit
+from gateway.cache.semantic_index import SemanticIndex
+from gateway.cache.semantic_vector import unit
+from tests.procs import REPO, child_env
 
 
 def _v(*values: float) -> tuple[float, ...]:
@@ -108,3 +113,38 @@ def test_a_full_index_of_real_sized_vectors_is_searched_in_one_product() -> None
     found = index.nearest("p", vector(4242), 0.9)
     assert found is not None and found.key == "k4242"
     assert math.isclose(found.similarity, 1.0, rel_tol=1e-6)
+
+
+SERVE_ONE_REQUEST = """
+import sys
+
+from starlette.testclient import TestClient
+
+from gateway.app import create_app
+from gateway.config import load_config
+
+app = create_app(load_config(sys.argv[1]), watch_config=False)
+with TestClient(app) as client:
+    answer = client.post(
+        "/v1/chat/completions",
+        headers={"Authorization": "Bearer sk-demo"},
+        json={"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]},
+    )
+    assert answer.status_code == 200, answer.text
+print("numpy" in sys.modules)
+"""
+
+
+def test_a_gateway_without_a_semantic_cache_never_loads_numpy(tmp_path: Path) -> None:
+    """numpy (45-90 ms of a start) is loaded with the index's first vector, not at start:
+    the example config (no semantic cache) starts and serves without it."""
+    served = subprocess.run(
+        [sys.executable, "-c", SERVE_ONE_REQUEST, str(REPO / "config.example.toml")],
+        env=child_env(None),
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert served.returncode == 0, served.stderr
+    assert served.stdout.splitlines()[-1] == "False"

@@ -14,8 +14,8 @@ import orjson
 import pytest
 
 from gateway.app import create_app
-from gateway.cache.semantic_index import unit
 from gateway.cache.semantic_share import shared_entry
+from gateway.cache.semantic_vector import unit
 from gateway.config import load_config
 from gateway.observability.recorder import MemorySink
 from gateway.pipeline import semantic_cache
