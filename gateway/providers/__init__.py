@@ -14,6 +14,7 @@ from gateway.providers.anthropic.adapters import (
     OpenAIClientToAnthropic,
 )
 from gateway.providers.anthropic.count_tokens import AnthropicCountTokensAdapter
+from gateway.providers.anthropic.structured_output import structured_output_tool
 from gateway.providers.azure import AZURE_CHAT, AZURE_EMBEDDINGS, AZURE_WIRE
 from gateway.providers.base import Adapter, PreparedCall, StreamConverter, Usage, innermost
 from gateway.providers.checked import CheckedAdapter
@@ -57,6 +58,7 @@ def unserved(model: str, kind: EndpointKind) -> InvalidRequest:
 _OPENAI_CHAT = OpenAIChatAdapter()
 _OPENAI_EMBEDDINGS = OpenAIEmbeddingsAdapter()
 _OPENAI_TO_ANTHROPIC = OpenAIClientToAnthropic()
+_OPENAI_TO_ANTHROPIC_STRUCTURED = OpenAIClientToAnthropic(structured=True)
 _ANTHROPIC_TO_OPENAI = AnthropicClientToOpenAI()
 _ANTHROPIC_TO_AZURE = AnthropicClientToOpenAI(AZURE_WIRE)
 _ANTHROPIC_PASSTHROUGH = AnthropicMessagesAdapter()
@@ -101,7 +103,8 @@ def adapter_for(
     body: dict[str, Any] | None = None,
 ) -> Adapter:
     """The adapter serving `kind` from `provider`; `body` (the request) is needed by the
-    Responses translations, which echo its fields. Behind CheckedAdapter: whatever an upstream
+    Responses translations, which echo its fields, and by a chat request's structured output
+    on Anthropic. Behind CheckedAdapter: whatever an upstream
     sends, a translator's failure is a 502 `upstream_malformed`, never a bare 500."""
     return CheckedAdapter(_adapter(kind, provider, anthropic_beta, body))
 
@@ -127,7 +130,9 @@ def _adapter(
         return AZURE_EMBEDDINGS if upstream == "azure" else _OPENAI_EMBEDDINGS
     if kind == "chat":
         if upstream == "anthropic":
-            return _OPENAI_TO_ANTHROPIC
+            # A structured output is a forced tool there, whose input is the answer's text.
+            structured = body is not None and structured_output_tool(body) is not None
+            return _OPENAI_TO_ANTHROPIC_STRUCTURED if structured else _OPENAI_TO_ANTHROPIC
         return AZURE_CHAT if upstream == "azure" else _OPENAI_CHAT
     if kind == "completions":
         if upstream == "anthropic":

@@ -11,6 +11,8 @@ state machines) over parsed JSON, each named for the direction its data travels:
 - `responses_anthropic_to_openai`, `responses_openai_to_anthropic`: JSON responses;
 - `streams_anthropic_to_openai`, `streams_openai_to_anthropic`: stream events <-> chunks;
 - `headers_anthropic_to_openai`: rate-limit response headers;
+- `structured_output`: an OpenAI client's JSON-schema response format as the tool Claude is
+  forced to call (the request, response and stream translations to Anthropic use it);
 - shared by both directions: `tool_calls` (one tool call in each format), `usage`,
   `stop_reasons`, and `errors` (the translation exceptions and error bodies both ways).
 """

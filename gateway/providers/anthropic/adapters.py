@@ -178,9 +178,9 @@ class AnthropicMessagesAdapter:
 class AnthropicToOpenAIStreamAdapter:
     """Anthropic events from upstream -> OpenAI chunks for the client."""
 
-    def __init__(self, model: str, include_usage: bool) -> None:
+    def __init__(self, model: str, include_usage: bool, structured: bool = False) -> None:
         self._decoder = SSEDecoder()
-        self._translator = AnthropicToOpenAIStream(model, include_usage)
+        self._translator = AnthropicToOpenAIStream(model, include_usage, structured=structured)
         self.usage: Usage | None = None
         self.text: list[str] = []
         self._written: list[str] = []  # everything the model wrote, thinking included
@@ -233,7 +233,12 @@ class AnthropicToOpenAIStreamAdapter:
 
 
 class OpenAIClientToAnthropic:
-    """OpenAI client -> Anthropic upstream: requests, responses and streams translated."""
+    """OpenAI client -> Anthropic upstream: requests, responses and streams translated.
+    `structured`: the requests it serves ask for a structured output that goes to Anthropic as
+    a forced tool (`structured_output.structured_output_tool`), whose input is the answer."""
+
+    def __init__(self, structured: bool = False) -> None:
+        self.structured = structured
 
     def prepare(
         self,
@@ -253,13 +258,14 @@ class OpenAIClientToAnthropic:
     def convert_json(self, data: bytes) -> tuple[bytes, Usage, dict[str, Any]]:
         parsed = parse_upstream_json(data)
         require_objects(parsed, "content")
-        converted = anthropic_response_to_openai(parsed, str(parsed.get("model") or ""))
+        model = str(parsed.get("model") or "")
+        converted = anthropic_response_to_openai(parsed, model, structured=self.structured)
         usage = usage_from_anthropic(parsed.get("usage")) or Usage()
         return orjson.dumps(converted), usage, converted
 
     def stream(self, body: dict[str, Any]) -> AnthropicToOpenAIStreamAdapter:
         model = str(body.get("model") or "")
-        return AnthropicToOpenAIStreamAdapter(model, client_wants_usage(body))
+        return AnthropicToOpenAIStreamAdapter(model, client_wants_usage(body), self.structured)
 
     def convert_error(self, status: int, data: bytes, deployment: DeploymentConfig) -> GatewayError:
         return error_from_upstream(status, data, deployment)

@@ -10,6 +10,7 @@ import orjson
 
 from gateway.json_types import JSON
 from gateway.providers.anthropic.errors import TranslationError
+from gateway.providers.anthropic.structured_output import forced_choice, structured_output_tool
 from gateway.providers.anthropic.tool_calls import anthropic_tool_id, tool_use_from_tool_call
 
 DEFAULT_MAX_TOKENS = 4096
@@ -43,9 +44,11 @@ def openai_request_to_anthropic(body: JSON, upstream_model: str) -> JSON:
     - `temperature` is clamped to Anthropic's range [0, 1] (OpenAI allows up to 2); `top_p` and
       `top_k` (an extension some OpenAI clients send) pass on, but `top_p: 1` (a no-op) is left
       out.
-    - `response_format` `json_object` / `json_schema`: Anthropic has no such switch here, so an
-      instruction to answer with JSON only (and the schema, when given) is appended to the system
-      prompt. The answer is then JSON by instruction, not by constrained decoding.
+    - `response_format` `json_schema`: a tool Claude is forced to call, taking the schema, whose
+      input comes back as the answer's text (`structured_output`). `json_object`, and
+      `json_schema` beside tools of the request's own: an instruction to answer with JSON only
+      (and the schema, when given) is appended to the system prompt; the answer is then JSON by
+      instruction.
     - Dropped: `n` == 1, `logprobs`, `top_logprobs`, `presence_penalty`, `frequency_penalty`,
       `logit_bias`, `seed`, `stream_options`, `store`, `metadata`, `reasoning_effort`, ...
 
@@ -95,7 +98,8 @@ def openai_request_to_anthropic(body: JSON, upstream_model: str) -> JSON:
         max_tokens = body.get("max_tokens")
     out["max_tokens"] = DEFAULT_MAX_TOKENS if max_tokens is None else max_tokens
 
-    instruction = _response_format_instruction(body.get("response_format"))
+    structured = structured_output_tool(body)
+    instruction = None if structured else _response_format_instruction(body.get("response_format"))
     if instruction:
         system.append({"type": "text", "text": instruction})
     if system:
@@ -125,7 +129,10 @@ def openai_request_to_anthropic(body: JSON, upstream_model: str) -> JSON:
         out["stream"] = True
     if body.get("user") is not None:
         out["metadata"] = {"user_id": str(body["user"])}
-    _add_tools(out, body)
+    if structured:
+        out["tools"], out["tool_choice"] = [structured], forced_choice()
+    else:
+        _add_tools(out, body)
     return out
 
 

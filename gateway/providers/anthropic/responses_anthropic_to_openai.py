@@ -8,18 +8,25 @@ from __future__ import annotations
 
 import time
 
+import orjson
+
 from gateway.json_types import JSON
 from gateway.providers.anthropic.stop_reasons import finish_reason
+from gateway.providers.anthropic.structured_output import STRUCTURED_TOOL
 from gateway.providers.anthropic.tool_calls import tool_call_from_tool_use
 from gateway.providers.anthropic.usage import openai_usage
 
 
-def anthropic_response_to_openai(resp: JSON, model: str, *, created: int | None = None) -> JSON:
+def anthropic_response_to_openai(
+    resp: JSON, model: str, *, created: int | None = None, structured: bool = False
+) -> JSON:
     """Translate an Anthropic message into an OpenAI `chat.completion`.
 
     Text blocks are joined into `message.content` (None when there is none); `tool_use` blocks
     become `tool_calls` with compact JSON `arguments`; thinking blocks are dropped. The id is
     "chatcmpl-" + the Anthropic id, `model` is the argument, `created` defaults to now.
+    `structured`: the request asked for a structured output through `STRUCTURED_TOOL`, whose
+    input is then the text (compact JSON), and the answer stops as a text answer does.
     """
     texts: list[str] = []
     calls: list[JSON] = []
@@ -27,8 +34,13 @@ def anthropic_response_to_openai(resp: JSON, model: str, *, created: int | None 
         kind = block.get("type") if isinstance(block, dict) else None
         if kind == "text":
             texts.append(str(block.get("text", "")))
+        elif kind == "tool_use" and structured and block.get("name") == STRUCTURED_TOOL:
+            texts.append(orjson.dumps(block.get("input") or {}).decode())
         elif kind == "tool_use":
             calls.append(tool_call_from_tool_use(block))
+    finish = finish_reason(resp.get("stop_reason"))
+    if structured and finish == "tool_calls" and not calls:
+        finish = "stop"
     message: JSON = {
         "role": "assistant",
         "content": "".join(texts) if texts else None,
@@ -46,7 +58,7 @@ def anthropic_response_to_openai(resp: JSON, model: str, *, created: int | None 
                 "index": 0,
                 "message": message,
                 "logprobs": None,
-                "finish_reason": finish_reason(resp.get("stop_reason")),
+                "finish_reason": finish,
             }
         ],
         "usage": openai_usage(resp.get("usage")),

@@ -14,6 +14,7 @@ import orjson
 from gateway.json_types import JSON
 from gateway.providers.anthropic.errors import stream_error
 from gateway.providers.anthropic.stop_reasons import finish_reason
+from gateway.providers.anthropic.structured_output import STRUCTURED_TOOL
 from gateway.providers.anthropic.usage import openai_usage
 
 
@@ -32,9 +33,18 @@ class AnthropicToOpenAIStream:
       `StreamTranslationError` with the upstream message.
 
     `usage` holds the OpenAI-style usage from `message_start` on, final after `message_delta`.
+    `structured`: the request asked for a structured output through `STRUCTURED_TOOL`, whose
+    input then streams as `content` (`{}` when none came), ending with `finish_reason` "stop".
     """
 
-    def __init__(self, model: str, include_usage: bool, *, created: int | None = None) -> None:
+    def __init__(
+        self,
+        model: str,
+        include_usage: bool,
+        *,
+        created: int | None = None,
+        structured: bool = False,
+    ) -> None:
         self.model = model
         self.include_usage = include_usage
         self.created = int(time.time()) if created is None else created
@@ -47,6 +57,8 @@ class AnthropicToOpenAIStream:
         self._usage_sent = False
         self._tool_index: dict[int, int] = {}  # content block index -> OpenAI tool call index
         self._no_arguments: set[int] = set()  # tool_use blocks with no argument text sent yet
+        self._structured = structured
+        self._answer_blocks: set[int] = set()  # blocks of STRUCTURED_TOOL: their input is text
 
     def feed(self, event: str | None, data: JSON) -> list[JSON]:
         """Translate one Anthropic event (`event` may be None: `data["type"]` names it then)."""
@@ -70,6 +82,8 @@ class AnthropicToOpenAIStream:
         if kind == "message_delta":
             self._update_usage(data.get("usage"))
             reason = finish_reason((data.get("delta") or {}).get("stop_reason"))
+            if self._structured and reason == "tool_calls" and not self._tool_index:
+                reason = "stop"
             return self._start() + self._finish(reason)
         return []  # ping, message_stop, and events added to the API later
 
@@ -104,12 +118,15 @@ class AnthropicToOpenAIStream:
         if kind != "tool_use":
             return []
         block_index = int(data.get("index") or 0)
-        index = self._tool_index.setdefault(block_index, len(self._tool_index))
         initial = block.get("input")
         # Streamed tool_use blocks start with `{}` and grow through input_json_delta.
         arguments = orjson.dumps(initial).decode() if initial else ""
         if not arguments:
             self._no_arguments.add(block_index)
+        if self._structured and block.get("name") == STRUCTURED_TOOL:
+            self._answer_blocks.add(block_index)
+            return [self._chunk({"content": arguments})] if arguments else []
+        index = self._tool_index.setdefault(block_index, len(self._tool_index))
         call = {
             "index": index,
             "id": block.get("id"),
@@ -125,6 +142,9 @@ class AnthropicToOpenAIStream:
             return [self._chunk({"content": delta["text"]})]
         if kind == "input_json_delta" and delta.get("partial_json"):
             block_index = int(data.get("index") or 0)
+            if block_index in self._answer_blocks:
+                self._no_arguments.discard(block_index)
+                return [self._chunk({"content": delta["partial_json"]})]
             index = self._tool_index.get(block_index)
             if index is not None:
                 self._no_arguments.discard(block_index)
@@ -139,6 +159,8 @@ class AnthropicToOpenAIStream:
         if block_index not in self._no_arguments:
             return []
         self._no_arguments.discard(block_index)
+        if block_index in self._answer_blocks:
+            return [self._chunk({"content": "{}"})]
         call = {"index": self._tool_index[block_index], "function": {"arguments": "{}"}}
         return [self._chunk({"tool_calls": [call]})]
 

@@ -27,6 +27,7 @@ from gateway.providers.anthropic.errors import TranslationError
 from gateway.providers.anthropic.requests_openai_to_anthropic import openai_request_to_anthropic
 from gateway.providers.anthropic.responses_anthropic_to_openai import anthropic_response_to_openai
 from gateway.providers.anthropic.streams_anthropic_to_openai import AnthropicToOpenAIStream
+from gateway.providers.anthropic.structured_output import STRUCTURED_TOOL
 from gateway.providers.anthropic.usage import usage_from_anthropic
 from gateway.providers.azure import openai_wire_for
 from gateway.providers.base import (
@@ -53,8 +54,6 @@ from gateway.providers.responses.stream_passthrough import (
 from gateway.providers.responses.streams_chat_to_responses import ChatToResponsesStream
 from gateway.providers.upstream_errors import error_from_upstream, stream_error_from_upstream
 from gateway.sse import SSEDecoder
-
-STRUCTURED_TOOL = "structured_output"
 
 
 class ResponsesPassthrough:

@@ -209,10 +209,13 @@ def test_response_format_appends_a_json_instruction_to_system() -> None:
     assert out["system"][0] == {"type": "text", "text": "Be brief."}
     assert "JSON" in out["system"][1]["text"]
 
+    # A schema beside the request's own tools (alone, it is a forced tool: test_structured_output).
     schema = {"type": "object", "properties": {"a": {"type": "integer"}}}
+    tools = [{"type": "function", "function": {"name": "f", "parameters": {"type": "object"}}}]
     only = translate(
         messages=[{"role": "user", "content": "x"}],
         response_format={"type": "json_schema", "json_schema": {"name": "s", "schema": schema}},
+        tools=tools,
     )
     assert isinstance(only["system"], str)
     assert '{"type":"object","properties":{"a":{"type":"integer"}}}' in only["system"]
