@@ -10,9 +10,9 @@ import pytest
 from gateway.config.types import DeploymentConfig, ProviderConfig, ProviderType
 from gateway.errors import UpstreamFailed, UpstreamStreamError
 from gateway.providers import adapter_for, speaks_responses, wire_provider
+from gateway.providers.anthropic.structured_output import STRUCTURED_TOOL
 from gateway.providers.checked import CheckedAdapter
 from gateway.providers.responses.adapters import (
-    STRUCTURED_TOOL,
     ResponsesPassthrough,
     ResponsesToAnthropic,
     ResponsesToChat,
