@@ -10,9 +10,9 @@
   the chat -> Messages translation the chat endpoint uses, and back the same way.
 
 A translated response gets a `resp_` id made here (the upstream has none to give). Messages
-has no JSON-schema switch: a `text.format` `json_schema` goes to Anthropic as a forced tool
-with that schema (`STRUCTURED_TOOL`, Anthropic's own advice for structured output), whose input
-comes back as the answer's text.
+has no JSON-schema switch: a `text.format` `json_schema` goes to Anthropic as the chat
+endpoint's does, a tool Claude is forced to call whose input comes back as the answer's text
+(`gateway.providers.anthropic.structured_output`, which says when).
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from gateway.providers.anthropic.errors import TranslationError
 from gateway.providers.anthropic.requests_openai_to_anthropic import openai_request_to_anthropic
 from gateway.providers.anthropic.responses_anthropic_to_openai import anthropic_response_to_openai
 from gateway.providers.anthropic.streams_anthropic_to_openai import AnthropicToOpenAIStream
-from gateway.providers.anthropic.structured_output import STRUCTURED_TOOL
+from gateway.providers.anthropic.structured_output import structured_output_tool
 from gateway.providers.anthropic.usage import usage_from_anthropic
 from gateway.providers.azure import openai_wire_for
 from gateway.providers.base import (
@@ -45,7 +45,10 @@ from gateway.providers.openai import (
 from gateway.providers.openai_usage import usage_from_openai
 from gateway.providers.responses.events import encode
 from gateway.providers.responses.objects import new_id, usage_from_responses
-from gateway.providers.responses.requests_responses_to_chat import responses_request_to_chat
+from gateway.providers.responses.requests_responses_to_chat import (
+    chat_response_format,
+    responses_request_to_chat,
+)
 from gateway.providers.responses.responses_chat_to_responses import chat_response_to_responses
 from gateway.providers.responses.stream_passthrough import (
     ResponsesStreamPassthrough,
@@ -85,9 +88,9 @@ class ResponsesPassthrough:
 class _TranslatedStream:
     """Chat chunks (from `_chunks`) -> Responses events, as SSE bytes."""
 
-    def __init__(self, request: JSON, structured_tool: str | None = None) -> None:
+    def __init__(self, request: JSON) -> None:
         self._decoder = SSEDecoder()
-        self._translator = ChatToResponsesStream(request, new_id("resp"), structured_tool)
+        self._translator = ChatToResponsesStream(request, new_id("resp"))
         self.usage: Usage | None = None
         # The upstream's proper end came: `[DONE]` or a finish_reason (Anthropic: message_stop).
         self.ended = False
@@ -142,9 +145,10 @@ class _TranslatedStream:
 class _AnthropicTranslatedStream(_TranslatedStream):
     """Anthropic events -> chat chunks (the chat endpoint's translator) -> Responses events."""
 
-    def __init__(self, request: JSON, structured_tool: str | None) -> None:
-        super().__init__(request, structured_tool)
-        self._to_chat = AnthropicToOpenAIStream(str(request.get("model") or ""), True)
+    def __init__(self, request: JSON) -> None:
+        super().__init__(request)
+        model = str(request.get("model") or "")
+        self._to_chat = AnthropicToOpenAIStream(model, True, structured=_structured(request))
 
     def _chunks(self, event_name: str | None, data: bytes) -> list[JSON]:
         parsed = stream_event_json(data)
@@ -228,7 +232,6 @@ class ResponsesToAnthropic(ResponsesToChat):
     ) -> PreparedCall:
         chat = self._upstream_body(body, deployment.model)
         chat.pop("stream_options", None)
-        _as_forced_tool(chat)
         try:
             upstream = openai_request_to_anthropic(chat, deployment.model)
         except TranslationError as exc:
@@ -238,31 +241,20 @@ class ResponsesToAnthropic(ResponsesToChat):
 
     def convert_json(self, data: bytes) -> tuple[bytes, Usage, JSON]:
         message = parse_upstream_json(data)
-        chat = anthropic_response_to_openai(message, str(message.get("model") or ""))
-        converted = chat_response_to_responses(
-            chat, self.request, new_id("resp"), _structured_tool(self.request)
-        )
+        model = str(message.get("model") or "")
+        chat = anthropic_response_to_openai(message, model, structured=_structured(self.request))
+        converted = chat_response_to_responses(chat, self.request, new_id("resp"))
         usage = usage_from_anthropic(message.get("usage")) or Usage()
         return orjson.dumps(converted), usage, converted
 
     def stream(self, body: JSON) -> _AnthropicTranslatedStream:
-        return _AnthropicTranslatedStream(body, _structured_tool(body))
+        return _AnthropicTranslatedStream(body)
 
 
-def _structured_tool(request: JSON) -> str | None:
-    spec = (request.get("text") or {}).get("format")
-    return STRUCTURED_TOOL if isinstance(spec, dict) and spec.get("type") == "json_schema" else None
-
-
-def _as_forced_tool(chat: JSON) -> None:
-    """A chat `response_format` json_schema -> a forced tool taking that schema."""
-    response_format = chat.get("response_format")
-    if not isinstance(response_format, dict) or response_format.get("type") != "json_schema":
-        return
-    spec = response_format.get("json_schema") or {}
-    function: JSON = {"name": STRUCTURED_TOOL, "parameters": spec.get("schema") or {}}
-    if spec.get("description"):
-        function["description"] = spec["description"]
-    chat.pop("response_format")
-    chat["tools"] = [*(chat.get("tools") or ()), {"type": "function", "function": function}]
-    chat["tool_choice"] = {"type": "function", "function": {"name": STRUCTURED_TOOL}}
+def _structured(request: JSON) -> bool:
+    """Whether Claude answers `request` through the forced structured-output tool: the chat
+    endpoint's rule (`structured_output_tool`), on the chat request `request` becomes."""
+    text = request.get("text")
+    spec = text.get("format") if isinstance(text, dict) else None
+    chat = {"response_format": chat_response_format(spec), "tools": request.get("tools")}
+    return structured_output_tool(chat) is not None

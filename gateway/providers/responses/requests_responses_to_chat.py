@@ -56,7 +56,7 @@ def responses_request_to_chat(body: JSON, model: str) -> JSON:
         out["tools"] = tools
     if body.get("tool_choice") is not None:
         out["tool_choice"] = _tool_choice(body["tool_choice"])
-    response_format = _response_format((body.get("text") or {}).get("format"))
+    response_format = chat_response_format((body.get("text") or {}).get("format"))
     if response_format is not None:
         out["response_format"] = response_format
     reasoning = body.get("reasoning")
@@ -206,7 +206,8 @@ def _tool_choice(choice: object) -> Any:
     )
 
 
-def _response_format(spec: object) -> JSON | None:
+def chat_response_format(spec: object) -> JSON | None:
+    """The chat `response_format` of a Responses `text.format` (None: plain text)."""
     if not isinstance(spec, dict):
         return None
     kind = spec.get("type")

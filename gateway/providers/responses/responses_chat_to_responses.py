@@ -39,12 +39,8 @@ def chat_usage_to_responses(usage: object) -> JSON | None:
     )
 
 
-def chat_response_to_responses(
-    chat: JSON, request: JSON, response_id: str, structured_tool: str | None = None
-) -> JSON:
-    """The `response` answering `request`, from the upstream's chat completion. A call of
-    `structured_tool` (the forced tool a structured output was asked through) is the answer's
-    text: its arguments are the JSON document."""
+def chat_response_to_responses(chat: JSON, request: JSON, response_id: str) -> JSON:
+    """The `response` answering `request`, from the upstream's chat completion."""
     choices = chat.get("choices") or [{}]
     choice = choices[0] if isinstance(choices[0], dict) else {}
     message = choice.get("message")
@@ -52,12 +48,6 @@ def chat_response_to_responses(
     output: list[JSON] = []
     content = message.get("content")
     calls = [c for c in message.get("tool_calls") or () if isinstance(c, dict)]
-    if structured_tool is not None:
-        for call in calls:
-            function = call.get("function") or {}
-            if function.get("name") == structured_tool:
-                content, calls = str(function.get("arguments") or ""), []
-                break
     if isinstance(content, str) and (content or not calls):
         output.append(message_item(new_id("msg"), content))
     if isinstance(message.get("refusal"), str):

@@ -7,9 +7,7 @@ in one `message` item, refusal deltas `response.refusal.delta` in a message item
 each tool call (by its chat `index`, and its id when a server reuses one `index` for several)
 becomes a `function_call` item with `response.function_call_arguments.delta` events; the finish
 reason and the usage chunk are kept for the closing `response.completed` (`response.incomplete`
-after `length`). Only the first choice is followed (Responses has no `n`). A call of
-`structured_tool` (the forced tool a structured output was asked through) streams as the
-answer's text.
+after `length`). Only the first choice is followed (Responses has no `n`).
 """
 
 from __future__ import annotations
@@ -26,10 +24,8 @@ from gateway.providers.responses.responses_chat_to_responses import (
 
 
 class ChatToResponsesStream:
-    def __init__(self, request: JSON, response_id: str, structured_tool: str | None = None) -> None:
+    def __init__(self, request: JSON, response_id: str) -> None:
         self.events = ResponseEvents(request, response_id, str(request.get("model") or ""))
-        self._structured_tool = structured_tool
-        self._structured: set[Any] = set()  # the keys of structured_tool's calls
         self._call_ids: dict[Any, str] = {}  # each call's key (its chat `index`) -> its id
         self.usage: JSON | None = None  # the chat usage, once the upstream sent it
         self._started = False
@@ -63,16 +59,12 @@ class ChatToResponsesStream:
             function = call.get("function")
             function = function if isinstance(function, dict) else {}
             name = function.get("name")
-            if name is not None and name == self._structured_tool:
-                self._structured.add(key)
-            elif self._starts_call(key, call.get("id"), name):
+            if self._starts_call(key, call.get("id"), name):
                 call_id = str(call.get("id") or new_id("call"))
                 self._call_ids[key] = call_id
                 out += self.events.call_start(key, call_id, str(name or ""))
             arguments = function.get("arguments")
-            if isinstance(arguments, str) and key in self._structured:
-                out += self.events.text(arguments)
-            elif isinstance(arguments, str):
+            if isinstance(arguments, str):
                 out += self.events.call_arguments(key, arguments)
         if choice.get("finish_reason"):
             self._finish_reason = str(choice["finish_reason"])

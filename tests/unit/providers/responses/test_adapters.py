@@ -108,6 +108,43 @@ def test_anthropic_chain_json_and_structured_output() -> None:
     assert orjson.loads(data) == parsed
 
 
+SCHEMA_FORMAT: dict[str, Any] = {
+    "type": "json_schema",
+    "name": "A",
+    "schema": {"type": "object", "properties": {"a": {"type": "string"}}},
+}
+
+
+def test_a_streamed_structured_output_from_claude_is_the_answers_text() -> None:
+    body = {"model": "pub", "input": "hi", "stream": True, "text": {"format": SCHEMA_FORMAT}}
+    block = {"type": "tool_use", "id": "t", "name": STRUCTURED_TOOL, "input": {}}
+    delta = {"type": "input_json_delta", "partial_json": '{"a": "x"}'}
+    events = [
+        ANTHROPIC_START,
+        {"type": "content_block_start", "index": 0, "content_block": block},
+        {"type": "content_block_delta", "index": 0, "delta": delta},
+        {"type": "content_block_stop", "index": 0},
+        {"type": "message_delta", "delta": {"stop_reason": "tool_use"}, "usage": {}},
+        {"type": "message_stop"},
+    ]
+    stream = ResponsesToAnthropic(body).stream(body)
+    out = b"".join(stream.feed(_anthropic_events(events)) + stream.finish())
+    assert b"function_call" not in out
+    assert stream.text == ['{"a": "x"}'] and stream.response["status"] == "completed"
+
+
+def test_a_schema_beside_the_requests_own_tools_is_asked_by_instruction() -> None:
+    # Forcing the structured tool would keep Claude from calling the request's tools.
+    tool = {"type": "function", "name": "f", "parameters": {"type": "object"}}
+    body = {"model": "pub", "input": "hi", "tools": [tool], "text": {"format": SCHEMA_FORMAT}}
+    call = ResponsesToAnthropic(body).prepare(
+        body, DEPLOYMENT, provider("anthropic", "http://a"), "k"
+    )
+    sent = orjson.loads(call.body)
+    assert [t["name"] for t in sent["tools"]] == ["f"] and "tool_choice" not in sent
+    assert "JSON" in sent["system"]
+
+
 def test_chat_translation_streams_with_usage() -> None:
     body = {"model": "pub", "input": "hi", "stream": True}
     adapter = ResponsesToChat(body)

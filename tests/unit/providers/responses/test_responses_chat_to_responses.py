@@ -71,11 +71,3 @@ def test_a_finished_answer_has_completed_items() -> None:
         chat({"role": "assistant", "content": "Hello"}, "stop"), {}, "resp_1"
     )
     assert [item["status"] for item in response["output"]] == ["completed"]
-
-
-def test_structured_tool_call_is_the_text() -> None:
-    calls = [{"id": "c", "type": "function", "function": {"name": "so", "arguments": '{"a":1}'}}]
-    message = {"role": "assistant", "content": None, "tool_calls": calls}
-    response = chat_response_to_responses(chat(message), {}, "resp_1", structured_tool="so")
-    [item] = response["output"]
-    assert item["type"] == "message" and item["content"][0]["text"] == '{"a":1}'

@@ -18,8 +18,8 @@ def chunk(delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
 USAGE_CHUNK = {"id": "c", "choices": [], "usage": {"prompt_tokens": 5, "completion_tokens": 2}}
 
 
-def run(chunks: list[dict[str, Any]], **kw: Any) -> tuple[list[dict[str, Any]], Any]:
-    stream = ChatToResponsesStream({"model": "pub", "input": "hi"}, "resp_1", **kw)
+def run(chunks: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], Any]:
+    stream = ChatToResponsesStream({"model": "pub", "input": "hi"}, "resp_1")
     events = [e for c in chunks for e in stream.feed(c)] + stream.finish()
     return events, stream
 
@@ -93,20 +93,6 @@ def test_length_ends_incomplete() -> None:
     done = [e for e in events if e["type"] == "response.output_item.done"]
     assert [e["item"]["status"] for e in done] == ["incomplete"]
     assert events[-1]["response"]["output"][-1]["status"] == "incomplete"
-
-
-def test_structured_tool_streams_as_text() -> None:
-    first = {"index": 0, "id": "c", "type": "function", "function": {"name": "so", "arguments": ""}}
-    events, _ = run(
-        [
-            chunk({"tool_calls": [first]}),
-            chunk({"tool_calls": [{"index": 0, "function": {"arguments": '{"a":1}'}}]}),
-        ],
-        structured_tool="so",
-    )
-    deltas = [e["delta"] for e in events if e["type"] == "response.output_text.delta"]
-    assert deltas == ['{"a":1}']
-    assert not any("function_call" in e["type"] for e in events)
 
 
 def call_delta(index: int | None, call_id: str | None, arguments: str) -> dict[str, Any]:
