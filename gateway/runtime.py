@@ -10,7 +10,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
-from gateway.config.provider_network import CREDENTIAL_NAME
+from gateway.config.credential_names import is_credential_name
 from gateway.config.secret_env import ENVIRONMENT
 from gateway.config.types import GatewayConfig, KeyConfig, ModelConfig, ProviderConfig
 from gateway.guardrails.compiled import GuardrailSet, build_guardrail_sets
@@ -103,7 +103,7 @@ def provider_credentials(provider: ProviderConfig, env: Mapping[str, str]) -> li
         value
         for table in (provider.headers, provider.query)
         for name, value in table.items()
-        if CREDENTIAL_NAME.search(name)
+        if is_credential_name(name)
     ]
     values += [env.get(variable, "") for variable in provider.headers_env.values()]
     proxy = provider.network.proxy

@@ -12,11 +12,11 @@ from collections.abc import Mapping
 from pathlib import Path
 from urllib.parse import parse_qsl, urlsplit
 
+from gateway.config.credential_names import is_credential_name
 from gateway.config.document import Table
 from gateway.config.errors import Problem
 from gateway.config.files import read_config_file
 from gateway.config.locate import KeyPath, Locator
-from gateway.config.provider_network import CREDENTIAL_NAME
 from gateway.config.secret_env import ENVIRONMENT
 from gateway.config.types import GatewayConfig
 from gateway.config.urls import url_has_password
@@ -45,7 +45,7 @@ def written_secrets(config: GatewayConfig, document: Table) -> list[tuple[KeyPat
     entries = document.get("providers", [])
     for index, provider in enumerate(config.providers.values()):
         for name in entries[index].get("headers", {}):
-            if CREDENTIAL_NAME.search(name):
+            if is_credential_name(name):
                 message = f"header '{name}' looks like a credential, " + _readable(
                     "its value", "headers_env"
                 )
@@ -56,7 +56,7 @@ def written_secrets(config: GatewayConfig, document: Table) -> list[tuple[KeyPat
         in_url = parse_qsl(urlsplit(provider.base_url).query)
         parameters += [(("providers", index, "base_url"), name) for name, _ in in_url]
         for where, name in parameters:
-            if CREDENTIAL_NAME.search(name):
+            if is_credential_name(name):
                 message = f"query parameter '{name}' looks like a credential, " + _readable(
                     "it", "headers_env, as the header the server also takes it in"
                 )

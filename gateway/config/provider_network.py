@@ -25,9 +25,6 @@ _FRAMING_HEADERS = frozenset(("host", "content-length", "transfer-encoding", "co
 # values as ASCII: anything else made every request a 500).
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _VALUE = re.compile(r"[\x20-\x7e\t]*")
-# Header and query names whose values are credentials (`api-key`, `x-goog-api-key`, `token`,
-# `sig`, `authorization`, `Ocp-Apim-Subscription-Key`, ...).
-CREDENTIAL_NAME = re.compile(r"key|token|secret|auth|sig|password|credential", re.IGNORECASE)
 
 
 def check_azure(doc: Doc, path: KeyPath, label: str, values: Table) -> None:

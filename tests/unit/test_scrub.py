@@ -111,14 +111,20 @@ def test_credentials_in_provider_headers_query_and_proxy_are_secrets(tmp_path: P
 name = "p"
 type = "openai"
 base_url = "http://127.0.0.1:9/v1"
-headers = { x-portkey-api-key = "hdr-secret-0123456", x-team = "team-platform-a" }
-query = { sig = "query-secret-0123456" }
 proxy = "http://user:proxy-pass-0123456@127.0.0.1:3128"
+[providers.headers]
+x-portkey-api-key = "hdr-secret-0123456"
+x-team = "team-platform-a"
+X-Author-Team = "author-team-b"
+[providers.query]
+sig = "query-secret-0123456"
 """
     )
     runtime = build_runtime(load_config(tmp_path / "gateway.toml", env={}), env={})
     text = "hdr-secret-0123456 query-secret-0123456 proxy-pass-0123456 team-platform-a"
     assert runtime.secrets.scrub(text) == "**** **** **** team-platform-a"
+    # `auth` inside a word names no credential: the value stays in answers.
+    assert runtime.secrets.scrub("by author-team-b") == "by author-team-b"
 
 
 def test_an_entra_client_secret_is_a_secret(tmp_path: Path) -> None:
