@@ -71,6 +71,29 @@ def completion_tokens_field(upstream: dict[str, Any]) -> None:
         upstream.setdefault("max_completion_tokens", value)
 
 
+# Beside `max_tokens`, what OpenAI's reasoning models (o-series, gpt-5) refuse: the sampling
+# settings ("Unsupported value: 'temperature' does not support 0.2 with this model. Only the
+# default (1) value is supported."; "Unsupported parameter: 'presence_penalty' is not supported
+# with this model."). None of them changes a field of the answer.
+_SAMPLING = ("temperature", "top_p", "presence_penalty", "frequency_penalty", "logit_bias")
+
+
+def without_sampling(upstream: dict[str, Any], effort: object) -> None:
+    """Leave out the sampling settings a reasoning model refuses, so that a request an app wrote
+    for another model (a fallback, a route the operator moved) is answered, not refused; kept
+    when the request asks for no reasoning (`effort` "none": gpt-5.1 and later take them then)."""
+    if effort != "none":
+        for name in _SAMPLING:
+            upstream.pop(name, None)
+
+
+def for_reasoning_model(upstream: dict[str, Any]) -> None:
+    """A chat body as a `reasoning` deployment takes it: `max_tokens` as
+    `max_completion_tokens`, without the sampling settings (`without_sampling`)."""
+    completion_tokens_field(upstream)
+    without_sampling(upstream, upstream.get("reasoning_effort"))
+
+
 def message_text(choice_message: object) -> str:
     if isinstance(choice_message, dict) and isinstance(choice_message.get("content"), str):
         return str(choice_message["content"])
@@ -95,7 +118,7 @@ class OpenAIChatAdapter:
         upstream = dict(body)
         upstream["model"] = deployment.model
         if deployment.reasoning and self.maps_token_limit:
-            completion_tokens_field(upstream)
+            for_reasoning_model(upstream)
         if not provider.stream_usage:
             upstream.pop("stream_options", None)  # the server refuses it, a client's too
         elif body.get("stream"):

@@ -14,7 +14,8 @@ where they differ from OpenAI, chosen by the deployment in an Azure URL or else 
   with annotation chunks that have a choice but no `delta` (`content_filter_offsets`), one after
   the finish, and the output filter ending it (`finish_reason: content_filter`);
 - Azure deployment `o3-prod` (a reasoning model): `max_tokens` is Azure's 400 "Unsupported
-  parameter" (it takes `max_completion_tokens`);
+  parameter" (it takes `max_completion_tokens`), and so is a sampling setting (`temperature`
+  and `top_p` other than 1: "Unsupported value");
 - `no-usage`: a chat answer without `usage` (a stream: none either);
 - `detail-400`, `detail-422`: FastAPI's `{"detail": ...}` error bodies (a string, and the
   validation list);
@@ -90,6 +91,24 @@ AZURE_MAX_TOKENS_400 = {
         "code": "unsupported_parameter",
     }
 }
+# What a reasoning model refuses besides `max_tokens` (OpenAI's and Azure's words).
+REASONING_REFUSES = ("temperature", "top_p", "presence_penalty", "frequency_penalty", "logit_bias")
+
+
+def reasoning_refusal(name: str, value: object) -> dict[str, Any]:
+    if name in ("temperature", "top_p"):
+        message = (
+            f"Unsupported value: '{name}' does not support {value} with this model. "
+            "Only the default (1) value is supported."
+        )
+        code = "unsupported_value"
+    else:
+        message = f"Unsupported parameter: '{name}' is not supported with this model."
+        code = "unsupported_parameter"
+    error = {"message": message, "type": "invalid_request_error", "param": name, "code": code}
+    return {"error": error}
+
+
 AZURE_401 = {
     "error": {
         "code": "PermissionDenied",
@@ -215,6 +234,9 @@ class _Handler(BaseHTTPRequestHandler):
             return self._json(401, {"error": {"code": "401", "message": message}})
         if azure == "o3-prod" and "max_tokens" in body:
             return self._json(400, AZURE_MAX_TOKENS_400)
+        refused = [n for n in REASONING_REFUSES if n in body and body[n] != 1]
+        if azure == "o3-prod" and refused:
+            return self._json(400, reasoning_refusal(refused[0], body[refused[0]]))
         if azure == "throttled":
             return self._json(429, AZURE_429, AZURE_429_HEADERS)
         if azure == "filtered":

@@ -205,6 +205,45 @@ def test_a_reasoning_deployment_is_sent_max_completion_tokens_which_azure_takes(
     assert received.body["max_completion_tokens"] == limit
 
 
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("/v1/chat/completions", {"messages": MESSAGES, "temperature": 0.2, "top_p": 0.9}),
+        ("/v1/messages", {"messages": MESSAGES, "max_tokens": 50, "temperature": 0.3}),
+        ("/v1/responses", {"input": "tell me a story", "temperature": 0.4}),
+    ],
+)
+def test_a_request_written_for_another_model_is_answered_by_a_reasoning_deployment(
+    served: tuple[Proc, CompatUpstream], path: str, body: dict[str, Any]
+) -> None:
+    """Its sampling settings, which the reasoning model refuses (its 400 reached the client,
+    a fallback to such a deployment failed), are left out."""
+    gateway, upstream = served
+    before = len(upstream.received)
+    answer = _post(gateway, path, {"model": "az-reasoning", **body})
+    assert answer.status_code == 200, answer.text
+    (received,) = upstream.received[before:]
+    assert not {"temperature", "top_p"} & set(received.body)
+
+
+def test_the_openai_sdks_sampling_settings_reach_a_reasoning_deployment_left_out(
+    served: tuple[Proc, CompatUpstream],
+) -> None:
+    gateway, upstream = served
+    with openai.OpenAI(base_url=gateway.url + "/v1", api_key=GATEWAY_KEY, max_retries=0) as c:
+        answer = c.chat.completions.create(
+            model="az-reasoning",
+            messages=[{"role": "user", "content": "hi"}],
+            temperature=0,
+            presence_penalty=0.5,
+            frequency_penalty=0.5,
+            logit_bias={"50256": -100},
+        )
+    assert answer.choices[0].message.content == "Hello there"
+    sent = upstream.received[-1].body
+    assert not {"temperature", "presence_penalty", "frequency_penalty", "logit_bias"} & set(sent)
+
+
 def test_the_openai_sdks_max_tokens_reaches_an_azure_reasoning_deployment(
     served: tuple[Proc, CompatUpstream],
 ) -> None:

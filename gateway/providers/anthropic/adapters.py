@@ -37,6 +37,7 @@ from gateway.providers.openai import (
     OPENAI_WIRE,
     OpenAIWire,
     completion_tokens_field,
+    for_reasoning_model,
     is_openai_api,
 )
 from gateway.providers.openai_usage import usage_from_openai
@@ -339,7 +340,9 @@ class AnthropicClientToOpenAI:
             upstream = anthropic_request_to_openai(body, deployment.model)
         except TranslationError as exc:
             raise InvalidRequest(str(exc), param=exc.param) from None
-        if deployment.reasoning or is_openai_api(provider):
+        if deployment.reasoning:
+            for_reasoning_model(upstream)
+        elif is_openai_api(provider):
             # OpenAI refuses `max_tokens` for its reasoning models (o-series, gpt-5) and takes
             # `max_completion_tokens` for all; other compatible servers may know only the first.
             completion_tokens_field(upstream)

@@ -39,8 +39,9 @@ from gateway.providers.base import (
 )
 from gateway.providers.openai import (
     OPENAI_WIRE,
-    completion_tokens_field,
+    for_reasoning_model,
     openai_headers,
+    without_sampling,
 )
 from gateway.providers.openai_usage import usage_from_openai
 from gateway.providers.responses.events import encode
@@ -71,6 +72,9 @@ class ResponsesPassthrough:
     ) -> PreparedCall:
         upstream = dict(body)
         upstream["model"] = deployment.model
+        if deployment.reasoning:  # (the Responses API has no `max_tokens` to rename)
+            reasoning = upstream.get("reasoning")
+            without_sampling(upstream, reasoning.get("effort") if type(reasoning) is dict else None)
         url = OPENAI_WIRE.url(provider, deployment, "responses")
         return PreparedCall(url, openai_headers(api_key), orjson.dumps(upstream))
 
@@ -200,7 +204,7 @@ class ResponsesToChat:
     ) -> PreparedCall:
         upstream = self._upstream_body(body, deployment.model)
         if deployment.reasoning:
-            completion_tokens_field(upstream)
+            for_reasoning_model(upstream)
         if not provider.stream_usage:
             upstream.pop("stream_options", None)  # the server refuses it
         wire = openai_wire_for(provider)

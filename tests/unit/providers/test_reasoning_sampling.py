@@ -1,0 +1,76 @@
+"""A `reasoning = true` deployment (o-series, gpt-5) is sent no sampling settings, which these
+models refuse, from any client format; other deployments, and a request asking for no
+reasoning, keep them."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import orjson
+import pytest
+
+from gateway.config.types import DeploymentConfig, ProviderConfig
+from gateway.providers import EndpointKind, adapter_for
+
+OPENAI = ProviderConfig(name="oai", type="openai", base_url="https://api.openai.com/v1")
+AZURE = ProviderConfig(
+    name="az", type="azure", base_url="https://res.openai.azure.com/", api_version="2025-04-01"
+)
+PLAIN = DeploymentConfig(provider="oai", model="gpt-4o")
+REASONING = dataclasses.replace(PLAIN, model="o3", reasoning=True)
+SAMPLING = {
+    "temperature": 0.2,
+    "top_p": 0.9,
+    "presence_penalty": 0.5,
+    "frequency_penalty": 0.3,
+    "logit_bias": {"50256": -100},
+}
+USER = [{"role": "user", "content": "hi"}]
+
+
+def _sent(
+    kind: EndpointKind, provider: ProviderConfig, deployment: DeploymentConfig, body: Any
+) -> dict[str, Any]:
+    call = adapter_for(kind, provider, body=body).prepare(body, deployment, provider, "k")
+    sent: dict[str, Any] = orjson.loads(call.body)
+    return sent
+
+
+@pytest.mark.parametrize("provider", [OPENAI, AZURE])
+def test_a_chat_request_reaches_a_reasoning_deployment_without_sampling(
+    provider: ProviderConfig,
+) -> None:
+    sent = _sent("chat", provider, REASONING, {"messages": USER, "max_tokens": 9, **SAMPLING})
+    assert not set(SAMPLING) & set(sent)
+    assert sent["max_completion_tokens"] == 9
+    assert sent["messages"] == USER
+
+
+def test_another_deployment_gets_them_as_sent() -> None:
+    sent = _sent("chat", OPENAI, PLAIN, {"messages": USER, **SAMPLING})
+    assert {name: sent[name] for name in SAMPLING} == SAMPLING
+
+
+def test_no_reasoning_asked_keeps_them() -> None:
+    # gpt-5.1 and later take the sampling settings with `reasoning_effort: "none"`.
+    body = {"messages": USER, "reasoning_effort": "none", **SAMPLING}
+    sent = _sent("chat", OPENAI, REASONING, body)
+    assert {name: sent[name] for name in SAMPLING} == SAMPLING
+
+
+def test_an_anthropic_clients_temperature_and_top_p_are_left_out() -> None:
+    body = {"model": "m", "max_tokens": 5, "messages": USER, "temperature": 0.5, "top_p": 0.8}
+    sent = _sent("messages", OPENAI, REASONING, body)
+    assert "temperature" not in sent and "top_p" not in sent
+    assert sent["max_completion_tokens"] == 5
+    assert _sent("messages", OPENAI, PLAIN, body)["temperature"] == 0.5
+
+
+@pytest.mark.parametrize("provider", [OPENAI, AZURE])  # passed through; translated to chat
+def test_a_responses_request_is_sent_no_temperature_or_top_p(provider: ProviderConfig) -> None:
+    body = {"model": "m", "input": "x", "temperature": 0.2, "top_p": 0.9}
+    sent = _sent("responses", provider, REASONING, body)
+    assert "temperature" not in sent and "top_p" not in sent
+    none = {**body, "reasoning": {"effort": "none"}}
+    assert _sent("responses", provider, REASONING, none)["temperature"] == 0.2
