@@ -74,22 +74,24 @@ def completion_tokens_field(upstream: dict[str, Any]) -> None:
 # Beside `max_tokens`, what OpenAI's reasoning models (o-series, gpt-5) refuse: the sampling
 # settings ("Unsupported value: 'temperature' does not support 0.2 with this model. Only the
 # default (1) value is supported."; "Unsupported parameter: 'presence_penalty' is not supported
-# with this model."). None of them changes a field of the answer.
-_SAMPLING = ("temperature", "top_p", "presence_penalty", "frequency_penalty", "logit_bias")
+# with this model."), and `stop` (o3, o4-mini: "Unsupported parameter: 'stop' ...").
+_REFUSED = ("temperature", "top_p", "presence_penalty", "frequency_penalty", "logit_bias", "stop")
 
 
 def without_sampling(upstream: dict[str, Any], effort: object) -> None:
-    """Leave out the sampling settings a reasoning model refuses, so that a request an app wrote
-    for another model (a fallback, a route the operator moved) is answered, not refused; kept
-    when the request asks for no reasoning (`effort` "none": gpt-5.1 and later take them then)."""
+    """Leave out what a reasoning model refuses (`_REFUSED`), so that a request an app wrote for
+    another model (a fallback, a route the operator moved) is answered, not refused: its
+    sampling is the model's own, and its answer is not cut at the stop sequences. Kept when the
+    request asks for no reasoning (`effort` "none": gpt-5.1 and later take the sampling
+    settings then)."""
     if effort != "none":
-        for name in _SAMPLING:
+        for name in _REFUSED:
             upstream.pop(name, None)
 
 
 def for_reasoning_model(upstream: dict[str, Any]) -> None:
     """A chat body as a `reasoning` deployment takes it: `max_tokens` as
-    `max_completion_tokens`, without the sampling settings (`without_sampling`)."""
+    `max_completion_tokens`, without what these models refuse (`without_sampling`)."""
     completion_tokens_field(upstream)
     without_sampling(upstream, upstream.get("reasoning_effort"))
 

@@ -14,8 +14,8 @@ where they differ from OpenAI, chosen by the deployment in an Azure URL or else 
   with annotation chunks that have a choice but no `delta` (`content_filter_offsets`), one after
   the finish, and the output filter ending it (`finish_reason: content_filter`);
 - Azure deployment `o3-prod` (a reasoning model): `max_tokens` is Azure's 400 "Unsupported
-  parameter" (it takes `max_completion_tokens`), and so is a sampling setting (`temperature`
-  and `top_p` other than 1: "Unsupported value");
+  parameter" (it takes `max_completion_tokens`), and so are `stop` and the sampling settings
+  (`temperature` and `top_p` other than 1: "Unsupported value");
 - `no-usage`: a chat answer without `usage` (a stream: none either);
 - `detail-400`, `detail-422`: FastAPI's `{"detail": ...}` error bodies (a string, and the
   validation list);
@@ -92,7 +92,14 @@ AZURE_MAX_TOKENS_400 = {
     }
 }
 # What a reasoning model refuses besides `max_tokens` (OpenAI's and Azure's words).
-REASONING_REFUSES = ("temperature", "top_p", "presence_penalty", "frequency_penalty", "logit_bias")
+REASONING_REFUSES = (
+    "temperature",
+    "top_p",
+    "presence_penalty",
+    "frequency_penalty",
+    "logit_bias",
+    "stop",
+)
 
 
 def reasoning_refusal(name: str, value: object) -> dict[str, Any]:

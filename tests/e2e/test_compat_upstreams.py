@@ -209,7 +209,10 @@ def test_a_reasoning_deployment_is_sent_max_completion_tokens_which_azure_takes(
     ("path", "body"),
     [
         ("/v1/chat/completions", {"messages": MESSAGES, "temperature": 0.2, "top_p": 0.9}),
-        ("/v1/messages", {"messages": MESSAGES, "max_tokens": 50, "temperature": 0.3}),
+        (
+            "/v1/messages",
+            {"messages": MESSAGES, "max_tokens": 50, "temperature": 0.3, "stop_sequences": ["X"]},
+        ),
         ("/v1/responses", {"input": "tell me a story", "temperature": 0.4}),
     ],
 )
@@ -223,7 +226,7 @@ def test_a_request_written_for_another_model_is_answered_by_a_reasoning_deployme
     answer = _post(gateway, path, {"model": "az-reasoning", **body})
     assert answer.status_code == 200, answer.text
     (received,) = upstream.received[before:]
-    assert not {"temperature", "top_p"} & set(received.body)
+    assert not {"temperature", "top_p", "stop"} & set(received.body)
 
 
 def test_the_openai_sdks_sampling_settings_reach_a_reasoning_deployment_left_out(
@@ -238,10 +241,12 @@ def test_the_openai_sdks_sampling_settings_reach_a_reasoning_deployment_left_out
             presence_penalty=0.5,
             frequency_penalty=0.5,
             logit_bias={"50256": -100},
+            stop=["\nObservation:"],
         )
     assert answer.choices[0].message.content == "Hello there"
     sent = upstream.received[-1].body
-    assert not {"temperature", "presence_penalty", "frequency_penalty", "logit_bias"} & set(sent)
+    refused = {"temperature", "presence_penalty", "frequency_penalty", "logit_bias", "stop"}
+    assert not refused & set(sent)
 
 
 def test_the_openai_sdks_max_tokens_reaches_an_azure_reasoning_deployment(

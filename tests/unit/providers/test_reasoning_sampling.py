@@ -1,6 +1,6 @@
-"""A `reasoning = true` deployment (o-series, gpt-5) is sent no sampling settings, which these
-models refuse, from any client format; other deployments, and a request asking for no
-reasoning, keep them."""
+"""A `reasoning = true` deployment (o-series, gpt-5) is sent no sampling settings and no `stop`,
+which these models refuse, from any client format; other deployments, and a request asking for
+no reasoning, keep them."""
 
 from __future__ import annotations
 
@@ -25,6 +25,7 @@ SAMPLING = {
     "presence_penalty": 0.5,
     "frequency_penalty": 0.3,
     "logit_bias": {"50256": -100},
+    "stop": ["\nObservation:"],
 }
 USER = [{"role": "user", "content": "hi"}]
 
@@ -61,8 +62,9 @@ def test_no_reasoning_asked_keeps_them() -> None:
 
 def test_an_anthropic_clients_temperature_and_top_p_are_left_out() -> None:
     body = {"model": "m", "max_tokens": 5, "messages": USER, "temperature": 0.5, "top_p": 0.8}
+    body["stop_sequences"] = ["END"]
     sent = _sent("messages", OPENAI, REASONING, body)
-    assert "temperature" not in sent and "top_p" not in sent
+    assert "temperature" not in sent and "top_p" not in sent and "stop" not in sent
     assert sent["max_completion_tokens"] == 5
     assert _sent("messages", OPENAI, PLAIN, body)["temperature"] == 0.5
 
