@@ -78,7 +78,7 @@ def completion_tokens_field(upstream: dict[str, Any]) -> None:
 _REFUSED = ("temperature", "top_p", "presence_penalty", "frequency_penalty", "logit_bias", "stop")
 
 
-def without_sampling(upstream: dict[str, Any], effort: object) -> None:
+def without_refused_settings(upstream: dict[str, Any], effort: object) -> None:
     """Leave out what a reasoning model refuses (`_REFUSED`), so that a request an app wrote for
     another model (a fallback, a route the operator moved) is answered, not refused: its
     sampling is the model's own, and its answer is not cut at the stop sequences. Kept when the
@@ -91,9 +91,9 @@ def without_sampling(upstream: dict[str, Any], effort: object) -> None:
 
 def for_reasoning_model(upstream: dict[str, Any]) -> None:
     """A chat body as a `reasoning` deployment takes it: `max_tokens` as
-    `max_completion_tokens`, without what these models refuse (`without_sampling`)."""
+    `max_completion_tokens`, without what these models refuse (`without_refused_settings`)."""
     completion_tokens_field(upstream)
-    without_sampling(upstream, upstream.get("reasoning_effort"))
+    without_refused_settings(upstream, upstream.get("reasoning_effort"))
 
 
 def message_text(choice_message: object) -> str:

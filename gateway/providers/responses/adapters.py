@@ -41,7 +41,7 @@ from gateway.providers.openai import (
     OPENAI_WIRE,
     for_reasoning_model,
     openai_headers,
-    without_sampling,
+    without_refused_settings,
 )
 from gateway.providers.openai_usage import usage_from_openai
 from gateway.providers.responses.events import encode
@@ -74,7 +74,9 @@ class ResponsesPassthrough:
         upstream["model"] = deployment.model
         if deployment.reasoning:  # (the Responses API has no `max_tokens` to rename)
             reasoning = upstream.get("reasoning")
-            without_sampling(upstream, reasoning.get("effort") if type(reasoning) is dict else None)
+            without_refused_settings(
+                upstream, reasoning.get("effort") if type(reasoning) is dict else None
+            )
         url = OPENAI_WIRE.url(provider, deployment, "responses")
         return PreparedCall(url, openai_headers(api_key), orjson.dumps(upstream))
 

@@ -39,7 +39,7 @@ def _sent(
 
 
 @pytest.mark.parametrize("provider", [OPENAI, AZURE])
-def test_a_chat_request_reaches_a_reasoning_deployment_without_sampling(
+def test_a_chat_request_reaches_a_reasoning_deployment_without_refused_settings(
     provider: ProviderConfig,
 ) -> None:
     sent = _sent("chat", provider, REASONING, {"messages": USER, "max_tokens": 9, **SAMPLING})
