@@ -120,6 +120,7 @@ APPLIED_LIVE: Mapping[str, tuple[str, ...]] = {
         "audio_output_cost_per_1m",
         "context_window",
         "reasoning",
+        "sampling",
         "rpm",
         "tpm",
         "timeouts",

@@ -138,6 +138,12 @@ def _deployments(
                     deployment_path + ("reasoning",),
                     f"{at}: reasoning applies to deployments of openai and azure providers",
                 )
+        if values.get("sampling", "auto") != "auto" and isinstance(serving, ProviderConfig):
+            if serving.type != "anthropic":
+                doc.report(
+                    deployment_path + ("sampling",),
+                    f"{at}: sampling applies to deployments of anthropic providers",
+                )
         deployment = DEPLOYMENT.build(values)
         if any(d.name == deployment.name for d in found):
             doc.report(deployment_path, f"{at}: repeats deployment '{deployment.name}'")

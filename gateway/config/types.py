@@ -32,6 +32,8 @@ Strategy = Literal[
 ]
 CacheMode = Literal["off", "exact", "semantic"]
 Sticky = Literal["none", "key", "user"]
+# Which sampling settings an Anthropic deployment is sent (gateway.providers.anthropic.sampling).
+Sampling = Literal["auto", "all", "one", "none"]
 
 NonEmptyStr = Annotated[str, NON_EMPTY]
 PositiveInt = Annotated[int, Range(above=0)]
@@ -212,6 +214,9 @@ class DeploymentConfig:
     # `max_tokens`: OpenAI-format requests send it as `max_completion_tokens`. Azure deployment
     # names are free-form, so the gateway cannot tell from `model`.
     reasoning: bool = False
+    # Anthropic deployments: the sampling settings its model takes ("auto": read from `model`
+    # and the provider's API version; "all", "one" of temperature / top_p, or "none").
+    sampling: Sampling = "auto"
     rpm: PositiveInt | None = None
     tpm: PositiveInt | None = None
     timeouts: Timeouts = field(default_factory=Timeouts, metadata=toml(flatten=True))

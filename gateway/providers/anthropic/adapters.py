@@ -21,6 +21,7 @@ from gateway.providers.anthropic.requests_anthropic_to_openai import anthropic_r
 from gateway.providers.anthropic.requests_openai_to_anthropic import openai_request_to_anthropic
 from gateway.providers.anthropic.responses_anthropic_to_openai import anthropic_response_to_openai
 from gateway.providers.anthropic.responses_openai_to_anthropic import openai_response_to_anthropic
+from gateway.providers.anthropic.sampling import for_deployment
 from gateway.providers.anthropic.streams_anthropic_to_openai import AnthropicToOpenAIStream
 from gateway.providers.anthropic.streams_openai_to_anthropic import OpenAIToAnthropicStream
 from gateway.providers.anthropic.usage import usage_from_anthropic
@@ -144,7 +145,9 @@ class AnthropicStreamPassthrough:
 
 
 class AnthropicMessagesAdapter:
-    """Anthropic client -> Anthropic upstream: the body passes with only `model` replaced."""
+    """Anthropic client -> Anthropic upstream: the body passes with `model` replaced, and without
+    the sampling settings the deployment's model refuses (a route or a fallback may send a
+    request written for an older Claude to a newer one: `sampling`)."""
 
     path = "/v1/messages"  # the upstream route; `AnthropicCountTokensAdapter` has its own
 
@@ -160,6 +163,7 @@ class AnthropicMessagesAdapter:
     ) -> PreparedCall:
         upstream = dict(body)
         upstream["model"] = deployment.model
+        for_deployment(upstream, deployment, provider)
         url = endpoint_url(provider.base_url, self.path, provider.query.pairs)
         headers = anthropic_headers(api_key, provider, self._extra)
         return PreparedCall(url, headers, orjson.dumps(upstream))
@@ -252,6 +256,7 @@ class OpenAIClientToAnthropic:
             upstream = openai_request_to_anthropic(body, deployment.model)
         except TranslationError as exc:
             raise InvalidRequest(str(exc), param=exc.param) from None
+        for_deployment(upstream, deployment, provider)
         return PreparedCall(
             _messages_url(provider), anthropic_headers(api_key, provider), orjson.dumps(upstream)
         )

@@ -43,7 +43,7 @@ def openai_request_to_anthropic(body: JSON, upstream_model: str) -> JSON:
       its trailing whitespace: Anthropic rejects both.
     - `temperature` is clamped to Anthropic's range [0, 1] (OpenAI allows up to 2); `top_p` and
       `top_k` (an extension some OpenAI clients send) pass on, but `top_p: 1` (a no-op) is left
-      out.
+      out (the adapters then leave out what the deployment's model refuses: `sampling`).
     - `response_format` `json_schema`: a tool Claude is forced to call, taking the schema, whose
       input comes back as the answer's text (`structured_output`). `json_object`, and
       `json_schema` beside tools of the request's own: an instruction to answer with JSON only

@@ -102,6 +102,7 @@ CONFIG: dict[str, Any] = {
         "missing_model_cooldown_s": 90.0,
     },
     "providers": [
+        {"name": "ant", "type": "anthropic", "base_url": "https://api.anthropic.com"},
         {
             "name": "oai",
             "type": "openai",
@@ -186,6 +187,10 @@ CONFIG: dict[str, Any] = {
             ],
         },
         {"name": "small", "deployments": [{"provider": "oai", "model": "gpt-4o-mini"}]},
+        {
+            "name": "claude",
+            "deployments": [{"provider": "ant", "model": "opus", "sampling": "one"}],
+        },
     ],
     "keys": [
         {

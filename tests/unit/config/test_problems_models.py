@@ -82,3 +82,13 @@ def test_reasoning_is_for_deployments_of_openai_format_providers(tmp_path: Path)
         "openai and azure providers"
     ]
     assert problems(tmp_path, text.replace("reasoning = true", "reasoning = false")) == []
+
+
+def test_sampling_is_for_deployments_of_anthropic_providers(tmp_path: Path) -> None:
+    text = BASE + 'sampling = "none"\n'  # 10
+    assert problems(tmp_path, text) == [
+        "config.toml:10: model 'm' deployments[0]: sampling applies to deployments of anthropic "
+        "providers"
+    ]
+    assert problems(tmp_path, text.replace('"none"', '"auto"')) == []
+    assert problems(tmp_path, text.replace('"none"', '"some"'))[0].startswith("config.toml:10:")

@@ -1,0 +1,84 @@
+"""Which sampling settings (`temperature`, `top_p`, `top_k`) a Claude deployment is sent.
+
+Anthropic's newer models refuse what older ones took, each with a 400 `invalid_request_error`:
+
+- Claude Opus 4.1, Sonnet 4.5, Haiku 4.5 up to the 4.6 models take `temperature` or `top_p`,
+  not both ("`temperature` and `top_p` cannot both be specified for this model. Please use only
+  one."). OpenAI clients often send both (a chat UI's defaults, an agent framework's
+  settings): `temperature` is kept, `top_p` left out (Anthropic's advice is to set one of them,
+  usually the temperature).
+- Claude Opus 4.7 and later (Opus 4.8, the Claude 5 models) take none of the three ("`temperature`
+  is deprecated for this model."): all three are left out, and the model samples as it does.
+- API version `2026-10-21` (the provider's `anthropic_version`) removed them for every model.
+
+A request that asks for them is so answered, not refused: it may have been written for another
+model (an OpenAI model, an older Claude) that a route or a fallback replaced, as for OpenAI's
+reasoning deployments (`gateway.providers.openai.without_refused_settings`).
+
+The model is known by its name (the deployment's upstream `model`): Anthropic's ids
+(`claude-sonnet-4-5-20250929`, `claude-opus-4-1`, `claude-fable-5`) and the forms cloud
+catalogues give them (`anthropic.claude-haiku-4-5-20251001-v1:0`, `claude-sonnet-4-5@20250929`,
+`anthropic/claude-sonnet-4.5`). A name without a family and a version in that order (an Azure AI
+Foundry deployment's own name, a Bedrock inference profile's ARN, the Claude 3 names) is sent
+what was asked, unless the deployment says otherwise (`sampling`, docs/configuration.md).
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from typing import Literal
+
+from gateway.config.types import DeploymentConfig, ProviderConfig, Sampling
+from gateway.json_types import JSON
+
+SamplingRule = Literal["all", "one", "none"]
+SAMPLING_SETTINGS = ("temperature", "top_p", "top_k")
+# family, major version, then a minor version of one or two digits (not a date's first digits).
+_CLAUDE_VERSION = re.compile(r"claude-[a-z]+-(\d+)(?:[-.](\d{1,2})(?!\d))?")
+_FIRST_ONE_SETTING = (4, 1)
+_FIRST_WITHOUT_SETTINGS = (4, 7)
+# The first API version without the sampling settings (a date: compared as text).
+_VERSION_WITHOUT_SETTINGS = "2026-10-21"
+
+
+@functools.lru_cache(maxsize=256)  # a handful of deployments' names, read per request
+def rule_for_model(model: str) -> SamplingRule:
+    """What the Claude model `model` names takes, from its version."""
+    match = _CLAUDE_VERSION.search(model.lower())
+    if match is None:
+        return "all"
+    version = (int(match[1]), int(match[2] or 0))
+    if version >= _FIRST_WITHOUT_SETTINGS:
+        return "none"
+    return "one" if version >= _FIRST_ONE_SETTING else "all"
+
+
+def sampling_rule(setting: Sampling, model: str, anthropic_version: str) -> SamplingRule:
+    """The deployment's `sampling`, or when "auto" what its model and API version take."""
+    if setting != "auto":
+        return setting
+    if anthropic_version >= _VERSION_WITHOUT_SETTINGS:
+        return "none"
+    return rule_for_model(model)
+
+
+def with_sampling_rule(upstream: JSON, rule: SamplingRule) -> None:
+    """Leave out of the Anthropic request `upstream` the sampling settings `rule` refuses."""
+    if rule == "none":
+        for name in SAMPLING_SETTINGS:
+            upstream.pop(name, None)
+    elif (
+        rule == "one"
+        and upstream.get("top_p") is not None
+        and upstream.get("temperature") is not None
+    ):
+        del upstream["top_p"]
+
+
+def for_deployment(upstream: JSON, deployment: DeploymentConfig, provider: ProviderConfig) -> None:
+    """Leave out of the Anthropic request `upstream` the sampling settings `deployment` (on
+    `provider`) refuses."""
+    rule = sampling_rule(deployment.sampling, deployment.model, provider.anthropic_version)
+    if rule != "all":
+        with_sampling_rule(upstream, rule)

@@ -1,0 +1,113 @@
+"""The sampling settings of requests to newer Claude models. Claude 4.1 to 4.6 refuse
+`temperature` and `top_p` together, Opus 4.7 and later any of `temperature`, `top_p` and `top_k`
+(Anthropic's 400s, which the mock provider answers too); through the gateway, an OpenAI
+client's request, a Responses request and an Anthropic client's request routed to such a model
+are answered, sent what the model takes. An older Claude is sent them all."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from typing import Any
+
+import anthropic
+import httpx
+import openai
+import pytest
+
+from tests.procs import Proc, start_gateway
+
+KEY = "sk-claude-sampling-test"
+MODELS = {
+    "claude-4-5": "claude-sonnet-4-5-20250929",
+    "claude-4-7": "claude-opus-4-7",
+    "claude-4": "claude-sonnet-4-20250514",
+}
+HI: list[openai.types.chat.ChatCompletionMessageParam] = [{"role": "user", "content": "hi"}]
+
+
+def _config(upstream: str) -> str:
+    text = f'[[providers]]\nname = "ant"\ntype = "anthropic"\nbase_url = "{upstream}"\n\n'
+    for name, model in MODELS.items():
+        text += f'[[models]]\nname = "{name}"\n'
+        text += f'[[models.deployments]]\nprovider = "ant"\nmodel = "{model}"\n\n'
+    return text + f'[[keys]]\nid = "k"\nkey_sha256 = "{hashlib.sha256(KEY.encode()).hexdigest()}"\n'
+
+
+@pytest.fixture(scope="module")
+def gateway(tmp_path_factory: pytest.TempPathFactory, mock_upstream: Proc) -> Iterator[Proc]:
+    root = tmp_path_factory.mktemp("claude-sampling")
+    (root / "gateway.toml").write_text(_config(mock_upstream.url))
+    proc = start_gateway(root / "gateway.toml")
+    yield proc
+    proc.stop()
+
+
+def sent_upstream(mock_upstream: Proc) -> dict[str, Any]:
+    """The sampling settings of the mock provider's latest request, and its model."""
+    body = httpx.get(mock_upstream.url + "/_mock/stats").json()["last_request"]["body"]
+    return {k: body[k] for k in ("model", "temperature", "top_p", "top_k") if k in body}
+
+
+@pytest.mark.parametrize(
+    ("model", "message"),
+    [
+        ("claude-sonnet-4-5-20250929", "`temperature` and `top_p` cannot both be specified"),
+        ("claude-opus-4-7", "`temperature` is deprecated for this model"),
+    ],
+)
+def test_the_mock_refuses_them_as_anthropic_does(
+    mock_upstream: Proc, model: str, message: str
+) -> None:
+    body = {"model": model, "max_tokens": 5, "temperature": 0.7, "top_p": 0.9}
+    body["messages"] = [{"role": "user", "content": "hi"}]
+    answer = httpx.post(mock_upstream.url + "/v1/messages", json=body)
+    assert answer.status_code == 400
+    assert message in answer.json()["error"]["message"]
+
+
+def test_an_openai_client_gets_its_answer_from_newer_claudes(
+    gateway: Proc, mock_upstream: Proc
+) -> None:
+    with openai.OpenAI(base_url=gateway.url + "/v1", api_key=KEY, max_retries=0) as client:
+        answer = client.chat.completions.create(
+            model="claude-4-5", messages=HI, temperature=0.7, top_p=0.9
+        )
+        assert answer.choices[0].message.content
+        assert sent_upstream(mock_upstream) == {"model": MODELS["claude-4-5"], "temperature": 0.7}
+        with client.chat.completions.create(
+            model="claude-4-7", messages=HI, stream=True, temperature=0.7, top_p=0.9
+        ) as stream:
+            assert "".join(c.choices[0].delta.content or "" for c in stream if c.choices)
+        assert sent_upstream(mock_upstream) == {"model": MODELS["claude-4-7"]}
+        response = client.responses.create(
+            model="claude-4-7", input="hi", temperature=0.2, top_p=0.5
+        )
+        assert response.output_text and sent_upstream(mock_upstream) == {"model": "claude-opus-4-7"}
+        client.chat.completions.create(model="claude-4", messages=HI, temperature=0.7, top_p=0.9)
+        assert sent_upstream(mock_upstream) == {
+            "model": MODELS["claude-4"],
+            "temperature": 0.7,
+            "top_p": 0.9,
+        }
+
+
+def test_an_anthropic_client_routed_to_a_newer_claude_gets_its_answer(
+    gateway: Proc, mock_upstream: Proc
+) -> None:
+    # The anthropic SDK 2.x sends the sampling settings only in `extra_body`.
+    settings = {"temperature": 0.7, "top_p": 0.9, "top_k": 20}
+    with anthropic.Anthropic(base_url=gateway.url, api_key=KEY, max_retries=0) as client:
+        for model, expected in (
+            ("claude-4-5", {"temperature": 0.7, "top_k": 20}),
+            ("claude-4-7", {}),
+            ("claude-4", settings),
+        ):
+            message = client.messages.create(
+                model=model,
+                max_tokens=20,
+                messages=[{"role": "user", "content": "hi"}],
+                extra_body=settings,
+            )
+            assert message.content and message.stop_reason
+            assert sent_upstream(mock_upstream) == {"model": MODELS[model], **expected}
