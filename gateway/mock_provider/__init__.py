@@ -2,7 +2,7 @@
 
 - `behaviour`: what a request gets (text, tool call, token counts), pure;
   `render`: that plan in the OpenAI and Anthropic wire formats; `embeddings`, `schema`: helpers;
-  `sampling`: the sampling settings the newer Claude models refuse.
+  `claude_refusals`: what the newer Claude models refuse.
 - `handler`: `MockHandler`, the transport-independent core, with fault injection and stats.
 - `server`: the ASGI app and `run()` for uvicorn; `inprocess`: an `UpstreamClient` without sockets.
 """

@@ -20,7 +20,7 @@ from typing import Any
 import orjson
 
 from gateway import tokens
-from gateway.mock_provider.sampling import sampling_refusal
+from gateway.mock_provider.claude_refusals import claude_refusal
 from gateway.mock_provider.schema import arguments_from_schema
 
 SENTENCE_WORDS = 20
@@ -372,7 +372,7 @@ def plan_chat(body: Any) -> Plan:
 def plan_messages(body: Any) -> Plan:
     """Plan the answer to an Anthropic `POST /v1/messages` body."""
     model, messages = _common(body)
-    refusal = sampling_refusal(model, body)
+    refusal = claude_refusal(model, body)
     if refusal is not None:
         raise RequestError(refusal)
     max_tokens = _max_tokens(body, "max_tokens")

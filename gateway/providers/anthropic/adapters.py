@@ -24,6 +24,7 @@ from gateway.providers.anthropic.responses_openai_to_anthropic import openai_res
 from gateway.providers.anthropic.sampling import for_deployment
 from gateway.providers.anthropic.streams_anthropic_to_openai import AnthropicToOpenAIStream
 from gateway.providers.anthropic.streams_openai_to_anthropic import OpenAIToAnthropicStream
+from gateway.providers.anthropic.thinking import with_thinking_for
 from gateway.providers.anthropic.usage import usage_from_anthropic
 from gateway.providers.base import (
     PreparedCall,
@@ -145,9 +146,10 @@ class AnthropicStreamPassthrough:
 
 
 class AnthropicMessagesAdapter:
-    """Anthropic client -> Anthropic upstream: the body passes with `model` replaced, and without
-    the sampling settings the deployment's model refuses (a route or a fallback may send a
-    request written for an older Claude to a newer one: `sampling`)."""
+    """Anthropic client -> Anthropic upstream: the body passes with `model` replaced, without the
+    sampling settings the deployment's model refuses (`sampling`) and with adaptive thinking for
+    manual thinking where the model takes only that (`thinking`): a route or a fallback may send
+    a request written for an older Claude to a newer one."""
 
     path = "/v1/messages"  # the upstream route; `AnthropicCountTokensAdapter` has its own
 
@@ -164,6 +166,7 @@ class AnthropicMessagesAdapter:
         upstream = dict(body)
         upstream["model"] = deployment.model
         for_deployment(upstream, deployment, provider)
+        with_thinking_for(upstream, deployment.model)
         url = endpoint_url(provider.base_url, self.path, provider.query.pairs)
         headers = anthropic_headers(api_key, provider, self._extra)
         return PreparedCall(url, headers, orjson.dumps(upstream))

@@ -15,40 +15,32 @@ A request that asks for them is so answered, not refused: it may have been writt
 model (an OpenAI model, an older Claude) that a route or a fallback replaced, as for OpenAI's
 reasoning deployments (`gateway.providers.openai.without_refused_settings`).
 
-The model is known by its name (the deployment's upstream `model`): Anthropic's ids
-(`claude-sonnet-4-5-20250929`, `claude-opus-4-1`, `claude-fable-5`) and the forms cloud
-catalogues give them (`anthropic.claude-haiku-4-5-20251001-v1:0`, `claude-sonnet-4-5@20250929`,
-`anthropic/claude-sonnet-4.5`). A name without a family and a version in that order (an Azure AI
-Foundry deployment's own name, a Bedrock inference profile's ARN, the Claude 3 names) is sent
-what was asked, unless the deployment says otherwise (`sampling`, docs/configuration.md).
+The model is known by its name (`claude_versions`); a deployment whose name does not say which
+Claude it runs is sent what was asked, unless it says otherwise (`sampling`,
+docs/configuration.md).
 """
 
 from __future__ import annotations
 
-import functools
-import re
 from typing import Literal
 
 from gateway.config.types import DeploymentConfig, ProviderConfig, Sampling
 from gateway.json_types import JSON
+from gateway.providers.anthropic.claude_versions import claude_version
 
 SamplingRule = Literal["all", "one", "none"]
 SAMPLING_SETTINGS = ("temperature", "top_p", "top_k")
-# family, major version, then a minor version of one or two digits (not a date's first digits).
-_CLAUDE_VERSION = re.compile(r"claude-[a-z]+-(\d+)(?:[-.](\d{1,2})(?!\d))?")
 _FIRST_ONE_SETTING = (4, 1)
 _FIRST_WITHOUT_SETTINGS = (4, 7)
 # The first API version without the sampling settings (a date: compared as text).
 _VERSION_WITHOUT_SETTINGS = "2026-10-21"
 
 
-@functools.lru_cache(maxsize=256)  # a handful of deployments' names, read per request
 def rule_for_model(model: str) -> SamplingRule:
     """What the Claude model `model` names takes, from its version."""
-    match = _CLAUDE_VERSION.search(model.lower())
-    if match is None:
+    version = claude_version(model)
+    if version is None:
         return "all"
-    version = (int(match[1]), int(match[2] or 0))
     if version >= _FIRST_WITHOUT_SETTINGS:
         return "none"
     return "one" if version >= _FIRST_ONE_SETTING else "all"

@@ -295,6 +295,10 @@ def test_newer_claude_models_refuse_sampling_settings() -> None:
     with pytest.raises(RequestError, match="`top_k` is deprecated"):
         plan_messages({"model": "claude-fable-5", "top_k": 5, **USER_ONLY})
     assert plan_messages({"model": "claude-opus-4-8", **USER_ONLY}).choices
+    manual = {"thinking": {"type": "enabled", "budget_tokens": 2048}, **USER_ONLY}
+    with pytest.raises(RequestError, match='"thinking.type.enabled" is not supported'):
+        plan_messages({"model": "claude-opus-4-8", **manual})
+    assert plan_messages({"model": "claude-opus-4-6", **manual}).choices
 
 
 def test_openai_rendering() -> None:

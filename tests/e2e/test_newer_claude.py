@@ -1,8 +1,8 @@
-"""The sampling settings of requests to newer Claude models. Claude 4.1 to 4.6 refuse
-`temperature` and `top_p` together, Opus 4.7 and later any of `temperature`, `top_p` and `top_k`
+"""Requests to newer Claude models. Claude 4.1 to 4.6 refuse `temperature` and `top_p`
+together, Opus 4.7 and later any of `temperature`, `top_p` and `top_k`, and manual thinking
 (Anthropic's 400s, which the mock provider answers too); through the gateway, an OpenAI
 client's request, a Responses request and an Anthropic client's request routed to such a model
-are answered, sent what the model takes. An older Claude is sent them all."""
+are answered, sent what the model takes. An older Claude is sent what was asked."""
 
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ KEY = "sk-claude-sampling-test"
 MODELS = {
     "claude-4-5": "claude-sonnet-4-5-20250929",
     "claude-4-7": "claude-opus-4-7",
+    "claude-4-8": "claude-opus-4-8",
     "claude-4": "claude-sonnet-4-20250514",
 }
 HI: list[openai.types.chat.ChatCompletionMessageParam] = [{"role": "user", "content": "hi"}]
@@ -43,9 +44,14 @@ def gateway(tmp_path_factory: pytest.TempPathFactory, mock_upstream: Proc) -> It
     proc.stop()
 
 
+def last_body(mock_upstream: Proc) -> dict[str, Any]:
+    """The body of the mock provider's latest request."""
+    return dict(httpx.get(mock_upstream.url + "/_mock/stats").json()["last_request"]["body"])
+
+
 def sent_upstream(mock_upstream: Proc) -> dict[str, Any]:
     """The sampling settings of the mock provider's latest request, and its model."""
-    body = httpx.get(mock_upstream.url + "/_mock/stats").json()["last_request"]["body"]
+    body = last_body(mock_upstream)
     return {k: body[k] for k in ("model", "temperature", "top_p", "top_k") if k in body}
 
 
@@ -111,3 +117,34 @@ def test_an_anthropic_client_routed_to_a_newer_claude_gets_its_answer(
             )
             assert message.content and message.stop_reason
             assert sent_upstream(mock_upstream) == {"model": MODELS[model], **expected}
+
+
+def test_an_anthropic_clients_manual_thinking_reaches_opus_4_8_as_adaptive(
+    gateway: Proc, mock_upstream: Proc
+) -> None:
+    manual = httpx.post(
+        mock_upstream.url + "/v1/messages",
+        json={
+            "model": "claude-opus-4-8",
+            "max_tokens": 4096,
+            "messages": [{"role": "user", "content": "hi"}],
+            "thinking": {"type": "enabled", "budget_tokens": 2048},
+        },
+    )
+    assert manual.status_code == 400 and "thinking.type.enabled" in manual.text
+    with anthropic.Anthropic(base_url=gateway.url, api_key=KEY, max_retries=0) as client:
+        message = client.messages.create(
+            model="claude-4-8",
+            max_tokens=4096,
+            messages=[{"role": "user", "content": "hi"}],
+            thinking={"type": "enabled", "budget_tokens": 2048},
+        )
+        assert message.content and message.stop_reason
+        assert last_body(mock_upstream)["thinking"] == {"type": "adaptive", "display": "summarized"}
+        client.messages.create(
+            model="claude-4",
+            max_tokens=4096,
+            messages=[{"role": "user", "content": "hi"}],
+            thinking={"type": "enabled", "budget_tokens": 2048},
+        )
+        assert last_body(mock_upstream)["thinking"] == {"type": "enabled", "budget_tokens": 2048}
