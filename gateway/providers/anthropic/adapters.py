@@ -21,7 +21,7 @@ from gateway.providers.anthropic.requests_anthropic_to_openai import anthropic_r
 from gateway.providers.anthropic.requests_openai_to_anthropic import openai_request_to_anthropic
 from gateway.providers.anthropic.responses_anthropic_to_openai import anthropic_response_to_openai
 from gateway.providers.anthropic.responses_openai_to_anthropic import openai_response_to_anthropic
-from gateway.providers.anthropic.sampling import for_deployment
+from gateway.providers.anthropic.sampling import with_sampling_for
 from gateway.providers.anthropic.streams_anthropic_to_openai import AnthropicToOpenAIStream
 from gateway.providers.anthropic.streams_openai_to_anthropic import OpenAIToAnthropicStream
 from gateway.providers.anthropic.thinking import with_thinking_for
@@ -165,7 +165,7 @@ class AnthropicMessagesAdapter:
     ) -> PreparedCall:
         upstream = dict(body)
         upstream["model"] = deployment.model
-        for_deployment(upstream, deployment, provider)
+        with_sampling_for(upstream, deployment, provider)
         with_thinking_for(upstream, deployment.model)
         url = endpoint_url(provider.base_url, self.path, provider.query.pairs)
         headers = anthropic_headers(api_key, provider, self._extra)
@@ -259,7 +259,7 @@ class OpenAIClientToAnthropic:
             upstream = openai_request_to_anthropic(body, deployment.model)
         except TranslationError as exc:
             raise InvalidRequest(str(exc), param=exc.param) from None
-        for_deployment(upstream, deployment, provider)
+        with_sampling_for(upstream, deployment, provider)
         return PreparedCall(
             _messages_url(provider), anthropic_headers(api_key, provider), orjson.dumps(upstream)
         )

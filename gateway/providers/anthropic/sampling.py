@@ -68,7 +68,9 @@ def with_sampling_rule(upstream: JSON, rule: SamplingRule) -> None:
         del upstream["top_p"]
 
 
-def for_deployment(upstream: JSON, deployment: DeploymentConfig, provider: ProviderConfig) -> None:
+def with_sampling_for(
+    upstream: JSON, deployment: DeploymentConfig, provider: ProviderConfig
+) -> None:
     """Leave out of the Anthropic request `upstream` the sampling settings `deployment` (on
     `provider`) refuses."""
     rule = sampling_rule(deployment.sampling, deployment.model, provider.anthropic_version)

@@ -26,7 +26,7 @@ from gateway.providers.anthropic.adapters import anthropic_headers
 from gateway.providers.anthropic.errors import TranslationError
 from gateway.providers.anthropic.requests_openai_to_anthropic import openai_request_to_anthropic
 from gateway.providers.anthropic.responses_anthropic_to_openai import anthropic_response_to_openai
-from gateway.providers.anthropic.sampling import for_deployment
+from gateway.providers.anthropic.sampling import with_sampling_for
 from gateway.providers.anthropic.streams_anthropic_to_openai import AnthropicToOpenAIStream
 from gateway.providers.anthropic.structured_output import structured_output_tool
 from gateway.providers.anthropic.usage import usage_from_anthropic
@@ -243,7 +243,7 @@ class ResponsesToAnthropic(ResponsesToChat):
             upstream = openai_request_to_anthropic(chat, deployment.model)
         except TranslationError as exc:
             raise InvalidRequest(str(exc), param=exc.param) from None
-        for_deployment(upstream, deployment, provider)
+        with_sampling_for(upstream, deployment, provider)
         url = endpoint_url(provider.base_url, "/v1/messages", provider.query.pairs)
         return PreparedCall(url, anthropic_headers(api_key, provider), orjson.dumps(upstream))
 
