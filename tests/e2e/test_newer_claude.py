@@ -148,3 +148,22 @@ def test_an_anthropic_clients_manual_thinking_reaches_opus_4_8_as_adaptive(
             thinking={"type": "enabled", "budget_tokens": 2048},
         )
         assert last_body(mock_upstream)["thinking"] == {"type": "enabled", "budget_tokens": 2048}
+
+
+def test_an_openai_clients_reasoning_effort_reaches_claude_as_its_effort(
+    gateway: Proc, mock_upstream: Proc
+) -> None:
+    with openai.OpenAI(base_url=gateway.url + "/v1", api_key=KEY, max_retries=0) as client:
+        answer = client.chat.completions.create(
+            model="claude-4-8", messages=HI, reasoning_effort="minimal"
+        )
+        assert answer.choices[0].message.content
+        assert last_body(mock_upstream)["output_config"] == {"effort": "low"}
+        response = client.responses.create(
+            model="claude-4-7", input="hi", reasoning={"effort": "xhigh"}
+        )
+        assert response.output_text
+        assert last_body(mock_upstream)["output_config"] == {"effort": "xhigh"}
+        # Sonnet 4.5 refuses the setting: it is not sent.
+        client.chat.completions.create(model="claude-4-5", messages=HI, reasoning_effort="high")
+        assert "output_config" not in last_body(mock_upstream)

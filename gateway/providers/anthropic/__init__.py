@@ -15,7 +15,8 @@ state machines) over parsed JSON, each named for the direction its data travels:
   forced to call (the request, response and stream translations to Anthropic use it);
 - `sampling`: which of `temperature`, `top_p` and `top_k` a Claude deployment takes (every
   adapter to an Anthropic upstream leaves out the others); `thinking`: manual thinking as
-  adaptive for the models that take only that; both read `claude_versions`;
+  adaptive for the models that take only that; `effort`: an OpenAI client's `reasoning_effort`
+  as Claude's effort level; all three read `claude_versions`;
 - shared by both directions: `tool_calls` (one tool call in each format), `usage`,
   `stop_reasons`, and `errors` (the translation exceptions and error bodies both ways).
 """

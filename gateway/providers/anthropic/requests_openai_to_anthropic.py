@@ -9,6 +9,7 @@ from __future__ import annotations
 import orjson
 
 from gateway.json_types import JSON
+from gateway.providers.anthropic.effort import claude_effort
 from gateway.providers.anthropic.errors import TranslationError
 from gateway.providers.anthropic.structured_output import forced_choice, structured_output_tool
 from gateway.providers.anthropic.tool_calls import anthropic_tool_id, tool_use_from_tool_call
@@ -49,8 +50,10 @@ def openai_request_to_anthropic(body: JSON, upstream_model: str) -> JSON:
       `json_schema` beside tools of the request's own: an instruction to answer with JSON only
       (and the schema, when given) is appended to the system prompt; the answer is then JSON by
       instruction.
+    - `reasoning_effort` -> `output_config.effort` on Claude 4.6 and later (`effort`).
     - Dropped: `n` == 1, `logprobs`, `top_logprobs`, `presence_penalty`, `frequency_penalty`,
-      `logit_bias`, `seed`, `stream_options`, `store`, `metadata`, `reasoning_effort`, ...
+      `logit_bias`, `seed`, `stream_options`, `store`, `metadata`, `reasoning_effort` for older
+      models, ...
 
     Raises `TranslationError` for what Anthropic cannot do: `n` > 1, audio input, non-function
     tools, the legacy `functions` / `function_call` fields and `function` messages, a
@@ -129,6 +132,9 @@ def openai_request_to_anthropic(body: JSON, upstream_model: str) -> JSON:
         out["stream"] = True
     if body.get("user") is not None:
         out["metadata"] = {"user_id": str(body["user"])}
+    effort = claude_effort(body.get("reasoning_effort"), upstream_model)
+    if effort is not None:
+        out["output_config"] = {"effort": effort}
     if structured:
         out["tools"], out["tool_choice"] = [structured], forced_choice()
     else:

@@ -1,0 +1,39 @@
+"""An OpenAI client's `reasoning_effort` as Claude's `output_config.effort`.
+
+Claude 4.6 and later take an effort level (`output_config.effort`): how much the model spends on
+an answer (its thinking, its text and its tool calls), `high` when the request says none. The
+levels: `low`, `medium`, `high` and `max` from the 4.6 models on, and `xhigh` (between `high`
+and `max`) from Opus 4.7 on. OpenAI's `reasoning_effort` (the chat endpoint's, or the Responses
+API's `reasoning.effort`) maps onto them: `none` and `minimal` -> `low` (the least Claude can be
+asked for), `low`, `medium`, `high` as they are, `xhigh` -> `xhigh` (`max` before 4.7, whose
+highest level it is), and a `max` some clients send stays. Other values, and the models before
+4.6 (Sonnet 4.5 refuses the setting), are sent no effort, as before: the model's default.
+
+Only the effort: thinking stays as the model does it by default (off before the Claude 5 models),
+since an OpenAI client cannot send Claude's signed thinking blocks back in a tool loop.
+
+The model is known by its name (`claude_versions`); a name that does not say is sent no effort.
+"""
+
+from __future__ import annotations
+
+from gateway.providers.anthropic.claude_versions import claude_version
+
+_FIRST_WITH_EFFORT = (4, 6)
+_FIRST_WITH_XHIGH = (4, 7)
+_EFFORTS = {"none": "low", "minimal": "low", "low": "low", "medium": "medium", "high": "high"}
+
+
+def claude_effort(reasoning_effort: object, model: str) -> str | None:
+    """The `output_config.effort` for OpenAI's `reasoning_effort` on the Claude model `model`
+    names, or None when none is sent."""
+    if not isinstance(reasoning_effort, str):
+        return None
+    version = claude_version(model)
+    if version is None or version < _FIRST_WITH_EFFORT:
+        return None
+    if reasoning_effort == "xhigh":
+        return "xhigh" if version >= _FIRST_WITH_XHIGH else "max"
+    if reasoning_effort == "max":
+        return "max"
+    return _EFFORTS.get(reasoning_effort)
