@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import anthropic
 import httpx
 import openai
 import pytest
@@ -312,3 +313,19 @@ def test_hop_by_hop_and_forwarding_headers_never_reach_the_upstream(
     assert not {name for name in sent if name.startswith("x-forwarded-")}
     assert received.headers.get("connection", "keep-alive") == "keep-alive"
     assert received.headers["host"] == upstream.url.removeprefix("http://")
+
+
+def test_the_anthropic_sdks_effort_reaches_a_reasoning_deployment_as_its_effort(
+    served: tuple[Proc, CompatUpstream],
+) -> None:
+    """Claude Code's effort setting (`output_config.effort`) to an o-series deployment."""
+    gateway, upstream = served
+    with anthropic.Anthropic(base_url=gateway.url, api_key=GATEWAY_KEY, max_retries=0) as c:
+        message = c.messages.create(
+            model="az-reasoning",
+            max_tokens=50,
+            messages=[{"role": "user", "content": "hi"}],
+            output_config={"effort": "max"},
+        )
+    assert message.content and message.stop_reason == "end_turn"
+    assert upstream.received[-1].body["reasoning_effort"] == "high"

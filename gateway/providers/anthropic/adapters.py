@@ -16,6 +16,7 @@ import orjson
 from gateway import tokens
 from gateway.config.types import DeploymentConfig, ProviderConfig
 from gateway.errors import GatewayError, InvalidRequest
+from gateway.providers.anthropic.effort import openai_reasoning_effort
 from gateway.providers.anthropic.errors import TranslationError
 from gateway.providers.anthropic.requests_anthropic_to_openai import anthropic_request_to_openai
 from gateway.providers.anthropic.requests_openai_to_anthropic import openai_request_to_anthropic
@@ -349,6 +350,9 @@ class AnthropicClientToOpenAI:
         except TranslationError as exc:
             raise InvalidRequest(str(exc), param=exc.param) from None
         if deployment.reasoning:
+            effort = openai_reasoning_effort(body.get("output_config"))
+            if effort is not None:
+                upstream["reasoning_effort"] = effort
             for_reasoning_model(upstream)
         elif is_openai_api(provider):
             # OpenAI refuses `max_tokens` for its reasoning models (o-series, gpt-5) and takes

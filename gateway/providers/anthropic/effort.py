@@ -1,4 +1,5 @@
-"""An OpenAI client's `reasoning_effort` as Claude's `output_config.effort`.
+"""Effort levels both ways: an OpenAI client's `reasoning_effort` as Claude's
+`output_config.effort`, and an Anthropic client's effort as an OpenAI reasoning model's.
 
 Claude 4.6 and later take an effort level (`output_config.effort`): how much the model spends on
 an answer (its thinking, its text and its tool calls), `high` when the request says none. The
@@ -13,6 +14,11 @@ Only the effort: thinking stays as the model does it by default (off before the 
 since an OpenAI client cannot send Claude's signed thinking blocks back in a tool loop.
 
 The model is known by its name (`claude_versions`); a name that does not say is sent no effort.
+
+The other way, an Anthropic client's `output_config.effort` (Claude Code's effort setting) to a
+`reasoning = true` deployment goes as `reasoning_effort`: `low`, `medium` and `high` as they
+are, `xhigh` and `max` as `high` (the highest level every OpenAI reasoning model takes). Its
+`thinking` has no OpenAI form (a budget of tokens is not a level) and is left out, as before.
 """
 
 from __future__ import annotations
@@ -22,6 +28,13 @@ from gateway.providers.anthropic.claude_versions import claude_version
 _FIRST_WITH_EFFORT = (4, 6)
 _FIRST_WITH_XHIGH = (4, 7)
 _EFFORTS = {"none": "low", "minimal": "low", "low": "low", "medium": "medium", "high": "high"}
+_REASONING_EFFORTS = {
+    "low": "low",
+    "medium": "medium",
+    "high": "high",
+    "xhigh": "high",
+    "max": "high",
+}
 
 
 def claude_effort(reasoning_effort: object, model: str) -> str | None:
@@ -37,3 +50,11 @@ def claude_effort(reasoning_effort: object, model: str) -> str | None:
     if reasoning_effort == "max":
         return "max"
     return _EFFORTS.get(reasoning_effort)
+
+
+def openai_reasoning_effort(output_config: object) -> str | None:
+    """The `reasoning_effort` for an Anthropic request's `output_config`, or None."""
+    if type(output_config) is not dict:
+        return None
+    effort = output_config.get("effort")
+    return _REASONING_EFFORTS.get(effort) if isinstance(effort, str) else None

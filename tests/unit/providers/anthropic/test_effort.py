@@ -1,11 +1,20 @@
-"""An OpenAI client's `reasoning_effort` as Claude's `output_config.effort`."""
+"""Effort levels both ways: an OpenAI client's `reasoning_effort` as Claude's
+`output_config.effort`, an Anthropic client's effort as a reasoning deployment's."""
 
 from __future__ import annotations
 
+from typing import Any
+
+import orjson
 import pytest
 
-from gateway.providers.anthropic.effort import claude_effort
+from gateway.config.types import DeploymentConfig, ProviderConfig
+from gateway.providers.anthropic.adapters import AnthropicClientToOpenAI
+from gateway.providers.anthropic.effort import claude_effort, openai_reasoning_effort
 from gateway.providers.anthropic.requests_openai_to_anthropic import openai_request_to_anthropic
+
+OPENAI = ProviderConfig(name="oai", type="openai", base_url="https://api.openai.com/v1")
+MESSAGES = [{"role": "user", "content": "Hi"}]
 
 
 @pytest.mark.parametrize(
@@ -44,3 +53,36 @@ def test_the_translation_sends_it_as_output_config() -> None:
         "effort": "xhigh"
     }
     assert "output_config" not in openai_request_to_anthropic(body, "claude-sonnet-4-5")
+
+
+@pytest.mark.parametrize(
+    ("output_config", "effort"),
+    [
+        ({"effort": "low"}, "low"),
+        ({"effort": "medium"}, "medium"),
+        ({"effort": "high"}, "high"),
+        ({"effort": "xhigh"}, "high"),
+        ({"effort": "max"}, "high"),
+        ({"effort": "extreme"}, None),
+        ({"format": {"type": "json_schema"}}, None),
+        ("high", None),
+        (None, None),
+    ],
+)
+def test_an_anthropic_clients_effort_as_openais(output_config: object, effort: str | None) -> None:
+    assert openai_reasoning_effort(output_config) == effort
+
+
+def sent_to(reasoning: bool, output_config: dict[str, Any]) -> dict[str, Any]:
+    body = {"model": "m", "max_tokens": 10, "messages": MESSAGES, "output_config": output_config}
+    deployment = DeploymentConfig(provider="oai", model="gpt-5", reasoning=reasoning)
+    parsed: dict[str, Any] = orjson.loads(
+        AnthropicClientToOpenAI().prepare(body, deployment, OPENAI, "k").body
+    )
+    return parsed
+
+
+def test_a_reasoning_deployment_gets_the_effort_others_do_not() -> None:
+    assert sent_to(True, {"effort": "max"})["reasoning_effort"] == "high"
+    assert "reasoning_effort" not in sent_to(False, {"effort": "max"})
+    assert "reasoning_effort" not in sent_to(True, {})
