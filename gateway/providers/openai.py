@@ -7,6 +7,7 @@ events are forwarded byte for byte as they arrive.
 
 from __future__ import annotations
 
+import re
 import urllib.parse
 from typing import Any
 
@@ -78,15 +79,27 @@ def completion_tokens_field(upstream: dict[str, Any]) -> None:
 _REFUSED = ("temperature", "top_p", "presence_penalty", "frequency_penalty", "logit_bias", "stop")
 
 
+# gpt-5.1 to gpt-5.4 (not their codex and pro models) reason at effort "none" unless asked,
+# and so take the sampling settings from a request that names no effort; gpt-5.5 and later
+# reason at "medium" unless asked (temperature without an effort: "Unsupported parameter").
+_NO_REASONING_BY_DEFAULT = re.compile(r"gpt-5\.[1-4](?!\d)(?!.*-(?:codex|pro)(?:-|$))")
+
+
 def without_refused_settings(upstream: dict[str, Any], effort: object) -> None:
     """Leave out what a reasoning model refuses (`_REFUSED`), so that a request an app wrote for
     another model (a fallback, a route the operator moved) is answered, not refused: its
     sampling is the model's own, and its answer is not cut at the stop sequences. Kept when the
-    request asks for no reasoning (`effort` "none": gpt-5.1 and later take the sampling
-    settings then)."""
-    if effort != "none":
-        for name in _REFUSED:
-            upstream.pop(name, None)
+    request reasons not at all: it asks for no reasoning (`effort` "none", which gpt-5.1 and
+    later take the sampling settings with), or names no effort to a model whose default is none
+    (gpt-5.1 to gpt-5.4, by the upstream `model`'s name)."""
+    if effort == "none":
+        return
+    if effort is None:
+        model = upstream.get("model")
+        if isinstance(model, str) and _NO_REASONING_BY_DEFAULT.search(model.lower()):
+            return
+    for name in _REFUSED:
+        upstream.pop(name, None)
 
 
 def for_reasoning_model(upstream: dict[str, Any]) -> None:

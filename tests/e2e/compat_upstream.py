@@ -15,7 +15,9 @@ where they differ from OpenAI, chosen by the deployment in an Azure URL or else 
   the finish, and the output filter ending it (`finish_reason: content_filter`);
 - Azure deployment `o3-prod` (a reasoning model): `max_tokens` is Azure's 400 "Unsupported
   parameter" (it takes `max_completion_tokens`), and so are `stop` and the sampling settings
-  (`temperature` and `top_p` other than 1: "Unsupported value");
+  (`temperature` and `top_p` other than 1: "Unsupported value"); `gpt-5.5-prod` the same unless
+  `reasoning_effort` is "none"; `gpt-5.4-prod` the same when `reasoning_effort` is given and not
+  "none" (gpt-5.1 to gpt-5.4 reason at "none" unless asked, gpt-5.5 at "medium");
 - `no-usage`: a chat answer without `usage` (a stream: none either);
 - `detail-400`, `detail-422`: FastAPI's `{"detail": ...}` error bodies (a string, and the
   validation list);
@@ -100,6 +102,21 @@ REASONING_REFUSES = (
     "logit_bias",
     "stop",
 )
+
+
+REASONING_DEPLOYMENTS = ("o3-prod", "gpt-5.4-prod", "gpt-5.5-prod")
+
+
+def _reasons(deployment: str, body: dict[str, Any]) -> bool:
+    """Whether the reasoning model of `deployment` reasons for `body` (and then refuses the
+    sampling settings): o3 always, gpt-5.5 unless told "none", gpt-5.4 only when told an
+    effort other than "none"."""
+    effort = body.get("reasoning_effort")
+    if deployment == "o3-prod":
+        return True
+    if deployment == "gpt-5.4-prod":
+        return effort not in (None, "none")
+    return effort != "none"
 
 
 def reasoning_refusal(name: str, value: object) -> dict[str, Any]:
@@ -239,10 +256,10 @@ class _Handler(BaseHTTPRequestHandler):
             sent = headers.get("authorization", "").removeprefix("Bearer ")
             message = f"Invalid token: {sent}"  # the token alone, without its scheme word
             return self._json(401, {"error": {"code": "401", "message": message}})
-        if azure == "o3-prod" and "max_tokens" in body:
+        if azure in REASONING_DEPLOYMENTS and "max_tokens" in body:
             return self._json(400, AZURE_MAX_TOKENS_400)
         refused = [n for n in REASONING_REFUSES if n in body and body[n] != 1]
-        if azure == "o3-prod" and refused:
+        if azure in REASONING_DEPLOYMENTS and refused and _reasons(azure, body):
             return self._json(400, reasoning_refusal(refused[0], body[refused[0]]))
         if azure == "throttled":
             return self._json(429, AZURE_429, AZURE_429_HEADERS)

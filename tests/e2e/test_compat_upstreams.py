@@ -58,6 +58,8 @@ base_url = "{upstream}/v1"
         ("az-throttled", "azure", "throttled", ""),
         ("az-filtered", "azure", "filtered", ""),
         ("az-reasoning", "azure", "o3-prod", "reasoning = true\n"),
+        ("az-gpt-5.4", "azure", "gpt-5.4-prod", "reasoning = true\n"),
+        ("az-gpt-5.5", "azure", "gpt-5.5-prod", "reasoning = true\n"),
         ("az-filtered-stream", "azure", "filtered-stream", ""),
         ("no-usage", "self-hosted", "no-usage", ""),
         ("detail-400", "self-hosted", "detail-400", ""),
@@ -329,3 +331,25 @@ def test_the_anthropic_sdks_effort_reaches_a_reasoning_deployment_as_its_effort(
         )
     assert message.content and message.stop_reason == "end_turn"
     assert upstream.received[-1].body["reasoning_effort"] == "high"
+
+
+@pytest.mark.parametrize(
+    ("model", "effort", "kept"),
+    [
+        ("az-gpt-5.4", None, True),  # reasons at "none" unless asked: temperature taken
+        ("az-gpt-5.4", "low", False),
+        ("az-gpt-5.5", None, False),  # reasons at "medium" unless asked
+        ("az-gpt-5.5", "none", True),
+    ],
+)
+def test_the_sampling_settings_reach_a_gpt_5_deployment_when_it_does_not_reason(
+    served: tuple[Proc, CompatUpstream], model: str, effort: str | None, kept: bool
+) -> None:
+    gateway, upstream = served
+    extra: dict[str, Any] = {} if effort is None else {"reasoning_effort": effort}
+    with openai.OpenAI(base_url=gateway.url + "/v1", api_key=GATEWAY_KEY, max_retries=0) as c:
+        answer = c.chat.completions.create(
+            model=model, messages=[{"role": "user", "content": "hi"}], temperature=0, **extra
+        )
+    assert answer.choices[0].message.content == "Hello there"
+    assert ("temperature" in upstream.received[-1].body) is kept

@@ -60,6 +60,38 @@ def test_no_reasoning_asked_keeps_them() -> None:
     assert {name: sent[name] for name in SAMPLING} == SAMPLING
 
 
+@pytest.mark.parametrize(
+    ("model", "kept"),
+    [
+        ("gpt-5.1", True),
+        ("gpt-5.2-2025-12-11", True),
+        ("gpt-5.4-mini", True),
+        ("gpt-5.1-prod", True),  # an Azure deployment's own name that says which model
+        ("gpt-5.1-codex", False),
+        ("gpt-5.4-pro", False),
+        ("gpt-5.5", False),
+        ("gpt-5.6-sol", False),
+        ("gpt-5", False),
+        ("gpt-5-mini", False),
+        ("o3", False),
+        ("gpt-5.10", False),
+    ],
+)
+def test_a_model_that_reasons_not_at_all_by_default_keeps_them_without_an_effort(
+    model: str, kept: bool
+) -> None:
+    # gpt-5.1 to gpt-5.4 default to effort "none" (temperature taken); gpt-5.5 and later to
+    # "medium" (temperature refused unless the request says "none").
+    deployment = dataclasses.replace(REASONING, model=model)
+    sent = _sent("chat", OPENAI, deployment, {"messages": USER, **SAMPLING})
+    assert (set(SAMPLING) <= set(sent)) is kept
+    assert not set(SAMPLING) & set(sent) or kept
+    low = _sent(
+        "chat", OPENAI, deployment, {"messages": USER, "reasoning_effort": "low", **SAMPLING}
+    )
+    assert not set(SAMPLING) & set(low)
+
+
 def test_an_anthropic_clients_temperature_and_top_p_are_left_out() -> None:
     body = {"model": "m", "max_tokens": 5, "messages": USER, "temperature": 0.5, "top_p": 0.8}
     body["stop_sequences"] = ["END"]
