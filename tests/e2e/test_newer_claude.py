@@ -167,3 +167,13 @@ def test_an_openai_clients_reasoning_effort_reaches_claude_as_its_effort(
         # Sonnet 4.5 refuses the setting: it is not sent.
         client.chat.completions.create(model="claude-4-5", messages=HI, reasoning_effort="high")
         assert "output_config" not in last_body(mock_upstream)
+
+
+def test_an_openai_request_without_max_tokens_is_not_cut_at_4096_tokens(
+    gateway: Proc, mock_upstream: Proc
+) -> None:
+    with openai.OpenAI(base_url=gateway.url + "/v1", api_key=KEY, max_retries=0) as client:
+        client.chat.completions.create(model="claude-4-5", messages=HI)
+        assert last_body(mock_upstream)["max_tokens"] == 32_000
+        client.chat.completions.create(model="claude-4-5", messages=HI, max_tokens=64)
+        assert last_body(mock_upstream)["max_tokens"] == 64

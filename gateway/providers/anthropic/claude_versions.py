@@ -1,5 +1,5 @@
 """The version of the Claude model a deployment names, for what changed between versions
-(`sampling`, `thinking`).
+(`sampling`, `thinking`, `effort`, and the `max_tokens` a request without one is sent).
 
 Read from Anthropic's ids (`claude-sonnet-4-5-20250929`, `claude-opus-4-1`, `claude-fable-5`)
 and the forms cloud catalogues give them (`anthropic.claude-haiku-4-5-20251001-v1:0`,
@@ -24,3 +24,18 @@ def claude_version(model: str) -> tuple[int, int] | None:
     if match is None:
         return None
     return int(match[1]), int(match[2] or 0)
+
+
+# Anthropic requires `max_tokens`; OpenAI's means "as much as the model writes" when absent.
+# Claude 4 and later write at least 32,000 tokens (Opus 4 and 4.1; the others 64,000 or more,
+# and the Claude 5 models think within it by default); Claude 3 models as little as 4,096.
+MAX_TOKENS_CLAUDE_4 = 32_000
+MAX_TOKENS_OTHERS = 4_096
+
+
+def default_max_tokens(model: str) -> int:
+    """The `max_tokens` sent for a request that names none to the Claude model `model` names:
+    32,000 for Claude 4 and later (the least any of them writes), 4,096 for the Claude 3
+    models and names that do not say (the least a Claude model writes)."""
+    version = claude_version(model)
+    return MAX_TOKENS_CLAUDE_4 if version is not None and version >= (4, 0) else MAX_TOKENS_OTHERS

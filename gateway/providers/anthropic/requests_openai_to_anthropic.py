@@ -9,12 +9,12 @@ from __future__ import annotations
 import orjson
 
 from gateway.json_types import JSON
+from gateway.providers.anthropic.claude_versions import default_max_tokens
 from gateway.providers.anthropic.effort import claude_effort
 from gateway.providers.anthropic.errors import TranslationError
 from gateway.providers.anthropic.structured_output import forced_choice, structured_output_tool
 from gateway.providers.anthropic.tool_calls import anthropic_tool_id, tool_use_from_tool_call
 
-DEFAULT_MAX_TOKENS = 4096
 _JSON_ONLY = (
     "Respond with a single valid JSON object and nothing else: no prose before or after it and "
     "no markdown code fences."
@@ -34,9 +34,11 @@ def openai_request_to_anthropic(body: JSON, upstream_model: str) -> JSON:
       parts with a `data:` URL become `document` blocks; assistant `tool_calls` become `tool_use`
       blocks (arguments that are not a JSON object become `{}`; ids made of other characters
       than Anthropic's `[a-zA-Z0-9_-]` have them replaced by `_`, in results alike).
-    - `max_completion_tokens` or `max_tokens` -> `max_tokens` (4096 when absent: Anthropic
-      requires it); `stop` -> `stop_sequences` (without the sequences of whitespace only,
-      which Anthropic refuses); `user` -> `metadata.user_id`;
+    - `max_completion_tokens` or `max_tokens` -> `max_tokens` (when absent, which OpenAI reads as
+      "as much as the model writes" and Anthropic refuses: 32,000 for Claude 4 and later, 4,096
+      for the Claude 3 models and unknown names: `claude_versions.default_max_tokens`);
+      `stop` -> `stop_sequences` (without the sequences of whitespace only, which Anthropic
+      refuses); `user` -> `metadata.user_id`;
       `parallel_tool_calls: false` -> `tool_choice.disable_parallel_tool_use`; `tool_choice`
       "none" stays `{"type": "none"}` with the tools kept, so a history holding `tool_use`
       blocks stays valid.
@@ -99,7 +101,7 @@ def openai_request_to_anthropic(body: JSON, upstream_model: str) -> JSON:
     max_tokens = body.get("max_completion_tokens")
     if max_tokens is None:
         max_tokens = body.get("max_tokens")
-    out["max_tokens"] = DEFAULT_MAX_TOKENS if max_tokens is None else max_tokens
+    out["max_tokens"] = default_max_tokens(upstream_model) if max_tokens is None else max_tokens
 
     structured = structured_output_tool(body)
     instruction = None if structured else _response_format_instruction(body.get("response_format"))

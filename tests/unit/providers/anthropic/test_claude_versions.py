@@ -1,4 +1,6 @@
-"""Manual thinking from an Anthropic client, for a Claude that thinks only adaptively."""
+"""What changed between Claude versions, read from the model's name: manual thinking from an
+Anthropic client, for a Claude that thinks only adaptively; the `max_tokens` of a request that
+names none."""
 
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ import pytest
 from gateway.config.types import DeploymentConfig, ProviderConfig
 from gateway.providers.anthropic.adapters import AnthropicMessagesAdapter
 from gateway.providers.anthropic.claude_versions import claude_version
+from gateway.providers.anthropic.requests_openai_to_anthropic import openai_request_to_anthropic
 from gateway.providers.anthropic.thinking import thinks_adaptively_only
 
 ANTHROPIC = ProviderConfig(name="anthropic", type="anthropic", base_url="https://api.anthropic.com")
@@ -62,3 +65,25 @@ def test_manual_thinking_goes_adaptive_where_only_that_is_taken() -> None:
     assert sent("claude-opus-4-6", MANUAL) == MANUAL
     assert sent("claude-opus-4-8", {"type": "adaptive"}) == {"type": "adaptive"}
     assert sent("claude-opus-4-8", {"type": "disabled"}) == {"type": "disabled"}
+
+
+@pytest.mark.parametrize(
+    ("model", "max_tokens"),
+    [
+        ("claude-sonnet-4-5-20250929", 32_000),
+        ("claude-opus-4-1", 32_000),
+        ("claude-sonnet-4-20250514", 32_000),
+        ("claude-opus-5", 32_000),
+        ("claude-3-5-haiku-20241022", 4_096),
+        ("claude-3-opus-latest", 4_096),
+        ("my-claude", 4_096),
+    ],
+)
+def test_a_request_without_max_tokens_gets_what_every_model_of_its_version_writes(
+    model: str, max_tokens: int
+) -> None:
+    # OpenAI reads no max_tokens as "as much as the model writes"; Anthropic requires one, and
+    # 4,096 cut Claude 4 answers short (Claude 5 models think within it by default).
+    body = {"messages": [{"role": "user", "content": "Hi"}]}
+    assert openai_request_to_anthropic(body, model)["max_tokens"] == max_tokens
+    assert openai_request_to_anthropic({**body, "max_tokens": 50}, model)["max_tokens"] == 50
