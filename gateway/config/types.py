@@ -214,8 +214,7 @@ class DeploymentConfig:
     # `max_tokens`: OpenAI-format requests send it as `max_completion_tokens`. Azure deployment
     # names are free-form, so the gateway cannot tell from `model`.
     reasoning: bool = False
-    # Anthropic deployments: the sampling settings its model takes ("auto": read from `model`
-    # and the provider's API version; "all", "one" of temperature / top_p, or "none").
+    # Anthropic deployments: the sampling settings the model takes (auto: read from `model`).
     sampling: Sampling = "auto"
     rpm: PositiveInt | None = None
     tpm: PositiveInt | None = None
