@@ -266,7 +266,7 @@ def count_messages(messages: object, system: object = None) -> int:
 
 def count_response_input(items: object, instructions: object = None) -> int:
     """Estimate prompt tokens of a Responses API `input` (a string or items) and `instructions`:
-    message texts, function call names and arguments, function call outputs."""
+    message texts, function and custom tool call names and arguments, their outputs."""
     if isinstance(items, str):
         items = [{"role": "user", "content": items}]
     messages: list[object] = []
@@ -274,10 +274,11 @@ def count_response_input(items: object, instructions: object = None) -> int:
         if not isinstance(item, dict):
             continue
         kind = item.get("type", "message")
-        if kind == "function_call":
-            call = {"function": {"name": item.get("name", ""), "arguments": item.get("arguments")}}
+        if kind in ("function_call", "custom_tool_call"):
+            arguments = item.get("arguments" if kind == "function_call" else "input")
+            call = {"function": {"name": item.get("name", ""), "arguments": arguments}}
             messages.append({"content": None, "tool_calls": [call]})
-        elif kind == "function_call_output":
+        elif kind in ("function_call_output", "custom_tool_call_output"):
             messages.append({"content": item.get("output")})
         elif kind == "message":
             messages.append(item)

@@ -4,9 +4,10 @@ response object or its event stream, and the store behind `previous_response_id`
 
 A Responses request is planned as the chat request it translates to (the gateway's own
 `requests_responses_to_chat`), so both endpoints answer the same text, tool calls and token
-counts for the same conversation. The store keeps the ids of the responses the mock made with
-`store` not false (the latest `STORED_MAX`), so a `previous_response_id` that this mock never
-made (or forgot) answers 404 as OpenAI does.
+counts for the same conversation (a call of a custom or namespaced tool is answered as such, as
+the gateway's translation answers it: `chat_tools`). The store keeps the ids of the responses
+the mock made with `store` not false (the latest `STORED_MAX`), so a `previous_response_id`
+that this mock never made (or forgot) answers 404 as OpenAI does.
 """
 
 from __future__ import annotations
@@ -19,9 +20,9 @@ from gateway.json_types import JSON
 from gateway.mock_provider.behaviour import Choice, Plan, RequestError, plan_chat
 from gateway.mock_provider.render import Frame
 from gateway.providers.anthropic.errors import TranslationError
+from gateway.providers.responses.chat_tools import call_item, tool_origins
 from gateway.providers.responses.events import ResponseEvents
 from gateway.providers.responses.objects import (
-    function_call_item,
     message_item,
     response_object,
     responses_usage,
@@ -68,7 +69,11 @@ def render_response(plan: Plan, request: JSON, response_id: str, created_at: int
         text = choice.text or ""
         output = [message_item(f"msg_mock{zlib.crc32(text.encode()):08x}", text)]
     else:
-        output = [function_call_item(f"fc_{call.id}", call.id, call.name, call.arguments)]
+        origin = tool_origins(request.get("tools")).get(call.name)
+        prefix = "ctc" if origin is not None and origin.custom else "fc"
+        output = [
+            call_item(origin, call.id, call.name, call.arguments, item_id=f"{prefix}_{call.id}")
+        ]
     reason = _incomplete(choice)
     return response_object(
         request,
@@ -95,7 +100,8 @@ def render_stream(
         opening += events.text("")
         deltas = [events.text(piece) for piece in choice.pieces]
     else:
-        opening += events.call_start(0, call.id, call.name)
+        origin = tool_origins(request.get("tools")).get(call.name)
+        opening += events.call_start(0, call.id, call.name, origin)
         deltas = [events.call_arguments(0, piece) for piece in choice.pieces]
     closing = events.complete(_usage(plan), _incomplete(choice))
     if not deltas:

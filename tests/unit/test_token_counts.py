@@ -154,3 +154,18 @@ def test_the_longest_input_of_a_batch_is_what_a_context_window_limits() -> None:
     assert tokens.count_longest_prompt([[1] * 30, [2] * 70]) == 70
     assert tokens.count_longest_prompt([1] * 40) == 40  # one input as token ids
     assert tokens.count_longest_prompt(long) == tokens.count_text(long)
+
+
+def test_custom_tool_calls_and_outputs_count_as_function_calls_do() -> None:
+    # Codex's apply_patch calls and their outputs: a long patch is most of such a prompt.
+    patch = "*** Begin Patch\n" + "+a line of the new file\n" * 200 + "*** End Patch"
+    custom = [
+        {"type": "custom_tool_call", "call_id": "c", "name": "apply_patch", "input": patch},
+        {"type": "custom_tool_call_output", "call_id": "c", "output": "Done! " * 50},
+    ]
+    function = [
+        {"type": "function_call", "call_id": "c", "name": "apply_patch", "arguments": patch},
+        {"type": "function_call_output", "call_id": "c", "output": "Done! " * 50},
+    ]
+    assert tokens.count_response_input(custom) == tokens.count_response_input(function)
+    assert tokens.count_response_input(custom) > tokens.count_text(patch)

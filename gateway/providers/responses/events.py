@@ -2,17 +2,20 @@
 "a function call starts", "some arguments", "done" into the typed events OpenAI sends.
 
     response.created, response.in_progress
-    response.output_item.added            (a `message` or a `function_call` item)
+    response.output_item.added            (a `message`, `function_call` or `custom_tool_call`)
     response.content_part.added           (a message's `output_text` or `refusal` part)
     response.output_text.delta ...        / response.refusal.delta ...
                                           / response.function_call_arguments.delta ...
     response.output_text.done (or response.refusal.done), response.content_part.done
                                           / response.function_call_arguments.done
+                                          / response.custom_tool_call_input.delta, .done
     response.output_item.done
     response.completed                    (or response.incomplete), with the usage
 
 Every event carries `type` and a `sequence_number` from 0. An item is closed when the next one
-opens, and at the end. Used by the chat -> Responses stream translation and the mock provider.
+opens, and at the end. A custom tool's input arrives as its function's JSON arguments
+(`chat_tools`): it is gathered and sent as one delta when the call ends. Used by the chat ->
+Responses stream translation and the mock provider.
 """
 
 from __future__ import annotations
@@ -22,8 +25,8 @@ from typing import Any
 import orjson
 
 from gateway.json_types import JSON
+from gateway.providers.responses.chat_tools import ToolOrigin, call_item, custom_input
 from gateway.providers.responses.objects import (
-    function_call_item,
     message_item,
     new_id,
     output_text_part,
@@ -52,6 +55,7 @@ class ResponseEvents:
         self._sequence = 0
         self._open: int | None = None  # output index of the item being written
         self._calls: dict[Any, int] = {}  # caller's key of a function call -> output index
+        self._custom_arguments: dict[int, str] = {}  # a custom call's output index -> arguments
         self.completed = False
 
     def _event(self, kind: str, **fields: Any) -> JSON:
@@ -124,34 +128,25 @@ class ResponseEvents:
             )
         )
         return events
-        open_index = self._open
-        assert open_index is not None
-        item = self.output[open_index]
-        item["content"][0]["text"] += delta
-        self.texts.append(delta)
-        events.append(
-            self._event(
-                "response.output_text.delta",
-                item_id=item["id"],
-                output_index=open_index,
-                content_index=0,
-                delta=delta,
-                logprobs=[],
-            )
-        )
-        return events
 
-    def call_start(self, key: object, call_id: str, name: str) -> list[JSON]:
-        """A function call begins; `key` names it in later `call_arguments`."""
+    def call_start(
+        self, key: object, call_id: str, name: str, origin: ToolOrigin | None = None
+    ) -> list[JSON]:
+        """A function call begins; `key` names it in later `call_arguments`; `origin`: the
+        custom or namespaced tool its function stands for (`chat_tools`)."""
         events = self.close_open()
-        item = function_call_item(new_id("fc"), call_id, name, "", status="in_progress")
-        events += self._add(item)
+        events += self._add(call_item(origin, call_id, name, "", status="in_progress"))
         self._calls[key] = len(self.output) - 1
+        if origin is not None and origin.custom:
+            self._custom_arguments[len(self.output) - 1] = ""
         return events
 
     def call_arguments(self, key: object, delta: str) -> list[JSON]:
         index = self._calls.get(key)
         if index is None or not delta:
+            return []
+        if index in self._custom_arguments:
+            self._custom_arguments[index] += delta
             return []
         item = self.output[index]
         item["arguments"] += delta
@@ -190,6 +185,8 @@ class ResponseEvents:
                 )
             events.append(done)
             events.append(self._event("response.content_part.done", **common, part=dict(part)))
+        elif item["type"] == "custom_tool_call":
+            events += self._custom_input(index, item)
         else:
             events.append(
                 self._event(
@@ -202,6 +199,19 @@ class ResponseEvents:
             )
         done = orjson.loads(orjson.dumps(item))
         events.append(self._event("response.output_item.done", output_index=index, item=done))
+        return events
+
+    def _custom_input(self, index: int, item: JSON) -> list[JSON]:
+        """A custom tool call's input, whole: its one delta and its `.done`."""
+        item["input"] = custom_input(self._custom_arguments.pop(index, ""))
+        common = {"item_id": item["id"], "output_index": index}
+        events = []
+        if item["input"]:
+            delta = "response.custom_tool_call_input.delta"
+            events.append(self._event(delta, **common, delta=item["input"]))
+        events.append(
+            self._event("response.custom_tool_call_input.done", **common, input=item["input"])
+        )
         return events
 
     def complete(self, usage: JSON | None, incomplete_reason: str | None = None) -> list[JSON]:

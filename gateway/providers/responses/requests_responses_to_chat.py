@@ -3,11 +3,13 @@
 - `instructions` -> a leading `system` message; `developer` messages -> `system` (what every
   OpenAI-compatible server accepts);
 - `input` as a string -> one user message; as items: `message` items (string content, or
-  `input_text` / `output_text` / `input_image` parts) -> messages, `function_call` items ->
-  `tool_calls` on an assistant message (consecutive calls share one), `function_call_output`
-  -> `tool` messages with its text (its images, which a tool message cannot carry, in a user
-  message after the run of outputs), `reasoning` items are dropped (chat has no place for them);
-- function `tools` (flat in Responses) -> nested chat tools; `tool_choice` likewise;
+  `input_text` / `output_text` / `input_image` parts) -> messages, `function_call` and
+  `custom_tool_call` items -> `tool_calls` on an assistant message (consecutive calls share one),
+  their `*_output` items -> `tool` messages with its text (its images, which a tool message
+  cannot carry, in a user message after the run of outputs), `reasoning` items are dropped
+  (chat has no place for them);
+- function `tools` (flat in Responses) -> nested chat tools; `custom` tools and `namespace`s of
+  tools -> function tools too (`chat_tools`, which says how); `tool_choice` likewise;
 - `text.format` `json_schema` / `json_object` -> `response_format`; `reasoning.effort` ->
   `reasoning_effort`; `max_output_tokens` -> `max_tokens`; `temperature`, `top_p`, `user`,
   `parallel_tool_calls` and `stream` as they are;
@@ -23,6 +25,11 @@ from typing import Any
 
 from gateway.json_types import JSON
 from gateway.providers.anthropic.errors import TranslationError
+from gateway.providers.responses.chat_tools import (
+    chat_call_arguments,
+    chat_function_name,
+    chat_tools,
+)
 
 _PASSED = ("temperature", "top_p", "user", "parallel_tool_calls", "stream")
 _TEXT_PARTS = ("input_text", "output_text", "text")
@@ -51,7 +58,7 @@ def responses_request_to_chat(body: JSON, model: str) -> JSON:
             out[name] = body[name]
     if isinstance(body.get("max_output_tokens"), int):
         out["max_tokens"] = body["max_output_tokens"]
-    tools = [_tool(tool) for tool in body.get("tools") or ()]
+    tools = chat_tools(body.get("tools"))
     if tools:
         out["tools"] = tools
     if body.get("tool_choice") is not None:
@@ -85,8 +92,10 @@ def input_messages(value: object) -> list[JSON]:
         if kind == "message":
             messages.append(_message(item, index))
         elif kind == "function_call":
-            _add_call(messages, item)
-        elif kind == "function_call_output":
+            _add_call(messages, item, item.get("arguments") or "")
+        elif kind == "custom_tool_call":
+            _add_call(messages, item, chat_call_arguments(item))
+        elif kind in ("function_call_output", "custom_tool_call_output"):
             output = item.get("output")
             messages.append(
                 {
@@ -159,11 +168,13 @@ def _part(part: object, index: int, field: str = "content") -> JSON:
     )
 
 
-def _add_call(messages: list[JSON], item: JSON) -> None:
+def _add_call(messages: list[JSON], item: JSON, arguments: object) -> None:
+    namespace = item.get("namespace")
+    name = chat_function_name(str(item.get("name", "")), str(namespace) if namespace else None)
     call = {
         "id": str(item.get("call_id", "")),
         "type": "function",
-        "function": {"name": str(item.get("name", "")), "arguments": item.get("arguments") or ""},
+        "function": {"name": name, "arguments": arguments},
     }
     last = messages[-1] if messages else None
     if last is not None and last["role"] == "assistant" and "tool_calls" in last:
@@ -182,24 +193,10 @@ def _output(value: object) -> str:
     return ""
 
 
-def _tool(tool: object) -> JSON:
-    if not isinstance(tool, dict) or tool.get("type") != "function":
-        kind = tool.get("type") if isinstance(tool, dict) else tool
-        raise TranslationError(
-            f"the tool '{kind}' needs a deployment with the Responses API", param="tools"
-        )
-    function = {
-        name: tool[name]
-        for name in ("name", "description", "parameters", "strict")
-        if tool.get(name) is not None
-    }
-    return {"type": "function", "function": function}
-
-
 def _tool_choice(choice: object) -> Any:
     if isinstance(choice, str):
         return choice
-    if isinstance(choice, dict) and choice.get("type") == "function":
+    if isinstance(choice, dict) and choice.get("type") in ("function", "custom"):
         return {"type": "function", "function": {"name": choice.get("name")}}
     raise TranslationError(
         "this tool_choice needs a deployment with the Responses API", param="tool_choice"

@@ -1,7 +1,8 @@
 """A chat completion -> a Responses API `response` (for upstreams without Responses).
 
 The first choice's text becomes a `message` item (its `refusal`, a `refusal` part), each of its
-tool calls a `function_call` item (`call_id` = the chat tool call id); `finish_reason` `length`
+tool calls a `function_call` item (`call_id` = the chat tool call id), or the `custom_tool_call`
+or namespaced call the function stands for (`chat_tools`); `finish_reason` `length`
 makes the response `incomplete` (`max_output_tokens`), `content_filter` likewise
 (`content_filter`); the usage is renamed (`prompt_tokens` -> `input_tokens`, the cached and
 reasoning details kept). The request's fields are echoed as OpenAI echoes them.
@@ -11,8 +12,8 @@ from __future__ import annotations
 
 from gateway.json_types import JSON
 from gateway.providers.base import token_count
+from gateway.providers.responses.chat_tools import call_item, tool_origins
 from gateway.providers.responses.objects import (
-    function_call_item,
     message_item,
     new_id,
     response_object,
@@ -54,16 +55,13 @@ def chat_response_to_responses(chat: JSON, request: JSON, response_id: str) -> J
         item = message_item(new_id("msg"), "")
         item["content"] = [{"type": "refusal", "refusal": message["refusal"]}]
         output.append(item)
+    origins = tool_origins(request.get("tools")) if calls else {}
     for call in calls:
         function = call.get("function") or {}
-        output.append(
-            function_call_item(
-                new_id("fc"),
-                str(call.get("id") or new_id("call")),
-                str(function.get("name", "")),
-                str(function.get("arguments") or ""),
-            )
-        )
+        name = str(function.get("name", ""))
+        call_id = str(call.get("id") or new_id("call"))
+        arguments = str(function.get("arguments") or "")
+        output.append(call_item(origins.get(name), call_id, name, arguments))
     reason = INCOMPLETE_REASONS.get(str(choice.get("finish_reason")))
     if reason and output:
         output[-1]["status"] = "incomplete"  # the item the stop cut short, as OpenAI marks it

@@ -5,7 +5,8 @@ events it returns, call `finish()` once the upstream ended. The first chunk open
 (`response.created`, `response.in_progress`); content deltas become `response.output_text.delta`
 in one `message` item, refusal deltas `response.refusal.delta` in a message item of their own;
 each tool call (by its chat `index`, and its id when a server reuses one `index` for several)
-becomes a `function_call` item with `response.function_call_arguments.delta` events; the finish
+becomes a `function_call` item with `response.function_call_arguments.delta` events (or the
+`custom_tool_call` or namespaced call its function stands for: `chat_tools`); the finish
 reason and the usage chunk are kept for the closing `response.completed` (`response.incomplete`
 after `length`). Only the first choice is followed (Responses has no `n`).
 """
@@ -15,6 +16,7 @@ from __future__ import annotations
 from typing import Any
 
 from gateway.json_types import JSON
+from gateway.providers.responses.chat_tools import tool_origins
 from gateway.providers.responses.events import ResponseEvents
 from gateway.providers.responses.objects import new_id
 from gateway.providers.responses.responses_chat_to_responses import (
@@ -27,6 +29,7 @@ class ChatToResponsesStream:
     def __init__(self, request: JSON, response_id: str) -> None:
         self.events = ResponseEvents(request, response_id, str(request.get("model") or ""))
         self._call_ids: dict[Any, str] = {}  # each call's key (its chat `index`) -> its id
+        self._origins = tool_origins(request.get("tools"))
         self.usage: JSON | None = None  # the chat usage, once the upstream sent it
         self._started = False
         self._finish_reason: str | None = None
@@ -62,7 +65,8 @@ class ChatToResponsesStream:
             if self._starts_call(key, call.get("id"), name):
                 call_id = str(call.get("id") or new_id("call"))
                 self._call_ids[key] = call_id
-                out += self.events.call_start(key, call_id, str(name or ""))
+                called = str(name or "")
+                out += self.events.call_start(key, call_id, called, self._origins.get(called))
             arguments = function.get("arguments")
             if isinstance(arguments, str):
                 out += self.events.call_arguments(key, arguments)

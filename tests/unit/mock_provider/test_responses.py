@@ -83,6 +83,23 @@ async def test_stream_events_and_tool_call() -> None:
     assert status == 200 and stored["output"] == final["output"]
 
 
+@pytest.mark.parametrize("stream", [False, True])
+async def test_a_custom_tool_is_called_as_one(stream: bool) -> None:
+    # As OpenAI answers Codex's apply_patch: a custom_tool_call whose input is text.
+    tool = {"type": "custom", "name": "apply_patch", "description": "Edit files"}
+    body = request(stream=stream, tools=[tool])
+    reply = await MockHandler().handle("POST", RESPONSES, {}, body)
+    if stream:
+        parsed = events(await body_of(reply))
+        assert "response.custom_tool_call_input.done" in [name for name, _ in parsed]
+        response = parsed[-1][1]["response"]
+    else:
+        response = orjson.loads(await body_of(reply))
+    [item] = response["output"]
+    assert item["type"] == "custom_tool_call" and item["name"] == "apply_patch"
+    assert item["input"] == "test" and item["call_id"].startswith("call_mock")
+
+
 async def test_text_stream_is_paced_per_word_and_max_output_tokens_cuts() -> None:
     reply = await MockHandler().handle("POST", RESPONSES, {}, request(stream=True))
     assert len(await pieces_of(reply)) == 20

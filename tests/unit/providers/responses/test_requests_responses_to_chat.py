@@ -155,3 +155,60 @@ def test_the_images_of_function_call_outputs_follow_the_tool_messages() -> None:
             "up",
         )
     assert info.value.param == "input[0].output"
+
+
+def test_codex_tools_and_their_calls_go_as_functions() -> None:
+    # Codex's apply_patch (a custom tool) and an MCP server's tools (a namespace), with the
+    # calls and outputs of an earlier turn.
+    apply_patch = {"type": "custom", "name": "apply_patch", "description": "Edit files."}
+    docs = {"type": "namespace", "name": "mcp__docs__", "description": "Docs", "tools": [TOOL]}
+    body = {
+        "model": "pub",
+        "input": [
+            {"role": "user", "content": "fix it"},
+            {"type": "custom_tool_call", "call_id": "c1", "name": "apply_patch", "input": "P"},
+            {"type": "custom_tool_call_output", "call_id": "c1", "output": "Done!"},
+            {
+                "type": "function_call",
+                "call_id": "c2",
+                "name": "get_weather",
+                "namespace": "mcp__docs__",
+                "arguments": "{}",
+            },
+            {"type": "function_call_output", "call_id": "c2", "output": "sunny"},
+        ],
+        "tools": [apply_patch, docs],
+        "tool_choice": {"type": "custom", "name": "apply_patch"},
+    }
+    chat = responses_request_to_chat(body, "up")
+    assert chat["messages"][1:] == [
+        {
+            "role": "assistant",
+            "content": None,
+            "tool_calls": [
+                {
+                    "id": "c1",
+                    "type": "function",
+                    "function": {"name": "apply_patch", "arguments": '{"input":"P"}'},
+                }
+            ],
+        },
+        {"role": "tool", "tool_call_id": "c1", "content": "Done!"},
+        {
+            "role": "assistant",
+            "content": None,
+            "tool_calls": [
+                {
+                    "id": "c2",
+                    "type": "function",
+                    "function": {"name": "mcp__docs__get_weather", "arguments": "{}"},
+                }
+            ],
+        },
+        {"role": "tool", "tool_call_id": "c2", "content": "sunny"},
+    ]
+    assert [t["function"]["name"] for t in chat["tools"]] == [
+        "apply_patch",
+        "mcp__docs__get_weather",
+    ]
+    assert chat["tool_choice"] == {"type": "function", "function": {"name": "apply_patch"}}

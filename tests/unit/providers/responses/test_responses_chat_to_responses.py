@@ -57,6 +57,42 @@ def test_tool_calls_become_function_call_items() -> None:
     ]
 
 
+def test_calls_of_custom_and_namespaced_tools_come_back_as_those_tools_calls() -> None:
+    request = {
+        "tools": [
+            {"type": "custom", "name": "apply_patch"},
+            {
+                "type": "namespace",
+                "name": "mcp__docs__",
+                "tools": [{"type": "function", "name": "f"}],
+            },
+        ]
+    }
+    calls = [
+        {"id": "call_1", "function": {"name": "apply_patch", "arguments": '{"input":"P"}'}},
+        {"id": "call_2", "function": {"name": "mcp__docs__f", "arguments": "{}"}},
+    ]
+    message = {"role": "assistant", "content": None, "tool_calls": calls}
+    output = chat_response_to_responses(chat(message, "tool_calls"), request, "resp_1")["output"]
+    assert [{k: v for k, v in item.items() if k != "id"} for item in output] == [
+        {
+            "type": "custom_tool_call",
+            "status": "completed",
+            "call_id": "call_1",
+            "name": "apply_patch",
+            "input": "P",
+        },
+        {
+            "type": "function_call",
+            "status": "completed",
+            "call_id": "call_2",
+            "name": "f",
+            "arguments": "{}",
+            "namespace": "mcp__docs__",
+        },
+    ]
+
+
 def test_length_is_incomplete() -> None:
     response = chat_response_to_responses(
         chat({"role": "assistant", "content": "Hel"}, "length"), {}, "resp_1"

@@ -18,8 +18,10 @@ def chunk(delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
 USAGE_CHUNK = {"id": "c", "choices": [], "usage": {"prompt_tokens": 5, "completion_tokens": 2}}
 
 
-def run(chunks: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], Any]:
-    stream = ChatToResponsesStream({"model": "pub", "input": "hi"}, "resp_1")
+def run(
+    chunks: list[dict[str, Any]], tools: list[Any] | None = None
+) -> tuple[list[dict[str, Any]], Any]:
+    stream = ChatToResponsesStream({"model": "pub", "input": "hi", "tools": tools}, "resp_1")
     events = [e for c in chunks for e in stream.feed(c)] + stream.finish()
     return events, stream
 
@@ -83,6 +85,45 @@ def test_tool_call_stream() -> None:
     assert events[2]["item"]["call_id"] == "call_1" and events[2]["item"]["name"] == "f"
     assert events[5]["arguments"] == '{"a":1}'
     assert events[-1]["response"]["output"][0]["arguments"] == '{"a":1}'
+
+
+def test_a_custom_tools_input_streams_whole_when_its_call_ends() -> None:
+    # Its function's arguments are JSON around the input: the input is sent once unwrapped.
+    tools = [
+        {"type": "custom", "name": "apply_patch"},
+        {"type": "namespace", "name": "mcp__docs__", "tools": [{"type": "function", "name": "f"}]},
+    ]
+    start = {"index": 0, "id": "call_1", "function": {"name": "apply_patch", "arguments": ""}}
+    second = {"index": 1, "id": "call_2", "function": {"name": "mcp__docs__f", "arguments": "{}"}}
+    events, stream = run(
+        [
+            chunk({"tool_calls": [start]}),
+            chunk({"tool_calls": [{"index": 0, "function": {"arguments": '{"input":"*** Be'}}]}),
+            chunk({"tool_calls": [{"index": 0, "function": {"arguments": 'gin\\n"}'}}]}),
+            chunk({"tool_calls": [second]}),
+            chunk({}, "tool_calls"),
+        ],
+        tools,
+    )
+    assert [e["type"] for e in events][2:] == [
+        "response.output_item.added",
+        "response.custom_tool_call_input.delta",
+        "response.custom_tool_call_input.done",
+        "response.output_item.done",
+        "response.output_item.added",
+        "response.function_call_arguments.delta",
+        "response.function_call_arguments.done",
+        "response.output_item.done",
+        "response.completed",
+    ]
+    added = events[2]["item"]
+    assert added["type"] == "custom_tool_call" and added["id"].startswith("ctc_")
+    assert (added["name"], added["input"], added["status"]) == ("apply_patch", "", "in_progress")
+    assert events[3]["delta"] == "*** Begin\n" and events[4]["input"] == "*** Begin\n"
+    assert events[3]["item_id"] == events[4]["item_id"] == added["id"]
+    assert events[5]["item"]["input"] == "*** Begin\n"
+    assert events[6]["item"]["namespace"] == "mcp__docs__" and events[6]["item"]["name"] == "f"
+    assert stream.response["output"] == [events[5]["item"], events[9]["item"]]
 
 
 def test_length_ends_incomplete() -> None:

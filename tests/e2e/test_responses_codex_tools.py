@@ -1,0 +1,171 @@
+"""Codex's tools through the gateway's Responses API, with the real `openai` SDK: `apply_patch`
+is a custom (free-form) tool and each MCP server's tools come in a `namespace`, in every Codex
+request. A deployment that speaks Responses takes them as they are; one that speaks only chat
+completions, and an Anthropic one, are sent them as function tools, and their calls come back as
+the tools' own (`custom_tool_call` with its text, `function_call` with its `namespace`), so a
+Codex session works on any deployment. Before, the translated ones answered 400."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from typing import Any, cast
+
+import httpx
+import openai
+import pytest
+from openai.types.responses import (
+    CustomToolParam,
+    NamespaceToolParam,
+    Response,
+    ResponseInputItemParam,
+    ResponseInputParam,
+    ToolChoiceCustomParam,
+    ToolParam,
+)
+
+from tests.procs import Proc, start_gateway
+
+KEY = "sk-codex-tools-test"
+MODELS = ["pass", "chat-only", "claude", "inproc"]
+APPLY_PATCH: CustomToolParam = {
+    "type": "custom",
+    "name": "apply_patch",
+    "description": "Use the `apply_patch` tool to edit files.",
+    "format": {"type": "grammar", "syntax": "lark", "definition": 'start: "*** Begin Patch"'},
+}
+DOCS: NamespaceToolParam = {
+    "type": "namespace",
+    "name": "mcp__docs__",
+    "description": "Tools of the docs MCP server",
+    "tools": [
+        {
+            "type": "function",
+            "name": "search",
+            "description": "Search the docs",
+            "parameters": {
+                "type": "object",
+                "properties": {"query": {"type": "string"}},
+                "required": ["query"],
+            },
+        }
+    ],
+}
+QUESTION: ResponseInputItemParam = {"role": "user", "content": "Fix the bug"}
+
+
+def _config(upstream: str) -> str:
+    text = ""
+    for name, kind, extra in (
+        ("oai", "openai", 'base_url = "{u}/v1"\nresponses = true\n'),
+        ("chat", "openai", 'base_url = "{u}/v1"\n'),
+        ("ant", "anthropic", 'base_url = "{u}"\n'),
+        ("inproc", "mock", ""),
+    ):
+        text += f'[[providers]]\nname = "{name}"\ntype = "{kind}"\n{extra.format(u=upstream)}\n'
+    for model, provider in (("pass", "oai"), ("chat-only", "chat"), ("claude", "ant")):
+        text += f'[[models]]\nname = "{model}"\n'
+        text += f'[[models.deployments]]\nprovider = "{provider}"\nmodel = "mock-small"\n\n'
+    text += '[[models]]\nname = "inproc"\n'
+    text += '[[models.deployments]]\nprovider = "inproc"\nmodel = "mock-small"\n\n'
+    return text + f'[[keys]]\nid = "k"\nkey_sha256 = "{hashlib.sha256(KEY.encode()).hexdigest()}"\n'
+
+
+@pytest.fixture(scope="module")
+def gateway(tmp_path_factory: pytest.TempPathFactory, mock_upstream: Proc) -> Iterator[Proc]:
+    root = tmp_path_factory.mktemp("codex-tools")
+    (root / "gateway.toml").write_text(_config(mock_upstream.url))
+    proc = start_gateway(root / "gateway.toml")
+    yield proc
+    proc.stop()
+
+
+@pytest.fixture(scope="module")
+def client(gateway: Proc) -> openai.OpenAI:
+    return openai.OpenAI(base_url=gateway.url + "/v1", api_key=KEY, max_retries=0)
+
+
+def ask(
+    client: openai.OpenAI,
+    model: str,
+    stream: bool,
+    items: ResponseInputParam,
+    choice: ToolChoiceCustomParam | openai.Omit = openai.omit,
+) -> Response:
+    tools: list[ToolParam] = [DOCS, APPLY_PATCH]
+    if not stream:
+        return client.responses.create(model=model, input=items, tools=tools, tool_choice=choice)
+    with client.responses.stream(
+        model=model, input=items, tools=tools, tool_choice=choice
+    ) as events:
+        return events.get_final_response()
+
+
+def sent_back(item: Any) -> ResponseInputItemParam:
+    """An output item as Codex sends it back in the next turn's `input`."""
+    return cast(ResponseInputItemParam, item.model_dump(exclude_none=True))
+
+
+@pytest.mark.parametrize("model", MODELS)
+@pytest.mark.parametrize("stream", [False, True])
+def test_apply_patch_is_called_as_a_custom_tool(
+    client: openai.OpenAI, model: str, stream: bool
+) -> None:
+    choice: ToolChoiceCustomParam = {"type": "custom", "name": "apply_patch"}
+    first = ask(client, model, stream, [QUESTION], choice)
+    [call] = first.output
+    assert call.type == "custom_tool_call"
+    assert (call.name, call.input) == ("apply_patch", "test")  # the mock's argument, as text
+    output: ResponseInputItemParam = {
+        "type": "custom_tool_call_output",
+        "call_id": call.call_id,
+        "output": "Done!",
+    }
+    second = ask(client, model, stream, [QUESTION, sent_back(call), output])
+    assert second.output_text == "Tool result: Done!"
+
+
+@pytest.mark.parametrize("model", MODELS)
+@pytest.mark.parametrize("stream", [False, True])
+def test_an_mcp_tool_is_called_with_its_namespace(
+    client: openai.OpenAI, model: str, stream: bool
+) -> None:
+    # The mock calls the first tool offered: the namespace's one function.
+    first = ask(client, model, stream, [QUESTION])
+    [call] = first.output
+    assert call.type == "function_call"
+    assert (call.namespace, call.name, call.arguments) == (
+        "mcp__docs__",
+        "search",
+        '{"query":"test"}',
+    )
+    output: ResponseInputItemParam = {
+        "type": "function_call_output",
+        "call_id": call.call_id,
+        "output": "3 pages",
+    }
+    second = ask(client, model, stream, [QUESTION, sent_back(call), output])
+    assert second.output_text == "Tool result: 3 pages"
+
+
+@pytest.mark.parametrize("model", ["chat-only", "claude"])
+def test_translated_deployments_are_sent_function_tools(
+    client: openai.OpenAI, mock_upstream: Proc, model: str
+) -> None:
+    # Chat's function tools; Anthropic's tools (name, input_schema) made of them.
+    client.responses.create(model=model, input=[QUESTION], tools=[DOCS, APPLY_PATCH])
+    body = httpx.get(mock_upstream.url + "/_mock/stats").json()["last_request"]["body"]
+    names = [t["function"]["name"] if "function" in t else t["name"] for t in body["tools"]]
+    assert names == ["mcp__docs__search", "apply_patch"]
+    patch = body["tools"][1]
+    schema = patch["function"]["parameters"] if "function" in patch else patch["input_schema"]
+    assert schema["required"] == ["input"]
+    assert "*** Begin Patch" in schema["properties"]["input"]["description"]
+
+
+def test_a_hosted_tool_is_still_refused_by_a_translated_deployment(client: openai.OpenAI) -> None:
+    with pytest.raises(openai.BadRequestError) as refused:
+        client.responses.create(
+            model="chat-only", input="hi", tools=[APPLY_PATCH, {"type": "web_search"}]
+        )
+    assert "web_search" in refused.value.message
