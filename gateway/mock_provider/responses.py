@@ -69,11 +69,8 @@ def render_response(plan: Plan, request: JSON, response_id: str, created_at: int
         text = choice.text or ""
         output = [message_item(f"msg_mock{zlib.crc32(text.encode()):08x}", text)]
     else:
-        origin = tool_origins(request.get("tools")).get(call.name)
-        prefix = "ctc" if origin is not None and origin.custom else "fc"
-        output = [
-            call_item(origin, call.id, call.name, call.arguments, item_id=f"{prefix}_{call.id}")
-        ]
+        origin = tool_origins(request).get(call.name)
+        output = [call_item(origin, call.id, call.name, call.arguments, id_suffix=call.id)]
     reason = _incomplete(choice)
     return response_object(
         request,
@@ -100,7 +97,7 @@ def render_stream(
         opening += events.text("")
         deltas = [events.text(piece) for piece in choice.pieces]
     else:
-        origin = tool_origins(request.get("tools")).get(call.name)
+        origin = tool_origins(request).get(call.name)
         opening += events.call_start(0, call.id, call.name, origin)
         deltas = [events.call_arguments(0, piece) for piece in choice.pieces]
     closing = events.complete(_usage(plan), _incomplete(choice))

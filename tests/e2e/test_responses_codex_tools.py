@@ -22,6 +22,7 @@ from openai.types.responses import (
     ResponseInputParam,
     ToolChoiceCustomParam,
     ToolParam,
+    ToolSearchToolParam,
 )
 
 from tests.procs import Proc, start_gateway
@@ -50,6 +51,23 @@ DOCS: NamespaceToolParam = {
             },
         }
     ],
+}
+# The tool search Codex runs itself, and an MCP server's tools it defers until a search loads them.
+SEARCH: ToolSearchToolParam = {
+    "type": "tool_search",
+    "execution": "client",
+    "description": "Search for more tools",
+    "parameters": {
+        "type": "object",
+        "properties": {"query": {"type": "string"}},
+        "required": ["query"],
+    },
+}
+JIRA: NamespaceToolParam = {
+    "type": "namespace",
+    "name": "mcp__jira__",
+    "description": "Tools of the Jira MCP server",
+    "tools": [{"type": "function", "name": "create_issue", "defer_loading": True}],
 }
 QUESTION: ResponseInputItemParam = {"role": "user", "content": "Fix the bug"}
 
@@ -146,6 +164,32 @@ def test_an_mcp_tool_is_called_with_its_namespace(
     }
     second = ask(client, model, stream, [QUESTION, sent_back(call), output])
     assert second.output_text == "Tool result: 3 pages"
+
+
+@pytest.mark.parametrize("model", MODELS)
+@pytest.mark.parametrize("stream", [False, True])
+def test_a_tool_search_codex_runs_is_called_and_what_it_loads_offered(
+    client: openai.OpenAI, model: str, stream: bool
+) -> None:
+    def ask_with_search(items: ResponseInputParam) -> Response:
+        tools: list[ToolParam] = [SEARCH, JIRA]
+        if not stream:
+            return client.responses.create(model=model, input=items, tools=tools)
+        with client.responses.stream(model=model, input=items, tools=tools) as events:
+            return events.get_final_response()
+
+    # The deferred tool is not offered yet: the mock calls the first tool, the search.
+    [call] = ask_with_search([QUESTION]).output
+    assert call.type == "tool_search_call"
+    assert (call.execution, call.arguments) == ("client", {"query": "test"})
+    loaded: ResponseInputItemParam = {
+        "type": "tool_search_output",
+        "call_id": call.call_id,
+        "execution": "client",
+        "tools": [{**JIRA, "tools": [{"type": "function", "name": "create_issue"}]}],
+    }
+    second = ask_with_search([QUESTION, sent_back(call), loaded])
+    assert second.output_text == "Tool result: Tools loaded: mcp__jira__create_issue"
 
 
 @pytest.mark.parametrize("model", ["chat-only", "claude"])

@@ -1,8 +1,9 @@
 """The Responses API's tools as chat completions' function tools, and their calls back.
 
-Chat completions has function tools only. Two more kinds of Responses tools are run by the app
-itself, not by OpenAI, so any model that calls functions can call them; Codex sends both with
-every request (its `apply_patch` is a custom tool, each MCP server's tools are a namespace):
+Chat completions has function tools only. Three more kinds of Responses tools are run by the
+app itself, not by OpenAI, so any model that calls functions can call them; Codex sends them
+(its `apply_patch` is a custom tool, each MCP server's tools are a namespace, and the tools it
+defers are found by a tool search it runs):
 
 - a `custom` tool (free-form input, optionally a Lark or regex grammar) is sent as a function
   taking one string, `input`, described with the tool's format; its call comes back as a
@@ -10,7 +11,12 @@ every request (its `apply_patch` is a custom tool, each MCP server's tools are a
 - a `namespace` groups function and custom tools: each is sent as a function named for both,
   `<namespace><name>` when the namespace ends with `_` (Codex's `mcp__docs__` + `search`),
   `<namespace>__<name>` otherwise, in the characters and length chat and Anthropic take; its call
-  comes back with `name` and `namespace` apart, as the app dispatches on both.
+  comes back with `name` and `namespace` apart, as the app dispatches on both;
+- a `tool_search` the client executes (`execution: "client"`) is sent as a function of that
+  name with its description and parameters, and its call comes back as a `tool_search_call`
+  with the arguments as an object. Tools with `defer_loading` are not sent until a
+  `tool_search_output` in the input has loaded them (its `tools` are then offered as the
+  request's own are): the model sees what the search found, as on OpenAI.
 
 `tool_origins` reads the same request the translation read, so the answer (JSON or stream) maps
 each chat name back to the tool it stands for. Calls of plain function tools are as they were.
@@ -22,6 +28,7 @@ import hashlib
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Literal
 
 import orjson
 
@@ -33,14 +40,17 @@ from gateway.providers.responses.objects import function_call_item, new_id
 _NOT_IN_NAMES = re.compile(r"[^a-zA-Z0-9_-]")
 _MAX_NAME = 64
 
+ToolKind = Literal["function", "custom", "tool_search"]
+
 
 @dataclass(frozen=True)
 class ToolOrigin:
-    """What a chat function stands for: a custom tool, or a tool inside a namespace."""
+    """What a chat function stands for: a custom tool, a tool inside a namespace, the client's
+    tool search."""
 
     name: str
     namespace: str | None = None
-    custom: bool = False
+    kind: ToolKind = "function"
 
 
 def chat_function_name(name: str, namespace: str | None) -> str:
@@ -55,31 +65,60 @@ def chat_function_name(name: str, namespace: str | None) -> str:
     return f"{cleaned[: _MAX_NAME - 9]}_{digest}"
 
 
-def _flattened(tools: object) -> Iterator[tuple[JSON, str | None]]:
+def _flattened(tools: object) -> Iterator[tuple[object, str | None]]:
     """Each tool of a Responses `tools` list with its namespace, namespaces opened."""
     for tool in tools if isinstance(tools, list) else ():
         if isinstance(tool, dict) and tool.get("type") == "namespace":
             namespace = str(tool.get("name") or "")
             for child in tool.get("tools") or ():
-                if isinstance(child, dict):
-                    yield child, namespace
+                yield child, namespace
         else:
             yield tool, None
 
 
-def chat_tools(tools: object) -> list[JSON]:
-    """A Responses `tools` list as chat tools; TranslationError for a tool chat cannot carry
-    (OpenAI's hosted tools: `web_search`, `file_search`, ...)."""
+def _offered(body: JSON) -> Iterator[tuple[object, str | None, bool]]:
+    """The tools `body` offers the model now, each with its namespace and whether a tool search
+    loaded it: the request's own (those deferred left out), then the ones the
+    `tool_search_output` items of its input loaded."""
+    for tool, namespace in _flattened(body.get("tools")):
+        if not (isinstance(tool, dict) and tool.get("defer_loading") is True):
+            yield tool, namespace, False
+    items = body.get("input")
+    for item in items if isinstance(items, list) else ():
+        if isinstance(item, dict) and item.get("type") == "tool_search_output":
+            for tool, namespace in _flattened(item.get("tools")):
+                yield tool, namespace, True
+
+
+def _kind(tool: object) -> ToolKind | None:
+    """How chat can carry `tool`: as one of these kinds of function, or not at all (None)."""
+    kind = tool.get("type") if isinstance(tool, dict) else None
+    if kind == "function":
+        return "function"
+    if kind == "custom":
+        return "custom"
+    if kind == "tool_search" and isinstance(tool, dict) and tool.get("execution") == "client":
+        return "tool_search"
+    return None
+
+
+def chat_tools(body: JSON) -> list[JSON]:
+    """The chat tools of a Responses request; TranslationError for a tool chat cannot carry
+    (OpenAI's hosted tools: `web_search`, `file_search`, a `tool_search` OpenAI runs, ...)."""
     out: list[JSON] = []
     names: set[str] = set()
-    for tool, namespace in _flattened(tools):
-        kind = tool.get("type") if isinstance(tool, dict) else tool
-        if kind not in ("function", "custom") or not isinstance(tool, dict):
+    for tool, namespace, loaded in _offered(body):
+        kind = _kind(tool)
+        if kind is None or not isinstance(tool, dict):
+            what = tool.get("type") if isinstance(tool, dict) else tool
             raise TranslationError(
-                f"the tool '{kind}' needs a deployment with the Responses API", param="tools"
+                f"the tool '{what}' needs a deployment with the Responses API", param="tools"
             )
-        name = chat_function_name(str(tool.get("name") or ""), namespace)
+        name = "tool_search" if kind == "tool_search" else str(tool.get("name") or "")
+        name = chat_function_name(name, namespace)
         if name in names:
+            if loaded:  # loaded again by a later search, or offered already
+                continue
             raise TranslationError(
                 f"two tools would both be the chat function '{name}'", param="tools"
             )
@@ -119,24 +158,41 @@ def _custom_function(tool: JSON, name: str) -> JSON:
     return {"type": "function", "function": function}
 
 
-def tool_origins(tools: object) -> dict[str, ToolOrigin]:
-    """Chat function name -> the custom or namespaced tool it stands for (plain function tools
-    are left out: their calls need no change)."""
+def tool_origins(body: JSON) -> dict[str, ToolOrigin]:
+    """Chat function name -> the custom, namespaced or tool-search tool it stands for, in the
+    Responses request `body` (plain function tools are left out: their calls need no change)."""
     origins: dict[str, ToolOrigin] = {}
-    for tool, namespace in _flattened(tools):
-        if not isinstance(tool, dict):
+    for tool, namespace, _ in _offered(body):
+        kind = _kind(tool)
+        if kind is None or not isinstance(tool, dict) or (kind == "function" and not namespace):
             continue
-        custom = tool.get("type") == "custom"
-        if custom or namespace:
-            name = str(tool.get("name") or "")
-            origins[chat_function_name(name, namespace)] = ToolOrigin(name, namespace, custom)
+        name = "tool_search" if kind == "tool_search" else str(tool.get("name") or "")
+        origins.setdefault(chat_function_name(name, namespace), ToolOrigin(name, namespace, kind))
     return origins
 
 
 def chat_call_arguments(item: JSON) -> str:
-    """The chat `arguments` of a `custom_tool_call` input item: its `input` in the one field
-    its function takes."""
-    return orjson.dumps({"input": str(item.get("input") or "")}).decode()
+    """The chat `arguments` of a call item of the input: a `function_call`'s own, a
+    `custom_tool_call`'s `input` in the one field its function takes, a `tool_search_call`'s
+    arguments object."""
+    kind = item.get("type")
+    if kind == "custom_tool_call":
+        return orjson.dumps({"input": str(item.get("input") or "")}).decode()
+    arguments = item.get("arguments")
+    if kind == "tool_search_call" and not isinstance(arguments, str):
+        return orjson.dumps(arguments if arguments is not None else {}).decode()
+    return str(arguments or "")
+
+
+def loaded_tools_text(item: JSON) -> str:
+    """The tool message of a `tool_search_output` item: what it loaded (the functions
+    themselves are offered with the request's tools)."""
+    names = [
+        chat_function_name(str(tool.get("name") or ""), namespace)
+        for tool, namespace in _flattened(item.get("tools"))
+        if isinstance(tool, dict)
+    ]
+    return "Tools loaded: " + ", ".join(names) if names else "No tools found."
 
 
 def custom_input(arguments: str) -> str:
@@ -156,21 +212,48 @@ def custom_input(arguments: str) -> str:
     return arguments
 
 
+def search_arguments(arguments: str) -> object:
+    """A tool search's arguments as the object a `tool_search_call` carries (`{}` for none; the
+    text itself when it is no JSON)."""
+    if not arguments:
+        return {}
+    try:
+        return orjson.loads(arguments)
+    except orjson.JSONDecodeError:
+        return arguments
+
+
+_ID_PREFIXES = {"function": "fc", "custom": "ctc", "tool_search": "tsc"}
+
+
 def call_item(
     origin: ToolOrigin | None,
     call_id: str,
     chat_name: str,
     arguments: str,
     status: str = "completed",
-    item_id: str | None = None,
+    id_suffix: str | None = None,
 ) -> JSON:
     """The Responses output item of a chat tool call (`origin`: what its function stands for,
-    None for a plain function tool)."""
+    None for a plain function tool); its id is `fc_`, `ctc_` or `tsc_` + `id_suffix` (random
+    when None)."""
+    kind = origin.kind if origin is not None else "function"
+    prefix = _ID_PREFIXES[kind]
+    item_id = f"{prefix}_{id_suffix}" if id_suffix else new_id(prefix)
     if origin is None:
-        return function_call_item(item_id or new_id("fc"), call_id, chat_name, arguments, status)
-    if origin.custom:
+        return function_call_item(item_id, call_id, chat_name, arguments, status)
+    if kind == "tool_search":
+        return {
+            "id": item_id,
+            "type": "tool_search_call",
+            "status": status,
+            "call_id": call_id,
+            "execution": "client",
+            "arguments": search_arguments(arguments),
+        }
+    if kind == "custom":
         item: JSON = {
-            "id": item_id or new_id("ctc"),
+            "id": item_id,
             "type": "custom_tool_call",
             "status": status,
             "call_id": call_id,
@@ -178,7 +261,7 @@ def call_item(
             "input": custom_input(arguments),
         }
     else:
-        item = function_call_item(item_id or new_id("fc"), call_id, origin.name, arguments, status)
+        item = function_call_item(item_id, call_id, origin.name, arguments, status)
     if origin.namespace:
         item["namespace"] = origin.namespace
     return item

@@ -2,7 +2,8 @@
 "a function call starts", "some arguments", "done" into the typed events OpenAI sends.
 
     response.created, response.in_progress
-    response.output_item.added            (a `message`, `function_call` or `custom_tool_call`)
+    response.output_item.added            (a `message`, a `function_call`, `custom_tool_call`
+                                           or `tool_search_call`)
     response.content_part.added           (a message's `output_text` or `refusal` part)
     response.output_text.delta ...        / response.refusal.delta ...
                                           / response.function_call_arguments.delta ...
@@ -14,7 +15,8 @@
 
 Every event carries `type` and a `sequence_number` from 0. An item is closed when the next one
 opens, and at the end. A custom tool's input arrives as its function's JSON arguments
-(`chat_tools`): it is gathered and sent as one delta when the call ends. Used by the chat ->
+(`chat_tools`): it is gathered and sent as one delta when the call ends; a `tool_search_call`
+has no events of its own, its arguments are in the item's `.done`. Used by the chat ->
 Responses stream translation and the mock provider.
 """
 
@@ -25,7 +27,12 @@ from typing import Any
 import orjson
 
 from gateway.json_types import JSON
-from gateway.providers.responses.chat_tools import ToolOrigin, call_item, custom_input
+from gateway.providers.responses.chat_tools import (
+    ToolOrigin,
+    call_item,
+    custom_input,
+    search_arguments,
+)
 from gateway.providers.responses.objects import (
     message_item,
     new_id,
@@ -55,7 +62,8 @@ class ResponseEvents:
         self._sequence = 0
         self._open: int | None = None  # output index of the item being written
         self._calls: dict[Any, int] = {}  # caller's key of a function call -> output index
-        self._custom_arguments: dict[int, str] = {}  # a custom call's output index -> arguments
+        # The output index of a custom tool's call or a tool search -> its arguments so far.
+        self._gathered: dict[int, str] = {}
         self.completed = False
 
     def _event(self, kind: str, **fields: Any) -> JSON:
@@ -137,16 +145,16 @@ class ResponseEvents:
         events = self.close_open()
         events += self._add(call_item(origin, call_id, name, "", status="in_progress"))
         self._calls[key] = len(self.output) - 1
-        if origin is not None and origin.custom:
-            self._custom_arguments[len(self.output) - 1] = ""
+        if origin is not None and origin.kind != "function":
+            self._gathered[len(self.output) - 1] = ""
         return events
 
     def call_arguments(self, key: object, delta: str) -> list[JSON]:
         index = self._calls.get(key)
         if index is None or not delta:
             return []
-        if index in self._custom_arguments:
-            self._custom_arguments[index] += delta
+        if index in self._gathered:
+            self._gathered[index] += delta
             return []
         item = self.output[index]
         item["arguments"] += delta
@@ -187,6 +195,8 @@ class ResponseEvents:
             events.append(self._event("response.content_part.done", **common, part=dict(part)))
         elif item["type"] == "custom_tool_call":
             events += self._custom_input(index, item)
+        elif item["type"] == "tool_search_call":  # (no events of its own: the item says it)
+            item["arguments"] = search_arguments(self._gathered.pop(index, ""))
         else:
             events.append(
                 self._event(
@@ -203,7 +213,7 @@ class ResponseEvents:
 
     def _custom_input(self, index: int, item: JSON) -> list[JSON]:
         """A custom tool call's input, whole: its one delta and its `.done`."""
-        item["input"] = custom_input(self._custom_arguments.pop(index, ""))
+        item["input"] = custom_input(self._gathered.pop(index, ""))
         common = {"item_id": item["id"], "output_index": index}
         events = []
         if item["input"]:

@@ -3,13 +3,14 @@
 - `instructions` -> a leading `system` message; `developer` messages -> `system` (what every
   OpenAI-compatible server accepts);
 - `input` as a string -> one user message; as items: `message` items (string content, or
-  `input_text` / `output_text` / `input_image` parts) -> messages, `function_call` and
-  `custom_tool_call` items -> `tool_calls` on an assistant message (consecutive calls share one),
-  their `*_output` items -> `tool` messages with its text (its images, which a tool message
-  cannot carry, in a user message after the run of outputs), `reasoning` items are dropped
-  (chat has no place for them);
-- function `tools` (flat in Responses) -> nested chat tools; `custom` tools and `namespace`s of
-  tools -> function tools too (`chat_tools`, which says how); `tool_choice` likewise;
+  `input_text` / `output_text` / `input_image` parts) -> messages, `function_call`,
+  `custom_tool_call` and `tool_search_call` items -> `tool_calls` on an assistant message
+  (consecutive calls share one), their `*_output` items -> `tool` messages with its text (its
+  images, which a tool message cannot carry, in a user message after the run of outputs),
+  `reasoning` items are dropped (chat has no place for them);
+- function `tools` (flat in Responses) -> nested chat tools; `custom` tools, `namespace`s of
+  tools and a client-run `tool_search` -> function tools too (`chat_tools`, which says how);
+  `tool_choice` likewise;
 - `text.format` `json_schema` / `json_object` -> `response_format`; `reasoning.effort` ->
   `reasoning_effort`; `max_output_tokens` -> `max_tokens`; `temperature`, `top_p`, `user`,
   `parallel_tool_calls` and `stream` as they are;
@@ -29,10 +30,12 @@ from gateway.providers.responses.chat_tools import (
     chat_call_arguments,
     chat_function_name,
     chat_tools,
+    loaded_tools_text,
 )
 
 _PASSED = ("temperature", "top_p", "user", "parallel_tool_calls", "stream")
 _TEXT_PARTS = ("input_text", "output_text", "text")
+_OUTPUTS = ("function_call_output", "custom_tool_call_output")
 _ROLES = {"user": "user", "assistant": "assistant", "system": "system", "developer": "system"}
 
 
@@ -58,7 +61,7 @@ def responses_request_to_chat(body: JSON, model: str) -> JSON:
             out[name] = body[name]
     if isinstance(body.get("max_output_tokens"), int):
         out["max_tokens"] = body["max_output_tokens"]
-    tools = chat_tools(body.get("tools"))
+    tools = chat_tools(body)
     if tools:
         out["tools"] = tools
     if body.get("tool_choice") is not None:
@@ -86,16 +89,18 @@ def input_messages(value: object) -> list[JSON]:
         if not isinstance(item, dict):
             raise TranslationError(f"input[{index}] must be an object", param=f"input[{index}]")
         kind = item.get("type", "message")
-        if kind != "function_call_output" and attached:
+        if kind not in _OUTPUTS and attached:
             messages.append({"role": "user", "content": attached})
             attached = []
         if kind == "message":
             messages.append(_message(item, index))
-        elif kind == "function_call":
-            _add_call(messages, item, item.get("arguments") or "")
-        elif kind == "custom_tool_call":
-            _add_call(messages, item, chat_call_arguments(item))
-        elif kind in ("function_call_output", "custom_tool_call_output"):
+        elif kind in ("function_call", "custom_tool_call", "tool_search_call"):
+            _add_call(messages, item)
+        elif kind == "tool_search_output":
+            call_id = str(item.get("call_id", ""))
+            text = loaded_tools_text(item)
+            messages.append({"role": "tool", "tool_call_id": call_id, "content": text})
+        elif kind in _OUTPUTS:
             output = item.get("output")
             messages.append(
                 {
@@ -168,13 +173,16 @@ def _part(part: object, index: int, field: str = "content") -> JSON:
     )
 
 
-def _add_call(messages: list[JSON], item: JSON, arguments: object) -> None:
-    namespace = item.get("namespace")
-    name = chat_function_name(str(item.get("name", "")), str(namespace) if namespace else None)
+def _add_call(messages: list[JSON], item: JSON) -> None:
+    if item.get("type") == "tool_search_call":
+        name = "tool_search"
+    else:
+        namespace = item.get("namespace")
+        name = chat_function_name(str(item.get("name", "")), str(namespace) if namespace else None)
     call = {
         "id": str(item.get("call_id", "")),
         "type": "function",
-        "function": {"name": name, "arguments": arguments},
+        "function": {"name": name, "arguments": chat_call_arguments(item)},
     }
     last = messages[-1] if messages else None
     if last is not None and last["role"] == "assistant" and "tool_calls" in last:

@@ -1,9 +1,9 @@
 """A chat completion -> a Responses API `response` (for upstreams without Responses).
 
 The first choice's text becomes a `message` item (its `refusal`, a `refusal` part), each of its
-tool calls a `function_call` item (`call_id` = the chat tool call id), or the `custom_tool_call`
-or namespaced call the function stands for (`chat_tools`); `finish_reason` `length`
-makes the response `incomplete` (`max_output_tokens`), `content_filter` likewise
+tool calls a `function_call` item (`call_id` = the chat tool call id), or the `custom_tool_call`,
+namespaced call or `tool_search_call` the function stands for (`chat_tools`); `finish_reason`
+`length` makes the response `incomplete` (`max_output_tokens`), `content_filter` likewise
 (`content_filter`); the usage is renamed (`prompt_tokens` -> `input_tokens`, the cached and
 reasoning details kept). The request's fields are echoed as OpenAI echoes them.
 """
@@ -55,7 +55,7 @@ def chat_response_to_responses(chat: JSON, request: JSON, response_id: str) -> J
         item = message_item(new_id("msg"), "")
         item["content"] = [{"type": "refusal", "refusal": message["refusal"]}]
         output.append(item)
-    origins = tool_origins(request.get("tools")) if calls else {}
+    origins = tool_origins(request) if calls else {}
     for call in calls:
         function = call.get("function") or {}
         name = str(function.get("name", ""))

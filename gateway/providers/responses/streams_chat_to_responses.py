@@ -6,9 +6,10 @@ events it returns, call `finish()` once the upstream ended. The first chunk open
 in one `message` item, refusal deltas `response.refusal.delta` in a message item of their own;
 each tool call (by its chat `index`, and its id when a server reuses one `index` for several)
 becomes a `function_call` item with `response.function_call_arguments.delta` events (or the
-`custom_tool_call` or namespaced call its function stands for: `chat_tools`); the finish
-reason and the usage chunk are kept for the closing `response.completed` (`response.incomplete`
-after `length`). Only the first choice is followed (Responses has no `n`).
+`custom_tool_call`, namespaced call or `tool_search_call` its function stands for:
+`chat_tools`); the finish reason and the usage chunk are kept for the closing
+`response.completed` (`response.incomplete` after `length`). Only the first choice is followed
+(Responses has no `n`).
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ class ChatToResponsesStream:
     def __init__(self, request: JSON, response_id: str) -> None:
         self.events = ResponseEvents(request, response_id, str(request.get("model") or ""))
         self._call_ids: dict[Any, str] = {}  # each call's key (its chat `index`) -> its id
-        self._origins = tool_origins(request.get("tools"))
+        self._origins = tool_origins(request)
         self.usage: JSON | None = None  # the chat usage, once the upstream sent it
         self._started = False
         self._finish_reason: str | None = None

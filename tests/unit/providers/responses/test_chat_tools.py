@@ -41,6 +41,19 @@ GRAPH = {
     "tools": [{"type": "function", "name": "codegraph_search", "strict": False}],
 }
 SHELL = {"type": "function", "name": "shell", "parameters": {"type": "object"}}
+# A tool search Codex runs itself, and a namespace of tools it defers until a search finds them.
+SEARCH = {
+    "type": "tool_search",
+    "execution": "client",
+    "description": "Find more tools",
+    "parameters": {"type": "object", "properties": {"query": {"type": "string"}}},
+}
+DEFERRED = {
+    "type": "namespace",
+    "name": "mcp__jira__",
+    "description": "Jira",
+    "tools": [{"type": "function", "name": "create_issue", "defer_loading": True}],
+}
 
 
 def test_names_join_the_namespace_as_codex_spelled_mcp_tools() -> None:
@@ -68,7 +81,7 @@ def test_names_keep_to_the_characters_and_length_chat_and_anthropic_take() -> No
 
 
 def test_chat_tools_flatten_namespaces_and_describe_custom_inputs() -> None:
-    tools = chat_tools([SHELL, APPLY_PATCH, DOCS, GRAPH])
+    tools = chat_tools({"tools": [SHELL, APPLY_PATCH, DOCS, GRAPH]})
     assert [t["function"]["name"] for t in tools] == [
         "shell",
         "apply_patch",
@@ -97,6 +110,8 @@ def test_chat_tools_flatten_namespaces_and_describe_custom_inputs() -> None:
     "tools",
     [
         [{"type": "web_search"}],
+        [{"type": "tool_search"}],  # OpenAI runs it: hosted
+        [{"type": "tool_search", "execution": "server"}],
         [{"type": "namespace", "name": "ns", "tools": [{"type": "file_search"}]}],
         ["shell"],
         # Two tools that would be one chat function.
@@ -105,19 +120,20 @@ def test_chat_tools_flatten_namespaces_and_describe_custom_inputs() -> None:
 )
 def test_what_chat_cannot_carry_is_refused(tools: list[object]) -> None:
     with pytest.raises(TranslationError) as info:
-        chat_tools(tools)
+        chat_tools({"tools": tools})
     assert info.value.param == "tools"
 
 
 def test_origins_name_only_the_tools_whose_calls_change() -> None:
-    assert tool_origins([SHELL, APPLY_PATCH, DOCS, GRAPH]) == {
-        "apply_patch": ToolOrigin("apply_patch", None, custom=True),
+    assert tool_origins({"tools": [SHELL, APPLY_PATCH, DOCS, GRAPH, SEARCH]}) == {
+        "apply_patch": ToolOrigin("apply_patch", None, "custom"),
         "mcp__docs__search": ToolOrigin("search", "mcp__docs__"),
-        "mcp__docs__query": ToolOrigin("query", "mcp__docs__", custom=True),
+        "mcp__docs__query": ToolOrigin("query", "mcp__docs__", "custom"),
         "mcp__codegraph__codegraph_search": ToolOrigin("codegraph_search", "mcp__codegraph"),
+        "tool_search": ToolOrigin("tool_search", None, "tool_search"),
     }
-    assert tool_origins(None) == {}
-    assert tool_origins([3, {"type": "namespace", "tools": None}]) == {}
+    assert tool_origins({}) == {}
+    assert tool_origins({"tools": [3, {"type": "namespace", "tools": None}]}) == {}
 
 
 @pytest.mark.parametrize(
@@ -137,7 +153,9 @@ def test_custom_input_from_the_functions_arguments(arguments: str, expected: str
 
 def test_call_items_are_the_tools_own() -> None:
     arguments = orjson.dumps({"input": "PATCH"}).decode()
-    custom = call_item(ToolOrigin("apply_patch", None, True), "call_1", "apply_patch", arguments)
+    custom = call_item(
+        ToolOrigin("apply_patch", None, "custom"), "call_1", "apply_patch", arguments
+    )
     assert custom["id"].startswith("ctc_")
     assert {k: v for k, v in custom.items() if k != "id"} == {
         "type": "custom_tool_call",
@@ -153,7 +171,7 @@ def test_call_items_are_the_tools_own() -> None:
         "mcp__docs__",
         "{}",
     )
-    plain = call_item(None, "call_3", "shell", "{}", status="in_progress", item_id="fc_x")
+    plain = call_item(None, "call_3", "shell", "{}", status="in_progress", id_suffix="x")
     assert plain == {
         "id": "fc_x",
         "type": "function_call",
@@ -162,3 +180,46 @@ def test_call_items_are_the_tools_own() -> None:
         "name": "shell",
         "arguments": "{}",
     }
+
+
+def test_a_client_tool_search_is_a_function_and_deferred_tools_wait_for_it() -> None:
+    body: dict[str, object] = {"tools": [SHELL, SEARCH, DEFERRED]}
+    assert chat_tools(body) == [
+        {"type": "function", "function": {"name": "shell", "parameters": {"type": "object"}}},
+        {
+            "type": "function",
+            "function": {
+                "name": "tool_search",
+                "description": "Find more tools",
+                "parameters": SEARCH["parameters"],
+            },
+        },
+    ]
+    # A search that loaded the namespace's tool: offered from then on (twice loaded, once sent).
+    loaded = {
+        "type": "tool_search_output",
+        "call_id": "call_s",
+        "execution": "client",
+        "tools": [{**DEFERRED, "tools": [{"type": "function", "name": "create_issue"}]}],
+    }
+    body["input"] = [{"role": "user", "content": "file a bug"}, loaded, loaded]
+    names = [tool["function"]["name"] for tool in chat_tools(body)]
+    assert names == ["shell", "tool_search", "mcp__jira__create_issue"]
+    assert tool_origins(body)["mcp__jira__create_issue"] == ToolOrigin(
+        "create_issue", "mcp__jira__"
+    )
+
+
+def test_a_tool_search_call_carries_its_arguments_as_an_object() -> None:
+    origin = ToolOrigin("tool_search", None, "tool_search")
+    item = call_item(origin, "call_s", "tool_search", '{"query": "jira"}', id_suffix="1")
+    assert item == {
+        "id": "tsc_1",
+        "type": "tool_search_call",
+        "status": "completed",
+        "call_id": "call_s",
+        "execution": "client",
+        "arguments": {"query": "jira"},
+    }
+    assert call_item(origin, "call_s", "tool_search", "")["arguments"] == {}
+    assert call_item(origin, "call_s", "tool_search", "jira")["arguments"] == "jira"

@@ -212,3 +212,48 @@ def test_codex_tools_and_their_calls_go_as_functions() -> None:
         "mcp__docs__get_weather",
     ]
     assert chat["tool_choice"] == {"type": "function", "function": {"name": "apply_patch"}}
+
+
+def test_a_client_tool_search_and_what_it_loaded_go_as_a_call_and_its_result() -> None:
+    search = {"type": "tool_search", "execution": "client", "parameters": {"type": "object"}}
+    deferred = {"type": "function", "name": "create_issue", "defer_loading": True}
+    jira = {"type": "namespace", "name": "mcp__jira__", "description": "Jira", "tools": [deferred]}
+    found = {**jira, "tools": [{"type": "function", "name": "create_issue"}]}
+    body = {
+        "model": "pub",
+        "input": [
+            {"role": "user", "content": "file a bug"},
+            {
+                "type": "tool_search_call",
+                "call_id": "s1",
+                "execution": "client",
+                "arguments": {"query": "jira"},
+            },
+            {
+                "type": "tool_search_output",
+                "call_id": "s1",
+                "execution": "client",
+                "tools": [found],
+            },
+        ],
+        "tools": [search, jira],
+    }
+    chat = responses_request_to_chat(body, "up")
+    assert chat["messages"][1:] == [
+        {
+            "role": "assistant",
+            "content": None,
+            "tool_calls": [
+                {
+                    "id": "s1",
+                    "type": "function",
+                    "function": {"name": "tool_search", "arguments": '{"query":"jira"}'},
+                }
+            ],
+        },
+        {"role": "tool", "tool_call_id": "s1", "content": "Tools loaded: mcp__jira__create_issue"},
+    ]
+    assert [t["function"]["name"] for t in chat["tools"]] == [
+        "tool_search",
+        "mcp__jira__create_issue",
+    ]

@@ -126,6 +126,34 @@ def test_a_custom_tools_input_streams_whole_when_its_call_ends() -> None:
     assert stream.response["output"] == [events[5]["item"], events[9]["item"]]
 
 
+def test_a_client_tool_search_streams_as_its_item_alone() -> None:
+    # The Responses API has no delta events for it: its arguments are in the item's `.done`.
+    tools = [{"type": "tool_search", "execution": "client", "parameters": {"type": "object"}}]
+    start = {"index": 0, "id": "call_s", "function": {"name": "tool_search", "arguments": ""}}
+    events, stream = run(
+        [
+            chunk({"tool_calls": [start]}),
+            chunk({"tool_calls": [{"index": 0, "function": {"arguments": '{"query":'}}]}),
+            chunk({"tool_calls": [{"index": 0, "function": {"arguments": '"jira"}'}}]}),
+            chunk({}, "tool_calls"),
+        ],
+        tools,
+    )
+    assert [e["type"] for e in events][2:] == [
+        "response.output_item.added",
+        "response.output_item.done",
+        "response.completed",
+    ]
+    added, done = events[2]["item"], events[3]["item"]
+    assert added["type"] == "tool_search_call" and added["arguments"] == {}
+    assert (done["call_id"], done["execution"], done["arguments"]) == (
+        "call_s",
+        "client",
+        {"query": "jira"},
+    )
+    assert stream.response["output"] == [done]
+
+
 def test_length_ends_incomplete() -> None:
     events, _ = run([chunk({"content": "Hel"}, "length")])
     assert events[-1]["type"] == "response.incomplete"
