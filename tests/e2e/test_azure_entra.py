@@ -112,8 +112,11 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
             gateway.stop()
 
 
-def _client(served: Served) -> openai.OpenAI:
-    return openai.OpenAI(base_url=served.gateway.url + "/v1", api_key=GATEWAY_KEY, max_retries=0)
+@pytest.fixture(scope="module")
+def sdk(served: Served) -> Iterator[openai.OpenAI]:
+    url = served.gateway.url + "/v1"
+    with openai.OpenAI(base_url=url, api_key=GATEWAY_KEY, max_retries=0) as client:
+        yield client
 
 
 def _sent_tokens(served: Served, deployment: str, before: int) -> list[str]:
@@ -124,9 +127,11 @@ def _sent_tokens(served: Served, deployment: str, before: int) -> list[str]:
     ]
 
 
-def test_the_openai_sdk_is_served_with_one_cached_entra_token(served: Served) -> None:
+def test_the_openai_sdk_is_served_with_one_cached_entra_token(
+    served: Served, sdk: openai.OpenAI
+) -> None:
     before = len(served.upstream.received)
-    client = _client(served)
+    client = sdk
     for _ in range(2):
         answer = client.chat.completions.create(model="entra", messages=HI)
         assert answer.choices[0].message.content == "Hello there"
@@ -140,9 +145,11 @@ def test_the_openai_sdk_is_served_with_one_cached_entra_token(served: Served) ->
     assert asked.form["scope"] == "https://cognitiveservices.azure.com/.default"
 
 
-def test_an_expired_token_is_replaced_before_the_next_request(served: Served) -> None:
+def test_an_expired_token_is_replaced_before_the_next_request(
+    served: Served, sdk: openai.OpenAI
+) -> None:
     before = len(served.upstream.received)
-    client = _client(served)
+    client = sdk
     for _ in range(3):
         client.chat.completions.create(model="entra-short", messages=HI)
     # The first token expired as it came (it still served its own request); the second lasts.
@@ -190,10 +197,10 @@ def test_many_requests_waiting_for_a_token_make_one_token_request(served: Served
 
 
 def test_a_refused_token_request_is_an_upstream_failure_in_each_endpoints_shape(
-    served: Served,
+    served: Served, sdk: openai.OpenAI
 ) -> None:
     with pytest.raises(openai.APIStatusError) as caught:
-        _client(served).chat.completions.create(model="entra-refused", messages=HI)
+        sdk.chat.completions.create(model="entra-refused", messages=HI)
     assert caught.value.status_code == 502
     error = caught.value.body
     assert isinstance(error, dict)
@@ -223,25 +230,29 @@ def test_a_refused_token_request_is_an_upstream_failure_in_each_endpoints_shape(
     assert not any(SECRET in line for line in served.gateway.output)
 
 
-def test_a_refused_token_request_moves_on_to_the_fallback(served: Served) -> None:
-    answer = _client(served).chat.completions.with_raw_response.create(
-        model="entra-fallback", messages=HI
-    )
+def test_a_refused_token_request_moves_on_to_the_fallback(
+    served: Served, sdk: openai.OpenAI
+) -> None:
+    answer = sdk.chat.completions.with_raw_response.create(model="entra-fallback", messages=HI)
     assert answer.http_response.status_code == 200
     assert answer.headers["x-gateway-deployment"] == "az/entra-only"
     record = wait_for_record(served.gateway.log_path or Path(), answer.headers["x-request-id"])
     assert record["fallback_used"] is True
 
 
-def test_a_token_an_upstream_echoes_never_reaches_the_client(served: Served) -> None:
+def test_a_token_an_upstream_echoes_never_reaches_the_client(
+    served: Served, sdk: openai.OpenAI
+) -> None:
     with pytest.raises(openai.AuthenticationError) as caught:
-        _client(served).chat.completions.create(model="entra-echo", messages=HI)
+        sdk.chat.completions.create(model="entra-echo", messages=HI)
     assert "eyJ" not in caught.value.response.text
     assert "Invalid token: ****" in caught.value.response.text
 
 
-def test_azures_v1_api_is_served_with_the_same_cached_token(served: Served) -> None:
-    client = _client(served)
+def test_azures_v1_api_is_served_with_the_same_cached_token(
+    served: Served, sdk: openai.OpenAI
+) -> None:
+    client = sdk
     client.chat.completions.create(model="entra", messages=HI)  # the token of provider `az`
     before = len(served.upstream.received)
     answer = client.chat.completions.create(model="entra-v1", messages=HI)

@@ -56,23 +56,25 @@ key_sha256 = "{hashlib.sha256(CLIENT_KEY.encode()).hexdigest()}"
 
 @pytest.mark.parametrize("stream", [False, True])
 def test_a_key_in_the_prompt_and_its_echo_are_in_no_record(gateway: Proc, stream: bool) -> None:
-    client = openai.OpenAI(base_url=f"{gateway.url}/v1", api_key=CLIENT_KEY, max_retries=0)
-    prompt = f"my key is {PROVIDER_KEY} and the old one Bearer {PASTED}"
-    raw = client.chat.completions.with_raw_response.create(
-        model="echo", messages=[{"role": "user", "content": prompt}], stream=stream
-    )
-    answer = raw.parse()
-    if isinstance(answer, openai.Stream):
-        text = "".join(chunk.choices[0].delta.content or "" for chunk in answer if chunk.choices)
-    else:
-        text = answer.choices[0].message.content or ""
-    # The upstream did echo the prompt: the client gets `****` for the configured key, and the
-    # pasted key as the user wrote it (it is no secret of the gateway's).
-    assert "my key is ****" in text and PASTED in text and PROVIDER_KEY not in text
-    assert gateway.log_path is not None
-    record = wait_for_record(gateway.log_path, raw.headers["x-request-id"])
-    assert record["request"]["messages"][0]["content"].startswith("my key is ****")
-    assert "****" in str(record["response"])
-    log_text = gateway.log_path.read_text()
-    assert not recoverable(log_text, PROVIDER_KEY), log_text
-    assert PASTED[3:] not in log_text, log_text
+    with openai.OpenAI(base_url=f"{gateway.url}/v1", api_key=CLIENT_KEY, max_retries=0) as client:
+        prompt = f"my key is {PROVIDER_KEY} and the old one Bearer {PASTED}"
+        raw = client.chat.completions.with_raw_response.create(
+            model="echo", messages=[{"role": "user", "content": prompt}], stream=stream
+        )
+        answer = raw.parse()
+        if isinstance(answer, openai.Stream):
+            text = "".join(
+                chunk.choices[0].delta.content or "" for chunk in answer if chunk.choices
+            )
+        else:
+            text = answer.choices[0].message.content or ""
+        # The upstream did echo the prompt: the client gets `****` for the configured key, and the
+        # pasted key as the user wrote it (it is no secret of the gateway's).
+        assert "my key is ****" in text and PASTED in text and PROVIDER_KEY not in text
+        assert gateway.log_path is not None
+        record = wait_for_record(gateway.log_path, raw.headers["x-request-id"])
+        assert record["request"]["messages"][0]["content"].startswith("my key is ****")
+        assert "****" in str(record["response"])
+        log_text = gateway.log_path.read_text()
+        assert not recoverable(log_text, PROVIDER_KEY), log_text
+        assert PASTED[3:] not in log_text, log_text

@@ -256,12 +256,12 @@ def test_the_openai_sdks_max_tokens_reaches_an_azure_reasoning_deployment(
     served: tuple[Proc, CompatUpstream],
 ) -> None:
     gateway, upstream = served
-    client = openai.OpenAI(base_url=gateway.url + "/v1", api_key=GATEWAY_KEY, max_retries=0)
-    answer = client.chat.completions.create(
-        model="az-reasoning", messages=[{"role": "user", "content": "hi"}], max_tokens=40
-    )
-    assert answer.choices[0].message.content == "Hello there"
-    assert upstream.received[-1].body["max_completion_tokens"] == 40
+    with openai.OpenAI(base_url=gateway.url + "/v1", api_key=GATEWAY_KEY, max_retries=0) as client:
+        answer = client.chat.completions.create(
+            model="az-reasoning", messages=[{"role": "user", "content": "hi"}], max_tokens=40
+        )
+        assert answer.choices[0].message.content == "Hello there"
+        assert upstream.received[-1].body["max_completion_tokens"] == 40
 
 
 @pytest.mark.parametrize(

@@ -35,29 +35,31 @@ def gateway(tmp_path_factory: pytest.TempPathFactory, hostile: HostileUpstream) 
 @pytest.mark.parametrize("form", sorted(ECHOES))
 def test_a_key_echoed_encoded_is_scrubbed_everywhere(gateway: Proc, form: str) -> None:
     assert recoverable(ECHOES[form](ODD_KEY), ODD_KEY)  # the echo does carry the key
-    client = openai.OpenAI(base_url=f"{gateway.url}/v1", api_key=KEYS["plain"], max_retries=0)
-    with pytest.raises(openai.AuthenticationError) as raised:
-        client.chat.completions.create(
-            model=f"odd-echo-{form}", messages=[{"role": "user", "content": "hi"}]
-        )
-    answer = raised.value.response.text
-    assert "credentials seen: " in answer
-    assert not recoverable(answer, ODD_KEY), answer
-    assert gateway.log_path is not None
-    record = wait_for_record(gateway.log_path, raised.value.response.headers["x-request-id"])
-    assert not recoverable(json.dumps(record), ODD_KEY), record
-    assert not recoverable("".join(gateway.output), ODD_KEY)
+    with openai.OpenAI(
+        base_url=f"{gateway.url}/v1", api_key=KEYS["plain"], max_retries=0
+    ) as client:
+        with pytest.raises(openai.AuthenticationError) as raised:
+            client.chat.completions.create(
+                model=f"odd-echo-{form}", messages=[{"role": "user", "content": "hi"}]
+            )
+        answer = raised.value.response.text
+        assert "credentials seen: " in answer
+        assert not recoverable(answer, ODD_KEY), answer
+        assert gateway.log_path is not None
+        record = wait_for_record(gateway.log_path, raised.value.response.headers["x-request-id"])
+        assert not recoverable(json.dumps(record), ODD_KEY), record
+        assert not recoverable("".join(gateway.output), ODD_KEY)
 
 
 @pytest.mark.parametrize("form", ["b64-user", "url", "json"])
 def test_a_key_echoed_encoded_is_scrubbed_for_an_anthropic_client(gateway: Proc, form: str) -> None:
-    client = anthropic.Anthropic(base_url=gateway.url, api_key=KEYS["plain"], max_retries=0)
-    with pytest.raises(anthropic.AuthenticationError) as raised:
-        client.messages.create(
-            model=f"odd-echo-{form}",
-            max_tokens=10,
-            messages=[{"role": "user", "content": "hi"}],
-        )
-    answer = raised.value.response.text
-    assert "credentials seen: " in answer
-    assert not recoverable(answer, ODD_KEY), answer
+    with anthropic.Anthropic(base_url=gateway.url, api_key=KEYS["plain"], max_retries=0) as client:
+        with pytest.raises(anthropic.AuthenticationError) as raised:
+            client.messages.create(
+                model=f"odd-echo-{form}",
+                max_tokens=10,
+                messages=[{"role": "user", "content": "hi"}],
+            )
+        answer = raised.value.response.text
+        assert "credentials seen: " in answer
+        assert not recoverable(answer, ODD_KEY), answer

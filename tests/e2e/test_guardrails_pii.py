@@ -278,51 +278,51 @@ REDACTED_BODY = {"body": "Hi,\n<EMAIL_ADDRESS>"}
 def test_redacted_tool_call_arguments_stay_json(guarded: Proc) -> None:
     tool = ESCAPED_TOOL
     function = {"name": tool["name"], "parameters": tool["schema"]}
-    client = openai.OpenAI(base_url=guarded.url + "/v1", api_key=KEYS["redact_out"])
-    answer = client.chat.completions.create(
-        model="gpt-mock",
-        messages=[{"role": "user", "content": "write the mail"}],
-        tools=[{"type": "function", "function": function}],  # type: ignore[typeddict-item]
-    )
-    calls = answer.choices[0].message.tool_calls or []
-    assert [json.loads(c.function.arguments) for c in calls] == [REDACTED_BODY]  # type: ignore[union-attr]
+    with openai.OpenAI(base_url=guarded.url + "/v1", api_key=KEYS["redact_out"]) as client:
+        answer = client.chat.completions.create(
+            model="gpt-mock",
+            messages=[{"role": "user", "content": "write the mail"}],
+            tools=[{"type": "function", "function": function}],  # type: ignore[typeddict-item]
+        )
+        calls = answer.choices[0].message.tool_calls or []
+        assert [json.loads(c.function.arguments) for c in calls] == [REDACTED_BODY]  # type: ignore[union-attr]
 
-    body = chat_request(
-        "write the mail",
-        model="gpt-mock",
-        stream=True,
-        tools=[{"type": "function", "function": function}],
-    )
-    arguments = ""
-    with httpx.stream(
-        "POST", guarded.url + "/v1/chat/completions", json=body, headers=auth("redact_out")
-    ) as response:
-        assert response.status_code == 200
-        for line in response.iter_lines():
-            if line.startswith("data: {"):
-                for choice in json.loads(line[6:])["choices"]:
-                    for call in choice["delta"].get("tool_calls") or ():
-                        arguments += call["function"].get("arguments") or ""
-    assert json.loads(arguments) == REDACTED_BODY
+        body = chat_request(
+            "write the mail",
+            model="gpt-mock",
+            stream=True,
+            tools=[{"type": "function", "function": function}],
+        )
+        arguments = ""
+        with httpx.stream(
+            "POST", guarded.url + "/v1/chat/completions", json=body, headers=auth("redact_out")
+        ) as response:
+            assert response.status_code == 200
+            for line in response.iter_lines():
+                if line.startswith("data: {"):
+                    for choice in json.loads(line[6:])["choices"]:
+                        for call in choice["delta"].get("tool_calls") or ():
+                            arguments += call["function"].get("arguments") or ""
+        assert json.loads(arguments) == REDACTED_BODY
 
-    anthropic = {
-        "model": "claude-mock",
-        "max_tokens": 100,
-        "stream": True,
-        "tools": [{"name": tool["name"], "input_schema": tool["schema"]}],
-        "messages": [{"role": "user", "content": "write the mail"}],
-    }
-    partial = ""
-    with httpx.stream(
-        "POST",
-        guarded.url + "/v1/messages",
-        json=anthropic,
-        headers={"x-api-key": KEYS["redact_out"]},
-    ) as response:
-        assert response.status_code == 200
-        for line in response.iter_lines():
-            if line.startswith("data: {"):
-                event = json.loads(line[6:])
-                if event.get("delta", {}).get("type") == "input_json_delta":
-                    partial += event["delta"]["partial_json"]
-    assert json.loads(partial) == REDACTED_BODY
+        anthropic = {
+            "model": "claude-mock",
+            "max_tokens": 100,
+            "stream": True,
+            "tools": [{"name": tool["name"], "input_schema": tool["schema"]}],
+            "messages": [{"role": "user", "content": "write the mail"}],
+        }
+        partial = ""
+        with httpx.stream(
+            "POST",
+            guarded.url + "/v1/messages",
+            json=anthropic,
+            headers={"x-api-key": KEYS["redact_out"]},
+        ) as response:
+            assert response.status_code == 200
+            for line in response.iter_lines():
+                if line.startswith("data: {"):
+                    event = json.loads(line[6:])
+                    if event.get("delta", {}).get("type") == "input_json_delta":
+                        partial += event["delta"]["partial_json"]
+        assert json.loads(partial) == REDACTED_BODY

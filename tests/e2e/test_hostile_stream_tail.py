@@ -30,29 +30,31 @@ def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Proc]:
 
 @pytest.mark.parametrize("model", ["tail-then-error", "ant-tail-then-error"])
 def test_the_openai_sdk_gets_the_text_before_the_error(gateway: Proc, model: str) -> None:
-    client = openai.OpenAI(base_url=gateway.url + "/v1", api_key=KEYS["plain"], max_retries=0)
-    stream = client.chat.completions.with_raw_response.create(
-        model=model, messages=[{"role": "user", "content": "hi"}], stream=True
-    )
-    text = ""
-    with pytest.raises(openai.APIError, match="it broke"):
-        for chunk in stream.parse():
-            for choice in chunk.choices:
-                text += choice.delta.content or ""
-    assert text == TEXT
-    assert gateway.log_path is not None
-    record = wait_for_record(gateway.log_path, stream.headers["x-request-id"])
-    assert record["status"] == 200 and record["error_type"] is not None
+    with openai.OpenAI(
+        base_url=gateway.url + "/v1", api_key=KEYS["plain"], max_retries=0
+    ) as client:
+        stream = client.chat.completions.with_raw_response.create(
+            model=model, messages=[{"role": "user", "content": "hi"}], stream=True
+        )
+        text = ""
+        with pytest.raises(openai.APIError, match="it broke"):
+            for chunk in stream.parse():
+                for choice in chunk.choices:
+                    text += choice.delta.content or ""
+        assert text == TEXT
+        assert gateway.log_path is not None
+        record = wait_for_record(gateway.log_path, stream.headers["x-request-id"])
+        assert record["status"] == 200 and record["error_type"] is not None
 
 
 @pytest.mark.parametrize("model", ["ant-tail-then-error", "tail-then-error"])
 def test_the_anthropic_sdk_gets_the_text_before_the_error(gateway: Proc, model: str) -> None:
-    client = anthropic.Anthropic(base_url=gateway.url, api_key=KEYS["plain"], max_retries=0)
-    text = ""
-    with pytest.raises(anthropic.APIError, match="it broke"):
-        with client.messages.stream(
-            model=model, max_tokens=10, messages=[{"role": "user", "content": "hi"}]
-        ) as stream:
-            for piece in stream.text_stream:
-                text += piece
-    assert text == TEXT
+    with anthropic.Anthropic(base_url=gateway.url, api_key=KEYS["plain"], max_retries=0) as client:
+        text = ""
+        with pytest.raises(anthropic.APIError, match="it broke"):
+            with client.messages.stream(
+                model=model, max_tokens=10, messages=[{"role": "user", "content": "hi"}]
+            ) as stream:
+                for piece in stream.text_stream:
+                    text += piece
+        assert text == TEXT

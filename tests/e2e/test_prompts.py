@@ -147,21 +147,21 @@ def test_openai_sdk_renders_the_version_into_the_upstream_call(
 
 
 def test_header_and_anthropic_sdk(replicas: list[Proc], mock_upstream: Proc) -> None:
-    client = anthropic.Anthropic(base_url=replicas[1].url, api_key=KEY, max_retries=0)
-    message = client.messages.create(
-        model="claude-echo",
-        max_tokens=50,
-        system="Reply in English.",
-        messages=[{"role": "user", "content": "hello"}],
-        extra_headers={"x-gateway-prompt": "support-bot@2"},
-        extra_body={"prompt": {"variables": {"product": "Acme"}}},
-    )
-    assert first_text(message) == "hello"
-    sent = json.loads(upstream_saw(mock_upstream))
-    assert sent["system"] == [
-        {"type": "text", "text": "You are Acme's support. Be brief."},
-        {"type": "text", "text": "Reply in English."},
-    ]
+    with anthropic.Anthropic(base_url=replicas[1].url, api_key=KEY, max_retries=0) as client:
+        message = client.messages.create(
+            model="claude-echo",
+            max_tokens=50,
+            system="Reply in English.",
+            messages=[{"role": "user", "content": "hello"}],
+            extra_headers={"x-gateway-prompt": "support-bot@2"},
+            extra_body={"prompt": {"variables": {"product": "Acme"}}},
+        )
+        assert first_text(message) == "hello"
+        sent = json.loads(upstream_saw(mock_upstream))
+        assert sent["system"] == [
+            {"type": "text", "text": "You are Acme's support. Be brief."},
+            {"type": "text", "text": "Reply in English."},
+        ]
 
 
 def test_bad_references_are_refused_in_the_sdk_shapes(replicas: list[Proc]) -> None:

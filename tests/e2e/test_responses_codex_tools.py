@@ -99,8 +99,9 @@ def gateway(tmp_path_factory: pytest.TempPathFactory, mock_upstream: Proc) -> It
 
 
 @pytest.fixture(scope="module")
-def client(gateway: Proc) -> openai.OpenAI:
-    return openai.OpenAI(base_url=gateway.url + "/v1", api_key=KEY, max_retries=0)
+def client(gateway: Proc) -> Iterator[openai.OpenAI]:
+    with openai.OpenAI(base_url=gateway.url + "/v1", api_key=KEY, max_retries=0) as sdk:
+        yield sdk
 
 
 def ask(

@@ -80,83 +80,87 @@ def test_a_request_worded_alike_is_a_hit_and_others_are_misses(
     tmp_path: Path, mock_upstream: Proc
 ) -> None:
     gateway = start_gateway(_config(tmp_path, mock_upstream))
-    client = openai.OpenAI(base_url=gateway.url + "/v1", api_key=KEY, max_retries=0)
-    try:
-        assert _ask(client, QUESTION)[:2] == ("miss", QUESTION)
-        _stored(gateway.url, KEY, QUESTION.upper())  # a semantic hit: stored and indexed
-        cache, answer, hit_id = _ask(client, "what is the capital of france")
-        assert (cache, answer) == ("hit", QUESTION)  # the stored answer, not a new echo
-        stream = client.chat.completions.create(
-            model="echo",
-            messages=[{"role": "user", "content": "WHAT is the capital of France!"}],
-            stream=True,
+    with openai.OpenAI(base_url=gateway.url + "/v1", api_key=KEY, max_retries=0) as client:
+        try:
+            assert _ask(client, QUESTION)[:2] == ("miss", QUESTION)
+            _stored(gateway.url, KEY, QUESTION.upper())  # a semantic hit: stored and indexed
+            cache, answer, hit_id = _ask(client, "what is the capital of france")
+            assert (cache, answer) == ("hit", QUESTION)  # the stored answer, not a new echo
+            stream = client.chat.completions.create(
+                model="echo",
+                messages=[{"role": "user", "content": "WHAT is the capital of France!"}],
+                stream=True,
+            )
+            assert (
+                "".join(c.choices[0].delta.content or "" for c in stream if c.choices) == QUESTION
+            )
+            other = "How do I bake sourdough bread at home?"
+            assert _ask(client, other)[:2] == ("miss", other)
+            assert _ask(client, "what is the capital of france", temperature=0.5)[0] == "miss"
+            assert _ask(client, "what is the capital of france", model="echo-2")[0] == "miss"
+        finally:
+            client.close()
+            gateway.stop()
+        records = read_records(tmp_path / "log.jsonl")
+        hit = next(r for r in records if r["id"] == hit_id)
+        assert hit["cache"] == "hit" and hit["cache_similarity"] >= 0.95
+        assert (
+            hit["cache_embedding_tokens"] > 0 and hit["cost_usd"] == hit["cache_embedding_cost_usd"]
         )
-        assert "".join(c.choices[0].delta.content or "" for c in stream if c.choices) == QUESTION
-        other = "How do I bake sourdough bread at home?"
-        assert _ask(client, other)[:2] == ("miss", other)
-        assert _ask(client, "what is the capital of france", temperature=0.5)[0] == "miss"
-        assert _ask(client, "what is the capital of france", model="echo-2")[0] == "miss"
-    finally:
-        client.close()
-        gateway.stop()
-    records = read_records(tmp_path / "log.jsonl")
-    hit = next(r for r in records if r["id"] == hit_id)
-    assert hit["cache"] == "hit" and hit["cache_similarity"] >= 0.95
-    assert hit["cache_embedding_tokens"] > 0 and hit["cost_usd"] == hit["cache_embedding_cost_usd"]
-    assert hit["cost_usd"] > 0 and hit["attempts"] == []
+        assert hit["cost_usd"] > 0 and hit["attempts"] == []
 
 
 def test_a_dead_embedding_model_is_a_miss_never_an_error(
     tmp_path: Path, mock_upstream: Proc
 ) -> None:
     gateway = start_gateway(_config(tmp_path, mock_upstream))
-    client = openai.OpenAI(base_url=gateway.url + "/v1", api_key=DEAD_KEY, max_retries=0)
-    try:
-        assert _ask(client, QUESTION)[:2] == ("miss", QUESTION)
-        _stored(gateway.url, DEAD_KEY, QUESTION)  # the exact cache still works
-        assert _ask(client, "what is the capital of france")[:2] == (
-            "miss",
-            "what is the capital of france",
-        )
-        metrics = httpx.get(gateway.url + "/metrics").text
-    finally:
-        client.close()
-        gateway.stop()
-    assert 'gateway_cache_events_total{result="embedding_error"}' in metrics
+    with openai.OpenAI(base_url=gateway.url + "/v1", api_key=DEAD_KEY, max_retries=0) as client:
+        try:
+            assert _ask(client, QUESTION)[:2] == ("miss", QUESTION)
+            _stored(gateway.url, DEAD_KEY, QUESTION)  # the exact cache still works
+            assert _ask(client, "what is the capital of france")[:2] == (
+                "miss",
+                "what is the capital of france",
+            )
+            metrics = httpx.get(gateway.url + "/metrics").text
+        finally:
+            client.close()
+            gateway.stop()
+        assert 'gateway_cache_events_total{result="embedding_error"}' in metrics
 
 
 def test_messages_worded_alike_are_a_hit_json_and_stream(
     tmp_path: Path, mock_upstream: Proc
 ) -> None:
     gateway = start_gateway(_config(tmp_path, mock_upstream))
-    claude = anthropic.Anthropic(base_url=gateway.url, api_key=KEY, max_retries=0)
-    system = "Answer in one word."
+    with anthropic.Anthropic(base_url=gateway.url, api_key=KEY, max_retries=0) as claude:
+        system = "Answer in one word."
 
-    def ask(text: str, store: bool = True) -> tuple[str, str]:
-        raw = claude.messages.with_raw_response.create(
-            model="echo",
-            max_tokens=50,
-            system=system,
-            messages=[{"role": "user", "content": text}],
-            extra_headers={} if store else {"cache-control": "no-store"},
-        )
-        block = raw.parse().content[0]
-        assert block.type == "text"
-        return raw.headers["x-gateway-cache"], block.text
+        def ask(text: str, store: bool = True) -> tuple[str, str]:
+            raw = claude.messages.with_raw_response.create(
+                model="echo",
+                max_tokens=50,
+                system=system,
+                messages=[{"role": "user", "content": text}],
+                extra_headers={} if store else {"cache-control": "no-store"},
+            )
+            block = raw.parse().content[0]
+            assert block.type == "text"
+            return raw.headers["x-gateway-cache"], block.text
 
-    try:
-        assert ask(QUESTION) == ("miss", QUESTION)
-        # Probes store nothing: the answer found is the first one's.
-        wait_until(lambda: ask(QUESTION.upper(), False)[0] == "hit", 5, 0.02, "never stored")
-        assert ask("what is the capital of france") == ("hit", QUESTION)
-        with claude.messages.stream(
-            model="echo",
-            max_tokens=50,
-            system=system,
-            messages=[{"role": "user", "content": "What is the capital of France"}],
-        ) as stream:
-            assert "".join(stream.text_stream) == QUESTION
-        assert ask("How do I bake sourdough bread at home?")[0] == "miss"
-    finally:
-        claude.close()
-        gateway.stop()
+        try:
+            assert ask(QUESTION) == ("miss", QUESTION)
+            # Probes store nothing: the answer found is the first one's.
+            wait_until(lambda: ask(QUESTION.upper(), False)[0] == "hit", 5, 0.02, "never stored")
+            assert ask("what is the capital of france") == ("hit", QUESTION)
+            with claude.messages.stream(
+                model="echo",
+                max_tokens=50,
+                system=system,
+                messages=[{"role": "user", "content": "What is the capital of France"}],
+            ) as stream:
+                assert "".join(stream.text_stream) == QUESTION
+            assert ask("How do I bake sourdough bread at home?")[0] == "miss"
+        finally:
+            claude.close()
+            gateway.stop()

@@ -90,28 +90,28 @@ def test_no_answer_names_the_server_software(gateway: Proc, upstream: Proc) -> N
     from an upstream that names its own server), and the ones the HTTP server writes by itself
     (a request it cannot parse)."""
     assert httpx.get(f"{upstream.url}/healthz").headers["server"] == "uvicorn"
-    client = openai.OpenAI(base_url=f"{gateway.url}/v1", api_key=KEY, max_retries=0)
-    chat = client.chat.completions.with_raw_response.create(
-        model="m", messages=[{"role": "user", "content": "hi"}]
-    )
-    assert chat.status_code == 200
-    stream = client.chat.completions.with_raw_response.create(
-        model="m", messages=[{"role": "user", "content": "hi"}], stream=True
-    )
-    assert stream.status_code == 200
-    proxied = client.chat.completions.with_raw_response.create(
-        model="net", messages=[{"role": "user", "content": "hi"}]
-    )
-    assert proxied.headers["x-gateway-deployment"].startswith("net/")
-    heads = [dict(chat.headers), dict(stream.headers), dict(proxied.headers)]
-    with httpx.Client(base_url=gateway.url) as http:
-        for path in ("/healthz", "/v1/models", "/nowhere", "/metrics"):
-            heads.append(dict(http.get(path).headers))
-    for head in heads:
-        assert "server" not in head, head
-        assert "x-request-id" in head or "content-type" in head
-    unparsable = raw_head(gateway, b"GET / HTTP/1.1\r\nHost: x\r\nbad header\r\n\r\n")
-    assert unparsable and "server:" not in unparsable, unparsable
+    with openai.OpenAI(base_url=f"{gateway.url}/v1", api_key=KEY, max_retries=0) as client:
+        chat = client.chat.completions.with_raw_response.create(
+            model="m", messages=[{"role": "user", "content": "hi"}]
+        )
+        assert chat.status_code == 200
+        stream = client.chat.completions.with_raw_response.create(
+            model="m", messages=[{"role": "user", "content": "hi"}], stream=True
+        )
+        assert stream.status_code == 200
+        proxied = client.chat.completions.with_raw_response.create(
+            model="net", messages=[{"role": "user", "content": "hi"}]
+        )
+        assert proxied.headers["x-gateway-deployment"].startswith("net/")
+        heads = [dict(chat.headers), dict(stream.headers), dict(proxied.headers)]
+        with httpx.Client(base_url=gateway.url) as http:
+            for path in ("/healthz", "/v1/models", "/nowhere", "/metrics"):
+                heads.append(dict(http.get(path).headers))
+        for head in heads:
+            assert "server" not in head, head
+            assert "x-request-id" in head or "content-type" in head
+        unparsable = raw_head(gateway, b"GET / HTTP/1.1\r\nHost: x\r\nbad header\r\n\r\n")
+        assert unparsable and "server:" not in unparsable, unparsable
 
 
 @pytest.mark.parametrize("workers", [1, 2], ids=["1-worker", "2-workers"])
@@ -125,19 +125,19 @@ def test_a_stop_signal_drains_and_exits_zero(
     config = write_config(tmp_path, upstream.url)
     proc = start_gateway(config, workers=workers)
     try:
-        client = openai.OpenAI(base_url=f"{proc.url}/v1", api_key=KEY, max_retries=0)
-        stream = client.chat.completions.create(
-            model="net", messages=[{"role": "user", "content": "hi"}], stream=True
-        )
-        chunks = [next(stream)]  # the stream has started: now stop the server
-        proc.process.send_signal(sig)
-        chunks += list(stream)
-        assert any(c.choices and c.choices[0].finish_reason == "stop" for c in chunks)
-        assert proc.process.wait(60) == 0
-        # Its record was written before the exit. (Its status is 200, or now and then 499: the
-        # openai SDK may close the connection after `[DONE]` before the chunked body's end.)
-        lines = (tmp_path / "records.jsonl").read_text().splitlines()
-        assert [json.loads(line)["endpoint"] for line in lines] == ["/v1/chat/completions"]
+        with openai.OpenAI(base_url=f"{proc.url}/v1", api_key=KEY, max_retries=0) as client:
+            stream = client.chat.completions.create(
+                model="net", messages=[{"role": "user", "content": "hi"}], stream=True
+            )
+            chunks = [next(stream)]  # the stream has started: now stop the server
+            proc.process.send_signal(sig)
+            chunks += list(stream)
+            assert any(c.choices and c.choices[0].finish_reason == "stop" for c in chunks)
+            assert proc.process.wait(60) == 0
+            # Its record was written before the exit. (Its status is 200, or now and then 499: the
+            # openai SDK may close the connection after `[DONE]` before the chunked body's end.)
+            lines = (tmp_path / "records.jsonl").read_text().splitlines()
+            assert [json.loads(line)["endpoint"] for line in lines] == ["/v1/chat/completions"]
     finally:
         proc.stop(signal.SIGKILL)
 

@@ -21,25 +21,25 @@ def timings(header: str) -> dict[str, float]:
 
 
 def test_the_sdk_sees_timings_that_agree_with_the_record(gateway: Proc) -> None:
-    client = openai.OpenAI(base_url=gateway.url + "/v1", api_key=GATEWAY_KEY, max_retries=0)
-    for _ in range(3):
-        raw = client.chat.completions.with_raw_response.create(
-            model="gpt-mock", messages=[{"role": "user", "content": "time me"}]
-        )
-        raw.parse()
-        found = timings(raw.headers["server-timing"])
-        overhead = float(raw.headers["x-gateway-overhead-ms"])
-        assert gateway.log_path is not None
-        record = wait_for_record(gateway.log_path, raw.headers["x-request-id"])
-        upstream = sum(a["duration_ms"] for a in record["attempts"])
-        assert abs(found["upstream"] - upstream) < 0.01  # the same attempts, summed
-        # The header is the record's response start, to the rounding of both.
-        assert abs(found["gateway"] - record["response_start_ms"]) < 0.002
-        assert abs(found["gateway"] - found["upstream"] - overhead) < 0.01
-        assert "guardrails" not in found  # this key's policy has none
-        # The record's overhead and latency run on to the last byte: never less.
-        assert overhead <= record["overhead_ms"] + 0.01
-        assert found["gateway"] <= record["latency_ms"] + 0.002
+    with openai.OpenAI(base_url=gateway.url + "/v1", api_key=GATEWAY_KEY, max_retries=0) as client:
+        for _ in range(3):
+            raw = client.chat.completions.with_raw_response.create(
+                model="gpt-mock", messages=[{"role": "user", "content": "time me"}]
+            )
+            raw.parse()
+            found = timings(raw.headers["server-timing"])
+            overhead = float(raw.headers["x-gateway-overhead-ms"])
+            assert gateway.log_path is not None
+            record = wait_for_record(gateway.log_path, raw.headers["x-request-id"])
+            upstream = sum(a["duration_ms"] for a in record["attempts"])
+            assert abs(found["upstream"] - upstream) < 0.01  # the same attempts, summed
+            # The header is the record's response start, to the rounding of both.
+            assert abs(found["gateway"] - record["response_start_ms"]) < 0.002
+            assert abs(found["gateway"] - found["upstream"] - overhead) < 0.01
+            assert "guardrails" not in found  # this key's policy has none
+            # The record's overhead and latency run on to the last byte: never less.
+            assert overhead <= record["overhead_ms"] + 0.01
+            assert found["gateway"] <= record["latency_ms"] + 0.002
 
 
 def test_guardrail_time_is_reported_when_the_key_has_guardrails(guarded: Proc) -> None:

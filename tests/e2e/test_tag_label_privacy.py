@@ -35,22 +35,24 @@ def redacting(
 
 
 def test_tag_labels_are_redacted_and_scrubbed_as_the_record_is(redacting: Proc) -> None:
-    client = openai.OpenAI(base_url=redacting.url + "/v1", api_key=GATEWAY_KEY, max_retries=0)
-    client.chat.completions.create(
-        model="gpt-mock",
-        messages=[{"role": "user", "content": "hi"}],
-        max_tokens=1,
-        extra_headers={"x-gateway-tags": f"user={EMAIL},echo=key {PROVIDER_SECRET}"},
-    )
-    assert redacting.log_path is not None
-    (record,) = wait_for_records(1, redacting.log_path)
-    assert record["tags"] == {"user": "<EMAIL_ADDRESS>", "echo": "key ****"}
+    with openai.OpenAI(
+        base_url=redacting.url + "/v1", api_key=GATEWAY_KEY, max_retries=0
+    ) as client:
+        client.chat.completions.create(
+            model="gpt-mock",
+            messages=[{"role": "user", "content": "hi"}],
+            max_tokens=1,
+            extra_headers={"x-gateway-tags": f"user={EMAIL},echo=key {PROVIDER_SECRET}"},
+        )
+        assert redacting.log_path is not None
+        (record,) = wait_for_records(1, redacting.log_path)
+        assert record["tags"] == {"user": "<EMAIL_ADDRESS>", "echo": "key ****"}
 
-    def scraped() -> str | None:
-        text = httpx.get(redacting.url + "/metrics").text
-        return text if "gateway_tag_requests_total{" in text else None
+        def scraped() -> str | None:
+            text = httpx.get(redacting.url + "/metrics").text
+            return text if "gateway_tag_requests_total{" in text else None
 
-    text = wait_until(scraped, 5, message="no tag series on /metrics")
-    assert EMAIL not in text and PROVIDER_SECRET not in text
-    assert 'gateway_tag_requests_total{status="200",tag="user",value="<EMAIL_ADDRESS>"}' in text
-    assert 'gateway_tag_requests_total{status="200",tag="echo",value="key ****"}' in text
+        text = wait_until(scraped, 5, message="no tag series on /metrics")
+        assert EMAIL not in text and PROVIDER_SECRET not in text
+        assert 'gateway_tag_requests_total{status="200",tag="user",value="<EMAIL_ADDRESS>"}' in text
+        assert 'gateway_tag_requests_total{status="200",tag="echo",value="key ****"}' in text
