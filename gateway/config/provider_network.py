@@ -27,6 +27,10 @@ _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _VALUE = re.compile(r"[\x20-\x7e\t]*")
 
 
+# The first Azure OpenAI api-version with the Responses API (`/openai/responses`).
+AZURE_RESPONSES_SINCE = "2025-03-01-preview"
+
+
 def check_azure(doc: Doc, path: KeyPath, label: str, values: Table) -> None:
     """`api_version` is required for type 'azure'; its keys mean nothing to other types. An
     Azure `base_url` is the resource endpoint: one already holding Azure's `/openai/...` path
@@ -34,6 +38,16 @@ def check_azure(doc: Doc, path: KeyPath, label: str, values: Table) -> None:
     if values.get("type") == "azure":
         if "api_version" not in values:
             doc.report(path, f"{label}: api_version is required for type 'azure'")
+        query = values.get("query")
+        version = str(values.get("api_version", ""))
+        if isinstance(query, Mapping) and "api-version" in query:
+            version = str(query["api-version"])
+        if values.get("responses") is True and version[:10] < AZURE_RESPONSES_SINCE[:10]:
+            doc.report(
+                path + ("responses",),
+                f"{label}: Azure's Responses API needs an api_version of "
+                f"{AZURE_RESPONSES_SINCE} or later (this one is '{version}')",
+            )
         base_path = urlsplit(str(values.get("base_url", ""))).path.rstrip("/")
         if base_path.endswith(("/openai", "/openai/v1")) or "/openai/deployments" in base_path:
             doc.report(

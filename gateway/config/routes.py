@@ -67,7 +67,7 @@ def _check_provider(
     if env_name is not None:
         doc.require_env(path + ("api_key_env",), label, env_name, env)
     if values.get("responses") is not None and kind == "anthropic":
-        message = f"{label}: responses applies to types 'openai' and 'mock' only"
+        message = f"{label}: responses applies to types 'openai', 'azure' and 'mock' only"
         doc.report(path + ("responses",), message)
     if "stream_usage" in values and kind not in ("openai", "azure"):
         message = f"{label}: stream_usage applies to types 'openai' and 'azure' only"

@@ -42,8 +42,8 @@ from gateway.pipeline.guard import guard_output
 from gateway.pipeline.services import Services
 from gateway.pipeline.stages import authenticate
 from gateway.providers import wire_provider
-from gateway.providers.base import endpoint_url, malformed
-from gateway.providers.openai import openai_headers
+from gateway.providers.azure import openai_wire_for
+from gateway.providers.base import malformed
 from gateway.quoted_text import quoted
 from gateway.routing.exchange import Attempt
 from gateway.state import StateUnavailable
@@ -141,10 +141,9 @@ class StoredResponseEndpoint:
         # Where and how the request that made it was sent: the provider's `query` and `headers`
         # too (an `OpenAI-Project` header, a proxy's own): without them OpenAI looks in another
         # project, a proxy refuses. The id is one the gateway remembers; quoted all the same.
-        url = endpoint_url(
-            wire.base_url, f"/responses/{quote(response_id, safe='')}", wire.query.pairs
-        )
-        headers = openai_headers(ctx.runtime.provider_key(provider.name))
+        openai_wire = openai_wire_for(wire)  # Azure's URL and key header, or OpenAI's
+        url = openai_wire.url(wire, deployment, f"responses/{quote(response_id, safe='')}")
+        headers = openai_wire.headers(ctx.runtime.provider_key(provider.name))
         extra = ctx.runtime.provider_headers.get(provider.name)
         if extra is not None:
             headers = {**headers, **extra}

@@ -86,9 +86,12 @@ def _mock_wire(provider: ProviderConfig, kind: EndpointKind) -> ProviderConfig:
 
 def speaks_responses(provider: ProviderConfig) -> bool:
     """Whether the upstream serves the Responses API itself: the `responses` flag of an OpenAI
-    type provider, or, unset, whether it is OpenAI's own API; the in-process mock does too."""
+    type provider, or, unset, whether it is OpenAI's own API; of an Azure one (unset: no, an
+    older api-version or region has none); the in-process mock does too."""
     if provider.type == "mock":
         return provider.responses is not False
+    if provider.type == "azure":
+        return provider.responses is True
     if provider.type != "openai":
         return False
     if provider.responses is not None:

@@ -3,8 +3,9 @@ header; every adapter is the OpenAI one, reaching the upstream through `AzureWir
 
 `base_url` is the resource endpoint (`https://NAME.openai.azure.com`); a request to deployment
 `d` goes to `{base_url}/openai/deployments/d/{operation}?api-version={api_version}`, the
-deployment being the provider's `deployment` or else the deployment's `model`. The key is sent
-as `api-key`, never as `Authorization`.
+deployment being the provider's `deployment` or else the deployment's `model`. The Responses
+API (`responses = true`) is not under a deployment: `{base_url}/openai/responses[/{id}]`, the
+deployment named as the body's `model`. The key is sent as `api-key`, never as `Authorization`.
 """
 
 from __future__ import annotations
@@ -23,7 +24,6 @@ from gateway.providers.openai import (
 
 class AzureWire(OpenAIWire):
     def url(self, provider: ProviderConfig, deployment: DeploymentConfig, operation: str) -> str:
-        name = quote(provider.deployment or deployment.model, safe="")
         # The loader requires api_version for type 'azure'. A `query` naming `api-version`
         # takes its place, as it takes any name's: the parameter is sent once.
         pairs = provider.query.pairs
@@ -31,7 +31,13 @@ class AzureWire(OpenAIWire):
             query = pairs
         else:
             query = (("api-version", provider.api_version or ""), *pairs)
+        if operation == "responses" or operation.startswith("responses/"):
+            return endpoint_url(provider.base_url, f"/openai/{operation}", query)
+        name = quote(self.model(provider, deployment), safe="")
         return endpoint_url(provider.base_url, f"/openai/deployments/{name}/{operation}", query)
+
+    def model(self, provider: ProviderConfig, deployment: DeploymentConfig) -> str:
+        return provider.deployment or deployment.model
 
     def headers(self, api_key: str | None) -> dict[str, str]:
         headers = {"content-type": "application/json"}

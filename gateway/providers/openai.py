@@ -56,6 +56,10 @@ class OpenAIWire:
     def url(self, provider: ProviderConfig, deployment: DeploymentConfig, operation: str) -> str:
         return endpoint_url(provider.base_url, "/" + operation, provider.query.pairs)
 
+    def model(self, provider: ProviderConfig, deployment: DeploymentConfig) -> str:
+        """The `model` of a request body that names it (the Responses API's)."""
+        return deployment.model
+
     def headers(self, api_key: str | None) -> dict[str, str]:
         return openai_headers(api_key)
 

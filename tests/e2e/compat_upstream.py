@@ -21,6 +21,9 @@ where they differ from OpenAI, chosen by the deployment in an Azure URL or else 
 - `no-usage`: a chat answer without `usage` (a stream: none either);
 - `detail-400`, `detail-422`: FastAPI's `{"detail": ...}` error bodies (a string, and the
   validation list);
+- Azure's Responses API (`azure_responses.py`): `POST /openai/responses`, `GET` and `DELETE
+  /openai/responses/{id}`; a chat completion of deployment `gpt-5-codex-prod` is Azure's 400
+  "OperationNotSupported" (the codex models have the Responses API only);
 - anything else: a plain OpenAI answer with its usage.
 
 Every request is kept in `received` (path, query, headers, body).
@@ -37,6 +40,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
+from tests.e2e import azure_responses
 from tests.e2e.network_upstream import Received
 
 AZURE_STREAM_OPTIONS_400 = {
@@ -157,6 +161,7 @@ _FILTERS = {
 class CompatUpstream:
     url: str
     received: list[Received] = field(default_factory=list)
+    responses: dict[str, dict[str, Any]] = field(default_factory=dict)  # Azure's, by id
 
 
 def _event(data: dict[str, Any]) -> bytes:
@@ -247,6 +252,10 @@ class _Handler(BaseHTTPRequestHandler):
         parts = url.path.split("/")
         azure = parts[3] if url.path.startswith("/openai/deployments/") else None
         model = str(body.get("model"))
+        if url.path == "/openai/responses":
+            return self._azure_response(url.query, headers, body)
+        if azure in azure_responses.RESPONSES_ONLY:
+            return self._json(400, azure_responses.operation_not_supported(azure))
         if azure == "old-api" and "stream_options" in body:
             return self._json(400, AZURE_STREAM_OPTIONS_400)
         bearer = headers.get("authorization", "").startswith("Bearer eyJ")
@@ -283,6 +292,35 @@ class _Handler(BaseHTTPRequestHandler):
         if model == "no-usage":
             del answer["usage"]
         return self._json(200, answer)
+
+    def _azure_response(self, query: str, headers: dict[str, str], body: dict[str, Any]) -> None:
+        if not azure_responses.api_version_has_responses(query) or "api-key" not in headers:
+            return self._json(404 if "api-key" in headers else 401, azure_responses.NOT_FOUND)
+        response_id = f"resp_azure{len(self.server_state.responses)}"
+        model = str(body.get("model"))
+        self.server_state.responses[response_id] = azure_responses.response(response_id, model)
+        if body.get("stream"):
+            return self._stream(azure_responses.stream(response_id, model))
+        return self._json(200, self.server_state.responses[response_id])
+
+    def do_GET(self) -> None:
+        self._stored(delete=False)
+
+    def do_DELETE(self) -> None:
+        self._stored(delete=True)
+
+    def _stored(self, delete: bool) -> None:
+        url = urlsplit(self.path)
+        headers = {k.lower(): v for k, v in self.headers.items()}
+        self.server_state.received.append(Received(url.path, url.query, headers, {}))
+        response_id = url.path.removeprefix("/openai/responses/")
+        stored = self.server_state.responses.get(response_id)
+        if stored is None or "api-key" not in headers:
+            return self._json(404, azure_responses.NOT_FOUND)
+        if delete:
+            del self.server_state.responses[response_id]
+            return self._json(200, {"id": response_id, "object": "response", "deleted": True})
+        return self._json(200, stored)
 
     def _json(
         self, status: int, body: dict[str, Any], headers: dict[str, str] | None = None

@@ -1,7 +1,7 @@
 """The adapters of the Responses API (`POST /v1/responses`), one per kind of upstream.
 
-- `ResponsesPassthrough`: an upstream that speaks Responses (OpenAI; vLLM and others with
-  `responses = true`): the body passes with only `model` changed, events are forwarded as
+- `ResponsesPassthrough`: an upstream that speaks Responses (OpenAI; Azure, vLLM and others
+  with `responses = true`): the body passes with only `model` changed, events are forwarded as
   they arrive, the usage is read from `response.completed`.
 - `ResponsesToChat`: an OpenAI-compatible upstream without Responses: translated to chat
   completions and back (`requests_responses_to_chat`, `responses_chat_to_responses`,
@@ -38,12 +38,7 @@ from gateway.providers.base import (
     parse_upstream_json,
     stream_cut_short,
 )
-from gateway.providers.openai import (
-    OPENAI_WIRE,
-    for_reasoning_model,
-    openai_headers,
-    without_refused_settings,
-)
+from gateway.providers.openai import for_reasoning_model, without_refused_settings
 from gateway.providers.openai_usage import usage_from_openai
 from gateway.providers.responses.events import encode
 from gateway.providers.responses.objects import new_id, usage_from_responses
@@ -71,15 +66,16 @@ class ResponsesPassthrough:
         provider: ProviderConfig,
         api_key: str | None,
     ) -> PreparedCall:
+        wire = openai_wire_for(provider)
         upstream = dict(body)
-        upstream["model"] = deployment.model
+        upstream["model"] = wire.model(provider, deployment)
         if deployment.reasoning:  # (the Responses API has no `max_tokens` to rename)
             reasoning = upstream.get("reasoning")
             without_refused_settings(
                 upstream, reasoning.get("effort") if type(reasoning) is dict else None
             )
-        url = OPENAI_WIRE.url(provider, deployment, "responses")
-        return PreparedCall(url, openai_headers(api_key), orjson.dumps(upstream))
+        url = wire.url(provider, deployment, "responses")
+        return PreparedCall(url, wire.headers(api_key), orjson.dumps(upstream))
 
     def convert_json(self, data: bytes) -> tuple[bytes, Usage, JSON]:
         parsed = parse_upstream_json(data)

@@ -58,8 +58,24 @@ def test_responses_flag_is_for_openai_type_providers(tmp_path: Path) -> None:
         + "responses = true\n"
     )
     assert problems(tmp_path, text) == [
-        "config.toml:14: provider 'a': responses applies to types 'openai' and 'mock' only"
+        "config.toml:14: provider 'a': responses applies to types 'openai', 'azure' and 'mock' only"
     ]
+
+
+def test_azures_responses_api_needs_an_api_version_that_has_it(tmp_path: Path) -> None:
+    def azure(version: str, query: str = "") -> str:
+        text = '[[providers]]\nname = "z"\ntype = "azure"\nbase_url = "http://h"\n'
+        return BASE + text + f'api_version = "{version}"\nresponses = true\n{query}'
+
+    assert problems(tmp_path, azure("2024-10-21")) == [
+        "config.toml:15: provider 'z': Azure's Responses API needs an api_version of "
+        "2025-03-01-preview or later (this one is '2024-10-21')"
+    ]
+    assert problems(tmp_path, azure("2025-03-01-preview")) == []
+    assert problems(tmp_path, azure("2025-04-01-preview")) == []
+    # A `query` naming api-version is the one sent.
+    newer = 'query = { api-version = "2025-04-01-preview" }\n'
+    assert problems(tmp_path, azure("2024-10-21", newer)) == []
 
 
 def test_stream_usage_is_for_openai_and_azure_providers(tmp_path: Path) -> None:

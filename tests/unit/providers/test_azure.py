@@ -108,3 +108,20 @@ def test_other_deployments_and_legacy_completions_keep_max_tokens() -> None:
     legacy = {"model": "m", "prompt": "x", "max_tokens": 3}
     completions = adapter_for("completions", AZURE).prepare(legacy, reasoning, AZURE, "k")
     assert orjson.loads(completions.body)["max_tokens"] == 3
+
+
+def test_azures_responses_api_is_not_under_a_deployment() -> None:
+    # `responses = true`: /openai/responses, the deployment named as the body's `model`.
+    served = dataclasses.replace(
+        AZURE, api_version="2025-04-01-preview", responses=True, deployment="codex 1"
+    )
+    body = {"model": "public", "input": "hi"}
+    call = adapter_for("responses", served).prepare(body, DEPLOYMENT, served, "az-key")
+    assert call.url == (
+        "https://res.openai.azure.com/openai/responses?api-version=2025-04-01-preview"
+    )
+    assert call.headers["api-key"] == "az-key" and "authorization" not in call.headers
+    assert orjson.loads(call.body) == {"model": "codex 1", "input": "hi"}
+    # Unset, an Azure provider translates to chat completions, under its deployment.
+    translated = adapter_for("responses", AZURE, None, body).prepare(body, DEPLOYMENT, AZURE, "k")
+    assert "/openai/deployments/gpt-4o-prod/chat/completions?" in translated.url

@@ -32,6 +32,9 @@ def test_which_providers_speak_responses() -> None:
     assert speaks_responses(provider("openai", "http://vllm:8000/v1", responses=True))
     assert not speaks_responses(provider("openai", "https://api.openai.com/v1", responses=False))
     assert not speaks_responses(provider("anthropic", "https://api.anthropic.com"))
+    # Azure: only when said (an older api-version, or a region without it, has none).
+    assert not speaks_responses(provider("azure", "https://res.openai.azure.com"))
+    assert speaks_responses(provider("azure", "https://res.openai.azure.com", responses=True))
     mock = wire_provider(provider("mock", ""), "responses")
     assert mock.type == "openai" and speaks_responses(mock)
     body = {"model": "pub", "input": "hi"}
