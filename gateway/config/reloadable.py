@@ -67,6 +67,7 @@ APPLIED_LIVE: Mapping[str, tuple[str, ...]] = {
         "anthropic_version",
         "responses",
         "stream_usage",
+        "reasoning_content",
         "deployment",
         "api_version",
         "auth",

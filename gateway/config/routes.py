@@ -69,9 +69,10 @@ def _check_provider(
     if values.get("responses") is not None and kind == "anthropic":
         message = f"{label}: responses applies to types 'openai', 'azure' and 'mock' only"
         doc.report(path + ("responses",), message)
-    if "stream_usage" in values and kind not in ("openai", "azure"):
-        message = f"{label}: stream_usage applies to types 'openai' and 'azure' only"
-        doc.report(path + ("stream_usage",), message)
+    for name in ("stream_usage", "reasoning_content"):
+        if name in values and kind not in ("openai", "azure"):
+            message = f"{label}: {name} applies to types 'openai' and 'azure' only"
+            doc.report(path + (name,), message)
 
 
 def models(

@@ -158,15 +158,16 @@ class ProviderConfig:
     api_key_env: NonEmptyStr | None = None
     # Anthropic-only: value of the anthropic-version header sent upstream.
     anthropic_version: NonEmptyStr = "2023-06-01"
-    # OpenAI-type only: the upstream serves `POST /responses` (the Responses API), so
-    # `/v1/responses` passes through instead of being translated to chat completions. Unset:
-    # true for https://api.openai.com, false for any other base_url (docs/responses-api.md).
+    # OpenAI, Azure and mock types: the upstream serves the Responses API, so `/v1/responses`
+    # passes through, not translated (unset: only https://api.openai.com; responses-api.md).
     responses: bool | None = None
-    # OpenAI and Azure types: streams ask the upstream for its usage chunk
-    # (`stream_options.include_usage`). False for a server that refuses `stream_options` (older
-    # Azure api-versions, such as 2024-06-01): the field is then never sent, and the usage of a
-    # stream is counted with tiktoken.
+    # OpenAI and Azure types: streams ask for the usage chunk (`stream_options.include_usage`).
+    # False for a server that refuses `stream_options` (older Azure api-versions): never sent,
+    # and a stream's usage is counted with tiktoken.
     stream_usage: bool = True
+    # OpenAI and Azure types: assistant messages carry the model's reasoning back as
+    # `reasoning_content` (unset: api.deepseek.com, whose thinking mode requires it).
+    reasoning_content: bool | None = None
     # Azure-only: the deployment in the URL (default: the deployment's `model`), `api-version`.
     deployment: NonEmptyStr | None = None
     api_version: NonEmptyStr | None = None

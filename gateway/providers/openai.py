@@ -29,6 +29,7 @@ from gateway.providers.openai_streams import (
     OpenAIStreamPassthrough,
 )
 from gateway.providers.openai_usage import usage_from_openai
+from gateway.providers.reasoning_history import wants_reasoning_content, with_reasoning_content
 from gateway.providers.upstream_errors import (
     error_from_upstream,
 )
@@ -138,6 +139,8 @@ class OpenAIChatAdapter:
         upstream["model"] = deployment.model
         if deployment.reasoning and self.maps_token_limit:
             for_reasoning_model(upstream)
+        if wants_reasoning_content(provider):
+            with_reasoning_content(upstream)
         if not provider.stream_usage:
             upstream.pop("stream_options", None)  # the server refuses it, a client's too
         elif body.get("stream"):

@@ -21,6 +21,9 @@ where they differ from OpenAI, chosen by the deployment in an Azure URL or else 
 - `no-usage`: a chat answer without `usage` (a stream: none either);
 - `detail-400`, `detail-422`: FastAPI's `{"detail": ...}` error bodies (a string, and the
   validation list);
+- `deepseek-reasoner` (DeepSeek's thinking mode): an assistant message without
+  `reasoning_content` is DeepSeek's 400 "Missing `reasoning_content` field"; an answer carries
+  its `reasoning_content`;
 - Azure's Responses API (`azure_responses.py`): `POST /openai/responses`, `GET` and `DELETE
   /openai/responses/{id}`; a chat completion of deployment `gpt-5-codex-prod` is Azure's 400
   "OperationNotSupported" (the codex models have the Responses API only);
@@ -164,6 +167,24 @@ class CompatUpstream:
     responses: dict[str, dict[str, Any]] = field(default_factory=dict)  # Azure's, by id
 
 
+def deepseek_missing_reasoning(index: int) -> dict[str, Any]:
+    """DeepSeek's 400 for a thinking-mode conversation missing the model's reasoning."""
+    message = (
+        f"Missing `reasoning_content` field in the assistant message at message index {index}. "
+        "For more information, please refer to "
+        "https://api-docs.deepseek.com/guides/thinking_mode#tool-calls"
+    )
+    return {"error": {"message": message, "type": "invalid_request_error", "param": None}}
+
+
+def _without_reasoning(body: dict[str, Any]) -> int | None:
+    """The index of the first assistant message without `reasoning_content`, if any."""
+    for index, message in enumerate(body.get("messages") or ()):
+        if message.get("role") == "assistant" and "reasoning_content" not in message:
+            return index
+    return None
+
+
 def _event(data: dict[str, Any]) -> bytes:
     return b"data: " + json.dumps(data).encode() + b"\n\n"
 
@@ -220,18 +241,15 @@ def _filtered_stream(wants_usage: bool) -> list[bytes]:
 
 
 def _answer(model: str) -> dict[str, Any]:
+    message = {"role": "assistant", "content": "Hello there"}
+    if model == "deepseek-reasoner":
+        message["reasoning_content"] = "The user greets me."
     return {
         "id": "chatcmpl-c",
         "object": "chat.completion",
         "created": 1,
         "model": model,
-        "choices": [
-            {
-                "index": 0,
-                "message": {"role": "assistant", "content": "Hello there"},
-                "finish_reason": "stop",
-            }
-        ],
+        "choices": [{"index": 0, "message": message, "finish_reason": "stop"}],
         "usage": {"prompt_tokens": 3, "completion_tokens": 2, "total_tokens": 5},
     }
 
@@ -274,6 +292,8 @@ class _Handler(BaseHTTPRequestHandler):
             return self._json(429, AZURE_429, AZURE_429_HEADERS)
         if azure == "filtered":
             return self._json(400, AZURE_FILTERED, {"apim-request-id": "apim-filtered"})
+        if model == "deepseek-reasoner" and (missing := _without_reasoning(body)) is not None:
+            return self._json(400, deepseek_missing_reasoning(missing))
         if model in ("detail-400", "detail-422"):
             return self._json(int(model[-3:]), DETAIL_400 if model.endswith("400") else DETAIL_422)
         if body.get("stream"):

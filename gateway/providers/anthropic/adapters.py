@@ -44,6 +44,7 @@ from gateway.providers.openai import (
     is_openai_api,
 )
 from gateway.providers.openai_usage import usage_from_openai
+from gateway.providers.reasoning_history import wants_reasoning_content, with_reasoning_content
 from gateway.providers.upstream_errors import (
     error_from_upstream,
     error_of_event,
@@ -345,10 +346,13 @@ class AnthropicClientToOpenAI:
         provider: ProviderConfig,
         api_key: str | None,
     ) -> PreparedCall:
+        reasoning_content = wants_reasoning_content(provider)
         try:
-            upstream = anthropic_request_to_openai(body, deployment.model)
+            upstream = anthropic_request_to_openai(body, deployment.model, reasoning_content)
         except TranslationError as exc:
             raise InvalidRequest(str(exc), param=exc.param) from None
+        if reasoning_content:
+            with_reasoning_content(upstream)
         if deployment.reasoning:
             effort = openai_reasoning_effort(body.get("output_config"))
             if effort is not None:

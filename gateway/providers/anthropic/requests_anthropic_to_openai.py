@@ -18,7 +18,9 @@ _MAX_USER_LENGTH = 64
 _CUSTOM_TOOL_TYPES = (None, "custom")
 
 
-def anthropic_request_to_openai(body: JSON, upstream_model: str) -> JSON:
+def anthropic_request_to_openai(
+    body: JSON, upstream_model: str, reasoning_content: bool = False
+) -> JSON:
     """Translate an Anthropic `/v1/messages` request into an OpenAI chat request.
 
     - `system` (a string, or text blocks joined with a blank line) becomes the first message.
@@ -29,6 +31,9 @@ def anthropic_request_to_openai(body: JSON, upstream_model: str) -> JSON:
       tool message cannot carry) open the user message that follows the tool messages.
     - `thinking` blocks and `cache_control` markers have no OpenAI form and are dropped, as are
       the `top_k`, `thinking` and `service_tier` parameters; a `tool_result`'s `is_error` too.
+      With `reasoning_content` (an upstream that takes the reasoning back, such as DeepSeek's:
+      `gateway.providers.reasoning_history`), an assistant message's `thinking` blocks are its
+      `reasoning_content` instead.
     - `tools` -> function tools; `tool_choice` auto/any/tool/none -> "auto"/"required"/
       {"type": "function", ...}/"none"; `disable_parallel_tool_use` -> `parallel_tool_calls: false`.
     - `stop_sequences` -> `stop`, `metadata.user_id` -> `user` (its sha256 when longer than
@@ -54,7 +59,7 @@ def anthropic_request_to_openai(body: JSON, upstream_model: str) -> JSON:
         if not isinstance(message, dict):
             raise TranslationError("each message must be an object")
         if message.get("role") == "assistant":
-            messages.append(_openai_assistant(message.get("content")))
+            messages.append(_openai_assistant(message.get("content"), reasoning_content))
         else:
             messages.extend(_openai_user(message.get("content")))
 
@@ -190,10 +195,11 @@ def _openai_document(source: object) -> JSON:
     )
 
 
-def _openai_assistant(content: object) -> JSON:
+def _openai_assistant(content: object, reasoning_content: bool) -> JSON:
     if isinstance(content, str):
         return {"role": "assistant", "content": content}
     texts: list[str] = []
+    thoughts: list[str] = []
     calls: list[JSON] = []
     for block in _blocks(content):
         kind = block.get("type")
@@ -201,9 +207,13 @@ def _openai_assistant(content: object) -> JSON:
             texts.append(text)
         elif kind == "tool_use":
             calls.append(tool_call_from_tool_use(block))
+        elif kind == "thinking" and isinstance(thought := block.get("thinking"), str):
+            thoughts.append(thought)
     message: JSON = {"role": "assistant", "content": "".join(texts) if texts or not calls else None}
     if calls:
         message["tool_calls"] = calls
+    if reasoning_content and thoughts:
+        message["reasoning_content"] = "".join(thoughts)
     return message
 
 

@@ -40,6 +40,7 @@ from gateway.providers.base import (
 )
 from gateway.providers.openai import for_reasoning_model, without_refused_settings
 from gateway.providers.openai_usage import usage_from_openai
+from gateway.providers.reasoning_history import wants_reasoning_content, with_reasoning_content
 from gateway.providers.responses.events import encode
 from gateway.providers.responses.objects import new_id, usage_from_responses
 from gateway.providers.responses.requests_responses_to_chat import (
@@ -185,11 +186,13 @@ class ResponsesToChat:
     def __init__(self, request: JSON) -> None:
         self.request = request
 
-    def _upstream_body(self, body: JSON, model: str) -> JSON:
+    def _upstream_body(self, body: JSON, model: str, reasoning_content: bool = False) -> JSON:
         try:
-            upstream = responses_request_to_chat(body, model)
+            upstream = responses_request_to_chat(body, model, reasoning_content)
         except TranslationError as exc:
             raise InvalidRequest(str(exc), param=exc.param) from None
+        if reasoning_content:
+            with_reasoning_content(upstream)
         if upstream.get("stream"):
             upstream["stream_options"] = {"include_usage": True}
         return upstream
@@ -201,7 +204,7 @@ class ResponsesToChat:
         provider: ProviderConfig,
         api_key: str | None,
     ) -> PreparedCall:
-        upstream = self._upstream_body(body, deployment.model)
+        upstream = self._upstream_body(body, deployment.model, wants_reasoning_content(provider))
         if deployment.reasoning:
             for_reasoning_model(upstream)
         if not provider.stream_usage:

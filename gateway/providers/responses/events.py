@@ -2,12 +2,14 @@
 "a function call starts", "some arguments", "done" into the typed events OpenAI sends.
 
     response.created, response.in_progress
-    response.output_item.added            (a `message`, a `function_call`, `custom_tool_call`
-                                           or `tool_search_call`)
-    response.content_part.added           (a message's `output_text` or `refusal` part)
+    response.output_item.added            (a `message`, a `reasoning` item, a `function_call`,
+                                           `custom_tool_call` or `tool_search_call`)
+    response.content_part.added           (a message's `output_text` or `refusal` part, a
+                                           reasoning item's `reasoning_text`)
     response.output_text.delta ...        / response.refusal.delta ...
+                                          / response.reasoning_text.delta ...
                                           / response.function_call_arguments.delta ...
-    response.output_text.done (or response.refusal.done), response.content_part.done
+    response.output_text.done (or refusal, reasoning_text), response.content_part.done
                                           / response.function_call_arguments.done
                                           / response.custom_tool_call_input.delta, .done
     response.output_item.done
@@ -137,6 +139,26 @@ class ResponseEvents:
         )
         return events
 
+    def reasoning(self, delta: str) -> list[JSON]:
+        """The model's own reasoning (a chat server's `reasoning_content`: DeepSeek, vLLM): a
+        `reasoning` item with one `reasoning_text` part, as OpenAI's open-weight models'."""
+        events: list[JSON] = []
+        index = self._open
+        if index is None or self.output[index]["type"] != "reasoning":
+            events += self.close_open()
+            part: JSON = {"type": "reasoning_text", "text": ""}
+            item: JSON = {"id": new_id("rs"), "type": "reasoning", "summary": [], "content": [part]}
+            events += self._add(item)
+            index = len(self.output) - 1
+            common = {"item_id": item["id"], "output_index": index, "content_index": 0}
+            events.append(self._event("response.content_part.added", **common, part=dict(part)))
+        if delta:
+            item = self.output[index]
+            item["content"][0]["text"] += delta
+            common = {"item_id": item["id"], "output_index": index, "content_index": 0}
+            events.append(self._event("response.reasoning_text.delta", **common, delta=delta))
+        return events
+
     def call_start(
         self, key: object, call_id: str, name: str, origin: ToolOrigin | None = None
     ) -> list[JSON]:
@@ -192,6 +214,11 @@ class ResponseEvents:
                     "response.output_text.done", **common, text=part["text"], logprobs=[]
                 )
             events.append(done)
+            events.append(self._event("response.content_part.done", **common, part=dict(part)))
+        elif item["type"] == "reasoning":
+            part = item["content"][0]
+            common = {"item_id": item["id"], "output_index": index, "content_index": 0}
+            events.append(self._event("response.reasoning_text.done", **common, text=part["text"]))
             events.append(self._event("response.content_part.done", **common, part=dict(part)))
         elif item["type"] == "custom_tool_call":
             events += self._custom_input(index, item)

@@ -77,6 +77,17 @@ def message_item(item_id: str, text: str, status: str = "completed") -> JSON:
     }
 
 
+def reasoning_item(item_id: str, text: str) -> JSON:
+    """A `reasoning` output item holding the model's own reasoning text (not a summary)."""
+    return {
+        "id": item_id,
+        "type": "reasoning",
+        "status": "completed",
+        "summary": [],
+        "content": [{"type": "reasoning_text", "text": text}],
+    }
+
+
 def output_text_part(text: str) -> JSON:
     return {"type": "output_text", "text": text, "annotations": []}
 

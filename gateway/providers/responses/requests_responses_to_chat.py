@@ -7,7 +7,8 @@
   `custom_tool_call` and `tool_search_call` items -> `tool_calls` on an assistant message
   (consecutive calls share one), their `*_output` items -> `tool` messages with its text (its
   images, which a tool message cannot carry, in a user message after the run of outputs),
-  `reasoning` items are dropped (chat has no place for them);
+  `reasoning` items are dropped (chat has no place for them), except to an upstream that takes
+  the reasoning back (`reasoning_content`: the next assistant message's);
 - function `tools` (flat in Responses) -> nested chat tools; `custom` tools, `namespace`s of
   tools and a client-run `tool_search` -> function tools too (`chat_tools`, which says how);
   `tool_choice` likewise;
@@ -39,8 +40,10 @@ _OUTPUTS = ("function_call_output", "custom_tool_call_output")
 _ROLES = {"user": "user", "assistant": "assistant", "system": "system", "developer": "system"}
 
 
-def responses_request_to_chat(body: JSON, model: str) -> JSON:
-    """The chat completions body asking `model` what `body` asks the Responses API."""
+def responses_request_to_chat(body: JSON, model: str, reasoning_content: bool = False) -> JSON:
+    """The chat completions body asking `model` what `body` asks the Responses API;
+    `reasoning_content`: the upstream takes the reasoning back (`reasoning_history`), and each
+    `reasoning` item's text goes as the `reasoning_content` of the assistant message after it."""
     if body.get("previous_response_id"):
         raise TranslationError(
             "previous_response_id cannot be sent to a deployment without the Responses API",
@@ -54,7 +57,7 @@ def responses_request_to_chat(body: JSON, model: str) -> JSON:
     instructions = body.get("instructions")
     if isinstance(instructions, str) and instructions:
         messages.append({"role": "system", "content": instructions})
-    messages += input_messages(body.get("input"))
+    messages += input_messages(body.get("input"), reasoning_content)
     out: JSON = {"model": model, "messages": messages}
     for name in _PASSED:
         if body.get(name) is not None:
@@ -75,7 +78,7 @@ def responses_request_to_chat(body: JSON, model: str) -> JSON:
     return out
 
 
-def input_messages(value: object) -> list[JSON]:
+def input_messages(value: object, reasoning_content: bool = False) -> list[JSON]:
     """Responses `input` (a string or a list of items) as chat messages."""
     if isinstance(value, str):
         return [{"role": "user", "content": value}]
@@ -85,6 +88,7 @@ def input_messages(value: object) -> list[JSON]:
     # The images of the latest run of function_call_output items: a tool message carries text
     # only, so they follow the run in a user message (a screenshot a tool returned).
     attached: list[JSON] = []
+    thought = ""  # the text of `reasoning` items, for the next assistant message
     for index, item in enumerate(value):
         if not isinstance(item, dict):
             raise TranslationError(f"input[{index}] must be an object", param=f"input[{index}]")
@@ -113,15 +117,33 @@ def input_messages(value: object) -> list[JSON]:
                 if not isinstance(part, dict) or part.get("type") not in _TEXT_PARTS:
                     attached.append(_part(part, index, "output"))
         elif kind == "reasoning":
+            if reasoning_content:
+                thought += _reasoning_text(item)
             continue
         else:
             raise TranslationError(
                 f"input[{index}] of type '{kind}' needs a deployment with the Responses API",
                 param=f"input[{index}].type",
             )
+        if thought and messages[-1]["role"] == "assistant":
+            last = messages[-1]
+            last["reasoning_content"] = str(last.get("reasoning_content") or "") + thought
+            thought = ""
     if attached:
         messages.append({"role": "user", "content": attached})
     return messages
+
+
+def _reasoning_text(item: JSON) -> str:
+    """A `reasoning` item's text: its full `content` when it has one, else its summary."""
+    for field, joiner in (("content", ""), ("summary", "\n\n")):
+        parts = item.get(field)
+        texts = [
+            p["text"] for p in parts or () if isinstance(p, dict) and isinstance(p.get("text"), str)
+        ]
+        if texts:
+            return joiner.join(texts)
+    return ""
 
 
 def _message(item: JSON, index: int) -> JSON:

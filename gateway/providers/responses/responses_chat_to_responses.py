@@ -1,6 +1,7 @@
 """A chat completion -> a Responses API `response` (for upstreams without Responses).
 
-The first choice's text becomes a `message` item (its `refusal`, a `refusal` part), each of its
+The first choice's reasoning (`reasoning_content`) becomes a `reasoning` item, its text a
+`message` item (its `refusal`, a `refusal` part), each of its
 tool calls a `function_call` item (`call_id` = the chat tool call id), or the `custom_tool_call`,
 namespaced call or `tool_search_call` the function stands for (`chat_tools`); `finish_reason`
 `length` makes the response `incomplete` (`max_output_tokens`), `content_filter` likewise
@@ -16,6 +17,7 @@ from gateway.providers.responses.chat_tools import call_item, tool_origins
 from gateway.providers.responses.objects import (
     message_item,
     new_id,
+    reasoning_item,
     response_object,
     responses_usage,
 )
@@ -40,6 +42,16 @@ def chat_usage_to_responses(usage: object) -> JSON | None:
     )
 
 
+def reasoning_text(message: JSON) -> str | None:
+    """The reasoning a chat server put beside the answer: `reasoning_content` (DeepSeek, vLLM
+    before 0.10), or `reasoning` (vLLM since, OpenRouter, Ollama)."""
+    for name in ("reasoning_content", "reasoning"):
+        value = message.get(name)
+        if isinstance(value, str) and value:
+            return value
+    return None
+
+
 def chat_response_to_responses(chat: JSON, request: JSON, response_id: str) -> JSON:
     """The `response` answering `request`, from the upstream's chat completion."""
     choices = chat.get("choices") or [{}]
@@ -47,6 +59,9 @@ def chat_response_to_responses(chat: JSON, request: JSON, response_id: str) -> J
     message = choice.get("message")
     message = message if isinstance(message, dict) else {}
     output: list[JSON] = []
+    reasoning = reasoning_text(message)
+    if reasoning:
+        output.append(reasoning_item(new_id("rs"), reasoning))
     content = message.get("content")
     calls = [c for c in message.get("tool_calls") or () if isinstance(c, dict)]
     if isinstance(content, str) and (content or not calls):

@@ -2,14 +2,15 @@
 
 A small state machine over parsed chunks: feed it each `chat.completion.chunk`, send on the
 events it returns, call `finish()` once the upstream ended. The first chunk opens the response
-(`response.created`, `response.in_progress`); content deltas become `response.output_text.delta`
-in one `message` item, refusal deltas `response.refusal.delta` in a message item of their own;
-each tool call (by its chat `index`, and its id when a server reuses one `index` for several)
-becomes a `function_call` item with `response.function_call_arguments.delta` events (or the
-`custom_tool_call`, namespaced call or `tool_search_call` its function stands for:
-`chat_tools`); the finish reason and the usage chunk are kept for the closing
-`response.completed` (`response.incomplete` after `length`). Only the first choice is followed
-(Responses has no `n`).
+(`response.created`, `response.in_progress`); reasoning deltas (`reasoning_content`) become
+`response.reasoning_text.delta` in a `reasoning` item; content deltas become
+`response.output_text.delta` in one `message` item, refusal deltas `response.refusal.delta` in
+a message item of their own; each tool call (by its chat `index`, and its id when a server
+reuses one `index` for several) becomes a `function_call` item with
+`response.function_call_arguments.delta` events (or the `custom_tool_call`, namespaced call or
+`tool_search_call` its function stands for: `chat_tools`); the finish reason and the usage
+chunk are kept for the closing `response.completed` (`response.incomplete` after `length`).
+Only the first choice is followed (Responses has no `n`).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from gateway.providers.responses.objects import new_id
 from gateway.providers.responses.responses_chat_to_responses import (
     INCOMPLETE_REASONS,
     chat_usage_to_responses,
+    reasoning_text,
 )
 
 
@@ -50,6 +52,9 @@ class ChatToResponsesStream:
             return out
         delta = choice.get("delta")
         delta = delta if isinstance(delta, dict) else {}
+        thought = reasoning_text(delta)
+        if thought:
+            out += self.events.reasoning(thought)
         content = delta.get("content")
         if isinstance(content, str) and content:
             out += self.events.text(content)

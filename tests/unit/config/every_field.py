@@ -111,6 +111,7 @@ CONFIG: dict[str, Any] = {
             "anthropic_version": "2024-01-01",
             "responses": False,
             "stream_usage": False,
+            "reasoning_content": True,
         },
         {
             "name": "az",

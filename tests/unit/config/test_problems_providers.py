@@ -78,14 +78,18 @@ def test_azures_responses_api_needs_an_api_version_that_has_it(tmp_path: Path) -
     assert problems(tmp_path, azure("2024-10-21", newer)) == []
 
 
-def test_stream_usage_is_for_openai_and_azure_providers(tmp_path: Path) -> None:
+@pytest.mark.parametrize("setting", ["stream_usage = false", "reasoning_content = true"])
+def test_stream_usage_and_reasoning_content_are_for_openai_and_azure_providers(
+    tmp_path: Path, setting: str
+) -> None:
     text = (
         BASE
         + '[[providers]]\nname = "a"\ntype = "anthropic"\nbase_url = "http://h"\n'
-        + "stream_usage = false\n"
+        + f"{setting}\n"
     )
+    name = setting.split(" ")[0]
     assert problems(tmp_path, text) == [
-        "config.toml:14: provider 'a': stream_usage applies to types 'openai' and 'azure' only"
+        f"config.toml:14: provider 'a': {name} applies to types 'openai' and 'azure' only"
     ]
     azure = '[[providers]]\nname = "z"\ntype = "azure"\nbase_url = "http://h"\n'
     azure += 'api_version = "2024-06-01"\nstream_usage = false\n'

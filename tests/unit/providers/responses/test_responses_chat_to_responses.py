@@ -93,6 +93,16 @@ def test_calls_of_custom_and_namespaced_tools_come_back_as_those_tools_calls() -
     ]
 
 
+def test_a_chat_servers_reasoning_is_a_reasoning_item_before_the_answer() -> None:
+    # DeepSeek and vLLM before 0.10 say `reasoning_content`; vLLM since and OpenRouter `reasoning`.
+    for field in ("reasoning_content", "reasoning"):
+        message = {"role": "assistant", "content": "Sunny.", field: "Look it up."}
+        output = chat_response_to_responses(chat(message), {}, "resp_1")["output"]
+        assert [item["type"] for item in output] == ["reasoning", "message"]
+        assert output[0]["id"].startswith("rs_") and output[0]["summary"] == []
+        assert output[0]["content"] == [{"type": "reasoning_text", "text": "Look it up."}]
+
+
 def test_length_is_incomplete() -> None:
     response = chat_response_to_responses(
         chat({"role": "assistant", "content": "Hel"}, "length"), {}, "resp_1"

@@ -154,6 +154,39 @@ def test_a_client_tool_search_streams_as_its_item_alone() -> None:
     assert stream.response["output"] == [done]
 
 
+def test_reasoning_deltas_stream_as_a_reasoning_item_before_the_text() -> None:
+    events, stream = run(
+        [
+            chunk({"role": "assistant", "reasoning_content": "Look "}),
+            chunk({"reasoning_content": "it up."}),
+            chunk({"content": "Sunny."}),
+            chunk({}, "stop"),
+        ]
+    )
+    assert [e["type"] for e in events][2:] == [
+        "response.output_item.added",
+        "response.content_part.added",
+        "response.reasoning_text.delta",
+        "response.reasoning_text.delta",
+        "response.reasoning_text.done",
+        "response.content_part.done",
+        "response.output_item.done",
+        "response.output_item.added",
+        "response.content_part.added",
+        "response.output_text.delta",
+        "response.output_text.done",
+        "response.content_part.done",
+        "response.output_item.done",
+        "response.completed",
+    ]
+    assert events[2]["item"]["type"] == "reasoning"
+    assert events[3]["part"] == {"type": "reasoning_text", "text": ""}
+    assert events[6]["text"] == "Look it up." and events[6]["content_index"] == 0
+    reasoning, message = stream.response["output"]
+    assert reasoning["content"] == [{"type": "reasoning_text", "text": "Look it up."}]
+    assert reasoning["status"] == "completed" and message["content"][0]["text"] == "Sunny."
+
+
 def test_length_ends_incomplete() -> None:
     events, _ = run([chunk({"content": "Hel"}, "length")])
     assert events[-1]["type"] == "response.incomplete"

@@ -1,0 +1,58 @@
+"""The model's reasoning sent back in the history as `reasoning_content`, to the chat upstreams
+that want it (a provider's `reasoning_content`; by default DeepSeek's API).
+
+DeepSeek's thinking mode (deepseek-reasoner, the V3.2 and later models with thinking on)
+refuses a tool loop whose assistant messages lack the field: "Missing `reasoning_content` field
+in the assistant message at message index 2". Every client that does not know the field meets
+it: LangChain, an app writing its assistant messages itself, an Anthropic or a Responses client
+through the gateway's translations. Each assistant message is sent the reasoning the client kept
+(its own `reasoning_content`, or `reasoning` as OpenRouter names it; an Anthropic client's
+`thinking` blocks and a Responses client's `reasoning` items, which the translations carry when
+`wants_reasoning_content`), else an empty one, which the upstream takes.
+
+Other upstreams are sent no such field: OpenAI refuses a message property it does not know.
+"""
+
+from __future__ import annotations
+
+import functools
+from urllib.parse import urlsplit
+
+from gateway.config.types import ProviderConfig
+from gateway.json_types import JSON
+
+DEEPSEEK_HOST = "api.deepseek.com"
+
+
+def wants_reasoning_content(provider: ProviderConfig) -> bool:
+    """Whether `provider`'s assistant messages carry `reasoning_content` (its setting; unset:
+    whether it is DeepSeek's own API)."""
+    if provider.reasoning_content is not None:
+        return provider.reasoning_content
+    return provider.type == "openai" and _is_deepseek(provider.base_url)
+
+
+@functools.lru_cache(maxsize=64)
+def _is_deepseek(base_url: str) -> bool:  # (asked once per request: the URL parsed once)
+    return urlsplit(base_url).hostname == DEEPSEEK_HOST
+
+
+def with_reasoning_content(upstream: JSON) -> None:
+    """Every assistant message of the chat body `upstream` given a `reasoning_content`: its
+    own, its `reasoning` text, or "" (the list is replaced, not changed: the client's body
+    holds it too)."""
+    messages = upstream.get("messages")
+    if not isinstance(messages, list):
+        return
+    filled: list[object] = []
+    for message in messages:
+        if (
+            isinstance(message, dict)
+            and message.get("role") == "assistant"
+            and not isinstance(message.get("reasoning_content"), str)
+        ):
+            reasoning = message.get("reasoning")
+            text = reasoning if isinstance(reasoning, str) else ""
+            message = {**message, "reasoning_content": text}
+        filled.append(message)
+    upstream["messages"] = filled
