@@ -6,6 +6,7 @@ gateway is in conftest.py, its setup in guarded_gateway.py."""
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import httpx
 import openai
@@ -32,6 +33,36 @@ def _stream_text(response: httpx.Response) -> tuple[str, list[bytes]]:
             for choice in json.loads(line[6:]).get("choices", []):
                 text += choice["delta"].get("content") or ""
     return text, [e.encode() for e in events]
+
+
+def streamed_arguments(guarded: Proc, body: dict[str, Any], headers: dict[str, str]) -> str:
+    """The tool call arguments of a streamed chat answer, joined."""
+    arguments = ""
+    with httpx.stream(
+        "POST", guarded.url + "/v1/chat/completions", json=body, headers=headers
+    ) as response:
+        assert response.status_code == 200
+        for line in response.iter_lines():
+            if line.startswith("data: {"):
+                for choice in json.loads(line[6:])["choices"]:
+                    for call in choice["delta"].get("tool_calls") or ():
+                        arguments += call["function"].get("arguments") or ""
+    return arguments
+
+
+def streamed_tool_input(guarded: Proc, body: dict[str, Any], key: str) -> str:
+    """The `input_json_delta` pieces of a streamed Anthropic answer, joined."""
+    partial = ""
+    with httpx.stream(
+        "POST", guarded.url + "/v1/messages", json=body, headers={"x-api-key": key}
+    ) as response:
+        assert response.status_code == 200
+        for line in response.iter_lines():
+            if line.startswith("data: {"):
+                event = json.loads(line[6:])
+                if event.get("delta", {}).get("type") == "input_json_delta":
+                    partial += event["delta"]["partial_json"]
+    return partial
 
 
 def test_restore_hides_values_from_the_provider_and_gives_them_back(
@@ -208,16 +239,7 @@ def test_restore_in_streamed_tool_call_arguments(guarded: Proc) -> None:
             }
         ],
     )
-    arguments = ""
-    with httpx.stream(
-        "POST", guarded.url + "/v1/chat/completions", json=body, headers=auth("restore")
-    ) as response:
-        assert response.status_code == 200
-        for line in response.iter_lines():
-            if line.startswith("data: {"):
-                for choice in json.loads(line[6:])["choices"]:
-                    for call in choice["delta"].get("tool_calls") or ():
-                        arguments += call["function"].get("arguments") or ""
+    arguments = streamed_arguments(guarded, body, auth("restore"))
     assert json.loads(arguments) == {"to": SECRETS[0]}
 
     anthropic = {
@@ -227,19 +249,7 @@ def test_restore_in_streamed_tool_call_arguments(guarded: Proc) -> None:
         "tools": [{"name": tool["name"], "input_schema": tool["schema"]}],
         "messages": [{"role": "user", "content": f"Write to {SECRETS[0]}"}],
     }
-    partial = ""
-    with httpx.stream(
-        "POST",
-        guarded.url + "/v1/messages",
-        json=anthropic,
-        headers={"x-api-key": KEYS["restore"]},
-    ) as response:
-        assert response.status_code == 200
-        for line in response.iter_lines():
-            if line.startswith("data: {"):
-                event = json.loads(line[6:])
-                if event.get("delta", {}).get("type") == "input_json_delta":
-                    partial += event["delta"]["partial_json"]
+    partial = streamed_tool_input(guarded, anthropic, KEYS["restore"])
     assert json.loads(partial) == {"to": SECRETS[0]}
 
 
@@ -293,16 +303,7 @@ def test_redacted_tool_call_arguments_stay_json(guarded: Proc) -> None:
             stream=True,
             tools=[{"type": "function", "function": function}],
         )
-        arguments = ""
-        with httpx.stream(
-            "POST", guarded.url + "/v1/chat/completions", json=body, headers=auth("redact_out")
-        ) as response:
-            assert response.status_code == 200
-            for line in response.iter_lines():
-                if line.startswith("data: {"):
-                    for choice in json.loads(line[6:])["choices"]:
-                        for call in choice["delta"].get("tool_calls") or ():
-                            arguments += call["function"].get("arguments") or ""
+        arguments = streamed_arguments(guarded, body, auth("redact_out"))
         assert json.loads(arguments) == REDACTED_BODY
 
         anthropic = {
@@ -312,17 +313,5 @@ def test_redacted_tool_call_arguments_stay_json(guarded: Proc) -> None:
             "tools": [{"name": tool["name"], "input_schema": tool["schema"]}],
             "messages": [{"role": "user", "content": "write the mail"}],
         }
-        partial = ""
-        with httpx.stream(
-            "POST",
-            guarded.url + "/v1/messages",
-            json=anthropic,
-            headers={"x-api-key": KEYS["redact_out"]},
-        ) as response:
-            assert response.status_code == 200
-            for line in response.iter_lines():
-                if line.startswith("data: {"):
-                    event = json.loads(line[6:])
-                    if event.get("delta", {}).get("type") == "input_json_delta":
-                        partial += event["delta"]["partial_json"]
+        partial = streamed_tool_input(guarded, anthropic, KEYS["redact_out"])
         assert json.loads(partial) == REDACTED_BODY
