@@ -70,7 +70,8 @@ def _flattened(tools: object) -> Iterator[tuple[object, str | None]]:
     for tool in tools if isinstance(tools, list) else ():
         if isinstance(tool, dict) and tool.get("type") == "namespace":
             namespace = str(tool.get("name") or "")
-            for child in tool.get("tools") or ():
+            children = tool.get("tools")
+            for child in children if isinstance(children, list) else ():
                 yield child, namespace
         else:
             yield tool, None

@@ -139,7 +139,9 @@ def _reasoning_text(item: JSON) -> str:
     for field, joiner in (("content", ""), ("summary", "\n\n")):
         parts = item.get(field)
         texts = [
-            p["text"] for p in parts or () if isinstance(p, dict) and isinstance(p.get("text"), str)
+            p["text"]
+            for p in (parts if isinstance(parts, list) else ())
+            if isinstance(p, dict) and isinstance(p.get("text"), str)
         ]
         if texts:
             return joiner.join(texts)

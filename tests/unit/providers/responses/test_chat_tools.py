@@ -16,6 +16,7 @@ from gateway.providers.responses.chat_tools import (
     custom_input,
     tool_origins,
 )
+from gateway.providers.responses.requests_responses_to_chat import responses_request_to_chat
 
 # Codex's shapes: apply_patch as a custom tool with a Lark grammar, an MCP server's tools in a
 # namespace whose name ends with `__`, one without.
@@ -223,3 +224,32 @@ def test_a_tool_search_call_carries_its_arguments_as_an_object() -> None:
     }
     assert call_item(origin, "call_s", "tool_search", "")["arguments"] == {}
     assert call_item(origin, "call_s", "tool_search", "jira")["arguments"] == "jira"
+
+
+@pytest.mark.parametrize(
+    "tools",
+    [
+        [{"type": "namespace", "name": "ns", "tools": 5}],
+        [{"type": "namespace", "name": 7, "tools": [{"type": "function", "name": None}]}],
+        [{"type": "custom", "name": "c", "format": "lark"}],
+        [{"type": "tool_search", "execution": "client", "parameters": None}],
+        "tools",
+        None,
+    ],
+)
+def test_odd_shapes_are_carried_or_refused_never_a_crash(tools: object) -> None:
+    body = {
+        "tools": tools,
+        "input": [
+            {"type": "reasoning", "content": 3, "summary": "text"},
+            {"type": "tool_search_output", "call_id": "c", "tools": {"a": 1}},
+            {"type": "custom_tool_call", "call_id": "c", "name": 3, "input": None},
+        ],
+    }
+    try:
+        chat = responses_request_to_chat(body, "up", reasoning_content=True)
+    except TranslationError as refused:
+        assert refused.param == "tools"
+    else:
+        assert isinstance(chat["messages"], list)
+    assert isinstance(tool_origins(body), dict)
