@@ -122,6 +122,7 @@ APPLIED_LIVE: Mapping[str, tuple[str, ...]] = {
         "context_window",
         "reasoning",
         "sampling",
+        "api",
         "rpm",
         "tpm",
         "timeouts",

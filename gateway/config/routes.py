@@ -145,6 +145,13 @@ def _deployments(
                     deployment_path + ("sampling",),
                     f"{at}: sampling applies to deployments of anthropic providers",
                 )
+        if values.get("api") == "responses" and isinstance(serving, ProviderConfig):
+            if serving.type == "anthropic" or serving.responses is False:
+                doc.report(
+                    deployment_path + ("api",),
+                    f"{at}: api 'responses' needs a provider that serves the Responses API "
+                    "(openai or azure type, not responses = false)",
+                )
         deployment = DEPLOYMENT.build(values)
         if any(d.name == deployment.name for d in found):
             doc.report(deployment_path, f"{at}: repeats deployment '{deployment.name}'")

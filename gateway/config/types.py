@@ -34,6 +34,8 @@ CacheMode = Literal["off", "exact", "semantic"]
 Sticky = Literal["none", "key", "user"]
 # Which sampling settings an Anthropic deployment is sent (gateway.providers.anthropic.sampling).
 Sampling = Literal["auto", "all", "one", "none"]
+# Which API of an OpenAI-format upstream serves a deployment's chat clients.
+DeploymentApi = Literal["chat", "responses"]
 
 NonEmptyStr = Annotated[str, NON_EMPTY]
 PositiveInt = Annotated[int, Range(above=0)]
@@ -41,8 +43,7 @@ PositiveFloat = Annotated[float, Range(above=0)]
 NonNegativeFloat = Annotated[float, Range(low=0)]
 # A score or threshold between 0 and 1.
 Fraction = Annotated[float, Range(low=0, high=1)]
-# Worker processes of `gateway serve` (`[server] workers`, `--workers`): each is a whole
-# interpreter, so a few per core is the useful most.
+# Worker processes of `gateway serve` (`[server] workers`, `--workers`): each a whole interpreter.
 MAX_WORKERS = 256
 
 
@@ -217,6 +218,7 @@ class DeploymentConfig:
     reasoning: bool = False
     # Anthropic deployments: the sampling settings the model takes (auto: read from `model`).
     sampling: Sampling = "auto"
+    api: DeploymentApi = "chat"  # "responses": chat clients served through the Responses API
     rpm: PositiveInt | None = None
     tpm: PositiveInt | None = None
     timeouts: Timeouts = field(default_factory=Timeouts, metadata=toml(flatten=True))

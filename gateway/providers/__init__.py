@@ -6,7 +6,7 @@ import dataclasses
 import functools
 from typing import Any, Literal
 
-from gateway.config.types import ProviderConfig
+from gateway.config.types import DeploymentApi, ProviderConfig
 from gateway.errors import InvalidRequest
 from gateway.providers.anthropic.adapters import (
     AnthropicClientToOpenAI,
@@ -29,6 +29,7 @@ from gateway.providers.responses.adapters import (
     ResponsesToAnthropic,
     ResponsesToChat,
 )
+from gateway.providers.responses.chat_bridge import ChatThroughResponses
 from gateway.providers.responses.stream_passthrough import response_failure
 
 EndpointKind = Literal["chat", "messages", "embeddings", "responses", "completions", "count_tokens"]
@@ -63,6 +64,7 @@ _ANTHROPIC_TO_OPENAI = AnthropicClientToOpenAI()
 _ANTHROPIC_TO_AZURE = AnthropicClientToOpenAI(AZURE_WIRE)
 _ANTHROPIC_PASSTHROUGH = AnthropicMessagesAdapter()
 _RESPONSES_PASSTHROUGH = ResponsesPassthrough()
+_CHAT_THROUGH_RESPONSES = ChatThroughResponses()
 _OPENAI_COMPLETIONS = OpenAICompletionsAdapter()
 _AZURE_COMPLETIONS = OpenAICompletionsAdapter(AZURE_WIRE)
 _ANTHROPIC_COUNT_TOKENS = AnthropicCountTokensAdapter()
@@ -104,11 +106,15 @@ def adapter_for(
     provider: ProviderConfig,
     anthropic_beta: str | None = None,
     body: dict[str, Any] | None = None,
+    api: DeploymentApi = "chat",
 ) -> Adapter:
     """The adapter serving `kind` from `provider`; `body` (the request) is needed by the
     Responses translations, which echo its fields, and by a chat request's structured output
-    on Anthropic. Behind CheckedAdapter: whatever an upstream
-    sends, a translator's failure is a 502 `upstream_malformed`, never a bare 500."""
+    on Anthropic; `api`, the deployment's: "responses" serves chat clients through the
+    Responses API. Behind CheckedAdapter: whatever an upstream sends, a translator's failure
+    is a 502 `upstream_malformed`, never a bare 500."""
+    if kind == "chat" and api == "responses" and provider.type != "anthropic":
+        return CheckedAdapter(_CHAT_THROUGH_RESPONSES)
     return CheckedAdapter(_adapter(kind, provider, anthropic_beta, body))
 
 

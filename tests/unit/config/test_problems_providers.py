@@ -263,3 +263,25 @@ def test_base_url_and_proxy_a_client_cannot_reach(tmp_path: Path, url: str, prob
         f"config.toml:13: provider 'o': base_url {problem}",
         f"config.toml:14: provider 'o': proxy {problem}",
     ]
+
+
+def test_a_deployment_served_through_the_responses_api_needs_a_provider_with_it(
+    tmp_path: Path,
+) -> None:
+    def deployment(provider: str) -> str:
+        text = (
+            '[[providers]]\nname = "ant"\ntype = "anthropic"\nbase_url = "http://h"\n'
+            '[[providers]]\nname = "vllm"\ntype = "openai"\nbase_url = "http://h/v1"\n'
+            "responses = false\n"
+            '[[providers]]\nname = "oai"\ntype = "openai"\nbase_url = "http://h/v1"\n'
+        )
+        text += f'[[models]]\nname = "m2"\n[[models.deployments]]\nprovider = "{provider}"\n'
+        return BASE + text + 'model = "x"\napi = "responses"\n'
+
+    for provider in ("ant", "vllm"):
+        [problem] = problems(tmp_path, deployment(provider))
+        assert problem.endswith(
+            "api 'responses' needs a provider that serves the Responses API "
+            "(openai or azure type, not responses = false)"
+        )
+    assert problems(tmp_path, deployment("oai")) == []

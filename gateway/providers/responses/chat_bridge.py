@@ -1,0 +1,74 @@
+"""`ChatThroughResponses`: a chat completions client of a deployment with `api = "responses"`,
+served through its upstream's Responses API (`requests_chat_to_responses`,
+`responses_responses_to_chat`, `streams_responses_to_chat`).
+
+Some models are served by the Responses API only (the codex and pro models), others take
+function tools with reasoning only there (gpt-5.6: "Function tools with reasoning_effort are
+not supported in /v1/chat/completions. Please use /v1/responses instead."); the chat clients of
+such a deployment are answered all the same. A reasoning deployment's request is first given
+what its model takes (`for_reasoning_model`), then translated.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from gateway.config.types import DeploymentConfig, ProviderConfig
+from gateway.errors import GatewayError, InvalidRequest
+from gateway.providers.anthropic.errors import TranslationError
+from gateway.providers.azure import openai_wire_for
+from gateway.providers.base import (
+    PreparedCall,
+    Usage,
+    client_wants_usage,
+    parse_upstream_json,
+)
+from gateway.providers.openai import for_reasoning_model
+from gateway.providers.responses.objects import usage_from_responses
+from gateway.providers.responses.requests_chat_to_responses import chat_request_to_responses
+from gateway.providers.responses.responses_responses_to_chat import responses_response_to_chat
+from gateway.providers.responses.stream_passthrough import response_failure
+from gateway.providers.responses.streams_responses_to_chat import ResponsesToChatStream
+from gateway.providers.upstream_errors import error_from_upstream
+
+
+class ChatThroughResponses:
+    """A chat client and a deployment served through the Responses API: translated both ways."""
+
+    def prepare(
+        self,
+        body: dict[str, Any],
+        deployment: DeploymentConfig,
+        provider: ProviderConfig,
+        api_key: str | None,
+    ) -> PreparedCall:
+        chat = dict(body)
+        if deployment.reasoning:
+            for_reasoning_model(chat)
+        wire = openai_wire_for(provider)
+        try:
+            upstream = chat_request_to_responses(chat, wire.model(provider, deployment))
+        except TranslationError as exc:
+            raise InvalidRequest(str(exc), param=exc.param) from None
+        url = wire.url(provider, deployment, "responses")
+        return PreparedCall(url, wire.headers(api_key), orjson.dumps(upstream))
+
+    def convert_json(self, data: bytes) -> tuple[bytes, Usage, dict[str, Any]]:
+        parsed = parse_upstream_json(data)
+        failure = response_failure(parsed)
+        if failure is not None:
+            raise failure
+        converted = responses_response_to_chat(parsed)
+        return (
+            orjson.dumps(converted),
+            usage_from_responses(parsed.get("usage")) or Usage(),
+            converted,
+        )
+
+    def stream(self, body: dict[str, Any]) -> ResponsesToChatStream:
+        return ResponsesToChatStream(client_wants_usage(body))
+
+    def convert_error(self, status: int, data: bytes, deployment: DeploymentConfig) -> GatewayError:
+        return error_from_upstream(status, data, deployment)

@@ -1,0 +1,228 @@
+"""A chat completions request -> a Responses API request (a deployment with
+`api = "responses"`: a model its upstream serves only there, such as the codex and pro models,
+or serves function tools with reasoning only there, such as gpt-5.6).
+
+- `messages` -> `input` items: `system`, `developer` and `user` messages keep their role (text
+  parts -> `input_text`, `image_url` -> `input_image`, `file` -> `input_file`), an assistant
+  message its text (as a string); an assistant's `tool_calls` -> `function_call` items
+  (a custom tool's call -> `custom_tool_call`); `tool` messages -> `function_call_output`;
+- function `tools` (nested in chat) -> flat ones, custom tools as they are; `tool_choice`
+  likewise; `parallel_tool_calls`;
+- `max_completion_tokens` or `max_tokens` -> `max_output_tokens`; `reasoning_effort` ->
+  `reasoning.effort`; `verbosity` -> `text.verbosity`; `response_format` `json_schema` /
+  `json_object` -> `text.format`; `temperature`, `top_p`, `user`, `metadata`,
+  `prompt_cache_key`, `safety_identifier`, `service_tier`, `stream` as they are;
+  `store: false` (a chat client keeps its own history: nothing is kept upstream for it);
+- what the Responses API has no place for (`n` above 1, `stop`, `logprobs`, the penalties,
+  `logit_bias`, `seed`, `audio`, `prediction`, ... and legacy `function` messages) raises
+  TranslationError naming it, a 400; `stream_options` is the gateway's (the usage always comes).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gateway.json_types import JSON
+from gateway.providers.anthropic.errors import TranslationError
+
+_PASSED = (
+    "temperature",
+    "top_p",
+    "user",
+    "metadata",
+    "parallel_tool_calls",
+    "prompt_cache_key",
+    "safety_identifier",
+    "service_tier",
+    "stream",
+)
+# Chat fields the Responses API has no place for: refused, never dropped silently.
+_REFUSED = (
+    "stop",
+    "logprobs",
+    "top_logprobs",
+    "frequency_penalty",
+    "presence_penalty",
+    "logit_bias",
+    "seed",
+    "audio",
+    "modalities",
+    "prediction",
+    "web_search_options",
+    "functions",
+    "function_call",
+)
+
+
+def chat_request_to_responses(body: JSON, model: str) -> JSON:
+    """The Responses body asking `model` what the chat body `body` asks."""
+    for name in _REFUSED:
+        if body.get(name) not in (None, False, [], {}):
+            raise TranslationError(
+                f"'{name}' is not supported by this deployment, which is served through the "
+                "Responses API",
+                param=name,
+            )
+    if body.get("n") not in (None, 1):
+        raise TranslationError(
+            "n above 1 is not supported by this deployment, which is served through the "
+            "Responses API",
+            param="n",
+        )
+    messages = body.get("messages")
+    if not isinstance(messages, list):
+        raise TranslationError("'messages' must be an array", param="messages")
+    out: JSON = {"model": model, "input": _input(messages), "store": False}
+    for name in _PASSED:
+        if body.get(name) is not None:
+            out[name] = body[name]
+    limit = body.get("max_completion_tokens", body.get("max_tokens"))
+    if isinstance(limit, int):
+        out["max_output_tokens"] = limit
+    if body.get("tools"):
+        out["tools"] = [_tool(tool) for tool in body["tools"]]
+    if body.get("tool_choice") is not None:
+        out["tool_choice"] = _tool_choice(body["tool_choice"])
+    if isinstance(body.get("reasoning_effort"), str):
+        out["reasoning"] = {"effort": body["reasoning_effort"]}
+    text: JSON = {}
+    text_format = _text_format(body.get("response_format"))
+    if text_format is not None:
+        text["format"] = text_format
+    if isinstance(body.get("verbosity"), str):
+        text["verbosity"] = body["verbosity"]
+    if text:
+        out["text"] = text
+    return out
+
+
+def _input(messages: list[Any]) -> list[JSON]:
+    items: list[JSON] = []
+    for index, message in enumerate(messages):
+        if not isinstance(message, dict):
+            raise TranslationError(f"messages[{index}] must be an object", param="messages")
+        role = message.get("role")
+        if role == "tool":
+            items.append(
+                {
+                    "type": "function_call_output",
+                    "call_id": str(message.get("tool_call_id", "")),
+                    "output": _text(message.get("content")),
+                }
+            )
+        elif role == "assistant":
+            # Its text as a string: the form of an earlier answer every Responses server takes.
+            text = "".join(p["text"] for p in _content(message.get("content"), "assistant", index))
+            if text:
+                items.append({"type": "message", "role": "assistant", "content": text})
+            items += [_call_item(call) for call in message.get("tool_calls") or ()]
+        elif role in ("system", "developer", "user"):
+            content = _content(message.get("content"), str(role), index)
+            if content:
+                items.append({"type": "message", "role": role, "content": content})
+        else:
+            raise TranslationError(
+                f"messages[{index}] has a role the Responses API does not take: {role!r}",
+                param=f"messages[{index}].role",
+            )
+    return items
+
+
+def _content(content: object, role: str, index: int) -> list[JSON]:
+    """A message's content as Responses parts (none for an empty one)."""
+    text_kind = "output_text" if role == "assistant" else "input_text"
+    if isinstance(content, str):
+        return [{"type": text_kind, "text": content}] if content else []
+    parts: list[JSON] = []
+    for part in content if isinstance(content, list) else ():
+        kind = part.get("type") if isinstance(part, dict) else None
+        if kind == "text" and isinstance(part, dict):
+            parts.append({"type": text_kind, "text": str(part.get("text", ""))})
+        elif kind == "refusal" and isinstance(part, dict):
+            parts.append({"type": text_kind, "text": str(part.get("refusal", ""))})
+        elif kind == "image_url" and isinstance(part, dict) and role == "user":
+            image = part.get("image_url")
+            url = image.get("url") if isinstance(image, dict) else image
+            detail = image.get("detail", "auto") if isinstance(image, dict) else "auto"
+            parts.append({"type": "input_image", "image_url": url, "detail": detail})
+        elif kind == "file" and isinstance(part, dict) and role == "user":
+            file = part.get("file")
+            fields = ("file_data", "file_id", "filename")
+            chosen = {k: file[k] for k in fields if isinstance(file, dict) and k in file}
+            parts.append({"type": "input_file", **chosen})
+        else:
+            raise TranslationError(
+                f"messages[{index}] has a content part the Responses API does not take here: "
+                f"{kind!r}",
+                param=f"messages[{index}].content",
+            )
+    return parts
+
+
+def _text(content: object) -> str:
+    if isinstance(content, str):
+        return content
+    texts = [
+        str(part.get("text", ""))
+        for part in (content if isinstance(content, list) else ())
+        if isinstance(part, dict) and part.get("type") == "text"
+    ]
+    return "".join(texts)
+
+
+def _call_item(call: object) -> JSON:
+    fields: JSON = call if isinstance(call, dict) else {}
+    call_id = str(fields.get("id", ""))
+    custom = fields.get("custom")
+    if fields.get("type") == "custom" and isinstance(custom, dict):
+        return {
+            "type": "custom_tool_call",
+            "call_id": call_id,
+            "name": str(custom.get("name", "")),
+            "input": str(custom.get("input", "")),
+        }
+    function = fields.get("function")
+    function = function if isinstance(function, dict) else {}
+    return {
+        "type": "function_call",
+        "call_id": call_id,
+        "name": str(function.get("name", "")),
+        "arguments": str(function.get("arguments") or ""),
+    }
+
+
+def _tool(tool: object) -> JSON:
+    kind = tool.get("type") if isinstance(tool, dict) else None
+    if kind == "function" and isinstance(tool, dict) and isinstance(tool.get("function"), dict):
+        function = tool["function"]
+        flat: JSON = {"type": "function", "name": function.get("name")}
+        for name in ("description", "parameters", "strict"):
+            if function.get(name) is not None:
+                flat[name] = function[name]
+        return flat
+    if kind == "custom" and isinstance(tool, dict) and isinstance(tool.get("custom"), dict):
+        return {"type": "custom", **tool["custom"]}
+    raise TranslationError(f"a tool of type {kind!r} cannot be sent here", param="tools")
+
+
+def _tool_choice(choice: object) -> object:
+    if isinstance(choice, str):
+        return choice
+    if isinstance(choice, dict):
+        kind = choice.get("type")
+        named = choice.get(kind) if isinstance(kind, str) else None
+        if kind in ("function", "custom") and isinstance(named, dict):
+            return {"type": kind, "name": named.get("name")}
+    raise TranslationError("this tool_choice cannot be sent here", param="tool_choice")
+
+
+def _text_format(response_format: object) -> JSON | None:
+    if not isinstance(response_format, dict):
+        return None
+    kind = response_format.get("type")
+    if kind == "json_object":
+        return {"type": "json_object"}
+    schema = response_format.get("json_schema")
+    if kind == "json_schema" and isinstance(schema, dict):
+        return {"type": "json_schema", **schema}
+    return None

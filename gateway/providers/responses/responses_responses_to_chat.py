@@ -1,0 +1,101 @@
+"""A Responses API `response` -> a chat completion (a chat client of a deployment with
+`api = "responses"`).
+
+The `message` items' text becomes the choice's `content` (a `refusal` part its `refusal`), each
+`function_call` item a tool call (`id` = its `call_id`), each `custom_tool_call` a custom tool
+call; `reasoning` items have no place in a chat answer (OpenAI's chat completions keep the
+reasoning to themselves as well) and are left out. `finish_reason`: `tool_calls` when it called
+tools, `length` for an answer cut at `max_output_tokens`, `content_filter` for one the filter
+stopped, else `stop`. The usage is renamed (`input_tokens` -> `prompt_tokens`, cached and
+reasoning details kept).
+"""
+
+from __future__ import annotations
+
+from gateway.json_types import JSON
+from gateway.providers.base import token_count
+
+# `incomplete_details.reason` -> chat's `finish_reason`.
+FINISH_REASONS = {"max_output_tokens": "length", "content_filter": "content_filter"}
+
+
+def chat_usage(usage: object) -> JSON | None:
+    """A Responses `usage` as chat's."""
+    if not isinstance(usage, dict):
+        return None
+    prompt = token_count(usage.get("input_tokens"), "input_tokens")
+    completion = token_count(usage.get("output_tokens"), "output_tokens")
+    input_details = usage.get("input_tokens_details")
+    output_details = usage.get("output_tokens_details")
+    cached = input_details.get("cached_tokens") if isinstance(input_details, dict) else 0
+    reasoning = output_details.get("reasoning_tokens") if isinstance(output_details, dict) else 0
+    return {
+        "prompt_tokens": prompt,
+        "completion_tokens": completion,
+        "total_tokens": prompt + completion,
+        "prompt_tokens_details": {"cached_tokens": token_count(cached, "cached_tokens")},
+        "completion_tokens_details": {
+            "reasoning_tokens": token_count(reasoning, "reasoning_tokens")
+        },
+    }
+
+
+def chat_tool_call(item: JSON) -> JSON | None:
+    """The chat tool call of a `function_call` or `custom_tool_call` item (None for others)."""
+    call_id = str(item.get("call_id") or item.get("id") or "")
+    if item.get("type") == "function_call":
+        function = {"name": str(item.get("name", "")), "arguments": str(item.get("arguments", ""))}
+        return {"id": call_id, "type": "function", "function": function}
+    if item.get("type") == "custom_tool_call":
+        custom = {"name": str(item.get("name", "")), "input": str(item.get("input", ""))}
+        return {"id": call_id, "type": "custom", "custom": custom}
+    return None
+
+
+def finish_reason(response: JSON, called: bool) -> str:
+    details = response.get("incomplete_details")
+    reason = details.get("reason") if isinstance(details, dict) else None
+    if response.get("status") == "incomplete" and reason in FINISH_REASONS:
+        return FINISH_REASONS[str(reason)]
+    return "tool_calls" if called else "stop"
+
+
+def responses_response_to_chat(response: JSON) -> JSON:
+    """The chat completion of the Responses answer `response`."""
+    texts: list[str] = []
+    refusals: list[str] = []
+    calls: list[JSON] = []
+    for item in response.get("output") or ():
+        if not isinstance(item, dict):
+            continue
+        if item.get("type") == "message":
+            for part in item.get("content") or ():
+                if not isinstance(part, dict):
+                    continue
+                if isinstance(part.get("text"), str):
+                    texts.append(part["text"])
+                elif isinstance(part.get("refusal"), str):
+                    refusals.append(part["refusal"])
+        elif (call := chat_tool_call(item)) is not None:
+            calls.append(call)
+    message: JSON = {"role": "assistant", "content": "".join(texts) if texts or not calls else None}
+    if refusals:
+        message["refusal"] = "".join(refusals)
+    if calls:
+        message["tool_calls"] = calls
+    created = response.get("created_at")
+    return {
+        "id": f"chatcmpl-{response.get('id', '')}",
+        "object": "chat.completion",
+        "created": created if isinstance(created, int) else 0,
+        "model": str(response.get("model") or ""),
+        "choices": [
+            {
+                "index": 0,
+                "message": message,
+                "finish_reason": finish_reason(response, bool(calls)),
+                "logprobs": None,
+            }
+        ],
+        "usage": chat_usage(response.get("usage")),
+    }

@@ -1,0 +1,159 @@
+"""Chat completions clients of a deployment with `api = "responses"`, served through the
+upstream's Responses API (the mock provider's), with the real `openai` SDK: text, streams with
+their usage, tool calls and their results, structured output, and what the Responses API has no
+place for refused with a 400 naming it. The same conversation asked of a chat deployment of the
+same mock gets the same answer."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import openai
+import pydantic
+import pytest
+from openai.types.chat import ChatCompletionMessageParam, ChatCompletionToolParam
+
+from tests.procs import Proc, start_gateway
+
+KEY = "sk-chat-through-responses"
+HI: list[ChatCompletionMessageParam] = [
+    {"role": "system", "content": "Be brief."},
+    {"role": "user", "content": "Tell me about Paris"},
+]
+WEATHER: ChatCompletionToolParam = {
+    "type": "function",
+    "function": {
+        "name": "get_weather",
+        "parameters": {
+            "type": "object",
+            "properties": {"city": {"type": "string"}},
+            "required": ["city"],
+        },
+    },
+}
+
+
+class Weather(pydantic.BaseModel):
+    city: str
+    celsius: int
+
+
+def _config(upstream: str) -> str:
+    text = f'[[providers]]\nname = "oai"\ntype = "openai"\nbase_url = "{upstream}/v1"\n'
+    text += "responses = true\n\n"
+    for name, extra in (("chat", ""), ("bridged", 'api = "responses"\n')):
+        text += f'[[models]]\nname = "{name}"\n[[models.deployments]]\nprovider = "oai"\n'
+        text += f'model = "mock-small"\n{extra}\n'
+    return text + f'[[keys]]\nid = "k"\nkey_sha256 = "{hashlib.sha256(KEY.encode()).hexdigest()}"\n'
+
+
+@pytest.fixture(scope="module")
+def gateway(tmp_path_factory: pytest.TempPathFactory, mock_upstream: Proc) -> Iterator[Proc]:
+    root = tmp_path_factory.mktemp("chat-through-responses")
+    (root / "gateway.toml").write_text(_config(mock_upstream.url))
+    proc = start_gateway(root / "gateway.toml")
+    yield proc
+    proc.stop()
+
+
+@pytest.fixture(scope="module")
+def client(gateway: Proc) -> Iterator[openai.OpenAI]:
+    with openai.OpenAI(base_url=gateway.url + "/v1", api_key=KEY, max_retries=0) as sdk:
+        yield sdk
+
+
+def last_request(mock_upstream: Proc) -> dict[str, Any]:
+    return dict(httpx.get(mock_upstream.url + "/_mock/stats").json()["last_request"])
+
+
+def test_a_chat_request_is_answered_through_the_responses_api(
+    client: openai.OpenAI, mock_upstream: Proc
+) -> None:
+    answer = client.chat.completions.create(model="bridged", messages=HI, max_tokens=200)
+    sent = last_request(mock_upstream)
+    assert sent["path"] == "/v1/responses"
+    assert sent["body"]["store"] is False and sent["body"]["max_output_tokens"] == 200
+    assert [item["role"] for item in sent["body"]["input"]] == ["system", "user"]
+    direct = client.chat.completions.create(model="chat", messages=HI, max_tokens=200)
+    assert answer.choices[0].message.content == direct.choices[0].message.content
+    assert answer.choices[0].finish_reason == "stop"
+    assert answer.object == "chat.completion" and answer.id.startswith("chatcmpl-resp_")
+    assert answer.usage is not None and direct.usage is not None
+    assert answer.usage.completion_tokens == direct.usage.completion_tokens
+
+
+def test_a_stream_is_chat_chunks_with_the_usage_asked_for(client: openai.OpenAI) -> None:
+    stream = client.chat.completions.create(
+        model="bridged", messages=HI, stream=True, stream_options={"include_usage": True}
+    )
+    chunks = list(stream)
+    text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    direct = client.chat.completions.create(model="chat", messages=HI)
+    assert text == direct.choices[0].message.content
+    assert chunks[0].choices[0].delta.role == "assistant"
+    assert [c.choices[0].finish_reason for c in chunks if c.choices][-1] == "stop"
+    assert chunks[-1].choices == [] and chunks[-1].usage is not None
+    assert chunks[-1].usage.completion_tokens > 0
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_tool_calls_and_their_results(client: openai.OpenAI, stream: bool) -> None:
+    question: list[ChatCompletionMessageParam] = [{"role": "user", "content": "Weather?"}]
+    if stream:
+        chunks = list(
+            client.chat.completions.create(
+                model="bridged", messages=question, tools=[WEATHER], stream=True
+            )
+        )
+        calls = [c.choices[0].delta.tool_calls for c in chunks if c.choices]
+        pieces = [call for delta in calls if delta for call in delta]
+        call_id = next(p.id for p in pieces if p.id)
+        name = next(p.function.name for p in pieces if p.function and p.function.name)
+        arguments = "".join(p.function.arguments or "" for p in pieces if p.function)
+        finish = [c.choices[0].finish_reason for c in chunks if c.choices][-1]
+    else:
+        answer = client.chat.completions.create(model="bridged", messages=question, tools=[WEATHER])
+        [call] = answer.choices[0].message.tool_calls or []
+        assert call.type == "function"
+        call_id, name, arguments = call.id, call.function.name, call.function.arguments
+        finish = answer.choices[0].finish_reason
+    assert (name, arguments, finish) == ("get_weather", '{"city":"test"}', "tool_calls")
+    history: list[ChatCompletionMessageParam] = [
+        *question,
+        {
+            "role": "assistant",
+            "content": None,
+            "tool_calls": [
+                {
+                    "id": call_id,
+                    "type": "function",
+                    "function": {"name": name, "arguments": arguments},
+                }
+            ],
+        },
+        {"role": "tool", "tool_call_id": call_id, "content": "sunny"},
+    ]
+    second = client.chat.completions.create(model="bridged", messages=history, tools=[WEATHER])
+    assert second.choices[0].message.content == "Tool result: sunny"
+
+
+def test_structured_output_is_parsed(client: openai.OpenAI) -> None:
+    parsed = client.chat.completions.parse(
+        model="bridged",
+        messages=[{"role": "user", "content": "Weather in Paris?"}],
+        response_format=Weather,
+    )
+    assert parsed.choices[0].message.parsed == Weather(city="test", celsius=1)
+
+
+@pytest.mark.parametrize(("param", "value"), [("stop", ["\n"]), ("n", 2), ("seed", 7)])
+def test_what_the_responses_api_has_no_place_for_is_refused(
+    client: openai.OpenAI, param: str, value: object
+) -> None:
+    with pytest.raises(openai.BadRequestError) as refused:
+        client.chat.completions.create(model="bridged", messages=HI, extra_body={param: value})
+    assert isinstance(refused.value.body, dict) and refused.value.body["param"] == param
+    assert "Responses API" in refused.value.message
