@@ -218,7 +218,7 @@ class DeploymentConfig:
     reasoning: bool = False
     # Anthropic deployments: the sampling settings the model takes (auto: read from `model`).
     sampling: Sampling = "auto"
-    api: DeploymentApi = "chat"  # "responses": chat clients served through the Responses API
+    api: DeploymentApi = "chat"  # "responses": chat clients served by the Responses API
     rpm: PositiveInt | None = None
     tpm: PositiveInt | None = None
     timeouts: Timeouts = field(default_factory=Timeouts, metadata=toml(flatten=True))

@@ -29,6 +29,7 @@ from gateway.providers.responses.adapters import (
     ResponsesToAnthropic,
     ResponsesToChat,
 )
+from gateway.providers.responses.anthropic_bridge import AnthropicThroughResponses
 from gateway.providers.responses.chat_bridge import ChatThroughResponses
 from gateway.providers.responses.stream_passthrough import response_failure
 
@@ -65,6 +66,7 @@ _ANTHROPIC_TO_AZURE = AnthropicClientToOpenAI(AZURE_WIRE)
 _ANTHROPIC_PASSTHROUGH = AnthropicMessagesAdapter()
 _RESPONSES_PASSTHROUGH = ResponsesPassthrough()
 _CHAT_THROUGH_RESPONSES = ChatThroughResponses()
+_ANTHROPIC_THROUGH_RESPONSES = AnthropicThroughResponses()
 _OPENAI_COMPLETIONS = OpenAICompletionsAdapter()
 _AZURE_COMPLETIONS = OpenAICompletionsAdapter(AZURE_WIRE)
 _ANTHROPIC_COUNT_TOKENS = AnthropicCountTokensAdapter()
@@ -110,11 +112,14 @@ def adapter_for(
 ) -> Adapter:
     """The adapter serving `kind` from `provider`; `body` (the request) is needed by the
     Responses translations, which echo its fields, and by a chat request's structured output
-    on Anthropic; `api`, the deployment's: "responses" serves chat clients through the
-    Responses API. Behind CheckedAdapter: whatever an upstream sends, a translator's failure
-    is a 502 `upstream_malformed`, never a bare 500."""
-    if kind == "chat" and api == "responses" and provider.type != "anthropic":
-        return CheckedAdapter(_CHAT_THROUGH_RESPONSES)
+    on Anthropic; `api`, the deployment's: "responses" serves chat and Anthropic clients
+    through the Responses API. Behind CheckedAdapter: whatever an upstream sends, a
+    translator's failure is a 502 `upstream_malformed`, never a bare 500."""
+    if api == "responses" and provider.type != "anthropic":
+        if kind == "chat":
+            return CheckedAdapter(_CHAT_THROUGH_RESPONSES)
+        if kind == "messages":
+            return CheckedAdapter(_ANTHROPIC_THROUGH_RESPONSES)
     return CheckedAdapter(_adapter(kind, provider, anthropic_beta, body))
 
 

@@ -1,8 +1,8 @@
-"""Chat completions clients of a deployment with `api = "responses"`, served through the
-upstream's Responses API (the mock provider's), with the real `openai` SDK: text, streams with
-their usage, tool calls and their results, structured output, and what the Responses API has no
-place for refused with a 400 naming it. The same conversation asked of a chat deployment of the
-same mock gets the same answer."""
+"""Chat completions and Anthropic clients of a deployment with `api = "responses"`, served
+through the upstream's Responses API (the mock provider's), with the real `openai` and
+`anthropic` SDKs: text, streams with their usage, tool calls and their results, structured
+output, and what the Responses API has no place for refused with a 400 naming it. The same
+conversation asked of a chat deployment of the same mock gets the same answer."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import hashlib
 from collections.abc import Iterator
 from typing import Any
 
+import anthropic
 import httpx
 import openai
 import pydantic
@@ -157,3 +158,50 @@ def test_what_the_responses_api_has_no_place_for_is_refused(
         client.chat.completions.create(model="bridged", messages=HI, extra_body={param: value})
     assert isinstance(refused.value.body, dict) and refused.value.body["param"] == param
     assert "Responses API" in refused.value.message
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_an_anthropic_client_is_answered_through_the_responses_api(
+    gateway: Proc, mock_upstream: Proc, stream: bool
+) -> None:
+    tools: list[anthropic.types.ToolParam] = [
+        {"name": "get_weather", "input_schema": WEATHER["function"]["parameters"]}
+    ]
+    question: list[anthropic.types.MessageParam] = [{"role": "user", "content": "Weather?"}]
+    with anthropic.Anthropic(base_url=gateway.url, api_key=KEY, max_retries=0) as claude:
+
+        def ask(messages: list[anthropic.types.MessageParam]) -> anthropic.types.Message:
+            if not stream:
+                return claude.messages.create(
+                    model="bridged", max_tokens=200, messages=messages, tools=tools
+                )
+            with claude.messages.stream(
+                model="bridged", max_tokens=200, messages=messages, tools=tools
+            ) as events:
+                return events.get_final_message()
+
+        first = ask(question)
+        assert last_request(mock_upstream)["path"] == "/v1/responses"
+        [call] = first.content
+        assert call.type == "tool_use" and first.stop_reason == "tool_use"
+        assert (call.name, call.input) == ("get_weather", {"city": "test"})
+        assert first.usage.output_tokens > 0
+        result: anthropic.types.ToolResultBlockParam = {
+            "type": "tool_result",
+            "tool_use_id": call.id,
+            "content": "sunny",
+        }
+        used: anthropic.types.ToolUseBlockParam = {
+            "type": "tool_use",
+            "id": call.id,
+            "name": call.name,
+            "input": call.input,
+        }
+        second = ask(
+            [
+                *question,
+                {"role": "assistant", "content": [used]},
+                {"role": "user", "content": [result]},
+            ]
+        )
+    assert second.content[0].type == "text" and second.content[0].text == "Tool result: sunny"

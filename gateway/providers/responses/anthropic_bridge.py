@@ -1,0 +1,109 @@
+"""`AnthropicThroughResponses`: an Anthropic client (`/v1/messages`: Claude Code, the anthropic
+SDK) of a deployment with `api = "responses"`, served through its upstream's Responses API.
+
+Two translations the gateway has, one after the other: Messages -> chat completions (the one an
+Anthropic client of any OpenAI-format deployment goes through) -> Responses
+(`chat_bridge`'s), and back: a response -> a chat completion -> a Messages answer; a stream's
+events -> chat chunks -> Messages events, chunk by chunk as they come.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import orjson
+
+from gateway import tokens
+from gateway.config.types import DeploymentConfig, ProviderConfig
+from gateway.errors import GatewayError, InvalidRequest
+from gateway.providers.anthropic.adapters import OpenAIToAnthropicStreamAdapter
+from gateway.providers.anthropic.effort import openai_reasoning_effort
+from gateway.providers.anthropic.errors import TranslationError
+from gateway.providers.anthropic.requests_anthropic_to_openai import anthropic_request_to_openai
+from gateway.providers.anthropic.responses_openai_to_anthropic import openai_response_to_anthropic
+from gateway.providers.azure import openai_wire_for
+from gateway.providers.base import PreparedCall, Usage, parse_upstream_json
+from gateway.providers.openai import for_reasoning_model
+from gateway.providers.responses.objects import usage_from_responses
+from gateway.providers.responses.requests_chat_to_responses import chat_request_to_responses
+from gateway.providers.responses.responses_responses_to_chat import responses_response_to_chat
+from gateway.providers.responses.stream_passthrough import response_failure
+from gateway.providers.responses.streams_responses_to_chat import ResponsesToChatStream
+from gateway.providers.upstream_errors import error_from_upstream
+
+
+class AnthropicThroughResponsesStream:
+    """Responses events -> chat chunks -> Anthropic events."""
+
+    def __init__(self, model: str, input_tokens_estimate: int) -> None:
+        self._to_chat = ResponsesToChatStream(include_usage=True)
+        self._to_anthropic = OpenAIToAnthropicStreamAdapter(model, input_tokens_estimate)
+        self.usage: Usage | None = None  # once the stream ended
+
+    @property
+    def text(self) -> list[str]:
+        return self._to_anthropic.text
+
+    def written_text(self) -> str:
+        """The answer's text and tool-call input so far (`WritesText`)."""
+        return self._to_chat.written_text()
+
+    def _relay(self, chat: Sequence[bytes]) -> list[bytes]:
+        return self._to_anthropic.feed(b"".join(chat)) if chat else []
+
+    def feed(self, chunk: bytes) -> list[bytes]:
+        try:
+            chat = self._to_chat.feed(chunk)
+        except GatewayError as exc:  # what came before the failure, in the client's format
+            exc.pending = self._relay(exc.pending)
+            raise
+        return self._relay(chat)
+
+    def finish(self) -> list[bytes]:
+        out = self._relay(self._to_chat.finish())
+        out += self._to_anthropic.finish()
+        self.usage = self._to_anthropic.usage
+        return out
+
+
+class AnthropicThroughResponses:
+    """An Anthropic client and a deployment served through the Responses API."""
+
+    def prepare(
+        self,
+        body: dict[str, Any],
+        deployment: DeploymentConfig,
+        provider: ProviderConfig,
+        api_key: str | None,
+    ) -> PreparedCall:
+        wire = openai_wire_for(provider)
+        try:
+            chat = anthropic_request_to_openai(body, deployment.model)
+            if deployment.reasoning:
+                effort = openai_reasoning_effort(body.get("output_config"))
+                if effort is not None:
+                    chat["reasoning_effort"] = effort
+                for_reasoning_model(chat)
+            upstream = chat_request_to_responses(chat, wire.model(provider, deployment))
+        except TranslationError as exc:
+            raise InvalidRequest(str(exc), param=exc.param) from None
+        url = wire.url(provider, deployment, "responses")
+        return PreparedCall(url, wire.headers(api_key), orjson.dumps(upstream))
+
+    def convert_json(self, data: bytes) -> tuple[bytes, Usage, dict[str, Any]]:
+        parsed = parse_upstream_json(data)
+        failure = response_failure(parsed)
+        if failure is not None:
+            raise failure
+        chat = responses_response_to_chat(parsed)
+        converted = openai_response_to_anthropic(chat, str(chat.get("model") or ""))
+        usage = usage_from_responses(parsed.get("usage")) or Usage()
+        return orjson.dumps(converted), usage, converted
+
+    def stream(self, body: dict[str, Any]) -> AnthropicThroughResponsesStream:
+        estimate = tokens.count_messages(body.get("messages"), body.get("system"))
+        return AnthropicThroughResponsesStream(str(body.get("model") or ""), estimate)
+
+    def convert_error(self, status: int, data: bytes, deployment: DeploymentConfig) -> GatewayError:
+        return error_from_upstream(status, data, deployment)
