@@ -49,6 +49,14 @@ name = "claude"
 provider = "ant"
 model = "m"
 
+# Chat and Anthropic clients served through the Responses API (`api = "responses"`).
+[[models]]
+name = "bridged"
+[[models.deployments]]
+provider = "oai"
+model = "m"
+api = "responses"
+
 [[keys]]
 id = "fuzz"
 key_sha256 = "{digest}"

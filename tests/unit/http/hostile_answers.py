@@ -162,16 +162,20 @@ def hostile_reply(
     lie: Any,
     cut: str,
     answer: Any = None,
+    events: list[Any] | None = None,
 ) -> FakeReply:
     """An upstream's reply with a lie in it: `lie` at `lie_at`, or anywhere (`mutate`); a
-    stream (`stream` and 200) that may stop early, or a JSON `answer` (the usual one of the
-    upstream's kind when None, an error body when `status` >= 400) that `cut` may truncate."""
+    stream (`stream` and 200) of `events` (the usual ones of the upstream's kind when None)
+    that may stop early, or a JSON `answer` (the usual one of the upstream's kind when None, an
+    error body when `status` >= 400) that `cut` may truncate."""
 
     def hostile(value: Any) -> Any:
         return replace(value, lie_at, lie) if lie_at is not None else mutate(value, data)
 
     if stream and status == 200:
-        events = list(ANTHROPIC_EVENTS if anthropic else OPENAI_EVENTS)
+        if events is None:
+            events = ANTHROPIC_EVENTS if anthropic else OPENAI_EVENTS
+        events = list(events)
         if cut != "whole":  # the stream stops early
             events = events[: data.draw(st.integers(0, len(events) - 1))]
         events = [hostile(event) if isinstance(event, dict) else event for event in events]
