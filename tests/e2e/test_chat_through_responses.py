@@ -15,7 +15,10 @@ import httpx
 import openai
 import pydantic
 import pytest
+from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
+from langchain_openai import ChatOpenAI
 from openai.types.chat import ChatCompletionMessageParam, ChatCompletionToolParam
+from pydantic import SecretStr
 
 from tests.procs import Proc, start_gateway
 
@@ -205,3 +208,27 @@ def test_an_anthropic_client_is_answered_through_the_responses_api(
             ]
         )
     assert second.content[0].type == "text" and second.content[0].text == "Tool result: sunny"
+
+
+def test_langchains_chat_model_with_tools_and_a_stream(gateway: Proc) -> None:
+    # LangChain's ChatOpenAI sends its own defaults (`stream_options`, `n`...): all taken.
+    with httpx.Client() as http:
+        model = ChatOpenAI(
+            model="bridged",
+            base_url=gateway.url + "/v1",
+            api_key=SecretStr(KEY),
+            http_client=http,
+            max_retries=0,
+            stream_usage=True,
+        )
+        question = HumanMessage("Weather?")
+        with_tools = model.bind_tools([dict(WEATHER)])
+        call = with_tools.invoke([question])
+        assert isinstance(call, AIMessage)
+        assert [c["name"] for c in call.tool_calls] == ["get_weather"]
+        result = ToolMessage("sunny", tool_call_id=call.tool_calls[0]["id"])
+        assert with_tools.invoke([question, call, result]).text == "Tool result: sunny"
+        chunks = list(model.stream([HumanMessage("Tell me about Paris")]))
+        assert "".join(chunk.text for chunk in chunks)
+        usage = [c.usage_metadata for c in chunks if c.usage_metadata]
+        assert usage and usage[-1]["output_tokens"] > 0
