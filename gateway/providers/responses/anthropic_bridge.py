@@ -22,15 +22,10 @@ from gateway.providers.anthropic.effort import openai_reasoning_effort
 from gateway.providers.anthropic.errors import TranslationError
 from gateway.providers.anthropic.requests_anthropic_to_openai import anthropic_request_to_openai
 from gateway.providers.anthropic.responses_openai_to_anthropic import openai_response_to_anthropic
-from gateway.providers.azure import openai_wire_for
-from gateway.providers.base import PreparedCall, Usage, parse_upstream_json
+from gateway.providers.base import PreparedCall, StreamConverter, Usage
 from gateway.providers.openai import for_reasoning_model
-from gateway.providers.responses.objects import usage_from_responses
-from gateway.providers.responses.requests_chat_to_responses import chat_request_to_responses
-from gateway.providers.responses.responses_responses_to_chat import responses_response_to_chat
-from gateway.providers.responses.stream_passthrough import response_failure
+from gateway.providers.responses.chat_bridge import ChatThroughResponses
 from gateway.providers.responses.streams_responses_to_chat import ResponsesToChatStream
-from gateway.providers.upstream_errors import error_from_upstream
 
 
 class AnthropicThroughResponsesStream:
@@ -67,7 +62,7 @@ class AnthropicThroughResponsesStream:
         return out
 
 
-class AnthropicThroughResponses:
+class AnthropicThroughResponses(ChatThroughResponses):
     """An Anthropic client and a deployment served through the Responses API."""
 
     def prepare(
@@ -77,33 +72,22 @@ class AnthropicThroughResponses:
         provider: ProviderConfig,
         api_key: str | None,
     ) -> PreparedCall:
-        wire = openai_wire_for(provider)
         try:
             chat = anthropic_request_to_openai(body, deployment.model)
-            if deployment.reasoning:
-                effort = openai_reasoning_effort(body.get("output_config"))
-                if effort is not None:
-                    chat["reasoning_effort"] = effort
-                for_reasoning_model(chat)
-            upstream = chat_request_to_responses(chat, wire.model(provider, deployment))
         except TranslationError as exc:
             raise InvalidRequest(str(exc), param=exc.param) from None
-        url = wire.url(provider, deployment, "responses")
-        return PreparedCall(url, wire.headers(api_key), orjson.dumps(upstream))
+        if deployment.reasoning:
+            effort = openai_reasoning_effort(body.get("output_config"))
+            if effort is not None:
+                chat["reasoning_effort"] = effort
+            for_reasoning_model(chat)
+        return self._call(chat, deployment, provider, api_key)
 
     def convert_json(self, data: bytes) -> tuple[bytes, Usage, dict[str, Any]]:
-        parsed = parse_upstream_json(data)
-        failure = response_failure(parsed)
-        if failure is not None:
-            raise failure
-        chat = responses_response_to_chat(parsed)
+        chat, usage = self._answer(data)
         converted = openai_response_to_anthropic(chat, str(chat.get("model") or ""))
-        usage = usage_from_responses(parsed.get("usage")) or Usage()
         return orjson.dumps(converted), usage, converted
 
-    def stream(self, body: dict[str, Any]) -> AnthropicThroughResponsesStream:
+    def stream(self, body: dict[str, Any]) -> StreamConverter:
         estimate = tokens.count_messages(body.get("messages"), body.get("system"))
         return AnthropicThroughResponsesStream(str(body.get("model") or ""), estimate)
-
-    def convert_error(self, status: int, data: bytes, deployment: DeploymentConfig) -> GatewayError:
-        return error_from_upstream(status, data, deployment)

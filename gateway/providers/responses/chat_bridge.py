@@ -17,10 +17,12 @@ import orjson
 
 from gateway.config.types import DeploymentConfig, ProviderConfig
 from gateway.errors import GatewayError, InvalidRequest
+from gateway.json_types import JSON
 from gateway.providers.anthropic.errors import TranslationError
 from gateway.providers.azure import openai_wire_for
 from gateway.providers.base import (
     PreparedCall,
+    StreamConverter,
     Usage,
     client_wants_usage,
     parse_upstream_json,
@@ -47,6 +49,16 @@ class ChatThroughResponses:
         chat = dict(body)
         if deployment.reasoning:
             for_reasoning_model(chat)
+        return self._call(chat, deployment, provider, api_key)
+
+    def _call(
+        self,
+        chat: JSON,
+        deployment: DeploymentConfig,
+        provider: ProviderConfig,
+        api_key: str | None,
+    ) -> PreparedCall:
+        """The Responses call asking what the chat body `chat` asks."""
         wire = openai_wire_for(provider)
         try:
             upstream = chat_request_to_responses(chat, wire.model(provider, deployment))
@@ -55,19 +67,21 @@ class ChatThroughResponses:
         url = wire.url(provider, deployment, "responses")
         return PreparedCall(url, wire.headers(api_key), orjson.dumps(upstream))
 
-    def convert_json(self, data: bytes) -> tuple[bytes, Usage, dict[str, Any]]:
+    def _answer(self, data: bytes) -> tuple[JSON, Usage]:
+        """The upstream's answer as a chat completion, and its usage (a failed response is
+        the failure it reports)."""
         parsed = parse_upstream_json(data)
         failure = response_failure(parsed)
         if failure is not None:
             raise failure
-        converted = responses_response_to_chat(parsed)
-        return (
-            orjson.dumps(converted),
-            usage_from_responses(parsed.get("usage")) or Usage(),
-            converted,
-        )
+        usage = usage_from_responses(parsed.get("usage")) or Usage()
+        return responses_response_to_chat(parsed), usage
 
-    def stream(self, body: dict[str, Any]) -> ResponsesToChatStream:
+    def convert_json(self, data: bytes) -> tuple[bytes, Usage, dict[str, Any]]:
+        chat, usage = self._answer(data)
+        return orjson.dumps(chat), usage, chat
+
+    def stream(self, body: dict[str, Any]) -> StreamConverter:
         return ResponsesToChatStream(client_wants_usage(body))
 
     def convert_error(self, status: int, data: bytes, deployment: DeploymentConfig) -> GatewayError:
