@@ -22,7 +22,7 @@ from gateway.providers.anthropic.effort import openai_reasoning_effort
 from gateway.providers.anthropic.errors import TranslationError
 from gateway.providers.anthropic.requests_anthropic_to_openai import anthropic_request_to_openai
 from gateway.providers.anthropic.responses_openai_to_anthropic import openai_response_to_anthropic
-from gateway.providers.base import PreparedCall, StreamConverter, Usage
+from gateway.providers.base import PreparedCall, Usage
 from gateway.providers.openai import for_reasoning_model
 from gateway.providers.responses.chat_bridge import ChatThroughResponses
 from gateway.providers.responses.streams_responses_to_chat import ResponsesToChatStream
@@ -88,6 +88,6 @@ class AnthropicThroughResponses(ChatThroughResponses):
         converted = openai_response_to_anthropic(chat, str(chat.get("model") or ""))
         return orjson.dumps(converted), usage, converted
 
-    def stream(self, body: dict[str, Any]) -> StreamConverter:
+    def stream(self, body: dict[str, Any]) -> AnthropicThroughResponsesStream:
         estimate = tokens.count_messages(body.get("messages"), body.get("system"))
         return AnthropicThroughResponsesStream(str(body.get("model") or ""), estimate)

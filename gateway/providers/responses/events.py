@@ -179,6 +179,8 @@ class ResponseEvents:
             self._gathered[index] += delta
             return []
         item = self.output[index]
+        if item["type"] != "function_call":  # a late piece of a custom call already closed
+            return []
         item["arguments"] += delta
         return [
             self._event(

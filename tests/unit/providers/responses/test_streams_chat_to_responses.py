@@ -126,6 +126,26 @@ def test_a_custom_tools_input_streams_whole_when_its_call_ends() -> None:
     assert stream.response["output"] == [events[5]["item"], events[9]["item"]]
 
 
+def test_a_late_piece_of_a_closed_custom_call_is_left_out() -> None:
+    # Servers that interleave parallel calls may send a call's arguments after the next began.
+    tools = [{"type": "custom", "name": "patch"}, {"type": "function", "name": "f"}]
+    first = {"index": 0, "id": "c1", "function": {"name": "patch", "arguments": '{"input":"P"}'}}
+    second = {"index": 1, "id": "c2", "function": {"name": "f", "arguments": "{}"}}
+    late = {"index": 0, "function": {"arguments": "late"}}
+    events, stream = run(
+        [
+            chunk({"tool_calls": [first]}),
+            chunk({"tool_calls": [second]}),
+            chunk({"tool_calls": [late]}),
+        ],
+        tools,
+    )
+    patch, call = stream.response["output"]
+    assert (patch["type"], patch["input"]) == ("custom_tool_call", "P")
+    assert call["arguments"] == "{}"
+    assert events[-1]["type"] == "response.completed"
+
+
 def test_a_client_tool_search_streams_as_its_item_alone() -> None:
     # The Responses API has no delta events for it: its arguments are in the item's `.done`.
     tools = [{"type": "tool_search", "execution": "client", "parameters": {"type": "object"}}]
