@@ -35,7 +35,7 @@ Sticky = Literal["none", "key", "user"]
 # Which sampling settings an Anthropic deployment is sent (gateway.providers.anthropic.sampling).
 Sampling = Literal["auto", "all", "one", "none"]
 # Which API of an OpenAI-format upstream serves a deployment's chat clients.
-DeploymentApi = Literal["chat", "responses"]
+DeploymentApi = Literal["auto", "chat", "responses"]
 
 NonEmptyStr = Annotated[str, NON_EMPTY]
 PositiveInt = Annotated[int, Range(above=0)]
@@ -218,7 +218,7 @@ class DeploymentConfig:
     reasoning: bool = False
     # Anthropic deployments: the sampling settings the model takes (auto: read from `model`).
     sampling: Sampling = "auto"
-    api: DeploymentApi = "chat"  # "responses": chat clients served by the Responses API
+    api: DeploymentApi = "auto"  # "responses": chat clients served by the Responses API
     rpm: PositiveInt | None = None
     tpm: PositiveInt | None = None
     timeouts: Timeouts = field(default_factory=Timeouts, metadata=toml(flatten=True))

@@ -30,7 +30,7 @@ from gateway.providers.responses.adapters import (
     ResponsesToChat,
 )
 from gateway.providers.responses.anthropic_bridge import AnthropicThroughResponses
-from gateway.providers.responses.chat_bridge import ChatThroughResponses
+from gateway.providers.responses.chat_bridge import ChatThroughResponses, responses_only_model
 from gateway.providers.responses.stream_passthrough import response_failure
 
 EndpointKind = Literal["chat", "messages", "embeddings", "responses", "completions", "count_tokens"]
@@ -109,18 +109,24 @@ def adapter_for(
     anthropic_beta: str | None = None,
     body: dict[str, Any] | None = None,
     api: DeploymentApi = "chat",
+    model: str = "",
 ) -> Adapter:
     """The adapter serving `kind` from `provider`; `body` (the request) is needed by the
     Responses translations, which echo its fields, and by a chat request's structured output
-    on Anthropic; `api`, the deployment's: "responses" serves chat and Anthropic clients
-    through the Responses API. Behind CheckedAdapter: whatever an upstream sends, a
-    translator's failure is a 502 `upstream_malformed`, never a bare 500."""
-    if api == "responses" and provider.type != "anthropic":
-        if kind == "chat":
-            return CheckedAdapter(_CHAT_THROUGH_RESPONSES)
-        if kind == "messages":
-            return CheckedAdapter(_ANTHROPIC_THROUGH_RESPONSES)
+    on Anthropic; `api` and `model`, the deployment's: chat and Anthropic clients are served
+    through the Responses API when it says "responses", or "auto" for a model OpenAI serves
+    there only, from a provider that speaks it. Behind CheckedAdapter: whatever an upstream
+    sends, a translator's failure is a 502 `upstream_malformed`, never a bare 500."""
+    if kind in ("chat", "messages") and _through_responses(api, provider, model):
+        bridge = _CHAT_THROUGH_RESPONSES if kind == "chat" else _ANTHROPIC_THROUGH_RESPONSES
+        return CheckedAdapter(bridge)
     return CheckedAdapter(_adapter(kind, provider, anthropic_beta, body))
+
+
+def _through_responses(api: DeploymentApi, provider: ProviderConfig, model: str) -> bool:
+    if api == "chat" or provider.type == "anthropic":
+        return False
+    return api == "responses" or (responses_only_model(model) and speaks_responses(provider))
 
 
 def _adapter(

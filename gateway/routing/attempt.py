@@ -82,7 +82,7 @@ def build_call(
     `traceparent` and `tracestate` headers."""
     provider = runtime.config.providers[deployment.provider]
     wire = wire_provider(provider, kind)
-    adapter = adapter_for(kind, wire, anthropic_beta, body, deployment.api)
+    adapter = adapter_for(kind, wire, anthropic_beta, body, deployment.api, deployment.model)
     call = adapter.prepare(body, deployment, wire, runtime.provider_key(provider.name))
     extra = runtime.provider_headers.get(provider.name)
     headers = call.headers if extra is None else {**call.headers, **extra}

@@ -48,9 +48,14 @@ class Weather(pydantic.BaseModel):
 def _config(upstream: str) -> str:
     text = f'[[providers]]\nname = "oai"\ntype = "openai"\nbase_url = "{upstream}/v1"\n'
     text += "responses = true\n\n"
-    for name, extra in (("chat", ""), ("bridged", 'api = "responses"\n')):
+    for name, model, extra in (
+        ("chat", "mock-small", ""),
+        ("bridged", "mock-small", 'api = "responses"\n'),
+        ("codex", "gpt-5.1-codex", ""),  # `api = "auto"`: a Responses-only model's name
+        ("codex-as-chat", "gpt-5.1-codex", 'api = "chat"\n'),
+    ):
         text += f'[[models]]\nname = "{name}"\n[[models.deployments]]\nprovider = "oai"\n'
-        text += f'model = "mock-small"\n{extra}\n'
+        text += f'model = "{model}"\n{extra}\n'
     return text + f'[[keys]]\nid = "k"\nkey_sha256 = "{hashlib.sha256(KEY.encode()).hexdigest()}"\n'
 
 
@@ -232,3 +237,21 @@ def test_langchains_chat_model_with_tools_and_a_stream(gateway: Proc) -> None:
         assert "".join(chunk.text for chunk in chunks)
         usage = [c.usage_metadata for c in chunks if c.usage_metadata]
         assert usage and usage[-1]["output_tokens"] > 0
+
+
+@pytest.mark.parametrize(
+    ("model", "path"),
+    [("codex", "/v1/responses"), ("codex-as-chat", "/v1/chat/completions")],
+)
+def test_a_responses_only_model_is_asked_through_the_responses_api_by_default(
+    client: openai.OpenAI, gateway: Proc, mock_upstream: Proc, model: str, path: str
+) -> None:
+    # gpt-5.1-codex is served by OpenAI's Responses API only: `api = "auto"` knows it by name.
+    answer = client.chat.completions.create(model=model, messages=HI)
+    assert answer.choices[0].message.content
+    assert last_request(mock_upstream)["path"] == path
+    with anthropic.Anthropic(base_url=gateway.url, api_key=KEY, max_retries=0) as claude:
+        claude.messages.create(
+            model=model, max_tokens=50, messages=[{"role": "user", "content": "hi"}]
+        )
+    assert last_request(mock_upstream)["path"] == path

@@ -13,6 +13,7 @@ from gateway.errors import GatewayError
 from gateway.providers import adapter_for
 from gateway.providers.checked import CheckedAdapter
 from gateway.providers.responses.anthropic_bridge import AnthropicThroughResponses
+from gateway.providers.responses.chat_bridge import ChatThroughResponses, responses_only_model
 from gateway.sse import encode_event
 
 PROVIDER = ProviderConfig(name="oai", type="openai", base_url="https://api.openai.com/v1")
@@ -85,3 +86,43 @@ def test_what_came_before_a_failure_is_relayed_in_the_clients_format() -> None:
         "content_block_start",
         "content_block_delta",
     ]
+
+
+@pytest.mark.parametrize(
+    ("model", "expected"),
+    [
+        ("gpt-5-codex", True),
+        ("gpt-5.1-codex-max", True),
+        ("codex-mini-latest", True),
+        ("gpt-5-pro", True),
+        ("gpt-5.4-pro-2026-03-05", True),
+        ("o3-pro", True),
+        ("o1-pro-2025-03-19", True),
+        ("o4-mini-deep-research", True),
+        ("computer-use-preview", True),
+        ("gpt-5.4", False),
+        ("gpt-5.6-sol", False),
+        ("gpt-4o", False),
+        ("o3", False),
+        ("gpt-5-procurement-bot", False),
+    ],
+)
+def test_the_models_served_through_responses_only_are_known_by_name(
+    model: str, expected: bool
+) -> None:
+    assert responses_only_model(model) is expected
+
+
+def test_auto_takes_the_responses_api_for_such_a_model_where_the_provider_has_it() -> None:
+    vllm = ProviderConfig(name="v", type="openai", base_url="http://vllm:8000/v1")
+    for provider, api, model, bridged in (
+        (PROVIDER, "auto", "gpt-5.1-codex", True),
+        (PROVIDER, "auto", "gpt-5.4", False),
+        (PROVIDER, "chat", "gpt-5.1-codex", False),
+        (PROVIDER, "responses", "gpt-5.4", True),
+        (vllm, "auto", "gpt-5.1-codex", False),  # no Responses API there: as asked
+    ):
+        for kind in ("chat", "messages"):
+            chosen = adapter_for(kind, provider, None, {}, api, model)  # type: ignore[arg-type]
+            assert isinstance(chosen, CheckedAdapter)
+            assert isinstance(chosen.inner, ChatThroughResponses) is bridged, (api, model, kind)
