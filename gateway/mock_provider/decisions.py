@@ -34,6 +34,7 @@ from gateway.mock_provider.errors import (
     stream_error_event,
 )
 from gateway.mock_provider.responses import plan_responses, render_response, render_stream
+from gateway.providers.responses.responses_only import CHAT_REFUSAL, responses_only_model
 from gateway.sse import encode_event
 
 FAULT_MODELS = ERROR_FAULTS | {"fail-timeout", "drop-mid-stream", "malformed"}
@@ -165,6 +166,10 @@ def decide(endpoint: str, wire: str, body: bytes) -> Decision:
             payload = orjson.dumps(failed_response(_RESPONSES_ID, model))
             return Decision(
                 "plan", "responses", model, payload=payload, id_placeholder=quoted(_RESPONSES_ID)
+            )
+        if endpoint in ("chat", "completions") and model and responses_only_model(model):
+            return error_decision(
+                wire, 404, CHAT_REFUSAL, "invalid_request_error", param="model", model=model
             )
         if endpoint == "chat":
             return _rendered(wire, plan_chat(data), model)

@@ -30,7 +30,8 @@ from gateway.providers.responses.adapters import (
     ResponsesToChat,
 )
 from gateway.providers.responses.anthropic_bridge import AnthropicThroughResponses
-from gateway.providers.responses.chat_bridge import ChatThroughResponses, responses_only_model
+from gateway.providers.responses.chat_bridge import ChatThroughResponses
+from gateway.providers.responses.responses_only import responses_only_model
 from gateway.providers.responses.stream_passthrough import response_failure
 
 EndpointKind = Literal["chat", "messages", "embeddings", "responses", "completions", "count_tokens"]

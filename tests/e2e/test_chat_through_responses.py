@@ -239,19 +239,20 @@ def test_langchains_chat_model_with_tools_and_a_stream(gateway: Proc) -> None:
         assert usage and usage[-1]["output_tokens"] > 0
 
 
-@pytest.mark.parametrize(
-    ("model", "path"),
-    [("codex", "/v1/responses"), ("codex-as-chat", "/v1/chat/completions")],
-)
 def test_a_responses_only_model_is_asked_through_the_responses_api_by_default(
-    client: openai.OpenAI, gateway: Proc, mock_upstream: Proc, model: str, path: str
+    client: openai.OpenAI, gateway: Proc, mock_upstream: Proc
 ) -> None:
     # gpt-5.1-codex is served by OpenAI's Responses API only: `api = "auto"` knows it by name.
-    answer = client.chat.completions.create(model=model, messages=HI)
+    answer = client.chat.completions.create(model="codex", messages=HI)
     assert answer.choices[0].message.content
-    assert last_request(mock_upstream)["path"] == path
+    assert last_request(mock_upstream)["path"] == "/v1/responses"
     with anthropic.Anthropic(base_url=gateway.url, api_key=KEY, max_retries=0) as claude:
         claude.messages.create(
-            model=model, max_tokens=50, messages=[{"role": "user", "content": "hi"}]
+            model="codex", max_tokens=50, messages=[{"role": "user", "content": "hi"}]
         )
-    assert last_request(mock_upstream)["path"] == path
+    assert last_request(mock_upstream)["path"] == "/v1/responses"
+    # Asked through chat completions, it is refused as OpenAI refuses it.
+    with pytest.raises(openai.NotFoundError) as refused:
+        client.chat.completions.create(model="codex-as-chat", messages=HI)
+    assert "only supported in v1/responses" in refused.value.message
+    assert last_request(mock_upstream)["path"] == "/v1/chat/completions"

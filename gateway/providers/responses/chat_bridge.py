@@ -11,8 +11,6 @@ what its model takes (`for_reasoning_model`), then translated.
 
 from __future__ import annotations
 
-import functools
-import re
 from typing import Any
 
 import orjson
@@ -36,19 +34,6 @@ from gateway.providers.responses.responses_responses_to_chat import responses_re
 from gateway.providers.responses.stream_passthrough import response_failure
 from gateway.providers.responses.streams_responses_to_chat import ResponsesToChatStream
 from gateway.providers.upstream_errors import error_from_upstream
-
-# The models OpenAI serves through the Responses API only: the codex models, the pro models,
-# deep research and computer use ("This model is only supported in v1/responses and not in
-# v1/chat/completions").
-_RESPONSES_ONLY = re.compile(
-    r"codex|(?:^|[-_/.])(?:o\d+|gpt-[\d.]+)-pro\b|deep-research|computer-use", re.IGNORECASE
-)
-
-
-@functools.lru_cache(maxsize=1024)
-def responses_only_model(name: str) -> bool:
-    """Whether the model `name` (a deployment's) is one OpenAI serves through Responses only."""
-    return _RESPONSES_ONLY.search(name) is not None
 
 
 class ChatThroughResponses:

@@ -117,3 +117,13 @@ async def test_faults() -> None:
         await body_of(reply)
     status, error = await call(handler, "POST", RESPONSES, orjson.dumps({"model": "m"}))
     assert status == 400 and error["error"]["param"] == "input"
+
+
+async def test_a_responses_only_model_is_refused_on_chat_as_openai_refuses_it() -> None:
+    handler = MockHandler()
+    chat = orjson.dumps({"model": "gpt-5.1-codex", "messages": [{"role": "user", "content": "hi"}]})
+    status, error = await call(handler, "POST", "/v1/chat/completions", chat)
+    assert status == 404 and error["error"]["param"] == "model"
+    assert error["error"]["message"].startswith("This model is only supported in v1/responses")
+    status, response = await call(handler, "POST", RESPONSES, request("gpt-5.1-codex"))
+    assert status == 200 and response["output"][0]["type"] == "message"

@@ -13,7 +13,8 @@ from gateway.errors import GatewayError
 from gateway.providers import adapter_for
 from gateway.providers.checked import CheckedAdapter
 from gateway.providers.responses.anthropic_bridge import AnthropicThroughResponses
-from gateway.providers.responses.chat_bridge import ChatThroughResponses, responses_only_model
+from gateway.providers.responses.chat_bridge import ChatThroughResponses
+from gateway.providers.responses.responses_only import responses_only_model
 from gateway.sse import encode_event
 
 PROVIDER = ProviderConfig(name="oai", type="openai", base_url="https://api.openai.com/v1")
