@@ -36,39 +36,41 @@ _PASSED = (
     "service_tier",
     "stream",
 )
-# Chat fields the Responses API has no place for: refused, never dropped silently.
-_REFUSED = (
-    "stop",
-    "logprobs",
-    "top_logprobs",
-    "frequency_penalty",
-    "presence_penalty",
-    "logit_bias",
-    "seed",
-    "audio",
-    "modalities",
-    "prediction",
-    "web_search_options",
-    "functions",
-    "function_call",
-)
+# Chat fields the Responses API has no place for, with the values that ask for nothing (what
+# clients send as defaults: LangChain's `n=1`, a `modalities: ["text"]`): any other value is
+# refused, never dropped silently. A `seed` always asks for something (0 is a seed).
+_REFUSED: dict[str, tuple[object, ...]] = {
+    "stop": (None, [], ""),
+    "logprobs": (None, False),
+    "top_logprobs": (None, 0),
+    "frequency_penalty": (None, 0),
+    "presence_penalty": (None, 0),
+    "logit_bias": (None, {}),
+    "seed": (None,),
+    "audio": (None,),
+    "modalities": (None, ["text"]),
+    "prediction": (None,),
+    "web_search_options": (None,),
+    "functions": (None, []),
+    "function_call": (None,),
+    "n": (None, 1),
+}
+
+
+def _asks_nothing(value: object, defaults: tuple[object, ...]) -> bool:
+    # (`is` for None and the booleans: 0 == False, and a seed of 0 is a seed)
+    return any(value is d if d is None or isinstance(d, bool) else value == d for d in defaults)
 
 
 def chat_request_to_responses(body: JSON, model: str) -> JSON:
     """The Responses body asking `model` what the chat body `body` asks."""
-    for name in _REFUSED:
-        if body.get(name) not in (None, False, [], {}):
+    for name, defaults in _REFUSED.items():
+        if not _asks_nothing(body.get(name), defaults):
             raise TranslationError(
                 f"'{name}' is not supported by this deployment, which is served through the "
                 "Responses API",
                 param=name,
             )
-    if body.get("n") not in (None, 1):
-        raise TranslationError(
-            "n above 1 is not supported by this deployment, which is served through the "
-            "Responses API",
-            param="n",
-        )
     messages = body.get("messages")
     if not isinstance(messages, list):
         raise TranslationError("'messages' must be an array", param="messages")

@@ -101,6 +101,8 @@ def test_a_json_schema_response_format_is_the_text_format() -> None:
         ({"logprobs": True}, "logprobs"),
         ({"presence_penalty": 0.5}, "presence_penalty"),
         ({"seed": 1}, "seed"),
+        ({"seed": 0}, "seed"),
+        ({"modalities": ["text", "audio"]}, "modalities"),
         ({"messages": [{"role": "function", "name": "f", "content": "x"}]}, "messages[0].role"),
         (
             {"messages": [{"role": "user", "content": [{"type": "input_audio"}]}]},
@@ -118,3 +120,17 @@ def test_what_the_responses_api_has_no_place_for_is_refused(
     with pytest.raises(TranslationError) as refused:
         chat_request_to_responses(body, "up")
     assert refused.value.param == param
+
+
+def test_the_values_clients_send_as_defaults_ask_for_nothing() -> None:
+    body = {
+        "messages": [{"role": "user", "content": "hi"}],
+        "n": 1,
+        "stop": None,
+        "logprobs": False,
+        "presence_penalty": 0,
+        "frequency_penalty": 0.0,
+        "modalities": ["text"],
+        "logit_bias": {},
+    }
+    assert chat_request_to_responses(body, "up")["input"][0]["role"] == "user"
