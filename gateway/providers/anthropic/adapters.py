@@ -332,6 +332,27 @@ class OpenAIToAnthropicStreamAdapter:
         return out
 
 
+def anthropic_chat_body(
+    body: dict[str, Any], deployment: DeploymentConfig, reasoning_content: bool = False
+) -> dict[str, Any]:
+    """The chat body an Anthropic request is sent as to an OpenAI-format deployment (by chat
+    completions, or through the Responses API): translated (TranslationError is the client's
+    400), the reasoning carried back when the upstream wants it (`reasoning_history`), and a
+    reasoning deployment's rules applied (the client's effort as `reasoning_effort`)."""
+    try:
+        upstream = anthropic_request_to_openai(body, deployment.model, reasoning_content)
+    except TranslationError as exc:
+        raise InvalidRequest(str(exc), param=exc.param) from None
+    if reasoning_content:
+        with_reasoning_content(upstream)
+    if deployment.reasoning:
+        effort = openai_reasoning_effort(body.get("output_config"))
+        if effort is not None:
+            upstream["reasoning_effort"] = effort
+        for_reasoning_model(upstream)
+    return upstream
+
+
 class AnthropicClientToOpenAI:
     """Anthropic client -> OpenAI-compatible upstream (reached as `wire` says): requests,
     responses and streams translated."""
@@ -346,19 +367,8 @@ class AnthropicClientToOpenAI:
         provider: ProviderConfig,
         api_key: str | None,
     ) -> PreparedCall:
-        reasoning_content = wants_reasoning_content(provider)
-        try:
-            upstream = anthropic_request_to_openai(body, deployment.model, reasoning_content)
-        except TranslationError as exc:
-            raise InvalidRequest(str(exc), param=exc.param) from None
-        if reasoning_content:
-            with_reasoning_content(upstream)
-        if deployment.reasoning:
-            effort = openai_reasoning_effort(body.get("output_config"))
-            if effort is not None:
-                upstream["reasoning_effort"] = effort
-            for_reasoning_model(upstream)
-        elif is_openai_api(provider):
+        upstream = anthropic_chat_body(body, deployment, wants_reasoning_content(provider))
+        if not deployment.reasoning and is_openai_api(provider):
             # OpenAI refuses `max_tokens` for its reasoning models (o-series, gpt-5) and takes
             # `max_completion_tokens` for all; other compatible servers may know only the first.
             completion_tokens_field(upstream)

@@ -16,14 +16,13 @@ import orjson
 
 from gateway import tokens
 from gateway.config.types import DeploymentConfig, ProviderConfig
-from gateway.errors import GatewayError, InvalidRequest
-from gateway.providers.anthropic.adapters import OpenAIToAnthropicStreamAdapter
-from gateway.providers.anthropic.effort import openai_reasoning_effort
-from gateway.providers.anthropic.errors import TranslationError
-from gateway.providers.anthropic.requests_anthropic_to_openai import anthropic_request_to_openai
+from gateway.errors import GatewayError
+from gateway.providers.anthropic.adapters import (
+    OpenAIToAnthropicStreamAdapter,
+    anthropic_chat_body,
+)
 from gateway.providers.anthropic.responses_openai_to_anthropic import openai_response_to_anthropic
 from gateway.providers.base import PreparedCall, Usage
-from gateway.providers.openai import for_reasoning_model
 from gateway.providers.responses.chat_bridge import ChatThroughResponses
 from gateway.providers.responses.streams_responses_to_chat import ResponsesToChatStream
 
@@ -72,15 +71,7 @@ class AnthropicThroughResponses(ChatThroughResponses):
         provider: ProviderConfig,
         api_key: str | None,
     ) -> PreparedCall:
-        try:
-            chat = anthropic_request_to_openai(body, deployment.model)
-        except TranslationError as exc:
-            raise InvalidRequest(str(exc), param=exc.param) from None
-        if deployment.reasoning:
-            effort = openai_reasoning_effort(body.get("output_config"))
-            if effort is not None:
-                chat["reasoning_effort"] = effort
-            for_reasoning_model(chat)
+        chat = anthropic_chat_body(body, deployment)
         return self._call(chat, deployment, provider, api_key)
 
     def convert_json(self, data: bytes) -> tuple[bytes, Usage, dict[str, Any]]:
