@@ -1,10 +1,16 @@
 """What the mock's newer Claude models refuse, as Anthropic's API answers them: Claude Opus 4.1
 and the 4.5 / 4.6 models take `temperature` or `top_p`, not both; Opus 4.7 and later take none of
 `temperature`, `top_p` and `top_k`, and think only adaptively (`thinking.type` "enabled" is
-refused)."""
+refused).
+
+Every model refuses what Anthropic refuses of thinking blocks sent back: a block whose
+`signature` Claude did not make ("Invalid `signature` in `thinking` block"; the mock signs
+nothing and takes a base64 signature, the form of Claude's, as one of them), and, with thinking
+on, a tool loop whose last assistant message does not start with a thinking block."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 ONE_SAMPLING_SETTING = (
@@ -18,11 +24,22 @@ _ADAPTIVE_ONLY = (
     '"thinking.type.enabled" is not supported for this model. Use "thinking.type.adaptive" and '
     '"output_config.effort" to control thinking behavior.'
 )
+_BASE64 = re.compile(r"[A-Za-z0-9+/]+={0,2}")
+_THINKING_FIRST = (
+    "When `thinking` is enabled, a final `assistant` message must start with a thinking block "
+    "(preceeding the lastmost set of `tool_use` and `tool_result` blocks). We recommend you "
+    "include thinking blocks from previous turns. To avoid this requirement, disable `thinking`. "
+    "Please consult our documentation at "
+    "https://docs.claude.com/en/docs/build-with-claude/extended-thinking"
+)
 
 
 def claude_refusal(model: str, body: dict[str, Any]) -> str | None:
     """The message of the 400 Anthropic answers when `model` refuses what `body` asks, or
     None."""
+    refused = thinking_refusal(body)
+    if refused is not None:
+        return refused
     if model.startswith(ONE_SAMPLING_SETTING) and "temperature" in body and "top_p" in body:
         return (
             "`temperature` and `top_p` cannot both be specified for this model. "
@@ -36,3 +53,40 @@ def claude_refusal(model: str, body: dict[str, Any]) -> str | None:
         if isinstance(thinking, dict) and thinking.get("type") == "enabled":
             return _ADAPTIVE_ONLY
     return None
+
+
+def thinking_refusal(body: dict[str, Any]) -> str | None:
+    """Anthropic's 400 for the thinking blocks `body` sends back, or None."""
+    messages = body.get("messages")
+    if not isinstance(messages, list):
+        return None
+    for i, message in enumerate(messages):
+        content = message.get("content") if isinstance(message, dict) else None
+        for j, block in enumerate(content if isinstance(content, list) else ()):
+            if isinstance(block, dict) and block.get("type") == "thinking":
+                signature = block.get("signature")
+                if not isinstance(signature, str) or not _BASE64.fullmatch(signature):
+                    return f"messages.{i}.content.{j}: Invalid `signature` in `thinking` block"
+    thinking = body.get("thinking")
+    on = isinstance(thinking, dict) and thinking.get("type") in ("enabled", "adaptive")
+    if not on or len(messages) < 2 or not _tool_results(messages[-1]):
+        return None
+    last = messages[-2]
+    content = last.get("content") if isinstance(last, dict) else None
+    if not isinstance(content, list) or not content or not isinstance(content[0], dict):
+        return None
+    first = content[0].get("type")
+    if first in ("thinking", "redacted_thinking"):
+        return None
+    index = len(messages) - 2
+    return (
+        f"messages.{index}.content.0.type: Expected `thinking` or `redacted_thinking`, but found "
+        f"`{first}`. {_THINKING_FIRST}"
+    )
+
+
+def _tool_results(message: object) -> bool:
+    content = message.get("content") if isinstance(message, dict) else None
+    return isinstance(content, list) and any(
+        isinstance(block, dict) and block.get("type") == "tool_result" for block in content
+    )

@@ -15,10 +15,12 @@ from gateway.providers.anthropic.adapters import (
 )
 from gateway.providers.anthropic.count_tokens import AnthropicCountTokensAdapter
 from gateway.providers.anthropic.structured_output import structured_output_tool
+from gateway.providers.anthropic.thinking_blocks import ThinkingDisplay, thinking_display
 from gateway.providers.azure import AZURE_CHAT, AZURE_EMBEDDINGS, AZURE_WIRE
 from gateway.providers.base import Adapter, PreparedCall, StreamConverter, Usage, innermost
 from gateway.providers.checked import CheckedAdapter
 from gateway.providers.openai import (
+    OPENAI_WIRE,
     OpenAIChatAdapter,
     OpenAICompletionsAdapter,
     OpenAIEmbeddingsAdapter,
@@ -59,11 +61,17 @@ def unserved(model: str, kind: EndpointKind) -> InvalidRequest:
 
 
 _OPENAI_CHAT = OpenAIChatAdapter()
+_THINKING_DISPLAYS: tuple[ThinkingDisplay | None, ...] = (None, "shown", "omitted")
 _OPENAI_EMBEDDINGS = OpenAIEmbeddingsAdapter()
 _OPENAI_TO_ANTHROPIC = OpenAIClientToAnthropic()
 _OPENAI_TO_ANTHROPIC_STRUCTURED = OpenAIClientToAnthropic(structured=True)
-_ANTHROPIC_TO_OPENAI = AnthropicClientToOpenAI()
-_ANTHROPIC_TO_AZURE = AnthropicClientToOpenAI(AZURE_WIRE)
+# By how the request asked to see the model's thinking (`thinking_display`).
+_ANTHROPIC_TO_OPENAI = {
+    display: AnthropicClientToOpenAI(OPENAI_WIRE, display) for display in _THINKING_DISPLAYS
+}
+_ANTHROPIC_TO_AZURE = {
+    display: AnthropicClientToOpenAI(AZURE_WIRE, display) for display in _THINKING_DISPLAYS
+}
 _ANTHROPIC_PASSTHROUGH = AnthropicMessagesAdapter()
 _RESPONSES_PASSTHROUGH = ResponsesPassthrough()
 _CHAT_THROUGH_RESPONSES = ChatThroughResponses()
@@ -172,7 +180,8 @@ def _adapter(
         if anthropic_beta:
             return AnthropicMessagesAdapter({"anthropic-beta": anthropic_beta})
         return _ANTHROPIC_PASSTHROUGH
-    return _ANTHROPIC_TO_AZURE if upstream == "azure" else _ANTHROPIC_TO_OPENAI
+    display = thinking_display(body) if body is not None else None
+    return (_ANTHROPIC_TO_AZURE if upstream == "azure" else _ANTHROPIC_TO_OPENAI)[display]
 
 
 __all__ = [

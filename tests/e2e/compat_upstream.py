@@ -23,7 +23,7 @@ where they differ from OpenAI, chosen by the deployment in an Azure URL or else 
   validation list);
 - `deepseek-reasoner` (DeepSeek's thinking mode): an assistant message without
   `reasoning_content` is DeepSeek's 400 "Missing `reasoning_content` field"; an answer carries
-  its `reasoning_content`;
+  its `reasoning_content` (a stream: two `reasoning_content` deltas before the text);
 - Azure's Responses API (`azure_responses.py`): `POST /openai/responses`, `GET` and `DELETE
   /openai/responses/{id}`; a chat completion of deployment `gpt-5-codex-prod` is Azure's 400
   "OperationNotSupported" (the codex models have the Responses API only);
@@ -240,6 +240,14 @@ def _filtered_stream(wants_usage: bool) -> list[bytes]:
     return [*events, b"data: [DONE]\n\n"]
 
 
+def _reasoning_deltas(model: str) -> list[dict[str, Any]]:
+    """DeepSeek's thinking mode streams its reasoning first, with `content` null."""
+    if model != "deepseek-reasoner":
+        return []
+    first = {"role": "assistant", "content": None, "reasoning_content": "The user "}
+    return [first, {"content": None, "reasoning_content": "greets me."}]
+
+
 def _answer(model: str) -> dict[str, Any]:
     message = {"role": "assistant", "content": "Hello there"}
     if model == "deepseek-reasoner":
@@ -302,7 +310,8 @@ class _Handler(BaseHTTPRequestHandler):
             wants_usage = bool((body.get("stream_options") or {}).get("include_usage"))
             if azure == "filtered-stream":
                 return self._stream(_filtered_stream(wants_usage))
-            events = [_event(_chunk({"role": "assistant", "content": "Hi"}))]
+            events = [_event(_chunk(delta)) for delta in _reasoning_deltas(model)]
+            events.append(_event(_chunk({"role": "assistant", "content": "Hi"})))
             events.append(_event(_chunk({}, "stop")))
             if wants_usage and model != "no-usage":
                 usage = {"prompt_tokens": 3, "completion_tokens": 1, "total_tokens": 4}

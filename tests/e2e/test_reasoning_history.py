@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, cast
 
 import anthropic
+import httpx
 import openai
 import pytest
 from anthropic.types import (
@@ -50,8 +51,10 @@ TOOL_LOOP: list[ChatCompletionMessageParam] = [
 ]
 
 
-def _config(upstream: str) -> str:
-    text = ""
+def _config(upstream: str, claude: str) -> str:
+    text = f'[[providers]]\nname = "ant"\ntype = "anthropic"\nbase_url = "{claude}"\n\n'
+    text += '[[models]]\nname = "claude"\n[[models.deployments]]\n'
+    text += 'provider = "ant"\nmodel = "claude-sonnet-4-5"\n\n'
     for name, extra in (("deepseek", "reasoning_content = true\n"), ("plain", "")):
         text += f'[[providers]]\nname = "{name}"\ntype = "openai"\n'
         text += f'base_url = "{upstream}/v1"\n{extra}\n'
@@ -62,10 +65,12 @@ def _config(upstream: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Proc, CompatUpstream]]:
+def served(
+    tmp_path_factory: pytest.TempPathFactory, mock_upstream: Proc
+) -> Iterator[tuple[Proc, CompatUpstream]]:
     root: Path = tmp_path_factory.mktemp("reasoning-history")
     with running_compat_upstream() as upstream:
-        (root / "config.toml").write_text(_config(upstream.url))
+        (root / "config.toml").write_text(_config(upstream.url, mock_upstream.url))
         gateway = start_gateway(root / "config.toml", env={"GW_KEY": GATEWAY_KEY})
         try:
             yield gateway, upstream
@@ -188,3 +193,134 @@ def test_the_reasoning_a_responses_client_got_goes_back_with_its_tool_call(
             model="ds", input=[{"role": "user", "content": "Hi"}, kept, call, output]
         )
     assert [m["reasoning_content"] for m in _assistants(upstream)] == ["The user greets me."]
+
+
+def test_an_anthropic_client_that_asked_to_see_thinking_gets_the_reasoning_and_sends_it_back(
+    served: tuple[Proc, CompatUpstream],
+) -> None:
+    # Claude Code's turn: thinking on; the reasoning comes back as a thinking block (JSON and
+    # streamed), and the block the client keeps goes back to DeepSeek as its reasoning_content.
+    gateway, upstream = served
+    with anthropic.Anthropic(base_url=gateway.url, api_key=GATEWAY_KEY, max_retries=0) as claude:
+        answer = claude.messages.create(
+            model="ds",
+            max_tokens=2048,
+            thinking={"type": "enabled", "budget_tokens": 1024},
+            messages=[{"role": "user", "content": "Hi"}],
+        )
+        thought, text = answer.content
+        assert thought.type == "thinking" and thought.thinking == "The user greets me."
+        assert thought.signature and text.type == "text" and text.text == "Hello there"
+        with claude.messages.stream(
+            model="ds",
+            max_tokens=2048,
+            thinking={"type": "adaptive"},
+            messages=[{"role": "user", "content": "Hi"}],
+        ) as stream:
+            deltas = [e.type for e in stream if e.type in ("thinking", "signature", "text")]
+            streamed = stream.get_final_message()
+        assert deltas == ["thinking", "thinking", "signature", "text"]
+        assert [block.type for block in streamed.content] == ["thinking", "text"]
+        assert streamed.content[0].model_dump() == thought.model_dump()
+        kept = cast(ThinkingBlockParam, thought.model_dump())
+        call: ToolUseBlockParam = {
+            "type": "tool_use",
+            "id": "toolu_1",
+            "name": "get_weather",
+            "input": {},
+        }
+        result: ToolResultBlockParam = {
+            "type": "tool_result",
+            "tool_use_id": "toolu_1",
+            "content": "sunny",
+        }
+        claude.messages.create(
+            model="ds",
+            max_tokens=2048,
+            thinking={"type": "enabled", "budget_tokens": 1024},
+            tools=[{"name": "get_weather", "input_schema": {"type": "object"}}],
+            messages=[
+                {"role": "user", "content": "Weather in Paris?"},
+                {"role": "assistant", "content": [kept, call]},
+                {"role": "user", "content": [result]},
+            ],
+        )
+    assert [m["reasoning_content"] for m in _assistants(upstream)] == ["The user greets me."]
+
+
+def test_an_anthropic_client_that_did_not_ask_gets_no_thinking_block(
+    served: tuple[Proc, CompatUpstream],
+) -> None:
+    gateway, _ = served
+    with anthropic.Anthropic(base_url=gateway.url, api_key=GATEWAY_KEY, max_retries=0) as claude:
+        answer = claude.messages.create(
+            model="ds", max_tokens=100, messages=[{"role": "user", "content": "Hi"}]
+        )
+        omitted = claude.messages.create(
+            model="ds",
+            max_tokens=2048,
+            thinking={"type": "adaptive", "display": "omitted"},
+            messages=[{"role": "user", "content": "Hi"}],
+        )
+    assert [block.type for block in answer.content] == ["text"]
+    thought = omitted.content[0]
+    assert thought.type == "thinking" and thought.thinking == "" and thought.signature
+
+
+def test_a_conversation_moved_to_claude_is_sent_without_the_gateways_thinking(
+    served: tuple[Proc, CompatUpstream], mock_upstream: Proc
+) -> None:
+    # Claude Code's `/model` (or a fallback) mid-loop: Claude refuses a thinking block it did
+    # not sign (the mock as Anthropic does), and with thinking on wants the loop's assistant
+    # message to start with one.
+    gateway, _ = served
+    call: ToolUseBlockParam = {"type": "tool_use", "id": "toolu_1", "name": "f", "input": {}}
+    result: ToolResultBlockParam = {
+        "type": "tool_result",
+        "tool_use_id": "toolu_1",
+        "content": "ok",
+    }
+    with anthropic.Anthropic(base_url=gateway.url, api_key=GATEWAY_KEY, max_retries=0) as claude:
+        first = claude.messages.create(
+            model="ds",
+            max_tokens=2048,
+            thinking={"type": "enabled", "budget_tokens": 1024},
+            messages=[{"role": "user", "content": "Hi"}],
+        )
+        thought = cast(ThinkingBlockParam, first.content[0].model_dump())
+        loop: list[MessageParam] = [
+            {"role": "user", "content": "Hi"},
+            {"role": "assistant", "content": [thought, call]},
+            {"role": "user", "content": [result]},
+        ]
+        tools: list[ToolParam] = [{"name": "f", "input_schema": {"type": "object"}}]
+        answer = claude.messages.create(
+            model="claude",
+            max_tokens=2048,
+            thinking={"type": "adaptive"},
+            tools=tools,
+            messages=loop,
+        )
+        assert answer.content[0].type == "text"
+        sent = _mock_body(mock_upstream)
+        assert "thinking" not in sent and sent["messages"][1]["content"] == [call]
+        # The next question: the loop is over, Claude thinks again.
+        later: list[MessageParam] = [
+            *loop,
+            {"role": "assistant", "content": "Done."},
+            {"role": "user", "content": "Thanks"},
+        ]
+        claude.messages.create(
+            model="claude",
+            max_tokens=2048,
+            thinking={"type": "adaptive"},
+            tools=tools,
+            messages=later,
+        )
+        sent = _mock_body(mock_upstream)
+        assert sent["thinking"] == {"type": "adaptive"} and sent["messages"][1]["content"] == [call]
+
+
+def _mock_body(mock_upstream: Proc) -> dict[str, Any]:
+    """The body of the mock provider's latest request."""
+    return dict(httpx.get(mock_upstream.url + "/_mock/stats").json()["last_request"]["body"])

@@ -26,6 +26,7 @@ from gateway.providers.anthropic.sampling import with_sampling_for
 from gateway.providers.anthropic.streams_anthropic_to_openai import AnthropicToOpenAIStream
 from gateway.providers.anthropic.streams_openai_to_anthropic import OpenAIToAnthropicStream
 from gateway.providers.anthropic.thinking import with_thinking_for
+from gateway.providers.anthropic.thinking_blocks import ThinkingDisplay, thinking_for_claude
 from gateway.providers.anthropic.usage import usage_from_anthropic
 from gateway.providers.base import (
     PreparedCall,
@@ -151,7 +152,9 @@ class AnthropicMessagesAdapter:
     """Anthropic client -> Anthropic upstream: the body passes with `model` replaced, without the
     sampling settings the deployment's model refuses (`sampling`) and with adaptive thinking for
     manual thinking where the model takes only that (`thinking`): a route or a fallback may send
-    a request written for an older Claude to a newer one."""
+    a request written for an older Claude to a newer one; and without the thinking blocks the
+    gateway made of another model's reasoning, which Anthropic would refuse
+    (`thinking_blocks`)."""
 
     path = "/v1/messages"  # the upstream route; `AnthropicCountTokensAdapter` has its own
 
@@ -169,6 +172,7 @@ class AnthropicMessagesAdapter:
         upstream["model"] = deployment.model
         with_sampling_for(upstream, deployment, provider)
         with_thinking_for(upstream, deployment.model)
+        thinking_for_claude(upstream)
         url = endpoint_url(provider.base_url, self.path, provider.query.pairs)
         headers = anthropic_headers(api_key, provider, self._extra)
         return PreparedCall(url, headers, orjson.dumps(upstream))
@@ -285,9 +289,11 @@ class OpenAIClientToAnthropic:
 class OpenAIToAnthropicStreamAdapter:
     """OpenAI chunks from upstream -> Anthropic events for the client."""
 
-    def __init__(self, model: str, input_tokens_estimate: int) -> None:
+    def __init__(
+        self, model: str, input_tokens_estimate: int, thinking: ThinkingDisplay | None = None
+    ) -> None:
         self._decoder = SSEDecoder()
-        self._translator = OpenAIToAnthropicStream(model, input_tokens_estimate)
+        self._translator = OpenAIToAnthropicStream(model, input_tokens_estimate, thinking)
         self.usage: Usage | None = None
         self.text: list[str] = []
         # The upstream's usage as OpenAI reported it (reasoning tokens included), if it did.
@@ -355,10 +361,14 @@ def anthropic_chat_body(
 
 class AnthropicClientToOpenAI:
     """Anthropic client -> OpenAI-compatible upstream (reached as `wire` says): requests,
-    responses and streams translated."""
+    responses and streams translated; the upstream's reasoning as `thinking` blocks, for the
+    requests that asked to see it as `thinking` says (`thinking_blocks`)."""
 
-    def __init__(self, wire: OpenAIWire = OPENAI_WIRE) -> None:
+    def __init__(
+        self, wire: OpenAIWire = OPENAI_WIRE, thinking: ThinkingDisplay | None = None
+    ) -> None:
         self.wire = wire
+        self.thinking = thinking
 
     def prepare(
         self,
@@ -380,13 +390,15 @@ class AnthropicClientToOpenAI:
     def convert_json(self, data: bytes) -> tuple[bytes, Usage, dict[str, Any]]:
         parsed = parse_upstream_json(data)
         require_objects(parsed, "choices")
-        converted = openai_response_to_anthropic(parsed, str(parsed.get("model") or ""))
+        model = str(parsed.get("model") or "")
+        converted = openai_response_to_anthropic(parsed, model, self.thinking)
         usage = usage_from_openai(parsed.get("usage")) or Usage()
         return orjson.dumps(converted), usage, converted
 
     def stream(self, body: dict[str, Any]) -> OpenAIToAnthropicStreamAdapter:
         estimate = tokens.count_messages(body.get("messages"), body.get("system"))
-        return OpenAIToAnthropicStreamAdapter(str(body.get("model") or ""), estimate)
+        model = str(body.get("model") or "")
+        return OpenAIToAnthropicStreamAdapter(model, estimate, self.thinking)
 
     def convert_error(self, status: int, data: bytes, deployment: DeploymentConfig) -> GatewayError:
         return error_from_upstream(status, data, deployment)

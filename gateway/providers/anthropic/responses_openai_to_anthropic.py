@@ -7,15 +7,21 @@ from __future__ import annotations
 
 from gateway.json_types import JSON
 from gateway.providers.anthropic.stop_reasons import matched_stop_sequence, stop_reason
+from gateway.providers.anthropic.thinking_blocks import ThinkingDisplay, thinking_block
 from gateway.providers.anthropic.tool_calls import tool_use_from_tool_call
 from gateway.providers.anthropic.usage import anthropic_usage
+from gateway.providers.chat_reasoning import reasoning_text
 
 
-def openai_response_to_anthropic(resp: JSON, model: str) -> JSON:
+def openai_response_to_anthropic(
+    resp: JSON, model: str, thinking: ThinkingDisplay | None = None
+) -> JSON:
     """Translate an OpenAI `chat.completion` into an Anthropic message.
 
-    Reads the first choice: its text (or refusal) becomes a text block, each tool call a
-    `tool_use` block whose `input` is the parsed arguments (`{}` when they are not a JSON object).
+    Reads the first choice: its reasoning becomes a `thinking` block first when the request
+    asked to see it (`thinking`: `thinking_blocks`), its text (or refusal) a text block, each
+    tool call a `tool_use` block whose `input` is the parsed arguments (`{}` when they are not
+    a JSON object).
     The id is "msg_" + the OpenAI id; `stop_sequence` is the one `matched_stop_sequence` reads
     (vLLM says which matched; OpenAI does not, and it is then None); an answer with tool calls
     stops for "tool_use" whatever its finish_reason (`stop_reason`). Usage follows
@@ -25,6 +31,8 @@ def openai_response_to_anthropic(resp: JSON, model: str) -> JSON:
     choice = choices[0] if isinstance(choices[0], dict) else {}
     message = choice.get("message") or {}
     content: list[JSON] = []
+    if thinking is not None and (reasoning := reasoning_text(message)) is not None:
+        content.append(thinking_block(reasoning, thinking))
     text = message.get("content")
     if isinstance(text, list):  # some compatible servers return content parts
         text = "".join(p.get("text", "") for p in text if isinstance(p, dict))

@@ -12,7 +12,13 @@ from typing import Any, Literal
 from gateway.json_types import JSON
 from gateway.providers.anthropic.errors import stream_error
 from gateway.providers.anthropic.stop_reasons import matched_stop_sequence, stop_reason
+from gateway.providers.anthropic.thinking_blocks import (
+    GATEWAY_SIGNATURE,
+    ThinkingDisplay,
+    thinking_block,
+)
 from gateway.providers.anthropic.usage import anthropic_usage
+from gateway.providers.chat_reasoning import reasoning_text
 
 Event = tuple[str, JSON]
 
@@ -22,8 +28,8 @@ class OpenAIToAnthropicStream:
 
     The sequence is Anthropic's: `message_start` (empty content), then per content block
     `content_block_start`, its deltas (`text_delta`, or `input_json_delta` for `tool_use`), and
-    `content_block_stop`; a new block opens when the delta switches between text and tool calls
-    or a new tool call (index or id) appears. `finish()` closes the last block and sends
+    `content_block_stop`; a new block opens when the delta switches between reasoning, text and
+    tool calls or a new tool call (index or id) appears. `finish()` closes the last block and sends
     `message_delta` (stop_reason, `stop_sequence` as `matched_stop_sequence` reads it, usage)
     and `message_stop`: OpenAI sends usage after its finish_reason chunk, so nothing closes
     before the upstream has ended.
@@ -33,18 +39,23 @@ class OpenAIToAnthropicStream:
     `input_tokens` (and `cache_read_input_tokens`) beside `output_tokens`; Anthropic's own
     streams do the same and its SDK overwrites the estimate with them. Without reported usage,
     `output_tokens` is 0 and `usage` stays None, so the caller knows to count. Only choice 0 is
-    read; non-standard reasoning deltas (`reasoning_content`) are dropped: Anthropic thinking
-    blocks would need a signature.
+    read. Its reasoning deltas (`reasoning_content` or `reasoning`: `chat_reasoning`) become a
+    `thinking` block's `thinking_delta` events, closed by a `signature_delta` as Claude's are,
+    when the request asked to see the thinking (`thinking`: `thinking_blocks`); else they are
+    dropped.
     """
 
-    def __init__(self, model: str, input_tokens_estimate: int) -> None:
+    def __init__(
+        self, model: str, input_tokens_estimate: int, thinking: ThinkingDisplay | None = None
+    ) -> None:
         self.model = model
         self.input_tokens_estimate = input_tokens_estimate
+        self.thinking = thinking
         self.usage: JSON | None = None
         self._started = False
         self._closed = False
         self._index = -1  # Anthropic content block index of the open block
-        self._open: Literal["text", "tool"] | None = None
+        self._open: Literal["thinking", "text", "tool"] | None = None
         self._tool_key: tuple[Any, Any] | None = None  # (OpenAI index, id) of the open tool call
         self._finish_reason: str | None = None
         self._stop_sequence: str | None = None  # vLLM's `stop_reason`, when a string matched
@@ -66,6 +77,8 @@ class OpenAIToAnthropicStream:
             if not isinstance(choice, dict) or (choice.get("index") or 0) != 0:
                 continue
             delta = choice.get("delta") or {}
+            if self.thinking is not None and (thought := reasoning_text(delta)) is not None:
+                out += self._thought(thought)
             text = delta.get("content") or delta.get("refusal")
             if isinstance(text, str) and text:
                 out += self._text(text)
@@ -120,9 +133,20 @@ class OpenAIToAnthropicStream:
     def _close_block(self) -> list[Event]:
         if self._open is None:
             return []
+        out: list[Event] = []
+        if self._open == "thinking":  # Claude's thinking block ends with its signature
+            delta = {"type": "signature_delta", "signature": GATEWAY_SIGNATURE}
+            out.append(self._delta(delta))
         self._open = None
         self._tool_key = None
-        return [("content_block_stop", {"type": "content_block_stop", "index": self._index})]
+        out.append(("content_block_stop", {"type": "content_block_stop", "index": self._index}))
+        return out
+
+    def _delta(self, delta: JSON) -> Event:
+        return (
+            "content_block_delta",
+            {"type": "content_block_delta", "index": self._index, "delta": delta},
+        )
 
     def _open_block(self, block: JSON) -> list[Event]:
         out = self._close_block()
@@ -135,16 +159,21 @@ class OpenAIToAnthropicStream:
         )
         return out
 
+    def _thought(self, text: str) -> list[Event]:
+        assert self.thinking is not None
+        out: list[Event] = []
+        if self._open != "thinking":
+            block = {**thinking_block("", self.thinking), "signature": ""}
+            out = self._open_block(block)
+            self._open = "thinking"
+        if self.thinking == "shown":
+            out.append(self._delta({"type": "thinking_delta", "thinking": text}))
+        return out
+
     def _text(self, text: str) -> list[Event]:
         out = [] if self._open == "text" else self._open_block({"type": "text", "text": ""})
         self._open = "text"
-        delta = {"type": "text_delta", "text": text}
-        out.append(
-            (
-                "content_block_delta",
-                {"type": "content_block_delta", "index": self._index, "delta": delta},
-            )
-        )
+        out.append(self._delta({"type": "text_delta", "text": text}))
         return out
 
     def _tool(self, call: JSON) -> list[Event]:
@@ -173,11 +202,5 @@ class OpenAIToAnthropicStream:
             self._tool_key = (index, call_id or block_id)
         arguments = function.get("arguments")
         if isinstance(arguments, str) and arguments:
-            delta = {"type": "input_json_delta", "partial_json": arguments}
-            out.append(
-                (
-                    "content_block_delta",
-                    {"type": "content_block_delta", "index": self._index, "delta": delta},
-                )
-            )
+            out.append(self._delta({"type": "input_json_delta", "partial_json": arguments}))
         return out

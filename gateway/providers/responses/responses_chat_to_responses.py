@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from gateway.json_types import JSON
 from gateway.providers.base import token_count
+from gateway.providers.chat_reasoning import reasoning_text
 from gateway.providers.responses.chat_tools import call_item, tool_origins
 from gateway.providers.responses.objects import (
     message_item,
@@ -40,16 +41,6 @@ def chat_usage_to_responses(usage: object) -> JSON | None:
         if isinstance(completion_details, dict)
         else 0,
     )
-
-
-def reasoning_text(message: JSON) -> str | None:
-    """The reasoning a chat server put beside the answer: `reasoning_content` (DeepSeek, vLLM
-    before 0.10), or `reasoning` (vLLM since, OpenRouter, Ollama)."""
-    for name in ("reasoning_content", "reasoning"):
-        value = message.get(name)
-        if isinstance(value, str) and value:
-            return value
-    return None
 
 
 def chat_response_to_responses(chat: JSON, request: JSON, response_id: str) -> JSON:

@@ -18,13 +18,13 @@ from __future__ import annotations
 from typing import Any
 
 from gateway.json_types import JSON
+from gateway.providers.chat_reasoning import reasoning_text
 from gateway.providers.responses.chat_tools import tool_origins
 from gateway.providers.responses.events import ResponseEvents
 from gateway.providers.responses.objects import new_id
 from gateway.providers.responses.responses_chat_to_responses import (
     INCOMPLETE_REASONS,
     chat_usage_to_responses,
-    reasoning_text,
 )
 
 

@@ -28,3 +28,47 @@ def test_newer_claude_models_refuse_sampling_settings() -> None:
     with pytest.raises(RequestError, match='"thinking.type.enabled" is not supported'):
         plan_messages({"model": "claude-opus-4-8", **manual})
     assert plan_messages({"model": "claude-opus-4-6", **manual}).choices
+
+
+def test_every_model_refuses_a_thinking_block_claude_did_not_sign() -> None:
+    # Anthropic checks each thinking block sent back against its signature; the mock takes a
+    # base64 one (the form of Claude's) as Claude's.
+    def sent(signature: str) -> dict[str, object]:
+        thought = {"type": "thinking", "thinking": "Hmm.", "signature": signature}
+        answer = {"role": "assistant", "content": [thought, {"type": "text", "text": "Hi"}]}
+        return {"max_tokens": 10, "messages": [*USER, answer, *USER]}
+
+    for model in ("claude-sonnet-4-5", "claude-opus-4-8", "anything"):
+        with pytest.raises(RequestError, match=r"^messages\.1\.content\.0: Invalid `signature`"):
+            plan_messages({"model": model, **sent("llm-gateway:chat-reasoning:v1")})
+        with pytest.raises(RequestError, match="Invalid `signature` in `thinking` block"):
+            plan_messages({"model": model, **sent("")})
+        assert plan_messages({"model": model, **sent("RXFvQkNrZ0lBRUFF==")}).choices
+
+
+def test_a_tool_loop_with_thinking_on_must_start_with_a_thinking_block() -> None:
+    call = {"type": "tool_use", "id": "toolu_1", "name": "f", "input": {}}
+    result = {"type": "tool_result", "tool_use_id": "toolu_1", "content": "ok"}
+    thought: dict[str, object] = {"type": "thinking", "thinking": "Call f.", "signature": "c2ln"}
+
+    def loop(
+        first: list[dict[str, object]], thinking: dict[str, object] | None
+    ) -> dict[str, object]:
+        body: dict[str, object] = {
+            "model": "claude-sonnet-4-5",
+            "max_tokens": 2048,
+            "messages": [
+                *USER,
+                {"role": "assistant", "content": [*first, call]},
+                {"role": "user", "content": [result]},
+            ],
+        }
+        if thinking is not None:
+            body["thinking"] = thinking
+        return body
+
+    with pytest.raises(RequestError, match=r"^messages\.1\.content\.0\.type: Expected `thinking`"):
+        plan_messages(loop([], {"type": "adaptive"}))
+    assert plan_messages(loop([thought], {"type": "enabled", "budget_tokens": 1024})).choices
+    assert plan_messages(loop([], None)).choices
+    assert plan_messages(loop([], {"type": "disabled"})).choices

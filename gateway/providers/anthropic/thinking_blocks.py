@@ -1,0 +1,110 @@
+"""A chat server's reasoning as Anthropic `thinking` blocks, for an Anthropic client that asked
+to see its model think, served by an OpenAI-format deployment (DeepSeek's thinking mode, a
+reasoning model on vLLM, Ollama or OpenRouter: `chat_reasoning`).
+
+A request with `thinking: {"type": "enabled" | "adaptive"}` (Claude Code's, LangChain's
+`ChatAnthropic(thinking=...)`) gets the upstream's reasoning as a `thinking` block before the
+answer's text, as Claude answers (a stream: `thinking_delta` events, then `signature_delta`);
+`"display": "omitted"` gets the block with an empty `thinking`, as Claude gives it. Other
+requests get no block: Anthropic shows thinking only to a request that enabled it.
+
+A thinking block carries a `signature` by which Anthropic checks that it came from Claude
+unchanged. The gateway's carry `GATEWAY_SIGNATURE`, which no Anthropic upstream accepts: a
+request to one is sent without them (`thinking_for_claude`: a conversation that moved from
+such a deployment to Claude, by a fallback or Claude Code's `/model`). To an OpenAI-format
+upstream that takes the reasoning back (`reasoning_history`) their text goes as
+`reasoning_content`, like Claude's own blocks.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from gateway.json_types import JSON
+
+GATEWAY_SIGNATURE = "llm-gateway:chat-reasoning:v1"
+
+ThinkingDisplay = Literal["shown", "omitted"]
+
+
+def thinking_display(body: JSON) -> ThinkingDisplay | None:
+    """How the Anthropic request `body` asked to see the model's thinking; None: not at all."""
+    thinking = body.get("thinking")
+    if type(thinking) is not dict or thinking.get("type") not in ("enabled", "adaptive"):
+        return None
+    return "omitted" if thinking.get("display") == "omitted" else "shown"
+
+
+def thinking_block(text: str, display: ThinkingDisplay) -> JSON:
+    """The block of one reasoning text, as `display` shows it."""
+    return {
+        "type": "thinking",
+        "thinking": text if display == "shown" else "",
+        "signature": GATEWAY_SIGNATURE,
+    }
+
+
+def thinking_for_claude(upstream: JSON) -> None:
+    """Make the thinking of `upstream` (an Anthropic request to Claude) what Claude takes; the
+    client's body, which shares its messages, is left as it was.
+
+    - The gateway's thinking blocks are taken out of the assistant messages. A message that had
+      nothing else goes too: Anthropic refuses an empty one, and joins the turns of one role
+      that then meet.
+    - In a tool loop with thinking on, Anthropic wants the assistant message before the last
+      tool results to start with a thinking block ("a final `assistant` message must start with
+      a thinking block ... To avoid this requirement, disable `thinking`"). When it does not
+      (another model made it: its gateway's block went, or it did not think; a fallback, or
+      Claude Code's `/model` mid-loop), this one request is sent without `thinking`.
+    """
+    messages = upstream.get("messages")
+    if type(messages) is not list:
+        return
+    if any(_holds_gateway_thinking(message) for message in messages):
+        messages = [kept for message in messages if (kept := _without_ours(message)) is not None]
+        upstream["messages"] = messages
+    thinking = upstream.get("thinking")
+    on = type(thinking) is dict and thinking.get("type") in ("enabled", "adaptive")
+    if on and len(messages) >= 2 and _loop_without_thought(messages[-2], messages[-1]):
+        del upstream["thinking"]
+
+
+def _without_ours(message: object) -> object | None:
+    """`message` without the gateway's thinking blocks; None when nothing else is left."""
+    if not _holds_gateway_thinking(message):
+        return message
+    assert type(message) is dict
+    blocks = [block for block in message["content"] if not _made_here(block)]
+    return {**message, "content": blocks} if blocks else None
+
+
+def _loop_without_thought(assistant: object, last: object) -> bool:
+    """Whether `last` returns tool results to an `assistant` message that does not start with
+    a thinking block."""
+    if type(last) is not dict or last.get("role") != "user" or type(assistant) is not dict:
+        return False
+    content = last.get("content")
+    if type(content) is not list or not any(
+        type(block) is dict and block.get("type") == "tool_result" for block in content
+    ):
+        return False
+    said = assistant.get("content")
+    if assistant.get("role") != "assistant" or type(said) is not list or not said:
+        return False
+    first = said[0]
+    return type(first) is not dict or first.get("type") not in ("thinking", "redacted_thinking")
+
+
+def _holds_gateway_thinking(message: object) -> bool:
+    if type(message) is not dict or message.get("role") != "assistant":
+        return False
+    content = message.get("content")
+    return type(content) is list and any(_made_here(block) for block in content)
+
+
+def _made_here(block: object) -> bool:
+    return (
+        type(block) is dict
+        and block.get("type") == "thinking"
+        and block.get("signature") == GATEWAY_SIGNATURE
+    )
