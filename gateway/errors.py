@@ -345,9 +345,13 @@ class UpstreamRejected(GatewayError):
         code: str | None = None,
         headers: dict[str, str] | None = None,
         inner_error: dict[str, object] | None = None,
+        retry_after_s: float | None = None,
     ) -> None:
         super().__init__(message, param=param, code=code, headers=headers)
         self.upstream_status = status
+        # The wait the body asked for (Google's `RetryInfo`), for upstreams that send no
+        # Retry-After header.
+        self.retry_after_s = retry_after_s
         # Azure's `innererror` (which content filter refused, and how severe): in the OpenAI
         # body, where Azure puts it and its clients read it.
         self.inner_error = inner_error

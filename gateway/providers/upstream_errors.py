@@ -1,14 +1,17 @@
 """An upstream's error answer as the client's error: the one place upstream error text enters.
 
 Reads the OpenAI shape `{"error": {"message", "type", "param", "code"}}` (also the top-level
-`{"message", "type", "code"}` of some OpenAI-compatible servers, `{"error": "text"}`, and
-FastAPI's `{"detail": ...}`) and the Anthropic shape `{"type": "error", "error": {"type",
-"message"}}`, and keeps what the client's SDK reads: status, type, code, param, message. The
-error renders itself in the client's shape (`GatewayError.body`), so an Anthropic
-`overloaded_error` reaches an OpenAI client as `type: "overloaded_error", code: "overloaded"`
-(Anthropic's "prompt is too long" 400 as OpenAI's `code: "context_length_exceeded"`, `param:
-"messages"`, and so the context overflows of vLLM, llama.cpp and TGI), and an OpenAI `code`
-stays in the OpenAI body (the Anthropic shape has no code).
+`{"message", "type", "code"}` of some OpenAI-compatible servers, `{"error": "text"}`,
+FastAPI's `{"detail": ...}`, and Google's `[{"error": {"code", "message", "status",
+"details"}}]`, which Gemini's OpenAI-compatible API answers: its `status` is the code, and
+its `RetryInfo` detail the wait a 429 asks for) and the Anthropic shape `{"type": "error",
+"error": {"type", "message"}}`, and keeps what the client's SDK reads: status, type, code,
+param, message. The error renders itself in the client's shape (`GatewayError.body`), so an
+Anthropic `overloaded_error` reaches an OpenAI client as `type: "overloaded_error", code:
+"overloaded"` (Anthropic's "prompt is too long" 400 as OpenAI's `code:
+"context_length_exceeded"`, `param: "messages"`, and so the context overflows of vLLM,
+llama.cpp and TGI), and an OpenAI `code` stays in the OpenAI body (the Anthropic shape has no
+code).
 """
 
 from __future__ import annotations
@@ -89,6 +92,13 @@ def _fields(parsed: object) -> dict[str, str | None]:
     }
 
 
+def _unlisted(parsed: object) -> object:
+    """Google's APIs put the error object in a list (`[{"error": {...}}]`): the object."""
+    if isinstance(parsed, list) and parsed and isinstance(parsed[0], dict):
+        return parsed[0]
+    return parsed
+
+
 def _uncapped_fields(parsed: object) -> dict[str, str | None]:
     if not isinstance(parsed, dict):
         return {}
@@ -107,11 +117,13 @@ def _uncapped_fields(parsed: object) -> dict[str, str | None]:
     if error is None and "message" not in parsed and "detail" in parsed:
         return {"message": _detail_text(parsed["detail"])}
     detail = error if isinstance(error, dict) else parsed
+    google_status = detail.get("status")  # Google's name for the error ("INVALID_ARGUMENT")
     return {
         "message": _text(detail.get("message")),
         "type": _text(detail.get("type")),
         "code": _text(detail.get("code")),
         "param": _text(detail.get("param")),
+        "google_status": google_status if isinstance(google_status, str) else None,
     }
 
 
@@ -151,11 +163,13 @@ def error_from_upstream(status: int, data: bytes, deployment: DeploymentConfig) 
 
 
 def _rejected(status: int, parsed: object, name: str) -> UpstreamRejected:
+    parsed = _unlisted(parsed)
     fields = _fields(parsed)
     if fields.get("code") == str(status):
         # vLLM's and llama.cpp server's `"code": 400`, Azure's `"code": "429"`: the status
-        # again, no name a client can branch on (OpenAI's codes are names, or null).
-        fields["code"] = None
+        # again, no name a client can branch on (OpenAI's codes are names, or null). Google's
+        # `status` names it ("INVALID_ARGUMENT"), but on a 429, whose code says rate limit.
+        fields["code"] = fields.get("google_status") if status != 429 else None
     _context_code(status, fields)
     message = fields.get("message")
     if message is None:
@@ -173,6 +187,7 @@ def _rejected(status: int, parsed: object, name: str) -> UpstreamRejected:
         headers=_no_retry() if _QUOTA in (fields.get("code"), fields.get("type")) else None,
         upstream_body=parsed,
         inner_error=_inner_error(parsed),
+        retry_after_s=_retry_delay_s(parsed),
     )
 
 
@@ -236,6 +251,27 @@ def error_of_event(data: bytes) -> object:
     except orjson.JSONDecodeError:
         return data.decode("utf-8", "replace")
     return parsed.get("error", parsed) if isinstance(parsed, dict) else parsed
+
+
+# The longest wait an upstream's body may ask for (a day): a larger one is none.
+_RETRY_DELAY_MAX_S = 86_400.0
+
+
+def _retry_delay_s(parsed: object) -> float | None:
+    """The wait Google's `RetryInfo` error detail asks for (`"retryDelay": "37s"`), if any."""
+    error = parsed.get("error") if isinstance(parsed, dict) else None
+    details = error.get("details") if isinstance(error, dict) else None
+    for detail in details if isinstance(details, list) else ():
+        if not isinstance(detail, dict) or not str(detail.get("@type")).endswith(".RetryInfo"):
+            continue
+        delay = detail.get("retryDelay")
+        if isinstance(delay, str) and delay.endswith("s"):
+            try:
+                seconds = float(delay[:-1])
+            except ValueError:
+                return None
+            return seconds if 0 <= seconds <= _RETRY_DELAY_MAX_S else None
+    return None
 
 
 def _inner_error(parsed: object) -> dict[str, object] | None:

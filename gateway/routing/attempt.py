@@ -18,6 +18,7 @@ from gateway.config.types import DeploymentConfig, ModelConfig, ProviderConfig
 from gateway.errors import (
     GatewayError,
     UpstreamFailed,
+    UpstreamRejected,
     UpstreamStreamError,
     UpstreamTimeout,
     upstream_failed,
@@ -201,6 +202,8 @@ async def _rejection(response: UpstreamResponse, call: UpstreamCall) -> AttemptF
     if unreadable is not None:  # said to the client, and in the attempt's log line
         error.message += f" (its body could not be read: {unreadable.kind})"
     wait_s = retry_after_s(response.headers)
+    if wait_s is None and isinstance(error, UpstreamRejected):
+        wait_s = error.retry_after_s  # said in the body (Gemini's `RetryInfo`)
     if status == 503 and wait_s is not None:
         # Passed on as whole seconds (a 503 keeps its status; the upstream's text could carry
         # anything); a rate limit's wait is the router's.

@@ -6,6 +6,7 @@ upstream call, and operators see failed attempts in the log."""
 from __future__ import annotations
 
 import hashlib
+import json
 import socket
 import time
 from collections.abc import Iterator
@@ -72,6 +73,44 @@ OVERLOADED = Reply(
     {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}},
     {"request-id": "req_011CWanthropic"},
 )
+# Gemini's OpenAI-compatible API: Google's error object, in a list; a 429's wait in its body.
+GEMINI_MISSING_SIGNATURE = (
+    "Function call is missing a thought_signature in functionCall parts. This is required for "
+    "tools to work correctly, and missing thought_signature may lead to degraded model "
+    "performance. Additional data, function call `default_api:Bash` , position 3. Please refer "
+    "to https://ai.google.dev/gemini-api/docs/thought-signatures for more details."
+)
+GEMINI_400 = Reply(
+    400,
+    json.dumps(
+        [
+            {
+                "error": {
+                    "code": 400,
+                    "message": GEMINI_MISSING_SIGNATURE,
+                    "status": "INVALID_ARGUMENT",
+                }
+            }
+        ]
+    ).encode(),
+)
+GEMINI_429 = Reply(
+    429,
+    json.dumps(
+        [
+            {
+                "error": {
+                    "code": 429,
+                    "message": "You exceeded your current quota. Please retry in 37.4s.",
+                    "status": "RESOURCE_EXHAUSTED",
+                    "details": [
+                        {"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": "37s"}
+                    ],
+                }
+            }
+        ]
+    ).encode(),
+)
 ANSWER = {
     "id": "chatcmpl-1",
     "object": "chat.completion",
@@ -94,6 +133,8 @@ REPLIES: dict[str, Reply | None] = {
     "quota-a": QUOTA,
     "quota-b": QUOTA,
     "overloaded": OVERLOADED,
+    "gemini-400": GEMINI_400,
+    "gemini-429": GEMINI_429,
     "ok": Reply(
         200,
         ANSWER,
@@ -133,6 +174,8 @@ def _config(upstream: RawUpstream, log: Path, dead_port: int) -> str:
             model("backup", "raw", "limited-c"),
             model("no-quota", "raw", "quota-a", "quota-b"),
             model("claude", "ant", "overloaded"),
+            model("gemini-bad", "raw", "gemini-400"),
+            model("gemini-busy", "raw", "gemini-429"),
             model("fine", "raw", "ok"),
             model("slow", "raw", "slow", extra='fallbacks = ["rescue"]\n'),
             model("rescue", "raw", "ok-fallback"),
@@ -236,6 +279,20 @@ def test_a_rate_limit_is_429_with_the_shortest_wait_after_every_deployment(
     metrics = httpx.get(gateway.url + "/metrics").text
     for name in ("limited-a", "limited-b"):
         assert f'gateway_deployment_up{{deployment="raw/{name}"}} 1.0' in metrics
+
+
+def test_geminis_errors_keep_their_message_and_its_wait(gateway: Proc) -> None:
+    with _openai(gateway) as client:
+        with pytest.raises(openai.BadRequestError) as refused:
+            client.chat.completions.create(model="gemini-bad", messages=MESSAGES)
+        with pytest.raises(openai.RateLimitError) as limited:
+            client.chat.completions.create(model="gemini-busy", messages=MESSAGES)
+    assert refused.value.message.endswith(f"400 - {GEMINI_MISSING_SIGNATURE}")
+    assert refused.value.code == "INVALID_ARGUMENT"
+    assert "- You exceeded your current quota" in limited.value.message
+    assert limited.value.code == "rate_limit_exceeded"
+    # No Retry-After header came: the wait is the body's (the deployment benched that long).
+    assert 35 <= int(limited.value.response.headers["retry-after"]) <= 37
 
 
 def test_insufficient_quota_is_tried_once_per_deployment(

@@ -8,6 +8,7 @@ import json
 import orjson
 
 from gateway.config.types import DeploymentConfig
+from gateway.errors import UpstreamRejected
 from gateway.providers.upstream_errors import (
     FIELD_MAX_CHARS,
     error_from_upstream,
@@ -266,3 +267,69 @@ def test_a_short_error_text_is_kept_whole() -> None:
     body = {"error": {"message": "bad request " * 300, "type": "invalid_request_error"}}
     error = error_from_upstream(400, orjson.dumps(body), DEPLOYMENT)
     assert error.message == "bad request " * 300
+
+
+# Gemini's OpenAI-compatible API answers its errors in Google's form, in a list.
+GEMINI_400 = [
+    {
+        "error": {
+            "code": 400,
+            "message": "Function call is missing a thought_signature in functionCall parts. "
+            "This is required for tools to work correctly, and missing thought_signature may "
+            "lead to degraded model performance. Additional data, function call "
+            "`default_api:Bash` , position 3. Please refer to "
+            "https://ai.google.dev/gemini-api/docs/thought-signatures for more details.",
+            "status": "INVALID_ARGUMENT",
+        }
+    }
+]
+GEMINI_429 = [
+    {
+        "error": {
+            "code": 429,
+            "message": "You exceeded your current quota, please check your plan and billing "
+            "details. Please retry in 37.1s.",
+            "status": "RESOURCE_EXHAUSTED",
+            "details": [
+                {"@type": "type.googleapis.com/google.rpc.QuotaFailure", "violations": []},
+                {"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": "37s"},
+            ],
+        }
+    }
+]
+
+
+def test_geminis_error_list_keeps_its_message_and_names_its_status() -> None:
+    error = error_from_upstream(400, orjson.dumps(GEMINI_400), DEPLOYMENT)
+    assert (error.status, error.type, error.code) == (
+        400,
+        "invalid_request_error",
+        "INVALID_ARGUMENT",
+    )
+    assert error.message == GEMINI_400[0]["error"]["message"]
+    assert json.loads(error.body("openai"))["error"]["message"].startswith("Function call is")
+
+
+def _gemini_429(retry_delay: object) -> bytes:
+    retry = {"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": retry_delay}
+    error = {"code": 429, "message": "Quota.", "status": "RESOURCE_EXHAUSTED", "details": [retry]}
+    return orjson.dumps([{"error": error}])
+
+
+def test_geminis_429_is_a_rate_limit_with_the_wait_its_body_asks_for() -> None:
+    error = error_from_upstream(429, orjson.dumps(GEMINI_429), DEPLOYMENT)
+    assert isinstance(error, UpstreamRejected)
+    assert (error.status, error.type, error.code) == (
+        429,
+        "rate_limit_error",
+        "rate_limit_exceeded",
+    )
+    assert error.message.startswith("You exceeded your current quota")
+    assert error.retry_after_s == 37.0
+    assert (
+        getattr(error_from_upstream(429, _gemini_429("0.5s"), DEPLOYMENT), "retry_after_s") == 0.5
+    )
+    for delay in ("soon", "-5s", "1e9s", 37):
+        odd = error_from_upstream(429, _gemini_429(delay), DEPLOYMENT)
+        assert getattr(odd, "retry_after_s") is None
+    assert getattr(error_from_upstream(400, b"[1, 2]", DEPLOYMENT), "retry_after_s") is None
