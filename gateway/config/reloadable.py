@@ -68,6 +68,7 @@ APPLIED_LIVE: Mapping[str, tuple[str, ...]] = {
         "responses",
         "stream_usage",
         "reasoning_content",
+        "thought_signatures",
         "deployment",
         "api_version",
         "auth",

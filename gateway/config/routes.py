@@ -69,7 +69,7 @@ def _check_provider(
     if values.get("responses") is not None and kind == "anthropic":
         message = f"{label}: responses applies to types 'openai', 'azure' and 'mock' only"
         doc.report(path + ("responses",), message)
-    for name in ("stream_usage", "reasoning_content"):
+    for name in ("stream_usage", "reasoning_content", "thought_signatures"):
         if name in values and kind not in ("openai", "azure"):
             message = f"{label}: {name} applies to types 'openai' and 'azure' only"
             doc.report(path + (name,), message)

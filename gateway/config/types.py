@@ -169,6 +169,9 @@ class ProviderConfig:
     # OpenAI and Azure types: assistant messages carry the model's reasoning back as
     # `reasoning_content` (unset: api.deepseek.com, whose thinking mode requires it).
     reasoning_content: bool | None = None
+    # OpenAI and Azure types: tool calls sent back carry Gemini's thought signature (a client's,
+    # else the one that skips the check; unset: generativelanguage.googleapis.com).
+    thought_signatures: bool | None = None
     # Azure-only: the deployment in the URL (default: the deployment's `model`), `api-version`.
     deployment: NonEmptyStr | None = None
     api_version: NonEmptyStr | None = None

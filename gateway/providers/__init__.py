@@ -8,11 +8,8 @@ from typing import Any, Literal
 
 from gateway.config.types import DeploymentApi, ProviderConfig
 from gateway.errors import InvalidRequest
-from gateway.providers.anthropic.adapters import (
-    AnthropicClientToOpenAI,
-    AnthropicMessagesAdapter,
-    OpenAIClientToAnthropic,
-)
+from gateway.providers.anthropic.adapters import AnthropicMessagesAdapter, OpenAIClientToAnthropic
+from gateway.providers.anthropic.client_to_openai import AnthropicClientToOpenAI
 from gateway.providers.anthropic.count_tokens import AnthropicCountTokensAdapter
 from gateway.providers.anthropic.structured_output import structured_output_tool
 from gateway.providers.anthropic.thinking_blocks import ThinkingDisplay, thinking_display

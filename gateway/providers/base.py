@@ -211,6 +211,13 @@ class Adapter(Protocol):
 QueryPairs = tuple[tuple[str, str], ...]
 
 
+@functools.lru_cache(maxsize=64)
+def base_url_host(base_url: str) -> str | None:
+    """The host of a provider's `base_url`, by which some upstreams are known (DeepSeek's,
+    Gemini's, OpenAI's own API). Asked on requests: each URL is parsed once."""
+    return urlsplit(base_url).hostname
+
+
 @functools.lru_cache(maxsize=1024)
 def endpoint_url(base_url: str, path: str, query: QueryPairs = ()) -> str:
     """`path` appended to the path of `base_url`, its query kept and `query` added (a key in

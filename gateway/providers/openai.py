@@ -8,7 +8,6 @@ events are forwarded byte for byte as they arrive.
 from __future__ import annotations
 
 import re
-import urllib.parse
 from typing import Any
 
 import orjson
@@ -18,6 +17,7 @@ from gateway.errors import GatewayError
 from gateway.providers.base import (
     PreparedCall,
     Usage,
+    base_url_host,
     client_wants_usage,
     endpoint_url,
     parse_upstream_json,
@@ -30,6 +30,7 @@ from gateway.providers.openai_streams import (
 )
 from gateway.providers.openai_usage import usage_from_openai
 from gateway.providers.reasoning_history import wants_reasoning_content, with_reasoning_content
+from gateway.providers.thought_signatures import wants_thought_signatures, with_thought_signatures
 from gateway.providers.upstream_errors import (
     error_from_upstream,
 )
@@ -47,7 +48,7 @@ OPENAI_HOST = "api.openai.com"
 
 def is_openai_api(provider: ProviderConfig) -> bool:
     """Whether the provider is OpenAI's own API (by its `base_url`), not a compatible server."""
-    return urllib.parse.urlsplit(provider.base_url).hostname == OPENAI_HOST
+    return base_url_host(provider.base_url) == OPENAI_HOST
 
 
 class OpenAIWire:
@@ -141,6 +142,8 @@ class OpenAIChatAdapter:
             for_reasoning_model(upstream)
         if wants_reasoning_content(provider):
             with_reasoning_content(upstream)
+        if wants_thought_signatures(provider):
+            with_thought_signatures(upstream)
         if not provider.stream_usage:
             upstream.pop("stream_options", None)  # the server refuses it, a client's too
         elif body.get("stream"):

@@ -15,11 +15,9 @@ Other upstreams are sent no such field: OpenAI refuses a message property it doe
 
 from __future__ import annotations
 
-import functools
-from urllib.parse import urlsplit
-
 from gateway.config.types import ProviderConfig
 from gateway.json_types import JSON
+from gateway.providers.base import base_url_host
 
 DEEPSEEK_HOST = "api.deepseek.com"
 
@@ -29,12 +27,7 @@ def wants_reasoning_content(provider: ProviderConfig) -> bool:
     whether it is DeepSeek's own API)."""
     if provider.reasoning_content is not None:
         return provider.reasoning_content
-    return provider.type == "openai" and _is_deepseek(provider.base_url)
-
-
-@functools.lru_cache(maxsize=64)
-def _is_deepseek(base_url: str) -> bool:  # (asked once per request: the URL parsed once)
-    return urlsplit(base_url).hostname == DEEPSEEK_HOST
+    return provider.type == "openai" and base_url_host(provider.base_url) == DEEPSEEK_HOST
 
 
 def with_reasoning_content(upstream: JSON) -> None:

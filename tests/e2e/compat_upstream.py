@@ -27,6 +27,8 @@ where they differ from OpenAI, chosen by the deployment in an Azure URL or else 
 - Azure's Responses API (`azure_responses.py`): `POST /openai/responses`, `GET` and `DELETE
   /openai/responses/{id}`; a chat completion of deployment `gpt-5-codex-prod` is Azure's 400
   "OperationNotSupported" (the codex models have the Responses API only);
+- `gemini-3-pro-preview` (Gemini through Google's OpenAI-compatible API: `gemini_compat.py`):
+  tool calls signed, an unsigned one sent back refused in Google's error list;
 - anything else: a plain OpenAI answer with its usage.
 
 Every request is kept in `received` (path, query, headers, body).
@@ -43,7 +45,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
-from tests.e2e import azure_responses
+from tests.e2e import azure_responses, gemini_compat
 from tests.e2e.network_upstream import Received
 
 AZURE_STREAM_OPTIONS_400 = {
@@ -302,6 +304,8 @@ class _Handler(BaseHTTPRequestHandler):
             return self._json(400, AZURE_FILTERED, {"apim-request-id": "apim-filtered"})
         if model == "deepseek-reasoner" and (missing := _without_reasoning(body)) is not None:
             return self._json(400, deepseek_missing_reasoning(missing))
+        if model == gemini_compat.MODEL and (unsigned := gemini_compat.missing_signature(body)):
+            return self._json(400, unsigned)
         if model in ("detail-400", "detail-422"):
             return self._json(int(model[-3:]), DETAIL_400 if model.endswith("400") else DETAIL_422)
         if body.get("stream"):
@@ -311,12 +315,19 @@ class _Handler(BaseHTTPRequestHandler):
             if azure == "filtered-stream":
                 return self._stream(_filtered_stream(wants_usage))
             events = [_event(_chunk(delta)) for delta in _reasoning_deltas(model)]
+            if model == gemini_compat.MODEL and gemini_compat.calls_a_tool(body):
+                deltas = gemini_compat.tool_stream_deltas(body)
+                events = [_event(_chunk(delta)) for delta in deltas]
+                events.append(_event(_chunk({}, "tool_calls")))
+                return self._stream([*events, b"data: [DONE]\n\n"])
             events.append(_event(_chunk({"role": "assistant", "content": "Hi"})))
             events.append(_event(_chunk({}, "stop")))
             if wants_usage and model != "no-usage":
                 usage = {"prompt_tokens": 3, "completion_tokens": 1, "total_tokens": 4}
                 events.append(_event({**_chunk({}), "choices": [], "usage": usage}))
             return self._stream([*events, b"data: [DONE]\n\n"])
+        if model == gemini_compat.MODEL and gemini_compat.calls_a_tool(body):
+            return self._json(200, gemini_compat.tool_answer(body))
         answer = _answer(model)
         if model == "no-usage":
             del answer["usage"]
@@ -351,9 +362,7 @@ class _Handler(BaseHTTPRequestHandler):
             return self._json(200, {"id": response_id, "object": "response", "deleted": True})
         return self._json(200, stored)
 
-    def _json(
-        self, status: int, body: dict[str, Any], headers: dict[str, str] | None = None
-    ) -> None:
+    def _json(self, status: int, body: object, headers: dict[str, str] | None = None) -> None:
         payload = json.dumps(body).encode()
         self.send_response(status)
         for name, value in (headers or {}).items():

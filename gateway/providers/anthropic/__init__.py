@@ -3,9 +3,9 @@
 The adapters do the byte and header work; the translation modules are pure functions (or small
 state machines) over parsed JSON, each named for the direction its data travels:
 
-- `adapters`: the three `Adapter`s (Anthropic client -> Anthropic upstream passed through,
-  OpenAI client -> Anthropic upstream, Anthropic client -> OpenAI-compatible upstream) and the
-  stream converters that frame their SSE;
+- `adapters`: the `Adapter`s to Anthropic upstreams (Anthropic client passed through, OpenAI
+  client translated) and the stream converters that frame their SSE; `client_to_openai`: the
+  Anthropic client -> OpenAI-compatible upstream `Adapter`, and its stream converter;
 - `count_tokens`: the `Adapter` of `/v1/messages/count_tokens` to an Anthropic upstream;
 - `requests_openai_to_anthropic`, `requests_anthropic_to_openai`: request bodies;
 - `responses_anthropic_to_openai`, `responses_openai_to_anthropic`: JSON responses;

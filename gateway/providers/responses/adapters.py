@@ -53,6 +53,7 @@ from gateway.providers.responses.stream_passthrough import (
     stream_event_json,
 )
 from gateway.providers.responses.streams_chat_to_responses import ChatToResponsesStream
+from gateway.providers.thought_signatures import wants_thought_signatures, with_thought_signatures
 from gateway.providers.upstream_errors import error_from_upstream, stream_error_from_upstream
 from gateway.sse import SSEDecoder
 
@@ -186,13 +187,16 @@ class ResponsesToChat:
     def __init__(self, request: JSON) -> None:
         self.request = request
 
-    def _upstream_body(self, body: JSON, model: str, reasoning_content: bool = False) -> JSON:
+    def _upstream_body(self, body: JSON, model: str, provider: ProviderConfig) -> JSON:
+        reasoning_content = wants_reasoning_content(provider)
         try:
             upstream = responses_request_to_chat(body, model, reasoning_content)
         except TranslationError as exc:
             raise InvalidRequest(str(exc), param=exc.param) from None
         if reasoning_content:
             with_reasoning_content(upstream)
+        if wants_thought_signatures(provider):
+            with_thought_signatures(upstream)
         if upstream.get("stream"):
             upstream["stream_options"] = {"include_usage": True}
         return upstream
@@ -204,7 +208,7 @@ class ResponsesToChat:
         provider: ProviderConfig,
         api_key: str | None,
     ) -> PreparedCall:
-        upstream = self._upstream_body(body, deployment.model, wants_reasoning_content(provider))
+        upstream = self._upstream_body(body, deployment.model, provider)
         if deployment.reasoning:
             for_reasoning_model(upstream)
         if not provider.stream_usage:
@@ -236,7 +240,7 @@ class ResponsesToAnthropic(ResponsesToChat):
         provider: ProviderConfig,
         api_key: str | None,
     ) -> PreparedCall:
-        chat = self._upstream_body(body, deployment.model)
+        chat = self._upstream_body(body, deployment.model, provider)
         chat.pop("stream_options", None)
         try:
             upstream = openai_request_to_anthropic(chat, deployment.model)

@@ -17,7 +17,7 @@ import orjson
 from gateway import tokens
 from gateway.config.types import DeploymentConfig, ProviderConfig
 from gateway.errors import GatewayError
-from gateway.providers.anthropic.adapters import (
+from gateway.providers.anthropic.client_to_openai import (
     OpenAIToAnthropicStreamAdapter,
     anthropic_chat_body,
 )

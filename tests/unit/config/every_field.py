@@ -112,6 +112,7 @@ CONFIG: dict[str, Any] = {
             "responses": True,
             "stream_usage": False,
             "reasoning_content": True,
+            "thought_signatures": True,
         },
         {
             "name": "az",

@@ -78,7 +78,9 @@ def test_azures_responses_api_needs_an_api_version_that_has_it(tmp_path: Path) -
     assert problems(tmp_path, azure("2024-10-21", newer)) == []
 
 
-@pytest.mark.parametrize("setting", ["stream_usage = false", "reasoning_content = true"])
+@pytest.mark.parametrize(
+    "setting", ["stream_usage = false", "reasoning_content = true", "thought_signatures = true"]
+)
 def test_stream_usage_and_reasoning_content_are_for_openai_and_azure_providers(
     tmp_path: Path, setting: str
 ) -> None:

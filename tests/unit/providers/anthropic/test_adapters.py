@@ -9,7 +9,8 @@ from typing import Any
 import orjson
 
 from gateway.config.types import DeploymentConfig, ProviderConfig
-from gateway.providers.anthropic.adapters import AnthropicClientToOpenAI, OpenAIClientToAnthropic
+from gateway.providers.anthropic.adapters import OpenAIClientToAnthropic
+from gateway.providers.anthropic.client_to_openai import AnthropicClientToOpenAI
 from gateway.sse import SSEDecoder, encode_event
 
 OPENAI_USAGE = {

@@ -9,7 +9,7 @@ import orjson
 import pytest
 
 from gateway.config.types import DeploymentConfig, ProviderConfig
-from gateway.providers.anthropic.adapters import AnthropicClientToOpenAI
+from gateway.providers.anthropic.client_to_openai import AnthropicClientToOpenAI
 from gateway.providers.anthropic.effort import claude_effort, openai_reasoning_effort
 from gateway.providers.anthropic.requests_openai_to_anthropic import openai_request_to_anthropic
 

@@ -11,11 +11,8 @@ import orjson
 import pytest
 
 from gateway.errors import GatewayError, UpstreamStreamError
-from gateway.providers.anthropic.adapters import (
-    AnthropicClientToOpenAI,
-    AnthropicMessagesAdapter,
-    OpenAIClientToAnthropic,
-)
+from gateway.providers.anthropic.adapters import AnthropicMessagesAdapter, OpenAIClientToAnthropic
+from gateway.providers.anthropic.client_to_openai import AnthropicClientToOpenAI
 from gateway.providers.base import StreamConverter
 from gateway.sse import SSEDecoder, encode_event
 
