@@ -1,7 +1,9 @@
 """What the mock's newer Claude models refuse, as Anthropic's API answers them: Claude Opus 4.1
 and the 4.5 / 4.6 models take `temperature` or `top_p`, not both; Opus 4.7 and later take none of
 `temperature`, `top_p` and `top_k`, and think only adaptively (`thinking.type` "enabled" is
-refused).
+refused); the models before 4.6 refuse adaptive thinking ("adaptive thinking is not
+supported on this model"); an effort level a model lacks is refused (`xhigh` before Opus 4.7,
+`max` on Opus 4.5, any level before it).
 
 Every model refuses what Anthropic refuses of thinking blocks sent back: a block whose
 `signature` Claude did not make ("Invalid `signature` in `thinking` block"; the mock signs
@@ -19,6 +21,10 @@ ONE_SAMPLING_SETTING = (
 )  # fmt: skip
 NO_SAMPLING_SETTINGS = (
     "claude-opus-4-7", "claude-opus-4-8", "claude-fable-5", "claude-sonnet-5", "claude-opus-5",
+)  # fmt: skip
+MANUAL_THINKING_ONLY = (
+    "claude-opus-4-1", "claude-opus-4-5", "claude-sonnet-4-5", "claude-haiku-4-5",
+    "claude-sonnet-4-2", "claude-opus-4-2",
 )  # fmt: skip
 _ADAPTIVE_ONLY = (
     '"thinking.type.enabled" is not supported for this model. Use "thinking.type.adaptive" and '
@@ -45,13 +51,44 @@ def claude_refusal(model: str, body: dict[str, Any]) -> str | None:
             "`temperature` and `top_p` cannot both be specified for this model. "
             "Please use only one."
         )
+    thinking = body.get("thinking")
+    adaptive = isinstance(thinking, dict) and thinking.get("type") == "adaptive"
+    if adaptive and model.startswith(MANUAL_THINKING_ONLY):
+        return "adaptive thinking is not supported on this model"
+    refused = effort_refusal(model, body.get("output_config"))
+    if refused is not None:
+        return refused
     if model.startswith(NO_SAMPLING_SETTINGS):
         for name in ("temperature", "top_p", "top_k"):
             if name in body:
                 return f"`{name}` is deprecated for this model."
-        thinking = body.get("thinking")
         if isinstance(thinking, dict) and thinking.get("type") == "enabled":
             return _ADAPTIVE_ONLY
+    return None
+
+
+# The effort levels of the models that do not take all five (Anthropic's effort page).
+_EFFORT_LEVELS = {
+    "claude-opus-4-6": ("high", "low", "max", "medium"),
+    "claude-sonnet-4-6": ("high", "low", "max", "medium"),
+    "claude-opus-4-5": ("high", "low", "medium"),
+}
+
+
+def effort_refusal(model: str, output_config: object) -> str | None:
+    """Anthropic's 400 for an effort level `model` does not take, or None. (Its words for a
+    level a model lacks; the models before the effort parameter are refused in the mock's.)"""
+    effort = output_config.get("effort") if isinstance(output_config, dict) else None
+    if not isinstance(effort, str):
+        return None
+    levels = next((v for k, v in _EFFORT_LEVELS.items() if model.startswith(k)), None)
+    if levels is None and model.startswith(MANUAL_THINKING_ONLY):
+        return "This model does not support the effort parameter."
+    if levels is not None and effort not in levels:
+        return (
+            f"This model does not support effort level '{effort}'. "
+            f"Supported levels: {', '.join(levels)}."
+        )
     return None
 
 

@@ -150,6 +150,43 @@ def test_an_anthropic_clients_manual_thinking_reaches_opus_4_8_as_adaptive(
         assert last_body(mock_upstream)["thinking"] == {"type": "enabled", "budget_tokens": 2048}
 
 
+def test_an_anthropic_clients_adaptive_thinking_reaches_sonnet_4_5_as_manual(
+    gateway: Proc, mock_upstream: Proc
+) -> None:
+    # Claude Code asks adaptive thinking of the models it knows take it; a route to an older
+    # Claude (the mock refuses it there, as Anthropic does) sends a budget for its effort.
+    body = {
+        "model": "claude-sonnet-4-5-20250929",
+        "max_tokens": 8_000,
+        "messages": [{"role": "user", "content": "hi"}],
+        "thinking": {"type": "adaptive"},
+    }
+    refused = httpx.post(mock_upstream.url + "/v1/messages", json=body)
+    assert refused.status_code == 400 and "adaptive thinking is not supported" in refused.text
+    with anthropic.Anthropic(base_url=gateway.url, api_key=KEY, max_retries=0) as client:
+        message = client.messages.create(
+            model="claude-4-5",
+            max_tokens=8_000,
+            messages=[{"role": "user", "content": "hi"}],
+            thinking={"type": "adaptive"},
+            output_config={"effort": "medium"},
+        )
+        assert message.content and message.stop_reason
+        sent = last_body(mock_upstream)
+        assert sent["thinking"] == {"type": "enabled", "budget_tokens": 4096}
+        assert "output_config" not in sent  # Sonnet 4.5 takes no effort
+        client.messages.create(
+            model="claude-4-7",
+            max_tokens=8_000,
+            messages=[{"role": "user", "content": "hi"}],
+            thinking={"type": "adaptive"},
+            output_config={"effort": "xhigh"},
+        )
+        sent = last_body(mock_upstream)
+        assert sent["thinking"] == {"type": "adaptive"}
+        assert sent["output_config"] == {"effort": "xhigh"}
+
+
 def test_an_openai_clients_reasoning_effort_reaches_claude_as_its_effort(
     gateway: Proc, mock_upstream: Proc
 ) -> None:

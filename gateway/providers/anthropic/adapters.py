@@ -16,6 +16,7 @@ import orjson
 
 from gateway.config.types import DeploymentConfig, ProviderConfig
 from gateway.errors import GatewayError, InvalidRequest
+from gateway.providers.anthropic.effort import with_effort_for
 from gateway.providers.anthropic.errors import TranslationError
 from gateway.providers.anthropic.requests_openai_to_anthropic import openai_request_to_anthropic
 from gateway.providers.anthropic.responses_anthropic_to_openai import anthropic_response_to_openai
@@ -138,8 +139,9 @@ class AnthropicStreamPassthrough:
 class AnthropicMessagesAdapter:
     """Anthropic client -> Anthropic upstream: the body passes with `model` replaced, without the
     sampling settings the deployment's model refuses (`sampling`) and with adaptive thinking for
-    manual thinking where the model takes only that (`thinking`): a route or a fallback may send
-    a request written for an older Claude to a newer one; and without the thinking blocks the
+    manual thinking where the model takes only that and manual for adaptive before it
+    (`thinking`), an effort level the model takes (`effort`): a route or a fallback may send a
+    request written for one Claude to another; and without the thinking blocks the
     gateway made of another model's reasoning, which Anthropic would refuse
     (`thinking_blocks`)."""
 
@@ -158,7 +160,8 @@ class AnthropicMessagesAdapter:
         upstream = dict(body)
         upstream["model"] = deployment.model
         with_sampling_for(upstream, deployment, provider)
-        with_thinking_for(upstream, deployment.model)
+        with_thinking_for(upstream, deployment.model)  # (reads the effort first)
+        with_effort_for(upstream, deployment.model)
         thinking_for_claude(upstream)
         url = endpoint_url(provider.base_url, self.path, provider.query.pairs)
         headers = anthropic_headers(api_key, provider, self._extra)

@@ -15,6 +15,13 @@ since an OpenAI client cannot send Claude's signed thinking blocks back in a too
 
 The model is known by its name (`claude_versions`); a name that does not say is sent no effort.
 
+An Anthropic client's own `output_config.effort` (Claude Code sends one) goes to a Claude
+deployment as a level its model takes (`with_effort_for`): `xhigh` exists from Opus 4.7 on
+(Sonnet 4.6 refuses it: "This model does not support effort level 'xhigh'. Supported levels:
+high, low, max, medium.") and is `max` on the 4.6 models, `max` from the 4.6 models on and
+`high` on Opus 4.5, the first model with an effort, and the models before (Sonnet 4.5, Haiku 4.5)
+are sent none: a route or a fallback from a newer Claude is answered, not refused.
+
 The other way, an Anthropic client's `output_config.effort` (Claude Code's effort setting) to a
 `reasoning = true` deployment goes as `reasoning_effort`: `low`, `medium` and `high` as they
 are, `xhigh` and `max` as `high` (the highest level every OpenAI reasoning model takes). Its
@@ -23,6 +30,7 @@ are, `xhigh` and `max` as `high` (the highest level every OpenAI reasoning model
 
 from __future__ import annotations
 
+from gateway.json_types import JSON
 from gateway.providers.anthropic.claude_versions import claude_version
 
 _FIRST_WITH_EFFORT = (4, 6)
@@ -50,6 +58,48 @@ def claude_effort(reasoning_effort: object, model: str) -> str | None:
     if reasoning_effort == "max":
         return "max"
     return _EFFORTS.get(reasoning_effort)
+
+
+_ALL_LEVELS = frozenset({"low", "medium", "high", "xhigh", "max"})
+_LEVELS_4_6 = frozenset({"low", "medium", "high", "max"})
+_LEVELS_OPUS_4_5 = frozenset({"low", "medium", "high"})
+# A level a model does not take, as the nearest one below it that it may.
+_LOWER = {"xhigh": "max", "max": "high"}
+
+
+def effort_levels(model: str) -> frozenset[str] | None:
+    """The effort levels the Claude model `model` names takes (empty: none); None when its
+    name does not say which Claude it is."""
+    version = claude_version(model)
+    if version is None:
+        return None
+    if version >= _FIRST_WITH_XHIGH:
+        return _ALL_LEVELS
+    if version >= _FIRST_WITH_EFFORT:
+        return _LEVELS_4_6
+    if version == (4, 5) and "opus" in model.lower():
+        return _LEVELS_OPUS_4_5
+    return frozenset()
+
+
+def with_effort_for(upstream: JSON, model: str) -> None:
+    """Make the effort of the Anthropic request `upstream` one `model` takes: the nearest level
+    below it, or none (the config's other settings are kept; the client's is not changed)."""
+    config = upstream.get("output_config")
+    effort = config.get("effort") if type(config) is dict else None
+    levels = effort_levels(model)
+    if not isinstance(effort, str) or levels is None or effort in levels:
+        return
+    assert type(config) is dict
+    while effort is not None and effort not in levels:
+        effort = _LOWER.get(effort)
+    kept = {name: value for name, value in config.items() if name != "effort"}
+    if effort is not None:
+        kept["effort"] = effort
+    if kept:
+        upstream["output_config"] = kept
+    else:
+        del upstream["output_config"]
 
 
 def openai_reasoning_effort(output_config: object) -> str | None:

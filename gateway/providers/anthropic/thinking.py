@@ -1,14 +1,21 @@
-"""An Anthropic client's manual thinking, for a model that thinks only adaptively.
+"""An Anthropic client's thinking, in the mode the deployment's Claude model takes.
 
-Claude Opus 4.7 and later (Opus 4.8, the Claude 5 models) refuse `thinking: {"type": "enabled",
-"budget_tokens": N}` with 400 "\"thinking.type.enabled\" is not supported for this model. Use
-\"thinking.type.adaptive\" and \"output_config.effort\" to control thinking behavior.". A request
-written for an older Claude (Claude Code, LangChain's `ChatAnthropic(thinking=...)`, any
-Anthropic client) that a route or a fallback sends to such a model goes with `{"type":
+Claude Opus 4.7 and later (Opus 4.8, the Claude 5 models) refuse manual thinking, `thinking:
+{"type": "enabled", "budget_tokens": N}`, with 400 "\"thinking.type.enabled\" is not supported
+for this model. Use \"thinking.type.adaptive\" and \"output_config.effort\" to control thinking
+behavior.". A request written for an older Claude (LangChain's `ChatAnthropic(thinking=...)`,
+any Anthropic client) that a route or a fallback sends to such a model goes with `{"type":
 "adaptive", "display": "summarized"}`: Claude decides how much to think (at the request's
 `output_config.effort`, `high` when it has none), and the thinking text comes back, as the
 manual mode showed it (these models leave it out by default; a `display` the request gave is
 kept). The budget has no adaptive form and is left out.
+
+The other way, the models before Claude 4.6 (Sonnet 4.5, Haiku 4.5, Opus 4.5 and the Claude 4.0
+and 4.1 models) refuse adaptive thinking, "adaptive thinking is not supported on this model",
+which Claude Code asks of the models it knows to take it: a route or a fallback from those to an
+older model sends it manual thinking instead, with a budget of tokens for the request's effort
+(`BUDGETS`, `high` when it has none) below its `max_tokens`; a `max_tokens` that leaves less
+than Anthropic's least budget (1,024 tokens) is sent no thinking.
 
 The model is known by its name (`claude_versions`); a name that does not say is sent what was
 asked.
@@ -19,7 +26,11 @@ from __future__ import annotations
 from gateway.json_types import JSON
 from gateway.providers.anthropic.claude_versions import claude_version
 
+_FIRST_ADAPTIVE = (4, 6)
 _FIRST_ADAPTIVE_ONLY = (4, 7)
+# The thinking budget of manual thinking, for each effort level; Anthropic's least is 1,024.
+BUDGETS = {"low": 1_024, "medium": 4_096, "high": 16_384, "xhigh": 24_576, "max": 32_000}
+MIN_BUDGET = 1_024
 
 
 def thinks_adaptively_only(model: str) -> bool:
@@ -28,13 +39,40 @@ def thinks_adaptively_only(model: str) -> bool:
     return version is not None and version >= _FIRST_ADAPTIVE_ONLY
 
 
+def thinks_manually_only(model: str) -> bool:
+    """Whether the Claude model `model` names refuses the adaptive thinking mode."""
+    version = claude_version(model)
+    return version is not None and version < _FIRST_ADAPTIVE
+
+
 def with_thinking_for(upstream: JSON, model: str) -> None:
-    """Turn the Anthropic request `upstream`'s manual thinking into adaptive thinking when
-    `model` takes only that."""
+    """Turn the Anthropic request `upstream`'s thinking into the mode `model` takes: manual as
+    adaptive for the models that take only that, adaptive as manual for those before it."""
     thinking = upstream.get("thinking")
-    if type(thinking) is dict and thinking.get("type") == "enabled":
-        if thinks_adaptively_only(model):
-            upstream["thinking"] = {
-                "type": "adaptive",
-                "display": thinking.get("display", "summarized"),
-            }
+    if type(thinking) is not dict:
+        return
+    kind = thinking.get("type")
+    if kind == "enabled" and thinks_adaptively_only(model):
+        upstream["thinking"] = {
+            "type": "adaptive",
+            "display": thinking.get("display", "summarized"),
+        }
+    elif kind == "adaptive" and thinks_manually_only(model):
+        budget = _budget(upstream)
+        if budget is None:
+            del upstream["thinking"]
+        else:
+            upstream["thinking"] = {"type": "enabled", "budget_tokens": budget}
+
+
+def _budget(upstream: JSON) -> int | None:
+    """The manual thinking budget for the request's effort, below its `max_tokens`; None
+    when that leaves less than Anthropic's least."""
+    config = upstream.get("output_config")
+    effort = config.get("effort") if type(config) is dict else None
+    wanted = BUDGETS.get(effort, BUDGETS["high"]) if isinstance(effort, str) else BUDGETS["high"]
+    max_tokens = upstream.get("max_tokens")
+    if type(max_tokens) is not int:
+        return wanted
+    budget = min(wanted, max_tokens - 1)
+    return budget if budget >= MIN_BUDGET else None

@@ -28,6 +28,13 @@ def test_newer_claude_models_refuse_sampling_settings() -> None:
     with pytest.raises(RequestError, match='"thinking.type.enabled" is not supported'):
         plan_messages({"model": "claude-opus-4-8", **manual})
     assert plan_messages({"model": "claude-opus-4-6", **manual}).choices
+    # The models before 4.6 take manual thinking only.
+    adaptive = {"thinking": {"type": "adaptive"}, **USER_ONLY}
+    for model in ("claude-sonnet-4-5-20250929", "claude-haiku-4-5", "claude-sonnet-4-20250514"):
+        with pytest.raises(RequestError, match="adaptive thinking is not supported"):
+            plan_messages({"model": model, **adaptive})
+        assert plan_messages({"model": model, **manual}).choices
+    assert plan_messages({"model": "claude-sonnet-4-6", **adaptive}).choices
 
 
 def test_every_model_refuses_a_thinking_block_claude_did_not_sign() -> None:
@@ -72,3 +79,22 @@ def test_a_tool_loop_with_thinking_on_must_start_with_a_thinking_block() -> None
     assert plan_messages(loop([thought], {"type": "enabled", "budget_tokens": 1024})).choices
     assert plan_messages(loop([], None)).choices
     assert plan_messages(loop([], {"type": "disabled"})).choices
+
+
+def test_an_effort_level_a_model_lacks_is_refused() -> None:
+    def asked(model: str, effort: str) -> dict[str, object]:
+        return {"model": model, "output_config": {"effort": effort}, **USER_ONLY}
+
+    with pytest.raises(RequestError, match="does not support effort level 'xhigh'"):
+        plan_messages(asked("claude-sonnet-4-6", "xhigh"))
+    with pytest.raises(RequestError, match="does not support effort level 'max'"):
+        plan_messages(asked("claude-opus-4-5-20251101", "max"))
+    with pytest.raises(RequestError, match="does not support the effort parameter"):
+        plan_messages(asked("claude-sonnet-4-5", "high"))
+    for model, effort in (
+        ("claude-sonnet-4-6", "max"),
+        ("claude-opus-4-5-20251101", "high"),
+        ("claude-opus-4-8", "xhigh"),
+        ("claude-3-5-haiku-20241022", "high"),  # the mock knows no more of Claude 3
+    ):
+        assert plan_messages(asked(model, effort)).choices

@@ -47,11 +47,11 @@ def test_opus_4_7_and_later_think_adaptively_only() -> None:
     ] == [False, False, False, False]
 
 
-def sent(model: str, thinking: dict[str, Any]) -> Any:
-    body = {"model": "claude", "max_tokens": 4096, "messages": [], "thinking": thinking}
+def sent(model: str, thinking: dict[str, Any], **fields: Any) -> Any:
+    body = {"model": "claude", "max_tokens": 4096, "messages": [], "thinking": thinking, **fields}
     deployment = DeploymentConfig(provider="anthropic", model=model)
     call = AnthropicMessagesAdapter().prepare(body, deployment, ANTHROPIC, "k")
-    return orjson.loads(call.body)["thinking"]
+    return orjson.loads(call.body).get("thinking")
 
 
 def test_manual_thinking_goes_adaptive_where_only_that_is_taken() -> None:
@@ -65,6 +65,32 @@ def test_manual_thinking_goes_adaptive_where_only_that_is_taken() -> None:
     assert sent("claude-opus-4-6", MANUAL) == MANUAL
     assert sent("claude-opus-4-8", {"type": "adaptive"}) == {"type": "adaptive"}
     assert sent("claude-opus-4-8", {"type": "disabled"}) == {"type": "disabled"}
+
+
+def test_adaptive_thinking_goes_manual_where_it_is_refused() -> None:
+    # Claude Code's adaptive thinking, routed to a model before 4.6: a budget for its effort,
+    # below its max_tokens.
+    adaptive = {"type": "adaptive"}
+    assert sent("claude-sonnet-4-5-20250929", adaptive) == {
+        "type": "enabled",
+        "budget_tokens": 4095,  # high's 16,384, under max_tokens 4,096
+    }
+    efforts = {effort: {"effort": effort} for effort in ("low", "medium", "high", "max")}
+    budgets = [
+        sent("claude-haiku-4-5", adaptive, max_tokens=64_000, output_config=config)
+        for config in efforts.values()
+    ]
+    assert [b["budget_tokens"] for b in budgets] == [1024, 4096, 16384, 32000]
+    assert sent("claude-opus-4-1", {"type": "adaptive", "display": "omitted"}, max_tokens=2000) == {
+        "type": "enabled",
+        "budget_tokens": 1999,
+    }
+    # Too few tokens to think within: no thinking.
+    assert sent("claude-sonnet-4-20250514", adaptive, max_tokens=1024) is None
+    # Models that take it, and names that do not say, get what was asked.
+    for model in ("claude-opus-4-6", "claude-sonnet-4-6", "claude-opus-4-8", "my-claude"):
+        assert sent(model, adaptive) == adaptive
+    assert sent("claude-sonnet-4-5", MANUAL) == MANUAL
 
 
 @pytest.mark.parametrize(

@@ -9,6 +9,7 @@ import orjson
 import pytest
 
 from gateway.config.types import DeploymentConfig, ProviderConfig
+from gateway.providers.anthropic.adapters import AnthropicMessagesAdapter
 from gateway.providers.anthropic.client_to_openai import AnthropicClientToOpenAI
 from gateway.providers.anthropic.effort import claude_effort, openai_reasoning_effort
 from gateway.providers.anthropic.requests_openai_to_anthropic import openai_request_to_anthropic
@@ -86,3 +87,42 @@ def test_a_reasoning_deployment_gets_the_effort_others_do_not() -> None:
     assert sent_to(True, {"effort": "max"})["reasoning_effort"] == "high"
     assert "reasoning_effort" not in sent_to(False, {"effort": "max"})
     assert "reasoning_effort" not in sent_to(True, {})
+
+
+ANTHROPIC = ProviderConfig(name="ant", type="anthropic", base_url="https://api.anthropic.com")
+
+
+def _sent_config(model: str, config: dict[str, Any], **fields: Any) -> Any:
+    body = {"model": "m", "max_tokens": 32_000, "messages": MESSAGES, "output_config": config}
+    call = AnthropicMessagesAdapter().prepare(
+        {**body, **fields}, DeploymentConfig(provider="ant", model=model), ANTHROPIC, "k"
+    )
+    return orjson.loads(call.body).get("output_config")
+
+
+@pytest.mark.parametrize(
+    ("model", "xhigh", "max_"),
+    [
+        ("claude-opus-4-8", "xhigh", "max"),
+        ("claude-sonnet-5", "xhigh", "max"),
+        ("claude-sonnet-4-6", "max", "max"),
+        ("claude-opus-4-6", "max", "max"),
+        ("claude-opus-4-5-20251101", "high", "high"),
+        ("claude-sonnet-4-5-20250929", None, None),
+        ("claude-haiku-4-5", None, None),
+        ("my-claude", "xhigh", "max"),  # a name that does not say: as asked
+    ],
+)
+def test_an_anthropic_clients_effort_is_a_level_the_model_takes(
+    model: str, xhigh: str | None, max_: str | None
+) -> None:
+    for asked, expected in (("xhigh", xhigh), ("max", max_)):
+        sent = _sent_config(model, {"effort": asked})
+        assert (sent or {}).get("effort") == expected
+    # The other settings of output_config stay; a config left empty goes.
+    schema = {"type": "json_schema", "schema": {"type": "object"}}
+    assert _sent_config("claude-haiku-4-5", {"effort": "low", "format": schema}) == {
+        "format": schema
+    }
+    assert _sent_config("claude-haiku-4-5", {"effort": "low"}) is None
+    assert _sent_config("claude-sonnet-4-6", {"effort": "low"}) == {"effort": "low"}
