@@ -51,10 +51,16 @@ TOOL_LOOP: list[ChatCompletionMessageParam] = [
 ]
 
 
+# Claude's side of a tool loop: the call and its result.
+CALL: ToolUseBlockParam = {"type": "tool_use", "id": "toolu_1", "name": "get_weather", "input": {}}
+RESULT: ToolResultBlockParam = {"type": "tool_result", "tool_use_id": "toolu_1", "content": "sunny"}
+TOOLS: list[ToolParam] = [{"name": "get_weather", "input_schema": {"type": "object"}}]
+
+
 def _config(upstream: str, claude: str) -> str:
     text = f'[[providers]]\nname = "ant"\ntype = "anthropic"\nbase_url = "{claude}"\n\n'
     text += '[[models]]\nname = "claude"\n[[models.deployments]]\n'
-    text += 'provider = "ant"\nmodel = "claude-sonnet-4-5"\n\n'
+    text += 'provider = "ant"\nmodel = "claude-sonnet-4-6"\n\n'
     for name, extra in (("deepseek", "reasoning_content = true\n"), ("plain", "")):
         text += f'[[providers]]\nname = "{name}"\ntype = "openai"\n'
         text += f'base_url = "{upstream}/v1"\n{extra}\n'
@@ -107,31 +113,19 @@ def test_an_anthropic_clients_thinking_is_sent_as_the_reasoning(
         "thinking": "Paris: ask the tool.",
         "signature": "sig",
     }
-    call: ToolUseBlockParam = {
-        "type": "tool_use",
-        "id": "toolu_1",
-        "name": "get_weather",
-        "input": {},
-    }
-    result: ToolResultBlockParam = {
-        "type": "tool_result",
-        "tool_use_id": "toolu_1",
-        "content": "sunny",
-    }
-    tools: list[ToolParam] = [{"name": "get_weather", "input_schema": {"type": "object"}}]
     steps: list[tuple[list[ThinkingBlockParam | ToolUseBlockParam], str]] = [
-        ([thinking, call], "Paris: ask the tool."),
-        ([call], ""),
+        ([thinking, CALL], "Paris: ask the tool."),
+        ([CALL], ""),
     ]
     with anthropic.Anthropic(base_url=gateway.url, api_key=GATEWAY_KEY, max_retries=0) as claude:
         for content, expected in steps:
             messages: list[MessageParam] = [
                 {"role": "user", "content": "Weather in Paris?"},
                 {"role": "assistant", "content": content},
-                {"role": "user", "content": [result]},
+                {"role": "user", "content": [RESULT]},
             ]
             answer = claude.messages.create(
-                model="ds", max_tokens=100, tools=tools, messages=messages
+                model="ds", max_tokens=100, tools=TOOLS, messages=messages
             )
             assert answer.content[0].type == "text"
             assert [m["reasoning_content"] for m in _assistants(upstream)] == [expected]
@@ -223,26 +217,15 @@ def test_an_anthropic_client_that_asked_to_see_thinking_gets_the_reasoning_and_s
         assert [block.type for block in streamed.content] == ["thinking", "text"]
         assert streamed.content[0].model_dump() == thought.model_dump()
         kept = cast(ThinkingBlockParam, thought.model_dump())
-        call: ToolUseBlockParam = {
-            "type": "tool_use",
-            "id": "toolu_1",
-            "name": "get_weather",
-            "input": {},
-        }
-        result: ToolResultBlockParam = {
-            "type": "tool_result",
-            "tool_use_id": "toolu_1",
-            "content": "sunny",
-        }
         claude.messages.create(
             model="ds",
             max_tokens=2048,
             thinking={"type": "enabled", "budget_tokens": 1024},
-            tools=[{"name": "get_weather", "input_schema": {"type": "object"}}],
+            tools=TOOLS,
             messages=[
                 {"role": "user", "content": "Weather in Paris?"},
-                {"role": "assistant", "content": [kept, call]},
-                {"role": "user", "content": [result]},
+                {"role": "assistant", "content": [kept, CALL]},
+                {"role": "user", "content": [RESULT]},
             ],
         )
     assert [m["reasoning_content"] for m in _assistants(upstream)] == ["The user greets me."]
@@ -274,12 +257,6 @@ def test_a_conversation_moved_to_claude_is_sent_without_the_gateways_thinking(
     # not sign (the mock as Anthropic does), and with thinking on wants the loop's assistant
     # message to start with one.
     gateway, _ = served
-    call: ToolUseBlockParam = {"type": "tool_use", "id": "toolu_1", "name": "f", "input": {}}
-    result: ToolResultBlockParam = {
-        "type": "tool_result",
-        "tool_use_id": "toolu_1",
-        "content": "ok",
-    }
     with anthropic.Anthropic(base_url=gateway.url, api_key=GATEWAY_KEY, max_retries=0) as claude:
         first = claude.messages.create(
             model="ds",
@@ -290,20 +267,19 @@ def test_a_conversation_moved_to_claude_is_sent_without_the_gateways_thinking(
         thought = cast(ThinkingBlockParam, first.content[0].model_dump())
         loop: list[MessageParam] = [
             {"role": "user", "content": "Hi"},
-            {"role": "assistant", "content": [thought, call]},
-            {"role": "user", "content": [result]},
+            {"role": "assistant", "content": [thought, CALL]},
+            {"role": "user", "content": [RESULT]},
         ]
-        tools: list[ToolParam] = [{"name": "f", "input_schema": {"type": "object"}}]
         answer = claude.messages.create(
             model="claude",
             max_tokens=2048,
             thinking={"type": "adaptive"},
-            tools=tools,
+            tools=TOOLS,
             messages=loop,
         )
         assert answer.content[0].type == "text"
         sent = _mock_body(mock_upstream)
-        assert "thinking" not in sent and sent["messages"][1]["content"] == [call]
+        assert "thinking" not in sent and sent["messages"][1]["content"] == [CALL]
         # The next question: the loop is over, Claude thinks again.
         later: list[MessageParam] = [
             *loop,
@@ -314,11 +290,11 @@ def test_a_conversation_moved_to_claude_is_sent_without_the_gateways_thinking(
             model="claude",
             max_tokens=2048,
             thinking={"type": "adaptive"},
-            tools=tools,
+            tools=TOOLS,
             messages=later,
         )
         sent = _mock_body(mock_upstream)
-        assert sent["thinking"] == {"type": "adaptive"} and sent["messages"][1]["content"] == [call]
+        assert sent["thinking"] == {"type": "adaptive"} and sent["messages"][1]["content"] == [CALL]
 
 
 def _mock_body(mock_upstream: Proc) -> dict[str, Any]:
