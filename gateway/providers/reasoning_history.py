@@ -1,9 +1,12 @@
 """The model's reasoning sent back in the history as `reasoning_content`, to the chat upstreams
-that want it (a provider's `reasoning_content`; by default DeepSeek's API).
+that want it (a provider's `reasoning_content`; by default DeepSeek's and Moonshot's APIs).
 
 DeepSeek's thinking mode (deepseek-reasoner, the V3.2 and later models with thinking on)
 refuses a tool loop whose assistant messages lack the field: "Missing `reasoning_content` field
-in the assistant message at message index 2". Every client that does not know the field meets
+in the assistant message at message index 2" (V4: "The `reasoning_content` in the thinking mode
+must be passed back to the API."); so does Moonshot's Kimi (K2 thinking, K2.5 and later): "thinking
+is enabled but reasoning_content is missing in assistant tool call message at index 7". Every
+client that does not know the field meets
 it: LangChain, an app writing its assistant messages itself, an Anthropic or a Responses client
 through the gateway's translations. Each assistant message is sent the reasoning the client kept
 (its own `reasoning_content`, or `reasoning` as OpenRouter names it; an Anthropic client's
@@ -19,15 +22,16 @@ from gateway.config.types import ProviderConfig
 from gateway.json_types import JSON
 from gateway.providers.base import base_url_host
 
-DEEPSEEK_HOST = "api.deepseek.com"
+# The APIs that want it by default: DeepSeek's, and Moonshot's (international and Chinese).
+REASONING_CONTENT_HOSTS = frozenset({"api.deepseek.com", "api.moonshot.ai", "api.moonshot.cn"})
 
 
 def wants_reasoning_content(provider: ProviderConfig) -> bool:
     """Whether `provider`'s assistant messages carry `reasoning_content` (its setting; unset:
-    whether it is DeepSeek's own API)."""
+    whether it is DeepSeek's or Moonshot's own API)."""
     if provider.reasoning_content is not None:
         return provider.reasoning_content
-    return provider.type == "openai" and base_url_host(provider.base_url) == DEEPSEEK_HOST
+    return provider.type == "openai" and base_url_host(provider.base_url) in REASONING_CONTENT_HOSTS
 
 
 def with_reasoning_content(upstream: JSON) -> None:

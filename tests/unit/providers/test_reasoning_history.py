@@ -18,6 +18,9 @@ def provider(kind: ProviderType, base_url: str, setting: bool | None = None) -> 
 def test_deepseeks_api_wants_it_unless_told_otherwise() -> None:
     assert wants_reasoning_content(provider("openai", "https://api.deepseek.com"))
     assert wants_reasoning_content(provider("openai", "https://api.deepseek.com/v1"))
+    # Moonshot's Kimi wants it too, on either of its APIs.
+    assert wants_reasoning_content(provider("openai", "https://api.moonshot.ai/v1"))
+    assert wants_reasoning_content(provider("openai", "https://api.moonshot.cn/v1"))
     assert not wants_reasoning_content(provider("openai", "https://api.deepseek.com", False))
     assert not wants_reasoning_content(provider("openai", "https://api.openai.com/v1"))
     assert not wants_reasoning_content(provider("openai", "http://vllm:8000/v1"))
