@@ -19,6 +19,7 @@ from typing import Any
 from gateway.json_types import JSON
 from gateway.mock_provider.behaviour import Choice, Plan, RequestError, plan_chat
 from gateway.mock_provider.render import Frame
+from gateway.mock_provider.responses_reasoning import check_reasoning, reasoning_item
 from gateway.providers.anthropic.errors import TranslationError
 from gateway.providers.responses.chat_tools import call_item, tool_origins
 from gateway.providers.responses.events import ResponseEvents
@@ -41,6 +42,7 @@ def plan_responses(body: Any) -> Plan:
         raise RequestError("model is required", "model")
     if "input" not in body:
         raise RequestError("input is required", "input")
+    check_reasoning(body, model)
     request = {k: v for k, v in body.items() if k != "previous_response_id"}
     try:
         chat = responses_request_to_chat(request, model)
@@ -71,6 +73,8 @@ def render_response(plan: Plan, request: JSON, response_id: str, created_at: int
     else:
         origin = tool_origins(request).get(call.name)
         output = [call_item(origin, call.id, call.name, call.arguments, id_suffix=call.id)]
+    if (thought := reasoning_item(request, plan.model)) is not None:
+        output.insert(0, thought)
     reason = _incomplete(choice)
     return response_object(
         request,
@@ -93,6 +97,8 @@ def render_stream(
     choice = plan.choices[0]
     call = choice.tool_call
     opening = events.start()
+    if (thought := reasoning_item(request, plan.model)) is not None:
+        opening += events.summarized_reasoning(thought)
     if call is None:
         opening += events.text("")
         deltas = [events.text(piece) for piece in choice.pieces]

@@ -15,6 +15,7 @@ from gateway.providers.anthropic.structured_output import structured_output_tool
 from gateway.providers.anthropic.thinking_blocks import ThinkingDisplay, thinking_display
 from gateway.providers.azure import AZURE_CHAT, AZURE_EMBEDDINGS, AZURE_WIRE
 from gateway.providers.base import Adapter, PreparedCall, StreamConverter, Usage, innermost
+from gateway.providers.chat_reasoning import reasoning_origin
 from gateway.providers.checked import CheckedAdapter
 from gateway.providers.openai import (
     OPENAI_WIRE,
@@ -71,8 +72,6 @@ _ANTHROPIC_TO_AZURE = {
 }
 _ANTHROPIC_PASSTHROUGH = AnthropicMessagesAdapter()
 _RESPONSES_PASSTHROUGH = ResponsesPassthrough()
-_CHAT_THROUGH_RESPONSES = ChatThroughResponses()
-_ANTHROPIC_THROUGH_RESPONSES = AnthropicThroughResponses()
 _OPENAI_COMPLETIONS = OpenAICompletionsAdapter()
 _AZURE_COMPLETIONS = OpenAICompletionsAdapter(AZURE_WIRE)
 _ANTHROPIC_COUNT_TOKENS = AnthropicCountTokensAdapter()
@@ -124,8 +123,12 @@ def adapter_for(
     there only, from a provider that speaks it. Behind CheckedAdapter: whatever an upstream
     sends, a translator's failure is a 502 `upstream_malformed`, never a bare 500."""
     if kind in ("chat", "messages") and _through_responses(api, provider, model):
-        bridge = _CHAT_THROUGH_RESPONSES if kind == "chat" else _ANTHROPIC_THROUGH_RESPONSES
-        return CheckedAdapter(bridge)
+        # One per request: it seals the model's encrypted reasoning with the deployment.
+        origin = reasoning_origin(provider.name, model)
+        if kind == "chat":
+            return CheckedAdapter(ChatThroughResponses(origin))
+        display = thinking_display(body) if body is not None else None
+        return CheckedAdapter(AnthropicThroughResponses(origin, display))
     return CheckedAdapter(_adapter(kind, provider, anthropic_beta, body))
 
 

@@ -3,6 +3,8 @@ that carries it to another wire (a Responses `reasoning` item, an Anthropic `thi
 
 from __future__ import annotations
 
+import hashlib
+
 from gateway.json_types import JSON
 
 # `reasoning_content`: DeepSeek, vLLM before 0.10; `reasoning`: vLLM since, OpenRouter, Ollama.
@@ -16,3 +18,54 @@ def reasoning_text(message: JSON) -> str | None:
         if isinstance(value, str) and value:
             return value
     return None
+
+
+# The reasoning an upstream keeps encrypted (a Responses API reasoning item's
+# `encrypted_content`), on a chat message or delta as OpenRouter carries it: an entry of
+# `reasoning_details`. A client that sends the message back as it came sends it back too, and
+# the model goes on from its earlier thought. Only the upstream that made it can read it (a
+# provider of another organisation, another model, answers 400 "The encrypted content ... could
+# not be verified"): its `data` is sealed with the deployment it came from (`sealed`), and
+# goes back to that deployment only (`unsealed`).
+ENCRYPTED_TYPE = "reasoning.encrypted"
+RESPONSES_FORMAT = "openai-responses-v1"
+_SEAL = "~"
+
+
+def reasoning_origin(provider: str, model: str) -> str:
+    """The name the encrypted reasoning of the deployment (`provider`, `model`) is sealed with."""
+    digest = hashlib.sha256(f"{provider}/{model}".encode()).hexdigest()[:16]
+    return f"gw1-{digest}"
+
+
+def sealed(origin: str, encrypted: str) -> str:
+    return f"{origin}{_SEAL}{encrypted}"
+
+
+def unsealed(origin: str, data: str) -> str | None:
+    """The encrypted reasoning in `data` when `origin` sealed it, else None."""
+    prefix = f"{origin}{_SEAL}"
+    return data[len(prefix) :] if origin and data.startswith(prefix) else None
+
+
+def encrypted_reasoning(message: JSON) -> list[str]:
+    """The encrypted reasoning of a chat message or delta, in order (OpenAI's, from the
+    Responses API: other formats are for other upstreams)."""
+    details = message.get("reasoning_details")
+    return [
+        detail["data"]
+        for detail in (details if isinstance(details, list) else ())
+        if isinstance(detail, dict)
+        and detail.get("type") == ENCRYPTED_TYPE
+        and detail.get("format", RESPONSES_FORMAT) == RESPONSES_FORMAT
+        and isinstance(detail.get("data"), str)
+        and detail["data"]
+    ]
+
+
+def encrypted_details(data: list[str], first_index: int = 0) -> list[JSON]:
+    """`reasoning_details` entries holding the encrypted reasoning `data`."""
+    return [
+        {"type": ENCRYPTED_TYPE, "data": value, "format": RESPONSES_FORMAT, "index": index}
+        for index, value in enumerate(data, first_index)
+    ]

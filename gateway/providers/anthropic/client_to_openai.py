@@ -103,14 +103,18 @@ def anthropic_chat_body(
     deployment: DeploymentConfig,
     reasoning_content: bool = False,
     thought_signatures: bool = False,
+    reasoning_details: bool = False,
 ) -> dict[str, Any]:
     """The chat body an Anthropic request is sent as to an OpenAI-format deployment (by chat
     completions, or through the Responses API): translated (TranslationError is the client's
-    400), the reasoning carried back when the upstream wants it (`reasoning_history`), its tool
-    calls signed when it wants that (`thought_signatures`), and a reasoning deployment's rules
-    applied (the client's effort as `reasoning_effort`)."""
+    400), the reasoning carried back when the upstream wants it (`reasoning_history`; the
+    encrypted reasoning with `reasoning_details`, through the Responses API), its tool calls
+    signed when it wants that (`thought_signatures`), and a reasoning deployment's rules applied
+    (the client's effort as `reasoning_effort`)."""
     try:
-        upstream = anthropic_request_to_openai(body, deployment.model, reasoning_content)
+        upstream = anthropic_request_to_openai(
+            body, deployment.model, reasoning_content, reasoning_details
+        )
     except TranslationError as exc:
         raise InvalidRequest(str(exc), param=exc.param) from None
     if reasoning_content:

@@ -10,7 +10,9 @@ import hashlib
 
 from gateway.json_types import JSON
 from gateway.providers.anthropic.errors import TranslationError
+from gateway.providers.anthropic.thinking_blocks import carried_reasoning
 from gateway.providers.anthropic.tool_calls import tool_call_from_tool_use
+from gateway.providers.chat_reasoning import encrypted_details
 
 # OpenAI refuses a longer `user` ("Invalid 'user': string too long").
 _MAX_USER_LENGTH = 64
@@ -19,7 +21,10 @@ _CUSTOM_TOOL_TYPES = (None, "custom")
 
 
 def anthropic_request_to_openai(
-    body: JSON, upstream_model: str, reasoning_content: bool = False
+    body: JSON,
+    upstream_model: str,
+    reasoning_content: bool = False,
+    reasoning_details: bool = False,
 ) -> JSON:
     """Translate an Anthropic `/v1/messages` request into an OpenAI chat request.
 
@@ -33,7 +38,9 @@ def anthropic_request_to_openai(
       the `top_k`, `thinking` and `service_tier` parameters; a `tool_result`'s `is_error` too.
       With `reasoning_content` (an upstream that takes the reasoning back, such as DeepSeek's:
       `gateway.providers.reasoning_history`), an assistant message's `thinking` blocks are its
-      `reasoning_content` instead.
+      `reasoning_content` instead. With `reasoning_details` (a deployment served through the
+      Responses API), the encrypted reasoning the gateway's blocks carry
+      (`thinking_blocks.carried_reasoning`) is its `reasoning_details`.
     - `tools` -> function tools; `tool_choice` auto/any/tool/none -> "auto"/"required"/
       {"type": "function", ...}/"none"; `disable_parallel_tool_use` -> `parallel_tool_calls: false`.
     - `stop_sequences` -> `stop`, `metadata.user_id` -> `user` (its sha256 when longer than
@@ -59,7 +66,8 @@ def anthropic_request_to_openai(
         if not isinstance(message, dict):
             raise TranslationError("each message must be an object")
         if message.get("role") == "assistant":
-            messages.append(_openai_assistant(message.get("content"), reasoning_content))
+            content = message.get("content")
+            messages.append(_openai_assistant(content, reasoning_content, reasoning_details))
         else:
             messages.extend(_openai_user(message.get("content")))
 
@@ -195,12 +203,13 @@ def _openai_document(source: object) -> JSON:
     )
 
 
-def _openai_assistant(content: object, reasoning_content: bool) -> JSON:
+def _openai_assistant(content: object, reasoning_content: bool, reasoning_details: bool) -> JSON:
     if isinstance(content, str):
         return {"role": "assistant", "content": content}
     texts: list[str] = []
     thoughts: list[str] = []
     calls: list[JSON] = []
+    carried: list[str] = []
     for block in _blocks(content):
         kind = block.get("type")
         if kind == "text" and isinstance(text := block.get("text"), str):
@@ -209,11 +218,15 @@ def _openai_assistant(content: object, reasoning_content: bool) -> JSON:
             calls.append(tool_call_from_tool_use(block))
         elif kind == "thinking" and isinstance(thought := block.get("thinking"), str):
             thoughts.append(thought)
+            if reasoning_details and (data := carried_reasoning(block)) is not None:
+                carried.append(data)
     message: JSON = {"role": "assistant", "content": "".join(texts) if texts or not calls else None}
     if calls:
         message["tool_calls"] = calls
     if reasoning_content and thoughts:
         message["reasoning_content"] = "".join(thoughts)
+    if carried:
+        message["reasoning_details"] = encrypted_details(carried)
     return message
 
 

@@ -10,7 +10,7 @@ from gateway.providers.anthropic.stop_reasons import matched_stop_sequence, stop
 from gateway.providers.anthropic.thinking_blocks import ThinkingDisplay, thinking_block
 from gateway.providers.anthropic.tool_calls import tool_use_from_tool_call
 from gateway.providers.anthropic.usage import anthropic_usage
-from gateway.providers.chat_reasoning import reasoning_text
+from gateway.providers.chat_reasoning import encrypted_reasoning, reasoning_text
 
 
 def openai_response_to_anthropic(
@@ -31,8 +31,8 @@ def openai_response_to_anthropic(
     choice = choices[0] if isinstance(choices[0], dict) else {}
     message = choice.get("message") or {}
     content: list[JSON] = []
-    if thinking is not None and (reasoning := reasoning_text(message)) is not None:
-        content.append(thinking_block(reasoning, thinking))
+    if thinking is not None:
+        content += thinking_blocks(reasoning_text(message), encrypted_reasoning(message), thinking)
     text = message.get("content")
     if isinstance(text, list):  # some compatible servers return content parts
         text = "".join(p.get("text", "") for p in text if isinstance(p, dict))
@@ -53,3 +53,12 @@ def openai_response_to_anthropic(
         "stop_sequence": sequence,
         "usage": anthropic_usage(resp.get("usage")),
     }
+
+
+def thinking_blocks(text: str | None, encrypted: list[str], display: ThinkingDisplay) -> list[JSON]:
+    """The thinking blocks of a chat answer's reasoning: its text in the first, each encrypted
+    reasoning it kept in a block of its own (none when it has neither)."""
+    if text is None and not encrypted:
+        return []
+    first = thinking_block(text or "", display, encrypted[0] if encrypted else None)
+    return [first, *(thinking_block("", display, data) for data in encrypted[1:])]

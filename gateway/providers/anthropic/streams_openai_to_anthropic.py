@@ -13,12 +13,12 @@ from gateway.json_types import JSON
 from gateway.providers.anthropic.errors import stream_error
 from gateway.providers.anthropic.stop_reasons import matched_stop_sequence, stop_reason
 from gateway.providers.anthropic.thinking_blocks import (
-    GATEWAY_SIGNATURE,
     ThinkingDisplay,
     thinking_block,
+    thinking_signature,
 )
 from gateway.providers.anthropic.usage import anthropic_usage
-from gateway.providers.chat_reasoning import reasoning_text
+from gateway.providers.chat_reasoning import encrypted_reasoning, reasoning_text
 
 Event = tuple[str, JSON]
 
@@ -42,7 +42,8 @@ class OpenAIToAnthropicStream:
     read. Its reasoning deltas (`reasoning_content` or `reasoning`: `chat_reasoning`) become a
     `thinking` block's `thinking_delta` events, closed by a `signature_delta` as Claude's are,
     when the request asked to see the thinking (`thinking`: `thinking_blocks`); else they are
-    dropped.
+    dropped. An encrypted reasoning the upstream keeps (a `reasoning_details` delta:
+    `chat_reasoning`) is the signature of the open thinking block, or of one of its own.
     """
 
     def __init__(
@@ -51,6 +52,7 @@ class OpenAIToAnthropicStream:
         self.model = model
         self.input_tokens_estimate = input_tokens_estimate
         self.thinking = thinking
+        self._carried: str | None = None  # the open thinking block's encrypted reasoning
         self.usage: JSON | None = None
         self._started = False
         self._closed = False
@@ -77,8 +79,11 @@ class OpenAIToAnthropicStream:
             if not isinstance(choice, dict) or (choice.get("index") or 0) != 0:
                 continue
             delta = choice.get("delta") or {}
-            if self.thinking is not None and (thought := reasoning_text(delta)) is not None:
-                out += self._thought(thought)
+            if self.thinking is not None:
+                if (thought := reasoning_text(delta)) is not None:
+                    out += self._thought(thought)
+                for data in encrypted_reasoning(delta):
+                    out += self._carry(data)
             text = delta.get("content") or delta.get("refusal")
             if isinstance(text, str) and text:
                 out += self._text(text)
@@ -135,8 +140,9 @@ class OpenAIToAnthropicStream:
             return []
         out: list[Event] = []
         if self._open == "thinking":  # Claude's thinking block ends with its signature
-            delta = {"type": "signature_delta", "signature": GATEWAY_SIGNATURE}
-            out.append(self._delta(delta))
+            signature = thinking_signature(self._carried)
+            self._carried = None
+            out.append(self._delta({"type": "signature_delta", "signature": signature}))
         self._open = None
         self._tool_key = None
         out.append(("content_block_stop", {"type": "content_block_stop", "index": self._index}))
@@ -160,14 +166,28 @@ class OpenAIToAnthropicStream:
         return out
 
     def _thought(self, text: str) -> list[Event]:
+        """`text` of the model's reasoning, into the open thinking block (opened when none is,
+        or when the open one is done: its encrypted reasoning came)."""
         assert self.thinking is not None
         out: list[Event] = []
+        if self._open == "thinking" and self._carried is not None and text:
+            out = self._close_block()
         if self._open != "thinking":
             block = {**thinking_block("", self.thinking), "signature": ""}
-            out = self._open_block(block)
+            out += self._open_block(block)
             self._open = "thinking"
-        if self.thinking == "shown":
+        if self.thinking == "shown" and text:
             out.append(self._delta({"type": "thinking_delta", "thinking": text}))
+        return out
+
+    def _carry(self, encrypted: str) -> list[Event]:
+        """The encrypted reasoning of the open thinking block (of a new one when none is open,
+        or the open one carries one already)."""
+        out: list[Event] = []
+        if self._open == "thinking" and self._carried is not None:
+            out = self._close_block()
+        out += self._thought("")
+        self._carried = encrypted
         return out
 
     def _text(self, text: str) -> list[Event]:

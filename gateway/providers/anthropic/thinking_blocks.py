@@ -14,6 +14,10 @@ request to one is sent without them (`thinking_for_claude`: a conversation that 
 such a deployment to Claude, by a fallback or Claude Code's `/model`). To an OpenAI-format
 upstream that takes the reasoning back (`reasoning_history`) their text goes as
 `reasoning_content`, like Claude's own blocks.
+
+A reasoning model served through the Responses API keeps its reasoning encrypted; its block's
+signature carries it (`OPENAI_REASONING_PREFIX` and the sealed data, `chat_reasoning`), and a
+request of the tool loop sends it back to that deployment (`carried_reasoning`).
 """
 
 from __future__ import annotations
@@ -23,6 +27,8 @@ from typing import Literal
 from gateway.json_types import JSON
 
 GATEWAY_SIGNATURE = "llm-gateway:chat-reasoning:v1"
+OPENAI_REASONING_PREFIX = "llm-gateway:openai-reasoning:v1:"
+_GATEWAYS = "llm-gateway:"  # what every signature the gateway makes begins with
 
 ThinkingDisplay = Literal["shown", "omitted"]
 
@@ -35,13 +41,27 @@ def thinking_display(body: JSON) -> ThinkingDisplay | None:
     return "omitted" if thinking.get("display") == "omitted" else "shown"
 
 
-def thinking_block(text: str, display: ThinkingDisplay) -> JSON:
-    """The block of one reasoning text, as `display` shows it."""
+def thinking_block(text: str, display: ThinkingDisplay, encrypted: str | None = None) -> JSON:
+    """The block of one reasoning text, as `display` shows it; with the (sealed) `encrypted`
+    reasoning it stands for, when there is one."""
     return {
         "type": "thinking",
         "thinking": text if display == "shown" else "",
-        "signature": GATEWAY_SIGNATURE,
+        "signature": thinking_signature(encrypted),
     }
+
+
+def thinking_signature(encrypted: str | None) -> str:
+    """The signature of a gateway's thinking block: the encrypted reasoning it carries."""
+    return GATEWAY_SIGNATURE if encrypted is None else OPENAI_REASONING_PREFIX + encrypted
+
+
+def carried_reasoning(block: JSON) -> str | None:
+    """The (sealed) encrypted reasoning a gateway's thinking block carries, if any."""
+    signature = block.get("signature")
+    if isinstance(signature, str) and signature.startswith(OPENAI_REASONING_PREFIX):
+        return signature[len(OPENAI_REASONING_PREFIX) :] or None
+    return None
 
 
 def thinking_for_claude(upstream: JSON) -> None:
@@ -106,5 +126,6 @@ def _made_here(block: object) -> bool:
     return (
         type(block) is dict
         and block.get("type") == "thinking"
-        and block.get("signature") == GATEWAY_SIGNATURE
+        and isinstance(signature := block.get("signature"), str)
+        and signature.startswith(_GATEWAYS)
     )

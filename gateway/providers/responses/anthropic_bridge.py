@@ -5,6 +5,11 @@ Two translations the gateway has, one after the other: Messages -> chat completi
 Anthropic client of any OpenAI-format deployment goes through) -> Responses
 (`chat_bridge`'s), and back: a response -> a chat completion -> a Messages answer; a stream's
 events -> chat chunks -> Messages events, chunk by chunk as they come.
+
+A request that turned thinking on (`thinking_blocks`) gets the reasoning model's summaries as
+`thinking` blocks, each carrying its encrypted reasoning in its `signature` (Claude Code sends
+the blocks back as they came): the next request of the tool loop gives the model its earlier
+thought back (`chat_bridge`), as Claude's signed blocks do for Claude.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from gateway.providers.anthropic.client_to_openai import (
     anthropic_chat_body,
 )
 from gateway.providers.anthropic.responses_openai_to_anthropic import openai_response_to_anthropic
+from gateway.providers.anthropic.thinking_blocks import ThinkingDisplay
 from gateway.providers.base import PreparedCall, Usage
 from gateway.providers.responses.chat_bridge import ChatThroughResponses
 from gateway.providers.responses.streams_responses_to_chat import ResponsesToChatStream
@@ -30,9 +36,15 @@ from gateway.providers.responses.streams_responses_to_chat import ResponsesToCha
 class AnthropicThroughResponsesStream:
     """Responses events -> chat chunks -> Anthropic events."""
 
-    def __init__(self, model: str, input_tokens_estimate: int) -> None:
-        self._to_chat = ResponsesToChatStream(include_usage=True)
-        self._to_anthropic = OpenAIToAnthropicStreamAdapter(model, input_tokens_estimate)
+    def __init__(
+        self,
+        model: str,
+        input_tokens_estimate: int,
+        origin: str = "",
+        thinking: ThinkingDisplay | None = None,
+    ) -> None:
+        self._to_chat = ResponsesToChatStream(include_usage=True, origin=origin)
+        self._to_anthropic = OpenAIToAnthropicStreamAdapter(model, input_tokens_estimate, thinking)
         self.usage: Usage | None = None  # once the stream ended
 
     @property
@@ -62,7 +74,12 @@ class AnthropicThroughResponsesStream:
 
 
 class AnthropicThroughResponses(ChatThroughResponses):
-    """An Anthropic client and a deployment served through the Responses API."""
+    """An Anthropic client and a deployment served through the Responses API; `thinking`: how
+    the request asked to see the model's thinking (`thinking_display`)."""
+
+    def __init__(self, origin: str = "", thinking: ThinkingDisplay | None = None) -> None:
+        super().__init__(origin)
+        self.thinking = thinking
 
     def prepare(
         self,
@@ -71,14 +88,16 @@ class AnthropicThroughResponses(ChatThroughResponses):
         provider: ProviderConfig,
         api_key: str | None,
     ) -> PreparedCall:
-        chat = anthropic_chat_body(body, deployment)
-        return self._call(chat, deployment, provider, api_key)
+        chat = anthropic_chat_body(body, deployment, reasoning_details=True)
+        return self._call(chat, deployment, provider, api_key, self.thinking == "shown")
 
     def convert_json(self, data: bytes) -> tuple[bytes, Usage, dict[str, Any]]:
         chat, usage = self._answer(data)
-        converted = openai_response_to_anthropic(chat, str(chat.get("model") or ""))
+        model = str(chat.get("model") or "")
+        converted = openai_response_to_anthropic(chat, model, self.thinking)
         return orjson.dumps(converted), usage, converted
 
     def stream(self, body: dict[str, Any]) -> AnthropicThroughResponsesStream:
         estimate = tokens.count_messages(body.get("messages"), body.get("system"))
-        return AnthropicThroughResponsesStream(str(body.get("model") or ""), estimate)
+        model = str(body.get("model") or "")
+        return AnthropicThroughResponsesStream(model, estimate, self.origin, self.thinking)

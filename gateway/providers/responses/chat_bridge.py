@@ -7,6 +7,13 @@ function tools with reasoning only there (gpt-5.6: "Function tools with reasonin
 not supported in /v1/chat/completions. Please use /v1/responses instead."); the chat clients of
 such a deployment are answered all the same. A reasoning deployment's request is first given
 what its model takes (`for_reasoning_model`), then translated.
+
+A reasoning model's encrypted reasoning is asked for (`include`; the request keeps nothing
+upstream, `store: false`) and comes back on the answer as `reasoning_details`, sealed with the
+deployment (`origin`: `chat_reasoning`); a client that sends the message back (the openai SDK's
+`model_dump()`) has it go back to that deployment, so the model goes on from its thought in a
+tool loop, as OpenAI advises for stateless requests. One adapter per request: it knows its
+deployment's origin.
 """
 
 from __future__ import annotations
@@ -30,6 +37,7 @@ from gateway.providers.base import (
 from gateway.providers.openai import for_reasoning_model
 from gateway.providers.responses.objects import usage_from_responses
 from gateway.providers.responses.requests_chat_to_responses import chat_request_to_responses
+from gateway.providers.responses.responses_only import responses_only_model
 from gateway.providers.responses.responses_responses_to_chat import responses_response_to_chat
 from gateway.providers.responses.stream_passthrough import response_failure
 from gateway.providers.responses.streams_responses_to_chat import ResponsesToChatStream
@@ -37,7 +45,11 @@ from gateway.providers.upstream_errors import error_from_upstream
 
 
 class ChatThroughResponses:
-    """A chat client and a deployment served through the Responses API: translated both ways."""
+    """A chat client and a deployment served through the Responses API: translated both ways;
+    `origin`: the deployment's (`chat_reasoning.reasoning_origin`)."""
+
+    def __init__(self, origin: str = "") -> None:
+        self.origin = origin
 
     def prepare(
         self,
@@ -57,11 +69,15 @@ class ChatThroughResponses:
         deployment: DeploymentConfig,
         provider: ProviderConfig,
         api_key: str | None,
+        summaries: bool = False,
     ) -> PreparedCall:
-        """The Responses call asking what the chat body `chat` asks."""
+        """The Responses call asking what the chat body `chat` asks (`summaries`: the
+        reasoning's too)."""
         wire = openai_wire_for(provider)
+        reasons = deployment.reasoning or responses_only_model(deployment.model)
+        model = wire.model(provider, deployment)
         try:
-            upstream = chat_request_to_responses(chat, wire.model(provider, deployment))
+            upstream = chat_request_to_responses(chat, model, reasons, summaries, self.origin)
         except TranslationError as exc:
             raise InvalidRequest(str(exc), param=exc.param) from None
         url = wire.url(provider, deployment, "responses")
@@ -75,14 +91,14 @@ class ChatThroughResponses:
         if failure is not None:
             raise failure
         usage = usage_from_responses(parsed.get("usage")) or Usage()
-        return responses_response_to_chat(parsed), usage
+        return responses_response_to_chat(parsed, self.origin), usage
 
     def convert_json(self, data: bytes) -> tuple[bytes, Usage, dict[str, Any]]:
         chat, usage = self._answer(data)
         return orjson.dumps(chat), usage, chat
 
     def stream(self, body: dict[str, Any]) -> StreamConverter:
-        return ResponsesToChatStream(client_wants_usage(body))
+        return ResponsesToChatStream(client_wants_usage(body), self.origin)
 
     def convert_error(self, status: int, data: bytes, deployment: DeploymentConfig) -> GatewayError:
         return error_from_upstream(status, data, deployment)

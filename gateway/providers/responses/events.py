@@ -159,6 +159,30 @@ class ResponseEvents:
             events.append(self._event("response.reasoning_text.delta", **common, delta=delta))
         return events
 
+    def summarized_reasoning(self, item: JSON) -> list[JSON]:
+        """A reasoning item whole, as OpenAI's reasoning models stream it: its summary parts
+        (`response.reasoning_summary_part.added`, `.reasoning_summary_text.delta`, `.done`,
+        `.reasoning_summary_part.done`), then the item done with its `encrypted_content`."""
+        events = self.close_open()
+        summary = item.get("summary") or []
+        events += self._add({**item, "summary": []})
+        index = len(self.output) - 1
+        common = {"item_id": item["id"], "output_index": index}
+        for number, part in enumerate(summary):
+            text = part["text"]
+            empty = {"type": "summary_text", "text": ""}
+            at = {**common, "summary_index": number}
+            events.append(self._event("response.reasoning_summary_part.added", **at, part=empty))
+            events.append(self._event("response.reasoning_summary_text.delta", **at, delta=text))
+            events.append(self._event("response.reasoning_summary_text.done", **at, text=text))
+            done = {"type": "summary_text", "text": text}
+            events.append(self._event("response.reasoning_summary_part.done", **at, part=done))
+        self.output[index] = dict(item)
+        self._open = None
+        done_item = orjson.loads(orjson.dumps(item))
+        events.append(self._event("response.output_item.done", output_index=index, item=done_item))
+        return events
+
     def call_start(
         self, key: object, call_id: str, name: str, origin: ToolOrigin | None = None
     ) -> list[JSON]:

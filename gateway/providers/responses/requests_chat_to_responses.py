@@ -5,14 +5,20 @@ or serves function tools with reasoning only there, such as gpt-5.6).
 - `messages` -> `input` items: `system`, `developer` and `user` messages keep their role (text
   parts -> `input_text`, `image_url` -> `input_image`, `file` -> `input_file`), an assistant
   message its text (as a string); an assistant's `tool_calls` -> `function_call` items
-  (a custom tool's call -> `custom_tool_call`); `tool` messages -> `function_call_output`;
+  (a custom tool's call -> `custom_tool_call`); `tool` messages -> `function_call_output`; an
+  assistant's encrypted reasoning (`reasoning_details`, as the answers carry it:
+  `responses_responses_to_chat`) -> `reasoning` items before its text and calls, so a reasoning
+  model goes on from its earlier thought;
 - function `tools` (nested in chat) -> flat ones, custom tools as they are; `tool_choice`
   likewise; `parallel_tool_calls`;
 - `max_completion_tokens` or `max_tokens` -> `max_output_tokens`; `reasoning_effort` ->
   `reasoning.effort`; `verbosity` -> `text.verbosity`; `response_format` `json_schema` /
   `json_object` -> `text.format`; `temperature`, `top_p`, `user`, `metadata`,
   `prompt_cache_key`, `safety_identifier`, `service_tier`, `stream` as they are;
-  `store: false` (a chat client keeps its own history: nothing is kept upstream for it);
+  `store: false` (a chat client keeps its own history: nothing is kept upstream for it), and
+  so, for a reasoning model (`keeps_reasoning`), `include: ["reasoning.encrypted_content"]`
+  (other models refuse it: "Encrypted content is not supported with this model."); with
+  `summaries`, `reasoning.summary: "auto"` (an Anthropic client that asked to see the thinking);
 - what the Responses API has no place for (`n` above 1, `stop`, `logprobs`, the penalties,
   `logit_bias`, `seed`, `audio`, `prediction`, ... and legacy `function` messages) raises
   TranslationError naming it, a 400; `stream_options` is the gateway's (the usage always comes).
@@ -24,6 +30,7 @@ from typing import Any
 
 from gateway.json_types import JSON
 from gateway.providers.anthropic.errors import TranslationError
+from gateway.providers.chat_reasoning import encrypted_reasoning, unsealed
 
 _PASSED = (
     "temperature",
@@ -62,8 +69,17 @@ def _asks_nothing(value: object, defaults: tuple[object, ...]) -> bool:
     return any(value is d if d is None or isinstance(d, bool) else value == d for d in defaults)
 
 
-def chat_request_to_responses(body: JSON, model: str) -> JSON:
-    """The Responses body asking `model` what the chat body `body` asks."""
+def chat_request_to_responses(
+    body: JSON,
+    model: str,
+    keeps_reasoning: bool = False,
+    summaries: bool = False,
+    origin: str = "",
+) -> JSON:
+    """The Responses body asking `model` what the chat body `body` asks; `keeps_reasoning`:
+    the model reasons, and its encrypted reasoning is asked for; `summaries`: so are its
+    reasoning summaries; `origin`: the encrypted reasoning sent back is the one it sealed
+    (`chat_reasoning.unsealed`: another deployment's could not be read)."""
     for name, defaults in _REFUSED.items():
         if not _asks_nothing(body.get(name), defaults):
             raise TranslationError(
@@ -74,7 +90,7 @@ def chat_request_to_responses(body: JSON, model: str) -> JSON:
     messages = body.get("messages")
     if not isinstance(messages, list):
         raise TranslationError("'messages' must be an array", param="messages")
-    out: JSON = {"model": model, "input": _input(messages), "store": False}
+    out: JSON = {"model": model, "input": _input(messages, origin), "store": False}
     for name in _PASSED:
         if body.get(name) is not None:
             out[name] = body[name]
@@ -85,8 +101,15 @@ def chat_request_to_responses(body: JSON, model: str) -> JSON:
         out["tools"] = [_tool(tool) for tool in body["tools"]]
     if body.get("tool_choice") is not None:
         out["tool_choice"] = _tool_choice(body["tool_choice"])
+    reasoning: JSON = {}
     if isinstance(body.get("reasoning_effort"), str):
-        out["reasoning"] = {"effort": body["reasoning_effort"]}
+        reasoning["effort"] = body["reasoning_effort"]
+    if keeps_reasoning:
+        out["include"] = ["reasoning.encrypted_content"]
+        if summaries:
+            reasoning["summary"] = "auto"
+    if reasoning:
+        out["reasoning"] = reasoning
     text: JSON = {}
     text_format = _text_format(body.get("response_format"))
     if text_format is not None:
@@ -98,7 +121,7 @@ def chat_request_to_responses(body: JSON, model: str) -> JSON:
     return out
 
 
-def _input(messages: list[Any]) -> list[JSON]:
+def _input(messages: list[Any], origin: str) -> list[JSON]:
     items: list[JSON] = []
     for index, message in enumerate(messages):
         if not isinstance(message, dict):
@@ -113,6 +136,11 @@ def _input(messages: list[Any]) -> list[JSON]:
                 }
             )
         elif role == "assistant":
+            for data in encrypted_reasoning(message):
+                if (encrypted := unsealed(origin, data)) is not None:
+                    items.append(
+                        {"type": "reasoning", "summary": [], "encrypted_content": encrypted}
+                    )
             # Its text as a string: the form of an earlier answer every Responses server takes.
             text = "".join(p["text"] for p in _content(message.get("content"), "assistant", index))
             if text:

@@ -3,8 +3,10 @@
 
 The `message` items' text becomes the choice's `content` (a `refusal` part its `refusal`), each
 `function_call` item a tool call (`id` = its `call_id`), each `custom_tool_call` a custom tool
-call; `reasoning` items have no place in a chat answer (OpenAI's chat completions keep the
-reasoning to themselves as well) and are left out. `finish_reason`: `tool_calls` when it called
+call; a `reasoning` item's summary becomes `reasoning_content` (summaries come when the request
+asked for them), its `encrypted_content` an entry of `reasoning_details` as OpenRouter carries it
+(`chat_reasoning`), which a client that sends the message back sends back, for the model to go
+on from its thought (`requests_chat_to_responses`). `finish_reason`: `tool_calls` when it called
 tools, `length` for an answer cut at `max_output_tokens`, `content_filter` for one the filter
 stopped, else `stop`. The usage is renamed (`input_tokens` -> `prompt_tokens`, cached and
 reasoning details kept).
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 from gateway.json_types import JSON
 from gateway.providers.base import token_count
+from gateway.providers.chat_reasoning import encrypted_details, sealed
 
 # `incomplete_details.reason` -> chat's `finish_reason`.
 FINISH_REASONS = {"max_output_tokens": "length", "content_filter": "content_filter"}
@@ -60,15 +63,35 @@ def finish_reason(response: JSON, called: bool) -> str:
     return "tool_calls" if called else "stop"
 
 
-def responses_response_to_chat(response: JSON) -> JSON:
-    """The chat completion of the Responses answer `response`."""
+def reasoning_summary(item: JSON) -> str:
+    """The text of a `reasoning` item's summary parts, a blank line between them."""
+    summary = item.get("summary")
+    texts = [
+        part["text"]
+        for part in (summary if isinstance(summary, list) else ())
+        if isinstance(part, dict) and isinstance(part.get("text"), str)
+    ]
+    return "\n\n".join(texts)
+
+
+def responses_response_to_chat(response: JSON, origin: str = "") -> JSON:
+    """The chat completion of the Responses answer `response`; its encrypted reasoning sealed
+    with `origin` (`chat_reasoning.sealed`), left out without one."""
     texts: list[str] = []
     refusals: list[str] = []
     calls: list[JSON] = []
+    thoughts: list[str] = []
+    encrypted: list[str] = []
     for item in response.get("output") or ():
         if not isinstance(item, dict):
             continue
-        if item.get("type") == "message":
+        if item.get("type") == "reasoning":
+            if summary := reasoning_summary(item):
+                thoughts.append(summary)
+            data = item.get("encrypted_content")
+            if origin and isinstance(data, str) and data:
+                encrypted.append(sealed(origin, data))
+        elif item.get("type") == "message":
             for part in item.get("content") or ():
                 if not isinstance(part, dict):
                     continue
@@ -81,6 +104,10 @@ def responses_response_to_chat(response: JSON) -> JSON:
     message: JSON = {"role": "assistant", "content": "".join(texts) if texts or not calls else None}
     if refusals:
         message["refusal"] = "".join(refusals)
+    if thoughts:
+        message["reasoning_content"] = "\n\n".join(thoughts)
+    if encrypted:
+        message["reasoning_details"] = encrypted_details(encrypted)
     if calls:
         message["tool_calls"] = calls
     created = response.get("created_at")

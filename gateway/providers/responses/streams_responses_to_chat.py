@@ -4,8 +4,10 @@
 `response.created` opens the answer (a chunk with `role: "assistant"`); `output_text.delta` and
 `refusal.delta` become `content` and `refusal` deltas; a `function_call` (or
 `custom_tool_call`) item added opens a tool call at the next chat `index` (its id and name), its
-`function_call_arguments.delta` (`custom_tool_call_input.delta`) events its argument deltas;
-reasoning events are left out, as a chat answer has no place for them. The final event
+`function_call_arguments.delta` (`custom_tool_call_input.delta`) events its argument deltas; a
+reasoning summary's deltas become `reasoning_content` deltas (a blank line between its parts),
+and a reasoning item done with its `encrypted_content` a `reasoning_details` delta, as the JSON
+answer has them (`responses_responses_to_chat`). The final event
 (`response.completed` or `.incomplete`) gives the chunk with the `finish_reason`, then, for a
 client that asked (`stream_options.include_usage`), the usage chunk, then `[DONE]`. A
 `response.failed` or an `error` event ends the stream with the upstream's error; a stream that
@@ -19,6 +21,7 @@ import orjson
 from gateway.errors import GatewayError
 from gateway.json_types import JSON
 from gateway.providers.base import Usage, stream_cut_short
+from gateway.providers.chat_reasoning import encrypted_details, sealed
 from gateway.providers.openai_usage import usage_from_openai
 from gateway.providers.responses.responses_responses_to_chat import (
     chat_tool_call,
@@ -35,13 +38,16 @@ _CALL_DELTAS = ("response.function_call_arguments.delta", "response.custom_tool_
 
 
 class ResponsesToChatStream:
-    def __init__(self, include_usage: bool) -> None:
+    def __init__(self, include_usage: bool, origin: str = "") -> None:
         self._decoder = SSEDecoder()
         self._include_usage = include_usage
         self._id = "chatcmpl-"
         self._model = ""
         self._created = 0
         self._calls: dict[object, int] = {}  # a call item's output_index -> its chat index
+        self._summary_part: tuple[object, object] | None = None  # (item id, summary index)
+        self._encrypted_count = 0  # `reasoning_details` entries sent
+        self._origin = origin  # what the encrypted reasoning is sealed with (none: left out)
         self.usage: Usage | None = None
         self.text: list[str] = []
         self._written: list[str] = []  # the answer's text and tool-call arguments
@@ -96,6 +102,10 @@ class ResponsesToChatStream:
             return [self._chunk({"content": delta})]
         if kind == "response.refusal.delta" and isinstance(delta, str):
             return [self._chunk({"refusal": delta})]
+        if kind == "response.reasoning_summary_text.delta" and isinstance(delta, str):
+            return self._summary_delta(event.get("item_id"), event.get("summary_index"), delta)
+        if kind == "response.output_item.done":
+            return self._encrypted(event.get("item"))
         if kind == "response.output_item.added":
             return self._call_start(event)
         if kind in _CALL_DELTAS:
@@ -103,6 +113,25 @@ class ResponsesToChatStream:
         if kind in _FINAL_EVENTS:
             return self._final(event)
         return []
+
+    def _summary_delta(self, item_id: object, part: object, delta: str) -> list[bytes]:
+        if not delta:
+            return []
+        if self._summary_part is not None and self._summary_part != (item_id, part):
+            delta = "\n\n" + delta  # a new summary part, of this item or another
+        self._summary_part = (item_id, part)
+        self._written.append(delta)
+        return [self._chunk({"reasoning_content": delta})]
+
+    def _encrypted(self, item: object) -> list[bytes]:
+        if not isinstance(item, dict) or item.get("type") != "reasoning":
+            return []
+        data = item.get("encrypted_content")
+        if not self._origin or not isinstance(data, str) or not data:
+            return []
+        details = encrypted_details([sealed(self._origin, data)], self._encrypted_count)
+        self._encrypted_count += 1
+        return [self._chunk({"reasoning_details": details})]
 
     def _call_start(self, event: JSON) -> list[bytes]:
         item = event.get("item")

@@ -127,3 +127,50 @@ async def test_a_responses_only_model_is_refused_on_chat_as_openai_refuses_it() 
     assert error["error"]["message"].startswith("This model is only supported in v1/responses")
     status, response = await call(handler, "POST", RESPONSES, request("gpt-5.1-codex"))
     assert status == 200 and response["output"][0]["type"] == "message"
+
+
+@pytest.mark.parametrize("stream", [False, True])
+async def test_a_reasoning_model_answers_its_encrypted_reasoning(stream: bool) -> None:
+    # As OpenAI's reasoning models answer a request with `store: false` that includes it.
+    include = ["reasoning.encrypted_content"]
+    asked = request("gpt-5.1-codex", stream=stream, include=include, reasoning={"summary": "auto"})
+    handler = MockHandler()
+    reply = await handler.handle("POST", RESPONSES, {}, asked)
+    if stream:
+        parsed = events(await body_of(reply))
+        kinds = [name for name, _ in parsed]
+        assert kinds[2:8] == [
+            "response.output_item.added",
+            "response.reasoning_summary_part.added",
+            "response.reasoning_summary_text.delta",
+            "response.reasoning_summary_text.done",
+            "response.reasoning_summary_part.done",
+            "response.output_item.done",
+        ]
+        response = parsed[-1][1]["response"]
+        assert [item["output_index"] for _, item in parsed[2:8]] == [0] * 6
+    else:
+        response = orjson.loads(await body_of(reply))
+    thought, message = response["output"]
+    assert thought["type"] == "reasoning" and thought["summary"][0]["text"]
+    assert message["type"] == "message"
+    # Sent back, it is taken; changed (another organisation's), refused as OpenAI refuses it.
+    back = {"type": "reasoning", "summary": [], "encrypted_content": thought["encrypted_content"]}
+    then = [{"role": "user", "content": "hi"}, back, {"role": "user", "content": "and?"}]
+    status, _ = await call(handler, "POST", RESPONSES, request("gpt-5.1-codex", input=then))
+    assert status == 200
+    changed = {**back, "encrypted_content": "Z0FBQUFB"}
+    status, refused = await call(
+        handler, "POST", RESPONSES, request("gpt-5.1-codex", input=[*then[:1], changed])
+    )
+    assert status == 400 and "could not be verified" in refused["error"]["message"]
+
+
+async def test_a_model_that_does_not_reason_refuses_the_encrypted_reasoning() -> None:
+    body = request("gpt-4.1", include=["reasoning.encrypted_content"])
+    status, refused = await call(MockHandler(), "POST", RESPONSES, body)
+    assert status == 400 and refused["error"]["param"] == "include"
+    assert refused["error"]["message"] == "Encrypted content is not supported with this model."
+    # Not asked for, no reasoning item.
+    status, plain = await call(MockHandler(), "POST", RESPONSES, request("gpt-5.1-codex"))
+    assert status == 200 and [item["type"] for item in plain["output"]] == ["message"]

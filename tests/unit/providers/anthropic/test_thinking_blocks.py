@@ -8,15 +8,18 @@ from typing import Any
 import pytest
 
 from gateway.json_types import JSON
+from gateway.providers.anthropic.requests_anthropic_to_openai import anthropic_request_to_openai
 from gateway.providers.anthropic.responses_openai_to_anthropic import openai_response_to_anthropic
 from gateway.providers.anthropic.streams_openai_to_anthropic import OpenAIToAnthropicStream
 from gateway.providers.anthropic.thinking_blocks import (
     GATEWAY_SIGNATURE,
+    OPENAI_REASONING_PREFIX,
     ThinkingDisplay,
     thinking_display,
     thinking_for_claude,
 )
 
+PREFIX = OPENAI_REASONING_PREFIX
 GATEWAY_BLOCK = {"type": "thinking", "thinking": "Ask the tool.", "signature": GATEWAY_SIGNATURE}
 CLAUDE_BLOCK = {"type": "thinking", "thinking": "Hmm.", "signature": "RXFvQkNrZ0lB"}
 CALL = {"type": "tool_use", "id": "toolu_1", "name": "get_weather", "input": {}}
@@ -227,3 +230,61 @@ def test_a_tool_loop_another_model_made_without_thinking_is_sent_without_it() ->
     }
     thinking_for_claude(kept)
     assert kept["thinking"] == {"type": "adaptive"}
+
+
+def test_encrypted_reasoning_rides_in_the_blocks_signature_and_comes_back() -> None:
+    answer = _completion(
+        {
+            "role": "assistant",
+            "content": None,
+            "reasoning_content": "I look it up.",
+            "reasoning_details": [
+                {"type": "reasoning.encrypted", "data": "gw1-a~one"},
+                {"type": "reasoning.encrypted", "data": "gw1-a~two"},
+            ],
+            "tool_calls": [{"id": "c1", "function": {"name": "f", "arguments": "{}"}}],
+        }
+    )
+    blocks = openai_response_to_anthropic(answer, "m", "shown")["content"]
+    assert blocks[:2] == [
+        {"type": "thinking", "thinking": "I look it up.", "signature": PREFIX + "gw1-a~one"},
+        {"type": "thinking", "thinking": "", "signature": PREFIX + "gw1-a~two"},
+    ]
+    # The next request of the loop (through the Responses API) carries it back.
+    sent = {
+        "messages": [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": blocks}]
+    }
+    back = anthropic_request_to_openai(sent, "m", reasoning_details=True)["messages"][1]
+    assert [d["data"] for d in back["reasoning_details"]] == ["gw1-a~one", "gw1-a~two"]
+    assert "reasoning_details" not in anthropic_request_to_openai(sent, "m")["messages"][1]
+    # Claude could not read it, and is not sent it.
+    to_claude: JSON = {"messages": [*sent["messages"], {"role": "user", "content": "And?"}]}
+    thinking_for_claude(to_claude)
+    assert to_claude["messages"][1]["content"] == [blocks[2]]
+
+
+def test_a_streams_encrypted_reasoning_is_its_thinking_blocks_signature() -> None:
+    encrypted = {"reasoning_details": [{"type": "reasoning.encrypted", "data": "gw1-a~one"}]}
+    call = {"index": 0, "id": "c1", "function": {"name": "f", "arguments": "{}"}}
+    events = _events(
+        "shown",
+        [
+            _chunk({"reasoning_content": "I look."}),
+            _chunk(encrypted),
+            _chunk({"tool_calls": [call]}),
+            _chunk({}, "tool_calls"),
+        ],
+    )
+    assert events[1:5] == [
+        _start(0, EMPTY_THINKING),
+        _delta(0, {"type": "thinking_delta", "thinking": "I look."}),
+        _delta(0, {"type": "signature_delta", "signature": PREFIX + "gw1-a~one"}),
+        _stop(0),
+    ]
+    # With no summary to show, the block is there for its signature alone.
+    alone = _events("shown", [_chunk(encrypted), _chunk({"content": "Hi"}), _chunk({}, "stop")])
+    assert alone[1:4] == [
+        _start(0, EMPTY_THINKING),
+        _delta(0, {"type": "signature_delta", "signature": PREFIX + "gw1-a~one"}),
+        _stop(0),
+    ]

@@ -1,0 +1,70 @@
+"""The mock's reasoning models on its Responses API, as OpenAI's answer them: a request that
+asks for the encrypted reasoning (`include: ["reasoning.encrypted_content"]`) of a model that
+reasons (the `gpt-5`, `o1`, `o3` and `o4` names and the codex models) gets a `reasoning` item
+first, with its `encrypted_content` (and a summary when `reasoning.summary` asks for one);
+another model asked for it answers 400 "Encrypted content is not supported with this model.";
+an input `reasoning` item whose `encrypted_content` this mock did not make answers 400 as
+OpenAI does for another organisation's or a changed one ("The encrypted content for item ...
+could not be verified.")."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import zlib
+
+from gateway.json_types import JSON
+from gateway.mock_provider.behaviour import RequestError
+
+_REASONING_PREFIXES = ("gpt-5", "o1", "o3", "o4")
+_MADE_HERE = b"mock-reasoning:"
+ENCRYPTED_INCLUDE = "reasoning.encrypted_content"
+SUMMARY = "The user asked a question; I worked out the answer."
+
+
+def reasons(model: str) -> bool:
+    """Whether the mock treats `model` as a reasoning model."""
+    return model.startswith(_REASONING_PREFIXES) or "codex" in model
+
+
+def check_reasoning(body: JSON, model: str) -> None:
+    """Raise the 400 OpenAI answers for what `body` asks of reasoning, if any."""
+    include = body.get("include")
+    if isinstance(include, list) and ENCRYPTED_INCLUDE in include and not reasons(model):
+        raise RequestError("Encrypted content is not supported with this model.", "include")
+    items = body.get("input")
+    for item in items if isinstance(items, list) else ():
+        if not isinstance(item, dict) or item.get("type") != "reasoning":
+            continue
+        encrypted = item.get("encrypted_content")
+        if encrypted is not None and not _made_here(encrypted):
+            raise RequestError(
+                f"The encrypted content for item {item.get('id') or 'rs_?'} could not be "
+                "verified. Reason: Encrypted content could not be decrypted or parsed."
+            )
+
+
+def _made_here(encrypted: object) -> bool:
+    if not isinstance(encrypted, str):
+        return False
+    try:
+        return base64.b64decode(encrypted, validate=True).startswith(_MADE_HERE)
+    except (binascii.Error, ValueError):
+        return False
+
+
+def reasoning_item(body: JSON, model: str) -> JSON | None:
+    """The reasoning item answering `body`, when it asked for the encrypted reasoning of a
+    model that reasons."""
+    include = body.get("include")
+    if not reasons(model) or not isinstance(include, list) or ENCRYPTED_INCLUDE not in include:
+        return None
+    seed = zlib.crc32(repr(body.get("input")).encode())
+    reasoning = body.get("reasoning")
+    summarized = isinstance(reasoning, dict) and reasoning.get("summary") is not None
+    return {
+        "id": f"rs_mock{seed:08x}",
+        "type": "reasoning",
+        "summary": [{"type": "summary_text", "text": SUMMARY}] if summarized else [],
+        "encrypted_content": base64.b64encode(_MADE_HERE + f"{seed:08x}".encode()).decode(),
+    }
