@@ -32,10 +32,13 @@ RESPONSES_FORMAT = "openai-responses-v1"
 _SEAL = "~"
 
 
+_ORIGIN_PREFIX = "gw1-"
+
+
 def reasoning_origin(provider: str, model: str) -> str:
     """The name the encrypted reasoning of the deployment (`provider`, `model`) is sealed with."""
     digest = hashlib.sha256(f"{provider}/{model}".encode()).hexdigest()[:16]
-    return f"gw1-{digest}"
+    return f"{_ORIGIN_PREFIX}{digest}"
 
 
 def sealed(origin: str, encrypted: str) -> str:
@@ -69,3 +72,37 @@ def encrypted_details(data: list[str], first_index: int = 0) -> list[JSON]:
         {"type": ENCRYPTED_TYPE, "data": value, "format": RESPONSES_FORMAT, "index": index}
         for index, value in enumerate(data, first_index)
     ]
+
+
+def without_sealed_reasoning(upstream: JSON) -> None:
+    """Take the encrypted reasoning the gateway sealed out of the chat body `upstream`, bound for
+    a chat completions upstream (none can read it, and OpenAI refuses a message property it does
+    not know: a client that sent an answer of a deployment served through the Responses API
+    back to another deployment); the messages of the client's body are left as they were."""
+    messages = upstream.get("messages")
+    if type(messages) is not list:
+        return
+    cleaned: list[object] | None = None
+    for index, message in enumerate(messages):
+        if type(message) is not dict or "reasoning_details" not in message:
+            continue
+        details = message["reasoning_details"]
+        kept = [d for d in details if not _sealed_here(d)] if type(details) is list else details
+        if kept == details:
+            continue
+        if cleaned is None:
+            cleaned = list(messages)
+        rest = {k: v for k, v in message.items() if k != "reasoning_details"}
+        cleaned[index] = {**rest, "reasoning_details": kept} if kept else rest
+    if cleaned is not None:
+        upstream["messages"] = cleaned
+
+
+def _sealed_here(detail: object) -> bool:
+    return (
+        type(detail) is dict
+        and detail.get("type") == ENCRYPTED_TYPE
+        and isinstance(data := detail.get("data"), str)
+        and data.startswith(_ORIGIN_PREFIX)
+        and _SEAL in data
+    )

@@ -24,6 +24,7 @@ from gateway.providers.base import (
     require_objects,
     token_count,
 )
+from gateway.providers.chat_reasoning import without_sealed_reasoning
 from gateway.providers.openai_streams import (
     OpenAICompletionStreamPassthrough,
     OpenAIStreamPassthrough,
@@ -144,6 +145,7 @@ class OpenAIChatAdapter:
             with_reasoning_content(upstream)
         if wants_thought_signatures(provider):
             with_thought_signatures(upstream)
+        without_sealed_reasoning(upstream)
         if not provider.stream_usage:
             upstream.pop("stream_options", None)  # the server refuses it, a client's too
         elif body.get("stream"):

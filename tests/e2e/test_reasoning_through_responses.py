@@ -36,9 +36,13 @@ def _config(upstream: str) -> str:
     for provider in ("oai", "other-org"):
         text += f'[[providers]]\nname = "{provider}"\ntype = "openai"\n'
         text += f'base_url = "{upstream}/v1"\nresponses = true\n\n'
-    for name, provider in (("codex", "oai"), ("codex-elsewhere", "other-org")):
+    for name, provider, model in (
+        ("codex", "oai", "gpt-5.1-codex"),
+        ("codex-elsewhere", "other-org", "gpt-5.1-codex"),
+        ("chat", "oai", "mock-small"),
+    ):
         text += f'[[models]]\nname = "{name}"\n[[models.deployments]]\n'
-        text += f'provider = "{provider}"\nmodel = "gpt-5.1-codex"\n\n'
+        text += f'provider = "{provider}"\nmodel = "{model}"\n\n'
     return text + f'[[keys]]\nid = "k"\nkey_sha256 = "{hashlib.sha256(KEY.encode()).hexdigest()}"\n'
 
 
@@ -90,6 +94,11 @@ def test_a_chat_clients_tool_loop_sends_the_reasoning_back(
         )
         assert elsewhere.choices[0].message.content == "Tool result: sunny"
         assert _reasoning_sent(mock_upstream) == []
+        # Nor to a chat completions deployment (OpenAI refuses a message field it does not know).
+        sdk.chat.completions.create(model="chat", messages=loop, tools=[WEATHER])
+        sent = _sent(mock_upstream)["messages"]
+        assert [m["role"] for m in sent] == ["user", "assistant", "tool"]
+        assert "reasoning_details" not in sent[1] and sent[1]["tool_calls"]
 
 
 @pytest.mark.parametrize("stream", [False, True])

@@ -9,7 +9,7 @@ from typing import Any
 import orjson
 
 from gateway.json_types import JSON
-from gateway.providers.chat_reasoning import reasoning_origin, sealed
+from gateway.providers.chat_reasoning import reasoning_origin, sealed, without_sealed_reasoning
 from gateway.providers.responses.requests_chat_to_responses import chat_request_to_responses
 from gateway.providers.responses.responses_responses_to_chat import responses_response_to_chat
 from gateway.providers.responses.streams_responses_to_chat import ResponsesToChatStream
@@ -121,3 +121,33 @@ def test_a_streams_summary_and_encrypted_reasoning_are_chat_deltas() -> None:
     # Without an origin the encrypted reasoning is left out; the summary still comes.
     plain = _deltas(ResponsesToChatStream(False).feed(_sse(events)))
     assert all("reasoning_details" not in d for d in plain)
+
+
+def test_a_chat_upstream_is_sent_none_of_the_sealed_reasoning() -> None:
+    openrouters = {"type": "reasoning.encrypted", "data": "theirs", "format": "openai-responses-v1"}
+    ours = {"type": "reasoning.encrypted", "data": sealed(ORIGIN, "gAAAAB-secret")}
+    messages: list[object] = [
+        {"role": "user", "content": "Hi"},
+        {"role": "assistant", "content": "a", "reasoning_details": [ours]},
+        {"role": "assistant", "content": "b", "reasoning_details": [openrouters, ours]},
+        {"role": "assistant", "content": "c", "reasoning_details": [openrouters]},
+        "odd",
+    ]
+    body: JSON = {"messages": messages}
+    upstream = dict(body)
+    without_sealed_reasoning(upstream)
+    assert upstream["messages"][1:] == [
+        {"role": "assistant", "content": "a"},
+        {"role": "assistant", "content": "b", "reasoning_details": [openrouters]},
+        messages[3],
+        "odd",
+    ]
+    assert body["messages"] is messages and messages[1] == {
+        "role": "assistant",
+        "content": "a",
+        "reasoning_details": [ours],
+    }
+    plain: JSON = {"messages": [{"role": "user", "content": "Hi"}]}
+    before = plain["messages"]
+    without_sealed_reasoning(plain)
+    assert plain["messages"] is before
