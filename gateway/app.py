@@ -64,6 +64,11 @@ ENDPOINTS = (
     Endpoint("/v1/responses", "responses", "openai"),
     Endpoint("/v1/completions", "completions", "openai"),
 )
+# A Responses request's compaction: its input read as a Responses request's (validation,
+# guardrails, limits, the record), served by upstreams with the Responses API only, never cached.
+RESPONSES_COMPACT = Endpoint(
+    "/v1/responses/compact", "responses", "openai", cacheable=False, operation="responses/compact"
+)
 # Counting generates nothing (no GenAI operation): traced as the HTTP request it is.
 COUNT_TOKENS = Endpoint(
     "/v1/messages/count_tokens",
@@ -223,6 +228,8 @@ def create_app(
     bodies = BodyBudget()  # one per process, for every route
     proxies = {e.path: ProxyEndpoint(e, services, stages_for(e.kind), bodies) for e in ENDPOINTS}
     proxies[COUNT_TOKENS.path] = ProxyEndpoint(COUNT_TOKENS, services, COUNT_TOKENS_STAGES, bodies)
+    compact = RESPONSES_COMPACT
+    proxies[compact.path] = ProxyEndpoint(compact, services, stages_for(compact.kind), bodies)
     models = ModelsEndpoint(services)
     routes = [Route(path, endpoint, methods=None) for path, endpoint in proxies.items()]
     routes += [

@@ -34,6 +34,7 @@ from gateway.mock_provider.errors import (
     stream_error_event,
 )
 from gateway.mock_provider.responses import plan_responses, render_response, render_stream
+from gateway.mock_provider.responses_reasoning import compacted_response
 from gateway.providers.responses.responses_only import CHAT_REFUSAL, responses_only_model
 from gateway.sse import encode_event
 
@@ -179,6 +180,8 @@ def decide(endpoint: str, wire: str, body: bytes) -> Decision:
             return _rendered(wire, plan_messages(data), model)
         if endpoint == "responses":
             return _rendered_responses(plan_responses(data), data, model)
+        if endpoint == "compact":
+            return json_decision(wire, compacted_response(data), model)
         if endpoint == "count_tokens":
             return json_decision(wire, {"input_tokens": count_message_tokens(data)}, model)
         return json_decision(wire, embeddings_response(data), model)

@@ -49,6 +49,7 @@ _ROUTES = {
     "/v1/messages/count_tokens": ("POST", "count_tokens"),
     "/v1/embeddings": ("POST", "embeddings"),
     "/v1/responses": ("POST", "responses"),
+    "/v1/responses/compact": ("POST", "compact"),
     "/v1/models": ("GET", "models"),
 }
 _JSON = "application/json"

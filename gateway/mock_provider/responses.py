@@ -19,7 +19,11 @@ from typing import Any
 from gateway.json_types import JSON
 from gateway.mock_provider.behaviour import Choice, Plan, RequestError, plan_chat
 from gateway.mock_provider.render import Frame
-from gateway.mock_provider.responses_reasoning import check_reasoning, reasoning_item
+from gateway.mock_provider.responses_reasoning import (
+    check_reasoning,
+    reasoning_item,
+    without_compactions,
+)
 from gateway.providers.anthropic.errors import TranslationError
 from gateway.providers.responses.chat_tools import call_item, tool_origins
 from gateway.providers.responses.events import ResponseEvents
@@ -43,7 +47,7 @@ def plan_responses(body: Any) -> Plan:
     if "input" not in body:
         raise RequestError("input is required", "input")
     check_reasoning(body, model)
-    request = {k: v for k, v in body.items() if k != "previous_response_id"}
+    request = without_compactions({k: v for k, v in body.items() if k != "previous_response_id"})
     try:
         chat = responses_request_to_chat(request, model)
     except TranslationError as exc:

@@ -5,7 +5,9 @@ first, with its `encrypted_content` (and a summary when `reasoning.summary` asks
 another model asked for it answers 400 "Encrypted content is not supported with this model.";
 an input `reasoning` item whose `encrypted_content` this mock did not make answers 400 as
 OpenAI does for another organisation's or a changed one ("The encrypted content for item ...
-could not be verified.")."""
+could not be verified."). `POST /v1/responses/compact` answers as OpenAI's compaction does:
+the input's user messages, then one `compaction` item, whose encrypted state a later request
+may hold in its input (taken when the mock made it, refused as OpenAI refuses another's)."""
 
 from __future__ import annotations
 
@@ -13,11 +15,14 @@ import base64
 import binascii
 import zlib
 
+from gateway import tokens
 from gateway.json_types import JSON
 from gateway.mock_provider.behaviour import RequestError
+from gateway.providers.responses.objects import responses_usage
 
 _REASONING_PREFIXES = ("gpt-5", "o1", "o3", "o4")
 _MADE_HERE = b"mock-reasoning:"
+_COMPACTED = b"mock-compaction:"
 ENCRYPTED_INCLUDE = "reasoning.encrypted_content"
 SUMMARY = "The user asked a question; I worked out the answer."
 
@@ -44,13 +49,64 @@ def check_reasoning(body: JSON, model: str) -> None:
             )
 
 
-def _made_here(encrypted: object) -> bool:
+def _made_here(encrypted: object, mark: bytes = _MADE_HERE) -> bool:
     if not isinstance(encrypted, str):
         return False
     try:
-        return base64.b64decode(encrypted, validate=True).startswith(_MADE_HERE)
+        return base64.b64decode(encrypted, validate=True).startswith(mark)
     except (binascii.Error, ValueError):
         return False
+
+
+def without_compactions(body: JSON) -> JSON:
+    """`body` without the `compaction` items of its input (the conversation they stand for, as
+    the model reads them); one the mock did not make is refused as OpenAI refuses it."""
+    items = body.get("input")
+    if not isinstance(items, list):
+        return body
+    kept = []
+    for item in items:
+        if isinstance(item, dict) and item.get("type") == "compaction":
+            if not _made_here(item.get("encrypted_content"), _COMPACTED):
+                raise RequestError(
+                    f"The encrypted content for item {item.get('id') or 'cmp_?'} could not be "
+                    "verified. Reason: Encrypted content could not be decrypted or parsed."
+                )
+            continue
+        kept.append(item)
+    return {**body, "input": kept}
+
+
+def compacted_response(body: object) -> JSON:
+    """The answer to `POST /v1/responses/compact`: the user messages of `body`'s input, then
+    one `compaction` item standing for the conversation."""
+    if not isinstance(body, dict) or not isinstance(body.get("model"), str) or not body["model"]:
+        raise RequestError("model is required", "model")
+    items = body.get("input")
+    if isinstance(items, str):
+        items = [{"type": "message", "role": "user", "content": items}]
+    if not isinstance(items, list):
+        raise RequestError("input is required", "input")
+    users = [
+        _user_message(item)
+        for item in items
+        if isinstance(item, dict)
+        and item.get("type", "message") == "message"
+        and item.get("role") == "user"
+    ]
+    seed = zlib.crc32(repr(items).encode())
+    compaction = {
+        "id": f"cmp_mock{seed:08x}",
+        "type": "compaction",
+        "encrypted_content": base64.b64encode(_COMPACTED + f"{seed:08x}".encode()).decode(),
+    }
+    return {
+        "id": f"resp_mockcompact{seed:08x}",
+        "object": "response.compaction",
+        "created_at": 1_700_000_000,
+        "output": [*users, compaction],
+        "usage": responses_usage(tokens.count_text(repr(items)), 16),
+    }
 
 
 def reasoning_item(body: JSON, model: str) -> JSON | None:
@@ -68,3 +124,11 @@ def reasoning_item(body: JSON, model: str) -> JSON | None:
         "summary": [{"type": "summary_text", "text": SUMMARY}] if summarized else [],
         "encrypted_content": base64.b64encode(_MADE_HERE + f"{seed:08x}".encode()).decode(),
     }
+
+
+def _user_message(item: JSON) -> JSON:
+    """A user message of the input as an output item (its text as an `input_text` part)."""
+    content = item.get("content")
+    if isinstance(content, str):
+        content = [{"type": "input_text", "text": content}]
+    return {"type": "message", "role": "user", "content": content}

@@ -39,6 +39,8 @@ class Endpoint:
     cacheable: bool = True
     # Set on a route that is not a GenAI operation: its span is an HTTP server span.
     http: HttpRoute | None = None
+    # The upstream operation when not the kind's own (`responses/compact`: Responses upstreams).
+    operation: str = ""
 
 
 class GuardrailHit(TypedDict):

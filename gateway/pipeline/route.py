@@ -31,6 +31,7 @@ def route_request(ctx: RequestContext) -> RouteRequest:
     return RouteRequest(
         runtime=ctx.runtime,
         kind=ctx.endpoint.kind,
+        operation=ctx.endpoint.operation,
         body=ctx.body,
         model=ctx.model,
         stream=ctx.stream,

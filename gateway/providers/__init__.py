@@ -25,6 +25,7 @@ from gateway.providers.openai import (
     is_openai_api,
 )
 from gateway.providers.responses.adapters import (
+    COMPACT_OPERATION,
     ResponsesPassthrough,
     ResponsesToAnthropic,
     ResponsesToChat,
@@ -72,6 +73,7 @@ _ANTHROPIC_TO_AZURE = {
 }
 _ANTHROPIC_PASSTHROUGH = AnthropicMessagesAdapter()
 _RESPONSES_PASSTHROUGH = ResponsesPassthrough()
+_RESPONSES_COMPACT = ResponsesPassthrough(COMPACT_OPERATION)
 _OPENAI_COMPLETIONS = OpenAICompletionsAdapter()
 _AZURE_COMPLETIONS = OpenAICompletionsAdapter(AZURE_WIRE)
 _ANTHROPIC_COUNT_TOKENS = AnthropicCountTokensAdapter()
@@ -115,13 +117,24 @@ def adapter_for(
     body: dict[str, Any] | None = None,
     api: DeploymentApi = "chat",
     model: str = "",
+    operation: str = "",
 ) -> Adapter:
     """The adapter serving `kind` from `provider`; `body` (the request) is needed by the
     Responses translations, which echo its fields, and by a chat request's structured output
     on Anthropic; `api` and `model`, the deployment's: chat and Anthropic clients are served
     through the Responses API when it says "responses", or "auto" for a model OpenAI serves
     there only, from a provider that speaks it. Behind CheckedAdapter: whatever an upstream
-    sends, a translator's failure is a 502 `upstream_malformed`, never a bare 500."""
+    sends, a translator's failure is a 502 `upstream_malformed`, never a bare 500. `operation`
+    `responses/compact` (a Responses request's compaction) is served by upstreams that speak
+    the Responses API only: passed through (nothing to translate a compaction to)."""
+    if operation == COMPACT_OPERATION:
+        if kind != "responses" or not speaks_responses(provider):
+            raise InvalidRequest(
+                f"provider '{provider.name}' does not serve the Responses API, and a compaction "
+                "(`/v1/responses/compact`) needs one: use a model whose deployment does, or "
+                "compact on the client (Codex: a provider not named OpenAI compacts locally)"
+            )
+        return CheckedAdapter(_RESPONSES_COMPACT)
     if kind in ("chat", "messages") and _through_responses(api, provider, model):
         # One per request: it seals the model's encrypted reasoning with the deployment.
         origin = reasoning_origin(provider.name, model)

@@ -77,13 +77,17 @@ def build_call(
     deployment: DeploymentConfig,
     client_for: ClientFor,
     trace: tuple[UpstreamTrace, int | None] | None = None,
+    operation: str = "",
 ) -> UpstreamCall:
     """The upstream call of a request to `deployment`, prepared by the client that sends it;
     `trace` (the request's trace context, the attempt's span id when it is traced) adds its
-    `traceparent` and `tracestate` headers."""
+    `traceparent` and `tracestate` headers; `operation`, when not the kind's own
+    (`adapter_for`)."""
     provider = runtime.config.providers[deployment.provider]
     wire = wire_provider(provider, kind)
-    adapter = adapter_for(kind, wire, anthropic_beta, body, deployment.api, deployment.model)
+    adapter = adapter_for(
+        kind, wire, anthropic_beta, body, deployment.api, deployment.model, operation
+    )
     call = adapter.prepare(body, deployment, wire, runtime.provider_key(provider.name))
     extra = runtime.provider_headers.get(provider.name)
     headers = call.headers if extra is None else {**call.headers, **extra}

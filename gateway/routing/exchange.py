@@ -110,6 +110,8 @@ class RouteRequest:
     # Asked before each fallback model is tried (None: no fallback model has limits of its
     # own for this key, so none is asked).
     admit_fallback: AdmitFallback | None = None
+    # The upstream operation when not the kind's own (`Endpoint.operation`).
+    operation: str = ""
 
 
 @dataclass(slots=True)

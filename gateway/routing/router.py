@@ -80,6 +80,7 @@ class Router:
             deployment,
             self.client_for,
             None if trace is None else (trace, trace.new_span_id(self.rng)),
+            request.operation,
         )
 
     async def route(self, request: RouteRequest, exchange: Exchange) -> None:

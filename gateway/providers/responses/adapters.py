@@ -57,9 +57,18 @@ from gateway.providers.thought_signatures import wants_thought_signatures, with_
 from gateway.providers.upstream_errors import error_from_upstream, stream_error_from_upstream
 from gateway.sse import SSEDecoder
 
+# A Responses request's compaction (`POST /v1/responses/compact`: Codex's remote compaction,
+# the openai SDK's `responses.compact`): its answer, `object: "response.compaction"`, holds the
+# user messages and one `compaction` item, the encrypted state only its upstream can read.
+COMPACT_OPERATION = "responses/compact"
+
 
 class ResponsesPassthrough:
-    """A Responses client and a Responses upstream: only `model` (and the auth) change."""
+    """A Responses client and a Responses upstream: only `model` (and the auth) change;
+    `operation`: `responses`, or `responses/compact`."""
+
+    def __init__(self, operation: str = "responses") -> None:
+        self.operation = operation
 
     def prepare(
         self,
@@ -76,7 +85,7 @@ class ResponsesPassthrough:
             without_refused_settings(
                 upstream, reasoning.get("effort") if type(reasoning) is dict else None
             )
-        url = wire.url(provider, deployment, "responses")
+        url = wire.url(provider, deployment, self.operation)
         return PreparedCall(url, wire.headers(api_key), orjson.dumps(upstream))
 
     def convert_json(self, data: bytes) -> tuple[bytes, Usage, JSON]:

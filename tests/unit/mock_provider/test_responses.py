@@ -174,3 +174,25 @@ async def test_a_model_that_does_not_reason_refuses_the_encrypted_reasoning() ->
     # Not asked for, no reasoning item.
     status, plain = await call(MockHandler(), "POST", RESPONSES, request("gpt-5.1-codex"))
     assert status == 200 and [item["type"] for item in plain["output"]] == ["message"]
+
+
+async def test_a_compaction_is_the_user_messages_and_one_compaction_item() -> None:
+    handler = MockHandler()
+    history = [
+        {"role": "user", "content": "Sea?"},
+        {"role": "assistant", "content": "Waves."},
+        {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "Hills?"}]},
+    ]
+    body = request("gpt-5.1-codex", input=history)
+    status, compacted = await call(handler, "POST", f"{RESPONSES}/compact", body)
+    assert status == 200 and compacted["object"] == "response.compaction"
+    *users, compaction = compacted["output"]
+    assert [u["content"][0]["text"] for u in users] == ["Sea?", "Hills?"]
+    assert compaction["type"] == "compaction" and compacted["usage"]["input_tokens"] > 0
+    # Its window is a later request's input; a compaction the mock did not make is refused.
+    later = [*compacted["output"], {"role": "user", "content": "More?"}]
+    status, _ = await call(handler, "POST", RESPONSES, request("gpt-5.1-codex", input=later))
+    assert status == 200
+    forged = [{**compaction, "encrypted_content": "Z0FBQUFB"}, {"role": "user", "content": "?"}]
+    status, refused = await call(handler, "POST", RESPONSES, request("m", input=forged))
+    assert status == 400 and "could not be verified" in refused["error"]["message"]
