@@ -208,9 +208,26 @@ def test_translated_deployments_are_sent_function_tools(
     assert "*** Begin Patch" in schema["properties"]["input"]["description"]
 
 
-def test_a_hosted_tool_is_still_refused_by_a_translated_deployment(client: openai.OpenAI) -> None:
+@pytest.mark.parametrize("model", ["chat-only", "claude"])
+def test_codexs_default_web_search_is_left_out_for_a_translated_deployment(
+    client: openai.OpenAI, mock_upstream: Proc, model: str
+) -> None:
+    # Codex offers its cached web search with every request: the model answers without it.
+    cached: ToolParam = {"type": "web_search", "external_web_access": False}
+    answer = client.responses.create(model=model, input=[QUESTION], tools=[APPLY_PATCH, cached])
+    assert answer.status == "completed"
+    body = httpx.get(mock_upstream.url + "/_mock/stats").json()["last_request"]["body"]
+    names = [t["function"]["name"] if "function" in t else t["name"] for t in body["tools"]]
+    assert names == ["apply_patch"]
+
+
+def test_a_hosted_tool_a_request_relies_on_is_refused_by_a_translated_deployment(
+    client: openai.OpenAI,
+) -> None:
     with pytest.raises(openai.BadRequestError) as refused:
         client.responses.create(
-            model="chat-only", input="hi", tools=[APPLY_PATCH, {"type": "web_search"}]
+            model="chat-only",
+            input="hi",
+            tools=[APPLY_PATCH, {"type": "file_search", "vector_store_ids": ["vs_1"]}],
         )
-    assert "web_search" in refused.value.message
+    assert "file_search" in refused.value.message

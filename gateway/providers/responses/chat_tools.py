@@ -18,6 +18,14 @@ defers are found by a tool search it runs):
   `tool_search_output` in the input has loaded them (its `tools` are then offered as the
   request's own are): the model sees what the search found, as on OpenAI.
 
+OpenAI's hosted tools run on OpenAI's side, where chat has none. Those an app offers by default,
+which only add to what the model may do (`OPTIONAL_HOSTED_TOOLS`: Codex sends `web_search` with
+every request, its cached search being on unless turned off, and `image_generation` with some
+models), are left out, so the model answers without them as a model without search does; the
+others (`file_search`, `code_interpreter`, a remote `mcp` server, `computer_use_preview`, a
+`tool_search` OpenAI runs) are refused with a 400: a request that offers them relies on them,
+as does one whose `tool_choice` names a hosted tool.
+
 `tool_origins` reads the same request the translation read, so the answer (JSON or stream) maps
 each chat name back to the tool it stands for. Calls of plain function tools are as they were.
 """
@@ -103,13 +111,28 @@ def _kind(tool: object) -> ToolKind | None:
     return None
 
 
+# Hosted tools that only add to what the model may do, which apps offer by default.
+OPTIONAL_HOSTED_TOOLS = frozenset(
+    {
+        "web_search",
+        "web_search_preview",
+        "web_search_preview_2025_03_11",
+        "web_search_2025_08_26",
+        "image_generation",
+    }
+)
+
+
 def chat_tools(body: JSON) -> list[JSON]:
-    """The chat tools of a Responses request; TranslationError for a tool chat cannot carry
-    (OpenAI's hosted tools: `web_search`, `file_search`, a `tool_search` OpenAI runs, ...)."""
+    """The chat tools of a Responses request, the optional hosted ones left out;
+    TranslationError for another tool chat cannot carry (OpenAI's other hosted tools:
+    `file_search`, a `tool_search` OpenAI runs, ...)."""
     out: list[JSON] = []
     names: set[str] = set()
     for tool, namespace, loaded in _offered(body):
         kind = _kind(tool)
+        if kind is None and isinstance(tool, dict) and tool.get("type") in OPTIONAL_HOSTED_TOOLS:
+            continue
         if kind is None or not isinstance(tool, dict):
             what = tool.get("type") if isinstance(tool, dict) else tool
             raise TranslationError(

@@ -16,9 +16,10 @@
   `reasoning_effort`; `max_output_tokens` -> `max_tokens`; `temperature`, `top_p`, `user`,
   `parallel_tool_calls` and `stream` as they are;
 - `metadata`, `store`, `include`, `truncation`, `service_tier` ... have no chat counterpart
-  and stay with the gateway. What chat cannot express (built-in tools such as `web_search`,
-  `item_reference` items, `background`, an unexpanded `previous_response_id`) raises
-  TranslationError, which the client sees as a 400.
+  and stay with the gateway. The hosted tools an app offers by default (`web_search`,
+  `image_generation`) are left out (`chat_tools`); what else chat cannot express (the other
+  hosted tools, a `tool_choice` naming one, `item_reference` items, `background`, an
+  unexpanded `previous_response_id`) raises TranslationError, which the client sees as a 400.
 """
 
 from __future__ import annotations
@@ -67,8 +68,17 @@ def responses_request_to_chat(body: JSON, model: str, reasoning_content: bool = 
     tools = chat_tools(body)
     if tools:
         out["tools"] = tools
-    if body.get("tool_choice") is not None:
-        out["tool_choice"] = _tool_choice(body["tool_choice"])
+    choice = body.get("tool_choice")
+    if choice is not None:
+        out["tool_choice"] = _tool_choice(choice)
+        if not tools and out["tool_choice"] == "required":
+            raise TranslationError(
+                "tool_choice 'required' with none but hosted tools needs a deployment with the "
+                "Responses API",
+                param="tool_choice",
+            )
+        if not tools:  # nothing to choose from (every tool was a hosted one, left out)
+            del out["tool_choice"]
     response_format = chat_response_format((body.get("text") or {}).get("format"))
     if response_format is not None:
         out["response_format"] = response_format

@@ -110,7 +110,9 @@ def test_chat_tools_flatten_namespaces_and_describe_custom_inputs() -> None:
 @pytest.mark.parametrize(
     "tools",
     [
-        [{"type": "web_search"}],
+        [{"type": "file_search", "vector_store_ids": ["vs_1"]}],
+        [{"type": "code_interpreter"}],
+        [{"type": "mcp", "server_label": "deepwiki"}],
         [{"type": "tool_search"}],  # OpenAI runs it: hosted
         [{"type": "tool_search", "execution": "server"}],
         [{"type": "namespace", "name": "ns", "tools": [{"type": "file_search"}]}],
@@ -123,6 +125,18 @@ def test_what_chat_cannot_carry_is_refused(tools: list[object]) -> None:
     with pytest.raises(TranslationError) as info:
         chat_tools({"tools": tools})
     assert info.value.param == "tools"
+
+
+def test_the_hosted_tools_apps_offer_by_default_are_left_out() -> None:
+    # Codex sends its cached web search with every request, image generation with some models.
+    hosted = [
+        {"type": "web_search", "external_web_access": False},
+        {"type": "web_search_preview"},
+        {"type": "image_generation", "output_format": "png"},
+    ]
+    tools = chat_tools({"tools": [*hosted[:2], APPLY_PATCH, hosted[2]]})
+    assert [tool["function"]["name"] for tool in tools] == ["apply_patch"]
+    assert chat_tools({"tools": hosted}) == []
 
 
 def test_origins_name_only_the_tools_whose_calls_change() -> None:

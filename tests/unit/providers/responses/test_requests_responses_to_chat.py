@@ -87,8 +87,12 @@ def test_text_format_and_reasoning() -> None:
     [
         ({"input": "x", "previous_response_id": "resp_1"}, "previous_response_id"),
         ({"input": "x", "background": True}, "background"),
-        ({"input": "x", "tools": [{"type": "web_search"}]}, "tools"),
+        ({"input": "x", "tools": [{"type": "file_search"}]}, "tools"),
         ({"input": "x", "tools": [TOOL], "tool_choice": {"type": "web_search"}}, "tool_choice"),
+        (
+            {"input": "x", "tools": [{"type": "web_search"}], "tool_choice": "required"},
+            "tool_choice",
+        ),
         ({"input": [{"type": "item_reference", "id": "msg_1"}]}, "input[0].type"),
         ({"input": ["x"]}, "input[0]"),
         ({"input": [{"role": "tool", "content": "x"}]}, "input[0].role"),
@@ -257,3 +261,13 @@ def test_a_client_tool_search_and_what_it_loaded_go_as_a_call_and_its_result() -
         "tool_search",
         "mcp__jira__create_issue",
     ]
+
+
+def test_a_request_with_only_optional_hosted_tools_asks_for_none() -> None:
+    body = {"input": "x", "tools": [{"type": "web_search"}], "tool_choice": "auto"}
+    chat = responses_request_to_chat(body, "m")
+    assert "tools" not in chat and "tool_choice" not in chat
+    with_one = {**body, "tools": [TOOL, {"type": "web_search"}]}
+    chat = responses_request_to_chat(with_one, "m")
+    assert [t["function"]["name"] for t in chat["tools"]] == [TOOL["name"]]
+    assert chat["tool_choice"] == "auto"
