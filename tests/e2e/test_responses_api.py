@@ -227,8 +227,10 @@ def test_errors_in_openai_shape(client: openai.OpenAI, replicas: list[Proc]) -> 
     with pytest.raises(openai.NotFoundError):
         client.responses.create(model="no-such-model", input="hi")
     with pytest.raises(openai.BadRequestError) as builtin:
-        client.responses.create(model="chat-only", input="hi", tools=[{"type": "web_search"}])
-    assert "web_search" in builtin.value.message
+        client.responses.create(
+            model="chat-only", input="hi", tools=[{"type": "code_interpreter", "container": "c"}]
+        )
+    assert "code_interpreter" in builtin.value.message
     assert isinstance(builtin.value.body, dict) and builtin.value.body["param"] == "tools"
     metrics = httpx.get(replicas[0].url + "/metrics").text
     assert (
