@@ -67,6 +67,33 @@ OPENAI_EVENTS: list[Any] = [
     {"choices": [], "usage": {"prompt_tokens": 3, "completion_tokens": 2, "total_tokens": 5}},
     "[DONE]",
 ]
+# A reasoning model's answer (DeepSeek's `reasoning_content`, the encrypted reasoning the
+# Responses bridge carries in `reasoning_details`), which an Anthropic client that turned
+# thinking on gets as thinking blocks.
+_DETAILS = [{"type": "reasoning.encrypted", "data": "gw1-0~enc", "format": "openai-responses-v1"}]
+OPENAI_REASONING_ANSWER: Any = {
+    "id": "c",
+    "object": "chat.completion",
+    "choices": [
+        {
+            "index": 0,
+            "message": {
+                "role": "assistant",
+                "content": "hi",
+                "reasoning_content": "I think.",
+                "reasoning_details": _DETAILS,
+            },
+            "finish_reason": "stop",
+        }
+    ],
+    "usage": {"prompt_tokens": 3, "completion_tokens": 1, "total_tokens": 4},
+}
+OPENAI_REASONING_EVENTS: list[Any] = [
+    {"choices": [{"index": 0, "delta": {"reasoning_content": "I "}, "finish_reason": None}]},
+    {"choices": [{"index": 0, "delta": {"reasoning": "think."}, "finish_reason": None}]},
+    {"choices": [{"index": 0, "delta": {"reasoning_details": _DETAILS}, "finish_reason": None}]},
+    *OPENAI_EVENTS,
+]
 ANTHROPIC_EVENTS: list[Any] = [
     {
         "type": "message_start",
@@ -119,6 +146,11 @@ HOT_PATHS: list[tuple[Any, ...]] = [
     ("content", 0),
     ("content", 0, "text"),
     ("delta",),
+    ("choices", 0, "message", "reasoning_content"),
+    ("choices", 0, "message", "reasoning_details"),
+    ("choices", 0, "message", "reasoning_details", 0, "data"),
+    ("choices", 0, "delta", "reasoning_content"),
+    ("choices", 0, "delta", "reasoning_details"),
     ("data",),
     ("index",),
 ]

@@ -20,6 +20,8 @@ from tests.unit.http.fuzz_harness import BUDGET, ENDPOINTS, Harness, check
 from tests.unit.http.hostile_answers import (
     HOSTILE_VALUES,
     HOT_PATHS,
+    OPENAI_REASONING_ANSWER,
+    OPENAI_REASONING_EVENTS,
     anthropic_answer,
     hostile_reply,
     json_values,
@@ -224,6 +226,8 @@ def test_hostile_upstream_answers_get_clean_answers(
     anthropic_upstream = anthropic_upstream and not embeddings
     stream = stream and not embeddings
 
+    # A reasoning model's answer, and an Anthropic client that asked to see the thinking.
+    reasoning = not anthropic_upstream and data.draw(st.booleans())
     harness.reply = hostile_reply(
         data,
         anthropic=anthropic_upstream,
@@ -232,8 +236,14 @@ def test_hostile_upstream_answers_get_clean_answers(
         lie_at=lie_at,
         lie=lie,
         cut=cut,
+        answer=OPENAI_REASONING_ANSWER if reasoning else None,
+        events=OPENAI_REASONING_EVENTS if reasoning else None,
     )
     request: dict[str, Any] = {"model": "claude" if anthropic_upstream else "gpt"}
+    if path == "/v1/messages" and data.draw(st.booleans()):
+        request["thinking"] = data.draw(
+            st.sampled_from([{"type": "adaptive"}, {"type": "adaptive", "display": "omitted"}])
+        )
     if embeddings:
         request["input"] = data.draw(texts)
     else:
