@@ -107,6 +107,25 @@ def test_streamed_tool_use(model: str, claude: anthropic.Anthropic) -> None:
     assert call.name == "get_weather" and "city" in call.input
 
 
+def test_anthropics_text_editor_tool_reaches_an_openai_format_model(
+    claude: anthropic.Anthropic,
+) -> None:
+    # Defined by type alone, run by the client: any model may call it once it has a schema.
+    editor: anthropic.types.ToolUnionParam = {
+        "type": "text_editor_20250728",
+        "name": "str_replace_based_edit_tool",
+    }
+    answer = claude.messages.create(
+        model="gpt-mock",
+        max_tokens=200,
+        tools=[editor],
+        messages=[{"role": "user", "content": "Show me README.md"}],
+    )
+    call = tool_use(answer)
+    assert answer.stop_reason == "tool_use" and call.name == "str_replace_based_edit_tool"
+    assert isinstance(call.input, dict) and {"command", "path"} <= set(call.input)
+
+
 def test_x_api_key_header_is_accepted(gateway: Proc) -> None:
     body = {
         "model": "claude-mock",

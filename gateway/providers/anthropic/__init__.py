@@ -17,6 +17,8 @@ state machines) over parsed JSON, each named for the direction its data travels:
   adapter to an Anthropic upstream leaves out the others); `thinking`: manual thinking as
   adaptive for the models that take only that; `effort`: an OpenAI client's `reasoning_effort`
   as Claude's effort level; all three read `claude_versions`;
+- `client_tools`: Anthropic's client tools defined by type alone (bash, text editor, memory) as
+  OpenAI function tools;
 - `thinking_blocks`: an OpenAI-format upstream's reasoning as `thinking` blocks for an Anthropic
   client that asked to see it, and those blocks kept out of a request to Claude;
 - shared by both directions: `tool_calls` (one tool call in each format), `usage`,

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 
 from gateway.json_types import JSON
+from gateway.providers.anthropic.client_tools import client_tool_function
 from gateway.providers.anthropic.errors import TranslationError
 from gateway.providers.anthropic.thinking_blocks import carried_reasoning
 from gateway.providers.anthropic.tool_calls import tool_call_from_tool_use
@@ -51,8 +52,10 @@ def anthropic_request_to_openai(
       not strict: OpenAI's strict mode refuses schemas Anthropic takes); without it the
       upstream would answer prose where the client expects the JSON document.
 
-    Raises `TranslationError` for Anthropic server tools (web search, bash, ...) and for image
-    sources OpenAI cannot take (Files API ids).
+    Anthropic's client tools defined by type alone (bash, the text editor, memory) go as
+    function tools with their documented schemas (`client_tools`). Raises `TranslationError`
+    for Anthropic server tools (web search and fetch, code execution), the computer tool, and
+    for image sources OpenAI cannot take (Files API ids).
     """
     messages: list[JSON] = []
     system = body.get("system")
@@ -237,10 +240,14 @@ def _add_openai_tools(out: JSON, body: JSON) -> None:
     converted = []
     for tool in tools:
         if tool.get("type") not in _CUSTOM_TOOL_TYPES:
-            raise TranslationError(
-                f"Anthropic server tool {tool.get('type')!r} cannot run on an "
-                "OpenAI-compatible upstream"
-            )
+            client_tool = client_tool_function(tool)
+            if client_tool is None:
+                raise TranslationError(
+                    f"Anthropic tool {tool.get('type')!r} cannot run on an OpenAI-compatible "
+                    "upstream (a server tool runs on Anthropic's side)"
+                )
+            converted.append(client_tool)
+            continue
         function: JSON = {"name": tool.get("name")}
         if tool.get("description"):
             function["description"] = tool["description"]

@@ -220,6 +220,27 @@ def test_tools_and_tool_choice() -> None:
 def test_server_tools_raise() -> None:
     with pytest.raises(TranslationError, match="web_search"):
         translate(messages=[], tools=[{"type": "web_search_20250305", "name": "web_search"}])
+    with pytest.raises(TranslationError, match="computer_20250124"):
+        translate(messages=[], tools=[{"type": "computer_20250124", "name": "computer"}])
+
+
+def test_client_tools_defined_by_type_go_as_functions_with_their_schemas() -> None:
+    # The text editor, bash and the memory tool: the client runs them, any model may call them.
+    tools = [
+        {"type": "text_editor_20250728", "name": "str_replace_based_edit_tool"},
+        {"type": "text_editor_20250124", "name": "str_replace_editor"},
+        {"type": "bash_20250124", "name": "bash"},
+        {"type": "memory_20250818", "name": "memory"},
+    ]
+    functions = [t["function"] for t in translate(messages=[], tools=tools)["tools"]]
+    assert [f["name"] for f in functions] == [t["name"] for t in tools]
+    editor, old_editor, bash, memory = (f["parameters"] for f in functions)
+    assert editor["properties"]["command"]["enum"] == ["view", "create", "str_replace", "insert"]
+    assert "undo_edit" in old_editor["properties"]["command"]["enum"]
+    assert editor["required"] == ["command", "path"]
+    assert set(bash["properties"]) == {"command", "restart"}
+    assert {"insert_text", "old_path", "new_path"} <= set(memory["properties"])
+    assert all(f["description"] for f in functions)
 
 
 def test_sampling_stop_metadata_stream_and_dropped_params() -> None:
