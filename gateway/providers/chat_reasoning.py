@@ -30,8 +30,6 @@ def reasoning_text(message: JSON) -> str | None:
 ENCRYPTED_TYPE = "reasoning.encrypted"
 RESPONSES_FORMAT = "openai-responses-v1"
 _SEAL = "~"
-
-
 _ORIGIN_PREFIX = "gw1-"
 
 
