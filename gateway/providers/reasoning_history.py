@@ -21,6 +21,7 @@ from __future__ import annotations
 from gateway.config.types import ProviderConfig
 from gateway.json_types import JSON
 from gateway.providers.base import base_url_host
+from gateway.providers.chat_reasoning import reasoning_text
 
 # The APIs that want it by default: DeepSeek's, and Moonshot's (international and Chinese).
 REASONING_CONTENT_HOSTS = frozenset({"api.deepseek.com", "api.moonshot.ai", "api.moonshot.cn"})
@@ -48,8 +49,6 @@ def with_reasoning_content(upstream: JSON) -> None:
             and message.get("role") == "assistant"
             and not isinstance(message.get("reasoning_content"), str)
         ):
-            reasoning = message.get("reasoning")
-            text = reasoning if isinstance(reasoning, str) else ""
-            message = {**message, "reasoning_content": text}
+            message = {**message, "reasoning_content": reasoning_text(message) or ""}
         filled.append(message)
     upstream["messages"] = filled

@@ -88,6 +88,18 @@ def reasoning_item(item_id: str, text: str) -> JSON:
     }
 
 
+def reasoning_parts_text(item: JSON, field: str) -> str:
+    """The text of a `reasoning` item's `content` (its raw reasoning, joined as it is) or
+    `summary` (its summary parts, a blank line between them)."""
+    parts = item.get(field)
+    texts = [
+        part["text"]
+        for part in (parts if isinstance(parts, list) else ())
+        if isinstance(part, dict) and isinstance(part.get("text"), str)
+    ]
+    return ("\n\n" if field == "summary" else "").join(texts)
+
+
 def output_text_part(text: str) -> JSON:
     return {"type": "output_text", "text": text, "annotations": []}
 

@@ -34,6 +34,7 @@ from gateway.providers.responses.chat_tools import (
     chat_tools,
     loaded_tools_text,
 )
+from gateway.providers.responses.objects import reasoning_parts_text
 
 _PASSED = ("temperature", "top_p", "user", "parallel_tool_calls", "stream")
 _TEXT_PARTS = ("input_text", "output_text", "text")
@@ -146,16 +147,7 @@ def input_messages(value: object, reasoning_content: bool = False) -> list[JSON]
 
 def _reasoning_text(item: JSON) -> str:
     """A `reasoning` item's text: its full `content` when it has one, else its summary."""
-    for field, joiner in (("content", ""), ("summary", "\n\n")):
-        parts = item.get(field)
-        texts = [
-            p["text"]
-            for p in (parts if isinstance(parts, list) else ())
-            if isinstance(p, dict) and isinstance(p.get("text"), str)
-        ]
-        if texts:
-            return joiner.join(texts)
-    return ""
+    return reasoning_parts_text(item, "content") or reasoning_parts_text(item, "summary")
 
 
 def _message(item: JSON, index: int) -> JSON:

@@ -17,6 +17,7 @@ from __future__ import annotations
 from gateway.json_types import JSON
 from gateway.providers.base import token_count
 from gateway.providers.chat_reasoning import encrypted_details, sealed
+from gateway.providers.responses.objects import reasoning_parts_text
 
 # `incomplete_details.reason` -> chat's `finish_reason`.
 FINISH_REASONS = {"max_output_tokens": "length", "content_filter": "content_filter"}
@@ -63,17 +64,6 @@ def finish_reason(response: JSON, called: bool) -> str:
     return "tool_calls" if called else "stop"
 
 
-def reasoning_summary(item: JSON) -> str:
-    """The text of a `reasoning` item's summary parts, a blank line between them."""
-    summary = item.get("summary")
-    texts = [
-        part["text"]
-        for part in (summary if isinstance(summary, list) else ())
-        if isinstance(part, dict) and isinstance(part.get("text"), str)
-    ]
-    return "\n\n".join(texts)
-
-
 def responses_response_to_chat(response: JSON, origin: str = "") -> JSON:
     """The chat completion of the Responses answer `response`; its encrypted reasoning sealed
     with `origin` (`chat_reasoning.sealed`), left out without one."""
@@ -86,7 +76,7 @@ def responses_response_to_chat(response: JSON, origin: str = "") -> JSON:
         if not isinstance(item, dict):
             continue
         if item.get("type") == "reasoning":
-            if summary := reasoning_summary(item):
+            if summary := reasoning_parts_text(item, "summary"):
                 thoughts.append(summary)
             data = item.get("encrypted_content")
             if origin and isinstance(data, str) and data:
