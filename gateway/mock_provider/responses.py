@@ -21,11 +21,13 @@ from gateway.mock_provider.behaviour import Choice, Plan, RequestError, plan_cha
 from gateway.mock_provider.render import Frame
 from gateway.mock_provider.responses_reasoning import (
     check_reasoning,
+    compaction_output,
     reasoning_item,
     without_compactions,
 )
 from gateway.providers.anthropic.errors import TranslationError
 from gateway.providers.responses.chat_tools import call_item, tool_origins
+from gateway.providers.responses.compaction import compaction_requested
 from gateway.providers.responses.events import ResponseEvents
 from gateway.providers.responses.objects import (
     message_item,
@@ -48,6 +50,8 @@ def plan_responses(body: Any) -> Plan:
         raise RequestError("input is required", "input")
     check_reasoning(body, model)
     request = without_compactions({k: v for k, v in body.items() if k != "previous_response_id"})
+    if compaction_requested(request):  # (OpenAI's rule: the trigger is the last item)
+        request = {**request, "input": request["input"][:-1]}
     try:
         chat = responses_request_to_chat(request, model)
     except TranslationError as exc:
@@ -71,7 +75,9 @@ def render_response(plan: Plan, request: JSON, response_id: str, created_at: int
     """The `response` object."""
     choice = plan.choices[0]
     call = choice.tool_call
-    if call is None:
+    if compaction_requested(request):
+        output = [compaction_output(request["input"][:-1])]
+    elif call is None:
         text = choice.text or ""
         output = [message_item(f"msg_mock{zlib.crc32(text.encode()):08x}", text)]
     else:
@@ -101,6 +107,9 @@ def render_stream(
     choice = plan.choices[0]
     call = choice.tool_call
     opening = events.start()
+    if compaction_requested(request):
+        opening += events.whole_item(compaction_output(request["input"][:-1]))
+        return [opening + events.complete(_usage(plan))], events.response
     if (thought := reasoning_item(request, plan.model)) is not None:
         opening += events.summarized_reasoning(thought)
     if call is None:

@@ -7,7 +7,8 @@ an input `reasoning` item whose `encrypted_content` this mock did not make answe
 OpenAI does for another organisation's or a changed one ("The encrypted content for item ...
 could not be verified."). `POST /v1/responses/compact` answers as OpenAI's compaction does:
 the input's user messages, then one `compaction` item, whose encrypted state a later request
-may hold in its input (taken when the mock made it, refused as OpenAI refuses another's)."""
+may hold in its input (taken when the mock made it, refused as OpenAI refuses another's); a
+`/v1/responses` input ending with `compaction_trigger` answers that one item alone."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ import zlib
 from gateway import tokens
 from gateway.json_types import JSON
 from gateway.mock_provider.behaviour import RequestError
-from gateway.providers.responses.objects import responses_usage
+from gateway.providers.responses.objects import responses_usage, user_message_item
 
 _REASONING_PREFIXES = ("gpt-5", "o1", "o3", "o4")
 _MADE_HERE = b"mock-reasoning:"
@@ -88,24 +89,29 @@ def compacted_response(body: object) -> JSON:
     if not isinstance(items, list):
         raise RequestError("input is required", "input")
     users = [
-        _user_message(item)
+        user_message_item(item.get("content"))
         for item in items
         if isinstance(item, dict)
         and item.get("type", "message") == "message"
         and item.get("role") == "user"
     ]
+    return {
+        "id": f"resp_mockcompact{zlib.crc32(repr(items).encode()):08x}",
+        "object": "response.compaction",
+        "created_at": 1_700_000_000,
+        "output": [*users, compaction_output(items)],
+        "usage": responses_usage(tokens.count_text(repr(items)), 16),
+    }
+
+
+def compaction_output(items: object) -> JSON:
+    """The `compaction` item standing for the conversation `items` (of `/responses/compact`,
+    or of a `/responses` input ending with `compaction_trigger`)."""
     seed = zlib.crc32(repr(items).encode())
-    compaction = {
+    return {
         "id": f"cmp_mock{seed:08x}",
         "type": "compaction",
         "encrypted_content": base64.b64encode(_COMPACTED + f"{seed:08x}".encode()).decode(),
-    }
-    return {
-        "id": f"resp_mockcompact{seed:08x}",
-        "object": "response.compaction",
-        "created_at": 1_700_000_000,
-        "output": [*users, compaction],
-        "usage": responses_usage(tokens.count_text(repr(items)), 16),
     }
 
 
@@ -124,11 +130,3 @@ def reasoning_item(body: JSON, model: str) -> JSON | None:
         "summary": [{"type": "summary_text", "text": SUMMARY}] if summarized else [],
         "encrypted_content": base64.b64encode(_MADE_HERE + f"{seed:08x}".encode()).decode(),
     }
-
-
-def _user_message(item: JSON) -> JSON:
-    """A user message of the input as an output item (its text as an `input_text` part)."""
-    content = item.get("content")
-    if isinstance(content, str):
-        content = [{"type": "input_text", "text": content}]
-    return {"type": "message", "role": "user", "content": content}

@@ -26,12 +26,14 @@ from gateway.providers.openai import (
 )
 from gateway.providers.responses.adapters import (
     COMPACT_OPERATION,
+    Compaction,
     ResponsesPassthrough,
     ResponsesToAnthropic,
     ResponsesToChat,
 )
 from gateway.providers.responses.anthropic_bridge import AnthropicThroughResponses
 from gateway.providers.responses.chat_bridge import ChatThroughResponses
+from gateway.providers.responses.compaction import compaction_requested
 from gateway.providers.responses.responses_only import responses_only_model
 from gateway.providers.responses.stream_passthrough import response_failure
 
@@ -125,16 +127,16 @@ def adapter_for(
     through the Responses API when it says "responses", or "auto" for a model OpenAI serves
     there only, from a provider that speaks it. Behind CheckedAdapter: whatever an upstream
     sends, a translator's failure is a 502 `upstream_malformed`, never a bare 500. `operation`
-    `responses/compact` (a Responses request's compaction) is served by upstreams that speak
-    the Responses API only: passed through (nothing to translate a compaction to)."""
+    `responses/compact` (a Responses request's compaction) is passed through to upstreams that
+    speak the Responses API, and made by the gateway for the others (`compaction`), as is a
+    `/v1/responses` request whose input ends with a `compaction_trigger` item."""
     if operation == COMPACT_OPERATION:
-        if kind != "responses" or not speaks_responses(provider):
-            raise InvalidRequest(
-                f"provider '{provider.name}' does not serve the Responses API, and a compaction "
-                "(`/v1/responses/compact`) needs one: use a model whose deployment does, or "
-                "compact on the client (Codex: a provider not named OpenAI compacts locally)"
-            )
-        return CheckedAdapter(_RESPONSES_COMPACT)
+        if kind != "responses":
+            raise InvalidRequest("a compaction is a Responses API request")
+        if speaks_responses(provider):
+            return CheckedAdapter(_RESPONSES_COMPACT)
+        compacting = _translated_responses(provider)
+        return CheckedAdapter(compacting(body or {}, "endpoint"))
     if kind in ("chat", "messages") and _through_responses(api, provider, model):
         # One per request: it seals the model's encrypted reasoning with the deployment.
         origin = reasoning_origin(provider.name, model)
@@ -151,6 +153,11 @@ def _through_responses(api: DeploymentApi, provider: ProviderConfig, model: str)
     return api == "responses" or (responses_only_model(model) and speaks_responses(provider))
 
 
+def _translated_responses(provider: ProviderConfig) -> type[ResponsesToChat]:
+    """The translation serving Responses requests from `provider`, which does not speak it."""
+    return ResponsesToAnthropic if provider.type == "anthropic" else ResponsesToChat
+
+
 def _adapter(
     kind: EndpointKind,
     provider: ProviderConfig,
@@ -161,9 +168,9 @@ def _adapter(
     if kind == "responses":
         if speaks_responses(provider):
             return _RESPONSES_PASSTHROUGH
-        if upstream == "anthropic":
-            return ResponsesToAnthropic(body or {})
-        return ResponsesToChat(body or {})
+        request = body or {}
+        trigger: Compaction | None = "trigger" if compaction_requested(request) else None
+        return _translated_responses(provider)(request, trigger)
     if kind == "embeddings":
         if upstream == "anthropic":
             raise InvalidRequest(

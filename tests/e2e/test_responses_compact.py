@@ -1,8 +1,11 @@
-"""`POST /v1/responses/compact` (Codex's remote compaction, the openai SDK's
-`responses.compact`) through the gateway: passed through to a deployment that speaks the
-Responses API (the mock provider, which compacts as OpenAI does: `responses_reasoning`), the
-compacted output then taken as a later request's input; a deployment without the Responses API
-(chat completions only, Anthropic) refuses it with a 400 that says what to do; recorded."""
+"""A conversation's compaction through the gateway, with the openai SDK: `POST
+/v1/responses/compact` (the SDK's `responses.compact`, Codex's remote compaction) and a
+`/v1/responses` input ending with `compaction_trigger` (Codex's remote compaction v2, streamed).
+Passed through to a deployment that speaks the Responses API (the mock provider, which compacts
+as OpenAI does: `responses_reasoning`); made by the gateway for one without it (chat
+completions only, Anthropic: `compaction`), the model asked for a summary (the mock's `echo`
+model answers the request itself, so the summary read back shows where it went); the compacted
+output then taken as a later request's input, by that deployment or another; recorded."""
 
 from __future__ import annotations
 
@@ -15,6 +18,7 @@ import openai
 import pytest
 from openai.types.responses import ResponseInputParam
 
+from gateway.providers.responses.compaction import SUMMARY_HEADING, SUMMARY_REQUEST
 from tests.e2e.records import wait_for_record
 from tests.procs import Proc, start_gateway
 
@@ -34,9 +38,13 @@ def _config(upstream: str, log: Path) -> str:
         ("ant", "anthropic", 'base_url = "{u}"\n'),
     ):
         text += f'[[providers]]\nname = "{name}"\ntype = "{kind}"\n{extra.format(u=upstream)}\n'
-    for model, provider in (("gpt", "oai"), ("chat-only", "chat"), ("claude", "ant")):
+    for model, provider, upstream_model in (
+        ("gpt", "oai", "gpt-5.1-codex"),
+        ("chat-only", "chat", "echo"),
+        ("claude", "ant", "echo"),
+    ):
         text += f'[[models]]\nname = "{model}"\n[[models.deployments]]\n'
-        text += f'provider = "{provider}"\nmodel = "gpt-5.1-codex"\n\n'
+        text += f'provider = "{provider}"\nmodel = "{upstream_model}"\n\n'
     return text + f'[[keys]]\nid = "k"\nkey_sha256 = "{hashlib.sha256(KEY.encode()).hexdigest()}"\n'
 
 
@@ -71,8 +79,43 @@ def test_a_compaction_passes_through_and_continues_the_conversation(gateway: Pro
 
 
 @pytest.mark.parametrize("model", ["chat-only", "claude"])
-def test_a_deployment_without_the_responses_api_refuses_it(gateway: Proc, model: str) -> None:
+def test_a_deployment_without_the_responses_api_compacts_the_gateways_way(
+    gateway: Proc, model: str
+) -> None:
     with openai.OpenAI(base_url=gateway.url + "/v1", api_key=KEY, max_retries=0) as sdk:
-        with pytest.raises(openai.BadRequestError) as refused:
-            sdk.responses.compact(model=model, input=HISTORY)
-    assert "needs one" in refused.value.message and "/v1/responses/compact" in refused.value.message
+        raw = sdk.responses.with_raw_response.compact(model=model, input=HISTORY)
+        compacted = raw.parse()
+        assert compacted.object == "response.compaction"
+        *users, compaction = compacted.output
+        assert [item.type for item in users] == ["message", "message"]
+        assert compaction.type == "compaction" and compaction.encrypted_content
+        assert gateway.log_path is not None
+        record = wait_for_record(gateway.log_path, raw.headers["x-request-id"])
+        assert record["status"] == 200 and record["deployment"].endswith("/echo")
+        # Read back (the echo model repeats the last user message: the summary's, which is
+        # the request for it; to Claude, user messages in a row are one, its blocks joined).
+        window = raw.http_response.json()["output"]
+        answer = sdk.responses.create(model=model, input=window).output_text
+        assert SUMMARY_HEADING in answer and answer.endswith(SUMMARY_REQUEST)
+        # And by a deployment with the Responses API, which would refuse state it did not make.
+        follow_up = cast(ResponseInputParam, [*window, {"role": "user", "content": "And rivers?"}])
+        assert sdk.responses.create(model="gpt", input=follow_up).output_text
+
+
+@pytest.mark.parametrize("model", ["gpt", "chat-only", "claude"])
+def test_a_compaction_trigger_streams_exactly_one_compaction_item(
+    gateway: Proc, model: str
+) -> None:
+    # What Codex's remote compaction v2 sends, and what it checks.
+    triggered = cast(ResponseInputParam, [*HISTORY, {"type": "compaction_trigger"}])
+    with openai.OpenAI(base_url=gateway.url + "/v1", api_key=KEY, max_retries=0) as sdk:
+        with sdk.responses.stream(model=model, input=triggered) as stream:
+            done = [e.item for e in stream if e.type == "response.output_item.done"]
+            completed = stream.get_final_response()
+        assert [item.type for item in done] == ["compaction"]
+        assert completed.status == "completed" and completed.usage is not None
+        assert [item.type for item in completed.output] == ["compaction"]
+        # Codex keeps the user messages and the item; the next turn goes on from them.
+        window = [*HISTORY[::2], done[0].model_dump(exclude_none=True)]
+        later = sdk.responses.create(model=model, input=cast(ResponseInputParam, window))
+        assert later.status == "completed" and later.output_text

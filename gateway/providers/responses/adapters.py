@@ -9,6 +9,10 @@
 - `ResponsesToAnthropic`: an Anthropic upstream: translated to chat completions, then through
   the chat -> Messages translation the chat endpoint uses, and back the same way.
 
+The last two compact a conversation the gateway's way (`compaction`): a summary asked of the
+model, answered as the `compaction` item OpenAI's compaction answers; the first passes
+compactions through, and a gateway `compaction` item as the user message it stands for.
+
 A translated response gets a `resp_` id made here (the upstream has none to give). Messages
 has no JSON-schema switch: a `text.format` `json_schema` goes to Anthropic as the chat
 endpoint's does, a tool Claude is forced to call whose input comes back as the answer's text
@@ -16,6 +20,8 @@ endpoint's does, a tool Claude is forced to call whose input comes back as the a
 """
 
 from __future__ import annotations
+
+from typing import Literal
 
 import orjson
 
@@ -41,6 +47,12 @@ from gateway.providers.base import (
 from gateway.providers.openai import for_reasoning_model, without_refused_settings
 from gateway.providers.openai_usage import usage_from_openai
 from gateway.providers.reasoning_history import wants_reasoning_content, with_reasoning_content
+from gateway.providers.responses.compaction import (
+    compacted_response,
+    compaction_answer,
+    readable_compactions,
+    summary_request,
+)
 from gateway.providers.responses.events import encode
 from gateway.providers.responses.objects import new_id, usage_from_responses
 from gateway.providers.responses.requests_responses_to_chat import (
@@ -52,6 +64,7 @@ from gateway.providers.responses.stream_passthrough import (
     ResponsesStreamPassthrough,
     stream_event_json,
 )
+from gateway.providers.responses.streams_chat_to_compaction import ChatToCompactionStream
 from gateway.providers.responses.streams_chat_to_responses import ChatToResponsesStream
 from gateway.providers.thought_signatures import wants_thought_signatures, with_thought_signatures
 from gateway.providers.upstream_errors import error_from_upstream, stream_error_from_upstream
@@ -59,8 +72,10 @@ from gateway.sse import SSEDecoder
 
 # A Responses request's compaction (`POST /v1/responses/compact`: Codex's remote compaction,
 # the openai SDK's `responses.compact`): its answer, `object: "response.compaction"`, holds the
-# user messages and one `compaction` item, the encrypted state only its upstream can read.
+# user messages and one `compaction` item, the encrypted state only its upstream can read (or
+# the gateway's summary, from a deployment without the Responses API).
 COMPACT_OPERATION = "responses/compact"
+Compaction = Literal["trigger", "endpoint"]
 
 
 class ResponsesPassthrough:
@@ -78,7 +93,7 @@ class ResponsesPassthrough:
         api_key: str | None,
     ) -> PreparedCall:
         wire = openai_wire_for(provider)
-        upstream = dict(body)
+        upstream = dict(readable_compactions(body))  # (the gateway's summaries, if any)
         upstream["model"] = wire.model(provider, deployment)
         if deployment.reasoning:  # (the Responses API has no `max_tokens` to rename)
             reasoning = upstream.get("reasoning")
@@ -100,11 +115,13 @@ class ResponsesPassthrough:
 
 
 class _TranslatedStream:
-    """Chat chunks (from `_chunks`) -> Responses events, as SSE bytes."""
+    """Chat chunks (from `_chunks`) -> Responses events, as SSE bytes; `compacting`: of a
+    summary, sent as a compaction's one item (`streams_chat_to_compaction`)."""
 
-    def __init__(self, request: JSON) -> None:
+    def __init__(self, request: JSON, compacting: bool = False) -> None:
         self._decoder = SSEDecoder()
-        self._translator = ChatToResponsesStream(request, new_id("resp"))
+        translator = ChatToCompactionStream if compacting else ChatToResponsesStream
+        self._translator = translator(request, new_id("resp"))
         self.usage: Usage | None = None
         # The upstream's proper end came: `[DONE]` or a finish_reason (Anthropic: message_stop).
         self.ended = False
@@ -159,10 +176,11 @@ class _TranslatedStream:
 class _AnthropicTranslatedStream(_TranslatedStream):
     """Anthropic events -> chat chunks (the chat endpoint's translator) -> Responses events."""
 
-    def __init__(self, request: JSON) -> None:
-        super().__init__(request)
+    def __init__(self, request: JSON, compacting: bool = False) -> None:
+        super().__init__(request, compacting)
         model = str(request.get("model") or "")
-        self._to_chat = AnthropicToOpenAIStream(model, True, structured=_structured(request))
+        structured = not compacting and _structured(request)
+        self._to_chat = AnthropicToOpenAIStream(model, True, structured=structured)
 
     def _chunks(self, event_name: str | None, data: bytes) -> list[JSON]:
         parsed = stream_event_json(data)
@@ -191,12 +209,29 @@ class _AnthropicTranslatedStream(_TranslatedStream):
 
 
 class ResponsesToChat:
-    """A Responses client and a chat-completions-only upstream: translated both ways."""
+    """A Responses client and a chat-completions-only upstream: translated both ways.
+    `compaction`: the request compacts the conversation, the gateway's way (`compaction`):
+    "trigger", a `/v1/responses` input ending with `compaction_trigger`; "endpoint",
+    `/v1/responses/compact`."""
 
-    def __init__(self, request: JSON) -> None:
+    def __init__(self, request: JSON, compaction: Compaction | None = None) -> None:
         self.request = request
+        self.compaction = compaction
+
+    def _answer(self, response: JSON) -> JSON:
+        """The client's answer from the translated `response`."""
+        if self.compaction == "trigger":
+            return compacted_response(response)
+        if self.compaction == "endpoint":
+            return compaction_answer(self.request, response)
+        return response
+
+    def _structured(self) -> bool:
+        return self.compaction is None and _structured(self.request)
 
     def _upstream_body(self, body: JSON, model: str, provider: ProviderConfig) -> JSON:
+        if self.compaction is not None:
+            body = summary_request(body)
         reasoning_content = wants_reasoning_content(provider)
         try:
             upstream = responses_request_to_chat(body, model, reasoning_content)
@@ -228,12 +263,12 @@ class ResponsesToChat:
 
     def convert_json(self, data: bytes) -> tuple[bytes, Usage, JSON]:
         chat = parse_upstream_json(data)
-        converted = chat_response_to_responses(chat, self.request, new_id("resp"))
+        converted = self._answer(chat_response_to_responses(chat, self.request, new_id("resp")))
         usage = usage_from_openai(chat.get("usage")) or Usage()
         return orjson.dumps(converted), usage, converted
 
     def stream(self, body: JSON) -> _TranslatedStream:
-        return _TranslatedStream(body)
+        return _TranslatedStream(body, self.compaction is not None)
 
     def convert_error(self, status: int, data: bytes, deployment: DeploymentConfig) -> GatewayError:
         return error_from_upstream(status, data, deployment)
@@ -262,13 +297,13 @@ class ResponsesToAnthropic(ResponsesToChat):
     def convert_json(self, data: bytes) -> tuple[bytes, Usage, JSON]:
         message = parse_upstream_json(data)
         model = str(message.get("model") or "")
-        chat = anthropic_response_to_openai(message, model, structured=_structured(self.request))
-        converted = chat_response_to_responses(chat, self.request, new_id("resp"))
+        chat = anthropic_response_to_openai(message, model, structured=self._structured())
+        converted = self._answer(chat_response_to_responses(chat, self.request, new_id("resp")))
         usage = usage_from_anthropic(message.get("usage")) or Usage()
         return orjson.dumps(converted), usage, converted
 
     def stream(self, body: JSON) -> _AnthropicTranslatedStream:
-        return _AnthropicTranslatedStream(body)
+        return _AnthropicTranslatedStream(body, self.compaction is not None)
 
 
 def _structured(request: JSON) -> bool:

@@ -13,6 +13,7 @@
                                           / response.function_call_arguments.done
                                           / response.custom_tool_call_input.delta, .done
     response.output_item.done
+    (a `compaction` item: its `.added` and `.done` together, no events between)
     response.completed                    (or response.incomplete), with the usage
 
 Every event carries `type` and a `sequence_number` from 0. An item is closed when the next one
@@ -220,6 +221,15 @@ class ResponseEvents:
         self._open = len(self.output) - 1
         added = orjson.loads(orjson.dumps(item))
         return [self._event("response.output_item.added", output_index=self._open, item=added)]
+
+    def whole_item(self, item: JSON) -> list[JSON]:
+        """An item with no parts to stream (a compaction): its `.added` and `.done` at once."""
+        events = self.close_open()
+        self.output.append(item)
+        index = len(self.output) - 1
+        for kind in ("response.output_item.added", "response.output_item.done"):
+            events.append(self._event(kind, output_index=index, item=dict(item)))
+        return events
 
     def close_open(self, status: str = "completed") -> list[JSON]:
         """End the item being written (its `.done` events); `incomplete` when the answer was

@@ -77,6 +77,13 @@ def message_item(item_id: str, text: str, status: str = "completed") -> JSON:
     }
 
 
+def user_message_item(content: object) -> JSON:
+    """A user `message` item; text `content` as one `input_text` part, parts as they are."""
+    if isinstance(content, str):
+        content = [{"type": "input_text", "text": content}]
+    return {"type": "message", "role": "user", "content": content}
+
+
 def reasoning_item(item_id: str, text: str) -> JSON:
     """A `reasoning` output item holding the model's own reasoning text (not a summary)."""
     return {

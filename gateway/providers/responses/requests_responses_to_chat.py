@@ -8,7 +8,9 @@
   (consecutive calls share one), their `*_output` items -> `tool` messages with its text (its
   images, which a tool message cannot carry, in a user message after the run of outputs),
   `reasoning` items are dropped (chat has no place for them), except to an upstream that takes
-  the reasoning back (`reasoning_content`: the next assistant message's);
+  the reasoning back (`reasoning_content`: the next assistant message's); a `compaction` item
+  the gateway made -> the user message holding its summary, OpenAI's (its encrypted state)
+  dropped (`compaction`);
 - function `tools` (flat in Responses) -> nested chat tools; `custom` tools, `namespace`s of
   tools and a client-run `tool_search` -> function tools too (`chat_tools`, which says how);
   `tool_choice` likewise;
@@ -34,6 +36,7 @@ from gateway.providers.responses.chat_tools import (
     chat_tools,
     loaded_tools_text,
 )
+from gateway.providers.responses.compaction import compaction_summary, summary_text
 from gateway.providers.responses.objects import reasoning_parts_text
 
 _PASSED = ("temperature", "top_p", "user", "parallel_tool_calls", "stream")
@@ -131,6 +134,11 @@ def input_messages(value: object, reasoning_content: bool = False) -> list[JSON]
             if reasoning_content:
                 thought += _reasoning_text(item)
             continue
+        elif kind == "compaction":
+            summary = compaction_summary(item)
+            if summary is None:  # OpenAI's: its encrypted state is for OpenAI only
+                continue
+            messages.append({"role": "user", "content": summary_text(summary)})
         else:
             raise TranslationError(
                 f"input[{index}] of type '{kind}' needs a deployment with the Responses API",

@@ -83,7 +83,12 @@ ENDPOINTS = {
     "/v1/messages": "anthropic",
 }
 # Every endpoint the fuzz tests post to, with the error shape it answers in.
-WIRES = {**ENDPOINTS, "/v1/responses": "openai", "/v1/messages/count_tokens": "anthropic"}
+WIRES = {
+    **ENDPOINTS,
+    "/v1/responses": "openai",
+    "/v1/responses/compact": "openai",
+    "/v1/messages/count_tokens": "anthropic",
+}
 # Derandomized (the same examples on every run) and small: a CI budget of a few seconds each.
 BUDGET = settings(
     max_examples=60,

@@ -1,6 +1,7 @@
 """The lies of test_fuzz.py's hostile upstream answers, told to the two routes that translate
 them into another shape again: the Responses API (chat and messages answers and streams become
-a `response` and its typed events; a stored response is remembered) and count_tokens."""
+a `response` and its typed events; a stored response is remembered; a compaction, either way,
+the summary's `compaction` item) and count_tokens."""
 
 from __future__ import annotations
 
@@ -28,6 +29,7 @@ pytestmark = pytest.mark.filterwarnings("ignore:mypy_extensions.TypedDict:Deprec
     lie=HOSTILE_VALUES | json_values,
     cut=st.sampled_from(["whole", "whole", "half", "nothing", "binary"]),
     text=st.text(max_size=40),
+    compaction=st.sampled_from(["", "", "trigger", "endpoint"]),
     data=st.data(),
 )
 def test_hostile_upstream_answers_on_responses_and_count_tokens_get_clean_answers(
@@ -41,9 +43,12 @@ def test_hostile_upstream_answers_on_responses_and_count_tokens_get_clean_answer
     lie: Any,
     cut: str,
     text: str,
+    compaction: str,
     data: st.DataObject,
 ) -> None:
     counting = path == "/v1/messages/count_tokens"
+    if compaction == "endpoint" and not counting:
+        path, stream = "/v1/responses/compact", False
     harness.reply = hostile_reply(
         data,
         anthropic=anthropic_upstream,
@@ -60,6 +65,8 @@ def test_hostile_upstream_answers_on_responses_and_count_tokens_get_clean_answer
         request["messages"] = [{"role": "user", "content": text}]
     else:
         request.update(input=text, stream=stream, store=store, max_output_tokens=16)
+        if compaction == "trigger":
+            request["input"] = [{"role": "user", "content": text}, {"type": "compaction_trigger"}]
     before = len(harness.sink.records)
     check(harness, path, harness.post(path, json.dumps(request).encode()), before)
     record = harness.sink.records[-1]

@@ -196,3 +196,24 @@ async def test_a_compaction_is_the_user_messages_and_one_compaction_item() -> No
     forged = [{**compaction, "encrypted_content": "Z0FBQUFB"}, {"role": "user", "content": "?"}]
     status, refused = await call(handler, "POST", RESPONSES, request("m", input=forged))
     assert status == 400 and "could not be verified" in refused["error"]["message"]
+
+
+async def test_a_compaction_trigger_is_answered_by_the_one_compaction_item() -> None:
+    handler = MockHandler()
+    history = [{"role": "user", "content": "Sea?"}, {"type": "compaction_trigger"}]
+    status, response = await call(handler, "POST", RESPONSES, request(input=history))
+    assert status == 200 and [item["type"] for item in response["output"]] == ["compaction"]
+    reply = await handler.handle("POST", RESPONSES, {}, request(input=history, stream=True))
+    parsed = [data for _, data in events(await body_of(reply))]
+    assert [e["type"] for e in parsed] == [
+        "response.created",
+        "response.in_progress",
+        "response.output_item.added",
+        "response.output_item.done",
+        "response.completed",
+    ]
+    assert parsed[3]["item"] == response["output"][0]  # the same conversation, the same state
+    # Taken back as the mock's own.
+    later = [parsed[3]["item"], {"role": "user", "content": "More?"}]
+    status, answer = await call(handler, "POST", RESPONSES, request(input=later))
+    assert status == 200 and answer["output"][0]["type"] == "message"

@@ -1,30 +1,60 @@
-"""`POST /v1/responses/compact`: passed through to an upstream with the Responses API, its
-`responses/compact` operation (OpenAI's, Azure's); refused, naming the way out, elsewhere."""
+"""A conversation's compaction: `POST /v1/responses/compact` passed through to an upstream with
+the Responses API (its `responses/compact` operation: OpenAI's, Azure's); made by the gateway
+for the others (a summary asked of the model, answered as the `compaction` item), as is a
+`/v1/responses` input ending with `compaction_trigger`; the gateway's `compaction` item read
+back as the summary it holds, by every deployment."""
 
 from __future__ import annotations
+
+from typing import Any
 
 import orjson
 import pytest
 
 from gateway.config.types import DeploymentConfig, ProviderConfig
-from gateway.errors import InvalidRequest
+from gateway.json_types import JSON
 from gateway.providers import adapter_for
+from gateway.providers.responses.compaction import (
+    SUMMARY_HEADING,
+    SUMMARY_REQUEST,
+    compaction_item,
+    compaction_summary,
+)
+from gateway.sse import SSEDecoder, encode_event
 
 BODY = {"model": "gpt", "input": [{"role": "user", "content": "Hi"}]}
+VLLM = ProviderConfig(name="vllm", type="openai", base_url="http://vllm:8000/v1")
+CLAUDE = ProviderConfig(name="ant", type="anthropic", base_url="https://api.anthropic.com")
+OPENAI = ProviderConfig(name="oai", type="openai", base_url="https://api.openai.com/v1")
+TOOLS = [{"type": "function", "name": "shell", "parameters": {"type": "object"}}]
+HISTORY: list[Any] = [
+    {"role": "user", "content": "Fix the build."},
+    {"type": "function_call", "call_id": "c1", "name": "shell", "arguments": '{"cmd":"make"}'},
+    {"type": "function_call_output", "call_id": "c1", "output": "error: x.c:3"},
+    {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "Go on."}]},
+]
+TRIGGERED: JSON = {"model": "m", "input": [*HISTORY, {"type": "compaction_trigger"}]}
 
 
-def _url(provider: ProviderConfig, deployment: DeploymentConfig) -> str:
-    adapter = adapter_for("responses", provider, None, BODY, model=deployment.model,
-                          operation="responses/compact")  # fmt: skip
-    call = adapter.prepare(BODY, deployment, provider, "k")
-    assert orjson.loads(call.body)["model"] == deployment.model
-    return call.url
+def _deployment(provider: ProviderConfig, model: str = "up") -> DeploymentConfig:
+    return DeploymentConfig(provider=provider.name, model=model)
+
+
+def _upstream(body: JSON, provider: ProviderConfig, operation: str = "") -> tuple[str, Any]:
+    adapter = adapter_for("responses", provider, None, body, operation=operation)
+    call = adapter.prepare(body, _deployment(provider), provider, "k")
+    return call.url, orjson.loads(call.body)
+
+
+def _chat_answer(text: str) -> bytes:
+    message = {"role": "assistant", "content": text}
+    usage = {"prompt_tokens": 90, "completion_tokens": 12}
+    return orjson.dumps({"choices": [{"index": 0, "message": message}], "usage": usage})
 
 
 def test_a_compaction_goes_to_the_upstreams_compact_operation() -> None:
-    openai_api = ProviderConfig(name="oai", type="openai", base_url="https://api.openai.com/v1")
-    deployment = DeploymentConfig(provider="oai", model="gpt-5.1-codex")
-    assert _url(openai_api, deployment) == "https://api.openai.com/v1/responses/compact"
+    url, body = _upstream(BODY, OPENAI, "responses/compact")
+    assert url == "https://api.openai.com/v1/responses/compact" and body["model"] == "up"
     azure = ProviderConfig(
         name="az",
         type="azure",
@@ -32,19 +62,134 @@ def test_a_compaction_goes_to_the_upstreams_compact_operation() -> None:
         api_version="2025-04-01-preview",
         responses=True,
     )
-    assert _url(azure, DeploymentConfig(provider="az", model="codex")) == (
+    assert _upstream(BODY, azure, "responses/compact")[0] == (
         "https://r.openai.azure.com/openai/responses/compact?api-version=2025-04-01-preview"
     )
 
 
-@pytest.mark.parametrize(
-    "provider",
-    [
-        ProviderConfig(name="vllm", type="openai", base_url="http://vllm:8000/v1"),
-        ProviderConfig(name="ant", type="anthropic", base_url="https://api.anthropic.com"),
-    ],
-)
-def test_an_upstream_without_the_responses_api_refuses_it(provider: ProviderConfig) -> None:
-    with pytest.raises(InvalidRequest, match="needs one") as refused:
-        adapter_for("responses", provider, None, BODY, operation="responses/compact")
-    assert provider.name in refused.value.message
+def test_a_chat_upstream_is_asked_for_a_summary_without_tool_calls() -> None:
+    body = {**TRIGGERED, "tools": TOOLS, "tool_choice": "required"}
+    url, chat = _upstream(body, VLLM)
+    assert url == "http://vllm:8000/v1/chat/completions"
+    roles = [m["role"] for m in chat["messages"]]
+    assert roles == ["user", "assistant", "tool", "user", "user"]
+    assert chat["messages"][-1]["content"] == [{"type": "text", "text": SUMMARY_REQUEST}]
+    assert chat["tool_choice"] == "none" and chat["tools"][0]["function"]["name"] == "shell"
+    # The endpoint's way, the same request.
+    endpoint_body = {**body, "input": HISTORY}
+    assert _upstream(endpoint_body, VLLM, "responses/compact")[1]["messages"] == chat["messages"]
+
+
+def test_claude_is_asked_too_with_the_tools_its_history_needs() -> None:
+    url, message = _upstream({**TRIGGERED, "tools": TOOLS}, CLAUDE)
+    assert url == "https://api.anthropic.com/v1/messages"
+    assert message["tool_choice"] == {"type": "none"} and message["tools"][0]["name"] == "shell"
+    last = message["messages"][-1]
+    assert last["role"] == "user" and last["content"][-1]["text"] == SUMMARY_REQUEST
+
+
+def test_the_compact_endpoints_answer_is_the_user_messages_and_the_summary() -> None:
+    body = {"model": "m", "input": HISTORY}
+    adapter = adapter_for("responses", VLLM, None, body, operation="responses/compact")
+    _, usage, answer = adapter.convert_json(_chat_answer("We fixed x.c."))
+    assert answer["object"] == "response.compaction" and answer["id"].startswith("cmp_")
+    *users, compaction = answer["output"]
+    assert [u["content"][0]["text"] for u in users] == ["Fix the build.", "Go on."]
+    assert compaction["type"] == "compaction"
+    assert compaction_summary(compaction) == "We fixed x.c."
+    assert answer["usage"]["input_tokens"] == 90 and usage.completion_tokens == 12
+
+
+def test_a_triggered_response_is_the_one_compaction_item() -> None:
+    adapter = adapter_for("responses", VLLM, None, TRIGGERED)
+    _, _, response = adapter.convert_json(_chat_answer("Summary."))
+    assert response["object"] == "response" and response["status"] == "completed"
+    [item] = response["output"]
+    assert item["type"] == "compaction" and compaction_summary(item) == "Summary."
+
+
+def _events(raw: bytes) -> list[JSON]:
+    return [orjson.loads(event.data) for event in SSEDecoder().feed(raw)]
+
+
+def test_a_triggered_stream_sends_the_one_item_at_the_end() -> None:
+    body = {**TRIGGERED, "stream": True}
+    adapter = adapter_for("responses", VLLM, None, body)
+    stream = adapter.stream(body)
+    chunks = [
+        {"id": "c", "choices": [{"index": 0, "delta": {"reasoning_content": "hm"}}]},
+        {"id": "c", "choices": [{"index": 0, "delta": {"content": "We fixed "}}]},
+        {"id": "c", "choices": [{"index": 0, "delta": {"content": "x.c."}}]},
+        {"id": "c", "choices": [{"index": 0, "delta": {}, "finish_reason": "length"}]},
+        {"id": "c", "choices": [], "usage": {"prompt_tokens": 90, "completion_tokens": 3}},
+    ]
+    raw = b"".join(encode_event(orjson.dumps(c)) for c in chunks) + b"data: [DONE]\n\n"
+    events = _events(b"".join(stream.feed(raw) + stream.finish()))
+    assert [e["type"] for e in events] == [
+        "response.created",
+        "response.in_progress",
+        "response.output_item.added",
+        "response.output_item.done",
+        "response.completed",  # a summary cut short is still the compaction (Codex: "completed")
+    ]
+    assert [e["sequence_number"] for e in events] == [0, 1, 2, 3, 4]
+    done = events[3]["item"]
+    assert done["type"] == "compaction" and compaction_summary(done) == "We fixed x.c."
+    assert events[-1]["response"]["output"] == [done]
+    assert events[-1]["response"]["usage"]["input_tokens"] == 90
+    assert stream.usage is not None and stream.usage.completion_tokens == 3
+
+
+def test_a_triggered_stream_from_claude() -> None:
+    body = {**TRIGGERED, "stream": True}
+    stream = adapter_for("responses", CLAUDE, None, body).stream(body)
+    anthropic = [
+        {"type": "message_start", "message": {"id": "m", "model": "claude", "content": [],
+                                              "usage": {"input_tokens": 80, "output_tokens": 1}}},
+        {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}},
+        {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": "S."}},
+        {"type": "content_block_stop", "index": 0},
+        {"type": "message_delta", "delta": {"stop_reason": "end_turn"},
+         "usage": {"output_tokens": 2}},
+        {"type": "message_stop"},
+    ]  # fmt: skip
+    raw = b"".join(encode_event(orjson.dumps(e), str(e["type"])) for e in anthropic)
+    events = _events(b"".join(stream.feed(raw) + stream.finish()))
+    items = [e["item"] for e in events if e["type"] == "response.output_item.done"]
+    assert [compaction_summary(i) for i in items] == ["S."]
+    assert stream.usage is not None and stream.usage.prompt_tokens == 80
+
+
+@pytest.mark.parametrize("provider", [VLLM, CLAUDE])
+def test_a_later_request_reads_the_summary_back(provider: ProviderConfig) -> None:
+    ours = compaction_item("We fixed x.c.")
+    theirs = {"type": "compaction", "id": "cmp_1", "encrypted_content": "gAAAAB-openai"}
+    later = {"model": "m", "input": [theirs, HISTORY[0], ours, {"role": "user", "content": "?"}]}
+    _, upstream = _upstream(later, provider)
+    sent = orjson.dumps(upstream["messages"]).decode()
+    assert sent.count(orjson.dumps(SUMMARY_HEADING + "We fixed x.c.").decode()[1:-1]) == 1
+    assert "gAAAAB" not in sent  # OpenAI's: for OpenAI only
+
+
+def test_an_upstream_with_the_responses_api_gets_the_gateways_summary_as_a_message() -> None:
+    ours = compaction_item("Earlier: x.c.")
+    theirs = {"type": "compaction", "id": "cmp_1", "encrypted_content": "gAAAAB-openai"}
+    later = {"model": "m", "input": [theirs, ours, {"role": "user", "content": "?"}]}
+    for operation in ("", "responses/compact"):
+        _, upstream = _upstream(later, OPENAI, operation)
+        assert upstream["input"][0] == theirs
+        assert upstream["input"][1] == {
+            "type": "message",
+            "role": "user",
+            "content": [{"type": "input_text", "text": SUMMARY_HEADING + "Earlier: x.c."}],
+        }
+    # Without one, the body passes as it was.
+    _, plain = _upstream({"model": "m", "input": [theirs]}, OPENAI)
+    assert plain["input"] == [theirs]
+
+
+def test_a_forged_or_damaged_gateway_item_is_not_ours() -> None:
+    item = compaction_item("ok")
+    damaged = {**item, "encrypted_content": item["encrypted_content"] + "!"}
+    assert compaction_summary(damaged) is None
+    assert compaction_summary({"type": "compaction"}) is None
