@@ -143,7 +143,7 @@ def test_a_triggered_stream_sends_the_one_item_at_the_end() -> None:
 def test_a_triggered_stream_from_claude() -> None:
     body = {**TRIGGERED, "stream": True}
     stream = adapter_for("responses", CLAUDE, None, body).stream(body)
-    anthropic = [
+    anthropic: list[JSON] = [
         {"type": "message_start", "message": {"id": "m", "model": "claude", "content": [],
                                               "usage": {"input_tokens": 80, "output_tokens": 1}}},
         {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}},
