@@ -45,9 +45,10 @@ from gateway.observability.redact import LogRedactor
 from gateway.observability.state_size import refresh_state_size, refresh_state_size_every
 from gateway.observability.trace_context import RequestTracer
 from gateway.pipeline.context import Endpoint, HttpRoute
-from gateway.pipeline.count_tokens import COUNT_TOKENS_STAGES
+from gateway.pipeline.count_tokens import COUNT_TOKENS_STAGES, INPUT_TOKENS_STAGES
 from gateway.pipeline.services import Services
 from gateway.pipeline.stages import stages_for
+from gateway.providers.responses.input_tokens import INPUT_TOKENS_OPERATION
 from gateway.reload import Reloader
 from gateway.runtime import build_runtime
 from gateway.state import create_state
@@ -76,6 +77,14 @@ COUNT_TOKENS = Endpoint(
     "anthropic",
     cacheable=False,
     http=HttpRoute("POST", "/v1/messages/count_tokens"),
+)
+RESPONSES_INPUT_TOKENS = Endpoint(
+    "/v1/responses/input_tokens",
+    "responses",
+    "openai",
+    cacheable=False,
+    operation=INPUT_TOKENS_OPERATION,
+    http=HttpRoute("POST", "/v1/responses/input_tokens"),
 )
 
 
@@ -228,6 +237,8 @@ def create_app(
     bodies = BodyBudget()  # one per process, for every route
     proxies = {e.path: ProxyEndpoint(e, services, stages_for(e.kind), bodies) for e in ENDPOINTS}
     proxies[COUNT_TOKENS.path] = ProxyEndpoint(COUNT_TOKENS, services, COUNT_TOKENS_STAGES, bodies)
+    counting = RESPONSES_INPUT_TOKENS
+    proxies[counting.path] = ProxyEndpoint(counting, services, INPUT_TOKENS_STAGES, bodies)
     compact = RESPONSES_COMPACT
     proxies[compact.path] = ProxyEndpoint(compact, services, stages_for(compact.kind), bodies)
     models = ModelsEndpoint(services)

@@ -33,8 +33,14 @@ from gateway.mock_provider.errors import (
     fault_error,
     stream_error_event,
 )
-from gateway.mock_provider.responses import plan_responses, render_response, render_stream
+from gateway.mock_provider.responses import (
+    count_response_tokens,
+    plan_responses,
+    render_response,
+    render_stream,
+)
 from gateway.mock_provider.responses_reasoning import compacted_response
+from gateway.providers.responses.input_tokens import input_tokens_answer
 from gateway.providers.responses.responses_only import CHAT_REFUSAL, responses_only_model
 from gateway.sse import encode_event
 
@@ -184,6 +190,8 @@ def decide(endpoint: str, wire: str, body: bytes) -> Decision:
             return json_decision(wire, compacted_response(data), model)
         if endpoint == "count_tokens":
             return json_decision(wire, {"input_tokens": count_message_tokens(data)}, model)
+        if endpoint == "input_tokens":
+            return json_decision(wire, input_tokens_answer(count_response_tokens(data)), model)
         return json_decision(wire, embeddings_response(data), model)
     except RequestError as exc:
         return error_decision(

@@ -50,6 +50,7 @@ _ROUTES = {
     "/v1/embeddings": ("POST", "embeddings"),
     "/v1/responses": ("POST", "responses"),
     "/v1/responses/compact": ("POST", "compact"),
+    "/v1/responses/input_tokens": ("POST", "input_tokens"),
     "/v1/models": ("GET", "models"),
 }
 _JSON = "application/json"

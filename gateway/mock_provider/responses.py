@@ -29,6 +29,7 @@ from gateway.providers.anthropic.errors import TranslationError
 from gateway.providers.responses.chat_tools import call_item, tool_origins
 from gateway.providers.responses.compaction import compaction_requested
 from gateway.providers.responses.events import ResponseEvents
+from gateway.providers.responses.input_tokens import COUNTED_FIELDS, estimated_input_tokens
 from gateway.providers.responses.objects import (
     message_item,
     response_object,
@@ -61,6 +62,21 @@ def plan_responses(body: Any) -> Plan:
         chat["max_completion_tokens"] = chat.pop("max_tokens")
     plan = plan_chat(chat)
     return Plan(model, plan.choices[:1], plan.prompt_tokens, body.get("stream") is True, True)
+
+
+def count_response_tokens(body: Any) -> int:
+    """`POST /v1/responses/input_tokens`: the count of what `body` would take (tiktoken's, of
+    the chat request it translates to), a field the count does not take refused as OpenAI
+    refuses it."""
+    if not isinstance(body, dict):
+        raise RequestError("the request body must be a JSON object")
+    for name in body:
+        if name not in COUNTED_FIELDS:
+            raise RequestError(f"Unknown parameter: '{name}'.", name)
+    try:
+        return estimated_input_tokens(without_compactions(body))
+    except TranslationError as exc:
+        raise RequestError(str(exc), exc.param or "input") from None
 
 
 def _incomplete(choice: Choice) -> str | None:

@@ -34,6 +34,7 @@ from gateway.providers.responses.adapters import (
 from gateway.providers.responses.anthropic_bridge import AnthropicThroughResponses
 from gateway.providers.responses.chat_bridge import ChatThroughResponses
 from gateway.providers.responses.compaction import compaction_requested
+from gateway.providers.responses.input_tokens import INPUT_TOKENS_OPERATION
 from gateway.providers.responses.responses_only import responses_only_model
 from gateway.providers.responses.stream_passthrough import response_failure
 
@@ -76,6 +77,7 @@ _ANTHROPIC_TO_AZURE = {
 _ANTHROPIC_PASSTHROUGH = AnthropicMessagesAdapter()
 _RESPONSES_PASSTHROUGH = ResponsesPassthrough()
 _RESPONSES_COMPACT = ResponsesPassthrough(COMPACT_OPERATION)
+_RESPONSES_INPUT_TOKENS = ResponsesPassthrough(INPUT_TOKENS_OPERATION)
 _OPENAI_COMPLETIONS = OpenAICompletionsAdapter()
 _AZURE_COMPLETIONS = OpenAICompletionsAdapter(AZURE_WIRE)
 _ANTHROPIC_COUNT_TOKENS = AnthropicCountTokensAdapter()
@@ -129,7 +131,8 @@ def adapter_for(
     sends, a translator's failure is a 502 `upstream_malformed`, never a bare 500. `operation`
     `responses/compact` (a Responses request's compaction) is passed through to upstreams that
     speak the Responses API, and made by the gateway for the others (`compaction`), as is a
-    `/v1/responses` request whose input ends with a `compaction_trigger` item."""
+    `/v1/responses` request whose input ends with a `compaction_trigger` item;
+    `responses/input_tokens` (a count) is passed through to upstreams that speak it."""
     if operation == COMPACT_OPERATION:
         if kind != "responses":
             raise InvalidRequest("a compaction is a Responses API request")
@@ -137,6 +140,10 @@ def adapter_for(
             return CheckedAdapter(_RESPONSES_COMPACT)
         compacting = _translated_responses(provider)
         return CheckedAdapter(compacting(body or {}, "endpoint"))
+    if operation == INPUT_TOKENS_OPERATION:  # (routed only to those that count: the others
+        if kind != "responses" or not speaks_responses(provider):  # are estimated before)
+            raise InvalidRequest(f"provider '{provider.name}' does not count Responses tokens")
+        return CheckedAdapter(_RESPONSES_INPUT_TOKENS)
     if kind in ("chat", "messages") and _through_responses(api, provider, model):
         # One per request: it seals the model's encrypted reasoning with the deployment.
         origin = reasoning_origin(provider.name, model)

@@ -87,6 +87,7 @@ WIRES = {
     **ENDPOINTS,
     "/v1/responses": "openai",
     "/v1/responses/compact": "openai",
+    "/v1/responses/input_tokens": "openai",
     "/v1/messages/count_tokens": "anthropic",
 }
 # Derandomized (the same examples on every run) and small: a CI budget of a few seconds each.

@@ -1,7 +1,7 @@
 """The lies of test_fuzz.py's hostile upstream answers, told to the two routes that translate
 them into another shape again: the Responses API (chat and messages answers and streams become
 a `response` and its typed events; a stored response is remembered; a compaction, either way,
-the summary's `compaction` item) and count_tokens."""
+the summary's `compaction` item) and the two counts (count_tokens, responses/input_tokens)."""
 
 from __future__ import annotations
 
@@ -20,7 +20,14 @@ pytestmark = pytest.mark.filterwarnings("ignore:mypy_extensions.TypedDict:Deprec
 
 @settings(BUDGET, max_examples=80)
 @given(
-    path=st.sampled_from(["/v1/responses", "/v1/responses", "/v1/messages/count_tokens"]),
+    path=st.sampled_from(
+        [
+            "/v1/responses",
+            "/v1/responses",
+            "/v1/messages/count_tokens",
+            "/v1/responses/input_tokens",
+        ]
+    ),
     anthropic_upstream=st.booleans(),
     stream=st.booleans(),
     store=st.booleans(),
