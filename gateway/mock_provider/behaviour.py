@@ -43,10 +43,11 @@ FINISH_TO_STOP_REASON = {"stop": "end_turn", "length": "max_tokens", "tool_calls
 class RequestError(Exception):
     """The request is invalid; the transport answers 400 in the wire format's error shape."""
 
-    def __init__(self, message: str, param: str | None = None) -> None:
+    def __init__(self, message: str, param: str | None = None, code: str | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.param = param
+        self.code = code
 
 
 @dataclass(frozen=True, slots=True)

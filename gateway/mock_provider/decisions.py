@@ -39,7 +39,7 @@ from gateway.mock_provider.responses import (
     render_response,
     render_stream,
 )
-from gateway.mock_provider.responses_reasoning import compacted_response
+from gateway.mock_provider.responses_reasoning import check_thinking_room, compacted_response
 from gateway.providers.responses.input_tokens import input_tokens_answer
 from gateway.providers.responses.responses_only import CHAT_REFUSAL, responses_only_model
 from gateway.sse import encode_event
@@ -179,6 +179,7 @@ def decide(endpoint: str, wire: str, body: bytes) -> Decision:
                 wire, 404, CHAT_REFUSAL, "invalid_request_error", param="model", model=model
             )
         if endpoint == "chat":
+            check_thinking_room(data)
             return _rendered(wire, plan_chat(data), model)
         if endpoint == "completions":
             return _rendered(wire, plan_completion(data), model, completion=True)
@@ -195,7 +196,7 @@ def decide(endpoint: str, wire: str, body: bytes) -> Decision:
         return json_decision(wire, embeddings_response(data), model)
     except RequestError as exc:
         return error_decision(
-            wire, 400, exc.message, "invalid_request_error", param=exc.param, model=model
+            wire, 400, exc.message, "invalid_request_error", exc.code, param=exc.param, model=model
         )
 
 

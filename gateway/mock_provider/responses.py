@@ -20,6 +20,7 @@ from gateway.json_types import JSON
 from gateway.mock_provider.behaviour import Choice, Plan, RequestError, plan_chat
 from gateway.mock_provider.render import Frame
 from gateway.mock_provider.responses_reasoning import (
+    check_output_limit,
     check_reasoning,
     compaction_output,
     reasoning_item,
@@ -50,6 +51,7 @@ def plan_responses(body: Any) -> Plan:
     if "input" not in body:
         raise RequestError("input is required", "input")
     check_reasoning(body, model)
+    check_output_limit(body)
     request = without_compactions({k: v for k, v in body.items() if k != "previous_response_id"})
     if compaction_requested(request):  # (OpenAI's rule: the trigger is the last item)
         request = {**request, "input": request["input"][:-1]}

@@ -3,6 +3,9 @@ asks for the encrypted reasoning (`include: ["reasoning.encrypted_content"]`) of
 reasons (the `gpt-5`, `o1`, `o3` and `o4` names and the codex models) gets a `reasoning` item
 first, with its `encrypted_content` (and a summary when `reasoning.summary` asks for one);
 another model asked for it answers 400 "Encrypted content is not supported with this model.";
+a reasoning model asked on chat completions for fewer than `THINKING_ROOM` tokens answers
+OpenAI's 400 "Could not finish the message because max_tokens or model output limit was
+reached", a Responses `max_output_tokens` below 16 its 400 "integer below minimum value";
 an input `reasoning` item whose `encrypted_content` this mock did not make answers 400 as
 OpenAI does for another organisation's or a changed one ("The encrypted content for item ...
 could not be verified."). `POST /v1/responses/compact` answers as OpenAI's compaction does:
@@ -48,6 +51,37 @@ def check_reasoning(body: JSON, model: str) -> None:
                 f"The encrypted content for item {item.get('id') or 'rs_?'} could not be "
                 "verified. Reason: Encrypted content could not be decrypted or parsed."
             )
+
+
+# Below this many completion tokens the mock's reasoning models have no room to think and
+# answer on chat completions, and refuse as OpenAI's do.
+THINKING_ROOM = 16
+OUT_OF_TOKENS = (
+    "Could not finish the message because max_tokens or model output limit was reached. "
+    "Please try again with higher max_tokens."
+)
+
+
+def check_thinking_room(body: object) -> None:
+    """Raise OpenAI's 400 for a chat request to a reasoning model whose limit leaves it no room
+    to think and answer (Claude Code checks a model with `max_tokens: 1`)."""
+    if not isinstance(body, dict) or not reasons(str(body.get("model") or "")):
+        return
+    limit = body.get("max_completion_tokens", body.get("max_tokens"))
+    if isinstance(limit, int) and not isinstance(limit, bool) and limit < THINKING_ROOM:
+        raise RequestError(OUT_OF_TOKENS)
+
+
+def check_output_limit(body: JSON) -> None:
+    """Raise OpenAI's 400 for a Responses `max_output_tokens` below its least, 16."""
+    limit = body.get("max_output_tokens")
+    if isinstance(limit, int) and not isinstance(limit, bool) and limit < 16:
+        raise RequestError(
+            "Invalid 'max_output_tokens': integer below minimum value. Expected a value >= 16, "
+            f"but got {limit} instead.",
+            "max_output_tokens",
+            "integer_below_min_value",
+        )
 
 
 def _made_here(encrypted: object, mark: bytes = _MADE_HERE) -> bool:

@@ -12,6 +12,7 @@ import math
 import time
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlsplit
 
 from gateway.clock import Clock
 from gateway.config.types import DeploymentConfig, ModelConfig, ProviderConfig
@@ -25,6 +26,7 @@ from gateway.errors import (
 )
 from gateway.observability.trace_context import UpstreamTrace
 from gateway.providers import EndpointKind, adapter_for, response_failure, wire_provider
+from gateway.providers.chat_cut_short import cut_short_answer, ran_out_of_tokens
 from gateway.quoted_text import quoted
 from gateway.routing.attempt_failure import (
     AttemptFailed,
@@ -42,6 +44,8 @@ from gateway.upstream import (
     UpstreamRequest,
     UpstreamResponse,
     UpstreamTimeouts,
+    WholeResponse,
+    request_of,
 )
 
 # The upstream client that serves a provider (the network, or the in-process mock).
@@ -134,7 +138,14 @@ async def call_deployment(
         take_upstream_headers(exchange, response.headers, request.runtime.secrets)
         if response.status >= 400:
             attempt.error_kind = f"http_{response.status}"
-            raise await _rejection(response, call)
+            failure = await _rejection(response, call)
+            if not failure.out_of_tokens:
+                raise failure
+            # Answered as the empty answer the limit cut, as the other APIs answer it (the
+            # attempt keeps the upstream's 400: `chat_cut_short`).
+            await response.aclose()
+            headers, cut = cut_short_answer(deployment.model, request.stream)
+            response = WholeResponse(200, headers, cut)
         if request.stream:
             # The attempt's whole time (`total_timeout_s`, or what is left of the request's):
             # waiting for the first event here, the rest of the stream in the responder.
@@ -213,10 +224,17 @@ async def _rejection(response: UpstreamResponse, call: UpstreamCall) -> AttemptF
         # anything); a rate limit's wait is the router's.
         error.headers["retry-after"] = str(math.ceil(wait_s))
     failure = _refused(error, status, wait_s)
+    # (said by chat completions only: the answer in its place is a chat completion)
+    failure.out_of_tokens = ran_out_of_tokens(status, error.message) and _speaks_chat(call)
     should_retry = response.headers.get("x-should-retry")
     if should_retry == "true" or should_retry == "false":
         _obey_should_retry(failure, should_retry == "true")
     return failure
+
+
+def _speaks_chat(call: UpstreamCall) -> bool:
+    """Whether `call` goes to an upstream's chat completions (OpenAI's, Azure's, any other)."""
+    return urlsplit(request_of(call.prepared).url).path.endswith("/chat/completions")
 
 
 def _obey_should_retry(failure: AttemptFailed, retry: bool) -> None:

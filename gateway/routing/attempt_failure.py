@@ -28,6 +28,7 @@ class AttemptFailed(Exception):
         rate_limited: bool = False,
         elsewhere_only: bool = False,
         missing_model: bool = False,
+        out_of_tokens: bool = False,
     ) -> None:
         super().__init__(error.message)
         self.error = error
@@ -41,6 +42,8 @@ class AttemptFailed(Exception):
         self.rate_limited = rate_limited
         self.content_policy = content_policy
         self.context_window = context_window
+        # A chat reasoning model spent the limit thinking: answered as cut short, not failed.
+        self.out_of_tokens = out_of_tokens
 
 
 def is_content_policy(error: GatewayError) -> bool:

@@ -7,6 +7,8 @@ from gateway.upstream.base import (
     UpstreamRequest,
     UpstreamResponse,
     UpstreamTimeouts,
+    WholeResponse,
+    request_of,
 )
 from gateway.upstream.fake import FakeReply, FakeUpstream
 
@@ -19,4 +21,6 @@ __all__ = [
     "UpstreamRequest",
     "UpstreamResponse",
     "UpstreamTimeouts",
+    "WholeResponse",
+    "request_of",
 ]

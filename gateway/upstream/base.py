@@ -140,3 +140,24 @@ class UpstreamClient(Protocol):
     async def aclose(self) -> None:
         """Close every connection. Idempotent."""
         ...
+
+
+class WholeResponse:
+    """An `UpstreamResponse` whose whole body is at hand: an answer the gateway gives in the
+    upstream's place (`gateway.providers.chat_cut_short`)."""
+
+    body_complete = True
+
+    def __init__(self, status: int, headers: Mapping[str, str], body: bytes) -> None:
+        self.status = status
+        self.headers = headers
+        self._body = body
+
+    async def iter_chunks(self) -> AsyncIterator[bytes]:
+        yield self._body
+
+    async def read(self) -> bytes:
+        return self._body
+
+    async def aclose(self) -> None:
+        pass

@@ -11,7 +11,10 @@ or serves function tools with reasoning only there, such as gpt-5.6).
   model goes on from its earlier thought;
 - function `tools` (nested in chat) -> flat ones, custom tools as they are; `tool_choice`
   likewise; `parallel_tool_calls`;
-- `max_completion_tokens` or `max_tokens` -> `max_output_tokens`; `reasoning_effort` ->
+- `max_completion_tokens` or `max_tokens` -> `max_output_tokens`, at least OpenAI's minimum
+  (`MIN_OUTPUT_TOKENS`: "Invalid 'max_output_tokens': integer below minimum value. Expected a
+  value >= 16, but got 1 instead."; Claude Code checks a model with `max_tokens: 1`, and the
+  answer may then hold up to 16 tokens); `reasoning_effort` ->
   `reasoning.effort`; `verbosity` -> `text.verbosity`; `response_format` `json_schema` /
   `json_object` -> `text.format`; `temperature`, `top_p`, `user`, `metadata`,
   `prompt_cache_key`, `safety_identifier`, `service_tier`, `stream` as they are;
@@ -32,6 +35,8 @@ from gateway.json_types import JSON
 from gateway.providers.anthropic.errors import TranslationError
 from gateway.providers.chat_reasoning import encrypted_reasoning, unsealed
 
+# The least `max_output_tokens` OpenAI takes.
+MIN_OUTPUT_TOKENS = 16
 _PASSED = (
     "temperature",
     "top_p",
@@ -96,7 +101,7 @@ def chat_request_to_responses(
             out[name] = body[name]
     limit = body.get("max_completion_tokens", body.get("max_tokens"))
     if isinstance(limit, int):
-        out["max_output_tokens"] = limit
+        out["max_output_tokens"] = max(limit, MIN_OUTPUT_TOKENS)
     if body.get("tools"):
         out["tools"] = [_tool(tool) for tool in body["tools"]]
     if body.get("tool_choice") is not None:

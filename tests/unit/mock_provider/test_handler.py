@@ -324,3 +324,20 @@ async def test_fault_models_answer_like_the_real_providers() -> None:
         "error": {"type": "overloaded_error", "message": "Overloaded"},
     }
     assert (await handler.handle("POST", CHAT, {}, chat("fail-529"))).status == 503
+
+
+async def test_a_reasoning_model_refuses_a_limit_with_no_room_to_think() -> None:
+    handler = MockHandler()
+    hi = [{"role": "user", "content": "Hi"}]
+    for limit, status in ((1, 400), (15, 400), (16, 200)):
+        body = json.dumps({"model": "gpt-5.2", "messages": hi, "max_completion_tokens": limit})
+        reply = await handler.handle("POST", CHAT, {}, body.encode())
+        assert reply.status == status
+    answer = json.loads(await body_of(reply))
+    assert answer["choices"][0]["message"]["content"]
+    body = json.dumps({"model": "gpt-5.2", "messages": hi, "max_tokens": 1})
+    refused = json.loads(await body_of(await handler.handle("POST", CHAT, {}, body.encode())))
+    assert refused["error"]["message"].startswith("Could not finish the message because max_tokens")
+    # Other models answer one token.
+    body = json.dumps({"model": "gpt-4.1", "messages": hi, "max_tokens": 1})
+    assert (await handler.handle("POST", CHAT, {}, body.encode())).status == 200

@@ -103,9 +103,13 @@ async def test_a_custom_tool_is_called_as_one(stream: bool) -> None:
 async def test_text_stream_is_paced_per_word_and_max_output_tokens_cuts() -> None:
     reply = await MockHandler().handle("POST", RESPONSES, {}, request(stream=True))
     assert len(await pieces_of(reply)) == 20
-    _, response = await call(MockHandler(), "POST", RESPONSES, request(max_output_tokens=3))
+    _, response = await call(MockHandler(), "POST", RESPONSES, request(max_output_tokens=16))
     assert response["status"] == "incomplete"
     assert response["incomplete_details"] == {"reason": "max_output_tokens"}
+    # Below OpenAI's least, refused as OpenAI refuses it.
+    status, refused = await call(MockHandler(), "POST", RESPONSES, request(max_output_tokens=1))
+    assert status == 400 and refused["error"]["code"] == "integer_below_min_value"
+    assert refused["error"]["param"] == "max_output_tokens"
 
 
 async def test_faults() -> None:

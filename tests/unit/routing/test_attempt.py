@@ -124,3 +124,39 @@ async def test_an_error_answer_keeps_its_status_when_its_body_is_unreadable(
     assert caught.value.status == status
     assert f"answered status {status}" in caught.value.message
     assert f"its body could not be read: {failure.kind}" in caught.value.message
+
+
+OUT_OF_TOKENS = orjson.dumps(
+    {
+        "error": {
+            "message": "Could not finish the message because max_tokens or model output limit "
+            "was reached. Please try again with higher max_tokens.",
+            "type": "invalid_request_error",
+            "param": None,
+            "code": None,
+        }
+    }
+)
+
+
+async def test_a_reasoning_models_limit_spent_thinking_is_the_answer_it_cut(
+    tmp_path: Path,
+) -> None:
+    upstream = FakeUpstream(lambda request: FakeReply(400, {}, OUT_OF_TOKENS))
+    exchange = await route(tmp_path, upstream)
+    assert exchange.json is not None
+    [choice] = exchange.json["choices"]
+    assert choice == {
+        "index": 0,
+        "message": {"role": "assistant", "content": ""},
+        "finish_reason": "length",
+    }
+    assert [a.status for a in exchange.attempts] == [400]  # the upstream's, kept
+    assert exchange.usage is not None and not exchange.usage.reported  # the gateway counts
+
+
+async def test_another_400_stays_the_clients_error(tmp_path: Path) -> None:
+    other = OUT_OF_TOKENS.replace(b"Could not finish the message", b"Could not read the message")
+    with pytest.raises(GatewayError) as refused:
+        await route(tmp_path, FakeUpstream(lambda request: FakeReply(400, {}, other)))
+    assert refused.value.status == 400

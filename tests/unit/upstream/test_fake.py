@@ -28,6 +28,8 @@ def test_the_package_exports_the_interface_and_the_fake() -> None:
         "UpstreamRequest",
         "UpstreamResponse",
         "UpstreamTimeouts",
+        "WholeResponse",
+        "request_of",
     }
     assert all(hasattr(gateway.upstream, name) for name in gateway.upstream.__all__)
 

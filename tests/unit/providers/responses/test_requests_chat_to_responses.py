@@ -69,7 +69,7 @@ def test_messages_tools_and_settings() -> None:
         ],
         "store": False,
         "temperature": 0.2,
-        "max_output_tokens": 9,
+        "max_output_tokens": 16,  # OpenAI's least (9 asked)
         "tools": [
             {"type": "function", "name": "f", "parameters": {"type": "object"}},
             {"type": "custom", "name": "patch", "description": "Edit files"},
@@ -85,12 +85,19 @@ def test_a_json_schema_response_format_is_the_text_format() -> None:
     body = {
         "messages": [{"role": "user", "content": "w?"}],
         "response_format": {"type": "json_schema", "json_schema": schema},
-        "max_completion_tokens": 5,
+        "max_completion_tokens": 50,
         "max_tokens": 99,
     }
     upstream = chat_request_to_responses(body, "up")
     assert upstream["text"] == {"format": {"type": "json_schema", **schema}}
-    assert upstream["max_output_tokens"] == 5  # max_completion_tokens first, as OpenAI reads them
+    assert upstream["max_output_tokens"] == 50  # max_completion_tokens first, as OpenAI reads them
+
+
+def test_a_limit_below_openais_least_is_raised_to_it() -> None:
+    # Claude Code checks a model with `max_tokens: 1` ("Invalid 'max_output_tokens': integer
+    # below minimum value. Expected a value >= 16, but got 1 instead.").
+    probe = {"messages": [{"role": "user", "content": "Hi"}], "max_tokens": 1}
+    assert chat_request_to_responses(probe, "up")["max_output_tokens"] == 16
 
 
 @pytest.mark.parametrize(
