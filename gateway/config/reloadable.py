@@ -76,6 +76,7 @@ APPLIED_LIVE: Mapping[str, tuple[str, ...]] = {
         "headers",
         "headers_env",
         "query",
+        "drop_params",
         "network",
     ),
     "providers.network": (

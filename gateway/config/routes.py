@@ -73,6 +73,22 @@ def _check_provider(
         if name in values and kind not in ("openai", "azure"):
             message = f"{label}: {name} applies to types 'openai' and 'azure' only"
             doc.report(path + (name,), message)
+    for dropped in values.get("drop_params", ()):
+        if (problem := _drop_problem(dropped)) is not None:
+            doc.report(path + ("drop_params",), f"{label}: drop_params {dropped!r} {problem}")
+
+
+# What every request needs: without it there is no request, or no way to read the answer.
+_KEPT_PARAMS = frozenset({"model", "messages", "input", "stream"})
+
+
+def _drop_problem(name: str) -> str | None:
+    """Why `name` cannot be a field left out of a provider's requests, or None."""
+    if not name or "" in name.split("."):
+        return "is not a field name: write `field` or `field.inner`"
+    if name in _KEPT_PARAMS:
+        return "cannot be left out: every request needs it"
+    return None
 
 
 def models(

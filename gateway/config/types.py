@@ -184,6 +184,9 @@ class ProviderConfig:
     # Headers whose values are secrets (an API gateway's subscription key): header name ->
     # the environment variable holding its value (read and scrubbed as `api_key_env` is).
     headers_env: StringTable = field(default_factory=StringTable)
+    # Fields left out of every body sent to this provider (`a.b`: one inside an object), for a
+    # server that refuses what clients send ("Unrecognized request argument supplied: x").
+    drop_params: tuple[str, ...] = ()
     network: NetworkConfig = field(default_factory=NetworkConfig, metadata=toml(flatten=True))
 
 

@@ -211,6 +211,30 @@ class Adapter(Protocol):
 QueryPairs = tuple[tuple[str, str], ...]
 
 
+def upstream_json(upstream: dict[str, Any], provider: ProviderConfig) -> bytes:
+    """The body sent to `provider`: `upstream` without the provider's `drop_params` (a field
+    the server refuses, "Unrecognized request argument supplied: prompt_cache_key"; dotted for
+    one inside an object, `stream_options.include_usage`), as JSON."""
+    for name in provider.drop_params:
+        upstream = _without(upstream, name.split("."))
+    return orjson.dumps(upstream)
+
+
+def _without(body: dict[str, Any], path: list[str]) -> dict[str, Any]:
+    """`body` without the field at `path`: a copy of each object on the way (it may be the
+    client's own), `body` itself when there is no such field."""
+    first, rest = path[0], path[1:]
+    if first not in body:
+        return body
+    if not rest:
+        return {name: value for name, value in body.items() if name != first}
+    inner = body[first]
+    if not isinstance(inner, dict):
+        return body
+    changed = _without(inner, rest)
+    return body if changed is inner else {**body, first: changed}
+
+
 @functools.lru_cache(maxsize=64)
 def base_url_host(base_url: str) -> str | None:
     """The host of a provider's `base_url`, by which some upstreams are known (DeepSeek's,

@@ -10,8 +10,6 @@ from __future__ import annotations
 import re
 from typing import Any
 
-import orjson
-
 from gateway.config.types import DeploymentConfig, ProviderConfig
 from gateway.errors import GatewayError
 from gateway.providers.base import (
@@ -23,6 +21,7 @@ from gateway.providers.base import (
     parse_upstream_json,
     require_objects,
     token_count,
+    upstream_json,
 )
 from gateway.providers.chat_reasoning import without_sealed_reasoning
 from gateway.providers.openai_streams import (
@@ -164,7 +163,7 @@ class OpenAIChatAdapter:
         upstream: dict[str, Any],
     ) -> PreparedCall:
         url = self.wire.url(provider, deployment, self.operation)
-        return PreparedCall(url, self.wire.headers(api_key), orjson.dumps(upstream))
+        return PreparedCall(url, self.wire.headers(api_key), upstream_json(upstream, provider))
 
     # The list a 2xx answer must carry: `choices` (chat), `data` (embeddings).
     answer_list = "choices"

@@ -33,6 +33,7 @@ from gateway.providers.base import (
     parse_upstream_json,
     require_objects,
     stream_cut_short,
+    upstream_json,
 )
 from gateway.providers.upstream_errors import (
     error_from_upstream,
@@ -165,7 +166,7 @@ class AnthropicMessagesAdapter:
         thinking_for_claude(upstream)
         url = endpoint_url(provider.base_url, self.path, provider.query.pairs)
         headers = anthropic_headers(api_key, provider, self._extra)
-        return PreparedCall(url, headers, orjson.dumps(upstream))
+        return PreparedCall(url, headers, upstream_json(upstream, provider))
 
     def convert_json(self, data: bytes) -> tuple[bytes, Usage, dict[str, Any]]:
         parsed = parse_upstream_json(data)
@@ -257,7 +258,9 @@ class OpenAIClientToAnthropic:
             raise InvalidRequest(str(exc), param=exc.param) from None
         with_sampling_for(upstream, deployment, provider)
         return PreparedCall(
-            _messages_url(provider), anthropic_headers(api_key, provider), orjson.dumps(upstream)
+            _messages_url(provider),
+            anthropic_headers(api_key, provider),
+            upstream_json(upstream, provider),
         )
 
     def convert_json(self, data: bytes) -> tuple[bytes, Usage, dict[str, Any]]:

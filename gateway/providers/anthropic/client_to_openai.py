@@ -27,6 +27,7 @@ from gateway.providers.base import (
     parse_upstream_json,
     require_objects,
     stream_cut_short,
+    upstream_json,
 )
 from gateway.providers.openai import (
     OPENAI_WIRE,
@@ -157,7 +158,7 @@ class AnthropicClientToOpenAI:
         if not provider.stream_usage:
             upstream.pop("stream_options", None)  # the server refuses it
         url = self.wire.url(provider, deployment, "chat/completions")
-        return PreparedCall(url, self.wire.headers(api_key), orjson.dumps(upstream))
+        return PreparedCall(url, self.wire.headers(api_key), upstream_json(upstream, provider))
 
     def convert_json(self, data: bytes) -> tuple[bytes, Usage, dict[str, Any]]:
         parsed = parse_upstream_json(data)

@@ -43,6 +43,7 @@ from gateway.providers.base import (
     endpoint_url,
     parse_upstream_json,
     stream_cut_short,
+    upstream_json,
 )
 from gateway.providers.openai import for_reasoning_model, without_refused_settings
 from gateway.providers.openai_usage import usage_from_openai
@@ -101,7 +102,7 @@ class ResponsesPassthrough:
                 upstream, reasoning.get("effort") if type(reasoning) is dict else None
             )
         url = wire.url(provider, deployment, self.operation)
-        return PreparedCall(url, wire.headers(api_key), orjson.dumps(upstream))
+        return PreparedCall(url, wire.headers(api_key), upstream_json(upstream, provider))
 
     def convert_json(self, data: bytes) -> tuple[bytes, Usage, JSON]:
         parsed = parse_upstream_json(data)
@@ -259,7 +260,7 @@ class ResponsesToChat:
             upstream.pop("stream_options", None)  # the server refuses it
         wire = openai_wire_for(provider)
         url = wire.url(provider, deployment, "chat/completions")
-        return PreparedCall(url, wire.headers(api_key), orjson.dumps(upstream))
+        return PreparedCall(url, wire.headers(api_key), upstream_json(upstream, provider))
 
     def convert_json(self, data: bytes) -> tuple[bytes, Usage, JSON]:
         chat = parse_upstream_json(data)
@@ -292,7 +293,9 @@ class ResponsesToAnthropic(ResponsesToChat):
             raise InvalidRequest(str(exc), param=exc.param) from None
         with_sampling_for(upstream, deployment, provider)
         url = endpoint_url(provider.base_url, "/v1/messages", provider.query.pairs)
-        return PreparedCall(url, anthropic_headers(api_key, provider), orjson.dumps(upstream))
+        return PreparedCall(
+            url, anthropic_headers(api_key, provider), upstream_json(upstream, provider)
+        )
 
     def convert_json(self, data: bytes) -> tuple[bytes, Usage, JSON]:
         message = parse_upstream_json(data)

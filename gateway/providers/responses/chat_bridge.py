@@ -33,6 +33,7 @@ from gateway.providers.base import (
     Usage,
     client_wants_usage,
     parse_upstream_json,
+    upstream_json,
 )
 from gateway.providers.openai import for_reasoning_model
 from gateway.providers.responses.objects import usage_from_responses
@@ -81,7 +82,7 @@ class ChatThroughResponses:
         except TranslationError as exc:
             raise InvalidRequest(str(exc), param=exc.param) from None
         url = wire.url(provider, deployment, "responses")
-        return PreparedCall(url, wire.headers(api_key), orjson.dumps(upstream))
+        return PreparedCall(url, wire.headers(api_key), upstream_json(upstream, provider))
 
     def _answer(self, data: bytes) -> tuple[JSON, Usage]:
         """The upstream's answer as a chat completion, and its usage (a failed response is

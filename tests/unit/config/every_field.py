@@ -113,6 +113,7 @@ CONFIG: dict[str, Any] = {
             "stream_usage": False,
             "reasoning_content": True,
             "thought_signatures": True,
+            "drop_params": ["prompt_cache_key", "stream_options.include_usage"],
         },
         {
             "name": "az",

@@ -287,3 +287,20 @@ def test_a_deployment_served_through_the_responses_api_needs_a_provider_with_it(
             "(openai or azure type, not responses = false)"
         )
     assert problems(tmp_path, deployment("oai")) == []
+
+
+def test_drop_params_names_fields_a_request_can_go_without(tmp_path: Path) -> None:
+    provider = '[[providers]]\nname = "o"\ntype = "openai"\nbase_url = "http://h/v1"\n'
+    ok = 'drop_params = ["prompt_cache_key", "stream_options.include_usage", "metadata"]\n'
+    assert problems(tmp_path, BASE + provider + ok) == []
+    bad = 'drop_params = ["model", "", "a..b", "stream"]\n'
+    assert problems(tmp_path, BASE + provider + bad) == [
+        "config.toml:14: provider 'o': drop_params 'model' cannot be left out: every request "
+        "needs it",
+        "config.toml:14: provider 'o': drop_params '' is not a field name: write `field` or "
+        "`field.inner`",
+        "config.toml:14: provider 'o': drop_params 'a..b' is not a field name: write `field` or "
+        "`field.inner`",
+        "config.toml:14: provider 'o': drop_params 'stream' cannot be left out: every request "
+        "needs it",
+    ]
