@@ -40,6 +40,7 @@ from gateway.mock_provider.responses import (
     render_stream,
 )
 from gateway.mock_provider.responses_reasoning import check_thinking_room, compacted_response
+from gateway.mock_provider.tool_pairs import check_anthropic_tool_pairs, check_openai_tool_pairs
 from gateway.providers.responses.input_tokens import input_tokens_answer
 from gateway.providers.responses.responses_only import CHAT_REFUSAL, responses_only_model
 from gateway.sse import encode_event
@@ -180,10 +181,12 @@ def decide(endpoint: str, wire: str, body: bytes) -> Decision:
             )
         if endpoint == "chat":
             check_thinking_room(data)
+            check_openai_tool_pairs(_messages(data))
             return _rendered(wire, plan_chat(data), model)
         if endpoint == "completions":
             return _rendered(wire, plan_completion(data), model, completion=True)
         if endpoint == "messages":
+            check_anthropic_tool_pairs(_messages(data))
             return _rendered(wire, plan_messages(data), model)
         if endpoint == "responses":
             return _rendered_responses(plan_responses(data), data, model)
@@ -198,6 +201,11 @@ def decide(endpoint: str, wire: str, body: bytes) -> Decision:
         return error_decision(
             wire, 400, exc.message, "invalid_request_error", exc.code, param=exc.param, model=model
         )
+
+
+def _messages(data: Any) -> list[Any]:
+    messages = data.get("messages") if isinstance(data, dict) else None
+    return messages if isinstance(messages, list) else []
 
 
 def _fault(model: str, endpoint: str, wire: str, data: Any, stream: bool) -> Decision:

@@ -231,3 +231,52 @@ def test_a_hosted_tool_a_request_relies_on_is_refused_by_a_translated_deployment
             tools=[APPLY_PATCH, {"type": "file_search", "vector_store_ids": ["vs_1"]}],
         )
     assert "file_search" in refused.value.message
+
+
+# What Codex 0.154 puts at the head of every input: tools offered from there on.
+ADDITIONAL: ResponseInputItemParam = cast(
+    ResponseInputItemParam,
+    {
+        "type": "additional_tools",
+        "id": "at_1",
+        "role": "developer",
+        "tools": [{"type": "namespace", "name": "functions", "tools": [APPLY_PATCH]}],
+    },
+)
+
+
+@pytest.mark.parametrize("model", MODELS)
+@pytest.mark.parametrize("stream", [False, True])
+def test_codexs_additional_tools_are_offered_and_called(
+    client: openai.OpenAI, model: str, stream: bool
+) -> None:
+    items: ResponseInputParam = [ADDITIONAL, {"role": "developer", "content": "rules"}, QUESTION]
+    if not stream:
+        answer = client.responses.create(model=model, input=items)
+    else:
+        with client.responses.stream(model=model, input=items) as events:
+            answer = events.get_final_response()
+    [call] = answer.output  # the mock calls the first tool offered: the item's
+    assert call.type == "custom_tool_call"
+    assert (call.namespace, call.name, call.input) == ("functions", "apply_patch", "test")
+
+
+@pytest.mark.parametrize("model", ["chat-only", "claude"])
+def test_a_stopped_call_and_a_stray_output_still_reach_a_translated_deployment(
+    client: openai.OpenAI, mock_upstream: Proc, model: str
+) -> None:
+    # Codex stopped while the tool ran (no output), then injected an output with no call: chat
+    # and Messages refuse both (the mock as they do), so the gateway pairs them up.
+    stopped: ResponseInputItemParam = {
+        "type": "function_call",
+        "call_id": "call_stopped",
+        "name": "mcp__docs__search",
+        "arguments": "{}",
+    }
+    stray = cast(ResponseInputItemParam, {"type": "function_call_output", "output": "beat"})
+    items: ResponseInputParam = [QUESTION, stopped, {"role": "user", "content": "go on"}, stray]
+    answer = client.responses.create(model=model, input=items, tools=[DOCS])
+    assert answer.status == "completed"
+    body = httpx.get(mock_upstream.url + "/_mock/stats").json()["last_request"]["body"]
+    sent = str(body["messages"])
+    assert "the call was stopped before it returned" in sent and "beat" in sent

@@ -16,7 +16,9 @@ defers are found by a tool search it runs):
   name with its description and parameters, and its call comes back as a `tool_search_call`
   with the arguments as an object. Tools with `defer_loading` are not sent until a
   `tool_search_output` in the input has loaded them (its `tools` are then offered as the
-  request's own are): the model sees what the search found, as on OpenAI.
+  request's own are): the model sees what the search found, as on OpenAI. The tools of an
+  `additional_tools` input item (Codex puts one at the head of its input from 0.154 on) are
+  offered so too.
 
 OpenAI's hosted tools run on OpenAI's side, where chat has none. Those an app offers by default,
 which only add to what the model may do (`OPTIONAL_HOSTED_TOOLS`: Codex sends `web_search` with
@@ -86,17 +88,25 @@ def _flattened(tools: object) -> Iterator[tuple[object, str | None]]:
 
 
 def _offered(body: JSON) -> Iterator[tuple[object, str | None, bool]]:
-    """The tools `body` offers the model now, each with its namespace and whether a tool search
-    loaded it: the request's own (those deferred left out), then the ones the
-    `tool_search_output` items of its input loaded."""
+    """The tools `body` offers the model now, each with its namespace and whether it came from
+    the input: the request's own (those deferred left out), then the ones its input adds, those
+    a `tool_search_output` loaded and those of an `additional_tools` item (Codex's, at the head
+    of its input from 0.154 on; deferred ones left out), offered from there on, which chat can
+    only offer for the whole request."""
     for tool, namespace in _flattened(body.get("tools")):
-        if not (isinstance(tool, dict) and tool.get("defer_loading") is True):
+        if not _deferred(tool):
             yield tool, namespace, False
     items = body.get("input")
     for item in items if isinstance(items, list) else ():
-        if isinstance(item, dict) and item.get("type") == "tool_search_output":
+        kind = item.get("type") if isinstance(item, dict) else None
+        if kind == "tool_search_output" or kind == "additional_tools":
             for tool, namespace in _flattened(item.get("tools")):
-                yield tool, namespace, True
+                if kind == "tool_search_output" or not _deferred(tool):
+                    yield tool, namespace, True
+
+
+def _deferred(tool: object) -> bool:
+    return isinstance(tool, dict) and tool.get("defer_loading") is True
 
 
 def _kind(tool: object) -> ToolKind | None:
@@ -141,7 +151,7 @@ def chat_tools(body: JSON) -> list[JSON]:
         name = "tool_search" if kind == "tool_search" else str(tool.get("name") or "")
         name = chat_function_name(name, namespace)
         if name in names:
-            if loaded:  # loaded again by a later search, or offered already
+            if loaded:  # loaded again by a later search or item, or offered already
                 continue
             raise TranslationError(
                 f"two tools would both be the chat function '{name}'", param="tools"

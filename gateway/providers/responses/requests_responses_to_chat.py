@@ -10,7 +10,9 @@
   `reasoning` items are dropped (chat has no place for them), except to an upstream that takes
   the reasoning back (`reasoning_content`: the next assistant message's); a `compaction` item
   the gateway made -> the user message holding its summary, OpenAI's (its encrypted state)
-  dropped (`compaction`);
+  dropped (`compaction`); an `additional_tools` item's tools are offered with the request's
+  (`chat_tools`); a call without its output gets one saying there is none, an output without
+  its call becomes a user message (`_paired`: chat refuses both);
 - function `tools` (flat in Responses) -> nested chat tools; `custom` tools, `namespace`s of
   tools and a client-run `tool_search` -> function tools too (`chat_tools`, which says how);
   `tool_choice` likewise;
@@ -134,6 +136,8 @@ def input_messages(value: object, reasoning_content: bool = False) -> list[JSON]
             if reasoning_content:
                 thought += _reasoning_text(item)
             continue
+        elif kind == "additional_tools":  # tools offered from here: the request's (chat_tools)
+            continue
         elif kind == "compaction":
             summary = compaction_summary(item)
             if summary is None:  # OpenAI's: its encrypted state is for OpenAI only
@@ -150,7 +154,49 @@ def input_messages(value: object, reasoning_content: bool = False) -> list[JSON]
             thought = ""
     if attached:
         messages.append({"role": "user", "content": attached})
-    return messages
+    return _paired(messages)
+
+
+# The result of a call the conversation holds no output of (the client stopped the turn while
+# the tool ran, or lost its output): chat refuses a call without one.
+NO_RESULT = "(no result: the call was stopped before it returned)"
+
+
+def _paired(messages: list[JSON]) -> list[JSON]:
+    """`messages` as chat takes them: each assistant message's tool calls answered by the tool
+    messages right after it. A call without an output gets `NO_RESULT` ("An assistant message
+    with 'tool_calls' must be followed by tool messages responding to each 'tool_call_id'"); an
+    output without its call (Codex injects some, a client may lose the call) becomes a user
+    message after the run of outputs ("messages with role 'tool' must be a response to a
+    preceding message with 'tool_calls'"). Nothing changes for a conversation in order."""
+    out: list[JSON] = []
+    pending: list[str] = []  # the calls of the last assistant message not answered yet
+    strays: list[JSON] = []  # outputs without a call, for after the run of outputs
+    for message in messages:
+        if message["role"] == "tool":
+            call_id = message.get("tool_call_id")
+            if call_id in pending:
+                pending.remove(call_id)
+                out.append(message)
+            else:
+                strays.append(_stray_output(message))
+            continue
+        out += [_no_result(call_id) for call_id in pending] + strays
+        pending, strays = [], []
+        out.append(message)
+        if message["role"] == "assistant":
+            pending = [str(call.get("id", "")) for call in message.get("tool_calls") or ()]
+    return out + [_no_result(call_id) for call_id in pending] + strays
+
+
+def _no_result(call_id: str) -> JSON:
+    return {"role": "tool", "tool_call_id": call_id, "content": NO_RESULT}
+
+
+def _stray_output(message: JSON) -> JSON:
+    call_id = message.get("tool_call_id") or "without an id"
+    text = f"The output of a tool call ({call_id}) this conversation does not hold:\n"
+    return {"role": "user", "content": text + str(message.get("content") or "")}
 
 
 def _reasoning_text(item: JSON) -> str:

@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import pytest
 
+from gateway.json_types import JSON
 from gateway.providers.anthropic.errors import TranslationError
-from gateway.providers.responses.requests_responses_to_chat import responses_request_to_chat
+from gateway.providers.responses.chat_tools import tool_origins
+from gateway.providers.responses.requests_responses_to_chat import (
+    NO_RESULT,
+    responses_request_to_chat,
+)
 
 TOOL = {"type": "function", "name": "get_weather", "parameters": {"type": "object"}}
 
@@ -55,6 +60,8 @@ def test_items_tool_round_trip() -> None:
             ],
         },
         {"role": "tool", "tool_call_id": "c1", "content": "sunny"},
+        # c2's output is not in the input (chat refuses a call without one).
+        {"role": "tool", "tool_call_id": "c2", "content": NO_RESULT},
     ]
     assert chat["tools"] == [
         {"type": "function", "function": {"name": "get_weather", "parameters": {"type": "object"}}}
@@ -271,3 +278,88 @@ def test_a_request_with_only_optional_hosted_tools_asks_for_none() -> None:
     chat = responses_request_to_chat(with_one, "m")
     assert [t["function"]["name"] for t in chat["tools"]] == [TOOL["name"]]
     assert chat["tool_choice"] == "auto"
+
+
+def _call(call_id: str) -> JSON:
+    return {"type": "function_call", "call_id": call_id, "name": "get_weather", "arguments": "{}"}
+
+
+def _output(call_id: str | None, text: str) -> JSON:
+    item: JSON = {"type": "function_call_output", "output": text}
+    if call_id is not None:
+        item["call_id"] = call_id
+    return item
+
+
+def test_calls_and_outputs_out_of_pair_are_made_what_chat_takes() -> None:
+    body = {
+        "model": "pub",
+        "tools": [TOOL],
+        "input": [
+            {"role": "user", "content": "w?"},
+            _call("a"),  # stopped: its output never came
+            {"role": "user", "content": "never mind; and Rome?"},
+            _call("b"),
+            _output(None, "heartbeat ok"),  # Codex's injected output, no call_id
+            _output("b", "rainy"),
+            _output("zz", "late"),  # its call is not in the conversation
+            _call("c"),  # the last item: a call whose output is still to come
+        ],
+    }
+    messages = responses_request_to_chat(body, "up")["messages"]
+    shape = [(m["role"], m.get("tool_call_id"), m.get("content")) for m in messages]
+    assert shape == [
+        ("user", None, "w?"),
+        ("assistant", None, None),
+        ("tool", "a", NO_RESULT),
+        ("user", None, "never mind; and Rome?"),
+        ("assistant", None, None),
+        ("tool", "b", "rainy"),
+        ("user", None, "The output of a tool call (without an id) this conversation does not "
+                       "hold:\nheartbeat ok"),
+        ("user", None, "The output of a tool call (zz) this conversation does not hold:\nlate"),
+        ("assistant", None, None),
+        ("tool", "c", NO_RESULT),
+    ]  # fmt: skip
+
+
+def test_a_conversation_in_order_is_unchanged() -> None:
+    body = {
+        "model": "pub",
+        "tools": [TOOL],
+        "input": [{"role": "user", "content": "w?"}, _call("a"), _call("b"),
+                  _output("b", "1"), _output("a", "2"), {"role": "user", "content": "ok"}],
+    }  # fmt: skip
+    messages = responses_request_to_chat(body, "up")["messages"]
+    assert [(m["role"], m.get("tool_call_id")) for m in messages] == [
+        ("user", None), ("assistant", None), ("tool", "b"), ("tool", "a"), ("user", None)
+    ]  # fmt: skip
+
+
+def test_an_additional_tools_item_offers_its_tools() -> None:
+    # What Codex 0.154 puts at the head of its input.
+    exec_tool = {"type": "custom", "name": "exec", "description": "Run JavaScript"}
+    deferred = {"type": "function", "name": "later", "defer_loading": True}
+    body = {
+        "model": "pub",
+        "tools": [TOOL],
+        "input": [
+            {
+                "type": "additional_tools",
+                "id": "at_1",
+                "role": "developer",
+                "tools": [
+                    {"type": "namespace", "name": "functions", "tools": [exec_tool]},
+                    TOOL,  # offered already: once
+                    deferred,
+                ],
+            },
+            {"role": "developer", "content": "rules"},
+            {"role": "user", "content": "go"},
+        ],
+    }
+    chat = responses_request_to_chat(body, "up")
+    assert [m["role"] for m in chat["messages"]] == ["system", "user"]
+    assert [t["function"]["name"] for t in chat["tools"]] == ["get_weather", "functions__exec"]
+    origin = tool_origins(body)["functions__exec"]
+    assert (origin.name, origin.namespace, origin.kind) == ("exec", "functions", "custom")
