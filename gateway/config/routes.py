@@ -66,9 +66,10 @@ def _check_provider(
     env_name = values.get("api_key_env")
     if env_name is not None:
         doc.require_env(path + ("api_key_env",), label, env_name, env)
-    if values.get("responses") is not None and kind == "anthropic":
-        message = f"{label}: responses applies to types 'openai', 'azure' and 'mock' only"
-        doc.report(path + ("responses",), message)
+    for name in ("responses", "compaction"):
+        if values.get(name) is not None and kind == "anthropic":
+            message = f"{label}: {name} applies to types 'openai', 'azure' and 'mock' only"
+            doc.report(path + (name,), message)
     for name in ("stream_usage", "reasoning_content", "thought_signatures"):
         if name in values and kind not in ("openai", "azure"):
             message = f"{label}: {name} applies to types 'openai' and 'azure' only"

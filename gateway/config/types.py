@@ -36,6 +36,8 @@ Sticky = Literal["none", "key", "user"]
 Sampling = Literal["auto", "all", "one", "none"]
 # Which API of an OpenAI-format upstream serves a deployment's chat clients.
 DeploymentApi = Literal["auto", "chat", "responses"]
+# Who compacts a conversation for a provider with the Responses API (responses-api.md).
+CompactionBy = Literal["upstream", "gateway"]
 
 NonEmptyStr = Annotated[str, NON_EMPTY]
 PositiveInt = Annotated[int, Range(above=0)]
@@ -184,6 +186,9 @@ class ProviderConfig:
     # Headers whose values are secrets (an API gateway's subscription key): header name ->
     # the environment variable holding its value (read and scrubbed as `api_key_env` is).
     headers_env: StringTable = field(default_factory=StringTable)
+    # A provider with the Responses API: who compacts (`/v1/responses/compact`, a
+    # `compaction_trigger` input); unset: the upstream for OpenAI's API and Azure, else the gateway.
+    compaction: CompactionBy | None = None
     # Fields left out of every body sent to this provider (`a.b`: one inside an object), for a
     # server that refuses what clients send ("Unrecognized request argument supplied: x").
     drop_params: tuple[str, ...] = ()

@@ -114,6 +114,18 @@ def speaks_responses(provider: ProviderConfig) -> bool:
     return is_openai_api(provider)
 
 
+def compacts_upstream(provider: ProviderConfig) -> bool:
+    """Whether `provider`'s server compacts a conversation itself (`/responses/compact`, a
+    `compaction_trigger` input): its `compaction` setting, or, unset, OpenAI's own API and
+    Azure's with the Responses API; other Responses servers (vLLM, Ollama, ...) answer a trigger
+    as any input and have no compact route, so the gateway compacts for them."""
+    if not speaks_responses(provider):
+        return False
+    if provider.compaction is not None:
+        return provider.compaction == "upstream"
+    return provider.type == "azure" or is_openai_api(provider)
+
+
 def adapter_for(
     kind: EndpointKind,
     provider: ProviderConfig,
@@ -136,8 +148,10 @@ def adapter_for(
     if operation == COMPACT_OPERATION:
         if kind != "responses":
             raise InvalidRequest("a compaction is a Responses API request")
-        if speaks_responses(provider):
+        if compacts_upstream(provider):
             return CheckedAdapter(_RESPONSES_COMPACT)
+        if speaks_responses(provider):
+            return CheckedAdapter(ResponsesPassthrough("responses", "endpoint", body))
         compacting = _translated_responses(provider)
         return CheckedAdapter(compacting(body or {}, "endpoint"))
     if operation == INPUT_TOKENS_OPERATION:  # (routed only to those that count: the others
@@ -173,10 +187,12 @@ def _adapter(
 ) -> Adapter:
     upstream = provider.type
     if kind == "responses":
-        if speaks_responses(provider):
-            return _RESPONSES_PASSTHROUGH
         request = body or {}
         trigger: Compaction | None = "trigger" if compaction_requested(request) else None
+        if speaks_responses(provider):
+            if trigger is None or compacts_upstream(provider):
+                return _RESPONSES_PASSTHROUGH
+            return ResponsesPassthrough("responses", trigger, request)
         return _translated_responses(provider)(request, trigger)
     if kind == "embeddings":
         if upstream == "anthropic":
@@ -219,6 +235,7 @@ __all__ = [
     "StreamConverter",
     "Usage",
     "adapter_for",
+    "compacts_upstream",
     "innermost",
     "response_failure",
     "serves_openai_only",

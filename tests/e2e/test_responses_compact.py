@@ -1,11 +1,13 @@
 """A conversation's compaction through the gateway, with the openai SDK: `POST
 /v1/responses/compact` (the SDK's `responses.compact`, Codex's remote compaction) and a
 `/v1/responses` input ending with `compaction_trigger` (Codex's remote compaction v2, streamed).
-Passed through to a deployment that speaks the Responses API (the mock provider, which compacts
-as OpenAI does: `responses_reasoning`); made by the gateway for one without it (chat
-completions only, Anthropic: `compaction`), the model asked for a summary (the mock's `echo`
-model answers the request itself, so the summary read back shows where it went); the compacted
-output then taken as a later request's input, by that deployment or another; recorded."""
+Passed through to a deployment whose server compacts (the mock provider, which compacts as
+OpenAI does: `responses_reasoning`, with `compaction = "upstream"`); made by the gateway for one
+without the Responses API (chat completions only, Anthropic: `compaction`) and for a Responses
+server that does not compact (the mock again, by default as vLLM or Ollama would be), the
+model asked for a summary (the mock's `echo` model answers the request itself, so the summary
+read back shows where it went); the compacted output then taken as a later request's input, by
+that deployment or another; recorded."""
 
 from __future__ import annotations
 
@@ -33,13 +35,15 @@ HISTORY: ResponseInputParam = [
 def _config(upstream: str, log: Path) -> str:
     text = f'[logging]\npath = "{log}"\n\n'
     for name, kind, extra in (
-        ("oai", "openai", 'base_url = "{u}/v1"\nresponses = true\n'),
+        ("oai", "openai", 'base_url = "{u}/v1"\nresponses = true\ncompaction = "upstream"\n'),
+        ("vr", "openai", 'base_url = "{u}/v1"\nresponses = true\n'),
         ("chat", "openai", 'base_url = "{u}/v1"\nresponses = false\n'),
         ("ant", "anthropic", 'base_url = "{u}"\n'),
     ):
         text += f'[[providers]]\nname = "{name}"\ntype = "{kind}"\n{extra.format(u=upstream)}\n'
     for model, provider, upstream_model in (
         ("gpt", "oai", "gpt-5.1-codex"),
+        ("vllm", "vr", "echo"),
         ("chat-only", "chat", "echo"),
         ("claude", "ant", "echo"),
     ):
@@ -78,8 +82,8 @@ def test_a_compaction_passes_through_and_continues_the_conversation(gateway: Pro
         assert answer.output_text
 
 
-@pytest.mark.parametrize("model", ["chat-only", "claude"])
-def test_a_deployment_without_the_responses_api_compacts_the_gateways_way(
+@pytest.mark.parametrize("model", ["chat-only", "claude", "vllm"])
+def test_a_deployment_without_a_compaction_of_its_own_compacts_the_gateways_way(
     gateway: Proc, model: str
 ) -> None:
     with openai.OpenAI(base_url=gateway.url + "/v1", api_key=KEY, max_retries=0) as sdk:
@@ -102,7 +106,7 @@ def test_a_deployment_without_the_responses_api_compacts_the_gateways_way(
         assert sdk.responses.create(model="gpt", input=follow_up).output_text
 
 
-@pytest.mark.parametrize("model", ["gpt", "chat-only", "claude"])
+@pytest.mark.parametrize("model", ["gpt", "chat-only", "claude", "vllm"])
 def test_a_compaction_trigger_streams_exactly_one_compaction_item(
     gateway: Proc, model: str
 ) -> None:

@@ -11,7 +11,9 @@
 
 The last two compact a conversation the gateway's way (`compaction`): a summary asked of the
 model, answered as the `compaction` item OpenAI's compaction answers; the first passes
-compactions through, and a gateway `compaction` item as the user message it stands for.
+compactions through to an upstream that compacts (OpenAI's, Azure's), does the same on the
+`/responses` of one that does not, and sends a gateway `compaction` item as the user message
+it stands for.
 
 A translated response gets a `resp_` id made here (the upstream has none to give). Messages
 has no JSON-schema switch: a `text.format` `json_schema` goes to Anthropic as the chat
@@ -49,8 +51,7 @@ from gateway.providers.openai import for_reasoning_model, without_refused_settin
 from gateway.providers.openai_usage import usage_from_openai
 from gateway.providers.reasoning_history import wants_reasoning_content, with_reasoning_content
 from gateway.providers.responses.compaction import (
-    compacted_response,
-    compaction_answer,
+    compacted,
     readable_compactions,
     summary_request,
 )
@@ -67,6 +68,9 @@ from gateway.providers.responses.stream_passthrough import (
 )
 from gateway.providers.responses.streams_chat_to_compaction import ChatToCompactionStream
 from gateway.providers.responses.streams_chat_to_responses import ChatToResponsesStream
+from gateway.providers.responses.streams_responses_to_compaction import (
+    ResponsesToCompactionStream,
+)
 from gateway.providers.thought_signatures import wants_thought_signatures, with_thought_signatures
 from gateway.providers.upstream_errors import error_from_upstream, stream_error_from_upstream
 from gateway.sse import SSEDecoder
@@ -81,10 +85,19 @@ Compaction = Literal["trigger", "endpoint"]
 
 class ResponsesPassthrough:
     """A Responses client and a Responses upstream: only `model` (and the auth) change;
-    `operation`: `responses`, or `responses/compact`."""
+    `operation`: `responses`, `responses/compact` or `responses/input_tokens`. `compaction`
+    (with the client's `request`): an upstream that does not compact is asked for a summary on
+    its `/responses`, answered as the compaction (`compaction`)."""
 
-    def __init__(self, operation: str = "responses") -> None:
+    def __init__(
+        self,
+        operation: str = "responses",
+        compaction: Compaction | None = None,
+        request: JSON | None = None,
+    ) -> None:
         self.operation = operation
+        self.compaction = compaction
+        self.request = request or {}
 
     def prepare(
         self,
@@ -94,6 +107,8 @@ class ResponsesPassthrough:
         api_key: str | None,
     ) -> PreparedCall:
         wire = openai_wire_for(provider)
+        if self.compaction is not None:
+            body = summary_request(body)
         upstream = dict(readable_compactions(body))  # (the gateway's summaries, if any)
         upstream["model"] = wire.model(provider, deployment)
         if deployment.reasoning:  # (the Responses API has no `max_tokens` to rename)
@@ -101,14 +116,21 @@ class ResponsesPassthrough:
             without_refused_settings(
                 upstream, reasoning.get("effort") if type(reasoning) is dict else None
             )
-        url = wire.url(provider, deployment, self.operation)
+        operation = "responses" if self.compaction is not None else self.operation
+        url = wire.url(provider, deployment, operation)
         return PreparedCall(url, wire.headers(api_key), upstream_json(upstream, provider))
 
     def convert_json(self, data: bytes) -> tuple[bytes, Usage, JSON]:
         parsed = parse_upstream_json(data)
-        return data, usage_from_responses(parsed.get("usage")) or Usage(), parsed
+        usage = usage_from_responses(parsed.get("usage")) or Usage()
+        if self.compaction is None:
+            return data, usage, parsed
+        answer = compacted(self.compaction, self.request, parsed)
+        return orjson.dumps(answer), usage, answer
 
     def stream(self, body: JSON) -> ResponsesStreamPassthrough:
+        if self.compaction is not None:
+            return ResponsesToCompactionStream(body)
         return ResponsesStreamPassthrough()
 
     def convert_error(self, status: int, data: bytes, deployment: DeploymentConfig) -> GatewayError:
@@ -221,11 +243,9 @@ class ResponsesToChat:
 
     def _answer(self, response: JSON) -> JSON:
         """The client's answer from the translated `response`."""
-        if self.compaction == "trigger":
-            return compacted_response(response)
-        if self.compaction == "endpoint":
-            return compaction_answer(self.request, response)
-        return response
+        if self.compaction is None:
+            return response
+        return compacted(self.compaction, self.request, response)
 
     def _structured(self) -> bool:
         return self.compaction is None and _structured(self.request)

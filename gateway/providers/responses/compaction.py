@@ -1,5 +1,5 @@
-"""A conversation's compaction for deployments without the Responses API (chat completions
-only, Anthropic), which have no compaction of their own: the gateway asks the model for a
+"""A conversation's compaction for deployments without one of their own (chat completions
+only, Anthropic, a Responses server other than OpenAI's): the gateway asks the model for a
 summary and hands it back as the `compaction` item OpenAI's compaction returns.
 
 Codex compacts in two ways, and the openai SDK has the first:
@@ -13,7 +13,10 @@ Codex compacts in two ways, and the openai SDK has the first:
 
 Either way the upstream gets the conversation (`summary_request`): the input without the
 trigger, then a user message asking for the summary (`SUMMARY_REQUEST`), with the tools kept
-(Claude refuses a history of tool calls without them) and `tool_choice` `none`. The
+(Claude refuses a history of tool calls without them) and `tool_choice` `none`. So does an
+upstream with the Responses API that does not compact (vLLM, Ollama and others: a provider's
+`compaction = "gateway"`, its default but for OpenAI's API and Azure), on its `/responses`
+(`streams_responses_to_compaction`). The
 `compaction` item's `encrypted_content` is `llm-gateway:compaction:v1:` + the summary in
 base64: not a secret, the client's own conversation. Sent back in a later input, it is read as
 a user message holding the summary (`SUMMARY_HEADING`): by the chat translation for these
@@ -123,6 +126,14 @@ def compacted_response(response: JSON) -> JSON:
     """The translated `response` to a `compaction_trigger` request: its output, the summary,
     becomes the one `compaction` item."""
     return {**response, "output": [compaction_item(output_text(response))]}
+
+
+def compacted(how: str, request: JSON, response: JSON) -> JSON:
+    """The client's answer from the `response` to `summary_request(request)`: of a trigger
+    (`how` "trigger"), or of the compact endpoint ("endpoint")."""
+    if how == "trigger":
+        return compacted_response(response)
+    return compaction_answer(request, response)
 
 
 def compaction_answer(request: JSON, response: JSON) -> JSON:

@@ -114,6 +114,7 @@ CONFIG: dict[str, Any] = {
             "reasoning_content": True,
             "thought_signatures": True,
             "drop_params": ["prompt_cache_key", "stream_options.include_usage"],
+            "compaction": "gateway",
         },
         {
             "name": "az",

@@ -12,8 +12,9 @@ import orjson
 import pytest
 
 from gateway.config.types import DeploymentConfig, ProviderConfig
+from gateway.errors import UpstreamStreamError
 from gateway.json_types import JSON
-from gateway.providers import adapter_for
+from gateway.providers import adapter_for, compacts_upstream
 from gateway.providers.responses.compaction import (
     SUMMARY_HEADING,
     SUMMARY_REQUEST,
@@ -193,3 +194,92 @@ def test_a_forged_or_damaged_gateway_item_is_not_ours() -> None:
     damaged = {**item, "encrypted_content": item["encrypted_content"] + "!"}
     assert compaction_summary(damaged) is None
     assert compaction_summary({"type": "compaction"}) is None
+
+
+# A Responses server that does not compact (vLLM, Ollama ...): the gateway's way, on its
+# /responses; unless the provider says it does.
+VLLM_RESPONSES = ProviderConfig(
+    name="vr", type="openai", base_url="http://vllm:8000/v1", responses=True
+)
+COMPACTING = ProviderConfig(
+    name="cr", type="openai", base_url="http://vllm:8000/v1", responses=True, compaction="upstream"
+)
+
+
+def _responses_answer(text: str) -> bytes:
+    message = {"type": "message", "role": "assistant", "content": [
+        {"type": "output_text", "text": text}]}  # fmt: skip
+    usage = {"input_tokens": 90, "output_tokens": 12, "total_tokens": 102}
+    return orjson.dumps({"id": "resp_up", "object": "response", "status": "completed",
+                         "model": "up", "output": [message], "usage": usage})  # fmt: skip
+
+
+def test_which_providers_compact_themselves() -> None:
+    assert compacts_upstream(OPENAI) and compacts_upstream(COMPACTING)
+    azure = ProviderConfig(name="az", type="azure", base_url="https://r.openai.azure.com",
+                           api_version="2025-04-01-preview", responses=True)  # fmt: skip
+    assert compacts_upstream(azure)
+    assert not compacts_upstream(VLLM_RESPONSES) and not compacts_upstream(VLLM)
+    assert not compacts_upstream(CLAUDE)
+
+
+def test_a_responses_server_that_does_not_compact_is_asked_for_a_summary() -> None:
+    url, upstream = _upstream(TRIGGERED, VLLM_RESPONSES)
+    assert url == "http://vllm:8000/v1/responses"
+    assert upstream["input"][-1]["content"][0]["text"] == SUMMARY_REQUEST
+    assert all(item.get("type") != "compaction_trigger" for item in upstream["input"])
+    endpoint_body = {"model": "m", "input": HISTORY}
+    url, upstream = _upstream(endpoint_body, VLLM_RESPONSES, "responses/compact")
+    assert url == "http://vllm:8000/v1/responses"  # (it has no compact route)
+    # One that compacts gets the trigger, and its compact route.
+    assert _upstream(TRIGGERED, COMPACTING)[1]["input"][-1] == {"type": "compaction_trigger"}
+    assert _upstream(endpoint_body, COMPACTING, "responses/compact")[0].endswith("/compact")
+
+
+def test_its_answer_is_the_compaction() -> None:
+    adapter = adapter_for("responses", VLLM_RESPONSES, None, TRIGGERED)
+    _, usage, response = adapter.convert_json(_responses_answer("Summary."))
+    [item] = response["output"]
+    assert compaction_summary(item) == "Summary." and usage.prompt_tokens == 90
+    body = {"model": "m", "input": HISTORY}
+    endpoint = adapter_for("responses", VLLM_RESPONSES, None, body, operation="responses/compact")
+    _, _, answer = endpoint.convert_json(_responses_answer("Summary."))
+    assert answer["object"] == "response.compaction" and len(answer["output"]) == 3
+
+
+def test_its_stream_is_the_compactions() -> None:
+    body = {**TRIGGERED, "stream": True}
+    stream = adapter_for("responses", VLLM_RESPONSES, None, body).stream(body)
+    final = orjson.loads(_responses_answer("We fixed x.c."))
+    upstream = [
+        {"type": "response.created", "sequence_number": 0, "response": {**final, "output": []}},
+        {"type": "response.output_text.delta", "sequence_number": 1, "delta": "We fixed x.c."},
+        {"type": "response.completed", "sequence_number": 2, "response": final},
+    ]
+    raw = b"".join(encode_event(orjson.dumps(e), str(e["type"])) for e in upstream)
+    events = _events(b"".join(stream.feed(raw) + stream.finish()))
+    assert [e["type"] for e in events] == [
+        "response.created",
+        "response.in_progress",
+        "response.output_item.added",
+        "response.output_item.done",
+        "response.completed",
+    ]
+    assert compaction_summary(events[3]["item"]) == "We fixed x.c."
+    assert events[-1]["response"]["usage"]["input_tokens"] == 90
+    assert stream.usage is not None and stream.usage.completion_tokens == 12
+
+
+def test_its_failed_stream_is_the_streams_error() -> None:
+    body = {**TRIGGERED, "stream": True}
+    stream = adapter_for("responses", VLLM_RESPONSES, None, body).stream(body)
+    failed = {"type": "response.failed", "sequence_number": 0,
+              "response": {"status": "failed", "error": {"code": "server_error",
+                                                          "message": "boom"}}}  # fmt: skip
+    opening = stream.feed(encode_event(orjson.dumps(failed), "response.failed"))
+    assert [e["type"] for e in _events(b"".join(opening))] == [
+        "response.created",
+        "response.in_progress",
+    ]
+    with pytest.raises(UpstreamStreamError, match="boom"):
+        stream.finish()
