@@ -21,6 +21,14 @@ _MAX_USER_LENGTH = 64
 _CUSTOM_TOOL_TYPES = (None, "custom")
 
 
+# What a Messages request may ask that only Anthropic runs: refused, as its server tools are,
+# rather than left out (the model would answer without the tools and files it was promised).
+_ANTHROPIC_SIDE = {
+    "mcp_servers": "the MCP connector, which calls the servers for the model",
+    "container": "the code execution container, with its skills and files",
+}
+
+
 def anthropic_request_to_openai(
     body: JSON,
     upstream_model: str,
@@ -54,9 +62,17 @@ def anthropic_request_to_openai(
 
     Anthropic's client tools defined by type alone (bash, the text editor, memory) go as
     function tools with their documented schemas (`client_tools`). Raises `TranslationError`
-    for Anthropic server tools (web search and fetch, code execution), the computer tool, and
-    for image sources OpenAI cannot take (Files API ids).
+    for Anthropic server tools (web search and fetch, code execution), the computer tool, what
+    else runs on Anthropic's side (`mcp_servers`, `container`), and for image sources OpenAI
+    cannot take (Files API ids).
     """
+    for field in _ANTHROPIC_SIDE:
+        if body.get(field):
+            raise TranslationError(
+                f"'{field}' runs on Anthropic's side ({_ANTHROPIC_SIDE[field]}): an "
+                "OpenAI-compatible upstream has no such thing",
+                param=field,
+            )
     messages: list[JSON] = []
     system = body.get("system")
     if isinstance(system, list):

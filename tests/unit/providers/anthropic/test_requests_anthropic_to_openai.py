@@ -224,6 +224,17 @@ def test_server_tools_raise() -> None:
         translate(messages=[], tools=[{"type": "computer_20250124", "name": "computer"}])
 
 
+def test_what_else_runs_on_anthropics_side_raises_naming_its_field() -> None:
+    server = {"type": "url", "url": "https://mcp.example.com/sse", "name": "docs"}
+    with pytest.raises(TranslationError, match="MCP connector") as refused:
+        translate(messages=[], mcp_servers=[server])
+    assert refused.value.param == "mcp_servers"
+    with pytest.raises(TranslationError, match="container") as refused:
+        translate(messages=[], container={"skills": [{"type": "anthropic", "skill_id": "pptx"}]})
+    assert refused.value.param == "container"
+    assert translate(messages=[], mcp_servers=[], container=None)["messages"] == []
+
+
 def test_client_tools_defined_by_type_go_as_functions_with_their_schemas() -> None:
     # The text editor, bash and the memory tool: the client runs them, any model may call them.
     tools = [
