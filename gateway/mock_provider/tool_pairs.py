@@ -12,30 +12,28 @@ from gateway.mock_provider.behaviour import RequestError
 def check_openai_tool_pairs(messages: list[Any]) -> None:
     """Raise OpenAI's 400 for an assistant message whose tool calls the tool messages after it
     do not all answer, or a tool message that answers no call."""
-    pending: list[str] = []
+    pending: dict[str, None] = {}
     opened_at = 0
     for index, message in enumerate(messages):
         role = message.get("role") if isinstance(message, dict) else None
         if role == "tool":
-            call_id = str(message.get("tool_call_id"))
-            if call_id not in pending:
+            if pending.pop(str(message.get("tool_call_id")), 0) is not None:
                 raise RequestError(
                     "Invalid parameter: messages with role 'tool' must be a response to a "
                     "preceeding message with 'tool_calls'.",
                     f"messages.[{index}].role",
                 )
-            pending.remove(call_id)
             continue
         _unanswered_openai(pending, opened_at)
-        pending = []
+        pending = {}
         calls = message.get("tool_calls") if role == "assistant" else None
         if isinstance(calls, list):
-            pending = [str(c.get("id")) for c in calls if isinstance(c, dict)]
+            pending = dict.fromkeys(str(c.get("id")) for c in calls if isinstance(c, dict))
             opened_at = index
     _unanswered_openai(pending, opened_at)
 
 
-def _unanswered_openai(pending: list[str], index: int) -> None:
+def _unanswered_openai(pending: dict[str, None], index: int) -> None:
     if pending:
         raise RequestError(
             "An assistant message with 'tool_calls' must be followed by tool messages "

@@ -170,22 +170,23 @@ def _paired(messages: list[JSON]) -> list[JSON]:
     message after the run of outputs ("messages with role 'tool' must be a response to a
     preceding message with 'tool_calls'"). Nothing changes for a conversation in order."""
     out: list[JSON] = []
-    pending: list[str] = []  # the calls of the last assistant message not answered yet
+    # The calls of the last assistant message not answered yet (a dict: one look-up each, for a
+    # message of thousands of calls as for one of two).
+    pending: dict[str, None] = {}
     strays: list[JSON] = []  # outputs without a call, for after the run of outputs
     for message in messages:
         if message["role"] == "tool":
-            call_id = message.get("tool_call_id")
-            if call_id in pending:
-                pending.remove(call_id)
+            if pending.pop(str(message.get("tool_call_id")), 0) is None:  # (0: not pending)
                 out.append(message)
             else:
                 strays.append(_stray_output(message))
             continue
         out += [_no_result(call_id) for call_id in pending] + strays
-        pending, strays = [], []
+        pending, strays = {}, []
         out.append(message)
         if message["role"] == "assistant":
-            pending = [str(call.get("id", "")) for call in message.get("tool_calls") or ()]
+            calls = message.get("tool_calls") or ()
+            pending = dict.fromkeys(str(call.get("id", "")) for call in calls)
     return out + [_no_result(call_id) for call_id in pending] + strays
 
 
