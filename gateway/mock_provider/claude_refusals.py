@@ -3,7 +3,8 @@ and the 4.5 / 4.6 models take `temperature` or `top_p`, not both; Opus 4.7 and l
 `temperature`, `top_p` and `top_k`, and think only adaptively (`thinking.type` "enabled" is
 refused); the models before 4.6 refuse adaptive thinking ("adaptive thinking is not
 supported on this model"); an effort level a model lacks is refused (`xhigh` before Opus 4.7,
-`max` on Opus 4.5, any level before it).
+`max` on Opus 4.5, any level before it); a mid-conversation system message (`role: "system"`
+in `messages`) is refused by every model before Opus 4.8.
 
 Every model refuses what Anthropic refuses of thinking blocks sent back: a block whose
 `signature` Claude did not make ("Invalid `signature` in `thinking` block"; the mock signs
@@ -14,6 +15,8 @@ from __future__ import annotations
 
 import re
 from typing import Any
+
+from gateway.providers.anthropic.claude_versions import claude_version
 
 ONE_SAMPLING_SETTING = (
     "claude-opus-4-1", "claude-opus-4-5", "claude-opus-4-6", "claude-sonnet-4-5",
@@ -43,7 +46,7 @@ _THINKING_FIRST = (
 def claude_refusal(model: str, body: dict[str, Any]) -> str | None:
     """The message of the 400 Anthropic answers when `model` refuses what `body` asks, or
     None."""
-    refused = thinking_refusal(body)
+    refused = thinking_refusal(body) or system_turn_refusal(model, body)
     if refused is not None:
         return refused
     if model.startswith(ONE_SAMPLING_SETTING) and "temperature" in body and "top_p" in body:
@@ -89,6 +92,20 @@ def effort_refusal(model: str, output_config: object) -> str | None:
             f"This model does not support effort level '{effort}'. "
             f"Supported levels: {', '.join(levels)}."
         )
+    return None
+
+
+def system_turn_refusal(model: str, body: dict[str, Any]) -> str | None:
+    """Anthropic's 400 for a mid-conversation system message to a model before Opus 4.8 (and
+    the mock's, in Anthropic's words, for a name that is no Claude: as Anthropic-compatible
+    servers refuse it)."""
+    messages = body.get("messages")
+    version = claude_version(model)
+    if not isinstance(messages, list) or (version is not None and version >= (4, 8)):
+        return None
+    for i, message in enumerate(messages):
+        if isinstance(message, dict) and message.get("role") == "system":
+            return f"messages.{i}.role: role 'system' is not supported on this model"
     return None
 
 

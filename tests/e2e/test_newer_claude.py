@@ -214,3 +214,32 @@ def test_an_openai_request_without_max_tokens_is_not_cut_at_4096_tokens(
         assert last_body(mock_upstream)["max_tokens"] == 32_000
         client.chat.completions.create(model="claude-4-5", messages=HI, max_tokens=64)
         assert last_body(mock_upstream)["max_tokens"] == 64
+
+
+# What Claude Code sends from 2.1.154 on: a system message between the turns (Opus 4.8's).
+MID_SYSTEM: list[Any] = [
+    {"role": "user", "content": "hi"},
+    {"role": "system", "content": [{"type": "text", "text": "Answer in French."}]},
+]
+
+
+@pytest.mark.parametrize("model", ["claude-4-5", "claude-4-7", "claude-4-8"])
+def test_a_mid_conversation_system_message_reaches_every_claude(
+    gateway: Proc, mock_upstream: Proc, model: str
+) -> None:
+    refused = httpx.post(  # what Anthropic answers a model before Opus 4.8
+        f"{mock_upstream.url}/v1/messages",
+        json={"model": MODELS[model], "max_tokens": 16, "messages": MID_SYSTEM},
+    )
+    assert (refused.status_code == 400) is (model != "claude-4-8")
+    with anthropic.Anthropic(base_url=gateway.url, api_key=KEY, max_retries=0) as sdk:
+        answer = sdk.messages.create(model=model, max_tokens=16, messages=MID_SYSTEM)
+    assert answer.stop_reason in ("end_turn", "max_tokens")
+    sent = last_body(mock_upstream)["messages"]
+    if model == "claude-4-8":
+        assert sent == MID_SYSTEM
+    else:
+        assert sent[1] == {
+            "role": "user",
+            "content": [{"type": "text", "text": "<system>\nAnswer in French.\n</system>"}],
+        }

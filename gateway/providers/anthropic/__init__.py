@@ -21,6 +21,8 @@ state machines) over parsed JSON, each named for the direction its data travels:
   OpenAI function tools;
 - `thinking_blocks`: an OpenAI-format upstream's reasoning as `thinking` blocks for an Anthropic
   client that asked to see it, and those blocks kept out of a request to Claude;
+- `system_turns`: a mid-conversation system message as a user turn, for the models before
+  Claude Opus 4.8 and for OpenAI-format upstreams;
 - shared by both directions: `tool_calls` (one tool call in each format), `usage`,
   `stop_reasons`, and `errors` (the translation exceptions and error bodies both ways).
 """

@@ -22,6 +22,7 @@ from gateway.providers.anthropic.requests_openai_to_anthropic import openai_requ
 from gateway.providers.anthropic.responses_anthropic_to_openai import anthropic_response_to_openai
 from gateway.providers.anthropic.sampling import with_sampling_for
 from gateway.providers.anthropic.streams_anthropic_to_openai import AnthropicToOpenAIStream
+from gateway.providers.anthropic.system_turns import system_turns_for
 from gateway.providers.anthropic.thinking import with_thinking_for
 from gateway.providers.anthropic.thinking_blocks import thinking_for_claude
 from gateway.providers.anthropic.usage import usage_from_anthropic
@@ -142,9 +143,10 @@ class AnthropicMessagesAdapter:
     sampling settings the deployment's model refuses (`sampling`) and with adaptive thinking for
     manual thinking where the model takes only that and manual for adaptive before it
     (`thinking`), an effort level the model takes (`effort`): a route or a fallback may send a
-    request written for one Claude to another; and without the thinking blocks the
+    request written for one Claude to another; without the thinking blocks the
     gateway made of another model's reasoning, which Anthropic would refuse
-    (`thinking_blocks`)."""
+    (`thinking_blocks`); and with a mid-conversation system message as a user turn for a model
+    before Opus 4.8 (`system_turns`)."""
 
     path = "/v1/messages"  # the upstream route; `AnthropicCountTokensAdapter` has its own
 
@@ -164,6 +166,7 @@ class AnthropicMessagesAdapter:
         with_thinking_for(upstream, deployment.model)  # (reads the effort first)
         with_effort_for(upstream, deployment.model)
         thinking_for_claude(upstream)
+        system_turns_for(upstream, deployment.model)
         url = endpoint_url(provider.base_url, self.path, provider.query.pairs)
         headers = anthropic_headers(api_key, provider, self._extra)
         return PreparedCall(url, headers, upstream_json(upstream, provider))

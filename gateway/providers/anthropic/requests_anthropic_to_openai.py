@@ -11,6 +11,7 @@ import hashlib
 from gateway.json_types import JSON
 from gateway.providers.anthropic.client_tools import client_tool_function
 from gateway.providers.anthropic.errors import TranslationError
+from gateway.providers.anthropic.system_turns import system_turn
 from gateway.providers.anthropic.thinking_blocks import carried_reasoning
 from gateway.providers.anthropic.tool_calls import tool_call_from_tool_use
 from gateway.providers.chat_reasoning import encrypted_details
@@ -87,6 +88,10 @@ def anthropic_request_to_openai(
         if message.get("role") == "assistant":
             content = message.get("content")
             messages.append(_openai_assistant(content, reasoning_content, reasoning_details))
+        elif message.get("role") == "system":  # mid-conversation: a user turn (`system_turns`)
+            turn = system_turn(message.get("content"))
+            if turn is not None:
+                messages.extend(_openai_user(turn["content"]))
         else:
             messages.extend(_openai_user(message.get("content")))
 
