@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterator
 from pathlib import Path
-from typing import cast
+from typing import Any, cast
 
 import openai
 import pytest
@@ -63,20 +63,26 @@ def gateway(tmp_path_factory: pytest.TempPathFactory, mock_upstream: Proc) -> It
     proc.stop()
 
 
+def _compacted(gateway: Proc, sdk: openai.OpenAI, model: str) -> tuple[Any, dict[str, Any]]:
+    """The compacted window of HISTORY on `model` (as Codex keeps it: the JSON), checked for
+    the user messages and the one `compaction` item, and the request's record."""
+    raw = sdk.responses.with_raw_response.compact(model=model, input=HISTORY)
+    compacted = raw.parse()
+    assert compacted.object == "response.compaction"
+    *users, compaction = compacted.output
+    assert [item.type for item in users] == ["message", "message"]
+    assert compaction.type == "compaction" and compaction.encrypted_content
+    assert gateway.log_path is not None
+    record = wait_for_record(gateway.log_path, raw.headers["x-request-id"])
+    assert record["status"] == 200
+    return raw.http_response.json()["output"], record
+
+
 def test_a_compaction_passes_through_and_continues_the_conversation(gateway: Proc) -> None:
     with openai.OpenAI(base_url=gateway.url + "/v1", api_key=KEY, max_retries=0) as sdk:
-        raw = sdk.responses.with_raw_response.compact(model="gpt", input=HISTORY)
-        compacted = raw.parse()
-        assert compacted.object == "response.compaction"
-        *users, compaction = compacted.output
-        assert [item.type for item in users] == ["message", "message"]
-        assert compaction.type == "compaction" and compaction.encrypted_content
-        assert gateway.log_path is not None
-        record = wait_for_record(gateway.log_path, raw.headers["x-request-id"])
-        assert record["status"] == 200 and record["prompt_tokens"] > 0
-        assert record["deployment"] == "oai/gpt-5.1-codex"
+        window, record = _compacted(gateway, sdk, "gpt")
+        assert record["prompt_tokens"] > 0 and record["deployment"] == "oai/gpt-5.1-codex"
         # The compacted window is the next request's input (the mock reads its own back).
-        window = raw.http_response.json()["output"]  # as Codex keeps it: the JSON
         follow_up = cast(ResponseInputParam, [*window, {"role": "user", "content": "And rivers?"}])
         answer = sdk.responses.create(model="gpt", input=follow_up)
         assert answer.output_text
@@ -87,18 +93,10 @@ def test_a_deployment_without_a_compaction_of_its_own_compacts_the_gateways_way(
     gateway: Proc, model: str
 ) -> None:
     with openai.OpenAI(base_url=gateway.url + "/v1", api_key=KEY, max_retries=0) as sdk:
-        raw = sdk.responses.with_raw_response.compact(model=model, input=HISTORY)
-        compacted = raw.parse()
-        assert compacted.object == "response.compaction"
-        *users, compaction = compacted.output
-        assert [item.type for item in users] == ["message", "message"]
-        assert compaction.type == "compaction" and compaction.encrypted_content
-        assert gateway.log_path is not None
-        record = wait_for_record(gateway.log_path, raw.headers["x-request-id"])
-        assert record["status"] == 200 and record["deployment"].endswith("/echo")
+        window, record = _compacted(gateway, sdk, model)
+        assert record["deployment"].endswith("/echo")
         # Read back (the echo model repeats the last user message: the summary's, which is
         # the request for it; to Claude, user messages in a row are one, its blocks joined).
-        window = raw.http_response.json()["output"]
         answer = sdk.responses.create(model=model, input=window).output_text
         assert SUMMARY_HEADING in answer and answer.endswith(SUMMARY_REQUEST)
         # And by a deployment with the Responses API, which would refuse state it did not make.

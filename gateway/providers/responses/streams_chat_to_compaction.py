@@ -21,12 +21,8 @@ class ChatToCompactionStream(ChatToResponsesStream):
     """`ChatToResponsesStream`'s opening, the answer's text kept for the one item at the end."""
 
     def feed(self, chunk: JSON) -> list[JSON]:
-        out = self._start(chunk)
-        if isinstance(chunk.get("usage"), dict):
-            self.usage = chunk["usage"]
-        choices = chunk.get("choices")
-        choice = choices[0] if isinstance(choices, list) and choices else None
-        if not isinstance(choice, dict) or choice.get("index", 0) != 0:
+        out, choice = self._first_choice(chunk)
+        if choice is None:
             return out
         delta = choice.get("delta")
         content = delta.get("content") if isinstance(delta, dict) else None

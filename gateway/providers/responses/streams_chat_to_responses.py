@@ -42,13 +42,21 @@ class ChatToResponsesStream:
         """The response so far (final once `finish` returned)."""
         return self.events.response
 
-    def feed(self, chunk: JSON) -> list[JSON]:
+    def _first_choice(self, chunk: JSON) -> tuple[list[JSON], JSON | None]:
+        """The opening events (with the first chunk), and the chunk's first choice, if it has
+        one (Responses has no `n`); the usage kept when the chunk carries it."""
         out = self._start(chunk)
         if isinstance(chunk.get("usage"), dict):
             self.usage = chunk["usage"]
         choices = chunk.get("choices")
         choice = choices[0] if isinstance(choices, list) and choices else None
         if not isinstance(choice, dict) or choice.get("index", 0) != 0:
+            return out, None
+        return out, choice
+
+    def feed(self, chunk: JSON) -> list[JSON]:
+        out, choice = self._first_choice(chunk)
+        if choice is None:
             return out
         delta = choice.get("delta")
         delta = delta if isinstance(delta, dict) else {}

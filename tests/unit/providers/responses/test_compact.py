@@ -109,6 +109,16 @@ def test_a_triggered_response_is_the_one_compaction_item() -> None:
     assert item["type"] == "compaction" and compaction_summary(item) == "Summary."
 
 
+# The events of a compaction's stream, as OpenAI's compaction streams them.
+COMPACTION_EVENTS = [
+    "response.created",
+    "response.in_progress",
+    "response.output_item.added",
+    "response.output_item.done",
+    "response.completed",
+]
+
+
 def _events(raw: bytes) -> list[JSON]:
     return [orjson.loads(event.data) for event in SSEDecoder().feed(raw)]
 
@@ -126,13 +136,8 @@ def test_a_triggered_stream_sends_the_one_item_at_the_end() -> None:
     ]
     raw = b"".join(encode_event(orjson.dumps(c)) for c in chunks) + b"data: [DONE]\n\n"
     events = _events(b"".join(stream.feed(raw) + stream.finish()))
-    assert [e["type"] for e in events] == [
-        "response.created",
-        "response.in_progress",
-        "response.output_item.added",
-        "response.output_item.done",
-        "response.completed",  # a summary cut short is still the compaction (Codex: "completed")
-    ]
+    # A summary cut short is still the compaction, `completed` (Codex takes nothing else).
+    assert [e["type"] for e in events] == COMPACTION_EVENTS
     assert [e["sequence_number"] for e in events] == [0, 1, 2, 3, 4]
     done = events[3]["item"]
     assert done["type"] == "compaction" and compaction_summary(done) == "We fixed x.c."
@@ -258,13 +263,7 @@ def test_its_stream_is_the_compactions() -> None:
     ]
     raw = b"".join(encode_event(orjson.dumps(e), str(e["type"])) for e in upstream)
     events = _events(b"".join(stream.feed(raw) + stream.finish()))
-    assert [e["type"] for e in events] == [
-        "response.created",
-        "response.in_progress",
-        "response.output_item.added",
-        "response.output_item.done",
-        "response.completed",
-    ]
+    assert [e["type"] for e in events] == COMPACTION_EVENTS
     assert compaction_summary(events[3]["item"]) == "We fixed x.c."
     assert events[-1]["response"]["usage"]["input_tokens"] == 90
     assert stream.usage is not None and stream.usage.completion_tokens == 12
