@@ -23,7 +23,7 @@ CONFIG = """
 [routing]
 max_attempts = 1
 breaker_failures = 1
-breaker_cooldown_s = 3.0
+breaker_cooldown_s = 1.0
 
 [[providers]]
 name = "mock"
