@@ -223,9 +223,9 @@ async def _rejection(response: UpstreamResponse, call: UpstreamCall) -> AttemptF
         # Passed on as whole seconds (a 503 keeps its status; the upstream's text could carry
         # anything); a rate limit's wait is the router's.
         error.headers["retry-after"] = str(math.ceil(wait_s))
-    failure = _refused(error, status, wait_s)
     # (said by chat completions only: the answer in its place is a chat completion)
-    failure.out_of_tokens = ran_out_of_tokens(status, error.message) and _speaks_chat(call)
+    out_of_tokens = ran_out_of_tokens(status, error.message) and _speaks_chat(call)
+    failure = _refused(error, status, wait_s, out_of_tokens)
     should_retry = response.headers.get("x-should-retry")
     if should_retry == "true" or should_retry == "false":
         _obey_should_retry(failure, should_retry == "true")
@@ -249,7 +249,9 @@ def _obey_should_retry(failure: AttemptFailed, retry: bool) -> None:
         failure.elsewhere_only = True
 
 
-def _refused(error: GatewayError, status: int, wait_s: float | None = None) -> AttemptFailed:
+def _refused(
+    error: GatewayError, status: int, wait_s: float | None = None, out_of_tokens: bool = False
+) -> AttemptFailed:
     """An upstream's refusal of `status` as a failed attempt, and whether another try may help.
     A 429, a 529 and a 503 that says it is busy (`is_busy`) are rate limits: the deployment is
     benched, not counted as a fault."""
@@ -264,6 +266,7 @@ def _refused(error: GatewayError, status: int, wait_s: float | None = None) -> A
         rate_limited=rate_limited,
         elsewhere_only=missing_model,
         missing_model=missing_model,
+        out_of_tokens=out_of_tokens,
     )
 
 
