@@ -10,7 +10,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -153,6 +153,16 @@ def start_gateway(
     (proc,) = start_gateways(
         [config_path], workers=workers, env=env, ready_timeout_s=ready_timeout_s
     )
+    return proc
+
+
+def start_logged_gateway(root: Path, config: Callable[[Path], str]) -> Proc:
+    """A gateway serving the config `config` writes for the request log it is given (written
+    to `root/gateway.toml`, the log at `root/requests.jsonl`: the Proc's `log_path`)."""
+    log = root / "requests.jsonl"
+    (root / "gateway.toml").write_text(config(log))
+    proc = start_gateway(root / "gateway.toml")
+    proc.log_path = log
     return proc
 
 

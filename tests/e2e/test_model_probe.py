@@ -18,7 +18,7 @@ import pytest
 from anthropic.types import MessageParam
 
 from tests.e2e.records import wait_for_record
-from tests.procs import Proc, start_gateway
+from tests.procs import Proc, start_logged_gateway
 
 KEY = "sk-model-probe"
 PROBE: list[MessageParam] = [
@@ -69,10 +69,7 @@ key_sha256 = "{hashlib.sha256(KEY.encode()).hexdigest()}"
 @pytest.fixture(scope="module")
 def gateway(tmp_path_factory: pytest.TempPathFactory, mock_upstream: Proc) -> Iterator[Proc]:
     root = tmp_path_factory.mktemp("model-probe")
-    log = root / "requests.jsonl"
-    (root / "gateway.toml").write_text(_config(mock_upstream.url, log))
-    proc = start_gateway(root / "gateway.toml")
-    proc.log_path = log
+    proc = start_logged_gateway(root, lambda log: _config(mock_upstream.url, log))
     yield proc
     proc.stop()
 

@@ -22,7 +22,7 @@ from openai.types.responses import ResponseInputParam
 
 from gateway.providers.responses.compaction import SUMMARY_HEADING, SUMMARY_REQUEST
 from tests.e2e.records import wait_for_record
-from tests.procs import Proc, start_gateway
+from tests.procs import Proc, start_logged_gateway
 
 KEY = "sk-responses-compact"
 HISTORY: ResponseInputParam = [
@@ -55,10 +55,7 @@ def _config(upstream: str, log: Path) -> str:
 @pytest.fixture(scope="module")
 def gateway(tmp_path_factory: pytest.TempPathFactory, mock_upstream: Proc) -> Iterator[Proc]:
     root = tmp_path_factory.mktemp("responses-compact")
-    log = root / "requests.jsonl"
-    (root / "gateway.toml").write_text(_config(mock_upstream.url, log))
-    proc = start_gateway(root / "gateway.toml")
-    proc.log_path = log
+    proc = start_logged_gateway(root, lambda log: _config(mock_upstream.url, log))
     yield proc
     proc.stop()
 

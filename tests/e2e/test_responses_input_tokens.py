@@ -14,7 +14,7 @@ import pytest
 from openai.types.responses import FunctionToolParam, ResponseInputParam
 
 from tests.e2e.records import wait_for_record
-from tests.procs import Proc, start_gateway
+from tests.procs import Proc, start_logged_gateway
 
 KEY = "sk-responses-input-tokens"
 TOOL: FunctionToolParam = {
@@ -47,10 +47,7 @@ def _config(upstream: str, log: Path) -> str:
 @pytest.fixture(scope="module")
 def gateway(tmp_path_factory: pytest.TempPathFactory, mock_upstream: Proc) -> Iterator[Proc]:
     root = tmp_path_factory.mktemp("responses-input-tokens")
-    log = root / "requests.jsonl"
-    (root / "gateway.toml").write_text(_config(mock_upstream.url, log))
-    proc = start_gateway(root / "gateway.toml")
-    proc.log_path = log
+    proc = start_logged_gateway(root, lambda log: _config(mock_upstream.url, log))
     yield proc
     proc.stop()
 
