@@ -11,8 +11,9 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 
 from gateway.config.credential_names import is_credential_name
+from gateway.config.provider_types import ProviderConfig
 from gateway.config.secret_env import ENVIRONMENT
-from gateway.config.types import GatewayConfig, KeyConfig, ModelConfig, ProviderConfig
+from gateway.config.types import GatewayConfig, KeyConfig, ModelConfig
 from gateway.guardrails.compiled import GuardrailSet, build_guardrail_sets
 from gateway.limits.plan import LimitPlans
 from gateway.providers import serves_openai_only

@@ -3,6 +3,7 @@
 from gateway.config.errors import ConfigError, Problem
 from gateway.config.keys import hash_key
 from gateway.config.load import check_config, load_config
+from gateway.config.provider_types import ProviderConfig
 from gateway.config.state_types import StateConfig
 from gateway.config.types import (
     AdminConfig,
@@ -14,7 +15,6 @@ from gateway.config.types import (
     LoggingConfig,
     ModelConfig,
     PolicyConfig,
-    ProviderConfig,
     ServerConfig,
     Timeouts,
 )

@@ -7,9 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Literal
 
-from gateway.config.schema import NON_EMPTY
-
-NonEmptyStr = Annotated[str, NON_EMPTY]
+from gateway.config.schema import NON_EMPTY, NonEmptyStr
 
 # How a provider authenticates: its key (Azure: `api-key`), or a Microsoft Entra ID token as
 # `Authorization: Bearer` (gateway/upstream/entra.py), got with a client secret, an AKS workload

@@ -28,17 +28,12 @@ from gateway.config.files import read_config_file
 from gateway.config.keys import admin_key_problem, hash_key, keys
 from gateway.config.policies import policies
 from gateway.config.prompts import load_prompts, prompt_files
+from gateway.config.provider_types import ProviderConfig
 from gateway.config.routes import models, providers
 from gateway.config.secret_env import ENVIRONMENT
 from gateway.config.specs import spec_of
 from gateway.config.state_types import StateConfig
-from gateway.config.types import (
-    AdminConfig,
-    GatewayConfig,
-    KeyConfig,
-    LoggingConfig,
-    ProviderConfig,
-)
+from gateway.config.types import AdminConfig, GatewayConfig, KeyConfig, LoggingConfig
 from gateway.config.urls import host_problem, split, url_has_password
 from gateway.config.used_versions import used_versions
 from gateway.state.redis.keys import prefix_problem

@@ -14,8 +14,9 @@ from gateway.config.document import Doc, Entries, Table, entry_name
 from gateway.config.locate import KeyPath
 from gateway.config.provider_auth import check_auth
 from gateway.config.provider_network import check_azure, check_network, check_provider_secrets
+from gateway.config.provider_types import ProviderConfig
 from gateway.config.specs import spec_of
-from gateway.config.types import DeploymentConfig, ModelConfig, ProviderConfig
+from gateway.config.types import DeploymentConfig, ModelConfig
 from gateway.config.urls import http_url_problem
 
 PROVIDER = spec_of(ProviderConfig)

@@ -1,4 +1,4 @@
-"""The marks `types.py` uses to say what Python types cannot.
+"""The marks `types.py` uses to say what Python types cannot, and the kinds built on them.
 
 `types.py` is the one schema of the config files; the loader derives every table's accepted keys,
 kinds, defaults and checks from it (`gateway.config.specs`). Two kinds of marks add to the types:
@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from typing import Annotated
 
 TOML_METADATA_KEY = "gateway.config.toml"
 
@@ -43,6 +44,14 @@ class NonEmpty:
 
 
 NON_EMPTY = NonEmpty()
+
+# The constrained kinds every part of the schema uses.
+NonEmptyStr = Annotated[str, NON_EMPTY]
+PositiveInt = Annotated[int, Range(above=0)]
+PositiveFloat = Annotated[float, Range(above=0)]
+NonNegativeFloat = Annotated[float, Range(low=0)]
+# A score or threshold between 0 and 1.
+Fraction = Annotated[float, Range(low=0, high=1)]
 
 
 @dataclass(frozen=True)

@@ -6,9 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated, Literal
 
-from gateway.config.schema import NON_EMPTY, Range
+from gateway.config.schema import NonEmptyStr, Range
 
-NonEmptyStr = Annotated[str, NON_EMPTY]
 StateBackend = Literal["memory", "redis"]
 RedisErrorMode = Literal["fail_open", "fail_closed"]
 RedisClientName = Literal["auto", "redis-py", "resp"]

@@ -19,7 +19,8 @@ from collections.abc import Callable, Mapping
 import orjson
 
 from gateway import tokens
-from gateway.config.types import ModelConfig, ProviderConfig
+from gateway.config.provider_types import ProviderConfig
+from gateway.config.types import ModelConfig
 from gateway.errors import InvalidRequest
 from gateway.pipeline.context import RequestContext
 from gateway.pipeline.prompt import use_prompt

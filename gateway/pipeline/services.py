@@ -14,7 +14,7 @@ from typing import Any
 
 from gateway.cache.semantic_index import SemanticIndex
 from gateway.clock import SYSTEM_CLOCK, Clock
-from gateway.config.types import ProviderConfig
+from gateway.config.provider_types import ProviderConfig
 from gateway.limits.limiter import Limiter
 from gateway.observability.metrics import Metrics
 from gateway.observability.recorder import RecordSink

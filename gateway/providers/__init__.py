@@ -6,7 +6,8 @@ import dataclasses
 import functools
 from typing import Any, Literal
 
-from gateway.config.types import DeploymentApi, ProviderConfig
+from gateway.config.provider_types import ProviderConfig
+from gateway.config.types import DeploymentApi
 from gateway.errors import InvalidRequest
 from gateway.providers.anthropic.adapters import AnthropicMessagesAdapter, OpenAIClientToAnthropic
 from gateway.providers.anthropic.client_to_openai import AnthropicClientToOpenAI

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 from urllib.parse import quote
 
-from gateway.config.types import DeploymentConfig, ProviderConfig
+from gateway.config.provider_types import ProviderConfig
+from gateway.config.types import DeploymentConfig
 from gateway.providers.base import endpoint_url
 from gateway.providers.openai import (
     OPENAI_WIRE,

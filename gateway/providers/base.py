@@ -15,7 +15,8 @@ from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 import orjson
 
-from gateway.config.types import DeploymentConfig, ProviderConfig
+from gateway.config.provider_types import ProviderConfig
+from gateway.config.types import DeploymentConfig
 from gateway.errors import GatewayError, UpstreamFailed, UpstreamStreamError
 
 

@@ -17,7 +17,8 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from gateway.config.types import DeploymentConfig, ProviderConfig
+from gateway.config.provider_types import ProviderConfig
+from gateway.config.types import DeploymentConfig
 from gateway.errors import GatewayError, InvalidRequest, UpstreamFailed
 from gateway.providers.base import (
     Adapter,

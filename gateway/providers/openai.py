@@ -10,7 +10,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from gateway.config.types import DeploymentConfig, ProviderConfig
+from gateway.config.provider_types import ProviderConfig
+from gateway.config.types import DeploymentConfig
 from gateway.errors import GatewayError
 from gateway.providers.base import (
     PreparedCall,

@@ -18,7 +18,7 @@ Other upstreams are sent no such field: OpenAI refuses a message property it doe
 
 from __future__ import annotations
 
-from gateway.config.types import ProviderConfig
+from gateway.config.provider_types import ProviderConfig
 from gateway.json_types import JSON
 from gateway.providers.base import base_url_host
 from gateway.providers.chat_reasoning import reasoning_text

@@ -15,7 +15,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from gateway.clock import Clock
-from gateway.config.types import DeploymentConfig, ModelConfig, ProviderConfig
+from gateway.config.provider_types import ProviderConfig
+from gateway.config.types import DeploymentConfig, ModelConfig
 from gateway.errors import (
     GatewayError,
     UpstreamFailed,

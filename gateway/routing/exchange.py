@@ -13,7 +13,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from gateway.config.types import DeploymentConfig, ModelConfig, ProviderConfig
+from gateway.config.provider_types import ProviderConfig
+from gateway.config.types import DeploymentConfig, ModelConfig
 from gateway.errors import GatewayError, UpstreamStreamError
 from gateway.observability.trace_context import UpstreamTrace
 from gateway.providers import Adapter, EndpointKind, StreamConverter, Usage

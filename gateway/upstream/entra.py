@@ -29,7 +29,7 @@ import orjson
 
 from gateway.clock import Clock
 from gateway.config.entra_types import EntraConfig
-from gateway.config.types import NetworkConfig, ProviderConfig
+from gateway.config.provider_types import NetworkConfig, ProviderConfig
 from gateway.upstream.base import UpstreamClient, UpstreamError, UpstreamRequest, UpstreamTimeouts
 from gateway.upstream.network_secrets import with_proxy_password
 

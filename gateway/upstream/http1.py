@@ -33,7 +33,7 @@ import time
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 
-from gateway.config.types import NetworkConfig
+from gateway.config.provider_types import NetworkConfig
 from gateway.tls_once import ContextOnce
 from gateway.upstream.base import (
     REDIRECT_STATUSES,

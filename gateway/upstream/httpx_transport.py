@@ -22,7 +22,7 @@ from collections.abc import AsyncIterator, Mapping
 
 import httpx
 
-from gateway.config.types import NetworkConfig
+from gateway.config.provider_types import NetworkConfig
 from gateway.tls_once import ContextOnce
 from gateway.upstream.base import (
     REDIRECT_STATUSES,

@@ -8,7 +8,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping
 
-from gateway.config.types import NetworkConfig
+from gateway.config.provider_types import NetworkConfig
 from gateway.config.urls import url_with_password
 
 

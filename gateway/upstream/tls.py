@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import ssl
 
-from gateway.config.types import NetworkConfig
+from gateway.config.provider_types import NetworkConfig
 from gateway.upstream.base import UpstreamTLSError
 
 

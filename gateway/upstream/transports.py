@@ -23,8 +23,8 @@ from urllib.parse import urlsplit
 
 from gateway.clock import SYSTEM_CLOCK, Clock
 from gateway.config.entra_types import EntraConfig, ProviderAuth
+from gateway.config.provider_types import NetworkConfig, ProviderConfig
 from gateway.config.secret_env import ENVIRONMENT
-from gateway.config.types import NetworkConfig, ProviderConfig
 from gateway.upstream.base import UpstreamClient
 from gateway.upstream.bearer import BearerTokenUpstream, TokenCache
 from gateway.upstream.entra import token_source

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from gateway.app import create_app
 from gateway.config import load_config
-from gateway.config.types import NetworkConfig
+from gateway.config.provider_types import NetworkConfig
 from gateway.pipeline.services import Services
 from gateway.reload import Reloader
 from gateway.upstream import FakeReply, FakeUpstream, UpstreamClient

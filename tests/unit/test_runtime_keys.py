@@ -3,15 +3,9 @@ import hashlib
 from pathlib import Path
 from types import MappingProxyType
 
+from gateway.config.provider_types import ProviderConfig
 from gateway.config.state_types import StateConfig
-from gateway.config.types import (
-    AdminConfig,
-    GatewayConfig,
-    KeyConfig,
-    LoggingConfig,
-    ProviderConfig,
-    ServerConfig,
-)
+from gateway.config.types import AdminConfig, GatewayConfig, KeyConfig, LoggingConfig, ServerConfig
 from gateway.runtime import Secret, build_runtime
 
 

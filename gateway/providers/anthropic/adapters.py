@@ -14,7 +14,8 @@ from typing import Any
 
 import orjson
 
-from gateway.config.types import DeploymentConfig, ProviderConfig
+from gateway.config.provider_types import ProviderConfig
+from gateway.config.types import DeploymentConfig
 from gateway.errors import GatewayError, InvalidRequest
 from gateway.providers.anthropic.effort import with_effort_for
 from gateway.providers.anthropic.errors import TranslationError

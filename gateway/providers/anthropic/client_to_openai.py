@@ -11,7 +11,8 @@ from typing import Any
 import orjson
 
 from gateway import tokens
-from gateway.config.types import DeploymentConfig, ProviderConfig
+from gateway.config.provider_types import ProviderConfig
+from gateway.config.types import DeploymentConfig
 from gateway.errors import GatewayError, InvalidRequest
 from gateway.providers.anthropic.adapters import parse_event
 from gateway.providers.anthropic.effort import openai_reasoning_effort

@@ -24,7 +24,8 @@ from __future__ import annotations
 
 from typing import Literal
 
-from gateway.config.types import DeploymentConfig, ProviderConfig, Sampling
+from gateway.config.provider_types import ProviderConfig
+from gateway.config.types import DeploymentConfig, Sampling
 from gateway.json_types import JSON
 from gateway.providers.anthropic.claude_versions import claude_version
 

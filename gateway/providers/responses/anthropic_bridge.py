@@ -20,7 +20,8 @@ from typing import Any
 import orjson
 
 from gateway import tokens
-from gateway.config.types import DeploymentConfig, ProviderConfig
+from gateway.config.provider_types import ProviderConfig
+from gateway.config.types import DeploymentConfig
 from gateway.errors import GatewayError
 from gateway.providers.anthropic.client_to_openai import (
     OpenAIToAnthropicStreamAdapter,

@@ -22,7 +22,8 @@ from typing import Any
 
 import orjson
 
-from gateway.config.types import DeploymentConfig, ProviderConfig
+from gateway.config.provider_types import ProviderConfig
+from gateway.config.types import DeploymentConfig
 from gateway.errors import GatewayError, InvalidRequest
 from gateway.json_types import JSON
 from gateway.providers.anthropic.errors import TranslationError

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from gateway.config.provider_types import ProviderConfig
 from gateway.config.state_types import StateConfig
 from gateway.config.types import (
     AdminConfig,
@@ -18,7 +19,6 @@ from gateway.config.types import (
     MetricsConfig,
     ModelConfig,
     PolicyConfig,
-    ProviderConfig,
     RecognizerConfig,
     RoutingConfig,
     ServerConfig,

@@ -10,6 +10,7 @@ import pytest
 
 from gateway.config import load_config
 from gateway.config.entra_types import EntraConfig
+from gateway.config.provider_types import NetworkConfig, ProviderConfig
 from gateway.config.reloadable import (
     APPLIED_LIVE,
     RESTART_ONLY,
@@ -28,9 +29,7 @@ from gateway.config.types import (
     LoggingConfig,
     MetricsConfig,
     ModelConfig,
-    NetworkConfig,
     PolicyConfig,
-    ProviderConfig,
     RecognizerConfig,
     RoutingConfig,
     ServerConfig,

@@ -20,7 +20,14 @@ from typing import Any
 import pytest
 import trustme
 
-from gateway.config import check_config, entra_types, load_config, state_types, types
+from gateway.config import (
+    check_config,
+    entra_types,
+    load_config,
+    provider_types,
+    state_types,
+    types,
+)
 from gateway.config.schema import TOML_METADATA_KEY, Toml
 from tests.unit.config.every_field import (
     CONFIG,
@@ -33,11 +40,11 @@ from tests.unit.config.every_field import (
 
 
 def config_types() -> set[type]:
-    """Every dataclass that `gateway.config.types` defines (with `entra_types` and
+    """Every dataclass that `gateway.config.types` defines (with `entra_types`, `provider_types` and
     `state_types`, its parts)."""
     return {
         cls
-        for module in (types, entra_types, state_types)
+        for module in (types, entra_types, provider_types, state_types)
         for _, cls in inspect.getmembers(module, inspect.isclass)
         if dataclasses.is_dataclass(cls) and cls.__module__ == module.__name__
     }

@@ -4,7 +4,8 @@ estimate for the others."""
 from __future__ import annotations
 
 from gateway import tokens
-from gateway.config.types import DeploymentConfig, ModelConfig, ProviderConfig
+from gateway.config.provider_types import ProviderConfig
+from gateway.config.types import DeploymentConfig, ModelConfig
 from gateway.pipeline.count_tokens import (
     counting_group,
     counts_messages,

@@ -6,8 +6,9 @@ import dataclasses
 
 import orjson
 
+from gateway.config.provider_types import ProviderConfig
 from gateway.config.schema import StringTable
-from gateway.config.types import DeploymentConfig, ProviderConfig
+from gateway.config.types import DeploymentConfig
 from gateway.providers import adapter_for
 from gateway.providers.base import endpoint_url
 

@@ -10,7 +10,8 @@ from typing import Any
 import orjson
 import pytest
 
-from gateway.config.types import DeploymentConfig, ProviderConfig, ProviderType
+from gateway.config.provider_types import ProviderConfig, ProviderType
+from gateway.config.types import DeploymentConfig
 from gateway.providers import adapter_for
 from gateway.providers.base import upstream_json
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 
-from gateway.config.types import ProviderConfig, ProviderType
+from gateway.config.provider_types import ProviderConfig, ProviderType
 from gateway.json_types import JSON
 from gateway.providers.anthropic.requests_anthropic_to_openai import anthropic_request_to_openai
 from gateway.providers.reasoning_history import wants_reasoning_content, with_reasoning_content

@@ -10,7 +10,8 @@ from typing import Any
 import orjson
 import pytest
 
-from gateway.config.types import DeploymentConfig, ProviderConfig
+from gateway.config.provider_types import ProviderConfig
+from gateway.config.types import DeploymentConfig
 from gateway.providers import EndpointKind, adapter_for
 
 OPENAI = ProviderConfig(name="oai", type="openai", base_url="https://api.openai.com/v1")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 
-from gateway.config.types import ProviderConfig, ProviderType
+from gateway.config.provider_types import ProviderConfig, ProviderType
 from gateway.json_types import JSON
 from gateway.providers.thought_signatures import (
     SKIP_VALIDATOR,

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from gateway.config.types import ProviderConfig
+from gateway.config.provider_types import ProviderConfig
 from gateway.errors import UpstreamFailed
 from gateway.providers import adapter_for
 from gateway.providers.base import MAX_TOKEN_COUNT, token_count

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from gateway.config.types import NetworkConfig
+from gateway.config.provider_types import NetworkConfig
 from gateway.upstream import UpstreamClient, UpstreamRequest, UpstreamTimeouts
 from gateway.upstream.transports import ConcreteTransport, chosen_transport, transport_class
 

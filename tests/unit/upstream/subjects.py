@@ -13,7 +13,7 @@ import contextlib
 from collections.abc import AsyncIterator, Mapping
 from typing import Protocol
 
-from gateway.config.types import NetworkConfig
+from gateway.config.provider_types import NetworkConfig
 from gateway.mock_provider.handler import MockConnectionDrop, MockHandler, MockReply
 from gateway.mock_provider.inprocess import InProcessMockUpstream
 from gateway.upstream import (

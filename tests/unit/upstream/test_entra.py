@@ -11,7 +11,7 @@ import pytest
 
 from gateway.clock import FakeClock
 from gateway.config.entra_types import EntraConfig
-from gateway.config.types import NetworkConfig, ProviderConfig
+from gateway.config.provider_types import NetworkConfig, ProviderConfig
 from gateway.upstream.entra import (
     EntraTokenSource,
     TokenError,

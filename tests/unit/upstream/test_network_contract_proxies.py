@@ -11,7 +11,7 @@ import dataclasses
 
 import pytest
 
-from gateway.config.types import NetworkConfig
+from gateway.config.provider_types import NetworkConfig
 from gateway.upstream import UpstreamError, UpstreamRequest, UpstreamTimeouts
 from gateway.upstream.network_secrets import with_proxy_password
 from gateway.upstream.transports import ConcreteTransport

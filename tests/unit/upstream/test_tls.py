@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import trustme
 
-from gateway.config.types import NetworkConfig
+from gateway.config.provider_types import NetworkConfig
 from gateway.upstream.base import UpstreamTLSError
 from gateway.upstream.tls import ssl_context, tls_failure
 

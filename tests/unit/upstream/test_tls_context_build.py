@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from gateway.config.types import NetworkConfig
+from gateway.config.provider_types import NetworkConfig
 from gateway.upstream import http1, httpx_transport
 from gateway.upstream.base import UpstreamTLSError
 from gateway.upstream.tls import ssl_context

@@ -10,7 +10,7 @@ from types import MappingProxyType
 import pytest
 
 from gateway.config.entra_types import EntraConfig
-from gateway.config.types import NetworkConfig, ProviderConfig
+from gateway.config.provider_types import NetworkConfig, ProviderConfig
 from gateway.upstream import FakeReply, FakeUpstream, UpstreamClient
 from gateway.upstream.httpx_transport import HttpxUpstream
 from gateway.upstream.transports import (

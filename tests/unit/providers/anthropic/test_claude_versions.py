@@ -9,7 +9,8 @@ from typing import Any
 import orjson
 import pytest
 
-from gateway.config.types import DeploymentConfig, ProviderConfig
+from gateway.config.provider_types import ProviderConfig
+from gateway.config.types import DeploymentConfig
 from gateway.providers.anthropic.adapters import AnthropicMessagesAdapter
 from gateway.providers.anthropic.claude_versions import claude_version
 from gateway.providers.anthropic.requests_openai_to_anthropic import openai_request_to_anthropic

@@ -8,7 +8,8 @@ from typing import Any
 import orjson
 import pytest
 
-from gateway.config.types import DeploymentConfig, ProviderConfig
+from gateway.config.provider_types import ProviderConfig
+from gateway.config.types import DeploymentConfig
 from gateway.providers.anthropic.adapters import AnthropicMessagesAdapter
 from gateway.providers.anthropic.client_to_openai import AnthropicClientToOpenAI
 from gateway.providers.anthropic.effort import claude_effort, openai_reasoning_effort

@@ -8,7 +8,8 @@ from typing import Any
 import orjson
 import pytest
 
-from gateway.config.types import DeploymentConfig, ProviderConfig, Sampling
+from gateway.config.provider_types import ProviderConfig
+from gateway.config.types import DeploymentConfig, Sampling
 from gateway.providers.anthropic.adapters import AnthropicMessagesAdapter, OpenAIClientToAnthropic
 from gateway.providers.anthropic.sampling import rule_for_model, sampling_rule
 from gateway.providers.responses.adapters import ResponsesToAnthropic

@@ -8,7 +8,7 @@ from typing import Any
 import orjson
 import pytest
 
-from gateway.config.types import ProviderConfig
+from gateway.config.provider_types import ProviderConfig
 from gateway.providers import adapter_for
 from gateway.providers.anthropic.adapters import OpenAIClientToAnthropic
 from gateway.providers.anthropic.requests_openai_to_anthropic import openai_request_to_anthropic

@@ -8,7 +8,8 @@ from typing import Any
 import orjson
 import pytest
 
-from gateway.config.types import DeploymentConfig, ProviderConfig
+from gateway.config.provider_types import ProviderConfig
+from gateway.config.types import DeploymentConfig
 from gateway.providers import adapter_for
 from gateway.providers.anthropic.system_turns import system_turn, takes_system_turns
 

@@ -7,7 +7,8 @@ from typing import Any
 import orjson
 import pytest
 
-from gateway.config.types import DeploymentConfig, ProviderConfig, ProviderType
+from gateway.config.provider_types import ProviderConfig, ProviderType
+from gateway.config.types import DeploymentConfig
 from gateway.errors import UpstreamFailed, UpstreamStreamError
 from gateway.providers import adapter_for, speaks_responses, wire_provider
 from gateway.providers.anthropic.structured_output import STRUCTURED_TOOL

@@ -8,7 +8,8 @@ from typing import Any
 import orjson
 import pytest
 
-from gateway.config.types import DeploymentConfig, ProviderConfig
+from gateway.config.provider_types import ProviderConfig
+from gateway.config.types import DeploymentConfig
 from gateway.errors import GatewayError
 from gateway.providers import adapter_for
 from gateway.providers.checked import CheckedAdapter

@@ -11,7 +11,8 @@ from typing import Any
 import orjson
 import pytest
 
-from gateway.config.types import DeploymentConfig, ProviderConfig
+from gateway.config.provider_types import ProviderConfig
+from gateway.config.types import DeploymentConfig
 from gateway.errors import UpstreamStreamError
 from gateway.json_types import JSON
 from gateway.providers import adapter_for, compacts_upstream
