@@ -8,6 +8,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from gateway.providers.responses.compaction import summary_view
+
 Slot = tuple[Any, Any]
 # Joins the texts of different messages for one scan; no detector matches across it (a
 # private-use character between newlines: normalisation keeps it, no pattern takes it).
@@ -166,6 +168,10 @@ def _response_input_groups(body: dict[str, Any]) -> list[list[Slot]]:
         if item.get("type") in ("function_call_output", "custom_tool_call_output"):
             # a string, or text parts
             groups.append(list(_content_slots(item, "output")))
+        elif item.get("type") == "compaction":
+            # The gateway's summary reaches the model as a user message (encoded, it would
+            # pass unread); OpenAI's own is encrypted, read by OpenAI only.
+            groups.append(list(summary_slots(item)))
         else:
             groups += message_groups(item)
     return [group for group in groups if group]
@@ -236,18 +242,18 @@ def output_groups(data: object, wire: str) -> list[list[Slot]]:
     """The answer's text by message: each OpenAI `choices[].message.content` (a legacy
     completion's `choices[].text`), all of Anthropic's `content[].text` blocks as one, each
     Responses API `output[]` message; each reasoning text (`reasoning_content`, thinking
-    blocks, reasoning items), each tool call's arguments and each citation's title, URL and
-    cited text on their own."""
+    blocks, reasoning items), each tool call's arguments, each citation's title, URL and
+    cited text and the summary of each gateway `compaction` item on their own."""
     if not isinstance(data, dict):
         return []
-    if data.get("object") == "response":
+    if data.get("object") in ("response", "response.compaction"):
         return [
             group
             for item in data.get("output") or ()
             if isinstance(item, dict)
             and item.get("type") in ("message", "function_call", "custom_tool_call", "reasoning")
             for group in _answer_groups(item)
-        ]
+        ] + [[slot] for slot in summary_slots(data.get("output"))]
     if wire == "anthropic":
         return _answer_groups(data)
     groups: list[list[Slot]] = []
@@ -263,6 +269,15 @@ def output_groups(data: object, wire: str) -> list[list[Slot]]:
 def _answer_groups(message: object) -> list[list[Slot]]:
     """An answer message's groups, and each string of its citations on its own."""
     return message_groups(message) + [[slot] for slot in _cited_slots(message)]
+
+
+def summary_slots(value: object) -> Iterator[Slot]:
+    """The summary of each gateway `compaction` item in `value` (an item, or a list of them),
+    decoded: read and replaced through its view (`compaction.SummaryView`)."""
+    for item in value if isinstance(value, list) else [value]:
+        view = summary_view(item)
+        if view is not None:
+            yield view, "summary"
 
 
 def string_slots(value: object) -> Iterator[Slot]:

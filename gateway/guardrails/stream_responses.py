@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from gateway.guardrails.bodies import Slot, citation_slots
+from gateway.guardrails.bodies import Slot, citation_slots, summary_slots
 
 Key = tuple[int, int]
 TEXT = -1
@@ -164,13 +164,15 @@ def part_delta(event: dict[str, Any]) -> dict[str, Any]:
 
 
 def citations(event: dict[str, Any]) -> Iterator[Slot]:
-    """The citation strings an event carries: an `output_text.annotation.added` event's
-    annotation, the annotations of the text parts of a part, an item or a whole response."""
+    """The texts an event carries whole: an `output_text.annotation.added` event's
+    annotation, the annotations of the text parts of a part, an item or a whole response; the
+    summary of a gateway `compaction` item (`bodies.summary_slots`)."""
     yield from citation_slots(event.get("annotation"))
     response = event.get("response")
     items = [event.get("item")]
     if isinstance(response, dict) and isinstance(response.get("output"), list):
         items += response["output"]
+    yield from summary_slots(items)
     parts = [event.get("part")]
     for item in items:
         content = item.get("content") if isinstance(item, dict) else None

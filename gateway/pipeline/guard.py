@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import bisect
 from collections.abc import Sequence
+from itertools import chain
 from typing import Any
 
 import orjson
@@ -30,6 +31,7 @@ from gateway.guardrails.bodies import (
     input_groups,
     output_groups,
     string_slots,
+    summary_slots,
     token_ids_param,
     unread_output_param,
 )
@@ -229,7 +231,8 @@ def _restore(data: dict[str, Any], placeholders: Placeholders) -> bool:
     """Placeholders back in every string of the answer; in tool-call `arguments` (JSON text)
     a value goes back JSON-escaped."""
     changed = False
-    for container, key in string_slots(data):
+    slots = chain(string_slots(data), summary_slots(data.get("output")))
+    for container, key in slots:
         before = container[key]
         after = placeholders.restore(before, json_escape if key == "arguments" else None)
         if after != before:

@@ -72,8 +72,11 @@ def summary_request(body: JSON) -> JSON:
 
 def compaction_item(summary: str) -> JSON:
     """The `compaction` item standing for a conversation `summary` stands for."""
-    encoded = base64.b64encode(summary.encode()).decode()
-    return {"id": new_id("cmp"), "type": "compaction", "encrypted_content": _MARK + encoded}
+    return {"id": new_id("cmp"), "type": "compaction", "encrypted_content": _encoded(summary)}
+
+
+def _encoded(summary: str) -> str:
+    return _MARK + base64.b64encode(summary.encode()).decode()
 
 
 def compaction_summary(item: JSON) -> str | None:
@@ -85,6 +88,25 @@ def compaction_summary(item: JSON) -> str | None:
         return base64.b64decode(content[len(_MARK) :], validate=True).decode()
     except (binascii.Error, UnicodeDecodeError):
         return None
+
+
+class SummaryView:
+    """A gateway `compaction` item's summary as a text to read and replace (the guardrails'
+    slot `(view, "summary")`): reading decodes it, assigning encodes it back into the item."""
+
+    def __init__(self, item: JSON) -> None:
+        self.item = item
+
+    def __getitem__(self, key: str) -> str:
+        return compaction_summary(self.item) or ""
+
+    def __setitem__(self, key: str, summary: str) -> None:
+        self.item["encrypted_content"] = _encoded(summary)
+
+
+def summary_view(item: object) -> SummaryView | None:
+    """The view of `item`'s summary when it is a gateway `compaction` item, else None."""
+    return SummaryView(item) if isinstance(item, dict) and _made_here(item) else None
 
 
 def summary_text(summary: str) -> str:
