@@ -7,7 +7,8 @@ A Responses request is planned as the chat request it translates to (the gateway
 counts for the same conversation (a call of a custom or namespaced tool is answered as such, as
 the gateway's translation answers it: `chat_tools`). The store keeps the ids of the responses
 the mock made with `store` not false (the latest `STORED_MAX`), so a `previous_response_id`
-that this mock never made (or forgot) answers 404 as OpenAI does.
+that this mock never made (or forgot) answers 404 as OpenAI does. A request offering the
+`web_search` tool searches once before its text (`web_search`).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from gateway.mock_provider.responses_reasoning import (
     reasoning_item,
     without_compactions,
 )
+from gateway.mock_provider.web_search import cited, search_call, searches
 from gateway.providers.anthropic.errors import TranslationError
 from gateway.providers.responses.chat_tools import call_item, tool_origins
 from gateway.providers.responses.compaction import compaction_requested
@@ -97,7 +99,13 @@ def render_response(plan: Plan, request: JSON, response_id: str, created_at: int
         output = [compaction_output(request["input"][:-1])]
     elif call is None:
         text = choice.text or ""
-        output = [message_item(f"msg_mock{zlib.crc32(text.encode()):08x}", text)]
+        item_id = f"msg_mock{zlib.crc32(text.encode()):08x}"
+        if searches(request):
+            text, annotation = cited(text, request)
+            output = [search_call(request), message_item(item_id, text)]
+            output[1]["content"][0]["annotations"] = [annotation]
+        else:
+            output = [message_item(item_id, text)]
     else:
         origin = tool_origins(request).get(call.name)
         output = [call_item(origin, call.id, call.name, call.arguments, id_suffix=call.id)]
@@ -130,7 +138,13 @@ def render_stream(
         return [opening + events.complete(_usage(plan))], events.response
     if (thought := reasoning_item(request, plan.model)) is not None:
         opening += events.summarized_reasoning(thought)
-    if call is None:
+    if call is None and searches(request):
+        opening += events.whole_item(search_call(request)) + events.text("")
+        text, annotation = cited(choice.text or "", request)
+        pieces = [*choice.pieces, text[len(choice.text or "") :]]
+        deltas = [events.text(piece) for piece in pieces]
+        deltas[-1] += events.annotate(annotation)
+    elif call is None:
         opening += events.text("")
         deltas = [events.text(piece) for piece in choice.pieces]
     else:

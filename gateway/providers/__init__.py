@@ -14,6 +14,7 @@ from gateway.providers.anthropic.client_to_openai import AnthropicClientToOpenAI
 from gateway.providers.anthropic.count_tokens import AnthropicCountTokensAdapter
 from gateway.providers.anthropic.structured_output import structured_output_tool
 from gateway.providers.anthropic.thinking_blocks import ThinkingDisplay, thinking_display
+from gateway.providers.anthropic.web_search import asks_web_search
 from gateway.providers.azure import AZURE_CHAT, AZURE_EMBEDDINGS, AZURE_WIRE
 from gateway.providers.base import Adapter, PreparedCall, StreamConverter, Usage, innermost
 from gateway.providers.chat_reasoning import reasoning_origin
@@ -159,7 +160,8 @@ def adapter_for(
         if kind != "responses" or not speaks_responses(provider):  # are estimated before)
             raise InvalidRequest(f"provider '{provider.name}' does not count Responses tokens")
         return CheckedAdapter(_RESPONSES_INPUT_TOKENS)
-    if kind in ("chat", "messages") and _through_responses(api, provider, model):
+    searches = kind == "messages" and asks_web_search(body)
+    if kind in ("chat", "messages") and _through_responses(api, provider, model, searches):
         # One per request: it seals the model's encrypted reasoning with the deployment.
         origin = reasoning_origin(provider.name, model)
         if kind == "chat":
@@ -169,10 +171,16 @@ def adapter_for(
     return CheckedAdapter(_adapter(kind, provider, anthropic_beta, body))
 
 
-def _through_responses(api: DeploymentApi, provider: ProviderConfig, model: str) -> bool:
+def _through_responses(
+    api: DeploymentApi, provider: ProviderConfig, model: str, searches: bool = False
+) -> bool:
+    """Whether a chat or Anthropic client is served through the Responses API: `api` says
+    so, or, on "auto", from a provider that speaks it, for a model OpenAI serves there only or
+    an Anthropic client's web search (`searches`: `anthropic.web_search`)."""
     if api == "chat" or provider.type == "anthropic":
         return False
-    return api == "responses" or (responses_only_model(model) and speaks_responses(provider))
+    auto = responses_only_model(model) or searches
+    return api == "responses" or (auto and speaks_responses(provider))
 
 
 def _translated_responses(provider: ProviderConfig) -> type[ResponsesToChat]:

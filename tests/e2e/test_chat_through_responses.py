@@ -256,3 +256,73 @@ def test_a_responses_only_model_is_asked_through_the_responses_api_by_default(
         client.chat.completions.create(model="codex-as-chat", messages=HI)
     assert "only supported in v1/responses" in refused.value.message
     assert last_request(mock_upstream)["path"] == "/v1/chat/completions"
+
+
+# Claude Code's WebSearch: a request of its own offering only the web search tool, the tool
+# chosen, and the query in a user message.
+SEARCH_TOOL: anthropic.types.WebSearchTool20250305Param = {
+    "type": "web_search_20250305",
+    "name": "web_search",
+    "max_uses": 8,
+    "allowed_domains": ["docs.example.org"],
+}
+QUERY = "Perform a web search for the query: gateway release notes"
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_an_anthropic_clients_web_search_is_the_responses_apis(
+    gateway: Proc, mock_upstream: Proc, stream: bool
+) -> None:
+    """Before, a 400: "Anthropic tool 'web_search_20250305' cannot run on an OpenAI-compatible
+    upstream". `chat` is a chat deployment (`api = "auto"`): the search takes it through the
+    Responses API, whose search answers as Claude's does."""
+    asked: dict[str, Any] = {
+        "model": "chat",
+        "max_tokens": 200,
+        "messages": [{"role": "user", "content": QUERY}],
+        "tools": [SEARCH_TOOL],
+        "tool_choice": {"type": "tool", "name": "web_search"},
+    }
+    with anthropic.Anthropic(base_url=gateway.url, api_key=KEY, max_retries=0) as claude:
+        if stream:
+            with claude.messages.stream(**asked) as events:
+                answer = events.get_final_message()
+        else:
+            answer = claude.messages.create(**asked)
+    upstream = last_request(mock_upstream)
+    assert upstream["path"] == "/v1/responses"
+    body = upstream["body"]
+    assert body["tools"] == [
+        {"type": "web_search", "filters": {"allowed_domains": ["docs.example.org"]}}
+    ]
+    assert "tool_choice" not in body and "web_search_call.action.sources" in body["include"]
+    use, result, text = answer.content
+    assert use.type == "server_tool_use" and use.input == {"query": QUERY}
+    assert result.type == "web_search_tool_result" and result.tool_use_id == use.id
+    assert isinstance(result.content, list)
+    [found] = result.content
+    url = found.url
+    assert url.startswith("https://search.example/")
+    assert text.type == "text" and text.text.endswith(f"({url})")
+    assert text.citations is not None
+    [cited] = text.citations
+    assert cited.type == "web_search_result_location"
+    assert (cited.url, cited.cited_text) == (url, url)
+
+
+def test_a_chat_clients_web_search_options_are_the_search_tool(
+    client: openai.OpenAI, mock_upstream: Proc
+) -> None:
+    """Before, a 400: "'web_search_options' is not supported by this deployment"."""
+    answer = client.chat.completions.create(
+        model="bridged", messages=HI, web_search_options={"search_context_size": "low"}
+    )
+    body = last_request(mock_upstream)["body"]
+    assert body["tools"] == [{"type": "web_search", "search_context_size": "low"}]
+    message = answer.choices[0].message
+    assert message.annotations is not None
+    [annotation] = message.annotations
+    content = message.content or ""
+    cited = annotation.url_citation
+    assert content[cited.start_index : cited.end_index] == cited.url
+    assert "web_searches" not in (message.model_extra or {})

@@ -14,6 +14,7 @@ from gateway.providers.anthropic.errors import TranslationError
 from gateway.providers.anthropic.system_turns import system_turn
 from gateway.providers.anthropic.thinking_blocks import carried_reasoning
 from gateway.providers.anthropic.tool_calls import tool_call_from_tool_use
+from gateway.providers.anthropic.web_search import chat_web_search_options, is_web_search
 from gateway.providers.chat_reasoning import encrypted_details
 
 # OpenAI refuses a longer `user` ("Invalid 'user': string too long").
@@ -62,8 +63,9 @@ def anthropic_request_to_openai(
       upstream would answer prose where the client expects the JSON document.
 
     Anthropic's client tools defined by type alone (bash, the text editor, memory) go as
-    function tools with their documented schemas (`client_tools`). Raises `TranslationError`
-    for Anthropic server tools (web search and fetch, code execution), the computer tool, what
+    function tools with their documented schemas (`client_tools`), its web search tool as
+    `web_search_options` (`web_search`). Raises `TranslationError` for the other Anthropic
+    server tools (web fetch, code execution), the computer tool, what
     else runs on Anthropic's side (`mcp_servers`, `container`), and for image sources OpenAI
     cannot take (Files API ids).
     """
@@ -259,7 +261,12 @@ def _add_openai_tools(out: JSON, body: JSON) -> None:
     if not tools:
         return
     converted = []
+    searches: str | None = None  # the web search tool's name
     for tool in tools:
+        if is_web_search(tool):
+            out["web_search_options"] = chat_web_search_options(tool)
+            searches = str(tool.get("name") or "web_search")
+            continue
         if tool.get("type") not in _CUSTOM_TOOL_TYPES:
             client_tool = client_tool_function(tool)
             if client_tool is None:
@@ -274,12 +281,18 @@ def _add_openai_tools(out: JSON, body: JSON) -> None:
             function["description"] = tool["description"]
         function["parameters"] = tool.get("input_schema") or {"type": "object", "properties": {}}
         converted.append({"type": "function", "function": function})
-    out["tools"] = converted
+    if converted:
+        out["tools"] = converted
 
     choice = body.get("tool_choice")
     if not isinstance(choice, dict):
         return
     kind = choice.get("type")
+    if not converted or (kind == "tool" and choice.get("name") == searches):
+        # The search runs whenever the model decides, chat has no choice naming it; and a
+        # `tool_choice` without `tools` OpenAI refuses ("tools are required when tool choice
+        # is specified").
+        return
     if kind == "auto":
         out["tool_choice"] = "auto"
     elif kind == "any":

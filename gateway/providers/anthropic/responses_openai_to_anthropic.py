@@ -10,6 +10,7 @@ from gateway.providers.anthropic.stop_reasons import matched_stop_sequence, stop
 from gateway.providers.anthropic.thinking_blocks import ThinkingDisplay, thinking_block
 from gateway.providers.anthropic.tool_calls import tool_use_from_tool_call
 from gateway.providers.anthropic.usage import anthropic_usage
+from gateway.providers.anthropic.web_search import SEARCHES_FIELD, citation, search_blocks
 from gateway.providers.chat_reasoning import encrypted_reasoning, reasoning_text
 
 
@@ -19,7 +20,9 @@ def openai_response_to_anthropic(
     """Translate an OpenAI `chat.completion` into an Anthropic message.
 
     Reads the first choice: its reasoning becomes a `thinking` block first when the request
-    asked to see it (`thinking`: `thinking_blocks`), its text (or refusal) a text block, each
+    asked to see it (`thinking`: `thinking_blocks`), its web searches (the Anthropic bridge's)
+    their blocks (`web_search`), its text (or refusal) a text block (its `url_citation`
+    annotations the block's citations), each
     tool call a `tool_use` block whose `input` is the parsed arguments (`{}` when they are not
     a JSON object).
     The id is "msg_" + the OpenAI id; `stop_sequence` is the one `matched_stop_sequence` reads
@@ -33,12 +36,18 @@ def openai_response_to_anthropic(
     content: list[JSON] = []
     if thinking is not None:
         content += thinking_blocks(reasoning_text(message), encrypted_reasoning(message), thinking)
+    for entry in message.get(SEARCHES_FIELD) or ():
+        content += search_blocks(entry)
     text = message.get("content")
     if isinstance(text, list):  # some compatible servers return content parts
         text = "".join(p.get("text", "") for p in text if isinstance(p, dict))
     text = text or message.get("refusal")
     if isinstance(text, str) and text:
-        content.append({"type": "text", "text": text})
+        block: JSON = {"type": "text", "text": text}
+        cited = [citation(a, text) for a in message.get("annotations") or ()]
+        if any(cited):
+            block["citations"] = [c for c in cited if c is not None]
+        content.append(block)
     calls = [tool_use_from_tool_call(call) for call in message.get("tool_calls") or ()]
     content.extend(calls)
     finish = choice.get("finish_reason")

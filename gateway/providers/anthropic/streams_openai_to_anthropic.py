@@ -18,6 +18,12 @@ from gateway.providers.anthropic.thinking_blocks import (
     thinking_signature,
 )
 from gateway.providers.anthropic.usage import anthropic_usage
+from gateway.providers.anthropic.web_search import (
+    SEARCHES_FIELD,
+    citation,
+    query_json,
+    search_blocks,
+)
 from gateway.providers.chat_reasoning import encrypted_reasoning, reasoning_text
 
 Event = tuple[str, JSON]
@@ -28,8 +34,11 @@ class OpenAIToAnthropicStream:
 
     The sequence is Anthropic's: `message_start` (empty content), then per content block
     `content_block_start`, its deltas (`text_delta`, or `input_json_delta` for `tool_use`), and
-    `content_block_stop`; a new block opens when the delta switches between reasoning, text and
-    tool calls or a new tool call (index or id) appears. `finish()` closes the last block and sends
+    `content_block_stop`; a web search (the Anthropic bridge's `web_searches`) its
+    `server_tool_use` and `web_search_tool_result` blocks, a `url_citation` annotation a
+    `citations_delta` of the open text block (`web_search`); a new block opens when the delta
+    switches between reasoning, text and tool calls or a new tool call (index or id) appears.
+    `finish()` closes the last block and sends
     `message_delta` (stop_reason, `stop_sequence` as `matched_stop_sequence` reads it, usage)
     and `message_stop`: OpenAI sends usage after its finish_reason chunk, so nothing closes
     before the upstream has ended.
@@ -57,7 +66,8 @@ class OpenAIToAnthropicStream:
         self._started = False
         self._closed = False
         self._index = -1  # Anthropic content block index of the open block
-        self._open: Literal["thinking", "text", "tool"] | None = None
+        self._open: Literal["thinking", "text", "tool", "search"] | None = None
+        self._texts: list[str] = []  # the answer's text so far (what citations count in)
         self._tool_key: tuple[Any, Any] | None = None  # (OpenAI index, id) of the open tool call
         self._finish_reason: str | None = None
         self._stop_sequence: str | None = None  # vLLM's `stop_reason`, when a string matched
@@ -84,9 +94,13 @@ class OpenAIToAnthropicStream:
                     out += self._thought(thought)
                 for data in encrypted_reasoning(delta):
                     out += self._carry(data)
+            for entry in delta.get(SEARCHES_FIELD) or ():
+                out += self._search(entry)
             text = delta.get("content") or delta.get("refusal")
             if isinstance(text, str) and text:
                 out += self._text(text)
+            for annotation in delta.get("annotations") or ():
+                out += self._cite(annotation)
             for call in delta.get("tool_calls") or ():
                 out += self._tool(call)
             if choice.get("finish_reason"):
@@ -193,8 +207,31 @@ class OpenAIToAnthropicStream:
     def _text(self, text: str) -> list[Event]:
         out = [] if self._open == "text" else self._open_block({"type": "text", "text": ""})
         self._open = "text"
+        self._texts.append(text)
         out.append(self._delta({"type": "text_delta", "text": text}))
         return out
+
+    def _search(self, entry: object) -> list[Event]:
+        """A search the model made: its `server_tool_use` block (the query its one
+        `input_json_delta`) and its `web_search_tool_result` block, whole."""
+        out: list[Event] = []
+        for block in search_blocks(entry):
+            if block["type"] == "server_tool_use":
+                out += self._open_block({**block, "input": {}})
+                out.append(
+                    self._delta({"type": "input_json_delta", "partial_json": query_json(block)})
+                )
+            else:
+                out += self._open_block(block)
+            self._open = "search"
+        return out
+
+    def _cite(self, annotation: object) -> list[Event]:
+        """A citation of the open text block (none open: it has no block to go with)."""
+        cited = citation(annotation, "".join(self._texts))
+        if cited is None or self._open != "text":
+            return []
+        return [self._delta({"type": "citations_delta", "citation": cited})]
 
     def _tool(self, call: JSON) -> list[Event]:
         function = call.get("function") or {}

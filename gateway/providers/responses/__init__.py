@@ -8,4 +8,6 @@
   the pure translations, each named for the direction its data travels;
 - `objects` (the response object, items and usage) and `events` (the typed stream events),
   shared by the translations and the mock provider.
+- `web_search`: chat's `web_search_options` as the hosted `web_search` tool, and its citations
+  as chat's.
 """

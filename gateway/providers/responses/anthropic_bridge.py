@@ -44,7 +44,7 @@ class AnthropicThroughResponsesStream:
         origin: str = "",
         thinking: ThinkingDisplay | None = None,
     ) -> None:
-        self._to_chat = ResponsesToChatStream(include_usage=True, origin=origin)
+        self._to_chat = ResponsesToChatStream(include_usage=True, origin=origin, searches=True)
         self._to_anthropic = OpenAIToAnthropicStreamAdapter(model, input_tokens_estimate, thinking)
         self.usage: Usage | None = None  # once the stream ended
 
@@ -93,7 +93,7 @@ class AnthropicThroughResponses(ChatThroughResponses):
         return self._call(chat, deployment, provider, api_key, self.thinking == "shown")
 
     def convert_json(self, data: bytes) -> tuple[bytes, Usage, dict[str, Any]]:
-        chat, usage = self._answer(data)
+        chat, usage = self._answer(data, searches=True)
         model = str(chat.get("model") or "")
         converted = openai_response_to_anthropic(chat, model, self.thinking)
         return orjson.dumps(converted), usage, converted

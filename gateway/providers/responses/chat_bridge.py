@@ -85,15 +85,15 @@ class ChatThroughResponses:
         url = wire.url(provider, deployment, "responses")
         return PreparedCall(url, wire.headers(api_key), upstream_json(upstream, provider))
 
-    def _answer(self, data: bytes) -> tuple[JSON, Usage]:
-        """The upstream's answer as a chat completion, and its usage (a failed response is
-        the failure it reports)."""
+    def _answer(self, data: bytes, searches: bool = False) -> tuple[JSON, Usage]:
+        """The upstream's answer as a chat completion (`searches`: with its web searches, for
+        the Anthropic bridge), and its usage (a failed response is the failure it reports)."""
         parsed = parse_upstream_json(data)
         failure = response_failure(parsed)
         if failure is not None:
             raise failure
         usage = usage_from_responses(parsed.get("usage")) or Usage()
-        return responses_response_to_chat(parsed, self.origin), usage
+        return responses_response_to_chat(parsed, self.origin, searches), usage
 
     def convert_json(self, data: bytes) -> tuple[bytes, Usage, dict[str, Any]]:
         chat, usage = self._answer(data)

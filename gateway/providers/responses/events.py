@@ -140,6 +140,26 @@ class ResponseEvents:
         )
         return events
 
+    def annotate(self, annotation: JSON) -> list[JSON]:
+        """A citation of the open message's text (`response.output_text.annotation.added`);
+        nothing when no text is being written."""
+        index = self._open
+        if index is None or self.output[index]["type"] != "message":
+            return []
+        item = self.output[index]
+        annotations = item["content"][0].setdefault("annotations", [])
+        annotations.append(annotation)
+        return [
+            self._event(
+                "response.output_text.annotation.added",
+                item_id=item["id"],
+                output_index=index,
+                content_index=0,
+                annotation_index=len(annotations) - 1,
+                annotation=dict(annotation),
+            )
+        ]
+
     def reasoning(self, delta: str) -> list[JSON]:
         """The model's own reasoning (a chat server's `reasoning_content`: DeepSeek, vLLM): a
         `reasoning` item with one `reasoning_text` part, as OpenAI's open-weight models'."""

@@ -18,6 +18,8 @@ or serves function tools with reasoning only there, such as gpt-5.6).
   `reasoning.effort`; `verbosity` -> `text.verbosity`; `response_format` `json_schema` /
   `json_object` -> `text.format`; `temperature`, `top_p`, `user`, `metadata`,
   `prompt_cache_key`, `safety_identifier`, `service_tier`, `stream` as they are;
+  `web_search_options` -> the `web_search` tool, and the sources it read asked for
+  (`web_search`);
   `store: false` (a chat client keeps its own history: nothing is kept upstream for it), and
   so, for a reasoning model (`keeps_reasoning`), `include: ["reasoning.encrypted_content"]`
   (other models refuse it: "Encrypted content is not supported with this model."); with
@@ -34,6 +36,7 @@ from typing import Any
 from gateway.json_types import JSON
 from gateway.providers.anthropic.errors import TranslationError
 from gateway.providers.chat_reasoning import encrypted_reasoning, unsealed
+from gateway.providers.responses.web_search import SOURCES, web_search_tool
 
 # The least `max_output_tokens` OpenAI takes.
 MIN_OUTPUT_TOKENS = 16
@@ -62,7 +65,6 @@ _REFUSED: dict[str, tuple[object, ...]] = {
     "audio": (None,),
     "modalities": (None, ["text"]),
     "prediction": (None,),
-    "web_search_options": (None,),
     "functions": (None, []),
     "function_call": (None,),
     "n": (None, 1),
@@ -106,13 +108,19 @@ def chat_request_to_responses(
         out["tools"] = [_tool(tool) for tool in body["tools"]]
     if body.get("tool_choice") is not None:
         out["tool_choice"] = _tool_choice(body["tool_choice"])
+    include: list[str] = []
+    if body.get("web_search_options") is not None:
+        out["tools"] = [*out.get("tools", ()), web_search_tool(body["web_search_options"])]
+        include.append(SOURCES)
     reasoning: JSON = {}
     if isinstance(body.get("reasoning_effort"), str):
         reasoning["effort"] = body["reasoning_effort"]
     if keeps_reasoning:
-        out["include"] = ["reasoning.encrypted_content"]
+        include.append("reasoning.encrypted_content")
         if summaries:
             reasoning["summary"] = "auto"
+    if include:
+        out["include"] = include
     if reasoning:
         out["reasoning"] = reasoning
     text: JSON = {}

@@ -8,16 +8,19 @@ asked for them), its `encrypted_content` an entry of `reasoning_details` as Open
 (`chat_reasoning`), which a client that sends the message back sends back, for the model to go
 on from its thought (`requests_chat_to_responses`). `finish_reason`: `tool_calls` when it called
 tools, `length` for an answer cut at `max_output_tokens`, `content_filter` for one the filter
-stopped, else `stop`. The usage is renamed (`input_tokens` -> `prompt_tokens`, cached and
+stopped, else `stop`. An `output_text` part's `url_citation` annotations become the message's
+`annotations` (`web_search`). The usage is renamed (`input_tokens` -> `prompt_tokens`, cached and
 reasoning details kept).
 """
 
 from __future__ import annotations
 
 from gateway.json_types import JSON
+from gateway.providers.anthropic.web_search import SEARCHES_FIELD
 from gateway.providers.base import token_count
 from gateway.providers.chat_reasoning import encrypted_details, sealed
 from gateway.providers.responses.objects import reasoning_parts_text
+from gateway.providers.responses.web_search import chat_annotation, search_entry
 
 # `incomplete_details.reason` -> chat's `finish_reason`.
 FINISH_REASONS = {"max_output_tokens": "length", "content_filter": "content_filter"}
@@ -64,18 +67,23 @@ def finish_reason(response: JSON, called: bool) -> str:
     return "tool_calls" if called else "stop"
 
 
-def responses_response_to_chat(response: JSON, origin: str = "") -> JSON:
+def responses_response_to_chat(response: JSON, origin: str = "", searches: bool = False) -> JSON:
     """The chat completion of the Responses answer `response`; its encrypted reasoning sealed
-    with `origin` (`chat_reasoning.sealed`), left out without one."""
+    with `origin` (`chat_reasoning.sealed`), left out without one; with `searches`, its web
+    searches as the message's `web_searches` (`web_search`: the Anthropic bridge's)."""
     texts: list[str] = []
     refusals: list[str] = []
     calls: list[JSON] = []
     thoughts: list[str] = []
     encrypted: list[str] = []
+    annotations: list[JSON] = []
+    searched: list[JSON] = []
     for item in response.get("output") or ():
         if not isinstance(item, dict):
             continue
-        if item.get("type") == "reasoning":
+        if searches and (entry := search_entry(item)) is not None:
+            searched.append(entry)
+        elif item.get("type") == "reasoning":
             if summary := reasoning_parts_text(item, "summary"):
                 thoughts.append(summary)
             data = item.get("encrypted_content")
@@ -86,6 +94,10 @@ def responses_response_to_chat(response: JSON, origin: str = "") -> JSON:
                 if not isinstance(part, dict):
                     continue
                 if isinstance(part.get("text"), str):
+                    offset = sum(map(len, texts))
+                    for annotation in part.get("annotations") or ():
+                        if (cited := chat_annotation(annotation, offset)) is not None:
+                            annotations.append(cited)
                     texts.append(part["text"])
                 elif isinstance(part.get("refusal"), str):
                     refusals.append(part["refusal"])
@@ -94,6 +106,10 @@ def responses_response_to_chat(response: JSON, origin: str = "") -> JSON:
     message: JSON = {"role": "assistant", "content": "".join(texts) if texts or not calls else None}
     if refusals:
         message["refusal"] = "".join(refusals)
+    if annotations:
+        message["annotations"] = annotations
+    if searched:
+        message[SEARCHES_FIELD] = searched
     if thoughts:
         message["reasoning_content"] = "\n\n".join(thoughts)
     if encrypted:

@@ -7,7 +7,8 @@
 `function_call_arguments.delta` (`custom_tool_call_input.delta`) events its argument deltas; a
 reasoning summary's deltas become `reasoning_content` deltas (a blank line between its parts),
 and a reasoning item done with its `encrypted_content` a `reasoning_details` delta, as the JSON
-answer has them (`responses_responses_to_chat`). The final event
+answer has them (`responses_responses_to_chat`); an `output_text.annotation.added` event's
+`url_citation` a delta's `annotations` (`web_search`). The final event
 (`response.completed` or `.incomplete`) gives the chunk with the `finish_reason`, then, for a
 client that asked (`stream_options.include_usage`), the usage chunk, then `[DONE]`. A
 `response.failed` or an `error` event ends the stream with the upstream's error; a stream that
@@ -20,6 +21,7 @@ import orjson
 
 from gateway.errors import GatewayError
 from gateway.json_types import JSON
+from gateway.providers.anthropic.web_search import SEARCHES_FIELD
 from gateway.providers.base import Usage, stream_cut_short
 from gateway.providers.chat_reasoning import encrypted_details, sealed
 from gateway.providers.openai_usage import usage_from_openai
@@ -29,6 +31,7 @@ from gateway.providers.responses.responses_responses_to_chat import (
     finish_reason,
 )
 from gateway.providers.responses.stream_passthrough import response_failure, stream_event_json
+from gateway.providers.responses.web_search import chat_annotation, search_entry
 from gateway.providers.upstream_errors import stream_error_from_upstream
 from gateway.sse import SSEDecoder, encode_event
 
@@ -38,7 +41,7 @@ _CALL_DELTAS = ("response.function_call_arguments.delta", "response.custom_tool_
 
 
 class ResponsesToChatStream:
-    def __init__(self, include_usage: bool, origin: str = "") -> None:
+    def __init__(self, include_usage: bool, origin: str = "", searches: bool = False) -> None:
         self._decoder = SSEDecoder()
         self._include_usage = include_usage
         self._id = "chatcmpl-"
@@ -48,6 +51,9 @@ class ResponsesToChatStream:
         self._summary_part: tuple[object, object] | None = None  # (item id, summary index)
         self._encrypted_count = 0  # `reasoning_details` entries sent
         self._origin = origin  # what the encrypted reasoning is sealed with (none: left out)
+        self._searches = searches  # the Anthropic bridge's `web_searches` (`web_search`)
+        self._length = 0  # characters of answer text sent
+        self._part_starts: dict[tuple[object, object], int] = {}  # a text part -> its offset
         self.usage: Usage | None = None
         self.text: list[str] = []
         self._written: list[str] = []  # the answer's text and tool-call arguments
@@ -97,15 +103,23 @@ class ResponsesToChatStream:
             return [self._chunk({"role": "assistant", "content": ""})]
         delta = event.get("delta")
         if kind == "response.output_text.delta" and isinstance(delta, str):
+            part = (event.get("item_id"), event.get("content_index"))
+            self._part_starts.setdefault(part, self._length)
+            self._length += len(delta)
             self.text.append(delta)
             self._written.append(delta)
             return [self._chunk({"content": delta})]
+        if kind == "response.output_text.annotation.added":
+            return self._annotation(event)
         if kind == "response.refusal.delta" and isinstance(delta, str):
             return [self._chunk({"refusal": delta})]
         if kind == "response.reasoning_summary_text.delta" and isinstance(delta, str):
             return self._summary_delta(event.get("item_id"), event.get("summary_index"), delta)
         if kind == "response.output_item.done":
-            return self._encrypted(event.get("item"))
+            item = event.get("item")
+            if self._searches and (entry := search_entry(item)) is not None:
+                return [self._chunk({SEARCHES_FIELD: [entry]})]
+            return self._encrypted(item)
         if kind == "response.output_item.added":
             return self._call_start(event)
         if kind in _CALL_DELTAS:
@@ -122,6 +136,12 @@ class ResponsesToChatStream:
         self._summary_part = (item_id, part)
         self._written.append(delta)
         return [self._chunk({"reasoning_content": delta})]
+
+    def _annotation(self, event: JSON) -> list[bytes]:
+        """A citation of the text part it names, counted in the whole answer's text."""
+        part = (event.get("item_id"), event.get("content_index"))
+        cited = chat_annotation(event.get("annotation"), self._part_starts.get(part, self._length))
+        return [] if cited is None else [self._chunk({"annotations": [cited]})]
 
     def _encrypted(self, item: object) -> list[bytes]:
         if not isinstance(item, dict) or item.get("type") != "reasoning":

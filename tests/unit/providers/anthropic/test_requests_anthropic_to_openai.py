@@ -218,8 +218,8 @@ def test_tools_and_tool_choice() -> None:
 
 
 def test_server_tools_raise() -> None:
-    with pytest.raises(TranslationError, match="web_search"):
-        translate(messages=[], tools=[{"type": "web_search_20250305", "name": "web_search"}])
+    with pytest.raises(TranslationError, match="web_fetch"):
+        translate(messages=[], tools=[{"type": "web_fetch_20250910", "name": "web_fetch"}])
     with pytest.raises(TranslationError, match="computer_20250124"):
         translate(messages=[], tools=[{"type": "computer_20250124", "name": "computer"}])
 
