@@ -22,6 +22,7 @@ import orjson
 from gateway import tokens
 from gateway.mock_provider.claude_refusals import claude_refusal
 from gateway.mock_provider.schema import arguments_from_schema
+from gateway.mock_provider.web_search import offers_search
 
 SENTENCE_WORDS = 20
 _VARIANTS = 64
@@ -75,6 +76,8 @@ class Plan:
     prompt_tokens: int
     stream: bool
     include_usage: bool
+    # An Anthropic answer that searched the web first: the query (`web_search`).
+    search: str | None = None
 
     @property
     def completion_tokens(self) -> int:
@@ -289,7 +292,11 @@ def _anthropic_tool(body: dict[str, Any]) -> tuple[str, Any] | None:
         return None
     if isinstance(choice, dict) and choice.get("type") == "none":
         return None
-    named = [t for t in tools if isinstance(t, dict) and isinstance(t.get("name"), str)]
+    named = [
+        t
+        for t in tools
+        if isinstance(t, dict) and isinstance(t.get("name"), str) and not offers_search([t])
+    ]
     if isinstance(choice, dict) and choice.get("type") == "tool":
         wanted = choice.get("name")
         for tool in named:
@@ -381,7 +388,9 @@ def plan_messages(body: Any) -> Plan:
     tool = None if tool_result is not None else _anthropic_tool(body)
     choices = _choices(model, messages, 1, max_tokens, tool, tool_result, "toolu_mock")
     prompt = tokens.count_messages(messages, body.get("system"))
-    return Plan(model, choices, prompt, body.get("stream") is True, False)
+    searched = choices[0].tool_call is None and offers_search(body.get("tools"))
+    query = last_user_text(messages) if searched else None
+    return Plan(model, choices, prompt, body.get("stream") is True, False, query)
 
 
 def count_message_tokens(body: Any) -> int:

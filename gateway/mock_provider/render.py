@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from gateway.mock_provider.behaviour import FINISH_TO_STOP_REASON, Choice, Plan
+from gateway.mock_provider.web_search import anthropic_search_blocks
 
 Event = dict[str, Any]
 Frame = list[Event]
@@ -169,15 +170,20 @@ def _anthropic_block(choice: Choice) -> dict[str, Any]:
 def anthropic_message(plan: Plan, message_id: str) -> dict[str, Any]:
     """The Messages API `message` object (Anthropic has no `n`: the first choice)."""
     choice = plan.choices[0]
+    usage = _anthropic_usage(plan.prompt_tokens, choice.completion_tokens)
+    content = [_anthropic_block(choice)]
+    if plan.search is not None:
+        content = anthropic_search_blocks(plan.search, choice.text or "")
+        usage["server_tool_use"] = {"web_search_requests": 1}
     return {
         "id": message_id,
         "type": "message",
         "role": "assistant",
         "model": plan.model,
-        "content": [_anthropic_block(choice)],
+        "content": content,
         "stop_reason": FINISH_TO_STOP_REASON[choice.finish],
         "stop_sequence": None,
-        "usage": _anthropic_usage(plan.prompt_tokens, choice.completion_tokens),
+        "usage": usage,
     }
 
 
@@ -194,16 +200,29 @@ def anthropic_stream_frames(plan: Plan, message_id: str) -> list[Frame]:
         "stop_sequence": None,
         "usage": _anthropic_usage(plan.prompt_tokens, 1),
     }
+    searched: Frame = []  # a search's blocks, whole, before the text
+    if plan.search is not None:
+        *blocks, cited = anthropic_search_blocks(plan.search, choice.text or "")
+        for index, whole in enumerate(blocks):
+            searched += [
+                {"type": "content_block_start", "index": index, "content_block": whole},
+                {"type": "content_block_stop", "index": index},
+            ]
+    at = len(searched) // 2  # the text's block index
     if choice.tool_call is None:
         block: dict[str, Any] = {"type": "text", "text": ""}
         deltas = [
             {
                 "type": "content_block_delta",
-                "index": 0,
+                "index": at,
                 "delta": {"type": "text_delta", "text": piece},
             }
             for piece in choice.pieces
         ]
+        if plan.search is not None:
+            block["citations"] = []
+            citation = {"type": "citations_delta", "citation": cited["citations"][0]}
+            deltas.insert(0, {"type": "content_block_delta", "index": at, "delta": citation})
     else:
         call = choice.tool_call
         block = {"type": "tool_use", "id": call.id, "name": call.name, "input": {}}
@@ -217,11 +236,12 @@ def anthropic_stream_frames(plan: Plan, message_id: str) -> list[Frame]:
         ]
     opening: Frame = [
         {"type": "message_start", "message": message},
-        {"type": "content_block_start", "index": 0, "content_block": block},
+        *searched,
+        {"type": "content_block_start", "index": at, "content_block": block},
         {"type": "ping"},
     ]
     closing: Frame = [
-        {"type": "content_block_stop", "index": 0},
+        {"type": "content_block_stop", "index": at},
         {
             "type": "message_delta",
             "delta": {"stop_reason": FINISH_TO_STOP_REASON[choice.finish], "stop_sequence": None},

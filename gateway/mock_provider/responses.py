@@ -18,7 +18,7 @@ from collections import OrderedDict
 from typing import Any
 
 from gateway.json_types import JSON
-from gateway.mock_provider.behaviour import Choice, Plan, RequestError, plan_chat
+from gateway.mock_provider.behaviour import Choice, Plan, RequestError, last_user_text, plan_chat
 from gateway.mock_provider.render import Frame
 from gateway.mock_provider.responses_reasoning import (
     check_output_limit,
@@ -101,8 +101,9 @@ def render_response(plan: Plan, request: JSON, response_id: str, created_at: int
         text = choice.text or ""
         item_id = f"msg_mock{zlib.crc32(text.encode()):08x}"
         if searches(request):
-            text, annotation = cited(text, request)
-            output = [search_call(request), message_item(item_id, text)]
+            query = _search_query(request)
+            text, annotation = cited(text, query)
+            output = [search_call(request, query), message_item(item_id, text)]
             output[1]["content"][0]["annotations"] = [annotation]
         else:
             output = [message_item(item_id, text)]
@@ -139,8 +140,9 @@ def render_stream(
     if (thought := reasoning_item(request, plan.model)) is not None:
         opening += events.summarized_reasoning(thought)
     if call is None and searches(request):
-        opening += events.whole_item(search_call(request)) + events.text("")
-        text, annotation = cited(choice.text or "", request)
+        query = _search_query(request)
+        opening += events.whole_item(search_call(request, query)) + events.text("")
+        text, annotation = cited(choice.text or "", query)
         pieces = [*choice.pieces, text[len(choice.text or "") :]]
         deltas = [events.text(piece) for piece in pieces]
         deltas[-1] += events.annotate(annotation)
@@ -157,6 +159,12 @@ def render_stream(
     deltas[0] = opening + deltas[0]
     deltas[-1] = deltas[-1] + closing
     return deltas, events.response
+
+
+def _search_query(request: JSON) -> str:
+    """What the mock searches for: the last user message's text (the input, a string)."""
+    items = request.get("input")
+    return items if isinstance(items, str) else last_user_text(list(items or ()))
 
 
 def not_found(response_id: str, param: str | None = None) -> JSON:

@@ -1,4 +1,5 @@
-"""The mock's web search: OpenAI's hosted `web_search` tool on its Responses API.
+"""The mock's web search: OpenAI's hosted `web_search` tool on its Responses API, and Claude's
+web search tool (`web_search_20250305` and later) on its Messages API.
 
 A request offering the tool (`web_search`, `web_search_preview` and their dated versions) whose
 answer is text searches once: a `web_search_call` item (its action the search for the last
@@ -6,6 +7,12 @@ user message's text, with the one source it read when `include` asks for
 `web_search_call.action.sources`, as OpenAI answers), then the answer's text followed by the
 source's URL in parentheses, cited by a `url_citation` annotation spanning the URL. The URL and
 title are made from the query, so a test knows them in advance (`source_url`).
+
+Claude's search (a request offering the tool whose answer is text) is Claude's blocks: a
+`server_tool_use` (`input.query`: the last user message's text), its `web_search_tool_result`
+with the one `web_search_result` (`encrypted_content` made up, as Anthropic's is opaque), then
+the answer's text block citing it (`web_search_result_location`, `cited_text` the text's first
+150 characters); `usage.server_tool_use.web_search_requests` 1 (`anthropic_search_blocks`).
 """
 
 from __future__ import annotations
@@ -17,28 +24,17 @@ from gateway.json_types import JSON
 SOURCES = "web_search_call.action.sources"
 
 
-def searches(request: JSON) -> bool:
-    """Whether `request` offers the web search tool."""
-    tools = request.get("tools")
+def offers_search(tools: object) -> bool:
+    """Whether `tools` hold a web search tool (OpenAI's hosted one, or Claude's)."""
     return isinstance(tools, list) and any(
         isinstance(tool, dict) and str(tool.get("type", "")).startswith("web_search")
         for tool in tools
     )
 
 
-def search_query(request: JSON) -> str:
-    """The text of the request's last user message (the input, when a string)."""
-    items = request.get("input")
-    if isinstance(items, str):
-        return items
-    for item in reversed(items if isinstance(items, list) else []):
-        if isinstance(item, dict) and item.get("role") == "user":
-            content = item.get("content")
-            if isinstance(content, str):
-                return content
-            texts = [p.get("text") for p in content or () if isinstance(p, dict)]
-            return " ".join(t for t in texts if isinstance(t, str))
-    return ""
+def searches(request: JSON) -> bool:
+    """Whether the Responses `request` offers the web search tool."""
+    return offers_search(request.get("tools"))
 
 
 def source_url(query: str) -> str:
@@ -46,9 +42,8 @@ def source_url(query: str) -> str:
     return f"https://search.example/{zlib.crc32(query.encode()):08x}"
 
 
-def search_call(request: JSON) -> JSON:
-    """The `web_search_call` item of the request's search."""
-    query = search_query(request)
+def search_call(request: JSON, query: str) -> JSON:
+    """The `web_search_call` item of the request's search for `query`."""
     action: JSON = {"type": "search", "query": query}
     include = request.get("include")
     if isinstance(include, list) and SOURCES in include:
@@ -62,9 +57,8 @@ def search_call(request: JSON) -> JSON:
     }
 
 
-def cited(text: str, request: JSON) -> tuple[str, JSON]:
+def cited(text: str, query: str) -> tuple[str, JSON]:
     """The answer `text` with its source's URL after it, and the annotation citing it."""
-    query = search_query(request)
     url = source_url(query)
     start = len(text) + 2  # after " ("
     annotation = {
@@ -75,3 +69,34 @@ def cited(text: str, request: JSON) -> tuple[str, JSON]:
         "title": f"Results for {query}"[:80],
     }
     return f"{text} ({url})", annotation
+
+
+def anthropic_search_blocks(query: str, text: str) -> list[JSON]:
+    """Claude's blocks for an answer `text` that searched for `query`."""
+    url = source_url(query)
+    block_id = f"srvtoolu_mock{zlib.crc32(query.encode()):08x}"
+    title = f"Results for {query}"[:80]
+    result = {
+        "type": "web_search_result",
+        "url": url,
+        "title": title,
+        "encrypted_content": "bW9jaw==",
+        "page_age": None,
+    }
+    citation = {
+        "type": "web_search_result_location",
+        "url": url,
+        "title": title,
+        "cited_text": text[:150],
+        "encrypted_index": "bW9jaw==",
+    }
+    return [
+        {
+            "type": "server_tool_use",
+            "id": block_id,
+            "name": "web_search",
+            "input": {"query": query},
+        },
+        {"type": "web_search_tool_result", "tool_use_id": block_id, "content": [result]},
+        {"type": "text", "text": text, "citations": [citation]},
+    ]

@@ -4,6 +4,7 @@ and the `openai` SDK to an Anthropic-format upstream."""
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import anthropic
 import httpx
@@ -232,3 +233,27 @@ def test_anthropic_errors_use_anthropic_shape(gateway: Proc, claude: anthropic.A
         bad.messages.create(
             model="claude-mock", max_tokens=10, messages=[{"role": "user", "content": "hi"}]
         )
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_a_web_search_on_claude_passes_with_its_blocks(
+    claude: anthropic.Anthropic, stream: bool
+) -> None:
+    """The mock searches as Claude does (what the translations are tested against): the
+    SDK reads its search blocks and the cited text, JSON and streamed, through the gateway."""
+    asked: dict[str, Any] = {
+        "model": "claude-mock",
+        "max_tokens": 100,
+        "messages": [{"role": "user", "content": "Latest gateway release?"}],
+        "tools": [{"type": "web_search_20250305", "name": "web_search"}],
+    }
+    if stream:
+        with claude.messages.stream(**asked) as events:
+            answer = events.get_final_message()
+    else:
+        answer = claude.messages.create(**asked)
+    use, result, text = answer.content
+    assert use.type == "server_tool_use" and use.input == {"query": "Latest gateway release?"}
+    assert result.type == "web_search_tool_result" and result.tool_use_id == use.id
+    assert text.type == "text" and text.citations
+    assert text.citations[0].type == "web_search_result_location"

@@ -6,6 +6,7 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
+import httpx
 import openai
 import pytest
 from openai.types import CompletionUsage
@@ -257,3 +258,35 @@ def test_a_wrong_key_is_refused_as_openai_refuses_one(gateway: Proc) -> None:
         "invalid_api_key",
         None,
     )
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_web_search_options_are_claudes_web_search_and_its_citations_annotations(
+    via: openai.OpenAI, mock_upstream: Proc, stream: bool
+) -> None:
+    """Before, `web_search_options` was left out of the request to Claude: the model answered
+    without searching, and no annotation came."""
+    asked: dict[str, Any] = {
+        "model": "claude-mock",
+        "messages": [{"role": "user", "content": "Latest gateway release?"}],
+        "web_search_options": {"search_context_size": "low"},
+    }
+    if stream:
+        chunks = list(via.chat.completions.create(**asked, stream=True))
+        content = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+        annotations = [
+            a
+            for c in chunks
+            if c.choices
+            for a in (c.choices[0].delta.model_extra or {}).get("annotations") or ()
+        ]
+    else:
+        message = via.chat.completions.create(**asked).choices[0].message
+        content = message.content or ""
+        annotations = [a.model_dump() for a in message.annotations or ()]
+    sent = httpx.get(mock_upstream.url + "/_mock/stats").json()["last_request"]["body"]
+    assert sent["tools"] == [{"type": "web_search_20250305", "name": "web_search", "max_uses": 1}]
+    [annotation] = annotations
+    cited = annotation["url_citation"]
+    assert annotation["type"] == "url_citation" and cited["url"].startswith("https://search.")
+    assert content and (cited["start_index"], cited["end_index"]) == (0, len(content))

@@ -14,6 +14,7 @@ from gateway.providers.anthropic.effort import claude_effort
 from gateway.providers.anthropic.errors import TranslationError
 from gateway.providers.anthropic.structured_output import forced_choice, structured_output_tool
 from gateway.providers.anthropic.tool_calls import anthropic_tool_id, tool_use_from_tool_call
+from gateway.providers.anthropic.web_search import anthropic_web_search_tool
 
 _JSON_ONLY = (
     "Respond with a single valid JSON object and nothing else: no prose before or after it and "
@@ -53,6 +54,7 @@ def openai_request_to_anthropic(body: JSON, upstream_model: str) -> JSON:
       (and the schema, when given) is appended to the system prompt; the answer is then JSON by
       instruction.
     - `reasoning_effort` -> `output_config.effort` on Claude 4.6 and later (`effort`).
+    - `web_search_options` -> Claude's web search tool (`web_search`).
     - Dropped: `n` == 1, `logprobs`, `top_logprobs`, `presence_penalty`, `frequency_penalty`,
       `logit_bias`, `seed`, `stream_options`, `store`, `metadata`, `reasoning_effort` for older
       models, ...
@@ -141,6 +143,9 @@ def openai_request_to_anthropic(body: JSON, upstream_model: str) -> JSON:
         out["tools"], out["tool_choice"] = [structured], forced_choice()
     else:
         _add_tools(out, body)
+    if body.get("web_search_options") is not None:
+        search = anthropic_web_search_tool(body["web_search_options"])
+        out["tools"] = [*out.get("tools", ()), search]
     return out
 
 

@@ -15,6 +15,7 @@ from gateway.providers.anthropic.stop_reasons import finish_reason
 from gateway.providers.anthropic.structured_output import STRUCTURED_TOOL
 from gateway.providers.anthropic.tool_calls import tool_call_from_tool_use
 from gateway.providers.anthropic.usage import openai_usage
+from gateway.providers.anthropic.web_search import chat_annotations
 
 
 def anthropic_response_to_openai(
@@ -23,16 +24,19 @@ def anthropic_response_to_openai(
     """Translate an Anthropic message into an OpenAI `chat.completion`.
 
     Text blocks are joined into `message.content` (None when there is none); `tool_use` blocks
-    become `tool_calls` with compact JSON `arguments`; thinking blocks are dropped. The id is
+    become `tool_calls` with compact JSON `arguments`; thinking blocks are dropped, and so are
+    a web search's blocks, its citations `annotations` (`web_search`). The id is
     "chatcmpl-" + the Anthropic id, `model` is the argument, `created` defaults to now.
     `structured`: the request asked for a structured output through `STRUCTURED_TOOL`, whose
     input is then the text (compact JSON), and the answer stops as a text answer does.
     """
     texts: list[str] = []
     calls: list[JSON] = []
+    annotations: list[JSON] = []
     for block in resp.get("content") or ():
         kind = block.get("type") if isinstance(block, dict) else None
         if kind == "text":
+            annotations += chat_annotations(block, sum(map(len, texts)))
             texts.append(str(block.get("text", "")))
         elif kind == "tool_use" and structured and block.get("name") == STRUCTURED_TOOL:
             texts.append(orjson.dumps(block.get("input") or {}).decode())
@@ -48,6 +52,8 @@ def anthropic_response_to_openai(
     }
     if calls:
         message["tool_calls"] = calls
+    if annotations:
+        message["annotations"] = annotations
     return {
         "id": f"chatcmpl-{resp.get('id', '')}",
         "object": "chat.completion",

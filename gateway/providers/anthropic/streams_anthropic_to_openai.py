@@ -16,6 +16,7 @@ from gateway.providers.anthropic.errors import stream_error
 from gateway.providers.anthropic.stop_reasons import finish_reason
 from gateway.providers.anthropic.structured_output import STRUCTURED_TOOL
 from gateway.providers.anthropic.usage import openai_usage
+from gateway.providers.anthropic.web_search import cited_span
 
 
 class AnthropicToOpenAIStream:
@@ -29,6 +30,9 @@ class AnthropicToOpenAIStream:
     - `message_delta` -> the closing chunk (empty delta, `finish_reason`), then, when
       `include_usage`, a chunk with `"choices": []` and the usage; other chunks then carry
       `"usage": null`, and carry no `usage` key at all otherwise;
+    - a text block's web search citations (its start's `citations`, its `citations_delta`
+      events) -> a delta's `annotations` when it closes, each spanning the block's text, as
+      the JSON answer has them (`web_search`); the search's own blocks produce nothing;
     - thinking blocks, `ping` and unknown events produce nothing; `error` raises
       `StreamTranslationError` with the upstream message.
 
@@ -59,6 +63,9 @@ class AnthropicToOpenAIStream:
         self._no_arguments: set[int] = set()  # tool_use blocks with no argument text sent yet
         self._structured = structured
         self._answer_blocks: set[int] = set()  # blocks of STRUCTURED_TOOL: their input is text
+        self._length = 0  # characters of `content` sent
+        # An open text block's web search citations, and where its text starts in `content`.
+        self._cited: dict[int, tuple[int, list[JSON]]] = {}
 
     def feed(self, event: str | None, data: JSON) -> list[JSON]:
         """Translate one Anthropic event (`event` may be None: `data["type"]` names it then)."""
@@ -113,8 +120,10 @@ class AnthropicToOpenAIStream:
     def _block_start(self, data: JSON) -> list[JSON]:
         block = data.get("content_block") or {}
         kind = block.get("type")
-        if kind == "text" and block.get("text"):
-            return [self._chunk({"content": block["text"]})]
+        if kind == "text":
+            citations = [c for c in block.get("citations") or () if isinstance(c, dict)]
+            self._cited[int(data.get("index") or 0)] = (self._length, citations)
+            return [self._content(block["text"])] if block.get("text") else []
         if kind != "tool_use":
             return []
         block_index = int(data.get("index") or 0)
@@ -139,12 +148,17 @@ class AnthropicToOpenAIStream:
         delta = data.get("delta") or {}
         kind = delta.get("type")
         if kind == "text_delta" and delta.get("text"):
-            return [self._chunk({"content": delta["text"]})]
+            return [self._content(delta["text"])]
+        if kind == "citations_delta" and isinstance(delta.get("citation"), dict):
+            cited = self._cited.get(int(data.get("index") or 0))
+            if cited is not None:
+                cited[1].append(delta["citation"])
+            return []
         if kind == "input_json_delta" and delta.get("partial_json"):
             block_index = int(data.get("index") or 0)
             if block_index in self._answer_blocks:
                 self._no_arguments.discard(block_index)
-                return [self._chunk({"content": delta["partial_json"]})]
+                return [self._content(delta["partial_json"])]
             index = self._tool_index.get(block_index)
             if index is not None:
                 self._no_arguments.discard(block_index)
@@ -156,13 +170,28 @@ class AnthropicToOpenAIStream:
         """A tool call whose arguments never came (a tool without parameters: Claude streams
         one empty `input_json_delta`) gets `{}`, as OpenAI sends and the JSON path has it."""
         block_index = int(data.get("index") or 0)
+        if block_index in self._cited:
+            return self._citations(*self._cited.pop(block_index))
         if block_index not in self._no_arguments:
             return []
         self._no_arguments.discard(block_index)
         if block_index in self._answer_blocks:
-            return [self._chunk({"content": "{}"})]
+            return [self._content("{}")]
         call = {"index": self._tool_index[block_index], "function": {"arguments": "{}"}}
         return [self._chunk({"tool_calls": [call]})]
+
+    def _content(self, text: str) -> JSON:
+        self._length += len(text)
+        return self._chunk({"content": text})
+
+    def _citations(self, start: int, citations: list[JSON]) -> list[JSON]:
+        """A closed text block's web search citations, as annotations spanning its text."""
+        spans = [
+            cited_span(c, start, self._length)
+            for c in citations
+            if c.get("type") == "web_search_result_location"
+        ]
+        return [self._chunk({"annotations": spans})] if spans else []
 
     def _update_usage(self, usage: object) -> None:
         if not isinstance(usage, dict):

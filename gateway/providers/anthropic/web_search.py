@@ -1,10 +1,11 @@
-"""Anthropic's web search tool (`web_search_20250305`, `web_search_20260209`: the server tool
-Claude Code's WebSearch sends) on a deployment of OpenAI's wire.
+"""Web search across the two wires: Anthropic's web search tool (`web_search_20250305`,
+`web_search_20260209`: the server tool Claude Code's WebSearch sends) on a deployment of
+OpenAI's wire, and chat's `web_search_options` on Claude.
 
 The tool runs on the provider's side, so only a provider with a search of its own can take it:
 OpenAI's Responses API, whose `web_search` tool the gateway asks for through chat's
 `web_search_options` (`chat_web_search_options`; `providers.responses.web_search`). An Anthropic
-client's web search to a deployment with the Responses API (OpenAI's, Azure's) is served there
+client's web search to a deployment with the Responses API (OpenAI's) is served there
 (`api = "auto"`); to a chat completions deployment the options go as they are (OpenAI's search
 models take them; others answer their own 400).
 
@@ -17,6 +18,13 @@ models take them; others answer their own 400).
   `encrypted_content` empty, for the search result cannot be sent back to OpenAI), before the
   text; each `url_citation` annotation a `web_search_result_location` citation of the text
   block (`cited_text`: the text it spans, at most 150 characters; `encrypted_index` empty).
+
+The other way, a chat client's `web_search_options` to Claude is Claude's web search tool
+(`anthropic_web_search_tool`: `user_location` flattened, `filters.allowed_domains` as
+`allowed_domains`, `search_context_size` as `max_uses`, 1, 5 or 10 searches for `low`,
+`medium`, `high`, as LiteLLM maps it); the answer's search blocks have no chat form, and each
+`web_search_result_location` citation of a text block is a `url_citation` annotation spanning
+that block's text (`chat_annotations`).
 """
 
 from __future__ import annotations
@@ -31,6 +39,8 @@ from gateway.providers.anthropic.errors import TranslationError
 # (`providers.responses.web_search.search_entry`).
 SEARCHES_FIELD = "web_searches"
 _LOCATION = ("city", "region", "country", "timezone")
+# chat's `search_context_size` -> how many searches Claude may make.
+_MAX_USES = {"low": 1, "medium": 5, "high": 10}
 # Anthropic's longest `cited_text`.
 _CITED_MAX = 150
 
@@ -92,6 +102,46 @@ def search_blocks(entry: object) -> list[JSON]:
         },
         {"type": "web_search_tool_result", "tool_use_id": block_id, "content": results},
     ]
+
+
+def anthropic_web_search_tool(options: object) -> JSON:
+    """Claude's web search tool for chat's `web_search_options`."""
+    options = options if isinstance(options, dict) else {}
+    tool: JSON = {"type": "web_search_20250305", "name": "web_search"}
+    uses = _MAX_USES.get(str(options.get("search_context_size")))
+    if uses is not None:
+        tool["max_uses"] = uses
+    location = options.get("user_location")
+    approximate = location.get("approximate") if isinstance(location, dict) else None
+    if isinstance(approximate, dict):
+        where = {k: approximate[k] for k in _LOCATION if isinstance(approximate.get(k), str)}
+        if where:
+            tool["user_location"] = {"type": "approximate", **where}
+    filters = options.get("filters")
+    if isinstance(filters, dict) and filters.get("allowed_domains"):
+        tool["allowed_domains"] = filters["allowed_domains"]
+    return tool
+
+
+def chat_annotations(block: JSON, offset: int) -> list[JSON]:
+    """Chat's `url_citation` annotations for the web search citations of a text block whose
+    text starts `offset` characters into the message's."""
+    return [
+        cited_span(citation, offset, offset + len(str(block.get("text") or "")))
+        for citation in block.get("citations") or ()
+        if isinstance(citation, dict) and citation.get("type") == "web_search_result_location"
+    ]
+
+
+def cited_span(citation: JSON, start: int, end: int) -> JSON:
+    """Chat's `url_citation` annotation of a web search `citation`, spanning `start:end`."""
+    url_citation = {
+        "start_index": start,
+        "end_index": end,
+        "url": str(citation.get("url") or ""),
+        "title": str(citation.get("title") or ""),
+    }
+    return {"type": "url_citation", "url_citation": url_citation}
 
 
 def query_json(block: JSON) -> str:

@@ -14,7 +14,10 @@ from gateway.config.types import DeploymentConfig
 from gateway.providers import adapter_for
 from gateway.providers.anthropic.errors import TranslationError
 from gateway.providers.anthropic.requests_anthropic_to_openai import anthropic_request_to_openai
+from gateway.providers.anthropic.requests_openai_to_anthropic import openai_request_to_anthropic
+from gateway.providers.anthropic.responses_anthropic_to_openai import anthropic_response_to_openai
 from gateway.providers.anthropic.responses_openai_to_anthropic import openai_response_to_anthropic
+from gateway.providers.anthropic.streams_anthropic_to_openai import AnthropicToOpenAIStream
 from gateway.providers.responses.anthropic_bridge import AnthropicThroughResponsesStream
 from gateway.providers.responses.events import ResponseEvents, encode
 from gateway.providers.responses.objects import message_item, response_object
@@ -165,3 +168,79 @@ def test_the_stream_has_claudes_blocks_in_claudes_order() -> None:
     [citation] = [d["citation"] for d in deltas if d["type"] == "citations_delta"]
     assert citation["cited_text"] == "(notes)" and citation["url"] == URL
     assert events[-1]["type"] == "message_stop"
+
+
+CITATION = {
+    "type": "web_search_result_location",
+    "url": URL,
+    "title": "N",
+    "cited_text": "notes",
+    "encrypted_index": "x",
+}
+CLAUDE_CONTENT: list[dict[str, Any]] = [
+    {"type": "server_tool_use", "id": "srvtoolu_1", "name": "web_search", "input": {"query": "q"}},
+    {"type": "web_search_tool_result", "tool_use_id": "srvtoolu_1", "content": []},
+    {"type": "text", "text": "Here: "},
+    {"type": "text", "text": "the notes.", "citations": [CITATION]},
+]
+
+
+def test_web_search_options_are_claudes_tool() -> None:
+    options = {
+        "search_context_size": "high",
+        "user_location": {"type": "approximate", "approximate": {"city": "Lyon", "x": 1}},
+        "filters": {"allowed_domains": ["a.org"]},
+    }
+    body = {"messages": [{"role": "user", "content": "q"}], "web_search_options": options}
+    assert openai_request_to_anthropic(body, "claude")["tools"] == [
+        {
+            "type": "web_search_20250305",
+            "name": "web_search",
+            "max_uses": 10,
+            "user_location": {"type": "approximate", "city": "Lyon"},
+            "allowed_domains": ["a.org"],
+        }
+    ]
+
+
+def _spans(content: str, annotations: list[dict[str, Any]]) -> list[str]:
+    return [
+        content[a["url_citation"]["start_index"] : a["url_citation"]["end_index"]]
+        for a in annotations
+    ]
+
+
+def test_claudes_citations_are_annotations_spanning_their_block() -> None:
+    answer = {"id": "m", "content": CLAUDE_CONTENT, "stop_reason": "end_turn", "usage": {}}
+    message = anthropic_response_to_openai(answer, "claude", created=0)["choices"][0]["message"]
+    assert message["content"] == "Here: the notes."
+    assert _spans(message["content"], message["annotations"]) == ["the notes."]
+
+
+def test_a_streamed_citation_is_an_annotation_once_its_block_closed() -> None:
+    converter = AnthropicToOpenAIStream("claude", include_usage=False, created=0)
+    chunks = converter.feed(None, {"type": "message_start", "message": {"id": "m"}})
+    for index, block in enumerate(CLAUDE_CONTENT):
+        if block["type"] != "text":
+            chunks += converter.feed(
+                None, {"type": "content_block_start", "index": index, "content_block": block}
+            )
+        else:
+            opened = {"type": "text", "text": "", "citations": []}
+            chunks += converter.feed(
+                None, {"type": "content_block_start", "index": index, "content_block": opened}
+            )
+            for citation in block.get("citations") or ():
+                delta = {"type": "citations_delta", "citation": citation}
+                chunks += converter.feed(
+                    None, {"type": "content_block_delta", "index": index, "delta": delta}
+                )
+            delta = {"type": "text_delta", "text": block["text"]}
+            chunks += converter.feed(
+                None, {"type": "content_block_delta", "index": index, "delta": delta}
+            )
+        chunks += converter.feed(None, {"type": "content_block_stop", "index": index})
+    deltas = [c["choices"][0]["delta"] for c in chunks]
+    content = "".join(d.get("content") or "" for d in deltas)
+    annotations = [a for d in deltas for a in d.get("annotations") or ()]
+    assert _spans(content, annotations) == ["the notes."]
