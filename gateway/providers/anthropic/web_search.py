@@ -111,16 +111,23 @@ def anthropic_web_search_tool(options: object) -> JSON:
     uses = _MAX_USES.get(str(options.get("search_context_size")))
     if uses is not None:
         tool["max_uses"] = uses
-    location = options.get("user_location")
-    approximate = location.get("approximate") if isinstance(location, dict) else None
-    if isinstance(approximate, dict):
-        where = {k: approximate[k] for k in _LOCATION if isinstance(approximate.get(k), str)}
-        if where:
-            tool["user_location"] = {"type": "approximate", **where}
+    if (location := flat_location(options)) is not None:
+        tool["user_location"] = location
     filters = options.get("filters")
     if isinstance(filters, dict) and filters.get("allowed_domains"):
         tool["allowed_domains"] = filters["allowed_domains"]
     return tool
+
+
+def flat_location(options: JSON) -> JSON | None:
+    """Chat's `user_location` (`{"type": "approximate", "approximate": {...}}`) as Claude's
+    and the Responses API's search tools take it, flat; None without one."""
+    location = options.get("user_location")
+    approximate = location.get("approximate") if isinstance(location, dict) else None
+    if not isinstance(approximate, dict):
+        return None
+    where = {k: approximate[k] for k in _LOCATION if isinstance(approximate.get(k), str)}
+    return {"type": "approximate", **where} if where else None
 
 
 def chat_annotations(block: JSON, offset: int) -> list[JSON]:

@@ -22,9 +22,9 @@ bridge's own that no chat client is sent.
 from __future__ import annotations
 
 from gateway.json_types import JSON
+from gateway.providers.anthropic.web_search import flat_location
 
 SOURCES = "web_search_call.action.sources"
-_LOCATION = ("city", "region", "country", "timezone")
 
 
 def web_search_tool(options: object) -> JSON:
@@ -33,12 +33,8 @@ def web_search_tool(options: object) -> JSON:
     tool: JSON = {"type": "web_search"}
     if isinstance(options.get("search_context_size"), str):
         tool["search_context_size"] = options["search_context_size"]
-    location = options.get("user_location")
-    approximate = location.get("approximate") if isinstance(location, dict) else None
-    if isinstance(approximate, dict):
-        where = {k: approximate[k] for k in _LOCATION if isinstance(approximate.get(k), str)}
-        if where:
-            tool["user_location"] = {"type": "approximate", **where}
+    if (location := flat_location(options)) is not None:
+        tool["user_location"] = location
     filters = options.get("filters")
     if isinstance(filters, dict) and filters.get("allowed_domains"):
         tool["filters"] = {"allowed_domains": filters["allowed_domains"]}
