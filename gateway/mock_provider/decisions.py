@@ -40,6 +40,7 @@ from gateway.mock_provider.responses import (
     render_stream,
 )
 from gateway.mock_provider.responses_reasoning import check_thinking_room, compacted_response
+from gateway.mock_provider.schema_checks import check_tool_schemas
 from gateway.mock_provider.tool_pairs import check_anthropic_tool_pairs, check_openai_tool_pairs
 from gateway.providers.responses.input_tokens import input_tokens_answer
 from gateway.providers.responses.responses_only import CHAT_REFUSAL, responses_only_model
@@ -181,6 +182,7 @@ def decide(endpoint: str, wire: str, body: bytes) -> Decision:
             )
         if endpoint == "chat":
             check_thinking_room(data)
+            check_tool_schemas(data.get("tools") if isinstance(data, dict) else None)
             check_openai_tool_pairs(_messages(data))
             return _rendered(wire, plan_chat(data), model)
         if endpoint == "completions":

@@ -27,6 +27,7 @@ from gateway.mock_provider.responses_reasoning import (
     reasoning_item,
     without_compactions,
 )
+from gateway.mock_provider.schema_checks import check_tool_schemas
 from gateway.mock_provider.web_search import cited, search_call, searches
 from gateway.providers.anthropic.errors import TranslationError
 from gateway.providers.responses.chat_tools import call_item, tool_origins
@@ -54,6 +55,7 @@ def plan_responses(body: Any) -> Plan:
         raise RequestError("input is required", "input")
     check_reasoning(body, model)
     check_output_limit(body)
+    check_tool_schemas(body.get("tools"), flat=True)
     request = without_compactions({k: v for k, v in body.items() if k != "previous_response_id"})
     if compaction_requested(request):  # (OpenAI's rule: the trigger is the last item)
         request = {**request, "input": request["input"][:-1]}

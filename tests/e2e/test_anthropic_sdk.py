@@ -257,3 +257,52 @@ def test_a_web_search_on_claude_passes_with_its_blocks(
     assert result.type == "web_search_tool_result" and result.tool_use_id == use.id
     assert text.type == "text" and text.citations
     assert text.citations[0].type == "web_search_result_location"
+
+
+# Claude Code's Artifact tool (2.1.265 on), sent with every request: a JavaScript-dialect
+# pattern OpenAI's validator (Python's `re`) cannot compile, beside Grep's `pattern` property.
+ARTIFACT_FIELD = '^(?!__.*__$)[^\\p{Cc}\\p{Cf}\\p{Zl}\\p{Zp}"\\\\./[\\]]{1,200}$'
+ARTIFACT: ToolParam = {
+    "name": "Artifact",
+    "input_schema": {
+        "type": "object",
+        "properties": {
+            "field": {"type": "string", "pattern": ARTIFACT_FIELD},
+            "pattern": {"type": "string", "description": "a Grep-like property of that name"},
+        },
+        "required": ["field"],
+    },
+}
+
+
+def test_a_tool_schema_in_javascripts_regex_dialect_reaches_an_openai_format_model(
+    claude: anthropic.Anthropic, mock_upstream: Proc
+) -> None:
+    """Before, OpenAI's 400 "Invalid schema for function 'Artifact': ... is not a 'regex'" (the
+    mock refuses it as OpenAI does), for every request of Claude Code 2.1.265 and later."""
+    answer = claude.messages.create(
+        model="gpt-mock",
+        max_tokens=200,
+        tools=[ARTIFACT],
+        messages=[{"role": "user", "content": "Save it"}],
+    )
+    call = tool_use(answer)
+    assert call.name == "Artifact" and isinstance(call.input, dict) and "field" in call.input
+    sent = httpx.get(mock_upstream.url + "/_mock/stats").json()["last_request"]["body"]
+    properties = sent["tools"][0]["function"]["parameters"]["properties"]
+    assert properties["field"] == {"type": "string"}
+    assert properties["pattern"] == ARTIFACT["input_schema"]["properties"]["pattern"]  # type: ignore[index]
+    refused = httpx.post(
+        mock_upstream.url + "/v1/chat/completions",
+        json={
+            **sent,
+            "tools": [
+                {
+                    "type": "function",
+                    "function": {"name": "Artifact", "parameters": ARTIFACT["input_schema"]},
+                }
+            ],
+        },
+    )
+    assert refused.status_code == 400
+    assert refused.json()["error"]["code"] == "invalid_function_parameters"

@@ -23,6 +23,8 @@ state machines) over parsed JSON, each named for the direction its data travels:
   client that asked to see it, and those blocks kept out of a request to Claude;
 - `system_turns`: a mid-conversation system message as a user turn, for the models before
   Claude Opus 4.8 and for OpenAI-format upstreams;
+- `schema_patterns`: the JSON schema `pattern`s OpenAI's validator refuses, left out of the
+  schemas an Anthropic client sends to an OpenAI-format upstream;
 - `web_search`: the web search tool as chat's `web_search_options` (OpenAI's search, through
   the Responses API), and the searches and citations of the answer as Claude's blocks;
 - shared by both directions: `tool_calls` (one tool call in each format), `usage`,

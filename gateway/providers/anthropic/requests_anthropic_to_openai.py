@@ -11,6 +11,7 @@ import hashlib
 from gateway.json_types import JSON
 from gateway.providers.anthropic.client_tools import client_tool_function
 from gateway.providers.anthropic.errors import TranslationError
+from gateway.providers.anthropic.schema_patterns import openai_schema
 from gateway.providers.anthropic.system_turns import system_turn
 from gateway.providers.anthropic.thinking_blocks import carried_reasoning
 from gateway.providers.anthropic.tool_calls import tool_call_from_tool_use
@@ -61,6 +62,8 @@ def anthropic_request_to_openai(
       `json_schema`, -> `response_format` `json_schema` with the same schema (named `output`,
       not strict: OpenAI's strict mode refuses schemas Anthropic takes); without it the
       upstream would answer prose where the client expects the JSON document.
+    - the `pattern`s of tool and output schemas that OpenAI's validator (Python's `re`) cannot
+      compile are left out (`schema_patterns`: Claude Code's JavaScript-dialect `\\p{Cc}`).
 
     Anthropic's client tools defined by type alone (bash, the text editor, memory) go as
     function tools with their documented schemas (`client_tools`), its web search tool as
@@ -129,7 +132,7 @@ def _output_schema(body: JSON) -> JSON | None:
         output_format = body.get("output_format")
     if not isinstance(output_format, dict) or output_format.get("type") != "json_schema":
         return None
-    schema = output_format.get("schema")
+    schema = openai_schema(output_format.get("schema"))
     return schema if isinstance(schema, dict) else None
 
 
@@ -279,7 +282,8 @@ def _add_openai_tools(out: JSON, body: JSON) -> None:
         function: JSON = {"name": tool.get("name")}
         if tool.get("description"):
             function["description"] = tool["description"]
-        function["parameters"] = tool.get("input_schema") or {"type": "object", "properties": {}}
+        schema = tool.get("input_schema") or {"type": "object", "properties": {}}
+        function["parameters"] = openai_schema(schema)
         converted.append({"type": "function", "function": function})
     if converted:
         out["tools"] = converted

@@ -1,0 +1,43 @@
+"""OpenAI's check of a request's function tool schemas: every `pattern` in a function's
+`parameters` is compiled with Python's `re` (JSON Schema's `regex` format, as jsonschema checks
+it), and a request with one that does not compile is refused whole, 400
+`invalid_function_parameters`: "Invalid schema for function 'Artifact': '<pattern>' is not a
+'regex'.", `param` `tools[<i>].parameters` (Claude Code's JavaScript-dialect `\\p{Cc}` is
+one). Chat's tools nest the function (`tools[].function`), the Responses API's are flat."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+from gateway.mock_provider.behaviour import RequestError
+
+
+def check_tool_schemas(tools: object, flat: bool = False) -> None:
+    """Raise OpenAI's 400 for the first function whose schema has a pattern `re` refuses."""
+    for index, tool in enumerate(tools if isinstance(tools, list) else ()):
+        function = tool if flat else (tool.get("function") if isinstance(tool, dict) else None)
+        if not isinstance(function, dict):
+            continue
+        for pattern in _patterns(function.get("parameters")):
+            try:
+                re.compile(pattern)
+            except (re.error, OverflowError, RecursionError, ValueError):
+                raise RequestError(
+                    f"Invalid schema for function '{function.get('name')}': '{pattern}' is "
+                    "not a 'regex'.",
+                    f"tools[{index}].parameters",
+                    "invalid_function_parameters",
+                ) from None
+
+
+def _patterns(schema: object) -> Iterator[str]:
+    if isinstance(schema, dict):
+        for key, value in schema.items():
+            if key == "pattern" and isinstance(value, str):
+                yield value
+            else:
+                yield from _patterns(value)
+    elif isinstance(schema, list):
+        for value in schema:
+            yield from _patterns(value)
