@@ -9,8 +9,10 @@ or serves function tools with reasoning only there, such as gpt-5.6).
   assistant's encrypted reasoning (`reasoning_details`, as the answers carry it:
   `responses_responses_to_chat`) -> `reasoning` items before its text and calls, so a reasoning
   model goes on from its earlier thought;
-- function `tools` (nested in chat) -> flat ones, custom tools as they are; `tool_choice`
-  likewise; `parallel_tool_calls`;
+- function `tools` (nested in chat) -> flat ones, `strict: false` unless the chat tool says
+  `strict: true` (chat's default; the Responses API makes a function that does not say strict,
+  its schema normalized so that every optional field is required), custom tools as they are;
+  `tool_choice` likewise; `parallel_tool_calls`;
 - `max_completion_tokens` or `max_tokens` -> `max_output_tokens`, at least OpenAI's minimum
   (`MIN_OUTPUT_TOKENS`: "Invalid 'max_output_tokens': integer below minimum value. Expected a
   value >= 16, but got 1 instead."; Claude Code checks a model with `max_tokens: 1`, and the
@@ -239,9 +241,12 @@ def _tool(tool: object) -> JSON:
     if kind == "function" and isinstance(tool, dict) and isinstance(tool.get("function"), dict):
         function = tool["function"]
         flat: JSON = {"type": "function", "name": function.get("name")}
-        for name in ("description", "parameters", "strict"):
+        for name in ("description", "parameters"):
             if function.get(name) is not None:
                 flat[name] = function[name]
+        # Chat's default: the Responses API makes a function without `strict` strict, every
+        # optional field then one the model must fill.
+        flat["strict"] = function.get("strict") is True
         return flat
     if kind == "custom" and isinstance(tool, dict) and isinstance(tool.get("custom"), dict):
         return {"type": "custom", **tool["custom"]}

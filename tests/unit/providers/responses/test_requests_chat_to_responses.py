@@ -71,7 +71,7 @@ def test_messages_tools_and_settings() -> None:
         "temperature": 0.2,
         "max_output_tokens": 16,  # OpenAI's least (9 asked)
         "tools": [
-            {"type": "function", "name": "f", "parameters": {"type": "object"}},
+            {"type": "function", "name": "f", "parameters": {"type": "object"}, "strict": False},
             {"type": "custom", "name": "patch", "description": "Edit files"},
         ],
         "tool_choice": {"type": "function", "name": "f"},
@@ -141,3 +141,24 @@ def test_the_values_clients_send_as_defaults_ask_for_nothing() -> None:
         "logit_bias": {},
     }
     assert chat_request_to_responses(body, "up")["input"][0]["role"] == "user"
+
+
+def test_a_function_is_strict_only_when_the_chat_tool_says_so() -> None:
+    """The Responses API makes a function that does not say strict ("normalize your schema
+    into strict mode ... which can make previously optional fields mandatory"); chat does not."""
+    schema = {"type": "object", "properties": {"limit": {"type": "integer"}}}
+    tools = [
+        {"type": "function", "function": {"name": name, "parameters": schema, **extra}}
+        for name, extra in (
+            ("plain", {}),
+            ("strict", {"strict": True}),
+            ("loose", {"strict": False}),
+        )
+    ]
+    body = {"messages": [{"role": "user", "content": "hi"}], "tools": tools}
+    sent = chat_request_to_responses(body, "up")["tools"]
+    assert [(t["name"], t["strict"]) for t in sent] == [
+        ("plain", False),
+        ("strict", True),
+        ("loose", False),
+    ]
