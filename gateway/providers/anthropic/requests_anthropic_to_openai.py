@@ -144,6 +144,15 @@ def _openai_user_id(user_id: str) -> str:
     return hashlib.sha256(user_id.encode()).hexdigest()
 
 
+def with_prompt_cache_key(upstream: JSON) -> None:
+    """The request's `user` (its client's `metadata.user_id`) as its `prompt_cache_key` too,
+    for OpenAI's own API: requests with the same key and prefix go to the same cache, so a
+    Claude Code session (whose `user_id` names it) reads its earlier turns from the cache, not
+    spread over machines with every other session sharing its long system prompt and tools."""
+    if "user" in upstream and "prompt_cache_key" not in upstream:
+        upstream["prompt_cache_key"] = upstream["user"]
+
+
 def _openai_user(content: object) -> list[JSON]:
     if isinstance(content, str):
         return [{"role": "user", "content": content}]

@@ -27,9 +27,11 @@ from gateway.providers.anthropic.client_to_openai import (
     OpenAIToAnthropicStreamAdapter,
     anthropic_chat_body,
 )
+from gateway.providers.anthropic.requests_anthropic_to_openai import with_prompt_cache_key
 from gateway.providers.anthropic.responses_openai_to_anthropic import openai_response_to_anthropic
 from gateway.providers.anthropic.thinking_blocks import ThinkingDisplay
 from gateway.providers.base import PreparedCall, Usage
+from gateway.providers.openai import is_openai_api
 from gateway.providers.responses.chat_bridge import ChatThroughResponses
 from gateway.providers.responses.streams_responses_to_chat import ResponsesToChatStream
 
@@ -90,6 +92,8 @@ class AnthropicThroughResponses(ChatThroughResponses):
         api_key: str | None,
     ) -> PreparedCall:
         chat = anthropic_chat_body(body, deployment, reasoning_details=True)
+        if is_openai_api(provider):
+            with_prompt_cache_key(chat)
         return self._call(chat, deployment, provider, api_key, self.thinking == "shown")
 
     def convert_json(self, data: bytes) -> tuple[bytes, Usage, dict[str, Any]]:
