@@ -22,6 +22,8 @@ from __future__ import annotations
 import functools
 import re
 
+import orjson
+
 # Keywords whose value maps names to schemas, holds a list of schemas, or is one.
 _SCHEMA_MAPS = frozenset(
     ("properties", "patternProperties", "$defs", "definitions", "dependentSchemas")
@@ -42,6 +44,8 @@ _SCHEMA_ONE = frozenset(
         "else",
     )
 )
+_SCHEMA_KEYS = _SCHEMA_MAPS | _SCHEMA_LISTS | _SCHEMA_ONE
+_PATTERN_KEY = b'"pattern":"'
 # Deeper than this a schema is sent as it is (no client tool nests so far).
 MAX_DEPTH = 64
 # Longer patterns are compiled each time rather than remembered.
@@ -51,15 +55,19 @@ _REMEMBERED_LENGTH = 1024
 def openai_schema(schema: object, depth: int = 0) -> object:
     """`schema` without the `pattern`s Python's `re` cannot compile (the same object when it
     has none)."""
-    if not isinstance(schema, dict) or depth > MAX_DEPTH:
+    if type(schema) is not dict or depth > MAX_DEPTH:
+        return schema
+    if depth == 0 and not _has_pattern(schema):
         return schema
     kept: dict[str, object] | None = None
     for key, value in schema.items():
-        if key == "pattern" and isinstance(value, str):
-            if not compiles(value):
+        if key == "pattern":
+            if type(value) is str and not compiles(value):
                 kept = dict(schema) if kept is None else kept
                 del kept[key]
             continue
+        if key not in _SCHEMA_KEYS:
+            continue  # (most keys of most schemas: `type`, `description`, ...)
         inner = _inner(key, value, depth + 1)
         if inner is not value:
             kept = dict(schema) if kept is None else kept
@@ -67,15 +75,36 @@ def openai_schema(schema: object, depth: int = 0) -> object:
     return schema if kept is None else kept
 
 
+def _has_pattern(schema: dict[str, object]) -> bool:
+    """Whether some object of `schema` has a `pattern` string: its compact JSON then holds
+    `"pattern":"` (inside a JSON string a quote is escaped, so nothing else does). A schema
+    serialized in about a microsecond is then walked only when it has one (Claude Code sends
+    30 tools or more with every request, a few with patterns); one orjson cannot serialize
+    (nested deeper than it goes) is walked."""
+    try:
+        return _PATTERN_KEY in orjson.dumps(schema)
+    except orjson.JSONEncodeError:
+        return True
+
+
 def _inner(key: str, value: object, depth: int) -> object:
     """The value of keyword `key` with its schemas walked (the same object when unchanged)."""
-    if key in _SCHEMA_MAPS and isinstance(value, dict):
-        walked = {name: openai_schema(inner, depth) for name, inner in value.items()}
-        same = all(walked[name] is inner for name, inner in value.items())
-        return value if same else walked
-    if key in _SCHEMA_LISTS and isinstance(value, list):
-        items = [openai_schema(inner, depth) for inner in value]
-        return value if all(a is b for a, b in zip(items, value, strict=True)) else items
+    if key in _SCHEMA_MAPS and type(value) is dict:
+        walked: dict[str, object] | None = None
+        for name, inner in value.items():
+            new = openai_schema(inner, depth)
+            if new is not inner:
+                walked = dict(value) if walked is None else walked
+                walked[name] = new
+        return value if walked is None else walked
+    if key in _SCHEMA_LISTS and type(value) is list:
+        items: list[object] | None = None
+        for index, inner in enumerate(value):
+            new = openai_schema(inner, depth)
+            if new is not inner:
+                items = list(value) if items is None else items
+                items[index] = new
+        return value if items is None else items
     if key in _SCHEMA_ONE:
         return openai_schema(value, depth)
     return value
