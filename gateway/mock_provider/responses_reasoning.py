@@ -23,8 +23,10 @@ from gateway import tokens
 from gateway.json_types import JSON
 from gateway.mock_provider.behaviour import RequestError
 from gateway.providers.responses.objects import responses_usage, user_message_item
+from gateway.providers.responses.responses_only import responses_only_model
 
 _REASONING_PREFIXES = ("gpt-5", "o1", "o3", "o4")
+_SAMPLING = ("temperature", "top_p")
 _MADE_HERE = b"mock-reasoning:"
 _COMPACTED = b"mock-compaction:"
 ENCRYPTED_INCLUDE = "reasoning.encrypted_content"
@@ -37,7 +39,18 @@ def reasons(model: str) -> bool:
 
 
 def check_reasoning(body: JSON, model: str) -> None:
-    """Raise the 400 OpenAI answers for what `body` asks of reasoning, if any."""
+    """Raise the 400 OpenAI answers for what `body` asks of reasoning, if any: a sampling
+    setting for a model served by the Responses API only (the codex and pro models, which
+    always reason), encrypted reasoning asked of a model without it, or sent back from
+    elsewhere."""
+    if responses_only_model(model):
+        for name in _SAMPLING:
+            if body.get(name) is not None:
+                raise RequestError(
+                    f"Unsupported parameter: '{name}' is not supported with this model.",
+                    name,
+                    "unsupported_parameter",
+                )
     include = body.get("include")
     if isinstance(include, list) and ENCRYPTED_INCLUDE in include and not reasons(model):
         raise RequestError("Encrypted content is not supported with this model.", "include")

@@ -326,3 +326,24 @@ def test_a_chat_clients_web_search_options_are_the_search_tool(
     cited = annotation.url_citation
     assert content[cited.start_index : cited.end_index] == cited.url
     assert "web_searches" not in (message.model_extra or {})
+
+
+def test_a_responses_only_model_is_asked_as_the_reasoning_model_it_is(
+    client: openai.OpenAI, gateway: Proc, mock_upstream: Proc
+) -> None:
+    """`codex` has no `reasoning = true`: its name says it reasons. Before, the sampling a
+    client sends went on (OpenAI's 400 "Unsupported parameter: 'temperature' is not supported
+    with this model.", as the mock answers) and Claude Code's effort was left out."""
+    answer = client.chat.completions.create(model="codex", messages=HI, temperature=0.2)
+    assert answer.choices[0].message.content
+    assert "temperature" not in last_request(mock_upstream)["body"]
+    with anthropic.Anthropic(base_url=gateway.url, api_key=KEY, max_retries=0) as claude:
+        claude.messages.create(
+            model="codex",
+            max_tokens=50,
+            messages=[{"role": "user", "content": "hi"}],
+            output_config={"effort": "high"},
+            extra_body={"temperature": 1},  # (Claude Code's; this SDK has no parameter for it)
+        )
+    body = last_request(mock_upstream)["body"]
+    assert "temperature" not in body and body["reasoning"]["effort"] == "high"

@@ -109,13 +109,15 @@ def anthropic_chat_body(
     reasoning_content: bool = False,
     thought_signatures: bool = False,
     reasoning_details: bool = False,
+    reasons: bool | None = None,
 ) -> dict[str, Any]:
     """The chat body an Anthropic request is sent as to an OpenAI-format deployment (by chat
     completions, or through the Responses API): translated (TranslationError is the client's
     400), the reasoning carried back when the upstream wants it (`reasoning_history`; the
     encrypted reasoning with `reasoning_details`, through the Responses API), its tool calls
     signed when it wants that (`thought_signatures`), and a reasoning deployment's rules applied
-    (the client's effort as `reasoning_effort`)."""
+    (the client's effort as `reasoning_effort`; `reasons`: whether it is one, when not its
+    `reasoning` setting alone says)."""
     try:
         upstream = anthropic_request_to_openai(
             body, deployment.model, reasoning_content, reasoning_details
@@ -126,7 +128,7 @@ def anthropic_chat_body(
         with_reasoning_content(upstream)
     if thought_signatures:
         with_thought_signatures(upstream)
-    if deployment.reasoning:
+    if deployment.reasoning if reasons is None else reasons:
         effort = openai_reasoning_effort(body.get("output_config"))
         if effort is not None:
             upstream["reasoning_effort"] = effort

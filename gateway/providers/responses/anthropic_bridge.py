@@ -32,7 +32,7 @@ from gateway.providers.anthropic.responses_openai_to_anthropic import openai_res
 from gateway.providers.anthropic.thinking_blocks import ThinkingDisplay
 from gateway.providers.base import PreparedCall, Usage
 from gateway.providers.openai import is_openai_api
-from gateway.providers.responses.chat_bridge import ChatThroughResponses
+from gateway.providers.responses.chat_bridge import ChatThroughResponses, reasoning_deployment
 from gateway.providers.responses.streams_responses_to_chat import ResponsesToChatStream
 
 
@@ -91,7 +91,8 @@ class AnthropicThroughResponses(ChatThroughResponses):
         provider: ProviderConfig,
         api_key: str | None,
     ) -> PreparedCall:
-        chat = anthropic_chat_body(body, deployment, reasoning_details=True)
+        reasons = reasoning_deployment(deployment)
+        chat = anthropic_chat_body(body, deployment, reasoning_details=True, reasons=reasons)
         if is_openai_api(provider):
             with_prompt_cache_key(chat)
         return self._call(chat, deployment, provider, api_key, self.thinking == "shown")

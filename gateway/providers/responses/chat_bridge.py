@@ -46,6 +46,12 @@ from gateway.providers.responses.streams_responses_to_chat import ResponsesToCha
 from gateway.providers.upstream_errors import error_from_upstream
 
 
+def reasoning_deployment(deployment: DeploymentConfig) -> bool:
+    """Whether a deployment served through the Responses API reasons: `reasoning = true`, or a
+    model OpenAI serves there only (the codex and pro models all reason)."""
+    return deployment.reasoning or responses_only_model(deployment.model)
+
+
 class ChatThroughResponses:
     """A chat client and a deployment served through the Responses API: translated both ways;
     `origin`: the deployment's (`chat_reasoning.reasoning_origin`)."""
@@ -61,7 +67,7 @@ class ChatThroughResponses:
         api_key: str | None,
     ) -> PreparedCall:
         chat = dict(body)
-        if deployment.reasoning:
+        if reasoning_deployment(deployment):
             for_reasoning_model(chat)
         return self._call(chat, deployment, provider, api_key)
 
@@ -76,7 +82,7 @@ class ChatThroughResponses:
         """The Responses call asking what the chat body `chat` asks (`summaries`: the
         reasoning's too)."""
         wire = openai_wire_for(provider)
-        reasons = deployment.reasoning or responses_only_model(deployment.model)
+        reasons = reasoning_deployment(deployment)
         model = wire.model(provider, deployment)
         try:
             upstream = chat_request_to_responses(chat, model, reasons, summaries, self.origin)
