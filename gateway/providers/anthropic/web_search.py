@@ -29,7 +29,7 @@ that block's text (`chat_annotations`).
 
 from __future__ import annotations
 
-import json
+import orjson
 
 from gateway.json_types import JSON
 from gateway.providers.anthropic.errors import TranslationError
@@ -153,7 +153,7 @@ def cited_span(citation: JSON, start: int, end: int) -> JSON:
 
 def query_json(block: JSON) -> str:
     """A `server_tool_use` block's input as its stream's one `input_json_delta`."""
-    return json.dumps(block.get("input") or {}, ensure_ascii=False)
+    return orjson.dumps(block.get("input") or {}).decode()
 
 
 def citation(annotation: object, text: str) -> JSON | None:

@@ -164,7 +164,7 @@ def test_the_stream_has_claudes_blocks_in_claudes_order() -> None:
     starts = [e["content_block"]["type"] for e in events if e["type"] == "content_block_start"]
     assert starts == ["server_tool_use", "web_search_tool_result", "text"]
     deltas = [e["delta"] for e in events if e["type"] == "content_block_delta"]
-    assert deltas[0] == {"type": "input_json_delta", "partial_json": '{"query": "notes"}'}
+    assert deltas[0] == {"type": "input_json_delta", "partial_json": '{"query":"notes"}'}
     [citation] = [d["citation"] for d in deltas if d["type"] == "citations_delta"]
     assert citation["cited_text"] == "(notes)" and citation["url"] == URL
     assert events[-1]["type"] == "message_stop"
