@@ -7,7 +7,8 @@ OpenAI's Responses API, whose `web_search` tool the gateway asks for through cha
 `web_search_options` (`chat_web_search_options`; `providers.responses.web_search`). An Anthropic
 client's web search to a deployment with the Responses API (OpenAI's) is served there
 (`api = "auto"`); to a chat completions deployment the options go as they are (OpenAI's search
-models take them; others answer their own 400).
+models take them; a server without a search refuses them, or ignores them and answers without
+searching, as it would a chat client's).
 
 - The tool: `user_location` -> chat's `approximate` location, `allowed_domains` ->
   `filters.allowed_domains`; `max_uses` has no equivalent and is left out; `blocked_domains`
