@@ -19,7 +19,7 @@ from gateway.providers.anthropic.effort import openai_reasoning_effort
 from gateway.providers.anthropic.errors import TranslationError
 from gateway.providers.anthropic.requests_anthropic_to_openai import (
     anthropic_request_to_openai,
-    with_prompt_cache_key,
+    for_openai_api,
 )
 from gateway.providers.anthropic.responses_openai_to_anthropic import openai_response_to_anthropic
 from gateway.providers.anthropic.streams_openai_to_anthropic import OpenAIToAnthropicStream
@@ -158,7 +158,7 @@ class AnthropicClientToOpenAI:
             body, deployment, wants_reasoning_content(provider), wants_thought_signatures(provider)
         )
         if is_openai_api(provider):
-            with_prompt_cache_key(upstream)
+            for_openai_api(upstream, body)
         if not deployment.reasoning and is_openai_api(provider):
             # OpenAI refuses `max_tokens` for its reasoning models (o-series, gpt-5) and takes
             # `max_completion_tokens` for all; other compatible servers may know only the first.

@@ -144,13 +144,21 @@ def _openai_user_id(user_id: str) -> str:
     return hashlib.sha256(user_id.encode()).hexdigest()
 
 
-def with_prompt_cache_key(upstream: JSON) -> None:
-    """The request's `user` (its client's `metadata.user_id`) as its `prompt_cache_key` too,
-    for OpenAI's own API: requests with the same key and prefix go to the same cache, so a
-    Claude Code session (whose `user_id` names it) reads its earlier turns from the cache, not
-    spread over machines with every other session sharing its long system prompt and tools."""
+def for_openai_api(upstream: JSON, body: JSON) -> None:
+    """What only OpenAI's own API takes (other compatible servers may refuse a field they do not
+    know), added to the chat body `upstream` of the Anthropic request `body`:
+
+    - its `user` (the client's `metadata.user_id`) as its `prompt_cache_key` too: requests with
+      the same key and prefix go to the same cache, so a Claude Code session (whose `user_id`
+      names it) reads its earlier turns from the cache, not spread over machines with every
+      other session sharing its long system prompt and tools;
+    - `speed: "fast"` (Claude Code's `/fast`: the same model served faster, at a premium) as
+      `service_tier: "priority"`, OpenAI's same offer, as Codex's own fast mode asks for it.
+    """
     if "user" in upstream and "prompt_cache_key" not in upstream:
         upstream["prompt_cache_key"] = upstream["user"]
+    if body.get("speed") == "fast":
+        upstream["service_tier"] = "priority"
 
 
 def _openai_user(content: object) -> list[JSON]:

@@ -27,7 +27,7 @@ from gateway.providers.anthropic.client_to_openai import (
     OpenAIToAnthropicStreamAdapter,
     anthropic_chat_body,
 )
-from gateway.providers.anthropic.requests_anthropic_to_openai import with_prompt_cache_key
+from gateway.providers.anthropic.requests_anthropic_to_openai import for_openai_api
 from gateway.providers.anthropic.responses_openai_to_anthropic import openai_response_to_anthropic
 from gateway.providers.anthropic.thinking_blocks import ThinkingDisplay
 from gateway.providers.base import PreparedCall, Usage
@@ -94,7 +94,7 @@ class AnthropicThroughResponses(ChatThroughResponses):
         reasons = reasoning_deployment(deployment)
         chat = anthropic_chat_body(body, deployment, reasoning_details=True, reasons=reasons)
         if is_openai_api(provider):
-            with_prompt_cache_key(chat)
+            for_openai_api(chat, body)
         return self._call(chat, deployment, provider, api_key, self.thinking == "shown")
 
     def convert_json(self, data: bytes) -> tuple[bytes, Usage, dict[str, Any]]:
