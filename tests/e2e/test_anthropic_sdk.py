@@ -108,6 +108,18 @@ def test_streamed_tool_use(model: str, claude: anthropic.Anthropic) -> None:
     assert call.name == "get_weather" and "city" in call.input
 
 
+def _asked_gpt(
+    claude: anthropic.Anthropic, tool: anthropic.types.ToolUnionParam, text: str
+) -> anthropic.types.Message:
+    """The answer of an OpenAI-format model (the mock's, through the gateway) offered `tool`."""
+    return claude.messages.create(
+        model="gpt-mock",
+        max_tokens=200,
+        tools=[tool],
+        messages=[{"role": "user", "content": text}],
+    )
+
+
 def test_anthropics_text_editor_tool_reaches_an_openai_format_model(
     claude: anthropic.Anthropic,
 ) -> None:
@@ -116,12 +128,7 @@ def test_anthropics_text_editor_tool_reaches_an_openai_format_model(
         "type": "text_editor_20250728",
         "name": "str_replace_based_edit_tool",
     }
-    answer = claude.messages.create(
-        model="gpt-mock",
-        max_tokens=200,
-        tools=[editor],
-        messages=[{"role": "user", "content": "Show me README.md"}],
-    )
+    answer = _asked_gpt(claude, editor, "Show me README.md")
     call = tool_use(answer)
     assert answer.stop_reason == "tool_use" and call.name == "str_replace_based_edit_tool"
     assert isinstance(call.input, dict) and {"command", "path"} <= set(call.input)
@@ -280,13 +287,7 @@ def test_a_tool_schema_in_javascripts_regex_dialect_reaches_an_openai_format_mod
 ) -> None:
     """Before, OpenAI's 400 "Invalid schema for function 'Artifact': ... is not a 'regex'" (the
     mock refuses it as OpenAI does), for every request of Claude Code 2.1.265 and later."""
-    answer = claude.messages.create(
-        model="gpt-mock",
-        max_tokens=200,
-        tools=[ARTIFACT],
-        messages=[{"role": "user", "content": "Save it"}],
-    )
-    call = tool_use(answer)
+    call = tool_use(_asked_gpt(claude, ARTIFACT, "Save it"))
     assert call.name == "Artifact" and isinstance(call.input, dict) and "field" in call.input
     sent = httpx.get(mock_upstream.url + "/_mock/stats").json()["last_request"]["body"]
     properties = sent["tools"][0]["function"]["parameters"]["properties"]
