@@ -3,7 +3,8 @@
 it), and a request with one that does not compile is refused whole, 400
 `invalid_function_parameters`: "Invalid schema for function 'Artifact': '<pattern>' is not a
 'regex'.", `param` `tools[<i>].parameters` (Claude Code's JavaScript-dialect `\\p{Cc}` is
-one). Chat's tools nest the function (`tools[].function`), the Responses API's are flat."""
+one). Chat's tools nest the function (`tools[].function`), the Responses API's are flat. More
+than 128 tools are refused too ("Invalid 'tools': array too long. ...")."""
 
 from __future__ import annotations
 
@@ -12,9 +13,20 @@ from collections.abc import Iterator
 
 from gateway.mock_provider.behaviour import RequestError
 
+# The most tools OpenAI takes in one request.
+MAX_TOOLS = 128
+
 
 def check_tool_schemas(tools: object, flat: bool = False) -> None:
-    """Raise OpenAI's 400 for the first function whose schema has a pattern `re` refuses."""
+    """Raise OpenAI's 400 for more than `MAX_TOOLS` tools, or for the first function whose
+    schema has a pattern `re` refuses."""
+    if isinstance(tools, list) and len(tools) > MAX_TOOLS:
+        raise RequestError(
+            f"Invalid 'tools': array too long. Expected an array with maximum length "
+            f"{MAX_TOOLS}, but got an array with length {len(tools)} instead.",
+            "tools",
+            "array_above_max_length",
+        )
     for index, tool in enumerate(tools if isinstance(tools, list) else ()):
         function = tool if flat else (tool.get("function") if isinstance(tool, dict) else None)
         if not isinstance(function, dict):

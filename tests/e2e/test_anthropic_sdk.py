@@ -4,6 +4,7 @@ and the `openai` SDK to an Anthropic-format upstream."""
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any
 
 import anthropic
@@ -112,12 +113,15 @@ def _asked_gpt(
     claude: anthropic.Anthropic, tool: anthropic.types.ToolUnionParam, text: str
 ) -> anthropic.types.Message:
     """The answer of an OpenAI-format model (the mock's, through the gateway) offered `tool`."""
-    return claude.messages.create(
-        model="gpt-mock",
-        max_tokens=200,
-        tools=[tool],
-        messages=[{"role": "user", "content": text}],
-    )
+    return _asked_gpt_tools(claude, [tool], [{"role": "user", "content": text}])
+
+
+def _asked_gpt_tools(
+    claude: anthropic.Anthropic,
+    tools: Sequence[anthropic.types.ToolUnionParam],
+    messages: list[MessageParam],
+) -> anthropic.types.Message:
+    return claude.messages.create(model="gpt-mock", max_tokens=200, tools=tools, messages=messages)
 
 
 def test_anthropics_text_editor_tool_reaches_an_openai_format_model(
@@ -307,3 +311,38 @@ def test_a_tool_schema_in_javascripts_regex_dialect_reaches_an_openai_format_mod
     )
     assert refused.status_code == 400
     assert refused.json()["error"]["code"] == "invalid_function_parameters"
+
+
+def test_claude_codes_deferred_mcp_tools_are_offered_once_loaded(
+    claude: anthropic.Anthropic, mock_upstream: Proc
+) -> None:
+    """Before, all 202 tools went to the OpenAI-format model: OpenAI's 400 "Invalid 'tools':
+    array too long" (the mock refuses it as OpenAI does) for a Claude Code session with many
+    MCP tools behind its tool search."""
+    schema: dict[str, Any] = {"type": "object", "properties": {"q": {"type": "string"}}}
+    tools: list[ToolParam] = [{"name": "ToolSearch", "input_schema": schema}]
+    tools += [
+        {"name": f"mcp__s__t{i}", "input_schema": schema, "defer_loading": True} for i in range(201)
+    ]
+    search = tool_use(_asked_gpt_tools(claude, tools, [{"role": "user", "content": "List"}]))
+    sent = httpx.get(mock_upstream.url + "/_mock/stats").json()["last_request"]["body"]
+    assert [t["function"]["name"] for t in sent["tools"]] == ["ToolSearch"]
+    loaded: MessageParam = {
+        "role": "user",
+        "content": [
+            {
+                "type": "tool_result",
+                "tool_use_id": search.id,
+                "content": [{"type": "tool_reference", "tool_name": "mcp__s__t9"}],
+            }
+        ],
+    }
+    used: MessageParam = {
+        "role": "assistant",
+        "content": [{"type": "tool_use", "id": search.id, "name": search.name, "input": {}}],
+    }
+    answer = _asked_gpt_tools(claude, tools, [{"role": "user", "content": "List"}, used, loaded])
+    assert answer.content[0].type == "text"
+    sent = httpx.get(mock_upstream.url + "/_mock/stats").json()["last_request"]["body"]
+    assert [t["function"]["name"] for t in sent["tools"]] == ["ToolSearch", "mcp__s__t9"]
+    assert sent["messages"][-1]["content"] == "Tool loaded: mcp__s__t9"

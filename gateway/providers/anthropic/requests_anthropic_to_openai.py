@@ -44,8 +44,9 @@ def anthropic_request_to_openai(
     - `text` / `image` / `document` (PDF) blocks become content parts (a lone text block becomes a
       plain string); `tool_use` blocks become assistant `tool_calls` (arguments as compact JSON);
       each `tool_result` becomes a `tool` message, placed before the rest of its user message,
-      with the text of its content blocks joined by newlines; its images and documents (which a
-      tool message cannot carry) open the user message that follows the tool messages.
+      with the text of its content blocks joined by newlines (a `tool_reference` block, a tool
+      search's result, as "Tool loaded: <name>"); its images and documents (which a tool
+      message cannot carry) open the user message that follows the tool messages.
     - `thinking` blocks and `cache_control` markers have no OpenAI form and are dropped, as are
       the `top_k`, `thinking` and `service_tier` parameters; a `tool_result`'s `is_error` too.
       With `reasoning_content` (an upstream that takes the reasoning back, such as DeepSeek's:
@@ -53,7 +54,10 @@ def anthropic_request_to_openai(
       `reasoning_content` instead. With `reasoning_details` (a deployment served through the
       Responses API), the encrypted reasoning the gateway's blocks carry
       (`thinking_blocks.carried_reasoning`) is its `reasoning_details`.
-    - `tools` -> function tools; `tool_choice` auto/any/tool/none -> "auto"/"required"/
+    - `tools` -> function tools, a tool with `defer_loading` only once a `tool_reference`
+      of a tool result in the conversation loaded it (Claude Code's tool search: Claude's
+      server does the same; OpenAI takes at most 128 tools); `tool_choice`
+      auto/any/tool/none -> "auto"/"required"/
       {"type": "function", ...}/"none"; `disable_parallel_tool_use` -> `parallel_tool_calls: false`.
     - `stop_sequences` -> `stop`, `metadata.user_id` -> `user` (its sha256 when longer than
       the 64 characters OpenAI takes); when streaming,
@@ -214,13 +218,30 @@ def _blocks(content: object) -> list[JSON]:
 
 
 def _result_text(content: object) -> str:
+    """A tool result's text: its text blocks, and a line for each tool it loaded."""
     if isinstance(content, str):
         return content
-    return "\n".join(
-        text
-        for block in _blocks(content)
-        if block.get("type") == "text" and isinstance(text := block.get("text"), str)
-    )
+    lines: list[str] = []
+    for block in _blocks(content):
+        if block.get("type") == "text" and isinstance(text := block.get("text"), str):
+            lines.append(text)
+        elif block.get("type") == "tool_reference" and isinstance(block.get("tool_name"), str):
+            lines.append(f"Tool loaded: {block['tool_name']}")
+    return "\n".join(lines)
+
+
+def _loaded_tools(messages: object) -> set[str]:
+    """The tools a `tool_reference` block of a tool result in `messages` names (a tool search's
+    result: Claude's server offers a deferred tool from then on)."""
+    return {
+        str(reference["tool_name"])
+        for message in (messages if isinstance(messages, list) else ())
+        if isinstance(message, dict) and message.get("role") == "user"
+        for block in _blocks(message.get("content"))
+        if block.get("type") == "tool_result"
+        for reference in _blocks(block.get("content"))
+        if reference.get("type") == "tool_reference" and isinstance(reference.get("tool_name"), str)
+    }
 
 
 def _source_url(source: object) -> str:
@@ -282,7 +303,10 @@ def _add_openai_tools(out: JSON, body: JSON) -> None:
         return
     converted = []
     searches: str | None = None  # the web search tool's name
+    loaded = _loaded_tools(body.get("messages"))
     for tool in tools:
+        if tool.get("defer_loading") is True and tool.get("name") not in loaded:
+            continue  # offered once a tool search's result loads it, as Claude's server does
         if is_web_search(tool):
             out["web_search_options"] = chat_web_search_options(tool)
             searches = str(tool.get("name") or "web_search")
