@@ -19,6 +19,7 @@ from openai.types.responses import (
     FunctionToolParam,
     ResponseFunctionToolCallParam,
     ResponseInputParam,
+    WebSearchToolParam,
 )
 
 from tests.conditions import wait_until
@@ -356,3 +357,31 @@ def test_a_stream_cut_mid_way_ends_with_an_error_event(client: openai.OpenAI) ->
             kinds.append(event.type)
     assert kinds[:2] == ["response.created", "response.in_progress"]
     assert "mid-stream" in failed.value.message
+
+
+QUESTION = "Latest gateway release?"
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_a_live_web_search_on_claude_is_claudes_search_with_its_citations(
+    client: openai.OpenAI, stream: bool
+) -> None:
+    """Before, the `web_search` tool was left out for a Claude deployment: no search, no
+    citation. Codex's default cached search (`external_web_access: false`) still is."""
+
+    def answer(live: bool) -> openai.types.responses.Response:
+        tool: WebSearchToolParam = {"type": "web_search", "external_web_access": live}
+        if not stream:
+            return client.responses.create(model="claude", input=QUESTION, tools=[tool])
+        with client.responses.stream(model="claude", input=QUESTION, tools=[tool]) as events:
+            return events.get_final_response()
+
+    [message] = answer(live=True).output
+    assert message.type == "message" and message.content[0].type == "output_text"
+    part = message.content[0]
+    [annotation] = part.annotations
+    assert annotation.type == "url_citation" and annotation.url.startswith("https://search.")
+    assert part.text[annotation.start_index : annotation.end_index] == part.text
+    [cached] = answer(live=False).output
+    assert cached.type == "message" and cached.content[0].type == "output_text"
+    assert not cached.content[0].annotations

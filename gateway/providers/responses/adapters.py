@@ -72,6 +72,7 @@ from gateway.providers.responses.streams_chat_to_responses import ChatToResponse
 from gateway.providers.responses.streams_responses_to_compaction import (
     ResponsesToCompactionStream,
 )
+from gateway.providers.responses.web_search import live_search_options
 from gateway.providers.thought_signatures import wants_thought_signatures, with_thought_signatures
 from gateway.providers.upstream_errors import error_from_upstream, stream_error_from_upstream
 from gateway.sse import SSEDecoder
@@ -308,6 +309,8 @@ class ResponsesToAnthropic(ResponsesToChat):
     ) -> PreparedCall:
         chat = self._upstream_body(body, deployment.model, provider)
         chat.pop("stream_options", None)
+        if (search := live_search_options(body)) is not None:
+            chat["web_search_options"] = search  # Claude's search (`web_search`)
         try:
             upstream = openai_request_to_anthropic(chat, deployment.model)
         except TranslationError as exc:

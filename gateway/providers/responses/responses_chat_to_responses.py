@@ -22,6 +22,7 @@ from gateway.providers.responses.objects import (
     response_object,
     responses_usage,
 )
+from gateway.providers.responses.web_search import responses_annotation
 
 INCOMPLETE_REASONS = {"length": "max_output_tokens", "content_filter": "content_filter"}
 
@@ -57,6 +58,8 @@ def chat_response_to_responses(chat: JSON, request: JSON, response_id: str) -> J
     calls = [c for c in message.get("tool_calls") or () if isinstance(c, dict)]
     if isinstance(content, str) and (content or not calls):
         output.append(message_item(new_id("msg"), content))
+        cited = [responses_annotation(a) for a in message.get("annotations") or ()]
+        output[-1]["content"][0]["annotations"] = [a for a in cited if a is not None]
     if isinstance(message.get("refusal"), str):
         item = message_item(new_id("msg"), "")
         item["content"] = [{"type": "refusal", "refusal": message["refusal"]}]

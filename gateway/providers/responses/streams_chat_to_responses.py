@@ -26,6 +26,7 @@ from gateway.providers.responses.responses_chat_to_responses import (
     INCOMPLETE_REASONS,
     chat_usage_to_responses,
 )
+from gateway.providers.responses.web_search import responses_annotation
 
 
 class ChatToResponsesStream:
@@ -66,6 +67,9 @@ class ChatToResponsesStream:
         content = delta.get("content")
         if isinstance(content, str) and content:
             out += self.events.text(content)
+        for annotation in delta.get("annotations") or ():
+            if (cited := responses_annotation(annotation)) is not None:
+                out += self.events.annotate(cited)
         refusal = delta.get("refusal")
         if isinstance(refusal, str) and refusal:
             out += self.events.refusal(refusal)

@@ -17,6 +17,12 @@ message, their indices counted in the message's whole text: `chat_annotation`). 
 model. The Anthropic bridge, whose client's answer has blocks for the searches, asks for them
 as `web_searches` entries (`search_entry`: the call's id, query and sources), a field of the
 bridge's own that no chat client is sent.
+
+The other way, a Responses client's live web search (the `web_search` tool without
+`external_web_access: false`: Codex's `web_search = "live"`; its default, cached search, says
+false) to a Claude deployment is chat's `web_search_options` (`live_search_options`), which the
+Anthropic translation makes Claude's search; the answer's chat `url_citation` annotations are
+the `output_text` part's (`responses_annotation`).
 """
 
 from __future__ import annotations
@@ -74,4 +80,42 @@ def search_entry(item: object) -> JSON | None:
         "id": str(item.get("id") or ""),
         "query": query if isinstance(query, str) else "",
         "sources": urls,
+    }
+
+
+def live_search_options(request: JSON) -> JSON | None:
+    """Chat's `web_search_options` for a Responses request's live web search tool, or None
+    when it offers none (or only the cached search)."""
+    for tool in request.get("tools") or ():
+        if not isinstance(tool, dict) or not str(tool.get("type", "")).startswith("web_search"):
+            continue
+        if tool.get("external_web_access") is False:
+            continue
+        options: JSON = {}
+        if isinstance(tool.get("search_context_size"), str):
+            options["search_context_size"] = tool["search_context_size"]
+        location = tool.get("user_location")
+        if isinstance(location, dict):
+            where = {k: v for k, v in location.items() if k != "type" and isinstance(v, str)}
+            if where:
+                options["user_location"] = {"type": "approximate", "approximate": where}
+        filters = tool.get("filters")
+        if isinstance(filters, dict) and filters.get("allowed_domains"):
+            options["filters"] = {"allowed_domains": filters["allowed_domains"]}
+        return options
+    return None
+
+
+def responses_annotation(annotation: object) -> JSON | None:
+    """The Responses form of chat's `url_citation` annotation; None for another kind."""
+    if not isinstance(annotation, dict) or annotation.get("type") != "url_citation":
+        return None
+    cited = annotation.get("url_citation")
+    cited = cited if isinstance(cited, dict) else {}
+    return {
+        "type": "url_citation",
+        "start_index": cited.get("start_index") if isinstance(cited.get("start_index"), int) else 0,
+        "end_index": cited.get("end_index") if isinstance(cited.get("end_index"), int) else 0,
+        "url": str(cited.get("url") or ""),
+        "title": str(cited.get("title") or ""),
     }
