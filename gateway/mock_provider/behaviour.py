@@ -22,7 +22,7 @@ import orjson
 from gateway import tokens
 from gateway.mock_provider.claude_refusals import claude_refusal
 from gateway.mock_provider.schema import arguments_from_schema
-from gateway.mock_provider.web_search import offers_search
+from gateway.mock_provider.web_search import is_search_tool, offers_search
 
 SENTENCE_WORDS = 20
 _VARIANTS = 64
@@ -295,7 +295,7 @@ def _anthropic_tool(body: dict[str, Any]) -> tuple[str, Any] | None:
     named = [
         t
         for t in tools
-        if isinstance(t, dict) and isinstance(t.get("name"), str) and not offers_search([t])
+        if isinstance(t, dict) and isinstance(t.get("name"), str) and not is_search_tool(t)
     ]
     if isinstance(choice, dict) and choice.get("type") == "tool":
         wanted = choice.get("name")

@@ -24,12 +24,14 @@ from gateway.json_types import JSON
 SOURCES = "web_search_call.action.sources"
 
 
+def is_search_tool(tool: object) -> bool:
+    """Whether `tool` is a web search tool (OpenAI's hosted one, or Claude's)."""
+    return isinstance(tool, dict) and str(tool.get("type", "")).startswith("web_search")
+
+
 def offers_search(tools: object) -> bool:
-    """Whether `tools` hold a web search tool (OpenAI's hosted one, or Claude's)."""
-    return isinstance(tools, list) and any(
-        isinstance(tool, dict) and str(tool.get("type", "")).startswith("web_search")
-        for tool in tools
-    )
+    """Whether `tools` hold a web search tool."""
+    return isinstance(tools, list) and any(is_search_tool(tool) for tool in tools)
 
 
 def searches(request: JSON) -> bool:

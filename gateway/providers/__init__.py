@@ -160,8 +160,7 @@ def adapter_for(
         if kind != "responses" or not speaks_responses(provider):  # are estimated before)
             raise InvalidRequest(f"provider '{provider.name}' does not count Responses tokens")
         return CheckedAdapter(_RESPONSES_INPUT_TOKENS)
-    searches = kind == "messages" and asks_web_search(body)
-    if kind in ("chat", "messages") and _through_responses(api, provider, model, searches):
+    if kind in ("chat", "messages") and _through_responses(api, provider, model, kind, body):
         # One per request: it seals the model's encrypted reasoning with the deployment.
         origin = reasoning_origin(provider.name, model)
         if kind == "chat":
@@ -172,15 +171,23 @@ def adapter_for(
 
 
 def _through_responses(
-    api: DeploymentApi, provider: ProviderConfig, model: str, searches: bool = False
+    api: DeploymentApi,
+    provider: ProviderConfig,
+    model: str,
+    kind: EndpointKind,
+    body: dict[str, Any] | None,
 ) -> bool:
     """Whether a chat or Anthropic client is served through the Responses API: `api` says
     so, or, on "auto", from a provider that speaks it, for a model OpenAI serves there only or
-    an Anthropic client's web search (`searches`: `anthropic.web_search`)."""
+    an Anthropic client's web search (`anthropic.web_search`; the request's tools are read
+    only then, never for an Anthropic upstream)."""
     if api == "chat" or provider.type == "anthropic":
         return False
-    auto = responses_only_model(model) or searches
-    return api == "responses" or (auto and speaks_responses(provider))
+    if api == "responses":
+        return True
+    if not speaks_responses(provider):
+        return False
+    return responses_only_model(model) or (kind == "messages" and asks_web_search(body))
 
 
 def _translated_responses(provider: ProviderConfig) -> type[ResponsesToChat]:

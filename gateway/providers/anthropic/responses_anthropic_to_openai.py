@@ -36,7 +36,8 @@ def anthropic_response_to_openai(
     for block in resp.get("content") or ():
         kind = block.get("type") if isinstance(block, dict) else None
         if kind == "text":
-            annotations += chat_annotations(block, sum(map(len, texts)))
+            if block.get("citations"):
+                annotations += chat_annotations(block, sum(map(len, texts)))
             texts.append(str(block.get("text", "")))
         elif kind == "tool_use" and structured and block.get("name") == STRUCTURED_TOOL:
             texts.append(orjson.dumps(block.get("input") or {}).decode())

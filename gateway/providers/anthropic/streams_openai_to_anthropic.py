@@ -228,8 +228,10 @@ class OpenAIToAnthropicStream:
 
     def _cite(self, annotation: object) -> list[Event]:
         """A citation of the open text block (none open: it has no block to go with)."""
+        if self._open != "text":
+            return []
         cited = citation(annotation, "".join(self._texts))
-        if cited is None or self._open != "text":
+        if cited is None:
             return []
         return [self._delta({"type": "citations_delta", "citation": cited})]
 

@@ -66,11 +66,8 @@ def chat_web_search_options(tool: JSON) -> JSON:
             param="tools",
         )
     options: JSON = {}
-    location = tool.get("user_location")
-    if isinstance(location, dict):
-        where = {k: location[k] for k in _LOCATION if isinstance(location.get(k), str)}
-        if where:
-            options["user_location"] = {"type": "approximate", "approximate": where}
+    if (location := chat_location(tool.get("user_location"))) is not None:
+        options["user_location"] = location
     if tool.get("allowed_domains"):
         options["filters"] = {"allowed_domains": tool["allowed_domains"]}
     return options
@@ -129,6 +126,16 @@ def flat_location(options: JSON) -> JSON | None:
         return None
     where = {k: approximate[k] for k in _LOCATION if isinstance(approximate.get(k), str)}
     return {"type": "approximate", **where} if where else None
+
+
+def chat_location(location: object) -> JSON | None:
+    """A search tool's flat `user_location` (Claude's, the Responses API's) as chat's
+    `{"type": "approximate", "approximate": {...}}`; None without one. `flat_location` is the
+    other way."""
+    if not isinstance(location, dict):
+        return None
+    where = {k: location[k] for k in _LOCATION if isinstance(location.get(k), str)}
+    return {"type": "approximate", "approximate": where} if where else None
 
 
 def chat_annotations(block: JSON, offset: int) -> list[JSON]:

@@ -94,10 +94,11 @@ def responses_response_to_chat(response: JSON, origin: str = "", searches: bool 
                 if not isinstance(part, dict):
                     continue
                 if isinstance(part.get("text"), str):
-                    offset = sum(map(len, texts))
-                    for annotation in part.get("annotations") or ():
-                        if (cited := chat_annotation(annotation, offset)) is not None:
-                            annotations.append(cited)
+                    if part.get("annotations"):
+                        offset = sum(map(len, texts))
+                        for annotation in part["annotations"]:
+                            if (cited := chat_annotation(annotation, offset)) is not None:
+                                annotations.append(cited)
                     texts.append(part["text"])
                 elif isinstance(part.get("refusal"), str):
                     refusals.append(part["refusal"])

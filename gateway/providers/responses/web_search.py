@@ -28,7 +28,7 @@ the `output_text` part's (`responses_annotation`).
 from __future__ import annotations
 
 from gateway.json_types import JSON
-from gateway.providers.anthropic.web_search import flat_location
+from gateway.providers.anthropic.web_search import chat_location, flat_location
 
 SOURCES = "web_search_call.action.sources"
 
@@ -94,11 +94,8 @@ def live_search_options(request: JSON) -> JSON | None:
         options: JSON = {}
         if isinstance(tool.get("search_context_size"), str):
             options["search_context_size"] = tool["search_context_size"]
-        location = tool.get("user_location")
-        if isinstance(location, dict):
-            where = {k: v for k, v in location.items() if k != "type" and isinstance(v, str)}
-            if where:
-                options["user_location"] = {"type": "approximate", "approximate": where}
+        if (location := chat_location(tool.get("user_location"))) is not None:
+            options["user_location"] = location
         filters = tool.get("filters")
         if isinstance(filters, dict) and filters.get("allowed_domains"):
             options["filters"] = {"allowed_domains": filters["allowed_domains"]}
