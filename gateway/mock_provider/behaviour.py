@@ -21,6 +21,7 @@ import orjson
 
 from gateway import tokens
 from gateway.mock_provider.claude_refusals import claude_refusal
+from gateway.mock_provider.paused_turns import paused_search
 from gateway.mock_provider.schema import arguments_from_schema
 from gateway.mock_provider.web_search import is_search_tool, offers_search
 
@@ -78,6 +79,8 @@ class Plan:
     include_usage: bool
     # An Anthropic answer that searched the web first: the query (`web_search`).
     search: str | None = None
+    # A search's turn Claude paused: how many searches it made before (`paused_turns`).
+    paused: int | None = None
 
     @property
     def completion_tokens(self) -> int:
@@ -390,7 +393,8 @@ def plan_messages(body: Any) -> Plan:
     prompt = tokens.count_messages(messages, body.get("system"))
     searched = choices[0].tool_call is None and offers_search(body.get("tools"))
     query = last_user_text(messages) if searched else None
-    return Plan(model, choices, prompt, body.get("stream") is True, False, query)
+    paused = paused_search(query, messages) if query is not None else None
+    return Plan(model, choices, prompt, body.get("stream") is True, False, query, paused)
 
 
 def count_message_tokens(body: Any) -> int:

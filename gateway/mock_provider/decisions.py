@@ -41,7 +41,11 @@ from gateway.mock_provider.responses import (
 )
 from gateway.mock_provider.responses_reasoning import check_thinking_room, compacted_response
 from gateway.mock_provider.schema_checks import check_tool_schemas
-from gateway.mock_provider.tool_pairs import check_anthropic_tool_pairs, check_openai_tool_pairs
+from gateway.mock_provider.tool_pairs import (
+    check_anthropic_tool_pairs,
+    check_openai_tool_pairs,
+    check_server_tool_blocks,
+)
 from gateway.providers.responses.input_tokens import input_tokens_answer
 from gateway.providers.responses.responses_only import CHAT_REFUSAL, responses_only_model
 from gateway.sse import encode_event
@@ -189,6 +193,7 @@ def decide(endpoint: str, wire: str, body: bytes) -> Decision:
             return _rendered(wire, plan_completion(data), model, completion=True)
         if endpoint == "messages":
             check_anthropic_tool_pairs(_messages(data))
+            check_server_tool_blocks(_messages(data))
             return _rendered(wire, plan_messages(data), model)
         if endpoint == "responses":
             return _rendered_responses(plan_responses(data), data, model)

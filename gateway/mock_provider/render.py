@@ -9,7 +9,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from gateway.mock_provider.behaviour import FINISH_TO_STOP_REASON, Choice, Plan
+import orjson
+
+from gateway.mock_provider.behaviour import FINISH_TO_STOP_REASON, Choice, Plan, split_pieces
+from gateway.mock_provider.paused_turns import PAUSED_TOKENS, paused_blocks
 from gateway.mock_provider.web_search import anthropic_search_blocks
 
 Event = dict[str, Any]
@@ -172,6 +175,8 @@ def anthropic_message(plan: Plan, message_id: str) -> dict[str, Any]:
     choice = plan.choices[0]
     usage = _anthropic_usage(plan.prompt_tokens, choice.completion_tokens)
     content = [_anthropic_block(choice)]
+    if plan.search is not None and plan.paused is not None:
+        return _paused_message(plan, message_id)
     if plan.search is not None:
         content = anthropic_search_blocks(plan.search, choice.text or "")
         usage["server_tool_use"] = {"web_search_requests": 1}
@@ -187,9 +192,66 @@ def anthropic_message(plan: Plan, message_id: str) -> dict[str, Any]:
     }
 
 
+def _paused_message(plan: Plan, message_id: str) -> dict[str, Any]:
+    """A search's turn Claude paused (`paused_turns`)."""
+    assert plan.search is not None and plan.paused is not None
+    usage = _anthropic_usage(plan.prompt_tokens, PAUSED_TOKENS)
+    usage["server_tool_use"] = {"web_search_requests": 1}
+    return {
+        "id": message_id,
+        "type": "message",
+        "role": "assistant",
+        "model": plan.model,
+        "content": paused_blocks(plan.search, plan.paused),
+        "stop_reason": "pause_turn",
+        "stop_sequence": None,
+        "usage": usage,
+    }
+
+
+def _paused_frames(plan: Plan, message_id: str) -> list[Frame]:
+    """A paused turn's stream, as Claude streams it: the text in deltas, the search's input in
+    JSON pieces, its results whole; one frame per block."""
+    message = _paused_message(plan, message_id)
+    text, use, result = message.pop("content")
+    message.update(content=[], stop_reason=None, usage=_anthropic_usage(plan.prompt_tokens, 1))
+    query = orjson.dumps(use["input"]).decode()
+    frames: list[Frame] = [[{"type": "message_start", "message": message}]]
+    for index, (start, kind, pieces) in enumerate(
+        [
+            ({"type": "text", "text": ""}, "text_delta", split_pieces(text["text"])),
+            ({**use, "input": {}}, "input_json_delta", (query[:5], query[5:])),
+            (result, "", ()),
+        ]
+    ):
+        field = "text" if kind == "text_delta" else "partial_json"
+        frames.append(
+            [
+                {"type": "content_block_start", "index": index, "content_block": start},
+                *(
+                    {
+                        "type": "content_block_delta",
+                        "index": index,
+                        "delta": {"type": kind, field: piece},
+                    }
+                    for piece in pieces
+                ),
+                {"type": "content_block_stop", "index": index},
+            ]
+        )
+    end = {"stop_reason": "pause_turn", "stop_sequence": None}
+    usage = {"output_tokens": PAUSED_TOKENS, "server_tool_use": {"web_search_requests": 1}}
+    frames.append(
+        [{"type": "message_delta", "delta": end, "usage": usage}, {"type": "message_stop"}]
+    )
+    return frames
+
+
 def anthropic_stream_frames(plan: Plan, message_id: str) -> list[Frame]:
     """The Messages API stream events, grouped in frames; each event's `type` names it."""
     choice = plan.choices[0]
+    if plan.search is not None and plan.paused is not None:
+        return _paused_frames(plan, message_id)
     message: dict[str, Any] = {
         "id": message_id,
         "type": "message",

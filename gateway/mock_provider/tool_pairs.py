@@ -1,11 +1,15 @@
 """The mock's check that a conversation's tool calls and results pair up, as OpenAI's chat
 completions and Anthropic's Messages check it (each refuses a call without its result right
-after, and a result without its call, with a 400 in these words)."""
+after, and a result without its call, with a 400 in these words); and Claude's check of the
+server tool blocks sent back to it: a `server_tool_use` without its `web_search_tool_result`
+in the same message (unless it ends the conversation: a paused turn sent back), a search
+without its `query`, a result without the `encrypted_content` Claude reads the page from."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from gateway.json_types import JSON
 from gateway.mock_provider.behaviour import RequestError
 
 
@@ -71,3 +75,47 @@ def check_anthropic_tool_pairs(messages: list[Any]) -> None:
 def _blocks(message: object) -> list[dict[str, Any]]:
     content = message.get("content") if isinstance(message, dict) else None
     return [b for b in content if isinstance(b, dict)] if isinstance(content, list) else []
+
+
+def check_server_tool_blocks(messages: list[Any]) -> None:
+    """Claude's 400 for server tool blocks not as it sent them (see the module)."""
+    for index, message in enumerate(messages):
+        content = message.get("content") if isinstance(message, dict) else None
+        if not isinstance(content, list):
+            continue
+        last = index == len(messages) - 1
+        uses: dict[str, int] = {}
+        for at, block in enumerate(content):
+            if not isinstance(block, dict):
+                continue
+            kind = block.get("type")
+            where = f"messages.{index}.content.{at}"
+            if kind == "server_tool_use":
+                _check_use(block, where)
+                uses[str(block.get("id"))] = at
+            elif kind == "web_search_tool_result":
+                _check_result(block, where)
+                uses.pop(str(block.get("tool_use_id")), None)
+        for block_id, at in uses.items():
+            if not (last and at == len(content) - 1):
+                raise RequestError(
+                    f"messages.{index}.content.{at}: web_search tool use with id {block_id} "
+                    "was found without a corresponding web_search_tool_result block"
+                )
+
+
+def _check_use(block: JSON, where: str) -> None:
+    given = block.get("input")
+    if not isinstance(given, dict) or not isinstance(given.get("query"), str):
+        raise RequestError(f"{where}.input.query: Field required")
+
+
+def _check_result(block: JSON, where: str) -> None:
+    results = block.get("content")
+    if isinstance(results, dict):  # an error result (`web_search_tool_result_error`)
+        return
+    if not isinstance(results, list):
+        raise RequestError(f"{where}.content: Input should be a valid list")
+    for n, result in enumerate(results):
+        if not isinstance(result, dict) or not isinstance(result.get("encrypted_content"), str):
+            raise RequestError(f"{where}.content.{n}.encrypted_content: Field required")

@@ -114,6 +114,9 @@ class PreparedCall:
     url: str
     headers: Mapping[str, str]
     body: bytes
+    # The gateway continues a turn the upstream paused (Claude's `pause_turn`), for a client
+    # whose API cannot (`anthropic.paused_turns`).
+    continues_paused_turns: bool = False
 
 
 class StreamConverter(Protocol):

@@ -37,6 +37,7 @@ from gateway.routing.attempt_failure import (
     is_missing_model,
 )
 from gateway.routing.exchange import Attempt, Exchange, RouteRequest, StreamReply, UpstreamCall
+from gateway.routing.paused_turns import ContinuedResponse, continued_answer
 from gateway.routing.upstream_headers import retry_after_s, take_upstream_headers
 from gateway.runtime import Runtime
 from gateway.upstream import (
@@ -102,7 +103,8 @@ def build_call(
         headers = {**headers, **trace[0].headers(span_id)}
     request = UpstreamRequest("POST", call.url, headers, call.body)
     prepared = client_for(provider).prepare(request)
-    return UpstreamCall(deployment, provider, adapter, prepared, span_id)
+    continues = call.continues_paused_turns
+    return UpstreamCall(deployment, provider, adapter, prepared, span_id, continues)
 
 
 async def call_deployment(
@@ -152,7 +154,7 @@ async def call_deployment(
             # waiting for the first event here, the rest of the stream in the responder.
             deadline = time.monotonic() + max(0.0, body_timeout_s - (clock.monotonic() - started))
             async with asyncio.timeout(deadline - time.monotonic()):
-                stream = await _start_stream(response, call, request.body)
+                stream = await _start_stream(response, call, request.body, client, timeouts)
             stream.deadline = deadline
             exchange.stream = stream
             response = None  # the responder owns it now
@@ -166,6 +168,9 @@ async def call_deployment(
                     max(0.0, body_timeout_s - (clock.monotonic() - started))
                 ):
                     data = await response.read()
+            if call.continues_paused_turns:
+                left_s = max(0.0, body_timeout_s - (clock.monotonic() - started))
+                data = await continued_answer(data, call, client, timeouts, left_s)
             exchange.body, exchange.usage, exchange.json = adapter.convert_json(data)
             exchange.finished = clock.monotonic()
             if request.kind == "responses":  # a failed response: relayed, then recorded
@@ -272,10 +277,17 @@ def _refused(
 
 
 async def _start_stream(
-    response: UpstreamResponse, call: UpstreamCall, body: dict[str, Any]
+    response: UpstreamResponse,
+    call: UpstreamCall,
+    body: dict[str, Any],
+    client: UpstreamClient,
+    timeouts: UpstreamTimeouts,
 ) -> StreamReply:
-    """Read until the first bytes the client can be sent (or the end), converting as it goes."""
+    """Read until the first bytes the client can be sent (or the end), converting as it goes;
+    a turn the upstream pauses is continued on the way (`paused_turns`)."""
     converter = call.adapter.stream(body)
+    if call.continues_paused_turns:
+        response = ContinuedResponse(response, call, client, timeouts)
     chunks = response.iter_chunks()
     pending: list[bytes] = []
     async for chunk in chunks:

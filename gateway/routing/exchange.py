@@ -80,6 +80,8 @@ class UpstreamCall:
     prepared: PreparedRequest = field(repr=False)
     # The attempt's span id when the request is traced.
     span_id: int | None = None
+    # A turn the upstream paused is continued here (`PreparedCall.continues_paused_turns`).
+    continues_paused_turns: bool = False
 
 
 @dataclass(slots=True)

@@ -27,6 +27,9 @@ state machines) over parsed JSON, each named for the direction its data travels:
   schemas an Anthropic client sends to an OpenAI-format upstream;
 - `web_search`: the web search tool as chat's `web_search_options` (OpenAI's search, through
   the Responses API), and the searches and citations of the answer as Claude's blocks;
+- `paused_turns`, `paused_streams`: a turn Claude paused in its server tools
+  (`pause_turn`), continued by the gateway for chat and Responses clients: what each
+  continuation sends, and the answers (JSON, streamed) of one turn joined as one;
 - shared by both directions: `tool_calls` (one tool call in each format), `usage`,
   `stop_reasons`, and `errors` (the translation exceptions and error bodies both ways).
 """

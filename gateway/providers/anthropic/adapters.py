@@ -19,6 +19,7 @@ from gateway.config.types import DeploymentConfig
 from gateway.errors import GatewayError, InvalidRequest
 from gateway.providers.anthropic.effort import with_effort_for
 from gateway.providers.anthropic.errors import TranslationError
+from gateway.providers.anthropic.paused_turns import offers_server_tool
 from gateway.providers.anthropic.requests_openai_to_anthropic import openai_request_to_anthropic
 from gateway.providers.anthropic.responses_anthropic_to_openai import anthropic_response_to_openai
 from gateway.providers.anthropic.sampling import with_sampling_for
@@ -242,7 +243,8 @@ class AnthropicToOpenAIStreamAdapter:
 
 
 class OpenAIClientToAnthropic:
-    """OpenAI client -> Anthropic upstream: requests, responses and streams translated.
+    """OpenAI client -> Anthropic upstream: requests, responses and streams translated; a turn
+    Claude paused in its server tools is continued by the gateway (`paused_turns`).
     `structured`: the requests it serves ask for a structured output that goes to Anthropic as
     a forced tool (`structured_output.structured_output_tool`), whose input is the answer."""
 
@@ -265,6 +267,7 @@ class OpenAIClientToAnthropic:
             _messages_url(provider),
             anthropic_headers(api_key, provider),
             upstream_json(upstream, provider),
+            offers_server_tool(upstream),
         )
 
     def convert_json(self, data: bytes) -> tuple[bytes, Usage, dict[str, Any]]:

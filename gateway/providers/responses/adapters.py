@@ -33,6 +33,7 @@ from gateway.errors import GatewayError, InvalidRequest
 from gateway.json_types import JSON
 from gateway.providers.anthropic.adapters import anthropic_headers
 from gateway.providers.anthropic.errors import TranslationError
+from gateway.providers.anthropic.paused_turns import offers_server_tool
 from gateway.providers.anthropic.requests_openai_to_anthropic import openai_request_to_anthropic
 from gateway.providers.anthropic.responses_anthropic_to_openai import anthropic_response_to_openai
 from gateway.providers.anthropic.sampling import with_sampling_for
@@ -298,7 +299,8 @@ class ResponsesToChat:
 
 
 class ResponsesToAnthropic(ResponsesToChat):
-    """A Responses client and an Anthropic upstream: Responses -> chat -> Messages, and back."""
+    """A Responses client and an Anthropic upstream: Responses -> chat -> Messages, and back; a
+    turn Claude paused in its server tools is continued by the gateway (`paused_turns`)."""
 
     def prepare(
         self,
@@ -317,9 +319,9 @@ class ResponsesToAnthropic(ResponsesToChat):
             raise InvalidRequest(str(exc), param=exc.param) from None
         with_sampling_for(upstream, deployment, provider)
         url = endpoint_url(provider.base_url, "/v1/messages", provider.query.pairs)
-        return PreparedCall(
-            url, anthropic_headers(api_key, provider), upstream_json(upstream, provider)
-        )
+        sent = upstream_json(upstream, provider)
+        headers = anthropic_headers(api_key, provider)
+        return PreparedCall(url, headers, sent, offers_server_tool(upstream))
 
     def convert_json(self, data: bytes) -> tuple[bytes, Usage, JSON]:
         message = parse_upstream_json(data)
