@@ -122,6 +122,7 @@ APPLIED_LIVE: Mapping[str, tuple[str, ...]] = {
         "cache_write_1h_cost_per_1m",
         "audio_input_cost_per_1m",
         "audio_output_cost_per_1m",
+        "web_search_cost_per_1k",
         "context_window",
         "reasoning",
         "sampling",

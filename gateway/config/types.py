@@ -155,6 +155,8 @@ class DeploymentConfig:
     # OpenAI's audio tokens (gpt-4o-audio, gpt-realtime); None = the text price.
     audio_input_cost_per_1m: NonNegativeFloat | None = None
     audio_output_cost_per_1m: NonNegativeFloat | None = None
+    # USD per 1,000 web searches the provider ran for an answer (`Usage.web_searches`).
+    web_search_cost_per_1k: NonNegativeFloat = 0.0
     context_window: PositiveInt | None = None
     # The deployment serves a reasoning model (o1, o3, o4-mini, gpt-5, ...), which refuses
     # `max_tokens`: OpenAI-format requests send it as `max_completion_tokens`. Azure deployment

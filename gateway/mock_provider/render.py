@@ -302,12 +302,15 @@ def anthropic_stream_frames(plan: Plan, message_id: str) -> list[Frame]:
         {"type": "content_block_start", "index": at, "content_block": block},
         {"type": "ping"},
     ]
+    usage: dict[str, Any] = {"output_tokens": choice.completion_tokens}
+    if plan.search is not None:  # Claude's cumulative usage says its searches too
+        usage["server_tool_use"] = {"web_search_requests": 1}
     closing: Frame = [
         {"type": "content_block_stop", "index": at},
         {
             "type": "message_delta",
             "delta": {"stop_reason": FINISH_TO_STOP_REASON[choice.finish], "stop_sequence": None},
-            "usage": {"output_tokens": choice.completion_tokens},
+            "usage": usage,
         },
         {"type": "message_stop"},
     ]

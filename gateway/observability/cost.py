@@ -15,7 +15,8 @@ def cost_usd(usage: Usage, deployment: DeploymentConfig | None) -> float:
     """Price of one call from the deployment's per-1M-token prices: cache reads, cache writes
     (writes to the 1-hour cache apart) and audio tokens (all part of `prompt_tokens`) at their
     own rates, the other prompt tokens at the input price; audio completion tokens (part of
-    `completion_tokens`) at theirs, the others at the output price."""
+    `completion_tokens`) at theirs, the others at the output price; and the web searches the
+    provider ran, at the deployment's price per 1,000."""
     if deployment is None:
         return 0.0
     if (
@@ -28,6 +29,8 @@ def cost_usd(usage: Usage, deployment: DeploymentConfig | None) -> float:
     else:  # nearly always: every token at the plain price
         total = usage.prompt_tokens * deployment.input_cost_per_1m
         total += usage.completion_tokens * deployment.output_cost_per_1m
+    if usage.web_searches:  # (per 1M, as the tokens' total is)
+        total += usage.web_searches * deployment.web_search_cost_per_1k * 1000
     # Never negative: a refund is not something an upstream's usage can claim.
     return max(0.0, round(total / 1_000_000, 10))
 

@@ -94,6 +94,8 @@ def build_record(
         "audio_completion_tokens": usage.audio_completion_tokens if usage else 0,
         # Part of completion_tokens (and priced with them), as OpenAI reports it.
         "reasoning_tokens": usage.reasoning_tokens if usage else 0,
+        # Billed per search, apart from the tokens (`web_search_cost_per_1k`).
+        "web_searches": usage.web_searches if usage else 0,
         "usage_estimated": bool(usage and not usage.reported),
         "cost_usd": cost,
         "latency_ms": round(latency_ms, 3),

@@ -34,6 +34,10 @@ class Usage:
     # them many times above text).
     audio_prompt_tokens: int = 0
     audio_completion_tokens: int = 0
+    # Web searches the provider ran for the answer (Claude's `server_tool_use.
+    # web_search_requests`, the Responses API's `web_search_call` items): billed per search,
+    # apart from the tokens (`web_search_cost_per_1k`).
+    web_searches: int = 0
     # True when the numbers came from the upstream, False when estimated with tiktoken.
     reported: bool = False
 

@@ -51,6 +51,8 @@ class Usage:
     cache_write_tokens: int = 0
     # Of those, the writes to the 1-hour cache (priced at theirs).
     cache_write_1h_tokens: int = 0
+    # Web searches the provider ran (billed per search: `web_search_cost_per_1k`).
+    web_searches: int = 0
 
     @property
     def total(self) -> int:
@@ -142,8 +144,8 @@ def _count(usage: dict[str, Any], name: str) -> int:
 
 
 def extract_usage(body: Any) -> Usage | None:
-    """Token usage from an OpenAI or Anthropic response body; InvalidUsage when a count in it
-    is no whole number with 0 <= n < 2**53."""
+    """Token usage (and web searches) from an OpenAI or Anthropic response body; InvalidUsage
+    when a count in it is no whole number with 0 <= n < 2**53."""
     usage = body.get("usage") if isinstance(body, dict) else None
     if not isinstance(usage, dict):
         return None
@@ -158,10 +160,22 @@ def extract_usage(body: Any) -> Usage | None:
             cached,
             written,
             min(written_1h, written),
+            _searches(body, usage),
         )
     details = usage.get("prompt_tokens_details")
     cached = _count(details, "cached_tokens") if isinstance(details, dict) else 0
     return Usage(_count(usage, "prompt_tokens"), _count(usage, "completion_tokens"), cached)
+
+
+def _searches(body: dict[str, Any], usage: dict[str, Any]) -> int:
+    """The web searches of an Anthropic answer (`server_tool_use.web_search_requests`) or a
+    Responses one (its `web_search_call` items)."""
+    server_tools = usage.get("server_tool_use")
+    if isinstance(server_tools, dict):
+        return _count(server_tools, "web_search_requests")
+    output = body.get("output")
+    items = output if isinstance(output, list) else ()
+    return sum(1 for i in items if isinstance(i, dict) and i.get("type") == "web_search_call")
 
 
 def wants_json(request: Any) -> bool:

@@ -236,6 +236,7 @@ class Runner:
                 usage.cached_tokens,
                 cache_write_tokens=usage.cache_write_tokens,
                 cache_write_1h_tokens=usage.cache_write_1h_tokens,
+                web_searches=usage.web_searches,
             )
             row.cost_usd_new = cost_usd(priced, deployment)
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import anthropic
@@ -20,6 +21,7 @@ from langchain_openai import ChatOpenAI
 from openai.types.chat import ChatCompletionMessageParam, ChatCompletionToolParam
 from pydantic import SecretStr
 
+from tests.e2e.records import wait_for_record
 from tests.procs import Proc, start_gateway
 
 KEY = "sk-chat-through-responses"
@@ -45,11 +47,12 @@ class Weather(pydantic.BaseModel):
     celsius: int
 
 
-def _config(upstream: str) -> str:
-    text = f'[[providers]]\nname = "oai"\ntype = "openai"\nbase_url = "{upstream}/v1"\n'
+def _config(upstream: str, log_path: Path) -> str:
+    text = f'[logging]\npath = "{log_path}"\n\n'
+    text += f'[[providers]]\nname = "oai"\ntype = "openai"\nbase_url = "{upstream}/v1"\n'
     text += "responses = true\n\n"
     for name, model, extra in (
-        ("chat", "mock-small", ""),
+        ("chat", "mock-small", "web_search_cost_per_1k = 10.0\n"),
         ("bridged", "mock-small", 'api = "responses"\n'),
         ("codex", "gpt-5.1-codex", ""),  # `api = "auto"`: a Responses-only model's name
         ("codex-as-chat", "gpt-5.1-codex", 'api = "chat"\n'),
@@ -62,8 +65,9 @@ def _config(upstream: str) -> str:
 @pytest.fixture(scope="module")
 def gateway(tmp_path_factory: pytest.TempPathFactory, mock_upstream: Proc) -> Iterator[Proc]:
     root = tmp_path_factory.mktemp("chat-through-responses")
-    (root / "gateway.toml").write_text(_config(mock_upstream.url))
+    (root / "gateway.toml").write_text(_config(mock_upstream.url, root / "requests.jsonl"))
     proc = start_gateway(root / "gateway.toml")
+    proc.log_path = root / "requests.jsonl"
     yield proc
     proc.stop()
 
@@ -287,8 +291,10 @@ def test_an_anthropic_clients_web_search_is_the_responses_apis(
         if stream:
             with claude.messages.stream(**asked) as events:
                 answer = events.get_final_message()
+                request_id = events.response.headers["x-request-id"]
         else:
-            answer = claude.messages.create(**asked)
+            raw = claude.messages.with_raw_response.create(**asked)
+            answer, request_id = raw.parse(), raw.headers["x-request-id"]
     upstream = last_request(mock_upstream)
     assert upstream["path"] == "/v1/responses"
     body = upstream["body"]
@@ -308,6 +314,10 @@ def test_an_anthropic_clients_web_search_is_the_responses_apis(
     [cited] = text.citations
     assert cited.type == "web_search_result_location"
     assert (cited.url, cited.cited_text) == (url, url)
+    # The search is billed apart from the tokens (priced at 0 here): $10 per 1,000.
+    assert gateway.log_path is not None
+    record = wait_for_record(gateway.log_path, request_id)
+    assert record["web_searches"] == 1 and record["cost_usd"] == pytest.approx(0.01)
 
 
 def test_a_chat_clients_web_search_options_are_the_search_tool(

@@ -85,6 +85,7 @@ def test_a_chat_clients_paused_search_is_continued(
     assert usage is not None
     assert record["prompt_tokens"] == usage.prompt_tokens  # the three calls', added up
     assert record["completion_tokens"] == usage.completion_tokens > 24
+    assert record["web_searches"] == 3  # one per call, each billed
 
 
 @pytest.mark.parametrize("stream", [False, True])

@@ -59,7 +59,8 @@ def anthropic_usage(usage: object) -> JSON:
 def usage_from_anthropic(usage: object) -> Usage | None:
     """Anthropic usage as the gateway's record (prompt counts include cache reads and writes;
     the writes to the 1-hour cache, `cache_creation.ephemeral_1h_input_tokens`, are counted
-    apart too); None when `usage` is not an object."""
+    apart too, and the web searches, `server_tool_use.web_search_requests`); None when
+    `usage` is not an object."""
     if not isinstance(usage, dict):
         return None
     cache_read = token_count(usage.get("cache_read_input_tokens"), "cache_read_input_tokens")
@@ -72,6 +73,12 @@ def usage_from_anthropic(usage: object) -> Usage | None:
         if isinstance(by_ttl, dict)
         else 0
     )
+    server_tools = usage.get("server_tool_use")
+    searches = (
+        token_count(server_tools.get("web_search_requests"), "web_search_requests")
+        if isinstance(server_tools, dict)
+        else 0
+    )
     return Usage(
         prompt_tokens=token_count(usage.get("input_tokens"), "input_tokens")
         + cache_read
@@ -80,5 +87,6 @@ def usage_from_anthropic(usage: object) -> Usage | None:
         cached_tokens=cache_read,
         cache_write_tokens=cache_write,
         cache_write_1h_tokens=min(written_1h, cache_write),
+        web_searches=searches,
         reported=True,
     )

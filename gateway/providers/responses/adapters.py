@@ -58,7 +58,11 @@ from gateway.providers.responses.compaction import (
     summary_request,
 )
 from gateway.providers.responses.events import encode
-from gateway.providers.responses.objects import new_id, usage_from_responses
+from gateway.providers.responses.objects import (
+    new_id,
+    usage_from_responses,
+    usage_with_searches,
+)
 from gateway.providers.responses.requests_responses_to_chat import (
     chat_response_format,
     responses_request_to_chat,
@@ -125,7 +129,7 @@ class ResponsesPassthrough:
 
     def convert_json(self, data: bytes) -> tuple[bytes, Usage, JSON]:
         parsed = parse_upstream_json(data)
-        usage = usage_from_responses(parsed.get("usage")) or Usage()
+        usage = usage_with_searches(usage_from_responses(parsed.get("usage")) or Usage(), parsed)
         if self.compaction is None:
             return data, usage, parsed
         answer = compacted(self.compaction, self.request, parsed)

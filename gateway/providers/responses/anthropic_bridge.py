@@ -73,6 +73,8 @@ class AnthropicThroughResponsesStream:
         out = self._relay(self._to_chat.finish())
         out += self._to_anthropic.finish()
         self.usage = self._to_anthropic.usage
+        if self.usage is not None and self._to_chat.usage is not None:
+            self.usage.web_searches = self._to_chat.usage.web_searches  # (chat has no count)
         return out
 
 

@@ -37,7 +37,7 @@ from gateway.providers.base import (
     upstream_json,
 )
 from gateway.providers.openai import for_reasoning_model
-from gateway.providers.responses.objects import usage_from_responses
+from gateway.providers.responses.objects import usage_from_responses, usage_with_searches
 from gateway.providers.responses.requests_chat_to_responses import chat_request_to_responses
 from gateway.providers.responses.responses_only import responses_only_model
 from gateway.providers.responses.responses_responses_to_chat import responses_response_to_chat
@@ -98,7 +98,7 @@ class ChatThroughResponses:
         failure = response_failure(parsed)
         if failure is not None:
             raise failure
-        usage = usage_from_responses(parsed.get("usage")) or Usage()
+        usage = usage_with_searches(usage_from_responses(parsed.get("usage")) or Usage(), parsed)
         return responses_response_to_chat(parsed, self.origin, searches), usage
 
     def convert_json(self, data: bytes) -> tuple[bytes, Usage, dict[str, Any]]:

@@ -156,6 +156,17 @@ def usage_from_responses(usage: object) -> Usage | None:
     )
 
 
+def usage_with_searches(usage: Usage, response: JSON) -> Usage:
+    """`usage` with the web searches `response` made: its `web_search_call` output items
+    (each a call OpenAI bills, whatever its action)."""
+    output = response.get("output")
+    if isinstance(output, list):
+        usage.web_searches = sum(
+            1 for item in output if isinstance(item, dict) and item.get("type") == "web_search_call"
+        )
+    return usage
+
+
 def output_text(response: object) -> str:
     """The text of every `output_text` part of a response (or of its `output` list)."""
     output = response.get("output") if isinstance(response, dict) else response

@@ -7,7 +7,7 @@ from __future__ import annotations
 from gateway.errors import GatewayError, UpstreamFailed, UpstreamStreamError
 from gateway.json_types import JSON
 from gateway.providers.base import RelaysFailure, Usage, parse_upstream_json
-from gateway.providers.responses.objects import usage_from_responses
+from gateway.providers.responses.objects import usage_from_responses, usage_with_searches
 from gateway.providers.upstream_errors import stream_error_from_upstream
 from gateway.sse import EventBuffer, parse_event
 
@@ -92,7 +92,8 @@ class ResponsesStreamPassthrough(RelaysFailure):
         response = parsed.get("response")
         if isinstance(response, dict):
             self.response = response
-            self.usage = usage_from_responses(response.get("usage")) or self.usage
+            usage = usage_from_responses(response.get("usage")) or self.usage
+            self.usage = usage_with_searches(usage, response) if usage else usage
             if parsed["type"] == "response.failed":
                 self.failure = _failed(response.get("error"))
 

@@ -25,6 +25,7 @@ from gateway.providers.anthropic.web_search import SEARCHES_FIELD
 from gateway.providers.base import Usage, stream_cut_short
 from gateway.providers.chat_reasoning import encrypted_details, sealed
 from gateway.providers.openai_usage import usage_from_openai
+from gateway.providers.responses.objects import usage_with_searches
 from gateway.providers.responses.responses_responses_to_chat import (
     chat_tool_call,
     chat_usage,
@@ -186,6 +187,8 @@ class ResponsesToChatStream:
             raise failure
         usage = chat_usage(response.get("usage"))
         self.usage = usage_from_openai(usage)
+        if self.usage is not None:
+            usage_with_searches(self.usage, response)
         out = [self._chunk({}, finish_reason(response, bool(self._calls)))]
         if self._include_usage and usage is not None:
             out.append(encode_event(orjson.dumps({**self._head([]), "usage": usage})))

@@ -179,6 +179,7 @@ CONFIG: dict[str, Any] = {
                     "cache_write_1h_cost_per_1m": 6.0,
                     "audio_input_cost_per_1m": 40.0,
                     "audio_output_cost_per_1m": 80.0,
+                    "web_search_cost_per_1k": 10.0,
                     "context_window": 128000,
                     "reasoning": True,
                     "api": "responses",

@@ -106,3 +106,21 @@ def test_audio_tokens_have_their_own_prices_when_set() -> None:
     # Unset, audio costs what text does.
     plain = DeploymentConfig(provider="p", model="m", input_cost_per_1m=2.5, output_cost_per_1m=10)
     assert cost_usd(usage, plain) == pytest.approx((1000 * 2.5 + 500 * 10.0) / 1e6)
+
+
+def test_web_searches_cost_their_price_per_thousand() -> None:
+    # Claude Sonnet: $3 / $15 per 1M tokens, web search $10 per 1,000 searches.
+    deployment = DeploymentConfig(
+        provider="p",
+        model="m",
+        input_cost_per_1m=3.0,
+        output_cost_per_1m=15.0,
+        web_search_cost_per_1k=10.0,
+    )
+    usage = Usage(prompt_tokens=1000, completion_tokens=100, web_searches=3)
+    assert cost_usd(usage, deployment) == pytest.approx((1000 * 3 + 100 * 15) / 1e6 + 0.03)
+    cached = Usage(prompt_tokens=1000, cached_tokens=500, web_searches=1)
+    assert cost_usd(cached, deployment) == pytest.approx((500 * 3 + 500 * 3) / 1e6 + 0.01)
+    # Unpriced (the default), a search costs nothing more.
+    plain = DeploymentConfig(provider="p", model="m", input_cost_per_1m=3.0)
+    assert cost_usd(usage, plain) == pytest.approx(1000 * 3 / 1e6)

@@ -63,6 +63,20 @@ def test_extracts_anthropic_blocks() -> None:
     ) == (12, 3, 5)
 
 
+def test_usage_counts_the_web_searches_billed_apart() -> None:
+    claude = {"usage": {"input_tokens": 7, "server_tool_use": {"web_search_requests": 2}}}
+    responses = {
+        "output": [{"type": "web_search_call"}, {"type": "message", "content": []}],
+        "usage": {"input_tokens": 7, "output_tokens": 3},
+    }
+    searched = [extract_usage(body) for body in (claude, responses, openai("x"))]
+    assert [usage.web_searches if usage else None for usage in searched] == [2, 1, 0]
+    with pytest.raises(InvalidUsage):
+        extract_usage(
+            {"usage": {"input_tokens": 7, "server_tool_use": {"web_search_requests": -2}}}
+        )
+
+
 def test_stream_records_keep_text_only() -> None:
     answer = extract_answer({"text": "streamed"})
     assert answer == Answer("streamed", tools_known=False)
