@@ -9,13 +9,15 @@ in `messages`) is refused by every model before Opus 4.8.
 Every model refuses what Anthropic refuses of thinking blocks sent back: a block whose
 `signature` Claude did not make ("Invalid `signature` in `thinking` block"; the mock signs
 nothing and takes a base64 signature, the form of Claude's, as one of them), and, with thinking
-on, a tool loop whose last assistant message does not start with a thinking block."""
+on, a tool loop whose last assistant message does not start with a thinking block; and prompt
+cache breakpoints Anthropic refuses (`cache_breakpoints`)."""
 
 from __future__ import annotations
 
 import re
 from typing import Any
 
+from gateway.mock_provider.cache_breakpoints import breakpoints_refusal
 from gateway.providers.anthropic.claude_versions import claude_version
 
 ONE_SAMPLING_SETTING = (
@@ -46,7 +48,9 @@ _THINKING_FIRST = (
 def claude_refusal(model: str, body: dict[str, Any]) -> str | None:
     """The message of the 400 Anthropic answers when `model` refuses what `body` asks, or
     None."""
-    refused = thinking_refusal(body) or system_turn_refusal(model, body)
+    refused = (
+        thinking_refusal(body) or system_turn_refusal(model, body) or breakpoints_refusal(body)
+    )
     if refused is not None:
         return refused
     if model.startswith(ONE_SAMPLING_SETTING) and "temperature" in body and "top_p" in body:

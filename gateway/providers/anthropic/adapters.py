@@ -20,6 +20,7 @@ from gateway.errors import GatewayError, InvalidRequest
 from gateway.providers.anthropic.effort import with_effort_for
 from gateway.providers.anthropic.errors import TranslationError
 from gateway.providers.anthropic.paused_turns import offers_server_tool
+from gateway.providers.anthropic.prompt_cache import with_automatic_cache
 from gateway.providers.anthropic.requests_openai_to_anthropic import openai_request_to_anthropic
 from gateway.providers.anthropic.responses_anthropic_to_openai import anthropic_response_to_openai
 from gateway.providers.anthropic.sampling import with_sampling_for
@@ -244,7 +245,8 @@ class AnthropicToOpenAIStreamAdapter:
 
 class OpenAIClientToAnthropic:
     """OpenAI client -> Anthropic upstream: requests, responses and streams translated; a turn
-    Claude paused in its server tools is continued by the gateway (`paused_turns`).
+    Claude paused in its server tools is continued by the gateway (`paused_turns`); a request
+    that asks for its prompt cache gets Claude's automatic caching (`prompt_cache`).
     `structured`: the requests it serves ask for a structured output that goes to Anthropic as
     a forced tool (`structured_output.structured_output_tool`), whose input is the answer."""
 
@@ -263,6 +265,7 @@ class OpenAIClientToAnthropic:
         except TranslationError as exc:
             raise InvalidRequest(str(exc), param=exc.param) from None
         with_sampling_for(upstream, deployment, provider)
+        with_automatic_cache(upstream, body)
         return PreparedCall(
             _messages_url(provider),
             anthropic_headers(api_key, provider),

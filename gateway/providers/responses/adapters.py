@@ -34,6 +34,7 @@ from gateway.json_types import JSON
 from gateway.providers.anthropic.adapters import anthropic_headers
 from gateway.providers.anthropic.errors import TranslationError
 from gateway.providers.anthropic.paused_turns import offers_server_tool
+from gateway.providers.anthropic.prompt_cache import with_automatic_cache
 from gateway.providers.anthropic.requests_openai_to_anthropic import openai_request_to_anthropic
 from gateway.providers.anthropic.responses_anthropic_to_openai import anthropic_response_to_openai
 from gateway.providers.anthropic.sampling import with_sampling_for
@@ -304,7 +305,9 @@ class ResponsesToChat:
 
 class ResponsesToAnthropic(ResponsesToChat):
     """A Responses client and an Anthropic upstream: Responses -> chat -> Messages, and back; a
-    turn Claude paused in its server tools is continued by the gateway (`paused_turns`)."""
+    turn Claude paused in its server tools is continued by the gateway (`paused_turns`); a
+    request that asks for its prompt cache (Codex's) gets Claude's automatic caching
+    (`prompt_cache`)."""
 
     def prepare(
         self,
@@ -322,6 +325,7 @@ class ResponsesToAnthropic(ResponsesToChat):
         except TranslationError as exc:
             raise InvalidRequest(str(exc), param=exc.param) from None
         with_sampling_for(upstream, deployment, provider)
+        with_automatic_cache(upstream, body)
         url = endpoint_url(provider.base_url, "/v1/messages", provider.query.pairs)
         sent = upstream_json(upstream, provider)
         headers = anthropic_headers(api_key, provider)
