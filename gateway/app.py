@@ -110,8 +110,8 @@ def _warm_up(services: Services, redact: LogRedactor | None) -> None:
     a young collection ran every ~20 requests and walked the objects of all those in flight:
     11 us of CPU per request, 7 % of the gateway's (measured in a served gateway at c = 64).
     A request leaves no garbage cycles (tests/unit/pipeline/test_no_garbage_cycles.py; an error
-    kept past its `except` drops its traceback: errors.forget_tracebacks), so collecting less often
-    holds no more memory than a few thousand objects' worth."""
+    kept past its `except` drops its traceback: `tracebacks.forget_tracebacks`), so collecting
+    less often holds no more memory than a few thousand objects' worth."""
     try:
         tokens.count_text("warm up")
         if redact is not None:

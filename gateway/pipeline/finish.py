@@ -12,7 +12,7 @@
    path (`RecordQueue`).
 3. A successful answer the policy caches is stored in the background, and a Responses API
    answer's id remembered (`conversations.remember_soon`).
-4. The error kept on the context lets go of its traceback (`errors.forget_tracebacks`).
+4. The error kept on the context lets go of its traceback (`tracebacks.forget_tracebacks`).
 """
 
 from __future__ import annotations
@@ -23,7 +23,6 @@ from collections.abc import Awaitable
 
 from starlette.types import Message, Send
 
-from gateway.errors import forget_tracebacks
 from gateway.observability.cost import cost_usd
 from gateway.pipeline.cache import storable, store_answer
 from gateway.pipeline.context import RequestContext
@@ -31,6 +30,7 @@ from gateway.pipeline.conversations import remember_soon
 from gateway.pipeline.record import reported_usage, request_usage
 from gateway.pipeline.services import Services
 from gateway.providers import Usage
+from gateway.tracebacks import forget_tracebacks
 
 log = logging.getLogger("gateway")
 

@@ -32,7 +32,7 @@ from collections.abc import Mapping
 from gateway import tokens
 from gateway.clock import Clock
 from gateway.config.types import DeploymentConfig
-from gateway.errors import UpstreamTimeout, forget_tracebacks
+from gateway.errors import UpstreamTimeout
 from gateway.observability.metrics import Metrics
 from gateway.providers import OPENAI_ONLY_KINDS, unserved
 from gateway.routing.attempt import ClientFor, build_call, call_deployment
@@ -47,6 +47,7 @@ from gateway.routing.picking import fitting_deployments, max_tokens, needs_estim
 from gateway.routing.strategies import STRATEGIES, Candidate, Selection, weighted_by_point
 from gateway.routing.stream_end import StreamEnds
 from gateway.state import BreakerState, StateBackend
+from gateway.tracebacks import forget_tracebacks
 from gateway.upstream import UpstreamTimeouts
 
 

@@ -18,13 +18,12 @@ from gateway.state.base import (
     Settlement,
     StateBackend,
     StateUnavailable,
-    is_marked,
     new_token,
-    retry_too_late,
 )
 from gateway.state.breaker_state import BreakerState
 from gateway.state.memory import MemoryState
 from gateway.state.redis.options import RedisOptions
+from gateway.state.reservations import is_marked, retry_too_late
 
 __all__ = [
     "BUDGET_KINDS",

@@ -23,8 +23,6 @@ from gateway.state.base import (
     Ready,
     Reservation,
     Settlement,
-    abandoned_result,
-    acquire_result,
     new_token,
 )
 from gateway.state.breaker_state import BreakerState
@@ -34,6 +32,7 @@ from gateway.state.memory_counters import Counter, MemoryCounters, Subject, Usag
 from gateway.state.memory_prepared import prepare_on
 from gateway.state.memory_slots import Slots
 from gateway.state.prepared import PreparedChecks
+from gateway.state.reservations import abandoned_result, acquire_result
 from gateway.state.windows import SlidingWindow, reserved_before
 
 REMEMBERED_MAX_ENTRIES = 100_000

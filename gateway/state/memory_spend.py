@@ -10,13 +10,8 @@ for the life of the process. Keys' and teams' spend stays: its all-time total is
 
 from __future__ import annotations
 
-from gateway.state.base import (
-    CheckResult,
-    LimitCheck,
-    Settlement,
-    budget_reserved,
-    spend_subjects,
-)
+from gateway.state.base import CheckResult, LimitCheck, Settlement
+from gateway.state.reservations import budget_reserved, spend_subjects
 from gateway.state.spend import SpendCounter
 from gateway.state.sweep import Sweep
 

@@ -18,7 +18,6 @@ from gateway.state.base import (
     LimitCheck,
     Reservation,
     UnreadResults,
-    is_marked,
 )
 from gateway.state.periods import Periods, periods
 from gateway.state.prepared import WindowFigures
@@ -26,6 +25,7 @@ from gateway.state.redis.commands import ScriptCall
 from gateway.state.redis.keys import PIECES_MAX, WINDOW_KEY_TTL_S, KeyNames, number_piece
 from gateway.state.redis.scripts import ACQUIRE
 from gateway.state.redis.wire import bulk
+from gateway.state.reservations import is_marked
 
 
 def _counter(

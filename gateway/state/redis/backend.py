@@ -74,7 +74,6 @@ from gateway.state.base import (
     Reservation,
     Settlement,
     StateUnavailable,
-    acquire_result,
     new_token,
 )
 from gateway.state.periods import periods
@@ -92,6 +91,7 @@ from gateway.state.redis.start_checks import start_warnings
 from gateway.state.redis.values import RedisValues
 from gateway.state.redis.vectors import RedisSharedVectors
 from gateway.state.redis.wire import Arg, Reply, ReplyError, encode
+from gateway.state.reservations import acquire_result
 
 
 class RedisState(RedisValues, RedisBreakers, RedisSharedVectors):

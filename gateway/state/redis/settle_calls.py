@@ -16,9 +16,7 @@ from gateway.state.base import (
     LimitCheck,
     Reservation,
     Settlement,
-    budget_reserved,
     new_token,
-    spend_subjects,
 )
 from gateway.state.periods import periods
 from gateway.state.redis.commands import ScriptCall
@@ -32,6 +30,7 @@ from gateway.state.redis.keys import (
 )
 from gateway.state.redis.scripts import APPLY
 from gateway.state.redis.wire import bulk
+from gateway.state.reservations import budget_reserved, spend_subjects
 
 log = logging.getLogger("gateway.state")
 _OP_SLOT, _OP_WINDOW, _OP_SPEND, _NONE = bulk("z"), bulk("w"), bulk("s"), bulk("")

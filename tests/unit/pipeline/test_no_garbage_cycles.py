@@ -15,9 +15,9 @@ import pytest
 
 from gateway.app import create_app
 from gateway.config.load import load_config
-from gateway.errors import forget_tracebacks
 from gateway.observability.recorder import MemorySink
 from gateway.pipeline.context import RequestContext
+from gateway.tracebacks import forget_tracebacks
 from tests.mock_config import MOCK_MODEL, key_table
 
 # The in-process mock serves "m" (limited to 429 by the policy), "free", and each fault model
