@@ -39,7 +39,11 @@ from gateway.mock_provider.responses import (
     render_response,
     render_stream,
 )
-from gateway.mock_provider.responses_reasoning import check_thinking_room, compacted_response
+from gateway.mock_provider.responses_reasoning import (
+    check_thinking_room,
+    check_tools_with_reasoning,
+    compacted_response,
+)
 from gateway.mock_provider.schema_checks import check_tool_schemas
 from gateway.mock_provider.tool_pairs import (
     check_anthropic_tool_pairs,
@@ -186,6 +190,7 @@ def decide(endpoint: str, wire: str, body: bytes) -> Decision:
             )
         if endpoint == "chat":
             check_thinking_room(data)
+            check_tools_with_reasoning(data)
             check_tool_schemas(data.get("tools") if isinstance(data, dict) else None)
             check_openai_tool_pairs(_messages(data))
             return _rendered(wire, plan_chat(data), model)

@@ -6,6 +6,9 @@ another model asked for it answers 400 "Encrypted content is not supported with 
 a reasoning model asked on chat completions for fewer than `THINKING_ROOM` tokens answers
 OpenAI's 400 "Could not finish the message because max_tokens or model output limit was
 reached", a Responses `max_output_tokens` below 16 its 400 "integer below minimum value";
+gpt-5.6 asked on chat completions with function tools and a reasoning effort answers OpenAI's
+400 "Function tools with reasoning_effort are not supported ... Please use /v1/responses
+instead.";
 an input `reasoning` item whose `encrypted_content` this mock did not make answers 400 as
 OpenAI does for another organisation's or a changed one ("The encrypted content for item ...
 could not be verified."). `POST /v1/responses/compact` answers as OpenAI's compaction does:
@@ -83,6 +86,26 @@ def check_thinking_room(body: object) -> None:
     limit = body.get("max_completion_tokens", body.get("max_tokens"))
     if isinstance(limit, int) and not isinstance(limit, bool) and limit < THINKING_ROOM:
         raise RequestError(OUT_OF_TOKENS)
+
+
+# The models that take function tools with reasoning on the Responses API only.
+TOOLS_WITH_REASONING_THERE_ONLY = ("gpt-5.6",)
+
+
+def check_tools_with_reasoning(body: object) -> None:
+    """Raise OpenAI's 400 for a chat request to a model that takes function tools with
+    reasoning on the Responses API only (gpt-5.6), when it offers tools and asks for
+    reasoning."""
+    if not isinstance(body, dict) or not body.get("tools"):
+        return
+    model = str(body.get("model") or "")
+    effort = body.get("reasoning_effort")
+    if model.startswith(TOOLS_WITH_REASONING_THERE_ONLY) and effort not in (None, "none"):
+        raise RequestError(
+            f"Function tools with reasoning_effort are not supported for {model} in "
+            "/v1/chat/completions. Please use /v1/responses instead.",
+            "reasoning_effort",
+        )
 
 
 def check_output_limit(body: JSON) -> None:

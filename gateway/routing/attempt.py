@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 
 from gateway.clock import Clock
 from gateway.config.provider_types import ProviderConfig
-from gateway.config.types import DeploymentConfig, ModelConfig
+from gateway.config.types import DeploymentApi, DeploymentConfig, ModelConfig
 from gateway.errors import (
     GatewayError,
     UpstreamFailed,
@@ -84,15 +84,16 @@ def build_call(
     client_for: ClientFor,
     trace: tuple[UpstreamTrace, int | None] | None = None,
     operation: str = "",
+    api: DeploymentApi | None = None,
 ) -> UpstreamCall:
     """The upstream call of a request to `deployment`, prepared by the client that sends it;
     `trace` (the request's trace context, the attempt's span id when it is traced) adds its
     `traceparent` and `tracestate` headers; `operation`, when not the kind's own
-    (`adapter_for`)."""
+    (`adapter_for`); `api`, when not the deployment's (`learned_apis`)."""
     provider = runtime.config.providers[deployment.provider]
     wire = wire_provider(provider, kind)
     adapter = adapter_for(
-        kind, wire, anthropic_beta, body, deployment.api, deployment.model, operation
+        kind, wire, anthropic_beta, body, api or deployment.api, deployment.model, operation
     )
     call = adapter.prepare(body, deployment, wire, runtime.provider_key(provider.name))
     extra = runtime.provider_headers.get(provider.name)
@@ -230,7 +231,7 @@ async def _rejection(response: UpstreamResponse, call: UpstreamCall) -> AttemptF
         # anything); a rate limit's wait is the router's.
         error.headers["retry-after"] = str(math.ceil(wait_s))
     # (said by chat completions only: the answer in its place is a chat completion)
-    out_of_tokens = ran_out_of_tokens(status, error.message) and _speaks_chat(call)
+    out_of_tokens = ran_out_of_tokens(status, error.message) and speaks_chat(call)
     failure = _refused(error, status, wait_s, out_of_tokens)
     should_retry = response.headers.get("x-should-retry")
     if should_retry == "true" or should_retry == "false":
@@ -238,7 +239,7 @@ async def _rejection(response: UpstreamResponse, call: UpstreamCall) -> AttemptF
     return failure
 
 
-def _speaks_chat(call: UpstreamCall) -> bool:
+def speaks_chat(call: UpstreamCall) -> bool:
     """Whether `call` goes to an upstream's chat completions (OpenAI's, Azure's, any other)."""
     return urlsplit(request_of(call.prepared).url).path.endswith("/chat/completions")
 

@@ -11,7 +11,10 @@ Order of tries for a model group:
    so does a 404 for the deployment's model, for `missing_model_cooldown_s`;
 3. then each model of `fallbacks` in order, with the same rules. A prompt too large for every
    deployment goes straight to `context_window_fallbacks`; a content-policy refusal goes to
-   `content_policy_fallbacks`. Any other 4xx ends the request at once. When nothing is left
+   `content_policy_fallbacks`. Any other 4xx ends the request at once, but a chat
+   completions answer in OpenAI's words for "use the Responses API" from an `api = "auto"`
+   deployment of a provider that serves it: asked again there in the same attempt, and the
+   next such requests go there first (`learned_apis`). When nothing is left
    and the last failure was a rate limit, the client gets it with the shortest wait of the
    benched deployments as `Retry-After`. A fallback model the key may not use
    (`[[keys]] models`) is skipped, never called; so is one whose own limits for the key
@@ -31,11 +34,11 @@ from collections.abc import Mapping
 
 from gateway import tokens
 from gateway.clock import Clock
-from gateway.config.types import DeploymentConfig
+from gateway.config.types import DeploymentApi, DeploymentConfig
 from gateway.errors import UpstreamTimeout
 from gateway.observability.metrics import Metrics
-from gateway.providers import OPENAI_ONLY_KINDS, unserved
-from gateway.routing.attempt import ClientFor, build_call, call_deployment
+from gateway.providers import OPENAI_ONLY_KINDS, speaks_responses, unserved
+from gateway.routing.attempt import ClientFor, build_call, call_deployment, speaks_chat
 from gateway.routing.attempt_failure import AttemptFailed
 from gateway.routing.attempt_log import AttemptLog
 from gateway.routing.breakers import CLOSED, Breakers, is_deployment_fault
@@ -43,6 +46,7 @@ from gateway.routing.choice import Tries, back_off, healthy_candidates, probe_wi
 from gateway.routing.cooldowns import Cooldowns
 from gateway.routing.deployment_stats import DeploymentStats
 from gateway.routing.exchange import Exchange, RouteRequest, UpstreamCall
+from gateway.routing.learned_apis import LearnedApis
 from gateway.routing.picking import fitting_deployments, max_tokens, needs_estimate, sticky_point
 from gateway.routing.strategies import STRATEGIES, Candidate, Selection, weighted_by_point
 from gateway.routing.stream_end import StreamEnds
@@ -70,8 +74,11 @@ class Router:
         self.attempt_log = AttemptLog(clock)
         self.stream_ends = StreamEnds(stats, self.breakers, self.cooldowns, self.attempt_log, clock)
         self._turns: dict[str, int] = {}
+        self.learned = LearnedApis()
 
-    def _build(self, request: RouteRequest, deployment: DeploymentConfig) -> UpstreamCall:
+    def _build(
+        self, request: RouteRequest, deployment: DeploymentConfig, api: DeploymentApi | None = None
+    ) -> UpstreamCall:
         trace = request.trace
         return build_call(
             request.runtime,
@@ -82,7 +89,17 @@ class Router:
             self.client_for,
             None if trace is None else (trace, trace.new_span_id(self.rng)),
             request.operation,
+            api or self.learned.api(deployment, request.kind, request.body),
         )
+
+    def _through_responses(
+        self, request: RouteRequest, call: UpstreamCall, failure: AttemptFailed
+    ) -> bool:
+        """Whether a chat completions call's failure says to ask the Responses API instead, of
+        a provider that serves it (`learned_apis`)."""
+        if not speaks_chat(call) or not speaks_responses(call.provider):
+            return False
+        return self.learned.learn(call.deployment, request.kind, failure.error)
 
     async def route(self, request: RouteRequest, exchange: Exchange) -> None:
         """Serve the request from its model group or its fallbacks, filling `exchange`;
@@ -272,16 +289,33 @@ class Router:
         self.stats.started(deployment.name, tries.prompt_tokens or 0, started)
         ok = fault = False
         try:
-            await call_deployment(
-                request,
-                exchange,
-                tries.model,
-                call,
-                client,
-                timeouts,
-                min(limits.total_s, remaining),
-                clock,
-            )
+            try:
+                await call_deployment(
+                    request,
+                    exchange,
+                    tries.model,
+                    call,
+                    client,
+                    timeouts,
+                    min(limits.total_s, remaining),
+                    clock,
+                )
+            except AttemptFailed as failure:
+                if not self._through_responses(request, call, failure):
+                    raise
+                # Asked again through the Responses API, within the attempt's time.
+                call = self._build(request, deployment, "responses")
+                left_s = max(0.001, tries.deadline - clock.monotonic())
+                await call_deployment(
+                    request,
+                    exchange,
+                    tries.model,
+                    call,
+                    client,
+                    timeouts,
+                    min(limits.total_s, left_s),
+                    clock,
+                )
             ok = True
         except AttemptFailed as failure:
             # A rate limit (a 429, 529, or 503 that says it is busy) is never a fault.

@@ -8,7 +8,9 @@ from typing import Any
 import orjson
 import pytest
 
+from gateway.mock_provider.behaviour import RequestError
 from gateway.mock_provider.handler import MockConnectionDrop, MockHandler
+from gateway.mock_provider.responses_reasoning import check_tools_with_reasoning
 from tests.unit.mock_provider.test_handler import body_of, events, pieces_of
 
 RESPONSES = "/v1/responses"
@@ -221,3 +223,30 @@ async def test_a_compaction_trigger_is_answered_by_the_one_compaction_item() -> 
     later = [parsed[3]["item"], {"role": "user", "content": "More?"}]
     status, answer = await call(handler, "POST", RESPONSES, request(input=later))
     assert status == 200 and answer["output"][0]["type"] == "message"
+
+
+@pytest.mark.parametrize(
+    ("model", "effort", "refused"),
+    [
+        ("gpt-5.6-sol", "high", True),
+        ("gpt-5.6-terra", "low", True),
+        ("gpt-5.6-sol", "none", False),
+        ("gpt-5.6-sol", None, False),
+        ("gpt-5.5", "high", False),
+    ],
+)
+def test_gpt_5_6_takes_function_tools_with_reasoning_on_responses_only(
+    model: str, effort: str | None, refused: bool
+) -> None:
+    tools = [{"type": "function", "function": {"name": "f", "parameters": {"type": "object"}}}]
+    body: dict[str, Any] = {"model": model, "messages": [{"role": "user", "content": "hi"}]}
+    body["tools"] = tools
+    if effort is not None:
+        body["reasoning_effort"] = effort
+    if refused:
+        with pytest.raises(RequestError, match="Please use /v1/responses instead.") as error:
+            check_tools_with_reasoning(body)
+        assert model in str(error.value) and error.value.param == "reasoning_effort"
+    else:
+        check_tools_with_reasoning(body)
+    check_tools_with_reasoning({**body, "tools": []})  # no tools: chat takes the effort

@@ -1,0 +1,74 @@
+"""Deployments on `api = "auto"` whose upstream said, in its own words, that it serves a chat
+request through its Responses API only; the next such requests go there at once.
+
+`auto` picks the Responses API for the models OpenAI serves there only, known by name (a codex
+or pro model: `responses_only`). A name cannot tell the rest: an Azure deployment named freely
+("coder-prod" serving gpt-5.1-codex), and the models that take function tools with reasoning
+only there (gpt-5.6: "Function tools with reasoning_effort are not supported for gpt-5.6-sol in
+/v1/chat/completions. Please use /v1/responses instead."). Their chat completions answer with
+those words (a 400 or 404); the router then asks the same deployment again through the
+Responses API, in the same attempt, and remembers it for the worker's life (a reload keeps
+it: the deployment's model is what was learned about), either for every chat request (the
+model is served there only) or for those with tools (the request's tools and reasoning are
+what was refused).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+
+from gateway.config.types import DeploymentApi, DeploymentConfig
+from gateway.errors import GatewayError
+from gateway.json_types import JSON
+
+log = logging.getLogger("gateway.routing")
+
+# OpenAI's words, on chat completions, for a model it serves through the Responses API only.
+_MODEL_THERE_ONLY = re.compile(r"only supported in v1/responses", re.IGNORECASE)
+# ... and for a request it serves there only (function tools with reasoning, gpt-5.6).
+_REQUEST_THERE_ONLY = re.compile(r"please use /v1/responses", re.IGNORECASE)
+_KINDS = ("chat", "messages")  # the clients `api` serves
+
+
+class LearnedApis:
+    """What the upstreams said of their deployments' chat completions (see the module)."""
+
+    def __init__(self) -> None:
+        self._every: set[tuple[str, str]] = set()  # (provider, model): every chat request
+        self._tools: set[tuple[str, str]] = set()  # ... those with tools
+
+    def api(self, deployment: DeploymentConfig, kind: str, body: JSON) -> DeploymentApi | None:
+        """`"responses"` when `body` is to go through the Responses API for what was learned
+        of `deployment`, else None (its own `api` decides)."""
+        if not self._every and not self._tools:  # nearly always: nothing learned
+            return None
+        if deployment.api != "auto" or kind not in _KINDS:
+            return None
+        key = (deployment.provider, deployment.model)
+        if key in self._every or (key in self._tools and body.get("tools")):
+            return "responses"
+        return None
+
+    def learn(self, deployment: DeploymentConfig, kind: str, error: GatewayError) -> bool:
+        """Whether `error` (the chat completions answer of `deployment`, an `auto` one) says
+        the request is served through the Responses API only; remembered when it does."""
+        if deployment.api != "auto" or kind not in _KINDS:
+            return False
+        key = (deployment.provider, deployment.model)
+        if _MODEL_THERE_ONLY.search(error.message):
+            learned = self._every
+        elif _REQUEST_THERE_ONLY.search(error.message):
+            learned = self._tools
+        else:
+            return False
+        if key not in learned:
+            learned.add(key)
+            log.info(
+                "deployment %s: %s go through the Responses API from now on (its upstream "
+                "said: %s)",
+                deployment.name,
+                "chat requests" if learned is self._every else "chat requests with tools",
+                error.message[:200],
+            )
+        return True

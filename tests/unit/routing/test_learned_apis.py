@@ -1,0 +1,231 @@
+"""A deployment on `api = "auto"` whose chat completions say, in OpenAI's words, to use the
+Responses API is asked again there at once, and its next such requests go there first. The
+upstream is the mock provider, in process, which refuses gpt-5.6's function tools with
+reasoning on chat completions and a codex model's chat completions as OpenAI does."""
+
+from __future__ import annotations
+
+import logging
+import random
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+
+from gateway.clock import FakeClock
+from gateway.config import load_config
+from gateway.errors import GatewayError
+from gateway.mock_provider.handler import MockHandler
+from gateway.mock_provider.inprocess import InProcessMockUpstream
+from gateway.observability.metrics import Metrics
+from gateway.providers.responses.responses_only import CHAT_REFUSAL
+from gateway.routing.deployment_stats import DeploymentStats
+from gateway.routing.exchange import Exchange, RouteRequest
+from gateway.routing.router import Router
+from gateway.runtime import build_runtime
+from gateway.state import MemoryState
+from gateway.upstream import (
+    FakeReply,
+    FakeUpstream,
+    PreparedRequest,
+    UpstreamClient,
+    UpstreamRequest,
+    UpstreamResponse,
+    UpstreamTimeouts,
+    request_of,
+)
+
+CONFIG = """
+[routing]
+max_attempts = 1
+
+[[providers]]
+name = "oai"
+type = "openai"
+base_url = "http://mock.invalid/v1"
+responses = true
+
+[[models]]
+name = "sol"
+[[models.deployments]]
+provider = "oai"
+model = "gpt-5.6-sol"
+
+[[models]]
+name = "sol-as-chat"
+[[models.deployments]]
+provider = "oai"
+model = "gpt-5.6-sol"
+api = "chat"
+
+[[models]]
+name = "sol-again"
+[[models.deployments]]
+provider = "oai"
+model = "gpt-5.6-sol"
+
+[[models]]
+name = "coder"
+[[models.deployments]]
+provider = "oai"
+model = "gpt-5.1-codex"
+api = "chat"
+
+[[models]]
+name = "coder-prod"
+[[models.deployments]]
+provider = "oai"
+model = "coder-prod-7"
+"""
+# An Azure-style deployment named freely, serving a codex model: OpenAI's 404 on chat.
+CODEX_ON_CHAT = orjson.dumps(
+    {
+        "error": {
+            "message": CHAT_REFUSAL,
+            "type": "invalid_request_error",
+            "param": "model",
+            "code": None,
+        }
+    }
+)
+RESPONSE = orjson.dumps(
+    {
+        "id": "resp_1",
+        "object": "response",
+        "created_at": 1,
+        "model": "coder-prod-7",
+        "status": "completed",
+        "output": [
+            {
+                "id": "msg_1",
+                "type": "message",
+                "role": "assistant",
+                "status": "completed",
+                "content": [{"type": "output_text", "text": "Done.", "annotations": []}],
+            }
+        ],
+        "usage": {"input_tokens": 5, "output_tokens": 2, "total_tokens": 7},
+    }
+)
+TOOL = {
+    "type": "function",
+    "function": {"name": "read_file", "parameters": {"type": "object", "properties": {}}},
+}
+
+
+class Recording:
+    """An upstream client (the in-process mock by default) keeping the path of every request."""
+
+    def __init__(self, inner: UpstreamClient) -> None:
+        self.inner = inner
+        self.paths: list[str] = []
+
+    def prepare(self, request: UpstreamRequest) -> PreparedRequest:
+        return self.inner.prepare(request)
+
+    async def send(
+        self, request: UpstreamRequest | PreparedRequest, timeouts: UpstreamTimeouts
+    ) -> UpstreamResponse:
+        self.paths.append(request_of(request).url.removeprefix("http://mock.invalid"))
+        return await self.inner.send(request, timeouts)
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+class Routed:
+    def __init__(self, tmp_path: Path, upstream: UpstreamClient | None = None) -> None:
+        (tmp_path / "gateway.toml").write_text(CONFIG)
+        self.runtime = build_runtime(load_config(tmp_path / "gateway.toml", env={}), env={})
+        self.upstream = Recording(upstream or InProcessMockUpstream(MockHandler()))
+        self.clock = FakeClock()
+        self.router = Router(
+            MemoryState(),
+            DeploymentStats(),
+            Metrics(),
+            lambda provider: self.upstream,
+            self.clock,
+            random.Random(1),
+        )
+
+    async def ask(self, model: str, **fields: Any) -> Exchange:
+        body = {"model": model, "messages": [{"role": "user", "content": "Read it."}], **fields}
+        request = RouteRequest(
+            runtime=self.runtime,
+            kind="chat",
+            body=body,
+            model=self.runtime.config.models[model],
+            stream=False,
+            key_id="k",
+            started=self.clock.monotonic(),
+            body_bytes=100,
+            prompt_tokens=lambda: 5,
+        )
+        exchange = Exchange()
+        await self.router.route(request, exchange)
+        return exchange
+
+    def sent(self) -> list[str]:
+        paths, self.upstream.paths = self.upstream.paths, []
+        return paths
+
+
+THINKING_TOOLS = {"tools": [TOOL], "reasoning_effort": "high"}
+
+
+async def test_tools_with_reasoning_go_through_the_responses_api_once_the_upstream_said_so(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    routed = Routed(tmp_path)
+    with caplog.at_level(logging.INFO, "gateway.routing"):
+        exchange = await routed.ask("sol", **THINKING_TOOLS)
+    assert routed.sent() == ["/v1/chat/completions", "/v1/responses"]
+    assert [(a.status, a.error_kind) for a in exchange.attempts] == [(400, "http_400"), (200, None)]
+    assert exchange.json is not None and exchange.json["choices"][0]["message"]["tool_calls"]
+    assert "chat requests with tools go through the Responses API" in caplog.text
+    await routed.ask("sol", **THINKING_TOOLS)
+    assert routed.sent() == ["/v1/responses"]  # learned: straight there
+    await routed.ask("sol")
+    assert routed.sent() == ["/v1/chat/completions"]  # without tools: chat, as before
+
+
+async def test_a_model_served_there_only_goes_there_for_every_chat_request(tmp_path: Path) -> None:
+    """A deployment's own name says nothing (Azure's are free-form); the upstream's 404 does."""
+
+    def coder(request: UpstreamRequest) -> FakeReply:
+        if request.url.endswith("/chat/completions"):
+            return FakeReply(404, {}, CODEX_ON_CHAT)
+        return FakeReply(200, {}, RESPONSE)
+
+    routed = Routed(tmp_path, FakeUpstream(coder))
+    exchange = await routed.ask("coder-prod")
+    assert routed.sent() == ["/v1/chat/completions", "/v1/responses"]
+    assert exchange.json is not None
+    assert exchange.json["choices"][0]["message"]["content"] == "Done."
+    await routed.ask("coder-prod")  # no tools: every chat request goes there now
+    assert routed.sent() == ["/v1/responses"]
+
+
+async def test_a_deployment_that_says_chat_gets_the_upstreams_refusal(tmp_path: Path) -> None:
+    routed = Routed(tmp_path)
+    with pytest.raises(GatewayError) as refused:
+        await routed.ask("sol-as-chat", **THINKING_TOOLS)
+    assert refused.value.status == 400 and "Please use /v1/responses" in refused.value.message
+    assert routed.sent() == ["/v1/chat/completions"]
+    with pytest.raises(GatewayError) as codex:
+        await routed.ask("coder")
+    assert codex.value.status == 404 and routed.sent() == ["/v1/chat/completions"]
+
+
+async def test_what_is_learned_of_a_model_holds_for_its_other_deployments(tmp_path: Path) -> None:
+    """The (provider, model) is what was learned about, not the deployment: another model
+    group's deployment of it on `auto` goes there at once; one that says `chat` does not."""
+    routed = Routed(tmp_path)
+    await routed.ask("sol", **THINKING_TOOLS)
+    routed.sent()
+    await routed.ask("sol-again", **THINKING_TOOLS)
+    assert routed.sent() == ["/v1/responses"]
+    with pytest.raises(GatewayError):
+        await routed.ask("sol-as-chat", **THINKING_TOOLS)
+    assert routed.sent() == ["/v1/chat/completions"]
