@@ -24,10 +24,17 @@ from gateway.json_types import JSON
 
 log = logging.getLogger("gateway.routing")
 
-# OpenAI's words, on chat completions, for a model it serves through the Responses API only.
-_MODEL_THERE_ONLY = re.compile(r"only supported in v1/responses", re.IGNORECASE)
-# ... and for a request it serves there only (function tools with reasoning, gpt-5.6).
-_REQUEST_THERE_ONLY = re.compile(r"please use /v1/responses", re.IGNORECASE)
+# OpenAI's words, on chat completions, for a model it serves through the Responses API only,
+# and for a request it serves there only (function tools with reasoning, gpt-5.6); the whole
+# message, so that an error quoting what a client sent ("Invalid value: '...'") cannot move a
+# deployment that others share.
+_MODEL_THERE_ONLY = re.compile(
+    r"This model is only supported in v1/responses and not in v1/chat/completions\.?"
+)
+_REQUEST_THERE_ONLY = re.compile(
+    r"Function tools with reasoning_effort are not supported (?:for \S+ )?in "
+    r"/v1/chat/completions\. Please use /v1/responses instead\.?"
+)
 _KINDS = ("chat", "messages")  # the clients `api` serves
 
 
@@ -56,9 +63,10 @@ class LearnedApis:
         if deployment.api != "auto" or kind not in _KINDS:
             return False
         key = (deployment.provider, deployment.model)
-        if _MODEL_THERE_ONLY.search(error.message):
+        message = error.message.strip()
+        if _MODEL_THERE_ONLY.fullmatch(message):
             learned = self._every
-        elif _REQUEST_THERE_ONLY.search(error.message):
+        elif _REQUEST_THERE_ONLY.fullmatch(message):
             learned = self._tools
         else:
             return False

@@ -15,13 +15,15 @@ import pytest
 
 from gateway.clock import FakeClock
 from gateway.config import load_config
-from gateway.errors import GatewayError
+from gateway.config.types import DeploymentConfig
+from gateway.errors import GatewayError, UpstreamRejected
 from gateway.mock_provider.handler import MockHandler
 from gateway.mock_provider.inprocess import InProcessMockUpstream
 from gateway.observability.metrics import Metrics
 from gateway.providers.responses.responses_only import CHAT_REFUSAL
 from gateway.routing.deployment_stats import DeploymentStats
 from gateway.routing.exchange import Exchange, RouteRequest
+from gateway.routing.learned_apis import LearnedApis
 from gateway.routing.router import Router
 from gateway.runtime import build_runtime
 from gateway.state import MemoryState
@@ -229,3 +231,39 @@ async def test_what_is_learned_of_a_model_holds_for_its_other_deployments(tmp_pa
     with pytest.raises(GatewayError):
         await routed.ask("sol-as-chat", **THINKING_TOOLS)
     assert routed.sent() == ["/v1/chat/completions"]
+
+
+@pytest.mark.parametrize(
+    ("message", "learned"),
+    [
+        (
+            "Function tools with reasoning_effort are not supported for gpt-5.6-sol in "
+            "/v1/chat/completions. Please use /v1/responses instead.",
+            True,
+        ),
+        (
+            "Function tools with reasoning_effort are not supported in /v1/chat/completions. "
+            "Please use /v1/responses instead.",
+            True,
+        ),
+        (CHAT_REFUSAL, True),
+        # An error quoting what a client sent must not move a deployment others share.
+        ("Invalid value: 'Please use /v1/responses instead.'", False),
+        (f"Invalid 'user': {CHAT_REFUSAL}", False),
+    ],
+)
+def test_only_openais_own_words_are_learned_from(message: str, learned: bool) -> None:
+    deployment = DeploymentConfig(provider="oai", model="gpt-5.6-sol")
+    apis = LearnedApis()
+    assert apis.learn(deployment, "chat", UpstreamRejected(400, message)) is learned
+    expected = "responses" if learned else None
+    assert apis.api(deployment, "chat", {"tools": [TOOL]}) == expected
+    assert apis.api(deployment, "embeddings", {"tools": [TOOL]}) is None
+    assert (
+        apis.learn(
+            DeploymentConfig(provider="oai", model="x", api="chat"),
+            "chat",
+            UpstreamRejected(400, message),
+        )
+        is False
+    )
