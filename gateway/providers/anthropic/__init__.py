@@ -30,6 +30,8 @@ state machines) over parsed JSON, each named for the direction its data travels:
 - `paused_turns`, `paused_streams`: a turn Claude paused in its server tools
   (`pause_turn`), continued by the gateway for chat and Responses clients: what each
   continuation sends, and the answers (JSON, streamed) of one turn joined as one;
+- `context_edits`: Claude's context editing (`clear_tool_uses`), done by the gateway for an
+  Anthropic client of an OpenAI-format deployment;
 - `prompt_cache`: an OpenAI client's `prompt_cache_key` / `prompt_cache_retention` as Claude's
   automatic prompt caching;
 - shared by both directions: `tool_calls` (one tool call in each format), `usage`,

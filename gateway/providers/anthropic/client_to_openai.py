@@ -15,6 +15,7 @@ from gateway.config.provider_types import ProviderConfig
 from gateway.config.types import DeploymentConfig
 from gateway.errors import GatewayError, InvalidRequest
 from gateway.providers.anthropic.adapters import parse_event
+from gateway.providers.anthropic.context_edits import with_context_edits
 from gateway.providers.anthropic.effort import openai_reasoning_effort
 from gateway.providers.anthropic.errors import TranslationError
 from gateway.providers.anthropic.requests_anthropic_to_openai import (
@@ -112,12 +113,14 @@ def anthropic_chat_body(
     reasons: bool | None = None,
 ) -> dict[str, Any]:
     """The chat body an Anthropic request is sent as to an OpenAI-format deployment (by chat
-    completions, or through the Responses API): translated (TranslationError is the client's
-    400), the reasoning carried back when the upstream wants it (`reasoning_history`; the
-    encrypted reasoning with `reasoning_details`, through the Responses API), its tool calls
-    signed when it wants that (`thought_signatures`), and a reasoning deployment's rules applied
+    completions, or through the Responses API): its context edits applied (`context_edits`),
+    translated (TranslationError is the client's 400), the reasoning carried back when the
+    upstream wants it (`reasoning_history`; the encrypted reasoning with `reasoning_details`,
+    through the Responses API), its tool calls signed when it wants that
+    (`thought_signatures`), and a reasoning deployment's rules applied
     (the client's effort as `reasoning_effort`; `reasons`: whether it is one, when not its
     `reasoning` setting alone says)."""
+    body = with_context_edits(body)  # (a copy where it clears: the client's body stays)
     try:
         upstream = anthropic_request_to_openai(
             body, deployment.model, reasoning_content, reasoning_details
