@@ -5,7 +5,8 @@ The model's deployments that count answer it exactly (the request goes through t
 with its retries and breakers, to one of them): its Anthropic-type deployments for a Messages
 count, those whose provider speaks the Responses API for a Responses one. A model without one
 (OpenAI-compatible or Anthropic on the other count, the in-process mock) gets a local tiktoken
-estimate, marked by the response header `x-gateway-token-count: estimate`. A registered prompt
+estimate, marked by the response header `x-gateway-token-count: estimate` (a Messages count of
+the conversation as the gateway would send it, its context edits applied). A registered prompt
 the request names is rendered in first, as on `/v1/messages` and `/v1/responses`. Counting
 generates nothing and costs nothing: no limits are reserved, no budget is spent, the cache and
 guardrails are not involved, and the record shows zero tokens.
@@ -28,6 +29,7 @@ from gateway.pipeline.route import route_request
 from gateway.pipeline.services import Services
 from gateway.pipeline.stages import Stage, authenticate, parse_body, resolve_model
 from gateway.providers import Usage, speaks_responses
+from gateway.providers.anthropic.context_edits import with_context_edits
 from gateway.providers.anthropic.errors import TranslationError
 from gateway.providers.responses.input_tokens import (
     count_body,
@@ -72,7 +74,14 @@ async def count_tokens(ctx: RequestContext, services: Services) -> None:
     assert ctx.body is not None and ctx.model is not None
     group = counting_group(ctx.model, ctx.runtime.config.providers, counts_messages)
     if group is None:
-        _estimated(ctx, {"input_tokens": estimate_input_tokens(ctx.body)})
+        # What would be sent: its context edits applied, as the gateway sends it to an
+        # OpenAI-format deployment (`context_edits`), with the count before them, as Claude's.
+        edited = with_context_edits(ctx.body)
+        answer: dict[str, object] = {"input_tokens": estimate_input_tokens(edited)}
+        if edited is not ctx.body:
+            original = estimate_input_tokens(ctx.body)
+            answer["context_management"] = {"original_input_tokens": original}
+        _estimated(ctx, answer)
         return
     await _counted(ctx, services, dataclasses.replace(route_request(ctx), model=group))
 

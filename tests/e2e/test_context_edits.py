@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import anthropic
 import httpx
-from anthropic.types.beta import BetaMessageParam
+from anthropic.types.beta import BetaContextManagementConfigParam, BetaMessageParam
 
 from gateway.providers.anthropic.context_edits import PLACEHOLDER
 from tests.procs import Proc
@@ -38,6 +38,17 @@ def _session(calls: int) -> list[BetaMessageParam]:
     return messages
 
 
+EDITS: BetaContextManagementConfigParam = {
+    "edits": [
+        {
+            "type": "clear_tool_uses_20250919",
+            "trigger": {"type": "input_tokens", "value": 1_000},
+            "keep": {"type": "tool_uses", "value": 2},
+        }
+    ]
+}
+
+
 def test_old_tool_results_are_cleared_before_an_openai_format_model_reads_them(
     claude: anthropic.Anthropic, mock_upstream: Proc
 ) -> None:
@@ -47,15 +58,7 @@ def test_old_tool_results_are_cleared_before_an_openai_format_model_reads_them(
         betas=["context-management-2025-06-27"],
         tools=[{"name": "read", "input_schema": {"type": "object"}}],
         messages=_session(5),
-        context_management={
-            "edits": [
-                {
-                    "type": "clear_tool_uses_20250919",
-                    "trigger": {"type": "input_tokens", "value": 1_000},
-                    "keep": {"type": "tool_uses", "value": 2},
-                }
-            ]
-        },
+        context_management=EDITS,
     )
     assert answer.content
     sent = httpx.get(mock_upstream.url + "/_mock/stats").json()["last_request"]["body"]
@@ -63,3 +66,19 @@ def test_old_tool_results_are_cleared_before_an_openai_format_model_reads_them(
     assert results[:3] == [PLACEHOLDER] * 3
     assert [r.split(" ")[0] for r in results[3:]] == ["3", "4"]
     assert "context_management" not in sent
+
+
+def test_the_count_is_of_what_the_gateway_sends(claude: anthropic.Anthropic) -> None:
+    """An estimated count (no deployment of the model counts) is of the conversation with its
+    edits applied, and says the count before them, as Claude's count does."""
+    counted = claude.beta.messages.count_tokens(
+        model="gpt-mock",
+        betas=["context-management-2025-06-27"],
+        messages=_session(5),
+        context_management=EDITS,
+    )
+    assert counted.context_management is not None
+    before = counted.context_management.original_input_tokens
+    assert before > 5 * 1_000 and counted.input_tokens < before / 2
+    plain = claude.beta.messages.count_tokens(model="gpt-mock", messages=_session(5))
+    assert plain.input_tokens == before and plain.context_management is None
