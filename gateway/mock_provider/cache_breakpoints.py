@@ -7,12 +7,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from gateway.providers.anthropic.prompt_cache import breakpoints
+
 MAX_BREAKPOINTS = 4
 
 
 def breakpoints_refusal(body: dict[str, Any]) -> str | None:
     """The message of the 400 for the request's breakpoints, or None."""
-    controls = _block_controls(body)
+    controls = breakpoints(body)
     automatic = body.get("cache_control")
     if automatic is not None:
         if not isinstance(automatic, dict) or automatic.get("type") != "ephemeral":
@@ -32,20 +34,3 @@ def breakpoints_refusal(body: dict[str, Any]) -> str | None:
             "longer-lived cache breakpoints come first"
         )
     return None
-
-
-def _block_controls(body: dict[str, Any]) -> list[dict[str, Any]]:
-    """The breakpoints of the request's blocks, in the order Claude reads them."""
-    blocks: list[Any] = []
-    for field in ("tools", "system"):
-        if isinstance(body.get(field), list):
-            blocks += body[field]
-    for message in body.get("messages") or ():
-        content = message.get("content") if isinstance(message, dict) else None
-        if isinstance(content, list):
-            blocks += content
-    return [
-        block["cache_control"]
-        for block in blocks
-        if isinstance(block, dict) and isinstance(block.get("cache_control"), dict)
-    ]

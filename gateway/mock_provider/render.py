@@ -171,14 +171,18 @@ def _anthropic_block(choice: Choice) -> dict[str, Any]:
 
 
 def anthropic_message(plan: Plan, message_id: str) -> dict[str, Any]:
-    """The Messages API `message` object (Anthropic has no `n`: the first choice)."""
+    """The Messages API `message` object (Anthropic has no `n`: the first choice); a search's
+    turn Claude paused (`paused_turns`) says `pause_turn` after its search."""
     choice = plan.choices[0]
     usage = _anthropic_usage(plan.prompt_tokens, choice.completion_tokens)
     content = [_anthropic_block(choice)]
+    stop = FINISH_TO_STOP_REASON[choice.finish]
     if plan.search is not None and plan.paused is not None:
-        return _paused_message(plan, message_id)
-    if plan.search is not None:
+        content, stop = paused_blocks(plan.search, plan.paused), "pause_turn"
+        usage = _anthropic_usage(plan.prompt_tokens, PAUSED_TOKENS)
+    elif plan.search is not None:
         content = anthropic_search_blocks(plan.search, choice.text or "")
+    if plan.search is not None:
         usage["server_tool_use"] = {"web_search_requests": 1}
     return {
         "id": message_id,
@@ -186,24 +190,7 @@ def anthropic_message(plan: Plan, message_id: str) -> dict[str, Any]:
         "role": "assistant",
         "model": plan.model,
         "content": content,
-        "stop_reason": FINISH_TO_STOP_REASON[choice.finish],
-        "stop_sequence": None,
-        "usage": usage,
-    }
-
-
-def _paused_message(plan: Plan, message_id: str) -> dict[str, Any]:
-    """A search's turn Claude paused (`paused_turns`)."""
-    assert plan.search is not None and plan.paused is not None
-    usage = _anthropic_usage(plan.prompt_tokens, PAUSED_TOKENS)
-    usage["server_tool_use"] = {"web_search_requests": 1}
-    return {
-        "id": message_id,
-        "type": "message",
-        "role": "assistant",
-        "model": plan.model,
-        "content": paused_blocks(plan.search, plan.paused),
-        "stop_reason": "pause_turn",
+        "stop_reason": stop,
         "stop_sequence": None,
         "usage": usage,
     }
@@ -212,7 +199,7 @@ def _paused_message(plan: Plan, message_id: str) -> dict[str, Any]:
 def _paused_frames(plan: Plan, message_id: str) -> list[Frame]:
     """A paused turn's stream, as Claude streams it: the text in deltas, the search's input in
     JSON pieces, its results whole; one frame per block."""
-    message = _paused_message(plan, message_id)
+    message = anthropic_message(plan, message_id)
     text, use, result = message.pop("content")
     message.update(content=[], stop_reason=None, usage=_anthropic_usage(plan.prompt_tokens, 1))
     query = orjson.dumps(use["input"]).decode()

@@ -288,33 +288,20 @@ class Router:
         started = clock.monotonic()
         self.stats.started(deployment.name, tries.prompt_tokens or 0, started)
         ok = fault = False
+        total_s = min(limits.total_s, remaining)
         try:
             try:
                 await call_deployment(
-                    request,
-                    exchange,
-                    tries.model,
-                    call,
-                    client,
-                    timeouts,
-                    min(limits.total_s, remaining),
-                    clock,
+                    request, exchange, tries.model, call, client, timeouts, total_s, clock
                 )
             except AttemptFailed as failure:
                 if not self._through_responses(request, call, failure):
                     raise
-                # Asked again through the Responses API, within the attempt's time.
+                # Asked again through the Responses API, within what is left of the time.
                 call = self._build(request, deployment, "responses")
-                left_s = max(0.001, tries.deadline - clock.monotonic())
+                total_s = min(limits.total_s, max(0.001, tries.deadline - clock.monotonic()))
                 await call_deployment(
-                    request,
-                    exchange,
-                    tries.model,
-                    call,
-                    client,
-                    timeouts,
-                    min(limits.total_s, left_s),
-                    clock,
+                    request, exchange, tries.model, call, client, timeouts, total_s, clock
                 )
             ok = True
         except AttemptFailed as failure:

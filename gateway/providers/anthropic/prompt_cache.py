@@ -35,7 +35,7 @@ def with_automatic_cache(upstream: JSON, client: JSON) -> None:
     request `client` asks for its prompt cache (see the module)."""
     if not asks_prompt_cache(client) or "cache_control" in upstream:
         return
-    markers = list(_markers(upstream))
+    markers = breakpoints(upstream)
     if len(markers) >= MAX_BREAKPOINTS:
         return
     control: JSON = {"type": "ephemeral"}
@@ -46,9 +46,9 @@ def with_automatic_cache(upstream: JSON, client: JSON) -> None:
     upstream["cache_control"] = control
 
 
-def _markers(upstream: JSON) -> list[JSON]:
-    """The request's own breakpoints, in the order Claude reads them (tools, system,
-    messages)."""
+def breakpoints(upstream: JSON) -> list[JSON]:
+    """The `cache_control` of a Messages request's blocks, in the order Claude reads them
+    (tools, system, messages)."""
     blocks: list[object] = []
     for field in ("tools", "system"):
         value = upstream.get(field)
