@@ -20,6 +20,7 @@ from gateway.errors import GatewayError, UpstreamRejected
 from gateway.mock_provider.handler import MockHandler
 from gateway.mock_provider.inprocess import InProcessMockUpstream
 from gateway.observability.metrics import Metrics
+from gateway.providers import EndpointKind
 from gateway.providers.responses.responses_only import CHAT_REFUSAL
 from gateway.routing.deployment_stats import DeploymentStats
 from gateway.routing.exchange import Exchange, RouteRequest
@@ -53,6 +54,7 @@ name = "sol"
 [[models.deployments]]
 provider = "oai"
 model = "gpt-5.6-sol"
+reasoning = true
 
 [[models]]
 name = "sol-as-chat"
@@ -151,11 +153,11 @@ class Routed:
             random.Random(1),
         )
 
-    async def ask(self, model: str, **fields: Any) -> Exchange:
+    async def ask(self, model: str, kind: EndpointKind = "chat", **fields: Any) -> Exchange:
         body = {"model": model, "messages": [{"role": "user", "content": "Read it."}], **fields}
         request = RouteRequest(
             runtime=self.runtime,
-            kind="chat",
+            kind=kind,
             body=body,
             model=self.runtime.config.models[model],
             stream=False,
@@ -173,7 +175,7 @@ class Routed:
         return paths
 
 
-THINKING_TOOLS = {"tools": [TOOL], "reasoning_effort": "high"}
+THINKING_TOOLS: dict[str, Any] = {"tools": [TOOL], "reasoning_effort": "high"}
 
 
 async def test_tools_with_reasoning_go_through_the_responses_api_once_the_upstream_said_so(
@@ -267,3 +269,19 @@ def test_only_openais_own_words_are_learned_from(message: str, learned: bool) ->
         )
         is False
     )
+
+
+async def test_an_anthropic_client_goes_there_too(tmp_path: Path) -> None:
+    """Claude Code on gpt-5.6 (a `reasoning` deployment, which sends its effort): its tools
+    with the effort are refused on chat completions alike."""
+    routed = Routed(tmp_path)
+    claude_code: dict[str, Any] = {
+        "max_tokens": 200,
+        "tools": [{"name": "read_file", "input_schema": {"type": "object", "properties": {}}}],
+        "output_config": {"effort": "high"},
+    }
+    exchange = await routed.ask("sol", "messages", **claude_code)
+    assert routed.sent() == ["/v1/chat/completions", "/v1/responses"]
+    assert exchange.json is not None and exchange.json["type"] == "message"
+    await routed.ask("sol", "messages", **claude_code)
+    assert routed.sent() == ["/v1/responses"]
