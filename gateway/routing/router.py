@@ -14,7 +14,9 @@ Order of tries for a model group:
    `content_policy_fallbacks`. Any other 4xx ends the request at once, but a chat
    completions answer in OpenAI's words for "use the Responses API" from an `api = "auto"`
    deployment of a provider that serves it: asked again there in the same attempt, and the
-   next such requests go there first (`learned_apis`). When nothing is left
+   next such requests go there first (`learned_apis`); likewise an Anthropic-type upstream's
+   "Unexpected value(s) ... for the `anthropic-beta` header", asked again without them, which
+   its next requests leave out (`learned_betas`). When nothing is left
    and the last failure was a rate limit, the client gets it with the shortest wait of the
    benched deployments as `Retry-After`. A fallback model the key may not use
    (`[[keys]] models`) is skipped, never called; so is one whose own limits for the key
@@ -47,12 +49,13 @@ from gateway.routing.cooldowns import Cooldowns
 from gateway.routing.deployment_stats import DeploymentStats
 from gateway.routing.exchange import Exchange, RouteRequest, UpstreamCall
 from gateway.routing.learned_apis import LearnedApis
+from gateway.routing.learned_betas import LearnedBetas
 from gateway.routing.picking import fitting_deployments, max_tokens, needs_estimate, sticky_point
 from gateway.routing.strategies import STRATEGIES, Candidate, Selection, weighted_by_point
 from gateway.routing.stream_end import StreamEnds
 from gateway.state import BreakerState, StateBackend
 from gateway.tracebacks import forget_tracebacks
-from gateway.upstream import UpstreamTimeouts
+from gateway.upstream import UpstreamTimeouts, request_of
 
 
 class Router:
@@ -75,16 +78,20 @@ class Router:
         self.stream_ends = StreamEnds(stats, self.breakers, self.cooldowns, self.attempt_log, clock)
         self._turns: dict[str, int] = {}
         self.learned = LearnedApis()
+        self.betas = LearnedBetas()
 
     def _build(
         self, request: RouteRequest, deployment: DeploymentConfig, api: DeploymentApi | None = None
     ) -> UpstreamCall:
         trace = request.trace
+        beta = request.anthropic_beta
+        if beta is not None:
+            beta = self.betas.header(deployment.provider, beta)
         return build_call(
             request.runtime,
             request.kind,
             request.body,
-            request.anthropic_beta,
+            beta,
             deployment,
             self.client_for,
             None if trace is None else (trace, trace.new_span_id(self.rng)),
@@ -92,14 +99,23 @@ class Router:
             api or self.learned.api(deployment, request.kind, request.body),
         )
 
-    def _through_responses(
+    def _asked_again(
         self, request: RouteRequest, call: UpstreamCall, failure: AttemptFailed
-    ) -> bool:
-        """Whether a chat completions call's failure says to ask the Responses API instead, of
-        a provider that serves it (`learned_apis`)."""
-        if not speaks_chat(call) or not speaks_responses(call.provider):
-            return False
-        return self.learned.learn(call.deployment, request.kind, failure.error)
+    ) -> UpstreamCall | None:
+        """The call to make instead of `call`, when its failure says how: through the Responses
+        API (a chat completions call to a provider that serves it, `learned_apis`), or without
+        the `anthropic-beta` values the upstream refused (`learned_betas`); else None."""
+        deployment = call.deployment
+        if speaks_chat(call):
+            if speaks_responses(call.provider) and self.learned.learn(
+                deployment, request.kind, failure.error
+            ):
+                return self._build(request, deployment, "responses")
+            return None
+        sent = request_of(call.prepared).headers.get("anthropic-beta")
+        if self.betas.learn(deployment.provider, sent, failure.error):
+            return self._build(request, deployment)
+        return None
 
     async def route(self, request: RouteRequest, exchange: Exchange) -> None:
         """Serve the request from its model group or its fallbacks, filling `exchange`;
@@ -295,10 +311,10 @@ class Router:
                     request, exchange, tries.model, call, client, timeouts, total_s, clock
                 )
             except AttemptFailed as failure:
-                if not self._through_responses(request, call, failure):
+                again = self._asked_again(request, call, failure)
+                if again is None:
                     raise
-                # Asked again through the Responses API, within what is left of the time.
-                call = self._build(request, deployment, "responses")
+                call = again  # (within what is left of the attempt's time)
                 total_s = min(limits.total_s, max(0.001, tries.deadline - clock.monotonic()))
                 await call_deployment(
                     request, exchange, tries.model, call, client, timeouts, total_s, clock

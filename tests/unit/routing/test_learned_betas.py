@@ -1,0 +1,179 @@
+"""The `anthropic-beta` values an Anthropic-type upstream refused: the request is asked again
+without them in the same attempt, and the provider's next requests leave them out. The upstream
+is a fake answering as Claude on Vertex does to a beta it does not know."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import orjson
+import pytest
+
+from gateway.clock import FakeClock
+from gateway.config import load_config
+from gateway.errors import GatewayError, UpstreamRejected
+from gateway.observability.metrics import Metrics
+from gateway.routing.deployment_stats import DeploymentStats
+from gateway.routing.exchange import Exchange, RouteRequest
+from gateway.routing.learned_betas import MAX_PER_PROVIDER, LearnedBetas
+from gateway.routing.router import Router
+from gateway.runtime import build_runtime
+from gateway.state import MemoryState
+from gateway.upstream import FakeReply, FakeUpstream, UpstreamRequest
+
+CONFIG = """
+[routing]
+max_attempts = 1
+
+[[providers]]
+name = "vertex-proxy"
+type = "anthropic"
+base_url = "http://claude.invalid"
+
+[[models]]
+name = "sonnet"
+[[models.deployments]]
+provider = "vertex-proxy"
+model = "claude-sonnet-4-6"
+"""
+KNOWN = {"claude-code-20250219", "interleaved-thinking-2025-05-14"}
+CLAUDE_CODE = (
+    "claude-code-20250219,interleaved-thinking-2025-05-14,"
+    "prompt-caching-scope-2026-01-05,advisor-tool-2026-03-01"
+)
+MESSAGE = orjson.dumps(
+    {
+        "id": "msg_1",
+        "type": "message",
+        "role": "assistant",
+        "model": "claude-sonnet-4-6",
+        "content": [{"type": "text", "text": "Hi."}],
+        "stop_reason": "end_turn",
+        "stop_sequence": None,
+        "usage": {"input_tokens": 5, "output_tokens": 2},
+    }
+)
+
+
+def refusal(values: list[str]) -> bytes:
+    named = ", ".join(f"`{value}`" for value in values)
+    message = (
+        f"Unexpected value(s) {named} for the `anthropic-beta` header. Please consult our "
+        "documentation at docs.anthropic.com or try again without the header."
+    )
+    return orjson.dumps(
+        {"type": "error", "error": {"type": "invalid_request_error", "message": message}}
+    )
+
+
+def vertex(request: UpstreamRequest) -> FakeReply:
+    betas = [b.strip() for b in request.headers.get("anthropic-beta", "").split(",") if b]
+    unknown = [beta for beta in betas if beta not in KNOWN]
+    if unknown:
+        return FakeReply(400, {"content-type": "application/json"}, refusal(unknown))
+    return FakeReply(200, {"content-type": "application/json"}, MESSAGE)
+
+
+class Routed:
+    def __init__(self, tmp_path: Path) -> None:
+        (tmp_path / "gateway.toml").write_text(CONFIG)
+        self.runtime = build_runtime(load_config(tmp_path / "gateway.toml", env={}), env={})
+        self.upstream = FakeUpstream(vertex)
+        clock = self.clock = FakeClock()
+        self.router = Router(
+            MemoryState(),
+            DeploymentStats(),
+            Metrics(),
+            lambda p: self.upstream,
+            clock,
+            random.Random(),
+        )
+
+    async def ask(self, beta: str | None) -> Exchange:
+        body = {
+            "model": "sonnet",
+            "max_tokens": 50,
+            "messages": [{"role": "user", "content": "Hi"}],
+        }
+        request = RouteRequest(
+            runtime=self.runtime,
+            kind="messages",
+            body=body,
+            model=self.runtime.config.models["sonnet"],
+            stream=False,
+            key_id="k",
+            started=self.clock.monotonic(),
+            body_bytes=100,
+            prompt_tokens=lambda: 5,
+            anthropic_beta=beta,
+        )
+        exchange = Exchange()
+        await self.router.route(request, exchange)
+        return exchange
+
+    def sent(self) -> list[str | None]:
+        sent = [r.headers.get("anthropic-beta") for r in self.upstream.requests]
+        self.upstream.requests.clear()
+        return sent
+
+
+async def test_refused_betas_are_left_out_at_once_and_from_then_on(tmp_path: Path) -> None:
+    routed = Routed(tmp_path)
+    exchange = await routed.ask(CLAUDE_CODE)
+    assert exchange.json is not None and exchange.json["content"][0]["text"] == "Hi."
+    assert routed.sent() == [CLAUDE_CODE, "claude-code-20250219,interleaved-thinking-2025-05-14"]
+    assert [a.status for a in exchange.attempts] == [400, 200]
+    await routed.ask(CLAUDE_CODE + ",context-1m-2025-08-07")
+    # The refused ones left out at once; a new one refused in its turn.
+    assert routed.sent() == [
+        "claude-code-20250219,interleaved-thinking-2025-05-14,context-1m-2025-08-07",
+        "claude-code-20250219,interleaved-thinking-2025-05-14",
+    ]
+    await routed.ask("advisor-tool-2026-03-01")
+    assert routed.sent() == [None]  # nothing left to send: no header
+
+
+async def test_another_refusal_is_the_clients(tmp_path: Path) -> None:
+    routed = Routed(tmp_path)
+
+    def refusing(request: UpstreamRequest) -> FakeReply:
+        error = {"type": "invalid_request_error", "message": "max_tokens: Field required"}
+        return FakeReply(400, {}, orjson.dumps({"type": "error", "error": error}))
+
+    routed.upstream = FakeUpstream(refusing)
+    with pytest.raises(GatewayError) as refused:
+        await routed.ask(CLAUDE_CODE)
+    assert refused.value.status == 400 and len(routed.sent()) == 1
+
+
+def test_only_what_was_sent_and_named_is_learned() -> None:
+    betas = LearnedBetas()
+    sent = "claude-code-20250219,advisor-tool-2026-03-01"
+    # A value the request did not send, named in the message, is not learned.
+    error = UpstreamRejected(400, refusal(["interleaved-thinking-2025-05-14"]).decode())
+    assert not betas.learn("p", sent, error)
+    assert betas.header("p", sent) == sent
+    assert not betas.learn("p", None, error)
+    assert not betas.learn("p", sent, UpstreamRejected(400, "overloaded"))
+
+
+def test_a_value_that_cannot_be_a_name_is_never_sent() -> None:
+    """The upstream quotes what it was sent: a value written to read like its message could
+    otherwise have a beta others need learned as refused."""
+    betas = LearnedBetas()
+    crafted = "x`, `interleaved-thinking-2025-05-14,interleaved-thinking-2025-05-14"
+    assert betas.header("p", crafted) == "interleaved-thinking-2025-05-14"
+    assert betas.header("p", "claude-code-20250219, oauth-2025-04-20") == (
+        "claude-code-20250219, oauth-2025-04-20"
+    )
+
+
+def test_a_provider_learns_at_most_so_many() -> None:
+    betas = LearnedBetas()
+    names = [f"made-up-{i}-2026-01-01" for i in range(MAX_PER_PROVIDER + 1)]
+    for name in names[:-1]:
+        assert betas.learn("p", name, UpstreamRejected(400, refusal([name]).decode()))
+    last = names[-1]
+    assert not betas.learn("p", last, UpstreamRejected(400, refusal([last]).decode()))
+    assert betas.header("p", last) == last and betas.header("q", names[0]) == names[0]
