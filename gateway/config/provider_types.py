@@ -79,4 +79,7 @@ class ProviderConfig:
     # Fields left out of every body sent to this provider (`a.b`: one inside an object), for a
     # server that refuses what clients send ("Unrecognized request argument supplied: x").
     drop_params: tuple[str, ...] = ()
+    # `anthropic-beta` values never sent to this provider (an Anthropic-compatible server that
+    # refuses them in words the gateway does not read; `routing.learned_betas` reads Anthropic's).
+    drop_betas: tuple[str, ...] = ()
     network: NetworkConfig = field(default_factory=NetworkConfig, metadata=toml(flatten=True))

@@ -77,6 +77,7 @@ APPLIED_LIVE: Mapping[str, tuple[str, ...]] = {
         "headers_env",
         "query",
         "drop_params",
+        "drop_betas",
         "compaction",
         "network",
     ),

@@ -9,7 +9,8 @@ company's Messages API) refuse what they do not know: 400 "Unexpected value(s)
 header. Please consult our documentation at docs.anthropic.com or try again without the
 header.", and every request of the session failed. The router asks again at once without the
 values named, in the same attempt, and leaves them out of that provider's requests from then on
-(for the worker's life; at most `MAX_PER_PROVIDER` of them).
+(for the worker's life; at most `MAX_PER_PROVIDER` of them). A server that refuses a beta in
+words of its own is told in the config: the provider's `drop_betas`.
 
 A value that cannot be a beta's name (anything but lower-case letters, digits, `.`, `_` and
 `-`) is never sent: the upstream's message quotes what it was sent, and a value made to read
@@ -21,6 +22,7 @@ from __future__ import annotations
 import logging
 import re
 
+from gateway.config.provider_types import ProviderConfig
 from gateway.errors import GatewayError
 
 log = logging.getLogger("gateway.routing")
@@ -42,18 +44,22 @@ class LearnedBetas:
     def __init__(self) -> None:
         self._refused: dict[str, set[str]] = {}
 
-    def header(self, provider: str, header: str | None) -> str | None:
+    def header(self, provider: ProviderConfig, header: str | None) -> str | None:
         """The `anthropic-beta` value to send `provider`: the client's, without the values
-        that cannot be names and those the provider refused (None when nothing is left)."""
+        that cannot be names, those the provider refused and those its `drop_betas` names
+        (None when nothing is left)."""
         if header is None:
             return None
-        refused = self._refused.get(provider)
-        if refused is None and _PLAIN_HEADER.fullmatch(header):
+        refused = self._refused.get(provider.name)
+        dropped = provider.drop_betas
+        if refused is None and not dropped and _PLAIN_HEADER.fullmatch(header):
             return header
         kept = [
             name
             for name in _names(header)
-            if _NAME.fullmatch(name) and (refused is None or name not in refused)
+            if _NAME.fullmatch(name)
+            and (refused is None or name not in refused)
+            and name not in dropped
         ]
         return ",".join(kept) or None
 

@@ -86,7 +86,8 @@ class Router:
         trace = request.trace
         beta = request.anthropic_beta
         if beta is not None:
-            beta = self.betas.header(deployment.provider, beta)
+            provider = request.runtime.config.providers[deployment.provider]
+            beta = self.betas.header(provider, beta)
         return build_call(
             request.runtime,
             request.kind,

@@ -114,6 +114,7 @@ CONFIG: dict[str, Any] = {
             "reasoning_content": True,
             "thought_signatures": True,
             "drop_params": ["prompt_cache_key", "stream_options.include_usage"],
+            "drop_betas": ["advisor-tool-2026-03-01"],
             "compaction": "gateway",
         },
         {

@@ -12,6 +12,7 @@ import pytest
 
 from gateway.clock import FakeClock
 from gateway.config import load_config
+from gateway.config.provider_types import ProviderConfig
 from gateway.errors import GatewayError, UpstreamRejected
 from gateway.observability.metrics import Metrics
 from gateway.routing.deployment_stats import DeploymentStats
@@ -38,6 +39,7 @@ provider = "vertex-proxy"
 model = "claude-sonnet-4-6"
 """
 KNOWN = {"claude-code-20250219", "interleaved-thinking-2025-05-14"}
+P = ProviderConfig(name="p", type="anthropic")
 CLAUDE_CODE = (
     "claude-code-20250219,interleaved-thinking-2025-05-14,"
     "prompt-caching-scope-2026-01-05,advisor-tool-2026-03-01"
@@ -153,7 +155,7 @@ def test_only_what_was_sent_and_named_is_learned() -> None:
     # A value the request did not send, named in the message, is not learned.
     error = UpstreamRejected(400, refusal(["interleaved-thinking-2025-05-14"]).decode())
     assert not betas.learn("p", sent, error)
-    assert betas.header("p", sent) == sent
+    assert betas.header(P, sent) == sent
     assert not betas.learn("p", None, error)
     assert not betas.learn("p", sent, UpstreamRejected(400, "overloaded"))
 
@@ -163,8 +165,8 @@ def test_a_value_that_cannot_be_a_name_is_never_sent() -> None:
     otherwise have a beta others need learned as refused."""
     betas = LearnedBetas()
     crafted = "x`, `interleaved-thinking-2025-05-14,interleaved-thinking-2025-05-14"
-    assert betas.header("p", crafted) == "interleaved-thinking-2025-05-14"
-    assert betas.header("p", "claude-code-20250219, oauth-2025-04-20") == (
+    assert betas.header(P, crafted) == "interleaved-thinking-2025-05-14"
+    assert betas.header(P, "claude-code-20250219, oauth-2025-04-20") == (
         "claude-code-20250219, oauth-2025-04-20"
     )
 
@@ -176,4 +178,15 @@ def test_a_provider_learns_at_most_so_many() -> None:
         assert betas.learn("p", name, UpstreamRejected(400, refusal([name]).decode()))
     last = names[-1]
     assert not betas.learn("p", last, UpstreamRejected(400, refusal([last]).decode()))
-    assert betas.header("p", last) == last and betas.header("q", names[0]) == names[0]
+    assert betas.header(P, last) == last
+    assert betas.header(ProviderConfig(name="q", type="anthropic"), names[0]) == names[0]
+
+
+def test_a_providers_drop_betas_are_never_sent() -> None:
+    """A server that refuses a beta in words of its own (not Anthropic's) is told in the
+    config."""
+    strict = ProviderConfig(name="p", type="anthropic", drop_betas=("advisor-tool-2026-03-01",))
+    assert LearnedBetas().header(strict, CLAUDE_CODE) == (
+        "claude-code-20250219,interleaved-thinking-2025-05-14,prompt-caching-scope-2026-01-05"
+    )
+    assert LearnedBetas().header(strict, "advisor-tool-2026-03-01") is None
