@@ -8,6 +8,8 @@ Failure raises `AttemptFailed`, which says whether another try may help.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import functools
 import math
 import time
 from collections.abc import Callable
@@ -85,13 +87,17 @@ def build_call(
     trace: tuple[UpstreamTrace, int | None] | None = None,
     operation: str = "",
     api: DeploymentApi | None = None,
+    dropped: tuple[str, ...] = (),
 ) -> UpstreamCall:
     """The upstream call of a request to `deployment`, prepared by the client that sends it;
     `trace` (the request's trace context, the attempt's span id when it is traced) adds its
     `traceparent` and `tracestate` headers; `operation`, when not the kind's own
-    (`adapter_for`); `api`, when not the deployment's (`learned_apis`)."""
+    (`adapter_for`); `api`, when not the deployment's (`learned_apis`); `dropped`, fields
+    left out besides the provider's `drop_params` (`learned_params`)."""
     provider = runtime.config.providers[deployment.provider]
     wire = wire_provider(provider, kind)
+    if dropped:
+        wire = _dropping(wire, dropped)
     adapter = adapter_for(
         kind, wire, anthropic_beta, body, api or deployment.api, deployment.model, operation
     )
@@ -106,6 +112,13 @@ def build_call(
     prepared = client_for(provider).prepare(request)
     continues = call.continues_paused_turns
     return UpstreamCall(deployment, provider, adapter, prepared, span_id, continues)
+
+
+@functools.lru_cache(maxsize=256)
+def _dropping(provider: ProviderConfig, dropped: tuple[str, ...]) -> ProviderConfig:
+    """`provider` with `dropped` in its `drop_params` (made once per provider and list)."""
+    fields = tuple(dict.fromkeys((*provider.drop_params, *dropped)))
+    return dataclasses.replace(provider, drop_params=fields)
 
 
 async def call_deployment(

@@ -14,9 +14,10 @@ Order of tries for a model group:
    `content_policy_fallbacks`. Any other 4xx ends the request at once, but a chat
    completions answer in OpenAI's words for "use the Responses API" from an `api = "auto"`
    deployment of a provider that serves it: asked again there in the same attempt, and the
-   next such requests go there first (`learned_apis`); likewise an Anthropic-type upstream's
-   "Unexpected value(s) ... for the `anthropic-beta` header", asked again without them, which
-   its next requests leave out (`learned_betas`). When nothing is left
+   next such requests go there first; likewise a server's refusal of an advisory field
+   ("Unrecognized request argument supplied: prompt_cache_key") and an Anthropic-type
+   upstream's "Unexpected value(s) ... for the `anthropic-beta` header", asked again without
+   them, which its next requests leave out (`learned`). When nothing is left
    and the last failure was a rate limit, the client gets it with the shortest wait of the
    benched deployments as `Retry-After`. A fallback model the key may not use
    (`[[keys]] models`) is skipped, never called; so is one whose own limits for the key
@@ -39,8 +40,8 @@ from gateway.clock import Clock
 from gateway.config.types import DeploymentApi, DeploymentConfig
 from gateway.errors import UpstreamTimeout
 from gateway.observability.metrics import Metrics
-from gateway.providers import OPENAI_ONLY_KINDS, speaks_responses, unserved
-from gateway.routing.attempt import ClientFor, build_call, call_deployment, speaks_chat
+from gateway.providers import OPENAI_ONLY_KINDS, unserved
+from gateway.routing.attempt import ClientFor, build_call, call_deployment
 from gateway.routing.attempt_failure import AttemptFailed
 from gateway.routing.attempt_log import AttemptLog
 from gateway.routing.breakers import CLOSED, Breakers, is_deployment_fault
@@ -48,14 +49,17 @@ from gateway.routing.choice import Tries, back_off, healthy_candidates, probe_wi
 from gateway.routing.cooldowns import Cooldowns
 from gateway.routing.deployment_stats import DeploymentStats
 from gateway.routing.exchange import Exchange, RouteRequest, UpstreamCall
-from gateway.routing.learned_apis import LearnedApis
-from gateway.routing.learned_betas import LearnedBetas
+from gateway.routing.learned import Learned
 from gateway.routing.picking import fitting_deployments, max_tokens, needs_estimate, sticky_point
 from gateway.routing.strategies import STRATEGIES, Candidate, Selection, weighted_by_point
 from gateway.routing.stream_end import StreamEnds
 from gateway.state import BreakerState, StateBackend
 from gateway.tracebacks import forget_tracebacks
-from gateway.upstream import UpstreamTimeouts, request_of
+from gateway.upstream import UpstreamTimeouts
+
+# The most calls one attempt makes, asking again as each refusal said (`learned`): a strict
+# server names one refused field at a time, and Codex sends three it may refuse.
+MAX_ASKED = 4
 
 
 class Router:
@@ -77,17 +81,17 @@ class Router:
         self.attempt_log = AttemptLog(clock)
         self.stream_ends = StreamEnds(stats, self.breakers, self.cooldowns, self.attempt_log, clock)
         self._turns: dict[str, int] = {}
-        self.learned = LearnedApis()
-        self.betas = LearnedBetas()
+        self.learned = Learned()
 
     def _build(
         self, request: RouteRequest, deployment: DeploymentConfig, api: DeploymentApi | None = None
     ) -> UpstreamCall:
         trace = request.trace
+        learned = self.learned
         beta = request.anthropic_beta
         if beta is not None:
             provider = request.runtime.config.providers[deployment.provider]
-            beta = self.betas.header(provider, beta)
+            beta = learned.betas.header(provider, beta)
         return build_call(
             request.runtime,
             request.kind,
@@ -97,26 +101,9 @@ class Router:
             self.client_for,
             None if trace is None else (trace, trace.new_span_id(self.rng)),
             request.operation,
-            api or self.learned.api(deployment, request.kind, request.body),
+            api or learned.apis.api(deployment, request.kind, request.body),
+            learned.drops.dropped(deployment.provider),
         )
-
-    def _asked_again(
-        self, request: RouteRequest, call: UpstreamCall, failure: AttemptFailed
-    ) -> UpstreamCall | None:
-        """The call to make instead of `call`, when its failure says how: through the Responses
-        API (a chat completions call to a provider that serves it, `learned_apis`), or without
-        the `anthropic-beta` values the upstream refused (`learned_betas`); else None."""
-        deployment = call.deployment
-        if speaks_chat(call):
-            if speaks_responses(call.provider) and self.learned.learn(
-                deployment, request.kind, failure.error
-            ):
-                return self._build(request, deployment, "responses")
-            return None
-        sent = request_of(call.prepared).headers.get("anthropic-beta")
-        if self.betas.learn(deployment.provider, sent, failure.error):
-            return self._build(request, deployment)
-        return None
 
     async def route(self, request: RouteRequest, exchange: Exchange) -> None:
         """Serve the request from its model group or its fallbacks, filling `exchange`;
@@ -307,19 +294,21 @@ class Router:
         ok = fault = False
         total_s = min(limits.total_s, remaining)
         try:
-            try:
-                await call_deployment(
-                    request, exchange, tries.model, call, client, timeouts, total_s, clock
+            for asked in range(1, MAX_ASKED + 1):
+                try:
+                    await call_deployment(
+                        request, exchange, tries.model, call, client, timeouts, total_s, clock
+                    )
+                    break
+                except AttemptFailed as failure:
+                    lesson = self.learned.lesson(request.kind, call, failure)
+                    if lesson is None or asked == MAX_ASKED:
+                        raise
+                # Asked again as the refusal said, within what is left of the attempt's time.
+                call = self._build(
+                    request, deployment, "responses" if lesson == "responses" else None
                 )
-            except AttemptFailed as failure:
-                again = self._asked_again(request, call, failure)
-                if again is None:
-                    raise
-                call = again  # (within what is left of the attempt's time)
                 total_s = min(limits.total_s, max(0.001, tries.deadline - clock.monotonic()))
-                await call_deployment(
-                    request, exchange, tries.model, call, client, timeouts, total_s, clock
-                )
             ok = True
         except AttemptFailed as failure:
             # A rate limit (a 429, 529, or 503 that says it is busy) is never a fault.

@@ -1,0 +1,76 @@
+"""Advisory request fields a provider's server refused, left out of its requests from then on.
+
+Clients send fields that only inform the provider: Codex 0.155 its `client_metadata` and
+`access_programs`, the OpenAI Agents SDK and Codex a `prompt_cache_key`, apps a `user`,
+`metadata`, `safety_identifier`, `service_tier` or `store`. OpenAI takes them; a stricter
+server refuses the request for one: Azure AI Foundry's "Unrecognized request argument
+supplied: prompt_cache_key", a Responses proxy's "unknown parameter `access_programs`", a
+FastAPI server's "body.client_metadata: Extra inputs are not permitted", Gemini's "Unknown name
+\"metadata\"". Every request then failed, until an operator listed the field in the provider's
+`drop_params`. The router asks again at once without the fields named, in the same attempt, and
+leaves them out of that provider's requests from then on (for the worker's life).
+
+Only `ADVISORY` fields are ever dropped so, and only when the body sent held them: a field that
+changes the answer (a format, a tool choice, a reasoning effort) is never dropped behind the
+client's back; its refusal is the client's error, as the upstream said it.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+
+from gateway.errors import GatewayError
+
+log = logging.getLogger("gateway.routing")
+
+ADVISORY = frozenset(
+    {
+        "access_programs",
+        "client_metadata",
+        "metadata",
+        "prompt_cache_key",
+        "prompt_cache_retention",
+        "safety_identifier",
+        "service_tier",
+        "store",
+        "user",
+    }
+)
+_REFUSED = re.compile(
+    r"(?:Unrecognized request argument supplied|[Uu]nknown parameter|Unknown name)"
+    r"[:\s]+[`'\"]?([A-Za-z_]\w*)"
+    r"|body\.([A-Za-z_]\w*): Extra inputs are not permitted"
+)
+
+
+class LearnedDrops:
+    """The advisory fields each provider refused (see the module)."""
+
+    def __init__(self) -> None:
+        self._dropped: dict[str, tuple[str, ...]] = {}
+
+    def dropped(self, provider: str) -> tuple[str, ...]:
+        """The fields left out of `provider`'s requests (besides its `drop_params`)."""
+        return self._dropped.get(provider, ())
+
+    def learn(self, provider: str, sent: bytes, error: GatewayError) -> bool:
+        """Whether `error` (the upstream's answer to the body `sent`) refuses advisory fields
+        that body held; remembered when it does."""
+        known = self._dropped.get(provider, ())
+        named = [
+            name
+            for found in _REFUSED.finditer(error.message)
+            if (name := found.group(1) or found.group(2)) in ADVISORY
+            and name not in known
+            and b'"' + name.encode() + b'":' in sent
+        ]
+        if not named:
+            return False
+        self._dropped[provider] = (*known, *dict.fromkeys(named))
+        log.info(
+            "provider %s refuses %s: left out of its requests from now on",
+            provider,
+            ", ".join(dict.fromkeys(named)),
+        )
+        return True
