@@ -7,16 +7,17 @@ or pro model: `responses_only`). A name cannot tell the rest: an Azure deploymen
 only there (gpt-5.6: "Function tools with reasoning_effort are not supported for gpt-5.6-sol in
 /v1/chat/completions. Please use /v1/responses instead."). Their chat completions answer with
 those words (a 400 or 404); the router then asks the same deployment again through the
-Responses API, in the same attempt, and remembers it for the worker's life (a reload keeps
-it: the deployment's model is what was learned about), either for every chat request (the
-model is served there only) or for those with tools (the request's tools and reasoning are
-what was refused).
+Responses API, in the same attempt, and once that was answered remembers it for the worker's
+life (a reload keeps it: the deployment's model is what was learned about), either for every
+chat request (the model is served there only) or for those with tools (the request's tools
+and reasoning are what was refused).
 """
 
 from __future__ import annotations
 
 import logging
 import re
+from typing import Literal
 
 from gateway.config.types import DeploymentApi, DeploymentConfig
 from gateway.errors import GatewayError
@@ -36,6 +37,8 @@ _REQUEST_THERE_ONLY = re.compile(
     r"/v1/chat/completions\. Please use /v1/responses instead\.?"
 )
 _KINDS = ("chat", "messages")  # the clients `api` serves
+# The chat requests a model takes through the Responses API only: all, or those with tools.
+Scope = Literal["every", "tools"]
 
 
 class LearnedApis:
@@ -57,26 +60,28 @@ class LearnedApis:
             return "responses"
         return None
 
-    def learn(self, deployment: DeploymentConfig, kind: str, error: GatewayError) -> bool:
-        """Whether `error` (the chat completions answer of `deployment`, an `auto` one) says
-        the request is served through the Responses API only; remembered when it does."""
-        if deployment.api != "auto" or kind not in _KINDS:
-            return False
+    def commit(self, deployment: DeploymentConfig, scope: Scope) -> None:
+        """Remember that `deployment`'s model takes `scope` through the Responses API only (a
+        call there was answered)."""
         key = (deployment.provider, deployment.model)
-        message = error.message.strip()
-        if _MODEL_THERE_ONLY.fullmatch(message):
-            learned = self._every
-        elif _REQUEST_THERE_ONLY.fullmatch(message):
-            learned = self._tools
-        else:
-            return False
+        learned = self._every if scope == "every" else self._tools
         if key not in learned:
             learned.add(key)
             log.info(
-                "deployment %s: %s go through the Responses API from now on (its upstream "
-                "said: %s)",
+                "deployment %s: %s go through the Responses API from now on",
                 deployment.name,
-                "chat requests" if learned is self._every else "chat requests with tools",
-                error.message[:200],
+                "chat requests" if scope == "every" else "chat requests with tools",
             )
-        return True
+
+
+def responses_only(deployment: DeploymentConfig, kind: str, error: GatewayError) -> Scope | None:
+    """Which chat requests `error` (the chat completions answer of `deployment`, an `auto`
+    one) says are served through the Responses API only: every one, or those with tools."""
+    if deployment.api != "auto" or kind not in _KINDS:
+        return None
+    message = error.message.strip()
+    if _MODEL_THERE_ONLY.fullmatch(message):
+        return "every"
+    if _REQUEST_THERE_ONLY.fullmatch(message):
+        return "tools"
+    return None

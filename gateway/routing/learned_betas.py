@@ -8,9 +8,10 @@ company's Messages API) refuse what they do not know: 400 "Unexpected value(s)
 `prompt-caching-scope-2026-01-05`, `structured-outputs-2025-12-15` for the `anthropic-beta`
 header. Please consult our documentation at docs.anthropic.com or try again without the
 header.", and every request of the session failed. The router asks again at once without the
-values named, in the same attempt, and leaves them out of that provider's requests from then on
-(for the worker's life; at most `MAX_PER_PROVIDER` of them). A server that refuses a beta in
-words of its own is told in the config: the provider's `drop_betas`.
+values named, in the same attempt, and once a call without them was answered, leaves them out
+of that provider's requests from then on (for the worker's life; at most `MAX_PER_PROVIDER`).
+A server that refuses a beta in words of its own is told in the config: the provider's
+`drop_betas`.
 
 A value that cannot be a beta's name (anything but lower-case letters, digits, `.`, `_` and
 `-`) is never sent: the upstream's message quotes what it was sent, and a value made to read
@@ -44,15 +45,17 @@ class LearnedBetas:
     def __init__(self) -> None:
         self._refused: dict[str, set[str]] = {}
 
-    def header(self, provider: ProviderConfig, header: str | None) -> str | None:
+    def header(
+        self, provider: ProviderConfig, header: str | None, also: tuple[str, ...] = ()
+    ) -> str | None:
         """The `anthropic-beta` value to send `provider`: the client's, without the values
-        that cannot be names, those the provider refused and those its `drop_betas` names
-        (None when nothing is left)."""
+        that cannot be names, those the provider refused, those its `drop_betas` names and
+        `also` (an attempt's own lesson; None when nothing is left)."""
         if header is None:
             return None
         refused = self._refused.get(provider.name)
         dropped = provider.drop_betas
-        if refused is None and not dropped and _PLAIN_HEADER.fullmatch(header):
+        if refused is None and not dropped and not also and _PLAIN_HEADER.fullmatch(header):
             return header
         kept = [
             name
@@ -60,25 +63,31 @@ class LearnedBetas:
             if _NAME.fullmatch(name)
             and (refused is None or name not in refused)
             and name not in dropped
+            and name not in also
         ]
         return ",".join(kept) or None
 
-    def learn(self, provider: str, sent: str | None, error: GatewayError) -> bool:
-        """Whether `error` (the upstream's answer to a request that sent `sent`) names values
-        of it the provider refuses; remembered when it does (and there is room)."""
-        if not sent:
-            return False
-        found = _REFUSED.search(error.message)
-        if found is None:
-            return False
-        named = set(_QUOTED.findall(found.group(1))) & set(_names(sent))
+    def commit(self, provider: str, names: tuple[str, ...]) -> None:
+        """Remember that `provider` refuses `names` (a call without them was answered), while
+        there is room."""
         refused = self._refused.setdefault(provider, set())
-        if not named or len(refused | named) > MAX_PER_PROVIDER:
-            return False
-        refused |= named
+        if not names or set(names) <= refused or len(refused | set(names)) > MAX_PER_PROVIDER:
+            return
+        refused.update(names)
         log.info(
             "provider %s refuses the anthropic-beta values %s: they are left out from now on",
             provider,
-            ", ".join(sorted(named)),
+            ", ".join(sorted(names)),
         )
-        return True
+
+
+def refused_betas(sent: str | None, error: GatewayError) -> tuple[str, ...]:
+    """The values of the `anthropic-beta` header `sent` that `error` (the upstream's answer)
+    says it refuses, in Anthropic's words."""
+    if not sent:
+        return ()
+    found = _REFUSED.search(error.message)
+    if found is None:
+        return ()
+    named = set(_QUOTED.findall(found.group(1)))
+    return tuple(name for name in _names(sent) if name in named)

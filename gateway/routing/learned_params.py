@@ -2,17 +2,20 @@
 
 Clients send fields that only inform the provider: Codex 0.155 its `client_metadata` and
 `access_programs`, the OpenAI Agents SDK and Codex a `prompt_cache_key`, apps a `user`,
-`metadata`, `safety_identifier`, `service_tier` or `store`. OpenAI takes them; a stricter
+`metadata`, `safety_identifier` or `service_tier`. OpenAI takes them; a stricter
 server refuses the request for one: Azure AI Foundry's "Unrecognized request argument
 supplied: prompt_cache_key", a Responses proxy's "unknown parameter `access_programs`", a
 FastAPI server's "body.client_metadata: Extra inputs are not permitted", Gemini's "Unknown name
 \"metadata\"". Every request then failed, until an operator listed the field in the provider's
 `drop_params`. The router asks again at once without the fields named, in the same attempt, and
-leaves them out of that provider's requests from then on (for the worker's life).
+once a call without them was answered, leaves them out of that provider's requests from then on
+(for the worker's life): an error that only quotes what a client sent cannot take a field out
+of other clients' requests, as the call without it is refused all the same.
 
 Only `ADVISORY` fields are ever dropped so, and only when the body sent held them: a field that
-changes the answer (a format, a tool choice, a reasoning effort) is never dropped behind the
-client's back; its refusal is the client's error, as the upstream said it.
+changes the answer (a format, a tool choice, a reasoning effort) or what the provider keeps
+(`store: false`) is never dropped behind the client's back; its refusal is the client's error,
+as the upstream said it.
 """
 
 from __future__ import annotations
@@ -33,7 +36,6 @@ ADVISORY = frozenset(
         "prompt_cache_retention",
         "safety_identifier",
         "service_tier",
-        "store",
         "user",
     }
 )
@@ -54,23 +56,26 @@ class LearnedDrops:
         """The fields left out of `provider`'s requests (besides its `drop_params`)."""
         return self._dropped.get(provider, ())
 
-    def learn(self, provider: str, sent: bytes, error: GatewayError) -> bool:
-        """Whether `error` (the upstream's answer to the body `sent`) refuses advisory fields
-        that body held; remembered when it does."""
+    def commit(self, provider: str, names: tuple[str, ...]) -> None:
+        """Remember that `provider` refuses `names` (a call without them was answered)."""
         known = self._dropped.get(provider, ())
-        named = [
-            name
-            for found in _REFUSED.finditer(error.message)
-            if (name := found.group(1) or found.group(2)) in ADVISORY
-            and name not in known
-            and b'"' + name.encode() + b'":' in sent
-        ]
-        if not named:
-            return False
-        self._dropped[provider] = (*known, *dict.fromkeys(named))
-        log.info(
-            "provider %s refuses %s: left out of its requests from now on",
-            provider,
-            ", ".join(dict.fromkeys(named)),
-        )
-        return True
+        new = tuple(name for name in names if name not in known)
+        if new:
+            self._dropped[provider] = (*known, *new)
+            log.info(
+                "provider %s refuses %s: left out of its requests from now on",
+                provider,
+                ", ".join(new),
+            )
+
+
+def refused_fields(sent: bytes, error: GatewayError) -> tuple[str, ...]:
+    """The advisory fields the body `sent` held that `error` (the upstream's answer) says the
+    server refuses."""
+    named = [
+        name
+        for found in _REFUSED.finditer(error.message)
+        if (name := found.group(1) or found.group(2)) in ADVISORY
+        and b'"' + name.encode() + b'":' in sent
+    ]
+    return tuple(dict.fromkeys(named))

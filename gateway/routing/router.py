@@ -49,7 +49,7 @@ from gateway.routing.choice import Tries, back_off, healthy_candidates, probe_wi
 from gateway.routing.cooldowns import Cooldowns
 from gateway.routing.deployment_stats import DeploymentStats
 from gateway.routing.exchange import Exchange, RouteRequest, UpstreamCall
-from gateway.routing.learned import Learned
+from gateway.routing.learned import Learned, Lessons
 from gateway.routing.picking import fitting_deployments, max_tokens, needs_estimate, sticky_point
 from gateway.routing.strategies import STRATEGIES, Candidate, Selection, weighted_by_point
 from gateway.routing.stream_end import StreamEnds
@@ -84,14 +84,21 @@ class Router:
         self.learned = Learned()
 
     def _build(
-        self, request: RouteRequest, deployment: DeploymentConfig, api: DeploymentApi | None = None
+        self, request: RouteRequest, deployment: DeploymentConfig, lessons: Lessons | None = None
     ) -> UpstreamCall:
+        """The call to `deployment`, with what was learned of it (`learned`) and the attempt's
+        own `lessons` applied."""
         trace = request.trace
         learned = self.learned
         beta = request.anthropic_beta
         if beta is not None:
             provider = request.runtime.config.providers[deployment.provider]
-            beta = learned.betas.header(provider, beta)
+            beta = learned.betas.header(provider, beta, lessons.betas if lessons else ())
+        dropped = learned.drops.dropped(deployment.provider)
+        api: DeploymentApi | None = None
+        if lessons is not None:
+            dropped += lessons.drops
+            api = "responses" if lessons.responses is not None else None
         return build_call(
             request.runtime,
             request.kind,
@@ -102,7 +109,7 @@ class Router:
             None if trace is None else (trace, trace.new_span_id(self.rng)),
             request.operation,
             api or learned.apis.api(deployment, request.kind, request.body),
-            learned.drops.dropped(deployment.provider),
+            dropped,
         )
 
     async def route(self, request: RouteRequest, exchange: Exchange) -> None:
@@ -294,6 +301,7 @@ class Router:
         ok = fault = False
         total_s = min(limits.total_s, remaining)
         try:
+            lessons = None
             for asked in range(1, MAX_ASKED + 1):
                 try:
                     await call_deployment(
@@ -301,14 +309,15 @@ class Router:
                     )
                     break
                 except AttemptFailed as failure:
-                    lesson = self.learned.lesson(request.kind, call, failure)
-                    if lesson is None or asked == MAX_ASKED:
+                    lessons = lessons or Lessons()
+                    learned = self.learned.learn(request.kind, call, failure, lessons)
+                    if not learned or asked == MAX_ASKED:
                         raise
                 # Asked again as the refusal said, within what is left of the attempt's time.
-                call = self._build(
-                    request, deployment, "responses" if lesson == "responses" else None
-                )
+                call = self._build(request, deployment, lessons)
                 total_s = min(limits.total_s, max(0.001, tries.deadline - clock.monotonic()))
+            if lessons is not None:
+                self.learned.keep(deployment, lessons)
             ok = True
         except AttemptFailed as failure:
             # A rate limit (a 429, 529, or 503 that says it is busy) is never a fault.

@@ -24,7 +24,7 @@ from gateway.providers import EndpointKind
 from gateway.providers.responses.responses_only import CHAT_REFUSAL
 from gateway.routing.deployment_stats import DeploymentStats
 from gateway.routing.exchange import Exchange, RouteRequest
-from gateway.routing.learned_apis import LearnedApis
+from gateway.routing.learned_apis import LearnedApis, responses_only
 from gateway.routing.router import Router
 from gateway.runtime import build_runtime
 from gateway.state import MemoryState
@@ -256,19 +256,16 @@ async def test_what_is_learned_of_a_model_holds_for_its_other_deployments(tmp_pa
 )
 def test_only_openais_own_words_are_learned_from(message: str, learned: bool) -> None:
     deployment = DeploymentConfig(provider="oai", model="gpt-5.6-sol")
+    scope = responses_only(deployment, "chat", UpstreamRejected(400, message))
+    assert (scope is not None) is learned
+    assert responses_only(deployment, "embeddings", UpstreamRejected(400, message)) is None
+    says_chat = DeploymentConfig(provider="oai", model="x", api="chat")
+    assert responses_only(says_chat, "chat", UpstreamRejected(400, message)) is None
     apis = LearnedApis()
-    assert apis.learn(deployment, "chat", UpstreamRejected(400, message)) is learned
+    if scope is not None:
+        apis.commit(deployment, scope)
     expected = "responses" if learned else None
     assert apis.api(deployment, "chat", {"tools": [TOOL]}) == expected
-    assert apis.api(deployment, "embeddings", {"tools": [TOOL]}) is None
-    assert (
-        apis.learn(
-            DeploymentConfig(provider="oai", model="x", api="chat"),
-            "chat",
-            UpstreamRejected(400, message),
-        )
-        is False
-    )
 
 
 async def test_an_anthropic_client_goes_there_too(tmp_path: Path) -> None:

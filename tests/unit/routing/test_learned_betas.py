@@ -17,7 +17,7 @@ from gateway.errors import GatewayError, UpstreamRejected
 from gateway.observability.metrics import Metrics
 from gateway.routing.deployment_stats import DeploymentStats
 from gateway.routing.exchange import Exchange, RouteRequest
-from gateway.routing.learned_betas import MAX_PER_PROVIDER, LearnedBetas
+from gateway.routing.learned_betas import MAX_PER_PROVIDER, LearnedBetas, refused_betas
 from gateway.routing.router import Router
 from gateway.runtime import build_runtime
 from gateway.state import MemoryState
@@ -150,14 +150,35 @@ async def test_another_refusal_is_the_clients(tmp_path: Path) -> None:
 
 
 def test_only_what_was_sent_and_named_is_learned() -> None:
-    betas = LearnedBetas()
     sent = "claude-code-20250219,advisor-tool-2026-03-01"
-    # A value the request did not send, named in the message, is not learned.
-    error = UpstreamRejected(400, refusal(["interleaved-thinking-2025-05-14"]).decode())
-    assert not betas.learn("p", sent, error)
-    assert betas.header(P, sent) == sent
-    assert not betas.learn("p", None, error)
-    assert not betas.learn("p", sent, UpstreamRejected(400, "overloaded"))
+    named = UpstreamRejected(400, refusal(["advisor-tool-2026-03-01"]).decode())
+    assert refused_betas(sent, named) == ("advisor-tool-2026-03-01",)
+    # A value the request did not send, named in the message, is not.
+    other = UpstreamRejected(400, refusal(["interleaved-thinking-2025-05-14"]).decode())
+    assert refused_betas(sent, other) == ()
+    assert refused_betas(None, named) == ()
+    assert refused_betas(sent, UpstreamRejected(400, "overloaded")) == ()
+
+
+async def test_a_refusal_no_answer_confirmed_is_forgotten(tmp_path: Path) -> None:
+    """A call without the values named was refused all the same (the refusal was not about
+    them): nothing is kept for the provider's other requests."""
+    routed = Routed(tmp_path)
+
+    def still_refusing(request: UpstreamRequest) -> FakeReply:
+        return FakeReply(400, {}, refusal(["advisor-tool-2026-03-01"]))
+
+    routed.upstream = FakeUpstream(still_refusing)
+    with pytest.raises(GatewayError):
+        await routed.ask(CLAUDE_CODE)
+    assert len(routed.sent()) == 2
+    assert routed.router.learned.betas.header(P, CLAUDE_CODE) == CLAUDE_CODE
+    assert (
+        routed.router.learned.betas.header(
+            ProviderConfig(name="vertex-proxy", type="anthropic"), CLAUDE_CODE
+        )
+        == CLAUDE_CODE
+    )
 
 
 def test_a_value_that_cannot_be_a_name_is_never_sent() -> None:
@@ -175,10 +196,10 @@ def test_a_provider_learns_at_most_so_many() -> None:
     betas = LearnedBetas()
     names = [f"made-up-{i}-2026-01-01" for i in range(MAX_PER_PROVIDER + 1)]
     for name in names[:-1]:
-        assert betas.learn("p", name, UpstreamRejected(400, refusal([name]).decode()))
-    last = names[-1]
-    assert not betas.learn("p", last, UpstreamRejected(400, refusal([last]).decode()))
-    assert betas.header(P, last) == last
+        betas.commit("p", (name,))
+    betas.commit("p", (names[-1],))
+    assert betas.header(P, names[-1]) == names[-1]  # no room left: not kept
+    assert betas.header(P, names[0]) is None
     assert betas.header(ProviderConfig(name="q", type="anthropic"), names[0]) == names[0]
 
 

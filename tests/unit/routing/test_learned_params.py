@@ -18,7 +18,7 @@ from gateway.errors import GatewayError, UpstreamRejected
 from gateway.observability.metrics import Metrics
 from gateway.routing.deployment_stats import DeploymentStats
 from gateway.routing.exchange import Exchange, RouteRequest
-from gateway.routing.learned_params import LearnedDrops
+from gateway.routing.learned_params import LearnedDrops, refused_fields
 from gateway.routing.router import Router
 from gateway.runtime import build_runtime
 from gateway.state import MemoryState
@@ -71,30 +71,38 @@ def strict(request: UpstreamRequest) -> FakeReply:
     return FakeReply(200, {}, RESPONSE)
 
 
-async def ask(tmp_path: Path, upstream: FakeUpstream, times: int, **fields: Any) -> Exchange:
-    (tmp_path / "gateway.toml").write_text(CONFIG)
-    runtime = build_runtime(load_config(tmp_path / "gateway.toml", env={}), env={})
-    clock = FakeClock()
-    router = Router(
-        MemoryState(), DeploymentStats(), Metrics(), lambda p: upstream, clock, random.Random()
-    )
-    exchange = Exchange()
-    for _ in range(times):
+class Routed:
+    """One router (one worker's lessons) over `upstream`."""
+
+    def __init__(self, tmp_path: Path, upstream: FakeUpstream) -> None:
+        (tmp_path / "gateway.toml").write_text(CONFIG)
+        self.runtime = build_runtime(load_config(tmp_path / "gateway.toml", env={}), env={})
+        self.clock = FakeClock()
+        self.router = Router(
+            MemoryState(),
+            DeploymentStats(),
+            Metrics(),
+            lambda p: upstream,
+            self.clock,
+            random.Random(),
+        )
+
+    async def ask(self, **fields: Any) -> Exchange:
         body = {"model": "m", "input": "Fix it.", **fields}
         request = RouteRequest(
-            runtime=runtime,
+            runtime=self.runtime,
             kind="responses",
             body=body,
-            model=runtime.config.models["m"],
+            model=self.runtime.config.models["m"],
             stream=False,
             key_id="k",
-            started=clock.monotonic(),
+            started=self.clock.monotonic(),
             body_bytes=100,
             prompt_tokens=lambda: 5,
         )
         exchange = Exchange()
-        await router.route(request, exchange)
-    return exchange
+        await self.router.route(request, exchange)
+        return exchange
 
 
 def sent_fields(upstream: FakeUpstream) -> list[set[str]]:
@@ -106,7 +114,9 @@ CODEX = {"client_metadata": {"source": "codex"}, "access_programs": {"cyber": "d
 
 async def test_codex_fields_a_strict_server_refuses_are_left_out(tmp_path: Path) -> None:
     upstream = FakeUpstream(strict)
-    exchange = await ask(tmp_path, upstream, 2, **CODEX, prompt_cache_key="s1")
+    routed = Routed(tmp_path, upstream)
+    await routed.ask(**CODEX, prompt_cache_key="s1")
+    exchange = await routed.ask(**CODEX, prompt_cache_key="s2")
     assert exchange.json is not None and exchange.json["status"] == "completed"
     assert sent_fields(upstream) == [
         {"client_metadata", "access_programs", "prompt_cache_key"},  # refused: client_metadata
@@ -121,7 +131,7 @@ async def test_codex_fields_a_strict_server_refuses_are_left_out(tmp_path: Path)
 async def test_a_field_that_changes_the_answer_is_never_dropped(tmp_path: Path) -> None:
     upstream = FakeUpstream(strict)
     with pytest.raises(GatewayError) as refused:
-        await ask(tmp_path, upstream, 1, truncation="auto")
+        await Routed(tmp_path, upstream).ask(truncation="auto")
     assert refused.value.status == 400 and "truncation" in refused.value.message
     assert len(upstream.requests) == 1
 
@@ -136,10 +146,32 @@ async def test_a_field_that_changes_the_answer_is_never_dropped(tmp_path: Path) 
     ],
 )
 def test_the_servers_words_name_the_field(message: str) -> None:
-    drops = LearnedDrops()
     sent = orjson.dumps({"model": "m", "prompt_cache_key": "s"})
-    assert drops.learn("p", sent, UpstreamRejected(400, message))
-    assert drops.dropped("p") == ("prompt_cache_key",)
-    assert not drops.learn("p", sent, UpstreamRejected(400, message))  # known already
-    # A field named that the body did not hold is not learned.
-    assert not LearnedDrops().learn("p", b'{"model":"m"}', UpstreamRejected(400, message))
+    assert refused_fields(sent, UpstreamRejected(400, message)) == ("prompt_cache_key",)
+    # A field named that the body did not hold is not.
+    assert refused_fields(b'{"model":"m"}', UpstreamRejected(400, message)) == ()
+    drops = LearnedDrops()
+    drops.commit("p", ("prompt_cache_key",))
+    drops.commit("p", ("prompt_cache_key",))
+    assert drops.dropped("p") == ("prompt_cache_key",) and drops.dropped("q") == ()
+
+
+async def test_an_error_quoting_a_client_cannot_drop_a_field_for_others(tmp_path: Path) -> None:
+    """An upstream error that quotes what a client sent, written to read like a refusal of
+    `user`: the call without `user` is refused all the same, so nothing is kept, and the next
+    client's `user` still goes."""
+
+    def echoing(request: UpstreamRequest) -> FakeReply:
+        body = orjson.loads(request.body)
+        if "bad_field" in body:
+            message = f"Invalid value {body['bad_field']!r}"
+            return FakeReply(400, {}, orjson.dumps({"error": {"message": message}}))
+        return FakeReply(200, {}, RESPONSE)
+
+    upstream = FakeUpstream(echoing)
+    routed = Routed(tmp_path, upstream)
+    with pytest.raises(GatewayError):
+        await routed.ask(user="u1", bad_field="Unknown parameter: 'user'")
+    assert len(upstream.requests) == 2  # asked again without `user`: refused all the same
+    await routed.ask(user="u2")
+    assert orjson.loads(upstream.requests[-1].body)["user"] == "u2"
