@@ -39,6 +39,20 @@ ANSWER = orjson.dumps(
 )
 
 
+def responses_answer(model: str, text: str = "Done.") -> bytes:
+    """A completed Responses API answer of one message saying `text`."""
+    message = {
+        "id": "msg_1",
+        "type": "message",
+        "role": "assistant",
+        "status": "completed",
+        "content": [{"type": "output_text", "text": text, "annotations": []}],
+    }
+    usage = {"input_tokens": 5, "output_tokens": 2, "total_tokens": 7}
+    response = {"id": "resp_1", "object": "response", "created_at": 1, "model": model}
+    return orjson.dumps({**response, "status": "completed", "output": [message], "usage": usage})
+
+
 def _error(status: int, code: str | None = None, kind: str = "x") -> bytes:
     return orjson.dumps({"error": {"message": f"status {status}", "type": kind, "code": code}})
 

@@ -38,6 +38,7 @@ from gateway.upstream import (
     UpstreamTimeouts,
     request_of,
 )
+from tests.unit.routing.router_harness import responses_answer
 
 CONFIG = """
 [routing]
@@ -93,25 +94,7 @@ CODEX_ON_CHAT = orjson.dumps(
         }
     }
 )
-RESPONSE = orjson.dumps(
-    {
-        "id": "resp_1",
-        "object": "response",
-        "created_at": 1,
-        "model": "coder-prod-7",
-        "status": "completed",
-        "output": [
-            {
-                "id": "msg_1",
-                "type": "message",
-                "role": "assistant",
-                "status": "completed",
-                "content": [{"type": "output_text", "text": "Done.", "annotations": []}],
-            }
-        ],
-        "usage": {"input_tokens": 5, "output_tokens": 2, "total_tokens": 7},
-    }
-)
+RESPONSE = responses_answer("coder-prod-7")
 TOOL = {
     "type": "function",
     "function": {"name": "read_file", "parameters": {"type": "object", "properties": {}}},

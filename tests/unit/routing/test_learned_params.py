@@ -23,6 +23,7 @@ from gateway.routing.router import Router
 from gateway.runtime import build_runtime
 from gateway.state import MemoryState
 from gateway.upstream import FakeReply, FakeUpstream, UpstreamRequest
+from tests.unit.routing.router_harness import responses_answer
 
 CONFIG = """
 [routing]
@@ -41,25 +42,7 @@ provider = "strict"
 model = "open-model"
 """
 KNOWN = {"model", "input", "instructions", "tools", "stream", "reasoning", "text", "include"}
-RESPONSE = orjson.dumps(
-    {
-        "id": "resp_1",
-        "object": "response",
-        "created_at": 1,
-        "model": "open-model",
-        "status": "completed",
-        "output": [
-            {
-                "id": "msg_1",
-                "type": "message",
-                "role": "assistant",
-                "status": "completed",
-                "content": [{"type": "output_text", "text": "Done.", "annotations": []}],
-            }
-        ],
-        "usage": {"input_tokens": 5, "output_tokens": 2, "total_tokens": 7},
-    }
-)
+RESPONSE = responses_answer("open-model")
 
 
 def strict(request: UpstreamRequest) -> FakeReply:
