@@ -140,9 +140,8 @@ def _cut(pieces: tuple[str, ...], k: int) -> tuple[str, ...]:
         return pieces
     if k == 0:
         return ()
-    kept = pieces[:k]
-    last = kept[-1].rstrip()
-    return kept[:-1] + (last,) if last else kept[:-1]
+    last = pieces[k - 1].rstrip()
+    return pieces[: k - 1] + (last,) if last else pieces[: k - 1]
 
 
 def _fit(pieces: tuple[str, ...], max_tokens: int) -> int:
@@ -194,9 +193,8 @@ def _json_choice(choice: Choice, response_format: Any, max_tokens: int | None) -
         document = orjson.dumps({"answer": inner}).decode()
     else:
         return choice
-    return Choice(
-        document, split_pieces(document), None, choice.finish, tokens.count_text(document)
-    )
+    pieces, count = split_pieces(document), tokens.count_text(document)
+    return Choice(document, pieces, None, choice.finish, count)
 
 
 @functools.cache
