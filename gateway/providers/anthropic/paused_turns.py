@@ -31,9 +31,10 @@ MAX_CONTINUATIONS = 5
 
 
 def offers_server_tool(upstream: JSON) -> bool:
-    """Whether the Messages request `upstream` offers a tool Claude runs itself: a typed tool
-    (`web_search_20250305`, `web_fetch_...`, `code_execution_...`); a client's own tools have
-    no `type` (or `custom`)."""
+    """Whether the Messages request `upstream` (one the gateway translated from an OpenAI
+    client's) offers a tool Claude runs itself: a typed tool (`web_search_20250305`); the
+    client's own tools have no `type` (or `custom`), and the client tools Anthropic defines by
+    type alone (bash, the text editor) have no OpenAI form to come from."""
     tools = upstream.get("tools")
     if type(tools) is not list:
         return False

@@ -13,7 +13,9 @@ import pytest
 from gateway.clock import FakeClock
 from gateway.config import load_config
 from gateway.errors import GatewayError
+from gateway.json_types import JSON
 from gateway.observability.metrics import Metrics
+from gateway.providers import EndpointKind
 from gateway.routing.deployment_stats import DeploymentStats
 from gateway.routing.exchange import Exchange, RouteRequest
 from gateway.routing.router import Router
@@ -22,6 +24,7 @@ from gateway.state import MemoryState
 from gateway.upstream import (
     FakeReply,
     FakeUpstream,
+    UpstreamClient,
     UpstreamError,
     UpstreamRequest,
 )
@@ -298,3 +301,42 @@ class Harness:
 
 def tried(exchange: Exchange) -> list[tuple[str, int | None, str | None]]:
     return [(a.deployment, a.status, a.error_kind) for a in exchange.attempts]
+
+
+class ConfiguredRouter:
+    """One worker's router over the config `config`, every provider answered by `upstream`
+    (a later assignment to `upstream` is used from then on), asked as the pipeline asks it."""
+
+    def __init__(self, tmp_path: Path, config: str, upstream: UpstreamClient) -> None:
+        (tmp_path / "gateway.toml").write_text(config)
+        self.runtime = build_runtime(load_config(tmp_path / "gateway.toml", env={}), env={})
+        self.clock = FakeClock()
+        self.client = upstream
+        self.router = Router(
+            MemoryState(),
+            DeploymentStats(),
+            Metrics(),
+            lambda provider: self.client,
+            self.clock,
+            random.Random(1),
+        )
+
+    async def route(
+        self, body: JSON, kind: EndpointKind = "chat", anthropic_beta: str | None = None
+    ) -> Exchange:
+        """The exchange of `body` (its `model` a model of the config), routed."""
+        request = RouteRequest(
+            runtime=self.runtime,
+            kind=kind,
+            body=body,
+            model=self.runtime.config.models[body["model"]],
+            stream=body.get("stream") is True,
+            key_id="k",
+            started=self.clock.monotonic(),
+            body_bytes=100,
+            prompt_tokens=lambda: 5,
+            anthropic_beta=anthropic_beta,
+        )
+        exchange = Exchange()
+        await self.router.route(request, exchange)
+        return exchange

@@ -6,28 +6,20 @@ reasoning on chat completions and a codex model's chat completions as OpenAI doe
 from __future__ import annotations
 
 import logging
-import random
 from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
 
-from gateway.clock import FakeClock
-from gateway.config import load_config
 from gateway.config.types import DeploymentConfig
 from gateway.errors import GatewayError, UpstreamRejected
 from gateway.mock_provider.handler import MockHandler
 from gateway.mock_provider.inprocess import InProcessMockUpstream
-from gateway.observability.metrics import Metrics
 from gateway.providers import EndpointKind
 from gateway.providers.responses.responses_only import CHAT_REFUSAL
-from gateway.routing.deployment_stats import DeploymentStats
-from gateway.routing.exchange import Exchange, RouteRequest
+from gateway.routing.exchange import Exchange
 from gateway.routing.learned_apis import LearnedApis, responses_only
-from gateway.routing.router import Router
-from gateway.runtime import build_runtime
-from gateway.state import MemoryState
 from gateway.upstream import (
     FakeReply,
     FakeUpstream,
@@ -38,7 +30,7 @@ from gateway.upstream import (
     UpstreamTimeouts,
     request_of,
 )
-from tests.unit.routing.router_harness import responses_answer
+from tests.unit.routing.router_harness import ConfiguredRouter, responses_answer
 
 CONFIG = """
 [routing]
@@ -121,37 +113,14 @@ class Recording:
         await self.inner.aclose()
 
 
-class Routed:
+class Routed(ConfiguredRouter):
     def __init__(self, tmp_path: Path, upstream: UpstreamClient | None = None) -> None:
-        (tmp_path / "gateway.toml").write_text(CONFIG)
-        self.runtime = build_runtime(load_config(tmp_path / "gateway.toml", env={}), env={})
         self.upstream = Recording(upstream or InProcessMockUpstream(MockHandler()))
-        self.clock = FakeClock()
-        self.router = Router(
-            MemoryState(),
-            DeploymentStats(),
-            Metrics(),
-            lambda provider: self.upstream,
-            self.clock,
-            random.Random(1),
-        )
+        super().__init__(tmp_path, CONFIG, self.upstream)
 
     async def ask(self, model: str, kind: EndpointKind = "chat", **fields: Any) -> Exchange:
         body = {"model": model, "messages": [{"role": "user", "content": "Read it."}], **fields}
-        request = RouteRequest(
-            runtime=self.runtime,
-            kind=kind,
-            body=body,
-            model=self.runtime.config.models[model],
-            stream=False,
-            key_id="k",
-            started=self.clock.monotonic(),
-            body_bytes=100,
-            prompt_tokens=lambda: 5,
-        )
-        exchange = Exchange()
-        await self.router.route(request, exchange)
-        return exchange
+        return await self.route(body, kind)
 
     def sent(self) -> list[str]:
         paths, self.upstream.paths = self.upstream.paths, []

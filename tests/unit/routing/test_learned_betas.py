@@ -4,24 +4,17 @@ is a fake answering as Claude on Vertex does to a beta it does not know."""
 
 from __future__ import annotations
 
-import random
 from pathlib import Path
 
 import orjson
 import pytest
 
-from gateway.clock import FakeClock
-from gateway.config import load_config
 from gateway.config.provider_types import ProviderConfig
 from gateway.errors import GatewayError, UpstreamRejected
-from gateway.observability.metrics import Metrics
-from gateway.routing.deployment_stats import DeploymentStats
-from gateway.routing.exchange import Exchange, RouteRequest
+from gateway.routing.exchange import Exchange
 from gateway.routing.learned_betas import MAX_PER_PROVIDER, LearnedBetas, refused_betas
-from gateway.routing.router import Router
-from gateway.runtime import build_runtime
-from gateway.state import MemoryState
 from gateway.upstream import FakeReply, FakeUpstream, UpstreamRequest
+from tests.unit.routing.router_harness import ConfiguredRouter
 
 CONFIG = """
 [routing]
@@ -77,20 +70,10 @@ def vertex(request: UpstreamRequest) -> FakeReply:
     return FakeReply(200, {"content-type": "application/json"}, MESSAGE)
 
 
-class Routed:
-    def __init__(self, tmp_path: Path) -> None:
-        (tmp_path / "gateway.toml").write_text(CONFIG)
-        self.runtime = build_runtime(load_config(tmp_path / "gateway.toml", env={}), env={})
-        self.upstream = FakeUpstream(vertex)
-        clock = self.clock = FakeClock()
-        self.router = Router(
-            MemoryState(),
-            DeploymentStats(),
-            Metrics(),
-            lambda p: self.upstream,
-            clock,
-            random.Random(),
-        )
+class Routed(ConfiguredRouter):
+    def __init__(self, tmp_path: Path, upstream: FakeUpstream | None = None) -> None:
+        self.upstream = upstream or FakeUpstream(vertex)
+        super().__init__(tmp_path, CONFIG, self.upstream)
 
     async def ask(self, beta: str | None) -> Exchange:
         body = {
@@ -98,21 +81,7 @@ class Routed:
             "max_tokens": 50,
             "messages": [{"role": "user", "content": "Hi"}],
         }
-        request = RouteRequest(
-            runtime=self.runtime,
-            kind="messages",
-            body=body,
-            model=self.runtime.config.models["sonnet"],
-            stream=False,
-            key_id="k",
-            started=self.clock.monotonic(),
-            body_bytes=100,
-            prompt_tokens=lambda: 5,
-            anthropic_beta=beta,
-        )
-        exchange = Exchange()
-        await self.router.route(request, exchange)
-        return exchange
+        return await self.route(body, "messages", beta)
 
     def sent(self) -> list[str | None]:
         sent = [r.headers.get("anthropic-beta") for r in self.upstream.requests]
@@ -137,13 +106,12 @@ async def test_refused_betas_are_left_out_at_once_and_from_then_on(tmp_path: Pat
 
 
 async def test_another_refusal_is_the_clients(tmp_path: Path) -> None:
-    routed = Routed(tmp_path)
 
     def refusing(request: UpstreamRequest) -> FakeReply:
         error = {"type": "invalid_request_error", "message": "max_tokens: Field required"}
         return FakeReply(400, {}, orjson.dumps({"type": "error", "error": error}))
 
-    routed.upstream = FakeUpstream(refusing)
+    routed = Routed(tmp_path, FakeUpstream(refusing))
     with pytest.raises(GatewayError) as refused:
         await routed.ask(CLAUDE_CODE)
     assert refused.value.status == 400 and len(routed.sent()) == 1
@@ -163,12 +131,11 @@ def test_only_what_was_sent_and_named_is_learned() -> None:
 async def test_a_refusal_no_answer_confirmed_is_forgotten(tmp_path: Path) -> None:
     """A call without the values named was refused all the same (the refusal was not about
     them): nothing is kept for the provider's other requests."""
-    routed = Routed(tmp_path)
 
     def still_refusing(request: UpstreamRequest) -> FakeReply:
         return FakeReply(400, {}, refusal(["advisor-tool-2026-03-01"]))
 
-    routed.upstream = FakeUpstream(still_refusing)
+    routed = Routed(tmp_path, FakeUpstream(still_refusing))
     with pytest.raises(GatewayError):
         await routed.ask(CLAUDE_CODE)
     assert len(routed.sent()) == 2

@@ -5,25 +5,17 @@ the answer is never dropped so."""
 
 from __future__ import annotations
 
-import random
 from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
 
-from gateway.clock import FakeClock
-from gateway.config import load_config
 from gateway.errors import GatewayError, UpstreamRejected
-from gateway.observability.metrics import Metrics
-from gateway.routing.deployment_stats import DeploymentStats
-from gateway.routing.exchange import Exchange, RouteRequest
+from gateway.routing.exchange import Exchange
 from gateway.routing.learned_params import LearnedDrops, refused_fields
-from gateway.routing.router import Router
-from gateway.runtime import build_runtime
-from gateway.state import MemoryState
 from gateway.upstream import FakeReply, FakeUpstream, UpstreamRequest
-from tests.unit.routing.router_harness import responses_answer
+from tests.unit.routing.router_harness import ConfiguredRouter, responses_answer
 
 CONFIG = """
 [routing]
@@ -54,38 +46,14 @@ def strict(request: UpstreamRequest) -> FakeReply:
     return FakeReply(200, {}, RESPONSE)
 
 
-class Routed:
+class Routed(ConfiguredRouter):
     """One router (one worker's lessons) over `upstream`."""
 
     def __init__(self, tmp_path: Path, upstream: FakeUpstream) -> None:
-        (tmp_path / "gateway.toml").write_text(CONFIG)
-        self.runtime = build_runtime(load_config(tmp_path / "gateway.toml", env={}), env={})
-        self.clock = FakeClock()
-        self.router = Router(
-            MemoryState(),
-            DeploymentStats(),
-            Metrics(),
-            lambda p: upstream,
-            self.clock,
-            random.Random(),
-        )
+        super().__init__(tmp_path, CONFIG, upstream)
 
     async def ask(self, **fields: Any) -> Exchange:
-        body = {"model": "m", "input": "Fix it.", **fields}
-        request = RouteRequest(
-            runtime=self.runtime,
-            kind="responses",
-            body=body,
-            model=self.runtime.config.models["m"],
-            stream=False,
-            key_id="k",
-            started=self.clock.monotonic(),
-            body_bytes=100,
-            prompt_tokens=lambda: 5,
-        )
-        exchange = Exchange()
-        await self.router.route(request, exchange)
-        return exchange
+        return await self.route({"model": "m", "input": "Fix it.", **fields}, "responses")
 
 
 def sent_fields(upstream: FakeUpstream) -> list[set[str]]:

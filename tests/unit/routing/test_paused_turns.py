@@ -6,29 +6,22 @@ server tool blocks not sent back as they came)."""
 from __future__ import annotations
 
 import logging
-import random
 from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
 
-from gateway.clock import FakeClock
-from gateway.config import load_config
 from gateway.json_types import JSON
 from gateway.mock_provider import render
 from gateway.mock_provider.behaviour import RequestError, plan_messages
 from gateway.mock_provider.paused_turns import PAUSED_TEXT
 from gateway.mock_provider.tool_pairs import check_server_tool_blocks
-from gateway.observability.metrics import Metrics
 from gateway.providers.anthropic.paused_turns import MAX_CONTINUATIONS
-from gateway.routing.deployment_stats import DeploymentStats
-from gateway.routing.exchange import Exchange, RouteRequest
-from gateway.routing.router import Router
-from gateway.runtime import build_runtime
+from gateway.routing.exchange import Exchange
 from gateway.sse import SSEDecoder, encode_event
-from gateway.state import MemoryState
 from gateway.upstream import FakeReply, FakeUpstream, UpstreamError, UpstreamRequest
+from tests.unit.routing.router_harness import ConfiguredRouter
 
 CONFIG = """
 [routing]
@@ -77,31 +70,12 @@ def refusing_after(calls: int) -> Any:
 async def route(
     tmp_path: Path, upstream: FakeUpstream, question: str, stream: bool, search: bool = True
 ) -> Exchange:
-    (tmp_path / "gateway.toml").write_text(CONFIG)
-    runtime = build_runtime(load_config(tmp_path / "gateway.toml", env={}), env={})
-    clock = FakeClock()
-    router = Router(
-        MemoryState(), DeploymentStats(), Metrics(), lambda p: upstream, clock, random.Random()
-    )
     body: JSON = {"model": "m", "messages": [{"role": "user", "content": question}]}
     if search:
         body["web_search_options"] = {"search_context_size": "medium"}
     if stream:
         body.update(stream=True, stream_options={"include_usage": True})
-    request = RouteRequest(
-        runtime=runtime,
-        kind="chat",
-        body=body,
-        model=runtime.config.models["m"],
-        stream=stream,
-        key_id="k",
-        started=clock.monotonic(),
-        body_bytes=10,
-        prompt_tokens=lambda: 1,
-    )
-    exchange = Exchange()
-    await router.route(request, exchange)
-    return exchange
+    return await ConfiguredRouter(tmp_path, CONFIG, upstream).route(body)
 
 
 async def streamed(exchange: Exchange) -> tuple[str, str | None, JSON]:
