@@ -1,17 +1,15 @@
 """Several worker processes: /metrics stays true when a worker dies and is replaced, and across
 restarts that share an operator's PROMETHEUS_MULTIPROC_DIR; the memory state's sizes add up over
-the workers in one scrape; SIGHUP to the server reloads every worker."""
+the workers in one scrape, and the latest budget reading wins there; the workers' temporary
+directories go when the server stops."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import signal
 import time
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
@@ -19,58 +17,12 @@ from prometheus_client.mmap_dict import MmapedDict
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.conditions import wait_until
-from tests.procs import Proc, start_gateway, start_mock_provider
+from tests.e2e import workers_setup
+from tests.e2e.workers_setup import AUTH, ENV, chat, replaced, two_workers, write_config
+from tests.procs import Proc, start_gateway
 
-KEY = "sk-workers-test"
-ADMIN_KEY = "admin-workers-test"
-AUTH = {"Authorization": f"Bearer {KEY}"}
-ADMIN = {"Authorization": f"Bearer {ADMIN_KEY}"}
-ENV = {"WORKERS_ADMIN_KEY": ADMIN_KEY}
-
-
-def write_config(root: Path, upstream: Proc) -> Path:
-    config = root / "config.toml"
-    config.write_text(f"""
-[logging]
-path = "records.jsonl"
-
-[admin]
-key_env = "WORKERS_ADMIN_KEY"
-
-[[providers]]
-name = "slow"
-type = "openai"
-base_url = "{upstream.url}/v1"
-
-[[models]]
-name = "slow"
-[[models.deployments]]
-provider = "slow"
-model = "mock-small"
-
-[[providers]]
-name = "inproc"
-type = "mock"
-
-[[models]]
-name = "fast"
-[[models.deployments]]
-provider = "inproc"
-model = "mock-small"
-
-[[keys]]
-id = "k"
-key_sha256 = "{hashlib.sha256(KEY.encode()).hexdigest()}"
-""")
-    return config
-
-
-@pytest.fixture(scope="module")
-def slow_upstream() -> Iterator[Proc]:
-    # One token a second: a stream stays open while the test looks at it.
-    proc = start_mock_provider(tokens_per_s=1)
-    yield proc
-    proc.stop()
+# This module's upstream (one token a second), not the session's: pytest finds it by its name.
+slow_upstream = workers_setup.slow_upstream
 
 
 def samples(gateway: Proc, name: str) -> float:
@@ -81,35 +33,6 @@ def samples(gateway: Proc, name: str) -> float:
         for sample in family.samples
         if sample.name == name
     )
-
-
-def worker_pids(gateway: Proc) -> set[int]:
-    status: dict[str, Any] = httpx.get(
-        gateway.url + "/admin/config/status", headers=ADMIN, timeout=30
-    ).json()
-    return {int(worker["pid"]) for worker in status["workers"]}
-
-
-def two_workers(gateway: Proc) -> set[int]:
-    """The pids of the two workers, or none while there are not two."""
-    pids = worker_pids(gateway)
-    return pids if len(pids) == 2 else set()
-
-
-def replaced(gateway: Proc, old: set[int]) -> bool:
-    """Two workers serve, none of them one of `old`. (A connection a killed worker had taken
-    from the shared socket is reset: not replaced yet.)"""
-    try:
-        pids = two_workers(gateway)
-    except httpx.TransportError:
-        return False
-    return bool(pids) and not pids & old
-
-
-def chat(gateway: Proc) -> None:
-    body = {"model": "fast", "messages": [{"role": "user", "content": "hi"}]}
-    response = httpx.post(gateway.url + "/v1/chat/completions", json=body, headers=AUTH, timeout=30)
-    assert response.status_code == 200
 
 
 def test_a_dead_workers_inflight_requests_leave_the_gauge(
@@ -289,97 +212,6 @@ def reloaded(audit: Path) -> set[int]:
         return set()
     lines = [json.loads(line) for line in audit.read_text().splitlines() if line.strip()]
     return {int(line["pid"]) for line in lines if line.get("result") == "ok"}
-
-
-def sighup_reloads(audit: Path) -> set[int]:
-    """The pids that logged a reload triggered by SIGHUP."""
-    if not audit.exists():
-        return set()
-    lines = [json.loads(line) for line in audit.read_text().splitlines() if line.strip()]
-    return {int(line["pid"]) for line in lines if line.get("trigger") == "SIGHUP"}
-
-
-def test_sighup_to_the_server_reloads_every_worker_in_place(
-    tmp_path: Path, slow_upstream: Proc
-) -> None:
-    """SIGHUP reaches the process the operator started: with several workers that process
-    passes it on, and each worker reloads; none is restarted (their memory state stays)."""
-    gateway = start_gateway(write_config(tmp_path, slow_upstream), workers=2, env=ENV)
-    try:
-        before = wait_until(lambda: two_workers(gateway), 10)
-        gateway.process.send_signal(signal.SIGHUP)
-        audit = tmp_path / "logs" / "audit.jsonl"
-        wait_until(lambda: sighup_reloads(audit) == before, 10, message="a reload per worker")
-        assert worker_pids(gateway) == before
-    finally:
-        gateway.stop()
-
-
-def logged(gateway: Proc, text: str) -> int:
-    return sum(text in line for line in list(gateway.output))
-
-
-def test_a_worker_replaced_while_an_edit_is_refused_starts_once_the_file_is_fixed(
-    tmp_path: Path, slow_upstream: Proc
-) -> None:
-    """It used to die with a traceback on the refused file and be started again every half
-    second until the file was fixed."""
-    config = write_config(tmp_path, slow_upstream)
-    good = config.read_text()
-    gateway = start_gateway(config, workers=2, env=ENV)
-    try:
-        old = wait_until(lambda: two_workers(gateway), 10)
-        config.write_text(good + "bogus = [\n")
-        wait_until(lambda: logged(gateway, "config reload refused") == 2, 10)
-        dead = min(old)
-        os.kill(dead, signal.SIGKILL)
-        wait_until(lambda: logged(gateway, "cannot start on the config"), 10)
-        assert len(two_workers(gateway)) == 0  # one serves meanwhile
-        chat(gateway)
-        config.write_text(good)
-        wait_until(lambda: replaced(gateway, {dead}), 20)
-        assert logged(gateway, "cannot start on the config") == 1
-        assert logged(gateway, "Traceback") == 0
-    finally:
-        gateway.stop()
-
-
-def test_sighup_waits_for_a_starting_worker_instead_of_ending_it(
-    tmp_path: Path, slow_upstream: Proc
-) -> None:
-    """A worker has no SIGHUP handler until it serves, and the signal's default action ends a
-    process: the server passed SIGHUP on to workers still starting (here one waiting for a
-    refused file to be fixed; at the server's start, every worker), which died and were started
-    again, or stopped the whole server as one that "failed to start"."""
-    config = write_config(tmp_path, slow_upstream)
-    good = config.read_text()
-    gateway = start_gateway(config, workers=2, env=ENV)
-    audit = tmp_path / "logs" / "audit.jsonl"
-    try:
-        old = wait_until(lambda: two_workers(gateway), 10)
-        config.write_text(good + "bogus = [\n")
-        wait_until(lambda: logged(gateway, "config reload refused") == 2, 10)
-        dead = min(old)
-        os.kill(dead, signal.SIGKILL)
-        line = wait_until(lambda: waiting_worker_line(gateway), 10)
-        waiting = int(line.split()[1])
-        gateway.process.send_signal(signal.SIGHUP)
-        wait_until(lambda: sighup_reloads(audit) == old - {dead}, 10, message="the server's")
-        config.write_text(good)
-        # The waiting worker starts on the fixed file, then gets the SIGHUP held for it.
-        wait_until(lambda: waiting in sighup_reloads(audit), 20, message="the held SIGHUP")
-        assert worker_pids(gateway) == old - {dead} | {waiting}
-        assert logged(gateway, "cannot start on the config") == 1
-    finally:
-        gateway.stop()
-
-
-def waiting_worker_line(gateway: Proc) -> str | None:
-    """The log line of the worker waiting for the config file to load, from "worker"."""
-    for line in list(gateway.output):
-        if "cannot start on the config" in line:
-            return line[line.index("worker ") :]
-    return None
 
 
 def made(tmp: Path) -> list[Path]:

@@ -1,3 +1,9 @@
+"""The replay runner: each logged request sent again to the new model (with the prompt version
+it was made with) and the answer compared with the logged one (words, JSON, tool calls, tokens,
+cost), a bounded number at a time, judged when asked. An answer whose usage is no count, or a
+deadline passed, costs only its own row; a logged cache hit stays out of the latency and cost
+comparisons."""
+
 from __future__ import annotations
 
 import asyncio
@@ -12,7 +18,8 @@ from gateway.config import DeploymentConfig
 from gateway.replay.progress import Progress
 from gateway.replay.report import summarize
 from gateway.replay.runner import ReplayOptions, Runner, replay_body
-from gateway.replay.target import Target, remote
+from gateway.replay.target import Target
+from tests.unit.replay.logged_records import record
 
 TOOLS = [{"type": "function", "function": {"name": "get", "parameters": {}}}]
 
@@ -31,25 +38,6 @@ def chat(
         "choices": [{"index": 0, "message": message}],
         "usage": {"prompt_tokens": prompt, "completion_tokens": completion},
     }
-
-
-def record(
-    i: int, request: dict[str, Any], response: dict[str, Any] | None, **extra: Any
-) -> dict[str, Any]:
-    return {
-        "id": f"req_{i}",
-        "ts": 1.0,
-        "model": "old",
-        "deployment": "mock/old",
-        "endpoint": "/v1/chat/completions",
-        "status": 200,
-        "latency_ms": 100.0,
-        "prompt_tokens": 10,
-        "completion_tokens": 5,
-        "cost_usd": 0.00002,
-        "request": request,
-        "response": response,
-    } | extra
 
 
 class Upstream:
@@ -295,29 +283,6 @@ async def test_a_request_past_its_deadline_keeps_a_timeout_in_its_row() -> None:
     assert rows[0].error == "timed out: no whole answer in 0.05 s"
 
 
-async def test_remote_timeout_bounds_an_answer_that_trickles_in() -> None:
-    """httpx's timeout bounds each read: a body sent one byte at a time never timed out."""
-
-    async def drip(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await reader.readuntil(b"\r\n\r\n")
-        writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n")
-        writer.write(b"Content-Length: 100000\r\n\r\n")
-        try:
-            while True:
-                writer.write(b" ")
-                await writer.drain()
-                await asyncio.sleep(0.05)
-        except (ConnectionError, asyncio.CancelledError):
-            writer.close()
-
-    server = await asyncio.start_server(drip, "127.0.0.1", 0)
-    port = server.sockets[0].getsockname()[1]
-    records = [record(0, {"model": "old", "messages": [{"role": "user", "content": "q"}]}, None)]
-    async with server, remote(f"http://127.0.0.1:{port}", "k", None, 0.3, 1) as client_target:
-        rows = await asyncio.wait_for(Runner(client_target, ReplayOptions("new")).run(records), 5)
-    assert rows[0].error is not None and rows[0].error.startswith("timed out")
-
-
 async def test_a_record_that_used_a_prompt_is_replayed_with_that_prompt_version() -> None:
     # The log keeps only the client's messages: without its prompt the new model would never
     # see the system prompt the old one answered under.
@@ -344,40 +309,6 @@ async def test_a_record_that_used_a_prompt_is_replayed_with_that_prompt_version(
         "variables": {"product": "Acme"},
     }
     assert "prompt" not in bodies["yo"]
-
-
-@pytest.mark.parametrize(("one_hour", "price"), [(0, 1.25), (400_000, 1.25 * 0.6 + 2.0 * 0.4)])
-async def test_a_remote_answers_prompt_cache_writes_are_priced_as_writes(
-    one_hour: int, price: float
-) -> None:
-    # Through --base-url the cost comes from the answer's usage: Anthropic's cache writes cost
-    # 1.25 x the input price (cache_write_cost_per_1m unset), those to its 1-hour cache 2 x, as
-    # the gateway prices them.
-    async def answer(request: httpx.Request) -> httpx.Response:
-        usage = {
-            "input_tokens": 0,
-            "cache_creation_input_tokens": 1_000_000,
-            "cache_creation": {"ephemeral_1h_input_tokens": one_hour},
-            "output_tokens": 0,
-        }
-        return httpx.Response(
-            200,
-            headers={"x-gateway-deployment": "mock/new", "x-request-id": "req_new"},
-            json={"type": "message", "content": [{"type": "text", "text": "hi"}], "usage": usage},
-        )
-
-    client = httpx.AsyncClient(transport=httpx.MockTransport(answer), base_url="http://gateway")
-    prices = {"mock/new": DeploymentConfig(provider="mock", model="new", input_cost_per_1m=1.0)}
-    fake = Target(client, "fake", lambda request_id: None, prices)
-    logged = record(
-        0,
-        {"model": "old", "max_tokens": 5, "messages": [{"role": "user", "content": "hi"}]},
-        {"type": "message", "content": [{"type": "text", "text": "hi"}]},
-        endpoint="/v1/messages",
-    )
-    async with fake.client:
-        (row,) = await Runner(fake, ReplayOptions(model="new")).run([logged])
-    assert row.prompt_tokens_new == 1_000_000 and row.cost_usd_new == pytest.approx(price)
 
 
 async def test_a_logged_cache_hit_stays_out_of_the_latency_and_cost_comparisons() -> None:
