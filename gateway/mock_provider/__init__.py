@@ -1,6 +1,7 @@
 """The built-in fake LLM provider (`gateway mock-provider`, and `type = "mock"` in process).
 
-- `behaviour`: what a request gets (text, tool call, token counts), pure;
+- `behaviour`: what a request gets (text, tool call, token counts), pure; `conversation`: what
+  it reads of the messages (texts, tool results);
   `render`: that plan in the OpenAI and Anthropic wire formats; `embeddings`, `schema`: helpers;
   `claude_refusals`: what the newer Claude models refuse; `responses`: the Responses API's
   plan, answer and store, `responses_reasoning`: its reasoning models' encrypted reasoning.

@@ -21,6 +21,12 @@ import orjson
 
 from gateway import tokens
 from gateway.mock_provider.claude_refusals import claude_refusal
+from gateway.mock_provider.conversation import (
+    anthropic_tool_result,
+    last_text,
+    last_user_text,
+    openai_tool_result,
+)
 from gateway.mock_provider.paused_turns import paused_search
 from gateway.mock_provider.schema import arguments_from_schema
 from gateway.mock_provider.web_search import is_search_tool, offers_search
@@ -202,62 +208,6 @@ def _json_wrapper_tokens() -> int:
     return tokens.count_text('{"answer":""}')
 
 
-# ---------------------------------------------------------------------------------------------
-# Reading the request
-
-
-def content_text(content: Any) -> str:
-    """A message content's text: the string itself, or its text parts joined."""
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        return "".join(
-            part["text"]
-            for part in content
-            if isinstance(part, dict) and isinstance(part.get("text"), str)
-        )
-    return ""
-
-
-def last_user_text(messages: list[Any]) -> str:
-    for message in reversed(messages):
-        if isinstance(message, dict) and message.get("role") == "user":
-            return content_text(message.get("content"))
-    return ""
-
-
-def _last_text(messages: list[Any]) -> str:
-    """The last message's text, whoever sent it (the hash input for ordinary models)."""
-    if messages and isinstance(messages[-1], dict):
-        return content_text(messages[-1].get("content"))
-    return ""
-
-
-def openai_tool_result(messages: list[Any]) -> str | None:
-    """The text of the trailing `role: tool` messages, or None when the last message is not one."""
-    results: list[str] = []
-    for message in reversed(messages):
-        if not isinstance(message, dict) or message.get("role") not in ("tool", "function"):
-            break
-        results.append(content_text(message.get("content")))
-    return "\n".join(reversed(results)) if results else None
-
-
-def anthropic_tool_result(messages: list[Any]) -> str | None:
-    """The text of the `tool_result` blocks in the last message, or None when it has none."""
-    if not messages or not isinstance(messages[-1], dict):
-        return None
-    content = messages[-1].get("content")
-    if not isinstance(content, list):
-        return None
-    results = [
-        content_text(block.get("content"))
-        for block in content
-        if isinstance(block, dict) and block.get("type") == "tool_result"
-    ]
-    return "\n".join(results) if results else None
-
-
 def _tool_call(name: str, schema: Any, call_id: str) -> Choice:
     arguments = arguments_from_schema(schema)
     text = orjson.dumps(arguments).decode()
@@ -345,7 +295,7 @@ def _choices(
     tool_result: str | None,
     id_prefix: str,
 ) -> tuple[Choice, ...]:
-    seed = zlib.crc32(f"{model}\x00{_last_text(messages)}".encode())
+    seed = zlib.crc32(f"{model}\x00{last_text(messages)}".encode())
     if model == "echo":
         return (_text_choice(last_user_text(messages), max_tokens),) * n
     if tool_result is not None:
@@ -388,6 +338,12 @@ def plan_messages(body: Any) -> Plan:
     tool_result = anthropic_tool_result(messages)
     tool = None if tool_result is not None else _anthropic_tool(body)
     choices = _choices(model, messages, 1, max_tokens, tool, tool_result, "toolu_mock")
+    config = body.get("output_config")
+    fmt = config.get("format") if isinstance(config, dict) else None
+    if isinstance(fmt, dict) and choices[0].tool_call is None and model != "echo":
+        # Claude's JSON output format: the answer's text is a document of its schema.
+        asked = {"type": fmt.get("type"), "json_schema": {"schema": fmt.get("schema")}}
+        choices = (_json_choice(choices[0], asked, max_tokens),)
     prompt = tokens.count_messages(messages, body.get("system"))
     searched = choices[0].tool_call is None and offers_search(body.get("tools"))
     query = last_user_text(messages) if searched else None

@@ -6,6 +6,13 @@ supported on this model"); an effort level a model lacks is refused (`xhigh` bef
 `max` on Opus 4.5, any level before it); a mid-conversation system message (`role: "system"`
 in `messages`) is refused by every model before Opus 4.8.
 
+The Claude 5 generation's changes: Fable 5, Mythos 5 and Opus 5.5 refuse thinking off
+(`disabled`, Anthropic's words); Sonnet 5.5 refuses `disabled` for its own `between_tools`, which
+the others do not know; Opus 5 and Sonnet 5.5 refuse thinking off at effort `xhigh` or `max`;
+Opus 5.5, Sonnet 5.5, Fable 5.1 and Mythos 5.1 refuse a forced `tool_choice` (the mock's words
+for those three); and every model refuses an `output_config.format` schema with an object not
+closed (Anthropic's words).
+
 Every model refuses what Anthropic refuses of thinking blocks sent back: a block whose
 `signature` Claude did not make ("Invalid `signature` in `thinking` block"; the mock signs
 nothing and takes a base64 signature, the form of Claude's, as one of them), and, with thinking
@@ -26,6 +33,12 @@ ONE_SAMPLING_SETTING = (
 )  # fmt: skip
 NO_SAMPLING_SETTINGS = (
     "claude-opus-4-7", "claude-opus-4-8", "claude-fable-5", "claude-sonnet-5", "claude-opus-5",
+)  # fmt: skip
+ALWAYS_THINKING = ("claude-opus-5-5", "claude-fable-5", "claude-mythos-5")
+BETWEEN_TOOLS = ("claude-sonnet-5-5",)
+OFF_UP_TO_HIGH = ("claude-opus-5", "claude-sonnet-5-5")  # (after ALWAYS_THINKING)
+FORCED_TOOLS_REFUSED = (
+    "claude-opus-5-5", "claude-sonnet-5-5", "claude-fable-5-1", "claude-mythos-5-1",
 )  # fmt: skip
 MANUAL_THINKING_ONLY = (
     "claude-opus-4-1", "claude-opus-4-5", "claude-sonnet-4-5", "claude-haiku-4-5",
@@ -49,7 +62,12 @@ def claude_refusal(model: str, body: dict[str, Any]) -> str | None:
     """The message of the 400 Anthropic answers when `model` refuses what `body` asks, or
     None."""
     refused = (
-        thinking_refusal(body) or system_turn_refusal(model, body) or breakpoints_refusal(body)
+        thinking_refusal(body)
+        or system_turn_refusal(model, body)
+        or breakpoints_refusal(body)
+        or thinking_off_refusal(model, body)
+        or forced_tool_refusal(model, body)
+        or output_format_refusal(body.get("output_config"))
     )
     if refused is not None:
         return refused
@@ -148,3 +166,66 @@ def _tool_results(message: object) -> bool:
     return isinstance(content, list) and any(
         isinstance(block, dict) and block.get("type") == "tool_result" for block in content
     )
+
+
+def thinking_off_refusal(model: str, body: dict[str, Any]) -> str | None:
+    """The 400 for thinking turned off in a way `model` does not take, or None."""
+    thinking = body.get("thinking")
+    kind = thinking.get("type") if isinstance(thinking, dict) else None
+    if kind not in ("disabled", "between_tools"):
+        return None
+    if model.startswith(ALWAYS_THINKING):
+        return (
+            f'"thinking.type.{kind}" is not supported for this model. Use '
+            '"thinking.type.adaptive" and "output_config.effort" to control thinking behavior.'
+        )
+    if kind == "disabled" and model.startswith(BETWEEN_TOOLS):
+        return (
+            '"thinking.type.disabled" is not supported for this model. Use '
+            '"thinking.type.between_tools" to turn off up-front thinking.'
+        )
+    if kind == "between_tools" and not model.startswith(BETWEEN_TOOLS):
+        return (
+            "thinking.type: Input tag 'between_tools' found using 'type' does not match any of "
+            "the expected tags: 'adaptive', 'disabled', 'enabled'"
+        )
+    config = body.get("output_config")
+    effort = config.get("effort") if isinstance(config, dict) else None
+    if model.startswith(OFF_UP_TO_HIGH) and effort in ("xhigh", "max"):
+        return (
+            f"\"thinking.type.{kind}\" is not supported at effort '{effort}' on this model. "
+            "Use effort 'high' or lower, or adaptive thinking."
+        )
+    return None
+
+
+def forced_tool_refusal(model: str, body: dict[str, Any]) -> str | None:
+    """The 400 for a forced `tool_choice` to a model that refuses forced tool use, or None."""
+    choice = body.get("tool_choice")
+    forced = isinstance(choice, dict) and choice.get("type") in ("any", "tool")
+    if not forced or not model.startswith(FORCED_TOOLS_REFUSED):
+        return None
+    return 'tool_choice: forced tool use is not supported for this model. Use "auto" or "none".'
+
+
+def output_format_refusal(output_config: object) -> str | None:
+    """Anthropic's 400 for an `output_config.format` schema with an object not closed."""
+    fmt = output_config.get("format") if isinstance(output_config, dict) else None
+    if not isinstance(fmt, dict) or fmt.get("type") != "json_schema":
+        return None
+    if _has_open_object(fmt.get("schema")):
+        return (
+            "output_config.format.schema: For 'object' type, 'additionalProperties' must be "
+            "explicitly set to false"
+        )
+    return None
+
+
+def _has_open_object(schema: object) -> bool:
+    if isinstance(schema, list):
+        return any(_has_open_object(item) for item in schema)
+    if not isinstance(schema, dict):
+        return False
+    if schema.get("type") == "object" and schema.get("additionalProperties") is not False:
+        return True
+    return any(_has_open_object(value) for value in schema.values())

@@ -18,7 +18,8 @@ from collections import OrderedDict
 from typing import Any
 
 from gateway.json_types import JSON
-from gateway.mock_provider.behaviour import Choice, Plan, RequestError, last_user_text, plan_chat
+from gateway.mock_provider.behaviour import Choice, Plan, RequestError, plan_chat
+from gateway.mock_provider.conversation import last_user_text
 from gateway.mock_provider.render import Frame
 from gateway.mock_provider.responses_reasoning import (
     check_output_limit,

@@ -12,11 +12,13 @@ state machines) over parsed JSON, each named for the direction its data travels:
 - `streams_anthropic_to_openai`, `streams_openai_to_anthropic`: stream events <-> chunks;
 - `headers_anthropic_to_openai`: rate-limit response headers;
 - `structured_output`: an OpenAI client's JSON-schema response format as the tool Claude is
-  forced to call (the request, response and stream translations to Anthropic use it);
+  forced to call, or as Claude's JSON output format for the models that refuse forced tools
+  (the request, response and stream translations to Anthropic use it);
 - `sampling`: which of `temperature`, `top_p` and `top_k` a Claude deployment takes (every
   adapter to an Anthropic upstream leaves out the others); `thinking`: manual thinking as
-  adaptive for the models that take only that; `effort`: an OpenAI client's `reasoning_effort`
-  as Claude's effort level; all three read `claude_versions`;
+  adaptive for the models that take only that, thinking off in each model's word; `effort`: an
+  OpenAI client's `reasoning_effort` as Claude's effort level; `forced_tools`: a forced
+  `tool_choice` as `auto` for the models that refuse it; all four read `claude_versions`;
 - `client_tools`: Anthropic's client tools defined by type alone (bash, text editor, memory) as
   OpenAI function tools;
 - `thinking_blocks`: an OpenAI-format upstream's reasoning as `thinking` blocks for an Anthropic

@@ -19,6 +19,7 @@ from gateway.config.types import DeploymentConfig
 from gateway.errors import GatewayError, InvalidRequest
 from gateway.providers.anthropic.effort import with_effort_for
 from gateway.providers.anthropic.errors import TranslationError
+from gateway.providers.anthropic.forced_tools import with_tool_choice_for
 from gateway.providers.anthropic.paused_turns import offers_server_tool
 from gateway.providers.anthropic.prompt_cache import with_automatic_cache
 from gateway.providers.anthropic.requests_openai_to_anthropic import openai_request_to_anthropic
@@ -145,7 +146,8 @@ class AnthropicMessagesAdapter:
     """Anthropic client -> Anthropic upstream: the body passes with `model` replaced, without the
     sampling settings the deployment's model refuses (`sampling`) and with adaptive thinking for
     manual thinking where the model takes only that and manual for adaptive before it
-    (`thinking`), an effort level the model takes (`effort`): a route or a fallback may send a
+    (`thinking`), an effort level the model takes (`effort`), no forced tool use where the model
+    refuses it (`forced_tools`): a route or a fallback may send a
     request written for one Claude to another; without the thinking blocks the
     gateway made of another model's reasoning, which Anthropic would refuse
     (`thinking_blocks`); and with a mid-conversation system message as a user turn for a model
@@ -168,6 +170,7 @@ class AnthropicMessagesAdapter:
         with_sampling_for(upstream, deployment, provider)
         with_thinking_for(upstream, deployment.model)  # (reads the effort first)
         with_effort_for(upstream, deployment.model)
+        with_tool_choice_for(upstream, deployment.model)
         thinking_for_claude(upstream)
         system_turns_for(upstream, deployment.model)
         url = endpoint_url(provider.base_url, self.path, provider.query.pairs)

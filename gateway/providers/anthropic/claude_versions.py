@@ -14,16 +14,33 @@ import functools
 import re
 
 # family, major version, then a minor version of one or two digits (not a date's first digits).
-_CLAUDE_VERSION = re.compile(r"claude-[a-z]+-(\d+)(?:[-.](\d{1,2})(?!\d))?")
+_CLAUDE_VERSION = re.compile(r"claude-([a-z]+)-(\d+)(?:[-.](\d{1,2})(?!\d))?")
 
 
 @functools.lru_cache(maxsize=256)  # a handful of deployments' names, read per request
-def claude_version(model: str) -> tuple[int, int] | None:
-    """(major, minor) of the Claude model `model` names, or None."""
+def claude_model(model: str) -> tuple[str, int, int] | None:
+    """(family, major, minor) of the Claude model `model` names (`("opus", 5, 5)` for
+    `claude-opus-5-5`), or None."""
     match = _CLAUDE_VERSION.search(model.lower())
     if match is None:
         return None
-    return int(match[1]), int(match[2] or 0)
+    return match[1], int(match[2]), int(match[3] or 0)
+
+
+def claude_version(model: str) -> tuple[int, int] | None:
+    """(major, minor) of the Claude model `model` names, or None."""
+    named = claude_model(model)
+    return None if named is None else (named[1], named[2])
+
+
+def from_version_on(model: str, firsts: dict[str, tuple[int, int]]) -> bool:
+    """Whether the Claude model `model` names is of a family in `firsts` and at or after that
+    family's version there (a change Anthropic made model by model, such as Opus 5.5's)."""
+    named = claude_model(model)
+    if named is None:
+        return False
+    first = firsts.get(named[0])
+    return first is not None and (named[1], named[2]) >= first
 
 
 # Anthropic requires `max_tokens`; OpenAI's means "as much as the model writes" when absent.

@@ -12,7 +12,13 @@ from gateway.json_types import JSON
 from gateway.providers.anthropic.claude_versions import default_max_tokens
 from gateway.providers.anthropic.effort import claude_effort
 from gateway.providers.anthropic.errors import TranslationError
-from gateway.providers.anthropic.structured_output import forced_choice, structured_output_tool
+from gateway.providers.anthropic.forced_tools import refuses_forced_tools, with_tool_choice_for
+from gateway.providers.anthropic.structured_output import (
+    claude_output_format,
+    forced_choice,
+    structured_output_tool,
+)
+from gateway.providers.anthropic.thinking import openai_thinking
 from gateway.providers.anthropic.tool_calls import anthropic_tool_id, tool_use_from_tool_call
 from gateway.providers.anthropic.web_search import anthropic_web_search_tool
 
@@ -53,7 +59,10 @@ def openai_request_to_anthropic(body: JSON, upstream_model: str) -> JSON:
       `json_schema` beside tools of the request's own: an instruction to answer with JSON only
       (and the schema, when given) is appended to the system prompt; the answer is then JSON by
       instruction.
-    - `reasoning_effort` -> `output_config.effort` on Claude 4.6 and later (`effort`).
+    - `reasoning_effort` -> `output_config.effort` on Claude 4.6 and later (`effort`); `none`
+      and `minimal` also turn off the thinking of the models that think by default (`thinking`).
+    - A forced `tool_choice` to a model that refuses forced tool use: `auto`, the call asked in
+      the system prompt (`forced_tools`).
     - `web_search_options` -> Claude's web search tool (`web_search`).
     - Dropped: `n` == 1, `logprobs`, `top_logprobs`, `presence_penalty`, `frequency_penalty`,
       `logit_bias`, `seed`, `stream_options`, `store`, `metadata`, `reasoning_effort` for older
@@ -106,7 +115,12 @@ def openai_request_to_anthropic(body: JSON, upstream_model: str) -> JSON:
     out["max_tokens"] = default_max_tokens(upstream_model) if max_tokens is None else max_tokens
 
     structured = structured_output_tool(body)
-    instruction = None if structured else _response_format_instruction(body.get("response_format"))
+    output_format = None
+    if structured is not None and refuses_forced_tools(upstream_model):
+        output_format = claude_output_format(structured["input_schema"])
+        structured = None
+    asked = structured or output_format
+    instruction = None if asked else _response_format_instruction(body.get("response_format"))
     if instruction:
         system.append({"type": "text", "text": instruction})
     if system:
@@ -139,10 +153,16 @@ def openai_request_to_anthropic(body: JSON, upstream_model: str) -> JSON:
     effort = claude_effort(body.get("reasoning_effort"), upstream_model)
     if effort is not None:
         out["output_config"] = {"effort": effort}
+    thinking = openai_thinking(body.get("reasoning_effort"), upstream_model)
+    if thinking is not None:
+        out["thinking"] = thinking
+    if output_format is not None:
+        out["output_config"] = {**out.get("output_config", {}), "format": output_format}
     if structured:
         out["tools"], out["tool_choice"] = [structured], forced_choice()
     else:
         _add_tools(out, body)
+        with_tool_choice_for(out, upstream_model)
     if body.get("web_search_options") is not None:
         search = anthropic_web_search_tool(body["web_search_options"])
         out["tools"] = [*out.get("tools", ()), search]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import orjson
 import pytest
 
 from gateway.mock_provider.behaviour import RequestError, plan_messages
@@ -98,3 +99,58 @@ def test_an_effort_level_a_model_lacks_is_refused() -> None:
         ("claude-3-5-haiku-20241022", "high"),  # the mock knows no more of Claude 3
     ):
         assert plan_messages(asked(model, effort)).choices
+
+
+def test_the_claude_5_models_refuse_thinking_off_as_anthropic_does() -> None:
+    def off(model: str, kind: str, effort: str | None = None) -> dict[str, object]:
+        body: dict[str, object] = {"model": model, "thinking": {"type": kind}, **USER_ONLY}
+        if effort is not None:
+            body["output_config"] = {"effort": effort}
+        return body
+
+    for model in ("claude-opus-5-5", "claude-fable-5", "claude-fable-5-1", "claude-mythos-5"):
+        with pytest.raises(RequestError, match='"thinking.type.disabled" is not supported'):
+            plan_messages(off(model, "disabled"))
+    with pytest.raises(RequestError, match='Use "thinking.type.between_tools"'):
+        plan_messages(off("claude-sonnet-5-5", "disabled"))
+    with pytest.raises(RequestError, match="Input tag 'between_tools'"):
+        plan_messages(off("claude-opus-5", "between_tools"))
+    for model, kind in (("claude-opus-5", "disabled"), ("claude-sonnet-5-5", "between_tools")):
+        with pytest.raises(RequestError, match="not supported at effort 'xhigh'"):
+            plan_messages(off(model, kind, "xhigh"))
+        assert plan_messages(off(model, kind, "high")).choices
+    assert plan_messages(off("claude-opus-4-8", "disabled", "max")).choices
+    assert plan_messages(off("claude-sonnet-5", "disabled", "max")).choices
+
+
+def test_the_claude_5_5_models_refuse_forced_tool_use() -> None:
+    tools = [{"name": "get_weather", "input_schema": {"type": "object"}}]
+    for choice in ({"type": "any"}, {"type": "tool", "name": "get_weather"}):
+        body = {"tools": tools, "tool_choice": choice, **USER_ONLY}
+        for model in ("claude-opus-5-5", "claude-sonnet-5-5", "claude-fable-5-1"):
+            with pytest.raises(RequestError, match="forced tool use is not supported"):
+                plan_messages({"model": model, **body})
+        for model in ("claude-opus-5", "claude-fable-5", "claude-opus-4-8"):
+            assert plan_messages({"model": model, **body}).choices[0].tool_call
+    auto = {"tools": tools, "tool_choice": {"type": "auto"}, **USER_ONLY}
+    assert plan_messages({"model": "claude-opus-5-5", **auto}).choices[0].tool_call
+
+
+def test_claudes_json_format_answers_its_schema_and_refuses_an_open_object() -> None:
+    def formatted(schema: dict[str, object]) -> dict[str, object]:
+        config = {"format": {"type": "json_schema", "schema": schema}}
+        return {"model": "claude-opus-5-5", "output_config": config, **USER_ONLY}
+
+    closed: dict[str, object] = {
+        "type": "object",
+        "properties": {"city": {"type": "string"}},
+        "required": ["city"],
+        "additionalProperties": False,
+    }
+    text = plan_messages(formatted(closed)).choices[0].text
+    assert text is not None and orjson.loads(text) == {"city": "test"}
+    nested = {**closed, "properties": {"stop": {"type": "object", "properties": {}}}}
+    schemas: list[dict[str, object]] = [{"type": "object"}, nested]
+    for schema in schemas:
+        with pytest.raises(RequestError, match="'additionalProperties' must be explicitly set"):
+            plan_messages(formatted(schema))

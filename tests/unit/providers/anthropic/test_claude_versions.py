@@ -12,7 +12,11 @@ import pytest
 from gateway.config.provider_types import ProviderConfig
 from gateway.config.types import DeploymentConfig
 from gateway.providers.anthropic.adapters import AnthropicMessagesAdapter
-from gateway.providers.anthropic.claude_versions import claude_version
+from gateway.providers.anthropic.claude_versions import (
+    claude_model,
+    claude_version,
+    from_version_on,
+)
 from gateway.providers.anthropic.requests_openai_to_anthropic import openai_request_to_anthropic
 from gateway.providers.anthropic.thinking import thinks_adaptively_only
 
@@ -35,6 +39,18 @@ MANUAL = {"type": "enabled", "budget_tokens": 2048}
 )
 def test_the_version_is_read_from_the_name(model: str, version: tuple[int, int] | None) -> None:
     assert claude_version(model) == version
+
+
+def test_the_family_is_read_with_it() -> None:
+    assert claude_model("claude-opus-5-5") == ("opus", 5, 5)
+    assert claude_model("anthropic.claude-Fable-5-1-v1:0") == ("fable", 5, 1)
+    assert claude_model("my-opus") is None
+    firsts = {"opus": (5, 5), "fable": (5, 1)}
+    assert from_version_on("claude-opus-5-5", firsts)
+    assert from_version_on("claude-fable-5-2", firsts)
+    assert not from_version_on("claude-opus-5", firsts)
+    assert not from_version_on("claude-sonnet-6", firsts)  # a family the change names not
+    assert not from_version_on("my-opus", firsts)
 
 
 def test_opus_4_7_and_later_think_adaptively_only() -> None:

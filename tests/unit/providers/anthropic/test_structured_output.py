@@ -1,5 +1,6 @@
 """An OpenAI client's JSON-schema response format on an Anthropic upstream: a tool Claude is
-forced to call, whose input comes back as the answer's text (`structured_output`)."""
+forced to call, whose input comes back as the answer's text (`structured_output`); for the
+models that refuse forced tools, Claude's JSON output format, its objects closed."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from gateway.providers.anthropic.adapters import OpenAIClientToAnthropic
 from gateway.providers.anthropic.requests_openai_to_anthropic import openai_request_to_anthropic
 from gateway.providers.anthropic.responses_anthropic_to_openai import anthropic_response_to_openai
 from gateway.providers.anthropic.streams_anthropic_to_openai import AnthropicToOpenAIStream
+from gateway.providers.anthropic.structured_output import claude_output_format
 from gateway.providers.base import Adapter
 from gateway.providers.checked import CheckedAdapter
 
@@ -153,3 +155,56 @@ def test_the_adapter_for_a_structured_request_reads_the_answer_as_text() -> None
     assert isinstance(beside_tools, OpenAIClientToAnthropic) and not beside_tools.structured
     converted = orjson.loads(structured.convert_json(orjson.dumps(MESSAGE))[0])
     assert orjson.loads(converted["choices"][0]["message"]["content"])["city"] == "Paris"
+
+
+OPEN: JSON = {
+    "type": "object",
+    "properties": {
+        "city": {"type": "string"},
+        "stops": {"type": "array", "items": {"$ref": "#/$defs/Stop"}},
+        "either": {"anyOf": [{"type": "object", "properties": {}}, {"type": "null"}]},
+    },
+    "$defs": {"Stop": {"type": ["object", "null"], "properties": {"at": {"type": "string"}}}},
+}
+
+
+def test_claudes_json_format_has_every_object_closed() -> None:
+    output_format = claude_output_format(OPEN)
+    assert output_format is not None and output_format["type"] == "json_schema"
+    closed = output_format["schema"]
+    assert closed["additionalProperties"] is False
+    assert closed["$defs"]["Stop"]["additionalProperties"] is False
+    assert closed["properties"]["either"]["anyOf"][0]["additionalProperties"] is False
+    assert "additionalProperties" not in closed["properties"]["either"]["anyOf"][1]
+    assert closed["properties"]["stops"]["items"] == {"$ref": "#/$defs/Stop"}
+    assert "additionalProperties" not in OPEN  # the client's schema is not changed
+
+
+@pytest.mark.parametrize("extra", [True, {"type": "string"}])
+def test_a_schema_with_an_object_left_open_has_no_json_format(extra: object) -> None:
+    schema = {
+        "type": "object",
+        "properties": {"tags": {"type": "object", "additionalProperties": extra}},
+    }
+    assert claude_output_format(schema) is None
+
+
+def test_the_models_that_refuse_forced_tools_get_claudes_json_format() -> None:
+    body = {"messages": USER, "response_format": FORMAT, "reasoning_effort": "low"}
+    sent = openai_request_to_anthropic(body, "claude-opus-5-5")
+    assert "tools" not in sent and "tool_choice" not in sent and "system" not in sent
+    assert sent["output_config"] == {
+        "effort": "low",
+        "format": {"type": "json_schema", "schema": SCHEMA},
+    }
+    assert openai_request_to_anthropic(body, "claude-opus-5")["tool_choice"]["type"] == "tool"
+
+
+def test_a_schema_claude_cannot_take_as_its_format_is_asked_by_instruction() -> None:
+    schema = {"type": "object", "additionalProperties": {"type": "number"}}
+    spec = {"type": "json_schema", "json_schema": {"name": "Scores", "schema": schema}}
+    sent = openai_request_to_anthropic(
+        {"messages": USER, "response_format": spec}, "claude-fable-5-1"
+    )
+    assert "output_config" not in sent and "tools" not in sent
+    assert "It must conform to this JSON Schema" in sent["system"]

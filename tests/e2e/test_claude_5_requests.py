@@ -1,0 +1,246 @@
+"""Requests to the Claude 5 generation, which refuses what older Claudes took: Opus 5.5, Sonnet
+5.5 and Fable 5.1 refuse forced tool use; Fable 5 and Opus 5.5 refuse thinking off, Sonnet 5.5
+says it `between_tools`, Opus 5 takes it off only at effort `high` or below (Anthropic's 400s,
+which the mock provider answers too). Through the gateway, the real SDKs' requests (openai's
+`chat.completions.parse`, `tool_choice="required"`, `reasoning_effort="none"`, the Responses
+API's JSON format, LangChain's `with_structured_output` on both SDKs, the anthropic SDK's
+thinking off) are answered, sent what each model takes."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import anthropic
+import httpx
+import openai
+import pytest
+from langchain_anthropic import ChatAnthropic
+from langchain_openai import ChatOpenAI
+from pydantic import BaseModel, SecretStr
+
+from tests.procs import Proc, start_gateway
+
+KEY = "sk-claude-5-test"
+MODELS = {
+    "opus-5": "claude-opus-5",
+    "opus-5-5": "claude-opus-5-5",
+    "sonnet-5-5": "claude-sonnet-5-5",
+    "fable-5-1": "claude-fable-5-1",
+}
+REFUSING_FORCED_TOOLS = ["opus-5-5", "sonnet-5-5", "fable-5-1"]
+HI: list[openai.types.chat.ChatCompletionMessageParam] = [{"role": "user", "content": "hi"}]
+WEATHER: Any = {
+    "type": "function",
+    "function": {
+        "name": "get_weather",
+        "parameters": {"type": "object", "properties": {"city": {"type": "string"}}},
+    },
+}
+
+
+class City(BaseModel):
+    name: str
+    population: int
+
+
+class Trip(BaseModel):
+    """A trip: its cities, each an object of its own (a nested schema)."""
+
+    title: str
+    cities: list[City]
+
+
+def _config(upstream: str) -> str:
+    text = f'[[providers]]\nname = "ant"\ntype = "anthropic"\nbase_url = "{upstream}"\n\n'
+    for name, model in MODELS.items():
+        text += f'[[models]]\nname = "{name}"\n'
+        text += f'[[models.deployments]]\nprovider = "ant"\nmodel = "{model}"\n\n'
+    return text + f'[[keys]]\nid = "k"\nkey_sha256 = "{hashlib.sha256(KEY.encode()).hexdigest()}"\n'
+
+
+@pytest.fixture(scope="module")
+def gateway(tmp_path_factory: pytest.TempPathFactory, mock_upstream: Proc) -> Iterator[Proc]:
+    root = tmp_path_factory.mktemp("claude-5")
+    (root / "gateway.toml").write_text(_config(mock_upstream.url))
+    proc = start_gateway(root / "gateway.toml")
+    yield proc
+    proc.stop()
+
+
+@pytest.fixture(scope="module")
+def client(gateway: Proc) -> Iterator[openai.OpenAI]:
+    with openai.OpenAI(base_url=gateway.url + "/v1", api_key=KEY, max_retries=0) as sdk:
+        yield sdk
+
+
+@pytest.fixture(scope="module")
+def claude(gateway: Proc) -> Iterator[anthropic.Anthropic]:
+    with anthropic.Anthropic(base_url=gateway.url, api_key=KEY, max_retries=0) as sdk:
+        yield sdk
+
+
+def sent(mock_upstream: Proc) -> dict[str, Any]:
+    """The body of the mock provider's latest request."""
+    request = httpx.get(mock_upstream.url + "/_mock/stats").json()["last_request"]
+    assert request["path"] == "/v1/messages"
+    return dict(request["body"])
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ({"tool_choice": {"type": "any"}}, "forced tool use is not supported"),
+        ({"thinking": {"type": "disabled"}}, '"thinking.type.disabled" is not supported'),
+        (
+            {"output_config": {"format": {"type": "json_schema", "schema": {"type": "object"}}}},
+            "'additionalProperties' must be explicitly set to false",
+        ),
+    ],
+)
+def test_the_mock_refuses_them_as_anthropic_does(
+    mock_upstream: Proc, body: dict[str, Any], message: str
+) -> None:
+    body = {"model": "claude-opus-5-5", "max_tokens": 50, **body}
+    body["messages"] = [{"role": "user", "content": "hi"}]
+    body["tools"] = [{"name": "f", "input_schema": {"type": "object"}}]
+    answer = httpx.post(mock_upstream.url + "/v1/messages", json=body)
+    assert answer.status_code == 400
+    assert message in answer.json()["error"]["message"]
+
+
+@pytest.mark.parametrize("model", REFUSING_FORCED_TOOLS)
+def test_a_parsed_answer_comes_from_claudes_json_format(
+    client: openai.OpenAI, mock_upstream: Proc, model: str
+) -> None:
+    answer = client.chat.completions.parse(model=model, messages=HI, response_format=Trip)
+    trip = answer.choices[0].message.parsed
+    assert isinstance(trip, Trip) and trip.cities
+    body = sent(mock_upstream)
+    assert "tools" not in body and "tool_choice" not in body
+    schema = body["output_config"]["format"]["schema"]
+    assert schema["additionalProperties"] is False
+    assert schema["$defs"]["City"]["additionalProperties"] is False
+
+
+def test_an_older_claude_still_gets_the_forced_tool(
+    client: openai.OpenAI, mock_upstream: Proc
+) -> None:
+    answer = client.chat.completions.parse(model="opus-5", messages=HI, response_format=Trip)
+    assert isinstance(answer.choices[0].message.parsed, Trip)
+    assert sent(mock_upstream)["tool_choice"] == {"type": "tool", "name": "structured_output"}
+
+
+def test_a_streamed_json_schema_answer_is_json(client: openai.OpenAI) -> None:
+    schema = Trip.model_json_schema()
+    with client.chat.completions.create(
+        model="opus-5-5",
+        messages=HI,
+        stream=True,
+        response_format={"type": "json_schema", "json_schema": {"name": "trip", "schema": schema}},
+    ) as stream:
+        text = "".join(c.choices[0].delta.content or "" for c in stream if c.choices)
+    assert Trip.model_validate(json.loads(text)).title
+
+
+@pytest.mark.parametrize("model", REFUSING_FORCED_TOOLS)
+@pytest.mark.parametrize("choice", ["required", "named"])
+def test_a_forced_tool_is_asked_for_and_called(
+    client: openai.OpenAI, mock_upstream: Proc, model: str, choice: str
+) -> None:
+    tool_choice: Any = (
+        "required"
+        if choice == "required"
+        else {"type": "function", "function": WEATHER["function"]}
+    )
+    answer = client.chat.completions.create(
+        model=model, messages=HI, tools=[WEATHER], tool_choice=tool_choice
+    )
+    calls = answer.choices[0].message.tool_calls or []
+    assert [call.model_dump()["function"]["name"] for call in calls] == ["get_weather"]
+    body = sent(mock_upstream)
+    assert body["tool_choice"] == {"type": "auto"}
+    assert "calling" in body["system"]
+
+
+def test_the_responses_api_gets_its_json_and_its_forced_tool(
+    client: openai.OpenAI, mock_upstream: Proc
+) -> None:
+    response = client.responses.parse(model="opus-5-5", input="Plan a trip.", text_format=Trip)
+    assert isinstance(response.output_parsed, Trip)
+    assert "format" in sent(mock_upstream)["output_config"]
+    tools: Any = [{"type": "function", "name": "get_weather", "parameters": {"type": "object"}}]
+    forced = client.responses.create(
+        model="fable-5-1", input="Weather in Paris?", tools=tools, tool_choice="required"
+    )
+    assert [item.type for item in forced.output] == ["function_call"]
+
+
+@pytest.mark.parametrize(
+    ("model", "thinking"),
+    [
+        ("opus-5", {"type": "disabled"}),
+        ("sonnet-5-5", {"type": "between_tools"}),
+        ("opus-5-5", None),
+    ],
+)
+def test_no_reasoning_turns_thinking_off_in_each_models_word(
+    client: openai.OpenAI, mock_upstream: Proc, model: str, thinking: dict[str, str] | None
+) -> None:
+    answer = client.chat.completions.create(model=model, messages=HI, reasoning_effort="none")
+    assert answer.choices[0].message.content
+    body = sent(mock_upstream)
+    assert body.get("thinking") == thinking
+    assert body["output_config"] == {"effort": "low"}
+
+
+@pytest.mark.parametrize(
+    ("model", "thinking", "effort"),
+    [
+        ("opus-5", {"type": "disabled"}, "high"),
+        ("sonnet-5-5", {"type": "between_tools"}, "high"),
+        ("opus-5-5", None, "xhigh"),
+        ("fable-5-1", None, "xhigh"),
+    ],
+)
+def test_an_anthropic_clients_thinking_off_is_sent_as_each_model_takes_it(
+    claude: anthropic.Anthropic,
+    mock_upstream: Proc,
+    model: str,
+    thinking: dict[str, str] | None,
+    effort: str,
+) -> None:
+    """Written for Opus 4.8, which took thinking off at any effort, with a forced tool."""
+    message = claude.messages.create(
+        model=model,
+        max_tokens=200,
+        messages=[{"role": "user", "content": "Weather in Paris?"}],
+        thinking={"type": "disabled"},
+        tools=[{"name": "get_weather", "input_schema": {"type": "object"}}],
+        tool_choice={"type": "tool", "name": "get_weather"},
+        extra_body={"output_config": {"effort": "xhigh"}},
+    )
+    assert [block.type for block in message.content] == ["tool_use"]
+    body = sent(mock_upstream)
+    assert body.get("thinking") == thinking
+    assert body["output_config"] == {"effort": effort}
+
+
+def test_langchain_structured_outputs_on_opus_5_5(gateway: Proc) -> None:
+    """ChatAnthropic forces the schema's tool; ChatOpenAI asks for a JSON schema format."""
+    on_anthropic = ChatAnthropic(
+        model_name="opus-5-5",
+        base_url=gateway.url,
+        api_key=SecretStr(KEY),
+        max_retries=0,
+        max_tokens_to_sample=200,
+        timeout=None,
+        stop=None,
+    )
+    assert isinstance(on_anthropic.with_structured_output(City).invoke("Paris?"), City)
+    on_openai = ChatOpenAI(
+        model="opus-5-5", base_url=gateway.url + "/v1", api_key=SecretStr(KEY), max_retries=0
+    )
+    assert isinstance(on_openai.with_structured_output(Trip).invoke("A trip?"), Trip)
