@@ -10,8 +10,9 @@ The Claude 5 generation's changes: Fable 5, Mythos 5 and Opus 5.5 refuse thinkin
 (`disabled`, Anthropic's words); Sonnet 5.5 refuses `disabled` for its own `between_tools`, which
 the others do not know; Opus 5 and Sonnet 5.5 refuse thinking off at effort `xhigh` or `max`;
 Opus 5.5, Sonnet 5.5, Fable 5.1 and Mythos 5.1 refuse a forced `tool_choice` (the mock's words
-for those three); and every model refuses an `output_config.format` schema with an object not
-closed (Anthropic's words).
+for those three); every model refuses an `output_config.format` schema with an object not
+closed (Anthropic's words); and the models that bind thinking blocks to their conversation
+refuse one whose conversation changed (`thinking_binding`).
 
 Every model refuses what Anthropic refuses of thinking blocks sent back: a block whose
 `signature` Claude did not make ("Invalid `signature` in `thinking` block"; the mock signs
@@ -25,6 +26,7 @@ import re
 from typing import Any
 
 from gateway.mock_provider.cache_breakpoints import breakpoints_refusal
+from gateway.mock_provider.thinking_binding import binding_refusal
 from gateway.providers.anthropic.claude_versions import claude_version
 
 ONE_SAMPLING_SETTING = (
@@ -68,6 +70,7 @@ def claude_refusal(model: str, body: dict[str, Any]) -> str | None:
         or thinking_off_refusal(model, body)
         or forced_tool_refusal(model, body)
         or output_format_refusal(body.get("output_config"))
+        or binding_refusal(model, body)
     )
     if refused is not None:
         return refused

@@ -4,7 +4,8 @@ says it `between_tools`, Opus 5 takes it off only at effort `high` or below (Ant
 which the mock provider answers too). Through the gateway, the real SDKs' requests (openai's
 `chat.completions.parse`, `tool_choice="required"`, `reasoning_effort="none"`, the Responses
 API's JSON format, LangChain's `with_structured_output` on both SDKs, the anthropic SDK's
-thinking off) are answered, sent what each model takes."""
+thinking off) are answered, sent what each model takes; and a conversation whose prefix the
+gateway changed keeps going on a model that binds thinking blocks to their conversation."""
 
 from __future__ import annotations
 
@@ -17,10 +18,12 @@ import anthropic
 import httpx
 import openai
 import pytest
+from anthropic.types import MessageParam
 from langchain_anthropic import ChatAnthropic
 from langchain_openai import ChatOpenAI
 from pydantic import BaseModel, SecretStr
 
+from gateway.mock_provider.thinking_binding import bound_signature
 from tests.procs import Proc, start_gateway
 
 KEY = "sk-claude-5-test"
@@ -244,3 +247,34 @@ def test_langchain_structured_outputs_on_opus_5_5(gateway: Proc) -> None:
         model="opus-5-5", base_url=gateway.url + "/v1", api_key=SecretStr(KEY), max_retries=0
     )
     assert isinstance(on_openai.with_structured_output(Trip).invoke("A trip?"), Trip)
+
+
+def test_a_conversation_whose_prefix_the_gateway_changed_goes_on(
+    claude: anthropic.Anthropic, mock_upstream: Proc
+) -> None:
+    """An agent forces its final tool only on the last turn: the gateway's sentence asking for
+    the call changes the system prompt the earlier thinking block was made after (the mock signs
+    blocks as Opus 5.5 binds them), which Opus 5.5 would refuse on every retry."""
+    system = "You are a weather agent."
+    ask: MessageParam = {"role": "user", "content": "Weather in Paris?"}
+    thought = {"type": "thinking", "thinking": "", "signature": bound_signature(system, [ask], [])}
+    call = {"type": "tool_use", "id": "toolu_1", "name": "get_weather", "input": {}}
+    result = {"type": "tool_result", "tool_use_id": "toolu_1", "content": "sunny"}
+    history: Any = [ask, {"role": "assistant", "content": [thought, call]}]
+    tools: Any = [
+        {"name": "get_weather", "input_schema": {"type": "object"}},
+        {"name": "complete_task", "input_schema": {"type": "object"}},
+    ]
+    messages: Any = [*history, {"role": "user", "content": [result]}]
+    message = claude.messages.create(
+        model="opus-5-5",
+        max_tokens=200,
+        system=system,
+        messages=messages,
+        tools=tools,
+        tool_choice={"type": "tool", "name": "complete_task"},
+    )
+    assert message.content
+    body = sent(mock_upstream)
+    assert body["system"].startswith(system) and body["system"] != system
+    assert body["thinking"]["block_binding"] == {"prefix_mismatch_behavior": "drop_block"}

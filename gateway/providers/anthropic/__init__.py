@@ -23,6 +23,8 @@ state machines) over parsed JSON, each named for the direction its data travels:
   OpenAI function tools;
 - `thinking_blocks`: an OpenAI-format upstream's reasoning as `thinking` blocks for an Anthropic
   client that asked to see it, and those blocks kept out of a request to Claude;
+  `thinking_binding`: thinking blocks sent back to the models that bind them to their
+  conversation, dropped rather than refused when that conversation changed;
 - `system_turns`: a mid-conversation system message as a user turn, for the models before
   Claude Opus 4.8 and for OpenAI-format upstreams;
 - `schema_patterns`: the JSON schema `pattern`s OpenAI's validator refuses, left out of the

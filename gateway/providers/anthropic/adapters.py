@@ -28,6 +28,7 @@ from gateway.providers.anthropic.sampling import with_sampling_for
 from gateway.providers.anthropic.streams_anthropic_to_openai import AnthropicToOpenAIStream
 from gateway.providers.anthropic.system_turns import system_turns_for
 from gateway.providers.anthropic.thinking import with_thinking_for
+from gateway.providers.anthropic.thinking_binding import BETA, with_block_binding
 from gateway.providers.anthropic.thinking_blocks import thinking_for_claude
 from gateway.providers.anthropic.usage import usage_from_anthropic
 from gateway.providers.base import (
@@ -150,8 +151,10 @@ class AnthropicMessagesAdapter:
     refuses it (`forced_tools`): a route or a fallback may send a
     request written for one Claude to another; without the thinking blocks the
     gateway made of another model's reasoning, which Anthropic would refuse
-    (`thinking_blocks`); and with a mid-conversation system message as a user turn for a model
-    before Opus 4.8 (`system_turns`)."""
+    (`thinking_blocks`); with a mid-conversation system message as a user turn for a model
+    before Opus 4.8 (`system_turns`); and, to the models that bind thinking blocks to their
+    conversation, asking that a block whose conversation changed be dropped, not refused
+    (`thinking_binding`)."""
 
     path = "/v1/messages"  # the upstream route; `AnthropicCountTokensAdapter` has its own
 
@@ -175,6 +178,10 @@ class AnthropicMessagesAdapter:
         system_turns_for(upstream, deployment.model)
         url = endpoint_url(provider.base_url, self.path, provider.query.pairs)
         headers = anthropic_headers(api_key, provider, self._extra)
+        if BETA not in provider.drop_betas:
+            beta = with_block_binding(upstream, deployment.model, headers.get("anthropic-beta"))
+            if beta is not None:
+                headers["anthropic-beta"] = beta
         return PreparedCall(url, headers, upstream_json(upstream, provider))
 
     def convert_json(self, data: bytes) -> tuple[bytes, Usage, dict[str, Any]]:
