@@ -174,7 +174,7 @@ class AnthropicMessagesAdapter:
         with_thinking_for(upstream, deployment.model)  # (reads the effort first)
         with_effort_for(upstream, deployment.model)
         with_tool_choice_for(upstream, deployment.model)
-        thinking_for_claude(upstream)
+        thinking_for_claude(upstream, deployment.model)
         system_turns_for(upstream, deployment.model)
         url = endpoint_url(provider.base_url, self.path, provider.query.pairs)
         headers = anthropic_headers(api_key, provider, self._extra)

@@ -25,6 +25,7 @@ from __future__ import annotations
 from typing import Literal
 
 from gateway.json_types import JSON
+from gateway.providers.anthropic.thinking import thinks_by_default, with_thinking_for
 
 GATEWAY_SIGNATURE = "llm-gateway:chat-reasoning:v1"
 OPENAI_REASONING_PREFIX = "llm-gateway:openai-reasoning:v1:"
@@ -64,7 +65,7 @@ def carried_reasoning(block: JSON) -> str | None:
     return None
 
 
-def thinking_for_claude(upstream: JSON) -> None:
+def thinking_for_claude(upstream: JSON, model: str) -> None:
     """Make the thinking of `upstream` (an Anthropic request to Claude) what Claude takes; the
     client's body, which shares its messages, is left as it was.
 
@@ -75,7 +76,10 @@ def thinking_for_claude(upstream: JSON) -> None:
       tool results to start with a thinking block ("a final `assistant` message must start with
       a thinking block ... To avoid this requirement, disable `thinking`"). When it does not
       (another model made it: its gateway's block went, or it did not think; a fallback, or
-      Claude Code's `/model` mid-loop), this one request is sent without `thinking`.
+      Claude Code's `/model` mid-loop), this one request is sent without `thinking`: to the
+      Claude 5 models (`model`), which think when a request says nothing of it, with thinking
+      off in their word (`thinking.with_thinking_for`; the models that always think cannot be
+      asked).
     """
     messages = upstream.get("messages")
     if type(messages) is not list:
@@ -84,9 +88,16 @@ def thinking_for_claude(upstream: JSON) -> None:
         messages = [kept for message in messages if (kept := _without_ours(message)) is not None]
         upstream["messages"] = messages
     thinking = upstream.get("thinking")
-    on = type(thinking) is dict and thinking.get("type") in ("enabled", "adaptive")
+    by_default = thinks_by_default(model)
+    on = (type(thinking) is dict and thinking.get("type") in ("enabled", "adaptive")) or (
+        thinking is None and by_default
+    )
     if on and len(messages) >= 2 and _loop_without_thought(messages[-2], messages[-1]):
-        del upstream["thinking"]
+        if by_default:
+            upstream["thinking"] = {"type": "disabled"}
+            with_thinking_for(upstream, model)
+        else:
+            del upstream["thinking"]
 
 
 def _without_ours(message: object) -> object | None:

@@ -163,7 +163,7 @@ def test_the_gateways_blocks_are_taken_out_of_a_request_to_claude() -> None:
     }
     sent = copy.deepcopy(body)
     upstream = dict(sent)
-    thinking_for_claude(upstream)
+    thinking_for_claude(upstream, "claude-opus-4-8")
     assert upstream["messages"] == [
         {"role": "user", "content": "Weather?"},
         {"role": "assistant", "content": [{"type": "text", "text": "Sunny."}]},
@@ -183,7 +183,7 @@ def test_a_tool_loop_that_lost_its_thinking_block_is_sent_without_thinking() -> 
         {"role": "user", "content": [RESULT]},
     ]
     upstream: JSON = {"thinking": {"type": "enabled", "budget_tokens": 1024}, "messages": messages}
-    thinking_for_claude(upstream)
+    thinking_for_claude(upstream, "claude-opus-4-8")
     assert "thinking" not in upstream
     assert upstream["messages"][1] == {"role": "assistant", "content": [CALL]}
     # Past the loop (a new user question), thinking stays on.
@@ -195,8 +195,36 @@ def test_a_tool_loop_that_lost_its_thinking_block_is_sent_without_thinking() -> 
             {"role": "user", "content": "Thanks"},
         ],
     }
-    thinking_for_claude(later)
+    thinking_for_claude(later, "claude-opus-4-8")
     assert later["thinking"] == {"type": "adaptive"}
+
+
+@pytest.mark.parametrize(
+    ("model", "thinking"),
+    [
+        ("claude-opus-5", {"type": "disabled"}),
+        ("claude-sonnet-5-5", {"type": "between_tools"}),
+        ("claude-opus-5-5", None),  # always thinks: nothing to ask
+    ],
+)
+@pytest.mark.parametrize("asked", [{"type": "adaptive"}, None])
+def test_a_claude_5_model_that_thinks_by_default_is_asked_not_to_in_its_word(
+    model: str, thinking: JSON | None, asked: JSON | None
+) -> None:
+    upstream: JSON = {
+        "messages": [
+            {"role": "user", "content": "Weather?"},
+            {"role": "assistant", "content": [GATEWAY_BLOCK, CALL]},
+            {"role": "user", "content": [RESULT]},
+        ],
+        "output_config": {"effort": "max"},
+    }
+    if asked is not None:
+        upstream["thinking"] = asked
+    thinking_for_claude(upstream, model)
+    assert upstream.get("thinking") == thinking
+    capped = thinking is not None  # thinking off only up to effort `high` on these two
+    assert upstream["output_config"] == {"effort": "high" if capped else "max"}
 
 
 def test_a_request_without_the_gateways_blocks_is_left_alone() -> None:
@@ -205,10 +233,10 @@ def test_a_request_without_the_gateways_blocks_is_left_alone() -> None:
         {"role": "user", "content": [RESULT]},
     ]
     upstream: JSON = {"thinking": {"type": "adaptive"}, "messages": messages}
-    thinking_for_claude(upstream)
+    thinking_for_claude(upstream, "claude-opus-4-8")
     assert upstream["messages"] is messages and upstream["thinking"] == {"type": "adaptive"}
     odd: JSON = {"messages": [None, {"role": "assistant", "content": None}, "x"]}
-    thinking_for_claude(odd)
+    thinking_for_claude(odd, "claude-opus-4-8")
     assert odd == {"messages": [None, {"role": "assistant", "content": None}, "x"]}
 
 
@@ -221,14 +249,14 @@ def test_a_tool_loop_another_model_made_without_thinking_is_sent_without_it() ->
         {"role": "user", "content": [RESULT]},
     ]
     upstream: JSON = {"thinking": {"type": "adaptive"}, "messages": messages}
-    thinking_for_claude(upstream)
+    thinking_for_claude(upstream, "claude-opus-4-8")
     assert "thinking" not in upstream and upstream["messages"] is messages
     redacted = {"type": "redacted_thinking", "data": "RXFv"}
     kept: JSON = {
         "thinking": {"type": "adaptive"},
         "messages": [messages[0], {"role": "assistant", "content": [redacted, CALL]}, messages[2]],
     }
-    thinking_for_claude(kept)
+    thinking_for_claude(kept, "claude-opus-4-8")
     assert kept["thinking"] == {"type": "adaptive"}
 
 
@@ -259,7 +287,7 @@ def test_encrypted_reasoning_rides_in_the_blocks_signature_and_comes_back() -> N
     assert "reasoning_details" not in anthropic_request_to_openai(sent, "m")["messages"][1]
     # Claude could not read it, and is not sent it.
     to_claude: JSON = {"messages": [*sent["messages"], {"role": "user", "content": "And?"}]}
-    thinking_for_claude(to_claude)
+    thinking_for_claude(to_claude, "claude-opus-4-8")
     assert to_claude["messages"][1]["content"] == [blocks[2]]
 
 
