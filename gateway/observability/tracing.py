@@ -84,6 +84,14 @@ MAX_NAME_CHARS = 256
 # and redacted there).
 Pending = ReadableSpan | Callable[[], ReadableSpan]
 
+# The GenAI conventions' detailed token usage, from the record's counts (set when not zero;
+# each is part of the input or output count beside it).
+_DETAILED_USAGE = (
+    ("gen_ai.usage.cache_read.input_tokens", "cached_tokens"),
+    ("gen_ai.usage.cache_creation.input_tokens", "cache_write_tokens"),
+    ("gen_ai.usage.reasoning.output_tokens", "reasoning_tokens"),
+)
+
 
 class SpanQueue:
     """The bounded queue and the thread that exports it."""
@@ -259,6 +267,10 @@ class OtlpTracer:
             "gateway.cost_usd": float(record.get("cost_usd") or 0.0),
             "gateway.overhead_ms": float(record.get("overhead_ms") or 0.0),
         }
+        for name, field in _DETAILED_USAGE:
+            count = record.get(field)
+            if isinstance(count, int) and count > 0:
+                attributes[name] = count
         optional(attributes, record, "gen_ai.response.model", "response_model")
         optional(attributes, record, "gen_ai.provider.name", "provider_type")
         optional(attributes, record, "gateway.deployment", "deployment")

@@ -10,12 +10,14 @@ from gateway.pipeline.context import RequestContext
 from gateway.pipeline.record_text import USUAL_REASONS, record_text
 from gateway.prompts.apply import PromptUse, client_part
 from gateway.providers import Usage, innermost
-from gateway.providers.openai_streams import OpenAIStreamPassthrough
+from gateway.providers.base import ReportsFinish
 
 
 def finish_reason(ctx: RequestContext) -> str | None:
     """Why the answer ended, as the upstream said it: OpenAI's `finish_reason`, Anthropic's
-    `stop_reason`, a Responses `status`; for streams only when relayed in OpenAI's format."""
+    `stop_reason`, a Responses `status`, in the client's format; for a stream, as its converter
+    read it (`ReportsFinish`: OpenAI's and Anthropic's streams passed through, Anthropic's to an
+    OpenAI client, Responses streams passed through or translated)."""
     data = ctx.response_json
     if isinstance(data, dict):
         choices = data.get("choices")
@@ -29,7 +31,7 @@ def finish_reason(ctx: RequestContext) -> str | None:
     if ctx.stream_reply is None:
         return None
     converter = innermost(ctx.stream_reply.converter)
-    return converter.finish_reason if isinstance(converter, OpenAIStreamPassthrough) else None
+    return converter.finish_reason if isinstance(converter, ReportsFinish) else None
 
 
 def _ms(start: float | None, end: float | None) -> float | None:

@@ -150,6 +150,17 @@ class WritesText(Protocol):
         ...
 
 
+@runtime_checkable
+class ReportsFinish(Protocol):
+    """A stream converter that can tell why the answer ended, as its client was told: OpenAI's
+    `finish_reason`, Anthropic's `stop_reason`, a Responses `status` (for the record)."""
+
+    @property
+    def finish_reason(self) -> str | None:
+        """Why the answer ended; None until the stream said it."""
+        ...
+
+
 class WrappingConverter:
     """The part every converter wrapping another shares: what it wraps (`inner`, which
     `innermost` follows) and the usage, which is the wrapped converter's. A subclass sets

@@ -96,6 +96,7 @@ class AnthropicStreamPassthrough:
         self.text: list[str] = []
         self._written: list[str] = []  # thinking and tool input (the text is in `text`)
         self.ended = False  # `message_stop` came
+        self.finish_reason: str | None = None  # the `stop_reason` (`ReportsFinish`)
 
     def written_text(self) -> str:
         """The answer's text, thinking and tool-call input so far (`WritesText`)."""
@@ -121,6 +122,8 @@ class AnthropicStreamPassthrough:
                         self._written.append(_written(delta))
                 elif kind == "message_delta":
                     self._merge_usage(parsed.get("usage"))
+                    reason = (parsed.get("delta") or {}).get("stop_reason")
+                    self.finish_reason = reason if type(reason) is str else self.finish_reason
                 elif kind == "error":
                     raise stream_error_from_upstream(parsed.get("error"), anthropic=True)
                 out.append(event.raw)
@@ -210,6 +213,11 @@ class AnthropicToOpenAIStreamAdapter:
     def written_text(self) -> str:
         """The answer's text, thinking and tool-call input so far (`WritesText`)."""
         return "".join(self._written)
+
+    @property
+    def finish_reason(self) -> str | None:
+        """The `finish_reason` the client was sent (`ReportsFinish`)."""
+        return self._translator.finish_reason
 
     def _encode(self, chunks: list[dict[str, Any]]) -> list[bytes]:
         out = []

@@ -58,6 +58,7 @@ class AnthropicToOpenAIStream:
         self.anthropic_usage: JSON = {}
         self._started = False
         self._finished = False
+        self.finish_reason: str | None = None  # the one the closing chunk carried
         self._usage_sent = False
         self._tool_index: dict[int, int] = {}  # content block index -> OpenAI tool call index
         self._no_arguments: set[int] = set()  # tool_use blocks with no argument text sent yet
@@ -204,6 +205,7 @@ class AnthropicToOpenAIStream:
         out: list[JSON] = []
         if not self._finished:
             self._finished = True
+            self.finish_reason = reason
             out.append(self._chunk({}, reason))
         if self.include_usage and not self._usage_sent and self.usage is not None:
             self._usage_sent = True

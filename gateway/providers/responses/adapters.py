@@ -169,6 +169,12 @@ class _TranslatedStream:
     def response_id(self) -> str:
         return str(self._translator.response["id"])
 
+    @property
+    def finish_reason(self) -> str | None:
+        """The response's `status` once it ended (`ReportsFinish`)."""
+        status = self._translator.response.get("status")
+        return status if isinstance(status, str) and status != "in_progress" else None
+
     def _chunks(self, event_name: str | None, data: bytes) -> list[JSON]:
         if data == b"[DONE]":
             self.ended = True

@@ -62,6 +62,12 @@ class ResponsesStreamPassthrough(RelaysFailure):
         written = [stream_event_json(data).get("delta") for data in self._written]
         return "".join(d for d in written if isinstance(d, str)) + "".join(self.text)
 
+    @property
+    def finish_reason(self) -> str | None:
+        """The final response's `status` (`ReportsFinish`), once it arrived."""
+        status = self.response.get("status") if self.response is not None else None
+        return status if isinstance(status, str) else None
+
     def feed(self, chunk: bytes) -> list[bytes]:
         complete = self._buffer.take(chunk)
         if not complete:

@@ -235,3 +235,18 @@ def test_captured_text_is_scrubbed_of_secrets_then_redacted() -> None:
         captured = f"{attributes['gen_ai.input.messages']} {attributes['gen_ai.output.messages']}"
         assert not recoverable(captured, key) and "abc12345678" not in captured, captured
         assert "Bearer ****" in captured
+
+
+def test_the_detailed_token_usage_is_on_the_server_span_when_reported() -> None:
+    held = Held()
+    held.release.set()
+    traced, _ = tracer(held)
+    detailed = {**RECORD, "cached_tokens": 4, "cache_write_tokens": 2, "reasoning_tokens": 1}
+    traced.export(detailed, TraceIds(5, 6, None), [7], None)
+    traced.export({**RECORD, "cached_tokens": 0}, TraceIds(5, 8, None), [9], None)
+    traced.shutdown()
+    reported, plain = [s.attributes or {} for s in held.spans if s.parent is None]
+    assert reported["gen_ai.usage.cache_read.input_tokens"] == 4
+    assert reported["gen_ai.usage.cache_creation.input_tokens"] == 2
+    assert reported["gen_ai.usage.reasoning.output_tokens"] == 1
+    assert not any(".cache_" in name or ".reasoning." in name for name in plain)
