@@ -1,14 +1,14 @@
-"""The mock's reasoning models on its Responses API, as OpenAI's answer them: a request that
-asks for the encrypted reasoning (`include: ["reasoning.encrypted_content"]`) of a model that
-reasons (the `gpt-5`, `o1`, `o3` and `o4` names and the codex models) gets a `reasoning` item
-first, with its `encrypted_content` (and a summary when `reasoning.summary` asks for one);
-another model asked for it answers 400 "Encrypted content is not supported with this model.";
-a reasoning model asked on chat completions for fewer than `THINKING_ROOM` tokens answers
-OpenAI's 400 "Could not finish the message because max_tokens or model output limit was
-reached", a Responses `max_output_tokens` below 16 its 400 "integer below minimum value";
-gpt-5.6 asked on chat completions with function tools and a reasoning effort answers OpenAI's
-400 "Function tools with reasoning_effort are not supported ... Please use /v1/responses
-instead.";
+"""The mock's reasoning models on its Responses API, as OpenAI's answer them: a request that asks
+for the encrypted reasoning (`include: ["reasoning.encrypted_content"]`) of a model that reasons
+(the `gpt-5`, `gpt-6`, `o1`, `o3` and `o4` names and the codex models) gets a `reasoning` item
+first, with its `encrypted_content` (and a summary when `reasoning.summary` asks for one); another
+model asked for it answers 400 "Encrypted content is not supported with this model."; a reasoning
+model asked on chat completions for fewer than `THINKING_ROOM` tokens answers OpenAI's 400 "Could
+not finish the message because max_tokens or model output limit was reached", a Responses
+`max_output_tokens` below 16 its 400 "integer below minimum value"; gpt-5.6 asked on chat
+completions with function tools and a reasoning effort answers OpenAI's 400 "Function tools with
+reasoning_effort are not supported ... Please use /v1/responses instead." (the gpt-6 models: "... To
+use function tools, use /v1/responses or set reasoning_effort to 'none'.");
 an input `reasoning` item whose `encrypted_content` this mock did not make answers 400 as
 OpenAI does for another organisation's or a changed one ("The encrypted content for item ...
 could not be verified."). `POST /v1/responses/compact` answers as OpenAI's compaction does:
@@ -28,7 +28,7 @@ from gateway.mock_provider.behaviour import RequestError
 from gateway.providers.responses.objects import responses_usage, user_message_item
 from gateway.providers.responses.responses_only import responses_only_model
 
-_REASONING_PREFIXES = ("gpt-5", "o1", "o3", "o4")
+_REASONING_PREFIXES = ("gpt-5", "gpt-6", "o1", "o3", "o4")
 _SAMPLING = ("temperature", "top_p")
 _MADE_HERE = b"mock-reasoning:"
 _COMPACTED = b"mock-compaction:"
@@ -89,7 +89,7 @@ def check_thinking_room(body: object) -> None:
 
 
 # The models that take function tools with reasoning on the Responses API only.
-TOOLS_WITH_REASONING_THERE_ONLY = ("gpt-5.6",)
+TOOLS_WITH_REASONING_THERE_ONLY = ("gpt-5.6", "gpt-6")
 
 
 def check_tools_with_reasoning(body: object) -> None:
@@ -101,9 +101,14 @@ def check_tools_with_reasoning(body: object) -> None:
     model = str(body.get("model") or "")
     effort = body.get("reasoning_effort")
     if model.startswith(TOOLS_WITH_REASONING_THERE_ONLY) and effort not in (None, "none"):
+        advice = (
+            "To use function tools, use /v1/responses or set reasoning_effort to 'none'."
+            if model.startswith("gpt-6")
+            else "Please use /v1/responses instead."
+        )
         raise RequestError(
             f"Function tools with reasoning_effort are not supported for {model} in "
-            "/v1/chat/completions. Please use /v1/responses instead.",
+            f"/v1/chat/completions. {advice}",
             "reasoning_effort",
         )
 

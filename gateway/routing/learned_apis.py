@@ -5,7 +5,9 @@ request through its Responses API only; the next such requests go there at once.
 or pro model: `responses_only`). A name cannot tell the rest: an Azure deployment named freely
 ("coder-prod" serving gpt-5.1-codex), and the models that take function tools with reasoning
 only there (gpt-5.6: "Function tools with reasoning_effort are not supported for gpt-5.6-sol in
-/v1/chat/completions. Please use /v1/responses instead."). Their chat completions answer with
+/v1/chat/completions. Please use /v1/responses instead."; the gpt-6 models: "... for gpt-6-sol
+in /v1/chat/completions. To use function tools, use /v1/responses or set reasoning_effort to
+'none'."). Their chat completions answer with
 those words (a 400 or 404); the router then asks the same deployment again through the
 Responses API, in the same attempt, and once that was answered remembers it for the worker's
 life (a reload keeps it: the deployment's model is what was learned about), either for every
@@ -34,7 +36,8 @@ _MODEL_THERE_ONLY = re.compile(
 )
 _REQUEST_THERE_ONLY = re.compile(
     r"Function tools with reasoning_effort are not supported (?:for \S+ )?in "
-    r"/v1/chat/completions\. Please use /v1/responses instead\.?"
+    r"/v1/chat/completions\. (?:Please use /v1/responses instead\.?|To use function tools, use "
+    r"/v1/responses or set reasoning_effort to 'none'\.?)"
 )
 _KINDS = ("chat", "messages")  # the clients `api` serves
 # The chat requests a model takes through the Responses API only: all, or those with tools.

@@ -57,6 +57,7 @@ def _config(upstream: str, log_path: Path) -> str:
         ("codex", "gpt-5.1-codex", ""),  # `api = "auto"`: a Responses-only model's name
         ("codex-as-chat", "gpt-5.1-codex", 'api = "chat"\n'),
         ("sol", "gpt-5.6-sol", "reasoning = true\n"),  # `api = "auto"`
+        ("sol-6", "gpt-6-sol", "reasoning = true\n"),  # refuses in other words
     ):
         text += f'[[models]]\nname = "{name}"\n[[models.deployments]]\nprovider = "oai"\n'
         text += f'model = "{model}"\n{extra}\n'
@@ -360,24 +361,26 @@ def test_a_responses_only_model_is_asked_as_the_reasoning_model_it_is(
     assert "temperature" not in body and body["reasoning"]["effort"] == "high"
 
 
+@pytest.mark.parametrize("model", ["sol", "sol-6"])
 def test_gpt_5_6_tools_with_reasoning_go_through_the_responses_api_once_it_said_so(
-    client: openai.OpenAI, mock_upstream: Proc
+    client: openai.OpenAI, mock_upstream: Proc, model: str
 ) -> None:
     """gpt-5.6 takes function tools with reasoning on the Responses API only (OpenAI's 400
     "Function tools with reasoning_effort are not supported for gpt-5.6-sol in
-    /v1/chat/completions. Please use /v1/responses instead.", as the mock answers). Before, an
-    `auto` deployment passed that 400 on; now it asks again there, and goes there first after
-    (a stream as well)."""
+    /v1/chat/completions. Please use /v1/responses instead.", as the mock answers; gpt-6-sol's
+    ends "To use function tools, use /v1/responses or set reasoning_effort to 'none'."). Before,
+    an `auto` deployment passed that 400 on; now it asks again there, and goes there first
+    after (a stream as well)."""
     before = int(httpx.get(mock_upstream.url + "/_mock/stats").json()["requests"])
     with client.chat.completions.stream(
-        model="sol", messages=HI, tools=[WEATHER], reasoning_effort="high"
+        model=model, messages=HI, tools=[WEATHER], reasoning_effort="high"
     ) as stream:
         streamed = stream.get_final_completion()
     assert streamed.choices[0].message.tool_calls
     asked = int(httpx.get(mock_upstream.url + "/_mock/stats").json()["requests"]) - before
     assert asked == 2 and last_request(mock_upstream)["path"] == "/v1/responses"
     answer = client.chat.completions.create(
-        model="sol", messages=HI, tools=[WEATHER], reasoning_effort="high"
+        model=model, messages=HI, tools=[WEATHER], reasoning_effort="high"
     )
     [call] = answer.choices[0].message.tool_calls or []
     assert call.type == "function" and call.function.name == "get_weather"

@@ -200,6 +200,12 @@ async def test_what_is_learned_of_a_model_holds_for_its_other_deployments(tmp_pa
             "Please use /v1/responses instead.",
             True,
         ),
+        (
+            "Function tools with reasoning_effort are not supported for gpt-6-sol in "
+            "/v1/chat/completions. To use function tools, use /v1/responses or set "
+            "reasoning_effort to 'none'.",
+            True,
+        ),
         (CHAT_REFUSAL, True),
         # An error quoting what a client sent must not move a deployment others share.
         ("Invalid value: 'Please use /v1/responses instead.'", False),
