@@ -10,7 +10,7 @@ from gateway.pipeline.context import RequestContext
 from gateway.pipeline.record_text import USUAL_REASONS, record_text
 from gateway.prompts.apply import PromptUse, client_part
 from gateway.providers import Usage, innermost
-from gateway.providers.base import ReportsFinish
+from gateway.providers.base import reports_finish
 
 
 def finish_reason(ctx: RequestContext) -> str | None:
@@ -31,7 +31,7 @@ def finish_reason(ctx: RequestContext) -> str | None:
     if ctx.stream_reply is None:
         return None
     converter = innermost(ctx.stream_reply.converter)
-    return converter.finish_reason if isinstance(converter, ReportsFinish) else None
+    return converter.finish_reason if reports_finish(converter) else None
 
 
 def _ms(start: float | None, end: float | None) -> float | None:

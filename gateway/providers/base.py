@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Protocol, TypeGuard, runtime_checkable
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 import orjson
@@ -159,6 +159,19 @@ class ReportsFinish(Protocol):
     def finish_reason(self) -> str | None:
         """Why the answer ended; None until the stream said it."""
         ...
+
+
+_REPORTS_FINISH: dict[type, bool] = {}
+
+
+def reports_finish(converter: object) -> TypeGuard[ReportsFinish]:
+    """Whether `converter` is a `ReportsFinish`, known once per class: a protocol's `isinstance`
+    looks its members up every time (about 7 us on Python 3.11; asked once per stream)."""
+    kind = type(converter)
+    known = _REPORTS_FINISH.get(kind)
+    if known is None:
+        known = _REPORTS_FINISH[kind] = isinstance(converter, ReportsFinish)
+    return known
 
 
 class WrappingConverter:
