@@ -131,6 +131,11 @@ class Metrics(RecordMetrics):
         self.fallbacks = series.counter(
             "gateway_fallbacks", "Requests answered by a fallback model", ["from_model", "to_model"]
         )
+        self.finish_reasons = series.counter(
+            "gateway_finish_reasons",
+            "Answers by why they ended, as the client was told",
+            ["model", "reason"],
+        )
         self.upstream_errors = series.counter(
             "gateway_upstream_errors", "Failed upstream attempts", ["deployment", "kind"]
         )

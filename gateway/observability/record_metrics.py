@@ -10,6 +10,7 @@ from collections.abc import Collection
 from typing import Any
 
 from gateway.observability.error_kinds import error_kind_label
+from gateway.observability.finish_reasons import finish_label
 from gateway.observability.request_series import CounterSeries, HistogramSeries
 from gateway.observability.tag_labels import TagLabels
 
@@ -43,6 +44,7 @@ class RecordMetrics:
     cache_events: CounterSeries
     guardrail_actions: CounterSeries
     fallbacks: CounterSeries
+    finish_reasons: CounterSeries
     upstream_errors: CounterSeries
     session_cost: CounterSeries
     sessions: CounterSeries
@@ -76,6 +78,9 @@ class RecordMetrics:
         ttft_ms = record.get("ttft_ms")
         if ttft_ms is not None:
             self.ttft.observe((model,), ttft_ms / 1000)
+        finish = finish_label(record.get("finish_reason"))
+        if finish is not None:
+            self.finish_reasons.add((model, finish), 1.0)
         attempts = record.get("attempts") or ()
         if record.get("fallback_used") and attempts:
             self.fallbacks.add((model, attempts[-1]["model"]), 1.0)

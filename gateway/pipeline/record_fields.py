@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from gateway.observability.finish_reasons import USUAL_REASONS
 from gateway.observability.trace_context import CapturedContent, TraceIds, record_trace_id
 from gateway.pipeline.context import RequestContext
-from gateway.pipeline.record_text import USUAL_REASONS, record_text
+from gateway.pipeline.record_text import record_text
 from gateway.prompts.apply import PromptUse, client_part
 from gateway.providers import Usage, innermost
 from gateway.providers.base import reports_finish

@@ -8,7 +8,8 @@ Which fields (docs/request-log.md): `model` when it names no configured model, `
 traced `response_model`. `upstream_request_id` is scrubbed and bounded when it is taken
 (`gateway.routing.upstream_headers`); `user`, `session_id` and tags are bounded when they are
 read (`gateway.pipeline.attribution`, a 400 past them). Most requests have none of these but
-`finish_reason`, whose usual values (`USUAL_REASONS`) skip the scrub.
+`finish_reason`, whose usual values (`observability.finish_reasons.USUAL_REASONS`) skip the
+scrub.
 """
 
 from __future__ import annotations
@@ -17,28 +18,6 @@ from gateway.scrub import Secrets
 
 # As a tag value or an id is (attribution.MAX_VALUE) and a span's model name is.
 MAX_TEXT_CHARS = 256
-
-# The reasons every API ends its answers with: nothing to scrub in them.
-USUAL_REASONS = frozenset(
-    (
-        "stop",
-        "length",
-        "tool_calls",
-        "content_filter",
-        "function_call",
-        "end_turn",
-        "max_tokens",
-        "stop_sequence",
-        "tool_use",
-        "pause_turn",
-        "refusal",
-        "completed",
-        "incomplete",
-        "failed",
-        "cancelled",
-        "in_progress",
-    )
-)
 
 
 def record_text(secrets: Secrets, text: str | None) -> str | None:
