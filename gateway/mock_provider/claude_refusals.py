@@ -6,7 +6,9 @@ supported on this model"); an effort level a model lacks is refused (`xhigh` bef
 `max` on Opus 4.5, any level before it); a mid-conversation system message (`role: "system"`
 in `messages`) is refused by every model before Opus 4.8.
 
-The Claude 5 generation's changes: Fable 5, Mythos 5 and Opus 5.5 refuse thinking off
+The Claude 5 generation's changes: they think when a request says nothing of it (so a tool
+loop without its thinking block is refused as with thinking asked); Fable 5, Mythos 5 and Opus
+5.5 refuse thinking off
 (`disabled`, Anthropic's words); Sonnet 5.5 refuses `disabled` for its own `between_tools`, which
 the others do not know; Opus 5 and Sonnet 5.5 refuse thinking off at effort `xhigh` or `max`;
 Opus 5.5, Sonnet 5.5, Fable 5.1 and Mythos 5.1 refuse a forced `tool_choice` (the mock's words
@@ -36,6 +38,9 @@ ONE_SAMPLING_SETTING = (
 NO_SAMPLING_SETTINGS = (
     "claude-opus-4-7", "claude-opus-4-8", "claude-fable-5", "claude-sonnet-5", "claude-opus-5",
 )  # fmt: skip
+THINKING_BY_DEFAULT = (
+    "claude-opus-5", "claude-sonnet-5", "claude-fable-5", "claude-mythos-5", "claude-haiku-5",
+)  # fmt: skip
 ALWAYS_THINKING = ("claude-opus-5-5", "claude-fable-5", "claude-mythos-5")
 BETWEEN_TOOLS = ("claude-sonnet-5-5",)
 OFF_UP_TO_HIGH = ("claude-opus-5", "claude-sonnet-5-5")  # (after ALWAYS_THINKING)
@@ -64,7 +69,7 @@ def claude_refusal(model: str, body: dict[str, Any]) -> str | None:
     """The message of the 400 Anthropic answers when `model` refuses what `body` asks, or
     None."""
     refused = (
-        thinking_refusal(body)
+        thinking_refusal(model, body)
         or system_turn_refusal(model, body)
         or breakpoints_refusal(body)
         or thinking_off_refusal(model, body)
@@ -134,8 +139,9 @@ def system_turn_refusal(model: str, body: dict[str, Any]) -> str | None:
     return None
 
 
-def thinking_refusal(body: dict[str, Any]) -> str | None:
-    """Anthropic's 400 for the thinking blocks `body` sends back, or None."""
+def thinking_refusal(model: str, body: dict[str, Any]) -> str | None:
+    """Anthropic's 400 for the thinking blocks `body` sends back, or None (thinking is on when
+    asked, and for the Claude 5 models, `THINKING_BY_DEFAULT`, when not turned off)."""
     messages = body.get("messages")
     if not isinstance(messages, list):
         return None
@@ -148,6 +154,7 @@ def thinking_refusal(body: dict[str, Any]) -> str | None:
                     return f"messages.{i}.content.{j}: Invalid `signature` in `thinking` block"
     thinking = body.get("thinking")
     on = isinstance(thinking, dict) and thinking.get("type") in ("enabled", "adaptive")
+    on = on or (thinking is None and model.startswith(THINKING_BY_DEFAULT))
     if not on or len(messages) < 2 or not _tool_results(messages[-1]):
         return None
     last = messages[-2]

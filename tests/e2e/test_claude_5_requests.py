@@ -9,7 +9,6 @@ gateway changed keeps going on a model that binds thinking blocks to their conve
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Iterator
 from typing import Any
@@ -24,6 +23,7 @@ from langchain_openai import ChatOpenAI
 from pydantic import BaseModel, SecretStr
 
 from gateway.mock_provider.thinking_binding import bound_signature
+from tests.e2e.claude_config import claude_models_config
 from tests.procs import Proc, start_gateway
 
 KEY = "sk-claude-5-test"
@@ -56,18 +56,10 @@ class Trip(BaseModel):
     cities: list[City]
 
 
-def _config(upstream: str) -> str:
-    text = f'[[providers]]\nname = "ant"\ntype = "anthropic"\nbase_url = "{upstream}"\n\n'
-    for name, model in MODELS.items():
-        text += f'[[models]]\nname = "{name}"\n'
-        text += f'[[models.deployments]]\nprovider = "ant"\nmodel = "{model}"\n\n'
-    return text + f'[[keys]]\nid = "k"\nkey_sha256 = "{hashlib.sha256(KEY.encode()).hexdigest()}"\n'
-
-
 @pytest.fixture(scope="module")
 def gateway(tmp_path_factory: pytest.TempPathFactory, mock_upstream: Proc) -> Iterator[Proc]:
     root = tmp_path_factory.mktemp("claude-5")
-    (root / "gateway.toml").write_text(_config(mock_upstream.url))
+    (root / "gateway.toml").write_text(claude_models_config(mock_upstream.url, MODELS, KEY))
     proc = start_gateway(root / "gateway.toml")
     yield proc
     proc.stop()
@@ -166,6 +158,26 @@ def test_a_forced_tool_is_asked_for_and_called(
     body = sent(mock_upstream)
     assert body["tool_choice"] == {"type": "auto"}
     assert "calling" in body["system"]
+
+
+@pytest.mark.parametrize("model", ["opus-5", "sonnet-5-5"])
+def test_an_openai_clients_tool_loop_goes_on_on_a_model_that_thinks_by_default(
+    client: openai.OpenAI, mock_upstream: Proc, model: str
+) -> None:
+    """The client cannot send the loop's thinking blocks back, which a thinking Claude wants
+    ("a final `assistant` message must start with a thinking block"): the request returning
+    tool results goes with thinking off, in the model's word."""
+    first = client.chat.completions.create(model=model, messages=HI, tools=[WEATHER])
+    [call] = first.choices[0].message.tool_calls or []
+    assert "thinking" not in sent(mock_upstream)
+    history: Any = [
+        *HI,
+        first.choices[0].message.model_dump(exclude_none=True),
+        {"role": "tool", "tool_call_id": call.id, "content": "sunny"},
+    ]
+    answer = client.chat.completions.create(model=model, messages=history, tools=[WEATHER])
+    assert answer.choices[0].message.content == "Tool result: sunny"
+    assert sent(mock_upstream)["thinking"]["type"] in ("disabled", "between_tools")
 
 
 def test_the_responses_api_gets_its_json_and_its_forced_tool(

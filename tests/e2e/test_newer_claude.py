@@ -6,7 +6,6 @@ are answered, sent what the model takes. An older Claude is sent what was asked.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterator
 from typing import Any
 
@@ -15,6 +14,7 @@ import httpx
 import openai
 import pytest
 
+from tests.e2e.claude_config import claude_models_config
 from tests.procs import Proc, start_gateway
 
 KEY = "sk-claude-sampling-test"
@@ -27,18 +27,10 @@ MODELS = {
 HI: list[openai.types.chat.ChatCompletionMessageParam] = [{"role": "user", "content": "hi"}]
 
 
-def _config(upstream: str) -> str:
-    text = f'[[providers]]\nname = "ant"\ntype = "anthropic"\nbase_url = "{upstream}"\n\n'
-    for name, model in MODELS.items():
-        text += f'[[models]]\nname = "{name}"\n'
-        text += f'[[models.deployments]]\nprovider = "ant"\nmodel = "{model}"\n\n'
-    return text + f'[[keys]]\nid = "k"\nkey_sha256 = "{hashlib.sha256(KEY.encode()).hexdigest()}"\n'
-
-
 @pytest.fixture(scope="module")
 def gateway(tmp_path_factory: pytest.TempPathFactory, mock_upstream: Proc) -> Iterator[Proc]:
     root = tmp_path_factory.mktemp("claude-sampling")
-    (root / "gateway.toml").write_text(_config(mock_upstream.url))
+    (root / "gateway.toml").write_text(claude_models_config(mock_upstream.url, MODELS, KEY))
     proc = start_gateway(root / "gateway.toml")
     yield proc
     proc.stop()

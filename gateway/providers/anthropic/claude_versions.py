@@ -27,6 +27,7 @@ def claude_model(model: str) -> tuple[str, int, int] | None:
     return match[1], int(match[2]), int(match[3] or 0)
 
 
+@functools.lru_cache(maxsize=256)
 def claude_version(model: str) -> tuple[int, int] | None:
     """(major, minor) of the Claude model `model` names, or None."""
     named = claude_model(model)

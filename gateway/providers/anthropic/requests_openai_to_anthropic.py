@@ -18,7 +18,7 @@ from gateway.providers.anthropic.structured_output import (
     forced_choice,
     structured_output_tool,
 )
-from gateway.providers.anthropic.thinking import openai_thinking
+from gateway.providers.anthropic.thinking import openai_thinking_off, with_thinking_for
 from gateway.providers.anthropic.tool_calls import anthropic_tool_id, tool_use_from_tool_call
 from gateway.providers.anthropic.web_search import anthropic_web_search_tool
 
@@ -60,7 +60,8 @@ def openai_request_to_anthropic(body: JSON, upstream_model: str) -> JSON:
       (and the schema, when given) is appended to the system prompt; the answer is then JSON by
       instruction.
     - `reasoning_effort` -> `output_config.effort` on Claude 4.6 and later (`effort`); `none`
-      and `minimal` also turn off the thinking of the models that think by default (`thinking`).
+      and `minimal`, and a request returning tool results, also turn off the thinking of the
+      models that think by default (`thinking`).
     - A forced `tool_choice` to a model that refuses forced tool use: `auto`, the call asked in
       the system prompt (`forced_tools`).
     - `web_search_options` -> Claude's web search tool (`web_search`).
@@ -153,9 +154,10 @@ def openai_request_to_anthropic(body: JSON, upstream_model: str) -> JSON:
     effort = claude_effort(body.get("reasoning_effort"), upstream_model)
     if effort is not None:
         out["output_config"] = {"effort": effort}
-    thinking = openai_thinking(body.get("reasoning_effort"), upstream_model)
-    if thinking is not None:
-        out["thinking"] = thinking
+    in_tool_loop = _returns_tool_results(out["messages"])
+    if openai_thinking_off(body.get("reasoning_effort"), upstream_model, in_tool_loop):
+        out["thinking"] = {"type": "disabled"}
+        with_thinking_for(out, upstream_model)  # in the model's word, effort capped
     if output_format is not None:
         out["output_config"] = {**out.get("output_config", {}), "format": output_format}
     if structured:
@@ -279,6 +281,14 @@ def _assistant_blocks(message: JSON) -> list[JSON]:
         block = tool_use_from_tool_call(call)
         blocks.append({**block, "id": anthropic_tool_id(block["id"])})
     return blocks
+
+
+def _returns_tool_results(messages: list[JSON]) -> bool:
+    """Whether the Anthropic `messages` end with tool results (a tool loop goes on)."""
+    content = messages[-1].get("content") if messages else None
+    return isinstance(content, list) and any(
+        isinstance(block, dict) and block.get("type") == "tool_result" for block in content
+    )
 
 
 def _tool_result_block(message: JSON) -> JSON:

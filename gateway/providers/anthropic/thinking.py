@@ -27,7 +27,9 @@ model in its word (`thinking_off`): none at all to the models that always think,
 then what keeps the answer short; with an effort of `xhigh` or `max` lowered to `high` where
 thinking is off only up to it (the answer keeps the shape the client asked for, without
 thinking blocks). An OpenAI client's `reasoning_effort` of `none` or `minimal` is such a request
-to the models that think by default (`openai_thinking`).
+to the models that think by default, and so is its request that returns tool results: it
+cannot send the loop's thinking blocks back ("a final `assistant` message must start with a
+thinking block ... To avoid this requirement, disable `thinking`"; `openai_thinking_off`).
 
 The model is known by its name (`claude_versions`); a name that does not say is sent what was
 asked.
@@ -81,13 +83,14 @@ def thinking_off(model: str) -> JSON | None:
     return {"type": "disabled"}
 
 
-def openai_thinking(reasoning_effort: object, model: str) -> JSON | None:
-    """The `thinking` an OpenAI client's `reasoning_effort` is sent to the Claude model `model`
-    names: thinking off for `none` and `minimal` where the model thinks by default and can be
-    asked not to; else None (the model's default)."""
-    if reasoning_effort not in ("none", "minimal") or not thinks_by_default(model):
-        return None
-    return thinking_off(model)
+def openai_thinking_off(reasoning_effort: object, model: str, in_tool_loop: bool) -> bool:
+    """Whether an OpenAI client's request goes to the Claude model `model` names with thinking
+    off: the model thinks by default, and the request asks for no reasoning (`none`,
+    `minimal`) or returns tool results (its client cannot send the thinking blocks of that
+    tool loop back, which Claude wants while it thinks)."""
+    if not thinks_by_default(model):
+        return False
+    return in_tool_loop or reasoning_effort in ("none", "minimal")
 
 
 def with_thinking_for(upstream: JSON, model: str) -> None:

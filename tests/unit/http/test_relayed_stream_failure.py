@@ -79,7 +79,8 @@ async def test_a_failed_response_is_recorded_and_counted_as_a_failed_stream(
         assert answer.content == body.replace(PROVIDER_KEY.encode(), b"****")
         (record,) = gateway.records()
         metrics = (await gateway.client.get("/metrics")).text
-    assert record["status"] == 200 and record["finish_reason"] is None
+    # The response's own status, as the client was told it.
+    assert record["status"] == 200 and record["finish_reason"] == "failed"
     assert record["error_type"] == "server_error"
     assert record["error_message"] == "upstream stream error: The model crashed (key ****)."
     assert [a["error"] for a in record["attempts"]] == ["server_error"]

@@ -60,10 +60,12 @@ def test_a_tool_loop_with_thinking_on_must_start_with_a_thinking_block() -> None
     thought: dict[str, object] = {"type": "thinking", "thinking": "Call f.", "signature": "c2ln"}
 
     def loop(
-        first: list[dict[str, object]], thinking: dict[str, object] | None
+        first: list[dict[str, object]],
+        thinking: dict[str, object] | None,
+        model: str = "claude-sonnet-4-5",
     ) -> dict[str, object]:
         body: dict[str, object] = {
-            "model": "claude-sonnet-4-5",
+            "model": model,
             "max_tokens": 2048,
             "messages": [
                 *USER,
@@ -80,6 +82,12 @@ def test_a_tool_loop_with_thinking_on_must_start_with_a_thinking_block() -> None
     assert plan_messages(loop([thought], {"type": "enabled", "budget_tokens": 1024})).choices
     assert plan_messages(loop([], None)).choices
     assert plan_messages(loop([], {"type": "disabled"})).choices
+    # The Claude 5 models think when a request says nothing of it.
+    for model in ("claude-opus-5", "claude-sonnet-5-5", "claude-fable-5-1"):
+        with pytest.raises(RequestError, match="Expected `thinking` or `redacted_thinking`"):
+            plan_messages(loop([], None, model))
+    assert plan_messages(loop([], {"type": "disabled"}, "claude-opus-5")).choices
+    assert plan_messages(loop([], {"type": "between_tools"}, "claude-sonnet-5-5")).choices
 
 
 def test_an_effort_level_a_model_lacks_is_refused() -> None:

@@ -1,7 +1,8 @@
 """Thinking off, in the word each Claude model takes: `disabled`, Sonnet 5.5's `between_tools`,
 none at all for the models that always think (Fable 5, Mythos 5, Opus 5.5); effort `high` at
 most where thinking is off only up to it (Opus 5, Sonnet 5.5). From an Anthropic client's
-request routed to the model, and from an OpenAI client's `reasoning_effort` of `none`."""
+request routed to the model, and from an OpenAI client's `reasoning_effort` of `none` or its
+request returning tool results."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import pytest
 
 from gateway.providers.anthropic.requests_openai_to_anthropic import openai_request_to_anthropic
 from gateway.providers.anthropic.thinking import (
-    openai_thinking,
+    openai_thinking_off,
     thinking_off,
     thinks_by_default,
     with_thinking_for,
@@ -93,8 +94,45 @@ def test_a_name_that_does_not_say_is_sent_what_was_asked() -> None:
 def test_an_openai_clients_reasoning_effort(
     effort: str | None, model: str, thinking: JSON | None
 ) -> None:
-    assert openai_thinking(effort, model) == thinking
+    off = openai_thinking_off(effort, model, in_tool_loop=False)
+    assert off is (effort in ("none", "minimal") and model != "claude-opus-4-8")
     body: JSON = {"messages": [{"role": "user", "content": "hi"}]}
     if effort is not None:
         body["reasoning_effort"] = effort
     assert openai_request_to_anthropic(body, model).get("thinking") == thinking
+
+
+LOOP: list[JSON] = [
+    {"role": "user", "content": "Weather in Paris?"},
+    {
+        "role": "assistant",
+        "content": None,
+        "tool_calls": [
+            {"id": "call_1", "type": "function", "function": {"name": "w", "arguments": "{}"}}
+        ],
+    },
+    {"role": "tool", "tool_call_id": "call_1", "content": "sunny"},
+]
+TOOLS: list[JSON] = [{"type": "function", "function": {"name": "w", "parameters": {}}}]
+
+
+@pytest.mark.parametrize(
+    ("model", "thinking", "effort"),
+    [
+        ("claude-opus-5", OFF, "high"),
+        ("claude-sonnet-5", OFF, "xhigh"),
+        ("claude-sonnet-5-5", BETWEEN, "high"),
+        ("claude-opus-5-5", None, "xhigh"),  # always thinks: nothing can be asked
+        ("claude-opus-4-8", None, "xhigh"),  # thinks only when asked
+    ],
+)
+def test_a_tool_loop_of_an_openai_client_goes_on_without_thinking(
+    model: str, thinking: JSON | None, effort: str
+) -> None:
+    """It cannot send the loop's thinking blocks back, which a thinking Claude wants."""
+    body: JSON = {"messages": LOOP, "tools": TOOLS, "reasoning_effort": "xhigh"}
+    sent = openai_request_to_anthropic(body, model)
+    assert sent.get("thinking") == thinking
+    assert sent["output_config"] == {"effort": effort}
+    first = openai_request_to_anthropic({**body, "messages": LOOP[:1]}, model)
+    assert "thinking" not in first  # the loop's first call thinks as the model does
