@@ -124,6 +124,7 @@ APPLIED_LIVE: Mapping[str, tuple[str, ...]] = {
         "audio_input_cost_per_1m",
         "audio_output_cost_per_1m",
         "web_search_cost_per_1k",
+        "tier_costs",
         "context_window",
         "reasoning",
         "sampling",

@@ -129,6 +129,32 @@ class AdminConfig:
 
 
 @dataclass(frozen=True)
+class TierCosts:
+    """What a processing tier that served an answer costs, as a multiple of the deployment's
+    token prices (its `[models.deployments.tier_costs]` table): OpenAI's Fast mode (`service_tier`
+    `priority`, which `fast` asks for), Flex and Ultrafast, and Claude's fast mode (`speed:
+    "fast"`). The defaults are the providers' published ratios for their current models."""
+
+    priority: NonNegativeFloat = 2.0
+    flex: NonNegativeFloat = 0.5
+    ultrafast: NonNegativeFloat = 6.0
+    fast: NonNegativeFloat = 2.0  # Claude's fast mode (Opus 4.8 and 5; Opus 4.6's was 6x)
+
+    def multiplier(self, tier: str | None) -> float:
+        """The multiple for the tier an answer names (1 for none, or a tier not listed)."""
+        match tier:
+            case "priority":
+                return self.priority
+            case "flex":
+                return self.flex
+            case "ultrafast":
+                return self.ultrafast
+            case "fast":
+                return self.fast
+        return 1.0
+
+
+@dataclass(frozen=True)
 class Timeouts:
     """A deployment's timeouts, written in its `[[models.deployments]]` table as `*_timeout_s`."""
 
@@ -168,6 +194,8 @@ class DeploymentConfig:
     rpm: PositiveInt | None = None
     tpm: PositiveInt | None = None
     timeouts: Timeouts = field(default_factory=Timeouts, metadata=toml(flatten=True))
+    # The price of the processing tiers that serve at a premium or a discount (`TierCosts`).
+    tier_costs: TierCosts = field(default_factory=TierCosts)
     # Stable label for metrics, headers and records: `provider/model` (computed once; it is
     # read many times per request).
     name: str = field(init=False, repr=False, compare=False)

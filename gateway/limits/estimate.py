@@ -33,7 +33,8 @@ def estimate_request(
 ) -> Estimate:
     """Tokens to reserve (prompt estimate + max_tokens) and the most it could cost (0.0 unless
     `priced`: only a budget check reads the cost, `LimitPlan.priced`)."""
-    return priced_estimate(model, prompt_tokens, completion_tokens(body, kind), priced)
+    completion = completion_tokens(body, kind)
+    return priced_estimate(model, prompt_tokens, completion, priced, asked_tier(body))
 
 
 def completion_tokens(body: dict[str, Any], kind: EndpointKind) -> int:
@@ -58,17 +59,32 @@ def completion_tokens(body: dict[str, Any], kind: EndpointKind) -> int:
 
 
 def priced_estimate(
-    model: ModelConfig, prompt_tokens: int, completion: int, priced: bool
+    model: ModelConfig, prompt_tokens: int, completion: int, priced: bool, tier: str | None = None
 ) -> Estimate:
     """The estimate of a request of `prompt_tokens` that may answer `completion` tokens, its
-    cost on the dearest of the model's deployments when `priced` (else 0.0)."""
+    cost on the dearest of the model's deployments when `priced` (else 0.0), at the processing
+    tier it asks for (`asked_tier`: a deployment's `tier_costs` multiple)."""
     cost = 0.0
     if priced:
         for d in model.deployments:  # the dearest deployment (a loop: nearly always one)
             price = (prompt_tokens * d.input_cost_per_1m + completion * d.output_cost_per_1m) / 1e6
+            if tier is not None:
+                price *= d.tier_costs.multiplier(tier)
             if price > cost:
                 cost = price
     return Estimate(prompt_tokens, completion, cost)
+
+
+def asked_tier(body: dict[str, Any]) -> str | None:
+    """The premium (or discounted) processing tier a request asks for, as its answer would name
+    it: OpenAI's `service_tier` `priority` (`fast` too), `flex`, `ultrafast`; Claude's
+    `speed: "fast"` as `fast`; None for the standard one."""
+    tier = body.get("service_tier")
+    if tier == "fast" or tier == "priority":
+        return "priority"
+    if tier == "flex" or tier == "ultrafast":
+        return str(tier)
+    return "fast" if body.get("speed") == "fast" else None
 
 
 def completion_texts(body: dict[str, Any]) -> int:

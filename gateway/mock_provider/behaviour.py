@@ -46,6 +46,10 @@ _PIECE = re.compile(r"\S+\s*|\s+")
 _ARGUMENT_PIECE = re.compile(r"[^,:]+[,:]?|[,:]")
 
 FINISH_TO_STOP_REASON = {"stop": "end_turn", "length": "max_tokens", "tool_calls": "tool_use"}
+# The `service_tier` an OpenAI answer names for the one asked (Fast mode answers `priority`).
+_OPENAI_TIERS: dict[object, str] = {
+    "fast": "priority", "priority": "priority", "flex": "flex", "ultrafast": "ultrafast",
+}  # fmt: skip
 
 
 class RequestError(Exception):
@@ -87,6 +91,9 @@ class Plan:
     search: str | None = None
     # A search's turn Claude paused: how many searches it made before (`paused_turns`).
     paused: int | None = None
+    # The processing tier asked for, as the answer names it: OpenAI's `priority` (asked as
+    # `fast` or `priority`), `flex`, `ultrafast`; Claude's fast mode, `fast`.
+    tier: str | None = None
 
     @property
     def completion_tokens(self) -> int:
@@ -325,7 +332,9 @@ def plan_chat(body: Any) -> Plan:
     stream = body.get("stream") is True
     options = body.get("stream_options")
     include_usage = stream and isinstance(options, dict) and options.get("include_usage") is True
-    return Plan(model, choices, tokens.count_messages(messages), stream, include_usage)
+    tier = _OPENAI_TIERS.get(body.get("service_tier"))
+    prompt = tokens.count_messages(messages)
+    return Plan(model, choices, prompt, stream, include_usage, tier=tier)
 
 
 def plan_messages(body: Any) -> Plan:
@@ -348,7 +357,8 @@ def plan_messages(body: Any) -> Plan:
     searched = choices[0].tool_call is None and offers_search(body.get("tools"))
     query = last_user_text(messages) if searched else None
     paused = paused_search(query, messages) if query is not None else None
-    return Plan(model, choices, prompt, body.get("stream") is True, False, query, paused)
+    tier = "fast" if body.get("speed") == "fast" else None
+    return Plan(model, choices, prompt, body.get("stream") is True, False, query, paused, tier)
 
 
 def count_message_tokens(body: Any) -> int:

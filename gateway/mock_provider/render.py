@@ -75,6 +75,7 @@ def openai_completion(plan: Plan, response_id: str, created: int) -> dict[str, A
         ],
         "usage": openai_usage(plan.prompt_tokens, plan.completion_tokens),
         "system_fingerprint": FINGERPRINT,
+        **({"service_tier": plan.tier} if plan.tier else {}),
     }
 
 
@@ -87,6 +88,8 @@ def openai_stream_frames(plan: Plan, response_id: str, created: int) -> list[Fra
         "model": plan.model,
         "system_fingerprint": FINGERPRINT,
     }
+    if plan.tier:  # every chunk names it, as OpenAI's do
+        base["service_tier"] = plan.tier
     if plan.include_usage:
         base["usage"] = None
 
@@ -184,6 +187,8 @@ def anthropic_message(plan: Plan, message_id: str) -> dict[str, Any]:
         content = anthropic_search_blocks(plan.search, choice.text or "")
     if plan.search is not None:
         usage["server_tool_use"] = {"web_search_requests": 1}
+    if plan.tier == "fast":
+        usage["speed"] = "fast"
     return {
         "id": message_id,
         "type": "message",
@@ -292,6 +297,8 @@ def anthropic_stream_frames(plan: Plan, message_id: str) -> list[Frame]:
     usage: dict[str, Any] = {"output_tokens": choice.completion_tokens}
     if plan.search is not None:  # Claude's cumulative usage says its searches too
         usage["server_tool_use"] = {"web_search_requests": 1}
+    if plan.tier == "fast":
+        usage["speed"] = "fast"
     closing: Frame = [
         {"type": "content_block_stop", "index": at},
         {

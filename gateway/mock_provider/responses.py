@@ -67,8 +67,9 @@ def plan_responses(body: Any) -> Plan:
     chat.pop("stream", None)
     if "max_tokens" in chat:
         chat["max_completion_tokens"] = chat.pop("max_tokens")
-    plan = plan_chat(chat)
-    return Plan(model, plan.choices[:1], plan.prompt_tokens, body.get("stream") is True, True)
+    plan = plan_chat({**chat, "service_tier": body.get("service_tier")})
+    stream = body.get("stream") is True
+    return Plan(model, plan.choices[:1], plan.prompt_tokens, stream, True, tier=plan.tier)
 
 
 def count_response_tokens(body: Any) -> int:
@@ -116,7 +117,7 @@ def render_response(plan: Plan, request: JSON, response_id: str, created_at: int
     if (thought := reasoning_item(request, plan.model)) is not None:
         output.insert(0, thought)
     reason = _incomplete(choice)
-    return response_object(
+    response = response_object(
         request,
         response_id,
         plan.model,
@@ -126,6 +127,9 @@ def render_response(plan: Plan, request: JSON, response_id: str, created_at: int
         incomplete_reason=reason,
         created_at=created_at,
     )
+    if plan.tier:
+        response["service_tier"] = plan.tier
+    return response
 
 
 def render_stream(
@@ -134,6 +138,8 @@ def render_stream(
     """The typed events in frames (the opening events with the first delta, one delta per
     frame, the closing events with the last), and the final response object."""
     events = ResponseEvents(request, response_id, plan.model, created_at)
+    if plan.tier:
+        events.response["service_tier"] = plan.tier
     choice = plan.choices[0]
     call = choice.tool_call
     opening = events.start()

@@ -15,8 +15,10 @@ def cost_usd(usage: Usage, deployment: DeploymentConfig | None) -> float:
     """Price of one call from the deployment's per-1M-token prices: cache reads, cache writes
     (writes to the 1-hour cache apart) and audio tokens (all part of `prompt_tokens`) at their
     own rates, the other prompt tokens at the input price; audio completion tokens (part of
-    `completion_tokens`) at theirs, the others at the output price; and the web searches the
-    provider ran, at the deployment's price per 1,000."""
+    `completion_tokens`) at theirs, the others at the output price, all times the multiple of
+    the processing tier that served it (`tier_costs`: OpenAI's Fast mode, Flex, Ultrafast,
+    Claude's fast mode); and the web searches the provider ran, at the deployment's price per
+    1,000."""
     if deployment is None:
         return 0.0
     if (
@@ -29,6 +31,8 @@ def cost_usd(usage: Usage, deployment: DeploymentConfig | None) -> float:
     else:  # nearly always: every token at the plain price
         total = usage.prompt_tokens * deployment.input_cost_per_1m
         total += usage.completion_tokens * deployment.output_cost_per_1m
+    if usage.service_tier is not None:  # a premium (or discounted) tier served it
+        total *= deployment.tier_costs.multiplier(usage.service_tier)
     if usage.web_searches:  # (per 1M, as the tokens' total is)
         total += usage.web_searches * deployment.web_search_cost_per_1k * 1000
     # Never negative: a refund is not something an upstream's usage can claim.

@@ -99,6 +99,7 @@ def build_record(
         "reasoning_tokens": usage.reasoning_tokens if usage else 0,
         # Billed per search, apart from the tokens (`web_search_cost_per_1k`).
         "web_searches": usage.web_searches if usage else 0,
+        "service_tier": usage.service_tier if usage else None,
         "usage_estimated": bool(usage and not usage.reported),
         "cost_usd": cost,
         "latency_ms": round(latency_ms, 3),

@@ -14,7 +14,7 @@ from typing import Any
 import orjson
 
 from gateway.errors import AuthenticationError, InvalidRequest, NotFound, PermissionDenied
-from gateway.limits.estimate import completion_tokens, priced_estimate
+from gateway.limits.estimate import asked_tier, completion_tokens, priced_estimate
 from gateway.limits.held import Held
 from gateway.limits.prepared_plans import PreparedHeld
 from gateway.pipeline.attribution import attribute
@@ -136,7 +136,8 @@ async def check_limits(ctx: RequestContext, services: Services) -> None:
             if plan.tpm_only_varies:  # the usual plan: its checks take the tokens alone
                 checks = plan.for_tokens(prompt_tokens + completion)
             else:
-                estimate = priced_estimate(ctx.model, prompt_tokens, completion, plan.priced)
+                tier = asked_tier(ctx.body) if plan.priced else None
+                estimate = priced_estimate(ctx.model, prompt_tokens, completion, plan.priced, tier)
                 checks = plan.for_request(estimate, ctx.user)
             held = await limiter.acquire(checks, ctx.model, deadline_s, plan.sorting)
     finally:

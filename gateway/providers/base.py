@@ -38,6 +38,9 @@ class Usage:
     # web_search_requests`, the Responses API's `web_search_call` items): billed per search,
     # apart from the tokens (`web_search_cost_per_1k`).
     web_searches: int = 0
+    # The processing tier that served the answer when not the standard one (`service_tiers`):
+    # OpenAI's `priority`, `flex`, `ultrafast`, Claude's `fast`; priced by `TierCosts`.
+    service_tier: str | None = None
     # True when the numbers came from the upstream, False when estimated with tiktoken.
     reported: bool = False
 

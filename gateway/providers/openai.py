@@ -31,6 +31,7 @@ from gateway.providers.openai_streams import (
 )
 from gateway.providers.openai_usage import usage_from_openai
 from gateway.providers.reasoning_history import wants_reasoning_content, with_reasoning_content
+from gateway.providers.service_tiers import with_tier
 from gateway.providers.thought_signatures import wants_thought_signatures, with_thought_signatures
 from gateway.providers.upstream_errors import (
     error_from_upstream,
@@ -172,7 +173,7 @@ class OpenAIChatAdapter:
     def convert_json(self, data: bytes) -> tuple[bytes, Usage, dict[str, Any]]:
         parsed = parse_upstream_json(data)
         require_objects(parsed, self.answer_list)
-        usage = usage_from_openai(parsed.get("usage")) or Usage()
+        usage = with_tier(usage_from_openai(parsed.get("usage")) or Usage(), parsed)
         return data, usage, parsed
 
     def stream(self, body: dict[str, Any]) -> OpenAIStreamPassthrough:

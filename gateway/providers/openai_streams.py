@@ -10,6 +10,7 @@ import orjson
 from gateway.errors import GatewayError, UpstreamFailed
 from gateway.providers.base import Usage, malformed, stream_cut_short
 from gateway.providers.openai_usage import usage_from_openai
+from gateway.providers.service_tiers import with_tier
 from gateway.providers.upstream_errors import error_of_event, stream_error_from_upstream
 from gateway.sse import EventBuffer, parse_event
 
@@ -172,7 +173,7 @@ class OpenAIStreamPassthrough:
         if parsed.get("usage") is not None:
             usage = usage_from_openai(parsed["usage"])
             if usage is not None:
-                self.usage = usage
+                self.usage = with_tier(usage, parsed)  # (every chunk names the tier)
                 return not choices and not self._client_wants_usage
         return False
 

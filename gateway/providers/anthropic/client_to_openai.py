@@ -43,6 +43,7 @@ from gateway.providers.openai import (
 )
 from gateway.providers.openai_usage import usage_from_openai
 from gateway.providers.reasoning_history import wants_reasoning_content, with_reasoning_content
+from gateway.providers.service_tiers import with_tier
 from gateway.providers.thought_signatures import wants_thought_signatures, with_thought_signatures
 from gateway.providers.upstream_errors import (
     error_from_upstream,
@@ -89,7 +90,8 @@ class OpenAIToAnthropicStreamAdapter:
                 if parsed.get("error"):
                     raise stream_error_from_upstream(parsed["error"], anthropic=False)
                 if parsed.get("usage") is not None:
-                    self._reported = usage_from_openai(parsed["usage"]) or self._reported
+                    reported = usage_from_openai(parsed["usage"])
+                    self._reported = with_tier(reported, parsed) if reported else self._reported
                 out.extend(self._encode(self._translator.feed(parsed)))
             return out
         except GatewayError as exc:  # the events before it are the client's all the same
@@ -176,7 +178,7 @@ class AnthropicClientToOpenAI:
         require_objects(parsed, "choices")
         model = str(parsed.get("model") or "")
         converted = openai_response_to_anthropic(parsed, model, self.thinking)
-        usage = usage_from_openai(parsed.get("usage")) or Usage()
+        usage = with_tier(usage_from_openai(parsed.get("usage")) or Usage(), parsed)
         return orjson.dumps(converted), usage, converted
 
     def stream(self, body: dict[str, Any]) -> OpenAIToAnthropicStreamAdapter:

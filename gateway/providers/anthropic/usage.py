@@ -59,8 +59,8 @@ def anthropic_usage(usage: object) -> JSON:
 def usage_from_anthropic(usage: object) -> Usage | None:
     """Anthropic usage as the gateway's record (prompt counts include cache reads and writes;
     the writes to the 1-hour cache, `cache_creation.ephemeral_1h_input_tokens`, are counted
-    apart too, and the web searches, `server_tool_use.web_search_requests`); None when
-    `usage` is not an object."""
+    apart too, the web searches, `server_tool_use.web_search_requests`, and the fast mode that
+    served it, `speed: "fast"`); None when `usage` is not an object."""
     if not isinstance(usage, dict):
         return None
     cache_read = token_count(usage.get("cache_read_input_tokens"), "cache_read_input_tokens")
@@ -88,5 +88,6 @@ def usage_from_anthropic(usage: object) -> Usage | None:
         cache_write_tokens=cache_write,
         cache_write_1h_tokens=min(written_1h, cache_write),
         web_searches=searches,
+        service_tier="fast" if usage.get("speed") == "fast" else None,
         reported=True,
     )

@@ -79,6 +79,7 @@ from gateway.providers.responses.streams_responses_to_compaction import (
     ResponsesToCompactionStream,
 )
 from gateway.providers.responses.web_search import live_search_options
+from gateway.providers.service_tiers import with_tier
 from gateway.providers.thought_signatures import wants_thought_signatures, with_thought_signatures
 from gateway.providers.upstream_errors import error_from_upstream, stream_error_from_upstream
 from gateway.sse import SSEDecoder
@@ -131,6 +132,7 @@ class ResponsesPassthrough:
     def convert_json(self, data: bytes) -> tuple[bytes, Usage, JSON]:
         parsed = parse_upstream_json(data)
         usage = usage_with_searches(usage_from_responses(parsed.get("usage")) or Usage(), parsed)
+        usage = with_tier(usage, parsed)
         if self.compaction is None:
             return data, usage, parsed
         answer = compacted(self.compaction, self.request, parsed)
@@ -299,7 +301,7 @@ class ResponsesToChat:
     def convert_json(self, data: bytes) -> tuple[bytes, Usage, JSON]:
         chat = parse_upstream_json(data)
         converted = self._answer(chat_response_to_responses(chat, self.request, new_id("resp")))
-        usage = usage_from_openai(chat.get("usage")) or Usage()
+        usage = with_tier(usage_from_openai(chat.get("usage")) or Usage(), chat)
         return orjson.dumps(converted), usage, converted
 
     def stream(self, body: JSON) -> _TranslatedStream:

@@ -43,6 +43,7 @@ from gateway.providers.responses.responses_only import responses_only_model
 from gateway.providers.responses.responses_responses_to_chat import responses_response_to_chat
 from gateway.providers.responses.stream_passthrough import response_failure
 from gateway.providers.responses.streams_responses_to_chat import ResponsesToChatStream
+from gateway.providers.service_tiers import with_tier
 from gateway.providers.upstream_errors import error_from_upstream
 
 
@@ -99,7 +100,7 @@ class ChatThroughResponses:
         if failure is not None:
             raise failure
         usage = usage_with_searches(usage_from_responses(parsed.get("usage")) or Usage(), parsed)
-        return responses_response_to_chat(parsed, self.origin, searches), usage
+        return responses_response_to_chat(parsed, self.origin, searches), with_tier(usage, parsed)
 
     def convert_json(self, data: bytes) -> tuple[bytes, Usage, dict[str, Any]]:
         chat, usage = self._answer(data)

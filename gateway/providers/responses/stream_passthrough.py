@@ -8,6 +8,7 @@ from gateway.errors import GatewayError, UpstreamFailed, UpstreamStreamError
 from gateway.json_types import JSON
 from gateway.providers.base import RelaysFailure, Usage, parse_upstream_json
 from gateway.providers.responses.objects import usage_from_responses, usage_with_searches
+from gateway.providers.service_tiers import with_tier
 from gateway.providers.upstream_errors import stream_error_from_upstream
 from gateway.sse import EventBuffer, parse_event
 
@@ -99,7 +100,9 @@ class ResponsesStreamPassthrough(RelaysFailure):
         if isinstance(response, dict):
             self.response = response
             usage = usage_from_responses(response.get("usage")) or self.usage
-            self.usage = usage_with_searches(usage, response) if usage else usage
+            if usage is not None:
+                usage = with_tier(usage_with_searches(usage, response), response)
+            self.usage = usage
             if parsed["type"] == "response.failed":
                 self.failure = _failed(response.get("error"))
 

@@ -22,6 +22,7 @@ from gateway.config.types import (
     RecognizerConfig,
     RoutingConfig,
     ServerConfig,
+    TierCosts,
     TracingConfig,
 )
 
@@ -190,6 +191,7 @@ CONFIG: dict[str, Any] = {
                     "first_token_timeout_s": 2,
                     "idle_timeout_s": 3,
                     "total_timeout_s": 4,
+                    "tier_costs": {"priority": 1.8, "flex": 0.4, "ultrafast": 5.5, "fast": 3},
                 }
             ],
         },
@@ -281,6 +283,7 @@ CONFIG_TABLES: dict[tuple[str | int, ...], type] = {
     ("providers", 1): ProviderConfig,
     ("models", 0): ModelConfig,
     ("models", 0, "deployments", 0): DeploymentConfig,
+    ("models", 0, "deployments", 0, "tier_costs"): TierCosts,
     ("keys", 0): KeyConfig,
 }
 POLICY_TABLES: dict[tuple[str | int, ...], type] = {

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from gateway.config.types import DeploymentConfig, ModelConfig
+from gateway.config.types import DeploymentConfig, ModelConfig, TierCosts
 from gateway.limits.estimate import estimate_request
 
 
@@ -53,3 +53,32 @@ def test_a_chat_reserves_max_tokens_for_each_choice(n: object, texts: int) -> No
     estimate = estimate_request(body, "chat", model, 10)
     assert estimate.completion_tokens == 100 * texts
     assert estimate.cost_usd == pytest.approx(100 * texts * 2 / 1e6)
+
+
+@pytest.mark.parametrize(
+    ("asked", "multiple"),
+    [
+        ({"service_tier": "fast"}, 2.0),
+        ({"service_tier": "priority"}, 2.0),
+        ({"service_tier": "ultrafast"}, 5.0),  # the deployment's own
+        ({"service_tier": "flex"}, 0.5),
+        ({"service_tier": "default"}, 1.0),
+        ({"speed": "fast"}, 2.0),
+        ({}, 1.0),
+    ],
+)
+def test_a_budget_reserves_at_the_tier_the_request_asks_for(
+    asked: dict[str, str], multiple: float
+) -> None:
+    """A Codex session in `/fast` spends at twice the price: its estimate says so."""
+    deployment = DeploymentConfig(
+        provider="p",
+        model="m",
+        input_cost_per_1m=10,
+        output_cost_per_1m=50,
+        tier_costs=TierCosts(ultrafast=5.0),
+    )
+    estimate = estimate_request(
+        {"max_tokens": 100, **asked}, "chat", ModelConfig("m", (deployment,)), 50
+    )
+    assert estimate.cost_usd == pytest.approx((50 * 10 + 100 * 50) / 1e6 * multiple)

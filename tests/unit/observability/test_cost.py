@@ -1,6 +1,6 @@
 import pytest
 
-from gateway.config.types import DeploymentConfig
+from gateway.config.types import DeploymentConfig, TierCosts
 from gateway.observability.cost import cost_usd
 from gateway.providers import Usage
 
@@ -124,3 +124,42 @@ def test_web_searches_cost_their_price_per_thousand() -> None:
     # Unpriced (the default), a search costs nothing more.
     plain = DeploymentConfig(provider="p", model="m", input_cost_per_1m=3.0)
     assert cost_usd(usage, plain) == pytest.approx(1000 * 3 / 1e6)
+
+
+@pytest.mark.parametrize(
+    ("tier", "multiple"),
+    [(None, 1.0), ("priority", 2.0), ("flex", 0.5), ("ultrafast", 6.0), ("fast", 2.0)],
+)
+def test_the_tier_that_served_multiplies_the_tokens_price(
+    tier: str | None, multiple: float
+) -> None:
+    deployment = DeploymentConfig(
+        provider="p",
+        model="m",
+        input_cost_per_1m=10.0,
+        output_cost_per_1m=50.0,
+        cached_input_cost_per_1m=1.0,
+        web_search_cost_per_1k=10.0,
+    )
+    usage = Usage(
+        prompt_tokens=1_000_000,
+        completion_tokens=100_000,
+        cached_tokens=500_000,
+        web_searches=2,
+        service_tier=tier,
+    )
+    tokens = 0.5 * 10.0 + 0.5 * 1.0 + 0.1 * 50.0
+    assert cost_usd(usage, deployment) == pytest.approx(tokens * multiple + 2 * 0.01)
+
+
+def test_a_deployments_own_tier_costs_and_an_unknown_tier() -> None:
+    deployment = DeploymentConfig(
+        provider="p",
+        model="claude-opus-4-6",
+        input_cost_per_1m=5.0,
+        tier_costs=TierCosts(fast=6.0),
+    )
+    fast = Usage(prompt_tokens=1_000_000, service_tier="fast")
+    assert cost_usd(fast, deployment) == pytest.approx(30.0)
+    other = Usage(prompt_tokens=1_000_000, service_tier="other")
+    assert cost_usd(other, deployment) == pytest.approx(5.0)
