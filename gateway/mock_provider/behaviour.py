@@ -47,7 +47,7 @@ _ARGUMENT_PIECE = re.compile(r"[^,:]+[,:]?|[,:]")
 
 FINISH_TO_STOP_REASON = {"stop": "end_turn", "length": "max_tokens", "tool_calls": "tool_use"}
 # The `service_tier` an OpenAI answer names for the one asked (Fast mode answers `priority`).
-_OPENAI_TIERS: dict[object, str] = {
+_OPENAI_TIERS: dict[str, str] = {
     "fast": "priority", "priority": "priority", "flex": "flex", "ultrafast": "ultrafast",
 }  # fmt: skip
 
@@ -332,7 +332,8 @@ def plan_chat(body: Any) -> Plan:
     stream = body.get("stream") is True
     options = body.get("stream_options")
     include_usage = stream and isinstance(options, dict) and options.get("include_usage") is True
-    tier = _OPENAI_TIERS.get(body.get("service_tier"))
+    asked = body.get("service_tier")
+    tier = _OPENAI_TIERS.get(asked) if isinstance(asked, str) else None
     prompt = tokens.count_messages(messages)
     return Plan(model, choices, prompt, stream, include_usage, tier=tier)
 

@@ -111,18 +111,21 @@ class AnthropicStreamPassthrough:
                 if kind == "message_stop":
                     self.ended = True
                 elif kind == "message_start":
-                    message = parsed.get("message") or {}
-                    self._merge_usage(message.get("usage"))
+                    message = parsed.get("message")
+                    self._merge_usage(message.get("usage") if type(message) is dict else None)
                     self.usage = self.usage or Usage()
                 elif kind == "content_block_delta":
-                    delta = parsed.get("delta") or {}
-                    if delta.get("type") == "text_delta":
+                    delta = parsed.get("delta")
+                    if type(delta) is not dict:  # an upstream's odd event: passed on as it is
+                        pass
+                    elif delta.get("type") == "text_delta":
                         self.text.append(str(delta.get("text", "")))
                     else:
                         self._written.append(_written(delta))
                 elif kind == "message_delta":
                     self._merge_usage(parsed.get("usage"))
-                    reason = (parsed.get("delta") or {}).get("stop_reason")
+                    delta = parsed.get("delta")
+                    reason = delta.get("stop_reason") if type(delta) is dict else None
                     self.finish_reason = reason if type(reason) is str else self.finish_reason
                 elif kind == "error":
                     raise stream_error_from_upstream(parsed.get("error"), anthropic=True)

@@ -53,3 +53,18 @@ def test_a_responses_streams_final_status() -> None:
 def test_a_converter_without_one_reports_none() -> None:
     assert not reports_finish(object())
     assert not reports_finish(object())  # (the second time from what was learned of its class)
+
+
+def test_an_upstreams_odd_events_are_passed_on_without_breaking_the_stream() -> None:
+    """An Anthropic-compatible server that lies in its shapes (a `message` or a `delta` that is
+    no object) is relayed, not a crash of the relay."""
+    passed = AnthropicStreamPassthrough()
+    odd: list[Mapping[str, object]] = [
+        {"type": "message_start", "message": "x"},
+        {"type": "content_block_delta", "delta": "y"},
+        {"type": "message_delta", "delta": 7, "usage": {"output_tokens": 1}},
+        {"type": "message_stop"},
+    ]
+    assert len(passed.feed(_events(*odd))) == 4
+    assert passed.finish_reason is None and passed.ended
+    assert passed.usage is not None and passed.usage.completion_tokens == 1
