@@ -14,7 +14,8 @@ the others do not know; Opus 5 and Sonnet 5.5 refuse thinking off at effort `xhi
 Opus 5.5, Sonnet 5.5, Fable 5.1 and Mythos 5.1 refuse a forced `tool_choice` (the mock's words
 for those three); every model refuses an `output_config.format` schema with an object not
 closed (Anthropic's words); and the models that bind thinking blocks to their conversation
-refuse one whose conversation changed (`thinking_binding`).
+refuse one whose conversation changed (`thinking_binding`); the models before Fable 5.1 and the
+5.5 models (the same ones) refuse a system turn's per-turn `output_config` and `clear_at`.
 
 Every model refuses what Anthropic refuses of thinking blocks sent back: a block whose
 `signature` Claude did not make ("Invalid `signature` in `thinking` block"; the mock signs
@@ -28,7 +29,7 @@ import re
 from typing import Any
 
 from gateway.mock_provider.cache_breakpoints import breakpoints_refusal
-from gateway.mock_provider.thinking_binding import binding_refusal
+from gateway.mock_provider.thinking_binding import BINDING_MODELS, binding_refusal
 from gateway.providers.anthropic.claude_versions import claude_version
 
 ONE_SAMPLING_SETTING = (
@@ -128,14 +129,21 @@ def effort_refusal(model: str, output_config: object) -> str | None:
 def system_turn_refusal(model: str, body: dict[str, Any]) -> str | None:
     """Anthropic's 400 for a mid-conversation system message to a model before Opus 4.8 (and
     the mock's, in Anthropic's words, for a name that is no Claude: as Anthropic-compatible
-    servers refuse it)."""
+    servers refuse it), and for its per-turn controls (`output_config`, `clear_at`) to a model
+    before Fable 5.1 and the 5.5 models."""
     messages = body.get("messages")
-    version = claude_version(model)
-    if not isinstance(messages, list) or (version is not None and version >= (4, 8)):
+    if not isinstance(messages, list):
         return None
+    version = claude_version(model)
+    takes_turns = version is not None and version >= (4, 8)
     for i, message in enumerate(messages):
-        if isinstance(message, dict) and message.get("role") == "system":
+        if not isinstance(message, dict) or message.get("role") != "system":
+            continue
+        if not takes_turns:
             return f"messages.{i}.role: role 'system' is not supported on this model"
+        for control in ("output_config", "clear_at"):
+            if control in message and not model.startswith(BINDING_MODELS):
+                return f"messages.{i}.{control}: Extra inputs are not permitted"
     return None
 
 

@@ -16,6 +16,7 @@ from typing import Any
 
 import orjson
 
+# Also the models that take a system turn's per-turn controls (`claude_refusals`).
 BINDING_MODELS = (
     "claude-opus-5-5", "claude-sonnet-5-5", "claude-haiku-5-5", "claude-fable-5-1",
     "claude-fable-5-2", "claude-mythos-5-1", "claude-mythos-5-2",

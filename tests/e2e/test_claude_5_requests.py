@@ -290,3 +290,28 @@ def test_a_conversation_whose_prefix_the_gateway_changed_goes_on(
     body = sent(mock_upstream)
     assert body["system"].startswith(system) and body["system"] != system
     assert body["thinking"]["block_binding"] == {"prefix_mismatch_behavior": "drop_block"}
+
+
+@pytest.mark.parametrize(("model", "kept"), [("opus-5", False), ("opus-5-5", True)])
+def test_claude_codes_per_turn_effort_reaches_a_model_without_it_as_the_requests(
+    claude: anthropic.Anthropic, mock_upstream: Proc, model: str, kept: bool
+) -> None:
+    """Claude Code's per-turn effort (a system turn's `output_config`, beta
+    `per-turn-control-2026-07-01`), which Opus 5 refuses ("messages.N.output_config: Extra
+    inputs are not permitted"): the request's effort there, the turn's where it is taken."""
+    messages: Any = [
+        {"role": "user", "content": "hi"},
+        {"role": "assistant", "content": "Hello."},
+        {"role": "user", "content": "Plan the refactor."},
+        {"role": "system", "content": [], "output_config": {"effort": "low"}},
+    ]
+    message = claude.beta.messages.create(
+        model=model,
+        max_tokens=200,
+        messages=messages,
+        betas=["per-turn-control-2026-07-01", "mid-conversation-system-2026-04-07"],
+    )
+    assert message.content
+    body = sent(mock_upstream)
+    assert ("output_config" in body["messages"][-1]) is kept
+    assert body.get("output_config") == (None if kept else {"effort": "low"})

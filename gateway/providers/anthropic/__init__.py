@@ -26,7 +26,8 @@ state machines) over parsed JSON, each named for the direction its data travels:
   `thinking_binding`: thinking blocks sent back to the models that bind them to their
   conversation, dropped rather than refused when that conversation changed;
 - `system_turns`: a mid-conversation system message as a user turn, for the models before
-  Claude Opus 4.8 and for OpenAI-format upstreams;
+  Claude Opus 4.8 and for OpenAI-format upstreams; `turn_controls`: its per-turn controls
+  (`output_config`, `clear_at`) as a model without them would read them;
 - `schema_patterns`: the JSON schema `pattern`s OpenAI's validator refuses, left out of the
   schemas an Anthropic client sends to an OpenAI-format upstream;
 - `web_search`: the web search tool as chat's `web_search_options` (OpenAI's search, through

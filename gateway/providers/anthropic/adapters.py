@@ -30,6 +30,7 @@ from gateway.providers.anthropic.system_turns import system_turns_for
 from gateway.providers.anthropic.thinking import with_thinking_for
 from gateway.providers.anthropic.thinking_binding import BETA, with_block_binding
 from gateway.providers.anthropic.thinking_blocks import thinking_for_claude
+from gateway.providers.anthropic.turn_controls import without_turn_controls
 from gateway.providers.anthropic.usage import usage_from_anthropic
 from gateway.providers.base import (
     PreparedCall,
@@ -158,7 +159,8 @@ class AnthropicMessagesAdapter:
     request written for one Claude to another; without the thinking blocks the
     gateway made of another model's reasoning, which Anthropic would refuse
     (`thinking_blocks`); with a mid-conversation system message as a user turn for a model
-    before Opus 4.8 (`system_turns`); and, to the models that bind thinking blocks to their
+    before Opus 4.8 (`system_turns`), without the per-turn controls of a system turn for a model
+    that does not take them (`turn_controls`); and, to the models that bind thinking blocks to their
     conversation, asking that a block whose conversation changed be dropped, not refused
     (`thinking_binding`)."""
 
@@ -177,6 +179,7 @@ class AnthropicMessagesAdapter:
         upstream = dict(body)
         upstream["model"] = deployment.model
         with_sampling_for(upstream, deployment, provider)
+        without_turn_controls(upstream, deployment.model)  # (may set the effort)
         with_thinking_for(upstream, deployment.model)  # (reads the effort first)
         with_effort_for(upstream, deployment.model)
         with_tool_choice_for(upstream, deployment.model)

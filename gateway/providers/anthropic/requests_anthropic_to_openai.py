@@ -15,6 +15,7 @@ from gateway.providers.anthropic.schema_patterns import openai_schema
 from gateway.providers.anthropic.system_turns import system_turn
 from gateway.providers.anthropic.thinking_blocks import carried_reasoning
 from gateway.providers.anthropic.tool_calls import tool_call_from_tool_use
+from gateway.providers.anthropic.turn_controls import without_turn_controls
 from gateway.providers.anthropic.web_search import chat_web_search_options, is_web_search
 from gateway.providers.chat_reasoning import encrypted_details
 
@@ -83,6 +84,8 @@ def anthropic_request_to_openai(
                 "OpenAI-compatible upstream has no such thing",
                 param=field,
             )
+    body = dict(body)  # (its system turns' per-turn controls, as the model would read them)
+    without_turn_controls(body, upstream_model)
     messages: list[JSON] = []
     system = body.get("system")
     if isinstance(system, list):
