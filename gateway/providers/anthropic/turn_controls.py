@@ -43,8 +43,8 @@ def without_turn_controls(upstream: JSON, model: str) -> None:
     """`upstream`'s system turns without their per-turn controls, unless `model` takes them
     (see the module doc); the client's messages are not changed."""
     messages = upstream.get("messages")
-    if type(messages) is not list or not _holds_controls(messages) or takes_turn_controls(model):
-        return
+    if type(messages) is not list or takes_turn_controls(model) or not _holds_controls(messages):
+        return  # (the model first: a Claude Code session's messages are read only when needed)
     kept: list[object] = []
     effort: object = None
     for i, message in enumerate(messages):
