@@ -24,7 +24,7 @@ from gateway.providers.service_tiers import served_tier, with_tier
         ("flex", "flex"),
         ("ultrafast", "ultrafast"),
         ("scale", "scale"),
-        ("sk-proj-quoted-by-a-server", "other"),
+        ("a tier of the server's own", "other"),
     ],
 )
 def test_the_tier_an_openai_answer_names(value: object, tier: str | None) -> None:
