@@ -30,11 +30,13 @@ def estimate_request(
     model: ModelConfig,
     prompt_tokens: int,
     priced: bool = True,
+    tier: str | None = None,
 ) -> Estimate:
     """Tokens to reserve (prompt estimate + max_tokens) and the most it could cost (0.0 unless
-    `priced`: only a budget check reads the cost, `LimitPlan.priced`)."""
+    `priced`: only a budget check reads the cost, `LimitPlan.priced`; at the processing `tier`
+    the request asks for)."""
     completion = completion_tokens(body, kind)
-    return priced_estimate(model, prompt_tokens, completion, priced, asked_tier(body))
+    return priced_estimate(model, prompt_tokens, completion, priced, tier)
 
 
 def completion_tokens(body: dict[str, Any], kind: EndpointKind) -> int:
@@ -63,7 +65,8 @@ def priced_estimate(
 ) -> Estimate:
     """The estimate of a request of `prompt_tokens` that may answer `completion` tokens, its
     cost on the dearest of the model's deployments when `priced` (else 0.0), at the processing
-    tier it asks for (`asked_tier`: a deployment's `tier_costs` multiple)."""
+    tier it asks for (`providers.service_tiers.asked_tier`: a deployment's `tier_costs`
+    multiple)."""
     cost = 0.0
     if priced:
         for d in model.deployments:  # the dearest deployment (a loop: nearly always one)
@@ -73,18 +76,6 @@ def priced_estimate(
             if price > cost:
                 cost = price
     return Estimate(prompt_tokens, completion, cost)
-
-
-def asked_tier(body: dict[str, Any]) -> str | None:
-    """The premium (or discounted) processing tier a request asks for, as its answer would name
-    it: OpenAI's `service_tier` `priority` (`fast` too), `flex`, `ultrafast`; Claude's
-    `speed: "fast"` as `fast`; None for the standard one."""
-    tier = body.get("service_tier")
-    if tier == "fast" or tier == "priority":
-        return "priority"
-    if tier == "flex" or tier == "ultrafast":
-        return str(tier)
-    return "fast" if body.get("speed") == "fast" else None
 
 
 def completion_texts(body: dict[str, Any]) -> int:

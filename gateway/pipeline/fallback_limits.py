@@ -32,6 +32,7 @@ from gateway.limits.limiter import Limiter
 from gateway.limits.plan import LimitPlan
 from gateway.limits.prepared_plans import PreparedHeld
 from gateway.pipeline.context import RequestContext
+from gateway.providers.service_tiers import asked_tier
 from gateway.routing.exchange import AdmitFallback
 from gateway.state import AcquireResult, LimitCheck, Reservation, StateBackend
 
@@ -73,7 +74,10 @@ class FallbackAdmission:
         ctx, limiter = self._ctx, self._limiter
         assert ctx.body is not None
         prompt_tokens = ctx.prompt_estimate() if plan.needs_estimate else 0
-        estimate = estimate_request(ctx.body, ctx.endpoint.kind, model, prompt_tokens, plan.priced)
+        tier = asked_tier(ctx.body) if plan.priced else None
+        estimate = estimate_request(
+            ctx.body, ctx.endpoint.kind, model, prompt_tokens, plan.priced, tier
+        )
         elapsed = time.monotonic() - ctx.started
         deadline_s = max(0.0, ctx.runtime.config.server.request_timeout_s - elapsed)
         checks = plan.for_request(estimate, ctx.user)

@@ -14,7 +14,7 @@ from typing import Any
 import orjson
 
 from gateway.errors import AuthenticationError, InvalidRequest, NotFound, PermissionDenied
-from gateway.limits.estimate import asked_tier, completion_tokens, priced_estimate
+from gateway.limits.estimate import completion_tokens, priced_estimate
 from gateway.limits.held import Held
 from gateway.limits.prepared_plans import PreparedHeld
 from gateway.pipeline.attribution import attribute
@@ -25,6 +25,7 @@ from gateway.pipeline.guard import guard_input, guard_output
 from gateway.pipeline.prompt import use_prompt
 from gateway.pipeline.route import route_and_call
 from gateway.pipeline.services import Services
+from gateway.providers.service_tiers import asked_tier
 from gateway.quoted_text import quoted
 from gateway.validation import (
     check_depth,

@@ -5,7 +5,8 @@ OpenAI says it in the answer's `service_tier` (chat completions and the Response
 every stream chunk or final response): `priority` for Fast mode (asked as `fast` or
 `priority`; Codex's `/fast`), `flex`, `ultrafast`, `scale`, and `default` for the standard one
 (or `auto` from compatible servers). Claude says it in its usage's `speed`: `fast` for its fast
-mode. The standard tier is None: nothing to record, priced as the deployment says.
+mode. The standard tier is None: nothing to record, priced as the deployment says. A request
+asks for one the same way (`asked_tier`: its budget reserves at that tier's price).
 """
 
 from __future__ import annotations
@@ -34,3 +35,10 @@ def with_tier(usage: Usage, answer: object) -> Usage:
     served it; `usage` itself when it names the standard one."""
     tier = served_tier(answer.get("service_tier")) if isinstance(answer, dict) else None
     return usage if tier is None else replace(usage, service_tier=tier)
+
+
+def asked_tier(body: dict[str, object]) -> str | None:
+    """The tier a request asks for, as its answer would name it: OpenAI's `service_tier` (as
+    `served_tier` reads it), Claude's `speed: "fast"` as `fast`; None for the standard one."""
+    tier = served_tier(body.get("service_tier"))
+    return tier or ("fast" if body.get("speed") == "fast" else None)

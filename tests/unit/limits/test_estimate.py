@@ -7,6 +7,7 @@ import pytest
 
 from gateway.config.types import DeploymentConfig, ModelConfig, TierCosts
 from gateway.limits.estimate import estimate_request
+from gateway.providers.service_tiers import asked_tier
 
 
 def test_estimate_reserves_the_prompt_and_max_tokens_at_the_dearest_deployment() -> None:
@@ -78,7 +79,7 @@ def test_a_budget_reserves_at_the_tier_the_request_asks_for(
         output_cost_per_1m=50,
         tier_costs=TierCosts(ultrafast=5.0),
     )
-    estimate = estimate_request(
-        {"max_tokens": 100, **asked}, "chat", ModelConfig("m", (deployment,)), 50
-    )
+    body = {"max_tokens": 100, **asked}
+    model = ModelConfig("m", (deployment,))
+    estimate = estimate_request(body, "chat", model, 50, tier=asked_tier(body))
     assert estimate.cost_usd == pytest.approx((50 * 10 + 100 * 50) / 1e6 * multiple)
