@@ -89,15 +89,16 @@ SIDE_FIELDS = ("refusal", "reasoning_content", "reasoning")
 
 
 def _side_slots(message: object) -> Iterator[Slot]:
-    """A message's refusal and reasoning texts: a chat message's `refusal`, `reasoning_content`
-    and `reasoning`, the `thinking` of each Anthropic thinking block (a `redacted_thinking`
-    block is opaque), the `summary` parts of a Responses API `reasoning` item (its `content`
-    parts are text parts)."""
+    """A message's refusal and reasoning texts: a chat message's `refusal`, `reasoning_content`,
+    `reasoning` and `reasoning_details` texts, the `thinking` of each Anthropic thinking block
+    (a `redacted_thinking` block is opaque), the `summary` parts of a Responses API `reasoning`
+    item (its `content` parts are text parts)."""
     if not isinstance(message, dict):
         return
     for name in SIDE_FIELDS:
         if isinstance(message.get(name), str):
             yield message, name
+    yield from detail_slots(message.get("reasoning_details"))
     content = message.get("content")
     for block in content if isinstance(content, list) else ():
         if isinstance(block, dict) and block.get("type") == "thinking":
@@ -107,6 +108,16 @@ def _side_slots(message: object) -> Iterator[Slot]:
     for part in summary if isinstance(summary, list) else ():
         if isinstance(part, dict) and isinstance(part.get("text"), str):
             yield part, "text"
+
+
+def detail_slots(details: object) -> Iterator[Slot]:
+    """The reasoning texts of a chat message's (or delta's) `reasoning_details`: each
+    `reasoning.text` entry's `text` (a Claude thinking block the gateway carries, OpenRouter's
+    form); encrypted entries are opaque."""
+    for detail in details if isinstance(details, list) else ():
+        if isinstance(detail, dict) and detail.get("type") == "reasoning.text":
+            if isinstance(detail.get("text"), str):
+                yield detail, "text"
 
 
 # The strings of a citation or a search result a model's answer carries, as a client reads them.

@@ -21,7 +21,7 @@ import orjson
 from gateway.errors import GatewayError
 from gateway.guardrails import stream_events as events
 from gateway.guardrails.base import Placeholders
-from gateway.guardrails.bodies import citation_slots, string_slots
+from gateway.guardrails.bodies import citation_slots, detail_slots, string_slots
 from gateway.guardrails.compiled import GuardrailSet
 from gateway.guardrails.stream_responses_windows import ResponsesWindows
 from gateway.guardrails.stream_windows import TEXT, Key
@@ -141,6 +141,8 @@ class GuardedConverter(ResponsesWindows, WrappingConverter):
             changed = self._openai_calls(index, delta, ends) or changed
             if delta.get("annotations"):  # url citations (web search), scanned whole
                 changed = self.whole(citation_slots(delta["annotations"])) or changed
+            if delta.get("reasoning_details"):  # a carried thinking block, whole
+                changed = self.whole(detail_slots(delta["reasoning_details"])) or changed
             texts = [name for name in _OPENAI_TEXTS if isinstance(delta.get(name), str)]
             for name, number in _OPENAI_TEXTS.items():
                 # A text field this delta does not carry has ended (reasoning before content,

@@ -29,6 +29,7 @@ from gateway.mock_provider.conversation import (
 )
 from gateway.mock_provider.paused_turns import paused_search
 from gateway.mock_provider.schema import arguments_from_schema
+from gateway.mock_provider.thinking_answers import answer_thinking
 from gateway.mock_provider.web_search import is_search_tool, offers_search
 
 SENTENCE_WORDS = 20
@@ -94,6 +95,8 @@ class Plan:
     # The processing tier asked for, as the answer names it: OpenAI's `priority` (asked as
     # `fast` or `priority`), `flex`, `ultrafast`; Claude's fast mode, `fast`.
     tier: str | None = None
+    # An Anthropic answer's thinking block, first: its text and signature (`thinking_answers`).
+    thinking: tuple[str, str] | None = None
 
     @property
     def completion_tokens(self) -> int:
@@ -359,7 +362,9 @@ def plan_messages(body: Any) -> Plan:
     query = last_user_text(messages) if searched else None
     paused = paused_search(query, messages) if query is not None else None
     tier = "fast" if body.get("speed") == "fast" else None
-    return Plan(model, choices, prompt, body.get("stream") is True, False, query, paused, tier)
+    thought = answer_thinking(model, body) if query is None else None
+    stream = body.get("stream") is True
+    return Plan(model, choices, prompt, stream, False, query, paused, tier, thought)
 
 
 def count_message_tokens(body: Any) -> int:

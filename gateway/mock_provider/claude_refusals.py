@@ -160,10 +160,7 @@ def thinking_refusal(model: str, body: dict[str, Any]) -> str | None:
                 signature = block.get("signature")
                 if not isinstance(signature, str) or not _BASE64.fullmatch(signature):
                     return f"messages.{i}.content.{j}: Invalid `signature` in `thinking` block"
-    thinking = body.get("thinking")
-    on = isinstance(thinking, dict) and thinking.get("type") in ("enabled", "adaptive")
-    on = on or (thinking is None and model.startswith(THINKING_BY_DEFAULT))
-    if not on or len(messages) < 2 or not _tool_results(messages[-1]):
+    if not thinks(model, body) or len(messages) < 2 or not _tool_results(messages[-1]):
         return None
     last = messages[-2]
     content = last.get("content") if isinstance(last, dict) else None
@@ -177,6 +174,13 @@ def thinking_refusal(model: str, body: dict[str, Any]) -> str | None:
         f"messages.{index}.content.0.type: Expected `thinking` or `redacted_thinking`, but found "
         f"`{first}`. {_THINKING_FIRST}"
     )
+
+
+def thinks(model: str, body: dict[str, Any]) -> bool:
+    """Whether `model` thinks on `body`: thinking asked, or (the Claude 5 models) not off."""
+    thinking = body.get("thinking")
+    on = isinstance(thinking, dict) and thinking.get("type") in ("enabled", "adaptive")
+    return on or (thinking is None and model.startswith(THINKING_BY_DEFAULT))
 
 
 def _tool_results(message: object) -> bool:

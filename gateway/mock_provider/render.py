@@ -185,6 +185,9 @@ def anthropic_message(plan: Plan, message_id: str) -> dict[str, Any]:
         usage = _anthropic_usage(plan.prompt_tokens, PAUSED_TOKENS)
     elif plan.search is not None:
         content = anthropic_search_blocks(plan.search, choice.text or "")
+    elif plan.thinking is not None:
+        text, signature = plan.thinking
+        content.insert(0, {"type": "thinking", "thinking": text, "signature": signature})
     if plan.search is not None:
         usage["server_tool_use"] = {"web_search_requests": 1}
     if plan.tier == "fast":
@@ -262,7 +265,9 @@ def anthropic_stream_frames(plan: Plan, message_id: str) -> list[Frame]:
                 {"type": "content_block_start", "index": index, "content_block": whole},
                 {"type": "content_block_stop", "index": index},
             ]
-    at = len(searched) // 2  # the text's block index
+    if plan.thinking is not None:  # its block first (a search's answer has none)
+        searched = _thinking_frames(*plan.thinking)
+    at = len(searched) // 2 if plan.thinking is None else 1  # the text's (or call's) block
     if choice.tool_call is None:
         block: dict[str, Any] = {"type": "text", "text": ""}
         deltas = [
@@ -283,7 +288,7 @@ def anthropic_stream_frames(plan: Plan, message_id: str) -> list[Frame]:
         deltas = [
             {
                 "type": "content_block_delta",
-                "index": 0,
+                "index": at,
                 "delta": {"type": "input_json_delta", "partial_json": piece},
             }
             for piece in choice.pieces
@@ -309,6 +314,21 @@ def anthropic_stream_frames(plan: Plan, message_id: str) -> list[Frame]:
         {"type": "message_stop"},
     ]
     return _frames(opening, deltas, closing)
+
+
+def _thinking_frames(text: str, signature: str) -> Frame:
+    """A thinking block's events, as Claude streams it: its text, then its signature."""
+    deltas = [{"type": "thinking_delta", "thinking": text}] if text else []
+    deltas.append({"type": "signature_delta", "signature": signature})
+    return [
+        {
+            "type": "content_block_start",
+            "index": 0,
+            "content_block": {"type": "thinking", "thinking": "", "signature": ""},
+        },
+        *({"type": "content_block_delta", "index": 0, "delta": delta} for delta in deltas),
+        {"type": "content_block_stop", "index": 0},
+    ]
 
 
 def anthropic_error(kind: str, message: str) -> dict[str, Any]:

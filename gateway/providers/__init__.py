@@ -67,8 +67,6 @@ def unserved(model: str, kind: EndpointKind) -> InvalidRequest:
 _OPENAI_CHAT = OpenAIChatAdapter()
 _THINKING_DISPLAYS: tuple[ThinkingDisplay | None, ...] = (None, "shown", "omitted")
 _OPENAI_EMBEDDINGS = OpenAIEmbeddingsAdapter()
-_OPENAI_TO_ANTHROPIC = OpenAIClientToAnthropic()
-_OPENAI_TO_ANTHROPIC_STRUCTURED = OpenAIClientToAnthropic(structured=True)
 # By how the request asked to see the model's thinking (`thinking_display`).
 _ANTHROPIC_TO_OPENAI = {
     display: AnthropicClientToOpenAI(OPENAI_WIRE, display) for display in _THINKING_DISPLAYS
@@ -167,6 +165,12 @@ def adapter_for(
             return CheckedAdapter(ChatThroughResponses(origin))
         display = thinking_display(body) if body is not None else None
         return CheckedAdapter(AnthropicThroughResponses(origin, display))
+    if kind == "chat" and provider.type == "anthropic":
+        # One per request: it seals Claude's thinking blocks with the deployment. A structured
+        # output is a forced tool there, whose input is the answer's text.
+        structured = body is not None and structured_output_tool(body) is not None
+        origin = reasoning_origin(provider.name, model)
+        return CheckedAdapter(OpenAIClientToAnthropic(structured, origin))
     return CheckedAdapter(_adapter(kind, provider, anthropic_beta, body))
 
 
@@ -217,10 +221,6 @@ def _adapter(
             )
         return AZURE_EMBEDDINGS if upstream == "azure" else _OPENAI_EMBEDDINGS
     if kind == "chat":
-        if upstream == "anthropic":
-            # A structured output is a forced tool there, whose input is the answer's text.
-            structured = body is not None and structured_output_tool(body) is not None
-            return _OPENAI_TO_ANTHROPIC_STRUCTURED if structured else _OPENAI_TO_ANTHROPIC
         return AZURE_CHAT if upstream == "azure" else _OPENAI_CHAT
     if kind == "completions":
         if upstream == "anthropic":

@@ -73,7 +73,7 @@ def encrypted_details(data: list[str], first_index: int = 0) -> list[JSON]:
 
 
 def without_sealed_reasoning(upstream: JSON) -> None:
-    """Take the encrypted reasoning the gateway sealed out of the chat body `upstream`, bound for
+    """Take the reasoning the gateway sealed out of the chat body `upstream`, bound for
     a chat completions upstream (none can read it, and OpenAI refuses a message property it does
     not know: a client that sent an answer of a deployment served through the Responses API
     back to another deployment); the messages of the client's body are left as they were."""
@@ -97,10 +97,10 @@ def without_sealed_reasoning(upstream: JSON) -> None:
 
 
 def _sealed_here(detail: object) -> bool:
-    return (
-        type(detail) is dict
-        and detail.get("type") == ENCRYPTED_TYPE
-        and isinstance(data := detail.get("data"), str)
-        and data.startswith(_ORIGIN_PREFIX)
-        and _SEAL in data
-    )
+    """Whether a `reasoning_details` entry holds what the gateway sealed: encrypted reasoning
+    (its `data`), or a Claude thinking block's signature (`anthropic.carried_thinking`)."""
+    if type(detail) is not dict:
+        return False
+    kind = detail.get("type")
+    held = detail.get("data") if kind == ENCRYPTED_TYPE else detail.get("signature")
+    return isinstance(held, str) and held.startswith(_ORIGIN_PREFIX) and _SEAL in held

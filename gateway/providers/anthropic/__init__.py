@@ -25,6 +25,8 @@ state machines) over parsed JSON, each named for the direction its data travels:
   client that asked to see it, and those blocks kept out of a request to Claude;
   `thinking_binding`: thinking blocks sent back to the models that bind them to their
   conversation, dropped rather than refused when that conversation changed;
+  `carried_thinking`: Claude's thinking blocks carried to an OpenAI client and back (sealed
+  `reasoning_details` entries), so its tool loop goes on thinking;
 - `system_turns`: a mid-conversation system message as a user turn, for the models before
   Claude Opus 4.8 and for OpenAI-format upstreams; `turn_controls`: its per-turn controls
   (`output_config`, `clear_at`) as a model without them would read them;

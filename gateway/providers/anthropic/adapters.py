@@ -28,7 +28,7 @@ from gateway.providers.anthropic.sampling import with_sampling_for
 from gateway.providers.anthropic.streams_anthropic_to_openai import AnthropicToOpenAIStream
 from gateway.providers.anthropic.system_turns import system_turns_for
 from gateway.providers.anthropic.thinking import with_thinking_for
-from gateway.providers.anthropic.thinking_binding import BETA, with_block_binding
+from gateway.providers.anthropic.thinking_binding import with_binding_header
 from gateway.providers.anthropic.thinking_blocks import thinking_for_claude
 from gateway.providers.anthropic.turn_controls import without_turn_controls
 from gateway.providers.anthropic.usage import usage_from_anthropic
@@ -187,10 +187,7 @@ class AnthropicMessagesAdapter:
         system_turns_for(upstream, deployment.model)
         url = endpoint_url(provider.base_url, self.path, provider.query.pairs)
         headers = anthropic_headers(api_key, provider, self._extra)
-        if BETA not in provider.drop_betas:
-            beta = with_block_binding(upstream, deployment.model, headers.get("anthropic-beta"))
-            if beta is not None:
-                headers["anthropic-beta"] = beta
+        with_binding_header(upstream, deployment.model, headers, provider.drop_betas)
         return PreparedCall(url, headers, upstream_json(upstream, provider))
 
     def convert_json(self, data: bytes) -> tuple[bytes, Usage, dict[str, Any]]:
@@ -208,9 +205,13 @@ class AnthropicMessagesAdapter:
 class AnthropicToOpenAIStreamAdapter:
     """Anthropic events from upstream -> OpenAI chunks for the client."""
 
-    def __init__(self, model: str, include_usage: bool, structured: bool = False) -> None:
+    def __init__(
+        self, model: str, include_usage: bool, structured: bool = False, origin: str = ""
+    ) -> None:
         self._decoder = SSEDecoder()
-        self._translator = AnthropicToOpenAIStream(model, include_usage, structured=structured)
+        self._translator = AnthropicToOpenAIStream(
+            model, include_usage, structured=structured, origin=origin
+        )
         self.usage: Usage | None = None
         self.text: list[str] = []
         self._written: list[str] = []  # everything the model wrote, thinking included
@@ -272,10 +273,14 @@ class OpenAIClientToAnthropic:
     Claude paused in its server tools is continued by the gateway (`paused_turns`); a request
     that asks for its prompt cache gets Claude's automatic caching (`prompt_cache`).
     `structured`: the requests it serves ask for a structured output that goes to Anthropic as
-    a forced tool (`structured_output.structured_output_tool`), whose input is the answer."""
+    a forced tool (`structured_output.structured_output_tool`), whose input is the answer.
+    `origin`: the deployment's, which Claude's thinking blocks are sealed with on their way to
+    the client and back (`carried_thinking`); sent back to the models that bind them to their
+    conversation, a block whose conversation changed is dropped (`thinking_binding`)."""
 
-    def __init__(self, structured: bool = False) -> None:
+    def __init__(self, structured: bool = False, origin: str = "") -> None:
         self.structured = structured
+        self.origin = origin
 
     def prepare(
         self,
@@ -285,14 +290,16 @@ class OpenAIClientToAnthropic:
         api_key: str | None,
     ) -> PreparedCall:
         try:
-            upstream = openai_request_to_anthropic(body, deployment.model)
+            upstream = openai_request_to_anthropic(body, deployment.model, self.origin)
         except TranslationError as exc:
             raise InvalidRequest(str(exc), param=exc.param) from None
         with_sampling_for(upstream, deployment, provider)
         with_automatic_cache(upstream, body)
+        headers = anthropic_headers(api_key, provider)
+        with_binding_header(upstream, deployment.model, headers, provider.drop_betas)
         return PreparedCall(
             _messages_url(provider),
-            anthropic_headers(api_key, provider),
+            headers,
             upstream_json(upstream, provider),
             offers_server_tool(upstream),
         )
@@ -301,13 +308,17 @@ class OpenAIClientToAnthropic:
         parsed = parse_upstream_json(data)
         require_objects(parsed, "content")
         model = str(parsed.get("model") or "")
-        converted = anthropic_response_to_openai(parsed, model, structured=self.structured)
+        converted = anthropic_response_to_openai(
+            parsed, model, structured=self.structured, origin=self.origin
+        )
         usage = usage_from_anthropic(parsed.get("usage")) or Usage()
         return orjson.dumps(converted), usage, converted
 
     def stream(self, body: dict[str, Any]) -> AnthropicToOpenAIStreamAdapter:
         model = str(body.get("model") or "")
-        return AnthropicToOpenAIStreamAdapter(model, client_wants_usage(body), self.structured)
+        return AnthropicToOpenAIStreamAdapter(
+            model, client_wants_usage(body), self.structured, self.origin
+        )
 
     def convert_error(self, status: int, data: bytes, deployment: DeploymentConfig) -> GatewayError:
         return error_from_upstream(status, data, deployment)

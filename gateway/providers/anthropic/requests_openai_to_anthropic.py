@@ -9,6 +9,11 @@ from __future__ import annotations
 import orjson
 
 from gateway.json_types import JSON
+from gateway.providers.anthropic.carried_thinking import (
+    carried_blocks,
+    starts_thinking,
+    without_thinking,
+)
 from gateway.providers.anthropic.claude_versions import default_max_tokens
 from gateway.providers.anthropic.effort import claude_effort
 from gateway.providers.anthropic.errors import TranslationError
@@ -29,7 +34,7 @@ _JSON_ONLY = (
 _MEDIA_TYPE_SPELLINGS = {"image/jpg": "image/jpeg", "image/pjpeg": "image/jpeg"}
 
 
-def openai_request_to_anthropic(body: JSON, upstream_model: str) -> JSON:
+def openai_request_to_anthropic(body: JSON, upstream_model: str, origin: str = "") -> JSON:
     """Translate an OpenAI chat request into an Anthropic `/v1/messages` request.
 
     - `system` and `developer` messages (wherever they stand) become the top-level `system`: a
@@ -43,12 +48,11 @@ def openai_request_to_anthropic(body: JSON, upstream_model: str) -> JSON:
       than Anthropic's `[a-zA-Z0-9_-]` have them replaced by `_`, in results alike).
     - `max_completion_tokens` or `max_tokens` -> `max_tokens` (when absent, which OpenAI reads as
       "as much as the model writes" and Anthropic refuses: 32,000 for Claude 4 and later, 4,096
-      for the Claude 3 models and unknown names: `claude_versions.default_max_tokens`);
-      `stop` -> `stop_sequences` (without the sequences of whitespace only, which Anthropic
-      refuses); `user` -> `metadata.user_id`;
-      `parallel_tool_calls: false` -> `tool_choice.disable_parallel_tool_use`; `tool_choice`
-      "none" stays `{"type": "none"}` with the tools kept, so a history holding `tool_use`
-      blocks stays valid.
+      for the Claude 3 models and unknown names: `claude_versions.default_max_tokens`); `stop`
+      -> `stop_sequences` (without those of whitespace only, which Anthropic refuses); `user` ->
+      `metadata.user_id`; `parallel_tool_calls: false` -> `tool_choice.disable_parallel_tool_use`;
+      `tool_choice` "none" stays `{"type": "none"}`, the tools kept (a history holding
+      `tool_use` blocks stays valid).
     - Messages left without content are dropped, and a final assistant message (a prefill) loses
       its trailing whitespace: Anthropic rejects both.
     - `temperature` is clamped to Anthropic's range [0, 1] (OpenAI allows up to 2); `top_p` and
@@ -59,9 +63,12 @@ def openai_request_to_anthropic(body: JSON, upstream_model: str) -> JSON:
       `json_schema` beside tools of the request's own: an instruction to answer with JSON only
       (and the schema, when given) is appended to the system prompt; the answer is then JSON by
       instruction.
+    - An assistant message's Claude thinking blocks, carried in its `reasoning_details` sealed
+      with `origin` (the deployment's), start its content again (`carried_thinking`).
     - `reasoning_effort` -> `output_config.effort` on Claude 4.6 and later (`effort`); `none`
-      and `minimal`, and a request returning tool results, also turn off the thinking of the
-      models that think by default (`thinking`).
+      and `minimal`, and a request returning tool results to a message without its thinking
+      blocks, also turn off the thinking of the models that think by default (`thinking`);
+      thinking off, the blocks are left out.
     - A forced `tool_choice` to a model that refuses forced tool use: `auto`, the call asked in
       the system prompt (`forced_tools`).
     - `web_search_options` -> Claude's web search tool (`web_search`).
@@ -101,7 +108,7 @@ def openai_request_to_anthropic(body: JSON, upstream_model: str) -> JSON:
         elif role == "user":
             turns.append(("user", _user_blocks(message.get("content"))))
         elif role == "assistant":
-            turns.append(("assistant", _assistant_blocks(message)))
+            turns.append(("assistant", carried_blocks(message, origin) + _assistant(message)))
         elif role == "tool":
             turns.append(("user", [_tool_result_block(message)]))
         else:
@@ -154,10 +161,12 @@ def openai_request_to_anthropic(body: JSON, upstream_model: str) -> JSON:
     effort = claude_effort(body.get("reasoning_effort"), upstream_model)
     if effort is not None:
         out["output_config"] = {"effort": effort}
-    in_tool_loop = _returns_tool_results(out["messages"])
+    in_tool_loop = _loop_without_thinking(out["messages"])
     if openai_thinking_off(body.get("reasoning_effort"), upstream_model, in_tool_loop):
         out["thinking"] = {"type": "disabled"}
         with_thinking_for(out, upstream_model)  # in the model's word, effort capped
+        if "thinking" in out:  # off (a model that always thinks keeps its blocks)
+            out["messages"] = _merge_turns([(r, without_thinking(b)) for r, b in turns])
     if output_format is not None:
         out["output_config"] = {**out.get("output_config", {}), "format": output_format}
     if structured:
@@ -260,7 +269,7 @@ def _document_block(file: object) -> JSON:
     }
 
 
-def _assistant_blocks(message: JSON) -> list[JSON]:
+def _assistant(message: JSON) -> list[JSON]:
     content = message.get("content")
     blocks: list[JSON] = []
     if isinstance(content, str):
@@ -283,11 +292,14 @@ def _assistant_blocks(message: JSON) -> list[JSON]:
     return blocks
 
 
-def _returns_tool_results(messages: list[JSON]) -> bool:
-    """Whether the Anthropic `messages` end with tool results (a tool loop goes on)."""
+def _loop_without_thinking(messages: list[JSON]) -> bool:
+    """Whether the Anthropic `messages` end with tool results (a tool loop goes on) for an
+    assistant message that does not start with its thinking blocks."""
     content = messages[-1].get("content") if messages else None
-    return isinstance(content, list) and any(
-        isinstance(block, dict) and block.get("type") == "tool_result" for block in content
+    return (
+        isinstance(content, list)
+        and any(isinstance(block, dict) and block.get("type") == "tool_result" for block in content)
+        and not (len(messages) > 1 and starts_thinking(messages[-2]))
     )
 
 

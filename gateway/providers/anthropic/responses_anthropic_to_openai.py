@@ -11,6 +11,7 @@ import time
 import orjson
 
 from gateway.json_types import JSON
+from gateway.providers.anthropic.carried_thinking import thinking_detail
 from gateway.providers.anthropic.stop_reasons import finish_reason
 from gateway.providers.anthropic.structured_output import STRUCTURED_TOOL
 from gateway.providers.anthropic.tool_calls import tool_call_from_tool_use
@@ -19,13 +20,20 @@ from gateway.providers.anthropic.web_search import chat_annotations
 
 
 def anthropic_response_to_openai(
-    resp: JSON, model: str, *, created: int | None = None, structured: bool = False
+    resp: JSON,
+    model: str,
+    *,
+    created: int | None = None,
+    structured: bool = False,
+    origin: str = "",
 ) -> JSON:
     """Translate an Anthropic message into an OpenAI `chat.completion`.
 
     Text blocks are joined into `message.content` (None when there is none); `tool_use` blocks
-    become `tool_calls` with compact JSON `arguments`; thinking blocks are dropped, and so are
-    a web search's blocks, its citations `annotations` (`web_search`). The id is
+    become `tool_calls` with compact JSON `arguments`; thinking blocks become
+    `reasoning_details` entries sealed with the deployment's `origin` (none without one), their
+    shown text `reasoning_content` (`carried_thinking`); a web search's blocks are dropped, its
+    citations are `annotations` (`web_search`). The id is
     "chatcmpl-" + the Anthropic id, `model` is the argument, `created` defaults to now.
     `structured`: the request asked for a structured output through `STRUCTURED_TOOL`, whose
     input is then the text (compact JSON), and the answer stops as a text answer does.
@@ -33,9 +41,17 @@ def anthropic_response_to_openai(
     texts: list[str] = []
     calls: list[JSON] = []
     annotations: list[JSON] = []
+    thoughts: list[str] = []
+    details: list[JSON] = []
     for block in resp.get("content") or ():
         kind = block.get("type") if isinstance(block, dict) else None
-        if kind == "text":
+        if kind == "thinking" or kind == "redacted_thinking":
+            detail = thinking_detail(block, origin, len(details))
+            if detail is not None:
+                details.append(detail)
+            if kind == "thinking" and isinstance(block.get("thinking"), str) and block["thinking"]:
+                thoughts.append(block["thinking"])
+        elif kind == "text":
             if block.get("citations"):
                 annotations += chat_annotations(block, sum(map(len, texts)))
             texts.append(str(block.get("text", "")))
@@ -51,6 +67,10 @@ def anthropic_response_to_openai(
         "content": "".join(texts) if texts else None,
         "refusal": None,
     }
+    if thoughts:
+        message["reasoning_content"] = "\n\n".join(thoughts)
+    if details:
+        message["reasoning_details"] = details
     if calls:
         message["tool_calls"] = calls
     if annotations:

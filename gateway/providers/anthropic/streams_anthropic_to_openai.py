@@ -12,6 +12,7 @@ import time
 import orjson
 
 from gateway.json_types import JSON
+from gateway.providers.anthropic.carried_thinking import thinking_detail
 from gateway.providers.anthropic.errors import stream_error
 from gateway.providers.anthropic.stop_reasons import finish_reason
 from gateway.providers.anthropic.structured_output import STRUCTURED_TOOL
@@ -33,8 +34,12 @@ class AnthropicToOpenAIStream:
     - a text block's web search citations (its start's `citations`, its `citations_delta`
       events) -> a delta's `annotations` when it closes, each spanning the block's text, as
       the JSON answer has them (`web_search`); the search's own blocks produce nothing;
-    - thinking blocks, `ping` and unknown events produce nothing; `error` raises
-      `StreamTranslationError` with the upstream message.
+    - a thinking block's `thinking_delta`s -> `reasoning_content` deltas; at its
+      `content_block_stop`, the block (text and signature sealed with `origin`; none without
+      one) as a `reasoning_details` delta of one entry, as the JSON answer carries it
+      (`carried_thinking`); a `redacted_thinking` block likewise at its start;
+    - `ping` and unknown events produce nothing; `error` raises `StreamTranslationError` with
+      the upstream message.
 
     `usage` holds the OpenAI-style usage from `message_start` on, final after `message_delta`.
     `structured`: the request asked for a structured output through `STRUCTURED_TOOL`, whose
@@ -48,6 +53,7 @@ class AnthropicToOpenAIStream:
         *,
         created: int | None = None,
         structured: bool = False,
+        origin: str = "",
     ) -> None:
         self.model = model
         self.include_usage = include_usage
@@ -67,6 +73,9 @@ class AnthropicToOpenAIStream:
         self._length = 0  # characters of `content` sent
         # An open text block's web search citations, and where its text starts in `content`.
         self._cited: dict[int, tuple[int, list[JSON]]] = {}
+        self._origin = origin
+        self._thinking: dict[int, JSON] = {}  # open thinking blocks, as they grow
+        self._details = 0  # `reasoning_details` entries sent
 
     def feed(self, event: str | None, data: JSON) -> list[JSON]:
         """Translate one Anthropic event (`event` may be None: `data["type"]` names it then)."""
@@ -125,6 +134,11 @@ class AnthropicToOpenAIStream:
             citations = [c for c in block.get("citations") or () if isinstance(c, dict)]
             self._cited[int(data.get("index") or 0)] = (self._length, citations)
             return [self._content(block["text"])] if block.get("text") else []
+        if kind == "thinking":
+            self._thinking[int(data.get("index") or 0)] = dict(block)
+            return self._reasoning(block.get("thinking"))
+        if kind == "redacted_thinking":
+            return self._detail(block)
         if kind != "tool_use":
             return []
         block_index = int(data.get("index") or 0)
@@ -150,6 +164,14 @@ class AnthropicToOpenAIStream:
         kind = delta.get("type")
         if kind == "text_delta" and delta.get("text"):
             return [self._content(delta["text"])]
+        if kind in ("thinking_delta", "signature_delta"):
+            block = self._thinking.get(int(data.get("index") or 0))
+            field = kind.removesuffix("_delta")
+            piece = delta.get(field)
+            if block is None or not isinstance(piece, str):
+                return []
+            block[field] = f"{block.get(field) or ''}{piece}"
+            return self._reasoning(piece) if field == "thinking" else []
         if kind == "citations_delta" and isinstance(delta.get("citation"), dict):
             cited = self._cited.get(int(data.get("index") or 0))
             if cited is not None:
@@ -171,6 +193,8 @@ class AnthropicToOpenAIStream:
         """A tool call whose arguments never came (a tool without parameters: Claude streams
         one empty `input_json_delta`) gets `{}`, as OpenAI sends and the JSON path has it."""
         block_index = int(data.get("index") or 0)
+        if block_index in self._thinking:
+            return self._detail(self._thinking.pop(block_index))
         if block_index in self._cited:
             return self._citations(*self._cited.pop(block_index))
         if block_index not in self._no_arguments:
@@ -180,6 +204,17 @@ class AnthropicToOpenAIStream:
             return [self._content("{}")]
         call = {"index": self._tool_index[block_index], "function": {"arguments": "{}"}}
         return [self._chunk({"tool_calls": [call]})]
+
+    def _reasoning(self, text: object) -> list[JSON]:
+        return [self._chunk({"reasoning_content": text})] if isinstance(text, str) and text else []
+
+    def _detail(self, block: JSON) -> list[JSON]:
+        """A whole thinking block as a `reasoning_details` delta, when it can be carried."""
+        detail = thinking_detail(block, self._origin, self._details)
+        if detail is None:
+            return []
+        self._details += 1
+        return [self._chunk({"reasoning_details": [detail]})]
 
     def _content(self, text: str) -> JSON:
         self._length += len(text)

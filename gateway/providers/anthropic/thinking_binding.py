@@ -64,6 +64,18 @@ def with_block_binding(upstream: JSON, model: str, beta: str | None) -> str | No
     return beta if BETA in beta else f"{beta},{BETA}"
 
 
+def with_binding_header(
+    upstream: JSON, model: str, headers: dict[str, str], drop_betas: tuple[str, ...]
+) -> None:
+    """`with_block_binding` on `upstream`, its beta in `headers`, unless the provider's
+    `drop_betas` names the beta (a server that refuses it: the blocks go as they are)."""
+    if BETA in drop_betas:
+        return
+    beta = with_block_binding(upstream, model, headers.get("anthropic-beta"))
+    if beta is not None:
+        headers["anthropic-beta"] = beta
+
+
 def _sends_thinking_back(messages: object) -> bool:
     if type(messages) is not list:
         return False

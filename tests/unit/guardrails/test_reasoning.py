@@ -211,3 +211,30 @@ def test_responses_stream_reasoning_summary_is_redacted(pii: GuardrailSet) -> No
     assert all(e["summary_index"] == 0 and e["item_id"] == "rs_1" for e in deltas)
     assert EMAIL not in orjson.dumps(sent).decode()
     assert sent[-1]["response"]["output"][0]["summary"][0]["text"] == redacted
+
+
+def test_a_carried_thinking_blocks_text_is_redacted_in_json_and_stream(pii: GuardrailSet) -> None:
+    """Claude's thinking carried to an OpenAI client (`reasoning_details`, `carried_thinking`)
+    is reasoning text too: its entry's `text`, not only `reasoning_content`."""
+    detail: dict[str, Any] = {"type": "reasoning.text", "text": THOUGHT, "signature": "gw1-x~sig"}
+    sealed = {"type": "reasoning.encrypted", "data": f"gw1-x~{EMAIL}"}
+    message: dict[str, Any] = {
+        "role": "assistant",
+        "content": "Hi!",
+        "reasoning_details": [detail, sealed],
+    }
+    answer: dict[str, Any] = {"object": "chat.completion", "choices": [{"message": message}]}
+    apply(output_groups(answer, "openai"), pii, "output")
+    assert (
+        message["reasoning_details"][0]["text"]
+        == "The user is <EMAIL_ADDRESS>, so I will greet her."
+    )
+    assert message["reasoning_details"][1]["data"] == f"gw1-x~{EMAIL}"  # opaque: left as it is
+
+    events = [openai_chunk({"role": "assistant", "content": ""})]
+    events += [openai_chunk({"reasoning_details": [{**detail, "text": THOUGHT}]})]
+    events += [openai_chunk({"content": "Hi!"}), openai_chunk({}, "stop"), b"data: [DONE]\n\n"]
+    sent = run(GuardedConverter(Passthrough(), "openai", pii, None, lambda d: None), events)
+    entries = [e for c in sent for e in c["choices"][0]["delta"].get("reasoning_details", ())]
+    assert [e["text"] for e in entries] == ["The user is <EMAIL_ADDRESS>, so I will greet her."]
+    assert entries[0]["signature"] == "gw1-x~sig"

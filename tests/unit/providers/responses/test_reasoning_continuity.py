@@ -151,3 +151,11 @@ def test_a_chat_upstream_is_sent_none_of_the_sealed_reasoning() -> None:
     before = plain["messages"]
     without_sealed_reasoning(plain)
     assert plain["messages"] is before
+
+
+def test_a_chat_upstream_is_sent_no_claude_thinking_block_the_gateway_carried() -> None:
+    ours = {"type": "reasoning.text", "text": "t", "signature": sealed(ORIGIN, "c2ln")}
+    theirs = {"type": "reasoning.text", "text": "t", "signature": "c2ln", "format": "x"}
+    upstream: JSON = {"messages": [{"role": "assistant", "reasoning_details": [ours, theirs]}]}
+    without_sealed_reasoning(upstream)
+    assert upstream["messages"] == [{"role": "assistant", "reasoning_details": [theirs]}]

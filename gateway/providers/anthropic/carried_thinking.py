@@ -1,0 +1,94 @@
+"""Claude's thinking carried through an OpenAI client's tool loop (an OpenAI client, an
+Anthropic upstream).
+
+A thinking Claude wants the assistant message before a tool loop's results to start with the
+thinking blocks it signed ("a final `assistant` message must start with a thinking block"),
+and the Claude 5 models think when a request says nothing of it (Fable 5, Mythos 5 and Opus
+5.5 cannot be asked not to). An OpenAI client has no place for a signed block, so the answer
+carries each one as an entry of the message's `reasoning_details`, in OpenRouter's form for
+Claude (`format` "anthropic-claude-v1"): a `thinking` block as `{"type": "reasoning.text",
+"text", "signature"}`, a `redacted_thinking` block as `{"type": "reasoning.encrypted",
+"data"}`; its text also goes as `reasoning_content` when Claude showed it. A client that sends
+the message back as it came (the openai SDK's message object, `model_dump()`, LiteLLM's and
+OpenRouter's clients) sends the entries back, and the request gives Claude its blocks again.
+
+A signature is Claude's for the deployment that made it: it is sealed with the deployment
+(`chat_reasoning.sealed`), and goes back to that deployment only; another one's entries are
+left out (a chat upstream is sent none: `chat_reasoning.without_sealed_reasoning`).
+"""
+
+from __future__ import annotations
+
+from gateway.json_types import JSON
+from gateway.providers.chat_reasoning import ENCRYPTED_TYPE, sealed, unsealed
+
+FORMAT = "anthropic-claude-v1"
+TEXT_TYPE = "reasoning.text"
+THINKING_TYPES = ("thinking", "redacted_thinking")
+
+
+def thinking_detail(block: JSON, origin: str, index: int) -> JSON | None:
+    """The `reasoning_details` entry carrying the Claude block `block` (sealed with `origin`),
+    or None when it is no thinking block, has nothing signed, or there is no `origin`."""
+    kind = block.get("type")
+    if not origin or kind not in THINKING_TYPES:
+        return None
+    if kind == "redacted_thinking":
+        data = block.get("data")
+        if not isinstance(data, str) or not data:
+            return None
+        return {
+            "type": ENCRYPTED_TYPE,
+            "data": sealed(origin, data),
+            "format": FORMAT,
+            "index": index,
+        }
+    signature = block.get("signature")
+    if not isinstance(signature, str) or not signature:
+        return None
+    text = block.get("thinking")
+    return {
+        "type": TEXT_TYPE,
+        "text": text if isinstance(text, str) else "",
+        "signature": sealed(origin, signature),
+        "format": FORMAT,
+        "index": index,
+    }
+
+
+def carried_blocks(message: JSON, origin: str) -> list[JSON]:
+    """The Claude thinking blocks the chat message `message` carries back to the deployment
+    sealed as `origin`, in order; entries of other deployments and formats are left out."""
+    details = message.get("reasoning_details")
+    if not origin or type(details) is not list:
+        return []
+    blocks: list[JSON] = []
+    for detail in details:
+        if type(detail) is not dict or detail.get("format") != FORMAT:
+            continue
+        kind = detail.get("type")
+        if kind == TEXT_TYPE:
+            signature = detail.get("signature")
+            signed = unsealed(origin, signature) if isinstance(signature, str) else None
+            text = detail.get("text")
+            if signed:
+                thinking = text if isinstance(text, str) else ""
+                blocks.append({"type": "thinking", "thinking": thinking, "signature": signed})
+        elif kind == ENCRYPTED_TYPE:
+            data = detail.get("data")
+            redacted = unsealed(origin, data) if isinstance(data, str) else None
+            if redacted:
+                blocks.append({"type": "redacted_thinking", "data": redacted})
+    return blocks
+
+
+def starts_thinking(message: JSON) -> bool:
+    """Whether the Anthropic message `message` starts with a thinking block."""
+    content = message.get("content")
+    first = content[0] if type(content) is list and content else None
+    return type(first) is dict and first.get("type") in THINKING_TYPES
+
+
+def without_thinking(blocks: list[JSON]) -> list[JSON]:
+    """`blocks` without their thinking blocks."""
+    return [block for block in blocks if block.get("type") not in THINKING_TYPES]

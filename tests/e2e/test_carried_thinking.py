@@ -1,0 +1,139 @@
+"""An OpenAI client's tool loop on a Claude model that thinks: the answer carries Claude's
+signed thinking blocks in `reasoning_details`, the openai SDK sends the message back as it
+came (the object itself, or a stream accumulated by its helper), and the gateway gives Claude
+its blocks again, so the loop goes on thinking, on Fable 5 and Opus 5.5 too, which cannot be
+asked not to think (the mock provider refuses a loop without the block as Anthropic does, and
+signs its blocks, binding them to their conversation on the models that do). The blocks go
+back only to the deployment that made them: another deployment's Claude and a chat upstream
+are sent none."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import openai
+import pytest
+
+from gateway.mock_provider.thinking_binding import bound_signature
+from tests.e2e.claude_config import claude_models_config
+from tests.procs import Proc, start_gateway
+
+KEY = "sk-carried-thinking-test"
+MODELS = {
+    "fable-5": "claude-fable-5",
+    "opus-5-5": "claude-opus-5-5",
+    "sonnet-5-5": "claude-sonnet-5-5",
+    "opus-5": "claude-opus-5",
+}
+HI: list[Any] = [{"role": "user", "content": "Weather in Paris?"}]
+WEATHER: Any = {
+    "type": "function",
+    "function": {
+        "name": "get_weather",
+        "parameters": {"type": "object", "properties": {"city": {"type": "string"}}},
+    },
+}
+
+
+@pytest.fixture(scope="module")
+def gateway(tmp_path_factory: pytest.TempPathFactory, mock_upstream: Proc) -> Iterator[Proc]:
+    root = tmp_path_factory.mktemp("carried-thinking")
+    config = claude_models_config(mock_upstream.url, MODELS, KEY)
+    # The same Claude from another provider, and a chat upstream.
+    config += (
+        f'\n[[providers]]\nname = "ant2"\ntype = "anthropic"\nbase_url = "{mock_upstream.url}"\n'
+    )
+    config += '\n[[models]]\nname = "opus-5-elsewhere"\n'
+    config += '[[models.deployments]]\nprovider = "ant2"\nmodel = "claude-opus-5"\n'
+    config += (
+        f'\n[[providers]]\nname = "oai"\ntype = "openai"\nbase_url = "{mock_upstream.url}/v1"\n'
+    )
+    config += (
+        '\n[[models]]\nname = "chat"\n[[models.deployments]]\nprovider = "oai"\nmodel = "gpt-4o"\n'
+    )
+    (root / "gateway.toml").write_text(config)
+    proc = start_gateway(root / "gateway.toml")
+    yield proc
+    proc.stop()
+
+
+@pytest.fixture(scope="module")
+def client(gateway: Proc) -> Iterator[openai.OpenAI]:
+    with openai.OpenAI(base_url=gateway.url + "/v1", api_key=KEY, max_retries=0) as sdk:
+        yield sdk
+
+
+def sent(mock_upstream: Proc) -> dict[str, Any]:
+    """The body of the mock provider's latest request."""
+    return dict(httpx.get(mock_upstream.url + "/_mock/stats").json()["last_request"]["body"])
+
+
+def returned(message: Any, call_id: str) -> list[Any]:
+    """The conversation that sends `message` back as it came, with its tool's result."""
+    return [*HI, message, {"role": "tool", "tool_call_id": call_id, "content": "sunny"}]
+
+
+@pytest.mark.parametrize("model", ["fable-5", "opus-5-5", "sonnet-5-5"])
+def test_the_loop_goes_on_thinking_with_its_blocks_sent_back(
+    client: openai.OpenAI, mock_upstream: Proc, model: str
+) -> None:
+    first = client.chat.completions.create(model=model, messages=HI, tools=[WEATHER])
+    message = first.choices[0].message
+    [call] = message.tool_calls or []
+    asked = sent(mock_upstream)
+    details = message.model_dump()["reasoning_details"]
+    assert [(d["type"], d["format"]) for d in details] == [
+        ("reasoning.text", "anthropic-claude-v1")
+    ]
+    assert details[0]["signature"].startswith("gw1-")  # sealed with the deployment
+    if model != "fable-5":  # a block bound to its conversation (the mock signs it so)
+        assert details[0]["signature"].endswith(bound_signature(None, asked["messages"], []))
+
+    answer = client.chat.completions.create(
+        model=model, messages=returned(message, call.id), tools=[WEATHER]
+    )
+    assert answer.choices[0].message.content == "Tool result: sunny"
+    body = sent(mock_upstream)
+    assistant = body["messages"][1]["content"]
+    assert assistant[0]["type"] == "thinking"
+    assert details[0]["signature"].endswith(assistant[0]["signature"])
+    assert body.get("thinking", {}).get("type") not in ("disabled", "between_tools")
+
+
+def test_a_streamed_loop_carries_its_blocks_as_the_sdk_accumulates_them(
+    client: openai.OpenAI, mock_upstream: Proc
+) -> None:
+    with client.chat.completions.stream(model="opus-5-5", messages=HI, tools=[WEATHER]) as s:
+        first = s.get_final_completion()
+    message = first.choices[0].message
+    [call] = message.tool_calls or []
+    assert message.model_dump()["reasoning_details"][0]["type"] == "reasoning.text"
+    again = returned(message.model_dump(exclude_none=True), call.id)
+    with client.chat.completions.stream(model="opus-5-5", messages=again, tools=[WEATHER]) as s:
+        answer = s.get_final_completion()
+    assert answer.choices[0].message.content == "Tool result: sunny"
+    assert sent(mock_upstream)["messages"][1]["content"][0]["type"] == "thinking"
+
+
+def test_another_deployment_is_sent_no_block_and_a_chat_upstream_no_entry(
+    client: openai.OpenAI, mock_upstream: Proc
+) -> None:
+    first = client.chat.completions.create(model="opus-5", messages=HI, tools=[WEATHER])
+    message = first.choices[0].message.model_dump(exclude_none=True)
+    [call] = first.choices[0].message.tool_calls or []
+    assert message["reasoning_details"]
+
+    answer = client.chat.completions.create(
+        model="opus-5-elsewhere", messages=returned(message, call.id), tools=[WEATHER]
+    )
+    assert answer.choices[0].message.content == "Tool result: sunny"
+    body = sent(mock_upstream)
+    assert [b["type"] for b in body["messages"][1]["content"]] == ["tool_use"]
+    assert body["thinking"] == {"type": "disabled"}  # Opus 5 can be asked not to think
+
+    client.chat.completions.create(model="chat", messages=returned(message, call.id))
+    chat_body = sent(mock_upstream)
+    assert chat_body["model"] == "gpt-4o"
+    assert "reasoning_details" not in chat_body["messages"][1]
