@@ -171,7 +171,7 @@ def adapter_for(
         structured = body is not None and structured_output_tool(body) is not None
         origin = reasoning_origin(provider.name, model)
         return CheckedAdapter(OpenAIClientToAnthropic(structured, origin))
-    return CheckedAdapter(_adapter(kind, provider, anthropic_beta, body))
+    return CheckedAdapter(_adapter(kind, provider, anthropic_beta, body, model))
 
 
 def _through_responses(
@@ -204,6 +204,7 @@ def _adapter(
     provider: ProviderConfig,
     anthropic_beta: str | None,
     body: dict[str, Any] | None,
+    model: str,
 ) -> Adapter:
     upstream = provider.type
     if kind == "responses":
@@ -213,7 +214,9 @@ def _adapter(
             if trigger is None or compacts_upstream(provider):
                 return _RESPONSES_PASSTHROUGH
             return ResponsesPassthrough("responses", trigger, request)
-        return _translated_responses(provider)(request, trigger)
+        # One per request: Claude's thinking blocks are sealed with the deployment.
+        origin = reasoning_origin(provider.name, model) if upstream == "anthropic" else ""
+        return _translated_responses(provider)(request, trigger, origin)
     if kind == "embeddings":
         if upstream == "anthropic":
             raise InvalidRequest(

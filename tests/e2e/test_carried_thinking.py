@@ -137,3 +137,54 @@ def test_another_deployment_is_sent_no_block_and_a_chat_upstream_no_entry(
     chat_body = sent(mock_upstream)
     assert chat_body["model"] == "gpt-4o"
     assert "reasoning_details" not in chat_body["messages"][1]
+
+
+RESPONSES_TOOLS: Any = [
+    {"type": "function", "name": "get_weather", "parameters": {"type": "object"}, "strict": False}
+]
+
+
+def continued(output: list[Any], call_id: str) -> list[Any]:
+    """A Responses conversation sending the answer's items back, with the call's output."""
+    items = [item.model_dump(exclude_none=True) for item in output]
+    return [*HI, *items, {"type": "function_call_output", "call_id": call_id, "output": "sunny"}]
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_a_responses_clients_loop_carries_the_blocks_in_reasoning_items(
+    client: openai.OpenAI, mock_upstream: Proc, stream: bool
+) -> None:
+    """Codex's way: `include: ["reasoning.encrypted_content"]`, nothing stored, every item of
+    the answer sent back in the next input."""
+    asked: Any = {"include": ["reasoning.encrypted_content"], "store": False}
+    if stream:
+        with client.responses.stream(
+            model="fable-5", input=HI, tools=RESPONSES_TOOLS, **asked
+        ) as events:
+            first = events.get_final_response()
+    else:
+        first = client.responses.create(model="fable-5", input=HI, tools=RESPONSES_TOOLS, **asked)
+    kinds = [item.type for item in first.output]
+    assert kinds == ["reasoning", "function_call"]
+    encrypted = first.output[0].model_dump()["encrypted_content"]
+    assert encrypted.startswith("anthropic-claude-v1:")
+    call_id = first.output[1].model_dump()["call_id"]
+
+    answer = client.responses.create(
+        model="fable-5", input=continued(first.output, call_id), tools=RESPONSES_TOOLS, **asked
+    )
+    assert answer.output_text == "Tool result: sunny"
+    assistant = sent(mock_upstream)["messages"][1]["content"]
+    assert [block["type"] for block in assistant] == ["thinking", "tool_use"]
+
+
+def test_a_responses_client_that_asks_no_encrypted_reasoning_gets_none(
+    client: openai.OpenAI, mock_upstream: Proc
+) -> None:
+    first = client.responses.create(model="opus-5", input=HI, tools=RESPONSES_TOOLS)
+    assert [item.type for item in first.output] == ["function_call"]
+    call_id = first.output[0].model_dump()["call_id"]
+    client.responses.create(
+        model="opus-5", input=continued(first.output, call_id), tools=RESPONSES_TOOLS
+    )
+    assert sent(mock_upstream)["thinking"] == {"type": "disabled"}

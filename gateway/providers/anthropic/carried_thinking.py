@@ -12,6 +12,12 @@ Claude (`format` "anthropic-claude-v1"): a `thinking` block as `{"type": "reason
 the message back as it came (the openai SDK's message object, `model_dump()`, LiteLLM's and
 OpenRouter's clients) sends the entries back, and the request gives Claude its blocks again.
 
+A Responses client (Codex, the openai SDK's `responses`) that asks for the encrypted reasoning
+(`include: ["reasoning.encrypted_content"]`) gets each entry as a `reasoning` item's
+`encrypted_content` (`as_encrypted_content`: the entry's JSON, base64, after a prefix naming
+the format), which it sends back in its next input like OpenAI's; the request's translation
+reads it back as the entry (`entry_of_encrypted_content`) on the next assistant message.
+
 A signature is Claude's for the deployment that made it: it is sealed with the deployment
 (`chat_reasoning.sealed`), and goes back to that deployment only; another one's entries are
 left out (a chat upstream is sent none: `chat_reasoning.without_sealed_reasoning`).
@@ -19,12 +25,18 @@ left out (a chat upstream is sent none: `chat_reasoning.without_sealed_reasoning
 
 from __future__ import annotations
 
+import base64
+import binascii
+
+import orjson
+
 from gateway.json_types import JSON
 from gateway.providers.chat_reasoning import ENCRYPTED_TYPE, sealed, unsealed
 
 FORMAT = "anthropic-claude-v1"
 TEXT_TYPE = "reasoning.text"
 THINKING_TYPES = ("thinking", "redacted_thinking")
+_CONTENT_PREFIX = f"{FORMAT}:"  # a Responses item's `encrypted_content` holding an entry
 
 
 def thinking_detail(block: JSON, origin: str, index: int) -> JSON | None:
@@ -92,3 +104,32 @@ def starts_thinking(message: JSON) -> bool:
 def without_thinking(blocks: list[JSON]) -> list[JSON]:
     """`blocks` without their thinking blocks."""
     return [block for block in blocks if block.get("type") not in THINKING_TYPES]
+
+
+def claude_entries(message: JSON) -> list[JSON]:
+    """The entries of the chat message (or delta) `message`'s `reasoning_details` that carry
+    Claude's thinking blocks."""
+    details = message.get("reasoning_details")
+    return [
+        detail
+        for detail in (details if type(details) is list else ())
+        if type(detail) is dict and detail.get("format") == FORMAT
+    ]
+
+
+def as_encrypted_content(entry: JSON) -> str:
+    """The `encrypted_content` of the Responses `reasoning` item carrying `entry`."""
+    kept = {key: value for key, value in entry.items() if key != "index"}
+    return _CONTENT_PREFIX + base64.urlsafe_b64encode(orjson.dumps(kept)).decode()
+
+
+def entry_of_encrypted_content(encrypted: object) -> JSON | None:
+    """The `reasoning_details` entry a `reasoning` item's `encrypted_content` carries, or None
+    (another format: OpenAI's own; or not readable)."""
+    if not isinstance(encrypted, str) or not encrypted.startswith(_CONTENT_PREFIX):
+        return None
+    try:
+        entry = orjson.loads(base64.urlsafe_b64decode(encrypted[len(_CONTENT_PREFIX) :]))
+    except (binascii.Error, ValueError):
+        return None
+    return entry if type(entry) is dict and entry.get("format") == FORMAT else None

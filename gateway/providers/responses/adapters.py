@@ -40,6 +40,7 @@ from gateway.providers.anthropic.responses_anthropic_to_openai import anthropic_
 from gateway.providers.anthropic.sampling import with_sampling_for
 from gateway.providers.anthropic.streams_anthropic_to_openai import AnthropicToOpenAIStream
 from gateway.providers.anthropic.structured_output import structured_output_tool
+from gateway.providers.anthropic.thinking_binding import with_binding_header
 from gateway.providers.anthropic.usage import usage_from_anthropic
 from gateway.providers.azure import openai_wire_for
 from gateway.providers.base import (
@@ -215,11 +216,11 @@ class _TranslatedStream:
 class _AnthropicTranslatedStream(_TranslatedStream):
     """Anthropic events -> chat chunks (the chat endpoint's translator) -> Responses events."""
 
-    def __init__(self, request: JSON, compacting: bool = False) -> None:
+    def __init__(self, request: JSON, compacting: bool = False, origin: str = "") -> None:
         super().__init__(request, compacting)
         model = str(request.get("model") or "")
         structured = not compacting and _structured(request)
-        self._to_chat = AnthropicToOpenAIStream(model, True, structured=structured)
+        self._to_chat = AnthropicToOpenAIStream(model, True, structured=structured, origin=origin)
 
     def _chunks(self, event_name: str | None, data: bytes) -> list[JSON]:
         parsed = stream_event_json(data)
@@ -253,9 +254,15 @@ class ResponsesToChat:
     "trigger", a `/v1/responses` input ending with `compaction_trigger`; "endpoint",
     `/v1/responses/compact`."""
 
-    def __init__(self, request: JSON, compaction: Compaction | None = None) -> None:
+    # Whether `reasoning` items carry Claude's thinking blocks to the upstream (`carried_thinking`).
+    carries_thinking = False
+
+    def __init__(
+        self, request: JSON, compaction: Compaction | None = None, origin: str = ""
+    ) -> None:
         self.request = request
         self.compaction = compaction
+        self.origin = origin  # the deployment's (`chat_reasoning.reasoning_origin`)
 
     def _answer(self, response: JSON) -> JSON:
         """The client's answer from the translated `response`."""
@@ -271,7 +278,9 @@ class ResponsesToChat:
             body = summary_request(body)
         reasoning_content = wants_reasoning_content(provider)
         try:
-            upstream = responses_request_to_chat(body, model, reasoning_content)
+            upstream = responses_request_to_chat(
+                body, model, reasoning_content, self.carries_thinking
+            )
         except TranslationError as exc:
             raise InvalidRequest(str(exc), param=exc.param) from None
         if reasoning_content:
@@ -315,7 +324,10 @@ class ResponsesToAnthropic(ResponsesToChat):
     """A Responses client and an Anthropic upstream: Responses -> chat -> Messages, and back; a
     turn Claude paused in its server tools is continued by the gateway (`paused_turns`); a
     request that asks for its prompt cache (Codex's) gets Claude's automatic caching
-    (`prompt_cache`)."""
+    (`prompt_cache`); Claude's thinking blocks go to a client that asks for the encrypted
+    reasoning as `reasoning` items, and back (`carried_thinking`, sealed with `origin`)."""
+
+    carries_thinking = True
 
     def prepare(
         self,
@@ -329,26 +341,29 @@ class ResponsesToAnthropic(ResponsesToChat):
         if (search := live_search_options(body)) is not None:
             chat["web_search_options"] = search  # Claude's search (`web_search`)
         try:
-            upstream = openai_request_to_anthropic(chat, deployment.model)
+            upstream = openai_request_to_anthropic(chat, deployment.model, self.origin)
         except TranslationError as exc:
             raise InvalidRequest(str(exc), param=exc.param) from None
         with_sampling_for(upstream, deployment, provider)
         with_automatic_cache(upstream, body)
         url = endpoint_url(provider.base_url, "/v1/messages", provider.query.pairs)
-        sent = upstream_json(upstream, provider)
         headers = anthropic_headers(api_key, provider)
+        with_binding_header(upstream, deployment.model, headers, provider.drop_betas)
+        sent = upstream_json(upstream, provider)
         return PreparedCall(url, headers, sent, offers_server_tool(upstream))
 
     def convert_json(self, data: bytes) -> tuple[bytes, Usage, JSON]:
         message = parse_upstream_json(data)
         model = str(message.get("model") or "")
-        chat = anthropic_response_to_openai(message, model, structured=self._structured())
+        chat = anthropic_response_to_openai(
+            message, model, structured=self._structured(), origin=self.origin
+        )
         converted = self._answer(chat_response_to_responses(chat, self.request, new_id("resp")))
         usage = usage_from_anthropic(message.get("usage")) or Usage()
         return orjson.dumps(converted), usage, converted
 
     def stream(self, body: JSON) -> _AnthropicTranslatedStream:
-        return _AnthropicTranslatedStream(body, self.compaction is not None)
+        return _AnthropicTranslatedStream(body, self.compaction is not None, self.origin)
 
 
 def _structured(request: JSON) -> bool:

@@ -30,6 +30,7 @@ from typing import Any
 import orjson
 
 from gateway.json_types import JSON
+from gateway.providers.anthropic.carried_thinking import as_encrypted_content
 from gateway.providers.responses.chat_tools import (
     ToolOrigin,
     call_item,
@@ -37,6 +38,7 @@ from gateway.providers.responses.chat_tools import (
     search_arguments,
 )
 from gateway.providers.responses.objects import (
+    carried_thinking_item,
     message_item,
     new_id,
     output_text_part,
@@ -235,6 +237,15 @@ class ResponseEvents:
                 delta=delta,
             )
         ]
+
+    def carried_thinking(self, entry: JSON) -> list[JSON]:
+        """A Claude thinking block (`carried_thinking`) ended: the reasoning item its text went
+        into gets it as `encrypted_content` and is done (one made whole when none is open)."""
+        index = self._open
+        if index is not None and self.output[index]["type"] == "reasoning":
+            self.output[index]["encrypted_content"] = as_encrypted_content(entry)
+            return self.close_open()
+        return self.whole_item(carried_thinking_item(new_id("rs"), entry))
 
     def _add(self, item: JSON) -> list[JSON]:
         self.output.append(item)

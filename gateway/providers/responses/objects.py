@@ -11,6 +11,7 @@ import secrets
 import time
 
 from gateway.json_types import JSON
+from gateway.providers.anthropic.carried_thinking import as_encrypted_content
 from gateway.providers.base import Usage, token_count
 
 # Request fields a response object echoes back, with OpenAI's defaults.
@@ -93,6 +94,27 @@ def reasoning_item(item_id: str, text: str) -> JSON:
         "summary": [],
         "content": [{"type": "reasoning_text", "text": text}],
     }
+
+
+ENCRYPTED_INCLUDE = "reasoning.encrypted_content"
+
+
+def asks_encrypted_reasoning(request: JSON) -> bool:
+    """Whether the Responses request `request` asks for the encrypted reasoning (`include`),
+    as a client that stores nothing upstream does (Codex) to send it back."""
+    include = request.get("include")
+    return type(include) is list and ENCRYPTED_INCLUDE in include
+
+
+def carried_thinking_item(item_id: str, entry: JSON) -> JSON:
+    """A `reasoning` item carrying Claude's thinking block `entry` (`carried_thinking`): its
+    shown text as the item's reasoning text, the entry as its `encrypted_content`."""
+    item: JSON = {"id": item_id, "type": "reasoning", "status": "completed", "summary": []}
+    text = entry.get("text")
+    if isinstance(text, str) and text:
+        item["content"] = [{"type": "reasoning_text", "text": text}]
+    item["encrypted_content"] = as_encrypted_content(entry)
+    return item
 
 
 def reasoning_parts_text(item: JSON, field: str) -> str:

@@ -31,6 +31,7 @@ from __future__ import annotations
 from typing import Any
 
 from gateway.json_types import JSON
+from gateway.providers.anthropic.carried_thinking import entry_of_encrypted_content
 from gateway.providers.anthropic.errors import TranslationError
 from gateway.providers.responses.chat_tools import (
     chat_call_arguments,
@@ -47,10 +48,14 @@ _OUTPUTS = ("function_call_output", "custom_tool_call_output")
 _ROLES = {"user": "user", "assistant": "assistant", "system": "system", "developer": "system"}
 
 
-def responses_request_to_chat(body: JSON, model: str, reasoning_content: bool = False) -> JSON:
+def responses_request_to_chat(
+    body: JSON, model: str, reasoning_content: bool = False, carried: bool = False
+) -> JSON:
     """The chat completions body asking `model` what `body` asks the Responses API;
     `reasoning_content`: the upstream takes the reasoning back (`reasoning_history`), and each
-    `reasoning` item's text goes as the `reasoning_content` of the assistant message after it."""
+    `reasoning` item's text goes as the `reasoning_content` of the assistant message after it;
+    `carried` (a Claude upstream): the thinking blocks `reasoning` items carry go in that
+    message's `reasoning_details` (`anthropic.carried_thinking`)."""
     if body.get("previous_response_id"):
         raise TranslationError(
             "previous_response_id cannot be sent to a deployment without the Responses API",
@@ -64,7 +69,7 @@ def responses_request_to_chat(body: JSON, model: str, reasoning_content: bool = 
     instructions = body.get("instructions")
     if isinstance(instructions, str) and instructions:
         messages.append({"role": "system", "content": instructions})
-    messages += input_messages(body.get("input"), reasoning_content)
+    messages += input_messages(body.get("input"), reasoning_content, carried)
     out: JSON = {"model": model, "messages": messages}
     for name in _PASSED:
         if body.get(name) is not None:
@@ -94,7 +99,9 @@ def responses_request_to_chat(body: JSON, model: str, reasoning_content: bool = 
     return out
 
 
-def input_messages(value: object, reasoning_content: bool = False) -> list[JSON]:
+def input_messages(
+    value: object, reasoning_content: bool = False, carried: bool = False
+) -> list[JSON]:
     """Responses `input` (a string or a list of items) as chat messages."""
     if isinstance(value, str):
         return [{"role": "user", "content": value}]
@@ -105,6 +112,7 @@ def input_messages(value: object, reasoning_content: bool = False) -> list[JSON]
     # only, so they follow the run in a user message (a screenshot a tool returned).
     attached: list[JSON] = []
     thought = ""  # the text of `reasoning` items, for the next assistant message
+    details: list[JSON] = []  # the thinking blocks they carry, likewise
     for index, item in enumerate(value):
         if not isinstance(item, dict):
             raise TranslationError(f"input[{index}] must be an object", param=f"input[{index}]")
@@ -135,6 +143,9 @@ def input_messages(value: object, reasoning_content: bool = False) -> list[JSON]
         elif kind == "reasoning":
             if reasoning_content:
                 thought += _reasoning_text(item)
+            entry = entry_of_encrypted_content(item.get("encrypted_content")) if carried else None
+            if entry is not None:
+                details.append({**entry, "index": len(details)})
             continue
         elif kind == "additional_tools":  # tools offered from here: the request's (chat_tools)
             continue
@@ -152,6 +163,12 @@ def input_messages(value: object, reasoning_content: bool = False) -> list[JSON]
             last = messages[-1]
             last["reasoning_content"] = str(last.get("reasoning_content") or "") + thought
             thought = ""
+        if details and messages[-1]["role"] == "assistant":
+            messages[-1]["reasoning_details"] = [
+                *messages[-1].get("reasoning_details", ()),
+                *details,
+            ]
+            details = []
     if attached:
         messages.append({"role": "user", "content": attached})
     return _paired(messages)

@@ -1,6 +1,8 @@
 """A chat completion -> a Responses API `response` (for upstreams without Responses).
 
-The first choice's reasoning (`reasoning_content`) becomes a `reasoning` item, its text a
+The first choice's reasoning (`reasoning_content`) becomes a `reasoning` item (Claude's
+thinking blocks, when the request asks for the encrypted reasoning, one item each with the
+block as its `encrypted_content`: `anthropic.carried_thinking`), its text a
 `message` item (its `refusal`, a `refusal` part), each of its
 tool calls a `function_call` item (`call_id` = the chat tool call id), or the `custom_tool_call`,
 namespaced call or `tool_search_call` the function stands for (`chat_tools`); `finish_reason`
@@ -12,10 +14,13 @@ reasoning details kept). The request's fields are echoed as OpenAI echoes them.
 from __future__ import annotations
 
 from gateway.json_types import JSON
+from gateway.providers.anthropic.carried_thinking import claude_entries
 from gateway.providers.base import token_count
 from gateway.providers.chat_reasoning import reasoning_text
 from gateway.providers.responses.chat_tools import call_item, tool_origins
 from gateway.providers.responses.objects import (
+    asks_encrypted_reasoning,
+    carried_thinking_item,
     message_item,
     new_id,
     reasoning_item,
@@ -51,8 +56,11 @@ def chat_response_to_responses(chat: JSON, request: JSON, response_id: str) -> J
     message = choice.get("message")
     message = message if isinstance(message, dict) else {}
     output: list[JSON] = []
+    carried = claude_entries(message) if asks_encrypted_reasoning(request) else []
     reasoning = reasoning_text(message)
-    if reasoning:
+    if carried:  # Claude's thinking blocks, one item each, its text with it
+        output += [carried_thinking_item(new_id("rs"), entry) for entry in carried]
+    elif reasoning:
         output.append(reasoning_item(new_id("rs"), reasoning))
     content = message.get("content")
     calls = [c for c in message.get("tool_calls") or () if isinstance(c, dict)]

@@ -3,7 +3,9 @@
 A small state machine over parsed chunks: feed it each `chat.completion.chunk`, send on the
 events it returns, call `finish()` once the upstream ended. The first chunk opens the response
 (`response.created`, `response.in_progress`); reasoning deltas (`reasoning_content`) become
-`response.reasoning_text.delta` in a `reasoning` item; content deltas become
+`response.reasoning_text.delta` in a `reasoning` item (which a Claude thinking block's
+`reasoning_details` entry then closes, as its `encrypted_content`, when the request asks for
+the encrypted reasoning: `anthropic.carried_thinking`); content deltas become
 `response.output_text.delta` in one `message` item, refusal deltas `response.refusal.delta` in
 a message item of their own; each tool call (by its chat `index`, and its id when a server
 reuses one `index` for several) becomes a `function_call` item with
@@ -18,10 +20,11 @@ from __future__ import annotations
 from typing import Any
 
 from gateway.json_types import JSON
+from gateway.providers.anthropic.carried_thinking import claude_entries
 from gateway.providers.chat_reasoning import reasoning_text
 from gateway.providers.responses.chat_tools import tool_origins
 from gateway.providers.responses.events import ResponseEvents
-from gateway.providers.responses.objects import new_id
+from gateway.providers.responses.objects import asks_encrypted_reasoning, new_id
 from gateway.providers.responses.responses_chat_to_responses import (
     INCOMPLETE_REASONS,
     chat_usage_to_responses,
@@ -37,6 +40,7 @@ class ChatToResponsesStream:
         self.usage: JSON | None = None  # the chat usage, once the upstream sent it
         self._started = False
         self._finish_reason: str | None = None
+        self._carries_thinking = asks_encrypted_reasoning(request)  # (`carried_thinking`)
 
     @property
     def response(self) -> JSON:
@@ -64,6 +68,8 @@ class ChatToResponsesStream:
         thought = reasoning_text(delta)
         if thought:
             out += self.events.reasoning(thought)
+        for entry in claude_entries(delta) if self._carries_thinking else ():
+            out += self.events.carried_thinking(entry)
         content = delta.get("content")
         if isinstance(content, str) and content:
             out += self.events.text(content)
