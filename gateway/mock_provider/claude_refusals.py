@@ -158,6 +158,8 @@ def thinking_refusal(model: str, body: dict[str, Any]) -> str | None:
         for j, block in enumerate(content if isinstance(content, list) else ()):
             if isinstance(block, dict) and block.get("type") == "thinking":
                 signature = block.get("signature")
+                if signature is None:
+                    return f"messages.{i}.content.{j}.thinking.signature: Field required"
                 if not isinstance(signature, str) or not _BASE64.fullmatch(signature):
                     return f"messages.{i}.content.{j}: Invalid `signature` in `thinking` block"
     if not thinks(model, body) or len(messages) < 2 or not _tool_results(messages[-1]):

@@ -318,3 +318,24 @@ def test_claude_codes_per_turn_effort_reaches_a_model_without_it_as_the_requests
     body = sent(mock_upstream)
     assert ("output_config" in body["messages"][-1]) is kept
     assert body.get("output_config") == (None if kept else {"effort": "low"})
+
+
+def test_an_unsigned_thinking_block_replayed_by_a_client_is_left_out(
+    claude: anthropic.Anthropic, mock_upstream: Proc
+) -> None:
+    """What a client keeps from another proxy or an Anthropic-compatible server (no
+    `signature`): Claude answers "thinking.signature: Field required"; the block is left out."""
+    unsigned = [{"type": "thinking", "thinking": "Hm."}, {"type": "text", "text": "Sunny."}]
+    history: Any = [
+        {"role": "user", "content": "Weather in Paris?"},
+        {"role": "assistant", "content": unsigned},
+        {"role": "user", "content": "And tomorrow?"},
+    ]
+    message = claude.messages.create(model="opus-5", max_tokens=200, messages=history)
+    assert [block.type for block in message.content] == ["thinking", "text"]
+    assert sent(mock_upstream)["messages"][1]["content"] == [{"type": "text", "text": "Sunny."}]
+    refused = httpx.post(
+        mock_upstream.url + "/v1/messages",
+        json={"model": "claude-opus-5", "max_tokens": 50, "messages": history},
+    )
+    assert "thinking.signature: Field required" in refused.json()["error"]["message"]

@@ -25,6 +25,7 @@ from __future__ import annotations
 from typing import Literal
 
 from gateway.json_types import JSON
+from gateway.providers.anthropic.claude_versions import claude_version
 from gateway.providers.anthropic.thinking import thinks_by_default, with_thinking_for
 
 GATEWAY_SIGNATURE = "llm-gateway:chat-reasoning:v1"
@@ -69,9 +70,13 @@ def thinking_for_claude(upstream: JSON, model: str) -> None:
     """Make the thinking of `upstream` (an Anthropic request to Claude) what Claude takes; the
     client's body, which shares its messages, is left as it was.
 
-    - The gateway's thinking blocks are taken out of the assistant messages. A message that had
-      nothing else goes too: Anthropic refuses an empty one, and joins the turns of one role
-      that then meet.
+    - The gateway's thinking blocks are taken out of the assistant messages, and, to a model
+      named as a Claude, the blocks with nothing signed (a `thinking` block without its
+      `signature`, or an empty one; a `redacted_thinking` block without `data`), which
+      Anthropic refuses ("messages.1.content.0.thinking.signature: Field required"): a client
+      replaying what another proxy or an Anthropic-compatible server (DeepSeek's) gave it. A
+      message that had nothing else goes too: Anthropic refuses an empty one, and joins the
+      turns of one role that then meet.
     - In a tool loop with thinking on, Anthropic wants the assistant message before the last
       tool results to start with a thinking block ("a final `assistant` message must start with
       a thinking block ... To avoid this requirement, disable `thinking`"). When it does not
@@ -84,8 +89,11 @@ def thinking_for_claude(upstream: JSON, model: str) -> None:
     messages = upstream.get("messages")
     if type(messages) is not list:
         return
-    if any(_holds_gateway_thinking(message) for message in messages):
-        messages = [kept for message in messages if (kept := _without_ours(message)) is not None]
+    claude = claude_version(model) is not None
+    if any(_holds_unusable_thinking(message, claude) for message in messages):
+        messages = [
+            kept for message in messages if (kept := _without_unusable(message, claude)) is not None
+        ]
         upstream["messages"] = messages
     thinking = upstream.get("thinking")
     by_default = thinks_by_default(model)
@@ -100,12 +108,13 @@ def thinking_for_claude(upstream: JSON, model: str) -> None:
             del upstream["thinking"]
 
 
-def _without_ours(message: object) -> object | None:
-    """`message` without the gateway's thinking blocks; None when nothing else is left."""
-    if not _holds_gateway_thinking(message):
+def _without_unusable(message: object, claude: bool) -> object | None:
+    """`message` without the thinking blocks Claude would refuse; None when nothing else is
+    left."""
+    if not _holds_unusable_thinking(message, claude):
         return message
     assert type(message) is dict
-    blocks = [block for block in message["content"] if not _made_here(block)]
+    blocks = [block for block in message["content"] if not _unusable(block, claude)]
     return {**message, "content": blocks} if blocks else None
 
 
@@ -126,26 +135,36 @@ def _loop_without_thought(assistant: object, last: object) -> bool:
     return type(first) is not dict or first.get("type") not in ("thinking", "redacted_thinking")
 
 
-def _holds_gateway_thinking(message: object) -> bool:
-    # Asked of every message of every request to Claude (Claude Code sends hundreds): the
-    # blocks are read here, not through `_made_here`, a call fewer per block.
+_THINKING_BLOCKS = ("thinking", "redacted_thinking")
+
+
+def _holds_unusable_thinking(message: object, claude: bool) -> bool:
+    # Asked of every message of every request to Claude (Claude Code sends hundreds): only
+    # the thinking blocks are looked at further.
     if type(message) is not dict or message.get("role") != "assistant":
         return False
     content = message.get("content")
     if type(content) is not list:
         return False
     for block in content:
-        if type(block) is dict and block.get("type") == "thinking":
-            signature = block.get("signature")
-            if type(signature) is str and signature.startswith(_GATEWAYS):
+        if type(block) is dict and block.get("type") in _THINKING_BLOCKS:
+            if _unusable(block, claude):
                 return True
     return False
 
 
-def _made_here(block: object) -> bool:
-    return (
-        type(block) is dict
-        and block.get("type") == "thinking"
-        and isinstance(signature := block.get("signature"), str)
-        and signature.startswith(_GATEWAYS)
-    )
+def _unusable(block: object, claude: bool) -> bool:
+    """Whether the block is one Claude refuses: a gateway's thinking block, or, to a Claude
+    (`claude`), a thinking block with nothing signed."""
+    if type(block) is not dict:
+        return False
+    kind = block.get("type")
+    if kind == "redacted_thinking":
+        data = block.get("data")
+        return claude and not (type(data) is str and data)
+    if kind != "thinking":
+        return False
+    signature = block.get("signature")
+    if type(signature) is not str or not signature:
+        return claude
+    return signature.startswith(_GATEWAYS)

@@ -176,6 +176,39 @@ def test_the_gateways_blocks_are_taken_out_of_a_request_to_claude() -> None:
     assert sent == body  # the client's body is as it came
 
 
+@pytest.mark.parametrize(
+    "unsigned",
+    [
+        {"type": "thinking", "thinking": "Hm."},
+        {"type": "thinking", "thinking": "Hm.", "signature": ""},
+        {"type": "thinking", "thinking": "Hm.", "signature": None},
+        {"type": "redacted_thinking"},
+        {"type": "redacted_thinking", "data": ""},
+    ],
+)
+def test_unsigned_blocks_are_taken_out_for_claude_and_left_for_other_servers(
+    unsigned: JSON,
+) -> None:
+    """A client replaying what another proxy or an Anthropic-compatible server gave it:
+    Claude refuses a block with nothing signed ("...thinking.signature: Field required")."""
+    said: list[JSON] = [unsigned, {"type": "text", "text": "Sunny."}]
+    messages = [
+        {"role": "user", "content": "Weather?"},
+        {"role": "assistant", "content": said},
+        {"role": "user", "content": "Thanks"},
+    ]
+    upstream: JSON = {"thinking": {"type": "adaptive"}, "messages": messages}
+    thinking_for_claude(upstream, "claude-opus-4-8")
+    assert upstream["messages"][1] == {
+        "role": "assistant",
+        "content": [{"type": "text", "text": "Sunny."}],
+    }
+    assert said[0] is unsigned and len(said) == 2  # the client's body is as it came
+    other: JSON = {"messages": messages}
+    thinking_for_claude(other, "deepseek-v4")  # a name that is no Claude: as it came
+    assert other["messages"] is messages
+
+
 def test_a_tool_loop_that_lost_its_thinking_block_is_sent_without_thinking() -> None:
     messages = [
         {"role": "user", "content": "Weather?"},
