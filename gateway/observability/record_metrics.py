@@ -93,6 +93,10 @@ class RecordMetrics:
             if error and error != CLIENT_CLOSED:  # a client leaving is no upstream failure
                 label = error_kind_label(error)  # an upstream's code: bounded
                 self.upstream_errors.add((attempt["deployment"], label), 1.0)
+            continuation = attempt.get("continuation_error")  # a paused turn's, that failed
+            if continuation:
+                label = error_kind_label(continuation)
+                self.upstream_errors.add((attempt["deployment"], label), 1.0)
         if latency_ms is not None:
             self.overhead.observe((), max(0.0, latency_ms - upstream_ms) / 1000)
         prompt = amount(record.get("prompt_tokens"))

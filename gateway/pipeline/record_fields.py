@@ -3,6 +3,7 @@ it finished (`build_record`), and what the tracer exports of it (`trace_facts`).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from gateway.observability.finish_reasons import USUAL_REASONS
@@ -12,6 +13,7 @@ from gateway.pipeline.record_text import record_text
 from gateway.prompts.apply import PromptUse, client_part
 from gateway.providers import Usage, innermost
 from gateway.providers.base import reports_finish
+from gateway.routing.exchange import Attempt
 
 
 def finish_reason(ctx: RequestContext) -> str | None:
@@ -74,17 +76,7 @@ def build_record(
         if ctx.client_closed
         else (scrub(error.kind) if error else None),
         "error_message": scrub(error.message) if error else None,
-        "attempts": [
-            {
-                "deployment": a.deployment,
-                "model": a.model,
-                "status": a.status,
-                "error": a.error_kind and scrub(a.error_kind),
-                "start_ms": round(a.start_ms, 3),
-                "duration_ms": round(a.duration_ms, 3),
-            }
-            for a in ctx.exchange.attempts
-        ],
+        "attempts": [_attempt_entry(a, scrub) for a in ctx.exchange.attempts],
         "fallback_used": ctx.exchange.fallback_used,
         "cache": ctx.cache,
         "prompt_tokens": usage.prompt_tokens if usage else 0,
@@ -220,6 +212,20 @@ def _response_model(ctx: RequestContext) -> str | None:
     if isinstance(answered, str) and answered:
         return record_text(ctx.runtime.secrets, answered)
     return ctx.exchange.deployment.model if ctx.exchange.deployment else None
+
+
+def _attempt_entry(attempt: Attempt, scrub: Callable[[str], str]) -> dict[str, Any]:
+    entry: dict[str, Any] = {
+        "deployment": attempt.deployment,
+        "model": attempt.model,
+        "status": attempt.status,
+        "error": attempt.error_kind and scrub(attempt.error_kind),
+        "start_ms": round(attempt.start_ms, 3),
+        "duration_ms": round(attempt.duration_ms, 3),
+    }
+    if attempt.continuation_error is not None:  # a paused turn's continuation failed
+        entry["continuation_error"] = scrub(attempt.continuation_error)
+    return entry
 
 
 def _attempt_target(ctx: RequestContext, model: str, deployment: str) -> tuple[str, str] | None:

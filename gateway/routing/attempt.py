@@ -168,7 +168,9 @@ async def call_deployment(
             # waiting for the first event here, the rest of the stream in the responder.
             deadline = time.monotonic() + max(0.0, body_timeout_s - (clock.monotonic() - started))
             async with asyncio.timeout(deadline - time.monotonic()):
-                stream = await _start_stream(response, call, request.body, client, timeouts)
+                stream = await _start_stream(
+                    response, call, request.body, client, timeouts, attempt
+                )
             stream.deadline = deadline
             exchange.stream = stream
             response = None  # the responder owns it now
@@ -184,7 +186,7 @@ async def call_deployment(
                     data = await response.read()
             if call.continues_paused_turns:
                 left_s = max(0.0, body_timeout_s - (clock.monotonic() - started))
-                data = await continued_answer(data, call, client, timeouts, left_s)
+                data = await continued_answer(data, call, client, timeouts, left_s, attempt)
             exchange.body, exchange.usage, exchange.json = adapter.convert_json(data)
             exchange.finished = clock.monotonic()
             if request.kind == "responses":  # a failed response: relayed, then recorded
@@ -296,12 +298,13 @@ async def _start_stream(
     body: dict[str, Any],
     client: UpstreamClient,
     timeouts: UpstreamTimeouts,
+    attempt: Attempt,
 ) -> StreamReply:
     """Read until the first bytes the client can be sent (or the end), converting as it goes;
     a turn the upstream pauses is continued on the way (`paused_turns`)."""
     converter = call.adapter.stream(body)
     if call.continues_paused_turns:
-        response = ContinuedResponse(response, call, client, timeouts)
+        response = ContinuedResponse(response, call, client, timeouts, attempt)
     chunks = response.iter_chunks()
     pending: list[bytes] = []
     async for chunk in chunks:

@@ -34,6 +34,9 @@ class Attempt:
     start_ms: float = 0.0
     # Its span id when the request is traced (sent upstream in `traceparent`).
     span_id: int | None = None
+    # Why the gateway's continuation of a turn Claude paused failed, if one did (the client
+    # got the answer so far: `paused_turns`).
+    continuation_error: str | None = None
 
 
 @dataclass(slots=True)

@@ -23,7 +23,7 @@ from gateway.providers.anthropic.paused_turns import (
     merged_message,
     paused_message,
 )
-from gateway.routing.exchange import UpstreamCall
+from gateway.routing.exchange import Attempt, UpstreamCall
 from gateway.upstream import (
     UpstreamClient,
     UpstreamError,
@@ -41,11 +41,14 @@ def _continuation(call: UpstreamCall, content: list[dict[str, object]]) -> Upstr
     return UpstreamRequest("POST", sent.url, sent.headers, continuation_body(sent.body, content))
 
 
-def _stopped(call: UpstreamCall, why: str) -> None:
+def _stopped(call: UpstreamCall, attempt: Attempt, kind: str, why: str = "") -> None:
+    """A continuation failed (`kind`, the error kinds of attempts): logged, and kept on the
+    attempt, whose record and metrics count it (`gateway_upstream_errors_total`)."""
+    attempt.continuation_error = kind
     log.warning(
         "deployment %s: a paused turn was not continued (%s); the client gets the answer so far",
         call.deployment.name,
-        why,
+        why or kind,
     )
 
 
@@ -55,6 +58,7 @@ async def continued_answer(
     client: UpstreamClient,
     timeouts: UpstreamTimeouts,
     left_s: float,
+    attempt: Attempt,
 ) -> bytes:
     """The Messages answer `data`, continued while Claude paused it (at most
     `MAX_CONTINUATIONS` times, within the attempt's `left_s`): every call's content and usage
@@ -72,20 +76,20 @@ async def continued_answer(
                 finally:
                     await response.aclose()
         except UpstreamError as exc:
-            _stopped(call, exc.kind)
+            _stopped(call, attempt, exc.kind)
             break
         except TimeoutError:
-            _stopped(call, "the attempt's time is up")
+            _stopped(call, attempt, "timeout", "the attempt's time is up")
             break
         if response.status >= 300:
-            _stopped(call, f"status {response.status}")
+            _stopped(call, attempt, f"http_{response.status}")
             break
         try:
             next_answer = orjson.loads(more)
         except orjson.JSONDecodeError:
             next_answer = None
         if type(next_answer) is not dict or type(next_answer.get("content")) is not list:
-            _stopped(call, "its answer is not a message")
+            _stopped(call, attempt, "upstream_malformed", "its answer is not a message")
             break
         answer = merged_message(answer, next_answer)
         if next_answer.get("stop_reason") != PAUSED:
@@ -106,11 +110,13 @@ class ContinuedResponse:
         call: UpstreamCall,
         client: UpstreamClient,
         timeouts: UpstreamTimeouts,
+        attempt: Attempt,
     ) -> None:
         self.status = first.status
         self.headers = first.headers
         self._first = first
         self._call, self._client, self._timeouts = call, client, timeouts
+        self._attempt = attempt
         self._continuation: UpstreamResponse | None = None
         self._ended = False  # no continuation can follow
 
@@ -136,11 +142,11 @@ class ContinuedResponse:
             try:
                 response = await self._client.send(request, self._timeouts)
             except UpstreamError as exc:
-                _stopped(self._call, exc.kind)
+                _stopped(self._call, self._attempt, exc.kind)
                 break
             self._continuation = response
             if response.status >= 300:
-                _stopped(self._call, f"status {response.status}")
+                _stopped(self._call, self._attempt, f"http_{response.status}")
                 break
             turn.next_call()
             chunks = response.iter_chunks()

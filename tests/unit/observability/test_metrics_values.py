@@ -83,3 +83,20 @@ def test_answers_are_counted_by_why_they_ended_with_bounded_labels() -> None:
     assert 'gateway_finish_reasons_total{model="m",reason="max_tokens"} 1.0' in text
     assert 'gateway_finish_reasons_total{model="m",reason="other"} 1.0' in text
     assert "xyzzy" not in text  # counted as `other`, never as the upstream wrote it
+
+
+def test_a_paused_turns_failed_continuation_counts_as_an_upstream_error() -> None:
+    """The attempt answered (the client got Claude's answer so far), the continuation call
+    that failed is counted against the deployment."""
+    metrics = Metrics()
+    attempt = {"deployment": "p/m", "model": "m", "start_ms": 1.0, "duration_ms": 300.0}
+    record = {
+        "model": "m",
+        "deployment": "p/m",
+        "status": 200,
+        "cache": "bypass",
+        "attempts": [{**attempt, "status": 200, "error": None, "continuation_error": "http_529"}],
+    }
+    metrics.observe_record(record, {"m"})
+    text = generate_latest(metrics.registry).decode()
+    assert 'gateway_upstream_errors_total{deployment="p/m",kind="http_529"} 1.0' in text

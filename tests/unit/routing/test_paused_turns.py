@@ -163,6 +163,22 @@ async def test_a_continuation_that_fails_leaves_the_answer_so_far(
     assert text == PAUSED_TEXT * 2 and finish == "stop"
     assert "a paused turn was not continued (connect)" in caplog.text
     assert exchange.attempts[0].status == 200 and exchange.attempts[0].error_kind is None
+    assert exchange.attempts[0].continuation_error == "connect"  # recorded and counted
+
+
+async def test_a_continuation_the_upstream_refuses_is_kept_by_its_status(tmp_path: Path) -> None:
+    def answer(request: UpstreamRequest) -> FakeReply:
+        if len(upstream.requests) > 1:
+            overloaded = {"type": "error", "error": {"type": "overloaded_error", "message": "x"}}
+            return FakeReply(529, {}, orjson.dumps(overloaded))
+        return claude(request)
+
+    upstream = FakeUpstream(answer)
+    exchange = await route(tmp_path, upstream, "What is new? pause_turn x5", False)
+    assert exchange.json is not None
+    assert exchange.attempts[0].continuation_error == "http_529"
+    finished = await route(tmp_path, FakeUpstream(claude), "What is new? pause_turn x1", False)
+    assert finished.attempts[0].continuation_error is None
 
 
 async def test_a_request_without_a_server_tool_is_never_read_for_a_pause(tmp_path: Path) -> None:
