@@ -17,6 +17,9 @@ closed (Anthropic's words); and the models that bind thinking blocks to their co
 refuse one whose conversation changed (`thinking_binding`); the models before Fable 5.1 and the
 5.5 models (the same ones) refuse a system turn's per-turn `output_config` and `clear_at`.
 
+With thinking asked, every model refuses what thinking cannot go with (a `temperature` other
+than 1, `top_k`, a `top_p` below 0.95, a forced tool: `thinking_compatibility_refusal`).
+
 Every model refuses what Anthropic refuses of thinking blocks sent back: a block whose
 `signature` Claude did not make ("Invalid `signature` in `thinking` block"; the mock signs
 nothing and takes a base64 signature, the form of Claude's, as one of them), and, with thinking
@@ -75,6 +78,7 @@ def claude_refusal(model: str, body: dict[str, Any]) -> str | None:
         or breakpoints_refusal(body)
         or thinking_off_refusal(model, body)
         or forced_tool_refusal(model, body)
+        or thinking_compatibility_refusal(body)
         or output_format_refusal(body.get("output_config"))
         or binding_refusal(model, body)
     )
@@ -230,6 +234,26 @@ def forced_tool_refusal(model: str, body: dict[str, Any]) -> str | None:
     if not forced or not model.startswith(FORCED_TOOLS_REFUSED):
         return None
     return 'tool_choice: forced tool use is not supported for this model. Use "auto" or "none".'
+
+
+def thinking_compatibility_refusal(body: dict[str, Any]) -> str | None:
+    """Anthropic's 400 for what thinking asked (`enabled`, `adaptive`) cannot go with: a
+    `temperature` other than 1, `top_k`, a `top_p` below 0.95, a forced tool (the mock's words
+    for the sampling settings)."""
+    thinking = body.get("thinking")
+    if not isinstance(thinking, dict) or thinking.get("type") not in ("enabled", "adaptive"):
+        return None
+    if body.get("temperature", 1) != 1:
+        return "`temperature` may only be set to 1 when thinking is enabled."
+    if body.get("top_k") is not None:
+        return "`top_k` may not be set when thinking is enabled."
+    top_p = body.get("top_p")
+    if isinstance(top_p, (int, float)) and top_p < 0.95:
+        return "`top_p` must be greater than or equal to 0.95 or unset when thinking is enabled."
+    choice = body.get("tool_choice")
+    if isinstance(choice, dict) and choice.get("type") in ("any", "tool"):
+        return "Thinking may not be enabled when tool_choice forces tool use."
+    return None
 
 
 def output_format_refusal(output_config: object) -> str | None:

@@ -26,6 +26,8 @@ MODELS = {
     "opus-5-5": "claude-opus-5-5",
     "sonnet-5-5": "claude-sonnet-5-5",
     "opus-5": "claude-opus-5",
+    "opus-4-8": "claude-opus-4-8",
+    "sonnet-4-5": "claude-sonnet-4-5",
 }
 HI: list[Any] = [{"role": "user", "content": "Weather in Paris?"}]
 WEATHER: Any = {
@@ -188,3 +190,31 @@ def test_a_responses_client_that_asks_no_encrypted_reasoning_gets_none(
         model="opus-5", input=continued(first.output, call_id), tools=RESPONSES_TOOLS
     )
     assert sent(mock_upstream)["thinking"] == {"type": "disabled"}
+
+
+@pytest.mark.parametrize(
+    ("model", "thinking"),
+    [
+        ("opus-4-8", {"type": "adaptive"}),
+        ("sonnet-4-5", {"type": "enabled", "budget_tokens": 16_384}),
+    ],
+)
+def test_a_reasoning_effort_makes_claude_4_think_through_the_loop(
+    client: openai.OpenAI, mock_upstream: Proc, model: str, thinking: dict[str, Any]
+) -> None:
+    """LangChain's `ChatOpenAI(reasoning_effort="high", temperature=0.3)` on Claude 4: Claude
+    thinks (it did not before), without the temperature thinking refuses."""
+    asked: Any = {"reasoning_effort": "high", "temperature": 0.3, "tools": [WEATHER]}
+    first = client.chat.completions.create(model=model, messages=HI, **asked)
+    body = sent(mock_upstream)
+    assert body["thinking"] == thinking and "temperature" not in body
+    message = first.choices[0].message
+    [call] = message.tool_calls or []
+    assert message.model_dump()["reasoning_details"][0]["type"] == "reasoning.text"
+    answer = client.chat.completions.create(
+        model=model, messages=returned(message, call.id), **asked
+    )
+    assert answer.choices[0].message.content == "Tool result: sunny"
+    again = sent(mock_upstream)
+    assert again["thinking"] == thinking
+    assert again["messages"][1]["content"][0]["type"] == "thinking"

@@ -17,7 +17,8 @@ state machines) over parsed JSON, each named for the direction its data travels:
 - `sampling`: which of `temperature`, `top_p` and `top_k` a Claude deployment takes (every
   adapter to an Anthropic upstream leaves out the others); `thinking`: manual thinking as
   adaptive for the models that take only that, thinking off in each model's word; `effort`: an
-  OpenAI client's `reasoning_effort` as Claude's effort level; `forced_tools`: a forced
+  OpenAI client's `reasoning_effort` as Claude's effort level, `reasoning_thinking`: as
+  thinking on the Claude 4 models; `forced_tools`: a forced
   `tool_choice` as `auto` for the models that refuse it; all four read `claude_versions`;
 - `client_tools`: Anthropic's client tools defined by type alone (bash, text editor, memory) as
   OpenAI function tools;

@@ -10,8 +10,8 @@ asked for), `low`, `medium`, `high` as they are, `xhigh` -> `xhigh` (`max` befor
 highest level it is), and a `max` some clients send stays. Other values, and the models before
 4.6 (Sonnet 4.5 refuses the setting), are sent no effort, as before: the model's default.
 
-Only the effort: thinking stays as the model does it by default (off before the Claude 5 models),
-since an OpenAI client cannot send Claude's signed thinking blocks back in a tool loop.
+The effort also turns thinking on for the Claude 4 models (`reasoning_thinking`); the Claude 5
+models think by default.
 
 The model is known by its name (`claude_versions`); a name that does not say is sent no effort.
 

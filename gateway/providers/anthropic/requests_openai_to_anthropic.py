@@ -6,8 +6,6 @@ fields it knows, so a parameter Anthropic would reject never leaks through.
 
 from __future__ import annotations
 
-import orjson
-
 from gateway.json_types import JSON
 from gateway.providers.anthropic.carried_thinking import (
     carried_blocks,
@@ -18,19 +16,17 @@ from gateway.providers.anthropic.claude_versions import default_max_tokens
 from gateway.providers.anthropic.effort import claude_effort
 from gateway.providers.anthropic.errors import TranslationError
 from gateway.providers.anthropic.forced_tools import refuses_forced_tools, with_tool_choice_for
+from gateway.providers.anthropic.reasoning_thinking import with_reasoning_thinking
 from gateway.providers.anthropic.structured_output import (
     claude_output_format,
     forced_choice,
+    json_instruction,
     structured_output_tool,
 )
 from gateway.providers.anthropic.thinking import openai_thinking_off, with_thinking_for
 from gateway.providers.anthropic.tool_calls import anthropic_tool_id, tool_use_from_tool_call
 from gateway.providers.anthropic.web_search import anthropic_web_search_tool
 
-_JSON_ONLY = (
-    "Respond with a single valid JSON object and nothing else: no prose before or after it and "
-    "no markdown code fences."
-)
 _MEDIA_TYPE_SPELLINGS = {"image/jpg": "image/jpeg", "image/pjpeg": "image/jpeg"}
 
 
@@ -65,16 +61,15 @@ def openai_request_to_anthropic(body: JSON, upstream_model: str, origin: str = "
       instruction.
     - An assistant message's Claude thinking blocks, carried in its `reasoning_details` sealed
       with `origin` (the deployment's), start its content again (`carried_thinking`).
-    - `reasoning_effort` -> `output_config.effort` on Claude 4.6 and later (`effort`); `none`
-      and `minimal`, and a request returning tool results to a message without its thinking
-      blocks, also turn off the thinking of the models that think by default (`thinking`);
-      thinking off, the blocks are left out.
+    - `reasoning_effort` -> `output_config.effort` on Claude 4.6 and later (`effort`), and
+      thinking on the Claude 4 models (`reasoning_thinking`); `none` and `minimal`, and a
+      request returning tool results to a message without its thinking blocks, turn off the
+      thinking of the models that think by default (`thinking`), the blocks then left out.
     - A forced `tool_choice` to a model that refuses forced tool use: `auto`, the call asked in
       the system prompt (`forced_tools`).
     - `web_search_options` -> Claude's web search tool (`web_search`).
     - Dropped: `n` == 1, `logprobs`, `top_logprobs`, `presence_penalty`, `frequency_penalty`,
-      `logit_bias`, `seed`, `stream_options`, `store`, `metadata`, `reasoning_effort` for older
-      models, ...
+      `logit_bias`, `seed`, `stream_options`, `store`, `metadata`, ...
 
     Raises `TranslationError` for what Anthropic cannot do: `n` > 1, audio input, non-function
     tools, the legacy `functions` / `function_call` fields and `function` messages, a
@@ -128,7 +123,7 @@ def openai_request_to_anthropic(body: JSON, upstream_model: str, origin: str = "
         output_format = claude_output_format(structured["input_schema"])
         structured = None
     asked = structured or output_format
-    instruction = None if asked else _response_format_instruction(body.get("response_format"))
+    instruction = None if asked else json_instruction(body.get("response_format"))
     if instruction:
         system.append({"type": "text", "text": instruction})
     if system:
@@ -175,8 +170,11 @@ def openai_request_to_anthropic(body: JSON, upstream_model: str, origin: str = "
         _add_tools(out, body)
         with_tool_choice_for(out, upstream_model)
     if body.get("web_search_options") is not None:
-        search = anthropic_web_search_tool(body["web_search_options"])
-        out["tools"] = [*out.get("tools", ()), search]
+        out["tools"] = [
+            *out.get("tools", ()),
+            anthropic_web_search_tool(body["web_search_options"]),
+        ]
+    with_reasoning_thinking(out, body.get("reasoning_effort"), in_tool_loop)
     return out
 
 
@@ -342,23 +340,6 @@ def _merge_turns(turns: list[tuple[str, list[JSON]]]) -> list[JSON]:
         if len(content) == 1 and set(content[0]) == {"type", "text"}:
             message["content"] = content[0]["text"]
     return merged
-
-
-def _response_format_instruction(response_format: object) -> str | None:
-    if not isinstance(response_format, dict):
-        return None
-    kind = response_format.get("type")
-    if kind == "json_object":
-        return _JSON_ONLY
-    if kind == "json_schema":
-        spec = response_format.get("json_schema") or {}
-        schema = spec.get("schema") if isinstance(spec, dict) else None
-        if schema is None:
-            return _JSON_ONLY
-        return (
-            _JSON_ONLY + " It must conform to this JSON Schema:\n" + orjson.dumps(schema).decode()
-        )
-    return None
 
 
 def _add_tools(out: JSON, body: JSON) -> None:

@@ -23,6 +23,8 @@ nothing), and a schema with an object left open on purpose is asked by the instr
 
 from __future__ import annotations
 
+import orjson
+
 from gateway.json_types import JSON
 
 STRUCTURED_TOOL = "structured_output"
@@ -30,6 +32,10 @@ _SCHEMA_MAPS = ("properties", "$defs", "definitions")
 _SCHEMA_LISTS = ("anyOf", "allOf", "oneOf", "prefixItems")
 _MAX_DEPTH = 32
 _DESCRIPTION = "Give the answer: its input is the whole answer, as the requested JSON."
+_JSON_ONLY = (
+    "Respond with a single valid JSON object and nothing else: no prose before or after it and "
+    "no markdown code fences."
+)
 
 
 def structured_output_tool(body: JSON) -> JSON | None:
@@ -92,3 +98,22 @@ def _closed(schema: object, depth: int) -> object:
         elif key == "items" and isinstance(inner, dict):
             out[key] = _closed(inner, depth + 1)
     return out
+
+
+def json_instruction(response_format: object) -> str | None:
+    """The system prompt's instruction asking for the JSON a `response_format` asks (the
+    schema with it, when given), for a request answered by instruction; None: none asked."""
+    if not isinstance(response_format, dict):
+        return None
+    kind = response_format.get("type")
+    if kind == "json_object":
+        return _JSON_ONLY
+    if kind == "json_schema":
+        spec = response_format.get("json_schema") or {}
+        schema = spec.get("schema") if isinstance(spec, dict) else None
+        if schema is None:
+            return _JSON_ONLY
+        return (
+            _JSON_ONLY + " It must conform to this JSON Schema:\n" + orjson.dumps(schema).decode()
+        )
+    return None
