@@ -41,6 +41,7 @@ from gateway.mock_provider.responses import (
 )
 from gateway.mock_provider.responses_reasoning import (
     check_thinking_room,
+    check_token_limit_field,
     check_tools_with_reasoning,
     compacted_response,
 )
@@ -189,6 +190,7 @@ def decide(endpoint: str, wire: str, body: bytes) -> Decision:
                 wire, 404, CHAT_REFUSAL, "invalid_request_error", param="model", model=model
             )
         if endpoint == "chat":
+            check_token_limit_field(data)
             check_thinking_room(data)
             check_tools_with_reasoning(data)
             check_tool_schemas(data.get("tools") if isinstance(data, dict) else None)

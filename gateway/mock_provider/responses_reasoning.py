@@ -78,6 +78,19 @@ OUT_OF_TOKENS = (
 )
 
 
+MAX_TOKENS_REFUSED = (
+    "Unsupported parameter: 'max_tokens' is not supported with this model. Use "
+    "'max_completion_tokens' instead."
+)
+
+
+def check_token_limit_field(body: object) -> None:
+    """Raise OpenAI's 400 for a chat request to a reasoning model that names `max_tokens`,
+    which those models refuse for `max_completion_tokens`."""
+    if isinstance(body, dict) and "max_tokens" in body and reasons(str(body.get("model") or "")):
+        raise RequestError(MAX_TOKENS_REFUSED, "max_tokens", "unsupported_parameter")
+
+
 def check_thinking_room(body: object) -> None:
     """Raise OpenAI's 400 for a chat request to a reasoning model whose limit leaves it no room
     to think and answer (Claude Code checks a model with `max_tokens: 1`)."""

@@ -1,6 +1,7 @@
 """What the router learns from upstream refusals that say how to ask instead: through the
 Responses API (`learned_apis`), without the advisory fields the server refused
-(`learned_params`), without the `anthropic-beta` values it refused (`learned_betas`).
+(`learned_params`), without the `anthropic-beta` values it refused (`learned_betas`), as a
+reasoning model (`learned_reasoning`).
 
 An attempt's call refused so is asked again at once, its lessons applied (`Lessons`, the
 attempt's own); once a call was answered, they are kept for the provider's next requests
@@ -20,6 +21,7 @@ from gateway.routing.exchange import UpstreamCall
 from gateway.routing.learned_apis import LearnedApis, Scope, responses_only
 from gateway.routing.learned_betas import LearnedBetas, refused_betas
 from gateway.routing.learned_params import LearnedDrops, refused_fields
+from gateway.routing.learned_reasoning import LearnedReasoning, refused_as_reasoning
 from gateway.upstream import request_of
 
 
@@ -30,6 +32,7 @@ class Lessons:
     responses: Scope | None = None  # through the Responses API
     drops: tuple[str, ...] = ()  # fields left out
     betas: tuple[str, ...] = ()  # `anthropic-beta` values left out
+    reasoning: bool = False  # as a `reasoning` deployment
 
 
 class Learned:
@@ -39,6 +42,7 @@ class Learned:
         self.apis = LearnedApis()
         self.betas = LearnedBetas()
         self.drops = LearnedDrops()
+        self.reasoning = LearnedReasoning()
 
     def learn(self, kind: str, call: UpstreamCall, failure: AttemptFailed, into: Lessons) -> bool:
         """Whether `call`'s failure teaches how to ask again; the lesson added to `into`."""
@@ -48,6 +52,9 @@ class Learned:
             into.responses = responses_only(deployment, kind, error)
             if into.responses is not None:
                 return True
+        if not into.reasoning and refused_as_reasoning(deployment, sent.body, error):
+            into.reasoning = True
+            return True
         fields = refused_fields(sent.body, error)
         if fields:
             into.drops += fields
@@ -64,3 +71,5 @@ class Learned:
             self.apis.commit(deployment, lessons.responses)
         self.drops.commit(deployment.provider, lessons.drops)
         self.betas.commit(deployment.provider, lessons.betas)
+        if lessons.reasoning:
+            self.reasoning.commit(deployment)

@@ -50,6 +50,7 @@ from gateway.routing.cooldowns import Cooldowns
 from gateway.routing.deployment_stats import DeploymentStats
 from gateway.routing.exchange import Exchange, RouteRequest, UpstreamCall
 from gateway.routing.learned import Learned, Lessons
+from gateway.routing.learned_reasoning import as_reasoning
 from gateway.routing.picking import fitting_deployments, max_tokens, needs_estimate, sticky_point
 from gateway.routing.strategies import STRATEGIES, Candidate, Selection, weighted_by_point
 from gateway.routing.stream_end import StreamEnds
@@ -95,10 +96,13 @@ class Router:
             provider = request.runtime.config.providers[deployment.provider]
             beta = learned.betas.header(provider, beta, lessons.betas if lessons else ())
         dropped = learned.drops.dropped(deployment.provider)
+        deployment = learned.reasoning.deployment(deployment)
         api: DeploymentApi | None = None
         if lessons is not None:
             dropped += lessons.drops
             api = "responses" if lessons.responses is not None else None
+            if lessons.reasoning:
+                deployment = as_reasoning(deployment)
         return build_call(
             request.runtime,
             request.kind,

@@ -335,9 +335,11 @@ async def test_a_reasoning_model_refuses_a_limit_with_no_room_to_think() -> None
         assert reply.status == status
     answer = json.loads(await body_of(reply))
     assert answer["choices"][0]["message"]["content"]
-    body = json.dumps({"model": "gpt-5.2", "messages": hi, "max_tokens": 1})
+    # `max_tokens` itself is refused, as OpenAI's reasoning models refuse it.
+    body = json.dumps({"model": "gpt-5.2", "messages": hi, "max_tokens": 100})
     refused = json.loads(await body_of(await handler.handle("POST", CHAT, {}, body.encode())))
-    assert refused["error"]["message"].startswith("Could not finish the message because max_tokens")
+    assert refused["error"]["message"].startswith("Unsupported parameter: 'max_tokens'")
+    assert refused["error"]["param"] == "max_tokens"
     # Other models answer one token.
     body = json.dumps({"model": "gpt-4.1", "messages": hi, "max_tokens": 1})
     assert (await handler.handle("POST", CHAT, {}, body.encode())).status == 200
