@@ -2,15 +2,18 @@
 
 Clients send fields that only inform the provider: Codex 0.155 its `client_metadata` and
 `access_programs`, the OpenAI Agents SDK and Codex a `prompt_cache_key`, apps a `user`,
-`metadata`, `safety_identifier` or `service_tier`. OpenAI takes them; a stricter
-server refuses the request for one: Azure AI Foundry's "Unrecognized request argument
-supplied: prompt_cache_key", a Responses proxy's "unknown parameter `access_programs`", a
-FastAPI server's "body.client_metadata: Extra inputs are not permitted", Gemini's "Unknown name
-\"metadata\"". Every request then failed, until an operator listed the field in the provider's
-`drop_params`. The router asks again at once without the fields named, in the same attempt, and
-once a call without them was answered, leaves them out of that provider's requests from then on
-(for the worker's life): an error that only quotes what a client sent cannot take a field out
-of other clients' requests, as the call without it is refused all the same.
+`metadata`, `safety_identifier` or `service_tier`, Claude Code (2.1.258 and later) its
+telemetry `diagnostics`. OpenAI takes them; a stricter server refuses the request for one:
+Azure AI Foundry's "Unrecognized request argument supplied: prompt_cache_key", a Responses
+proxy's "unknown parameter `access_programs`", a FastAPI server's "body.client_metadata: Extra
+inputs are not permitted", Gemini's "Unknown name \"metadata\"", Anthropic's (without the beta
+that admits it) and Anthropic-compatible servers' "diagnostics: Extra inputs are not
+permitted" (a top-level field: a nested one, `messages.1.x`, is not read so). Every request
+then failed, until an operator listed the field in the provider's `drop_params`. The router
+asks again at once without the fields named, in the same attempt, and once a call without them
+was answered, leaves them out of that provider's requests from then on (for the worker's life):
+an error that only quotes what a client sent cannot take a field out of other clients'
+requests, as the call without it is refused all the same.
 
 Only `ADVISORY` fields are ever dropped so, and only when the body sent held them: a field that
 changes the answer (a format, a tool choice, a reasoning effort) or what the provider keeps
@@ -31,6 +34,7 @@ ADVISORY = frozenset(
     {
         "access_programs",
         "client_metadata",
+        "diagnostics",
         "metadata",
         "prompt_cache_key",
         "prompt_cache_retention",
@@ -42,7 +46,7 @@ ADVISORY = frozenset(
 _REFUSED = re.compile(
     r"(?:Unrecognized request argument supplied|[Uu]nknown parameter|Unknown name)"
     r"[:\s]+[`'\"]?([A-Za-z_]\w*)"
-    r"|body\.([A-Za-z_]\w*): Extra inputs are not permitted"
+    r"|(?:^|body\.)([A-Za-z_]\w*): Extra inputs are not permitted"
 )
 
 
