@@ -41,7 +41,8 @@ state machines) over parsed JSON, each named for the direction its data travels:
 - `context_edits`: Claude's context editing (`clear_tool_uses`), done by the gateway for an
   Anthropic client of an OpenAI-format deployment;
 - `prompt_cache`: an OpenAI client's `prompt_cache_key` / `prompt_cache_retention` as Claude's
-  automatic prompt caching;
+  automatic prompt caching; `cache_scope`: a breakpoint's `scope` left out where its beta is
+  not sent;
 - shared by both directions: `tool_calls` (one tool call in each format), `usage`,
   `stop_reasons`, and `errors` (the translation exceptions and error bodies both ways).
 """

@@ -17,6 +17,7 @@ import orjson
 from gateway.config.provider_types import ProviderConfig
 from gateway.config.types import DeploymentConfig
 from gateway.errors import GatewayError, InvalidRequest
+from gateway.providers.anthropic.cache_scope import without_cache_scope
 from gateway.providers.anthropic.effort import with_effort_for
 from gateway.providers.anthropic.errors import TranslationError
 from gateway.providers.anthropic.forced_tools import with_tool_choice_for
@@ -162,7 +163,8 @@ class AnthropicMessagesAdapter:
     before Opus 4.8 (`system_turns`), without the per-turn controls of a system turn for a model
     that does not take them (`turn_controls`); and, to the models that bind thinking blocks to their
     conversation, asking that a block whose conversation changed be dropped, not refused
-    (`thinking_binding`)."""
+    (`thinking_binding`); without the cache breakpoints' `scope` when its beta is not sent
+    (`cache_scope`)."""
 
     path = "/v1/messages"  # the upstream route; `AnthropicCountTokensAdapter` has its own
 
@@ -187,6 +189,7 @@ class AnthropicMessagesAdapter:
         system_turns_for(upstream, deployment.model)
         url = endpoint_url(provider.base_url, self.path, provider.query.pairs)
         headers = anthropic_headers(api_key, provider, self._extra)
+        without_cache_scope(upstream, headers.get("anthropic-beta"))
         with_binding_header(upstream, deployment.model, headers, provider.drop_betas)
         return PreparedCall(url, headers, upstream_json(upstream, provider))
 

@@ -178,3 +178,40 @@ def test_a_providers_drop_betas_are_never_sent() -> None:
         "claude-code-20250219,interleaved-thinking-2025-05-14,prompt-caching-scope-2026-01-05"
     )
     assert LearnedBetas().header(strict, "advisor-tool-2026-03-01") is None
+
+
+async def test_a_scoped_breakpoint_goes_without_its_scope_once_its_beta_was_refused(
+    tmp_path: Path,
+) -> None:
+    """Claude Code's `cache_control.scope` is its beta's field: a server that refused the beta
+    refuses it too ("system.1.cache_control.ephemeral.scope: Extra inputs are not permitted")."""
+
+    def strict(request: UpstreamRequest) -> FakeReply:
+        body = orjson.loads(request.body)
+        if "prompt-caching-scope" not in request.headers.get("anthropic-beta", ""):
+            for index, block in enumerate(body.get("system") or ()):
+                if "scope" in block.get("cache_control", {}):
+                    field = f"system.{index}.cache_control.ephemeral.scope"
+                    message = f"{field}: Extra inputs are not permitted"
+                    error = {"type": "invalid_request_error", "message": message}
+                    return FakeReply(400, {}, orjson.dumps({"type": "error", "error": error}))
+        return vertex(request)
+
+    routed = Routed(tmp_path, FakeUpstream(strict))
+    system = [
+        {
+            "type": "text",
+            "text": "Rules.",
+            "cache_control": {"type": "ephemeral", "scope": "global"},
+        }
+    ]
+    body = {
+        "model": "sonnet",
+        "max_tokens": 50,
+        "system": system,
+        "messages": [{"role": "user", "content": "Hi"}],
+    }
+    exchange = await routed.route(body, "messages", CLAUDE_CODE)
+    assert exchange.json is not None and [a.status for a in exchange.attempts] == [400, 200]
+    last = orjson.loads(routed.upstream.requests[-1].body)
+    assert last["system"][0]["cache_control"] == {"type": "ephemeral"}
