@@ -15,7 +15,9 @@ was answered, leaves them out of that provider's requests from then on (for the 
 an error that only quotes what a client sent cannot take a field out of other clients'
 requests, as the call without it is refused all the same.
 
-Only `ADVISORY` fields are ever dropped so, and only when the body sent held them: a field that
+Only `ADVISORY` fields are ever dropped so, and `DONE_HERE` ones, which the gateway does itself
+(Claude Code's `context_management`, which Anthropic-compatible servers refuse: the edits are
+applied to what is sent), and only when the body sent held them: a field that
 changes the answer (a format, a tool choice, a reasoning effort) or what the provider keeps
 (`store: false`) is never dropped behind the client's back; its refusal is the client's error,
 as the upstream said it.
@@ -43,6 +45,11 @@ ADVISORY = frozenset(
         "user",
     }
 )
+# Fields the gateway does itself for a server that refuses them, left out then as the advisory
+# ones are: Claude's context editing (`anthropic.context_edits`, applied to what is sent where
+# the field is dropped).
+DONE_HERE = frozenset({"context_management"})
+_LEARNED = ADVISORY | DONE_HERE
 _REFUSED = re.compile(
     r"(?:Unrecognized request argument supplied|[Uu]nknown parameter|Unknown name)"
     r"[:\s]+[`'\"]?([A-Za-z_]\w*)"
@@ -79,7 +86,7 @@ def refused_fields(sent: bytes, error: GatewayError) -> tuple[str, ...]:
     named = [
         name
         for found in _REFUSED.finditer(error.message)
-        if (name := found.group(1) or found.group(2)) in ADVISORY
+        if (name := found.group(1) or found.group(2)) in _LEARNED
         and b'"' + name.encode() + b'":' in sent
     ]
     return tuple(dict.fromkeys(named))

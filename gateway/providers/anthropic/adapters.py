@@ -18,6 +18,7 @@ from gateway.config.provider_types import ProviderConfig
 from gateway.config.types import DeploymentConfig
 from gateway.errors import GatewayError, InvalidRequest
 from gateway.providers.anthropic.cache_scope import without_cache_scope
+from gateway.providers.anthropic.context_edits import with_context_edits
 from gateway.providers.anthropic.effort import with_effort_for
 from gateway.providers.anthropic.errors import TranslationError
 from gateway.providers.anthropic.forced_tools import with_tool_choice_for
@@ -180,6 +181,8 @@ class AnthropicMessagesAdapter:
     ) -> PreparedCall:
         upstream = dict(body)
         upstream["model"] = deployment.model
+        if "context_management" in provider.drop_params:  # refused: done here (`context_edits`)
+            upstream = with_context_edits(upstream)
         with_sampling_for(upstream, deployment, provider)
         without_turn_controls(upstream, deployment.model)  # (may set the effort)
         with_thinking_for(upstream, deployment.model)  # (reads the effort first)

@@ -1,5 +1,8 @@
 """Claude's context editing (`context_management`), done by the gateway for an Anthropic client
-of an OpenAI-format deployment, whose server has no such thing.
+of an OpenAI-format deployment, whose server has no such thing, and of an Anthropic-compatible
+server that refuses the field ("context_management: Extra inputs are not permitted": a
+provider whose `drop_params` names it, or that the router learned refuses it,
+`routing.learned_params`).
 
 A Messages request may ask Claude's server to clear old tool results before the model reads
 the conversation (`context_management.edits`: `clear_tool_uses_20250919`, beta
