@@ -71,8 +71,8 @@ def thinking_for_claude(upstream: JSON, model: str) -> None:
     client's body, which shares its messages, is left as it was.
 
     - The gateway's thinking blocks are taken out of the assistant messages, and, to a model
-      named as a Claude, the blocks with nothing signed (a `thinking` block without its
-      `signature`, or an empty one; a `redacted_thinking` block without `data`), which
+      named as a Claude, the thinking blocks with nothing signed (no `signature`, or an empty
+      one), which
       Anthropic refuses ("messages.1.content.0.thinking.signature: Field required"): a client
       replaying what another proxy or an Anthropic-compatible server (DeepSeek's) gave it. A
       message that had nothing else goes too: Anthropic refuses an empty one, and joins the
@@ -135,19 +135,19 @@ def _loop_without_thought(assistant: object, last: object) -> bool:
     return type(first) is not dict or first.get("type") not in ("thinking", "redacted_thinking")
 
 
-_THINKING_BLOCKS = ("thinking", "redacted_thinking")
-
-
 def _holds_unusable_thinking(message: object, claude: bool) -> bool:
-    # Asked of every message of every request to Claude (Claude Code sends hundreds): only
-    # the thinking blocks are looked at further.
+    # Asked of every message of every request to Claude (Claude Code sends hundreds, each
+    # with its thinking block): a signed block of Claude's is passed over without a call.
     if type(message) is not dict or message.get("role") != "assistant":
         return False
     content = message.get("content")
     if type(content) is not list:
         return False
     for block in content:
-        if type(block) is dict and block.get("type") in _THINKING_BLOCKS:
+        if type(block) is dict and block.get("type") == "thinking":
+            signature = block.get("signature")
+            if type(signature) is str and signature and not signature.startswith(_GATEWAYS):
+                continue  # Claude's own (nearly every block): read here, no call
             if _unusable(block, claude):
                 return True
     return False
@@ -156,13 +156,7 @@ def _holds_unusable_thinking(message: object, claude: bool) -> bool:
 def _unusable(block: object, claude: bool) -> bool:
     """Whether the block is one Claude refuses: a gateway's thinking block, or, to a Claude
     (`claude`), a thinking block with nothing signed."""
-    if type(block) is not dict:
-        return False
-    kind = block.get("type")
-    if kind == "redacted_thinking":
-        data = block.get("data")
-        return claude and not (type(data) is str and data)
-    if kind != "thinking":
+    if type(block) is not dict or block.get("type") != "thinking":
         return False
     signature = block.get("signature")
     if type(signature) is not str or not signature:

@@ -182,8 +182,6 @@ def test_the_gateways_blocks_are_taken_out_of_a_request_to_claude() -> None:
         {"type": "thinking", "thinking": "Hm."},
         {"type": "thinking", "thinking": "Hm.", "signature": ""},
         {"type": "thinking", "thinking": "Hm.", "signature": None},
-        {"type": "redacted_thinking"},
-        {"type": "redacted_thinking", "data": ""},
     ],
 )
 def test_unsigned_blocks_are_taken_out_for_claude_and_left_for_other_servers(
