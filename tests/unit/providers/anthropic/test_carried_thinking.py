@@ -159,3 +159,28 @@ def test_thinking_asked_off_leaves_the_blocks_out_where_the_model_takes_it() -> 
     always = openai_request_to_anthropic(tool_loop(DETAILS, "none"), "claude-fable-5", HERE)
     assert "thinking" not in always
     assert always["messages"][1]["content"][0] == THINKING
+
+
+def test_a_stream_that_lies_about_its_thinking_blocks_carries_nothing_false() -> None:
+    """Deltas for a block never opened, pieces that are no text, a block closed twice, a
+    redacted block with nothing in it: nothing is carried that Claude did not sign."""
+    stream = AnthropicToOpenAIStream("m", include_usage=False, created=1, origin=HERE)
+    events: list[JSON] = [
+        {"type": "message_start", "message": {"id": "msg_1"}},
+        delta(7, {"type": "signature_delta", "signature": "c2ln"}),  # no block 7
+        {"type": "content_block_start", "index": 0, "content_block": {"type": "thinking"}},
+        delta(0, {"type": "thinking_delta", "thinking": 42}),
+        delta(0, {"type": "signature_delta", "signature": None}),
+        {"type": "content_block_stop", "index": 0},  # no signature came: not carried
+        {"type": "content_block_stop", "index": 0},
+        {"type": "content_block_start", "index": 1, "content_block": {"type": "redacted_thinking"}},
+        {"type": "content_block_start", "index": 2, "content_block": {**THINKING, "signature": ""}},
+        delta(2, {"type": "signature_delta", "signature": "c2ln"}),
+        {"type": "content_block_stop", "index": 2},
+    ]
+    deltas = [c["choices"][0]["delta"] for e in events for c in stream.feed(None, e)]
+    details = [entry for d in deltas for entry in d.get("reasoning_details", ())]
+    assert carried_blocks({"reasoning_details": details}, HERE) == [
+        {"type": "thinking", "thinking": "Look it up.", "signature": "c2ln"}
+    ]
+    assert [d["index"] for d in details] == [0]
