@@ -6,9 +6,11 @@
    `attribution.attribute` (end user, tags, session), `resolve_model`,
    `conversations.continue_conversation` (Responses API follow-ups), `prompt.use_prompt` (a
    registered prompt rendered in), `check_limits` (reserve the limits), `guard.guard_input`,
-   `cache.cache_lookup`, `route.route_and_call` (the router's retries and fallbacks fill
-   `context.exchange`), `guard.guard_output`, `conversations.remember_answer` (Responses API
-   ids, before the client has the answer).
+   `cache.cache_lookup`, `thinking_store.restore_thinking` (chat: Claude's thinking blocks
+   kept for the tool calls the request returns results to), `route.route_and_call` (the
+   router's retries and fallbacks fill `context.exchange`), `guard.guard_output`,
+   `thinking_store.remember_thinking` (chat: an answer's thinking blocks kept),
+   `conversations.remember_answer` (Responses API ids, before the client has the answer).
 3. `gateway.http.responses` writes the answer: JSON, a relayed stream, a cached stream, or
    an error in the endpoint's shape.
 4. `finish.finish_request`, whatever happened: settle the limits, queue the record

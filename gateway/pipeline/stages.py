@@ -25,6 +25,7 @@ from gateway.pipeline.guard import guard_input, guard_output
 from gateway.pipeline.prompt import use_prompt
 from gateway.pipeline.route import route_and_call
 from gateway.pipeline.services import Services
+from gateway.pipeline.thinking_store import remember_thinking, restore_thinking
 from gateway.providers.service_tiers import asked_tier
 from gateway.quoted_text import quoted
 from gateway.validation import (
@@ -158,8 +159,10 @@ STAGES: tuple[Stage, ...] = (
     check_limits,
     guard_input,
     cache_lookup,
+    restore_thinking,
     route_and_call,
     guard_output,
+    remember_thinking,
     remember_answer,
 )
 # The stages that read only the request's head: run before its body is read, so a request they
@@ -167,10 +170,14 @@ STAGES: tuple[Stage, ...] = (
 HEAD_STAGES = frozenset({authenticate})
 # The stages whose time is the request's `guardrails_ms` (Server-Timing `guardrails;dur`).
 GUARDRAIL_STAGES = frozenset({guard_input, guard_output})
-# The stages with work on the Responses API only (each returns at once elsewhere).
+# The stages with work on one endpoint only (each returns at once elsewhere).
 _RESPONSES_ONLY = frozenset({continue_conversation, remember_answer})
+_CHAT_ONLY = frozenset({restore_thinking, remember_thinking})
 
 
 def stages_for(kind: str) -> tuple[Stage, ...]:
     """`STAGES` as an endpoint of `kind` runs them: without those that do nothing for it."""
-    return STAGES if kind == "responses" else tuple(s for s in STAGES if s not in _RESPONSES_ONLY)
+    skipped = (_RESPONSES_ONLY if kind != "responses" else frozenset()) | (
+        _CHAT_ONLY if kind != "chat" else frozenset()
+    )
+    return tuple(stage for stage in STAGES if stage not in skipped)

@@ -9,18 +9,23 @@ are sent none."""
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import openai
 import pytest
+from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
+from langchain_openai import ChatOpenAI
+from pydantic import SecretStr
 
 from gateway.mock_provider.thinking_binding import bound_signature
 from tests.e2e.claude_config import claude_models_config
 from tests.procs import Proc, start_gateway
 
 KEY = "sk-carried-thinking-test"
+OTHER_KEY = "sk-carried-thinking-other"
 MODELS = {
     "fable-5": "claude-fable-5",
     "opus-5-5": "claude-opus-5-5",
@@ -55,6 +60,8 @@ def gateway(tmp_path_factory: pytest.TempPathFactory, mock_upstream: Proc) -> It
     config += (
         '\n[[models]]\nname = "chat"\n[[models.deployments]]\nprovider = "oai"\nmodel = "gpt-4o"\n'
     )
+    other = hashlib.sha256(OTHER_KEY.encode()).hexdigest()
+    config += f'\n[[keys]]\nid = "other"\nkey_sha256 = "{other}"\n'
     (root / "gateway.toml").write_text(config)
     proc = start_gateway(root / "gateway.toml")
     yield proc
@@ -218,3 +225,43 @@ def test_a_reasoning_effort_makes_claude_4_think_through_the_loop(
     again = sent(mock_upstream)
     assert again["thinking"] == thinking
     assert again["messages"][1]["content"][0]["type"] == "thinking"
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_langchains_loop_keeps_thinking_though_it_sends_no_blocks_back(
+    gateway: Proc, mock_upstream: Proc, stream: bool
+) -> None:
+    """LangChain's `ChatOpenAI` keeps no `reasoning_details`: the gateway kept the blocks under
+    the tool call's id and gives them back; Fable 5 refused the loop before."""
+    with httpx.Client() as http:
+        model = ChatOpenAI(
+            model="fable-5",
+            base_url=gateway.url + "/v1",
+            api_key=SecretStr(KEY),
+            http_client=http,
+            max_retries=0,
+            streaming=stream,
+        ).bind_tools([dict(WEATHER)])
+        question = HumanMessage("Weather in Paris?")
+        call = model.invoke([question])
+        assert isinstance(call, AIMessage) and call.tool_calls
+        assert "reasoning_details" not in str(call.additional_kwargs)  # LangChain kept none
+        result = ToolMessage("sunny", tool_call_id=call.tool_calls[0]["id"])
+        assert model.invoke([question, call, result]).text == "Tool result: sunny"
+    assistant = sent(mock_upstream)["messages"][1]["content"]
+    assert [block["type"] for block in assistant] == ["thinking", "tool_use"]
+
+
+def test_another_keys_request_gets_no_kept_blocks(
+    client: openai.OpenAI, gateway: Proc, mock_upstream: Proc
+) -> None:
+    first = client.chat.completions.create(model="opus-5", messages=HI, tools=[WEATHER])
+    [call] = first.choices[0].message.tool_calls or []
+    written: Any = {"role": "assistant", "tool_calls": [call.model_dump()]}  # no blocks
+    with openai.OpenAI(base_url=gateway.url + "/v1", api_key=OTHER_KEY, max_retries=0) as other:
+        other.chat.completions.create(model="opus-5", messages=returned(written, call.id))
+    body = sent(mock_upstream)
+    assert [b["type"] for b in body["messages"][1]["content"]] == ["tool_use"]
+    assert body["thinking"] == {"type": "disabled"}  # the fallback for a loop without blocks
+    client.chat.completions.create(model="opus-5", messages=returned(written, call.id))
+    assert sent(mock_upstream)["messages"][1]["content"][0]["type"] == "thinking"  # its own key

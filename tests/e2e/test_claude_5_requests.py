@@ -164,17 +164,18 @@ def test_a_forced_tool_is_asked_for_and_called(
 def test_an_openai_clients_tool_loop_goes_on_on_a_model_that_thinks_by_default(
     client: openai.OpenAI, mock_upstream: Proc, model: str
 ) -> None:
-    """A client that writes its assistant message itself (LangChain, most agents) does not
-    send the loop's thinking blocks back (`reasoning_details`), which a thinking Claude wants
-    ("a final `assistant` message must start with a thinking block"): the request returning
-    tool results goes with thinking off, in the model's word."""
+    """A loop whose thinking blocks neither the client sends back (`reasoning_details`) nor
+    the gateway kept (a conversation that came from elsewhere: a call id it never answered),
+    which a thinking Claude wants ("a final `assistant` message must start with a thinking
+    block"): the request returning tool results goes with thinking off, in the model's word."""
     first = client.chat.completions.create(model=model, messages=HI, tools=[WEATHER])
     [call] = first.choices[0].message.tool_calls or []
     assert "thinking" not in sent(mock_upstream)
+    elsewhere = {**call.model_dump(), "id": "toolu_made_elsewhere"}
     history: Any = [
         *HI,
-        {"role": "assistant", "tool_calls": [call.model_dump()]},
-        {"role": "tool", "tool_call_id": call.id, "content": "sunny"},
+        {"role": "assistant", "tool_calls": [elsewhere]},
+        {"role": "tool", "tool_call_id": elsewhere["id"], "content": "sunny"},
     ]
     answer = client.chat.completions.create(model=model, messages=history, tools=[WEATHER])
     assert answer.choices[0].message.content == "Tool result: sunny"

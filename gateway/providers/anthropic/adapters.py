@@ -232,6 +232,11 @@ class AnthropicToOpenAIStreamAdapter:
         """The `finish_reason` the client was sent (`ReportsFinish`)."""
         return self._translator.finish_reason
 
+    def carried_thinking(self) -> tuple[list[dict[str, Any]], list[str]]:
+        """The thinking blocks the client was sent (`reasoning_details` entries) and the ids of
+        the tool calls they led to (`pipeline.thinking_store` keeps them for the next call)."""
+        return self._translator.carried, self._translator.call_ids
+
     def _encode(self, chunks: list[dict[str, Any]]) -> list[bytes]:
         out = []
         for chunk in chunks:

@@ -75,7 +75,8 @@ class AnthropicToOpenAIStream:
         self._cited: dict[int, tuple[int, list[JSON]]] = {}
         self._origin = origin
         self._thinking: dict[int, JSON] = {}  # open thinking blocks, as they grow
-        self._details = 0  # `reasoning_details` entries sent
+        self.carried: list[JSON] = []  # the `reasoning_details` entries sent
+        self.call_ids: list[str] = []  # the tool calls' ids, in order
 
     def feed(self, event: str | None, data: JSON) -> list[JSON]:
         """Translate one Anthropic event (`event` may be None: `data["type"]` names it then)."""
@@ -151,6 +152,8 @@ class AnthropicToOpenAIStream:
             self._answer_blocks.add(block_index)
             return [self._chunk({"content": arguments})] if arguments else []
         index = self._tool_index.setdefault(block_index, len(self._tool_index))
+        if isinstance(block.get("id"), str):
+            self.call_ids.append(block["id"])
         call = {
             "index": index,
             "id": block.get("id"),
@@ -210,10 +213,10 @@ class AnthropicToOpenAIStream:
 
     def _detail(self, block: JSON) -> list[JSON]:
         """A whole thinking block as a `reasoning_details` delta, when it can be carried."""
-        detail = thinking_detail(block, self._origin, self._details)
+        detail = thinking_detail(block, self._origin, len(self.carried))
         if detail is None:
             return []
-        self._details += 1
+        self.carried.append(detail)
         return [self._chunk({"reasoning_details": [detail]})]
 
     def _content(self, text: str) -> JSON:
