@@ -28,6 +28,7 @@ import orjson
 from gateway.config.types import KeyConfig
 from gateway.json_types import JSON
 from gateway.pipeline.context import RequestContext
+from gateway.pipeline.conversations import owner
 from gateway.pipeline.services import Services
 from gateway.providers.anthropic.adapters import AnthropicToOpenAIStreamAdapter
 from gateway.providers.anthropic.carried_thinking import claude_entries
@@ -39,8 +40,8 @@ KEY_PREFIX = "thinking:"
 
 
 def _key(key: KeyConfig | None, call_id: str) -> str:
-    owner = f"team:{key.team}" if key is not None and key.team else f"key:{key.id if key else ''}"
-    return f"{KEY_PREFIX}{owner}:{call_id}"
+    """Where the blocks of `call_id` are kept, for who may use them (`conversations.owner`)."""
+    return f"{KEY_PREFIX}{owner(key) if key is not None else 'key:'}:{call_id}"
 
 
 def _returned_to(body: JSON) -> tuple[int, str] | None:
