@@ -94,13 +94,6 @@ def carried_blocks(message: JSON, origin: str) -> list[JSON]:
     return blocks
 
 
-def starts_thinking(message: JSON) -> bool:
-    """Whether the Anthropic message `message` starts with a thinking block."""
-    content = message.get("content")
-    first = content[0] if type(content) is list and content else None
-    return type(first) is dict and first.get("type") in THINKING_TYPES
-
-
 def without_thinking(blocks: list[JSON]) -> list[JSON]:
     """`blocks` without their thinking blocks."""
     return [block for block in blocks if block.get("type") not in THINKING_TYPES]

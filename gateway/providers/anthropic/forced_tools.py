@@ -31,14 +31,18 @@ def refuses_forced_tools(model: str) -> bool:
     return from_version_on(model, _FIRST_REFUSING)
 
 
+def forces_tool(upstream: JSON) -> bool:
+    """Whether the Anthropic request `upstream`'s `tool_choice` forces a tool (`any`, `tool`)."""
+    choice = upstream.get("tool_choice")
+    return type(choice) is dict and choice.get("type") in _FORCING
+
+
 def with_tool_choice_for(upstream: JSON, model: str) -> None:
     """Make the Anthropic request `upstream`'s forced `tool_choice` one `model` takes: `auto`,
     with the call asked for in the system prompt (see the module doc)."""
-    choice = upstream.get("tool_choice")
-    if type(choice) is not dict or choice.get("type") not in _FORCING:
+    if not forces_tool(upstream) or not refuses_forced_tools(model):
         return
-    if not refuses_forced_tools(model):
-        return
+    choice = upstream["tool_choice"]
     name = choice.get("name")
     asked = (
         f"Answer by calling the `{name}` tool."

@@ -23,12 +23,12 @@ from __future__ import annotations
 
 from gateway.json_types import JSON
 from gateway.providers.anthropic.claude_versions import claude_version
+from gateway.providers.anthropic.forced_tools import forces_tool
 from gateway.providers.anthropic.thinking import BUDGETS, MIN_BUDGET, thinks_by_default
 
 _FIRST_THINKING = (4, 0)  # (the Claude 3 names carry no version: `claude_versions`)
 _FIRST_ADAPTIVE = (4, 6)
 _ASKING = {"low": "low", "medium": "medium", "high": "high", "xhigh": "xhigh", "max": "max"}
-_FORCED = ("any", "tool")
 _LEAST_TOP_P = 0.95
 
 
@@ -46,7 +46,7 @@ def with_reasoning_thinking(upstream: JSON, reasoning_effort: object, in_tool_lo
         or version < _FIRST_THINKING
         or thinks_by_default(model)
         or "thinking" in upstream
-        or _forces_tool(upstream)
+        or forces_tool(upstream)
     ):
         return
     if version >= _FIRST_ADAPTIVE:
@@ -63,8 +63,3 @@ def with_reasoning_thinking(upstream: JSON, reasoning_effort: object, in_tool_lo
     top_p = upstream.get("top_p")
     if isinstance(top_p, (int, float)) and top_p < _LEAST_TOP_P:
         del upstream["top_p"]
-
-
-def _forces_tool(upstream: JSON) -> bool:
-    choice = upstream.get("tool_choice")
-    return type(choice) is dict and choice.get("type") in _FORCED

@@ -9,7 +9,6 @@ from __future__ import annotations
 from gateway.json_types import JSON
 from gateway.providers.anthropic.carried_thinking import (
     carried_blocks,
-    starts_thinking,
     without_thinking,
 )
 from gateway.providers.anthropic.claude_versions import default_max_tokens
@@ -24,6 +23,7 @@ from gateway.providers.anthropic.structured_output import (
     structured_output_tool,
 )
 from gateway.providers.anthropic.thinking import openai_thinking_off, with_thinking_for
+from gateway.providers.anthropic.thinking_blocks import loop_without_thought
 from gateway.providers.anthropic.tool_calls import anthropic_tool_id, tool_use_from_tool_call
 from gateway.providers.anthropic.web_search import anthropic_web_search_tool
 
@@ -156,7 +156,8 @@ def openai_request_to_anthropic(body: JSON, upstream_model: str, origin: str = "
     effort = claude_effort(body.get("reasoning_effort"), upstream_model)
     if effort is not None:
         out["output_config"] = {"effort": effort}
-    in_tool_loop = _loop_without_thinking(out["messages"])
+    sent = out["messages"]
+    in_tool_loop = len(sent) >= 2 and loop_without_thought(sent[-2], sent[-1])
     if openai_thinking_off(body.get("reasoning_effort"), upstream_model, in_tool_loop):
         out["thinking"] = {"type": "disabled"}
         with_thinking_for(out, upstream_model)  # in the model's word, effort capped
@@ -288,17 +289,6 @@ def _assistant(message: JSON) -> list[JSON]:
         block = tool_use_from_tool_call(call)
         blocks.append({**block, "id": anthropic_tool_id(block["id"])})
     return blocks
-
-
-def _loop_without_thinking(messages: list[JSON]) -> bool:
-    """Whether the Anthropic `messages` end with tool results (a tool loop goes on) for an
-    assistant message that does not start with its thinking blocks."""
-    content = messages[-1].get("content") if messages else None
-    return (
-        isinstance(content, list)
-        and any(isinstance(block, dict) and block.get("type") == "tool_result" for block in content)
-        and not (len(messages) > 1 and starts_thinking(messages[-2]))
-    )
 
 
 def _tool_result_block(message: JSON) -> JSON:

@@ -100,7 +100,7 @@ def thinking_for_claude(upstream: JSON, model: str) -> None:
     on = (type(thinking) is dict and thinking.get("type") in ("enabled", "adaptive")) or (
         thinking is None and by_default
     )
-    if on and len(messages) >= 2 and _loop_without_thought(messages[-2], messages[-1]):
+    if on and len(messages) >= 2 and loop_without_thought(messages[-2], messages[-1]):
         if by_default:
             upstream["thinking"] = {"type": "disabled"}
             with_thinking_for(upstream, model)
@@ -118,7 +118,7 @@ def _without_unusable(message: object, claude: bool) -> object | None:
     return {**message, "content": blocks} if blocks else None
 
 
-def _loop_without_thought(assistant: object, last: object) -> bool:
+def loop_without_thought(assistant: object, last: object) -> bool:
     """Whether `last` returns tool results to an `assistant` message that does not start with
     a thinking block."""
     if type(last) is not dict or last.get("role") != "user" or type(assistant) is not dict:
